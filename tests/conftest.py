@@ -1,0 +1,35 @@
+"""Runs `async def test_*` in a fresh event loop (no pytest-asyncio), and shared fixtures."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: Any) -> bool | None:
+    if inspect.iscoroutinefunction(pyfuncitem.obj):
+        params = inspect.signature(pyfuncitem.obj).parameters
+        kwargs = {n: pyfuncitem.funcargs[n] for n in params}
+        asyncio.run(asyncio.wait_for(pyfuncitem.obj(**kwargs), timeout=120))
+        return True
+    return None
+
+
+@pytest.fixture
+def tmp_config(tmp_path: Path) -> Path:
+    """A config.toml in a temporary folder: SQLite under it, providers on the sandbox defaults."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[store]\npath = "var/safetynet.db"\n', encoding="utf-8")
+    return cfg
