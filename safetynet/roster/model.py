@@ -1,0 +1,84 @@
+"""Roster entities: districts, associations, groups (班), households, contacts, staff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from safetynet.domain import ContactKind, Role
+
+
+@dataclass(frozen=True)
+class Association:
+    id: int
+    name: str
+    district: str
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: int
+    household_id: int
+    kind: ContactKind
+    address: str  # E.164 phone, Telegram chat id, or web-push subscription JSON
+    source: str = "roster"  # roster | enrolment
+    working: bool = True
+
+
+@dataclass(frozen=True)
+class HouseholdRecord:
+    """One household as read from (or written to) a roster file, before it has an id."""
+
+    district: str
+    association: str
+    group: str
+    household_key: str
+    name: str
+    address: str = ""
+    members: int = 1
+    vulnerable: bool = False
+    language: str = "ja"
+    phone: str = ""  # mobile, E.164
+    landline: str = ""  # E.164
+    telegram: str = ""  # numeric chat id
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Household:
+    id: int
+    association_id: int
+    association: str
+    district: str
+    group: str
+    household_key: str
+    name: str
+    address: str
+    members: int
+    vulnerable: bool
+    language: str
+    notes: str = ""
+    contacts: tuple[Contact, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Staff:
+    id: int
+    login: str
+    display_name: str
+    role: Role
+    scope: str  # city | district:NAME | association:NAME
+    phone: str = ""
+    telegram_chat_id: str = ""
+    webpush: str = ""
+    language: str = "ja"
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    districts: int
+    associations: int
+    households_added: int
+    households_updated: int
+    households_removed: int
+    contacts: int
