@@ -171,8 +171,8 @@ class Secrets:
 # Credentials the sandbox provider accepts; used only while every provider URL is loopback.
 SANDBOX_SECRETS = Secrets(
     twilio_account_sid="AC" + "0" * 32,
-    twilio_auth_token="sandbox-auth-token",
-    telegram_bot_token="123456:sandbox-bot-token",
+    twilio_auth_token="sandbox-auth-token",  # noqa: S106 - the sandbox's public test credential
+    telegram_bot_token="123456:sandbox-bot-token",  # noqa: S106 - the sandbox's public test credential
 )
 
 
@@ -318,9 +318,13 @@ def _validate(cfg: Config) -> None:
 def _secrets(cfg_channels: ChannelsConfig, env: Mapping[str, str], data_dir: Path) -> Secrets:
     values = {name: env.get(var, "") for name, var in _SECRET_ENV.items()}
     sb = SANDBOX_SECRETS
-    if not values["twilio_account_sid"] and is_loopback_url(cfg_channels.sms.api_base_url):
+    # sms and voice share one Twilio account: sandbox credentials only if neither is real
+    twilio_sandbox = all(
+        is_loopback_url(ch.api_base_url) or not ch.enabled for ch in (cfg_channels.sms, cfg_channels.voice)
+    )
+    if not values["twilio_account_sid"] and twilio_sandbox:
         values["twilio_account_sid"] = sb.twilio_account_sid
-    if not values["twilio_auth_token"] and is_loopback_url(cfg_channels.sms.api_base_url):
+    if not values["twilio_auth_token"] and twilio_sandbox:
         values["twilio_auth_token"] = sb.twilio_auth_token
     if not values["telegram_bot_token"] and is_loopback_url(cfg_channels.telegram.api_base_url):
         values["telegram_bot_token"] = sb.telegram_bot_token

@@ -1,0 +1,144 @@
+"""Set-up and access commands: `init`, `staff add|list|remove`, `token create`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+from pathlib import Path
+
+from safetynet.auth import hash_password, new_token, token_hash, validate_role_scope
+from safetynet.config import Config
+from safetynet.domain import Role, Scope
+from safetynet.store import store_session
+from safetynet.store.auth import StaffError
+
+
+class CommandError(Exception):
+    """A usage or data problem reported to the user as one line."""
+
+
+def _write_secret_file(path: Path, content: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(content)
+
+
+def ensure_keys(cfg: Config) -> list[str]:
+    """Creates the data dir, the secret key (unless given by the environment) and VAPID keys."""
+    created = []
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    key_file = cfg.data_dir / "secret.key"
+    if not os.environ.get("SAFETYNET_SECRET_KEY") and not key_file.exists():
+        _write_secret_file(key_file, secrets.token_urlsafe(32))
+        created.append(str(key_file))
+    from safetynet.channels.webpush import load_or_create_vapid
+
+    vapid_before = set(cfg.data_dir.iterdir())
+    load_or_create_vapid(cfg.data_dir)
+    created += [str(p) for p in set(cfg.data_dir.iterdir()) - vapid_before]
+    return created
+
+
+async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str], str | None]:
+    created = ensure_keys(cfg)
+    existed = cfg.db_path.exists()
+    printed_password = None
+    async with store_session(cfg) as store:
+        if not existed:
+            created.append(str(cfg.db_path))
+        if await store.auth.count_city_admins() == 0:
+            if password is None:
+                password = printed_password = secrets.token_urlsafe(12)
+            await store.auth.add_staff(login, "市役所 防災担当", Role.CITY_ADMIN, "city", hash_password(password))
+            created.append(f"city admin {login!r}")
+    return created, printed_password
+
+
+def init(cfg: Config, args: argparse.Namespace) -> int:
+    created, password = asyncio.run(_init(cfg, args.admin_login, args.admin_password))
+    if not created:
+        print("already initialised; nothing changed")
+    for item in created:
+        print(f"created {item}")
+    if password:
+        print(f"admin password (shown once): {password}")
+    return 0
+
+
+
+def _role_scope(role_text: str, scope_text: str | None) -> tuple[Role, Scope]:
+    try:
+        role = Role(role_text)
+    except ValueError:
+        raise CommandError(f"unknown role {role_text!r}; use one of {', '.join(r.value for r in Role)}") from None
+    try:
+        scope = Scope.parse(scope_text or ("city" if role == Role.CITY_ADMIN else ""))
+        validate_role_scope(role, scope)
+    except ValueError as e:
+        raise CommandError(str(e)) from None
+    return role, scope
+
+
+async def _staff_add(cfg: Config, args: argparse.Namespace) -> str | None:
+    role, scope = _role_scope(args.role, args.scope)
+    password = args.password
+    generated = None
+    if password is None:
+        password = generated = secrets.token_urlsafe(12)
+    async with store_session(cfg) as store:
+        if not await store.auth.scope_exists(str(scope)):
+            raise CommandError(f"no {scope.kind} named {scope.name!r} in the roster")
+        try:
+            await store.auth.add_staff(
+                args.login, args.name or args.login, role, str(scope), hash_password(password),
+                phone=args.phone or "", telegram_chat_id=args.telegram or "",
+            )
+        except StaffError as e:
+            raise CommandError(str(e)) from None
+    return generated
+
+
+def staff_add(cfg: Config, args: argparse.Namespace) -> int:
+    generated = asyncio.run(_staff_add(cfg, args))
+    print(f"added {args.login} ({args.role})")
+    if generated:
+        print(f"password (shown once): {generated}")
+    return 0
+
+
+def staff_list(cfg: Config, args: argparse.Namespace) -> int:
+    async def run() -> None:
+        async with store_session(cfg) as store:
+            for s in await store.auth.list_staff():
+                print(f"{s.login}\t{s.role}\t{s.scope}\t{'active' if s.active else 'inactive'}")
+
+    asyncio.run(run())
+    return 0
+
+
+def staff_remove(cfg: Config, args: argparse.Namespace) -> int:
+    async def run() -> bool:
+        async with store_session(cfg) as store:
+            return await store.auth.remove_staff(args.login)
+
+    if not asyncio.run(run()):
+        raise CommandError(f"no staff member with login {args.login!r}")
+    print(f"removed {args.login}")
+    return 0
+
+
+def token_create(cfg: Config, args: argparse.Namespace) -> int:
+    role, scope = _role_scope(args.role, args.scope)
+    token = new_token()
+
+    async def run() -> None:
+        async with store_session(cfg) as store:
+            if not await store.auth.scope_exists(str(scope)):
+                raise CommandError(f"no {scope.kind} named {scope.name!r} in the roster")
+            await store.auth.create_api_token(token_hash(token), role, str(scope), args.label or "")
+
+    asyncio.run(run())
+    print(token)
+    return 0

@@ -1,0 +1,94 @@
+"""Passwords, opaque tokens and who-may-see-what (pure; no I/O)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from safetynet.domain import Role, Scope
+
+# scrypt cost: n=2**14, r=8 takes ~50 ms and 16 MiB here, enough to make a stolen hash expensive.
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    dk = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(dk)}"
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    if not stored:
+        # still spend the time, so an unknown login is not faster than a wrong password
+        hashlib.scrypt(b"x", salt=b"0" * 16, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
+        return False
+    try:
+        algo, n, r, p, salt, dk = stored.split("$")
+        if algo != "scrypt":
+            return False
+        got = hashlib.scrypt(
+            password.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p), dklen=len(_unb64(dk))
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, _unb64(dk))
+
+
+def new_token(nbytes: int = 24) -> str:
+    """An opaque bearer secret (API token, session id): 192 bits, URL-safe."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def token_hash(token: str) -> str:
+    """What the database keeps of a bearer secret; high-entropy tokens need no salt."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def keyed_hash(secret_key: str, value: str) -> str:
+    return hmac.new(secret_key.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def _b64(b: bytes) -> str:
+    return base64.urlsafe_b64encode(b).decode().rstrip("=")
+
+
+def _unb64(s: str) -> bytes:
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking: a staff member (by session) or an API token, with a role and a scope."""
+
+    role: Role
+    scope: Scope
+    staff_id: int | None = None
+    login: str = ""
+    display_name: str = ""
+
+    @property
+    def is_city_admin(self) -> bool:
+        return self.role == Role.CITY_ADMIN
+
+    def sees(self, district: str, association: str) -> bool:
+        return self.scope.allows(district, association)
+
+    @property
+    def may_start_campaigns(self) -> bool:
+        return self.role in (Role.CITY_ADMIN, Role.DISTRICT_HEAD)
+
+
+def validate_role_scope(role: Role, scope: Scope) -> None:
+    """A role goes with a scope of the matching width; raises ValueError otherwise."""
+    expected = {
+        Role.CITY_ADMIN: "city",
+        Role.DISTRICT_HEAD: "district",
+        Role.ASSOCIATION_HEAD: "association",
+        Role.DEPUTY: "association",
+    }[role]
+    if scope.kind != expected:
+        hint = "city" if expected == "city" else f"{expected}:NAME"
+        raise ValueError(f"role {role} needs scope {hint}, got {scope}")
