@@ -1,0 +1,33 @@
+"""Reply tokens: one per household per campaign, unguessable, stored only as a hash.
+
+A token is derived (HMAC of the secret key), so the dispatcher can rebuild any message at any
+ladder step without keeping the clear token in the database. 22 base64url characters = 132 bits.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+TOKEN_LENGTH = 22
+
+
+def reply_token(secret_key: str, campaign_id: int, household_id: int) -> str:
+    if not secret_key:
+        raise ValueError("secret key is not set: run `safetynet init` or set SAFETYNET_SECRET_KEY")
+    mac = hmac.new(secret_key.encode(), f"reply:{campaign_id}:{household_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode()[:TOKEN_LENGTH]
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def looks_like_token(text: str) -> bool:
+    """Cheap shape check before any lookup (same answer for unknown and malformed)."""
+    return len(text) == TOKEN_LENGTH and all(c.isalnum() or c in "-_" for c in text)
+
+
+def reply_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/r/{token}"

@@ -1,0 +1,118 @@
+"""Household status changes in a campaign, with the live counters kept in the same transaction.
+
+Both the outbox (notified, unreachable) and the reply intake (read, answers) change statuses;
+they all go through `apply_status_changes`, so the counters always add up to the households.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from safetynet.domain import ANSWERED, Status, next_status
+from safetynet.store.db import Conn
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    campaign_id: int
+    household_id: int
+    status: Status
+    at: float
+
+
+@dataclass(frozen=True)
+class StatusTransition:
+    campaign_id: int
+    household_id: int
+    association_id: int
+    old: Status
+    new: Status
+    first_answer: bool
+
+
+async def _current(conn: Conn, campaign_id: int, household_ids: list[int]) -> dict[int, tuple[int, Status, bool]]:
+    found: dict[int, tuple[int, Status, bool]] = {}
+    for i in range(0, len(household_ids), _CHUNK):
+        chunk = household_ids[i : i + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        async with conn.execute(
+            "SELECT household_id, association_id, status, first_answer_at IS NOT NULL"
+            f" FROM campaign_households WHERE campaign_id = ? AND household_id IN ({marks})",
+            (campaign_id, *chunk),
+        ) as cur:
+            for hh, assoc, status, answered in await cur.fetchall():
+                found[hh] = (assoc, Status(status), bool(answered))
+    return found
+
+
+async def apply_status_changes(conn: Conn, changes: Sequence[StatusChange]) -> list[StatusTransition]:
+    """Applies changes in order inside the caller's transaction; returns the real transitions."""
+    transitions: list[StatusTransition] = []
+    by_campaign: dict[int, list[StatusChange]] = defaultdict(list)
+    for ch in changes:
+        by_campaign[ch.campaign_id].append(ch)
+    for campaign_id, items in by_campaign.items():
+        transitions += await _apply_campaign(conn, campaign_id, items)
+    return transitions
+
+
+async def _apply_campaign(conn: Conn, campaign_id: int, items: list[StatusChange]) -> list[StatusTransition]:
+    async with conn.execute("SELECT coalesce(started_at, created_at) FROM campaigns WHERE id = ?", (campaign_id,)) as cur:
+        row = await cur.fetchone()
+    started = float(row[0]) if row else 0.0
+    current = await _current(conn, campaign_id, sorted({c.household_id for c in items}))
+    transitions: list[StatusTransition] = []
+    updates: dict[int, tuple[str, float, float | None]] = {}
+    count_delta: dict[tuple[int, str], int] = defaultdict(int)
+    minute_delta: dict[tuple[int, int], int] = defaultdict(int)
+    for ch in items:
+        if ch.household_id not in current:
+            continue  # not part of this campaign: nothing to count
+        assoc, old, answered = current[ch.household_id]
+        new = next_status(old, ch.status)
+        if new == old:
+            continue
+        first = new in ANSWERED and not answered
+        current[ch.household_id] = (assoc, new, answered or first)
+        prev_first = updates.get(ch.household_id, (None, None, None))[2]
+        updates[ch.household_id] = (str(new), ch.at, ch.at if first else prev_first)
+        count_delta[(assoc, str(old))] -= 1
+        count_delta[(assoc, str(new))] += 1
+        if first:
+            minute_delta[(assoc, max(0, int((ch.at - started) // 60)))] += 1
+        transitions.append(StatusTransition(campaign_id, ch.household_id, assoc, old, new, first))
+    if updates:
+        await conn.executemany(
+            "UPDATE campaign_households SET status = ?, status_at = ?,"
+            " first_answer_at = coalesce(first_answer_at, ?) WHERE campaign_id = ? AND household_id = ?",
+            [(s, at, fa, campaign_id, hh) for hh, (s, at, fa) in updates.items()],
+        )
+    deltas = [(campaign_id, a, s, n) for (a, s), n in count_delta.items() if n]
+    if deltas:
+        await conn.executemany(
+            "INSERT INTO campaign_counts (campaign_id, association_id, status, n) VALUES (?,?,?,?)"
+            " ON CONFLICT (campaign_id, association_id, status) DO UPDATE SET n = n + excluded.n",
+            deltas,
+        )
+    if minute_delta:
+        await conn.executemany(
+            "INSERT INTO campaign_answer_minutes (campaign_id, association_id, minute, n) VALUES (?,?,?,?)"
+            " ON CONFLICT (campaign_id, association_id, minute) DO UPDATE SET n = n + excluded.n",
+            [(campaign_id, a, m, n) for (a, m), n in minute_delta.items()],
+        )
+    return transitions
+
+
+async def init_counts(conn: Conn, campaign_id: int) -> None:
+    """After campaign_households rows are inserted (all pending), seeds the counters."""
+    await conn.execute("DELETE FROM campaign_counts WHERE campaign_id = ?", (campaign_id,))
+    await conn.execute(
+        "INSERT INTO campaign_counts (campaign_id, association_id, status, n)"
+        " SELECT campaign_id, association_id, status, count(*) FROM campaign_households"
+        " WHERE campaign_id = ? GROUP BY association_id, status",
+        (campaign_id,),
+    )

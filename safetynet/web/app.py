@@ -1,0 +1,172 @@
+"""The aiohttp application: services, middlewares, and the route modules of each package.
+
+Route modules expose `setup(app)`; each owns its URLs. Domain logic stays in the packages.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from safetynet.auth import Viewer, token_hash
+from safetynet.clock import Clock
+from safetynet.config import Config
+from safetynet.domain import Scope
+from safetynet.store import Store, StoreUnavailable
+
+log = structlog.get_logger("web")
+
+SESSION_COOKIE = "sn_session"
+
+# Route modules in the order their routes are added; a module not written yet is skipped.
+ROUTE_MODULES = (
+    "safetynet.web.api",
+    "safetynet.web.reply_pages",
+    "safetynet.web.hooks",
+    "safetynet.web.enrol_pages",
+    "safetynet.web.staff_pages",
+    "safetynet.web.dashboards",
+    "safetynet.web.triggers_api",
+    "safetynet.web.static",
+)
+
+
+@dataclass
+class Services:
+    """Everything a handler may use. Optional parts are None until started."""
+
+    cfg: Config
+    store: Store
+    clock: Clock
+    senders: dict[Any, Any] = field(default_factory=dict)  # Channel -> ChannelSender
+    campaigns: Any = None  # broadcast.service.CampaignService
+    dispatcher: Any = None  # broadcast.dispatcher.Dispatcher
+    intake: Any = None  # replies.intake.ReplyIntake
+    triggers: Any = None  # triggers.service.TriggerService
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+def services(request: web.Request) -> Services:
+    return request.app[SERVICES]
+
+
+def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers)
+
+
+def wants_json(request: web.Request) -> bool:
+    return request.path.startswith(("/api/", "/hooks/")) or "application/json" in request.headers.get("Accept", "")
+
+
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Permissions-Policy": "geolocation=(), camera=(), microphone=()",
+}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        resp = await handler(request)
+    except web.HTTPException as e:
+        resp = e
+    for k, v in _SECURITY_HEADERS.items():
+        resp.headers.setdefault(k, v)
+    if isinstance(resp, web.HTTPException):
+        raise resp
+    return resp
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """No stack trace ever reaches a client; API clients get JSON errors."""
+    try:
+        return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        return json_error(413, "request body too large")
+    except web.HTTPException as e:
+        if e.status >= 400 and wants_json(request) and e.content_type != "application/json":
+            return json_error(e.status, e.reason, headers={k: v for k, v in e.headers.items()
+                                                             if k.lower() in ("retry-after", "www-authenticate")})
+        raise
+    except StoreUnavailable:
+        log.error("request_refused_store_unavailable", path=request.path)
+        return json_error(503, "storage is failing; the answer was not recorded, please retry")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return json_error(400, "request body is not valid JSON")
+    except Exception:
+        log.exception("request_failed", path=request.path, method=request.method)
+        return json_error(500, "internal error")
+
+
+@web.middleware
+async def identify(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Resolves the viewer from a Bearer API token or the session cookie (None if neither)."""
+    svc = request.app[SERVICES]
+    viewer: Viewer | None = None
+    csrf: str | None = None
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer "):
+        found = await svc.store.auth.api_token(token_hash(auth[7:].strip()))
+        if found is None:
+            return json_error(401, "invalid API token")
+        role, scope = found
+        viewer = Viewer(role=role, scope=Scope.parse(scope), login="api-token")
+    elif (cookie := request.cookies.get(SESSION_COOKIE)) is not None:
+        session = await svc.store.auth.session(token_hash(cookie))
+        if session is not None:
+            staff, csrf = session
+            viewer = Viewer(role=staff.role, scope=Scope.parse(staff.scope), staff_id=staff.id,
+                            login=staff.login, display_name=staff.display_name)
+    request["viewer"] = viewer
+    request["csrf"] = csrf
+    request["via_token"] = auth.startswith("Bearer ")
+    return await handler(request)
+
+
+def require_viewer(request: web.Request) -> Viewer:
+    viewer: Viewer | None = request.get("viewer")
+    if viewer is None:
+        if wants_json(request):
+            raise web.HTTPUnauthorized(text=json.dumps({"error": "login or API token required"}),
+                                       content_type="application/json")
+        raise web.HTTPFound(f"/login?next={request.path}")
+    return viewer
+
+
+def create_app(svc: Services) -> web.Application:
+    app = web.Application(
+        middlewares=[security_headers, errors, identify],
+        client_max_size=svc.cfg.server.max_body_bytes,
+    )
+    app[SERVICES] = svc
+    for module in ROUTE_MODULES:
+        if importlib.util.find_spec(module) is None:
+            continue
+        importlib.import_module(module).setup(app)
+    app.router.add_get("/healthz", _health)
+    return app
+
+
+async def _health(request: web.Request) -> web.Response:
+    svc = services(request)
+    ok = svc.store.healthy
+    return web.json_response({"ok": ok}, status=200 if ok else 503)
