@@ -5,6 +5,7 @@ Route modules expose `setup(app)`; each owns its URLs. Domain logic stays in the
 
 from __future__ import annotations
 
+import hmac
 import importlib
 import importlib.util
 import json
@@ -170,3 +171,19 @@ async def _health(request: web.Request) -> web.Response:
     svc = services(request)
     ok = svc.store.healthy
     return web.json_response({"ok": ok}, status=200 if ok else 503)
+
+
+async def check_csrf(request: web.Request, form: Any = None) -> None:
+    """State-changing requests from a browser session must carry the session's CSRF token.
+
+    API-token requests are exempt (no ambient credential). The token comes from the form field
+    `csrf` or the `X-CSRF-Token` header.
+    """
+    if request.get("via_token"):
+        return
+    expected = request.get("csrf")
+    sent = request.headers.get("X-CSRF-Token")
+    if sent is None and form is not None:
+        sent = form.get("csrf")
+    if not expected or not sent or not hmac.compare_digest(str(sent), str(expected)):
+        raise web.HTTPForbidden(text="missing or wrong CSRF token; reload the page and try again")
