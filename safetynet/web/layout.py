@@ -27,8 +27,9 @@ def page(
     switch = ""
     langs = list(languages)
     if langs:
+        current = ' aria-current="true"'
         items = " ".join(
-            f'<a href="{esc(href)}" hreflang="{esc(code)}"{" aria-current=\"true\"" if code == lang else ""}>{esc(label)}</a>'
+            f'<a href="{esc(href)}" hreflang="{esc(code)}"{current if code == lang else ""}>{esc(label)}</a>'
             for code, label, href in langs
         )
         switch = f'<nav class="lang" aria-label="Language / 言語">{items}</nav>'
