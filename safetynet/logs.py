@@ -48,7 +48,8 @@ def mask_personal_data(_: Any, __: str, event_dict: MutableMapping[str, Any]) ->
             event_dict[key] = mask_phone(value)
         elif k in _NAME_KEYS:
             event_dict[key] = mask_name(value)
-        elif key != "event":
+        else:
+            # "event" too: for stdlib records (aiohttp, twilio, telegram) it is free text
             event_dict[key] = mask_text(value)
     return event_dict
 

@@ -180,9 +180,9 @@ async def schema_version(conn: Conn) -> int:
     return int(row[0]) if row else 0
 
 
-async def _migrate(conn: Conn) -> None:
+async def _migrate(conn: Conn, migrations: list[tuple[int, str, str]] | None = None) -> None:
     current = await schema_version(conn)
-    for version, name, sql in _migrations():
+    for version, name, sql in migrations if migrations is not None else _migrations():
         if version <= current:
             continue
         # executescript commits any open transaction first; wrap each migration in its own.

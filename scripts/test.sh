@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what the tests need (venv, test extras, Debian's chromium) and runs lint, types and the suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "error: the browser tests need Debian's chromium: sudo apt-get install chromium" >&2
+    exit 2
+  fi
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q -e '.[test]'
+
+.venv/bin/ruff check safetynet tests scripts
+.venv/bin/mypy
+exec .venv/bin/pytest -q "$@"

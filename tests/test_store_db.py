@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from safetynet.store.db import Database, GroupCommit, StoreError, _migrate, _migrations, schema_version
+
+
+async def test_fresh_database_has_every_migration_and_pragmas(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "a.db")
+    try:
+        latest = max(v for v, _, _ in _migrations())
+        assert await db.fetchval("SELECT max(version) FROM schema_version") == latest
+        assert await db.fetchval("PRAGMA journal_mode") == "wal"
+        assert await db.fetchval("PRAGMA foreign_keys") == 1
+    finally:
+        await db.close()
+
+
+async def test_old_database_is_migrated_forward_keeping_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    first = _migrations()[:1]
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        await _migrate(conn, first)
+        await conn.execute("INSERT INTO districts (name) VALUES ('北地区')")
+        assert await schema_version(conn) == 1
+    extra = (999, "later", "CREATE TABLE later_table (x INTEGER); INSERT INTO later_table VALUES (7);")
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        await _migrate(conn, [*_migrations(), extra])
+        assert await schema_version(conn) == 999
+        async with conn.execute("SELECT name FROM districts") as cur:
+            assert [r[0] for r in await cur.fetchall()] == ["北地区"]
+        async with conn.execute("SELECT x FROM later_table") as cur:
+            assert [r[0] for r in await cur.fetchall()] == [7]
+
+
+async def test_failed_migration_rolls_back_and_names_itself(tmp_path: Path) -> None:
+    path = tmp_path / "bad.db"
+    broken = (2, "broken", "CREATE TABLE t2 (x INTEGER); INSERT INTO nowhere VALUES (1);")
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        await _migrate(conn, _migrations()[:1])
+        with pytest.raises(StoreError, match="0002_broken"):
+            await _migrate(conn, [*_migrations()[:1], broken])
+        assert await schema_version(conn) == 1
+        async with conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 't2'") as cur:
+            assert (await cur.fetchone())[0] == 0
+
+
+async def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "t.db")
+    try:
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO districts (name) VALUES ('x')")
+                raise RuntimeError("boom")
+        assert await db.fetchval("SELECT count(*) FROM districts") == 0
+    finally:
+        await db.close()
+
+
+async def test_group_commit_answers_each_caller_after_one_shared_commit(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "g.db")
+    flushes: list[int] = []
+
+    async def flush(conn: aiosqlite.Connection, names: list[str]) -> list[int]:
+        flushes.append(len(names))
+        await conn.executemany("INSERT INTO districts (name) VALUES (?)", [(n,) for n in names])
+        return [len(n) for n in names]
+
+    gc: GroupCommit[str, int] = GroupCommit(db, flush, max_items=100)
+    try:
+        results = await asyncio.gather(*(gc.submit(f"d{i}") for i in range(250)))
+        assert results == [len(f"d{i}") for i in range(250)]
+        assert await db.fetchval("SELECT count(*) FROM districts") == 250
+        assert len(flushes) <= 5  # shared commits, not one per caller
+        # a failing batch fails its callers and stores none of them
+        with pytest.raises(sqlite3.IntegrityError):
+            await asyncio.gather(gc.submit("dup"), gc.submit("dup"))
+        assert await db.fetchval("SELECT count(*) FROM districts WHERE name = 'dup'") == 0
+    finally:
+        await gc.stop()
+        await db.close()
