@@ -1,0 +1,78 @@
+"""How simulated residents behave (pure): who answers, what, when, and on which rung of the ladder.
+
+Decisions are a deterministic function of (seed, household id), so a rehearsal can be repeated.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from safetynet.domain import Channel, Status
+
+
+@dataclass(frozen=True)
+class ResidentModel:
+    """Shares are fractions of households; delays are in simulated seconds."""
+
+    answer_share: float = 0.8
+    need_help_share: float = 0.03  # of the households that answer
+    late_share: float = 0.1  # of those that answer: only after an SMS or a call
+    delay_mode_seconds: float = 120.0  # log-normal mode: national drills see most answers in ~2 min
+    delay_sigma: float = 0.9
+    max_delay_seconds: float = 1500.0
+    time_compression: float = 1.0  # 60 = one simulated minute per real second
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("answer_share", "need_help_share", "late_share"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"simulation.{name} must be between 0 and 1, got {v}")
+        if self.delay_mode_seconds <= 0 or self.delay_sigma <= 0 or self.time_compression <= 0:
+            raise ValueError("simulation delays and time_compression must be positive")
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any]) -> ResidentModel:
+        known = set(cls.__dataclass_fields__)
+        unknown = set(table) - known
+        if unknown:
+            raise ValueError(f"simulation: unknown key {sorted(unknown)[0]}")
+        return cls(**table)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What one household will do when a message reaches it."""
+
+    answers: bool
+    status: Status
+    delay_seconds: float  # simulated seconds after the message arrives
+    late: bool  # ignores app channels; answers an SMS or a call
+
+
+def _rng(model: ResidentModel, household_id: int) -> random.Random:
+    return random.Random(model.seed * 1_000_003 + household_id)
+
+
+def intent_of(model: ResidentModel, household_id: int) -> Intent:
+    rng = _rng(model, household_id)
+    answers = rng.random() < model.answer_share
+    status = Status.NEED_HELP if rng.random() < model.need_help_share else Status.SAFE
+    late = rng.random() < model.late_share
+    # log-normal with the given mode: mode = exp(mu - sigma^2)
+    mu = math.log(model.delay_mode_seconds) + model.delay_sigma**2
+    delay = min(rng.lognormvariate(mu, model.delay_sigma), model.max_delay_seconds)
+    return Intent(answers=answers, status=status, delay_seconds=delay, late=late)
+
+
+def reaction(model: ResidentModel, household_id: int, channel: Channel) -> tuple[Status, float] | None:
+    """What the household does on receiving a message on `channel`: (answer, real seconds to wait) or None."""
+    intent = intent_of(model, household_id)
+    if not intent.answers:
+        return None
+    if intent.late and channel in (Channel.WEBPUSH, Channel.TELEGRAM):
+        return None
+    return intent.status, intent.delay_seconds / model.time_compression
