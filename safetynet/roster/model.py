@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from safetynet.domain import ContactKind, Role
 
@@ -58,6 +59,8 @@ class Household:
     language: str
     notes: str = ""
     contacts: tuple[Contact, ...] = field(default=())
+    # Set when `roster import --replace` dropped a household that campaigns still refer to.
+    removed_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -82,3 +85,55 @@ class ImportSummary:
     households_updated: int
     households_removed: int
     contacts: int
+    households_unchanged: int = 0
+    contacts_added: int = 0
+    contacts_removed: int = 0
+    households_without_channel: int = 0  # among the imported households
+
+
+class UnknownScopeError(ValueError):
+    """A scope names a district, association or group that is not in the roster."""
+
+
+class TargetHousehold(NamedTuple):
+    """A household as a campaign needs it: compact, streamed in batches for 200k households."""
+
+    id: int
+    association_id: int
+    group_id: int | None
+    vulnerable: bool
+    language: str
+    contacts: tuple[Contact, ...]
+
+
+class CodeTarget(NamedTuple):
+    """A household to print an enrolment letter for."""
+
+    household_id: int
+    district: str
+    association: str
+    group: str
+    household_key: str
+    name: str
+    address: str
+
+
+@dataclass(frozen=True)
+class AssociationCount:
+    association_id: int
+    association: str
+    district: str
+    households: int
+    without_channel: int  # households with no working contact at all
+    vulnerable: int
+
+
+@dataclass(frozen=True)
+class RosterSummary:
+    districts: int
+    associations: int
+    households: int
+    without_channel: int
+    vulnerable: int
+    contacts: dict[str, int]  # working contacts per kind
+    per_association: tuple[AssociationCount, ...]
