@@ -1,0 +1,43 @@
+"""What the triggers need from campaigns: the port the broadcast side implements.
+
+Kept to three calls so the trigger logic never depends on how campaigns are stored or sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class CampaignRequest:
+    """A campaign a trigger wants: as a draft waiting for one click (`start=False`), or started."""
+
+    # Idempotency key: asking twice with the same key must return the same campaign, so a crash
+    # between creating the campaign and storing the decision never makes a second one.
+    dedupe_key: str
+    kind: str  # real | drill (a drill's messages are marked 【訓練】/[DRILL] by the campaign side)
+    start: bool
+    title: str  # e.g. "地震 震度6弱 静岡県中部 (2009-08-11 05:09)", "【訓練】大津波警報 静岡県"
+    hazard: str  # earthquake | tsunami | alert: lets the campaign side pick wording (evacuation for tsunami)
+    scenario: str  # scenario file (triggers.jma.scenario) giving the message, scope and ladder
+    source: str  # jma | cap
+    reason: str  # the rules' reason, to show next to the proposal
+    event_id: str = ""
+    # Text offered by the source, per language: the CAP info texts, the JMA headline ("ja").
+    messages: Mapping[str, str] = field(default_factory=dict)
+
+
+class CampaignPort(Protocol):
+    async def create_campaign(self, request: CampaignRequest) -> int:
+        """Creates the campaign (draft, or started when `request.start`) and returns its id."""
+        ...
+
+    async def update_campaign(self, campaign_id: int, title: str, messages: Mapping[str, str], reason: str) -> None:
+        """A later report of the same event: new title (and source text); never a second campaign."""
+        ...
+
+    async def cancel_proposed(self, campaign_id: int, reason: str) -> bool:
+        """Cancels the campaign if it is still a draft; False (and nothing changed) when it runs or ended."""
+        ...

@@ -1,0 +1,197 @@
+"""The trigger service: telegrams and alerts in (HTTP push, Atom feed, watched folder), decisions out.
+
+Each input is parsed (pure), decided by the rules (pure), acted on through the `CampaignPort`,
+folded into the in-memory state and stored in `trigger_events`, one at a time under a lock.
+The state is rebuilt from the stored decisions on start, so a restart forgets nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+import structlog
+
+from safetynet.clock import Clock, SystemClock
+from safetynet.config import Config
+from safetynet.store import Store
+from safetynet.triggers.cap import CapAlert, parse_cap
+from safetynet.triggers.feed import FeedPoller, PollResult
+from safetynet.triggers.inputs import Telegram, parse_telegram
+from safetynet.triggers.jma import JmaTelegram, parse_jma
+from safetynet.triggers.model import Decision, TriggerInputError, TriggerRecord, TriggerRules, TriggerState
+from safetynet.triggers.port import CampaignPort, CampaignRequest
+from safetynet.triggers.rules import apply, decide
+from safetynet.triggers.watch import DirectoryWatcher
+from safetynet.triggers.xmlsafe import format_jst
+
+log = structlog.get_logger("triggers")
+
+# Decisions of the last week rebuild the memory: far beyond the aftershock window, and enough for
+# the late reports of a long event (a distant earthquake's tsunami, serial 8 the next day).
+MEMORY_SECONDS = 7 * 86400.0
+# A telegram reported longer ago than this is recorded but never acted on (a stale file in the
+# watched folder, a feed read after a long outage): a campaign hours late would confuse residents.
+MAX_AGE_SECONDS = 12 * 3600.0
+
+__all__ = [
+    "CampaignPort", "CampaignRequest", "DirectoryWatcher", "FeedPoller", "JmaTelegram", "PollResult",
+    "TriggerService", "handle_cap", "handle_jma",
+]
+
+
+class TriggerService:
+    def __init__(
+        self,
+        store: Store,
+        cfg: Config,
+        campaigns: CampaignPort,
+        clock: Clock | None = None,
+        max_age_seconds: float = MAX_AGE_SECONDS,
+    ) -> None:
+        self.store = store
+        self.cfg = cfg
+        self.campaigns = campaigns
+        self.clock = clock or SystemClock()
+        self.rules = TriggerRules.from_config(cfg)
+        self.max_age_seconds = max_age_seconds
+        self.state = TriggerState()
+        self._lock = asyncio.Lock()
+        self._loaded = False
+
+    async def load(self) -> int:
+        """Rebuilds the rules' memory from the stored decisions; returns how many were read."""
+        records = await self.store.triggers.since(self.clock.now() - MEMORY_SECONDS)
+        state = TriggerState()
+        for rec in records:
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                apply(state, Decision.from_json(rec.detail))
+        self.state = state
+        self._loaded = True
+        return len(records)
+
+    async def ingest_jma(self, body: bytes, source: str = "http") -> Decision:
+        return await self._ingest(self._parse(parse_jma, body, source), source)
+
+    async def ingest_cap(self, body: bytes, source: str = "http") -> Decision:
+        return await self._ingest(self._parse(parse_cap, body, source), source)
+
+    async def ingest_any(self, body: bytes, source: str) -> Decision:
+        """A JMA telegram or a CAP alert (the watched folder and the feed)."""
+        return await self._ingest(self._parse(parse_telegram, body, source), source)
+
+    def _parse(self, parse: Any, body: bytes, source: str) -> Telegram:
+        try:
+            telegram: Telegram = parse(body, self.rules)
+        except TriggerInputError as e:
+            log.warning("trigger_input_refused", origin=source[:200], error=str(e)[:300])
+            raise
+        return telegram
+
+    async def _ingest(self, telegram: Telegram, source: str) -> Decision:
+        async with self._lock:
+            if not self._loaded:
+                await self.load()
+            if await self.store.triggers.exists(telegram.dedupe_key):
+                return self._duplicate(telegram)
+            d = self._stale(decide(telegram, self.state, self.rules))
+            d = await self._act(d)
+            apply(self.state, d)
+            await self.store.triggers.record(TriggerRecord.of(d, source))
+        log.info("trigger_decided", source=d.source, origin=source[:200], event_id=d.event_id,
+                 decision=d.decision, campaign_id=d.campaign, kind=d.kind, reason=d.reason)
+        return d
+
+    @staticmethod
+    def _duplicate(t: Telegram) -> Decision:
+        src = "cap" if isinstance(t, CapAlert) else "jma"
+        event_id = t.identifier if isinstance(t, CapAlert) else t.event_id
+        return Decision("ignore", "This telegram was already received and decided: nothing to do.",
+                        source=src, event_id=event_id)
+
+    def _stale(self, d: Decision) -> Decision:
+        if d.decision == "ignore" or not d.reported_at:
+            return d
+        if self.clock.now() - d.reported_at <= self.max_age_seconds:
+            return d
+        hours = f"{self.max_age_seconds / 3600:g}"
+        return replace(d, decision="ignore", campaign=None, reason=(
+            f"Reported at {format_jst(d.reported_at)}, more than {hours} h ago: too old to act on "
+            f"(it would have meant: {d.reason})"))
+
+    async def _act(self, d: Decision) -> Decision:
+        if d.creates:
+            request = CampaignRequest(
+                dedupe_key=f"trigger:{d.dedupe_key}", kind=d.kind, start=d.decision == "start", title=d.title,
+                hazard=d.hazard, scenario=self.rules.scenario, source=d.source, reason=d.reason,
+                event_id=d.event_id, messages=dict(d.messages),
+            )
+            return replace(d, campaign=await self.campaigns.create_campaign(request))
+        if d.decision == "update" and d.campaign is not None:
+            await self.campaigns.update_campaign(d.campaign, d.title, dict(d.messages), d.reason)
+        elif d.decision == "withdraw" and d.campaign is not None:
+            cancelled = await self.campaigns.cancel_proposed(d.campaign, d.reason)
+            if not cancelled and d.mode == "propose":
+                return replace(d, reason=d.reason + " It had already been started by a city admin, so it "
+                               "was left running: close it from the console if nothing happened.")
+        return d
+
+    # -- sources ------------------------------------------------------------------------------
+
+    def feed_poller(self, session: aiohttp.ClientSession, on_result: Any = None) -> FeedPoller | None:
+        jma = self.cfg.triggers.jma
+        if not jma.feed_url:
+            return None
+        return FeedPoller(self.ingest_any, session, jma.feed_url, self.clock, jma.poll_seconds, on_result)
+
+    def directory_watcher(self, on_scan: Any = None) -> DirectoryWatcher | None:
+        folder = self.cfg.triggers.jma.watch_dir
+        if not folder:
+            return None
+        return DirectoryWatcher(self.ingest_any, self.cfg.resolve(folder), self.clock, on_scan=on_scan)
+
+    async def run(self, session: aiohttp.ClientSession | None = None) -> None:
+        """Loads the memory, then polls the feed and watches the folder (those configured) until cancelled."""
+        await self.load()
+        tasks: list[asyncio.Task[None]] = []
+        poller = self.feed_poller(session) if session is not None else None
+        watcher = self.directory_watcher()
+        if poller is not None:
+            tasks.append(asyncio.create_task(poller.run(), name="trigger-feed"))
+        if watcher is not None:
+            await asyncio.to_thread(watcher.folder.mkdir, parents=True, exist_ok=True)
+            tasks.append(asyncio.create_task(watcher.run(), name="trigger-watch"))
+        log.info("trigger_sources_started", feed=poller is not None, watch_dir=watcher is not None)
+        if not tasks:
+            return
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _answer(d: Decision) -> dict[str, Any]:
+    return {"decision": d.decision, "reason": d.reason, "event_id": d.event_id, "campaign": d.campaign,
+            "kind": d.kind}
+
+
+async def handle_jma(service: TriggerService, body: bytes) -> tuple[int, dict[str, Any]]:
+    """For `POST /api/triggers/jma`: (HTTP status, JSON body). 400 with the reason for a refused body."""
+    try:
+        return 200, _answer(await service.ingest_jma(body, "http"))
+    except TriggerInputError as e:
+        return 400, {"error": str(e)}
+
+
+async def handle_cap(service: TriggerService, body: bytes) -> tuple[int, dict[str, Any]]:
+    """For `POST /api/triggers/cap`: (HTTP status, JSON body). 400 with the reason for a refused body."""
+    try:
+        return 200, _answer(await service.ingest_cap(body, "http"))
+    except TriggerInputError as e:
+        return 400, {"error": str(e)}
+
