@@ -162,15 +162,17 @@ def _aftershock(t: JmaTelegram, state: TriggerState, rules: TriggerRules, key: s
     hours = f"{rules.aftershock_window_seconds / 3600:g} h"
     if t.kind == JmaKind.TSUNAMI:
         now, before = t.tsunami_grade, prev.tsunami
+        what, where = "tsunami warning of a new earthquake", "graver for your coasts"
         now_l, before_l = TsunamiGrade.LABELS[now], TsunamiGrade.LABELS[before]
     else:
         now, before = t.max_intensity, prev.intensity
+        what, where = "new earthquake", "stronger in your areas"
         now_l, before_l = intensity_label(now), intensity_label(before)
     if now > before:
         return None
     return (
-        f"A new earthquake within {hours} of the one of campaign #{prev.campaign} "
-        f"({format_jst(prev.started_at)}, {before_l}), and not stronger in your areas ({now_l}): "
+        f"A {what} within {hours} of the one of campaign #{prev.campaign} "
+        f"({format_jst(prev.started_at)}, {before_l}), and not {where} ({now_l}): "
         "treated as an aftershock, no new campaign."
     )
 
