@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from safetynet.domain import CampaignKind, CampaignState, Channel
@@ -52,3 +53,103 @@ class Campaign:
     @property
     def is_drill(self) -> bool:
         return self.kind == CampaignKind.DRILL
+
+
+# --- the outbox ---------------------------------------------------------------------------------
+
+# Claim order inside a campaign and channel: lower goes first.
+PRIORITY_VULNERABLE = 0
+PRIORITY_DEFAULT = 10
+
+
+class DeliveryState(StrEnum):
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    STANDBY = "standby"  # a fallback, activated only if the channels before it failed
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDelivery:
+    """One row the planner wants in the outbox (before it has an id)."""
+
+    household_id: int
+    step: int
+    channel: Channel
+    contact_id: int
+    priority: int
+    fallback_rank: int  # 0 = send now; >0 = standby until the earlier ones failed
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """What the planner decided for one ladder step over a batch of households."""
+
+    deliveries: tuple[PlannedDelivery, ...]
+    # households with no working contact at all: straight to the door-knock list, unreachable
+    no_contact: tuple[int, ...]
+    # households with contacts but none the step uses: they wait for the next step
+    not_covered: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery a dispatcher holds under a lease, with what is needed to build its message."""
+
+    id: int
+    campaign_id: int
+    household_id: int
+    step: int
+    channel: Channel
+    contact_id: int | None
+    attempts: int
+    address: str | None  # None when the contact is gone or dead since planning
+    language: str
+    priority: int = 0
+    lease_owner: str = ""
+
+
+class OutcomeKind(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"  # back to the queue at next_attempt_at
+    FAILED = "failed"  # permanent: the household's next channel in the step is tried
+    RELEASED = "released"  # not attempted (graceful stop, paused lane): back to the queue as it was
+    SKIPPED = "skipped"  # not attempted, never will be (its campaign ended while it was held)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One provider call, for the append-only attempt log."""
+
+    at: float
+    duration_ms: float
+    outcome: str  # sent | retry | failed
+    error_class: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    delivery: ClaimedDelivery
+    kind: OutcomeKind
+    at: float
+    attempts: tuple[AttemptRecord, ...] = ()
+    provider_id: str | None = None
+    segments: int | None = None
+    error: str | None = None
+    next_attempt_at: float | None = None
+    contact_dead: bool = False
+
+
+@dataclass(frozen=True)
+class LadderProgress:
+    """Where a campaign is on its ladder; survives restarts so a step is neither repeated nor skipped."""
+
+    campaign_id: int
+    next_step: int  # the first step not planned yet
+    paused_since: float | None = None  # a drill paused by a running real event
+    paused_seconds: float = 0.0  # total time paused so far (pushes later steps back)

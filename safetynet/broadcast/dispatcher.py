@@ -1,0 +1,261 @@
+"""The dispatcher: claims due deliveries per lane, sends them, writes the outcomes back in batches.
+
+It only polls the outbox, so a campaign started from the CLI is picked up by a running server.
+Drills wait while a real event runs (their deliveries are not claimed). `stop()` is graceful:
+nothing new is taken, sends in flight finish and are recorded, held claims are released.
+`burst()` drains everything due and returns (tests, benchmarks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+
+from safetynet.broadcast.lanes import Lane, LaneStats
+from safetynet.broadcast.messages import compose, title_for
+from safetynet.broadcast.model import Campaign, ClaimedDelivery, DeliveryOutcome, OutcomeKind
+from safetynet.broadcast.ratelimit import LaneGate
+from safetynet.broadcast.retry import RetryPolicy
+from safetynet.channels.base import ChannelSender, OutboundMessage
+from safetynet.clock import Clock
+from safetynet.config import Config
+from safetynet.domain import CampaignKind, Channel
+from safetynet.replies.tokens import reply_token, reply_url
+from safetynet.store.campaigns import CampaignStore
+
+log = structlog.get_logger("broadcast.dispatcher")
+
+# While busy, the list of running campaigns (and so which drills are paused) is re-read this often.
+REFRESH_SECONDS = 0.25
+
+
+class ContactsPort(Protocol):
+    """Where a dead contact is reported (the roster store)."""
+
+    async def mark_contact_dead(self, contact_id: int, reason: str) -> bool: ...
+
+
+@dataclass
+class DispatchReport:
+    lanes: dict[str, LaneStats] = field(default_factory=dict)
+
+    @property
+    def sent(self) -> int:
+        return sum(s.sent for s in self.lanes.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, s in self.lanes.items():
+            span = (s.last_send - s.first_send) if s.first_send and s.last_send else 0.0
+            out[name] = {"sent": s.sent, "failed": s.failed, "retried": s.retried, "released": s.released,
+                         "skipped": s.skipped, "attempts": s.attempts, "errors": dict(s.errors),
+                         "per_second": round(s.sent / span, 1) if span > 0 else None}
+        return out
+
+
+def _buffer(cfg: Config, channel: Channel) -> int:
+    """Deliveries a lane may hold: enough to keep it busy, few enough to send well within the lease."""
+    ch = getattr(cfg.channels, channel.value)
+    if ch.max_per_second <= 0:
+        return max(2 * ch.concurrency, cfg.broadcast.batch_size)
+    return max(ch.concurrency, min(cfg.broadcast.batch_size, int(ch.max_per_second * cfg.broadcast.lease_seconds / 4)))
+
+
+class Dispatcher:
+    def __init__(
+        self, campaigns: CampaignStore, senders: Mapping[Channel, ChannelSender], cfg: Config, clock: Clock, *,
+        contacts: ContactsPort | None = None, channels: Iterable[Channel] | None = None,
+        owner: str | None = None, poll_seconds: float = 0.5,
+    ) -> None:
+        self.store = campaigns
+        self.cfg = cfg
+        self.clock = clock
+        self.contacts = contacts
+        self.owner = owner or f"d-{secrets.token_hex(4)}"
+        self.poll_seconds = poll_seconds
+        self.policy = RetryPolicy.from_config(cfg.broadcast)
+        wanted = set(channels) if channels is not None else set(senders)
+        self.lanes: dict[Channel, Lane] = {}
+        for ch, sender in senders.items():
+            if ch in wanted:
+                conf = getattr(cfg.channels, ch.value)
+                self.lanes[ch] = Lane(ch, sender, LaneGate(conf.max_per_second, clock), conf.concurrency,
+                                      self.policy, clock, _buffer(cfg, ch))
+        self._campaigns: dict[int, Campaign] = {}
+        self._active: list[int] = []
+        self._wake = asyncio.Event()
+        self._refresh_due = True
+        self._refreshed_at = 0.0
+        self._stopping = False
+        self._workers: list[asyncio.Task[None]] = []
+
+    # -- control -------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """New work may be due (a campaign started or changed, a step was planned)."""
+        self._refresh_due = True
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Graceful stop: `run` returns once in-flight sends are recorded and held claims released."""
+        self._stopping = True
+        self._wake.set()
+
+    async def burst(self) -> DispatchReport:
+        return await self.run(burst=True)
+
+    async def run(self, burst: bool = False) -> DispatchReport:
+        await self.store.outbox.reclaim_expired()
+        for lane in self.lanes.values():
+            self._workers += [asyncio.create_task(self._worker(lane), name=f"lane-{lane.channel}")
+                              for _ in range(lane.concurrency)]
+        try:
+            await self._loop(burst)
+        finally:
+            await self._shutdown()
+        return DispatchReport({str(ch): lane.stats for ch, lane in self.lanes.items()})
+
+    async def _loop(self, burst: bool) -> None:
+        last_reclaim = self.clock.monotonic()
+        while not self._stopping:
+            self._wake.clear()
+            await self._refresh_campaigns()
+            claimed = await self._top_up()
+            if self.clock.monotonic() - last_reclaim > self.cfg.broadcast.lease_seconds / 2:
+                last_reclaim = self.clock.monotonic()
+                await self.store.outbox.reclaim_expired()
+            if claimed:
+                continue
+            if burst and all(lane.idle for lane in self.lanes.values()):
+                if await self._drained():
+                    return
+                continue
+            await self._wait(None if burst else self.poll_seconds)
+            if not burst:
+                self._refresh_due = True
+
+    async def _drained(self) -> bool:
+        """Burst mode, every lane idle: True when nothing is due; waits out a lane's pause if that
+        is all that holds work back."""
+        self._refresh_due = True
+        await self._refresh_campaigns()
+        open_lanes = [ch for ch, lane in self.lanes.items() if not lane.gate.paused_for]
+        if await self.store.outbox.due_count(self._active, open_lanes):
+            return False
+        paused = {ch: lane.gate.paused_for for ch, lane in self.lanes.items() if lane.gate.paused_for}
+        if paused and await self.store.outbox.due_count(self._active, list(paused)):
+            await self.clock.sleep(min(paused.values()))
+            return False
+        return True
+
+    async def _wait(self, poll_seconds: float | None) -> None:
+        waiter = asyncio.ensure_future(self._wake.wait())
+        if poll_seconds is None:
+            await waiter
+            return
+        sleeper = asyncio.ensure_future(self.clock.sleep(poll_seconds))
+        _, pending = await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        for t in pending:
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+
+    async def _refresh_campaigns(self) -> None:
+        # Real time, not the Clock: this only bounds how often the list is re-read while busy.
+        if not self._refresh_due and time.monotonic() - self._refreshed_at < REFRESH_SECONDS:
+            return
+        self._refresh_due = False
+        self._refreshed_at = time.monotonic()
+        running = await self.store.running()
+        real = [c for c in running if c.kind == CampaignKind.REAL]
+        # A running real event pauses every drill: their deliveries wait in the outbox.
+        self._active = [c.id for c in (real or running)]
+        self._campaigns = {c.id: c for c in running}
+
+    async def _top_up(self) -> int:
+        total = 0
+        for lane in self.lanes.values():
+            room = lane.room()
+            if room < max(1, lane.buffer // 2) or lane.gate.paused_for > self.policy.max_inline_seconds:
+                continue
+            items = await self.store.outbox.claim(self._active, lane.channel, room, self.owner,
+                                                  self.cfg.broadcast.lease_seconds)
+            if items:
+                await lane.put(items)
+                total += len(items)
+        return total
+
+    # -- workers -------------------------------------------------------------------------------
+
+    async def _worker(self, lane: Lane) -> None:
+        while True:
+            d = await lane.take()
+            if d is None:
+                return
+            try:
+                outcome = await self._deliver(lane, d)
+                lane.stats.count(outcome)
+                await self._record(outcome)
+            finally:
+                lane.in_flight -= 1
+                if lane.room() >= lane.buffer // 2:
+                    self._wake.set()
+
+    async def _deliver(self, lane: Lane, d: ClaimedDelivery) -> DeliveryOutcome:
+        now = self.clock.now()
+        campaign = self._campaigns.get(d.campaign_id)
+        if campaign is None:
+            return DeliveryOutcome(d, OutcomeKind.SKIPPED, now, error="campaign_ended")
+        if d.campaign_id not in self._active:
+            return DeliveryOutcome(d, OutcomeKind.RELEASED, now, next_attempt_at=now)
+        if d.address is None:
+            return DeliveryOutcome(d, OutcomeKind.FAILED, now, error="contact_gone")
+        return await lane.deliver(d, self._message(d, campaign))
+
+    def _message(self, d: ClaimedDelivery, campaign: Campaign) -> OutboundMessage:
+        token = reply_token(self.cfg.secrets.secret_key, d.campaign_id, d.household_id)
+        url = reply_url(self.cfg.server.public_url, token)
+        lang, text = compose(messages=campaign.messages, title=campaign.title, language=d.language,
+                             drill=campaign.is_drill, reply_url=url, channel=d.channel,
+                             default_language=self.cfg.city.default_language)
+        assert d.address is not None
+        return OutboundMessage(channel=d.channel, delivery_id=d.id, campaign_id=d.campaign_id,
+                               household_id=d.household_id, address=d.address, text=text, reply_url=url,
+                               reply_token=token, language=lang, drill=campaign.is_drill,
+                               title=title_for(campaign.title, lang, campaign.is_drill))
+
+    async def _record(self, outcome: DeliveryOutcome) -> None:
+        try:
+            activated = await self.store.outbox.record(outcome)
+        except Exception:
+            # The claim stays; its lease ends and the delivery is tried again (a duplicate at worst).
+            log.exception("delivery_result_not_stored", delivery_id=outcome.delivery.id)
+            return
+        if activated is not None:
+            self._wake.set()
+        d = outcome.delivery
+        if outcome.contact_dead and d.contact_id is not None and self.contacts is not None:
+            try:
+                await self.contacts.mark_contact_dead(d.contact_id, outcome.error or "dead")
+            except Exception:
+                log.exception("contact_not_marked_dead", contact_id=d.contact_id)
+
+    async def _shutdown(self) -> None:
+        self._stopping = True
+        left: list[ClaimedDelivery] = []
+        for lane in self.lanes.values():
+            left += await lane.close()
+        if left:
+            now = self.clock.now()
+            await asyncio.gather(*(self._record(DeliveryOutcome(d, OutcomeKind.RELEASED, now, next_attempt_at=now))
+                                   for d in left))
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+        log.info("dispatcher_stopped", owner=self.owner, released=len(left))

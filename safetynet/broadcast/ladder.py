@@ -1,0 +1,127 @@
+"""The escalation ladder: later steps to households that have not answered, then the door-knock list.
+
+Step 0 is planned when a campaign starts (`CampaignService.start`). This scheduler plans each
+later step when its time comes, for households that have not answered and have one of the step's
+channels. The last step (door knock) puts every household still silent on the list and tells the
+association's head and deputies. Progress is stored per campaign (`campaign_ladder.next_step`),
+so a restart neither repeats nor skips a step. While a real event runs, a drill's ladder is paused
+and its later steps move back by the time it was paused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+import structlog
+
+from safetynet.broadcast.model import Campaign, LadderProgress, LadderStep
+from safetynet.broadcast.planner import plan_step
+from safetynet.clock import Clock
+from safetynet.domain import CampaignKind
+from safetynet.store.campaigns import CampaignStore
+
+log = structlog.get_logger("broadcast.ladder")
+
+
+class DoorKnockNotifier(Protocol):
+    """Tells each association's head and deputies that their door-knock list is ready (replies work)."""
+
+    async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int]) -> None: ...
+
+
+def step_due_at(campaign: Campaign, progress: LadderProgress, step: LadderStep) -> float:
+    started = campaign.started_at if campaign.started_at is not None else campaign.created_at
+    return started + progress.paused_seconds + step.after_seconds
+
+
+class LadderScheduler:
+    def __init__(
+        self, campaigns: CampaignStore, clock: Clock, *, notifier: DoorKnockNotifier | None = None,
+        on_planned: Callable[[], None] | None = None, tick_seconds: float = 1.0,
+    ) -> None:
+        self.store = campaigns
+        self.clock = clock
+        self.notifier = notifier
+        self.on_planned = on_planned
+        self.tick_seconds = tick_seconds
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Ticks until `stop()`; a failing tick is logged and retried on the next one."""
+        while not self._stop.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("ladder_tick_failed")
+            stopper = asyncio.ensure_future(self._stop.wait())
+            sleeper = asyncio.ensure_future(self.clock.sleep(self.tick_seconds))
+            _, pending = await asyncio.wait({stopper, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+            for t in pending:
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+
+    async def tick(self) -> list[tuple[int, int]]:
+        """One pass over the running campaigns; returns the (campaign, step) pairs done."""
+        running = await self.store.running()
+        real_running = any(c.kind == CampaignKind.REAL for c in running)
+        done: list[tuple[int, int]] = []
+        for campaign in running:
+            progress = await self._pause_bookkeeping(campaign, real_running)
+            if progress is None:
+                continue
+            while progress.next_step < len(campaign.ladder):
+                index = progress.next_step
+                step = campaign.ladder[index]
+                if self.clock.now() < step_due_at(campaign, progress, step):
+                    break
+                await self._do_step(campaign, index, step)
+                if not await self.store.advance_ladder(campaign.id, index, self.clock.now()):
+                    break  # someone else recorded it first
+                done.append((campaign.id, index))
+                progress = await self.store.ladder_progress(campaign.id)
+        return done
+
+    async def _pause_bookkeeping(self, campaign: Campaign, real_running: bool) -> LadderProgress | None:
+        """The campaign's progress, or None while it is a drill paused by a real event."""
+        progress = await self.store.ladder_progress(campaign.id)
+        if campaign.kind != CampaignKind.DRILL:
+            return progress
+        now = self.clock.now()
+        if real_running:
+            if progress.paused_since is None and await self.store.set_paused(campaign.id, True, now):
+                log.info("drill_paused", campaign_id=campaign.id)
+            return None
+        if progress.paused_since is not None:
+            await self.store.set_paused(campaign.id, False, now)
+            log.info("drill_resumed", campaign_id=campaign.id)
+            progress = await self.store.ladder_progress(campaign.id)
+        return progress
+
+    async def _do_step(self, campaign: Campaign, index: int, step: LadderStep) -> None:
+        now = self.clock.now()
+        if step.door_knock:
+            counts = await self.store.mark_doorknock(campaign.id, now)
+            log.info("door_knock_list_ready", campaign_id=campaign.id, households=sum(counts.values()),
+                     associations=len(counts))
+            if self.notifier is not None and counts:
+                try:
+                    await self.notifier.door_knock_ready(campaign, counts)
+                except Exception:
+                    log.exception("door_knock_notify_failed", campaign_id=campaign.id)
+            return
+        planned = 0
+        async for batch in self.store.step_households(campaign.id):
+            busy = await self.store.waiting_channels(campaign.id, batch[0].id, batch[-1].id)
+            plan = plan_step(batch, index, step, busy)
+            await self.store.write_step(campaign.id, plan, now)
+            planned += sum(1 for d in plan.deliveries if d.fallback_rank == 0)
+        log.info("ladder_step_planned", campaign_id=campaign.id, step=index, households=planned)
+        if self.on_planned is not None:
+            self.on_planned()

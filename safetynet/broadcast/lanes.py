@@ -1,0 +1,202 @@
+"""One provider lane: a channel's sender behind its token bucket, concurrency limit and pause.
+
+A lane turns a claimed delivery into an outcome: it waits for its slot, sends, retries short
+blips inline (tenacity, sleeping on the Clock), and classifies the rest into "retry later"
+(persisted `next_attempt_at`) or "failed" (the dispatcher falls back to the next channel).
+A 429 or any Retry-After pauses the whole lane, not only the message that got it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import structlog
+from tenacity import AsyncRetrying, RetryCallState
+
+from safetynet.broadcast.model import AttemptRecord, ClaimedDelivery, DeliveryOutcome, OutcomeKind
+from safetynet.broadcast.ratelimit import LaneGate
+from safetynet.broadcast.retry import Action, RetryDecision, RetryPolicy
+from safetynet.channels.base import ChannelSender, OutboundMessage, SendError, SendResult
+from safetynet.clock import Clock
+from safetynet.domain import Channel
+
+log = structlog.get_logger("broadcast.lane")
+
+# A 429 without Retry-After still means "slow down": the lane waits this long.
+DEFAULT_PAUSE_SECONDS = 1.0
+
+Builder = Callable[[ClaimedDelivery], OutboundMessage | None]
+Recorder = Callable[[DeliveryOutcome], Awaitable[None]]
+
+
+class LanePaused(Exception):
+    """The lane is paused for longer than a worker may hold a delivery; it goes back to the outbox."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"lane paused for {seconds:.1f} s")
+        self.seconds = seconds
+
+
+@dataclass
+class LaneStats:
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    released: int = 0
+    skipped: int = 0
+    attempts: int = 0
+    first_send: float | None = None
+    last_send: float | None = None
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def count(self, outcome: DeliveryOutcome) -> None:
+        self.attempts += len(outcome.attempts)
+        if outcome.kind == OutcomeKind.SENT:
+            self.sent += 1
+            now = time.monotonic()
+            self.first_send = self.first_send or now
+            self.last_send = now
+        elif outcome.kind == OutcomeKind.FAILED:
+            self.failed += 1
+        elif outcome.kind == OutcomeKind.RETRY:
+            self.retried += 1
+        elif outcome.kind == OutcomeKind.RELEASED:
+            self.released += 1
+        else:
+            self.skipped += 1
+        if outcome.error:
+            self.errors[outcome.error] = self.errors.get(outcome.error, 0) + 1
+
+
+class Lane:
+    def __init__(
+        self, channel: Channel, sender: ChannelSender, gate: LaneGate, concurrency: int, policy: RetryPolicy,
+        clock: Clock, buffer: int,
+    ) -> None:
+        self.channel = channel
+        self.sender = sender
+        self.gate = gate
+        self.concurrency = max(1, concurrency)
+        self.policy = policy
+        self.clock = clock
+        # How many claimed deliveries the lane holds at most (queued here + in flight).
+        self.buffer = max(self.concurrency, buffer)
+        self.pending: deque[ClaimedDelivery] = deque()
+        self.in_flight = 0
+        self.stats = LaneStats()
+        self._ready = asyncio.Condition()
+        self._closing = False
+
+    @property
+    def held(self) -> int:
+        return len(self.pending) + self.in_flight
+
+    @property
+    def idle(self) -> bool:
+        return not self.pending and self.in_flight == 0
+
+    def room(self) -> int:
+        return self.buffer - self.held
+
+    async def put(self, items: list[ClaimedDelivery]) -> None:
+        async with self._ready:
+            self.pending.extend(items)
+            self._ready.notify(len(items))
+
+    async def close(self) -> list[ClaimedDelivery]:
+        """Stops taking work; returns what was held but not started (to be released)."""
+        async with self._ready:
+            self._closing = True
+            left = list(self.pending)
+            self.pending.clear()
+            self._ready.notify_all()
+        return left
+
+    async def take(self) -> ClaimedDelivery | None:
+        async with self._ready:
+            while not self.pending and not self._closing:
+                await self._ready.wait()
+            if not self.pending:
+                return None
+            self.in_flight += 1
+            return self.pending.popleft()
+
+    # -- one delivery --------------------------------------------------------------------------
+
+    async def deliver(self, d: ClaimedDelivery, msg: OutboundMessage) -> DeliveryOutcome:
+        at = self.clock.now()
+        attempts: list[AttemptRecord] = []
+        try:
+            result = await self._send_with_retries(d, msg, attempts)
+        except LanePaused as p:
+            return DeliveryOutcome(d, OutcomeKind.RETRY, at, tuple(attempts),
+                                   next_attempt_at=self.clock.now() + p.seconds, error="lane_paused")
+        except SendError as e:
+            decision = self.policy.decide(d.attempts + len(attempts), e)
+            now = self.clock.now()
+            if decision.action == Action.GIVE_UP:
+                return DeliveryOutcome(d, OutcomeKind.FAILED, now, tuple(attempts), error=e.reason,
+                                       contact_dead=e.contact_dead)
+            return DeliveryOutcome(d, OutcomeKind.RETRY, now, tuple(attempts),
+                                   next_attempt_at=now + decision.delay, error=e.reason)
+        except Exception as e:  # a bug in a sender must not lose the delivery: it is retried later
+            log.exception("delivery_internal_error", channel=self.channel.value, delivery_id=d.id)
+            now = self.clock.now()
+            return DeliveryOutcome(d, OutcomeKind.RETRY, now, tuple(attempts),
+                                   next_attempt_at=now + self.policy.backoff(d.attempts + 1),
+                                   error=f"internal:{type(e).__name__}")
+        return DeliveryOutcome(d, OutcomeKind.SENT, self.clock.now(), tuple(attempts),
+                               provider_id=result.provider_id, segments=result.segments)
+
+    async def _send_with_retries(
+        self, d: ClaimedDelivery, msg: OutboundMessage, attempts: list[AttemptRecord]
+    ) -> SendResult:
+        # Fast path without tenacity: almost every send succeeds the first time.
+        try:
+            return await self._attempt(msg, attempts)
+        except SendError as e:
+            first = self.policy.decide(d.attempts + len(attempts), e)
+            if first.action != Action.INLINE:
+                raise
+        await self.clock.sleep(first.delay)
+        box: list[RetryDecision] = []
+
+        def inline(rs: RetryCallState) -> bool:
+            exc = rs.outcome.exception() if rs.outcome is not None else None
+            if not isinstance(exc, SendError):
+                return False
+            box[:] = [self.policy.decide(d.attempts + len(attempts), exc)]
+            return box[0].action == Action.INLINE
+
+        retrying = AsyncRetrying(
+            retry=inline, wait=lambda rs: box[0].delay if box else 0.0, sleep=self.clock.sleep, reraise=True
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._attempt(msg, attempts)
+        raise AssertionError("tenacity ended without a result")  # pragma: no cover
+
+    async def _attempt(self, msg: OutboundMessage, attempts: list[AttemptRecord]) -> SendResult:
+        if not await self.gate.acquire(max_wait=self.policy.max_inline_seconds):
+            raise LanePaused(self.gate.paused_for)
+        at, started = self.clock.now(), time.perf_counter()
+        try:
+            result = await self.sender.send(msg)
+        except SendError as e:
+            if e.retry_after is not None or e.reason == "rate_limited":
+                pause = e.retry_after if e.retry_after is not None else DEFAULT_PAUSE_SECONDS
+                self.gate.pause(pause)
+                log.warning("lane_paused", channel=self.channel.value, seconds=round(pause, 2))
+            attempts.append(AttemptRecord(at, _ms(started), "retry" if e.retryable else "failed",
+                                          e.error_class or type(e).__name__, e.reason))
+            raise
+        attempts.append(AttemptRecord(at, _ms(started), "sent"))
+        return result
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

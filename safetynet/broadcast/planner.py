@@ -1,0 +1,107 @@
+"""Planning a ladder step (pure): households → deliveries, no I/O.
+
+Per household, the step's channels are taken in the order of the household's working contacts
+(so "this family prefers Telegram" is respected), then the step's fallback channels the same way.
+The first becomes the delivery sent now; the others wait in the outbox as `standby` and are
+activated one by one if the earlier ones fail permanently. Vulnerable households (要配慮) go first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
+
+from safetynet.broadcast.model import (
+    PRIORITY_DEFAULT,
+    PRIORITY_VULNERABLE,
+    LadderStep,
+    PlannedDelivery,
+    StepPlan,
+)
+from safetynet.domain import CHANNELS_OF_KIND, Channel, ContactKind
+
+
+class PlannableContact(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> ContactKind: ...
+    @property
+    def working(self) -> bool: ...
+
+
+class PlannableHousehold(Protocol):
+    """What the planner reads of a household (roster.model.TargetHousehold fits)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def vulnerable(self) -> bool: ...
+    @property
+    def contacts(self) -> Sequence[PlannableContact]: ...
+
+
+def _pick(contacts: Sequence[PlannableContact], allowed: Sequence[Channel], taken: set[Channel]) -> list[
+    tuple[Channel, int]
+]:
+    out: list[tuple[Channel, int]] = []
+    for c in contacts:
+        for ch in CHANNELS_OF_KIND[ContactKind(c.kind)]:
+            if ch in allowed and ch not in taken:
+                taken.add(ch)
+                out.append((ch, c.id))
+    return out
+
+
+def channel_order(
+    household: PlannableHousehold, step: LadderStep, busy: frozenset[Channel] = frozenset()
+) -> list[tuple[Channel, int]]:
+    """(channel, contact id) in the order they are tried for this household in this step.
+    `busy` channels still have an earlier step's message waiting: not planned again."""
+    working = [c for c in household.contacts if c.working]
+    taken: set[Channel] = set(busy)
+    primary = _pick(working, step.channels, taken)
+    return primary + _pick(working, step.fallback, taken)
+
+
+def priority_of(household: PlannableHousehold) -> int:
+    return PRIORITY_VULNERABLE if household.vulnerable else PRIORITY_DEFAULT
+
+
+def plan_step(
+    households: Iterable[PlannableHousehold], step_index: int, step: LadderStep,
+    busy: Mapping[int, frozenset[Channel]] | None = None,
+) -> StepPlan:
+    """The deliveries of `step` for `households` (already filtered to those still in the ladder).
+
+    `busy` maps a household to channels on which an earlier step's message is still queued (a slow
+    SMS lane): sending the same channel again would only duplicate it."""
+    busy = busy or {}
+    deliveries: list[PlannedDelivery] = []
+    no_contact: list[int] = []
+    not_covered: list[int] = []
+    for h in households:
+        if not any(c.working for c in h.contacts):
+            no_contact.append(h.id)
+            continue
+        if step.door_knock:
+            continue
+        order = channel_order(h, step, busy.get(h.id, frozenset()))
+        if not order:
+            not_covered.append(h.id)
+            continue
+        prio = priority_of(h)
+        for rank, (channel, contact_id) in enumerate(order):
+            deliveries.append(PlannedDelivery(h.id, step_index, channel, contact_id, prio, rank))
+    # Insertion order is claim order's tie-break: vulnerable first, then by household.
+    deliveries.sort(key=lambda d: (d.priority, d.household_id, d.fallback_rank))
+    return StepPlan(tuple(deliveries), tuple(no_contact), tuple(not_covered))
+
+
+def count_channels(plan: StepPlan) -> dict[Channel, int]:
+    """Households per channel sent at once (fallbacks are not counted: they may never be used)."""
+    counts: dict[Channel, int] = {}
+    for d in plan.deliveries:
+        if d.fallback_rank == 0:
+            counts[d.channel] = counts.get(d.channel, 0) + 1
+    return counts

@@ -1,0 +1,143 @@
+"""The preview a user sees before any send: households per channel per step, the time the provider
+limits imply ("12,400 SMS at 10/s = 21 min"), and the SMS/voice cost estimate.
+
+`PreviewCounter` runs the real planner over the scope's households (so the numbers are what the
+campaign would do); later steps are counted as if nobody answered: an upper bound.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from safetynet.broadcast.messages import compose
+from safetynet.broadcast.model import LadderStep
+from safetynet.broadcast.planner import PlannableHousehold, channel_order
+from safetynet.config import Config
+from safetynet.domain import Channel
+
+# A reply URL as long as a real one, for counting SMS segments.
+_SAMPLE_URL_TOKEN = "x" * 22
+
+
+@dataclass(frozen=True)
+class PreviewStep:
+    index: int
+    after_seconds: float
+    door_knock: bool
+    households: dict[str, int]  # channel → households sent to at once
+    seconds: dict[str, float | None]  # channel → time the provider limit implies (None: no limit)
+    rates: dict[str, float]  # channel → max_per_second (0 = no limit)
+
+    @property
+    def total_seconds(self) -> float | None:
+        known = [s for s in self.seconds.values() if s is not None]
+        return max(known) if known else None
+
+
+@dataclass(frozen=True)
+class Preview:
+    households: int
+    no_contact: int  # straight to the door-knock list
+    vulnerable: int
+    steps: tuple[PreviewStep, ...]
+    sms_segments: int  # SMS parts billed, over every step
+    cost_jpy: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "households": self.households, "no_contact": self.no_contact, "vulnerable": self.vulnerable,
+            "steps": [{"step": s.index, "after_seconds": s.after_seconds, "door_knock": s.door_knock,
+                       "households": s.households, "seconds": s.seconds, "max_per_second": s.rates,
+                       "total_seconds": s.total_seconds} for s in self.steps],
+            "sms_segments": self.sms_segments, "cost_jpy": self.cost_jpy,
+        }
+
+    def lines(self) -> list[str]:
+        out = [f"{self.households:,} households ({self.vulnerable:,} with vulnerable members first);"
+               f" {self.no_contact:,} without any working contact go straight to the door-knock list"]
+        for s in self.steps:
+            when = "at once" if s.after_seconds == 0 else f"+{_duration(s.after_seconds)}"
+            if s.door_knock:
+                out.append(f"step {s.index} ({when}): door-knock list to the association heads and deputies")
+                continue
+            parts = [_lane_line(ch, n, s.rates[ch], s.seconds[ch]) for ch, n in s.households.items()]
+            scope = "" if s.index == 0 else " (up to, if nobody answered)"
+            out.append(f"step {s.index} ({when}){scope}: " + ("; ".join(parts) or "nobody"))
+        c = self.cost_jpy
+        out.append(f"cost estimate: SMS ¥{c.get('sms', 0):,.0f} ({self.sms_segments:,} segments),"
+                   f" voice ¥{c.get('voice', 0):,.0f}, total ¥{c.get('total', 0):,.0f}")
+        return out
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{math.ceil(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _lane_line(channel: str, n: int, rate: float, seconds: float | None) -> str:
+    if seconds is None:
+        return f"{n:,} {channel} (no provider limit)"
+    return f"{n:,} {channel} at {rate:g}/s = {_duration(seconds)}"
+
+
+class PreviewCounter:
+    """Accumulates households batch by batch (200k households stream through in little memory)."""
+
+    def __init__(self, cfg: Config, ladder: Sequence[LadderStep], messages: Mapping[str, str] | None,
+                 drill: bool) -> None:
+        self.cfg = cfg
+        self.ladder = tuple(ladder)
+        self.messages = dict(messages or {"ja": "安否確認の訓練です。"})
+        self.drill = drill
+        self.households = 0
+        self.no_contact = 0
+        self.vulnerable = 0
+        self.per_step: list[dict[Channel, int]] = [{} for _ in self.ladder]
+        self.sms_segments = 0
+        self._segments: dict[str, int] = {}
+
+    def add(self, batch: Iterable[PlannableHousehold]) -> None:
+        for h in batch:
+            self.households += 1
+            self.vulnerable += bool(h.vulnerable)
+            if not any(c.working for c in h.contacts):
+                self.no_contact += 1
+                continue
+            for i, step in enumerate(self.ladder):
+                if step.door_knock:
+                    continue
+                order = channel_order(h, step)
+                if order:
+                    ch = order[0][0]
+                    self.per_step[i][ch] = self.per_step[i].get(ch, 0) + 1
+                    if ch == Channel.SMS:
+                        self.sms_segments += self._sms_segments(getattr(h, "language", "ja"))
+
+    def _sms_segments(self, language: str) -> int:
+        if language not in self._segments:
+            from safetynet.channels.sms import MAX_SEGMENTS, segment_count
+
+            url = f"{self.cfg.server.public_url.rstrip('/')}/r/{_SAMPLE_URL_TOKEN}"
+            _, text = compose(messages=self.messages, title="", language=language, drill=self.drill,
+                              reply_url=url, channel=Channel.SMS, default_language=self.cfg.city.default_language)
+            self._segments[language] = min(MAX_SEGMENTS, segment_count(text))
+        return self._segments[language]
+
+    def result(self) -> Preview:
+        steps = []
+        for i, step in enumerate(self.ladder):
+            counts = {str(ch): n for ch, n in sorted(self.per_step[i].items(), key=lambda kv: -kv[1])}
+            rates = {ch: float(getattr(self.cfg.channels, ch).max_per_second) for ch in counts}
+            seconds = {ch: (n / rates[ch] if rates[ch] > 0 else None) for ch, n in counts.items()}
+            steps.append(PreviewStep(i, step.after_seconds, step.door_knock, counts, seconds, rates))
+        voice_calls = sum(s.get(Channel.VOICE, 0) for s in self.per_step)
+        sms = self.sms_segments * self.cfg.channels.sms.price_per_segment_jpy
+        voice = voice_calls * self.cfg.channels.voice.price_per_call_jpy
+        return Preview(self.households, self.no_contact, self.vulnerable, tuple(steps), self.sms_segments,
+                       {"sms": round(sms, 1), "voice": round(voice, 1), "total": round(sms + voice, 1)})

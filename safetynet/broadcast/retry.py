@@ -1,0 +1,83 @@
+"""Retry policy (pure): what to do after a failed attempt, and when.
+
+The decision depends only on the attempt number and the classified error, so it is table-tested.
+Short waits are slept on in memory (inline, with tenacity); longer ones go back to the outbox as
+`next_attempt_at`, so a restart loses nothing and no worker holds a lease while it waits.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from safetynet.config import BroadcastConfig
+
+# Jitter only spreads retries apart; it needs no cryptographic quality.
+_RNG = random.Random()
+
+
+class RetryableError(Protocol):
+    """What the policy reads of a channel error (channels.base.SendError fits)."""
+
+    retryable: bool
+    retry_after: float | None
+    outcome_unknown: bool
+
+
+class Action(StrEnum):
+    INLINE = "inline"  # sleep `delay` here, then try again
+    LATER = "later"  # persist next_attempt_at = now + delay and release the delivery
+    GIVE_UP = "give_up"  # permanent: the household's next channel is tried
+
+
+@dataclass(frozen=True)
+class RetryDecision:
+    action: Action
+    delay: float = 0.0
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    max_inline_seconds: float = 5.0
+    # Exponential backoff: base * 2^(attempt-1), capped, plus up to `jitter_seconds` at random.
+    base_seconds: float = 0.5
+    max_delay_seconds: float = 300.0
+    jitter_seconds: float = 0.5
+    # A Retry-After is honoured, plus up to this fraction of it so a whole lane does not return at once.
+    retry_after_jitter: float = 0.1
+    # The provider may have accepted a message whose outcome is unknown (5xx, timeout after the
+    # POST left). Retrying at once risks a duplicate SMS; waiting this long lets status callbacks
+    # and a reply arrive first, and the retry is never inline.
+    unknown_outcome_seconds: float = 30.0
+
+    @classmethod
+    def from_config(cls, cfg: BroadcastConfig) -> RetryPolicy:
+        return cls(max_attempts=cfg.max_attempts, max_inline_seconds=cfg.max_inline_retry_seconds)
+
+    def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
+        r = rng or _RNG
+        return min(self.max_delay_seconds, self.base_seconds * 2 ** max(0, attempt - 1)) + r.uniform(
+            0, self.jitter_seconds
+        )
+
+    def decide(self, attempt: int, error: RetryableError, rng: random.Random | None = None) -> RetryDecision:
+        """After attempt number `attempt` (1-based, counting every attempt so far) failed with `error`."""
+        if not error.retryable:
+            return RetryDecision(Action.GIVE_UP, reason="permanent")
+        if attempt >= self.max_attempts:
+            return RetryDecision(Action.GIVE_UP, reason="attempts_exhausted")
+        r = rng or _RNG
+        if error.retry_after is not None:
+            ra = max(0.0, float(error.retry_after))
+            delay = min(self.max_delay_seconds, ra + r.uniform(0, ra * self.retry_after_jitter))
+            reason = "retry_after"
+        else:
+            delay, reason = self.backoff(attempt, r), "backoff"
+        if error.outcome_unknown:
+            return RetryDecision(Action.LATER, max(delay, self.unknown_outcome_seconds), "outcome_unknown")
+        action = Action.INLINE if delay <= self.max_inline_seconds else Action.LATER
+        return RetryDecision(action, delay, reason)

@@ -1,0 +1,170 @@
+"""Scenario files (TOML): a campaign as data — title, kind, scope, messages, ladder.
+
+A bad scenario is refused with the key and the reason (`ScenarioError`). Tables the broadcast
+engine does not read (`simulate`, `options`) are kept in `options` for the drills and demo work.
+
+    title = "さくら市 一斉地震訓練"
+    kind = "drill"                      # drill | real
+    scope = ["city"]                    # city | district:NAME | association:NAME | group:ASSOC/GROUP
+    [messages]
+    ja = "震度6強の地震が発生したという想定の訓練です。…"
+    [[ladder]]
+    after_minutes = 0
+    channels = ["webpush", "telegram"]
+    fallback = ["sms", "voice"]
+    [[ladder]]
+    after_minutes = 30
+    door_knock = true
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from safetynet.broadcast.model import LadderStep
+from safetynet.domain import CampaignKind, Channel, Scope
+
+_TOP_KEYS = {"title", "kind", "scope", "messages", "ladder", "description", "simulate", "options"}
+_STEP_KEYS = {"after_minutes", "after_seconds", "channels", "fallback", "door_knock"}
+MAX_MESSAGE_CHARS = 1000
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used; the message names the file, the key and the reason."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    kind: CampaignKind
+    scope: tuple[str, ...]
+    messages: dict[str, str]
+    ladder: tuple[LadderStep, ...]
+    description: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError(f"{p}: file not found") from None
+    try:
+        table = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ScenarioError(f"{p}: not valid TOML: {e}") from None
+    return parse_scenario(table, name=p.stem, where=str(p))
+
+
+def parse_scenario(table: Mapping[str, Any], name: str = "inline", where: str = "scenario") -> Scenario:
+    def fail(key: str, reason: str) -> ScenarioError:
+        return ScenarioError(f"{where}: {key}: {reason}")
+
+    unknown = sorted(set(table) - _TOP_KEYS)
+    if unknown:
+        raise fail(unknown[0], f"unknown key (known: {', '.join(sorted(_TOP_KEYS))})")
+    title = table.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise fail("title", "required, a non-empty string")
+    try:
+        kind = CampaignKind(table.get("kind", "drill"))
+    except ValueError:
+        raise fail("kind", 'must be "drill" or "real"') from None
+    options = {k: table[k] for k in ("simulate", "options") if k in table}
+    return Scenario(
+        name=name, title=title.strip(), kind=kind, scope=parse_scope(table.get("scope", ["city"]), fail),
+        messages=parse_messages(table.get("messages"), fail), ladder=parse_ladder(table.get("ladder"), fail),
+        description=str(table.get("description", "")), options=options,
+    )
+
+
+def parse_scope(value: Any, fail: Any) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(s, str) for s in items):
+        raise fail("scope", "a string or a non-empty list of strings")
+    out = []
+    for s in items:
+        if s.startswith("group:"):
+            if "/" not in s[6:]:
+                raise fail("scope", f"{s!r}: write group:ASSOCIATION/GROUP")
+            out.append(s.strip())
+            continue
+        try:
+            out.append(str(Scope.parse(s)))
+        except ValueError as e:
+            raise fail("scope", str(e)) from None
+    return tuple(out)
+
+
+def parse_messages(value: Any, fail: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not value:
+        raise fail("messages", "a table of language = text, with ja at least")
+    for lang, text in value.items():
+        if not isinstance(text, str) or not text.strip():
+            raise fail(f"messages.{lang}", "a non-empty string")
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise fail(f"messages.{lang}", f"longer than {MAX_MESSAGE_CHARS} characters")
+    if "ja" not in value:
+        raise fail("messages.ja", "required: Japanese is every household's fallback")
+    return {str(k): v.strip() for k, v in value.items()}
+
+
+def _channels(raw: Any, key: str, fail: Any) -> tuple[Channel, ...]:
+    if not isinstance(raw, list):
+        raise fail(key, "a list of channels (webpush, telegram, sms, voice)")
+    try:
+        return tuple(Channel(c) for c in raw)
+    except ValueError:
+        raise fail(key, f"unknown channel in {raw!r} (webpush, telegram, sms, voice)") from None
+
+
+def parse_step(raw: Any, i: int, fail: Any) -> LadderStep:
+    key = f"ladder[{i}]"
+    if not isinstance(raw, dict):
+        raise fail(key, "a table")
+    unknown = sorted(set(raw) - _STEP_KEYS)
+    if unknown:
+        raise fail(f"{key}.{unknown[0]}", "unknown key")
+    if "after_seconds" in raw:
+        after = raw["after_seconds"]
+    else:
+        after = raw.get("after_minutes", 0)
+        after = after * 60 if isinstance(after, int | float) and not isinstance(after, bool) else after
+    if not isinstance(after, int | float) or isinstance(after, bool) or after < 0:
+        raise fail(f"{key}.after_minutes", "a number >= 0")
+    door = raw.get("door_knock", False)
+    if not isinstance(door, bool):
+        raise fail(f"{key}.door_knock", "true or false")
+    channels = _channels(raw.get("channels", []), f"{key}.channels", fail)
+    fallback = _channels(raw.get("fallback", []), f"{key}.fallback", fail)
+    if door and (channels or fallback):
+        raise fail(key, "a door_knock step sends nothing: no channels")
+    if not door and not channels:
+        raise fail(f"{key}.channels", "at least one channel (or door_knock = true)")
+    return LadderStep(float(after), channels, fallback, door)
+
+
+def parse_ladder(value: Any, fail: Any) -> tuple[LadderStep, ...]:
+    if value is None:
+        from safetynet.broadcast.model import DEFAULT_LADDER
+
+        return DEFAULT_LADDER
+    if not isinstance(value, list) or not value:
+        raise fail("ladder", "a non-empty array of [[ladder]] tables")
+    steps = tuple(parse_step(raw, i, fail) for i, raw in enumerate(value))
+    if steps[0].after_seconds != 0:
+        raise fail("ladder[0].after_minutes", "the first step goes out at once: 0")
+    if steps[0].door_knock:
+        raise fail("ladder[0]", "the first step must send something")
+    for i in range(1, len(steps)):
+        if steps[i].after_seconds <= steps[i - 1].after_seconds:
+            raise fail(f"ladder[{i}].after_minutes", "each step comes later than the one before")
+        if steps[i - 1].door_knock:
+            raise fail(f"ladder[{i - 1}]", "door_knock must be the last step")
+    return steps

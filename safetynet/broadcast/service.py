@@ -1,0 +1,195 @@
+"""Campaigns as the rest of the product uses them: create, start, close, cancel, preview, stats.
+
+Starting a campaign resolves its scope to households, enrols them (one reply token each) and
+writes step 0 of its ladder into the outbox, in batches, while it is still a draft; only then does
+it flip to running, in one transaction with its counters. So the dispatcher sees the whole first
+wave at once (vulnerable households first across the whole city), and a crash half-way leaves a
+draft that can simply be started again (every write is idempotent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from safetynet.broadcast.model import DEFAULT_LADDER, Campaign, LadderStep, StepPlan
+from safetynet.broadcast.planner import plan_step
+from safetynet.broadcast.preview import Preview, PreviewCounter
+from safetynet.broadcast.scenario import Scenario, ScenarioError, parse_ladder, parse_messages, parse_scope
+from safetynet.clock import Clock
+from safetynet.config import Config
+from safetynet.domain import CampaignKind, CampaignState
+from safetynet.replies.tokens import reply_token, token_hash
+from safetynet.roster.model import UnknownScopeError
+from safetynet.stats.document import build_stats
+from safetynet.store import Store
+from safetynet.store.campaigns import Enrolment
+from safetynet.store.stats import AssociationRow, StatsReads
+
+log = structlog.get_logger("broadcast.service")
+
+_BATCH = 5000
+
+
+class CampaignError(Exception):
+    """A campaign request that cannot be done; the message is fit to show."""
+
+
+class CampaignNotFound(CampaignError):
+    pass
+
+
+class CampaignStateError(CampaignError):
+    """The campaign is not in a state that allows this (a closed campaign never reopens)."""
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    title: str
+    kind: CampaignKind
+    scope: tuple[str, ...]
+    messages: dict[str, str]
+    ladder: tuple[LadderStep, ...] = DEFAULT_LADDER
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_scenario(cls, s: Scenario, scope: Sequence[str] | None = None,
+                      kind: CampaignKind | None = None) -> CampaignSpec:
+        return cls(s.title, kind or s.kind, tuple(scope) if scope else s.scope, dict(s.messages), s.ladder,
+                   {**s.options, "scenario": s.name})
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CampaignSpec:
+        """From an API body: title, kind, scope, messages, optional ladder (as in a scenario file)."""
+        def fail(key: str, reason: str) -> ScenarioError:
+            return ScenarioError(f"{key}: {reason}")
+
+        title = data.get("title")
+        if not isinstance(title, str) or not title.strip():
+            raise fail("title", "required, a non-empty string")
+        try:
+            kind = CampaignKind(data.get("kind", "drill"))
+        except ValueError:
+            raise fail("kind", 'must be "drill" or "real"') from None
+        ladder = parse_ladder(data.get("ladder"), fail)
+        return cls(title.strip(), kind, parse_scope(data.get("scope", ["city"]), fail),
+                   parse_messages(data.get("messages"), fail), ladder)
+
+
+class CampaignService:
+    def __init__(self, store: Store, cfg: Config, clock: Clock,
+                 on_change: Callable[[], None] | None = None) -> None:
+        self.store = store
+        self.campaigns = store.campaigns
+        self.cfg = cfg
+        self.clock = clock
+        # Called when a campaign starts, closes or changes (an in-process dispatcher wakes up).
+        self.on_change = on_change
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def create(self, spec: CampaignSpec, *, source: str = "cli", created_by: str = "",
+                     options: Mapping[str, Any] | None = None) -> Campaign:
+        """A draft; the scope is checked against the roster now."""
+        try:
+            await self.store.roster.count_in_scope(spec.scope)
+        except UnknownScopeError as e:
+            raise CampaignError(str(e)) from None
+        c = await self.campaigns.create(kind=spec.kind, title=spec.title, scope=spec.scope,
+                                        messages=spec.messages, ladder=spec.ladder,
+                                        options={**spec.options, **(options or {})}, source=source,
+                                        created_by=created_by)
+        log.info("campaign_created", campaign_id=c.id, kind=str(c.kind), source=source)
+        return c
+
+    async def get(self, campaign_id: int) -> Campaign:
+        c = await self.campaigns.get(campaign_id)
+        if c is None:
+            raise CampaignNotFound(f"no campaign {campaign_id}")
+        return c
+
+    async def start(self, campaign_id: int) -> Campaign:
+        """Plans step 0 for every household in scope, then draft → running."""
+        c = await self.get(campaign_id)
+        if c.state != CampaignState.DRAFT:
+            raise CampaignStateError(f"campaign {c.id} is {c.state}; only a draft can start")
+        secret = self.cfg.secrets.secret_key
+        if not secret:
+            raise CampaignError("the secret key is not set: run `safetynet init` or set SAFETYNET_SECRET_KEY")
+        now = self.clock.now()
+        first = c.ladder[0]
+        households = 0
+        try:
+            async for batch in self.store.roster.households_in_scope(c.scope, batch_size=_BATCH):
+                enrol = [Enrolment(h.id, h.association_id, token_hash(reply_token(secret, c.id, h.id)))
+                         for h in batch]
+                plan = plan_step(batch, 0, first) if not first.door_knock else StepPlan((), (), ())
+                await self.campaigns.write_step(c.id, plan, now, enrol)
+                households += len(batch)
+        except UnknownScopeError as e:
+            raise CampaignError(str(e)) from None
+        if not await self.campaigns.begin_running(c.id, self.clock.now()):
+            raise CampaignStateError(f"campaign {c.id} changed state while starting")
+        log.info("campaign_started", campaign_id=c.id, kind=str(c.kind), households=households)
+        self._changed()
+        return await self.get(c.id)
+
+    async def launch(self, spec: CampaignSpec, *, source: str = "cli", created_by: str = "") -> Campaign:
+        """Create and start."""
+        c = await self.create(spec, source=source, created_by=created_by)
+        return await self.start(c.id)
+
+    async def close(self, campaign_id: int) -> Campaign:
+        c = await self.get(campaign_id)
+        if not await self.campaigns.close(campaign_id, self.clock.now()):
+            raise CampaignStateError(f"campaign {campaign_id} is {c.state}; only a running campaign can close")
+        log.info("campaign_closed", campaign_id=campaign_id)
+        self._changed()
+        return await self.get(campaign_id)
+
+    async def cancel(self, campaign_id: int) -> Campaign:
+        c = await self.get(campaign_id)
+        if not await self.campaigns.cancel(campaign_id, self.clock.now()):
+            raise CampaignStateError(f"campaign {campaign_id} is {c.state}; it can no longer be cancelled")
+        log.info("campaign_cancelled", campaign_id=campaign_id)
+        self._changed()
+        return await self.get(campaign_id)
+
+    async def update_text(self, campaign_id: int, *, title: str | None = None,
+                          messages: Mapping[str, str] | None = None) -> Campaign:
+        c = await self.get(campaign_id)
+        if not await self.campaigns.update_text(campaign_id, title=title, messages=messages):
+            raise CampaignStateError(f"campaign {campaign_id} is {c.state}; its text can no longer change")
+        self._changed()
+        return await self.get(campaign_id)
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def preview(self, scope: Sequence[str], ladder: Sequence[LadderStep] = DEFAULT_LADDER,
+                      messages: Mapping[str, str] | None = None, drill: bool = True) -> Preview:
+        counter = PreviewCounter(self.cfg, ladder, messages, drill)
+        try:
+            async for batch in self.store.roster.households_in_scope(scope, batch_size=_BATCH):
+                counter.add(batch)
+        except UnknownScopeError as e:
+            raise CampaignError(str(e)) from None
+        return counter.result()
+
+    async def stats(self, campaign_id: int,
+                    visible: Callable[[AssociationRow], bool] = lambda a: True) -> dict[str, Any]:
+        """The stats document of DESIGN.md §6, restricted to the associations `visible` accepts."""
+        c = await self.get(campaign_id)
+        reads = StatsReads(self.store.db)
+        progress = await self.campaigns.ladder_progress(c.id)
+        info = {"id": c.id, "kind": str(c.kind), "state": str(c.state), "title": c.title,
+                "started_at": c.started_at, "closed_at": c.closed_at,
+                "paused": progress.paused_since is not None}
+        return build_stats(info, await reads.counts(c.id), await reads.minutes(c.id), await reads.associations(),
+                           visible=visible, help_open=await reads.open_help_requests(c.id))

@@ -1,0 +1,231 @@
+"""The delivery outbox: claims under a lease, results written back in batches, fallbacks.
+
+Rows are written before anything is sent (`CampaignStore.write_step`). A dispatcher claims due
+rows of one lane (campaign × channel) with one `UPDATE … RETURNING`; if it dies, its claims go
+back to the queue when the lease ends. Results go through a `GroupCommit`: many sends, one
+transaction, and the household statuses and counters change in that same transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import structlog
+
+from safetynet.broadcast.model import ClaimedDelivery, DeliveryOutcome, OutcomeKind
+from safetynet.clock import Clock
+from safetynet.domain import ANSWERED, Channel, Status
+from safetynet.store.db import Conn, Database, GroupCommit
+from safetynet.store.statuses import StatusChange, apply_status_changes
+
+log = structlog.get_logger("store.outbox")
+
+_CHUNK = 500
+_LIVE = "('queued', 'claimed', 'sent', 'delivered')"
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+class OutboxStore:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        # Results of concurrent sends share a commit; 5 ms of gathering costs nothing next to a send.
+        self._results: GroupCommit[DeliveryOutcome, Channel | None] = GroupCommit(
+            db, self._flush, max_items=1000, max_delay_seconds=0.005
+        )
+
+    async def stop(self) -> None:
+        await self._results.stop()
+
+    # -- claims --------------------------------------------------------------------------------
+
+    async def claim(
+        self, campaign_ids: Sequence[int], channel: Channel, limit: int, owner: str, lease_seconds: float
+    ) -> list[ClaimedDelivery]:
+        """Up to `limit` due deliveries of `channel`, campaigns in the order given, vulnerable first.
+        Deliveries of households that have answered are marked skipped instead of returned."""
+        if limit <= 0 or not campaign_ids:
+            return []
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            claimed: list[tuple[int, ...]] = []
+            for cid in campaign_ids:
+                if len(claimed) >= limit:
+                    break
+                async with conn.execute(
+                    "UPDATE deliveries SET state = 'claimed', lease_until = ?, lease_owner = ?, updated_at = ?"
+                    " WHERE id IN (SELECT id FROM deliveries WHERE state = 'queued' AND campaign_id = ?"
+                    " AND channel = ? AND next_attempt_at <= ? ORDER BY priority, next_attempt_at LIMIT ?)"
+                    " RETURNING id, campaign_id, household_id, step, contact_id, attempts, priority",
+                    (now + lease_seconds, owner, now, cid, str(channel), now, limit - len(claimed)),
+                ) as cur:
+                    claimed += [tuple(r) for r in await cur.fetchall()]
+            if not claimed:
+                return []
+            return await self._details(conn, claimed, channel, owner, now)
+
+    async def _details(
+        self, conn: Conn, claimed: list[tuple[int, ...]], channel: Channel, owner: str, now: float
+    ) -> list[ClaimedDelivery]:
+        info: dict[int, tuple[str, str, str | None, str | None]] = {}
+        ids = [r[0] for r in claimed]
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            async with conn.execute(
+                "SELECT d.id, ch.status, h.language, c.address, c.state FROM deliveries d"
+                " JOIN campaign_households ch ON ch.campaign_id = d.campaign_id AND ch.household_id = d.household_id"
+                " JOIN households h ON h.id = d.household_id LEFT JOIN contacts c ON c.id = d.contact_id"
+                f" WHERE d.id IN ({_marks(len(chunk))})",
+                chunk,
+            ) as cur:
+                for r in await cur.fetchall():
+                    info[r[0]] = (r[1], r[2], r[3], r[4])
+        answered = [i for i in ids if i not in info or info[i][0] in ANSWERED]
+        if answered:
+            await conn.executemany(
+                "UPDATE deliveries SET state = 'skipped', error = 'answered', lease_until = NULL, lease_owner = NULL,"
+                " updated_at = ? WHERE id = ?",
+                [(now, i) for i in answered],
+            )
+        skip = set(answered)
+        out = []
+        for did, cid, hid, step, contact_id, attempts, prio in claimed:
+            if did in skip:
+                continue
+            _, language, address, state = info[did]
+            usable = address if state == "working" else None
+            out.append(ClaimedDelivery(did, cid, hid, step, channel, contact_id, attempts, usable, language,
+                                       prio, owner))
+        out.sort(key=lambda d: (d.priority, d.id))
+        return out
+
+    async def reclaim_expired(self) -> int:
+        """Claims whose lease ended (their worker died) go back to the queue."""
+        n = await self.db.execute(
+            "UPDATE deliveries SET state = 'queued', lease_until = NULL, lease_owner = NULL, updated_at = ?"
+            " WHERE state = 'claimed' AND lease_until < ?",
+            (self.clock.now(), self.clock.now()),
+        )
+        if n:
+            log.info("deliveries_reclaimed", count=n)
+        return n
+
+    async def due_count(self, campaign_ids: Sequence[int], channels: Sequence[Channel] | None = None) -> int:
+        """Queued deliveries due now in these campaigns (and channels, if given)."""
+        if not campaign_ids or (channels is not None and not channels):
+            return 0
+        extra = f"AND channel IN ({_marks(len(channels))})" if channels is not None else ""
+        return int(await self.db.fetchval(
+            f"SELECT count(*) FROM deliveries WHERE state = 'queued' AND campaign_id IN ({_marks(len(campaign_ids))})"
+            f" AND next_attempt_at <= ? {extra}",
+            (*campaign_ids, self.clock.now(), *[str(c) for c in channels or ()]), 0,
+        ))
+
+    async def next_due_at(self, campaign_ids: Sequence[int]) -> float | None:
+        if not campaign_ids:
+            return None
+        value = await self.db.fetchval(
+            "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'queued'"
+            f" AND campaign_id IN ({_marks(len(campaign_ids))})",
+            tuple(campaign_ids),
+        )
+        return None if value is None else float(value)
+
+    async def claimed_count(self) -> int:
+        return int(await self.db.fetchval("SELECT count(*) FROM deliveries WHERE state = 'claimed'", (), 0))
+
+    # -- results -------------------------------------------------------------------------------
+
+    async def record(self, outcome: DeliveryOutcome) -> Channel | None:
+        """Stores one outcome (returns after its commit). For a permanent failure that activated the
+        household's next channel, returns that channel so its lane can be woken."""
+        return await self._results.submit(outcome)
+
+    async def _flush(self, conn: Conn, items: list[DeliveryOutcome]) -> list[Channel | None]:
+        by_kind: dict[OutcomeKind, list[DeliveryOutcome]] = defaultdict(list)
+        for o in items:
+            by_kind[o.kind].append(o)
+        await self._write_rows(conn, by_kind)
+        changes = [StatusChange(o.delivery.campaign_id, o.delivery.household_id, Status.NOTIFIED, o.at)
+                   for o in by_kind[OutcomeKind.SENT]]
+        activated: dict[int, Channel | None] = {}
+        for o in by_kind[OutcomeKind.FAILED]:
+            channel, change = await self._fall_back(conn, o)
+            activated[o.delivery.id] = channel
+            if change is not None:
+                changes.append(change)
+        attempts = [(o.delivery.id, a.at, a.duration_ms, a.outcome, a.error_class, a.detail)
+                    for o in items for a in o.attempts]
+        if attempts:
+            await conn.executemany(
+                "INSERT INTO delivery_attempts (delivery_id, at, duration_ms, outcome, error_class, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                attempts,
+            )
+        if changes:
+            await apply_status_changes(conn, changes)
+        return [activated.get(o.delivery.id) for o in items]
+
+    async def _write_rows(self, conn: Conn, by_kind: dict[OutcomeKind, list[DeliveryOutcome]]) -> None:
+        if sent := by_kind.get(OutcomeKind.SENT):
+            # 'queued' too: a row whose lease ran out while its send was in flight is not sent twice.
+            await conn.executemany(
+                "UPDATE deliveries SET state = 'sent', attempts = attempts + ?, provider_id = ?, segments = ?,"
+                " sent_at = ?, error = NULL, lease_until = NULL, lease_owner = NULL, updated_at = ?"
+                " WHERE id = ? AND state IN ('claimed', 'queued')",
+                [(len(o.attempts), o.provider_id, o.segments, o.at, o.at, o.delivery.id) for o in sent],
+            )
+        if retry := by_kind.get(OutcomeKind.RETRY, []) + by_kind.get(OutcomeKind.RELEASED, []):
+            await conn.executemany(
+                "UPDATE deliveries SET state = 'queued', attempts = attempts + ?, next_attempt_at = ?,"
+                " error = coalesce(?, error), lease_until = NULL, lease_owner = NULL, updated_at = ?"
+                " WHERE id = ? AND state = 'claimed' AND lease_owner = ?",
+                [(len(o.attempts), o.next_attempt_at if o.next_attempt_at is not None else o.at, o.error, o.at,
+                  o.delivery.id, o.delivery.lease_owner) for o in retry],
+            )
+        if skipped := by_kind.get(OutcomeKind.SKIPPED):
+            await conn.executemany(
+                "UPDATE deliveries SET state = 'skipped', error = ?, lease_until = NULL, lease_owner = NULL,"
+                " updated_at = ? WHERE id = ? AND state = 'claimed'",
+                [(o.error, o.at, o.delivery.id) for o in skipped],
+            )
+        if failed := by_kind.get(OutcomeKind.FAILED):
+            await conn.executemany(
+                "UPDATE deliveries SET state = 'failed', attempts = attempts + ?, error = ?, lease_until = NULL,"
+                " lease_owner = NULL, updated_at = ? WHERE id = ? AND state IN ('claimed', 'queued')",
+                [(len(o.attempts), o.error, o.at, o.delivery.id) for o in failed],
+            )
+
+    async def _fall_back(self, conn: Conn, o: DeliveryOutcome) -> tuple[Channel | None, StatusChange | None]:
+        """After a permanent failure: the household's next standby channel in the same step is queued;
+        if none is left and none is live, a household never reached becomes unreachable."""
+        d = o.delivery
+        key = (d.campaign_id, d.household_id, d.step)
+        if o.contact_dead and d.contact_id is not None:
+            # the same dead number behind SMS would fail the voice call too
+            await conn.execute(
+                "UPDATE deliveries SET state = 'failed', error = 'contact_dead', updated_at = ?"
+                " WHERE campaign_id = ? AND household_id = ? AND step = ? AND state = 'standby' AND contact_id = ?",
+                (o.at, *key, d.contact_id),
+            )
+        async with conn.execute(
+            "UPDATE deliveries SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE id = ("
+            " SELECT id FROM deliveries WHERE campaign_id = ? AND household_id = ? AND step = ? AND state = 'standby'"
+            " ORDER BY fallback_rank LIMIT 1) RETURNING channel",
+            (o.at, o.at, *key),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is not None:
+            return Channel(row[0]), None
+        async with conn.execute(
+            f"SELECT count(*) FROM deliveries WHERE campaign_id = ? AND household_id = ? AND state IN {_LIVE}",
+            (d.campaign_id, d.household_id),
+        ) as cur:
+            live = (await cur.fetchone() or (0,))[0]
+        if live:
+            return None, None
+        return None, StatusChange(d.campaign_id, d.household_id, Status.UNREACHABLE, o.at)

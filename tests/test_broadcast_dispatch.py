@@ -1,0 +1,229 @@
+"""Campaign start, the outbox and the dispatcher on a real SQLite store with a controlled clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from broadcast_helpers import (
+    H,
+    answer,
+    e164_mobile,
+    make_cfg,
+    opened,
+    run_with_clock,
+    seed,
+    senders,
+    subscription,
+)
+
+from safetynet.broadcast.dispatcher import Dispatcher
+from safetynet.broadcast.model import LadderStep
+from safetynet.broadcast.service import CampaignService, CampaignSpec, CampaignStateError
+from safetynet.channels.base import PermanentSendError, Reason, RetryableSendError
+from safetynet.clock import FakeClock
+from safetynet.domain import CampaignKind, Channel
+
+MSG = {"ja": "地震の訓練です。無事ですか。", "en": "Earthquake drill. Are you safe?"}
+
+
+def spec(kind: CampaignKind = CampaignKind.DRILL, scope: tuple[str, ...] = ("city",),
+         ladder: tuple[LadderStep, ...] | None = None) -> CampaignSpec:
+    s = CampaignSpec("地震訓練", kind, scope, dict(MSG))
+    return s if ladder is None else CampaignSpec(s.title, s.kind, s.scope, s.messages, ladder)
+
+
+async def test_first_wave_reaches_everyone_vulnerable_first(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path, SAFETYNET_CHANNELS_WEBPUSH_CONCURRENCY="1")
+    clock = FakeClock()
+    async with opened(cfg, clock) as store:
+        households = [H(f"k{i}", "w", vulnerable=i % 4 == 0) for i in range(1, 13)]
+        households += [H("sms", "m"), H("tg", "t"), H("land", "l"), H("none", "")]
+        ids = await seed(store, households)
+        svc = CampaignService(store, cfg, clock)
+        c = await svc.launch(spec())
+        assert c.state == "running" and c.households == 16
+        snd = senders(clock)
+        report = await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        pushed = snd[Channel.WEBPUSH].households()
+        vulnerable = {ids[f"k{i}"] for i in (4, 8, 12)}
+        assert set(pushed[:3]) == vulnerable
+        assert len(pushed) == 12
+        assert snd[Channel.SMS].households() == [ids["sms"]]
+        assert snd[Channel.TELEGRAM].households() == [ids["tg"]]
+        assert snd[Channel.VOICE].households() == [ids["land"]]
+        assert report.sent == 15
+        doc = await svc.stats(c.id)
+        assert doc["status"]["notified"] == 15
+        assert doc["status"]["unreachable"] == 1  # no contact at all: on the door-knock list at once
+        assert await store.campaigns.doorknock_households(c.id) == [ids["none"]]
+        msg = snd[Channel.SMS].sent[0]
+        assert msg.text.startswith("【訓練】") and msg.reply_url in msg.text and msg.address == e164_mobile(13)
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [Reason.SUBSCRIPTION_GONE, Reason.BAD_REQUEST, Reason.CONFIGURATION, Reason.UNSUBSCRIBED],
+)
+async def test_permanent_push_error_falls_back_to_sms_then_voice(tmp_path: Path, reason: Reason) -> None:
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with opened(cfg, clock) as store:
+        ids = await seed(store, [H("a", "wm"), H("b", "w")])
+        c = await CampaignService(store, cfg, clock).launch(spec())
+        snd = senders(clock, webpush={subscription(1): [PermanentSendError(reason)]},
+                      sms={e164_mobile(1): [PermanentSendError(Reason.NOT_MOBILE)]})
+        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        assert snd[Channel.WEBPUSH].households() == [ids["b"]]
+        assert snd[Channel.SMS].households() == []
+        assert snd[Channel.VOICE].households() == [ids["a"]]
+        counts = await store.campaigns.delivery_counts(c.id)
+        assert counts[(0, "webpush", "failed")] == 1 and counts[(0, "sms", "failed")] == 1
+        assert counts[(0, "voice", "sent")] == 1
+
+
+@pytest.mark.parametrize(
+    ("channel", "address", "reason"),
+    [(Channel.SMS, e164_mobile(1), Reason.INVALID_NUMBER), (Channel.TELEGRAM, "700001", Reason.BLOCKED),
+     (Channel.TELEGRAM, "700001", Reason.CHAT_NOT_FOUND), (Channel.WEBPUSH, subscription(1), Reason.SUBSCRIPTION_GONE)],
+)
+async def test_a_dead_contact_is_marked_and_all_failed_means_unreachable(
+    tmp_path: Path, channel: Channel, address: str, reason: Reason
+) -> None:
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    letter = {Channel.SMS: "m", Channel.TELEGRAM: "t", Channel.WEBPUSH: "w"}[channel]
+    async with opened(cfg, clock) as store:
+        ids = await seed(store, [H("a", letter)])
+        svc = CampaignService(store, cfg, clock)
+        c = await svc.launch(spec())
+        snd = senders(clock, **{channel.value: {address: [PermanentSendError(reason, contact_dead=True)]}})
+        await Dispatcher(store.campaigns, snd, cfg, clock, contacts=store.roster).burst()
+        # the same dead number is not called either
+        assert all(not s.sent for s in snd.values())
+        household = await store.roster.get_household(ids["a"])
+        assert household is not None and not any(ct.working for ct in household.contacts)
+        assert (await svc.stats(c.id))["status"]["unreachable"] == 1
+
+
+@pytest.mark.parametrize("reason", [Reason.SERVER_ERROR, Reason.TIMEOUT, Reason.NETWORK, Reason.RATE_LIMITED])
+async def test_transient_errors_are_retried_inline(tmp_path: Path, reason: Reason) -> None:
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with opened(cfg, clock) as store:
+        ids = await seed(store, [H("a", "m")])
+        c = await CampaignService(store, cfg, clock).launch(spec())
+        snd = senders(clock, sms={e164_mobile(1): [RetryableSendError(reason), RetryableSendError(reason)]})
+        await run_with_clock(clock, Dispatcher(store.campaigns, snd, cfg, clock).burst())
+        assert snd[Channel.SMS].households() == [ids["a"]]
+        assert len(snd[Channel.SMS].attempts) == 3
+        counts = await store.campaigns.delivery_counts(c.id)
+        assert counts == {(0, "sms", "sent"): 1, (0, "voice", "standby"): 1}
+
+
+async def test_retry_after_is_honoured_and_pauses_the_whole_lane(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path, SAFETYNET_CHANNELS_SMS_CONCURRENCY="4")
+    clock = FakeClock()
+    async with opened(cfg, clock) as store:
+        await seed(store, [H(f"k{i}", "m") for i in range(1, 9)])
+        await CampaignService(store, cfg, clock).launch(spec())
+        snd = senders(clock, sms={e164_mobile(1): [RetryableSendError(Reason.RATE_LIMITED, retry_after=3.0)]})
+        disp = Dispatcher(store.campaigns, snd, cfg, clock)
+        await run_with_clock(clock, disp.burst(), step=0.1)
+        attempts = snd[Channel.SMS].attempts
+        first_429 = next(t for a, t in attempts if a == e164_mobile(1))
+        later = [t for _, t in attempts if t > first_429]
+        assert len(snd[Channel.SMS].sent) == 8
+        # every send after the 429 waited for the pause, not only the one that got it
+        assert later and min(later) >= first_429 + 3.0
+        assert disp.lanes[Channel.SMS].gate.pauses == 1
+
+
+async def test_a_long_retry_goes_back_to_the_outbox_and_survives(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with opened(cfg, clock) as store:
+        ids = await seed(store, [H("a", "m")])
+        c = await CampaignService(store, cfg, clock).launch(spec())
+        snd = senders(clock, sms={e164_mobile(1): [RetryableSendError(Reason.RATE_LIMITED, retry_after=120)]})
+        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        assert snd[Channel.SMS].sent == []
+        assert await store.campaigns.outbox.next_due_at([c.id]) >= clock.now() + 120
+        assert await store.campaigns.outbox.due_count([c.id]) == 0
+    # a new process (new dispatcher, new store) after the wait sends it
+    await clock.advance(135)  # Retry-After plus at most 10 % jitter
+    async with opened(cfg, clock) as store:
+        snd2 = senders(clock)
+        await Dispatcher(store.campaigns, snd2, cfg, clock).burst()
+        assert snd2[Channel.SMS].households() == [ids["a"]]
+
+
+async def test_households_that_answered_are_skipped(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with opened(cfg, clock) as store:
+        ids = await seed(store, [H("a", "w"), H("b", "w")])
+        c = await CampaignService(store, cfg, clock).launch(spec())
+        await answer(store, c.id, ids["a"], "safe")
+        snd = senders(clock)
+        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        assert snd[Channel.WEBPUSH].households() == [ids["b"]]
+        assert (await store.campaigns.delivery_counts(c.id))[(0, "webpush", "skipped")] == 1
+
+
+async def test_a_real_event_pauses_drills_until_it_closes(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with opened(cfg, clock) as store:
+        await seed(store, [H("a", "w"), H("b", "m")])
+        svc = CampaignService(store, cfg, clock)
+        drill = await svc.launch(spec())
+        real = await svc.launch(spec(CampaignKind.REAL))
+        snd = senders(clock)
+        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        assert {m.campaign_id for s in snd.values() for m in s.sent} == {real.id}
+        assert await store.campaigns.outbox.due_count([drill.id]) == 2
+        await svc.close(real.id)
+        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        drill_msgs = [m for s in snd.values() for m in s.sent if m.campaign_id == drill.id]
+        assert len(drill_msgs) == 2 and all(m.text.startswith("【訓練】") for m in drill_msgs)
+
+
+async def test_a_closed_campaign_never_reopens(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with opened(cfg, clock) as store:
+        await seed(store, [H("a", "w")])
+        svc = CampaignService(store, cfg, clock)
+        c = await svc.launch(spec())
+        await svc.close(c.id)
+        for action in (svc.start, svc.close, svc.cancel):
+            with pytest.raises(CampaignStateError):
+                await action(c.id)
+        assert not await store.campaigns.begin_running(c.id, clock.now())
+        assert (await svc.get(c.id)).state == "closed"
+        snd = senders(clock)
+        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        assert all(not s.sent for s in snd.values())
+        assert (await store.campaigns.delivery_counts(c.id))[(0, "webpush", "skipped")] == 1
+
+
+async def test_graceful_stop_releases_held_claims(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path, SAFETYNET_CHANNELS_SMS_MAX_PER_SECOND="1", SAFETYNET_CHANNELS_SMS_CONCURRENCY="1")
+    clock = FakeClock()
+    async with opened(cfg, clock) as store:
+        await seed(store, [H(f"k{i}", "m") for i in range(1, 6)])
+        c = await CampaignService(store, cfg, clock).launch(spec())
+        snd = senders(clock)
+        disp = Dispatcher(store.campaigns, snd, cfg, clock)
+        import asyncio
+
+        task = asyncio.create_task(disp.run())
+        await clock.advance(0.01)
+        await clock.advance(1.0)  # one or two sends at 1/s
+        disp.stop()
+        await run_with_clock(clock, task, step=0.5)
+        sent = len(snd[Channel.SMS].sent)
+        assert 1 <= sent < 5
+        assert await store.campaigns.outbox.claimed_count() == 0
+        assert await store.campaigns.outbox.due_count([c.id]) == 5 - sent

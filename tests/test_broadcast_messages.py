@@ -1,0 +1,63 @@
+"""Message texts: language, drill prefix, the reply URL always, SMS keywords."""
+
+from __future__ import annotations
+
+import pytest
+
+from safetynet.broadcast.messages import compose, text_language, title_for
+from safetynet.domain import Channel
+
+MSGS = {"ja": "地震が発生しました。安否を教えてください。", "ja-easy": "じしんです。ぶじですか。", "en": "An earthquake hit. Are you safe?"}
+URL = "https://safety.example.jp/r/AAAAAAAAAAAAAAAAAAAAAA"
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("ja", "ja"), ("ja-easy", "ja-easy"), ("en", "en"), ("vi", "ja"), ("en-GB", "en"), ("", "ja")],
+)
+def test_household_language_else_japanese(language: str, expected: str) -> None:
+    assert text_language(MSGS, language) == expected
+
+
+@pytest.mark.parametrize("channel", list(Channel))
+@pytest.mark.parametrize(
+    ("language", "prefix"), [("ja", "【訓練】"), ("ja-easy", "【訓練】"), ("en", "[DRILL]"), ("vi", "【訓練】")]
+)
+def test_drill_prefix_and_reply_url_on_every_channel(channel: Channel, language: str, prefix: str) -> None:
+    lang, text = compose(messages=MSGS, title="訓練", language=language, drill=True, reply_url=URL, channel=channel)
+    assert text.startswith(prefix)
+    assert URL in text
+    real_lang, real = compose(messages=MSGS, title="地震", language=language, drill=False, reply_url=URL,
+                              channel=channel)
+    assert "訓練" not in real and "DRILL" not in real
+    assert URL in real
+    assert lang == real_lang
+
+
+def test_vietnamese_without_its_own_text_reads_japanese_with_the_japanese_prefix() -> None:
+    lang, text = compose(messages=MSGS, title="t", language="vi", drill=True, reply_url=URL, channel=Channel.SMS)
+    assert lang == "ja"
+    assert text.startswith("【訓練】地震")
+
+
+def test_a_language_with_its_own_text_gets_the_drill_marker_in_english() -> None:
+    msgs = {**MSGS, "pt": "Terremoto. Você está seguro?"}
+    _, text = compose(messages=msgs, title="t", language="pt", drill=True, reply_url=URL, channel=Channel.WEBPUSH)
+    assert text.startswith("[DRILL] ")
+
+
+@pytest.mark.parametrize(
+    ("language", "hint"), [("ja", "1=無事 2=助けて"), ("ja-easy", "1=ぶじ 2=たすけて"), ("en", "Reply 1 safe, 2 help")]
+)
+def test_sms_carries_the_keyword_hint(language: str, hint: str) -> None:
+    _, text = compose(messages=MSGS, title="t", language=language, drill=False, reply_url=URL, channel=Channel.SMS)
+    assert hint in text
+    _, push = compose(messages=MSGS, title="t", language=language, drill=False, reply_url=URL,
+                      channel=Channel.WEBPUSH)
+    assert hint not in push
+
+
+def test_title_of_a_drill_is_marked() -> None:
+    assert title_for("一斉訓練", "ja", True) == "【訓練】一斉訓練"
+    assert title_for("Drill", "en", True) == "[DRILL] Drill"
+    assert title_for("地震", "ja", False) == "地震"

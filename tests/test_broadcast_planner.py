@@ -1,0 +1,92 @@
+"""The planner is pure: tables of households in, deliveries out."""
+
+from __future__ import annotations
+
+import pytest
+
+from safetynet.broadcast.model import DEFAULT_LADDER, PRIORITY_DEFAULT, PRIORITY_VULNERABLE, LadderStep
+from safetynet.broadcast.planner import channel_order, count_channels, plan_step
+from safetynet.domain import Channel, ContactKind
+from safetynet.roster.model import Contact, TargetHousehold
+
+W, T, S, V = Channel.WEBPUSH, Channel.TELEGRAM, Channel.SMS, Channel.VOICE
+KINDS = {"w": ContactKind.WEBPUSH, "t": ContactKind.TELEGRAM, "m": ContactKind.MOBILE, "l": ContactKind.LANDLINE}
+
+
+def hh(hid: int, contacts: str, vulnerable: bool = False, dead: str = "") -> TargetHousehold:
+    """`contacts` like "wtm": one contact per letter, in that order; `dead` letters are not working."""
+    cs = tuple(
+        Contact(id=hid * 10 + i, household_id=hid, kind=KINDS[k], address="x", working=k not in dead)
+        for i, k in enumerate(contacts)
+    )
+    return TargetHousehold(hid, 1, None, vulnerable, "ja", cs)
+
+
+STEP0, SMS_STEP, VOICE_STEP, KNOCK = DEFAULT_LADDER
+
+
+@pytest.mark.parametrize(
+    ("contacts", "dead", "step", "expected"),
+    [
+        ("w", "", STEP0, [W]),
+        ("t", "", STEP0, [T]),
+        ("wt", "", STEP0, [W, T]),
+        ("tw", "", STEP0, [T, W]),  # the household's own order of contacts
+        ("m", "", STEP0, [S, V]),  # no app channel: SMS at once, then a call as fallback
+        ("l", "", STEP0, [V]),  # landline only: a call at once
+        ("ml", "", STEP0, [S, V]),
+        ("wm", "", STEP0, [W, S, V]),  # app first, SMS and voice kept as fallbacks
+        ("wm", "w", STEP0, [S, V]),  # dead push subscription: as if it had none
+        ("w", "", SMS_STEP, []),  # the SMS step only reaches households with a mobile
+        ("wm", "", SMS_STEP, [S]),
+        ("l", "", SMS_STEP, []),
+        ("ml", "", VOICE_STEP, [V]),
+        ("l", "", VOICE_STEP, [V]),
+        ("", "", STEP0, []),
+    ],
+)
+def test_channel_order(contacts: str, dead: str, step: LadderStep, expected: list[Channel]) -> None:
+    assert [ch for ch, _ in channel_order(hh(1, contacts, dead=dead), step)] == expected
+
+
+def test_channel_order_uses_the_contact_of_each_channel() -> None:
+    h = hh(3, "mlw")
+    assert channel_order(h, STEP0) == [(W, 32), (S, 30), (V, 30)]
+    assert channel_order(h, VOICE_STEP) == [(V, 30)]
+
+
+def test_plan_puts_vulnerable_households_first_and_fallbacks_on_standby() -> None:
+    plan = plan_step([hh(1, "wm"), hh(2, "t", vulnerable=True), hh(3, "m")], 0, STEP0)
+    rows = [(d.household_id, d.channel, d.priority, d.fallback_rank) for d in plan.deliveries]
+    assert rows == [
+        (2, T, PRIORITY_VULNERABLE, 0),
+        (1, W, PRIORITY_DEFAULT, 0),
+        (1, S, PRIORITY_DEFAULT, 1),
+        (1, V, PRIORITY_DEFAULT, 2),
+        (3, S, PRIORITY_DEFAULT, 0),
+        (3, V, PRIORITY_DEFAULT, 1),
+    ]
+    assert count_channels(plan) == {W: 1, T: 1, S: 1}
+
+
+def test_households_without_a_working_contact_go_to_the_door_knock_list() -> None:
+    plan = plan_step([hh(1, ""), hh(2, "m", dead="m"), hh(3, "w")], 0, STEP0)
+    assert plan.no_contact == (1, 2)
+    assert [d.household_id for d in plan.deliveries] == [3]
+
+
+def test_a_later_step_skips_households_without_its_channels() -> None:
+    plan = plan_step([hh(1, "w"), hh(2, "wm")], 1, SMS_STEP)
+    assert [(d.household_id, d.channel, d.step) for d in plan.deliveries] == [(2, S, 1)]
+    assert plan.not_covered == (1,)
+
+
+def test_a_channel_still_queued_from_an_earlier_step_is_not_planned_again() -> None:
+    plan = plan_step([hh(1, "m"), hh(2, "m")], 1, SMS_STEP, busy={1: frozenset({S})})
+    assert [d.household_id for d in plan.deliveries] == [2]
+
+
+def test_door_knock_step_plans_no_delivery() -> None:
+    plan = plan_step([hh(1, "w"), hh(2, "")], 3, KNOCK)
+    assert plan.deliveries == ()
+    assert plan.no_contact == (2,)
