@@ -1,0 +1,254 @@
+"""One entry point for answers from every channel: web page, push action, Telegram, SMS, voice, staff.
+
+Whatever the channel, an answer is: a target (a household in a campaign, from a reply token or a
+phone), a status, a dedupe key (provider message id, client request id…) and optional details.
+It is stored through the reply store's group commit and acknowledged only once committed. A
+`need_help` answer puts the household on the help list and tells the association's head and
+deputies at once (in the background, with retries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import secrets
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+
+from safetynet.auth import Viewer
+from safetynet.clock import Clock
+from safetynet.config import Config
+from safetynet.domain import CampaignState, Status
+from safetynet.replies.model import (
+    NO_DETAILS,
+    NOTE,
+    NOTE_MAX_CHARS,
+    CampaignPage,
+    InPersonMethod,
+    RecordOutcome,
+    ReplyChannel,
+    ReplyDetails,
+    ReplyItem,
+    ReplyTarget,
+)
+from safetynet.replies.tokens import looks_like_token, token_hash
+from safetynet.store import Store
+
+log = structlog.get_logger("replies")
+
+ANSWERS = frozenset({Status.SAFE, Status.NEED_HELP})
+# A reply page shows its campaign's title and text; they do not change once it runs.
+_PAGE_CACHE_SECONDS = 30.0
+
+
+class ReplyError(Exception):
+    """An answer that cannot be taken; the message is fit to show."""
+
+
+class UnknownToken(ReplyError):
+    """Unknown, malformed or expired reply token: all three look the same from outside."""
+
+
+class NotFound(ReplyError):
+    """No such household in the campaign, or not in the viewer's scope (indistinguishable)."""
+
+
+class HelpNotifier(Protocol):
+    async def need_help(self, campaign_id: int, household_id: int, follow_up: bool = False) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerResult:
+    target: ReplyTarget
+    status: str  # what this reply said (an answer, read, or note)
+    recorded: bool  # False: a duplicate of an earlier reply, nothing new stored
+    help_opened: bool = False
+
+
+def new_key() -> str:
+    """A dedupe key for replies that carry none of their own (staff actions)."""
+    return secrets.token_urlsafe(12)
+
+
+def clip_note(text: str | None) -> str | None:
+    if text is None:
+        return None
+    text = text.strip()
+    return text[:NOTE_MAX_CHARS] if text else None
+
+
+class ReplyIntake:
+    def __init__(self, store: Store, cfg: Config, clock: Clock, notifier: HelpNotifier | None = None) -> None:
+        self.store = store
+        self.cfg = cfg
+        self.clock = clock
+        self.notifier = notifier
+        self.grace_seconds = cfg.replies.token_grace_hours * 3600.0
+        self._pages: dict[tuple[int, int], tuple[CampaignPage, float]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Re-sends help alerts a crash interrupted (open requests never marked notified)."""
+        for campaign_id, household_id in await self.store.replies.unnotified_help():
+            self._spawn(self._notify(campaign_id, household_id, follow_up=False))
+
+    async def stop(self) -> None:
+        """Waits for help alerts still being sent."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def idle(self) -> None:
+        """Returns when no help alert is being sent (tests await this instead of sleeping)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- targets -----------------------------------------------------------------------------
+
+    async def resolve(self, token: str) -> ReplyTarget | None:
+        """The household and campaign of a token, or None: unknown and expired look the same."""
+        if not looks_like_token(token):
+            return None
+        target = await self.store.replies.target_by_token_hash(token_hash(token))
+        if target is None or not target.accepts(self.clock.now(), self.grace_seconds):
+            return None
+        return target
+
+    async def target_for(self, campaign_id: int, household_id: int) -> ReplyTarget | None:
+        target = await self.store.replies.target(campaign_id, household_id)
+        if target is None or not target.accepts(self.clock.now(), self.grace_seconds):
+            return None
+        return target
+
+    async def page(self, target: ReplyTarget) -> CampaignPage | None:
+        key = (target.campaign_id, target.association_id)
+        hit = self._pages.get(key)
+        now = self.clock.monotonic()
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        found = await self.store.replies.campaign_page(*key)
+        if found is not None:
+            if len(self._pages) > 10_000:
+                self._pages.clear()
+            self._pages[key] = (found, now + _PAGE_CACHE_SECONDS)
+        return found
+
+    async def _target(self, target: str | ReplyTarget) -> ReplyTarget:
+        if isinstance(target, ReplyTarget):
+            return target
+        found = await self.resolve(target)
+        if found is None:
+            raise UnknownToken("unknown or expired reply link")
+        return found
+
+    # -- residents ---------------------------------------------------------------------------
+
+    async def answer(
+        self,
+        target: str | ReplyTarget,
+        status: Status | str,
+        channel: ReplyChannel | str,
+        dedupe_key: str,
+        details: ReplyDetails = NO_DETAILS,
+    ) -> AnswerResult:
+        """Records safe or need_help for the target (a token or a resolved target)."""
+        st = Status(status)
+        if st not in ANSWERS:
+            raise ReplyError(f"an answer is safe or need_help, not {status}")
+        t = await self._target(target)
+        details = ReplyDetails(details.people_safe, details.people_injured, details.location, clip_note(details.note))
+        result = await self._record(t, str(st), str(channel), dedupe_key, details)
+        if st == Status.NEED_HELP and result.recorded:
+            if result.help_opened:
+                self._spawn(self._notify(t.campaign_id, t.household_id, follow_up=False))
+            elif not details.empty:
+                # more words from a household already on the list: tell the head what changed
+                self._spawn(self._notify(t.campaign_id, t.household_id, follow_up=True))
+        return result
+
+    async def read(self, target: str | ReplyTarget, channel: ReplyChannel | str) -> AnswerResult:
+        """Records that the page was opened or the push shown: never an answer, never a downgrade."""
+        t = await self._target(target)
+        if t.status not in (Status.PENDING, Status.NOTIFIED, Status.UNREACHABLE):
+            return AnswerResult(t, str(Status.READ), recorded=False)  # already read or answered: nothing to add
+        key = f"read:{t.campaign_id}:{t.household_id}"
+        return await self._record(t, str(Status.READ), str(channel), key, NO_DETAILS)
+
+    async def note(self, target: str | ReplyTarget, text: str, channel: ReplyChannel | str, dedupe_key: str) -> AnswerResult:
+        """Keeps words that are not an answer (an SMS without a keyword, a call without a key)."""
+        t = await self._target(target)
+        return await self._record(t, NOTE, str(channel), dedupe_key, ReplyDetails(note=clip_note(text)))
+
+    # -- staff -------------------------------------------------------------------------------
+
+    async def confirm_in_person(
+        self,
+        viewer: Viewer,
+        campaign_id: int,
+        household_id: int,
+        method: InPersonMethod | str,
+        note: str | None = None,
+        dedupe_key: str | None = None,
+    ) -> AnswerResult:
+        """A head, deputy (own association), district head (own district) or city admin saw them."""
+        how = InPersonMethod(method)
+        await self._in_scope(viewer, campaign_id, household_id)
+        target = await self.store.replies.target(campaign_id, household_id)
+        if target is None or target.campaign_state not in (CampaignState.RUNNING, CampaignState.CLOSED):
+            raise NotFound("no such household in this campaign")
+        key = f"staff:{campaign_id}:{household_id}:{dedupe_key or new_key()}"
+        item = self._item(target, str(Status.CONFIRMED_IN_PERSON), str(ReplyChannel.STAFF), key,
+                          ReplyDetails(note=clip_note(note)))
+        item = dataclasses.replace(item, method=str(how), staff_id=viewer.staff_id, actor=viewer.login or None)
+        outcome = await self.store.replies.record(item)
+        log.info("reply_confirmed_in_person", campaign_id=campaign_id, household_id=household_id,
+                 method=str(how), duplicate=outcome.duplicate)
+        return AnswerResult(target, item.status, recorded=not outcome.duplicate)
+
+    async def mark_handled(self, viewer: Viewer, campaign_id: int, household_id: int) -> bool:
+        """Takes a household off the open help list; False if it was handled already.
+
+        Raises NotFound when the household is out of scope or never asked for help.
+        """
+        await self._in_scope(viewer, campaign_id, household_id)
+        done = await self.store.replies.mark_handled(campaign_id, household_id, viewer.staff_id, viewer.login)
+        if done is None:
+            raise NotFound("this household has not asked for help")
+        log.info("help_handled", campaign_id=campaign_id, household_id=household_id, changed=done)
+        return done
+
+    async def _in_scope(self, viewer: Viewer, campaign_id: int, household_id: int) -> None:
+        ref = await self.store.replies.household_ref(campaign_id, household_id)
+        if ref is None or not viewer.sees(ref.district, ref.association):
+            raise NotFound("no such household in this campaign")
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _item(self, t: ReplyTarget, status: str, channel: str, key: str, details: ReplyDetails) -> ReplyItem:
+        return ReplyItem(t.campaign_id, t.household_id, t.association_id, status, channel, key,
+                         self.clock.now(), details)
+
+    async def _record(self, t: ReplyTarget, status: str, channel: str, key: str, details: ReplyDetails) -> AnswerResult:
+        outcome: RecordOutcome = await self.store.replies.record(self._item(t, status, channel, key, details))
+        if not outcome.duplicate:
+            log.info("reply_received", campaign_id=t.campaign_id, household_id=t.household_id,
+                     status=status, channel=channel)
+        return AnswerResult(t, status, recorded=not outcome.duplicate, help_opened=outcome.help_opened)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _notify(self, campaign_id: int, household_id: int, follow_up: bool) -> None:
+        if self.notifier is None:
+            return
+        try:
+            await self.notifier.need_help(campaign_id, household_id, follow_up=follow_up)
+        except Exception:
+            log.exception("help_notify_failed", campaign_id=campaign_id, household_id=household_id)
+

@@ -1,0 +1,166 @@
+"""Telling the association's head and deputies, over their own contacts, that a household needs help.
+
+Every channel a staff member has (Telegram, web push, SMS) gets the alert at once: a missed alert
+costs far more than a duplicate one. Transient provider errors are retried with backoff (honouring
+Retry-After); permanent ones are logged and the other channels still carry the alert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import structlog
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity.wait import wait_base
+
+from safetynet.channels.base import ChannelSender, OutboundMessage, RetryableSendError, SendError
+from safetynet.clock import Clock
+from safetynet.config import Config
+from safetynet.domain import CampaignKind, Channel
+from safetynet.replies.model import HelpRow
+from safetynet.roster.model import Staff
+from safetynet.store import Store
+
+log = structlog.get_logger("replies")
+
+# Attempts per staff member and channel; with the backoff below they span about a minute.
+MAX_ATTEMPTS = 5
+MAX_WAIT_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class StaffMessage:
+    staff_id: int
+    channel: Channel
+    address: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyReport:
+    sent: int
+    failed: int
+    recipients: int  # staff members with at least one contact
+
+
+def staff_messages(staff: list[Staff], senders: Mapping[Channel, object]) -> list[StaffMessage]:
+    """Each active staff member's contacts over the channels this server can send on."""
+    out: list[StaffMessage] = []
+    for s in staff:
+        if not s.active:
+            continue
+        for channel, address in (
+            (Channel.TELEGRAM, s.telegram_chat_id),
+            (Channel.WEBPUSH, s.webpush),
+            (Channel.SMS, s.phone),
+        ):
+            if address and channel in senders:
+                out.append(StaffMessage(s.id, channel, address, s.language))
+    return out
+
+
+_WORDS = {
+    "ja": {
+        "title": "【助けが必要】", "follow": "【助けが必要・追記】", "drill": "【訓練】", "members": "{n}人",
+        "vulnerable": "要配慮者あり", "address": "住所", "note": "メモ", "injured": "けが人 {n}人",
+        "where": "場所", "home": "自宅", "shelter": "避難所", "elsewhere": "その他", "open": "対応したら「対応済み」に:",
+    },
+    "en": {
+        "title": "[NEEDS HELP]", "follow": "[NEEDS HELP - update]", "drill": "[DRILL]", "members": "{n} people",
+        "vulnerable": "vulnerable member", "address": "Address", "note": "Note", "injured": "{n} injured",
+        "where": "Where", "home": "home", "shelter": "shelter", "elsewhere": "elsewhere", "open": "Mark handled at:",
+    },
+}
+
+
+def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: str) -> str:
+    """The alert a head reads on the phone: who, where, how many, vulnerable, their words, the link."""
+    w = _WORDS["en" if language.lower().startswith("en") else "ja"]
+    head = (w["drill"] if drill else "") + (w["follow"] if follow_up else w["title"])
+    who = f"{row.name} ({w['members'].format(n=row.members)}"
+    who += f", {w['vulnerable']})" if row.vulnerable else ")"
+    lines = [f"{head} {row.association}{' ' + row.group if row.group else ''}", who, f"{w['address']}: {row.address}"]
+    facts = []
+    if row.people_injured:
+        facts.append(w["injured"].format(n=row.people_injured))
+    if row.location:
+        facts.append(f"{w['where']}: {w.get(row.location, row.location)}")
+    if facts:
+        lines.append(" / ".join(facts))
+    if row.note:
+        lines.append(f"{w['note']}: {row.note}")
+    lines.append(f"{w['open']} {link}")
+    return "\n".join(lines)
+
+
+class _WaitRetryAfter(wait_base):
+    """The provider's Retry-After when it gave one, else exponential backoff with jitter."""
+
+    def __init__(self) -> None:
+        self.fallback = wait_exponential_jitter(multiplier=1, max=MAX_WAIT_SECONDS, jitter=1)
+
+    def __call__(self, retry_state: object) -> float:
+        outcome = getattr(retry_state, "outcome", None)
+        error = outcome.exception() if outcome is not None else None
+        after = getattr(error, "retry_after", None)
+        if after is not None:
+            return float(min(max(after, 0.0), MAX_WAIT_SECONDS))
+        return float(self.fallback(retry_state))  # type: ignore[arg-type]
+
+
+class HelpNotifier:
+    """`need_help(campaign, household)`: the alert to every head and deputy of the household's association."""
+
+    def __init__(self, store: Store, cfg: Config, senders: Mapping[Channel, ChannelSender], clock: Clock) -> None:
+        self.store = store
+        self.cfg = cfg
+        self.senders = senders
+        self.clock = clock
+
+    async def need_help(self, campaign_id: int, household_id: int, follow_up: bool = False) -> None:
+        await self.notify(campaign_id, household_id, follow_up)
+
+    async def notify(self, campaign_id: int, household_id: int, follow_up: bool = False) -> NotifyReport:
+        row = await self.store.replies.help_row(campaign_id, household_id)
+        target = await self.store.replies.target(campaign_id, household_id)
+        if row is None or target is None:
+            return NotifyReport(0, 0, 0)
+        staff = await self.store.auth.staff_for_association(row.association, row.district)
+        messages = staff_messages(staff, self.senders)
+        link = f"{self.cfg.server.public_url.rstrip('/')}/a/{row.association_id}"
+        drill = target.kind == CampaignKind.DRILL
+        results = await asyncio.gather(
+            *(self._send(m, row, drill, follow_up, link) for m in messages), return_exceptions=True
+        )
+        sent = sum(1 for r in results if r is True)
+        if sent and not follow_up:
+            await self.store.replies.mark_notified(campaign_id, household_id)
+        report = NotifyReport(sent, len(results) - sent, len({m.staff_id for m in messages}))
+        log.info("help_notified", campaign_id=campaign_id, household_id=household_id, follow_up=follow_up,
+                 sent=report.sent, failed=report.failed, staff=report.recipients, staff_total=len(staff))
+        return report
+
+    async def _send(self, m: StaffMessage, row: HelpRow, drill: bool, follow_up: bool, link: str) -> bool:
+        text = help_text(row, m.language, drill, follow_up, link)
+        msg = OutboundMessage(
+            channel=m.channel, delivery_id=0, campaign_id=row.campaign_id, household_id=row.household_id,
+            address=m.address, text=text, reply_url=link, reply_token="", language=m.language,
+            drill=drill, title=text.split("\n", 1)[0],
+        )
+        sender = self.senders[m.channel]
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(MAX_ATTEMPTS),
+                wait=_WaitRetryAfter(),
+                retry=retry_if_exception(lambda e: isinstance(e, RetryableSendError)),
+                sleep=self.clock.sleep,
+                reraise=True,
+            ):
+                with attempt:
+                    await sender.send(msg)
+        except SendError as e:
+            log.warning("help_notify_channel_failed", staff_id=m.staff_id, channel=m.channel.value, reason=e.reason)
+            return False
+        return True

@@ -1,0 +1,87 @@
+"""What the reply, webhook and enrolment routes share: the intake, size-limited forms, plain pages."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from safetynet.replies.intake import ReplyIntake
+from safetynet.replies.notify import HelpNotifier
+from safetynet.web.app import SERVICES, Services
+from safetynet.web.ratelimit import KeyedRateLimit, client_ip, enforce
+
+# Answer forms are a few short fields; nothing legitimate comes near this.
+MAX_FORM_BYTES = 4096
+_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_INTAKE_HOOKED = web.AppKey("replies_intake_hooked", bool)
+
+
+def build_intake(svc: Services) -> ReplyIntake:
+    """The intake with a need-help notifier over the server's channel senders."""
+    notifier = HelpNotifier(svc.store, svc.cfg, svc.senders, svc.clock)
+    return ReplyIntake(svc.store, svc.cfg, svc.clock, notifier)
+
+
+def hook_intake(app: web.Application) -> None:
+    """Creates the intake at startup if the server did not, and drains its alerts at cleanup."""
+    if app.get(_INTAKE_HOOKED):
+        return
+    app[_INTAKE_HOOKED] = True
+
+    async def startup(app: web.Application) -> None:
+        svc = app[SERVICES]
+        if svc.intake is None:
+            svc.intake = build_intake(svc)
+        await svc.intake.start()
+
+    async def cleanup(app: web.Application) -> None:
+        intake = app[SERVICES].intake
+        if intake is not None:
+            await intake.stop()
+
+    app.on_startup.append(startup)
+    app.on_cleanup.append(cleanup)
+
+
+def intake_of(request: web.Request) -> ReplyIntake:
+    intake: ReplyIntake | None = request.app[SERVICES].intake
+    if intake is None:
+        raise web.HTTPServiceUnavailable(text="replies are not being taken yet")
+    return intake
+
+
+def limiter(svc: Services, per_minute: float, burst: int | None = None) -> KeyedRateLimit | None:
+    """A per-IP limit; None when `per_minute` is 0 (a benchmark from one address)."""
+    return KeyedRateLimit(svc.clock, per_minute=per_minute, burst=burst) if per_minute > 0 else None
+
+
+def limit_ip(limit: KeyedRateLimit | None, request: web.Request) -> None:
+    if limit is not None:
+        enforce(limit, client_ip(request))
+
+
+def too_large(request: web.Request, max_bytes: int = MAX_FORM_BYTES) -> bool:
+    length = request.content_length
+    return length is not None and length > max_bytes
+
+
+async def small_form(request: web.Request, max_bytes: int = MAX_FORM_BYTES) -> MultiDictProxy[Any]:
+    """The POSTed form; 413 when the body is over `max_bytes` (checked before reading it)."""
+    if too_large(request, max_bytes):
+        raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=request.content_length or 0)
+    form = await request.post()
+    return form
+
+
+def client_key(value: object) -> str | None:
+    """The client's idempotency key if well formed (a retried POST sends the same one)."""
+    return value if isinstance(value, str) and _KEY_RE.match(value) else None
+
+
+def html(body: str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    # Reply and enrolment URLs carry secrets: never cached, never indexed.
+    h = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex", **(headers or {})}
+    return web.Response(text=body, status=status, content_type="text/html", charset="utf-8", headers=h)

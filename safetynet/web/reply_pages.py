@@ -1,0 +1,191 @@
+"""`/r/{token}`: the resident's reply page, and the endpoints the service worker posts to.
+
+GET records only `read` (link previewers fetch URLs); POST records the answer. Unknown, malformed
+and expired tokens all get the same plain 404 page. Per-IP rate limit and a small body limit.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from safetynet.domain import ANSWERED
+from safetynet.replies import texts
+from safetynet.replies.model import MAX_PEOPLE, Location, ReplyChannel, ReplyDetails, ReplyTarget
+from safetynet.web import replies_api
+from safetynet.web.app import SERVICES, json_error
+from safetynet.web.ratelimit import KeyedRateLimit
+from safetynet.web.replies_common import (
+    MAX_FORM_BYTES,
+    client_key,
+    hook_intake,
+    html,
+    intake_of,
+    limit_ip,
+    limiter,
+    too_large,
+)
+from safetynet.web.reply_views import (
+    alert_text,
+    confirmation_page,
+    fresh_key,
+    not_found_page,
+    question_page,
+    too_large_page,
+)
+
+_ANSWERS = ("safe", "need_help")
+
+
+@dataclass(frozen=True)
+class _Limits:
+    reply: KeyedRateLimit | None
+
+
+_LIMITS = web.AppKey("reply_limits", _Limits)
+
+
+def _limit(request: web.Request) -> None:
+    limit_ip(request.app[_LIMITS].reply, request)
+
+
+def _lang(requested: object, target: ReplyTarget) -> str:
+    if isinstance(requested, str) and requested in dict(texts.LANGUAGES):
+        return requested
+    return texts.ui_language(target.language)
+
+
+def _people(value: object) -> int | None:
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    if not text.isascii() or not text.isdigit():
+        return None
+    n = int(text)
+    return n if 0 <= n <= MAX_PEOPLE else None
+
+
+def parse_details(form: Any) -> ReplyDetails:
+    """Optional details; anything malformed is dropped rather than losing the answer it came with."""
+    loc = form.get("location")
+    note = form.get("note")
+    return ReplyDetails(
+        people_safe=_people(form.get("people_safe")),
+        people_injured=_people(form.get("people_injured")),
+        location=Location(loc) if loc in {x.value for x in Location} else None,
+        note=note if isinstance(note, str) else None,
+    )
+
+
+def _not_found() -> web.Response:
+    return html(not_found_page(), status=404)
+
+
+async def reply_get(request: web.Request) -> web.Response:
+    _limit(request)
+    intake = intake_of(request)
+    token = request.match_info["token"]
+    target = await intake.resolve(token)
+    if target is None:
+        return _not_found()
+    await intake.read(target, ReplyChannel.WEB)
+    info = await intake.page(target)
+    if info is None:
+        return _not_found()
+    lang = _lang(request.query.get("lang"), target)
+    history = []
+    if target.status in ANSWERED:
+        history = await request.app[SERVICES].store.replies.history(target.campaign_id, target.household_id)
+    body = question_page(token, lang, info.association, info.kind, info.title,
+                         alert_text(info.messages, target.language, lang), target.status, history)
+    return html(body)
+
+
+async def reply_post(request: web.Request) -> web.Response:
+    _limit(request)
+    if too_large(request):
+        return html(too_large_page(), status=413)
+    form = await request.post()
+    intake = intake_of(request)
+    token = request.match_info["token"]
+    target = await intake.resolve(token)
+    if target is None:
+        return _not_found()
+    lang = _lang(form.get("lang") or request.query.get("lang"), target)
+    status = form.get("status")
+    if status not in _ANSWERS:
+        return await _bad_answer(request, token, target, lang)
+    assert isinstance(status, str)
+    key = client_key(form.get("k")) or fresh_key()
+    channel = ReplyChannel.WEBPUSH if form.get("via") == "push" else ReplyChannel.WEB
+    details = parse_details(form)
+    await intake.answer(target, status, channel, f"web:{target.campaign_id}:{target.household_id}:{key}", details)
+    return html(confirmation_page(token, lang, status, details, with_details=form.get("details") == "1"))
+
+
+async def _bad_answer(request: web.Request, token: str, target: ReplyTarget, lang: str) -> web.Response:
+    info = await intake_of(request).page(target)
+    if info is None:
+        return _not_found()
+    body = question_page(token, lang, info.association, info.kind, info.title,
+                         alert_text(info.messages, target.language, lang), target.status, [],
+                         notice=texts.t(lang, "bad_answer"))
+    return html(body, status=400)
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    if too_large(request, MAX_FORM_BYTES):
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM_BYTES, actual_size=request.content_length or 0)
+    raw = await request.read()
+    if len(raw) > MAX_FORM_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM_BYTES, actual_size=len(raw))
+    doc = json.loads(raw or b"{}")
+    if not isinstance(doc, dict):
+        raise web.HTTPBadRequest(text="expected a JSON object")
+    return doc
+
+
+async def reply_json(request: web.Request) -> web.Response:
+    """The push notification's action: `{"status": "safe"|"need_help", "key": "…"}` → 200 JSON."""
+    _limit(request)
+    doc = await _json_body(request)
+    intake = intake_of(request)
+    target = await intake.resolve(request.match_info["token"])
+    if target is None:
+        return json_error(404, "not found")
+    status = doc.get("status")
+    if status not in _ANSWERS:
+        return json_error(400, "status must be safe or need_help")
+    key = client_key(doc.get("key")) or fresh_key()
+    details = parse_details(doc)
+    result = await intake.answer(target, str(status), ReplyChannel.WEBPUSH,
+                                 f"web:{target.campaign_id}:{target.household_id}:{key}", details)
+    message = texts.recorded(result.status, _lang(doc.get("lang"), target))
+    return web.json_response({"status": result.status, "recorded": result.recorded, "message": message},
+                             headers={"Cache-Control": "no-store"})
+
+
+async def reply_seen(request: web.Request) -> web.Response:
+    """The service worker showed the notification: `read`, never an answer."""
+    _limit(request)
+    intake = intake_of(request)
+    target = await intake.resolve(request.match_info["token"])
+    if target is None:
+        return json_error(404, "not found")
+    await intake.read(target, ReplyChannel.WEBPUSH)
+    return web.Response(status=204)
+
+
+def setup(app: web.Application) -> None:
+    svc = app[SERVICES]
+    app[_LIMITS] = _Limits(limiter(svc, svc.cfg.replies.rate_limit_per_minute))
+    hook_intake(app)
+    app.router.add_get("/r/{token}", reply_get)
+    app.router.add_post("/r/{token}", reply_post)
+    app.router.add_post("/r/{token}/answer", reply_json)
+    app.router.add_post("/r/{token}/seen", reply_seen)
+    replies_api.setup(app)
+

@@ -1,0 +1,150 @@
+"""HTML of the reply page: the question, the confirmation with its details form, the plain 404.
+
+No JavaScript: two buttons in a form work on every phone. Everything shown is escaped.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from safetynet.domain import ANSWERED as ANSWERED_STATUSES
+from safetynet.domain import CampaignKind, Status
+from safetynet.replies import texts
+from safetynet.replies.model import HistoryEntry, Location, ReplyDetails
+from safetynet.web.layout import esc, page
+
+JST = timezone(timedelta(hours=9))
+_STYLES = ("/static/base.css", "/static/reply.css")
+_LOCATIONS = (Location.HOME, Location.SHELTER, Location.ELSEWHERE)
+
+
+def fresh_key() -> str:
+    """A per-form idempotency key: a re-sent form (refresh, flaky network) is counted once."""
+    return secrets.token_urlsafe(16)
+
+
+def _when(at: float) -> str:
+    return datetime.fromtimestamp(at, JST).strftime("%m/%d %H:%M")
+
+
+def _switch(token: str) -> list[tuple[str, str, str]]:
+    return [(code, label, f"/r/{token}?lang={code}") for code, label in texts.LANGUAGES]
+
+
+def alert_text(messages: dict[str, str], household_lang: str, lang: str) -> str:
+    for key in (lang, household_lang, "ja", "en"):
+        if messages.get(key):
+            return messages[key]
+    return next(iter(messages.values()), "")
+
+
+def _hidden(token: str, lang: str, status: str | None = None) -> str:
+    out = f'<input type="hidden" name="k" value="{fresh_key()}"><input type="hidden" name="lang" value="{esc(lang)}">'
+    if status:
+        out += f'<input type="hidden" name="status" value="{esc(status)}">'
+    return out
+
+
+def _buttons(token: str, lang: str) -> str:
+    return (
+        f'<form method="post" action="/r/{esc(token)}" class="answer">{_hidden(token, lang)}'
+        f'<button type="submit" name="status" value="safe" class="big safe">{esc(texts.answer_label("safe", lang))}</button>'
+        f'<button type="submit" name="status" value="need_help" class="big help">'
+        f'{esc(texts.answer_label("need_help", lang))}</button></form>'
+    )
+
+
+def question_page(
+    token: str,
+    lang: str,
+    association: str,
+    kind: CampaignKind,
+    title: str,
+    alert: str,
+    current: Status,
+    history: list[HistoryEntry],
+    notice: str = "",
+) -> str:
+    drill = texts.t(lang, "drill") if kind == CampaignKind.DRILL else ""
+    parts = [
+        f'<main class="reply"><p class="assoc">{esc(texts.t(lang, "lead", association=association))}</p>',
+        f"<h1>{esc(drill)}{esc(title)}</h1>",
+    ]
+    if notice:
+        parts.append(f'<p class="notice" role="alert">{esc(notice)}</p>')
+    if alert:
+        parts.append(f'<p class="alert">{esc(alert)}</p>')
+    if current in ANSWERED_STATUSES:
+        parts.append(f'<p class="current">{esc(texts.t(lang, "current", label=texts.status_label(current, lang)))}</p>')
+    parts.append(f'<p class="ask">{esc(texts.t(lang, "ask"))}</p>')
+    parts.append(_buttons(token, lang))
+    parts.append(f'<p class="muted">{esc(texts.t(lang, "read_only"))} {esc(texts.t(lang, "change_hint"))}</p>')
+    parts.append(_history(history, lang))
+    parts.append("</main>")
+    return page(texts.t(lang, "title"), "".join(parts), lang=lang, styles=_STYLES, languages=_switch(token))
+
+
+def _history(history: list[HistoryEntry], lang: str) -> str:
+    shown = [h for h in history if h.status != "read"]
+    if not shown:
+        return ""
+    items = "".join(f"<li>{esc(_when(h.at))} {esc(texts.status_label(h.status, lang))}</li>" for h in shown[-10:])
+    return f'<section class="history"><h2>{esc(texts.t(lang, "history"))}</h2><ul>{items}</ul></section>'
+
+
+def _number(name: str, label: str) -> str:
+    return (
+        f'<label>{esc(label)} <input type="number" name="{name}" min="0" max="99" inputmode="numeric"'
+        ' class="num"></label>'
+    )
+
+
+def _details_form(token: str, lang: str, status: str) -> str:
+    radios = "".join(
+        f'<label class="radio"><input type="radio" name="location" value="{loc}"> {esc(texts.t(lang, "loc_" + loc))}'
+        "</label>"
+        for loc in _LOCATIONS
+    )
+    return (
+        f'<form method="post" action="/r/{esc(token)}" class="details">{_hidden(token, lang, status)}'
+        f'<input type="hidden" name="details" value="1">'
+        f"<fieldset><legend>{esc(texts.t(lang, 'details_title'))}</legend>"
+        f"{_number('people_safe', texts.t(lang, 'people_safe'))}"
+        f"{_number('people_injured', texts.t(lang, 'people_injured'))}"
+        f'<fieldset class="where"><legend>{esc(texts.t(lang, "location"))}</legend>{radios}</fieldset>'
+        f'<label>{esc(texts.t(lang, "note"))}<textarea name="note" maxlength="200" rows="3"></textarea></label>'
+        f'<button type="submit">{esc(texts.t(lang, "send"))}</button></fieldset></form>'
+    )
+
+
+def confirmation_page(token: str, lang: str, status: str, details: ReplyDetails, with_details: bool) -> str:
+    cls = "safe" if status == Status.SAFE else "help"
+    other = "need_help" if status == Status.SAFE else "safe"
+    parts = [f'<main class="reply done"><h1 class="{cls}" role="status">✓ {esc(texts.recorded(status, lang))}</h1>']
+    if status == Status.NEED_HELP:
+        parts.append(f'<p class="notice">{esc(texts.t(lang, "help_note"))}</p>')
+    if with_details and not details.empty:
+        parts.append(f'<p class="saved">{esc(texts.t(lang, "details_saved"))}</p>')
+    parts.append(_details_form(token, lang, status))
+    parts.append(
+        f'<form method="post" action="/r/{esc(token)}" class="change">{_hidden(token, lang, other)}'
+        f'<button type="submit" class="{"help" if other == "need_help" else "safe"}">'
+        f"{esc(texts.change_label(other, lang))}</button></form>"
+    )
+    parts.append(f'<p class="muted">{esc(texts.t(lang, "change_hint"))}</p></main>')
+    return page(texts.t(lang, "title"), "".join(parts), lang=lang, styles=_STYLES, languages=_switch(token))
+
+
+def not_found_page() -> str:
+    """The same page for unknown, malformed and expired links, in Japanese and English."""
+    body = (
+        f'<main class="reply"><h1>{esc(texts.t("ja", "not_found"))}</h1>'
+        f'<p lang="en">{esc(texts.t("en", "not_found"))}</p></main>'
+    )
+    return page("404", body, lang="ja", styles=_STYLES)
+
+
+def too_large_page() -> str:
+    body = '<main class="reply"><h1>送信された内容が大きすぎます。</h1><p lang="en">The form was too large.</p></main>'
+    return page("413", body, lang="ja", styles=_STYLES)

@@ -1,0 +1,49 @@
+/* Enrolment page: turns on web push for this household (subscribe, then POST the subscription). */
+(function () {
+  "use strict";
+  var btn = document.getElementById("push-on");
+  var status = document.getElementById("push-status");
+  var nojs = document.getElementById("push-nojs");
+  if (!btn || !status) return;
+  if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) {
+    if (nojs) nojs.textContent = btn.getAttribute("data-failed");
+    return;
+  }
+  if (nojs) nojs.hidden = true;
+  btn.hidden = false;
+
+  function keyBytes(b64u) {
+    var s = b64u.replace(/-/g, "+").replace(/_/g, "/");
+    while (s.length % 4) s += "=";
+    var raw = atob(s);
+    var out = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+    return out;
+  }
+
+  btn.addEventListener("click", async function () {
+    btn.disabled = true;
+    try {
+      if ((await Notification.requestPermission()) !== "granted") throw new Error("permission");
+      await navigator.serviceWorker.register("/sw.js", { scope: "/" });
+      var reg = await navigator.serviceWorker.ready;
+      var sub = await reg.pushManager.getSubscription();
+      if (!sub) {
+        sub = await reg.pushManager.subscribe({
+          userVisibleOnly: true,
+          applicationServerKey: keyBytes(btn.getAttribute("data-key"))
+        });
+      }
+      var resp = await fetch(btn.getAttribute("data-url"), {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(sub.toJSON())
+      });
+      if (resp.status !== 201) throw new Error("http " + resp.status);
+      status.textContent = btn.getAttribute("data-done");
+    } catch (e) {
+      status.textContent = btn.getAttribute("data-failed");
+      btn.disabled = false;
+    }
+  });
+})();

@@ -1,0 +1,191 @@
+"""A running app on loopback with a small city, a running campaign and the sandbox as the providers.
+
+Used by the replies, hooks and enrolment tests. Only time is faked (FakeClock); the store is real
+SQLite, the providers are the sandbox over HTTP, and the client libraries are the real ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from safetynet.broadcast.model import StepPlan
+from safetynet.channels.base import ChannelSender, OutboundMessage
+from safetynet.channels.registry import build_senders
+from safetynet.channels.sandbox import Sandbox
+from safetynet.clock import FakeClock
+from safetynet.config import Config, load_config
+from safetynet.domain import CampaignKind, Channel, Role
+from safetynet.replies.intake import ReplyIntake
+from safetynet.replies.tokens import reply_token, reply_url, token_hash
+from safetynet.roster.codes import hash_code, new_code
+from safetynet.roster.model import Household, HouseholdRecord, Staff
+from safetynet.store import Store, open_store
+from safetynet.store.campaigns import Enrolment
+from safetynet.web.app import Services, create_app
+
+SECRET = "test-secret-key-for-replies"
+ASSOC_A = "桜町一丁目町会"
+ASSOC_B = "桜町二丁目町会"
+MESSAGES = {"ja": "震度6弱の地震がありました。安否を教えてください。", "en": "A strong earthquake hit. Are you safe?"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def records() -> list[HouseholdRecord]:
+    """Four households in A (one vulnerable, one English, one sharing a phone), one in B."""
+    return [
+        HouseholdRecord("桜地区", ASSOC_A, "1班", "A-001", "山田 太郎", "桜町1-1-1", 3, False, "ja",
+                        phone="+819011110001"),
+        HouseholdRecord("桜地区", ASSOC_A, "1班", "A-002", "佐藤 花子", "桜町1-1-2", 1, True, "ja",
+                        phone="+819011110002", landline="+81311110002"),
+        HouseholdRecord("桜地区", ASSOC_A, "2班", "A-003", "Smith John", "桜町1-2-3", 2, False, "en",
+                        phone="+819011110003", telegram="5550003"),
+        HouseholdRecord("桜地区", ASSOC_A, "2班", "A-004", "山田 次郎", "桜町1-2-4", 2, False, "ja",
+                        phone="+819011110001"),  # the same mobile as A-001 (a son answering for parents)
+        HouseholdRecord("梅地区", ASSOC_B, "1班", "B-001", "鈴木 一郎", "梅町2-1-1", 4, False, "ja",
+                        phone="+819022220001"),
+    ]
+
+
+@dataclass
+class Env:
+    cfg: Config
+    store: Store
+    clock: FakeClock
+    sandbox: Sandbox
+    senders: dict[Channel, ChannelSender]
+    svc: Services
+    url: str
+    http: aiohttp.ClientSession
+    campaign_id: int = 0
+    households: dict[str, Household] = field(default_factory=dict)  # by household key
+    staff: dict[str, Staff] = field(default_factory=dict)
+
+    @property
+    def intake(self) -> ReplyIntake:
+        assert self.svc.intake is not None
+        return self.svc.intake
+
+    def hh(self, key: str) -> Household:
+        return self.households[key]
+
+    def token(self, key: str, campaign_id: int | None = None) -> str:
+        return reply_token(SECRET, campaign_id or self.campaign_id, self.hh(key).id)
+
+    def reply_url(self, key: str) -> str:
+        return reply_url(self.url, self.token(key))
+
+    async def status(self, key: str, campaign_id: int | None = None) -> str:
+        target = await self.store.replies.target(campaign_id or self.campaign_id, self.hh(key).id)
+        assert target is not None
+        return str(target.status)
+
+    async def history(self, key: str) -> list[str]:
+        return [h.status for h in await self.store.replies.history(self.campaign_id, self.hh(key).id)]
+
+    async def send_alert(self, key: str, channel: Channel, address: str, language: str = "ja") -> None:
+        """What the dispatcher does for one household: the alert through the channel's sender."""
+        token = self.token(key)
+        msg = OutboundMessage(channel, 1, self.campaign_id, self.hh(key).id, address,
+                              f"【訓練】{MESSAGES['ja']} {reply_url(self.url, token)}", reply_url(self.url, token),
+                              token, language, True, "安否確認")
+        await self.senders[channel].send(msg)
+
+
+def make_config(tmp: Path, sandbox_port: int, app_port: int, **env: str) -> Config:
+    path = tmp / "config.toml"
+    path.write_text('[store]\npath = "var/safetynet.db"\n', encoding="utf-8")
+    base = f"http://127.0.0.1:{sandbox_port}"
+    environ = {
+        "SAFETYNET_SECRET_KEY": SECRET,
+        "SAFETYNET_SERVER_PUBLIC_URL": f"http://127.0.0.1:{app_port}",
+        "SAFETYNET_SERVER_PORT": str(app_port),
+        "SAFETYNET_SANDBOX_PORT": str(sandbox_port),
+        "SAFETYNET_CHANNELS_SMS_API_BASE_URL": base,
+        "SAFETYNET_CHANNELS_VOICE_API_BASE_URL": base,
+        "SAFETYNET_CHANNELS_TELEGRAM_API_BASE_URL": base,
+        **env,
+    }
+    return load_config(path, env=environ)
+
+
+async def seed(env: Env, kind: CampaignKind = CampaignKind.DRILL) -> None:
+    await env.store.roster.import_households(records())
+    async for batch in env.store.roster.households_in_scope(["city"]):
+        for t in batch:
+            h = await env.store.roster.get_household(t.id)
+            assert h is not None
+            env.households[h.household_key] = h
+    env.campaign_id = await start_campaign(env, kind)
+
+
+async def start_campaign(env: Env, kind: CampaignKind = CampaignKind.DRILL, scope: Sequence[str] = ("city",)) -> int:
+    """A running campaign over the seeded households, built with the campaign store's public methods."""
+    c = await env.store.campaigns.create(kind=kind, title="地震 安否確認", scope=list(scope), messages=MESSAGES)
+    enrol = [Enrolment(h.id, h.association_id, token_hash(reply_token(SECRET, c.id, h.id)))
+             for h in env.households.values()]
+    now = env.clock.now()
+    await env.store.campaigns.write_step(c.id, StepPlan((), (), ()), now, enrol)
+    assert await env.store.campaigns.begin_running(c.id, now)
+    return c.id
+
+
+async def add_staff(env: Env, login: str, role: Role, association: str, **contacts: str) -> Staff:
+    s = await env.store.auth.add_staff(login, login.title(), role, f"association:{association}", None,
+                                       phone=contacts.get("phone", ""), telegram_chat_id=contacts.get("telegram", ""))
+    if contacts.get("webpush"):
+        await env.store.auth.set_staff_contact(s.id, webpush=contacts["webpush"])
+    env.staff[login] = s
+    return s
+
+
+async def enrolment_code(env: Env, key: str) -> str:
+    code = new_code()
+    await env.store.roster.set_enrolment_codes([(env.hh(key).id, hash_code(code, SECRET))])
+    return code
+
+
+@contextlib.asynccontextmanager
+async def running_app(tmp_path: Path, seeded: bool = True, **env_overrides: str) -> AsyncIterator[Env]:
+    app_port = free_port()
+    boot = make_config(tmp_path, 0, app_port, **env_overrides)
+    async with Sandbox(boot, app_url=f"http://127.0.0.1:{app_port}") as sb:
+        cfg = make_config(tmp_path, sb.port, app_port, **env_overrides)
+        clock = FakeClock()
+        store = await open_store(cfg, clock)
+        senders = build_senders(cfg)
+        runner: web.AppRunner | None = None
+        try:
+            for s in senders.values():
+                await s.start()
+            svc = Services(cfg=cfg, store=store, clock=clock, senders=dict(senders))
+            runner = web.AppRunner(create_app(svc), access_log=None, shutdown_timeout=1.0)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", app_port).start()
+            async with aiohttp.ClientSession() as http:
+                env = Env(cfg, store, clock, sb, dict(senders), svc, f"http://127.0.0.1:{app_port}", http)
+                if seeded:
+                    await seed(env)
+                yield env
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+            for s in senders.values():
+                await s.close()
+            await store.close()
+
+
+def form(**fields: Any) -> dict[str, str]:
+    return {k: str(v) for k, v in fields.items()}

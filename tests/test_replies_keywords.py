@@ -1,0 +1,59 @@
+"""SMS keywords (DESIGN.md §4): every form of every keyword, surrounding text, and what must not guess."""
+
+from __future__ import annotations
+
+import pytest
+
+from safetynet.domain import Status
+from safetynet.replies.keywords import has_words_beyond_keyword, normalise, parse_keyword
+
+SAFE, HELP = Status.SAFE, Status.NEED_HELP
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # each keyword, half width
+        ("1", SAFE), ("無事", SAFE), ("ぶじ", SAFE), ("safe", SAFE), ("ok", SAFE),
+        ("2", HELP), ("助けて", HELP), ("たすけて", HELP), ("help", HELP), ("sos", HELP),
+        # full width (NFKC)
+        ("１", SAFE), ("２", HELP), ("ＳＡＦＥ", SAFE), ("ｏｋ", SAFE), ("ＨＥＬＰ", HELP), ("ＳＯＳ", HELP),
+        # katakana is read as hiragana
+        ("ブジ", SAFE), ("タスケテ", HELP),
+        # case-insensitive
+        ("Safe", SAFE), ("OK", SAFE), ("Ok", SAFE), ("HELP", HELP), ("Sos", HELP),
+        # surrounding text and spacing
+        ("1 無事です", SAFE), ("１　無事です", SAFE), ("無事です！", SAFE), ("家族みんな無事です", SAFE),
+        ("I'm safe", SAFE), ("we are OK.", SAFE), ("2 足をけがしました", HELP), ("たすけてください", HELP),
+        ("Help me please", HELP), ("SOS!!", HELP), (" 2 ", HELP), ("①", SAFE),
+        ("助けが必要です", HELP),
+    ],
+)
+def test_keywords(text: str, expected: Status) -> None:
+    assert parse_keyword(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "", "   ", "こんにちは", "hello", "10", "12", "21",
+        "unsafe", "okay?", "helpful",  # keywords only as whole words
+        "1 or 2", "2人とも無事", "ok but help",  # both kinds: ask again rather than guess
+        "無事じゃない", "無事ではありません", "無事でない", "not safe", "NOT OK", "I am not ok",  # negated "safe"
+    ],
+)
+def test_unclear_texts_are_not_answers(text: str) -> None:
+    assert parse_keyword(text) is None
+
+
+def test_normalise_folds_width_case_and_katakana() -> None:
+    assert normalise("ＡＢＣ　ブジ１") == "abc ぶじ1"
+
+
+@pytest.mark.parametrize(
+    ("text", "extra"),
+    [("1", False), ("無事です", False), ("たすけて!", False), ("２", False),
+     ("2 足をけがした", True), ("家族3人無事です", True), ("Help, the door is stuck", True)],
+)
+def test_words_beyond_the_keyword_are_kept_as_a_note(text: str, extra: bool) -> None:
+    assert has_words_beyond_keyword(text) is extra

@@ -1,0 +1,203 @@
+"""The reply page `/r/{token}`: read vs answer, retries, history, expiry, limits, escaping, languages."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from replies_fixtures import SECRET, running_app
+
+from safetynet.domain import Status
+from safetynet.replies.tokens import reply_token
+from safetynet.store.stats import StatsReads
+
+# web/app.py stores the viewer under plain string request keys (reported to its owner).
+pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
+
+
+def _key(html: str) -> str:
+    m = re.search(r'name="k" value="([^"]+)"', html)
+    assert m
+    return m.group(1)
+
+
+async def test_get_records_read_only_and_shows_the_question(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        async with env.http.get(env.reply_url("A-001")) as resp:
+            page = await resp.text()
+            assert resp.status == 200
+            assert resp.headers["Cache-Control"] == "no-store"
+        assert "桜町一丁目町会" in page and "無事です" in page and "助けが必要" in page
+        assert "【訓練】" in page and "震度6弱" in page
+        assert "<script" not in page  # the page works without JavaScript
+        assert await env.status("A-001") == Status.READ
+        assert await env.history("A-001") == ["read"]
+
+
+async def test_link_preview_get_does_not_answer(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        for agent in ("Slackbot-LinkExpanding 1.0", "facebookexternalhit/1.1", "Line/13.0", "TelegramBot (like TwitterBot)"):
+            async with env.http.get(env.reply_url("A-001"), headers={"User-Agent": agent}) as resp:
+                assert resp.status == 200
+        async with env.http.head(env.reply_url("A-001")) as resp:
+            assert resp.status == 200
+        assert await env.status("A-001") == Status.READ
+        assert await env.history("A-001") == ["read"]  # one read, never an answer
+        counts = {c.status: c.n for c in await StatsReads(env.store.db).counts(env.campaign_id)}
+        assert counts.get("safe", 0) == 0 and counts["read"] == 1
+
+
+async def test_post_records_the_answer_and_a_retry_counts_once(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        url = env.reply_url("A-001")
+        async with env.http.get(url) as resp:
+            key = _key(await resp.text())
+        for _ in range(3):  # the same form sent three times (flaky network, refresh)
+            async with env.http.post(url, data={"status": "safe", "k": key}) as resp:
+                page = await resp.text()
+                assert resp.status == 200
+        assert "記録しました" in page and 'name="people_injured"' in page
+        assert await env.status("A-001") == Status.SAFE
+        assert await env.history("A-001") == ["read", "safe"]
+        counts = {c.status: c.n for c in await StatsReads(env.store.db).counts(env.campaign_id)}
+        assert counts["safe"] == 1 and counts.get("read", 0) == 0
+
+
+async def test_changed_answer_keeps_history_and_latest_wins(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        url = env.reply_url("A-003")
+        async with env.http.post(url, data={"status": "safe", "k": "first-answer"}) as resp:
+            assert resp.status == 200
+        async with env.http.post(url, data={"status": "need_help", "k": "second-answer"}) as resp:
+            assert resp.status == 200
+        async with env.http.post(url, data={"status": "safe", "k": "third-answer"}) as resp:
+            assert resp.status == 200
+        assert await env.history("A-003") == ["safe", "need_help", "safe"]
+        assert await env.status("A-003") == Status.SAFE
+        counts = {c.status: c.n for c in await StatsReads(env.store.db).counts(env.campaign_id)}
+        assert counts["safe"] == 1 and counts.get("need_help", 0) == 0
+        async with env.http.get(url) as resp:  # the page shows the current answer and the history
+            page = await resp.text()
+        assert "Your answer now" in page and page.count("<li>") == 3
+        await env.intake.idle()
+
+
+async def test_details_are_stored_and_malformed_ones_dropped(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        url = env.reply_url("A-001")
+        data = {"status": "need_help", "k": "details-0001", "details": "1", "people_safe": "2",
+                "people_injured": "1", "location": "shelter", "note": "足を痛めた" + "あ" * 300}
+        async with env.http.post(url, data=data) as resp:
+            assert resp.status == 200
+            assert "受け取りました" in await resp.text()
+        bad = {"status": "need_help", "k": "details-0002", "people_safe": "-3", "people_injured": "many",
+               "location": "moon"}
+        async with env.http.post(url, data=bad) as resp:
+            assert resp.status == 200
+        first, second = await env.store.replies.history(env.campaign_id, env.hh("A-001").id)
+        assert (first.people_safe, first.people_injured, first.location) == (2, 1, "shelter")
+        assert first.note is not None and len(first.note) == 200
+        assert (second.people_safe, second.people_injured, second.location, second.note) == (None, None, None, None)
+        await env.intake.idle()
+
+
+async def test_bad_answer_is_refused_without_recording(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        async with env.http.post(env.reply_url("A-001"), data={"status": "read"}) as resp:
+            assert resp.status == 400
+            assert "もう一度" in await resp.text()
+        assert await env.history("A-001") == []
+
+
+async def test_unknown_malformed_and_expired_tokens_look_the_same(tmp_path: Path) -> None:
+    async with running_app(tmp_path, SAFETYNET_REPLIES_TOKEN_GRACE_HOURS="2") as env:
+        valid = env.token("A-001")
+        unknown = reply_token(SECRET, env.campaign_id + 99, env.hh("A-001").id)
+        bodies = set()
+        for token in (unknown, "short", "x" * 200, "bad!token~chars*******"):
+            async with env.http.get(f"{env.url}/r/{token}") as resp:
+                assert resp.status == 404
+                bodies.add(await resp.text())
+            async with env.http.post(f"{env.url}/r/{token}", data={"status": "safe"}) as resp:
+                assert resp.status == 404
+                bodies.add(await resp.text())
+        assert await env.store.campaigns.close(env.campaign_id, env.clock.now())
+        await env.clock.advance(3600)  # within the grace period: still accepted
+        async with env.http.post(f"{env.url}/r/{valid}", data={"status": "safe"}) as resp:
+            assert resp.status == 200
+        await env.clock.advance(2 * 3600)  # past it: exactly like an unknown token
+        async with env.http.get(f"{env.url}/r/{valid}") as resp:
+            assert resp.status == 404
+            bodies.add(await resp.text())
+        async with env.http.post(f"{env.url}/r/{valid}", data={"status": "need_help"}) as resp:
+            assert resp.status == 404
+            bodies.add(await resp.text())
+        assert len(bodies) == 1
+        assert await env.history("A-001") == ["safe"]
+
+
+async def test_rate_limit_per_ip_answers_429_with_retry_after(tmp_path: Path) -> None:
+    async with running_app(tmp_path, SAFETYNET_REPLIES_RATE_LIMIT_PER_MINUTE="3") as env:
+        for _ in range(3):
+            async with env.http.get(env.reply_url("A-001")) as resp:
+                assert resp.status == 200
+        async with env.http.post(env.reply_url("A-001"), data={"status": "safe"}) as resp:
+            assert resp.status == 429
+            assert int(resp.headers["Retry-After"]) >= 1
+        assert await env.status("A-001") == Status.READ
+        await env.clock.advance(60)  # the bucket refills with time
+        async with env.http.post(env.reply_url("A-001"), data={"status": "safe"}) as resp:
+            assert resp.status == 200
+
+
+async def test_large_body_is_refused(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        async with env.http.post(env.reply_url("A-001"), data={"status": "safe", "note": "x" * 10_000}) as resp:
+            assert resp.status == 413
+        async with env.http.post(env.reply_url("A-001") + "/answer", data=b"{" + b" " * 10_000 + b"}",
+                                 headers={"Content-Type": "application/json"}) as resp:
+            assert resp.status == 413
+        assert await env.history("A-001") == []
+
+
+async def test_everything_shown_is_escaped(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        evil = '<script>alert("x")</script>'
+        await env.store.campaigns.update_text(env.campaign_id, title=evil, messages={"ja": evil + "本文"})
+        env.intake._pages.clear()
+        async with env.http.get(env.reply_url("A-001")) as resp:
+            page = await resp.text()
+        assert "<script>" not in page and "&lt;script&gt;" in page
+        async with env.http.get(env.reply_url("A-001") + '?lang="><script>') as resp:
+            assert "<script>" not in await resp.text()
+
+
+async def test_language_of_household_and_switch(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        async with env.http.get(env.reply_url("A-003")) as resp:  # an English household
+            page = await resp.text()
+        assert "I need help" in page and "A strong earthquake" in page and 'lang="en"' in page
+        async with env.http.get(env.reply_url("A-003") + "?lang=ja-easy") as resp:
+            page = await resp.text()
+        assert "だいじょうぶ" in page
+        async with env.http.post(env.reply_url("A-003"), data={"status": "safe", "lang": "ja"}) as resp:
+            assert "「無事」と記録しました" in await resp.text()
+
+
+async def test_push_endpoints_record_seen_and_action(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        base = env.reply_url("A-002")
+        async with env.http.post(base + "/seen") as resp:
+            assert resp.status == 204
+        assert await env.status("A-002") == Status.READ
+        body = {"status": "safe", "key": "sw-action-123"}
+        for _ in range(2):  # the worker retries with the same key
+            async with env.http.post(base + "/answer", json=body) as resp:
+                doc = await resp.json()
+                assert resp.status == 200
+        assert doc["status"] == "safe" and doc["recorded"] is False and "記録しました" in doc["message"]
+        entries = await env.store.replies.history(env.campaign_id, env.hh("A-002").id)
+        assert [(e.status, e.channel) for e in entries] == [("read", "webpush"), ("safe", "webpush")]
+        async with env.http.post(f"{env.url}/r/{'a' * 22}/answer", json=body) as resp:
+            assert resp.status == 404
