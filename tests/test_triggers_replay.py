@@ -291,8 +291,8 @@ def test_drill_campaigns_are_drills_and_real_ones_real() -> None:
 
 
 def test_order_is_report_time() -> None:
-    times = [row.reported_at for row in _rows(ISHIKAWA)]
-    assert times == sorted(times)
+    times = [row.reported_at or 0.0 for row in _rows(ISHIKAWA)]
+    assert all(times) and times == sorted(times)
 
 
 def test_unreadable_file_is_reported_last(tmp_path: Path) -> None:

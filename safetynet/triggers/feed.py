@@ -125,9 +125,16 @@ class FeedPoller:
     async def _get(self, url: str, headers: dict[str, str], limit: int) -> _Answer:
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
         async with self.session.get(url, headers=headers, timeout=timeout, allow_redirects=False) as resp:
-            body = await resp.content.read(limit + 1) if resp.status == 200 else b""
-            if len(body) > limit:
-                raise TriggerInputError(f"{url}: larger than {limit} bytes")
+            chunks: list[bytes] = []
+            size = 0
+            if resp.status == 200:
+                # read in chunks so an endless or huge answer is cut off at the limit
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    size += len(chunk)
+                    if size > limit:
+                        raise TriggerInputError(f"{url}: larger than {limit} bytes")
+                    chunks.append(chunk)
+            body = b"".join(chunks)
             h = resp.headers
             return _Answer(resp.status, body, h.get("ETag"), h.get("Last-Modified"), _retry_after(h.get("Retry-After")))
 

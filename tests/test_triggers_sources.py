@@ -1,0 +1,221 @@
+"""Where telegrams come from: the JMA Atom feed (a small aiohttp feed server on loopback) and a watched folder.
+
+Time is a FakeClock: the tests move it and await the poller's results, never sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from test_triggers_service import IWATE_MIYAGI, MemoryCampaigns
+
+from safetynet.clock import FakeClock
+from safetynet.config import Config, JmaConfig, TriggersConfig
+from safetynet.store import open_store
+from safetynet.triggers.feed import PollResult, parse_feed
+from safetynet.triggers.model import TriggerInputError
+from safetynet.triggers.service import TriggerService
+from safetynet.triggers.watch import WatchedFile
+from safetynet.triggers.xmlsafe import MAX_BODY_BYTES
+
+JMA = Path(__file__).resolve().parents[2] / "shared" / "data" / "jma"
+
+TITLES = {"VXSE51": "震度速報", "VXSE52": "震源に関する情報", "VXSE53": "震源・震度に関する情報"}
+
+
+class FeedServer:
+    """JMA's feed as seen by a client: an Atom list of telegram links, ETag/Last-Modified, and the telegrams."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, str]] = []  # (title, href), newest last
+        self.etag = '"v1"'
+        self.fail: tuple[int, dict[str, str]] | None = None
+        self.feed_requests: list[dict[str, str]] = []
+        self.fetched: list[str] = []
+        self.hit = asyncio.Event()
+        self.base = ""
+
+    def add(self, name: str) -> None:
+        kind = name.rsplit("_", 1)[1].removesuffix(".xml")
+        self.entries.append((TITLES[kind], f"{self.base}/data/{name}"))
+
+    def atom(self) -> bytes:
+        items = "".join(
+            f"<entry><title>{title}</title><id>{href}</id><updated>2008-06-13T23:{47 + i:02d}:00Z</updated>"
+            f'<author><name>気象庁</name></author><link type="application/xml" href="{href}"/>'
+            f'<content type="text/plain">【{title}】</content></entry>'
+            for i, (title, href) in reversed(list(enumerate(self.entries)))
+        )
+        return (f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" lang="ja">'
+                f"<title>高頻度（地震火山）</title><id>{self.base}/feed.xml</id>"
+                f"<updated>2008-06-13T23:59:00Z</updated>{items}</feed>").encode()
+
+    async def feed(self, request: web.Request) -> web.Response:
+        self.feed_requests.append(dict(request.headers))
+        self.hit.set()
+        if self.fail is not None:
+            return web.Response(status=self.fail[0], headers=self.fail[1])
+        if request.headers.get("If-None-Match") == self.etag:
+            return web.Response(status=304)
+        return web.Response(body=self.atom(), content_type="application/atom+xml",
+                            headers={"ETag": self.etag, "Last-Modified": "Fri, 13 Jun 2008 23:59:00 GMT"})
+
+    async def data(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        self.fetched.append(name)
+        return web.Response(body=(JMA / name).read_bytes(), content_type="application/xml")
+
+
+@asynccontextmanager
+async def feed_server() -> AsyncIterator[FeedServer]:
+    fs = FeedServer()
+    app = web.Application()
+    app.router.add_get("/feed.xml", fs.feed)
+    app.router.add_get("/data/{name}", fs.data)
+    async with TestServer(app, host="127.0.0.1") as srv:
+        fs.base = str(srv.make_url("")).rstrip("/")
+        yield fs
+
+
+@asynccontextmanager
+async def service(tmp_path: Path, **jma: object) -> AsyncIterator[tuple[TriggerService, MemoryCampaigns, FakeClock]]:
+    settings: dict[str, object] = {"areas": ("213", "220"), "cities": ("0338100",), "min_intensity": "4"}
+    settings.update(jma)
+    cfg = Config(triggers=TriggersConfig(jma=JmaConfig(**settings)))  # type: ignore[arg-type]
+    clock, port = FakeClock(IWATE_MIYAGI), MemoryCampaigns()
+    store = await open_store(cfg, clock, path=tmp_path / "var" / "safetynet.db")
+    try:
+        yield TriggerService(store, cfg, port, clock), port, clock
+    finally:
+        await store.close()
+
+
+async def test_feed_fetches_only_campaign_kinds_from_its_own_host_and_asks_conditionally(tmp_path: Path) -> None:
+    async with feed_server() as fs, aiohttp.ClientSession() as session:
+        fs.add("32-35_06_01_100915_VXSE52.xml")  # 震源に関する情報: never downloaded
+        fs.add("32-35_06_03_100915_VXSE53.xml")
+        fs.entries.append(("震度速報", "http://127.0.0.2:9/elsewhere.xml"))  # another host: refused
+        async with service(tmp_path, feed_url=f"{fs.base}/feed.xml") as (svc, port, _):
+            poller = svc.feed_poller(session)
+            assert poller is not None
+            first = await poller.poll_once()
+            assert (first.status, first.new_entries) == (200, 3)
+            assert [(d.decision, d.campaign) for d in first.decisions] == [("propose", 1)]
+            assert fs.fetched == ["32-35_06_03_100915_VXSE53.xml"]
+            assert "SafetyNet" in fs.feed_requests[0]["User-Agent"]
+
+            second = await poller.poll_once()
+            assert (second.status, second.decisions) == (304, [])
+            assert fs.feed_requests[1]["If-None-Match"] == '"v1"'
+            assert fs.feed_requests[1]["If-Modified-Since"] == "Fri, 13 Jun 2008 23:59:00 GMT"
+
+            fs.add("32-35_06_05_100915_VXSE53.xml")
+            fs.etag = '"v2"'
+            third = await poller.poll_once()
+            assert (third.new_entries, [d.decision for d in third.decisions]) == (1, ["update"])
+            assert fs.fetched == ["32-35_06_03_100915_VXSE53.xml", "32-35_06_05_100915_VXSE53.xml"]
+            assert len(port.campaigns) == 1
+
+
+async def test_feed_loop_never_polls_faster_than_once_a_minute(tmp_path: Path) -> None:
+    async with feed_server() as fs, aiohttp.ClientSession() as session:
+        fs.add("32-35_06_03_100915_VXSE53.xml")
+        results: asyncio.Queue[PollResult] = asyncio.Queue()
+        async with service(tmp_path, feed_url=f"{fs.base}/feed.xml", poll_seconds=10) as (svc, _, clock):
+            poller = svc.feed_poller(session, on_result=results.put_nowait)
+            assert poller is not None and poller.interval == 60
+            task = asyncio.create_task(poller.run())
+            try:
+                assert (await results.get()).status == 200
+                await clock.advance(59)
+                assert len(fs.feed_requests) == 1 and results.empty()
+                await clock.advance(1)
+                assert (await results.get()).status == 304
+                assert len(fs.feed_requests) == 2
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_feed_honours_retry_after_and_backs_off_after_errors(tmp_path: Path) -> None:
+    async with feed_server() as fs, aiohttp.ClientSession() as session:
+        async with service(tmp_path, feed_url=f"{fs.base}/feed.xml") as (svc, _, _clock):
+            poller = svc.feed_poller(session)
+            assert poller is not None
+            fs.fail = (429, {"Retry-After": "300"})
+            assert (await poller.poll_once()).next_poll_seconds == 300
+            fs.fail = (503, {})
+            assert [(await poller.poll_once()).next_poll_seconds for _ in range(3)] == [120, 240, 480]
+            fs.fail = None
+            ok = await poller.poll_once()
+            assert (ok.status, ok.next_poll_seconds) == (200, 60)
+
+
+async def test_feed_unreachable_is_a_result_not_a_crash(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port_no = s.getsockname()[1]
+    async with aiohttp.ClientSession() as session:
+        async with service(tmp_path, feed_url=f"http://127.0.0.1:{port_no}/feed.xml") as (svc, _, _clock):
+            poller = svc.feed_poller(session)
+            assert poller is not None
+            r = await poller.poll_once()
+            assert r.status == 0 and r.error and r.next_poll_seconds == 120
+
+
+def test_parse_feed_refuses_what_is_not_atom() -> None:
+    with pytest.raises(TriggerInputError, match="not an Atom feed"):
+        parse_feed((JMA / "32-35_04_01_100831_VXSE51.xml").read_bytes(), "http://x/")
+    assert parse_feed(b'<feed xmlns="http://www.w3.org/2005/Atom"/>', "http://x/") == []
+
+
+async def test_watched_folder_takes_new_and_completed_files_once(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    async with service(tmp_path, watch_dir=str(folder)) as (svc, port, _):
+        watcher = svc.directory_watcher()
+        assert watcher is not None
+        full = (JMA / "32-35_06_03_100915_VXSE53.xml").read_bytes()
+        (folder / "a.xml").write_bytes(full[:5000])  # caught while being written
+        (folder / "notes.txt").write_text("not a telegram")
+        (folder / "big.xml").write_bytes(b" " * (MAX_BODY_BYTES + 1))
+        first = await watcher.scan_once()
+        assert [(f.name, f.decision) for f in first] == [("a.xml", None), ("big.xml", None)]
+        assert "not well-formed" in first[0].error and "larger than the limit" in first[1].error
+        assert await watcher.scan_once() == []
+        (folder / "a.xml").write_bytes(full)  # now complete
+        (folder / "b.xml").write_bytes((JMA / "32-35_06_05_100915_VXSE53.xml").read_bytes())
+        taken = await watcher.scan_once()
+        assert [(f.name, f.decision.decision if f.decision else None) for f in taken] == [
+            ("a.xml", "propose"), ("b.xml", "update")]
+        assert taken[0].decision is not None and taken[0].decision.campaign == 1
+        assert len(port.campaigns) == 1
+
+
+async def test_service_run_watches_the_folder_on_its_clock(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox"
+    async with service(tmp_path, watch_dir=str(folder)) as (svc, port, clock):
+        task = asyncio.create_task(svc.run())
+        try:
+            await clock.advance(0)
+            folder.mkdir(exist_ok=True)
+            (folder / "q.xml").write_bytes((JMA / "32-35_06_03_100915_VXSE53.xml").read_bytes())
+            assert not port.created.is_set()
+            await clock.advance(5)
+            await asyncio.wait_for(port.created.wait(), timeout=30)
+            assert port.campaigns[1].request.title.startswith("地震 震度6強")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def test_watched_file_shape() -> None:
+    assert WatchedFile("x.xml", None, "why").error == "why"
