@@ -1,0 +1,154 @@
+"""Enrolment `/join/{code}`: web push, Telegram deep link, phone by SMS code, list and remove, limits."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from replies_fixtures import Env, enrolment_code, running_app
+
+from safetynet.domain import Channel, ContactKind, Status
+
+pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
+
+
+def _server_key(env: Env) -> str:
+    return str(env.senders[Channel.WEBPUSH].keys.application_server_key)  # type: ignore[attr-defined]
+
+
+async def test_join_page_offers_every_channel(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        code = await enrolment_code(env, "A-001")
+        async with env.http.get(f"{env.url}/join/{code}") as resp:
+            page = await resp.text()
+            assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
+        assert 'lang="ja"' in page and "桜町一丁目町会" in page and "山田 太郎" in page
+        assert f'data-key="{_server_key(env)}"' in page and "/static/enrol.js" in page
+        assert re.search(r'href="https://t\.me/[A-Za-z0-9_]+\?start=' + re.escape(code) + '"', page)
+        assert 'name="phone"' in page and "…0001" in page  # the roster mobile, masked
+        async with env.http.get(f"{env.url}/join/{code}?lang=en") as resp:
+            assert "Turn on notifications" in await resp.text()
+
+
+async def test_webpush_enrolment_then_a_push_action_answers(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        code = await enrolment_code(env, "A-001")
+        sub = env.sandbox.subscribe(_server_key(env))
+        async with env.http.post(f"{env.url}/join/{code}/webpush", json=sub) as resp:
+            assert resp.status == 201
+        household = await env.store.roster.get_household(env.hh("A-001").id)
+        assert household is not None
+        (contact,) = [c for c in household.contacts if c.kind == ContactKind.WEBPUSH]
+        assert contact.source == "enrolment" and json.loads(contact.address)["endpoint"] == sub["endpoint"]
+        # the dispatcher's push reaches the "browser"; its action button answers (the worker's POST)
+        await env.send_alert("A-001", Channel.WEBPUSH, contact.address)
+        sub_id = str(sub["endpoint"]).rsplit("/", 1)[1]
+        pushed = env.sandbox.state.find("webpush", sub_id)
+        assert pushed is not None and [a["action"] for a in pushed.data["payload"]["actions"]] == ["safe", "need_help"]
+        result = await env.sandbox.act_push(sub_id, "safe")
+        assert result.status == 200
+        assert await env.status("A-001") == Status.SAFE
+
+
+@pytest.mark.parametrize(
+    "sub",
+    [
+        {"endpoint": "https://evil.example/push/1", "keys": {"p256dh": "x", "auth": "y"}},
+        {"endpoint": "http://fcm.googleapis.com/fcm/send/1"},
+        "not a subscription",
+        None,
+    ],
+)
+async def test_bad_subscriptions_are_refused(tmp_path: Path, sub: object) -> None:
+    async with running_app(tmp_path) as env:
+        code = await enrolment_code(env, "A-001")
+        async with env.http.post(f"{env.url}/join/{code}/webpush", json=sub) as resp:
+            assert resp.status == 400 and "error" in await resp.json()
+        household = await env.store.roster.get_household(env.hh("A-001").id)
+        assert household is not None and not [c for c in household.contacts if c.kind == ContactKind.WEBPUSH]
+
+
+async def test_phone_confirmed_by_sms_code(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        code = await enrolment_code(env, "B-001")
+        async with env.http.post(f"{env.url}/join/{code}/phone", data={"phone": "０９０−５５５５−０００１"}) as resp:
+            assert resp.status == 200 and 'name="sms_code"' in await resp.text()
+        (sms,) = env.sandbox.messages("sms")
+        assert sms.address == "+819055550001"
+        sent = re.search(r"(\d{6})", sms.text or "")
+        assert sent
+        wrong = "000000" if sent.group(1) != "000000" else "111111"
+        async with env.http.post(f"{env.url}/join/{code}/phone/confirm", data={"sms_code": wrong}) as resp:
+            assert resp.status == 400
+        async with env.http.post(f"{env.url}/join/{code}/phone/confirm", data={"sms_code": sent.group(1)}) as resp:
+            assert resp.status == 200 and "登録しました" in await resp.text()
+        household = await env.store.roster.get_household(env.hh("B-001").id)
+        assert household is not None
+        assert ("+819055550001", "enrolment") in {(c.address, c.source) for c in household.contacts}
+        async with env.http.post(f"{env.url}/join/{code}/phone/confirm", data={"sms_code": sent.group(1)}) as resp:
+            assert resp.status == 400  # a code works once
+
+
+async def test_phone_code_attempts_are_limited(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        code = await enrolment_code(env, "B-001")
+        async with env.http.post(f"{env.url}/join/{code}/phone", data={"phone": "09055550002"}):
+            pass
+        (sms,) = env.sandbox.messages("sms")
+        right = re.search(r"(\d{6})", sms.text or "")
+        assert right
+        wrong = "000000" if right.group(1) != "000000" else "111111"
+        for _ in range(5):
+            async with env.http.post(f"{env.url}/join/{code}/phone/confirm", data={"sms_code": wrong}) as resp:
+                assert resp.status == 400
+        async with env.http.post(f"{env.url}/join/{code}/phone/confirm", data={"sms_code": right.group(1)}) as resp:
+            assert resp.status == 400  # used up by the wrong guesses
+
+
+async def test_landline_or_nonsense_is_not_a_mobile(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        code = await enrolment_code(env, "B-001")
+        for phone in ("03-1234-5678", "hello", ""):
+            async with env.http.post(f"{env.url}/join/{code}/phone", data={"phone": phone}) as resp:
+                assert resp.status == 400
+        assert env.sandbox.messages("sms") == []
+
+
+async def test_list_and_remove_only_own_channels(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        code = await enrolment_code(env, "A-002")
+        other = env.hh("A-001").contacts[0].id
+        async with env.http.post(f"{env.url}/join/{code}/remove", data={"contact_id": str(other)}) as resp:
+            assert resp.status == 200
+        assert await env.store.roster.get_household(env.hh("A-001").id) == env.hh("A-001")  # untouched
+        own = [c for c in env.hh("A-002").contacts if c.kind == ContactKind.LANDLINE][0]
+        async with env.http.post(f"{env.url}/join/{code}/remove", data={"contact_id": str(own.id)}) as resp:
+            page = await resp.text()
+            assert "削除しました" in page and "固定電話" not in page
+        household = await env.store.roster.get_household(env.hh("A-002").id)
+        assert household is not None and own.id not in {c.id for c in household.contacts}
+
+
+async def test_bad_codes_are_limited_per_ip(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        code = await enrolment_code(env, "A-001")
+        for i in range(10):
+            async with env.http.get(f"{env.url}/join/ZZZZ-ZZZZ-ZZZZ-ZZ{i:02d}") as resp:
+                assert resp.status == 404
+        async with env.http.get(f"{env.url}/join/{code}") as resp:
+            assert resp.status == 429 and int(resp.headers["Retry-After"]) > 0  # even a right code now waits
+        await env.clock.advance(601)
+        async with env.http.get(f"{env.url}/join/{code}") as resp:
+            assert resp.status == 200
+
+
+async def test_requests_are_limited_per_ip(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        code = await enrolment_code(env, "A-001")
+        statuses = []
+        for _ in range(31):
+            async with env.http.get(f"{env.url}/join/{code}") as resp:
+                statuses.append(resp.status)
+        assert statuses[:30] == [200] * 30 and statuses[30] == 429

@@ -1,0 +1,136 @@
+"""Inbound SMS and status callbacks: signatures (twilio's RequestValidator), keywords, retries, shared phones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from replies_fixtures import Env, running_app
+from twilio.request_validator import RequestValidator
+
+from safetynet.domain import Status
+
+pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
+
+
+def _inbound(env: Env, sid: str, from_: str, body: str) -> dict[str, str]:
+    return {"MessageSid": sid, "SmsSid": sid, "AccountSid": env.cfg.secrets.twilio_account_sid, "From": from_,
+            "To": env.cfg.channels.sms.from_number, "Body": body, "NumMedia": "0", "NumSegments": "1",
+            "SmsStatus": "received", "ApiVersion": "2010-04-01"}
+
+
+async def _post_signed(env: Env, path: str, params: dict[str, str], token: str | None = None) -> tuple[int, str]:
+    url = env.cfg.server.public_url + path
+    signature = RequestValidator(token or env.cfg.secrets.twilio_auth_token).compute_signature(url, params)
+    async with env.http.post(env.url + path, data=params, headers={"X-Twilio-Signature": signature}) as resp:
+        return resp.status, await resp.text()
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [("1", Status.SAFE), ("１", Status.SAFE), ("無事", Status.SAFE), ("ぶじ", Status.SAFE), ("SAFE", Status.SAFE),
+     ("ok", Status.SAFE), ("1 無事です", Status.SAFE), ("2", Status.NEED_HELP), ("２", Status.NEED_HELP),
+     ("助けて", Status.NEED_HELP), ("たすけて", Status.NEED_HELP), ("HELP", Status.NEED_HELP),
+     ("ｓｏｓ", Status.NEED_HELP), ("2 足をけがしました", Status.NEED_HELP)],
+)
+async def test_each_keyword_form_answers_through_the_sandbox(tmp_path: Path, body: str, expected: Status) -> None:
+    async with running_app(tmp_path) as env:
+        result = await env.sandbox.act_sms("+819011110002", body)  # signed by the sandbox, as Twilio signs
+        assert result.status == 200 and "<Message>" in result.body and "記録しました" in result.body
+        assert await env.status("A-002") == expected
+        await env.intake.idle()
+
+
+async def test_keyword_with_words_keeps_them_as_the_note(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        await env.sandbox.act_sms("+819011110002", "2 足をけがしました")
+        (entry,) = await env.store.replies.history(env.campaign_id, env.hh("A-002").id)
+        assert (entry.status, entry.channel, entry.note) == ("need_help", "sms", "2 足をけがしました")
+        await env.intake.idle()
+
+
+async def test_other_text_is_kept_as_a_note_and_answered_with_help(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        result = await env.sandbox.act_sms("+819011110002", "無事じゃないかも")
+        assert "1" in result.body and "2" in result.body and "返信" in result.body
+        (entry,) = await env.store.replies.history(env.campaign_id, env.hh("A-002").id)
+        assert (entry.status, entry.note) == ("note", "無事じゃないかも")
+        assert await env.status("A-002") == Status.PENDING
+
+
+async def test_reply_is_in_the_households_language(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        result = await env.sandbox.act_sms("+819011110003", "ok")
+        assert "Recorded: you are safe" in result.body
+
+
+async def test_forged_or_tampered_signature_is_refused(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        params = _inbound(env, "SM" + "1" * 32, "+819011110002", "1")
+        status, _ = await _post_signed(env, "/hooks/twilio/sms", params, token="not-the-auth-token")
+        assert status == 403
+        url = env.cfg.server.public_url + "/hooks/twilio/sms"
+        signature = RequestValidator(env.cfg.secrets.twilio_auth_token).compute_signature(url, params)
+        tampered = {**params, "Body": "2"}
+        async with env.http.post(env.url + "/hooks/twilio/sms", data=tampered,
+                                 headers={"X-Twilio-Signature": signature}) as resp:
+            assert resp.status == 403
+        async with env.http.post(env.url + "/hooks/twilio/sms", data=params) as resp:  # no signature at all
+            assert resp.status == 403
+        # signed for another URL (the request reached us behind a proxy under another path)
+        other = RequestValidator(env.cfg.secrets.twilio_auth_token).compute_signature(url + "?x=1", params)
+        async with env.http.post(env.url + "/hooks/twilio/sms", data=params,
+                                 headers={"X-Twilio-Signature": other}) as resp:
+            assert resp.status == 403
+        assert await env.history("A-002") == []
+
+
+async def test_twilio_retry_of_the_same_message_counts_once(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        params = _inbound(env, "SM" + "a" * 32, "+819011110002", "1")
+        for _ in range(3):
+            status, body = await _post_signed(env, "/hooks/twilio/sms", params)
+            assert status == 200 and "記録しました" in body
+        assert await env.history("A-002") == ["safe"]
+
+
+async def test_shared_phone_safe_asks_per_household_and_help_reaches_all(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        result = await env.sandbox.act_sms("+819011110001", "1")  # A-001 and A-004 share this mobile
+        assert "複数の世帯" in result.body
+        assert result.body.count("/r/") == 2
+        assert await env.status("A-001") == Status.PENDING and await env.status("A-004") == Status.PENDING
+        assert await env.history("A-001") == ["note"]
+        await env.sandbox.act_sms("+819011110001", "助けて")
+        assert await env.status("A-001") == Status.NEED_HELP and await env.status("A-004") == Status.NEED_HELP
+        await env.intake.idle()
+
+
+async def test_phone_without_running_campaign(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        result = await env.sandbox.act_sms("+819099999999", "1")
+        assert result.status == 200 and "行われていません" in result.body
+        assert await env.store.campaigns.close(env.campaign_id, env.clock.now())
+        result = await env.sandbox.act_sms("+819011110002", "1")
+        assert "行われていません" in result.body
+        assert await env.history("A-002") == []
+
+
+async def test_answer_goes_to_the_latest_running_campaign(tmp_path: Path) -> None:
+    from replies_fixtures import start_campaign
+
+    async with running_app(tmp_path) as env:
+        await env.clock.advance(60)
+        second = await start_campaign(env)
+        await env.sandbox.act_sms("+819011110002", "1")
+        assert await env.status("A-002", second) == Status.SAFE
+        assert await env.status("A-002") == Status.PENDING
+
+
+async def test_status_callback_signature_is_checked(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        params = {"MessageSid": "SM" + "b" * 32, "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32}
+        status, _ = await _post_signed(env, "/hooks/twilio/status", params, token="forged")
+        assert status == 403
+        status, _ = await _post_signed(env, "/hooks/twilio/status", params)
+        assert status == 204

@@ -1,0 +1,102 @@
+"""Telegram: secret header, button presses recorded and acknowledged, the message edited, /start CODE."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from replies_fixtures import Env, enrolment_code, running_app
+
+from safetynet.channels.telegram import SECRET_HEADER, callback_data, webhook_secret
+from safetynet.domain import Channel, ContactKind, Status
+
+pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
+
+CHAT = 5550003  # A-003 (English)
+
+
+def _press(env: Env, query_id: str, data: str) -> dict[str, object]:
+    return {"update_id": 1, "callback_query": {
+        "id": query_id, "from": {"id": CHAT, "is_bot": False, "first_name": "R"}, "chat_instance": "1", "data": data}}
+
+
+async def _post(env: Env, update: dict[str, object], secret: str | None) -> int:
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers[SECRET_HEADER] = secret
+    async with env.http.post(env.url + "/hooks/telegram", data=json.dumps(update), headers=headers) as resp:
+        return resp.status
+
+
+async def test_button_press_records_acknowledges_and_edits_the_message(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        await env.send_alert("A-003", Channel.TELEGRAM, str(CHAT), language="en")
+        result = await env.sandbox.act_telegram(CHAT, "safe")
+        assert result.status == 200
+        assert await env.status("A-003") == Status.SAFE
+        acks = [r for r in env.sandbox.records if r.kind == "answer_callback"]
+        assert len(acks) == 1 and acks[0].text == "Recorded: you are safe."
+        rec = env.sandbox.state.find("telegram", str(CHAT))
+        assert rec is not None
+        edit = rec.data["edits"][-1]
+        assert "Recorded: you are safe." in edit["text"]
+        (button,) = [b for row in edit["reply_markup"]["inline_keyboard"] for b in row]
+        assert button["callback_data"] == callback_data("need_help", env.token("A-003"))
+        # the "change" button works: the answer changes, the history keeps both
+        await env.sandbox.act_telegram(CHAT, "need_help")
+        assert await env.status("A-003") == Status.NEED_HELP
+        assert await env.history("A-003") == ["safe", "need_help"]
+        await env.intake.idle()
+
+
+async def test_missing_or_wrong_secret_is_refused(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        update = _press(env, "q-1", callback_data("safe", env.token("A-003")))
+        assert await _post(env, update, None) == 403
+        assert await _post(env, update, "wrong-secret") == 403
+        assert await env.history("A-003") == []
+        assert await _post(env, update, webhook_secret(env.cfg.secrets.secret_key)) == 200
+        assert await env.history("A-003") == ["safe"]
+
+
+async def test_duplicate_callback_counts_once(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        update = _press(env, "q-dup", callback_data("need_help", env.token("A-003")))
+        secret = webhook_secret(env.cfg.secrets.secret_key)
+        for _ in range(3):  # Telegram re-delivers an update it did not see acknowledged
+            assert await _post(env, update, secret) == 200
+        assert await env.history("A-003") == ["need_help"]
+        await env.intake.idle()
+
+
+async def test_expired_or_unknown_token_in_a_button(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        result = await env.sandbox.act_telegram_forged(CHAT, "safe", "q" * 22)
+        assert result.status == 200
+        acks = [r for r in env.sandbox.records if r.kind == "answer_callback"]
+        assert len(acks) == 1 and "無効" in (acks[0].text or "")
+        update = {"update_id": 3, "message": {"message_id": 1, "chat": {"id": CHAT, "type": "private"}, "text": "hi"}}
+        assert await _post(env, update, webhook_secret(env.cfg.secrets.secret_key)) == 200
+
+
+async def test_start_code_links_the_chat_to_the_household(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        code = await enrolment_code(env, "A-001")
+        result = await env.sandbox.act_telegram_start(7770001, code.lower().replace("-", " "))
+        assert result.status == 200
+        household = await env.store.roster.household_by_telegram(7770001)
+        assert household is not None and household.id == env.hh("A-001").id
+        (contact,) = [c for c in household.contacts if c.kind == ContactKind.TELEGRAM]
+        assert contact.source == "enrolment"
+        sent = env.sandbox.state.find("telegram", "7770001")
+        assert sent is not None and "登録しました" in (sent.text or "")
+
+
+async def test_start_with_a_wrong_code_links_nothing(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        await enrolment_code(env, "A-001")
+        await env.sandbox.act_telegram_start(7770002, "AAAA-BBBB-CCCC-DDDD")
+        assert await env.store.roster.household_by_telegram(7770002) is None
+        sent = env.sandbox.state.find("telegram", "7770002")
+        assert sent is not None and "正しくありません" in (sent.text or "")

@@ -1,0 +1,80 @@
+"""The voice keypad: 1 safe, 2 need help, no input asked once more then recorded as no answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from replies_fixtures import Env, running_app
+from twilio.request_validator import RequestValidator
+
+from safetynet.domain import Channel, Status
+
+pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
+
+LANDLINE = "+81311110002"  # A-002
+
+
+async def _call(env: Env) -> None:
+    await env.send_alert("A-002", Channel.VOICE, LANDLINE)
+    rec = env.sandbox.state.find("voice", LANDLINE)
+    assert rec is not None and rec.data["gather_action"].startswith(env.cfg.server.public_url + "/hooks/twilio/voice?t=")
+
+
+@pytest.mark.parametrize(("digit", "expected"), [("1", Status.SAFE), ("2", Status.NEED_HELP)])
+async def test_digits_answer(tmp_path: Path, digit: str, expected: Status) -> None:
+    async with running_app(tmp_path) as env:
+        await _call(env)
+        result = await env.sandbox.act_voice(LANDLINE, digit)
+        assert result.status == 200 and "<Hangup" in result.body and "記録しました" in result.body
+        assert await env.status("A-002") == expected
+        entries = await env.store.replies.history(env.campaign_id, env.hh("A-002").id)
+        assert [(e.status, e.channel) for e in entries] == [(str(expected), "voice")]
+        await env.intake.idle()
+
+
+async def test_no_input_is_asked_once_more_then_recorded_as_no_answer(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        await _call(env)
+        first = await env.sandbox.act_voice(LANDLINE, "")
+        assert "<Gather" in first.body and "retry=1" in first.body and "もう一度" in first.body
+        assert await env.history("A-002") == []
+        second = await env.sandbox.act_voice(LANDLINE, "")
+        assert "<Gather" not in second.body and "<Hangup" in second.body
+        entries = await env.store.replies.history(env.campaign_id, env.hh("A-002").id)
+        assert [(e.status, e.channel, e.note) for e in entries] == [("note", "voice", "voice: no answer")]
+        assert await env.status("A-002") == Status.PENDING
+
+
+async def test_wrong_key_then_right_key(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        await _call(env)
+        first = await env.sandbox.act_voice(LANDLINE, "9")
+        assert "<Gather" in first.body
+        await env.sandbox.act_voice(LANDLINE, "1")
+        assert await env.status("A-002") == Status.SAFE
+
+
+async def test_forged_voice_callback_is_refused_and_retry_counted_once(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        path = f"/hooks/twilio/voice?t={env.token('A-002')}"
+        params = {"CallSid": "CA" + "c" * 32, "Digits": "1", "AccountSid": "AC" + "0" * 32, "CallStatus": "in-progress"}
+        url = env.cfg.server.public_url + path
+        bad = RequestValidator("forged").compute_signature(url, params)
+        async with env.http.post(env.url + path, data=params, headers={"X-Twilio-Signature": bad}) as resp:
+            assert resp.status == 403
+        good = RequestValidator(env.cfg.secrets.twilio_auth_token).compute_signature(url, params)
+        for _ in range(2):
+            async with env.http.post(env.url + path, data=params, headers={"X-Twilio-Signature": good}) as resp:
+                assert resp.status == 200
+        assert await env.history("A-002") == ["safe"]
+
+
+async def test_unknown_token_ends_the_call(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        path = "/hooks/twilio/voice?t=" + "z" * 22
+        params = {"CallSid": "CA" + "d" * 32, "Digits": "1"}
+        url = env.cfg.server.public_url + path
+        sig = RequestValidator(env.cfg.secrets.twilio_auth_token).compute_signature(url, params)
+        async with env.http.post(env.url + path, data=params, headers={"X-Twilio-Signature": sig}) as resp:
+            assert resp.status == 200 and "<Hangup" in await resp.text()

@@ -1,0 +1,157 @@
+"""Need help reaches the head and deputies; the help list; in-person confirmation and "handled" with scopes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from replies_fixtures import ASSOC_A, ASSOC_B, Env, add_staff, running_app
+
+from safetynet.auth import new_token, token_hash
+from safetynet.domain import Channel, Role, Status
+from safetynet.web.app import SESSION_COOKIE
+
+pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
+
+
+async def _api_token(env: Env, role: Role, scope: str) -> dict[str, str]:
+    token = new_token()
+    await env.store.auth.create_api_token(token_hash(token), role, scope)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _staff_city(env: Env) -> str:
+    """Head (Telegram, SMS, push) and two deputies of A; the head of B must hear nothing."""
+    key = env.senders[Channel.WEBPUSH].keys.application_server_key  # type: ignore[attr-defined]
+    sub = env.sandbox.subscribe(key)
+    await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, telegram="8880001", phone="+819088880001",
+                    webpush=json.dumps(sub))
+    await add_staff(env, "deputy-a1", Role.DEPUTY, ASSOC_A, telegram="8880002")
+    await add_staff(env, "deputy-a2", Role.DEPUTY, ASSOC_A, phone="+819088880003")
+    await add_staff(env, "head-b", Role.ASSOCIATION_HEAD, ASSOC_B, telegram="8880009")
+    return str(sub["endpoint"]).rsplit("/", 1)[1]
+
+
+async def test_need_help_reaches_head_and_deputies_with_the_facts(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        sub_id = await _staff_city(env)
+        data = {"status": "need_help", "k": "help-0001", "people_injured": "1", "location": "home",
+                "note": "足を骨折 <b>至急</b>"}
+        async with env.http.post(env.reply_url("A-002"), data=data) as resp:
+            assert resp.status == 200 and "町会の担当者に知らせました" in await resp.text()
+        await env.intake.idle()
+        tg = {r.address: r.text or "" for r in env.sandbox.messages("telegram")}
+        sms = {r.address: r.text or "" for r in env.sandbox.messages("sms")}
+        assert set(tg) == {"8880001", "8880002"} and set(sms) == {"+819088880001", "+819088880003"}
+        for text in [*tg.values(), *sms.values()]:
+            assert "佐藤 花子" in text and "桜町1-1-2" in text and "1人" in text and "要配慮者あり" in text
+            assert "足を骨折 <b>至急</b>" in text and "けが人 1人" in text and "【訓練】" in text
+            assert f"/a/{env.hh('A-002').association_id}" in text
+        push = env.sandbox.state.find("webpush", sub_id)
+        assert push is not None and "佐藤 花子" in push.data["payload"]["body"]
+        assert push.data["payload"]["token"] == ""  # a staff alert has no answer buttons
+        # one alert per opening: the same household answering need help again does not re-alert
+        async with env.http.post(env.reply_url("A-002"), data={"status": "need_help", "k": "help-0002"}):
+            pass
+        await env.intake.idle()
+        assert len(env.sandbox.messages("telegram")) == 2
+        (row,) = await env.store.replies.help_list(env.campaign_id)
+        assert row.name == "佐藤 花子" and row.vulnerable and row.note == "足を骨折 <b>至急</b>"
+
+
+async def test_help_list_until_handled_with_scope(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        await _staff_city(env)
+        await env.sandbox.act_sms("+819011110002", "2")
+        await env.intake.idle()
+        hh = env.hh("A-002").id
+        head_b = await _api_token(env, Role.ASSOCIATION_HEAD, f"association:{ASSOC_B}")
+        head_a = await _api_token(env, Role.ASSOCIATION_HEAD, f"association:{ASSOC_A}")
+        async with env.http.get(f"{env.url}/api/campaigns/{env.campaign_id}/help", headers=head_b) as resp:
+            assert (await resp.json())["help"] == []
+        async with env.http.get(f"{env.url}/api/campaigns/{env.campaign_id}/help", headers=head_a) as resp:
+            (row,) = (await resp.json())["help"]
+            assert row["household_id"] == hh and row["handled_at"] is None
+        url = f"{env.url}/api/campaigns/{env.campaign_id}/households/{hh}/handled"
+        async with env.http.post(url, headers=head_b, json={}) as resp:
+            assert resp.status == 404  # out of scope looks like "no such household"
+        async with env.http.post(url, headers=head_a, json={}) as resp:
+            assert resp.status == 200 and (await resp.json())["already"] is False
+        async with env.http.post(url, headers=head_a, json={}) as resp:
+            assert (await resp.json())["already"] is True
+        assert await env.store.replies.help_list(env.campaign_id) == []
+        (done,) = await env.store.replies.help_list(env.campaign_id, include_handled=True)
+        assert done.handled_at == env.clock.now() and done.handled_by == "api-token"
+        # asking again after being handled puts the household back on the list, and alerts again
+        before = len(env.sandbox.messages("telegram"))
+        await env.sandbox.act_sms("+819011110002", "たすけて")
+        await env.intake.idle()
+        assert len(await env.store.replies.help_list(env.campaign_id)) == 1
+        assert len(env.sandbox.messages("telegram")) == before + 2
+        never = env.hh("B-001").id
+        async with env.http.post(f"{env.url}/api/campaigns/{env.campaign_id}/households/{never}/handled",
+                                 headers=await _api_token(env, Role.CITY_ADMIN, "city"), json={}) as resp:
+            assert resp.status == 404  # never asked for help
+
+
+async def test_in_person_confirmation_in_scope_only(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        hh_b = env.hh("B-001").id
+        url = f"{env.url}/api/campaigns/{env.campaign_id}/households/{hh_b}/confirm"
+        head_a = await _api_token(env, Role.ASSOCIATION_HEAD, f"association:{ASSOC_A}")
+        async with env.http.post(url, headers=head_a, json={"method": "visit"}) as resp:
+            assert resp.status == 404
+        assert await env.status("B-001") == Status.PENDING
+        district = await _api_token(env, Role.DISTRICT_HEAD, "district:桜地区")
+        async with env.http.post(url, headers=district, json={"method": "visit"}) as resp:
+            assert resp.status == 404  # B is in another district
+        head_b = await _api_token(env, Role.ASSOCIATION_HEAD, f"association:{ASSOC_B}")
+        async with env.http.post(url, headers=head_b, json={"method": "carrier pigeon"}) as resp:
+            assert resp.status == 400
+        async with env.http.post(url, headers=head_b, json={"method": "phone", "note": "電話で確認"}) as resp:
+            assert resp.status == 200 and (await resp.json())["status"] == "confirmed_in_person"
+        admin = await _api_token(env, Role.CITY_ADMIN, "city")
+        url_a = f"{env.url}/api/campaigns/{env.campaign_id}/households/{env.hh('A-001').id}/confirm"
+        async with env.http.post(url_a, headers=admin, json={"method": "paper"}) as resp:
+            assert resp.status == 200
+        assert await env.status("B-001") == Status.CONFIRMED_IN_PERSON
+        (entry,) = await env.store.replies.history(env.campaign_id, hh_b)
+        assert (entry.status, entry.channel, entry.method, entry.note) == ("confirmed_in_person", "staff", "phone",
+                                                                           "電話で確認")
+        async with env.http.post(f"{env.url}/api/campaigns/{env.campaign_id}/households/999/confirm",
+                                 headers=admin, json={"method": "visit"}) as resp:
+            assert resp.status == 404
+        async with env.http.post(url, json={"method": "visit"}) as resp:
+            assert resp.status == 401
+
+
+async def test_session_posts_need_the_csrf_token(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        head = await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A)
+        cookie, csrf = new_token(), new_token()
+        await env.store.auth.create_session(token_hash(cookie), head.id, csrf, 3600)
+        url = f"{env.url}/api/campaigns/{env.campaign_id}/households/{env.hh('A-001').id}/confirm"
+        cookies = {SESSION_COOKIE: cookie}
+        async with env.http.post(url, json={"method": "visit"}, cookies=cookies) as resp:
+            assert resp.status == 403
+        async with env.http.post(url, data={"method": "visit", "csrf": "wrong"}, cookies=cookies) as resp:
+            assert resp.status == 403
+        async with env.http.post(url, json={"method": "visit"}, cookies=cookies,
+                                 headers={"X-CSRF-Token": csrf}) as resp:
+            assert resp.status == 200 and (await resp.json())["by"] == "head-a"
+        (entry,) = await env.store.replies.history(env.campaign_id, env.hh("A-001").id)
+        assert entry.actor == "head-a"
+
+
+async def test_alert_lost_to_a_restart_is_sent_at_start(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        await _staff_city(env)
+        notifier, env.intake.notifier = env.intake.notifier, None  # the process "dies" before alerting
+        await env.sandbox.act_sms("+819011110002", "2")
+        assert env.sandbox.messages("telegram") == []
+        env.intake.notifier = notifier
+        await env.intake.start()  # what a restarted server does
+        await env.intake.idle()
+        assert {r.address for r in env.sandbox.messages("telegram")} == {"8880001", "8880002"}
+        assert await env.store.replies.unnotified_help() == []
