@@ -74,7 +74,7 @@ class Preview:
 
 def _duration(seconds: float) -> str:
     if seconds < 60:
-        return f"{seconds:.0f} s"
+        return f"{math.ceil(seconds)} s"
     if seconds < 3600:
         return f"{math.ceil(seconds / 60)} min"
     return f"{seconds / 3600:.1f} h"

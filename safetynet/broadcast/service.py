@@ -23,7 +23,7 @@ from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, CampaignState
 from safetynet.replies.tokens import reply_token, token_hash
-from safetynet.roster.model import UnknownScopeError
+from safetynet.roster.model import Association, UnknownScopeError
 from safetynet.stats.document import build_stats
 from safetynet.store import Store
 from safetynet.store.campaigns import Enrolment
@@ -79,6 +79,35 @@ class CampaignSpec:
                    parse_messages(data.get("messages"), fail), ladder)
 
 
+def covered(scope: Sequence[str], associations: Sequence[Association]) -> list[Association]:
+    """The associations a campaign scope reaches (a group reaches its association's dashboard)."""
+    out = []
+    for a in associations:
+        for item in scope:
+            kind, _, name = str(item).partition(":")
+            if (item == "city" or (kind == "district" and name == a.district)
+                    or (kind == "association" and name == a.name)
+                    or (kind == "group" and name.partition("/")[0] == a.name)):
+                out.append(a)
+                break
+    return out
+
+
+def _merge(spec: CampaignSpec | None, **kw: Any) -> CampaignSpec:
+    given = {k: v for k, v in kw.items() if v is not None}
+    if spec is None:
+        missing = {"kind", "title", "scope", "messages"} - set(given)
+        if missing:
+            raise CampaignError(f"missing {', '.join(sorted(missing))}")
+        return CampaignSpec(str(given["title"]), CampaignKind(given["kind"]), tuple(given["scope"]),
+                            dict(given["messages"]), tuple(given.get("ladder", DEFAULT_LADDER)))
+    return CampaignSpec(
+        str(given.get("title", spec.title)), CampaignKind(given.get("kind", spec.kind)),
+        tuple(given.get("scope", spec.scope)), dict(given.get("messages", spec.messages)),
+        tuple(given.get("ladder", spec.ladder)), spec.options,
+    )
+
+
 class CampaignService:
     def __init__(self, store: Store, cfg: Config, clock: Clock,
                  on_change: Callable[[], None] | None = None) -> None:
@@ -91,9 +120,15 @@ class CampaignService:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    async def create(self, spec: CampaignSpec, *, source: str = "cli", created_by: str = "",
-                     options: Mapping[str, Any] | None = None) -> Campaign:
-        """A draft; the scope is checked against the roster now."""
+    async def create(
+        self, spec: CampaignSpec | None = None, *, kind: CampaignKind | str | None = None, title: str | None = None,
+        scope: Sequence[str] | None = None, messages: Mapping[str, str] | None = None,
+        ladder: Sequence[LadderStep] | None = None, options: Mapping[str, Any] | None = None,
+        source: str = "cli", created_by: str = "",
+    ) -> Campaign:
+        """A draft, from a spec or from keywords (keywords override the spec); the scope is checked
+        against the roster now."""
+        spec = _merge(spec, kind=kind, title=title, scope=scope, messages=messages, ladder=ladder)
         try:
             await self.store.roster.count_in_scope(spec.scope)
         except UnknownScopeError as e:
@@ -172,15 +207,21 @@ class CampaignService:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    async def preview(self, scope: Sequence[str], ladder: Sequence[LadderStep] = DEFAULT_LADDER,
-                      messages: Mapping[str, str] | None = None, drill: bool = True) -> Preview:
-        counter = PreviewCounter(self.cfg, ladder, messages, drill)
+    async def preview(self, scope: Sequence[str], ladder: Sequence[LadderStep] | None = None,
+                      messages: Mapping[str, str] | None = None,
+                      kind: CampaignKind | str = CampaignKind.DRILL) -> Preview:
+        """What a campaign over `scope` would send (households per channel per step, time, cost)."""
+        drill = CampaignKind(kind) == CampaignKind.DRILL
+        counter = PreviewCounter(self.cfg, ladder or DEFAULT_LADDER, messages, drill)
         try:
             async for batch in self.store.roster.households_in_scope(scope, batch_size=_BATCH):
                 counter.add(batch)
         except UnknownScopeError as e:
             raise CampaignError(str(e)) from None
         return counter.result()
+
+    async def coverage(self, scope: Sequence[str]) -> list[Association]:
+        return covered(scope, await self.store.roster.list_associations())
 
     async def stats(self, campaign_id: int,
                     visible: Callable[[AssociationRow], bool] = lambda a: True) -> dict[str, Any]:

@@ -1,0 +1,178 @@
+"""`safetynet campaign preview|start|status|close|report`: parse, call the service, print.
+
+`campaign start` creates the campaign, plans step 0 into the outbox and returns: the dispatcher
+of a running `safetynet serve` picks it up (it polls the outbox).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from safetynet.admin import CommandError
+from safetynet.broadcast.model import DEFAULT_LADDER
+from safetynet.broadcast.scenario import Scenario, ScenarioError, load_scenario
+from safetynet.broadcast.service import CampaignError, CampaignService, CampaignSpec
+from safetynet.config import Config
+from safetynet.domain import CampaignKind, Scope
+
+T = TypeVar("T")
+
+_EXAMPLES = {
+    "preview": "safetynet campaign preview drills/citywide-earthquake.toml\n"
+               "  safetynet campaign preview city --json\n"
+               "  safetynet campaign preview drills/association-monthly.toml --scope association:桜町一丁目町会",
+    "start": "safetynet campaign start drills/citywide-earthquake.toml\n"
+             "  safetynet campaign start drills/association-monthly.toml --scope association:桜町一丁目町会 --json\n"
+             "  safetynet campaign start drills/citywide-earthquake.toml --real   # a real event, not a drill",
+    "status": "safetynet campaign status 12 --json",
+    "close": "safetynet campaign close 12",
+    "report": "safetynet campaign report 12 --format html --output report.html",
+}
+
+
+def _parser(sub: Any, name: str, help_: str) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        name, help=help_, description=help_, epilog=f"examples:\n  {_EXAMPLES[name]}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return p
+
+
+def add_arguments(sub: Any) -> None:
+    p = _parser(sub, "preview", "households per channel per step, the time provider limits imply, the cost")
+    p.add_argument("target", help="a scenario file (.toml) or a scope: city | district:NAME | association:NAME")
+    p.add_argument("--scope", help="override the scenario's scope")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=preview)
+
+    p = _parser(sub, "start", "start a campaign from a scenario: plans the first wave and prints its id")
+    p.add_argument("scenario", help="scenario file (TOML), e.g. drills/citywide-earthquake.toml")
+    p.add_argument("--scope", help="city | district:NAME | association:NAME (default: the scenario's)")
+    p.add_argument("--real", action="store_true", help="a real event, not a drill (required for kind = \"real\")")
+    p.add_argument("--json", action="store_true", help='print {"id": …}')
+    p.add_argument("--simulate", action="store_true", help="simulated residents answer (demo machines only)")
+    p.set_defaults(func=start)
+
+    p = _parser(sub, "status", "the stats document of a campaign")
+    p.add_argument("id", type=int)
+    p.add_argument("--json", action="store_true", help="print the JSON stats document")
+    p.set_defaults(func=status)
+
+    p = _parser(sub, "close", "close a running campaign (what is still queued is not sent)")
+    p.add_argument("id", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=close)
+
+    p = _parser(sub, "report", "the campaign report (json, csv or html)")
+    p.add_argument("id", type=int)
+    p.add_argument("--format", choices=("json", "csv", "html"), default="html")
+    p.add_argument("--output", help="write to this file instead of standard output")
+    p.set_defaults(func=report)
+
+
+def _run(cfg: Config, work: Callable[[CampaignService], Awaitable[T]]) -> T:
+    from safetynet.store import store_session
+
+    async def go() -> T:
+        async with store_session(cfg) as store:
+            return await work(CampaignService(store, cfg, store.clock))
+
+    try:
+        return asyncio.run(go())
+    except (CampaignError, ScenarioError) as e:
+        raise CommandError(str(e)) from None
+
+
+def _scenario(path: str) -> Scenario:
+    try:
+        return load_scenario(path)
+    except ScenarioError as e:
+        raise CommandError(str(e)) from None
+
+
+def _scope(text: str | None) -> tuple[str, ...] | None:
+    if not text:
+        return None
+    try:
+        return (str(Scope.parse(text)),)
+    except ValueError as e:
+        raise CommandError(str(e)) from None
+
+
+def preview(cfg: Config, args: argparse.Namespace) -> int:
+    if args.target.endswith(".toml") or Path(args.target).exists():
+        s = _scenario(args.target)
+        spec = CampaignSpec.from_scenario(s, _scope(args.scope))
+    else:
+        scope = _scope(args.scope) or _scope(args.target) or ("city",)
+        spec = CampaignSpec("preview", CampaignKind.DRILL, scope, {"ja": "安否確認です。"}, DEFAULT_LADDER)
+    result = _run(cfg, lambda svc: svc.preview(spec.scope, spec.ladder, spec.messages, spec.kind))
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        print(f"{spec.title} ({spec.kind}) — scope {', '.join(spec.scope)}")
+        for line in result.lines():
+            print(line)
+    return 0
+
+
+def start(cfg: Config, args: argparse.Namespace) -> int:
+    s = _scenario(args.scenario)
+    if s.kind == CampaignKind.REAL and not args.real:
+        raise CommandError(f"{args.scenario} is a real event; add --real to start it")
+    if args.simulate and importlib.util.find_spec("safetynet.sim.runner") is None:
+        raise CommandError("--simulate is not available in this installation")
+    spec = CampaignSpec.from_scenario(s, _scope(args.scope), CampaignKind.REAL if args.real else s.kind)
+    campaign = _run(cfg, lambda svc: svc.launch(spec, source="cli", created_by="cli"))
+    if args.json:
+        print(json.dumps({"id": campaign.id}))
+    else:
+        print(campaign.id)
+        print(f"{campaign.kind} {campaign.title!r}: {campaign.households:,} households; the first wave is"
+              " queued for the dispatcher of `safetynet serve`", file=sys.stderr)
+    if args.simulate:
+        from safetynet.sim import runner  # type: ignore[attr-defined]
+
+        runner.simulate(cfg, campaign.id)
+    return 0
+
+
+def status(cfg: Config, args: argparse.Namespace) -> int:
+    doc = _run(cfg, lambda svc: svc.stats(args.id))
+    if args.json:
+        print(json.dumps(doc, ensure_ascii=False))
+        return 0
+    print(f"campaign {doc['id']} ({doc['kind']}, {doc['state']}): {doc['households']:,} households,"
+          f" {doc['answered_rate']:.1%} answered")
+    for k, v in doc["status"].items():
+        print(f"  {k:<20} {v:>8,}")
+    return 0
+
+
+def close(cfg: Config, args: argparse.Namespace) -> int:
+    c = _run(cfg, lambda svc: svc.close(args.id))
+    print(json.dumps({"id": c.id, "state": str(c.state)}) if args.json else f"campaign {c.id} closed")
+    return 0
+
+
+def report(cfg: Config, args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("safetynet.stats.report") is not None:
+        from safetynet.stats.report import report_cli
+
+        return report_cli(cfg, args)
+    if args.format != "json":
+        raise CommandError("only --format json is available in this installation")
+    doc = _run(cfg, lambda svc: svc.stats(args.id))
+    text = json.dumps(doc, ensure_ascii=False)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return 0

@@ -1,0 +1,184 @@
+"""Campaign API: start, close, cancel, list, stats, preview (JSON; staff session or API token).
+
+Only city admins, and district heads within their district, may start, close or cancel. A
+campaign that reaches none of the caller's associations answers exactly like one that does not
+exist (404). Browser sessions must send the CSRF token; API tokens need none.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from aiohttp import web
+
+from safetynet.auth import Viewer
+from safetynet.broadcast.model import Campaign
+from safetynet.broadcast.scenario import ScenarioError, load_scenario
+from safetynet.broadcast.service import (
+    CampaignError,
+    CampaignNotFound,
+    CampaignService,
+    CampaignSpec,
+    CampaignStateError,
+)
+from safetynet.domain import CampaignKind
+from safetynet.web.app import check_csrf, json_error, require_viewer, services
+
+_SCENARIO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def _service(request: web.Request) -> CampaignService:
+    svc = services(request)
+    if svc.campaigns is None:
+        svc.campaigns = CampaignService(svc.store, svc.cfg, svc.clock)
+    campaigns: CampaignService = svc.campaigns
+    return campaigns
+
+
+def _not_found() -> web.HTTPNotFound:
+    return web.HTTPNotFound(text=json.dumps({"error": "not found"}), content_type="application/json")
+
+
+def _bad(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    try:
+        doc = json.loads(raw or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise _bad("request body is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise _bad("expected a JSON object")
+    return doc
+
+
+def _spec(request: web.Request, doc: dict[str, Any]) -> CampaignSpec:
+    """A scenario by name (`"scenario": "citywide-earthquake"`, scope/kind overridable) or inline."""
+    try:
+        if "scenario" in doc:
+            name = doc["scenario"]
+            if not isinstance(name, str) or not _SCENARIO_NAME.match(name):
+                raise _bad("scenario: a scenario name such as citywide-earthquake")
+            path = services(request).cfg.resolve("drills") / f"{name}.toml"
+            if not path.exists():
+                raise _bad(f"scenario: no scenario named {name!r}")
+            s = load_scenario(path)
+            inline = CampaignSpec.from_json({"title": s.title, "kind": doc.get("kind", str(s.kind)),
+                                             "scope": doc.get("scope", list(s.scope)), "messages": s.messages})
+            return CampaignSpec(inline.title, inline.kind, inline.scope, inline.messages, s.ladder,
+                                {**s.options, "scenario": s.name})
+        return CampaignSpec.from_json(doc)
+    except ScenarioError as e:
+        raise _bad(str(e)) from None
+
+
+async def _may_manage(request: web.Request, viewer: Viewer, scope: tuple[str, ...]) -> bool:
+    """City admins anywhere; district heads for campaigns wholly inside their district."""
+    if not viewer.may_start_campaigns:
+        return False
+    if viewer.is_city_admin:
+        return True  # an unknown name is then reported by the service (400)
+    reached = await _service(request).coverage(scope)
+    return bool(reached) and all(viewer.sees(a.district, a.name) for a in reached)
+
+
+async def _visible_campaign(request: web.Request, viewer: Viewer) -> Campaign:
+    try:
+        campaign_id = int(request.match_info["id"])
+        c = await _service(request).get(campaign_id)
+    except (ValueError, CampaignNotFound):
+        raise _not_found() from None
+    reached = await _service(request).coverage(c.scope)
+    if not any(viewer.sees(a.district, a.name) for a in reached):
+        raise _not_found()
+    return c
+
+
+def _summary(c: Campaign) -> dict[str, Any]:
+    return {"id": c.id, "kind": str(c.kind), "state": str(c.state), "title": c.title, "scope": list(c.scope),
+            "households": c.households, "created_at": c.created_at, "started_at": c.started_at,
+            "closed_at": c.closed_at, "source": c.source}
+
+
+async def create(request: web.Request) -> web.Response:
+    viewer = require_viewer(request)
+    await check_csrf(request)
+    doc = await _json_body(request)
+    spec = _spec(request, doc)
+    if spec.kind == CampaignKind.REAL and (doc.get("kind") != "real" or doc.get("confirm") is not True):
+        return json_error(400, 'a real event needs "kind": "real" and "confirm": true')
+    try:
+        if not await _may_manage(request, viewer, spec.scope):
+            return json_error(403, "you may not start a campaign for this scope")
+        svc = _service(request)
+        c = await svc.create(spec, source="api", created_by=viewer.login)
+        if doc.get("start", True) is not False:
+            c = await svc.start(c.id)
+    except CampaignError as e:
+        return json_error(400, str(e))
+    return web.json_response({"id": c.id, "state": str(c.state), "households": c.households}, status=201)
+
+
+async def _finish(request: web.Request, action: str) -> web.Response:
+    viewer = require_viewer(request)
+    await check_csrf(request)
+    c = await _visible_campaign(request, viewer)
+    if not await _may_manage(request, viewer, c.scope):
+        return json_error(403, f"you may not {action} this campaign")
+    try:
+        done = await getattr(_service(request), action)(c.id)
+    except CampaignStateError as e:
+        return json_error(409, str(e))
+    return web.json_response({"id": done.id, "state": str(done.state)})
+
+
+async def close(request: web.Request) -> web.Response:
+    return await _finish(request, "close")
+
+
+async def cancel(request: web.Request) -> web.Response:
+    return await _finish(request, "cancel")
+
+
+async def list_campaigns(request: web.Request) -> web.Response:
+    viewer = require_viewer(request)
+    svc = _service(request)
+    out = []
+    for c in await svc.campaigns.list_campaigns(limit=500):
+        if viewer.is_city_admin or any(viewer.sees(a.district, a.name) for a in await svc.coverage(c.scope)):
+            out.append(_summary(c))
+    return web.json_response(out)
+
+
+async def stats(request: web.Request) -> web.Response:
+    viewer = require_viewer(request)
+    c = await _visible_campaign(request, viewer)
+    doc = await _service(request).stats(c.id, visible=lambda a: viewer.sees(a.district, a.name))
+    return web.json_response(doc, dumps=lambda d: json.dumps(d, ensure_ascii=False))
+
+
+async def preview(request: web.Request) -> web.Response:
+    viewer = require_viewer(request)
+    await check_csrf(request)
+    spec = _spec(request, await _json_body(request))
+    try:
+        if not await _may_manage(request, viewer, spec.scope):
+            return json_error(403, "you may not start a campaign for this scope")
+        pv = await _service(request).preview(spec.scope, spec.ladder, spec.messages, spec.kind)
+    except CampaignError as e:
+        return json_error(400, str(e))
+    return web.json_response({**pv.to_dict(), "lines": pv.lines()},
+                             dumps=lambda d: json.dumps(d, ensure_ascii=False))
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/api/campaigns", create)
+    app.router.add_get("/api/campaigns", list_campaigns)
+    app.router.add_post("/api/campaigns/preview", preview)
+    app.router.add_post("/api/campaigns/{id}/close", close)
+    app.router.add_post("/api/campaigns/{id}/cancel", cancel)
+    app.router.add_get("/api/campaigns/{id}/stats", stats)

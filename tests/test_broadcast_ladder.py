@@ -1,0 +1,106 @@
+"""The escalation ladder on a controlled clock: later steps only to non-responders, then door-knock."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from broadcast_helpers import H, answer, make_cfg, opened, seed, senders
+
+from safetynet.broadcast.dispatcher import Dispatcher
+from safetynet.broadcast.ladder import LadderScheduler
+from safetynet.broadcast.model import Campaign
+from safetynet.broadcast.service import CampaignService, CampaignSpec
+from safetynet.clock import FakeClock
+from safetynet.domain import CampaignKind, Channel
+
+MSG = {"ja": "安否確認です。"}
+
+
+class Notes:
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, dict[int, int]]] = []
+
+    async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int]) -> None:
+        self.calls.append((campaign.id, dict(households_by_association)))
+
+
+async def test_later_steps_reach_only_non_responders_then_the_door_knock_list(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with opened(cfg, clock) as store:
+        ids = await seed(store, [H("answers", "wm"), H("silent", "wm"), H("app_only", "w"), H("landline", "l"),
+                                 H("read_only", "m", association="桜町二丁目町会")])
+        svc = CampaignService(store, cfg, clock)
+        c = await svc.launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), MSG))
+        snd = senders(clock)
+        notes = Notes()
+        ladder = LadderScheduler(store.campaigns, clock, notifier=notes)
+
+        async def wave() -> dict[Channel, list[int]]:
+            for s in snd.values():
+                s.sent.clear()
+            await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+            return {ch: s.households() for ch, s in snd.items() if s.sent}
+
+        first = await wave()
+        assert sorted(first[Channel.WEBPUSH]) == [ids["answers"], ids["silent"], ids["app_only"]]
+        await answer(store, c.id, ids["answers"], "safe")
+        await answer(store, c.id, ids["read_only"], "read")  # opened the page: still not an answer
+        assert await ladder.tick() == []
+        await clock.advance(599)
+        assert await ladder.tick() == []
+        await clock.advance(1)
+        assert await ladder.tick() == [(c.id, 1)]
+        assert await wave() == {Channel.SMS: [ids["silent"], ids["read_only"]]}
+        await answer(store, c.id, ids["read_only"], "need_help")
+        await clock.advance(600)
+        assert await ladder.tick() == [(c.id, 2)]
+        assert sorted((await wave())[Channel.VOICE]) == [ids["silent"], ids["landline"]]
+        await clock.advance(600)
+        assert await ladder.tick() == [(c.id, 3)]
+        on_list = await store.campaigns.doorknock_households(c.id)
+        assert on_list == sorted([ids["silent"], ids["app_only"], ids["landline"]])
+        assert len(notes.calls) == 1 and sum(notes.calls[0][1].values()) == 3
+        # a restarted scheduler neither repeats nor skips
+        await clock.advance(3600)
+        assert await LadderScheduler(store.campaigns, clock, notifier=notes).tick() == []
+        assert len(notes.calls) == 1
+        assert (await store.campaigns.ladder_progress(c.id)).next_step == 4
+
+
+async def test_a_slow_lane_is_not_doubled_by_the_next_step(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with opened(cfg, clock) as store:
+        await seed(store, [H("a", "m"), H("b", "m")])
+        c = await CampaignService(store, cfg, clock).launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), MSG))
+        await clock.advance(600)  # step 0's SMS never went out (nobody dispatched)
+        await LadderScheduler(store.campaigns, clock).tick()
+        counts = await store.campaigns.delivery_counts(c.id)
+        assert counts[(0, "sms", "queued")] == 2
+        assert not any(step == 1 for step, _, _ in counts)
+
+
+async def test_a_drills_ladder_waits_while_a_real_event_runs(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with opened(cfg, clock) as store:
+        await seed(store, [H("a", "wm")])
+        svc = CampaignService(store, cfg, clock)
+        drill = await svc.launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), MSG))
+        await Dispatcher(store.campaigns, senders(clock), cfg, clock).burst()
+        ladder = LadderScheduler(store.campaigns, clock)
+        await clock.advance(300)
+        real = await svc.launch(CampaignSpec("地震", CampaignKind.REAL, ("city",), MSG))
+        await ladder.tick()
+        assert (await svc.stats(drill.id))["paused"] is True
+        await clock.advance(1000)
+        assert [d for d in await ladder.tick() if d[0] == drill.id] == []
+        await svc.close(real.id)
+        await ladder.tick()  # resumes: paused 1,000 s, so step 1 is due at 600 + 1,000
+        assert (await svc.stats(drill.id))["paused"] is False
+        await clock.advance(299)
+        assert await ladder.tick() == []
+        await clock.advance(1)
+        assert await ladder.tick() == [(drill.id, 1)]
