@@ -123,7 +123,7 @@ async def test_list_and_remove_only_own_channels(tmp_path: Path) -> None:
         async with env.http.post(f"{env.url}/join/{code}/remove", data={"contact_id": str(other)}) as resp:
             assert resp.status == 200
         assert await env.store.roster.get_household(env.hh("A-001").id) == env.hh("A-001")  # untouched
-        own = [c for c in env.hh("A-002").contacts if c.kind == ContactKind.LANDLINE][0]
+        own = next(c for c in env.hh("A-002").contacts if c.kind == ContactKind.LANDLINE)
         async with env.http.post(f"{env.url}/join/{code}/remove", data={"contact_id": str(own.id)}) as resp:
             page = await resp.text()
             assert "削除しました" in page and "固定電話" not in page
