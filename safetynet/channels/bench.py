@@ -1,0 +1,209 @@
+"""`safetynet bench channels`: the channel modules against a bare loop over each client library.
+
+The sandbox runs in another process (VAPID/decryption and status callbacks off, so it stays out of
+the way). For each channel, the same N messages go through a bare loop over the client library
+(the cheapest correct use of it) and through our sender (delivery log on, written as JSON to
+/dev/null), with the same concurrency. It prints rates, CPU per message and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from safetynet.channels.base import OutboundMessage
+from safetynet.channels.sandbox.server import READY_PREFIX
+from safetynet.config import SANDBOX_SECRETS, Config
+from safetynet.domain import Channel
+
+Send = Callable[[int], Awaitable[None]]
+TOKEN = "AbCdEfGhIjKlMnOpQrStUv"  # noqa: S105 - a sample, 22 base64url chars, like a real reply token
+REPLY_URL = f"http://127.0.0.1:8080/r/{TOKEN}"
+TEXT = f"【訓練】さくら市で震度5強の地震がありました。無事ですか？ 回答: {REPLY_URL}"
+PUSH_SUBSCRIPTIONS = 50
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n", type=int, default=3000, help="messages per channel and per loop (default 3000)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--channels", default="webpush,telegram,sms,voice", help="comma-separated channels")
+    parser.add_argument("--log-level", default="info",
+                        help="level of the delivery log during the run (default info: every attempt is logged)")
+
+
+@contextlib.asynccontextmanager
+async def sandbox_process() -> AsyncIterator[str]:
+    """A sandbox in a child process on a free port; yields its URL."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETYNET_")}
+    with tempfile.TemporaryDirectory() as cwd:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "safetynet.channels.sandbox", "--port", "0", "--no-verify-push", "--no-callbacks",
+            stdout=subprocess.PIPE, env=env, cwd=cwd,
+        )
+        try:
+            assert proc.stdout is not None
+            line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip()
+            if not line.startswith(READY_PREFIX):
+                raise RuntimeError(f"sandbox did not start: {line!r}")
+            yield line[len(READY_PREFIX):]
+        finally:
+            if proc.returncode is None:
+                proc.terminate()
+                await proc.wait()
+
+
+def bench_config(cfg: Config, url: str, data_dir: Path) -> Config:
+    ch = cfg.channels
+    channels = dataclasses.replace(
+        ch,
+        telegram=dataclasses.replace(ch.telegram, enabled=True, api_base_url=url),
+        sms=dataclasses.replace(ch.sms, enabled=True, api_base_url=url),
+        voice=dataclasses.replace(ch.voice, enabled=True, api_base_url=url),
+        webpush=dataclasses.replace(ch.webpush, enabled=True),
+    )
+    store = dataclasses.replace(cfg.store, path=str(data_dir / "bench.db"))
+    secrets = dataclasses.replace(SANDBOX_SECRETS, secret_key="bench")  # noqa: S106 - throwaway
+    return dataclasses.replace(cfg, channels=channels, store=store, secrets=secrets, base_dir=str(data_dir))
+
+
+async def run_loop(n: int, concurrency: int, send: Send) -> dict[str, float]:
+    """N sends by `concurrency` workers: wall seconds, CPU ms a message, errors."""
+    next_i, errors = 0, 0
+
+    async def worker() -> None:
+        nonlocal next_i, errors
+        while next_i < n:
+            i = next_i
+            next_i += 1
+            try:
+                await send(i)
+            except Exception:  # counted, not fatal: a benchmark reports, it does not stop
+                errors += 1
+
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return {"seconds": wall, "per_second": n / wall, "cpu_ms_per_msg": cpu * 1000 / n, "errors": errors}
+
+
+def address(channel: Channel, i: int, subs: list[dict[str, Any]]) -> str:
+    if channel is Channel.WEBPUSH:
+        return json.dumps(subs[i % len(subs)])
+    if channel is Channel.TELEGRAM:
+        return str(700000000 + i)
+    return f"+8190{i % 100000000:08d}"
+
+
+def message(channel: Channel, i: int, subs: list[dict[str, Any]]) -> OutboundMessage:
+    return OutboundMessage(channel, i, 1, i, address(channel, i, subs), TEXT, REPLY_URL, TOKEN, "ja", True, "安否確認")
+
+
+async def module_send(cfg: Config, channel: Channel, subs: list[dict[str, Any]]) -> tuple[Send, Callable[[], Awaitable[None]]]:
+    from safetynet.channels.registry import FACTORIES
+
+    sender = FACTORIES[channel](cfg, "http://127.0.0.1:8080")
+    await sender.start()
+    msgs = [message(channel, i, subs) for i in range(4 * len(subs) or 1)]
+
+    async def send(i: int) -> None:
+        await sender.send(msgs[i % len(msgs)] if channel is Channel.WEBPUSH else message(channel, i, subs))
+
+    return send, sender.close
+
+
+async def _subscriptions(url: str, n: int) -> list[dict[str, Any]]:
+    async with aiohttp.ClientSession() as s:
+        out = []
+        for _ in range(n):
+            async with s.post(f"{url}/_sandbox/webpush/subscribe") as r:
+                out.append(await r.json())
+        return out
+
+
+async def _bench_channel(cfg: Config, url: str, channel: Channel, n: int, subs: list[dict[str, Any]]) -> dict[str, Any]:
+    from safetynet.channels import bench_bare
+
+    conc = getattr(cfg.channels, channel.value).concurrency
+    warm = max(20, n // 10)
+    bare_send, bare_close = await bench_bare.BARE[channel](cfg, url, subs)
+    mod_send, mod_close = await module_send(cfg, channel, subs)
+    try:
+        await run_loop(warm, conc, bare_send)
+        await run_loop(warm, conc, mod_send)
+        # Alternate halves so neither loop gets the quieter moment of the machine.
+        half = n // 2
+        b1 = await run_loop(half, conc, bare_send)
+        m1 = await run_loop(half, conc, mod_send)
+        m2 = await run_loop(n - half, conc, mod_send)
+        b2 = await run_loop(n - half, conc, bare_send)
+    finally:
+        await bare_close()
+        await mod_close()
+    bare, mod = _merge(b1, b2, n), _merge(m1, m2, n)
+    return {
+        "concurrency": conc,
+        "bare_per_second": round(bare["per_second"], 1),
+        "module_per_second": round(mod["per_second"], 1),
+        "ratio": round(mod["per_second"] / bare["per_second"], 3),
+        "bare_cpu_ms_per_msg": round(bare["cpu_ms_per_msg"], 3),
+        "module_cpu_ms_per_msg": round(mod["cpu_ms_per_msg"], 3),
+        "bare_errors": bare["errors"],
+        "module_errors": mod["errors"],
+    }
+
+
+def _merge(a: dict[str, float], b: dict[str, float], n: int) -> dict[str, float]:
+    seconds = a["seconds"] + b["seconds"]
+    cpu_ms = a["cpu_ms_per_msg"] * (n // 2) + b["cpu_ms_per_msg"] * (n - n // 2)
+    return {"seconds": seconds, "per_second": n / seconds, "cpu_ms_per_msg": cpu_ms / n, "errors": a["errors"] + b["errors"]}
+
+
+async def _run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
+    from safetynet.logs import configure_logging
+
+    channels = [Channel(c.strip()) for c in args.channels.split(",") if c.strip()]
+    # The delivery log is part of what a send costs: keep it on, rendered as JSON, into /dev/null.
+    devnull = open(os.devnull, "w")  # noqa: ASYNC230 - /dev/null, opened once
+    configure_logging(args.log_level, "json", devnull)
+    # twilio's async client logs ~11 INFO lines a request; a bare user would silence it too.
+    logging.getLogger("twilio").setLevel(logging.WARNING)
+    result: dict[str, Any] = {"n": args.n, "delivery_log": f"{args.log_level}, json to /dev/null", "channels": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        async with sandbox_process() as url:
+            bcfg = bench_config(cfg, url, Path(tmp))
+            subs = await _subscriptions(url, PUSH_SUBSCRIPTIONS)
+            for ch in channels:
+                result["channels"][ch.value] = await _bench_channel(bcfg, url, ch, args.n, subs)
+            async with aiohttp.ClientSession() as s, s.get(f"{url}/_sandbox/stats") as r:
+                result["sandbox"] = await r.json()
+    devnull.close()
+    return result
+
+
+def main(cfg: Config, args: argparse.Namespace) -> int:
+    result = asyncio.run(_run(cfg, args))
+    if getattr(args, "json", False):
+        print(json.dumps(result))
+        return 0
+    print(f"channels benchmark, N={result['n']} per loop, sandbox in another process")
+    print(f"{'channel':<10}{'bare/s':>10}{'module/s':>10}{'ratio':>8}{'bare cpu ms':>13}{'module cpu ms':>15}")
+    for name, r in result["channels"].items():
+        print(
+            f"{name:<10}{r['bare_per_second']:>10.0f}{r['module_per_second']:>10.0f}{r['ratio']:>8.2f}"
+            f"{r['bare_cpu_ms_per_msg']:>13.3f}{r['module_cpu_ms_per_msg']:>15.3f}"
+        )
+    return 0

@@ -1,0 +1,83 @@
+"""A python-telegram-bot `BaseRequest` over aiohttp.
+
+PTB's default HTTPX transport spends about 5 ms of CPU per message here (httpcore pool
+bookkeeping; see ../shared/notes/libraries.md §3). The library accepts any `BaseRequest`; this
+one rides on an aiohttp session (the app's, or its own) and costs a fraction of that.
+`safetynet bench channels` measures both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+
+class NotSentError(NetworkError):
+    """The connection never opened, so the request cannot have reached Telegram."""
+
+
+class AiohttpRequest(BaseRequest):
+    def __init__(
+        self,
+        session: aiohttp.ClientSession | None = None,
+        connections: int = 16,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 10.0,
+    ) -> None:
+        self._session = session
+        self._own_session = session is None
+        self._connections = connections
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        if self._session is None or (self._own_session and self._session.closed):
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._connections))
+            self._own_session = True
+
+    async def shutdown(self) -> None:
+        if self._own_session and self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    @staticmethod
+    def _timeout(value: object, default: float) -> float:
+        # PTB passes DEFAULT_NONE when the caller gave no timeout; None would mean "wait forever".
+        if isinstance(value, int | float):
+            return float(value)
+        return default
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: object = BaseRequest.DEFAULT_NONE,
+        write_timeout: object = BaseRequest.DEFAULT_NONE,
+        connect_timeout: object = BaseRequest.DEFAULT_NONE,
+        pool_timeout: object = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        if self._session is None or self._session.closed:
+            raise RuntimeError("AiohttpRequest is not initialized")
+        if request_data is not None and request_data.contains_files:
+            # SafetyNet sends text only; uploads would need multipart, which we never build.
+            raise NetworkError("file uploads are not supported by AiohttpRequest")
+        data = request_data.json_parameters if request_data is not None else None
+        # One overall deadline: connect (including waiting for a pooled connection) plus the answer.
+        total = self._timeout(connect_timeout, self._connect_timeout) + self._timeout(read_timeout, self._read_timeout)
+        try:
+            async with asyncio.timeout(total):
+                async with self._session.request(method, url, data=data) as resp:
+                    return resp.status, await resp.read()
+        except TimeoutError as e:
+            raise TimedOut from e
+        except aiohttp.ClientConnectorError as e:
+            raise NotSentError(f"aiohttp.{type(e).__name__}: {e}") from e
+        except aiohttp.ClientError as e:
+            raise NetworkError(f"aiohttp.{type(e).__name__}: {e}") from e
