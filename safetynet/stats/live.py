@@ -1,0 +1,258 @@
+"""The live hub: one poller per campaign reads the counters and fans out to every subscriber.
+
+Dashboards never query per event. A poller wakes every `poll_seconds` (or at once when poked),
+reads the campaign's counters, open help requests and the replies since its cursor (a rowid range:
+cheap), and when anything moved hands each subscriber a view filtered to its associations.
+Views are encoded once per distinct filter per tick, so 200 dashboards cost a handful of encodes.
+
+A subscriber's queue is bounded; a client too slow to drain it is told to go (`None`), and its
+browser reconnects with Last-Event-ID and catches up (see `catch_up`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from safetynet.clock import Clock
+from safetynet.domain import ALL_STATUSES, ANSWERED
+from safetynet.store.dashboard import Change, DashboardReads
+from safetynet.store.stats import StatsReads
+
+log = structlog.get_logger("stats")
+
+# Replies read per tick before the poller gives up and tells clients to reload their lists.
+# 2,000 replies/s × 0.5 s ticks stays well under it.
+MAX_CHANGES_PER_TICK = 5_000
+# A reconnecting client further behind than this many replies reloads instead of catching up.
+MAX_CATCH_UP = 2_000
+# Ticks with no subscriber before a poller stops (reconnecting clients keep it warm).
+IDLE_TICKS = 20
+
+Filter = frozenset[int] | None  # association ids a subscriber may see; None = all
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    seq: int  # reply cursor: every reply with id <= seq is reflected
+    campaign: dict[str, Any]
+    counts: dict[int, dict[str, int]]
+    help_open: dict[int, int]
+    changed: tuple[Change, ...] = ()
+    moved: frozenset[int] = frozenset()  # associations whose counts or help count changed
+    reset: bool = False  # too many changes to list: clients reload their lists
+
+
+def _rate(status: dict[str, int], households: int) -> float:
+    return round(sum(status[str(s)] for s in ANSWERED) / households, 4) if households else 0.0
+
+
+def view(snap: Snapshot, aids: Filter, *, full: bool, changed: Iterable[Change] | None = None,
+         reset: bool | None = None) -> dict[str, Any]:
+    """The event payload for one subscriber: totals of its associations, the associations that
+    moved (all of them when `full`), and the household changes it may see."""
+    visible = [a for a in snap.counts if aids is None or a in aids]
+    total = {str(s): 0 for s in ALL_STATUSES}
+    for a in visible:
+        for k, v in snap.counts[a].items():
+            total[k] += v
+    households = sum(total.values())
+    listed = visible if full else [a for a in visible if a in snap.moved]
+    assoc = {
+        str(a): {"households": sum(snap.counts[a].values()), "status": snap.counts[a],
+                 "answered_rate": _rate(snap.counts[a], sum(snap.counts[a].values())),
+                 "need_help_open": snap.help_open.get(a, 0)}
+        for a in listed
+    }
+    allowed = set(visible)
+    items = snap.changed if changed is None else changed
+    return {
+        "campaign": snap.campaign, "households": households, "status": total,
+        "answered_rate": _rate(total, households),
+        "need_help_open": sum(snap.help_open.get(a, 0) for a in visible),
+        "associations": assoc, "full": full,
+        "changed": [[c.household_id, c.association_id, c.status, c.reply_id]
+                    for c in items if c.association_id in allowed],
+        "reset": snap.reset if reset is None else reset,
+    }
+
+
+@dataclass(eq=False)
+class Subscription:
+    campaign_id: int
+    aids: Filter
+    queue: asyncio.Queue[tuple[int, str] | None]
+    dropped: bool = False
+
+
+@dataclass(eq=False)
+class _Poller:
+    campaign_id: int
+    subs: set[Subscription] = field(default_factory=set)
+    latest: Snapshot | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    poked: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+
+class LiveHub:
+    def __init__(self, stats: StatsReads, reads: DashboardReads, clock: Clock,
+                 poll_seconds: float = 0.5, queue_size: int = 32, heartbeat_seconds: float = 15.0,
+                 min_interval_seconds: float = 0.2) -> None:
+        self.stats = stats
+        self.reads = reads
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.min_interval_seconds = min(min_interval_seconds, poll_seconds)
+        self.queue_size = queue_size
+        self.heartbeat_seconds = heartbeat_seconds  # used by the HTTP side to keep idle streams checked
+        self._pollers: dict[int, _Poller] = {}
+        self._closed = False
+
+    @property
+    def subscribers(self) -> int:
+        return sum(len(p.subs) for p in self._pollers.values())
+
+    async def subscribe(self, campaign_id: int, aids: Filter) -> tuple[Subscription, Snapshot]:
+        """Registers a subscriber and returns it with the latest snapshot (waiting for the first poll)."""
+        if self._closed:
+            raise RuntimeError("live hub is closed")
+        poller = self._pollers.get(campaign_id)
+        if poller is None or poller.task is None or poller.task.done():
+            poller = _Poller(campaign_id)
+            self._pollers[campaign_id] = poller
+            poller.task = asyncio.get_running_loop().create_task(self._run(poller), name=f"live-{campaign_id}")
+        sub = Subscription(campaign_id, aids, asyncio.Queue(maxsize=self.queue_size))
+        poller.subs.add(sub)
+        await poller.ready.wait()
+        if poller.latest is None:  # the poller failed before its first snapshot
+            poller.subs.discard(sub)
+            raise RuntimeError("live poller stopped")
+        return sub, poller.latest
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        poller = self._pollers.get(sub.campaign_id)
+        if poller is not None:
+            poller.subs.discard(sub)
+
+    def poke(self, campaign_id: int) -> None:
+        """Something changed in this campaign (a commit of replies): poll now rather than at the next tick."""
+        poller = self._pollers.get(campaign_id)
+        if poller is not None:
+            poller.poked.set()
+
+    def on_replies(self, event: Any) -> None:
+        """A `ReplyStore` listener: pokes every campaign a committed batch touched."""
+        campaigns = {t.campaign_id for t in getattr(event, "transitions", ())}
+        campaigns |= {c for c, _ in getattr(event, "help_changed", ())}
+        for campaign_id in campaigns:
+            self.poke(campaign_id)
+
+    async def catch_up(self, sub: Subscription, snap: Snapshot, since: int | None) -> dict[str, Any]:
+        """The first event of a (re)connecting subscriber: a full view plus the households that
+        changed after `since` (its Last-Event-ID), or `reset` when it is too far behind."""
+        if since is None or since >= snap.seq:
+            return view(snap, sub.aids, full=True, changed=(), reset=False)
+        if snap.seq - since > MAX_CATCH_UP:  # reply ids are dense: the gap bounds the work
+            return view(snap, sub.aids, full=True, changed=(), reset=True)
+        changes = await self.reads.changes_since(sub.campaign_id, since, snap.seq, MAX_CATCH_UP, sub.aids)
+        if len(changes) > MAX_CATCH_UP:
+            return view(snap, sub.aids, full=True, changed=(), reset=True)
+        return view(snap, sub.aids, full=True, changed=changes, reset=False)
+
+    async def close(self) -> None:
+        """Stops every poller and tells every subscriber to go (the server is shutting down)."""
+        self._closed = True
+        for poller in list(self._pollers.values()):
+            for sub in list(poller.subs):
+                _kick(sub)
+            if poller.task is not None:
+                poller.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await poller.task
+        self._pollers.clear()
+
+    # -- the poller ---------------------------------------------------------------
+
+    async def _run(self, poller: _Poller) -> None:
+        idle = 0
+        try:
+            cursor = await self.reads.reply_cursor()
+            prev: Snapshot | None = None
+            while idle < IDLE_TICKS:
+                snap = await self._poll(poller.campaign_id, prev, cursor)
+                cursor = snap.seq
+                poller.latest = snap
+                poller.ready.set()
+                if prev is None or snap.moved or snap.changed or snap.reset or snap.campaign != prev.campaign:
+                    self._publish(poller, snap)
+                prev = snap
+                idle = 0 if poller.subs else idle + 1
+                await self._wait(poller)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("live_poller_failed", campaign_id=poller.campaign_id)
+        finally:
+            poller.ready.set()
+            if self._pollers.get(poller.campaign_id) is poller:
+                del self._pollers[poller.campaign_id]
+            for sub in list(poller.subs):  # whoever joined as it stopped reconnects to a new poller
+                _kick(sub)
+
+    async def _poll(self, campaign_id: int, prev: Snapshot | None, cursor: int) -> Snapshot:
+        seq = await self.reads.reply_cursor()
+        info = await self.reads.campaign(campaign_id)
+        campaign = info.as_dict() if info else {"id": campaign_id, "state": "gone"}
+        counts: dict[int, dict[str, int]] = {}
+        for row in await self.stats.counts(campaign_id):
+            counts.setdefault(row.association_id, {str(s): 0 for s in ALL_STATUSES})[row.status] += row.n
+        help_open = await self.stats.open_help_requests(campaign_id)
+        changes = await self.reads.changes_since(campaign_id, cursor, seq, MAX_CHANGES_PER_TICK)
+        reset = len(changes) > MAX_CHANGES_PER_TICK
+        if prev is None:
+            moved = frozenset(counts)
+        else:
+            moved = frozenset(a for a in set(counts) | set(prev.counts)
+                              if counts.get(a) != prev.counts.get(a) or help_open.get(a) != prev.help_open.get(a))
+        return Snapshot(seq, campaign, counts, help_open, () if reset else tuple(changes), moved, reset)
+
+    def _publish(self, poller: _Poller, snap: Snapshot) -> None:
+        encoded: dict[Filter, str] = {}
+        for sub in list(poller.subs):
+            data = encoded.get(sub.aids)
+            if data is None:
+                data = encoded[sub.aids] = json.dumps(view(snap, sub.aids, full=False), ensure_ascii=False)
+            try:
+                sub.queue.put_nowait((snap.seq, data))
+            except asyncio.QueueFull:
+                log.info("live_subscriber_dropped", campaign_id=poller.campaign_id)
+                _kick(sub)
+
+    async def _wait(self, poller: _Poller) -> None:
+        # However busy the campaign, at most one poll per `min_interval_seconds`; a poke (a commit of
+        # replies) ends the rest of the wait early, so answers show well within a second.
+        await self.clock.sleep(self.min_interval_seconds)
+        if not poller.poked.is_set():
+            poke = asyncio.ensure_future(poller.poked.wait())
+            tick = asyncio.ensure_future(self.clock.sleep(max(0.0, self.poll_seconds - self.min_interval_seconds)))
+            try:
+                await asyncio.wait({poke, tick}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                poke.cancel()
+                tick.cancel()
+        poller.poked.clear()
+
+
+def _kick(sub: Subscription) -> None:
+    """Empties a subscriber's queue and leaves only the "go away" marker."""
+    sub.dropped = True
+    while not sub.queue.empty():
+        sub.queue.get_nowait()
+    sub.queue.put_nowait(None)

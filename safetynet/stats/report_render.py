@@ -1,0 +1,196 @@
+"""Renderers of the drill report: JSON, CSV (one summary table, then the lists) and a
+self-contained HTML page that prints on A4 (pure)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timedelta, timezone
+from html import escape
+from typing import Any
+
+from safetynet.stats.curve import Series, render_svg
+
+_JST = timezone(timedelta(hours=9))
+_STATUSES = ("safe", "need_help", "confirmed_in_person", "read", "notified", "pending", "unreachable")
+_CHANNELS = ("webpush", "telegram", "sms", "voice", "web", "staff")
+_MILESTONES = ("25", "50", "75", "80")
+
+_L: dict[str, tuple[str, str]] = {
+    "title": ("訓練報告", "Drill report"), "real": ("実災害", "Real event"), "drill": ("訓練", "Drill"),
+    "started": ("開始", "Started"), "closed": ("終了", "Closed"), "generated": ("作成", "Generated"),
+    "scope": ("対象", "Scope"), "summary": ("全体", "Summary"), "households": ("世帯数", "Households"),
+    "answered": ("回答率", "Answered"), "previous": ("前回", "Previous"), "comparison": ("比較", "Comparison"),
+    "milestones": ("回答率に達するまでの時間（分）", "Minutes until answered"), "level": ("区分", "Level"),
+    "city": ("全体", "All"), "district": ("地区", "District"), "association": ("町会", "Association"),
+    "channels": ("最初の回答の経路", "Channel of the first answer"), "curve": ("回答の推移", "Response curve"),
+    "associations": ("町会別", "Per association"), "unreachable": ("連絡不能の世帯", "Unreachable households"),
+    "never": ("一度も回答のなかった世帯", "Households that never answered"), "none": ("なし", "None"),
+    "group": ("班", "Group"), "name": ("世帯主", "Name"), "address": ("住所", "Address"),
+    "better": ("▲ 改善", "▲ Better"), "worse": ("▼ 悪化", "▼ Worse"), "same": ("＝ 同程度", "= Same"),
+    "no_previous": ("前回なし", "No previous"), "curve_desc": ("開始からの分と回答率、地区ごと",
+                                                          "Minutes since start against answered %, per district"),
+    "min": ("分", "min"), "count": ("件数", "Count"),
+    "safe": ("無事", "Safe"), "need_help": ("要支援", "Needs help"), "confirmed_in_person": ("対面確認", "In person"),
+    "read": ("既読", "Read"), "notified": ("送信済", "Sent"), "pending": ("未送信", "Not sent"),
+    "unreachable_s": ("連絡不能", "Unreachable"),
+}
+
+
+def _l(lang: str, key: str) -> str:
+    ja, en = _L[key]
+    return en if lang == "en" else ja
+
+
+def _status_label(lang: str, s: str) -> str:
+    return _l(lang, "unreachable_s" if s == "unreachable" else s)
+
+
+def _when(epoch: float | None) -> str:
+    return datetime.fromtimestamp(epoch, _JST).strftime("%Y-%m-%d %H:%M") if epoch else "—"
+
+
+def _pct(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _m(value: int | None) -> str:
+    return "—" if value is None else str(value)
+
+
+def render_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+
+
+def render_csv(report: dict[str, Any]) -> str:
+    """The summary table (city, districts, associations), a blank line, then the lists."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["level", "district", "association", "households", *_STATUSES, "answered_rate",
+                *(f"minutes_to_{p}" for p in _MILESTONES), *(f"first_answers_{c}" for c in _CHANNELS),
+                "previous_answered_rate", "comparison"])
+
+    def row(level: str, district: str, assoc: str, s: dict[str, Any]) -> None:
+        w.writerow([level, district, assoc, s["households"], *(s["status"].get(k, 0) for k in _STATUSES),
+                    s["answered_rate"], *(_blank(s["minutes_to"].get(p)) for p in _MILESTONES),
+                    *(s["channels"].get(c, 0) for c in _CHANNELS),
+                    _blank(s.get("previous_answered_rate")), s.get("comparison") or ""])
+
+    row("city", "", "", report["city"])
+    for d in report["districts"]:
+        row("district", d["name"], "", d)
+    for a in report["associations"]:
+        row("association", a["district"], a["name"], a)
+    w.writerow([])
+    w.writerow(["list", "district", "association", "group", "name", "address", "members", "vulnerable", "landline"])
+    for key in ("unreachable", "never_answered"):
+        for p in report[key]:
+            w.writerow([key, p["district"], p["association"], p["group"], p.get("name", ""), p.get("address", ""),
+                        p.get("members", ""), int(p["vulnerable"]) if "vulnerable" in p else "", p.get("landline", "")])
+    return out.getvalue()
+
+
+def _blank(v: Any) -> Any:
+    return "" if v is None else v
+
+
+_CSS = """
+@page { size: A4; margin: 14mm 12mm; }
+body { font-family: "Noto Sans JP", "Hiragino Sans", "Yu Gothic", sans-serif; font-size: 10.5pt; color: #000;
+       max-width: 190mm; margin: 0 auto; line-height: 1.45; }
+h1 { font-size: 16pt; margin: 0 0 4pt; } h2 { font-size: 12.5pt; margin: 12pt 0 4pt; border-bottom: 1.5pt solid #000; }
+table { border-collapse: collapse; width: 100%; margin: 4pt 0; } th, td { border: 0.6pt solid #777; padding: 2pt 4pt;
+text-align: left; } td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+thead { display: table-header-group; } tr { break-inside: avoid; } .meta { color: #333; }
+svg.curve { width: 100%; height: auto; max-height: 95mm; } section { break-inside: auto; }
+.better { font-weight: bold; } .worse { font-weight: bold; text-decoration: underline; }
+"""
+
+
+def _verdict(lang: str, v: str | None) -> str:
+    if v is None:
+        return escape(_l(lang, "no_previous"))
+    return f'<span class="{v}">{escape(_l(lang, v))}</span>'
+
+
+def _status_table(lang: str, s: dict[str, Any]) -> str:
+    head = "".join(f'<th class="n">{escape(_status_label(lang, k))}</th>' for k in _STATUSES)
+    cells = "".join(f'<td class="n">{s["status"].get(k, 0)}<br>{_pct(s["rates"].get(k, 0.0))}</td>' for k in _STATUSES)
+    return f"<table><thead><tr>{head}</tr></thead><tbody><tr>{cells}</tr></tbody></table>"
+
+
+def _milestones(lang: str, report: dict[str, Any]) -> str:
+    head = "".join(f'<th class="n">{p}%</th>' for p in _MILESTONES)
+    rows = [(_l(lang, "city"), report["city"])] + [(d["name"], d) for d in report["districts"]]
+    body = "".join(
+        f"<tr><th>{escape(name)}</th><td class='n'>{s['households']}</td><td class='n'>{_pct(s['answered_rate'])}</td>"
+        + "".join(f'<td class="n">{_m(s["minutes_to"].get(p))}</td>' for p in _MILESTONES) + "</tr>"
+        for name, s in rows
+    )
+    return (f"<table><thead><tr><th>{escape(_l(lang, 'level'))}</th><th class='n'>{escape(_l(lang, 'households'))}"
+            f"</th><th class='n'>{escape(_l(lang, 'answered'))}</th>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def _channels(lang: str, s: dict[str, Any]) -> str:
+    items = s["channels"]
+    if not items:
+        return f"<p>{escape(_l(lang, 'none'))}</p>"
+    body = "".join(f"<tr><th>{escape(k)}</th><td class='n'>{v}</td></tr>" for k, v in items.items())
+    return f"<table><tbody>{body}</tbody></table>"
+
+
+def _associations(lang: str, report: dict[str, Any]) -> str:
+    cols = ("district", "association", "households", "answered")
+    head = "".join(f"<th>{escape(_l(lang, k))}</th>" for k in cols)
+    head += "".join(f'<th class="n">{p}%</th>' for p in ("50", "80"))
+    head += f"<th>{escape(_l(lang, 'previous'))}</th><th>{escape(_l(lang, 'comparison'))}</th>"
+    body = "".join(
+        f"<tr><td>{escape(a['district'])}</td><th>{escape(a['name'])}</th><td class='n'>{a['households']}</td>"
+        f"<td class='n'>{_pct(a['answered_rate'])}</td><td class='n'>{_m(a['minutes_to']['50'])}</td>"
+        f"<td class='n'>{_m(a['minutes_to']['80'])}</td><td class='n'>{_pct(a['previous_answered_rate'])}</td>"
+        f"<td>{_verdict(lang, a['comparison'])}</td></tr>"
+        for a in report["associations"]
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _people(lang: str, people: list[dict[str, Any]]) -> str:
+    if not people:
+        return f"<p>{escape(_l(lang, 'none'))}</p>"
+    named = "name" in people[0]
+    cols = ["association", "group"] + (["name", "address"] if named else [])
+    head = "".join(f"<th>{escape(_l(lang, k))}</th>" for k in cols)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(p.get(k, '')))}</td>" for k in cols) + "</tr>" for p in people)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(report: dict[str, Any], lang: str = "ja") -> str:
+    c = report["campaign"]
+    city = report["city"]
+    series = [Series(s["label"], s["households"], tuple((p[0], p[1]) for p in s["points"])) for s in report["curve"]]
+    svg = render_svg(series, title=_l(lang, "curve"), desc=_l(lang, "curve_desc"), minutes_label=_l(lang, "min"))
+    prev = report["previous"]
+    prev_line = (f"{escape(_l(lang, 'previous'))}: {escape(prev['title'])} ({_when(prev['started_at'])}) "
+                 f"{_pct(prev['answered_rate'])} — {_verdict(lang, city['comparison'])}") if prev else \
+        escape(_l(lang, "no_previous"))
+    body = (
+        f"<h1>{escape(_l(lang, 'title'))}: {escape(c['title'])}</h1>"
+        f"<p class='meta'>{escape(_l(lang, 'real' if c['kind'] == 'real' else 'drill'))} · "
+        f"{escape(_l(lang, 'scope'))}: {escape(', '.join(c['scope']))} · {escape(_l(lang, 'started'))} "
+        f"{_when(c['started_at'])} · {escape(_l(lang, 'closed'))} {_when(c['closed_at'])} · "
+        f"{escape(_l(lang, 'generated'))} {_when(report['generated_at'])}</p>"
+        f"<h2>{escape(_l(lang, 'summary'))}</h2><p>{escape(_l(lang, 'households'))} {city['households']} · "
+        f"{escape(_l(lang, 'answered'))} <b>{_pct(city['answered_rate'])}</b> · {prev_line}</p>"
+        f"{_status_table(lang, city)}<h2>{escape(_l(lang, 'milestones'))}</h2>{_milestones(lang, report)}"
+        f"<h2>{escape(_l(lang, 'channels'))}</h2>{_channels(lang, city)}"
+        f"<section><h2>{escape(_l(lang, 'curve'))}</h2>{svg}</section>"
+        f"<h2>{escape(_l(lang, 'associations'))}</h2>{_associations(lang, report)}"
+        f"<h2>{escape(_l(lang, 'unreachable'))}</h2>{_people(lang, report['unreachable'])}"
+        f"<h2>{escape(_l(lang, 'never'))}</h2>{_people(lang, report['never_answered'])}"
+    )
+    html_lang = "en" if lang == "en" else "ja"
+    return (f'<!doctype html><html lang="{html_lang}"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{escape(_l(lang, 'title'))}: {escape(c['title'])}</title><style>{_CSS}</style></head>"
+            f"<body>{body}</body></html>\n")

@@ -1,0 +1,196 @@
+"""Starting, closing and cancelling campaigns from the city overview.
+
+Start is two deliberate steps: the form posts to a preview (households per channel per step,
+the time the provider limits imply, the cost), and only the preview's own form starts the
+campaign; a real event also needs an explicit "this is real" box ticked on the preview.
+The work is the broadcast service's (`Services.campaigns`); this module only asks it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from safetynet.auth import Viewer
+from safetynet.domain import CampaignKind
+from safetynet.store.dashboard import CampaignInfo
+from safetynet.web.app import check_csrf, require_viewer, services
+from safetynet.web.dash_shell import campaign_or_404, not_found, reads, render, visible_associations
+from safetynet.web.dash_text import lang_of, t
+from safetynet.web.layout import esc
+
+log = structlog.get_logger("web")
+
+_MAX_TEXT = 1000
+
+
+async def scope_choices(request: web.Request, viewer: Viewer) -> list[tuple[str, str]]:
+    """(value, label) of the scopes this viewer may start a campaign for."""
+    lang = lang_of(request)
+    assocs = await visible_associations(request, viewer)
+    out: list[tuple[str, str]] = []
+    if viewer.scope.kind == "city":
+        out.append(("city", t(lang, "whole_city")))
+    for d in sorted({a.district for a in assocs}):
+        out.append((f"district:{d}", f'{t(lang, "district")}: {d}'))
+    out += [(f"association:{a.name}", f'{t(lang, "association")}: {a.name}') for a in assocs]
+    return out
+
+
+def _fields(lang: str, choices: list[tuple[str, str]]) -> str:
+    scopes = "".join(f'<option value="{esc(v)}">{esc(label)}</option>' for v, label in choices)
+    kinds = "".join(
+        f'<label class="chip"><input type="radio" name="kind" value="{k}"{" checked" if k == "drill" else ""}>'
+        f' {esc(t(lang, k))}</label>' for k in ("drill", "real")
+    )
+    return (
+        f'<fieldset><legend>{esc(t(lang, "kind"))}</legend>{kinds}</fieldset>'
+        f'<label>{esc(t(lang, "title"))}<input name="title" required maxlength="200"></label>'
+        f'<label>{esc(t(lang, "message_ja"))}<textarea name="message_ja" required maxlength="{_MAX_TEXT}" rows="3">'
+        f"</textarea></label>"
+        f'<label>{esc(t(lang, "message_en"))}<textarea name="message_en" maxlength="{_MAX_TEXT}" rows="2"></textarea></label>'
+        f'<label>{esc(t(lang, "scope"))} <select name="scope" required>{scopes}</select></label>'
+    )
+
+
+async def start_form(request: web.Request, viewer: Viewer, lang: str, csrf: str) -> str:
+    if not viewer.may_start_campaigns:
+        return ""
+    choices = await scope_choices(request, viewer)
+    return (
+        f'<section aria-labelledby="start-h" class="start"><h2 id="start-h">{esc(t(lang, "start_campaign"))}</h2>'
+        f'<form method="post" action="/city/campaigns/preview" class="stack">'
+        f'<input type="hidden" name="csrf" value="{esc(csrf)}">{_fields(lang, choices)}'
+        f'<button type="submit">{esc(t(lang, "preview_btn"))}</button></form></section>'
+    )
+
+
+def _starter(request: web.Request) -> Viewer:
+    viewer = require_viewer(request)
+    if not viewer.may_start_campaigns:
+        raise not_found()
+    return viewer
+
+
+async def _request(request: web.Request, viewer: Viewer, form: MultiDictProxy[Any]) -> dict[str, Any]:
+    """The campaign asked for by the form, validated against the viewer's scope."""
+    kind = str(form.get("kind", "drill"))
+    scope = str(form.get("scope", ""))
+    title = str(form.get("title", "")).strip()[:200]
+    ja = str(form.get("message_ja", "")).strip()[:_MAX_TEXT]
+    en = str(form.get("message_en", "")).strip()[:_MAX_TEXT]
+    if kind not in ("drill", "real") or not title or not ja:
+        raise web.HTTPBadRequest(text="kind, title and a Japanese message are required")
+    if scope not in {v for v, _ in await scope_choices(request, viewer)}:
+        raise not_found()
+    messages = {"ja": ja, **({"en": en} if en else {})}
+    return {"kind": CampaignKind(kind), "title": title, "scope": [scope], "messages": messages}
+
+
+def _hidden(form: MultiDictProxy[Any], csrf: str) -> str:
+    keep = ("kind", "title", "message_ja", "message_en", "scope")
+    return f'<input type="hidden" name="csrf" value="{esc(csrf)}">' + "".join(
+        f'<input type="hidden" name="{k}" value="{esc(form.get(k, ""))}">' for k in keep)
+
+
+def _preview_table(lang: str, preview: Any) -> str:
+    doc = preview.to_dict() if hasattr(preview, "to_dict") else dict(preview)
+    lines = "".join(f"<li>{esc(line)}</li>" for line in preview.lines()) if hasattr(preview, "lines") else ""
+    cost = doc.get("cost_jpy", {})
+    return (f'<dl class="preview"><dt>{esc(t(lang, "households"))}</dt><dd data-preview-households>'
+            f'{doc.get("households", 0):,}</dd><dt>¥</dt><dd>{cost.get("total", 0):,.0f}</dd></dl>'
+            f'<ul class="preview-lines">{lines}</ul>')
+
+
+async def preview(request: web.Request) -> web.Response:
+    viewer = _starter(request)
+    form = await request.post()
+    await check_csrf(request, form)
+    lang = lang_of(request)
+    req = await _request(request, viewer, form)
+    svc = services(request)
+    if svc.campaigns is None:
+        return render(request, t(lang, "preview"), f'<p>{esc(t(lang, "preview_unavailable"))}</p>', status=503)
+    pv = await svc.campaigns.preview(scope=req["scope"], kind=req["kind"], messages=req["messages"])
+    real = req["kind"] == CampaignKind.REAL
+    confirm = (f'<p><label class="real-confirm"><input type="checkbox" name="really_real" value="1" required> '
+               f'{esc(t(lang, "real_confirm"))}</label></p>') if real else ""
+    badge = f'<span class="badge k-{req["kind"]}">{esc(t(lang, str(req["kind"])))}</span>'
+    body = (
+        f'<h1>{esc(t(lang, "preview"))}: {esc(req["title"])} {badge}</h1>'
+        f'<p>{esc(t(lang, "scope"))}: {esc(req["scope"][0])}</p>{_preview_table(lang, pv)}'
+        f'<form method="post" action="/city/campaigns/start" class="stack">{_hidden(form, request.get("csrf") or "")}'
+        f'{confirm}<button type="submit">{esc(t(lang, "start_btn"))}</button></form>'
+        f'<p><a href="/city">{esc(t(lang, "back"))}</a></p>'
+    )
+    return render(request, t(lang, "preview"), body, no_store=True)
+
+
+async def start(request: web.Request) -> web.Response:
+    viewer = _starter(request)
+    form = await request.post()
+    await check_csrf(request, form)
+    lang = lang_of(request)
+    req = await _request(request, viewer, form)
+    if req["kind"] == CampaignKind.REAL and form.get("really_real") != "1":
+        return render(request, t(lang, "preview"), f'<p role="alert">{esc(t(lang, "real_confirm_needed"))}</p>',
+                      status=400)
+    svc = services(request)
+    if svc.campaigns is None:
+        return render(request, t(lang, "preview"), f'<p>{esc(t(lang, "preview_unavailable"))}</p>', status=503)
+    campaign = await svc.campaigns.create(kind=req["kind"], title=req["title"], scope=req["scope"],
+                                          messages=req["messages"], source="console", created_by=viewer.login)
+    await svc.campaigns.start(campaign.id)
+    log.info("campaign_started_from_console", campaign_id=campaign.id, kind=str(req["kind"]))
+    raise web.HTTPSeeOther(f"/city?campaign={campaign.id}")
+
+
+async def may_finish(request: web.Request, viewer: Viewer, info: CampaignInfo) -> bool:
+    """Close and cancel belong to whoever's scope holds the whole campaign (a district head may
+    close a district drill, not a city-wide event)."""
+    if not viewer.may_start_campaigns:
+        return False
+    if viewer.scope.kind == "city":
+        return True
+    mine = await visible_associations(request, viewer)
+    covered = await reads(request).campaign_association_ids(info.id)
+    if covered:
+        return covered <= {a.id for a in mine}
+    names = {a.name for a in mine}
+    return all(s == f"district:{viewer.scope.name}" or (s.startswith("association:") and s[12:] in names)
+               for s in info.scope)
+
+
+async def _finish(request: web.Request, action: str) -> web.Response:
+    viewer = _starter(request)
+    info, _ = await campaign_or_404(request, viewer, request.match_info["id"])
+    if not await may_finish(request, viewer, info):
+        raise not_found()
+    form = await request.post()
+    await check_csrf(request, form)
+    if form.get("really") != "1":
+        raise web.HTTPBadRequest(text="tick the confirmation box")
+    svc = services(request)
+    if svc.campaigns is None:
+        raise web.HTTPServiceUnavailable(text="the broadcast service is not running")
+    await getattr(svc.campaigns, action)(info.id)
+    log.info("campaign_finished_from_console", campaign_id=info.id, action=action)
+    raise web.HTTPSeeOther(f"/city?campaign={info.id}")
+
+
+async def close(request: web.Request) -> web.Response:
+    return await _finish(request, "close")
+
+
+async def cancel(request: web.Request) -> web.Response:
+    return await _finish(request, "cancel")
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/city/campaigns/preview", preview)
+    app.router.add_post("/city/campaigns/start", start)
+    app.router.add_post("/city/campaigns/{id}/close", close)
+    app.router.add_post("/city/campaigns/{id}/cancel", cancel)

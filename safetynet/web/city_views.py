@@ -1,0 +1,130 @@
+"""HTML of the city overview: districts and associations worst first, totals, the curve (pure)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from safetynet.domain import ANSWERED
+from safetynet.store.dashboard import CampaignInfo
+from safetynet.web.dash_text import STATUS_ORDER, pct, status_label, t
+from safetynet.web.dash_views import campaign_badge
+from safetynet.web.layout import esc
+
+LOW, GOOD = 0.5, 0.8  # response-rate bands: below LOW is low, from GOOD up is good
+
+
+def band(rate: float) -> str:
+    return "low" if rate < LOW else "good" if rate >= GOOD else "mid"
+
+
+def bands_json(lang: str) -> str:
+    return json.dumps({b: t(lang, "band_" + b) for b in ("low", "mid", "good")}, ensure_ascii=False)
+
+
+def _answered(status: dict[str, int]) -> int:
+    return sum(status.get(str(s), 0) for s in ANSWERED)
+
+
+def district_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per-district sums of the stats document's association rows, worst rate first."""
+    acc: dict[str, dict[str, int]] = defaultdict(lambda: {"households": 0, "answered": 0, "help": 0})
+    for a in doc["associations"]:
+        d = acc[a.get("district", "")]
+        d["households"] += a["households"]
+        d["answered"] += _answered(a["status"])
+        d["help"] += a.get("need_help_open", 0)
+    rows = [{"name": k, **v, "rate": (v["answered"] / v["households"]) if v["households"] else 0.0}
+            for k, v in acc.items()]
+    rows.sort(key=lambda r: (r["rate"], r["name"]))
+    return rows
+
+
+def _rate_cell(lang: str, rate: float) -> str:
+    b = band(rate)
+    return (f'<td class="rate"><span data-rate-text>{esc(t(lang, "band_" + b))} {pct(rate)}</span>'
+            f'<span class="mini-bar" aria-hidden="true"><span data-rate-bar style="width:{rate * 100:.1f}%"></span>'
+            f"</span></td>")
+
+
+def districts_table(lang: str, doc: dict[str, Any]) -> str:
+    rows = "".join(
+        f'<tr class="band-{band(r["rate"])}" data-district="{esc(r["name"])}" data-households="{r["households"]}"'
+        f' data-answered="{r["answered"]}" data-help="{r["help"]}" data-rate="{r["rate"]:.4f}">'
+        f'<th scope="row">{esc(r["name"])}</th>'
+        f'<td class="num" data-hh>{r["households"]}</td>{_rate_cell(lang, r["rate"])}'
+        f'<td class="num" data-help>{r["help"]}</td></tr>'
+        for r in district_rows(doc)
+    )
+    head = "".join(f"<th>{esc(t(lang, k))}</th>" for k in ("district", "households", "rate", "help_count"))
+    return (f'<section aria-labelledby="dist-h"><h2 id="dist-h">{esc(t(lang, "districts"))}</h2>'
+            f'<table class="city" id="districts"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></section>')
+
+
+def associations_table(lang: str, doc: dict[str, Any]) -> str:
+    cid = doc["id"]
+    rows = "".join(
+        f'<tr class="band-{band(a["answered_rate"])}" data-aid="{a["id"]}" data-district="{esc(a.get("district", ""))}"'
+        f' data-households="{a["households"]}" data-answered="{_answered(a["status"])}"'
+        f' data-help="{a.get("need_help_open", 0)}" data-rate="{a["answered_rate"]}">'
+        f'<td>{esc(a.get("district", ""))}</td><th scope="row"><a href="/a/{a["id"]}?campaign={cid}">{esc(a["name"])}</a></th>'
+        f'<td class="num" data-hh>{a["households"]}</td>{_rate_cell(lang, a["answered_rate"])}'
+        f'<td class="num" data-help>{a.get("need_help_open", 0)}</td></tr>'
+        for a in doc["associations"]
+    )
+    head = "".join(f"<th>{esc(t(lang, k))}</th>"
+                   for k in ("district", "association", "households", "rate", "help_count"))
+    return (f'<section aria-labelledby="assoc-h"><h2 id="assoc-h">{esc(t(lang, "associations"))}</h2>'
+            f'<table class="city" id="associations"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></section>')
+
+
+def totals_block(lang: str, doc: dict[str, Any]) -> str:
+    status = doc["status"]
+    tiles = "".join(
+        f'<li class="tile s-{s}"><span class="lbl">{esc(status_label(lang, s))}</span> '
+        f'<b data-count="{s}">{status.get(s, 0)}</b></li>'
+        for s in STATUS_ORDER
+    )
+    answered = _answered(status)
+    line = t(lang, "answered_of", answered=f"<b data-answered>{answered}</b>",
+             households=f'<b data-households>{doc["households"]}</b>',
+             pct=f'<b data-rate>{pct(doc["answered_rate"])}</b>')
+    return (f'<section class="counts" aria-labelledby="tot-h"><h2 id="tot-h">{esc(t(lang, "total"))}</h2>'
+            f'<p class="answered" aria-live="polite">{line} · ⚠ {esc(t(lang, "help_count"))} '
+            f'<b data-help-total>{doc.get("need_help_open", 0)}</b></p><ul class="tiles">{tiles}</ul></section>')
+
+
+def campaign_actions(lang: str, c: CampaignInfo, csrf: str) -> str:
+    """Close and cancel, each behind a required "really" box (a second, deliberate step)."""
+    if c.state not in ("draft", "running"):
+        return ""
+    forms = []
+    for action in ("close", "cancel"):
+        if action == "close" and c.state != "running":
+            continue
+        forms.append(
+            f'<form method="post" action="/city/campaigns/{c.id}/{action}" class="danger">'
+            f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
+            f'<label><input type="checkbox" name="really" value="1" required> {esc(t(lang, action + "_confirm"))}</label> '
+            f'<button type="submit">{esc(t(lang, action))}</button></form>'
+        )
+    return f'<div class="actions">{"".join(forms)}</div>'
+
+
+def campaign_header(lang: str, c: CampaignInfo) -> str:
+    return (f'<p class="campaign">{esc(c.title)} {campaign_badge(lang, c)} '
+            f'<span class="live" data-live aria-live="polite">{esc(t(lang, "live_off"))}</span> '
+            f'<a href="/campaigns/{c.id}/report">{esc(t(lang, "report"))}</a></p>')
+
+
+def recent_list(lang: str, campaigns: Sequence[CampaignInfo]) -> str:
+    if not campaigns:
+        return ""
+    items = "".join(
+        f'<li><a href="/city?campaign={c.id}">{esc(c.title)}</a> {campaign_badge(lang, c)} '
+        f'<a href="/campaigns/{c.id}/report">{esc(t(lang, "report"))}</a></li>'
+        for c in campaigns
+    )
+    return f'<section aria-labelledby="recent-h"><h2 id="recent-h">{esc(t(lang, "recent"))}</h2><ul>{items}</ul></section>'

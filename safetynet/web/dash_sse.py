@@ -1,0 +1,94 @@
+"""`GET /api/campaigns/{id}/events`: server-sent events with live counts.
+
+A plain StreamResponse (libraries.md §5): `retry:` so browsers reconnect after 2 s, `id:` = the
+reply cursor so a reconnect's Last-Event-ID (or `?since=` on the first connect) replays what was
+missed, a heartbeat every 15 s (a dead client is only noticed on a write), a bounded queue per
+client, and an on_shutdown hook that wakes every loop so the server stops at once.
+
+Event `stats`, data (JSON):
+`{"campaign": {id, kind, title, state, started_at, closed_at}, "households", "status": {…},
+"answered_rate", "need_help_open", "associations": {"<id>": {"households", "status", "answered_rate",
+"need_help_open"}} (only those that moved, all of them when "full"), "full",
+"changed": [[household_id, association_id, status, reply_id], …], "reset"}` — `reset` asks the
+client to reload its household list (it fell too far behind to replay).
+Query: `association=ID` narrows to one association; `since=CURSOR` as a first Last-Event-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from aiohttp import web
+
+from safetynet.stats.live import LiveHub
+from safetynet.web.app import SERVICES, require_viewer
+from safetynet.web.dash_shell import READS, STATS, association_or_404, campaign_or_404, not_found
+
+HUB = web.AppKey("live_hub", LiveHub)
+HEARTBEAT_SECONDS = 15.0
+RETRY_MS = 2000
+
+
+def _frame(seq: int, data: str) -> bytes:
+    return f"id: {seq}\nevent: stats\ndata: {data}\n\n".encode()
+
+
+def _since(request: web.Request) -> int | None:
+    for raw in (request.headers.get("Last-Event-ID"), request.query.get("since")):
+        if raw and raw.isdigit() and len(raw) < 19:
+            return int(raw)
+    return None
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    viewer = require_viewer(request)
+    info, visible = await campaign_or_404(request, viewer, request.match_info["id"])
+    aids = visible
+    if "association" in request.query:
+        assoc = await association_or_404(request, viewer, request.query["association"])
+        if visible is not None and assoc.id not in visible:
+            raise not_found()
+        aids = frozenset({assoc.id})
+    hub = request.app[HUB]
+    sub, snap = await hub.subscribe(info.id, aids)
+    resp = web.StreamResponse(headers={
+        "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+        "X-Content-Type-Options": "nosniff",
+    })
+    try:
+        first = await hub.catch_up(sub, snap, _since(request))
+        await resp.prepare(request)
+        await resp.write(f"retry: {RETRY_MS}\n\n".encode() + _frame(snap.seq, json.dumps(first, ensure_ascii=False)))
+        while True:
+            try:
+                item = await asyncio.wait_for(sub.queue.get(), timeout=hub.heartbeat_seconds)
+            except TimeoutError:
+                await resp.write(b": ping\n\n")
+                continue
+            if item is None:  # too slow, or shutting down: the browser reconnects and catches up
+                break
+            await resp.write(_frame(*item))
+    except (ConnectionResetError, ConnectionError):
+        pass  # aiohttp's ClientConnectionResetError is a ConnectionResetError
+    finally:
+        hub.unsubscribe(sub)
+    return resp
+
+
+async def _close_hub(app: web.Application) -> None:
+    remove = getattr(getattr(app[SERVICES].store, "replies", None), "remove_listener", None)
+    if remove is not None:
+        remove(app[HUB].on_replies)
+    await app[HUB].close()
+
+
+def setup(app: web.Application) -> None:
+    svc = app[SERVICES]
+    hub = LiveHub(app[STATS], app[READS], svc.clock, heartbeat_seconds=HEARTBEAT_SECONDS)
+    app[HUB] = hub
+    add = getattr(getattr(svc.store, "replies", None), "add_listener", None)
+    if add is not None:  # committed answers wake the poller at once
+        add(hub.on_replies)
+    app.on_shutdown.append(_close_hub)
+    app.router.add_get("/api/campaigns/{id}/events", events)

@@ -1,0 +1,275 @@
+"""Staff pages of the event: the association dashboard, its door-knock list, the city overview,
+the drill report page, `GET /api/associations` and the live stream `GET /api/campaigns/{id}/events`.
+
+Every handler resolves what it shows through the scope checks of `dash_shell` (404 for anything
+outside the viewer's scope) and reads through `DashboardReads` / `StatsReads`; live updates come
+from the one shared `LiveHub` poller per campaign (see `dash_sse`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from safetynet.auth import Viewer
+from safetynet.stats.curve import group_series, render_svg
+from safetynet.stats.document import build_stats
+from safetynet.stats.report import RENDERERS, ReportNotFound, build_report, render_html
+from safetynet.store.dashboard import CampaignInfo, DashboardReads
+from safetynet.store.stats import AssociationRow, StatsReads
+from safetynet.web import city_console, dash_sse
+from safetynet.web.app import SERVICES, require_viewer, services
+from safetynet.web.city_views import (
+    GOOD,
+    LOW,
+    associations_table,
+    bands_json,
+    campaign_actions,
+    campaign_header,
+    districts_table,
+    recent_list,
+    totals_block,
+)
+from safetynet.web.dash_shell import (
+    READS,
+    STATS,
+    association_or_404,
+    campaign_or_404,
+    not_found,
+    parse_id,
+    reads,
+    render,
+    stats_reads,
+    visible_associations,
+)
+from safetynet.web.dash_text import lang_of, t
+from safetynet.web.dash_views import (
+    FILTERS,
+    HouseholdFilter,
+    association_title,
+    campaign_picker,
+    counts_block,
+    coverage_block,
+    doorknock_body,
+    help_items,
+    help_panel,
+    household_rows,
+    household_table,
+    status_labels_json,
+)
+from safetynet.web.layout import esc
+
+# -- association dashboard ------------------------------------------------------------------
+
+
+async def _campaign_for_association(request: web.Request, aid: int) -> CampaignInfo | None:
+    """`?campaign=ID` if it covers the association (404 otherwise), else the latest running one."""
+    r = reads(request)
+    if "campaign" in request.query:
+        info = await r.campaign(parse_id(request.query["campaign"]))
+        if info is None or aid not in await r.campaign_association_ids(info.id):
+            raise not_found()
+        return info
+    return await r.latest_campaign_for([aid])
+
+
+def _filter(request: web.Request) -> HouseholdFilter:
+    kind = request.query.get("filter", "all")
+    return HouseholdFilter(kind if kind in FILTERS else "all", request.query.get("group", "")[:100])
+
+
+async def association_page(request: web.Request) -> web.Response:
+    viewer = require_viewer(request)
+    assoc = await association_or_404(request, viewer, request.match_info["association_id"])
+    lang = lang_of(request)
+    r = reads(request)
+    campaign = await _campaign_for_association(request, assoc.id)
+    coverage = coverage_block(lang, await r.coverage(assoc.id))
+    if campaign is None:
+        body = association_title(lang, assoc, None) + f'<p>{esc(t(lang, "no_campaign"))}</p>' + coverage
+        return render(request, assoc.name, body)
+    since = await r.reply_cursor()  # read before the lists: a change after it is replayed, never lost
+    lines = await r.households(campaign.id, assoc.id)
+    status = {s: 0 for s in ("pending", "notified", "read", "safe", "need_help", "confirmed_in_person", "unreachable")}
+    for h in lines:
+        status[h.status] = status.get(h.status, 0) + 1
+    help_list = await r.help_panel(campaign.id, [assoc.id])
+    action = f"/a/{assoc.id}"
+    links = (f'<p class="links"><a href="/a/{assoc.id}/doorknock?campaign={campaign.id}">{esc(t(lang, "doorknock"))}</a>'
+             f' · <a href="/campaigns/{campaign.id}/report">{esc(t(lang, "report"))}</a></p>')
+    body = (
+        association_title(lang, assoc, campaign)
+        + campaign_picker(lang, action, await r.campaigns_for([assoc.id]), campaign)
+        + help_panel(lang, help_list)
+        + counts_block(lang, status)
+        + links
+        + household_table(lang, lines, await r.groups(assoc.id), _filter(request), action, campaign.id)
+        + coverage
+    )
+    attrs = (f' data-page="association" data-campaign="{campaign.id}" data-association="{assoc.id}"'
+             f' data-since="{since}" data-labels="{esc(status_labels_json(lang))}"'
+             f' data-msg-saved="{esc(t(lang, "saved"))}" data-msg-failed="{esc(t(lang, "failed"))}"'
+             f' data-live-on="{esc(t(lang, "live_on"))}" data-live-off="{esc(t(lang, "live_off"))}"')
+    return render(request, assoc.name, body, scripts=("/static/dash.js",), main_attrs=attrs)
+
+
+async def help_fragment(request: web.Request) -> web.Response:
+    viewer = require_viewer(request)
+    assoc = await association_or_404(request, viewer, request.match_info["association_id"])
+    campaign = await _campaign_for_association(request, assoc.id)
+    items = await reads(request).help_panel(campaign.id, [assoc.id]) if campaign else []
+    return web.Response(text=help_items(lang_of(request), items), content_type="text/html",
+                        headers={"Cache-Control": "no-store", "X-Help-Count": str(len(items))})
+
+
+async def rows_fragment(request: web.Request) -> web.Response:
+    viewer = require_viewer(request)
+    assoc = await association_or_404(request, viewer, request.match_info["association_id"])
+    campaign = await _campaign_for_association(request, assoc.id)
+    r = reads(request)
+    since = await r.reply_cursor()
+    lines = await r.households(campaign.id, assoc.id) if campaign else []
+    return web.Response(text=household_rows(lang_of(request), lines, _filter(request)), content_type="text/html",
+                        headers={"Cache-Control": "no-store", "X-Since": str(since)})
+
+
+async def doorknock_page(request: web.Request) -> web.Response:
+    viewer = require_viewer(request)
+    assoc = await association_or_404(request, viewer, request.match_info["association_id"])
+    campaign = await _campaign_for_association(request, assoc.id)
+    if campaign is None:
+        raise not_found()
+    lang = lang_of(request)
+    r = reads(request)
+    since = await r.reply_cursor()
+    lines = await r.households(campaign.id, assoc.id)
+    body = doorknock_body(lang, assoc, campaign, lines, services(request).clock.now())
+    attrs = (f' data-page="doorknock" data-campaign="{campaign.id}" data-association="{assoc.id}"'
+             f' data-since="{since}" data-labels="{esc(status_labels_json(lang))}"'
+             f' data-live-on="{esc(t(lang, "live_on"))}" data-live-off="{esc(t(lang, "live_off"))}"')
+    return render(request, f'{t(lang, "doorknock")} — {assoc.name}', body, scripts=("/static/dash.js",),
+                  styles=("/static/base.css", "/static/dash.css", "/static/print.css"), main_attrs=attrs)
+
+
+# -- city overview --------------------------------------------------------------------------
+
+
+async def _city_campaign(request: web.Request, viewer: Viewer) -> tuple[CampaignInfo | None, frozenset[int] | None]:
+    if "campaign" in request.query:
+        return await campaign_or_404(request, viewer, request.query["campaign"])
+    ids = None if viewer.scope.kind == "city" else [a.id for a in await visible_associations(request, viewer)]
+    info = await reads(request).latest_campaign_for(ids)
+    if info is None:
+        return None, None
+    return await campaign_or_404(request, viewer, str(info.id))
+
+
+async def _stats_doc(request: web.Request, viewer: Viewer, info: CampaignInfo) -> tuple[dict[str, Any], str]:
+    st = stats_reads(request)
+    counts, minutes, assocs = await st.counts(info.id), await st.minutes(info.id), await st.associations()
+    help_open = await st.open_help_requests(info.id)
+
+    def visible(a: AssociationRow) -> bool:
+        return viewer.sees(a.district, a.name)
+
+    doc = build_stats({**info.as_dict()}, counts, minutes, assocs, visible, help_open)
+    lang = lang_of(request)
+    now_minute = None
+    if info.started_at is not None:
+        end = info.closed_at or services(request).clock.now()
+        now_minute = max(0, int((end - info.started_at) // 60) + 1)
+    series = group_series(minutes, counts, assocs, lambda a: a.district, visible)
+    svg = render_svg(series, title=t(lang, "curve"), desc=t(lang, "curve_desc"), minutes_label=t(lang, "minutes"),
+                     until_minute=now_minute)
+    return doc, svg
+
+
+async def city_page(request: web.Request) -> web.Response:
+    viewer = require_viewer(request)
+    lang = lang_of(request)
+    info, _ = await _city_campaign(request, viewer)
+    ids = None if viewer.scope.kind == "city" else [a.id for a in await visible_associations(request, viewer)]
+    recent = await reads(request).campaigns_for(ids)
+    csrf = request.get("csrf") or ""
+    start_form = await city_console.start_form(request, viewer, lang, csrf)
+    if info is None:
+        body = f'<h1>{esc(t(lang, "city"))}</h1><p>{esc(t(lang, "no_data"))}</p>' + start_form + recent_list(lang, recent)
+        return render(request, t(lang, "city"), body)
+    doc, svg = await _stats_doc(request, viewer, info)
+    actions = campaign_actions(lang, info, csrf) if await city_console.may_finish(request, viewer, info) else ""
+    body = (
+        f'<h1>{esc(t(lang, "city"))}</h1>' + campaign_header(lang, info)
+        + campaign_picker(lang, "/city", recent, info) + actions + totals_block(lang, doc)
+        + f'<section aria-labelledby="curve-h"><h2 id="curve-h">{esc(t(lang, "curve"))}</h2>'
+          f'<figure id="curve">{svg}</figure></section>'
+        + districts_table(lang, doc) + associations_table(lang, doc) + start_form + recent_list(lang, recent)
+    )
+    attrs = (f' data-page="city" data-campaign="{info.id}" data-bands="{esc(bands_json(lang))}"'
+             f' data-low="{LOW}" data-good="{GOOD}"'
+             f' data-live-on="{esc(t(lang, "live_on"))}" data-live-off="{esc(t(lang, "live_off"))}"')
+    return render(request, t(lang, "city"), body, scripts=("/static/city.js",), main_attrs=attrs)
+
+
+async def city_curve(request: web.Request) -> web.Response:
+    viewer = require_viewer(request)
+    info, _ = await _city_campaign(request, viewer)
+    if info is None:
+        raise not_found()
+    _, svg = await _stats_doc(request, viewer, info)
+    return web.Response(text=svg, content_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+# -- report and API ---------------------------------------------------------------------------
+
+
+async def report_page(request: web.Request) -> web.Response:
+    viewer = require_viewer(request)
+    info, _ = await campaign_or_404(request, viewer, request.match_info["id"])
+    fmt = request.query.get("format", "html")
+    if fmt not in RENDERERS:
+        raise web.HTTPBadRequest(text="format must be html, csv or json")
+    try:
+        report = await build_report(services(request).store, info.id, viewer)
+    except ReportNotFound:
+        raise not_found() from None
+    if fmt == "html":
+        return web.Response(text=render_html(report, lang_of(request)), content_type="text/html",
+                            headers={"Cache-Control": "no-store"})
+    ctype = "text/csv" if fmt == "csv" else "application/json"
+    return web.Response(
+        text=RENDERERS[fmt](report), content_type=ctype, charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="report-{info.id}.{fmt}"', "Cache-Control": "no-store"},
+    )
+
+
+async def api_associations(request: web.Request) -> web.Response:
+    viewer = require_viewer(request)
+    return web.json_response([{"id": a.id, "name": a.name, "district": a.district}
+                              for a in await visible_associations(request, viewer)])
+
+
+async def home(request: web.Request) -> web.Response:
+    viewer = require_viewer(request)
+    if viewer.scope.kind == "association":
+        assoc = await reads(request).association_by_name(viewer.scope.name)
+        if assoc is not None:
+            raise web.HTTPFound(f"/a/{assoc.id}")
+    raise web.HTTPFound("/city")
+
+
+def setup(app: web.Application) -> None:
+    db = app[SERVICES].store.db
+    app[READS] = DashboardReads(db)
+    app[STATS] = StatsReads(db)
+    app.router.add_get("/", home)
+    app.router.add_get("/a/{association_id}", association_page)
+    app.router.add_get("/a/{association_id}/help", help_fragment)
+    app.router.add_get("/a/{association_id}/households", rows_fragment)
+    app.router.add_get("/a/{association_id}/doorknock", doorknock_page)
+    app.router.add_get("/city", city_page)
+    app.router.add_get("/city/curve", city_curve)
+    app.router.add_get("/campaigns/{id}/report", report_page)
+    app.router.add_get("/api/associations", api_associations)
+    dash_sse.setup(app)
+    city_console.setup(app)

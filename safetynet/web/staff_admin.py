@@ -1,0 +1,156 @@
+"""The admin console (`/admin`): city admins add and remove staff and create API tokens.
+
+Only a city admin logged in with a session sees it; anyone else gets the same 404 as for a page
+that does not exist. New passwords and tokens are shown once, on a no-store page.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import structlog
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from safetynet.auth import Viewer, hash_password, new_token, token_hash, validate_role_scope
+from safetynet.domain import Role, Scope
+from safetynet.store.auth import StaffError
+from safetynet.web.app import check_csrf, require_viewer, services
+from safetynet.web.dash_shell import not_found, reads, render
+from safetynet.web.dash_text import lang_of, t
+from safetynet.web.layout import esc
+
+log = structlog.get_logger("web")
+
+def _admin(request: web.Request) -> Viewer:
+    viewer = require_viewer(request)
+    if not viewer.is_city_admin or viewer.staff_id is None:
+        raise not_found()
+    return viewer
+
+
+async def _scope_options(request: web.Request) -> list[str]:
+    assocs = await reads(request).associations()
+    districts = sorted({a.district for a in assocs})
+    return ["city"] + [f"district:{d}" for d in districts] + [f"association:{a.name}" for a in assocs]
+
+
+def _select(name: str, options: list[tuple[str, str]]) -> str:
+    opts = "".join(f'<option value="{esc(v)}">{esc(label)}</option>' for v, label in options)
+    return f'<select name="{name}" required>{opts}</select>'
+
+
+async def _console(request: web.Request, notice: str = "", secret: str = "", status: int = 200) -> web.Response:
+    lang = lang_of(request)
+    csrf = esc(request.get("csrf") or "")
+    staff = await services(request).store.auth.list_staff()
+    rows = "".join(
+        f"<tr><td>{esc(s.login)}</td><td>{esc(s.display_name)}</td><td>{esc(t(lang, 'role_' + s.role))}</td>"
+        f"<td>{esc(s.scope)}</td><td><form method='post' action='/admin/staff/remove'>"
+        f"<input type='hidden' name='csrf' value='{csrf}'><input type='hidden' name='login' value='{esc(s.login)}'>"
+        f"<button type='submit' class='small'>{esc(t(lang, 'remove'))}</button></form></td></tr>"
+        for s in staff
+    )
+    roles = [(str(r), t(lang, "role_" + r)) for r in Role]
+    scopes = [(s, s) for s in await _scope_options(request)]
+    head = "".join(f"<th>{esc(t(lang, k))}</th>" for k in ("login_id", "display_name", "role", "scope", "remove"))
+    shown = (f'<div class="secret" role="alert"><p>{esc(notice)}</p><p><code data-secret>{esc(secret)}</code></p>'
+             f'<p>{esc(t(lang, "shown_once"))}</p></div>') if secret else \
+        (f'<p class="notice" role="status">{esc(notice)}</p>' if notice else "")
+    body = (
+        f'<h1>{esc(t(lang, "admin"))}</h1>{shown}'
+        f'<section aria-labelledby="staff-h"><h2 id="staff-h">{esc(t(lang, "staff"))}</h2>'
+        f'<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+        f'<form method="post" action="/admin/staff" class="stack"><input type="hidden" name="csrf" value="{csrf}">'
+        f'<label>{esc(t(lang, "login_id"))}<input name="login" required maxlength="100" pattern="[A-Za-z0-9_.@-]+"></label>'
+        f'<label>{esc(t(lang, "display_name"))}<input name="display_name" maxlength="100"></label>'
+        f'<label>{esc(t(lang, "role"))} {_select("role", roles)}</label>'
+        f'<label>{esc(t(lang, "scope"))} {_select("scope", scopes)}</label>'
+        f'<label>{esc(t(lang, "password"))} <small>{esc(t(lang, "password_hint"))}</small>'
+        f'<input name="password" type="password" autocomplete="new-password" maxlength="200"></label>'
+        f'<label>{esc(t(lang, "phone"))}<input name="phone" type="tel" maxlength="20"></label>'
+        f'<label>{esc(t(lang, "telegram"))}<input name="telegram" inputmode="numeric" maxlength="20"></label>'
+        f'<button type="submit">{esc(t(lang, "add_staff"))}</button></form></section>'
+        f'<section aria-labelledby="tok-h"><h2 id="tok-h">{esc(t(lang, "api_tokens"))}</h2>'
+        f'<form method="post" action="/admin/tokens" class="stack"><input type="hidden" name="csrf" value="{csrf}">'
+        f'<label>{esc(t(lang, "role"))} {_select("role", roles)}</label>'
+        f'<label>{esc(t(lang, "scope"))} {_select("scope", scopes)}</label>'
+        f'<label>{esc(t(lang, "label"))}<input name="label" maxlength="100"></label>'
+        f'<button type="submit">{esc(t(lang, "create_token"))}</button></form></section>'
+    )
+    return render(request, t(lang, "admin"), body, status=status, no_store=True)
+
+
+async def console(request: web.Request) -> web.Response:
+    _admin(request)
+    return await _console(request)
+
+
+async def _role_scope(request: web.Request, form: MultiDictProxy[str]) -> tuple[Role, Scope]:
+    try:
+        role = Role(str(form.get("role", "")))
+        scope = Scope.parse(str(form.get("scope", "")))
+        validate_role_scope(role, scope)
+    except ValueError as e:
+        raise web.HTTPBadRequest(text=str(e)) from None
+    if not await services(request).store.auth.scope_exists(str(scope)):
+        raise web.HTTPBadRequest(text="unknown scope")
+    return role, scope
+
+
+async def add_staff(request: web.Request) -> web.Response:
+    _admin(request)
+    form = await request.post()
+    await check_csrf(request, form)
+    lang = lang_of(request)
+    role, scope = await _role_scope(request, form)  # type: ignore[arg-type]
+    login = str(form.get("login", "")).strip()
+    if not login or len(login) > 100:
+        raise web.HTTPBadRequest(text="login is required")
+    password = str(form.get("password", "")) or None
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    try:
+        staff = await services(request).store.auth.add_staff(
+            login, str(form.get("display_name", "")).strip() or login, role, str(scope), hash_password(password),
+            phone=str(form.get("phone", "")).strip(), telegram_chat_id=str(form.get("telegram", "")).strip(),
+        )
+    except StaffError as e:
+        return await _console(request, notice=str(e), status=409)
+    log.info("staff_added", staff_id=staff.id, role=str(role))
+    if generated:
+        return await _console(request, notice=t(lang, "new_password", login=login), secret=password)
+    return await _console(request, notice=t(lang, "added", login=login))
+
+
+async def remove_staff(request: web.Request) -> web.Response:
+    viewer = _admin(request)
+    form = await request.post()
+    await check_csrf(request, form)
+    lang = lang_of(request)
+    login = str(form.get("login", ""))
+    if login == viewer.login:
+        return await _console(request, notice=t(lang, "cannot_remove_self"), status=409)
+    if not await services(request).store.auth.remove_staff(login):
+        raise not_found()
+    log.info("staff_removed")
+    return await _console(request, notice=t(lang, "removed", login=login))
+
+
+async def create_token(request: web.Request) -> web.Response:
+    _admin(request)
+    form = await request.post()
+    await check_csrf(request, form)
+    role, scope = await _role_scope(request, form)  # type: ignore[arg-type]
+    token = new_token()
+    await services(request).store.auth.create_api_token(token_hash(token), role, str(scope),
+                                                        str(form.get("label", ""))[:100])
+    log.info("api_token_created", role=str(role))
+    return await _console(request, notice=t(lang_of(request), "new_token"), secret=token)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/admin", console)
+    app.router.add_post("/admin/staff", add_staff)
+    app.router.add_post("/admin/staff/remove", remove_staff)
+    app.router.add_post("/admin/tokens", create_token)

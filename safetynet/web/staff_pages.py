@@ -1,0 +1,138 @@
+"""Staff login and logout, and the admin console (city admins: staff and API tokens).
+
+Login: scrypt (`auth.verify_password`, run off the event loop), attempts limited per IP and per
+login, a session cookie (HttpOnly, SameSite=Lax, Secure when the public URL is https) and a CSRF
+token per session. The login form itself is protected by a double-submit cookie, since there is
+no session yet to hold its token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import secrets
+
+import structlog
+from aiohttp import web
+
+from safetynet.auth import new_token, token_hash, verify_password
+from safetynet.web import staff_admin
+from safetynet.web.app import SERVICES, SESSION_COOKIE, check_csrf, services
+from safetynet.web.dash_shell import render
+from safetynet.web.dash_text import lang_of, t
+from safetynet.web.layout import esc
+from safetynet.web.ratelimit import KeyedRateLimit, client_ip
+
+log = structlog.get_logger("web")
+
+SESSION_TTL_SECONDS = 12 * 3600  # one long shift of an event; a new login after that
+LOGIN_CSRF_COOKIE = "sn_login_csrf"
+# Attempts, successful or not: enough for typos, far too few to guess a password.
+LOGIN_PER_IP_PER_MINUTE = 10
+LOGIN_PER_LOGIN_PER_MINUTE = 5
+
+
+class LoginLimits:
+    def __init__(self, per_ip: KeyedRateLimit, per_login: KeyedRateLimit) -> None:
+        self.per_ip = per_ip
+        self.per_login = per_login
+
+
+LIMITS = web.AppKey("login_limits", LoginLimits)
+
+
+def _secure(request: web.Request) -> bool:
+    return services(request).cfg.server.public_url.startswith("https://")
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a local path: never another host (`//evil`, `/\\evil`, `https://…`)."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")) or "\n" in value or "\r" in value:
+        return "/"
+    return value
+
+
+def _login_form(request: web.Request, lang: str, token: str, next_url: str, error: str = "") -> str:
+    err = f'<p class="error" role="alert">{esc(error)}</p>' if error else ""
+    return (
+        f'<h1>{esc(t(lang, "login"))}</h1>{err}'
+        f'<form method="post" action="/login" class="login">'
+        f'<input type="hidden" name="csrf" value="{esc(token)}"><input type="hidden" name="next" value="{esc(next_url)}">'
+        f'<label>{esc(t(lang, "login_id"))}<input name="login" autocomplete="username" required maxlength="100"></label>'
+        f'<label>{esc(t(lang, "password"))}<input name="password" type="password" autocomplete="current-password"'
+        f' required maxlength="200"></label><button type="submit">{esc(t(lang, "login"))}</button></form>'
+    )
+
+
+def _login_page(request: web.Request, next_url: str, error: str = "", status: int = 200) -> web.Response:
+    lang = lang_of(request)
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    resp = render(request, t(lang, "login"), _login_form(request, lang, token, next_url, error),
+                  status=status, no_store=True)
+    resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=_secure(request),
+                    path="/login", max_age=3600)
+    return resp
+
+
+async def login_get(request: web.Request) -> web.StreamResponse:
+    if request.get("viewer") is not None:
+        raise web.HTTPFound(_safe_next(request.query.get("next")))
+    return _login_page(request, _safe_next(request.query.get("next")))
+
+
+async def login_post(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    lang = lang_of(request)
+    sent, expected = str(form.get("csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(sent, expected):
+        raise web.HTTPForbidden(text="missing or wrong CSRF token; reload the page and try again")
+    login = str(form.get("login", "")).strip()[:100]
+    next_url = _safe_next(str(form.get("next", "")))
+    limits = request.app[LIMITS]
+    wait = max(limits.per_ip.hit(client_ip(request)), limits.per_login.hit(login.casefold()))
+    if wait > 0:
+        log.warning("login_rate_limited")
+        resp = _login_page(request, next_url, t(lang, "too_many"), status=429)
+        resp.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+        return resp
+    svc = services(request)
+    found = await svc.store.auth.staff_by_login(login)
+    stored = found[1] if found and found[0].active else None
+    ok = await asyncio.get_running_loop().run_in_executor(None, verify_password, str(form.get("password", "")), stored)
+    if not ok or found is None:
+        log.info("login_failed")
+        return _login_page(request, next_url, t(lang, "login_failed"), status=401)
+    staff = found[0]
+    session = new_token()
+    await svc.store.auth.create_session(token_hash(session), staff.id, new_token(), SESSION_TTL_SECONDS)
+    log.info("login_ok", staff_id=staff.id)
+    resp = web.HTTPSeeOther(next_url)
+    resp.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="Lax", secure=_secure(request), path="/",
+                    max_age=SESSION_TTL_SECONDS)
+    resp.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    raise resp
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    if request.get("viewer") is None:
+        raise web.HTTPSeeOther("/login")
+    await check_csrf(request, form)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        await services(request).store.auth.delete_session(token_hash(cookie))
+    resp = web.HTTPSeeOther("/login")
+    resp.del_cookie(SESSION_COOKIE, path="/")
+    raise resp
+
+
+def setup(app: web.Application) -> None:
+    clock = app[SERVICES].clock
+    app[LIMITS] = LoginLimits(
+        KeyedRateLimit(clock, per_minute=LOGIN_PER_IP_PER_MINUTE),
+        KeyedRateLimit(clock, per_minute=LOGIN_PER_LOGIN_PER_MINUTE),
+    )
+    app.router.add_get("/login", login_get)
+    app.router.add_post("/login", login_post)
+    app.router.add_post("/logout", logout)
+    staff_admin.setup(app)

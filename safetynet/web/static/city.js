@@ -1,0 +1,100 @@
+/* City overview: totals, districts and associations (worst first) and the response curve, kept
+   live from the campaign's server-sent events. Bands repeat the server's (city_views.LOW/GOOD),
+   always with a word and an icon beside the colour. */
+(function () {
+  "use strict";
+  var main = document.getElementById("main");
+  if (!main || main.dataset.page !== "city") { return; }
+  document.documentElement.classList.add("js");
+  var cid = main.dataset.campaign;
+  var bands = JSON.parse(main.dataset.bands || "{}");
+  var LOW = parseFloat(main.dataset.low || "0.5"), GOOD = parseFloat(main.dataset.good || "0.8");
+  var ANSWERED = ["safe", "need_help", "confirmed_in_person"];
+  var live = document.querySelector("[data-live]");
+  var lastCurve = Date.now();
+
+  function band(rate) { return rate < LOW ? "low" : (rate >= GOOD ? "good" : "mid"); }
+  function pct(r) { return Math.round(r * 100) + "%"; }
+  function setLive(on) {
+    if (!live) { return; }
+    live.textContent = on ? main.dataset.liveOn : main.dataset.liveOff;
+    live.classList.toggle("on", on);
+  }
+  function paintRow(tr, households, answered, help) {
+    var rate = households ? answered / households : 0, b = band(rate);
+    tr.dataset.households = households; tr.dataset.answered = answered; tr.dataset.help = help;
+    tr.dataset.rate = rate;
+    tr.className = "band-" + b;
+    tr.querySelector("[data-hh]").textContent = households;
+    tr.querySelector("[data-rate-text]").textContent = bands[b] + " " + pct(rate);
+    tr.querySelector("[data-rate-bar]").style.width = (rate * 100).toFixed(1) + "%";
+    tr.querySelector("[data-help]").textContent = help;
+  }
+  function sortBody(body) {
+    var rows = Array.prototype.slice.call(body.children);
+    rows.sort(function (a, b) {
+      var d = parseFloat(a.dataset.rate) - parseFloat(b.dataset.rate);
+      return d !== 0 ? d : (a.textContent < b.textContent ? -1 : 1);
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  }
+  function recomputeDistricts() {
+    var sums = {};
+    document.querySelectorAll("#associations tbody tr").forEach(function (tr) {
+      var d = tr.dataset.district, s = sums[d] || (sums[d] = { h: 0, a: 0, help: 0 });
+      s.h += +tr.dataset.households; s.a += +tr.dataset.answered; s.help += +tr.dataset.help;
+    });
+    document.querySelectorAll("#districts tbody tr").forEach(function (tr) {
+      var s = sums[tr.dataset.district];
+      if (s) { paintRow(tr, s.h, s.a, s.help); }
+    });
+  }
+  function updateTotals(ev) {
+    var answered = 0;
+    ANSWERED.forEach(function (k) { answered += ev.status[k] || 0; });
+    document.querySelectorAll("[data-count]").forEach(function (el) { el.textContent = ev.status[el.dataset.count] || 0; });
+    var set = function (sel, v) { var el = document.querySelector(sel); if (el) { el.textContent = v; } };
+    set("[data-answered]", answered); set("[data-households]", ev.households);
+    set("[data-rate]", pct(ev.answered_rate)); set("[data-help-total]", ev.need_help_open);
+  }
+  function refreshCurve() {
+    lastCurve = Date.now();
+    fetch("/city/curve?campaign=" + cid, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) { throw new Error(String(r.status)); }
+      return r.text();
+    }).then(function (svg) {
+      var fig = document.getElementById("curve");
+      if (fig) { fig.innerHTML = svg; }
+    }).catch(function () {});
+  }
+  function onEvent(ev) {
+    updateTotals(ev);
+    var moved = false, id;
+    for (id in ev.associations) {
+      var tr = document.querySelector('#associations tr[data-aid="' + id + '"]');
+      var a = ev.associations[id];
+      if (!tr) { continue; }
+      var answered = 0;
+      ANSWERED.forEach(function (k) { answered += a.status[k] || 0; });
+      paintRow(tr, a.households, answered, a.need_help_open);
+      moved = true;
+    }
+    if (moved) {
+      recomputeDistricts();
+      document.querySelectorAll("table.city tbody").forEach(sortBody);
+    }
+    if (Date.now() - lastCurve > 10000) { refreshCurve(); }
+  }
+  document.querySelectorAll("table.city tbody tr").forEach(function (tr) {
+    if (!tr.dataset.rate) {
+      tr.dataset.rate = tr.dataset.households > 0 ? tr.dataset.answered / tr.dataset.households : 0;
+    }
+  });
+  if (window.EventSource && cid) {
+    var es = new EventSource("/api/campaigns/" + cid + "/events");
+    es.addEventListener("open", function () { setLive(true); });
+    es.addEventListener("error", function () { setLive(false); });
+    es.addEventListener("stats", function (m) { setLive(true); onEvent(JSON.parse(m.data)); });
+  }
+  setInterval(refreshCurve, 60000);
+})();

@@ -1,0 +1,183 @@
+/* Association dashboard and door-knock list: live counts and statuses over server-sent events,
+   household filters, one-tap "confirmed in person" and "handled". No framework, no inline code
+   (the CSP allows only same-origin scripts). EventSource reconnects by itself after a drop and
+   sends Last-Event-ID, so the server replays what was missed. */
+(function () {
+  "use strict";
+  var main = document.getElementById("main");
+  if (!main) { return; }
+  document.documentElement.classList.add("js");
+  document.addEventListener("click", function (e) {
+    if (e.target.closest && e.target.closest("[data-print]")) { window.print(); }
+  });
+  var page = main.dataset.page;
+  if (page !== "association" && page !== "doorknock") { return; }
+
+  var cid = main.dataset.campaign, aid = main.dataset.association;
+  var labels = JSON.parse(main.dataset.labels || "{}");
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  var csrf = meta ? meta.getAttribute("content") : "";
+  var ANSWERED = { safe: 1, need_help: 1, confirmed_in_person: 1 };
+  var rids = {};          // household id -> newest reply id applied (older news is ignored)
+  var helpOpen = null;    // last need-help count seen
+  var lastRefresh = 0;
+  var live = document.querySelector("[data-live]");
+  var flashEl = document.querySelector("[data-flash]");
+
+  function setLive(on) {
+    if (!live) { return; }
+    live.textContent = on ? main.dataset.liveOn : main.dataset.liveOff;
+    live.classList.toggle("on", on);
+  }
+  function flash(text) { if (flashEl) { flashEl.textContent = text; } }
+  function pct(r) { return Math.round(r * 100) + "%"; }
+
+  // -- filters --------------------------------------------------------------------------------
+  var filterForm = document.querySelector("[data-filters]");
+  function currentFilter() {
+    if (!filterForm) { return { kind: "all", group: "" }; }
+    var checked = filterForm.querySelector('input[name="filter"]:checked');
+    var sel = filterForm.querySelector('select[name="group"]');
+    return { kind: checked ? checked.value : "all", group: sel ? sel.value : "" };
+  }
+  function keeps(tr, f) {
+    var s = tr.dataset.status;
+    if (f.group && tr.dataset.group !== f.group) { return false; }
+    if (f.kind === "noanswer") { return !ANSWERED[s]; }
+    if (f.kind === "help") { return s === "need_help"; }
+    if (f.kind === "vulnerable") { return tr.dataset.vuln === "1"; }
+    return true;
+  }
+  function applyFilter() {
+    if (page === "doorknock") { return; }
+    var f = currentFilter();
+    document.querySelectorAll("#hh-rows tr").forEach(function (tr) { tr.hidden = !keeps(tr, f); });
+  }
+  if (filterForm) {
+    filterForm.addEventListener("change", function () {
+      applyFilter();
+      var f = currentFilter(), q = new URLSearchParams(location.search);
+      q.set("filter", f.kind); q.set("group", f.group);
+      history.replaceState(null, "", location.pathname + "?" + q.toString());
+    });
+    filterForm.addEventListener("submit", function (e) { e.preventDefault(); applyFilter(); });
+  }
+
+  // -- statuses -------------------------------------------------------------------------------
+  function setStatus(tr, status) {
+    tr.dataset.status = status;
+    var st = tr.querySelector(".st .status");
+    if (st) { st.className = "status s-" + status; st.textContent = labels[status] || status; }
+    tr.classList.remove("changed"); void tr.offsetWidth; tr.classList.add("changed");
+    if (page === "doorknock") { tr.hidden = !!ANSWERED[status]; countDoorknock(); }
+    else { tr.hidden = !keeps(tr, currentFilter()); }
+  }
+  function countDoorknock() {
+    var el = document.querySelector("[data-dk-count]");
+    if (el) { el.textContent = document.querySelectorAll("table.dk tbody tr:not([hidden])").length; }
+  }
+  function applyChange(c) {
+    var hh = c[0], status = c[2], rid = c[3];
+    if ((rids[hh] || 0) > rid) { return; }
+    rids[hh] = rid;
+    document.querySelectorAll('tr[data-hh="' + hh + '"]').forEach(function (tr) {
+      if (tr.dataset.status !== status) { setStatus(tr, status); }
+    });
+  }
+  function updateCounts(ev) {
+    var st = ev.status, answered = 0, k;
+    for (k in ANSWERED) { answered += st[k] || 0; }
+    document.querySelectorAll("[data-count]").forEach(function (el) { el.textContent = st[el.dataset.count] || 0; });
+    document.querySelectorAll("[data-seg]").forEach(function (el) {
+      el.style.width = (ev.households ? (st[el.dataset.seg] || 0) * 100 / ev.households : 0).toFixed(2) + "%";
+    });
+    var a = document.querySelector("[data-answered]"); if (a) { a.textContent = answered; }
+    var h = document.querySelector("[data-households]"); if (h) { h.textContent = ev.households; }
+    var r = document.querySelector("[data-rate]"); if (r) { r.textContent = pct(ev.answered_rate); }
+    var state = document.querySelector("[data-campaign-state]");
+    if (state && ev.campaign && ev.campaign.state && state.dataset.state !== ev.campaign.state) {
+      state.dataset.state = ev.campaign.state;
+    }
+  }
+
+  // -- fragments ------------------------------------------------------------------------------
+  function get(path) {
+    return fetch(path, { credentials: "same-origin", headers: { Accept: "text/html" } }).then(function (r) {
+      if (!r.ok) { throw new Error(String(r.status)); }
+      return r.text().then(function (text) { return { text: text, headers: r.headers }; });
+    });
+  }
+  function refreshHelp() {
+    var box = document.getElementById("help-items");
+    if (!box) { return; }
+    get("/a/" + aid + "/help?campaign=" + cid).then(function (res) {
+      box.innerHTML = res.text;
+      var c = document.querySelector("[data-help-count]");
+      if (c) { c.textContent = res.headers.get("X-Help-Count") || c.textContent; }
+    }).catch(function () {});
+  }
+  function refreshRows() {
+    // patch statuses in place (keeps focus and scroll) rather than replacing the table
+    var body = document.getElementById("hh-rows");
+    if (!body) { return; }
+    lastRefresh = Date.now();
+    get("/a/" + aid + "/households?campaign=" + cid).then(function (res) {
+      var tpl = document.createElement("template");
+      tpl.innerHTML = "<table><tbody>" + res.text + "</tbody></table>";
+      tpl.content.querySelectorAll("tr[data-hh]").forEach(function (fresh) {
+        var tr = body.querySelector('tr[data-hh="' + fresh.dataset.hh + '"]');
+        if (!tr) { body.appendChild(fresh); fresh.hidden = !keeps(fresh, currentFilter()); }
+        else if (tr.dataset.status !== fresh.dataset.status) { setStatus(tr, fresh.dataset.status); }
+      });
+    }).catch(function () {});
+  }
+
+  // -- the live stream ------------------------------------------------------------------------
+  function onEvent(ev) {
+    if (page === "association") { updateCounts(ev); }
+    var helpMoved = false;
+    (ev.changed || []).forEach(function (c) { applyChange(c); if (c[2] === "need_help") { helpMoved = true; } });
+    if (ev.reset && page === "association") { refreshRows(); }
+    if (page === "association") {
+      if (helpOpen !== null && ev.need_help_open !== helpOpen) { helpMoved = true; }
+      helpOpen = ev.need_help_open;
+      if (helpMoved) { refreshHelp(); }
+      // statuses that come from deliveries (sent, unreachable) are not in `changed`: catch up now and then
+      if (!ev.full && !(ev.changed || []).length && Date.now() - lastRefresh > 30000) { refreshRows(); }
+    }
+  }
+  if (window.EventSource && cid) {
+    var es = new EventSource("/api/campaigns/" + cid + "/events?association=" + aid + "&since=" + (main.dataset.since || ""));
+    es.addEventListener("open", function () { setLive(true); });
+    es.addEventListener("error", function () { setLive(false); });
+    es.addEventListener("stats", function (m) { setLive(true); onEvent(JSON.parse(m.data)); });
+  }
+
+  // -- one-tap actions ------------------------------------------------------------------------
+  function post(path, body) {
+    return fetch(path, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(body)
+    }).then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r; });
+  }
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest ? e.target.closest("button[data-confirm], button[data-handled]") : null;
+    if (!b || b.disabled) { return; }
+    b.disabled = true;
+    if (b.dataset.confirm) {
+      var tr = b.closest("tr");
+      post("/api/campaigns/" + cid + "/households/" + tr.dataset.hh + "/confirm", { method: b.dataset.confirm })
+        .then(function () { setStatus(tr, "confirmed_in_person"); flash(main.dataset.msgSaved); })
+        .catch(function () { flash(main.dataset.msgFailed); })
+        .then(function () { b.disabled = false; });
+    } else {
+      var card = b.closest("[data-hh]");
+      post("/api/campaigns/" + cid + "/households/" + b.dataset.handled + "/handled", {})
+        .then(function () { if (card) { card.remove(); } flash(main.dataset.msgSaved); refreshHelp(); })
+        .catch(function () { flash(main.dataset.msgFailed); b.disabled = false; });
+    }
+  });
+  applyFilter();
+  countDoorknock();
+})();

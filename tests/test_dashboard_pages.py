@@ -1,0 +1,189 @@
+"""The association dashboard, door-knock list and city overview as served HTML (no browser)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from dashboard_fixtures import (
+    ASSOC_A,
+    ASSOC_A2,
+    ASSOC_B,
+    B_SECRET_NAMES,
+    DIST_S,
+    DIST_U,
+    client,
+    login,
+    world,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
+
+
+def rows(html: str) -> dict[str, str]:
+    """household id -> status of every (visible or hidden) household row."""
+    return dict(re.findall(r'<tr data-hh="(\d+)" data-status="(\w+)"', html))
+
+
+async def test_head_sees_counts_help_panel_list_and_coverage(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        await w.answer("A-001", "safe")
+        await w.answer("A-004", "need_help", note="足を怪我しました <script>x</script>")
+        await login(http, w, "head_a")
+        aid = w.assoc_ids[ASSOC_A]
+        async with http.get(f"{w.url}/a/{aid}") as r:
+            assert r.status == 200
+            html = await r.text()
+        assert '<html lang="ja">' in html and "助けが必要な世帯" in html
+        help_panel = html[html.index('id="help-items"'):html.index('data-count="need_help"')]
+        assert "田中 美咲" in help_panel and "桜町1-2-4" in help_panel and "4人" in help_panel
+        assert "&lt;script&gt;" in help_panel and "<script>x" not in html  # notes are escaped
+        assert f'data-handled="{w.hh("A-004").id}"' in help_panel
+        assert 'data-count="safe">1<' in html and 'data-count="need_help">1<' in html
+        assert 'data-count="pending">4<' in html
+        st = rows(html)
+        assert len(st) == 6 and st[str(w.hh("A-001").id)] == "safe"
+        assert not any(name in html for name in B_SECRET_NAMES)
+        # coverage: A-006 has no channel at all
+        cov = html[html.index('id="cov-h"'):]
+        assert "5 / 6" in cov and "渡辺 誠" in cov
+        assert f'data-campaign="{w.campaign_id}"' in html and 'data-since="' in html
+
+
+async def test_filters_work_without_javascript(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        await w.answer("A-001", "safe")
+        await w.answer("A-004", "need_help")
+        await login(http, w, "deputy_a")
+        aid = w.assoc_ids[ASSOC_A]
+
+        async def visible(query: str) -> set[str]:
+            async with http.get(f"{w.url}/a/{aid}?{query}") as r:
+                html = await r.text()
+            return set(re.findall(r'<tr data-hh="(\d+)"[^>]*data-rid="0">', html))
+
+        ids = {k: str(w.hh(k).id) for k in ("A-001", "A-002", "A-003", "A-004", "A-005", "A-006")}
+        assert await visible("filter=noanswer") == {ids[k] for k in ("A-002", "A-003", "A-005", "A-006")}
+        assert await visible("filter=help") == {ids["A-004"]}
+        assert await visible("filter=vulnerable") == {ids["A-002"], ids["A-005"]}
+        assert await visible("filter=all&group=1班") == {ids[k] for k in ("A-001", "A-002", "A-003")}
+
+
+async def test_language_switch_and_large_text_are_remembered(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        await login(http, w, "head_a")
+        aid = w.assoc_ids[ASSOC_A]
+        async with http.get(f"{w.url}/a/{aid}?lang=en&large=1") as r:
+            html = await r.text()
+        assert '<html lang="en">' in html and "Households that need help" in html and "large-text" in html
+        async with http.get(f"{w.url}/a/{aid}/doorknock") as r:
+            html = await r.text()
+        assert '<html lang="en">' in html and "Door-knock list" in html and "large-text" in html
+        async with http.get(f"{w.url}/city?lang=ja&large=0") as r:
+            html = await r.text()
+        assert '<html lang="ja">' in html and "large-text" not in html
+
+
+async def test_every_page_renders_in_both_languages(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        await w.answer("A-004", "need_help", note="help")
+        await login(http, w, "admin")
+        aid = w.assoc_ids[ASSOC_A]
+        paths = [f"/a/{aid}", f"/a/{aid}/doorknock", f"/a/{aid}/help", f"/a/{aid}/households", "/city",
+                 "/city/curve", f"/campaigns/{w.campaign_id}/report", "/admin", "/login"]
+        for lang in ("ja", "en"):
+            for path in paths:
+                sep = "&" if "?" in path else "?"
+                async with http.get(f"{w.url}{path}{sep}lang={lang}") as r:
+                    assert r.status == 200, (path, lang)
+
+
+async def test_campaign_choice_defaults_to_the_latest_running_and_refuses_others(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        await login(http, w, "head_a")
+        aid = w.assoc_ids[ASSOC_A]
+        async with http.get(f"{w.url}/a/{aid}") as r:
+            assert f'data-campaign="{w.campaign_id}"' in await r.text()
+        async with http.get(f"{w.url}/a/{aid}?campaign={w.previous_id}") as r:
+            html = await r.text()
+        assert r.status == 200 and f'data-campaign="{w.previous_id}"' in html
+        assert 'data-count="safe">2<' in html  # A-001 and A-002 answered the previous drill
+        b_only = await _campaign_of(w, [k for k in w.households if k.startswith("B-")])
+        async with http.get(f"{w.url}/a/{aid}?campaign={b_only}") as r:
+            assert r.status == 404  # exists, but does not cover this association
+        async with http.get(f"{w.url}/a/{aid}?campaign=99999") as r:
+            assert r.status == 404
+
+
+async def _campaign_of(w, keys):  # type: ignore[no-untyped-def]
+    from dashboard_fixtures import start_campaign
+
+    return await start_campaign(w, scope=[f"association:{ASSOC_B}"], title="梅だけ", keys=keys)
+
+
+async def test_doorknock_lists_the_unanswered_by_group_and_address(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        await w.answer("A-001", "safe")
+        await w.answer("A-005", "need_help")
+        await login(http, w, "head_a")
+        aid = w.assoc_ids[ASSOC_A]
+        async with http.get(f"{w.url}/a/{aid}/doorknock?campaign={w.campaign_id}") as r:
+            assert r.status == 200
+            html = await r.text()
+        assert "/static/print.css" in html
+        groups = re.findall(r"<h2>班: (\S+) <small>\((\d+)\)</small></h2>", html)
+        assert groups == [("1班", "2"), ("2班", "2")]
+        names = re.findall(r"<td>([^<]+?)(?: <b class=vuln>[^<]*</b>)?</td><td>桜町", html)
+        assert names == ["佐藤 花子", "高橋 健", "田中 美咲", "渡辺 誠"]
+        assert "+81311110002" in html  # the landline, to call before walking
+        assert "☐" in html and "山田 太郎" not in html and "伊藤 光" not in html
+
+
+async def test_city_overview_worst_first_with_words_and_a_curve(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        for key in ("A2-001", "A2-002", "A2-003", "B-001", "A-001"):
+            await w.answer(key, "safe")
+        await w.answer("A-002", "need_help")
+        await login(http, w, "admin")
+        async with http.get(f"{w.url}/city") as r:
+            html = await r.text()
+        table = html[html.index('id="associations"'):]
+        order = re.findall(r'<a href="/a/\d+\?campaign=\d+">([^<]+)</a>', table)
+        assert order == [ASSOC_A, ASSOC_B, ASSOC_A2]  # 33%, 50%, 100%
+        assert "▼ 低い 33%" in table and "● 注意 50%" in table and "▲ 良好 100%" in table
+        dist = html[html.index('id="districts"'):html.index('id="associations"')]
+        assert dist.index(DIST_U) < dist.index(DIST_S)  # 50% before 5/9
+        svg = html[html.index("<svg"):html.index("</svg>")]
+        assert svg.count('<g data-series="') == 2 and DIST_S in svg and DIST_U in svg
+        assert 'role="img"' in svg and "<title" in svg
+        assert 'name="really"' in html  # close/cancel need a second deliberate step
+        assert "/city/campaigns/preview" in html
+
+
+async def test_city_overview_is_cut_to_the_viewers_scope(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        async with client() as http:
+            await login(http, w, "dhead")
+            async with http.get(f"{w.url}/city") as r:
+                html = await r.text()
+            assert ASSOC_A in html and ASSOC_A2 in html and ASSOC_B not in html and DIST_U not in html
+            assert 'name="really"' not in html  # a city-wide campaign is not a district head's to close
+        async with client() as http:
+            await login(http, w, "head_b")
+            async with http.get(f"{w.url}/city") as r:
+                html = await r.text()
+            assert ASSOC_B in html and ASSOC_A not in html and "/city/campaigns/preview" not in html
+
+
+async def test_api_associations_lists_the_callers_scope(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        expected = {"admin": {ASSOC_A, ASSOC_A2, ASSOC_B}, "dhead": {ASSOC_A, ASSOC_A2}, "head_b": {ASSOC_B}}
+        for who, names in expected.items():
+            async with http.get(f"{w.url}/api/associations",
+                                headers={"Authorization": f"Bearer {w.tokens[who]}"}) as r:
+                doc = await r.json()
+            assert {a["name"] for a in doc} == names
+            assert all(set(a) == {"id", "name", "district"} for a in doc)
+        async with http.get(f"{w.url}/api/associations") as r:
+            assert r.status == 401 and (await r.json())["error"]

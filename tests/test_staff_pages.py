@@ -1,0 +1,170 @@
+"""Staff login, logout, sessions, CSRF, login rate limits and the admin console."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from dashboard_fixtures import ASSOC_A, ASSOC_B, World, client, csrf_of, login, password, world
+
+from safetynet.clock import FakeClock
+
+# app.py stores the viewer under str keys (reported: it should use web.RequestKey)
+pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
+
+
+async def _form_token(http, w: World) -> str:  # type: ignore[no-untyped-def]
+    async with http.get(f"{w.url}/login") as r:
+        m = re.search(r'name="csrf" value="([^"]+)"', await r.text())
+    assert m is not None
+    return m.group(1)
+
+
+async def _try(http, w: World, who: str, pw: str) -> int:  # type: ignore[no-untyped-def]
+    token = await _form_token(http, w)
+    async with http.post(f"{w.url}/login", data={"csrf": token, "login": who, "password": pw},
+                         allow_redirects=False) as r:
+        return r.status
+
+
+async def test_login_sets_a_strict_session_cookie_and_logout_ends_it(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        token = await _form_token(http, w)
+        async with http.post(f"{w.url}/login", data={"csrf": token, "login": "head_a", "password": password("head_a"),
+                                                      "next": "/city"}, allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == "/city"
+            cookie = next(v for v in r.headers.getall("Set-Cookie") if v.startswith("sn_session="))
+        assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
+        assert "Secure" not in cookie  # public_url is http here
+        async with http.get(f"{w.url}/") as r:  # a head lands on its association
+            assert r.status == 200 and str(r.url).endswith(f"/a/{w.assoc_ids[ASSOC_A]}")
+            csrf = csrf_of(await r.text())
+        async with http.post(f"{w.url}/logout", data={}, allow_redirects=False) as r:
+            assert r.status == 403  # no CSRF token: refused, still logged in
+        async with http.post(f"{w.url}/logout", data={"csrf": csrf}, allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == "/login"
+        async with http.get(f"{w.url}/city", allow_redirects=False) as r:
+            assert r.status == 302 and r.headers["Location"].startswith("/login")
+
+
+async def test_cookie_is_secure_behind_an_https_public_url(tmp_path: Path) -> None:
+    async with world(tmp_path, public_url="https://anpi.example.jp") as w, client() as http:
+        async with http.get(f"{w.url}/login") as r:
+            form_cookie = next(v for v in r.headers.getall("Set-Cookie") if v.startswith("sn_login_csrf="))
+        assert "Secure" in form_cookie
+        token = form_cookie.split(";")[0].split("=", 1)[1]
+        # the client keeps Secure cookies off plain http, so hand the form cookie over explicitly
+        async with http.post(f"{w.url}/login", data={"csrf": token, "login": "admin", "password": password("admin")},
+                             headers={"Cookie": f"sn_login_csrf={token}"}, allow_redirects=False) as r:
+            assert r.status == 303
+            cookie = next(v for v in r.headers.getall("Set-Cookie") if v.startswith("sn_session="))
+        assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+async def test_wrong_password_unknown_login_and_missing_form_token_are_refused(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        assert await _try(http, w, "head_a", "wrong") == 401
+        assert await _try(http, w, "nobody", "wrong") == 401
+        async with http.post(f"{w.url}/login", data={"login": "head_a", "password": password("head_a")},
+                             allow_redirects=False) as r:
+            assert r.status == 403
+        async with http.get(f"{w.url}/city", allow_redirects=False) as r:
+            assert r.status == 302
+
+
+async def test_next_never_leaves_the_site(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+            http = client()
+            token = await _form_token(http, w)
+            async with http.post(f"{w.url}/login", data={"csrf": token, "login": "admin", "next": target,
+                                                          "password": password("admin")}, allow_redirects=False) as r:
+                assert r.status == 303 and r.headers["Location"] == "/"
+            await http.close()
+
+
+async def test_login_attempts_are_limited_per_login_and_per_ip(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock) as w, client() as http:
+        statuses = [await _try(http, w, "head_a", "wrong") for _ in range(6)]
+        assert statuses == [401] * 5 + [429]
+        # even the right password waits: the limit counts attempts, not failures
+        token = await _form_token(http, w)
+        async with http.post(f"{w.url}/login", data={"csrf": token, "login": "head_a",
+                                                      "password": password("head_a")}, allow_redirects=False) as r:
+            assert r.status == 429 and int(r.headers["Retry-After"]) >= 1
+        # other logins from the same address: the per-IP bucket (10 a minute) runs out too
+        others = [await _try(http, w, f"user{i}", "wrong") for i in range(5)]
+        assert others[:3] == [401] * 3 and others[-1] == 429
+        await clock.advance(61)
+        assert await _try(http, w, "head_a", password("head_a")) == 303
+
+
+async def test_sessions_expire(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock) as w, client() as http:
+        await login(http, w, "admin")
+        async with http.get(f"{w.url}/city", allow_redirects=False) as r:
+            assert r.status == 200
+        await clock.advance(13 * 3600)
+        async with http.get(f"{w.url}/city", allow_redirects=False) as r:
+            assert r.status == 302
+
+
+async def test_admin_adds_a_deputy_who_can_log_in_then_removes_them(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        csrf = await login(http, w, "admin")
+        data = {"csrf": csrf, "login": "fuku1", "display_name": "副会長 一", "role": "deputy",
+                "scope": f"association:{ASSOC_A}", "password": ""}
+        async with http.post(f"{w.url}/admin/staff", data={**data, "csrf": ""}) as r:
+            assert r.status == 403  # CSRF refused without the token
+        async with http.post(f"{w.url}/admin/staff", data=data) as r:
+            assert r.status == 200
+            page = await r.text()
+            assert r.headers["Cache-Control"] == "no-store"
+        generated = re.search(r"<code data-secret>([^<]+)</code>", page)
+        assert generated is not None
+        async with client() as other:
+            await login(other, w, "fuku1", generated.group(1))
+            async with other.get(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}") as r:
+                assert r.status == 200
+            async with other.get(f"{w.url}/admin") as r:
+                assert r.status == 404  # not a city admin: the console does not exist for them
+        async with http.post(f"{w.url}/admin/staff", data={**data, "role": "deputy",
+                                                           "scope": "district:桜地区"}) as r:
+            assert r.status == 400  # a deputy's scope is an association
+        async with http.post(f"{w.url}/admin/staff/remove", data={"csrf": csrf, "login": "fuku1"}) as r:
+            assert r.status == 200
+        assert await w.store.auth.staff_by_login("fuku1") is None
+        async with http.post(f"{w.url}/admin/staff/remove", data={"csrf": csrf, "login": "admin"}) as r:
+            assert r.status == 409  # not yourself
+
+
+async def test_admin_creates_a_scoped_api_token(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        csrf = await login(http, w, "admin")
+        async with http.post(f"{w.url}/admin/tokens", data={"csrf": csrf, "role": "association_head",
+                                                            "scope": f"association:{ASSOC_B}", "label": "bot"}) as r:
+            assert r.status == 200
+            token = re.search(r"<code data-secret>([^<]+)</code>", await r.text())
+        assert token is not None
+        async with client() as bot, bot.get(f"{w.url}/api/associations",
+                                            headers={"Authorization": f"Bearer {token.group(1)}"}) as r:
+            assert r.status == 200
+            assert [a["name"] for a in await r.json()] == [ASSOC_B]
+
+
+async def test_admin_console_is_hidden_from_everyone_else(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        for who in ("dhead", "head_a", "deputy_a"):
+            async with client() as http:
+                csrf = await login(http, w, who)
+                async with http.get(f"{w.url}/admin") as r:
+                    assert r.status == 404
+                async with http.post(f"{w.url}/admin/tokens", data={"csrf": csrf, "role": "city_admin",
+                                                                    "scope": "city"}) as r:
+                    assert r.status == 404
+        async with client() as http, http.get(f"{w.url}/admin", headers={
+                "Authorization": f"Bearer {w.tokens['admin']}"}) as r:
+            assert r.status == 404  # an API token is not a person at the console
