@@ -20,7 +20,7 @@ from test_triggers_service import IWATE_MIYAGI, MemoryCampaigns
 from safetynet.clock import FakeClock
 from safetynet.config import Config, JmaConfig, TriggersConfig
 from safetynet.store import open_store
-from safetynet.triggers.feed import PollResult, parse_feed
+from safetynet.triggers.feed import FeedPoller, PollResult, parse_feed
 from safetynet.triggers.model import TriggerInputError
 from safetynet.triggers.service import TriggerService
 from safetynet.triggers.watch import WatchedFile
@@ -41,6 +41,7 @@ class FeedServer:
         self.feed_requests: list[dict[str, str]] = []
         self.fetched: list[str] = []
         self.hit = asyncio.Event()
+        self.release = asyncio.Event()
         self.base = ""
 
     def add(self, name: str) -> None:
@@ -71,7 +72,14 @@ class FeedServer:
     async def data(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
         self.fetched.append(name)
+        if name == "huge.xml":
+            return web.Response(body=b" " * (MAX_BODY_BYTES + 1), content_type="application/xml")
         return web.Response(body=(JMA / name).read_bytes(), content_type="application/xml")
+
+    async def hang(self, request: web.Request) -> web.Response:
+        self.hit.set()
+        await self.release.wait()
+        return web.Response(status=304)
 
 
 @asynccontextmanager
@@ -80,9 +88,13 @@ async def feed_server() -> AsyncIterator[FeedServer]:
     app = web.Application()
     app.router.add_get("/feed.xml", fs.feed)
     app.router.add_get("/data/{name}", fs.data)
+    app.router.add_get("/slow.xml", fs.hang)
     async with TestServer(app, host="127.0.0.1") as srv:
         fs.base = str(srv.make_url("")).rstrip("/")
-        yield fs
+        try:
+            yield fs
+        finally:
+            fs.release.set()
 
 
 @asynccontextmanager
@@ -169,6 +181,28 @@ async def test_feed_unreachable_is_a_result_not_a_crash(tmp_path: Path) -> None:
             assert poller is not None
             r = await poller.poll_once()
             assert r.status == 0 and r.error and r.next_poll_seconds == 120
+
+
+async def test_feed_request_has_a_timeout(tmp_path: Path) -> None:
+    async with feed_server() as fs, aiohttp.ClientSession() as session:
+        async with service(tmp_path, feed_url=f"{fs.base}/slow.xml") as (svc, _, clock):
+            poller = FeedPoller(svc.ingest_any, session, f"{fs.base}/slow.xml", clock, timeout_seconds=0.2)
+            r = await poller.poll_once()
+            assert fs.hit.is_set()
+            assert (r.status, r.next_poll_seconds) == (0, 120) and "Timeout" in r.error
+
+
+async def test_a_huge_telegram_is_refused_and_not_fetched_again(tmp_path: Path) -> None:
+    async with feed_server() as fs, aiohttp.ClientSession() as session:
+        fs.entries.append(("震度速報", f"{fs.base}/data/huge.xml"))
+        async with service(tmp_path, feed_url=f"{fs.base}/feed.xml") as (svc, port, _):
+            poller = svc.feed_poller(session)
+            assert poller is not None
+            r = await poller.poll_once()
+            assert (r.status, r.new_entries, r.decisions) == (200, 1, [])
+            fs.etag = '"v2"'
+            assert (await poller.poll_once()).new_entries == 0
+            assert fs.fetched == ["huge.xml"] and port.campaigns == {}
 
 
 def test_parse_feed_refuses_what_is_not_atom() -> None:

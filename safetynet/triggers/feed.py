@@ -102,6 +102,7 @@ class FeedPoller:
         clock: Clock,
         interval_seconds: float = MIN_POLL_SECONDS,
         on_result: Callable[[PollResult], None] | None = None,
+        timeout_seconds: float = REQUEST_TIMEOUT_SECONDS,
     ) -> None:
         self.ingest = ingest
         self.session = session
@@ -109,6 +110,7 @@ class FeedPoller:
         self.clock = clock
         self.interval = max(MIN_POLL_SECONDS, float(interval_seconds))
         self.on_result = on_result
+        self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self.etag: str | None = None
         self.last_modified: str | None = None
         self.failures = 0
@@ -123,8 +125,7 @@ class FeedPoller:
         return headers
 
     async def _get(self, url: str, headers: dict[str, str], limit: int) -> _Answer:
-        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
-        async with self.session.get(url, headers=headers, timeout=timeout, allow_redirects=False) as resp:
+        async with self.session.get(url, headers=headers, timeout=self.timeout, allow_redirects=False) as resp:
             chunks: list[bytes] = []
             size = 0
             if resp.status == 200:
@@ -146,8 +147,9 @@ class FeedPoller:
         try:
             answer = await self._get(self.url, self._conditional_headers(), MAX_FEED_BYTES)
         except (aiohttp.ClientError, TimeoutError, TriggerInputError) as e:
-            log.warning("trigger_feed_failed", error=str(e)[:200])
-            return PollResult(0, error=str(e)[:200], next_poll_seconds=self._backoff())
+            why = f"{type(e).__name__}: {e}"[:200]
+            log.warning("trigger_feed_failed", error=why)
+            return PollResult(0, error=why, next_poll_seconds=self._backoff())
         if answer.status == 304:
             self.failures = 0
             return PollResult(304, next_poll_seconds=self.interval)
@@ -194,7 +196,7 @@ class FeedPoller:
         except TriggerInputError as e:
             log.warning("trigger_telegram_refused", url=entry.url[:200], error=str(e)[:200])
         except (aiohttp.ClientError, TimeoutError) as e:
-            log.warning("trigger_telegram_fetch_failed", url=entry.url[:200], error=str(e)[:200])
+            log.warning("trigger_telegram_fetch_failed", url=entry.url[:200], error=f"{type(e).__name__}: {e}"[:200])
             return False
         return True
 

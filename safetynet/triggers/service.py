@@ -64,6 +64,10 @@ class TriggerService:
 
     async def load(self) -> int:
         """Rebuilds the rules' memory from the stored decisions; returns how many were read."""
+        async with self._lock:
+            return await self._load()
+
+    async def _load(self) -> int:
         records = await self.store.triggers.since(self.clock.now() - MEMORY_SECONDS)
         state = TriggerState()
         for rec in records:
@@ -94,7 +98,7 @@ class TriggerService:
     async def _ingest(self, telegram: Telegram, source: str) -> Decision:
         async with self._lock:
             if not self._loaded:
-                await self.load()
+                await self._load()
             if await self.store.triggers.exists(telegram.dedupe_key):
                 return self._duplicate(telegram)
             d = self._stale(decide(telegram, self.state, self.rules))
@@ -154,8 +158,18 @@ class TriggerService:
         return DirectoryWatcher(self.ingest_any, self.cfg.resolve(folder), self.clock, on_scan=on_scan)
 
     async def run(self, session: aiohttp.ClientSession | None = None) -> None:
-        """Loads the memory, then polls the feed and watches the folder (those configured) until cancelled."""
+        """Loads the memory, then polls the feed and watches the folder (those configured) until cancelled.
+
+        Without a `session`, one is opened for the feed and closed on the way out.
+        """
         await self.load()
+        if session is None and self.cfg.triggers.jma.feed_url:
+            async with aiohttp.ClientSession() as own:
+                await self._run_sources(own)
+        else:
+            await self._run_sources(session)
+
+    async def _run_sources(self, session: aiohttp.ClientSession | None) -> None:
         tasks: list[asyncio.Task[None]] = []
         poller = self.feed_poller(session) if session is not None else None
         watcher = self.directory_watcher()
