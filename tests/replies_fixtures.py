@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from safetynet.broadcast.model import StepPlan
+from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.channels.base import ChannelSender, OutboundMessage
 from safetynet.channels.registry import build_senders
 from safetynet.channels.sandbox import Sandbox
@@ -24,11 +24,10 @@ from safetynet.clock import FakeClock
 from safetynet.config import Config, load_config
 from safetynet.domain import CampaignKind, Channel, Role
 from safetynet.replies.intake import ReplyIntake
-from safetynet.replies.tokens import reply_token, reply_url, token_hash
+from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.roster.codes import hash_code, new_code
 from safetynet.roster.model import Household, HouseholdRecord, Staff
 from safetynet.store import Store, open_store
-from safetynet.store.campaigns import Enrolment
 from safetynet.web.app import Services, create_app
 
 SECRET = "test-secret-key-for-replies"
@@ -132,13 +131,9 @@ async def seed(env: Env, kind: CampaignKind = CampaignKind.DRILL) -> None:
 
 
 async def start_campaign(env: Env, kind: CampaignKind = CampaignKind.DRILL, scope: Sequence[str] = ("city",)) -> int:
-    """A running campaign over the seeded households, built with the campaign store's public methods."""
-    c = await env.store.campaigns.create(kind=kind, title="地震 安否確認", scope=list(scope), messages=MESSAGES)
-    enrol = [Enrolment(h.id, h.association_id, token_hash(reply_token(SECRET, c.id, h.id)))
-             for h in env.households.values()]
-    now = env.clock.now()
-    await env.store.campaigns.write_step(c.id, StepPlan((), (), ()), now, enrol)
-    assert await env.store.campaigns.begin_running(c.id, now)
+    """A running campaign over the seeded households, started by the broadcast service (step 0 planned)."""
+    service = CampaignService(env.store, env.cfg, env.clock)
+    c = await service.launch(CampaignSpec("地震 安否確認", kind, tuple(scope), dict(MESSAGES)))
     return c.id
 
 

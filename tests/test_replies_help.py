@@ -155,3 +155,23 @@ async def test_alert_lost_to_a_restart_is_sent_at_start(tmp_path: Path) -> None:
         await env.intake.idle()
         assert {r.address for r in env.sandbox.messages("telegram")} == {"8880001", "8880002"}
         assert await env.store.replies.unnotified_help() == []
+
+
+async def test_ladder_door_knock_step_sends_each_head_their_list(tmp_path: Path) -> None:
+    from safetynet.broadcast.ladder import LadderScheduler
+    from safetynet.replies.notify import StaffNotifier
+
+    async with running_app(tmp_path) as env:
+        await _staff_city(env)
+        await env.sandbox.act_sms("+819011110002", "1")  # A-002 answered: not on the list
+        notifier = StaffNotifier(env.store, env.cfg, env.senders, env.clock)
+        ladder = LadderScheduler(env.store.campaigns, env.clock, notifier=notifier)
+        await env.clock.advance(1800)  # the default ladder's last step: +30 min
+        await ladder.tick()
+        texts_a = {r.address: r.text or "" for r in env.sandbox.messages("telegram") if r.address != "8880009"}
+        assert set(texts_a) == {"8880001", "8880002"}
+        a_id = env.hh("A-001").association_id
+        for text in texts_a.values():
+            assert "【戸別訪問リスト】" in text and "未回答 3 世帯" in text and f"/a/{a_id}/doorknock" in text
+        (b_text,) = [r.text for r in env.sandbox.messages("telegram") if r.address == "8880009"]
+        assert b_text is not None and "未回答 1 世帯" in b_text

@@ -8,13 +8,15 @@ Retry-After); permanent ones are logged and the other channels still carry the a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 from tenacity.wait import wait_base
 
+from safetynet.broadcast.model import Campaign
 from safetynet.channels.base import ChannelSender, OutboundMessage, RetryableSendError, SendError
 from safetynet.clock import Clock
 from safetynet.config import Config
@@ -75,6 +77,14 @@ _WORDS = {
 }
 
 
+def door_knock_text(association: str, households: int, language: str, drill: bool, link: str) -> str:
+    if language.lower().startswith("en"):
+        head = ("[DRILL]" if drill else "") + "[DOOR-KNOCK LIST]"
+        return f"{head} {association}: {households} households have not answered.\n{link}"
+    head = ("【訓練】" if drill else "") + "【戸別訪問リスト】"
+    return f"{head}{association}: 未回答 {households} 世帯。訪問して確認してください。\n{link}"
+
+
 def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: str) -> str:
     """The alert a head reads on the phone: who, where, how many, vulnerable, their words, the link."""
     w = _WORDS["en" if language.lower().startswith("en") else "ja"]
@@ -128,24 +138,51 @@ class HelpNotifier:
         if row is None or target is None:
             return NotifyReport(0, 0, 0)
         staff = await self.store.auth.staff_for_association(row.association, row.district)
-        messages = staff_messages(staff, self.senders)
         link = f"{self.cfg.server.public_url.rstrip('/')}/a/{row.association_id}"
         drill = target.kind == CampaignKind.DRILL
-        results = await asyncio.gather(
-            *(self._send(m, row, drill, follow_up, link) for m in messages), return_exceptions=True
+        report = await self._send_all(
+            staff, lambda lang: help_text(row, lang, drill, follow_up, link), link, campaign_id, household_id, drill
         )
-        sent = sum(1 for r in results if r is True)
-        if sent and not follow_up:
+        if report.sent and not follow_up:
             await self.store.replies.mark_notified(campaign_id, household_id)
-        report = NotifyReport(sent, len(results) - sent, len({m.staff_id for m in messages}))
         log.info("help_notified", campaign_id=campaign_id, household_id=household_id, follow_up=follow_up,
                  sent=report.sent, failed=report.failed, staff=report.recipients, staff_total=len(staff))
         return report
 
-    async def _send(self, m: StaffMessage, row: HelpRow, drill: bool, follow_up: bool, link: str) -> bool:
-        text = help_text(row, m.language, drill, follow_up, link)
+    async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int]) -> None:
+        """The ladder's last step: each head and deputy gets the link to their door-knock list."""
+        associations = {a.id: a for a in await self.store.roster.list_associations()}
+        drill = campaign.kind == CampaignKind.DRILL
+        base = self.cfg.server.public_url.rstrip("/")
+        for association_id, count in sorted(households_by_association.items()):
+            a = associations.get(association_id)
+            if a is None or count <= 0:
+                continue
+            staff = await self.store.auth.staff_for_association(a.name, a.district)
+            link = f"{base}/a/{a.id}/doorknock"
+            report = await self._send_all(
+                staff, functools.partial(door_knock_text, a.name, count, drill=drill, link=link),
+                link, campaign.id, 0, drill,
+            )
+            log.info("door_knock_notified", campaign_id=campaign.id, association_id=a.id, households=count,
+                     sent=report.sent, failed=report.failed)
+
+    async def _send_all(
+        self, staff: list[Staff], text_for: Callable[[str], str], link: str, campaign_id: int, household_id: int,
+        drill: bool,
+    ) -> NotifyReport:
+        messages = staff_messages(staff, self.senders)
+        results = await asyncio.gather(
+            *(self._send(m, text_for(m.language), link, campaign_id, household_id, drill) for m in messages),
+            return_exceptions=True,
+        )
+        sent = sum(1 for r in results if r is True)
+        return NotifyReport(sent, len(results) - sent, len({m.staff_id for m in messages}))
+
+    async def _send(self, m: StaffMessage, text: str, link: str, campaign_id: int, household_id: int,
+                    drill: bool) -> bool:
         msg = OutboundMessage(
-            channel=m.channel, delivery_id=0, campaign_id=row.campaign_id, household_id=row.household_id,
+            channel=m.channel, delivery_id=0, campaign_id=campaign_id, household_id=household_id,
             address=m.address, text=text, reply_url=link, reply_token="", language=m.language,
             drill=drill, title=text.split("\n", 1)[0],
         )
@@ -161,6 +198,10 @@ class HelpNotifier:
                 with attempt:
                     await sender.send(msg)
         except SendError as e:
-            log.warning("help_notify_channel_failed", staff_id=m.staff_id, channel=m.channel.value, reason=e.reason)
+            log.warning("staff_notify_channel_failed", staff_id=m.staff_id, channel=m.channel.value, reason=e.reason)
             return False
         return True
+
+
+# The broadcast ladder's DoorKnockNotifier and the intake's HelpNotifier are the same object.
+StaffNotifier = HelpNotifier
