@@ -36,6 +36,8 @@ MEMORY_SECONDS = 7 * 86400.0
 # A telegram reported longer ago than this is recorded but never acted on (a stale file in the
 # watched folder, a feed read after a long outage): a campaign hours late would confuse residents.
 MAX_AGE_SECONDS = 12 * 3600.0
+# A city-wide 震源・震度情報 (~400 KB) takes ~70 ms to parse: off the event loop, so sends don't stall.
+_PARSE_INLINE_BYTES = 32 * 1024
 
 __all__ = [
     "CampaignPort", "CampaignRequest", "DirectoryWatcher", "FeedPoller", "JmaTelegram", "PollResult",
@@ -78,18 +80,21 @@ class TriggerService:
         return len(records)
 
     async def ingest_jma(self, body: bytes, source: str = "http") -> Decision:
-        return await self._ingest(self._parse(parse_jma, body, source), source)
+        return await self._ingest(await self._parse(parse_jma, body, source), source)
 
     async def ingest_cap(self, body: bytes, source: str = "http") -> Decision:
-        return await self._ingest(self._parse(parse_cap, body, source), source)
+        return await self._ingest(await self._parse(parse_cap, body, source), source)
 
     async def ingest_any(self, body: bytes, source: str) -> Decision:
         """A JMA telegram or a CAP alert (the watched folder and the feed)."""
-        return await self._ingest(self._parse(parse_telegram, body, source), source)
+        return await self._ingest(await self._parse(parse_telegram, body, source), source)
 
-    def _parse(self, parse: Any, body: bytes, source: str) -> Telegram:
+    async def _parse(self, parse: Any, body: bytes, source: str) -> Telegram:
         try:
-            telegram: Telegram = parse(body, self.rules)
+            if len(body) > _PARSE_INLINE_BYTES:
+                telegram: Telegram = await asyncio.to_thread(parse, body, self.rules)
+            else:
+                telegram = parse(body, self.rules)
         except TriggerInputError as e:
             log.warning("trigger_input_refused", origin=source[:200], error=str(e)[:300])
             raise
