@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import warnings
 from dataclasses import dataclass
 from datetime import timedelta
@@ -236,11 +237,11 @@ class TelegramSender:
         return self._bot
 
     async def start(self) -> None:
-        self._request = AiohttpRequest(
-            self._session,
-            connections=self.cfg.concurrency,
-            read_timeout=self.cfg.timeout_seconds,
-        )
+        # Opt in to PTB's timedelta durations: otherwise PTB itself emits a PTBDeprecationWarning
+        # while building every RetryAfter, which `-W error` turns into a crash. A deployer's explicit
+        # setting wins; `retry_after_seconds` handles both forms.
+        os.environ.setdefault("PTB_TIMEDELTA", "1")
+        self._request = AiohttpRequest(self._session, connections=self.cfg.concurrency, timeout=self.cfg.timeout_seconds)
         await self._request.initialize()
         # Bot.initialize() would call getMe: a network call at boot we do not need to send.
         self._bot = Bot(

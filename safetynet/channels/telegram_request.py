@@ -24,18 +24,19 @@ class AiohttpRequest(BaseRequest):
         self,
         session: aiohttp.ClientSession | None = None,
         connections: int = 16,
+        timeout: float = 10.0,
         connect_timeout: float = 5.0,
-        read_timeout: float = 10.0,
     ) -> None:
         self._session = session
         self._own_session = session is None
         self._connections = connections
+        # One deadline for a whole request (connect, pool wait, send, answer) unless PTB passes its own.
+        self._timeout = timeout
         self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
 
     @property
     def read_timeout(self) -> float | None:
-        return self._read_timeout
+        return self._timeout
 
     async def initialize(self) -> None:
         if self._session is None or (self._own_session and self._session.closed):
@@ -46,12 +47,11 @@ class AiohttpRequest(BaseRequest):
         if self._own_session and self._session is not None and not self._session.closed:
             await self._session.close()
 
-    @staticmethod
-    def _timeout(value: object, default: float) -> float:
-        # PTB passes DEFAULT_NONE when the caller gave no timeout; None would mean "wait forever".
-        if isinstance(value, int | float):
-            return float(value)
-        return default
+    def _deadline(self, read_timeout: object) -> float:
+        # PTB passes DEFAULT_NONE unless a caller chose a read timeout (getUpdates long polls do).
+        if isinstance(read_timeout, int | float):
+            return self._connect_timeout + float(read_timeout)
+        return self._timeout
 
     async def do_request(
         self,
@@ -69,10 +69,8 @@ class AiohttpRequest(BaseRequest):
             # SafetyNet sends text only; uploads would need multipart, which we never build.
             raise NetworkError("file uploads are not supported by AiohttpRequest")
         data = request_data.json_parameters if request_data is not None else None
-        # One overall deadline: connect (including waiting for a pooled connection) plus the answer.
-        total = self._timeout(connect_timeout, self._connect_timeout) + self._timeout(read_timeout, self._read_timeout)
         try:
-            async with asyncio.timeout(total):
+            async with asyncio.timeout(self._deadline(read_timeout)):
                 async with self._session.request(method, url, data=data) as resp:
                     return resp.status, await resp.read()
         except TimeoutError as e:

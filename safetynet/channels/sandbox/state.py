@@ -193,9 +193,9 @@ class SandboxState:
                 return rec
         return None
 
-    def by_provider_id(self, provider_id: str) -> Record | None:
+    def by_provider_id(self, provider_id: str, kind: str = "message") -> Record | None:
         for rec in reversed(self.records):
-            if rec.provider_id == provider_id:
+            if rec.provider_id == provider_id and rec.kind == kind:
                 return rec
         return None
 

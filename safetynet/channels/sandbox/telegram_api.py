@@ -86,7 +86,7 @@ async def send_message(ctx: SandboxContext, p: dict[str, Any]) -> web.Response:
         st.count("telegram", "dead")
         return _fail(403, "Forbidden: bot was blocked by the user")
     text = str(p.get("text") or "")
-    if not text:
+    if not text.strip():
         st.count("telegram", "bad_request")
         return _fail(400, "Bad Request: message text is empty")
     markup = _markup(p.get("reply_markup"))
