@@ -1,0 +1,456 @@
+"""Roster CSV files: read (UTF-8 with or without BOM, or CP932; English or Japanese headers) and write.
+
+Reading never stops at the first problem: every bad cell is reported as
+`row N, column NAME: what is wrong`, with rows numbered as a spreadsheet shows them
+(the header is row 1), plus file-level problems (encoding, empty file, missing or
+repeated columns). A result with any error carries no records to import.
+
+Required columns: district, association, household and name; every row needs a value in
+each. The other columns may be left out; an empty cell takes the default (one member,
+not vulnerable, Japanese, no phone).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from safetynet.roster.model import HouseholdRecord
+from safetynet.roster.phones import format_national
+from safetynet.roster.values import (
+    ValueProblem,
+    fold,
+    guard_formula,
+    parse_landline,
+    parse_language,
+    parse_members,
+    parse_mobile,
+    parse_telegram,
+    parse_vulnerable,
+    unguard_formula,
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    field: str  # HouseholdRecord attribute
+    en: str
+    ja: str
+    required: bool = False
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("district", "district", "地区", required=True),
+    Column("association", "association", "町会", required=True),
+    Column("group", "group", "班"),
+    Column("household_key", "household", "世帯番号", required=True),
+    Column("name", "name", "世帯主", required=True),
+    Column("address", "address", "住所"),
+    Column("members", "members", "人数"),
+    Column("vulnerable", "vulnerable", "要配慮"),
+    Column("language", "language", "言語"),
+    Column("phone", "phone", "携帯電話"),
+    Column("landline", "landline", "固定電話"),
+    Column("telegram", "telegram", "テレグラム"),
+    Column("notes", "notes", "備考"),
+)
+_BY_FIELD = {c.field: c for c in COLUMNS}
+# A few spellings people use besides the two official names of each column.
+_EXTRA_ALIASES = {
+    "householdkey": "household_key",
+    "mobile": "phone",
+    "携帯": "phone",
+    "固定": "landline",
+    "telegramchatid": "telegram",
+    "町内会": "association",
+    "自治会": "association",
+    "校下": "district",
+    "組": "group",
+}
+
+
+def _header_key(text: str) -> str:
+    return "".join(fold(text).casefold().split()).replace("_", "").replace("-", "")
+
+
+_ALIASES: dict[str, str] = {
+    **{_header_key(c.en): c.field for c in COLUMNS},
+    **{_header_key(c.ja): c.field for c in COLUMNS},
+    **_EXTRA_ALIASES,
+}
+
+
+@dataclass(frozen=True)
+class RosterIssue:
+    message: str
+    row: int | None = None  # spreadsheet row: the header is row 1
+    column: str | None = None  # the column's header as written in the file
+
+    def __str__(self) -> str:
+        if self.row is not None and self.column is not None:
+            return f"row {self.row}, column {self.column}: {self.message}"
+        if self.row is not None:
+            return f"row {self.row}: {self.message}"
+        return self.message
+
+
+@dataclass
+class ParseResult:
+    records: list[HouseholdRecord] = field(default_factory=list)
+    errors: list[RosterIssue] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    encoding: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+# -- encoding ------------------------------------------------------------------
+
+_CHUNK_BYTES = 1 << 20
+_UTF8_BOM = codecs.BOM_UTF8
+_SAVE_HINT = "save it from Excel as 「CSV UTF-8 (コンマ区切り)」 or 「CSV (コンマ区切り)」"
+
+
+class _EncodingRefused(Exception):
+    pass
+
+
+def _first_bad_line(stream: IO[bytes], encoding: str) -> int | None:
+    """The line of the first byte that `encoding` cannot decode, or None if all of it decodes."""
+    stream.seek(0)
+    decoder = codecs.getincrementaldecoder(encoding)()
+    lines_before = 0
+    while True:
+        chunk = stream.read(_CHUNK_BYTES)
+        try:
+            decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as e:
+            return lines_before + chunk[: max(e.start, 0)].count(b"\n") + 1
+        if not chunk:
+            return None
+        lines_before += chunk.count(b"\n")
+
+
+def detect_encoding(stream: IO[bytes]) -> str:
+    """ "utf-8-sig", "utf-8" or "cp932"; raises `_EncodingRefused` with the reason otherwise."""
+    stream.seek(0)
+    head = stream.read(8)
+    if not head:
+        raise _EncodingRefused("the file is empty")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise _EncodingRefused(f"the file is UTF-16 (Excel 「Unicode テキスト」), not CSV: {_SAVE_HINT}")
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise _EncodingRefused(f"the file is an Excel workbook, not CSV: {_SAVE_HINT}")
+    if head.startswith(_UTF8_BOM):
+        bad = _first_bad_line(stream, "utf-8-sig")
+        if bad is not None:
+            raise _EncodingRefused(
+                f"the file starts with a UTF-8 mark but line {bad} is not UTF-8: {_SAVE_HINT}"
+            )
+        return "utf-8-sig"
+    bad_utf8 = _first_bad_line(stream, "utf-8")
+    if bad_utf8 is None:
+        return "utf-8"
+    bad_cp932 = _first_bad_line(stream, "cp932")
+    if bad_cp932 is None:
+        return "cp932"
+    raise _EncodingRefused(
+        f"the file is neither UTF-8 (line {bad_utf8} is not) nor Shift_JIS/CP932 (line {bad_cp932} is not): "
+        f"{_SAVE_HINT}"
+    )
+
+
+# -- reading -------------------------------------------------------------------
+
+
+@dataclass
+class _Header:
+    index: dict[str, int]  # field -> column position
+    shown: dict[str, str]  # field -> header text as written
+    width: int  # cells in the header row, known or not
+
+
+def _read_header(cells: list[str], result: ParseResult) -> _Header | None:
+    index: dict[str, int] = {}
+    shown: dict[str, str] = {}
+    for pos, raw in enumerate(cells):
+        text = raw.strip().lstrip("\ufeff")
+        if not text:
+            continue
+        fld = _ALIASES.get(_header_key(text))
+        if fld is None:
+            result.warnings.append(f"column {text!r} is not a roster column and was ignored")
+        elif fld in index:
+            result.errors.append(
+                RosterIssue(f"columns {shown[fld]!r} and {text!r} are the same column ({fld})")
+            )
+        else:
+            index[fld] = pos
+            shown[fld] = text
+    missing = [c for c in COLUMNS if c.required and c.field not in index]
+    for c in missing:
+        result.errors.append(RosterIssue(f"missing required column {c.en} ({c.ja})"))
+    if missing or result.errors:
+        return None
+    return _Header(index, shown, len(cells))
+
+
+def _text(required: bool, key: bool) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        # keys are compared after NFKC, so "１班" and "1班" are the same group
+        text = fold(raw) if key else raw.strip()
+        if text.startswith("'"):
+            text = unguard_formula(text)
+        if required and not text:
+            raise ValueProblem("is empty, but every household needs it")
+        return text
+
+    return parse
+
+
+def _optional(parse: Callable[[str, str], str], other_column: str) -> Callable[[str], str]:
+    def run(raw: str) -> str:
+        text = raw.strip() if raw else raw
+        return parse(text, other_column) if text else ""
+
+    return run
+
+
+# Fields whose values repeat across rows: their parsed values are cached by raw cell text,
+# which also makes the repeated strings one object (200k rows, a few hundred distinct values).
+_CACHED = frozenset(
+    {"district", "association", "group", "household_key", "members", "vulnerable", "language"}
+)
+_CACHE_LIMIT = 20_000
+_MISSING: Any = object()
+
+
+class _RowReader:
+    """Turns rows into records, collecting every problem and checking cross-row rules."""
+
+    def __init__(self, header: _Header, result: ParseResult, default_language: str) -> None:
+        self.h = header
+        self.result = result
+        self.width = header.width
+        self.seen_keys: dict[tuple[str, str], int] = {}
+        self.district_of: dict[str, tuple[str, int]] = {}
+        shown = header.shown
+        parsers: dict[str, Callable[[str], Any]] = {
+            "members": parse_members,
+            "vulnerable": parse_vulnerable,
+            "language": lambda t: parse_language(t, default_language),
+            "telegram": _optional(lambda t, _: parse_telegram(t), ""),
+            "phone": _optional(parse_mobile, shown.get("landline", "landline")),
+            "landline": _optional(parse_landline, shown.get("phone", "phone")),
+        }
+        for c in COLUMNS:
+            if c.field not in parsers:
+                parsers[c.field] = _text(
+                    c.required, c.field in ("district", "association", "group", "household_key")
+                )
+        self.plan: list[tuple[str, int, dict[str, Any] | None, Callable[[str], Any]]] = [
+            (fld, pos, {} if fld in _CACHED else None, parsers[fld]) for fld, pos in header.index.items()
+        ]
+
+    def read(self, row: int, cells: list[str]) -> None:
+        if len(cells) < self.width:
+            cells = cells + [""] * (self.width - len(cells))
+        elif len(cells) > self.width and any(c.strip() for c in cells[self.width :]):
+            self._error(row, None, f"has {len(cells)} cells but the header has {self.width} columns")
+            return
+        values: dict[str, Any] = {}
+        ok = True
+        for fld, pos, cache, parse in self.plan:
+            text = cells[pos]
+            value = _MISSING if cache is None else cache.get(text, _MISSING)
+            if value is _MISSING:
+                try:
+                    value = parse(text)
+                except ValueProblem as e:
+                    if not any(c.strip() for c in cells):
+                        return  # blank rows (often left at the end by spreadsheets) are skipped
+                    self._error(row, fld, str(e))
+                    ok = False
+                    continue
+                if cache is not None and len(cache) < _CACHE_LIMIT:
+                    cache[text] = value
+            values[fld] = value
+        if "association" in values and "district" in values and "household_key" in values:
+            ok = self._cross_row(row, values) and ok
+        if ok:
+            self.result.records.append(HouseholdRecord(**values))
+
+    def _cross_row(self, row: int, values: dict[str, Any]) -> bool:
+        assoc, district = values["association"], values["district"]
+        first = self.district_of.setdefault(assoc, (district, row))
+        ok = True
+        if first[0] != district:
+            self._error(row, "district", f"association {assoc} is in district {first[0]} on row {first[1]}")
+            ok = False
+        key = (assoc, values["household_key"])
+        other = self.seen_keys.setdefault(key, row)
+        if other != row:
+            self._error(
+                row, "household_key", f"household {key[1]} of association {assoc} is also on row {other}"
+            )
+            ok = False
+        return ok
+
+    def _error(self, row: int, fld: str | None, message: str) -> None:
+        self.result.errors.append(RosterIssue(message, row, self.h.shown[fld] if fld else None))
+
+
+def _delimiter(first_line: str) -> str:
+    # Excel's "text (tab delimited)" export is accepted too
+    return "\t" if "\t" in first_line and "," not in first_line else ","
+
+
+def parse_stream(stream: IO[bytes], default_language: str = "ja") -> ParseResult:
+    result = ParseResult()
+    try:
+        result.encoding = detect_encoding(stream)
+    except _EncodingRefused as e:
+        result.errors.append(RosterIssue(str(e)))
+        return result
+    stream.seek(0)
+    text = io.TextIOWrapper(stream, encoding=result.encoding, newline="")
+    try:
+        _parse_text(text, result, default_language)
+    finally:
+        text.detach()  # the caller owns `stream`
+    if result.errors:
+        result.records = []
+    return result
+
+
+def _parse_text(text: IO[str], result: ParseResult, default_language: str) -> None:
+    first = text.readline()
+    if not first.strip():
+        rest_blank = all(not line.strip() for line in text)
+        message = "the file is empty" if rest_blank else "row 1 is empty: the column names must be on row 1"
+        result.errors.append(RosterIssue(message))
+        return
+    reader = csv.reader(itertools.chain([first], text), delimiter=_delimiter(first))
+    row = 1
+    try:
+        header_cells = next(reader)
+        header = _read_header(header_cells, result)
+        if header is None:
+            return
+        rows = _RowReader(header, result, default_language)
+        for row, cells in enumerate(reader, start=2):
+            rows.read(row, cells)
+    except csv.Error as e:
+        result.errors.append(RosterIssue(f"cannot be read as CSV: {e}", row + 1))
+        return
+    if not result.records and not result.errors:
+        result.errors.append(RosterIssue("the file has a header but no households"))
+
+
+def parse_bytes(data: bytes, default_language: str = "ja") -> ParseResult:
+    return parse_stream(io.BytesIO(data), default_language)
+
+
+def read_roster(path: str | os.PathLike[str], default_language: str = "ja") -> ParseResult:
+    """Reads and checks a roster file; raises OSError only if the file cannot be opened."""
+    with open(path, "rb") as f:
+        return parse_stream(f, default_language)
+
+
+# -- writing -------------------------------------------------------------------
+
+ENCODINGS = {
+    "utf-8": "utf-8-sig",
+    "utf-8-sig": "utf-8-sig",
+    "cp932": "cp932",
+    "shift_jis": "cp932",
+    "sjis": "cp932",
+}
+
+
+class RosterWriteError(Exception):
+    def __init__(self, issues: list[RosterIssue]) -> None:
+        super().__init__(f"{len(issues)} cells cannot be written")
+        self.issues = issues
+
+
+def header_row(language: str = "ja") -> list[str]:
+    return [c.ja if language == "ja" else c.en for c in COLUMNS]
+
+
+def record_cells(r: HouseholdRecord, language: str = "ja") -> list[str]:
+    """The cells of one record in file form; reading them back gives the same record."""
+    yes, no = ("○", "") if language == "ja" else ("yes", "no")
+    return [
+        guard_formula(r.district),
+        guard_formula(r.association),
+        guard_formula(r.group),
+        guard_formula(r.household_key),
+        guard_formula(r.name),
+        guard_formula(r.address),
+        str(r.members),
+        yes if r.vulnerable else no,
+        r.language,
+        format_national(r.phone) if r.phone else "",
+        format_national(r.landline) if r.landline else "",
+        r.telegram,
+        guard_formula(r.notes),
+    ]
+
+
+def _unencodable(cells: list[str], encoding: str, row: int, shown: list[str]) -> list[RosterIssue]:
+    issues = []
+    for cell, col in zip(cells, shown, strict=True):
+        try:
+            cell.encode(encoding)
+        except UnicodeEncodeError as e:
+            ch = cell[e.start : e.end]
+            issues.append(RosterIssue(f"{ch!r} cannot be written in {encoding}; export as UTF-8", row, col))
+    return issues
+
+
+def write_roster(
+    path: str | os.PathLike[str],
+    records: Iterable[HouseholdRecord],
+    encoding: str = "utf-8",
+    headers: str = "ja",
+) -> int:
+    """Writes a roster file (UTF-8 with a BOM so Excel opens it, or CP932); returns the rows written.
+
+    The file appears only when complete; if a cell cannot be encoded nothing is written and
+    `RosterWriteError` lists every such cell.
+    """
+    codec = ENCODINGS.get(encoding.lower())
+    if codec is None:
+        raise ValueError(f"unknown encoding {encoding!r}: use utf-8 or cp932")
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.partial")
+    issues: list[RosterIssue] = []
+    written = 0
+    try:
+        with open(tmp, "w", encoding=codec, errors="replace", newline="") as f:
+            w = csv.writer(f, lineterminator="\r\n")
+            shown = header_row(headers)
+            w.writerow(shown)
+            for row, record in enumerate(records, start=2):
+                cells = record_cells(record, headers)
+                if codec == "cp932":
+                    issues.extend(_unencodable(cells, codec, row, shown))
+                w.writerow(cells)
+                written += 1
+        if issues:
+            raise RosterWriteError(issues)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return written

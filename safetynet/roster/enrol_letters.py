@@ -1,0 +1,74 @@
+"""Issuing enrolment codes: the letters file (clear codes) and the stored hashes, kept in step.
+
+The file is written first under a temporary name, the hashes are committed next, and only then
+does the file take its final name: a failure at any point leaves no code that nobody can read,
+and no file whose codes do not work.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from safetynet.config import Config
+from safetynet.roster.codes import MissingSecretKey, hash_code, join_url, new_code
+from safetynet.roster.model import CodeTarget
+from safetynet.roster.values import guard_formula
+from safetynet.store import store_session
+
+LETTER_HEADERS = {
+    "ja": ["地区", "町会", "班", "世帯番号", "世帯主", "住所", "登録コード", "登録URL"],
+    "en": ["district", "association", "group", "household", "name", "address", "code", "url"],
+}
+
+
+def letter_rows(issued: Sequence[tuple[CodeTarget, str]], public_url: str) -> list[list[str]]:
+    return [
+        [
+            *(
+                guard_formula(v)
+                for v in (t.district, t.association, t.group, t.household_key, t.name, t.address)
+            ),
+            code,
+            join_url(public_url, code),
+        ]
+        for t, code in issued
+    ]
+
+
+def write_private_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    """UTF-8 with BOM (Excel, mail merge), created with mode 0600: the codes are secrets."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w", encoding="utf-8-sig", newline="") as f:
+        w = csv.writer(f, lineterminator="\r\n")
+        w.writerow(header)
+        w.writerows(rows)
+
+
+async def issue_codes(
+    cfg: Config,
+    output: Path,
+    rotate: bool = False,
+    associations: Sequence[str] | None = None,
+    headers: str = "ja",
+) -> int:
+    """New codes for households without one (all of them with `rotate`), optionally only in
+    `associations`; writes the letters file and returns how many codes were issued."""
+    key = cfg.secrets.secret_key
+    if not key:
+        raise MissingSecretKey("no secret key: run `safetynet init` or set SAFETYNET_SECRET_KEY")
+    async with store_session(cfg) as store:
+        targets = await store.roster.code_targets(associations, only_without_code=not rotate)
+        if not targets:
+            return 0
+        issued = [(t, new_code()) for t in targets]
+        tmp = output.with_name(f".{output.name}.partial")
+        try:
+            write_private_csv(tmp, LETTER_HEADERS[headers], letter_rows(issued, cfg.server.public_url))
+            await store.roster.set_enrolment_codes((t.household_id, hash_code(c, key)) for t, c in issued)
+            os.replace(tmp, output)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return len(issued)
