@@ -76,6 +76,16 @@ def password(login: str) -> str:
     return f"pw-{login}-correct horse"
 
 
+_HASHES: dict[str, str] = {}
+
+
+def password_hash(login: str) -> str:
+    """scrypt is slow on purpose; hash each test password once per test process."""
+    if login not in _HASHES:
+        _HASHES[login] = hash_password(password(login))
+    return _HASHES[login]
+
+
 @dataclass
 class World:
     cfg: Config
@@ -141,7 +151,7 @@ async def seed(w: World, with_previous: bool = True) -> None:
             w.households[h.household_key] = h
             w.assoc_ids[h.association] = h.association_id
     for login, role, scope in STAFF:
-        await w.store.auth.add_staff(login, login.upper(), role, scope, hash_password(password(login)))
+        await w.store.auth.add_staff(login, login.upper(), role, scope, password_hash(login))
         token = new_token()
         await w.store.auth.create_api_token(token_hash(token), role, scope, label=login)
         w.tokens[login] = token

@@ -95,8 +95,6 @@ class Subscription:
 class _Poller:
     campaign_id: int
     subs: set[Subscription] = field(default_factory=set)
-    latest: Snapshot | None = None
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
     poked: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
@@ -119,8 +117,8 @@ class LiveHub:
     def subscribers(self) -> int:
         return sum(len(p.subs) for p in self._pollers.values())
 
-    async def subscribe(self, campaign_id: int, aids: Filter) -> tuple[Subscription, Snapshot]:
-        """Registers a subscriber and returns it with the latest snapshot (waiting for the first poll)."""
+    async def subscribe(self, campaign_id: int, aids: Filter) -> Subscription:
+        """Registers a subscriber (starting the campaign's poller if needed). Call `catch_up` next."""
         if self._closed:
             raise RuntimeError("live hub is closed")
         poller = self._pollers.get(campaign_id)
@@ -130,11 +128,7 @@ class LiveHub:
             poller.task = asyncio.get_running_loop().create_task(self._run(poller), name=f"live-{campaign_id}")
         sub = Subscription(campaign_id, aids, asyncio.Queue(maxsize=self.queue_size))
         poller.subs.add(sub)
-        await poller.ready.wait()
-        if poller.latest is None:  # the poller failed before its first snapshot
-            poller.subs.discard(sub)
-            raise RuntimeError("live poller stopped")
-        return sub, poller.latest
+        return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         poller = self._pollers.get(sub.campaign_id)
@@ -154,17 +148,16 @@ class LiveHub:
         for campaign_id in campaigns:
             self.poke(campaign_id)
 
-    async def catch_up(self, sub: Subscription, snap: Snapshot, since: int | None) -> dict[str, Any]:
-        """The first event of a (re)connecting subscriber: a full view plus the households that
-        changed after `since` (its Last-Event-ID), or `reset` when it is too far behind."""
-        if since is None or since >= snap.seq:
-            return view(snap, sub.aids, full=True, changed=(), reset=False)
-        if snap.seq - since > MAX_CATCH_UP:  # reply ids are dense: the gap bounds the work
-            return view(snap, sub.aids, full=True, changed=(), reset=True)
-        changes = await self.reads.changes_since(sub.campaign_id, since, snap.seq, MAX_CATCH_UP, sub.aids)
-        if len(changes) > MAX_CATCH_UP:
-            return view(snap, sub.aids, full=True, changed=(), reset=True)
-        return view(snap, sub.aids, full=True, changed=changes, reset=False)
+    async def catch_up(self, sub: Subscription, since: int | None) -> tuple[int, dict[str, Any]]:
+        """The first event of a (re)connecting subscriber, read fresh (not the poller's last tick):
+        a full view plus the households that changed after `since` (its Last-Event-ID), or `reset`
+        when it is too far behind. Returns the event's cursor; queued ticks older than it are stale."""
+        seq = await self.reads.reply_cursor()
+        if since is not None and seq - since > MAX_CATCH_UP:  # reply ids are dense: the gap bounds the work
+            snap = await self._poll(sub.campaign_id, None, seq)
+            return snap.seq, view(snap, sub.aids, full=True, changed=(), reset=True)
+        snap = await self._poll(sub.campaign_id, None, seq if since is None else min(since, seq))
+        return snap.seq, view(snap, sub.aids, full=True)
 
     async def close(self) -> None:
         """Stops every poller and tells every subscriber to go (the server is shutting down)."""
@@ -188,8 +181,6 @@ class LiveHub:
             while idle < IDLE_TICKS:
                 snap = await self._poll(poller.campaign_id, prev, cursor)
                 cursor = snap.seq
-                poller.latest = snap
-                poller.ready.set()
                 if prev is None or snap.moved or snap.changed or snap.reset or snap.campaign != prev.campaign:
                     self._publish(poller, snap)
                 prev = snap
@@ -200,7 +191,6 @@ class LiveHub:
         except Exception:
             log.exception("live_poller_failed", campaign_id=poller.campaign_id)
         finally:
-            poller.ready.set()
             if self._pollers.get(poller.campaign_id) is poller:
                 del self._pollers[poller.campaign_id]
             for sub in list(poller.subs):  # whoever joined as it stopped reconnects to a new poller

@@ -51,15 +51,15 @@ async def events(request: web.Request) -> web.StreamResponse:
             raise not_found()
         aids = frozenset({assoc.id})
     hub = request.app[HUB]
-    sub, snap = await hub.subscribe(info.id, aids)
+    sub = await hub.subscribe(info.id, aids)
     resp = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
         "X-Content-Type-Options": "nosniff",
     })
     try:
-        first = await hub.catch_up(sub, snap, _since(request))
+        seq, first = await hub.catch_up(sub, _since(request))
         await resp.prepare(request)
-        await resp.write(f"retry: {RETRY_MS}\n\n".encode() + _frame(snap.seq, json.dumps(first, ensure_ascii=False)))
+        await resp.write(f"retry: {RETRY_MS}\n\n".encode() + _frame(seq, json.dumps(first, ensure_ascii=False)))
         while True:
             try:
                 item = await asyncio.wait_for(sub.queue.get(), timeout=hub.heartbeat_seconds)
@@ -68,7 +68,8 @@ async def events(request: web.Request) -> web.StreamResponse:
                 continue
             if item is None:  # too slow, or shutting down: the browser reconnects and catches up
                 break
-            await resp.write(_frame(*item))
+            if item[0] >= seq:  # a tick older than the fresh first event would step counts back
+                await resp.write(_frame(*item))
     except (ConnectionResetError, ConnectionError):
         pass  # aiohttp's ClientConnectionResetError is a ConnectionResetError
     finally:

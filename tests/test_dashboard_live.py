@@ -1,0 +1,200 @@
+"""The live stream: one poller per campaign, catch-up after a drop, heartbeats, slow clients,
+shutdown, and scope. Time is a FakeClock: the poller moves when the test advances it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from dashboard_fixtures import ASSOC_A, ASSOC_B, World, client, start_campaign, world
+
+from safetynet.clock import FakeClock
+from safetynet.stats import live
+from safetynet.stats.live import LiveHub
+from safetynet.store.dashboard import DashboardReads
+from safetynet.store.stats import StatsReads
+from safetynet.web.app import create_app
+from safetynet.web.dash_sse import HUB
+
+pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
+
+
+class Stream:
+    """Reads server-sent events from an open response."""
+
+    def __init__(self, resp: aiohttp.ClientResponse) -> None:
+        self.resp = resp
+        self.pings = 0
+        self.retry: int | None = None
+
+    async def next(self) -> dict[str, Any]:
+        return await asyncio.wait_for(self._next(), 10)
+
+    async def _next(self) -> dict[str, Any]:
+        fields: dict[str, str] = {}
+        while True:
+            raw = await self.resp.content.readline()
+            if not raw:
+                raise EOFError("stream closed")
+            line = raw.decode().rstrip("\n")
+            if line == "":
+                if "data" in fields:
+                    return {"id": fields.get("id"), "event": fields.get("event"), **json.loads(fields["data"])}
+                continue
+            if line.startswith(":"):
+                self.pings += 1
+                continue
+            key, _, value = line.partition(": ")
+            if key == "retry":
+                self.retry = int(value)
+            else:
+                fields[key] = value
+
+
+def auth(w: World, who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {w.tokens[who]}"}
+
+
+async def until(stream: Stream, clock: FakeClock, pred: Any, rounds: int = 6) -> dict[str, Any]:
+    """Advances time tick by tick until an event satisfies `pred`."""
+    for _ in range(rounds):
+        await clock.advance(0.5)
+        ev = await stream.next()
+        if pred(ev):
+            return ev
+    raise AssertionError("no matching event")
+
+
+def changed(ev: dict[str, Any]) -> dict[int, str]:
+    return {c[0]: c[2] for c in ev["changed"]}
+
+
+async def test_an_answer_reaches_the_association_stream(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock) as w, client() as http:
+        aid = w.assoc_ids[ASSOC_A]
+        url = f"{w.url}/api/campaigns/{w.campaign_id}/events?association={aid}"
+        async with http.get(url, headers=auth(w, "head_a")) as r:
+            assert r.status == 200 and r.headers["Content-Type"] == "text/event-stream"
+            s = Stream(r)
+            first = await s.next()
+            assert s.retry == 2000 and first["event"] == "stats" and first["full"]
+            assert first["households"] == 6 and first["status"]["pending"] == 6
+            assert list(first["associations"]) == [str(aid)]
+            await w.answer("A-004", "need_help")
+            await w.answer("B-001", "safe")  # another association: not in this stream
+            ev = await until(s, clock, lambda e: e["changed"])
+            assert changed(ev) == {w.hh("A-004").id: "need_help"}
+            assert ev["status"]["need_help"] == 1 and ev["need_help_open"] == 1 and not ev["full"]
+            assert int(ev["id"]) >= int(first["id"])
+
+
+async def test_a_reconnect_with_last_event_id_gets_what_it_missed(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock) as w, client() as http:
+        aid = w.assoc_ids[ASSOC_A]
+        url = f"{w.url}/api/campaigns/{w.campaign_id}/events?association={aid}"
+        async with http.get(url, headers=auth(w, "head_a")) as r:
+            last_id = (await Stream(r).next())["id"]
+        await w.answer("A-002", "need_help")
+        await w.answer("A-003", "safe")
+        await clock.advance(0.5)  # the poller moves on while nobody listens
+        async with http.get(url, headers={**auth(w, "head_a"), "Last-Event-ID": last_id}) as r:
+            first = await Stream(r).next()
+        assert changed(first) == {w.hh("A-002").id: "need_help", w.hh("A-003").id: "safe"}
+        assert first["status"]["safe"] == 1 and first["status"]["need_help"] == 1 and first["full"]
+        assert int(first["id"]) > int(last_id)
+
+
+async def test_too_far_behind_means_reload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(live, "MAX_CATCH_UP", 2)
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock) as w, client() as http:
+        url = f"{w.url}/api/campaigns/{w.campaign_id}/events"
+        async with http.get(url, headers=auth(w, "admin")) as r:
+            last_id = (await Stream(r).next())["id"]
+        for key in ("A-001", "A-002", "A-003"):
+            await w.answer(key, "safe")
+        await clock.advance(0.5)
+        async with http.get(url, headers={**auth(w, "admin"), "Last-Event-ID": last_id}) as r:
+            ev = await Stream(r).next()
+        assert ev["reset"] and ev["full"] and ev["changed"] == [] and ev["status"]["safe"] == 3
+        async with http.get(url, headers={**auth(w, "admin"), "Last-Event-ID": str(int(last_id) + 1)}) as r:
+            ev = await Stream(r).next()  # two behind: within reach, replayed
+        assert not ev["reset"] and changed(ev) == {w.hh("A-002").id: "safe", w.hh("A-003").id: "safe"}
+
+
+async def test_heartbeat_keeps_an_idle_stream_checked(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        assert w.app is not None
+        w.app[HUB].heartbeat_seconds = 0.05
+        async with http.get(f"{w.url}/api/campaigns/{w.campaign_id}/events", headers=auth(w, "admin")) as r:
+            s = Stream(r)
+            await s.next()
+            while s.pings == 0:
+                line = await asyncio.wait_for(r.content.readline(), 5)
+                s.pings += line.startswith(b": ping")
+
+
+async def test_shutdown_wakes_open_streams(tmp_path: Path) -> None:
+    async with world(tmp_path, serve=False) as w:
+        port = int(w.url.rsplit(":", 1)[1])
+        runner = web.AppRunner(create_app(w.svc), access_log=None, shutdown_timeout=30)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        async with client() as http, http.get(f"{w.url}/api/campaigns/{w.campaign_id}/events",
+                                              headers=auth(w, "admin")) as r:
+            await Stream(r).next()
+            # without the on_shutdown hook this waits 2 × shutdown_timeout (60 s) for the stream
+            await asyncio.wait_for(runner.cleanup(), 5)
+
+
+async def test_streams_refuse_anyone_outside_the_campaign_or_association(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        a_only = await start_campaign(w, scope=[f"association:{ASSOC_A}"], title="A only",
+                                      keys=[k for k in w.households if k.startswith("A-")])
+        base = f"{w.url}/api/campaigns"
+        cases = [
+            (f"{base}/{a_only}/events", "head_b", 404),
+            (f"{base}/{w.campaign_id}/events?association={w.assoc_ids[ASSOC_A]}", "head_b", 404),
+            (f"{base}/{w.campaign_id}/events?association=999", "admin", 404),
+            (f"{base}/999/events", "admin", 404),
+        ]
+        for url, who, status in cases:
+            async with http.get(url, headers=auth(w, who)) as r:
+                assert r.status == status, url
+                assert (await r.json()) == {"error": "Not Found"}
+        async with http.get(f"{base}/{w.campaign_id}/events") as r:
+            assert r.status == 401
+        async with http.get(f"{base}/{w.campaign_id}/events", headers=auth(w, "head_b")) as r:
+            ev = await Stream(r).next()
+            assert list(ev["associations"]) == [str(w.assoc_ids[ASSOC_B])] and ev["households"] == 2
+
+
+async def test_one_poll_serves_many_subscribers_and_drops_the_slow(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock, serve=False) as w:
+        hub = LiveHub(StatsReads(w.store.db), DashboardReads(w.store.db), clock, queue_size=2)
+        aid = w.assoc_ids[ASSOC_A]
+        subs = [await hub.subscribe(w.campaign_id, frozenset({aid}) if i % 2 else None) for i in range(200)]
+        assert hub.subscribers == 200 and len(hub._pollers) == 1
+        items = [await asyncio.wait_for(s.queue.get(), 5) for s in subs]  # the first poll
+        assert all(i is not None for i in items)
+        city, assoc = items[0], items[1]
+        assert city is not None and assoc is not None
+        # encoded once per distinct filter, not once per subscriber
+        assert all(items[i][1] is (city if i % 2 == 0 else assoc)[1] for i in range(200))  # type: ignore[index]
+        # a subscriber that never reads is told to go once its queue is full
+        for key in ("A-001", "A-002", "A-003", "A-004"):
+            await w.answer(key, "safe")
+            hub.poke(w.campaign_id)
+            await clock.advance(0.5)
+        slow = subs[0]
+        assert slow.dropped and slow.queue.get_nowait() is None
+        await hub.close()
+        assert all(s.dropped for s in subs)

@@ -1,0 +1,120 @@
+"""The drill report: numbers per level, milestones, channels, lists, comparison, renderers, CLI, page."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from dashboard_fixtures import ASSOC_A, ASSOC_A2, ASSOC_B, B_SECRET_NAMES, World, client, login, world
+
+from safetynet.broadcast.model import StepPlan
+from safetynet.clock import FakeClock
+from safetynet.stats.report import build_report, render_csv, render_html, render_json, report_cli
+
+pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
+
+
+async def play(w: World, clock: FakeClock) -> None:
+    """A drill: answers at known minutes over several channels, one household unreachable."""
+    await w.store.campaigns.write_step(w.campaign_id, StepPlan((), (w.hh("A-006").id,), ()), clock.now())
+    await clock.advance(30)
+    await w.answer("A-001", "safe")  # minute 0
+    await clock.advance(60)
+    await w.answer("A-003", "safe", channel="telegram")  # minute 1
+    await w.answer("A2-001", "safe", channel="sms")
+    await clock.advance(300)
+    await w.answer("A-004", "need_help")  # minute 6
+    await w.answer("B-001", "safe", channel="voice")
+    await w.intake.confirm_in_person(w.viewer("head_a"), w.campaign_id, w.hh("A-002").id, "visit")
+
+
+async def test_city_report_numbers(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock, serve=False) as w:
+        await play(w, clock)
+        rep = await build_report(w.store, w.campaign_id, w.viewer("admin"))
+    city = rep["city"]
+    assert city["households"] == 11 and city["answered"] == 6
+    assert city["status"]["unreachable"] == 1 and city["status"]["pending"] == 4
+    assert city["rates"]["safe"] == round(4 / 11, 4) and city["answered_rate"] == round(6 / 11, 4)
+    assert city["minutes_to"] == {"25": 2, "50": 7, "75": None, "80": None}
+    assert city["channels"] == {"sms": 1, "staff": 1, "telegram": 1, "voice": 1, "web": 2}
+    assoc = {a["name"]: a for a in rep["associations"]}
+    assert assoc[ASSOC_A]["answered_rate"] == round(4 / 6, 4) and assoc[ASSOC_A]["comparison"] == "better"
+    assert assoc[ASSOC_A2]["comparison"] == "worse" and assoc[ASSOC_B]["comparison"] == "same"
+    assert assoc[ASSOC_A]["previous_answered_rate"] == round(2 / 6, 4)
+    assert [d["name"] for d in rep["districts"]] == ["桜地区", "梅地区"]
+    assert rep["previous"]["id"] == w.previous_id
+    assert [p["name"] for p in rep["unreachable"]] == ["渡辺 誠"]
+    assert sorted(p["name"] for p in rep["never_answered"]) == sorted(["伊藤 光", "中村 2", "中村 3", B_SECRET_NAMES[1]])
+    assert {c["label"] for c in rep["curve"]} == {"桜地区", "梅地区"}
+
+
+async def test_scoped_report_shows_only_the_viewers_associations(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock, serve=False) as w:
+        await play(w, clock)
+        rep = await build_report(w.store, w.campaign_id, w.viewer("head_a"))
+        text = render_json(rep) + render_csv(rep) + render_html(rep)
+    assert [a["name"] for a in rep["associations"]] == [ASSOC_A]
+    assert rep["city"]["households"] == 6 and rep["viewer_scope"] == f"association:{ASSOC_A}"
+    assert [p["name"] for p in rep["never_answered"]] == ["伊藤 光"]
+    assert ASSOC_B not in text and not any(n in text for n in B_SECRET_NAMES) and "中村" not in text
+
+
+async def test_renderers(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock, serve=False) as w:
+        await play(w, clock)
+        rep = await build_report(w.store, w.campaign_id, w.viewer("admin"))
+    assert json.loads(render_json(rep)) == json.loads(json.dumps(rep))
+    table, lists = render_csv(rep).split("\n\n")
+    rows = list(csv.DictReader(io.StringIO(table)))
+    assert [r["level"] for r in rows] == ["city", "district", "district", "association", "association", "association"]
+    assert rows[0]["households"] == "11" and rows[0]["minutes_to_50"] == "7" and rows[0]["minutes_to_75"] == ""
+    assert rows[0]["first_answers_web"] == "2" and rows[0]["comparison"] in ("better", "worse", "same")
+    listed = list(csv.DictReader(io.StringIO(lists)))
+    assert {r["list"] for r in listed} == {"unreachable", "never_answered"} and len(listed) == 5
+    html = render_html(rep)
+    assert html.startswith("<!doctype html>") and "@page { size: A4" in html and "<svg" in html
+    assert "渡辺 誠" in html and "▲ 改善" in html and "▼ 悪化" in html
+    assert "Drill report" in render_html(rep, "en")
+
+
+async def test_cli_writes_every_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock, serve=False) as w:
+        await play(w, clock)
+        for fmt in ("html", "csv", "json"):
+            out = tmp_path / f"r.{fmt}"
+            args = argparse.Namespace(id=str(w.campaign_id), format=fmt, output=str(out))
+            assert await asyncio.to_thread(report_cli, w.cfg, args) == 0
+            assert out.stat().st_size > 200
+        doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+        assert doc["city"]["households"] == 11
+        args = argparse.Namespace(id="999", format="json", output=None)
+        assert await asyncio.to_thread(report_cli, w.cfg, args) == 2
+        assert "no campaign 999" in capsys.readouterr().err
+
+
+async def test_report_page_per_viewer(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock) as w, client() as http:
+        await play(w, clock)
+        await login(http, w, "head_a")
+        base = f"{w.url}/campaigns/{w.campaign_id}/report"
+        async with http.get(base) as r:
+            assert r.status == 200 and "<svg" in await r.text()
+        async with http.get(f"{base}?format=csv") as r:
+            assert r.headers["Content-Type"].startswith("text/csv")
+            body = await r.text()
+        assert ASSOC_A in body and ASSOC_B not in body
+        async with http.get(f"{base}?format=json") as r:
+            assert (await r.json())["city"]["households"] == 6
+        async with http.get(f"{base}?format=pdf") as r:
+            assert r.status == 400
