@@ -7,6 +7,7 @@ tests against the real client libraries use the sandbox instead.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
@@ -97,6 +98,14 @@ class ScriptedSender:
         self.sent: list[OutboundMessage] = []
         self.attempts: list[tuple[str, float]] = []
         self.clock: Clock | None = None
+        self._changed: asyncio.Event | None = None
+
+    async def wait_sent(self, n: int) -> None:
+        """Until `n` messages went out (event-driven)."""
+        while len(self.sent) < n:
+            self._changed = self._changed or asyncio.Event()
+            self._changed.clear()
+            await self._changed.wait()
 
     async def start(self) -> None:
         pass
@@ -110,6 +119,8 @@ class ScriptedSender:
         if errors:
             raise errors.pop(0)
         self.sent.append(msg)
+        if self._changed is not None:
+            self._changed.set()
         return SendResult(provider_id=f"{self.name}-{msg.delivery_id}")
 
     def households(self) -> list[int]:

@@ -64,3 +64,15 @@ def test_jitter_spreads_retries() -> None:
     e: SendError = RetryableSendError(Reason.SERVER_ERROR)
     delays = {round(POLICY.decide(2, e, random.Random(s)).delay, 3) for s in range(10)}
     assert len(delays) > 5
+
+
+def test_unknown_outcome_where_duplicates_are_harmless_is_a_plain_blip() -> None:
+    e = RetryableSendError(Reason.SERVER_ERROR, outcome_unknown=True)
+    d = POLICY.decide(1, e, rng(), duplicate_safe=True)
+    assert d.action == Action.INLINE and d.delay <= 1.0
+
+
+def test_rate_limits_do_not_use_up_the_attempts() -> None:
+    e = RetryableSendError(Reason.RATE_LIMITED, retry_after=1.0)
+    assert POLICY.decide(6, e, rng()).action == Action.INLINE
+    assert POLICY.decide(POLICY.max_rate_limited_attempts, e, rng()).action == Action.GIVE_UP

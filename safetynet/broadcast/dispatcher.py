@@ -72,7 +72,7 @@ class Dispatcher:
     def __init__(
         self, campaigns: CampaignStore, senders: Mapping[Channel, ChannelSender], cfg: Config, clock: Clock, *,
         contacts: ContactsPort | None = None, channels: Iterable[Channel] | None = None,
-        owner: str | None = None, poll_seconds: float = 0.5,
+        owner: str | None = None, poll_seconds: float = 0.5, policy: RetryPolicy | None = None,
     ) -> None:
         self.store = campaigns
         self.cfg = cfg
@@ -80,7 +80,7 @@ class Dispatcher:
         self.contacts = contacts
         self.owner = owner or f"d-{secrets.token_hex(4)}"
         self.poll_seconds = poll_seconds
-        self.policy = RetryPolicy.from_config(cfg.broadcast)
+        self.policy = policy or RetryPolicy.from_config(cfg.broadcast)
         wanted = set(channels) if channels is not None else set(senders)
         self.lanes: dict[Channel, Lane] = {}
         for ch, sender in senders.items():

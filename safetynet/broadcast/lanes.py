@@ -28,6 +28,9 @@ log = structlog.get_logger("broadcast.lane")
 
 # A 429 without Retry-After still means "slow down": the lane waits this long.
 DEFAULT_PAUSE_SECONDS = 1.0
+# Channels where a duplicate is harmless: pushes carry a Topic per campaign, so a second copy
+# replaces the first on the device. Elsewhere an unknown outcome (5xx, timeout) is retried later.
+DUPLICATE_SAFE = frozenset({Channel.WEBPUSH})
 
 Builder = Callable[[ClaimedDelivery], OutboundMessage | None]
 Recorder = Callable[[DeliveryOutcome], Awaitable[None]]
@@ -82,6 +85,7 @@ class Lane:
         self.gate = gate
         self.concurrency = max(1, concurrency)
         self.policy = policy
+        self.duplicate_safe = channel in DUPLICATE_SAFE
         self.clock = clock
         # How many claimed deliveries the lane holds at most (queued here + in flight).
         self.buffer = max(self.concurrency, buffer)
@@ -136,7 +140,7 @@ class Lane:
             return DeliveryOutcome(d, OutcomeKind.RETRY, at, tuple(attempts),
                                    next_attempt_at=self.clock.now() + p.seconds, error="lane_paused")
         except SendError as e:
-            decision = self.policy.decide(d.attempts + len(attempts), e)
+            decision = self.policy.decide(d.attempts + len(attempts), e, duplicate_safe=self.duplicate_safe)
             now = self.clock.now()
             if decision.action == Action.GIVE_UP:
                 return DeliveryOutcome(d, OutcomeKind.FAILED, now, tuple(attempts), error=e.reason,
@@ -159,7 +163,7 @@ class Lane:
         try:
             return await self._attempt(msg, attempts)
         except SendError as e:
-            first = self.policy.decide(d.attempts + len(attempts), e)
+            first = self.policy.decide(d.attempts + len(attempts), e, duplicate_safe=self.duplicate_safe)
             if first.action != Action.INLINE:
                 raise
         await self.clock.sleep(first.delay)
@@ -169,7 +173,7 @@ class Lane:
             exc = rs.outcome.exception() if rs.outcome is not None else None
             if not isinstance(exc, SendError):
                 return False
-            box[:] = [self.policy.decide(d.attempts + len(attempts), exc)]
+            box[:] = [self.policy.decide(d.attempts + len(attempts), exc, duplicate_safe=self.duplicate_safe)]
             return box[0].action == Action.INLINE
 
         retrying = AsyncRetrying(

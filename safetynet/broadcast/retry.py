@@ -22,6 +22,7 @@ class RetryableError(Protocol):
     """What the policy reads of a channel error (channels.base.SendError fits)."""
 
     retryable: bool
+    reason: str
     retry_after: float | None
     outcome_unknown: bool
 
@@ -42,6 +43,9 @@ class RetryDecision:
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 6
+    # "Slow down" (429) says nothing about the recipient: it may take many more turns before the
+    # household is given up on this channel, each after the provider's Retry-After.
+    max_rate_limited_attempts: int = 30
     max_inline_seconds: float = 5.0
     # Exponential backoff: base * 2^(attempt-1), capped, plus up to `jitter_seconds` at random.
     base_seconds: float = 0.5
@@ -64,11 +68,17 @@ class RetryPolicy:
             0, self.jitter_seconds
         )
 
-    def decide(self, attempt: int, error: RetryableError, rng: random.Random | None = None) -> RetryDecision:
-        """After attempt number `attempt` (1-based, counting every attempt so far) failed with `error`."""
+    def decide(
+        self, attempt: int, error: RetryableError, rng: random.Random | None = None, duplicate_safe: bool = False
+    ) -> RetryDecision:
+        """After attempt number `attempt` (1-based, counting every attempt so far) failed with `error`.
+
+        `duplicate_safe`: a second copy does no harm on this channel (a web push with the same Topic
+        replaces the first on the device), so an unknown outcome is retried like any blip."""
         if not error.retryable:
             return RetryDecision(Action.GIVE_UP, reason="permanent")
-        if attempt >= self.max_attempts:
+        limit = self.max_rate_limited_attempts if error.reason == "rate_limited" else self.max_attempts
+        if attempt >= limit:
             return RetryDecision(Action.GIVE_UP, reason="attempts_exhausted")
         r = rng or _RNG
         if error.retry_after is not None:
@@ -77,7 +87,7 @@ class RetryPolicy:
             reason = "retry_after"
         else:
             delay, reason = self.backoff(attempt, r), "backoff"
-        if error.outcome_unknown:
+        if error.outcome_unknown and not duplicate_safe:
             return RetryDecision(Action.LATER, max(delay, self.unknown_outcome_seconds), "outcome_unknown")
         action = Action.INLINE if delay <= self.max_inline_seconds else Action.LATER
         return RetryDecision(action, delay, reason)
