@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from safetynet.channels.base import OutboundMessage, SendError, SendResult
 from safetynet.clock import Clock
@@ -22,6 +23,7 @@ from safetynet.roster.model import HouseholdRecord
 from safetynet.store import Store, open_store
 
 SECRET = "test-secret-key-for-broadcast-tests"
+T = TypeVar("T")
 
 
 def make_cfg(tmp_path: Path, **env: str) -> Config:
@@ -143,14 +145,14 @@ async def answer(store: Store, campaign_id: int, household_id: int, status: str 
         await apply_status_changes(conn, [StatusChange(campaign_id, household_id, Status(status), at or store.clock.now())])
 
 
-async def run_with_clock(clock: object, coro: object, step: float = 0.25, limit: int = 100_000) -> object:
+async def run_with_clock(clock: object, coro: Awaitable[T], step: float = 0.25, limit: int = 100_000) -> T:
     """Runs `coro` while moving a FakeClock forward in small steps until it finishes."""
     import asyncio
 
     from safetynet.clock import FakeClock
 
     assert isinstance(clock, FakeClock)
-    task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    task = asyncio.ensure_future(coro)
     for _ in range(limit):
         if task.done():
             break

@@ -20,7 +20,7 @@ from broadcast_helpers import (
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.model import LadderStep
 from safetynet.broadcast.service import CampaignService, CampaignSpec, CampaignStateError
-from safetynet.channels.base import PermanentSendError, Reason, RetryableSendError
+from safetynet.channels.base import PermanentSendError, Reason, RetryableSendError, SendError
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind, Channel
 
@@ -97,7 +97,8 @@ async def test_a_dead_contact_is_marked_and_all_failed_means_unreachable(
         ids = await seed(store, [H("a", letter)])
         svc = CampaignService(store, cfg, clock)
         c = await svc.launch(spec())
-        snd = senders(clock, **{channel.value: {address: [PermanentSendError(reason, contact_dead=True)]}})
+        script: dict[str, list[SendError]] = {address: [PermanentSendError(reason, contact_dead=True)]}
+        snd = senders(clock, **{channel.value: script})
         await Dispatcher(store.campaigns, snd, cfg, clock, contacts=store.roster).burst()
         # the same dead number is not called either
         assert all(not s.sent for s in snd.values())
@@ -148,7 +149,8 @@ async def test_a_long_retry_goes_back_to_the_outbox_and_survives(tmp_path: Path)
         snd = senders(clock, sms={e164_mobile(1): [RetryableSendError(Reason.RATE_LIMITED, retry_after=120)]})
         await Dispatcher(store.campaigns, snd, cfg, clock).burst()
         assert snd[Channel.SMS].sent == []
-        assert await store.campaigns.outbox.next_due_at([c.id]) >= clock.now() + 120
+        due_at = await store.campaigns.outbox.next_due_at([c.id])
+        assert due_at is not None and due_at >= clock.now() + 120
         assert await store.campaigns.outbox.due_count([c.id]) == 0
     # a new process (new dispatcher, new store) after the wait sends it
     await clock.advance(135)  # Retry-After plus at most 10 % jitter

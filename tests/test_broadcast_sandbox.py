@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from channel_helpers import running_sandbox
 
@@ -33,7 +34,7 @@ def phone(i: int) -> str:
 
 @contextlib.asynccontextmanager
 async def world(tmp_path: Path, clock: Clock, env: dict[str, str] | None = None,
-                **faults: object) -> AsyncIterator[tuple[Sandbox, Config, Store]]:
+                **faults: Any) -> AsyncIterator[tuple[Sandbox, Config, Store]]:
     async with running_sandbox(tmp_path, env={**UNLIMITED, **(env or {})}, callbacks=False, **faults) as (sb, cfg):
         store = await open_store(cfg, clock)
         try:

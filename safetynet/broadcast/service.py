@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 
+from safetynet.broadcast import triggered
 from safetynet.broadcast.model import DEFAULT_LADDER, Campaign, LadderStep, StepPlan
 from safetynet.broadcast.planner import plan_step
 from safetynet.broadcast.preview import Preview, PreviewCounter
@@ -28,6 +29,7 @@ from safetynet.stats.document import build_stats
 from safetynet.store import Store
 from safetynet.store.campaigns import Enrolment
 from safetynet.store.stats import AssociationRow, StatsReads
+from safetynet.triggers.port import CampaignRequest
 
 log = structlog.get_logger("broadcast.service")
 
@@ -204,6 +206,20 @@ class CampaignService:
     def _changed(self) -> None:
         if self.on_change is not None:
             self.on_change()
+
+    notify_changed = _changed
+
+    # -- triggers.port.CampaignPort ------------------------------------------------------------
+
+    async def create_campaign(self, request: CampaignRequest) -> int:
+        """A campaign for a trigger (draft to propose, or started); idempotent by `dedupe_key`."""
+        return await triggered.create_campaign(self, request)
+
+    async def update_campaign(self, campaign_id: int, title: str, messages: Mapping[str, str], reason: str) -> None:
+        await triggered.update_campaign(self, campaign_id, title, reason)
+
+    async def cancel_proposed(self, campaign_id: int, reason: str) -> bool:
+        return await triggered.cancel_proposed(self, campaign_id)
 
     # -- reads ---------------------------------------------------------------------------------
 

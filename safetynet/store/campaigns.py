@@ -126,6 +126,14 @@ class CampaignStore:
         )
         return [_campaign(r) for r in rows]
 
+    async def find_by_dedupe_key(self, key: str) -> Campaign | None:
+        """The campaign created for an idempotency key (kept in options; campaigns are few)."""
+        row = await self.db.fetchone(
+            f"SELECT {_COLS} FROM campaigns WHERE json_extract(options, '$.dedupe_key') = ? ORDER BY id LIMIT 1",
+            (key,),
+        )
+        return _campaign(row) if row else None
+
     async def running(self) -> list[Campaign]:
         """Running campaigns, real events first, then oldest first."""
         rows = await self.db.fetchall(
@@ -176,6 +184,10 @@ class CampaignStore:
     async def cancel(self, campaign_id: int, at: float) -> bool:
         """draft or running → cancelled. False if it had already finished."""
         return await self._finish(campaign_id, at, CampaignState.CANCELLED, ("draft", "running"))
+
+    async def cancel_draft(self, campaign_id: int, at: float) -> bool:
+        """draft → cancelled only (a proposal withdrawn); False if it started or ended."""
+        return await self._finish(campaign_id, at, CampaignState.CANCELLED, ("draft",))
 
     async def _finish(self, campaign_id: int, at: float, to: CampaignState, from_: Sequence[str]) -> bool:
         async with self.db.transaction() as conn:

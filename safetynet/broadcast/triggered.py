@@ -1,0 +1,72 @@
+"""Campaigns asked for by triggers (JMA, CAP): the broadcast side of `triggers.port.CampaignPort`.
+
+A request names a scenario (its scope, ladder and wording); the trigger gives the title. Asking
+twice with the same idempotency key returns the same campaign, so a crash between creating the
+campaign and storing the trigger's decision never makes a second one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from safetynet.broadcast.scenario import ScenarioError, load_scenario
+from safetynet.domain import CampaignKind, CampaignState
+from safetynet.triggers.port import CampaignRequest
+
+if TYPE_CHECKING:
+    from safetynet.broadcast.service import CampaignService
+
+log = structlog.get_logger("broadcast.triggered")
+
+# Used when the configured scenario cannot be read: a campaign must still go out.
+FALLBACK_MESSAGES = {
+    "ja": "大きな災害が発生しました。ご家族の安否を下のリンクから回答してください。",
+    "ja-easy": "おおきな さいがい が ありました。みんな ぶじ ですか。したの リンク から こたえて ください。",
+    "en": "A major disaster has occurred. Please tell us whether your household is safe using the link below.",
+}
+
+
+async def create_campaign(svc: CampaignService, request: CampaignRequest) -> int:
+    from safetynet.broadcast.service import CampaignSpec
+
+    existing = await svc.campaigns.find_by_dedupe_key(request.dedupe_key)
+    if existing is not None:
+        return existing.id
+    try:
+        s = load_scenario(svc.cfg.resolve(request.scenario))
+        spec = CampaignSpec.from_scenario(s, kind=CampaignKind(request.kind))
+    except ScenarioError as e:
+        log.error("trigger_scenario_unreadable", scenario=request.scenario, error=str(e))
+        messages = {**FALLBACK_MESSAGES, **{k: v for k, v in request.messages.items() if v.strip()}}
+        spec = CampaignSpec(request.title, CampaignKind(request.kind), ("city",), messages)
+    options: dict[str, Any] = {
+        "dedupe_key": request.dedupe_key, "proposed": not request.start,
+        "trigger": {"source": request.source, "hazard": request.hazard, "reason": request.reason,
+                    "event_id": request.event_id},
+    }
+    c = await svc.create(spec, title=request.title, source=request.source, created_by="trigger", options=options)
+    if request.start:
+        c = await svc.start(c.id)
+    log.info("trigger_campaign", campaign_id=c.id, kind=str(c.kind), started=request.start, source=request.source)
+    return c.id
+
+
+async def update_campaign(svc: CampaignService, campaign_id: int, title: str, reason: str) -> None:
+    """A later report of the same event: a new title; a finished campaign is left as it was."""
+    c = await svc.campaigns.get(campaign_id)
+    if c is None or c.state not in (CampaignState.DRAFT, CampaignState.RUNNING):
+        return
+    await svc.campaigns.update_text(campaign_id, title=title)
+    trigger = dict(c.options.get("trigger", {}))
+    trigger["updates"] = [*trigger.get("updates", []), reason][-20:]
+    await svc.campaigns.set_options(campaign_id, {**c.options, "trigger": trigger})
+    svc.notify_changed()
+
+
+async def cancel_proposed(svc: CampaignService, campaign_id: int) -> bool:
+    done = await svc.campaigns.cancel_draft(campaign_id, svc.clock.now())
+    if done:
+        svc.notify_changed()
+    return done

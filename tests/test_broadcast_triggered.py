@@ -1,0 +1,51 @@
+"""Campaigns asked for by triggers: the broadcast side of triggers.port.CampaignPort."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from broadcast_helpers import H, make_cfg, opened, seed
+
+from safetynet.broadcast.service import CampaignService
+from safetynet.clock import FakeClock
+from safetynet.triggers.port import CampaignPort, CampaignRequest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def request(start: bool = False, key: str = "trigger:jma:1", scenario: str = "drills/citywide-earthquake.toml",
+            kind: str = "real") -> CampaignRequest:
+    return CampaignRequest(dedupe_key=key, kind=kind, start=start, title="地震 震度6弱 静岡県中部", hazard="earthquake",
+                           scenario=scenario, source="jma", reason="震度6弱 ≥ 5-", event_id="20090811050000",
+                           messages={"ja": "静岡県中部で震度6弱"})
+
+
+async def test_a_proposal_is_a_draft_created_once_and_can_be_withdrawn(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(make_cfg(tmp_path), base_dir=str(REPO))
+    clock = FakeClock()
+    async with opened(cfg, clock) as store:
+        await seed(store, [H("a", "w")])
+        port: CampaignPort = CampaignService(store, cfg, clock)
+        first = await port.create_campaign(request())
+        assert await port.create_campaign(request()) == first  # idempotent by the key
+        c = await store.campaigns.get(first)
+        assert c is not None and (c.state, c.kind, c.title) == ("draft", "real", "地震 震度6弱 静岡県中部")
+        assert len(c.ladder) == 4 and c.options["proposed"] is True
+        await port.update_campaign(first, "地震 震度6強 静岡県中部", {}, "upgraded")
+        assert (await store.campaigns.get(first)).title == "地震 震度6強 静岡県中部"  # type: ignore[union-attr]
+        assert await port.cancel_proposed(first, "withdrawn") is True
+        assert await port.cancel_proposed(first, "again") is False
+
+
+async def test_a_started_trigger_campaign_is_not_cancelled_as_a_proposal(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(make_cfg(tmp_path), base_dir=str(REPO))
+    clock = FakeClock()
+    async with opened(cfg, clock) as store:
+        await seed(store, [H("a", "w")])
+        svc = CampaignService(store, cfg, clock)
+        cid = await svc.create_campaign(request(start=True, key="k2", scenario="drills/missing.toml"))
+        c = await svc.get(cid)
+        assert c.state == "running" and c.households == 1 and "ja" in c.messages  # fallback wording
+        assert await svc.cancel_proposed(cid, "withdrawn") is False
+        assert (await svc.get(cid)).state == "running"
