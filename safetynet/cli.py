@@ -14,6 +14,8 @@ from safetynet.logs import configure_logging
 
 Handler = Callable[[Config, argparse.Namespace], int]
 
+_LONG_RUNNING = {"serve", "sandbox", "demo"}
+
 
 def _lazy(target: str) -> Handler:
     """`module:function`, imported only when the command runs (keeps `--help` fast)."""
@@ -98,68 +100,54 @@ def _add_roster(sub: Any) -> None:
     roster = sub.add_parser("roster", help="import, check, export the household roster; enrolment codes",
                             parents=[_config_parent()])
     rsub = roster.add_subparsers(dest="roster_command", metavar="{import,check,export,codes,generate}", required=True)
-    from safetynet.roster import commands
-
-    commands.add_arguments(rsub)
+    importlib.import_module("safetynet.roster.commands").add_arguments(rsub)
     _with_config(rsub)
 
 
 def _add_providers(sub: Any) -> None:
     if _exists("safetynet.channels.sandbox.server"):
-        from safetynet.channels.sandbox import server
-
         p = _cmd(sub, "sandbox", "serve the sandbox provider (Twilio, Telegram, web push) on loopback",
                  "safetynet sandbox --port 8090 --fail-5xx 0.1 --latency-ms 200", "safetynet.channels.sandbox.server:main")
-        server.add_arguments(p)
+        importlib.import_module("safetynet.channels.sandbox.server").add_arguments(p)
 
 
 def _add_triggers(sub: Any) -> None:
     if not _exists("safetynet.triggers.replay"):
         return
-    from safetynet.triggers import replay
-
     trig = sub.add_parser("triggers", help="JMA XML and CAP triggers", parents=[_config_parent()])
     tsub = trig.add_subparsers(dest="triggers_command", metavar="{replay}", required=True)
     p = _cmd(tsub, "replay", "feed a folder of telegrams through the trigger rules, in time order",
              "safetynet triggers replay ../shared/data/jma --json", "safetynet.triggers.replay:main")
-    replay.add_arguments(p)
+    importlib.import_module("safetynet.triggers.replay").add_arguments(p)
 
 
 def _add_campaigns(sub: Any) -> None:
     if not _exists("safetynet.broadcast.commands"):
         return
-    from safetynet.broadcast import commands
-
     camp = sub.add_parser("campaign", help="preview, start, watch, close and report campaigns",
                           parents=[_config_parent()])
     csub = camp.add_subparsers(dest="campaign_command", metavar="{preview,start,status,close,report}", required=True)
-    commands.add_arguments(csub)
+    importlib.import_module("safetynet.broadcast.commands").add_arguments(csub)
     _with_config(csub)
 
 
 def _add_server(sub: Any) -> None:
     if _exists("safetynet.web.commands"):
-        from safetynet.web import commands as web
-
         p = _cmd(sub, "serve", "run the web server, dispatcher and ladder", "safetynet serve",
                  "safetynet.web.commands:serve")
-        web.add_serve_arguments(p)
+        importlib.import_module("safetynet.web.commands").add_serve_arguments(p)
     if _exists("safetynet.sim.demo"):
-        from safetynet.sim import demo
-
         p = _cmd(sub, "demo", "the whole system on this machine: sample city, sandbox, server, a simulated drill",
                  "safetynet demo --households 600", "safetynet.sim.demo:main")
-        demo.add_arguments(p)
+        importlib.import_module("safetynet.sim.demo").add_arguments(p)
 
 
 def _add_bench(sub: Any) -> None:
     if not _exists("safetynet.bench"):
         return
-    from safetynet import bench
-
     b = sub.add_parser("bench", help="benchmarks that print numbers (and JSON)", parents=[_config_parent()])
     bsub = b.add_subparsers(dest="bench_command", metavar="{citywide,broadcast,replies,channels}", required=True)
-    bench.add_arguments(bsub)
+    importlib.import_module("safetynet.bench").add_arguments(bsub)
     _with_config(bsub)
 
 
@@ -187,7 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    configure_logging(cfg.logging.level, cfg.logging.format)
+    level = cfg.logging.level
+    if args.command not in _LONG_RUNNING and level.lower() in ("debug", "info"):
+        level = "warning"  # one-shot commands print their own summary; logs only for problems
+    configure_logging(level, cfg.logging.format)
     from safetynet.admin import CommandError
 
     try:

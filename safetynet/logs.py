@@ -78,7 +78,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(stream)
-    final = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
+    final: list[Any] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if not use_console:
         final.append(exc)
     handler.setFormatter(

@@ -193,7 +193,7 @@ async def _migrate(conn: Conn, migrations: list[tuple[int, str, str]] | None = N
             with contextlib.suppress(Exception):
                 await conn.execute("ROLLBACK")
             raise StoreError(f"migration {version:04d}_{name} failed: {e}") from e
-        log.info("store_migrated", version=version, name=name)
+        log.info("store_migrated", version=version, migration=name)
 
 
 class GroupCommit(Generic[T, R]):

@@ -1,0 +1,165 @@
+"""The composition root: one running SafetyNet (store, senders, web app, dispatcher, ladder, triggers).
+
+`serve`, `demo`, the benchmarks and the end-to-end tests all start the system through here,
+so they run the same wiring a city would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from safetynet.broadcast.dispatcher import Dispatcher
+from safetynet.broadcast.ladder import LadderScheduler
+from safetynet.broadcast.service import CampaignService
+from safetynet.channels.base import ChannelSender
+from safetynet.channels.registry import build_senders
+from safetynet.clock import Clock, SystemClock
+from safetynet.config import Config, ConfigError
+from safetynet.domain import Channel
+from safetynet.replies.intake import ReplyIntake
+from safetynet.replies.notify import StaffNotifier
+from safetynet.store import Store, open_store
+from safetynet.triggers.service import TriggerService
+from safetynet.web.app import Services, create_app
+
+log = structlog.get_logger("system")
+
+
+@dataclass
+class System:
+    cfg: Config
+    store: Store
+    clock: Clock
+    services: Services
+    app: web.Application
+    dispatcher: Dispatcher | None
+    ladder: LadderScheduler | None
+    url: str = ""
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _runner: web.AppRunner | None = None
+    _senders: dict[Channel, ChannelSender] = field(default_factory=dict)
+
+    @property
+    def campaigns(self) -> CampaignService:
+        svc: CampaignService = self.services.campaigns
+        return svc
+
+    @property
+    def intake(self) -> ReplyIntake:
+        intake: ReplyIntake = self.services.intake
+        return intake
+
+
+async def _register_telegram_webhook(cfg: Config, senders: dict[Channel, ChannelSender]) -> None:
+    from safetynet.channels import telegram
+
+    sender = senders.get(Channel.TELEGRAM)
+    if sender is None or not cfg.secrets.secret_key:
+        return
+    try:
+        await sender.set_webhook(  # type: ignore[attr-defined]
+            telegram.webhook_url(cfg.server.public_url), telegram.webhook_secret(cfg.secrets.secret_key)
+        )
+    except Exception as e:  # the bot still sends; replies arrive once the webhook is set again
+        log.warning("telegram_webhook_not_set", error=str(e))
+
+
+def _spawn(system: System, coro: Coroutine[Any, Any, Any], name: str) -> None:
+    task = asyncio.get_running_loop().create_task(coro, name=name)
+
+    def done(t: asyncio.Task[Any]) -> None:
+        if not t.cancelled() and t.exception() is not None:
+            log.error("background_task_failed", task=name, error=repr(t.exception()))
+
+    task.add_done_callback(done)
+    system.tasks.append(task)
+
+
+@contextlib.asynccontextmanager
+async def running_system(
+    cfg: Config,
+    clock: Clock | None = None,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    dispatch: bool = True,
+    ladder: bool = True,
+    triggers: bool = True,
+) -> AsyncIterator[System]:
+    """Starts everything and yields the running system; stops it cleanly on exit."""
+    if not cfg.secrets.secret_key:
+        raise ConfigError("config: no secret key; run `safetynet init` or set SAFETYNET_SECRET_KEY")
+    clock = clock or SystemClock()
+    store = await open_store(cfg, clock)
+    senders = build_senders(cfg)
+    started: list[ChannelSender] = []
+    runner: web.AppRunner | None = None
+    system: System | None = None
+    try:
+        for s in senders.values():
+            await s.start()
+            started.append(s)
+        notifier = StaffNotifier(store, cfg, senders, clock)
+        intake = ReplyIntake(store, cfg, clock, notifier)
+        await intake.start()
+        dispatcher = Dispatcher(store.campaigns, senders, cfg, clock, contacts=store.roster) if dispatch else None
+        campaigns = CampaignService(store, cfg, clock, on_change=dispatcher.wake if dispatcher else None)
+        scheduler = (
+            LadderScheduler(store.campaigns, clock, notifier=notifier,
+                            on_planned=dispatcher.wake if dispatcher else None)
+            if ladder else None
+        )
+        trigger_service = TriggerService(store, cfg, campaigns, clock)
+        services = Services(cfg=cfg, store=store, clock=clock, senders=senders, campaigns=campaigns,
+                            dispatcher=dispatcher, intake=intake, triggers=trigger_service)
+        app = create_app(services)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
+        await runner.setup()
+        site = web.TCPSite(runner, host or cfg.server.host, cfg.server.port if port is None else port)
+        await site.start()
+        bound = runner.addresses[0]
+        url = f"http://{bound[0]}:{bound[1]}"
+        system = System(cfg, store, clock, services, app, dispatcher, scheduler, url, _runner=runner,
+                        _senders=senders)
+        await _register_telegram_webhook(cfg, senders)
+        if dispatcher is not None:
+            _spawn(system, dispatcher.run(), "dispatcher")
+        if scheduler is not None:
+            _spawn(system, scheduler.run(), "ladder")
+        if triggers:
+            _spawn(system, trigger_service.run(), "triggers")
+        log.info("system_started", url=url)
+        yield system
+    finally:
+        await _stop(system, runner, started, store)
+
+
+async def _stop(system: System | None, runner: web.AppRunner | None, senders: list[ChannelSender],
+                store: Store) -> None:
+    if system is not None:
+        if system.dispatcher is not None:
+            system.dispatcher.stop()
+        if system.ladder is not None:
+            system.ladder.stop()
+        for t in system.tasks:
+            if t.get_name() == "triggers":
+                t.cancel()
+        for t in system.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(t, timeout=30)
+        with contextlib.suppress(Exception):
+            await system.intake.stop()
+    if runner is not None:
+        await runner.cleanup()
+    for s in senders:
+        with contextlib.suppress(Exception):
+            await s.close()
+    await store.close()
+    log.info("system_stopped")

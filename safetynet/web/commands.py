@@ -1,0 +1,33 @@
+"""`safetynet serve`: the web server, dispatcher, ladder and triggers until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+
+from safetynet.config import Config
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="listen address (default: [server] host)")
+    parser.add_argument("--port", type=int, help="listen port (default: [server] port)")
+    parser.add_argument("--no-dispatch", action="store_true", help="serve pages and webhooks only; send nothing")
+
+
+async def serve_until_stopped(cfg: Config, args: argparse.Namespace) -> None:
+    from safetynet.system import running_system
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_system(cfg, host=args.host, port=args.port, dispatch=not args.no_dispatch) as system:
+        print(f"SafetyNet serving on {system.url} (public URL {cfg.server.public_url}); Ctrl-C stops", flush=True)
+        await stop.wait()
+        print("stopping: finishing sends in flight", flush=True)
+
+
+def serve(cfg: Config, args: argparse.Namespace) -> int:
+    asyncio.run(serve_until_stopped(cfg, args))
+    return 0
