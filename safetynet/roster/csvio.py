@@ -124,9 +124,9 @@ class _EncodingRefused(Exception):
     pass
 
 
-def _first_bad_line(stream: IO[bytes], encoding: str) -> int | None:
+def _first_bad_line(stream: IO[bytes], encoding: str, start: int = 0) -> int | None:
     """The line of the first byte that `encoding` cannot decode, or None if all of it decodes."""
-    stream.seek(0)
+    stream.seek(start)
     decoder = codecs.getincrementaldecoder(encoding)()
     lines_before = 0
     while True:
@@ -151,7 +151,7 @@ def detect_encoding(stream: IO[bytes]) -> str:
     if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
         raise _EncodingRefused(f"the file is an Excel workbook, not CSV: {_SAVE_HINT}")
     if head.startswith(_UTF8_BOM):
-        bad = _first_bad_line(stream, "utf-8-sig")
+        bad = _first_bad_line(stream, "utf-8", start=len(_UTF8_BOM))
         if bad is not None:
             raise _EncodingRefused(
                 f"the file starts with a UTF-8 mark but line {bad} is not UTF-8: {_SAVE_HINT}"
@@ -257,6 +257,8 @@ class _RowReader:
                 parsers[c.field] = _text(
                     c.required, c.field in ("district", "association", "group", "household_key")
                 )
+        # the one optional column without a default in HouseholdRecord
+        self.absent = {} if "group" in header.index else {"group": ""}
         self.plan: list[tuple[str, int, dict[str, Any] | None, Callable[[str], Any]]] = [
             (fld, pos, {} if fld in _CACHED else None, parsers[fld]) for fld, pos in header.index.items()
         ]
@@ -267,7 +269,7 @@ class _RowReader:
         elif len(cells) > self.width and any(c.strip() for c in cells[self.width :]):
             self._error(row, None, f"has {len(cells)} cells but the header has {self.width} columns")
             return
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = dict(self.absent)
         ok = True
         for fld, pos, cache, parse in self.plan:
             text = cells[pos]

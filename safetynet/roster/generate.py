@@ -88,8 +88,8 @@ def _district_names(count: int) -> list[str]:
     return names
 
 
-def _association_names(count: int, rng: random.Random) -> Iterator[tuple[str, str]]:
-    """(association name, town) pairs: a town has 2-5 numbered 丁目 associations."""
+def _association_names(count: int, rng: random.Random) -> Iterator[tuple[str, str, str]]:
+    """(association name, address prefix, town): a town has 2-5 numbered 丁目 associations."""
     towns = list(_TOWNS)
     rng.shuffle(towns)
     made = 0
@@ -98,7 +98,11 @@ def _association_names(count: int, rng: random.Random) -> Iterator[tuple[str, st
             for chome in range(1, rng.randint(2, 5) + 1):
                 if made == count:
                     return
-                yield f"{prefix}{town}{_kanji(chome)}丁目町会", f"{prefix}{town}{_kanji(chome)}丁目"
+                yield (
+                    f"{prefix}{town}{_kanji(chome)}丁目町会",
+                    f"{prefix}{town}{_kanji(chome)}丁目",
+                    prefix + town,
+                )
                 made += 1
 
 
@@ -107,6 +111,7 @@ class _Phones:
 
     def __init__(self, rng: random.Random) -> None:
         self.offset = rng.randrange(1_000_000)
+        self.landline_offset = rng.randrange(1_000_000)
         self.mobiles = itertools.count()
         self.landlines = itertools.count()
 
@@ -117,26 +122,26 @@ class _Phones:
 
     def landline(self) -> str:
         i = next(self.landlines)
-        return f"+81770{(i * 386_543 + self.offset) % 1_000_000:06d}"
+        return f"+81770{(i * 611_953 + self.landline_offset) % 1_000_000:06d}"
 
 
 def _name(rng: random.Random, language: str) -> str:
     if language == "ja":
         return f"{rng.choice(_SURNAMES)} {rng.choice(_GIVEN)}"
     given, family = _FOREIGN[language]
-    if language in ("zh", "ko"):
+    if language in ("zh", "ko", "vi"):  # family name first
         return f"{rng.choice(family)} {rng.choice(given)}"
     return f"{rng.choice(given)} {rng.choice(family)}"
 
 
 def _household(
-    rng: random.Random, phones: _Phones, place: tuple[str, str, str, str], key: int, city: str
+    rng: random.Random, phones: _Phones, place: tuple[str, str, str, str, str], key: int, city: str
 ) -> HouseholdRecord:
-    district, association, town, group = place
+    district, association, street, town, group = place
     language = rng.choices(_LANGUAGES, cum_weights=_LANGUAGE_CUM)[0]
-    address = f"{city}{town}{rng.randint(1, 30)}-{rng.randint(1, 25)}"
+    address = f"{city}{street}{rng.randint(1, 30)}-{rng.randint(1, 25)}"
     if rng.random() < 0.15:
-        address += f" {rng.choice(_BUILDINGS)}{town.removesuffix('丁目')[-2:]} {rng.randint(1, 4)}0{rng.randint(1, 8)}"
+        address += f" {rng.choice(_BUILDINGS)}{town} {rng.randint(1, 4)}0{rng.randint(1, 8)}"
     vulnerable = rng.random() < 0.12
     members = 1 if vulnerable and rng.random() < 0.4 else rng.choices(_MEMBERS, cum_weights=_MEMBER_CUM)[0]
     roll = rng.random()
@@ -185,10 +190,10 @@ def generate_roster(
     districts = _district_names(n_districts)
     sizes = _split(n, n_assoc, rng)
     phones = _Phones(rng)
-    for i, ((association, town), size) in enumerate(
+    for i, ((association, street, town), size) in enumerate(
         zip(_association_names(n_assoc, rng), sizes, strict=True)
     ):
         district = districts[i * n_districts // n_assoc]
         for key in range(1, size + 1):
             group = f"{(key - 1) // group_size + 1}班"
-            yield _household(rng, phones, (district, association, town, group), key, city)
+            yield _household(rng, phones, (district, association, street, town, group), key, city)

@@ -1,0 +1,72 @@
+"""Shared helpers of the roster tests: CSV bytes, a temporary config, a dump of the database."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from safetynet.config import Config, load_config
+
+EN = [
+    "district", "association", "group", "household", "name", "address", "members",
+    "vulnerable", "language", "phone", "landline", "telegram", "notes",
+]  # fmt: skip
+JA = ["地区", "町会", "班", "世帯番号", "世帯主", "住所", "人数", "要配慮", "言語", "携帯電話", "固定電話", "テレグラム", "備考"]
+
+
+def row(**cells: str) -> list[str]:
+    """A valid row in EN column order; keyword arguments replace cells (household= etc.)."""
+    base = {
+        "district": "北地区",
+        "association": "東町会",
+        "group": "1班",
+        "household": "1",
+        "name": "佐藤 一郎",
+        "address": "さくら市東町1-2-3",
+        "members": "2",
+        "vulnerable": "",
+        "language": "ja",
+        "phone": "090-1234-5678",
+        "landline": "",
+        "telegram": "",
+        "notes": "",
+    }
+    base.update(cells)
+    return [base[c] for c in EN]
+
+
+def csv_bytes(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    encoding: str = "utf-8",
+    bom: bool = False,
+    delimiter: str = ",",
+) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n", delimiter=delimiter)
+    w.writerow(header)
+    w.writerows(rows)
+    data = buf.getvalue().encode(encoding)
+    return codecs.BOM_UTF8 + data if bom else data
+
+
+def make_config(tmp_path: Path, secret_key: str | None = None) -> Config:
+    path = tmp_path / "config.toml"
+    path.write_text('[store]\npath = "var/x.db"\n', encoding="utf-8")
+    if secret_key is not None:
+        (tmp_path / "var").mkdir(exist_ok=True)
+        (tmp_path / "var" / "secret.key").write_text(secret_key, encoding="utf-8")
+    return load_config(path, env={})
+
+
+def dump(db_path: Path) -> list[str]:
+    """Every table's content as SQL text (schema included); closed before returning."""
+    conn = sqlite3.connect(db_path)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()

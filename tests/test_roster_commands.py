@@ -1,0 +1,145 @@
+"""`safetynet roster …` end to end through the real CLI entry point and a real SQLite file."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from roster_helpers import EN, csv_bytes, dump, make_config, row
+
+from safetynet.cli import main
+
+SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "roster-sample.csv"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    make_config(tmp_path)
+    return tmp_path / "config.toml"
+
+
+def run(config: Path, *argv: str) -> int:
+    return main(["roster", *argv, "--config", str(config)])
+
+
+def test_import_prints_a_summary_and_export_gives_the_same_file_back(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(config, "import", str(SAMPLE)) == 0
+    out = capsys.readouterr().out
+    assert f"imported {SAMPLE}: 3 districts, 12 associations" in out
+    assert "households: 600 added, 0 updated, 0 unchanged, 0 removed" in out
+    assert "households with no working channel: 14" in out
+    exported = tmp_path / "export.csv"
+    assert run(config, "export", str(exported)) == 0
+    assert "exported 600 households" in capsys.readouterr().out
+    assert exported.read_bytes() == SAMPLE.read_bytes()  # the sample was written by the same writer
+
+    db = tmp_path / "var" / "x.db"
+    before = dump(db)
+    assert run(config, "import", str(exported)) == 0
+    assert "households: 0 added, 0 updated, 600 unchanged, 0 removed" in capsys.readouterr().out
+    assert dump(db) == before
+
+
+def test_cp932_export(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(config, "import", str(SAMPLE)) == 0
+    sjis = tmp_path / "sjis.csv"
+    # the sample has a Portuguese name with "ã", which Shift_JIS cannot hold: refused, cell named
+    assert run(config, "export", str(sjis), "--encoding", "cp932") == 1
+    err = capsys.readouterr().err
+    assert "column 世帯主: 'ã' cannot be written in cp932; export as UTF-8" in err
+    assert not sjis.exists()
+    plain = tmp_path / "plain.csv"
+    plain.write_bytes(csv_bytes(EN, [row(household="1"), row(household="2", name="髙橋 ①")]))
+    (tmp_path / "other").mkdir()
+    other = make_config(tmp_path / "other")
+    assert main(["roster", "import", str(plain), "--config", str(Path(other.base_dir) / "config.toml")]) == 0
+    assert main(["roster", "export", str(sjis), "--encoding", "cp932", "--headers", "en",
+                 "--config", str(Path(other.base_dir) / "config.toml")]) == 0  # fmt: skip
+    text = sjis.read_bytes().decode("cp932")
+    assert text.startswith(",".join(EN)) and "髙橋 ①" in text
+    assert run(config, "check", str(sjis)) == 0
+
+
+def test_a_bad_file_is_refused_whole_with_every_error_and_the_database_unchanged(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(config, "import", str(SAMPLE)) == 0
+    db = tmp_path / "var" / "x.db"
+    before = dump(db)
+    bad = tmp_path / "bad.csv"
+    rows = [row(household="1", name="新しい名前"), row(household="2", phone="090-12"), row(household="3"),
+            row(household="4", members="0", language="??")]  # fmt: skip
+    bad.write_bytes(csv_bytes(EN, rows, encoding="cp932"))
+    capsys.readouterr()
+    assert run(config, "import", str(bad)) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0] for line in err] == [
+        "row 3, column phone",
+        "row 5, column members",
+        "row 5, column language",
+        f"{bad}",
+    ]
+    assert err[-1] == f"{bad}: 3 problems; nothing was imported"
+    assert dump(db) == before
+    assert run(config, "check", str(bad)) == 1
+
+
+def test_check_reports_without_writing(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(config, "check", str(SAMPLE)) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"ok: {SAMPLE} (utf-8-sig): 600 households, 12 associations, 3 districts")
+    assert not (tmp_path / "var" / "x.db").exists()
+
+
+def test_replace_says_how_many_it_will_remove_and_needs_yes(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(config, "import", str(SAMPLE)) == 0
+    lines = SAMPLE.read_text(encoding="utf-8-sig").splitlines()
+    reader = list(csv.reader(io.StringIO("\n".join(lines))))
+    first_assoc = reader[1][1]
+    kept = [reader[0]] + [r for r in reader[1:] if r[1] != first_assoc] + [r for r in reader[1:] if r[1] == first_assoc][:5]
+    smaller = tmp_path / "smaller.csv"
+    smaller.write_bytes(csv_bytes(kept[0], kept[1:]))
+    missing = sum(1 for r in reader[1:] if r[1] == first_assoc) - 5
+    db = tmp_path / "var" / "x.db"
+    before = dump(db)
+    capsys.readouterr()
+
+    assert run(config, "import", str(smaller), "--replace") == 2  # no terminal to ask, no --yes
+    out = capsys.readouterr()
+    assert f"--replace will remove {missing} households missing from the file:\n  {first_assoc}: {missing}" in out.out
+    assert "add --yes" in out.err
+    assert dump(db) == before
+
+    assert run(config, "import", str(smaller), "--replace", "--yes") == 0
+    out = capsys.readouterr().out
+    assert f"0 added, 0 updated, {len(kept) - 1} unchanged, {missing} removed" in out
+    assert run(config, "import", str(smaller), "--replace") == 0  # nothing left to remove: no question
+    assert "none will be removed" in capsys.readouterr().out
+
+
+def test_generate_writes_a_valid_roster(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "big.csv"
+    assert run(config, "generate", "--households", "1000", "--output", str(out), "--seed", "3") == 0
+    assert "wrote 1000 fictional households" in capsys.readouterr().out
+    assert run(config, "check", str(out)) == 0
+    assert "1000 households, 5 associations, 1 districts" in capsys.readouterr().out
+
+
+def test_unreadable_file_is_a_usage_error(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(config, "import", "/nonexistent/roster.csv") == 2
+    assert "error: cannot read /nonexistent/roster.csv" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["import", "check", "export", "codes", "generate"])
+def test_every_command_has_help_with_an_example(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["roster", command, "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and f"safetynet roster {command}" in out
