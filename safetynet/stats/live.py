@@ -159,6 +159,14 @@ class LiveHub:
         snap = await self._poll(sub.campaign_id, None, seq if since is None else min(since, seq))
         return snap.seq, view(snap, sub.aids, full=True)
 
+    def disconnect(self, campaign_id: int) -> int:
+        """Tells every subscriber of a campaign to reconnect (they resume from their Last-Event-ID)."""
+        poller = self._pollers.get(campaign_id)
+        subs = list(poller.subs) if poller else []
+        for sub in subs:
+            _kick(sub)
+        return len(subs)
+
     async def close(self) -> None:
         """Stops every poller and tells every subscriber to go (the server is shutting down)."""
         self._closed = True

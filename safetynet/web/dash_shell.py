@@ -120,10 +120,16 @@ def header(request: web.Request, lang: str) -> str:
             f'<form method="post" action="/logout" class="inline"><input type="hidden" name="csrf" value="{esc(csrf)}">'
             f'<button type="submit" class="small">{esc(t(lang, "logout"))}</button></form>'
         )
+    # the language switch is ours (not layout.page's) so the skip link stays the first stop of Tab
+    current = ' aria-current="true"'
+    langs = " ".join(
+        f'<a href="{esc(_with_query(request, lang=code))}" hreflang="{code}"{current if code == lang else ""}>{label}</a>'
+        for code, label in (("ja", "日本語"), ("en", "English"))
+    )
     return (
         f'<a class="skip" href="#main">{esc(t(lang, "skip"))}</a>'
         f'<header class="top"><nav aria-label="menu">{" ".join(links)}</nav>'
-        f'<div class="tools">{" ".join(tools)}</div></header>'
+        f'<div class="tools"><nav class="lang" aria-label="Language / 言語">{langs}</nav>{" ".join(tools)}</div></header>'
     )
 
 
@@ -140,7 +146,6 @@ def render(
 ) -> web.Response:
     lang = lang_of(request)
     csrf = request.get("csrf") or ""
-    languages = [("ja", "日本語", _with_query(request, lang="ja")), ("en", "English", _with_query(request, lang="en"))]
     wrap_class = "wrap large-text" if large_of(request) else "wrap"
     html = page(
         title,
@@ -148,7 +153,6 @@ def render(
         lang=lang,
         scripts=scripts,
         styles=styles,
-        languages=languages,
         extra_head=f'<meta name="csrf-token" content="{esc(csrf)}">',
     )
     resp = web.Response(text=html, content_type="text/html", status=status)

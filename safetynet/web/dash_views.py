@@ -9,6 +9,7 @@ from itertools import groupby
 
 from safetynet.domain import ANSWERED
 from safetynet.roster.model import Association
+from safetynet.roster.phones import format_national
 from safetynet.store.dashboard import CampaignInfo, Coverage, HelpItem, HouseholdLine
 from safetynet.web.dash_shell import hhmm, when
 from safetynet.web.dash_text import METHOD_TEXT, STATUS_ORDER, STATUS_TEXT, pct, status_label, t
@@ -174,11 +175,24 @@ def association_title(lang: str, assoc: Association, campaign: CampaignInfo | No
     return f'<h1>{esc(assoc.name)} <small class="muted">{esc(assoc.district)}</small></h1>{sub}'
 
 
+def phone_link(e164: str) -> str:
+    """A tap-to-call link in the national form people read ("03-1111-0002")."""
+    if not e164:
+        return ""
+    try:
+        shown = format_national(e164)
+    except ValueError:
+        shown = e164
+    return f'<a href="tel:{esc(e164)}">{esc(shown)}</a>'
+
+
 def doorknock_body(lang: str, assoc: Association, campaign: CampaignInfo, lines: Sequence[HouseholdLine],
                    now: float) -> str:
     """Households with no answer yet, grouped by 班 and ordered by address, with a tick column."""
     todo = sorted((h for h in lines if h.status not in ANSWERED_S), key=lambda h: (h.group, h.address, h.household_key))
     head = "".join(f"<th>{esc(t(lang, k))}</th>" for k in ("tick", "name", "address", "people", "landline", "status"))
+    # the same column widths in every 班's table, so the printed pages line up
+    cols = "<colgroup>" + "".join(f'<col style="width:{w}%">' for w in (7, 27, 27, 7, 16, 16)) + "</colgroup>"
     sections = []
     for group, members in groupby(todo, key=lambda h: h.group):
         hs = list(members)
@@ -186,13 +200,13 @@ def doorknock_body(lang: str, assoc: Association, campaign: CampaignInfo, lines:
             f'<tr data-hh="{h.id}" data-status="{esc(h.status)}" data-rid="0">'
             f'<td class="tick"><span class="box" aria-hidden="true">☐</span></td>'
             f'<td>{esc(h.name)}{(" <b class=vuln>" + esc(t(lang, "vulnerable")) + "</b>") if h.vulnerable else ""}</td>'
-            f'<td>{esc(h.address)}</td><td class="num">{h.members}</td><td class="tel">{esc(h.landline)}</td>'
+            f'<td>{esc(h.address)}</td><td class="num">{h.members}</td><td class="tel">{phone_link(h.landline)}</td>'
             f'<td class="st"><span class="status s-{esc(h.status)}">{esc(status_label(lang, h.status))}</span></td></tr>'
             for h in hs
         )
         sections.append(
             f'<section class="dk-group"><h2>{esc(t(lang, "group"))}: {esc(group or "—")} '
-            f'<small>({len(hs)})</small></h2><table class="dk"><thead><tr>{head}</tr></thead>'
+            f'<small>(<span data-group-count>{len(hs)}</span>)</small></h2><table class="dk">{cols}<thead><tr>{head}</tr></thead>'
             f"<tbody>{rows}</tbody></table></section>"
         )
     intro = t(lang, "doorknock_intro", n=f"<b data-dk-count>{len(todo)}</b>", time=esc(when(now)))

@@ -75,6 +75,11 @@
   function countDoorknock() {
     var el = document.querySelector("[data-dk-count]");
     if (el) { el.textContent = document.querySelectorAll("table.dk tbody tr:not([hidden])").length; }
+    document.querySelectorAll("section.dk-group").forEach(function (sec) {
+      var n = sec.querySelectorAll("tbody tr:not([hidden])").length, c = sec.querySelector("[data-group-count]");
+      if (c) { c.textContent = n; }
+      sec.hidden = n === 0;
+    });
   }
   function applyChange(c) {
     var hh = c[0], status = c[2], rid = c[3];

@@ -1,0 +1,137 @@
+"""Headless Chromium against the real app: a head's live dashboard on a 360-px phone, the
+door-knock list printed to PDF, and the city overview with its live curve.
+
+Waits are on the DOM (Playwright's wait_for_*), with the 2-second promise as the timeout.
+The clock is the system clock here: the live poller runs by itself, as in production.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from browser import browser, login, new_page, pdf, screenshot
+from dashboard_fixtures import ASSOC_A, SECRET, World, client, password, world
+from playwright.async_api import Page
+
+from safetynet.clock import SystemClock
+from safetynet.replies.tokens import reply_token
+from safetynet.web.dash_sse import HUB
+
+pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")]
+
+LIVE_MS = 2000  # "an answer appears within 2 s without reload"
+
+
+async def reply_elsewhere(w: World, key: str, status: str, note: str = "") -> float:
+    """A resident answers on the reply page (another device); returns when it was accepted."""
+    token = reply_token(SECRET, w.campaign_id, w.hh(key).id)
+    async with client() as http, http.post(f"{w.url}/r/{token}", data={"status": status, "note": note}) as r:
+        assert r.status == 200
+    return time.monotonic()
+
+
+def row(w: World, key: str) -> str:
+    return f'#hh-rows tr[data-hh="{w.hh(key).id}"]'
+
+
+async def wait_status(page: Page, w: World, key: str, status: str, within_ms: float = LIVE_MS) -> None:
+    await page.wait_for_function(
+        "([sel, st]) => { const r = document.querySelector(sel); return r && r.dataset.status === st; }",
+        arg=[row(w, key), status], timeout=within_ms,
+    )
+
+
+async def wait_text(page: Page, selector: str, text: str) -> None:
+    await page.wait_for_function("([sel, t]) => document.querySelector(sel).textContent === t",
+                                 arg=[selector, text], timeout=LIVE_MS)
+
+
+async def test_head_dashboard_live_on_a_phone(tmp_path: Path) -> None:
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "head_a", password("head_a"))
+        aid = w.assoc_ids[ASSOC_A]
+        assert page.url.endswith(f"/a/{aid}")
+        await page.wait_for_selector("[data-live].on")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scrolling
+        await screenshot(page, "dashboard-phone")
+
+        # an answer from elsewhere shows without reload, counts included
+        accepted = await reply_elsewhere(w, "A-001", "safe")
+        await wait_status(page, w, "A-001", "safe")
+        await wait_text(page, "[data-count=safe]", "1")
+        print(f"answer shown {time.monotonic() - accepted:.3f} s after it was accepted")
+
+        # need help: the card appears on top; "handled" takes it off the list
+        await reply_elsewhere(w, "A-004", "need_help", note="足を怪我")
+        card = f'.help-card[data-hh="{w.hh("A-004").id}"]'
+        await page.wait_for_selector(card, timeout=LIVE_MS)
+        assert "足を怪我" in await page.inner_text(card)
+        await screenshot(page, "dashboard-need-help")
+        await page.click(f"{card} button[data-handled]")
+        await page.wait_for_selector(card, state="detached")
+        help_rows = await w.store.replies.help_list(w.campaign_id, [aid], include_handled=True)
+        assert [r.household_id for r in help_rows if r.handled_at] == [w.hh("A-004").id]
+
+        # one tap: confirmed in person by phone
+        await page.click(f'{row(w, "A-002")} button[data-confirm="phone"]')
+        await wait_status(page, w, "A-002", "confirmed_in_person")
+        assert await w.status("A-002") == "confirmed_in_person"
+
+        # the "no answer" filter hides the answered, without a reload
+        await page.check('input[name="filter"][value="noanswer"]')
+        assert await page.is_hidden(row(w, "A-001")) and await page.is_visible(row(w, "A-003"))
+
+        # a dropped stream resumes and replays what happened meanwhile
+        assert w.app is not None
+        assert w.app[HUB].disconnect(w.campaign_id) >= 1
+        await reply_elsewhere(w, "A-003", "safe")
+        await wait_status(page, w, "A-003", "safe", within_ms=LIVE_MS + 3000)  # + the 2 s retry
+        assert await page.is_hidden(row(w, "A-003"))
+        await screenshot(page, "dashboard-after-reconnect")
+
+        # large text, English, keyboard: the skip link is the first stop
+        await page.goto(f"{w.url}/a/{aid}?lang=en&large=1")
+        assert "Households that need help" in await page.inner_text("main")
+        await page.keyboard.press("Tab")
+        assert await page.evaluate("document.activeElement.className") == "skip"
+        await screenshot(page, "dashboard-phone-en-large")
+
+
+async def test_doorknock_list_prints_and_city_overview_draws_the_curve(tmp_path: Path) -> None:
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        for key in ("A-001", "A2-001", "A2-002", "B-001"):
+            await w.answer(key, "safe")
+        head = await new_page(b)
+        await login(head, w.url, "head_a", password("head_a"))
+        aid = w.assoc_ids[ASSOC_A]
+        await head.goto(f"{w.url}/a/{aid}/doorknock?campaign={w.campaign_id}")
+        await head.wait_for_selector("[data-live].on")
+        assert await head.locator("table.dk tbody tr").count() == 5
+        await reply_elsewhere(w, "A-003", "safe")  # regenerated live: the household leaves the list
+        await head.wait_for_selector(f'table.dk tr[data-hh="{w.hh("A-003").id}"][hidden]', state="attached",
+                                     timeout=LIVE_MS)
+        assert await head.inner_text("[data-dk-count]") == "4"
+        path = await pdf(head, "doorknock-list")
+        data = path.read_bytes()
+        assert data.startswith(b"%PDF") and len(data) > 5_000
+        await screenshot(head, "doorknock-list")
+
+        admin = await new_page(b)
+        await login(admin, w.url, "admin", password("admin"))
+        await admin.goto(f"{w.url}/city")
+        await admin.wait_for_selector("figure#curve svg g[data-series] path")
+        assert await admin.locator("figure#curve svg g[data-series]").count() == 2
+        await admin.wait_for_selector("[data-live].on")
+        before = await admin.inner_text("[data-answered]")
+        await reply_elsewhere(w, "A-005", "safe")
+        await admin.wait_for_function(  # a function, not a string: the CSP forbids eval
+            "([sel, old]) => document.querySelector(sel).textContent !== old", arg=["[data-answered]", before],
+            timeout=LIVE_MS)
+        rates = [float(r) for r in await admin.eval_on_selector_all(
+            "#associations tbody tr", "rows => rows.map(r => r.dataset.rate)")]
+        assert rates == sorted(rates)  # worst first, kept so live
+        assert "● 注意 50%" in await admin.inner_text("#associations tbody tr >> nth=0")  # said in words too
+        await screenshot(admin, "city-overview")
