@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -143,3 +145,17 @@ def test_every_command_has_help_with_an_example(command: str, capsys: pytest.Cap
     assert e.value.code == 0
     out = capsys.readouterr().out
     assert "examples:" in out and f"safetynet roster {command}" in out
+
+
+def test_the_process_exits_after_each_command(config: Path) -> None:
+    """aiosqlite's worker thread is not a daemon: a connection left open would hang the exit."""
+    for argv, code in ((["import", str(SAMPLE)], 0), (["import", str(SAMPLE), "--replace"], 0),
+                       (["export", str(config.parent / "e.csv")], 0)):  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "safetynet", "roster", *argv, "--config", str(config)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == code, done.stderr

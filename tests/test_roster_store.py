@@ -8,6 +8,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+import structlog.testing
 from roster_helpers import dump, make_config
 
 from safetynet.domain import ContactKind
@@ -217,6 +218,7 @@ async def test_households_in_scope(tmp_path: Path) -> None:
             return found
 
         assert await scope("city") == set(ids)
+        assert await store.roster.count_in_scope("association:西町会") == 2  # one scope as a plain string
         assert await scope("district:北地区") == {("東町会", "1"), ("東町会", "2"), ("東町会", "3")}
         assert await scope("association:西町会") == {("西町会", "1"), ("西町会", "2")}
         assert await scope("group:東町会/2班") == {("東町会", "2")}
@@ -279,3 +281,19 @@ async def test_enrolment_code_storage(tmp_path: Path) -> None:
         assert await store.roster.household_by_code_hash("cc") is not None
         with pytest.raises(UnknownScopeError):
             await store.roster.code_targets(["無い町会"])
+
+
+async def test_logs_carry_counts_never_names_or_numbers(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    async with store_session(cfg) as store:
+        with structlog.testing.capture_logs() as logs:
+            await store.roster.import_households(CITY)
+            hid = (await _key_ids(store))[("東町会", "3")]
+            c = await store.roster.add_contact(hid, ContactKind.MOBILE, "090-5555-4444")
+            await store.roster.mark_contact_dead(c.id, "invalid number +819055554444")
+            await store.roster.set_enrolment_codes([(hid, "secret-hash")])
+    events = {e["event"] for e in logs}
+    assert {"roster_imported", "contact_added", "contact_marked_dead", "enrolment_codes_set"} <= events
+    text = repr(logs)
+    personal = [r.name for r in CITY] + [r.phone for r in CITY if r.phone] + ["+819055554444", "secret-hash", "東町会"]
+    assert not [p for p in personal if p in text]

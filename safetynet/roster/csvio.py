@@ -12,7 +12,6 @@ not vulnerable, Japanese, no phone).
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import itertools
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from safetynet.roster.encoding import EncodingRefused, detect_encoding
 from safetynet.roster.model import HouseholdRecord
 from safetynet.roster.phones import format_national
 from safetynet.roster.values import (
@@ -111,62 +111,6 @@ class ParseResult:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-
-# -- encoding ------------------------------------------------------------------
-
-_CHUNK_BYTES = 1 << 20
-_UTF8_BOM = codecs.BOM_UTF8
-_SAVE_HINT = "save it from Excel as 「CSV UTF-8 (コンマ区切り)」 or 「CSV (コンマ区切り)」"
-
-
-class _EncodingRefused(Exception):
-    pass
-
-
-def _first_bad_line(stream: IO[bytes], encoding: str, start: int = 0) -> int | None:
-    """The line of the first byte that `encoding` cannot decode, or None if all of it decodes."""
-    stream.seek(start)
-    decoder = codecs.getincrementaldecoder(encoding)()
-    lines_before = 0
-    while True:
-        chunk = stream.read(_CHUNK_BYTES)
-        try:
-            decoder.decode(chunk, final=not chunk)
-        except UnicodeDecodeError as e:
-            return lines_before + chunk[: max(e.start, 0)].count(b"\n") + 1
-        if not chunk:
-            return None
-        lines_before += chunk.count(b"\n")
-
-
-def detect_encoding(stream: IO[bytes]) -> str:
-    """ "utf-8-sig", "utf-8" or "cp932"; raises `_EncodingRefused` with the reason otherwise."""
-    stream.seek(0)
-    head = stream.read(8)
-    if not head:
-        raise _EncodingRefused("the file is empty")
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise _EncodingRefused(f"the file is UTF-16 (Excel 「Unicode テキスト」), not CSV: {_SAVE_HINT}")
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise _EncodingRefused(f"the file is an Excel workbook, not CSV: {_SAVE_HINT}")
-    if head.startswith(_UTF8_BOM):
-        bad = _first_bad_line(stream, "utf-8", start=len(_UTF8_BOM))
-        if bad is not None:
-            raise _EncodingRefused(
-                f"the file starts with a UTF-8 mark but line {bad} is not UTF-8: {_SAVE_HINT}"
-            )
-        return "utf-8-sig"
-    bad_utf8 = _first_bad_line(stream, "utf-8")
-    if bad_utf8 is None:
-        return "utf-8"
-    bad_cp932 = _first_bad_line(stream, "cp932")
-    if bad_cp932 is None:
-        return "cp932"
-    raise _EncodingRefused(
-        f"the file is neither UTF-8 (line {bad_utf8} is not) nor Shift_JIS/CP932 (line {bad_cp932} is not): "
-        f"{_SAVE_HINT}"
-    )
 
 
 # -- reading -------------------------------------------------------------------
@@ -320,7 +264,7 @@ def parse_stream(stream: IO[bytes], default_language: str = "ja") -> ParseResult
     result = ParseResult()
     try:
         result.encoding = detect_encoding(stream)
-    except _EncodingRefused as e:
+    except EncodingRefused as e:
         result.errors.append(RosterIssue(str(e)))
         return result
     stream.seek(0)

@@ -29,6 +29,7 @@ from safetynet.roster.model import (
 from safetynet.roster.phones import to_e164
 from safetynet.store import roster_import
 from safetynet.store.db import Database, Row
+from safetynet.store.roster_scope import scope_filter
 
 log = structlog.get_logger("store.roster")
 
@@ -239,54 +240,8 @@ class RosterStore:
 
     # -- scopes ------------------------------------------------------------------
 
-    async def _scope_filter(self, scopes: Iterable[str]) -> tuple[str, list[int]]:
-        """SQL condition and parameters for 'city' | 'district:N' | 'association:N' | 'group:A/G'."""
-        assoc_ids: list[int] = []
-        group_ids: list[int] = []
-        for raw in scopes:
-            scope = str(raw).strip()
-            kind, _, name = scope.partition(":")
-            if scope == "city":
-                return "1 = 1", []
-            if kind == "district":
-                rows = await self.db.fetchall(
-                    "SELECT a.id FROM associations a JOIN districts d ON d.id = a.district_id WHERE d.name = ?",
-                    (name,),
-                )
-                if not rows:
-                    raise UnknownScopeError(f"unknown district: {name}")
-                assoc_ids += [r[0] for r in rows]
-            elif kind == "association":
-                a = await self.association_by_name(name)
-                if a is None:
-                    raise UnknownScopeError(f"unknown association: {name}")
-                assoc_ids.append(a.id)
-            elif kind == "group":
-                group_ids.append(await self._group_id(name))
-            else:
-                raise UnknownScopeError(
-                    f"scope must be city, district:NAME, association:NAME or group:A/G: {scope!r}"
-                )
-        parts = []
-        if assoc_ids:
-            parts.append(f"h.association_id IN ({_marks(len(assoc_ids))})")
-        if group_ids:
-            parts.append(f"h.group_id IN ({_marks(len(group_ids))})")
-        return "(" + (" OR ".join(parts) or "1 = 0") + ")", assoc_ids + group_ids
-
-    async def _group_id(self, spec: str) -> int:
-        assoc, sep, group = spec.partition("/")
-        row = await self.db.fetchone(
-            "SELECT g.id FROM household_groups g JOIN associations a ON a.id = g.association_id"
-            " WHERE a.name = ? AND g.name = ?",
-            (assoc, group),
-        )
-        if not sep or row is None:
-            raise UnknownScopeError(f"unknown group: {spec} (write group:ASSOCIATION/GROUP)")
-        return int(row[0])
-
     async def count_in_scope(self, scopes: Iterable[str]) -> int:
-        cond, params = await self._scope_filter(scopes)
+        cond, params = await scope_filter(self.db, scopes)
         return int(
             await self.db.fetchval(f"SELECT count(*) FROM households h WHERE {_ACTIVE} AND {cond}", params, 0)
         )
@@ -297,7 +252,7 @@ class RosterStore:
         """Current households of the scopes with all their contacts (working or not), in id order,
         in batches; each batch is its own short query, so 200k households stream in little memory.
         Raises UnknownScopeError for a name not in the roster."""
-        cond, params = await self._scope_filter(scopes)
+        cond, params = await scope_filter(self.db, scopes)
         last = 0
         while True:
             rows = await self.db.fetchall(
