@@ -15,6 +15,8 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from safetynet.auth import Viewer
+from safetynet.broadcast.preview import Preview
+from safetynet.broadcast.service import CampaignError, CampaignService
 from safetynet.domain import CampaignKind
 from safetynet.store.dashboard import CampaignInfo
 from safetynet.web.app import check_csrf, require_viewer, services
@@ -68,6 +70,22 @@ async def start_form(request: web.Request, viewer: Viewer, lang: str, csrf: str)
     )
 
 
+def _service(request: web.Request) -> CampaignService:
+    """The running broadcast service, or one over the same store (as the campaign API does)."""
+    svc = services(request)
+    if svc.campaigns is None:
+        svc.campaigns = CampaignService(svc.store, svc.cfg, svc.clock)
+    campaigns: CampaignService = svc.campaigns
+    return campaigns
+
+
+def _refused(request: web.Request, message: str, status: int = 409) -> web.Response:
+    lang = lang_of(request)
+    body = (f'<h1>{esc(t(lang, "error"))}</h1><p role="alert" class="error">{esc(message)}</p>'
+            f'<p><a href="/city">{esc(t(lang, "back"))}</a></p>')
+    return render(request, t(lang, "error"), body, status=status)
+
+
 def _starter(request: web.Request) -> Viewer:
     viewer = require_viewer(request)
     if not viewer.may_start_campaigns:
@@ -96,13 +114,30 @@ def _hidden(form: MultiDictProxy[Any], csrf: str) -> str:
         f'<input type="hidden" name="{k}" value="{esc(form.get(k, ""))}">' for k in keep)
 
 
-def _preview_table(lang: str, preview: Any) -> str:
-    doc = preview.to_dict() if hasattr(preview, "to_dict") else dict(preview)
-    lines = "".join(f"<li>{esc(line)}</li>" for line in preview.lines()) if hasattr(preview, "lines") else ""
-    cost = doc.get("cost_jpy", {})
-    return (f'<dl class="preview"><dt>{esc(t(lang, "households"))}</dt><dd data-preview-households>'
-            f'{doc.get("households", 0):,}</dd><dt>¥</dt><dd>{cost.get("total", 0):,.0f}</dd></dl>'
-            f'<ul class="preview-lines">{lines}</ul>')
+def _preview_table(lang: str, pv: Preview) -> str:
+    """Households, vulnerable first, no-contact ones, then per step: channel, households, time."""
+    rows = []
+    for s in pv.steps:
+        when = t(lang, "at_once") if s.after_seconds == 0 else f"+{s.after_seconds / 60:.0f} {t(lang, 'minutes')}"
+        if s.door_knock:
+            rows.append(f"<tr><th>{s.index}</th><td>{esc(when)}</td><td colspan='3'>{esc(t(lang, 'doorknock'))}</td></tr>")
+            continue
+        for ch, n in s.households.items():
+            secs = s.seconds.get(ch)
+            took = t(lang, "no_limit") if secs is None else f"{max(1, round(secs / 60))} {t(lang, 'minutes')}"
+            rows.append(f"<tr><th>{s.index}</th><td>{esc(when)}</td><td>{esc(ch)}</td>"
+                        f"<td class='num'>{n:,}</td><td>{esc(took)}</td></tr>")
+    head = "".join(f"<th>{esc(t(lang, k))}</th>" for k in ("step", "when", "channel", "households", "takes"))
+    cost = pv.cost_jpy
+    return (
+        f'<ul class="preview"><li>{esc(t(lang, "households"))}: <b data-preview-households>{pv.households:,}</b>'
+        f' ({esc(t(lang, "vulnerable"))} {pv.vulnerable:,})</li>'
+        f'<li>{esc(t(lang, "coverage_none"))}: {pv.no_contact:,}</li>'
+        f'<li>{esc(t(lang, "cost"))}: SMS ¥{cost.get("sms", 0):,.0f} ({pv.sms_segments:,}), '
+        f'{esc(t(lang, "voice"))} ¥{cost.get("voice", 0):,.0f}, {esc(t(lang, "total"))} '
+        f'<b>¥{cost.get("total", 0):,.0f}</b></li></ul>'
+        f'<table class="preview"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
 
 
 async def preview(request: web.Request) -> web.Response:
@@ -111,10 +146,10 @@ async def preview(request: web.Request) -> web.Response:
     await check_csrf(request, form)
     lang = lang_of(request)
     req = await _request(request, viewer, form)
-    svc = services(request)
-    if svc.campaigns is None:
-        return render(request, t(lang, "preview"), f'<p>{esc(t(lang, "preview_unavailable"))}</p>', status=503)
-    pv = await svc.campaigns.preview(scope=req["scope"], kind=req["kind"], messages=req["messages"])
+    try:
+        pv = await _service(request).preview(scope=req["scope"], kind=req["kind"], messages=req["messages"])
+    except CampaignError as e:
+        return _refused(request, str(e), 400)
     real = req["kind"] == CampaignKind.REAL
     confirm = (f'<p><label class="real-confirm"><input type="checkbox" name="really_real" value="1" required> '
                f'{esc(t(lang, "real_confirm"))}</label></p>') if real else ""
@@ -138,12 +173,13 @@ async def start(request: web.Request) -> web.Response:
     if req["kind"] == CampaignKind.REAL and form.get("really_real") != "1":
         return render(request, t(lang, "preview"), f'<p role="alert">{esc(t(lang, "real_confirm_needed"))}</p>',
                       status=400)
-    svc = services(request)
-    if svc.campaigns is None:
-        return render(request, t(lang, "preview"), f'<p>{esc(t(lang, "preview_unavailable"))}</p>', status=503)
-    campaign = await svc.campaigns.create(kind=req["kind"], title=req["title"], scope=req["scope"],
-                                          messages=req["messages"], source="console", created_by=viewer.login)
-    await svc.campaigns.start(campaign.id)
+    service = _service(request)
+    try:
+        campaign = await service.create(kind=req["kind"], title=req["title"], scope=req["scope"],
+                                        messages=req["messages"], source="console", created_by=viewer.login)
+        await service.start(campaign.id)
+    except CampaignError as e:
+        return _refused(request, str(e))
     log.info("campaign_started_from_console", campaign_id=campaign.id, kind=str(req["kind"]))
     raise web.HTTPSeeOther(f"/city?campaign={campaign.id}")
 
@@ -173,10 +209,10 @@ async def _finish(request: web.Request, action: str) -> web.Response:
     await check_csrf(request, form)
     if form.get("really") != "1":
         raise web.HTTPBadRequest(text="tick the confirmation box")
-    svc = services(request)
-    if svc.campaigns is None:
-        raise web.HTTPServiceUnavailable(text="the broadcast service is not running")
-    await getattr(svc.campaigns, action)(info.id)
+    try:
+        await getattr(_service(request), action)(info.id)
+    except CampaignError as e:
+        return _refused(request, str(e))
     log.info("campaign_finished_from_console", campaign_id=info.id, action=action)
     raise web.HTTPSeeOther(f"/city?campaign={info.id}")
 

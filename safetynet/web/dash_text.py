@@ -103,7 +103,6 @@ _T: dict[str, tuple[str, str]] = {
     "whole_city": ("全市", "Whole city"),
     "preview": ("送信前の確認", "Preview"),
     "preview_btn": ("確認画面へ", "Preview"),
-    "preview_unavailable": ("配信機能がまだ起動していません。", "The broadcast service is not running."),
     "start_btn": ("この内容で配信する", "Send now"),
     "real_confirm": ("これは訓練ではなく実際の災害です。全対象世帯に送信することを確認しました。",
                      "This is a real event, not a drill. I confirm sending to every household in scope."),
@@ -144,6 +143,14 @@ _T: dict[str, tuple[str, str]] = {
     "cannot_remove_self": ("自分自身は削除できません", "You cannot remove yourself"),
     "started": ("開始", "Started"),
     "generated_at": ("作成 {time}", "Generated {time}"),
+    "at_once": ("すぐに", "at once"),
+    "no_limit": ("上限なし", "no provider limit"),
+    "step": ("段階", "Step"),
+    "when": ("時期", "When"),
+    "channel": ("経路", "Channel"),
+    "takes": ("所要時間", "Takes"),
+    "cost": ("費用の見込み", "Cost estimate"),
+    "voice": ("音声", "Voice"),
 }
 
 

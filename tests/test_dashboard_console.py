@@ -1,0 +1,111 @@
+"""Starting (preview first, a second confirmation for a real event), closing and cancelling
+campaigns from the city overview, through the broadcast engineer's CampaignService."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from dashboard_fixtures import ASSOC_A, ASSOC_B, DIST_S, World, client, login, start_campaign, world
+
+from safetynet.broadcast.service import CampaignService
+
+pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
+
+
+def form(csrf: str, **extra: str) -> dict[str, str]:
+    return {"csrf": csrf, "kind": "drill", "title": "町会訓練", "message_ja": "訓練です。返信してください。",
+            "message_en": "", "scope": f"association:{ASSOC_A}", **extra}
+
+
+async def state(w: World, campaign_id: int) -> str:
+    c = await w.store.campaigns.get(campaign_id)
+    assert c is not None
+    return str(c.state)
+
+
+async def test_preview_then_start_a_drill(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        w.svc.campaigns = CampaignService(w.store, w.cfg, w.clock)
+        csrf = await login(http, w, "admin")
+        async with http.get(f"{w.url}/city") as r:
+            page = await r.text()
+        assert f'<option value="association:{ASSOC_B}">' in page and '<option value="city">' in page
+        async with http.post(f"{w.url}/city/campaigns/preview", data=form(csrf)) as r:
+            assert r.status == 200
+            preview = await r.text()
+        assert "<b data-preview-households>6</b>" in preview
+        assert "webpush" in preview or "sms" in preview  # households per channel per step
+        assert 'action="/city/campaigns/start"' in preview and 'name="really_real"' not in preview
+        hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', preview))
+        async with http.post(f"{w.url}/city/campaigns/start", data=hidden, allow_redirects=False) as r:
+            assert r.status == 303
+            new_id = int(r.headers["Location"].rsplit("=", 1)[1])
+        assert await state(w, new_id) == "running"
+        info = await w.store.campaigns.get(new_id)
+        assert info is not None and info.households == 6 and info.created_by == "admin"
+
+
+async def test_a_real_event_needs_the_second_confirmation(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        csrf = await login(http, w, "admin")
+        real = form(csrf, kind="real", title="地震 実災害", scope="city")
+        async with http.post(f"{w.url}/city/campaigns/preview", data=real) as r:
+            preview = await r.text()
+        assert 'name="really_real"' in preview and "実災害" in preview
+        async with http.post(f"{w.url}/city/campaigns/start", data=real, allow_redirects=False) as r:
+            assert r.status == 400  # not ticked: nothing started
+        assert [c.title for c in await w.store.campaigns.list_campaigns()].count("地震 実災害") == 0
+        async with http.post(f"{w.url}/city/campaigns/start", data={**real, "really_real": "1"},
+                             allow_redirects=False) as r:
+            assert r.status == 303
+
+
+async def test_scope_of_who_may_start_and_close(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        async with client() as http:
+            csrf = await login(http, w, "dhead")
+            async with http.post(f"{w.url}/city/campaigns/preview", data=form(csrf, scope=f"association:{ASSOC_B}")) as r:
+                assert r.status == 404  # outside the district: as if it did not exist
+            async with http.post(f"{w.url}/city/campaigns/preview", data=form(csrf, scope="city")) as r:
+                assert r.status == 404
+            async with http.post(f"{w.url}/city/campaigns/start", data=form(csrf, scope=f"district:{DIST_S}"),
+                                 allow_redirects=False) as r:
+                assert r.status == 303
+                district_id = int(r.headers["Location"].rsplit("=", 1)[1])
+            # a district head closes its district drill, but not the city-wide one
+            async with http.post(f"{w.url}/city/campaigns/{w.campaign_id}/close",
+                                 data={"csrf": csrf, "really": "1"}) as r:
+                assert r.status == 404
+            async with http.post(f"{w.url}/city/campaigns/{district_id}/close", data={"csrf": csrf}) as r:
+                assert r.status == 400  # the "really" box is the second step
+            async with http.post(f"{w.url}/city/campaigns/{district_id}/close", data={"csrf": csrf, "really": "1"},
+                                 allow_redirects=False) as r:
+                assert r.status == 303
+            assert await state(w, district_id) == "closed"
+            async with http.post(f"{w.url}/city/campaigns/{district_id}/cancel", data={"csrf": csrf, "really": "1"},
+                                 allow_redirects=False) as r:
+                assert r.status == 409  # a closed campaign never reopens nor cancels
+        async with client() as http:
+            csrf = await login(http, w, "head_a")
+            async with http.post(f"{w.url}/city/campaigns/preview", data=form(csrf)) as r:
+                assert r.status == 404  # heads do not start campaigns
+            async with http.post(f"{w.url}/city/campaigns/{w.campaign_id}/cancel",
+                                 data={"csrf": csrf, "really": "1"}) as r:
+                assert r.status == 404
+
+
+async def test_admin_cancels_a_running_campaign(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        other = await start_campaign(w, scope=[f"association:{ASSOC_B}"], title="梅",
+                                     keys=[k for k in w.households if k.startswith("B-")])
+        csrf = await login(http, w, "admin")
+        async with http.get(f"{w.url}/city?campaign={other}") as r:
+            assert f'action="/city/campaigns/{other}/cancel"' in await r.text()
+        async with http.post(f"{w.url}/city/campaigns/{other}/cancel", data={"really": "1"}) as r:
+            assert r.status == 403  # no CSRF token
+        async with http.post(f"{w.url}/city/campaigns/{other}/cancel", data={"csrf": csrf, "really": "1"},
+                             allow_redirects=False) as r:
+            assert r.status == 303
+        assert await state(w, other) == "cancelled"
