@@ -240,6 +240,7 @@ ROW_ERRORS = [
     ({"phone": "050-1234-5678"}, "row 2, column phone: '050-1234-5678' is an 050 IP-phone number, "
      "which cannot receive SMS: put it in column landline"),
     ({"phone": "0120-123-456"}, "row 2, column phone: '0120-123-456' is a service number, not a household phone"),
+    ({"phone": "080-0123-4567"}, "row 2, column phone: '080-0123-4567' is a service number"),  # digits of 0800
     ({"phone": "+1 415 555 0100"}, "row 2, column phone: '+1 415 555 0100' is not a Japanese number"),
     ({"landline": "090-1111-2222"}, "row 2, column landline: '090-1111-2222' is a mobile number: "
      "put it in column phone"),

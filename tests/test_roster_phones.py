@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from safetynet.roster.phones import PhoneError, PhoneKind, format_national, parse_phone, to_e164
+from safetynet.roster.phones import (
+    PhoneError,
+    PhoneKind,
+    classify_phone,
+    format_national,
+    parse_phone,
+    to_e164,
+)
+from safetynet.roster.values import ValueProblem, parse_mobile
 
 GOOD = [
     # (as written, E.164, kind)
@@ -109,3 +119,26 @@ def test_national_format_reads_back_to_the_same_number(e164: str, national: str)
 
 def test_national_property() -> None:
     assert parse_phone("+81 90 1234 5678").national == "09012345678"
+
+
+@given(
+    prefix=st.sampled_from(["060", "070", "080", "090", "050", "0800", "03", "0766", "0120", "020", "010"]),
+    rest=st.text(alphabet="0123456789", min_size=5, max_size=9),
+    cuts=st.lists(st.integers(min_value=1, max_value=12), max_size=2),
+)
+def test_mobile_column_fast_path_agrees_with_the_general_parser(prefix: str, rest: str, cuts: list[int]) -> None:
+    digits = prefix + rest
+    written = digits
+    for cut in sorted(set(cuts), reverse=True):
+        if cut < len(written):
+            written = written[:cut] + "-" + written[cut:]
+    try:
+        e164, kind = classify_phone(written)
+        expected: str | None = e164 if kind is PhoneKind.MOBILE else None
+    except PhoneError:
+        expected = None
+    try:
+        got: str | None = parse_mobile(written)
+    except ValueProblem:
+        got = None
+    assert got == expected

@@ -4,6 +4,7 @@ scopes, contacts and enrolment codes."""
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 import zlib
 from pathlib import Path
 
@@ -297,3 +298,35 @@ async def test_logs_carry_counts_never_names_or_numbers(tmp_path: Path) -> None:
     text = repr(logs)
     personal = [r.name for r in CITY] + [r.phone for r in CITY if r.phone] + ["+819055554444", "secret-hash", "東町会"]
     assert not [p for p in personal if p in text]
+
+
+def _write_version_1_database(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    v1 = (Path(__file__).resolve().parent.parent / "safetynet/store/migrations/0001_initial.sql").read_text("utf-8")
+    conn = sqlite3.connect(db_path)
+    try:
+        conn.executescript(
+            v1
+            + "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL);"
+            "INSERT INTO schema_version VALUES (1, 'initial', 0);"
+            "INSERT INTO districts (id, name) VALUES (1, '北地区');"
+            "INSERT INTO associations (id, district_id, name) VALUES (1, 1, '東町会');"
+            "INSERT INTO households (id, association_id, household_key, name, created_at, updated_at)"
+            " VALUES (1, 1, '1', '佐藤 一郎', 0, 0);"
+            "INSERT INTO contacts (household_id, kind, address, created_at) VALUES (1, 'mobile', '+819012345678', 0);"
+        )
+    finally:
+        conn.close()
+
+
+async def test_a_version_1_roster_is_migrated_and_keeps_its_households(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    _write_version_1_database(cfg.db_path)
+    async with store_session(cfg) as store:
+        h = await store.roster.get_household(1)
+        assert h is not None and h.removed_at is None and h.contacts[0].address == "+819012345678"
+        s = await store.roster.import_households([rec("東町会", "1", district="北地区", name="佐藤 一郎",
+                                                      group="", phone="+819012345678")])  # fmt: skip
+        assert (s.households_unchanged, s.contacts_added, s.contacts_removed) == (1, 0, 0)
+    indexes = {line for line in dump(cfg.db_path) if line.startswith("CREATE INDEX")}
+    assert not [i for i in indexes if "contacts_household" in i]

@@ -161,8 +161,14 @@ def parse_telegram(text: str) -> str:
 # -- phones (携帯電話, 固定電話) ---------------------------------------------------
 
 
+# "090-1234-5678" / "09012345678", the form nearly every roster uses (0800 is free dial, not mobile)
+_PLAIN_MOBILE = re.compile(r"(?:0[679]0-?\d|080-?[1-9])\d{3}-?\d{4}")
+
+
 def parse_mobile(text: str, landline_column: str = "landline") -> str:
     """A number that can take SMS → E.164."""
+    if _PLAIN_MOBILE.fullmatch(text):
+        return "+81" + text.replace("-", "")[1:]
     try:
         e164, kind = classify_phone(text)
     except PhoneError as e:
