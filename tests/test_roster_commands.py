@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -159,3 +160,18 @@ def test_the_process_exits_after_each_command(config: Path) -> None:
             check=False,
         )
         assert done.returncode == code, done.stderr
+
+
+def test_a_database_that_cannot_be_used_is_one_line_not_a_traceback(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "var" / "x.db"
+    db.parent.mkdir()
+    conn = sqlite3.connect(db)  # claims version 1 but has no roster tables: migration 2 fails
+    conn.executescript("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT, applied_at REAL);"
+                       "INSERT INTO schema_version VALUES (1, 'initial', 0);")  # fmt: skip
+    conn.close()
+    assert run(config, "import", str(SAMPLE)) == 2
+    assert capsys.readouterr().err.splitlines()[-1].startswith(
+        "error: the database cannot be used: migration 0002_roster failed"
+    )

@@ -1,15 +1,17 @@
 """`safetynet roster import|check|export|codes|generate`.
 
 Each entry point takes the config and the parsed arguments, prints a short human summary and
-returns the exit code: 0 done, 1 the data was refused (every problem is listed), 2 usage.
+returns the exit code: 0 done, 1 the data was refused (every problem is listed), 2 the command
+could not run (usage, unreadable file, missing secret key, database unavailable).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +22,28 @@ from safetynet.roster.csvio import ParseResult, RosterWriteError
 from safetynet.roster.enrol_letters import issue_codes
 from safetynet.roster.generate import generate_roster
 from safetynet.roster.model import HouseholdRecord, ImportSummary, UnknownScopeError
-from safetynet.store import store_session
+from safetynet.store import StoreError, store_session
 
 OK, DATA_ERROR, USAGE = 0, 1, 2
+Command = Callable[[Config, argparse.Namespace], int]
 
 
 def _err(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
+
+
+def _store_errors(fn: Command) -> Command:
+    """A database that cannot be written (locked, read-only, disk full) is one line, not a traceback."""
+
+    @functools.wraps(fn)
+    def run(cfg: Config, args: argparse.Namespace) -> int:
+        try:
+            return fn(cfg, args)
+        except StoreError as e:
+            _err(f"the database cannot be used: {e}")
+            return USAGE
+
+    return run
 
 
 def _read(path: str, cfg: Config) -> ParseResult | None:
@@ -117,6 +134,7 @@ def print_import_summary(path: str, s: ImportSummary) -> None:
     print(f"  households with no working channel: {s.households_without_channel}")
 
 
+@_store_errors
 def import_(cfg: Config, args: argparse.Namespace) -> int:
     result = _read(args.file, cfg)
     if result is None:
@@ -140,6 +158,7 @@ async def _export_records(cfg: Config) -> list[HouseholdRecord]:
         return await store.roster.export_records()
 
 
+@_store_errors
 def export(cfg: Config, args: argparse.Namespace) -> int:
     encoding = getattr(args, "encoding", "utf-8")
     records = asyncio.run(_export_records(cfg))
@@ -160,6 +179,7 @@ def export(cfg: Config, args: argparse.Namespace) -> int:
 # -- codes -----------------------------------------------------------------------
 
 
+@_store_errors
 def codes(cfg: Config, args: argparse.Namespace) -> int:
     associations = getattr(args, "association", None) or None
     try:
