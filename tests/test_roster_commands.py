@@ -150,8 +150,8 @@ def test_every_command_has_help_with_an_example(command: str, capsys: pytest.Cap
 
 def test_the_process_exits_after_each_command(config: Path) -> None:
     """aiosqlite's worker thread is not a daemon: a connection left open would hang the exit."""
-    for argv, code in ((["import", str(SAMPLE)], 0), (["import", str(SAMPLE), "--replace"], 0),
-                       (["export", str(config.parent / "e.csv")], 0)):  # fmt: skip
+    # the second run opens the store twice: to count what --replace removes, then to import
+    for argv, code in ((["import", str(SAMPLE)], 0), (["import", str(SAMPLE), "--replace"], 0)):
         done = subprocess.run(
             [sys.executable, "-m", "safetynet", "roster", *argv, "--config", str(config)],
             stdin=subprocess.DEVNULL,

@@ -4,14 +4,18 @@ scopes, contacts and enrolment codes."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sqlite3
 import zlib
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog.testing
 from roster_helpers import dump, make_config
 
+from safetynet.config import Config
 from safetynet.domain import ContactKind
 from safetynet.roster.model import HouseholdRecord, UnknownScopeError
 from safetynet.store import Store, store_session
@@ -286,6 +290,21 @@ async def test_enrolment_code_storage(tmp_path: Path) -> None:
 
 async def test_logs_carry_counts_never_names_or_numbers(tmp_path: Path) -> None:
     cfg = make_config(tmp_path)
+    old = structlog.get_config()
+    # other tests may leave the CLI's warning-only filter configured; this one reads every level
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    try:
+        logs = await _roster_activity_logs(cfg)
+    finally:
+        structlog.configure(**old)
+    events = {e["event"] for e in logs}
+    assert {"roster_imported", "contact_added", "contact_marked_dead", "enrolment_codes_set"} <= events
+    text = repr(logs)
+    personal = [r.name for r in CITY] + [r.phone for r in CITY if r.phone] + ["+819055554444", "secret-hash", "東町会"]
+    assert not [p for p in personal if p in text]
+
+
+async def _roster_activity_logs(cfg: Config) -> list[MutableMapping[str, Any]]:
     async with store_session(cfg) as store:
         with structlog.testing.capture_logs() as logs:
             await store.roster.import_households(CITY)
@@ -293,11 +312,7 @@ async def test_logs_carry_counts_never_names_or_numbers(tmp_path: Path) -> None:
             c = await store.roster.add_contact(hid, ContactKind.MOBILE, "090-5555-4444")
             await store.roster.mark_contact_dead(c.id, "invalid number +819055554444")
             await store.roster.set_enrolment_codes([(hid, "secret-hash")])
-    events = {e["event"] for e in logs}
-    assert {"roster_imported", "contact_added", "contact_marked_dead", "enrolment_codes_set"} <= events
-    text = repr(logs)
-    personal = [r.name for r in CITY] + [r.phone for r in CITY if r.phone] + ["+819055554444", "secret-hash", "東町会"]
-    assert not [p for p in personal if p in text]
+    return logs
 
 
 def _write_version_1_database(db_path: Path) -> None:
