@@ -291,7 +291,8 @@ class TelegramSender:
             )
         except TelegramError as e:
             raise self._classify(e) from e
-        return SendResult(f"{chat_id}:{sent.message_id}")
+        # The message id alone: with the chat id (the address, personal data) it names the message.
+        return SendResult(str(sent.message_id))
 
     def _classify(self, e: TelegramError) -> SendError:
         name, answer = type(e).__name__, self._redact(str(e))

@@ -190,22 +190,27 @@ def topic(campaign_id: int) -> str:
 
 def build_payload(msg: OutboundMessage) -> str:
     """The JSON the service worker receives: text, reply link and token, and two actions."""
-    body = msg.text
+    doc = {
+        "title": msg.title,
+        "body": msg.text,
+        "url": msg.reply_url,
+        "token": msg.reply_token,
+        "actions": [{"action": a, "title": labels.answer_label(a, msg.language)} for a in labels.ANSWERS],
+        "campaign": msg.campaign_id,
+        "drill": msg.drill,
+    }
+    data = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    excess = len(data.encode()) - MAX_PAYLOAD_BYTES
+    if excess <= 0:
+        return data
+    # Too long for one push record: shorten the body (never the link); 4 bytes covers any character.
+    keep = max(0, len(msg.text) - excess)
     while True:
-        doc = {
-            "title": msg.title,
-            "body": body,
-            "url": msg.reply_url,
-            "token": msg.reply_token,
-            "actions": [{"action": a, "title": labels.answer_label(a, msg.language)} for a in labels.ANSWERS],
-            "campaign": msg.campaign_id,
-            "drill": msg.drill,
-        }
+        doc["body"] = msg.text[:keep] + "…"
         data = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-        if len(data.encode()) <= MAX_PAYLOAD_BYTES:
+        if len(data.encode()) <= MAX_PAYLOAD_BYTES or keep == 0:
             return data
-        # Too long for one push record: shorten the body, never the link.
-        body = body[: max(0, len(body) - (len(data.encode()) - MAX_PAYLOAD_BYTES) // 3 - 1)] + "…"
+        keep = max(0, keep - (len(data.encode()) - MAX_PAYLOAD_BYTES) - 3)
 
 
 class WebPushSender:

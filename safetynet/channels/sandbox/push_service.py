@@ -138,7 +138,8 @@ async def push(request: web.Request) -> web.Response:
         ra = st.retry_after_header() if fault is Fault.INJECTED_429 else str(int(retry_after))
         return web.Response(status=429, text="Too Many Requests", headers={"Retry-After": ra})
     if st.is_dead(sub_id):
-        return _refuse(ctx, 410, "dead", "push subscription has unsubscribed or expired")
+        # Real services name the subscription in the body: the sender must not log it.
+        return _refuse(ctx, 410, "dead", f"push subscription {request.url} has unsubscribed or expired")
     checked = _check_headers(request)
     if isinstance(checked, str):
         return _refuse(ctx, 400, "bad_request", checked)

@@ -1,0 +1,221 @@
+"""Web push through pywebpush against the sandbox's push service, which verifies VAPID and decrypts."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from channel_helpers import REPLY_TOKEN, WebhookRecorder, outbound, running_sandbox, started
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from pywebpush import WebPushException, webpush_async
+
+from safetynet.channels import webpush
+from safetynet.channels.base import PermanentSendError, RetryableSendError
+from safetynet.clock import FakeClock
+from safetynet.config import Config, WebPushConfig
+from safetynet.domain import Channel
+
+ALLOWED = WebPushConfig().allowed_hosts
+
+
+def _jwt_claims(authorization: str) -> dict[str, Any]:
+    token = authorization.split("t=", 1)[1].split(",", 1)[0]
+    return json.loads(webpush.b64u_decode(token.split(".")[1]))
+
+
+def _keys() -> dict[str, str]:
+    pub = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    return {"p256dh": webpush.b64u(pub), "auth": webpush.b64u(os.urandom(16))}
+
+
+def _sender(cfg: Config, clock: FakeClock | None = None) -> webpush.WebPushSender:
+    return webpush.WebPushSender(cfg.channels.webpush, webpush.load_or_create_vapid(cfg.data_dir), clock)
+
+
+# --- keys, subscriptions, payload ---------------------------------------------------------------
+
+
+def test_vapid_key_is_created_private_and_reused(tmp_path: Path) -> None:
+    first = webpush.load_or_create_vapid(tmp_path / "data")
+    path = tmp_path / "data" / webpush.VAPID_KEY_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(first.application_server_key) == 87  # 65-byte point, base64url without padding
+    assert webpush.load_or_create_vapid(tmp_path / "data").application_server_key == first.application_server_key
+    path.chmod(0o644)
+    webpush.load_or_create_vapid(tmp_path / "data")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://fcm.googleapis.com/fcm/send/abc",
+        "https://updates.push.services.mozilla.com/wpush/v2/abc",
+        "https://web.push.apple.com/QGx",
+        "https://wns2-by3p.notify.windows.com/w/?token=x",
+        "http://127.0.0.1:8090/wpush/abc",  # the sandbox, plain http allowed
+    ],
+)
+def test_validate_subscription_accepts_known_push_services(endpoint: str) -> None:
+    keys = _keys()
+    sub = webpush.validate_subscription({"endpoint": endpoint, "expirationTime": None, "keys": keys}, ALLOWED, ["127.0.0.1:8090"])
+    assert sub == {"endpoint": endpoint, "keys": keys}
+
+
+@pytest.mark.parametrize(
+    ("sub", "message"),
+    [
+        ({"endpoint": "https://evil.example/push", "keys": {}}, "not on the allowlist"),
+        ({"endpoint": "http://fcm.googleapis.com/fcm/send/abc"}, "https"),
+        ({"endpoint": "http://127.0.0.1:9999/wpush/abc"}, "allowlist"),  # loopback, but not the sandbox
+        ({"endpoint": "https://user:pw@fcm.googleapis.com/x"}, "plain URL"),
+        ({"endpoint": "https://fcm.googleapis.com.evil.example/x"}, "allowlist"),
+        ({"endpoint": 5}, "endpoint"),
+        ({"endpoint": "https://fcm.googleapis.com/x"}, "keys are missing"),
+        ({"endpoint": "https://fcm.googleapis.com/x", "keys": {"p256dh": "abc", "auth": "abc"}}, "65 bytes"),
+        ({"endpoint": "https://fcm.googleapis.com/x", "keys": {"p256dh": webpush.b64u(b"\x04" + b"\x01" * 64), "auth": webpush.b64u(b"a" * 16)}}, "P-256"),
+        ({"endpoint": "https://fcm.googleapis.com/x", "keys": {"p256dh": _keys()["p256dh"], "auth": "!!"}}, "auth"),
+        ("not a dict", "object"),
+    ],
+)
+def test_validate_subscription_refuses(sub: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        webpush.validate_subscription(sub, ALLOWED, ["127.0.0.1:8090"])
+
+
+def test_payload_is_capped_but_keeps_the_link() -> None:
+    msg = outbound(Channel.WEBPUSH, "{}", text="地震" * 3000)
+    doc = json.loads(webpush.build_payload(msg))
+    assert len(webpush.build_payload(msg).encode()) <= webpush.MAX_PAYLOAD_BYTES
+    assert doc["body"].endswith("…") and doc["url"] == msg.reply_url and doc["token"] == REPLY_TOKEN
+
+
+def test_vapid_header_is_cached_per_origin_and_refreshed_before_expiry(tmp_path: Path) -> None:
+    clock = FakeClock()
+    headers = webpush.VapidHeaders(webpush.load_or_create_vapid(tmp_path).vapid, "mailto:a@example.jp", clock)
+    fcm = headers.authorization("https://fcm.googleapis.com/fcm/send/a")
+    assert headers.authorization("https://fcm.googleapis.com/fcm/send/b") == fcm  # cached
+    moz = headers.authorization("https://updates.push.services.mozilla.com/wpush/v2/c")
+    assert _jwt_claims(fcm)["aud"] == "https://fcm.googleapis.com"
+    assert _jwt_claims(moz)["aud"] == "https://updates.push.services.mozilla.com"
+    exp = _jwt_claims(fcm)["exp"]
+    assert exp - clock.now() <= 24 * 3600
+    clock._now += webpush.VAPID_LIFETIME_SECONDS - webpush.VAPID_REFRESH_BEFORE_SECONDS - 1
+    assert headers.authorization("https://fcm.googleapis.com/x") == fcm
+    clock._now += 2  # inside the last hour: signed again, with a later expiry
+    renewed = headers.authorization("https://fcm.googleapis.com/x")
+    assert renewed != fcm and _jwt_claims(renewed)["exp"] > exp
+
+
+def test_ttl_zero_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="ttl"):
+        webpush.WebPushSender(WebPushConfig(ttl_seconds=0), webpush.load_or_create_vapid(tmp_path))
+
+
+# --- against the sandbox ------------------------------------------------------------------------
+
+
+async def test_push_is_verified_decrypted_and_carries_the_answer_actions(tmp_path: Path) -> None:
+    async with running_sandbox(tmp_path) as (sb, cfg), started(_sender(cfg)) as sender:
+        sub = sb.subscribe(sender.keys.application_server_key)  # the sandbox refuses any other VAPID key
+        result = await sender.send(outbound(Channel.WEBPUSH, json.dumps(sub), campaign_id=42))
+        (rec,) = sb.messages("webpush")
+        assert result.provider_id == f"/wpush/msg/{rec.seq}"
+        assert (rec.data["ttl"], rec.data["urgency"], rec.data["topic"]) == (86400, "high", "safetynet-c42")
+        assert rec.data["aud"] == sb.url
+        payload = rec.data["payload"]
+        assert payload["title"] == "安否確認" and payload["body"] == rec.text and rec.text.startswith("【訓練】")
+        assert payload["url"].endswith(f"/r/{REPLY_TOKEN}") and payload["token"] == REPLY_TOKEN
+        assert payload["actions"] == [{"action": "safe", "title": "無事です"}, {"action": "need_help", "title": "助けが必要"}]
+        assert payload["campaign"] == 42 and payload["drill"] is True
+
+
+async def test_each_push_service_gets_a_jwt_for_its_own_origin(tmp_path: Path) -> None:
+    async with running_sandbox(tmp_path) as (sb, cfg), started(_sender(cfg)) as sender:
+        key = sender.keys.application_server_key
+        a, b = sb.subscribe(key), sb.subscribe(key, host="localhost")  # two origins, one server
+        for sub in (a, b, a):
+            await sender.send(outbound(Channel.WEBPUSH, json.dumps(sub)))
+        assert [r.data["aud"] for r in sb.messages("webpush")] == [sb.url, f"http://localhost:{sb.port}", sb.url]
+
+
+async def test_the_sandbox_catches_a_reused_claims_dict(tmp_path: Path) -> None:
+    """The trap we avoid: pywebpush writes `aud` into the claims it gets, so a shared dict is wrong for the next origin."""
+    async with running_sandbox(tmp_path) as (sb, cfg), aiohttp.ClientSession() as session:
+        keys = webpush.load_or_create_vapid(cfg.data_dir)
+        claims: dict[str, str | int] = {"sub": "mailto:a@example.jp"}
+        for host in ("127.0.0.1", "localhost"):
+            sub = sb.subscribe(keys.application_server_key, host=host)
+            try:
+                await webpush_async(sub, "{}", vapid_private_key=keys.vapid, vapid_claims=claims, ttl=60, timeout=5, aiohttp_session=session)
+            except WebPushException as e:
+                assert host == "localhost" and e.status_code == 401
+        assert sb.stats["channels"]["webpush"] == {"ok": 1, "unauthorized": 1}
+
+
+async def test_gone_subscription_is_dead(tmp_path: Path) -> None:
+    async with running_sandbox(tmp_path) as (sb, cfg), started(_sender(cfg)) as sender:
+        sub = sb.subscribe(sender.keys.application_server_key)
+        sb.faults.dead.add(sub["endpoint"].rsplit("/", 1)[1])
+        with pytest.raises(PermanentSendError) as gone:
+            await sender.send(outbound(Channel.WEBPUSH, json.dumps(sub)))
+        assert (gone.value.reason, gone.value.contact_dead) == ("subscription_gone", True)
+        unknown = {**sub, "endpoint": f"{sb.url}/wpush/never-subscribed"}
+        with pytest.raises(PermanentSendError) as missing:
+            await sender.send(outbound(Channel.WEBPUSH, json.dumps(unknown)))
+        assert (missing.value.reason, missing.value.contact_dead) == ("subscription_gone", True)
+        with pytest.raises(PermanentSendError) as garbage:
+            await sender.send(outbound(Channel.WEBPUSH, "{not json"))
+        assert garbage.value.reason == "subscription_gone"
+
+
+async def test_wrong_vapid_key_is_a_configuration_error(tmp_path: Path) -> None:
+    async with running_sandbox(tmp_path) as (sb, cfg), started(_sender(cfg)) as sender:
+        other = webpush.load_or_create_vapid(tmp_path / "other").application_server_key
+        with pytest.raises(PermanentSendError) as err:
+            await sender.send(outbound(Channel.WEBPUSH, json.dumps(sb.subscribe(other))))
+        assert (err.value.reason, err.value.contact_dead) == ("configuration", False)
+
+
+async def test_push_service_errors_and_timeout(tmp_path: Path) -> None:
+    env = {"SAFETYNET_CHANNELS_WEBPUSH_TIMEOUT_SECONDS": "0.1"}
+    async with running_sandbox(tmp_path, env=env, fail_429=1.0, retry_after=12) as (sb, cfg), started(_sender(cfg)) as sender:
+        address = json.dumps(sb.subscribe(sender.keys.application_server_key))
+        with pytest.raises(RetryableSendError) as limited:
+            await sender.send(outbound(Channel.WEBPUSH, address))
+        assert (limited.value.reason, limited.value.retry_after) == ("rate_limited", 12.0)
+        sb.faults.update({"fail_429": 0.0, "fail_5xx": 1.0})
+        with pytest.raises(RetryableSendError) as down:
+            await sender.send(outbound(Channel.WEBPUSH, address))
+        assert (down.value.reason, down.value.outcome_unknown) == ("server_error", True)
+        sb.faults.update({"fail_5xx": 0.0, "latency_ms": 500})
+        t0 = time.monotonic()
+        with pytest.raises(RetryableSendError) as slow:
+            await sender.send(outbound(Channel.WEBPUSH, address))
+        assert time.monotonic() - t0 < 0.45
+        assert (slow.value.reason, slow.value.outcome_unknown) == ("timeout", True)
+
+
+async def test_notification_action_posts_the_answer(tmp_path: Path) -> None:
+    async with WebhookRecorder() as hooks, running_sandbox(tmp_path, app_url=hooks.url) as (sb, cfg):
+        async with started(_sender(cfg)) as sender:
+            sub = sb.subscribe(sender.keys.application_server_key)
+            await sender.send(outbound(Channel.WEBPUSH, json.dumps(sub), public_url=hooks.url))
+        sub_id = sub["endpoint"].rsplit("/", 1)[1]
+        assert (await sb.act_push(sub_id, "need_help")).status == 200
+        (hit,) = hooks.at(f"/r/{REPLY_TOKEN}")
+        assert hit.params == {"status": "need_help"}
+
+
+def test_b64u_round_trip() -> None:
+    raw = os.urandom(33)
+    assert webpush.b64u_decode(webpush.b64u(raw)) == raw
+    assert "=" not in webpush.b64u(raw) and webpush.b64u(raw) == base64.urlsafe_b64encode(raw).decode().rstrip("=")
