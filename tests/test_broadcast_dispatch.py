@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 from broadcast_helpers import (
     H,
+    ScriptedSender,
     answer,
     e164_mobile,
     make_cfg,
@@ -20,7 +22,14 @@ from broadcast_helpers import (
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.model import LadderStep
 from safetynet.broadcast.service import CampaignService, CampaignSpec, CampaignStateError
-from safetynet.channels.base import PermanentSendError, Reason, RetryableSendError, SendError
+from safetynet.channels.base import (
+    OutboundMessage,
+    PermanentSendError,
+    Reason,
+    RetryableSendError,
+    SendError,
+    SendResult,
+)
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind, Channel
 
@@ -210,21 +219,37 @@ async def test_a_closed_campaign_never_reopens(tmp_path: Path) -> None:
         assert (await store.campaigns.delivery_counts(c.id))[(0, "webpush", "skipped")] == 1
 
 
-async def test_graceful_stop_releases_held_claims(tmp_path: Path) -> None:
-    cfg = make_cfg(tmp_path, SAFETYNET_CHANNELS_SMS_MAX_PER_SECOND="1", SAFETYNET_CHANNELS_SMS_CONCURRENCY="1")
+class HeldSender(ScriptedSender):
+    """Its second send stays in flight until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__(Channel.SMS)
+        self.in_flight = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def send(self, msg: OutboundMessage) -> SendResult:
+        if len(self.sent) == 1:
+            self.in_flight.set()
+            await self.release.wait()
+        return await super().send(msg)
+
+
+async def test_graceful_stop_finishes_sends_in_flight_and_releases_held_claims(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path, SAFETYNET_CHANNELS_SMS_CONCURRENCY="1")
     clock = FakeClock()
     async with opened(cfg, clock) as store:
         await seed(store, [H(f"k{i}", "m") for i in range(1, 6)])
         c = await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock)
+        held = HeldSender()
+        snd[Channel.SMS] = held
         disp = Dispatcher(store.campaigns, snd, cfg, clock)
-        import asyncio
-
         task = asyncio.create_task(disp.run())
-        await snd[Channel.SMS].wait_sent(1)  # the next one waits for its slot at 1/s
+        await held.in_flight.wait()  # one sent, one in flight, three held by the lane
         disp.stop()
-        await run_with_clock(clock, task, step=0.5)
-        sent = len(snd[Channel.SMS].sent)
-        assert 1 <= sent < 5
+        held.release.set()
+        await task
+        assert len(held.sent) == 2
         assert await store.campaigns.outbox.claimed_count() == 0
-        assert await store.campaigns.outbox.due_count([c.id]) == 5 - sent
+        assert await store.campaigns.outbox.due_count([c.id]) == 3
+        assert (await store.campaigns.delivery_counts(c.id))[(0, "sms", "sent")] == 2

@@ -32,6 +32,9 @@ from safetynet.store.campaigns import CampaignStore
 
 log = structlog.get_logger("broadcast.dispatcher")
 
+# Outcomes sent but not yet committed, at most this many per send slot: enough to keep commits
+# large, few enough that a crash repeats little (their claims come back after the lease).
+UNRECORDED_PER_SLOT = 2
 # While busy, the list of running campaigns (and so which drills are paused) is re-read this often.
 REFRESH_SECONDS = 0.25
 
@@ -95,6 +98,9 @@ class Dispatcher:
         self._refreshed_at = 0.0
         self._stopping = False
         self._workers: list[asyncio.Task[None]] = []
+        self._recording: set[asyncio.Task[None]] = set()
+        self.max_unrecorded = max(64, UNRECORDED_PER_SLOT * sum(lane.concurrency for lane in self.lanes.values()))
+        self._record_slots = asyncio.Semaphore(self.max_unrecorded)
 
     # -- control -------------------------------------------------------------------------------
 
@@ -106,6 +112,8 @@ class Dispatcher:
     def stop(self) -> None:
         """Graceful stop: `run` returns once in-flight sends are recorded and held claims released."""
         self._stopping = True
+        for lane in self.lanes.values():
+            lane.stop_taking()
         self._wake.set()
 
     async def burst(self) -> DispatchReport:
@@ -116,9 +124,13 @@ class Dispatcher:
         for lane in self.lanes.values():
             self._workers += [asyncio.create_task(self._worker(lane), name=f"lane-{lane.channel}")
                               for _ in range(lane.concurrency)]
+        keeper = asyncio.create_task(self._keep_leases(), name="lease-keeper")
         try:
             await self._loop(burst)
         finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
             await self._shutdown()
         return DispatchReport({str(ch): lane.stats for ch, lane in self.lanes.items()})
 
@@ -133,13 +145,24 @@ class Dispatcher:
                 await self.store.outbox.reclaim_expired()
             if claimed:
                 continue
-            if burst and all(lane.idle for lane in self.lanes.values()):
+            if burst and not self._recording and all(lane.idle for lane in self.lanes.values()):
                 if await self._drained():
                     return
                 continue
             await self._wait(None if burst else self.poll_seconds)
             if not burst:
                 self._refresh_due = True
+
+    async def _keep_leases(self) -> None:
+        """Renews this dispatcher's claims every third of the lease, so a slow lane (a provider limit,
+        a long pause) never sees its own held deliveries reclaimed and sent twice."""
+        lease = self.cfg.broadcast.lease_seconds
+        while True:
+            await self.clock.sleep(lease / 3)
+            try:
+                await self.store.outbox.renew_leases(self.owner, lease)
+            except Exception:
+                log.exception("lease_renewal_failed")
 
     async def _drained(self) -> bool:
         """Burst mode, every lane idle: True when nothing is due; waits out a lane's pause if that
@@ -202,11 +225,27 @@ class Dispatcher:
             try:
                 outcome = await self._deliver(lane, d)
                 lane.stats.count(outcome)
-                await self._record(outcome)
+                # The worker does not wait for the commit: it sends the next message while many
+                # outcomes share one transaction. Bounded, so a slow disk slows sends down.
+                await self._record_slots.acquire()
+                task = asyncio.create_task(self._record_released(outcome))
+                self._recording.add(task)
+                task.add_done_callback(self._recorded)
             finally:
                 lane.in_flight -= 1
                 if lane.room() >= lane.buffer // 2:
                     self._wake.set()
+
+    async def _record_released(self, outcome: DeliveryOutcome) -> None:
+        try:
+            await self._record(outcome)
+        finally:
+            self._record_slots.release()
+
+    def _recorded(self, task: asyncio.Task[None]) -> None:
+        self._recording.discard(task)
+        if not self._recording:
+            self._wake.set()  # burst mode waits for every outcome to be stored
 
     async def _deliver(self, lane: Lane, d: ClaimedDelivery) -> DeliveryOutcome:
         now = self.clock.now()
@@ -258,4 +297,5 @@ class Dispatcher:
                                    for d in left))
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
+        await asyncio.gather(*list(self._recording), return_exceptions=True)
         log.info("dispatcher_stopped", owner=self.owner, released=len(left))

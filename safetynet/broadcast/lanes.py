@@ -111,6 +111,10 @@ class Lane:
             self.pending.extend(items)
             self._ready.notify(len(items))
 
+    def stop_taking(self) -> None:
+        """From now on no worker starts another delivery (the ones in flight finish)."""
+        self._closing = True
+
     async def close(self) -> list[ClaimedDelivery]:
         """Stops taking work; returns what was held but not started (to be released)."""
         async with self._ready:
@@ -124,7 +128,7 @@ class Lane:
         async with self._ready:
             while not self.pending and not self._closing:
                 await self._ready.wait()
-            if not self.pending:
+            if self._closing or not self.pending:
                 return None
             self.in_flight += 1
             return self.pending.popleft()
