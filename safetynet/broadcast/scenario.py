@@ -1,7 +1,7 @@
 """Scenario files (TOML): a campaign as data — title, kind, scope, messages, ladder.
 
 A bad scenario is refused with the key and the reason (`ScenarioError`). Tables the broadcast
-engine does not read (`simulate`, `options`) are kept in `options` for the drills and demo work.
+engine does not read (`simulate`/`simulation`, `options`) are kept in `options` for the drills and demo work.
 
     title = "さくら市 一斉地震訓練"
     kind = "drill"                      # drill | real
@@ -28,7 +28,9 @@ from typing import Any
 from safetynet.broadcast.model import LadderStep
 from safetynet.domain import CampaignKind, Channel, Scope
 
-_TOP_KEYS = {"title", "kind", "scope", "messages", "ladder", "description", "simulate", "options"}
+_TOP_KEYS = {"title", "kind", "scope", "messages", "ladder", "description", "simulate", "simulation", "options"}
+# Tables kept for the demo and simulated residents, not read by the broadcast.
+_PASSTHROUGH = ("simulate", "simulation", "options")
 _STEP_KEYS = {"after_minutes", "after_seconds", "channels", "fallback", "door_knock"}
 MAX_MESSAGE_CHARS = 1000
 
@@ -76,7 +78,7 @@ def parse_scenario(table: Mapping[str, Any], name: str = "inline", where: str = 
         kind = CampaignKind(table.get("kind", "drill"))
     except ValueError:
         raise fail("kind", 'must be "drill" or "real"') from None
-    options = {k: table[k] for k in ("simulate", "options") if k in table}
+    options = {k: table[k] for k in _PASSTHROUGH if k in table}
     return Scenario(
         name=name, title=title.strip(), kind=kind, scope=parse_scope(table.get("scope", ["city"]), fail),
         messages=parse_messages(table.get("messages"), fail), ladder=parse_ladder(table.get("ladder"), fail),

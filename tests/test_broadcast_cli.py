@@ -1,0 +1,90 @@
+"""`safetynet campaign preview|start|status|close|report` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from broadcast_helpers import SECRET, H, seed
+
+from safetynet.cli import main
+from safetynet.clock import SystemClock
+from safetynet.config import load_config
+from safetynet.store import store_session
+
+DRILLS = Path(__file__).resolve().parent.parent / "drills"
+
+
+@pytest.fixture
+def city(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cfg_path = tmp_path / "config.toml"
+    cfg_path.write_text('[store]\npath = "var/safetynet.db"\n[logging]\nlevel = "warning"\n', encoding="utf-8")
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", SECRET)
+    for k in ("SAFETYNET_CONFIG", "SAFETYNET_STORE_PATH"):
+        monkeypatch.delenv(k, raising=False)
+
+    async def go() -> None:
+        async with store_session(load_config(cfg_path), SystemClock()) as store:
+            await seed(store, [H("a", "w"), H("b", "m"), H("c", "l", association="南町会", district="南地区")])
+
+    asyncio.run(go())
+    return cfg_path
+
+
+def run(cfg: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["--config", str(cfg), "campaign", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_preview_start_status_close_report(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(city, capsys, "preview", str(DRILLS / "citywide-earthquake.toml"))
+    assert code == 0 and "3 households" in out and "sms at 10/s" in out and "cost estimate" in out
+    code, out, _ = run(city, capsys, "preview", "district:南地区", "--json")
+    assert code == 0 and json.loads(out)["households"] == 1
+    code, out, _ = run(city, capsys, "start", str(DRILLS / "association-monthly.toml"), "--scope",
+                       "association:桜町一丁目町会", "--json")
+    assert code == 0
+    cid = json.loads(out)["id"]
+    code, out, _ = run(city, capsys, "status", str(cid), "--json")
+    doc = json.loads(out)
+    assert (doc["id"], doc["kind"], doc["state"], doc["households"]) == (cid, "drill", "running", 2)
+    assert sum(doc["status"].values()) == 2
+    assert run(city, capsys, "close", str(cid))[0] == 0
+    code, _, err = run(city, capsys, "close", str(cid))
+    assert code == 2 and "only a running campaign can close" in err
+    code, out, _ = run(city, capsys, "report", str(cid), "--format", "json")
+    assert code == 0 and str(cid) in out
+
+
+def test_a_real_event_needs_real(city: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    real = tmp_path / "real.toml"
+    real.write_text((DRILLS / "citywide-earthquake.toml").read_text(encoding="utf-8").replace(
+        'kind = "drill"', 'kind = "real"'), encoding="utf-8")
+    code, _, err = run(city, capsys, "start", str(real))
+    assert code == 2 and "--real" in err
+    code, out, _ = run(city, capsys, "start", str(DRILLS / "citywide-earthquake.toml"), "--real", "--json")
+    assert code == 0
+    code, out, _ = run(city, capsys, "status", str(json.loads(out)["id"]), "--json")
+    assert json.loads(out)["kind"] == "real"
+
+
+def test_errors_are_one_line(city: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('title = "x"\n[messages]\nen = "only english"\n', encoding="utf-8")
+    code, _, err = run(city, capsys, "start", str(bad))
+    assert code == 2 and "messages.ja" in err
+    code, _, err = run(city, capsys, "start", str(DRILLS / "citywide-earthquake.toml"), "--scope", "district:無い")
+    assert code == 2 and "無い" in err
+    code, _, err = run(city, capsys, "status", "999")
+    assert code == 2 and "no campaign 999" in err
+
+
+def test_every_subcommand_has_help_with_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    for sub in ("preview", "start", "status", "close", "report"):
+        with pytest.raises(SystemExit):
+            main(["campaign", sub, "--help"])
+        out, _ = capsys.readouterr()
+        assert "example" in out and f"safetynet campaign {sub}" in out
