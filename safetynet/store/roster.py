@@ -43,15 +43,12 @@ _ACTIVE = "h.removed_at IS NULL"
 _PHONE_KINDS = (ContactKind.MOBILE, ContactKind.LANDLINE)
 
 
+_KINDS = {k.value: k for k in ContactKind}  # a dict lookup: Enum(value) is slow at 200k contacts
+
+
 def _contact(row: Row) -> Contact:
-    return Contact(
-        id=row["id"],
-        household_id=row["household_id"],
-        kind=ContactKind(row["kind"]),
-        address=row["address"],
-        source=row["source"],
-        working=row["state"] == "working",
-    )
+    """From a row of _CONTACT_COLS (by position: this runs for every contact of a campaign)."""
+    return Contact(row[0], row[1], _KINDS[row[2]], row[3], row[4], row[5] == "working")
 
 
 def _household(row: Row, contacts: Sequence[Contact] = ()) -> Household:
@@ -268,7 +265,7 @@ class RosterStore:
                 f"SELECT {_CONTACT_COLS} FROM contacts WHERE household_id BETWEEN ? AND ? ORDER BY id",
                 (rows[0][0], last),
             ):
-                contacts[c["household_id"]].append(_contact(c))
+                contacts[c[1]].append(_contact(c))
             yield [
                 TargetHousehold(r[0], r[1], r[2], bool(r[3]), r[4], tuple(contacts.get(r[0], ())))
                 for r in rows

@@ -60,9 +60,12 @@ async def scope_filter(db: Database, scopes: Iterable[str]) -> tuple[str, list[i
             raise UnknownScopeError(
                 f"scope must be city, district:NAME, association:NAME or group:A/G: {scope!r}"
             )
+    # The unary + keeps SQLite from answering through the (association_id, household_key) index:
+    # callers page through households in id order, and an index search would sort the whole
+    # scope again for every page. A rowid scan stops as soon as a page is full.
     parts = []
     if assoc_ids:
-        parts.append(f"h.association_id IN ({_marks(len(assoc_ids))})")
+        parts.append(f"+h.association_id IN ({_marks(len(assoc_ids))})")
     if group_ids:
-        parts.append(f"h.group_id IN ({_marks(len(group_ids))})")
+        parts.append(f"+h.group_id IN ({_marks(len(group_ids))})")
     return "(" + (" OR ".join(parts) or "1 = 0") + ")", assoc_ids + group_ids
