@@ -40,6 +40,7 @@ from safetynet.store import Store
 log = structlog.get_logger("replies")
 
 ANSWERS = frozenset({Status.SAFE, Status.NEED_HELP})
+_LOGGED = frozenset({str(Status.NEED_HELP), NOTE})
 # A reply page shows its campaign's title and text; they do not change once it runs.
 _PAGE_CACHE_SECONDS = 30.0
 
@@ -234,7 +235,9 @@ class ReplyIntake:
 
     async def _record(self, t: ReplyTarget, status: str, channel: str, key: str, details: ReplyDetails) -> AnswerResult:
         outcome: RecordOutcome = await self.store.replies.record(self._item(t, status, channel, key, details))
-        if not outcome.duplicate:
+        # Only the rare replies are logged: a line per "safe" would cost the hot path more than the
+        # database write (the replies table is the record of every answer).
+        if not outcome.duplicate and status in _LOGGED:
             log.info("reply_received", campaign_id=t.campaign_id, household_id=t.household_id,
                      status=status, channel=channel)
         return AnswerResult(t, status, recorded=not outcome.duplicate, help_opened=outcome.help_opened)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 
 TOKEN_LENGTH = 22
 
@@ -24,9 +25,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+_TOKEN_RE = re.compile("[A-Za-z0-9_-]{" + str(TOKEN_LENGTH) + "}")
+
+
 def looks_like_token(text: str) -> bool:
     """Cheap shape check before any lookup (same answer for unknown and malformed)."""
-    return len(text) == TOKEN_LENGTH and all(c.isalnum() or c in "-_" for c in text)
+    return _TOKEN_RE.fullmatch(text) is not None
 
 
 def reply_url(public_url: str, token: str) -> str:

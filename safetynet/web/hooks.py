@@ -8,12 +8,12 @@ deduplicated by the provider's own id (MessageSid, CallSid, callback query id).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from aiohttp import web
-from multidict import MultiDictProxy
 from telegram.error import TelegramError
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
@@ -29,7 +29,7 @@ from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.roster.phones import PhoneError, to_e164
 from safetynet.web.app import SERVICES, Services, services
 from safetynet.web.ratelimit import KeyedRateLimit
-from safetynet.web.replies_common import hook_intake, intake_of, small_form
+from safetynet.web.replies_common import hook_intake, intake_of, too_large
 
 log = structlog.get_logger("web")
 
@@ -51,13 +51,15 @@ def _twiml(body: str) -> web.Response:
     return web.Response(text=body, content_type="text/xml", charset="utf-8")
 
 
-async def _signed_params(request: web.Request) -> MultiDictProxy[Any]:
-    """The form Twilio posted, or 403 when X-Twilio-Signature does not sign it."""
+async def _signed_params(request: web.Request) -> Mapping[str, Any]:
+    """The form Twilio posted, or 403 when X-Twilio-Signature does not sign it (every param, repeats too)."""
     svc = services(request)
-    params = await small_form(request, MAX_TWILIO_BYTES)
+    if too_large(request, MAX_TWILIO_BYTES):
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_TWILIO_BYTES, actual_size=request.content_length or 0)
+    params = await request.post()
     url = svc.cfg.server.public_url.rstrip("/") + request.path_qs
-    flat = {k: str(v) for k, v in params.items()}
-    if not sms.verify_signature(svc.cfg.secrets.twilio_auth_token, url, flat, request.headers.get("X-Twilio-Signature")):
+    signature = request.headers.get("X-Twilio-Signature")
+    if not sms.verify_signature(svc.cfg.secrets.twilio_auth_token, url, params, signature):  # type: ignore[arg-type]
         log.warning("webhook_refused", hook=request.path, reason="bad_signature")
         raise web.HTTPForbidden(text="bad signature")
     return params

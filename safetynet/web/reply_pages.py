@@ -26,6 +26,7 @@ from safetynet.web.replies_common import (
     intake_of,
     limit_ip,
     limiter,
+    small_form,
     too_large,
 )
 from safetynet.web.reply_views import (
@@ -108,7 +109,10 @@ async def reply_post(request: web.Request) -> web.Response:
     _limit(request)
     if too_large(request):
         return html(too_large_page(), status=413)
-    form = await request.post()
+    try:
+        form = await small_form(request)
+    except web.HTTPRequestEntityTooLarge:
+        return html(too_large_page(), status=413)
     intake = intake_of(request)
     token = request.match_info["token"]
     target = await intake.resolve(token)

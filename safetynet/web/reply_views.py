@@ -5,6 +5,7 @@ No JavaScript: two buttons in a form work on every phone. Everything shown is es
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime, timedelta, timezone
 
@@ -39,8 +40,8 @@ def alert_text(messages: dict[str, str], household_lang: str, lang: str) -> str:
     return next(iter(messages.values()), "")
 
 
-def _hidden(token: str, lang: str, status: str | None = None) -> str:
-    out = f'<input type="hidden" name="k" value="{fresh_key()}"><input type="hidden" name="lang" value="{esc(lang)}">'
+def _hidden(key: str, lang: str, status: str | None = None) -> str:
+    out = f'<input type="hidden" name="k" value="{key}"><input type="hidden" name="lang" value="{esc(lang)}">'
     if status:
         out += f'<input type="hidden" name="status" value="{esc(status)}">'
     return out
@@ -48,7 +49,7 @@ def _hidden(token: str, lang: str, status: str | None = None) -> str:
 
 def _buttons(token: str, lang: str) -> str:
     return (
-        f'<form method="post" action="/r/{esc(token)}" class="answer">{_hidden(token, lang)}'
+        f'<form method="post" action="/r/{esc(token)}" class="answer">{_hidden(fresh_key(), lang)}'
         f'<button type="submit" name="status" value="safe" class="big safe">{esc(texts.answer_label("safe", lang))}</button>'
         f'<button type="submit" name="status" value="need_help" class="big help">'
         f'{esc(texts.answer_label("need_help", lang))}</button></form>'
@@ -100,14 +101,14 @@ def _number(name: str, label: str) -> str:
     )
 
 
-def _details_form(token: str, lang: str, status: str) -> str:
+def _details_form(token: str, lang: str, status: str, key: str) -> str:
     radios = "".join(
         f'<label class="radio"><input type="radio" name="location" value="{loc}"> {esc(texts.t(lang, "loc_" + loc))}'
         "</label>"
         for loc in _LOCATIONS
     )
     return (
-        f'<form method="post" action="/r/{esc(token)}" class="details">{_hidden(token, lang, status)}'
+        f'<form method="post" action="/r/{esc(token)}" class="details">{_hidden(key, lang, status)}'
         f'<input type="hidden" name="details" value="1">'
         f"<fieldset><legend>{esc(texts.t(lang, 'details_title'))}</legend>"
         f"{_number('people_safe', texts.t(lang, 'people_safe'))}"
@@ -118,22 +119,41 @@ def _details_form(token: str, lang: str, status: str) -> str:
     )
 
 
+# Placeholders in cached pages: a token is [A-Za-z0-9_-] (checked before any page is made).
+_TOKEN, _K1, _K2 = "\x00T\x00", "\x00K1\x00", "\x00K2\x00"
+_CONFIRMATIONS: dict[tuple[str, str, bool], tuple[str, ...]] = {}
+
+
 def confirmation_page(token: str, lang: str, status: str, details: ReplyDetails, with_details: bool) -> str:
+    """The page after an answer. Built once per language, answer and notice, then filled in: it is
+    the page every answer of a city gets within minutes."""
+    saved = with_details and not details.empty
+    key = (lang, status, saved)
+    parts = _CONFIRMATIONS.get(key)
+    if parts is None:
+        parts = _CONFIRMATIONS[key] = tuple(re.split(r"(\x00\w+\x00)", _confirmation_template(lang, status, saved)))
+    base = fresh_key()
+    # one random draw, two keys: the details form and the change form are different answers
+    values = {_TOKEN: token, _K1: base + "-d", _K2: base + "-c"}
+    return "".join(values.get(p, p) for p in parts)
+
+
+def _confirmation_template(lang: str, status: str, saved: bool) -> str:
     cls = "safe" if status == Status.SAFE else "help"
     other = "need_help" if status == Status.SAFE else "safe"
     parts = [f'<main class="reply done"><h1 class="{cls}" role="status">✓ {esc(texts.recorded(status, lang))}</h1>']
     if status == Status.NEED_HELP:
         parts.append(f'<p class="notice">{esc(texts.t(lang, "help_note"))}</p>')
-    if with_details and not details.empty:
+    if saved:
         parts.append(f'<p class="saved">{esc(texts.t(lang, "details_saved"))}</p>')
-    parts.append(_details_form(token, lang, status))
+    parts.append(_details_form(_TOKEN, lang, status, _K1))
     parts.append(
-        f'<form method="post" action="/r/{esc(token)}" class="change">{_hidden(token, lang, other)}'
+        f'<form method="post" action="/r/{_TOKEN}" class="change">{_hidden(_K2, lang, other)}'
         f'<button type="submit" class="{"help" if other == "need_help" else "safe"}">'
         f"{esc(texts.change_label(other, lang))}</button></form>"
     )
     parts.append(f'<p class="muted">{esc(texts.t(lang, "change_hint"))}</p></main>')
-    return page(texts.t(lang, "title"), "".join(parts), lang=lang, styles=_STYLES, languages=_switch(token))
+    return page(texts.t(lang, "title"), "".join(parts), lang=lang, styles=_STYLES, languages=_switch(_TOKEN))
 
 
 def not_found_page() -> str:
