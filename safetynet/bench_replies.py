@@ -157,6 +157,7 @@ async def _serve(cfg: Config) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         print("ready", flush=True)
+        os.dup2(2, 1)  # nobody reads the pipe after "ready": anything printed later goes to the log
         await stop.wait()
     finally:
         await runner.cleanup()
@@ -165,7 +166,7 @@ async def _serve(cfg: Config) -> None:
 
 def _start_server(prepared: Prepared, workdir: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, **prepared.env}
-    log = open(workdir / "server.log", "ab")  # noqa: SIM115 - handed to the child, closed with it
+    log = open(workdir / "server.log", "ab")  # handed to the child; our copy is closed below
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "safetynet.bench_replies", "serve", str(prepared.config_path)],
         stdout=subprocess.PIPE, stderr=log, env=env,
