@@ -25,9 +25,15 @@ class ResidentModel:
     max_delay_seconds: float = 1500.0
     time_compression: float = 1.0  # 60 = one simulated minute per real second
     seed: int = 1
+    # Households whose every channel fails (a dead phone, a blocked bot): the demo tells the sandbox
+    # to refuse their contacts, so they fall back along the ladder and end on the door-knock list.
+    no_channel_share: float = 0.0
+    # Of the households that answer on the reply page or a push: share that also reports being at a
+    # shelter (the location question of an evacuation drill); the rest report nothing extra.
+    shelter_share: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("answer_share", "need_help_share", "late_share"):
+        for name in ("answer_share", "need_help_share", "late_share", "no_channel_share", "shelter_share"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"simulation.{name} must be between 0 and 1, got {v}")
@@ -51,6 +57,7 @@ class Intent:
     status: Status
     delay_seconds: float  # simulated seconds after the message arrives
     late: bool  # ignores app channels; answers an SMS or a call
+    at_shelter: bool = False  # reports location=shelter with a web or push answer
 
 
 def _rng(model: ResidentModel, household_id: int) -> random.Random:
@@ -65,7 +72,16 @@ def intent_of(model: ResidentModel, household_id: int) -> Intent:
     # log-normal with the given mode: mode = exp(mu - sigma^2)
     mu = math.log(model.delay_mode_seconds) + model.delay_sigma**2
     delay = min(rng.lognormvariate(mu, model.delay_sigma), model.max_delay_seconds)
-    return Intent(answers=answers, status=status, delay_seconds=delay, late=late)
+    # Drawn after the original four, so adding it changed no earlier decision of a seed.
+    at_shelter = rng.random() < model.shelter_share
+    return Intent(answers=answers, status=status, delay_seconds=delay, late=late, at_shelter=at_shelter)
+
+
+def has_no_channel(model: ResidentModel, household_id: int) -> bool:
+    """Whether every contact of the household is dead (its own dice, independent of the answer)."""
+    if model.no_channel_share <= 0:
+        return False
+    return random.Random(model.seed * 7_000_003 + household_id).random() < model.no_channel_share
 
 
 def reaction(model: ResidentModel, household_id: int, channel: Channel) -> tuple[Status, float] | None:

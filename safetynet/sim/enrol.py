@@ -1,0 +1,127 @@
+"""Households enrolling their own channels, through the paths a resident's phone takes.
+
+Web push: the browser's push service mints a subscription (the sandbox's `/_sandbox/webpush/subscribe`,
+with the app's VAPID public key as applicationServerKey), and the enrolment page posts it to
+`/join/{code}/webpush`. Telegram: the resident opens the bot with `/start CODE` (the sandbox delivers
+the update to the app's webhook, signed with the webhook secret).
+
+`/join` is rate-limited per client address, as it must be. Residents enrol from their own phones, so
+each simulated phone group uses its own loopback source address (127.x.y.z all reach this machine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from safetynet.domain import Channel
+
+# Enrolments from one address: under the /join limit (30 a minute, burst 30).
+PER_ADDRESS = 25
+DEFAULT_CONCURRENCY = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolling:
+    household_id: int
+    code: str
+    channel: Channel
+    chat_id: int = 0  # Telegram only
+
+
+@dataclass
+class EnrolResult:
+    webpush: int = 0
+    telegram: int = 0
+    failed: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    subscriptions: dict[int, str] = field(default_factory=dict)  # household id -> push subscription id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"webpush": self.webpush, "telegram": self.telegram, "failed": dict(self.failed),
+                "seconds": round(self.seconds, 2)}
+
+
+def source_address(i: int) -> str:
+    """The i-th loopback address 127.a.b.c (c in 1..254), skipping 127.0.0.x."""
+    a, rest = divmod(i, 254 * 256)
+    b, c = divmod(rest, 254)
+    return f"127.{1 + a % 254}.{b}.{c + 1}"
+
+
+def _chunks(items: Sequence[Enrolling], size: int) -> Iterator[Sequence[Enrolling]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+class _Enroller:
+    def __init__(self, app_url: str, sandbox_url: str, server_key: str, result: EnrolResult) -> None:
+        self.app_url = app_url.rstrip("/")
+        self.sandbox_url = sandbox_url.rstrip("/")
+        self.server_key = server_key
+        self.result = result
+
+    async def push_group(self, sandbox: aiohttp.ClientSession, group: Sequence[Enrolling], address: str) -> None:
+        connector = aiohttp.TCPConnector(local_addr=(address, 0), limit=1)
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as phone:
+            for e in group:
+                async with sandbox.post(f"{self.sandbox_url}/_sandbox/webpush/subscribe",
+                                        json={"applicationServerKey": self.server_key}) as resp:
+                    if resp.status != 201:
+                        self.result.failed[f"subscribe_{resp.status}"] += 1
+                        continue
+                    sub = await resp.json()
+                async with phone.post(f"{self.app_url}/join/{e.code}/webpush", json=sub) as resp:
+                    await resp.read()
+                    if resp.status == 201:
+                        self.result.webpush += 1
+                        self.result.subscriptions[e.household_id] = str(sub["endpoint"]).rsplit("/", 1)[1]
+                    else:
+                        self.result.failed[f"webpush_{resp.status}"] += 1
+
+    async def telegram(self, sandbox: aiohttp.ClientSession, e: Enrolling) -> None:
+        async with sandbox.post(f"{self.sandbox_url}/_sandbox/act/telegram",
+                                json={"chat_id": e.chat_id, "start": e.code}) as resp:
+            doc = await resp.json() if resp.status == 200 else {}
+        if doc.get("status") == 200:
+            self.result.telegram += 1
+        else:
+            self.result.failed[f"telegram_{doc.get('status', resp.status)}"] += 1
+
+
+async def enrol(app_url: str, sandbox_url: str, plan: Sequence[Enrolling], server_key: str, *,
+                concurrency: int = DEFAULT_CONCURRENCY, first_address: int = 0) -> EnrolResult:
+    """Enrols every household of `plan`; returns what worked (the store is the proof; see tests)."""
+    result = EnrolResult()
+    enroller = _Enroller(app_url, sandbox_url, server_key, result)
+    push = [e for e in plan if e.channel == Channel.WEBPUSH]
+    jobs: asyncio.Queue[Any] = asyncio.Queue()
+    for n, group in enumerate(_chunks(push, PER_ADDRESS)):
+        jobs.put_nowait(("push", group, source_address(first_address + n)))
+    for e in plan:
+        if e.channel == Channel.TELEGRAM:
+            jobs.put_nowait(("telegram", e, ""))
+    t0 = time.perf_counter()
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as sandbox:
+
+        async def worker() -> None:
+            while not jobs.empty():
+                kind, item, address = jobs.get_nowait()
+                try:
+                    if kind == "push":
+                        await enroller.push_group(sandbox, item, address)
+                    else:
+                        await enroller.telegram(sandbox, item)
+                except (aiohttp.ClientError, TimeoutError) as e:
+                    result.failed[type(e).__name__] += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    result.seconds = time.perf_counter() - t0
+    return result

@@ -1,0 +1,60 @@
+"""`safetynet demo --once --json`: a fresh machine, one command, every household accounted for."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+HOUSEHOLDS = 200
+
+
+def _run_demo(cwd: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    # Nothing configured: an empty folder, no config.toml, no SAFETYNET_* in the environment.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETYNET_")}
+    cmd = [sys.executable, "-m", "safetynet", "demo", "--once", "--json", *extra]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_demo_once_accounts_for_every_household(tmp_path: Path) -> None:
+    done = _run_demo(tmp_path, "--households", str(HOUSEHOLDS), "--speed", "300")
+    assert done.returncode == 0, done.stderr[-3000:]
+    doc = json.loads(done.stdout)
+    acc = doc["accounted"]
+    assert acc["households"] == HOUSEHOLDS and acc["unaccounted"] == 0
+    assert acc["answered"] + acc["confirmed_in_person"] + acc["door_knock"] == HOUSEHOLDS
+    assert acc["door_knock"] > 0  # the model leaves about a fifth silent
+
+    city = doc["city"]
+    assert city["households"] == HOUSEHOLDS and sum(city["status"].values()) == HOUSEHOLDS
+    assert 0.6 <= city["answered_rate"] <= 0.95  # the model: 80 % answer
+    assert 0 < city["status"]["need_help"] <= 0.1 * acc["answered"] + 3  # 3 % of answers, with noise
+    assert doc["campaign"]["state"] == "closed" and doc["campaign"]["kind"] == "drill"
+
+    sim = doc["simulation"]
+    residents = sim["residents"]
+    # every answer the server acknowledged is stored: the counts agree exactly
+    assert residents["failed"] == 0 and residents["accepted"] == acc["answered"]
+    assert set(residents["by_channel"]) >= {"webpush", "telegram", "sms"}
+    enrolled = sim["enrolled"]
+    assert not enrolled["failed"]
+    assert 0.45 * HOUSEHOLDS <= enrolled["webpush"] <= 0.75 * HOUSEHOLDS
+    assert 0.1 * HOUSEHOLDS <= enrolled["telegram"] <= 0.3 * HOUSEHOLDS
+    assert sim["sandbox"]["messages"] >= HOUSEHOLDS - acc["door_knock"]
+    assert sim["seconds"] < 60
+    # nothing of a real deployment leaked into the folder it ran in
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_refuses_a_bad_scenario_with_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('title = "x"\n[messages]\nen = "no Japanese"\n', encoding="utf-8")
+    done = _run_demo(tmp_path, "--scenario", str(bad))
+    assert done.returncode == 2
+    assert "messages.ja" in done.stderr
