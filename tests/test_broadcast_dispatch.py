@@ -253,3 +253,24 @@ async def test_graceful_stop_finishes_sends_in_flight_and_releases_held_claims(t
         assert await store.campaigns.outbox.claimed_count() == 0
         assert await store.campaigns.outbox.due_count([c.id]) == 3
         assert (await store.campaigns.delivery_counts(c.id))[(0, "sms", "sent")] == 2
+
+
+async def test_provider_callbacks_keep_the_best_state_and_undelivered_falls_back(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with opened(cfg, clock) as store:
+        ids = await seed(store, [H("a", "m"), H("b", "m")])
+        c = await CampaignService(store, cfg, clock).launch(spec())
+        snd = senders(clock)
+        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        pid = {m.household_id: f"sms-{m.delivery_id}" for m in snd[Channel.SMS].sent}
+        outbox = store.campaigns.outbox
+        assert await outbox.record_provider_status(pid[ids["a"]], "delivered")
+        assert await outbox.record_provider_status(pid[ids["a"]], "sent")  # late and out of order: ignored
+        assert await outbox.record_provider_status(pid[ids["b"]], "undelivered", 30003)
+        assert not await outbox.record_provider_status("SM-unknown", "delivered")
+        counts = await store.campaigns.delivery_counts(c.id)
+        assert counts[(0, "sms", "delivered")] == 1 and counts[(0, "sms", "undelivered")] == 1
+        # the phone that could not get the SMS is called instead
+        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        assert snd[Channel.VOICE].households() == [ids["b"]]

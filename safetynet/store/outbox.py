@@ -37,6 +37,16 @@ _CLAIM_SQL = (
 )
 
 
+# Provider states by rank: out-of-order callbacks keep the highest; equal ranks keep the first.
+_PROVIDER_RANK = {"sent": 1, "undelivered": 2, "failed": 2, "delivered": 3}
+
+
+def _merge_provider_state(old: str | None, new: str) -> str:
+    if old is None or _PROVIDER_RANK.get(new, 0) > _PROVIDER_RANK.get(old, 0):
+        return new
+    return old
+
+
 def _marks(n: int) -> str:
     return ",".join("?" * n)
 
@@ -194,6 +204,40 @@ class OutboxStore:
                 " lease_owner = NULL, updated_at = ? WHERE id = ? AND state IN ('claimed', 'queued')",
                 [(len(o.attempts), o.error, o.at, o.delivery.id) for o in failed],
             )
+
+    # -- provider status callbacks -------------------------------------------------------------
+
+    async def record_provider_status(self, provider_id: str, state: str, error_code: int | None = None) -> bool:
+        """A provider's later word on a sent message or call (sent | delivered | undelivered | failed).
+
+        Callbacks arrive out of order: the highest-ranked state is kept. A message the provider
+        could not deliver counts as a failed channel: the household's next channel in that step
+        is tried (an SMS to a switched-off phone → the voice call). False if the id is unknown."""
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "SELECT id, campaign_id, household_id, step, channel, contact_id, attempts, provider_status, state"
+                " FROM deliveries WHERE provider_id = ?",
+                (provider_id,),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return False
+            kept = _merge_provider_state(row[7], state)
+            if kept == row[7]:
+                return True
+            new_state = {"delivered": "delivered", "undelivered": "undelivered", "failed": "undelivered"}.get(kept)
+            await conn.execute(
+                "UPDATE deliveries SET provider_status = ?, state = CASE WHEN state IN ('sent', 'delivered',"
+                " 'undelivered') AND ? IS NOT NULL THEN ? ELSE state END, error = coalesce(?, error), updated_at = ?"
+                " WHERE id = ?",
+                (kept, new_state, new_state, f"provider_{kept}:{error_code}" if error_code else None, now, row[0]),
+            )
+            if new_state == "undelivered" and row[8] == "sent":
+                d = ClaimedDelivery(row[0], row[1], row[2], row[3], Channel(row[4]), row[5], row[6], None, "")
+                _, change = await self._fall_back(conn, DeliveryOutcome(d, OutcomeKind.FAILED, now))
+                del change  # the household was notified as far as we knew: no status goes back
+        return True
 
     async def _fall_back(self, conn: Conn, o: DeliveryOutcome) -> tuple[Channel | None, StatusChange | None]:
         """After a permanent failure: the household's next standby channel in the same step is queued;

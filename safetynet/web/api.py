@@ -22,6 +22,7 @@ from safetynet.broadcast.service import (
     CampaignService,
     CampaignSpec,
     CampaignStateError,
+    covered,
 )
 from safetynet.domain import CampaignKind
 from safetynet.web.app import check_csrf, json_error, require_viewer, services
@@ -147,9 +148,10 @@ async def cancel(request: web.Request) -> web.Response:
 async def list_campaigns(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     svc = _service(request)
+    associations = await svc.store.roster.list_associations()
     out = []
     for c in await svc.campaigns.list_campaigns(limit=500):
-        if viewer.is_city_admin or any(viewer.sees(a.district, a.name) for a in await svc.coverage(c.scope)):
+        if viewer.is_city_admin or any(viewer.sees(a.district, a.name) for a in covered(c.scope, associations)):
             out.append(_summary(c))
     return web.json_response(out)
 
