@@ -97,3 +97,15 @@ async def test_an_unexpected_exception_is_logged_as_error_and_propagates() -> No
     assert (entry["event"], entry["outcome"], entry["error_class"], entry["log_level"]) == (
         "delivery_attempt", "error", "KeyError", "warning",
     )
+
+
+async def test_a_provider_url_id_is_logged_as_its_origin_only() -> None:
+    from safetynet.channels.base import SendResult, send_logged
+
+    async def pushed(msg: OutboundMessage) -> SendResult:
+        return SendResult("https://fcm.googleapis.com/fcm/0:1700000000%SECRETMESSAGEID")
+
+    with structlog.testing.capture_logs() as logs:
+        result = await send_logged(Channel.WEBPUSH, outbound(Channel.WEBPUSH, "{}"), pushed)
+    assert result.provider_id and "SECRETMESSAGEID" in result.provider_id  # the dispatcher gets it whole
+    assert logs[0]["provider_id"] == "https://fcm.googleapis.com/…"

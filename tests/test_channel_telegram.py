@@ -152,10 +152,11 @@ async def test_blocked_bot_and_unknown_chat_are_dead(tmp_path: Path) -> None:
         assert (zero.value.reason, zero.value.error_class) == ("chat_not_found", "BadRequest")
 
 
-async def test_empty_text_is_a_bad_request(tmp_path: Path) -> None:
+@pytest.mark.parametrize("text", [" ", "x" * 4097])
+async def test_empty_or_too_long_text_is_a_bad_request(tmp_path: Path, text: str) -> None:
     async with running_sandbox(tmp_path) as (_, cfg), started(telegram.from_config(cfg, "")) as sender:
         with pytest.raises(PermanentSendError) as err:
-            await sender.send(outbound(Channel.TELEGRAM, CHAT, text=" "))
+            await sender.send(outbound(Channel.TELEGRAM, CHAT, text=text))
         assert (err.value.reason, err.value.contact_dead) == ("bad_request", False)
 
 

@@ -183,10 +183,17 @@ async def send_logged(
         campaign_id=msg.campaign_id,
         outcome="sent",
         duration_ms=round((time.perf_counter() - started) * 1000, 1),
-        provider_id=result.provider_id,
+        provider_id=_loggable_id(result.provider_id),
         segments=result.segments,
     )
     return result
+
+
+def _loggable_id(provider_id: str | None) -> str | None:
+    # A push service answers with the message's URL, a capability; its origin is enough in a log.
+    if provider_id and "://" in provider_id:
+        return _URL_PATH_RE.sub(r"\1/…", provider_id)
+    return provider_id
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -30,10 +30,9 @@ from safetynet.channels.sandbox.server import READY_PREFIX
 from safetynet.config import SANDBOX_SECRETS, Config
 from safetynet.domain import Channel
 
-Send = Callable[[int], Awaitable[None]]
-TOKEN = "AbCdEfGhIjKlMnOpQrStUv"  # noqa: S105 - a sample, 22 base64url chars, like a real reply token
-REPLY_URL = f"http://127.0.0.1:8080/r/{TOKEN}"
-TEXT = f"【訓練】さくら市で震度5強の地震がありました。無事ですか？ 回答: {REPLY_URL}"
+Send = Callable[[OutboundMessage], Awaitable[Any]]
+Close = Callable[[], Awaitable[None]]
+PUBLIC_URL = "http://127.0.0.1:8080"
 PUSH_SUBSCRIPTIONS = 50
 
 
@@ -80,49 +79,51 @@ def bench_config(cfg: Config, url: str, data_dir: Path) -> Config:
     return dataclasses.replace(cfg, channels=channels, store=store, secrets=secrets, base_dir=str(data_dir))
 
 
-async def run_loop(n: int, concurrency: int, send: Send) -> dict[str, float]:
-    """N sends by `concurrency` workers: wall seconds, CPU ms a message, errors."""
-    next_i, errors = 0, 0
+async def run_loop(msgs: list[OutboundMessage], concurrency: int, send: Send) -> dict[str, float]:
+    """`msgs` sent by `concurrency` workers: wall seconds, CPU ms a message, errors."""
+    it = iter(msgs)
+    errors = 0
 
     async def worker() -> None:
-        nonlocal next_i, errors
-        while next_i < n:
-            i = next_i
-            next_i += 1
+        nonlocal errors
+        for msg in it:
             try:
-                await send(i)
+                await send(msg)
             except Exception:  # counted, not fatal: a benchmark reports, it does not stop
                 errors += 1
 
     cpu0, t0 = time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    n = len(msgs)
     return {"seconds": wall, "per_second": n / wall, "cpu_ms_per_msg": cpu * 1000 / n, "errors": errors}
 
 
-def address(channel: Channel, i: int, subs: list[dict[str, Any]]) -> str:
-    if channel is Channel.WEBPUSH:
-        return json.dumps(subs[i % len(subs)])
-    if channel is Channel.TELEGRAM:
-        return str(700000000 + i)
-    return f"+8190{i % 100000000:08d}"
+def token(i: int) -> str:
+    # 22 base64url characters, distinct per message, like the real reply tokens
+    return f"Tk{i:020d}"
 
 
 def message(channel: Channel, i: int, subs: list[dict[str, Any]]) -> OutboundMessage:
-    return OutboundMessage(channel, i, 1, i, address(channel, i, subs), TEXT, REPLY_URL, TOKEN, "ja", True, "安否確認")
+    """Message i of a broadcast: its own household, reply token and link."""
+    if channel is Channel.WEBPUSH:
+        address = json.dumps(subs[i % len(subs)])
+    elif channel is Channel.TELEGRAM:
+        address = str(700000000 + i)
+    else:
+        address = f"+8190{i % 100000000:08d}"
+    tok = token(i)
+    url = f"{PUBLIC_URL}/r/{tok}"
+    text = f"【訓練】さくら市で震度5強の地震がありました。無事ですか？ 回答: {url}"
+    return OutboundMessage(channel, i, 1, i, address, text, url, tok, "ja", True, "安否確認")
 
 
-async def module_send(cfg: Config, channel: Channel, subs: list[dict[str, Any]]) -> tuple[Send, Callable[[], Awaitable[None]]]:
+async def module_send(cfg: Config, channel: Channel) -> tuple[Send, Close]:
     from safetynet.channels.registry import FACTORIES
 
-    sender = FACTORIES[channel](cfg, "http://127.0.0.1:8080")
+    sender = FACTORIES[channel](cfg, PUBLIC_URL)
     await sender.start()
-    msgs = [message(channel, i, subs) for i in range(4 * len(subs) or 1)]
-
-    async def send(i: int) -> None:
-        await sender.send(msgs[i % len(msgs)] if channel is Channel.WEBPUSH else message(channel, i, subs))
-
-    return send, sender.close
+    return sender.send, sender.close
 
 
 async def _subscriptions(url: str, n: int) -> list[dict[str, Any]]:
@@ -138,18 +139,19 @@ async def _bench_channel(cfg: Config, url: str, channel: Channel, n: int, subs: 
     from safetynet.channels import bench_bare
 
     conc = getattr(cfg.channels, channel.value).concurrency
-    warm = max(20, n // 10)
-    bare_send, bare_close = await bench_bare.BARE[channel](cfg, url, subs)
-    mod_send, mod_close = await module_send(cfg, channel, subs)
+    warm, half = max(20, n // 10), n // 2
+    # Both loops send the same messages, built before the clock starts.
+    msgs = [message(channel, i, subs) for i in range(warm + n)]
+    bare_send, bare_close = await bench_bare.BARE[channel](cfg, url, msgs)
+    mod_send, mod_close = await module_send(cfg, channel)
     try:
-        await run_loop(warm, conc, bare_send)
-        await run_loop(warm, conc, mod_send)
+        await run_loop(msgs[:warm], conc, bare_send)
+        await run_loop(msgs[:warm], conc, mod_send)
         # Alternate halves so neither loop gets the quieter moment of the machine.
-        half = n // 2
-        b1 = await run_loop(half, conc, bare_send)
-        m1 = await run_loop(half, conc, mod_send)
-        m2 = await run_loop(n - half, conc, mod_send)
-        b2 = await run_loop(n - half, conc, bare_send)
+        b1 = await run_loop(msgs[warm : warm + half], conc, bare_send)
+        m1 = await run_loop(msgs[warm : warm + half], conc, mod_send)
+        m2 = await run_loop(msgs[warm + half :], conc, mod_send)
+        b2 = await run_loop(msgs[warm + half :], conc, bare_send)
     finally:
         await bare_close()
         await mod_close()

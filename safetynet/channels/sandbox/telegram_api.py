@@ -12,6 +12,7 @@ from aiohttp import web
 from safetynet.channels.sandbox.context import SandboxContext, ctx_of
 from safetynet.channels.sandbox.state import Fault
 
+MAX_TEXT_CHARS = 4096  # Telegram's limit for a message text
 BOT_USER = {"id": 100000001, "is_bot": True, "first_name": "SafetyNet", "username": "safetynet_sandbox_bot"}
 
 Method = Callable[[SandboxContext, dict[str, Any]], Awaitable[web.Response]]
@@ -89,6 +90,9 @@ async def send_message(ctx: SandboxContext, p: dict[str, Any]) -> web.Response:
     if not text.strip():
         st.count("telegram", "bad_request")
         return _fail(400, "Bad Request: message text is empty")
+    if len(text) > MAX_TEXT_CHARS:
+        st.count("telegram", "bad_request")
+        return _fail(400, "Bad Request: message is too long")
     markup = _markup(p.get("reply_markup"))
     seq = st.next_seq()
     data = {"reply_markup": markup, "link_preview_options": _markup(p.get("link_preview_options")), "edits": []}

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from safetynet.channels.sandbox.context import SandboxContext, ctx_of
 from safetynet.channels.sandbox.state import Fault
-from safetynet.channels.sms import segment_count
+from safetynet.channels.sms import MAX_BODY_CHARS, segment_count
 
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 API_VERSION = "2010-04-01"
@@ -64,6 +64,9 @@ async def messages(request: web.Request) -> web.Response:
     if not body:
         ctx.state.count("sms", "bad_request")
         return _error(400, 21602, "Message body is required.")
+    if len(body) > MAX_BODY_CHARS:
+        ctx.state.count("sms", "bad_request")
+        return _error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
     st = ctx.state
     seq = st.next_seq()
     sid = f"SM{seq:032x}"
