@@ -149,8 +149,10 @@ def main(cfg: Config, args: argparse.Namespace) -> int:
     from safetynet.logs import configure_logging
 
     configure_logging(args.log_level, "auto")
+    from safetynet.broadcast.service import CampaignError
+
     try:
         return asyncio.run(_main(args))
-    except city.CityError as e:
+    except (city.CityError, CampaignError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

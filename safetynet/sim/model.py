@@ -46,7 +46,17 @@ class ResidentModel:
         unknown = set(table) - known
         if unknown:
             raise ValueError(f"simulation: unknown key {sorted(unknown)[0]}")
-        return cls(**table)
+        values: dict[str, Any] = {}
+        for key, value in table.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"simulation.{key} must be a number, got {value!r}")
+            if key == "seed":
+                if not isinstance(value, int):
+                    raise ValueError(f"simulation.seed must be an integer, got {value!r}")
+                values[key] = value
+            else:
+                values[key] = float(value)  # TOML writes 120 for 120.0
+        return cls(**values)
 
 
 @dataclass(frozen=True)
