@@ -379,6 +379,9 @@ class ReplyStore:
         help_changed = tuple(sorted({(i.campaign_id, i.association_id) for i in fresh if opened.get(i.dedupe_key)}))
         if transitions or help_changed:
             self._events[batch] = ReplyEvent(tuple(transitions), help_changed)
+            # a batch whose every caller went away leaves its event unclaimed: forget old ones
+            for stale in [b for b in self._events if b < batch - 1000]:
+                self._events.pop(stale, None)
         return [
             (RecordOutcome(duplicate=not new, help_opened=opened.get(i.dedupe_key, False) if new else False), batch)
             for i, new in zip(items, is_new, strict=True)

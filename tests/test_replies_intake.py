@@ -1,0 +1,94 @@
+"""The intake and its store without HTTP: group commit, dedupe inside one batch, follow-ups, scopes."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from replies_fixtures import ASSOC_A, running_app
+
+from safetynet.auth import Viewer
+from safetynet.domain import Role, Scope, Status
+from safetynet.replies.intake import NotFound, ReplyError, UnknownToken
+from safetynet.replies.model import ReplyDetails
+from safetynet.store.replies import ReplyEvent
+from safetynet.store.stats import StatsReads
+
+pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
+
+
+class Recorder:
+    """A HelpNotifier that remembers what it was asked (our own protocol, not a client library)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int, bool]] = []
+
+    async def need_help(self, campaign_id: int, household_id: int, follow_up: bool = False) -> None:
+        self.calls.append((campaign_id, household_id, follow_up))
+
+
+async def test_concurrent_answers_share_commits_and_all_are_stored(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        events: list[ReplyEvent] = []
+        env.store.replies.add_listener(events.append)
+        keys = ["A-001", "A-002", "A-003", "A-004", "B-001"]
+        results = await asyncio.gather(*(
+            env.intake.answer(env.token(k), Status.SAFE, "web", f"c-{k}-{n}") for k in keys for n in range(20)
+        ))
+        assert sum(r.recorded for r in results) == 100
+        assert await env.store.replies.count_replies(env.campaign_id, ("safe",)) == 100
+        counts: dict[str, int] = {}
+        for c in await StatsReads(env.store.db).counts(env.campaign_id):
+            counts[c.status] = counts.get(c.status, 0) + c.n
+        assert counts == {"safe": 5}
+        assert sum(len(e.transitions) for e in events) == 5  # one transition a household, after commit
+
+
+async def test_same_key_twice_in_one_batch_is_stored_once(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        token = env.token("A-001")
+        first, second = await asyncio.gather(
+            env.intake.answer(token, "safe", "web", "same-key"), env.intake.answer(token, "safe", "web", "same-key"))
+        assert sorted([first.recorded, second.recorded]) == [False, True]
+        assert await env.history("A-001") == ["safe"]
+
+
+async def test_read_never_downgrades_and_answers_must_be_answers(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        await env.intake.answer(env.token("A-001"), "safe", "web", "k1")
+        result = await env.intake.read(env.token("A-001"), "web")
+        assert not result.recorded and await env.status("A-001") == Status.SAFE
+        with pytest.raises(ReplyError):
+            await env.intake.answer(env.token("A-001"), "read", "web", "k2")
+        with pytest.raises(UnknownToken):
+            await env.intake.answer("x" * 22, "safe", "web", "k3")
+
+
+async def test_need_help_alerts_once_and_again_for_new_details(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        recorder = Recorder()
+        env.intake.notifier = recorder
+        hh = env.hh("A-002").id
+        await env.intake.answer(env.token("A-002"), "need_help", "web", "h1")
+        await env.intake.answer(env.token("A-002"), "need_help", "web", "h2")  # nothing new to say
+        await env.intake.answer(env.token("A-002"), "need_help", "web", "h3", ReplyDetails(note="水がない"))
+        await env.intake.answer(env.token("A-002"), "need_help", "web", "h3", ReplyDetails(note="水がない"))  # retry
+        await env.intake.idle()
+        assert recorder.calls == [(env.campaign_id, hh, False), (env.campaign_id, hh, True)]
+
+
+async def test_staff_actions_follow_scope_and_campaign_state(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        head_a = Viewer(Role.ASSOCIATION_HEAD, Scope("association", ASSOC_A), staff_id=None, login="head-a")
+        with pytest.raises(NotFound):
+            await env.intake.confirm_in_person(head_a, env.campaign_id, env.hh("B-001").id, "visit")
+        with pytest.raises(ValueError):
+            await env.intake.confirm_in_person(head_a, env.campaign_id, env.hh("A-001").id, "telepathy")
+        with pytest.raises(NotFound):
+            await env.intake.mark_handled(head_a, env.campaign_id, env.hh("A-001").id)  # never asked for help
+        assert await env.store.campaigns.close(env.campaign_id, env.clock.now())
+        await env.clock.advance(7 * 24 * 3600)  # a paper drill entered a week later still counts
+        result = await env.intake.confirm_in_person(head_a, env.campaign_id, env.hh("A-001").id, "paper", "用紙で確認")
+        assert result.recorded and await env.status("A-001") == Status.CONFIRMED_IN_PERSON
+        assert await env.intake.resolve(env.token("A-001")) is None  # residents' links have expired
