@@ -228,3 +228,12 @@ async def test_aiohttp_request_leaves_a_shared_session_open() -> None:
     await own.shutdown()
     with pytest.raises(RuntimeError):
         await own.do_request("http://127.0.0.1:9/x", "POST")
+
+
+async def test_the_sandbox_can_press_a_button_for_any_token(tmp_path: Path) -> None:
+    """For the app's tests: a press carrying a token that was never sent to this chat."""
+    async with WebhookRecorder() as hooks, running_sandbox(tmp_path, app_url=hooks.url) as (sb, _):
+        assert (await sb.act_telegram_forged(5550004, "safe", "SomeoneElsesTokenXXXXX")).status == 200
+        update = telegram.parse_update(hooks.at("/hooks/telegram")[0].json)
+        assert isinstance(update, telegram.TelegramCallback) and update.message_id is None
+        assert telegram.parse_callback_data(update.data) == ("safe", "SomeoneElsesTokenXXXXX")

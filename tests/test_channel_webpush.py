@@ -219,3 +219,11 @@ def test_b64u_round_trip() -> None:
     raw = os.urandom(33)
     assert webpush.b64u_decode(webpush.b64u(raw)) == raw
     assert "=" not in webpush.b64u(raw) and webpush.b64u(raw) == base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+async def test_a_sandbox_subscription_passes_validation_with_the_configured_sandbox_host(tmp_path: Path) -> None:
+    async with running_sandbox(tmp_path) as (sb, cfg):
+        sub = sb.subscribe()
+        assert webpush.validate_subscription(sub, ALLOWED, webpush.sandbox_hosts(cfg))["endpoint"] == sub["endpoint"]
+        with pytest.raises(ValueError, match="allowlist"):
+            webpush.validate_subscription(sub, ALLOWED, ())

@@ -14,10 +14,9 @@ from typing import Any
 import aiohttp
 from twilio.base.exceptions import TwilioException
 from twilio.request_validator import RequestValidator
-from twilio.rest import Client
 
-from safetynet.channels.base import OutboundMessage, Redactor, SendResult, send_logged
-from safetynet.channels.twilio_http import TwilioHttp, classify, twilio_secrets
+from safetynet.channels.base import OutboundMessage, SendResult, send_logged
+from safetynet.channels.twilio_http import TwilioAccount, classify
 from safetynet.config import Config, Secrets, SmsConfig
 from safetynet.domain import Channel
 
@@ -78,23 +77,16 @@ class SmsSender:
 
     def __init__(self, cfg: SmsConfig, secrets: Secrets, public_url: str) -> None:
         self.cfg = cfg
-        self._sid = secrets.twilio_account_sid
-        self._token = secrets.twilio_auth_token
         self._status_url = f"{public_url.rstrip('/')}/hooks/twilio/status"
-        self._redact = Redactor(twilio_secrets(self._sid, self._token))
-        self._http: TwilioHttp | None = None
+        self._account = TwilioAccount(secrets, cfg.api_base_url, cfg.timeout_seconds, cfg.concurrency)
         self._messages: Any = None
 
     async def start(self) -> None:
-        # The http client opens an aiohttp session, so it must be built inside the running loop.
-        self._http = TwilioHttp(self.cfg.api_base_url, self.cfg.timeout_seconds, self.cfg.concurrency)
-        client = Client(self._sid, self._token, http_client=self._http)
-        self._messages = client.api.v2010.accounts(self._sid).messages
+        self._messages = (await self._account.open()).messages
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        await self._account.close()
+        self._messages = None
 
     async def send(self, msg: OutboundMessage) -> SendResult:
         return await send_logged(Channel.SMS, msg, self._attempt)
@@ -108,7 +100,7 @@ class SmsSender:
                 to=msg.address, from_=self.cfg.from_number, body=body, status_callback=self._status_url
             )
         except (TwilioException, aiohttp.ClientError, TimeoutError, ValueError) as e:
-            raise classify(e, self._redact) from e
+            raise classify(e, self._account.redact) from e
         return SendResult(created.sid, segments, segments * self.cfg.price_per_segment_jpy)
 
 
@@ -172,7 +164,7 @@ MESSAGE_STATES: dict[str, str] = {
 STATE_RANK: dict[str, int] = {"sent": 1, "undelivered": 2, "failed": 2, "delivered": 3}
 
 
-def _error_code(params: Mapping[str, str]) -> int | None:
+def error_code(params: Mapping[str, str]) -> int | None:
     raw = params.get("ErrorCode") or ""
     return int(raw) if raw.isdigit() else None
 
@@ -183,7 +175,7 @@ def parse_status(params: Mapping[str, str]) -> StatusCallback | None:
     state = MESSAGE_STATES.get((params.get("MessageStatus") or params.get("SmsStatus") or "").lower())
     if not sid or state is None:
         return None
-    return StatusCallback(sid, state, _error_code(params))
+    return StatusCallback(sid, state, error_code(params))
 
 
 def merge_status(old: str | None, new: str) -> str:

@@ -16,6 +16,7 @@ import aiohttp
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
+from twilio.rest import Client
 
 from safetynet.channels.base import (
     PermanentSendError,
@@ -25,6 +26,7 @@ from safetynet.channels.base import (
     SendError,
     parse_retry_after,
 )
+from safetynet.config import Secrets
 
 
 class TwilioRateLimited(TwilioException):
@@ -160,5 +162,23 @@ def _classify_status(status: int, code: Any, name: str, answer: str) -> SendErro
     return PermanentSendError(Reason.BAD_REQUEST, error_class=name, provider_answer=answer)
 
 
-def twilio_secrets(account_sid: str, auth_token: str) -> tuple[str, ...]:
-    return (account_sid, auth_token, aiohttp.encode_basic_auth(account_sid, auth_token).split(" ", 1)[1])
+class TwilioAccount:
+    """The Twilio REST client of one sender: credentials, transport, and a redactor for its answers."""
+
+    def __init__(self, secrets: Secrets, api_base_url: str, timeout_seconds: float, connections: int) -> None:
+        self.sid = secrets.twilio_account_sid
+        self._token = secrets.twilio_auth_token
+        self._base_url, self._timeout, self._connections = api_base_url, timeout_seconds, connections
+        basic = aiohttp.encode_basic_auth(self.sid, self._token).split(" ", 1)[1]
+        self.redact = Redactor((self.sid, self._token, basic))
+        self._http: TwilioHttp | None = None
+
+    async def open(self) -> Any:
+        """The account's REST resource (`.messages`, `.calls`). Needs the running loop (aiohttp session)."""
+        self._http = TwilioHttp(self._base_url, self._timeout, self._connections)
+        return Client(self.sid, self._token, http_client=self._http).api.v2010.accounts(self.sid)
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None

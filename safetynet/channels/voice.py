@@ -15,12 +15,11 @@ from xml.sax.saxutils import escape as xml_escape
 
 import aiohttp
 from twilio.base.exceptions import TwilioException
-from twilio.rest import Client
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from safetynet.channels.base import OutboundMessage, Redactor, SendResult, send_logged
-from safetynet.channels.sms import StatusCallback
-from safetynet.channels.twilio_http import TwilioHttp, classify, twilio_secrets
+from safetynet.channels.base import OutboundMessage, SendResult, send_logged
+from safetynet.channels.sms import StatusCallback, error_code
+from safetynet.channels.twilio_http import TwilioAccount, classify
 from safetynet.config import Config, Secrets, VoiceConfig
 from safetynet.domain import Channel
 
@@ -157,8 +156,7 @@ def parse_call_status(params: Mapping[str, str]) -> StatusCallback | None:
     state = CALL_STATES.get((params.get("CallStatus") or "").lower())
     if not sid or state is None:
         return None
-    raw = params.get("ErrorCode") or ""
-    return StatusCallback(sid, state, int(raw) if raw.isdigit() else None)
+    return StatusCallback(sid, state, error_code(params))
 
 
 class VoiceSender:
@@ -167,21 +165,15 @@ class VoiceSender:
     def __init__(self, cfg: VoiceConfig, secrets: Secrets, public_url: str) -> None:
         self.cfg = cfg
         self.public_url = public_url.rstrip("/")
-        self._sid = secrets.twilio_account_sid
-        self._token = secrets.twilio_auth_token
-        self._redact = Redactor(twilio_secrets(self._sid, self._token))
-        self._http: TwilioHttp | None = None
+        self._account = TwilioAccount(secrets, cfg.api_base_url, cfg.timeout_seconds, cfg.concurrency)
         self._calls: Any = None
 
     async def start(self) -> None:
-        self._http = TwilioHttp(self.cfg.api_base_url, self.cfg.timeout_seconds, self.cfg.concurrency)
-        client = Client(self._sid, self._token, http_client=self._http)
-        self._calls = client.api.v2010.accounts(self._sid).calls
+        self._calls = (await self._account.open()).calls
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        await self._account.close()
+        self._calls = None
 
     async def send(self, msg: OutboundMessage) -> SendResult:
         return await send_logged(Channel.VOICE, msg, self._attempt)
@@ -200,7 +192,7 @@ class VoiceSender:
                 timeout=RING_SECONDS,
             )
         except (TwilioException, aiohttp.ClientError, TimeoutError, ValueError) as e:
-            raise classify(e, self._redact) from e
+            raise classify(e, self._account.redact) from e
         return SendResult(call.sid, None, self.cfg.price_per_call_jpy)
 
 
