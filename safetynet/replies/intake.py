@@ -41,6 +41,7 @@ log = structlog.get_logger("replies")
 
 ANSWERS = frozenset({Status.SAFE, Status.NEED_HELP})
 _LOGGED = frozenset({str(Status.NEED_HELP), NOTE})
+_ANSWER_OF = {s.value: s for s in ANSWERS}
 # A reply page shows its campaign's title and text; they do not change once it runs.
 _PAGE_CACHE_SECONDS = 30.0
 
@@ -157,11 +158,12 @@ class ReplyIntake:
         details: ReplyDetails = NO_DETAILS,
     ) -> AnswerResult:
         """Records safe or need_help for the target (a token or a resolved target)."""
-        st = Status(status)
-        if st not in ANSWERS:
+        st = _ANSWER_OF.get(str(status))
+        if st is None:
             raise ReplyError(f"an answer is safe or need_help, not {status}")
         t = await self._target(target)
-        details = ReplyDetails(details.people_safe, details.people_injured, details.location, clip_note(details.note))
+        if details.note:
+            details = ReplyDetails(details.people_safe, details.people_injured, details.location, clip_note(details.note))
         result = await self._record(t, str(st), str(channel), dedupe_key, details)
         if st == Status.NEED_HELP and result.recorded:
             if result.help_opened:

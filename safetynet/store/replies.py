@@ -62,14 +62,20 @@ _INSERT_HEAD = (
 )
 
 
+# Enum lookups by value through a dict: the Enum call costs more, and this runs for every answer.
+_STATUS = {s.value: s for s in Status}
+_STATE = {s.value: s for s in CampaignState}
+_KIND = {k.value: k for k in CampaignKind}
+
+
 def _target(row: Row) -> ReplyTarget:
     return ReplyTarget(
         campaign_id=row[0],
         household_id=row[1],
         association_id=row[2],
-        status=Status(row[3]),
-        campaign_state=CampaignState(row[4]),
-        kind=CampaignKind(row[5]),
+        status=_STATUS[row[3]],
+        campaign_state=_STATE[row[4]],
+        kind=_KIND[row[5]],
         closed_at=row[6],
         language=row[7] or "ja",
     )
@@ -370,7 +376,7 @@ class ReplyStore:
             is_new.append(new)
             if new:
                 fresh.append(i)
-        changes = [StatusChange(i.campaign_id, i.household_id, Status(i.status), i.at) for i in fresh if i.status != NOTE]
+        changes = [StatusChange(i.campaign_id, i.household_id, _STATUS[i.status], i.at) for i in fresh if i.status != NOTE]
         transitions = await apply_status_changes(conn, changes) if changes else []
         opened: dict[str, bool] = {}
         for i in fresh:

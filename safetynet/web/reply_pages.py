@@ -39,6 +39,7 @@ from safetynet.web.reply_views import (
 )
 
 _ANSWERS = ("safe", "need_help")
+_LOCATIONS = {x.value: x for x in Location}
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def parse_details(form: Any) -> ReplyDetails:
     return ReplyDetails(
         people_safe=_people(form.get("people_safe")),
         people_injured=_people(form.get("people_injured")),
-        location=Location(loc) if loc in {x.value for x in Location} else None,
+        location=_LOCATIONS.get(loc) if isinstance(loc, str) else None,
         note=note if isinstance(note, str) else None,
     )
 
