@@ -17,7 +17,6 @@ from safetynet.clock import FakeClock
 from safetynet.stats import live
 from safetynet.stats.live import LiveHub
 from safetynet.store.dashboard import DashboardReads
-from safetynet.store.stats import StatsReads
 from safetynet.web.app import create_app
 from safetynet.web.dash_sse import HUB
 
@@ -179,7 +178,7 @@ async def test_streams_refuse_anyone_outside_the_campaign_or_association(tmp_pat
 async def test_one_poll_serves_many_subscribers_and_drops_the_slow(tmp_path: Path) -> None:
     clock = FakeClock()
     async with world(tmp_path, clock=clock, serve=False) as w:
-        hub = LiveHub(StatsReads(w.store.db), DashboardReads(w.store.db), clock, queue_size=2)
+        hub = LiveHub(DashboardReads(w.store.db), clock, queue_size=2)
         aid = w.assoc_ids[ASSOC_A]
         subs = [await hub.subscribe(w.campaign_id, frozenset({aid}) if i % 2 else None) for i in range(200)]
         assert hub.subscribers == 200 and len(hub._pollers) == 1

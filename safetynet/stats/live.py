@@ -23,7 +23,6 @@ import structlog
 from safetynet.clock import Clock
 from safetynet.domain import ALL_STATUSES, ANSWERED
 from safetynet.store.dashboard import Change, DashboardReads
-from safetynet.store.stats import StatsReads
 
 log = structlog.get_logger("stats")
 
@@ -34,6 +33,9 @@ MAX_CHANGES_PER_TICK = 5_000
 MAX_CATCH_UP = 2_000
 # Ticks with no subscriber before a poller stops (reconnecting clients keep it warm).
 IDLE_TICKS = 20
+# Between full recounts the poller updates open-help counts only where the reply store said they
+# moved; the full recount catches changes made by another process.
+HELP_RECOUNT_SECONDS = 10.0
 
 Filter = frozenset[int] | None  # association ids a subscriber may see; None = all
 
@@ -95,15 +97,15 @@ class Subscription:
 class _Poller:
     campaign_id: int
     subs: set[Subscription] = field(default_factory=set)
+    help_dirty: set[int] = field(default_factory=set)  # associations whose open help count moved
     poked: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
 
 class LiveHub:
-    def __init__(self, stats: StatsReads, reads: DashboardReads, clock: Clock,
+    def __init__(self, reads: DashboardReads, clock: Clock,
                  poll_seconds: float = 0.5, queue_size: int = 32, heartbeat_seconds: float = 15.0,
                  min_interval_seconds: float = 0.2) -> None:
-        self.stats = stats
         self.reads = reads
         self.clock = clock
         self.poll_seconds = poll_seconds
@@ -142,22 +144,28 @@ class LiveHub:
             poller.poked.set()
 
     def on_replies(self, event: Any) -> None:
-        """A `ReplyStore` listener: pokes every campaign a committed batch touched."""
+        """A `ReplyStore` listener: pokes every campaign a committed batch touched and notes whose
+        help list moved (the poller recounts only those)."""
         campaigns = {t.campaign_id for t in getattr(event, "transitions", ())}
-        campaigns |= {c for c, _ in getattr(event, "help_changed", ())}
+        for campaign_id, association_id in getattr(event, "help_changed", ()):
+            campaigns.add(campaign_id)
+            poller = self._pollers.get(campaign_id)
+            if poller is not None:
+                poller.help_dirty.add(association_id)
         for campaign_id in campaigns:
             self.poke(campaign_id)
 
     async def catch_up(self, sub: Subscription, since: int | None) -> tuple[int, dict[str, Any]]:
-        """The first event of a (re)connecting subscriber, read fresh (not the poller's last tick):
-        a full view plus the households that changed after `since` (its Last-Event-ID), or `reset`
-        when it is too far behind. Returns the event's cursor; queued ticks older than it are stale."""
+        """The first event of a (re)connecting subscriber, read fresh for its associations only (not
+        the poller's last tick): a full view plus the households that changed after `since` (its
+        Last-Event-ID), or `reset` when it is too far behind. Returns the event's cursor; queued
+        ticks older than it are stale."""
         seq = await self.reads.reply_cursor()
-        if since is not None and seq - since > MAX_CATCH_UP:  # reply ids are dense: the gap bounds the work
-            snap = await self._poll(sub.campaign_id, None, seq)
-            return snap.seq, view(snap, sub.aids, full=True, changed=(), reset=True)
-        snap = await self._poll(sub.campaign_id, None, seq if since is None else min(since, seq))
-        return snap.seq, view(snap, sub.aids, full=True)
+        too_far = since is not None and seq - since > MAX_CATCH_UP  # reply ids are dense: the gap bounds the work
+        cursor = seq if since is None or too_far else min(since, seq)
+        snap = await self._read(sub.campaign_id, sub.aids, cursor, None)
+        return snap.seq, view(snap, sub.aids, full=True, changed=() if too_far else None,
+                              reset=True if too_far else None)
 
     def disconnect(self, campaign_id: int) -> int:
         """Tells every subscriber of a campaign to reconnect (they resume from their Last-Event-ID)."""
@@ -186,8 +194,17 @@ class LiveHub:
         try:
             cursor = await self.reads.reply_cursor()
             prev: Snapshot | None = None
+            help_read_at = 0.0
             while idle < IDLE_TICKS:
-                snap = await self._poll(poller.campaign_id, prev, cursor)
+                help_open = None
+                if prev is not None and self.clock.monotonic() - help_read_at < HELP_RECOUNT_SECONDS:
+                    help_open = dict(prev.help_open)
+                    dirty, poller.help_dirty = poller.help_dirty, set()
+                    if dirty:  # only where the reply store said the help list moved
+                        help_open.update(await self.reads.open_help_counts(poller.campaign_id, dirty))
+                else:
+                    help_read_at = self.clock.monotonic()
+                snap = await self._read(poller.campaign_id, None, cursor, help_open, prev)
                 cursor = snap.seq
                 if prev is None or snap.moved or snap.changed or snap.reset or snap.campaign != prev.campaign:
                     self._publish(poller, snap)
@@ -204,15 +221,16 @@ class LiveHub:
             for sub in list(poller.subs):  # whoever joined as it stopped reconnects to a new poller
                 _kick(sub)
 
-    async def _poll(self, campaign_id: int, prev: Snapshot | None, cursor: int) -> Snapshot:
+    async def _read(self, campaign_id: int, aids: Filter, cursor: int, help_open: dict[int, int] | None,
+                    prev: Snapshot | None = None) -> Snapshot:
+        """Counters, open help (unless given) and replies after `cursor`, of `aids` (None: all)."""
         seq = await self.reads.reply_cursor()
         info = await self.reads.campaign(campaign_id)
         campaign = info.as_dict() if info else {"id": campaign_id, "state": "gone"}
-        counts: dict[int, dict[str, int]] = {}
-        for row in await self.stats.counts(campaign_id):
-            counts.setdefault(row.association_id, {str(s): 0 for s in ALL_STATUSES})[row.status] += row.n
-        help_open = await self.stats.open_help_requests(campaign_id)
-        changes = await self.reads.changes_since(campaign_id, cursor, seq, MAX_CHANGES_PER_TICK)
+        counts = await self.reads.counts(campaign_id, aids)
+        if help_open is None:
+            help_open = await self.reads.open_help_counts(campaign_id, aids)
+        changes = await self.reads.changes_since(campaign_id, cursor, seq, MAX_CHANGES_PER_TICK, aids)
         reset = len(changes) > MAX_CHANGES_PER_TICK
         if prev is None:
             moved = frozenset(counts)

@@ -8,6 +8,7 @@ The work is the broadcast service's (`Services.campaigns`); this module only ask
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import structlog
@@ -18,8 +19,9 @@ from safetynet.auth import Viewer
 from safetynet.broadcast.preview import Preview
 from safetynet.broadcast.service import CampaignError, CampaignService
 from safetynet.domain import CampaignKind
+from safetynet.stats.cache import TtlCache
 from safetynet.store.dashboard import CampaignInfo
-from safetynet.web.app import check_csrf, require_viewer, services
+from safetynet.web.app import SERVICES, check_csrf, require_viewer, services
 from safetynet.web.dash_shell import campaign_or_404, not_found, reads, render, visible_associations
 from safetynet.web.dash_text import lang_of, t
 from safetynet.web.layout import esc
@@ -29,9 +31,18 @@ log = structlog.get_logger("web")
 _MAX_TEXT = 1000
 
 
+# A city has a thousand associations; their list changes with a roster import, not per request.
+SCOPES = web.AppKey("scope_choices", TtlCache[list[tuple[str, str]]])
+SCOPES_TTL_SECONDS = 5.0
+
+
 async def scope_choices(request: web.Request, viewer: Viewer) -> list[tuple[str, str]]:
     """(value, label) of the scopes this viewer may start a campaign for."""
     lang = lang_of(request)
+    return await request.app[SCOPES].get((str(viewer.scope), lang), lambda: _scope_choices(request, viewer, lang))
+
+
+async def _scope_choices(request: web.Request, viewer: Viewer, lang: str) -> list[tuple[str, str]]:
     assocs = await visible_associations(request, viewer)
     out: list[tuple[str, str]] = []
     if viewer.scope.kind == "city":
@@ -42,7 +53,8 @@ async def scope_choices(request: web.Request, viewer: Viewer) -> list[tuple[str,
     return out
 
 
-def _fields(lang: str, choices: list[tuple[str, str]]) -> str:
+@functools.lru_cache(maxsize=16)
+def _fields(lang: str, choices: tuple[tuple[str, str], ...]) -> str:
     scopes = "".join(f'<option value="{esc(v)}">{esc(label)}</option>' for v, label in choices)
     kinds = "".join(
         f'<label class="chip"><input type="radio" name="kind" value="{k}"{" checked" if k == "drill" else ""}>'
@@ -65,7 +77,7 @@ async def start_form(request: web.Request, viewer: Viewer, lang: str, csrf: str)
     return (
         f'<section aria-labelledby="start-h" class="start"><h2 id="start-h">{esc(t(lang, "start_campaign"))}</h2>'
         f'<form method="post" action="/city/campaigns/preview" class="stack">'
-        f'<input type="hidden" name="csrf" value="{esc(csrf)}">{_fields(lang, choices)}'
+        f'<input type="hidden" name="csrf" value="{esc(csrf)}">{_fields(lang, tuple(choices))}'
         f'<button type="submit">{esc(t(lang, "preview_btn"))}</button></form></section>'
     )
 
@@ -226,6 +238,7 @@ async def cancel(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    app[SCOPES] = TtlCache(app[SERVICES].clock, SCOPES_TTL_SECONDS)
     app.router.add_post("/city/campaigns/preview", preview)
     app.router.add_post("/city/campaigns/start", start)
     app.router.add_post("/city/campaigns/{id}/close", close)

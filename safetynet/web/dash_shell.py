@@ -58,7 +58,7 @@ def when(epoch: float | None) -> str:
 
 
 async def visible_associations(request: web.Request, viewer: Viewer) -> list[Association]:
-    return [a for a in await reads(request).associations() if viewer.sees(a.district, a.name)]
+    return [a for a in await reads(request).associations_in_scope(viewer.scope) if viewer.sees(a.district, a.name)]
 
 
 async def association_or_404(request: web.Request, viewer: Viewer, text: str | None) -> Association:
@@ -81,8 +81,7 @@ async def campaign_or_404(
     if viewer.scope.kind == "city":
         return info, None
     mine = {a.id for a in await visible_associations(request, viewer)}
-    covered = await reads(request).campaign_association_ids(info.id)
-    visible = frozenset(mine & covered)
+    visible = frozenset(await reads(request).covered_among(info.id, mine))
     if not visible:
         raise not_found()
     return info, visible

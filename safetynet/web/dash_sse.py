@@ -23,7 +23,7 @@ from aiohttp import web
 
 from safetynet.stats.live import LiveHub
 from safetynet.web.app import SERVICES, require_viewer
-from safetynet.web.dash_shell import READS, STATS, association_or_404, campaign_or_404, not_found
+from safetynet.web.dash_shell import READS, association_or_404, campaign_or_404, not_found
 
 HUB = web.AppKey("live_hub", LiveHub)
 HEARTBEAT_SECONDS = 15.0
@@ -86,7 +86,7 @@ async def _close_hub(app: web.Application) -> None:
 
 def setup(app: web.Application) -> None:
     svc = app[SERVICES]
-    hub = LiveHub(app[STATS], app[READS], svc.clock, heartbeat_seconds=HEARTBEAT_SECONDS)
+    hub = LiveHub(app[READS], svc.clock, heartbeat_seconds=HEARTBEAT_SECONDS)
     app[HUB] = hub
     add = getattr(getattr(svc.store, "replies", None), "add_listener", None)
     if add is not None:  # committed answers wake the poller at once

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,27 +109,37 @@ def help_panel(lang: str, items: Sequence[HelpItem]) -> str:
             f'<div id="help-items" aria-live="polite">{help_items(lang, items)}</div></section>')
 
 
+@functools.lru_cache(maxsize=4)
+def _row_parts(lang: str) -> dict[str, str]:
+    """The escaped constant pieces of a household row, once per language (a page has hundreds)."""
+    parts = {k: esc(t(lang, k)) for k in ("group", "name", "address", "people", "status", "confirm")}
+    parts["vuln"] = f' <span class="badge vuln">{esc(t(lang, "vulnerable"))}</span>'
+    for st in STATUS_TEXT:
+        parts["st:" + st] = f'<span class="status s-{st}">{esc(status_label(lang, st))}</span>'
+    parts["buttons"] = "".join(
+        f'<button type="button" class="small" data-confirm="{m}" '
+        f'aria-label="{esc(t(lang, "confirm_as", name="{name}", method=(en if lang == "en" else ja)))}">'
+        f'{esc(en if lang == "en" else ja)}</button>'
+        for m, (ja, en) in METHOD_TEXT.items()
+    )
+    return parts
+
+
 def household_rows(lang: str, lines: Sequence[HouseholdLine], filt: HouseholdFilter) -> str:
+    p = _row_parts(lang)
     rows = []
     for h in lines:
-        hidden = "" if filt.keeps(h) else " hidden"
-        vuln = f' <span class="badge vuln">{esc(t(lang, "vulnerable"))}</span>' if h.vulnerable else ""
-        buttons = "".join(
-            f'<button type="button" class="small" data-confirm="{m}" '
-            f'aria-label="{esc(t(lang, "confirm_as", name=h.name, method=(en if lang == "en" else ja)))}">'
-            f'{esc(en if lang == "en" else ja)}</button>'
-            for m, (ja, en) in METHOD_TEXT.items()
-        )
+        name = esc(h.name)
+        status = p.get("st:" + h.status) or esc(h.status)
         rows.append(
             f'<tr data-hh="{h.id}" data-status="{esc(h.status)}" data-group="{esc(h.group)}" '
-            f'data-vuln="{int(h.vulnerable)}" data-rid="0"{hidden}>'
-            f'<td data-label="{esc(t(lang, "group"))}">{esc(h.group)}</td>'
-            f'<td data-label="{esc(t(lang, "name"))}">{esc(h.name)}{vuln}</td>'
-            f'<td data-label="{esc(t(lang, "address"))}">{esc(h.address)}</td>'
-            f'<td data-label="{esc(t(lang, "people"))}">{h.members}</td>'
-            f'<td data-label="{esc(t(lang, "status"))}" class="st"><span class="status s-{esc(h.status)}">'
-            f'{esc(status_label(lang, h.status))}</span></td>'
-            f'<td class="act" data-label="{esc(t(lang, "confirm"))}">{buttons}</td></tr>'
+            f'data-vuln="{int(h.vulnerable)}" data-rid="0"{"" if filt.keeps(h) else " hidden"}>'
+            f'<td data-label="{p["group"]}">{esc(h.group)}</td>'
+            f'<td data-label="{p["name"]}">{name}{p["vuln"] if h.vulnerable else ""}</td>'
+            f'<td data-label="{p["address"]}">{esc(h.address)}</td>'
+            f'<td data-label="{p["people"]}">{h.members}</td>'
+            f'<td data-label="{p["status"]}" class="st">{status}</td>'
+            f'<td class="act" data-label="{p["confirm"]}">{p["buttons"].replace("{name}", name)}</td></tr>'
         )
     return "".join(rows)
 

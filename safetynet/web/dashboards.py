@@ -8,29 +8,13 @@ from the one shared `LiveHub` poller per campaign (see `dash_sse`).
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
-from safetynet.auth import Viewer
-from safetynet.stats.curve import group_series, render_svg
-from safetynet.stats.document import build_stats
 from safetynet.stats.report import RENDERERS, ReportNotFound, build_report, render_html
 from safetynet.store.dashboard import CampaignInfo, DashboardReads
-from safetynet.store.stats import AssociationRow, StatsReads
-from safetynet.web import city_console, dash_sse
+from safetynet.store.stats import StatsReads
+from safetynet.web import city_pages, dash_sse
 from safetynet.web.app import SERVICES, require_viewer, services
-from safetynet.web.city_views import (
-    GOOD,
-    LOW,
-    associations_table,
-    bands_json,
-    campaign_actions,
-    campaign_header,
-    districts_table,
-    recent_list,
-    totals_block,
-)
 from safetynet.web.dash_shell import (
     READS,
     STATS,
@@ -40,7 +24,6 @@ from safetynet.web.dash_shell import (
     parse_id,
     reads,
     render,
-    stats_reads,
     visible_associations,
 )
 from safetynet.web.dash_text import lang_of, t
@@ -68,7 +51,7 @@ async def _campaign_for_association(request: web.Request, aid: int) -> CampaignI
     r = reads(request)
     if "campaign" in request.query:
         info = await r.campaign(parse_id(request.query["campaign"]))
-        if info is None or aid not in await r.campaign_association_ids(info.id):
+        if info is None or not await r.covered_among(info.id, [aid]):
             raise not_found()
         return info
     return await r.latest_campaign_for([aid])
@@ -152,74 +135,6 @@ async def doorknock_page(request: web.Request) -> web.Response:
                   styles=("/static/base.css", "/static/dash.css", "/static/print.css"), main_attrs=attrs)
 
 
-# -- city overview --------------------------------------------------------------------------
-
-
-async def _city_campaign(request: web.Request, viewer: Viewer) -> tuple[CampaignInfo | None, frozenset[int] | None]:
-    if "campaign" in request.query:
-        return await campaign_or_404(request, viewer, request.query["campaign"])
-    ids = None if viewer.scope.kind == "city" else [a.id for a in await visible_associations(request, viewer)]
-    info = await reads(request).latest_campaign_for(ids)
-    if info is None:
-        return None, None
-    return await campaign_or_404(request, viewer, str(info.id))
-
-
-async def _stats_doc(request: web.Request, viewer: Viewer, info: CampaignInfo) -> tuple[dict[str, Any], str]:
-    st = stats_reads(request)
-    counts, minutes, assocs = await st.counts(info.id), await st.minutes(info.id), await st.associations()
-    help_open = await st.open_help_requests(info.id)
-
-    def visible(a: AssociationRow) -> bool:
-        return viewer.sees(a.district, a.name)
-
-    doc = build_stats({**info.as_dict()}, counts, minutes, assocs, visible, help_open)
-    lang = lang_of(request)
-    now_minute = None
-    if info.started_at is not None:
-        end = info.closed_at or services(request).clock.now()
-        now_minute = max(0, int((end - info.started_at) // 60) + 1)
-    series = group_series(minutes, counts, assocs, lambda a: a.district, visible)
-    svg = render_svg(series, title=t(lang, "curve"), desc=t(lang, "curve_desc"), minutes_label=t(lang, "minutes"),
-                     until_minute=now_minute)
-    return doc, svg
-
-
-async def city_page(request: web.Request) -> web.Response:
-    viewer = require_viewer(request)
-    lang = lang_of(request)
-    info, _ = await _city_campaign(request, viewer)
-    ids = None if viewer.scope.kind == "city" else [a.id for a in await visible_associations(request, viewer)]
-    recent = await reads(request).campaigns_for(ids)
-    csrf = request.get("csrf") or ""
-    start_form = await city_console.start_form(request, viewer, lang, csrf)
-    if info is None:
-        body = f'<h1>{esc(t(lang, "city"))}</h1><p>{esc(t(lang, "no_data"))}</p>' + start_form + recent_list(lang, recent)
-        return render(request, t(lang, "city"), body)
-    doc, svg = await _stats_doc(request, viewer, info)
-    actions = campaign_actions(lang, info, csrf) if await city_console.may_finish(request, viewer, info) else ""
-    body = (
-        f'<h1>{esc(t(lang, "city"))}</h1>' + campaign_header(lang, info)
-        + campaign_picker(lang, "/city", recent, info) + actions + totals_block(lang, doc)
-        + f'<section aria-labelledby="curve-h"><h2 id="curve-h">{esc(t(lang, "curve"))}</h2>'
-          f'<figure id="curve">{svg}</figure></section>'
-        + districts_table(lang, doc) + associations_table(lang, doc) + start_form + recent_list(lang, recent)
-    )
-    attrs = (f' data-page="city" data-campaign="{info.id}" data-bands="{esc(bands_json(lang))}"'
-             f' data-low="{LOW}" data-good="{GOOD}"'
-             f' data-live-on="{esc(t(lang, "live_on"))}" data-live-off="{esc(t(lang, "live_off"))}"')
-    return render(request, t(lang, "city"), body, scripts=("/static/city.js",), main_attrs=attrs)
-
-
-async def city_curve(request: web.Request) -> web.Response:
-    viewer = require_viewer(request)
-    info, _ = await _city_campaign(request, viewer)
-    if info is None:
-        raise not_found()
-    _, svg = await _stats_doc(request, viewer, info)
-    return web.Response(text=svg, content_type="image/svg+xml", headers={"Cache-Control": "no-store"})
-
-
 # -- report and API ---------------------------------------------------------------------------
 
 
@@ -267,9 +182,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/a/{association_id}/help", help_fragment)
     app.router.add_get("/a/{association_id}/households", rows_fragment)
     app.router.add_get("/a/{association_id}/doorknock", doorknock_page)
-    app.router.add_get("/city", city_page)
-    app.router.add_get("/city/curve", city_curve)
     app.router.add_get("/campaigns/{id}/report", report_page)
     app.router.add_get("/api/associations", api_associations)
     dash_sse.setup(app)
-    city_console.setup(app)
+    city_pages.setup(app)

@@ -1,0 +1,133 @@
+"""The city overview (`/city`) and its live curve (`/city/curve`): every district and association
+worst first, totals, the response curve per district, and the campaign console.
+
+The expensive parts (thousands of counter rows, a thousand association rows, the SVG) are built
+at most once a second per campaign, scope and language (`TtlCache`); the live stream keeps an
+open page current between loads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from safetynet.auth import Viewer
+from safetynet.stats.cache import TtlCache
+from safetynet.stats.curve import group_series, render_svg
+from safetynet.stats.document import build_stats
+from safetynet.store.dashboard import CampaignInfo
+from safetynet.store.stats import AssociationRow
+from safetynet.web import city_console
+from safetynet.web.app import SERVICES, require_viewer, services
+from safetynet.web.city_views import (
+    GOOD,
+    LOW,
+    associations_table,
+    bands_json,
+    campaign_actions,
+    campaign_header,
+    districts_table,
+    recent_list,
+    totals_block,
+)
+from safetynet.web.dash_shell import (
+    campaign_or_404,
+    not_found,
+    reads,
+    render,
+    stats_reads,
+    visible_associations,
+)
+from safetynet.web.dash_text import lang_of, t
+from safetynet.web.dash_views import campaign_picker
+from safetynet.web.layout import esc
+
+PARTS_TTL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class CityParts:
+    totals: str
+    curve: str
+    districts: str
+    associations: str
+
+
+CACHE = web.AppKey("city_parts", TtlCache[CityParts])
+
+
+async def _city_campaign(request: web.Request, viewer: Viewer) -> tuple[CampaignInfo | None, frozenset[int] | None]:
+    if "campaign" in request.query:
+        return await campaign_or_404(request, viewer, request.query["campaign"])
+    ids = None if viewer.scope.kind == "city" else [a.id for a in await visible_associations(request, viewer)]
+    info = await reads(request).latest_campaign_for(ids)
+    if info is None:
+        return None, None
+    return await campaign_or_404(request, viewer, str(info.id))
+
+
+async def _build_parts(request: web.Request, viewer: Viewer, info: CampaignInfo, lang: str) -> CityParts:
+    st = stats_reads(request)
+    counts, minutes, assocs = await st.counts(info.id), await st.minutes(info.id), await st.associations()
+    help_open = await reads(request).open_help_counts(info.id)
+
+    def visible(a: AssociationRow) -> bool:
+        return viewer.sees(a.district, a.name)
+
+    doc = build_stats({**info.as_dict()}, counts, minutes, assocs, visible, help_open)
+    now_minute = None
+    if info.started_at is not None:
+        end = info.closed_at or services(request).clock.now()
+        now_minute = max(0, int((end - info.started_at) // 60) + 1)
+    series = group_series(minutes, counts, assocs, lambda a: a.district, visible)
+    svg = render_svg(series, title=t(lang, "curve"), desc=t(lang, "curve_desc"), minutes_label=t(lang, "minutes"),
+                     until_minute=now_minute)
+    return CityParts(totals_block(lang, doc), svg, districts_table(lang, doc), associations_table(lang, doc))
+
+
+async def _parts(request: web.Request, viewer: Viewer, info: CampaignInfo, lang: str) -> CityParts:
+    return await request.app[CACHE].get(
+        (info.id, str(viewer.scope), lang), lambda: _build_parts(request, viewer, info, lang))
+
+
+async def city_page(request: web.Request) -> web.Response:
+    viewer = require_viewer(request)
+    lang = lang_of(request)
+    info, _ = await _city_campaign(request, viewer)
+    ids = None if viewer.scope.kind == "city" else [a.id for a in await visible_associations(request, viewer)]
+    recent = await reads(request).campaigns_for(ids)
+    csrf = request.get("csrf") or ""
+    start_form = await city_console.start_form(request, viewer, lang, csrf)
+    if info is None:
+        body = f'<h1>{esc(t(lang, "city"))}</h1><p>{esc(t(lang, "no_data"))}</p>' + start_form + recent_list(lang, recent)
+        return render(request, t(lang, "city"), body)
+    parts = await _parts(request, viewer, info, lang)
+    actions = campaign_actions(lang, info, csrf) if await city_console.may_finish(request, viewer, info) else ""
+    body = (
+        f'<h1>{esc(t(lang, "city"))}</h1>' + campaign_header(lang, info)
+        + campaign_picker(lang, "/city", recent, info) + actions + parts.totals
+        + f'<section aria-labelledby="curve-h"><h2 id="curve-h">{esc(t(lang, "curve"))}</h2>'
+          f'<figure id="curve">{parts.curve}</figure></section>'
+        + parts.districts + parts.associations + start_form + recent_list(lang, recent)
+    )
+    attrs = (f' data-page="city" data-campaign="{info.id}" data-bands="{esc(bands_json(lang))}"'
+             f' data-low="{LOW}" data-good="{GOOD}"'
+             f' data-live-on="{esc(t(lang, "live_on"))}" data-live-off="{esc(t(lang, "live_off"))}"')
+    return render(request, t(lang, "city"), body, scripts=("/static/city.js",), main_attrs=attrs)
+
+
+async def city_curve(request: web.Request) -> web.Response:
+    viewer = require_viewer(request)
+    info, _ = await _city_campaign(request, viewer)
+    if info is None:
+        raise not_found()
+    parts = await _parts(request, viewer, info, lang_of(request))
+    return web.Response(text=parts.curve, content_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+def setup(app: web.Application) -> None:
+    app[CACHE] = TtlCache(app[SERVICES].clock, PARTS_TTL_SECONDS)
+    app.router.add_get("/city", city_page)
+    app.router.add_get("/city/curve", city_curve)
+    city_console.setup(app)
