@@ -43,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--need-help", type=float, default=0.01, help="share of need_help answers (default 0.01)")
     parser.add_argument("--workdir", help="keep the database here and reuse it on the next run (default: temporary)")
     parser.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
+    parser.add_argument("--switch-interval", type=float, default=0.0,
+                        help="the server's sys.setswitchinterval in seconds (default: Python's 0.005)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -94,11 +96,15 @@ async def _seed(cfg: Config, households: int) -> int:
 
 
 async def _tokens(cfg: Config, campaign_id: int) -> list[str]:
+    """Reply tokens of the campaign's households, those without an answer yet first: a rerun on a
+    reused database measures first answers (status changes, counters) as long as any are left."""
+    from safetynet.domain import ANSWERED
     from safetynet.replies.tokens import reply_token
     from safetynet.store import store_session
 
     async with store_session(cfg) as store:
-        ids = sorted(await store.campaigns.household_statuses(campaign_id))
+        statuses = await store.campaigns.household_statuses(campaign_id)
+    ids = sorted(statuses, key=lambda h: (statuses[h] in ANSWERED, h))
     return [reply_token(cfg.secrets.secret_key, campaign_id, h) for h in ids]
 
 
@@ -134,6 +140,11 @@ def serve(config_path: str) -> None:
     """The server half (`python -m safetynet.bench_replies serve CONFIG`): the app, no dispatcher."""
     from safetynet.logs import configure_logging
 
+    interval = float(os.environ.get("BENCH_SWITCH_INTERVAL") or 0)
+    if interval > 0:
+        # How long a thread may keep the GIL while another waits: aiosqlite's threads wait on it.
+        sys.setswitchinterval(interval)
+
     cfg = load_config(config_path)
     configure_logging(cfg.logging.level, "json")
     asyncio.run(_serve(cfg))
@@ -164,8 +175,8 @@ async def _serve(cfg: Config) -> None:
         await store.close()
 
 
-def _start_server(prepared: Prepared, workdir: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **prepared.env}
+def _start_server(prepared: Prepared, workdir: Path, switch_interval: float) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **prepared.env, "BENCH_SWITCH_INTERVAL": str(switch_interval or "")}
     log = open(workdir / "server.log", "ab")  # handed to the child; our copy is closed below
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "safetynet.bench_replies", "serve", str(prepared.config_path)],
@@ -272,12 +283,11 @@ def run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
         workdir.mkdir(parents=True, exist_ok=True)
         print(f"preparing {households:,} households…", file=sys.stderr, flush=True)
         prepared = prepare(households, workdir, port)
-        tokens = prepared.tokens[:]
-        random.Random(3).shuffle(tokens)
-        tokens = tokens[: min(int(args.replies), len(tokens))]
+        tokens = prepared.tokens[: min(int(args.replies), len(prepared.tokens))]
+        random.Random(3).shuffle(tokens)  # households in no particular order, as a city answers
         bench_cfg = load_config(prepared.config_path, env=prepared.env)
         stored0, counted0 = asyncio.run(_stored(bench_cfg, prepared.campaign_id))
-        proc = _start_server(prepared, workdir)
+        proc = _start_server(prepared, workdir, float(args.switch_interval))
         try:
             cpu0, _ = _proc_usage(proc.pid)
             client0 = time.process_time()
@@ -307,6 +317,7 @@ def run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
         "p99_ms": round(_percentile(lat, 0.99) * 1000, 2),
         "max_ms": round((lat[-1] if lat else 0.0) * 1000, 2),
         "connections": int(args.connections),
+        "switch_interval": float(args.switch_interval) or sys.getswitchinterval(),
         "server_cpu_seconds": round(cpu1 - cpu0, 2),
         "server_cpu_us_per_reply": round((cpu1 - cpu0) / max(1, load.accepted) * 1e6, 1),
         "client_cpu_us_per_reply": round(client_cpu / max(1, len(lat)) * 1e6, 1),
