@@ -19,8 +19,10 @@ from safetynet.broadcast.service import CampaignService
 from safetynet.channels.webpush import load_or_create_vapid
 from safetynet.clock import SystemClock
 from safetynet.config import load_config
+from safetynet.domain import ContactKind
 from safetynet.roster.model import HouseholdRecord
 from safetynet.store import store_session
+from safetynet.store.bench_seed import add_enrolled_contacts
 
 HERE = Path(__file__).resolve().parent
 HOUSEHOLDS = 2000
@@ -45,9 +47,9 @@ async def _seed(cfg_path: Path, env: dict[str, str], sb: object) -> int:
     async with store_session(cfg, SystemClock()) as store:
         await store.roster.import_households([r for r, _ in rows])
         ids = {t.household_key: t.household_id for t in await store.roster.code_targets(only_without_code=False)}
-        for r, push in rows:
-            if push:
-                await store.roster.add_contact(ids[r.household_key], "webpush", json.dumps(sb.subscribe(key)))  # type: ignore[attr-defined]
+        await add_enrolled_contacts(store.db, store.clock, [
+            (ids[r.household_key], ContactKind.WEBPUSH, json.dumps(sb.subscribe(key)))  # type: ignore[attr-defined]
+            for r, push in rows if push])
     return sum(1 for _, push in rows if push)
 
 
@@ -59,7 +61,7 @@ async def _run_worker(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Proc
 
 
 async def test_sigkill_at_several_points_misses_no_household(tmp_path: Path) -> None:
-    extra = {"SAFETYNET_BROADCAST_LEASE_SECONDS": "2", "SAFETYNET_LOGGING_LEVEL": "warning",
+    extra = {"SAFETYNET_BROADCAST_LEASE_SECONDS": "1", "SAFETYNET_LOGGING_LEVEL": "warning",
              "PYTHONPATH": str(HERE.parent)}
     for ch, n in LANES.items():
         extra[f"SAFETYNET_CHANNELS_{ch}_CONCURRENCY"] = str(n)

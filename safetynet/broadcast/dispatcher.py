@@ -120,7 +120,7 @@ class Dispatcher:
         return await self.run(burst=True)
 
     async def run(self, burst: bool = False) -> DispatchReport:
-        await self.store.outbox.reclaim_expired()
+        await self.store.outbox.reclaim_expired(self.owner)
         for lane in self.lanes.values():
             self._workers += [asyncio.create_task(self._worker(lane), name=f"lane-{lane.channel}")
                               for _ in range(lane.concurrency)]
@@ -142,7 +142,7 @@ class Dispatcher:
             claimed = await self._top_up()
             if self.clock.monotonic() - last_reclaim > self.cfg.broadcast.lease_seconds / 2:
                 last_reclaim = self.clock.monotonic()
-                await self.store.outbox.reclaim_expired()
+                await self.store.outbox.reclaim_expired(self.owner)
             if claimed:
                 continue
             if burst and not self._recording and all(lane.idle for lane in self.lanes.values()):

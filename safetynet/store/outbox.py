@@ -95,12 +95,14 @@ class OutboxStore:
         out.sort(key=lambda d: (d.priority, d.id))
         return out
 
-    async def reclaim_expired(self) -> int:
-        """Claims whose lease ended (their worker died) go back to the queue."""
+    async def reclaim_expired(self, owner: str = "") -> int:
+        """Claims whose lease ended (their worker died) go back to the queue. A dispatcher never takes
+        back its own claims (`owner`): it still holds them, and would send them twice."""
+        now = self.clock.now()
         n = await self.db.execute(
             "UPDATE deliveries SET state = 'queued', lease_until = NULL, lease_owner = NULL, updated_at = ?"
-            " WHERE state = 'claimed' AND lease_until < ?",
-            (self.clock.now(), self.clock.now()),
+            " WHERE state = 'claimed' AND lease_until < ? AND lease_owner IS NOT ?",
+            (now, now, owner or None),
         )
         if n:
             log.info("deliveries_reclaimed", count=n)
@@ -129,10 +131,9 @@ class OutboxStore:
 
     async def renew_leases(self, owner: str, lease_seconds: float) -> int:
         """A live dispatcher keeps its claims: only a dead one's run out and come back."""
-        now = self.clock.now()
         return await self.db.execute(
-            "UPDATE deliveries SET lease_until = ? WHERE state = 'claimed' AND lease_until >= ? AND lease_owner = ?",
-            (now + lease_seconds, now, owner),
+            "UPDATE deliveries SET lease_until = ? WHERE state = 'claimed' AND lease_owner = ?",
+            (self.clock.now() + lease_seconds, owner),
         )
 
     async def lease_ends_at(self) -> float | None:
