@@ -150,8 +150,6 @@ class Dispatcher:
                     return
                 continue
             await self._wait(None if burst else self.poll_seconds)
-            if not burst:
-                self._refresh_due = True
 
     async def _keep_leases(self) -> None:
         """Renews this dispatcher's claims every third of the lease, so a slow lane (a provider limit,
