@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+import logging
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from safetynet.clock import FakeClock
@@ -73,6 +76,18 @@ def tohoku(**jma: object) -> Config:
     return Config(triggers=TriggersConfig(jma=JmaConfig(**base)))  # type: ignore[arg-type]
 
 
+@contextmanager
+def captured_logs() -> Iterator[list[dict[str, Any]]]:
+    """capture_logs, whatever level another test left structlog filtering at."""
+    old = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    try:
+        with capture_logs() as logs:
+            yield logs
+    finally:
+        structlog.configure(**old)
+
+
 @asynccontextmanager
 async def service_on(tmp_path: Path, cfg: Config, port: MemoryCampaigns, clock: FakeClock) -> AsyncIterator[
         tuple[TriggerService, Store]]:
@@ -90,7 +105,7 @@ def sample(name: str) -> bytes:
 async def test_every_decision_is_acted_on_and_stored(tmp_path: Path) -> None:
     port, clock = MemoryCampaigns(), FakeClock(IWATE_MIYAGI)
     async with service_on(tmp_path, tohoku(), port, clock) as (svc, store):
-        with capture_logs() as logs:
+        with captured_logs() as logs:
             d1 = await svc.ingest_jma(sample("32-35_06_03_100915_VXSE53.xml"), "http")
             d2 = await svc.ingest_jma(sample("32-35_06_04_100915_VXSE53.xml"), "http")
             d3 = await svc.ingest_jma(sample("32-35_06_05_100915_VXSE53.xml"), "feed")
