@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -71,6 +71,21 @@ async def follow_sandbox(sandbox: Any, follower: Follower) -> None:
         follower.batch_done()
         with contextlib.suppress(TimeoutError):
             await sandbox.wait_for(lambda recs: bool(recs) and recs[-1].seq > follower.last_seq, WAIT_SECONDS)
+
+
+async def settle(sandbox: Any, follower: Follower, idle: Callable[[], Awaitable[None]]) -> None:
+    """Until every record of the in-process `sandbox` was handed over and `idle()` returned with
+    nothing new arriving meanwhile (the residents read everything and sent every answer due)."""
+
+    def last() -> int:
+        records = sandbox.records
+        return records[-1].seq if records else 0
+
+    while True:
+        await follower.caught_up(last())
+        await idle()
+        if follower.last_seq >= last():
+            return
 
 
 async def follow_http(sandbox_url: str, follower: Follower, session: aiohttp.ClientSession,

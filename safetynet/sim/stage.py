@@ -28,7 +28,8 @@ from safetynet.domain import Channel, ContactKind
 from safetynet.sim import city
 from safetynet.sim.acts import Credentials
 from safetynet.sim.enrol import Enrolling, EnrolResult, enrol
-from safetynet.sim.feeds import Follower, follow_sandbox
+from safetynet.sim.feeds import Follower, follow_sandbox, settle
+from safetynet.sim.indexed import use_indexed_state
 from safetynet.sim.model import ResidentModel, has_no_channel
 from safetynet.sim.residents import ResidentDriver
 from safetynet.system import System, running_system
@@ -97,17 +98,9 @@ class Stage:
     def url(self) -> str:
         return self.cfg.server.public_url
 
-    def _last_seq(self) -> int:
-        records = self.sandbox.records
-        return records[-1].seq if records else 0
-
     async def settled(self) -> None:
         """Until the residents have read every message the sandbox holds and sent every answer due."""
-        while True:
-            await self.follower.caught_up(self._last_seq())
-            await self.driver.idle()
-            if self.follower.last_seq >= self._last_seq():
-                return
+        await settle(self.sandbox, self.follower, self.driver.idle)
 
 
 async def _prepare(stage_cfg: Config, system: System, options: StageOptions) -> tuple[int, list[city.StaffLogin],
@@ -147,7 +140,9 @@ async def staged_city(options: StageOptions) -> AsyncIterator[Stage]:
     password = options.password or secrets.token_urlsafe(9)
     port = options.port or free_port()
     first = load_config(None, env=stage_env(data_dir, port, secret, extra=options.env))
-    async with Sandbox(first, port=0, app_url=first.server.public_url) as sandbox:
+    sandbox = Sandbox(first, port=0, app_url=first.server.public_url)
+    use_indexed_state(sandbox)
+    async with sandbox:
         cfg = load_config(None, env=stage_env(data_dir, port, secret, sandbox.url, options.env))
         server_key = load_or_create_vapid(cfg.data_dir).application_server_key
         async with running_system(cfg, port=port, triggers=False) as system:

@@ -1,0 +1,132 @@
+"""`safetynet bench citywide --households N --json`: one city-wide drill, end to end, as fast as it goes.
+
+Processes: the server (`safetynet serve`, the embedded default: SQLite, the composition root), the
+sandbox providers with the simulated residents in another (`safetynet.sim.host`), a loader that
+generates and imports the roster, and this one, which enrols residents through the real paths
+(sandbox-minted push subscriptions posted to `/join/{code}/webpush`, Telegram `/start CODE`), starts
+the drill over the API and measures:
+
+1. the first wave: from the start request until every step-0 delivery is done (deliveries/s, per
+   channel from the sandbox's counters); the residents decide as messages arrive but hold their answers;
+2. the reply storm: every held answer released at once (80 % answer, 3 % need help), `concurrency`
+   in flight: replies/s, latency p50/p99, and the stats API polled meanwhile (p95);
+3. the rest of the ladder (SMS, voice, door-knock list), then the accounting: `lost` (answers the
+   server accepted that are not stored as sent), `duplicates` (messages received beyond one per
+   delivery sent), `unaccounted` (households neither answered nor on the door-knock list).
+
+It prints numbers, never asserts on them. Peak RSS is read from /proc for each process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from safetynet.config import Config
+
+DEFAULT_HOUSEHOLDS = 20_000
+POLL_SECONDS = 0.25
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--households", type=int, default=DEFAULT_HOUSEHOLDS,
+                        help=f"households in the generated city (default {DEFAULT_HOUSEHOLDS:,})")
+    parser.add_argument("--push-share", type=float, default=0.6, help="households enrolling web push (0.6)")
+    parser.add_argument("--telegram-share", type=float, default=0.2, help="households enrolling Telegram (0.2)")
+    parser.add_argument("--answer-share", type=float, default=0.8, help="households that answer (0.8)")
+    parser.add_argument("--need-help-share", type=float, default=0.03, help="of the answers: need help (0.03)")
+    parser.add_argument("--concurrency", type=int, default=64, help="answers in flight during the storm (64)")
+    parser.add_argument("--sms-after", type=float, default=None, metavar="SECONDS",
+                        help="the SMS rung, seconds after the start (default: after the wave and the storm)")
+    parser.add_argument("--workdir", help="keep the database and the logs here (default: a temporary folder)")
+    parser.add_argument("--log-level", default="warning", help="log level of the server and the host (warning)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=main)
+
+
+def ladder_seconds(households: int, sms_after: float | None = None) -> tuple[float, float, float]:
+    """(SMS, voice, door-knock) rungs: late enough that the wave and the storm are over at 2 cores."""
+    sms = sms_after if sms_after is not None else max(90.0, 0.0016 * households)
+    gap = max(30.0, 0.0002 * households)
+    return sms, sms + gap, sms + 2 * gap
+
+
+def campaign_body(households: int, sms_after: float | None) -> dict[str, Any]:
+    from safetynet.sim import city
+
+    scenario = city.load_city_scenario(None)
+    sms, voice, door = ladder_seconds(households, sms_after)
+    return {"title": f"{scenario.title}（ベンチマーク）", "kind": "drill", "scope": ["city"],
+            "messages": scenario.messages, "ladder": [
+                {"after_seconds": 0, "channels": ["webpush", "telegram"], "fallback": ["sms", "voice"]},
+                {"after_seconds": sms, "channels": ["sms"]},
+                {"after_seconds": voice, "channels": ["voice"]},
+                {"after_seconds": door, "door_knock": True}]}
+
+
+def resident_model(args: argparse.Namespace) -> dict[str, Any]:
+    from safetynet.sim import city
+
+    model = city.resident_model(city.load_city_scenario(None), answer_share=args.answer_share,
+                                need_help_share=args.need_help_share, no_channel_share=0.0,
+                                time_compression=1e9)  # answers go as fast as the machine allows
+    return dict(model.__dict__)
+
+
+def run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
+    """Runs the benchmark in a city of its own (`cfg` is not used) and returns the figures."""
+    from safetynet.sim.citybench import CityBench
+
+    if args.workdir:
+        workdir = Path(args.workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        return asyncio.run(CityBench(args, workdir, secrets.token_urlsafe(32)).run())
+    with tempfile.TemporaryDirectory(prefix="bench-citywide-") as tmp:
+        return asyncio.run(CityBench(args, Path(tmp), secrets.token_urlsafe(32)).run())
+
+
+def _line(label: str, value: Any) -> str:
+    return f"  {label:<28} {value}"
+
+
+def report(r: Mapping[str, Any], as_json: bool) -> str:
+    if as_json:
+        return json.dumps(r, ensure_ascii=False)
+    per = ", ".join(f"{ch} {v}/s" for ch, v in r["deliveries_per_second_by_channel"].items())
+    return "\n".join([
+        f"city-wide drill, {r['households']:,} households, {os.cpu_count()} cores",
+        _line("import", f"{r['import_seconds']} s"),
+        _line("enrolment", f"{r['enrolled']['webpush']:,} push, {r['enrolled']['telegram']:,} Telegram "
+                           f"in {r['enrolled']['seconds']} s"),
+        _line("first wave", f"{r['first_wave_deliveries']:,} deliveries in {r['first_wave_seconds']} s = "
+                            f"{r['deliveries_per_second']}/s ({per})"),
+        _line("reply storm", f"{r['replies']:,} answers, {r['replies_per_second']}/s, "
+                             f"p50 {r['reply_p50_ms']} ms, p99 {r['reply_p99_ms']} ms"),
+        _line("stats during the storm", f"p95 {r['stats_p95_ms']} ms over {r['stats_requests_storm']} requests"),
+        _line("peak RSS", ", ".join(f"{k} {v} MB" for k, v in r["peak_rss_mb"].items())),
+        _line("lost / duplicates", f"{r['lost']} / {r['duplicates']}"),
+        _line("accounted", f"{r['answered']:,} answered, {r['door_knock']:,} door-knock, "
+                           f"{r['unaccounted']} unaccounted"),
+    ])
+
+
+def main(cfg: Config, args: argparse.Namespace) -> int:
+    print(report(run(cfg, args), bool(args.json)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    from safetynet.config import load_config
+
+    _parser = argparse.ArgumentParser(prog="python -m safetynet.bench_citywide", description=__doc__,
+                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(_parser)
+    sys.exit(main(load_config(None), _parser.parse_args()))
