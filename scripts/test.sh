@@ -3,12 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x /usr/bin/chromium ]; then
+# Japanese glyphs for the page screenshots the browser tests save under test-artifacts/
+if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/opentype/ipafont-gothic ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null
   else
-    echo "error: the browser tests need Debian's chromium: sudo apt-get install chromium" >&2
+    echo "error: the browser tests need Debian's chromium: sudo apt-get install chromium fonts-ipafont-gothic" >&2
     exit 2
   fi
 fi
