@@ -161,3 +161,16 @@ async def test_the_sandbox_runs_as_a_process(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+
+def test_records_are_found_by_address_and_provider_id_and_trimmed() -> None:
+    st = SandboxState(max_records=4)
+    for i in range(6):
+        st.add("sms", "message", f"+8190000000{i % 2}", f"t{i}", f"SM{i}", {})
+    assert len(st.records) <= 4
+    latest = st.find("sms", "+81900000001")
+    assert latest is not None and latest.text == "t5"
+    assert st.by_provider_id("SM4") is st.records[-2] and st.by_provider_id("SM0") is None  # trimmed away
+    assert st.find("sms", "+81900000001", kind="edit_message") is None
+    st.reset()
+    assert st.find("sms", "+81900000001") is None and st.message_count == 0

@@ -126,6 +126,10 @@ class SandboxState:
         self._rng = random.Random(self.faults.seed)
         self._buckets: dict[str, _Bucket] = {}
         self._waiters: list[asyncio.Event] = []
+        # Latest record per (channel, address, kind) and per (provider id, kind): a resident's act
+        # and a Telegram edit find their message in one lookup, even among a city's records.
+        self._latest: dict[tuple[str, str, str], Record] = {}
+        self._by_provider: dict[tuple[str, str], Record] = {}
 
     # --- faults ---
 
@@ -174,8 +178,10 @@ class SandboxState:
     def add(self, channel: str, kind: str, address: str, text: str | None, provider_id: str, data: dict[str, Any], seq: int | None = None) -> Record:
         rec = Record(seq or self.next_seq(), channel, kind, address, text, provider_id, time.time(), data)
         self.records.append(rec)
+        self._latest[(channel, address, kind)] = rec
+        self._by_provider[(provider_id, kind)] = rec
         if len(self.records) > self.max_records:
-            del self.records[: self.max_records // 2]
+            self._trim()
         if kind == "message":
             self.message_count += 1
             self.count(channel, "ok")
@@ -187,17 +193,17 @@ class SandboxState:
             for ev in self._waiters:
                 ev.set()
 
+    def _trim(self) -> None:
+        del self.records[: self.max_records // 2]
+        self._latest = {(r.channel, r.address, r.kind): r for r in self.records}
+        self._by_provider = {(r.provider_id, r.kind): r for r in self.records}
+
     def find(self, channel: str, address: str, kind: str = "message") -> Record | None:
-        for rec in reversed(self.records):
-            if rec.channel == channel and rec.address == address and rec.kind == kind:
-                return rec
-        return None
+        """The latest record of `kind` for `address` on `channel`."""
+        return self._latest.get((channel, address, kind))
 
     def by_provider_id(self, provider_id: str, kind: str = "message") -> Record | None:
-        for rec in reversed(self.records):
-            if rec.provider_id == provider_id and rec.kind == kind:
-                return rec
-        return None
+        return self._by_provider.get((provider_id, kind))
 
     async def wait_for(self, what: int | Callable[[list[Record]], bool], timeout_seconds: float = 30.0) -> None:
         """Until `what` messages were received, or `what(records)` holds. Event-driven, no polling."""
@@ -232,3 +238,5 @@ class SandboxState:
         self.stats.clear()
         self.message_count = 0
         self._buckets.clear()
+        self._latest.clear()
+        self._by_provider.clear()
