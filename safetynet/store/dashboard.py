@@ -191,19 +191,18 @@ class DashboardReads:
         return [r[0] for r in rows]
 
     async def coverage(self, association_id: int) -> Coverage:
-        """Households with at least one working contact, and the list of those with none."""
-        total = int(await self.db.fetchval(
-            "SELECT count(*) FROM households WHERE association_id = ? AND removed_at IS NULL", (association_id,), 0))
+        """Households with at least one working contact, and the list of those with none (one query)."""
         rows = await self.db.fetchall(
             "SELECT h.id, h.association_id, coalesce(g.name, ''), h.household_key, h.name, h.address, h.members,"
-            " h.vulnerable, '', NULL, '', 0 FROM households h LEFT JOIN household_groups g ON g.id = h.group_id"
-            " WHERE h.association_id = ? AND h.removed_at IS NULL AND NOT EXISTS"
-            " (SELECT 1 FROM contacts c WHERE c.household_id = h.id AND c.state = 'working')"
-            " ORDER BY g.name, h.address, h.household_key",
+            " h.vulnerable, '', NULL, '',"
+            " EXISTS (SELECT 1 FROM contacts c WHERE c.household_id = h.id AND c.state = 'working')"
+            " FROM households h LEFT JOIN household_groups g ON g.id = h.group_id"
+            " WHERE h.association_id = ? AND h.removed_at IS NULL ORDER BY g.name, h.address, h.household_key",
             (association_id,),
         )
-        without = tuple(_line(r) for r in rows)
-        return Coverage(households=total, with_channel=total - len(without), without=without)
+        lines = [_line(r) for r in rows]
+        without = tuple(h for h in lines if not h.has_channel)
+        return Coverage(households=len(lines), with_channel=len(lines) - len(without), without=without)
 
     # -- campaigns ---------------------------------------------------------------
 

@@ -87,7 +87,8 @@ async def association_page(request: web.Request) -> web.Response:
         + help_panel(lang, help_list)
         + counts_block(lang, status)
         + links
-        + household_table(lang, lines, await r.groups(assoc.id), _filter(request), action, campaign.id)
+        + household_table(lang, lines, sorted({h.group for h in lines if h.group}), _filter(request), action,
+                          campaign.id)
         + coverage
     )
     attrs = (f' data-page="association" data-campaign="{campaign.id}" data-association="{assoc.id}"'
