@@ -143,8 +143,11 @@ class HelpNotifier:
         report = await self._send_all(
             staff, lambda lang: help_text(row, lang, drill, follow_up, link), link, campaign_id, household_id, drill
         )
-        if report.sent and not follow_up:
+        if not follow_up and (report.sent or not report.recipients):
+            # Sent, or nobody to send to (no head or deputy with a contact): a restart need not retry.
             await self.store.replies.mark_notified(campaign_id, household_id)
+        if not report.recipients:
+            log.warning("help_no_staff_to_notify", campaign_id=campaign_id, association_id=row.association_id)
         log.info("help_notified", campaign_id=campaign_id, household_id=household_id, follow_up=follow_up,
                  sent=report.sent, failed=report.failed, staff=report.recipients, staff_total=len(staff))
         return report
