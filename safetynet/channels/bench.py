@@ -45,8 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @contextlib.asynccontextmanager
-async def sandbox_process() -> AsyncIterator[str]:
-    """A sandbox in a child process on a free port; yields its URL."""
+async def sandbox_process() -> AsyncIterator[tuple[str, int]]:
+    """A sandbox in a child process on a free port; yields its URL and pid."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETYNET_")}
     with tempfile.TemporaryDirectory() as cwd:
         proc = await asyncio.create_subprocess_exec(
@@ -58,11 +58,20 @@ async def sandbox_process() -> AsyncIterator[str]:
             line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip()
             if not line.startswith(READY_PREFIX):
                 raise RuntimeError(f"sandbox did not start: {line!r}")
-            yield line[len(READY_PREFIX):]
+            yield line[len(READY_PREFIX):], proc.pid
         finally:
             if proc.returncode is None:
                 proc.terminate()
                 await proc.wait()
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_config(cfg: Config, url: str, data_dir: Path) -> Config:
@@ -185,13 +194,15 @@ async def _run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
     logging.getLogger("twilio").setLevel(logging.WARNING)
     result: dict[str, Any] = {"n": args.n, "delivery_log": f"{args.log_level}, json to /dev/null", "channels": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        async with sandbox_process() as url:
+        async with sandbox_process() as (url, pid):
             bcfg = bench_config(cfg, url, Path(tmp))
             subs = await _subscriptions(url, PUSH_SUBSCRIPTIONS)
             for ch in channels:
                 result["channels"][ch.value] = await _bench_channel(bcfg, url, ch, args.n, subs)
             async with aiohttp.ClientSession() as s, s.get(f"{url}/_sandbox/stats") as r:
                 result["sandbox"] = await r.json()
+            handled = sum(sum(v.values()) for v in result["sandbox"]["channels"].values())
+            result["sandbox"]["cpu_ms_per_request"] = round(process_cpu_seconds(pid) * 1000 / max(1, handled), 3)
     devnull.close()
     return result
 
