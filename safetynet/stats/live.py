@@ -30,7 +30,7 @@ log = structlog.get_logger("stats")
 # 2,000 replies/s × 0.5 s ticks stays well under it.
 MAX_CHANGES_PER_TICK = 5_000
 # A reconnecting client further behind than this many replies reloads instead of catching up.
-MAX_CATCH_UP = 2_000
+MAX_CATCH_UP = 5_000
 # Ticks with no subscriber before a poller stops (reconnecting clients keep it warm).
 IDLE_TICKS = 20
 # Between full recounts the poller updates open-help counts only where the reply store said they

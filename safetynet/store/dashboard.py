@@ -182,14 +182,6 @@ class DashboardReads:
         )
         return Association(r[0], r[1], r[2]) if r else None
 
-    async def groups(self, association_id: int) -> list[str]:
-        rows = await self.db.fetchall(
-            "SELECT name FROM household_groups g WHERE association_id = ? AND EXISTS"
-            " (SELECT 1 FROM households h WHERE h.group_id = g.id AND h.removed_at IS NULL) ORDER BY name",
-            (association_id,),
-        )
-        return [r[0] for r in rows]
-
     async def coverage(self, association_id: int) -> Coverage:
         """Households with at least one working contact, and the list of those with none (one query)."""
         rows = await self.db.fetchall(
@@ -209,14 +201,6 @@ class DashboardReads:
     async def campaign(self, campaign_id: int) -> CampaignInfo | None:
         r = await self.db.fetchone(f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE id = ?", (campaign_id,))
         return _campaign(r) if r else None
-
-    async def recent_campaigns(self, limit: int = 30) -> list[CampaignInfo]:
-        rows = await self.db.fetchall(
-            f"SELECT {_CAMPAIGN_COLS} FROM campaigns ORDER BY coalesce(started_at, created_at) DESC, id DESC"
-            " LIMIT ?",
-            (limit,),
-        )
-        return [_campaign(r) for r in rows]
 
     async def campaigns_for(self, association_ids: Iterable[int] | None, limit: int = 20) -> list[CampaignInfo]:
         """Recent campaigns (not drafts) covering any of these associations (None: any), newest first."""
