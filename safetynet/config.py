@@ -129,6 +129,8 @@ class SandboxConfig:
 class JmaConfig:
     areas: tuple[str, ...] = ()
     cities: tuple[str, ...] = ()
+    # 津波予報区 codes: a separate list, because they collide with earthquake area codes
+    tsunami_areas: tuple[str, ...] = ()
     min_intensity: str = "5-"
     action: str = "propose"
     drills: bool = False
@@ -294,6 +296,10 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"config: channels.{name}.concurrency must be >= 1")
     if cfg.triggers.jma.action not in ("propose", "start"):
         raise ConfigError('config: triggers.jma.action must be "propose" or "start"')
+    if cfg.triggers.jma.min_intensity not in ("1", "2", "3", "4", "5-", "5+", "6-", "6+", "7"):
+        raise ConfigError("config: triggers.jma.min_intensity must be one of 1 2 3 4 5- 5+ 6- 6+ 7")
+    if cfg.triggers.jma.poll_seconds < 60:
+        raise ConfigError("config: triggers.jma.poll_seconds must be at least 60 (be polite to JMA)")
     if cfg.triggers.cap.action not in ("propose", "start"):
         raise ConfigError('config: triggers.cap.action must be "propose" or "start"')
     if not cfg.server.public_url.startswith(("http://", "https://")):

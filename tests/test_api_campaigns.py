@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from broadcast_helpers import H, make_cfg, opened, seed
 
@@ -20,9 +19,6 @@ from safetynet.config import Config
 from safetynet.domain import Role
 from safetynet.store import Store
 from safetynet.web.app import SESSION_COOKIE, Services, create_app
-
-# web/app.py stores the viewer under plain string keys (its owner's to change to web.RequestKey).
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
 
 REPO = Path(__file__).resolve().parent.parent
 HOUSEHOLDS = [

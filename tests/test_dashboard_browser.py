@@ -19,7 +19,7 @@ from safetynet.clock import SystemClock
 from safetynet.replies.tokens import reply_token
 from safetynet.web.dash_sse import HUB
 
-pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")]
+pytestmark = [pytest.mark.browser]
 
 LIVE_MS = 2000  # "an answer appears within 2 s without reload"
 

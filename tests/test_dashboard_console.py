@@ -6,12 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from dashboard_fixtures import ASSOC_A, ASSOC_B, DIST_S, World, client, login, start_campaign, world
 
 from safetynet.broadcast.service import CampaignService
-
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
 
 
 def form(csrf: str, **extra: str) -> dict[str, str]:

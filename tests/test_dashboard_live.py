@@ -20,8 +20,6 @@ from safetynet.store.dashboard import DashboardReads
 from safetynet.web.app import create_app
 from safetynet.web.dash_sse import HUB
 
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
-
 
 class Stream:
     """Reads server-sent events from an open response."""

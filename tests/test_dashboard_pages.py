@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from dashboard_fixtures import (
     ASSOC_A,
     ASSOC_A2,
@@ -17,8 +16,6 @@ from dashboard_fixtures import (
     login,
     world,
 )
-
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
 
 
 def rows(html: str) -> dict[str, str]:

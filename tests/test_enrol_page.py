@@ -11,8 +11,6 @@ from replies_fixtures import Env, enrolment_code, running_app
 
 from safetynet.domain import Channel, ContactKind, Status
 
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
-
 
 def _server_key(env: Env) -> str:
     return str(env.senders[Channel.WEBPUSH].keys.application_server_key)  # type: ignore[attr-defined]

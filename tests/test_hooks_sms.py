@@ -10,8 +10,6 @@ from twilio.request_validator import RequestValidator
 
 from safetynet.domain import Status
 
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
-
 
 def _inbound(env: Env, sid: str, from_: str, body: str) -> dict[str, str]:
     return {"MessageSid": sid, "SmsSid": sid, "AccountSid": env.cfg.secrets.twilio_account_sid, "From": from_,

@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from replies_fixtures import Env, enrolment_code, running_app
 
 from safetynet.channels.telegram import SECRET_HEADER, callback_data, webhook_secret
 from safetynet.domain import Channel, ContactKind, Status
-
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
 
 CHAT = 5550003  # A-003 (English)
 

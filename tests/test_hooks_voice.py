@@ -10,8 +10,6 @@ from twilio.request_validator import RequestValidator
 
 from safetynet.domain import Channel, Status
 
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
-
 LANDLINE = "+81311110002"
 
 

@@ -11,7 +11,7 @@ from replies_fixtures import running_app
 from safetynet.stats.document import build_stats
 from safetynet.store.stats import StatsReads
 
-pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")]
+pytestmark = [pytest.mark.browser]
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

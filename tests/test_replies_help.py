@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from replies_fixtures import ASSOC_A, ASSOC_B, Env, add_staff, running_app
 
 from safetynet.auth import new_token, token_hash
 from safetynet.domain import Channel, Role, Status
 from safetynet.web.app import SESSION_COOKIE
-
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
 
 
 async def _api_token(env: Env, role: Role, scope: str) -> dict[str, str]:

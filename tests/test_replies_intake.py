@@ -15,8 +15,6 @@ from safetynet.replies.model import ReplyDetails
 from safetynet.store.replies import ReplyEvent
 from safetynet.store.stats import StatsReads
 
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
-
 
 class Recorder:
     """A HelpNotifier that remembers what it was asked (our own protocol, not a client library)."""

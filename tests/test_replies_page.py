@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from replies_fixtures import SECRET, Env, running_app
 
 from safetynet.domain import Status
@@ -13,7 +12,6 @@ from safetynet.replies.tokens import reply_token
 from safetynet.store.stats import StatsReads
 
 # web/app.py stores the viewer under plain string request keys (reported to its owner).
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
 
 
 async def _totals(env: Env) -> dict[str, int]:

@@ -15,7 +15,7 @@ from replies_fixtures import running_app
 from safetynet.domain import Status
 from safetynet.store.replies import ReplyEvent
 
-pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")]
+pytestmark = [pytest.mark.browser]
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]

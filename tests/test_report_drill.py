@@ -16,8 +16,6 @@ from safetynet.broadcast.model import StepPlan
 from safetynet.clock import FakeClock
 from safetynet.stats.report import build_report, render_csv, render_html, render_json, report_cli
 
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
-
 
 async def play(w: World, clock: FakeClock) -> None:
     """A drill: answers at known minutes over several channels, one household unreachable."""

@@ -15,10 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from dashboard_fixtures import ASSOC_A, World, client, login, records, start_campaign, world
-
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
 
 # Routes with their own checks (tokens, signatures, codes) or open by nature. Keep this explicit.
 PUBLIC_EXACT = {"/login", "/sw.js", "/healthz", "/static"}

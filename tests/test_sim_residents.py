@@ -11,7 +11,6 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from safetynet.replies.tokens import reply_token
 from safetynet.sim import city
@@ -20,8 +19,6 @@ from safetynet.sim.feeds import Follower, follow_http
 from safetynet.sim.messages import ResidentMessage
 from safetynet.sim.model import ResidentModel
 from safetynet.sim.stage import Stage, StageOptions, staged_city
-
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
 
 # A drill's 30-minute ladder in 3 seconds; answers come at once.
 SPEED = 600.0

@@ -5,13 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from dashboard_fixtures import ASSOC_A, ASSOC_B, World, client, csrf_of, login, password, world
 
 from safetynet.clock import FakeClock
-
-# app.py stores the viewer under str keys (reported: it should use web.RequestKey)
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
 
 
 async def _form_token(http, w: World) -> str:  # type: ignore[no-untyped-def]

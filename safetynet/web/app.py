@@ -55,6 +55,19 @@ class Services:
 
 
 SERVICES = web.AppKey("services", Services)
+VIEWER = web.RequestKey("viewer", Viewer)
+CSRF = web.RequestKey("csrf", str)
+VIA_TOKEN = web.RequestKey("via_token", bool)
+
+
+def viewer_of(request: web.Request) -> Viewer | None:
+    """The signed-in staff member or API token of this request, if any."""
+    return request.get(VIEWER)
+
+
+def csrf_of(request: web.Request) -> str | None:
+    """The session's CSRF token, to embed in forms."""
+    return request.get(CSRF)
 
 
 def services(request: web.Request) -> Services:
@@ -137,14 +150,16 @@ async def identify(request: web.Request, handler: Handler) -> web.StreamResponse
             staff, csrf = session
             viewer = Viewer(role=staff.role, scope=Scope.parse(staff.scope), staff_id=staff.id,
                             login=staff.login, display_name=staff.display_name)
-    request["viewer"] = viewer
-    request["csrf"] = csrf
-    request["via_token"] = auth.startswith("Bearer ")
+    if viewer is not None:
+        request[VIEWER] = viewer
+    if csrf is not None:
+        request[CSRF] = csrf
+    request[VIA_TOKEN] = auth.startswith("Bearer ")
     return await handler(request)
 
 
 def require_viewer(request: web.Request) -> Viewer:
-    viewer: Viewer | None = request.get("viewer")
+    viewer = viewer_of(request)
     if viewer is None:
         if wants_json(request):
             raise web.HTTPUnauthorized(text=json.dumps({"error": "login or API token required"}),
@@ -179,9 +194,9 @@ async def check_csrf(request: web.Request, form: Any = None) -> None:
     API-token requests are exempt (no ambient credential). The token comes from the form field
     `csrf` or the `X-CSRF-Token` header.
     """
-    if request.get("via_token"):
+    if request.get(VIA_TOKEN):
         return
-    expected = request.get("csrf")
+    expected = csrf_of(request)
     sent = request.headers.get("X-CSRF-Token")
     if sent is None and form is not None:
         sent = form.get("csrf")

@@ -21,7 +21,7 @@ from safetynet.broadcast.service import CampaignError, CampaignService
 from safetynet.domain import CampaignKind
 from safetynet.stats.cache import TtlCache
 from safetynet.store.dashboard import CampaignInfo
-from safetynet.web.app import SERVICES, check_csrf, require_viewer, services
+from safetynet.web.app import SERVICES, check_csrf, csrf_of, require_viewer, services
 from safetynet.web.dash_shell import campaign_or_404, not_found, reads, render, visible_associations
 from safetynet.web.dash_text import lang_of, t
 from safetynet.web.layout import esc
@@ -169,7 +169,7 @@ async def preview(request: web.Request) -> web.Response:
     body = (
         f'<h1>{esc(t(lang, "preview"))}: {esc(req["title"])} {badge}</h1>'
         f'<p>{esc(t(lang, "scope"))}: {esc(req["scope"][0])}</p>{_preview_table(lang, pv)}'
-        f'<form method="post" action="/city/campaigns/start" class="stack">{_hidden(form, request.get("csrf") or "")}'
+        f'<form method="post" action="/city/campaigns/start" class="stack">{_hidden(form, csrf_of(request) or "")}'
         f'{confirm}<button type="submit">{esc(t(lang, "start_btn"))}</button></form>'
         f'<p><a href="/city">{esc(t(lang, "back"))}</a></p>'
     )

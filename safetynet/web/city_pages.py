@@ -19,7 +19,7 @@ from safetynet.stats.document import build_stats
 from safetynet.store.dashboard import CampaignInfo
 from safetynet.store.stats import AssociationRow
 from safetynet.web import city_console
-from safetynet.web.app import SERVICES, require_viewer, services
+from safetynet.web.app import SERVICES, csrf_of, require_viewer, services
 from safetynet.web.city_views import (
     GOOD,
     LOW,
@@ -97,7 +97,7 @@ async def city_page(request: web.Request) -> web.Response:
     info, _ = await _city_campaign(request, viewer)
     ids = None if viewer.scope.kind == "city" else [a.id for a in await visible_associations(request, viewer)]
     recent = await reads(request).campaigns_for(ids)
-    csrf = request.get("csrf") or ""
+    csrf = csrf_of(request) or ""
     start_form = await city_console.start_form(request, viewer, lang, csrf)
     if info is None:
         body = f'<h1>{esc(t(lang, "city"))}</h1><p>{esc(t(lang, "no_data"))}</p>' + start_form + recent_list(lang, recent)

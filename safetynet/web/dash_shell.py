@@ -15,6 +15,7 @@ from safetynet.domain import Role
 from safetynet.roster.model import Association
 from safetynet.store.dashboard import CampaignInfo, DashboardReads
 from safetynet.store.stats import StatsReads
+from safetynet.web.app import csrf_of, viewer_of
 from safetynet.web.dash_text import lang_of, large_of, remember_prefs, t
 from safetynet.web.layout import esc, page
 
@@ -103,7 +104,7 @@ def _with_query(request: web.Request, **changes: str) -> str:
 
 
 def header(request: web.Request, lang: str) -> str:
-    viewer: Viewer | None = request.get("viewer")
+    viewer: Viewer | None = viewer_of(request)
     large = large_of(request)
     size = _with_query(request, large="0" if large else "1")
     links = [f'<a class="brand" href="/">{esc(t(lang, "app"))}</a>']
@@ -113,7 +114,7 @@ def header(request: web.Request, lang: str) -> str:
         if viewer.is_city_admin and viewer.staff_id is not None:
             links.append(f'<a href="/admin">{esc(t(lang, "admin"))}</a>')
     tools = [f'<a href="{esc(size)}">{esc(t(lang, "smaller" if large else "larger"))}</a>']
-    csrf = request.get("csrf")
+    csrf = csrf_of(request)
     if viewer is not None and csrf:
         tools.append(
             f'<form method="post" action="/logout" class="inline"><input type="hidden" name="csrf" value="{esc(csrf)}">'
@@ -144,7 +145,7 @@ def render(
     no_store: bool = False,
 ) -> web.Response:
     lang = lang_of(request)
-    csrf = request.get("csrf") or ""
+    csrf = csrf_of(request) or ""
     wrap_class = "wrap large-text" if large_of(request) else "wrap"
     html = page(
         title,

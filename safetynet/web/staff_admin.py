@@ -15,7 +15,7 @@ from multidict import MultiDictProxy
 from safetynet.auth import Viewer, hash_password, new_token, token_hash, validate_role_scope
 from safetynet.domain import Role, Scope
 from safetynet.store.auth import StaffError
-from safetynet.web.app import check_csrf, require_viewer, services
+from safetynet.web.app import check_csrf, csrf_of, require_viewer, services
 from safetynet.web.dash_shell import not_found, reads, render
 from safetynet.web.dash_text import lang_of, t
 from safetynet.web.layout import esc
@@ -42,7 +42,7 @@ def _select(name: str, options: list[tuple[str, str]]) -> str:
 
 async def _console(request: web.Request, notice: str = "", secret: str = "", status: int = 200) -> web.Response:
     lang = lang_of(request)
-    csrf = esc(request.get("csrf") or "")
+    csrf = esc(csrf_of(request) or "")
     staff = await services(request).store.auth.list_staff()
     rows = "".join(
         f"<tr><td>{esc(s.login)}</td><td>{esc(s.display_name)}</td><td>{esc(t(lang, 'role_' + s.role))}</td>"

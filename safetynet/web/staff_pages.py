@@ -17,7 +17,7 @@ from aiohttp import web
 
 from safetynet.auth import new_token, token_hash, verify_password
 from safetynet.web import staff_admin
-from safetynet.web.app import SERVICES, SESSION_COOKIE, check_csrf, services
+from safetynet.web.app import SERVICES, SESSION_COOKIE, check_csrf, services, viewer_of
 from safetynet.web.dash_shell import render
 from safetynet.web.dash_text import lang_of, t
 from safetynet.web.layout import esc
@@ -75,7 +75,7 @@ def _login_page(request: web.Request, next_url: str, error: str = "", status: in
 
 
 async def login_get(request: web.Request) -> web.StreamResponse:
-    if request.get("viewer") is not None:
+    if viewer_of(request) is not None:
         raise web.HTTPFound(_safe_next(request.query.get("next")))
     return _login_page(request, _safe_next(request.query.get("next")))
 
@@ -115,7 +115,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    if request.get("viewer") is None:
+    if viewer_of(request) is None:
         raise web.HTTPSeeOther("/login")
     await check_csrf(request, form)
     cookie = request.cookies.get(SESSION_COOKIE)

@@ -1,0 +1,51 @@
+"""The HTTP doors for pushed telegrams: city admins only, big telegrams accepted, bad XML refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+from conftest import SHARED
+
+from safetynet.config import load_config
+from safetynet.system import running_system
+
+JMA = SHARED / "data" / "jma"
+
+
+def _config(tmp_path: Path) -> Path:
+    p = tmp_path / "config.toml"
+    p.write_text('[store]\npath = "var/t.db"\n[triggers.jma]\nareas = ["390", "391"]\naction = "propose"\n',
+                 encoding="utf-8")
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "secret.key").write_text("k" * 32)
+    return p
+
+
+async def test_pushed_telegrams_are_for_city_admins_and_refused_when_malformed(tmp_path: Path) -> None:
+    from safetynet.auth import token_hash
+    from safetynet.domain import Role
+
+    cfg = load_config(_config(tmp_path), env={})
+    async with running_system(cfg, port=0, dispatch=False, ladder=False, triggers=False) as system:
+        await system.store.auth.create_api_token(token_hash("admin-token"), Role.CITY_ADMIN, "city")
+        await system.store.auth.create_api_token(token_hash("head-token"), Role.DISTRICT_HEAD, "city")
+        async with aiohttp.ClientSession(system.url) as http:
+            admin = {"Authorization": "Bearer admin-token"}
+            largest = max(JMA.glob("*.xml"), key=lambda p: p.stat().st_size)
+            assert largest.stat().st_size > cfg.server.max_body_bytes  # the route must take more than the app limit
+            async with http.post("/api/triggers/jma", data=largest.read_bytes(), headers=admin) as r:
+                assert r.status == 200, await r.text()
+                assert (await r.json())["decision"] in ("ignore", "propose", "start", "update", "withdraw")
+            async with http.post("/api/triggers/jma", data=b"<not-xml", headers=admin) as r:
+                assert r.status == 400
+                assert (await r.json())["error"]
+            async with http.post("/api/triggers/cap", data=b"x" * (1024 * 1024 + 10), headers=admin) as r:
+                assert r.status == 413
+            async with http.post("/api/triggers/jma", data=largest.read_bytes()) as r:
+                assert r.status == 401
+            async with http.post("/api/triggers/jma", data=largest.read_bytes(),
+                                 headers={"Authorization": "Bearer head-token"}) as r:
+                assert r.status == 403
+        # only the well-formed telegram was decided and stored; the refused ones left nothing
+        assert len(await system.store.triggers.recent()) == 1
