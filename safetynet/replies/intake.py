@@ -95,9 +95,19 @@ class ReplyIntake:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Re-sends help alerts a crash interrupted (open requests never marked notified)."""
-        for campaign_id, household_id in await self.store.replies.unnotified_help():
-            self._spawn(self._notify(campaign_id, household_id, follow_up=False))
+        """Re-sends help alerts a crash interrupted (open requests never marked notified).
+
+        One at a time, in the background: a burst of alerts at start would compete with the
+        answers arriving at the same moment for the single writer.
+        """
+        pending = await self.store.replies.unnotified_help()
+        if pending:
+            log.info("help_alerts_resumed", households=len(pending))
+            self._spawn(self._resend(pending))
+
+    async def _resend(self, pending: list[tuple[int, int]]) -> None:
+        for campaign_id, household_id in pending:
+            await self._notify(campaign_id, household_id, follow_up=False)
 
     async def stop(self) -> None:
         """Waits for help alerts still being sent."""
