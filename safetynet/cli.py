@@ -180,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level = "warning"  # one-shot commands print their own summary; logs only for problems
     configure_logging(level, cfg.logging.format)
     from safetynet.admin import CommandError
+    from safetynet.store.db import StoreError
 
     try:
         return int(args.func(cfg, args))
@@ -187,6 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except StoreError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

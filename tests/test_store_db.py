@@ -84,3 +84,15 @@ async def test_group_commit_answers_each_caller_after_one_shared_commit(tmp_path
     finally:
         await gc.stop()
         await db.close()
+
+
+def test_cli_reports_an_unopenable_database_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from safetynet.cli import main
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[store]\npath = "{blocker}/sub/x.db"\n', encoding="utf-8")
+    assert main(["--config", str(cfg), "staff", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot open the database") and "Traceback" not in err

@@ -85,8 +85,11 @@ class Database:
 
     @classmethod
     async def open(cls, path: Path, readers: int = 2, migrate: bool = True) -> Database:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        writer = await _connect(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            writer = await _connect(path)
+        except (OSError, sqlite3.Error) as e:
+            raise StoreUnavailable(f"cannot open the database {path}: {e}") from e
         opened: list[Conn] = []
         try:
             if migrate:
