@@ -1,0 +1,80 @@
+"""`init`, `staff` and `token` from the command line."""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+from pathlib import Path
+
+import pytest
+
+from safetynet.cli import main
+
+SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "roster-sample.csv"
+
+
+@pytest.fixture
+def cfg_path(tmp_path: Path) -> Path:
+    p = tmp_path / "config.toml"
+    p.write_text('[store]\npath = "data/sn.db"\n', encoding="utf-8")
+    return p
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())
+            if not p.name.endswith(("-wal", "-shm"))}
+
+
+def test_init_creates_keys_private_and_twice_changes_nothing(
+    cfg_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = cfg_path.parent / "data"
+    assert main(["--config", str(cfg_path), "init"]) == 0
+    first = capsys.readouterr().out
+    assert "admin password (shown once):" in first
+    for name in ("secret.key", "vapid_private.pem"):
+        assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+    before = _files(data)
+    assert main(["init", "--config", str(cfg_path)]) == 0  # --config after the command works too
+    assert "nothing changed" in capsys.readouterr().out
+    after = _files(data)
+    assert before.keys() == after.keys()
+    assert before["secret.key"] == after["secret.key"] and before["vapid_private.pem"] == after["vapid_private.pem"]
+    assert main(["--config", str(cfg_path), "staff", "list"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[:3] for line in listing] == [["admin", "city_admin", "city"]]
+
+
+def test_staff_roles_scopes_and_the_three_deputy_limit(
+    cfg_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    c = ["--config", str(cfg_path)]
+    assert main([*c, "init", "--admin-password", "pw"]) == 0
+    assert main([*c, "roster", "import", str(SAMPLE)]) == 0
+    capsys.readouterr()
+    assoc = SAMPLE.read_text(encoding="utf-8-sig").splitlines()[1].split(",")[1]
+    scope = f"association:{assoc}"
+    assert main([*c, "staff", "add", "head", "--role", "association_head", "--scope", scope, "--password", "x"]) == 0
+    for i in range(3):
+        assert main([*c, "staff", "add", f"dep{i}", "--role", "deputy", "--scope", scope, "--password", "x"]) == 0
+    capsys.readouterr()
+    assert main([*c, "staff", "add", "dep3", "--role", "deputy", "--scope", scope, "--password", "x"]) == 2
+    assert "already has 3 deputies" in capsys.readouterr().err
+    assert main([*c, "staff", "add", "x", "--role", "deputy", "--scope", "association:どこにもない町会"]) == 2
+    assert "no association named" in capsys.readouterr().err
+    assert main([*c, "staff", "add", "x", "--role", "district_head", "--scope", scope]) == 2
+    assert "needs scope district:NAME" in capsys.readouterr().err
+    assert main([*c, "staff", "remove", "dep0"]) == 0
+    assert main([*c, "staff", "add", "dep3", "--role", "deputy", "--scope", scope, "--password", "x"]) == 0
+    assert main([*c, "staff", "remove", "nobody"]) == 2
+
+
+def test_token_create_prints_the_token_alone(cfg_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    c = ["--config", str(cfg_path)]
+    assert main([*c, "init", "--admin-password", "pw"]) == 0
+    capsys.readouterr()
+    assert main([*c, "token", "create", "--role", "city_admin"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and len(lines[0]) >= 32 and " " not in lines[0]
+    assert main([*c, "token", "create", "--role", "mayor"]) == 2
+    assert "unknown role" in capsys.readouterr().err
