@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from replies_fixtures import SECRET, Env, running_app
 
 from safetynet.domain import Status
 from safetynet.replies.tokens import reply_token
 from safetynet.store.stats import StatsReads
-
-# web/app.py stores the viewer under plain string request keys (reported to its owner).
 
 
 async def _totals(env: Env) -> dict[str, int]:
@@ -207,3 +206,25 @@ async def test_push_endpoints_record_seen_and_action(tmp_path: Path) -> None:
         assert [(e.status, e.channel) for e in entries] == [("read", "webpush"), ("safe", "webpush")]
         async with env.http.post(f"{env.url}/r/{'a' * 22}/answer", json=body) as resp:
             assert resp.status == 404
+
+
+def test_urlencoded_forms_parse_like_browsers_send_them() -> None:
+    from safetynet.web.replies_common import parse_urlencoded
+
+    assert parse_urlencoded(b"status=safe&note=%E8%B6%B3+%E3%81%8C&status=need_help&&x=") == {
+        "status": "safe", "note": "足 が", "x": ""}
+    with pytest.raises(UnicodeDecodeError):
+        parse_urlencoded(b"note=%FF%FE")
+    with pytest.raises(ValueError):
+        parse_urlencoded(b"&".join([b"a=1"] * 500))
+
+
+async def test_unreadable_form_is_refused(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        async with env.http.post(env.reply_url("A-001"), data=b"status=safe&note=%FF%FE",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"}) as resp:
+            assert resp.status == 400
+        async with env.http.post(env.reply_url("A-001"), data={"status": "safe"},  # multipart works too
+                                 headers=None) as resp:
+            assert resp.status == 200
+        assert await env.history("A-001") == ["safe"]
