@@ -1,0 +1,193 @@
+"""Providers misbehaving: 10% 5xx, 5% 429 with Retry-After, 200 ms latency, 1% dead recipients.
+
+The whole system runs in this process (`running_system`: store, senders, web app, intake) against
+a sandbox that records every provider request. The test drives the dispatcher in bursts and the
+ladder tick by tick, and between them moves a warp clock over idle waits (a 5xx leaves the outcome
+unknown, so its retry is booked 30 s later; the door-knock step comes minutes later). Latency and
+Retry-After are lived in real time, so the sandbox's own timings prove the lanes waited.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from reliability_helpers import (
+    RecordingSandbox,
+    WarpClock,
+    accounting,
+    attempts_during_pauses,
+    city,
+    contacts_by_household,
+    load,
+    provider_ids,
+    retry_after_violations,
+    seed_city,
+    start_campaign,
+    write_server_config,
+)
+from replies_fixtures import free_port
+
+from safetynet.broadcast.dispatcher import Dispatcher
+from safetynet.broadcast.ladder import LadderScheduler, step_due_at
+from safetynet.config import load_config
+from safetynet.replies.notify import StaffNotifier
+from safetynet.roster.model import HouseholdRecord
+from safetynet.system import System, running_system
+
+pytestmark = [pytest.mark.slow]
+
+LADDER: list[dict[str, Any]] = [
+    {"after_seconds": 0, "channels": ["webpush", "telegram"], "fallback": ["sms", "voice"]},
+    {"after_seconds": 600, "channels": ["sms"]},
+    {"after_seconds": 1200, "door_knock": True},
+]
+FAULTS = {"fail_5xx": 0.10, "fail_429": 0.05, "retry_after": 2.0, "latency_ms": 200.0, "dead_fraction": 0.01,
+          "seed": 11}
+
+
+@dataclass
+class FaultWorld:
+    sb: RecordingSandbox
+    system: System
+    clock: WarpClock
+    token: str
+    http: aiohttp.ClientSession
+    subs: dict[int, str]
+
+    @property
+    def db(self) -> Path:
+        return self.system.cfg.db_path
+
+    async def run_campaign(self, campaign_id: int, steps: int, between: Any = None) -> int:
+        """Bursts, ladder ticks and clock jumps until the ladder is done and nothing is due; returns rounds."""
+        store = self.system.store
+        notifier = StaffNotifier(store, self.system.cfg, self.system.services.senders, self.clock)
+        ladder = LadderScheduler(store.campaigns, self.clock, notifier=notifier)
+        for rounds in range(1, 60):
+            await Dispatcher(store.campaigns, self.system.services.senders, self.system.cfg, self.clock,
+                             contacts=store.roster).burst()
+            if between is not None and rounds == 1:
+                await between()
+            await ladder.tick()
+            progress = await store.campaigns.ladder_progress(campaign_id)
+            due = await store.campaigns.outbox.next_due_at([campaign_id])
+            campaign = await store.campaigns.get(campaign_id)
+            assert campaign is not None
+            nxt = [] if due is None else [due]
+            if progress.next_step < steps:
+                nxt.append(step_due_at(campaign, progress, campaign.ladder[progress.next_step]))
+            if not nxt:
+                return rounds
+            self.clock.jump(min(nxt) - self.clock.now() + 0.01)
+        raise AssertionError("the campaign did not finish in 60 rounds")
+
+
+@contextlib.asynccontextmanager
+async def fault_world(tmp_path: Path, records: list[HouseholdRecord], push_every: int, telegram_every: int,
+                      **faults: Any) -> AsyncIterator[FaultWorld]:
+    port = free_port()
+    boot = load_config(None, env={"SAFETYNET_SECRET_KEY": "boot-only-secret-key"})
+    clock = WarpClock()
+    async with RecordingSandbox(boot, app_url=f"http://127.0.0.1:{port}", **faults) as sb:
+        cfg_path, env = write_server_config(tmp_path, sb.url, port)
+        cfg = load(cfg_path, env)
+        subs, token = await seed_city(cfg, records, sb, push_every=push_every, telegram_every=telegram_every)
+        async with running_system(cfg, clock, port=port, dispatch=False, ladder=False, triggers=False) as system, \
+                aiohttp.ClientSession() as http:
+            yield FaultWorld(sb, system, clock, token, http, subs)
+
+
+async def answer_some(w: FaultWorld, campaign_id: int, every: int) -> set[int]:
+    """Every `every`-th reached household answers on the channel that reached it (signed webhooks)."""
+    contacts = contacts_by_household(w.db)
+    answered: set[int] = set()
+    by_address = {(r.channel, r.address): r for r in w.sb.messages()}
+    for hid in sorted(contacts)[::every]:
+        for kind, address, _ in contacts[hid]:
+            channel = {"mobile": "sms", "webpush": "webpush", "telegram": "telegram"}.get(kind)
+            if channel is None or (channel, address) not in by_address:
+                continue
+            if channel == "sms":
+                result = await w.sb.act_sms(address, "1")
+            elif channel == "webpush":
+                result = await w.sb.act_push(address, "safe")
+            else:
+                result = await w.sb.act_telegram(int(address), "safe")
+            assert result.status == 200, result
+            answered.add(hid)
+            break
+    return answered
+
+
+async def test_faulty_providers_reach_every_reachable_household(tmp_path: Path) -> None:
+    records = city(300, seed=5)
+    async with fault_world(tmp_path, records, push_every=3, telegram_every=9, **FAULTS) as w:
+        contacts = contacts_by_household(w.db)
+        # An explicit dead address of each kind, next to the 1% dead by hash.
+        with_push = [h for h, cs in contacts.items() if any(k == "webpush" for k, _, _ in cs)
+                     and any(k == "mobile" for k, _, _ in cs)]
+        with_tg = [h for h, cs in contacts.items() if any(k == "telegram" for k, _, _ in cs)
+                   and not any(k == "webpush" for k, _, _ in cs)]
+        sms_only = [h for h, cs in contacts.items() if [k for k, _, _ in cs] == ["mobile"]]
+        explicit = [next(a for k, a, _ in contacts[with_push[0]] if k == "webpush"),
+                    next(a for k, a, _ in contacts[with_tg[0]] if k == "telegram"),
+                    contacts[sms_only[0]][0][1]]
+        w.sb.faults.update({"dead": explicit})
+        alive = {h: [(k, a) for k, a, _ in cs if not w.sb.state.is_dead(a)] for h, cs in contacts.items()}
+        # seed 5 puts a dead mobile next to a working landline in two households (139 and 147)
+        assert [h for h, cs in contacts.items() if any(k == "mobile" and w.sb.state.is_dead(a) for k, a, _ in cs)
+                and any(k == "landline" for k, _, _ in cs)]
+
+        cid = await start_campaign(w.http, w.system.url, w.token, LADDER)
+        answered: set[int] = set()
+
+        async def residents() -> None:
+            answered.update(await answer_some(w, cid, every=5))
+
+        await w.run_campaign(cid, len(LADDER), between=residents)
+        await w.system.intake.idle()
+        acc = accounting(w.db, cid, provider_ids(w.sb))
+        stats = w.sb.stats["channels"]
+        print("\nsandbox:", json.dumps(stats), "answered:", len(answered))
+
+        assert sum(ch.get("5xx", 0) for ch in stats.values()) >= 5 and sum(
+            ch.get("429_injected", 0) for ch in stats.values()) >= 3, "the faults were not exercised"
+        assert acc.stuck == [] and acc.phantom == []
+        reachable = {h for h, cs in alive.items() if cs}
+        assert sorted(reachable - acc.delivered - acc.answered) == [], "reachable households not delivered"
+        assert answered <= acc.answered
+        never = {h for h, cs in alive.items() if not cs}
+        assert never, "no household was wholly unreachable: nothing was tested"
+        assert all(acc.statuses[h] == "unreachable" for h in never)
+        assert never <= acc.doorknock and acc.doorknock.isdisjoint(acc.answered)
+        assert {h for h in acc.statuses if h not in acc.answered} <= acc.doorknock
+        # the dead addresses that were tried are marked dead in the roster: the next campaign skips them
+        marked = {a: state for cs in contacts_by_household(w.db).values() for _, a, state in cs}
+        assert [marked[a] for a in explicit] == ["dead"] * 3
+        # Retry-After honoured, seen from both ends: the sandbox's arrivals and the outbox's attempt log
+        assert sum(h.status == 429 for h in w.sb.hits) >= 3
+        assert retry_after_violations(w.sb.hits) == []
+        assert attempts_during_pauses(w.db, FAULTS["retry_after"]) == []
+
+
+async def test_a_dead_mobile_falls_back_to_the_households_landline(tmp_path: Path) -> None:
+    """A household with a mobile and a landline, no app: the SMS bounces (invalid number), so the
+    call goes to the landline, not to the same dead mobile."""
+    records = [
+        HouseholdRecord("北地区", "東町会", "1班", "1", "世帯一", phone="+819011110001", landline="+81311110001"),
+        HouseholdRecord("北地区", "東町会", "1班", "2", "世帯二", phone="+819011110002"),
+    ]
+    async with fault_world(tmp_path, records, push_every=0, telegram_every=0, dead={"+819011110001"}) as w:
+        cid = await start_campaign(w.http, w.system.url, w.token, LADDER)
+        await w.run_campaign(cid, len(LADDER))
+        calls = [r.address for r in w.sb.messages("voice")]
+        acc = accounting(w.db, cid, provider_ids(w.sb))
+        assert "+81311110001" in calls, f"calls went to {calls}"
+        assert 1 in acc.delivered and acc.statuses[1] != "unreachable"

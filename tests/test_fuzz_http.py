@@ -1,0 +1,255 @@
+"""Fuzzed requests to the running app: SMS bodies through the signed webhook, Telegram updates,
+reply forms and the push action's JSON, the campaign API and the staff confirm/handled endpoints.
+
+Whatever arrives: no 5xx, no stack trace, every refusal says why (a JSON `error`, a page, a
+text), and nothing is half-written (each 200 answer is exactly one stored reply, each refusal
+none; the status counts of every campaign still add up to its households).
+
+The app (`replies_fixtures.running_app`: real SQLite, the sandbox as providers) runs in a thread
+of its own so that hypothesis, which is synchronous, can drive it request by request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from reliability_helpers import LoopThread, entered_in, read_db, refusal_problems
+from replies_fixtures import Env, running_app
+from twilio.request_validator import RequestValidator
+
+from safetynet.auth import new_token, token_hash
+from safetynet.channels.telegram import SECRET_HEADER, webhook_secret
+from safetynet.domain import Role
+
+FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=None, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+KEYS = ("A-001", "A-002", "A-003", "A-004", "B-001")
+
+
+class App:
+    def __init__(self, lt: LoopThread, env: Env, api_token: str) -> None:
+        self.lt, self.env, self.api_token = lt, env, api_token
+
+    def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, str, str]:
+        async def go() -> tuple[int, str, str]:
+            async with self.env.http.request(method, self.env.url + path, allow_redirects=False, **kwargs) as r:
+                return r.status, await r.text(errors="replace"), r.headers.get("Content-Type", "")
+        result: tuple[int, str, str] = self.lt.run(go())
+        return result
+
+    def check(self, method: str, path: str, **kwargs: Any) -> tuple[int, str]:
+        status, body, ctype = self.request(method, path, **kwargs)
+        problems = refusal_problems(status, body, ctype)
+        assert not problems, (method, path, kwargs, problems, body[:500])
+        return status, body
+
+    def db(self) -> sqlite3.Connection:
+        return read_db(self.env.cfg.db_path)
+
+    def replies(self) -> int:
+        with contextlib.closing(self.db()) as conn:
+            return int(conn.execute("SELECT count(*) FROM replies").fetchone()[0])
+
+    def counts_add_up(self) -> None:
+        with contextlib.closing(self.db()) as conn:
+            rows = conn.execute(
+                "SELECT k.id, k.households, coalesce(sum(c.n), 0) FROM campaigns k LEFT JOIN campaign_counts c"
+                " ON c.campaign_id = k.id WHERE k.state != 'draft' GROUP BY k.id").fetchall()
+        assert all(r[1] == r[2] for r in rows), rows
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    lt = LoopThread()
+    try:
+        cm = running_app(tmp_path_factory.mktemp("fuzz-http"), SAFETYNET_REPLIES_RATE_LIMIT_PER_MINUTE="0")
+        with entered_in(lt, cm) as env:
+            token = new_token()
+            lt.run(env.store.auth.create_api_token(token_hash(token), Role.CITY_ADMIN, "city", label="fuzz"))
+            a = App(lt, env, token)
+            yield a
+            a.counts_add_up()
+            lt.run(env.intake.idle())
+    finally:
+        lt.close()
+
+
+TEXT = st.text(st.characters(codec="utf-8"), max_size=300)
+# Form field names: the client library refuses control characters there, so do we.
+NAMES = st.text(st.characters(categories=("L", "N", "P")), max_size=12)
+WEIRD = st.one_of(TEXT, st.sampled_from([
+    "", " ", "1", "２", "無事", "たすけて", "SOS", "ok" * 800, "\x00", "\u202e", "🆘", "<script>alert(1)</script>",
+    "' OR 1=1 --", "%s%n", "../../etc/passwd", "\r\n\r\nX-Injected: 1", "１ 無事です", "2 足をけがしました"]))
+PHONES = st.one_of(st.sampled_from(["+819011110001", "+819011110002", "+819022220001", "+81311110002",
+                                    "090-1111-0003", "+819099999999", "", "not a phone", "+8190" + "9" * 30]), TEXT)
+
+
+def _signed_post(app: App, path: str, params: dict[str, str]) -> tuple[int, str]:
+    url = app.env.cfg.server.public_url + path
+    sig = RequestValidator(app.env.cfg.secrets.twilio_auth_token).compute_signature(url, params)
+    return app.check("POST", path, data=params, headers={"X-Twilio-Signature": sig})
+
+
+@FUZZ
+@given(body=WEIRD, from_=PHONES, sid=st.one_of(st.just(None), st.text(max_size=40)),
+       extra=st.dictionaries(NAMES, TEXT, max_size=3))
+def test_sms_bodies_through_the_signed_webhook(app: App, body: str, from_: str, sid: str | None,
+                                                extra: dict[str, str]) -> None:
+    params = {**extra, "Body": body, "From": from_, "To": app.env.cfg.channels.sms.from_number}
+    params["MessageSid"] = sid if sid is not None else "SM" + new_token(16)
+    status, text = _signed_post(app, "/hooks/twilio/sms", params)
+    if params["MessageSid"] and params["From"]:
+        assert status == 200 and "<Response>" in text
+    else:
+        assert status == 400
+
+
+@FUZZ
+@given(params=st.dictionaries(NAMES, TEXT, max_size=6), sig=st.one_of(st.just(None), st.text(
+    st.characters(codec="ascii", categories=("L", "N", "P", "S")), max_size=40)))
+def test_unsigned_or_forged_twilio_posts_change_nothing(app: App, params: dict[str, str], sig: str | None) -> None:
+    before = app.replies()
+    for path in ("/hooks/twilio/sms", "/hooks/twilio/status", "/hooks/twilio/voice?t=x"):
+        headers = {"X-Twilio-Signature": sig} if sig is not None else {}
+        status, _ = app.check("POST", path, data=params, headers=headers)
+        assert status == 403
+    assert app.replies() == before
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=15), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@st.composite
+def telegram_updates(draw: st.DrawFn) -> Any:
+    kind = draw(st.sampled_from(["random", "callback", "start", "message"]))
+    chat = draw(st.one_of(st.integers(), st.just(5550003), TEXT, st.none()))
+    if kind == "random":
+        return draw(JSON)
+    if kind == "callback":
+        data = draw(st.one_of(TEXT, st.builds("{}:{}".format, st.sampled_from(["safe", "need_help", "x"]),
+                                              st.text(max_size=30))))
+        return {"update_id": draw(st.integers()), "callback_query": {
+            "id": draw(st.one_of(TEXT, st.integers())), "from": {"id": chat, "is_bot": False},
+            "message": draw(st.one_of(JSON, st.just({"message_id": 1, "chat": {"id": chat}, "text": "t"}))),
+            "data": data}}
+    text = "/start " + draw(TEXT) if kind == "start" else draw(TEXT)
+    return {"update_id": 1, "message": {"message_id": draw(st.integers()), "chat": {"id": chat}, "text": text,
+                                        "from": draw(JSON)}}
+
+
+@FUZZ
+@given(update=telegram_updates())
+def test_telegram_updates(app: App, update: Any) -> None:
+    secret = webhook_secret(app.env.cfg.secrets.secret_key)
+    status, _ = app.check("POST", "/hooks/telegram", data=json.dumps(update),
+                          headers={SECRET_HEADER: secret, "Content-Type": "application/json"})
+    assert status == 200  # Telegram re-sends anything else for a day
+
+
+@FUZZ
+@given(raw=st.binary(max_size=300))
+def test_telegram_bodies_that_are_not_json(app: App, raw: bytes) -> None:
+    secret = webhook_secret(app.env.cfg.secrets.secret_key)
+    status, _ = app.check("POST", "/hooks/telegram", data=raw,
+                          headers={SECRET_HEADER: secret, "Content-Type": "application/json"})
+    assert status in (200, 400)
+
+
+@st.composite
+def reply_forms(draw: st.DrawFn) -> dict[str, str]:
+    form = draw(st.dictionaries(st.sampled_from(["status", "people_safe", "people_injured", "location", "note",
+                                                 "k", "lang", "details", "via", "csrf"]) | NAMES,
+                                WEIRD, max_size=7))
+    if draw(st.booleans()):
+        form["status"] = draw(st.sampled_from(["safe", "need_help"]))
+    form.pop("k", None)  # every accepted answer is a new one (a retried key is tested elsewhere)
+    return form
+
+
+@FUZZ
+@given(key=st.sampled_from(KEYS), form=reply_forms(),
+       token=st.one_of(st.just(None), st.text(st.characters(codec="ascii", exclude_characters="/?#%"), max_size=40)))
+def test_reply_forms(app: App, key: str, form: dict[str, str], token: str | None) -> None:
+    before = app.replies()
+    path = f"/r/{quote(token, safe='')}" if token is not None else "/r/" + app.env.token(key)
+    if token is not None and token.strip(".") == "":
+        path = "/r/x" + quote(token, safe="")
+    status, _ = app.check("POST", path, data=form)
+    valid = token is None and form.get("status") in ("safe", "need_help")
+    if valid and len(urlencode(form)) < 4000:
+        assert status == 200
+    assert app.replies() == before + (1 if status == 200 else 0)
+
+
+@FUZZ
+@given(key=st.sampled_from(KEYS), doc=st.one_of(JSON, st.fixed_dictionaries(
+    {"status": st.sampled_from(["safe", "need_help", "read", ""])},
+    optional={"people_safe": JSON, "people_injured": JSON, "location": JSON, "note": JSON, "lang": JSON})))
+def test_push_action_json(app: App, key: str, doc: Any) -> None:
+    before = app.replies()
+    status, body = app.check("POST", f"/r/{app.env.token(key)}/answer", data=json.dumps(doc),
+                             headers={"Content-Type": "application/json"})
+    assert app.replies() == before + (1 if status == 200 else 0)
+    if status == 200:
+        assert json.loads(body)["recorded"] is True
+
+
+LADDER_STEP = st.fixed_dictionaries({}, optional={
+    "after_minutes": JSON, "after_seconds": JSON, "channels": st.lists(st.sampled_from(
+        ["webpush", "telegram", "sms", "voice", "fax", ""]), max_size=3) | JSON,
+    "fallback": JSON, "door_knock": JSON})
+CAMPAIGN = st.fixed_dictionaries({}, optional={
+    "title": WEIRD | JSON, "kind": st.sampled_from(["drill", "real", "x"]) | JSON,
+    "scope": st.lists(st.sampled_from(["city", "association:桜町一丁目町会", "district:nowhere", "association:"])
+                      | TEXT, max_size=3) | JSON,
+    "messages": st.dictionaries(st.sampled_from(["ja", "en", "xx", ""]), WEIRD, max_size=2) | JSON,
+    "ladder": st.lists(LADDER_STEP, max_size=4) | JSON, "confirm": JSON, "start": JSON,
+    "scenario": st.sampled_from(["citywide-earthquake", "../../etc/passwd", ""]) | JSON})
+
+
+@FUZZ
+@given(doc=st.one_of(JSON, CAMPAIGN), preview=st.booleans())
+def test_campaign_api_json(app: App, doc: Any, preview: bool) -> None:
+    path = "/api/campaigns/preview" if preview else "/api/campaigns"
+    status, _ = app.check("POST", path, data=json.dumps(doc), headers={
+        "Authorization": f"Bearer {app.api_token}", "Content-Type": "application/json"})
+    assert status in ((200,) if preview else (201,)) or 400 <= status < 500
+
+
+@FUZZ
+@given(raw=st.binary(max_size=200), path=st.sampled_from(
+    ["/api/campaigns", "/api/campaigns/preview", "/api/campaigns/1/close", "/api/campaigns/1/cancel",
+     "/api/campaigns/1/households/1/confirm", "/api/campaigns/1/households/1/handled"]))
+def test_api_bodies_that_are_not_json(app: App, raw: bytes, path: str) -> None:
+    app.check("POST", path, data=raw, headers={"Authorization": f"Bearer {app.api_token}",
+                                               "Content-Type": "application/json"})
+
+
+IDS = st.one_of(st.integers(-2, 10), st.integers(-(2**63), 2**63 - 1), st.text(st.characters(codec="ascii"), min_size=1, max_size=12))
+
+
+@FUZZ
+@given(cid=IDS, hid=IDS, doc=st.one_of(JSON, st.fixed_dictionaries({}, optional={
+    "method": st.sampled_from(["visit", "phone", "paper", "x", ""]) | TEXT, "note": WEIRD | JSON,
+    "key": JSON})), action=st.sampled_from(["confirm", "handled"]), as_form=st.booleans())
+def test_confirm_and_handled(app: App, cid: Any, hid: Any, doc: Any, action: str, as_form: bool) -> None:
+    path = f"/api/campaigns/{quote(str(cid), safe='')}/households/{quote(str(hid), safe='')}/{action}"
+    headers = {"Authorization": f"Bearer {app.api_token}"}
+    if as_form and isinstance(doc, dict):
+        app.check("POST", path, data={k: str(v) for k, v in doc.items() if k.isprintable()}, headers=headers)
+    else:
+        app.check("POST", path, data=json.dumps(doc), headers={**headers, "Content-Type": "application/json"})
