@@ -3,9 +3,9 @@
 A generated city (60 % of households enrolled for web push, 20 % Telegram, 20 % SMS only) is
 imported by a helper process, a campaign is started (step 0 planned into the outbox), then this
 process dispatches the first wave against the sandbox running in another process with no provider
-limits (unless `--sms-limit` sets one). Web push goes out from a second process when the machine
-has a second core (`--processes 1` keeps everything in one). Printed: deliveries/s per channel,
-total seconds, peak RSS of the dispatching processes, duplicates (messages the sandbox received
+limits (unless `--sms-limit` sets one). Web push is encrypted and sent by a second process when
+the machine has a second core (`--processes 1` keeps everything in one). Printed: deliveries/s
+per channel, total seconds, peak RSS of the dispatching processes, duplicates (messages the sandbox received
 beyond one per delivery) and lost (households neither reached nor on the door-knock list).
 """
 
@@ -145,29 +145,23 @@ async def _sandbox(env: Mapping[str, str], workdir: Path, sms_limit: float) -> t
 
 async def _dispatch(cfg: Config, processes: int) -> dict[str, Any]:
     from safetynet.broadcast.dispatcher import Dispatcher
-    from safetynet.broadcast.engine import CPU_BOUND_LANES, LaneProcess, peak_rss_mb
-    from safetynet.channels.registry import build_senders
+    from safetynet.broadcast.engine import build_dispatch_senders, peak_rss_mb
+    from safetynet.broadcast.sendworker import ProcessSender
     from safetynet.store import store_session
 
-    child = LaneProcess(cfg, CPU_BOUND_LANES, burst=True) if processes == 2 else None
     async with store_session(cfg) as store:
-        senders = {ch: s for ch, s in build_senders(cfg).items() if child is None or ch not in CPU_BOUND_LANES}
+        senders = build_dispatch_senders(cfg, send_workers=processes == 2)
         for s in senders.values():
             await s.start()
+        workers = [s for s in senders.values() if isinstance(s, ProcessSender)]
         t0, cpu0 = time.perf_counter(), time.process_time()
-        if child is not None:
-            child.start()
         report = await Dispatcher(store.campaigns, senders, cfg, store.clock, contacts=store.roster).burst()
-        lanes = report.to_dict()
-        rss = [peak_rss_mb()]
-        if child is not None:
-            got = await child.wait()
-            lanes.update(got.get("report", {}))
-            rss.append(got.get("peak_rss_mb", 0.0))
         seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        rss = [peak_rss_mb()] + [await w.peak_rss_mb() for w in workers]
         for s in senders.values():
             await s.close()
-    return {"first_wave_seconds": round(seconds, 2), "dispatcher_cpu_seconds": round(cpu, 2), "lanes": lanes, "peak_rss_mb": round(max(rss), 1),
+    return {"first_wave_seconds": round(seconds, 2), "dispatcher_cpu_seconds": round(cpu, 2),
+            "lanes": report.to_dict(), "peak_rss_mb": round(max(rss), 1),
             "peak_rss_mb_per_process": [round(r, 1) for r in rss]}
 
 

@@ -1,37 +1,33 @@
-"""The broadcast engine as `safetynet serve` runs it: dispatcher(s) and the ladder scheduler.
+"""The broadcast engine as a server runs it: the dispatcher and the ladder scheduler.
 
 Web push encryption is CPU-bound (about 0.35 ms a message for the ECDH + AES-GCM alone), so on a
-machine with two cores the web-push lane runs in a second process: one process would cap the
-whole broadcast near one core. Both processes claim from the same outbox (SQLite serialises
-their short write transactions; each claims only its own lanes), so nothing is shared in memory.
+machine with a second core the web-push sender runs in a child process (`ProcessSender`): one
+process would cap the whole broadcast near one core. The child only sends; the database keeps one
+writer (two writing processes wait on each other's locks, and lose under load).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
 import os
-import signal
-from collections.abc import Iterable, Mapping
-from multiprocessing.connection import Connection
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
 
-from safetynet.broadcast.dispatcher import Dispatcher, DispatchReport
+from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.ladder import DoorKnockNotifier, LadderScheduler
+from safetynet.broadcast.sendworker import ProcessSender
 from safetynet.channels.base import ChannelSender
-from safetynet.clock import Clock, SystemClock
+from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import Channel
 
 log = structlog.get_logger("broadcast.engine")
 
-# Lanes given their own process when there is a second core.
+# Senders worth a process of their own when there is a second core.
 CPU_BOUND_LANES = (Channel.WEBPUSH,)
-# A lane process polls the outbox this often (it cannot be woken across processes).
-CHILD_POLL_SECONDS = 0.2
 
 
 def peak_rss_mb() -> float:
@@ -48,83 +44,22 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def use_lane_process(cfg: Config) -> bool:
+def use_send_workers(cfg: Config) -> bool:
     return (os.cpu_count() or 1) > 1 and any(getattr(cfg.channels, ch.value).enabled for ch in CPU_BOUND_LANES)
 
 
-# -- the lane process ----------------------------------------------------------------------------
-
-
-def _lane_process_main(cfg: Config, channels: list[str], burst: bool, conn: Connection) -> None:
-    """Entry point of the child: its own store, senders and dispatcher for `channels`."""
-    from safetynet.logs import configure_logging
-
-    configure_logging(cfg.logging.level, "json")
-    try:
-        report = asyncio.run(_lane_process(cfg, [Channel(c) for c in channels], burst))
-        conn.send({"report": report.to_dict(), "peak_rss_mb": peak_rss_mb()})
-    except Exception as e:  # reported to the parent, which logs it
-        conn.send({"error": f"{type(e).__name__}: {e}"})
-    finally:
-        conn.close()
-
-
-async def _lane_process(cfg: Config, channels: list[Channel], burst: bool) -> DispatchReport:
+def build_dispatch_senders(cfg: Config, public_url: str | None = None,
+                           send_workers: bool | None = None) -> dict[Channel, ChannelSender]:
+    """The senders of every enabled channel, CPU-bound ones in their own process on a multi-core
+    machine (not started: call `start()` inside the running loop)."""
     from safetynet.channels.registry import build_senders
-    from safetynet.store import store_session
 
-    clock = SystemClock()
-    async with store_session(cfg, clock) as store:
-        senders = {ch: s for ch, s in build_senders(cfg).items() if ch in channels}
-        for s in senders.values():
-            await s.start()
-        try:
-            disp = Dispatcher(store.campaigns, senders, cfg, clock, contacts=store.roster,
-                              poll_seconds=CHILD_POLL_SECONDS)
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, disp.stop)
-            return await (disp.burst() if burst else disp.run())
-        finally:
-            for s in senders.values():
-                await s.close()
-
-
-class LaneProcess:
-    """A child process running the dispatcher for some lanes."""
-
-    def __init__(self, cfg: Config, channels: Iterable[Channel], burst: bool = False) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self._recv, send = ctx.Pipe(duplex=False)
-        self.process = ctx.Process(target=_lane_process_main, args=(cfg, [str(c) for c in channels], burst, send),
-                                   name="safetynet-lanes", daemon=True)
-        self._send = send
-        self.result: dict[str, Any] = {}
-
-    def start(self) -> None:
-        self.process.start()
-        self._send.close()
-
-    async def wait(self) -> dict[str, Any]:
-        """Until the child ends; returns what it reported (its dispatch report and peak RSS)."""
-        loop = asyncio.get_running_loop()
-        self.result = await loop.run_in_executor(None, self._collect)
-        if "error" in self.result:
-            log.error("lane_process_failed", error=self.result["error"])
-        return self.result
-
-    def _collect(self) -> dict[str, Any]:
-        try:
-            result: dict[str, Any] = self._recv.recv()
-        except EOFError:
-            result = {"error": f"lane process exited with {self.process.exitcode}"}
-        self.process.join()
-        return result
-
-    def stop(self) -> None:
-        """Graceful: the child finishes its sends in flight and releases its claims."""
-        if self.process.is_alive() and self.process.pid is not None:
-            os.kill(self.process.pid, signal.SIGTERM)
+    senders = build_senders(cfg, public_url)
+    if use_send_workers(cfg) if send_workers is None else send_workers:
+        for ch in CPU_BOUND_LANES:
+            if ch in senders:
+                senders[ch] = ProcessSender(cfg, ch, public_url)
+    return senders
 
 
 # -- the engine ----------------------------------------------------------------------------------
@@ -135,22 +70,15 @@ class BroadcastEngine:
 
     def __init__(
         self, store: Any, cfg: Config, clock: Clock, *, senders: Mapping[Channel, ChannelSender] | None = None,
-        notifier: DoorKnockNotifier | None = None, lane_process: bool | None = None,
+        notifier: DoorKnockNotifier | None = None, send_workers: bool | None = None,
     ) -> None:
         self.store = store
         self.cfg = cfg
         self.clock = clock
         self._own_senders = senders is None
-        if senders is None:
-            from safetynet.channels.registry import build_senders
-
-            senders = build_senders(cfg)
-        self.split = use_lane_process(cfg) if lane_process is None else lane_process
-        here = {ch: s for ch, s in senders.items() if not (self.split and ch in CPU_BOUND_LANES)}
-        self.senders = here
-        self.dispatcher = Dispatcher(store.campaigns, here, cfg, clock, contacts=store.roster)
+        self.senders = dict(senders) if senders is not None else build_dispatch_senders(cfg, send_workers=send_workers)
+        self.dispatcher = Dispatcher(store.campaigns, self.senders, cfg, clock, contacts=store.roster)
         self.ladder = LadderScheduler(store.campaigns, clock, notifier=notifier, on_planned=self.wake)
-        self.child: LaneProcess | None = None
         self._tasks: list[asyncio.Task[Any]] = []
 
     def wake(self) -> None:
@@ -160,23 +88,17 @@ class BroadcastEngine:
         if self._own_senders:
             for s in self.senders.values():
                 await s.start()
-        if self.split:
-            self.child = LaneProcess(self.cfg, [ch for ch in CPU_BOUND_LANES if getattr(self.cfg.channels, ch.value).enabled])
-            self.child.start()
         self._tasks = [asyncio.create_task(self.dispatcher.run(), name="dispatcher"),
                        asyncio.create_task(self.ladder.run(), name="ladder")]
-        log.info("broadcast_engine_started", lane_process=self.split, lanes=sorted(str(c) for c in self.senders))
+        workers = sorted(str(c) for c, s in self.senders.items() if isinstance(s, ProcessSender))
+        log.info("broadcast_engine_started", lanes=sorted(str(c) for c in self.senders), send_workers=workers)
 
     async def stop(self) -> None:
         self.ladder.stop()
         self.dispatcher.stop()
-        if self.child is not None:
-            self.child.stop()
         for t in self._tasks:
             with contextlib.suppress(Exception):
                 await t
-        if self.child is not None:
-            await self.child.wait()
         if self._own_senders:
             for s in self.senders.values():
                 with contextlib.suppress(Exception):
