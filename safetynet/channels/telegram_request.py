@@ -14,6 +14,8 @@ import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+
 
 class NotSentError(NetworkError):
     """The connection never opened, so the request cannot have reached Telegram."""
@@ -68,10 +70,12 @@ class AiohttpRequest(BaseRequest):
         if request_data is not None and request_data.contains_files:
             # SafetyNet sends text only; uploads would need multipart, which we never build.
             raise NetworkError("file uploads are not supported by AiohttpRequest")
-        data = request_data.json_parameters if request_data is not None else None
+        # Encoded here: a dict makes aiohttp build a FormData and a MultipartWriter per request.
+        data = request_data.url_encoded_parameters().encode() if request_data is not None else None
+        headers = FORM_HEADERS if data is not None else None
         try:
             async with asyncio.timeout(self._deadline(read_timeout)):
-                async with self._session.request(method, url, data=data) as resp:
+                async with self._session.request(method, url, data=data, headers=headers) as resp:
                     return resp.status, await resp.read()
         except TimeoutError as e:
             raise TimedOut from e

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
@@ -27,6 +27,8 @@ from safetynet.channels.base import (
     parse_retry_after,
 )
 from safetynet.config import Secrets
+
+FORM = "application/x-www-form-urlencoded"
 
 
 class TwilioRateLimited(TwilioException):
@@ -80,6 +82,11 @@ class TwilioHttp(AsyncTwilioHttpClient):
         hdrs = dict(headers or {})
         if auth is not None:
             hdrs["Authorization"] = self._authorization(auth)
+        body = None
+        if data:
+            # Encoded here: a dict makes aiohttp build a FormData and a MultipartWriter per request.
+            body = urlencode(data, doseq=True).encode()
+            hdrs["Content-Type"] = FORM
         assert self.session is not None
         # asyncio.timeout covers connect, send and the whole body; aiohttp's own is not used.
         async with asyncio.timeout(timeout or self.timeout):
@@ -87,7 +94,7 @@ class TwilioHttp(AsyncTwilioHttpClient):
                 method.upper(),
                 self._rebase(url),
                 params=params,  # type: ignore[arg-type]
-                data=data,
+                data=body,
                 headers=hdrs,
                 allow_redirects=allow_redirects,
             ) as resp:
