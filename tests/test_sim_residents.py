@@ -11,6 +11,7 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from safetynet.replies.tokens import reply_token
 from safetynet.sim import city
@@ -19,6 +20,8 @@ from safetynet.sim.feeds import Follower, follow_http
 from safetynet.sim.messages import ResidentMessage
 from safetynet.sim.model import ResidentModel
 from safetynet.sim.stage import Stage, StageOptions, staged_city
+
+pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
 
 # A drill's 30-minute ladder in 3 seconds; answers come at once.
 SPEED = 600.0
@@ -93,3 +96,34 @@ async def test_the_http_follower_sees_what_the_in_process_one_saw(tmp_path: Path
             task.cancel()
         assert len(seen) == stage.driver.stats.messages
         assert follower.ignored == stage.follower.ignored
+
+
+async def test_campaign_start_simulate_answers_only_its_own_campaign(tmp_path: Path) -> None:
+    from safetynet.sim import runner
+
+    silent = ResidentModel(answer_share=0.0, time_compression=INSTANT)
+    async with staged_city(StageOptions(tmp_path, households=20, model=silent)) as stage:
+        first = await _drill(stage)  # an older campaign: its messages stay in the sandbox's record
+        scenario = city.load_city_scenario(None)
+        spec = city.drill_spec(scenario, SPEED)
+        spec = type(spec)(spec.title, spec.kind, spec.scope, spec.messages, spec.ladder,
+                          {**spec.options, "simulate": {"answer_share": 1.0, "late_share": 0.0,
+                                                        "time_compression": INSTANT}})
+        campaign = await stage.system.campaigns.launch(spec, source="cli")
+        counters = await runner._simulate(stage.cfg, campaign.id, asyncio.Event())
+        statuses = await stage.system.store.campaigns.household_statuses(campaign.id)
+        answered = sum(1 for s in statuses.values() if s in ("safe", "need_help"))
+        assert counters["accepted"] == answered > 0 and counters["failed"] == 0
+        old = await stage.system.store.campaigns.household_statuses(first)
+        assert not any(s in ("safe", "need_help") for s in old.values())
+
+
+def test_simulate_refuses_real_providers(tmp_path: Path) -> None:
+    from safetynet.admin import CommandError
+    from safetynet.config import load_config
+    from safetynet.sim import runner
+
+    cfg = load_config(None, env={"SAFETYNET_CHANNELS_SMS_API_BASE_URL": "https://api.twilio.com",
+                                 "SAFETYNET_TWILIO_ACCOUNT_SID": "AC1", "SAFETYNET_TWILIO_AUTH_TOKEN": "t"})
+    with pytest.raises(CommandError, match=r"channels\.sms is a real provider"):
+        runner.check_sandbox_only(cfg)

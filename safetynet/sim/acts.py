@@ -19,13 +19,14 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
-import aiohttp
 from twilio.request_validator import RequestValidator
 
 from safetynet.channels.telegram import SECRET_HEADER, callback_data, webhook_secret, webhook_url
 from safetynet.config import Config
 from safetynet.domain import Channel, Status
+from safetynet.sim.http import HttpError, LeanHttp
 from safetynet.sim.messages import ResidentMessage
 
 TWILIO_API_VERSION = "2010-04-01"
@@ -71,9 +72,13 @@ class ActOutcome:
 @dataclass(frozen=True)
 class _Request:
     url: str
-    data: Any = None
-    json_body: Any = None
-    headers: dict[str, str] | None = None
+    body: bytes
+    headers: dict[str, str]
+
+
+def _json(url: str, doc: Any, headers: dict[str, str] | None = None) -> _Request:
+    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    return _Request(url, body, {"Content-Type": "application/json", **(headers or {})})
 
 
 def sms_body(status: Status, household_key: int) -> str:
@@ -88,16 +93,17 @@ def _update_id(message: ResidentMessage) -> int:
 class Actor:
     """Sends answers over one HTTP session; safe to share between many concurrent tasks."""
 
-    def __init__(self, session: aiohttp.ClientSession, creds: Credentials, max_attempts: int = MAX_ATTEMPTS,
+    def __init__(self, http: LeanHttp, creds: Credentials, max_attempts: int = MAX_ATTEMPTS,
                  backoff_seconds: float = 0.2) -> None:
-        self.session = session
+        self.http = http
         self.creds = creds
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
 
     def _signed(self, url: str, params: dict[str, str]) -> _Request:
         signature = RequestValidator(self.creds.twilio_auth_token).compute_signature(url, params)
-        return _Request(url, data=params, headers={"X-Twilio-Signature": str(signature)})
+        return _Request(url, urlencode(params).encode(), {
+            "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": str(signature)})
 
     def build(self, a: Answer) -> _Request:
         """The request the provider (or the service worker) sends for this answer."""
@@ -106,7 +112,7 @@ class Actor:
             body: dict[str, Any] = {"status": str(a.status), "key": "sim" + secrets.token_urlsafe(12)}
             if a.location:
                 body["location"] = a.location
-            return _Request(m.reply_url.rstrip("/") + "/answer", json_body=body)
+            return _json(m.reply_url.rstrip("/") + "/answer", body)
         if m.channel == Channel.TELEGRAM:
             chat_id = int(m.address)
             _, _, message_id = m.provider_id.partition(":")
@@ -116,8 +122,7 @@ class Actor:
                 "message": {"message_id": int(message_id or 0), "date": int(m.received_at),
                             "chat": {"id": chat_id, "type": "private"}, "text": m.text},
                 "chat_instance": str(chat_id), "data": callback_data(str(a.status), m.token)}}
-            headers = {"Content-Type": "application/json", SECRET_HEADER: self.creds.telegram_secret}
-            return _Request(webhook_url(self.creds.public_url), data=json.dumps(update), headers=headers)
+            return _json(webhook_url(self.creds.public_url), update, {SECRET_HEADER: self.creds.telegram_secret})
         if m.channel == Channel.SMS:
             sid = "SM" + secrets.token_hex(16)
             return self._signed(f"{self.creds.public_url}/hooks/twilio/sms", {
@@ -137,18 +142,18 @@ class Actor:
             wait = self.backoff_seconds * attempt
             t0 = time.perf_counter()
             try:
-                async with self.session.post(req.url, data=req.data, json=req.json_body, headers=req.headers) as resp:
-                    await resp.read()
-                    status, latency = resp.status, time.perf_counter() - t0
-                    if status < 300:
-                        return ActOutcome(True, status, attempt, latency)
-                    detail = f"http_{status}"
-                    if status == 429:
-                        wait = float(resp.headers.get("Retry-After", "1") or 1)
-                    elif status < 500:
-                        return ActOutcome(False, status, attempt, latency, detail)
-            except (aiohttp.ClientError, TimeoutError) as e:
+                resp = await self.http.post(req.url, req.body, req.headers)
+            except (HttpError, TimeoutError) as e:
                 status, latency, detail = 0, time.perf_counter() - t0, type(e).__name__
+            else:
+                status, latency = resp.status, time.perf_counter() - t0
+                if status < 300:
+                    return ActOutcome(True, status, attempt, latency)
+                detail = f"http_{status}"
+                if status == 429:
+                    wait = float(resp.headers.get("retry-after", "1") or 1)
+                elif status < 500:
+                    return ActOutcome(False, status, attempt, latency, detail)
             if attempt == self.max_attempts or wait > MAX_RETRY_AFTER_SECONDS:
                 break
             await asyncio.sleep(wait)
@@ -157,8 +162,7 @@ class Actor:
     async def seen(self, m: ResidentMessage) -> bool:
         """The service worker showed the notification (`read`); best effort, like the real one."""
         try:
-            async with self.session.post(m.reply_url.rstrip("/") + "/seen") as resp:
-                await resp.read()
-                return resp.status < 300
-        except (aiohttp.ClientError, TimeoutError):
+            resp = await self.http.post(m.reply_url.rstrip("/") + "/seen", b"", {})
+        except (HttpError, TimeoutError):
             return False
+        return resp.status < 300

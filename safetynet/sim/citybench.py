@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -13,12 +13,12 @@ from typing import Any
 import aiohttp
 
 from safetynet.bench_citywide import POLL_SECONDS, campaign_body, ladder_seconds, resident_model
-from safetynet.channels.webpush import load_or_create_vapid
 from safetynet.config import Config, load_config
 from safetynet.domain import ANSWERED, Channel
 from safetynet.replies.tokens import reply_token
-from safetynet.sim.enrol import Enrolling, enrol
+from safetynet.sim.enrol import Enrolling
 from safetynet.sim.host import peak_rss_mb
+from safetynet.sim.loadcity import enrol_plan, load_in_child
 from safetynet.sim.procs import ChildFailed, HostProcess, ServerProcess, cpu_seconds
 from safetynet.sim.residents import percentile
 from safetynet.sim.stage import free_port, stage_env
@@ -79,6 +79,8 @@ class CityBench:
 
     async def run(self) -> dict[str, Any]:
         started = time.monotonic()
+        # Other work on the machine changes every wall-clock figure: say how busy it was.
+        self.result["machine"] = {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()[0]}
         host = HostProcess(self.env(), self.workdir / "host.log", resident_model(self.args),
                            concurrency=self.args.concurrency, hold=True)
         await host.start()
@@ -103,6 +105,7 @@ class CityBench:
             await server.stop()
             final = await host.stop()
         self._memory(final)
+        self.result["machine"]["load_average_at_end"] = os.getloadavg()[0]
         self.result["total_seconds"] = round(time.monotonic() - started, 1)
         return self.result
 
@@ -120,28 +123,18 @@ class CityBench:
 
     async def _load(self, env: dict[str, str]) -> list[Enrolling]:
         _say(f"generating and importing {self.args.households:,} households…")
-        plan_path = self.workdir / "plan.json"
-        with (self.workdir / "loader.log").open("ab") as err:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "safetynet.sim.loadcity", str(self.args.households), str(plan_path),
-                str(self.args.push_share), str(self.args.telegram_share),
-                stdout=asyncio.subprocess.PIPE, stderr=err, env=env)
-            out, _ = await proc.communicate()
-        if proc.returncode != 0:
-            raise ChildFailed(f"loading the city failed; see {self.workdir / 'loader.log'}")
-        loaded = json.loads(out.decode().strip().splitlines()[-1])
+        loaded, plan = await load_in_child(env, self.args.households, self.workdir, self.args.push_share,
+                                           self.args.telegram_share)
         self.token = loaded.pop("token")
         self.result.update({k: loaded[k] for k in ("households", "associations", "import_seconds",
                                                    "parse_seconds", "import_db_seconds")})
         self.result["loader_peak_rss_mb"] = loaded["peak_rss_mb"]
-        rows = json.loads(plan_path.read_text(encoding="utf-8"))
-        return [Enrolling(int(h), str(code), Channel(ch), int(chat)) for h, code, ch, chat in rows]
+        return plan
 
     async def _enrol(self, cfg: Config, sandbox_url: str, plan: list[Enrolling]) -> None:
         _say(f"enrolling {len(plan):,} households through /join and Telegram /start…")
-        key = load_or_create_vapid(cfg.data_dir).application_server_key
         self._cpu_start()
-        result = await enrol(cfg.server.public_url, sandbox_url, plan, key, concurrency=64)
+        result = await enrol_plan(cfg, sandbox_url, plan)
         self._cpu_since(len(plan), "enrolment")
         self.result["enrolled"] = result.to_dict()
 

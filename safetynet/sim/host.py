@@ -50,12 +50,13 @@ def peak_rss_mb(pid: int | str = "self") -> float:
 
 
 class Host:
-    def __init__(self, cfg: Config, model: ResidentModel, concurrency: int, hold: bool, seen: bool) -> None:
+    def __init__(self, cfg: Config, model: ResidentModel, concurrency: int, hold: bool, seen: bool,
+                 max_per_second: float = 0.0) -> None:
         self.cfg = cfg
         self.sandbox = Sandbox(cfg, port=0, app_url=cfg.server.public_url)
         use_indexed_state(self.sandbox)  # a city's worth of records: lookups must not scan
         self.driver = ResidentDriver(model, Credentials.from_config(cfg), concurrency=concurrency, hold=hold,
-                                     report_seen=seen)
+                                     report_seen=seen, max_per_second=max_per_second)
         self.follower = Follower(self.driver.feed)
 
     def counters(self) -> dict[str, Any]:
@@ -133,13 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=64, help="answers in flight at most")
     parser.add_argument("--hold", action="store_true", help="collect answers until the release command")
     parser.add_argument("--seen", action="store_true", help="report shown push notifications (read)")
+    parser.add_argument("--rate", type=float, default=0.0, help="answers a second at most (0: no limit)")
     args = parser.parse_args(argv)
     from safetynet.logs import configure_logging
 
     cfg = load_config(None)
     configure_logging(cfg.logging.level, "json")
     model = ResidentModel.from_table(json.loads(args.model))
-    asyncio.run(_serve(Host(cfg, model, args.concurrency, args.hold, args.seen)))
+    asyncio.run(_serve(Host(cfg, model, args.concurrency, args.hold, args.seen, args.rate)))
     return 0
 
 

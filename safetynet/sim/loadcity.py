@@ -18,10 +18,11 @@ from typing import Any
 from safetynet.auth import new_token, token_hash
 from safetynet.channels.webpush import load_or_create_vapid
 from safetynet.config import Config, load_config
-from safetynet.domain import Role
+from safetynet.domain import Channel, Role
 from safetynet.roster import csvio
 from safetynet.roster.generate import generate_roster
 from safetynet.sim import city
+from safetynet.sim.enrol import Enrolling, EnrolResult, enrol
 from safetynet.store import store_session
 
 SEED = 11
@@ -50,6 +51,29 @@ async def load_city(cfg: Config, households: int, csv_path: Path, push_share: fl
             "without_channel": summary.households_without_channel, "parse_seconds": round(t1 - t0, 2),
             "import_db_seconds": round(t2 - t1, 2), "import_seconds": round(t2 - t0, 2), "token": token,
             "peak_rss_mb": round(_peak_rss_mb(), 1)}
+
+
+async def load_in_child(env: dict[str, str], households: int, workdir: Path, push_share: float = 0.6,
+                        telegram_share: float = 0.2) -> tuple[dict[str, Any], list[Enrolling]]:
+    """Runs this module in a child process; returns its figures and the enrolment plan."""
+    plan_path = workdir / "plan.json"
+    log = workdir / "loader.log"
+    with log.open("ab") as err:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "safetynet.sim.loadcity", str(households), str(plan_path), str(push_share),
+            str(telegram_share), stdout=asyncio.subprocess.PIPE, stderr=err, env=env)
+        out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"loading the city failed; see {log}")
+    loaded: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    rows = json.loads(plan_path.read_text(encoding="utf-8"))
+    return loaded, [Enrolling(int(h), str(code), Channel(ch), int(chat)) for h, code, ch, chat in rows]
+
+
+async def enrol_plan(cfg: Config, sandbox_url: str, plan: list[Enrolling], concurrency: int = 64) -> EnrolResult:
+    """Every household of the plan enrols through the app's real paths (see `sim.enrol`)."""
+    key = load_or_create_vapid(cfg.data_dir).application_server_key
+    return await enrol(cfg.server.public_url, sandbox_url, plan, key, concurrency=concurrency)
 
 
 def _peak_rss_mb() -> float:

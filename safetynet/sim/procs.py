@@ -136,9 +136,9 @@ class HostProcess:
     """`python -m safetynet.sim.host`: the sandbox and the residents, driven over a pipe."""
 
     def __init__(self, env: Mapping[str, str], log: Path, model: Mapping[str, Any], *, concurrency: int = 64,
-                 hold: bool = True, seen: bool = False) -> None:
+                 hold: bool = True, seen: bool = False, rate: float = 0.0) -> None:
         self.env, self.log = dict(env), log
-        self.args = ["--model", json.dumps(dict(model)), "--concurrency", str(concurrency)]
+        self.args = ["--model", json.dumps(dict(model)), "--concurrency", str(concurrency), "--rate", str(rate)]
         self.args += ["--hold"] if hold else []
         self.args += ["--seen"] if seen else []
         self.proc: asyncio.subprocess.Process | None = None

@@ -22,11 +22,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import structlog
 
 from safetynet.domain import Channel, Status
 from safetynet.sim.acts import Actor, ActOutcome, Answer, Credentials
+from safetynet.sim.http import LeanHttp
 from safetynet.sim.messages import ResidentMessage
 from safetynet.sim.model import ResidentModel, intent_of, reaction
 
@@ -90,8 +90,9 @@ class _Job:
 
 class ResidentDriver:
     def __init__(self, model: ResidentModel, creds: Credentials, *, concurrency: int = DEFAULT_CONCURRENCY,
-                 hold: bool = False, report_seen: bool = False) -> None:
+                 hold: bool = False, report_seen: bool = False, max_per_second: float = 0.0) -> None:
         self.model = model
+        self.max_per_second = max_per_second  # 0: as fast as answers fall due
         self.creds = creds
         self.concurrency = concurrency
         self.report_seen = report_seen
@@ -109,15 +110,14 @@ class ResidentDriver:
         self._idle.set()
         self._pending = 0
         self._tasks: list[asyncio.Task[None]] = []
-        self._session: aiohttp.ClientSession | None = None
+        self._http: LeanHttp | None = None
         self._actor: Actor | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self.concurrency, force_close=False)
-        self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30))
-        self._actor = Actor(self._session, self.creds)
+        self._http = LeanHttp(max_connections=self.concurrency)
+        self._actor = Actor(self._http, self.creds)
         self._tasks = [asyncio.create_task(self._schedule(), name="sim-schedule")]
         self._tasks += [asyncio.create_task(self._work(), name="sim-worker") for _ in range(self.concurrency)]
 
@@ -128,9 +128,9 @@ class ResidentDriver:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         self._tasks = []
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     async def __aenter__(self) -> ResidentDriver:
         await self.start()
@@ -189,9 +189,13 @@ class ResidentDriver:
 
     async def _schedule(self) -> None:
         loop = asyncio.get_running_loop()
+        next_slot = loop.time()
         while True:
             await self._released.wait()
             while self._heap and self._heap[0][0] <= loop.time():
+                if self.max_per_second > 0:  # a steady stream (the soak), not a storm
+                    next_slot = max(next_slot + 1.0 / self.max_per_second, loop.time())
+                    await asyncio.sleep(next_slot - loop.time())
                 await self._queue.put(heapq.heappop(self._heap)[2])
             self._wake.clear()
             timeout = (self._heap[0][0] - loop.time()) if self._heap else None
