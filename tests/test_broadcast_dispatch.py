@@ -19,7 +19,7 @@ from broadcast_helpers import (
     subscription,
 )
 
-from safetynet.broadcast.dispatcher import Dispatcher
+from safetynet.broadcast.dispatcher import STORE_RETRY_SECONDS, Dispatcher
 from safetynet.broadcast.model import LadderStep
 from safetynet.broadcast.service import CampaignService, CampaignSpec, CampaignStateError
 from safetynet.channels.base import (
@@ -274,3 +274,35 @@ async def test_provider_callbacks_keep_the_best_state_and_undelivered_falls_back
         # the phone that could not get the SMS is called instead
         await Dispatcher(store.campaigns, snd, cfg, clock).burst()
         assert snd[Channel.VOICE].households() == [ids["b"]]
+
+
+class ReleasingClock(FakeClock):
+    """Lets go of a held database lock when the dispatcher starts waiting after a store error."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_retry_wait: list[object] = []
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds == STORE_RETRY_SECONDS and self.on_retry_wait:
+            self.on_retry_wait.pop()()  # type: ignore[operator]
+        await super().sleep(seconds)
+
+
+async def test_a_locked_database_does_not_end_the_dispatcher(tmp_path: Path) -> None:
+    import sqlite3
+
+    cfg = make_cfg(tmp_path)
+    clock = ReleasingClock()
+    async with opened(cfg, clock) as store:
+        ids = await seed(store, [H("a", "w")])
+        await CampaignService(store, cfg, clock).launch(spec())
+        other = sqlite3.connect(cfg.db_path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock past the busy timeout
+        clock.on_retry_wait.append(lambda: other.execute("ROLLBACK"))
+        snd = senders(clock)
+        try:
+            await run_with_clock(clock, Dispatcher(store.campaigns, snd, cfg, clock).burst())
+        finally:
+            other.close()
+        assert snd[Channel.WEBPUSH].households() == [ids["a"]]

@@ -28,6 +28,7 @@ from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, Channel
 from safetynet.replies.tokens import reply_token, reply_url
+from safetynet.store import StoreError
 from safetynet.store.campaigns import CampaignStore
 
 log = structlog.get_logger("broadcast.dispatcher")
@@ -35,6 +36,8 @@ log = structlog.get_logger("broadcast.dispatcher")
 # Outcomes sent but not yet committed, at most this many per send slot: enough to keep commits
 # large, few enough that a crash repeats little (their claims come back after the lease).
 UNRECORDED_PER_SLOT = 2
+# After a store error (locked, disk full) the dispatcher tries again this much later.
+STORE_RETRY_SECONDS = 1.0
 # While busy, the list of running campaigns (and so which drills are paused) is re-read this often.
 REFRESH_SECONDS = 0.25
 
@@ -120,7 +123,6 @@ class Dispatcher:
         return await self.run(burst=True)
 
     async def run(self, burst: bool = False) -> DispatchReport:
-        await self.store.outbox.reclaim_expired(self.owner)
         for lane in self.lanes.values():
             self._workers += [asyncio.create_task(self._worker(lane), name=f"lane-{lane.channel}")
                               for _ in range(lane.concurrency)]
@@ -135,19 +137,27 @@ class Dispatcher:
         return DispatchReport({str(ch): lane.stats for ch, lane in self.lanes.items()})
 
     async def _loop(self, burst: bool) -> None:
-        last_reclaim = self.clock.monotonic()
+        last_reclaim: float | None = None
         while not self._stopping:
             self._wake.clear()
-            await self._refresh_campaigns()
-            claimed = await self._top_up()
-            if self.clock.monotonic() - last_reclaim > self.cfg.broadcast.lease_seconds / 2:
-                last_reclaim = self.clock.monotonic()
-                await self.store.outbox.reclaim_expired(self.owner)
-            if claimed:
-                continue
-            if burst and not self._recording and all(lane.idle for lane in self.lanes.values()):
-                if await self._drained():
-                    return
+            try:
+                # first thing, then twice a lease: claims of a dead dispatcher come back
+                if last_reclaim is None or self.clock.monotonic() - last_reclaim > self.cfg.broadcast.lease_seconds / 2:
+                    await self.store.outbox.reclaim_expired(self.owner)
+                    last_reclaim = self.clock.monotonic()
+                await self._refresh_campaigns()
+                claimed = await self._top_up()
+                if claimed:
+                    continue
+                if burst and not self._recording and all(lane.idle for lane in self.lanes.values()):
+                    if await self._drained():
+                        return
+                    continue
+            except StoreError as e:
+                # A locked or failing disk must not end the dispatcher: what it holds is leased, the
+                # rest waits in the outbox; it tries again shortly.
+                log.error("dispatcher_store_error", error=str(e))
+                await self.clock.sleep(STORE_RETRY_SECONDS)
                 continue
             await self._wait(None if burst else self.poll_seconds)
 
