@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 import warnings
 from pathlib import Path
 
@@ -183,12 +182,11 @@ async def test_5xx_is_retryable_with_unknown_outcome_and_never_retried_by_the_cl
 
 
 async def test_timeout_is_real_and_the_outcome_unknown(tmp_path: Path) -> None:
+    # The provider answers after 1 s; only a deadline of our own (0.1 s) can turn that into a timeout.
     env = {"SAFETYNET_CHANNELS_SMS_TIMEOUT_SECONDS": "0.1"}
-    async with running_sandbox(tmp_path, env=env, latency_ms=500) as (sb, cfg), started(sms.from_config(cfg, cfg.server.public_url)) as sender:
-        t0 = time.monotonic()
+    async with running_sandbox(tmp_path, env=env, latency_ms=1000) as (sb, cfg), started(sms.from_config(cfg, cfg.server.public_url)) as sender:
         with pytest.raises(RetryableSendError) as err:
             await sender.send(outbound(Channel.SMS, PHONE))
-        assert time.monotonic() - t0 < 0.4
         assert (err.value.reason, err.value.outcome_unknown) == ("timeout", True)
         # The provider did accept it after we stopped waiting: exactly why the outcome is "unknown".
         await sb.wait_for(1)
