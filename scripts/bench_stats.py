@@ -2,7 +2,7 @@
 2,000/s, 200 dashboards connected to the live stream. Prints one JSON object.
 
     .venv/bin/python scripts/bench_stats.py [--households 200000] [--rate 2000] [--sse 200]
-                                            [--requests 100] [--dir DIR] [--keep]
+                                            [--requests 100] [--dir DIR]
 
 The server (the whole app, every route module) runs in a child process; the replies are
 recorded inside it through the real `ReplyIntake` (token lookup, group commit, counters, the
@@ -10,7 +10,7 @@ live hub's listener) at `--rate`, so the HTTP parsing of the replies themselves 
 figure (the replies benchmark measures that). This process holds the 200 SSE clients, times
 the pages one request at a time, and measures answer → dashboard: a reply posted to /r/{token}
 until the household's change arrives on the stream watching its association.
-The database is built once per --dir and reused (`--keep`).
+The roster is built once per --dir and reused; each run starts a fresh campaign over it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
 import resource
 import sys
@@ -43,6 +44,7 @@ from safetynet.store.campaigns import Enrolment
 
 SECRET = "bench-stats-secret"  # noqa: S105 - a throwaway key for a throwaway database
 RESERVED = 60  # households the load never answers: the answer → dashboard probes
+MAX_IN_FLIGHT = 100
 
 
 def _config(folder: Path, port: int = 8080) -> Config:
@@ -91,26 +93,26 @@ def _cached(folder: Path, households: int) -> dict[str, Any] | None:
 
 
 async def prepare(folder: Path, households: int) -> dict[str, Any]:
-    cached = _cached(folder, households)
-    if cached is not None:
-        return cached
-    meta_path = folder / "bench.json"
+    """The roster and an API token (built once per folder), then a fresh running campaign (each run)."""
+    meta = _cached(folder, households)
     cfg = _config(folder)
     t = time.perf_counter()
     store = await open_store(cfg, SystemClock())
     try:
-        await store.roster.import_households(list(generate_roster(households, seed=7)))
-        token = new_token()
-        await store.auth.create_api_token(token_hash(token), Role.CITY_ADMIN, "city", "bench")
-        campaign_id = await _enrol(store)
-        assocs = [a.id for a in await store.roster.list_associations()]
+        if meta is None:
+            await store.roster.import_households(list(generate_roster(households, seed=7)))
+            token = new_token()
+            await store.auth.create_api_token(token_hash(token), Role.CITY_ADMIN, "city", "bench")
+            meta = {"households": households, "token": token,
+                    "associations": [a.id for a in await store.roster.list_associations()]}
+            (folder / "bench.json").write_text(json.dumps(meta))
+        meta["campaign_id"] = await _enrol(store)
         ids = [h.id async for batch in store.roster.households_in_scope(["city"]) for h in batch]
     finally:
         await store.close()
-    rng = random.Random(3)
-    meta = {"households": households, "campaign_id": campaign_id, "token": token, "associations": assocs,
-            "reserved": rng.sample(ids, RESERVED), "prepare_seconds": round(time.perf_counter() - t, 1)}
-    meta_path.write_text(json.dumps(meta))
+    meta["reserved"] = random.Random(3).sample(ids, RESERVED)
+    meta["prepare_seconds"] = round(time.perf_counter() - t, 1)
+    (folder / "run.json").write_text(json.dumps(meta))
     return meta
 
 
@@ -135,7 +137,9 @@ async def _replier(store: Store, intake: ReplyIntake, campaign_id: int, rate: fl
     start, issued = time.perf_counter(), 0
     while issued < len(ids) and not stop.is_set():
         due = min(len(ids), int((time.perf_counter() - start) * rate))
-        while issued < due and len(pending) < 2 * rate:  # a backlog beyond 2 s means the server cannot keep up
+        # at most MAX_IN_FLIGHT answers at once, like the connection pool of the replies' load
+        # generator: past that the server is saturated, and a deeper queue would only stall readers
+        while issued < due and len(pending) < MAX_IN_FLIGHT:
             task = asyncio.ensure_future(one(ids[issued]))
             pending.add(task)
             task.add_done_callback(pending.discard)
@@ -152,7 +156,7 @@ async def serve(folder: Path, port: int, rate: float) -> None:
     from safetynet.web.app import Services, create_app
 
     configure_logging("warning", "json", sys.stderr)  # 2,000 "reply_received" lines a second would be the bench
-    meta = json.loads((folder / "bench.json").read_text())
+    meta = json.loads((folder / "run.json").read_text())
     cfg = _config(folder, port)
     clock = SystemClock()
     store = await open_store(cfg, clock)
@@ -165,14 +169,14 @@ async def serve(folder: Path, port: int, rate: float) -> None:
     print(json.dumps({"ready": True}), flush=True)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.readline)  # "go"
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     replier = asyncio.ensure_future(_replier(store, intake, meta["campaign_id"], rate, set(meta["reserved"]),
                                              stop, done))
     await loop.run_in_executor(None, sys.stdin.readline)  # "stop"
-    seconds = time.perf_counter() - t
+    seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
     stop.set()
     await replier
-    print(json.dumps({"replies": done[0], "seconds": round(seconds, 2),
+    print(json.dumps({"replies": done[0], "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
                       "replies_per_second": round(done[0] / seconds, 1),
                       "server_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}),
           flush=True)
@@ -313,9 +317,13 @@ async def clients(folder: Path, port: int, meta: dict[str, Any], args: argparse.
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
+    from safetynet.logs import configure_logging
+
+    configure_logging("warning", "json", sys.stderr)  # stdout is the JSON result alone
     folder = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="bench-stats-"))
     folder.mkdir(parents=True, exist_ok=True)
     meta = await prepare(folder, args.households)
+    load_before = os.getloadavg()
     with contextlib.closing(__import__("socket").socket()) as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -336,7 +344,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         if server.returncode is None:
             server.terminate()
         await server.wait()
-    result.update(households=meta["households"], associations=len(meta["associations"]),
+    result.update(load_average_before=[round(x, 2) for x in load_before],
+                  load_average_after=[round(x, 2) for x in os.getloadavg()], cpus=os.cpu_count(),
+                  households=meta["households"], associations=len(meta["associations"]),
                   replies_target_per_second=args.rate, prepare_seconds=meta["prepare_seconds"])
     return result
 

@@ -41,6 +41,11 @@ def status_labels_json(lang: str) -> str:
     return json.dumps({s: status_label(lang, s) for s in STATUS_TEXT}, ensure_ascii=False)
 
 
+def state_labels_json(lang: str) -> str:
+    states = ("draft", "running", "closed", "cancelled")
+    return json.dumps({s: t(lang, "state_" + s) for s in states}, ensure_ascii=False)
+
+
 def campaign_badge(lang: str, c: CampaignInfo) -> str:
     kind = "real" if c.kind == "real" else "drill"
     return (f'<span class="badge k-{kind}">{esc(t(lang, kind))}</span> '

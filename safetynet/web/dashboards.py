@@ -39,6 +39,7 @@ from safetynet.web.dash_views import (
     help_panel,
     household_rows,
     household_table,
+    state_labels_json,
     status_labels_json,
 )
 from safetynet.web.layout import esc
@@ -93,6 +94,7 @@ async def association_page(request: web.Request) -> web.Response:
     )
     attrs = (f' data-page="association" data-campaign="{campaign.id}" data-association="{assoc.id}"'
              f' data-since="{since}" data-labels="{esc(status_labels_json(lang))}"'
+             f' data-states="{esc(state_labels_json(lang))}"'
              f' data-msg-saved="{esc(t(lang, "saved"))}" data-msg-failed="{esc(t(lang, "failed"))}"'
              f' data-live-on="{esc(t(lang, "live_on"))}" data-live-off="{esc(t(lang, "live_off"))}"')
     return render(request, assoc.name, body, scripts=("/static/dash.js",), main_attrs=attrs)
@@ -131,6 +133,7 @@ async def doorknock_page(request: web.Request) -> web.Response:
     body = doorknock_body(lang, assoc, campaign, lines, services(request).clock.now())
     attrs = (f' data-page="doorknock" data-campaign="{campaign.id}" data-association="{assoc.id}"'
              f' data-since="{since}" data-labels="{esc(status_labels_json(lang))}"'
+             f' data-states="{esc(state_labels_json(lang))}"'
              f' data-live-on="{esc(t(lang, "live_on"))}" data-live-off="{esc(t(lang, "live_off"))}"')
     return render(request, f'{t(lang, "doorknock")} — {assoc.name}', body, scripts=("/static/dash.js",),
                   styles=("/static/base.css", "/static/dash.css", "/static/print.css"), main_attrs=attrs)

@@ -15,6 +15,7 @@
 
   var cid = main.dataset.campaign, aid = main.dataset.association;
   var labels = JSON.parse(main.dataset.labels || "{}");
+  var states = JSON.parse(main.dataset.states || "{}");
   var meta = document.querySelector('meta[name="csrf-token"]');
   var csrf = meta ? meta.getAttribute("content") : "";
   var ANSWERED = { safe: 1, need_help: 1, confirmed_in_person: 1 };
@@ -89,7 +90,15 @@
       if (tr.dataset.status !== status) { setStatus(tr, status); }
     });
   }
+  function updateState(ev) {
+    var state = document.querySelector("[data-campaign-state]");
+    if (state && ev.campaign && states[ev.campaign.state] && state.textContent !== states[ev.campaign.state]) {
+      state.textContent = states[ev.campaign.state];  // closed or cancelled while the page is open
+      state.className = "badge st-" + ev.campaign.state;
+    }
+  }
   function updateCounts(ev) {
+    updateState(ev);
     var st = ev.status, answered = 0, k;
     for (k in ANSWERED) { answered += st[k] || 0; }
     document.querySelectorAll("[data-count]").forEach(function (el) { el.textContent = st[el.dataset.count] || 0; });
@@ -99,10 +108,6 @@
     var a = document.querySelector("[data-answered]"); if (a) { a.textContent = answered; }
     var h = document.querySelector("[data-households]"); if (h) { h.textContent = ev.households; }
     var r = document.querySelector("[data-rate]"); if (r) { r.textContent = pct(ev.answered_rate); }
-    var state = document.querySelector("[data-campaign-state]");
-    if (state && ev.campaign && ev.campaign.state && state.dataset.state !== ev.campaign.state) {
-      state.dataset.state = ev.campaign.state;
-    }
   }
 
   // -- fragments ------------------------------------------------------------------------------
@@ -140,6 +145,7 @@
   // -- the live stream ------------------------------------------------------------------------
   function onEvent(ev) {
     if (page === "association") { updateCounts(ev); }
+    else { updateState(ev); }
     var helpMoved = false;
     (ev.changed || []).forEach(function (c) { applyChange(c); if (c[2] === "need_help") { helpMoved = true; } });
     if (ev.reset && page === "association") { refreshRows(); }
