@@ -116,7 +116,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> None:
     try:
         loaded, plan = await load_in_child(env, args.households, workdir)
         url = await server.start()
-        await enrol_plan(load_config(None, env=env), host.url, plan)
+        await enrol_plan(load_config(None, env=env), host.url, plan, host=host)
         headers = {"Authorization": f"Bearer {loaded['token']}"}
         async with aiohttp.ClientSession(headers=headers) as api:
             async with api.post(f"{url}/api/campaigns", json=_campaign(seconds)) as resp:

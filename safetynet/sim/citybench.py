@@ -59,7 +59,8 @@ class CityBench:
         self.samples: list[tuple[float, dict[str, int]]] = []
         self.token = ""
         self.api_url = ""
-        self.pids: dict[str, int] = {}
+        self.pids: dict[str, int] = {"bench": os.getpid()}
+        self.rungs = ladder_seconds(args.households, args.sms_after, min_gap=args.ladder_gap)
         self._cpu_mark: dict[str, float] = {}
 
     def _cpu_start(self) -> None:
@@ -92,7 +93,7 @@ class CityBench:
             plan = await self._load(env)
             self.api_url = await server.start()
             self.pids["server"] = server.pid
-            await self._enrol(cfg, host.url, plan)
+            await self._enrol(cfg, host, plan)
             store = await open_store(cfg)
             try:
                 answered = await self._drill(store, host)
@@ -131,12 +132,14 @@ class CityBench:
         self.result["loader_peak_rss_mb"] = loaded["peak_rss_mb"]
         return plan
 
-    async def _enrol(self, cfg: Config, sandbox_url: str, plan: list[Enrolling]) -> None:
+    async def _enrol(self, cfg: Config, host: HostProcess, plan: list[Enrolling]) -> None:
         _say(f"enrolling {len(plan):,} households through /join and Telegram /start…")
         self._cpu_start()
-        result = await enrol_plan(cfg, sandbox_url, plan)
+        result = await enrol_plan(cfg, host.url, plan, host=host)
         self._cpu_since(len(plan), "enrolment")
         self.result["enrolled"] = result.to_dict()
+        pace = (result.webpush + result.telegram) / result.seconds if result.seconds > 0 else None
+        self.rungs = ladder_seconds(self.args.households, self.args.sms_after, pace, self.args.ladder_gap)
 
     # -- the drill -------------------------------------------------------------------------------
 
@@ -163,7 +166,7 @@ class CityBench:
         self._cpu_start()
         t0 = time.monotonic()
         async with api.post(f"{self.api_url}/api/campaigns",
-                            json=campaign_body(self.args.households, self.args.sms_after)) as resp:
+                            json=campaign_body(self.rungs)) as resp:
             doc = await resp.json()
             if resp.status != 201:
                 raise ChildFailed(f"the drill did not start: {resp.status} {doc}")
@@ -205,7 +208,7 @@ class CityBench:
             "stats_requests_storm": len(storm)})
 
     async def _ladder(self, api: aiohttp.ClientSession, store: Store, host: HostProcess, cid: int) -> None:
-        sms, voice, door = ladder_seconds(self.args.households, self.args.sms_after)
+        sms, voice, door = self.rungs
         _say(f"waiting for the ladder (SMS at {sms:.0f} s, voice at {voice:.0f} s, door-knock at {door:.0f} s)…")
         campaign = await store.campaigns.get(cid)
         assert campaign is not None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,9 @@ from safetynet.domain import Channel
 # Enrolments from one address: under the /join limit (30 a minute, burst 30).
 PER_ADDRESS = 25
 DEFAULT_CONCURRENCY = 32
+
+# Mints `n` browser push subscriptions (default: one `POST /_sandbox/webpush/subscribe` each).
+Mint = Callable[[int], Awaitable[list[dict[str, Any]]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,22 +64,32 @@ def _chunks(items: Sequence[Enrolling], size: int) -> Iterator[Sequence[Enrollin
 
 
 class _Enroller:
-    def __init__(self, app_url: str, sandbox_url: str, server_key: str, result: EnrolResult) -> None:
+    def __init__(self, app_url: str, sandbox_url: str, server_key: str, result: EnrolResult,
+                 mint: Mint | None) -> None:
         self.app_url = app_url.rstrip("/")
         self.sandbox_url = sandbox_url.rstrip("/")
         self.server_key = server_key
         self.result = result
+        self.mint = mint
+
+    async def _subscriptions(self, sandbox: aiohttp.ClientSession, n: int) -> list[dict[str, Any]]:
+        if self.mint is not None:
+            return await self.mint(n)
+        subs = []
+        for _ in range(n):
+            async with sandbox.post(f"{self.sandbox_url}/_sandbox/webpush/subscribe",
+                                    json={"applicationServerKey": self.server_key}) as resp:
+                if resp.status != 201:
+                    self.result.failed[f"subscribe_{resp.status}"] += 1
+                    continue
+                subs.append(await resp.json())
+        return subs
 
     async def push_group(self, sandbox: aiohttp.ClientSession, group: Sequence[Enrolling], address: str) -> None:
+        subs = await self._subscriptions(sandbox, len(group))
         connector = aiohttp.TCPConnector(local_addr=(address, 0), limit=1)
         async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as phone:
-            for e in group:
-                async with sandbox.post(f"{self.sandbox_url}/_sandbox/webpush/subscribe",
-                                        json={"applicationServerKey": self.server_key}) as resp:
-                    if resp.status != 201:
-                        self.result.failed[f"subscribe_{resp.status}"] += 1
-                        continue
-                    sub = await resp.json()
+            for e, sub in zip(group, subs, strict=False):
                 async with phone.post(f"{self.app_url}/join/{e.code}/webpush", json=sub) as resp:
                     await resp.read()
                     if resp.status == 201:
@@ -96,10 +109,10 @@ class _Enroller:
 
 
 async def enrol(app_url: str, sandbox_url: str, plan: Sequence[Enrolling], server_key: str, *,
-                concurrency: int = DEFAULT_CONCURRENCY, first_address: int = 0) -> EnrolResult:
+                concurrency: int = DEFAULT_CONCURRENCY, first_address: int = 0, mint: Mint | None = None) -> EnrolResult:
     """Enrols every household of `plan`; returns what worked (the store is the proof; see tests)."""
     result = EnrolResult()
-    enroller = _Enroller(app_url, sandbox_url, server_key, result)
+    enroller = _Enroller(app_url, sandbox_url, server_key, result, mint)
     push = [e for e in plan if e.channel == Channel.WEBPUSH]
     jobs: asyncio.Queue[Any] = asyncio.Queue()
     for n, group in enumerate(_chunks(push, PER_ADDRESS)):

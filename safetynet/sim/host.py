@@ -9,32 +9,41 @@ and the parent drives them over stdin/stdout, one JSON object a line:
     → {"cmd": "release"}   ← {"ok": true}              held answers go (the reply storm)
     → {"cmd": "settle"}    ← the stats, once every message is read and every answer sent
     → {"cmd": "answered"}  ← {"answered": {token: status}}
+    → {"cmd": "subscribe", "n": 25, "key": K} ← {"subscriptions": [...]}   browsers' push subscriptions
     → {"cmd": "stop"}      ← the stats; then the process exits
 
 Configuration comes from the environment (`SAFETYNET_*`, as the server's), the model from `--model`
-(a JSON object of `ResidentModel` fields).
+(a JSON object of `ResidentModel` fields). For a city's worth of messages the sandbox keeps only
+its latest records (the residents get each one as it is added) and the simulated browsers share a
+pool of push key pairs (each P-256 key costs the sandbox 2 KB; encryption stays per message).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
+import secrets
 import sys
 from typing import Any
 
-from safetynet.channels.sandbox import Sandbox
+from safetynet.channels.sandbox import Sandbox, push_service
+from safetynet.channels.sandbox.state import Record
 from safetynet.config import Config, load_config
 from safetynet.sim.acts import Credentials
-from safetynet.sim.feeds import Follower, follow_sandbox, settle
+from safetynet.sim.feeds import Follower
 from safetynet.sim.indexed import use_indexed_state
+from safetynet.sim.messages import from_record
 from safetynet.sim.model import ResidentModel
 from safetynet.sim.residents import ResidentDriver
 
 READY = "sim host ready "
 # Answers lines of several MB (every accepted token) must fit the parent's reader.
 MAX_LINE_BYTES = 256 * 1024 * 1024
+# Records the sandbox keeps in its list (its /_sandbox/messages); the residents see every one anyway.
+RECORDS_KEPT = 20_000
+# Distinct browser key pairs the simulated push subscriptions share.
+PUSH_KEY_POOL = 64
 
 
 def peak_rss_mb(pid: int | str = "self") -> float:
@@ -54,10 +63,30 @@ class Host:
                  max_per_second: float = 0.0) -> None:
         self.cfg = cfg
         self.sandbox = Sandbox(cfg, port=0, app_url=cfg.server.public_url)
-        use_indexed_state(self.sandbox)  # a city's worth of records: lookups must not scan
         self.driver = ResidentDriver(model, Credentials.from_config(cfg), concurrency=concurrency, hold=hold,
                                      report_seen=seen, max_per_second=max_per_second)
         self.follower = Follower(self.driver.feed)
+        use_indexed_state(self.sandbox, RECORDS_KEPT, self._on_record)
+        self._pool: list[tuple[str, dict[str, Any]]] = []  # (subscription id, subscription) to share keys with
+
+    def _on_record(self, rec: Record) -> None:
+        self.follower.take(from_record(rec), rec.seq)
+
+    def subscribe(self, n: int, key: str | None) -> list[dict[str, Any]]:
+        """`n` browser subscriptions on this sandbox, their key pairs taken from a small pool."""
+        ctx = self.sandbox.ctx
+        out = []
+        for _ in range(n):
+            if len(self._pool) < PUSH_KEY_POOL:
+                sub = push_service.subscribe(ctx, self.sandbox.url, key)
+                self._pool.append((sub["endpoint"].rsplit("/", 1)[1], sub))
+                out.append(sub)
+                continue
+            shared_id, shared = self._pool[secrets.randbelow(PUSH_KEY_POOL)]
+            sub_id = secrets.token_urlsafe(16)
+            ctx.subscriptions[sub_id] = ctx.subscriptions[shared_id]
+            out.append({**shared, "endpoint": f"{self.sandbox.url}/wpush/{sub_id}"})
+        return out
 
     def counters(self) -> dict[str, Any]:
         """Cheap enough to ask several times a second during a storm."""
@@ -71,15 +100,20 @@ class Host:
                 "pending": self.driver.pending, "messages": messages, "resident_messages": s.messages}
 
     def stats(self) -> dict[str, Any]:
-        records = self.sandbox.records
         return {"driver": self.driver.stats.to_dict(), "sandbox": self.sandbox.stats,
                 "pending": self.driver.pending, "last_seq": self.follower.last_seq,
-                "records": len(records), "ignored": self.follower.ignored, "peak_rss_mb": round(peak_rss_mb(), 1)}
+                "records": self.follower.records, "ignored": self.follower.ignored,
+                "peak_rss_mb": round(peak_rss_mb(), 1)}
 
     async def settle(self) -> None:
-        await settle(self.sandbox, self.follower, self.driver.idle)
+        """Until every answer due is sent and no message arrived meanwhile (records come in synchronously)."""
+        while True:
+            seen = self.follower.records
+            await self.driver.idle()
+            if self.follower.records == seen:
+                return
 
-    async def handle(self, cmd: str) -> dict[str, Any] | None:
+    async def handle(self, cmd: str, doc: dict[str, Any]) -> dict[str, Any] | None:
         if cmd == "counters":
             return self.counters()
         if cmd == "stats":
@@ -92,6 +126,8 @@ class Host:
             return self.stats()
         if cmd == "answered":
             return {"answered": {t: str(s) for t, s in self.driver.answered.items()}}
+        if cmd == "subscribe":
+            return {"subscriptions": self.subscribe(int(doc.get("n", 1)), doc.get("key"))}
         if cmd == "stop":
             return None
         return {"error": f"unknown command {cmd!r}"}
@@ -107,24 +143,19 @@ async def _serve(host: Host) -> None:
     reader = asyncio.StreamReader(limit=MAX_LINE_BYTES)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     async with host.sandbox, host.driver:
-        follow = asyncio.create_task(follow_sandbox(host.sandbox, host.follower), name="sim-follow")
         print(f"{READY}{host.sandbox.url}", flush=True)
-        try:
-            while line := await reader.readline():
-                try:
-                    cmd = str(json.loads(line).get("cmd", ""))
-                except (ValueError, AttributeError):
-                    _emit({"error": "one JSON object a line, with cmd"})
-                    continue
-                answer = await host.handle(cmd)
-                if answer is None:
-                    _emit(host.stats())
-                    break
-                _emit(answer)
-        finally:
-            follow.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follow
+        while line := await reader.readline():
+            try:
+                doc = json.loads(line)
+                cmd = str(doc.get("cmd", ""))
+            except (ValueError, AttributeError):
+                _emit({"error": "one JSON object a line, with cmd"})
+                continue
+            answer = await host.handle(cmd, doc)
+            if answer is None:
+                _emit(host.stats())
+                break
+            _emit(answer)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,46 +1,60 @@
-"""A sandbox record with indexes, for runs of a whole city in one sandbox.
+"""A sandbox record sized for a whole city: a listener, a bounded list, Telegram messages kept.
 
-`SandboxState.find` and `by_provider_id` scan the record backwards. The app edits a Telegram
-message after every button press (to show the recorded answer), and the sandbox finds that message
-with `by_provider_id`: over a city's 300,000 records each press would cost a full scan. This
-subclass keeps the latest record per (channel, address, kind) and per (provider id, kind), so both
-lookups are one dict access; everything else is the sandbox's own.
+A city-wide drill puts some 300,000 messages in the sandbox; kept whole, they cost the sandbox's
+process about a gigabyte. This subclass hands every new record to a listener as it is added (the
+residents need no list to follow) and lets the list keep only the most recent records
+(`max_records`; the sandbox trims it and its indexes). The app still edits a Telegram message after
+each button press, possibly long after it was sent, so the latest Telegram message per chat and per
+provider id is kept aside for those lookups. Everything else is the sandbox's own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from safetynet.channels.sandbox.state import Faults, Record, SandboxState
 
+# Kept past the list's trimming: the Telegram message a button press edits.
+_INDEXED = frozenset({"telegram"})
+
 
 class IndexedSandboxState(SandboxState):
-    def __init__(self, faults: Faults | None = None, max_records: int = 2_000_000) -> None:
+    def __init__(self, faults: Faults | None = None, max_records: int = 2_000_000,
+                 listener: Callable[[Record], None] | None = None) -> None:
         super().__init__(faults, max_records)
-        self._latest: dict[tuple[str, str, str], Record] = {}
-        self._by_provider: dict[tuple[str, str], Record] = {}
+        self.listener = listener
+        self._tg_latest: dict[tuple[str, str, str], Record] = {}
+        self._tg_by_provider: dict[tuple[str, str], Record] = {}
 
     def add(self, channel: str, kind: str, address: str, text: str | None, provider_id: str,
             data: dict[str, Any], seq: int | None = None) -> Record:
         rec = super().add(channel, kind, address, text, provider_id, data, seq)
-        self._latest[(channel, address, kind)] = rec
-        self._by_provider[(provider_id, kind)] = rec
+        if channel in _INDEXED:
+            self._tg_latest[(channel, address, kind)] = rec
+            self._tg_by_provider[(provider_id, kind)] = rec
+        if self.listener is not None:
+            self.listener(rec)
         return rec
 
     def find(self, channel: str, address: str, kind: str = "message") -> Record | None:
-        return self._latest.get((channel, address, kind))
+        if channel in _INDEXED:
+            return self._tg_latest.get((channel, address, kind))
+        return super().find(channel, address, kind)
 
     def by_provider_id(self, provider_id: str, kind: str = "message") -> Record | None:
-        return self._by_provider.get((provider_id, kind))
+        return self._tg_by_provider.get((provider_id, kind)) or super().by_provider_id(provider_id, kind)
 
     def reset(self) -> None:
         super().reset()
-        self._latest.clear()
-        self._by_provider.clear()
+        self._tg_latest.clear()
+        self._tg_by_provider.clear()
 
 
-def use_indexed_state(sandbox: Any) -> None:
+def use_indexed_state(sandbox: Any, max_records: int = 2_000_000,
+                      listener: Callable[[Record], None] | None = None) -> IndexedSandboxState:
     """Swaps a `Sandbox`'s state for the indexed one; call before `start()` (nothing recorded yet)."""
-    state = IndexedSandboxState(sandbox.state.faults)
+    state = IndexedSandboxState(sandbox.state.faults, max_records, listener)
     sandbox.state = state
     sandbox.ctx.state = state
+    return state

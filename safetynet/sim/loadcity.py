@@ -1,15 +1,17 @@
 """`python -m safetynet.sim.loadcity N PLAN.json`: a generated city imported as a city hall would.
 
 Run as its own process (so its memory is not the benchmark's): it writes the roster CSV, imports it
-the way `safetynet roster import` does (parse, then one bulk import; both timed), issues enrolment
-codes for the households that will enrol web push or Telegram themselves, creates a city-admin API
-token, and writes the enrolment plan. It prints one JSON object.
+the way `safetynet roster import` does (parse, then one bulk import; both timed), adds a head and a
+deputy per association, issues enrolment codes for the households that will enrol web push or
+Telegram themselves, creates a city-admin API token, and writes the enrolment plan. It prints one
+JSON object.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -23,6 +25,7 @@ from safetynet.roster import csvio
 from safetynet.roster.generate import generate_roster
 from safetynet.sim import city
 from safetynet.sim.enrol import Enrolling, EnrolResult, enrol
+from safetynet.sim.procs import HostProcess
 from safetynet.store import store_session
 
 SEED = 11
@@ -46,6 +49,8 @@ async def load_city(cfg: Config, households: int, csv_path: Path, push_share: fl
         codes = await city.issue_codes(store, sorted(plan), cfg.secrets.secret_key)
         token = new_token()
         await store.auth.create_api_token(token_hash(token), Role.CITY_ADMIN, "city", "bench")
+        # A head and a deputy per association (on Telegram), so need-help alerts go out as in a city.
+        await city.add_staff(store, secrets.token_urlsafe(12))
     rows = [[hid, codes[hid], str(ch), city.CHAT_ID_BASE + hid] for hid, ch in plan.items()]
     return {"plan": rows, "households": len(ids), "associations": summary.associations, "contacts": summary.contacts,
             "without_channel": summary.households_without_channel, "parse_seconds": round(t1 - t0, 2),
@@ -70,10 +75,19 @@ async def load_in_child(env: dict[str, str], households: int, workdir: Path, pus
     return loaded, [Enrolling(int(h), str(code), Channel(ch), int(chat)) for h, code, ch, chat in rows]
 
 
-async def enrol_plan(cfg: Config, sandbox_url: str, plan: list[Enrolling], concurrency: int = 64) -> EnrolResult:
-    """Every household of the plan enrols through the app's real paths (see `sim.enrol`)."""
+async def enrol_plan(cfg: Config, sandbox_url: str, plan: list[Enrolling], concurrency: int = 64,
+                     host: HostProcess | None = None) -> EnrolResult:
+    """Every household of the plan enrols through the app's real paths (see `sim.enrol`); with a
+    residents' `host`, its sandbox mints the push subscriptions in batches (shared key pairs)."""
     key = load_or_create_vapid(cfg.data_dir).application_server_key
-    return await enrol(cfg.server.public_url, sandbox_url, plan, key, concurrency=concurrency)
+
+    async def mint(n: int) -> list[dict[str, Any]]:
+        assert host is not None
+        subs: list[dict[str, Any]] = (await host.call("subscribe", n=n, key=key))["subscriptions"]
+        return subs
+
+    return await enrol(cfg.server.public_url, sandbox_url, plan, key, concurrency=concurrency,
+                       mint=mint if host is not None else None)
 
 
 def _peak_rss_mb() -> float:

@@ -36,7 +36,7 @@ class ResidentMessage:
     reply_url: str = ""  # web push: where the service worker posts the answer
     sender: str = ""  # SMS/voice: the number the message came from
     gather_action: str = ""  # voice: the keypad answer's URL
-    text: str = ""
+    text: str = ""  # Telegram only (the callback quotes the message it answers)
 
     @property
     def household_key(self) -> int:
@@ -94,8 +94,10 @@ def parse_record(
     token, extras = _token_and_extras(ch, text, data)
     if not token:
         return None
+    # Only a Telegram answer quotes its message's text; a city's worth of texts is not kept otherwise.
+    kept = (text or "") if ch == Channel.TELEGRAM else ""
     return ResidentMessage(seq=seq, channel=ch, token=token, address=address, provider_id=provider_id,
-                           received_at=t, text=text or "", **extras)
+                           received_at=t, text=kept, **extras)
 
 
 def from_record(rec: Any) -> ResidentMessage | None:

@@ -159,10 +159,10 @@ class HostProcess:
         assert self.proc is not None
         return self.proc.pid
 
-    async def call(self, cmd: str) -> dict[str, Any]:
+    async def call(self, cmd: str, **args: Any) -> dict[str, Any]:
         assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
         async with self._lock:
-            self.proc.stdin.write((json.dumps({"cmd": cmd}) + "\n").encode())
+            self.proc.stdin.write((json.dumps({"cmd": cmd, **args}) + "\n").encode())
             await self.proc.stdin.drain()
             line = await self.proc.stdout.readline()
         if not line:
