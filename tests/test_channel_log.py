@@ -109,3 +109,23 @@ async def test_a_provider_url_id_is_logged_as_its_origin_only() -> None:
         result = await send_logged(Channel.WEBPUSH, outbound(Channel.WEBPUSH, "{}"), pushed)
     assert result.provider_id and "SECRETMESSAGEID" in result.provider_id  # the dispatcher gets it whole
     assert logs[0]["provider_id"] == "https://fcm.googleapis.com/…"
+
+
+async def test_a_cancelled_attempt_is_logged_as_cancelled() -> None:
+    import asyncio
+
+    from safetynet.channels.base import send_logged
+
+    started = asyncio.Event()
+
+    async def hangs(msg: OutboundMessage) -> Any:
+        started.set()
+        await asyncio.Event().wait()
+
+    with structlog.testing.capture_logs() as logs:
+        task = asyncio.create_task(send_logged(Channel.SMS, outbound(Channel.SMS, "+819012345678"), hangs))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert [(e["outcome"], e["log_level"]) for e in logs] == [("cancelled", "info")]

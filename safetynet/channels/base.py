@@ -6,12 +6,13 @@ A channel *does* (builds the provider request, classifies the provider's answer)
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -146,45 +147,31 @@ async def send_logged(
     the text or the reply token.
     """
     started = time.perf_counter()
+
+    def ids() -> dict[str, Any]:
+        ms = round((time.perf_counter() - started) * 1000, 1)
+        return {"channel": channel.value, "delivery_id": msg.delivery_id, "campaign_id": msg.campaign_id, "duration_ms": ms}
+
     try:
         result = await attempt(msg)
     except SendError as e:
         log.info(
-            "delivery_attempt",
-            channel=channel.value,
-            delivery_id=msg.delivery_id,
-            campaign_id=msg.campaign_id,
-            outcome="retryable" if e.retryable else "permanent",
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
-            error_class=e.error_class or type(e).__name__,
-            reason=e.reason,
-            retry_after=e.retry_after,
-            outcome_unknown=e.outcome_unknown,
-            contact_dead=e.contact_dead,
-            provider_answer=e.provider_answer,
+            "delivery_attempt", **ids(), outcome="retryable" if e.retryable else "permanent",
+            error_class=e.error_class or type(e).__name__, reason=e.reason, retry_after=e.retry_after,
+            outcome_unknown=e.outcome_unknown, contact_dead=e.contact_dead, provider_answer=e.provider_answer,
         )
         raise
-    except BaseException as e:
-        # A bug or a cancellation, not a provider answer: logged with its class only.
-        log.warning(
-            "delivery_attempt",
-            channel=channel.value,
-            delivery_id=msg.delivery_id,
-            campaign_id=msg.campaign_id,
-            outcome="error",
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
-            error_class=type(e).__name__,
-        )
+    except asyncio.CancelledError:
+        # The dispatcher is stopping; the request may have left, which the dispatcher accounts for.
+        log.info("delivery_attempt", **ids(), outcome="cancelled")
+        raise
+    except Exception as e:
+        # A bug, not a provider answer: logged with its class only.
+        log.warning("delivery_attempt", **ids(), outcome="error", error_class=type(e).__name__)
         raise
     log.info(
-        "delivery_attempt",
-        channel=channel.value,
-        delivery_id=msg.delivery_id,
-        campaign_id=msg.campaign_id,
-        outcome="sent",
-        duration_ms=round((time.perf_counter() - started) * 1000, 1),
-        provider_id=_loggable_id(result.provider_id),
-        segments=result.segments,
+        "delivery_attempt", **ids(), outcome="sent",
+        provider_id=_loggable_id(result.provider_id), segments=result.segments,
     )
     return result
 
