@@ -147,10 +147,13 @@ def serve(config_path: str) -> None:
 
     cfg = load_config(config_path)
     configure_logging(cfg.logging.level, "json")
-    asyncio.run(_serve(cfg))
+    counters = asyncio.run(_serve(cfg))
+    out = os.environ.get("BENCH_COUNTERS_FILE")
+    if out:
+        Path(out).write_text(json.dumps(counters))
 
 
-async def _serve(cfg: Config) -> None:
+async def _serve(cfg: Config) -> dict[str, int]:
     from aiohttp import web
 
     from safetynet.clock import SystemClock
@@ -175,11 +178,14 @@ async def _serve(cfg: Config) -> None:
         await stop.wait()
     finally:
         await runner.cleanup()
+        counters = store.replies.counters()
         await store.close()
+    return counters
 
 
 def _start_server(prepared: Prepared, workdir: Path, switch_interval: float) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **prepared.env, "BENCH_SWITCH_INTERVAL": str(switch_interval or "")}
+    env = {**os.environ, **prepared.env, "BENCH_SWITCH_INTERVAL": str(switch_interval or ""),
+           "BENCH_COUNTERS_FILE": str(workdir / "counters.json")}
     log = open(workdir / "server.log", "ab")  # handed to the child; our copy is closed below
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "safetynet.bench_replies", "serve", str(prepared.config_path)],
@@ -309,6 +315,8 @@ def run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
             proc.wait(timeout=30)
         stored, counted = asyncio.run(_stored(bench_cfg, prepared.campaign_id))
         stored, counted = stored - stored0, counted - counted0  # a reused database holds earlier runs
+        counters_file = workdir / "counters.json"
+        counters = json.loads(counters_file.read_text()) if counters_file.exists() else {}
     lat = sorted(load.latencies)
     return {
         "households": households,
@@ -333,6 +341,9 @@ def run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
         "server_loop_us_per_reply": round((main1 - main0) / max(1, load.accepted) * 1e6, 1),
         "client_cpu_us_per_reply": round(client_cpu / max(1, len(lat)) * 1e6, 1),
         "server_peak_rss_mb": round(rss, 1),
+        # answers sharing one token lookup and one commit (higher: fewer round trips a reply)
+        "lookups_per_batch": round(counters.get("lookups", 0) / max(1, counters.get("lookup_batches", 0)), 1),
+        "writes_per_commit": round(counters.get("writes", 0) / max(1, counters.get("write_batches", 0)), 1),
         "setup_seconds": round(prepared.setup_seconds, 1),
         "setup_reused": prepared.reused,
     }

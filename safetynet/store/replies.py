@@ -101,6 +101,8 @@ class _TokenLookups:
         self._pending: dict[str, list[asyncio.Future[ReplyTarget | None]]] = {}
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self.batches = 0
+        self.lookups = 0
 
     async def get(self, token_hash: str) -> ReplyTarget | None:
         loop = asyncio.get_running_loop()
@@ -115,6 +117,8 @@ class _TokenLookups:
         self._scheduled = False
         batch, self._pending = self._pending, {}
         keys = list(batch)
+        self.lookups += len(keys)
+        self.batches += (len(keys) + _CHUNK - 1) // _CHUNK
         for n in range(0, len(keys), _CHUNK):
             chunk = {k: batch[k] for k in keys[n : n + _CHUNK]}
             task = asyncio.get_running_loop().create_task(self._run(chunk))
@@ -157,6 +161,8 @@ class ReplyStore:
         self._events: dict[int, ReplyEvent] = {}
         self._listeners: list[Listener] = []
         self._lookups = _TokenLookups(db)
+        self._flushes = 0
+        self._flushed = 0
 
     async def stop(self) -> None:
         """Flushes and stops background group commits."""
@@ -365,8 +371,15 @@ class ReplyStore:
             except Exception:
                 log.exception("reply_listener_failed")
 
+    def counters(self) -> dict[str, int]:
+        """How well concurrent answers are shared: lookups and writes, and the batches they took."""
+        return {"lookups": self._lookups.lookups, "lookup_batches": self._lookups.batches,
+                "writes": self._flushed, "write_batches": self._flushes}
+
     async def _flush(self, conn: Conn, items: list[ReplyItem]) -> list[tuple[RecordOutcome, int]]:
         batch = next(self._batch_ids)
+        self._flushes += 1
+        self._flushed += len(items)
         inserted = await _insert_new(conn, items)
         fresh: list[ReplyItem] = []
         is_new: list[bool] = []
