@@ -138,7 +138,7 @@ def start(cfg: Config, args: argparse.Namespace) -> int:
         print(f"{campaign.kind} {campaign.title!r}: {campaign.households:,} households; the first wave is"
               " queued for the dispatcher of `safetynet serve`", file=sys.stderr)
     if args.simulate:
-        from safetynet.sim import runner  # type: ignore[attr-defined]
+        from safetynet.sim import runner
 
         runner.simulate(cfg, campaign.id)
     return 0
