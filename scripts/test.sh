@@ -16,6 +16,9 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -e '.[test]'
 
-.venv/bin/ruff check safetynet tests scripts
-.venv/bin/mypy
-exec .venv/bin/pytest -q "$@"
+# Lint and types first, but the suite runs either way so one run shows every problem.
+status=0
+.venv/bin/ruff check safetynet tests scripts || status=1
+.venv/bin/mypy || status=1
+.venv/bin/pytest -q "$@" || status=$?
+exit "$status"
