@@ -116,6 +116,10 @@ async def prepare(folder: Path, households: int) -> dict[str, Any]:
     return meta
 
 
+def _rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux reports KiB
+
+
 # -- the server (child process) ---------------------------------------------------------------------
 
 
@@ -177,9 +181,9 @@ async def serve(folder: Path, port: int, rate: float) -> None:
     stop.set()
     await replier
     print(json.dumps({"replies": done[0], "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
-                      "replies_per_second": round(done[0] / seconds, 1),
-                      "server_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}),
-          flush=True)
+                      "replies_per_second": round(done[0] / seconds, 1), "peak_rss_mb": _rss_mb()}), flush=True)
+    await loop.run_in_executor(None, sys.stdin.readline)  # "quit", after the client's report request
+    print(json.dumps({"peak_rss_mb_after_report": _rss_mb()}), flush=True)
     await runner.cleanup()
     await intake.stop()
     await store.close()
@@ -296,24 +300,36 @@ async def clients(folder: Path, port: int, meta: dict[str, Any], args: argparse.
                                                 headers)) for a in watched]
         await asyncio.wait_for(w.ready.wait(), 60)
         assert server.stdin is not None
-        server.stdin.write(b"go\n")
+        server.stdin.write(b"go\n")  # the reply load starts
         await server.stdin.drain()
         await asyncio.sleep(args.warmup)  # let the reply load settle before timing
         pages = await _pages(http, base, meta, args.requests)
         probes = await _probes(http, base, meta, w)
-        t = time.perf_counter()
-        async with http.get(f"{base}/campaigns/{meta['campaign_id']}/report?format=json", headers=headers) as r:
-            await r.read()
-        report_ms = (time.perf_counter() - t) * 1000
-        server.stdin.write(b"stop\n")
-        await server.stdin.drain()
+        figures = await _tell(server, b"stop", b'"replies"')
         connected_at_end = w.target - sum(t.done() for t in tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    return {"pages": pages, "answer_to_dashboard": _summary(probes), "report_city_json_ms": round(report_ms, 1),
+        t = time.perf_counter()
+        async with http.get(f"{base}/campaigns/{meta['campaign_id']}/report?format=json", headers=headers) as r:
+            await r.read()
+        figures["report_city_json_ms"] = round((time.perf_counter() - t) * 1000, 1)
+        figures.update(await _tell(server, b"quit", b'"peak_rss_mb_after_report"'))
+    return {"pages": pages, "answer_to_dashboard": _summary(probes), "server": figures,
             "sse_clients": len(watched), "sse_connected": w.connected, "sse_still_connected_at_end": connected_at_end,
             "sse_events_received": w.events, "sse_errors": w.errors}
+
+
+async def _tell(server: asyncio.subprocess.Process, word: bytes, answer: bytes) -> dict[str, Any]:
+    """Sends the server a line and returns its JSON answer (the line that contains `answer`)."""
+    assert server.stdin is not None and server.stdout is not None
+    server.stdin.write(word + b"\n")
+    await server.stdin.drain()
+    while answer not in (line := await server.stdout.readline()):
+        if not line:
+            raise RuntimeError(f"the server ended before answering {word.decode()}")
+    found: dict[str, Any] = json.loads(line)
+    return found
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -336,10 +352,6 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             raise RuntimeError("server did not start")
     try:
         result = await clients(folder, port, meta, args, server)
-        while b'"replies"' not in (line := await server.stdout.readline()):
-            if not line:
-                raise RuntimeError("server ended without its figures")
-        result["server"] = json.loads(line)
     finally:
         if server.returncode is None:
             server.terminate()
