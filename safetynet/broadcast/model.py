@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from safetynet.domain import CampaignKind, CampaignState, Channel
 
@@ -73,9 +73,9 @@ class DeliveryState(StrEnum):
     STANDBY = "standby"  # a fallback, activated only if the channels before it failed
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedDelivery:
-    """One row the planner wants in the outbox (before it has an id)."""
+class PlannedDelivery(NamedTuple):
+    """One row the planner wants in the outbox (before it has an id). A tuple: 200,000 households
+    make half a million of them in a few seconds."""
 
     household_id: int
     step: int

@@ -9,6 +9,7 @@ activated one by one if the earlier ones fail permanently. Vulnerable households
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from operator import attrgetter
 from typing import Protocol
 
 from safetynet.broadcast.model import (
@@ -46,7 +47,8 @@ def _pick(contacts: Sequence[PlannableContact], allowed: Sequence[Channel], take
 ]:
     out: list[tuple[Channel, int]] = []
     for c in contacts:
-        for ch in CHANNELS_OF_KIND[ContactKind(c.kind)]:
+        # a str kind hashes like its ContactKind: no enum conversion on this hot path
+        for ch in CHANNELS_OF_KIND.get(c.kind, ()):
             if ch in allowed and ch not in taken:
                 taken.add(ch)
                 out.append((ch, c.id))
@@ -64,10 +66,6 @@ def channel_order(
     return primary + _pick(working, step.fallback, taken)
 
 
-def priority_of(household: PlannableHousehold) -> int:
-    return PRIORITY_VULNERABLE if household.vulnerable else PRIORITY_DEFAULT
-
-
 def plan_step(
     households: Iterable[PlannableHousehold], step_index: int, step: LadderStep,
     busy: Mapping[int, frozenset[Channel]] | None = None,
@@ -81,20 +79,23 @@ def plan_step(
     no_contact: list[int] = []
     not_covered: list[int] = []
     for h in households:
-        if not any(c.working for c in h.contacts):
+        working = [c for c in h.contacts if c.working]
+        if not working:
             no_contact.append(h.id)
             continue
         if step.door_knock:
             continue
-        order = channel_order(h, step, busy.get(h.id, frozenset()))
+        taken: set[Channel] = set(busy.get(h.id, ()))
+        order = _pick(working, step.channels, taken) + _pick(working, step.fallback, taken)
         if not order:
             not_covered.append(h.id)
             continue
-        prio = priority_of(h)
-        for rank, (channel, contact_id) in enumerate(order):
-            deliveries.append(PlannedDelivery(h.id, step_index, channel, contact_id, prio, rank))
-    # Insertion order is claim order's tie-break: vulnerable first, then by household.
-    deliveries.sort(key=lambda d: (d.priority, d.household_id, d.fallback_rank))
+        prio = PRIORITY_VULNERABLE if h.vulnerable else PRIORITY_DEFAULT
+        deliveries += [PlannedDelivery(h.id, step_index, ch, contact_id, prio, rank)
+                       for rank, (ch, contact_id) in enumerate(order)]
+    # Insertion order is claim order's tie-break: vulnerable first, then as the households came
+    # (a stable sort keeps each household's channels in rank order).
+    deliveries.sort(key=attrgetter("priority"))
     return StepPlan(tuple(deliveries), tuple(no_contact), tuple(not_covered))
 
 
