@@ -383,3 +383,23 @@ async def test_confirm_with_a_method_that_is_not_a_string_is_refused(tmp_path: P
             assert r.status == 400, await r.text()
             assert json.loads(await r.text())["error"] == "method must be visit, phone or paper"
         assert await w.status("A-001") != "confirmed_in_person"
+
+
+# -- scope through query strings (the route walk of test_scope_routes fills paths only) -------------
+
+async def test_a_campaign_chosen_by_query_string_shows_nothing_out_of_scope(tmp_path: Path) -> None:
+    from test_scope_routes import leaks, objects_of_a
+
+    async with world(tmp_path) as w:
+        a_only = (await objects_of_a(w))["id"]
+        b = w.assoc_ids["梅町町会"]
+        urls = [f"/city?campaign={a_only}", f"/city/curve?campaign={a_only}", f"/a/{b}?campaign={a_only}",
+                f"/a/{b}/households?campaign={a_only}", f"/a/{b}/help?campaign={a_only}",
+                f"/a/{b}/doorknock?campaign={a_only}", f"/?campaign={a_only}",
+                f"/api/associations?campaign={a_only}"]
+        async with client() as session:
+            await login(session, w, "head_b")
+            for url in urls:
+                for headers in ({}, {"Authorization": f"Bearer {w.tokens['head_b']}"}):
+                    status, _, body = await _get(session, w.url + url, headers)
+                    assert status < 500 and not leaks(body), (url, status, leaks(body))

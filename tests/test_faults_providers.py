@@ -48,7 +48,7 @@ LADDER: list[dict[str, Any]] = [
     {"after_seconds": 600, "channels": ["sms"]},
     {"after_seconds": 1200, "door_knock": True},
 ]
-FAULTS = {"fail_5xx": 0.10, "fail_429": 0.05, "retry_after": 2.0, "latency_ms": 200.0, "dead_fraction": 0.01,
+FAULTS = {"fail_5xx": 0.10, "fail_429": 0.05, "retry_after": 1.0, "latency_ms": 200.0, "dead_fraction": 0.01,
           "seed": 11}
 
 
