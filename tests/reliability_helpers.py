@@ -21,24 +21,22 @@ import sqlite3
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import logscan
-from aiohttp import web
 
 from safetynet.auth import new_token, token_hash
 from safetynet.channels.sandbox import Sandbox
-from safetynet.channels.sandbox.app import build_app
 from safetynet.clock import SystemClock
 from safetynet.config import Config, load_config
 from safetynet.domain import Role
 from safetynet.roster.generate import generate_roster
 from safetynet.roster.model import HouseholdRecord
-from safetynet.store import Store, open_store
+from safetynet.store import open_store
 
 SECRET = "test-secret-key-for-reliability"
 READY = "SafetyNet serving on "
@@ -158,111 +156,6 @@ class ServerProcess:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.kill()
             await self.proc.wait()
-
-
-# -- a sandbox that records every provider request --------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderHit:
-    channel: str
-    arrived: float  # time.monotonic() when the request reached the sandbox
-    answered: float  # when the sandbox answered it
-    status: int
-    retry_after: float | None
-
-
-def _channel_of(path: str) -> str | None:
-    if path.endswith("/Messages.json"):
-        return "sms"
-    if path.endswith("/Calls.json"):
-        return "voice"
-    if path.startswith("/bot") and path.lower().endswith("/sendmessage"):
-        return "telegram"
-    if path.startswith("/wpush/"):
-        return "webpush"
-    return None
-
-
-def _retry_after(resp: web.StreamResponse, body: bytes | None) -> float | None:
-    if "Retry-After" in resp.headers:
-        return float(resp.headers["Retry-After"])
-    if body and resp.status == 429:  # Telegram says it in the JSON body
-        with contextlib.suppress(ValueError, AttributeError, TypeError):
-            return float(json.loads(body)["parameters"]["retry_after"])
-    return None
-
-
-class RecordingSandbox(Sandbox):
-    """The sandbox with one more middleware: every send request's arrival, answer and Retry-After."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.hits: list[ProviderHit] = []
-
-    async def start(self) -> None:
-        app = build_app(self.ctx)
-
-        @web.middleware
-        async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-            arrived = time.monotonic()
-            resp = await handler(request)
-            channel = _channel_of(request.path)
-            if channel is not None:
-                body = resp.body if isinstance(resp, web.Response) and isinstance(resp.body, bytes) else None
-                self.hits.append(ProviderHit(channel, arrived, time.monotonic(), resp.status, _retry_after(resp, body)))
-            return resp
-
-        app.middlewares.append(record)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)  # type: ignore[has-type]
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
-
-
-def retry_after_violations(hits: Sequence[ProviderHit]) -> list[str]:
-    """From the provider's side: requests that reached a channel while its client had to wait out
-    a 429. A 429 answered at `t` with Retry-After `ra` forbids arrivals in (t + ra/2, t + ra - 0.1).
-    The first half is left out: requests the client started before it read the 429 may still
-    arrive then (this process runs the sandbox and the app on one busy event loop); a lane that
-    ignored Retry-After would send all through the window."""
-    out = []
-    by_channel: dict[str, list[ProviderHit]] = {}
-    for h in hits:
-        by_channel.setdefault(h.channel, []).append(h)
-    for channel, seq in by_channel.items():
-        for h in seq:
-            if h.status != 429 or not h.retry_after:
-                continue
-            lo, hi = h.answered + h.retry_after / 2, h.answered + h.retry_after - 0.1
-            early = [x for x in seq if lo < x.arrived < hi]
-            if early:
-                out.append(f"{channel}: {len(early)} requests {early[0].arrived - h.answered:.2f} s after a 429 "
-                           f"with Retry-After {h.retry_after:g}")
-    return out
-
-
-def attempts_during_pauses(db_path: Path, retry_after: float) -> list[str]:
-    """From the client's side (the outbox's attempt log): a provider call started on a channel after
-    another call there came back rate-limited and before `retry_after` seconds had passed."""
-    with contextlib.closing(read_db(db_path)) as db:
-        rows = db.execute(
-            "SELECT d.channel, a.at, a.duration_ms, a.detail, a.error_class FROM delivery_attempts a"
-            " JOIN deliveries d ON d.id = a.delivery_id ORDER BY a.at").fetchall()
-    out = []
-    started: dict[str, list[float]] = {}
-    for r in rows:
-        if r["error_class"] != "ChannelPaused":  # refused before any request left
-            started.setdefault(r["channel"], []).append(r["at"])
-    for r in rows:
-        if r["detail"] != "rate_limited" or r["error_class"] == "ChannelPaused":
-            continue
-        back = r["at"] + r["duration_ms"] / 1000
-        early = [t for t in started.get(r["channel"], []) if back < t < back + retry_after - 0.01]
-        if early:
-            out.append(f"{r['channel']}: {len(early)} calls started {early[0] - back:.3f} s after a 429")
-    return out
 
 
 # -- a city ----------------------------------------------------------------------------------
@@ -417,15 +310,6 @@ def duplicates(sandbox: Sandbox, channel: str | None = None) -> int:
     return sum(n - 1 for n in seen.values() if n > 1)
 
 
-@contextlib.asynccontextmanager
-async def opened(cfg: Config) -> AsyncIterator[Store]:
-    store = await open_store(cfg, SystemClock())
-    try:
-        yield store
-    finally:
-        await store.close()
-
-
 class WarpClock(SystemClock):
     """Real time plus an offset the test moves forward ("mock only time"). Sleeps are real, so
     provider latency and Retry-After are lived in real time; `jump` skips only idle waits (a retry
@@ -467,36 +351,6 @@ def provider_ids(sandbox: Sandbox) -> set[str]:
         elif r.channel == "webpush":
             out.add(f"/wpush/msg/{r.seq}")
     return out
-
-
-class LoopThread:
-    """An event loop in a thread, so synchronous hypothesis tests can drive an async app:
-    `lt.run(coro)` runs `coro` there and returns its result."""
-
-    def __init__(self) -> None:
-        import threading
-
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="app-loop", daemon=True)
-        self._thread.start()
-
-    def run(self, coro: Any, timeout_seconds: float = 60.0) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout_seconds)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
-        self.loop.close()
-
-
-@contextlib.contextmanager
-def entered_in(lt: LoopThread, cm: contextlib.AbstractAsyncContextManager[Any]) -> Iterator[Any]:
-    """`async with cm` held open in `lt`'s loop for the length of a synchronous `with`."""
-    value = lt.run(cm.__aenter__())
-    try:
-        yield value
-    finally:
-        lt.run(cm.__aexit__(None, None, None))
 
 
 STACK_TRACE_MARKS = ("Traceback (most recent call last)", 'File "/', "500 Internal Server Error")

@@ -60,6 +60,8 @@ class Crash:
     def finish(self) -> None:
         leaks = self.server.leaks()
         assert not leaks, "\n".join(map(str, leaks))
+        # neither the killed server nor its successor logged an error (a failing task, a lost write)
+        assert self.server.errors() == []
 
 
 @contextlib.asynccontextmanager

@@ -11,23 +11,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from reliability_helpers import (
-    RecordingSandbox,
     WarpClock,
     accounting,
-    attempts_during_pauses,
     city,
     contacts_by_household,
     load,
     provider_ids,
-    retry_after_violations,
+    read_db,
     seed_city,
     start_campaign,
     write_server_config,
@@ -36,6 +36,8 @@ from replies_fixtures import free_port
 
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.ladder import LadderScheduler, step_due_at
+from safetynet.channels.sandbox import Sandbox
+from safetynet.channels.sandbox.app import build_app
 from safetynet.config import load_config
 from safetynet.replies.notify import StaffNotifier
 from safetynet.roster.model import HouseholdRecord
@@ -50,6 +52,111 @@ LADDER: list[dict[str, Any]] = [
 ]
 FAULTS = {"fail_5xx": 0.10, "fail_429": 0.05, "retry_after": 1.0, "latency_ms": 200.0, "dead_fraction": 0.01,
           "seed": 11}
+
+
+# -- a sandbox that records every provider request --------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderHit:
+    channel: str
+    arrived: float  # time.monotonic() when the request reached the sandbox
+    answered: float  # when the sandbox answered it
+    status: int
+    retry_after: float | None
+
+
+def _channel_of(path: str) -> str | None:
+    if path.endswith("/Messages.json"):
+        return "sms"
+    if path.endswith("/Calls.json"):
+        return "voice"
+    if path.startswith("/bot") and path.lower().endswith("/sendmessage"):
+        return "telegram"
+    if path.startswith("/wpush/"):
+        return "webpush"
+    return None
+
+
+def _retry_after(resp: web.StreamResponse, body: bytes | None) -> float | None:
+    if "Retry-After" in resp.headers:
+        return float(resp.headers["Retry-After"])
+    if body and resp.status == 429:  # Telegram says it in the JSON body
+        with contextlib.suppress(ValueError, AttributeError, TypeError):
+            return float(json.loads(body)["parameters"]["retry_after"])
+    return None
+
+
+class RecordingSandbox(Sandbox):
+    """The sandbox with one more middleware: every send request's arrival, answer and Retry-After."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hits: list[ProviderHit] = []
+
+    async def start(self) -> None:
+        app = build_app(self.ctx)
+
+        @web.middleware
+        async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+            arrived = time.monotonic()
+            resp = await handler(request)
+            channel = _channel_of(request.path)
+            if channel is not None:
+                body = resp.body if isinstance(resp, web.Response) and isinstance(resp.body, bytes) else None
+                self.hits.append(ProviderHit(channel, arrived, time.monotonic(), resp.status, _retry_after(resp, body)))
+            return resp
+
+        app.middlewares.append(record)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)  # type: ignore[has-type]
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+
+
+def retry_after_violations(hits: Sequence[ProviderHit]) -> list[str]:
+    """From the provider's side: requests that reached a channel while its client had to wait out
+    a 429. A 429 answered at `t` with Retry-After `ra` forbids arrivals in (t + ra/2, t + ra - 0.1).
+    The first half is left out: requests the client started before it read the 429 may still
+    arrive then (this process runs the sandbox and the app on one busy event loop); a lane that
+    ignored Retry-After would send all through the window."""
+    out = []
+    by_channel: dict[str, list[ProviderHit]] = {}
+    for h in hits:
+        by_channel.setdefault(h.channel, []).append(h)
+    for channel, seq in by_channel.items():
+        for h in seq:
+            if h.status != 429 or not h.retry_after:
+                continue
+            lo, hi = h.answered + h.retry_after / 2, h.answered + h.retry_after - 0.1
+            early = [x for x in seq if lo < x.arrived < hi]
+            if early:
+                out.append(f"{channel}: {len(early)} requests {early[0].arrived - h.answered:.2f} s after a 429 "
+                           f"with Retry-After {h.retry_after:g}")
+    return out
+
+
+def attempts_during_pauses(db_path: Path, retry_after: float) -> list[str]:
+    """From the client's side (the outbox's attempt log): a provider call started on a channel after
+    another call there came back rate-limited and before `retry_after` seconds had passed."""
+    with contextlib.closing(read_db(db_path)) as db:
+        rows = db.execute(
+            "SELECT d.channel, a.at, a.duration_ms, a.detail, a.error_class FROM delivery_attempts a"
+            " JOIN deliveries d ON d.id = a.delivery_id ORDER BY a.at").fetchall()
+    out = []
+    started: dict[str, list[float]] = {}
+    for r in rows:
+        if r["error_class"] != "ChannelPaused":  # refused before any request left
+            started.setdefault(r["channel"], []).append(r["at"])
+    for r in rows:
+        if r["detail"] != "rate_limited" or r["error_class"] == "ChannelPaused":
+            continue
+        back = r["at"] + r["duration_ms"] / 1000
+        early = [t for t in started.get(r["channel"], []) if back < t < back + retry_after - 0.01]
+        if early:
+            out.append(f"{r['channel']}: {len(early)} calls started {early[0] - back:.3f} s after a 429")
+    return out
 
 
 @dataclass

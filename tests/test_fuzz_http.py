@@ -11,6 +11,7 @@ of its own so that hypothesis, which is synchronous, can drive it request by req
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import json
@@ -23,7 +24,7 @@ from urllib.parse import quote, urlencode
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_helpers import LoopThread, entered_in, read_db, refusal_problems
+from reliability_helpers import read_db, refusal_problems
 from replies_fixtures import Env, running_app
 from test_triggers_fuzz import byte_mutations, text_mutations
 from twilio.request_validator import RequestValidator
@@ -39,6 +40,36 @@ FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadlin
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 KEYS = ("A-001", "A-002", "A-003", "A-004", "B-001")
+
+
+class LoopThread:
+    """An event loop in a thread, so synchronous hypothesis tests can drive an async app:
+    `lt.run(coro)` runs `coro` there and returns its result."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="app-loop", daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Any, timeout_seconds: float = 60.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout_seconds)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self.loop.close()
+
+
+@contextlib.contextmanager
+def entered_in(lt: LoopThread, cm: contextlib.AbstractAsyncContextManager[Any]) -> Iterator[Any]:
+    """`async with cm` held open in `lt`'s loop for the length of a synchronous `with`."""
+    value = lt.run(cm.__aenter__())
+    try:
+        yield value
+    finally:
+        lt.run(cm.__aexit__(None, None, None))
 
 
 class App:
