@@ -46,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=64, help="answers in flight during the storm (64)")
     parser.add_argument("--sms-after", type=float, default=None, metavar="SECONDS",
                         help="the SMS rung, seconds after the start (default: 2.5 times the enrolment time)")
+    parser.add_argument("--stats-every", type=float, default=1.0, metavar="SECONDS",
+                        help="how often the stats API is asked, like an open dashboard (1.0)")
     parser.add_argument("--ladder-gap", type=float, default=30.0, metavar="SECONDS",
                         help="at least this long between the SMS, voice and door-knock rungs (30)")
     parser.add_argument("--workdir", help="keep the database and the logs here (default: a temporary folder)")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
-
-import aiohttp
 
 from safetynet.bench_citywide import POLL_SECONDS, campaign_body, ladder_seconds, resident_model
 from safetynet.config import Config, load_config
@@ -18,6 +17,7 @@ from safetynet.domain import ANSWERED, Channel
 from safetynet.replies.tokens import reply_token
 from safetynet.sim.enrol import Enrolling
 from safetynet.sim.host import peak_rss_mb
+from safetynet.sim.http import LeanHttp
 from safetynet.sim.loadcity import enrol_plan, load_in_child
 from safetynet.sim.procs import ChildFailed, HostProcess, ServerProcess, cpu_seconds
 from safetynet.sim.residents import percentile
@@ -59,6 +59,8 @@ class CityBench:
         self.samples: list[tuple[float, dict[str, int]]] = []
         self.token = ""
         self.api_url = ""
+        self.api = LeanHttp()
+        self._next_stats = 0.0
         self.pids: dict[str, int] = {"bench": os.getpid()}
         self.rungs = ladder_seconds(args.households, args.sms_after, min_gap=args.ladder_gap)
         self._cpu_mark: dict[str, float] = {}
@@ -111,11 +113,13 @@ class CityBench:
         return self.result
 
     async def _drill(self, store: Store, host: HostProcess) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=1800)) as api:
-            cid = await self._first_wave(api, store, host)
-            await self._storm(api, host, cid)
-            await self._ladder(api, store, host, cid)
+        self.api = LeanHttp(max_connections=2, timeout_seconds=1800)
+        try:
+            cid = await self._first_wave(store, host)
+            await self._storm(host, cid)
+            await self._ladder(store, host, cid)
+        finally:
+            await self.api.close()
         self.result["campaign_id"] = cid
         answered: dict[str, str] = (await host.call("answered"))["answered"]
         return answered
@@ -143,11 +147,18 @@ class CityBench:
 
     # -- the drill -------------------------------------------------------------------------------
 
-    async def _stats(self, api: aiohttp.ClientSession, cid: int, phase: str) -> dict[str, Any]:
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+
+    async def _stats(self, cid: int, phase: str, parse: bool = False) -> dict[str, Any]:
+        """One stats request as a dashboard makes it, timed; parsed only when the bench needs the counts."""
+        if time.monotonic() < self._next_stats and not parse:
+            return {}
+        self._next_stats = time.monotonic() + self.args.stats_every
         t0 = time.perf_counter()
-        async with api.get(f"{self.api_url}/api/campaigns/{cid}/stats") as resp:
-            doc: dict[str, Any] = await resp.json()
+        resp = await self.api.get(f"{self.api_url}/api/campaigns/{cid}/stats", self._headers())
         self.stats_latency[phase].append(time.perf_counter() - t0)
+        doc: dict[str, Any] = json.loads(resp.body) if parse else {}
         return doc
 
     async def _sample(self, host: HostProcess, base: dict[str, int], t0: float) -> dict[str, Any]:
@@ -160,23 +171,24 @@ class CityBench:
         counts = await store.campaigns.delivery_counts(cid)
         return not any(state in ("queued", "claimed") for (step, _, state) in counts if step == 0)
 
-    async def _first_wave(self, api: aiohttp.ClientSession, store: Store, host: HostProcess) -> int:
+    async def _first_wave(self, store: Store, host: HostProcess) -> int:
         base = (await host.call("counters"))["messages"]
         _say("starting the drill (the first wave)…")
         self._cpu_start()
         t0 = time.monotonic()
-        async with api.post(f"{self.api_url}/api/campaigns",
-                            json=campaign_body(self.rungs)) as resp:
-            doc = await resp.json()
-            if resp.status != 201:
-                raise ChildFailed(f"the drill did not start: {resp.status} {doc}")
-        cid = int(doc["id"])
+        body = json.dumps(campaign_body(self.rungs), ensure_ascii=False).encode()
+        resp = await self.api.post(f"{self.api_url}/api/campaigns", body,
+                                   {**self._headers(), "Content-Type": "application/json"})
+        if resp.status != 201:
+            raise ChildFailed(f"the drill did not start: {resp.status} {resp.body[:300]!r}")
+        cid = int(json.loads(resp.body)["id"])
         self.result["start_request_seconds"] = round(time.monotonic() - t0, 2)
         while True:
-            stats = await self._stats(api, cid, "wave")
             await self._sample(host, base, t0)
-            if stats["status"]["pending"] == 0 and await self._step0_done(store, cid):
-                break
+            if time.monotonic() >= self._next_stats:
+                stats = await self._stats(cid, "wave", parse=True)
+                if stats["status"]["pending"] == 0 and await self._step0_done(store, cid):
+                    break
             await asyncio.sleep(POLL_SECONDS)
         seconds = time.monotonic() - t0
         counts = await store.campaigns.delivery_counts(cid)
@@ -189,13 +201,13 @@ class CityBench:
             "stats_p95_ms_first_wave": _ms(self.stats_latency["wave"], 0.95)})
         return cid
 
-    async def _storm(self, api: aiohttp.ClientSession, host: HostProcess, cid: int) -> None:
+    async def _storm(self, host: HostProcess, cid: int) -> None:
         _say("releasing the residents' answers (the reply storm)…")
         self._cpu_start()
         t0 = time.monotonic()
         await host.call("release")
         while (await host.call("counters"))["pending"] > 0:
-            await self._stats(api, cid, "storm")
+            await self._stats(cid, "storm")
             await asyncio.sleep(POLL_SECONDS)
         driver = (await host.call("stats"))["driver"]
         self._cpu_since(int(driver["accepted"]), "reply")
@@ -207,7 +219,7 @@ class CityBench:
             "reply_failed": driver["failed"], "stats_p95_ms": _ms(storm, 0.95), "stats_p50_ms": _ms(storm, 0.5),
             "stats_requests_storm": len(storm)})
 
-    async def _ladder(self, api: aiohttp.ClientSession, store: Store, host: HostProcess, cid: int) -> None:
+    async def _ladder(self, store: Store, host: HostProcess, cid: int) -> None:
         sms, voice, door = self.rungs
         _say(f"waiting for the ladder (SMS at {sms:.0f} s, voice at {voice:.0f} s, door-knock at {door:.0f} s)…")
         campaign = await store.campaigns.get(cid)
@@ -218,7 +230,7 @@ class CityBench:
             if (progress.next_step >= len(campaign.ladder) and await outbox.next_due_at([cid]) is None
                     and await outbox.claimed_count() == 0):
                 break
-            await self._stats(api, cid, "ladder")
+            await self._stats(cid, "ladder")
             await asyncio.sleep(1.0)
         settled = await host.call("settle")
         self.result["ladder"] = {"sms_at": sms, "voice_at": voice, "door_knock_at": door}

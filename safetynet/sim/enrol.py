@@ -12,19 +12,20 @@ each simulated phone group uses its own loopback source address (127.x.y.z all r
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
-
 from safetynet.domain import Channel
+from safetynet.sim.http import HttpError, LeanHttp
 
 # Enrolments from one address: under the /join limit (30 a minute, burst 30).
 PER_ADDRESS = 25
 DEFAULT_CONCURRENCY = 32
+JSON = {"Content-Type": "application/json"}
 
 # Mints `n` browser push subscriptions (default: one `POST /_sandbox/webpush/subscribe` each).
 Mint = Callable[[int], Awaitable[list[dict[str, Any]]]]
@@ -65,43 +66,45 @@ def _chunks(items: Sequence[Enrolling], size: int) -> Iterator[Sequence[Enrollin
 
 class _Enroller:
     def __init__(self, app_url: str, sandbox_url: str, server_key: str, result: EnrolResult,
-                 mint: Mint | None) -> None:
+                 mint: Mint | None, sandbox: LeanHttp) -> None:
         self.app_url = app_url.rstrip("/")
         self.sandbox_url = sandbox_url.rstrip("/")
         self.server_key = server_key
         self.result = result
         self.mint = mint
+        self.sandbox = sandbox
 
-    async def _subscriptions(self, sandbox: aiohttp.ClientSession, n: int) -> list[dict[str, Any]]:
+    async def _subscriptions(self, n: int) -> list[dict[str, Any]]:
         if self.mint is not None:
             return await self.mint(n)
         subs = []
+        body = json.dumps({"applicationServerKey": self.server_key}).encode()
         for _ in range(n):
-            async with sandbox.post(f"{self.sandbox_url}/_sandbox/webpush/subscribe",
-                                    json={"applicationServerKey": self.server_key}) as resp:
-                if resp.status != 201:
-                    self.result.failed[f"subscribe_{resp.status}"] += 1
-                    continue
-                subs.append(await resp.json())
+            resp = await self.sandbox.post(f"{self.sandbox_url}/_sandbox/webpush/subscribe", body, JSON)
+            if resp.status != 201:
+                self.result.failed[f"subscribe_{resp.status}"] += 1
+                continue
+            subs.append(json.loads(resp.body))
         return subs
 
-    async def push_group(self, sandbox: aiohttp.ClientSession, group: Sequence[Enrolling], address: str) -> None:
-        subs = await self._subscriptions(sandbox, len(group))
-        connector = aiohttp.TCPConnector(local_addr=(address, 0), limit=1)
-        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as phone:
+    async def push_group(self, group: Sequence[Enrolling], address: str) -> None:
+        subs = await self._subscriptions(len(group))
+        phone = LeanHttp(max_connections=1, source_address=address)
+        try:
             for e, sub in zip(group, subs, strict=False):
-                async with phone.post(f"{self.app_url}/join/{e.code}/webpush", json=sub) as resp:
-                    await resp.read()
-                    if resp.status == 201:
-                        self.result.webpush += 1
-                        self.result.subscriptions[e.household_id] = str(sub["endpoint"]).rsplit("/", 1)[1]
-                    else:
-                        self.result.failed[f"webpush_{resp.status}"] += 1
+                resp = await phone.post(f"{self.app_url}/join/{e.code}/webpush", json.dumps(sub).encode(), JSON)
+                if resp.status == 201:
+                    self.result.webpush += 1
+                    self.result.subscriptions[e.household_id] = str(sub["endpoint"]).rsplit("/", 1)[1]
+                else:
+                    self.result.failed[f"webpush_{resp.status}"] += 1
+        finally:
+            await phone.close()
 
-    async def telegram(self, sandbox: aiohttp.ClientSession, e: Enrolling) -> None:
-        async with sandbox.post(f"{self.sandbox_url}/_sandbox/act/telegram",
-                                json={"chat_id": e.chat_id, "start": e.code}) as resp:
-            doc = await resp.json() if resp.status == 200 else {}
+    async def telegram(self, e: Enrolling) -> None:
+        body = json.dumps({"chat_id": e.chat_id, "start": e.code}).encode()
+        resp = await self.sandbox.post(f"{self.sandbox_url}/_sandbox/act/telegram", body, JSON)
+        doc = json.loads(resp.body) if resp.status == 200 else {}
         if doc.get("status") == 200:
             self.result.telegram += 1
         else:
@@ -112,29 +115,28 @@ async def enrol(app_url: str, sandbox_url: str, plan: Sequence[Enrolling], serve
                 concurrency: int = DEFAULT_CONCURRENCY, first_address: int = 0, mint: Mint | None = None) -> EnrolResult:
     """Enrols every household of `plan`; returns what worked (the store is the proof; see tests)."""
     result = EnrolResult()
-    enroller = _Enroller(app_url, sandbox_url, server_key, result, mint)
-    push = [e for e in plan if e.channel == Channel.WEBPUSH]
-    jobs: asyncio.Queue[Any] = asyncio.Queue()
-    for n, group in enumerate(_chunks(push, PER_ADDRESS)):
-        jobs.put_nowait(("push", group, source_address(first_address + n)))
-    for e in plan:
-        if e.channel == Channel.TELEGRAM:
-            jobs.put_nowait(("telegram", e, ""))
+    sandbox = LeanHttp(max_connections=concurrency, timeout_seconds=60)
+    enroller = _Enroller(app_url, sandbox_url, server_key, result, mint, sandbox)
+    jobs: list[tuple[str, Any, str]] = [
+        ("push", group, source_address(first_address + n))
+        for n, group in enumerate(_chunks([e for e in plan if e.channel == Channel.WEBPUSH], PER_ADDRESS))]
+    jobs += [("telegram", e, "") for e in plan if e.channel == Channel.TELEGRAM]
+    queue = iter(jobs)
     t0 = time.perf_counter()
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as sandbox:
 
-        async def worker() -> None:
-            while not jobs.empty():
-                kind, item, address = jobs.get_nowait()
-                try:
-                    if kind == "push":
-                        await enroller.push_group(sandbox, item, address)
-                    else:
-                        await enroller.telegram(sandbox, item)
-                except (aiohttp.ClientError, TimeoutError) as e:
-                    result.failed[type(e).__name__] += 1
+    async def worker() -> None:
+        for kind, item, address in queue:
+            try:
+                if kind == "push":
+                    await enroller.push_group(item, address)
+                else:
+                    await enroller.telegram(item)
+            except (HttpError, TimeoutError, ValueError) as e:
+                result.failed[type(e).__name__] += 1
 
+    try:
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+    finally:
+        await sandbox.close()
     result.seconds = time.perf_counter() - t0
     return result

@@ -1,11 +1,11 @@
-"""A lean HTTP/1.1 client for the simulated residents' answers (keep-alive POSTs on loopback).
+"""A lean HTTP/1.1 client for the simulated residents (keep-alive requests on loopback).
 
 A city of residents answering at once is a load generator: with aiohttp's client each request costs
 the generating process several hundred microseconds of CPU, which on a two-core machine is taken
 from the server being measured. This client only does what the answers need: POST a body with a few
 headers over kept-alive connections, and read a response framed by Content-Length or chunked
 encoding. Anything else (TLS, redirects, cookies, proxies) is out of scope: it talks to the app on
-this machine.
+this machine. The enrolment and the benchmark's own polling use it too, for the same reason.
 """
 
 from __future__ import annotations
@@ -72,19 +72,29 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
 
 
 class LeanHttp:
-    def __init__(self, max_connections: int = 64, timeout_seconds: float = 30.0) -> None:
+    """`source_address`: the local address every connection binds to (a simulated phone's own address)."""
+
+    def __init__(self, max_connections: int = 64, timeout_seconds: float = 30.0,
+                 source_address: str | None = None) -> None:
         self.max_connections = max_connections
         self.timeout_seconds = timeout_seconds
+        self.source_address = source_address
         self._pools: dict[tuple[str, int], _Pool] = {}
         self._slots: dict[tuple[str, int], asyncio.Semaphore] = {}
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Response:
+        return await self.request("POST", url, body, headers)
+
+    async def get(self, url: str, headers: Mapping[str, str]) -> Response:
+        return await self.request("GET", url, b"", headers)
+
+    async def request(self, method: str, url: str, body: bytes, headers: Mapping[str, str]) -> Response:
         p = urlsplit(url)
         if p.scheme != "http" or not p.hostname:
             raise ValueError(f"LeanHttp speaks plain http only: {url}")
         key = (p.hostname, p.port or 80)
         target = (p.path or "/") + (f"?{p.query}" if p.query else "")
-        head = [f"POST {target} HTTP/1.1", f"Host: {p.netloc}", f"Content-Length: {len(body)}"]
+        head = [f"{method} {target} HTTP/1.1", f"Host: {p.netloc}", f"Content-Length: {len(body)}"]
         head += [f"{k}: {v}" for k, v in headers.items()]
         request = ("\r\n".join(head) + "\r\n\r\n").encode("utf-8") + body
         slot = self._slots.setdefault(key, asyncio.Semaphore(self.max_connections))
@@ -129,7 +139,8 @@ class LeanHttp:
                 return conn
             self._discard(key, conn)
         try:
-            reader, writer = await asyncio.open_connection(key[0], key[1], limit=MAX_HEAD_BYTES)
+            local = (self.source_address, 0) if self.source_address else None
+            reader, writer = await asyncio.open_connection(key[0], key[1], limit=MAX_HEAD_BYTES, local_addr=local)
         except OSError as e:
             raise HttpError(f"cannot connect to {key[0]}:{key[1]}: {e}") from None
         pool.open += 1
