@@ -54,7 +54,18 @@ def mask_personal_data(_: Any, __: str, event_dict: MutableMapping[str, Any]) ->
     return event_dict
 
 
+class _NamedWriteLogger(structlog.WriteLogger):
+    """A WriteLogger that knows its name, so `add_logger_name` works without the stdlib detour."""
+
+    def __init__(self, file: Any, name: str) -> None:
+        super().__init__(file)
+        self.name = name
+
+
 def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
+    """structlog events are rendered straight to `stream` (half the cost of going through stdlib
+    logging, which matters on the send path); stdlib records (aiohttp, twilio, telegram) get the
+    same processors and format through a handler on the root logger."""
     stream = stream or sys.stderr
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -63,30 +74,32 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         mask_personal_data,
     ]
-    exc = structlog.processors.ExceptionRenderer(
-        structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
-    )
     use_console = fmt == "console" or (fmt == "auto" and hasattr(stream, "isatty") and stream.isatty())
-    renderer: Any = structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer(
-        ensure_ascii=False
-    )
+    tail: list[Any]
+    if use_console:
+        tail = [structlog.dev.ConsoleRenderer()]
+    else:
+        exc = structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        )
+        tail = [exc, structlog.processors.JSONRenderer(ensure_ascii=False)]
     lvl = getattr(logging, level.upper(), logging.INFO)
     structlog.configure(
-        processors=[*shared, structlog.processors.StackInfoRenderer(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[*shared, structlog.processors.StackInfoRenderer(), *tail],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
-        logger_factory=structlog.stdlib.LoggerFactory(),
+        logger_factory=lambda *args: _NamedWriteLogger(stream, str(args[0]) if args else ""),
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(stream)
-    final: list[Any] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
-    if not use_console:
-        final.append(exc)
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=[*final, renderer])
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],
+        )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(lvl)
-    # PTB's httpx logs every request at INFO, aiohttp's access log every hit.
-    for noisy in ("httpx", "httpcore", "aiohttp.access", "twilio.http_client", "telegram"):
+    # Libraries that log every request at INFO (PTB's httpx, twilio's async client, aiohttp's access log).
+    for noisy in ("httpx", "httpcore", "aiohttp.access", "twilio", "telegram"):
         logging.getLogger(noisy).setLevel(max(lvl, logging.WARNING))

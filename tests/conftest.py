@@ -13,6 +13,9 @@ import pytest
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
+# Every log line of the session is scanned for secrets, tokens and phone numbers (tests/logscan.py).
+pytest_plugins = ("logscan",)
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 ARTIFACTS = REPO / "test-artifacts"
