@@ -143,9 +143,9 @@ async def _sandbox(env: Mapping[str, str], workdir: Path, sms_limit: float) -> t
     return proc, line[len(READY):]
 
 
-async def _dispatch(cfg: Config, processes: int) -> dict[str, Any]:
+async def _dispatch(cfg: Config, processes: int, sandbox_pid: int) -> dict[str, Any]:
     from safetynet.broadcast.dispatcher import Dispatcher
-    from safetynet.broadcast.engine import build_dispatch_senders, peak_rss_mb
+    from safetynet.broadcast.engine import build_dispatch_senders, cpu_seconds, peak_rss_mb
     from safetynet.broadcast.sendworker import ProcessSender
     from safetynet.store import store_session
 
@@ -153,16 +153,18 @@ async def _dispatch(cfg: Config, processes: int) -> dict[str, Any]:
         senders = build_dispatch_senders(cfg, send_workers=processes == 2)
         for s in senders.values():
             await s.start()
-        workers = [s for s in senders.values() if isinstance(s, ProcessSender)]
-        t0, cpu0 = time.perf_counter(), time.process_time()
+        pids: dict[str, int | str] = {"dispatcher": "self", "sandbox": sandbox_pid}
+        pids.update({f"{ch}_worker": s.pid for ch, s in senders.items() if isinstance(s, ProcessSender) and s.pid})
+        cpu0 = {k: cpu_seconds(p) for k, p in pids.items()}
+        t0 = time.perf_counter()
         report = await Dispatcher(store.campaigns, senders, cfg, store.clock, contacts=store.roster).burst()
-        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-        rss = [peak_rss_mb()] + [await w.peak_rss_mb() for w in workers]
+        seconds = time.perf_counter() - t0
+        cpu = {k: round(cpu_seconds(pids[k]) - v, 1) for k, v in cpu0.items()}
+        rss = {k: round(peak_rss_mb(p), 1) for k, p in pids.items() if k != "sandbox"}
         for s in senders.values():
             await s.close()
-    return {"first_wave_seconds": round(seconds, 2), "dispatcher_cpu_seconds": round(cpu, 2),
-            "lanes": report.to_dict(), "peak_rss_mb": round(max(rss), 1),
-            "peak_rss_mb_per_process": [round(r, 1) for r in rss]}
+    return {"first_wave_seconds": round(seconds, 2), "cpu_seconds": cpu, "lanes": report.to_dict(),
+            "peak_rss_mb": max(rss.values()), "peak_rss_mb_per_process": rss}
 
 
 async def _verify(cfg: Config, campaign_id: int, sandbox_url: str) -> dict[str, Any]:
@@ -206,7 +208,7 @@ async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
         configure_logging(args.log_level, "json")
         print("dispatching the first wave…", file=sys.stderr, flush=True)
-        wave = await _dispatch(cfg, args.processes)
+        wave = await _dispatch(cfg, args.processes, proc.pid)
         checked = await _verify(cfg, prepared["campaign_id"], url)
     finally:
         proc.terminate()
@@ -233,6 +235,7 @@ def report(result: Mapping[str, Any], as_json: bool) -> str:
              f"{result['first_wave_seconds']} s = {result['deliveries_per_second']}/s "
              f"({result['processes']} process{'es' if result['processes'] > 1 else ''})"]
     lines += [f"  {ch:<9} {rate}/s" for ch, rate in result["per_channel_per_second"].items()]
+    lines.append(f"CPU seconds: {result['cpu_seconds']}")
     lines.append(f"peak RSS {result['peak_rss_mb']} MB; duplicates {result['duplicates']}; lost {result['lost']};"
                  f" sandbox 429s {result['sandbox_429']}")
     lines.append(f"import {result['import_seconds']} s, web-push enrolment {result['enrol_seconds']} s,"

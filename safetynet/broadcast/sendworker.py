@@ -120,18 +120,9 @@ class ProcessSender:
                                                          error_class="SendWorkerExited"))
             self._pending.clear()
 
-    async def peak_rss_mb(self) -> float:
-        """The child's peak resident set (VmHWM, Linux), in MB; 0 when unknown."""
-        if self._proc is None:
-            return 0.0
-        try:
-            with open(f"/proc/{self._proc.pid}/status", encoding="ascii") as f:  # noqa: ASYNC230 - procfs, no disk
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return 0.0
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
 
     async def close(self) -> None:
         proc, self._proc = self._proc, None
