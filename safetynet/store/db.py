@@ -145,6 +145,12 @@ class Database:
                 raise StoreUnavailable(str(e)) from e
             try:
                 yield conn
+            except sqlite3.OperationalError as e:
+                # disk full, read-only file, I/O error: the store cannot take writes; say so loudly
+                with contextlib.suppress(Exception):
+                    await conn.execute("ROLLBACK")
+                self._mark_failed(e)
+                raise StoreUnavailable(str(e)) from e
             except BaseException:
                 with contextlib.suppress(Exception):
                     await conn.execute("ROLLBACK")

@@ -126,6 +126,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return json_error(503, "storage is failing; the answer was not recorded, please retry")
     except (json.JSONDecodeError, UnicodeDecodeError):
         return json_error(400, "request body is not valid JSON")
+    except OverflowError:
+        # an id past SQLite's 64-bit integers names nothing that exists
+        return json_error(404, "not found")
     except Exception:
         log.exception("request_failed", path=request.path, method=request.method)
         return json_error(500, "internal error")

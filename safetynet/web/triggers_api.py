@@ -13,7 +13,7 @@ from aiohttp import web
 
 from safetynet.triggers.service import TriggerService, handle_cap, handle_jma
 from safetynet.triggers.xmlsafe import MAX_BODY_BYTES
-from safetynet.web.app import json_error, require_viewer, services
+from safetynet.web.app import check_csrf, json_error, require_viewer, services
 
 Handle = Callable[[TriggerService, bytes], Awaitable[tuple[int, dict[str, Any]]]]
 
@@ -28,6 +28,7 @@ async def _body(request: web.Request) -> bytes | None:
 
 async def _ingest(request: web.Request, handle: Handle) -> web.Response:
     viewer = require_viewer(request)
+    await check_csrf(request)  # from a browser session the header X-CSRF-Token is needed
     if not viewer.is_city_admin:
         return json_error(403, "only a city admin may push trigger telegrams")
     svc = services(request)
