@@ -51,7 +51,7 @@ async def confirm(request: web.Request) -> web.Response:
     doc = await _body(request)
     viewer = await _staff(request, doc)
     method = doc.get("method")
-    if method not in {m.value for m in InPersonMethod}:
+    if not isinstance(method, str) or method not in {m.value for m in InPersonMethod}:
         return json_error(400, "method must be visit, phone or paper")
     note = doc.get("note")
     key = doc.get("key") or request.headers.get("Idempotency-Key")
