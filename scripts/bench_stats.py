@@ -135,8 +135,8 @@ async def _replier(store: Store, intake: ReplyIntake, campaign_id: int, rate: fl
         target = await intake.target_for(campaign_id, hh)
         if target is not None:
             status = "need_help" if rng.random() < 0.15 else "safe"
-            await intake.answer(target, status, "web", f"bench:{hh}")
-            done[0] += 1
+            result = await intake.answer(target, status, "web", f"bench:{campaign_id}:{hh}")
+            done[0] += int(result.recorded)  # a duplicate would not move any counter
 
     start, issued = time.perf_counter(), 0
     while issued < len(ids) and not stop.is_set():
