@@ -16,10 +16,10 @@ import structlog
 from aiohttp import web
 
 from safetynet.broadcast.dispatcher import Dispatcher
+from safetynet.broadcast.engine import build_dispatch_senders
 from safetynet.broadcast.ladder import LadderScheduler
 from safetynet.broadcast.service import CampaignService
 from safetynet.channels.base import ChannelSender
-from safetynet.channels.registry import build_senders
 from safetynet.clock import Clock, SystemClock
 from safetynet.config import Config, ConfigError
 from safetynet.domain import Channel
@@ -92,13 +92,18 @@ async def running_system(
     dispatch: bool = True,
     ladder: bool = True,
     triggers: bool = True,
+    send_workers: bool | None = False,
 ) -> AsyncIterator[System]:
-    """Starts everything and yields the running system; stops it cleanly on exit."""
+    """Starts everything and yields the running system; stops it cleanly on exit.
+
+    `send_workers`: web-push encryption in a worker process (the second core); None decides by
+    the machine (what `serve` does), False keeps everything in this process (tests, the demo).
+    """
     if not cfg.secrets.secret_key:
         raise ConfigError("config: no secret key; run `safetynet init` or set SAFETYNET_SECRET_KEY")
     clock = clock or SystemClock()
     store = await open_store(cfg, clock)
-    senders = build_senders(cfg)
+    senders = build_dispatch_senders(cfg, send_workers=send_workers)
     started: list[ChannelSender] = []
     runner: web.AppRunner | None = None
     system: System | None = None

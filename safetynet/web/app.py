@@ -96,17 +96,10 @@ _SECURITY_HEADERS = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        resp = await handler(request)
-    except web.HTTPException as e:
-        resp = e
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response, streams (SSE) and error pages included: set just before headers go out."""
     for k, v in _SECURITY_HEADERS.items():
-        resp.headers.setdefault(k, v)
-    if isinstance(resp, web.HTTPException):
-        raise resp
-    return resp
+        response.headers.setdefault(k, v)
 
 
 @web.middleware
@@ -173,10 +166,11 @@ def require_viewer(request: web.Request) -> Viewer:
 
 def create_app(svc: Services) -> web.Application:
     app = web.Application(
-        middlewares=[security_headers, errors, identify],
+        middlewares=[errors, identify],
         client_max_size=svc.cfg.server.max_body_bytes,
     )
     app[SERVICES] = svc
+    app.on_response_prepare.append(_security_headers)
     for module in ROUTE_MODULES:
         if importlib.util.find_spec(module) is None:
             continue

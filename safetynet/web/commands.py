@@ -22,7 +22,8 @@ async def serve_until_stopped(cfg: Config, args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with running_system(cfg, host=args.host, port=args.port, dispatch=not args.no_dispatch) as system:
+    async with running_system(cfg, host=args.host, port=args.port, dispatch=not args.no_dispatch,
+                              send_workers=None) as system:
         print(f"SafetyNet serving on {system.url} (public URL {cfg.server.public_url}); Ctrl-C stops", flush=True)
         await stop.wait()
         print("stopping: finishing sends in flight", flush=True)
