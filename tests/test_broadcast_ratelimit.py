@@ -89,3 +89,15 @@ async def test_a_shorter_pause_never_shortens_a_longer_one() -> None:
     gate.pause(10.0)
     gate.pause(2.0)
     assert gate.paused_for == 10.0
+
+
+async def test_a_short_lag_is_caught_up_within_the_burst_but_a_new_lane_starts_paced() -> None:
+    clock = FakeClock()
+    gate = LaneGate(10.0, clock, burst=3.0)
+    start = clock.monotonic()
+    got = await _times(gate, clock, 4, 0.05, 20)
+    assert sorted(round(t - start, 2) for t in got) == [0.0, 0.1, 0.2, 0.3]  # no opening burst
+    await clock.advance(1.0)  # the loop lagged a second: at most two slots come back at once
+    start = clock.monotonic()
+    got = await _times(gate, clock, 4, 0.05, 20)
+    assert sorted(round(t - start, 2) for t in got) == [0.0, 0.0, 0.0, 0.1]

@@ -36,6 +36,9 @@ log = structlog.get_logger("broadcast.dispatcher")
 # Outcomes sent but not yet committed, at most this many per send slot: enough to keep commits
 # large, few enough that a crash repeats little (their claims come back after the lease).
 UNRECORDED_PER_SLOT = 2
+# A lane may catch up this much of a lag (a busy event loop) in a burst: 5 % over the limit in
+# the worst second, where providers queue or allow about a second's worth.
+CATCH_UP_SECONDS = 0.05
 # After a store error (locked, disk full) the dispatcher tries again this much later.
 STORE_RETRY_SECONDS = 1.0
 # While busy, the list of running campaigns (and so which drills are paused) is re-read this often.
@@ -62,7 +65,7 @@ class DispatchReport:
             span = (s.last_send - s.first_send) if s.first_send and s.last_send else 0.0
             out[name] = {"sent": s.sent, "failed": s.failed, "retried": s.retried, "released": s.released,
                          "skipped": s.skipped, "attempts": s.attempts, "errors": dict(s.errors),
-                         "per_second": round(s.sent / span, 1) if span > 0 else None}
+                         "per_second": round((s.sent - 1) / span, 1) if span > 0 else None}
         return out
 
 
@@ -92,7 +95,8 @@ class Dispatcher:
         for ch, sender in senders.items():
             if ch in wanted:
                 conf = getattr(cfg.channels, ch.value)
-                self.lanes[ch] = Lane(ch, sender, LaneGate(conf.max_per_second, clock), conf.concurrency,
+                gate = LaneGate(conf.max_per_second, clock, burst=max(1.0, conf.max_per_second * CATCH_UP_SECONDS))
+                self.lanes[ch] = Lane(ch, sender, gate, conf.concurrency,
                                       self.policy, clock, _buffer(cfg, ch))
         self._campaigns: dict[int, Campaign] = {}
         self._active: list[int] = []

@@ -21,7 +21,7 @@ class LaneGate:
         self.clock = clock
         self.burst = max(1.0, burst)
         self._interval = 1.0 / max_per_second if max_per_second > 0 else 0.0
-        self._next = clock.monotonic()
+        self._next: float | None = None  # no credit before the first send: a lane never opens with a burst
         self._paused_until = 0.0
         self.pauses = 0
 
@@ -39,7 +39,7 @@ class LaneGate:
         return max(0.0, self._paused_until - self.clock.monotonic())
 
     def _reserve(self, now: float) -> float:
-        slot = max(self._next, now - self._interval * (self.burst - 1))
+        slot = now if self._next is None else max(self._next, now - self._interval * (self.burst - 1))
         self._next = slot + self._interval
         return slot - now
 
