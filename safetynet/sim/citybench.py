@@ -66,12 +66,13 @@ class CityBench:
         self._cpu_mark: dict[str, float] = {}
 
     def _cpu_start(self) -> None:
-        self._cpu_mark = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self._cpu_mark = {name: cpu_seconds(pid, name != "bench") for name, pid in self.pids.items()}
 
     def _cpu_since(self, per: int, label: str) -> None:
         """CPU milliseconds each process spent since `_cpu_start`, per unit of work (`per` units)."""
         for name, pid in self.pids.items():
-            used = cpu_seconds(pid) - self._cpu_mark.get(name, 0.0)
+            # the bench's own CPU only: its children are the other processes
+            used = cpu_seconds(pid, name != "bench") - self._cpu_mark.get(name, 0.0)
             self.result.setdefault("cpu_ms_per_unit", {})[f"{name}_per_{label}"] = round(used * 1000 / max(1, per), 3)
 
     def env(self, sandbox_url: str = "http://127.0.0.1:9") -> dict[str, str]:
@@ -105,8 +106,10 @@ class CityBench:
             finally:
                 await store.close()
         finally:
-            await server.stop()
+            code = await server.stop()
             final = await host.stop()
+            if code not in (0, None):
+                _say(f"the server exited with {code} (a negative number is the signal); see {server.log}")
         self._memory(final)
         self.result["machine"]["load_average_at_end"] = os.getloadavg()[0]
         self.result["total_seconds"] = round(time.monotonic() - started, 1)

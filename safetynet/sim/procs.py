@@ -48,10 +48,10 @@ def open_fds(pid: int) -> int:
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and every process below it, in seconds."""
+def cpu_seconds(pid: int, tree: bool = True) -> float:
+    """User + system CPU of a process (and with `tree`, of every process below it), in seconds."""
     total = 0.0
-    for p in descendants(pid):
+    for p in descendants(pid) if tree else [pid]:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -119,6 +119,7 @@ class ServerProcess:
         return {str(p): round(peak_rss_mb(p), 1) for p in descendants(self.pid)}
 
     async def stop(self) -> int:
+        """SIGTERM and wait; the exit code (0 after a clean stop, negative: killed by that signal)."""
         if self.proc is None:
             return 0
         if self.proc.returncode is not None:
