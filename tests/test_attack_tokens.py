@@ -13,12 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from replies_fixtures import SECRET, running_app, start_campaign
 
 from safetynet.replies.tokens import reply_token
-
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 

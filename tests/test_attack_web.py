@@ -25,7 +25,6 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-import pytest
 from dashboard_fixtures import ASSOC_A, World, client, login, start_campaign, world
 from reliability_helpers import read_db
 from test_scope_routes import PUBLIC_EXACT, PUBLIC_PREFIXES, fill
@@ -36,8 +35,6 @@ from safetynet.domain import Role
 from safetynet.roster.codes import hash_code, new_code
 from safetynet.roster.model import HouseholdRecord
 from safetynet.triggers.service import TriggerService
-
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
 
 CAP_SAMPLE = Path(__file__).resolve().parent / "data" / "cap" / "01-actual-alert.xml"
 JST = timezone(timedelta(hours=9))
@@ -72,8 +69,6 @@ async def _post(http: aiohttp.ClientSession, url: str, form: dict[str, str], hea
         return r.status
 
 
-# DEFECT (reported, still failing): POST /api/triggers/jma and /api/triggers/cap take a session's
-# request without its CSRF token (see test_a_trigger_pushed_from_a_browser_session_needs_the_csrf_token).
 async def test_every_state_changing_route_needs_the_sessions_csrf_token(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
         # triggers running (with no area of theirs), so their routes get as far as they would in a city
@@ -104,10 +99,8 @@ async def test_every_state_changing_route_needs_the_sessions_csrf_token(tmp_path
                 assert status != 403, (method, path)
 
 
-# DEFECT (reported, still failing): safetynet/web/triggers_api.py `_ingest` checks the viewer but not
-# the CSRF token, so a page on any site can make a logged-in city admin's browser push a telegram
-# (a form with enctype="text/plain" can carry an XML document). Same cause as the triggers lines
-# of the route walk above.
+# A page on any site could make a logged-in city admin's browser push a telegram (a form with
+# enctype="text/plain" can carry an XML document): the session's CSRF token is required.
 async def test_a_trigger_pushed_from_a_browser_session_needs_the_csrf_token(tmp_path: Path) -> None:
     async with world(tmp_path) as w, client() as http:
         cfg = dataclasses.replace(w.cfg, triggers=TriggersConfig(cap=CapConfig(codes=("17201",), action="propose")))

@@ -9,14 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from replies_fixtures import Env, enrolment_code, running_app
 from twilio.request_validator import RequestValidator
 
 from safetynet.channels.telegram import SECRET_HEADER, callback_data, webhook_secret
 from safetynet.domain import Status
-
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
 
 PHONE_A002 = "+819011110002"
 CHAT_A003 = 5550003

@@ -59,10 +59,8 @@ async def post_answer(env: Env, key: str, status: str) -> tuple[int, str]:
         return r.status, await r.text()
 
 
-# DEFECT (reported, still failing for disk_full): a statement that fails inside a write transaction
-# (SQLITE_FULL on the INSERT) escapes `Database.transaction()` in safetynet/store/db.py as a bare
-# sqlite3.OperationalError: the store is not marked failed (/healthz stays 200) and the errors
-# middleware answers 500 "internal error" instead of 503. read_only passes: BEGIN IMMEDIATE fails.
+# disk_full fails a statement inside the write transaction (SQLITE_FULL on the INSERT); read_only
+# fails BEGIN IMMEDIATE. Both must mark the store failed (/healthz 503) and answer 503, not 500.
 @pytest.mark.parametrize("fault", [disk_full, read_only], ids=["disk_full", "read_only"])
 async def test_answers_it_cannot_store_are_refused_loudly_and_none_acknowledged_is_lost(
         tmp_path: Path, fault: Callable[[Env], Awaitable[Callable[[], Awaitable[None]]]]) -> None:

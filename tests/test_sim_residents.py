@@ -21,8 +21,6 @@ from safetynet.sim.messages import ResidentMessage
 from safetynet.sim.model import ResidentModel
 from safetynet.sim.stage import Stage, StageOptions, staged_city
 
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
-
 # A drill's 30-minute ladder in 3 seconds; answers come at once.
 SPEED = 600.0
 INSTANT = 1e5
