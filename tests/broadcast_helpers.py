@@ -145,7 +145,7 @@ async def answer(store: Store, campaign_id: int, household_id: int, status: str 
         await apply_status_changes(conn, [StatusChange(campaign_id, household_id, Status(status), at or store.clock.now())])
 
 
-async def run_with_clock(clock: object, coro: Awaitable[T], step: float = 0.25, limit: int = 100_000) -> T:
+async def run_with_clock(clock: object, coro: Awaitable[T], step: float = 0.25) -> T:
     """Runs `coro` while moving a FakeClock forward in small steps until it finishes."""
     import asyncio
 
@@ -153,9 +153,7 @@ async def run_with_clock(clock: object, coro: Awaitable[T], step: float = 0.25, 
 
     assert isinstance(clock, FakeClock)
     task = asyncio.ensure_future(coro)
-    for _ in range(limit):
-        if task.done():
-            break
+    while not task.done():
         await clock.advance(step)
         await asyncio.sleep(0)
     return await task

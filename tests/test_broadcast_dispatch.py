@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -279,13 +280,15 @@ async def test_provider_callbacks_keep_the_best_state_and_undelivered_falls_back
 class ReleasingClock(FakeClock):
     """Lets go of a held database lock when the dispatcher starts waiting after a store error."""
 
-    def __init__(self) -> None:
+    def __init__(self, release: Callable[[], object]) -> None:
         super().__init__()
-        self.on_retry_wait: list[object] = []
+        self.release = release
+        self.retry_wait = asyncio.Event()
 
     async def sleep(self, seconds: float) -> None:
-        if seconds == STORE_RETRY_SECONDS and self.on_retry_wait:
-            self.on_retry_wait.pop()()  # type: ignore[operator]
+        if seconds == STORE_RETRY_SECONDS and not self.retry_wait.is_set():
+            self.release()
+            self.retry_wait.set()
         await super().sleep(seconds)
 
 
@@ -293,16 +296,19 @@ async def test_a_locked_database_does_not_end_the_dispatcher(tmp_path: Path) -> 
     import sqlite3
 
     cfg = make_cfg(tmp_path)
-    clock = ReleasingClock()
+    holder: list[sqlite3.Connection] = []
+    clock = ReleasingClock(lambda: holder[0].execute("ROLLBACK"))
     async with opened(cfg, clock) as store:
         ids = await seed(store, [H("a", "w")])
         await CampaignService(store, cfg, clock).launch(spec())
-        other = sqlite3.connect(cfg.db_path, isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock past the busy timeout
-        clock.on_retry_wait.append(lambda: other.execute("ROLLBACK"))
-        snd = senders(clock)
+        holder.append(sqlite3.connect(cfg.db_path, isolation_level=None))
         try:
-            await run_with_clock(clock, Dispatcher(store.campaigns, snd, cfg, clock).burst())
+            holder[0].execute("BEGIN IMMEDIATE")  # another process holds the write lock past the busy timeout
+            snd = senders(clock)
+            task = asyncio.create_task(Dispatcher(store.campaigns, snd, cfg, clock).burst())
+            await clock.retry_wait.wait()  # the dispatcher met the lock, logged it, and waits to try again
+            await clock.advance(STORE_RETRY_SECONDS)
+            await task
         finally:
-            other.close()
+            holder[0].close()
         assert snd[Channel.WEBPUSH].households() == [ids["a"]]
