@@ -121,11 +121,11 @@ async def status_hook(request: web.Request) -> web.Response:
     cb = sms.parse_status(flat) if "MessageSid" in flat or "SmsSid" in flat else voice.parse_call_status(flat)
     if cb is not None:
         # The outbox owns delivery rows; it keeps the highest-ranked state (callbacks arrive out of order).
-        record = getattr(services(request).store.campaigns.outbox, "record_provider_status", None)
-        if record is None:
-            log.warning("status_callback_unhandled", state=cb.state)
-        else:
-            await record(cb.provider_id, cb.state, cb.error_code)
+        known = await services(request).store.campaigns.outbox.record_provider_status(
+            cb.provider_id, cb.state, cb.error_code
+        )
+        if not known:
+            log.info("status_callback_unknown_id", state=cb.state)
     return web.Response(status=204)
 
 
