@@ -9,6 +9,7 @@ from replies_fixtures import ASSOC_A, ASSOC_B, Env, add_staff, running_app
 
 from safetynet.auth import new_token, token_hash
 from safetynet.domain import Channel, Role, Status
+from safetynet.replies.intake import ReplyIntake
 from safetynet.web.app import SESSION_COOKIE
 
 
@@ -148,8 +149,10 @@ async def test_alert_lost_to_a_restart_is_sent_at_start(tmp_path: Path) -> None:
         await env.sandbox.act_sms("+819011110002", "2")
         assert env.sandbox.messages("telegram") == []
         env.intake.notifier = notifier
-        await env.intake.start()  # what a restarted server does
-        await env.intake.idle()
+        restarted = ReplyIntake(env.store, env.cfg, env.clock, notifier)  # what a restarted server builds
+        await restarted.start()
+        await restarted.start()  # started twice (server and web app): still one alert each
+        await restarted.idle()
         assert {r.address for r in env.sandbox.messages("telegram")} == {"8880001", "8880002"}
         assert await env.store.replies.unnotified_help() == []
 

@@ -91,6 +91,7 @@ class ReplyIntake:
         self.grace_seconds = cfg.replies.token_grace_hours * 3600.0
         self._pages: dict[tuple[int, int], tuple[CampaignPage, float]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._started = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -100,6 +101,9 @@ class ReplyIntake:
         One at a time, in the background: a burst of alerts at start would compete with the
         answers arriving at the same moment for the single writer.
         """
+        if self._started:
+            return  # the server and the web app may both start it
+        self._started = True
         pending = await self.store.replies.unnotified_help()
         if pending:
             log.info("help_alerts_resumed", households=len(pending))
