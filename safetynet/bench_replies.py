@@ -317,10 +317,19 @@ def run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
         stored, counted = stored - stored0, counted - counted0  # a reused database holds earlier runs
         counters_file = workdir / "counters.json"
         counters = json.loads(counters_file.read_text()) if counters_file.exists() else {}
+    return _figures(households, len(tokens), load, seconds, stored, counted, counters, args,
+                    server=(cpu1 - cpu0, main1 - main0, rss), client_cpu=client_cpu, prepared=prepared)
+
+
+def _figures(households: int, sent: int, load: Load, seconds: float, stored: int, counted: int,
+             counters: Mapping[str, int], args: argparse.Namespace, *, server: tuple[float, float, float],
+             client_cpu: float, prepared: Prepared) -> dict[str, Any]:
+    cpu, loop_cpu, rss = server
     lat = sorted(load.latencies)
+    per_reply = 1e6 / max(1, load.accepted)
     return {
         "households": households,
-        "replies_sent": len(tokens),
+        "replies_sent": sent,
         "accepted": load.accepted,
         "stored": stored,
         "counted": counted,
@@ -335,15 +344,16 @@ def run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
         "max_ms": round((lat[-1] if lat else 0.0) * 1000, 2),
         "connections": int(args.connections),
         "switch_interval": float(args.switch_interval) or sys.getswitchinterval(),
-        "server_cpu_seconds": round(cpu1 - cpu0, 2),
-        "server_cpu_us_per_reply": round((cpu1 - cpu0) / max(1, load.accepted) * 1e6, 1),
+        "server_cpu_seconds": round(cpu, 2),
+        "server_cpu_us_per_reply": round(cpu * per_reply, 1),
         # the event loop's thread; the rest is SQLite on aiosqlite's threads (the other core)
-        "server_loop_us_per_reply": round((main1 - main0) / max(1, load.accepted) * 1e6, 1),
+        "server_loop_us_per_reply": round(loop_cpu * per_reply, 1),
         "client_cpu_us_per_reply": round(client_cpu / max(1, len(lat)) * 1e6, 1),
         "server_peak_rss_mb": round(rss, 1),
         # answers sharing one token lookup and one commit (higher: fewer round trips a reply)
         "lookups_per_batch": round(counters.get("lookups", 0) / max(1, counters.get("lookup_batches", 0)), 1),
         "writes_per_commit": round(counters.get("writes", 0) / max(1, counters.get("write_batches", 0)), 1),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "setup_seconds": round(prepared.setup_seconds, 1),
         "setup_reused": prepared.reused,
     }

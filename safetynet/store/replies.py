@@ -8,7 +8,6 @@ a re-posted form is stored once.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import itertools
 import json
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 import structlog
 
 from safetynet.clock import Clock
-from safetynet.domain import CampaignKind, CampaignState, Status
+from safetynet.domain import CampaignKind, Status
 from safetynet.replies.model import (
     NOTE,
     CampaignPage,
@@ -29,13 +28,13 @@ from safetynet.replies.model import (
     ReplyItem,
     ReplyTarget,
 )
-from safetynet.store.db import Conn, Database, GroupCommit, Row
+from safetynet.store.db import Conn, Database, GroupCommit
+from safetynet.store.help_requests import HELP_SQL, help_row_from, open_help
+from safetynet.store.reply_targets import CHUNK, STATUS, TARGET_SQL, TokenLookups, target_from_row
 from safetynet.store.statuses import StatusChange, StatusTransition, apply_status_changes
 
 log = structlog.get_logger("store")
 
-# SQLite allows 32,766 parameters a statement; 500 keeps each IN list small and plans cheap.
-_CHUNK = 500
 # Gather this long for company before a commit: one fsync-free WAL commit serves many answers.
 _GROUP_DELAY_SECONDS = 0.002
 
@@ -50,35 +49,10 @@ class ReplyEvent:
 
 Listener = Callable[[ReplyEvent], None]
 
-_TARGET_SQL = (
-    "SELECT ch.campaign_id, ch.household_id, ch.association_id, ch.status, k.state, k.kind, k.closed_at, h.language,"
-    " ch.token_hash"
-    " FROM campaign_households ch JOIN campaigns k ON k.id = ch.campaign_id"
-    " JOIN households h ON h.id = ch.household_id"
-)
 _INSERT_HEAD = (
     "INSERT INTO replies (campaign_id, household_id, status, channel, dedupe_key, people_safe, people_injured,"
     " location, note, method, staff_id, actor, received_at) VALUES "
 )
-
-
-# Enum lookups by value through a dict: the Enum call costs more, and this runs for every answer.
-_STATUS = {s.value: s for s in Status}
-_STATE = {s.value: s for s in CampaignState}
-_KIND = {k.value: k for k in CampaignKind}
-
-
-def _target(row: Row) -> ReplyTarget:
-    return ReplyTarget(
-        campaign_id=row[0],
-        household_id=row[1],
-        association_id=row[2],
-        status=_STATUS[row[3]],
-        campaign_state=_STATE[row[4]],
-        kind=_KIND[row[5]],
-        closed_at=row[6],
-        language=row[7] or "ja",
-    )
 
 
 def _insert_row(i: ReplyItem) -> tuple[object, ...]:
@@ -88,79 +62,18 @@ def _insert_row(i: ReplyItem) -> tuple[object, ...]:
             location, d.note or None, i.method, i.staff_id, i.actor, i.at)
 
 
-class _TokenLookups:
-    """Token lookups of one loop iteration share one query: `… WHERE token_hash IN (…)`.
-
-    Every aiosqlite call is a hop to the connection's thread and back; under load each hop waits
-    for the GIL, so a reply that needs its own hop is slow. Concurrent answers arrive together
-    (a city answering at once), and one hop serves all of them.
-    """
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self._pending: dict[str, list[asyncio.Future[ReplyTarget | None]]] = {}
-        self._scheduled = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.batches = 0
-        self.lookups = 0
-
-    async def get(self, token_hash: str) -> ReplyTarget | None:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[ReplyTarget | None] = loop.create_future()
-        self._pending.setdefault(token_hash, []).append(fut)
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._dispatch)  # after every handler this iteration has woken
-        return await fut
-
-    def _dispatch(self) -> None:
-        self._scheduled = False
-        batch, self._pending = self._pending, {}
-        keys = list(batch)
-        self.lookups += len(keys)
-        self.batches += (len(keys) + _CHUNK - 1) // _CHUNK
-        for n in range(0, len(keys), _CHUNK):
-            chunk = {k: batch[k] for k in keys[n : n + _CHUNK]}
-            task = asyncio.get_running_loop().create_task(self._run(chunk))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _run(self, chunk: dict[str, list[asyncio.Future[ReplyTarget | None]]]) -> None:
-        try:
-            rows = await one_hop(self.db, _TARGET_SQL + f" WHERE ch.token_hash IN ({','.join('?' * len(chunk))})",
-                                 list(chunk))
-        except BaseException as e:
-            for futs in chunk.values():
-                for f in futs:
-                    if not f.done():
-                        f.set_exception(e)
-            raise
-        found = {r[8]: _target(r) for r in rows}
-        for key, futs in chunk.items():
-            for f in futs:
-                if not f.done():
-                    f.set_result(found.get(key))
-
-
-async def one_hop(db: Database, sql: str, params: Sequence[object]) -> list[Row]:
-    """A read in one round trip to a reader's thread (`fetchall` takes three: execute, fetch, close)."""
-    # Database offers only three-hop reads; asked its owner for a public one-hop read.
-    reader = db._reader()
-    return list(await reader.execute_fetchall(sql, params))
-
-
 class ReplyStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
         self._commit: GroupCommit[ReplyItem, tuple[RecordOutcome, int]] = GroupCommit(
-            db, self._flush, max_items=_CHUNK, max_delay_seconds=_GROUP_DELAY_SECONDS
+            db, self._flush, max_items=CHUNK, max_delay_seconds=_GROUP_DELAY_SECONDS
         )
         self._batch_ids = itertools.count(1)
         # batch id -> its event, emitted by the first caller of that batch to wake (after the commit)
         self._events: dict[int, ReplyEvent] = {}
         self._listeners: list[Listener] = []
-        self._lookups = _TokenLookups(db)
+        self._lookups = TokenLookups(db)
         self._flushes = 0
         self._flushed = 0
 
@@ -184,14 +97,14 @@ class ReplyStore:
 
     async def target(self, campaign_id: int, household_id: int) -> ReplyTarget | None:
         row = await self.db.fetchone(
-            _TARGET_SQL + " WHERE ch.campaign_id = ? AND ch.household_id = ?", (campaign_id, household_id)
+            TARGET_SQL + " WHERE ch.campaign_id = ? AND ch.household_id = ?", (campaign_id, household_id)
         )
-        return _target(row) if row else None
+        return target_from_row(row) if row else None
 
     async def running_targets_by_phone(self, e164: str) -> list[ReplyTarget]:
         """Households with this mobile/landline that are in a running campaign, latest campaign first."""
         rows = await self.db.fetchall(
-            _TARGET_SQL + " JOIN contacts c ON c.household_id = ch.household_id"
+            TARGET_SQL + " JOIN contacts c ON c.household_id = ch.household_id"
             " WHERE k.state = 'running' AND c.kind IN ('mobile', 'landline') AND c.address = ?"
             " AND c.state = 'working' ORDER BY coalesce(k.started_at, k.created_at) DESC, k.id DESC",
             (e164,),
@@ -199,7 +112,7 @@ class ReplyStore:
         seen: set[int] = set()
         latest: list[ReplyTarget] = []
         for row in rows:
-            t = _target(row)
+            t = target_from_row(row)
             if t.household_id not in seen:  # a household answers in its latest running campaign only
                 seen.add(t.household_id)
                 latest.append(t)
@@ -264,14 +177,14 @@ class ReplyStore:
                 return []
             where.append(f"ch.association_id IN ({','.join('?' * len(association_ids))})")
             params += list(association_ids)
-        rows = await self.db.fetchall(_HELP_SQL.format(where=" AND ".join(where)), params)
-        return [_help_row(r) for r in rows]
+        rows = await self.db.fetchall(HELP_SQL.format(where=" AND ".join(where)), params)
+        return [help_row_from(r) for r in rows]
 
     async def help_row(self, campaign_id: int, household_id: int) -> HelpRow | None:
         rows = await self.db.fetchall(
-            _HELP_SQL.format(where="h.campaign_id = ? AND h.household_id = ?"), (campaign_id, household_id)
+            HELP_SQL.format(where="h.campaign_id = ? AND h.household_id = ?"), (campaign_id, household_id)
         )
-        return _help_row(rows[0]) if rows else None
+        return help_row_from(rows[0]) if rows else None
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -389,12 +302,12 @@ class ReplyStore:
             is_new.append(new)
             if new:
                 fresh.append(i)
-        changes = [StatusChange(i.campaign_id, i.household_id, _STATUS[i.status], i.at) for i in fresh if i.status != NOTE]
+        changes = [StatusChange(i.campaign_id, i.household_id, STATUS[i.status], i.at) for i in fresh if i.status != NOTE]
         transitions = await apply_status_changes(conn, changes) if changes else []
         opened: dict[str, bool] = {}
         for i in fresh:
             if i.status == Status.NEED_HELP:
-                opened[i.dedupe_key] = await _open_help(conn, i)
+                opened[i.dedupe_key] = await open_help(conn, i)
         help_changed = tuple(sorted({(i.campaign_id, i.association_id) for i in fresh if opened.get(i.dedupe_key)}))
         if transitions or help_changed:
             self._events[batch] = ReplyEvent(tuple(transitions), help_changed)
@@ -429,53 +342,3 @@ async def _insert_new(conn: Conn, items: list[ReplyItem]) -> set[str]:
     return inserted
 
 
-async def _open_help(conn: Conn, item: ReplyItem) -> bool:
-    """Puts the household on the open help list; True when it was not open already."""
-    async with conn.execute(
-        "SELECT handled_at IS NULL FROM help_requests WHERE campaign_id = ? AND household_id = ?",
-        (item.campaign_id, item.household_id),
-    ) as cur:
-        row = await cur.fetchone()
-    if row is not None and row[0]:
-        await conn.execute(
-            "UPDATE help_requests SET reply_id = (SELECT id FROM replies WHERE dedupe_key = ?)"
-            " WHERE campaign_id = ? AND household_id = ?",
-            (item.dedupe_key, item.campaign_id, item.household_id),
-        )
-        return False
-    # A household that asks again after being handled goes back on the list.
-    await conn.execute(
-        "INSERT INTO help_requests (campaign_id, household_id, reply_id, opened_at)"
-        " SELECT campaign_id, household_id, id, received_at FROM replies WHERE dedupe_key = ?"
-        " ON CONFLICT (campaign_id, household_id) DO UPDATE SET reply_id = excluded.reply_id,"
-        " opened_at = excluded.opened_at, handled_at = NULL, handled_by = NULL, handled_by_login = NULL",
-        (item.dedupe_key,),
-    )
-    return True
-
-
-_HELP_SQL = (
-    "SELECT h.campaign_id, h.household_id, ch.association_id, a.name, d.name, coalesce(g.name, ''), hh.name,"
-    " hh.address, hh.members, hh.vulnerable, hh.language, ch.status, h.opened_at, h.handled_at,"
-    " coalesce(h.handled_by_login, s.login),"
-    " (SELECT r.note FROM replies r WHERE r.campaign_id = h.campaign_id AND r.household_id = h.household_id"
-    "   AND r.note IS NOT NULL AND r.note != '' ORDER BY r.id DESC LIMIT 1),"
-    " (SELECT r.people_injured FROM replies r WHERE r.campaign_id = h.campaign_id AND r.household_id = h.household_id"
-    "   AND r.people_injured IS NOT NULL ORDER BY r.id DESC LIMIT 1),"
-    " (SELECT r.location FROM replies r WHERE r.campaign_id = h.campaign_id AND r.household_id = h.household_id"
-    "   AND r.location IS NOT NULL ORDER BY r.id DESC LIMIT 1)"
-    " FROM help_requests h"
-    " JOIN campaign_households ch ON ch.campaign_id = h.campaign_id AND ch.household_id = h.household_id"
-    " JOIN households hh ON hh.id = h.household_id"
-    " JOIN associations a ON a.id = ch.association_id JOIN districts d ON d.id = a.district_id"
-    " LEFT JOIN household_groups g ON g.id = hh.group_id LEFT JOIN staff s ON s.id = h.handled_by"
-    " WHERE {where} ORDER BY h.handled_at IS NOT NULL, hh.vulnerable DESC, h.opened_at"
-)
-
-
-def _help_row(r: Row) -> HelpRow:
-    return HelpRow(
-        campaign_id=r[0], household_id=r[1], association_id=r[2], association=r[3], district=r[4], group=r[5],
-        name=r[6], address=r[7], members=r[8], vulnerable=bool(r[9]), language=r[10], status=Status(r[11]),
-        opened_at=r[12], handled_at=r[13], handled_by=r[14], note=r[15], people_injured=r[16], location=r[17],
-    )
