@@ -66,3 +66,22 @@ async def test_a_campaign_goes_out_with_web_push_from_the_worker(tmp_path: Path)
             assert (await svc.stats(c.id))["status"]["notified"] == 10
         finally:
             await store.close()
+
+
+async def test_a_killed_send_worker_is_started_again(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    async with running_sandbox(tmp_path, env=UNLIMITED, callbacks=False) as (sb, cfg):
+        key = load_or_create_vapid(cfg.data_dir).application_server_key
+        sub = json.dumps(sb.subscribe(key))
+        async with started(ProcessSender(cfg, Channel.WEBPUSH)) as sender:
+            await sender.send(outbound(Channel.WEBPUSH, sub))
+            first = sender.pid
+            assert first is not None
+            os.kill(first, signal.SIGKILL)
+            assert sender._reader is not None
+            await sender._reader  # the parent notices the child's end
+            await sender.send(outbound(Channel.WEBPUSH, sub, delivery_id=2))
+            assert sender.pid != first
+        assert len(sb.messages("webpush")) == 2

@@ -72,6 +72,8 @@ class ProcessSender:
         self._reader: asyncio.Task[None] | None = None
         self._pending: dict[int, asyncio.Future[SendResult]] = {}
         self._ids = itertools.count(1)
+        self._restart = asyncio.Lock()
+        self._closed = False
 
     async def start(self) -> None:
         self._proc = await asyncio.create_subprocess_exec(
@@ -86,10 +88,34 @@ class ProcessSender:
         self._reader = asyncio.create_task(self._read(), name=f"sendworker-{self.name}")
         log.info("send_worker_started", channel=self.name.value, pid=self._proc.pid)
 
+    async def _running(self) -> asyncio.subprocess.Process:
+        """The child, started again if it died (a crash must not end web push for the night)."""
+        async with self._restart:
+            proc = self._proc
+            if proc is not None and self._alive():
+                return proc
+            if self._closed:
+                raise RetryableSendError(Reason.NETWORK, "send worker closed", error_class="SendWorkerDown")
+            log.error("send_worker_restarting", channel=self.name.value,
+                      exit_code=proc.returncode if proc is not None else None)
+            try:
+                await self.start()
+            except Exception as e:
+                raise RetryableSendError(Reason.NETWORK, "send worker down", error_class="SendWorkerDown") from e
+            assert self._proc is not None
+            return self._proc
+
+    def _alive(self) -> bool:
+        # The reader ends at the child's EOF: after that nothing would answer a request.
+        proc = self._proc
+        return (proc is not None and proc.returncode is None and proc.stdin is not None
+                and self._reader is not None and not self._reader.done())
+
     async def send(self, msg: OutboundMessage) -> SendResult:
         proc = self._proc
-        if proc is None or proc.stdin is None or proc.returncode is not None:
-            raise RetryableSendError(Reason.NETWORK, "send worker not running", error_class="SendWorkerDown")
+        if proc is None or not self._alive():
+            proc = await self._running()
+        assert proc.stdin is not None
         rid = next(self._ids)
         fut: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
@@ -125,6 +151,7 @@ class ProcessSender:
         return self._proc.pid if self._proc is not None else None
 
     async def close(self) -> None:
+        self._closed = True
         proc, self._proc = self._proc, None
         if proc is None:
             return
