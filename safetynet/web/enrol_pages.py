@@ -90,8 +90,11 @@ def _bad_code(request: web.Request, as_json: bool = False) -> web.Response:
     return json_error(404, "unknown enrolment code") if as_json else html(bad_code_page(), status=404)
 
 
+_UI_LANGUAGES = frozenset(code for code, _ in texts.LANGUAGES)
+
+
 def _lang(requested: object, household_lang: str) -> str:
-    if isinstance(requested, str) and requested in dict(texts.LANGUAGES):
+    if isinstance(requested, str) and requested in _UI_LANGUAGES:
         return requested
     return texts.ui_language(household_lang)
 

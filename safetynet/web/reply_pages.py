@@ -14,7 +14,7 @@ from aiohttp import web
 
 from safetynet.domain import ANSWERED
 from safetynet.replies import texts
-from safetynet.replies.model import MAX_PEOPLE, Location, ReplyChannel, ReplyDetails, ReplyTarget
+from safetynet.replies.model import MAX_PEOPLE, NO_DETAILS, Location, ReplyChannel, ReplyDetails, ReplyTarget
 from safetynet.web import replies_api
 from safetynet.web.app import SERVICES, json_error
 from safetynet.web.ratelimit import KeyedRateLimit
@@ -54,8 +54,12 @@ def _limit(request: web.Request) -> None:
     limit_ip(request.app[_LIMITS].reply, request)
 
 
+_UI_LANGUAGES = frozenset(code for code, _ in texts.LANGUAGES)
+_DETAIL_FIELDS = ("people_safe", "people_injured", "location", "note")
+
+
 def _lang(requested: object, target: ReplyTarget) -> str:
-    if isinstance(requested, str) and requested in dict(texts.LANGUAGES):
+    if isinstance(requested, str) and requested in _UI_LANGUAGES:
         return requested
     return texts.ui_language(target.language)
 
@@ -72,6 +76,8 @@ def _people(value: object) -> int | None:
 
 def parse_details(form: Any) -> ReplyDetails:
     """Optional details; anything malformed is dropped rather than losing the answer it came with."""
+    if not any(form.get(f) for f in _DETAIL_FIELDS):
+        return NO_DETAILS  # the one-tap answer: nothing to read
     loc = form.get("location")
     note = form.get("note")
     return ReplyDetails(
