@@ -153,7 +153,7 @@ async def enrolment_code(env: Env, key: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def running_app(tmp_path: Path, seeded: bool = True, **env_overrides: str) -> AsyncIterator[Env]:
+async def running_app(tmp_path: Path, *, seeded: bool = True, **env_overrides: str) -> AsyncIterator[Env]:
     app_port = free_port()
     boot = make_config(tmp_path, 0, app_port, **env_overrides)
     async with Sandbox(boot, app_url=f"http://127.0.0.1:{app_port}") as sb:
