@@ -24,8 +24,9 @@ async def _sms_states(env: Env) -> dict[str, int]:
 
 async def test_status_callbacks_update_delivery_state(tmp_path: Path) -> None:
     # no provider pacing: the dispatcher's pacing sleeps on the test's clock, which only the test moves
-    unpaced = {f"SAFETYNET_CHANNELS_{c}_MAX_PER_SECOND": "0" for c in ("SMS", "VOICE", "TELEGRAM", "WEBPUSH")}
-    async with running_app(tmp_path, **unpaced) as env:
+    async with running_app(tmp_path, SAFETYNET_CHANNELS_SMS_MAX_PER_SECOND="0",
+                           SAFETYNET_CHANNELS_VOICE_MAX_PER_SECOND="0",
+                           SAFETYNET_CHANNELS_TELEGRAM_MAX_PER_SECOND="0") as env:
         env.sandbox.faults.callbacks = False  # this test plays Twilio's callbacks itself, in its order
         await Dispatcher(env.store.campaigns, env.senders, env.cfg, env.clock, contacts=env.store.roster).burst()
         sent = env.sandbox.messages("sms")
