@@ -119,13 +119,14 @@ class Database:
         return self._readers[next(self._next_reader)]
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        async with self._reader().execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        # one trip to the connection's thread (execute + fetch + close would be three)
+        return list(await self._reader().execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        async with self._reader().execute(sql, params) as cur:
-            row: Row | None = await cur.fetchone()
+        rows = await self._reader().execute_fetchall(sql, params)
+        for row in rows:
             return row
+        return None
 
     async def fetchval(self, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
         row = await self.fetchone(sql, params)

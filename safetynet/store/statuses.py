@@ -39,13 +39,13 @@ async def _current(conn: Conn, campaign_id: int, household_ids: list[int]) -> di
     for i in range(0, len(household_ids), _CHUNK):
         chunk = household_ids[i : i + _CHUNK]
         marks = ",".join("?" * len(chunk))
-        async with conn.execute(
+        rows = await conn.execute_fetchall(
             "SELECT household_id, association_id, status, first_answer_at IS NOT NULL"
             f" FROM campaign_households WHERE campaign_id = ? AND household_id IN ({marks})",
             (campaign_id, *chunk),
-        ) as cur:
-            for hh, assoc, status, answered in await cur.fetchall():
-                found[hh] = (assoc, Status(status), bool(answered))
+        )
+        for hh, assoc, status, answered in rows:
+            found[hh] = (assoc, Status(status), bool(answered))
     return found
 
 
@@ -61,9 +61,9 @@ async def apply_status_changes(conn: Conn, changes: Sequence[StatusChange]) -> l
 
 
 async def _apply_campaign(conn: Conn, campaign_id: int, items: list[StatusChange]) -> list[StatusTransition]:
-    async with conn.execute("SELECT coalesce(started_at, created_at) FROM campaigns WHERE id = ?", (campaign_id,)) as cur:
-        row = await cur.fetchone()
-    started = float(row[0]) if row else 0.0
+    rows = list(await conn.execute_fetchall(
+        "SELECT coalesce(started_at, created_at) FROM campaigns WHERE id = ?", (campaign_id,)))
+    started = float(rows[0][0]) if rows else 0.0
     current = await _current(conn, campaign_id, sorted({c.household_id for c in items}))
     transitions: list[StatusTransition] = []
     updates: dict[int, tuple[str, float, float | None]] = {}
