@@ -38,3 +38,12 @@ def test_the_listener_sees_every_record_and_the_list_stays_bounded() -> None:
     assert len(state.records) <= 100 and state.message_count == 1000
     # Telegram lookups still reach messages that left the list
     assert state.by_provider_id("1:2") is not None and state.find("telegram", "1") is not None
+
+
+def test_compact_telegram_records_keep_what_an_edit_needs() -> None:
+    read: list[str | None] = []
+    state = IndexedSandboxState(listener=lambda r: read.append(r.text), compact=True)
+    rec = state.add("telegram", "message", "5", "本文", "5:1", {"reply_markup": {"inline_keyboard": []}, "edits": []})
+    assert read == ["本文"]  # the listener saw it whole
+    assert rec.text is None and rec.data == {"edits": []}
+    assert state.by_provider_id("5:1") is rec

@@ -41,7 +41,7 @@ READY = "sim host ready "
 # Answers lines of several MB (every accepted token) must fit the parent's reader.
 MAX_LINE_BYTES = 256 * 1024 * 1024
 # Records the sandbox keeps in its list (its /_sandbox/messages); the residents see every one anyway.
-RECORDS_KEPT = 20_000
+RECORDS_KEPT = 5_000
 # Distinct browser key pairs the simulated push subscriptions share.
 PUSH_KEY_POOL = 64
 
@@ -66,7 +66,7 @@ class Host:
         self.driver = ResidentDriver(model, Credentials.from_config(cfg), concurrency=concurrency, hold=hold,
                                      report_seen=seen, max_per_second=max_per_second)
         self.follower = Follower(self.driver.feed)
-        use_indexed_state(self.sandbox, RECORDS_KEPT, self._on_record)
+        use_indexed_state(self.sandbox, RECORDS_KEPT, self._on_record, compact=True)
         self._pool: list[tuple[str, dict[str, Any]]] = []  # (subscription id, subscription) to share keys with
 
     def _on_record(self, rec: Record) -> None:

@@ -21,9 +21,11 @@ _INDEXED = frozenset({"telegram"})
 
 class IndexedSandboxState(SandboxState):
     def __init__(self, faults: Faults | None = None, max_records: int = 2_000_000,
-                 listener: Callable[[Record], None] | None = None) -> None:
+                 listener: Callable[[Record], None] | None = None, compact: bool = False) -> None:
         super().__init__(faults, max_records)
         self.listener = listener
+        # Once the listener has read a Telegram message, keep only what an edit needs (its edits).
+        self.compact = compact
         self._tg_latest: dict[tuple[str, str, str], Record] = {}
         self._tg_by_provider: dict[tuple[str, str], Record] = {}
 
@@ -35,6 +37,9 @@ class IndexedSandboxState(SandboxState):
             self._tg_by_provider[(provider_id, kind)] = rec
         if self.listener is not None:
             self.listener(rec)
+            if self.compact and channel in _INDEXED and kind == "message":
+                rec.text = None
+                rec.data = {"edits": data.get("edits", [])}
         return rec
 
     def find(self, channel: str, address: str, kind: str = "message") -> Record | None:
@@ -51,10 +56,10 @@ class IndexedSandboxState(SandboxState):
         self._tg_by_provider.clear()
 
 
-def use_indexed_state(sandbox: Any, max_records: int = 2_000_000,
-                      listener: Callable[[Record], None] | None = None) -> IndexedSandboxState:
+def use_indexed_state(sandbox: Any, max_records: int = 2_000_000, listener: Callable[[Record], None] | None = None,
+                      compact: bool = False) -> IndexedSandboxState:
     """Swaps a `Sandbox`'s state for the indexed one; call before `start()` (nothing recorded yet)."""
-    state = IndexedSandboxState(sandbox.state.faults, max_records, listener)
+    state = IndexedSandboxState(sandbox.state.faults, max_records, listener, compact)
     sandbox.state = state
     sandbox.ctx.state = state
     return state

@@ -96,7 +96,11 @@ def has_no_channel(model: ResidentModel, household_id: int) -> bool:
 
 def reaction(model: ResidentModel, household_id: int, channel: Channel) -> tuple[Status, float] | None:
     """What the household does on receiving a message on `channel`: (answer, real seconds to wait) or None."""
-    intent = intent_of(model, household_id)
+    return react(model, intent_of(model, household_id), channel)
+
+
+def react(model: ResidentModel, intent: Intent, channel: Channel) -> tuple[Status, float] | None:
+    """`reaction` for an intent already drawn (drawing one seeds a generator: do it once a message)."""
     if not intent.answers:
         return None
     if intent.late and channel in (Channel.WEBPUSH, Channel.TELEGRAM):

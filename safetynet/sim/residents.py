@@ -28,7 +28,7 @@ from safetynet.domain import Channel, Status
 from safetynet.sim.acts import Actor, ActOutcome, Answer, Credentials
 from safetynet.sim.http import LeanHttp
 from safetynet.sim.messages import ResidentMessage
-from safetynet.sim.model import ResidentModel, intent_of, reaction
+from safetynet.sim.model import ResidentModel, intent_of, react
 
 log = structlog.get_logger("sim")
 
@@ -163,17 +163,17 @@ class ResidentDriver:
         if state is not None:
             self.stats.repeats += 1
             return
-        key = message.household_key
-        got = reaction(self.model, key, message.channel)
+        intent = intent_of(self.model, message.household_key)
+        got = react(self.model, intent, message.channel)
         if got is None:
-            if intent_of(self.model, key).answers:
+            if intent.answers:
                 self.stats.waiting += 1  # a late answerer: the SMS or the call will reach them
             else:
                 self._state[message.token] = _SILENT
                 self.stats.silent += 1
             return
         status, delay = got
-        location = "shelter" if intent_of(self.model, key).at_shelter else None
+        location = "shelter" if intent.at_shelter else None
         self._state[message.token] = _SCHEDULED
         self.stats.scheduled += 1
         self._push(delay, _Job(Answer(message, status, location), message))
