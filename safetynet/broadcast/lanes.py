@@ -92,7 +92,7 @@ class Lane:
         self.pending: deque[ClaimedDelivery] = deque()
         self.in_flight = 0
         self.stats = LaneStats()
-        self._ready = asyncio.Condition()
+        self._has_work = asyncio.Event()
         self._closing = False
 
     @property
@@ -107,31 +107,31 @@ class Lane:
         return self.buffer - self.held
 
     async def put(self, items: list[ClaimedDelivery]) -> None:
-        async with self._ready:
-            self.pending.extend(items)
-            self._ready.notify(len(items))
+        self.pending.extend(items)
+        if self.pending:
+            self._has_work.set()
 
     def stop_taking(self) -> None:
         """From now on no worker starts another delivery (the ones in flight finish)."""
         self._closing = True
+        self._has_work.set()
 
     async def close(self) -> list[ClaimedDelivery]:
         """Stops taking work; returns what was held but not started (to be released)."""
-        async with self._ready:
-            self._closing = True
-            left = list(self.pending)
-            self.pending.clear()
-            self._ready.notify_all()
+        self.stop_taking()
+        left = list(self.pending)
+        self.pending.clear()
         return left
 
     async def take(self) -> ClaimedDelivery | None:
-        async with self._ready:
-            while not self.pending and not self._closing:
-                await self._ready.wait()
-            if self._closing or not self.pending:
-                return None
-            self.in_flight += 1
-            return self.pending.popleft()
+        # An Event, not a Condition: one wake-up per batch of claims instead of a lock per delivery.
+        while not self._closing:
+            if self.pending:
+                self.in_flight += 1
+                return self.pending.popleft()
+            self._has_work.clear()
+            await self._has_work.wait()
+        return None
 
     # -- one delivery --------------------------------------------------------------------------
 

@@ -1,0 +1,37 @@
+"""The broadcast migrations keep the rows of a database made before them."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from safetynet.store.db import _migrate, _migrations
+
+
+async def test_rebuilt_tables_keep_their_rows_and_their_rules(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    before = [m for m in _migrations() if m[0] < 22]
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        await conn.execute("PRAGMA foreign_keys=ON")
+        await _migrate(conn, before)
+        await conn.executescript(
+            "INSERT INTO districts (name) VALUES ('北');"
+            "INSERT INTO associations (district_id, name) VALUES (1, '桜町');"
+            "INSERT INTO households (association_id, household_key, name, created_at, updated_at) VALUES (1, 'k', 'n', 0, 0);"
+            "INSERT INTO campaigns (kind, title, scope, messages, ladder, created_at) VALUES ('drill', 't', '[]', '{}', '[]', 0);"
+            "INSERT INTO campaign_households (campaign_id, household_id, association_id, token_hash, status)"
+            " VALUES (1, 1, 1, 'h', 'notified');"
+            "INSERT INTO deliveries (campaign_id, household_id, step, channel, state, next_attempt_at, updated_at,"
+            " provider_id) VALUES (1, 1, 0, 'sms', 'sent', 0, 0, 'SM1');"
+        )
+        await _migrate(conn, _migrations())
+        async with conn.execute("SELECT status, token_hash FROM campaign_households") as cur:
+            assert list(await cur.fetchall()) == [("notified", "h")]
+        async with conn.execute("SELECT channel, state, provider_id FROM deliveries") as cur:
+            assert list(await cur.fetchall()) == [("sms", "sent", "SM1")]
+        for bad in ("UPDATE deliveries SET state = 'lost'", "UPDATE campaign_households SET status = 'fine'"):
+            with pytest.raises(sqlite3.IntegrityError):
+                await conn.execute(bad)
