@@ -36,6 +36,9 @@ IDLE_TICKS = 20
 # Between full recounts the poller updates open-help counts only where the reply store said they
 # moved; the full recount catches changes made by another process.
 HELP_RECOUNT_SECONDS = 10.0
+# Recounting a few associations reads their households; past this many, reading the campaign's open
+# help list once (it is indexed) costs less.
+HELP_FEW_ASSOCIATIONS = 20
 _STATUSES = tuple(str(s) for s in ALL_STATUSES)
 
 Filter = frozenset[int] | None  # association ids a subscriber may see; None = all
@@ -213,7 +216,9 @@ class LiveHub:
                 if prev is not None and self.clock.monotonic() - help_read_at < HELP_RECOUNT_SECONDS:
                     help_open = dict(prev.help_open)
                     dirty, poller.help_dirty = poller.help_dirty, set()
-                    if dirty:  # only where the reply store said the help list moved
+                    if len(dirty) > HELP_FEW_ASSOCIATIONS:  # a surge: one pass over the open help list is cheaper
+                        help_open = await self.reads.open_help_counts(poller.campaign_id)
+                    elif dirty:  # only where the reply store said the help list moved
                         help_open.update(await self.reads.open_help_counts(poller.campaign_id, dirty))
                 else:
                     help_read_at = self.clock.monotonic()
