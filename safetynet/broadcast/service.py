@@ -9,6 +9,7 @@ draft that can simply be started again (every write is idempotent).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ from safetynet.triggers.port import CampaignRequest
 
 log = structlog.get_logger("broadcast.service")
 
+# Households a transaction: big enough to amortise, small enough to keep other writers waiting little.
 _BATCH = 5000
 
 
@@ -156,16 +158,8 @@ class CampaignService:
         secret = self.cfg.secrets.secret_key
         if not secret:
             raise CampaignError("the secret key is not set: run `safetynet init` or set SAFETYNET_SECRET_KEY")
-        now = self.clock.now()
-        first = c.ladder[0]
-        households = 0
         try:
-            async for batch in self.store.roster.households_in_scope(c.scope, batch_size=_BATCH):
-                enrol = [Enrolment(h.id, h.association_id, token_hash(reply_token(secret, c.id, h.id)))
-                         for h in batch]
-                plan = plan_step(batch, 0, first) if not first.door_knock else StepPlan((), (), ())
-                await self.campaigns.write_step(c.id, plan, now, enrol)
-                households += len(batch)
+            households = await self._plan_first_step(c, secret)
         except UnknownScopeError as e:
             raise CampaignError(str(e)) from None
         if not await self.campaigns.begin_running(c.id, self.clock.now()):
@@ -173,6 +167,27 @@ class CampaignService:
         log.info("campaign_started", campaign_id=c.id, kind=str(c.kind), households=households)
         self._changed()
         return await self.get(c.id)
+
+    async def _plan_first_step(self, c: Campaign, secret: str) -> int:
+        """Enrols the households in scope and writes step 0 into the outbox, batch by batch. The next
+        batch is read and planned while the last one is written (SQLite works without the GIL)."""
+        now, first, households = self.clock.now(), c.ladder[0], 0
+        writing: asyncio.Task[None] | None = None
+        try:
+            async for batch in self.store.roster.households_in_scope(c.scope, batch_size=_BATCH):
+                enrol = [Enrolment(h.id, h.association_id, token_hash(reply_token(secret, c.id, h.id)))
+                         for h in batch]
+                plan = plan_step(batch, 0, first) if not first.door_knock else StepPlan((), (), ())
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(self.campaigns.write_step(c.id, plan, now, enrol))
+                households += len(batch)
+            if writing is not None:
+                await writing
+        finally:
+            if writing is not None and not writing.done():
+                writing.cancel()
+        return households
 
     async def launch(self, spec: CampaignSpec, *, source: str = "cli", created_by: str = "") -> Campaign:
         """Create and start."""
