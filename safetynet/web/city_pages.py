@@ -8,6 +8,7 @@ open page current between loads.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -69,8 +70,8 @@ async def _city_campaign(request: web.Request, viewer: Viewer) -> tuple[Campaign
 
 async def _build_parts(request: web.Request, viewer: Viewer, info: CampaignInfo, lang: str) -> CityParts:
     st = stats_reads(request)
-    counts, minutes, assocs = await st.counts(info.id), await st.minutes(info.id), await st.associations()
-    help_open = await reads(request).open_help_counts(info.id)
+    counts, minutes, assocs, help_open = await asyncio.gather(
+        st.counts(info.id), st.minutes(info.id), st.associations(), reads(request).open_help_counts(info.id))
 
     def visible(a: AssociationRow) -> bool:
         return viewer.sees(a.district, a.name)

@@ -8,6 +8,8 @@ from the one shared `LiveHub` poller per campaign (see `dash_sse`).
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from safetynet.stats.report import RENDERERS, ReportNotFound, build_report, render_html
@@ -51,8 +53,9 @@ async def _campaign_for_association(request: web.Request, aid: int) -> CampaignI
     """`?campaign=ID` if it covers the association (404 otherwise), else the latest running one."""
     r = reads(request)
     if "campaign" in request.query:
-        info = await r.campaign(parse_id(request.query["campaign"]))
-        if info is None or not await r.covered_among(info.id, [aid]):
+        cid = parse_id(request.query["campaign"])
+        info, covered = await asyncio.gather(r.campaign(cid), r.covered_among(cid, [aid]))
+        if info is None or not covered:
             raise not_found()
         return info
     return await r.latest_campaign_for([aid])
@@ -69,22 +72,25 @@ async def association_page(request: web.Request) -> web.Response:
     lang = lang_of(request)
     r = reads(request)
     campaign = await _campaign_for_association(request, assoc.id)
-    coverage = coverage_block(lang, await r.coverage(assoc.id))
     if campaign is None:
+        coverage = coverage_block(lang, await r.coverage(assoc.id))
         body = association_title(lang, assoc, None) + f'<p>{esc(t(lang, "no_campaign"))}</p>' + coverage
         return render(request, assoc.name, body)
     since = await r.reply_cursor()  # read before the lists: a change after it is replayed, never lost
-    lines = await r.households(campaign.id, assoc.id)
+    # independent reads side by side: under a reply surge each read waits its turn on a reader
+    lines, help_list, cov, campaigns = await asyncio.gather(
+        r.households(campaign.id, assoc.id), r.help_panel(campaign.id, [assoc.id]), r.coverage(assoc.id),
+        r.campaigns_for([assoc.id]))
+    coverage = coverage_block(lang, cov)
     status = {s: 0 for s in ("pending", "notified", "read", "safe", "need_help", "confirmed_in_person", "unreachable")}
     for h in lines:
         status[h.status] = status.get(h.status, 0) + 1
-    help_list = await r.help_panel(campaign.id, [assoc.id])
     action = f"/a/{assoc.id}"
     links = (f'<p class="links"><a href="/a/{assoc.id}/doorknock?campaign={campaign.id}">{esc(t(lang, "doorknock"))}</a>'
              f' · <a href="/campaigns/{campaign.id}/report">{esc(t(lang, "report"))}</a></p>')
     body = (
         association_title(lang, assoc, campaign)
-        + campaign_picker(lang, action, await r.campaigns_for([assoc.id]), campaign)
+        + campaign_picker(lang, action, campaigns, campaign)
         + help_panel(lang, help_list)
         + counts_block(lang, status)
         + links
