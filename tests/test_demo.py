@@ -34,7 +34,8 @@ def test_demo_once_accounts_for_every_household(tmp_path: Path) -> None:
     city = doc["city"]
     assert city["households"] == HOUSEHOLDS and sum(city["status"].values()) == HOUSEHOLDS
     assert 0.6 <= city["answered_rate"] <= 0.95  # the model: 80 % answer
-    assert 0 < city["status"]["need_help"] <= 0.1 * acc["answered"] + 3  # 3 % of answers, with noise
+    # 3 % of answers: with ~160 answering, a run where nobody asks for help happens about 1 in 100
+    assert city["status"]["need_help"] <= 0.1 * acc["answered"] + 3
     assert doc["campaign"]["state"] == "closed" and doc["campaign"]["kind"] == "drill"
 
     sim = doc["simulation"]
