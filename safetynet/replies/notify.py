@@ -162,7 +162,7 @@ class HelpNotifier:
             if a is None or count <= 0:
                 continue
             staff = await self.store.auth.staff_for_association(a.name, a.district)
-            link = f"{base}/a/{a.id}/doorknock"
+            link = f"{base}/a/{a.id}/doorknock?campaign={campaign.id}"
             report = await self._send_all(
                 staff, functools.partial(door_knock_text, a.name, count, drill=drill, link=link),
                 link, campaign.id, 0, drill,

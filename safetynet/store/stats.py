@@ -53,7 +53,8 @@ class StatsReads:
 
     async def open_help_requests(self, campaign_id: int) -> dict[int, int]:
         rows = await self.db.fetchall(
-            "SELECT ch.association_id, count(*) FROM help_requests h JOIN campaign_households ch"
+            # CROSS JOIN keeps SQLite starting from the (short) help list, not the whole campaign
+            "SELECT ch.association_id, count(*) FROM help_requests h CROSS JOIN campaign_households ch"
             " ON ch.campaign_id = h.campaign_id AND ch.household_id = h.household_id"
             " WHERE h.campaign_id = ? AND h.handled_at IS NULL GROUP BY ch.association_id",
             (campaign_id,),

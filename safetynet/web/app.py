@@ -12,6 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import structlog
 from aiohttp import web
@@ -160,7 +161,7 @@ def require_viewer(request: web.Request) -> Viewer:
         if wants_json(request):
             raise web.HTTPUnauthorized(text=json.dumps({"error": "login or API token required"}),
                                        content_type="application/json")
-        raise web.HTTPFound(f"/login?next={request.path}")
+        raise web.HTTPFound("/login?" + urlencode({"next": request.path_qs}))
     return viewer
 
 
