@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from safetynet.broadcast.model import DEFAULT_LADDER, PRIORITY_DEFAULT, PRIORITY_VULNERABLE, LadderStep
-from safetynet.broadcast.planner import channel_order, count_channels, plan_step
+from safetynet.broadcast.planner import channel_order, count_channels, next_channel, plan_step
 from safetynet.domain import Channel, ContactKind
 from safetynet.roster.model import Contact, TargetHousehold
 
@@ -55,18 +55,32 @@ def test_channel_order_uses_the_contact_of_each_channel() -> None:
     assert channel_order(h, VOICE_STEP) == [(V, 30)]
 
 
-def test_plan_puts_vulnerable_households_first_and_fallbacks_on_standby() -> None:
+def test_plan_puts_vulnerable_households_first_one_channel_each() -> None:
     plan = plan_step([hh(1, "wm"), hh(2, "t", vulnerable=True), hh(3, "m")], 0, STEP0)
     rows = [(d.household_id, d.channel, d.priority, d.fallback_rank) for d in plan.deliveries]
     assert rows == [
         (2, T, PRIORITY_VULNERABLE, 0),
         (1, W, PRIORITY_DEFAULT, 0),
-        (1, S, PRIORITY_DEFAULT, 1),
-        (1, V, PRIORITY_DEFAULT, 2),
         (3, S, PRIORITY_DEFAULT, 0),
-        (3, V, PRIORITY_DEFAULT, 1),
     ]
     assert count_channels(plan) == {W: 1, T: 1, S: 1}
+
+
+@pytest.mark.parametrize(
+    ("contacts", "dead", "tried", "expected"),
+    [
+        ("wm", "", [W], (S, 1)),  # push gone: SMS in the same step
+        ("wm", "", [W, S], (V, 2)),  # then a call
+        ("wm", "", [W, S, V], None),  # nothing left
+        ("wtm", "", [W], (T, 1)),  # the other app channel first
+        ("wm", "m", [W], None),  # the number is dead too: no SMS, no call
+        ("wml", "m", [W, S], (V, 2)),  # the landline still rings
+    ],
+)
+def test_next_channel_after_failures(contacts: str, dead: str, tried: list[Channel],
+                                     expected: tuple[Channel, int] | None) -> None:
+    nxt = next_channel(hh(1, contacts, dead=dead), 0, STEP0, tried)
+    assert (None if nxt is None else (nxt.channel, nxt.fallback_rank)) == expected
 
 
 def test_households_without_a_working_contact_go_to_the_door_knock_list() -> None:

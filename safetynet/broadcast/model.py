@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from safetynet.domain import CampaignKind, CampaignState, Channel
+from safetynet.domain import CampaignKind, CampaignState, Channel, ContactKind
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,22 @@ DEFAULT_LADDER: tuple[LadderStep, ...] = (
     LadderStep(1200, (Channel.VOICE,)),
     LadderStep(1800, door_knock=True),
 )
+
+
+def ladder_to_json(ladder: Sequence[LadderStep]) -> str:
+    return json.dumps([
+        {"after_seconds": s.after_seconds, "channels": [str(c) for c in s.channels],
+         "fallback": [str(c) for c in s.fallback], "door_knock": s.door_knock}
+        for s in ladder
+    ])
+
+
+def ladder_from_json(text: str) -> tuple[LadderStep, ...]:
+    return tuple(
+        LadderStep(float(s["after_seconds"]), tuple(Channel(c) for c in s.get("channels", ())),
+                   tuple(Channel(c) for c in s.get("fallback", ())), bool(s.get("door_knock", False)))
+        for s in json.loads(text)
+    )
 
 
 @dataclass(frozen=True)
@@ -70,7 +88,7 @@ class DeliveryState(StrEnum):
     UNDELIVERED = "undelivered"
     FAILED = "failed"
     SKIPPED = "skipped"
-    STANDBY = "standby"  # a fallback, activated only if the channels before it failed
+    STANDBY = "standby"  # a fallback planned ahead (older plans): activated only if the ones before it failed
 
 
 class PlannedDelivery(NamedTuple):
@@ -82,7 +100,22 @@ class PlannedDelivery(NamedTuple):
     channel: Channel
     contact_id: int
     priority: int
-    fallback_rank: int  # 0 = send now; >0 = standby until the earlier ones failed
+    fallback_rank: int  # 0 for the household's first channel in the step; n for its n-th fallback
+
+
+class ContactRef(NamedTuple):
+    id: int
+    kind: ContactKind
+    working: bool
+
+
+class StepHousehold(NamedTuple):
+    """A household as the planner needs it (no addresses: little memory for 200,000 of them)."""
+
+    id: int
+    association_id: int
+    vulnerable: bool
+    contacts: tuple[ContactRef, ...]
 
 
 @dataclass(frozen=True)

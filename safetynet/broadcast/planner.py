@@ -2,8 +2,9 @@
 
 Per household, the step's channels are taken in the order of the household's working contacts
 (so "this family prefers Telegram" is respected), then the step's fallback channels the same way.
-The first becomes the delivery sent now; the others wait in the outbox as `standby` and are
-activated one by one if the earlier ones fail permanently. Vulnerable households (要配慮) go first.
+The first is planned into the outbox; when it fails permanently the outbox asks `next_channel`
+for the following one (from the household's contacts as they are then). Vulnerable households
+(要配慮) go first.
 """
 
 from __future__ import annotations
@@ -86,17 +87,29 @@ def plan_step(
         if step.door_knock:
             continue
         taken: set[Channel] = set(busy.get(h.id, ()))
-        order = _pick(working, step.channels, taken) + _pick(working, step.fallback, taken)
+        order = _pick(working, step.channels, taken) or _pick(working, step.fallback, taken)
         if not order:
             not_covered.append(h.id)
             continue
-        prio = PRIORITY_VULNERABLE if h.vulnerable else PRIORITY_DEFAULT
-        deliveries += [PlannedDelivery(h.id, step_index, ch, contact_id, prio, rank)
-                       for rank, (ch, contact_id) in enumerate(order)]
-    # Insertion order is claim order's tie-break: vulnerable first, then as the households came
-    # (a stable sort keeps each household's channels in rank order).
+        ch, contact_id = order[0]
+        deliveries.append(PlannedDelivery(h.id, step_index, ch, contact_id,
+                                          PRIORITY_VULNERABLE if h.vulnerable else PRIORITY_DEFAULT, 0))
+    # Insertion order is claim order's tie-break: vulnerable first, then as the households came.
     deliveries.sort(key=attrgetter("priority"))
     return StepPlan(tuple(deliveries), tuple(no_contact), tuple(not_covered))
+
+
+def next_channel(
+    household: PlannableHousehold, step_index: int, step: LadderStep, tried: Iterable[Channel]
+) -> PlannedDelivery | None:
+    """After the channels in `tried` failed in this step: the household's next one, or None."""
+    done = frozenset(tried)
+    order = [(ch, cid) for ch, cid in channel_order(household, step) if ch not in done]
+    if not order:
+        return None
+    ch, contact_id = order[0]
+    prio = PRIORITY_VULNERABLE if household.vulnerable else PRIORITY_DEFAULT
+    return PlannedDelivery(household.id, step_index, ch, contact_id, prio, len(done))
 
 
 def count_channels(plan: StepPlan) -> dict[Channel, int]:

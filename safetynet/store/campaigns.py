@@ -15,10 +15,13 @@ from typing import Any, NamedTuple
 from safetynet.broadcast.model import (
     DEFAULT_LADDER,
     Campaign,
-    DeliveryState,
+    ContactRef,
     LadderProgress,
     LadderStep,
+    StepHousehold,
     StepPlan,
+    ladder_from_json,
+    ladder_to_json,
 )
 from safetynet.clock import Clock
 from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Channel, ContactKind, Status
@@ -34,41 +37,10 @@ _ANSWERED_SQL = "(" + ",".join(f"'{s}'" for s in sorted(ANSWERED)) + ")"
 _CHUNK = 500
 
 
-class ContactRef(NamedTuple):
-    id: int
-    kind: ContactKind
-    working: bool
-
-
-class StepHousehold(NamedTuple):
-    """A household still in the ladder, as the planner needs it (no addresses: little memory)."""
-
-    id: int
-    association_id: int
-    vulnerable: bool
-    contacts: tuple[ContactRef, ...]
-
-
 class Enrolment(NamedTuple):
     household_id: int
     association_id: int
     token_hash: str
-
-
-def ladder_to_json(ladder: Sequence[LadderStep]) -> str:
-    return json.dumps([
-        {"after_seconds": s.after_seconds, "channels": [str(c) for c in s.channels],
-         "fallback": [str(c) for c in s.fallback], "door_knock": s.door_knock}
-        for s in ladder
-    ])
-
-
-def ladder_from_json(text: str) -> tuple[LadderStep, ...]:
-    return tuple(
-        LadderStep(float(s["after_seconds"]), tuple(Channel(c) for c in s.get("channels", ())),
-                   tuple(Channel(c) for c in s.get("fallback", ())), bool(s.get("door_knock", False)))
-        for s in json.loads(text)
-    )
 
 
 def _campaign(row: Row) -> Campaign:
@@ -221,9 +193,8 @@ class CampaignStore:
                 )
             await conn.executemany(
                 "INSERT OR IGNORE INTO deliveries (campaign_id, household_id, step, channel, contact_id, priority,"
-                " fallback_rank, state, next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(campaign_id, d.household_id, d.step, str(d.channel), d.contact_id, d.priority, d.fallback_rank,
-                  DeliveryState.QUEUED if d.fallback_rank == 0 else DeliveryState.STANDBY, at, at)
+                " fallback_rank, state, next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                [(campaign_id, d.household_id, d.step, d.channel, d.contact_id, d.priority, d.fallback_rank, at, at)
                  for d in plan.deliveries],
             )
             if plan.no_contact:

@@ -14,9 +14,19 @@ from typing import Any
 
 import structlog
 
-from safetynet.broadcast.model import ClaimedDelivery, DeliveryOutcome, OutcomeKind
+from safetynet.broadcast.model import (
+    ClaimedDelivery,
+    ContactRef,
+    DeliveryOutcome,
+    LadderStep,
+    OutcomeKind,
+    PlannedDelivery,
+    StepHousehold,
+    ladder_from_json,
+)
+from safetynet.broadcast.planner import next_channel
 from safetynet.clock import Clock
-from safetynet.domain import ANSWERED, Channel, Status
+from safetynet.domain import ANSWERED, Channel, ContactKind, Status
 from safetynet.store.db import Conn, Database, GroupCommit
 from safetynet.store.statuses import StatusChange, apply_status_changes
 
@@ -56,6 +66,7 @@ class OutboxStore:
         self.db = db
         self.clock = clock
         # Results of concurrent sends share a commit; 5 ms of gathering costs nothing next to a send.
+        self._ladders: dict[int, tuple[LadderStep, ...]] = {}
         self._results: GroupCommit[DeliveryOutcome, Channel | None] = GroupCommit(
             db, self._flush, max_items=1000, max_delay_seconds=0.005
         )
@@ -241,8 +252,9 @@ class OutboxStore:
         return True
 
     async def _fall_back(self, conn: Conn, o: DeliveryOutcome) -> tuple[Channel | None, StatusChange | None]:
-        """After a permanent failure: the household's next standby channel in the same step is queued;
-        if none is left and none is live, a household never reached becomes unreachable."""
+        """After a permanent failure: the household's next channel in the same step is queued (the
+        planner's order over its contacts as they are now); if none is left and nothing of the
+        household is live, a household never reached becomes unreachable."""
         d = o.delivery
         key = (d.campaign_id, d.household_id, d.step)
         if o.contact_dead and d.contact_id is not None:
@@ -259,13 +271,52 @@ class OutboxStore:
             (o.at, o.at, *key),
         ) as cur:
             row = await cur.fetchone()
-        if row is not None:
+        if row is not None:  # a fallback planned ahead (plans made before fallbacks were computed)
             return Channel(row[0]), None
-        async with conn.execute(
-            f"SELECT count(*) FROM deliveries WHERE campaign_id = ? AND household_id = ? AND state IN {_LIVE}",
-            (d.campaign_id, d.household_id),
-        ) as cur:
-            live = (await cur.fetchone() or (0,))[0]
+        nxt = await self._next_channel(conn, o)
+        if nxt is not None:
+            await conn.execute(
+                "INSERT OR IGNORE INTO deliveries (campaign_id, household_id, step, channel, contact_id, priority,"
+                " fallback_rank, state, next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                (d.campaign_id, nxt.household_id, nxt.step, nxt.channel, nxt.contact_id, nxt.priority,
+                 nxt.fallback_rank, o.at, o.at),
+            )
+            return nxt.channel, None
+        live = await _fetchval(conn, f"SELECT count(*) FROM deliveries WHERE campaign_id = ? AND household_id = ?"
+                                     f" AND state IN {_LIVE}", (d.campaign_id, d.household_id))
         if live:
             return None, None
         return None, StatusChange(d.campaign_id, d.household_id, Status.UNREACHABLE, o.at)
+
+    async def _next_channel(self, conn: Conn, o: DeliveryOutcome) -> PlannedDelivery | None:
+        d = o.delivery
+        ladder = await self._ladder(conn, d.campaign_id)
+        if d.step >= len(ladder):
+            return None
+        dead = d.contact_id if o.contact_dead else None
+        async with conn.execute(
+            "SELECT id, kind, state FROM contacts WHERE household_id = ? ORDER BY id", (d.household_id,)
+        ) as cur:
+            contacts = tuple(ContactRef(r[0], ContactKind(r[1]), r[2] == "working" and r[0] != dead)
+                             for r in await cur.fetchall())
+        vulnerable = await _fetchval(conn, "SELECT vulnerable FROM households WHERE id = ?", (d.household_id,))
+        async with conn.execute(
+            "SELECT channel FROM deliveries WHERE campaign_id = ? AND household_id = ? AND step = ?",
+            (d.campaign_id, d.household_id, d.step),
+        ) as cur:
+            tried = [Channel(r[0]) for r in await cur.fetchall()]
+        household = StepHousehold(d.household_id, 0, bool(vulnerable), contacts)
+        return next_channel(household, d.step, ladder[d.step], tried)
+
+    async def _ladder(self, conn: Conn, campaign_id: int) -> tuple[LadderStep, ...]:
+        # A campaign's ladder never changes once created: read once per campaign.
+        if campaign_id not in self._ladders:
+            text = await _fetchval(conn, "SELECT ladder FROM campaigns WHERE id = ?", (campaign_id,))
+            self._ladders[campaign_id] = ladder_from_json(text) if text else ()
+        return self._ladders[campaign_id]
+
+
+async def _fetchval(conn: Conn, sql: str, params: Sequence[Any]) -> Any:
+    async with conn.execute(sql, params) as cur:
+        row = await cur.fetchone()
+    return row[0] if row else None
