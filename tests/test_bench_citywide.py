@@ -46,3 +46,12 @@ def test_the_ladder_comes_after_the_wave_and_the_storm() -> None:
     sms, voice, door = ladder_seconds(200_000, enrolled_per_second=500)
     assert sms == 1000 and voice == 1100 and door == 1200
     assert ladder_seconds(100, enrolled_per_second=1e6)[0] == 90
+
+
+def test_channel_rates_use_the_time_each_channel_finished() -> None:
+    from safetynet.sim.citybench import channel_rates
+
+    samples = [(1.0, {"webpush": 100, "sms": 10}), (2.0, {"webpush": 200, "sms": 10, "callbacks": 5}),
+               (4.0, {"webpush": 200, "sms": 10, "callbacks": 9})]
+    assert channel_rates(samples) == {"webpush": 100.0, "sms": 10.0}  # callbacks are no channel
+    assert channel_rates([]) == {}
