@@ -28,7 +28,6 @@ from safetynet.replies.tokens import reply_token, token_hash
 from safetynet.roster.model import Association, UnknownScopeError
 from safetynet.stats.document import build_stats
 from safetynet.store import Store
-from safetynet.store.campaigns import Enrolment
 from safetynet.store.stats import AssociationRow, StatsReads
 from safetynet.triggers.port import CampaignRequest
 
@@ -158,10 +157,7 @@ class CampaignService:
         secret = self.cfg.secrets.secret_key
         if not secret:
             raise CampaignError("the secret key is not set: run `safetynet init` or set SAFETYNET_SECRET_KEY")
-        try:
-            households = await self._plan_first_step(c, secret)
-        except UnknownScopeError as e:
-            raise CampaignError(str(e)) from None
+        households = await self._plan_first_step(c, secret)
         if not await self.campaigns.begin_running(c.id, self.clock.now()):
             raise CampaignStateError(f"campaign {c.id} changed state while starting")
         log.info("campaign_started", campaign_id=c.id, kind=str(c.kind), households=households)
@@ -169,19 +165,21 @@ class CampaignService:
         return await self.get(c.id)
 
     async def _plan_first_step(self, c: Campaign, secret: str) -> int:
-        """Enrols the households in scope and writes step 0 into the outbox, batch by batch. The next
-        batch is read and planned while the last one is written (SQLite works without the GIL)."""
-        now, first, households = self.clock.now(), c.ladder[0], 0
+        """Enrols the households in scope (set-based, tokens hashed by SQLite), then writes step 0 into
+        the outbox batch by batch; the next batch is planned while the last one is written (SQLite
+        works without the GIL)."""
+        def token_hash_of(campaign_id: int, household_id: int) -> str:
+            return token_hash(reply_token(secret, campaign_id, household_id))
+
+        households = await self.campaigns.enrol_scope(c.id, c.scope, token_hash_of)
+        now, first = self.clock.now(), c.ladder[0]
         writing: asyncio.Task[None] | None = None
         try:
-            async for batch in self.store.roster.households_in_scope(c.scope, batch_size=_BATCH):
-                enrol = [Enrolment(h.id, h.association_id, token_hash(reply_token(secret, c.id, h.id)))
-                         for h in batch]
+            async for batch in self.campaigns.step_households(c.id, batch_size=_BATCH):
                 plan = plan_step(batch, 0, first) if not first.door_knock else StepPlan((), (), ())
                 if writing is not None:
                     await writing
-                writing = asyncio.create_task(self.campaigns.write_step(c.id, plan, now, enrol))
-                households += len(batch)
+                writing = asyncio.create_task(self.campaigns.write_step(c.id, plan, now))
             if writing is not None:
                 await writing
         finally:

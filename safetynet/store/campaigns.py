@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from safetynet.broadcast.model import (
@@ -33,6 +33,7 @@ _COLS = (
     "id, kind, title, state, scope, messages, ladder, options, source, created_by, created_at,"
     " started_at, closed_at, households"
 )
+_KINDS = {k.value: k for k in ContactKind}
 _ANSWERED_SQL = "(" + ",".join(f"'{s}'" for s in sorted(ANSWERED)) + ")"
 _CHUNK = 500
 
@@ -51,6 +52,30 @@ def _campaign(row: Row) -> Campaign:
         created_by=row["created_by"], created_at=row["created_at"], started_at=row["started_at"],
         closed_at=row["closed_at"], households=row["households"],
     )
+
+
+def _scope_sql(scope: Sequence[str]) -> tuple[str, list[Any]]:
+    """SQL over `households h` for campaign scope strings (the roster's meaning of each)."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for raw in scope:
+        item = str(raw).strip()
+        kind, _, name = item.partition(":")
+        if item == "city":
+            return "1 = 1", []
+        if kind == "district":
+            parts.append("h.association_id IN (SELECT a.id FROM associations a JOIN districts d"
+                         " ON d.id = a.district_id WHERE d.name = ?)")
+            params.append(name)
+        elif kind == "association":
+            parts.append("h.association_id IN (SELECT id FROM associations WHERE name = ?)")
+            params.append(name)
+        elif kind == "group":
+            assoc, _, group = name.partition("/")
+            parts.append("h.group_id IN (SELECT g.id FROM household_groups g JOIN associations a"
+                         " ON a.id = g.association_id WHERE a.name = ? AND g.name = ?)")
+            params += [assoc, group]
+    return "(" + (" OR ".join(parts) or "1 = 0") + ")", params
 
 
 def _marks(n: int) -> str:
@@ -178,6 +203,37 @@ class CampaignStore:
 
     # -- households and plans ------------------------------------------------------------------
 
+    async def enrol_scope(
+        self, campaign_id: int, scope: Sequence[str], token_hash_of: Callable[[int, int], str],
+        batch_size: int = 20_000,
+    ) -> int:
+        """Enrols the current households of `scope` ('city' | 'district:N' | 'association:N' |
+        'group:A/G', as the roster reads them) with their reply-token hashes, in set-based batches:
+        one INSERT … SELECT a transaction, the hash computed by SQLite through `token_hash_of`.
+        Idempotent (a crashed start is simply redone). Returns the households enrolled now."""
+        cond, params = _scope_sql(scope)
+        total, last = 0, 0
+        while True:
+            async with self.db.transaction() as conn:
+                await conn.create_function("sn_token_hash", 2, token_hash_of, deterministic=True)
+                cur = await conn.execute(
+                    "INSERT OR IGNORE INTO campaign_households (campaign_id, household_id, association_id, token_hash)"
+                    f" SELECT ?, h.id, h.association_id, sn_token_hash(?, h.id) FROM households h"
+                    f" WHERE h.removed_at IS NULL AND {cond} AND h.id > ? ORDER BY h.id LIMIT ?",
+                    (campaign_id, campaign_id, *params, last, batch_size),
+                )
+                total += max(0, cur.rowcount)
+                async with conn.execute(
+                    f"SELECT max(h.id), count(*) FROM (SELECT h.id FROM households h WHERE h.removed_at IS NULL"
+                    f" AND {cond} AND h.id > ? ORDER BY h.id LIMIT ?) h",
+                    (*params, last, batch_size),
+                ) as c2:
+                    row = await c2.fetchone()
+            if row is None or not row[1]:
+                return total
+            last = row[0]
+
+
     async def write_step(
         self, campaign_id: int, plan: StepPlan, at: float, enrol: Sequence[Enrolment] = ()
     ) -> None:
@@ -224,11 +280,13 @@ class CampaignStore:
                 return
             first, last = rows[0][0], rows[-1][0]
             contacts: dict[int, list[ContactRef]] = defaultdict(list)
-            for c in await self.db.fetchall(
-                "SELECT household_id, id, kind, state FROM contacts WHERE household_id BETWEEN ? AND ? ORDER BY id",
+            # (household_id, id) is the order of the household index: no sort; kinds by dict, not Enum()
+            for hid, cid, kind, working in await self.db.fetchall(
+                "SELECT household_id, id, kind, state = 'working' FROM contacts WHERE household_id BETWEEN ? AND ?"
+                " ORDER BY household_id, id",
                 (first, last),
             ):
-                contacts[c[0]].append(ContactRef(c[1], ContactKind(c[2]), c[3] == "working"))
+                contacts[hid].append(ContactRef(cid, _KINDS[kind], bool(working)))
             yield [StepHousehold(r[0], r[1], bool(r[2]), tuple(contacts.get(r[0], ()))) for r in rows]
 
     async def waiting_channels(self, campaign_id: int, first: int, last: int) -> dict[int, frozenset[Channel]]:
