@@ -7,6 +7,7 @@ they come from the environment (or, for the embedded default, from files `init` 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import types
@@ -32,6 +33,8 @@ class ServerConfig:
     public_url: str = "http://127.0.0.1:8080"
     # Body size limit for every request; rosters come in over the CLI, not HTTP.
     max_body_bytes: int = 64 * 1024
+    # Reverse proxies (IPs or CIDRs) whose X-Forwarded-For is believed; from anyone else it is spoofable.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,10 @@ class BroadcastConfig:
 class RepliesConfig:
     # Tokens keep accepting answers this long after their campaign closes.
     token_grace_hours: float = 24.0
-    rate_limit_per_minute: int = 60
+    # Per client address: a mobile carrier's CGNAT address can front hundreds of residents answering at once.
+    rate_limit_per_minute: int = 600
+    # Requests one address may make at once before the per-minute rate applies; 0: as many as per minute.
+    rate_limit_burst: int = 0
 
 
 @dataclass(frozen=True)
@@ -304,6 +310,13 @@ def _validate(cfg: Config) -> None:
         raise ConfigError('config: triggers.cap.action must be "propose" or "start"')
     if not cfg.server.public_url.startswith(("http://", "https://")):
         raise ConfigError("config: server.public_url must start with http:// or https://")
+    for proxy in cfg.server.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(f"config: server.trusted_proxies: {proxy!r} is not an IP address or CIDR") from None
+    if cfg.replies.rate_limit_per_minute < 0 or cfg.replies.rate_limit_burst < 0:
+        raise ConfigError("config: replies.rate_limit_per_minute and rate_limit_burst must be >= 0")
     s = cfg.secrets
     tw = cfg.channels.sms if cfg.channels.sms.enabled else None
     for ch_name, ch in (("sms", tw), ("voice", cfg.channels.voice if cfg.channels.voice.enabled else None)):

@@ -192,7 +192,8 @@ async def reply_seen(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     svc = app[SERVICES]
-    app[_LIMITS] = _Limits(limiter(svc, svc.cfg.replies.rate_limit_per_minute))
+    replies = svc.cfg.replies
+    app[_LIMITS] = _Limits(limiter(svc, replies.rate_limit_per_minute, replies.rate_limit_burst or None))
     hook_intake(app)
     app.router.add_get("/r/{token}", reply_get)
     app.router.add_post("/r/{token}", reply_post)
