@@ -15,6 +15,7 @@ _RECORDED: dict[str, dict[str, str]] = {
     "en": {"safe": "Recorded: you are safe.", "need_help": "Recorded: you need help. Your association is told."},
 }
 _CHANGE: dict[str, str] = {"ja": "回答を変更: {label}", "ja-easy": "こたえを かえる: {label}", "en": "Change to: {label}"}
+_OPEN: dict[str, str] = {"ja": "開く", "ja-easy": "ひらく", "en": "Open"}
 
 
 def _lang(language: str) -> str:
@@ -29,6 +30,11 @@ def answer_label(answer: str, language: str) -> str:
 
 def recorded_text(answer: str, language: str) -> str:
     return _RECORDED[_lang(language)][answer]
+
+
+def open_label(language: str) -> str:
+    """The button of a staff alert: opens its dashboard link."""
+    return _OPEN[_lang(language)]
 
 
 def change_label(to_answer: str, language: str) -> str:

@@ -1,6 +1,7 @@
 """Telegram through python-telegram-bot's `Bot` (no `Application`), on an aiohttp transport.
 
-Outbound: `TelegramSender` sends the alert with a two-button inline keyboard. Inbound (pure):
+Outbound: `TelegramSender` sends a resident's alert with a two-button inline keyboard, a staff
+alert (no reply token) without answer buttons. Inbound (pure):
 `verify_secret`, `parse_update`, `parse_callback_data`; `acknowledge` answers a button press and
 edits the message to show the recorded answer with a "change" button.
 """
@@ -10,11 +11,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import os
 import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
@@ -82,6 +85,35 @@ def keyboard(reply_token: str, language: str) -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+def link_keyboard(url: str, language: str) -> InlineKeyboardMarkup | None:
+    """One button opening `url`, or None where Telegram would refuse it.
+
+    Telegram rejects button URLs it cannot reach (localhost, bare IP addresses), and a refused
+    button loses the whole message; the link is in the text anyway, so only a public https host
+    gets a button.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme != "https" or "." not in host or _is_ip(host):
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(labels.open_label(language), url=url)]])
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def markup_for(msg: OutboundMessage) -> InlineKeyboardMarkup | None:
+    """A resident's message gets the answer buttons; a staff alert (no reply token) at most a link button."""
+    if msg.reply_token:
+        return keyboard(msg.reply_token, msg.language)
+    return link_keyboard(msg.reply_url, msg.language)
 
 
 def change_keyboard(answer: str, reply_token: str, language: str) -> InlineKeyboardMarkup:
@@ -285,7 +317,7 @@ class TelegramSender:
             sent = await self.bot.send_message(
                 chat_id=chat_id,
                 text=msg.text,
-                reply_markup=keyboard(msg.reply_token, msg.language),
+                reply_markup=markup_for(msg),
                 # A link preview would fetch the reply URL and mark the household "read".
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )

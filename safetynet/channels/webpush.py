@@ -189,16 +189,20 @@ def topic(campaign_id: int) -> str:
 
 
 def build_payload(msg: OutboundMessage) -> str:
-    """The JSON the service worker receives: text, reply link and token, and two actions."""
-    doc = {
+    """The JSON the service worker receives: text, reply link and token, and two answer actions.
+
+    A staff alert (no reply token) has no actions: a tap opens its link (the dashboard).
+    """
+    doc: dict[str, object] = {
         "title": msg.title,
         "body": msg.text,
         "url": msg.reply_url,
         "token": msg.reply_token,
-        "actions": [{"action": a, "title": labels.answer_label(a, msg.language)} for a in labels.ANSWERS],
         "campaign": msg.campaign_id,
         "drill": msg.drill,
     }
+    if msg.reply_token:
+        doc["actions"] = [{"action": a, "title": labels.answer_label(a, msg.language)} for a in labels.ANSWERS]
     data = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
     excess = len(data.encode()) - MAX_PAYLOAD_BYTES
     if excess <= 0:
