@@ -280,18 +280,37 @@ class DashboardReads:
         return [_line(r) for r in rows]
 
     async def households_with_status(
-        self, campaign_id: int, association_ids: Iterable[int], statuses: Iterable[str], never_answered: bool = False
+        self, campaign_id: int, association_ids: Iterable[int], statuses: Iterable[str], never_answered: bool = False,
+        *, after: HouseholdLine | None = None, limit: int | None = None,
     ) -> list[HouseholdLine]:
         """Households of these associations in these statuses (report lists); `never_answered` adds
-        the condition that no answer was ever recorded."""
+        the condition that no answer was ever recorded.
+
+        Ordered by (association, group, address, id), a total order, so a list is read in pages:
+        `after` is the last line of the previous page, `limit` its size.
+        """
         aids, sts = sorted(set(association_ids)), sorted(set(statuses))
+        if after is not None:
+            aids = [a for a in aids if a >= after.association_id]  # the earlier ones are done
         if not aids or not sts:
             return []
         extra = " AND ch.first_answer_at IS NULL" if never_answered else ""
+        params: list[object] = [campaign_id, *aids, *sts]
+        if after is not None:
+            # the row value makes SQLite seek from the cursor's association; the upper bound stops
+            # the scan after the last asked-for association instead of at the campaign's end
+            extra += (" AND ch.association_id <= ?"
+                      " AND (ch.association_id, coalesce(g.name, ''), h.address, h.id) > (?, ?, ?, ?)")
+            params += [aids[-1], after.association_id, after.group, after.address, after.id]
+        tail = ""
+        if limit is not None:
+            tail = " LIMIT ?"
+            params.append(limit)
         rows = await self.db.fetchall(
             f"{_HH_SELECT} WHERE ch.campaign_id = ? AND ch.association_id IN ({_marks(len(aids))})"
-            f" AND ch.status IN ({_marks(len(sts))}){extra} ORDER BY ch.association_id, g.name, h.address",
-            (campaign_id, *aids, *sts),
+            f" AND ch.status IN ({_marks(len(sts))}){extra}"
+            f" ORDER BY ch.association_id, coalesce(g.name, ''), h.address, h.id{tail}",
+            params,
         )
         return [_line(r) for r in rows]
 
