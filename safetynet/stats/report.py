@@ -2,8 +2,13 @@
 answered, answers per channel, the curve, who was never reached, and how it compares with the
 previous campaign of the same scope.
 
-`build_report` reads (counters, the minute curve, first answers, the two lists) and hands them to
-`assemble`, which is pure. Renderers live in `report_render` and are re-exported here. The CLI's
+`open_report` reads the summary (counters, the minute curve, first answers: small, ~1,000
+associations) and `summarize` shapes it (pure). The two household lists (unreachable, never
+answered: up to a city's worth of names and addresses) are read in keyset pages by
+`OpenReport.rows` and shaped by `person_rows` (pure); `stream_report` renders the document piece
+by piece through a `ReportWriter`, so the page and the CLI hold one page of rows at a time.
+`build_report` collects the whole document (`assemble`, pure) for callers that want a dict.
+Renderers live in `report_render` and are re-exported here. The CLI's
 `campaign report ID --format html|csv|json [--output FILE]` calls `report_cli`.
 """
 
@@ -11,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,14 +29,31 @@ from safetynet.auth import Viewer
 from safetynet.config import Config
 from safetynet.domain import ALL_STATUSES, ANSWERED, Role, Scope
 from safetynet.stats.curve import Series, group_series, minutes_to_reach
-from safetynet.stats.report_render import render_csv, render_html, render_json
+from safetynet.stats.report_render import (
+    FORMATS,
+    LISTS,
+    ReportWriter,
+    render_csv,
+    render_html,
+    render_json,
+    writer_for,
+)
 from safetynet.store.dashboard import CampaignInfo, ChannelCount, DashboardReads, HouseholdLine
 from safetynet.store.stats import AssociationRow, CountRow, MinuteRow, StatsReads
 
-__all__ = ["MILESTONES", "ReportNotFound", "assemble", "build_report", "render_csv", "render_html",
-           "render_json", "report_cli"]
+__all__ = ["FORMATS", "LISTS", "LIST_CHUNK", "MILESTONES", "OpenReport", "ReportNotFound", "assemble",
+           "build_report", "open_report", "person_rows", "render_csv", "render_html", "render_json", "report_cli",
+           "stream_report", "summarize", "writer_for"]
 
 MILESTONES = (25, 50, 75, 80)
+# Rows of a household list read and rendered at a time: bounds the memory of one report, and the
+# event loop gets a turn between pages.
+LIST_CHUNK = 2000
+# Which households each list holds: statuses, and whether "never answered" applies.
+_LIST_QUERY: dict[str, tuple[tuple[str, ...], bool]] = {
+    "unreachable": (("unreachable",), False),
+    "never_answered": (("pending", "notified", "read"), True),
+}
 # A rate change smaller than this (one household in a hundred) counts as "same".
 SAME_WITHIN = 0.01
 
@@ -88,7 +112,7 @@ def _verdict(now: float, before: float | None) -> str | None:
     return "same"
 
 
-def _person(h: HouseholdLine, names: dict[int, AssociationRow], with_names: bool) -> dict[str, Any]:
+def _person(h: HouseholdLine, names: Mapping[int, AssociationRow], with_names: bool) -> dict[str, Any]:
     a = names.get(h.association_id)
     row: dict[str, Any] = {"association": a.name if a else "", "district": a.district if a else "", "group": h.group}
     if with_names:
@@ -96,17 +120,15 @@ def _person(h: HouseholdLine, names: dict[int, AssociationRow], with_names: bool
     return row
 
 
-def assemble(
-    data: CampaignData,
-    previous: CampaignData | None,
-    unreachable: Sequence[HouseholdLine],
-    never_answered: Sequence[HouseholdLine],
-    *,
-    viewer_scope: str,
-    generated_at: float,
-    with_names: bool = True,
-) -> dict[str, Any]:
-    """The report document (pure)."""
+def person_rows(lines: Sequence[HouseholdLine], names: Mapping[int, AssociationRow],
+                with_names: bool = True) -> list[dict[str, Any]]:
+    """List rows of households (pure); `names` maps association ids to their rows."""
+    return [_person(h, names, with_names) for h in lines]
+
+
+def summarize(data: CampaignData, previous: CampaignData | None, *, viewer_scope: str,
+              generated_at: float) -> dict[str, Any]:
+    """The report document without its two household lists (pure)."""
     city = _levels(data, lambda a: "city").get("city") or _summary(
         {str(s): 0 for s in ALL_STATUSES}, Series("city", 0, ()), {})
     districts = _levels(data, lambda a: a.district)
@@ -122,7 +144,6 @@ def assemble(
         prev_rate = prev["answered_rate"] if prev else None
         rows.append({"id": a.id, "name": a.name, "district": a.district, **s,
                      "previous_answered_rate": prev_rate, "comparison": _verdict(s["answered_rate"], prev_rate)})
-    by_id = {a.id: a for a in data.associations}
     curve = [{"label": s.label, "households": s.households, "points": [list(p) for p in s.points]}
              for s in group_series(data.minutes, data.counts, data.associations, lambda a: a.district)]
     return {
@@ -136,8 +157,25 @@ def assemble(
         "curve": curve,
         "previous": ({**previous.campaign.as_dict(), "answered_rate": before_city["answered_rate"] if before_city else None}
                      if previous else None),
-        "unreachable": [_person(h, by_id, with_names) for h in unreachable],
-        "never_answered": [_person(h, by_id, with_names) for h in never_answered],
+    }
+
+
+def assemble(
+    data: CampaignData,
+    previous: CampaignData | None,
+    unreachable: Sequence[HouseholdLine],
+    never_answered: Sequence[HouseholdLine],
+    *,
+    viewer_scope: str,
+    generated_at: float,
+    with_names: bool = True,
+) -> dict[str, Any]:
+    """The report document (pure): the summary, then the two lists (its last keys)."""
+    by_id = {a.id: a for a in data.associations}
+    return {
+        **summarize(data, previous, viewer_scope=viewer_scope, generated_at=generated_at),
+        "unreachable": person_rows(unreachable, by_id, with_names),
+        "never_answered": person_rows(never_answered, by_id, with_names),
     }
 
 
@@ -156,11 +194,46 @@ async def _campaign_data(stats: StatsReads, reads: DashboardReads, info: Campaig
     )
 
 
-async def build_report(store: Any, campaign_id: int, viewer: Viewer, *, with_names: bool = True) -> dict[str, Any]:
-    """The report of one campaign as `viewer` may see it (its associations only).
+@dataclass(frozen=True)
+class OpenReport:
+    """A report whose summary is read and whose household lists are read on demand, page by page."""
+
+    summary: dict[str, Any]
+    data: CampaignData
+    previous: CampaignData | None
+    reads: DashboardReads
+    with_names: bool
+    chunk: int
+
+    async def lines(self, key: str) -> AsyncIterator[list[HouseholdLine]]:
+        """The households of list `key` in pages of at most `chunk` (never an empty page)."""
+        statuses, never = _LIST_QUERY[key]
+        aids = [a.id for a in self.data.associations]
+        after: HouseholdLine | None = None
+        while True:
+            page = await self.reads.households_with_status(self.data.campaign.id, aids, statuses, never,
+                                                           after=after, limit=self.chunk)
+            if page:
+                yield page
+            if len(page) < self.chunk:
+                return
+            after = page[-1]
+
+    async def rows(self, key: str) -> AsyncIterator[list[dict[str, Any]]]:
+        """The rows of list `key`, one page at a time."""
+        names = {a.id: a for a in self.data.associations}
+        async for page in self.lines(key):
+            yield person_rows(page, names, self.with_names)
+
+
+async def open_report(store: Any, campaign_id: int, viewer: Viewer, *, with_names: bool = True,
+                      chunk: int = LIST_CHUNK) -> OpenReport:
+    """The report of one campaign as `viewer` may see it (its associations only), lists not yet read.
 
     Raises ReportNotFound for an unknown campaign or one that covers none of the viewer's associations.
     """
+    if chunk < 1:
+        raise ValueError("chunk must be at least 1")
     reads: DashboardReads = getattr(store, "dashboard", None) or DashboardReads(store.db)
     stats = StatsReads(store.db)
     info = await reads.campaign(campaign_id)
@@ -175,11 +248,35 @@ async def build_report(store: Any, campaign_id: int, viewer: Viewer, *, with_nam
         raise ReportNotFound(f"no campaign {campaign_id}")
     prev_info = await reads.previous_campaign(info)
     previous = await _campaign_data(stats, reads, prev_info, visible) if prev_info else None
-    aids = [a.id for a in data.associations]
-    unreachable = await reads.households_with_status(campaign_id, aids, ["unreachable"])
-    never = await reads.households_with_status(campaign_id, aids, ["pending", "notified", "read"], never_answered=True)
-    return assemble(data, previous, unreachable, never, viewer_scope=str(viewer.scope),
-                    generated_at=store.clock.now(), with_names=with_names)
+    summary = summarize(data, previous, viewer_scope=str(viewer.scope), generated_at=store.clock.now())
+    return OpenReport(summary, data, previous, reads, with_names, chunk)
+
+
+async def build_report(store: Any, campaign_id: int, viewer: Viewer, *, with_names: bool = True,
+                       chunk: int = LIST_CHUNK) -> dict[str, Any]:
+    """The whole report document in memory (see `open_report`; `stream_report` holds one page at a time)."""
+    rep = await open_report(store, campaign_id, viewer, with_names=with_names, chunk=chunk)
+    lists: dict[str, list[HouseholdLine]] = {}
+    for key in LISTS:
+        lists[key] = [h async for page in rep.lines(key) for h in page]
+    return assemble(rep.data, rep.previous, lists["unreachable"], lists["never_answered"],
+                    viewer_scope=rep.summary["viewer_scope"], generated_at=rep.summary["generated_at"],
+                    with_names=with_names)
+
+
+async def stream_report(report: OpenReport, writer: ReportWriter) -> AsyncIterator[str]:
+    """The document in pieces: the summary, then each list a page at a time. A store error while
+    the lists are read propagates: the consumer must not pass the pieces so far off as a document."""
+    yield writer.head(report.summary)
+    for key in LISTS:
+        empty = True
+        async for rows in report.rows(key):
+            yield (writer.list_open(key, rows[0]) if empty else "") + writer.list_rows(key, rows, empty)
+            empty = False
+        if empty:
+            yield writer.list_open(key, None)
+        yield writer.list_close(key, empty)
+    yield writer.tail()
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -187,30 +284,44 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
 }
 
 
+async def _write_report(store: Any, campaign_id: int, viewer: Viewer, fmt: str, output: str | None) -> None:
+    """Streams the report to `output` (written aside and renamed when complete) or stdout."""
+    report = await open_report(store, campaign_id, viewer)
+    pieces = stream_report(report, writer_for(fmt))
+    if not output:
+        async for piece in pieces:
+            sys.stdout.write(piece)
+        sys.stdout.flush()
+        return
+    target = Path(output)
+    part = target.with_name(f".{target.name}.part")
+    try:
+        with part.open("w", encoding="utf-8") as f:
+            async for piece in pieces:
+                f.write(piece)
+        os.replace(part, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            part.unlink()
+
+
 def report_cli(cfg: Config, args: argparse.Namespace) -> int:
     """`safetynet campaign report ID --format html|csv|json [--output FILE]` (the operator sees the city)."""
     from safetynet.store import store_session
 
     fmt = getattr(args, "format", None) or "html"
-    if fmt not in RENDERERS:
+    if fmt not in FORMATS:
         print(f"error: unknown format {fmt!r}; use html, csv or json", file=sys.stderr)
         return 2
     viewer = Viewer(role=Role.CITY_ADMIN, scope=Scope("city"), login="cli")
 
-    async def run() -> dict[str, Any]:
+    async def run() -> None:
         async with store_session(cfg) as store:
-            return await build_report(store, int(args.id), viewer)
+            await _write_report(store, int(args.id), viewer, fmt, getattr(args, "output", None))
 
     try:
-        report = asyncio.run(run())
+        asyncio.run(run())
     except ReportNotFound as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    text = RENDERERS[fmt](report)
-    output = getattr(args, "output", None)
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
     return 0
-

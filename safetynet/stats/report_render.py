@@ -1,14 +1,20 @@
 """Renderers of the drill report: JSON, CSV (one summary table, then the lists) and a
-self-contained HTML page that prints on A4 (pure)."""
+self-contained HTML page that prints on A4 (pure).
+
+Each format is a `ReportWriter` that renders the document in pieces: the head (the summary), each
+household list opened, its rows chunk by chunk, closed, then the tail. Streaming the pieces gives
+the same text as `render_*` over the whole document, with the lists never held whole.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from html import escape
-from typing import Any
+from typing import Any, Protocol
 
 from safetynet.stats.curve import Series, render_svg
 
@@ -16,6 +22,10 @@ _JST = timezone(timedelta(hours=9))
 _STATUSES = ("safe", "need_help", "confirmed_in_person", "read", "notified", "pending", "unreachable")
 _CHANNELS = ("webpush", "telegram", "sms", "voice", "web", "staff")
 _MILESTONES = ("25", "50", "75", "80")
+LISTS = ("unreachable", "never_answered")
+FORMATS = ("html", "csv", "json")
+
+Row = dict[str, Any]
 
 _L: dict[str, tuple[str, str]] = {
     "title": ("訓練報告", "Drill report"), "real": ("実災害", "Real event"), "drill": ("訓練", "Drill"),
@@ -59,36 +69,145 @@ def _m(value: int | None) -> str:
     return "—" if value is None else str(value)
 
 
+class ReportWriter(Protocol):
+    """One format, piece by piece. `list_open` gets the list's first row, or None if it is empty."""
+
+    def head(self, summary: dict[str, Any]) -> str: ...
+    def list_open(self, key: str, first: Row | None) -> str: ...
+    def list_rows(self, key: str, rows: Sequence[Row], first_chunk: bool) -> str: ...
+    def list_close(self, key: str, empty: bool) -> str: ...
+    def tail(self) -> str: ...
+
+
+def render_document(writer: ReportWriter, report: dict[str, Any]) -> str:
+    """The whole document through `writer` (the lists as one chunk each)."""
+    parts = [writer.head({k: v for k, v in report.items() if k not in LISTS})]
+    for key in LISTS:
+        rows = report[key]
+        parts.append(writer.list_open(key, rows[0] if rows else None))
+        if rows:
+            parts.append(writer.list_rows(key, rows, True))
+        parts.append(writer.list_close(key, not rows))
+    parts.append(writer.tail())
+    return "".join(parts)
+
+
+def writer_for(fmt: str, lang: str = "ja") -> ReportWriter:
+    if fmt == "json":
+        return JsonWriter()
+    if fmt == "csv":
+        return CsvWriter()
+    if fmt == "html":
+        return HtmlWriter(lang)
+    raise ValueError(f"unknown report format {fmt!r}")
+
+
+# -- JSON ---------------------------------------------------------------------------------------
+
+_STR = json.JSONEncoder(ensure_ascii=False)
+
+
+def _scalar(v: Any) -> str:
+    # the rows are flat; encoding their values directly is several times faster than the
+    # pure-Python encoder json.dumps falls back to when indenting
+    if isinstance(v, str):
+        return _STR.encode(v)
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if v is None:
+        return "null"
+    if type(v) is int:
+        return str(v)
+    return json.dumps(v, ensure_ascii=False)
+
+
+def _json_row(row: Row) -> str:
+    """A list item exactly as `json.dumps(report, indent=2)` lays it out (two levels deep)."""
+    if any(isinstance(v, (dict, list, tuple)) for v in row.values()):
+        return "    " + json.dumps(row, ensure_ascii=False, indent=2).replace("\n", "\n    ")
+    if not row:
+        return "    {}"
+    return "    {\n" + ",\n".join(f"      {_STR.encode(k)}: {_scalar(v)}" for k, v in row.items()) + "\n    }"
+
+
+class JsonWriter:
+    """The lists are the document's last keys: the head is the summary without its closing brace."""
+
+    def head(self, summary: dict[str, Any]) -> str:
+        text = json.dumps(summary, ensure_ascii=False, indent=2)
+        return text[:-2]
+
+    def list_open(self, key: str, first: Row | None) -> str:
+        return f",\n  {_STR.encode(key)}: ["
+
+    def list_rows(self, key: str, rows: Sequence[Row], first_chunk: bool) -> str:
+        body = ",\n".join(_json_row(r) for r in rows)
+        return ("\n" if first_chunk else ",\n") + body
+
+    def list_close(self, key: str, empty: bool) -> str:
+        return "]" if empty else "\n  ]"
+
+    def tail(self) -> str:
+        return "\n}\n"
+
+
 def render_json(report: dict[str, Any]) -> str:
     return json.dumps(report, ensure_ascii=False, indent=2) + "\n"
 
 
+# -- CSV ----------------------------------------------------------------------------------------
+
+
+class CsvWriter:
+    """The summary table (city, districts, associations), a blank line, then the lists."""
+
+    def head(self, summary: dict[str, Any]) -> str:
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(["level", "district", "association", "households", *_STATUSES, "answered_rate",
+                    *(f"minutes_to_{p}" for p in _MILESTONES), *(f"first_answers_{c}" for c in _CHANNELS),
+                    "previous_answered_rate", "comparison"])
+
+        def row(level: str, district: str, assoc: str, s: dict[str, Any]) -> None:
+            w.writerow([level, district, assoc, s["households"], *(s["status"].get(k, 0) for k in _STATUSES),
+                        s["answered_rate"], *(_blank(s["minutes_to"].get(p)) for p in _MILESTONES),
+                        *(s["channels"].get(c, 0) for c in _CHANNELS),
+                        _blank(s.get("previous_answered_rate")), s.get("comparison") or ""])
+
+        row("city", "", "", summary["city"])
+        for d in summary["districts"]:
+            row("district", d["name"], "", d)
+        for a in summary["associations"]:
+            row("association", a["district"], a["name"], a)
+        w.writerow([])
+        w.writerow(["list", "district", "association", "group", "name", "address", "members", "vulnerable",
+                    "landline"])
+        return out.getvalue()
+
+    def list_open(self, key: str, first: Row | None) -> str:
+        return ""
+
+    def list_rows(self, key: str, rows: Sequence[Row], first_chunk: bool) -> str:
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        for p in rows:
+            w.writerow([key, p["district"], p["association"], p["group"], p.get("name", ""), p.get("address", ""),
+                        p.get("members", ""), int(p["vulnerable"]) if "vulnerable" in p else "",
+                        p.get("landline", "")])
+        return out.getvalue()
+
+    def list_close(self, key: str, empty: bool) -> str:
+        return ""
+
+    def tail(self) -> str:
+        return ""
+
+
 def render_csv(report: dict[str, Any]) -> str:
     """The summary table (city, districts, associations), a blank line, then the lists."""
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["level", "district", "association", "households", *_STATUSES, "answered_rate",
-                *(f"minutes_to_{p}" for p in _MILESTONES), *(f"first_answers_{c}" for c in _CHANNELS),
-                "previous_answered_rate", "comparison"])
-
-    def row(level: str, district: str, assoc: str, s: dict[str, Any]) -> None:
-        w.writerow([level, district, assoc, s["households"], *(s["status"].get(k, 0) for k in _STATUSES),
-                    s["answered_rate"], *(_blank(s["minutes_to"].get(p)) for p in _MILESTONES),
-                    *(s["channels"].get(c, 0) for c in _CHANNELS),
-                    _blank(s.get("previous_answered_rate")), s.get("comparison") or ""])
-
-    row("city", "", "", report["city"])
-    for d in report["districts"]:
-        row("district", d["name"], "", d)
-    for a in report["associations"]:
-        row("association", a["district"], a["name"], a)
-    w.writerow([])
-    w.writerow(["list", "district", "association", "group", "name", "address", "members", "vulnerable", "landline"])
-    for key in ("unreachable", "never_answered"):
-        for p in report[key]:
-            w.writerow([key, p["district"], p["association"], p["group"], p.get("name", ""), p.get("address", ""),
-                        p.get("members", ""), int(p["vulnerable"]) if "vulnerable" in p else "", p.get("landline", "")])
-    return out.getvalue()
+    return render_document(CsvWriter(), report)
 
 
 def _blank(v: Any) -> Any:
@@ -155,42 +274,65 @@ def _associations(lang: str, report: dict[str, Any]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _people(lang: str, people: list[dict[str, Any]]) -> str:
-    if not people:
-        return f"<p>{escape(_l(lang, 'none'))}</p>"
-    named = "name" in people[0]
-    cols = ["association", "group"] + (["name", "address"] if named else [])
-    head = "".join(f"<th>{escape(_l(lang, k))}</th>" for k in cols)
-    body = "".join("<tr>" + "".join(f"<td>{escape(str(p.get(k, '')))}</td>" for k in cols) + "</tr>" for p in people)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _people_cols(lang: str, row: Row) -> list[str]:
+    return ["association", "group"] + (["name", "address"] if "name" in row else [])
+
+
+class HtmlWriter:
+    def __init__(self, lang: str = "ja") -> None:
+        self.lang = lang
+        self._cols: list[str] = []
+
+    def head(self, summary: dict[str, Any]) -> str:
+        lang = self.lang
+        c = summary["campaign"]
+        city = summary["city"]
+        series = [Series(s["label"], s["households"], tuple((p[0], p[1]) for p in s["points"]))
+                  for s in summary["curve"]]
+        svg = render_svg(series, title=_l(lang, "curve"), desc=_l(lang, "curve_desc"), minutes_label=_l(lang, "min"))
+        prev = summary["previous"]
+        prev_line = (f"{escape(_l(lang, 'previous'))}: {escape(prev['title'])} ({_when(prev['started_at'])}) "
+                     f"{_pct(prev['answered_rate'])} — {_verdict(lang, city['comparison'])}") if prev else \
+            escape(_l(lang, "no_previous"))
+        body = (
+            f"<h1>{escape(_l(lang, 'title'))}: {escape(c['title'])}</h1>"
+            f"<p class='meta'>{escape(_l(lang, 'real' if c['kind'] == 'real' else 'drill'))} · "
+            f"{escape(_l(lang, 'scope'))}: {escape(', '.join(c['scope']))} · {escape(_l(lang, 'started'))} "
+            f"{_when(c['started_at'])} · {escape(_l(lang, 'closed'))} {_when(c['closed_at'])} · "
+            f"{escape(_l(lang, 'generated'))} {_when(summary['generated_at'])}</p>"
+            f"<h2>{escape(_l(lang, 'summary'))}</h2><p>{escape(_l(lang, 'households'))} {city['households']} · "
+            f"{escape(_l(lang, 'answered'))} <b>{_pct(city['answered_rate'])}</b> · {prev_line}</p>"
+            f"{_status_table(lang, city)}<h2>{escape(_l(lang, 'milestones'))}</h2>{_milestones(lang, summary)}"
+            f"<h2>{escape(_l(lang, 'channels'))}</h2>{_channels(lang, city)}"
+            f"<section><h2>{escape(_l(lang, 'curve'))}</h2>{svg}</section>"
+            f"<h2>{escape(_l(lang, 'associations'))}</h2>{_associations(lang, summary)}"
+        )
+        html_lang = "en" if lang == "en" else "ja"
+        return (f'<!doctype html><html lang="{html_lang}"><head><meta charset="utf-8">'
+                f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+                f"<title>{escape(_l(lang, 'title'))}: {escape(c['title'])}</title><style>{_CSS}</style></head>"
+                f"<body>{body}")
+
+    def list_open(self, key: str, first: Row | None) -> str:
+        title = f"<h2>{escape(_l(self.lang, 'unreachable' if key == 'unreachable' else 'never'))}</h2>"
+        if first is None:
+            return f"{title}<p>{escape(_l(self.lang, 'none'))}</p>"
+        # the columns follow the first row: every row of a report has the same keys
+        self._cols = _people_cols(self.lang, first)
+        head = "".join(f"<th>{escape(_l(self.lang, k))}</th>" for k in self._cols)
+        return f"{title}<table><thead><tr>{head}</tr></thead><tbody>"
+
+    def list_rows(self, key: str, rows: Sequence[Row], first_chunk: bool) -> str:
+        cols = self._cols
+        return "".join("<tr>" + "".join(f"<td>{escape(str(p.get(k, '')))}</td>" for k in cols) + "</tr>"
+                       for p in rows)
+
+    def list_close(self, key: str, empty: bool) -> str:
+        return "" if empty else "</tbody></table>"
+
+    def tail(self) -> str:
+        return "</body></html>\n"
 
 
 def render_html(report: dict[str, Any], lang: str = "ja") -> str:
-    c = report["campaign"]
-    city = report["city"]
-    series = [Series(s["label"], s["households"], tuple((p[0], p[1]) for p in s["points"])) for s in report["curve"]]
-    svg = render_svg(series, title=_l(lang, "curve"), desc=_l(lang, "curve_desc"), minutes_label=_l(lang, "min"))
-    prev = report["previous"]
-    prev_line = (f"{escape(_l(lang, 'previous'))}: {escape(prev['title'])} ({_when(prev['started_at'])}) "
-                 f"{_pct(prev['answered_rate'])} — {_verdict(lang, city['comparison'])}") if prev else \
-        escape(_l(lang, "no_previous"))
-    body = (
-        f"<h1>{escape(_l(lang, 'title'))}: {escape(c['title'])}</h1>"
-        f"<p class='meta'>{escape(_l(lang, 'real' if c['kind'] == 'real' else 'drill'))} · "
-        f"{escape(_l(lang, 'scope'))}: {escape(', '.join(c['scope']))} · {escape(_l(lang, 'started'))} "
-        f"{_when(c['started_at'])} · {escape(_l(lang, 'closed'))} {_when(c['closed_at'])} · "
-        f"{escape(_l(lang, 'generated'))} {_when(report['generated_at'])}</p>"
-        f"<h2>{escape(_l(lang, 'summary'))}</h2><p>{escape(_l(lang, 'households'))} {city['households']} · "
-        f"{escape(_l(lang, 'answered'))} <b>{_pct(city['answered_rate'])}</b> · {prev_line}</p>"
-        f"{_status_table(lang, city)}<h2>{escape(_l(lang, 'milestones'))}</h2>{_milestones(lang, report)}"
-        f"<h2>{escape(_l(lang, 'channels'))}</h2>{_channels(lang, city)}"
-        f"<section><h2>{escape(_l(lang, 'curve'))}</h2>{svg}</section>"
-        f"<h2>{escape(_l(lang, 'associations'))}</h2>{_associations(lang, report)}"
-        f"<h2>{escape(_l(lang, 'unreachable'))}</h2>{_people(lang, report['unreachable'])}"
-        f"<h2>{escape(_l(lang, 'never'))}</h2>{_people(lang, report['never_answered'])}"
-    )
-    html_lang = "en" if lang == "en" else "ja"
-    return (f'<!doctype html><html lang="{html_lang}"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{escape(_l(lang, 'title'))}: {escape(c['title'])}</title><style>{_CSS}</style></head>"
-            f"<body>{body}</body></html>\n")
+    return render_document(HtmlWriter(lang), report)
