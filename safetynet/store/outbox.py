@@ -51,6 +51,12 @@ _CLAIM_SQL = (
 _PROVIDER_RANK = {"sent": 1, "undelivered": 2, "failed": 2, "delivered": 3}
 
 
+# A status callback for an id not recorded yet is held this long; the race it covers lasts a
+# group commit, or a backed-up send worker's queue, never minutes.
+EARLY_STATUS_HOLD_SECONDS = 600.0
+MAX_EARLY_STATUSES = 10_000
+
+
 def _merge_provider_state(old: str | None, new: str) -> str:
     if old is None or _PROVIDER_RANK.get(new, 0) > _PROVIDER_RANK.get(old, 0):
         return new
@@ -185,6 +191,8 @@ class OutboxStore:
             )
         if changes:
             await apply_status_changes(conn, changes)
+        if sent := by_kind[OutcomeKind.SENT]:
+            await self._apply_early_statuses(conn, sent, self.clock.now())
         return [activated.get(o.delivery.id) for o in items]
 
     async def _write_rows(self, conn: Conn, by_kind: dict[OutcomeKind, list[DeliveryOutcome]]) -> None:
@@ -224,32 +232,92 @@ class OutboxStore:
 
         Callbacks arrive out of order: the highest-ranked state is kept. A message the provider
         could not deliver counts as a failed channel: the household's next channel in that step
-        is tried (an SMS to a switched-off phone → the voice call). False if the id is unknown."""
+        is tried (an SMS to a switched-off phone → the voice call). False if no delivery has the id
+        yet: the callback is then held (`EARLY_STATUS_HOLD_SECONDS`) and applied when the send's
+        result records the id, in that same transaction."""
         now = self.clock.now()
         async with self.db.transaction() as conn:
-            async with conn.execute(
-                "SELECT id, campaign_id, household_id, step, channel, contact_id, attempts, provider_status, state"
-                " FROM deliveries WHERE provider_id = ?",
-                (provider_id,),
-            ) as cur:
-                row = await cur.fetchone()
-            if row is None:
-                return False
-            kept = _merge_provider_state(row[7], state)
-            if kept == row[7]:
+            if await self._apply_provider_status(conn, provider_id, state, error_code, now):
                 return True
-            new_state = {"delivered": "delivered", "undelivered": "undelivered", "failed": "undelivered"}.get(kept)
-            await conn.execute(
-                "UPDATE deliveries SET provider_status = ?, state = CASE WHEN state IN ('sent', 'delivered',"
-                " 'undelivered') AND ? IS NOT NULL THEN ? ELSE state END, error = coalesce(?, error), updated_at = ?"
-                " WHERE id = ?",
-                (kept, new_state, new_state, f"provider_{kept}:{error_code}" if error_code else None, now, row[0]),
-            )
-            if new_state == "undelivered" and row[8] == "sent":
-                d = ClaimedDelivery(row[0], row[1], row[2], row[3], Channel(row[4]), row[5], row[6], None, "")
-                _, change = await self._fall_back(conn, DeliveryOutcome(d, OutcomeKind.FAILED, now))
-                del change  # the household was notified as far as we knew: no status goes back
+            await self._hold_early_status(conn, provider_id, state, error_code, now)
+        return False
+
+    async def held_status_count(self) -> int:
+        """Status callbacks held for ids not recorded (yet)."""
+        return int(await self.db.fetchval("SELECT count(*) FROM early_provider_status", (), 0))
+
+    async def _apply_provider_status(
+        self, conn: Conn, provider_id: str, state: str, error_code: int | None, now: float
+    ) -> bool:
+        async with conn.execute(
+            "SELECT id, campaign_id, household_id, step, channel, contact_id, attempts, provider_status, state"
+            " FROM deliveries WHERE provider_id = ?",
+            (provider_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return False
+        kept = _merge_provider_state(row[7], state)
+        if kept == row[7]:
+            return True
+        new_state = {"delivered": "delivered", "undelivered": "undelivered", "failed": "undelivered"}.get(kept)
+        await conn.execute(
+            "UPDATE deliveries SET provider_status = ?, state = CASE WHEN state IN ('sent', 'delivered',"
+            " 'undelivered') AND ? IS NOT NULL THEN ? ELSE state END, error = coalesce(?, error), updated_at = ?"
+            " WHERE id = ?",
+            (kept, new_state, new_state, f"provider_{kept}:{error_code}" if error_code else None, now, row[0]),
+        )
+        if new_state == "undelivered" and row[8] == "sent":
+            d = ClaimedDelivery(row[0], row[1], row[2], row[3], Channel(row[4]), row[5], row[6], None, "")
+            _, change = await self._fall_back(conn, DeliveryOutcome(d, OutcomeKind.FAILED, now))
+            del change  # the household was notified as far as we knew: no status goes back
         return True
+
+    async def _hold_early_status(
+        self, conn: Conn, provider_id: str, state: str, error_code: int | None, now: float
+    ) -> None:
+        await conn.execute("DELETE FROM early_provider_status WHERE received_at < ?",
+                           (now - EARLY_STATUS_HOLD_SECONDS,))
+        async with conn.execute(
+            "SELECT state, error_code FROM early_provider_status WHERE provider_id = ?", (provider_id,)
+        ) as cur:
+            held = await cur.fetchone()
+        if held is None:
+            # Only Twilio can post here (signed), but a misconfigured account could send us its
+            # whole traffic: the table stays small whatever comes.
+            if int(await _fetchval(conn, "SELECT count(*) FROM early_provider_status", ())) >= MAX_EARLY_STATUSES:
+                log.warning("status_callback_not_held", reason="too_many_held")
+                return
+            await conn.execute(
+                "INSERT INTO early_provider_status (provider_id, state, error_code, received_at) VALUES (?, ?, ?, ?)",
+                (provider_id, state, error_code, now),
+            )
+        elif _merge_provider_state(held[0], state) != held[0]:
+            await conn.execute(
+                "UPDATE early_provider_status SET state = ?, error_code = ?, received_at = ? WHERE provider_id = ?",
+                (state, error_code, now, provider_id),
+            )
+
+    async def _apply_early_statuses(self, conn: Conn, sent: list[DeliveryOutcome], now: float) -> None:
+        """Callbacks that came before these sends were recorded: applied now that the ids are."""
+        # One cheap look on the hot path: the table is empty but for the moment of a race.
+        if not await _fetchval(conn, "SELECT EXISTS (SELECT 1 FROM early_provider_status)", ()):
+            return
+        await conn.execute("DELETE FROM early_provider_status WHERE received_at < ?",
+                           (now - EARLY_STATUS_HOLD_SECONDS,))
+        ids = [o.provider_id for o in sent if o.provider_id]
+        held: list[Any] = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            held += await conn.execute_fetchall(
+                "SELECT provider_id, state, error_code FROM early_provider_status"
+                f" WHERE provider_id IN ({_marks(len(chunk))})",
+                chunk,
+            )
+        applied = [r[0] for r in held if await self._apply_provider_status(conn, r[0], r[1], r[2], now)]
+        if applied:
+            await conn.executemany("DELETE FROM early_provider_status WHERE provider_id = ?", [(p,) for p in applied])
+            log.info("early_status_callbacks_applied", count=len(applied))
 
     async def _fall_back(self, conn: Conn, o: DeliveryOutcome) -> tuple[Channel | None, StatusChange | None]:
         """After a permanent failure: the household's next channel in the same step is queued (the

@@ -125,7 +125,9 @@ async def status_hook(request: web.Request) -> web.Response:
             cb.provider_id, cb.state, cb.error_code
         )
         if not known:
-            log.info("status_callback_unknown_id", state=cb.state)
+            # Not recorded yet (the callback beat the send's commit), or not ours: the outbox holds it
+            # for a while and applies it if the id is recorded; Twilio gets its 204 either way.
+            log.info("status_callback_held", state=cb.state)
     return web.Response(status=204)
 
 
