@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 
+import structlog
 from aiohttp import web
 
-from safetynet.stats.report import RENDERERS, ReportNotFound, build_report, render_html
+from safetynet.stats.report import FORMATS, ReportNotFound, open_report, stream_report, writer_for
 from safetynet.store.dashboard import CampaignInfo, DashboardReads
 from safetynet.store.stats import StatsReads
 from safetynet.web import city_pages, dash_sse
@@ -45,6 +46,9 @@ from safetynet.web.dash_views import (
     status_labels_json,
 )
 from safetynet.web.layout import esc
+
+log = structlog.get_logger("web")
+_REPORT_TYPES = {"html": "text/html", "csv": "text/csv", "json": "application/json"}
 
 # -- association dashboard ------------------------------------------------------------------
 
@@ -148,24 +152,42 @@ async def doorknock_page(request: web.Request) -> web.Response:
 # -- report and API ---------------------------------------------------------------------------
 
 
-async def report_page(request: web.Request) -> web.Response:
+async def report_page(request: web.Request) -> web.StreamResponse:
+    """The drill report, streamed: the summary, then the household lists a page at a time, so a
+    city's report neither holds every name in memory nor keeps the event loop from other requests."""
     viewer = require_viewer(request)
     info, _ = await campaign_or_404(request, viewer, request.match_info["id"])
     fmt = request.query.get("format", "html")
-    if fmt not in RENDERERS:
+    if fmt not in FORMATS:
         raise web.HTTPBadRequest(text="format must be html, csv or json")
     try:
-        report = await build_report(services(request).store, info.id, viewer)
+        report = await open_report(services(request).store, info.id, viewer)
     except ReportNotFound:
         raise not_found() from None
-    if fmt == "html":
-        return web.Response(text=render_html(report, lang_of(request)), content_type="text/html",
-                            headers={"Cache-Control": "no-store"})
-    ctype = "text/csv" if fmt == "csv" else "application/json"
-    return web.Response(
-        text=RENDERERS[fmt](report), content_type=ctype, charset="utf-8",
-        headers={"Content-Disposition": f'attachment; filename="report-{info.id}.{fmt}"', "Cache-Control": "no-store"},
-    )
+    # Up to here a failure still answers 404/503/500; past prepare() the status line is sent.
+    headers = {"Cache-Control": "no-store"}
+    if fmt != "html":
+        headers["Content-Disposition"] = f'attachment; filename="report-{info.id}.{fmt}"'
+    resp = web.StreamResponse(headers=headers)
+    resp.content_type = _REPORT_TYPES[fmt]
+    resp.charset = "utf-8"
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    try:
+        async for piece in stream_report(report, writer_for(fmt, lang_of(request))):
+            await resp.write(piece.encode())
+    except ConnectionError:
+        log.info("report_stream_client_gone", campaign_id=info.id, format=fmt)
+        return resp
+    except Exception:
+        log.exception("report_stream_failed", campaign_id=info.id, format=fmt)
+        # No terminating chunk: the client gets a cut-off body (a payload error), never a
+        # document that looks complete. aiohttp's write_eof then fails on the closed transport.
+        if request.transport is not None:
+            request.transport.abort()
+        return resp
+    await resp.write_eof()
+    return resp
 
 
 async def api_associations(request: web.Request) -> web.Response:
