@@ -7,14 +7,39 @@ import asyncio
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
+import aiohttp
 import pytest
-from dashboard_fixtures import ASSOC_A, ASSOC_A2, ASSOC_B, B_SECRET_NAMES, World, client, login, world
+from dashboard_fixtures import (
+    ASSOC_A,
+    ASSOC_A2,
+    ASSOC_B,
+    B_SECRET_NAMES,
+    DIST_S,
+    World,
+    client,
+    login,
+    start_campaign,
+    world,
+)
+from structlog.testing import capture_logs
 
 from safetynet.broadcast.model import StepPlan
 from safetynet.clock import FakeClock
-from safetynet.stats.report import build_report, render_csv, render_html, render_json, report_cli
+from safetynet.roster.model import HouseholdRecord
+from safetynet.stats.report import (
+    RENDERERS,
+    build_report,
+    open_report,
+    render_csv,
+    render_html,
+    render_json,
+    report_cli,
+    stream_report,
+    writer_for,
+)
 
 
 async def play(w: World, clock: FakeClock) -> None:
@@ -98,6 +123,10 @@ async def test_cli_writes_every_format(tmp_path: Path, capsys: pytest.CaptureFix
         args = argparse.Namespace(id="999", format="json", output=None)
         assert await asyncio.to_thread(report_cli, w.cfg, args) == 2
         assert "no campaign 999" in capsys.readouterr().err
+        missing = tmp_path / "missing.json"
+        args = argparse.Namespace(id="999", format="json", output=str(missing))
+        assert await asyncio.to_thread(report_cli, w.cfg, args) == 2
+        assert not missing.exists()
 
 
 async def test_report_page_per_viewer(tmp_path: Path) -> None:
@@ -116,3 +145,98 @@ async def test_report_page_per_viewer(tmp_path: Path) -> None:
             assert (await r.json())["city"]["households"] == 6
         async with http.get(f"{base}?format=pdf") as r:
             assert r.status == 400
+
+
+# -- lists read and written a page at a time ---------------------------------------------------------
+
+EXTRA = 23  # households added to A: one group, one address, so the keyset must break ties by id
+
+
+async def crowd(w: World) -> tuple[int, set[str], set[str]]:
+    """A campaign over the world plus EXTRA look-alike households of A, every third unreachable.
+    Returns it with the names expected on the unreachable and the never-answered list."""
+    await w.store.roster.import_households([
+        HouseholdRecord(DIST_S, ASSOC_A, "3班", f"A-X{i:02}", f"追加 {i:02}", "桜町1-3-1", 1, i % 2 == 0,
+                        phone=f"+8190444400{i:02}") for i in range(EXTRA)])
+    async for batch in w.store.roster.households_in_scope(["city"]):
+        for t in batch:
+            h = await w.store.roster.get_household(t.id)
+            assert h is not None
+            w.households[h.household_key] = h
+    cid = await start_campaign(w, title="大人数の訓練")
+    gone = [f"A-X{i:02}" for i in range(0, EXTRA, 3)] + ["B-002"]
+    await w.store.campaigns.write_step(cid, StepPlan((), tuple(w.hh(k).id for k in gone), ()), w.clock.now())
+    await w.answer("A-001", "safe", cid)
+    names = {k: h.name for k, h in w.households.items()}
+    unreachable = {names[k] for k in gone}
+    never = {n for k, n in names.items() if k not in gone and k != "A-001"}
+    assert len(names) == 11 + EXTRA and len(unreachable) == 9 and len(never) == 11 + EXTRA - 10
+    return cid, unreachable, never
+
+
+def listed(fmt: str, text: str) -> dict[str, list[str]]:
+    """The names on each list of a rendered report."""
+    if fmt == "json":
+        doc = json.loads(text)
+        return {k: [p["name"] for p in doc[k]] for k in ("unreachable", "never_answered")}
+    if fmt == "csv":
+        out: dict[str, list[str]] = {"unreachable": [], "never_answered": []}
+        for r in csv.DictReader(io.StringIO(text.split("\n\n", 1)[1])):
+            out[r["list"]].append(r["name"])
+        return out
+    _, unreachable, never = text.split("<h2>")[-3:]  # the two lists are the last sections
+    cells = re.compile(r"<tr><td>[^<]*</td><td>[^<]*</td><td>([^<]*)</td>")
+    return {"unreachable": cells.findall(unreachable), "never_answered": cells.findall(never)}
+
+
+@pytest.mark.parametrize("chunk", [1, 4, 7])
+async def test_lists_longer_than_a_page_list_every_household_once(tmp_path: Path, chunk: int) -> None:
+    async with world(tmp_path, serve=False) as w:
+        cid, unreachable, never = await crowd(w)
+        whole = await build_report(w.store, cid, w.viewer("admin"))
+        rep = await open_report(w.store, cid, w.viewer("admin"), chunk=chunk)
+        pages = [len(rows) async for rows in rep.rows("never_answered")]
+        assert sum(pages) == len(never) and max(pages) == chunk and len(pages) > 1
+        for fmt in ("json", "csv", "html"):
+            text = "".join([p async for p in stream_report(rep, writer_for(fmt))])
+            got = listed(fmt, text)
+            assert sorted(got["unreachable"]) == sorted(unreachable), fmt
+            assert sorted(got["never_answered"]) == sorted(never), fmt
+            # the same document, to the byte, as the report rendered whole
+            assert text == RENDERERS[fmt](whole), fmt
+    doc = json.loads(render_json(whole))
+    assert list(doc)[-2:] == ["unreachable", "never_answered"] and doc["city"]["households"] == 11 + EXTRA
+
+
+async def test_report_page_is_streamed(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock) as w, client() as http:
+        await play(w, clock)
+        whole = await build_report(w.store, w.campaign_id, w.viewer("head_a"))
+        await login(http, w, "head_a")
+        base = f"{w.url}/campaigns/{w.campaign_id}/report"
+        for fmt in ("json", "csv", "html"):
+            async with http.get(f"{base}?format={fmt}") as r:
+                assert r.status == 200 and r.headers["Transfer-Encoding"] == "chunked"
+                assert "Content-Length" not in r.headers and r.charset == "utf-8"
+                assert await r.text() == RENDERERS[fmt](whole), fmt
+        # refused before the first byte: still a proper status
+        async with http.get(f"{w.url}/campaigns/999/report?format=json") as r:
+            assert r.status == 404
+
+
+async def test_store_failure_mid_stream_cuts_the_response(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock) as w, client() as http:
+        await play(w, clock)
+        await login(http, w, "admin")
+        # the lists read the groups; the summary does not: the failure comes after the first byte
+        await w.store.db.execute("ALTER TABLE household_groups RENAME TO household_groups_gone")
+        for fmt in ("json", "csv", "html"):
+            with capture_logs() as logs:
+                async with http.get(f"{w.url}/campaigns/{w.campaign_id}/report?format={fmt}") as r:
+                    assert r.status == 200
+                    with pytest.raises(aiohttp.ClientPayloadError):
+                        await r.read()
+            failed = [e for e in logs if e["event"] == "report_stream_failed"]
+            assert len(failed) == 1 and failed[0]["format"] == fmt, logs
