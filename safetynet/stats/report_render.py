@@ -105,31 +105,22 @@ def writer_for(fmt: str, lang: str = "ja") -> ReportWriter:
 # -- JSON ---------------------------------------------------------------------------------------
 
 _STR = json.JSONEncoder(ensure_ascii=False)
+# Flat rows laid out as `indent=2` lays them out two levels deep, by the C encoder in one call a
+# chunk (json.dumps with an indent falls back to the pure-Python encoder, several times slower):
+# the separators carry line breaks and indentation. A raw line break only ever comes from a
+# separator (strings escape theirs), so "},<break>{" is exactly the seam between two rows.
+_FLAT = json.JSONEncoder(ensure_ascii=False, separators=(",\n      ", ": "))
+_SEAM = "},\n      {"
 
 
-def _scalar(v: Any) -> str:
-    # the rows are flat; encoding their values directly is several times faster than the
-    # pure-Python encoder json.dumps falls back to when indenting
-    if isinstance(v, str):
-        return _STR.encode(v)
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    if v is None:
-        return "null"
-    if type(v) is int:
-        return str(v)
-    return json.dumps(v, ensure_ascii=False)
-
-
-def _json_row(row: Row) -> str:
-    """A list item exactly as `json.dumps(report, indent=2)` lays it out (two levels deep)."""
-    if any(isinstance(v, (dict, list, tuple)) for v in row.values()):
-        return "    " + json.dumps(row, ensure_ascii=False, indent=2).replace("\n", "\n    ")
-    if not row:
-        return "    {}"
-    return "    {\n" + ",\n".join(f"      {_STR.encode(k)}: {_scalar(v)}" for k, v in row.items()) + "\n    }"
+def _json_rows(rows: Sequence[Row]) -> str:
+    """List items exactly as `json.dumps(report, indent=2)` lays them out, joined by ",<break>"."""
+    # the rows of a list share their keys and value types: the first one tells if they are flat
+    if rows and (not rows[0] or any(isinstance(v, (dict, list, tuple)) for v in rows[0].values())):
+        return ",\n".join("    " + json.dumps(r, ensure_ascii=False, indent=2).replace("\n", "\n    ")
+                          for r in rows)
+    inner = _FLAT.encode(list(rows))[2:-2]  # without the outer "[{" and "}]"
+    return "    {\n      " + inner.replace(_SEAM, "\n    },\n    {\n      ") + "\n    }"
 
 
 class JsonWriter:
@@ -143,8 +134,7 @@ class JsonWriter:
         return f",\n  {_STR.encode(key)}: ["
 
     def list_rows(self, key: str, rows: Sequence[Row], first_chunk: bool) -> str:
-        body = ",\n".join(_json_row(r) for r in rows)
-        return ("\n" if first_chunk else ",\n") + body
+        return ("\n" if first_chunk else ",\n") + _json_rows(rows)
 
     def list_close(self, key: str, empty: bool) -> str:
         return "]" if empty else "\n  ]"
