@@ -299,13 +299,15 @@ async def clients(folder: Path, port: int, meta: dict[str, Any], args: argparse.
     async with aiohttp.ClientSession(connector=conn) as sse, aiohttp.ClientSession() as http:
         tasks = [asyncio.ensure_future(w.watch(sse, f"{base}/api/campaigns/{meta['campaign_id']}/events?association={a}",
                                                 headers)) for a in watched]
+        if not watched:  # --sse 0: nothing to wait for, and no stream to probe
+            w.ready.set()
         await asyncio.wait_for(w.ready.wait(), 60)
         assert server.stdin is not None
         server.stdin.write(b"go\n")  # the reply load starts
         await server.stdin.drain()
         await asyncio.sleep(args.warmup)  # let the reply load settle before timing
         pages = await _pages(http, base, meta, args.requests)
-        probes = await _probes(http, base, meta, w)
+        probes = await _probes(http, base, meta, w) if watched else []
         figures = await _tell(server, b"stop", b'"replies"')
         connected_at_end = w.target - sum(t.done() for t in tasks)
         for task in tasks:
