@@ -64,3 +64,64 @@ async def test_waiters_survive_the_computing_request_going_away() -> None:
     await asyncio.sleep(0)
     first.cancel()
     assert await second == "ok"
+
+
+async def test_a_stale_value_is_served_at_once_while_one_refresh_runs() -> None:
+    clock = FakeClock()
+    cache: TtlCache[int] = TtlCache(clock, ttl_seconds=1.0, stale_seconds=4.0)
+    calls = 0
+    gate = asyncio.Event()
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            await gate.wait()
+        return calls
+
+    assert await cache.get("k", compute) == 1
+    await clock.advance(2.0)  # past the TTL, inside the stale window
+    # many readers, none waits for the recount, and only one recount starts
+    assert await asyncio.gather(*(cache.get("k", compute) for _ in range(20))) == [1] * 20
+    await asyncio.sleep(0)
+    assert calls == 2
+    gate.set()
+    await cache.idle()
+    assert await cache.get("k", compute) == 2  # the refreshed value, fresh again
+    assert calls == 2
+
+
+async def test_past_the_stale_window_the_caller_waits_for_a_fresh_value() -> None:
+    clock = FakeClock()
+    cache: TtlCache[int] = TtlCache(clock, ttl_seconds=1.0, stale_seconds=4.0)
+    calls = 0
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        return calls
+
+    assert await cache.get("k", compute) == 1
+    await clock.advance(5.0)
+    assert await cache.get("k", compute) == 2
+
+
+async def test_a_failed_refresh_keeps_the_stale_value_until_its_window_ends() -> None:
+    clock = FakeClock()
+    cache: TtlCache[int] = TtlCache(clock, ttl_seconds=1.0, stale_seconds=4.0)
+    fail = False
+
+    async def compute() -> int:
+        if fail:
+            raise ValueError("store failing")
+        return 7
+
+    assert await cache.get("k", compute) == 7
+    fail = True
+    await clock.advance(2.0)
+    assert await cache.get("k", compute) == 7
+    await cache.idle()
+    assert await cache.get("k", compute) == 7  # still within the window
+    await clock.advance(3.0)
+    with pytest.raises(ValueError):
+        await cache.get("k", compute)

@@ -25,7 +25,14 @@ from safetynet.broadcast.service import (
     covered,
 )
 from safetynet.domain import CampaignKind
-from safetynet.web.app import check_csrf, json_error, require_viewer, services
+from safetynet.stats.cache import TtlCache
+from safetynet.web.app import SERVICES, check_csrf, json_error, require_viewer, services
+
+# Dashboards and scripts poll the stats; during a reply surge one recount a second per campaign and
+# scope is plenty, and a value up to a few seconds old is served while the next one is computed.
+STATS_TTL_SECONDS = 1.0
+STATS_STALE_SECONDS = 4.0
+STATS_CACHE = web.AppKey("stats_documents", TtlCache[bytes])
 
 _SCENARIO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -158,9 +165,15 @@ async def list_campaigns(request: web.Request) -> web.Response:
 
 async def stats(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
-    c = await _visible_campaign(request, viewer)
-    doc = await _service(request).stats(c.id, visible=lambda a: viewer.sees(a.district, a.name))
-    return web.json_response(doc, dumps=lambda d: json.dumps(d, ensure_ascii=False))
+
+    async def document() -> bytes:
+        c = await _visible_campaign(request, viewer)
+        doc = await _service(request).stats(c.id, visible=lambda a: viewer.sees(a.district, a.name))
+        return json.dumps(doc, ensure_ascii=False).encode()
+
+    # keyed by scope: a cached document was built after that scope passed the 404 check
+    body = await request.app[STATS_CACHE].get((request.match_info["id"], str(viewer.scope)), document)
+    return web.Response(body=body, content_type="application/json")
 
 
 async def preview(request: web.Request) -> web.Response:
@@ -178,6 +191,7 @@ async def preview(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    app[STATS_CACHE] = TtlCache(app[SERVICES].clock, STATS_TTL_SECONDS, stale_seconds=STATS_STALE_SECONDS)
     app.router.add_post("/api/campaigns", create)
     app.router.add_get("/api/campaigns", list_campaigns)
     app.router.add_post("/api/campaigns/preview", preview)

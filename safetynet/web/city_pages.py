@@ -45,6 +45,8 @@ from safetynet.web.dash_views import campaign_picker
 from safetynet.web.layout import esc
 
 PARTS_TTL_SECONDS = 1.0
+# past the TTL a part up to this old is served while the next is built (see TtlCache)
+PARTS_STALE_SECONDS = 4.0
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ async def city_curve(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app[CACHE] = TtlCache(app[SERVICES].clock, PARTS_TTL_SECONDS)
+    app[CACHE] = TtlCache(app[SERVICES].clock, PARTS_TTL_SECONDS, stale_seconds=PARTS_STALE_SECONDS)
     app.router.add_get("/city", city_page)
     app.router.add_get("/city/curve", city_curve)
     city_console.setup(app)
