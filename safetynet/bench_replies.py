@@ -157,6 +157,7 @@ async def _serve(cfg: Config) -> dict[str, int]:
     from aiohttp import web
 
     from safetynet.clock import SystemClock
+    from safetynet.runtime import tune_gc
     from safetynet.store import open_store
     from safetynet.web.app import Services, create_app
 
@@ -173,6 +174,7 @@ async def _serve(cfg: Config) -> dict[str, int]:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        tune_gc()  # as `safetynet serve` does
         print("ready", flush=True)
         os.dup2(2, 1)  # nobody reads the pipe after "ready": anything printed later goes to the log
         await stop.wait()

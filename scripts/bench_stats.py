@@ -158,6 +158,7 @@ async def serve(folder: Path, port: int, rate: float) -> None:
     from aiohttp import web
 
     from safetynet.logs import configure_logging
+    from safetynet.runtime import tune_gc
     from safetynet.web.app import Services, create_app
 
     configure_logging("warning", "json", sys.stderr)  # 2,000 "reply_received" lines a second would be the bench
@@ -171,6 +172,7 @@ async def serve(folder: Path, port: int, rate: float) -> None:
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     stop, done = asyncio.Event(), [0]
+    tune_gc()  # as `safetynet serve` does
     print(json.dumps({"ready": True}), flush=True)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.readline)  # "go"

@@ -16,6 +16,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def serve_until_stopped(cfg: Config, args: argparse.Namespace) -> None:
+    from safetynet.runtime import tune_gc
     from safetynet.system import running_system
 
     stop = asyncio.Event()
@@ -24,6 +25,7 @@ async def serve_until_stopped(cfg: Config, args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with running_system(cfg, host=args.host, port=args.port, dispatch=not args.no_dispatch,
                               send_workers=None) as system:
+        tune_gc()
         print(f"SafetyNet serving on {system.url} (public URL {cfg.server.public_url}); Ctrl-C stops", flush=True)
         await stop.wait()
         print("stopping: finishing sends in flight", flush=True)
