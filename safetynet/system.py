@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from safetynet.broadcast.dispatcher import Dispatcher
+from safetynet.broadcast.dispatcher import STOP_GRACE_SECONDS, Dispatcher
 from safetynet.broadcast.engine import build_dispatch_senders
 from safetynet.broadcast.ladder import LadderScheduler
 from safetynet.broadcast.service import CampaignService
@@ -30,6 +30,10 @@ from safetynet.triggers.service import TriggerService
 from safetynet.web.app import Services, create_app
 
 log = structlog.get_logger("system")
+
+# Beyond a dispatcher's own grace for sends in flight: enough to write back what it holds. Only a
+# stuck database reaches this; the task is then cancelled and its claims come back after the lease.
+STOP_MARGIN_SECONDS = 10.0
 
 
 @dataclass
@@ -93,11 +97,14 @@ async def running_system(
     ladder: bool = True,
     triggers: bool = True,
     send_workers: bool | None = False,
+    stop_grace_seconds: float = STOP_GRACE_SECONDS,
 ) -> AsyncIterator[System]:
-    """Starts everything and yields the running system; stops it cleanly on exit.
+    """Starts everything and yields the running system; stops it promptly on exit.
 
     `send_workers`: web-push encryption in a worker process (the second core); None decides by
     the machine (what `serve` does), False keeps everything in this process (tests, the demo).
+    `stop_grace_seconds`: on exit, how long sends already at a provider may take to answer; retry
+    waits end at once and nothing claimed is lost (see `Dispatcher`).
     """
     if not cfg.secrets.secret_key:
         raise ConfigError("config: no secret key; run `safetynet init` or set SAFETYNET_SECRET_KEY")
@@ -114,7 +121,8 @@ async def running_system(
         notifier = StaffNotifier(store, cfg, senders, clock)
         intake = ReplyIntake(store, cfg, clock, notifier)
         await intake.start()
-        dispatcher = Dispatcher(store.campaigns, senders, cfg, clock, contacts=store.roster) if dispatch else None
+        dispatcher = (Dispatcher(store.campaigns, senders, cfg, clock, contacts=store.roster,
+                                 stop_grace_seconds=stop_grace_seconds) if dispatch else None)
         campaigns = CampaignService(store, cfg, clock, on_change=dispatcher.wake if dispatcher else None)
         scheduler = (
             LadderScheduler(store.campaigns, clock, notifier=notifier,
@@ -156,9 +164,10 @@ async def _stop(system: System | None, runner: web.AppRunner | None, senders: li
         for t in system.tasks:
             if t.get_name() == "triggers":
                 t.cancel()
+        cap = (system.dispatcher.stop_grace_seconds if system.dispatcher else 0.0) + STOP_MARGIN_SECONDS
         for t in system.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(t, timeout=30)
+                await asyncio.wait_for(t, timeout=cap)
         with contextlib.suppress(Exception):
             await system.intake.stop()
     if runner is not None:

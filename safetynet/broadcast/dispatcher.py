@@ -1,9 +1,12 @@
 """The dispatcher: claims due deliveries per lane, sends them, writes the outcomes back in batches.
 
 It only polls the outbox, so a campaign started from the CLI is picked up by a running server.
-Drills wait while a real event runs (their deliveries are not claimed). `stop()` is graceful:
-nothing new is taken, sends in flight finish and are recorded, held claims are released.
-`burst()` drains everything due and returns (tests, benchmarks).
+Drills wait while a real event runs (their deliveries are not claimed). `stop()` is prompt and
+loses nothing: nothing new is claimed or sent, retry waits end at once and their deliveries go
+back to the outbox with their attempts, held claims are released, and sends already at a provider
+get `stop_grace_seconds` to finish and be recorded. A send still out after that is cut off and
+keeps its claim, exactly as after a crash: its outcome is unknown, so it comes back only when the
+lease ends. `burst()` drains everything due and returns (tests, benchmarks).
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ CATCH_UP_SECONDS = 0.05
 STORE_RETRY_SECONDS = 1.0
 # While busy, the list of running campaigns (and so which drills are paused) is re-read this often.
 REFRESH_SECONDS = 0.25
+# On stop, sends already handed to a provider get this long to answer (and be recorded).
+STOP_GRACE_SECONDS = 5.0
 
 
 class ContactsPort(Protocol):
@@ -82,6 +87,7 @@ class Dispatcher:
         self, campaigns: CampaignStore, senders: Mapping[Channel, ChannelSender], cfg: Config, clock: Clock, *,
         contacts: ContactsPort | None = None, channels: Iterable[Channel] | None = None,
         owner: str | None = None, poll_seconds: float = 0.5, policy: RetryPolicy | None = None,
+        stop_grace_seconds: float = STOP_GRACE_SECONDS,
     ) -> None:
         self.store = campaigns
         self.cfg = cfg
@@ -89,6 +95,7 @@ class Dispatcher:
         self.contacts = contacts
         self.owner = owner or f"d-{secrets.token_hex(4)}"
         self.poll_seconds = poll_seconds
+        self.stop_grace_seconds = stop_grace_seconds
         self.policy = policy or RetryPolicy.from_config(cfg.broadcast)
         wanted = set(channels) if channels is not None else set(senders)
         self.lanes: dict[Channel, Lane] = {}
@@ -104,6 +111,7 @@ class Dispatcher:
         self._refresh_due = True
         self._refreshed_at = 0.0
         self._stopping = False
+        self._stopped = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
         self._recording: set[asyncio.Task[None]] = set()
         self.max_unrecorded = max(64, UNRECORDED_PER_SLOT * sum(lane.concurrency for lane in self.lanes.values()))
@@ -120,11 +128,19 @@ class Dispatcher:
         self._wake.set()
 
     def stop(self) -> None:
-        """Graceful stop: `run` returns once in-flight sends are recorded and held claims released."""
+        """Prompt stop: `run` returns once held claims are released and sends in flight are recorded
+        (or, after `stop_grace_seconds`, cut off)."""
         self._stopping = True
+        self._stopped.set()
         for lane in self.lanes.values():
             lane.stop_taking()
         self._wake.set()
+        self._record_room.set()  # a worker waiting for room records its outcome now
+
+    @property
+    def retry_waits(self) -> int:
+        """Deliveries whose worker waits (backoff, Retry-After, a paused or paced lane)."""
+        return sum(lane.waiting for lane in self.lanes.values())
 
     async def burst(self) -> DispatchReport:
         return await self.run(burst=True)
@@ -137,8 +153,11 @@ class Dispatcher:
         try:
             await self._loop(burst)
         finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # Ended, not cancelled: a task cancelled inside a write can leave the writer's
+            # transaction open, and every later write (the releases below) would fail.
+            self._stopping = True
+            self._stopped.set()
+            with contextlib.suppress(Exception):
                 await keeper
             await self._shutdown()
         return DispatchReport({str(ch): lane.stats for ch, lane in self.lanes.items()})
@@ -164,7 +183,7 @@ class Dispatcher:
                 # A locked or failing disk must not end the dispatcher: what it holds is leased, the
                 # rest waits in the outbox; it tries again shortly.
                 log.error("dispatcher_store_error", error=str(e))
-                await self.clock.sleep(STORE_RETRY_SECONDS)
+                await self._pause(STORE_RETRY_SECONDS)
                 continue
             await self._wait(None if burst else self.poll_seconds)
 
@@ -173,7 +192,9 @@ class Dispatcher:
         a long pause) never sees its own held deliveries reclaimed and sent twice."""
         lease = self.cfg.broadcast.lease_seconds
         while True:
-            await self.clock.sleep(lease / 3)
+            await self._pause(lease / 3)
+            if self._stopping:
+                return
             try:
                 await self.store.outbox.renew_leases(self.owner, lease)
             except Exception:
@@ -189,9 +210,19 @@ class Dispatcher:
             return False
         paused = {ch: lane.gate.paused_for for ch, lane in self.lanes.items() if lane.gate.paused_for}
         if paused and await self.store.outbox.due_count(self._active, list(paused)):
-            await self.clock.sleep(min(paused.values()))
+            await self._pause(min(paused.values()))
             return False
         return True
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleeps on the Clock, or less if the dispatcher stops."""
+        stopper = asyncio.ensure_future(self._stopped.wait())
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        _, pending = await asyncio.wait({stopper, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        for t in pending:
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
 
     async def _wait(self, poll_seconds: float | None) -> None:
         waiter = asyncio.ensure_future(self._wake.wait())
@@ -242,7 +273,7 @@ class Dispatcher:
                 lane.stats.count(outcome)
                 # The worker does not wait for the commit: it sends the next message while many
                 # outcomes share one transaction. Bounded, so a slow disk slows sends down.
-                while self._unrecorded >= self.max_unrecorded:
+                while self._unrecorded >= self.max_unrecorded and not self._stopping:
                     self._record_room.clear()
                     await self._record_room.wait()
                 self._unrecorded += 1
@@ -307,6 +338,7 @@ class Dispatcher:
 
     async def _shutdown(self) -> None:
         self._stopping = True
+        self._stopped.set()
         left: list[ClaimedDelivery] = []
         for lane in self.lanes.values():
             left += await lane.close()
@@ -314,7 +346,30 @@ class Dispatcher:
             now = self.clock.now()
             await asyncio.gather(*(self._record(DeliveryOutcome(d, OutcomeKind.RELEASED, now, next_attempt_at=now))
                                    for d in left))
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        cut_off = await self._finish_sends()
         self._workers = []
         await asyncio.gather(*list(self._recording), return_exceptions=True)
-        log.info("dispatcher_stopped", owner=self.owner, released=len(left))
+        log.info("dispatcher_stopped", owner=self.owner, released=len(left), cut_off=cut_off,
+                 waits_ended=sum(lane.interrupted_waits for lane in self.lanes.values()))
+
+    async def _finish_sends(self) -> int:
+        """Workers still busy are in a send (their waits ended at stop): they get the grace, then
+        are cancelled. Returns how many sends were cut off."""
+        busy = [w for w in self._workers if not w.done()]
+        if busy:
+            all_done = asyncio.ensure_future(asyncio.wait(busy))
+            grace = asyncio.ensure_future(self.clock.sleep(self.stop_grace_seconds))
+            await asyncio.wait({all_done, grace}, return_when=asyncio.FIRST_COMPLETED)
+            for t in (all_done, grace):
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+        cut = [w for w in busy if not w.done()]
+        for w in cut:
+            w.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        if cut:
+            # Their claims stay until the lease ends (the provider may have the message).
+            log.warning("dispatcher_sends_cut_off", owner=self.owner, count=len(cut),
+                        grace_seconds=self.stop_grace_seconds)
+        return len(cut)

@@ -4,6 +4,10 @@ A lane turns a claimed delivery into an outcome: it waits for its slot, sends, r
 blips inline (tenacity, sleeping on the Clock), and classifies the rest into "retry later"
 (persisted `next_attempt_at`) or "failed" (the dispatcher falls back to the next channel).
 A 429 or any Retry-After pauses the whole lane, not only the message that got it.
+
+On stop every wait (backoff, Retry-After, the lane's pause, its pacing) ends at once and the
+delivery goes back to the outbox with its attempts; only a send already handed to the provider
+runs on (the dispatcher bounds how long).
 """
 
 from __future__ import annotations
@@ -34,6 +38,14 @@ DUPLICATE_SAFE = frozenset({Channel.WEBPUSH})
 
 Builder = Callable[[ClaimedDelivery], OutboundMessage | None]
 Recorder = Callable[[DeliveryOutcome], Awaitable[None]]
+
+
+class LaneStopping(Exception):
+    """The lane stopped while this delivery waited: it goes back to the outbox, due `remaining` from now."""
+
+    def __init__(self, remaining: float = 0.0) -> None:
+        super().__init__("lane stopping")
+        self.remaining = remaining
 
 
 class LanePaused(Exception):
@@ -94,6 +106,13 @@ class Lane:
         self.stats = LaneStats()
         self._has_work = asyncio.Event()
         self._closing = False
+        # Workers inside a wait, and those of them that stop() interrupted (a cancel of our own,
+        # told apart from any other cancellation and taken back with uncancel()).
+        self._waiting: set[asyncio.Task[object]] = set()
+        self._interrupted: set[asyncio.Task[object]] = set()
+        self.interrupted_waits = 0
+        # Set whenever a wait starts or ends (how a test sees that every worker sits in a retry wait).
+        self.waits_changed = asyncio.Event()
 
     @property
     def held(self) -> int:
@@ -102,6 +121,11 @@ class Lane:
     @property
     def idle(self) -> bool:
         return not self.pending and self.in_flight == 0
+
+    @property
+    def waiting(self) -> int:
+        """Deliveries whose worker waits (a backoff, a Retry-After, the lane's pause or pacing)."""
+        return len(self._waiting)
 
     def room(self) -> int:
         return self.buffer - self.held
@@ -112,9 +136,33 @@ class Lane:
             self._has_work.set()
 
     def stop_taking(self) -> None:
-        """From now on no worker starts another delivery (the ones in flight finish)."""
+        """From now on no worker starts another send; every wait ends at once (sends in flight go on)."""
         self._closing = True
         self._has_work.set()
+        for task in self._waiting - self._interrupted:
+            self._interrupted.add(task)
+            self.interrupted_waits += 1
+            task.cancel()
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleeps on the Clock unless the lane stops: then raises LaneStopping at once."""
+        if self._closing:
+            raise LaneStopping(seconds)
+        task = asyncio.current_task()
+        assert task is not None
+        until = self.clock.monotonic() + seconds
+        self._waiting.add(task)
+        self.waits_changed.set()
+        try:
+            await self.clock.sleep(seconds)
+        except asyncio.CancelledError:
+            if task not in self._interrupted or task.uncancel() > 0:
+                raise  # cancelled by someone else too: that cancellation wins
+            raise LaneStopping(max(0.0, until - self.clock.monotonic())) from None
+        finally:
+            self._waiting.discard(task)
+            self._interrupted.discard(task)
+            self.waits_changed.set()
 
     async def close(self) -> list[ClaimedDelivery]:
         """Stops taking work; returns what was held but not started (to be released)."""
@@ -140,6 +188,13 @@ class Lane:
         attempts: list[AttemptRecord] = []
         try:
             result = await self._send_with_retries(d, msg, attempts)
+        except LaneStopping as s:
+            # Not handed to the provider (or its last attempt already answered): back to the
+            # outbox, due when its wait would have ended, its attempts counted.
+            now = self.clock.now()
+            return DeliveryOutcome(d, OutcomeKind.RETRY if attempts else OutcomeKind.RELEASED, now,
+                                   tuple(attempts), next_attempt_at=now + s.remaining,
+                                   error=attempts[-1].detail if attempts else None)
         except LanePaused as p:
             return DeliveryOutcome(d, OutcomeKind.RETRY, at, tuple(attempts),
                                    next_attempt_at=self.clock.now() + p.seconds, error="lane_paused")
@@ -170,7 +225,7 @@ class Lane:
             first = self.policy.decide(d.attempts + len(attempts), e, duplicate_safe=self.duplicate_safe)
             if first.action != Action.INLINE:
                 raise
-        await self.clock.sleep(first.delay)
+        await self._wait(first.delay)
         box: list[RetryDecision] = []
 
         def inline(rs: RetryCallState) -> bool:
@@ -181,7 +236,7 @@ class Lane:
             return box[0].action == Action.INLINE
 
         retrying = AsyncRetrying(
-            retry=inline, wait=lambda rs: box[0].delay if box else 0.0, sleep=self.clock.sleep, reraise=True
+            retry=inline, wait=lambda rs: box[0].delay if box else 0.0, sleep=self._wait, reraise=True
         )
         async for attempt in retrying:
             with attempt:
@@ -189,8 +244,10 @@ class Lane:
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
     async def _attempt(self, msg: OutboundMessage, attempts: list[AttemptRecord]) -> SendResult:
-        if not await self.gate.acquire(max_wait=self.policy.max_inline_seconds):
+        if not await self.gate.acquire(max_wait=self.policy.max_inline_seconds, sleep=self._wait):
             raise LanePaused(self.gate.paused_for)
+        if self._closing:
+            raise LaneStopping()
         at, started = self.clock.now(), time.perf_counter()
         try:
             result = await self.sender.send(msg)

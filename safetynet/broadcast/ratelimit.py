@@ -8,6 +8,8 @@ count per second, and a burst is what earns a 429).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from safetynet.clock import Clock
 
 
@@ -43,22 +45,25 @@ class LaneGate:
         self._next = slot + self._interval
         return slot - now
 
-    async def acquire(self, max_wait: float | None = None) -> bool:
+    async def acquire(self, max_wait: float | None = None,
+                      sleep: Callable[[float], Awaitable[None]] | None = None) -> bool:
         """Waits for this lane's next slot; False (nothing reserved) if the lane is paused for longer
-        than `max_wait` seconds, so the caller can give its work back instead of holding it."""
+        than `max_wait` seconds, so the caller can give its work back instead of holding it.
+        `sleep` replaces the Clock's (a lane's, which a stop interrupts)."""
+        sleep = sleep or self.clock.sleep
         while True:
             now = self.clock.monotonic()
             if self._paused_until > now:
                 wait = self._paused_until - now
                 if max_wait is not None and wait > max_wait:
                     return False
-                await self.clock.sleep(wait)
+                await sleep(wait)
                 continue
             if not self._interval:
                 return True
             wait = self._reserve(now)
             if wait > 0:
-                await self.clock.sleep(wait)
+                await sleep(wait)
                 if self._paused_until > self.clock.monotonic():
                     continue  # paused while waiting: the reserved slot is void
             return True

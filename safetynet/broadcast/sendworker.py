@@ -6,6 +6,11 @@ same `ChannelSender` protocol, so the dispatcher, its lanes, retries and outcome
 each `send` travels to the child as one JSON line and its `SendResult` or classified `SendError`
 comes back the same way. The child never touches the database, so there stays one writer.
 
+The parent alone decides when the child ends: the child ignores SIGTERM and SIGINT (systemd and a
+terminal's Ctrl-C signal the whole group) and exits at the end of its stdin. `close()` first gives
+sends someone still awaits a short grace, then closes stdin; the child cancels what is left (no one
+waits for those answers any more) and exits, or is killed.
+
     senders[Channel.WEBPUSH] = ProcessSender(cfg, Channel.WEBPUSH)   # then start() as usual
 """
 
@@ -18,6 +23,7 @@ import itertools
 import json
 import os
 import pickle
+import signal
 import sys
 from dataclasses import fields
 from typing import Any
@@ -41,6 +47,9 @@ READY = "sendworker ready"
 _FIELDS = tuple(f.name for f in fields(OutboundMessage))
 # Lines can carry a web-push subscription and a long message: well under this.
 _LINE_LIMIT = 1 << 20
+# On close, sends still awaited get this long; then the child has this long to exit.
+CLOSE_GRACE_SECONDS = 5.0
+EXIT_SECONDS = 5.0
 
 
 def _error_doc(e: BaseException) -> dict[str, Any]:
@@ -150,8 +159,12 @@ class ProcessSender:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
-    async def close(self) -> None:
+    async def close(self, grace_seconds: float = CLOSE_GRACE_SECONDS) -> None:
         self._closed = True
+        # A send whose caller gave up (a stopping dispatcher cancels it) has a cancelled future.
+        awaited = [f for f in self._pending.values() if not f.done()]
+        if awaited and self._alive():
+            await asyncio.wait(awaited, timeout=grace_seconds)
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -159,8 +172,9 @@ class ProcessSender:
             with contextlib.suppress(Exception):
                 proc.stdin.close()
         try:
-            await asyncio.wait_for(proc.wait(), 10)
+            await asyncio.wait_for(proc.wait(), EXIT_SECONDS)
         except TimeoutError:
+            log.warning("send_worker_killed", channel=self.name.value, pid=proc.pid)
             proc.kill()
             await proc.wait()
         if self._reader is not None:
@@ -203,13 +217,19 @@ async def _child(channel: Channel, public_url: str) -> None:
             task = asyncio.create_task(handle(json.loads(line)))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-        await asyncio.gather(*tasks)
-        await writer.drain()
+        # stdin ended: the parent stopped, and what it still waited for had its grace there
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
     finally:
         await sender.close()
 
 
 def main(argv: list[str]) -> int:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
     channel, public_url = Channel(argv[0]), argv[1]
     asyncio.run(_child(channel, public_url))
     return 0
