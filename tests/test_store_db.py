@@ -62,6 +62,43 @@ async def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
         await db.close()
 
 
+async def test_a_writer_cancelled_while_beginning_leaves_no_transaction_open(tmp_path: Path) -> None:
+    """The BEGIN of a cancelled task still runs on the connection's thread; the store must close it."""
+    db = await Database.open(tmp_path / "t.db")
+    try:
+        task = asyncio.ensure_future(db.execute("INSERT INTO districts (name) VALUES ('lost')"))
+        await asyncio.sleep(0)  # the task holds the write lock and waits on its BEGIN
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await db.execute("INSERT INTO districts (name) VALUES ('kept')") == 1
+        assert db.failed is None
+        assert [r[0] for r in await db.fetchall("SELECT name FROM districts")] == ["kept"]
+    finally:
+        await db.close()
+
+
+async def test_a_writer_cancelled_inside_its_transaction_rolls_back(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "t.db")
+    inside = asyncio.Event()
+    try:
+        async def write() -> None:
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO districts (name) VALUES ('lost')")
+                inside.set()
+                await asyncio.Event().wait()
+
+        task = asyncio.ensure_future(write())
+        await inside.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await db.execute("INSERT INTO districts (name) VALUES ('kept')") == 1
+        assert [r[0] for r in await db.fetchall("SELECT name FROM districts")] == ["kept"]
+    finally:
+        await db.close()
+
+
 async def test_group_commit_answers_each_caller_after_one_shared_commit(tmp_path: Path) -> None:
     db = await Database.open(tmp_path / "g.db")
     flushes: list[int] = []

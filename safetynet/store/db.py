@@ -136,7 +136,14 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
-        """BEGIN IMMEDIATE … COMMIT on the writer; rolls back on any exception."""
+        """BEGIN IMMEDIATE … COMMIT on the writer; rolls back on any exception, cancellation included.
+
+        A cancelled await does not stop the statement: aiosqlite runs whatever was queued on the
+        connection's thread. So a task cancelled while waiting on BEGIN or COMMIT may leave the
+        transaction open, and every later BEGIN would fail. The ROLLBACK is queued in the same step
+        that sees the cancellation (aiosqlite queues a call before its first await), so it runs
+        right after the statement in flight, before any later transaction's BEGIN.
+        """
         async with self._write_lock:
             conn = self._writer
             try:
@@ -144,25 +151,29 @@ class Database:
             except sqlite3.OperationalError as e:
                 self._mark_failed(e)
                 raise StoreUnavailable(str(e)) from e
+            except BaseException:
+                await _rollback(conn)
+                raise
             try:
                 yield conn
             except sqlite3.OperationalError as e:
                 # disk full, read-only file, I/O error: the store cannot take writes; say so loudly
-                with contextlib.suppress(Exception):
-                    await conn.execute("ROLLBACK")
+                await _rollback(conn)
                 self._mark_failed(e)
                 raise StoreUnavailable(str(e)) from e
             except BaseException:
-                with contextlib.suppress(Exception):
-                    await conn.execute("ROLLBACK")
+                await _rollback(conn)
                 raise
             try:
                 await conn.execute("COMMIT")
             except sqlite3.Error as e:
-                with contextlib.suppress(Exception):
-                    await conn.execute("ROLLBACK")
+                await _rollback(conn)
                 self._mark_failed(e)
                 raise StoreUnavailable(str(e)) from e
+            except BaseException:
+                # cancelled: the COMMIT still runs; if it did not end the transaction, this does
+                await _rollback(conn)
+                raise
             self.failed = None
 
     def _mark_failed(self, e: BaseException) -> None:
@@ -179,6 +190,13 @@ class Database:
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         async with self.transaction() as conn:
             await conn.executemany(sql, rows)
+
+
+async def _rollback(conn: Conn) -> None:
+    # Queued before the first await (see Database.transaction): a second cancellation here cannot
+    # keep it from running. "No transaction is active" (COMMIT already done) is fine.
+    with contextlib.suppress(Exception):
+        await conn.execute("ROLLBACK")
 
 
 async def schema_version(conn: Conn) -> int:
