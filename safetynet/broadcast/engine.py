@@ -30,28 +30,6 @@ log = structlog.get_logger("broadcast.engine")
 CPU_BOUND_LANES = (Channel.WEBPUSH,)
 
 
-def peak_rss_mb(pid: int | str = "self") -> float:
-    """A process's peak resident set (VmHWM, Linux), in MB; 0 when unknown."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def cpu_seconds(pid: int | str = "self") -> float:
-    """User + system CPU a process has used so far (Linux), in seconds; 0 when unknown."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            parts = f.read().rsplit(")", 1)[1].split()
-        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 def use_send_workers(cfg: Config) -> bool:
     return (os.cpu_count() or 1) > 1 and any(getattr(cfg.channels, ch.value).enabled for ch in CPU_BOUND_LANES)
 

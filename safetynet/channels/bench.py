@@ -29,6 +29,7 @@ from safetynet.channels.base import OutboundMessage
 from safetynet.channels.sandbox.server import READY_PREFIX
 from safetynet.config import SANDBOX_SECRETS, Config
 from safetynet.domain import Channel
+from safetynet.procinfo import cpu_seconds
 
 Send = Callable[[OutboundMessage], Awaitable[Any]]
 Close = Callable[[], Awaitable[None]]
@@ -63,15 +64,6 @@ async def sandbox_process() -> AsyncIterator[tuple[str, int]]:
             if proc.returncode is None:
                 proc.terminate()
                 await proc.wait()
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (Linux /proc; 0.0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_config(cfg: Config, url: str, data_dir: Path) -> Config:
@@ -197,7 +189,7 @@ async def _run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"n": args.n, "delivery_log": f"{args.log_level}, json to /dev/null", "channels": {}}
     with tempfile.TemporaryDirectory() as tmp:
         async with sandbox_process() as (url, pid):
-            cpu0 = process_cpu_seconds(pid)  # start-up (imports) is not the sandbox's per-request cost
+            cpu0 = cpu_seconds(pid)  # start-up (imports) is not the sandbox's per-request cost
             bcfg = bench_config(cfg, url, Path(tmp))
             subs = await _subscriptions(url, PUSH_SUBSCRIPTIONS)
             for ch in channels:
@@ -205,7 +197,7 @@ async def _run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
             async with aiohttp.ClientSession() as s, s.get(f"{url}/_sandbox/stats") as r:
                 result["sandbox"] = await r.json()
             handled = sum(sum(v.values()) for v in result["sandbox"]["channels"].values())
-            result["sandbox"]["cpu_ms_per_request"] = round((process_cpu_seconds(pid) - cpu0) * 1000 / max(1, handled), 3)
+            result["sandbox"]["cpu_ms_per_request"] = round((cpu_seconds(pid) - cpu0) * 1000 / max(1, handled), 3)
     devnull.close()
     result["targets"] = _targets(result["channels"])
     return result

@@ -14,9 +14,9 @@ from typing import Any
 from safetynet.bench_citywide import POLL_SECONDS, campaign_body, ladder_seconds, resident_model
 from safetynet.config import Config, load_config
 from safetynet.domain import ANSWERED, Channel
+from safetynet.procinfo import peak_rss_mb
 from safetynet.replies.tokens import reply_token
 from safetynet.sim.enrol import Enrolling
-from safetynet.sim.host import peak_rss_mb
 from safetynet.sim.http import LeanHttp
 from safetynet.sim.loadcity import enrol_plan, load_in_child
 from safetynet.sim.procs import ChildFailed, HostProcess, ServerProcess, cpu_seconds

@@ -30,6 +30,7 @@ from typing import Any
 from safetynet.channels.sandbox import Sandbox, push_service
 from safetynet.channels.sandbox.state import Record
 from safetynet.config import Config, load_config
+from safetynet.procinfo import peak_rss_mb
 from safetynet.sim.acts import Credentials
 from safetynet.sim.feeds import Follower
 from safetynet.sim.indexed import use_indexed_state
@@ -44,18 +45,6 @@ MAX_LINE_BYTES = 256 * 1024 * 1024
 RECORDS_KEPT = 5_000
 # Distinct browser key pairs the simulated push subscriptions share.
 PUSH_KEY_POOL = 64
-
-
-def peak_rss_mb(pid: int | str = "self") -> float:
-    """Peak resident set (VmHWM) of a process, in MB; 0 when it cannot be read."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 class Host:

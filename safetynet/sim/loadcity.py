@@ -91,7 +91,7 @@ async def enrol_plan(cfg: Config, sandbox_url: str, plan: list[Enrolling], concu
 
 
 def _peak_rss_mb() -> float:
-    from safetynet.sim.host import peak_rss_mb
+    from safetynet.procinfo import peak_rss_mb
 
     return peak_rss_mb()
 

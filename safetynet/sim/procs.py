@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from safetynet.sim.host import MAX_LINE_BYTES, READY, peak_rss_mb
+from safetynet.procinfo import cpu_seconds as process_cpu_seconds
+from safetynet.procinfo import peak_rss_mb
+from safetynet.sim.host import MAX_LINE_BYTES, READY
 
 SERVER_READY = "SafetyNet serving on "
 READY_TIMEOUT_SECONDS = 120.0
@@ -38,38 +39,12 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def open_fds(pid: int) -> int:
-    try:
-        return len(os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        return 0
-
-
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
 def cpu_seconds(pid: int, tree: bool = True) -> float:
     """User + system CPU of a process (and with `tree`, of every process below it), in seconds."""
     total = 0.0
     for p in descendants(pid) if tree else [pid]:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+        total += process_cpu_seconds(p)
     return total
-
-
-def rss_mb(pid: int) -> float:
-    """Current resident set (VmRSS), in MB."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 async def _ready_line(proc: asyncio.subprocess.Process, prefix: str, log: Path) -> str:
