@@ -256,7 +256,7 @@ class CampaignService:
                     visible: Callable[[AssociationRow], bool] = lambda a: True) -> dict[str, Any]:
         """The stats document of DESIGN.md §6, restricted to the associations `visible` accepts."""
         c = await self.get(campaign_id)
-        reads = StatsReads(self.store.db)
+        reads = StatsReads(self.store.db.staff)
         progress = await self.campaigns.ladder_progress(c.id)
         info = {"id": c.id, "kind": str(c.kind), "state": str(c.state), "title": c.title,
                 "started_at": c.started_at, "closed_at": c.closed_at,

@@ -28,6 +28,7 @@ def _staff(row: Row) -> Staff:
 
 
 _STAFF_COLS = "id, login, display_name, role, scope, phone, telegram_chat_id, webpush, language, active"
+_SESSION_STAFF_COLS = ", ".join(f"s.{c.strip()}" for c in _STAFF_COLS.split(","))
 
 
 class AuthStore:
@@ -134,14 +135,16 @@ class AuthStore:
             )
 
     async def session(self, token_hash: str) -> tuple[Staff, str] | None:
-        row = await self.db.fetchone(
-            "SELECT staff_id, csrf_token FROM staff_sessions WHERE token_hash = ? AND expires_at > ?",
+        # every staff request asks this: one trip, on the staff pages' own reader
+        row = await self.db.staff.fetchone(
+            f"SELECT {_SESSION_STAFF_COLS}, ss.csrf_token FROM staff_sessions ss JOIN staff s ON s.id = ss.staff_id"
+            " WHERE ss.token_hash = ? AND ss.expires_at > ?",
             (token_hash, self.clock.now()),
         )
         if row is None:
             return None
-        staff = await self.staff_by_id(row["staff_id"])
-        if staff is None or not staff.active:
+        staff = _staff(row)
+        if not staff.active:
             return None
         return staff, row["csrf_token"]
 
@@ -159,7 +162,7 @@ class AuthStore:
             return int(cur.lastrowid or 0)
 
     async def api_token(self, token_hash: str) -> tuple[Role, str] | None:
-        row = await self.db.fetchone(
+        row = await self.db.staff.fetchone(
             "SELECT role, scope FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", (token_hash,)
         )
         return (Role(row["role"]), row["scope"]) if row else None

@@ -71,14 +71,41 @@ async def _connect(path: Path, *, readonly: bool = False) -> Conn:
     return conn
 
 
-class Database:
-    """The writer connection (serialised by a lock) and a round-robin of reader connections."""
+class ReadLane:
+    """Reads on one reader connection of their own.
 
-    def __init__(self, path: Path, writer: Conn, readers: list[Conn]) -> None:
+    Staff pages read through one: under a surge of residents' answers, the shared readers each
+    hold a queue of token lookups, and a dashboard read waiting behind them would wait its turn on
+    every trip.
+    """
+
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return list(await self._conn.execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        for row in await self._conn.execute_fetchall(sql, params):
+            return row
+        return None
+
+    async def fetchval(self, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
+        row = await self.fetchone(sql, params)
+        return default if row is None else row[0]
+
+
+class Database:
+    """The writer connection (serialised by a lock), a round-robin of reader connections, and a
+    reader of its own for staff pages (`staff`)."""
+
+    def __init__(self, path: Path, writer: Conn, readers: list[Conn], staff_reader: Conn | None = None) -> None:
         self.path = path
         self._writer = writer
         self._readers = readers
         self._next_reader = itertools.cycle(range(len(readers)))
+        self._staff_reader = staff_reader
+        self.staff: Database | ReadLane = ReadLane(staff_reader) if staff_reader is not None else self
         self._write_lock = asyncio.Lock()
         self.failed: BaseException | None = None
         self._closed = False
@@ -94,20 +121,20 @@ class Database:
         try:
             if migrate:
                 await _migrate(writer)
-            for _ in range(max(1, readers)):
+            for _ in range(max(1, readers) + 1):  # the last one is the staff pages' own
                 opened.append(await _connect(path, readonly=True))
         except BaseException:
             for c in opened:
                 await c.close()
             await writer.close()
             raise
-        return cls(path, writer, opened)
+        return cls(path, writer, opened[:-1], opened[-1])
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        for c in self._readers:
+        for c in [*self._readers, *([self._staff_reader] if self._staff_reader is not None else [])]:
             with contextlib.suppress(Exception):
                 await c.close()
         with contextlib.suppress(Exception):

@@ -13,6 +13,8 @@ import asyncio
 import structlog
 from aiohttp import web
 
+from safetynet.auth import Viewer
+from safetynet.roster.model import Association
 from safetynet.stats.report import FORMATS, ReportNotFound, open_report, stream_report, writer_for
 from safetynet.store.dashboard import CampaignInfo, DashboardReads
 from safetynet.store.stats import StatsReads
@@ -21,7 +23,6 @@ from safetynet.web.app import SERVICES, require_viewer, services
 from safetynet.web.dash_shell import (
     READS,
     STATS,
-    association_or_404,
     campaign_or_404,
     not_found,
     parse_id,
@@ -53,16 +54,28 @@ _REPORT_TYPES = {"html": "text/html", "csv": "text/csv", "json": "application/js
 # -- association dashboard ------------------------------------------------------------------
 
 
-async def _campaign_for_association(request: web.Request, aid: int) -> CampaignInfo | None:
-    """`?campaign=ID` if it covers the association (404 otherwise), else the latest running one."""
+async def _association_context(request: web.Request, viewer: Viewer) -> tuple[Association, CampaignInfo | None, int]:
+    """The association (404 outside the viewer's scope), its campaign and the reply cursor.
+
+    The campaign is `?campaign=ID` if it covers the association (404 otherwise), else the latest
+    running one. The four reads go side by side: under a reply surge every trip to a reader waits
+    its turn, and a page's latency is its number of rounds. The cursor is read before the lists
+    the caller reads next, so a change after it is replayed to the page, never lost.
+    """
     r = reads(request)
+    aid = parse_id(request.match_info["association_id"])
+    info: CampaignInfo | None
     if "campaign" in request.query:
         cid = parse_id(request.query["campaign"])
-        info, covered = await asyncio.gather(r.campaign(cid), r.covered_among(cid, [aid]))
+        assoc, info, covered, since = await asyncio.gather(
+            r.association(aid), r.campaign(cid), r.covered_among(cid, [aid]), r.reply_cursor())
         if info is None or not covered:
             raise not_found()
-        return info
-    return await r.latest_campaign_for([aid])
+    else:
+        assoc, info, since = await asyncio.gather(r.association(aid), r.latest_campaign_for([aid]), r.reply_cursor())
+    if assoc is None or not viewer.sees(assoc.district, assoc.name):
+        raise not_found()
+    return assoc, info, since
 
 
 def _filter(request: web.Request) -> HouseholdFilter:
@@ -72,15 +85,13 @@ def _filter(request: web.Request) -> HouseholdFilter:
 
 async def association_page(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
-    assoc = await association_or_404(request, viewer, request.match_info["association_id"])
+    assoc, campaign, since = await _association_context(request, viewer)
     lang = lang_of(request)
     r = reads(request)
-    campaign = await _campaign_for_association(request, assoc.id)
     if campaign is None:
         coverage = coverage_block(lang, await r.coverage(assoc.id))
         body = association_title(lang, assoc, None) + f'<p>{esc(t(lang, "no_campaign"))}</p>' + coverage
         return render(request, assoc.name, body)
-    since = await r.reply_cursor()  # read before the lists: a change after it is replayed, never lost
     # independent reads side by side: under a reply surge each read waits its turn on a reader
     lines, help_list, cov, campaigns = await asyncio.gather(
         r.households(campaign.id, assoc.id), r.help_panel(campaign.id, [assoc.id]), r.coverage(assoc.id),
@@ -112,8 +123,7 @@ async def association_page(request: web.Request) -> web.Response:
 
 async def help_fragment(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
-    assoc = await association_or_404(request, viewer, request.match_info["association_id"])
-    campaign = await _campaign_for_association(request, assoc.id)
+    assoc, campaign, _ = await _association_context(request, viewer)
     items = await reads(request).help_panel(campaign.id, [assoc.id]) if campaign else []
     return web.Response(text=help_items(lang_of(request), items), content_type="text/html",
                         headers={"Cache-Control": "no-store", "X-Help-Count": str(len(items))})
@@ -121,25 +131,19 @@ async def help_fragment(request: web.Request) -> web.Response:
 
 async def rows_fragment(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
-    assoc = await association_or_404(request, viewer, request.match_info["association_id"])
-    campaign = await _campaign_for_association(request, assoc.id)
-    r = reads(request)
-    since = await r.reply_cursor()
-    lines = await r.households(campaign.id, assoc.id) if campaign else []
+    assoc, campaign, since = await _association_context(request, viewer)
+    lines = await reads(request).households(campaign.id, assoc.id) if campaign else []
     return web.Response(text=household_rows(lang_of(request), lines, _filter(request)), content_type="text/html",
                         headers={"Cache-Control": "no-store", "X-Since": str(since)})
 
 
 async def doorknock_page(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
-    assoc = await association_or_404(request, viewer, request.match_info["association_id"])
-    campaign = await _campaign_for_association(request, assoc.id)
+    assoc, campaign, since = await _association_context(request, viewer)
     if campaign is None:
         raise not_found()
     lang = lang_of(request)
-    r = reads(request)
-    since = await r.reply_cursor()
-    lines = await r.households(campaign.id, assoc.id)
+    lines = await reads(request).households(campaign.id, assoc.id)
     body = doorknock_body(lang, assoc, campaign, lines, services(request).clock.now())
     attrs = (f' data-page="doorknock" data-campaign="{campaign.id}" data-association="{assoc.id}"'
              f' data-since="{since}" data-labels="{esc(status_labels_json(lang))}"'
@@ -207,8 +211,8 @@ async def home(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     db = app[SERVICES].store.db
-    app[READS] = DashboardReads(db)
-    app[STATS] = StatsReads(db)
+    app[READS] = DashboardReads(db.staff)  # staff pages never queue behind residents' lookups
+    app[STATS] = StatsReads(db.staff)
     app.router.add_get("/", home)
     app.router.add_get("/a/{association_id}", association_page)
     app.router.add_get("/a/{association_id}/help", help_fragment)
