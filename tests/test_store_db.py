@@ -133,3 +133,17 @@ def test_cli_reports_an_unopenable_database_in_one_line(tmp_path: Path, capsys: 
     assert main(["--config", str(cfg), "staff", "list"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: cannot open the database") and "Traceback" not in err
+
+
+async def test_staff_reads_are_answered_while_every_shared_reader_is_busy(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "t.db", readers=2)
+    slow_sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000000) SELECT count(*) FROM n"
+    try:
+        # one long query on each shared reader (they are taken in turn)
+        slow = [asyncio.ensure_future(db.fetchval(slow_sql)) for _ in range(2)]
+        await asyncio.sleep(0)
+        assert await db.staff.fetchval("SELECT 42") == 42
+        assert not any(s.done() for s in slow)  # the staff read did not wait behind them
+        assert await asyncio.gather(*slow) == [2000000, 2000000]
+    finally:
+        await db.close()
