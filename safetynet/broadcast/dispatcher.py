@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -216,25 +216,13 @@ class Dispatcher:
 
     async def _pause(self, seconds: float) -> None:
         """Sleeps on the Clock, or less if the dispatcher stops."""
-        stopper = asyncio.ensure_future(self._stopped.wait())
-        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
-        _, pending = await asyncio.wait({stopper, sleeper}, return_when=asyncio.FIRST_COMPLETED)
-        for t in pending:
-            t.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await _first_of(self._stopped.wait(), self.clock.sleep(seconds))
 
     async def _wait(self, poll_seconds: float | None) -> None:
-        waiter = asyncio.ensure_future(self._wake.wait())
         if poll_seconds is None:
-            await waiter
+            await self._wake.wait()
             return
-        sleeper = asyncio.ensure_future(self.clock.sleep(poll_seconds))
-        _, pending = await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
-        for t in pending:
-            t.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await _first_of(self._wake.wait(), self.clock.sleep(poll_seconds))
 
     async def _refresh_campaigns(self) -> None:
         # Real time, not the Clock: this only bounds how often the list is re-read while busy.
@@ -373,3 +361,16 @@ class Dispatcher:
             log.warning("dispatcher_sends_cut_off", owner=self.owner, count=len(cut),
                         grace_seconds=self.stop_grace_seconds)
         return len(cut)
+
+
+async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Returns when the first of `waits` ends; the others are cancelled and awaited."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:  # cancelled or not, no waiter outlives this call
+        for t in tasks:
+            if not t.done():
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
