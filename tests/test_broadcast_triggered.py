@@ -49,3 +49,20 @@ async def test_a_started_trigger_campaign_is_not_cancelled_as_a_proposal(tmp_pat
         assert c.state == "running" and c.households == 1 and "ja" in c.messages  # fallback wording
         assert await svc.cancel_proposed(cid, "withdrawn") is False
         assert (await svc.get(cid)).state == "running"
+
+
+async def test_a_real_event_created_but_not_started_before_a_crash_is_started_when_the_telegram_comes_again(
+        tmp_path: Path) -> None:
+    cfg = dataclasses.replace(make_cfg(tmp_path), base_dir=str(REPO))
+    clock = FakeClock()
+    async with opened(cfg, clock) as store:
+        await seed(store, [H("a", "w")])
+        svc = CampaignService(store, cfg, clock)
+        # what a process killed between "create" and "start" leaves behind
+        draft = await svc.create(kind="real", title="地震", scope=["city"], messages={"ja": "地震"},
+                                 source="jma", created_by="trigger", options={"dedupe_key": "k3", "proposed": False})
+        assert draft.state == "draft"
+        cid = await svc.create_campaign(request(start=True, key="k3"))
+        c = await svc.get(cid)
+        assert cid == draft.id and c.state == "running" and c.households == 1
+        assert await svc.create_campaign(request(start=True, key="k3")) == cid  # and once only

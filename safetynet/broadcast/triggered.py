@@ -33,6 +33,11 @@ async def create_campaign(svc: CampaignService, request: CampaignRequest) -> int
 
     existing = await svc.campaigns.find_by_dedupe_key(request.dedupe_key)
     if existing is not None:
+        if request.start and existing.state == CampaignState.DRAFT:
+            # Created but never started: the process stopped in between (a crash, a restart) and the
+            # telegram came again. Returning the draft would leave a real event unannounced.
+            existing = await svc.start(existing.id)
+            log.info("trigger_campaign_resumed", campaign_id=existing.id, source=request.source)
         return existing.id
     try:
         s = load_scenario(svc.cfg.resolve(request.scenario))
