@@ -142,14 +142,19 @@ async def start_campaign(w: World, kind: CampaignKind = CampaignKind.DRILL, scop
     return c.id
 
 
-async def seed(w: World, with_previous: bool = True) -> None:
-    await w.store.roster.import_households(records())
+async def index_households(w: World) -> None:
+    """Fills `w.households` and `w.assoc_ids` from the imported roster."""
     async for batch in w.store.roster.households_in_scope(["city"]):
         for t in batch:
             h = await w.store.roster.get_household(t.id)
             assert h is not None
             w.households[h.household_key] = h
             w.assoc_ids[h.association] = h.association_id
+
+
+async def seed(w: World, with_previous: bool = True) -> None:
+    await w.store.roster.import_households(records())
+    await index_households(w)
     for login, role, scope in STAFF:
         await w.store.auth.add_staff(login, login.upper(), role, scope, password_hash(login))
         token = new_token()

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-from dashboard_fixtures import ASSOC_A, World, client, login, start_campaign, world
+from dashboard_fixtures import ASSOC_A, World, client, index_households, login, start_campaign, world
 from reliability_helpers import read_db
 from test_scope_routes import PUBLIC_EXACT, PUBLIC_PREFIXES, fill
 
@@ -159,12 +159,7 @@ def _xml(s: str) -> str:
 async def evil_world(tmp_path: Path) -> AsyncIterator[tuple[World, dict[str, str]]]:
     async with world(tmp_path) as w:
         await w.store.roster.import_households(evil_records())
-        async for batch in w.store.roster.households_in_scope(["city"]):
-            for t in batch:
-                h = await w.store.roster.get_household(t.id)
-                assert h is not None
-                w.households[h.household_key] = h
-                w.assoc_ids[h.association] = h.association_id
+        await index_households(w)
         await w.store.auth.add_staff("evil_deputy", evil(7), Role.DEPUTY, f"association:{ASSOC_A}", None)
         cid = await start_campaign(w, title=evil(8))
         await w.store.campaigns.update_text(cid, title=evil(8), messages={"ja": evil(9), "en": evil(9)})
