@@ -16,6 +16,7 @@ from safetynet.config import Config, load_config
 from safetynet.domain import ANSWERED, Channel
 from safetynet.procinfo import peak_rss_mb
 from safetynet.replies.tokens import reply_token
+from safetynet.sim.drill import campaign_finished
 from safetynet.sim.enrol import Enrolling
 from safetynet.sim.http import LeanHttp
 from safetynet.sim.loadcity import enrol_plan, load_in_child
@@ -227,12 +228,7 @@ class CityBench:
         _say(f"waiting for the ladder (SMS at {sms:.0f} s, voice at {voice:.0f} s, door-knock at {door:.0f} s)…")
         campaign = await store.campaigns.get(cid)
         assert campaign is not None
-        outbox = store.campaigns.outbox
-        while True:
-            progress = await store.campaigns.ladder_progress(cid)
-            if (progress.next_step >= len(campaign.ladder) and await outbox.next_due_at([cid]) is None
-                    and await outbox.claimed_count() == 0):
-                break
+        while not await campaign_finished(store, cid, len(campaign.ladder)):
             await self._stats(cid, "ladder")
             await asyncio.sleep(1.0)
         settled = await host.call("settle")

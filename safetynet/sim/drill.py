@@ -19,6 +19,7 @@ from safetynet.domain import ANSWERED, CampaignState, Role, Scope
 from safetynet.sim.city import drill_spec
 from safetynet.sim.stage import Stage
 from safetynet.stats.report import build_report
+from safetynet.store import Store
 
 # How often the end of the drill is checked (the ladder itself ticks every second).
 POLL_SECONDS = 0.2
@@ -30,21 +31,19 @@ async def start_drill(stage: Stage, scenario: Scenario, speed: float,
     return await stage.system.campaigns.launch(spec, source="demo", created_by="demo")
 
 
-async def ladder_done(stage: Stage, campaign: Campaign) -> bool:
-    progress = await stage.system.store.campaigns.ladder_progress(campaign.id)
-    return progress.next_step >= len(campaign.ladder)
-
-
-async def outbox_empty(stage: Stage, campaign: Campaign) -> bool:
-    outbox = stage.system.store.campaigns.outbox
-    return await outbox.next_due_at([campaign.id]) is None and await outbox.claimed_count() == 0
+async def campaign_finished(store: Store, campaign_id: int, steps: int) -> bool:
+    """The ladder has reached its last step and nothing of the campaign is queued or being sent."""
+    progress = await store.campaigns.ladder_progress(campaign_id)
+    outbox = store.campaigns.outbox
+    return (progress.next_step >= steps and await outbox.next_due_at([campaign_id]) is None
+            and await outbox.claimed_count() == 0)
 
 
 async def until_finished(stage: Stage, campaign: Campaign, poll_seconds: float = POLL_SECONDS) -> None:
     """Until the ladder reached its door-knock step, the outbox is empty and the residents are done."""
     # The ladder and the outbox announce nothing in-process: this polls them (the residents are awaited).
     while True:
-        if await ladder_done(stage, campaign) and await outbox_empty(stage, campaign):
+        if await campaign_finished(stage.system.store, campaign.id, len(campaign.ladder)):
             break
         await asyncio.sleep(poll_seconds)
     await stage.settled()

@@ -21,11 +21,12 @@ from safetynet.config import Config, is_loopback_url
 from safetynet.replies.tokens import reply_token
 from safetynet.sim.acts import Credentials
 from safetynet.sim.city import SIMULATION_TABLES
+from safetynet.sim.drill import campaign_finished
 from safetynet.sim.feeds import Follower, follow_http
 from safetynet.sim.messages import ResidentMessage
 from safetynet.sim.model import ResidentModel
 from safetynet.sim.residents import ResidentDriver
-from safetynet.store import Store, store_session
+from safetynet.store import store_session
 
 POLL_SECONDS = 1.0
 
@@ -51,12 +52,6 @@ def model_of(options: dict[str, Any]) -> ResidentModel:
         raise CommandError(str(e)) from None
 
 
-async def _finished(store: Store, campaign_id: int, steps: int) -> bool:
-    progress = await store.campaigns.ladder_progress(campaign_id)
-    outbox = store.campaigns.outbox
-    return progress.next_step >= steps and await outbox.next_due_at([campaign_id]) is None
-
-
 async def _simulate(cfg: Config, campaign_id: int, stop: asyncio.Event) -> dict[str, Any]:
     sandbox_url = check_sandbox_only(cfg)
     async with store_session(cfg) as store:
@@ -76,7 +71,7 @@ async def _simulate(cfg: Config, campaign_id: int, stop: asyncio.Event) -> dict[
         async with driver, aiohttp.ClientSession() as http:
             task = asyncio.create_task(follow_http(sandbox_url, follower, http))
             try:
-                while not stop.is_set() and not await _finished(store, campaign_id, len(campaign.ladder)):
+                while not stop.is_set() and not await campaign_finished(store, campaign_id, len(campaign.ladder)):
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), POLL_SECONDS)
                 await driver.idle()
