@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -48,4 +50,27 @@ async def test_pushed_telegrams_are_for_city_admins_and_refused_when_malformed(t
                                  headers={"Authorization": "Bearer head-token"}) as r:
                 assert r.status == 403
         # only the well-formed telegram was decided and stored; the refused ones left nothing
+        assert len(await system.store.triggers.recent()) == 1
+
+
+async def test_a_telegram_arriving_in_pieces_is_read_whole(tmp_path: Path) -> None:
+    """A slow network delivers a 400 KB telegram in parts; the route must wait for all of them."""
+    from safetynet.auth import token_hash
+    from safetynet.domain import Role
+
+    cfg = load_config(_config(tmp_path), env={})
+    largest = max(JMA.glob("*.xml"), key=lambda p: p.stat().st_size).read_bytes()
+
+    async def in_pieces() -> AsyncIterator[bytes]:
+        half = len(largest) // 2
+        yield largest[:half]
+        await asyncio.sleep(0.05)  # the network's pause, not a wait for our own work
+        yield largest[half:]
+
+    async with running_system(cfg, port=0, dispatch=False, ladder=False, triggers=False) as system:
+        await system.store.auth.create_api_token(token_hash("admin-token"), Role.CITY_ADMIN, "city")
+        async with aiohttp.ClientSession(system.url) as http:
+            async with http.post("/api/triggers/jma", data=in_pieces(),
+                                 headers={"Authorization": "Bearer admin-token"}) as r:
+                assert r.status == 200, await r.text()
         assert len(await system.store.triggers.recent()) == 1
