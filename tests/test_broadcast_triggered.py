@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
 from broadcast_helpers import H, make_cfg, opened, seed
 
 from safetynet.broadcast.service import CampaignService
@@ -66,3 +67,20 @@ async def test_a_real_event_created_but_not_started_before_a_crash_is_started_wh
         c = await svc.get(cid)
         assert cid == draft.id and c.state == "running" and c.households == 1
         assert await svc.create_campaign(request(start=True, key="k3")) == cid  # and once only
+
+
+async def test_a_draft_whose_association_left_the_roster_refuses_to_start(tmp_path: Path) -> None:
+    from safetynet.broadcast.service import CampaignError
+    from safetynet.domain import CampaignKind
+
+    cfg = dataclasses.replace(make_cfg(tmp_path), base_dir=str(REPO))
+    clock = FakeClock()
+    async with opened(cfg, clock) as store:
+        await seed(store, [H("a", "w")])
+        svc = CampaignService(store, cfg, clock)
+        # a draft over an association the roster no longer has (renamed by a later import)
+        draft = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["association:消えた町会"],
+                                             messages={"ja": "x"})
+        with pytest.raises(CampaignError, match="消えた町会"):
+            await svc.start(draft.id)
+        assert (await svc.get(draft.id)).state == "draft"

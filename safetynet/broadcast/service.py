@@ -157,7 +157,10 @@ class CampaignService:
         secret = self.cfg.secrets.secret_key
         if not secret:
             raise CampaignError("the secret key is not set: run `safetynet init` or set SAFETYNET_SECRET_KEY")
-        households = await self._plan_first_step(c, secret)
+        try:
+            households = await self._plan_first_step(c, secret)
+        except UnknownScopeError as e:  # renamed or removed from the roster since the draft was made
+            raise CampaignError(str(e)) from None
         if not await self.campaigns.begin_running(c.id, self.clock.now()):
             raise CampaignStateError(f"campaign {c.id} changed state while starting")
         log.info("campaign_started", campaign_id=c.id, kind=str(c.kind), households=households)

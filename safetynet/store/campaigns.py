@@ -27,6 +27,7 @@ from safetynet.clock import Clock
 from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Channel, ContactKind, Status
 from safetynet.store.db import Conn, Database, Row
 from safetynet.store.outbox import OutboxStore
+from safetynet.store.roster_scope import scope_filter
 from safetynet.store.statuses import StatusChange, apply_status_changes, init_counts
 
 _COLS = (
@@ -52,30 +53,6 @@ def _campaign(row: Row) -> Campaign:
         created_by=row["created_by"], created_at=row["created_at"], started_at=row["started_at"],
         closed_at=row["closed_at"], households=row["households"],
     )
-
-
-def _scope_sql(scope: Sequence[str]) -> tuple[str, list[Any]]:
-    """SQL over `households h` for campaign scope strings (the roster's meaning of each)."""
-    parts: list[str] = []
-    params: list[Any] = []
-    for raw in scope:
-        item = str(raw).strip()
-        kind, _, name = item.partition(":")
-        if item == "city":
-            return "1 = 1", []
-        if kind == "district":
-            parts.append("h.association_id IN (SELECT a.id FROM associations a JOIN districts d"
-                         " ON d.id = a.district_id WHERE d.name = ?)")
-            params.append(name)
-        elif kind == "association":
-            parts.append("h.association_id IN (SELECT id FROM associations WHERE name = ?)")
-            params.append(name)
-        elif kind == "group":
-            assoc, _, group = name.partition("/")
-            parts.append("h.group_id IN (SELECT g.id FROM household_groups g JOIN associations a"
-                         " ON a.id = g.association_id WHERE a.name = ? AND g.name = ?)")
-            params += [assoc, group]
-    return "(" + (" OR ".join(parts) or "1 = 0") + ")", params
 
 
 def _marks(n: int) -> str:
@@ -210,28 +187,29 @@ class CampaignStore:
         """Enrols the current households of `scope` ('city' | 'district:N' | 'association:N' |
         'group:A/G', as the roster reads them) with their reply-token hashes, in set-based batches:
         one INSERT … SELECT a transaction, the hash computed by SQLite through `token_hash_of`.
-        Idempotent (a crashed start is simply redone). Returns the households enrolled now."""
-        cond, params = _scope_sql(scope)
+        Idempotent (a crashed start is simply redone). Returns the households enrolled now.
+        Raises UnknownScopeError for a name the roster no longer has."""
+        cond, params = await scope_filter(self.db, scope)
         total, last = 0, 0
         while True:
+            # the batch's last id first (a read), so the write scans its range once
+            upper = await self.db.fetchval(
+                f"SELECT max(id) FROM (SELECT h.id FROM households h WHERE h.removed_at IS NULL"
+                f" AND {cond} AND h.id > ? ORDER BY h.id LIMIT ?)",
+                (*params, last, batch_size),
+            )
+            if upper is None:
+                return total
             async with self.db.transaction() as conn:
                 await conn.create_function("sn_token_hash", 2, token_hash_of, deterministic=True)
                 cur = await conn.execute(
                     "INSERT OR IGNORE INTO campaign_households (campaign_id, household_id, association_id, token_hash)"
                     f" SELECT ?, h.id, h.association_id, sn_token_hash(?, h.id) FROM households h"
-                    f" WHERE h.removed_at IS NULL AND {cond} AND h.id > ? ORDER BY h.id LIMIT ?",
-                    (campaign_id, campaign_id, *params, last, batch_size),
+                    f" WHERE h.removed_at IS NULL AND {cond} AND h.id > ? AND h.id <= ?",
+                    (campaign_id, campaign_id, *params, last, upper),
                 )
                 total += max(0, cur.rowcount)
-                async with conn.execute(
-                    f"SELECT max(h.id), count(*) FROM (SELECT h.id FROM households h WHERE h.removed_at IS NULL"
-                    f" AND {cond} AND h.id > ? ORDER BY h.id LIMIT ?) h",
-                    (*params, last, batch_size),
-                ) as c2:
-                    row = await c2.fetchone()
-            if row is None or not row[1]:
-                return total
-            last = row[0]
+            last = upper
 
 
     async def write_step(
