@@ -85,15 +85,23 @@ class ProcessSender:
         self._closed = False
 
     async def start(self) -> None:
-        self._proc = await asyncio.create_subprocess_exec(
+        proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "safetynet.broadcast.sendworker", self.name.value, self.public_url,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=_LINE_LIMIT,
         )
-        assert self._proc.stdin is not None and self._proc.stdout is not None
-        self._proc.stdin.write(base64.b64encode(pickle.dumps(self.cfg)) + b"\n")
-        line = await asyncio.wait_for(self._proc.stdout.readline(), 60)
-        if line.decode().strip() != READY:
-            raise RuntimeError(f"{self.name} send worker did not start: {line[:200]!r}")
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(base64.b64encode(pickle.dumps(self.cfg)) + b"\n")
+            line = await asyncio.wait_for(proc.stdout.readline(), 60)
+            if line.decode().strip() != READY:
+                raise RuntimeError(f"{self.name} send worker did not start: {line[:200]!r}")
+        except BaseException:
+            # a child that never became ready is not left behind: each restart would add another
+            if proc.returncode is None:
+                proc.kill()
+            await asyncio.shield(proc.wait())
+            raise
+        self._proc = proc
         self._reader = asyncio.create_task(self._read(), name=f"sendworker-{self.name}")
         log.info("send_worker_started", channel=self.name.value, pid=self._proc.pid)
 
