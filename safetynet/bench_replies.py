@@ -207,20 +207,10 @@ def _start_server(prepared: Prepared, workdir: Path, switch_interval: float) -> 
 
 
 def _proc_usage(pid: int) -> tuple[float, float, float]:
-    """(CPU seconds of the whole process, of its main thread, peak RSS MB), from /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
+    """(CPU seconds of the whole process, of its main thread, peak RSS MB)."""
+    from safetynet.procinfo import cpu_seconds, peak_rss_mb
 
-    def cpu(stat: Path) -> float:
-        fields = stat.read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick
-
-    try:
-        total = cpu(Path(f"/proc/{pid}/stat"))
-        main = cpu(Path(f"/proc/{pid}/task/{pid}/stat"))
-        hwm = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM"))
-        return total, main, int(hwm.split()[1]) / 1024
-    except (OSError, StopIteration, IndexError, ValueError):
-        return 0.0, 0.0, 0.0
+    return cpu_seconds(pid), cpu_seconds(f"{pid}/task/{pid}"), peak_rss_mb(pid)
 
 
 # -- the load generator ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from dashboard_fixtures import (
     DIST_S,
     World,
     client,
+    index_households,
     login,
     start_campaign,
     world,
@@ -158,11 +159,7 @@ async def crowd(w: World) -> tuple[int, set[str], set[str]]:
     await w.store.roster.import_households([
         HouseholdRecord(DIST_S, ASSOC_A, "3班", f"A-X{i:02}", f"追加 {i:02}", "桜町1-3-1", 1, i % 2 == 0,
                         phone=f"+8190444400{i:02}") for i in range(EXTRA)])
-    async for batch in w.store.roster.households_in_scope(["city"]):
-        for t in batch:
-            h = await w.store.roster.get_household(t.id)
-            assert h is not None
-            w.households[h.household_key] = h
+    await index_households(w)
     cid = await start_campaign(w, title="大人数の訓練")
     gone = [f"A-X{i:02}" for i in range(0, EXTRA, 3)] + ["B-002"]
     await w.store.campaigns.write_step(cid, StepPlan((), tuple(w.hh(k).id for k in gone), ()), w.clock.now())

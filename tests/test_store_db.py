@@ -67,7 +67,8 @@ async def test_a_writer_cancelled_while_beginning_leaves_no_transaction_open(tmp
     db = await Database.open(tmp_path / "t.db")
     try:
         task = asyncio.ensure_future(db.execute("INSERT INTO districts (name) VALUES ('lost')"))
-        await asyncio.sleep(0)  # the task holds the write lock and waits on its BEGIN
+        await asyncio.sleep(0)
+        assert db._write_lock.locked()  # the task is inside the transaction, waiting on its BEGIN
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -344,14 +344,8 @@ class Dispatcher:
         """Workers still busy are in a send (their waits ended at stop): they get the grace, then
         are cancelled. Returns how many sends were cut off."""
         busy = [w for w in self._workers if not w.done()]
-        if busy:
-            all_done = asyncio.ensure_future(asyncio.wait(busy))
-            grace = asyncio.ensure_future(self.clock.sleep(self.stop_grace_seconds))
-            await asyncio.wait({all_done, grace}, return_when=asyncio.FIRST_COMPLETED)
-            for t in (all_done, grace):
-                t.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await t
+        if busy:  # cancelling the wait for them does not cancel the workers
+            await _first_of(asyncio.wait(busy), self.clock.sleep(self.stop_grace_seconds))
         cut = [w for w in busy if not w.done()]
         for w in cut:
             w.cancel()

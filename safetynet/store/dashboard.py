@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from safetynet.domain import ALL_STATUSES, Scope
 from safetynet.roster.model import Association
-from safetynet.store.db import Database, ReadLane, Row
+from safetynet.store.db import Reads, Row
 
 ANSWERED_SQL = "('safe', 'need_help', 'confirmed_in_person')"
 _STATUSES = tuple(str(s) for s in ALL_STATUSES)
@@ -143,7 +143,7 @@ def _marks(n: int) -> str:
 
 
 class DashboardReads:
-    def __init__(self, db: Database | ReadLane) -> None:
+    def __init__(self, db: Reads) -> None:
         self.db = db
 
     # -- roster ----------------------------------------------------------------

@@ -71,7 +71,27 @@ async def _connect(path: Path, *, readonly: bool = False) -> Conn:
     return conn
 
 
-class ReadLane:
+class Reads:
+    """The read methods of `Database` and `ReadLane`: each is one trip to a reader's thread
+    (execute + fetch + close would be three)."""
+
+    def _reader(self) -> Conn:
+        raise NotImplementedError
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return list(await self._reader().execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        for row in await self._reader().execute_fetchall(sql, params):
+            return row
+        return None
+
+    async def fetchval(self, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
+        row = await self.fetchone(sql, params)
+        return default if row is None else row[0]
+
+
+class ReadLane(Reads):
     """Reads on one reader connection of their own.
 
     Staff pages read through one: under a surge of residents' answers, the shared readers each
@@ -82,20 +102,11 @@ class ReadLane:
     def __init__(self, conn: Conn) -> None:
         self._conn = conn
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return list(await self._conn.execute_fetchall(sql, params))
-
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        for row in await self._conn.execute_fetchall(sql, params):
-            return row
-        return None
-
-    async def fetchval(self, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
-        row = await self.fetchone(sql, params)
-        return default if row is None else row[0]
+    def _reader(self) -> Conn:
+        return self._conn
 
 
-class Database:
+class Database(Reads):
     """The writer connection (serialised by a lock), a round-robin of reader connections, and a
     reader of its own for staff pages (`staff`)."""
 
@@ -105,7 +116,7 @@ class Database:
         self._readers = readers
         self._next_reader = itertools.cycle(range(len(readers)))
         self._staff_reader = staff_reader
-        self.staff: Database | ReadLane = ReadLane(staff_reader) if staff_reader is not None else self
+        self.staff: Reads = ReadLane(staff_reader) if staff_reader is not None else self
         self._write_lock = asyncio.Lock()
         self.failed: BaseException | None = None
         self._closed = False
@@ -145,19 +156,6 @@ class Database:
     def _reader(self) -> Conn:
         return self._readers[next(self._next_reader)]
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        # one trip to the connection's thread (execute + fetch + close would be three)
-        return list(await self._reader().execute_fetchall(sql, params))
-
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        rows = await self._reader().execute_fetchall(sql, params)
-        for row in rows:
-            return row
-        return None
-
-    async def fetchval(self, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
-        row = await self.fetchone(sql, params)
-        return default if row is None else row[0]
 
     # -- writes --------------------------------------------------------------
 

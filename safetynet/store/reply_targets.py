@@ -6,7 +6,6 @@ Part of the reply store (`store/replies.py`); kept apart so each stays small.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 from safetynet.domain import CampaignKind, CampaignState, Status
 from safetynet.replies.model import ReplyTarget
@@ -80,8 +79,8 @@ class TokenLookups:
 
     async def _run(self, chunk: dict[str, list[asyncio.Future[ReplyTarget | None]]]) -> None:
         try:
-            rows = await one_hop(self.db, TARGET_SQL + f" WHERE ch.token_hash IN ({','.join('?' * len(chunk))})",
-                                 list(chunk))
+            rows = await self.db.fetchall(TARGET_SQL + f" WHERE ch.token_hash IN ({','.join('?' * len(chunk))})",
+                                          list(chunk))
         except BaseException as e:
             for futs in chunk.values():
                 for f in futs:
@@ -93,12 +92,5 @@ class TokenLookups:
             for f in futs:
                 if not f.done():
                     f.set_result(found.get(key))
-
-
-async def one_hop(db: Database, sql: str, params: Sequence[object]) -> list[Row]:
-    """A read in one round trip to a reader's thread (`fetchall` takes three: execute, fetch, close)."""
-    # Database offers only three-hop reads; asked its owner for a public one-hop read.
-    reader = db._reader()
-    return list(await reader.execute_fetchall(sql, params))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from safetynet.store.db import Database, ReadLane
+from safetynet.store.db import Reads
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class AssociationRow:
 
 
 class StatsReads:
-    def __init__(self, db: Database | ReadLane) -> None:
+    def __init__(self, db: Reads) -> None:
         self.db = db
 
     async def counts(self, campaign_id: int) -> list[CountRow]:
