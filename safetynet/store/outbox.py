@@ -300,12 +300,12 @@ class OutboxStore:
 
     async def _apply_early_statuses(self, conn: Conn, sent: list[DeliveryOutcome], now: float) -> None:
         """Callbacks that came before these sends were recorded: applied now that the ids are."""
-        # One cheap look on the hot path: the table is empty but for the moment of a race.
-        if not await _fetchval(conn, "SELECT EXISTS (SELECT 1 FROM early_provider_status)", ()):
+        ids = [o.provider_id for o in sent if o.provider_id]
+        # One cheap look a commit: the table is empty but for the moment of a race.
+        if not ids or not await _fetchval(conn, "SELECT EXISTS (SELECT 1 FROM early_provider_status)", ()):
             return
         await conn.execute("DELETE FROM early_provider_status WHERE received_at < ?",
                            (now - EARLY_STATUS_HOLD_SECONDS,))
-        ids = [o.provider_id for o in sent if o.provider_id]
         held: list[Any] = []
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
