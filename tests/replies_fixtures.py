@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from twilio.request_validator import RequestValidator
 
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.channels.base import ChannelSender, OutboundMessage
@@ -184,3 +185,11 @@ async def running_app(tmp_path: Path, *, seeded: bool = True, **env_overrides: s
 
 def form(**fields: Any) -> dict[str, str]:
     return {k: str(v) for k, v in fields.items()}
+
+
+async def post_twilio(env: Env, path: str, params: dict[str, str], token: str | None = None) -> tuple[int, str]:
+    """A webhook POST signed as Twilio signs it (over the public URL); `token` forges the signature."""
+    url = env.cfg.server.public_url + path
+    signature = RequestValidator(token or env.cfg.secrets.twilio_auth_token).compute_signature(url, params)
+    async with env.http.post(env.url + path, data=params, headers={"X-Twilio-Signature": signature}) as resp:
+        return resp.status, await resp.text()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from replies_fixtures import Env, running_app
+from replies_fixtures import Env, post_twilio, running_app
 from twilio.request_validator import RequestValidator
 
 from safetynet.domain import Status
@@ -15,13 +15,6 @@ def _inbound(env: Env, sid: str, from_: str, body: str) -> dict[str, str]:
     return {"MessageSid": sid, "SmsSid": sid, "AccountSid": env.cfg.secrets.twilio_account_sid, "From": from_,
             "To": env.cfg.channels.sms.from_number, "Body": body, "NumMedia": "0", "NumSegments": "1",
             "SmsStatus": "received", "ApiVersion": "2010-04-01"}
-
-
-async def _post_signed(env: Env, path: str, params: dict[str, str], token: str | None = None) -> tuple[int, str]:
-    url = env.cfg.server.public_url + path
-    signature = RequestValidator(token or env.cfg.secrets.twilio_auth_token).compute_signature(url, params)
-    async with env.http.post(env.url + path, data=params, headers={"X-Twilio-Signature": signature}) as resp:
-        return resp.status, await resp.text()
 
 
 @pytest.mark.parametrize(
@@ -65,7 +58,7 @@ async def test_reply_is_in_the_households_language(tmp_path: Path) -> None:
 async def test_forged_or_tampered_signature_is_refused(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         params = _inbound(env, "SM" + "1" * 32, "+819011110002", "1")
-        status, _ = await _post_signed(env, "/hooks/twilio/sms", params, token="not-the-auth-token")
+        status, _ = await post_twilio(env, "/hooks/twilio/sms", params, token="not-the-auth-token")
         assert status == 403
         url = env.cfg.server.public_url + "/hooks/twilio/sms"
         signature = RequestValidator(env.cfg.secrets.twilio_auth_token).compute_signature(url, params)
@@ -87,7 +80,7 @@ async def test_twilio_retry_of_the_same_message_counts_once(tmp_path: Path) -> N
     async with running_app(tmp_path) as env:
         params = _inbound(env, "SM" + "a" * 32, "+819011110002", "1")
         for _ in range(3):
-            status, body = await _post_signed(env, "/hooks/twilio/sms", params)
+            status, body = await post_twilio(env, "/hooks/twilio/sms", params)
             assert status == 200 and "記録しました" in body
         assert await env.history("A-002") == ["safe"]
 
@@ -128,7 +121,7 @@ async def test_answer_goes_to_the_latest_running_campaign(tmp_path: Path) -> Non
 async def test_status_callback_signature_is_checked(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         params = {"MessageSid": "SM" + "b" * 32, "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32}
-        status, _ = await _post_signed(env, "/hooks/twilio/status", params, token="forged")
+        status, _ = await post_twilio(env, "/hooks/twilio/status", params, token="forged")
         assert status == 403
-        status, _ = await _post_signed(env, "/hooks/twilio/status", params)
+        status, _ = await post_twilio(env, "/hooks/twilio/status", params)
         assert status == 204

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from replies_fixtures import Env, running_app
-from twilio.request_validator import RequestValidator
+from replies_fixtures import Env, post_twilio, running_app
 
 from safetynet.broadcast.dispatcher import Dispatcher
 
 
 async def _callback(env: Env, params: dict[str, str], token: str | None = None) -> int:
-    url = env.cfg.server.public_url + "/hooks/twilio/status"
-    signature = RequestValidator(token or env.cfg.secrets.twilio_auth_token).compute_signature(url, params)
-    async with env.http.post(url, data=params, headers={"X-Twilio-Signature": signature}) as resp:
-        return resp.status
+    return (await post_twilio(env, "/hooks/twilio/status", params, token))[0]
 
 
 async def _sms_states(env: Env) -> dict[str, int]:

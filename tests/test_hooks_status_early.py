@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from replies_fixtures import Env, running_app
-from twilio.request_validator import RequestValidator
+from replies_fixtures import Env, post_twilio, running_app
 
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.channels.base import ChannelSender, OutboundMessage, SendResult
@@ -18,11 +17,8 @@ from safetynet.domain import Channel, ContactKind
 from safetynet.store.outbox import EARLY_STATUS_HOLD_SECONDS
 
 
-async def _callback(env: Env, params: dict[str, str]) -> int:
-    url = env.cfg.server.public_url + "/hooks/twilio/status"
-    signature = RequestValidator(env.cfg.secrets.twilio_auth_token).compute_signature(url, params)
-    async with env.http.post(url, data=params, headers={"X-Twilio-Signature": signature}) as resp:
-        return resp.status
+async def _callback(env: Env, params: dict[str, str], token: str | None = None) -> int:
+    return (await post_twilio(env, "/hooks/twilio/status", params, token))[0]
 
 
 class CallbackFirst:
