@@ -117,7 +117,7 @@ def _add_triggers(sub: Any) -> None:
     trig = sub.add_parser("triggers", help="JMA XML and CAP triggers", parents=[_config_parent()])
     tsub = trig.add_subparsers(dest="triggers_command", metavar="{replay}", required=True)
     p = _cmd(tsub, "replay", "feed a folder of telegrams through the trigger rules, in time order",
-             "safetynet triggers replay ../shared/data/jma --json", "safetynet.triggers.replay:main")
+             "safetynet triggers replay tests/data/jma --json", "safetynet.triggers.replay:main")
     importlib.import_module("safetynet.triggers.replay").add_arguments(p)
 
 
