@@ -35,6 +35,11 @@ class ServerConfig:
     max_body_bytes: int = 64 * 1024
     # Reverse proxies (IPs or CIDRs) whose X-Forwarded-For is believed; from anyone else it is spoofable.
     trusted_proxies: tuple[str, ...] = ()
+    # A client has this long to send a request's headers, counted from connecting or from its
+    # previous answer (so it is also how long an idle keep-alive connection stays open), and this
+    # long for its body: a slow client cannot hold a socket and a handler for ever.
+    header_timeout_seconds: float = 15.0
+    body_timeout_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -315,6 +320,8 @@ def _validate(cfg: Config) -> None:
             ipaddress.ip_network(proxy, strict=False)
         except ValueError:
             raise ConfigError(f"config: server.trusted_proxies: {proxy!r} is not an IP address or CIDR") from None
+    if cfg.server.header_timeout_seconds <= 0 or cfg.server.body_timeout_seconds <= 0:
+        raise ConfigError("config: server.header_timeout_seconds and body_timeout_seconds must be > 0")
     if cfg.replies.rate_limit_per_minute < 0 or cfg.replies.rate_limit_burst < 0:
         raise ConfigError("config: replies.rate_limit_per_minute and rate_limit_burst must be >= 0")
     s = cfg.secrets

@@ -27,6 +27,7 @@ from safetynet.broadcast.service import (
 from safetynet.domain import CampaignKind
 from safetynet.stats.cache import TtlCache
 from safetynet.web.app import SERVICES, check_csrf, json_error, require_viewer, services
+from safetynet.web.bodies import read_json_object
 
 # Dashboards and scripts poll the stats; during a reply surge one recount a second per campaign and
 # scope is plenty, and a value up to a few seconds old is served while the next one is computed.
@@ -54,14 +55,7 @@ def _bad(message: str) -> web.HTTPBadRequest:
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    try:
-        doc = json.loads(raw or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise _bad("request body is not valid JSON") from None
-    if not isinstance(doc, dict):
-        raise _bad("expected a JSON object")
-    return doc
+    return await read_json_object(request)
 
 
 def _spec(request: web.Request, doc: dict[str, Any]) -> CampaignSpec:

@@ -28,8 +28,9 @@ from safetynet.replies.model import ReplyChannel, ReplyDetails, ReplyTarget
 from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.roster.phones import PhoneError, to_e164
 from safetynet.web.app import SERVICES, Services, services
+from safetynet.web.bodies import read_form, read_json
 from safetynet.web.ratelimit import KeyedRateLimit
-from safetynet.web.replies_common import hook_intake, intake_of, too_large
+from safetynet.web.replies_common import hook_intake, intake_of
 
 log = structlog.get_logger("web")
 
@@ -54,12 +55,10 @@ def _twiml(body: str) -> web.Response:
 async def _signed_params(request: web.Request) -> Mapping[str, Any]:
     """The form Twilio posted, or 403 when X-Twilio-Signature does not sign it (every param, repeats too)."""
     svc = services(request)
-    if too_large(request, MAX_TWILIO_BYTES):
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_TWILIO_BYTES, actual_size=request.content_length or 0)
-    params = await request.post()
+    params = await read_form(request, MAX_TWILIO_BYTES)
     url = svc.cfg.server.public_url.rstrip("/") + request.path_qs
     signature = request.headers.get("X-Twilio-Signature")
-    if not sms.verify_signature(svc.cfg.secrets.twilio_auth_token, url, params, signature):  # type: ignore[arg-type]
+    if not sms.verify_signature(svc.cfg.secrets.twilio_auth_token, url, params, signature):
         log.warning("webhook_refused", hook=request.path, reason="bad_signature")
         raise web.HTTPForbidden(text="bad signature")
     return params
@@ -172,7 +171,7 @@ async def telegram_hook(request: web.Request) -> web.Response:
     if not telegram.verify_secret(request.headers.get(telegram.SECRET_HEADER), expected):
         log.warning("webhook_refused", hook=request.path, reason="bad_secret")
         raise web.HTTPForbidden(text="bad secret token")
-    update = telegram.parse_update(await request.json())
+    update = telegram.parse_update(await read_json(request))
     if isinstance(update, telegram.TelegramCallback):
         await _telegram_callback(svc, intake_of(request), update)
     elif isinstance(update, telegram.TelegramStart):

@@ -16,6 +16,7 @@ from safetynet.auth import Viewer, hash_password, new_token, token_hash, validat
 from safetynet.domain import Role, Scope
 from safetynet.store.auth import StaffError
 from safetynet.web.app import check_csrf, csrf_of, require_viewer, services
+from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import not_found, reads, render
 from safetynet.web.dash_text import lang_of, t
 from safetynet.web.layout import esc
@@ -100,10 +101,10 @@ async def _role_scope(request: web.Request, form: MultiDictProxy[str]) -> tuple[
 
 async def add_staff(request: web.Request) -> web.Response:
     _admin(request)
-    form = await request.post()
+    form = await read_form(request)
     await check_csrf(request, form)
     lang = lang_of(request)
-    role, scope = await _role_scope(request, form)  # type: ignore[arg-type]
+    role, scope = await _role_scope(request, form)
     login = str(form.get("login", "")).strip()
     if not login or len(login) > 100:
         raise web.HTTPBadRequest(text="login is required")
@@ -125,7 +126,7 @@ async def add_staff(request: web.Request) -> web.Response:
 
 async def remove_staff(request: web.Request) -> web.Response:
     viewer = _admin(request)
-    form = await request.post()
+    form = await read_form(request)
     await check_csrf(request, form)
     lang = lang_of(request)
     login = str(form.get("login", ""))
@@ -139,9 +140,9 @@ async def remove_staff(request: web.Request) -> web.Response:
 
 async def create_token(request: web.Request) -> web.Response:
     _admin(request)
-    form = await request.post()
+    form = await read_form(request)
     await check_csrf(request, form)
-    role, scope = await _role_scope(request, form)  # type: ignore[arg-type]
+    role, scope = await _role_scope(request, form)
     token = new_token()
     await services(request).store.auth.create_api_token(token_hash(token), role, str(scope),
                                                         str(form.get("label", ""))[:100])

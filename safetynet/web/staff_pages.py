@@ -18,6 +18,7 @@ from aiohttp import web
 from safetynet.auth import new_token, token_hash, verify_password
 from safetynet.web import staff_admin
 from safetynet.web.app import SERVICES, SESSION_COOKIE, check_csrf, services, viewer_of
+from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import render
 from safetynet.web.dash_text import lang_of, t
 from safetynet.web.layout import esc
@@ -81,7 +82,7 @@ async def login_get(request: web.Request) -> web.StreamResponse:
 
 
 async def login_post(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await read_form(request)
     lang = lang_of(request)
     sent, expected = str(form.get("csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(sent, expected):
@@ -114,10 +115,9 @@ async def login_post(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
     if viewer_of(request) is None:
         raise web.HTTPSeeOther("/login")
-    await check_csrf(request, form)
+    await check_csrf(request, await read_form(request))
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         await services(request).store.auth.delete_session(token_hash(cookie))
