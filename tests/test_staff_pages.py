@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 from dashboard_fixtures import ASSOC_A, ASSOC_B, World, client, csrf_of, login, password, world
 
@@ -69,15 +71,32 @@ async def test_wrong_password_unknown_login_and_missing_form_token_are_refused(t
             assert r.status == 302
 
 
+# Browsers drop tabs and newlines from a URL and read "\\" as "/": each of these leads off-site.
+OFF_SITE = ["//evil.example/x", "https://evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/evil.example",
+            "/%09/evil.example", "/%0a/evil.example", "/%5Cevil.example", "/%2F/evil.example", "/%2f%2fevil.example",
+            "\t//evil.example", " /x", "/x\x00", "/\u3000/evil.example", "javascript:alert(1)", "evil.example",
+            "/a//evil.example", "/" + "a" * 3000]
+SAME_SITE = ["/city", f"/a/12/households?campaign=3&status=need_help&group={quote('1班 東')}", "/"]
+
+
 async def test_next_never_leaves_the_site(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
-        for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
-            http = client()
-            token = await _form_token(http, w)
-            async with http.post(f"{w.url}/login", data={"csrf": token, "login": "admin", "next": target,
-                                                          "password": password("admin")}, allow_redirects=False) as r:
-                assert r.status == 303 and r.headers["Location"] == "/"
-            await http.close()
+        assert isinstance(w.clock, FakeClock)
+        for target in OFF_SITE + SAME_SITE:
+            await w.clock.advance(60)  # one login a minute: the login limits are not what is tested
+            expected = target if target in SAME_SITE else "/"
+            async with client() as http:
+                async with http.get(f"{w.url}/login", params={"next": target}) as r:
+                    form = await r.text()
+                    token = re.search(r'name="csrf" value="([^"]+)"', form)
+                assert token is not None and f'name="next" value="{html.escape(expected)}"' in form, target
+                async with http.post(f"{w.url}/login", data={"csrf": token.group(1), "login": "admin", "next": target,
+                                                              "password": password("admin")},
+                                     allow_redirects=False) as r:
+                    assert r.status == 303 and r.headers.get("Location") == expected, (target, r.status, await r.text())
+                # already logged in: /login sends the viewer on at once, by the same rule
+                async with http.get(f"{w.url}/login", params={"next": target}, allow_redirects=False) as r:
+                    assert r.status == 302 and r.headers["Location"] == expected, target
 
 
 async def test_login_attempts_are_limited_per_login_and_per_ip(tmp_path: Path) -> None:

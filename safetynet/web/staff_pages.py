@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import secrets
+from urllib.parse import unquote
 
 import structlog
 from aiohttp import web
@@ -28,6 +29,8 @@ log = structlog.get_logger("web")
 
 SESSION_TTL_SECONDS = 12 * 3600  # one long shift of an event; a new login after that
 LOGIN_CSRF_COOKIE = "sn_login_csrf"
+# A page of ours with its query string is far shorter; a longer `next` is not one.
+MAX_NEXT_CHARS = 2000
 # Attempts, successful or not: enough for typos, far too few to guess a password.
 LOGIN_PER_IP_PER_MINUTE = 10
 LOGIN_PER_LOGIN_PER_MINUTE = 5
@@ -47,9 +50,21 @@ def _secure(request: web.Request) -> bool:
 
 
 def _safe_next(value: str | None) -> str:
-    """Only a local path: never another host (`//evil`, `/\\evil`, `https://…`)."""
-    if not value or not value.startswith("/") or value.startswith(("//", "/\\")) or "\n" in value or "\r" in value:
+    """A path on this site, else the home page.
+
+    Browsers drop tabs and newlines from a Location and read a backslash as a slash, so
+    `/<TAB>/evil.example` and `/\\evil.example` lead off-site like `//evil.example`: the path must
+    start with a single `/` and hold no `//`, no backslash, no whitespace or control character, as
+    sent and with its path percent-decoded.
+    """
+    if not value or len(value) > MAX_NEXT_CHARS:
         return "/"
+    path = unquote(value.partition("?")[0])
+    for text in (value, path):
+        if not text.startswith("/") or "//" in text or "\\" in text:
+            return "/"
+        if any(c.isspace() or not c.isprintable() for c in text):
+            return "/"
     return value
 
 
