@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from pathlib import Path
@@ -99,21 +100,68 @@ async def test_next_never_leaves_the_site(tmp_path: Path) -> None:
                     assert r.status == 302 and r.headers["Location"] == expected, target
 
 
-async def test_login_attempts_are_limited_per_login_and_per_ip(tmp_path: Path) -> None:
+async def test_wrong_passwords_back_off_per_login_and_address(tmp_path: Path) -> None:
     clock = FakeClock()
     async with world(tmp_path, clock=clock) as w, client() as http:
         statuses = [await _try(http, w, "head_a", "wrong") for _ in range(6)]
-        assert statuses == [401] * 5 + [429]
-        # even the right password waits: the limit counts attempts, not failures
+        assert statuses == [401] * 5 + [429]  # five typos are free; then this address waits
         token = await _form_token(http, w)
         async with http.post(f"{w.url}/login", data={"csrf": token, "login": "head_a",
                                                       "password": password("head_a")}, allow_redirects=False) as r:
-            assert r.status == 429 and int(r.headers["Retry-After"]) >= 1
-        # other logins from the same address: the per-IP bucket (10 a minute) runs out too
-        others = [await _try(http, w, f"user{i}", "wrong") for i in range(5)]
-        assert others[:3] == [401] * 3 and others[-1] == 429
+            assert r.status == 429 and int(r.headers["Retry-After"]) == 2
+        await clock.advance(2)
+        assert await _try(http, w, "head_a", "wrong") == 401
+        await clock.advance(3)
+        assert await _try(http, w, "head_a", "wrong") == 429  # the wait doubled: 4 s
+        await clock.advance(1)
+        assert await _try(http, w, "head_a", password("head_a")) == 303  # a wait, never a lock
+        async with client() as again:  # the success cleared the failures
+            assert [await _try(again, w, "head_a", "wrong") for _ in range(5)] == [401] * 5
+
+
+async def test_one_address_gets_twenty_attempts_a_minute_whatever_the_logins(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock) as w, client() as http:
+        others = [await _try(http, w, f"user{i}", "wrong") for i in range(21)]
+        assert others == [401] * 20 + [429]
+        assert await _try(http, w, "admin", password("admin")) == 429
         await clock.advance(61)
-        assert await _try(http, w, "head_a", password("head_a")) == 303
+        assert await _try(http, w, "admin", password("admin")) == 303
+
+
+def behind_a_proxy(w: World) -> None:
+    """The server believes X-Forwarded-For from loopback, so a test can speak from many addresses."""
+    w.svc.cfg = dataclasses.replace(w.cfg, server=dataclasses.replace(w.cfg.server, trusted_proxies=("127.0.0.1",)))
+
+
+async def _try_from(http, w: World, address: str, who: str, pw: str) -> int:  # type: ignore[no-untyped-def]
+    token = await _form_token(http, w)
+    async with http.post(f"{w.url}/login", data={"csrf": token, "login": who, "password": pw},
+                         headers={"X-Forwarded-For": address}, allow_redirects=False) as r:
+        return r.status
+
+
+async def test_an_address_guessing_wrong_cannot_lock_the_owner_out(tmp_path: Path) -> None:
+    """One address sending a wrong password for `admin` every 6 s once kept `admin` locked out
+    everywhere (the limit counted attempts per login, before the password check)."""
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock) as w, client() as attacker:
+        behind_a_proxy(w)
+        checked = 0
+        for i in range(100):  # ten minutes
+            status = await _try_from(attacker, w, "203.0.113.66", "admin", f"guess-{i}")
+            assert status in (401, 429)
+            checked += status == 401
+            if i % 10 == 9:  # the owner, from an address of their own, gets in at once every time
+                async with client() as owner:
+                    assert await _try_from(owner, w, f"198.51.100.{i}", "admin", password("admin")) == 303
+            await clock.advance(6)
+        # the guessing address backed off: 5 free tries, then waits of 2, 4, 8 … 256 s
+        assert checked <= 14, checked
+        # a second address guessing as well slows only itself
+        assert [await _try_from(attacker, w, "203.0.113.67", "admin", "x") for _ in range(6)] == [401] * 5 + [429]
+        async with client() as owner:
+            assert await _try_from(owner, w, "198.51.100.200", "admin", password("admin")) == 303
 
 
 async def test_sessions_expire(tmp_path: Path) -> None:
