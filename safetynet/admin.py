@@ -11,6 +11,7 @@ from pathlib import Path
 from safetynet.auth import hash_password, new_token, token_hash, validate_role_scope
 from safetynet.config import Config
 from safetynet.domain import Role, Scope
+from safetynet.passwords import PasswordError, check_password
 from safetynet.store import store_session
 from safetynet.store.auth import StaffError
 
@@ -41,7 +42,17 @@ def ensure_keys(cfg: Config) -> list[str]:
     return created
 
 
+def _checked(password: str, login: str) -> str:
+    try:
+        check_password(password, login)
+    except PasswordError as e:
+        raise CommandError(str(e)) from None
+    return password
+
+
 async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str], str | None]:
+    if password is not None:
+        _checked(password, login)  # before anything is created
     created = ensure_keys(cfg)
     existed = cfg.db_path.exists()
     printed_password = None
@@ -85,7 +96,9 @@ async def _staff_add(cfg: Config, args: argparse.Namespace) -> str | None:
     role, scope = _role_scope(args.role, args.scope)
     password = args.password
     generated = None
-    if password is None:
+    if password is not None:
+        _checked(password, args.login)
+    else:
         password = generated = secrets.token_urlsafe(12)
     async with store_session(cfg) as store:
         if not await store.auth.scope_exists(str(scope)):

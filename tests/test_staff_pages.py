@@ -204,6 +204,25 @@ async def test_admin_adds_a_deputy_who_can_log_in_then_removes_them(tmp_path: Pa
             assert r.status == 409  # not yourself
 
 
+async def test_the_admin_console_refuses_weak_passwords_in_the_viewers_language(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        csrf = await login(http, w, "admin")
+        data = {"csrf": csrf, "login": "fuku2", "display_name": "副会長 二", "role": "deputy",
+                "scope": f"association:{ASSOC_A}"}
+        for pw, ja, en in (("1", "10文字以上", "at least 10 characters"),
+                           ("password", "10文字以上", "at least 10 characters"),
+                           ("password2026", "よく使われる", "too common"), ("fuku2-fuku2", "ログインID", "login itself")):
+            async with http.post(f"{w.url}/admin/staff?lang=ja", data={**data, "password": pw}) as r:
+                assert r.status == 400 and ja in await r.text(), pw
+            async with http.post(f"{w.url}/admin/staff?lang=en", data={**data, "password": pw}) as r:
+                assert r.status == 400 and en in await r.text(), pw
+        assert await w.store.auth.staff_by_login("fuku2") is None
+        async with http.post(f"{w.url}/admin/staff", data={**data, "password": "mado-guchi-no-kagi"}) as r:
+            assert r.status == 200
+        async with client() as other:
+            await login(other, w, "fuku2", "mado-guchi-no-kagi")
+
+
 async def test_admin_creates_a_scoped_api_token(tmp_path: Path) -> None:
     async with world(tmp_path) as w, client() as http:
         csrf = await login(http, w, "admin")

@@ -14,6 +14,7 @@ from multidict import MultiDictProxy
 
 from safetynet.auth import Viewer, hash_password, new_token, token_hash, validate_role_scope
 from safetynet.domain import Role, Scope
+from safetynet.passwords import MIN_LENGTH, PasswordError, check_password
 from safetynet.store.auth import StaffError
 from safetynet.web.app import check_csrf, csrf_of, require_viewer, services
 from safetynet.web.bodies import read_form
@@ -68,7 +69,8 @@ async def _console(request: web.Request, notice: str = "", secret: str = "", sta
         f'<label>{esc(t(lang, "role"))} {_select("role", roles)}</label>'
         f'<label>{esc(t(lang, "scope"))} {_select("scope", scopes)}</label>'
         f'<label>{esc(t(lang, "password"))} <small>{esc(t(lang, "password_hint"))}</small>'
-        f'<input name="password" type="password" autocomplete="new-password" maxlength="200"></label>'
+        f'<input name="password" type="password" autocomplete="new-password" minlength="{MIN_LENGTH}" maxlength="200">'
+        f'</label>'
         f'<label>{esc(t(lang, "phone"))}<input name="phone" type="tel" maxlength="20"></label>'
         f'<label>{esc(t(lang, "telegram"))}<input name="telegram" inputmode="numeric" maxlength="20"></label>'
         f'<button type="submit">{esc(t(lang, "add_staff"))}</button></form></section>'
@@ -110,6 +112,11 @@ async def add_staff(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="login is required")
     password = str(form.get("password", "")) or None
     generated = password is None
+    if password is not None:
+        try:
+            check_password(password, login)
+        except PasswordError as e:
+            return await _console(request, notice=e.text(lang), status=400)
     password = password or secrets.token_urlsafe(12)
     try:
         staff = await services(request).store.auth.add_staff(
