@@ -1,4 +1,4 @@
-"""Set-up and access commands: `init`, `staff add|list|remove`, `token create`."""
+"""Set-up and access commands: `init`, `staff add|list|remove`, `token create|list|revoke`."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import os
 import secrets
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from safetynet.auth import hash_password, new_token, token_hash, validate_role_scope
+from safetynet.auth import hash_password, new_token, token_expiry, token_hash, validate_role_scope
 from safetynet.config import Config
 from safetynet.domain import Role, Scope
 from safetynet.passwords import PasswordError, check_password
@@ -148,10 +149,47 @@ def token_create(cfg: Config, args: argparse.Namespace) -> int:
 
     async def run() -> None:
         async with store_session(cfg) as store:
+            try:
+                expires_at = token_expiry(store.clock.now(), args.expires_days)
+            except ValueError as e:
+                raise CommandError(str(e)) from None
             if not await store.auth.scope_exists(str(scope)):
                 raise CommandError(f"no {scope.kind} named {scope.name!r} in the roster")
-            await store.auth.create_api_token(token_hash(token), role, str(scope), args.label or "")
+            await store.auth.create_api_token(token_hash(token), role, str(scope), args.label or "", expires_at)
 
     asyncio.run(run())
     print(token)
+    return 0
+
+
+JST = timezone(timedelta(hours=9))  # the staff pages show Japan time too
+
+
+def _when(ts: float | None) -> str:
+    return "-" if ts is None else datetime.fromtimestamp(ts, JST).isoformat(timespec="minutes")
+
+
+def token_list(cfg: Config, args: argparse.Namespace) -> int:
+    """One line per token, tab-separated under a header; never the token itself (it is not kept)."""
+    async def run() -> None:
+        async with store_session(cfg) as store:
+            now = store.clock.now()
+            print("id\trole\tscope\tcreated\texpires\tlast_used\trevoked\tstate\tlabel")
+            for tok in await store.auth.list_api_tokens():
+                state = ("revoked" if tok.revoked_at is not None else "active" if tok.usable(now) else "expired")
+                print("\t".join([str(tok.id), str(tok.role), tok.scope, _when(tok.created_at), _when(tok.expires_at),
+                                 _when(tok.last_used_at), _when(tok.revoked_at), state, " ".join(tok.label.split())]))
+
+    asyncio.run(run())
+    return 0
+
+
+def token_revoke(cfg: Config, args: argparse.Namespace) -> int:
+    async def run() -> bool:
+        async with store_session(cfg) as store:
+            return await store.auth.revoke_api_token(args.id)
+
+    if not asyncio.run(run()):
+        raise CommandError(f"no token with id {args.id} that is not already revoked (see `safetynet token list`)")
+    print(f"revoked token {args.id}")
     return 0

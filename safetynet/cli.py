@@ -75,12 +75,19 @@ def _add_init_and_access(sub: Any) -> None:
     p.add_argument("login")
 
     token = sub.add_parser("token", help="API tokens for automation", parents=[_config_parent()])
-    tsub = token.add_subparsers(dest="token_command", metavar="{create}", required=True)
+    tsub = token.add_subparsers(dest="token_command", metavar="{create,list,revoke}", required=True)
     p = _cmd(tsub, "create", "create an API token and print it alone on its line",
-             "safetynet token create --role city_admin", "safetynet.admin:token_create")
+             "safetynet token create --role city_admin --label 'ダッシュボード' --expires-days 90",
+             "safetynet.admin:token_create")
     p.add_argument("--role", required=True, help="city_admin | district_head | association_head | deputy")
     p.add_argument("--scope", help="city | district:NAME | association:NAME (default: city for city_admin)")
     p.add_argument("--label", help="what the token is for")
+    p.add_argument("--expires-days", type=int, metavar="N", help="expires after N days (default: never)")
+    _cmd(tsub, "list", "list API tokens: id, role, scope, created, expires, last used, revoked (never the token)",
+         "safetynet token list", "safetynet.admin:token_list")
+    p = _cmd(tsub, "revoke", "revoke an API token at once (by the id `token list` shows)",
+             "safetynet token revoke 3", "safetynet.admin:token_revoke")
+    p.add_argument("id", type=int)
 
 
 def _exists(module: str) -> bool:

@@ -138,9 +138,9 @@ async def identify(request: web.Request, handler: Handler) -> web.StreamResponse
     if auth.startswith("Bearer "):
         found = await svc.store.auth.api_token(token_hash(auth[7:].strip()))
         if found is None:
-            return json_error(401, "invalid API token")
-        role, scope = found
-        viewer = Viewer(role=role, scope=Scope.parse(scope), login="api-token")
+            return json_error(401, "invalid, revoked or expired API token")
+        await svc.store.auth.token_used(found.id)
+        viewer = Viewer(role=found.role, scope=Scope.parse(found.scope), login="api-token")
     elif (cookie := request.cookies.get(SESSION_COOKIE)) is not None:
         session = await svc.store.auth.session(token_hash(cookie))
         if session is not None:
@@ -153,6 +153,17 @@ async def identify(request: web.Request, handler: Handler) -> web.StreamResponse
         request[CSRF] = csrf
     request[VIA_TOKEN] = auth.startswith("Bearer ")
     return await handler(request)
+
+
+async def still_signed_in(request: web.Request) -> bool:
+    """Whether the credential this request came with still holds (token not revoked or expired,
+    session not ended): a live stream asks now and then, so revoking a token ends its streams too."""
+    auth = request.headers.get("Authorization", "")
+    store = request.app[SERVICES].store
+    if auth.startswith("Bearer "):
+        return await store.auth.api_token(token_hash(auth[7:].strip())) is not None
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return cookie is not None and await store.auth.session(token_hash(cookie)) is not None
 
 
 def require_viewer(request: web.Request) -> Viewer:
