@@ -30,7 +30,7 @@ def _write_secret_file(path: Path, content: str) -> None:
 def ensure_keys(cfg: Config) -> list[str]:
     """Creates the data dir, the secret key (unless given by the environment) and VAPID keys."""
     created = []
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # the database and keys: owner only
     key_file = cfg.data_dir / "secret.key"
     if not os.environ.get("SAFETYNET_SECRET_KEY") and not key_file.exists():
         _write_secret_file(key_file, secrets.token_urlsafe(32))

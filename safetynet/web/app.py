@@ -97,10 +97,23 @@ _SECURITY_HEADERS = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+# A year: browsers then refuse plain http for the public host. Not includeSubDomains: a city's
+# other hosts under the same domain are not ours to decide for.
+HSTS = "max-age=31536000"
+
+
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """On every response, streams (SSE) and error pages included: set just before headers go out."""
+    """On every response, streams (SSE) and error pages included: set just before headers go out.
+
+    Nothing but the static files may be kept by a browser or a proxy: pages and API answers carry
+    names, addresses, statuses and tokens in their URLs. Behind an https public URL, HSTS too.
+    """
     for k, v in _SECURITY_HEADERS.items():
         response.headers.setdefault(k, v)
+    if not request.path.startswith("/static/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    if request.app[SERVICES].cfg.server.public_url.startswith("https://"):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
 
 
 @web.middleware
@@ -174,6 +187,15 @@ def require_viewer(request: web.Request) -> Viewer:
                                        content_type="application/json")
         raise web.HTTPFound("/login?" + urlencode({"next": request.path_qs}))
     return viewer
+
+
+def app_runner(app: web.Application, shutdown_timeout: float = 5.0) -> web.AppRunner:
+    """The runner every server uses: no access log (it would hold reply tokens), and a client that
+    does not finish its request headers within server.header_timeout_seconds (counted from
+    connecting or from its previous answer) is cut off; bodies have their own limit (web.bodies)."""
+    cfg = app[SERVICES].cfg
+    return web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout,
+                         keepalive_timeout=cfg.server.header_timeout_seconds)
 
 
 def create_app(svc: Services) -> web.Application:

@@ -54,7 +54,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
     sub = await hub.subscribe(info.id, aids)
     resp = web.StreamResponse(headers={
-        "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+        "Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no",
         "X-Content-Type-Options": "nosniff",
     })
     try:
