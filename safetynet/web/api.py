@@ -147,14 +147,17 @@ async def cancel(request: web.Request) -> web.Response:
 
 
 async def list_campaigns(request: web.Request) -> web.Response:
+    """Campaigns that reach the caller's scope; `households` counts only those within it."""
     viewer = require_viewer(request)
     svc = _service(request)
+    campaigns = await svc.campaigns.list_campaigns(limit=500)
+    if viewer.is_city_admin:
+        return web.json_response([_summary(c) for c in campaigns])
     associations = await svc.store.roster.list_associations()
-    out = []
-    for c in await svc.campaigns.list_campaigns(limit=500):
-        if viewer.is_city_admin or any(viewer.sees(a.district, a.name) for a in covered(c.scope, associations)):
-            out.append(_summary(c))
-    return web.json_response(out)
+    mine = [c for c in campaigns if any(viewer.sees(a.district, a.name) for a in covered(c.scope, associations))]
+    visible = [a.id for a in associations if viewer.sees(a.district, a.name)]
+    within = await svc.store.campaigns.households_within([c.id for c in mine], visible)
+    return web.json_response([{**_summary(c), "households": within.get(c.id, 0)} for c in mine])
 
 
 async def stats(request: web.Request) -> web.Response:

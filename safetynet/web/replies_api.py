@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from safetynet.auth import Viewer
+from safetynet.broadcast.service import covered
 from safetynet.replies.intake import NotFound
 from safetynet.replies.model import InPersonMethod
 from safetynet.web.app import check_csrf, json_error, require_viewer, services
@@ -81,7 +82,12 @@ async def help_list(request: web.Request) -> web.Response:
     except ValueError:
         return json_error(404, "not found")
     svc = services(request)
-    visible = [a.id for a in await svc.store.roster.list_associations() if viewer.sees(a.district, a.name)]
+    campaign = await svc.store.campaigns.get(campaign_id)
+    associations = await svc.store.roster.list_associations()
+    # a campaign that reaches none of the caller's associations answers like one that does not exist
+    if campaign is None or not any(viewer.sees(a.district, a.name) for a in covered(campaign.scope, associations)):
+        return json_error(404, "not found")
+    visible = [a.id for a in associations if viewer.sees(a.district, a.name)]
     rows = await svc.store.replies.help_list(campaign_id, visible, include_handled=request.query.get("all") == "1")
     return web.json_response({"campaign_id": campaign_id, "help": [r.as_json() for r in rows]})
 
