@@ -29,7 +29,7 @@ from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.roster.codes import hash_code, new_code
 from safetynet.roster.model import Household, HouseholdRecord, Staff
 from safetynet.store import Store, open_store
-from safetynet.web.app import Services, create_app
+from safetynet.web.app import Services, app_runner, create_app
 
 SECRET = "test-secret-key-for-replies"
 ASSOC_A = "桜町一丁目町会"
@@ -167,7 +167,7 @@ async def running_app(tmp_path: Path, *, seeded: bool = True, **env_overrides: s
             for s in senders.values():
                 await s.start()
             svc = Services(cfg=cfg, store=store, clock=clock, senders=dict(senders))
-            runner = web.AppRunner(create_app(svc), access_log=None, shutdown_timeout=1.0)
+            runner = app_runner(create_app(svc), shutdown_timeout=1.0)
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", app_port).start()
             async with aiohttp.ClientSession() as http:

@@ -120,6 +120,16 @@ async def test_district_head_only_for_its_district_and_scoped_stats(tmp_path: Pa
         assert await a.call("POST", f"/api/campaigns/{north_id}/close", head) == (404, {"error": "not found"})
         _, listed = await a.call("GET", "/api/campaigns", head)
         assert [c["id"] for c in listed] == [city_id]
+        # the list counts households within the caller's scope, never the city's total
+        assert listed[0]["households"] == 1
+        _, listed = await a.call("GET", "/api/campaigns", north)
+        assert {c["id"]: c["households"] for c in listed} == {city_id: 2, north_id: 2}
+        _, listed = await a.call("GET", "/api/campaigns", admin)
+        assert {c["id"]: c["households"] for c in listed} == {city_id: 3, north_id: 2}
+        # the help list of a campaign out of scope, or of none: 404, not an empty list
+        assert await a.call("GET", f"/api/campaigns/{north_id}/help", head) == (404, {"error": "not found"})
+        assert await a.call("GET", "/api/campaigns/999/help", admin) == (404, {"error": "not found"})
+        assert await a.call("GET", f"/api/campaigns/{city_id}/help", head) == (200, {"campaign_id": city_id, "help": []})
 
 
 async def test_bad_requests_get_a_message(tmp_path: Path) -> None:

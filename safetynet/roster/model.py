@@ -78,6 +78,23 @@ class Staff:
 
 
 @dataclass(frozen=True)
+class ApiToken:
+    """An API token as listed: never the token itself, which only its creator ever sees."""
+
+    id: int
+    role: Role
+    scope: str
+    label: str
+    created_at: float
+    expires_at: float | None = None
+    last_used_at: float | None = None
+    revoked_at: float | None = None
+
+    def usable(self, now: float) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+@dataclass(frozen=True)
 class ImportSummary:
     districts: int
     associations: int

@@ -100,6 +100,16 @@ class CampaignStore:
         )
         return [_campaign(r) for r in rows]
 
+    async def households_within(self, campaign_ids: Iterable[int], association_ids: Iterable[int]) -> dict[int, int]:
+        """Households of each campaign in these associations only (what someone of narrower scope may see)."""
+        cids, aids = sorted(set(campaign_ids)), sorted(set(association_ids))
+        if not cids or not aids:
+            return {}
+        rows = await self.db.fetchall(
+            f"SELECT campaign_id, sum(n) FROM campaign_counts WHERE campaign_id IN ({_marks(len(cids))})"
+            f" AND association_id IN ({_marks(len(aids))}) GROUP BY campaign_id", (*cids, *aids))
+        return {r[0]: int(r[1]) for r in rows}
+
     async def find_by_dedupe_key(self, key: str) -> Campaign | None:
         """The campaign created for an idempotency key (kept in options; campaigns are few)."""
         row = await self.db.fetchone(

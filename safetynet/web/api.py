@@ -27,6 +27,7 @@ from safetynet.broadcast.service import (
 from safetynet.domain import CampaignKind
 from safetynet.stats.cache import TtlCache
 from safetynet.web.app import SERVICES, check_csrf, json_error, require_viewer, services
+from safetynet.web.bodies import read_json_object
 
 # Dashboards and scripts poll the stats; during a reply surge one recount a second per campaign and
 # scope is plenty, and a value up to a few seconds old is served while the next one is computed.
@@ -54,14 +55,7 @@ def _bad(message: str) -> web.HTTPBadRequest:
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    try:
-        doc = json.loads(raw or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise _bad("request body is not valid JSON") from None
-    if not isinstance(doc, dict):
-        raise _bad("expected a JSON object")
-    return doc
+    return await read_json_object(request)
 
 
 def _spec(request: web.Request, doc: dict[str, Any]) -> CampaignSpec:
@@ -153,14 +147,17 @@ async def cancel(request: web.Request) -> web.Response:
 
 
 async def list_campaigns(request: web.Request) -> web.Response:
+    """Campaigns that reach the caller's scope; `households` counts only those within it."""
     viewer = require_viewer(request)
     svc = _service(request)
+    campaigns = await svc.campaigns.list_campaigns(limit=500)
+    if viewer.is_city_admin:
+        return web.json_response([_summary(c) for c in campaigns])
     associations = await svc.store.roster.list_associations()
-    out = []
-    for c in await svc.campaigns.list_campaigns(limit=500):
-        if viewer.is_city_admin or any(viewer.sees(a.district, a.name) for a in covered(c.scope, associations)):
-            out.append(_summary(c))
-    return web.json_response(out)
+    mine = [c for c in campaigns if any(viewer.sees(a.district, a.name) for a in covered(c.scope, associations))]
+    visible = [a.id for a in associations if viewer.sees(a.district, a.name)]
+    within = await svc.store.campaigns.households_within([c.id for c in mine], visible)
+    return web.json_response([{**_summary(c), "households": within.get(c.id, 0)} for c in mine])
 
 
 async def stats(request: web.Request) -> web.Response:

@@ -22,6 +22,7 @@ from safetynet.domain import CampaignKind
 from safetynet.stats.cache import TtlCache
 from safetynet.store.dashboard import CampaignInfo
 from safetynet.web.app import SERVICES, check_csrf, csrf_of, require_viewer, services
+from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import campaign_or_404, not_found, reads, render, visible_associations
 from safetynet.web.dash_text import lang_of, t
 from safetynet.web.layout import esc
@@ -154,7 +155,7 @@ def _preview_table(lang: str, pv: Preview) -> str:
 
 async def preview(request: web.Request) -> web.Response:
     viewer = _starter(request)
-    form = await request.post()
+    form = await read_form(request)
     await check_csrf(request, form)
     lang = lang_of(request)
     req = await _request(request, viewer, form)
@@ -178,7 +179,7 @@ async def preview(request: web.Request) -> web.Response:
 
 async def start(request: web.Request) -> web.Response:
     viewer = _starter(request)
-    form = await request.post()
+    form = await read_form(request)
     await check_csrf(request, form)
     lang = lang_of(request)
     req = await _request(request, viewer, form)
@@ -217,7 +218,7 @@ async def _finish(request: web.Request, action: str) -> web.Response:
     info, _ = await campaign_or_404(request, viewer, request.match_info["id"])
     if not await may_finish(request, viewer, info):
         raise not_found()
-    form = await request.post()
+    form = await read_form(request)
     await check_csrf(request, form)
     if form.get("really") != "1":
         raise web.HTTPBadRequest(text="tick the confirmation box")

@@ -8,7 +8,6 @@ confirmation codes are limited per IP and per household.
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass, field
 
 import structlog
@@ -20,6 +19,7 @@ from safetynet.domain import Channel
 from safetynet.replies import texts
 from safetynet.replies.enrol import ChannelRefused, Enrolment, EnrolmentError
 from safetynet.web.app import SERVICES, Services, json_error, services
+from safetynet.web.bodies import read_json
 from safetynet.web.enrol_views import bad_code_page, join_page
 from safetynet.web.ratelimit import KeyedRateLimit, client_ip, enforce
 from safetynet.web.replies_common import MAX_FORM_BYTES, html, small_form, too_large
@@ -146,10 +146,7 @@ async def join_webpush(request: web.Request) -> web.Response:
     _guard(request)
     if too_large(request, MAX_SUBSCRIPTION_BYTES):
         return json_error(413, "subscription too large")
-    raw = await request.read()
-    if len(raw) > MAX_SUBSCRIPTION_BYTES:
-        return json_error(413, "subscription too large")
-    sub = json.loads(raw or b"null")
+    sub = await read_json(request, MAX_SUBSCRIPTION_BYTES)
     try:
         contact = await _enrolment(services(request)).add_webpush(request.match_info["code"], sub)
     except EnrolmentError:

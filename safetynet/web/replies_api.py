@@ -12,10 +12,12 @@ from typing import Any
 from aiohttp import web
 
 from safetynet.auth import Viewer
+from safetynet.broadcast.service import covered
 from safetynet.replies.intake import NotFound
 from safetynet.replies.model import InPersonMethod
 from safetynet.web.app import check_csrf, json_error, require_viewer, services
-from safetynet.web.replies_common import MAX_FORM_BYTES, intake_of, too_large
+from safetynet.web.bodies import read_form, read_json_object
+from safetynet.web.replies_common import MAX_FORM_BYTES, intake_of
 
 
 def _ids(request: web.Request) -> tuple[int, int]:
@@ -27,16 +29,10 @@ def _ids(request: web.Request) -> tuple[int, int]:
 
 async def _body(request: web.Request) -> dict[str, Any]:
     """JSON or form fields, whichever the client sent (small)."""
-    if too_large(request, MAX_FORM_BYTES):
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM_BYTES, actual_size=request.content_length or 0)
     if request.content_type == "application/json":
-        raw = await request.read()
-        doc = json.loads(raw or b"{}")
-        if not isinstance(doc, dict):
-            raise web.HTTPBadRequest(text="expected a JSON object")
-        return doc
-    form = await request.post()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+        return await read_json_object(request, MAX_FORM_BYTES)
+    form = await read_form(request, MAX_FORM_BYTES)
+    return {k: form[k] for k in form}  # the first of a repeated name, as MultiDict.get
 
 
 async def _staff(request: web.Request, doc: dict[str, Any]) -> Viewer:
@@ -86,7 +82,12 @@ async def help_list(request: web.Request) -> web.Response:
     except ValueError:
         return json_error(404, "not found")
     svc = services(request)
-    visible = [a.id for a in await svc.store.roster.list_associations() if viewer.sees(a.district, a.name)]
+    campaign = await svc.store.campaigns.get(campaign_id)
+    associations = await svc.store.roster.list_associations()
+    # a campaign that reaches none of the caller's associations answers like one that does not exist
+    if campaign is None or not any(viewer.sees(a.district, a.name) for a in covered(campaign.scope, associations)):
+        return json_error(404, "not found")
+    visible = [a.id for a in associations if viewer.sees(a.district, a.name)]
     rows = await svc.store.replies.help_list(campaign_id, visible, include_handled=request.query.get("all") == "1")
     return web.json_response({"campaign_id": campaign_id, "help": [r.as_json() for r in rows]})
 
