@@ -321,13 +321,15 @@ TRICKY = [
                     "", "+81312345678", "-1001234567890", "@note, \"quoted\"\n2行目"),
     HouseholdRecord("南地区", "西町会", "3班", "A-7", "Nguyen Van An", "", 5, False, "vi",
                     "+818011112222", "+815012345678", "", ""),
+    # what a guard must give back exactly: an apostrophe the value had, and plain numbers
+    HouseholdRecord("南地区", "西町会", "-1", "'=A1", "''@x", "-2+3", 1, notes="'-5"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(("encoding", "headers"), [("utf-8", "ja"), ("cp932", "ja"), ("utf-8", "en")])
 def test_write_then_read_gives_the_same_records(tmp_path: Path, encoding: str, headers: str) -> None:
     path = tmp_path / "out.csv"
-    assert write_roster(path, TRICKY, encoding=encoding, headers=headers) == 3
+    assert write_roster(path, TRICKY, encoding=encoding, headers=headers) == 4
     raw = path.read_bytes()
     assert raw.startswith(codecs.BOM_UTF8) == (encoding == "utf-8")  # the BOM makes Excel read UTF-8
     result = read_roster(path)

@@ -21,20 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from safetynet.csvout import CsvWriter, unguard_cell
 from safetynet.roster.encoding import EncodingRefused, detect_encoding
 from safetynet.roster.model import HouseholdRecord
 from safetynet.roster.phones import format_national
 from safetynet.roster.values import (
     ValueProblem,
     fold,
-    guard_formula,
     parse_landline,
     parse_language,
     parse_members,
     parse_mobile,
     parse_telegram,
     parse_vulnerable,
-    unguard_formula,
 )
 
 
@@ -153,7 +152,7 @@ def _text(required: bool, key: bool) -> Callable[[str], str]:
         # keys are compared after NFKC, so "１班" and "1班" are the same group
         text = fold(raw) if key else raw.strip()
         if text.startswith("'"):
-            text = unguard_formula(text)
+            text = unguard_cell(text)
         if required and not text:
             raise ValueProblem("is empty, but every household needs it")
         return text
@@ -334,22 +333,23 @@ def header_row(language: str = "ja") -> list[str]:
 
 
 def record_cells(r: HouseholdRecord, language: str = "ja") -> list[str]:
-    """The cells of one record in file form; reading them back gives the same record."""
+    """The cells of one record in file form (before the writer's formula guard); reading them
+    back gives the same record."""
     yes, no = ("○", "") if language == "ja" else ("yes", "no")
     return [
-        guard_formula(r.district),
-        guard_formula(r.association),
-        guard_formula(r.group),
-        guard_formula(r.household_key),
-        guard_formula(r.name),
-        guard_formula(r.address),
+        r.district,
+        r.association,
+        r.group,
+        r.household_key,
+        r.name,
+        r.address,
         str(r.members),
         yes if r.vulnerable else no,
         r.language,
         format_national(r.phone) if r.phone else "",
         format_national(r.landline) if r.landline else "",
         r.telegram,
-        guard_formula(r.notes),
+        r.notes,
     ]
 
 
@@ -384,7 +384,7 @@ def write_roster(
     written = 0
     try:
         with open(tmp, "w", encoding=codec, errors="replace", newline="") as f:
-            w = csv.writer(f, lineterminator="\r\n")
+            w = CsvWriter(f)
             shown = header_row(headers)
             w.writerow(shown)
             for row, record in enumerate(records, start=2):
