@@ -7,14 +7,55 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser import PHONE, browser, screenshot
+from browser import PHONE, browser, login, new_page, screenshot
+from dashboard_fixtures import ASSOC_A, password, world
 from replies_fixtures import enrolment_code, running_app
 
+from safetynet.clock import SystemClock
 from safetynet.domain import ContactKind
 
 pytestmark = [pytest.mark.browser]
 
 WAIT_MS = 5000
+
+
+async def test_a_wrong_visit_tap_is_undone_from_the_dashboard(tmp_path: Path) -> None:
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "head_a", password("head_a"))
+        aid = w.assoc_ids[ASSOC_A]
+        hh = w.hh("A-002").id
+        row = f'#hh-rows tr[data-hh="{hh}"]'
+        assert await page.get_attribute("main", "data-undo-seconds") == "300"
+        await page.check('input[name="filter"][value="noanswer"]')
+
+        await page.click(f'{row} button[data-confirm="visit"]')
+        line = page.locator("[data-undo-list] li").first
+        await line.locator("button[data-undo]").wait_for(timeout=WAIT_MS)
+        assert await line.locator("span").inner_text() == "佐藤 花子：訪問で対面確認済みにしました。"
+        assert await line.locator("button[data-undo]").inner_text() == "取り消す"
+        assert await page.is_hidden(row)  # answered: gone from the "no answer" list, the undo stays
+        assert await w.status("A-002") == "confirmed_in_person"
+        await screenshot(page, "dashboard-undo-offered")
+
+        door = await new_page(b)
+        await login(door, w.url, "head_a", password("head_a"))
+        await door.goto(f"{w.url}/a/{aid}/doorknock?campaign={w.campaign_id}")
+        assert await door.locator(f'table.dk tr[data-hh="{hh}"]').count() == 0
+
+        await line.locator("button[data-undo]").click()
+        await page.wait_for_function(
+            "sel => { const r = document.querySelector(sel); return r && r.dataset.status === 'pending' && !r.hidden; }",
+            arg=row, timeout=WAIT_MS)
+        assert await line.inner_text() == "佐藤 花子：対面確認を取り消し、元の状況に戻しました。"
+        assert await w.status("A-002") == "pending"
+        entries = await w.store.replies.history(w.campaign_id, hh)
+        assert [(e.status, e.actor, e.undone) for e in entries] == [
+            ("confirmed_in_person", "head_a", True), ("undo", "head_a", False)]
+        await screenshot(page, "dashboard-undo-done")
+
+        await door.reload()  # back on the door-knock list
+        assert await door.locator(f'table.dk tr[data-hh="{hh}"]').count() == 1
 
 
 async def test_removing_a_contact_asks_first_without_javascript(tmp_path: Path) -> None:

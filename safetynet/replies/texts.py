@@ -246,9 +246,11 @@ def status_label(status: str, lang: str) -> str:
     if status in labels.ANSWERS:
         return answer_label(status, lang)
     words = {
-        "ja": {"read": "確認のみ", "confirmed_in_person": "担当者が確認", "note": "メモ"},
-        "ja-easy": {"read": "みただけ", "confirmed_in_person": "たんとうしゃが かくにん", "note": "メモ"},
-        "en": {"read": "Opened", "confirmed_in_person": "Confirmed in person", "note": "Note"},
+        "ja": {"read": "確認のみ", "confirmed_in_person": "担当者が確認", "note": "メモ", "undo": "担当者の確認を取り消し"},
+        "ja-easy": {"read": "みただけ", "confirmed_in_person": "たんとうしゃが かくにん", "note": "メモ",
+                    "undo": "たんとうしゃの かくにんを とりけし"},
+        "en": {"read": "Opened", "confirmed_in_person": "Confirmed in person", "note": "Note",
+               "undo": "Staff confirmation undone"},
     }[ui_language(lang)]
     return words.get(status, status)
 
