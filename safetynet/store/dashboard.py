@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from safetynet.domain import ALL_STATUSES, Scope
 from safetynet.roster.model import Association
 from safetynet.store.db import Reads, Row
+from safetynet.store.reply_undo import not_undone
 
 ANSWERED_SQL = "('safe', 'need_help', 'confirmed_in_person')"
 _STATUSES = tuple(str(s) for s in ALL_STATUSES)
@@ -415,7 +416,7 @@ class DashboardReads:
         rows = await self.db.fetchall(
             "SELECT ch.association_id, r.channel, count(*) FROM"
             f" (SELECT min(id) AS id FROM replies WHERE campaign_id = ? AND status IN {ANSWERED_SQL}"
-            "  GROUP BY household_id) f JOIN replies r ON r.id = f.id"
+            f"  AND {not_undone()} GROUP BY household_id) f JOIN replies r ON r.id = f.id"
             " JOIN campaign_households ch ON ch.campaign_id = r.campaign_id AND ch.household_id = r.household_id"
             " GROUP BY ch.association_id, r.channel",
             (campaign_id,),

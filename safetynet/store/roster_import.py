@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from safetynet.roster.model import HouseholdRecord
+from safetynet.roster.values import BAD_CHARACTER, bad_character
 from safetynet.store.db import Conn, Row
 
 _CREATE_ROWS = """
@@ -102,6 +103,11 @@ def check_records(records: Sequence[HouseholdRecord]) -> None:
     district_of: dict[str, str] = {}
     keys: set[tuple[str, str]] = set()
     for r in records:
+        text = (r.district, r.association, r.group, r.household_key, r.name, r.address, r.language, r.notes)
+        if BAD_CHARACTER.search("".join(filter(None, text))) is not None:
+            found = next(t for t in text if t and BAD_CHARACTER.search(t))
+            raise ValueError(f"household {r.household_key!r} of association {r.association!r}: a cell "
+                             f"{bad_character(found)}")
         if district_of.setdefault(r.association, r.district) != r.district:
             raise ValueError(f"association {r.association} is in two districts")
         key = (r.association, r.household_key)
