@@ -88,3 +88,24 @@ def test_every_subcommand_has_help_with_an_example(capsys: pytest.CaptureFixture
             main(["campaign", sub, "--help"])
         out, _ = capsys.readouterr()
         assert "example" in out and f"safetynet campaign {sub}" in out
+
+
+def test_the_same_drill_twice_needs_force(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    drill = str(DRILLS / "citywide-earthquake.toml")
+    code, out, _ = run(city, capsys, "start", drill, "--json")
+    assert code == 0
+    first = json.loads(out)["id"]
+    code, out, err = run(city, capsys, "start", drill, "--json")
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and f"campaign {first}" in err and "--force" in err
+    # nothing was written for the refused start: no second draft either
+    code, out, _ = run(city, capsys, "start", drill, "--scope", "district:南地区", "--json")
+    assert code == 0  # another scope is another drill
+    second = json.loads(out)["id"]
+    assert second == first + 1
+    code, out, _ = run(city, capsys, "start", drill, "--force", "--json")
+    assert code == 0 and json.loads(out)["id"] == second + 1
+    assert run(city, capsys, "close", str(first))[0] == 0
+    assert run(city, capsys, "close", str(second + 1))[0] == 0
+    code, out, _ = run(city, capsys, "start", drill, "--json")
+    assert code == 0  # the first one is over: the drill may run again

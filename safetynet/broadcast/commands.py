@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from safetynet.admin import CommandError
-from safetynet.broadcast.model import DEFAULT_LADDER
+from safetynet.broadcast.model import DEFAULT_LADDER, Campaign
 from safetynet.broadcast.scenario import Scenario, ScenarioError, load_scenario
-from safetynet.broadcast.service import CampaignError, CampaignService, CampaignSpec
+from safetynet.broadcast.service import CampaignError, CampaignService, CampaignSpec, DuplicateCampaign
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, Scope
 
@@ -58,6 +58,8 @@ def add_arguments(sub: Any) -> None:
     p.add_argument("--real", action="store_true", help="a real event, not a drill (required for kind = \"real\")")
     p.add_argument("--json", action="store_true", help='print {"id": …}')
     p.add_argument("--simulate", action="store_true", help="simulated residents answer (demo machines only)")
+    p.add_argument("--force", action="store_true",
+                   help="start even though the same scenario already runs for the same scope (a second alert)")
     p.set_defaults(func=start)
 
     p = _parser(sub, "status", "the stats document of a campaign")
@@ -130,7 +132,13 @@ def start(cfg: Config, args: argparse.Namespace) -> int:
     if args.simulate and importlib.util.find_spec("safetynet.sim.runner") is None:
         raise CommandError("--simulate is not available in this installation")
     spec = CampaignSpec.from_scenario(s, _scope(args.scope), CampaignKind.REAL if args.real else s.kind)
-    campaign = _run(cfg, lambda svc: svc.launch(spec, source="cli", created_by="cli"))
+    async def launch(svc: CampaignService) -> Campaign:
+        try:
+            return await svc.launch(spec, source="cli", created_by="cli", force=args.force)
+        except DuplicateCampaign as e:
+            raise CommandError(f"{e}; add --force to start it anyway") from None
+
+    campaign = _run(cfg, launch)
     if args.json:
         print(json.dumps({"id": campaign.id}))
     else:

@@ -218,6 +218,14 @@ class DashboardReads:
         )
         return [_campaign(r) for r in rows]
 
+    async def drafts(self, limit: int = 10) -> list[CampaignInfo]:
+        """Campaigns waiting to be started (a trigger's proposal), newest first."""
+        rows = await self.db.fetchall(
+            f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE state = 'draft' ORDER BY created_at DESC, id DESC LIMIT ?",
+            (limit,),
+        )
+        return [_campaign(r) for r in rows]
+
     async def campaign_association_ids(self, campaign_id: int) -> set[int]:
         rows = await self.db.fetchall(
             "SELECT DISTINCT association_id FROM campaign_counts WHERE campaign_id = ?", (campaign_id,)

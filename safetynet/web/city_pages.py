@@ -29,6 +29,7 @@ from safetynet.web.city_views import (
     campaign_actions,
     campaign_header,
     districts_table,
+    proposals_block,
     recent_list,
     totals_block,
 )
@@ -102,13 +103,17 @@ async def city_page(request: web.Request) -> web.Response:
     recent = await reads(request).campaigns_for(ids)
     csrf = csrf_of(request) or ""
     start_form = await city_console.start_form(request, viewer, lang, csrf)
+    # a trigger's proposal waits for a city admin: shown on top until it is started or cancelled
+    proposals = proposals_block(lang, await reads(request).drafts()) if viewer.is_city_admin else ""
     if info is None:
-        body = f'<h1>{esc(t(lang, "city"))}</h1><p>{esc(t(lang, "no_data"))}</p>' + start_form + recent_list(lang, recent)
+        body = (f'<h1>{esc(t(lang, "city"))}</h1>{proposals}<p>{esc(t(lang, "no_data"))}</p>' + start_form
+                + recent_list(lang, recent))
         return render(request, t(lang, "city"), body)
     parts = await _parts(request, viewer, info, lang)
-    actions = campaign_actions(lang, info, csrf) if await city_console.may_finish(request, viewer, info) else ""
+    actions = (campaign_actions(lang, info, csrf, may_start=viewer.is_city_admin)
+               if await city_console.may_finish(request, viewer, info) else "")
     body = (
-        f'<h1>{esc(t(lang, "city"))}</h1>' + campaign_header(lang, info)
+        f'<h1>{esc(t(lang, "city"))}</h1>' + proposals + campaign_header(lang, info)
         + campaign_picker(lang, "/city", recent, info) + actions + parts.totals
         + f'<section aria-labelledby="curve-h"><h2 id="curve-h">{esc(t(lang, "curve"))}</h2>'
           f'<figure id="curve">{parts.curve}</figure></section>'
