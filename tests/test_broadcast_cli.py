@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from broadcast_helpers import SECRET, H, seed
 
+from safetynet.broadcast.model import ChannelHealth, DispatcherBeat
 from safetynet.cli import main
 from safetynet.clock import SystemClock
 from safetynet.config import load_config
@@ -109,3 +110,26 @@ def test_the_same_drill_twice_needs_force(city: Path, capsys: pytest.CaptureFixt
     assert run(city, capsys, "close", str(second + 1))[0] == 0
     code, out, _ = run(city, capsys, "start", drill, "--json")
     assert code == 0  # the first one is over: the drill may run again
+
+
+def test_start_warns_when_no_dispatcher_is_alive(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    drill = str(DRILLS / "citywide-earthquake.toml")
+    code, out, err = run(city, capsys, "start", drill)
+    assert code == 0 and out.strip().isdigit()  # the campaign is queued all the same
+    assert "warning: no dispatcher is running (never seen on this database)" in err
+    assert "safetynet serve" in err
+
+    async def a_dispatcher_beats(failing: bool) -> None:
+        now = SystemClock().now()
+        async with store_session(load_config(city), SystemClock()) as store:
+            health = [ChannelHealth("d-1", "sms", "failing", now - 60, "network", "Cannot connect to host", 7, now)]
+            await store.health.beat(DispatcherBeat("d-1", "host", 1, ("sms",), now - 120, now),
+                                    health if failing else [])
+
+    asyncio.run(a_dispatcher_beats(failing=False))
+    code, _, err = run(city, capsys, "start", drill, "--scope", "district:南地区")
+    assert code == 0 and "warning" not in err
+    asyncio.run(a_dispatcher_beats(failing=True))
+    code, _, err = run(city, capsys, "start", drill, "--scope", "district:北地区", "--json")
+    assert code == 0
+    assert "warning: sms is failing since" in err and "(7 attempts in a row): network — Cannot connect" in err

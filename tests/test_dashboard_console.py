@@ -8,8 +8,10 @@ from pathlib import Path
 
 from dashboard_fixtures import ASSOC_A, ASSOC_B, DIST_S, World, client, login, start_campaign, world
 
+from safetynet.broadcast.model import ChannelHealth, DispatcherBeat
 from safetynet.broadcast.service import CampaignService
 from safetynet.triggers.port import CampaignRequest
+from safetynet.web.dash_shell import when
 
 
 def form(csrf: str, **extra: str) -> dict[str, str]:
@@ -182,3 +184,41 @@ async def test_starting_the_same_campaign_again_asks_first(tmp_path: Path) -> No
                              data={"csrf": csrf, "really": "1", "force": "1"}, allow_redirects=False) as r:
             assert r.status == 303
         assert await state(w, draft) == "running"
+
+
+async def test_the_overview_says_when_nothing_is_being_sent(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        await login(http, w, "admin")
+
+        async def health() -> str:
+            async with http.get(f"{w.url}/city") as r:
+                page = await r.text()
+            return page[page.index('<section class="health'):page.index("</section>", page.index('class="health'))]
+
+        # `safetynet serve` never ran: the running drill sends nothing, and the page says so
+        block = await health()
+        assert 'class="health bad"' in block and 'role="alert"' in block
+        assert "配信プロセスが一度も動いていません" in block and "safetynet serve" in block
+        assert 'data-channel="sms" data-state="unknown"' in block
+        now = w.clock.now()
+        owner = "d-test"
+        await w.store.health.beat(
+            DispatcherBeat(owner, "host", 1, ("webpush", "telegram", "sms", "voice"), now - 600, now),
+            [ChannelHealth(owner, "sms", "failing", now - 300, "network", "Cannot connect to host 127.0.0.1:8090", 42,
+                           now),
+             ChannelHealth(owner, "webpush", "ok", now - 590, updated_at=now),
+             ChannelHealth(owner, "telegram", "idle", now - 600, updated_at=now)])
+        block = await health()
+        assert "配信プロセス稼働中" in block and 'role="alert"' in block
+        sms = block[block.index('data-channel="sms"'):]
+        assert 'data-state="failing"' in sms and "送信できていません" in sms and "42 回続けて失敗" in sms
+        assert when(now - 300) in sms and "事業者に接続できません" in sms and "Cannot connect to host" in sms
+        assert 'data-channel="webpush" data-state="ok"' in block and when(now - 590) in block
+        assert 'data-channel="telegram" data-state="idle"' in block
+        await w.store.health.beat(DispatcherBeat(owner, "host", 1, ("sms",), now - 600, now),
+                                  [ChannelHealth(owner, "sms", "ok", now, updated_at=now)])
+        block = await health()
+        assert 'class="health"' in block and 'role="alert"' not in block
+        await w.clock.advance(60)  # the dispatcher was killed: its heartbeat stops
+        block = await health()
+        assert f"配信プロセスが動いていません（最後の確認 {when(now)}）" in block and 'role="alert"' in block

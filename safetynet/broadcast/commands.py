@@ -1,7 +1,8 @@
 """`safetynet campaign preview|start|status|close|report`: parse, call the service, print.
 
 `campaign start` creates the campaign, plans step 0 into the outbox and returns: the dispatcher
-of a running `safetynet serve` picks it up (it polls the outbox).
+of a running `safetynet serve` picks it up (it polls the outbox). It warns when no dispatcher is
+alive (its heartbeat in the store) or a channel is failing: the id alone would suggest it is sent.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from safetynet.admin import CommandError
+from safetynet.broadcast.health import DispatchStatus, enabled_channels, read_status
 from safetynet.broadcast.model import DEFAULT_LADDER, Campaign
 from safetynet.broadcast.scenario import Scenario, ScenarioError, load_scenario
 from safetynet.broadcast.service import CampaignError, CampaignService, CampaignSpec, DuplicateCampaign
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, Scope
+from safetynet.triggers.xmlsafe import format_jst
 
 T = TypeVar("T")
 
@@ -132,24 +135,38 @@ def start(cfg: Config, args: argparse.Namespace) -> int:
     if args.simulate and importlib.util.find_spec("safetynet.sim.runner") is None:
         raise CommandError("--simulate is not available in this installation")
     spec = CampaignSpec.from_scenario(s, _scope(args.scope), CampaignKind.REAL if args.real else s.kind)
-    async def launch(svc: CampaignService) -> Campaign:
+
+    async def launch(svc: CampaignService) -> tuple[Campaign, DispatchStatus]:
         try:
-            return await svc.launch(spec, source="cli", created_by="cli", force=args.force)
+            c = await svc.launch(spec, source="cli", created_by="cli", force=args.force)
         except DuplicateCampaign as e:
             raise CommandError(f"{e}; add --force to start it anyway") from None
+        return c, await read_status(svc.store.health, svc.clock.now(), enabled_channels(cfg))
 
-    campaign = _run(cfg, launch)
+    campaign, sending = _run(cfg, launch)
     if args.json:
         print(json.dumps({"id": campaign.id}))
     else:
         print(campaign.id)
         print(f"{campaign.kind} {campaign.title!r}: {campaign.households:,} households; the first wave is"
               " queued for the dispatcher of `safetynet serve`", file=sys.stderr)
+    for line in sending_warnings(sending):
+        print(f"warning: {line}", file=sys.stderr)
     if args.simulate:
         from safetynet.sim import runner
 
         runner.simulate(cfg, campaign.id)
     return 0
+
+
+def sending_warnings(status: DispatchStatus) -> list[str]:
+    """What a person starting a campaign must know: nothing goes out, or a channel fails."""
+    if not status.sending:
+        seen = f"last seen {format_jst(status.last_seen)}" if status.last_seen else "never seen on this database"
+        return [f"no dispatcher is running ({seen}): nothing is sent until `safetynet serve` runs"
+                " (with its providers reachable: `safetynet sandbox` for the sandbox)"]
+    return [f"{h.channel} is failing since {format_jst(h.since)} ({h.failures} attempts in a row): {h.reason}"
+            + (f" — {h.detail}" if h.detail else "") for h in status.failing]
 
 
 def status(cfg: Config, args: argparse.Namespace) -> int:

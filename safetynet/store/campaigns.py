@@ -26,6 +26,7 @@ from safetynet.broadcast.model import (
 from safetynet.clock import Clock
 from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Channel, ContactKind, Status
 from safetynet.store.db import Conn, Database, Row
+from safetynet.store.health import HealthStore
 from safetynet.store.outbox import OutboxStore
 from safetynet.store.roster_scope import scope_filter
 from safetynet.store.statuses import StatusChange, apply_status_changes, init_counts
@@ -64,6 +65,7 @@ class CampaignStore:
         self.db = db
         self.clock = clock
         self.outbox = OutboxStore(db, clock)
+        self.health = HealthStore(db)
 
     async def stop(self) -> None:
         """Flushes and stops background group commits."""

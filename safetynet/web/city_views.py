@@ -7,10 +7,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from safetynet.broadcast.health import FAILING, IDLE, OK, DispatchStatus
 from safetynet.domain import ANSWERED
 from safetynet.store.dashboard import CampaignInfo
 from safetynet.web.dash_shell import when
-from safetynet.web.dash_text import STATUS_ORDER, pct, status_label, t
+from safetynet.web.dash_text import KNOWN_KEYS, STATUS_ORDER, pct, status_label, t
 from safetynet.web.dash_views import campaign_badge
 from safetynet.web.layout import esc
 
@@ -128,6 +129,37 @@ def proposals_block(lang: str, drafts: Sequence[CampaignInfo]) -> str:
     )
     return (f'<section class="proposals" role="alert" aria-labelledby="prop-h"><h2 id="prop-h">'
             f'{esc(t(lang, "proposals"))}</h2><ul>{items}</ul></section>')
+
+
+def health_block(lang: str, status: DispatchStatus, running: bool) -> str:
+    """Whether anything is being sent: the dispatcher, and each enabled channel (sending / failing
+    since when / why). An alert while a campaign runs and something is wrong."""
+    lines = []
+    if not status.sending:
+        what = (t(lang, "dispatcher_down", time=when(status.last_seen)) if status.last_seen is not None
+                else t(lang, "dispatcher_never"))
+        lines.append(f'<li class="dispatcher-down" data-dispatcher="down">⚠ {esc(what)}</li>')
+    else:
+        last = max(b.seen_at for b in status.alive)
+        lines.append(f'<li data-dispatcher="up">{esc(t(lang, "dispatcher_up", n=len(status.alive), time=when(last)))}</li>')
+    for channel, h in status.channels.items():
+        if h is None:
+            state, text = "unknown", t(lang, "ch_unknown")
+        elif h.state == FAILING:
+            reason = t(lang, f"reason_{h.reason}") if f"reason_{h.reason}" in KNOWN_KEYS else h.reason
+            state = FAILING
+            text = t(lang, "ch_failing", time=when(h.since), n=h.failures, reason=reason)
+            text += f" — {h.detail}" if h.detail else ""
+        elif h.state == OK:
+            state, text = OK, t(lang, "ch_ok", time=when(h.since))
+        else:
+            state, text = IDLE, t(lang, "ch_idle")
+        lines.append(f'<li class="ch-{state}" data-channel="{esc(channel)}" data-state="{state}">'
+                     f'<b>{esc(t(lang, "ch_" + channel))}</b>: {esc(text)}</li>')
+    bad = not status.sending or bool(status.failing)
+    alert = ' role="alert"' if bad and running else ""
+    return (f'<section class="health{" bad" if bad else ""}" aria-labelledby="health-h"{alert}>'
+            f'<h2 id="health-h">{esc(t(lang, "sending_h"))}</h2><ul>{"".join(lines)}</ul></section>')
 
 
 def campaign_header(lang: str, c: CampaignInfo) -> str:

@@ -122,6 +122,26 @@ _T: dict[str, tuple[str, str]] = {
     "duplicate_force": ("同じ通知が二度届くことを承知のうえで開始する", "Start anyway: every household gets the same alert twice"),
     "start_anyway": ("それでも開始する", "Start anyway"),
     "open_running": ("実施中の配信を開く", "Open the running campaign"),
+    "sending_h": ("配信の状態", "Sending"),
+    "dispatcher_down": ("配信プロセスが動いていません（最後の確認 {time}）。`safetynet serve` を起動するまで何も送信されません。",
+                        "No dispatcher is running (last heard {time}). Nothing is sent until `safetynet serve` runs."),
+    "dispatcher_never": ("配信プロセスが一度も動いていません。`safetynet serve` を起動するまで何も送信されません。",
+                         "No dispatcher has ever run. Nothing is sent until `safetynet serve` runs."),
+    "dispatcher_up": ("配信プロセス稼働中（{n} 件、最終確認 {time}）", "Dispatcher running ({n}, last heard {time})"),
+    "ch_webpush": ("プッシュ通知", "Web push"),
+    "ch_telegram": ("Telegram", "Telegram"),
+    "ch_sms": ("SMS", "SMS"),
+    "ch_voice": ("音声電話", "Voice calls"),
+    "ch_ok": ("✓ 送信できています（{time} から）", "✓ Sending (since {time})"),
+    "ch_idle": ("… 待機中（まだ送信していません）", "… Idle (nothing sent yet)"),
+    "ch_failing": ("✕ 送信できていません（{time} から、{n} 回続けて失敗）: {reason}",
+                   "✕ Failing since {time} ({n} attempts in a row): {reason}"),
+    "ch_unknown": ("— 状態不明（稼働中の配信プロセスがありません）", "— unknown (no dispatcher running with this channel)"),
+    "reason_network": ("事業者に接続できません", "cannot reach the provider"),
+    "reason_timeout": ("事業者が応答しません", "the provider does not answer"),
+    "reason_server_error": ("事業者側でエラーが起きています", "the provider answers with errors"),
+    "reason_configuration": ("設定または認証情報が正しくありません", "wrong configuration or credentials"),
+    "reason_internal": ("送信処理の内部エラー", "internal error of the sender"),
     "recent": ("最近の配信", "Recent campaigns"),
     "no_data": ("データがありません", "No data yet"),
     "back": ("戻る", "Back"),
@@ -163,6 +183,9 @@ _T: dict[str, tuple[str, str]] = {
     "cost": ("費用の見込み", "Cost estimate"),
     "voice": ("音声", "Voice"),
 }
+
+
+KNOWN_KEYS = frozenset(_T)
 
 
 def t(lang: str, key: str, **values: object) -> str:
