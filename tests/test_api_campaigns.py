@@ -209,3 +209,14 @@ async def test_the_same_drill_twice_is_refused_until_forced(tmp_path: Path) -> N
         assert status == 201  # another scope is another drill
         status, body = await a.call("POST", "/api/campaigns", admin, {"scenario": "citywide-earthquake", "force": True})
         assert status == 201
+
+
+async def test_a_scenario_without_a_scope_of_its_own_needs_one(tmp_path: Path) -> None:
+    async with api(tmp_path) as a:
+        admin = await a.token(Role.CITY_ADMIN, "city")
+        status, body = await a.call("POST", "/api/campaigns", admin, {"scenario": "association-monthly"})
+        assert status == 400 and "no scope of its own" in body["error"]
+        assert await a.store.campaigns.list_campaigns() == []
+        status, body = await a.call("POST", "/api/campaigns", admin,
+                                    {"scenario": "association-monthly", "scope": ["association:南一町会"]})
+        assert (status, body["households"]) == (201, 1)

@@ -133,3 +133,18 @@ def test_start_warns_when_no_dispatcher_is_alive(city: Path, capsys: pytest.Capt
     code, _, err = run(city, capsys, "start", drill, "--scope", "district:北地区", "--json")
     assert code == 0
     assert "warning: sms is failing since" in err and "(7 attempts in a row): network — Cannot connect" in err
+
+
+def test_the_monthly_association_drill_never_goes_city_wide(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    monthly = str(DRILLS / "association-monthly.toml")
+    for command in ("start", "preview"):
+        code, out, err = run(city, capsys, command, monthly)
+        assert code == 2 and out == ""
+        assert err.startswith("error: ") and "no scope of its own" in err and "--scope association:" in err
+        assert "Traceback" not in err
+    code, out, _ = run(city, capsys, "status", "1", "--json")
+    assert code == 2  # nothing was started
+    code, out, _ = run(city, capsys, "start", monthly, "--scope", "association:南町会", "--json")
+    assert code == 0
+    code, out, _ = run(city, capsys, "status", str(json.loads(out)["id"]), "--json")
+    assert json.loads(out)["households"] == 1

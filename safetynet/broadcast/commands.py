@@ -102,6 +102,13 @@ def _scenario(path: str) -> Scenario:
         raise CommandError(str(e)) from None
 
 
+def _spec(s: Scenario, scope: str | None, kind: CampaignKind | None = None) -> CampaignSpec:
+    try:
+        return CampaignSpec.from_scenario(s, _scope(scope), kind)
+    except ScenarioError as e:
+        raise CommandError(str(e)) from None
+
+
 def _scope(text: str | None) -> tuple[str, ...] | None:
     if not text:
         return None
@@ -114,7 +121,7 @@ def _scope(text: str | None) -> tuple[str, ...] | None:
 def preview(cfg: Config, args: argparse.Namespace) -> int:
     if args.target.endswith(".toml") or Path(args.target).exists():
         s = _scenario(args.target)
-        spec = CampaignSpec.from_scenario(s, _scope(args.scope))
+        spec = _spec(s, args.scope)
     else:
         scope = _scope(args.scope) or _scope(args.target) or ("city",)
         spec = CampaignSpec("preview", CampaignKind.DRILL, scope, {"ja": "安否確認です。"}, DEFAULT_LADDER)
@@ -134,7 +141,7 @@ def start(cfg: Config, args: argparse.Namespace) -> int:
         raise CommandError(f"{args.scenario} is a real event; add --real to start it")
     if args.simulate and importlib.util.find_spec("safetynet.sim.runner") is None:
         raise CommandError("--simulate is not available in this installation")
-    spec = CampaignSpec.from_scenario(s, _scope(args.scope), CampaignKind.REAL if args.real else s.kind)
+    spec = _spec(s, args.scope, CampaignKind.REAL if args.real else s.kind)
 
     async def launch(svc: CampaignService) -> tuple[Campaign, DispatchStatus]:
         try:

@@ -82,6 +82,11 @@ class CampaignSpec:
     @classmethod
     def from_scenario(cls, s: Scenario, scope: Sequence[str] | None = None,
                       kind: CampaignKind | None = None) -> CampaignSpec:
+        """The campaign of scenario `s`; `scope` overrides its own. A scenario without a scope of
+        its own (a monthly association drill) is refused without one, never sent city-wide."""
+        if not scope and not s.scope:
+            raise ScenarioError(f"{s.name}: the scenario has no scope of its own (it is meant for one association"
+                                " or district): name one, e.g. --scope association:NAME")
         return cls(s.title, kind or s.kind, tuple(scope) if scope else s.scope, dict(s.messages), s.ladder,
                    {**s.options, "scenario": s.name})
 

@@ -77,6 +77,8 @@ def _spec(request: web.Request, doc: dict[str, Any]) -> CampaignSpec:
             if not path.exists():
                 raise _bad(f"scenario: no scenario named {name!r}")
             s = load_scenario(path)
+            if not s.scope and "scope" not in doc:
+                raise _bad(f'scope: the scenario {name} has no scope of its own: send "scope": ["association:NAME"]')
             inline = CampaignSpec.from_json({"title": s.title, "kind": doc.get("kind", str(s.kind)),
                                              "scope": doc.get("scope", list(s.scope)), "messages": s.messages})
             return CampaignSpec(inline.title, inline.kind, inline.scope, inline.messages, s.ladder,
