@@ -134,7 +134,8 @@ async def seed(env: Env, kind: CampaignKind = CampaignKind.DRILL) -> None:
 async def start_campaign(env: Env, kind: CampaignKind = CampaignKind.DRILL, scope: Sequence[str] = ("city",)) -> int:
     """A running campaign over the seeded households, started by the broadcast service (step 0 planned)."""
     service = CampaignService(env.store, env.cfg, env.clock)
-    c = await service.launch(CampaignSpec("地震 安否確認", kind, tuple(scope), dict(MESSAGES)))
+    # force: some tests need a second campaign of the same text running beside the first
+    c = await service.launch(CampaignSpec("地震 安否確認", kind, tuple(scope), dict(MESSAGES)), force=True)
     return c.id
 
 

@@ -186,3 +186,35 @@ class LadderProgress:
     next_step: int  # the first step not planned yet
     paused_since: float | None = None  # a drill paused by a running real event
     paused_seconds: float = 0.0  # total time paused so far (pushes later steps back)
+
+
+# --- whether anything is being sent ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DispatcherBeat:
+    """A dispatcher's heartbeat, as stored: who, where, which lanes, since when, last heard."""
+
+    owner: str
+    host: str
+    pid: int
+    lanes: tuple[str, ...]
+    started_at: float
+    seen_at: float
+    stopped_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHealth:
+    """How one channel fares in one dispatcher: `idle` (nothing tried yet), `ok` (the provider
+    answers), `failing` (attempts in a row fail for a reason that is not the recipient's), with
+    when that began, the last reason and the provider's (redacted) answer."""
+
+    owner: str
+    channel: str
+    state: str
+    since: float
+    reason: str = ""
+    detail: str = ""
+    failures: int = 0
+    updated_at: float = 0.0

@@ -1,10 +1,12 @@
 """Planning a ladder step (pure): households → deliveries, no I/O.
 
-Per household, the step's channels are taken in the order of the household's working contacts
-(so "this family prefers Telegram" is respected), then the step's fallback channels the same way.
-The first is planned into the outbox; when it fails permanently the outbox asks `next_channel`
-for the following one (from the household's contacts as they are then). Vulnerable households
-(要配慮) go first.
+Per household, a step's channels are tried in the order the scenario lists them, then its fallback
+channels the same way (DESIGN §5: never a call while a mobile can take an SMS). A household's own
+order of contacts counts only among the app channels (web push, Telegram: both free, so "this
+family prefers Telegram" is respected); it never puts a call before an SMS. The first channel is
+planned into the outbox; when it fails permanently the outbox asks `next_channel` for the
+following one (from the household's contacts as they are then). Vulnerable households (要配慮)
+go first.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from safetynet.broadcast.model import (
     PlannedDelivery,
     StepPlan,
 )
-from safetynet.domain import CHANNELS_OF_KIND, Channel, ContactKind
+from safetynet.domain import APP_CHANNELS, CHANNELS_OF_KIND, Channel, ContactKind
 
 
 class PlannableContact(Protocol):
@@ -43,17 +45,37 @@ class PlannableHousehold(Protocol):
     def contacts(self) -> Sequence[PlannableContact]: ...
 
 
-def _pick(contacts: Sequence[PlannableContact], allowed: Sequence[Channel], taken: set[Channel]) -> list[
-    tuple[Channel, int]
-]:
-    out: list[tuple[Channel, int]] = []
+_APP = frozenset(APP_CHANNELS)
+
+
+def _reachable(contacts: Sequence[PlannableContact]) -> dict[Channel, int]:
+    """Channel → the household's first working contact that takes it, in the household's order
+    (the dict keeps that order: it is the household's preference among the app channels)."""
+    have: dict[Channel, int] = {}
     for c in contacts:
         # a str kind hashes like its ContactKind: no enum conversion on this hot path
         for ch in CHANNELS_OF_KIND.get(c.kind, ()):
-            if ch in allowed and ch not in taken:
-                taken.add(ch)
-                out.append((ch, c.id))
-    return out
+            if ch not in have:
+                have[ch] = c.id
+    return have
+
+
+def _pick(have: Mapping[Channel, int], allowed: Sequence[Channel], taken: set[Channel]) -> list[
+    tuple[Channel, int]
+]:
+    """`allowed` in the scenario's order, as far as the household has them; the app channels among
+    them swap places to follow the household's own order."""
+    picked: list[Channel] = []
+    apps = 0
+    for ch in allowed:
+        if ch in have and ch not in taken:
+            taken.add(ch)
+            picked.append(ch)
+            apps += ch in _APP
+    if apps > 1:
+        preferred = iter([ch for ch in have if ch in _APP and ch in picked])
+        picked = [next(preferred) if ch in _APP else ch for ch in picked]
+    return [(ch, have[ch]) for ch in picked]
 
 
 def channel_order(
@@ -61,10 +83,10 @@ def channel_order(
 ) -> list[tuple[Channel, int]]:
     """(channel, contact id) in the order they are tried for this household in this step.
     `busy` channels still have an earlier step's message waiting: not planned again."""
-    working = [c for c in household.contacts if c.working]
+    have = _reachable([c for c in household.contacts if c.working])
     taken: set[Channel] = set(busy)
-    primary = _pick(working, step.channels, taken)
-    return primary + _pick(working, step.fallback, taken)
+    primary = _pick(have, step.channels, taken)
+    return primary + _pick(have, step.fallback, taken)
 
 
 def plan_step(
@@ -86,8 +108,9 @@ def plan_step(
             continue
         if step.door_knock:
             continue
+        have = _reachable(working)
         taken: set[Channel] = set(busy.get(h.id, ()))
-        order = _pick(working, step.channels, taken) or _pick(working, step.fallback, taken)
+        order = _pick(have, step.channels, taken) or _pick(have, step.fallback, taken)
         if not order:
             not_covered.append(h.id)
             continue

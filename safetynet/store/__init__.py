@@ -31,6 +31,7 @@ class Store:
         self.roster = RosterStore(db, clock)
         self.auth = AuthStore(db, clock)
         self.campaigns = CampaignStore(db, clock)
+        self.health = self.campaigns.health  # dispatcher heartbeats and channel health
         self.replies = ReplyStore(db, clock)
         self.triggers = TriggerStore(db, clock)
 

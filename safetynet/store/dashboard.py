@@ -219,6 +219,14 @@ class DashboardReads:
         )
         return [_campaign(r) for r in rows]
 
+    async def drafts(self, limit: int = 10) -> list[CampaignInfo]:
+        """Campaigns waiting to be started (a trigger's proposal), newest first."""
+        rows = await self.db.fetchall(
+            f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE state = 'draft' ORDER BY created_at DESC, id DESC LIMIT ?",
+            (limit,),
+        )
+        return [_campaign(r) for r in rows]
+
     async def campaign_association_ids(self, campaign_id: int) -> set[int]:
         rows = await self.db.fetchall(
             "SELECT DISTINCT association_id FROM campaign_counts WHERE campaign_id = ?", (campaign_id,)
@@ -258,11 +266,12 @@ class DashboardReads:
         return None
 
     async def previous_campaign(self, campaign: CampaignInfo) -> CampaignInfo | None:
-        """The campaign of the same scope that started last before this one (for drill comparisons)."""
+        """The campaign of the same kind and scope that started last before this one (a drill is
+        compared with the drill before it, never with a real event that came between)."""
         rows = await self.db.fetchall(
-            f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE id != ? AND state IN ('running', 'closed')"
+            f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE id != ? AND kind = ? AND state IN ('running', 'closed')"
             " AND coalesce(started_at, created_at) < ? ORDER BY coalesce(started_at, created_at) DESC LIMIT 50",
-            (campaign.id, campaign.started_at or campaign.created_at),
+            (campaign.id, campaign.kind, campaign.started_at or campaign.created_at),
         )
         for r in rows:
             c = _campaign(r)

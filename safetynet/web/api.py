@@ -1,6 +1,7 @@
 """Campaign API: start, close, cancel, list, stats, preview (JSON; staff session or API token).
 
-Only city admins, and district heads within their district, may start, close or cancel. A
+Only city admins, and district heads within their district, may start, close or cancel; a draft
+(a trigger's proposal) is started by a city admin only. A
 campaign that reaches none of the caller's associations answers exactly like one that does not
 exist (404). Browser sessions must send the CSRF token; API tokens need none.
 """
@@ -22,6 +23,7 @@ from safetynet.broadcast.service import (
     CampaignService,
     CampaignSpec,
     CampaignStateError,
+    DuplicateCampaign,
     covered,
 )
 from safetynet.domain import CampaignKind
@@ -69,6 +71,8 @@ def _spec(request: web.Request, doc: dict[str, Any]) -> CampaignSpec:
             if not path.exists():
                 raise _bad(f"scenario: no scenario named {name!r}")
             s = load_scenario(path)
+            if not s.scope and "scope" not in doc:
+                raise _bad(f'scope: the scenario {name} has no scope of its own: send "scope": ["association:NAME"]')
             inline = CampaignSpec.from_json({"title": s.title, "kind": doc.get("kind", str(s.kind)),
                                              "scope": doc.get("scope", list(s.scope)), "messages": s.messages})
             return CampaignSpec(inline.title, inline.kind, inline.scope, inline.messages, s.ladder,
@@ -117,12 +121,39 @@ async def create(request: web.Request) -> web.Response:
         if not await _may_manage(request, viewer, spec.scope):
             return json_error(403, "you may not start a campaign for this scope")
         svc = _service(request)
-        c = await svc.create(spec, source="api", created_by=viewer.login)
         if doc.get("start", True) is not False:
-            c = await svc.start(c.id)
+            c = await svc.launch(spec, source="api", created_by=viewer.login, force=doc.get("force") is True)
+        else:
+            c = await svc.create(spec, source="api", created_by=viewer.login)
+    except DuplicateCampaign as e:
+        return _duplicate(e)
     except CampaignError as e:
         return json_error(400, str(e))
     return web.json_response({"id": c.id, "state": str(c.state), "households": c.households}, status=201)
+
+
+def _duplicate(e: DuplicateCampaign) -> web.Response:
+    return web.json_response({"error": f'{e}; send "force": true to start it anyway', "running": e.running.id},
+                             status=409, dumps=lambda d: json.dumps(d, ensure_ascii=False))
+
+
+async def start(request: web.Request) -> web.Response:
+    """Starts a draft (a trigger's proposal, or one created with "start": false); city admins only."""
+    viewer = require_viewer(request)
+    await check_csrf(request)
+    c = await _visible_campaign(request, viewer)
+    if not viewer.is_city_admin:
+        return json_error(403, "only a city admin may start a proposed campaign")
+    doc = await _json_body(request)
+    try:
+        started = await _service(request).start(c.id, by=viewer.login, force=doc.get("force") is True)
+    except DuplicateCampaign as e:
+        return _duplicate(e)
+    except CampaignStateError as e:
+        return json_error(409, str(e))
+    except CampaignError as e:
+        return json_error(400, str(e))
+    return web.json_response({"id": started.id, "state": str(started.state), "households": started.households})
 
 
 async def _finish(request: web.Request, action: str) -> web.Response:
@@ -192,6 +223,7 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/campaigns", create)
     app.router.add_get("/api/campaigns", list_campaigns)
     app.router.add_post("/api/campaigns/preview", preview)
+    app.router.add_post("/api/campaigns/{id}/start", start)
     app.router.add_post("/api/campaigns/{id}/close", close)
     app.router.add_post("/api/campaigns/{id}/cancel", cancel)
     app.router.add_get("/api/campaigns/{id}/stats", stats)

@@ -116,6 +116,37 @@ _T: dict[str, tuple[str, str]] = {
     "cancel": ("中止する", "Cancel"),
     "close_confirm": ("本当に終了しますか（元に戻せません）", "Really close it (cannot be undone)"),
     "cancel_confirm": ("本当に中止しますか（元に戻せません）", "Really cancel it (cannot be undone)"),
+    "start": ("開始する", "Start"),
+    "start_confirm": ("本当に開始しますか（対象の全世帯に送信されます）", "Really start it (every household in scope is sent the alert)"),
+    "proposals": ("開始を待つ提案", "Proposals waiting to start"),
+    "proposed_at": ("提案 {time}", "proposed {time}"),
+    "review_and_start": ("確認して開始", "Review and start"),
+    "duplicate_title": ("同じ配信が実施中です", "The same campaign is already running"),
+    "duplicate_text": ("「{title}」（対象 {scope}、{time} 開始）が実施中です。もう一度開始すると、対象の世帯に同じ通知がもう一度届きます。",
+                       "“{title}” (scope {scope}, started {time}) is running. Starting again sends every household in scope the same alert a second time."),
+    "duplicate_force": ("同じ通知が二度届くことを承知のうえで開始する", "Start anyway: every household gets the same alert twice"),
+    "start_anyway": ("それでも開始する", "Start anyway"),
+    "open_running": ("実施中の配信を開く", "Open the running campaign"),
+    "sending_h": ("配信の状態", "Sending"),
+    "dispatcher_down": ("配信プロセスが動いていません（最後の確認 {time}）。`safetynet serve` を起動するまで何も送信されません。",
+                        "No dispatcher is running (last heard {time}). Nothing is sent until `safetynet serve` runs."),
+    "dispatcher_never": ("配信プロセスが一度も動いていません。`safetynet serve` を起動するまで何も送信されません。",
+                         "No dispatcher has ever run. Nothing is sent until `safetynet serve` runs."),
+    "dispatcher_up": ("配信プロセス稼働中（{n} 件、最終確認 {time}）", "Dispatcher running ({n}, last heard {time})"),
+    "ch_webpush": ("プッシュ通知", "Web push"),
+    "ch_telegram": ("Telegram", "Telegram"),
+    "ch_sms": ("SMS", "SMS"),
+    "ch_voice": ("音声電話", "Voice calls"),
+    "ch_ok": ("✓ 送信できています（{time} から）", "✓ Sending (since {time})"),
+    "ch_idle": ("… 待機中（まだ送信していません）", "… Idle (nothing sent yet)"),
+    "ch_failing": ("✕ 送信できていません（{time} から、{n} 回続けて失敗）: {reason}",
+                   "✕ Failing since {time} ({n} attempts in a row): {reason}"),
+    "ch_unknown": ("— 状態不明（稼働中の配信プロセスがありません）", "— unknown (no dispatcher running with this channel)"),
+    "reason_network": ("事業者に接続できません", "cannot reach the provider"),
+    "reason_timeout": ("事業者が応答しません", "the provider does not answer"),
+    "reason_server_error": ("事業者側でエラーが起きています", "the provider answers with errors"),
+    "reason_configuration": ("設定または認証情報が正しくありません", "wrong configuration or credentials"),
+    "reason_internal": ("送信処理の内部エラー", "internal error of the sender"),
     "recent": ("最近の配信", "Recent campaigns"),
     "no_data": ("データがありません", "No data yet"),
     "back": ("戻る", "Back"),
@@ -173,6 +204,9 @@ _T: dict[str, tuple[str, str]] = {
     "cost": ("費用の見込み", "Cost estimate"),
     "voice": ("音声", "Voice"),
 }
+
+
+KNOWN_KEYS = frozenset(_T)
 
 
 def t(lang: str, key: str, **values: object) -> str:
