@@ -125,22 +125,22 @@ class Enrolment:
         try:
             number = parse_phone(phone_text)
         except PhoneError:
-            raise ChannelRefused("enrol_bad_phone") from None
+            raise ChannelRefused("enrol.sms.bad_phone") from None
         if number.kind != PhoneKind.MOBILE:
-            raise ChannelRefused("enrol_bad_phone")
+            raise ChannelRefused("enrol.sms.bad_phone")
         sms_code = "".join(secrets.choice("0123456789") for _ in range(PHONE_CODE_DIGITS))
         ok = await self.store.replies.start_phone_verification(
             h.id, number.e164, self._code_hash(h.id, sms_code), PHONE_CODE_TTL_SECONDS
         )
         if not ok:
-            raise ChannelRefused("enrol_too_many")
+            raise ChannelRefused("enrol.sms.too_many")
         await self._send_code(h, number.e164, sms_code)
 
     async def _send_code(self, h: Household, e164: str, sms_code: str) -> None:
         sender = self.senders.get(Channel.SMS)
         if sender is None:
-            raise ChannelRefused("enrol_too_many")
-        text = texts.t(h.language, "enrol_sms_code", code=sms_code)
+            raise ChannelRefused("enrol.sms.too_many")
+        text = texts.t(h.language, "enrol.sms.code_message", code=sms_code)
         msg = OutboundMessage(
             channel=Channel.SMS, delivery_id=0, campaign_id=0, household_id=h.id, address=e164, text=text,
             reply_url="", reply_token="", language=h.language, drill=False, title="",
@@ -149,7 +149,7 @@ class Enrolment:
             await sender.send(msg)
         except SendError as e:
             log.warning("enrol_code_not_sent", household_id=h.id, reason=e.reason)
-            raise ChannelRefused("enrol_bad_phone") from None
+            raise ChannelRefused("enrol.sms.bad_phone") from None
 
     async def confirm_phone(self, code: str, sms_code: str) -> Contact:
         h = await self.household(code)
@@ -158,7 +158,7 @@ class Enrolment:
             h.id, self._code_hash(h.id, typed), PHONE_CODE_MAX_ATTEMPTS
         )
         if phone is None:
-            raise ChannelRefused("enrol_wrong_code")
+            raise ChannelRefused("enrol.sms.wrong_code")
         contact = await self.store.roster.add_contact(h.id, ContactKind.MOBILE, phone, source="enrolment")
         log.info("enrol_phone_confirmed", household_id=h.id)
         return contact

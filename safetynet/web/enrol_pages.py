@@ -165,12 +165,12 @@ async def join_phone(request: web.Request) -> web.Response:
     except EnrolmentError:
         return _bad_code(request)
     if request.app[_STATE].sms.hit(client_ip(request)) > 0:
-        return await _render(request, code, form.get("lang"), "enrol_too_many", status=429)
+        return await _render(request, code, form.get("lang"), "enrol.sms.too_many", status=429)
     try:
         await _enrolment(services(request)).start_phone(code, str(form.get("phone", "")))
     except ChannelRefused as e:
         return await _render(request, code, form.get("lang"), e.key, status=400)
-    return await _render(request, code, form.get("lang"), "enrol_code_sent", code_sent=True)
+    return await _render(request, code, form.get("lang"), "enrol.sms.code_sent", code_sent=True)
 
 
 async def join_phone_confirm(request: web.Request) -> web.Response:
@@ -183,7 +183,7 @@ async def join_phone_confirm(request: web.Request) -> web.Response:
         return _bad_code(request)
     except ChannelRefused as e:
         return await _render(request, code, form.get("lang"), e.key, code_sent=True, status=400)
-    return await _render(request, code, form.get("lang"), "enrol_phone_done")
+    return await _render(request, code, form.get("lang"), "enrol.sms.done")
 
 
 async def join_remove(request: web.Request) -> web.Response:
@@ -209,7 +209,7 @@ async def join_remove(request: web.Request) -> web.Response:
         removed = await enrolment.remove(code, contact_id)
     except EnrolmentError:
         return _bad_code(request)
-    return await _render(request, code, form.get("lang"), "enrol_removed" if removed else "")
+    return await _render(request, code, form.get("lang"), "enrol.list.removed" if removed else "")
 
 
 def setup(app: web.Application) -> None:

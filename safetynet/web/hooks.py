@@ -104,21 +104,21 @@ async def answer_sms(svc: Services, intake: ReplyIntake, inbound: sms.InboundSms
     """Records what an SMS says for the households of its phone; returns the text to answer with."""
     if not targets:
         log.info("sms_without_campaign")
-        return texts.t(svc.cfg.city.default_language, "sms_none")
+        return texts.t(svc.cfg.city.default_language, "sms.none")
     lang = targets[0].language
     status = parse_keyword(inbound.body)
     note = inbound.body if has_words_beyond_keyword(inbound.body) else None
     if status is None:
         for t in targets:
             await intake.note(t, inbound.body, ReplyChannel.SMS, f"sms:{inbound.message_sid}:{t.household_id}")
-        return texts.t(lang, "sms_help")
+        return texts.t(lang, "sms.help")
     if len(targets) > 1 and status == Status.SAFE:
         # "Safe" from a phone several households share could mark the wrong one safe: ask per household.
         for t in targets:
             await intake.note(t, inbound.body, ReplyChannel.SMS, f"sms:{inbound.message_sid}:{t.household_id}")
         links = [reply_url(svc.cfg.server.public_url, reply_token(svc.cfg.secrets.secret_key, t.campaign_id,
                                                                    t.household_id)) for t in targets]
-        return "\n".join([texts.t(lang, "sms_many"), *links])
+        return "\n".join([texts.t(lang, "sms.many"), *links])
     for t in targets:  # need help is taken for every household of the phone: a false alarm is cheaper
         await intake.answer(t, status, ReplyChannel.SMS, f"sms:{inbound.message_sid}:{t.household_id}",
                             ReplyDetails(note=note))
@@ -154,7 +154,7 @@ async def voice_hook(request: web.Request) -> web.Response:
     target = await intake.resolve(token)
     if target is None:
         vr = VoiceResponse()
-        vr.say(texts.t("ja", "not_found"), language="ja-JP")
+        vr.say(texts.t("ja", "reply.not_found"), language="ja-JP")
         vr.hangup()
         return _twiml(str(vr))
     retry = request.query.get("retry") == "1"
@@ -200,7 +200,7 @@ async def _telegram_callback(svc: Services, intake: ReplyIntake, cb: telegram.Te
     target = await intake.resolve(parsed[1]) if parsed else None
     if parsed is None or target is None:
         if sender is not None:
-            await _answer_query(sender, cb.query_id, texts.t("ja", "not_found"))
+            await _answer_query(sender, cb.query_id, texts.t("ja", "reply.not_found"))
         return
     answer = parsed[0]
     await intake.answer(target, answer, ReplyChannel.TELEGRAM, f"tg:{cb.query_id}")
@@ -218,13 +218,13 @@ async def _answer_query(sender: telegram.TelegramSender, query_id: str, text: st
 async def _telegram_start(request: web.Request, svc: Services, start: telegram.TelegramStart) -> None:
     """`/start CODE`: this chat becomes the household's Telegram contact."""
     if request.app[_STATE].starts.hit(f"tg:{start.chat_id}") > 0:
-        text = texts.t("ja", "enrol_slow_down")
+        text = texts.t("ja", "enrol.slow_down")
     else:
         try:
             found = await Enrolment(svc.store, svc.cfg, svc.clock).link_telegram(start.code, start.chat_id)
-            text = texts.t(found.language, "enrol_telegram_done", association=found.association)
+            text = texts.t(found.language, "enrol.telegram.done", association=found.association)
         except EnrolmentError:
-            text = texts.t("ja", "enrol_bad_code")
+            text = texts.t("ja", "enrol.bad_code")
     sender = _telegram_sender(svc)
     if sender is None:
         return

@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 
+from safetynet.i18n import t
+
 
 def esc(value: object) -> str:
     """Escapes anything shown in a page (names, notes, CAP text are user data)."""
@@ -32,7 +34,7 @@ def page(
             f'<a href="{esc(href)}" hreflang="{esc(code)}"{current if code == lang else ""}>{esc(label)}</a>'
             for code, label, href in langs
         )
-        switch = f'<nav class="lang" aria-label="Language / 言語">{items}</nav>'
+        switch = f'<nav class="lang" aria-label="{esc(t(lang, "page.language_switch"))}">{items}</nav>'
     html_lang = "ja" if lang.startswith("ja") else lang
     return (
         f'<!doctype html><html lang="{esc(html_lang)}"><head><meta charset="utf-8">'

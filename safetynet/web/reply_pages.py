@@ -143,7 +143,7 @@ async def _bad_answer(request: web.Request, token: str, target: ReplyTarget, lan
         return _not_found()
     body = question_page(token, lang, info.association, info.kind, info.title,
                          alert_text(info.messages, target.language, lang), target.status, [],
-                         notice=texts.t(lang, "bad_answer"))
+                         notice=texts.t(lang, "reply.bad_answer"))
     return html(body, status=400)
 
 
