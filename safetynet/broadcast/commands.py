@@ -23,6 +23,7 @@ from safetynet.broadcast.scenario import Scenario, ScenarioError, load_scenario
 from safetynet.broadcast.service import CampaignError, CampaignService, CampaignSpec, DuplicateCampaign
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, Scope
+from safetynet.i18n import t
 from safetynet.triggers.xmlsafe import format_jst
 
 T = TypeVar("T")
@@ -124,7 +125,7 @@ def preview(cfg: Config, args: argparse.Namespace) -> int:
         spec = _spec(s, args.scope)
     else:
         scope = _scope(args.scope) or _scope(args.target) or ("city",)
-        spec = CampaignSpec("preview", CampaignKind.DRILL, scope, {"ja": "安否確認です。"}, DEFAULT_LADDER)
+        spec = CampaignSpec("preview", CampaignKind.DRILL, scope, {"ja": t("ja", "campaign.preview_body")}, DEFAULT_LADDER)
     result = _run(cfg, lambda svc: svc.preview(spec.scope, spec.ladder, spec.messages, spec.kind))
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))

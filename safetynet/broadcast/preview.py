@@ -17,6 +17,7 @@ from safetynet.broadcast.model import LadderStep
 from safetynet.broadcast.planner import PlannableHousehold, channel_order
 from safetynet.config import Config
 from safetynet.domain import Channel
+from safetynet.i18n import t
 
 # A reply URL as long as a real one, for counting SMS segments.
 _SAMPLE_URL_TOKEN = "x" * 22
@@ -93,7 +94,7 @@ class PreviewCounter:
                  drill: bool) -> None:
         self.cfg = cfg
         self.ladder = tuple(ladder)
-        self.messages = dict(messages or {"ja": "安否確認の訓練です。"})
+        self.messages = dict(messages or {"ja": t("ja", "campaign.sample_body")})
         self.drill = drill
         self.households = 0
         self.no_contact = 0
