@@ -12,6 +12,7 @@ from pathlib import Path
 from safetynet.auth import hash_password, new_token, token_expiry, token_hash, validate_role_scope
 from safetynet.config import Config
 from safetynet.domain import Role, Scope
+from safetynet.i18n import t
 from safetynet.passwords import PasswordError, check_password
 from safetynet.store import store_session
 from safetynet.store.auth import StaffError
@@ -63,7 +64,7 @@ async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str
         if await store.auth.count_city_admins() == 0:
             if password is None:
                 password = printed_password = secrets.token_urlsafe(12)
-            await store.auth.add_staff(login, "市役所 防災担当", Role.CITY_ADMIN, "city", hash_password(password))
+            await store.auth.add_staff(login, t("ja", "staff.first_admin_name"), Role.CITY_ADMIN, "city", hash_password(password))
             created.append(f"city admin {login!r}")
     return created, printed_password
 

@@ -15,6 +15,7 @@ from html import escape
 from typing import Any, Protocol
 
 from safetynet.csvout import csv_text
+from safetynet.i18n import t
 from safetynet.stats.curve import Series, render_svg
 
 _JST = timezone(timedelta(hours=9))
@@ -26,34 +27,12 @@ FORMATS = ("html", "csv", "json")
 
 Row = dict[str, Any]
 
-_L: dict[str, tuple[str, str]] = {
-    "title": ("訓練報告", "Drill report"), "real": ("実災害", "Real event"), "drill": ("訓練", "Drill"),
-    "started": ("開始", "Started"), "closed": ("終了", "Closed"), "generated": ("作成", "Generated"),
-    "scope": ("対象", "Scope"), "summary": ("全体", "Summary"), "households": ("世帯数", "Households"),
-    "answered": ("回答率", "Answered"), "previous": ("前回", "Previous"), "comparison": ("比較", "Comparison"),
-    "milestones": ("回答率に達するまでの時間（分）", "Minutes until answered"), "level": ("区分", "Level"),
-    "city": ("全体", "All"), "district": ("地区", "District"), "association": ("町会", "Association"),
-    "channels": ("最初の回答の経路", "Channel of the first answer"), "curve": ("回答の推移", "Response curve"),
-    "associations": ("町会別", "Per association"), "unreachable": ("連絡不能の世帯", "Unreachable households"),
-    "never": ("一度も回答のなかった世帯", "Households that never answered"), "none": ("なし", "None"),
-    "group": ("班", "Group"), "name": ("世帯主", "Name"), "address": ("住所", "Address"),
-    "better": ("▲ 改善", "▲ Better"), "worse": ("▼ 悪化", "▼ Worse"), "same": ("＝ 同程度", "= Same"),
-    "no_previous": ("前回なし", "No previous"), "curve_desc": ("開始からの分と回答率、地区ごと",
-                                                          "Minutes since start against answered %, per district"),
-    "min": ("分", "min"), "count": ("件数", "Count"),
-    "safe": ("無事", "Safe"), "need_help": ("要支援", "Needs help"), "confirmed_in_person": ("対面確認", "In person"),
-    "read": ("既読", "Read"), "notified": ("送信済", "Sent"), "pending": ("未送信", "Not sent"),
-    "unreachable_s": ("連絡不能", "Unreachable"),
-}
-
-
 def _l(lang: str, key: str) -> str:
-    ja, en = _L[key]
-    return en if lang == "en" else ja
+    return t(lang, "report." + key)
 
 
 def _status_label(lang: str, s: str) -> str:
-    return _l(lang, "unreachable_s" if s == "unreachable" else s)
+    return t(lang, "report.status." + s)
 
 
 def _when(epoch: float | None) -> str:

@@ -11,7 +11,7 @@ from safetynet.broadcast.health import FAILING, IDLE, OK, DispatchStatus
 from safetynet.domain import ANSWERED
 from safetynet.store.dashboard import CampaignInfo
 from safetynet.web.dash_shell import when
-from safetynet.web.dash_text import KNOWN_KEYS, STATUS_ORDER, pct, status_label, t
+from safetynet.web.dash_text import KNOWN_KEYS, STATUS_ORDER, channel_label, pct, status_label, t
 from safetynet.web.dash_views import campaign_badge
 from safetynet.web.layout import esc
 
@@ -155,7 +155,7 @@ def health_block(lang: str, status: DispatchStatus, running: bool) -> str:
         else:
             state, text = IDLE, t(lang, "ch_idle")
         lines.append(f'<li class="ch-{state}" data-channel="{esc(channel)}" data-state="{state}">'
-                     f'<b>{esc(t(lang, "ch_" + channel))}</b>: {esc(text)}</li>')
+                     f'<b>{esc(channel_label(lang, channel))}</b>: {esc(text)}</li>')
     bad = not status.sending or bool(status.failing)
     alert = ' role="alert"' if bad and running else ""
     return (f'<section class="health{" bad" if bad else ""}" aria-labelledby="health-h"{alert}>'
