@@ -85,6 +85,8 @@ def catalog_language(language: str) -> str:
 
 def ui_language(language: str | None) -> str:
     """One of PAGE_LANGUAGES for any household language (the reply and enrolment pages)."""
+    if language in PAGE_LANGUAGES:  # the usual case, on every text of a page
+        return language
     lang = catalog_language(language or "")
     return lang if lang in PAGE_LANGUAGES else "ja-easy"
 
