@@ -55,15 +55,16 @@ def fallback_chain(lang: str) -> Iterator[str]:
         yield lang
 
 
+def _with_fallbacks(lang: str) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for step in reversed(list(fallback_chain(lang))):
+        merged.update(_OWN[step])
+    return merged
+
+
 _OWN: dict[str, dict[str, str]] = {lang: _entries(_po(lang)) for lang in CATALOGS}
 # Each language's texts with its fallbacks merged in: one dict lookup per text.
-_TEXTS: dict[str, dict[str, str]] = {}
-for _lang in CATALOGS:
-    _merged: dict[str, str] = {}
-    for _step in reversed(list(fallback_chain(_lang))):
-        _merged.update(_OWN[_step])
-    _TEXTS[_lang] = _merged
-del _lang, _merged, _step
+_TEXTS: dict[str, dict[str, str]] = {lang: _with_fallbacks(lang) for lang in CATALOGS}
 
 
 def catalog_language(language: str) -> str:
@@ -108,22 +109,25 @@ def catalog(lang: str) -> Mapping[str, str]:
     return MappingProxyType(_OWN[lang])
 
 
-@cache
 def translations(lang: str) -> gettext.NullTranslations:
     """A gettext `Translations` of one catalog, with its fallbacks, for Jinja2's i18n extension.
 
     `gettext(key)` gives the text unformatted: fill its `{placeholders}` with `str.format` (or use `t`).
     """
+    return _translations(catalog_language(lang))
+
+
+@cache
+def _translations(lang: str) -> gettext.NullTranslations:
     from babel.messages.mofile import write_mo  # only templates need these: not every process
     from babel.support import Translations
 
-    lang = catalog_language(lang)
     buf = io.BytesIO()
     write_mo(buf, _po(lang))
     buf.seek(0)
     tr = Translations(buf)
     if lang in FALLBACK:
-        tr.add_fallback(translations(FALLBACK[lang]))
+        tr.add_fallback(_translations(FALLBACK[lang]))
     return tr
 
 
