@@ -36,6 +36,7 @@ ROUTE_MODULES = (
     "safetynet.web.staff_pages",
     "safetynet.web.dashboards",
     "safetynet.web.triggers_api",
+    "safetynet.web.cap_feed",
     "safetynet.web.static",
 )
 
