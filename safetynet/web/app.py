@@ -37,6 +37,7 @@ ROUTE_MODULES = (
     "safetynet.web.dashboards",
     "safetynet.web.triggers_api",
     "safetynet.web.cap_feed",
+    "safetynet.web.letters_page",
     "safetynet.web.static",
 )
 
