@@ -74,6 +74,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "join.iphone_step3": "ホーム画面の「安否確認」のアイコンから開きます。",
         "join.iphone_step4": "開いた画面で「通知をオンにする」を押します。",
         "join.iphone_version": "iOS 16.4以降が必要です。それより古い場合は、SMSか電話で登録してください。",
+        "join.iphone_push": "iPhoneでは、ホーム画面に追加した「安否確認」から開くと、ここで通知をオンにできます。",
         # the web app manifest
         "manifest.name": "{city} 安否確認",
         "manifest.short_name": "安否確認",
@@ -130,6 +131,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "join.iphone_step3": "ホームがめんの「安否確認」を おして ひらきます。",
         "join.iphone_step4": "「しらせを オンに する」を おします。",
         "join.iphone_version": "iOS 16.4 から つかえます。ふるい ときは、SMSか でんわで とうろく して ください。",
+        "join.iphone_push": "iPhoneは、ホームがめんの「安否確認」から ひらくと、ここで しらせを オンに できます。",
     },
     "en": {
         "letters.document_title": "Safety check: how to register",
@@ -188,6 +190,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "join.iphone_step3": "Open the new 'Safety check' icon on your Home Screen.",
         "join.iphone_step4": "Tap 'Turn on notifications' there.",
         "join.iphone_version": "This needs iOS 16.4 or later; otherwise please register SMS or a phone call.",
+        "join.iphone_push": "On an iPhone, open 'Safety check' from your Home Screen to turn notifications on here.",
         "manifest.name": "{city} safety check",
         "manifest.short_name": "Safety check",
         "manifest.description": "Receive your association's safety checks in a disaster and answer with one tap.",

@@ -38,6 +38,7 @@ ROUTE_MODULES = (
     "safetynet.web.triggers_api",
     "safetynet.web.cap_feed",
     "safetynet.web.letters_page",
+    "safetynet.web.pwa",
     "safetynet.web.static",
 )
 
