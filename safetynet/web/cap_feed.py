@@ -2,7 +2,7 @@
 
 Public on purpose (L-Alert and neighbouring systems poll without an account), so what they carry is
 public by construction (`triggers.cap_publish`): a drill, a draft or an unknown id is the same 404.
-Rate-limited per address; caches may keep an answer a minute.
+Rate-limited per address. No-store like every answer but static files: a poller sees a close at once.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from safetynet.web.app import SERVICES, Services, services
 from safetynet.web.ratelimit import KeyedRateLimit, client_ip, enforce
 
 REQUESTS_PER_MINUTE = 120
-CACHE = "public, max-age=60"
 # Campaigns read for the feed: a city runs a few real events a year among its drills.
 FEED_SCAN = 1000
 _LIMIT = web.AppKey("cap_feed_limit", KeyedRateLimit)
@@ -52,8 +51,7 @@ async def alert(request: web.Request) -> web.Response:
     campaign = await svc.store.campaigns.get(int(raw))
     if campaign is None or not publishable(public := _public(campaign)):
         return _not_found()
-    return web.Response(body=alert_xml(public, _publisher(svc)), content_type=CAP_CONTENT_TYPE,
-                        charset="utf-8", headers={"Cache-Control": CACHE})
+    return web.Response(body=alert_xml(public, _publisher(svc)), content_type=CAP_CONTENT_TYPE, charset="utf-8")
 
 
 async def feed(request: web.Request) -> web.Response:
@@ -62,8 +60,7 @@ async def feed(request: web.Request) -> web.Response:
     states = (CampaignState.RUNNING, CampaignState.CLOSED, CampaignState.CANCELLED)
     campaigns = await svc.store.campaigns.list_campaigns(states, limit=FEED_SCAN)
     body = feed_atom((_public(c) for c in campaigns), _publisher(svc), svc.clock.now())
-    return web.Response(body=body, content_type=ATOM_CONTENT_TYPE, charset="utf-8",
-                        headers={"Cache-Control": CACHE})
+    return web.Response(body=body, content_type=ATOM_CONTENT_TYPE, charset="utf-8")
 
 
 def setup(app: web.Application) -> None:
