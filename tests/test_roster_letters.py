@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from roster_helpers import EN, csv_bytes, row
+from roster_helpers import EN, csv_bytes, make_config, row
 
 from safetynet import cli
 from safetynet.config import Config, load_config
@@ -272,3 +272,18 @@ async def test_city_admins_print_letters_from_the_page_and_nobody_else_can(tmp_p
                 assert r.status == 404  # staff sign-in only: a letter run is a person's act
         after = await w.store.roster.db.fetchall("SELECT household_id, code_hash FROM enrolment_codes")
         assert [tuple(r) for r in after] == [tuple(r) for r in before]
+
+
+def test_every_step_reads_in_every_letter_language(tmp_path: Path) -> None:
+    from safetynet.roster.letters import letter_steps, step_texts
+
+    every = ("line", "webpush", "iphone", "telegram", "email", "phone", "landline")
+    for lang in ("ja", "ja-easy", "en", "vi"):
+        items = step_texts(lang, every, "さくら市")
+        assert len(items) == len(every) and all(text for _, text in items)
+        assert [bool(title) for title, _ in items] == [True] * 6 + [False]  # landline follows the phone step
+    assert step_texts("en", ("line",), "x")[0][0] == "LINE" and "LINE" in step_texts("ja", ("line",), "x")[0][0]
+    # the default config: web push (with iPhone's), Telegram, SMS and calls; LINE and email once they exist
+    assert letter_steps(make_config(tmp_path)) == ("webpush", "iphone", "telegram", "phone", "landline")
+    (tmp_path / "config.toml").write_text("[channels.telegram]\nenabled = false\n[channels.voice]\nenabled = false\n")
+    assert letter_steps(load_config(tmp_path / "config.toml", env={})) == ("webpush", "iphone", "phone")
