@@ -108,7 +108,7 @@ def _add_roster(sub: Any) -> None:
         return
     roster = sub.add_parser("roster", help="import, check, export the household roster; enrolment codes",
                             parents=[_config_parent()])
-    rsub = roster.add_subparsers(dest="roster_command", metavar="{import,check,export,codes,generate}", required=True)
+    rsub = roster.add_subparsers(dest="roster_command", metavar="{import,check,export,codes,letters,generate}", required=True)
     importlib.import_module("safetynet.roster.commands").add_arguments(rsub)
     _with_config(rsub)
 

@@ -109,6 +109,7 @@ ALLOWED_JAPANESE: dict[str, str] = {
     "roster/values.py::parse_members": "the counters 人 and 名 after a number of members",
     "roster/values.py::parse_vulnerable": "the English error names the accepted cell values (はい/いいえ, 有/無)",
     "roster/values.py::parse_language": "the English error names the accepted value やさしい日本語",
+    "roster/letters.py::_NO_START": "line-breaking rule (禁則): punctuation that may not start a line of a letter",
     "roster/encoding.py::_SAVE_HINT": "names the file types exactly as Excel's Japanese save dialog shows them",
     "roster/encoding.py::detect_encoding": "names Excel's file type 「Unicode テキスト」 as its dialog shows it",
     "roster/enrol_letters.py::LETTER_HEADERS": "column names of the letters CSV that mail-merge templates refer to",

@@ -24,7 +24,7 @@ from safetynet.roster.codes import hash_code, new_code
 
 def header_problems(headers: Any, content_type: str, url: str = "") -> list[str]:
     problems = []
-    static = url.startswith("/static/") or url == "/sw.js"  # the same for everyone: may be kept
+    static = url.startswith(("/static/", "/icons/")) or url == "/sw.js"  # the same for everyone: may be kept
     if not static and "no-store" not in headers.get("Cache-Control", ""):
         problems.append(f"Cache-Control {headers.get('Cache-Control')!r}, not no-store")
     csp = headers.get("Content-Security-Policy", "")

@@ -1,4 +1,4 @@
-"""`safetynet roster import|check|export|codes|generate`.
+"""`safetynet roster import|check|export|codes|letters|generate`.
 
 Each entry point takes the config and the parsed arguments, prints a short human summary and
 returns the exit code: 0 done, 1 the data was refused (every problem is listed), 2 the command
@@ -205,6 +205,33 @@ def codes(cfg: Config, args: argparse.Namespace) -> int:
     return OK
 
 
+# -- letters ---------------------------------------------------------------------
+
+
+@_store_errors
+def letters(cfg: Config, args: argparse.Namespace) -> int:
+    from safetynet.roster.letters import LettersError, issue_letters
+
+    scopes = args.scope or ["city"]
+    try:
+        n = issue_letters(cfg, Path(args.output), fmt=args.format, scopes=scopes, rotate=bool(args.rotate))
+    except (LettersError, MissingSecretKey, UnknownScopeError) as e:
+        _err(str(e))
+        return USAGE
+    except OSError as e:
+        _err(f"cannot write {args.output}: {e.strerror or e}")
+        return USAGE
+    if n == 0:
+        print("every household in scope already has an enrolment code; nothing written"
+              " (--rotate issues new codes, and the earlier letters stop working)")
+        return OK
+    print(f"wrote {n} enrolment letters to {args.output}")
+    print("  keep this file safe: the codes are stored only as keyed hashes and cannot be shown again")
+    if args.rotate:
+        print("  the previous codes of these households no longer work; contacts they enrolled stay")
+    return OK
+
+
 # -- generate --------------------------------------------------------------------
 
 
@@ -253,7 +280,7 @@ def _file_format_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(subparsers: Any) -> None:
-    """Adds import, check, export, codes and generate to the `roster` sub-command."""
+    """Adds import, check, export, codes, letters and generate to the `roster` sub-command."""
     p = _parser(subparsers, "import", "import households from a roster CSV (all or nothing)",
                 ["safetynet roster import examples/roster-sample.csv",
                  "safetynet roster import city.csv --replace --yes"])  # fmt: skip
@@ -287,6 +314,18 @@ def add_arguments(subparsers: Any) -> None:
         "--association", action="append", metavar="NAME", help="only this association (repeatable)"
     )
     p.set_defaults(func=codes)
+
+    p = _parser(subparsers, "letters",
+                "print one A4 enrolment letter per household (its language, code, QR code, steps)",
+                ["safetynet roster letters --output letters.pdf",
+                 "safetynet roster letters --output sakura.html --scope association:桜町一丁目町会 --rotate"])  # fmt: skip
+    p.add_argument("--output", required=True, help="letters.pdf or letters.html (created readable by you only)")
+    p.add_argument("--format", choices=("pdf", "html"), help="default: from the file name")
+    p.add_argument("--scope", action="append", metavar="SCOPE",
+                   help="city (default), district:NAME, association:NAME or group:ASSOCIATION/GROUP; repeatable")  # fmt: skip
+    p.add_argument("--rotate", action="store_true",
+                   help="new codes for every household in scope, not only those without one (old letters stop working)")  # fmt: skip
+    p.set_defaults(func=letters)
 
     p = _parser(subparsers, "generate", "write a fictional city's roster (for demos and benchmarks)",
                 ["safetynet roster generate --households 200000 --output big.csv"])  # fmt: skip

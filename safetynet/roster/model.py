@@ -133,6 +133,7 @@ class CodeTarget(NamedTuple):
     household_key: str
     name: str
     address: str
+    language: str = "ja"  # read by the letters only
 
 
 @dataclass(frozen=True)

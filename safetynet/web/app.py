@@ -36,6 +36,9 @@ ROUTE_MODULES = (
     "safetynet.web.staff_pages",
     "safetynet.web.dashboards",
     "safetynet.web.triggers_api",
+    "safetynet.web.cap_feed",
+    "safetynet.web.letters_page",
+    "safetynet.web.pwa",
     "safetynet.web.static",
 )
 

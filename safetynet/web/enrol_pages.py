@@ -21,6 +21,7 @@ from safetynet.replies.enrol import ChannelRefused, Enrolment, EnrolmentError
 from safetynet.web.app import SERVICES, Services, json_error, services
 from safetynet.web.bodies import read_json
 from safetynet.web.enrol_views import bad_code_page, join_page, remove_confirm_page
+from safetynet.web.pwa import is_ios
 from safetynet.web.ratelimit import KeyedRateLimit, client_ip, enforce
 from safetynet.web.replies_common import MAX_FORM_BYTES, html, small_form, too_large
 
@@ -133,7 +134,8 @@ async def _render(request: web.Request, code: str, lang_hint: object, notice_key
         return _bad_code(request)
     lang = _lang(lang_hint, household.language)
     body = join_page(code, lang, household, channels, await _server_key(request), await _bot_username(request),
-                     notice=texts.t(lang, notice_key) if notice_key else "", code_sent=code_sent)
+                     notice=texts.t(lang, notice_key) if notice_key else "", code_sent=code_sent,
+                     ios=is_ios(request.headers.get("User-Agent", "")))
     return html(body, status=status)
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from safetynet import i18n
 from safetynet.replies import texts
 from safetynet.replies.enrol import ChannelView, EnrolledHousehold
 from safetynet.web.layout import esc, page
+from safetynet.web.pwa import head_tags
 
 _STYLES = ("/static/base.css", "/static/reply.css")
 
@@ -29,9 +31,25 @@ def _push(code: str, lang: str, server_key: str) -> str:
         f'<section class="step" id="push"><h2>{t("enrol.push.title")}</h2>'
         f'<button type="button" id="push-on" class="big safe" hidden data-key="{esc(server_key)}"'
         f' data-url="/join/{esc(quote(code, safe=""))}/webpush" data-done="{t("enrol.push.done")}"'
-        f' data-failed="{t("enrol.push.failed")}">{t("enrol.push.button")}</button>'
+        f' data-failed="{t("enrol.push.failed")}" data-ios="{esc(i18n.t(lang, "join.iphone_push"))}">'
+        f'{t("enrol.push.button")}</button>'
         f'<p id="push-status" role="status"></p>'
         f'<p class="muted" id="push-nojs">{t("enrol.push.nojs")}</p></section>'
+    )
+
+
+IPHONE_STEPS = ("join.iphone_step1", "join.iphone_step2", "join.iphone_step3", "join.iphone_step4")
+
+
+def _iphone(lang: str, ios: bool) -> str:
+    """Add to the Home Screen first: an iPhone takes web push only in a Home Screen web app. Shown to
+    iOS by User-Agent; the page's script hides it again inside that app (and shows it to an iPad
+    asking for the desktop site)."""
+    t = lambda k: esc(i18n.t(lang, k))  # noqa: E731 - a local shorthand
+    steps = "".join(f"<li>{t(key)}</li>" for key in IPHONE_STEPS)
+    return (
+        f'<section class="step" id="iphone"{"" if ios else " hidden"}><h2>{t("join.iphone_title")}</h2>'
+        f'<p>{t("join.iphone_hint")}</p><ol>{steps}</ol><p class="muted">{t("join.iphone_version")}</p></section>'
     )
 
 
@@ -87,6 +105,7 @@ def join_page(
     bot_username: str,
     notice: str = "",
     code_sent: bool = False,
+    ios: bool = False,
 ) -> str:
     parts = [
         f'<main class="reply enrol"><p class="assoc">'
@@ -96,10 +115,10 @@ def join_page(
     if notice:
         parts.append(f'<p class="notice" role="status">{esc(notice)}</p>')
     parts.append(f"<p>{esc(texts.t(lang, 'enrol.intro'))}</p>")
-    parts += [_push(code, lang, server_key), _telegram(code, lang, bot_username), _sms(code, lang, code_sent),
-              _channels(code, lang, channels), "</main>"]
+    parts += [_iphone(lang, ios), _push(code, lang, server_key), _telegram(code, lang, bot_username),
+              _sms(code, lang, code_sent), _channels(code, lang, channels), "</main>"]
     return page(texts.t(lang, "enrol.title"), "".join(parts), lang=lang, styles=_STYLES,
-                scripts=("/static/enrol.js",), languages=_switch(code))
+                scripts=("/static/enrol.js",), languages=_switch(code), extra_head=head_tags(code, lang))
 
 
 def remove_confirm_page(code: str, lang: str, household: EnrolledHousehold, channel: ChannelView, last: bool) -> str:

@@ -12,6 +12,7 @@ import structlog
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from safetynet import i18n
 from safetynet.auth import (
     MAX_TOKEN_DAYS,
     Viewer,
@@ -70,6 +71,7 @@ async def _console(request: web.Request, notice: str = "", secret: str = "", sta
         (f'<p class="notice" role="status">{esc(notice)}</p>' if notice else "")
     body = (
         f'<h1>{esc(t(lang, "admin"))}</h1>{shown}'
+        f'<p><a href="/city/letters">{esc(i18n.t(lang, "letters.page_title"))}</a></p>'
         f'<section aria-labelledby="staff-h"><h2 id="staff-h">{esc(t(lang, "staff"))}</h2>'
         f'<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
         f'<form method="post" action="/admin/staff" class="stack"><input type="hidden" name="csrf" value="{csrf}">'
