@@ -31,10 +31,10 @@ from typing import Any
 import aiohttp
 
 from safetynet.auth import new_token, token_hash
-from safetynet.broadcast.model import StepPlan
 from safetynet.clock import SystemClock
 from safetynet.config import Config, load_config
 from safetynet.domain import ANSWERED, CampaignKind, Role
+from safetynet.domain.campaigns import StepPlan
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.tokens import reply_token
 from safetynet.replies.tokens import token_hash as reply_hash

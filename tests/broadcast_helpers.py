@@ -19,7 +19,7 @@ from safetynet.channels.base import OutboundMessage, SendError, SendResult
 from safetynet.clock import Clock
 from safetynet.config import Config, load_config
 from safetynet.domain import Channel
-from safetynet.roster.model import HouseholdRecord
+from safetynet.domain.roster import HouseholdRecord
 from safetynet.store import Store, open_store
 
 SECRET = "test-secret-key-for-broadcast-tests"

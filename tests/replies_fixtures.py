@@ -24,10 +24,10 @@ from safetynet.channels.sandbox import Sandbox
 from safetynet.clock import FakeClock
 from safetynet.config import Config, load_config
 from safetynet.domain import CampaignKind, Channel, Role
+from safetynet.domain.roster import Household, HouseholdRecord, Staff
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.roster.codes import hash_code, new_code
-from safetynet.roster.model import Household, HouseholdRecord, Staff
 from safetynet.store import Store, open_store
 from safetynet.web.app import Services, create_app
 

@@ -20,7 +20,7 @@ from safetynet.channels.webpush import load_or_create_vapid
 from safetynet.clock import SystemClock
 from safetynet.config import load_config
 from safetynet.domain import ContactKind
-from safetynet.roster.model import HouseholdRecord
+from safetynet.domain.roster import HouseholdRecord
 from safetynet.store import store_session
 from safetynet.store.bench_seed import add_enrolled_contacts
 

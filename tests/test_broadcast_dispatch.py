@@ -21,7 +21,6 @@ from broadcast_helpers import (
 )
 
 from safetynet.broadcast.dispatcher import STORE_RETRY_SECONDS, Dispatcher
-from safetynet.broadcast.model import LadderStep
 from safetynet.broadcast.service import CampaignService, CampaignSpec, CampaignStateError
 from safetynet.channels.base import (
     OutboundMessage,
@@ -33,6 +32,7 @@ from safetynet.channels.base import (
 )
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind, Channel
+from safetynet.domain.campaigns import LadderStep
 
 MSG = {"ja": "地震の訓練です。無事ですか。", "en": "Earthquake drill. Are you safe?"}
 

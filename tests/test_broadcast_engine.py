@@ -15,7 +15,7 @@ from safetynet.channels.base import PermanentSendError, RetryableSendError
 from safetynet.channels.webpush import load_or_create_vapid
 from safetynet.clock import SystemClock
 from safetynet.domain import CampaignKind, Channel
-from safetynet.roster.model import HouseholdRecord
+from safetynet.domain.roster import HouseholdRecord
 from safetynet.store import open_store
 
 UNLIMITED = {f"SAFETYNET_CHANNELS_{c}_MAX_PER_SECOND": "0" for c in ("SMS", "VOICE", "TELEGRAM", "WEBPUSH")}

@@ -9,10 +9,10 @@ from broadcast_helpers import H, answer, make_cfg, opened, seed, senders
 
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.ladder import LadderScheduler
-from safetynet.broadcast.model import Campaign
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind, Channel
+from safetynet.domain.campaigns import Campaign
 
 MSG = {"ja": "安否確認です。"}
 

@@ -21,7 +21,7 @@ from safetynet.channels.webpush import load_or_create_vapid
 from safetynet.clock import Clock, SystemClock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind
-from safetynet.roster.model import HouseholdRecord
+from safetynet.domain.roster import HouseholdRecord
 from safetynet.store import Store, open_store
 
 UNLIMITED = {f"SAFETYNET_CHANNELS_{c}_MAX_PER_SECOND": "0" for c in ("SMS", "VOICE", "TELEGRAM", "WEBPUSH")}

@@ -35,13 +35,13 @@ from reliability_helpers import (
 from replies_fixtures import free_port
 
 from safetynet.broadcast.dispatcher import Dispatcher
-from safetynet.broadcast.model import LadderStep
 from safetynet.broadcast.service import CampaignSpec
 from safetynet.channels.sandbox import Sandbox
 from safetynet.channels.sandbox.app import build_app
 from safetynet.clock import FakeClock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, Channel
+from safetynet.domain.campaigns import LadderStep
 from safetynet.store import store_session
 from safetynet.system import System, running_system
 

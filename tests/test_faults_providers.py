@@ -39,8 +39,8 @@ from safetynet.broadcast.ladder import LadderScheduler, step_due_at
 from safetynet.channels.sandbox import Sandbox
 from safetynet.channels.sandbox.app import build_app
 from safetynet.config import load_config
+from safetynet.domain.roster import HouseholdRecord
 from safetynet.replies.notify import StaffNotifier
-from safetynet.roster.model import HouseholdRecord
 from safetynet.system import System, running_system
 
 pytestmark = [pytest.mark.slow]

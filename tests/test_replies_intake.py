@@ -10,8 +10,8 @@ from replies_fixtures import ASSOC_A, running_app
 
 from safetynet.auth import Viewer
 from safetynet.domain import Role, Scope, Status
+from safetynet.domain.replies import ReplyDetails
 from safetynet.replies.intake import NotFound, ReplyError, UnknownToken
-from safetynet.replies.model import ReplyDetails
 from safetynet.store.replies import ReplyEvent
 from safetynet.store.stats import StatsReads
 

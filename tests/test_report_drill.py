@@ -27,9 +27,9 @@ from dashboard_fixtures import (
 )
 from structlog.testing import capture_logs
 
-from safetynet.broadcast.model import StepPlan
 from safetynet.clock import FakeClock
-from safetynet.roster.model import HouseholdRecord
+from safetynet.domain.campaigns import StepPlan
+from safetynet.domain.roster import HouseholdRecord
 from safetynet.stats.report import (
     RENDERERS,
     build_report,

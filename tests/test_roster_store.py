@@ -17,7 +17,7 @@ from roster_helpers import dump, make_config
 
 from safetynet.config import Config
 from safetynet.domain import ContactKind
-from safetynet.roster.model import HouseholdRecord, UnknownScopeError
+from safetynet.domain.roster import HouseholdRecord, UnknownScopeError
 from safetynet.store import Store, store_session
 
 

@@ -11,10 +11,10 @@ from xml.sax.saxutils import escape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from safetynet.domain.triggers import TriggerInputError, TriggerRules, TriggerState, intensity_rank
 from safetynet.triggers.cap import parse_cap
 from safetynet.triggers.inputs import parse_telegram
 from safetynet.triggers.jma import parse_jma
-from safetynet.triggers.model import TriggerInputError, TriggerRules, TriggerState, intensity_rank
 from safetynet.triggers.rules import apply, decide
 
 JMA = Path(__file__).resolve().parents[2] / "shared" / "data" / "jma"

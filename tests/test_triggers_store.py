@@ -9,8 +9,8 @@ from pathlib import Path
 
 from safetynet.clock import FakeClock
 from safetynet.config import Config
+from safetynet.domain.triggers import AreaMatch, Decision, TriggerRecord
 from safetynet.store import open_store
-from safetynet.triggers.model import AreaMatch, Decision, TriggerRecord
 
 
 def _decision(key: str, decision: str = "propose", campaign: int | None = 1) -> Decision:

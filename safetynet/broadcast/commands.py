@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from safetynet.admin import CommandError
-from safetynet.broadcast.model import DEFAULT_LADDER
 from safetynet.broadcast.scenario import Scenario, ScenarioError, load_scenario
 from safetynet.broadcast.service import CampaignError, CampaignService, CampaignSpec
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, Scope
+from safetynet.domain.campaigns import DEFAULT_LADDER
 
 T = TypeVar("T")
 

@@ -23,13 +23,13 @@ import structlog
 
 from safetynet.broadcast.lanes import Lane, LaneStats
 from safetynet.broadcast.messages import compose, title_for
-from safetynet.broadcast.model import Campaign, ClaimedDelivery, DeliveryOutcome, OutcomeKind
 from safetynet.broadcast.ratelimit import LaneGate
 from safetynet.broadcast.retry import RetryPolicy
 from safetynet.channels.base import ChannelSender, OutboundMessage
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, Channel
+from safetynet.domain.campaigns import Campaign, ClaimedDelivery, DeliveryOutcome, OutcomeKind
 from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.store import StoreError
 from safetynet.store.campaigns import CampaignStore

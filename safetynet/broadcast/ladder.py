@@ -17,10 +17,10 @@ from typing import Protocol
 
 import structlog
 
-from safetynet.broadcast.model import Campaign, LadderProgress, LadderStep
 from safetynet.broadcast.planner import plan_step
 from safetynet.clock import Clock
 from safetynet.domain import CampaignKind
+from safetynet.domain.campaigns import Campaign, LadderProgress, LadderStep
 from safetynet.store.campaigns import CampaignStore
 
 log = structlog.get_logger("broadcast.ladder")

@@ -13,14 +13,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 from typing import Protocol
 
-from safetynet.broadcast.model import (
+from safetynet.domain import CHANNELS_OF_KIND, Channel, ContactKind
+from safetynet.domain.campaigns import (
     PRIORITY_DEFAULT,
     PRIORITY_VULNERABLE,
     LadderStep,
     PlannedDelivery,
     StepPlan,
 )
-from safetynet.domain import CHANNELS_OF_KIND, Channel, ContactKind
 
 
 class PlannableContact(Protocol):
@@ -33,7 +33,7 @@ class PlannableContact(Protocol):
 
 
 class PlannableHousehold(Protocol):
-    """What the planner reads of a household (roster.model.TargetHousehold fits)."""
+    """What the planner reads of a household (domain.roster.TargetHousehold fits)."""
 
     @property
     def id(self) -> int: ...

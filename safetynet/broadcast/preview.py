@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from safetynet.broadcast.messages import compose
-from safetynet.broadcast.model import LadderStep
 from safetynet.broadcast.planner import PlannableHousehold, channel_order
 from safetynet.config import Config
 from safetynet.domain import Channel
+from safetynet.domain.campaigns import LadderStep
 
 # A reply URL as long as a real one, for counting SMS segments.
 _SAMPLE_URL_TOKEN = "x" * 22

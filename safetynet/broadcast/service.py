@@ -17,15 +17,15 @@ from typing import Any
 import structlog
 
 from safetynet.broadcast import triggered
-from safetynet.broadcast.model import DEFAULT_LADDER, Campaign, LadderStep, StepPlan
 from safetynet.broadcast.planner import plan_step
 from safetynet.broadcast.preview import Preview, PreviewCounter
 from safetynet.broadcast.scenario import Scenario, ScenarioError, parse_ladder, parse_messages, parse_scope
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, CampaignState
+from safetynet.domain.campaigns import DEFAULT_LADDER, Campaign, LadderStep, StepPlan
+from safetynet.domain.roster import Association, UnknownScopeError
 from safetynet.replies.tokens import reply_token, token_hash
-from safetynet.roster.model import Association, UnknownScopeError
 from safetynet.stats.document import build_stats
 from safetynet.store import Store
 from safetynet.store.stats import AssociationRow, StatsReads

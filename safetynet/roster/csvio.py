@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from safetynet.domain.roster import HouseholdRecord
 from safetynet.roster.encoding import EncodingRefused, detect_encoding
-from safetynet.roster.model import HouseholdRecord
 from safetynet.roster.phones import format_national
 from safetynet.roster.values import (
     ValueProblem,

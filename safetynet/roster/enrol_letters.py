@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from safetynet.config import Config
+from safetynet.domain.roster import CodeTarget
 from safetynet.roster.codes import MissingSecretKey, hash_code, join_url, new_code
-from safetynet.roster.model import CodeTarget
 from safetynet.roster.values import guard_formula
 from safetynet.store import store_session
 

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from safetynet.auth import Viewer
-from safetynet.broadcast.model import Campaign
 from safetynet.broadcast.scenario import Scenario
 from safetynet.domain import ANSWERED, CampaignState, Role, Scope
+from safetynet.domain.campaigns import Campaign
 from safetynet.sim.city import drill_spec
 from safetynet.sim.stage import Stage
 from safetynet.stats.report import build_report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from safetynet.clock import Clock
 from safetynet.domain import MAX_DEPUTIES_PER_ASSOCIATION, Role
-from safetynet.roster.model import Staff
+from safetynet.domain.roster import Staff
 from safetynet.store.db import Database, Row
 
 

@@ -12,7 +12,9 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from safetynet.broadcast.model import (
+from safetynet.clock import Clock
+from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Channel, ContactKind, Status
+from safetynet.domain.campaigns import (
     DEFAULT_LADDER,
     Campaign,
     ContactRef,
@@ -23,8 +25,6 @@ from safetynet.broadcast.model import (
     ladder_from_json,
     ladder_to_json,
 )
-from safetynet.clock import Clock
-from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Channel, ContactKind, Status
 from safetynet.store.db import Conn, Database, Row
 from safetynet.store.outbox import OutboxStore
 from safetynet.store.roster_scope import scope_filter

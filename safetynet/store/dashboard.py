@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from safetynet.domain import ALL_STATUSES, Scope
-from safetynet.roster.model import Association
+from safetynet.domain.roster import Association
 from safetynet.store.db import Reads, Row
 
 ANSWERED_SQL = "('safe', 'need_help', 'confirmed_in_person')"

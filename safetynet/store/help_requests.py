@@ -6,7 +6,7 @@ Part of the reply store (`store/replies.py`); kept apart so each stays small.
 from __future__ import annotations
 
 from safetynet.domain import Status
-from safetynet.replies.model import HelpRow, ReplyItem
+from safetynet.domain.replies import HelpRow, ReplyItem
 from safetynet.store.db import Conn, Row
 
 

@@ -14,7 +14,10 @@ from typing import Any
 
 import structlog
 
-from safetynet.broadcast.model import (
+from safetynet.broadcast.planner import next_channel
+from safetynet.clock import Clock
+from safetynet.domain import ANSWERED, Channel, ContactKind, Status
+from safetynet.domain.campaigns import (
     ClaimedDelivery,
     ContactRef,
     DeliveryOutcome,
@@ -24,9 +27,6 @@ from safetynet.broadcast.model import (
     StepHousehold,
     ladder_from_json,
 )
-from safetynet.broadcast.planner import next_channel
-from safetynet.clock import Clock
-from safetynet.domain import ANSWERED, Channel, ContactKind, Status
 from safetynet.store.db import Conn, Database, GroupCommit
 from safetynet.store.statuses import StatusChange, apply_status_changes
 

@@ -18,7 +18,7 @@ import structlog
 
 from safetynet.clock import Clock
 from safetynet.domain import CampaignKind, Status
-from safetynet.replies.model import (
+from safetynet.domain.replies import (
     NOTE,
     CampaignPage,
     HelpRow,

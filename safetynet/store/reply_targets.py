@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from safetynet.domain import CampaignKind, CampaignState, Status
-from safetynet.replies.model import ReplyTarget
+from safetynet.domain.replies import ReplyTarget
 from safetynet.store.db import Database, Row
 
 # SQLite allows 32,766 parameters a statement; 500 keeps each IN list small and plans cheap.

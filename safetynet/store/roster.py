@@ -14,7 +14,7 @@ import structlog
 
 from safetynet.clock import Clock
 from safetynet.domain import ContactKind
-from safetynet.roster.model import (
+from safetynet.domain.roster import (
     Association,
     AssociationCount,
     CodeTarget,

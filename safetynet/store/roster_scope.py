@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from safetynet.roster.model import UnknownScopeError
+from safetynet.domain.roster import UnknownScopeError
 from safetynet.store.db import Database
 
 

@@ -7,8 +7,8 @@ Every decision is one row, unique by its telegram's dedupe key, so a telegram re
 from __future__ import annotations
 
 from safetynet.clock import Clock
+from safetynet.domain.triggers import TriggerRecord
 from safetynet.store.db import Database, Row
-from safetynet.triggers.model import TriggerRecord
 
 _COLS = """id, source, dedupe_key, kind, event_key, event_id, serial, info_type, status, intensity,
     decision, reason, campaign_id, origin, detail, reported_at, received_at"""

@@ -10,9 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from safetynet.config import Config
-from safetynet.triggers.cap import CapAlert
-from safetynet.triggers.jma import JmaTelegram
-from safetynet.triggers.model import (
+from safetynet.domain.triggers import (
     KIND_NAMES,
     AreaMatch,
     Decision,
@@ -21,9 +19,11 @@ from safetynet.triggers.model import (
     TriggerRules,
     TriggerState,
     TsunamiGrade,
-    as_rules,
     intensity_label,
 )
+from safetynet.triggers.cap import CapAlert
+from safetynet.triggers.jma import JmaTelegram
+from safetynet.triggers.settings import as_rules
 from safetynet.triggers.xmlsafe import format_jst
 
 _SEISMIC = (JmaKind.INTENSITY_FLASH, JmaKind.HYPOCENTER_INTENSITY)

@@ -14,7 +14,6 @@ from typing import Any
 from aiohttp import web
 
 from safetynet.auth import Viewer
-from safetynet.broadcast.model import Campaign
 from safetynet.broadcast.scenario import ScenarioError, load_scenario
 from safetynet.broadcast.service import (
     CampaignError,
@@ -25,6 +24,7 @@ from safetynet.broadcast.service import (
     covered,
 )
 from safetynet.domain import CampaignKind
+from safetynet.domain.campaigns import Campaign
 from safetynet.stats.cache import TtlCache
 from safetynet.web.app import SERVICES, check_csrf, json_error, require_viewer, services
 

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from safetynet.auth import Viewer
 from safetynet.domain import Role
-from safetynet.roster.model import Association
+from safetynet.domain.roster import Association
 from safetynet.store.dashboard import CampaignInfo, DashboardReads
 from safetynet.store.stats import StatsReads
 from safetynet.web.app import csrf_of, viewer_of

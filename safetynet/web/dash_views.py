@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from itertools import groupby
 
 from safetynet.domain import ANSWERED
-from safetynet.roster.model import Association
+from safetynet.domain.roster import Association
 from safetynet.roster.phones import format_national
 from safetynet.store.dashboard import CampaignInfo, Coverage, HelpItem, HouseholdLine
 from safetynet.web.dash_shell import hhmm, when

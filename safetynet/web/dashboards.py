@@ -14,7 +14,7 @@ import structlog
 from aiohttp import web
 
 from safetynet.auth import Viewer
-from safetynet.roster.model import Association
+from safetynet.domain.roster import Association
 from safetynet.stats.report import FORMATS, ReportNotFound, open_report, stream_report, writer_for
 from safetynet.store.dashboard import CampaignInfo, DashboardReads
 from safetynet.store.stats import StatsReads

@@ -12,8 +12,8 @@ from typing import Any
 from aiohttp import web
 
 from safetynet.auth import Viewer
+from safetynet.domain.replies import InPersonMethod
 from safetynet.replies.intake import NotFound
-from safetynet.replies.model import InPersonMethod
 from safetynet.web.app import check_csrf, json_error, require_viewer, services
 from safetynet.web.replies_common import MAX_FORM_BYTES, intake_of, too_large
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from safetynet.domain import CampaignKind, CampaignState, Channel, ContactKind
+from safetynet.domain.vocabulary import CampaignKind, CampaignState, Channel, ContactKind
 
 
 @dataclass(frozen=True)

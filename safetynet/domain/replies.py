@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from safetynet.domain import CampaignKind, CampaignState, Status
+from safetynet.domain.vocabulary import CampaignKind, CampaignState, Status
 
 # A note is kept with the answers but changes no status (unknown SMS text, voice without input).
 NOTE = "note"

@@ -1,6 +1,7 @@
-"""Vocabulary of the triggers: intensities, tsunami grades, rules from the config, decisions.
+"""Vocabulary of the triggers: intensities, tsunami grades, rule settings, decisions, stored records.
 
-Everything here is pure data; parsing lives in `jma.py`/`cap.py`, deciding in `rules.py`.
+Everything here is pure data; parsing lives in `triggers/jma.py` and `triggers/cap.py`, deciding in
+`triggers/rules.py`, reading the settings from config.toml in `triggers/settings.py`.
 """
 
 from __future__ import annotations
@@ -11,15 +12,9 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
-from safetynet.config import Config
-
 
 class TriggerInputError(ValueError):
     """A body we refuse to read (malformed, wrong namespace, too large, a DTD): the message says why."""
-
-
-class TriggerConfigError(ValueError):
-    """A trigger setting in config.toml that cannot be used."""
 
 
 # JMA seismic intensity scale (震度階級), weakest first. Rank = position + 1; 0 means "none reported".
@@ -117,7 +112,7 @@ class AreaMatch:
 
 @dataclass(frozen=True)
 class TriggerRules:
-    """The trigger settings of config.toml, checked once."""
+    """The trigger settings of config.toml, checked once (`triggers.settings.rules_from_config`)."""
 
     areas: frozenset[str] = frozenset()
     cities: frozenset[str] = frozenset()
@@ -129,39 +124,6 @@ class TriggerRules:
     cap_codes: frozenset[str] = frozenset()
     cap_action: str = "propose"
     scenario: str = ""
-
-    @classmethod
-    def from_config(cls, cfg: Config) -> TriggerRules:
-        jma, cap = cfg.triggers.jma, cfg.triggers.cap
-        rank = intensity_rank(jma.min_intensity)
-        if rank == 0:
-            raise TriggerConfigError(
-                "config: triggers.jma.min_intensity must be one of 1, 2, 3, 4, 5-, 5+, 6-, 6+, 7, "
-                f"got {jma.min_intensity!r}"
-            )
-        for key, value in (("jma.action", jma.action), ("cap.action", cap.action)):
-            if value not in ACTIONS:
-                raise TriggerConfigError(f'config: triggers.{key} must be "propose" or "start", got {value!r}')
-        if jma.aftershock_window_hours < 0:
-            raise TriggerConfigError("config: triggers.jma.aftershock_window_hours must be >= 0")
-        # tsunami_areas is read when the config has it (it is a later addition to JmaConfig).
-        coasts = tuple(getattr(jma, "tsunami_areas", ()) or ())
-        return cls(
-            areas=frozenset(c.strip() for c in jma.areas),
-            cities=frozenset(c.strip() for c in jma.cities),
-            coasts=frozenset(c.strip() for c in coasts),
-            min_intensity=rank,
-            action=jma.action,
-            drills=jma.drills,
-            aftershock_window_seconds=jma.aftershock_window_hours * 3600.0,
-            cap_codes=frozenset(c.strip() for c in cap.codes),
-            cap_action=cap.action,
-            scenario=jma.scenario,
-        )
-
-
-def as_rules(cfg: Config | TriggerRules) -> TriggerRules:
-    return cfg if isinstance(cfg, TriggerRules) else TriggerRules.from_config(cfg)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from safetynet.domain import ContactKind, Role
+from safetynet.domain.vocabulary import ContactKind, Role
 
 
 @dataclass(frozen=True)
