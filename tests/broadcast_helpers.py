@@ -137,12 +137,15 @@ def senders(clock: Clock | None = None, **scripts: dict[str, list[SendError]]) -
 
 
 async def answer(store: Store, campaign_id: int, household_id: int, status: str = "safe", at: float = 0.0) -> None:
-    """A household answers (what the reply intake does, through the one status path)."""
-    from safetynet.domain import Status
-    from safetynet.store.statuses import StatusChange, apply_status_changes
+    """A household answers (what the reply intake records, through the store's port)."""
+    import secrets
 
-    async with store.db.transaction() as conn:
-        await apply_status_changes(conn, [StatusChange(campaign_id, household_id, Status(status), at or store.clock.now())])
+    from safetynet.domain.replies import ReplyItem
+
+    target = await store.replies.target(campaign_id, household_id)
+    assert target is not None, f"household {household_id} is not in campaign {campaign_id}"
+    await store.replies.record(ReplyItem(campaign_id, household_id, target.association_id, status, "web",
+                                         f"test-{secrets.token_hex(8)}", at or store.clock.now()))
 
 
 async def run_with_clock(clock: object, coro: Awaitable[T], step: float = 0.25) -> T:

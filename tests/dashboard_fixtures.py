@@ -21,13 +21,12 @@ from safetynet.auth import Viewer, hash_password, new_token, token_hash
 from safetynet.clock import Clock, FakeClock
 from safetynet.config import Config, load_config
 from safetynet.domain import CampaignKind, Role, Scope
-from safetynet.domain.campaigns import StepPlan
+from safetynet.domain.campaigns import Enrolment, StepPlan
 from safetynet.domain.roster import Household, HouseholdRecord
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.tokens import reply_token
 from safetynet.replies.tokens import token_hash as reply_token_hash
 from safetynet.store import Store, open_store
-from safetynet.store.campaigns import Enrolment
 from safetynet.web.app import Services, create_app
 
 SECRET = "test-secret-key-for-dashboards"

@@ -54,7 +54,7 @@ async def test_first_wave_reaches_everyone_vulnerable_first(tmp_path: Path) -> N
         c = await svc.launch(spec())
         assert c.state == "running" and c.households == 16
         snd = senders(clock)
-        report = await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        report = await Dispatcher(store, snd, cfg, clock).burst()
         pushed = snd[Channel.WEBPUSH].households()
         vulnerable = {ids[f"k{i}"] for i in (4, 8, 12)}
         assert set(pushed[:3]) == vulnerable
@@ -83,7 +83,7 @@ async def test_permanent_push_error_falls_back_to_sms_then_voice(tmp_path: Path,
         c = await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock, webpush={subscription(1): [PermanentSendError(reason)]},
                       sms={e164_mobile(1): [PermanentSendError(Reason.NOT_MOBILE)]})
-        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        await Dispatcher(store, snd, cfg, clock).burst()
         assert snd[Channel.WEBPUSH].households() == [ids["b"]]
         assert snd[Channel.SMS].households() == []
         assert snd[Channel.VOICE].households() == [ids["a"]]
@@ -109,7 +109,7 @@ async def test_a_dead_contact_is_marked_and_all_failed_means_unreachable(
         c = await svc.launch(spec())
         script: dict[str, list[SendError]] = {address: [PermanentSendError(reason, contact_dead=True)]}
         snd = senders(clock, **{channel.value: script})
-        await Dispatcher(store.campaigns, snd, cfg, clock, contacts=store.roster).burst()
+        await Dispatcher(store, snd, cfg, clock, contacts=store.roster).burst()
         # the same dead number is not called either
         assert all(not s.sent for s in snd.values())
         household = await store.roster.get_household(ids["a"])
@@ -125,7 +125,7 @@ async def test_transient_errors_are_retried_inline(tmp_path: Path, reason: Reaso
         ids = await seed(store, [H("a", "m")])
         c = await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock, sms={e164_mobile(1): [RetryableSendError(reason), RetryableSendError(reason)]})
-        await run_with_clock(clock, Dispatcher(store.campaigns, snd, cfg, clock).burst())
+        await run_with_clock(clock, Dispatcher(store, snd, cfg, clock).burst())
         assert snd[Channel.SMS].households() == [ids["a"]]
         assert len(snd[Channel.SMS].attempts) == 3
         counts = await store.campaigns.delivery_counts(c.id)
@@ -139,7 +139,7 @@ async def test_retry_after_is_honoured_and_pauses_the_whole_lane(tmp_path: Path)
         await seed(store, [H(f"k{i}", "m") for i in range(1, 9)])
         await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock, sms={e164_mobile(1): [RetryableSendError(Reason.RATE_LIMITED, retry_after=3.0)]})
-        disp = Dispatcher(store.campaigns, snd, cfg, clock)
+        disp = Dispatcher(store, snd, cfg, clock)
         await run_with_clock(clock, disp.burst(), step=0.1)
         attempts = snd[Channel.SMS].attempts
         first_429 = next(t for a, t in attempts if a == e164_mobile(1))
@@ -157,16 +157,16 @@ async def test_a_long_retry_goes_back_to_the_outbox_and_survives(tmp_path: Path)
         ids = await seed(store, [H("a", "m")])
         c = await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock, sms={e164_mobile(1): [RetryableSendError(Reason.RATE_LIMITED, retry_after=120)]})
-        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        await Dispatcher(store, snd, cfg, clock).burst()
         assert snd[Channel.SMS].sent == []
-        due_at = await store.campaigns.outbox.next_due_at([c.id])
+        due_at = await store.outbox.next_due_at([c.id])
         assert due_at is not None and due_at >= clock.now() + 120
-        assert await store.campaigns.outbox.due_count([c.id]) == 0
+        assert await store.outbox.due_count([c.id]) == 0
     # a new process (new dispatcher, new store) after the wait sends it
     await clock.advance(135)  # Retry-After plus at most 10 % jitter
     async with opened(cfg, clock) as store:
         snd2 = senders(clock)
-        await Dispatcher(store.campaigns, snd2, cfg, clock).burst()
+        await Dispatcher(store, snd2, cfg, clock).burst()
         assert snd2[Channel.SMS].households() == [ids["a"]]
 
 
@@ -178,7 +178,7 @@ async def test_households_that_answered_are_skipped(tmp_path: Path) -> None:
         c = await CampaignService(store, cfg, clock).launch(spec())
         await answer(store, c.id, ids["a"], "safe")
         snd = senders(clock)
-        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        await Dispatcher(store, snd, cfg, clock).burst()
         assert snd[Channel.WEBPUSH].households() == [ids["b"]]
         assert (await store.campaigns.delivery_counts(c.id))[(0, "webpush", "skipped")] == 1
 
@@ -192,11 +192,11 @@ async def test_a_real_event_pauses_drills_until_it_closes(tmp_path: Path) -> Non
         drill = await svc.launch(spec())
         real = await svc.launch(spec(CampaignKind.REAL))
         snd = senders(clock)
-        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        await Dispatcher(store, snd, cfg, clock).burst()
         assert {m.campaign_id for s in snd.values() for m in s.sent} == {real.id}
-        assert await store.campaigns.outbox.due_count([drill.id]) == 2
+        assert await store.outbox.due_count([drill.id]) == 2
         await svc.close(real.id)
-        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        await Dispatcher(store, snd, cfg, clock).burst()
         drill_msgs = [m for s in snd.values() for m in s.sent if m.campaign_id == drill.id]
         assert len(drill_msgs) == 2 and all(m.text.startswith("【訓練】") for m in drill_msgs)
 
@@ -215,7 +215,7 @@ async def test_a_closed_campaign_never_reopens(tmp_path: Path) -> None:
         assert not await store.campaigns.begin_running(c.id, clock.now())
         assert (await svc.get(c.id)).state == "closed"
         snd = senders(clock)
-        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        await Dispatcher(store, snd, cfg, clock).burst()
         assert all(not s.sent for s in snd.values())
         assert (await store.campaigns.delivery_counts(c.id))[(0, "webpush", "skipped")] == 1
 
@@ -244,15 +244,15 @@ async def test_graceful_stop_finishes_sends_in_flight_and_releases_held_claims(t
         snd = senders(clock)
         held = HeldSender()
         snd[Channel.SMS] = held
-        disp = Dispatcher(store.campaigns, snd, cfg, clock)
+        disp = Dispatcher(store, snd, cfg, clock)
         task = asyncio.create_task(disp.run())
         await held.in_flight.wait()  # one sent, one in flight, three held by the lane
         disp.stop()
         held.release.set()
         await task
         assert len(held.sent) == 2
-        assert await store.campaigns.outbox.claimed_count() == 0
-        assert await store.campaigns.outbox.due_count([c.id]) == 3
+        assert await store.outbox.claimed_count() == 0
+        assert await store.outbox.due_count([c.id]) == 3
         assert (await store.campaigns.delivery_counts(c.id))[(0, "sms", "sent")] == 2
 
 
@@ -263,9 +263,9 @@ async def test_provider_callbacks_keep_the_best_state_and_undelivered_falls_back
         ids = await seed(store, [H("a", "m"), H("b", "m")])
         c = await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock)
-        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        await Dispatcher(store, snd, cfg, clock).burst()
         pid = {m.household_id: f"sms-{m.delivery_id}" for m in snd[Channel.SMS].sent}
-        outbox = store.campaigns.outbox
+        outbox = store.outbox
         assert await outbox.record_provider_status(pid[ids["a"]], "delivered")
         assert await outbox.record_provider_status(pid[ids["a"]], "sent")  # late and out of order: ignored
         assert await outbox.record_provider_status(pid[ids["b"]], "undelivered", 30003)
@@ -273,7 +273,7 @@ async def test_provider_callbacks_keep_the_best_state_and_undelivered_falls_back
         counts = await store.campaigns.delivery_counts(c.id)
         assert counts[(0, "sms", "delivered")] == 1 and counts[(0, "sms", "undelivered")] == 1
         # the phone that could not get the SMS is called instead
-        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        await Dispatcher(store, snd, cfg, clock).burst()
         assert snd[Channel.VOICE].households() == [ids["b"]]
 
 
@@ -305,7 +305,7 @@ async def test_a_locked_database_does_not_end_the_dispatcher(tmp_path: Path) -> 
         try:
             holder[0].execute("BEGIN IMMEDIATE")  # another process holds the write lock past the busy timeout
             snd = senders(clock)
-            task = asyncio.create_task(Dispatcher(store.campaigns, snd, cfg, clock).burst())
+            task = asyncio.create_task(Dispatcher(store, snd, cfg, clock).burst())
             await clock.retry_wait.wait()  # the dispatcher met the lock, logged it, and waits to try again
             await clock.advance(STORE_RETRY_SECONDS)
             await task

@@ -40,7 +40,7 @@ async def test_later_steps_reach_only_non_responders_then_the_door_knock_list(tm
         async def wave() -> dict[Channel, list[int]]:
             for s in snd.values():
                 s.sent.clear()
-            await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+            await Dispatcher(store, snd, cfg, clock).burst()
             return {ch: s.households() for ch, s in snd.items() if s.sent}
 
         first = await wave()
@@ -89,7 +89,7 @@ async def test_a_drills_ladder_waits_while_a_real_event_runs(tmp_path: Path) -> 
         await seed(store, [H("a", "wm")])
         svc = CampaignService(store, cfg, clock)
         drill = await svc.launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), MSG))
-        await Dispatcher(store.campaigns, senders(clock), cfg, clock).burst()
+        await Dispatcher(store, senders(clock), cfg, clock).burst()
         ladder = LadderScheduler(store.campaigns, clock)
         await clock.advance(300)
         real = await svc.launch(CampaignSpec("地震", CampaignKind.REAL, ("city",), MSG))

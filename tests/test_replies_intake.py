@@ -10,10 +10,8 @@ from replies_fixtures import ASSOC_A, running_app
 
 from safetynet.auth import Viewer
 from safetynet.domain import Role, Scope, Status
-from safetynet.domain.replies import ReplyDetails
+from safetynet.domain.replies import ReplyDetails, ReplyEvent
 from safetynet.replies.intake import NotFound, ReplyError, UnknownToken
-from safetynet.store.replies import ReplyEvent
-from safetynet.store.stats import StatsReads
 
 
 class Recorder:
@@ -37,7 +35,7 @@ async def test_concurrent_answers_share_commits_and_all_are_stored(tmp_path: Pat
         assert sum(r.recorded for r in results) == 100
         assert await env.store.replies.count_replies(env.campaign_id, ("safe",)) == 100
         counts: dict[str, int] = {}
-        for c in await StatsReads(env.store.db).counts(env.campaign_id):
+        for c in await env.store.stats.counts(env.campaign_id):
             counts[c.status] = counts.get(c.status, 0) + c.n
         assert counts == {"safe": 5}
         assert sum(len(e.transitions) for e in events) == 5  # one transition a household, after commit

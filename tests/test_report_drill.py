@@ -25,6 +25,7 @@ from dashboard_fixtures import (
     start_campaign,
     world,
 )
+from sqlite_helpers import sqlite_db
 from structlog.testing import capture_logs
 
 from safetynet.clock import FakeClock
@@ -228,7 +229,7 @@ async def test_store_failure_mid_stream_cuts_the_response(tmp_path: Path) -> Non
         await play(w, clock)
         await login(http, w, "admin")
         # the lists read the groups; the summary does not: the failure comes after the first byte
-        await w.store.db.execute("ALTER TABLE household_groups RENAME TO household_groups_gone")
+        await sqlite_db(w.store).execute("ALTER TABLE household_groups RENAME TO household_groups_gone")
         for fmt in ("json", "csv", "html"):
             with capture_logs() as logs:
                 async with http.get(f"{w.url}/campaigns/{w.campaign_id}/report?format={fmt}") as r:

@@ -1,14 +1,21 @@
-"""Campaigns and their ladder."""
+"""Campaigns, their ladder and outbox, and the order in which a household's channels are tried."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
-from safetynet.domain.vocabulary import CampaignKind, CampaignState, Channel, ContactKind
+from safetynet.domain.vocabulary import (
+    CHANNELS_OF_KIND,
+    CampaignKind,
+    CampaignState,
+    Channel,
+    ContactKind,
+    Status,
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,68 @@ class Campaign:
     @property
     def is_drill(self) -> bool:
         return self.kind == CampaignKind.DRILL
+
+
+@dataclass(frozen=True)
+class CampaignInfo:
+    """A campaign as staff pages and reports show it (no texts, no ladder)."""
+
+    id: int
+    kind: str
+    title: str
+    state: str
+    scope: tuple[str, ...]
+    created_at: float
+    started_at: float | None
+    closed_at: float | None
+    households: int
+
+    @property
+    def scope_key(self) -> str:
+        """The scope as one comparable string (campaigns of the same scope compare in reports)."""
+        return ",".join(sorted(self.scope))
+
+    def as_dict(self) -> dict[str, object]:
+        return {"id": self.id, "kind": self.kind, "title": self.title, "state": self.state,
+                "started_at": self.started_at, "closed_at": self.closed_at}
+
+
+class Enrolment(NamedTuple):
+    """A household taking part in a campaign, with the hash of its reply token."""
+
+    household_id: int
+    association_id: int
+    token_hash: str
+
+
+@dataclass(frozen=True)
+class StatusTransition:
+    """A household's status in a campaign that really changed (what live pages and alerts follow)."""
+
+    campaign_id: int
+    household_id: int
+    association_id: int
+    old: Status
+    new: Status
+    first_answer: bool
+
+
+@dataclass(frozen=True)
+class CountRow:
+    """A live counter: households of an association in a status."""
+
+    association_id: int
+    status: str
+    n: int
+
+
+@dataclass(frozen=True)
+class MinuteRow:
+    """Households of an association whose first answer came in this minute after the start."""
+
+    association_id: int
+    minute: int
+    n: int
 
 
 # --- the outbox ---------------------------------------------------------------------------------
@@ -186,3 +255,64 @@ class LadderProgress:
     next_step: int  # the first step not planned yet
     paused_since: float | None = None  # a drill paused by a running real event
     paused_seconds: float = 0.0  # total time paused so far (pushes later steps back)
+
+
+# --- a household's channels in a step (pure: the planner and every store's fall-back use them) -----
+
+
+class PlannableContact(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> ContactKind: ...
+    @property
+    def working(self) -> bool: ...
+
+
+class PlannableHousehold(Protocol):
+    """What the planner reads of a household (domain.roster.TargetHousehold fits)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def vulnerable(self) -> bool: ...
+    @property
+    def contacts(self) -> Sequence[PlannableContact]: ...
+
+
+def pick_channels(
+    contacts: Sequence[PlannableContact], allowed: Sequence[Channel], taken: set[Channel]
+) -> list[tuple[Channel, int]]:
+    """(channel, contact id) of `contacts` for the `allowed` channels not `taken` yet (adds them to it)."""
+    out: list[tuple[Channel, int]] = []
+    for c in contacts:
+        # a str kind hashes like its ContactKind: no enum conversion on this hot path
+        for ch in CHANNELS_OF_KIND.get(c.kind, ()):
+            if ch in allowed and ch not in taken:
+                taken.add(ch)
+                out.append((ch, c.id))
+    return out
+
+
+def channel_order(
+    household: PlannableHousehold, step: LadderStep, busy: frozenset[Channel] = frozenset()
+) -> list[tuple[Channel, int]]:
+    """(channel, contact id) in the order they are tried for this household in this step.
+    `busy` channels still have an earlier step's message waiting: not planned again."""
+    working = [c for c in household.contacts if c.working]
+    taken: set[Channel] = set(busy)
+    primary = pick_channels(working, step.channels, taken)
+    return primary + pick_channels(working, step.fallback, taken)
+
+
+def next_channel(
+    household: PlannableHousehold, step_index: int, step: LadderStep, tried: Iterable[Channel]
+) -> PlannedDelivery | None:
+    """After the channels in `tried` failed in this step: the household's next one, or None."""
+    done = frozenset(tried)
+    order = [(ch, cid) for ch, cid in channel_order(household, step) if ch not in done]
+    if not order:
+        return None
+    ch, contact_id = order[0]
+    prio = PRIORITY_VULNERABLE if household.vulnerable else PRIORITY_DEFAULT
+    return PlannedDelivery(household.id, step_index, ch, contact_id, prio, len(done))

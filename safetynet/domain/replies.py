@@ -1,4 +1,4 @@
-"""What the reply intake and its store exchange: targets, items to record, outcomes, help rows."""
+"""What the reply intake and its store exchange: targets, items to record, outcomes, help rows, live changes."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from safetynet.domain.campaigns import StatusTransition
 from safetynet.domain.vocabulary import CampaignKind, CampaignState, Status
 
 # A note is kept with the answers but changes no status (unknown SMS text, voice without input).
@@ -170,3 +171,47 @@ class HouseholdRef:
     association_id: int
     association: str
     district: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyEvent:
+    """What a committed batch of replies changed: status transitions, and campaigns whose help list moved."""
+
+    transitions: tuple[StatusTransition, ...]
+    help_changed: tuple[tuple[int, int], ...]  # (campaign_id, association_id)
+
+
+@dataclass(frozen=True)
+class HelpItem:
+    """An open help request as the association page's help panel shows it."""
+
+    household_id: int
+    association_id: int
+    group: str
+    name: str
+    address: str
+    members: int
+    vulnerable: bool
+    note: str
+    location: str
+    people_injured: int | None
+    opened_at: float
+
+
+@dataclass(frozen=True)
+class Change:
+    """A reply since a cursor, with the household's current (not the reply's) status."""
+
+    reply_id: int
+    household_id: int
+    association_id: int
+    status: str
+
+
+@dataclass(frozen=True)
+class ChannelCount:
+    """Households of an association whose first answer came over this channel."""
+
+    association_id: int
+    channel: str
+    n: int

@@ -1,4 +1,4 @@
-"""Roster entities: districts, associations, groups (班), households, contacts, staff."""
+"""Roster entities: districts, associations, groups (班), households, contacts, staff, and how pages list them."""
 
 from __future__ import annotations
 
@@ -95,6 +95,10 @@ class UnknownScopeError(ValueError):
     """A scope names a district, association or group that is not in the roster."""
 
 
+class StaffError(Exception):
+    """A staff change that cannot be made (unknown scope, too many deputies, duplicate login)."""
+
+
 class TargetHousehold(NamedTuple):
     """A household as a campaign needs it: compact, streamed in batches for 200k households."""
 
@@ -137,3 +141,30 @@ class RosterSummary:
     vulnerable: int
     contacts: dict[str, int]  # working contacts per kind
     per_association: tuple[AssociationCount, ...]
+
+
+@dataclass(frozen=True)
+class HouseholdLine:
+    """A household as a staff page lists it, with its status in one campaign."""
+
+    id: int
+    association_id: int
+    group: str
+    household_key: str
+    name: str
+    address: str
+    members: int
+    vulnerable: bool
+    status: str
+    status_at: float | None
+    landline: str
+    has_channel: bool
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """An association's households with at least one working contact, and those with none."""
+
+    households: int
+    with_channel: int
+    without: tuple[HouseholdLine, ...]

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from safetynet.domain.phones import format_national
 from safetynet.domain.roster import HouseholdRecord
 from safetynet.roster.encoding import EncodingRefused, detect_encoding
-from safetynet.roster.phones import format_national
 from safetynet.roster.values import (
     ValueProblem,
     fold,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from safetynet.domain import ANSWERED
-from safetynet.store.dashboard import CampaignInfo
+from safetynet.domain.campaigns import CampaignInfo
 from safetynet.web.dash_text import STATUS_ORDER, pct, status_label, t
 from safetynet.web.dash_views import campaign_badge
 from safetynet.web.layout import esc

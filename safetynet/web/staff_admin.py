@@ -14,7 +14,7 @@ from multidict import MultiDictProxy
 
 from safetynet.auth import Viewer, hash_password, new_token, token_hash, validate_role_scope
 from safetynet.domain import Role, Scope
-from safetynet.store.auth import StaffError
+from safetynet.domain.roster import StaffError
 from safetynet.web.app import check_csrf, csrf_of, require_viewer, services
 from safetynet.web.dash_shell import not_found, reads, render
 from safetynet.web.dash_text import lang_of, t

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from safetynet.domain import Status
 from safetynet.domain.replies import HelpRow, ReplyItem
-from safetynet.store.db import Conn, Row
+from safetynet.store.sqlite.db import Conn, Row
 
 
 async def open_help(conn: Conn, item: ReplyItem) -> bool:

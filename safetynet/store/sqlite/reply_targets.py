@@ -9,10 +9,7 @@ import asyncio
 
 from safetynet.domain import CampaignKind, CampaignState, Status
 from safetynet.domain.replies import ReplyTarget
-from safetynet.store.db import Database, Row
-
-# SQLite allows 32,766 parameters a statement; 500 keeps each IN list small and plans cheap.
-CHUNK = 500
+from safetynet.store.sqlite.db import CHUNK, Database, Row, marks
 
 TARGET_SQL = (
     "SELECT ch.campaign_id, ch.household_id, ch.association_id, ch.status, k.state, k.kind, k.closed_at, h.language,"
@@ -79,7 +76,7 @@ class TokenLookups:
 
     async def _run(self, chunk: dict[str, list[asyncio.Future[ReplyTarget | None]]]) -> None:
         try:
-            rows = await self.db.fetchall(TARGET_SQL + f" WHERE ch.token_hash IN ({','.join('?' * len(chunk))})",
+            rows = await self.db.fetchall(TARGET_SQL + f" WHERE ch.token_hash IN ({marks(len(chunk))})",
                                           list(chunk))
         except BaseException as e:
             for futs in chunk.values():

@@ -5,11 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from safetynet.domain.roster import UnknownScopeError
-from safetynet.store.db import Database
-
-
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
+from safetynet.store.sqlite.db import Database, marks
 
 
 async def _district(db: Database, name: str) -> list[int]:
@@ -65,7 +61,7 @@ async def scope_filter(db: Database, scopes: Iterable[str]) -> tuple[str, list[i
     # scope again for every page. A rowid scan stops as soon as a page is full.
     parts = []
     if assoc_ids:
-        parts.append(f"+h.association_id IN ({_marks(len(assoc_ids))})")
+        parts.append(f"+h.association_id IN ({marks(len(assoc_ids))})")
     if group_ids:
-        parts.append(f"+h.group_id IN ({_marks(len(group_ids))})")
+        parts.append(f"+h.group_id IN ({marks(len(group_ids))})")
     return "(" + (" OR ".join(parts) or "1 = 0") + ")", assoc_ids + group_ids

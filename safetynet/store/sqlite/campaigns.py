@@ -1,6 +1,6 @@
 """Campaigns: their lifecycle (guarded in SQL), enrolled households, ladder progress, planned steps.
 
-The outbox itself (claims, results) is `store.outbox.OutboxStore`, reachable as `.outbox`.
+The outbox itself (claims, results) is the outbox repository (`outbox.OutboxStore`).
 Transitions are single guarded UPDATEs (`… WHERE state = 'running'`), so a closed campaign can
 never be reopened by a late or concurrent caller.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from safetynet.clock import Clock
 from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Channel, ContactKind, Status
@@ -18,6 +18,7 @@ from safetynet.domain.campaigns import (
     DEFAULT_LADDER,
     Campaign,
     ContactRef,
+    Enrolment,
     LadderProgress,
     LadderStep,
     StepHousehold,
@@ -25,10 +26,9 @@ from safetynet.domain.campaigns import (
     ladder_from_json,
     ladder_to_json,
 )
-from safetynet.store.db import Conn, Database, Row
-from safetynet.store.outbox import OutboxStore
-from safetynet.store.roster_scope import scope_filter
-from safetynet.store.statuses import StatusChange, apply_status_changes, init_counts
+from safetynet.store.sqlite.db import Conn, Database, Row, marks
+from safetynet.store.sqlite.roster_scope import scope_filter
+from safetynet.store.sqlite.statuses import StatusChange, apply_status_changes, init_counts
 
 _COLS = (
     "id, kind, title, state, scope, messages, ladder, options, source, created_by, created_at,"
@@ -36,13 +36,6 @@ _COLS = (
 )
 _KINDS = {k.value: k for k in ContactKind}
 _ANSWERED_SQL = "(" + ",".join(f"'{s}'" for s in sorted(ANSWERED)) + ")"
-_CHUNK = 500
-
-
-class Enrolment(NamedTuple):
-    household_id: int
-    association_id: int
-    token_hash: str
 
 
 def _campaign(row: Row) -> Campaign:
@@ -55,19 +48,11 @@ def _campaign(row: Row) -> Campaign:
     )
 
 
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
-
 
 class CampaignStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
-        self.outbox = OutboxStore(db, clock)
-
-    async def stop(self) -> None:
-        """Flushes and stops background group commits."""
-        await self.outbox.stop()
 
     # -- campaigns -----------------------------------------------------------------------------
 
@@ -94,7 +79,7 @@ class CampaignStore:
 
     async def list_campaigns(self, states: Iterable[CampaignState] | None = None, limit: int = 200) -> list[Campaign]:
         wanted = [str(s) for s in states] if states is not None else []
-        where = f"WHERE state IN ({_marks(len(wanted))})" if wanted else ""
+        where = f"WHERE state IN ({marks(len(wanted))})" if wanted else ""
         rows = await self.db.fetchall(
             f"SELECT {_COLS} FROM campaigns {where} ORDER BY id DESC LIMIT ?", (*wanted, limit)
         )
@@ -166,7 +151,7 @@ class CampaignStore:
     async def _finish(self, campaign_id: int, at: float, to: CampaignState, from_: Sequence[str]) -> bool:
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE campaigns SET state = ?, closed_at = ? WHERE id = ? AND state IN ({_marks(len(from_))})",
+                f"UPDATE campaigns SET state = ?, closed_at = ? WHERE id = ? AND state IN ({marks(len(from_))})",
                 (str(to), at, campaign_id, *from_),
             )
             if cur.rowcount == 0:

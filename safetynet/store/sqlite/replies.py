@@ -12,7 +12,6 @@ import hmac
 import itertools
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import structlog
 
@@ -25,26 +24,19 @@ from safetynet.domain.replies import (
     HistoryEntry,
     HouseholdRef,
     RecordOutcome,
+    ReplyEvent,
     ReplyItem,
     ReplyTarget,
 )
-from safetynet.store.db import Conn, Database, GroupCommit
-from safetynet.store.help_requests import HELP_SQL, help_row_from, open_help
-from safetynet.store.reply_targets import CHUNK, STATUS, TARGET_SQL, TokenLookups, target_from_row
-from safetynet.store.statuses import StatusChange, StatusTransition, apply_status_changes
+from safetynet.store.sqlite.db import CHUNK, Conn, Database, GroupCommit, marks
+from safetynet.store.sqlite.help_requests import HELP_SQL, help_row_from, open_help
+from safetynet.store.sqlite.reply_targets import STATUS, TARGET_SQL, TokenLookups, target_from_row
+from safetynet.store.sqlite.statuses import StatusChange, apply_status_changes
 
 log = structlog.get_logger("store")
 
 # Gather this long for company before a commit: one fsync-free WAL commit serves many answers.
 _GROUP_DELAY_SECONDS = 0.002
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyEvent:
-    """What a committed batch changed: status transitions, and campaigns whose help list moved."""
-
-    transitions: tuple[StatusTransition, ...]
-    help_changed: tuple[tuple[int, int], ...]  # (campaign_id, association_id)
 
 
 Listener = Callable[[ReplyEvent], None]
@@ -157,7 +149,7 @@ class ReplyStore:
         sql = "SELECT count(*) FROM replies WHERE campaign_id = ?"
         params: list[object] = [campaign_id]
         if statuses:
-            sql += f" AND status IN ({','.join('?' * len(statuses))})"
+            sql += f" AND status IN ({marks(len(statuses))})"
             params += list(statuses)
         if channel is not None:
             sql += " AND channel = ?"
@@ -175,7 +167,7 @@ class ReplyStore:
         if association_ids is not None:
             if not association_ids:
                 return []
-            where.append(f"ch.association_id IN ({','.join('?' * len(association_ids))})")
+            where.append(f"ch.association_id IN ({marks(len(association_ids))})")
             params += list(association_ids)
         rows = await self.db.fetchall(HELP_SQL.format(where=" AND ".join(where)), params)
         return [help_row_from(r) for r in rows]
@@ -322,6 +314,7 @@ class ReplyStore:
 
 # Rows per multi-row INSERT: 13 parameters each, well under SQLite's 32,766.
 _INSERT_ROWS = 250
+_ROW_MARKS = "(" + marks(13) + ")"
 
 
 async def _insert_new(conn: Conn, items: list[ReplyItem]) -> set[str]:
@@ -333,7 +326,7 @@ async def _insert_new(conn: Conn, items: list[ReplyItem]) -> set[str]:
     inserted: set[str] = set()
     for n in range(0, len(items), _INSERT_ROWS):
         chunk = items[n : n + _INSERT_ROWS]
-        values = ",".join(["(?,?,?,?,?,?,?,?,?,?,?,?,?)"] * len(chunk))
+        values = ",".join([_ROW_MARKS] * len(chunk))
         params = [v for i in chunk for v in _insert_row(i)]
         rows = await conn.execute_fetchall(
             _INSERT_HEAD + values + " ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key", params

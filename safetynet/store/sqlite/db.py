@@ -1,6 +1,7 @@
-"""SQLite connections: one writer, a few readers, migrations, group commit.
+"""SQLite connections: one writer, a few readers, migrations, group commit, the placeholder helper.
 
-Only the store package imports this module; nothing outside the store sees SQLite.
+Only the SQLite adapter (`safetynet.store.sqlite`) imports this module; nothing outside the store
+sees SQLite.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any, Generic, TypeVar
 import aiosqlite
 import structlog
 
+from safetynet.store.errors import StoreError, StoreUnavailable
+
 log = structlog.get_logger("store")
 
 Row = sqlite3.Row
@@ -35,17 +38,19 @@ _PRAGMAS = (
 )
 
 
-class StoreError(Exception):
-    """The store could not do what was asked (disk full, read-only file, corrupt database)."""
+# SQLite allows 32,766 parameters a statement; IN lists go in chunks of this many, which keeps each
+# statement's plan cheap too.
+CHUNK = 500
 
 
-class StoreUnavailable(StoreError):
-    """Writes are failing; callers must stop acknowledging work they cannot store."""
+def marks(n: int) -> str:
+    """`?,?,…` for `n` parameters (an IN list, or a row of VALUES between parentheses)."""
+    return ",".join("?" * n)
 
 
 def _migrations() -> list[tuple[int, str, str]]:
     found = []
-    folder = resources.files("safetynet.store") / "migrations"
+    folder = resources.files("safetynet.store.sqlite") / "migrations"
     for entry in folder.iterdir():
         m = re.match(r"^(\d{4})_(\w+)\.sql$", entry.name)
         if m:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from safetynet.clock import Clock
 from safetynet.domain.triggers import TriggerRecord
-from safetynet.store.db import Database, Row
+from safetynet.store.sqlite.db import Database, Row
 
 _COLS = """id, source, dedupe_key, kind, event_key, event_id, serial, info_type, status, intensity,
     decision, reason, campaign_id, origin, detail, reported_at, received_at"""

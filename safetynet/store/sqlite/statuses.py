@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from safetynet.domain import ANSWERED, Status, next_status
-from safetynet.store.db import Conn
-
-_CHUNK = 500
+from safetynet.domain.campaigns import StatusTransition
+from safetynet.store.rules import answer_minute
+from safetynet.store.sqlite.db import CHUNK, Conn, marks
 
 
 @dataclass(frozen=True)
@@ -24,24 +24,13 @@ class StatusChange:
     at: float
 
 
-@dataclass(frozen=True)
-class StatusTransition:
-    campaign_id: int
-    household_id: int
-    association_id: int
-    old: Status
-    new: Status
-    first_answer: bool
-
-
 async def _current(conn: Conn, campaign_id: int, household_ids: list[int]) -> dict[int, tuple[int, Status, bool]]:
     found: dict[int, tuple[int, Status, bool]] = {}
-    for i in range(0, len(household_ids), _CHUNK):
-        chunk = household_ids[i : i + _CHUNK]
-        marks = ",".join("?" * len(chunk))
+    for i in range(0, len(household_ids), CHUNK):
+        chunk = household_ids[i : i + CHUNK]
         rows = await conn.execute_fetchall(
             "SELECT household_id, association_id, status, first_answer_at IS NOT NULL"
-            f" FROM campaign_households WHERE campaign_id = ? AND household_id IN ({marks})",
+            f" FROM campaign_households WHERE campaign_id = ? AND household_id IN ({marks(len(chunk))})",
             (campaign_id, *chunk),
         )
         for hh, assoc, status, answered in rows:
@@ -83,7 +72,7 @@ async def _apply_campaign(conn: Conn, campaign_id: int, items: list[StatusChange
         count_delta[(assoc, str(old))] -= 1
         count_delta[(assoc, str(new))] += 1
         if first:
-            minute_delta[(assoc, max(0, int((ch.at - started) // 60)))] += 1
+            minute_delta[(assoc, answer_minute(ch.at, started))] += 1
         transitions.append(StatusTransition(campaign_id, ch.household_id, assoc, old, new, first))
     if updates:
         await conn.executemany(

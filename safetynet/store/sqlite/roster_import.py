@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from safetynet.domain.roster import HouseholdRecord
-from safetynet.store.db import Conn, Row
+from safetynet.store.sqlite.db import CHUNK, Conn, Row, marks
 
 _CREATE_ROWS = """
 CREATE TEMP TABLE import_rows (
@@ -113,9 +113,9 @@ def check_records(records: Sequence[HouseholdRecord]) -> None:
 async def _fetch_in(conn: Conn, sql: str, values: Sequence[object]) -> list[Row]:
     """Runs `sql` (with `{marks}` for an IN list) over `values` in chunks under SQLite's parameter limit."""
     rows: list[Row] = []
-    for i in range(0, len(values), 500):
-        chunk = values[i : i + 500]
-        async with conn.execute(sql.format(marks=",".join("?" * len(chunk))), chunk) as cur:
+    for i in range(0, len(values), CHUNK):
+        chunk = values[i : i + CHUNK]
+        async with conn.execute(sql.format(marks=marks(len(chunk))), chunk) as cur:
             rows.extend(await cur.fetchall())
     return rows
 

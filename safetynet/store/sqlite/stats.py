@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from safetynet.store.db import Reads
-
-
-@dataclass(frozen=True)
-class CountRow:
-    association_id: int
-    status: str
-    n: int
+from safetynet.domain.campaigns import CountRow, MinuteRow
+from safetynet.domain.roster import Association
+from safetynet.store.sqlite.db import Reads
 
 
-@dataclass(frozen=True)
-class MinuteRow:
-    association_id: int
-    minute: int
-    n: int
-
-
-@dataclass(frozen=True)
-class AssociationRow:
-    id: int
-    name: str
-    district: str
-
-
-class StatsReads:
+class SqliteStatsReads:
     def __init__(self, db: Reads) -> None:
         self.db = db
 
@@ -45,11 +24,11 @@ class StatsReads:
         )
         return [MinuteRow(r[0], r[1], r[2]) for r in rows]
 
-    async def associations(self) -> list[AssociationRow]:
+    async def associations(self) -> list[Association]:
         rows = await self.db.fetchall(
             "SELECT a.id, a.name, d.name FROM associations a JOIN districts d ON d.id = a.district_id ORDER BY a.id"
         )
-        return [AssociationRow(r[0], r[1], r[2]) for r in rows]
+        return [Association(r[0], r[1], r[2]) for r in rows]
 
     async def open_help_requests(self, campaign_id: int) -> dict[int, int]:
         rows = await self.db.fetchall(

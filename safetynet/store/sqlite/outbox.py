@@ -14,7 +14,6 @@ from typing import Any
 
 import structlog
 
-from safetynet.broadcast.planner import next_channel
 from safetynet.clock import Clock
 from safetynet.domain import ANSWERED, Channel, ContactKind, Status
 from safetynet.domain.campaigns import (
@@ -26,9 +25,17 @@ from safetynet.domain.campaigns import (
     PlannedDelivery,
     StepHousehold,
     ladder_from_json,
+    next_channel,
 )
-from safetynet.store.db import Conn, Database, GroupCommit
-from safetynet.store.statuses import StatusChange, apply_status_changes
+from safetynet.store.rules import (
+    DELIVERY_STATE_OF_PROVIDER,
+    EARLY_STATUS_HOLD_SECONDS,
+    MAX_EARLY_STATUSES,
+    merge_provider_state,
+    provider_error,
+)
+from safetynet.store.sqlite.db import CHUNK, Conn, Database, GroupCommit, marks
+from safetynet.store.sqlite.statuses import StatusChange, apply_status_changes
 
 log = structlog.get_logger("store.outbox")
 
@@ -45,26 +52,6 @@ _CLAIM_SQL = (
     " (SELECT language FROM households h WHERE h.id = deliveries.household_id),"
     " (SELECT address FROM contacts c WHERE c.id = deliveries.contact_id AND c.state = 'working')"
 )
-
-
-# Provider states by rank: out-of-order callbacks keep the highest; equal ranks keep the first.
-_PROVIDER_RANK = {"sent": 1, "undelivered": 2, "failed": 2, "delivered": 3}
-
-
-# A status callback for an id not recorded yet is held this long; the race it covers lasts a
-# group commit, or a backed-up send worker's queue, never minutes.
-EARLY_STATUS_HOLD_SECONDS = 600.0
-MAX_EARLY_STATUSES = 10_000
-
-
-def _merge_provider_state(old: str | None, new: str) -> str:
-    if old is None or _PROVIDER_RANK.get(new, 0) > _PROVIDER_RANK.get(old, 0):
-        return new
-    return old
-
-
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
 
 
 class OutboxStore:
@@ -129,9 +116,9 @@ class OutboxStore:
         """Queued deliveries due now in these campaigns (and channels, if given)."""
         if not campaign_ids or (channels is not None and not channels):
             return 0
-        extra = f"AND channel IN ({_marks(len(channels))})" if channels is not None else ""
+        extra = f"AND channel IN ({marks(len(channels))})" if channels is not None else ""
         return int(await self.db.fetchval(
-            f"SELECT count(*) FROM deliveries WHERE state = 'queued' AND campaign_id IN ({_marks(len(campaign_ids))})"
+            f"SELECT count(*) FROM deliveries WHERE state = 'queued' AND campaign_id IN ({marks(len(campaign_ids))})"
             f" AND next_attempt_at <= ? {extra}",
             (*campaign_ids, self.clock.now(), *[str(c) for c in channels or ()]), 0,
         ))
@@ -141,7 +128,7 @@ class OutboxStore:
             return None
         value = await self.db.fetchval(
             "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'queued'"
-            f" AND campaign_id IN ({_marks(len(campaign_ids))})",
+            f" AND campaign_id IN ({marks(len(campaign_ids))})",
             tuple(campaign_ids),
         )
         return None if value is None else float(value)
@@ -257,15 +244,15 @@ class OutboxStore:
             row = await cur.fetchone()
         if row is None:
             return False
-        kept = _merge_provider_state(row[7], state)
+        kept = merge_provider_state(row[7], state)
         if kept == row[7]:
             return True
-        new_state = {"delivered": "delivered", "undelivered": "undelivered", "failed": "undelivered"}.get(kept)
+        new_state = DELIVERY_STATE_OF_PROVIDER.get(kept)
         await conn.execute(
             "UPDATE deliveries SET provider_status = ?, state = CASE WHEN state IN ('sent', 'delivered',"
             " 'undelivered') AND ? IS NOT NULL THEN ? ELSE state END, error = coalesce(?, error), updated_at = ?"
             " WHERE id = ?",
-            (kept, new_state, new_state, f"provider_{kept}:{error_code}" if error_code else None, now, row[0]),
+            (kept, new_state, new_state, provider_error(kept, error_code), now, row[0]),
         )
         if new_state == "undelivered" and row[8] == "sent":
             d = ClaimedDelivery(row[0], row[1], row[2], row[3], Channel(row[4]), row[5], row[6], None, "")
@@ -283,8 +270,6 @@ class OutboxStore:
         ) as cur:
             held = await cur.fetchone()
         if held is None:
-            # Only Twilio can post here (signed), but a misconfigured account could send us its
-            # whole traffic: the table stays small whatever comes.
             if int(await _fetchval(conn, "SELECT count(*) FROM early_provider_status", ())) >= MAX_EARLY_STATUSES:
                 log.warning("status_callback_not_held", reason="too_many_held")
                 return
@@ -292,7 +277,7 @@ class OutboxStore:
                 "INSERT INTO early_provider_status (provider_id, state, error_code, received_at) VALUES (?, ?, ?, ?)",
                 (provider_id, state, error_code, now),
             )
-        elif _merge_provider_state(held[0], state) != held[0]:
+        elif merge_provider_state(held[0], state) != held[0]:
             await conn.execute(
                 "UPDATE early_provider_status SET state = ?, error_code = ?, received_at = ? WHERE provider_id = ?",
                 (state, error_code, now, provider_id),
@@ -307,11 +292,11 @@ class OutboxStore:
         await conn.execute("DELETE FROM early_provider_status WHERE received_at < ?",
                            (now - EARLY_STATUS_HOLD_SECONDS,))
         held: list[Any] = []
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
+        for i in range(0, len(ids), CHUNK):
+            chunk = ids[i : i + CHUNK]
             held += await conn.execute_fetchall(
                 "SELECT provider_id, state, error_code FROM early_provider_status"
-                f" WHERE provider_id IN ({_marks(len(chunk))})",
+                f" WHERE provider_id IN ({marks(len(chunk))})",
                 chunk,
             )
         applied = [r[0] for r in held if await self._apply_provider_status(conn, r[0], r[1], r[2], now)]

@@ -9,93 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from safetynet.domain import ALL_STATUSES, Scope
-from safetynet.domain.roster import Association
-from safetynet.store.db import Reads, Row
+from safetynet.domain.campaigns import CampaignInfo
+from safetynet.domain.replies import Change, ChannelCount, HelpItem
+from safetynet.domain.roster import Association, Coverage, HouseholdLine
+from safetynet.store.sqlite.db import Reads, Row, marks
 
 ANSWERED_SQL = "('safe', 'need_help', 'confirmed_in_person')"
 _STATUSES = tuple(str(s) for s in ALL_STATUSES)
-
-
-@dataclass(frozen=True)
-class CampaignInfo:
-    id: int
-    kind: str
-    title: str
-    state: str
-    scope: tuple[str, ...]
-    created_at: float
-    started_at: float | None
-    closed_at: float | None
-    households: int
-
-    @property
-    def scope_key(self) -> str:
-        """The scope as one comparable string (campaigns of the same scope compare in reports)."""
-        return ",".join(sorted(self.scope))
-
-    def as_dict(self) -> dict[str, object]:
-        return {"id": self.id, "kind": self.kind, "title": self.title, "state": self.state,
-                "started_at": self.started_at, "closed_at": self.closed_at}
-
-
-@dataclass(frozen=True)
-class HouseholdLine:
-    """A household as a page lists it, with its status in one campaign."""
-
-    id: int
-    association_id: int
-    group: str
-    household_key: str
-    name: str
-    address: str
-    members: int
-    vulnerable: bool
-    status: str
-    status_at: float | None
-    landline: str
-    has_channel: bool
-
-
-@dataclass(frozen=True)
-class HelpItem:
-    household_id: int
-    association_id: int
-    group: str
-    name: str
-    address: str
-    members: int
-    vulnerable: bool
-    note: str
-    location: str
-    people_injured: int | None
-    opened_at: float
-
-
-@dataclass(frozen=True)
-class Change:
-    """A reply since a cursor, with the household's current (not the reply's) status."""
-
-    reply_id: int
-    household_id: int
-    association_id: int
-    status: str
-
-
-@dataclass(frozen=True)
-class Coverage:
-    households: int
-    with_channel: int
-    without: tuple[HouseholdLine, ...]
-
-
-@dataclass(frozen=True)
-class ChannelCount:
-    association_id: int
-    channel: str
-    n: int
 
 
 _CAMPAIGN_COLS = "id, kind, title, state, scope, created_at, started_at, closed_at, households"
@@ -138,11 +60,8 @@ def _line(r: Row) -> HouseholdLine:
     )
 
 
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
 
-
-class DashboardReads:
+class SqliteDashboardReads:
     def __init__(self, db: Reads) -> None:
         self.db = db
 
@@ -209,7 +128,7 @@ class DashboardReads:
             return []
         cover = "" if ids is None else (
             " AND EXISTS (SELECT 1 FROM campaign_counts cc WHERE cc.campaign_id = campaigns.id"
-            f" AND cc.association_id IN ({_marks(len(ids))}))"
+            f" AND cc.association_id IN ({marks(len(ids))}))"
         )
         rows = await self.db.fetchall(
             f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE state != 'draft'{cover}"
@@ -231,7 +150,7 @@ class DashboardReads:
             return set()
         rows = await self.db.fetchall(
             f"SELECT DISTINCT association_id FROM campaign_counts WHERE campaign_id = ?"
-            f" AND association_id IN ({_marks(len(aids))})",
+            f" AND association_id IN ({marks(len(aids))})",
             (campaign_id, *aids),
         )
         return {r[0] for r in rows}
@@ -243,7 +162,7 @@ class DashboardReads:
             return None
         cover = "" if ids is None else (
             " AND EXISTS (SELECT 1 FROM campaign_counts cc WHERE cc.campaign_id = campaigns.id"
-            f" AND cc.association_id IN ({_marks(len(ids))}))"
+            f" AND cc.association_id IN ({marks(len(ids))}))"
         )
         params: Sequence[int] = ids or ()
         for states in ("('running')", "('closed', 'cancelled')"):
@@ -307,8 +226,8 @@ class DashboardReads:
             tail = " LIMIT ?"
             params.append(limit)
         rows = await self.db.fetchall(
-            f"{_HH_SELECT} WHERE ch.campaign_id = ? AND ch.association_id IN ({_marks(len(aids))})"
-            f" AND ch.status IN ({_marks(len(sts))}){extra}"
+            f"{_HH_SELECT} WHERE ch.campaign_id = ? AND ch.association_id IN ({marks(len(aids))})"
+            f" AND ch.status IN ({marks(len(sts))}){extra}"
             f" ORDER BY ch.association_id, coalesce(g.name, ''), h.address, h.id{tail}",
             params,
         )
@@ -326,7 +245,7 @@ class DashboardReads:
             " ON hr.campaign_id = ch.campaign_id AND hr.household_id = ch.household_id"
             " JOIN households h ON h.id = ch.household_id LEFT JOIN household_groups g ON g.id = h.group_id"
             " LEFT JOIN replies r ON r.id = hr.reply_id"
-            f" WHERE ch.campaign_id = ? AND ch.association_id IN ({_marks(len(aids))}) AND hr.handled_at IS NULL"
+            f" WHERE ch.campaign_id = ? AND ch.association_id IN ({marks(len(aids))}) AND hr.handled_at IS NULL"
             " ORDER BY hr.opened_at, h.id",
             (campaign_id, *aids),
         )
@@ -349,7 +268,7 @@ class DashboardReads:
         rows = await self.db.fetchall(
             f"SELECT ch.association_id, count(*) FROM {_BY_ASSOC} JOIN help_requests hr"
             " ON hr.campaign_id = ch.campaign_id AND hr.household_id = ch.household_id"
-            f" WHERE ch.campaign_id = ? AND ch.association_id IN ({_marks(len(aids))}) AND hr.handled_at IS NULL"
+            f" WHERE ch.campaign_id = ? AND ch.association_id IN ({marks(len(aids))}) AND hr.handled_at IS NULL"
             " GROUP BY ch.association_id",
             (campaign_id, *aids),
         )
@@ -370,7 +289,7 @@ class DashboardReads:
                 return {}
             rows = await self.db.fetchall(
                 "SELECT association_id, status, n FROM campaign_counts WHERE campaign_id = ?"
-                f" AND association_id IN ({_marks(len(aids))})",
+                f" AND association_id IN ({marks(len(aids))})",
                 (campaign_id, *aids),
             )
         out: dict[int, dict[str, int]] = {}
@@ -399,7 +318,7 @@ class DashboardReads:
         aids = None if association_ids is None else sorted(set(association_ids))
         if aids == [] or upto_reply_id <= after_reply_id:
             return []
-        where = "" if aids is None else f" AND ch.association_id IN ({_marks(len(aids))})"
+        where = "" if aids is None else f" AND ch.association_id IN ({marks(len(aids))})"
         rows = await self.db.fetchall(
             "SELECT max(r.id), r.household_id, ch.association_id, ch.status FROM replies r"
             " JOIN campaign_households ch ON ch.campaign_id = r.campaign_id AND ch.household_id = r.household_id"

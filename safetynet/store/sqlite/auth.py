@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from safetynet.clock import Clock
 from safetynet.domain import MAX_DEPUTIES_PER_ASSOCIATION, Role
-from safetynet.domain.roster import Staff
-from safetynet.store.db import Database, Row
-
-
-class StaffError(Exception):
-    """A staff change that cannot be made (unknown scope, too many deputies, duplicate login)."""
+from safetynet.domain.roster import Staff, StaffError
+from safetynet.store.sqlite.db import Database, Row
 
 
 def _staff(row: Row) -> Staff:
