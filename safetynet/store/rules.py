@@ -1,9 +1,13 @@
-"""What every store adapter decides the same way (pure): provider states and held status callbacks.
+"""What every store adapter decides the same way (pure): roster checks, provider states, held callbacks.
 
 Kept apart from the adapters so SQLite, the in-memory fake and PostgreSQL cannot drift.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+
+from safetynet.domain.roster import HouseholdRecord
 
 # Provider states by rank: out-of-order callbacks keep the highest; equal ranks keep the first.
 PROVIDER_RANK = {"sent": 1, "undelivered": 2, "failed": 2, "delivered": 3}
@@ -34,3 +38,16 @@ def provider_error(state: str, error_code: int | None) -> str | None:
 def answer_minute(at: float, started_at: float) -> int:
     """The minute after the start in which an answer came (the answer curve's bucket)."""
     return max(0, int((at - started_at) // 60))
+
+
+def check_records(records: Sequence[HouseholdRecord]) -> None:
+    """Rules the file reader enforces too; checked again so no caller can write a broken roster."""
+    district_of: dict[str, str] = {}
+    keys: set[tuple[str, str]] = set()
+    for r in records:
+        if district_of.setdefault(r.association, r.district) != r.district:
+            raise ValueError(f"association {r.association} is in two districts")
+        key = (r.association, r.household_key)
+        if key in keys:
+            raise ValueError(f"household {r.household_key} of association {r.association} appears twice")
+        keys.add(key)

@@ -8,8 +8,10 @@ Each repository's SQL lives in its module (`roster`, `auth`, `campaigns`, `outbo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from safetynet.clock import Clock
+from safetynet.clock import Clock, SystemClock
+from safetynet.store.ports import Store
 from safetynet.store.sqlite.auth import AuthStore
 from safetynet.store.sqlite.campaigns import CampaignStore
 from safetynet.store.sqlite.dashboard import SqliteDashboardReads
@@ -57,3 +59,7 @@ async def open_sqlite_store(path: Path, clock: Clock, readers: int = 2) -> Sqlit
     except BaseException:
         await db.close()
         raise
+
+
+if TYPE_CHECKING:  # mypy holds the adapter to every port
+    _conforms: Store = SqliteStore(Database.__new__(Database), SystemClock())

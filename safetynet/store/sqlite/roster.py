@@ -27,6 +27,7 @@ from safetynet.domain.roster import (
     TargetHousehold,
     UnknownScopeError,
 )
+from safetynet.store.rules import check_records
 from safetynet.store.sqlite import roster_import
 from safetynet.store.sqlite.db import CHUNK, Database, Row, marks
 from safetynet.store.sqlite.roster_scope import scope_filter
@@ -88,7 +89,7 @@ class RosterStore:
         removed (associations absent from the file are not touched). Raises ValueError, writing
         nothing, if an association is in two districts or a household key repeats.
         """
-        roster_import.check_records(records)
+        check_records(records)
         now = self.clock.now()
         async with self.db.transaction() as conn:
             cache = await roster_import.swap_cache_size(conn, roster_import.IMPORT_CACHE_SIZE)

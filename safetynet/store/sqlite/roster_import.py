@@ -97,19 +97,6 @@ class ImportCounts:
     without_channel: int
 
 
-def check_records(records: Sequence[HouseholdRecord]) -> None:
-    """Rules the file reader enforces too; checked again so no caller can write a broken roster."""
-    district_of: dict[str, str] = {}
-    keys: set[tuple[str, str]] = set()
-    for r in records:
-        if district_of.setdefault(r.association, r.district) != r.district:
-            raise ValueError(f"association {r.association} is in two districts")
-        key = (r.association, r.household_key)
-        if key in keys:
-            raise ValueError(f"household {r.household_key} of association {r.association} appears twice")
-        keys.add(key)
-
-
 async def _fetch_in(conn: Conn, sql: str, values: Sequence[object]) -> list[Row]:
     """Runs `sql` (with `{marks}` for an IN list) over `values` in chunks under SQLite's parameter limit."""
     rows: list[Row] = []
