@@ -1,4 +1,5 @@
-"""Shared set-up of the broadcast tests: a real store in tmp_path, a small roster, a scripted sender.
+"""Shared set-up of the broadcast tests: a store (in memory, or real SQLite in tmp_path), a small roster,
+a scripted sender.
 
 `ScriptedSender` implements our own `ChannelSender` protocol (no client library is involved): it
 lets the dispatcher tests choose, per address, which classified error each attempt meets. The
@@ -21,6 +22,7 @@ from safetynet.config import Config, load_config
 from safetynet.domain import Channel
 from safetynet.domain.roster import HouseholdRecord
 from safetynet.store import Store, open_store
+from safetynet.store.memory import MemoryStore
 
 SECRET = "test-secret-key-for-broadcast-tests"
 T = TypeVar("T")
@@ -42,7 +44,18 @@ def make_cfg(tmp_path: Path, **env: str) -> Config:
 
 @contextlib.asynccontextmanager
 async def opened(cfg: Config, clock: Clock) -> AsyncIterator[Store]:
+    """The SQLite store the config names (for what only a real database shows: locks, restarts)."""
     store = await open_store(cfg, clock)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@contextlib.asynccontextmanager
+async def in_memory(clock: Clock) -> AsyncIterator[MemoryStore]:
+    """The in-memory store: the unit tests of the dispatcher, the ladder and the campaign service."""
+    store = MemoryStore(clock)
     try:
         yield store
     finally:

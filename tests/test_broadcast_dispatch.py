@@ -1,4 +1,5 @@
-"""Campaign start, the outbox and the dispatcher on a real SQLite store with a controlled clock."""
+"""Campaign start, the outbox and the dispatcher with a controlled clock, on the in-memory store; what
+only a real database shows (another process holding the lock, a retry surviving a restart) on SQLite."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from broadcast_helpers import (
     ScriptedSender,
     answer,
     e164_mobile,
+    in_memory,
     make_cfg,
     opened,
     run_with_clock,
@@ -46,7 +48,7 @@ def spec(kind: CampaignKind = CampaignKind.DRILL, scope: tuple[str, ...] = ("cit
 async def test_first_wave_reaches_everyone_vulnerable_first(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path, SAFETYNET_CHANNELS_WEBPUSH_CONCURRENCY="1")
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         households = [H(f"k{i}", "w", vulnerable=i % 4 == 0) for i in range(1, 13)]
         households += [H("sms", "m"), H("tg", "t"), H("land", "l"), H("none", "")]
         ids = await seed(store, households)
@@ -78,7 +80,7 @@ async def test_first_wave_reaches_everyone_vulnerable_first(tmp_path: Path) -> N
 async def test_permanent_push_error_falls_back_to_sms_then_voice(tmp_path: Path, reason: Reason) -> None:
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         ids = await seed(store, [H("a", "wm"), H("b", "w")])
         c = await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock, webpush={subscription(1): [PermanentSendError(reason)]},
@@ -103,7 +105,7 @@ async def test_a_dead_contact_is_marked_and_all_failed_means_unreachable(
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
     letter = {Channel.SMS: "m", Channel.TELEGRAM: "t", Channel.WEBPUSH: "w"}[channel]
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         ids = await seed(store, [H("a", letter)])
         svc = CampaignService(store, cfg, clock)
         c = await svc.launch(spec())
@@ -121,7 +123,7 @@ async def test_a_dead_contact_is_marked_and_all_failed_means_unreachable(
 async def test_transient_errors_are_retried_inline(tmp_path: Path, reason: Reason) -> None:
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         ids = await seed(store, [H("a", "m")])
         c = await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock, sms={e164_mobile(1): [RetryableSendError(reason), RetryableSendError(reason)]})
@@ -135,7 +137,7 @@ async def test_transient_errors_are_retried_inline(tmp_path: Path, reason: Reaso
 async def test_retry_after_is_honoured_and_pauses_the_whole_lane(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path, SAFETYNET_CHANNELS_SMS_CONCURRENCY="4")
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         await seed(store, [H(f"k{i}", "m") for i in range(1, 9)])
         await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock, sms={e164_mobile(1): [RetryableSendError(Reason.RATE_LIMITED, retry_after=3.0)]})
@@ -173,7 +175,7 @@ async def test_a_long_retry_goes_back_to_the_outbox_and_survives(tmp_path: Path)
 async def test_households_that_answered_are_skipped(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         ids = await seed(store, [H("a", "w"), H("b", "w")])
         c = await CampaignService(store, cfg, clock).launch(spec())
         await answer(store, c.id, ids["a"], "safe")
@@ -186,7 +188,7 @@ async def test_households_that_answered_are_skipped(tmp_path: Path) -> None:
 async def test_a_real_event_pauses_drills_until_it_closes(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         await seed(store, [H("a", "w"), H("b", "m")])
         svc = CampaignService(store, cfg, clock)
         drill = await svc.launch(spec())
@@ -204,7 +206,7 @@ async def test_a_real_event_pauses_drills_until_it_closes(tmp_path: Path) -> Non
 async def test_a_closed_campaign_never_reopens(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         await seed(store, [H("a", "w")])
         svc = CampaignService(store, cfg, clock)
         c = await svc.launch(spec())
@@ -238,7 +240,7 @@ class HeldSender(ScriptedSender):
 async def test_graceful_stop_finishes_sends_in_flight_and_releases_held_claims(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path, SAFETYNET_CHANNELS_SMS_CONCURRENCY="1")
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         await seed(store, [H(f"k{i}", "m") for i in range(1, 6)])
         c = await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock)
@@ -259,7 +261,7 @@ async def test_graceful_stop_finishes_sends_in_flight_and_releases_held_claims(t
 async def test_provider_callbacks_keep_the_best_state_and_undelivered_falls_back(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         ids = await seed(store, [H("a", "m"), H("b", "m")])
         c = await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock)
@@ -292,6 +294,7 @@ class ReleasingClock(FakeClock):
         await super().sleep(seconds)
 
 
+@pytest.mark.slow  # SQLite's busy timeout (5 s) passes before the lock is reported
 async def test_a_locked_database_does_not_end_the_dispatcher(tmp_path: Path) -> None:
     import sqlite3
 
@@ -312,3 +315,22 @@ async def test_a_locked_database_does_not_end_the_dispatcher(tmp_path: Path) -> 
         finally:
             holder[0].close()
         assert snd[Channel.WEBPUSH].households() == [ids["a"]]
+
+
+async def test_a_store_that_cannot_write_does_not_end_the_dispatcher(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path)
+    mend: list[Callable[[], None]] = []
+    clock = ReleasingClock(lambda: mend[0]())
+    async with in_memory(clock) as store:
+        ids = await seed(store, [H("a", "w"), H("b", "m")])
+        await CampaignService(store, cfg, clock).launch(spec())
+        store.fail_writes(OSError("disk full"))
+        mend.append(lambda: store.fail_writes(None))
+        snd = senders(clock)
+        task = asyncio.create_task(Dispatcher(store, snd, cfg, clock).burst())
+        await clock.retry_wait.wait()  # the dispatcher met the failure, logged it, and waits to try again
+        assert all(not s.sent for s in snd.values())  # nothing was sent that could not be claimed
+        await clock.advance(STORE_RETRY_SECONDS)
+        await task
+        assert snd[Channel.WEBPUSH].households() == [ids["a"]] and snd[Channel.SMS].households() == [ids["b"]]
+        assert store.healthy
