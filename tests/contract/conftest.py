@@ -7,7 +7,7 @@ to make its writes fail (what a full disk or a read-only database does).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +20,7 @@ from safetynet.store import Store
 from safetynet.store.memory import MemoryStore
 from safetynet.store.sqlite import open_sqlite_store
 
-StoreFactory = Callable[..., AbstractAsyncContextManager[Store]]
-BreakWrites = Callable[[Store, bool], Awaitable[None]]
+from .support import BreakWrites, StoreFactory
 
 
 @contextlib.asynccontextmanager

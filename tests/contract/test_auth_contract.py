@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import StoreFactory
-from contract_city import MATSU, NORTH, SAKURA, clock_of, seed
 
 from safetynet.domain import Role
 from safetynet.domain.roster import StaffError
+
+from .support import MATSU, NORTH, SAKURA, StoreFactory, clock_of, seed
 
 
 async def test_staff_are_added_read_and_removed(store_factory: StoreFactory) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import StoreFactory
-from contract_city import MSG, SAKURA, UME, association_ids, clock_of, running_campaign, seed, token_of
 
 from safetynet.domain import CampaignKind, CampaignState, Channel, ContactKind, Status
 from safetynet.domain.campaigns import (
@@ -19,6 +17,18 @@ from safetynet.domain.campaigns import (
 from safetynet.domain.replies import ReplyItem
 from safetynet.domain.roster import UnknownScopeError
 from safetynet.store import Store
+
+from .support import (
+    MSG,
+    SAKURA,
+    UME,
+    StoreFactory,
+    association_ids,
+    clock_of,
+    running_campaign,
+    seed,
+    token_of,
+)
 
 
 async def _answer(store: Store, campaign_id: int, household_id: int, status: str, key: str) -> None:
@@ -164,7 +174,7 @@ async def test_enrolment_is_idempotent_by_household_and_token(store_factory: Sto
 
 async def test_enrolment_takes_current_households_and_refuses_an_unknown_scope(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
-        from contract_city import city
+        from .support import city
 
         ids = await seed(store)
         await store.roster.import_households([r for r in city() if r.household_key != "S-4"], replace=True)

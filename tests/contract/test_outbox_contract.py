@@ -6,8 +6,6 @@ import asyncio
 import dataclasses
 
 import pytest
-from conftest import StoreFactory
-from contract_city import SAKURA, clock_of, running_campaign, seed
 
 from safetynet.domain import CampaignKind, Channel, ContactKind, Status
 from safetynet.domain.campaigns import (
@@ -22,6 +20,8 @@ from safetynet.domain.campaigns import (
 from safetynet.domain.replies import ReplyItem
 from safetynet.store import Store
 from safetynet.store.rules import EARLY_STATUS_HOLD_SECONDS
+
+from .support import SAKURA, StoreFactory, clock_of, running_campaign, seed
 
 
 def outcome(d: ClaimedDelivery, kind: OutcomeKind, at: float, **kw: object) -> DeliveryOutcome:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from conftest import StoreFactory
-from contract_city import MATSU, NORTH, SAKURA, SOUTH, UME, association_ids, clock_of, running_campaign, seed
-
 from safetynet.domain import CampaignKind, Scope
 from safetynet.domain.replies import ChannelCount, ReplyDetails, ReplyItem
 from safetynet.store import Store
+
+from .support import (
+    MATSU,
+    NORTH,
+    SAKURA,
+    SOUTH,
+    UME,
+    StoreFactory,
+    association_ids,
+    clock_of,
+    running_campaign,
+    seed,
+)
 
 
 async def _reply(store: Store, cid: int, hid: int, status: str, key: str, channel: str = "web",

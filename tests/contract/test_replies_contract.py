@@ -5,22 +5,23 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import StoreFactory
-from contract_city import (
+
+from safetynet.domain import CampaignKind, CampaignState, Role, Status
+from safetynet.domain.replies import Location, ReplyDetails, ReplyEvent, ReplyItem
+from safetynet.store import Store
+
+from .support import (
     MSG,
     SAKURA,
     SHARED_MOBILE,
     UME,
+    StoreFactory,
     association_ids,
     clock_of,
     running_campaign,
     seed,
     token_of,
 )
-
-from safetynet.domain import CampaignKind, CampaignState, Role, Status
-from safetynet.domain.replies import Location, ReplyDetails, ReplyEvent, ReplyItem
-from safetynet.store import Store
 
 
 async def item(store: Store, cid: int, hid: int, status: str, key: str, details: ReplyDetails | None = None,

@@ -5,11 +5,22 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import StoreFactory
-from contract_city import MATSU, NORTH, SAKURA, SHARED_MOBILE, SOUTH, UME, city, running_campaign, seed
 
 from safetynet.domain import ContactKind
 from safetynet.domain.roster import HouseholdRecord, UnknownScopeError
+
+from .support import (
+    MATSU,
+    NORTH,
+    SAKURA,
+    SHARED_MOBILE,
+    SOUTH,
+    UME,
+    StoreFactory,
+    city,
+    running_campaign,
+    seed,
+)
 
 
 async def test_import_creates_the_roster_and_a_second_import_changes_nothing(store_factory: StoreFactory) -> None:

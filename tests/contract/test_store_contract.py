@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import BreakWrites, StoreFactory
-from contract_city import clock_of, running_campaign, seed
 
 from safetynet.clock import FakeClock
 from safetynet.domain import Channel, Role
 from safetynet.domain.campaigns import DeliveryOutcome, OutcomeKind
 from safetynet.domain.replies import ReplyItem
 from safetynet.store import StoreUnavailable
+
+from .support import BreakWrites, StoreFactory, clock_of, running_campaign, seed
 
 
 async def test_the_store_keeps_the_clock_it_was_given(store_factory: StoreFactory) -> None:

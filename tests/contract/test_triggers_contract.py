@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from conftest import StoreFactory
-from contract_city import clock_of
-
 from safetynet.domain.triggers import TriggerRecord
+
+from .support import StoreFactory, clock_of
 
 
 def rec(key: str, decision: str = "propose", campaign_id: int | None = None) -> TriggerRecord:

@@ -1,8 +1,9 @@
-"""A small city every contract suite starts from, and the steps that make a running campaign."""
+"""What the contract suites share: the fixtures' types, a small city, the steps of a running campaign."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 
 from safetynet.broadcast.planner import plan_step
 from safetynet.clock import FakeClock
@@ -10,6 +11,10 @@ from safetynet.domain import CampaignKind
 from safetynet.domain.campaigns import LadderStep
 from safetynet.domain.roster import HouseholdRecord
 from safetynet.store import Store
+
+# `store_factory(clock=None)`: a fresh store of one adapter; `break_writes(store, broken)`: its writes fail
+StoreFactory = Callable[..., AbstractAsyncContextManager[Store]]
+BreakWrites = Callable[[Store, bool], Awaitable[None]]
 
 NORTH, SOUTH = "北地区", "南地区"
 SAKURA, UME, MATSU = "桜町", "梅町", "松町"
