@@ -243,7 +243,7 @@ class Dispatcher:
             if room < max(1, lane.buffer // 2) or lane.gate.paused_for > self.policy.max_inline_seconds:
                 continue
             items = await self.outbox.claim(self._active, lane.channel, room, self.owner,
-                                                  self.cfg.broadcast.lease_seconds)
+                                            self.cfg.broadcast.lease_seconds)
             if items:
                 await lane.put(items)
                 total += len(items)
