@@ -1,4 +1,4 @@
-"""Set-up and access commands: `init`, `staff add|list|remove`, `token create`."""
+"""Set-up and access commands: `init`, `staff add|list|remove`, `token create|list|revoke`."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import os
 import secrets
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from safetynet.auth import hash_password, new_token, token_hash, validate_role_scope
+from safetynet.auth import hash_password, new_token, token_expiry, token_hash, validate_role_scope
 from safetynet.config import Config
 from safetynet.domain import Role, Scope
 from safetynet.domain.roster import StaffError
+from safetynet.passwords import PasswordError, check_password
 from safetynet.store import store_session
 
 
@@ -28,7 +30,7 @@ def _write_secret_file(path: Path, content: str) -> None:
 def ensure_keys(cfg: Config) -> list[str]:
     """Creates the data dir, the secret key (unless given by the environment) and VAPID keys."""
     created = []
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # the database and keys: owner only
     key_file = cfg.data_dir / "secret.key"
     if not os.environ.get("SAFETYNET_SECRET_KEY") and not key_file.exists():
         _write_secret_file(key_file, secrets.token_urlsafe(32))
@@ -41,7 +43,17 @@ def ensure_keys(cfg: Config) -> list[str]:
     return created
 
 
+def _checked(password: str, login: str) -> str:
+    try:
+        check_password(password, login)
+    except PasswordError as e:
+        raise CommandError(str(e)) from None
+    return password
+
+
 async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str], str | None]:
+    if password is not None:
+        _checked(password, login)  # before anything is created
     created = ensure_keys(cfg)
     existed = cfg.db_path.exists()
     printed_password = None
@@ -85,7 +97,9 @@ async def _staff_add(cfg: Config, args: argparse.Namespace) -> str | None:
     role, scope = _role_scope(args.role, args.scope)
     password = args.password
     generated = None
-    if password is None:
+    if password is not None:
+        _checked(password, args.login)
+    else:
         password = generated = secrets.token_urlsafe(12)
     async with store_session(cfg) as store:
         if not await store.auth.scope_exists(str(scope)):
@@ -135,10 +149,47 @@ def token_create(cfg: Config, args: argparse.Namespace) -> int:
 
     async def run() -> None:
         async with store_session(cfg) as store:
+            try:
+                expires_at = token_expiry(store.clock.now(), args.expires_days)
+            except ValueError as e:
+                raise CommandError(str(e)) from None
             if not await store.auth.scope_exists(str(scope)):
                 raise CommandError(f"no {scope.kind} named {scope.name!r} in the roster")
-            await store.auth.create_api_token(token_hash(token), role, str(scope), args.label or "")
+            await store.auth.create_api_token(token_hash(token), role, str(scope), args.label or "", expires_at)
 
     asyncio.run(run())
     print(token)
+    return 0
+
+
+JST = timezone(timedelta(hours=9))  # the staff pages show Japan time too
+
+
+def _when(ts: float | None) -> str:
+    return "-" if ts is None else datetime.fromtimestamp(ts, JST).isoformat(timespec="minutes")
+
+
+def token_list(cfg: Config, args: argparse.Namespace) -> int:
+    """One line per token, tab-separated under a header; never the token itself (it is not kept)."""
+    async def run() -> None:
+        async with store_session(cfg) as store:
+            now = store.clock.now()
+            print("id\trole\tscope\tcreated\texpires\tlast_used\trevoked\tstate\tlabel")
+            for tok in await store.auth.list_api_tokens():
+                state = ("revoked" if tok.revoked_at is not None else "active" if tok.usable(now) else "expired")
+                print("\t".join([str(tok.id), str(tok.role), tok.scope, _when(tok.created_at), _when(tok.expires_at),
+                                 _when(tok.last_used_at), _when(tok.revoked_at), state, " ".join(tok.label.split())]))
+
+    asyncio.run(run())
+    return 0
+
+
+def token_revoke(cfg: Config, args: argparse.Namespace) -> int:
+    async def run() -> bool:
+        async with store_session(cfg) as store:
+            return await store.auth.revoke_api_token(args.id)
+
+    if not asyncio.run(run()):
+        raise CommandError(f"no token with id {args.id} that is not already revoked (see `safetynet token list`)")
+    print(f"revoked token {args.id}")
     return 0

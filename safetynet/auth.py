@@ -47,6 +47,19 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Longest expiry `token create --expires-days` takes: ten years is "never" said honestly.
+MAX_TOKEN_DAYS = 3650
+
+
+def token_expiry(now: float, days: int | None) -> float | None:
+    """When a token created `now` for `days` days expires (None: never); ValueError outside 1…MAX_TOKEN_DAYS."""
+    if days is None:
+        return None
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise ValueError(f"an API token lasts 1 to {MAX_TOKEN_DAYS} days (--expires-days)")
+    return now + days * 86400.0
+
+
 def keyed_hash(secret_key: str, value: str) -> str:
     return hmac.new(secret_key.encode(), value.encode(), hashlib.sha256).hexdigest()
 

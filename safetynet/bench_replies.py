@@ -159,11 +159,10 @@ async def _serve(cfg: Config) -> dict[str, int]:
     from safetynet.clock import SystemClock
     from safetynet.runtime import tune_gc
     from safetynet.store import open_store
-    from safetynet.web.app import Services, create_app
+    from safetynet.web.app import Services, app_runner, create_app
 
     store = await open_store(cfg, SystemClock())
-    runner = web.AppRunner(create_app(Services(cfg=cfg, store=store, clock=SystemClock())), access_log=None,
-                           shutdown_timeout=2.0)
+    runner = app_runner(create_app(Services(cfg=cfg, store=store, clock=SystemClock())), shutdown_timeout=2.0)
     try:
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", cfg.server.port, backlog=2048).start()

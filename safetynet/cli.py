@@ -51,9 +51,10 @@ def _cmd(sub: Any, name: str, help_: str, example: str, target: str | Handler) -
 
 def _add_init_and_access(sub: Any) -> None:
     p = _cmd(sub, "init", "create the data folder, database, keys and a first city admin (idempotent)",
-             "safetynet init --admin-password 'change-me'", "safetynet.admin:init")
+             "safetynet init --admin-login bousai", "safetynet.admin:init")
     p.add_argument("--admin-login", default="admin", help="login of the first city admin (default: admin)")
-    p.add_argument("--admin-password", help="its password (default: generated and printed once)")
+    p.add_argument("--admin-password",
+                   help="its password: 10 characters or more, not a common one (default: generated and printed once)")
 
     staff = sub.add_parser("staff", help="manage staff accounts (heads, deputies, district heads, city admins)",
                            parents=[_config_parent()])
@@ -65,7 +66,8 @@ def _add_init_and_access(sub: Any) -> None:
     p.add_argument("--role", required=True, help="city_admin | district_head | association_head | deputy")
     p.add_argument("--scope", help="city | district:NAME | association:NAME")
     p.add_argument("--name", help="display name")
-    p.add_argument("--password", help="password (default: generated and printed once)")
+    p.add_argument("--password",
+                   help="10 characters or more, not a common one (default: generated and printed once)")
     p.add_argument("--phone", help="mobile number for need-help alerts")
     p.add_argument("--telegram", help="Telegram chat id for need-help alerts")
     _cmd(ssub, "list", "list staff", "safetynet staff list", "safetynet.admin:staff_list")
@@ -73,12 +75,19 @@ def _add_init_and_access(sub: Any) -> None:
     p.add_argument("login")
 
     token = sub.add_parser("token", help="API tokens for automation", parents=[_config_parent()])
-    tsub = token.add_subparsers(dest="token_command", metavar="{create}", required=True)
+    tsub = token.add_subparsers(dest="token_command", metavar="{create,list,revoke}", required=True)
     p = _cmd(tsub, "create", "create an API token and print it alone on its line",
-             "safetynet token create --role city_admin", "safetynet.admin:token_create")
+             "safetynet token create --role city_admin --label 'ダッシュボード' --expires-days 90",
+             "safetynet.admin:token_create")
     p.add_argument("--role", required=True, help="city_admin | district_head | association_head | deputy")
     p.add_argument("--scope", help="city | district:NAME | association:NAME (default: city for city_admin)")
     p.add_argument("--label", help="what the token is for")
+    p.add_argument("--expires-days", type=int, metavar="N", help="expires after N days (default: never)")
+    _cmd(tsub, "list", "list API tokens: id, role, scope, created, expires, last used, revoked (never the token)",
+         "safetynet token list", "safetynet.admin:token_list")
+    p = _cmd(tsub, "revoke", "revoke an API token at once (by the id `token list` shows)",
+             "safetynet token revoke 3", "safetynet.admin:token_revoke")
+    p.add_argument("id", type=int)
 
 
 def _exists(module: str) -> bool:
@@ -117,7 +126,7 @@ def _add_triggers(sub: Any) -> None:
     trig = sub.add_parser("triggers", help="JMA XML and CAP triggers", parents=[_config_parent()])
     tsub = trig.add_subparsers(dest="triggers_command", metavar="{replay}", required=True)
     p = _cmd(tsub, "replay", "feed a folder of telegrams through the trigger rules, in time order",
-             "safetynet triggers replay ../shared/data/jma --json", "safetynet.triggers.replay:main")
+             "safetynet triggers replay tests/data/jma --json", "safetynet.triggers.replay:main")
     importlib.import_module("safetynet.triggers.replay").add_arguments(p)
 
 

@@ -35,6 +35,11 @@ class ServerConfig:
     max_body_bytes: int = 64 * 1024
     # Reverse proxies (IPs or CIDRs) whose X-Forwarded-For is believed; from anyone else it is spoofable.
     trusted_proxies: tuple[str, ...] = ()
+    # A client has this long to send a request's headers, counted from connecting or from its
+    # previous answer (so it is also how long an idle keep-alive connection stays open), and this
+    # long for its body: a slow client cannot hold a socket and a handler for ever.
+    header_timeout_seconds: float = 15.0
+    body_timeout_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -251,6 +256,22 @@ _SECRET_ENV = {
 }
 
 
+def twilio_webhook_token(cfg: Config, *channels: SmsConfig | VoiceConfig) -> str:
+    """The auth token that verifies Twilio's webhooks for `channels`; "" when none may be taken.
+
+    A disabled channel takes no webhook. The sandbox's public test credential verifies a webhook
+    only while every channel concerned talks to the sandbox (its api_base_url on loopback): a real
+    deployment never takes a request anyone could sign.
+    """
+    live = [ch for ch in channels if ch.enabled]
+    token = cfg.secrets.twilio_auth_token
+    if not live or not token:
+        return ""
+    if token == SANDBOX_SECRETS.twilio_auth_token and not all(is_loopback_url(ch.api_base_url) for ch in live):
+        return ""
+    return token
+
+
 def is_loopback_url(url: str) -> bool:
     host = (urlsplit(url).hostname or "").lower()
     return host in ("localhost", "::1") or host.startswith("127.")
@@ -344,9 +365,16 @@ def _validate(cfg: Config) -> None:
             ipaddress.ip_network(proxy, strict=False)
         except ValueError:
             raise ConfigError(f"config: server.trusted_proxies: {proxy!r} is not an IP address or CIDR") from None
+    if cfg.server.header_timeout_seconds <= 0 or cfg.server.body_timeout_seconds <= 0:
+        raise ConfigError("config: server.header_timeout_seconds and body_timeout_seconds must be > 0")
     if cfg.replies.rate_limit_per_minute < 0 or cfg.replies.rate_limit_burst < 0:
         raise ConfigError("config: replies.rate_limit_per_minute and rate_limit_burst must be >= 0")
     s = cfg.secrets
+    real_twilio = [n for n in ("sms", "voice") if getattr(cfg.channels, n).enabled
+                   and not is_loopback_url(getattr(cfg.channels, n).api_base_url)]
+    if real_twilio and s.twilio_auth_token == SANDBOX_SECRETS.twilio_auth_token:
+        raise ConfigError(f"config: SAFETYNET_TWILIO_AUTH_TOKEN is the sandbox's public test credential; "
+                          f"channels.{real_twilio[0]} (a real provider) needs the account's own")
     tw = cfg.channels.sms if cfg.channels.sms.enabled else None
     for ch_name, ch in (("sms", tw), ("voice", cfg.channels.voice if cfg.channels.voice.enabled else None)):
         if ch is not None and not is_loopback_url(ch.api_base_url):
@@ -366,10 +394,10 @@ def _validate(cfg: Config) -> None:
 def _secrets(cfg_channels: ChannelsConfig, env: Mapping[str, str], data_dir: Path) -> Secrets:
     values = {name: env.get(var, "") for name, var in _SECRET_ENV.items()}
     sb = SANDBOX_SECRETS
-    # sms and voice share one Twilio account: sandbox credentials only if neither is real
-    twilio_sandbox = all(
-        is_loopback_url(ch.api_base_url) or not ch.enabled for ch in (cfg_channels.sms, cfg_channels.voice)
-    )
+    # sms and voice share one Twilio account: sandbox credentials only if one of them is on and
+    # neither is real. With both off nothing is sent, and no webhook may take the public credential.
+    enabled = [ch for ch in (cfg_channels.sms, cfg_channels.voice) if ch.enabled]
+    twilio_sandbox = bool(enabled) and all(is_loopback_url(ch.api_base_url) for ch in enabled)
     if not values["twilio_account_sid"] and twilio_sandbox:
         values["twilio_account_sid"] = sb.twilio_account_sid
     if not values["twilio_auth_token"] and twilio_sandbox:

@@ -27,7 +27,7 @@ from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.notify import StaffNotifier
 from safetynet.store import Store, open_store
 from safetynet.triggers.service import TriggerService
-from safetynet.web.app import Services, create_app
+from safetynet.web.app import Services, app_runner, create_app
 
 log = structlog.get_logger("system")
 
@@ -133,7 +133,7 @@ async def running_system(
         services = Services(cfg=cfg, store=store, clock=clock, senders=senders, campaigns=campaigns,
                             dispatcher=dispatcher, intake=intake, triggers=trigger_service)
         app = create_app(services)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
+        runner = app_runner(app, shutdown_timeout=5)
         await runner.setup()
         site = web.TCPSite(runner, host or cfg.server.host, cfg.server.port if port is None else port)
         await site.start()

@@ -17,7 +17,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 pytest_plugins = ("logscan",)
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+DATA = REPO / "tests" / "data"
 ARTIFACTS = REPO / "test-artifacts"
 
 

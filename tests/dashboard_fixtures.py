@@ -27,7 +27,7 @@ from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.tokens import reply_token
 from safetynet.replies.tokens import token_hash as reply_token_hash
 from safetynet.store import Store, open_store
-from safetynet.web.app import Services, create_app
+from safetynet.web.app import Services, app_runner, create_app
 
 SECRET = "test-secret-key-for-dashboards"
 DIST_S, DIST_U = "桜地区", "梅地区"
@@ -186,7 +186,7 @@ async def world(tmp_path: Path, clock: Clock | None = None, serve: bool = True, 
             await seed(w)
         if serve:
             w.app = create_app(svc)
-            runner = web.AppRunner(w.app, access_log=None, shutdown_timeout=1.0)
+            runner = app_runner(w.app, shutdown_timeout=1.0)
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", port).start()
         yield w

@@ -32,7 +32,7 @@ from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.roster.codes import hash_code, new_code
 from safetynet.store import Store, open_store
 from safetynet.store.memory import MemoryStore
-from safetynet.web.app import Services, create_app
+from safetynet.web.app import Services, app_runner, create_app
 
 SECRET = "test-secret-key-for-replies"
 ASSOC_A = "桜町一丁目町会"
@@ -153,7 +153,8 @@ async def seed(env: City, kind: CampaignKind = CampaignKind.DRILL) -> None:
 async def start_campaign(env: City, kind: CampaignKind = CampaignKind.DRILL, scope: Sequence[str] = ("city",)) -> int:
     """A running campaign over the seeded households, started by the broadcast service (step 0 planned)."""
     service = CampaignService(env.store, env.cfg, env.clock)
-    c = await service.launch(CampaignSpec("地震 安否確認", kind, tuple(scope), dict(MESSAGES)))
+    # force: some tests need a second campaign of the same text running beside the first
+    c = await service.launch(CampaignSpec("地震 安否確認", kind, tuple(scope), dict(MESSAGES)), force=True)
     return c.id
 
 
@@ -186,7 +187,7 @@ async def running_app(tmp_path: Path, *, seeded: bool = True, **env_overrides: s
             for s in senders.values():
                 await s.start()
             svc = Services(cfg=cfg, store=store, clock=clock, senders=dict(senders))
-            runner = web.AppRunner(create_app(svc), access_log=None, shutdown_timeout=1.0)
+            runner = app_runner(create_app(svc), shutdown_timeout=1.0)
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", app_port).start()
             async with aiohttp.ClientSession() as http:

@@ -18,6 +18,7 @@ from safetynet.clock import FakeClock
 from safetynet.config import Config
 from safetynet.domain import Role
 from safetynet.store import Store
+from safetynet.triggers.port import CampaignRequest
 from safetynet.web.app import SESSION_COOKIE, Services, create_app
 
 REPO = Path(__file__).resolve().parent.parent
@@ -120,6 +121,16 @@ async def test_district_head_only_for_its_district_and_scoped_stats(tmp_path: Pa
         assert await a.call("POST", f"/api/campaigns/{north_id}/close", head) == (404, {"error": "not found"})
         _, listed = await a.call("GET", "/api/campaigns", head)
         assert [c["id"] for c in listed] == [city_id]
+        # the list counts households within the caller's scope, never the city's total
+        assert listed[0]["households"] == 1
+        _, listed = await a.call("GET", "/api/campaigns", north)
+        assert {c["id"]: c["households"] for c in listed} == {city_id: 2, north_id: 2}
+        _, listed = await a.call("GET", "/api/campaigns", admin)
+        assert {c["id"]: c["households"] for c in listed} == {city_id: 3, north_id: 2}
+        # the help list of a campaign out of scope, or of none: 404, not an empty list
+        assert await a.call("GET", f"/api/campaigns/{north_id}/help", head) == (404, {"error": "not found"})
+        assert await a.call("GET", "/api/campaigns/999/help", admin) == (404, {"error": "not found"})
+        assert await a.call("GET", f"/api/campaigns/{city_id}/help", head) == (200, {"campaign_id": city_id, "help": []})
 
 
 async def test_bad_requests_get_a_message(tmp_path: Path) -> None:
@@ -160,3 +171,62 @@ async def test_a_browser_session_needs_the_csrf_token(tmp_path: Path) -> None:
         assert status == 403
         status, body = await a.call("POST", "/api/campaigns", {"X-CSRF-Token": "csrf-123"}, INLINE)
         assert status == 201, body
+
+
+def proposal(key: str) -> CampaignRequest:
+    """What a JMA telegram with `action = "propose"` asks for: a draft real event."""
+    return CampaignRequest(dedupe_key=key, kind="real", start=False, title="地震 震度6弱 北地区", hazard="earthquake",
+                           scenario="drills/citywide-earthquake.toml", source="jma", reason="震度6弱 ≥ 5-")
+
+
+async def test_a_city_admin_starts_a_triggers_proposal(tmp_path: Path) -> None:
+    async with api(tmp_path) as a:
+        admin = await a.token(Role.CITY_ADMIN, "city")
+        north = await a.token(Role.DISTRICT_HEAD, "district:北地区")
+        service = CampaignService(a.store, a.cfg, FakeClock())
+        draft = await service.create_campaign(proposal("jma:1"))
+        assert (await service.get(draft)).state == "draft"
+        status, body = await a.call("POST", f"/api/campaigns/{draft}/start", north)
+        assert status == 403 and "city admin" in body["error"]
+        assert (await service.get(draft)).state == "draft"
+        assert (await a.call("POST", "/api/campaigns/999/start", admin))[0] == 404
+        status, body = await a.call("POST", f"/api/campaigns/{draft}/start", admin)
+        assert status == 200, body
+        assert (body["id"], body["state"], body["households"]) == (draft, "running", 3)
+        started = await service.get(draft)
+        assert started.kind == "real" and started.options["started_by"] and started.options["proposed"] is True
+        status, body = await a.call("POST", f"/api/campaigns/{draft}/start", admin)
+        assert status == 409 and "only a draft can start" in body["error"]
+        # the same event proposed again (another telegram) while the first runs: asked, then forced
+        again = await service.create_campaign(proposal("jma:2"))
+        status, body = await a.call("POST", f"/api/campaigns/{again}/start", admin)
+        assert status == 409 and body["running"] == draft and "force" in body["error"]
+        assert (await service.get(again)).state == "draft"
+        status, body = await a.call("POST", f"/api/campaigns/{again}/start", admin, {"force": True})
+        assert (status, body["state"]) == (200, "running")
+
+
+async def test_the_same_drill_twice_is_refused_until_forced(tmp_path: Path) -> None:
+    async with api(tmp_path) as a:
+        admin = await a.token(Role.CITY_ADMIN, "city")
+        status, first = await a.call("POST", "/api/campaigns", admin, {"scenario": "citywide-earthquake"})
+        assert status == 201
+        status, body = await a.call("POST", "/api/campaigns", admin, {"scenario": "citywide-earthquake"})
+        assert status == 409 and body["running"] == first["id"] and "force" in body["error"]
+        assert len(await a.store.campaigns.list_campaigns()) == 1  # nothing half-made
+        status, body = await a.call("POST", "/api/campaigns", admin,
+                                    {"scenario": "citywide-earthquake", "scope": ["district:北地区"]})
+        assert status == 201  # another scope is another drill
+        status, body = await a.call("POST", "/api/campaigns", admin, {"scenario": "citywide-earthquake", "force": True})
+        assert status == 201
+
+
+async def test_a_scenario_without_a_scope_of_its_own_needs_one(tmp_path: Path) -> None:
+    async with api(tmp_path) as a:
+        admin = await a.token(Role.CITY_ADMIN, "city")
+        status, body = await a.call("POST", "/api/campaigns", admin, {"scenario": "association-monthly"})
+        assert status == 400 and "no scope of its own" in body["error"]
+        assert await a.store.campaigns.list_campaigns() == []
+        status, body = await a.call("POST", "/api/campaigns", admin,
+                                    {"scenario": "association-monthly", "scope": ["association:南一町会"]})
+        assert (status, body["households"]) == (201, 1)

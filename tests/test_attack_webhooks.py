@@ -1,18 +1,23 @@
 """Attacks on the provider webhooks, beyond the hook tests' forged and tampered signatures:
 a genuinely signed request replayed elsewhere or later, and Telegram secrets that are almost right.
 
-A refused request answers 403 and changes nothing: no reply, no status, no enrolment.
+A refused request answers 403 and changes nothing: no reply, no status, no enrolment. A channel
+that is off has no webhooks (404), and the sandbox's public Twilio credential signs nothing for a
+channel that talks to a real provider.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
-from replies_fixtures import Env, enrolment_code, running_app
+import pytest
+from replies_fixtures import Env, enrolment_code, post_twilio, running_app
 from twilio.request_validator import RequestValidator
 
 from safetynet.channels.telegram import SECRET_HEADER, callback_data, webhook_secret
+from safetynet.config import SANDBOX_SECRETS, ConfigError, load_config, twilio_webhook_token
 from safetynet.domain import Status
 
 PHONE_A002 = "+819011110002"
@@ -121,3 +126,74 @@ async def test_telegram_secrets_that_are_almost_right_are_refused(tmp_path: Path
             assert r.status == 200  # control: the right secret is taken
         assert await env.history("A-003") == ["safe"]
         await env.intake.idle()
+
+
+# -- channels that are off, and the sandbox's public credential ---------------------------------
+
+OFF = {"SAFETYNET_CHANNELS_SMS_ENABLED": "false", "SAFETYNET_CHANNELS_VOICE_ENABLED": "false",
+       "SAFETYNET_CHANNELS_TELEGRAM_ENABLED": "false"}
+
+
+async def test_webhooks_of_channels_that_are_off_answer_404_to_anyone(tmp_path: Path) -> None:
+    """With SMS and voice off, the webhook check once fell back to the sandbox's public test
+    credential: anyone who knew a resident's number could mark the household safe (off the
+    door-knock list). A channel that is off has no webhooks at all."""
+    async with running_app(tmp_path, **OFF) as env:
+        public = SANDBOX_SECRETS.twilio_auth_token
+        sms = inbound(env, "SM" + "a" * 32, "1")
+        assert (await post_twilio(env, "/hooks/twilio/sms", sms, token=public))[0] == 404
+        status = {"MessageSid": "SM" + "b" * 32, "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32}
+        assert (await post_twilio(env, "/hooks/twilio/status", status, token=public))[0] == 404
+        keypad = {"CallSid": "CA" + "2" * 32, "Digits": "2", "CallStatus": "in-progress"}
+        voice = f"/hooks/twilio/voice?t={env.token('A-002')}"
+        assert (await post_twilio(env, voice, keypad, token=public))[0] == 404
+        async with env.http.post(env.url + "/hooks/telegram", data=press(env, "A-003", "q-off"), headers={
+                "Content-Type": "application/json", SECRET_HEADER: webhook_secret(env.cfg.secrets.secret_key)}) as r:
+            assert r.status == 404
+        for key in ("A-002", "A-003"):
+            assert await env.history(key) == []
+        assert env.cfg.secrets.twilio_auth_token == ""  # nothing to sign with: nothing is sent
+
+
+async def test_with_sms_on_and_voice_off_only_the_sms_webhook_exists(tmp_path: Path) -> None:
+    async with running_app(tmp_path, SAFETYNET_CHANNELS_VOICE_ENABLED="false") as env:
+        keypad = {"CallSid": "CA" + "3" * 32, "Digits": "1", "CallStatus": "in-progress"}
+        assert (await post_twilio(env, f"/hooks/twilio/voice?t={env.token('A-002')}", keypad))[0] == 404
+        assert (await post_twilio(env, "/hooks/twilio/sms", inbound(env, "SM" + "c" * 32, "1")))[0] == 200
+        assert await env.history("A-002") == ["safe"]  # control: the sandbox's SMS webhook still works
+        await env.intake.idle()
+
+
+REAL_TWILIO = {"SAFETYNET_CHANNELS_SMS_API_BASE_URL": "https://api.twilio.com",
+               "SAFETYNET_CHANNELS_VOICE_API_BASE_URL": "https://api.twilio.com",
+               "SAFETYNET_TWILIO_ACCOUNT_SID": "AC" + "7" * 32, "SAFETYNET_TWILIO_AUTH_TOKEN": "the-accounts-own-token"}
+
+
+async def test_a_real_twilio_deployment_never_takes_the_sandbox_credential(tmp_path: Path) -> None:
+    async with running_app(tmp_path, **REAL_TWILIO) as env:
+        sms = inbound(env, "SM" + "d" * 32, "1")
+        status, _ = await post_twilio(env, "/hooks/twilio/sms", sms, token=SANDBOX_SECRETS.twilio_auth_token)
+        assert status == 403
+        assert await env.history("A-002") == []
+        assert (await post_twilio(env, "/hooks/twilio/sms", sms, token="the-accounts-own-token"))[0] == 200
+        assert await env.history("A-002") == ["safe"]
+        await env.intake.idle()
+
+
+def test_the_sandbox_credential_verifies_only_sandbox_channels(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "config.toml"
+    cfg_file.write_text("", encoding="utf-8")
+    env = {**REAL_TWILIO, "SAFETYNET_TWILIO_AUTH_TOKEN": SANDBOX_SECRETS.twilio_auth_token}
+    with pytest.raises(ConfigError, match="sandbox's public test credential"):
+        load_config(cfg_file, env=env)
+    sandbox = load_config(cfg_file, env={})
+    assert twilio_webhook_token(sandbox, sandbox.channels.sms) == SANDBOX_SECRETS.twilio_auth_token
+    # the same credential with a real provider URL (a config that skipped validation) verifies nothing
+    real = dataclasses.replace(sandbox, channels=dataclasses.replace(sandbox.channels, sms=dataclasses.replace(
+        sandbox.channels.sms, api_base_url="https://api.twilio.com")))
+    assert twilio_webhook_token(real, real.channels.sms) == ""
+    assert twilio_webhook_token(real, real.channels.voice) == SANDBOX_SECRETS.twilio_auth_token
+    assert twilio_webhook_token(real, real.channels.sms, real.channels.voice) == ""
+    off = load_config(cfg_file, env={"SAFETYNET_CHANNELS_SMS_ENABLED": "0", "SAFETYNET_CHANNELS_VOICE_ENABLED": "0"})
+    assert off.secrets.twilio_auth_token == ""
+    assert twilio_webhook_token(off, off.channels.sms, off.channels.voice) == ""

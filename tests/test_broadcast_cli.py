@@ -12,6 +12,7 @@ from broadcast_helpers import SECRET, H, seed
 from safetynet.cli import main
 from safetynet.clock import SystemClock
 from safetynet.config import load_config
+from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
 from safetynet.store import store_session
 
 DRILLS = Path(__file__).resolve().parent.parent / "drills"
@@ -88,3 +89,62 @@ def test_every_subcommand_has_help_with_an_example(capsys: pytest.CaptureFixture
             main(["campaign", sub, "--help"])
         out, _ = capsys.readouterr()
         assert "example" in out and f"safetynet campaign {sub}" in out
+
+
+def test_the_same_drill_twice_needs_force(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    drill = str(DRILLS / "citywide-earthquake.toml")
+    code, out, _ = run(city, capsys, "start", drill, "--json")
+    assert code == 0
+    first = json.loads(out)["id"]
+    code, out, err = run(city, capsys, "start", drill, "--json")
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and f"campaign {first}" in err and "--force" in err
+    # nothing was written for the refused start: no second draft either
+    code, out, _ = run(city, capsys, "start", drill, "--scope", "district:南地区", "--json")
+    assert code == 0  # another scope is another drill
+    second = json.loads(out)["id"]
+    assert second == first + 1
+    code, out, _ = run(city, capsys, "start", drill, "--force", "--json")
+    assert code == 0 and json.loads(out)["id"] == second + 1
+    assert run(city, capsys, "close", str(first))[0] == 0
+    assert run(city, capsys, "close", str(second + 1))[0] == 0
+    code, out, _ = run(city, capsys, "start", drill, "--json")
+    assert code == 0  # the first one is over: the drill may run again
+
+
+def test_start_warns_when_no_dispatcher_is_alive(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    drill = str(DRILLS / "citywide-earthquake.toml")
+    code, out, err = run(city, capsys, "start", drill)
+    assert code == 0 and out.strip().isdigit()  # the campaign is queued all the same
+    assert "warning: no dispatcher is running (never seen on this database)" in err
+    assert "safetynet serve" in err
+
+    async def a_dispatcher_beats(failing: bool) -> None:
+        now = SystemClock().now()
+        async with store_session(load_config(city), SystemClock()) as store:
+            health = [ChannelHealth("d-1", "sms", "failing", now - 60, "network", "Cannot connect to host", 7, now)]
+            await store.health.beat(DispatcherBeat("d-1", "host", 1, ("sms",), now - 120, now),
+                                    health if failing else [])
+
+    asyncio.run(a_dispatcher_beats(failing=False))
+    code, _, err = run(city, capsys, "start", drill, "--scope", "district:南地区")
+    assert code == 0 and "warning" not in err
+    asyncio.run(a_dispatcher_beats(failing=True))
+    code, _, err = run(city, capsys, "start", drill, "--scope", "district:北地区", "--json")
+    assert code == 0
+    assert "warning: sms is failing since" in err and "(7 attempts in a row): network — Cannot connect" in err
+
+
+def test_the_monthly_association_drill_never_goes_city_wide(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    monthly = str(DRILLS / "association-monthly.toml")
+    for command in ("start", "preview"):
+        code, out, err = run(city, capsys, command, monthly)
+        assert code == 2 and out == ""
+        assert err.startswith("error: ") and "no scope of its own" in err and "--scope association:" in err
+        assert "Traceback" not in err
+    code, out, _ = run(city, capsys, "status", "1", "--json")
+    assert code == 2  # nothing was started
+    code, out, _ = run(city, capsys, "start", monthly, "--scope", "association:南町会", "--json")
+    assert code == 0
+    code, out, _ = run(city, capsys, "status", str(json.loads(out)["id"]), "--json")
+    assert json.loads(out)["households"] == 1

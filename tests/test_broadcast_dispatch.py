@@ -73,6 +73,27 @@ async def test_first_wave_reaches_everyone_vulnerable_first(tmp_path: Path) -> N
         assert msg.text.startswith("【訓練】") and msg.reply_url in msg.text and msg.address == e164_mobile(13)
 
 
+async def test_a_mobile_added_after_the_landline_gets_the_sms_not_a_call(tmp_path: Path) -> None:
+    """The roster first had a landline, the mobile came with a later import (a higher contact id):
+    the first wave still texts the mobile, as the scenario's fallback order says."""
+    from safetynet.broadcast.scenario import load_scenario
+    from safetynet.sim.city import DRILLS
+
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        ids = await seed(store, [H("both", "l"), H("land", "l")])
+        await seed(store, [H("both", "ml"), H("land", "l")])  # the same households, a mobile for "both"
+        h = await store.roster.get_household(ids["both"])
+        assert h is not None and [str(c.kind) for c in sorted(h.contacts, key=lambda c: c.id)] == ["landline", "mobile"]
+        earthquake = load_scenario(DRILLS / "citywide-earthquake.toml")
+        await CampaignService(store, cfg, clock).launch(CampaignSpec.from_scenario(earthquake))
+        snd = senders(clock)
+        await Dispatcher(store, snd, cfg, clock).burst()
+        assert snd[Channel.SMS].households() == [ids["both"]]
+        assert snd[Channel.VOICE].households() == [ids["land"]]
+
+
 @pytest.mark.parametrize(
     "reason",
     [Reason.SUBSCRIPTION_GONE, Reason.BAD_REQUEST, Reason.CONFIGURATION, Reason.UNSUBSCRIBED],

@@ -56,6 +56,35 @@ def test_channel_order(contacts: str, dead: str, step: LadderStep, expected: lis
     assert [ch for ch, _ in channel_order(hh(1, contacts, dead=dead), step)] == expected
 
 
+@pytest.mark.parametrize(
+    ("contacts", "step", "expected"),
+    [
+        # The roster lists the landline first: still an SMS at once, the call only as the fallback.
+        ("lm", STEP0, [S, V]),
+        ("lmw", STEP0, [W, S, V]),
+        # A scenario that puts SMS before the app is followed as written.
+        ("wm", LadderStep(0, (S, W)), [S, W]),
+        ("mw", LadderStep(0, (W, T, S), (V,)), [W, S, V]),
+        # Among the app channels the household's order still counts, wherever the scenario puts them.
+        ("mtw", LadderStep(0, (W, S, T)), [T, S, W]),
+        ("lm", LadderStep(0, (V, S)), [V, S]),
+    ],
+)
+def test_channels_follow_the_scenarios_order_not_the_rosters(contacts: str, step: LadderStep,
+                                                              expected: list[Channel]) -> None:
+    assert [ch for ch, _ in channel_order(hh(1, contacts), step)] == expected
+
+
+def test_a_household_with_a_landline_and_a_mobile_is_texted_first_not_called() -> None:
+    # Roster rows with 固定電話 before 携帯電話 (369 of 3,000 households in a drill) were called at step 0.
+    plan = plan_step([hh(1, "lm"), hh(2, "ml"), hh(3, "l")], 0, STEP0)
+    assert [(d.household_id, d.channel, d.contact_id) for d in plan.deliveries] == [(1, S, 11), (2, S, 20), (3, V, 30)]
+    # the call of the fallback goes to the first number that takes calls: the landline of household 1
+    assert channel_order(hh(1, "lm"), STEP0) == [(S, 11), (V, 10)]
+    nxt = next_channel(hh(1, "lm"), 0, STEP0, [S])
+    assert nxt is not None and (nxt.channel, nxt.contact_id, nxt.fallback_rank) == (V, 10, 1)
+
+
 def test_channel_order_uses_the_contact_of_each_channel() -> None:
     h = hh(3, "mlw")
     assert channel_order(h, STEP0) == [(W, 32), (S, 30), (V, 30)]

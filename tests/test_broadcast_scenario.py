@@ -38,6 +38,7 @@ def test_shipped_scenarios_load() -> None:
     assert (city.kind, city.scope, city.ladder) == (CampaignKind.DRILL, ("city",), DEFAULT_LADDER)
     assert {"ja", "ja-easy", "en"} <= set(city.messages)
     monthly = load_scenario(DRILLS / "association-monthly.toml")
+    assert monthly.scope == ()  # named when it starts: never the whole city by default
     assert monthly.ladder[0].channels == (Channel.WEBPUSH, Channel.TELEGRAM) and monthly.ladder[0].fallback == ()
     assert monthly.ladder[-1].door_knock and monthly.ladder[-1].after_seconds == 900
 

@@ -9,6 +9,9 @@ from pathlib import Path
 from dashboard_fixtures import ASSOC_A, ASSOC_B, DIST_S, World, client, login, start_campaign, world
 
 from safetynet.broadcast.service import CampaignService
+from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
+from safetynet.triggers.port import CampaignRequest
+from safetynet.web.dash_shell import when
 
 
 def form(csrf: str, **extra: str) -> dict[str, str]:
@@ -106,3 +109,116 @@ async def test_admin_cancels_a_running_campaign(tmp_path: Path) -> None:
                              allow_redirects=False) as r:
             assert r.status == 303
         assert await state(w, other) == "cancelled"
+
+
+def proposal(key: str) -> CampaignRequest:
+    """What a JMA telegram asks for with the default `action = "propose"`: a draft real event."""
+    return CampaignRequest(dedupe_key=key, kind="real", start=False, title="地震 震度6弱 桜地区", hazard="earthquake",
+                           scenario="drills/citywide-earthquake.toml", source="jma", reason="震度6弱 ≥ 5-")
+
+
+async def test_a_city_admin_starts_a_triggers_proposal_with_one_click(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        svc = w.svc.campaigns = CampaignService(w.store, w.cfg, w.clock)
+        draft = await svc.create_campaign(proposal("jma:1"))
+        async with client() as http:
+            csrf = await login(http, w, "dhead")
+            async with http.get(f"{w.url}/city?campaign={draft}") as r:
+                page = await r.text()
+            assert f'action="/city/campaigns/{draft}/start"' not in page and "開始を待つ提案" not in page
+            async with http.post(f"{w.url}/city/campaigns/{draft}/start", data={"csrf": csrf, "really": "1"}) as r:
+                assert r.status == 404  # only a city admin starts a proposal
+        async with client() as http:
+            csrf = await login(http, w, "admin")
+            async with http.get(f"{w.url}/city") as r:
+                page = await r.text()
+            assert "開始を待つ提案" in page and f'href="/city?campaign={draft}#actions"' in page
+            async with http.get(f"{w.url}/city?campaign={draft}") as r:
+                page = await r.text()
+            start_form = page[page.index(f'action="/city/campaigns/{draft}/start"'):]
+            assert "開始する" in start_form and 'name="really"' in start_form and "実際の災害" in start_form
+            assert f'action="/city/campaigns/{draft}/cancel"' in page  # next to 中止する
+            async with http.post(f"{w.url}/city/campaigns/{draft}/start", data={"really": "1"}) as r:
+                assert r.status == 403  # no CSRF token
+            async with http.post(f"{w.url}/city/campaigns/{draft}/start", data={"csrf": csrf}) as r:
+                assert r.status == 400  # the box is the second step
+            assert await state(w, draft) == "draft"
+            async with http.post(f"{w.url}/city/campaigns/{draft}/start", data={"csrf": csrf, "really": "1"},
+                                 allow_redirects=False) as r:
+                assert r.status == 303 and r.headers["Location"] == f"/city?campaign={draft}"
+            started = await svc.get(draft)
+            assert started.state == "running" and started.households == 11
+            assert started.options["started_by"] == "admin"
+            async with http.get(f"{w.url}/city") as r:
+                assert "開始を待つ提案" not in await r.text()
+            async with http.post(f"{w.url}/city/campaigns/{draft}/start", data={"csrf": csrf, "really": "1"}) as r:
+                assert r.status == 409  # running now: it does not start twice
+
+
+async def test_starting_the_same_campaign_again_asks_first(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        svc = w.svc.campaigns = CampaignService(w.store, w.cfg, w.clock)
+        csrf = await login(http, w, "admin")
+        async with http.post(f"{w.url}/city/campaigns/start", data=form(csrf), allow_redirects=False) as r:
+            assert r.status == 303
+            first = int(r.headers["Location"].rsplit("=", 1)[1])
+        async with http.post(f"{w.url}/city/campaigns/start", data=form(csrf), allow_redirects=False) as r:
+            assert r.status == 409
+            page = await r.text()
+        assert "同じ配信が実施中です" in page and f'href="/city?campaign={first}"' in page
+        assert 'name="force"' in page and "required" in page
+        assert len([c for c in await w.store.campaigns.list_campaigns() if c.title == "町会訓練"]) == 1
+        again = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page))
+        async with http.post(f"{w.url}/city/campaigns/start", data={**again, "force": "1"},
+                             allow_redirects=False) as r:
+            assert r.status == 303
+        assert len([c for c in await w.store.campaigns.list_campaigns() if c.title == "町会訓練"]) == 2
+        # a proposal of an event that already runs: the same question before its start
+        running = await svc.create_campaign(proposal("jma:1"))
+        await svc.start(running)
+        draft = await svc.create_campaign(proposal("jma:2"))
+        async with http.post(f"{w.url}/city/campaigns/{draft}/start", data={"csrf": csrf, "really": "1"}) as r:
+            assert r.status == 409 and "同じ配信が実施中です" in await r.text()
+        assert await state(w, draft) == "draft"
+        async with http.post(f"{w.url}/city/campaigns/{draft}/start",
+                             data={"csrf": csrf, "really": "1", "force": "1"}, allow_redirects=False) as r:
+            assert r.status == 303
+        assert await state(w, draft) == "running"
+
+
+async def test_the_overview_says_when_nothing_is_being_sent(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        await login(http, w, "admin")
+
+        async def health() -> str:
+            async with http.get(f"{w.url}/city") as r:
+                page = await r.text()
+            return page[page.index('<section class="health'):page.index("</section>", page.index('class="health'))]
+
+        # `safetynet serve` never ran: the running drill sends nothing, and the page says so
+        block = await health()
+        assert 'class="health bad"' in block and 'role="alert"' in block
+        assert "配信プロセスが一度も動いていません" in block and "safetynet serve" in block
+        assert 'data-channel="sms" data-state="unknown"' in block
+        now = w.clock.now()
+        owner = "d-test"
+        await w.store.health.beat(
+            DispatcherBeat(owner, "host", 1, ("webpush", "telegram", "sms", "voice"), now - 600, now),
+            [ChannelHealth(owner, "sms", "failing", now - 300, "network", "Cannot connect to host 127.0.0.1:8090", 42,
+                           now),
+             ChannelHealth(owner, "webpush", "ok", now - 590, updated_at=now),
+             ChannelHealth(owner, "telegram", "idle", now - 600, updated_at=now)])
+        block = await health()
+        assert "配信プロセス稼働中" in block and 'role="alert"' in block
+        sms = block[block.index('data-channel="sms"'):]
+        assert 'data-state="failing"' in sms and "送信できていません" in sms and "42 回続けて失敗" in sms
+        assert when(now - 300) in sms and "事業者に接続できません" in sms and "Cannot connect to host" in sms
+        assert 'data-channel="webpush" data-state="ok"' in block and when(now - 590) in block
+        assert 'data-channel="telegram" data-state="idle"' in block
+        await w.store.health.beat(DispatcherBeat(owner, "host", 1, ("sms",), now - 600, now),
+                                  [ChannelHealth(owner, "sms", "ok", now, updated_at=now)])
+        block = await health()
+        assert 'class="health"' in block and 'role="alert"' not in block
+        await w.clock.advance(60)  # the dispatcher was killed: its heartbeat stops
+        block = await health()
+        assert f"配信プロセスが動いていません（最後の確認 {when(now)}）" in block and 'role="alert"' in block

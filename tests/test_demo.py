@@ -59,3 +59,48 @@ def test_demo_refuses_a_bad_scenario_with_the_key(tmp_path: Path) -> None:
     done = _run_demo(tmp_path, "--scenario", str(bad))
     assert done.returncode == 2
     assert "messages.ja" in done.stderr
+
+
+async def test_demo_closes_the_drill_it_calls_over_and_names_the_residents_inbox(tmp_path: Path) -> None:
+    import asyncio
+    import re
+    import signal
+
+    import aiohttp
+
+    from safetynet.clock import SystemClock
+    from safetynet.config import load_config
+    from safetynet.store import open_store
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETYNET_")}
+    data = tmp_path / "data"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "safetynet", "demo", "--households", "60", "--speed", "600", "--data-dir", str(data),
+        cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        while not lines or "the drill is over" not in lines[-1]:
+            line = (await asyncio.wait_for(proc.stdout.readline(), timeout=90)).decode()
+            assert line, "".join(lines)
+            lines.append(line)
+        banner = "".join(lines)
+        inbox = re.search(r"residents' inbox\s+(http://\S+/_sandbox/messages)", banner)
+        assert inbox is not None, banner
+        async with aiohttp.ClientSession() as http, http.get(inbox.group(1), params={"channel": "sms"}) as r:
+            assert r.status == 200
+            messages = await r.json()
+        assert messages and all(re.search(r"/r/[A-Za-z0-9_-]{22}", m["text"]) for m in messages), messages[:2]
+        campaign_id = int(re.search(r"drill\s+campaign (\d+)", banner).group(1))  # type: ignore[union-attr]
+        cfg = load_config(None, env={"SAFETYNET_STORE_PATH": str(data / "safetynet.db")})
+        store = await open_store(cfg, SystemClock())
+        try:
+            c = await store.campaigns.get(campaign_id)
+            assert c is not None and c.state == "closed"  # "over" is what its pages say too: 終了
+        finally:
+            await store.close()
+        assert f"/campaigns/{campaign_id}/report" in lines[-1]
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), timeout=30) == 0

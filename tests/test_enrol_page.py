@@ -114,19 +114,43 @@ async def test_landline_or_nonsense_is_not_a_mobile(tmp_path: Path) -> None:
         assert env.sandbox.messages("sms") == []
 
 
-async def test_list_and_remove_only_own_channels(tmp_path: Path) -> None:
+async def test_remove_asks_first_and_only_touches_own_channels(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         code = await enrolment_code(env, "A-002")
         other = env.hh("A-001").contacts[0].id
-        async with env.http.post(f"{env.url}/join/{code}/remove", data={"contact_id": str(other)}) as resp:
-            assert resp.status == 200
+        for confirm in ("", "1"):
+            async with env.http.post(f"{env.url}/join/{code}/remove",
+                                     data={"contact_id": str(other), "confirm": confirm}) as resp:
+                assert resp.status == 200
         assert await env.store.roster.get_household(env.hh("A-001").id) == env.hh("A-001")  # untouched
         own = next(c for c in env.hh("A-002").contacts if c.kind == ContactKind.LANDLINE)
+        # one tap on 削除 only asks: what would go, and how to keep it
         async with env.http.post(f"{env.url}/join/{code}/remove", data={"contact_id": str(own.id)}) as resp:
+            page = await resp.text()
+            assert resp.status == 200 and "この連絡先を削除しますか？ 固定電話（音声） …0002" in page
+            assert 'name="confirm" value="1"' in page and f'href="/join/{code}?lang=ja"' in page
+            assert "最後の連絡先" not in page  # the mobile stays
+        assert await env.store.roster.get_household(env.hh("A-002").id) == env.hh("A-002")
+        async with env.http.post(f"{env.url}/join/{code}/remove",
+                                 data={"contact_id": str(own.id), "confirm": "1"}) as resp:
             page = await resp.text()
             assert "削除しました" in page and "固定電話" not in page
         household = await env.store.roster.get_household(env.hh("A-002").id)
         assert household is not None and own.id not in {c.id for c in household.contacts}
+
+
+async def test_removing_the_last_contact_warns_what_it_means(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        code = await enrolment_code(env, "A-001")
+        (only,) = env.hh("A-001").contacts
+        async with env.http.post(f"{env.url}/join/{code}/remove",
+                                 data={"contact_id": str(only.id), "lang": "en"}) as resp:
+            page = await resp.text()
+            assert resp.status == 200 and 'lang="en"' in page
+            assert "This is your last contact" in page and "Cancel (keep it)" in page
+        async with env.http.post(f"{env.url}/join/{code}/remove", data={"contact_id": str(only.id)}) as resp:
+            assert "これが最後の連絡先です" in await resp.text()
+        assert await env.store.roster.get_household(env.hh("A-001").id) == env.hh("A-001")
 
 
 async def test_bad_codes_are_limited_per_ip(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from sqlite_helpers import sqlite_db
 from structlog.testing import capture_logs
 
 from safetynet.clock import FakeClock
+from safetynet.domain import CampaignKind
 from safetynet.domain.campaigns import StepPlan
 from safetynet.domain.roster import HouseholdRecord
 from safetynet.stats.report import (
@@ -78,6 +79,21 @@ async def test_city_report_numbers(tmp_path: Path) -> None:
     assert [p["name"] for p in rep["unreachable"]] == ["渡辺 誠"]
     assert sorted(p["name"] for p in rep["never_answered"]) == sorted(["伊藤 光", "中村 2", "中村 3", B_SECRET_NAMES[1]])
     assert {c["label"] for c in rep["curve"]} == {"桜地区", "梅地区"}
+
+
+async def test_a_drill_compares_with_the_previous_drill_not_a_real_event_between(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock, serve=False) as w:
+        assert await w.store.campaigns.close(w.campaign_id, clock.now())
+        await clock.advance(3600)
+        real = await start_campaign(w, kind=CampaignKind.REAL, title="地震 震度6弱")  # same scope: the city
+        assert await w.store.campaigns.close(real, clock.now())
+        await clock.advance(3600)
+        drill = await start_campaign(w, title="地震訓練")
+        rep = await build_report(w.store, drill, w.viewer("admin"))
+        assert rep["previous"]["id"] == w.campaign_id and rep["previous"]["kind"] == "drill"
+        rep = await build_report(w.store, real, w.viewer("admin"))
+        assert rep["previous"] is None  # the first real event has nothing of its kind to compare with
 
 
 async def test_scoped_report_shows_only_the_viewers_associations(tmp_path: Path) -> None:

@@ -91,6 +91,40 @@ def test_a_bad_file_is_refused_whole_with_every_error_and_the_database_unchanged
     assert run(config, "check", str(bad)) == 1
 
 
+def test_a_stray_quote_is_refused_by_check_and_import_replace_removes_nothing(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 備考 starting with an unclosed quote once swallowed every row below it: `check` said ok and
+    `import --replace` removed those households."""
+    assert run(config, "import", str(SAMPLE)) == 0
+    db = tmp_path / "var" / "x.db"
+    before = dump(db)
+    data = SAMPLE.read_bytes()
+    assert data.count(",要介護2\r\n".encode()) > 1
+    stray = tmp_path / "stray.csv"
+    stray.write_bytes(data.replace(",要介護2\r\n".encode(), ',"要介護2\r\n'.encode(), 1))  # row 5, line 5
+    capsys.readouterr()
+    assert run(config, "check", str(stray)) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith('row 5, column 備考: its quote (") opens on line 5 of the file and is not closed')
+    assert err[-1] == f"{stray}: 1 problem; nothing was imported"
+    assert run(config, "import", str(stray), "--replace", "--yes") == 1
+    assert capsys.readouterr().err.splitlines()[-1] == f"{stray}: 1 problem; nothing was imported"
+    assert dump(db) == before
+
+
+def test_a_bidi_override_in_a_name_is_refused_with_its_row_and_column(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bidi.csv"
+    bad.write_bytes(csv_bytes(EN, [row(household="1"), row(household="2", name="佐藤\u202egpj.exe")]))
+    assert run(config, "import", str(bad)) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == ("row 3, column name: contains U+202E (RIGHT-TO-LEFT OVERRIDE) at character 3, an invisible "
+                      "control character a roster cannot hold: delete it")
+    assert not (tmp_path / "var" / "x.db").exists()
+
+
 def test_check_reports_without_writing(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(config, "check", str(SAMPLE)) == 0
     out = capsys.readouterr().out

@@ -307,10 +307,98 @@ def test_every_error_is_listed_in_row_order_not_just_the_first() -> None:
     ]
 
 
-def test_rows_are_counted_as_a_spreadsheet_shows_them_even_with_line_breaks_in_cells() -> None:
-    rows = [row(household="1", notes="一行目\n二行目\n三行目"), row(household="2", phone="bad")]
-    (error,) = errors_of(csv_bytes(EN, rows))
-    assert error.startswith("row 3, column phone:")
+# -- line breaks and stray quotes -------------------------------------------------
+
+SIX = [row(household=str(i), notes="要介護" if i == 3 else "") for i in range(1, 7)]  # rows 2 to 7
+
+
+def _stray_quote(data: bytes, cell: bytes) -> bytes:
+    """`data` with an unclosed quote put in front of the first `cell` (as a typing slip does)."""
+    assert data.count(cell) == 1
+    return data.replace(cell, b'"' + cell)
+
+
+def test_a_stray_quote_in_the_last_column_is_refused_where_it_opened_not_read_as_fewer_rows() -> None:
+    data = _stray_quote(csv_bytes(JA, SIX), "要介護".encode())
+    # Read as CSV allows, the quote would take rows 5 to 7 into row 4's 備考 and leave 3 households.
+    assert errors_of(data) == [
+        'row 4, column 備考: its quote (") opens on line 4 of the file and is not closed on that line, so lines 4 '
+        "to 7 became this one cell; a roster cell cannot hold a line break: close the quote on line 4 or remove it"
+    ]
+
+
+def test_a_stray_quote_closed_by_another_one_further_down_is_refused_too() -> None:
+    rows = [row(household=str(i), name=f"名前{i}") for i in range(1, 7)]
+    data = _stray_quote(_stray_quote(csv_bytes(EN, rows), "名前2".encode()), "名前5".encode())
+    errors = errors_of(data)
+    assert errors[0].startswith('row 3, column name: its quote (") opens on line 3 of the file and is not '
+                                "closed on that line, so lines 3 to 6 became this one cell")
+
+
+def test_a_line_break_inside_a_quoted_cell_is_refused_in_any_column_known_or_not() -> None:
+    rows = [row(household="1"), [*row(household="2", address="東町\n1-2"), ""], [*row(household="3"), "a\r\nb"]]
+    assert [e.split(":")[0] for e in errors_of(csv_bytes([*EN, "生年月日"], rows))] == [
+        "row 3, column address",
+        "row 4, column 生年月日",  # an ignored column can swallow rows just the same
+    ]
+
+
+def test_a_cell_past_the_last_named_column_is_named_by_its_letter() -> None:
+    (error,) = errors_of(csv_bytes(EN, [[*row(), "", "x\ny"]]))
+    assert error.startswith("row 2, column O: its quote")
+
+
+def test_a_stray_quote_in_the_header_row() -> None:
+    data = b'district,association,"household,name\r\n' + csv_bytes(EN, [row()])
+    (error,) = errors_of(data)
+    assert error.startswith('row 1, column C: its quote (") opens on line 1 of the file')
+
+
+def test_rows_after_a_refused_cell_are_still_checked() -> None:
+    rows = [row(household="1", notes="一行目\n二行目"), row(household="2", phone="bad")]
+    errors = errors_of(csv_bytes(EN, rows))
+    assert [e.split(":")[0] for e in errors] == ["row 2, column notes", "row 3, column phone"]
+    assert "lines 2 to 3 became this one cell" in errors[0]
+
+
+# -- invisible control characters ---------------------------------------------------
+
+BAD_CHARACTERS = [
+    ("\x00", "U+0000 (NUL)"), ("\t", "U+0009 (TAB)"), ("\x1b", "U+001B (ESC)"), ("\x7f", "U+007F (DEL)"),
+    ("\x85", "U+0085 (control character)"), ("\u202e", "U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+    ("\u202a", "U+202A (LEFT-TO-RIGHT EMBEDDING)"), ("\u2067", "U+2067 (RIGHT-TO-LEFT ISOLATE)"),
+    ("\u2028", "U+2028 (LINE SEPARATOR)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("column", EN)
+@pytest.mark.parametrize(("char", "named"), BAD_CHARACTERS)
+def test_control_characters_and_bidi_overrides_are_refused_in_every_column(column: str, char: str,
+                                                                          named: str) -> None:
+    value = dict(zip(EN, row(), strict=True))[column] or "1"
+    cells = row(**{column: value[:1] + char + value[1:]})
+    (error,) = errors_of(csv_bytes(EN, [row(household="9"), cells]))
+    assert error == (f"row 3, column {column}: contains {named} at character 2, an invisible control character "
+                     "a roster cannot hold: delete it")
+
+
+def test_every_bad_cell_of_a_row_is_named_and_the_other_cells_still_checked() -> None:
+    cells = row(name="佐藤\u202e一郎", address="東町\x00", members="x")
+    assert [e.split(":")[0] for e in errors_of(csv_bytes(EN, [cells]))] == [
+        "row 2, column name", "row 2, column address", "row 2, column members"]
+
+
+def test_a_control_character_in_an_ignored_column_refuses_the_file_too() -> None:
+    (error,) = errors_of(csv_bytes([*EN, "メモ2"], [[*row(), "\x00"]]))
+    assert error.startswith("row 2, column メモ2: contains U+0000 (NUL)")
+
+
+def test_visible_and_joining_characters_are_kept_as_written() -> None:
+    # only what the refusal names is refused: ideographic spaces, marks and joiners are text
+    name = "Nguyễn\u3000Văn\u200dAn \u200f👨\u200d👩\u200d👧"
+    result = parse_bytes(csv_bytes(EN, [row(name=name, address="東町\u30001-2")]))
+    assert result.ok, result.errors
+    assert result.records[0].name == name and result.records[0].address == "東町\u30001-2"
 
 
 # -- writing ---------------------------------------------------------------------
@@ -318,16 +406,18 @@ def test_rows_are_counted_as_a_spreadsheet_shows_them_even_with_line_breaks_in_c
 TRICKY = [
     EXPECTED,
     HouseholdRecord("北地区", "東町会", "", "2", "=HYPERLINK(\"x\")", "+1 street", 1, True, "ja-easy",
-                    "", "+81312345678", "-1001234567890", "@note, \"quoted\"\n2行目"),
+                    "", "+81312345678", "-1001234567890", "@note, \"quoted\", 2行目"),
     HouseholdRecord("南地区", "西町会", "3班", "A-7", "Nguyen Van An", "", 5, False, "vi",
                     "+818011112222", "+815012345678", "", ""),
+    # what a guard must give back exactly: an apostrophe the value had, and plain numbers
+    HouseholdRecord("南地区", "西町会", "-1", "'=A1", "''@x", "-2+3", 1, notes="'-5"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(("encoding", "headers"), [("utf-8", "ja"), ("cp932", "ja"), ("utf-8", "en")])
 def test_write_then_read_gives_the_same_records(tmp_path: Path, encoding: str, headers: str) -> None:
     path = tmp_path / "out.csv"
-    assert write_roster(path, TRICKY, encoding=encoding, headers=headers) == 3
+    assert write_roster(path, TRICKY, encoding=encoding, headers=headers) == 4
     raw = path.read_bytes()
     assert raw.startswith(codecs.BOM_UTF8) == (encoding == "utf-8")  # the BOM makes Excel read UTF-8
     result = read_roster(path)
@@ -344,6 +434,20 @@ def test_cp932_export_lists_every_cell_it_cannot_encode_and_writes_nothing(tmp_p
     assert [str(i) for i in e.value.issues] == [
         "row 3, column 世帯主: '𠮷' cannot be written in cp932; export as UTF-8",
         "row 3, column 住所: '🏠' cannot be written in cp932; export as UTF-8",
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_refuses_a_stored_cell_the_import_would_refuse(tmp_path: Path) -> None:
+    """A roster stored before the import refused control characters cannot make a file that does not read back."""
+    records = [EXPECTED, HouseholdRecord("北地区", "東町会", "", "2", "佐藤\u202e一郎", "東町", 1, notes="a\nb")]
+    with pytest.raises(RosterWriteError) as e:
+        write_roster(tmp_path / "out.csv", records)
+    assert [str(i) for i in e.value.issues] == [
+        "row 3, column 世帯主: contains U+202E (RIGHT-TO-LEFT OVERRIDE) at character 3, an invisible control "
+        "character a roster cannot hold: delete it, then import the roster again",
+        "row 3, column 備考: contains U+000A (LF) at character 2, an invisible control "
+        "character a roster cannot hold: delete it, then import the roster again",
     ]
     assert list(tmp_path.iterdir()) == []
 

@@ -180,6 +180,10 @@ async def test_a_rejected_import_leaves_the_database_unchanged(tmp_path: Path) -
             await store.roster.import_households([rec("北町会", "1"), rec("北町会", "1")])
         with pytest.raises(ValueError, match="in two districts"):
             await store.roster.import_households([rec("北町会", "1"), rec("北町会", "2", district="別地区")])
+        # the characters the file reader refuses, from a caller that skipped it
+        bidi = dataclasses.replace(rec("北町会", "3"), address="東町\u202e1-2")
+        with pytest.raises(ValueError, match=r"household '3' of association '北町会': a cell contains U\+202E"):
+            await store.roster.import_households([rec("北町会", "1"), bidi])
         # a failure inside the transaction, after districts and associations were written
         broken = dataclasses.replace(rec("新町会", "1", district="新地区"), name=None)
         with pytest.raises(Exception, match="NOT NULL"):

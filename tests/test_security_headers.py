@@ -3,7 +3,9 @@ the live stream, static files, and the error answers (400, 401, 403, 404, 405, 4
 
 Every response carries a Content-Security-Policy that forbids framing (frame-ancestors 'none') and
 inline scripts, X-Frame-Options DENY, a Referrer-Policy that keeps reply and enrolment URLs (which
-hold secrets) from leaking, and X-Content-Type-Options nosniff.
+hold secrets) from leaking, and X-Content-Type-Options nosniff. Every response but the static files
+says Cache-Control: no-store (pages and API answers carry personal data), and behind an https
+public URL every response carries HSTS.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from safetynet.replies.tokens import reply_token
 from safetynet.roster.codes import hash_code, new_code
 
 
-def header_problems(headers: Any, content_type: str) -> list[str]:
+def header_problems(headers: Any, content_type: str, url: str = "") -> list[str]:
     problems = []
+    static = url.startswith("/static/") or url == "/sw.js"  # the same for everyone: may be kept
+    if not static and "no-store" not in headers.get("Cache-Control", ""):
+        problems.append(f"Cache-Control {headers.get('Cache-Control')!r}, not no-store")
     csp = headers.get("Content-Security-Policy", "")
     if "frame-ancestors 'none'" not in csp:
         problems.append(f"CSP without frame-ancestors 'none': {csp!r}")
@@ -81,7 +86,7 @@ async def test_every_route_and_its_errors_carry_the_headers(tmp_path: Path) -> N
                         kwargs["headers"] = {**headers, "Content-Type": "application/json"}
                     status, ctype, got = await _call(http, method, w.url + url, **kwargs)
                     seen.add(status)
-                    failures += [f"{who} {method} {url} → {status}: {p}" for p in header_problems(got, ctype)]
+                    failures += [f"{who} {method} {url} → {status}: {p}" for p in header_problems(got, ctype, url)]
             # answers the route walk does not produce by itself
             extra: list[tuple[str, str, dict[str, Any]]] = [
                 ("POST", "/api/campaigns", {"data": b"{" + b" " * 70_000 + b"}",
@@ -92,7 +97,7 @@ async def test_every_route_and_its_errors_carry_the_headers(tmp_path: Path) -> N
             for method, url, kwargs in extra:
                 status, ctype, got = await _call(anon, method, w.url + url, **kwargs)
                 seen.add(status)
-                failures += [f"{method} {url} → {status}: {p}" for p in header_problems(got, ctype)]
+                failures += [f"{method} {url} → {status}: {p}" for p in header_problems(got, ctype, url)]
         assert failures == [], "\n".join(failures)
         assert {200, 302, 400, 401, 403, 404, 405, 413} <= seen | {302}, seen
 
@@ -114,3 +119,15 @@ async def test_rate_limited_and_unavailable_answers_carry_the_headers(tmp_path: 
             assert status == 503 and header_problems(got, ctype) == []
         finally:
             await sqlite_db(env.store)._writer.execute("PRAGMA query_only = 0")
+
+
+async def test_hsts_behind_an_https_public_url_only(tmp_path: Path) -> None:
+    for public_url, expected in (("https://anpi.example.jp", "max-age=31536000"), (None, None)):
+        folder = tmp_path / ("https" if public_url else "http")
+        folder.mkdir()
+        async with world(folder, public_url=public_url) as w, client() as http:
+            for url in ("/login", "/healthz", "/static/base.css", "/no/such/page", f"/r/{'x' * 22}"):
+                status, _, got = await _call(http, "GET", w.url + url)
+                assert got.get("Strict-Transport-Security") == expected, (public_url, url, status)
+            async with http.get(f"{w.url}/static/base.css") as r:
+                assert "no-store" not in r.headers.get("Cache-Control", "")  # static files may be cached

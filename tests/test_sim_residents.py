@@ -107,7 +107,7 @@ async def test_campaign_start_simulate_answers_only_its_own_campaign(tmp_path: P
         spec = type(spec)(spec.title, spec.kind, spec.scope, spec.messages, spec.ladder,
                           {**spec.options, "simulate": {"answer_share": 1.0, "late_share": 0.0,
                                                         "time_compression": INSTANT}})
-        campaign = await stage.system.campaigns.launch(spec, source="cli")
+        campaign = await stage.system.campaigns.launch(spec, source="cli", force=True)  # the first still runs
         counters = await runner._simulate(stage.cfg, campaign.id, asyncio.Event())
         statuses = await stage.system.store.campaigns.household_statuses(campaign.id)
         answered = sum(1 for s in statuses.values() if s in ("safe", "need_help"))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 from dashboard_fixtures import ASSOC_A, ASSOC_B, World, client, csrf_of, login, password, world
 
@@ -69,32 +72,96 @@ async def test_wrong_password_unknown_login_and_missing_form_token_are_refused(t
             assert r.status == 302
 
 
+# Browsers drop tabs and newlines from a URL and read "\\" as "/": each of these leads off-site.
+OFF_SITE = ["//evil.example/x", "https://evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/evil.example",
+            "/%09/evil.example", "/%0a/evil.example", "/%5Cevil.example", "/%2F/evil.example", "/%2f%2fevil.example",
+            "\t//evil.example", " /x", "/x\x00", "/\u3000/evil.example", "javascript:alert(1)", "evil.example",
+            "/a//evil.example", "/" + "a" * 3000]
+SAME_SITE = ["/city", f"/a/12/households?campaign=3&status=need_help&group={quote('1班 東')}", "/"]
+
+
 async def test_next_never_leaves_the_site(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
-        for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
-            http = client()
-            token = await _form_token(http, w)
-            async with http.post(f"{w.url}/login", data={"csrf": token, "login": "admin", "next": target,
-                                                          "password": password("admin")}, allow_redirects=False) as r:
-                assert r.status == 303 and r.headers["Location"] == "/"
-            await http.close()
+        assert isinstance(w.clock, FakeClock)
+        for target in OFF_SITE + SAME_SITE:
+            await w.clock.advance(60)  # one login a minute: the login limits are not what is tested
+            expected = target if target in SAME_SITE else "/"
+            async with client() as http:
+                async with http.get(f"{w.url}/login", params={"next": target}) as r:
+                    form = await r.text()
+                    token = re.search(r'name="csrf" value="([^"]+)"', form)
+                assert token is not None and f'name="next" value="{html.escape(expected)}"' in form, target
+                async with http.post(f"{w.url}/login", data={"csrf": token.group(1), "login": "admin", "next": target,
+                                                              "password": password("admin")},
+                                     allow_redirects=False) as r:
+                    assert r.status == 303 and r.headers.get("Location") == expected, (target, r.status, await r.text())
+                # already logged in: /login sends the viewer on at once, by the same rule
+                async with http.get(f"{w.url}/login", params={"next": target}, allow_redirects=False) as r:
+                    assert r.status == 302 and r.headers["Location"] == expected, target
 
 
-async def test_login_attempts_are_limited_per_login_and_per_ip(tmp_path: Path) -> None:
+async def test_wrong_passwords_back_off_per_login_and_address(tmp_path: Path) -> None:
     clock = FakeClock()
     async with world(tmp_path, clock=clock) as w, client() as http:
         statuses = [await _try(http, w, "head_a", "wrong") for _ in range(6)]
-        assert statuses == [401] * 5 + [429]
-        # even the right password waits: the limit counts attempts, not failures
+        assert statuses == [401] * 5 + [429]  # five typos are free; then this address waits
         token = await _form_token(http, w)
         async with http.post(f"{w.url}/login", data={"csrf": token, "login": "head_a",
                                                       "password": password("head_a")}, allow_redirects=False) as r:
-            assert r.status == 429 and int(r.headers["Retry-After"]) >= 1
-        # other logins from the same address: the per-IP bucket (10 a minute) runs out too
-        others = [await _try(http, w, f"user{i}", "wrong") for i in range(5)]
-        assert others[:3] == [401] * 3 and others[-1] == 429
+            assert r.status == 429 and int(r.headers["Retry-After"]) == 2
+        await clock.advance(2)
+        assert await _try(http, w, "head_a", "wrong") == 401
+        await clock.advance(3)
+        assert await _try(http, w, "head_a", "wrong") == 429  # the wait doubled: 4 s
+        await clock.advance(1)
+        assert await _try(http, w, "head_a", password("head_a")) == 303  # a wait, never a lock
+        async with client() as again:  # the success cleared the failures
+            assert [await _try(again, w, "head_a", "wrong") for _ in range(5)] == [401] * 5
+
+
+async def test_one_address_gets_twenty_attempts_a_minute_whatever_the_logins(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock) as w, client() as http:
+        others = [await _try(http, w, f"user{i}", "wrong") for i in range(21)]
+        assert others == [401] * 20 + [429]
+        assert await _try(http, w, "admin", password("admin")) == 429
         await clock.advance(61)
-        assert await _try(http, w, "head_a", password("head_a")) == 303
+        assert await _try(http, w, "admin", password("admin")) == 303
+
+
+def behind_a_proxy(w: World) -> None:
+    """The server believes X-Forwarded-For from loopback, so a test can speak from many addresses."""
+    w.svc.cfg = dataclasses.replace(w.cfg, server=dataclasses.replace(w.cfg.server, trusted_proxies=("127.0.0.1",)))
+
+
+async def _try_from(http, w: World, address: str, who: str, pw: str) -> int:  # type: ignore[no-untyped-def]
+    token = await _form_token(http, w)
+    async with http.post(f"{w.url}/login", data={"csrf": token, "login": who, "password": pw},
+                         headers={"X-Forwarded-For": address}, allow_redirects=False) as r:
+        return r.status
+
+
+async def test_an_address_guessing_wrong_cannot_lock_the_owner_out(tmp_path: Path) -> None:
+    """One address sending a wrong password for `admin` every 6 s once kept `admin` locked out
+    everywhere (the limit counted attempts per login, before the password check)."""
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock) as w, client() as attacker:
+        behind_a_proxy(w)
+        checked = 0
+        for i in range(100):  # ten minutes
+            status = await _try_from(attacker, w, "203.0.113.66", "admin", f"guess-{i}")
+            assert status in (401, 429)
+            checked += status == 401
+            if i % 10 == 9:  # the owner, from an address of their own, gets in at once every time
+                async with client() as owner:
+                    assert await _try_from(owner, w, f"198.51.100.{i}", "admin", password("admin")) == 303
+            await clock.advance(6)
+        # the guessing address backed off: 5 free tries, then waits of 2, 4, 8 … 256 s
+        assert checked <= 14, checked
+        # a second address guessing as well slows only itself
+        assert [await _try_from(attacker, w, "203.0.113.67", "admin", "x") for _ in range(6)] == [401] * 5 + [429]
+        async with client() as owner:
+            assert await _try_from(owner, w, "198.51.100.200", "admin", password("admin")) == 303
 
 
 async def test_sessions_expire(tmp_path: Path) -> None:
@@ -135,6 +202,25 @@ async def test_admin_adds_a_deputy_who_can_log_in_then_removes_them(tmp_path: Pa
         assert await w.store.auth.staff_by_login("fuku1") is None
         async with http.post(f"{w.url}/admin/staff/remove", data={"csrf": csrf, "login": "admin"}) as r:
             assert r.status == 409  # not yourself
+
+
+async def test_the_admin_console_refuses_weak_passwords_in_the_viewers_language(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        csrf = await login(http, w, "admin")
+        data = {"csrf": csrf, "login": "fuku2", "display_name": "副会長 二", "role": "deputy",
+                "scope": f"association:{ASSOC_A}"}
+        for pw, ja, en in (("1", "10文字以上", "at least 10 characters"),
+                           ("password", "10文字以上", "at least 10 characters"),
+                           ("password2026", "よく使われる", "too common"), ("fuku2-fuku2", "ログインID", "login itself")):
+            async with http.post(f"{w.url}/admin/staff?lang=ja", data={**data, "password": pw}) as r:
+                assert r.status == 400 and ja in await r.text(), pw
+            async with http.post(f"{w.url}/admin/staff?lang=en", data={**data, "password": pw}) as r:
+                assert r.status == 400 and en in await r.text(), pw
+        assert await w.store.auth.staff_by_login("fuku2") is None
+        async with http.post(f"{w.url}/admin/staff", data={**data, "password": "mado-guchi-no-kagi"}) as r:
+            assert r.status == 200
+        async with client() as other:
+            await login(other, w, "fuku2", "mado-guchi-no-kagi")
 
 
 async def test_admin_creates_a_scoped_api_token(tmp_path: Path) -> None:

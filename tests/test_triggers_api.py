@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-from conftest import SHARED
+from conftest import DATA
 
 from safetynet.config import load_config
 from safetynet.system import running_system
 
-JMA = SHARED / "data" / "jma"
+JMA = DATA / "jma"
 
 
 def _config(tmp_path: Path) -> Path:

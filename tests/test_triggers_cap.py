@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from conftest import DATA
 
 from safetynet.domain.triggers import TriggerInputError, TriggerRules
 from safetynet.triggers.cap import CAP_NS, campaign_to_cap, parse_cap
@@ -13,7 +14,7 @@ from safetynet.triggers.replay import folder_files, replay
 from safetynet.triggers.xmlsafe import MAX_BODY_BYTES
 
 CAP = Path(__file__).resolve().parent / "data" / "cap"
-JMA = Path(__file__).resolve().parents[2] / "shared" / "data" / "jma"
+JMA = DATA / "jma"
 KANAZAWA = TriggerRules(cap_codes=frozenset({"17201"}), cap_action="propose")
 
 

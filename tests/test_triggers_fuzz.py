@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from conftest import DATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +18,7 @@ from safetynet.triggers.inputs import parse_telegram
 from safetynet.triggers.jma import parse_jma
 from safetynet.triggers.rules import apply, decide
 
-JMA = Path(__file__).resolve().parents[2] / "shared" / "data" / "jma"
+JMA = DATA / "jma"
 CAP = Path(__file__).resolve().parent / "data" / "cap"
 RULES = TriggerRules(areas=frozenset({"771", "390", "220", "442"}), cities=frozenset({"1720100", "0338100"}),
                      coasts=frozenset({"220", "380"}), cap_codes=frozenset({"17201"}),

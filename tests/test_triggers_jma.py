@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
+from conftest import DATA
 
 from safetynet.config import Config, JmaConfig, TriggersConfig
 from safetynet.domain.triggers import (
@@ -20,7 +20,7 @@ from safetynet.triggers.jma import parse_jma
 from safetynet.triggers.settings import TriggerConfigError, rules_from_config
 from safetynet.triggers.xmlsafe import MAX_BODY_BYTES
 
-JMA = Path(__file__).resolve().parents[2] / "shared" / "data" / "jma"
+JMA = DATA / "jma"
 ISHIKAWA = TriggerRules(areas=frozenset({"390", "391"}), cities=frozenset({"1720100"}),
                         coasts=frozenset({"360", "361"}), min_intensity=3)
 

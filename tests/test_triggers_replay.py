@@ -1,4 +1,4 @@
-"""Replay of the official JMA sample telegrams (../shared/data/jma) through the trigger rules.
+"""Replay of the official JMA sample telegrams (tests/data/jma) through the trigger rules.
 
 Four deployments, each chosen so that the samples matter to it:
 - ishikawa: 石川県能登/加賀 (390/391), 金沢市 (1720100), threshold 震度3, drills on, propose.
@@ -23,13 +23,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import DATA
 
 from safetynet.config import Config, JmaConfig, TriggersConfig
 from safetynet.domain.triggers import TriggerRules
 from safetynet.triggers.replay import ReplayRow, folder_files, replay
 from safetynet.triggers.settings import rules_from_config
 
-JMA = Path(__file__).resolve().parents[2] / "shared" / "data" / "jma"
+JMA = DATA / "jma"
 REPO = Path(__file__).resolve().parents[1]
 
 # Reason categories: a phrase every reason of that kind contains.

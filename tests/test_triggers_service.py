@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import structlog
+from conftest import DATA
 from structlog.testing import capture_logs
 
 from safetynet.clock import FakeClock
@@ -22,7 +23,7 @@ from safetynet.triggers.port import CampaignRequest
 from safetynet.triggers.service import TriggerService, handle_cap, handle_jma
 from safetynet.triggers.xmlsafe import MAX_BODY_BYTES
 
-JMA = Path(__file__).resolve().parents[2] / "shared" / "data" / "jma"
+JMA = DATA / "jma"
 CAP = Path(__file__).resolve().parent / "data" / "cap"
 # 2008-06-14 08:47 JST, the first 震源・震度情報 of the Iwate-Miyagi earthquake, plus a minute.
 IWATE_MIYAGI = 1213400820.0 + 60

@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from conftest import DATA
 from test_triggers_service import IWATE_MIYAGI, MemoryCampaigns
 
 from safetynet.clock import FakeClock
@@ -26,7 +27,7 @@ from safetynet.triggers.service import TriggerService
 from safetynet.triggers.watch import WatchedFile
 from safetynet.triggers.xmlsafe import MAX_BODY_BYTES
 
-JMA = Path(__file__).resolve().parents[2] / "shared" / "data" / "jma"
+JMA = DATA / "jma"
 
 TITLES = {"VXSE51": "震度速報", "VXSE52": "震源に関する情報", "VXSE53": "震源・震度に関する情報"}
 

@@ -1,7 +1,8 @@
 """`safetynet campaign preview|start|status|close|report`: parse, call the service, print.
 
 `campaign start` creates the campaign, plans step 0 into the outbox and returns: the dispatcher
-of a running `safetynet serve` picks it up (it polls the outbox).
+of a running `safetynet serve` picks it up (it polls the outbox). It warns when no dispatcher is
+alive (its heartbeat in the store) or a channel is failing: the id alone would suggest it is sent.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from safetynet.admin import CommandError
+from safetynet.broadcast.health import DispatchStatus, enabled_channels, read_status
 from safetynet.broadcast.scenario import Scenario, ScenarioError, load_scenario
-from safetynet.broadcast.service import CampaignError, CampaignService, CampaignSpec
+from safetynet.broadcast.service import CampaignError, CampaignService, CampaignSpec, DuplicateCampaign
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, Scope
-from safetynet.domain.campaigns import DEFAULT_LADDER
+from safetynet.domain.campaigns import DEFAULT_LADDER, Campaign
+from safetynet.triggers.xmlsafe import format_jst
 
 T = TypeVar("T")
 
@@ -58,6 +61,8 @@ def add_arguments(sub: Any) -> None:
     p.add_argument("--real", action="store_true", help="a real event, not a drill (required for kind = \"real\")")
     p.add_argument("--json", action="store_true", help='print {"id": …}')
     p.add_argument("--simulate", action="store_true", help="simulated residents answer (demo machines only)")
+    p.add_argument("--force", action="store_true",
+                   help="start even though the same scenario already runs for the same scope (a second alert)")
     p.set_defaults(func=start)
 
     p = _parser(sub, "status", "the stats document of a campaign")
@@ -97,6 +102,13 @@ def _scenario(path: str) -> Scenario:
         raise CommandError(str(e)) from None
 
 
+def _spec(s: Scenario, scope: str | None, kind: CampaignKind | None = None) -> CampaignSpec:
+    try:
+        return CampaignSpec.from_scenario(s, _scope(scope), kind)
+    except ScenarioError as e:
+        raise CommandError(str(e)) from None
+
+
 def _scope(text: str | None) -> tuple[str, ...] | None:
     if not text:
         return None
@@ -109,7 +121,7 @@ def _scope(text: str | None) -> tuple[str, ...] | None:
 def preview(cfg: Config, args: argparse.Namespace) -> int:
     if args.target.endswith(".toml") or Path(args.target).exists():
         s = _scenario(args.target)
-        spec = CampaignSpec.from_scenario(s, _scope(args.scope))
+        spec = _spec(s, args.scope)
     else:
         scope = _scope(args.scope) or _scope(args.target) or ("city",)
         spec = CampaignSpec("preview", CampaignKind.DRILL, scope, {"ja": "安否確認です。"}, DEFAULT_LADDER)
@@ -129,19 +141,39 @@ def start(cfg: Config, args: argparse.Namespace) -> int:
         raise CommandError(f"{args.scenario} is a real event; add --real to start it")
     if args.simulate and importlib.util.find_spec("safetynet.sim.runner") is None:
         raise CommandError("--simulate is not available in this installation")
-    spec = CampaignSpec.from_scenario(s, _scope(args.scope), CampaignKind.REAL if args.real else s.kind)
-    campaign = _run(cfg, lambda svc: svc.launch(spec, source="cli", created_by="cli"))
+    spec = _spec(s, args.scope, CampaignKind.REAL if args.real else s.kind)
+
+    async def launch(svc: CampaignService) -> tuple[Campaign, DispatchStatus]:
+        try:
+            c = await svc.launch(spec, source="cli", created_by="cli", force=args.force)
+        except DuplicateCampaign as e:
+            raise CommandError(f"{e}; add --force to start it anyway") from None
+        return c, await read_status(svc.store.health, svc.clock.now(), enabled_channels(cfg))
+
+    campaign, sending = _run(cfg, launch)
     if args.json:
         print(json.dumps({"id": campaign.id}))
     else:
         print(campaign.id)
         print(f"{campaign.kind} {campaign.title!r}: {campaign.households:,} households; the first wave is"
               " queued for the dispatcher of `safetynet serve`", file=sys.stderr)
+    for line in sending_warnings(sending):
+        print(f"warning: {line}", file=sys.stderr)
     if args.simulate:
         from safetynet.sim import runner
 
         runner.simulate(cfg, campaign.id)
     return 0
+
+
+def sending_warnings(status: DispatchStatus) -> list[str]:
+    """What a person starting a campaign must know: nothing goes out, or a channel fails."""
+    if not status.sending:
+        seen = f"last seen {format_jst(status.last_seen)}" if status.last_seen else "never seen on this database"
+        return [f"no dispatcher is running ({seen}): nothing is sent until `safetynet serve` runs"
+                " (with its providers reachable: `safetynet sandbox` for the sandbox)"]
+    return [f"{h.channel} is failing since {format_jst(h.since)} ({h.failures} attempts in a row): {h.reason}"
+            + (f" — {h.detail}" if h.detail else "") for h in status.failing]
 
 
 def status(cfg: Config, args: argparse.Namespace) -> int:

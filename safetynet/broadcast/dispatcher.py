@@ -7,13 +7,18 @@ back to the outbox with their attempts, held claims are released, and sends alre
 get `stop_grace_seconds` to finish and be recorded. A send still out after that is cut off and
 keeps its claim, exactly as after a crash: its outcome is unknown, so it comes back only when the
 lease ends. `burst()` drains everything due and returns (tests, benchmarks).
+
+While it runs it beats: a heartbeat row and each lane's health go to the store (`broadcast.health`),
+so the console and `campaign start` of any process can tell whether anything is being sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
+import socket
 import time
 from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +26,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from safetynet.broadcast.health import HEARTBEAT_SECONDS, MIN_WRITE_SECONDS, LaneHealth
 from safetynet.broadcast.lanes import Lane, LaneStats
 from safetynet.broadcast.messages import compose, title_for
 from safetynet.broadcast.ratelimit import LaneGate
@@ -29,7 +35,7 @@ from safetynet.channels.base import ChannelSender, OutboundMessage
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, Channel
-from safetynet.domain.campaigns import Campaign, ClaimedDelivery, DeliveryOutcome, OutcomeKind
+from safetynet.domain.campaigns import Campaign, ClaimedDelivery, DeliveryOutcome, DispatcherBeat, OutcomeKind
 from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.store import Store, StoreError
 
@@ -90,6 +96,7 @@ class Dispatcher:
     ) -> None:
         self.campaigns = store.campaigns
         self.outbox = store.outbox
+        self.health = store.health
         self.cfg = cfg
         self.clock = clock
         self.contacts = contacts
@@ -98,13 +105,17 @@ class Dispatcher:
         self.stop_grace_seconds = stop_grace_seconds
         self.policy = policy or RetryPolicy.from_config(cfg.broadcast)
         wanted = set(channels) if channels is not None else set(senders)
+        self.started_at = clock.now()
+        # Set when a lane starts or stops failing: the heartbeat writes it at once.
+        self._health_changed = asyncio.Event()
         self.lanes: dict[Channel, Lane] = {}
         for ch, sender in senders.items():
             if ch in wanted:
                 conf = getattr(cfg.channels, ch.value)
                 gate = LaneGate(conf.max_per_second, clock, burst=max(1.0, conf.max_per_second * CATCH_UP_SECONDS))
-                self.lanes[ch] = Lane(ch, sender, gate, conf.concurrency,
-                                      self.policy, clock, _buffer(cfg, ch))
+                self.lanes[ch] = Lane(ch, sender, gate, conf.concurrency, self.policy, clock, _buffer(cfg, ch),
+                                      LaneHealth(self.started_at, self._health_changed.set))
+        self._health_written: dict[Channel, int] = {}
         self._campaigns: dict[int, Campaign] = {}
         self._active: list[int] = []
         self._wake = asyncio.Event()
@@ -150,6 +161,7 @@ class Dispatcher:
             self._workers += [asyncio.create_task(self._worker(lane), name=f"lane-{lane.channel}")
                               for _ in range(lane.concurrency)]
         keeper = asyncio.create_task(self._keep_leases(), name="lease-keeper")
+        beating = asyncio.create_task(self._heartbeat(), name="dispatcher-heartbeat")
         try:
             await self._loop(burst)
         finally:
@@ -159,7 +171,10 @@ class Dispatcher:
             self._stopped.set()
             with contextlib.suppress(Exception):
                 await keeper
+            with contextlib.suppress(Exception):
+                await beating
             await self._shutdown()
+            await self._beat(stopped=True)
         return DispatchReport({str(ch): lane.stats for ch, lane in self.lanes.items()})
 
     async def _loop(self, burst: bool) -> None:
@@ -199,6 +214,33 @@ class Dispatcher:
                 await self.outbox.renew_leases(self.owner, lease)
             except Exception:
                 log.exception("lease_renewal_failed")
+
+    async def _heartbeat(self) -> None:
+        """A heartbeat every HEARTBEAT_SECONDS, and soon after a lane starts or stops failing
+        (never more often than MIN_WRITE_SECONDS apart)."""
+        beats = 0
+        while not self._stopping:
+            self._health_changed.clear()
+            # Dispatchers gone for days are dropped by a live one, now and then (every ~10 min).
+            await self._beat(forget=beats % 120 == 0)
+            beats += 1
+            await _first_of(self._stopped.wait(), self._health_changed.wait(), self.clock.sleep(HEARTBEAT_SECONDS))
+            if self._health_changed.is_set() and not self._stopping:
+                await self._pause(MIN_WRITE_SECONDS)  # spaces the writes of a flapping provider
+
+    async def _beat(self, *, stopped: bool = False, forget: bool = False) -> None:
+        now = self.clock.now()
+        changed = [(ch, lane.health.changes) for ch, lane in self.lanes.items()
+                   if self._health_written.get(ch) != lane.health.changes]
+        rows = [self.lanes[ch].health.row(self.owner, str(ch), now) for ch, _ in changed]
+        beat = DispatcherBeat(self.owner, socket.gethostname(), os.getpid(), tuple(str(ch) for ch in self.lanes),
+                              self.started_at, now, now if stopped else None)
+        try:
+            await self.health.beat(beat, rows, forget=forget)
+        except Exception as e:  # the outbox work goes on; the next beat tries again
+            log.warning("dispatcher_heartbeat_failed", error=str(e))
+            return
+        self._health_written.update(changed)
 
     async def _drained(self) -> bool:
         """Burst mode, every lane idle: True when nothing is due; waits out a lane's pause if that

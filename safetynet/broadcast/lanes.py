@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import structlog
 from tenacity import AsyncRetrying, RetryCallState
 
+from safetynet.broadcast.health import LaneHealth
 from safetynet.broadcast.ratelimit import LaneGate
 from safetynet.broadcast.retry import Action, RetryDecision, RetryPolicy
 from safetynet.channels.base import ChannelSender, OutboundMessage, SendError, SendResult
@@ -90,7 +91,7 @@ class LaneStats:
 class Lane:
     def __init__(
         self, channel: Channel, sender: ChannelSender, gate: LaneGate, concurrency: int, policy: RetryPolicy,
-        clock: Clock, buffer: int,
+        clock: Clock, buffer: int, health: LaneHealth | None = None,
     ) -> None:
         self.channel = channel
         self.sender = sender
@@ -104,6 +105,7 @@ class Lane:
         self.pending: deque[ClaimedDelivery] = deque()
         self.in_flight = 0
         self.stats = LaneStats()
+        self.health = health or LaneHealth(clock.now())
         self._has_work = asyncio.Event()
         self._closing = False
         # Workers inside a wait, and those of them that stop() interrupted (a cancel of our own,
@@ -209,6 +211,7 @@ class Lane:
         except Exception as e:  # a bug in a sender must not lose the delivery: it is retried later
             log.exception("delivery_internal_error", channel=self.channel.value, delivery_id=d.id)
             now = self.clock.now()
+            self.health.failed(now, "internal", type(e).__name__)
             return DeliveryOutcome(d, OutcomeKind.RETRY, now, tuple(attempts),
                                    next_attempt_at=now + self.policy.backoff(d.attempts + 1),
                                    error=f"internal:{type(e).__name__}")
@@ -252,6 +255,7 @@ class Lane:
         try:
             result = await self.sender.send(msg)
         except SendError as e:
+            self.health.failed(at, e.reason, e.provider_answer or e.error_class)
             if e.retry_after is not None or e.reason == "rate_limited":
                 pause = e.retry_after if e.retry_after is not None else DEFAULT_PAUSE_SECONDS
                 self.gate.pause(pause)
@@ -260,6 +264,7 @@ class Lane:
                                           e.error_class or type(e).__name__, e.reason))
             raise
         attempts.append(AttemptRecord(at, _ms(started), "sent"))
+        self.health.sent(at)
         return result
 
 

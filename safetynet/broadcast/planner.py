@@ -1,8 +1,10 @@
 """Planning a ladder step (pure): households → deliveries, no I/O.
 
-Per household, the step's channels are taken in the order of the household's working contacts
-(so "this family prefers Telegram" is respected), then the step's fallback channels the same way
-(`domain.campaigns.channel_order`). The first is planned into the outbox; when it fails
+Per household, a step's channels are tried in the order the scenario lists them, then its fallback
+channels the same way (DESIGN §5: never a call while a mobile can take an SMS). A household's own
+order of contacts counts only among the app channels (web push, Telegram: both free, so "this
+family prefers Telegram" is respected); it never puts a call before an SMS
+(`domain.campaigns.channel_order`). The first channel is planned into the outbox; when it fails
 permanently the outbox asks `domain.campaigns.next_channel` for the following one (from the
 household's contacts as they are then). Vulnerable households (要配慮) go first.
 """
@@ -21,6 +23,7 @@ from safetynet.domain.campaigns import (
     PlannedDelivery,
     StepPlan,
     pick_channels,
+    reachable,
 )
 
 
@@ -43,8 +46,9 @@ def plan_step(
             continue
         if step.door_knock:
             continue
+        have = reachable(working)
         taken: set[Channel] = set(busy.get(h.id, ()))
-        order = pick_channels(working, step.channels, taken) or pick_channels(working, step.fallback, taken)
+        order = pick_channels(have, step.channels, taken) or pick_channels(have, step.fallback, taken)
         if not order:
             not_covered.append(h.id)
             continue

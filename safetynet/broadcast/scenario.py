@@ -5,7 +5,8 @@ engine does not read (`simulate`/`simulation`, `options`) are kept in `options` 
 
     title = "さくら市 一斉地震訓練"
     kind = "drill"                      # drill | real
-    scope = ["city"]                    # city | district:NAME | association:NAME | group:ASSOC/GROUP
+    scope = ["city"]                    # city | district:NAME | association:NAME | group:ASSOC/GROUP;
+                                        # [] = none of its own: the one who starts it names it
     [messages]
     ja = "震度6強の地震が発生したという想定の訓練です。…"
     [[ladder]]
@@ -44,7 +45,7 @@ class Scenario:
     name: str
     title: str
     kind: CampaignKind
-    scope: tuple[str, ...]
+    scope: tuple[str, ...]  # () for a scenario meant for one association or district: named at start
     messages: dict[str, str]
     ladder: tuple[LadderStep, ...]
     description: str = ""
@@ -79,8 +80,9 @@ def parse_scenario(table: Mapping[str, Any], name: str = "inline", where: str = 
     except ValueError:
         raise fail("kind", 'must be "drill" or "real"') from None
     options = {k: table[k] for k in _PASSTHROUGH if k in table}
+    scope = table.get("scope", ["city"])
     return Scenario(
-        name=name, title=title.strip(), kind=kind, scope=parse_scope(table.get("scope", ["city"]), fail),
+        name=name, title=title.strip(), kind=kind, scope=() if scope == [] else parse_scope(scope, fail),
         messages=parse_messages(table.get("messages"), fail), ladder=parse_ladder(table.get("ladder"), fail),
         description=str(table.get("description", "")), options=options,
     )

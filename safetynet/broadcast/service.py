@@ -29,6 +29,7 @@ from safetynet.replies.tokens import reply_token, token_hash
 from safetynet.stats.document import build_stats
 from safetynet.store import Store
 from safetynet.triggers.port import CampaignRequest
+from safetynet.triggers.xmlsafe import format_jst
 
 log = structlog.get_logger("broadcast.service")
 
@@ -48,6 +49,26 @@ class CampaignStateError(CampaignError):
     """The campaign is not in a state that allows this (a closed campaign never reopens)."""
 
 
+class DuplicateCampaign(CampaignError):
+    """A campaign of the same kind, scenario and scope is already running: a second one would send
+    every household the same alert twice. Starting it anyway needs `force` (a confirmation)."""
+
+    def __init__(self, running: Campaign) -> None:
+        started = running.started_at or running.created_at
+        super().__init__(
+            f"campaign {running.id} ({running.title}, {', '.join(running.scope)}) of the same scenario and scope"
+            f" is already running (started {format_jst(started)}); starting another sends every household"
+            " the same alert again")
+        self.running = running
+
+
+def same_campaign_key(kind: CampaignKind | str, scope: Sequence[str], title: str,
+                      options: Mapping[str, Any]) -> tuple[str, tuple[str, ...], str]:
+    """What makes two campaigns "the same drill": kind, scope, and the scenario (the title when
+    the campaign was written by hand)."""
+    return str(kind), tuple(sorted(scope)), str(options.get("scenario") or title)
+
+
 @dataclass(frozen=True)
 class CampaignSpec:
     title: str
@@ -60,6 +81,11 @@ class CampaignSpec:
     @classmethod
     def from_scenario(cls, s: Scenario, scope: Sequence[str] | None = None,
                       kind: CampaignKind | None = None) -> CampaignSpec:
+        """The campaign of scenario `s`; `scope` overrides its own. A scenario without a scope of
+        its own (a monthly association drill) is refused without one, never sent city-wide."""
+        if not scope and not s.scope:
+            raise ScenarioError(f"{s.name}: the scenario has no scope of its own (it is meant for one association"
+                                " or district): name one, e.g. --scope association:NAME")
         return cls(s.title, kind or s.kind, tuple(scope) if scope else s.scope, dict(s.messages), s.ladder,
                    {**s.options, "scenario": s.name})
 
@@ -148,11 +174,17 @@ class CampaignService:
             raise CampaignNotFound(f"no campaign {campaign_id}")
         return c
 
-    async def start(self, campaign_id: int) -> Campaign:
-        """Plans step 0 for every household in scope, then draft → running."""
+    async def start(self, campaign_id: int, *, by: str = "", force: bool = False) -> Campaign:
+        """Plans step 0 for every household in scope, then draft → running.
+
+        The one way a campaign starts (CLI, console, API, triggers, a proposal confirmed): `by` is
+        who started it (kept in its options). Refuses with DuplicateCampaign while the same
+        campaign runs, unless `force`."""
         c = await self.get(campaign_id)
         if c.state != CampaignState.DRAFT:
             raise CampaignStateError(f"campaign {c.id} is {c.state}; only a draft can start")
+        if not force:
+            await self.refuse_duplicate(c.kind, c.scope, c.title, c.options, other_than=c.id)
         secret = self.cfg.secrets.secret_key
         if not secret:
             raise CampaignError("the secret key is not set: run `safetynet init` or set SAFETYNET_SECRET_KEY")
@@ -160,9 +192,10 @@ class CampaignService:
             households = await self._plan_first_step(c, secret)
         except UnknownScopeError as e:  # renamed or removed from the roster since the draft was made
             raise CampaignError(str(e)) from None
-        if not await self.campaigns.begin_running(c.id, self.clock.now()):
+        if not await self.campaigns.begin_running(c.id, self.clock.now(), started_by=by):
             raise CampaignStateError(f"campaign {c.id} changed state while starting")
-        log.info("campaign_started", campaign_id=c.id, kind=str(c.kind), households=households)
+        log.info("campaign_started", campaign_id=c.id, kind=str(c.kind), households=households,
+                 source=c.source, forced=force)
         self._changed()
         return await self.get(c.id)
 
@@ -189,10 +222,22 @@ class CampaignService:
                 writing.cancel()
         return households
 
-    async def launch(self, spec: CampaignSpec, *, source: str = "cli", created_by: str = "") -> Campaign:
-        """Create and start."""
+    async def launch(self, spec: CampaignSpec, *, source: str = "cli", created_by: str = "",
+                     force: bool = False) -> Campaign:
+        """Create and start. A duplicate is refused before anything is written (no stray draft)."""
+        if not force:
+            await self.refuse_duplicate(spec.kind, spec.scope, spec.title, spec.options)
         c = await self.create(spec, source=source, created_by=created_by)
-        return await self.start(c.id)
+        return await self.start(c.id, by=created_by, force=True)
+
+    async def refuse_duplicate(self, kind: CampaignKind | str, scope: Sequence[str], title: str,
+                               options: Mapping[str, Any], other_than: int | None = None) -> None:
+        """Raises DuplicateCampaign if the same campaign (`same_campaign_key`) is running."""
+        key = same_campaign_key(kind, scope, title, options)
+        for running in await self.campaigns.running():
+            if running.id != other_than and same_campaign_key(
+                    running.kind, running.scope, running.title, running.options) == key:
+                raise DuplicateCampaign(running)
 
     async def close(self, campaign_id: int) -> Campaign:
         c = await self.get(campaign_id)

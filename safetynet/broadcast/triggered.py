@@ -36,7 +36,7 @@ async def create_campaign(svc: CampaignService, request: CampaignRequest) -> int
         if request.start and existing.state == CampaignState.DRAFT:
             # Created but never started: the process stopped in between (a crash, a restart) and the
             # telegram came again. Returning the draft would leave a real event unannounced.
-            existing = await svc.start(existing.id)
+            existing = await svc.start(existing.id, by="trigger", force=True)
             log.info("trigger_campaign_resumed", campaign_id=existing.id, source=request.source)
         return existing.id
     try:
@@ -53,7 +53,8 @@ async def create_campaign(svc: CampaignService, request: CampaignRequest) -> int
     }
     c = await svc.create(spec, title=request.title, source=request.source, created_by="trigger", options=options)
     if request.start:
-        c = await svc.start(c.id)
+        # The trigger rules already decided (aftershock window, higher intensity): no second asking.
+        c = await svc.start(c.id, by="trigger", force=True)
     log.info("trigger_campaign", campaign_id=c.id, kind=str(c.kind), started=request.start, source=request.source)
     return c.id
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
 from safetynet.domain.vocabulary import (
+    APP_CHANNELS,
     CHANNELS_OF_KIND,
     CampaignKind,
     CampaignState,
@@ -258,6 +259,12 @@ class LadderProgress:
 
 
 # --- a household's channels in a step (pure: the planner and every store's fall-back use them) -----
+#
+# A step's channels are tried in the order the scenario lists them, then its fallback channels the
+# same way (DESIGN §5: never a call while a mobile can take an SMS). A household's own order of
+# contacts counts only among the app channels (web push, Telegram: both free, so "this family
+# prefers Telegram" is respected); it never puts a call before an SMS, whichever of a household's
+# mobile and landline the roster listed first.
 
 
 class PlannableContact(Protocol):
@@ -280,18 +287,38 @@ class PlannableHousehold(Protocol):
     def contacts(self) -> Sequence[PlannableContact]: ...
 
 
-def pick_channels(
-    contacts: Sequence[PlannableContact], allowed: Sequence[Channel], taken: set[Channel]
-) -> list[tuple[Channel, int]]:
-    """(channel, contact id) of `contacts` for the `allowed` channels not `taken` yet (adds them to it)."""
-    out: list[tuple[Channel, int]] = []
+_APP = frozenset(APP_CHANNELS)
+
+
+def reachable(contacts: Sequence[PlannableContact]) -> dict[Channel, int]:
+    """Channel → the first of `contacts` (working ones, the caller's filter) that takes it, in the
+    household's order (the dict keeps that order: the household's preference among the app channels)."""
+    have: dict[Channel, int] = {}
     for c in contacts:
         # a str kind hashes like its ContactKind: no enum conversion on this hot path
         for ch in CHANNELS_OF_KIND.get(c.kind, ()):
-            if ch in allowed and ch not in taken:
-                taken.add(ch)
-                out.append((ch, c.id))
-    return out
+            if ch not in have:
+                have[ch] = c.id
+    return have
+
+
+def pick_channels(
+    have: Mapping[Channel, int], allowed: Sequence[Channel], taken: set[Channel]
+) -> list[tuple[Channel, int]]:
+    """(channel, contact id) for the `allowed` channels the household has (`reachable`) and not
+    `taken` yet (adds them to it), in the scenario's order; the app channels among them swap
+    places to follow the household's own order."""
+    picked: list[Channel] = []
+    apps = 0
+    for ch in allowed:
+        if ch in have and ch not in taken:
+            taken.add(ch)
+            picked.append(ch)
+            apps += ch in _APP
+    if apps > 1:
+        preferred = iter([ch for ch in have if ch in _APP and ch in picked])
+        picked = [next(preferred) if ch in _APP else ch for ch in picked]
+    return [(ch, have[ch]) for ch in picked]
 
 
 def channel_order(
@@ -299,10 +326,10 @@ def channel_order(
 ) -> list[tuple[Channel, int]]:
     """(channel, contact id) in the order they are tried for this household in this step.
     `busy` channels still have an earlier step's message waiting: not planned again."""
-    working = [c for c in household.contacts if c.working]
+    have = reachable([c for c in household.contacts if c.working])
     taken: set[Channel] = set(busy)
-    primary = pick_channels(working, step.channels, taken)
-    return primary + pick_channels(working, step.fallback, taken)
+    primary = pick_channels(have, step.channels, taken)
+    return primary + pick_channels(have, step.fallback, taken)
 
 
 def next_channel(
@@ -316,3 +343,35 @@ def next_channel(
     ch, contact_id = order[0]
     prio = PRIORITY_VULNERABLE if household.vulnerable else PRIORITY_DEFAULT
     return PlannedDelivery(household.id, step_index, ch, contact_id, prio, len(done))
+
+
+# --- whether anything is being sent ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DispatcherBeat:
+    """A dispatcher's heartbeat, as stored: who, where, which lanes, since when, last heard."""
+
+    owner: str
+    host: str
+    pid: int
+    lanes: tuple[str, ...]
+    started_at: float
+    seen_at: float
+    stopped_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHealth:
+    """How one channel fares in one dispatcher: `idle` (nothing tried yet), `ok` (the provider
+    answers), `failing` (attempts in a row fail for a reason that is not the recipient's), with
+    when that began, the last reason and the provider's (redacted) answer."""
+
+    owner: str
+    channel: str
+    state: str
+    since: float
+    reason: str = ""
+    detail: str = ""
+    failures: int = 0
+    updated_at: float = 0.0

@@ -11,6 +11,8 @@ from safetynet.domain.vocabulary import CampaignKind, CampaignState, Status
 
 # A note is kept with the answers but changes no status (unknown SMS text, voice without input).
 NOTE = "note"
+# A staff member taking back an in-person confirmation: a reply of its own, naming the one it undoes.
+UNDO = "undo"
 NOTE_MAX_CHARS = 200
 # Nobody reports more people than this for one household; larger numbers are typing slips.
 MAX_PEOPLE = 99
@@ -119,6 +121,20 @@ class HistoryEntry:
     note: str | None
     method: str | None
     actor: str | None
+    id: int = 0
+    undoes: int | None = None  # an undo: the id of the reply it took back
+    undone: bool = False  # taken back by a later undo
+
+
+class UndoRefused(Exception):
+    """An in-person confirmation that can no longer be taken back; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class UndoOutcome:
+    status: Status  # the household's status after the undo
+    already: bool  # it had been undone before: nothing new stored
+    changed: bool = False  # the status moved back (False if it was already something else)
 
 
 @dataclass(frozen=True, slots=True)

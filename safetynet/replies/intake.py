@@ -33,6 +33,7 @@ from safetynet.domain.replies import (
     ReplyDetails,
     ReplyItem,
     ReplyTarget,
+    UndoOutcome,
 )
 from safetynet.replies.tokens import looks_like_token, token_hash
 from safetynet.store import Store
@@ -68,6 +69,7 @@ class AnswerResult:
     status: str  # what this reply said (an answer, read, or note)
     recorded: bool  # False: a duplicate of an earlier reply, nothing new stored
     help_opened: bool = False
+    reply_id: int | None = None  # set for staff confirmations: what an undo names
 
 
 def new_key() -> str:
@@ -224,7 +226,31 @@ class ReplyIntake:
         outcome = await self.store.replies.record(item)
         log.info("reply_confirmed_in_person", campaign_id=campaign_id, household_id=household_id,
                  method=str(how), duplicate=outcome.duplicate)
-        return AnswerResult(target, item.status, recorded=not outcome.duplicate)
+        return AnswerResult(target, item.status, recorded=not outcome.duplicate,
+                            reply_id=await self.store.replies.reply_id(key))
+
+    async def undo_in_person(self, viewer: Viewer, campaign_id: int, household_id: int,
+                             reply_id: int | None) -> UndoOutcome:
+        """Takes back in-person confirmation `reply_id` (a wrong tap): the household's earlier status
+        comes back, and the history keeps both, with who undid it. Anyone who may confirm the
+        household may undo.
+
+        Raises NotFound (no such household or confirmation in scope), ReplyError (`reply_id` is
+        None: not an id) or `UndoRefused` (an answer came after the confirmation).
+        """
+        await self._in_scope(viewer, campaign_id, household_id)
+        target = await self.store.replies.target(campaign_id, household_id)
+        if target is None or target.campaign_state not in (CampaignState.RUNNING, CampaignState.CLOSED):
+            raise NotFound("no such household in this campaign")
+        if reply_id is None:
+            raise ReplyError("reply_id must be the id of the confirmation to take back")
+        outcome = await self.store.replies.undo_confirmation(campaign_id, household_id, reply_id, viewer.staff_id,
+                                                             viewer.login or None)
+        if outcome is None:
+            raise NotFound("no such in-person confirmation of this household")
+        log.info("reply_in_person_undone", campaign_id=campaign_id, household_id=household_id, reply_id=reply_id,
+                 status=str(outcome.status), already=outcome.already)
+        return outcome
 
     async def mark_handled(self, viewer: Viewer, campaign_id: int, household_id: int) -> bool:
         """Takes a household off the open help list; False if it was handled already.

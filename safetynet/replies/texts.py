@@ -77,6 +77,11 @@ _T: dict[str, dict[str, str]] = {
         "enrol_none": "まだ登録された連絡先はありません。",
         "enrol_remove": "削除",
         "enrol_removed": "削除しました。",
+        "enrol_remove_title": "連絡先の削除",
+        "enrol_remove_ask": "この連絡先を削除しますか？ {channel}",
+        "enrol_remove_last": "これが最後の連絡先です。削除すると、災害のとき安否確認が届かなくなり、町会の人が訪ねて確かめることになります。",
+        "enrol_remove_yes": "削除する",
+        "enrol_remove_no": "やめる（削除しない）",
         "enrol_bad_code": "登録コードが正しくありません。お手紙のコードを確認してください。",
         "enrol_slow_down": "試行が多すぎます。しばらくしてからお試しください。",
         "enrol_telegram_done": "登録しました。{association}からの安否確認をこのチャットで受け取ります。",
@@ -137,6 +142,11 @@ _T: dict[str, dict[str, str]] = {
         "enrol_none": "まだ ありません。",
         "enrol_remove": "けす",
         "enrol_removed": "けしました。",
+        "enrol_remove_title": "れんらくさきを けす",
+        "enrol_remove_ask": "この れんらくさきを けしますか？ {channel}",
+        "enrol_remove_last": "これが さいごの れんらくさき です。けすと、さいがいの とき しらせが とどきません。",
+        "enrol_remove_yes": "けす",
+        "enrol_remove_no": "やめる（けさない）",
         "enrol_bad_code": "コードが ちがいます。てがみの コードを みて ください。",
         "enrol_slow_down": "なんども ためしました。すこし まって ください。",
         "enrol_telegram_done": "とうろく しました。{association} からの しらせが ここに きます。",
@@ -197,6 +207,11 @@ _T: dict[str, dict[str, str]] = {
         "enrol_none": "No contacts registered yet.",
         "enrol_remove": "Remove",
         "enrol_removed": "Removed.",
+        "enrol_remove_title": "Remove a contact",
+        "enrol_remove_ask": "Remove this contact? {channel}",
+        "enrol_remove_last": "This is your last contact. Without it, safety checks cannot reach you in a disaster and someone from your association will have to come by.",
+        "enrol_remove_yes": "Remove",
+        "enrol_remove_no": "Cancel (keep it)",
         "enrol_bad_code": "This enrolment code is not valid. Please check the code on your letter.",
         "enrol_slow_down": "Too many attempts. Please try again later.",
         "enrol_telegram_done": "Linked. Safety checks from {association} will come to this chat.",
@@ -231,9 +246,11 @@ def status_label(status: str, lang: str) -> str:
     if status in labels.ANSWERS:
         return answer_label(status, lang)
     words = {
-        "ja": {"read": "確認のみ", "confirmed_in_person": "担当者が確認", "note": "メモ"},
-        "ja-easy": {"read": "みただけ", "confirmed_in_person": "たんとうしゃが かくにん", "note": "メモ"},
-        "en": {"read": "Opened", "confirmed_in_person": "Confirmed in person", "note": "Note"},
+        "ja": {"read": "確認のみ", "confirmed_in_person": "担当者が確認", "note": "メモ", "undo": "担当者の確認を取り消し"},
+        "ja-easy": {"read": "みただけ", "confirmed_in_person": "たんとうしゃが かくにん", "note": "メモ",
+                    "undo": "たんとうしゃの かくにんを とりけし"},
+        "en": {"read": "Opened", "confirmed_in_person": "Confirmed in person", "note": "Note",
+               "undo": "Staff confirmation undone"},
     }[ui_language(lang)]
     return words.get(status, status)
 

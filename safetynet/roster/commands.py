@@ -167,7 +167,7 @@ def export(cfg: Config, args: argparse.Namespace) -> int:
     except RosterWriteError as e:
         for issue in e.issues:
             print(str(issue), file=sys.stderr)
-        _err(f"{len(e.issues)} cells cannot be written in {encoding}; nothing was written")
+        _err(f"{len(e.issues)} cells cannot be written to {args.file}; nothing was written")
         return DATA_ERROR
     except OSError as e:
         _err(f"cannot write {args.file}: {e.strerror or e}")

@@ -5,6 +5,11 @@ Reading never stops at the first problem: every bad cell is reported as
 (the header is row 1), plus file-level problems (encoding, empty file, missing or
 repeated columns). A result with any error carries no records to import.
 
+No cell may hold a line break or an invisible control character (see `domain.roster.BAD_CHARACTER`),
+in any column, known or not. CSV lets a quoted cell run over several lines, so one stray `"`
+at the start of a cell swallows the rows below it into that cell; refusing line breaks turns
+that into an error at the row and column where the quote opened, instead of missing households.
+
 Required columns: district, association, household and name; every row needs a value in
 each. The other columns may be left out; an empty cell takes the default (one member,
 not vulnerable, Japanese, no phone).
@@ -16,25 +21,25 @@ import csv
 import io
 import itertools
 import os
+import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from safetynet.csvout import CsvWriter, unguard_cell
 from safetynet.domain.phones import format_national
-from safetynet.domain.roster import HouseholdRecord
+from safetynet.domain.roster import BAD_CHARACTER, HouseholdRecord, bad_character
 from safetynet.roster.encoding import EncodingRefused, detect_encoding
 from safetynet.roster.values import (
     ValueProblem,
     fold,
-    guard_formula,
     parse_landline,
     parse_language,
     parse_members,
     parse_mobile,
     parse_telegram,
     parse_vulnerable,
-    unguard_formula,
 )
 
 
@@ -121,9 +126,48 @@ class _Header:
     index: dict[str, int]  # field -> column position
     shown: dict[str, str]  # field -> header text as written
     width: int  # cells in the header row, known or not
+    labels: list[str]  # position -> header text as written, or the column's letter where it has none
+
+    def label(self, pos: int) -> str:
+        return self.labels[pos] if pos < len(self.labels) else column_letter(pos)
 
 
-def _read_header(cells: list[str], result: ParseResult) -> _Header | None:
+def column_letter(pos: int) -> str:
+    """A, B, … Z, AA, AB…: how a spreadsheet names the column at `pos` (0-based)."""
+    letters = ""
+    n = pos + 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        letters = string.ascii_uppercase[r] + letters
+    return letters
+
+
+def _line_break(first_line: int, last_line: int) -> str:
+    return (f'its quote (") opens on line {first_line} of the file and is not closed on that line, so lines '
+            f"{first_line} to {last_line} became this one cell; a roster cell cannot hold a line break: "
+            f"close the quote on line {first_line} or remove it")
+
+
+def _bad_cells(row: int, cells: list[str], lines: tuple[int, int], label: Callable[[int], str]) -> tuple[
+        list[RosterIssue], bool]:
+    """The cells holding a line break or a control character, and whether one held a line break
+    (then what follows it in the row is not what the file meant, and only that cell is named)."""
+    issues: list[RosterIssue] = []
+    for pos, cell in enumerate(cells):
+        if BAD_CHARACTER.search(cell) is None:
+            continue
+        if "\n" in cell or "\r" in cell:
+            issues.append(RosterIssue(_line_break(*lines), row, label(pos)))
+            return issues, True
+        issues.append(RosterIssue(bad_character(cell) or "", row, label(pos)))
+    return issues, False
+
+
+def _read_header(cells: list[str], result: ParseResult, lines: tuple[int, int]) -> _Header | None:
+    if BAD_CHARACTER.search("".join(cells)) is not None:
+        issues, _ = _bad_cells(1, cells, lines, column_letter)
+        result.errors.extend(issues)
+        return None
     index: dict[str, int] = {}
     shown: dict[str, str] = {}
     for pos, raw in enumerate(cells):
@@ -145,7 +189,8 @@ def _read_header(cells: list[str], result: ParseResult) -> _Header | None:
         result.errors.append(RosterIssue(f"missing required column {c.en} ({c.ja})"))
     if missing or result.errors:
         return None
-    return _Header(index, shown, len(cells))
+    labels = [raw.strip().lstrip("\ufeff") or column_letter(pos) for pos, raw in enumerate(cells)]
+    return _Header(index, shown, len(cells), labels)
 
 
 def _text(required: bool, key: bool) -> Callable[[str], str]:
@@ -153,7 +198,7 @@ def _text(required: bool, key: bool) -> Callable[[str], str]:
         # keys are compared after NFKC, so "１班" and "1班" are the same group
         text = fold(raw) if key else raw.strip()
         if text.startswith("'"):
-            text = unguard_formula(text)
+            text = unguard_cell(text)
         if required and not text:
             raise ValueProblem("is empty, but every household needs it")
         return text
@@ -207,15 +252,25 @@ class _RowReader:
             (fld, pos, {} if fld in _CACHED else None, parsers[fld]) for fld, pos in header.index.items()
         ]
 
-    def read(self, row: int, cells: list[str]) -> None:
+    def read(self, row: int, cells: list[str], lines: tuple[int, int]) -> None:
+        """Checks row `row` (on `lines` of the file, first and last) and keeps its record if it is good."""
+        bad: set[int] = set()
+        if BAD_CHARACTER.search("".join(cells)) is not None:
+            issues, broken = _bad_cells(row, cells, lines, self.h.label)
+            self.result.errors.extend(issues)
+            if broken:
+                return
+            bad = {pos for pos, cell in enumerate(cells) if BAD_CHARACTER.search(cell)}
         if len(cells) < self.width:
             cells = cells + [""] * (self.width - len(cells))
         elif len(cells) > self.width and any(c.strip() for c in cells[self.width :]):
             self._error(row, None, f"has {len(cells)} cells but the header has {self.width} columns")
             return
         values: dict[str, Any] = dict(self.absent)
-        ok = True
+        ok = not bad
         for fld, pos, cache, parse in self.plan:
+            if pos in bad:
+                continue
             text = cells[pos]
             value = _MISSING if cache is None else cache.get(text, _MISSING)
             if value is _MISSING:
@@ -289,12 +344,14 @@ def _parse_text(text: IO[str], result: ParseResult, default_language: str) -> No
     row = 1
     try:
         header_cells = next(reader)
-        header = _read_header(header_cells, result)
+        header = _read_header(header_cells, result, (1, reader.line_num))
         if header is None:
             return
         rows = _RowReader(header, result, default_language)
+        last_line = reader.line_num
         for row, cells in enumerate(reader, start=2):
-            rows.read(row, cells)
+            rows.read(row, cells, (last_line + 1, reader.line_num))
+            last_line = reader.line_num
     except csv.Error as e:
         result.errors.append(RosterIssue(f"cannot be read as CSV: {e}", row + 1))
         return
@@ -334,28 +391,36 @@ def header_row(language: str = "ja") -> list[str]:
 
 
 def record_cells(r: HouseholdRecord, language: str = "ja") -> list[str]:
-    """The cells of one record in file form; reading them back gives the same record."""
+    """The cells of one record in file form (before the writer's formula guard); reading them
+    back gives the same record."""
     yes, no = ("○", "") if language == "ja" else ("yes", "no")
     return [
-        guard_formula(r.district),
-        guard_formula(r.association),
-        guard_formula(r.group),
-        guard_formula(r.household_key),
-        guard_formula(r.name),
-        guard_formula(r.address),
+        r.district,
+        r.association,
+        r.group,
+        r.household_key,
+        r.name,
+        r.address,
         str(r.members),
         yes if r.vulnerable else no,
         r.language,
         format_national(r.phone) if r.phone else "",
         format_national(r.landline) if r.landline else "",
         r.telegram,
-        guard_formula(r.notes),
+        r.notes,
     ]
 
 
-def _unencodable(cells: list[str], encoding: str, row: int, shown: list[str]) -> list[RosterIssue]:
+def _unwritable(cells: list[str], encoding: str, row: int, shown: list[str]) -> list[RosterIssue]:
+    """Cells the file could not hold: a character the encoding lacks, or one the import refuses
+    (a roster stored before the import refused them): the file would not read back."""
     issues = []
     for cell, col in zip(cells, shown, strict=True):
+        if BAD_CHARACTER.search(cell) is not None:
+            issues.append(RosterIssue(f"{bad_character(cell)}, then import the roster again", row, col))
+            continue
+        if encoding == "utf-8-sig":
+            continue
         try:
             cell.encode(encoding)
         except UnicodeEncodeError as e:
@@ -372,8 +437,8 @@ def write_roster(
 ) -> int:
     """Writes a roster file (UTF-8 with a BOM so Excel opens it, or CP932); returns the rows written.
 
-    The file appears only when complete; if a cell cannot be encoded nothing is written and
-    `RosterWriteError` lists every such cell.
+    The file appears only when complete; if a cell cannot be encoded, or holds a character the
+    import refuses, nothing is written and `RosterWriteError` lists every such cell.
     """
     codec = ENCODINGS.get(encoding.lower())
     if codec is None:
@@ -384,13 +449,13 @@ def write_roster(
     written = 0
     try:
         with open(tmp, "w", encoding=codec, errors="replace", newline="") as f:
-            w = csv.writer(f, lineterminator="\r\n")
+            w = CsvWriter(f)
             shown = header_row(headers)
             w.writerow(shown)
             for row, record in enumerate(records, start=2):
                 cells = record_cells(record, headers)
-                if codec == "cp932":
-                    issues.extend(_unencodable(cells, codec, row, shown))
+                if codec != "utf-8-sig" or BAD_CHARACTER.search("".join(cells)) is not None:
+                    issues.extend(_unwritable(cells, codec, row, shown))
                 w.writerow(cells)
                 written += 1
         if issues:

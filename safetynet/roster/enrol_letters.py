@@ -7,15 +7,14 @@ and no file whose codes do not work.
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from safetynet.config import Config
+from safetynet.csvout import CsvWriter
 from safetynet.domain.roster import CodeTarget
 from safetynet.roster.codes import MissingSecretKey, hash_code, join_url, new_code
-from safetynet.roster.values import guard_formula
 from safetynet.store import store_session
 
 LETTER_HEADERS = {
@@ -26,14 +25,7 @@ LETTER_HEADERS = {
 
 def letter_rows(issued: Sequence[tuple[CodeTarget, str]], public_url: str) -> list[list[str]]:
     return [
-        [
-            *(
-                guard_formula(v)
-                for v in (t.district, t.association, t.group, t.household_key, t.name, t.address)
-            ),
-            code,
-            join_url(public_url, code),
-        ]
+        [t.district, t.association, t.group, t.household_key, t.name, t.address, code, join_url(public_url, code)]
         for t, code in issued
     ]
 
@@ -42,7 +34,7 @@ def write_private_csv(path: Path, header: list[str], rows: list[list[str]]) -> N
     """UTF-8 with BOM (Excel, mail merge), created with mode 0600: the codes are secrets."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with open(fd, "w", encoding="utf-8-sig", newline="") as f:
-        w = csv.writer(f, lineterminator="\r\n")
+        w = CsvWriter(f)
         w.writerow(header)
         w.writerows(rows)
 

@@ -193,18 +193,3 @@ def parse_landline(text: str, mobile_column: str = "phone") -> str:
     if kind is PhoneKind.MOBILE:
         raise ValueProblem(f"{text.strip()!r} is a mobile number: put it in column {mobile_column}")
     raise ValueProblem(f"{text.strip()!r} is {kind_words(kind)}, not a household phone")
-
-
-# -- text cells ----------------------------------------------------------------
-
-# A cell starting with one of these is run as a formula by spreadsheets (CSV injection);
-# the exporter writes it with a leading apostrophe and the importer takes that apostrophe off.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def guard_formula(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def unguard_formula(text: str) -> str:
-    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text

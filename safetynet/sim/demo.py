@@ -2,9 +2,11 @@
 
 A temporary data folder, the sample city (or a generated one), the sandbox providers, the server,
 staff logins, residents enrolling web push and Telegram through the real enrolment paths, and a
-city-wide drill answered by simulated residents at high speed. It prints the dashboard URL and a
-login, and keeps serving until Ctrl-C. `--once` runs the drill to its end (ladder through the
-door-knock list) and prints the drill report, with every household accounted for.
+city-wide drill answered by simulated residents at high speed. It prints the dashboard URL, a
+login and the residents' inbox (the sandbox's record of every message, with its reply link), and
+keeps serving until Ctrl-C. When the drill's ladder has run to the door-knock list and the residents
+are done, the drill is closed (its pages say 終了, its report is final) and the dashboards stay up.
+`--once` runs the drill to its end and prints the drill report, with every household accounted for.
 """
 
 from __future__ import annotations
@@ -93,6 +95,9 @@ async def _banner(stage: Stage, campaign: Campaign, speed: float, stream: Any) -
     _say(f"                      (heads head-1…head-{heads}, deputies deputy-1…deputy-{heads}: same password)",
          stream)
     _say(f"  enrolled            {stage.enrolment.webpush:,} web push, {stage.enrolment.telegram:,} Telegram", stream)
+    _say(f"  residents' inbox    {stage.sandbox.url}/_sandbox/messages", stream)
+    _say("                      (every message the sandbox took, with its reply link; ?channel=sms|voice|telegram|"
+         "webpush)", stream)
     _say(f"  drill               campaign {campaign.id} 「{campaign.title}」 at {speed:g}× speed: "
          f"{_ladder_text(campaign)}", stream)
 
@@ -127,11 +132,13 @@ async def _run(args: argparse.Namespace, stop: asyncio.Event) -> int:
                 _say("stopped before the drill finished", sys.stderr)
                 return 130
             stopped.cancel()
-            doc = await finish_and_report(stage, campaign, started, close=args.once)
+            # closed in either mode: a drill that is over must not still say 実施中 with close buttons
+            doc = await finish_and_report(stage, campaign, started, close=True)
             _say(json.dumps(doc, ensure_ascii=False) if args.json else _summary(doc))
             if args.once:
                 return 0 if doc["accounted"]["unaccounted"] == 0 else 1
-            _say("the drill is over; the dashboards stay up. Ctrl-C stops.", out)
+            _say(f"the drill is over and closed; its report: {stage.url}/campaigns/{campaign.id}/report."
+                 " The dashboards stay up. Ctrl-C stops.", out)
             await stop.wait()
     return 0
 
@@ -149,10 +156,11 @@ def main(cfg: Config, args: argparse.Namespace) -> int:
     from safetynet.logs import configure_logging
 
     configure_logging(args.log_level, "auto")
+    from safetynet.broadcast.scenario import ScenarioError
     from safetynet.broadcast.service import CampaignError
 
     try:
         return asyncio.run(_main(args))
-    except (city.CityError, CampaignError) as e:
+    except (city.CityError, CampaignError, ScenarioError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -8,14 +8,13 @@ the same text as `render_*` over the whole document, with the lists never held w
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from html import escape
 from typing import Any, Protocol
 
+from safetynet.csvout import csv_text
 from safetynet.stats.curve import Series, render_svg
 
 _JST = timezone(timedelta(hours=9))
@@ -154,39 +153,31 @@ class CsvWriter:
     """The summary table (city, districts, associations), a blank line, then the lists."""
 
     def head(self, summary: dict[str, Any]) -> str:
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(["level", "district", "association", "households", *_STATUSES, "answered_rate",
-                    *(f"minutes_to_{p}" for p in _MILESTONES), *(f"first_answers_{c}" for c in _CHANNELS),
-                    "previous_answered_rate", "comparison"])
+        def row(level: str, district: str, assoc: str, s: dict[str, Any]) -> list[Any]:
+            return [level, district, assoc, s["households"], *(s["status"].get(k, 0) for k in _STATUSES),
+                    s["answered_rate"], *(_blank(s["minutes_to"].get(p)) for p in _MILESTONES),
+                    *(s["channels"].get(c, 0) for c in _CHANNELS),
+                    _blank(s.get("previous_answered_rate")), s.get("comparison") or ""]
 
-        def row(level: str, district: str, assoc: str, s: dict[str, Any]) -> None:
-            w.writerow([level, district, assoc, s["households"], *(s["status"].get(k, 0) for k in _STATUSES),
-                        s["answered_rate"], *(_blank(s["minutes_to"].get(p)) for p in _MILESTONES),
-                        *(s["channels"].get(c, 0) for c in _CHANNELS),
-                        _blank(s.get("previous_answered_rate")), s.get("comparison") or ""])
-
-        row("city", "", "", summary["city"])
-        for d in summary["districts"]:
-            row("district", d["name"], "", d)
-        for a in summary["associations"]:
-            row("association", a["district"], a["name"], a)
-        w.writerow([])
-        w.writerow(["list", "district", "association", "group", "name", "address", "members", "vulnerable",
-                    "landline"])
-        return out.getvalue()
+        rows: list[list[Any]] = [
+            ["level", "district", "association", "households", *_STATUSES, "answered_rate",
+             *(f"minutes_to_{p}" for p in _MILESTONES), *(f"first_answers_{c}" for c in _CHANNELS),
+             "previous_answered_rate", "comparison"],
+            row("city", "", "", summary["city"]),
+            *(row("district", d["name"], "", d) for d in summary["districts"]),
+            *(row("association", a["district"], a["name"], a) for a in summary["associations"]),
+            [],
+            ["list", "district", "association", "group", "name", "address", "members", "vulnerable", "landline"],
+        ]
+        return csv_text(rows, "\n")
 
     def list_open(self, key: str, first: Row | None) -> str:
         return ""
 
     def list_rows(self, key: str, rows: Sequence[Row], first_chunk: bool) -> str:
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        for p in rows:
-            w.writerow([key, p["district"], p["association"], p["group"], p.get("name", ""), p.get("address", ""),
-                        p.get("members", ""), int(p["vulnerable"]) if "vulnerable" in p else "",
-                        p.get("landline", "")])
-        return out.getvalue()
+        return csv_text(([key, p["district"], p["association"], p["group"], p.get("name", ""), p.get("address", ""),
+                          p.get("members", ""), int(p["vulnerable"]) if "vulnerable" in p else "",
+                          p.get("landline", "")] for p in rows), "\n")
 
     def list_close(self, key: str, empty: bool) -> str:
         return ""

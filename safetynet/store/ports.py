@@ -27,9 +27,11 @@ from safetynet.domain.campaigns import (
     DEFAULT_LADDER,
     Campaign,
     CampaignInfo,
+    ChannelHealth,
     ClaimedDelivery,
     CountRow,
     DeliveryOutcome,
+    DispatcherBeat,
     Enrolment,
     LadderProgress,
     LadderStep,
@@ -49,8 +51,10 @@ from safetynet.domain.replies import (
     ReplyEvent,
     ReplyItem,
     ReplyTarget,
+    UndoOutcome,
 )
 from safetynet.domain.roster import (
+    ApiToken,
     Association,
     CodeTarget,
     Contact,
@@ -211,12 +215,24 @@ class AuthRepo(Protocol):
 
     async def delete_session(self, token_hash: str) -> None: ...
 
-    async def create_api_token(self, token_hash: str, role: Role, scope: str, label: str = "") -> int:
-        """Returns the token's id (for revoking)."""
+    async def create_api_token(
+        self, token_hash: str, role: Role, scope: str, label: str = "", expires_at: float | None = None
+    ) -> int:
+        """Returns the token's id (for revoking). `expires_at` None: it never expires."""
         ...
 
-    async def api_token(self, token_hash: str) -> tuple[Role, str] | None:
-        """Role and scope of a token not revoked."""
+    async def api_token(self, token_hash: str) -> ApiToken | None:
+        """The token with this hash if it may be used now: not revoked, not expired."""
+        ...
+
+    async def list_api_tokens(self) -> list[ApiToken]:
+        """Every token ever made (revoked and expired ones too), in id order."""
+        ...
+
+    async def token_used(self, token_id: int) -> None:
+        """Notes that the token was just used: its `last_used_at` is written at most once per
+        `rules.LAST_USED_EVERY_SECONDS`. Never raises for a store that cannot write (the request
+        itself is a read)."""
         ...
 
     async def revoke_api_token(self, token_id: int) -> bool:
@@ -263,9 +279,10 @@ class CampaignRepo(Protocol):
 
     async def set_options(self, campaign_id: int, options: Mapping[str, Any]) -> bool: ...
 
-    async def begin_running(self, campaign_id: int, at: float) -> bool:
+    async def begin_running(self, campaign_id: int, at: float, started_by: str = "") -> bool:
         """draft → running: started at `at`, households counted, counters seeded, ladder step 0
-        recorded done. False (nothing changed) unless it was a draft."""
+        recorded done; `started_by` (who started it, if given) goes into its options. False
+        (nothing changed) unless it was a draft."""
         ...
 
     async def close(self, campaign_id: int, at: float) -> bool:
@@ -422,7 +439,12 @@ class ReplyRepo(Protocol):
         ...
 
     async def history(self, campaign_id: int, household_id: int) -> list[HistoryEntry]:
-        """Every reply of a household in a campaign, oldest first."""
+        """Every reply of a household in a campaign, oldest first, with its id; an undone
+        confirmation stays (marked `undone`) and its undo follows it."""
+        ...
+
+    async def reply_id(self, dedupe_key: str) -> int | None:
+        """The id of the reply stored under `dedupe_key` (what an undo names)."""
         ...
 
     async def count_replies(self, campaign_id: int, statuses: Sequence[str] = (), channel: str | None = None) -> int: ...
@@ -437,7 +459,22 @@ class ReplyRepo(Protocol):
 
     async def record(self, item: ReplyItem) -> RecordOutcome:
         """Stores a reply unless its dedupe key is known (then `duplicate`); a status changes as
-        `domain.next_status` says; need_help opens the household's help request (again, if handled)."""
+        `domain.next_status` says; need_help opens the household's help request (again, if handled).
+        A staff confirmation in person keeps the status the household had just before it (what
+        `undo_confirmation` puts back)."""
+        ...
+
+    async def undo_confirmation(
+        self, campaign_id: int, household_id: int, reply_id: int, staff_id: int | None, actor: str | None
+    ) -> UndoOutcome | None:
+        """Takes back the staff confirmation in person `reply_id` of the household: an `undo` reply
+        naming it and who undid it is stored (nothing is updated or deleted in the history), and the
+        status it replaced comes back with the counters, the first answer's time and the answer
+        curve (a resident's later 'read' counts; a household silent again after the door-knock step
+        is unreachable, back on the list). Undoing twice stores nothing (`already`); a confirmation
+        that did not change the status (confirmed twice) is undone without a change. None if the
+        household has no such confirmation. Raises `UndoRefused` when an answer (not undone) came
+        after it, or it was stored before confirmations kept their prior status."""
         ...
 
     async def mark_handled(self, campaign_id: int, household_id: int, staff_id: int | None, login: str) -> bool | None:
@@ -521,7 +558,17 @@ class DashboardReads(Protocol):
         ...
 
     async def previous_campaign(self, campaign: CampaignInfo) -> CampaignInfo | None:
-        """The running or closed campaign of the same scope that started last before this one."""
+        """The running or closed campaign of the same kind and scope that started last before this
+        one (a drill is compared with the drill before it, never with a real event between)."""
+        ...
+
+    async def drafts(self, limit: int = 10) -> list[CampaignInfo]:
+        """Campaigns waiting to be started (a trigger's proposal), newest first."""
+        ...
+
+    async def households_within(self, campaign_ids: Iterable[int], association_ids: Iterable[int]) -> dict[int, int]:
+        """Per campaign: its households in these associations only (what a viewer of narrower scope
+        may see); campaigns with none are left out."""
         ...
 
     async def households(self, campaign_id: int, association_id: int) -> list[HouseholdLine]:
@@ -585,6 +632,26 @@ class StatsReads(Protocol):
         ...
 
 
+class DispatchHealthRepo(Protocol):
+    """Whether anything is being sent: each dispatcher's heartbeat and how each of its channels
+    fares, in the store so that every process on it (console, `campaign start`) can tell."""
+
+    async def beat(self, beat: DispatcherBeat, channels: Sequence[ChannelHealth] = (), *,
+                   forget: bool = False) -> None:
+        """Records a heartbeat (one row per dispatcher `owner`: `host`, `pid` and `started_at` stay
+        as first written) and the channels whose health changed, at once; with `forget`, drops
+        dispatchers (and their channels) not heard from for `rules.FORGET_DISPATCHER_SECONDS`."""
+        ...
+
+    async def dispatchers(self, limit: int = 20) -> list[DispatcherBeat]:
+        """The dispatchers heard from most recently first."""
+        ...
+
+    async def channels(self, owners: Sequence[str]) -> list[ChannelHealth]:
+        """The channel health rows of these dispatchers, by channel, then owner."""
+        ...
+
+
 class Store(Protocol):
     """Every repository of one store, its clock, and its health."""
 
@@ -611,6 +678,9 @@ class Store(Protocol):
 
     @property
     def stats(self) -> StatsReads: ...
+
+    @property
+    def health(self) -> DispatchHealthRepo: ...
 
     @property
     def clock(self) -> Clock: ...

@@ -1,6 +1,6 @@
 """Numbers for the triggers: parse cost per telegram, replay of a folder, ingest through the service.
 
-`python -m safetynet.triggers.bench ../shared/data/jma` prints one JSON object. No assertions.
+`python -m safetynet.triggers.bench tests/data/jma` prints one JSON object. No assertions.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ async def _ingest(bodies: list[bytes], cfg: Config, start: float) -> float:
 
 
 def main(argv: list[str]) -> int:
-    folder = Path(argv[0] if argv else "../shared/data/jma")
+    folder = Path(argv[0] if argv else "tests/data/jma")
     jma = JmaConfig(areas=("213", "220", "440", "442"), cities=("1720100",), min_intensity="4", action="start")
     cfg = Config(triggers=TriggersConfig(jma=jma))
     rules = rules_from_config(cfg)

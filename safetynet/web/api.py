@@ -1,6 +1,7 @@
 """Campaign API: start, close, cancel, list, stats, preview (JSON; staff session or API token).
 
-Only city admins, and district heads within their district, may start, close or cancel. A
+Only city admins, and district heads within their district, may start, close or cancel; a draft
+(a trigger's proposal) is started by a city admin only. A
 campaign that reaches none of the caller's associations answers exactly like one that does not
 exist (404). Browser sessions must send the CSRF token; API tokens need none.
 """
@@ -21,12 +22,14 @@ from safetynet.broadcast.service import (
     CampaignService,
     CampaignSpec,
     CampaignStateError,
+    DuplicateCampaign,
     covered,
 )
 from safetynet.domain import CampaignKind
 from safetynet.domain.campaigns import Campaign
 from safetynet.stats.cache import TtlCache
 from safetynet.web.app import SERVICES, check_csrf, json_error, require_viewer, services
+from safetynet.web.bodies import read_json_object
 
 # Dashboards and scripts poll the stats; during a reply surge one recount a second per campaign and
 # scope is plenty, and a value up to a few seconds old is served while the next one is computed.
@@ -54,14 +57,7 @@ def _bad(message: str) -> web.HTTPBadRequest:
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    try:
-        doc = json.loads(raw or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise _bad("request body is not valid JSON") from None
-    if not isinstance(doc, dict):
-        raise _bad("expected a JSON object")
-    return doc
+    return await read_json_object(request)
 
 
 def _spec(request: web.Request, doc: dict[str, Any]) -> CampaignSpec:
@@ -75,6 +71,8 @@ def _spec(request: web.Request, doc: dict[str, Any]) -> CampaignSpec:
             if not path.exists():
                 raise _bad(f"scenario: no scenario named {name!r}")
             s = load_scenario(path)
+            if not s.scope and "scope" not in doc:
+                raise _bad(f'scope: the scenario {name} has no scope of its own: send "scope": ["association:NAME"]')
             inline = CampaignSpec.from_json({"title": s.title, "kind": doc.get("kind", str(s.kind)),
                                              "scope": doc.get("scope", list(s.scope)), "messages": s.messages})
             return CampaignSpec(inline.title, inline.kind, inline.scope, inline.messages, s.ladder,
@@ -123,12 +121,39 @@ async def create(request: web.Request) -> web.Response:
         if not await _may_manage(request, viewer, spec.scope):
             return json_error(403, "you may not start a campaign for this scope")
         svc = _service(request)
-        c = await svc.create(spec, source="api", created_by=viewer.login)
         if doc.get("start", True) is not False:
-            c = await svc.start(c.id)
+            c = await svc.launch(spec, source="api", created_by=viewer.login, force=doc.get("force") is True)
+        else:
+            c = await svc.create(spec, source="api", created_by=viewer.login)
+    except DuplicateCampaign as e:
+        return _duplicate(e)
     except CampaignError as e:
         return json_error(400, str(e))
     return web.json_response({"id": c.id, "state": str(c.state), "households": c.households}, status=201)
+
+
+def _duplicate(e: DuplicateCampaign) -> web.Response:
+    return web.json_response({"error": f'{e}; send "force": true to start it anyway', "running": e.running.id},
+                             status=409, dumps=lambda d: json.dumps(d, ensure_ascii=False))
+
+
+async def start(request: web.Request) -> web.Response:
+    """Starts a draft (a trigger's proposal, or one created with "start": false); city admins only."""
+    viewer = require_viewer(request)
+    await check_csrf(request)
+    c = await _visible_campaign(request, viewer)
+    if not viewer.is_city_admin:
+        return json_error(403, "only a city admin may start a proposed campaign")
+    doc = await _json_body(request)
+    try:
+        started = await _service(request).start(c.id, by=viewer.login, force=doc.get("force") is True)
+    except DuplicateCampaign as e:
+        return _duplicate(e)
+    except CampaignStateError as e:
+        return json_error(409, str(e))
+    except CampaignError as e:
+        return json_error(400, str(e))
+    return web.json_response({"id": started.id, "state": str(started.state), "households": started.households})
 
 
 async def _finish(request: web.Request, action: str) -> web.Response:
@@ -153,14 +178,17 @@ async def cancel(request: web.Request) -> web.Response:
 
 
 async def list_campaigns(request: web.Request) -> web.Response:
+    """Campaigns that reach the caller's scope; `households` counts only those within it."""
     viewer = require_viewer(request)
     svc = _service(request)
+    campaigns = await svc.campaigns.list_campaigns(limit=500)
+    if viewer.is_city_admin:
+        return web.json_response([_summary(c) for c in campaigns])
     associations = await svc.store.roster.list_associations()
-    out = []
-    for c in await svc.campaigns.list_campaigns(limit=500):
-        if viewer.is_city_admin or any(viewer.sees(a.district, a.name) for a in covered(c.scope, associations)):
-            out.append(_summary(c))
-    return web.json_response(out)
+    mine = [c for c in campaigns if any(viewer.sees(a.district, a.name) for a in covered(c.scope, associations))]
+    visible = [a.id for a in associations if viewer.sees(a.district, a.name)]
+    within = await svc.store.dashboard.households_within([c.id for c in mine], visible)
+    return web.json_response([{**_summary(c), "households": within.get(c.id, 0)} for c in mine])
 
 
 async def stats(request: web.Request) -> web.Response:
@@ -195,6 +223,7 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/campaigns", create)
     app.router.add_get("/api/campaigns", list_campaigns)
     app.router.add_post("/api/campaigns/preview", preview)
+    app.router.add_post("/api/campaigns/{id}/start", start)
     app.router.add_post("/api/campaigns/{id}/close", close)
     app.router.add_post("/api/campaigns/{id}/cancel", cancel)
     app.router.add_get("/api/campaigns/{id}/stats", stats)

@@ -97,10 +97,23 @@ _SECURITY_HEADERS = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+# A year: browsers then refuse plain http for the public host. Not includeSubDomains: a city's
+# other hosts under the same domain are not ours to decide for.
+HSTS = "max-age=31536000"
+
+
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """On every response, streams (SSE) and error pages included: set just before headers go out."""
+    """On every response, streams (SSE) and error pages included: set just before headers go out.
+
+    Nothing but the static files may be kept by a browser or a proxy: pages and API answers carry
+    names, addresses, statuses and tokens in their URLs. Behind an https public URL, HSTS too.
+    """
     for k, v in _SECURITY_HEADERS.items():
         response.headers.setdefault(k, v)
+    if not request.path.startswith("/static/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    if request.app[SERVICES].cfg.server.public_url.startswith("https://"):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
 
 
 @web.middleware
@@ -138,9 +151,9 @@ async def identify(request: web.Request, handler: Handler) -> web.StreamResponse
     if auth.startswith("Bearer "):
         found = await svc.store.auth.api_token(token_hash(auth[7:].strip()))
         if found is None:
-            return json_error(401, "invalid API token")
-        role, scope = found
-        viewer = Viewer(role=role, scope=Scope.parse(scope), login="api-token")
+            return json_error(401, "invalid, revoked or expired API token")
+        await svc.store.auth.token_used(found.id)
+        viewer = Viewer(role=found.role, scope=Scope.parse(found.scope), login="api-token")
     elif (cookie := request.cookies.get(SESSION_COOKIE)) is not None:
         session = await svc.store.auth.session(token_hash(cookie))
         if session is not None:
@@ -155,6 +168,17 @@ async def identify(request: web.Request, handler: Handler) -> web.StreamResponse
     return await handler(request)
 
 
+async def still_signed_in(request: web.Request) -> bool:
+    """Whether the credential this request came with still holds (token not revoked or expired,
+    session not ended): a live stream asks now and then, so revoking a token ends its streams too."""
+    auth = request.headers.get("Authorization", "")
+    store = request.app[SERVICES].store
+    if auth.startswith("Bearer "):
+        return await store.auth.api_token(token_hash(auth[7:].strip())) is not None
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return cookie is not None and await store.auth.session(token_hash(cookie)) is not None
+
+
 def require_viewer(request: web.Request) -> Viewer:
     viewer = viewer_of(request)
     if viewer is None:
@@ -163,6 +187,15 @@ def require_viewer(request: web.Request) -> Viewer:
                                        content_type="application/json")
         raise web.HTTPFound("/login?" + urlencode({"next": request.path_qs}))
     return viewer
+
+
+def app_runner(app: web.Application, shutdown_timeout: float = 5.0) -> web.AppRunner:
+    """The runner every server uses: no access log (it would hold reply tokens), and a client that
+    does not finish its request headers within server.header_timeout_seconds (counted from
+    connecting or from its previous answer) is cut off; bodies have their own limit (web.bodies)."""
+    cfg = app[SERVICES].cfg
+    return web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout,
+                         keepalive_timeout=cfg.server.header_timeout_seconds)
 
 
 def create_app(svc: Services) -> web.Application:

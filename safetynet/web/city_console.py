@@ -3,6 +3,9 @@
 Start is two deliberate steps: the form posts to a preview (households per channel per step,
 the time the provider limits imply, the cost), and only the preview's own form starts the
 campaign; a real event also needs an explicit "this is real" box ticked on the preview.
+A draft (a trigger's proposal) is started by a city admin with its own 開始する button and box.
+Either start, when the same campaign already runs, shows what runs and asks once more (a second
+identical alert to every household is rarely meant).
 The work is the broadcast service's (`Services.campaigns`); this module only asks it.
 """
 
@@ -17,12 +20,13 @@ from multidict import MultiDictProxy
 
 from safetynet.auth import Viewer
 from safetynet.broadcast.preview import Preview
-from safetynet.broadcast.service import CampaignError, CampaignService
+from safetynet.broadcast.service import CampaignError, CampaignService, CampaignSpec, DuplicateCampaign
 from safetynet.domain import CampaignKind
 from safetynet.domain.campaigns import CampaignInfo
 from safetynet.stats.cache import TtlCache
 from safetynet.web.app import SERVICES, check_csrf, csrf_of, require_viewer, services
-from safetynet.web.dash_shell import campaign_or_404, not_found, reads, render, visible_associations
+from safetynet.web.bodies import read_form
+from safetynet.web.dash_shell import campaign_or_404, not_found, reads, render, visible_associations, when
 from safetynet.web.dash_text import lang_of, t
 from safetynet.web.layout import esc
 
@@ -154,7 +158,7 @@ def _preview_table(lang: str, pv: Preview) -> str:
 
 async def preview(request: web.Request) -> web.Response:
     viewer = _starter(request)
-    form = await request.post()
+    form = await read_form(request)
     await check_csrf(request, form)
     lang = lang_of(request)
     req = await _request(request, viewer, form)
@@ -176,24 +180,66 @@ async def preview(request: web.Request) -> web.Response:
     return render(request, t(lang, "preview"), body, no_store=True)
 
 
+def _ask_again(request: web.Request, e: DuplicateCampaign, action: str, hidden: str) -> web.Response:
+    """The same campaign runs: say which, and offer the start once more behind its own box."""
+    lang = lang_of(request)
+    r = e.running
+    text = t(lang, "duplicate_text", title=r.title, scope=", ".join(r.scope), time=when(r.started_at or r.created_at))
+    body = (
+        f'<h1>{esc(t(lang, "duplicate_title"))}</h1><p role="alert" class="error">{esc(text)}</p>'
+        f'<p><a href="/city?campaign={r.id}">{esc(t(lang, "open_running"))}</a></p>'
+        f'<form method="post" action="{esc(action)}" class="stack">{hidden}'
+        f'<input type="hidden" name="really" value="1">'
+        f'<p><label><input type="checkbox" name="force" value="1" required> {esc(t(lang, "duplicate_force"))}'
+        f'</label></p><button type="submit">{esc(t(lang, "start_anyway"))}</button></form>'
+        f'<p><a href="/city">{esc(t(lang, "back"))}</a></p>'
+    )
+    return render(request, t(lang, "duplicate_title"), body, status=409, no_store=True)
+
+
 async def start(request: web.Request) -> web.Response:
     viewer = _starter(request)
-    form = await request.post()
+    form = await read_form(request)
     await check_csrf(request, form)
     lang = lang_of(request)
     req = await _request(request, viewer, form)
-    if req["kind"] == CampaignKind.REAL and form.get("really_real") != "1":
+    real = req["kind"] == CampaignKind.REAL
+    if real and form.get("really_real") != "1":
         return render(request, t(lang, "preview"), f'<p role="alert">{esc(t(lang, "real_confirm_needed"))}</p>',
                       status=400)
-    service = _service(request)
+    spec = CampaignSpec(req["title"], req["kind"], tuple(req["scope"]), req["messages"])
     try:
-        campaign = await service.create(kind=req["kind"], title=req["title"], scope=req["scope"],
-                                        messages=req["messages"], source="console", created_by=viewer.login)
-        await service.start(campaign.id)
+        campaign = await _service(request).launch(spec, source="console", created_by=viewer.login,
+                                                  force=form.get("force") == "1")
+    except DuplicateCampaign as e:
+        keep = _hidden(form, csrf_of(request) or "")
+        keep += '<input type="hidden" name="really_real" value="1">' if real else ""
+        return _ask_again(request, e, "/city/campaigns/start", keep)
     except CampaignError as e:
         return _refused(request, str(e))
     log.info("campaign_started_from_console", campaign_id=campaign.id, kind=str(req["kind"]))
     raise web.HTTPSeeOther(f"/city?campaign={campaign.id}")
+
+
+async def start_draft(request: web.Request) -> web.Response:
+    """A draft (a trigger's proposal) started with one click and its box; city admins only."""
+    viewer = _starter(request)
+    if not viewer.is_city_admin:
+        raise not_found()
+    info, _ = await campaign_or_404(request, viewer, request.match_info["id"])
+    form = await read_form(request)
+    await check_csrf(request, form)
+    if form.get("really") != "1":
+        raise web.HTTPBadRequest(text="tick the confirmation box")
+    try:
+        await _service(request).start(info.id, by=viewer.login, force=form.get("force") == "1")
+    except DuplicateCampaign as e:
+        hidden = f'<input type="hidden" name="csrf" value="{esc(csrf_of(request) or "")}">'
+        return _ask_again(request, e, f"/city/campaigns/{info.id}/start", hidden)
+    except CampaignError as e:
+        return _refused(request, str(e))
+    log.info("campaign_started_from_console", campaign_id=info.id, kind=info.kind, proposal=True)
+    raise web.HTTPSeeOther(f"/city?campaign={info.id}")
 
 
 async def may_finish(request: web.Request, viewer: Viewer, info: CampaignInfo) -> bool:
@@ -217,7 +263,7 @@ async def _finish(request: web.Request, action: str) -> web.Response:
     info, _ = await campaign_or_404(request, viewer, request.match_info["id"])
     if not await may_finish(request, viewer, info):
         raise not_found()
-    form = await request.post()
+    form = await read_form(request)
     await check_csrf(request, form)
     if form.get("really") != "1":
         raise web.HTTPBadRequest(text="tick the confirmation box")
@@ -241,5 +287,6 @@ def setup(app: web.Application) -> None:
     app[SCOPES] = TtlCache(app[SERVICES].clock, SCOPES_TTL_SECONDS)
     app.router.add_post("/city/campaigns/preview", preview)
     app.router.add_post("/city/campaigns/start", start)
+    app.router.add_post("/city/campaigns/{id}/start", start_draft)
     app.router.add_post("/city/campaigns/{id}/close", close)
     app.router.add_post("/city/campaigns/{id}/cancel", cancel)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from safetynet.auth import Viewer
+from safetynet.broadcast.health import enabled_channels, read_status
 from safetynet.domain.campaigns import CampaignInfo
 from safetynet.domain.roster import Association
 from safetynet.stats.cache import TtlCache
@@ -29,6 +30,8 @@ from safetynet.web.city_views import (
     campaign_actions,
     campaign_header,
     districts_table,
+    health_block,
+    proposals_block,
     recent_list,
     totals_block,
 )
@@ -102,13 +105,21 @@ async def city_page(request: web.Request) -> web.Response:
     recent = await reads(request).campaigns_for(ids)
     csrf = csrf_of(request) or ""
     start_form = await city_console.start_form(request, viewer, lang, csrf)
+    # a trigger's proposal waits for a city admin: shown on top until it is started or cancelled
+    proposals = proposals_block(lang, await reads(request).drafts()) if viewer.is_city_admin else ""
+    svc = services(request)
+    # read per request, not cached with the parts: "nothing is being sent" must show at once
+    sending = await read_status(svc.store.health, svc.clock.now(), enabled_channels(svc.cfg))
     if info is None:
-        body = f'<h1>{esc(t(lang, "city"))}</h1><p>{esc(t(lang, "no_data"))}</p>' + start_form + recent_list(lang, recent)
+        body = (f'<h1>{esc(t(lang, "city"))}</h1>{proposals}<p>{esc(t(lang, "no_data"))}</p>'
+                + health_block(lang, sending, running=False) + start_form + recent_list(lang, recent))
         return render(request, t(lang, "city"), body)
     parts = await _parts(request, viewer, info, lang)
-    actions = campaign_actions(lang, info, csrf) if await city_console.may_finish(request, viewer, info) else ""
+    actions = (campaign_actions(lang, info, csrf, may_start=viewer.is_city_admin)
+               if await city_console.may_finish(request, viewer, info) else "")
     body = (
-        f'<h1>{esc(t(lang, "city"))}</h1>' + campaign_header(lang, info)
+        f'<h1>{esc(t(lang, "city"))}</h1>' + proposals + campaign_header(lang, info)
+        + health_block(lang, sending, running=info.state == "running")
         + campaign_picker(lang, "/city", recent, info) + actions + parts.totals
         + f'<section aria-labelledby="curve-h"><h2 id="curve-h">{esc(t(lang, "curve"))}</h2>'
           f'<figure id="curve">{parts.curve}</figure></section>'

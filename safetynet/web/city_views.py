@@ -7,9 +7,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from safetynet.broadcast.health import FAILING, IDLE, OK, DispatchStatus
 from safetynet.domain import ANSWERED
 from safetynet.domain.campaigns import CampaignInfo
-from safetynet.web.dash_text import STATUS_ORDER, pct, status_label, t
+from safetynet.web.dash_shell import when
+from safetynet.web.dash_text import KNOWN_KEYS, STATUS_ORDER, pct, status_label, t
 from safetynet.web.dash_views import campaign_badge
 from safetynet.web.layout import esc
 
@@ -96,21 +98,68 @@ def totals_block(lang: str, doc: dict[str, Any]) -> str:
             f'<b data-help-total>{doc.get("need_help_open", 0)}</b></p><ul class="tiles">{tiles}</ul></section>')
 
 
-def campaign_actions(lang: str, c: CampaignInfo, csrf: str) -> str:
-    """Close and cancel, each behind a required "really" box (a second, deliberate step)."""
+def campaign_actions(lang: str, c: CampaignInfo, csrf: str, *, may_start: bool = False) -> str:
+    """Start (a draft: a trigger's proposal), close and cancel, each behind a required "really" box
+    (a second, deliberate step). Starting a real event asks for the real-event confirmation."""
     if c.state not in ("draft", "running"):
         return ""
     forms = []
-    for action in ("close", "cancel"):
-        if action == "close" and c.state != "running":
+    for action in ("start", "close", "cancel"):
+        if (action == "close" and c.state != "running") or (action == "start" and (c.state != "draft" or not may_start)):
             continue
+        confirm = "real_confirm" if action == "start" and c.kind == "real" else action + "_confirm"
         forms.append(
-            f'<form method="post" action="/city/campaigns/{c.id}/{action}" class="danger">'
+            f'<form method="post" action="/city/campaigns/{c.id}/{action}" class="{"go" if action == "start" else "danger"}">'
             f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
-            f'<label><input type="checkbox" name="really" value="1" required> {esc(t(lang, action + "_confirm"))}</label> '
+            f'<label><input type="checkbox" name="really" value="1" required> {esc(t(lang, confirm))}</label> '
             f'<button type="submit">{esc(t(lang, action))}</button></form>'
         )
-    return f'<div class="actions">{"".join(forms)}</div>'
+    return f'<div class="actions" id="actions">{"".join(forms)}</div>'
+
+
+def proposals_block(lang: str, drafts: Sequence[CampaignInfo]) -> str:
+    """Drafts waiting for a city admin's start (a trigger's proposal): at the top of the overview."""
+    if not drafts:
+        return ""
+    items = "".join(
+        f'<li><a href="/city?campaign={c.id}">{esc(c.title)}</a> {campaign_badge(lang, c)} '
+        f'{esc(t(lang, "proposed_at", time=when(c.created_at)))} '
+        f'<a class="button" href="/city?campaign={c.id}#actions">{esc(t(lang, "review_and_start"))}</a></li>'
+        for c in drafts
+    )
+    return (f'<section class="proposals" role="alert" aria-labelledby="prop-h"><h2 id="prop-h">'
+            f'{esc(t(lang, "proposals"))}</h2><ul>{items}</ul></section>')
+
+
+def health_block(lang: str, status: DispatchStatus, running: bool) -> str:
+    """Whether anything is being sent: the dispatcher, and each enabled channel (sending / failing
+    since when / why). An alert while a campaign runs and something is wrong."""
+    lines = []
+    if not status.sending:
+        what = (t(lang, "dispatcher_down", time=when(status.last_seen)) if status.last_seen is not None
+                else t(lang, "dispatcher_never"))
+        lines.append(f'<li class="dispatcher-down" data-dispatcher="down">⚠ {esc(what)}</li>')
+    else:
+        last = max(b.seen_at for b in status.alive)
+        lines.append(f'<li data-dispatcher="up">{esc(t(lang, "dispatcher_up", n=len(status.alive), time=when(last)))}</li>')
+    for channel, h in status.channels.items():
+        if h is None:
+            state, text = "unknown", t(lang, "ch_unknown")
+        elif h.state == FAILING:
+            reason = t(lang, f"reason_{h.reason}") if f"reason_{h.reason}" in KNOWN_KEYS else h.reason
+            state = FAILING
+            text = t(lang, "ch_failing", time=when(h.since), n=h.failures, reason=reason)
+            text += f" — {h.detail}" if h.detail else ""
+        elif h.state == OK:
+            state, text = OK, t(lang, "ch_ok", time=when(h.since))
+        else:
+            state, text = IDLE, t(lang, "ch_idle")
+        lines.append(f'<li class="ch-{state}" data-channel="{esc(channel)}" data-state="{state}">'
+                     f'<b>{esc(t(lang, "ch_" + channel))}</b>: {esc(text)}</li>')
+    bad = not status.sending or bool(status.failing)
+    alert = ' role="alert"' if bad and running else ""
+    return (f'<section class="health{" bad" if bad else ""}" aria-labelledby="health-h"{alert}>'
+            f'<h2 id="health-h">{esc(t(lang, "sending_h"))}</h2><ul>{"".join(lines)}</ul></section>')
 
 
 def campaign_header(lang: str, c: CampaignInfo) -> str:

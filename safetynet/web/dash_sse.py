@@ -2,7 +2,8 @@
 
 A plain StreamResponse (libraries.md §5): `retry:` so browsers reconnect after 2 s, `id:` = the
 reply cursor so a reconnect's Last-Event-ID (or `?since=` on the first connect) replays what was
-missed, a heartbeat every 15 s (a dead client is only noticed on a write), a bounded queue per
+missed, a heartbeat every 15 s (a dead client is only noticed on a write; a revoked token or ended session
+ends the stream there), a bounded queue per
 client, and an on_shutdown hook that wakes every loop so the server stops at once.
 
 Event `stats`, data (JSON):
@@ -22,7 +23,7 @@ import json
 from aiohttp import web
 
 from safetynet.stats.live import LiveHub
-from safetynet.web.app import SERVICES, require_viewer
+from safetynet.web.app import SERVICES, require_viewer, still_signed_in
 from safetynet.web.dash_shell import READS, association_or_404, campaign_or_404, not_found
 
 HUB = web.AppKey("live_hub", LiveHub)
@@ -53,7 +54,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
     sub = await hub.subscribe(info.id, aids)
     resp = web.StreamResponse(headers={
-        "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+        "Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no",
         "X-Content-Type-Options": "nosniff",
     })
     try:
@@ -64,6 +65,8 @@ async def events(request: web.Request) -> web.StreamResponse:
             try:
                 item = await asyncio.wait_for(sub.queue.get(), timeout=hub.heartbeat_seconds)
             except TimeoutError:
+                if not await still_signed_in(request):
+                    break  # the token was revoked or expired, or the session ended
                 await resp.write(b": ping\n\n")
                 continue
             if item is None:  # too slow, or shutting down: the browser reconnects and catches up

@@ -169,6 +169,7 @@ def household_table(lang: str, lines: Sequence[HouseholdLine], groups: Sequence[
         f'<label class="chip">{esc(t(lang, "group"))} <select name="group">{gopts}</select></label>'
         f' <button type="submit" class="small nojs">{esc(t(lang, "show"))}</button></fieldset></form>'
         f'<p class="flash" role="status" aria-live="polite" data-flash></p>'
+        f'<ul class="undo-list" aria-live="polite" data-undo-list></ul>'
         f'<table class="hh"><thead><tr>{head}</tr></thead>'
         f'<tbody id="hh-rows">{household_rows(lang, lines, filt)}</tbody></table></section>'
     )

@@ -49,6 +49,9 @@ from safetynet.web.layout import esc
 
 log = structlog.get_logger("web")
 _REPORT_TYPES = {"html": "text/html", "csv": "text/csv", "json": "application/json"}
+# How long the undo of a one-tap confirmation stays on the dashboard (the API takes an undo later
+# too, as long as no answer came after the confirmation).
+UNDO_SECONDS = 300
 
 # -- association dashboard ------------------------------------------------------------------
 
@@ -116,6 +119,9 @@ async def association_page(request: web.Request) -> web.Response:
              f' data-since="{since}" data-labels="{esc(status_labels_json(lang))}"'
              f' data-states="{esc(state_labels_json(lang))}"'
              f' data-msg-saved="{esc(t(lang, "saved"))}" data-msg-failed="{esc(t(lang, "failed"))}"'
+             f' data-msg-confirmed="{esc(t(lang, "confirmed_msg"))}" data-msg-undo="{esc(t(lang, "undo"))}"'
+             f' data-msg-undone="{esc(t(lang, "undone_msg"))}" data-msg-undo-refused="{esc(t(lang, "undo_refused"))}"'
+             f' data-undo-seconds="{UNDO_SECONDS}"'
              f' data-live-on="{esc(t(lang, "live_on"))}" data-live-off="{esc(t(lang, "live_off"))}"')
     return render(request, assoc.name, body, scripts=("/static/dash.js",), main_attrs=attrs)
 

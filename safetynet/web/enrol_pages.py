@@ -8,7 +8,6 @@ confirmation codes are limited per IP and per household.
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass, field
 
 import structlog
@@ -20,7 +19,8 @@ from safetynet.domain import Channel
 from safetynet.replies import texts
 from safetynet.replies.enrol import ChannelRefused, Enrolment, EnrolmentError
 from safetynet.web.app import SERVICES, Services, json_error, services
-from safetynet.web.enrol_views import bad_code_page, join_page
+from safetynet.web.bodies import read_json
+from safetynet.web.enrol_views import bad_code_page, join_page, remove_confirm_page
 from safetynet.web.ratelimit import KeyedRateLimit, client_ip, enforce
 from safetynet.web.replies_common import MAX_FORM_BYTES, html, small_form, too_large
 
@@ -146,10 +146,7 @@ async def join_webpush(request: web.Request) -> web.Response:
     _guard(request)
     if too_large(request, MAX_SUBSCRIPTION_BYTES):
         return json_error(413, "subscription too large")
-    raw = await request.read()
-    if len(raw) > MAX_SUBSCRIPTION_BYTES:
-        return json_error(413, "subscription too large")
-    sub = json.loads(raw or b"null")
+    sub = await read_json(request, MAX_SUBSCRIPTION_BYTES)
     try:
         contact = await _enrolment(services(request)).add_webpush(request.match_info["code"], sub)
     except EnrolmentError:
@@ -190,12 +187,26 @@ async def join_phone_confirm(request: web.Request) -> web.Response:
 
 
 async def join_remove(request: web.Request) -> web.Response:
+    """削除 first asks (naming the contact, and warning when it is the household's last one);
+    the contact goes only when that answer comes back with `confirm=1`."""
     _guard(request)
     form = await small_form(request, MAX_FORM_BYTES)
     code = request.match_info["code"]
     raw = str(form.get("contact_id", ""))
+    contact_id = int(raw) if raw.isascii() and raw.isdigit() else -1
+    enrolment = _enrolment(services(request))
+    if form.get("confirm") != "1":
+        try:
+            household, channels = await enrolment.channels(code)
+        except EnrolmentError:
+            return _bad_code(request)
+        chosen = next((c for c in channels if c.contact_id == contact_id), None)
+        if chosen is None:  # not one of this household's: the page as it is
+            return await _render(request, code, form.get("lang"))
+        lang = _lang(form.get("lang"), household.language)
+        return html(remove_confirm_page(code, lang, household, chosen, last=len(channels) == 1))
     try:
-        removed = await _enrolment(services(request)).remove(code, int(raw) if raw.isdigit() else -1)
+        removed = await enrolment.remove(code, contact_id)
     except EnrolmentError:
         return _bad_code(request)
     return await _render(request, code, form.get("lang"), "enrol_removed" if removed else "")

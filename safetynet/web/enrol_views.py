@@ -102,6 +102,24 @@ def join_page(
                 scripts=("/static/enrol.js",), languages=_switch(code))
 
 
+def remove_confirm_page(code: str, lang: str, household: EnrolledHousehold, channel: ChannelView, last: bool) -> str:
+    """The second step of removing a contact: what goes, and what it means when it is the last one."""
+    t = lambda k, **v: esc(texts.t(lang, k, **v))  # noqa: E731 - a local shorthand
+    base = f"/join/{esc(quote(code, safe=''))}"
+    shown = f"{texts.t(lang, 'kind_' + channel.kind.value)} {channel.shown}"
+    warning = f'<p class="notice" role="alert">{t("enrol_remove_last")}</p>' if last else ""
+    body = (
+        f'<main class="reply enrol"><p class="assoc">{t("enrol_lead", association=household.association, name=household.name)}</p>'
+        f'<h1>{t("enrol_remove_title")}</h1><p>{t("enrol_remove_ask", channel=shown)}</p>{warning}'
+        f'<form method="post" action="{base}/remove">{_lang_field(lang)}'
+        f'<input type="hidden" name="contact_id" value="{channel.contact_id}">'
+        f'<input type="hidden" name="confirm" value="1">'
+        f'<button type="submit" class="big help">{t("enrol_remove_yes")}</button></form>'
+        f'<p><a class="button" href="{base}?lang={esc(quote(lang, safe=""))}">{t("enrol_remove_no")}</a></p></main>'
+    )
+    return page(texts.t(lang, "enrol_remove_title"), body, lang=lang, styles=_STYLES)
+
+
 def bad_code_page() -> str:
     body = (
         f'<main class="reply"><h1>{esc(texts.t("ja", "enrol_bad_code"))}</h1>'

@@ -4,6 +4,9 @@ Each one proves it comes from its provider first: X-Twilio-Signature over the pu
 called (`server.public_url + path_qs`, not the URL behind a proxy) and every received param, or
 Telegram's secret-token header. A forged request gets 403 and changes nothing. Provider retries are
 deduplicated by the provider's own id (MessageSid, CallSid, callback query id).
+
+A channel that is off has no webhooks (404), and the sandbox's public Twilio credential verifies
+nothing for a channel that talks to a real provider (`config.twilio_webhook_token`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from safetynet.channels import sms, telegram, voice
+from safetynet.config import SmsConfig, VoiceConfig, twilio_webhook_token
 from safetynet.domain import Channel, Status
 from safetynet.domain.phones import PhoneError, to_e164
 from safetynet.domain.replies import ReplyChannel, ReplyDetails, ReplyTarget
@@ -28,8 +32,9 @@ from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.keywords import has_words_beyond_keyword, parse_keyword
 from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.web.app import SERVICES, Services, services
+from safetynet.web.bodies import read_form, read_json
 from safetynet.web.ratelimit import KeyedRateLimit
-from safetynet.web.replies_common import hook_intake, intake_of, too_large
+from safetynet.web.replies_common import hook_intake, intake_of
 
 log = structlog.get_logger("web")
 
@@ -51,15 +56,21 @@ def _twiml(body: str) -> web.Response:
     return web.Response(text=body, content_type="text/xml", charset="utf-8")
 
 
-async def _signed_params(request: web.Request) -> Mapping[str, Any]:
+def _twilio_channels(svc: Services, *names: str) -> tuple[SmsConfig | VoiceConfig, ...]:
+    """The enabled ones of the named Twilio channels; 404 when none is (a channel that is off has no webhooks)."""
+    live = tuple(ch for ch in (getattr(svc.cfg.channels, n) for n in names) if ch.enabled)
+    if not live:
+        raise web.HTTPNotFound(text="not found")
+    return live
+
+
+async def _signed_params(request: web.Request, *channels: SmsConfig | VoiceConfig) -> Mapping[str, Any]:
     """The form Twilio posted, or 403 when X-Twilio-Signature does not sign it (every param, repeats too)."""
     svc = services(request)
-    if too_large(request, MAX_TWILIO_BYTES):
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_TWILIO_BYTES, actual_size=request.content_length or 0)
-    params = await request.post()
+    params = await read_form(request, MAX_TWILIO_BYTES)
     url = svc.cfg.server.public_url.rstrip("/") + request.path_qs
     signature = request.headers.get("X-Twilio-Signature")
-    if not sms.verify_signature(svc.cfg.secrets.twilio_auth_token, url, params, signature):  # type: ignore[arg-type]
+    if not sms.verify_signature(twilio_webhook_token(svc.cfg, *channels), url, params, signature):
         log.warning("webhook_refused", hook=request.path, reason="bad_signature")
         raise web.HTTPForbidden(text="bad signature")
     return params
@@ -69,7 +80,7 @@ async def _signed_params(request: web.Request) -> Mapping[str, Any]:
 
 
 async def sms_hook(request: web.Request) -> web.Response:
-    params = await _signed_params(request)
+    params = await _signed_params(request, *_twilio_channels(services(request), "sms"))
     try:
         inbound = sms.parse_inbound({k: str(v) for k, v in params.items()})
     except ValueError:
@@ -116,7 +127,7 @@ async def answer_sms(svc: Services, intake: ReplyIntake, inbound: sms.InboundSms
 
 async def status_hook(request: web.Request) -> web.Response:
     """Message and call status callbacks: delivery state for the outbox row of that provider id."""
-    params = await _signed_params(request)
+    params = await _signed_params(request, *_twilio_channels(services(request), "sms", "voice"))
     flat = {k: str(v) for k, v in params.items()}
     cb = sms.parse_status(flat) if "MessageSid" in flat or "SmsSid" in flat else voice.parse_call_status(flat)
     if cb is not None:
@@ -136,7 +147,7 @@ async def status_hook(request: web.Request) -> web.Response:
 
 async def voice_hook(request: web.Request) -> web.Response:
     """The keypad answer: 1 safe, 2 need help; no input asks once more, then ends as no answer."""
-    params = await _signed_params(request)
+    params = await _signed_params(request, *_twilio_channels(services(request), "voice"))
     svc = services(request)
     intake = intake_of(request)
     token = request.query.get("t", "")
@@ -168,11 +179,13 @@ def _telegram_sender(svc: Services) -> telegram.TelegramSender | None:
 
 async def telegram_hook(request: web.Request) -> web.Response:
     svc = services(request)
+    if not svc.cfg.channels.telegram.enabled:
+        raise web.HTTPNotFound(text="not found")
     expected = telegram.webhook_secret(svc.cfg.secrets.secret_key) if svc.cfg.secrets.secret_key else ""
     if not telegram.verify_secret(request.headers.get(telegram.SECRET_HEADER), expected):
         log.warning("webhook_refused", hook=request.path, reason="bad_secret")
         raise web.HTTPForbidden(text="bad secret token")
-    update = telegram.parse_update(await request.json())
+    update = telegram.parse_update(await read_json(request))
     if isinstance(update, telegram.TelegramCallback):
         await _telegram_callback(svc, intake_of(request), update)
     elif isinstance(update, telegram.TelegramStart):

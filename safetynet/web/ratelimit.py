@@ -1,4 +1,5 @@
-"""Per-key (IP, login) request limits: a token bucket per key, pruned as it goes; the client address behind proxies."""
+"""Per-key request limits (a token bucket per key), failure back-off per key, and the client address
+behind proxies. Both prune themselves as they go."""
 
 from __future__ import annotations
 
@@ -36,6 +37,58 @@ class KeyedRateLimit:
     def _prune(self, now: float) -> None:
         full_after = self.burst / self.rate if self.rate > 0 else 0
         self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full_after}
+
+
+class FailureBackoff:
+    """Failures per key that slow the key down instead of locking it.
+
+    The first `free` failures cost nothing (typos); after that each try must wait twice as long
+    as the one before, from `first_wait` up to `max_wait` seconds, so a script learns little and a
+    person who remembers the password waits minutes at worst. A success, or `forget_after` seconds
+    without a failure, clears the key. `wait` says how long the key must still wait (0: now).
+    """
+
+    def __init__(self, clock: Clock, free: int, first_wait: float, max_wait: float, forget_after: float,
+                 max_keys: int = 100_000) -> None:
+        self.clock = clock
+        self.free = free
+        self.first_wait = first_wait
+        self.max_wait = max_wait
+        self.forget_after = forget_after
+        self.max_keys = max_keys
+        self._failures: dict[str, tuple[int, float]] = {}  # key -> (failures, monotonic of the last)
+
+    def wait(self, key: str) -> float:
+        found = self._failures.get(key)
+        if found is None:
+            return 0.0
+        failures, last = found
+        now = self.clock.monotonic()
+        if now - last >= self.forget_after:
+            del self._failures[key]
+            return 0.0
+        if failures < self.free:
+            return 0.0
+        delay = min(self.max_wait, self.first_wait * 2.0 ** (failures - self.free))
+        return max(0.0, last + delay - now)
+
+    def failed(self, key: str) -> None:
+        now = self.clock.monotonic()
+        failures, last = self._failures.get(key, (0, now))
+        if now - last >= self.forget_after:
+            failures = 0
+        self._failures[key] = (failures + 1, now)
+        if len(self._failures) > self.max_keys:
+            self._prune(now)
+
+    def succeeded(self, key: str) -> None:
+        self._failures.pop(key, None)
+
+    def _prune(self, now: float) -> None:
+        recent = {k: v for k, v in self._failures.items() if now - v[1] < self.forget_after}
+        if len(recent) > self.max_keys:  # a flood of fresh keys: keep the newest half
+            recent = dict(sorted(recent.items(), key=lambda kv: kv[1][1])[len(recent) // 2:])
+        self._failures = recent
 
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network

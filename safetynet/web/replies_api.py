@@ -1,4 +1,5 @@
-"""Staff API on replies: in-person confirmation, "handled" on the help list, the help list, a household's history.
+"""Staff API on replies: in-person confirmation and its undo, "handled" on the help list, the help list,
+a household's history.
 
 A household outside the caller's scope answers exactly like one that does not exist (404).
 Browser sessions must send the CSRF token; API tokens (no ambient credential) need none.
@@ -12,10 +13,12 @@ from typing import Any
 from aiohttp import web
 
 from safetynet.auth import Viewer
-from safetynet.domain.replies import InPersonMethod
-from safetynet.replies.intake import NotFound
+from safetynet.broadcast.service import covered
+from safetynet.domain.replies import InPersonMethod, UndoRefused
+from safetynet.replies.intake import NotFound, ReplyError
 from safetynet.web.app import check_csrf, json_error, require_viewer, services
-from safetynet.web.replies_common import MAX_FORM_BYTES, intake_of, too_large
+from safetynet.web.bodies import read_form, read_json_object
+from safetynet.web.replies_common import MAX_FORM_BYTES, intake_of
 
 
 def _ids(request: web.Request) -> tuple[int, int]:
@@ -27,16 +30,10 @@ def _ids(request: web.Request) -> tuple[int, int]:
 
 async def _body(request: web.Request) -> dict[str, Any]:
     """JSON or form fields, whichever the client sent (small)."""
-    if too_large(request, MAX_FORM_BYTES):
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM_BYTES, actual_size=request.content_length or 0)
     if request.content_type == "application/json":
-        raw = await request.read()
-        doc = json.loads(raw or b"{}")
-        if not isinstance(doc, dict):
-            raise web.HTTPBadRequest(text="expected a JSON object")
-        return doc
-    form = await request.post()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+        return await read_json_object(request, MAX_FORM_BYTES)
+    form = await read_form(request, MAX_FORM_BYTES)
+    return {k: form[k] for k in form}  # the first of a repeated name, as MultiDict.get
 
 
 async def _staff(request: web.Request, doc: dict[str, Any]) -> Viewer:
@@ -63,7 +60,28 @@ async def confirm(request: web.Request) -> web.Response:
     except NotFound:
         return json_error(404, "not found")
     return web.json_response({"household_id": household_id, "status": result.status, "recorded": result.recorded,
-                              "method": method, "by": viewer.login})
+                              "method": method, "by": viewer.login, "reply_id": result.reply_id})
+
+
+async def undo(request: web.Request) -> web.Response:
+    """`{"reply_id": N}` (from the confirmation's answer) → the confirmation is taken back and the
+    household's earlier status restored; 409 when an answer came after it."""
+    campaign_id, household_id = _ids(request)
+    doc = await _body(request)
+    viewer = await _staff(request, doc)
+    raw = doc.get("reply_id")
+    text = str(raw) if isinstance(raw, (int, str)) and not isinstance(raw, bool) else ""
+    reply_id = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+    try:
+        outcome = await intake_of(request).undo_in_person(viewer, campaign_id, household_id, reply_id)
+    except NotFound:
+        return json_error(404, "not found")
+    except UndoRefused as e:
+        return json_error(409, str(e))
+    except ReplyError as e:
+        return json_error(400, str(e))
+    return web.json_response({"household_id": household_id, "status": str(outcome.status), "undone": reply_id,
+                              "already": outcome.already, "by": viewer.login})
 
 
 async def handled(request: web.Request) -> web.Response:
@@ -86,7 +104,12 @@ async def help_list(request: web.Request) -> web.Response:
     except ValueError:
         return json_error(404, "not found")
     svc = services(request)
-    visible = [a.id for a in await svc.store.roster.list_associations() if viewer.sees(a.district, a.name)]
+    campaign = await svc.store.campaigns.get(campaign_id)
+    associations = await svc.store.roster.list_associations()
+    # a campaign that reaches none of the caller's associations answers like one that does not exist
+    if campaign is None or not any(viewer.sees(a.district, a.name) for a in covered(campaign.scope, associations)):
+        return json_error(404, "not found")
+    visible = [a.id for a in associations if viewer.sees(a.district, a.name)]
     rows = await svc.store.replies.help_list(campaign_id, visible, include_handled=request.query.get("all") == "1")
     return web.json_response({"campaign_id": campaign_id, "help": [r.as_json() for r in rows]})
 
@@ -101,14 +124,15 @@ async def history(request: web.Request) -> web.Response:
         return json_error(404, "not found")
     entries = await store.replies.history(campaign_id, household_id)
     return web.json_response({"household_id": household_id, "replies": [
-        {"status": e.status, "channel": e.channel, "at": e.at, "people_safe": e.people_safe,
+        {"id": e.id, "status": e.status, "channel": e.channel, "at": e.at, "people_safe": e.people_safe,
          "people_injured": e.people_injured, "location": e.location, "note": e.note, "method": e.method,
-         "by": e.actor} for e in entries]})
+         "by": e.actor, "undoes": e.undoes, "undone": e.undone} for e in entries]})
 
 
 def setup(app: web.Application) -> None:
     base = "/api/campaigns/{campaign_id}"
     app.router.add_post(base + "/households/{household_id}/confirm", confirm)
+    app.router.add_post(base + "/households/{household_id}/undo", undo)
     app.router.add_post(base + "/households/{household_id}/handled", handled)
     app.router.add_get(base + "/households/{household_id}/replies", history)
     app.router.add_get(base + "/help", help_list)

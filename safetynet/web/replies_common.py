@@ -5,19 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.notify import HelpNotifier
+from safetynet.web import bodies
 from safetynet.web.app import SERVICES, Services
+from safetynet.web.bodies import read_form
 from safetynet.web.ratelimit import KeyedRateLimit, client_ip, enforce
 
 # Answer forms are a few short fields; nothing legitimate comes near this.
 MAX_FORM_BYTES = 4096
-# Twilio adds params without notice (MediaUrl0…); no form of ours comes near this many fields.
-MAX_FIELDS = 200
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _INTAKE_HOOKED = web.AppKey("replies_intake_hooked", bool)
 
@@ -67,51 +66,20 @@ def limit_ip(limit: KeyedRateLimit | None, request: web.Request) -> None:
 
 
 def too_large(request: web.Request, max_bytes: int = MAX_FORM_BYTES) -> bool:
-    length = request.content_length
-    return length is not None and length > max_bytes
+    return bodies.too_large(request, max_bytes)
 
 
 async def small_form(request: web.Request, max_bytes: int = MAX_FORM_BYTES) -> Mapping[str, Any]:
-    """The POSTed form; 413 when the body is over `max_bytes` (checked before reading it).
-
-    URL-encoded UTF-8 bodies (what every browser sends for these forms) are parsed here in one
-    pass; aiohttp's general parser (and its Content-Type parsing) costs several times more on the
-    reply hot path. Anything else goes to aiohttp.
-    """
-    if too_large(request, max_bytes):
-        raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=request.content_length or 0)
-    ctype = request.headers.get("Content-Type", "").lower()
-    if not ctype.startswith("application/x-www-form-urlencoded") or ("charset" in ctype and "utf-8" not in ctype):
-        return await request.post()
-    raw = await request.read()
-    if len(raw) > max_bytes:
-        raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=len(raw))
-    try:
-        return parse_urlencoded(raw)
-    except (UnicodeDecodeError, ValueError):
-        raise web.HTTPBadRequest(text="the form could not be read") from None
+    """The POSTed form; 413 when the body is over `max_bytes` (checked before reading it)."""
+    return await read_form(request, max_bytes)
 
 
 def parse_urlencoded(raw: bytes) -> dict[str, str]:
     """`a=1&b=x+y` → {"a": "1", "b": "x y"}; the first value of a repeated name wins (as MultiDict.get)."""
     form: dict[str, str] = {}
-    pairs = raw.split(b"&")
-    if len(pairs) > MAX_FIELDS:
-        raise ValueError("too many fields")
-    for pair in pairs:
-        if not pair:
-            continue
-        name, _, value = pair.partition(b"=")
-        k = _unquote(name)
-        if k not in form:
-            form[k] = _unquote(value)
+    for k, v in bodies.parse_urlencoded(raw):
+        form.setdefault(k, v)
     return form
-
-
-def _unquote(b: bytes) -> str:
-    if b"%" in b or b"+" in b:
-        return unquote_to_bytes(b.replace(b"+", b" ")).decode("utf-8")
-    return b.decode("utf-8")
 
 
 def client_key(value: object) -> str | None:

@@ -6,7 +6,6 @@ and expired tokens all get the same plain 404 page. Per-IP rate limit and a smal
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ from safetynet.domain.replies import MAX_PEOPLE, NO_DETAILS, Location, ReplyChan
 from safetynet.replies import texts
 from safetynet.web import replies_api
 from safetynet.web.app import SERVICES, json_error
+from safetynet.web.bodies import read_json_object
 from safetynet.web.ratelimit import KeyedRateLimit
 from safetynet.web.replies_common import (
     MAX_FORM_BYTES,
@@ -148,15 +148,7 @@ async def _bad_answer(request: web.Request, token: str, target: ReplyTarget, lan
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    if too_large(request, MAX_FORM_BYTES):
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM_BYTES, actual_size=request.content_length or 0)
-    raw = await request.read()
-    if len(raw) > MAX_FORM_BYTES:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM_BYTES, actual_size=len(raw))
-    doc = json.loads(raw or b"{}")
-    if not isinstance(doc, dict):
-        raise web.HTTPBadRequest(text="expected a JSON object")
-    return doc
+    return await read_json_object(request, MAX_FORM_BYTES)
 
 
 async def reply_json(request: web.Request) -> web.Response:

@@ -1,4 +1,4 @@
-"""The admin console (`/admin`): city admins add and remove staff and create API tokens.
+"""The admin console (`/admin`): city admins add and remove staff, and create, list and revoke API tokens.
 
 Only a city admin logged in with a session sees it; anyone else gets the same 404 as for a page
 that does not exist. New passwords and tokens are shown once, on a no-store page.
@@ -12,11 +12,21 @@ import structlog
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from safetynet.auth import Viewer, hash_password, new_token, token_hash, validate_role_scope
+from safetynet.auth import (
+    MAX_TOKEN_DAYS,
+    Viewer,
+    hash_password,
+    new_token,
+    token_expiry,
+    token_hash,
+    validate_role_scope,
+)
 from safetynet.domain import Role, Scope
 from safetynet.domain.roster import StaffError
+from safetynet.passwords import MIN_LENGTH, PasswordError, check_password
 from safetynet.web.app import check_csrf, csrf_of, require_viewer, services
-from safetynet.web.dash_shell import not_found, reads, render
+from safetynet.web.bodies import read_form
+from safetynet.web.dash_shell import not_found, reads, render, when
 from safetynet.web.dash_text import lang_of, t
 from safetynet.web.layout import esc
 
@@ -51,6 +61,7 @@ async def _console(request: web.Request, notice: str = "", secret: str = "", sta
         f"<button type='submit' class='small'>{esc(t(lang, 'remove'))}</button></form></td></tr>"
         for s in staff
     )
+    tokens = await _token_rows(request, lang, csrf)
     roles = [(str(r), t(lang, "role_" + r)) for r in Role]
     scopes = [(s, s) for s in await _scope_options(request)]
     head = "".join(f"<th>{esc(t(lang, k))}</th>" for k in ("login_id", "display_name", "role", "scope", "remove"))
@@ -67,7 +78,8 @@ async def _console(request: web.Request, notice: str = "", secret: str = "", sta
         f'<label>{esc(t(lang, "role"))} {_select("role", roles)}</label>'
         f'<label>{esc(t(lang, "scope"))} {_select("scope", scopes)}</label>'
         f'<label>{esc(t(lang, "password"))} <small>{esc(t(lang, "password_hint"))}</small>'
-        f'<input name="password" type="password" autocomplete="new-password" maxlength="200"></label>'
+        f'<input name="password" type="password" autocomplete="new-password" minlength="{MIN_LENGTH}" maxlength="200">'
+        f'</label>'
         f'<label>{esc(t(lang, "phone"))}<input name="phone" type="tel" maxlength="20"></label>'
         f'<label>{esc(t(lang, "telegram"))}<input name="telegram" inputmode="numeric" maxlength="20"></label>'
         f'<button type="submit">{esc(t(lang, "add_staff"))}</button></form></section>'
@@ -76,9 +88,34 @@ async def _console(request: web.Request, notice: str = "", secret: str = "", sta
         f'<label>{esc(t(lang, "role"))} {_select("role", roles)}</label>'
         f'<label>{esc(t(lang, "scope"))} {_select("scope", scopes)}</label>'
         f'<label>{esc(t(lang, "label"))}<input name="label" maxlength="100"></label>'
-        f'<button type="submit">{esc(t(lang, "create_token"))}</button></form></section>'
+        f'<label>{esc(t(lang, "expires_days"))}<input name="expires_days" type="number" min="1" max="{MAX_TOKEN_DAYS}"'
+        f' inputmode="numeric"></label>'
+        f'<button type="submit">{esc(t(lang, "create_token"))}</button></form>{tokens}</section>'
     )
     return render(request, t(lang, "admin"), body, status=status, no_store=True)
+
+
+async def _token_rows(request: web.Request, lang: str, csrf: str) -> str:
+    """Every token (never the token itself): who it is for, when it ends, when it was last used."""
+    listed = await services(request).store.auth.list_api_tokens()
+    if not listed:
+        return ""
+    now = services(request).clock.now()
+    rows = []
+    for tok in listed:
+        state = "token_revoked" if tok.revoked_at is not None else "token_active" if tok.usable(now) else "token_expired"
+        action = (f"<form method='post' action='/admin/tokens/revoke'><input type='hidden' name='csrf' value='{csrf}'>"
+                  f"<input type='hidden' name='id' value='{tok.id}'>"
+                  f"<button type='submit' class='small'>{esc(t(lang, 'revoke'))}</button></form>"
+                  if state == "token_active" else "")
+        rows.append(f"<tr data-token='{tok.id}'><td>{tok.id}</td><td>{esc(t(lang, 'role_' + tok.role))}</td>"
+                    f"<td>{esc(tok.scope)}</td><td>{esc(tok.label)}</td><td>{esc(when(tok.created_at))}</td>"
+                    f"<td>{esc(when(tok.expires_at) or t(lang, 'never'))}</td>"
+                    f"<td>{esc(when(tok.last_used_at) or t(lang, 'not_used'))}</td>"
+                    f"<td>{esc(t(lang, state))}</td><td>{action}</td></tr>")
+    head = "".join(f"<th>{esc(t(lang, k))}</th>" for k in ("token_id", "role", "scope", "label", "created", "expires",
+                                                           "last_used", "token_state", "revoke"))
+    return f'<table class="tokens"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 async def console(request: web.Request) -> web.Response:
@@ -100,15 +137,20 @@ async def _role_scope(request: web.Request, form: MultiDictProxy[str]) -> tuple[
 
 async def add_staff(request: web.Request) -> web.Response:
     _admin(request)
-    form = await request.post()
+    form = await read_form(request)
     await check_csrf(request, form)
     lang = lang_of(request)
-    role, scope = await _role_scope(request, form)  # type: ignore[arg-type]
+    role, scope = await _role_scope(request, form)
     login = str(form.get("login", "")).strip()
     if not login or len(login) > 100:
         raise web.HTTPBadRequest(text="login is required")
     password = str(form.get("password", "")) or None
     generated = password is None
+    if password is not None:
+        try:
+            check_password(password, login)
+        except PasswordError as e:
+            return await _console(request, notice=e.text(lang), status=400)
     password = password or secrets.token_urlsafe(12)
     try:
         staff = await services(request).store.auth.add_staff(
@@ -125,7 +167,7 @@ async def add_staff(request: web.Request) -> web.Response:
 
 async def remove_staff(request: web.Request) -> web.Response:
     viewer = _admin(request)
-    form = await request.post()
+    form = await read_form(request)
     await check_csrf(request, form)
     lang = lang_of(request)
     login = str(form.get("login", ""))
@@ -139,14 +181,32 @@ async def remove_staff(request: web.Request) -> web.Response:
 
 async def create_token(request: web.Request) -> web.Response:
     _admin(request)
-    form = await request.post()
+    form = await read_form(request)
     await check_csrf(request, form)
-    role, scope = await _role_scope(request, form)  # type: ignore[arg-type]
+    role, scope = await _role_scope(request, form)
+    lang = lang_of(request)
+    days_text = str(form.get("expires_days", "")).strip()
+    try:
+        days = int(days_text) if days_text else None
+        expires_at = token_expiry(services(request).clock.now(), days)
+    except ValueError:
+        return await _console(request, notice=t(lang, "bad_expires_days"), status=400)
     token = new_token()
-    await services(request).store.auth.create_api_token(token_hash(token), role, str(scope),
-                                                        str(form.get("label", ""))[:100])
-    log.info("api_token_created", role=str(role))
-    return await _console(request, notice=t(lang_of(request), "new_token"), secret=token)
+    token_id = await services(request).store.auth.create_api_token(token_hash(token), role, str(scope),
+                                                                   str(form.get("label", ""))[:100], expires_at)
+    log.info("api_token_created", token_id=token_id, role=str(role), expires_days=days)
+    return await _console(request, notice=t(lang, "new_token"), secret=token)
+
+
+async def revoke_token(request: web.Request) -> web.Response:
+    _admin(request)
+    form = await read_form(request)
+    await check_csrf(request, form)
+    raw = str(form.get("id", ""))
+    if not raw.isdigit() or len(raw) > 18 or not await services(request).store.auth.revoke_api_token(int(raw)):
+        raise not_found()
+    log.info("api_token_revoked", token_id=int(raw))
+    return await _console(request, notice=t(lang_of(request), "revoked_token", id=raw))
 
 
 def setup(app: web.Application) -> None:
@@ -154,3 +214,4 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/admin/staff", add_staff)
     app.router.add_post("/admin/staff/remove", remove_staff)
     app.router.add_post("/admin/tokens", create_token)
+    app.router.add_post("/admin/tokens/revoke", revoke_token)

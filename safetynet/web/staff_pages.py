@@ -1,7 +1,8 @@
 """Staff login and logout, and the admin console (city admins: staff and API tokens).
 
-Login: scrypt (`auth.verify_password`, run off the event loop), attempts limited per IP and per
-login, a session cookie (HttpOnly, SameSite=Lax, Secure when the public URL is https) and a CSRF
+Login: scrypt (`auth.verify_password`, run off the event loop), attempts limited per address, and
+wrong passwords backing off per (login, address): an address sending wrong passwords for a login
+slows only itself, never the same login from another address. Then a session cookie (HttpOnly, SameSite=Lax, Secure when the public URL is https) and a CSRF
 token per session. The login form itself is protected by a double-submit cookie, since there is
 no session yet to hold its token.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import secrets
+from urllib.parse import unquote
 
 import structlog
 from aiohttp import web
@@ -18,24 +20,34 @@ from aiohttp import web
 from safetynet.auth import new_token, token_hash, verify_password
 from safetynet.web import staff_admin
 from safetynet.web.app import SERVICES, SESSION_COOKIE, check_csrf, services, viewer_of
+from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import render
 from safetynet.web.dash_text import lang_of, t
 from safetynet.web.layout import esc
-from safetynet.web.ratelimit import KeyedRateLimit, client_ip
+from safetynet.web.ratelimit import FailureBackoff, KeyedRateLimit, client_ip
 
 log = structlog.get_logger("web")
 
 SESSION_TTL_SECONDS = 12 * 3600  # one long shift of an event; a new login after that
 LOGIN_CSRF_COOKIE = "sn_login_csrf"
-# Attempts, successful or not: enough for typos, far too few to guess a password.
-LOGIN_PER_IP_PER_MINUTE = 10
-LOGIN_PER_LOGIN_PER_MINUTE = 5
+# A page of ours with its query string is far shorter; a longer `next` is not one.
+MAX_NEXT_CHARS = 2000
+# Attempts from one address, successful or not: a city office behind one address logging its
+# staff in at the start of an event fits; a script guessing does not.
+LOGIN_PER_IP_PER_MINUTE = 20
+# Wrong passwords for one login from one address: 5 free (typos), then waits of 2 s, 4 s, 8 s…
+# up to 15 minutes; forgotten after an hour without one. A limit on the login alone would let
+# anyone lock its owner out by guessing wrong (which one address sending every 6 s once did).
+FREE_FAILURES = 5
+FIRST_WAIT_SECONDS = 2.0
+MAX_WAIT_SECONDS = 15 * 60.0
+FORGET_FAILURES_SECONDS = 3600.0
 
 
 class LoginLimits:
-    def __init__(self, per_ip: KeyedRateLimit, per_login: KeyedRateLimit) -> None:
+    def __init__(self, per_ip: KeyedRateLimit, failures: FailureBackoff) -> None:
         self.per_ip = per_ip
-        self.per_login = per_login
+        self.failures = failures
 
 
 LIMITS = web.AppKey("login_limits", LoginLimits)
@@ -46,9 +58,21 @@ def _secure(request: web.Request) -> bool:
 
 
 def _safe_next(value: str | None) -> str:
-    """Only a local path: never another host (`//evil`, `/\\evil`, `https://…`)."""
-    if not value or not value.startswith("/") or value.startswith(("//", "/\\")) or "\n" in value or "\r" in value:
+    """A path on this site, else the home page.
+
+    Browsers drop tabs and newlines from a Location and read a backslash as a slash, so
+    `/<TAB>/evil.example` and `/\\evil.example` lead off-site like `//evil.example`: the path must
+    start with a single `/` and hold no `//`, no backslash, no whitespace or control character, as
+    sent and with its path percent-decoded.
+    """
+    if not value or len(value) > MAX_NEXT_CHARS:
         return "/"
+    path = unquote(value.partition("?")[0])
+    for text in (value, path):
+        if not text.startswith("/") or "//" in text or "\\" in text:
+            return "/"
+        if any(c.isspace() or not c.isprintable() for c in text):
+            return "/"
     return value
 
 
@@ -81,7 +105,7 @@ async def login_get(request: web.Request) -> web.StreamResponse:
 
 
 async def login_post(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await read_form(request)
     lang = lang_of(request)
     sent, expected = str(form.get("csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(sent, expected):
@@ -89,19 +113,23 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     login = str(form.get("login", "")).strip()[:100]
     next_url = _safe_next(str(form.get("next", "")))
     limits = request.app[LIMITS]
-    wait = max(limits.per_ip.hit(client_ip(request)), limits.per_login.hit(login.casefold()))
-    if wait > 0:
-        log.warning("login_rate_limited")
+    address = client_ip(request)
+    key = f"{login.casefold()}\x00{address}"
+    by_address, backoff = limits.per_ip.hit(address), limits.failures.wait(key)
+    if by_address > 0 or backoff > 0:
+        log.warning("login_rate_limited", reason="address" if by_address > 0 else "failures")
         resp = _login_page(request, next_url, t(lang, "too_many"), status=429)
-        resp.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+        resp.headers["Retry-After"] = str(max(1, int(max(by_address, backoff) + 0.999)))
         return resp
     svc = services(request)
     found = await svc.store.auth.staff_by_login(login)
     stored = found[1] if found and found[0].active else None
     ok = await asyncio.get_running_loop().run_in_executor(None, verify_password, str(form.get("password", "")), stored)
     if not ok or found is None:
+        limits.failures.failed(key)
         log.info("login_failed")
         return _login_page(request, next_url, t(lang, "login_failed"), status=401)
+    limits.failures.succeeded(key)
     staff = found[0]
     session = new_token()
     await svc.store.auth.create_session(token_hash(session), staff.id, new_token(), SESSION_TTL_SECONDS)
@@ -114,10 +142,9 @@ async def login_post(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
     if viewer_of(request) is None:
         raise web.HTTPSeeOther("/login")
-    await check_csrf(request, form)
+    await check_csrf(request, await read_form(request))
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         await services(request).store.auth.delete_session(token_hash(cookie))
@@ -130,7 +157,7 @@ def setup(app: web.Application) -> None:
     clock = app[SERVICES].clock
     app[LIMITS] = LoginLimits(
         KeyedRateLimit(clock, per_minute=LOGIN_PER_IP_PER_MINUTE),
-        KeyedRateLimit(clock, per_minute=LOGIN_PER_LOGIN_PER_MINUTE),
+        FailureBackoff(clock, FREE_FAILURES, FIRST_WAIT_SECONDS, MAX_WAIT_SECONDS, FORGET_FAILURES_SECONDS),
     )
     app.router.add_get("/login", login_get)
     app.router.add_post("/login", login_post)

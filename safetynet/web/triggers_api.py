@@ -14,18 +14,15 @@ from aiohttp import web
 from safetynet.triggers.service import TriggerService, handle_cap, handle_jma
 from safetynet.triggers.xmlsafe import MAX_BODY_BYTES
 from safetynet.web.app import check_csrf, json_error, require_viewer, services
+from safetynet.web.bodies import read_raw
 
 Handle = Callable[[TriggerService, bytes], Awaitable[tuple[int, dict[str, Any]]]]
 
 
 async def _body(request: web.Request) -> bytes | None:
     """The raw body, or None if it is larger than the limit (refused before reading it all)."""
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return None
-    # aiohttp's own reader with this route's limit: `content.read(n)` returns what has arrived so
-    # far, which cuts a large telegram short
     try:
-        return await request.clone(client_max_size=MAX_BODY_BYTES).read()
+        return await read_raw(request, MAX_BODY_BYTES)
     except web.HTTPRequestEntityTooLarge:
         return None
 

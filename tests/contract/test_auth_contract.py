@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from safetynet.domain import Role
-from safetynet.domain.roster import StaffError
+from safetynet.domain.roster import ApiToken, StaffError
 
 from .support import MATSU, NORTH, SAKURA, StoreFactory, clock_of, seed
 
@@ -106,13 +106,20 @@ async def test_a_removed_staff_members_sessions_end(store_factory: StoreFactory)
 
 async def test_api_tokens_work_until_revoked(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
+        now = store.clock.now()
         first = await store.auth.create_api_token("hash-1", Role.DISTRICT_HEAD, f"district:{NORTH}", "dashboard")
         second = await store.auth.create_api_token("hash-2", Role.CITY_ADMIN, "city")
         assert first != second
-        assert await store.auth.api_token("hash-1") == (Role.DISTRICT_HEAD, f"district:{NORTH}")
+        assert await store.auth.api_token("hash-1") == ApiToken(first, Role.DISTRICT_HEAD, f"district:{NORTH}",
+                                                                "dashboard", now)
         assert await store.auth.api_token("nope") is None
         assert await store.auth.revoke_api_token(first)
         assert not await store.auth.revoke_api_token(first)
         assert not await store.auth.revoke_api_token(10_000)
         assert await store.auth.api_token("hash-1") is None
-        assert await store.auth.api_token("hash-2") == (Role.CITY_ADMIN, "city")
+        found = await store.auth.api_token("hash-2")
+        assert found is not None and (found.id, found.role, found.scope, found.label) == (second, Role.CITY_ADMIN,
+                                                                                          "city", "")
+        # the list keeps revoked tokens, never a token itself
+        listed = await store.auth.list_api_tokens()
+        assert [(t.id, t.revoked_at) for t in listed] == [(first, now), (second, None)]

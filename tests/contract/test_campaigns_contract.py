@@ -149,7 +149,7 @@ async def test_finishing_skips_what_is_queued_but_not_what_is_claimed(store_fact
         assert await store.campaigns.close(cid, store.clock.now())
         counts = await store.campaigns.delivery_counts(cid)
         assert counts[(0, "sms", "claimed")] == 1
-        assert counts[(0, "voice", "skipped")] == 1 and counts[(0, "telegram", "skipped")] == 2
+        assert counts[(0, "sms", "skipped")] == 1 and counts[(0, "telegram", "skipped")] == 2
         assert await store.outbox.due_count([cid]) == 0
 
 
@@ -230,10 +230,10 @@ async def test_waiting_channels_are_those_still_queued_or_claimed(store_factory:
         claimed = await store.outbox.claim([cid], Channel.TELEGRAM, 5, "w1", 60)
         assert [d.household_id for d in claimed] == [ids["S-3"]]
         waiting = await store.campaigns.waiting_channels(cid, ids["S-1"], ids["S-4"])
-        assert waiting == {ids["S-1"]: frozenset({Channel.SMS}), ids["S-2"]: frozenset({Channel.VOICE}),
+        assert waiting == {ids["S-1"]: frozenset({Channel.SMS}), ids["S-2"]: frozenset({Channel.SMS}),
                            ids["S-3"]: frozenset({Channel.TELEGRAM})}
         assert await store.campaigns.waiting_channels(cid, ids["S-2"], ids["S-2"]) == {
-            ids["S-2"]: frozenset({Channel.VOICE})}
+            ids["S-2"]: frozenset({Channel.SMS})}
         await store.campaigns.close(cid, store.clock.now())
         assert await store.campaigns.waiting_channels(cid, ids["S-1"], ids["S-4"]) == {
             ids["S-3"]: frozenset({Channel.TELEGRAM})}
@@ -271,8 +271,8 @@ async def test_the_door_knock_list_holds_the_unanswered(store_factory: StoreFact
         cid = await running_campaign(store, [f"association:{SAKURA}", f"association:{UME}"])
         await _answer(store, cid, ids["S-1"], "safe", "k1")
         await _answer(store, cid, ids["U-2"], "read", "k2")
-        calls = await store.outbox.claim([cid], Channel.VOICE, 5, "w1", 60)
-        [sent] = [d for d in calls if d.household_id == ids["S-2"]]  # S-2 is notified by a call
+        texts = await store.outbox.claim([cid], Channel.SMS, 5, "w1", 60)
+        [sent] = [d for d in texts if d.household_id == ids["S-2"]]  # S-2 is notified by an SMS
         await store.outbox.record(DeliveryOutcome(sent, OutcomeKind.SENT, store.clock.now(), provider_id="p1"))
         counts = await store.campaigns.mark_doorknock(cid, store.clock.now())
         assert counts == {a[SAKURA]: 3, a[UME]: 2}
@@ -292,7 +292,7 @@ async def test_household_statuses_and_delivery_counts(store_factory: StoreFactor
         ids = await seed(store)
         cid = await running_campaign(store)
         assert await store.campaigns.delivery_counts(cid) == {
-            (0, "sms", "queued"): 3, (0, "voice", "queued"): 2, (0, "telegram", "queued"): 1}
+            (0, "sms", "queued"): 4, (0, "voice", "queued"): 1, (0, "telegram", "queued"): 1}
         statuses = await store.campaigns.household_statuses(cid)
         assert statuses[ids["S-4"]] == Status.UNREACHABLE and statuses[ids["S-1"]] == Status.PENDING
         assert await store.campaigns.household_statuses(10_000) == {}

@@ -40,16 +40,17 @@ async def test_claims_go_by_priority_and_only_due_work_of_the_lane(store_factory
         assert await store.outbox.claim([cid], Channel.SMS, 0, "w1", 60) == []
         assert await store.outbox.claim([], Channel.SMS, 5, "w1", 60) == []
         first = await store.outbox.claim([cid], Channel.SMS, 2, "w1", 60)
-        assert [d.household_id for d in first] == [ids["S-1"], ids["U-2"]]  # vulnerable first, then by id
+        assert [d.household_id for d in first] == [ids["S-1"], ids["S-2"]]  # vulnerable first, then by id
         d = first[0]
         assert (d.campaign_id, d.step, d.channel, d.attempts, d.address, d.language, d.priority, d.lease_owner) == (
             cid, 0, Channel.SMS, 0, "+819011110001", "ja", 0, "w1")
         assert await store.outbox.claimed_count() == 2
         assert await store.outbox.lease_ends_at() == clock.now() + 60
         assert await store.outbox.due_count([cid]) == 4
-        assert await store.outbox.due_count([cid], [Channel.SMS]) == 1
+        assert await store.outbox.due_count([cid], [Channel.SMS]) == 2
         assert await store.outbox.due_count([cid], []) == 0 and await store.outbox.due_count([]) == 0
-        assert [d.household_id for d in await store.outbox.claim([cid], Channel.SMS, 5, "w2", 60)] == [ids["M-1"]]
+        assert [d.household_id for d in await store.outbox.claim([cid], Channel.SMS, 5, "w2", 60)] == [
+            ids["U-2"], ids["M-1"]]
         assert await store.outbox.claim([cid], Channel.SMS, 5, "w2", 60) == []
 
 
@@ -87,9 +88,10 @@ async def test_a_dead_or_removed_contact_leaves_the_claim_without_an_address(sto
         assert s1 is not None and s3 is not None
         await store.roster.mark_contact_dead(s1.contacts[0].id, "gone")
         await store.roster.remove_contact(s3.contacts[0].id)
-        [sms] = await store.outbox.claim([cid], Channel.SMS, 5, "w1", 60)
+        sms = {d.household_id: d for d in await store.outbox.claim([cid], Channel.SMS, 5, "w1", 60)}
         [tg] = await store.outbox.claim([cid], Channel.TELEGRAM, 5, "w1", 60)
-        assert (sms.address, tg.address, tg.language) == (None, None, "en")
+        assert (sms[ids["S-1"]].address, tg.address, tg.language) == (None, None, "en")
+        assert sms[ids["S-2"]].address == "+819011110002"
 
 
 async def test_expired_claims_come_back_but_never_to_their_own_holder(store_factory: StoreFactory) -> None:
@@ -107,7 +109,7 @@ async def test_expired_claims_come_back_but_never_to_their_own_holder(store_fact
         await clock.advance(15)
         assert await store.outbox.reclaim_expired("live") == 1  # "dead" comes back; "live" still holds its own
         assert await store.outbox.claimed_count() == 2
-        assert await store.outbox.due_count([cid], [Channel.SMS]) == 1
+        assert await store.outbox.due_count([cid], [Channel.SMS]) == 2  # "dead"'s and the one never claimed
         assert await store.outbox.lease_ends_at() == clock.now() - 5  # "live"'s, run out but not taken back
         assert await store.outbox.reclaim_expired() == 1
         assert await store.outbox.claimed_count() == 1
@@ -180,13 +182,16 @@ async def test_a_failure_falls_back_to_the_households_next_channel(store_factory
         clock = clock_of(store)
         ids = await seed(store)
         cid = await running_campaign(store, [f"association:{SAKURA}"])
-        [call] = await store.outbox.claim([cid], Channel.VOICE, 5, "w1", 60)  # S-2: landline first, then mobile
-        assert call.household_id == ids["S-2"]
-        assert await store.outbox.record(outcome(call, OutcomeKind.FAILED, clock.now(), error="busy")) == Channel.SMS
+        # S-2's landline was stored before its mobile: still an SMS first (the scenario's order), and
+        # the call only when it fails, to the first of its numbers that takes calls (the landline)
+        assert await store.outbox.claim([cid], Channel.VOICE, 5, "w1", 60) == []
         [sms] = [d for d in await store.outbox.claim([cid], Channel.SMS, 5, "w1", 60) if d.household_id == ids["S-2"]]
         assert sms.address == "+819011110002"
+        assert await store.outbox.record(outcome(sms, OutcomeKind.FAILED, clock.now(), error="bad")) == Channel.VOICE
+        [call] = await store.outbox.claim([cid], Channel.VOICE, 5, "w1", 60)
+        assert (call.household_id, call.address) == (ids["S-2"], "+81311110002")
         # nothing left: the household was never reached, so it goes on as unreachable
-        assert await store.outbox.record(outcome(sms, OutcomeKind.FAILED, clock.now(), error="bad")) is None
+        assert await store.outbox.record(outcome(call, OutcomeKind.FAILED, clock.now(), error="busy")) is None
         assert (await _statuses(store, cid))[ids["S-2"]] == Status.UNREACHABLE
         counts = await store.campaigns.delivery_counts(cid)
         assert counts[(0, "voice", "failed")] == 1 and counts[(0, "sms", "failed")] == 1

@@ -130,7 +130,7 @@ async def test_households_and_associations_are_read_with_their_contacts(store_fa
         assert h is not None
         assert (h.association, h.district, h.group, h.name, h.members, h.vulnerable) == (
             SAKURA, NORTH, "1班", "佐藤 花子", 1, False)
-        # the order contacts were stored in is the order channels are tried in: landline, then mobile
+        # contacts come in the order they were stored (a step's channels still go by the scenario's order)
         assert [(c.kind, c.address, c.working) for c in h.contacts] == [
             (ContactKind.LANDLINE, "+81311110002", True), (ContactKind.MOBILE, "+819011110002", True)]
         assert (await store.roster.get_household(ids["U-1"])).group == ""  # type: ignore[union-attr]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from safetynet.clock import Clock, SystemClock
 from safetynet.store.memory.auth import MemoryAuth
 from safetynet.store.memory.campaigns import MemoryCampaigns
+from safetynet.store.memory.health import MemoryDispatchHealth
 from safetynet.store.memory.outbox import MemoryOutbox
 from safetynet.store.memory.reads import MemoryDashboardReads, MemoryStatsReads
 from safetynet.store.memory.replies import MemoryReplies
@@ -42,6 +43,7 @@ class MemoryStore:
         self.triggers = MemoryTriggers(self.tables)
         self.dashboard = MemoryDashboardReads(self.tables)
         self.stats = MemoryStatsReads(self.tables)
+        self.health = MemoryDispatchHealth(self.tables)
         self.closed = False
 
     @property

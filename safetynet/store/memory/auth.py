@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from safetynet.domain import MAX_DEPUTIES_PER_ASSOCIATION, Role
-from safetynet.domain.roster import Staff, StaffError
+from safetynet.domain.roster import ApiToken, Staff, StaffError
 from safetynet.store.errors import StoreError
 from safetynet.store.memory.tables import ApiTokenRow, StaffRow, Tables
+from safetynet.store.rules import LAST_USED_EVERY_SECONDS
 
 
 def _staff(row: StaffRow) -> Staff:
@@ -16,9 +17,15 @@ def _staff(row: StaffRow) -> Staff:
                  language=row.language, active=row.active)
 
 
+def _token(token_id: int, r: ApiTokenRow) -> ApiToken:
+    return ApiToken(token_id, Role(r.role), r.scope, r.label, r.created_at, r.expires_at, r.last_used_at,
+                    r.revoked_at)
+
+
 class MemoryAuth:
     def __init__(self, t: Tables) -> None:
         self.t = t
+        self._last_used_written: dict[int, float] = {}  # token id -> when its last_used_at was written
 
     # -- staff -------------------------------------------------------------------------------
 
@@ -135,20 +142,42 @@ class MemoryAuth:
 
     # -- API tokens --------------------------------------------------------------------------
 
-    async def create_api_token(self, token_hash: str, role: Role, scope: str, label: str = "") -> int:
+    async def create_api_token(
+        self, token_hash: str, role: Role, scope: str, label: str = "", expires_at: float | None = None
+    ) -> int:
         await self.t.write()
         if any(r.token_hash == token_hash for r in self.t.api_tokens.values()):
             raise StoreError("API token not created: its hash is taken")
         token_id = self.t.next_id("api_tokens")
-        self.t.api_tokens[token_id] = ApiTokenRow(token_hash, str(role), scope, label, self.t.clock.now())
+        self.t.api_tokens[token_id] = ApiTokenRow(token_hash, str(role), scope, label, self.t.clock.now(),
+                                                  expires_at=expires_at)
         return token_id
 
-    async def api_token(self, token_hash: str) -> tuple[Role, str] | None:
+    async def api_token(self, token_hash: str) -> ApiToken | None:
         await asyncio.sleep(0)
-        for r in self.t.api_tokens.values():
-            if r.token_hash == token_hash and r.revoked_at is None:
-                return Role(r.role), r.scope
+        now = self.t.clock.now()
+        for token_id, r in self.t.api_tokens.items():
+            if r.token_hash == token_hash:
+                token = _token(token_id, r)
+                return token if token.usable(now) else None
         return None
+
+    async def list_api_tokens(self) -> list[ApiToken]:
+        await asyncio.sleep(0)
+        return [_token(token_id, r) for token_id, r in sorted(self.t.api_tokens.items())]
+
+    async def token_used(self, token_id: int) -> None:
+        now = self.t.clock.now()
+        if now - self._last_used_written.get(token_id, float("-inf")) < LAST_USED_EVERY_SECONDS:
+            return
+        self._last_used_written[token_id] = now
+        try:
+            await self.t.write()
+        except StoreError:
+            return  # the request itself is a read
+        r = self.t.api_tokens.get(token_id)
+        if r is not None:
+            r.last_used_at = now
 
     async def revoke_api_token(self, token_id: int) -> bool:
         await self.t.write()

@@ -97,12 +97,14 @@ class MemoryCampaigns:
         row.options = json.dumps(dict(options), ensure_ascii=False)
         return True
 
-    async def begin_running(self, campaign_id: int, at: float) -> bool:
+    async def begin_running(self, campaign_id: int, at: float, started_by: str = "") -> bool:
         await self.t.write()
         row = self._row(campaign_id)
         if row is None or row.state != "draft":
             return False
         row.state, row.started_at = "running", at
+        if started_by:
+            row.options = json.dumps({**json.loads(row.options), "started_by": started_by}, ensure_ascii=False)
         row.households = len(self.t.campaign_members(campaign_id))
         self.t.seed_counts(campaign_id)
         ladder = self.t.ladders.get(campaign_id)

@@ -92,6 +92,21 @@ class MemoryDashboardReads:
         found = self._covering(association_ids, ("running", "closed", "cancelled"))
         return [_info(c) for c in (found or [])[:limit]]
 
+    async def drafts(self, limit: int = 10) -> list[CampaignInfo]:
+        await asyncio.sleep(0)
+        found = sorted((c for c in self.t.campaigns.values() if c.state == "draft"),
+                       key=lambda c: (c.created_at, c.id), reverse=True)
+        return [_info(c) for c in found[:limit]]
+
+    async def households_within(self, campaign_ids: Iterable[int], association_ids: Iterable[int]) -> dict[int, int]:
+        await asyncio.sleep(0)
+        cids, aids = set(campaign_ids), set(association_ids)
+        found: dict[int, int] = {}
+        for (cid, aid, _), n in self.t.counts.items():
+            if cid in cids and aid in aids:
+                found[cid] = found.get(cid, 0) + n
+        return found
+
     async def campaign_association_ids(self, campaign_id: int) -> set[int]:
         await asyncio.sleep(0)
         return self.t.covered(campaign_id)
@@ -112,8 +127,8 @@ class MemoryDashboardReads:
     async def previous_campaign(self, campaign: CampaignInfo) -> CampaignInfo | None:
         await asyncio.sleep(0)
         before = campaign.started_at or campaign.created_at
-        found = _newest_first(c for c in self.t.campaigns.values()
-                              if c.id != campaign.id and c.state in ("running", "closed") and c.began < before)
+        found = _newest_first(c for c in self.t.campaigns.values() if c.id != campaign.id and c.kind == campaign.kind
+                              and c.state in ("running", "closed") and c.began < before)
         for c in found[:50]:
             info = _info(c)
             if info.scope_key == campaign.scope_key:
@@ -213,8 +228,9 @@ class MemoryDashboardReads:
     async def first_answers_by_channel(self, campaign_id: int) -> list[ChannelCount]:
         await asyncio.sleep(0)
         first: dict[int, tuple[int, str]] = {}
+        undone = self.t.undone()
         for r in self.t.replies.values():
-            if r.campaign_id == campaign_id and r.status in _ANSWERED:
+            if r.campaign_id == campaign_id and r.status in _ANSWERED and r.id not in undone:
                 if r.household_id not in first or r.id < first[r.household_id][0]:
                     first[r.household_id] = (r.id, r.channel)
         counts: dict[tuple[int, str], int] = {}

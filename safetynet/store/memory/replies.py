@@ -9,25 +9,34 @@ from collections.abc import Sequence
 
 import structlog
 
-from safetynet.domain import CampaignKind, CampaignState, Status
+from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Status
+from safetynet.domain.campaigns import StatusTransition, ladder_from_json
 from safetynet.domain.replies import (
     NOTE,
+    UNDO,
     CampaignPage,
     HelpRow,
     HistoryEntry,
     HouseholdRef,
     RecordOutcome,
+    ReplyChannel,
     ReplyEvent,
     ReplyItem,
     ReplyTarget,
+    UndoOutcome,
+    UndoRefused,
 )
 from safetynet.store.memory.tables import HelpRequestRow, MemberRow, PhoneCodeRow, ReplyRow, Tables
 from safetynet.store.ports import ReplyListener
+from safetynet.store.rules import answer_minute, door_knock_made, status_after_undo, undo_key
 
 log = structlog.get_logger("store")
 
-# What a reply may say (the replies table's CHECK in SQLite).
+# What a reply may say (the replies table's CHECK in SQLite; an undo is stored by undo_confirmation only).
 _STATUSES = frozenset({"read", "safe", "need_help", "confirmed_in_person", NOTE})
+_ANSWERED = frozenset(str(s) for s in ANSWERED)
+_CONFIRMED = str(Status.CONFIRMED_IN_PERSON)
+_STAFF = str(ReplyChannel.STAFF)
 
 
 class MemoryReplies:
@@ -118,8 +127,14 @@ class MemoryReplies:
 
     async def history(self, campaign_id: int, household_id: int) -> list[HistoryEntry]:
         await asyncio.sleep(0)
+        undone = self.t.undone()
         return [HistoryEntry(r.status, r.channel, r.received_at, r.people_safe, r.people_injured, r.location, r.note,
-                             r.method, r.actor or None) for r in self._replies_of(campaign_id, household_id)]
+                             r.method, r.actor or None, r.id, r.undoes, r.id in undone)
+                for r in self._replies_of(campaign_id, household_id)]
+
+    async def reply_id(self, dedupe_key: str) -> int | None:
+        await asyncio.sleep(0)
+        return next((r.id for r in self.t.replies.values() if r.dedupe_key == dedupe_key), None)
 
     async def count_replies(self, campaign_id: int, statuses: Sequence[str] = (), channel: str | None = None) -> int:
         await asyncio.sleep(0)
@@ -182,6 +197,9 @@ class MemoryReplies:
                        item.dedupe_key, d.people_safe, d.people_injured,
                        str(d.location) if d.location is not None else None, d.note or None, item.method,
                        item.staff_id, item.actor, item.at)
+        member = t.members.get((item.campaign_id, item.household_id))
+        if item.channel == _STAFF and item.status == _CONFIRMED and member is not None:
+            row.prior_status = member.status  # what undo_confirmation puts back
         t.replies[row.id] = row
         t.reply_keys.add(item.dedupe_key)
         transitions = []
@@ -192,6 +210,52 @@ class MemoryReplies:
         if transitions or help_changed:
             self._emit(ReplyEvent(tuple(transitions), help_changed))
         return RecordOutcome(duplicate=False, help_opened=opened)
+
+    async def undo_confirmation(
+        self, campaign_id: int, household_id: int, reply_id: int, staff_id: int | None, actor: str | None
+    ) -> UndoOutcome | None:
+        await self.t.write()
+        t = self.t
+        r, m, c = t.replies.get(reply_id), t.members.get((campaign_id, household_id)), t.campaigns.get(campaign_id)
+        if (r is None or m is None or c is None or (r.campaign_id, r.household_id) != (campaign_id, household_id)
+                or r.status != _CONFIRMED or r.channel != _STAFF):
+            return None
+        status = Status(m.status)
+        undone = t.undone()
+        if reply_id in undone:
+            return UndoOutcome(status, already=True)
+        since = [x for x in self._replies_of(campaign_id, household_id) if x.id > reply_id]
+        if any(x.status in _ANSWERED and x.id not in undone for x in since):
+            raise UndoRefused("an answer came after this confirmation, so it can no longer be taken back")
+        if r.prior_status is None:
+            raise UndoRefused("this confirmation was recorded before confirmations could be taken back")
+        ladder = t.ladders.get(campaign_id)
+        door_knocked = door_knock_made(ladder_from_json(c.ladder), ladder.next_step if ladder is not None else 0)
+        restored = status_after_undo(Status(r.prior_status), any(x.status == "read" for x in since), door_knocked)
+        now = t.clock.now()
+        undo = ReplyRow(t.next_id("replies"), campaign_id, household_id, UNDO, _STAFF, undo_key(reply_id), None, None,
+                        None, None, r.method, staff_id, actor, now, prior_status=str(status), undoes=reply_id)
+        t.replies[undo.id] = undo
+        t.reply_keys.add(undo.dedupe_key)
+        if restored == status or status != Status.CONFIRMED_IN_PERSON:
+            return UndoOutcome(status, already=False, changed=False)  # confirmed twice: the earlier one stands
+        answered = restored in ANSWERED
+        first_answer_at = m.first_answer_at
+        m.status, m.status_at = str(restored), now
+        if not answered:
+            m.first_answer_at = None
+            if door_knocked and m.doorknock_at is None:
+                m.doorknock_at = now
+        for st, delta in ((str(status), -1), (str(restored), 1)):
+            key = (campaign_id, m.association_id, st)
+            t.counts[key] = t.counts.get(key, 0) + delta
+        if not answered and first_answer_at is not None:  # the confirmation was the first answer
+            minute = (campaign_id, m.association_id, answer_minute(first_answer_at, c.began))
+            if minute in t.minutes:
+                t.minutes[minute] -= 1
+        transition = StatusTransition(campaign_id, household_id, m.association_id, status, restored, False)
+        self._emit(ReplyEvent((transition,), ()))
+        return UndoOutcome(restored, already=False, changed=True)
 
     def _open_help(self, reply: ReplyRow) -> bool:
         """Puts the household on the open help list; True when it was not open already (a household

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 
 from safetynet.clock import Clock
 from safetynet.domain import ANSWERED, CampaignKind, CampaignState, ContactKind, Status, next_status
-from safetynet.domain.campaigns import Campaign, StatusTransition, ladder_from_json
+from safetynet.domain.campaigns import (
+    Campaign,
+    ChannelHealth,
+    DispatcherBeat,
+    StatusTransition,
+    ladder_from_json,
+)
 from safetynet.domain.roster import Association, Contact, Household, UnknownScopeError
 from safetynet.domain.triggers import TriggerRecord
 from safetynet.store.errors import StoreUnavailable
@@ -76,6 +82,8 @@ class ApiTokenRow:
     label: str
     created_at: float
     revoked_at: float | None = None
+    expires_at: float | None = None
+    last_used_at: float | None = None
 
 
 @dataclass
@@ -172,6 +180,8 @@ class ReplyRow:
     staff_id: int | None
     actor: str | None
     received_at: float
+    prior_status: str | None = None  # a staff confirmation: the household's status just before it
+    undoes: int | None = None  # an undo: the id of the confirmation it takes back
 
 
 @dataclass
@@ -225,6 +235,8 @@ class Tables:
     reply_keys: set[str] = field(default_factory=set)
     help: dict[tuple[int, int], HelpRequestRow] = field(default_factory=dict)
     triggers: dict[int, TriggerRecord] = field(default_factory=dict)
+    dispatchers: dict[str, DispatcherBeat] = field(default_factory=dict)
+    channel_health: dict[tuple[str, str], ChannelHealth] = field(default_factory=dict)  # (owner, channel)
     # set while writes are to fail (tests of a store that cannot write), and after a failed one
     fail_with: BaseException | None = None
     failed: BaseException | None = None
@@ -348,6 +360,10 @@ class Tables:
                 self.counts[ckey] = self.counts.get(ckey, 0) + delta
             transitions.append(StatusTransition(campaign_id, household_id, m.association_id, old, new, first))
         return transitions
+
+    def undone(self) -> set[int]:
+        """Ids of the replies an undo took back."""
+        return {r.undoes for r in self.replies.values() if r.undoes is not None}
 
     def seed_counts(self, campaign_id: int) -> None:
         """Counters recounted from the campaign's households (when it starts)."""

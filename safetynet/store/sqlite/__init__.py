@@ -1,8 +1,8 @@
 """The SQLite adapter of the store's ports: one writer, a few readers, WAL, group commits.
 
 Each repository's SQL lives in its module (`roster`, `auth`, `campaigns`, `outbox`, `replies`,
-`triggers`, `dashboard`, `stats`; `roster_import`, `roster_scope`, `statuses`, `reply_targets` and
-`help_requests` are parts of them); connections, migrations and `GroupCommit` in `db`.
+`triggers`, `dashboard`, `stats`, `health`; `roster_import`, `roster_scope`, `statuses`,
+`reply_targets`, `reply_undo` and `help_requests` are parts of them); connections, migrations and `GroupCommit` in `db`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from safetynet.store.sqlite.auth import AuthStore
 from safetynet.store.sqlite.campaigns import CampaignStore
 from safetynet.store.sqlite.dashboard import SqliteDashboardReads
 from safetynet.store.sqlite.db import Database
+from safetynet.store.sqlite.health import HealthStore
 from safetynet.store.sqlite.outbox import OutboxStore
 from safetynet.store.sqlite.replies import ReplyStore
 from safetynet.store.sqlite.roster import RosterStore
@@ -40,6 +41,7 @@ class SqliteStore:
         # staff pages never queue behind residents' token lookups
         self.dashboard = SqliteDashboardReads(db.staff)
         self.stats = SqliteStatsReads(db.staff)
+        self.health = HealthStore(db)
 
     @property
     def healthy(self) -> bool:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from safetynet.clock import Clock
 from safetynet.domain import MAX_DEPUTIES_PER_ASSOCIATION, Role
-from safetynet.domain.roster import Staff, StaffError
+from safetynet.domain.roster import ApiToken, Staff, StaffError
+from safetynet.store.errors import StoreError
+from safetynet.store.rules import LAST_USED_EVERY_SECONDS
 from safetynet.store.sqlite.db import Database, Row
 
 
@@ -25,12 +27,20 @@ def _staff(row: Row) -> Staff:
 
 _STAFF_COLS = "id, login, display_name, role, scope, phone, telegram_chat_id, webpush, language, active"
 _SESSION_STAFF_COLS = ", ".join(f"s.{c.strip()}" for c in _STAFF_COLS.split(","))
+_API_TOKEN_COLUMNS = "id, role, scope, label, created_at, expires_at, last_used_at, revoked_at"  # noqa: S105 - column names
+
+
+def _api_token(row: Row) -> ApiToken:
+    return ApiToken(id=row["id"], role=Role(row["role"]), scope=row["scope"], label=row["label"],
+                    created_at=row["created_at"], expires_at=row["expires_at"], last_used_at=row["last_used_at"],
+                    revoked_at=row["revoked_at"])
 
 
 class AuthStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        self._last_used_written: dict[int, float] = {}  # token id -> when its last_used_at was written
 
     # -- staff -----------------------------------------------------------------
 
@@ -149,19 +159,39 @@ class AuthStore:
 
     # -- API tokens -------------------------------------------------------------
 
-    async def create_api_token(self, token_hash: str, role: Role, scope: str, label: str = "") -> int:
+    async def create_api_token(self, token_hash: str, role: Role, scope: str, label: str = "",
+                               expires_at: float | None = None) -> int:
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                "INSERT INTO api_tokens (token_hash, role, scope, label, created_at) VALUES (?,?,?,?,?)",
-                (token_hash, str(role), scope, label, self.clock.now()),
+                "INSERT INTO api_tokens (token_hash, role, scope, label, created_at, expires_at) VALUES (?,?,?,?,?,?)",
+                (token_hash, str(role), scope, label, self.clock.now(), expires_at),
             )
             return int(cur.lastrowid or 0)
 
-    async def api_token(self, token_hash: str) -> tuple[Role, str] | None:
+    async def api_token(self, token_hash: str) -> ApiToken | None:
+        """The token with this hash if it may be used now: not revoked, not expired."""
         row = await self.db.staff.fetchone(
-            "SELECT role, scope FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", (token_hash,)
+            f"SELECT {_API_TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL"
+            " AND (expires_at IS NULL OR expires_at > ?)", (token_hash, self.clock.now())
         )
-        return (Role(row["role"]), row["scope"]) if row else None
+        return _api_token(row) if row else None
+
+    async def list_api_tokens(self) -> list[ApiToken]:
+        rows = await self.db.staff.fetchall(f"SELECT {_API_TOKEN_COLUMNS} FROM api_tokens ORDER BY id")
+        return [_api_token(r) for r in rows]
+
+    async def token_used(self, token_id: int) -> None:
+        """Records that the token was just used (at most once a minute per token; never fails a request)."""
+        now = self.clock.now()
+        if now - self._last_used_written.get(token_id, float("-inf")) < LAST_USED_EVERY_SECONDS:
+            return
+        self._last_used_written[token_id] = now
+        if len(self._last_used_written) > 10_000:  # tokens are few; this only bounds a pathological case
+            self._last_used_written = {token_id: now}
+        try:
+            await self.db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, token_id))
+        except StoreError:
+            pass  # the request itself is a read; a store that cannot write says so on the writes that matter
 
     async def revoke_api_token(self, token_id: int) -> bool:
         return (

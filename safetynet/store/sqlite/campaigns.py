@@ -116,15 +116,17 @@ class CampaignStore:
             (json.dumps(dict(options), ensure_ascii=False), campaign_id),
         ) > 0
 
-    async def begin_running(self, campaign_id: int, at: float) -> bool:
-        """The last act of starting: counters seeded, draft → running, ladder step 0 recorded as done.
-        False (nothing changed) unless the campaign is a draft."""
+    async def begin_running(self, campaign_id: int, at: float, started_by: str = "") -> bool:
+        """The last act of starting: counters seeded, draft → running, ladder step 0 recorded as done;
+        `started_by` (who started it) goes into its options. False (nothing changed) unless the
+        campaign is a draft."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 "UPDATE campaigns SET state = 'running', started_at = ?,"
-                " households = (SELECT count(*) FROM campaign_households WHERE campaign_id = ?)"
+                " households = (SELECT count(*) FROM campaign_households WHERE campaign_id = ?),"
+                " options = CASE WHEN ? = '' THEN options ELSE json_set(options, '$.started_by', ?) END"
                 " WHERE id = ? AND state = 'draft'",
-                (at, campaign_id, campaign_id),
+                (at, campaign_id, started_by, started_by, campaign_id),
             )
             if cur.rowcount == 0:
                 return False

@@ -15,6 +15,7 @@ from safetynet.domain.campaigns import CampaignInfo
 from safetynet.domain.replies import Change, ChannelCount, HelpItem
 from safetynet.domain.roster import Association, Coverage, HouseholdLine
 from safetynet.store.sqlite.db import Reads, Row, marks
+from safetynet.store.sqlite.reply_undo import not_undone
 
 ANSWERED_SQL = "('safe', 'need_help', 'confirmed_in_person')"
 _STATUSES = tuple(str(s) for s in ALL_STATUSES)
@@ -137,6 +138,23 @@ class SqliteDashboardReads:
         )
         return [_campaign(r) for r in rows]
 
+    async def drafts(self, limit: int = 10) -> list[CampaignInfo]:
+        """Campaigns waiting to be started (a trigger's proposal), newest first."""
+        rows = await self.db.fetchall(
+            f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE state = 'draft' ORDER BY created_at DESC, id DESC LIMIT ?",
+            (limit,),
+        )
+        return [_campaign(r) for r in rows]
+
+    async def households_within(self, campaign_ids: Iterable[int], association_ids: Iterable[int]) -> dict[int, int]:
+        cids, aids = sorted(set(campaign_ids)), sorted(set(association_ids))
+        if not cids or not aids:
+            return {}
+        rows = await self.db.fetchall(
+            f"SELECT campaign_id, sum(n) FROM campaign_counts WHERE campaign_id IN ({marks(len(cids))})"
+            f" AND association_id IN ({marks(len(aids))}) GROUP BY campaign_id", (*cids, *aids))
+        return {r[0]: int(r[1]) for r in rows}
+
     async def campaign_association_ids(self, campaign_id: int) -> set[int]:
         rows = await self.db.fetchall(
             "SELECT DISTINCT association_id FROM campaign_counts WHERE campaign_id = ?", (campaign_id,)
@@ -176,11 +194,12 @@ class SqliteDashboardReads:
         return None
 
     async def previous_campaign(self, campaign: CampaignInfo) -> CampaignInfo | None:
-        """The campaign of the same scope that started last before this one (for drill comparisons)."""
+        """The campaign of the same kind and scope that started last before this one (a drill is
+        compared with the drill before it, never with a real event that came between)."""
         rows = await self.db.fetchall(
-            f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE id != ? AND state IN ('running', 'closed')"
+            f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE id != ? AND kind = ? AND state IN ('running', 'closed')"
             " AND coalesce(started_at, created_at) < ? ORDER BY coalesce(started_at, created_at) DESC LIMIT 50",
-            (campaign.id, campaign.started_at or campaign.created_at),
+            (campaign.id, campaign.kind, campaign.started_at or campaign.created_at),
         )
         for r in rows:
             c = _campaign(r)
@@ -334,7 +353,7 @@ class SqliteDashboardReads:
         rows = await self.db.fetchall(
             "SELECT ch.association_id, r.channel, count(*) FROM"
             f" (SELECT min(id) AS id FROM replies WHERE campaign_id = ? AND status IN {ANSWERED_SQL}"
-            "  GROUP BY household_id) f JOIN replies r ON r.id = f.id"
+            f"  AND {not_undone()} GROUP BY household_id) f JOIN replies r ON r.id = f.id"
             " JOIN campaign_households ch ON ch.campaign_id = r.campaign_id AND ch.household_id = r.household_id"
             " GROUP BY ch.association_id, r.channel",
             (campaign_id,),

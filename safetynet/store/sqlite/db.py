@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import re
 import sqlite3
+import stat
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from importlib import resources
@@ -60,6 +62,22 @@ def _migrations() -> list[tuple[int, str, str]]:
     if len(versions) != len(set(versions)):
         raise StoreError(f"duplicate migration numbers: {versions}")
     return found
+
+
+def make_private(path: Path) -> None:
+    """The database (and its -wal and -shm) hold every resident's name, address and phone: owner only.
+
+    SQLite gives the -wal and -shm files the mode of the database file, so a database created
+    0600 keeps them 0600; the files of an older install are tightened here.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # an empty file is an empty database
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            mode = stat.S_IMODE(p.stat().st_mode)
+            if mode & 0o077:
+                p.chmod(mode & 0o700)
 
 
 async def _connect(path: Path, *, readonly: bool = False) -> Conn:
@@ -129,7 +147,7 @@ class Database(Reads):
     @classmethod
     async def open(cls, path: Path, readers: int = 2, migrate: bool = True) -> Database:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private(path)
             writer = await _connect(path)
         except (OSError, sqlite3.Error) as e:
             raise StoreUnavailable(f"cannot open the database {path}: {e}") from e

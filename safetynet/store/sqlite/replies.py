@@ -27,10 +27,12 @@ from safetynet.domain.replies import (
     ReplyEvent,
     ReplyItem,
     ReplyTarget,
+    UndoOutcome,
 )
 from safetynet.store.sqlite.db import CHUNK, Conn, Database, GroupCommit, marks
 from safetynet.store.sqlite.help_requests import HELP_SQL, help_row_from, open_help
 from safetynet.store.sqlite.reply_targets import STATUS, TARGET_SQL, TokenLookups, target_from_row
+from safetynet.store.sqlite.reply_undo import not_undone, note_prior_statuses, undo_confirmation
 from safetynet.store.sqlite.statuses import StatusChange, apply_status_changes
 
 log = structlog.get_logger("store")
@@ -137,13 +139,21 @@ class ReplyStore:
         return HouseholdRef(row[0], row[1], row[2], row[3]) if row else None
 
     async def history(self, campaign_id: int, household_id: int) -> list[HistoryEntry]:
-        """Every reply of a household in a campaign, oldest first (append-only: nothing is lost)."""
+        """Every reply of a household in a campaign, oldest first (append-only: nothing is lost;
+        an undone confirmation stays, marked undone, and its undo follows it)."""
         rows = await self.db.fetchall(
             "SELECT status, channel, received_at, people_safe, people_injured, location, note, method,"
-            " coalesce(actor, '') FROM replies WHERE campaign_id = ? AND household_id = ? ORDER BY id",
+            f" coalesce(actor, ''), id, undoes, NOT ({not_undone()}) FROM replies"
+            " WHERE campaign_id = ? AND household_id = ? ORDER BY id",
             (campaign_id, household_id),
         )
-        return [HistoryEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8] or None) for r in rows]
+        return [HistoryEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8] or None, r[9], r[10], bool(r[11]))
+                for r in rows]
+
+    async def reply_id(self, dedupe_key: str) -> int | None:
+        """The id of the reply stored under `dedupe_key` (what an undo names)."""
+        row = await self.db.fetchone("SELECT id FROM replies WHERE dedupe_key = ?", (dedupe_key,))
+        return int(row[0]) if row else None
 
     async def count_replies(self, campaign_id: int, statuses: Sequence[str] = (), channel: str | None = None) -> int:
         sql = "SELECT count(*) FROM replies WHERE campaign_id = ?"
@@ -186,6 +196,24 @@ class ReplyStore:
         event = self._events.pop(batch, None)
         if event is not None:
             self._emit(event)
+        return outcome
+
+    async def undo_confirmation(
+        self, campaign_id: int, household_id: int, reply_id: int, staff_id: int | None, actor: str | None
+    ) -> UndoOutcome | None:
+        """Takes back the staff confirmation `reply_id` (see `reply_undo`); None if there is none such.
+
+        Raises `UndoRefused` when an answer came after it. Runs in its own transaction on the writer,
+        after any batch of answers in flight, so the check and the change see the same household.
+        """
+        async with self.db.transaction() as conn:
+            done = await undo_confirmation(conn, campaign_id, household_id, reply_id, staff_id, actor,
+                                           self.clock.now())
+        if done is None:
+            return None
+        outcome, transition = done
+        if transition is not None:
+            self._emit(ReplyEvent((transition,), ()))
         return outcome
 
     async def mark_handled(self, campaign_id: int, household_id: int, staff_id: int | None, login: str) -> bool | None:
@@ -294,6 +322,7 @@ class ReplyStore:
             is_new.append(new)
             if new:
                 fresh.append(i)
+        await note_prior_statuses(conn, fresh)
         changes = [StatusChange(i.campaign_id, i.household_id, STATUS[i.status], i.at) for i in fresh if i.status != NOTE]
         transitions = await apply_status_changes(conn, changes) if changes else []
         opened: dict[str, bool] = {}

@@ -1,5 +1,6 @@
 /* Association dashboard and door-knock list: live counts and statuses over server-sent events,
-   household filters, one-tap "confirmed in person" and "handled". No framework, no inline code
+   household filters, one-tap "confirmed in person" (with an undo that stays for a while) and
+   "handled". No framework, no inline code
    (the CSP allows only same-origin scripts). EventSource reconnects by itself after a drop and
    sends Last-Event-ID, so the server replays what was missed. */
 (function () {
@@ -170,16 +171,60 @@
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf },
       body: JSON.stringify(body)
-    }).then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r; });
+    }).then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); });
+  }
+  // A confirmation takes the household off the "no answer" list at once: each one gets a line with
+  // an undo button above the table (the row itself may be filtered away), kept for undoSeconds.
+  var undoList = document.querySelector("[data-undo-list]");
+  var undoMs = (parseInt(main.dataset.undoSeconds, 10) || 300) * 1000;
+  function words(template, name, method) {
+    return (template || "").replace("{name}", name).replace("{method}", method || "");
+  }
+  function rowName(tr) {
+    var cell = tr.querySelector("td:nth-child(2)");
+    return cell && cell.firstChild ? cell.firstChild.textContent.trim() : "";
+  }
+  function say(li, text, keepMs) {
+    li.textContent = text;
+    clearTimeout(li.undoTimer);
+    li.undoTimer = setTimeout(function () { li.remove(); }, keepMs);
+  }
+  function offerUndo(tr, replyId, method) {
+    if (!undoList || !replyId) { flash(main.dataset.msgSaved); return; }
+    flash("");
+    var li = document.createElement("li"), text = document.createElement("span"), b = document.createElement("button");
+    text.textContent = words(main.dataset.msgConfirmed, rowName(tr), method);
+    b.type = "button"; b.className = "small";
+    b.dataset.undo = String(replyId); b.dataset.hh = tr.dataset.hh; b.dataset.name = rowName(tr);
+    b.textContent = main.dataset.msgUndo;
+    li.appendChild(text); li.appendChild(b);
+    undoList.insertBefore(li, undoList.firstChild);
+    li.undoTimer = setTimeout(function () { li.remove(); }, undoMs);
+  }
+  function undo(b) {
+    var li = b.closest("li"), name = b.dataset.name;
+    post("/api/campaigns/" + cid + "/households/" + b.dataset.hh + "/undo", { reply_id: Number(b.dataset.undo) })
+      .then(function (doc) {
+        document.querySelectorAll('tr[data-hh="' + b.dataset.hh + '"]').forEach(function (tr) {
+          if (tr.dataset.status !== doc.status) { setStatus(tr, doc.status); }
+        });
+        say(li, words(main.dataset.msgUndone, name), 15000);
+      })
+      .catch(function (err) {
+        if (err.message === "409") { say(li, words(main.dataset.msgUndoRefused, name), 15000); return; }
+        flash(main.dataset.msgFailed); b.disabled = false;
+      });
   }
   document.addEventListener("click", function (e) {
-    var b = e.target.closest ? e.target.closest("button[data-confirm], button[data-handled]") : null;
+    var b = e.target.closest ? e.target.closest("button[data-confirm], button[data-handled], button[data-undo]") : null;
     if (!b || b.disabled) { return; }
     b.disabled = true;
-    if (b.dataset.confirm) {
+    if (b.dataset.undo) {
+      undo(b);
+    } else if (b.dataset.confirm) {
       var tr = b.closest("tr");
       post("/api/campaigns/" + cid + "/households/" + tr.dataset.hh + "/confirm", { method: b.dataset.confirm })
-        .then(function () { setStatus(tr, "confirmed_in_person"); flash(main.dataset.msgSaved); })
+        .then(function (doc) { setStatus(tr, "confirmed_in_person"); offerUndo(tr, doc.reply_id, b.textContent); })
         .catch(function () { flash(main.dataset.msgFailed); })
         .then(function () { b.disabled = false; });
     } else {

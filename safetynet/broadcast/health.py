@@ -1,0 +1,123 @@
+"""Is anything being sent? A dispatcher's heartbeat and each channel's health, kept in the store.
+
+A lane notes every provider attempt in its `LaneHealth` (two attribute checks on a success: the
+send path stays as fast as it was). The dispatcher writes a heartbeat every `HEARTBEAT_SECONDS`
+with the channels whose health changed, and at once (at most once a second) when a channel starts
+or stops failing. The console and `campaign start` read `DispatchStatus`: whether a dispatcher is
+alive, and per channel sending / failing since when / why. The store, not process memory, holds it:
+any web process on the same database sees the dispatcher of another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from safetynet.config import Config
+from safetynet.domain import Channel
+from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
+from safetynet.store.ports import DispatchHealthRepo
+
+IDLE, OK, FAILING = "idle", "ok", "failing"
+# Failures that say the channel, not one recipient, is in trouble (no connection, provider down,
+# wrong credentials, a bug in our sender). A dead number or a gone subscription is the recipient's.
+CHANNEL_WIDE = frozenset({"network", "timeout", "server_error", "configuration", "internal"})
+# So many channel-wide failures in a row make a channel "failing" (one blip does not).
+FAILING_AFTER = 3
+HEARTBEAT_SECONDS = 5.0
+# A dispatcher not heard from for this long is not sending (three heartbeats missed, and some).
+ALIVE_SECONDS = 20.0
+# Health changes are written at most this often (a flapping provider must not flood the writer).
+MIN_WRITE_SECONDS = 1.0
+_DETAIL_CHARS = 200
+
+
+class LaneHealth:
+    """One lane's health as its attempts show it; `changes` counts what the heartbeat must write."""
+
+    __slots__ = ("_streak_since", "_wake", "changes", "detail", "reason", "since", "state", "streak")
+
+    def __init__(self, since: float, wake: Callable[[], None] | None = None) -> None:
+        self.state = IDLE
+        self.since = since
+        self.reason = ""
+        self.detail = ""
+        self.streak = 0  # channel-wide failures in a row
+        self.changes = 0
+        self._streak_since = since
+        self._wake = wake
+
+    def sent(self, at: float) -> None:
+        """The provider took a message (or answered about the recipient): the channel works."""
+        if self.streak:
+            self.streak = 0
+        if self.state != OK:
+            self._become(OK, at, "", "")
+
+    def failed(self, at: float, reason: str, detail: str = "") -> None:
+        if reason not in CHANNEL_WIDE:
+            self.sent(at)
+            return
+        if not self.streak:
+            self._streak_since = at
+        self.streak += 1
+        detail = detail[:_DETAIL_CHARS]
+        if self.state == FAILING:
+            self.reason, self.detail = reason, detail
+            self.changes += 1  # the count and the last reason go out with the next heartbeat
+        elif self.streak >= FAILING_AFTER:
+            self._become(FAILING, self._streak_since, reason, detail)
+
+    def _become(self, state: str, since: float, reason: str, detail: str) -> None:
+        self.state, self.since, self.reason, self.detail = state, since, reason, detail
+        self.changes += 1
+        if self._wake is not None:
+            self._wake()
+
+    def row(self, owner: str, channel: str, now: float) -> ChannelHealth:
+        return ChannelHealth(owner, channel, self.state, self.since, self.reason, self.detail,
+                             self.streak if self.state == FAILING else 0, now)
+
+
+@dataclass(frozen=True)
+class DispatchStatus:
+    """What the console and `campaign start` say about sending."""
+
+    alive: tuple[DispatcherBeat, ...]
+    last_seen: float | None  # the last heartbeat of any dispatcher (None: never one on this database)
+    channels: dict[str, ChannelHealth | None]  # None: no live dispatcher has this channel's lane
+
+    @property
+    def sending(self) -> bool:
+        return bool(self.alive)
+
+    @property
+    def failing(self) -> list[ChannelHealth]:
+        return [h for h in self.channels.values() if h is not None and h.state == FAILING]
+
+
+def enabled_channels(cfg: Config) -> list[str]:
+    return [str(ch) for ch in Channel if getattr(cfg.channels, ch.value).enabled]
+
+
+_WORST = {FAILING: 2, OK: 1, IDLE: 0}
+
+
+def dispatch_status(beats: Sequence[DispatcherBeat], rows: Iterable[ChannelHealth], now: float,
+                    channels: Iterable[str]) -> DispatchStatus:
+    """Folds stored heartbeats and health rows into one status (pure). A channel's health is the
+    worst among the live dispatchers (any one failing means some messages are not going out)."""
+    alive = tuple(b for b in beats if b.stopped_at is None and now - b.seen_at <= ALIVE_SECONDS)
+    owners = {b.owner for b in alive}
+    worst: dict[str, ChannelHealth] = {}
+    for h in rows:
+        if h.owner in owners and (h.channel not in worst or _WORST[h.state] > _WORST[worst[h.channel].state]):
+            worst[h.channel] = h
+    last = max((b.seen_at for b in beats), default=None)
+    return DispatchStatus(alive, last, {ch: worst.get(ch) for ch in channels})
+
+
+async def read_status(store: DispatchHealthRepo, now: float, channels: Iterable[str]) -> DispatchStatus:
+    beats = await store.dispatchers()
+    alive = [b.owner for b in beats if b.stopped_at is None and now - b.seen_at <= ALIVE_SECONDS]
+    return dispatch_status(beats, await store.channels(alive), now, channels)

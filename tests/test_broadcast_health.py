@@ -1,0 +1,172 @@
+"""Whether anything is being sent: lane health (pure), and the dispatcher's heartbeat and channel
+health in the store, with the real SMS client against nothing listening and against the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from channel_helpers import SECRET_KEY, running_sandbox, write_config
+
+from safetynet.broadcast.dispatcher import Dispatcher
+from safetynet.broadcast.health import (
+    ALIVE_SECONDS,
+    FAILING,
+    IDLE,
+    OK,
+    DispatchStatus,
+    LaneHealth,
+    dispatch_status,
+    read_status,
+)
+from safetynet.broadcast.service import CampaignService, CampaignSpec
+from safetynet.channels.registry import build_senders
+from safetynet.channels.sandbox import Sandbox
+from safetynet.clock import FakeClock
+from safetynet.config import Config, load_config
+from safetynet.domain import CampaignKind, Channel
+from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
+from safetynet.domain.roster import HouseholdRecord
+from safetynet.store import Store, open_store
+
+SPEC = CampaignSpec("地震訓練", CampaignKind.DRILL, ("city",), {"ja": "地震の訓練です。無事ですか。"})
+
+
+def test_a_channel_fails_after_failures_in_a_row_that_are_not_the_recipients() -> None:
+    woken: list[str] = []
+    h = LaneHealth(100.0, lambda: woken.append(h.state))
+    assert (h.state, h.since) == (IDLE, 100.0)
+    h.failed(110.0, "network", "Cannot connect to host 127.0.0.1:8090")
+    h.failed(111.0, "network")
+    assert h.state == IDLE and woken == []  # two blips are not an outage
+    h.failed(112.0, "timeout", "no answer")
+    assert (h.state, h.since, h.reason, h.detail, h.streak) == (FAILING, 110.0, "timeout", "no answer", 3)
+    assert woken == [FAILING]  # the heartbeat is told at once
+    before = h.changes
+    h.failed(113.0, "server_error", "503")
+    assert (h.state, h.since, h.reason, h.streak) == (FAILING, 110.0, "server_error", 4)
+    assert h.changes == before + 1 and woken == [FAILING]  # written with the next beat, no wake-up
+    h.failed(114.0, "invalid_number")  # the provider answered about one recipient: the channel works
+    assert (h.state, h.since, h.streak) == (OK, 114.0, 0) and woken == [FAILING, OK]
+    h.sent(115.0)
+    assert (h.state, h.since) == (OK, 114.0) and woken == [FAILING, OK]
+    row = h.row("d-1", "sms", 116.0)
+    assert (row.state, row.since, row.failures, row.updated_at) == (OK, 114.0, 0, 116.0)
+
+
+def beat(owner: str, seen: float, stopped: float | None = None) -> DispatcherBeat:
+    return DispatcherBeat(owner, "host", 1, ("sms", "voice"), 0.0, seen, stopped)
+
+
+def test_the_status_counts_live_dispatchers_only_and_the_worst_channel_among_them() -> None:
+    now = 1000.0
+    beats = [beat("live", now - 1), beat("other", now - 2), beat("stale", now - ALIVE_SECONDS - 1),
+             beat("stopped", now - 1, stopped=now - 1)]
+    rows = [ChannelHealth("live", "sms", OK, 900.0), ChannelHealth("other", "sms", FAILING, 950.0, "network"),
+            ChannelHealth("live", "voice", IDLE, 0.0), ChannelHealth("stale", "voice", FAILING, 1.0, "network"),
+            ChannelHealth("stopped", "telegram", OK, 1.0)]
+    st = dispatch_status(beats, rows, now, ["sms", "voice", "telegram"])
+    assert st.sending and [b.owner for b in st.alive] == ["live", "other"] and st.last_seen == now - 1
+    sms, voice, tg = st.channels["sms"], st.channels["voice"], st.channels["telegram"]
+    assert sms is not None and (sms.owner, sms.state, sms.reason) == ("other", FAILING, "network")
+    assert voice is not None and voice.state == IDLE  # the stale dispatcher's failure is not current
+    assert tg is None  # no live dispatcher has a Telegram lane
+    assert [h.channel for h in st.failing] == ["sms"]
+    gone = dispatch_status(beats[2:], rows, now, ["sms"])
+    assert not gone.sending and gone.last_seen == now - 1 and gone.channels == {"sms": None}
+    assert dispatch_status([], [], now, ["sms"]) == DispatchStatus((), None, {"sms": None})
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # closed again: nothing listens there
+
+
+async def one_mobile_household(store: Store) -> None:
+    await store.roster.import_households([HouseholdRecord("北地区", "桜町町会", "1班", "k1", "世帯1",
+                                                          phone="+819000000001")])
+
+
+@contextlib.asynccontextmanager
+async def dispatching(store: Store, cfg: Config, clock: FakeClock) -> AsyncIterator[Dispatcher]:
+    """The dispatcher with the real channel senders, running until the block ends."""
+    senders = build_senders(cfg)
+    for s in senders.values():
+        await s.start()
+    d = Dispatcher(store, senders, cfg, clock, contacts=store.roster, channels=[Channel.SMS])
+    task = asyncio.create_task(d.run())
+    try:
+        yield d
+    finally:
+        d.stop()
+        await task
+        for s in senders.values():
+            await s.close()
+
+
+async def until(clock: FakeClock, store: Store, test: Callable[[DispatchStatus], bool],
+                steps: int = 120) -> DispatchStatus:
+    """Moves the clock a second at a time until the stored status passes `test`."""
+    for _ in range(steps):
+        st = await read_status(store.health, clock.now(), ["sms"])
+        if test(st):
+            return st
+        await clock.advance(1.0)
+    raise AssertionError(f"status never came: {st}")
+
+
+async def test_with_no_provider_listening_the_stored_health_says_sms_is_failing_since_when_and_why(
+        tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{closed_port()}"  # `safetynet sandbox` was never started
+    cfg = load_config(write_config(tmp_path), env={"SAFETYNET_SECRET_KEY": SECRET_KEY,
+                                                   "SAFETYNET_CHANNELS_SMS_API_BASE_URL": dead,
+                                                   "SAFETYNET_CHANNELS_SMS_MAX_PER_SECOND": "0"})
+    clock = FakeClock()
+    store = await open_store(cfg, clock)
+    try:
+        await one_mobile_household(store)
+        assert not (await read_status(store.health, clock.now(), ["sms"])).sending
+        await CampaignService(store, cfg, clock).launch(SPEC)
+        started = clock.now()
+        async with dispatching(store, cfg, clock) as d:
+            st = await until(clock, store, lambda s: s.sending and s.channels["sms"] is not None)
+            assert [b.owner for b in st.alive] == [d.owner]
+            st = await until(clock, store, lambda s: bool(s.failing))
+            sms = st.channels["sms"]
+            assert sms is not None and sms.state == FAILING and sms.reason == "network"
+            assert started <= sms.since < clock.now() and sms.failures >= 3
+            assert "Cannot connect" in sms.detail or "refused" in sms.detail.lower()
+        st = await read_status(store.health, clock.now(), ["sms"])
+        assert not st.sending and st.last_seen == clock.now()  # a clean stop says so at once
+        counts = await store.campaigns.delivery_counts((await store.campaigns.running())[0].id)
+        assert not any(state == "sent" for (_, _, state) in counts)  # and indeed nothing went out
+    finally:
+        await store.close()
+
+
+async def test_a_provider_that_comes_back_turns_the_channel_ok(tmp_path: Path) -> None:
+    env = {"SAFETYNET_CHANNELS_SMS_MAX_PER_SECOND": "0"}
+    async with running_sandbox(tmp_path, env=env, callbacks=False, fail_5xx=1.0) as (sb, cfg):
+        clock = FakeClock()
+        store = await open_store(cfg, clock)
+        try:
+            await one_mobile_household(store)
+            await CampaignService(store, cfg, clock).launch(SPEC)
+            async with dispatching(store, cfg, clock):
+                st = await until(clock, store, lambda s: bool(s.failing))
+                sms = st.channels["sms"]
+                assert sms is not None and sms.reason == "server_error"
+                sb.faults.update({"fail_5xx": 0.0})
+                st = await until(clock, store, lambda s: s.channels["sms"] is not None
+                                 and s.channels["sms"].state == OK, steps=600)
+                assert st.failing == [] and len(_messages(sb)) == 1
+        finally:
+            await store.close()
+
+
+def _messages(sb: Sandbox) -> list[object]:
+    return [r for r in sb.records if r.kind == "message"]

@@ -1,0 +1,94 @@
+"""Headless Chromium: a wrong tap on safety data can be taken back. 訪問 on a head's dashboard offers
+an undo that stays above the table (the row itself leaves the "no answer" filter at once); 削除 on
+the enrolment page asks first, and works without JavaScript as before."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from browser import PHONE, browser, login, new_page, screenshot
+from dashboard_fixtures import ASSOC_A, password, world
+from replies_fixtures import enrolment_code, running_app
+
+from safetynet.clock import SystemClock
+from safetynet.domain import ContactKind
+
+pytestmark = [pytest.mark.browser]
+
+WAIT_MS = 5000
+
+
+async def test_a_wrong_visit_tap_is_undone_from_the_dashboard(tmp_path: Path) -> None:
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "head_a", password("head_a"))
+        aid = w.assoc_ids[ASSOC_A]
+        hh = w.hh("A-002").id
+        row = f'#hh-rows tr[data-hh="{hh}"]'
+        assert await page.get_attribute("main", "data-undo-seconds") == "300"
+        await page.check('input[name="filter"][value="noanswer"]')
+
+        await page.click(f'{row} button[data-confirm="visit"]')
+        line = page.locator("[data-undo-list] li").first
+        await line.locator("button[data-undo]").wait_for(timeout=WAIT_MS)
+        assert await line.locator("span").inner_text() == "佐藤 花子：訪問で対面確認済みにしました。"
+        assert await line.locator("button[data-undo]").inner_text() == "取り消す"
+        assert await page.is_hidden(row)  # answered: gone from the "no answer" list, the undo stays
+        assert await w.status("A-002") == "confirmed_in_person"
+        await screenshot(page, "dashboard-undo-offered")
+
+        door = await new_page(b)
+        await login(door, w.url, "head_a", password("head_a"))
+        await door.goto(f"{w.url}/a/{aid}/doorknock?campaign={w.campaign_id}")
+        assert await door.locator(f'table.dk tr[data-hh="{hh}"]').count() == 0
+
+        await line.locator("button[data-undo]").click()
+        await page.wait_for_function(
+            "sel => { const r = document.querySelector(sel); return r && r.dataset.status === 'pending' && !r.hidden; }",
+            arg=row, timeout=WAIT_MS)
+        assert await line.inner_text() == "佐藤 花子：対面確認を取り消し、元の状況に戻しました。"
+        assert await w.status("A-002") == "pending"
+        entries = await w.store.replies.history(w.campaign_id, hh)
+        assert [(e.status, e.actor, e.undone) for e in entries] == [
+            ("confirmed_in_person", "head_a", True), ("undo", "head_a", False)]
+        await screenshot(page, "dashboard-undo-done")
+
+        await door.reload()  # back on the door-knock list
+        assert await door.locator(f'table.dk tr[data-hh="{hh}"]').count() == 1
+
+
+async def test_removing_a_contact_asks_first_without_javascript(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env, browser() as b:
+        ctx = await b.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
+                                  locale="ja-JP", java_script_enabled=False)
+        page = await ctx.new_page()
+        code = await enrolment_code(env, "A-002")
+        await page.goto(f"{env.url}/join/{code}")
+        landline = page.locator("ul.channels li", has_text="固定電話")
+
+        await landline.get_by_role("button", name="削除").click()
+        await page.wait_for_load_state()
+        assert "この連絡先を削除しますか？ 固定電話（音声） …0002" in await page.inner_text("main")
+        await screenshot(page, "join-remove-confirm")
+        await page.get_by_role("link", name="やめる（削除しない）").click()
+        await page.wait_for_load_state()
+        assert await landline.count() == 1  # kept
+        household = await env.store.roster.get_household(env.hh("A-002").id)
+        assert household is not None and ContactKind.LANDLINE in {c.kind for c in household.contacts}
+
+        await landline.get_by_role("button", name="削除").click()
+        await page.get_by_role("button", name="削除する").click()
+        await page.wait_for_load_state()
+        assert await page.inner_text("p.notice") == "削除しました。"
+        assert await landline.count() == 0
+        household = await env.store.roster.get_household(env.hh("A-002").id)
+        assert household is not None and ContactKind.LANDLINE not in {c.kind for c in household.contacts}
+
+        # the household's last contact: the question says what removing it means
+        await page.goto(f"{env.url}/join/{await enrolment_code(env, 'A-001')}")
+        await page.locator("ul.channels li").get_by_role("button", name="削除").click()
+        await page.wait_for_load_state()
+        assert "これが最後の連絡先です" in await page.get_by_role("alert").inner_text()
+        await screenshot(page, "join-remove-last-contact")
+        await ctx.close()
