@@ -6,8 +6,9 @@ import pytest
 
 from safetynet.domain import Role
 from safetynet.domain.roster import ApiToken, StaffError
+from safetynet.store.rules import LAST_USED_EVERY_SECONDS
 
-from .support import MATSU, NORTH, SAKURA, StoreFactory, clock_of, seed
+from .support import MATSU, NORTH, SAKURA, BreakWrites, StoreFactory, clock_of, seed
 
 
 async def test_staff_are_added_read_and_removed(store_factory: StoreFactory) -> None:
@@ -123,3 +124,47 @@ async def test_api_tokens_work_until_revoked(store_factory: StoreFactory) -> Non
         # the list keeps revoked tokens, never a token itself
         listed = await store.auth.list_api_tokens()
         assert [(t.id, t.revoked_at) for t in listed] == [(first, now), (second, None)]
+
+
+async def test_an_api_token_stops_working_when_it_expires(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        until = clock.now() + 3600
+        token_id = await store.auth.create_api_token("hash-1", Role.CITY_ADMIN, "city", "bot", expires_at=until)
+        found = await store.auth.api_token("hash-1")
+        assert found is not None and found.expires_at == until and found.usable(clock.now())
+        await clock.advance(3599)
+        assert await store.auth.api_token("hash-1") is not None
+        await clock.advance(1)
+        assert await store.auth.api_token("hash-1") is None
+        (listed,) = await store.auth.list_api_tokens()
+        assert (listed.id, listed.expires_at, listed.revoked_at) == (token_id, until, None)
+        assert not listed.usable(clock.now())
+
+
+async def test_a_tokens_last_use_is_written_at_most_once_a_minute(store_factory: StoreFactory,
+                                                                  break_writes: BreakWrites) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        token_id = await store.auth.create_api_token("hash-1", Role.CITY_ADMIN, "city")
+        other = await store.auth.create_api_token("hash-2", Role.CITY_ADMIN, "city")
+
+        async def last_used() -> dict[int, float | None]:
+            return {t.id: t.last_used_at for t in await store.auth.list_api_tokens()}
+
+        assert await last_used() == {token_id: None, other: None}
+        first = clock.now()
+        await store.auth.token_used(token_id)
+        assert await last_used() == {token_id: first, other: None}
+        await clock.advance(LAST_USED_EVERY_SECONDS - 1)
+        await store.auth.token_used(token_id)  # a dashboard polling: no write
+        assert await last_used() == {token_id: first, other: None}
+        await clock.advance(1)
+        await store.auth.token_used(token_id)
+        assert await last_used() == {token_id: clock.now(), other: None}
+        # a store that cannot write does not fail the request that used the token
+        await break_writes(store, True)
+        await clock.advance(LAST_USED_EVERY_SECONDS)
+        await store.auth.token_used(other)
+        await break_writes(store, False)
+        assert (await last_used())[other] is None

@@ -8,6 +8,7 @@ from safetynet.store import Store
 
 from .support import (
     MATSU,
+    MSG,
     NORTH,
     SAKURA,
     SOUTH,
@@ -105,6 +106,60 @@ async def test_the_previous_campaign_has_the_same_scope_and_started_before(store
         assert prev is not None and prev.id == first  # cancelled ones and other scopes do not compare
         first_info = await store.dashboard.campaign(first)
         assert first_info is not None and await store.dashboard.previous_campaign(first_info) is None
+
+
+async def test_a_drill_is_compared_with_the_drill_before_it_not_a_real_event_between(
+        store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        await seed(store)
+        scope = ["association:梅町"]
+        drill = await running_campaign(store, scope)
+        await clock.advance(60)
+        real = await running_campaign(store, scope, kind=CampaignKind.REAL)
+        await clock.advance(60)
+        second = await running_campaign(store, scope)
+        await clock.advance(60)
+        later_real = await running_campaign(store, scope, kind=CampaignKind.REAL)
+        for this, before in ((second, drill), (later_real, real), (real, None), (drill, None)):
+            info = await store.dashboard.campaign(this)
+            assert info is not None
+            prev = await store.dashboard.previous_campaign(info)
+            assert (prev.id if prev else None) == before, (this, before)
+
+
+async def test_drafts_waiting_to_start_newest_first(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        await seed(store)
+        assert await store.dashboard.drafts() == []
+        older = await store.campaigns.create(kind=CampaignKind.REAL, title="地震 提案", scope=["city"], messages=MSG,
+                                             source="trigger")
+        await clock.advance(10)
+        newer = await store.campaigns.create(kind=CampaignKind.DRILL, title="訓練", scope=["association:梅町"],
+                                             messages=MSG)
+        started = await running_campaign(store)  # not a draft any more
+        withdrawn = await store.campaigns.create(kind=CampaignKind.REAL, title="取り下げ", scope=["city"], messages=MSG)
+        assert await store.campaigns.cancel_draft(withdrawn.id, clock.now())
+        drafts = await store.dashboard.drafts()
+        assert [d.id for d in drafts] == [newer.id, older.id] and started not in [d.id for d in drafts]
+        assert (drafts[1].kind, drafts[1].title, drafts[1].state, drafts[1].scope) == (
+            "real", "地震 提案", "draft", ("city",))
+        assert [d.id for d in await store.dashboard.drafts(limit=1)] == [newer.id]
+
+
+async def test_households_of_campaigns_within_associations(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        await seed(store)
+        a = await association_ids(store)
+        city = await running_campaign(store)
+        ume = await running_campaign(store, ["association:梅町"])
+        draft = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["city"], messages=MSG)
+        within = store.dashboard.households_within
+        assert await within([city, ume, draft.id], [a[SAKURA], a[UME]]) == {city: 6, ume: 2}
+        assert await within([city, ume], [a[MATSU]]) == {city: 1}
+        assert await within([city], [a[SAKURA], a[UME], a[MATSU]]) == {city: 7}
+        assert await within([], [a[SAKURA]]) == {} and await within([city], []) == {}
 
 
 async def test_households_of_a_campaign_with_their_status(store_factory: StoreFactory) -> None:
@@ -234,3 +289,20 @@ async def test_first_answers_by_channel(store_factory: StoreFactory) -> None:
         got = sorted(await store.dashboard.first_answers_by_channel(cid), key=lambda c: (c.association_id, c.channel))
         assert got == sorted([ChannelCount(a[SAKURA], "sms", 2), ChannelCount(a[UME], "staff", 1)],
                              key=lambda c: (c.association_id, c.channel))
+
+
+async def test_an_undone_confirmation_is_no_first_answer(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        await _reply(store, cid, ids["U-1"], "confirmed_in_person", "staff-1", channel="staff")
+        await _reply(store, cid, ids["U-2"], "confirmed_in_person", "staff-2", channel="staff")
+        reply_id = await store.replies.reply_id("staff-1")
+        assert reply_id is not None
+        await store.replies.undo_confirmation(cid, ids["U-1"], reply_id, None, "head")
+        assert await store.dashboard.first_answers_by_channel(cid) == [ChannelCount(a[UME], "staff", 1)]
+        await _reply(store, cid, ids["U-1"], "safe", "k1", channel="sms")  # the resident's own answer, later
+        got = await store.dashboard.first_answers_by_channel(cid)
+        assert sorted(got, key=lambda c: c.channel) == [ChannelCount(a[UME], "sms", 1), ChannelCount(a[UME], "staff", 1)]
+

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from safetynet.domain import CampaignKind, CampaignState, Role, Status
-from safetynet.domain.replies import Location, ReplyDetails, ReplyEvent, ReplyItem
+from safetynet.domain.replies import Location, ReplyDetails, ReplyEvent, ReplyItem, UndoOutcome, UndoRefused
 from safetynet.store import Store
 
 from .support import (
@@ -260,3 +260,154 @@ async def test_an_answer_to_a_household_outside_the_campaign_changes_no_status(s
         assert not outcome.duplicate
         assert ids["S-1"] not in await store.campaigns.household_statuses(cid)
         assert await store.replies.help_list(cid) == []
+
+
+# -- taking back an in-person confirmation ---------------------------------------------------------
+
+
+async def confirm(store: Store, cid: int, hid: int, key: str, method: str = "visit", actor: str = "head") -> int:
+    """A staff confirmation in person, as the intake records one; its reply id."""
+    await store.replies.record(await item(store, cid, hid, "confirmed_in_person", key, channel="staff",
+                                          method=method, staff_id=1, actor=actor))
+    reply_id = await store.replies.reply_id(key)
+    assert reply_id is not None
+    return reply_id
+
+
+async def tallies(store: Store, cid: int) -> tuple[dict[tuple[int, str], int], dict[tuple[int, int], int]]:
+    """(households per association and status, first answers per association and minute), zeros left out."""
+    counts = {(c.association_id, c.status): c.n for c in await store.stats.counts(cid) if c.n}
+    minutes = {(m.association_id, m.minute): m.n for m in await store.stats.minutes(cid) if m.n}
+    return counts, minutes
+
+
+async def test_an_undone_confirmation_puts_back_the_status_before_it(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        u2 = ids["U-2"]
+        await clock.advance(30)
+        await store.replies.record(await item(store, cid, u2, "read", "k1"))
+        before = await tallies(store, cid)
+        await clock.advance(90)
+        reply_id = await confirm(store, cid, u2, "staff:1")
+        assert await store.replies.reply_id("nope") is None
+        assert (await store.campaigns.household_statuses(cid))[u2] == Status.CONFIRMED_IN_PERSON
+        assert await tallies(store, cid) != before
+        events: list[ReplyEvent] = []
+        store.replies.add_listener(events.append)
+
+        await clock.advance(30)
+        outcome = await store.replies.undo_confirmation(cid, u2, reply_id, 2, "deputy")
+        assert outcome == UndoOutcome(Status.READ, already=False, changed=True)
+        assert (await store.campaigns.household_statuses(cid))[u2] == Status.READ
+        assert await tallies(store, cid) == before  # counters and the answer curve as if it never happened
+        [e] = events
+        [tr] = e.transitions
+        assert (tr.household_id, tr.association_id, tr.old, tr.new, tr.first_answer) == (
+            u2, a[UME], Status.CONFIRMED_IN_PERSON, Status.READ, False)
+        history = await store.replies.history(cid, u2)
+        assert [(h.status, h.channel, h.method, h.actor, h.undoes, h.undone) for h in history] == [
+            ("read", "web", None, None, None, False), ("confirmed_in_person", "staff", "visit", "head", None, True),
+            ("undo", "staff", "visit", "deputy", reply_id, False)]
+        assert history[1].id == reply_id and history[0].id < reply_id < history[2].id
+        assert history[2].at - history[1].at == 30
+
+        # the same undo again (a double tap) stores and changes nothing
+        again = await store.replies.undo_confirmation(cid, u2, reply_id, 2, "deputy")
+        assert again == UndoOutcome(Status.READ, already=True)
+        assert len(await store.replies.history(cid, u2)) == 3 and len(events) == 1
+        # the household can be confirmed again, and that confirmation undone in its turn
+        second = await confirm(store, cid, u2, "staff:2")
+        assert (await store.campaigns.household_statuses(cid))[u2] == Status.CONFIRMED_IN_PERSON
+        done = await store.replies.undo_confirmation(cid, u2, second, None, "head")
+        assert done == UndoOutcome(Status.READ, already=False, changed=True)
+
+
+async def test_an_answer_after_the_confirmation_stands(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        s1 = ids["S-1"]
+        reply_id = await confirm(store, cid, s1, "staff:1")
+        await store.replies.record(await item(store, cid, s1, "safe", "k1"))  # the resident answers after the visit
+        with pytest.raises(UndoRefused, match="answer came after"):
+            await store.replies.undo_confirmation(cid, s1, reply_id, None, "head")
+        assert (await store.campaigns.household_statuses(cid))[s1] == Status.SAFE
+        assert [h.status for h in await store.replies.history(cid, s1)] == ["confirmed_in_person", "safe"]
+
+
+async def test_confirmations_are_undone_latest_first(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        u1 = ids["U-1"]
+        await store.replies.record(await item(store, cid, u1, "need_help", "k1"))
+        first = await confirm(store, cid, u1, "staff:1", "phone")
+        second = await confirm(store, cid, u1, "staff:2", "visit", actor="deputy")
+        with pytest.raises(UndoRefused):
+            await store.replies.undo_confirmation(cid, u1, first, None, "head")  # the second came after it
+        # the second confirmation changed nothing: undoing it leaves the first one standing
+        kept = await store.replies.undo_confirmation(cid, u1, second, None, "head")
+        assert kept == UndoOutcome(Status.CONFIRMED_IN_PERSON, already=False, changed=False)
+        back = await store.replies.undo_confirmation(cid, u1, first, None, "head")
+        assert back == UndoOutcome(Status.NEED_HELP, already=False, changed=True)  # the resident's own answer
+        assert (await store.campaigns.household_statuses(cid))[u1] == Status.NEED_HELP
+        assert [h.household_id for h in await store.replies.help_list(cid)] == [u1]
+
+
+async def test_only_a_staff_confirmation_of_that_household_can_be_undone(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        other = await running_campaign(store, [f"association:{UME}"])
+        reply_id = await confirm(store, cid, ids["S-1"], "staff:1")
+        await store.replies.record(await item(store, cid, ids["S-2"], "safe", "k1"))
+        own = await store.replies.reply_id("k1")
+        assert own is not None
+        undo = store.replies.undo_confirmation
+        assert await undo(cid, ids["S-2"], reply_id, None, "head") is None  # another household's confirmation
+        assert await undo(cid, ids["S-2"], own, None, "head") is None  # a resident's own answer
+        assert await undo(other, ids["S-1"], reply_id, None, "head") is None  # not in that campaign
+        assert await undo(cid, ids["S-1"], 10**9, None, "head") is None
+        assert (await store.campaigns.household_statuses(cid))[ids["S-1"]] == Status.CONFIRMED_IN_PERSON
+        assert [h.status for h in await store.replies.history(cid, ids["S-1"])] == ["confirmed_in_person"]
+
+
+async def test_a_household_silent_again_after_the_door_knock_step_goes_back_on_its_list(
+        store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store, [f"association:{UME}"])
+        u1, u2 = ids["U-1"], ids["U-2"]
+        first_u1 = await confirm(store, cid, u1, "staff:1")  # confirmed before the door-knock step
+        for step in (1, 2, 3):
+            assert await store.campaigns.advance_ladder(cid, step, clock.now())
+        await store.campaigns.mark_doorknock(cid, clock.now())
+        assert await store.campaigns.doorknock_households(cid, a[UME]) == [u2]
+        assert (await store.campaigns.household_statuses(cid))[u2] == Status.UNREACHABLE
+        later_u2 = await confirm(store, cid, u2, "staff:2")  # a visit on the door-knock round
+        assert await store.campaigns.doorknock_households(cid, a[UME]) == []
+        for hid, reply_id in ((u1, first_u1), (u2, later_u2)):
+            outcome = await store.replies.undo_confirmation(cid, hid, reply_id, None, "head")
+            assert outcome == UndoOutcome(Status.UNREACHABLE, already=False, changed=True)
+        assert await store.campaigns.doorknock_households(cid, a[UME]) == [u1, u2]
+        assert await store.campaigns.doorknock_counts(cid) == {a[UME]: 2}
+        counts, minutes = await tallies(store, cid)
+        assert counts == {(a[UME], "unreachable"): 2} and minutes == {}
+
+
+async def test_a_read_after_the_visit_counts_when_it_is_undone(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        m1 = ids["M-1"]
+        reply_id = await confirm(store, cid, m1, "staff:1")
+        await store.replies.record(await item(store, cid, m1, "read", "k1"))  # the resident opened the page since
+        assert (await store.campaigns.household_statuses(cid))[m1] == Status.CONFIRMED_IN_PERSON
+        outcome = await store.replies.undo_confirmation(cid, m1, reply_id, None, "head")
+        assert outcome == UndoOutcome(Status.READ, already=False, changed=True)

@@ -55,6 +55,13 @@ async def test_import_refuses_a_broken_file_and_writes_nothing(store_factory: St
             await store.roster.import_households(moved)
         with pytest.raises(ValueError, match="appears twice"):
             await store.roster.import_households([*city(), city()[0]])
+        # characters the file reader refuses, from a caller that skipped it
+        bidi = dataclasses.replace(city()[1], address="桜町\u202e1-2")
+        with pytest.raises(ValueError, match=r"household 'S-2' of association '桜町': a cell contains U\+202E"):
+            await store.roster.import_households([city()[0], bidi])
+        broken = dataclasses.replace(city()[0], notes="一行目\n二行目")
+        with pytest.raises(ValueError, match=r"U\+000A \(LF\)"):
+            await store.roster.import_households([broken])
         assert (await store.roster.summary()).households == 0 and await store.roster.list_associations() == []
 
 
