@@ -78,7 +78,9 @@ def _strip(text: str) -> str:
     if not compact:
         raise PhoneError("is empty")
     if not _DIGITS.fullmatch(compact):
-        bad = next(ch for ch in compact if not (ch.isdigit() or ch == "+"))
+        bad = next((ch for ch in compact if not (ch.isdigit() or ch == "+")), None)
+        if bad is None:  # digits and plus signs only: a + alone, twice, or after a digit
+            raise PhoneError(f"{text.strip()!r} is not a phone number (a + comes only before the digits)")
         raise PhoneError(f"{text.strip()!r} is not a phone number (it contains {bad!r})")
     return compact
 
