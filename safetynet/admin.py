@@ -12,10 +12,10 @@ from pathlib import Path
 from safetynet.auth import hash_password, new_token, token_expiry, token_hash, validate_role_scope
 from safetynet.config import Config
 from safetynet.domain import Role, Scope
+from safetynet.domain.roster import StaffError
 from safetynet.i18n import t
 from safetynet.passwords import PasswordError, check_password
 from safetynet.store import store_session
-from safetynet.store.auth import StaffError
 
 
 class CommandError(Exception):

@@ -189,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level = "warning"  # one-shot commands print their own summary; logs only for problems
     configure_logging(level, cfg.logging.format)
     from safetynet.admin import CommandError
-    from safetynet.store.db import StoreError
+    from safetynet.store import StoreError
 
     try:
         return int(args.func(cfg, args))

@@ -44,6 +44,8 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class StoreConfig:
+    # Which store: empty (SQLite at `path`) or sqlite:///PATH; see `check_store_url`.
+    url: str = ""
     path: str = "var/safetynet.db"
     readers: int = 2
 
@@ -206,7 +208,9 @@ class Config:
 
     @property
     def db_path(self) -> Path:
-        p = Path(self.store.path)
+        """The SQLite file: from `store.url` when it is sqlite:///PATH, else `store.path`."""
+        url = self.store.url.strip()
+        p = Path(url[len(SQLITE_URL_PREFIX):] if url.startswith(SQLITE_URL_PREFIX) else self.store.path)
         return p if p.is_absolute() else Path(self.base_dir) / p
 
     @property
@@ -217,6 +221,30 @@ class Config:
     def resolve(self, path: str) -> Path:
         p = Path(path)
         return p if p.is_absolute() else Path(self.base_dir) / p
+
+
+SQLITE_URL_PREFIX = "sqlite:///"
+
+
+def check_store_url(url: str) -> str:
+    """The store's kind ("sqlite") from `[store] url`; ConfigError for anything else.
+
+    Empty means SQLite at `[store] path`; sqlite:///PATH is SQLite at PATH (relative to the config
+    file's folder; sqlite:////abs/path for an absolute one). Only the scheme of another URL is
+    repeated in the error: the rest may hold a password.
+    """
+    url = url.strip()
+    if not url:
+        return "sqlite"
+    if url.startswith(SQLITE_URL_PREFIX):
+        if not url[len(SQLITE_URL_PREFIX):].strip():
+            raise ConfigError("config: store.url sqlite:/// needs a file path, e.g. sqlite:///var/safetynet.db")
+        return "sqlite"
+    scheme = urlsplit(url).scheme if "://" in url else ""
+    shown = f"a {scheme}:// URL" if scheme.isascii() and scheme.replace("+", "").isalnum() else "that value"
+    raise ConfigError(
+        f"config: store.url must be empty or sqlite:///PATH, got {shown} (only SQLite is supported for now)"
+    )
 
 
 _NOT_FROM_FILE = {"secrets", "base_dir"}
@@ -315,6 +343,7 @@ def _build(cls: type, table: Mapping[str, Any], env: Mapping[str, str], prefix: 
 
 
 def _validate(cfg: Config) -> None:
+    check_store_url(cfg.store.url)
     for name in ("webpush", "telegram", "sms", "voice"):
         ch = getattr(cfg.channels, name)
         if ch.max_per_second < 0:

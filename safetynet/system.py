@@ -121,7 +121,7 @@ async def running_system(
         notifier = StaffNotifier(store, cfg, senders, clock)
         intake = ReplyIntake(store, cfg, clock, notifier)
         await intake.start()
-        dispatcher = (Dispatcher(store.campaigns, senders, cfg, clock, contacts=store.roster,
+        dispatcher = (Dispatcher(store, senders, cfg, clock, contacts=store.roster,
                                  stop_grace_seconds=stop_grace_seconds) if dispatch else None)
         campaigns = CampaignService(store, cfg, clock, on_change=dispatcher.wake if dispatcher else None)
         scheduler = (

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need (venv, test extras, Debian's chromium) and runs lint, types and the suite.
+# Installs what the tests need (venv, test extras, Debian's chromium) and runs lint, types, import contracts
+# and the suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,9 +20,10 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -e '.[test]'
 
-# Lint and types first, but the suite runs either way so one run shows every problem.
+# Lint, types and the import contracts first, but the suite runs either way so one run shows every problem.
 status=0
 .venv/bin/ruff check safetynet tests scripts || status=1
 .venv/bin/mypy || status=1
+.venv/bin/lint-imports --no-cache || status=1
 .venv/bin/pytest -q "$@" || status=$?
 exit "$status"

@@ -18,16 +18,15 @@ import aiohttp
 from aiohttp import web
 
 from safetynet.auth import Viewer, hash_password, new_token, token_hash
-from safetynet.broadcast.model import StepPlan
 from safetynet.clock import Clock, FakeClock
 from safetynet.config import Config, load_config
 from safetynet.domain import CampaignKind, Role, Scope
+from safetynet.domain.campaigns import Enrolment, StepPlan
+from safetynet.domain.roster import Household, HouseholdRecord
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.tokens import reply_token
 from safetynet.replies.tokens import token_hash as reply_token_hash
-from safetynet.roster.model import Household, HouseholdRecord
 from safetynet.store import Store, open_store
-from safetynet.store.campaigns import Enrolment
 from safetynet.web.app import Services, app_runner, create_app
 
 SECRET = "test-secret-key-for-dashboards"
@@ -110,7 +109,7 @@ class World:
 
     async def answer(self, key: str, status: str, campaign_id: int | None = None, channel: str = "web",
                      note: str | None = None) -> None:
-        from safetynet.replies.model import ReplyDetails
+        from safetynet.domain.replies import ReplyDetails
 
         target = await self.intake.target_for(campaign_id or self.campaign_id, self.hh(key).id)
         assert target is not None, key

@@ -34,8 +34,8 @@ from safetynet.channels.sandbox import Sandbox
 from safetynet.clock import SystemClock
 from safetynet.config import Config, load_config
 from safetynet.domain import Role
+from safetynet.domain.roster import HouseholdRecord
 from safetynet.roster.generate import generate_roster
-from safetynet.roster.model import HouseholdRecord
 from safetynet.store import open_store
 
 SECRET = "test-secret-key-for-reliability"

@@ -18,8 +18,8 @@ from dashboard_fixtures import ASSOC_A, World, client, login, world
 from reliability_helpers import read_db, refusal_problems
 from test_scope_routes import fill
 
-from safetynet.replies.model import ReplyDetails
-from safetynet.roster.model import HouseholdRecord
+from safetynet.domain.replies import ReplyDetails
+from safetynet.domain.roster import HouseholdRecord
 
 # -- SQL injection -------------------------------------------------------------------------------
 

@@ -32,8 +32,8 @@ from test_scope_routes import PUBLIC_EXACT, PUBLIC_PREFIXES, fill
 from safetynet.broadcast.service import CampaignService
 from safetynet.config import CapConfig, TriggersConfig
 from safetynet.domain import Role
+from safetynet.domain.roster import HouseholdRecord
 from safetynet.roster.codes import hash_code, new_code
-from safetynet.roster.model import HouseholdRecord
 from safetynet.triggers.service import TriggerService
 
 CAP_SAMPLE = Path(__file__).resolve().parent / "data" / "cap" / "01-actual-alert.xml"

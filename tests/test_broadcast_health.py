@@ -22,14 +22,14 @@ from safetynet.broadcast.health import (
     dispatch_status,
     read_status,
 )
-from safetynet.broadcast.model import ChannelHealth, DispatcherBeat
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.channels.registry import build_senders
 from safetynet.channels.sandbox import Sandbox
 from safetynet.clock import FakeClock
 from safetynet.config import Config, load_config
 from safetynet.domain import CampaignKind, Channel
-from safetynet.roster.model import HouseholdRecord
+from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
+from safetynet.domain.roster import HouseholdRecord
 from safetynet.store import Store, open_store
 
 SPEC = CampaignSpec("地震訓練", CampaignKind.DRILL, ("city",), {"ja": "地震の訓練です。無事ですか。"})
@@ -97,7 +97,7 @@ async def dispatching(store: Store, cfg: Config, clock: FakeClock) -> AsyncItera
     senders = build_senders(cfg)
     for s in senders.values():
         await s.start()
-    d = Dispatcher(store.campaigns, senders, cfg, clock, contacts=store.roster, channels=[Channel.SMS])
+    d = Dispatcher(store, senders, cfg, clock, contacts=store.roster, channels=[Channel.SMS])
     task = asyncio.create_task(d.run())
     try:
         yield d

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from safetynet.broadcast.model import DEFAULT_LADDER, PRIORITY_DEFAULT, PRIORITY_VULNERABLE, LadderStep
-from safetynet.broadcast.planner import channel_order, count_channels, next_channel, plan_step
+from safetynet.broadcast.planner import count_channels, plan_step
 from safetynet.domain import Channel, ContactKind
-from safetynet.roster.model import Contact, TargetHousehold
+from safetynet.domain.campaigns import (
+    DEFAULT_LADDER,
+    PRIORITY_DEFAULT,
+    PRIORITY_VULNERABLE,
+    LadderStep,
+    channel_order,
+    next_channel,
+)
+from safetynet.domain.roster import Contact, TargetHousehold
 
 W, T, S, V = Channel.WEBPUSH, Channel.TELEGRAM, Channel.SMS, Channel.VOICE
 KINDS = {"w": ContactKind.WEBPUSH, "t": ContactKind.TELEGRAM, "m": ContactKind.MOBILE, "l": ContactKind.LANDLINE}

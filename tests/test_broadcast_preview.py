@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from safetynet.broadcast.model import DEFAULT_LADDER
 from safetynet.broadcast.preview import PreviewCounter
 from safetynet.config import load_config
 from safetynet.domain import ContactKind
-from safetynet.roster.model import Contact, TargetHousehold
+from safetynet.domain.campaigns import DEFAULT_LADDER
+from safetynet.domain.roster import Contact, TargetHousehold
 
 CFG = load_config(None, env={"SAFETYNET_CHANNELS_SMS_MAX_PER_SECOND": "10", "SAFETYNET_CHANNELS_VOICE_MAX_PER_SECOND": "1",
                              "SAFETYNET_CHANNELS_SMS_PRICE_PER_SEGMENT_JPY": "8",

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from safetynet.broadcast.model import DEFAULT_LADDER
 from safetynet.broadcast.scenario import ScenarioError, load_scenario
 from safetynet.domain import CampaignKind, Channel
+from safetynet.domain.campaigns import DEFAULT_LADDER
 
 DRILLS = Path(__file__).resolve().parent.parent / "drills"
 

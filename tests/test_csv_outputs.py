@@ -15,11 +15,11 @@ from dashboard_fixtures import World, client, index_households, login, start_cam
 from hypothesis import given
 from hypothesis import strategies as st
 
-from safetynet.broadcast.model import StepPlan
 from safetynet.clock import FakeClock
 from safetynet.csvout import FORMULA_START, csv_text, guard_cell, unguard_cell
+from safetynet.domain.campaigns import StepPlan
+from safetynet.domain.roster import HouseholdRecord
 from safetynet.roster import commands
-from safetynet.roster.model import HouseholdRecord
 from safetynet.stats.report import report_cli
 
 REPO = Path(__file__).resolve().parent.parent

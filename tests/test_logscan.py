@@ -15,10 +15,10 @@ from safetynet.auth import new_token
 from safetynet.channels.telegram import webhook_secret
 from safetynet.clock import FakeClock
 from safetynet.config import load_config
+from safetynet.domain.roster import HouseholdRecord
 from safetynet.logs import configure_logging, mask_text
 from safetynet.replies.tokens import reply_token, token_hash
 from safetynet.roster.codes import new_code
-from safetynet.roster.model import HouseholdRecord
 from safetynet.store import open_store
 
 SECRET_KEY = "test-secret-key-for-the-log-scan"

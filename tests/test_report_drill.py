@@ -25,12 +25,13 @@ from dashboard_fixtures import (
     start_campaign,
     world,
 )
+from sqlite_helpers import sqlite_db
 from structlog.testing import capture_logs
 
-from safetynet.broadcast.model import StepPlan
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind
-from safetynet.roster.model import HouseholdRecord
+from safetynet.domain.campaigns import StepPlan
+from safetynet.domain.roster import HouseholdRecord
 from safetynet.stats.report import (
     RENDERERS,
     build_report,
@@ -244,7 +245,7 @@ async def test_store_failure_mid_stream_cuts_the_response(tmp_path: Path) -> Non
         await play(w, clock)
         await login(http, w, "admin")
         # the lists read the groups; the summary does not: the failure comes after the first byte
-        await w.store.db.execute("ALTER TABLE household_groups RENAME TO household_groups_gone")
+        await sqlite_db(w.store).execute("ALTER TABLE household_groups RENAME TO household_groups_gone")
         for fmt in ("json", "csv", "html"):
             with capture_logs() as logs:
                 async with http.get(f"{w.url}/campaigns/{w.campaign_id}/report?format={fmt}") as r:

@@ -16,8 +16,9 @@ import structlog.testing
 from roster_helpers import dump, make_config
 
 from safetynet.config import Config
-from safetynet.domain import ContactKind
-from safetynet.roster.model import HouseholdRecord, UnknownScopeError
+from safetynet.domain import CampaignKind, ContactKind
+from safetynet.domain.campaigns import Enrolment, StepPlan
+from safetynet.domain.roster import HouseholdRecord, UnknownScopeError
 from safetynet.store import Store, store_session
 
 
@@ -142,16 +143,10 @@ async def test_replace_removes_missing_households_of_the_files_associations_only
 
 
 async def _put_in_campaign(store: Store, household_id: int) -> None:
-    async with store.db.transaction() as conn:
-        cur = await conn.execute(
-            "INSERT INTO campaigns (kind, title, scope, messages, ladder, created_at)"
-            " VALUES ('drill', 't', '[\"city\"]', '{}', '[]', 0)"
-        )
-        await conn.execute(
-            "INSERT INTO campaign_households (campaign_id, household_id, association_id, token_hash)"
-            " SELECT ?, id, association_id, 'tok' FROM households WHERE id = ?",
-            (cur.lastrowid, household_id),
-        )
+    h = await store.roster.get_household(household_id)
+    assert h is not None
+    c = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["city"], messages={}, ladder=())
+    await store.campaigns.write_step(c.id, StepPlan((), (), ()), 0.0, enrol=[Enrolment(h.id, h.association_id, "tok")])
 
 
 async def test_replace_keeps_households_that_campaigns_refer_to_as_removed(tmp_path: Path) -> None:
@@ -321,7 +316,7 @@ async def _roster_activity_logs(cfg: Config) -> list[MutableMapping[str, Any]]:
 
 def _write_version_1_database(db_path: Path) -> None:
     db_path.parent.mkdir(parents=True)
-    v1 = (Path(__file__).resolve().parent.parent / "safetynet/store/migrations/0001_initial.sql").read_text("utf-8")
+    v1 = (Path(__file__).resolve().parent.parent / "safetynet/store/sqlite/migrations/0001_initial.sql").read_text("utf-8")
     conn = sqlite3.connect(db_path)
     try:
         conn.executescript(

@@ -18,11 +18,11 @@ from typing import Any, TypeVar
 
 from safetynet.admin import CommandError
 from safetynet.broadcast.health import DispatchStatus, enabled_channels, read_status
-from safetynet.broadcast.model import DEFAULT_LADDER, Campaign
 from safetynet.broadcast.scenario import Scenario, ScenarioError, load_scenario
 from safetynet.broadcast.service import CampaignError, CampaignService, CampaignSpec, DuplicateCampaign
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, Scope
+from safetynet.domain.campaigns import DEFAULT_LADDER, Campaign
 from safetynet.i18n import t
 from safetynet.triggers.xmlsafe import format_jst
 

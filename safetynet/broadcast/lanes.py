@@ -22,12 +22,12 @@ import structlog
 from tenacity import AsyncRetrying, RetryCallState
 
 from safetynet.broadcast.health import LaneHealth
-from safetynet.broadcast.model import AttemptRecord, ClaimedDelivery, DeliveryOutcome, OutcomeKind
 from safetynet.broadcast.ratelimit import LaneGate
 from safetynet.broadcast.retry import Action, RetryDecision, RetryPolicy
 from safetynet.channels.base import ChannelSender, OutboundMessage, SendError, SendResult
 from safetynet.clock import Clock
 from safetynet.domain import Channel
+from safetynet.domain.campaigns import AttemptRecord, ClaimedDelivery, DeliveryOutcome, OutcomeKind
 
 log = structlog.get_logger("broadcast.lane")
 

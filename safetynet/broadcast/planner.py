@@ -3,90 +3,28 @@
 Per household, a step's channels are tried in the order the scenario lists them, then its fallback
 channels the same way (DESIGN §5: never a call while a mobile can take an SMS). A household's own
 order of contacts counts only among the app channels (web push, Telegram: both free, so "this
-family prefers Telegram" is respected); it never puts a call before an SMS. The first channel is
-planned into the outbox; when it fails permanently the outbox asks `next_channel` for the
-following one (from the household's contacts as they are then). Vulnerable households (要配慮)
-go first.
+family prefers Telegram" is respected); it never puts a call before an SMS
+(`domain.campaigns.channel_order`). The first channel is planned into the outbox; when it fails
+permanently the outbox asks `domain.campaigns.next_channel` for the following one (from the
+household's contacts as they are then). Vulnerable households (要配慮) go first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from operator import attrgetter
-from typing import Protocol
 
-from safetynet.broadcast.model import (
+from safetynet.domain import Channel
+from safetynet.domain.campaigns import (
     PRIORITY_DEFAULT,
     PRIORITY_VULNERABLE,
     LadderStep,
+    PlannableHousehold,
     PlannedDelivery,
     StepPlan,
+    pick_channels,
+    reachable,
 )
-from safetynet.domain import APP_CHANNELS, CHANNELS_OF_KIND, Channel, ContactKind
-
-
-class PlannableContact(Protocol):
-    @property
-    def id(self) -> int: ...
-    @property
-    def kind(self) -> ContactKind: ...
-    @property
-    def working(self) -> bool: ...
-
-
-class PlannableHousehold(Protocol):
-    """What the planner reads of a household (roster.model.TargetHousehold fits)."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def vulnerable(self) -> bool: ...
-    @property
-    def contacts(self) -> Sequence[PlannableContact]: ...
-
-
-_APP = frozenset(APP_CHANNELS)
-
-
-def _reachable(contacts: Sequence[PlannableContact]) -> dict[Channel, int]:
-    """Channel → the household's first working contact that takes it, in the household's order
-    (the dict keeps that order: it is the household's preference among the app channels)."""
-    have: dict[Channel, int] = {}
-    for c in contacts:
-        # a str kind hashes like its ContactKind: no enum conversion on this hot path
-        for ch in CHANNELS_OF_KIND.get(c.kind, ()):
-            if ch not in have:
-                have[ch] = c.id
-    return have
-
-
-def _pick(have: Mapping[Channel, int], allowed: Sequence[Channel], taken: set[Channel]) -> list[
-    tuple[Channel, int]
-]:
-    """`allowed` in the scenario's order, as far as the household has them; the app channels among
-    them swap places to follow the household's own order."""
-    picked: list[Channel] = []
-    apps = 0
-    for ch in allowed:
-        if ch in have and ch not in taken:
-            taken.add(ch)
-            picked.append(ch)
-            apps += ch in _APP
-    if apps > 1:
-        preferred = iter([ch for ch in have if ch in _APP and ch in picked])
-        picked = [next(preferred) if ch in _APP else ch for ch in picked]
-    return [(ch, have[ch]) for ch in picked]
-
-
-def channel_order(
-    household: PlannableHousehold, step: LadderStep, busy: frozenset[Channel] = frozenset()
-) -> list[tuple[Channel, int]]:
-    """(channel, contact id) in the order they are tried for this household in this step.
-    `busy` channels still have an earlier step's message waiting: not planned again."""
-    have = _reachable([c for c in household.contacts if c.working])
-    taken: set[Channel] = set(busy)
-    primary = _pick(have, step.channels, taken)
-    return primary + _pick(have, step.fallback, taken)
 
 
 def plan_step(
@@ -108,9 +46,9 @@ def plan_step(
             continue
         if step.door_knock:
             continue
-        have = _reachable(working)
+        have = reachable(working)
         taken: set[Channel] = set(busy.get(h.id, ()))
-        order = _pick(have, step.channels, taken) or _pick(have, step.fallback, taken)
+        order = pick_channels(have, step.channels, taken) or pick_channels(have, step.fallback, taken)
         if not order:
             not_covered.append(h.id)
             continue
@@ -120,19 +58,6 @@ def plan_step(
     # Insertion order is claim order's tie-break: vulnerable first, then as the households came.
     deliveries.sort(key=attrgetter("priority"))
     return StepPlan(tuple(deliveries), tuple(no_contact), tuple(not_covered))
-
-
-def next_channel(
-    household: PlannableHousehold, step_index: int, step: LadderStep, tried: Iterable[Channel]
-) -> PlannedDelivery | None:
-    """After the channels in `tried` failed in this step: the household's next one, or None."""
-    done = frozenset(tried)
-    order = [(ch, cid) for ch, cid in channel_order(household, step) if ch not in done]
-    if not order:
-        return None
-    ch, contact_id = order[0]
-    prio = PRIORITY_VULNERABLE if household.vulnerable else PRIORITY_DEFAULT
-    return PlannedDelivery(household.id, step_index, ch, contact_id, prio, len(done))
 
 
 def count_channels(plan: StepPlan) -> dict[Channel, int]:

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from safetynet.broadcast.messages import compose
-from safetynet.broadcast.model import LadderStep
-from safetynet.broadcast.planner import PlannableHousehold, channel_order
 from safetynet.config import Config
 from safetynet.domain import Channel
+from safetynet.domain.campaigns import LadderStep, PlannableHousehold, channel_order
 from safetynet.i18n import t
 
 # A reply URL as long as a real one, for counting SMS segments.

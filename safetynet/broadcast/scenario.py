@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from safetynet.broadcast.model import LadderStep
 from safetynet.domain import CampaignKind, Channel, Scope
+from safetynet.domain.campaigns import LadderStep
 
 _TOP_KEYS = {"title", "kind", "scope", "messages", "ladder", "description", "simulate", "simulation", "options"}
 # Tables kept for the demo and simulated residents, not read by the broadcast.
@@ -156,7 +156,7 @@ def parse_step(raw: Any, i: int, fail: Any) -> LadderStep:
 
 def parse_ladder(value: Any, fail: Any) -> tuple[LadderStep, ...]:
     if value is None:
-        from safetynet.broadcast.model import DEFAULT_LADDER
+        from safetynet.domain.campaigns import DEFAULT_LADDER
 
         return DEFAULT_LADDER
     if not isinstance(value, list) or not value:

@@ -17,18 +17,17 @@ from typing import Any
 import structlog
 
 from safetynet.broadcast import triggered
-from safetynet.broadcast.model import DEFAULT_LADDER, Campaign, LadderStep, StepPlan
 from safetynet.broadcast.planner import plan_step
 from safetynet.broadcast.preview import Preview, PreviewCounter
 from safetynet.broadcast.scenario import Scenario, ScenarioError, parse_ladder, parse_messages, parse_scope
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, CampaignState
+from safetynet.domain.campaigns import DEFAULT_LADDER, Campaign, LadderStep, StepPlan
+from safetynet.domain.roster import Association, UnknownScopeError
 from safetynet.replies.tokens import reply_token, token_hash
-from safetynet.roster.model import Association, UnknownScopeError
 from safetynet.stats.document import build_stats
 from safetynet.store import Store
-from safetynet.store.stats import AssociationRow, StatsReads
 from safetynet.triggers.port import CampaignRequest
 from safetynet.triggers.xmlsafe import format_jst
 
@@ -301,10 +300,10 @@ class CampaignService:
         return covered(scope, await self.store.roster.list_associations())
 
     async def stats(self, campaign_id: int,
-                    visible: Callable[[AssociationRow], bool] = lambda a: True) -> dict[str, Any]:
+                    visible: Callable[[Association], bool] = lambda a: True) -> dict[str, Any]:
         """The stats document of DESIGN.md §6, restricted to the associations `visible` accepts."""
         c = await self.get(campaign_id)
-        reads = StatsReads(self.store.db.staff)
+        reads = self.store.stats
         progress = await self.campaigns.ladder_progress(c.id)
         info = {"id": c.id, "kind": str(c.kind), "state": str(c.state), "title": c.title,
                 "started_at": c.started_at, "closed_at": c.closed_at,

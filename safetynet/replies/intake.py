@@ -22,7 +22,7 @@ from safetynet.auth import Viewer
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignState, Status
-from safetynet.replies.model import (
+from safetynet.domain.replies import (
     NO_DETAILS,
     NOTE,
     NOTE_MAX_CHARS,

@@ -16,14 +16,14 @@ import structlog
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 from tenacity.wait import wait_base
 
-from safetynet.broadcast.model import Campaign
 from safetynet.channels.base import ChannelSender, OutboundMessage, RetryableSendError, SendError
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, Channel
+from safetynet.domain.campaigns import Campaign
+from safetynet.domain.replies import HelpRow
+from safetynet.domain.roster import Staff
 from safetynet.i18n import t
-from safetynet.replies.model import HelpRow
-from safetynet.roster.model import Staff
 from safetynet.store import Store
 
 log = structlog.get_logger("replies")

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from safetynet.config import Config
+from safetynet.domain.roster import HouseholdRecord, ImportSummary, UnknownScopeError
 from safetynet.roster import csvio
 from safetynet.roster.codes import MissingSecretKey
 from safetynet.roster.csvio import ParseResult, RosterWriteError
 from safetynet.roster.enrol_letters import issue_codes
 from safetynet.roster.generate import generate_roster
-from safetynet.roster.model import HouseholdRecord, ImportSummary, UnknownScopeError
 from safetynet.store import StoreError, store_session
 
 OK, DATA_ERROR, USAGE = 0, 1, 2

@@ -5,7 +5,7 @@ Reading never stops at the first problem: every bad cell is reported as
 (the header is row 1), plus file-level problems (encoding, empty file, missing or
 repeated columns). A result with any error carries no records to import.
 
-No cell may hold a line break or an invisible control character (see `values.BAD_CHARACTER`),
+No cell may hold a line break or an invisible control character (see `domain.roster.BAD_CHARACTER`),
 in any column, known or not. CSV lets a quoted cell run over several lines, so one stray `"`
 at the start of a cell swallows the rows below it into that cell; refusing line breaks turns
 that into an error at the row and column where the quote opened, instead of missing households.
@@ -28,13 +28,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from safetynet.csvout import CsvWriter, unguard_cell
+from safetynet.domain.phones import format_national
+from safetynet.domain.roster import BAD_CHARACTER, HouseholdRecord, bad_character
 from safetynet.roster.encoding import EncodingRefused, detect_encoding
-from safetynet.roster.model import HouseholdRecord
-from safetynet.roster.phones import format_national
 from safetynet.roster.values import (
-    BAD_CHARACTER,
     ValueProblem,
-    bad_character,
     fold,
     parse_landline,
     parse_language,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from safetynet.config import Config
 from safetynet.csvout import CsvWriter
+from safetynet.domain.roster import CodeTarget
 from safetynet.roster.codes import MissingSecretKey, hash_code, join_url, new_code
-from safetynet.roster.model import CodeTarget
 from safetynet.store import store_session
 
 LETTER_HEADERS = {

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from xml.etree import ElementTree as ET
 from xml.etree.ElementTree import Element
 
-from safetynet.triggers.model import AreaMatch, TriggerInputError, TriggerRules
+from safetynet.domain.triggers import AreaMatch, TriggerInputError, TriggerRules
 from safetynet.triggers.xmlsafe import JST, parse_time, parse_xml, split_tag, text_of
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"

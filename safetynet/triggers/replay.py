@@ -13,15 +13,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from safetynet.config import Config
+from safetynet.domain.triggers import TriggerInputError, TriggerRules, TriggerState
 from safetynet.triggers.inputs import Telegram, parse_telegram, sort_key
-from safetynet.triggers.model import (
-    TriggerConfigError,
-    TriggerInputError,
-    TriggerRules,
-    TriggerState,
-    as_rules,
-)
 from safetynet.triggers.rules import apply, decide
+from safetynet.triggers.settings import TriggerConfigError, as_rules, rules_from_config
 from safetynet.triggers.xmlsafe import format_jst
 
 SUFFIXES = (".xml", ".cap")
@@ -95,7 +90,7 @@ def main(cfg: Config, args: argparse.Namespace) -> int:
         print(f"error: not a folder: {folder}", file=sys.stderr)
         return 2
     try:
-        rules = TriggerRules.from_config(cfg)
+        rules = rules_from_config(cfg)
     except TriggerConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -11,9 +11,7 @@ from typing import Any
 
 from safetynet import i18n
 from safetynet.config import Config
-from safetynet.triggers.cap import CapAlert
-from safetynet.triggers.jma import JmaTelegram
-from safetynet.triggers.model import (
+from safetynet.domain.triggers import (
     KIND_NAMES,
     AreaMatch,
     Decision,
@@ -22,9 +20,11 @@ from safetynet.triggers.model import (
     TriggerRules,
     TriggerState,
     TsunamiGrade,
-    as_rules,
     intensity_label,
 )
+from safetynet.triggers.cap import CapAlert
+from safetynet.triggers.jma import JmaTelegram
+from safetynet.triggers.settings import as_rules
 from safetynet.triggers.xmlsafe import format_jst
 
 _SEISMIC = (JmaKind.INTENSITY_FLASH, JmaKind.HYPOCENTER_INTENSITY)

@@ -22,8 +22,8 @@ from safetynet.auth import Viewer
 from safetynet.broadcast.preview import Preview
 from safetynet.broadcast.service import CampaignError, CampaignService, CampaignSpec, DuplicateCampaign
 from safetynet.domain import CampaignKind
+from safetynet.domain.campaigns import CampaignInfo
 from safetynet.stats.cache import TtlCache
-from safetynet.store.dashboard import CampaignInfo
 from safetynet.web.app import SERVICES, check_csrf, csrf_of, require_viewer, services
 from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import campaign_or_404, not_found, reads, render, visible_associations, when

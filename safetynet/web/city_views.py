@@ -9,7 +9,7 @@ from typing import Any
 
 from safetynet.broadcast.health import FAILING, IDLE, OK, DispatchStatus
 from safetynet.domain import ANSWERED
-from safetynet.store.dashboard import CampaignInfo
+from safetynet.domain.campaigns import CampaignInfo
 from safetynet.web.dash_shell import when
 from safetynet.web.dash_text import KNOWN_KEYS, STATUS_ORDER, channel_label, pct, status_label, t
 from safetynet.web.dash_views import campaign_badge

@@ -13,9 +13,9 @@ from aiohttp import web
 from safetynet import i18n
 from safetynet.auth import Viewer
 from safetynet.domain import Role
-from safetynet.roster.model import Association
-from safetynet.store.dashboard import CampaignInfo, DashboardReads
-from safetynet.store.stats import StatsReads
+from safetynet.domain.campaigns import CampaignInfo
+from safetynet.domain.roster import Association
+from safetynet.store.ports import DashboardReads, StatsReads
 from safetynet.web.app import csrf_of, viewer_of
 from safetynet.web.dash_text import lang_of, language_switch, large_of, remember_prefs, t
 from safetynet.web.layout import esc, page

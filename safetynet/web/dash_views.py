@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from itertools import groupby
 
 from safetynet.domain import ANSWERED
-from safetynet.roster.model import Association
-from safetynet.roster.phones import format_national
-from safetynet.store.dashboard import CampaignInfo, Coverage, HelpItem, HouseholdLine
+from safetynet.domain.campaigns import CampaignInfo
+from safetynet.domain.phones import format_national
+from safetynet.domain.replies import HelpItem
+from safetynet.domain.roster import Association, Coverage, HouseholdLine
 from safetynet.web.dash_shell import hhmm, when
 from safetynet.web.dash_text import METHODS, STATUS_ICONS, STATUS_ORDER, method_label, pct, status_label, t
 from safetynet.web.layout import esc

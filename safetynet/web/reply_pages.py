@@ -12,8 +12,8 @@ from typing import Any
 from aiohttp import web
 
 from safetynet.domain import ANSWERED
+from safetynet.domain.replies import MAX_PEOPLE, NO_DETAILS, Location, ReplyChannel, ReplyDetails, ReplyTarget
 from safetynet.replies import texts
-from safetynet.replies.model import MAX_PEOPLE, NO_DETAILS, Location, ReplyChannel, ReplyDetails, ReplyTarget
 from safetynet.web import replies_api
 from safetynet.web.app import SERVICES, json_error
 from safetynet.web.bodies import read_json_object

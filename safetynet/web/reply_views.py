@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 
 from safetynet.domain import ANSWERED as ANSWERED_STATUSES
 from safetynet.domain import CampaignKind, Status
+from safetynet.domain.replies import HistoryEntry, Location, ReplyDetails
 from safetynet.replies import texts
-from safetynet.replies.model import HistoryEntry, Location, ReplyDetails
 from safetynet.web.layout import esc, page
 
 JST = timezone(timedelta(hours=9))

@@ -23,8 +23,8 @@ from safetynet.auth import (
     validate_role_scope,
 )
 from safetynet.domain import Role, Scope
+from safetynet.domain.roster import StaffError
 from safetynet.passwords import MIN_LENGTH, PasswordError, check_password
-from safetynet.store.auth import StaffError
 from safetynet.web.app import check_csrf, csrf_of, require_viewer, services
 from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import not_found, reads, render, when
