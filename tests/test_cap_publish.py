@@ -22,7 +22,7 @@ from safetynet.triggers.cap_publish import (
     feed_atom,
     publishable,
 )
-from safetynet.triggers.model import TriggerRules
+from safetynet.domain.triggers import TriggerRules
 
 # OASIS CAP 1.2 schema (http://docs.oasis-open.org/emergency/cap/v1.2/CAP-v1.2.xsd), see tests/data/cap/README.md
 SCHEMA = xmlschema.XMLSchema(DATA / "cap" / "CAP-v1.2.xsd")

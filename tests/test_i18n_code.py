@@ -11,7 +11,7 @@ from pathlib import Path
 from safetynet import i18n
 from safetynet.domain import Channel, ContactKind, Role
 from safetynet.i18n import SOURCE, catalog
-from safetynet.replies.model import Location
+from safetynet.domain.replies import Location
 from safetynet.web.dash_text import METHODS, STATUS_ICONS
 
 PACKAGE = Path(i18n.__file__).parent.parent

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from safetynet.broadcast.model import Campaign
+from safetynet.domain.campaigns import Campaign
 from safetynet.domain import CampaignState
 from safetynet.triggers.cap_publish import (
     ATOM_CONTENT_TYPE,
