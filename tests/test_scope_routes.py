@@ -18,7 +18,7 @@ import aiohttp
 from dashboard_fixtures import ASSOC_A, World, client, login, records, start_campaign, world
 
 # Routes with their own checks (tokens, signatures, codes) or open by nature. Keep this explicit.
-PUBLIC_EXACT = {"/login", "/sw.js", "/healthz", "/static"}
+PUBLIC_EXACT = {"/login", "/sw.js", "/healthz", "/readyz", "/metrics", "/api/openapi.json", "/static"}
 PUBLIC_PREFIXES = ("/r/", "/join/", "/hooks/", "/static/")
 
 # Whatever identifies A (the out-of-scope association) in a response.
