@@ -39,6 +39,7 @@ ROUTE_MODULES = (
     "safetynet.web.triggers_api",
     "safetynet.web.static",
     "safetynet.web.ops",
+    "safetynet.web.openapi",
 )
 
 
