@@ -22,6 +22,7 @@ from safetynet.broadcast.model import DEFAULT_LADDER, Campaign
 from safetynet.broadcast.scenario import Scenario, ScenarioError, load_scenario
 from safetynet.broadcast.service import CampaignError, CampaignService, CampaignSpec, DuplicateCampaign
 from safetynet.config import Config
+from safetynet.csvout import ENCODING_CHOICES
 from safetynet.domain import CampaignKind, Scope
 from safetynet.i18n import t
 from safetynet.triggers.xmlsafe import format_jst
@@ -80,6 +81,10 @@ def add_arguments(sub: Any) -> None:
     p.add_argument("id", type=int)
     p.add_argument("--format", choices=("json", "csv", "html"), default="html")
     p.add_argument("--output", help="write to this file instead of standard output")
+    p.add_argument("--lang", choices=("ja", "en"), default="ja",
+                   help="ja: headers and words in Japanese (default); en: English (the CSV's column names)")
+    p.add_argument("--encoding", choices=ENCODING_CHOICES,
+                   help="CSV file: utf-8 (with a BOM, so Excel opens it; default) or cp932 (Shift_JIS)")
     p.set_defaults(func=report)
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from safetynet.config import Config
+from safetynet.console import say, unwritable_message
+from safetynet.csvout import Unwritable
 from safetynet.roster import csvio
 from safetynet.roster.codes import MissingSecretKey
 from safetynet.roster.csvio import ParseResult, RosterWriteError
@@ -184,8 +186,12 @@ def codes(cfg: Config, args: argparse.Namespace) -> int:
     associations = getattr(args, "association", None) or None
     try:
         n = asyncio.run(
-            issue_codes(cfg, Path(args.output), rotate=bool(args.rotate), associations=associations)
+            issue_codes(cfg, Path(args.output), rotate=bool(args.rotate), associations=associations,
+                        headers=getattr(args, "headers", "ja"), encoding=getattr(args, "encoding", "utf-8"))
         )
+    except Unwritable as e:
+        _err(unwritable_message(e) + "; " + say("cli.codes.none_stored"))
+        return DATA_ERROR
     except MissingSecretKey as e:
         _err(str(e))
         return USAGE
@@ -286,6 +292,7 @@ def add_arguments(subparsers: Any) -> None:
     p.add_argument(
         "--association", action="append", metavar="NAME", help="only this association (repeatable)"
     )
+    _file_format_options(p)
     p.set_defaults(func=codes)
 
     p = _parser(subparsers, "generate", "write a fictional city's roster (for demos and benchmarks)",
