@@ -144,7 +144,6 @@ ALLOWED_JAPANESE: dict[str, str] = {
     # configuration and command lines
     "config.py::CityConfig": "the default city name, a proper noun config.toml replaces",
     "cli.py::_add_init_and_access": "example command lines with a scope and a label as typed",
-    "cli.py::build_parser": "the product's Japanese name glossed in the English --help (CLI texts: issue 17)",
     "broadcast/commands.py::_EXAMPLES": "example command lines with an association name as typed",
     # tooling the product does not run: simulated residents and benchmarks
     "sim/acts.py::SMS_WORDS": "what simulated residents text back",
