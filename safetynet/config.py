@@ -40,6 +40,9 @@ class ServerConfig:
     # long for its body: a slow client cannot hold a socket and a handler for ever.
     header_timeout_seconds: float = 15.0
     body_timeout_seconds: float = 30.0
+    # GET /metrics without credentials from a loopback peer (a Prometheus on this host). Never
+    # through a trusted proxy or with forwarding headers; elsewhere a city admin's API token.
+    metrics_loopback: bool = True
 
 
 @dataclass(frozen=True)

@@ -214,7 +214,7 @@ async def test_no_page_shows_stored_markup_raw(tmp_path: Path) -> None:
             for url in sorted(urls):
                 for who, headers in (("token", {"Authorization": f"Bearer {w.tokens['admin']}"}), ("session", {})):
                     status, ctype, body = await _get(session, w.url + url, headers)
-                    if status >= 500:
+                    if status >= 500 and url != "/readyz":  # 503 is its answer while nothing dispatches
                         failures.append(f"{who} {url}: {status}")
                     if "html" in ctype and raw_markup(body):
                         failures.append(f"{who} {url}: {raw_markup(body)}")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from safetynet import i18n
 from safetynet.domain import Channel, ContactKind, Role
-from safetynet.i18n import SOURCE, catalog
 from safetynet.domain.replies import Location
+from safetynet.i18n import SOURCE, catalog
 from safetynet.web.dash_text import METHODS, STATUS_ICONS
 
 PACKAGE = Path(i18n.__file__).parent.parent
@@ -145,7 +145,6 @@ ALLOWED_JAPANESE: dict[str, str] = {
     # configuration and command lines
     "config.py::CityConfig": "the default city name, a proper noun config.toml replaces",
     "cli.py::_add_init_and_access": "example command lines with a scope and a label as typed",
-    "cli.py::build_parser": "the product's Japanese name glossed in the English --help (CLI texts: issue 17)",
     "broadcast/commands.py::_EXAMPLES": "example command lines with an association name as typed",
     # tooling the product does not run: simulated residents and benchmarks
     "sim/acts.py::SMS_WORDS": "what simulated residents text back",

@@ -36,6 +36,7 @@ from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, Channel
 from safetynet.domain.campaigns import Campaign, ClaimedDelivery, DeliveryOutcome, DispatcherBeat, OutcomeKind
+from safetynet.metrics import Metrics
 from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.store import Store, StoreError
 
@@ -92,11 +93,12 @@ class Dispatcher:
         self, store: Store, senders: Mapping[Channel, ChannelSender], cfg: Config, clock: Clock, *,
         contacts: ContactsPort | None = None, channels: Iterable[Channel] | None = None,
         owner: str | None = None, poll_seconds: float = 0.5, policy: RetryPolicy | None = None,
-        stop_grace_seconds: float = STOP_GRACE_SECONDS,
+        stop_grace_seconds: float = STOP_GRACE_SECONDS, metrics: Metrics | None = None,
     ) -> None:
         self.campaigns = store.campaigns
         self.outbox = store.outbox
         self.health = store.health
+        self.metrics = metrics or Metrics()
         self.cfg = cfg
         self.clock = clock
         self.contacts = contacts
@@ -114,7 +116,8 @@ class Dispatcher:
                 conf = getattr(cfg.channels, ch.value)
                 gate = LaneGate(conf.max_per_second, clock, burst=max(1.0, conf.max_per_second * CATCH_UP_SECONDS))
                 self.lanes[ch] = Lane(ch, sender, gate, conf.concurrency, self.policy, clock, _buffer(cfg, ch),
-                                      LaneHealth(self.started_at, self._health_changed.set))
+                                      LaneHealth(self.started_at, self._health_changed.set),
+                                      self.metrics.lane(str(ch)))
         self._health_written: dict[Channel, int] = {}
         self._campaigns: dict[int, Campaign] = {}
         self._active: list[int] = []
@@ -301,6 +304,7 @@ class Dispatcher:
             try:
                 outcome = await self._deliver(lane, d)
                 lane.stats.count(outcome)
+                lane.meter.outcome(outcome.kind)
                 # The worker does not wait for the commit: it sends the next message while many
                 # outcomes share one transaction. Bounded, so a slow disk slows sends down.
                 while self._unrecorded >= self.max_unrecorded and not self._stopping:

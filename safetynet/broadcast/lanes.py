@@ -28,6 +28,7 @@ from safetynet.channels.base import ChannelSender, OutboundMessage, SendError, S
 from safetynet.clock import Clock
 from safetynet.domain import Channel
 from safetynet.domain.campaigns import AttemptRecord, ClaimedDelivery, DeliveryOutcome, OutcomeKind
+from safetynet.metrics import LaneMeter, Metrics
 
 log = structlog.get_logger("broadcast.lane")
 
@@ -91,7 +92,7 @@ class LaneStats:
 class Lane:
     def __init__(
         self, channel: Channel, sender: ChannelSender, gate: LaneGate, concurrency: int, policy: RetryPolicy,
-        clock: Clock, buffer: int, health: LaneHealth | None = None,
+        clock: Clock, buffer: int, health: LaneHealth | None = None, meter: LaneMeter | None = None,
     ) -> None:
         self.channel = channel
         self.sender = sender
@@ -106,6 +107,7 @@ class Lane:
         self.in_flight = 0
         self.stats = LaneStats()
         self.health = health or LaneHealth(clock.now())
+        self.meter = meter or Metrics().lane(str(channel))
         self._has_work = asyncio.Event()
         self._closing = False
         # Workers inside a wait, and those of them that stop() interrupted (a cancel of our own,
@@ -255,18 +257,22 @@ class Lane:
         try:
             result = await self.sender.send(msg)
         except SendError as e:
+            took = time.perf_counter() - started
+            self.meter.error_seconds.observe(took)
             self.health.failed(at, e.reason, e.provider_answer or e.error_class)
             if e.retry_after is not None or e.reason == "rate_limited":
                 pause = e.retry_after if e.retry_after is not None else DEFAULT_PAUSE_SECONDS
                 self.gate.pause(pause)
                 log.warning("lane_paused", channel=self.channel.value, seconds=round(pause, 2))
-            attempts.append(AttemptRecord(at, _ms(started), "retry" if e.retryable else "failed",
+            attempts.append(AttemptRecord(at, _ms(took), "retry" if e.retryable else "failed",
                                           e.error_class or type(e).__name__, e.reason))
             raise
-        attempts.append(AttemptRecord(at, _ms(started), "sent"))
+        took = time.perf_counter() - started
+        self.meter.sent_seconds.observe(took)
+        attempts.append(AttemptRecord(at, _ms(took), "sent"))
         self.health.sent(at)
         return result
 
 
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)

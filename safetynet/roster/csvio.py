@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from safetynet.csvout import CsvWriter, unguard_cell
+from safetynet.csvout import ENCODINGS, CsvWriter, unguard_cell
 from safetynet.domain.phones import format_national
 from safetynet.domain.roster import BAD_CHARACTER, HouseholdRecord, bad_character
 from safetynet.roster.encoding import EncodingRefused, detect_encoding
@@ -370,14 +370,6 @@ def read_roster(path: str | os.PathLike[str], default_language: str = "ja") -> P
 
 
 # -- writing -------------------------------------------------------------------
-
-ENCODINGS = {
-    "utf-8": "utf-8-sig",
-    "utf-8-sig": "utf-8-sig",
-    "cp932": "cp932",
-    "shift_jis": "cp932",
-    "sjis": "cp932",
-}
 
 
 class RosterWriteError(Exception):

@@ -27,6 +27,8 @@ from typing import Any
 
 from safetynet.auth import Viewer
 from safetynet.config import Config
+from safetynet.console import say, unwritable_message
+from safetynet.csvout import Unwritable, excel_file
 from safetynet.domain import ALL_STATUSES, ANSWERED, Role, Scope
 from safetynet.domain.campaigns import CampaignInfo, CountRow, MinuteRow
 from safetynet.domain.replies import ChannelCount
@@ -285,14 +287,21 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
 }
 
 
-async def _write_report(store: Store, campaign_id: int, viewer: Viewer, fmt: str, output: str | None) -> None:
-    """Streams the report to `output` (written aside and renamed when complete) or stdout."""
+async def _write_report(store: Store, campaign_id: int, viewer: Viewer, fmt: str, output: str | None,
+                        lang: str = "ja", encoding: str | None = None) -> None:
+    """Streams the report to `output` (written aside and renamed when complete) or stdout. A CSV file
+    is for Excel: UTF-8 with a BOM, or CP932 (strict: `Unwritable`, and no file, if a cell does not fit)."""
     report = await open_report(store, campaign_id, viewer)
-    pieces = stream_report(report, writer_for(fmt))
+    pieces = stream_report(report, writer_for(fmt, lang))
     if not output:
         async for piece in pieces:
             sys.stdout.write(piece)
         sys.stdout.flush()
+        return
+    if fmt == "csv":
+        with excel_file(output, encoding or "utf-8") as f:
+            async for piece in pieces:
+                f.write(piece)
         return
     target = Path(output)
     part = target.with_name(f".{target.name}.part")
@@ -307,22 +316,32 @@ async def _write_report(store: Store, campaign_id: int, viewer: Viewer, fmt: str
 
 
 def report_cli(cfg: Config, args: argparse.Namespace) -> int:
-    """`safetynet campaign report ID --format html|csv|json [--output FILE]` (the operator sees the city)."""
+    """`safetynet campaign report ID --format html|csv|json [--output FILE] [--lang ja|en] [--encoding …]`
+    (the operator sees the city)."""
     from safetynet.store import store_session
 
     fmt = getattr(args, "format", None) or "html"
+    lang = getattr(args, "lang", None) or "ja"
+    encoding = getattr(args, "encoding", None)
+    output = getattr(args, "output", None)
     if fmt not in FORMATS:
-        print(f"error: unknown format {fmt!r}; use html, csv or json", file=sys.stderr)
+        print(f"error: {say('cli.report.bad_format', format=fmt)}", file=sys.stderr)
+        return 2
+    if encoding is not None and (fmt != "csv" or not output):
+        print(f"error: {say('cli.report.encoding_needs_csv_file')}", file=sys.stderr)
         return 2
     viewer = Viewer(role=Role.CITY_ADMIN, scope=Scope("city"), login="cli")
 
     async def run() -> None:
         async with store_session(cfg) as store:
-            await _write_report(store, int(args.id), viewer, fmt, getattr(args, "output", None))
+            await _write_report(store, int(args.id), viewer, fmt, output, lang, encoding)
 
     try:
         asyncio.run(run())
     except ReportNotFound as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Unwritable as e:
+        print(f"error: {unwritable_message(e)}", file=sys.stderr)
         return 2
     return 0

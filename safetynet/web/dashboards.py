@@ -14,6 +14,7 @@ import structlog
 from aiohttp import web
 
 from safetynet.auth import Viewer
+from safetynet.csvout import BOM
 from safetynet.domain.campaigns import CampaignInfo
 from safetynet.domain.roster import Association
 from safetynet.stats.report import FORMATS, ReportNotFound, open_report, stream_report, writer_for
@@ -183,6 +184,8 @@ async def report_page(request: web.Request) -> web.StreamResponse:
     resp.enable_chunked_encoding()
     await resp.prepare(request)
     try:
+        if fmt == "csv":
+            await resp.write(BOM.encode())  # Japanese Excel reads UTF-8 only after a byte order mark
         async for piece in stream_report(report, writer_for(fmt, lang_of(request))):
             await resp.write(piece.encode())
     except ConnectionError:

@@ -18,9 +18,9 @@ from aiohttp import web
 from safetynet import i18n
 from safetynet.auth import Viewer
 from safetynet.domain import Scope
+from safetynet.domain.roster import UnknownScopeError
 from safetynet.roster.codes import MissingSecretKey
 from safetynet.roster.letters import FORMATS, TooManyLetters, write_letters
-from safetynet.domain.roster import UnknownScopeError
 from safetynet.triggers.xmlsafe import JST
 from safetynet.web.app import check_csrf, csrf_of, require_viewer, services
 from safetynet.web.bodies import read_form
