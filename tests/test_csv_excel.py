@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from dashboard_fixtures import ASSOC_A, DIST_S, World, client, index_households, login, start_campaign, world
-from safetynet.roster.model import HouseholdRecord
 
 from safetynet.cli import main
+from safetynet.domain.roster import HouseholdRecord
 
 BOM = b"\xef\xbb\xbf"
 KANJI_OUTSIDE_CP932 = "𠮷"  # tsuchi-yoshi, common in family names; not in Shift_JIS

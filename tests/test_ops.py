@@ -18,7 +18,6 @@ from broadcast_helpers import H, seed
 from dashboard_fixtures import World, client, login, world
 from prometheus_client.parser import text_string_to_metric_families
 from replies_fixtures import free_port
-from safetynet.broadcast.model import DispatcherBeat, LadderStep
 
 from safetynet.auth import token_hash
 from safetynet.broadcast.dispatcher import Dispatcher
@@ -28,6 +27,7 @@ from safetynet.channels.sandbox import Sandbox
 from safetynet.clock import FakeClock
 from safetynet.config import Config, load_config
 from safetynet.domain import CampaignKind, Channel, Role
+from safetynet.domain.campaigns import DispatcherBeat, LadderStep
 from safetynet.replies.tokens import reply_token
 from safetynet.system import System, running_system
 
@@ -93,7 +93,7 @@ async def test_metrics_count_deliveries_latency_replies_queue_and_streams(tmp_pa
         assert sample(queued, "safetynet_outbox_due_deliveries", channel="voice") == 0
 
         # the composition root's metrics, as `serve` wires them into its dispatcher
-        report = await Dispatcher(system.store.campaigns, system.services.senders, system.cfg, system.clock,
+        report = await Dispatcher(system.store, system.services.senders, system.cfg, system.clock,
                                   contacts=system.store.roster, metrics=system.services.metrics).burst()
         assert report.sent == len(HOUSEHOLDS) == len(sb.messages())
 
