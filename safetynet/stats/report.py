@@ -29,6 +29,7 @@ from safetynet.auth import Viewer
 from safetynet.config import Config
 from safetynet.domain import ALL_STATUSES, ANSWERED, Role, Scope
 from safetynet.domain.campaigns import CampaignInfo, CountRow, MinuteRow
+from safetynet.domain.consent import Disclosure, withhold_line
 from safetynet.domain.replies import ChannelCount
 from safetynet.domain.roster import Association, HouseholdLine
 from safetynet.stats.curve import Series, group_series, minutes_to_reach
@@ -58,6 +59,7 @@ _LIST_QUERY: dict[str, tuple[tuple[str, ...], bool]] = {
 }
 # A rate change smaller than this (one household in a hundred) counts as "same".
 SAME_WITHIN = 0.01
+_EVERYTHING = Disclosure.everything()
 
 
 class ReportNotFound(Exception):
@@ -114,18 +116,25 @@ def _verdict(now: float, before: float | None) -> str | None:
     return "same"
 
 
-def _person(h: HouseholdLine, names: Mapping[int, Association], with_names: bool) -> dict[str, Any]:
+def _person(h: HouseholdLine, names: Mapping[int, Association], with_names: bool,
+            disclosure: Disclosure) -> dict[str, Any]:
     a = names.get(h.association_id)
-    row: dict[str, Any] = {"association": a.name if a else "", "district": a.district if a else "", "group": h.group}
+    district, association = (a.district, a.name) if a else ("", "")
+    row: dict[str, Any] = {"association": association, "district": district, "group": h.group,
+                           "household": h.household_key}
     if with_names:
-        row.update(name=h.name, address=h.address, members=h.members, vulnerable=h.vulnerable, landline=h.landline)
+        if not disclosure.reveals(h.consent, district, association, h.group):
+            h = withhold_line(h)
+        row.update(name=h.name, address=h.address, members=h.members, vulnerable=h.vulnerable, landline=h.landline,
+                   withheld=h.withheld)
     return row
 
 
-def person_rows(lines: Sequence[HouseholdLine], names: Mapping[int, Association],
-                with_names: bool = True) -> list[dict[str, Any]]:
-    """List rows of households (pure); `names` maps association ids to their rows."""
-    return [_person(h, names, with_names) for h in lines]
+def person_rows(lines: Sequence[HouseholdLine], names: Mapping[int, Association], with_names: bool = True,
+                disclosure: Disclosure = _EVERYTHING) -> list[dict[str, Any]]:
+    """List rows of households (pure); `names` maps association ids to their rows; a household the
+    `disclosure` withholds keeps its number and 班 alone."""
+    return [_person(h, names, with_names, disclosure) for h in lines]
 
 
 def summarize(data: CampaignData, previous: CampaignData | None, *, viewer_scope: str,
@@ -171,13 +180,14 @@ def assemble(
     viewer_scope: str,
     generated_at: float,
     with_names: bool = True,
+    disclosure: Disclosure = _EVERYTHING,
 ) -> dict[str, Any]:
     """The report document (pure): the summary, then the two lists (its last keys)."""
     by_id = {a.id: a for a in data.associations}
     return {
         **summarize(data, previous, viewer_scope=viewer_scope, generated_at=generated_at),
-        "unreachable": person_rows(unreachable, by_id, with_names),
-        "never_answered": person_rows(never_answered, by_id, with_names),
+        "unreachable": person_rows(unreachable, by_id, with_names, disclosure),
+        "never_answered": person_rows(never_answered, by_id, with_names, disclosure),
     }
 
 
@@ -206,6 +216,7 @@ class OpenReport:
     reads: DashboardReads
     with_names: bool
     chunk: int
+    disclosure: Disclosure = _EVERYTHING
 
     async def lines(self, key: str) -> AsyncIterator[list[HouseholdLine]]:
         """The households of list `key` in pages of at most `chunk` (never an empty page)."""
@@ -225,7 +236,7 @@ class OpenReport:
         """The rows of list `key`, one page at a time."""
         names = {a.id: a for a in self.data.associations}
         async for page in self.lines(key):
-            yield person_rows(page, names, self.with_names)
+            yield person_rows(page, names, self.with_names, self.disclosure)
 
 
 async def open_report(store: Store, campaign_id: int, viewer: Viewer, *, with_names: bool = True,
@@ -250,7 +261,9 @@ async def open_report(store: Store, campaign_id: int, viewer: Viewer, *, with_na
     prev_info = await reads.previous_campaign(info)
     previous = await _campaign_data(stats, reads, prev_info, visible) if prev_info else None
     summary = summarize(data, previous, viewer_scope=str(viewer.scope), generated_at=store.clock.now())
-    return OpenReport(summary, data, previous, reads, with_names, chunk)
+    disclosure = (Disclosure.everything() if viewer.is_city_admin
+                  else Disclosure(False, await reads.real_event_scopes()))
+    return OpenReport(summary, data, previous, reads, with_names, chunk, disclosure)
 
 
 async def build_report(store: Store, campaign_id: int, viewer: Viewer, *, with_names: bool = True,
@@ -262,7 +275,7 @@ async def build_report(store: Store, campaign_id: int, viewer: Viewer, *, with_n
         lists[key] = [h async for page in rep.lines(key) for h in page]
     return assemble(rep.data, rep.previous, lists["unreachable"], lists["never_answered"],
                     viewer_scope=rep.summary["viewer_scope"], generated_at=rep.summary["generated_at"],
-                    with_names=with_names)
+                    with_names=with_names, disclosure=rep.disclosure)
 
 
 async def stream_report(report: OpenReport, writer: ReportWriter) -> AsyncIterator[str]:

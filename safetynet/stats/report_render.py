@@ -146,7 +146,8 @@ class CsvWriter:
             *(row("district", d["name"], "", d) for d in summary["districts"]),
             *(row("association", a["district"], a["name"], a) for a in summary["associations"]),
             [],
-            ["list", "district", "association", "group", "name", "address", "members", "vulnerable", "landline"],
+            ["list", "district", "association", "group", "household", "name", "address", "members", "vulnerable",
+             "landline", "withheld"],
         ]
         return csv_text(rows, "\n")
 
@@ -154,9 +155,9 @@ class CsvWriter:
         return ""
 
     def list_rows(self, key: str, rows: Sequence[Row], first_chunk: bool) -> str:
-        return csv_text(([key, p["district"], p["association"], p["group"], p.get("name", ""), p.get("address", ""),
-                          p.get("members", ""), int(p["vulnerable"]) if "vulnerable" in p else "",
-                          p.get("landline", "")] for p in rows), "\n")
+        return csv_text(([key, p["district"], p["association"], p["group"], p.get("household", ""), p.get("name", ""),
+                          p.get("address", ""), p.get("members", ""), int(p["vulnerable"]) if "vulnerable" in p else "",
+                          p.get("landline", ""), int(p["withheld"]) if "withheld" in p else ""] for p in rows), "\n")
 
     def list_close(self, key: str, empty: bool) -> str:
         return ""
@@ -235,7 +236,7 @@ def _associations(lang: str, report: dict[str, Any]) -> str:
 
 
 def _people_cols(lang: str, row: Row) -> list[str]:
-    return ["association", "group"] + (["name", "address"] if "name" in row else [])
+    return ["association", "group", "household"] + (["name", "address"] if "name" in row else [])
 
 
 class HtmlWriter:
@@ -283,9 +284,10 @@ class HtmlWriter:
         return f"{title}<table><thead><tr>{head}</tr></thead><tbody>"
 
     def list_rows(self, key: str, rows: Sequence[Row], first_chunk: bool) -> str:
-        cols = self._cols
-        return "".join("<tr>" + "".join(f"<td>{escape(str(p.get(k, '')))}</td>" for k in cols) + "</tr>"
-                       for p in rows)
+        cols, withheld = self._cols, _l(self.lang, "withheld")
+        return "".join("<tr>" + "".join(
+            f"<td>{escape(withheld if k == 'name' and p.get('withheld') else str(p.get(k, '')))}</td>" for k in cols)
+            + "</tr>" for p in rows)
 
     def list_close(self, key: str, empty: bool) -> str:
         return "" if empty else "</tbody></table>"

@@ -575,6 +575,12 @@ class DashboardReads(Protocol):
         """Campaigns waiting to be started (a trigger's proposal), newest first."""
         ...
 
+    async def real_event_scopes(self) -> frozenset[str]:
+        """The scope items ('city', 'district:N', 'association:N', 'group:A/G') of every real event
+        running now: inside them a head sees a `no` household's details (`domain.consent`). Read
+        per page, never cached: the details must hide the moment the event closes."""
+        ...
+
     async def households_within(self, campaign_ids: Iterable[int], association_ids: Iterable[int]) -> dict[int, int]:
         """Per campaign: its households in these associations only (what a viewer of narrower scope
         may see); campaigns with none are left out."""

@@ -44,6 +44,7 @@ class HouseholdRow:
     created_at: float
     updated_at: float
     removed_at: float | None = None
+    consent: str = "yes"
 
 
 @dataclass
@@ -285,6 +286,7 @@ class Tables:
             household_key=row.household_key, name=row.name, address=row.address, members=row.members,
             vulnerable=row.vulnerable, language=row.language, notes=row.notes,
             contacts=tuple(contact(c) for c in self.contacts_of(row.id)), removed_at=row.removed_at,
+            consent=row.consent,
         )
 
     def current(self) -> list[HouseholdRow]:
