@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass
 
 from safetynet.domain import Role, Scope
+from safetynet.domain.campaigns import Actor
 
 # scrypt cost: n=2**14, r=8 takes ~50 ms and 16 MiB here, enough to make a stolen hash expensive.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
@@ -81,6 +82,17 @@ class Viewer:
     staff_id: int | None = None
     login: str = ""
     display_name: str = ""
+    token_id: int | None = None  # set when the request came with an API token
+
+    @property
+    def actor(self) -> Actor:
+        """Who this is when it starts or approves a campaign, or reads a household (the audit log):
+        a staff member by login and id, or an API token by its id: a token is no person (DESIGN §9)."""
+        if self.staff_id is not None:
+            return Actor(self.login, self.staff_id)
+        if self.token_id is not None:
+            return Actor(f"token:{self.token_id}")
+        return Actor(self.login or "unknown")
 
     @property
     def is_city_admin(self) -> bool:

@@ -135,7 +135,8 @@ def _add_campaigns(sub: Any) -> None:
         return
     camp = sub.add_parser("campaign", help="preview, start, watch, close and report campaigns",
                           parents=[_config_parent()])
-    csub = camp.add_subparsers(dest="campaign_command", metavar="{preview,start,status,close,report}", required=True)
+    csub = camp.add_subparsers(dest="campaign_command", metavar="{preview,start,approve,cancel,status,close,report}",
+                                 required=True)
     importlib.import_module("safetynet.broadcast.commands").add_arguments(csub)
     _with_config(csub)
 

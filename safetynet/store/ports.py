@@ -252,8 +252,11 @@ class AuthRepo(Protocol):
 class CampaignRepo(Protocol):
     """Campaigns: lifecycle (guarded), enrolled households, ladder progress, planned steps, door knock.
 
-    States go draft → running → closed, or draft/running → cancelled; every transition is guarded,
-    so a late or concurrent caller gets False and nothing changes.
+    States go draft → running → closed for a drill, draft → pending_approval → running → closed for
+    a real event (the two-person rule, DESIGN §9), or draft/pending_approval/running → cancelled.
+    Every transition is guarded, so a late or concurrent caller gets False and nothing changes: a
+    closed or cancelled campaign never reopens, a real event never runs without `approve`, and
+    `approve` refuses the staff member who started it (compared by staff id, never by name).
     """
 
     async def create(
@@ -283,15 +286,31 @@ class CampaignRepo(Protocol):
     async def update_text(
         self, campaign_id: int, *, title: str | None = None, messages: Mapping[str, str] | None = None
     ) -> bool:
-        """New title or texts (None keeps one) for a draft or running campaign; False otherwise."""
+        """New title or texts (None keeps one) for a draft, pending or running campaign; False otherwise."""
         ...
 
     async def set_options(self, campaign_id: int, options: Mapping[str, Any]) -> bool: ...
 
-    async def begin_running(self, campaign_id: int, at: float, started_by: str = "") -> bool:
-        """draft → running: started at `at`, households counted, counters seeded, ladder step 0
-        recorded done; `started_by` (who started it, if given) goes into its options. False
-        (nothing changed) unless it was a draft."""
+    async def begin_running(self, campaign_id: int, at: float, started_by: str = "",
+                            started_by_staff: int | None = None) -> bool:
+        """draft → running for a drill: started at `at`, households counted, counters seeded, ladder
+        step 0 recorded done, who started it kept (`started_by`: a login or a label such as
+        `trigger`; `started_by_staff`: the staff id when a person did). False (nothing changed)
+        unless it was a draft, and for a real event, whatever its state (see `approve`)."""
+        ...
+
+    async def request_approval(self, campaign_id: int, at: float, started_by: str,
+                               started_by_staff: int | None = None) -> bool:
+        """A real event's first start (the first person, or a trigger with action = "start"): draft
+        → pending_approval with who asked and when (`requested_at`); nothing is planned, counted or
+        sent. False unless it is the draft of a real event."""
+        ...
+
+    async def approve(self, campaign_id: int, at: float, approved_by: str, approved_by_staff: int) -> bool:
+        """The second person: pending_approval → running exactly as `begin_running` (started at
+        `at`, households counted, counters seeded, ladder step 0 done) with the approver kept.
+        False (nothing changed) unless it is pending approval and `approved_by_staff` differs from
+        the staff id that started it (a trigger's or a token's start has none: any staff may approve)."""
         ...
 
     async def close(self, campaign_id: int, at: float) -> bool:
@@ -299,11 +318,12 @@ class CampaignRepo(Protocol):
         ...
 
     async def cancel(self, campaign_id: int, at: float) -> bool:
-        """draft or running → cancelled; its queued deliveries are skipped. False if already finished."""
+        """draft, pending_approval or running → cancelled; its queued deliveries are skipped. False
+        if already finished."""
         ...
 
     async def cancel_draft(self, campaign_id: int, at: float) -> bool:
-        """draft → cancelled only (a proposal withdrawn)."""
+        """draft or pending_approval → cancelled only (a proposal withdrawn before anything was sent)."""
         ...
 
     async def enrol_scope(
@@ -573,6 +593,11 @@ class DashboardReads(Protocol):
 
     async def drafts(self, limit: int = 10) -> list[CampaignInfo]:
         """Campaigns waiting to be started (a trigger's proposal), newest first."""
+        ...
+
+    async def awaiting_approval(self, limit: int = 10) -> list[CampaignInfo]:
+        """Real events started by one person and waiting for a second (`pending_approval`), newest
+        first, with who started them."""
         ...
 
     async def real_event_scopes(self) -> frozenset[str]:

@@ -156,7 +156,7 @@ async def identify(request: web.Request, handler: Handler) -> web.StreamResponse
         if found is None:
             return json_error(401, "invalid, revoked or expired API token")
         await svc.store.auth.token_used(found.id)
-        viewer = Viewer(role=found.role, scope=Scope.parse(found.scope), login="api-token")
+        viewer = Viewer(role=found.role, scope=Scope.parse(found.scope), login="api-token", token_id=found.id)
     elif (cookie := request.cookies.get(SESSION_COOKIE)) is not None:
         session = await svc.store.auth.session(token_hash(cookie))
         if session is not None:

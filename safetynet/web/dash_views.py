@@ -43,7 +43,7 @@ def status_labels_json(lang: str) -> str:
 
 
 def state_labels_json(lang: str) -> str:
-    states = ("draft", "running", "closed", "cancelled")
+    states = ("draft", "pending_approval", "running", "closed", "cancelled")
     return json.dumps({s: t(lang, "state_" + s) for s in states}, ensure_ascii=False)
 
 

@@ -24,7 +24,7 @@ def _info(c: CampaignRow) -> CampaignInfo:
     if isinstance(scope, str):
         scope = [scope]
     return CampaignInfo(c.id, c.kind, c.title, c.state, tuple(scope), c.created_at, c.started_at, c.closed_at,
-                        c.households)
+                        c.households, c.started_by, c.requested_at, c.approved_by, c.approved_at, c.purged_at)
 
 
 def _newest_first(rows: Iterable[CampaignRow]) -> list[CampaignRow]:
@@ -96,6 +96,12 @@ class MemoryDashboardReads:
         await asyncio.sleep(0)
         found = sorted((c for c in self.t.campaigns.values() if c.state == "draft"),
                        key=lambda c: (c.created_at, c.id), reverse=True)
+        return [_info(c) for c in found[:limit]]
+
+    async def awaiting_approval(self, limit: int = 10) -> list[CampaignInfo]:
+        await asyncio.sleep(0)
+        found = sorted((c for c in self.t.campaigns.values() if c.state == "pending_approval"),
+                       key=lambda c: (c.requested_at or c.created_at, c.id), reverse=True)
         return [_info(c) for c in found[:limit]]
 
     async def real_event_scopes(self) -> frozenset[str]:

@@ -105,6 +105,13 @@ class CampaignRow:
     started_at: float | None = None
     closed_at: float | None = None
     households: int = 0
+    started_by: str = ""
+    started_by_staff: int | None = None
+    requested_at: float | None = None
+    approved_by: str = ""
+    approved_by_staff: int | None = None
+    approved_at: float | None = None
+    purged_at: float | None = None
 
     def as_campaign(self) -> Campaign:
         return Campaign(
@@ -112,7 +119,9 @@ class CampaignRow:
             scope=tuple(json.loads(self.scope)), messages=json.loads(self.messages),
             ladder=ladder_from_json(self.ladder), options=json.loads(self.options), source=self.source,
             created_by=self.created_by, created_at=self.created_at, started_at=self.started_at,
-            closed_at=self.closed_at, households=self.households,
+            closed_at=self.closed_at, households=self.households, started_by=self.started_by,
+            started_by_staff=self.started_by_staff, requested_at=self.requested_at, approved_by=self.approved_by,
+            approved_by_staff=self.approved_by_staff, approved_at=self.approved_at, purged_at=self.purged_at,
         )
 
     @property

@@ -21,7 +21,8 @@ ANSWERED_SQL = "('safe', 'need_help', 'confirmed_in_person')"
 _STATUSES = tuple(str(s) for s in ALL_STATUSES)
 
 
-_CAMPAIGN_COLS = "id, kind, title, state, scope, created_at, started_at, closed_at, households"
+_CAMPAIGN_COLS = ("id, kind, title, state, scope, created_at, started_at, closed_at, households, started_by,"
+                  " requested_at, approved_by, approved_at, purged_at")
 
 
 def _campaign(row: Row) -> CampaignInfo:
@@ -34,7 +35,8 @@ def _campaign(row: Row) -> CampaignInfo:
     return CampaignInfo(
         id=row["id"], kind=row["kind"], title=row["title"], state=row["state"], scope=tuple(scope),
         created_at=row["created_at"], started_at=row["started_at"], closed_at=row["closed_at"],
-        households=row["households"],
+        households=row["households"], started_by=row["started_by"], requested_at=row["requested_at"],
+        approved_by=row["approved_by"], approved_at=row["approved_at"], purged_at=row["purged_at"],
     )
 
 
@@ -144,6 +146,15 @@ class SqliteDashboardReads:
         """Campaigns waiting to be started (a trigger's proposal), newest first."""
         rows = await self.db.fetchall(
             f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE state = 'draft' ORDER BY created_at DESC, id DESC LIMIT ?",
+            (limit,),
+        )
+        return [_campaign(r) for r in rows]
+
+    async def awaiting_approval(self, limit: int = 10) -> list[CampaignInfo]:
+        """Real events started by one person, waiting for a second, newest first."""
+        rows = await self.db.fetchall(
+            f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE state = 'pending_approval'"
+            " ORDER BY coalesce(requested_at, created_at) DESC, id DESC LIMIT ?",
             (limit,),
         )
         return [_campaign(r) for r in rows]
