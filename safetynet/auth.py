@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import getpass
 import hashlib
 import hmac
 import secrets
@@ -104,6 +105,15 @@ class Viewer:
     @property
     def may_start_campaigns(self) -> bool:
         return self.role in (Role.CITY_ADMIN, Role.DISTRICT_HEAD)
+
+
+def command_line_actor() -> str:
+    """Who runs a command, for the audit log: `cli:` and the operating system's user (the command
+    line signs nobody in; whoever can read the database file is trusted with it)."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
+        return "cli"
 
 
 def validate_role_scope(role: Role, scope: Scope) -> None:

@@ -152,6 +152,22 @@ def _add_server(sub: Any) -> None:
         importlib.import_module("safetynet.sim.demo").add_arguments(p)
 
 
+def _add_privacy(sub: Any) -> None:
+    if not _exists("safetynet.privacy.commands"):
+        return
+    commands = importlib.import_module("safetynet.privacy.commands")
+    privacy = sub.add_parser("privacy", help="retention: erase what is kept longer than [privacy] says",
+                             parents=[_config_parent()])
+    psub = privacy.add_subparsers(dest="privacy_command", metavar="{purge}", required=True)
+    commands.add_privacy_arguments(psub)
+    _with_config(psub)
+    audit = sub.add_parser("audit", help="the audit log of views, exports and in-person confirmations",
+                           parents=[_config_parent()])
+    asub = audit.add_subparsers(dest="audit_command", metavar="{export}", required=True)
+    commands.add_audit_arguments(asub)
+    _with_config(asub)
+
+
 def _add_bench(sub: Any) -> None:
     if not _exists("safetynet.bench"):
         return
@@ -173,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_campaigns(sub)
     _add_server(sub)
     _add_triggers(sub)
+    _add_privacy(sub)
     _add_bench(sub)
     return parser
 

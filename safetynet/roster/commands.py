@@ -15,7 +15,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from safetynet.auth import command_line_actor
 from safetynet.config import Config
+from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.roster import HouseholdRecord, ImportSummary, UnknownScopeError
 from safetynet.roster import csvio
 from safetynet.roster.codes import MissingSecretKey
@@ -153,6 +155,16 @@ def import_(cfg: Config, args: argparse.Namespace) -> int:
 # -- export ----------------------------------------------------------------------
 
 
+def _audit_export(cfg: Config, what: str, detail: str) -> None:
+    """A file of households' details was written: one entry in the audit log (DESIGN §9)."""
+    async def run() -> None:
+        async with store_session(cfg) as store:
+            await store.audit.append([AuditEntry(store.clock.now(), command_line_actor(), AuditAction.EXPORT, what,
+                                                 detail=detail)])
+
+    asyncio.run(run())
+
+
 async def _export_records(cfg: Config) -> list[HouseholdRecord]:
     async with store_session(cfg) as store:
         return await store.roster.export_records()
@@ -172,6 +184,7 @@ def export(cfg: Config, args: argparse.Namespace) -> int:
     except OSError as e:
         _err(f"cannot write {args.file}: {e.strerror or e}")
         return USAGE
+    _audit_export(cfg, "roster", f"{n} households")
     print(f"exported {n} households to {args.file} ({'UTF-8 with BOM' if encoding == 'utf-8' else encoding})")
     return OK
 
@@ -198,6 +211,7 @@ def codes(cfg: Config, args: argparse.Namespace) -> int:
     if n == 0:
         print("every household already has an enrolment code; nothing written (--rotate issues new ones)")
         return OK
+    _audit_export(cfg, "codes", f"{n} households")
     print(f"wrote {n} enrolment codes to {args.output}")
     print("  keep this file safe: the codes are stored only as keyed hashes and cannot be shown again")
     if args.rotate:
@@ -225,6 +239,7 @@ def letters(cfg: Config, args: argparse.Namespace) -> int:
         print("every household in scope already has an enrolment code; nothing written"
               " (--rotate issues new codes, and the earlier letters stop working)")
         return OK
+    _audit_export(cfg, "letters", f"{args.format}, {n} households, {', '.join(scopes)}")
     print(f"wrote {n} enrolment letters to {args.output}")
     print("  keep this file safe: the codes are stored only as keyed hashes and cannot be shown again")
     if args.rotate:

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from safetynet.auth import Viewer
+from safetynet.auth import Viewer, command_line_actor
 from safetynet.config import Config
 from safetynet.domain import ALL_STATUSES, ANSWERED, Role, Scope
+from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.campaigns import CampaignInfo, CountRow, MinuteRow
 from safetynet.domain.consent import Disclosure, withhold_line
 from safetynet.domain.replies import ChannelCount
@@ -158,7 +159,8 @@ def summarize(data: CampaignData, previous: CampaignData | None, *, viewer_scope
     curve = [{"label": s.label, "households": s.households, "points": [list(p) for p in s.points]}
              for s in group_series(data.minutes, data.counts, data.associations, lambda a: a.district)]
     return {
-        "campaign": {**data.campaign.as_dict(), "scope": list(data.campaign.scope)},
+        "campaign": {**data.campaign.as_dict(), "scope": list(data.campaign.scope),
+                     "purged_at": data.campaign.purged_at},
         "generated_at": generated_at,
         "viewer_scope": viewer_scope,
         "city": {**city, "previous_answered_rate": before_city["answered_rate"] if before_city else None,
@@ -219,7 +221,10 @@ class OpenReport:
     disclosure: Disclosure = _EVERYTHING
 
     async def lines(self, key: str) -> AsyncIterator[list[HouseholdLine]]:
-        """The households of list `key` in pages of at most `chunk` (never an empty page)."""
+        """The households of list `key` in pages of at most `chunk` (never an empty page); none once
+        retention purged the campaign: its report keeps counts only."""
+        if self.data.campaign.purged_at is not None:
+            return
         statuses, never = _LIST_QUERY[key]
         aids = [a.id for a in self.data.associations]
         after: HouseholdLine | None = None
@@ -301,6 +306,8 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
 async def _write_report(store: Store, campaign_id: int, viewer: Viewer, fmt: str, output: str | None) -> None:
     """Streams the report to `output` (written aside and renamed when complete) or stdout."""
     report = await open_report(store, campaign_id, viewer)
+    await store.audit.append([AuditEntry(store.clock.now(), command_line_actor(), AuditAction.EXPORT, "report",
+                                         campaign_id=campaign_id, detail=fmt)])
     pieces = stream_report(report, writer_for(fmt))
     if not output:
         async for piece in pieces:

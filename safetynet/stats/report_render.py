@@ -261,6 +261,8 @@ class HtmlWriter:
             f"{escape(_l(lang, 'scope'))}: {escape(', '.join(c['scope']))} · {escape(_l(lang, 'started'))} "
             f"{_when(c['started_at'])} · {escape(_l(lang, 'closed'))} {_when(c['closed_at'])} · "
             f"{escape(_l(lang, 'generated'))} {_when(summary['generated_at'])}</p>"
+            + (f"<p class='purged'>{escape(t(lang, 'report.purged', time=_when(c['purged_at'])))}</p>"
+               if c.get("purged_at") else "") +
             f"<h2>{escape(_l(lang, 'summary'))}</h2><p>{escape(_l(lang, 'households'))} {city['households']} · "
             f"{escape(_l(lang, 'answered'))} <b>{_pct(city['answered_rate'])}</b> · {prev_line}</p>"
             f"{_status_table(lang, city)}<h2>{escape(_l(lang, 'milestones'))}</h2>{_milestones(lang, summary)}"

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from safetynet.clock import Clock
 from safetynet.domain import CampaignKind, CampaignState, Channel, ContactKind, Role, Scope, Status
+from safetynet.domain.audit import AuditEntry, PurgeResult
 from safetynet.domain.campaigns import (
     DEFAULT_LADDER,
     Campaign,
@@ -324,6 +325,21 @@ class CampaignRepo(Protocol):
 
     async def cancel_draft(self, campaign_id: int, at: float) -> bool:
         """draft or pending_approval → cancelled only (a proposal withdrawn before anything was sent)."""
+        ...
+
+    async def finished_before(self, before: float, limit: int = 100) -> list[int]:
+        """Ids of closed or cancelled campaigns that ended before `before` and were never purged,
+        oldest first (what retention erases next)."""
+        ...
+
+    async def purge(self, campaign_id: int, at: float) -> PurgeResult:
+        """Retention (DESIGN §9): erases what people wrote or providers said in a finished campaign:
+        answers' notes (SMS bodies and voice notes are notes), locations and people counts, the
+        provider ids and error texts of deliveries a provider was asked for, attempts' provider
+        answers; marks it `purged_at`.
+        Statuses, answer times and channels, counters and the answer curve stay, so its report keeps
+        its numbers. In short transactions (answers keep flowing meanwhile); idempotent. Nothing for
+        a campaign that has not finished."""
         ...
 
     async def enrol_scope(
@@ -692,6 +708,25 @@ class DispatchHealthRepo(Protocol):
         ...
 
 
+class AuditRepo(Protocol):
+    """The audit log (DESIGN §9): staff views of households' details, exports, in-person
+    confirmations. Entries are only ever added, read, and deleted by age."""
+
+    async def append(self, entries: Sequence[AuditEntry]) -> None:
+        """Stores the entries in one transaction (their `id` is ignored and given by the store)."""
+        ...
+
+    async def entries(self, *, since: float | None = None, until: float | None = None, after_id: int = 0,
+                      limit: int = 1000) -> list[AuditEntry]:
+        """Entries with an id above `after_id` and a time in [since, until), in id order, at most `limit`
+        (a caller pages by passing the last id back)."""
+        ...
+
+    async def erase_before(self, at: float) -> int:
+        """Deletes entries older than `at` (the audit log's own retention); returns how many."""
+        ...
+
+
 class Store(Protocol):
     """Every repository of one store, its clock, and its health."""
 
@@ -721,6 +756,9 @@ class Store(Protocol):
 
     @property
     def health(self) -> DispatchHealthRepo: ...
+
+    @property
+    def audit(self) -> AuditRepo: ...
 
     @property
     def clock(self) -> Clock: ...

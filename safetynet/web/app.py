@@ -29,6 +29,7 @@ SESSION_COOKIE = "sn_session"
 
 # Route modules in the order their routes are added; a module not written yet is skipped.
 ROUTE_MODULES = (
+    "safetynet.web.audit_api",
     "safetynet.web.api",
     "safetynet.web.reply_pages",
     "safetynet.web.hooks",

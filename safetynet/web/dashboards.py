@@ -15,6 +15,7 @@ import structlog
 from aiohttp import web
 
 from safetynet.auth import Viewer
+from safetynet.domain.audit import AuditAction
 from safetynet.domain.campaigns import CampaignInfo
 from safetynet.domain.consent import Disclosure
 from safetynet.domain.replies import HelpItem
@@ -22,6 +23,7 @@ from safetynet.domain.roster import Association, Coverage, HouseholdLine
 from safetynet.stats.report import FORMATS, ReportNotFound, open_report, stream_report, writer_for
 from safetynet.web import city_pages, dash_sse
 from safetynet.web.app import SERVICES, require_viewer, services
+from safetynet.web.audit_api import record
 from safetynet.web.dash_shell import (
     READS,
     STATS,
@@ -94,6 +96,8 @@ async def association_page(request: web.Request) -> web.Response:
     assoc, campaign, since = await _association_context(request, viewer)
     lang = lang_of(request)
     r = reads(request)
+    record(request, viewer, AuditAction.VIEW, "dashboard", campaign_id=campaign.id if campaign else None,
+           association_id=assoc.id)
     if campaign is None:
         cov, disclosure = await asyncio.gather(r.coverage(assoc.id), disclosure_for(r, viewer))
         coverage = coverage_block(lang, _coverage(disclosure, cov, assoc))
@@ -140,6 +144,8 @@ def _coverage(disclosure: Disclosure, cov: Coverage, assoc: Association) -> Cove
 async def help_fragment(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     assoc, campaign, _ = await _association_context(request, viewer)
+    record(request, viewer, AuditAction.VIEW, "help", campaign_id=campaign.id if campaign else None,
+           association_id=assoc.id)
     items: list[HelpItem] = []
     if campaign is not None:
         r = reads(request)
@@ -158,6 +164,8 @@ async def _lines(request: web.Request, viewer: Viewer, assoc: Association, campa
 async def rows_fragment(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     assoc, campaign, since = await _association_context(request, viewer)
+    record(request, viewer, AuditAction.VIEW, "households", campaign_id=campaign.id if campaign else None,
+           association_id=assoc.id)
     lines = await _lines(request, viewer, assoc, campaign.id) if campaign else []
     return web.Response(text=household_rows(lang_of(request), lines, _filter(request)), content_type="text/html",
                         headers={"Cache-Control": "no-store", "X-Since": str(since)})
@@ -168,6 +176,7 @@ async def doorknock_page(request: web.Request) -> web.Response:
     assoc, campaign, since = await _association_context(request, viewer)
     if campaign is None:
         raise not_found()
+    record(request, viewer, AuditAction.VIEW, "doorknock", campaign_id=campaign.id, association_id=assoc.id)
     lang = lang_of(request)
     lines = await _lines(request, viewer, assoc, campaign.id)
     body = doorknock_body(lang, assoc, campaign, lines, services(request).clock.now())
@@ -194,6 +203,8 @@ async def report_page(request: web.Request) -> web.StreamResponse:
         report = await open_report(services(request).store, info.id, viewer)
     except ReportNotFound:
         raise not_found() from None
+    record(request, viewer, AuditAction.VIEW if fmt == "html" else AuditAction.EXPORT, "report", campaign_id=info.id,
+           detail=fmt)
     # Up to here a failure still answers 404/503/500; past prepare() the status line is sent.
     headers = {"Cache-Control": "no-store"}
     if fmt != "html":

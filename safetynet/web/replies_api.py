@@ -15,10 +15,12 @@ from aiohttp import web
 
 from safetynet.auth import Viewer
 from safetynet.broadcast.service import covered
+from safetynet.domain.audit import AuditAction
 from safetynet.domain.consent import withhold_history
 from safetynet.domain.replies import InPersonMethod, UndoRefused
 from safetynet.replies.intake import NotFound, ReplyError
 from safetynet.web.app import check_csrf, json_error, require_viewer, services
+from safetynet.web.audit_api import record
 from safetynet.web.bodies import read_form, read_json_object
 from safetynet.web.dash_shell import disclosure_for
 from safetynet.web.replies_common import MAX_FORM_BYTES, intake_of
@@ -66,6 +68,9 @@ async def confirm(request: web.Request) -> web.Response:
         )
     except NotFound:
         return json_error(404, "not found")
+    if result.recorded:
+        record(request, viewer, AuditAction.CONFIRM, "household", campaign_id=campaign_id, household_id=household_id,
+               detail=str(method))
     return web.json_response({"household_id": household_id, "status": result.status, "recorded": result.recorded,
                               "method": method, "by": viewer.login, "reply_id": result.reply_id})
 
@@ -87,6 +92,9 @@ async def undo(request: web.Request) -> web.Response:
         return json_error(409, str(e))
     except ReplyError as e:
         return json_error(400, str(e))
+    if not outcome.already:
+        record(request, viewer, AuditAction.UNDO, "household", campaign_id=campaign_id, household_id=household_id,
+               detail=f"reply {reply_id}")
     return web.json_response({"household_id": household_id, "status": str(outcome.status), "undone": reply_id,
                               "already": outcome.already, "by": viewer.login})
 
@@ -117,6 +125,7 @@ async def help_list(request: web.Request) -> web.Response:
     if campaign is None or not any(viewer.sees(a.district, a.name) for a in covered(campaign.scope, associations)):
         return json_error(404, "not found")
     visible = [a.id for a in associations if viewer.sees(a.district, a.name)]
+    record(request, viewer, AuditAction.VIEW, "help", campaign_id=campaign_id)
     rows = await svc.store.replies.help_list(campaign_id, visible, include_handled=request.query.get("all") == "1")
     disclosure = await disclosure_for(svc.store.dashboard, viewer)
     return web.json_response({"campaign_id": campaign_id, "help": [disclosure.help_row(r).as_json() for r in rows]},
@@ -131,6 +140,8 @@ async def history(request: web.Request) -> web.Response:
     ref = await store.replies.household_ref(campaign_id, household_id)
     if ref is None or not viewer.sees(ref.district, ref.association):
         return json_error(404, "not found")
+    record(request, viewer, AuditAction.VIEW, "history", campaign_id=campaign_id, association_id=ref.association_id,
+           household_id=household_id)
     entries, household, disclosure = await asyncio.gather(
         store.replies.history(campaign_id, household_id), store.roster.get_household(household_id),
         disclosure_for(store.dashboard, viewer))

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Channel, Status
+from safetynet.domain.audit import PurgeResult
 from safetynet.domain.campaigns import (
     DEFAULT_LADDER,
     Campaign,
@@ -155,6 +156,39 @@ class MemoryCampaigns:
             if d.campaign_id == campaign_id and d.state in ("queued", "standby"):
                 d.state, d.error, d.updated_at = "skipped", f"campaign_{to}", at
         return True
+
+    # -- retention ------------------------------------------------------------------------------
+
+    async def finished_before(self, before: float, limit: int = 100) -> list[int]:
+        await asyncio.sleep(0)
+        found = sorted(c.id for c in self.t.campaigns.values() if c.state in ("closed", "cancelled")
+                       and c.closed_at is not None and c.closed_at < before and c.purged_at is None)
+        return found[:limit]
+
+    async def purge(self, campaign_id: int, at: float) -> PurgeResult:
+        await self.t.write()
+        row = self._row(campaign_id)
+        if row is None or row.state not in ("closed", "cancelled"):
+            return PurgeResult(campaign_id, 0, 0, 0)
+        replies = deliveries = attempts = 0
+        for r in self.t.replies.values():
+            if r.campaign_id == campaign_id and (r.note is not None or r.location is not None
+                                                 or r.people_safe is not None or r.people_injured is not None):
+                r.note = r.location = r.people_safe = r.people_injured = None
+                replies += 1
+        mine = set()
+        for d in self.t.deliveries.values():
+            if d.campaign_id == campaign_id:
+                mine.add(d.id)
+                if d.attempts > 0 and (d.provider_id is not None or d.error is not None):
+                    d.provider_id = d.error = None
+                    deliveries += 1
+        for i, a in enumerate(self.t.attempts):
+            if a[0] in mine and a[5] is not None:
+                self.t.attempts[i] = (*a[:5], None)
+                attempts += 1
+        row.purged_at = at
+        return PurgeResult(campaign_id, replies, deliveries, attempts)
 
     # -- households and plans ----------------------------------------------------------------
 

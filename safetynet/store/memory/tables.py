@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from safetynet.clock import Clock
 from safetynet.domain import ANSWERED, CampaignKind, CampaignState, ContactKind, Status, next_status
+from safetynet.domain.audit import AuditEntry
 from safetynet.domain.campaigns import (
     Campaign,
     ChannelHealth,
@@ -247,6 +248,7 @@ class Tables:
     triggers: dict[int, TriggerRecord] = field(default_factory=dict)
     dispatchers: dict[str, DispatcherBeat] = field(default_factory=dict)
     channel_health: dict[tuple[str, str], ChannelHealth] = field(default_factory=dict)  # (owner, channel)
+    audit: dict[int, AuditEntry] = field(default_factory=dict)
     # set while writes are to fail (tests of a store that cannot write), and after a failed one
     fail_with: BaseException | None = None
     failed: BaseException | None = None

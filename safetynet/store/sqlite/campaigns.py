@@ -14,6 +14,7 @@ from typing import Any
 
 from safetynet.clock import Clock
 from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Channel, ContactKind, Status
+from safetynet.domain.audit import PurgeResult
 from safetynet.domain.campaigns import (
     DEFAULT_LADDER,
     Campaign,
@@ -36,6 +37,9 @@ _COLS = (
     " approved_by_staff, approved_at, purged_at"
 )
 _KINDS = {k.value: k for k in ContactKind}
+# Retention erases in transactions of this many rows, and scans the attempt log this many at a time.
+_PURGE_BATCH = 5000
+_PURGE_SCAN = 50_000
 _ANSWERED_SQL = "(" + ",".join(f"'{s}'" for s in sorted(ANSWERED)) + ")"
 
 
@@ -193,6 +197,53 @@ class CampaignStore:
                 (f"campaign_{to}", at, campaign_id),
             )
         return True
+
+    # -- retention ----------------------------------------------------------------------------
+
+    async def finished_before(self, before: float, limit: int = 100) -> list[int]:
+        rows = await self.db.fetchall(
+            "SELECT id FROM campaigns WHERE state IN ('closed', 'cancelled') AND closed_at < ? AND purged_at IS NULL"
+            " ORDER BY id LIMIT ?",
+            (before, limit),
+        )
+        return [r[0] for r in rows]
+
+    async def purge(self, campaign_id: int, at: float) -> PurgeResult:
+        """In short transactions of `_PURGE_BATCH` rows, so answers arriving meanwhile wait little."""
+        if await self.db.fetchval(
+                "SELECT 1 FROM campaigns WHERE id = ? AND state IN ('closed', 'cancelled')", (campaign_id,)) is None:
+            return PurgeResult(campaign_id, 0, 0, 0)
+        replies = await self._erase(
+            "UPDATE replies SET note = NULL, location = NULL, people_safe = NULL, people_injured = NULL"
+            " WHERE id IN (SELECT id FROM replies WHERE campaign_id = ? AND (note IS NOT NULL OR location IS NOT NULL"
+            " OR people_safe IS NOT NULL OR people_injured IS NOT NULL) LIMIT ?)", campaign_id)
+        deliveries = await self._erase(
+            "UPDATE deliveries SET provider_id = NULL, error = NULL WHERE id IN (SELECT id FROM deliveries"
+            " WHERE campaign_id = ? AND attempts > 0 AND (provider_id IS NOT NULL OR error IS NOT NULL) LIMIT ?)",
+            campaign_id)
+        # the attempt log has no index by delivery: one pass over it, by id ranges
+        attempts, last = 0, 0
+        while True:
+            upper = await self.db.fetchval(
+                "SELECT max(id) FROM (SELECT id FROM delivery_attempts WHERE id > ? ORDER BY id LIMIT ?)",
+                (last, _PURGE_SCAN))
+            if upper is None:
+                break
+            attempts += await self.db.execute(
+                "UPDATE delivery_attempts SET detail = NULL WHERE id > ? AND id <= ? AND detail IS NOT NULL"
+                " AND delivery_id IN (SELECT id FROM deliveries WHERE campaign_id = ?)",
+                (last, upper, campaign_id))
+            last = upper
+        await self.db.execute("UPDATE campaigns SET purged_at = ? WHERE id = ?", (at, campaign_id))
+        return PurgeResult(campaign_id, replies, deliveries, attempts)
+
+    async def _erase(self, sql: str, campaign_id: int) -> int:
+        total = 0
+        while True:
+            n = await self.db.execute(sql, (campaign_id, _PURGE_BATCH))
+            total += n
+            if n < _PURGE_BATCH:
+                return total
 
     # -- households and plans ------------------------------------------------------------------
 
