@@ -12,6 +12,7 @@ from conftest import DATA
 
 from safetynet.config import load_config
 from safetynet.domain import CampaignKind
+from safetynet.domain.triggers import TriggerRules
 from safetynet.system import running_system
 from safetynet.triggers.cap import CAP_NS, parse_cap
 from safetynet.triggers.cap_publish import (
@@ -22,7 +23,6 @@ from safetynet.triggers.cap_publish import (
     feed_atom,
     publishable,
 )
-from safetynet.domain.triggers import TriggerRules
 
 # OASIS CAP 1.2 schema (http://docs.oasis-open.org/emergency/cap/v1.2/CAP-v1.2.xsd), see tests/data/cap/README.md
 SCHEMA = xmlschema.XMLSchema(DATA / "cap" / "CAP-v1.2.xsd")

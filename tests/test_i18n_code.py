@@ -10,8 +10,8 @@ from pathlib import Path
 
 from safetynet import i18n
 from safetynet.domain import Channel, ContactKind, Role
-from safetynet.i18n import SOURCE, catalog
 from safetynet.domain.replies import Location
+from safetynet.i18n import SOURCE, catalog
 from safetynet.web.dash_text import METHODS, STATUS_ICONS
 
 PACKAGE = Path(i18n.__file__).parent.parent

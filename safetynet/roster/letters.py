@@ -23,8 +23,8 @@ import segno
 
 from safetynet import i18n
 from safetynet.config import Config
-from safetynet.roster.codes import MissingSecretKey, hash_code, join_url, new_code
 from safetynet.domain.roster import CodeTarget
+from safetynet.roster.codes import MissingSecretKey, hash_code, join_url, new_code
 from safetynet.roster.pdfstream import text_width
 from safetynet.store import store_session
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from safetynet.domain.campaigns import Campaign
 from safetynet.domain import CampaignState
+from safetynet.domain.campaigns import Campaign
 from safetynet.triggers.cap_publish import (
     ATOM_CONTENT_TYPE,
     CAP_CONTENT_TYPE,
