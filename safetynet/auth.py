@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import getpass
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
 
 from safetynet.domain import Role, Scope
+from safetynet.domain.campaigns import Actor
 
 # scrypt cost: n=2**14, r=8 takes ~50 ms and 16 MiB here, enough to make a stolen hash expensive.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
@@ -81,6 +83,17 @@ class Viewer:
     staff_id: int | None = None
     login: str = ""
     display_name: str = ""
+    token_id: int | None = None  # set when the request came with an API token
+
+    @property
+    def actor(self) -> Actor:
+        """Who this is when it starts or approves a campaign, or reads a household (the audit log):
+        a staff member by login and id, or an API token by its id: a token is no person (DESIGN §9)."""
+        if self.staff_id is not None:
+            return Actor(self.login, self.staff_id)
+        if self.token_id is not None:
+            return Actor(f"token:{self.token_id}")
+        return Actor(self.login or "unknown")
 
     @property
     def is_city_admin(self) -> bool:
@@ -92,6 +105,15 @@ class Viewer:
     @property
     def may_start_campaigns(self) -> bool:
         return self.role in (Role.CITY_ADMIN, Role.DISTRICT_HEAD)
+
+
+def command_line_actor() -> str:
+    """Who runs a command, for the audit log: `cli:` and the operating system's user (the command
+    line signs nobody in; whoever can read the database file is trusted with it)."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
+        return "cli"
 
 
 def validate_role_scope(role: Role, scope: Scope) -> None:

@@ -188,7 +188,8 @@ def _add_campaigns(sub: Any) -> None:
         return
     camp = sub.add_parser("campaign", help=say("cli.campaign.help"), description=say("cli.campaign.help"),
                           parents=[_config_parent()])
-    csub = camp.add_subparsers(dest="campaign_command", metavar="{preview,start,status,close,report}", required=True)
+    csub = camp.add_subparsers(dest="campaign_command", metavar="{preview,start,approve,cancel,status,close,report}",
+                                 required=True)
     importlib.import_module("safetynet.broadcast.commands").add_arguments(csub)
     _with_config(csub)
 
@@ -202,6 +203,22 @@ def _add_server(sub: Any) -> None:
         p = _cmd(sub, "demo", say("cli.demo.help"),
                  "safetynet demo --households 600", "safetynet.sim.demo:main")
         importlib.import_module("safetynet.sim.demo").add_arguments(p)
+
+
+def _add_privacy(sub: Any) -> None:
+    if not _exists("safetynet.privacy.commands"):
+        return
+    commands = importlib.import_module("safetynet.privacy.commands")
+    privacy = sub.add_parser("privacy", help="retention: erase what is kept longer than [privacy] says",
+                             parents=[_config_parent()])
+    psub = privacy.add_subparsers(dest="privacy_command", metavar="{purge}", required=True)
+    commands.add_privacy_arguments(psub)
+    _with_config(psub)
+    audit = sub.add_parser("audit", help="the audit log of views, exports and in-person confirmations",
+                           parents=[_config_parent()])
+    asub = audit.add_subparsers(dest="audit_command", metavar="{export}", required=True)
+    commands.add_audit_arguments(asub)
+    _with_config(asub)
 
 
 def _add_bench(sub: Any) -> None:
@@ -223,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_campaigns(sub)
     _add_server(sub)
     _add_triggers(sub)
+    _add_privacy(sub)
     _add_bench(sub)
     return parser
 

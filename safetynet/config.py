@@ -136,6 +136,14 @@ class RepliesConfig:
 
 
 @dataclass(frozen=True)
+class PrivacyConfig:
+    # Days after a campaign finishes before its free texts and provider answers are erased (DESIGN §9).
+    retention_days: int = 90
+    # Days an audit log entry is kept.
+    audit_retention_days: int = 730
+
+
+@dataclass(frozen=True)
 class SandboxConfig:
     host: str = "127.0.0.1"
     port: int = 8090
@@ -202,6 +210,7 @@ class Config:
     channels: ChannelsConfig = field(default_factory=ChannelsConfig)
     broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
     replies: RepliesConfig = field(default_factory=RepliesConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     triggers: TriggersConfig = field(default_factory=TriggersConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
@@ -370,6 +379,8 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"config: server.trusted_proxies: {proxy!r} is not an IP address or CIDR") from None
     if cfg.server.header_timeout_seconds <= 0 or cfg.server.body_timeout_seconds <= 0:
         raise ConfigError("config: server.header_timeout_seconds and body_timeout_seconds must be > 0")
+    if cfg.privacy.retention_days < 1 or cfg.privacy.audit_retention_days < 1:
+        raise ConfigError("config: privacy.retention_days and privacy.audit_retention_days must be at least 1")
     if cfg.replies.rate_limit_per_minute < 0 or cfg.replies.rate_limit_burst < 0:
         raise ConfigError("config: replies.rate_limit_per_minute and rate_limit_burst must be >= 0")
     s = cfg.secrets

@@ -24,6 +24,7 @@ from safetynet.clock import Clock, SystemClock
 from safetynet.config import Config, ConfigError
 from safetynet.domain import Channel
 from safetynet.metrics import Metrics
+from safetynet.privacy.retention import run_daily
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.notify import StaffNotifier
 from safetynet.store import Store, open_store
@@ -97,6 +98,7 @@ async def running_system(
     dispatch: bool = True,
     ladder: bool = True,
     triggers: bool = True,
+    retention: bool = True,
     send_workers: bool | None = False,
     stop_grace_seconds: float = STOP_GRACE_SECONDS,
 ) -> AsyncIterator[System]:
@@ -106,6 +108,7 @@ async def running_system(
     the machine (what `serve` does), False keeps everything in this process (tests, the demo).
     `stop_grace_seconds`: on exit, how long sends already at a provider may take to answer; retry
     waits end at once and nothing claimed is lost (see `Dispatcher`).
+    `retention`: erase what `[privacy]` says is due, shortly after start and then daily.
     """
     if not cfg.secrets.secret_key:
         raise ConfigError("config: no secret key; run `safetynet init` or set SAFETYNET_SECRET_KEY")
@@ -150,6 +153,8 @@ async def running_system(
             _spawn(system, scheduler.run(), "ladder")
         if triggers:
             _spawn(system, trigger_service.run(), "triggers")
+        if retention:
+            _spawn(system, run_daily(store, cfg.privacy, clock), "retention")
         log.info("system_started", url=url)
         yield system
     finally:
@@ -164,7 +169,7 @@ async def _stop(system: System | None, runner: web.AppRunner | None, senders: li
         if system.ladder is not None:
             system.ladder.stop()
         for t in system.tasks:
-            if t.get_name() == "triggers":
+            if t.get_name() in ("triggers", "retention"):
                 t.cancel()
         cap = (system.dispatcher.stop_grace_seconds if system.dispatcher else 0.0) + STOP_MARGIN_SECONDS
         for t in system.tasks:

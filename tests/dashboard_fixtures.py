@@ -131,13 +131,18 @@ def make_config(tmp: Path, port: int, public_url: str | None = None) -> Config:
 
 async def start_campaign(w: World, kind: CampaignKind = CampaignKind.DRILL, scope: Sequence[str] = ("city",),
                          title: str = "地震訓練", keys: Sequence[str] | None = None) -> int:
-    """A running campaign over the households of `keys` (default: all), via the campaign store."""
+    """A running campaign over the households of `keys` (default: all), via the campaign store (a real
+    event: started by one staff id, approved by another)."""
     c = await w.store.campaigns.create(kind=kind, title=title, scope=list(scope), messages=MESSAGES)
     chosen = [w.households[k] for k in (keys or list(w.households))]
     enrol = [Enrolment(h.id, h.association_id, reply_token_hash(reply_token(SECRET, c.id, h.id))) for h in chosen]
     now = w.clock.now()
     await w.store.campaigns.write_step(c.id, StepPlan((), (), ()), now, enrol)
-    assert await w.store.campaigns.begin_running(c.id, now)
+    if kind == CampaignKind.REAL:
+        assert await w.store.campaigns.request_approval(c.id, now, "first", 1001)
+        assert await w.store.campaigns.approve(c.id, now, "second", 1002)
+    else:
+        assert await w.store.campaigns.begin_running(c.id, now)
     return c.id
 
 

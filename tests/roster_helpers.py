@@ -13,9 +13,10 @@ from safetynet.config import Config, load_config
 
 EN = [
     "district", "association", "group", "household", "name", "address", "members",
-    "vulnerable", "language", "phone", "landline", "telegram", "notes",
+    "vulnerable", "language", "phone", "landline", "telegram", "notes", "consent",
 ]  # fmt: skip
-JA = ["地区", "町会", "班", "世帯番号", "世帯主", "住所", "人数", "要配慮", "言語", "携帯電話", "固定電話", "テレグラム", "備考"]
+JA = ["地区", "町会", "班", "世帯番号", "世帯主", "住所", "人数", "要配慮", "言語", "携帯電話", "固定電話", "テレグラム", "備考",
+      "同意"]
 
 
 def row(**cells: str) -> list[str]:
@@ -34,6 +35,7 @@ def row(**cells: str) -> list[str]:
         "landline": "",
         "telegram": "",
         "notes": "",
+        "consent": "",
     }
     base.update(cells)
     return [base[c] for c in EN]

@@ -41,6 +41,13 @@ class Api:
         await self.store.auth.create_api_token(token_hash(token), role, scope)
         return {"Authorization": f"Bearer {token}"}
 
+    async def session(self, login: str, role: Role = Role.CITY_ADMIN, scope: str = "city") -> dict[str, str]:
+        """A staff member signed in (a person): their session cookie and CSRF token as headers."""
+        staff = await self.store.auth.add_staff(login, login.upper(), role, scope, None)
+        cookie, csrf = new_token(), new_token()
+        await self.store.auth.create_session(token_hash(cookie), staff.id, csrf, 3600)
+        return {"Cookie": f"{SESSION_COOKIE}={cookie}", "X-CSRF-Token": csrf}
+
     async def call(self, method: str, path: str, headers: dict[str, str], body: Any = None,
                    raw: bytes | None = None) -> tuple[int, Any]:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
@@ -179,10 +186,11 @@ def proposal(key: str) -> CampaignRequest:
                            scenario="drills/citywide-earthquake.toml", source="jma", reason="震度6弱 ≥ 5-")
 
 
-async def test_a_city_admin_starts_a_triggers_proposal(tmp_path: Path) -> None:
+async def test_a_city_admin_starts_a_triggers_proposal_and_another_approves_it(tmp_path: Path) -> None:
     async with api(tmp_path) as a:
         admin = await a.token(Role.CITY_ADMIN, "city")
         north = await a.token(Role.DISTRICT_HEAD, "district:北地区")
+        bousai = await a.session("bousai")
         service = CampaignService(a.store, a.cfg, FakeClock())
         draft = await service.create_campaign(proposal("jma:1"))
         assert (await service.get(draft)).state == "draft"
@@ -190,20 +198,59 @@ async def test_a_city_admin_starts_a_triggers_proposal(tmp_path: Path) -> None:
         assert status == 403 and "city admin" in body["error"]
         assert (await service.get(draft)).state == "draft"
         assert (await a.call("POST", "/api/campaigns/999/start", admin))[0] == 404
-        status, body = await a.call("POST", f"/api/campaigns/{draft}/start", admin)
+        status, body = await a.call("POST", f"/api/campaigns/{draft}/start", bousai)
         assert status == 200, body
-        assert (body["id"], body["state"], body["households"]) == (draft, "running", 3)
-        started = await service.get(draft)
-        assert started.kind == "real" and started.options["started_by"] and started.options["proposed"] is True
+        assert (body["id"], body["state"], body["households"], body["started_by"]) == (
+            draft, "pending_approval", 0, "bousai")
+        assert await a.store.campaigns.delivery_counts(draft) == {}  # nothing sent before approval
         status, body = await a.call("POST", f"/api/campaigns/{draft}/start", admin)
         assert status == 409 and "only a draft can start" in body["error"]
+        # the one who started it may not approve it; a district head or a token is never the second person
+        status, body = await a.call("POST", f"/api/campaigns/{draft}/approve", bousai)
+        assert status == 403 and "second, different city admin" in body["error"]
+        assert (await a.call("POST", f"/api/campaigns/{draft}/approve", north))[0] == 403
+        status, body = await a.call("POST", f"/api/campaigns/{draft}/approve", admin)
+        assert status == 403 and "API token" in body["error"]
+        assert (await service.get(draft)).state == "pending_approval"
+        kikikanri = await a.session("kikikanri")
+        status, body = await a.call("POST", f"/api/campaigns/{draft}/approve", kikikanri)
+        assert status == 200, body
+        assert (body["state"], body["households"], body["started_by"], body["approved_by"]) == (
+            "running", 3, "bousai", "kikikanri")
+        started = await service.get(draft)
+        assert started.kind == "real" and started.options["proposed"] is True and started.approved_at is not None
+        assert sum((await a.store.campaigns.delivery_counts(draft)).values()) == 3
+        status, body = await a.call("POST", f"/api/campaigns/{draft}/approve", kikikanri)
+        assert status == 409 and "waiting for approval" in body["error"]
+        status, listed = await a.call("GET", "/api/campaigns", admin)
+        assert [(c["started_by"], c["approved_by"]) for c in listed if c["id"] == draft] == [("bousai", "kikikanri")]
         # the same event proposed again (another telegram) while the first runs: asked, then forced
         again = await service.create_campaign(proposal("jma:2"))
         status, body = await a.call("POST", f"/api/campaigns/{again}/start", admin)
         assert status == 409 and body["running"] == draft and "force" in body["error"]
         assert (await service.get(again)).state == "draft"
         status, body = await a.call("POST", f"/api/campaigns/{again}/start", admin, {"force": True})
-        assert (status, body["state"]) == (200, "running")
+        assert (status, body["state"], body["started_by"]) == (200, "pending_approval", f"token:{1}")
+        status, body = await a.call("POST", f"/api/campaigns/{again}/approve", bousai)
+        assert status == 409 and body["running"] == draft  # the approver is asked too
+        status, body = await a.call("POST", f"/api/campaigns/{again}/approve", bousai, {"force": True})
+        assert (status, body["state"]) == (200, "running")  # a token started it: any person may approve
+
+
+async def test_a_real_event_from_the_api_waits_and_either_may_cancel_it(tmp_path: Path) -> None:
+    async with api(tmp_path) as a:
+        bousai, kikikanri = await a.session("bousai"), await a.session("kikikanri")
+        real = {**INLINE, "kind": "real", "confirm": True, "title": "地震"}
+        for canceller in (bousai, kikikanri):
+            status, body = await a.call("POST", "/api/campaigns", bousai, {**real, "force": True})
+            assert (status, body["state"], body["households"], body["started_by"]) == (
+                201, "pending_approval", 0, "bousai")
+            status, body = await a.call("POST", f"/api/campaigns/{body['id']}/cancel", canceller)
+            assert (status, body["state"]) == (200, "cancelled")
+            status, body = await a.call("POST", f"/api/campaigns/{body['id']}/approve", kikikanri)
+            assert status == 409
+        for c in await a.store.campaigns.list_campaigns():
+            assert await a.store.campaigns.delivery_counts(c.id) == {}
 
 
 async def test_the_same_drill_twice_is_refused_until_forced(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from test_scope_routes import PUBLIC_EXACT, PUBLIC_PREFIXES, fill
 from safetynet.broadcast.service import CampaignService
 from safetynet.config import CapConfig, TriggersConfig
 from safetynet.domain import Role
+from safetynet.domain.campaigns import Actor
 from safetynet.domain.roster import HouseholdRecord
 from safetynet.roster.codes import hash_code, new_code
 from safetynet.triggers.service import TriggerService
@@ -173,6 +174,10 @@ async def evil_world(tmp_path: Path) -> AsyncIterator[tuple[World, dict[str, str
             cfg = dataclasses.replace(w.cfg, triggers=TriggersConfig(cap=CapConfig(codes=("17201",), action=action)))
             d = await TriggerService(w.store, cfg, campaigns, w.clock).ingest_cap(cap_alert(ident, w.clock.now()))
             assert d.decision in ("start", "propose") and d.campaign, d
+            if action == "start":  # the trigger is the first person; a city admin approves (DESIGN §9)
+                found = await w.store.auth.staff_by_login("admin")
+                assert found is not None
+                await campaigns.approve(d.campaign, by=Actor("admin", found[0].id))
             cap_ids.append(str(d.campaign))
         code = new_code()
         await w.store.roster.set_enrolment_codes([(w.hh("X-000").id, hash_code(code, w.cfg.secrets.secret_key))])

@@ -12,6 +12,7 @@ from broadcast_helpers import SECRET, H, seed
 from safetynet.cli import main
 from safetynet.clock import SystemClock
 from safetynet.config import load_config
+from safetynet.domain import Role
 from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
 from safetynet.store import store_session
 
@@ -60,16 +61,60 @@ def test_preview_start_status_close_report(city: Path, capsys: pytest.CaptureFix
     assert code == 0 and str(cid) in out
 
 
-def test_a_real_event_needs_real(city: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def _staff(cfg: Path, *people: tuple[str, Role]) -> None:
+    async def go() -> None:
+        async with store_session(load_config(cfg), SystemClock()) as store:
+            for login, role in people:
+                scope = "city" if role == Role.CITY_ADMIN else "district:北地区"
+                await store.auth.add_staff(login, login, role, scope, None)
+
+    asyncio.run(go())
+
+
+def test_a_real_event_needs_real_and_two_city_admins(city: Path, capsys: pytest.CaptureFixture[str],
+                                                     tmp_path: Path) -> None:
+    _staff(city, ("bousai", Role.CITY_ADMIN), ("kikikanri", Role.CITY_ADMIN), ("kita", Role.DISTRICT_HEAD))
     real = tmp_path / "real.toml"
     real.write_text((DRILLS / "citywide-earthquake.toml").read_text(encoding="utf-8").replace(
         'kind = "drill"', 'kind = "real"'), encoding="utf-8")
     code, _, err = run(city, capsys, "start", str(real))
     assert code == 2 and "--real" in err
-    code, out, _ = run(city, capsys, "start", str(DRILLS / "citywide-earthquake.toml"), "--real", "--json")
-    assert code == 0
-    code, out, _ = run(city, capsys, "status", str(json.loads(out)["id"]), "--json")
-    assert json.loads(out)["kind"] == "real"
+    scenario = str(DRILLS / "citywide-earthquake.toml")
+    code, _, err = run(city, capsys, "start", scenario, "--real")
+    assert code == 2 and "--as" in err and "two people" in err
+    for who in ("nobody", "kita"):
+        code, _, err = run(city, capsys, "start", scenario, "--real", "--as", who)
+        assert code == 2 and f"--as {who}: no active city admin" in err
+    code, out, err = run(city, capsys, "start", scenario, "--real", "--as", "bousai", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    cid = doc["id"]
+    assert doc == {"id": cid, "state": "pending_approval"} and "waiting for a second city admin" in err
+    code, out, _ = run(city, capsys, "status", str(cid), "--json")
+    assert json.loads(out)["kind"] == "real" and json.loads(out)["state"] == "pending_approval"
+    code, _, err = run(city, capsys, "approve", str(cid), "--as", "bousai")
+    assert code == 2 and "bousai started campaign" in err  # the same person: refused, non-zero
+    code, _, err = run(city, capsys, "approve", str(cid), "--as", "kita")
+    assert code == 2 and "no active city admin" in err
+    code, out, _ = run(city, capsys, "status", str(cid), "--json")
+    assert json.loads(out)["state"] == "pending_approval" and json.loads(out)["households"] == 0
+    code, out, err = run(city, capsys, "approve", str(cid), "--as", "kikikanri", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"id": cid, "state": "running"}
+    code, out, _ = run(city, capsys, "status", str(cid), "--json")
+    assert json.loads(out)["households"] == 3
+    code, _, err = run(city, capsys, "approve", str(cid), "--as", "kikikanri")
+    assert code == 2 and "only a real event waiting for approval" in err
+
+
+def test_a_waiting_real_event_is_cancelled_from_the_command_line(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _staff(city, ("bousai", Role.CITY_ADMIN))
+    code, out, _ = run(city, capsys, "start", str(DRILLS / "citywide-earthquake.toml"), "--real", "--as", "bousai")
+    cid = int(out.strip())
+    code, out, _ = run(city, capsys, "cancel", str(cid), "--as", "bousai", "--json")
+    assert code == 0 and json.loads(out) == {"id": cid, "state": "cancelled"}
+    code, _, err = run(city, capsys, "cancel", str(cid))
+    assert code == 2 and "can no longer be cancelled" in err
 
 
 def test_errors_are_one_line(city: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -33,8 +33,9 @@ from safetynet.channels.base import (
     SendResult,
 )
 from safetynet.clock import FakeClock
-from safetynet.domain import CampaignKind, Channel
-from safetynet.domain.campaigns import LadderStep
+from safetynet.domain import CampaignKind, Channel, Role
+from safetynet.domain.campaigns import Actor, LadderStep
+from safetynet.store import Store
 
 MSG = {"ja": "地震の訓練です。無事ですか。", "en": "Earthquake drill. Are you safe?"}
 
@@ -206,22 +207,36 @@ async def test_households_that_answered_are_skipped(tmp_path: Path) -> None:
         assert (await store.campaigns.delivery_counts(c.id))[(0, "webpush", "skipped")] == 1
 
 
-async def test_a_real_event_pauses_drills_until_it_closes(tmp_path: Path) -> None:
+async def _admins(store: Store) -> tuple[Actor, Actor]:
+    first = await store.auth.add_staff("bousai", "防災", Role.CITY_ADMIN, "city", None)
+    second = await store.auth.add_staff("kikikanri", "危機管理", Role.CITY_ADMIN, "city", None)
+    return Actor(first.login, first.id), Actor(second.login, second.id)
+
+
+async def test_a_real_event_pauses_drills_once_approved_until_it_closes(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
     async with in_memory(clock) as store:
         await seed(store, [H("a", "w"), H("b", "m")])
+        first, second = await _admins(store)
         svc = CampaignService(store, cfg, clock)
+        real = await svc.launch(spec(CampaignKind.REAL), by=first)
+        assert real.state == "pending_approval"
         drill = await svc.launch(spec())
-        real = await svc.launch(spec(CampaignKind.REAL))
         snd = senders(clock)
+        # waiting for approval: nothing of it is sent, and it pauses nothing
         await Dispatcher(store, snd, cfg, clock).burst()
-        assert {m.campaign_id for s in snd.values() for m in s.sent} == {real.id}
-        assert await store.outbox.due_count([drill.id]) == 2
+        assert sorted(m.campaign_id for s in snd.values() for m in s.sent) == [drill.id, drill.id]
+        assert await store.campaigns.delivery_counts(real.id) == {}
+        later = await svc.launch(spec(), force=True)
+        assert (await svc.approve(real.id, by=second)).state == "running"
+        await Dispatcher(store, snd, cfg, clock).burst()
+        assert [m.campaign_id for s in snd.values() for m in s.sent].count(real.id) == 2
+        assert await store.outbox.due_count([later.id]) == 2  # paused by the real event
         await svc.close(real.id)
         await Dispatcher(store, snd, cfg, clock).burst()
-        drill_msgs = [m for s in snd.values() for m in s.sent if m.campaign_id == drill.id]
-        assert len(drill_msgs) == 2 and all(m.text.startswith("【訓練】") for m in drill_msgs)
+        later_msgs = [m for s in snd.values() for m in s.sent if m.campaign_id == later.id]
+        assert len(later_msgs) == 2 and all(m.text.startswith("【訓練】") for m in later_msgs)
 
 
 async def test_a_closed_campaign_never_reopens(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.ladder import LadderScheduler
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.clock import FakeClock
-from safetynet.domain import CampaignKind, Channel
-from safetynet.domain.campaigns import Campaign
+from safetynet.domain import CampaignKind, Channel, Role
+from safetynet.domain.campaigns import Actor, Campaign
 
 MSG = {"ja": "安否確認です。"}
 
@@ -92,8 +92,14 @@ async def test_a_drills_ladder_waits_while_a_real_event_runs(tmp_path: Path) -> 
         drill = await svc.launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), MSG))
         await Dispatcher(store, senders(clock), cfg, clock).burst()
         ladder = LadderScheduler(store.campaigns, clock)
-        await clock.advance(300)
-        real = await svc.launch(CampaignSpec("地震", CampaignKind.REAL, ("city",), MSG))
+        await clock.advance(100)
+        first = await store.auth.add_staff("bousai", "防災", Role.CITY_ADMIN, "city", None)
+        second = await store.auth.add_staff("kikikanri", "危機管理", Role.CITY_ADMIN, "city", None)
+        real = await svc.launch(CampaignSpec("地震", CampaignKind.REAL, ("city",), MSG), by=Actor("bousai", first.id))
+        await ladder.tick()  # waiting for approval pauses nothing
+        assert (await svc.stats(drill.id))["paused"] is False
+        await clock.advance(200)
+        await svc.approve(real.id, by=Actor("kikikanri", second.id))
         await ladder.tick()
         assert (await svc.stats(drill.id))["paused"] is True
         await clock.advance(1000)

@@ -10,6 +10,9 @@ from broadcast_helpers import H, in_memory, make_cfg, seed
 
 from safetynet.broadcast.service import CampaignService
 from safetynet.clock import FakeClock
+from safetynet.domain import Role
+from safetynet.domain.campaigns import Actor
+from safetynet.store import Store
 from safetynet.triggers.port import CampaignPort, CampaignRequest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,7 +42,12 @@ async def test_a_proposal_is_a_draft_created_once_and_can_be_withdrawn(tmp_path:
         assert await port.cancel_proposed(first, "again") is False
 
 
-async def test_a_started_trigger_campaign_is_not_cancelled_as_a_proposal(tmp_path: Path) -> None:
+async def _approver(store: Store) -> Actor:
+    staff = await store.auth.add_staff("bousai", "防災", Role.CITY_ADMIN, "city", None)
+    return Actor(staff.login, staff.id)
+
+
+async def test_a_trigger_that_starts_a_real_event_is_the_first_of_two_people(tmp_path: Path) -> None:
     cfg = dataclasses.replace(make_cfg(tmp_path), base_dir=str(REPO))
     clock = FakeClock()
     async with in_memory(clock) as store:
@@ -47,9 +55,24 @@ async def test_a_started_trigger_campaign_is_not_cancelled_as_a_proposal(tmp_pat
         svc = CampaignService(store, cfg, clock)
         cid = await svc.create_campaign(request(start=True, key="k2", scenario="drills/missing.toml"))
         c = await svc.get(cid)
-        assert c.state == "running" and c.households == 1 and "ja" in c.messages  # fallback wording
-        assert await svc.cancel_proposed(cid, "withdrawn") is False
+        assert (c.state, c.started_by, c.started_by_staff) == ("pending_approval", "trigger", None)
+        assert "ja" in c.messages and await store.campaigns.delivery_counts(cid) == {}  # nothing sent yet
+        c = await svc.approve(cid, by=await _approver(store))
+        assert (c.state, c.households, c.approved_by) == ("running", 1, "bousai")
+        assert await svc.cancel_proposed(cid, "withdrawn") is False  # it runs: a withdrawal leaves it
         assert (await svc.get(cid)).state == "running"
+
+
+async def test_a_telegram_withdrawn_before_approval_cancels_the_waiting_event(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(make_cfg(tmp_path), base_dir=str(REPO))
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        await seed(store, [H("a", "w")])
+        svc = CampaignService(store, cfg, clock)
+        cid = await svc.create_campaign(request(start=True, key="k4"))
+        assert (await svc.get(cid)).state == "pending_approval"
+        assert await svc.cancel_proposed(cid, "取消") is True
+        assert (await svc.get(cid)).state == "cancelled"
 
 
 async def test_a_real_event_created_but_not_started_before_a_crash_is_started_when_the_telegram_comes_again(
@@ -65,8 +88,9 @@ async def test_a_real_event_created_but_not_started_before_a_crash_is_started_wh
         assert draft.state == "draft"
         cid = await svc.create_campaign(request(start=True, key="k3"))
         c = await svc.get(cid)
-        assert cid == draft.id and c.state == "running" and c.households == 1
+        assert cid == draft.id and (c.state, c.started_by) == ("pending_approval", "trigger")
         assert await svc.create_campaign(request(start=True, key="k3")) == cid  # and once only
+        assert (await svc.get(cid)).state == "pending_approval"
 
 
 async def test_a_draft_whose_association_left_the_roster_refuses_to_start(tmp_path: Path) -> None:

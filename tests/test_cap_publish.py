@@ -100,9 +100,12 @@ async def test_the_routes_publish_real_events_to_anyone_and_follow_close_and_can
     async with running_system(cfg, port=0, dispatch=False, ladder=False, triggers=False) as system:
         camps = system.store.campaigns
 
-        async def campaign(kind: CampaignKind, start: bool = True) -> int:
+        async def campaign(kind: CampaignKind, start: bool = True, approve: bool = True) -> int:
             c = await camps.create(kind=kind, title=SECRET_TITLE, scope=["city"], messages={"ja": SECRET_TEXT})
-            if start:
+            if start and kind == CampaignKind.REAL:  # two people: one starts, another approves
+                assert await camps.request_approval(c.id, T0, "bousai", 1)
+                assert not approve or await camps.approve(c.id, T0, "kikikanri", 2)
+            elif start:
                 assert await camps.begin_running(c.id, T0)
             return c.id
 
@@ -110,6 +113,7 @@ async def test_the_routes_publish_real_events_to_anyone_and_follow_close_and_can
         other = await campaign(CampaignKind.REAL)
         drill = await campaign(CampaignKind.DRILL)
         draft = await campaign(CampaignKind.REAL, start=False)
+        waiting = await campaign(CampaignKind.REAL, approve=False)
 
         async with aiohttp.ClientSession(system.url) as http:  # no login, no token
 
@@ -124,7 +128,7 @@ async def test_the_routes_publish_real_events_to_anyone_and_follow_close_and_can
             text = body.decode()
             assert SECRET_TITLE not in text and "090-1234" not in text and "無事ですか" not in text
 
-            for hidden in (drill, draft, 99999, "abc", "1e3", "-1", "9" * 40):
+            for hidden in (drill, draft, waiting, 99999, "abc", "1e3", "-1", "9" * 40):
                 status, _, body = await get(f"/cap/campaigns/{hidden}.xml")
                 assert status == 404, hidden
                 assert SECRET_TITLE.encode() not in body

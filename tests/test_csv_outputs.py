@@ -73,7 +73,8 @@ def test_csv_is_written_only_through_the_guarded_writer() -> None:
         text = path.read_text(encoding="utf-8")
         if re.search(r"\bcsv\.(writer|DictWriter)\b|\bwriterows?\(", text):
             offenders.append(str(path.relative_to(REPO)))
-    allowed = {"safetynet/roster/csvio.py", "safetynet/roster/enrol_letters.py"}  # they call CsvWriter.writerow
+    # they call CsvWriter.writerow
+    allowed = {"safetynet/roster/csvio.py", "safetynet/roster/enrol_letters.py", "safetynet/privacy/commands.py"}
     assert [p for p in offenders if p not in allowed] == []
     for name in allowed:
         assert not re.search(r"\bcsv\.(writer|DictWriter)\b", (REPO / name).read_text(encoding="utf-8")), name

@@ -6,10 +6,22 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from dashboard_fixtures import ASSOC_A, ASSOC_B, DIST_S, World, client, login, start_campaign, world
+import pytest
+from dashboard_fixtures import (
+    ASSOC_A,
+    ASSOC_B,
+    DIST_S,
+    World,
+    client,
+    login,
+    password_hash,
+    start_campaign,
+    world,
+)
 
-from safetynet.broadcast.service import CampaignService
-from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
+from safetynet.broadcast.service import CampaignService, CampaignStateError
+from safetynet.domain import Role
+from safetynet.domain.campaigns import Actor, ChannelHealth, DispatcherBeat
 from safetynet.triggers.port import CampaignRequest
 from safetynet.web.dash_shell import when
 
@@ -117,9 +129,15 @@ def proposal(key: str) -> CampaignRequest:
                            scenario="drills/citywide-earthquake.toml", source="jma", reason="震度6弱 ≥ 5-")
 
 
-async def test_a_city_admin_starts_a_triggers_proposal_with_one_click(tmp_path: Path) -> None:
+async def second_admin(w: World) -> Actor:
+    staff = await w.store.auth.add_staff("admin2", "ADMIN2", Role.CITY_ADMIN, "city", password_hash("admin2"))
+    return Actor(staff.login, staff.id)
+
+
+async def test_a_proposal_started_by_one_city_admin_runs_when_another_approves(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
         svc = w.svc.campaigns = CampaignService(w.store, w.cfg, w.clock)
+        await second_admin(w)
         draft = await svc.create_campaign(proposal("jma:1"))
         async with client() as http:
             csrf = await login(http, w, "dhead")
@@ -147,12 +165,64 @@ async def test_a_city_admin_starts_a_triggers_proposal_with_one_click(tmp_path: 
                                  allow_redirects=False) as r:
                 assert r.status == 303 and r.headers["Location"] == f"/city?campaign={draft}"
             started = await svc.get(draft)
-            assert started.state == "running" and started.households == 11
-            assert started.options["started_by"] == "admin"
+            assert (started.state, started.households, started.started_by) == ("pending_approval", 0, "admin")
+            assert await w.store.campaigns.delivery_counts(draft) == {}  # nothing is sent before approval
             async with http.get(f"{w.url}/city") as r:
-                assert "開始を待つ提案" not in await r.text()
+                page = await r.text()
+            assert "開始を待つ提案" not in page and "承認を待つ実災害" in page and "開始 admin" in page
+            async with http.get(f"{w.url}/city?campaign={draft}") as r:
+                page = await r.text()
+            assert "承認待ち" in page and "あなたが開始しました" in page
+            assert f'action="/city/campaigns/{draft}/approve"' not in page  # not for the one who started it
+            async with http.post(f"{w.url}/city/campaigns/{draft}/approve", data={"csrf": csrf, "really": "1"}) as r:
+                assert r.status == 403 and "second, different city admin" in await r.text()
+            assert await state(w, draft) == "pending_approval"
             async with http.post(f"{w.url}/city/campaigns/{draft}/start", data={"csrf": csrf, "really": "1"}) as r:
-                assert r.status == 409  # running now: it does not start twice
+                assert r.status == 409  # waiting: it does not start twice
+        async with client() as http:
+            csrf = await login(http, w, "admin2")
+            async with http.get(f"{w.url}/city?campaign={draft}") as r:
+                page = await r.text()
+            approve_form = page[page.index(f'action="/city/campaigns/{draft}/approve"'):]
+            assert "承認して送信する" in approve_form and 'name="really"' in approve_form
+            assert "別の市の管理者として" in approve_form
+            async with http.post(f"{w.url}/city/campaigns/{draft}/approve", data={"csrf": csrf}) as r:
+                assert r.status == 400  # the box is the second step
+            async with http.post(f"{w.url}/city/campaigns/{draft}/approve", data={"csrf": csrf, "really": "1"},
+                                 allow_redirects=False) as r:
+                assert r.status == 303 and r.headers["Location"] == f"/city?campaign={draft}"
+            done = await svc.get(draft)
+            assert (done.state, done.households, done.started_by, done.approved_by) == ("running", 11, "admin", "admin2")
+            async with http.get(f"{w.url}/city?campaign={draft}") as r:
+                page = await r.text()
+            assert "開始: admin" in page and "承認: admin2" in page and "承認を待つ実災害" not in page
+            async with http.post(f"{w.url}/city/campaigns/{draft}/approve", data={"csrf": csrf, "really": "1"}) as r:
+                assert r.status == 409  # running now: approved once
+
+
+async def test_either_city_admin_may_cancel_a_waiting_real_event(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        svc = w.svc.campaigns = CampaignService(w.store, w.cfg, w.clock)
+        await second_admin(w)
+        for canceller in ("admin", "admin2"):
+            async with client() as http:
+                csrf = await login(http, w, "admin")
+                real = form(csrf, kind="real", title=f"地震 {canceller}", scope="city", really_real="1")
+                async with http.post(f"{w.url}/city/campaigns/start", data=real, allow_redirects=False) as r:
+                    assert r.status == 303
+                    cid = int(r.headers["Location"].rsplit("=", 1)[1])
+            assert await state(w, cid) == "pending_approval"
+            async with client() as http:
+                csrf = await login(http, w, canceller)
+                async with http.get(f"{w.url}/city?campaign={cid}") as r:
+                    assert f'action="/city/campaigns/{cid}/cancel"' in await r.text()
+                async with http.post(f"{w.url}/city/campaigns/{cid}/cancel", data={"csrf": csrf, "really": "1"},
+                                     allow_redirects=False) as r:
+                    assert r.status == 303
+            assert await state(w, cid) == "cancelled"
+            with pytest.raises(CampaignStateError):
+                await svc.approve(cid, by=Actor("admin2", 0))
+            assert await w.store.campaigns.delivery_counts(cid) == {}
 
 
 async def test_starting_the_same_campaign_again_asks_first(tmp_path: Path) -> None:
@@ -175,7 +245,8 @@ async def test_starting_the_same_campaign_again_asks_first(tmp_path: Path) -> No
         assert len([c for c in await w.store.campaigns.list_campaigns() if c.title == "町会訓練"]) == 2
         # a proposal of an event that already runs: the same question before its start
         running = await svc.create_campaign(proposal("jma:1"))
-        await svc.start(running)
+        await svc.start(running, by=Actor("admin", 1))
+        await svc.approve(running, by=await second_admin(w))
         draft = await svc.create_campaign(proposal("jma:2"))
         async with http.post(f"{w.url}/city/campaigns/{draft}/start", data={"csrf": csrf, "really": "1"}) as r:
             assert r.status == 409 and "同じ配信が実施中です" in await r.text()
@@ -183,7 +254,13 @@ async def test_starting_the_same_campaign_again_asks_first(tmp_path: Path) -> No
         async with http.post(f"{w.url}/city/campaigns/{draft}/start",
                              data={"csrf": csrf, "really": "1", "force": "1"}, allow_redirects=False) as r:
             assert r.status == 303
-        assert await state(w, draft) == "running"
+        assert await state(w, draft) == "pending_approval"
+        # the first closed, a third proposal of the same event while the second waits for approval
+        await svc.close(running)
+        third = await svc.create_campaign(proposal("jma:3"))
+        async with http.post(f"{w.url}/city/campaigns/{third}/start", data={"csrf": csrf, "really": "1"}) as r:
+            assert r.status == 409 and "同じ実災害の配信が承認を待っています" in await r.text()
+        assert await state(w, third) == "draft"
 
 
 async def test_the_overview_says_when_nothing_is_being_sent(tmp_path: Path) -> None:

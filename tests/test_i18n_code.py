@@ -28,7 +28,7 @@ def test_every_value_the_code_builds_a_key_from_has_its_text() -> None:
     keys += [f"dash.role_{role}" for role in Role]
     keys += [f"dash.status.{status}" for status in STATUS_ICONS]
     keys += [f"dash.method.{method}" for method in METHODS]
-    keys += [f"dash.state_{state}" for state in ("draft", "running", "closed", "cancelled")]
+    keys += [f"dash.state_{state}" for state in ("draft", "pending_approval", "running", "closed", "cancelled")]
     keys += [f"report.status.{s}" for s in STATUS_ICONS]
     assert sorted(set(keys) - SOURCE_KEYS) == []
     for lang in ("ja-easy", "en"):
@@ -109,6 +109,10 @@ ALLOWED_JAPANESE: dict[str, str] = {
     "roster/values.py::parse_members": "the counters 人 and 名 after a number of members",
     "roster/values.py::parse_vulnerable": "the English error names the accepted cell values (はい/いいえ, 有/無)",
     "roster/values.py::parse_language": "the English error names the accepted value やさしい日本語",
+    "roster/values.py::_CONSENT_WORDS": "consent cells read as yes, no or ordinance (同意, 不同意, 条例)",
+    "roster/values.py::CONSENT_WORDS_JA": "the consent cells the export writes under Japanese headers",
+    "roster/values.py::parse_consent": "the English error names the accepted values 同意/不同意/条例",
+    "roster/csvio.py::_consent_warning": "the English import warning names the 要配慮 and 同意 columns and their values",
     "roster/letters.py::_NO_START": "line-breaking rule (禁則): punctuation that may not start a line of a letter",
     "roster/encoding.py::_SAVE_HINT": "names the file types exactly as Excel's Japanese save dialog shows them",
     "roster/encoding.py::detect_encoding": "names Excel's file type 「Unicode テキスト」 as its dialog shows it",

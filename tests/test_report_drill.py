@@ -207,7 +207,7 @@ def listed(fmt: str, text: str) -> dict[str, list[str]]:
             out[r["list"]].append(r["name"])
         return out
     _, unreachable, never = text.split("<h2>")[-3:]  # the two lists are the last sections
-    cells = re.compile(r"<tr><td>[^<]*</td><td>[^<]*</td><td>([^<]*)</td>")
+    cells = re.compile(r"<tr><td>[^<]*</td><td>[^<]*</td><td>[^<]*</td><td>([^<]*)</td>")  # after the 世帯番号
     return {"unreachable": cells.findall(unreachable), "never_answered": cells.findall(never)}
 
 

@@ -100,9 +100,9 @@ def test_a_stray_quote_is_refused_by_check_and_import_replace_removes_nothing(
     db = tmp_path / "var" / "x.db"
     before = dump(db)
     data = SAMPLE.read_bytes()
-    assert data.count(",要介護2\r\n".encode()) > 1
+    assert data.count(",要介護2,".encode()) > 1
     stray = tmp_path / "stray.csv"
-    stray.write_bytes(data.replace(",要介護2\r\n".encode(), ',"要介護2\r\n'.encode(), 1))  # row 5, line 5
+    stray.write_bytes(data.replace(",要介護2,".encode(), ',"要介護2,'.encode(), 1))  # row 5, line 5
     capsys.readouterr()
     assert run(config, "check", str(stray)) == 1
     err = capsys.readouterr().err.splitlines()

@@ -57,6 +57,7 @@ def test_every_header_alias_is_recognised(field: str, index: int, spelled: str) 
         "district": "北地区", "association": "東町会", "group": "2班", "household_key": "7",
         "name": "鈴木 花子", "address": "西町1", "members": 3, "vulnerable": True, "language": "en",
         "phone": "+818011112222", "landline": "+81312345678", "telegram": "12345", "notes": "メモ",
+        "consent": "no",  # vulnerable, consent left empty
     }  # fmt: skip
     assert getattr(result.records[0], field) == expected[field]
 
@@ -269,7 +270,7 @@ def test_column_is_named_as_the_file_names_it() -> None:
 
 
 def test_too_many_cells() -> None:
-    assert errors_of(csv_bytes(EN, [[*row(), "extra"]])) == ["row 2: has 14 cells but the header has 13 columns"]
+    assert errors_of(csv_bytes(EN, [[*row(), "extra"]])) == ["row 2: has 15 cells but the header has 14 columns"]
 
 
 def test_duplicated_household_names_both_rows() -> None:
@@ -345,7 +346,7 @@ def test_a_line_break_inside_a_quoted_cell_is_refused_in_any_column_known_or_not
 
 def test_a_cell_past_the_last_named_column_is_named_by_its_letter() -> None:
     (error,) = errors_of(csv_bytes(EN, [[*row(), "", "x\ny"]]))
-    assert error.startswith("row 2, column O: its quote")
+    assert error.startswith("row 2, column P: its quote")
 
 
 def test_a_stray_quote_in_the_header_row() -> None:

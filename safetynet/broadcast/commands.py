@@ -1,8 +1,14 @@
-"""`safetynet campaign preview|start|status|close|report`: parse, call the service, print.
+"""`safetynet campaign preview|start|approve|cancel|status|close|report`: parse, call the service, print.
 
 `campaign start` creates the campaign, plans step 0 into the outbox and returns: the dispatcher
 of a running `safetynet serve` picks it up (it polls the outbox). It warns when no dispatcher is
 alive (its heartbeat in the store) or a channel is failing: the id alone would suggest it is sent.
+
+A real event needs two people (DESIGN §9): `start --real --as LOGIN` leaves it waiting for
+approval, `approve ID --as OTHER` runs it. LOGIN names a city admin's staff login. The command
+line runs with the database and the secret key at hand, so it cannot check who types: `--as` is
+who answers for the act (kept with the campaign and shown on the console), not a sign-in. Where
+two people must really be two, they approve on the console or the API, each signed in.
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ from safetynet.broadcast.service import CampaignError, CampaignService, Campaign
 from safetynet.config import Config
 from safetynet.console import say
 from safetynet.csvout import ENCODING_CHOICES
-from safetynet.domain import CampaignKind, Scope
-from safetynet.domain.campaigns import DEFAULT_LADDER, Campaign
+from safetynet.domain import CampaignKind, CampaignState, Role, Scope
+from safetynet.domain.campaigns import DEFAULT_LADDER, Actor, Campaign
 from safetynet.i18n import t
 from safetynet.triggers.xmlsafe import format_jst
 
@@ -36,7 +42,10 @@ _EXAMPLES = {
                "  safetynet campaign preview drills/association-monthly.toml --scope association:桜町一丁目町会",
     "start": "safetynet campaign start drills/citywide-earthquake.toml\n"
              "  safetynet campaign start drills/association-monthly.toml --scope association:桜町一丁目町会 --json\n"
-             "  safetynet campaign start drills/citywide-earthquake.toml --real   # a real event, not a drill",
+             "  safetynet campaign start drills/citywide-earthquake.toml --real --as bousai   # a real event:"
+             " waits for a second city admin's approval",
+    "approve": "safetynet campaign approve 12 --as kikikanri   # a city admin other than the one who started it",
+    "cancel": "safetynet campaign cancel 12 --as bousai",
     "status": "safetynet campaign status 12 --json",
     "close": "safetynet campaign close 12",
     "report": "safetynet campaign report 12 --format html --output report.html",
@@ -62,10 +71,24 @@ def add_arguments(sub: Any) -> None:
     p.add_argument("scenario", help=say("cli.campaign.start.scenario"))
     p.add_argument("--scope", help=say("cli.campaign.start.scope"))
     p.add_argument("--real", action="store_true", help=say("cli.campaign.start.real"))
-    p.add_argument("--json", action="store_true", help='{"id": …}')
+    p.add_argument("--as", dest="as_login", metavar="LOGIN", help=say("cli.campaign.start.as"))
+    p.add_argument("--json", action="store_true", help='{"id": …, "state": …}')
     p.add_argument("--simulate", action="store_true", help=say("cli.campaign.start.simulate"))
     p.add_argument("--force", action="store_true", help=say("cli.campaign.start.force"))
     p.set_defaults(func=start)
+
+    p = _parser(sub, "approve", say("cli.campaign.approve.help"))
+    p.add_argument("id", type=int)
+    p.add_argument("--as", dest="as_login", metavar="LOGIN", required=True, help=say("cli.campaign.approve.as"))
+    p.add_argument("--force", action="store_true", help=say("cli.campaign.approve.force"))
+    p.add_argument("--json", action="store_true", help='{"id": …, "state": …}')
+    p.set_defaults(func=approve)
+
+    p = _parser(sub, "cancel", say("cli.campaign.cancel.help"))
+    p.add_argument("id", type=int)
+    p.add_argument("--as", dest="as_login", metavar="LOGIN", help=say("cli.campaign.cancel.as"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cancel)
 
     p = _parser(sub, "status", say("cli.campaign.status.help"))
     p.add_argument("id", type=int)
@@ -139,34 +162,81 @@ def preview(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+async def city_admin(svc: CampaignService, login: str) -> Actor:
+    """The active city admin with this staff login, as who does something (`--as`)."""
+    found = await svc.store.auth.staff_by_login(login)
+    if found is None or not found[0].active or found[0].role != Role.CITY_ADMIN:
+        raise CommandError(f"--as {login}: no active city admin with this login (see `safetynet staff list`)")
+    return Actor(found[0].login, found[0].id)
+
+
 def start(cfg: Config, args: argparse.Namespace) -> int:
     s = _scenario(args.scenario)
     if s.kind == CampaignKind.REAL and not args.real:
         raise CommandError(say("cli.campaign.needs_real", scenario=args.scenario))
+    if args.real and not args.as_login:
+        raise CommandError(say("cli.campaign.needs_as"))
     if args.simulate and importlib.util.find_spec("safetynet.sim.runner") is None:
         raise CommandError(say("cli.campaign.no_simulate"))
+    if args.simulate and args.real:
+        raise CommandError(say("cli.campaign.simulate_not_real"))
     spec = _spec(s, args.scope, CampaignKind.REAL if args.real else s.kind)
 
     async def launch(svc: CampaignService) -> tuple[Campaign, DispatchStatus]:
+        by = await city_admin(svc, args.as_login) if args.as_login else Actor("cli")
         try:
-            c = await svc.launch(spec, source="cli", created_by="cli", force=args.force)
+            c = await svc.launch(spec, source="cli", created_by=by.label, by=by, force=args.force)
         except DuplicateCampaign as e:
             raise CommandError(say("cli.campaign.duplicate", error=e)) from None
         return c, await read_status(svc.store.health, svc.clock.now(), enabled_channels(cfg))
 
     campaign, sending = _run(cfg, launch)
-    if args.json:
-        print(json.dumps({"id": campaign.id}))
-    else:
-        print(campaign.id)
-        print(say("cli.campaign.started", kind=campaign.kind, title=repr(campaign.title),
-                  households=f"{campaign.households:,}"), file=sys.stderr)
+    _print_started(campaign, args.json)
     for line in sending_warnings(sending):
         print(f"warning: {line}", file=sys.stderr)
     if args.simulate:
         from safetynet.sim import runner
 
         runner.simulate(cfg, campaign.id)
+    return 0
+
+
+def _print_started(campaign: Campaign, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"id": campaign.id, "state": str(campaign.state)}))
+    else:
+        print(campaign.id)
+    if campaign.state == CampaignState.PENDING_APPROVAL:
+        print(say("cli.campaign.pending", title=repr(campaign.title), by=campaign.started_by, id=campaign.id),
+              file=sys.stderr)
+    elif not as_json:
+        print(say("cli.campaign.started", kind=campaign.kind, title=repr(campaign.title),
+                  households=f"{campaign.households:,}"), file=sys.stderr)
+
+
+def approve(cfg: Config, args: argparse.Namespace) -> int:
+    async def work(svc: CampaignService) -> tuple[Campaign, DispatchStatus]:
+        try:
+            c = await svc.approve(args.id, by=await city_admin(svc, args.as_login), force=args.force)
+        except DuplicateCampaign as e:
+            raise CommandError(say("cli.campaign.approve.duplicate", error=str(e))) from None
+        return c, await read_status(svc.store.health, svc.clock.now(), enabled_channels(cfg))
+
+    campaign, sending = _run(cfg, work)
+    _print_started(campaign, args.json)
+    for line in sending_warnings(sending):
+        print(f"warning: {line}", file=sys.stderr)
+    return 0
+
+
+def cancel(cfg: Config, args: argparse.Namespace) -> int:
+    async def work(svc: CampaignService) -> Campaign:
+        if args.as_login:
+            await city_admin(svc, args.as_login)
+        return await svc.cancel(args.id)
+
+    c = _run(cfg, work)
+    print(json.dumps({"id": c.id, "state": str(c.state)}) if args.json else say("cli.campaign.cancelled", id=c.id))
     return 0
 
 

@@ -1,10 +1,15 @@
-"""Campaigns as the rest of the product uses them: create, start, close, cancel, preview, stats.
+"""Campaigns as the rest of the product uses them: create, start, approve, close, cancel, preview, stats.
 
 Starting a campaign resolves its scope to households, enrols them (one reply token each) and
 writes step 0 of its ladder into the outbox, in batches, while it is still a draft; only then does
 it flip to running, in one transaction with its counters. So the dispatcher sees the whole first
 wave at once (vulnerable households first across the whole city), and a crash half-way leaves a
 draft that can simply be started again (every write is idempotent).
+
+A real event needs two people (DESIGN §9): its first start only records who asked
+(`pending_approval`, nothing planned or sent); a second, different city admin's `approve` plans
+and runs it as above. A trigger with action = "start" or an API token can be the first, never the
+second: only a signed-in person approves, and the store compares staff ids, not names.
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ from safetynet.broadcast.preview import Preview, PreviewCounter
 from safetynet.broadcast.scenario import Scenario, ScenarioError, parse_ladder, parse_messages, parse_scope
 from safetynet.clock import Clock
 from safetynet.config import Config
-from safetynet.domain import CampaignKind, CampaignState
-from safetynet.domain.campaigns import DEFAULT_LADDER, Campaign, LadderStep, StepPlan
+from safetynet.domain import CampaignKind, CampaignState, Role
+from safetynet.domain.campaigns import DEFAULT_LADDER, Actor, Campaign, LadderStep, StepPlan
 from safetynet.domain.roster import Association, UnknownScopeError
 from safetynet.replies.tokens import reply_token, token_hash
 from safetynet.stats.document import build_stats
@@ -49,16 +54,28 @@ class CampaignStateError(CampaignError):
     """The campaign is not in a state that allows this (a closed campaign never reopens)."""
 
 
+class ApprovalRefused(CampaignError):
+    """Who asked may not approve this real event: not a city admin, not a person (a token, a
+    trigger), or the very person who started it (`same_person`)."""
+
+    def __init__(self, message: str, same_person: bool = False) -> None:
+        super().__init__(message)
+        self.same_person = same_person
+
+
 class DuplicateCampaign(CampaignError):
     """A campaign of the same kind, scenario and scope is already running: a second one would send
     every household the same alert twice. Starting it anyway needs `force` (a confirmation)."""
 
     def __init__(self, running: Campaign) -> None:
         started = running.started_at or running.created_at
+        waiting = running.state == CampaignState.PENDING_APPROVAL
         super().__init__(
             f"campaign {running.id} ({running.title}, {', '.join(running.scope)}) of the same scenario and scope"
-            f" is already running (started {format_jst(started)}); starting another sends every household"
-            " the same alert again")
+            + (f" is already waiting for approval (started {format_jst(running.requested_at or running.created_at)});"
+               " approve that one instead, or starting another" if waiting else
+               f" is already running (started {format_jst(started)}); starting another")
+            + " sends every household the same alert again")
         self.running = running
 
 
@@ -174,17 +191,65 @@ class CampaignService:
             raise CampaignNotFound(f"no campaign {campaign_id}")
         return c
 
-    async def start(self, campaign_id: int, *, by: str = "", force: bool = False) -> Campaign:
-        """Plans step 0 for every household in scope, then draft → running.
+    async def start(self, campaign_id: int, *, by: Actor | str = "", force: bool = False) -> Campaign:
+        """Plans step 0 for every household in scope, then draft → running; a real event only goes
+        to pending_approval (nothing planned or sent) and runs on `approve` by someone else.
 
         The one way a campaign starts (CLI, console, API, triggers, a proposal confirmed): `by` is
-        who started it (kept in its options). Refuses with DuplicateCampaign while the same
-        campaign runs, unless `force`."""
+        who started it. Refuses with DuplicateCampaign while the same campaign runs or waits for
+        approval, unless `force`."""
+        actor = by if isinstance(by, Actor) else Actor(by)
         c = await self.get(campaign_id)
         if c.state != CampaignState.DRAFT:
             raise CampaignStateError(f"campaign {c.id} is {c.state}; only a draft can start")
         if not force:
             await self.refuse_duplicate(c.kind, c.scope, c.title, c.options, other_than=c.id)
+        if c.kind == CampaignKind.REAL:
+            try:
+                await self.store.roster.count_in_scope(c.scope)
+            except UnknownScopeError as e:
+                raise CampaignError(str(e)) from None
+            if not await self.campaigns.request_approval(c.id, self.clock.now(), actor.label, actor.staff_id):
+                raise CampaignStateError(f"campaign {c.id} changed state while starting")
+            log.info("campaign_awaiting_approval", campaign_id=c.id, source=c.source, person=actor.is_person)
+            self._changed()
+            return await self.get(c.id)
+        await self._plan(c)
+        if not await self.campaigns.begin_running(c.id, self.clock.now(), actor.label, actor.staff_id):
+            raise CampaignStateError(f"campaign {c.id} changed state while starting")
+        log.info("campaign_started", campaign_id=c.id, kind=str(c.kind), source=c.source, forced=force)
+        self._changed()
+        return await self.get(c.id)
+
+    async def approve(self, campaign_id: int, *, by: Actor, force: bool = False) -> Campaign:
+        """The second person's approval of a real event: plans step 0 and runs it. `by` must be an
+        active city admin (a person: a staff id) other than the one who started it."""
+        c = await self.get(campaign_id)
+        if c.state != CampaignState.PENDING_APPROVAL:
+            raise CampaignStateError(f"campaign {c.id} is {c.state}; only a real event waiting for approval"
+                                     " can be approved")
+        if by.staff_id is None:
+            raise ApprovalRefused("approving a real event needs a city admin signed in as a person; an API token"
+                                  " or a trigger can start one, never approve it")
+        staff = await self.store.auth.staff_by_id(by.staff_id)
+        if staff is None or not staff.active or staff.role != Role.CITY_ADMIN:
+            raise ApprovalRefused(f"{by.label} is not an active city admin: only a city admin approves a real event")
+        if c.started_by_staff == by.staff_id:
+            raise ApprovalRefused(f"{by.label} started campaign {c.id}: a second, different city admin must"
+                                  " approve it", same_person=True)
+        if not force:
+            await self.refuse_duplicate(c.kind, c.scope, c.title, c.options, other_than=c.id, waiting_too=False)
+        await self._plan(c)
+        if not await self.campaigns.approve(c.id, self.clock.now(), by.label, by.staff_id):
+            now = await self.get(c.id)
+            if now.state == CampaignState.PENDING_APPROVAL:  # the store's own check of the same rule
+                raise ApprovalRefused(f"{by.label} started campaign {c.id}", same_person=True)
+            raise CampaignStateError(f"campaign {c.id} is {now.state}; it changed state while being approved")
+        log.info("campaign_approved", campaign_id=c.id, source=c.source, forced=force)
+        self._changed()
+        return await self.get(c.id)
+
+    async def _plan(self, c: Campaign) -> int:
         secret = self.cfg.secrets.secret_key
         if not secret:
             raise CampaignError("the secret key is not set: run `safetynet init` or set SAFETYNET_SECRET_KEY")
@@ -192,12 +257,8 @@ class CampaignService:
             households = await self._plan_first_step(c, secret)
         except UnknownScopeError as e:  # renamed or removed from the roster since the draft was made
             raise CampaignError(str(e)) from None
-        if not await self.campaigns.begin_running(c.id, self.clock.now(), started_by=by):
-            raise CampaignStateError(f"campaign {c.id} changed state while starting")
-        log.info("campaign_started", campaign_id=c.id, kind=str(c.kind), households=households,
-                 source=c.source, forced=force)
-        self._changed()
-        return await self.get(c.id)
+        log.info("campaign_planned", campaign_id=c.id, households=households)
+        return households
 
     async def _plan_first_step(self, c: Campaign, secret: str) -> int:
         """Enrols the households in scope (set-based, tokens hashed by SQLite), then writes step 0 into
@@ -223,21 +284,25 @@ class CampaignService:
         return households
 
     async def launch(self, spec: CampaignSpec, *, source: str = "cli", created_by: str = "",
-                     force: bool = False) -> Campaign:
-        """Create and start. A duplicate is refused before anything is written (no stray draft)."""
+                     by: Actor | None = None, force: bool = False) -> Campaign:
+        """Create and start (a real event: started, waiting for approval). A duplicate is refused
+        before anything is written (no stray draft)."""
         if not force:
             await self.refuse_duplicate(spec.kind, spec.scope, spec.title, spec.options)
         c = await self.create(spec, source=source, created_by=created_by)
-        return await self.start(c.id, by=created_by, force=True)
+        return await self.start(c.id, by=by or Actor(created_by), force=True)
 
     async def refuse_duplicate(self, kind: CampaignKind | str, scope: Sequence[str], title: str,
-                               options: Mapping[str, Any], other_than: int | None = None) -> None:
-        """Raises DuplicateCampaign if the same campaign (`same_campaign_key`) is running."""
+                               options: Mapping[str, Any], other_than: int | None = None,
+                               waiting_too: bool = True) -> None:
+        """Raises DuplicateCampaign if the same campaign (`same_campaign_key`) runs, or (`waiting_too`)
+        waits for approval."""
         key = same_campaign_key(kind, scope, title, options)
-        for running in await self.campaigns.running():
-            if running.id != other_than and same_campaign_key(
-                    running.kind, running.scope, running.title, running.options) == key:
-                raise DuplicateCampaign(running)
+        states = [CampaignState.RUNNING] + ([CampaignState.PENDING_APPROVAL] if waiting_too else [])
+        live = await self.campaigns.list_campaigns(states)
+        for other in sorted(live, key=lambda c: (c.state != CampaignState.RUNNING, c.id)):
+            if other.id != other_than and same_campaign_key(other.kind, other.scope, other.title, other.options) == key:
+                raise DuplicateCampaign(other)
 
     async def close(self, campaign_id: int) -> Campaign:
         c = await self.get(campaign_id)

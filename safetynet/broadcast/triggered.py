@@ -13,6 +13,7 @@ import structlog
 
 from safetynet.broadcast.scenario import ScenarioError, load_scenario
 from safetynet.domain import CampaignKind, CampaignState
+from safetynet.domain.campaigns import TRIGGER
 from safetynet.i18n import t
 from safetynet.triggers.port import CampaignRequest
 
@@ -33,7 +34,7 @@ async def create_campaign(svc: CampaignService, request: CampaignRequest) -> int
         if request.start and existing.state == CampaignState.DRAFT:
             # Created but never started: the process stopped in between (a crash, a restart) and the
             # telegram came again. Returning the draft would leave a real event unannounced.
-            existing = await svc.start(existing.id, by="trigger", force=True)
+            existing = await svc.start(existing.id, by=TRIGGER, force=True)
             log.info("trigger_campaign_resumed", campaign_id=existing.id, source=request.source)
         return existing.id
     try:
@@ -50,8 +51,9 @@ async def create_campaign(svc: CampaignService, request: CampaignRequest) -> int
     }
     c = await svc.create(spec, title=request.title, source=request.source, created_by="trigger", options=options)
     if request.start:
-        # The trigger rules already decided (aftershock window, higher intensity): no second asking.
-        c = await svc.start(c.id, by="trigger", force=True)
+        # The trigger rules already decided (aftershock window, higher intensity): no duplicate check.
+        # A real event then waits for a city admin's approval: the trigger is the first person.
+        c = await svc.start(c.id, by=TRIGGER, force=True)
     log.info("trigger_campaign", campaign_id=c.id, kind=str(c.kind), started=request.start, source=request.source)
     return c.id
 
@@ -59,7 +61,7 @@ async def create_campaign(svc: CampaignService, request: CampaignRequest) -> int
 async def update_campaign(svc: CampaignService, campaign_id: int, title: str, reason: str) -> None:
     """A later report of the same event: a new title; a finished campaign is left as it was."""
     c = await svc.campaigns.get(campaign_id)
-    if c is None or c.state not in (CampaignState.DRAFT, CampaignState.RUNNING):
+    if c is None or c.state not in (CampaignState.DRAFT, CampaignState.PENDING_APPROVAL, CampaignState.RUNNING):
         return
     await svc.campaigns.update_text(campaign_id, title=title)
     trigger = dict(c.options.get("trigger", {}))

@@ -60,6 +60,25 @@ def ladder_from_json(text: str) -> tuple[LadderStep, ...]:
 
 
 @dataclass(frozen=True)
+class Actor:
+    """Who starts, approves or cancels a campaign: a staff member (a person, by staff id), or not a
+    person: a trigger (`trigger`), an API token (`token:ID`), the command line without `--as` (`cli`).
+
+    The two-person rule compares staff ids, never labels: two display names, or a login renamed in
+    between, cannot pass for two people, and only a person can approve."""
+
+    label: str
+    staff_id: int | None = None
+
+    @property
+    def is_person(self) -> bool:
+        return self.staff_id is not None
+
+
+TRIGGER = Actor("trigger")
+
+
+@dataclass(frozen=True)
 class Campaign:
     id: int
     kind: CampaignKind
@@ -75,6 +94,16 @@ class Campaign:
     started_at: float | None = None
     closed_at: float | None = None
     households: int = 0
+    # The two-person rule: who started it (for a real event: asked for it, at `requested_at`), who
+    # approved it and when. A staff member is kept by id; a trigger or a token by label alone.
+    started_by: str = ""
+    started_by_staff: int | None = None
+    requested_at: float | None = None
+    approved_by: str = ""
+    approved_by_staff: int | None = None
+    approved_at: float | None = None
+    # When retention erased its free texts (DESIGN §9); its counts stay.
+    purged_at: float | None = None
 
     @property
     def is_drill(self) -> bool:
@@ -94,6 +123,11 @@ class CampaignInfo:
     started_at: float | None
     closed_at: float | None
     households: int
+    started_by: str = ""
+    requested_at: float | None = None
+    approved_by: str = ""
+    approved_at: float | None = None
+    purged_at: float | None = None
 
     @property
     def scope_key(self) -> str:
@@ -103,6 +137,11 @@ class CampaignInfo:
     def as_dict(self) -> dict[str, object]:
         return {"id": self.id, "kind": self.kind, "title": self.title, "state": self.state,
                 "started_at": self.started_at, "closed_at": self.closed_at}
+
+    def approval(self) -> dict[str, object]:
+        """Who started and who approved it (a real event), for pages and the API."""
+        return {"started_by": self.started_by, "requested_at": self.requested_at,
+                "approved_by": self.approved_by, "approved_at": self.approved_at}
 
 
 class Enrolment(NamedTuple):

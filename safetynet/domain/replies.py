@@ -159,10 +159,15 @@ class HelpRow:
     note: str | None
     people_injured: int | None
     location: str | None
+    household_key: str = ""
+    consent: str = "yes"
+    withheld: bool = False  # its details left out (domain.consent)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "household_id": self.household_id,
+            "household": self.household_key,
+            "withheld": self.withheld,
             "association": self.association,
             "group": self.group,
             "name": self.name,
@@ -212,6 +217,9 @@ class HelpItem:
     location: str
     people_injured: int | None
     opened_at: float
+    household_key: str = ""
+    consent: str = "yes"
+    withheld: bool = False  # its details left out (domain.consent)
 
 
 @dataclass(frozen=True)

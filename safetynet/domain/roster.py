@@ -44,6 +44,7 @@ class HouseholdRecord:
     landline: str = ""  # E.164
     telegram: str = ""  # numeric chat id
     notes: str = ""
+    consent: str = "yes"  # domain.consent.Consent: yes | no | ordinance
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Household:
     contacts: tuple[Contact, ...] = field(default=())
     # Set when `roster import --replace` dropped a household that campaigns still refer to.
     removed_at: float | None = None
+    consent: str = "yes"  # domain.consent.Consent
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,10 @@ class HouseholdLine:
     status_at: float | None
     landline: str
     has_channel: bool
+    consent: str = "yes"
+    # Name, address, members, vulnerable and landline left out: a `no` household outside a real
+    # event, as a head sees it (domain.consent).
+    withheld: bool = False
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,8 @@ class CampaignKind(StrEnum):
 
 class CampaignState(StrEnum):
     DRAFT = "draft"
+    # A real event started by one person, waiting for a second (DESIGN §9): nothing is sent yet.
+    PENDING_APPROVAL = "pending_approval"
     RUNNING = "running"
     CLOSED = "closed"
     CANCELLED = "cancelled"

@@ -21,6 +21,7 @@ from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, Channel
 from safetynet.domain.campaigns import Campaign
+from safetynet.domain.consent import Disclosure
 from safetynet.domain.replies import HelpRow
 from safetynet.domain.roster import Staff
 from safetynet.i18n import t
@@ -76,6 +77,10 @@ def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: s
     """The alert a head reads on the phone: who, where, how many, vulnerable, their words, the link."""
     head = (t(language, "staff.drill") if drill else "") + t(
         language, "staff.need_help.follow_up" if follow_up else "staff.need_help.title")
+    if row.withheld:  # a `no` household outside a real event: its number and 班 alone (domain.consent)
+        return "\n".join([f"{head} {row.association}{' ' + row.group if row.group else ''}",
+                          t(language, "staff.withheld", number=row.household_key),
+                          f"{t(language, 'staff.need_help.open')} {link}"])
     who = f"{row.name} ({t(language, 'staff.members', n=row.members)}"
     who += f", {t(language, 'staff.vulnerable')})" if row.vulnerable else ")"
     lines = [f"{head} {row.association}{' ' + row.group if row.group else ''}", who,
@@ -127,6 +132,8 @@ class HelpNotifier:
         if row is None or target is None:
             return NotifyReport(0, 0, 0)
         staff = await self.store.auth.staff_for_association(row.association, row.district)
+        # heads and deputies get what their pages show them (domain.consent)
+        row = Disclosure(False, await self.store.dashboard.real_event_scopes()).help_row(row)
         link = f"{self.cfg.server.public_url.rstrip('/')}/a/{row.association_id}"
         drill = target.kind == CampaignKind.DRILL
         report = await self._send_all(

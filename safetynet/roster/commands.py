@@ -15,9 +15,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from safetynet.auth import command_line_actor
 from safetynet.config import Config
 from safetynet.console import say, unwritable_message
 from safetynet.csvout import Unwritable
+from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.roster import HouseholdRecord, ImportSummary, UnknownScopeError
 from safetynet.roster import csvio
 from safetynet.roster.codes import MissingSecretKey
@@ -147,6 +149,16 @@ def import_(cfg: Config, args: argparse.Namespace) -> int:
 # -- export ----------------------------------------------------------------------
 
 
+def _audit_export(cfg: Config, what: str, detail: str) -> None:
+    """A file of households' details was written: one entry in the audit log (DESIGN §9)."""
+    async def run() -> None:
+        async with store_session(cfg) as store:
+            await store.audit.append([AuditEntry(store.clock.now(), command_line_actor(), AuditAction.EXPORT, what,
+                                                 detail=detail)])
+
+    asyncio.run(run())
+
+
 async def _export_records(cfg: Config) -> list[HouseholdRecord]:
     async with store_session(cfg) as store:
         return await store.roster.export_records()
@@ -166,6 +178,7 @@ def export(cfg: Config, args: argparse.Namespace) -> int:
     except OSError as e:
         _err(say("cli.cannot_write", path=args.file, error=e.strerror or e))
         return USAGE
+    _audit_export(cfg, "roster", f"{n} households")
     shown = say("cli.utf8_bom") if encoding == "utf-8" else encoding
     print(say("cli.roster.exported", count=n, path=args.file, encoding=shown))
     return OK
@@ -197,6 +210,7 @@ def codes(cfg: Config, args: argparse.Namespace) -> int:
     if n == 0:
         print(say("cli.codes.none_new"))
         return OK
+    _audit_export(cfg, "codes", f"{n} households")
     print(say("cli.codes.wrote", count=n, path=args.output))
     print("  " + say("cli.codes.keep_safe"))
     if args.rotate:
@@ -224,6 +238,7 @@ def letters(cfg: Config, args: argparse.Namespace) -> int:
         print("every household in scope already has an enrolment code; nothing written"
               " (--rotate issues new codes, and the earlier letters stop working)")
         return OK
+    _audit_export(cfg, "letters", f"{args.format}, {n} households, {', '.join(scopes)}")
     print(f"wrote {n} enrolment letters to {args.output}")
     print("  keep this file safe: the codes are stored only as keyed hashes and cannot be shown again")
     if args.rotate:

@@ -28,12 +28,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from safetynet.csvout import ENCODINGS, CsvWriter, unguard_cell
+from safetynet.domain.consent import default_consent
 from safetynet.domain.phones import format_national
 from safetynet.domain.roster import BAD_CHARACTER, HouseholdRecord, bad_character
 from safetynet.roster.encoding import EncodingRefused, detect_encoding
 from safetynet.roster.values import (
+    CONSENT_WORDS_JA,
     ValueProblem,
     fold,
+    parse_consent,
     parse_landline,
     parse_language,
     parse_members,
@@ -65,6 +68,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("landline", "landline", "固定電話"),
     Column("telegram", "telegram", "テレグラム"),
     Column("notes", "notes", "備考"),
+    Column("consent", "consent", "同意"),
 )
 _BY_FIELD = {c.field: c for c in COLUMNS}
 # A few spellings people use besides the two official names of each column.
@@ -217,7 +221,7 @@ def _optional(parse: Callable[[str, str], str], other_column: str) -> Callable[[
 # Fields whose values repeat across rows: their parsed values are cached by raw cell text,
 # which also makes the repeated strings one object (200k rows, a few hundred distinct values).
 _CACHED = frozenset(
-    {"district", "association", "group", "household_key", "members", "vulnerable", "language"}
+    {"district", "association", "group", "household_key", "members", "vulnerable", "language", "consent"}
 )
 _CACHE_LIMIT = 20_000
 _MISSING: Any = object()
@@ -231,6 +235,7 @@ class _RowReader:
         self.result = result
         self.width = header.width
         self.seen_keys: dict[tuple[str, str], int] = {}
+        self.unstated_vulnerable = 0  # 要配慮 rows with no consent: read as 不同意
         self.district_of: dict[str, tuple[str, int]] = {}
         shown = header.shown
         parsers: dict[str, Callable[[str], Any]] = {
@@ -240,6 +245,7 @@ class _RowReader:
             "telegram": _optional(lambda t, _: parse_telegram(t), ""),
             "phone": _optional(parse_mobile, shown.get("landline", "landline")),
             "landline": _optional(parse_landline, shown.get("phone", "phone")),
+            "consent": parse_consent,
         }
         for c in COLUMNS:
             if c.field not in parsers:
@@ -288,6 +294,10 @@ class _RowReader:
         if "association" in values and "district" in values and "household_key" in values:
             ok = self._cross_row(row, values) and ok
         if ok:
+            if not values.get("consent"):
+                vulnerable = bool(values.get("vulnerable"))
+                values["consent"] = str(default_consent(vulnerable))
+                self.unstated_vulnerable += vulnerable
             self.result.records.append(HouseholdRecord(**values))
 
     def _cross_row(self, row: int, values: dict[str, Any]) -> bool:
@@ -355,8 +365,16 @@ def _parse_text(text: IO[str], result: ParseResult, default_language: str) -> No
     except csv.Error as e:
         result.errors.append(RosterIssue(f"cannot be read as CSV: {e}", row + 1))
         return
+    if rows.unstated_vulnerable and not result.errors:
+        result.warnings.append(_consent_warning(rows.unstated_vulnerable))
     if not result.records and not result.errors:
         result.errors.append(RosterIssue("the file has a header but no households"))
+
+
+def _consent_warning(n: int) -> str:
+    return (f"{n} households marked vulnerable (要配慮) have no consent (同意): read as no (不同意), so heads"
+            " and deputies see their name, address and phone only during a real event; write yes (同意) or"
+            " ordinance (条例) where the city has one")
 
 
 def parse_bytes(data: bytes, default_language: str = "ja") -> ParseResult:
@@ -386,6 +404,7 @@ def record_cells(r: HouseholdRecord, language: str = "ja") -> list[str]:
     """The cells of one record in file form (before the writer's formula guard); reading them
     back gives the same record."""
     yes, no = ("○", "") if language == "ja" else ("yes", "no")
+    consent = CONSENT_WORDS_JA.get(r.consent, r.consent) if language == "ja" else r.consent
     return [
         r.district,
         r.association,
@@ -400,6 +419,7 @@ def record_cells(r: HouseholdRecord, language: str = "ja") -> list[str]:
         format_national(r.landline) if r.landline else "",
         r.telegram,
         r.notes,
+        consent,
     ]
 
 

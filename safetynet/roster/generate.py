@@ -134,6 +134,9 @@ def _name(rng: random.Random, language: str) -> str:
     return f"{rng.choice(given)} {rng.choice(family)}"
 
 
+_VULNERABLE_CONSENT = ("yes", "yes", "ordinance", "yes", "no")
+
+
 def _household(
     rng: random.Random, phones: _Phones, place: tuple[str, str, str, str, str], key: int, city: str
 ) -> HouseholdRecord:
@@ -169,6 +172,9 @@ def _household(
         landline=landline,
         telegram=telegram,
         notes=rng.choice(_CARE_NOTES) if vulnerable and rng.random() < 0.6 else "",
+        # most 要配慮 households consent, some under the city's ordinance, some refuse; not drawn from
+        # `rng`, so every other value stays what it was for a seed
+        consent=_VULNERABLE_CONSENT[key % len(_VULNERABLE_CONSENT)] if vulnerable else "yes",
     )
 
 

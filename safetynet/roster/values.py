@@ -38,6 +38,30 @@ def parse_vulnerable(text: str) -> bool:
     )
 
 
+# -- consent (同意) ------------------------------------------------------------
+
+# Words a city's file may use; the roster stores domain.consent.Consent values. Empty stays "" here:
+# what it means depends on the row's 要配慮 column (domain.consent.default_consent).
+_CONSENT_WORDS = {
+    **dict.fromkeys(("yes", "y", "1", "同意", "同意あり", "あり", "有", "はい", "○", "◯", "〇"), "yes"),
+    **dict.fromkeys(("no", "n", "0", "不同意", "同意なし", "なし", "無", "いいえ", "×", "✕"), "no"),
+    **dict.fromkeys(("ordinance", "条例", "条例による提供", "条例提供", "条例による"), "ordinance"),
+}
+CONSENT_WORDS_JA = {"yes": "同意", "no": "不同意", "ordinance": "条例"}
+
+
+def parse_consent(text: str) -> str:
+    v = fold(text).casefold()
+    if not v:
+        return ""
+    if v in _CONSENT_WORDS:
+        return _CONSENT_WORDS[v]
+    raise ValueProblem(
+        f"{text.strip()!r} is not a consent (use yes/no/ordinance, 同意/不同意/条例, or leave empty: "
+        "同意 for an ordinary household, 不同意 for a 要配慮 one)"
+    )
+
+
 # -- language (言語) -----------------------------------------------------------
 
 EASY_JAPANESE = "ja-easy"

@@ -25,12 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from safetynet.auth import Viewer
+from safetynet.auth import Viewer, command_line_actor
 from safetynet.config import Config
 from safetynet.console import say, unwritable_message
 from safetynet.csvout import Unwritable, excel_file
 from safetynet.domain import ALL_STATUSES, ANSWERED, Role, Scope
+from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.campaigns import CampaignInfo, CountRow, MinuteRow
+from safetynet.domain.consent import Disclosure, withhold_line
 from safetynet.domain.replies import ChannelCount
 from safetynet.domain.roster import Association, HouseholdLine
 from safetynet.stats.curve import Series, group_series, minutes_to_reach
@@ -60,6 +62,7 @@ _LIST_QUERY: dict[str, tuple[tuple[str, ...], bool]] = {
 }
 # A rate change smaller than this (one household in a hundred) counts as "same".
 SAME_WITHIN = 0.01
+_EVERYTHING = Disclosure.everything()
 
 
 class ReportNotFound(Exception):
@@ -116,18 +119,25 @@ def _verdict(now: float, before: float | None) -> str | None:
     return "same"
 
 
-def _person(h: HouseholdLine, names: Mapping[int, Association], with_names: bool) -> dict[str, Any]:
+def _person(h: HouseholdLine, names: Mapping[int, Association], with_names: bool,
+            disclosure: Disclosure) -> dict[str, Any]:
     a = names.get(h.association_id)
-    row: dict[str, Any] = {"association": a.name if a else "", "district": a.district if a else "", "group": h.group}
+    district, association = (a.district, a.name) if a else ("", "")
+    row: dict[str, Any] = {"association": association, "district": district, "group": h.group,
+                           "household": h.household_key}
     if with_names:
-        row.update(name=h.name, address=h.address, members=h.members, vulnerable=h.vulnerable, landline=h.landline)
+        if not disclosure.reveals(h.consent, district, association, h.group):
+            h = withhold_line(h)
+        row.update(name=h.name, address=h.address, members=h.members, vulnerable=h.vulnerable, landline=h.landline,
+                   withheld=h.withheld)
     return row
 
 
-def person_rows(lines: Sequence[HouseholdLine], names: Mapping[int, Association],
-                with_names: bool = True) -> list[dict[str, Any]]:
-    """List rows of households (pure); `names` maps association ids to their rows."""
-    return [_person(h, names, with_names) for h in lines]
+def person_rows(lines: Sequence[HouseholdLine], names: Mapping[int, Association], with_names: bool = True,
+                disclosure: Disclosure = _EVERYTHING) -> list[dict[str, Any]]:
+    """List rows of households (pure); `names` maps association ids to their rows; a household the
+    `disclosure` withholds keeps its number and 班 alone."""
+    return [_person(h, names, with_names, disclosure) for h in lines]
 
 
 def summarize(data: CampaignData, previous: CampaignData | None, *, viewer_scope: str,
@@ -151,7 +161,8 @@ def summarize(data: CampaignData, previous: CampaignData | None, *, viewer_scope
     curve = [{"label": s.label, "households": s.households, "points": [list(p) for p in s.points]}
              for s in group_series(data.minutes, data.counts, data.associations, lambda a: a.district)]
     return {
-        "campaign": {**data.campaign.as_dict(), "scope": list(data.campaign.scope)},
+        "campaign": {**data.campaign.as_dict(), "scope": list(data.campaign.scope),
+                     "purged_at": data.campaign.purged_at},
         "generated_at": generated_at,
         "viewer_scope": viewer_scope,
         "city": {**city, "previous_answered_rate": before_city["answered_rate"] if before_city else None,
@@ -173,13 +184,14 @@ def assemble(
     viewer_scope: str,
     generated_at: float,
     with_names: bool = True,
+    disclosure: Disclosure = _EVERYTHING,
 ) -> dict[str, Any]:
     """The report document (pure): the summary, then the two lists (its last keys)."""
     by_id = {a.id: a for a in data.associations}
     return {
         **summarize(data, previous, viewer_scope=viewer_scope, generated_at=generated_at),
-        "unreachable": person_rows(unreachable, by_id, with_names),
-        "never_answered": person_rows(never_answered, by_id, with_names),
+        "unreachable": person_rows(unreachable, by_id, with_names, disclosure),
+        "never_answered": person_rows(never_answered, by_id, with_names, disclosure),
     }
 
 
@@ -208,9 +220,13 @@ class OpenReport:
     reads: DashboardReads
     with_names: bool
     chunk: int
+    disclosure: Disclosure = _EVERYTHING
 
     async def lines(self, key: str) -> AsyncIterator[list[HouseholdLine]]:
-        """The households of list `key` in pages of at most `chunk` (never an empty page)."""
+        """The households of list `key` in pages of at most `chunk` (never an empty page); none once
+        retention purged the campaign: its report keeps counts only."""
+        if self.data.campaign.purged_at is not None:
+            return
         statuses, never = _LIST_QUERY[key]
         aids = [a.id for a in self.data.associations]
         after: HouseholdLine | None = None
@@ -227,7 +243,7 @@ class OpenReport:
         """The rows of list `key`, one page at a time."""
         names = {a.id: a for a in self.data.associations}
         async for page in self.lines(key):
-            yield person_rows(page, names, self.with_names)
+            yield person_rows(page, names, self.with_names, self.disclosure)
 
 
 async def open_report(store: Store, campaign_id: int, viewer: Viewer, *, with_names: bool = True,
@@ -252,7 +268,9 @@ async def open_report(store: Store, campaign_id: int, viewer: Viewer, *, with_na
     prev_info = await reads.previous_campaign(info)
     previous = await _campaign_data(stats, reads, prev_info, visible) if prev_info else None
     summary = summarize(data, previous, viewer_scope=str(viewer.scope), generated_at=store.clock.now())
-    return OpenReport(summary, data, previous, reads, with_names, chunk)
+    disclosure = (Disclosure.everything() if viewer.is_city_admin
+                  else Disclosure(False, await reads.real_event_scopes()))
+    return OpenReport(summary, data, previous, reads, with_names, chunk, disclosure)
 
 
 async def build_report(store: Store, campaign_id: int, viewer: Viewer, *, with_names: bool = True,
@@ -264,7 +282,7 @@ async def build_report(store: Store, campaign_id: int, viewer: Viewer, *, with_n
         lists[key] = [h async for page in rep.lines(key) for h in page]
     return assemble(rep.data, rep.previous, lists["unreachable"], lists["never_answered"],
                     viewer_scope=rep.summary["viewer_scope"], generated_at=rep.summary["generated_at"],
-                    with_names=with_names)
+                    with_names=with_names, disclosure=rep.disclosure)
 
 
 async def stream_report(report: OpenReport, writer: ReportWriter) -> AsyncIterator[str]:
@@ -292,6 +310,8 @@ async def _write_report(store: Store, campaign_id: int, viewer: Viewer, fmt: str
     """Streams the report to `output` (written aside and renamed when complete) or stdout. A CSV file
     is for Excel: UTF-8 with a BOM, or CP932 (strict: `Unwritable`, and no file, if a cell does not fit)."""
     report = await open_report(store, campaign_id, viewer)
+    await store.audit.append([AuditEntry(store.clock.now(), command_line_actor(), AuditAction.EXPORT, "report",
+                                         campaign_id=campaign_id, detail=fmt)])
     pieces = stream_report(report, writer_for(fmt, lang))
     if not output:
         async for piece in pieces:

@@ -156,9 +156,10 @@ class CsvWriter:
 
     def _list_header(self) -> list[str]:
         if not self.ja:
-            return ["list", "district", "association", "group", "name", "address", "members", "vulnerable", "landline"]
-        return [_l("ja", k) for k in ("csv.list", "district", "association", "group", "name", "address",
-                                      "csv.members", "csv.vulnerable", "csv.landline")]
+            return ["list", "district", "association", "group", "household", "name", "address", "members",
+                    "vulnerable", "landline", "withheld"]
+        return [_l("ja", k) for k in ("csv.list", "district", "association", "group", "household", "name", "address",
+                                      "csv.members", "csv.vulnerable", "csv.landline", "csv.withheld")]
 
     def head(self, summary: dict[str, Any]) -> str:
         def row(level: str, district: str, assoc: str, s: dict[str, Any]) -> list[Any]:
@@ -183,9 +184,9 @@ class CsvWriter:
 
     def list_rows(self, key: str, rows: Sequence[Row], first_chunk: bool) -> str:
         name = self._list[key]
-        return csv_text(([name, p["district"], p["association"], p["group"], p.get("name", ""), p.get("address", ""),
-                          p.get("members", ""), int(p["vulnerable"]) if "vulnerable" in p else "",
-                          p.get("landline", "")] for p in rows), "\n")
+        return csv_text(([name, p["district"], p["association"], p["group"], p.get("household", ""), p.get("name", ""),
+                          p.get("address", ""), p.get("members", ""), int(p["vulnerable"]) if "vulnerable" in p else "",
+                          p.get("landline", ""), int(p["withheld"]) if "withheld" in p else ""] for p in rows), "\n")
 
     def list_close(self, key: str, empty: bool) -> str:
         return ""
@@ -268,7 +269,7 @@ def _associations(lang: str, report: dict[str, Any]) -> str:
 
 
 def _people_cols(lang: str, row: Row) -> list[str]:
-    return ["association", "group"] + (["name", "address"] if "name" in row else [])
+    return ["association", "group", "household"] + (["name", "address"] if "name" in row else [])
 
 
 class HtmlWriter:
@@ -293,6 +294,8 @@ class HtmlWriter:
             f"{escape(_l(lang, 'scope'))}: {escape(', '.join(c['scope']))} · {escape(_l(lang, 'started'))} "
             f"{_when(c['started_at'])} · {escape(_l(lang, 'closed'))} {_when(c['closed_at'])} · "
             f"{escape(_l(lang, 'generated'))} {_when(summary['generated_at'])}</p>"
+            + (f"<p class='purged'>{escape(t(lang, 'report.purged', time=_when(c['purged_at'])))}</p>"
+               if c.get("purged_at") else "") +
             f"<h2>{escape(_l(lang, 'summary'))}</h2><p>{escape(_l(lang, 'households'))} {city['households']} · "
             f"{escape(_l(lang, 'answered'))} <b>{_pct(city['answered_rate'])}</b> · {prev_line}</p>"
             f"{_status_table(lang, city)}<h2>{escape(_l(lang, 'milestones'))}</h2>{_milestones(lang, summary)}"
@@ -316,9 +319,10 @@ class HtmlWriter:
         return f"{title}<table><thead><tr>{head}</tr></thead><tbody>"
 
     def list_rows(self, key: str, rows: Sequence[Row], first_chunk: bool) -> str:
-        cols = self._cols
-        return "".join("<tr>" + "".join(f"<td>{escape(str(p.get(k, '')))}</td>" for k in cols) + "</tr>"
-                       for p in rows)
+        cols, withheld = self._cols, _l(self.lang, "withheld")
+        return "".join("<tr>" + "".join(
+            f"<td>{escape(withheld if k == 'name' and p.get('withheld') else str(p.get(k, '')))}</td>" for k in cols)
+            + "</tr>" for p in rows)
 
     def list_close(self, key: str, empty: bool) -> str:
         return "" if empty else "</tbody></table>"

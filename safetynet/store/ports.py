@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from safetynet.clock import Clock
 from safetynet.domain import CampaignKind, CampaignState, Channel, ContactKind, Role, Scope, Status
+from safetynet.domain.audit import AuditEntry, PurgeResult
 from safetynet.domain.campaigns import (
     DEFAULT_LADDER,
     Campaign,
@@ -252,8 +253,11 @@ class AuthRepo(Protocol):
 class CampaignRepo(Protocol):
     """Campaigns: lifecycle (guarded), enrolled households, ladder progress, planned steps, door knock.
 
-    States go draft → running → closed, or draft/running → cancelled; every transition is guarded,
-    so a late or concurrent caller gets False and nothing changes.
+    States go draft → running → closed for a drill, draft → pending_approval → running → closed for
+    a real event (the two-person rule, DESIGN §9), or draft/pending_approval/running → cancelled.
+    Every transition is guarded, so a late or concurrent caller gets False and nothing changes: a
+    closed or cancelled campaign never reopens, a real event never runs without `approve`, and
+    `approve` refuses the staff member who started it (compared by staff id, never by name).
     """
 
     async def create(
@@ -283,15 +287,31 @@ class CampaignRepo(Protocol):
     async def update_text(
         self, campaign_id: int, *, title: str | None = None, messages: Mapping[str, str] | None = None
     ) -> bool:
-        """New title or texts (None keeps one) for a draft or running campaign; False otherwise."""
+        """New title or texts (None keeps one) for a draft, pending or running campaign; False otherwise."""
         ...
 
     async def set_options(self, campaign_id: int, options: Mapping[str, Any]) -> bool: ...
 
-    async def begin_running(self, campaign_id: int, at: float, started_by: str = "") -> bool:
-        """draft → running: started at `at`, households counted, counters seeded, ladder step 0
-        recorded done; `started_by` (who started it, if given) goes into its options. False
-        (nothing changed) unless it was a draft."""
+    async def begin_running(self, campaign_id: int, at: float, started_by: str = "",
+                            started_by_staff: int | None = None) -> bool:
+        """draft → running for a drill: started at `at`, households counted, counters seeded, ladder
+        step 0 recorded done, who started it kept (`started_by`: a login or a label such as
+        `trigger`; `started_by_staff`: the staff id when a person did). False (nothing changed)
+        unless it was a draft, and for a real event, whatever its state (see `approve`)."""
+        ...
+
+    async def request_approval(self, campaign_id: int, at: float, started_by: str,
+                               started_by_staff: int | None = None) -> bool:
+        """A real event's first start (the first person, or a trigger with action = "start"): draft
+        → pending_approval with who asked and when (`requested_at`); nothing is planned, counted or
+        sent. False unless it is the draft of a real event."""
+        ...
+
+    async def approve(self, campaign_id: int, at: float, approved_by: str, approved_by_staff: int) -> bool:
+        """The second person: pending_approval → running exactly as `begin_running` (started at
+        `at`, households counted, counters seeded, ladder step 0 done) with the approver kept.
+        False (nothing changed) unless it is pending approval and `approved_by_staff` differs from
+        the staff id that started it (a trigger's or a token's start has none: any staff may approve)."""
         ...
 
     async def close(self, campaign_id: int, at: float) -> bool:
@@ -299,11 +319,27 @@ class CampaignRepo(Protocol):
         ...
 
     async def cancel(self, campaign_id: int, at: float) -> bool:
-        """draft or running → cancelled; its queued deliveries are skipped. False if already finished."""
+        """draft, pending_approval or running → cancelled; its queued deliveries are skipped. False
+        if already finished."""
         ...
 
     async def cancel_draft(self, campaign_id: int, at: float) -> bool:
-        """draft → cancelled only (a proposal withdrawn)."""
+        """draft or pending_approval → cancelled only (a proposal withdrawn before anything was sent)."""
+        ...
+
+    async def finished_before(self, before: float, limit: int = 100) -> list[int]:
+        """Ids of closed or cancelled campaigns that ended before `before` and were never purged,
+        oldest first (what retention erases next)."""
+        ...
+
+    async def purge(self, campaign_id: int, at: float) -> PurgeResult:
+        """Retention (DESIGN §9): erases what people wrote or providers said in a finished campaign:
+        answers' notes (SMS bodies and voice notes are notes), locations and people counts, the
+        provider ids and error texts of deliveries a provider was asked for, attempts' provider
+        answers; marks it `purged_at`.
+        Statuses, answer times and channels, counters and the answer curve stay, so its report keeps
+        its numbers. In short transactions (answers keep flowing meanwhile); idempotent. Nothing for
+        a campaign that has not finished."""
         ...
 
     async def enrol_scope(
@@ -575,6 +611,17 @@ class DashboardReads(Protocol):
         """Campaigns waiting to be started (a trigger's proposal), newest first."""
         ...
 
+    async def awaiting_approval(self, limit: int = 10) -> list[CampaignInfo]:
+        """Real events started by one person and waiting for a second (`pending_approval`), newest
+        first, with who started them."""
+        ...
+
+    async def real_event_scopes(self) -> frozenset[str]:
+        """The scope items ('city', 'district:N', 'association:N', 'group:A/G') of every real event
+        running now: inside them a head sees a `no` household's details (`domain.consent`). Read
+        per page, never cached: the details must hide the moment the event closes."""
+        ...
+
     async def households_within(self, campaign_ids: Iterable[int], association_ids: Iterable[int]) -> dict[int, int]:
         """Per campaign: its households in these associations only (what a viewer of narrower scope
         may see); campaigns with none are left out."""
@@ -661,6 +708,25 @@ class DispatchHealthRepo(Protocol):
         ...
 
 
+class AuditRepo(Protocol):
+    """The audit log (DESIGN §9): staff views of households' details, exports, in-person
+    confirmations. Entries are only ever added, read, and deleted by age."""
+
+    async def append(self, entries: Sequence[AuditEntry]) -> None:
+        """Stores the entries in one transaction (their `id` is ignored and given by the store)."""
+        ...
+
+    async def entries(self, *, since: float | None = None, until: float | None = None, after_id: int = 0,
+                      limit: int = 1000) -> list[AuditEntry]:
+        """Entries with an id above `after_id` and a time in [since, until), in id order, at most `limit`
+        (a caller pages by passing the last id back)."""
+        ...
+
+    async def erase_before(self, at: float) -> int:
+        """Deletes entries older than `at` (the audit log's own retention); returns how many."""
+        ...
+
+
 class Store(Protocol):
     """Every repository of one store, its clock, and its health."""
 
@@ -690,6 +756,9 @@ class Store(Protocol):
 
     @property
     def health(self) -> DispatchHealthRepo: ...
+
+    @property
+    def audit(self) -> AuditRepo: ...
 
     @property
     def clock(self) -> Clock: ...

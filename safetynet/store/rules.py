@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from safetynet.domain import Status, next_status
 from safetynet.domain.campaigns import LadderStep
+from safetynet.domain.consent import CONSENTS
 from safetynet.domain.roster import BAD_CHARACTER, HouseholdRecord, bad_character
 
 # Provider states by rank: out-of-order callbacks keep the highest; equal ranks keep the first.
@@ -60,6 +61,9 @@ def check_records(records: Sequence[HouseholdRecord]) -> None:
             found = next(t for t in text if t and BAD_CHARACTER.search(t))
             raise ValueError(f"household {r.household_key!r} of association {r.association!r}: a cell "
                              f"{bad_character(found)}")
+        if r.consent not in CONSENTS:
+            raise ValueError(f"household {r.household_key!r} of association {r.association!r}: consent must be"
+                             f" yes, no or ordinance, not {r.consent!r}")
         if district_of.setdefault(r.association, r.district) != r.district:
             raise ValueError(f"association {r.association} is in two districts")
         key = (r.association, r.household_key)

@@ -1,9 +1,11 @@
-"""Campaign API: start, close, cancel, list, stats, preview (JSON; staff session or API token).
+"""Campaign API: start, approve, close, cancel, list, stats, preview (JSON; staff session or API token).
 
 Only city admins, and district heads within their district, may start, close or cancel; a draft
-(a trigger's proposal) is started by a city admin only. A
-campaign that reaches none of the caller's associations answers exactly like one that does not
-exist (404). Browser sessions must send the CSRF token; API tokens need none.
+(a trigger's proposal) is started by a city admin only. A real event's start leaves it
+`pending_approval`; `POST /api/campaigns/{id}/approve` by a second, different city admin signed in
+as a person (a session, not an API token) runs it (DESIGN §9). A campaign that reaches none of the
+caller's associations answers exactly like one that does not exist (404). Browser sessions must send
+the CSRF token; API tokens need none.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from aiohttp import web
 from safetynet.auth import Viewer
 from safetynet.broadcast.scenario import ScenarioError, load_scenario
 from safetynet.broadcast.service import (
+    ApprovalRefused,
     CampaignError,
     CampaignNotFound,
     CampaignService,
@@ -107,7 +110,12 @@ async def _visible_campaign(request: web.Request, viewer: Viewer) -> Campaign:
 def _summary(c: Campaign) -> dict[str, Any]:
     return {"id": c.id, "kind": str(c.kind), "state": str(c.state), "title": c.title, "scope": list(c.scope),
             "households": c.households, "created_at": c.created_at, "started_at": c.started_at,
-            "closed_at": c.closed_at, "source": c.source}
+            "closed_at": c.closed_at, "source": c.source, **_approval(c)}
+
+
+def _approval(c: Campaign) -> dict[str, Any]:
+    return {"started_by": c.started_by, "requested_at": c.requested_at, "approved_by": c.approved_by,
+            "approved_at": c.approved_at}
 
 
 async def create(request: web.Request) -> web.Response:
@@ -122,14 +130,16 @@ async def create(request: web.Request) -> web.Response:
             return json_error(403, "you may not start a campaign for this scope")
         svc = _service(request)
         if doc.get("start", True) is not False:
-            c = await svc.launch(spec, source="api", created_by=viewer.login, force=doc.get("force") is True)
+            c = await svc.launch(spec, source="api", created_by=viewer.login, by=viewer.actor,
+                                 force=doc.get("force") is True)
         else:
             c = await svc.create(spec, source="api", created_by=viewer.login)
     except DuplicateCampaign as e:
         return _duplicate(e)
     except CampaignError as e:
         return json_error(400, str(e))
-    return web.json_response({"id": c.id, "state": str(c.state), "households": c.households}, status=201)
+    return web.json_response({"id": c.id, "state": str(c.state), "households": c.households, **_approval(c)},
+                             status=201)
 
 
 def _duplicate(e: DuplicateCampaign) -> web.Response:
@@ -146,14 +156,39 @@ async def start(request: web.Request) -> web.Response:
         return json_error(403, "only a city admin may start a proposed campaign")
     doc = await _json_body(request)
     try:
-        started = await _service(request).start(c.id, by=viewer.login, force=doc.get("force") is True)
+        started = await _service(request).start(c.id, by=viewer.actor, force=doc.get("force") is True)
     except DuplicateCampaign as e:
         return _duplicate(e)
     except CampaignStateError as e:
         return json_error(409, str(e))
     except CampaignError as e:
         return json_error(400, str(e))
-    return web.json_response({"id": started.id, "state": str(started.state), "households": started.households})
+    return web.json_response({"id": started.id, "state": str(started.state), "households": started.households,
+                              **_approval(started)})
+
+
+async def approve(request: web.Request) -> web.Response:
+    """The second person's approval of a real event (pending_approval → running): a city admin
+    signed in, other than the one who started it. `{"force": true}` starts it even though the same
+    campaign already runs."""
+    viewer = require_viewer(request)
+    await check_csrf(request)
+    c = await _visible_campaign(request, viewer)
+    if not viewer.is_city_admin:
+        return json_error(403, "only a city admin may approve a real event")
+    doc = await _json_body(request)
+    try:
+        done = await _service(request).approve(c.id, by=viewer.actor, force=doc.get("force") is True)
+    except ApprovalRefused as e:
+        return json_error(403, str(e))
+    except DuplicateCampaign as e:
+        return _duplicate(e)
+    except CampaignStateError as e:
+        return json_error(409, str(e))
+    except CampaignError as e:
+        return json_error(400, str(e))
+    return web.json_response({"id": done.id, "state": str(done.state), "households": done.households,
+                              **_approval(done)})
 
 
 async def _finish(request: web.Request, action: str) -> web.Response:
@@ -224,6 +259,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/campaigns", list_campaigns)
     app.router.add_post("/api/campaigns/preview", preview)
     app.router.add_post("/api/campaigns/{id}/start", start)
+    app.router.add_post("/api/campaigns/{id}/approve", approve)
     app.router.add_post("/api/campaigns/{id}/close", close)
     app.router.add_post("/api/campaigns/{id}/cancel", cancel)
     app.router.add_get("/api/campaigns/{id}/stats", stats)

@@ -30,6 +30,7 @@ SESSION_COOKIE = "sn_session"
 
 # Route modules in the order their routes are added; a module not written yet is skipped.
 ROUTE_MODULES = (
+    "safetynet.web.audit_api",
     "safetynet.web.api",
     "safetynet.web.reply_pages",
     "safetynet.web.hooks",
@@ -160,7 +161,7 @@ async def identify(request: web.Request, handler: Handler) -> web.StreamResponse
         if found is None:
             return json_error(401, "invalid, revoked or expired API token")
         await svc.store.auth.token_used(found.id)
-        viewer = Viewer(role=found.role, scope=Scope.parse(found.scope), login="api-token")
+        viewer = Viewer(role=found.role, scope=Scope.parse(found.scope), login="api-token", token_id=found.id)
     elif (cookie := request.cookies.get(SESSION_COOKIE)) is not None:
         session = await svc.store.auth.session(token_hash(cookie))
         if session is not None:

@@ -4,6 +4,7 @@ Start is two deliberate steps: the form posts to a preview (households per chann
 the time the provider limits imply, the cost), and only the preview's own form starts the
 campaign; a real event also needs an explicit "this is real" box ticked on the preview.
 A draft (a trigger's proposal) is started by a city admin with its own 開始する button and box.
+A real event, once started, waits for a second, different city admin's 承認する (DESIGN §9).
 Either start, when the same campaign already runs, shows what runs and asks once more (a second
 identical alert to every household is rarely meant).
 The work is the broadcast service's (`Services.campaigns`); this module only asks it.
@@ -20,8 +21,14 @@ from multidict import MultiDictProxy
 
 from safetynet.auth import Viewer
 from safetynet.broadcast.preview import Preview
-from safetynet.broadcast.service import CampaignError, CampaignService, CampaignSpec, DuplicateCampaign
-from safetynet.domain import CampaignKind
+from safetynet.broadcast.service import (
+    ApprovalRefused,
+    CampaignError,
+    CampaignService,
+    CampaignSpec,
+    DuplicateCampaign,
+)
+from safetynet.domain import CampaignKind, CampaignState
 from safetynet.domain.campaigns import CampaignInfo
 from safetynet.stats.cache import TtlCache
 from safetynet.web.app import SERVICES, check_csrf, csrf_of, require_viewer, services
@@ -184,17 +191,20 @@ def _ask_again(request: web.Request, e: DuplicateCampaign, action: str, hidden: 
     """The same campaign runs: say which, and offer the start once more behind its own box."""
     lang = lang_of(request)
     r = e.running
-    text = t(lang, "duplicate_text", title=r.title, scope=", ".join(r.scope), time=when(r.started_at or r.created_at))
+    waiting = r.state == CampaignState.PENDING_APPROVAL
+    title = t(lang, "duplicate_waiting_title" if waiting else "duplicate_title")
+    text = t(lang, "duplicate_waiting_text" if waiting else "duplicate_text", title=r.title, scope=", ".join(r.scope),
+             time=when(r.requested_at if waiting else r.started_at or r.created_at))
     body = (
-        f'<h1>{esc(t(lang, "duplicate_title"))}</h1><p role="alert" class="error">{esc(text)}</p>'
-        f'<p><a href="/city?campaign={r.id}">{esc(t(lang, "open_running"))}</a></p>'
+        f'<h1>{esc(title)}</h1><p role="alert" class="error">{esc(text)}</p>'
+        f'<p><a href="/city?campaign={r.id}">{esc(t(lang, "open_waiting" if waiting else "open_running"))}</a></p>'
         f'<form method="post" action="{esc(action)}" class="stack">{hidden}'
         f'<input type="hidden" name="really" value="1">'
         f'<p><label><input type="checkbox" name="force" value="1" required> {esc(t(lang, "duplicate_force"))}'
         f'</label></p><button type="submit">{esc(t(lang, "start_anyway"))}</button></form>'
         f'<p><a href="/city">{esc(t(lang, "back"))}</a></p>'
     )
-    return render(request, t(lang, "duplicate_title"), body, status=409, no_store=True)
+    return render(request, title, body, status=409, no_store=True)
 
 
 async def start(request: web.Request) -> web.Response:
@@ -209,7 +219,7 @@ async def start(request: web.Request) -> web.Response:
                       status=400)
     spec = CampaignSpec(req["title"], req["kind"], tuple(req["scope"]), req["messages"])
     try:
-        campaign = await _service(request).launch(spec, source="console", created_by=viewer.login,
+        campaign = await _service(request).launch(spec, source="console", created_by=viewer.login, by=viewer.actor,
                                                   force=form.get("force") == "1")
     except DuplicateCampaign as e:
         keep = _hidden(form, csrf_of(request) or "")
@@ -232,7 +242,7 @@ async def start_draft(request: web.Request) -> web.Response:
     if form.get("really") != "1":
         raise web.HTTPBadRequest(text="tick the confirmation box")
     try:
-        await _service(request).start(info.id, by=viewer.login, force=form.get("force") == "1")
+        await _service(request).start(info.id, by=viewer.actor, force=form.get("force") == "1")
     except DuplicateCampaign as e:
         hidden = f'<input type="hidden" name="csrf" value="{esc(csrf_of(request) or "")}">'
         return _ask_again(request, e, f"/city/campaigns/{info.id}/start", hidden)
@@ -240,6 +250,37 @@ async def start_draft(request: web.Request) -> web.Response:
         return _refused(request, str(e))
     log.info("campaign_started_from_console", campaign_id=info.id, kind=info.kind, proposal=True)
     raise web.HTTPSeeOther(f"/city?campaign={info.id}")
+
+
+async def approve(request: web.Request) -> web.Response:
+    """A second city admin's approval of a real event waiting for it, behind its box."""
+    viewer = _starter(request)
+    if not viewer.is_city_admin:
+        raise not_found()
+    info, _ = await campaign_or_404(request, viewer, request.match_info["id"])
+    form = await read_form(request)
+    await check_csrf(request, form)
+    if form.get("really") != "1":
+        raise web.HTTPBadRequest(text="tick the confirmation box")
+    try:
+        await _service(request).approve(info.id, by=viewer.actor, force=form.get("force") == "1")
+    except DuplicateCampaign as e:
+        hidden = f'<input type="hidden" name="csrf" value="{esc(csrf_of(request) or "")}">'
+        return _ask_again(request, e, f"/city/campaigns/{info.id}/approve", hidden)
+    except ApprovalRefused as e:
+        return _refused(request, str(e), 403)
+    except CampaignError as e:
+        return _refused(request, str(e))
+    log.info("campaign_approved_from_console", campaign_id=info.id)
+    raise web.HTTPSeeOther(f"/city?campaign={info.id}")
+
+
+async def started_it(request: web.Request, viewer: Viewer, info: CampaignInfo) -> bool:
+    """Whether this viewer is the staff member who started a real event waiting for approval."""
+    if info.state != "pending_approval" or viewer.staff_id is None:
+        return False
+    c = await services(request).store.campaigns.get(info.id)
+    return c is not None and c.started_by_staff == viewer.staff_id
 
 
 async def may_finish(request: web.Request, viewer: Viewer, info: CampaignInfo) -> bool:
@@ -288,5 +329,6 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/city/campaigns/preview", preview)
     app.router.add_post("/city/campaigns/start", start)
     app.router.add_post("/city/campaigns/{id}/start", start_draft)
+    app.router.add_post("/city/campaigns/{id}/approve", approve)
     app.router.add_post("/city/campaigns/{id}/close", close)
     app.router.add_post("/city/campaigns/{id}/cancel", cancel)

@@ -25,6 +25,7 @@ from safetynet.web.app import SERVICES, csrf_of, require_viewer, services
 from safetynet.web.city_views import (
     GOOD,
     LOW,
+    approvals_block,
     associations_table,
     bands_json,
     campaign_actions,
@@ -105,8 +106,12 @@ async def city_page(request: web.Request) -> web.Response:
     recent = await reads(request).campaigns_for(ids)
     csrf = csrf_of(request) or ""
     start_form = await city_console.start_form(request, viewer, lang, csrf)
-    # a trigger's proposal waits for a city admin: shown on top until it is started or cancelled
-    proposals = proposals_block(lang, await reads(request).drafts()) if viewer.is_city_admin else ""
+    # a trigger's proposal waits for a city admin, a real event for a second one: shown on top
+    # until started, approved or cancelled
+    proposals = ""
+    if viewer.is_city_admin:
+        waiting, drafts = await asyncio.gather(reads(request).awaiting_approval(), reads(request).drafts())
+        proposals = approvals_block(lang, waiting) + proposals_block(lang, drafts)
     svc = services(request)
     # read per request, not cached with the parts: "nothing is being sent" must show at once
     sending = await read_status(svc.store.health, svc.clock.now(), enabled_channels(svc.cfg))
@@ -115,7 +120,8 @@ async def city_page(request: web.Request) -> web.Response:
                 + health_block(lang, sending, running=False) + start_form + recent_list(lang, recent))
         return render(request, t(lang, "city"), body)
     parts = await _parts(request, viewer, info, lang)
-    actions = (campaign_actions(lang, info, csrf, may_start=viewer.is_city_admin)
+    actions = (campaign_actions(lang, info, csrf, may_start=viewer.is_city_admin, may_approve=viewer.is_city_admin and viewer.staff_id is not None,
+                                started_it=await city_console.started_it(request, viewer, info))
                if await city_console.may_finish(request, viewer, info) else "")
     body = (
         f'<h1>{esc(t(lang, "city"))}</h1>' + proposals + campaign_header(lang, info)

@@ -98,18 +98,26 @@ def totals_block(lang: str, doc: dict[str, Any]) -> str:
             f'<b data-help-total>{doc.get("need_help_open", 0)}</b></p><ul class="tiles">{tiles}</ul></section>')
 
 
-def campaign_actions(lang: str, c: CampaignInfo, csrf: str, *, may_start: bool = False) -> str:
-    """Start (a draft: a trigger's proposal), close and cancel, each behind a required "really" box
-    (a second, deliberate step). Starting a real event asks for the real-event confirmation."""
-    if c.state not in ("draft", "running"):
+def campaign_actions(lang: str, c: CampaignInfo, csrf: str, *, may_start: bool = False,
+                     may_approve: bool = False, started_it: bool = False) -> str:
+    """Start (a draft: a trigger's proposal), approve (a real event waiting: a second city admin),
+    close and cancel, each behind a required "really" box (a second, deliberate step). Starting or
+    approving a real event asks for the real-event confirmation."""
+    if c.state not in ("draft", "pending_approval", "running"):
         return ""
     forms = []
-    for action in ("start", "close", "cancel"):
-        if (action == "close" and c.state != "running") or (action == "start" and (c.state != "draft" or not may_start)):
+    if c.state == "pending_approval":
+        why = "approval_yours" if started_it else "approval_needed"
+        forms.append(f'<p class="approval" role="status">{esc(t(lang, why))}</p>')
+    for action in ("start", "approve", "close", "cancel"):
+        if ((action == "close" and c.state != "running") or (action == "start" and (c.state != "draft" or not may_start))
+                or (action == "approve" and (c.state != "pending_approval" or not may_approve or started_it))):
             continue
-        confirm = "real_confirm" if action == "start" and c.kind == "real" else action + "_confirm"
+        real_go = action in ("start", "approve") and c.kind == "real"
+        confirm = ("approve_confirm" if action == "approve" else "real_confirm") if real_go else action + "_confirm"
         forms.append(
-            f'<form method="post" action="/city/campaigns/{c.id}/{action}" class="{"go" if action == "start" else "danger"}">'
+            f'<form method="post" action="/city/campaigns/{c.id}/{action}"'
+            f' class="{"go" if action in ("start", "approve") else "danger"}">'
             f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
             f'<label><input type="checkbox" name="really" value="1" required> {esc(t(lang, confirm))}</label> '
             f'<button type="submit">{esc(t(lang, action))}</button></form>'
@@ -129,6 +137,30 @@ def proposals_block(lang: str, drafts: Sequence[CampaignInfo]) -> str:
     )
     return (f'<section class="proposals" role="alert" aria-labelledby="prop-h"><h2 id="prop-h">'
             f'{esc(t(lang, "proposals"))}</h2><ul>{items}</ul></section>')
+
+
+def approvals_block(lang: str, waiting: Sequence[CampaignInfo]) -> str:
+    """Real events started by one person and waiting for a second city admin: at the very top."""
+    if not waiting:
+        return ""
+    items = "".join(
+        f'<li><a href="/city?campaign={c.id}">{esc(c.title)}</a> {campaign_badge(lang, c)} '
+        f'{esc(t(lang, "requested_by", who=c.started_by or "?", time=when(c.requested_at or c.created_at)))} '
+        f'<a class="button" href="/city?campaign={c.id}#actions">{esc(t(lang, "review_and_approve"))}</a></li>'
+        for c in waiting
+    )
+    return (f'<section class="approvals" role="alert" aria-labelledby="appr-h"><h2 id="appr-h">'
+            f'{esc(t(lang, "awaiting_approval"))}</h2><ul>{items}</ul></section>')
+
+
+def approval_line(lang: str, c: CampaignInfo) -> str:
+    """Who started a real event and who approved it (the two people), under its title."""
+    if c.kind != "real" or not (c.started_by or c.approved_by):
+        return ""
+    parts = [t(lang, "started_by", who=c.started_by or "?", time=when(c.requested_at or c.started_at))]
+    if c.approved_by:
+        parts.append(t(lang, "approved_by", who=c.approved_by, time=when(c.approved_at)))
+    return f'<p class="approval-line" data-approval>{esc(" · ".join(parts))}</p>'
 
 
 def health_block(lang: str, status: DispatchStatus, running: bool) -> str:
@@ -165,7 +197,7 @@ def health_block(lang: str, status: DispatchStatus, running: bool) -> str:
 def campaign_header(lang: str, c: CampaignInfo) -> str:
     return (f'<p class="campaign">{esc(c.title)} {campaign_badge(lang, c)} '
             f'<span class="live" data-live aria-live="polite">{esc(t(lang, "live_off"))}</span> '
-            f'<a href="/campaigns/{c.id}/report">{esc(t(lang, "report"))}</a></p>')
+            f'<a href="/campaigns/{c.id}/report">{esc(t(lang, "report"))}</a></p>' + approval_line(lang, c))
 
 
 def recent_list(lang: str, campaigns: Sequence[CampaignInfo]) -> str:

@@ -14,6 +14,7 @@ from safetynet import i18n
 from safetynet.auth import Viewer
 from safetynet.domain import Role
 from safetynet.domain.campaigns import CampaignInfo
+from safetynet.domain.consent import Disclosure
 from safetynet.domain.roster import Association
 from safetynet.store.ports import DashboardReads, StatsReads
 from safetynet.web.app import csrf_of, viewer_of
@@ -87,6 +88,15 @@ async def campaign_or_404(
     if not visible:
         raise not_found()
     return info, visible
+
+
+async def disclosure_for(store_reads: DashboardReads, viewer: Viewer) -> Disclosure:
+    """What this viewer may see of households now: city admins everything; heads, deputies and
+    district heads (by session or API token) a `no` household's details only inside a running
+    real event (domain.consent)."""
+    if viewer.is_city_admin:
+        return Disclosure.everything()
+    return Disclosure(False, await store_reads.real_event_scopes())
 
 
 def viewer_home(viewer: Viewer, association_id: int | None) -> str:

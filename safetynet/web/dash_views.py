@@ -43,7 +43,7 @@ def status_labels_json(lang: str) -> str:
 
 
 def state_labels_json(lang: str) -> str:
-    states = ("draft", "running", "closed", "cancelled")
+    states = ("draft", "pending_approval", "running", "closed", "cancelled")
     return json.dumps({s: t(lang, "state_" + s) for s in states}, ensure_ascii=False)
 
 
@@ -94,6 +94,13 @@ def help_items(lang: str, items: Sequence[HelpItem]) -> str:
         return f'<p class="muted">{esc(t(lang, "help_none"))}</p>'
     cards = []
     for h in items:
+        if h.withheld:
+            cards.append(
+                f'<li class="help-card withheld" data-hh="{h.household_id}"><h3>⚠ {withheld_label(lang, h.household_key)}'
+                f'</h3><ul><li>{esc(h.group)}</li><li class="muted">{esc(t(lang, "withheld_note"))}</li>'
+                f'<li class="muted">{esc(t(lang, "at", time=hhmm(h.opened_at)))}</li></ul>'
+                f'<button type="button" data-handled="{h.household_id}">{esc(t(lang, "handled"))}</button></li>')
+            continue
         vuln = f' <span class="badge vuln">{esc(t(lang, "vulnerable"))}</span>' if h.vulnerable else ""
         injured = (f'<li>{esc(t(lang, "injured", n=h.people_injured))}</li>'
                    if h.people_injured else "")
@@ -107,6 +114,18 @@ def help_items(lang: str, items: Sequence[HelpItem]) -> str:
             f'<button type="button" data-handled="{h.household_id}">{esc(t(lang, "handled"))}</button></li>'
         )
     return f'<ul class="help-list">{"".join(cards)}</ul>'
+
+
+def withheld_label(lang: str, household_key: str) -> str:
+    """How a household whose details a viewer may not see is named: its number and a badge (markup)."""
+    return (f'{esc(t(lang, "withheld_name", number=household_key))} '
+            f'<span class="badge withheld" title="{esc(t(lang, "withheld_note"))}">{esc(t(lang, "withheld"))}</span>')
+
+
+def withheld_notice(lang: str, lines: Sequence[HouseholdLine]) -> str:
+    """One line above a list that withholds some households' details, saying why."""
+    n = sum(1 for h in lines if h.withheld)
+    return f'<p class="muted withheld-note" data-withheld="{n}">{esc(t(lang, "withheld_note"))}</p>' if n else ""
 
 
 def help_panel(lang: str, items: Sequence[HelpItem]) -> str:
@@ -135,15 +154,20 @@ def household_rows(lang: str, lines: Sequence[HouseholdLine], filt: HouseholdFil
     p = _row_parts(lang)
     rows = []
     for h in lines:
-        name = esc(h.name)
+        if h.withheld:
+            name, shown, address, members = (esc(t(lang, "withheld_name", number=h.household_key)),
+                                             withheld_label(lang, h.household_key), "—", "—")
+        else:
+            name = esc(h.name)
+            shown, address, members = name + (p["vuln"] if h.vulnerable else ""), esc(h.address), str(h.members)
         status = p.get("st:" + h.status) or esc(h.status)
         rows.append(
             f'<tr data-hh="{h.id}" data-status="{esc(h.status)}" data-group="{esc(h.group)}" '
             f'data-vuln="{int(h.vulnerable)}" data-rid="0"{"" if filt.keeps(h) else " hidden"}>'
             f'<td data-label="{p["group"]}">{esc(h.group)}</td>'
-            f'<td data-label="{p["name"]}">{name}{p["vuln"] if h.vulnerable else ""}</td>'
-            f'<td data-label="{p["address"]}">{esc(h.address)}</td>'
-            f'<td data-label="{p["people"]}">{h.members}</td>'
+            f'<td data-label="{p["name"]}">{shown}</td>'
+            f'<td data-label="{p["address"]}">{address}</td>'
+            f'<td data-label="{p["people"]}">{members}</td>'
             f'<td data-label="{p["status"]}" class="st">{status}</td>'
             f'<td class="act" data-label="{p["confirm"]}">{p["buttons"].replace("{name}", name)}</td></tr>'
         )
@@ -168,6 +192,7 @@ def household_table(lang: str, lines: Sequence[HouseholdLine], groups: Sequence[
         f'<fieldset><legend>{esc(t(lang, "filter"))}</legend>{radios}'
         f'<label class="chip">{esc(t(lang, "group"))} <select name="group">{gopts}</select></label>'
         f' <button type="submit" class="small nojs">{esc(t(lang, "show"))}</button></fieldset></form>'
+        f'{withheld_notice(lang, lines)}'
         f'<p class="flash" role="status" aria-live="polite" data-flash></p>'
         f'<ul class="undo-list" aria-live="polite" data-undo-list></ul>'
         f'<table class="hh"><thead><tr>{head}</tr></thead>'
@@ -178,7 +203,8 @@ def household_table(lang: str, lines: Sequence[HouseholdLine], groups: Sequence[
 def coverage_block(lang: str, cov: Coverage) -> str:
     rate = cov.with_channel / cov.households if cov.households else 0.0
     items = "".join(
-        f"<li>{esc(h.name)} — {esc(h.address)}{' · ' + esc(h.group) if h.group else ''}</li>" for h in cov.without
+        f"<li>{withheld_label(lang, h.household_key) if h.withheld else esc(h.name) + ' — ' + esc(h.address)}"
+        f"{' · ' + esc(h.group) if h.group else ''}</li>" for h in cov.without
     )
     listing = (f'<details><summary>{esc(t(lang, "coverage_none"))} ({len(cov.without)})</summary>'
                f'<ul>{items}</ul></details>') if cov.without else ""
@@ -204,6 +230,18 @@ def phone_link(e164: str) -> str:
     return f'<a href="tel:{esc(e164)}">{esc(shown)}</a>'
 
 
+def _doorknock_row(lang: str, h: HouseholdLine) -> str:
+    if h.withheld:
+        who = f'<td>{withheld_label(lang, h.household_key)}</td><td>—</td><td class="num">—</td><td class="tel"></td>'
+    else:
+        vuln = (" <b class=vuln>" + esc(t(lang, "vulnerable")) + "</b>") if h.vulnerable else ""
+        who = (f'<td>{esc(h.name)}{vuln}</td><td>{esc(h.address)}</td><td class="num">{h.members}</td>'
+               f'<td class="tel">{phone_link(h.landline)}</td>')
+    return (f'<tr data-hh="{h.id}" data-status="{esc(h.status)}" data-rid="0">'
+            f'<td class="tick"><span class="box" aria-hidden="true">☐</span></td>{who}'
+            f'<td class="st"><span class="status s-{esc(h.status)}">{esc(status_label(lang, h.status))}</span></td></tr>')
+
+
 def doorknock_body(lang: str, assoc: Association, campaign: CampaignInfo, lines: Sequence[HouseholdLine],
                    now: float) -> str:
     """Households with no answer yet, grouped by 班 and ordered by address, with a tick column."""
@@ -214,14 +252,7 @@ def doorknock_body(lang: str, assoc: Association, campaign: CampaignInfo, lines:
     sections = []
     for group, members in groupby(todo, key=lambda h: h.group):
         hs = list(members)
-        rows = "".join(
-            f'<tr data-hh="{h.id}" data-status="{esc(h.status)}" data-rid="0">'
-            f'<td class="tick"><span class="box" aria-hidden="true">☐</span></td>'
-            f'<td>{esc(h.name)}{(" <b class=vuln>" + esc(t(lang, "vulnerable")) + "</b>") if h.vulnerable else ""}</td>'
-            f'<td>{esc(h.address)}</td><td class="num">{h.members}</td><td class="tel">{phone_link(h.landline)}</td>'
-            f'<td class="st"><span class="status s-{esc(h.status)}">{esc(status_label(lang, h.status))}</span></td></tr>'
-            for h in hs
-        )
+        rows = "".join(_doorknock_row(lang, h) for h in hs)
         sections.append(
             f'<section class="dk-group"><h2>{esc(t(lang, "group"))}: {esc(group or "—")} '
             f'<small>(<span data-group-count>{len(hs)}</span>)</small></h2><table class="dk">{cols}<thead><tr>{head}</tr></thead>'
@@ -232,7 +263,8 @@ def doorknock_body(lang: str, assoc: Association, campaign: CampaignInfo, lines:
         f'<h1>{esc(t(lang, "doorknock"))} — {esc(assoc.name)}</h1>'
         f'<p class="campaign">{esc(campaign.title)} {campaign_badge(lang, campaign)} '
         f'<span class="live noprint" data-live aria-live="polite">{esc(t(lang, "live_off"))}</span></p>'
-        f'<p>{intro}</p><p class="noprint"><button type="button" data-print>{esc(t(lang, "print"))}</button> '
+        f'<p>{intro}</p>{withheld_notice(lang, todo)}<p class="noprint"><button type="button" data-print>'
+        f'{esc(t(lang, "print"))}</button> '
         f'<a href="/a/{assoc.id}?campaign={campaign.id}">{esc(t(lang, "back"))}</a></p>'
         + "".join(sections)
     )

@@ -9,21 +9,27 @@ from the one shared `LiveHub` poller per campaign (see `dash_sse`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import structlog
 from aiohttp import web
 
 from safetynet.auth import Viewer
 from safetynet.csvout import BOM
+from safetynet.domain.audit import AuditAction
 from safetynet.domain.campaigns import CampaignInfo
-from safetynet.domain.roster import Association
+from safetynet.domain.consent import Disclosure
+from safetynet.domain.replies import HelpItem
+from safetynet.domain.roster import Association, Coverage, HouseholdLine
 from safetynet.stats.report import FORMATS, ReportNotFound, open_report, stream_report, writer_for
 from safetynet.web import city_pages, dash_sse
 from safetynet.web.app import SERVICES, require_viewer, services
+from safetynet.web.audit_api import record
 from safetynet.web.dash_shell import (
     READS,
     STATS,
     campaign_or_404,
+    disclosure_for,
     not_found,
     parse_id,
     reads,
@@ -91,15 +97,20 @@ async def association_page(request: web.Request) -> web.Response:
     assoc, campaign, since = await _association_context(request, viewer)
     lang = lang_of(request)
     r = reads(request)
+    record(request, viewer, AuditAction.VIEW, "dashboard", campaign_id=campaign.id if campaign else None,
+           association_id=assoc.id)
     if campaign is None:
-        coverage = coverage_block(lang, await r.coverage(assoc.id))
+        cov, disclosure = await asyncio.gather(r.coverage(assoc.id), disclosure_for(r, viewer))
+        coverage = coverage_block(lang, _coverage(disclosure, cov, assoc))
         body = association_title(lang, assoc, None) + f'<p>{esc(t(lang, "no_campaign"))}</p>' + coverage
         return render(request, assoc.name, body)
     # independent reads side by side: under a reply surge each read waits its turn on a reader
-    lines, help_list, cov, campaigns = await asyncio.gather(
+    lines, help_list, cov, campaigns, disclosure = await asyncio.gather(
         r.households(campaign.id, assoc.id), r.help_panel(campaign.id, [assoc.id]), r.coverage(assoc.id),
-        r.campaigns_for([assoc.id]))
-    coverage = coverage_block(lang, cov)
+        r.campaigns_for([assoc.id]), disclosure_for(r, viewer))
+    lines = disclosure.lines(lines, assoc.district, assoc.name)
+    help_list = disclosure.help_items(help_list, assoc.district, assoc.name)
+    coverage = coverage_block(lang, _coverage(disclosure, cov, assoc))
     status = {s: 0 for s in ("pending", "notified", "read", "safe", "need_help", "confirmed_in_person", "unreachable")}
     for h in lines:
         status[h.status] = status.get(h.status, 0) + 1
@@ -127,18 +138,36 @@ async def association_page(request: web.Request) -> web.Response:
     return render(request, assoc.name, body, scripts=("/static/dash.js",), main_attrs=attrs)
 
 
+def _coverage(disclosure: Disclosure, cov: Coverage, assoc: Association) -> Coverage:
+    return dataclasses.replace(cov, without=tuple(disclosure.lines(cov.without, assoc.district, assoc.name)))
+
+
 async def help_fragment(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     assoc, campaign, _ = await _association_context(request, viewer)
-    items = await reads(request).help_panel(campaign.id, [assoc.id]) if campaign else []
+    record(request, viewer, AuditAction.VIEW, "help", campaign_id=campaign.id if campaign else None,
+           association_id=assoc.id)
+    items: list[HelpItem] = []
+    if campaign is not None:
+        r = reads(request)
+        found, disclosure = await asyncio.gather(r.help_panel(campaign.id, [assoc.id]), disclosure_for(r, viewer))
+        items = disclosure.help_items(found, assoc.district, assoc.name)
     return web.Response(text=help_items(lang_of(request), items), content_type="text/html",
                         headers={"Cache-Control": "no-store", "X-Help-Count": str(len(items))})
+
+
+async def _lines(request: web.Request, viewer: Viewer, assoc: Association, campaign_id: int) -> list[HouseholdLine]:
+    r = reads(request)
+    lines, disclosure = await asyncio.gather(r.households(campaign_id, assoc.id), disclosure_for(r, viewer))
+    return disclosure.lines(lines, assoc.district, assoc.name)
 
 
 async def rows_fragment(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     assoc, campaign, since = await _association_context(request, viewer)
-    lines = await reads(request).households(campaign.id, assoc.id) if campaign else []
+    record(request, viewer, AuditAction.VIEW, "households", campaign_id=campaign.id if campaign else None,
+           association_id=assoc.id)
+    lines = await _lines(request, viewer, assoc, campaign.id) if campaign else []
     return web.Response(text=household_rows(lang_of(request), lines, _filter(request)), content_type="text/html",
                         headers={"Cache-Control": "no-store", "X-Since": str(since)})
 
@@ -148,8 +177,9 @@ async def doorknock_page(request: web.Request) -> web.Response:
     assoc, campaign, since = await _association_context(request, viewer)
     if campaign is None:
         raise not_found()
+    record(request, viewer, AuditAction.VIEW, "doorknock", campaign_id=campaign.id, association_id=assoc.id)
     lang = lang_of(request)
-    lines = await reads(request).households(campaign.id, assoc.id)
+    lines = await _lines(request, viewer, assoc, campaign.id)
     body = doorknock_body(lang, assoc, campaign, lines, services(request).clock.now())
     attrs = (f' data-page="doorknock" data-campaign="{campaign.id}" data-association="{assoc.id}"'
              f' data-since="{since}" data-labels="{esc(status_labels_json(lang))}"'
@@ -174,6 +204,8 @@ async def report_page(request: web.Request) -> web.StreamResponse:
         report = await open_report(services(request).store, info.id, viewer)
     except ReportNotFound:
         raise not_found() from None
+    record(request, viewer, AuditAction.VIEW if fmt == "html" else AuditAction.EXPORT, "report", campaign_id=info.id,
+           detail=fmt)
     # Up to here a failure still answers 404/503/500; past prepare() the status line is sent.
     headers = {"Cache-Control": "no-store"}
     if fmt != "html":

@@ -18,11 +18,13 @@ from aiohttp import web
 from safetynet import i18n
 from safetynet.auth import Viewer
 from safetynet.domain import Scope
+from safetynet.domain.audit import AuditAction
 from safetynet.domain.roster import UnknownScopeError
 from safetynet.roster.codes import MissingSecretKey
 from safetynet.roster.letters import FORMATS, TooManyLetters, write_letters
 from safetynet.triggers.xmlsafe import JST
 from safetynet.web.app import check_csrf, csrf_of, require_viewer, services
+from safetynet.web.audit_api import record
 from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import not_found, reads, render
 from safetynet.web.dash_text import lang_of
@@ -108,6 +110,7 @@ async def make_letters(request: web.Request) -> web.StreamResponse:
         await svc.store.roster.set_enrolment_codes(hashes)
     log.info("enrolment_letters_issued", letters=len(hashes), scope=scope, rotate=rotate, format=fmt,
              by=viewer.login)
+    record(request, viewer, AuditAction.EXPORT, "letters", detail=f"{fmt}, {len(hashes)} households, {scope}")
     stamp = dt.datetime.fromtimestamp(svc.clock.now(), JST).strftime("%Y%m%d-%H%M")
     return web.Response(
         body=buf.getvalue(), content_type=_TYPES[fmt], charset="utf-8" if fmt == "html" else None,

@@ -7,6 +7,7 @@ Browser sessions must send the CSRF token; API tokens (no ambient credential) ne
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -14,11 +15,19 @@ from aiohttp import web
 
 from safetynet.auth import Viewer
 from safetynet.broadcast.service import covered
+from safetynet.domain.audit import AuditAction
+from safetynet.domain.consent import withhold_history
 from safetynet.domain.replies import InPersonMethod, UndoRefused
 from safetynet.replies.intake import NotFound, ReplyError
 from safetynet.web.app import check_csrf, json_error, require_viewer, services
+from safetynet.web.audit_api import record
 from safetynet.web.bodies import read_form, read_json_object
+from safetynet.web.dash_shell import disclosure_for
 from safetynet.web.replies_common import MAX_FORM_BYTES, intake_of
+
+
+def _dumps(doc: Any) -> str:
+    return json.dumps(doc, ensure_ascii=False)
 
 
 def _ids(request: web.Request) -> tuple[int, int]:
@@ -59,6 +68,9 @@ async def confirm(request: web.Request) -> web.Response:
         )
     except NotFound:
         return json_error(404, "not found")
+    if result.recorded:
+        record(request, viewer, AuditAction.CONFIRM, "household", campaign_id=campaign_id, household_id=household_id,
+               detail=str(method))
     return web.json_response({"household_id": household_id, "status": result.status, "recorded": result.recorded,
                               "method": method, "by": viewer.login, "reply_id": result.reply_id})
 
@@ -80,6 +92,9 @@ async def undo(request: web.Request) -> web.Response:
         return json_error(409, str(e))
     except ReplyError as e:
         return json_error(400, str(e))
+    if not outcome.already:
+        record(request, viewer, AuditAction.UNDO, "household", campaign_id=campaign_id, household_id=household_id,
+               detail=f"reply {reply_id}")
     return web.json_response({"household_id": household_id, "status": str(outcome.status), "undone": reply_id,
                               "already": outcome.already, "by": viewer.login})
 
@@ -110,8 +125,11 @@ async def help_list(request: web.Request) -> web.Response:
     if campaign is None or not any(viewer.sees(a.district, a.name) for a in covered(campaign.scope, associations)):
         return json_error(404, "not found")
     visible = [a.id for a in associations if viewer.sees(a.district, a.name)]
+    record(request, viewer, AuditAction.VIEW, "help", campaign_id=campaign_id)
     rows = await svc.store.replies.help_list(campaign_id, visible, include_handled=request.query.get("all") == "1")
-    return web.json_response({"campaign_id": campaign_id, "help": [r.as_json() for r in rows]})
+    disclosure = await disclosure_for(svc.store.dashboard, viewer)
+    return web.json_response({"campaign_id": campaign_id, "help": [disclosure.help_row(r).as_json() for r in rows]},
+                             dumps=_dumps)
 
 
 async def history(request: web.Request) -> web.Response:
@@ -122,7 +140,14 @@ async def history(request: web.Request) -> web.Response:
     ref = await store.replies.household_ref(campaign_id, household_id)
     if ref is None or not viewer.sees(ref.district, ref.association):
         return json_error(404, "not found")
-    entries = await store.replies.history(campaign_id, household_id)
+    record(request, viewer, AuditAction.VIEW, "history", campaign_id=campaign_id, association_id=ref.association_id,
+           household_id=household_id)
+    entries, household, disclosure = await asyncio.gather(
+        store.replies.history(campaign_id, household_id), store.roster.get_household(household_id),
+        disclosure_for(store.dashboard, viewer))
+    if household is not None and not disclosure.reveals(household.consent, household.district, household.association,
+                                                        household.group):
+        entries = withhold_history(entries)
     return web.json_response({"household_id": household_id, "replies": [
         {"id": e.id, "status": e.status, "channel": e.channel, "at": e.at, "people_safe": e.people_safe,
          "people_injured": e.people_injured, "location": e.location, "note": e.note, "method": e.method,

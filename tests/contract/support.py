@@ -20,6 +20,7 @@ NORTH, SOUTH = "北地区", "南地区"
 SAKURA, UME, MATSU = "桜町", "梅町", "松町"
 SHARED_MOBILE = "+819011110001"  # S-1 and M-1 share one phone
 MSG = {"ja": "安否を教えてください。"}
+STARTER, APPROVER = 1, 2  # staff ids of the two people of a real event
 
 
 def city() -> list[HouseholdRecord]:
@@ -53,14 +54,20 @@ async def running_campaign(
     store: Store, scope: Sequence[str] = ("city",), kind: CampaignKind = CampaignKind.DRILL,
     ladder: Sequence[LadderStep] | None = None,
 ) -> int:
-    """A campaign started as the campaign service starts one: enrolled, step 0 planned, running."""
+    """A campaign started as the campaign service starts one: enrolled, step 0 planned, running (a
+    real event: started by staff 1, approved by staff 2)."""
     c = await store.campaigns.create(kind=kind, title="訓練", scope=scope, messages=MSG,
                                      **({"ladder": ladder} if ladder is not None else {}))
-    await store.campaigns.enrol_scope(c.id, scope, token_of)
     now = store.clock.now()
+    if kind == CampaignKind.REAL:
+        assert await store.campaigns.request_approval(c.id, now, "first", STARTER)
+    await store.campaigns.enrol_scope(c.id, scope, token_of)
     async for batch in store.campaigns.step_households(c.id):
         await store.campaigns.write_step(c.id, plan_step(batch, 0, c.ladder[0]), now)
-    assert await store.campaigns.begin_running(c.id, now)
+    if kind == CampaignKind.REAL:
+        assert await store.campaigns.approve(c.id, now, "second", APPROVER)
+    else:
+        assert await store.campaigns.begin_running(c.id, now)
     return c.id
 
 

@@ -110,19 +110,20 @@ async def test_begin_running_counts_households_seeds_counters_and_the_ladder(sto
         counts = await store.dashboard.counts(c.id)
         assert {aid: per["pending"] for aid, per in counts.items()} == {a[SAKURA]: 4, a[UME]: 2, a["松町"]: 1}
         assert not await store.campaigns.begin_running(c.id, at)  # only a draft starts
-        assert "started_by" not in got.options  # nobody named: the options stay as they were
+        assert (got.started_by, got.started_by_staff) == ("", None)  # nobody named
 
 
-async def test_who_started_a_campaign_is_kept_in_its_options(store_factory: StoreFactory) -> None:
+async def test_who_started_a_drill_is_kept_and_its_options_stay(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         await seed(store)
-        c = await store.campaigns.create(kind=CampaignKind.REAL, title="地震", scope=["city"], messages=MSG,
+        c = await store.campaigns.create(kind=CampaignKind.DRILL, title="訓練", scope=["city"], messages=MSG,
                                          options={"proposed": True, "scenario": "earthquake"}, source="trigger")
-        assert await store.campaigns.begin_running(c.id, store.clock.now(), started_by="admin")
+        assert await store.campaigns.begin_running(c.id, store.clock.now(), started_by="admin", started_by_staff=7)
         got = await store.campaigns.get(c.id)
-        assert got is not None and got.options == {"proposed": True, "scenario": "earthquake", "started_by": "admin"}
+        assert got is not None and got.options == {"proposed": True, "scenario": "earthquake"}
+        assert (got.started_by, got.started_by_staff, got.approved_by, got.approved_by_staff) == ("admin", 7, "", None)
         assert not await store.campaigns.begin_running(c.id, store.clock.now(), started_by="other")
-        assert (await store.campaigns.get(c.id)).options["started_by"] == "admin"  # type: ignore[union-attr]
+        assert (await store.campaigns.get(c.id)).started_by == "admin"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from safetynet.clock import Clock, SystemClock
+from safetynet.store.memory.audit import MemoryAudit
 from safetynet.store.memory.auth import MemoryAuth
 from safetynet.store.memory.campaigns import MemoryCampaigns
 from safetynet.store.memory.health import MemoryDispatchHealth
@@ -44,6 +45,7 @@ class MemoryStore:
         self.dashboard = MemoryDashboardReads(self.tables)
         self.stats = MemoryStatsReads(self.tables)
         self.health = MemoryDispatchHealth(self.tables)
+        self.audit = MemoryAudit(self.tables)
         self.closed = False
 
     @property

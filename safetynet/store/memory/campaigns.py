@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Channel, Status
+from safetynet.domain.audit import PurgeResult
 from safetynet.domain.campaigns import (
     DEFAULT_LADDER,
     Campaign,
@@ -81,7 +82,7 @@ class MemoryCampaigns:
     ) -> bool:
         await self.t.write()
         row = self._row(campaign_id)
-        if row is None or row.state not in ("draft", "running"):
+        if row is None or row.state not in ("draft", "pending_approval", "running"):
             return False
         if title is not None:
             row.title = title
@@ -97,31 +98,53 @@ class MemoryCampaigns:
         row.options = json.dumps(dict(options), ensure_ascii=False)
         return True
 
-    async def begin_running(self, campaign_id: int, at: float, started_by: str = "") -> bool:
+    async def begin_running(self, campaign_id: int, at: float, started_by: str = "",
+                            started_by_staff: int | None = None) -> bool:
         await self.t.write()
         row = self._row(campaign_id)
-        if row is None or row.state != "draft":
+        if row is None or row.state != "draft" or row.kind == "real":
             return False
+        row.started_by, row.started_by_staff = started_by, started_by_staff
+        self._run(row, at)
+        return True
+
+    async def request_approval(self, campaign_id: int, at: float, started_by: str,
+                               started_by_staff: int | None = None) -> bool:
+        await self.t.write()
+        row = self._row(campaign_id)
+        if row is None or row.state != "draft" or row.kind != "real":
+            return False
+        row.state, row.started_by, row.started_by_staff, row.requested_at = (
+            "pending_approval", started_by, started_by_staff, at)
+        return True
+
+    async def approve(self, campaign_id: int, at: float, approved_by: str, approved_by_staff: int) -> bool:
+        await self.t.write()
+        row = self._row(campaign_id)
+        if row is None or row.state != "pending_approval" or row.started_by_staff == approved_by_staff:
+            return False
+        row.approved_by, row.approved_by_staff, row.approved_at = approved_by, approved_by_staff, at
+        self._run(row, at)
+        return True
+
+    def _run(self, row: CampaignRow, at: float) -> None:
         row.state, row.started_at = "running", at
-        if started_by:
-            row.options = json.dumps({**json.loads(row.options), "started_by": started_by}, ensure_ascii=False)
-        row.households = len(self.t.campaign_members(campaign_id))
-        self.t.seed_counts(campaign_id)
-        ladder = self.t.ladders.get(campaign_id)
+        row.households = len(self.t.campaign_members(row.id))
+        self.t.seed_counts(row.id)
+        ladder = self.t.ladders.get(row.id)
         if ladder is None:
-            self.t.ladders[campaign_id] = LadderRow(1, at)
+            self.t.ladders[row.id] = LadderRow(1, at)
         else:
             ladder.next_step, ladder.updated_at = max(ladder.next_step, 1), at
-        return True
 
     async def close(self, campaign_id: int, at: float) -> bool:
         return await self._finish(campaign_id, at, CampaignState.CLOSED, ("running",))
 
     async def cancel(self, campaign_id: int, at: float) -> bool:
-        return await self._finish(campaign_id, at, CampaignState.CANCELLED, ("draft", "running"))
+        return await self._finish(campaign_id, at, CampaignState.CANCELLED, ("draft", "pending_approval", "running"))
 
     async def cancel_draft(self, campaign_id: int, at: float) -> bool:
-        return await self._finish(campaign_id, at, CampaignState.CANCELLED, ("draft",))
+        return await self._finish(campaign_id, at, CampaignState.CANCELLED, ("draft", "pending_approval"))
 
     async def _finish(self, campaign_id: int, at: float, to: CampaignState, from_: Sequence[str]) -> bool:
         await self.t.write()
@@ -133,6 +156,39 @@ class MemoryCampaigns:
             if d.campaign_id == campaign_id and d.state in ("queued", "standby"):
                 d.state, d.error, d.updated_at = "skipped", f"campaign_{to}", at
         return True
+
+    # -- retention ------------------------------------------------------------------------------
+
+    async def finished_before(self, before: float, limit: int = 100) -> list[int]:
+        await asyncio.sleep(0)
+        found = sorted(c.id for c in self.t.campaigns.values() if c.state in ("closed", "cancelled")
+                       and c.closed_at is not None and c.closed_at < before and c.purged_at is None)
+        return found[:limit]
+
+    async def purge(self, campaign_id: int, at: float) -> PurgeResult:
+        await self.t.write()
+        row = self._row(campaign_id)
+        if row is None or row.state not in ("closed", "cancelled"):
+            return PurgeResult(campaign_id, 0, 0, 0)
+        replies = deliveries = attempts = 0
+        for r in self.t.replies.values():
+            if r.campaign_id == campaign_id and (r.note is not None or r.location is not None
+                                                 or r.people_safe is not None or r.people_injured is not None):
+                r.note = r.location = r.people_safe = r.people_injured = None
+                replies += 1
+        mine = set()
+        for d in self.t.deliveries.values():
+            if d.campaign_id == campaign_id:
+                mine.add(d.id)
+                if d.attempts > 0 and (d.provider_id is not None or d.error is not None):
+                    d.provider_id = d.error = None
+                    deliveries += 1
+        for i, a in enumerate(self.t.attempts):
+            if a[0] in mine and a[5] is not None:
+                self.t.attempts[i] = (*a[:5], None)
+                attempts += 1
+        row.purged_at = at
+        return PurgeResult(campaign_id, replies, deliveries, attempts)
 
     # -- households and plans ----------------------------------------------------------------
 

@@ -24,7 +24,7 @@ def _info(c: CampaignRow) -> CampaignInfo:
     if isinstance(scope, str):
         scope = [scope]
     return CampaignInfo(c.id, c.kind, c.title, c.state, tuple(scope), c.created_at, c.started_at, c.closed_at,
-                        c.households)
+                        c.households, c.started_by, c.requested_at, c.approved_by, c.approved_at, c.purged_at)
 
 
 def _newest_first(rows: Iterable[CampaignRow]) -> list[CampaignRow]:
@@ -40,7 +40,7 @@ class MemoryDashboardReads:
                         "")
         return HouseholdLine(h.id, h.association_id, self.t.group_name(h.group_id), h.household_key, h.name,
                              h.address, h.members, h.vulnerable, m.status if m else "", m.status_at if m else None,
-                             landline if m else "", self.t.has_working_contact(h.id))
+                             landline if m else "", self.t.has_working_contact(h.id), h.consent)
 
     # -- roster ------------------------------------------------------------------------------
 
@@ -97,6 +97,17 @@ class MemoryDashboardReads:
         found = sorted((c for c in self.t.campaigns.values() if c.state == "draft"),
                        key=lambda c: (c.created_at, c.id), reverse=True)
         return [_info(c) for c in found[:limit]]
+
+    async def awaiting_approval(self, limit: int = 10) -> list[CampaignInfo]:
+        await asyncio.sleep(0)
+        found = sorted((c for c in self.t.campaigns.values() if c.state == "pending_approval"),
+                       key=lambda c: (c.requested_at or c.created_at, c.id), reverse=True)
+        return [_info(c) for c in found[:limit]]
+
+    async def real_event_scopes(self) -> frozenset[str]:
+        await asyncio.sleep(0)
+        return frozenset(item for c in self.t.campaigns.values() if c.state == "running" and c.kind == "real"
+                         for item in json.loads(c.scope))
 
     async def households_within(self, campaign_ids: Iterable[int], association_ids: Iterable[int]) -> dict[int, int]:
         await asyncio.sleep(0)
@@ -178,7 +189,7 @@ class MemoryDashboardReads:
             r = t.replies.get(hr.reply_id)
             items.append(HelpItem(h.id, h.association_id, t.group_name(h.group_id), h.name, h.address, h.members,
                                   h.vulnerable, (r.note if r else None) or "", (r.location if r else None) or "",
-                                  r.people_injured if r else None, hr.opened_at))
+                                  r.people_injured if r else None, hr.opened_at, h.household_key, h.consent))
         return sorted(items, key=lambda i: (i.opened_at, i.household_id))
 
     async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:

@@ -158,6 +158,7 @@ class MemoryReplies:
             note=next((r.note for r in mine if r.note), None),
             people_injured=next((r.people_injured for r in mine if r.people_injured is not None), None),
             location=next((r.location for r in mine if r.location is not None), None),
+            household_key=hh.household_key, consent=hh.consent,
         )
 
     async def help_list(

@@ -51,16 +51,16 @@ class MemoryRoster:
             gid = self._group_id(aid, r.group) if r.group else None
             row = next((h for h in t.households.values()
                         if h.association_id == aid and h.household_key == r.household_key), None)
-            fields = (gid, r.name, r.address, r.members, r.vulnerable, r.language, r.notes)
+            fields = (gid, r.name, r.address, r.members, r.vulnerable, r.language, r.notes, r.consent)
             if row is None:
                 row = HouseholdRow(t.next_id("households"), aid, gid, r.household_key, r.name, r.address, r.members,
-                                   r.vulnerable, r.language, r.notes, now, now)
+                                   r.vulnerable, r.language, r.notes, now, now, consent=r.consent)
                 t.households[row.id] = row
                 added += 1
             elif (row.group_id, row.name, row.address, row.members, row.vulnerable, row.language,
-                  row.notes) != fields or row.removed_at is not None:
+                  row.notes, row.consent) != fields or row.removed_at is not None:
                 (row.group_id, row.name, row.address, row.members, row.vulnerable, row.language,
-                 row.notes) = fields
+                 row.notes, row.consent) = fields
                 row.removed_at, row.updated_at = None, now
                 updated += 1
             imported.append(row.id)
@@ -168,6 +168,7 @@ class MemoryRoster:
             household_key=h.household_key, name=h.name, address=h.address, members=h.members,
             vulnerable=h.vulnerable, language=h.language, phone=phones.get("mobile", ""),
             landline=phones.get("landline", ""), telegram=phones.get("telegram", ""), notes=h.notes,
+            consent=h.consent,
         )
 
     async def export_records(self) -> list[HouseholdRecord]:

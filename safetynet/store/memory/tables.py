@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from safetynet.clock import Clock
 from safetynet.domain import ANSWERED, CampaignKind, CampaignState, ContactKind, Status, next_status
+from safetynet.domain.audit import AuditEntry
 from safetynet.domain.campaigns import (
     Campaign,
     ChannelHealth,
@@ -44,6 +45,7 @@ class HouseholdRow:
     created_at: float
     updated_at: float
     removed_at: float | None = None
+    consent: str = "yes"
 
 
 @dataclass
@@ -104,6 +106,13 @@ class CampaignRow:
     started_at: float | None = None
     closed_at: float | None = None
     households: int = 0
+    started_by: str = ""
+    started_by_staff: int | None = None
+    requested_at: float | None = None
+    approved_by: str = ""
+    approved_by_staff: int | None = None
+    approved_at: float | None = None
+    purged_at: float | None = None
 
     def as_campaign(self) -> Campaign:
         return Campaign(
@@ -111,7 +120,9 @@ class CampaignRow:
             scope=tuple(json.loads(self.scope)), messages=json.loads(self.messages),
             ladder=ladder_from_json(self.ladder), options=json.loads(self.options), source=self.source,
             created_by=self.created_by, created_at=self.created_at, started_at=self.started_at,
-            closed_at=self.closed_at, households=self.households,
+            closed_at=self.closed_at, households=self.households, started_by=self.started_by,
+            started_by_staff=self.started_by_staff, requested_at=self.requested_at, approved_by=self.approved_by,
+            approved_by_staff=self.approved_by_staff, approved_at=self.approved_at, purged_at=self.purged_at,
         )
 
     @property
@@ -237,6 +248,7 @@ class Tables:
     triggers: dict[int, TriggerRecord] = field(default_factory=dict)
     dispatchers: dict[str, DispatcherBeat] = field(default_factory=dict)
     channel_health: dict[tuple[str, str], ChannelHealth] = field(default_factory=dict)  # (owner, channel)
+    audit: dict[int, AuditEntry] = field(default_factory=dict)
     # set while writes are to fail (tests of a store that cannot write), and after a failed one
     fail_with: BaseException | None = None
     failed: BaseException | None = None
@@ -285,6 +297,7 @@ class Tables:
             household_key=row.household_key, name=row.name, address=row.address, members=row.members,
             vulnerable=row.vulnerable, language=row.language, notes=row.notes,
             contacts=tuple(contact(c) for c in self.contacts_of(row.id)), removed_at=row.removed_at,
+            consent=row.consent,
         )
 
     def current(self) -> list[HouseholdRow]:

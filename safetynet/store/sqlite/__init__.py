@@ -1,7 +1,7 @@
 """The SQLite adapter of the store's ports: one writer, a few readers, WAL, group commits.
 
 Each repository's SQL lives in its module (`roster`, `auth`, `campaigns`, `outbox`, `replies`,
-`triggers`, `dashboard`, `stats`, `health`; `roster_import`, `roster_scope`, `statuses`,
+`triggers`, `dashboard`, `stats`, `health`, `audit`; `roster_import`, `roster_scope`, `statuses`,
 `reply_targets`, `reply_undo` and `help_requests` are parts of them); connections, migrations and `GroupCommit` in `db`.
 """
 
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from safetynet.clock import Clock
 from safetynet.store.ports import Store
+from safetynet.store.sqlite.audit import AuditStore
 from safetynet.store.sqlite.auth import AuthStore
 from safetynet.store.sqlite.campaigns import CampaignStore
 from safetynet.store.sqlite.dashboard import SqliteDashboardReads
@@ -42,6 +43,7 @@ class SqliteStore:
         self.dashboard = SqliteDashboardReads(db.staff)
         self.stats = SqliteStatsReads(db.staff)
         self.health = HealthStore(db)
+        self.audit = AuditStore(db)
 
     @property
     def healthy(self) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 
 from safetynet.clock import Clock
 from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Channel, ContactKind, Status
+from safetynet.domain.audit import PurgeResult
 from safetynet.domain.campaigns import (
     DEFAULT_LADDER,
     Campaign,
@@ -32,9 +33,13 @@ from safetynet.store.sqlite.statuses import StatusChange, apply_status_changes, 
 
 _COLS = (
     "id, kind, title, state, scope, messages, ladder, options, source, created_by, created_at,"
-    " started_at, closed_at, households"
+    " started_at, closed_at, households, started_by, started_by_staff, requested_at, approved_by,"
+    " approved_by_staff, approved_at, purged_at"
 )
 _KINDS = {k.value: k for k in ContactKind}
+# Retention erases in transactions of this many rows, and scans the attempt log this many at a time.
+_PURGE_BATCH = 5000
+_PURGE_SCAN = 50_000
 _ANSWERED_SQL = "(" + ",".join(f"'{s}'" for s in sorted(ANSWERED)) + ")"
 
 
@@ -44,7 +49,9 @@ def _campaign(row: Row) -> Campaign:
         scope=tuple(json.loads(row["scope"])), messages=json.loads(row["messages"]),
         ladder=ladder_from_json(row["ladder"]), options=json.loads(row["options"]), source=row["source"],
         created_by=row["created_by"], created_at=row["created_at"], started_at=row["started_at"],
-        closed_at=row["closed_at"], households=row["households"],
+        closed_at=row["closed_at"], households=row["households"], started_by=row["started_by"],
+        started_by_staff=row["started_by_staff"], requested_at=row["requested_at"], approved_by=row["approved_by"],
+        approved_by_staff=row["approved_by_staff"], approved_at=row["approved_at"], purged_at=row["purged_at"],
     )
 
 
@@ -106,7 +113,7 @@ class CampaignStore:
         """New title or texts for a campaign not finished yet (later sends use them)."""
         return await self.db.execute(
             "UPDATE campaigns SET title = coalesce(?, title), messages = coalesce(?, messages)"
-            " WHERE id = ? AND state IN ('draft', 'running')",
+            " WHERE id = ? AND state IN ('draft', 'pending_approval', 'running')",
             (title, json.dumps(dict(messages), ensure_ascii=False) if messages is not None else None, campaign_id),
         ) > 0
 
@@ -116,17 +123,42 @@ class CampaignStore:
             (json.dumps(dict(options), ensure_ascii=False), campaign_id),
         ) > 0
 
-    async def begin_running(self, campaign_id: int, at: float, started_by: str = "") -> bool:
-        """The last act of starting: counters seeded, draft → running, ladder step 0 recorded as done;
-        `started_by` (who started it) goes into its options. False (nothing changed) unless the
-        campaign is a draft."""
+    async def begin_running(self, campaign_id: int, at: float, started_by: str = "",
+                            started_by_staff: int | None = None) -> bool:
+        """The last act of starting a drill: counters seeded, draft → running, ladder step 0 recorded
+        as done, who started it kept. False (nothing changed) unless it is a draft, and always for a
+        real event, which runs only through `approve`."""
+        return await self._run(
+            campaign_id, at,
+            "started_by = ?, started_by_staff = ? WHERE id = ? AND state = 'draft' AND kind <> 'real'",
+            (started_by, started_by_staff, campaign_id))
+
+    async def request_approval(self, campaign_id: int, at: float, started_by: str,
+                               started_by_staff: int | None = None) -> bool:
+        """A real event's first start: draft → pending_approval, who asked and when. Nothing is
+        planned or sent. False unless it is a real event's draft."""
+        return await self.db.execute(
+            "UPDATE campaigns SET state = 'pending_approval', started_by = ?, started_by_staff = ?, requested_at = ?"
+            " WHERE id = ? AND state = 'draft' AND kind = 'real'",
+            (started_by, started_by_staff, at, campaign_id),
+        ) > 0
+
+    async def approve(self, campaign_id: int, at: float, approved_by: str, approved_by_staff: int) -> bool:
+        """The second person: pending_approval → running as `begin_running` does, approver kept.
+        False (nothing changed) unless it waits for approval and `approved_by_staff` is not the
+        staff member who started it."""
+        return await self._run(
+            campaign_id, at,
+            "approved_by = ?, approved_by_staff = ?, approved_at = ? WHERE id = ? AND state = 'pending_approval'"
+            " AND (started_by_staff IS NULL OR started_by_staff <> ?)",
+            (approved_by, approved_by_staff, at, campaign_id, approved_by_staff))
+
+    async def _run(self, campaign_id: int, at: float, set_where: str, params: Sequence[Any]) -> bool:
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 "UPDATE campaigns SET state = 'running', started_at = ?,"
-                " households = (SELECT count(*) FROM campaign_households WHERE campaign_id = ?),"
-                " options = CASE WHEN ? = '' THEN options ELSE json_set(options, '$.started_by', ?) END"
-                " WHERE id = ? AND state = 'draft'",
-                (at, campaign_id, started_by, started_by, campaign_id),
+                " households = (SELECT count(*) FROM campaign_households WHERE campaign_id = ?), " + set_where,
+                (at, campaign_id, *params),
             )
             if cur.rowcount == 0:
                 return False
@@ -143,12 +175,13 @@ class CampaignStore:
         return await self._finish(campaign_id, at, CampaignState.CLOSED, ("running",))
 
     async def cancel(self, campaign_id: int, at: float) -> bool:
-        """draft or running → cancelled. False if it had already finished."""
-        return await self._finish(campaign_id, at, CampaignState.CANCELLED, ("draft", "running"))
+        """draft, pending_approval or running → cancelled. False if it had already finished."""
+        return await self._finish(campaign_id, at, CampaignState.CANCELLED, ("draft", "pending_approval", "running"))
 
     async def cancel_draft(self, campaign_id: int, at: float) -> bool:
-        """draft → cancelled only (a proposal withdrawn); False if it started or ended."""
-        return await self._finish(campaign_id, at, CampaignState.CANCELLED, ("draft",))
+        """draft or pending_approval → cancelled (a proposal withdrawn before anything was sent);
+        False if it runs or ended."""
+        return await self._finish(campaign_id, at, CampaignState.CANCELLED, ("draft", "pending_approval"))
 
     async def _finish(self, campaign_id: int, at: float, to: CampaignState, from_: Sequence[str]) -> bool:
         async with self.db.transaction() as conn:
@@ -164,6 +197,53 @@ class CampaignStore:
                 (f"campaign_{to}", at, campaign_id),
             )
         return True
+
+    # -- retention ----------------------------------------------------------------------------
+
+    async def finished_before(self, before: float, limit: int = 100) -> list[int]:
+        rows = await self.db.fetchall(
+            "SELECT id FROM campaigns WHERE state IN ('closed', 'cancelled') AND closed_at < ? AND purged_at IS NULL"
+            " ORDER BY id LIMIT ?",
+            (before, limit),
+        )
+        return [r[0] for r in rows]
+
+    async def purge(self, campaign_id: int, at: float) -> PurgeResult:
+        """In short transactions of `_PURGE_BATCH` rows, so answers arriving meanwhile wait little."""
+        if await self.db.fetchval(
+                "SELECT 1 FROM campaigns WHERE id = ? AND state IN ('closed', 'cancelled')", (campaign_id,)) is None:
+            return PurgeResult(campaign_id, 0, 0, 0)
+        replies = await self._erase(
+            "UPDATE replies SET note = NULL, location = NULL, people_safe = NULL, people_injured = NULL"
+            " WHERE id IN (SELECT id FROM replies WHERE campaign_id = ? AND (note IS NOT NULL OR location IS NOT NULL"
+            " OR people_safe IS NOT NULL OR people_injured IS NOT NULL) LIMIT ?)", campaign_id)
+        deliveries = await self._erase(
+            "UPDATE deliveries SET provider_id = NULL, error = NULL WHERE id IN (SELECT id FROM deliveries"
+            " WHERE campaign_id = ? AND attempts > 0 AND (provider_id IS NOT NULL OR error IS NOT NULL) LIMIT ?)",
+            campaign_id)
+        # the attempt log has no index by delivery: one pass over it, by id ranges
+        attempts, last = 0, 0
+        while True:
+            upper = await self.db.fetchval(
+                "SELECT max(id) FROM (SELECT id FROM delivery_attempts WHERE id > ? ORDER BY id LIMIT ?)",
+                (last, _PURGE_SCAN))
+            if upper is None:
+                break
+            attempts += await self.db.execute(
+                "UPDATE delivery_attempts SET detail = NULL WHERE id > ? AND id <= ? AND detail IS NOT NULL"
+                " AND delivery_id IN (SELECT id FROM deliveries WHERE campaign_id = ?)",
+                (last, upper, campaign_id))
+            last = upper
+        await self.db.execute("UPDATE campaigns SET purged_at = ? WHERE id = ?", (at, campaign_id))
+        return PurgeResult(campaign_id, replies, deliveries, attempts)
+
+    async def _erase(self, sql: str, campaign_id: int) -> int:
+        total = 0
+        while True:
+            n = await self.db.execute(sql, (campaign_id, _PURGE_BATCH))
+            total += n
+            if n < _PURGE_BATCH:
+                return total
 
     # -- households and plans ------------------------------------------------------------------
 

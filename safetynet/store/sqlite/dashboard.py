@@ -21,7 +21,8 @@ ANSWERED_SQL = "('safe', 'need_help', 'confirmed_in_person')"
 _STATUSES = tuple(str(s) for s in ALL_STATUSES)
 
 
-_CAMPAIGN_COLS = "id, kind, title, state, scope, created_at, started_at, closed_at, households"
+_CAMPAIGN_COLS = ("id, kind, title, state, scope, created_at, started_at, closed_at, households, started_by,"
+                  " requested_at, approved_by, approved_at, purged_at")
 
 
 def _campaign(row: Row) -> CampaignInfo:
@@ -34,7 +35,8 @@ def _campaign(row: Row) -> CampaignInfo:
     return CampaignInfo(
         id=row["id"], kind=row["kind"], title=row["title"], state=row["state"], scope=tuple(scope),
         created_at=row["created_at"], started_at=row["started_at"], closed_at=row["closed_at"],
-        households=row["households"],
+        households=row["households"], started_by=row["started_by"], requested_at=row["requested_at"],
+        approved_by=row["approved_by"], approved_at=row["approved_at"], purged_at=row["purged_at"],
     )
 
 
@@ -48,7 +50,8 @@ _HH_SELECT = (
     " h.members, h.vulnerable, ch.status, ch.status_at,"
     " coalesce((SELECT c.address FROM contacts c WHERE c.household_id = h.id AND c.kind = 'landline'"
     "   AND c.state = 'working' ORDER BY c.id LIMIT 1), '') AS landline,"
-    " EXISTS (SELECT 1 FROM contacts c WHERE c.household_id = h.id AND c.state = 'working') AS has_channel"
+    " EXISTS (SELECT 1 FROM contacts c WHERE c.household_id = h.id AND c.state = 'working') AS has_channel,"
+    " h.consent"
     f" FROM {_BY_ASSOC} JOIN households h ON h.id = ch.household_id"
     " LEFT JOIN household_groups g ON g.id = h.group_id"
 )
@@ -58,6 +61,7 @@ def _line(r: Row) -> HouseholdLine:
     return HouseholdLine(
         id=r[0], association_id=r[1], group=r[2], household_key=r[3], name=r[4], address=r[5],
         members=r[6], vulnerable=bool(r[7]), status=r[8], status_at=r[9], landline=r[10], has_channel=bool(r[11]),
+        consent=r[12],
     )
 
 
@@ -107,7 +111,7 @@ class SqliteDashboardReads:
         rows = await self.db.fetchall(
             "SELECT h.id, h.association_id, coalesce(g.name, ''), h.household_key, h.name, h.address, h.members,"
             " h.vulnerable, '', NULL, '',"
-            " EXISTS (SELECT 1 FROM contacts c WHERE c.household_id = h.id AND c.state = 'working')"
+            " EXISTS (SELECT 1 FROM contacts c WHERE c.household_id = h.id AND c.state = 'working'), h.consent"
             " FROM households h LEFT JOIN household_groups g ON g.id = h.group_id"
             " WHERE h.association_id = ? AND h.removed_at IS NULL ORDER BY g.name, h.address, h.household_key",
             (association_id,),
@@ -145,6 +149,23 @@ class SqliteDashboardReads:
             (limit,),
         )
         return [_campaign(r) for r in rows]
+
+    async def awaiting_approval(self, limit: int = 10) -> list[CampaignInfo]:
+        """Real events started by one person, waiting for a second, newest first."""
+        rows = await self.db.fetchall(
+            f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE state = 'pending_approval'"
+            " ORDER BY coalesce(requested_at, created_at) DESC, id DESC LIMIT ?",
+            (limit,),
+        )
+        return [_campaign(r) for r in rows]
+
+    async def real_event_scopes(self) -> frozenset[str]:
+        rows = await self.db.fetchall("SELECT scope FROM campaigns WHERE state = 'running' AND kind = 'real'")
+        found: set[str] = set()
+        for (scope,) in rows:
+            items = json.loads(scope)
+            found.update([items] if isinstance(items, str) else items)
+        return frozenset(found)
 
     async def households_within(self, campaign_ids: Iterable[int], association_ids: Iterable[int]) -> dict[int, int]:
         cids, aids = sorted(set(campaign_ids)), sorted(set(association_ids))
@@ -259,7 +280,7 @@ class SqliteDashboardReads:
             return []
         rows = await self.db.fetchall(
             "SELECT h.id, h.association_id, coalesce(g.name, ''), h.name, h.address, h.members, h.vulnerable,"
-            " coalesce(r.note, ''), coalesce(r.location, ''), r.people_injured, hr.opened_at"
+            " coalesce(r.note, ''), coalesce(r.location, ''), r.people_injured, hr.opened_at, h.household_key, h.consent"
             f" FROM {_BY_ASSOC} JOIN help_requests hr"
             " ON hr.campaign_id = ch.campaign_id AND hr.household_id = ch.household_id"
             " JOIN households h ON h.id = ch.household_id LEFT JOIN household_groups g ON g.id = h.group_id"
@@ -268,7 +289,8 @@ class SqliteDashboardReads:
             " ORDER BY hr.opened_at, h.id",
             (campaign_id, *aids),
         )
-        return [HelpItem(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9], r[10]) for r in rows]
+        return [HelpItem(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9], r[10], r[11], r[12])
+                for r in rows]
 
     async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:
         """Open help requests per association: of the whole campaign (driven from the help list, small),

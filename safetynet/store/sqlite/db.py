@@ -256,19 +256,35 @@ async def schema_version(conn: Conn) -> int:
     return int(row[0]) if row else 0
 
 
+# First line of a migration that rebuilds a table other tables refer to (SQLite's way to change a
+# CHECK): it runs with foreign keys off, and commits only if `foreign_key_check` finds nothing.
+FOREIGN_KEYS_OFF = "-- foreign_keys: off"
+
+
 async def _migrate(conn: Conn, migrations: list[tuple[int, str, str]] | None = None) -> None:
     current = await schema_version(conn)
     for version, name, sql in migrations if migrations is not None else _migrations():
         if version <= current:
             continue
+        keys_off = sql.startswith(FOREIGN_KEYS_OFF)
+        # a rebuilt table must leave no dangling reference: the CHECK fails the script if one does
+        check = ("CREATE TEMP TABLE foreign_key_problems (n INTEGER CHECK (n = 0));\n"
+                 "INSERT INTO foreign_key_problems SELECT count(*) FROM pragma_foreign_key_check;\n"
+                 "DROP TABLE temp.foreign_key_problems;\n") if keys_off else ""
         # executescript commits any open transaction first; wrap each migration in its own.
-        script = f"BEGIN IMMEDIATE;\n{sql}\nINSERT INTO schema_version VALUES ({version}, '{name}', {time.time()});\nCOMMIT;"
+        script = (f"BEGIN IMMEDIATE;\n{sql}\n{check}"
+                  f"INSERT INTO schema_version VALUES ({version}, '{name}', {time.time()});\nCOMMIT;")
         try:
+            if keys_off:
+                await conn.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: before it
             await conn.executescript(script)
         except sqlite3.Error as e:
             with contextlib.suppress(Exception):
                 await conn.execute("ROLLBACK")
             raise StoreError(f"migration {version:04d}_{name} failed: {e}") from e
+        finally:
+            if keys_off:
+                await conn.execute("PRAGMA foreign_keys = ON")
         log.info("store_migrated", version=version, migration=name)
 
 

@@ -36,7 +36,7 @@ log = structlog.get_logger("store.roster")
 
 _HOUSEHOLD_COLS = """h.id, h.association_id, a.name AS association, d.name AS district,
     coalesce(g.name, '') AS grp, h.household_key, h.name, h.address, h.members, h.vulnerable,
-    h.language, h.notes, h.removed_at"""
+    h.language, h.notes, h.removed_at, h.consent"""
 _HOUSEHOLD_FROM = """households h JOIN associations a ON a.id = h.association_id
     JOIN districts d ON d.id = a.district_id LEFT JOIN household_groups g ON g.id = h.group_id"""
 _CONTACT_COLS = "id, household_id, kind, address, source, state"
@@ -68,6 +68,7 @@ def _household(row: Row, contacts: Sequence[Contact] = ()) -> Household:
         notes=row["notes"],
         contacts=tuple(contacts),
         removed_at=row["removed_at"],
+        consent=row["consent"],
     )
 
 
@@ -425,4 +426,5 @@ def _record(row: Row, phones: dict[str, str]) -> HouseholdRecord:
         landline=phones.get("landline", ""),
         telegram=phones.get("telegram", ""),
         notes=row["notes"],
+        consent=row["consent"],
     )

@@ -25,6 +25,7 @@ CREATE TEMP TABLE import_rows (
     vulnerable     INTEGER NOT NULL,
     language       TEXT NOT NULL,
     notes          TEXT NOT NULL,
+    consent        TEXT NOT NULL,
     phone          TEXT NOT NULL,
     landline       TEXT NOT NULL,
     telegram       TEXT NOT NULL,
@@ -46,17 +47,19 @@ UPDATE import_rows SET household_id = h.id,
     changed = (h.group_id IS NOT import_rows.group_id OR h.name <> import_rows.name
                OR h.address <> import_rows.address OR h.members <> import_rows.members
                OR h.vulnerable <> import_rows.vulnerable OR h.language <> import_rows.language
-               OR h.notes <> import_rows.notes OR h.removed_at IS NOT NULL)
+               OR h.notes <> import_rows.notes OR h.consent <> import_rows.consent
+               OR h.removed_at IS NOT NULL)
 FROM households h
 WHERE h.association_id = import_rows.association_id AND h.household_key = import_rows.household_key"""
 _UPDATE_CHANGED = """
 UPDATE households SET group_id = r.group_id, name = r.name, address = r.address, members = r.members,
-    vulnerable = r.vulnerable, language = r.language, notes = r.notes, removed_at = NULL, updated_at = ?
+    vulnerable = r.vulnerable, language = r.language, notes = r.notes, consent = r.consent, removed_at = NULL,
+    updated_at = ?
 FROM import_rows r WHERE r.changed = 1 AND households.id = r.household_id"""
 _INSERT_NEW = """
 INSERT INTO households (association_id, group_id, household_key, name, address, members, vulnerable,
-                        language, notes, created_at, updated_at)
-SELECT association_id, group_id, household_key, name, address, members, vulnerable, language, notes, ?, ?
+                        language, notes, consent, created_at, updated_at)
+SELECT association_id, group_id, household_key, name, address, members, vulnerable, language, notes, consent, ?, ?
 FROM import_rows WHERE household_id IS NULL ORDER BY seq"""
 _MATCH_NEW = """
 UPDATE import_rows SET household_id = h.id FROM households h
@@ -144,7 +147,7 @@ def _rows(
         aid = a_ids[r.association]
         yield (
             aid, g_ids.get((aid, r.group)) if r.group else None, r.household_key, r.name, r.address,
-            r.members, int(r.vulnerable), r.language, r.notes, r.phone, r.landline, r.telegram,
+            r.members, int(r.vulnerable), r.language, r.notes, r.consent, r.phone, r.landline, r.telegram,
         )  # fmt: skip
 
 
@@ -185,7 +188,7 @@ async def load_rows(conn: Conn, records: Sequence[HouseholdRecord]) -> None:
     await conn.execute(_CREATE_ROWS)
     await conn.executemany(
         "INSERT INTO import_rows (association_id, group_id, household_key, name, address, members, vulnerable,"
-        " language, notes, phone, landline, telegram) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        " language, notes, consent, phone, landline, telegram) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         _rows(records, a_ids, g_ids),
     )
     await conn.execute(_MATCH_EXISTING)

@@ -1,0 +1,53 @@
+"""The audit log's entries (DESIGN §9): who looked at which households' details, exported what, and
+confirmed which household in person, when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class AuditAction(StrEnum):
+    VIEW = "view"  # a page or an API answer with households' names, addresses, phones or answers
+    EXPORT = "export"  # a file of them: a report, the roster, letters, codes, the audit log itself
+    CONFIRM = "confirm"  # an in-person confirmation (訪問・電話・紙)
+    UNDO = "undo"  # an in-person confirmation taken back
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One staff act. `actor` is a staff login, `token:ID` for an API token, `cli:USER` for the
+    command line (the operating system's user); `what` names the page, list or file."""
+
+    at: float
+    actor: str
+    action: str
+    what: str
+    role: str = ""
+    staff_id: int | None = None
+    campaign_id: int | None = None
+    association_id: int | None = None
+    household_id: int | None = None
+    detail: str = ""  # format, a row count: short, never a name
+    id: int = 0  # given by the store
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "at": self.at, "actor": self.actor, "role": self.role, "staff_id": self.staff_id,
+                "action": self.action, "what": self.what, "campaign_id": self.campaign_id,
+                "association_id": self.association_id, "household_id": self.household_id, "detail": self.detail}
+
+
+AUDIT_COLUMNS = ("id", "at", "actor", "role", "staff_id", "action", "what", "campaign_id", "association_id",
+                 "household_id", "detail")
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    """What retention erased from one finished campaign: free texts and provider answers; its
+    counts, statuses and answer times stay."""
+
+    campaign_id: int
+    replies: int  # answers whose note, location or people counts were erased
+    deliveries: int  # deliveries whose provider id or error text was erased
+    attempts: int  # attempts whose provider answer was erased

@@ -1,0 +1,149 @@
+"""`safetynet privacy purge` and `safetynet audit export`: parse, call, print.
+
+Both run with the database at hand, like every command: whoever can run them can read the file.
+The export is itself an export of personal data and is recorded in the audit log (as `cli:USER`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from safetynet.admin import CommandError
+from safetynet.auth import command_line_actor
+from safetynet.config import Config
+from safetynet.csvout import CsvWriter
+from safetynet.domain.audit import AUDIT_COLUMNS, AuditAction, AuditEntry
+from safetynet.privacy.retention import purge
+from safetynet.store import Store, store_session
+
+JST = dt.timezone(dt.timedelta(hours=9))
+PAGE = 2000
+
+
+def add_privacy_arguments(sub: Any) -> None:
+    p = sub.add_parser("purge", help="erase what retention says is due now (free texts of old campaigns, old audit"
+                       " entries)", description="Erases, in campaigns finished more than [privacy] retention_days ago,"
+                       " the answers' notes, locations and people counts, SMS texts and providers' answers (their"
+                       " counts and reports stay), and audit entries older than [privacy] audit_retention_days.",
+                       epilog="example:\n  safetynet privacy purge --json",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", action="store_true", help="print what was erased as JSON")
+    p.set_defaults(func=purge_command)
+
+
+def add_audit_arguments(sub: Any) -> None:
+    p = sub.add_parser("export", help="write the audit log (views of households' details, exports, in-person"
+                       " confirmations) as CSV or JSON lines",
+                       description="The audit log, oldest first: who (staff login, token:ID or cli:USER), when,"
+                       " what (view, export, confirm, undo of which page, campaign, association, household).",
+                       epilog="examples:\n  safetynet audit export --since 2026-04-01 --output audit.csv\n"
+                              "  safetynet audit export --format json | jq .",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--since", metavar="DATE", help="from this day (YYYY-MM-DD, Japan time) on")
+    p.add_argument("--until", metavar="DATE", help="up to the end of this day (YYYY-MM-DD, Japan time)")
+    p.add_argument("--format", choices=("csv", "json"), default="csv", help="csv (default) or json (one object a line)")
+    p.add_argument("--output", metavar="FILE", help="write to this file (mode 0600) instead of standard output")
+    p.set_defaults(func=export_command)
+
+
+def purge_command(cfg: Config, args: argparse.Namespace) -> int:
+    async def run() -> dict[str, object]:
+        async with store_session(cfg) as store:
+            return (await purge(store, cfg.privacy, store.clock.now())).as_json()
+
+    report = asyncio.run(run())
+    if args.json:
+        print(json.dumps(report))
+    else:
+        campaigns: Any = report["campaigns"]
+        print(f"purged {len(campaigns)} campaign{'s' if len(campaigns) != 1 else ''} finished more than"
+              f" {cfg.privacy.retention_days} days ago; erased {report['audit_entries']} audit entries older than"
+              f" {cfg.privacy.audit_retention_days} days")
+        for c in campaigns:
+            print(f"  campaign {c['id']}: {c['replies']} answers, {c['deliveries']} deliveries, {c['attempts']}"
+                  " attempts")
+    return 0
+
+
+def _day(text: str | None, flag: str, end: bool = False) -> float | None:
+    if text is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"{flag} {text!r}: a day is written YYYY-MM-DD") from None
+    start = dt.datetime.combine(day, dt.time(), JST)
+    return (start + dt.timedelta(days=1) if end else start).timestamp()
+
+
+async def _pages(store: Store, since: float | None, until: float | None) -> AsyncIterator[list[AuditEntry]]:
+    after = 0
+    while True:
+        page = await store.audit.entries(since=since, until=until, after_id=after, limit=PAGE)
+        if page:
+            yield page
+        if len(page) < PAGE:
+            return
+        after = page[-1].id
+
+
+def _when(at: float) -> str:
+    return dt.datetime.fromtimestamp(at, JST).isoformat(timespec="seconds")
+
+
+async def _write(store: Store, out: TextIO, fmt: str, since: float | None, until: float | None) -> int:
+    n = 0
+    writer = CsvWriter(out) if fmt == "csv" else None
+    if writer is not None:
+        writer.writerow(["time", *AUDIT_COLUMNS])
+    async for page in _pages(store, since, until):
+        for e in page:
+            row = e.as_json()
+            if writer is not None:
+                writer.writerow([_when(e.at), *("" if row[k] is None else row[k] for k in AUDIT_COLUMNS)])
+            else:
+                out.write(json.dumps({"time": _when(e.at), **row}, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def export_command(cfg: Config, args: argparse.Namespace) -> int:
+    since, until = _day(args.since, "--since"), _day(args.until, "--until", end=True)
+
+    async def run() -> int:
+        async with store_session(cfg) as store:
+            if not args.output:
+                n = await _write(store, sys.stdout, args.format, since, until)
+                sys.stdout.flush()
+            else:
+                target = Path(args.output)
+                part = target.with_name(f".{target.name}.part")
+                try:
+                    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                    with os.fdopen(fd, "w", encoding="utf-8-sig" if args.format == "csv" else "utf-8",
+                                   newline="") as f:
+                        n = await _write(store, f, args.format, since, until)
+                    os.replace(part, target)
+                finally:
+                    with contextlib.suppress(FileNotFoundError):
+                        part.unlink()
+            await store.audit.append([AuditEntry(store.clock.now(), command_line_actor(), AuditAction.EXPORT,
+                                                 "audit", detail=f"{args.format}, {n} entries")])
+            return n
+
+    try:
+        n = asyncio.run(run())
+    except OSError as e:
+        raise CommandError(f"cannot write {args.output}: {e.strerror or e}") from None
+    if args.output:
+        print(f"wrote {n} audit entries to {args.output}")
+    return 0

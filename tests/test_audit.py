@@ -1,0 +1,201 @@
+"""The audit log (DESIGN §9): the background writer loses nothing, staff views, exports and in-person
+confirmations are recorded, city admins read it (`GET /api/audit`, `safetynet audit export`)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from dashboard_fixtures import ASSOC_A, World, client, login, world
+
+from safetynet.clock import FakeClock
+from safetynet.domain.audit import AuditEntry
+from safetynet.privacy.audit import AuditBacklog, AuditLog
+from safetynet.store.memory import MemoryStore
+from safetynet.web.audit_api import AUDIT
+
+T = TypeVar("T")
+
+# -- the writer ---------------------------------------------------------------------------------
+
+
+def entry(n: int) -> AuditEntry:
+    return AuditEntry(1_790_000_000.0 + n, f"head{n}", "view", "dashboard", association_id=n)
+
+
+async def test_record_never_waits_and_flush_writes_in_batches() -> None:
+    store = MemoryStore(FakeClock())
+    log = AuditLog(store.audit, store.clock, batch=3)
+    for n in range(7):
+        log.record(entry(n))  # synchronous: a page never waits on the store
+    assert log.pending == 7
+    await log.flush()
+    got = await store.audit.entries()
+    assert [e.actor for e in got] == [f"head{n}" for n in range(7)] and log.pending == 0
+    await log.close()
+
+
+async def test_a_failing_store_keeps_every_entry_until_it_writes_again() -> None:
+    store = MemoryStore(FakeClock())
+    log = AuditLog(store.audit, store.clock, max_pending=5)
+    store.fail_writes(OSError("disk full"))
+    for n in range(5):
+        log.record(entry(n))
+    with pytest.raises(AuditBacklog):  # refused, not dropped: the view that needs it is refused too
+        log.record(entry(99))
+    store.fail_writes(None)
+    await log.flush()
+    assert [e.actor for e in await store.audit.entries()] == [f"head{n}" for n in range(5)]
+    await log.close()
+
+
+async def test_what_cannot_be_written_at_shutdown_is_spilled_and_written_at_the_next_start(tmp_path: Path) -> None:
+    store = MemoryStore(FakeClock())
+    spill = tmp_path / "audit-unwritten.jsonl"
+    log = AuditLog(store.audit, store.clock, spill=spill)
+    store.fail_writes(OSError("read-only file system"))
+    for n in range(3):
+        log.record(entry(n))
+    await log.close()
+    assert spill.exists() and oct(spill.stat().st_mode & 0o777) == "0o600"
+    assert len(spill.read_text(encoding="utf-8").splitlines()) == 3
+    with pytest.raises(AuditBacklog):
+        log.record(entry(4))  # closed
+    store.fail_writes(None)
+    again = AuditLog(store.audit, store.clock, spill=spill)
+    assert await again.recover() == 3
+    assert not spill.exists()
+    got = await store.audit.entries()
+    assert [(e.actor, e.association_id, e.at) for e in got] == [(f"head{n}", n, entry(n).at) for n in range(3)]
+    await again.close()
+
+
+# -- what the server records ---------------------------------------------------------------------
+
+
+async def test_views_exports_and_confirmations_are_recorded_and_city_admins_read_them(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        assert w.app is not None
+        aid, cid, hh = w.assoc_ids[ASSOC_A], w.campaign_id, w.hh("A-001").id
+        async with client() as http:
+            csrf = await login(http, w, "head_a")
+            for path in (f"/a/{aid}", f"/a/{aid}/doorknock?campaign={cid}", f"/campaigns/{cid}/report?format=csv"):
+                async with http.get(w.url + path) as r:
+                    assert r.status == 200
+            async with http.post(f"{w.url}/api/campaigns/{cid}/households/{hh}/confirm",
+                                 json={"method": "visit"}, headers={"X-CSRF-Token": csrf}) as r:
+                assert r.status == 200
+                reply_id = (await r.json())["reply_id"]
+            async with http.post(f"{w.url}/api/campaigns/{cid}/households/{hh}/undo",
+                                 json={"reply_id": reply_id}, headers={"X-CSRF-Token": csrf}) as r:
+                assert r.status == 200
+            async with http.get(f"{w.url}/api/audit") as r:
+                assert r.status == 403  # a head does not read the audit log
+        token = {"Authorization": f"Bearer {w.tokens['deputy_a']}"}
+        async with client() as http, http.get(f"{w.url}/api/campaigns/{cid}/help", headers=token) as r:
+            assert r.status == 200
+        await w.app[AUDIT].flush()
+        got = [(e.actor, e.role, e.action, e.what, e.campaign_id, e.association_id, e.household_id, e.detail)
+               for e in await w.store.audit.entries()]
+        assert got == [
+            ("head_a", "association_head", "view", "dashboard", cid, aid, None, ""),
+            ("head_a", "association_head", "view", "doorknock", cid, aid, None, ""),
+            ("head_a", "association_head", "export", "report", cid, None, None, "csv"),
+            ("head_a", "association_head", "confirm", "household", cid, None, hh, "visit"),
+            ("head_a", "association_head", "undo", "household", cid, None, hh, f"reply {reply_id}"),
+            (f"token:{_token_id(w, 'deputy_a')}", "deputy", "view", "help", cid, None, None, ""),
+        ]
+        assert all(e.staff_id is not None for e in (await w.store.audit.entries())[:5])
+
+        admin = {"Authorization": f"Bearer {w.tokens['admin']}"}
+        async with client() as http:
+            async with http.get(f"{w.url}/api/audit?limit=4", headers=admin) as r:
+                page = await r.json()
+            assert r.status == 200 and len(page["entries"]) == 4 and page["next"] == page["entries"][-1]["id"]
+            async with http.get(f"{w.url}/api/audit?after={page['next']}", headers=admin) as r:
+                rest = await r.json()
+            assert [e["what"] for e in rest["entries"]] == ["household", "help"] and rest["next"] is None
+            async with http.get(f"{w.url}/api/audit?since=abc", headers=admin) as r:
+                assert r.status == 400 and "since" in (await r.json())["error"]
+            async with http.get(f"{w.url}/api/audit") as r:
+                assert r.status == 401
+        await w.app[AUDIT].flush()
+        reads = [e for e in await w.store.audit.entries() if e.what == "audit"]
+        assert [(e.actor, e.action) for e in reads] == [(f"token:{_token_id(w, 'admin')}", "view")] * 2
+
+
+def _token_id(w: object, login: str) -> int:
+    return list(w.tokens).index(login) + 1  # type: ignore[attr-defined]  # created in STAFF order
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def _in_world(tmp_path: Path, work: Callable[[World], Awaitable[T]], seeded: bool = True) -> T:
+    async def run() -> T:
+        async with world(tmp_path, serve=False, seeded=seeded) as w:
+            return await work(w)
+
+    return asyncio.run(run())
+
+
+def test_audit_export_writes_the_log_and_records_itself(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from safetynet.cli import main
+
+    _in_world(tmp_path, lambda w: w.store.audit.append([entry(0), entry(86400 * 3)]))
+    cfg = tmp_path / "config.toml"
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", "x" * 32)
+    out = tmp_path / "audit.csv"
+    assert main(["--config", str(cfg), "audit", "export", "--output", str(out)]) == 0
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert [(r["actor"], r["association_id"], r["time"][:10]) for r in rows] == [
+        ("head0", "0", "2026-09-21"), ("head259200", "259200", "2026-09-24")]
+    capsys.readouterr()
+    assert main(["--config", str(cfg), "audit", "export", "--format", "json", "--since", "2026-09-24"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    # the later entry, then the first export's own (made now, on this machine's clock)
+    assert (lines[0]["actor"], lines[0]["what"]) == ("head259200", "dashboard")
+    assert len(lines) == 2 and lines[1]["what"] == "audit"
+    assert main(["--config", str(cfg), "audit", "export", "--until", "2026-09-23", "--format", "json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["actor"] for x in lines] == ["head0"]
+    assert main(["--config", str(cfg), "audit", "export", "--since", "22/9/2026"]) == 2
+    assert "YYYY-MM-DD" in capsys.readouterr().err
+    exports = [e for e in _in_world(tmp_path, lambda w: w.store.audit.entries(), seeded=False) if e.what == "audit"]
+    assert [(e.action, e.detail) for e in exports] == [("export", "csv, 2 entries"), ("export", "json, 2 entries"),
+                                                       ("export", "json, 1 entries")]
+    assert all(e.actor.startswith("cli") for e in exports)
+
+
+def test_a_roster_export_from_the_command_line_is_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from safetynet.cli import main
+
+    async def count(w: World) -> int:
+        return len(w.households)
+
+    households = _in_world(tmp_path, count)
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", "x" * 32)
+    assert main(["--config", str(tmp_path / "config.toml"), "roster", "export", str(tmp_path / "out.csv")]) == 0
+    (e,) = _in_world(tmp_path, lambda w: w.store.audit.entries(), seeded=False)
+    assert (e.action, e.what, e.detail) == ("export", "roster", f"{households} households")
+    assert e.actor.startswith("cli")
+
+
+def test_the_audit_export_guards_its_cells_against_formulas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from safetynet.cli import main
+
+    evil = AuditEntry(1_790_000_000.0, "=cmd|'/c calc'!A1", "export", "letters", detail="@SUM(1+1)")
+    _in_world(tmp_path, lambda w: w.store.audit.append([evil]), seeded=False)
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", "x" * 32)
+    out = tmp_path / "audit.csv"
+    assert main(["--config", str(tmp_path / "config.toml"), "audit", "export", "--output", str(out)]) == 0
+    (row,) = csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig")))
+    assert (row["actor"], row["detail"]) == ("'=cmd|'/c calc'!A1", "'@SUM(1+1)")

@@ -1,0 +1,147 @@
+"""Retention (DESIGN §9): `[privacy] retention_days` after a campaign finished, its free texts and
+providers' answers are erased and its report keeps counts only; old audit entries go too. Run by
+`safetynet privacy purge` and once a day by `safetynet serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from dashboard_fixtures import ASSOC_A, World, start_campaign, world
+from sqlite_helpers import sqlite_db
+
+from safetynet.clock import FakeClock
+from safetynet.config import PrivacyConfig
+from safetynet.domain import Channel
+from safetynet.domain.audit import AuditEntry
+from safetynet.domain.campaigns import AttemptRecord, DeliveryOutcome, OutcomeKind, PlannedDelivery, StepPlan
+from safetynet.domain.replies import Location, ReplyDetails
+from safetynet.privacy.retention import DAY, FIRST_RUN_SECONDS, PurgeReport, purge, run_daily
+from safetynet.stats.report import build_report, open_report, render_html
+
+SETTINGS = PrivacyConfig(retention_days=90, audit_retention_days=730)
+NOTE = "階段で転んで動けません"
+
+
+async def _answers(w: World, cid: int) -> None:
+    for key, status, details in (
+            ("A-001", "need_help", ReplyDetails(people_injured=1, location=Location.HOME, note=NOTE)),
+            ("A-002", "safe", ReplyDetails(people_safe=1, note="無事です 090-1234-5678"))):
+        target = await w.intake.target_for(cid, w.hh(key).id)
+        assert target is not None
+        await w.intake.answer(target, status, "web", dedupe_key=f"{cid}-{key}", details=details)
+
+
+async def test_a_campaign_past_retention_loses_its_free_text_and_keeps_its_counts(tmp_path: Path) -> None:
+    async with world(tmp_path, serve=False) as w:
+        clock = w.clock
+        assert isinstance(clock, FakeClock)
+        old, recent = w.campaign_id, await start_campaign(w, title="新しい訓練")
+        for cid in (old, recent):
+            await _answers(w, cid)
+        before = await build_report(w.store, old, w.viewer("admin"))
+        assert await w.store.campaigns.close(old, clock.now())
+        await clock.advance(2 * DAY)
+        assert await w.store.campaigns.close(recent, clock.now())
+        await w.store.audit.append([AuditEntry(clock.now(), "head_a", "view", "dashboard")])
+        await clock.advance(89 * DAY)  # `old` closed 91 days ago, `recent` 89
+
+        report = await purge(w.store, SETTINGS, clock.now())
+        purged = {r.campaign_id: r for r in report.campaigns}
+        assert set(purged) == {w.previous_id, old}  # the world's earlier drill closed before it
+        assert purged[old].replies == 2 and report.audit_entries == 0
+        for cid, kept in ((old, False), (recent, True)):
+            history = await w.store.replies.history(cid, w.hh("A-001").id)
+            assert (history[-1].note == NOTE) is kept and (history[-1].people_injured == 1) is kept
+            assert (history[-1].location == "home") is kept
+
+        after = await build_report(w.store, old, w.viewer("admin"))
+        assert after["campaign"]["purged_at"] == clock.now()
+        for key in ("city", "districts", "associations", "curve"):
+            assert after[key] == before[key], key  # the numbers stay
+        assert before["never_answered"] and after["never_answered"] == [] and after["unreachable"] == []
+        html = render_html(after)
+        assert "消去しました" in html and NOTE not in html
+
+        assert (await purge(w.store, SETTINGS, clock.now())).campaigns == ()  # once
+        await clock.advance(730 * DAY)
+        assert (await purge(w.store, SETTINGS, clock.now())).audit_entries == 1  # the audit log's own retention
+
+
+async def test_provider_answers_of_a_purged_campaign_are_erased_and_others_kept(tmp_path: Path) -> None:
+    async with world(tmp_path, serve=False) as w:
+        clock = w.clock
+        assert isinstance(clock, FakeClock)
+        other = await start_campaign(w, title="別の訓練", keys=["A-004"])
+        for cid in (w.campaign_id, other):
+            plan = StepPlan((PlannedDelivery(w.hh("A-004").id, 0, Channel.SMS, w.hh("A-004").contacts[0].id, 10, 0),),
+                            (), ())
+            await w.store.campaigns.write_step(cid, plan, clock.now())
+        for d in await w.store.outbox.claim([w.campaign_id, other], Channel.SMS, 5, "w", 60):
+            await w.store.outbox.record(DeliveryOutcome(d, OutcomeKind.FAILED, clock.now(), (
+                AttemptRecord(clock.now(), 3.0, "failed", "InvalidNumber", "number +819011110004 unknown"),),
+                error="21211: +819011110004"))
+        assert await w.store.campaigns.close(w.campaign_id, clock.now())
+        await clock.advance(91 * DAY)
+        done = {r.campaign_id: r for r in (await purge(w.store, SETTINGS, clock.now())).campaigns}
+        assert other not in done and (done[w.campaign_id].deliveries, done[w.campaign_id].attempts) == (1, 1)
+        rows = await sqlite_db(w.store).fetchall(
+            "SELECT d.campaign_id, d.error, a.detail FROM deliveries d JOIN delivery_attempts a ON a.delivery_id = d.id"
+            " ORDER BY d.campaign_id")
+        assert [tuple(r) for r in rows] == [(w.campaign_id, None, None),
+                                            (other, "21211: +819011110004", "number +819011110004 unknown")]
+
+
+async def test_serve_purges_shortly_after_start_and_then_every_day(tmp_path: Path) -> None:
+    async with world(tmp_path, serve=False) as w:
+        clock = w.clock
+        assert isinstance(clock, FakeClock)
+        await _answers(w, w.campaign_id)
+        assert await w.store.campaigns.close(w.campaign_id, clock.now())
+        reports: asyncio.Queue[PurgeReport] = asyncio.Queue()
+        task = asyncio.create_task(run_daily(w.store, PrivacyConfig(retention_days=1), clock, reports.put_nowait))
+        try:
+            await asyncio.sleep(0)  # one turn: the task starts and waits on the clock
+            await clock.advance(FIRST_RUN_SECONDS)
+            first = await reports.get()
+            assert w.campaign_id not in [r.campaign_id for r in first.campaigns]  # closed a minute ago: kept
+            await clock.advance(DAY)
+            second = await reports.get()
+            assert w.campaign_id in [r.campaign_id for r in second.campaigns]
+            assert reports.empty()
+        finally:
+            task.cancel()
+
+
+def test_privacy_purge_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from safetynet.cli import main
+
+    async def setup() -> int:
+        async with world(tmp_path, serve=False) as w:
+            await _answers(w, w.campaign_id)
+            assert await w.store.campaigns.close(w.campaign_id, w.clock.now() - 100 * DAY)  # long ago
+            return w.campaign_id
+
+    cid = asyncio.run(setup())
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", "x" * 32)
+    cfg = str(tmp_path / "config.toml")
+    assert main(["--config", cfg, "privacy", "purge", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    purged = {c["id"]: c for c in doc["campaigns"]}
+    assert purged[cid]["replies"] == 2
+    assert main(["--config", cfg, "privacy", "purge"]) == 0
+    assert capsys.readouterr().out.startswith("purged 0 campaigns finished more than 90 days ago")
+
+
+async def test_an_association_head_report_of_a_purged_campaign_lists_nobody(tmp_path: Path) -> None:
+    async with world(tmp_path, serve=False) as w:
+        assert await w.store.campaigns.close(w.campaign_id, w.clock.now())
+        assert isinstance(w.clock, FakeClock)
+        await w.clock.advance(91 * DAY)
+        await purge(w.store, SETTINGS, w.clock.now())
+        rep = await open_report(w.store, w.campaign_id, w.viewer("head_a"))
+        assert [rows async for rows in rep.rows("never_answered")] == []
+        assert rep.summary["associations"][0]["name"] == ASSOC_A and rep.summary["city"]["households"] == 6
