@@ -209,12 +209,12 @@ def _add_privacy(sub: Any) -> None:
     if not _exists("safetynet.privacy.commands"):
         return
     commands = importlib.import_module("safetynet.privacy.commands")
-    privacy = sub.add_parser("privacy", help="retention: erase what is kept longer than [privacy] says",
+    privacy = sub.add_parser("privacy", help=say("cli.privacy.help"),
                              parents=[_config_parent()])
     psub = privacy.add_subparsers(dest="privacy_command", metavar="{purge}", required=True)
     commands.add_privacy_arguments(psub)
     _with_config(psub)
-    audit = sub.add_parser("audit", help="the audit log of views, exports and in-person confirmations",
+    audit = sub.add_parser("audit", help=say("cli.audit.help"),
                            parents=[_config_parent()])
     asub = audit.add_subparsers(dest="audit_command", metavar="{export}", required=True)
     commands.add_audit_arguments(asub)

@@ -19,10 +19,10 @@ from safetynet.i18n import catalog
 JA_CLI = {k: v for k, v in catalog("ja").items() if k.startswith("cli.")}
 EN_CLI = {k: v for k, v in catalog("en").items() if k.startswith("cli.")}
 # The commands a city runs; sandbox, demo and bench are developers' tools (their options stay English).
-PRODUCT = ("init", "staff", "token", "roster", "campaign", "serve", "triggers")
+PRODUCT = ("init", "staff", "token", "roster", "campaign", "serve", "triggers", "privacy", "audit")
 # Help that is the same in every language: values typed as they are.
 AS_TYPED = {"city_admin | district_head | association_head | deputy", "city | district:NAME | association:NAME",
-            '{"id": …}'}
+            '{"id": …}', '{"id": …, "state": …}'}
 
 
 def run(lang: str, *argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from safetynet.admin import CommandError
 from safetynet.auth import command_line_actor
 from safetynet.config import Config
+from safetynet.console import say
 from safetynet.csvout import CsvWriter
 from safetynet.domain.audit import AUDIT_COLUMNS, AuditAction, AuditEntry
 from safetynet.privacy.retention import purge
@@ -30,28 +31,22 @@ PAGE = 2000
 
 
 def add_privacy_arguments(sub: Any) -> None:
-    p = sub.add_parser("purge", help="erase what retention says is due now (free texts of old campaigns, old audit"
-                       " entries)", description="Erases, in campaigns finished more than [privacy] retention_days ago,"
-                       " the answers' notes, locations and people counts, SMS texts and providers' answers (their"
-                       " counts and reports stay), and audit entries older than [privacy] audit_retention_days.",
+    p = sub.add_parser("purge", help=say("cli.privacy.purge.help"), description=say("cli.privacy.purge.description"),
                        epilog="example:\n  safetynet privacy purge --json",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--json", action="store_true", help="print what was erased as JSON")
+    p.add_argument("--json", action="store_true", help=say("cli.privacy.purge.json"))
     p.set_defaults(func=purge_command)
 
 
 def add_audit_arguments(sub: Any) -> None:
-    p = sub.add_parser("export", help="write the audit log (views of households' details, exports, in-person"
-                       " confirmations) as CSV or JSON lines",
-                       description="The audit log, oldest first: who (staff login, token:ID or cli:USER), when,"
-                       " what (view, export, confirm, undo of which page, campaign, association, household).",
+    p = sub.add_parser("export", help=say("cli.audit.export.help"), description=say("cli.audit.export.description"),
                        epilog="examples:\n  safetynet audit export --since 2026-04-01 --output audit.csv\n"
                               "  safetynet audit export --format json | jq .",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--since", metavar="DATE", help="from this day (YYYY-MM-DD, Japan time) on")
-    p.add_argument("--until", metavar="DATE", help="up to the end of this day (YYYY-MM-DD, Japan time)")
-    p.add_argument("--format", choices=("csv", "json"), default="csv", help="csv (default) or json (one object a line)")
-    p.add_argument("--output", metavar="FILE", help="write to this file (mode 0600) instead of standard output")
+    p.add_argument("--since", metavar="DATE", help=say("cli.audit.export.since"))
+    p.add_argument("--until", metavar="DATE", help=say("cli.audit.export.until"))
+    p.add_argument("--format", choices=("csv", "json"), default="csv", help=say("cli.audit.export.format"))
+    p.add_argument("--output", metavar="FILE", help=say("cli.audit.export.output"))
     p.set_defaults(func=export_command)
 
 
@@ -65,12 +60,11 @@ def purge_command(cfg: Config, args: argparse.Namespace) -> int:
         print(json.dumps(report))
     else:
         campaigns: Any = report["campaigns"]
-        print(f"purged {len(campaigns)} campaign{'s' if len(campaigns) != 1 else ''} finished more than"
-              f" {cfg.privacy.retention_days} days ago; erased {report['audit_entries']} audit entries older than"
-              f" {cfg.privacy.audit_retention_days} days")
+        print(say("cli.privacy.purged", campaigns=len(campaigns), days=cfg.privacy.retention_days,
+                  audit=report["audit_entries"], audit_days=cfg.privacy.audit_retention_days))
         for c in campaigns:
-            print(f"  campaign {c['id']}: {c['replies']} answers, {c['deliveries']} deliveries, {c['attempts']}"
-                  " attempts")
+            print("  " + say("cli.privacy.purged_campaign", id=c["id"], replies=c["replies"],
+                             deliveries=c["deliveries"], attempts=c["attempts"]))
     return 0
 
 
@@ -80,7 +74,7 @@ def _day(text: str | None, flag: str, end: bool = False) -> float | None:
     try:
         day = dt.date.fromisoformat(text)
     except ValueError:
-        raise CommandError(f"{flag} {text!r}: a day is written YYYY-MM-DD") from None
+        raise CommandError(say("cli.audit.bad_day", flag=flag, text=repr(text))) from None
     start = dt.datetime.combine(day, dt.time(), JST)
     return (start + dt.timedelta(days=1) if end else start).timestamp()
 
@@ -143,7 +137,7 @@ def export_command(cfg: Config, args: argparse.Namespace) -> int:
     try:
         n = asyncio.run(run())
     except OSError as e:
-        raise CommandError(f"cannot write {args.output}: {e.strerror or e}") from None
+        raise CommandError(say("cli.cannot_write", path=args.output, error=e.strerror or e)) from None
     if args.output:
-        print(f"wrote {n} audit entries to {args.output}")
+        print(say("cli.audit.wrote", count=n, path=args.output))
     return 0
