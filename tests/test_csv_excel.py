@@ -48,7 +48,7 @@ async def test_reports_open_in_excel_with_japanese_headers_by_default(tmp_path: 
         rows = _rows(data, "utf-8-sig")
         assert rows[0][:4] == ["区分", "地区", "町会", "世帯数"] and rows[1][0] == "全体"
         lists = rows[rows.index([]) + 1:]
-        assert lists[0][:6] == ["一覧", "地区", "町会", "班", "世帯主", "住所"]
+        assert lists[0][:7] == ["一覧", "地区", "町会", "班", "世帯番号", "世帯主", "住所"]
         assert "一度も回答のなかった世帯" in {r[0] for r in lists[1:]}
 
         english = tmp_path / "report-en.csv"

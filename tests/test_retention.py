@@ -133,7 +133,7 @@ def test_privacy_purge_from_the_command_line(tmp_path: Path, capsys: pytest.Capt
     purged = {c["id"]: c for c in doc["campaigns"]}
     assert purged[cid]["replies"] == 2
     assert main(["--config", cfg, "privacy", "purge"]) == 0
-    assert capsys.readouterr().out.startswith("purged 0 campaigns finished more than 90 days ago")
+    assert capsys.readouterr().out.startswith("purged 0 campaign(s) finished more than 90 days ago")
 
 
 async def test_an_association_head_report_of_a_purged_campaign_lists_nobody(tmp_path: Path) -> None:
