@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from safetynet.roster.phones import (
+from safetynet.domain_phones import (
     PhoneError,
     PhoneKind,
     classify_phone,

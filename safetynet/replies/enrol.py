@@ -22,10 +22,10 @@ from safetynet.channels.webpush import sandbox_hosts, validate_subscription
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import Channel, ContactKind
+from safetynet.domain_phones import PhoneError, PhoneKind, parse_phone
 from safetynet.replies import texts
 from safetynet.roster.codes import CodeError, MissingSecretKey, hash_code
 from safetynet.roster.model import Contact, Household
-from safetynet.roster.phones import PhoneError, PhoneKind, parse_phone
 from safetynet.store import Store
 
 log = structlog.get_logger("replies")

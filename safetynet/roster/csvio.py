@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from safetynet.csvout import CsvWriter, unguard_cell
+from safetynet.domain_phones import format_national
 from safetynet.roster.encoding import EncodingRefused, detect_encoding
 from safetynet.roster.model import HouseholdRecord
-from safetynet.roster.phones import format_national
 from safetynet.roster.values import (
     BAD_CHARACTER,
     ValueProblem,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from safetynet.roster.phones import PhoneError, PhoneKind, classify_phone, kind_words
+from safetynet.domain_phones import PhoneError, PhoneKind, classify_phone, kind_words
 
 
 class ValueProblem(ValueError):

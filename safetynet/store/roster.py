@@ -14,6 +14,7 @@ import structlog
 
 from safetynet.clock import Clock
 from safetynet.domain import ContactKind
+from safetynet.domain_phones import to_e164
 from safetynet.roster.model import (
     Association,
     AssociationCount,
@@ -26,7 +27,6 @@ from safetynet.roster.model import (
     TargetHousehold,
     UnknownScopeError,
 )
-from safetynet.roster.phones import to_e164
 from safetynet.store import roster_import
 from safetynet.store.db import Database, Row
 from safetynet.store.roster_scope import scope_filter

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from itertools import groupby
 
 from safetynet.domain import ANSWERED
+from safetynet.domain_phones import format_national
 from safetynet.roster.model import Association
-from safetynet.roster.phones import format_national
 from safetynet.store.dashboard import CampaignInfo, Coverage, HelpItem, HouseholdLine
 from safetynet.web.dash_shell import hhmm, when
 from safetynet.web.dash_text import METHOD_TEXT, STATUS_ORDER, STATUS_TEXT, pct, status_label, t

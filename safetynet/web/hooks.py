@@ -24,13 +24,13 @@ from twilio.twiml.voice_response import VoiceResponse
 from safetynet.channels import sms, telegram, voice
 from safetynet.config import SmsConfig, VoiceConfig, twilio_webhook_token
 from safetynet.domain import Channel, Status
+from safetynet.domain_phones import PhoneError, to_e164
 from safetynet.replies import texts
 from safetynet.replies.enrol import Enrolment, EnrolmentError
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.keywords import has_words_beyond_keyword, parse_keyword
 from safetynet.replies.model import ReplyChannel, ReplyDetails, ReplyTarget
 from safetynet.replies.tokens import reply_token, reply_url
-from safetynet.roster.phones import PhoneError, to_e164
 from safetynet.web.app import SERVICES, Services, services
 from safetynet.web.bodies import read_form, read_json
 from safetynet.web.ratelimit import KeyedRateLimit
