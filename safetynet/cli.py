@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from safetynet.channels import registry
 from safetynet.config import Config, ConfigError, config_path_from, load_config
 from safetynet.logs import configure_logging
 
@@ -68,8 +69,8 @@ def _add_init_and_access(sub: Any) -> None:
     p.add_argument("--name", help="display name")
     p.add_argument("--password",
                    help="10 characters or more, not a common one (default: generated and printed once)")
-    p.add_argument("--phone", help="mobile number for need-help alerts")
-    p.add_argument("--telegram", help="Telegram chat id for need-help alerts")
+    for col in registry.roster_columns():  # one per channel that owns a roster column
+        p.add_argument(f"--{col.key}", help=f"{col.key} ({col.ja}) contact for need-help alerts")
     _cmd(ssub, "list", "list staff", "safetynet staff list", "safetynet.admin:staff_list")
     p = _cmd(ssub, "remove", "remove a staff member", "safetynet staff remove tanaka", "safetynet.admin:staff_remove")
     p.add_argument("login")
@@ -114,10 +115,10 @@ def _add_roster(sub: Any) -> None:
 
 
 def _add_providers(sub: Any) -> None:
-    if _exists("safetynet.channels.sandbox.server"):
-        p = _cmd(sub, "sandbox", "serve the sandbox provider (Twilio, Telegram, web push) on loopback",
-                 "safetynet sandbox --port 8090 --fail-5xx 0.1 --latency-ms 200", "safetynet.channels.sandbox.server:main")
-        importlib.import_module("safetynet.channels.sandbox.server").add_arguments(p)
+    if _exists("safetynet.sandbox.server"):
+        p = _cmd(sub, "sandbox", "serve every channel's provider fake (Twilio, Telegram, web push…) on loopback",
+                 "safetynet sandbox --port 8090 --fail-5xx 0.1 --latency-ms 200", "safetynet.sandbox.server:main")
+        importlib.import_module("safetynet.sandbox.server").add_arguments(p)
 
 
 def _add_triggers(sub: Any) -> None:

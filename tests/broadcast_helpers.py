@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from roster_helpers import household
+
+from safetynet.channels import registry
 from safetynet.channels.base import OutboundMessage, SendError, SendResult
 from safetynet.clock import Clock
 from safetynet.config import Config, load_config
-from safetynet.domain import Channel
-from safetynet.roster.model import HouseholdRecord
+from safetynet.domain import ChannelName
 from safetynet.store import Store, open_store
 
 SECRET = "test-secret-key-for-broadcast-tests"
@@ -76,7 +78,7 @@ def subscription(i: int, host: str = "http://127.0.0.1:9") -> str:
 async def seed(store: Store, households: Sequence[H], sub_host: str = "http://127.0.0.1:9") -> dict[str, int]:
     """Imports the households; returns household key → id."""
     records = [
-        HouseholdRecord(district=h.district, association=h.association, group="1班", household_key=h.key,
+        household(district=h.district, association=h.association, group="1班", household_key=h.key,
                         name=f"世帯{i}", vulnerable=h.vulnerable, language=h.language,
                         phone=e164_mobile(i) if "m" in h.contacts else "",
                         landline=f"+813{i:08d}" if "l" in h.contacts else "",
@@ -94,7 +96,7 @@ async def seed(store: Store, households: Sequence[H], sub_host: str = "http://12
 class ScriptedSender:
     """Our ChannelSender protocol over a script: address → errors to raise, attempt by attempt."""
 
-    def __init__(self, channel: Channel, script: dict[str, list[SendError]] | None = None) -> None:
+    def __init__(self, channel: ChannelName, script: dict[str, list[SendError]] | None = None) -> None:
         self.name = channel
         self.script = {k: list(v) for k, v in (script or {}).items()}
         self.sent: list[OutboundMessage] = []
@@ -129,8 +131,8 @@ class ScriptedSender:
         return [m.household_id for m in self.sent]
 
 
-def senders(clock: Clock | None = None, **scripts: dict[str, list[SendError]]) -> dict[Channel, ScriptedSender]:
-    out = {ch: ScriptedSender(ch, scripts.get(ch.value)) for ch in Channel}
+def senders(clock: Clock | None = None, **scripts: dict[str, list[SendError]]) -> dict[ChannelName, ScriptedSender]:
+    out = {ch: ScriptedSender(ch, scripts.get(ch)) for ch in registry.names()}
     for s in out.values():
         s.clock = clock
     return out

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from roster_helpers import household
 
 from safetynet.auth import Viewer, hash_password, new_token, token_hash
 from safetynet.broadcast.model import StepPlan
@@ -46,18 +47,18 @@ def free_port() -> int:
 
 def records() -> list[HouseholdRecord]:
     a = [
-        HouseholdRecord(DIST_S, ASSOC_A, "1班", "A-001", "山田 太郎", "桜町1-1-1", 3, False, phone="+819011110001"),
-        HouseholdRecord(DIST_S, ASSOC_A, "1班", "A-002", "佐藤 花子", "桜町1-1-2", 1, True,
+        household(DIST_S, ASSOC_A, "1班", "A-001", "山田 太郎", "桜町1-1-1", 3, False, phone="+819011110001"),
+        household(DIST_S, ASSOC_A, "1班", "A-002", "佐藤 花子", "桜町1-1-2", 1, True,
                         landline="+81311110002"),
-        HouseholdRecord(DIST_S, ASSOC_A, "1班", "A-003", "高橋 健", "桜町1-1-3", 2, False, telegram="5550003"),
-        HouseholdRecord(DIST_S, ASSOC_A, "2班", "A-004", "田中 美咲", "桜町1-2-4", 4, False, phone="+819011110004"),
-        HouseholdRecord(DIST_S, ASSOC_A, "2班", "A-005", "伊藤 光", "桜町1-2-5", 1, True, phone="+819011110005",
+        household(DIST_S, ASSOC_A, "1班", "A-003", "高橋 健", "桜町1-1-3", 2, False, telegram="5550003"),
+        household(DIST_S, ASSOC_A, "2班", "A-004", "田中 美咲", "桜町1-2-4", 4, False, phone="+819011110004"),
+        household(DIST_S, ASSOC_A, "2班", "A-005", "伊藤 光", "桜町1-2-5", 1, True, phone="+819011110005",
                         notes="車椅子"),
-        HouseholdRecord(DIST_S, ASSOC_A, "2班", "A-006", "渡辺 誠", "桜町1-2-6", 2, False),  # no channel at all
+        household(DIST_S, ASSOC_A, "2班", "A-006", "渡辺 誠", "桜町1-2-6", 2, False),  # no channel at all
     ]
-    a2 = [HouseholdRecord(DIST_S, ASSOC_A2, "1班", f"A2-00{i}", f"中村 {i}", f"桜町2-1-{i}", 2, False,
+    a2 = [household(DIST_S, ASSOC_A2, "1班", f"A2-00{i}", f"中村 {i}", f"桜町2-1-{i}", 2, False,
                           phone=f"+81902222000{i}") for i in range(1, 4)]
-    b = [HouseholdRecord(DIST_U, ASSOC_B, "1班", f"B-00{i}", name, f"梅町3-1-{i}", 2, i == 1,
+    b = [household(DIST_U, ASSOC_B, "1班", f"B-00{i}", name, f"梅町3-1-{i}", 2, i == 1,
                          phone=f"+81903333000{i}", landline=f"+8133333000{i}")
          for i, name in enumerate(B_SECRET_NAMES, start=1)]
     return a + a2 + b

@@ -15,19 +15,20 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from roster_helpers import household
 from twilio.request_validator import RequestValidator
 
+from safetynet.broadcast.engine import build_senders
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.channels.base import ChannelSender, OutboundMessage
-from safetynet.channels.registry import build_senders
-from safetynet.channels.sandbox import Sandbox
 from safetynet.clock import FakeClock
 from safetynet.config import Config, load_config
-from safetynet.domain import CampaignKind, Channel, Role
+from safetynet.domain import CampaignKind, ChannelName, Role
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.roster.codes import hash_code, new_code
 from safetynet.roster.model import Household, HouseholdRecord, Staff
+from safetynet.sandbox import Sandbox
 from safetynet.store import Store, open_store
 from safetynet.web.app import Services, app_runner, create_app
 
@@ -46,15 +47,15 @@ def free_port() -> int:
 def records() -> list[HouseholdRecord]:
     """Four households in A (one vulnerable, one English, one sharing a phone), one in B."""
     return [
-        HouseholdRecord("桜地区", ASSOC_A, "1班", "A-001", "山田 太郎", "桜町1-1-1", 3, False, "ja",
+        household("桜地区", ASSOC_A, "1班", "A-001", "山田 太郎", "桜町1-1-1", 3, False, "ja",
                         phone="+819011110001"),
-        HouseholdRecord("桜地区", ASSOC_A, "1班", "A-002", "佐藤 花子", "桜町1-1-2", 1, True, "ja",
+        household("桜地区", ASSOC_A, "1班", "A-002", "佐藤 花子", "桜町1-1-2", 1, True, "ja",
                         phone="+819011110002", landline="+81311110002"),
-        HouseholdRecord("桜地区", ASSOC_A, "2班", "A-003", "Smith John", "桜町1-2-3", 2, False, "en",
+        household("桜地区", ASSOC_A, "2班", "A-003", "Smith John", "桜町1-2-3", 2, False, "en",
                         phone="+819011110003", telegram="5550003"),
-        HouseholdRecord("桜地区", ASSOC_A, "2班", "A-004", "山田 次郎", "桜町1-2-4", 2, False, "ja",
+        household("桜地区", ASSOC_A, "2班", "A-004", "山田 次郎", "桜町1-2-4", 2, False, "ja",
                         phone="+819011110001"),  # the same mobile as A-001 (a son answering for parents)
-        HouseholdRecord("梅地区", ASSOC_B, "1班", "B-001", "鈴木 一郎", "梅町2-1-1", 4, False, "ja",
+        household("梅地区", ASSOC_B, "1班", "B-001", "鈴木 一郎", "梅町2-1-1", 4, False, "ja",
                         phone="+819022220001"),
     ]
 
@@ -65,7 +66,7 @@ class Env:
     store: Store
     clock: FakeClock
     sandbox: Sandbox
-    senders: dict[Channel, ChannelSender]
+    senders: dict[ChannelName, ChannelSender]
     svc: Services
     url: str
     http: aiohttp.ClientSession
@@ -95,7 +96,7 @@ class Env:
     async def history(self, key: str) -> list[str]:
         return [h.status for h in await self.store.replies.history(self.campaign_id, self.hh(key).id)]
 
-    async def send_alert(self, key: str, channel: Channel, address: str, language: str = "ja") -> None:
+    async def send_alert(self, key: str, channel: ChannelName, address: str, language: str = "ja") -> None:
         """What the dispatcher does for one household: the alert through the channel's sender."""
         token = self.token(key)
         msg = OutboundMessage(channel, 1, self.campaign_id, self.hh(key).id, address,
@@ -140,10 +141,10 @@ async def start_campaign(env: Env, kind: CampaignKind = CampaignKind.DRILL, scop
 
 
 async def add_staff(env: Env, login: str, role: Role, association: str, **contacts: str) -> Staff:
+    """A head or deputy with contacts by kind (`telegram=…`, `phone=…` for the mobile, `webpush=…`)."""
+    kinds = {"phone": "mobile"}
     s = await env.store.auth.add_staff(login, login.title(), role, f"association:{association}", None,
-                                       phone=contacts.get("phone", ""), telegram_chat_id=contacts.get("telegram", ""))
-    if contacts.get("webpush"):
-        await env.store.auth.set_staff_contact(s.id, webpush=contacts["webpush"])
+                                       contacts=[(kinds.get(k, k), a) for k, a in contacts.items()])
     env.staff[login] = s
     return s
 

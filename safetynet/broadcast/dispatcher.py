@@ -35,7 +35,7 @@ from safetynet.broadcast.retry import RetryPolicy
 from safetynet.channels.base import ChannelSender, OutboundMessage
 from safetynet.clock import Clock
 from safetynet.config import Config
-from safetynet.domain import CampaignKind, Channel
+from safetynet.domain import CampaignKind, ChannelName
 from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.store import StoreError
 from safetynet.store.campaigns import CampaignStore
@@ -80,9 +80,9 @@ class DispatchReport:
         return out
 
 
-def _buffer(cfg: Config, channel: Channel) -> int:
+def _buffer(cfg: Config, channel: ChannelName) -> int:
     """Deliveries a lane may hold: enough to keep it busy, few enough to send well within the lease."""
-    ch = getattr(cfg.channels, channel.value)
+    ch = cfg.channels.get(channel)
     if ch.max_per_second <= 0:
         return max(2 * ch.concurrency, cfg.broadcast.batch_size)
     return max(ch.concurrency, min(cfg.broadcast.batch_size, int(ch.max_per_second * cfg.broadcast.lease_seconds / 4)))
@@ -90,8 +90,8 @@ def _buffer(cfg: Config, channel: Channel) -> int:
 
 class Dispatcher:
     def __init__(
-        self, campaigns: CampaignStore, senders: Mapping[Channel, ChannelSender], cfg: Config, clock: Clock, *,
-        contacts: ContactsPort | None = None, channels: Iterable[Channel] | None = None,
+        self, campaigns: CampaignStore, senders: Mapping[ChannelName, ChannelSender], cfg: Config, clock: Clock, *,
+        contacts: ContactsPort | None = None, channels: Iterable[ChannelName] | None = None,
         owner: str | None = None, poll_seconds: float = 0.5, policy: RetryPolicy | None = None,
         stop_grace_seconds: float = STOP_GRACE_SECONDS,
     ) -> None:
@@ -107,14 +107,14 @@ class Dispatcher:
         self.started_at = clock.now()
         # Set when a lane starts or stops failing: the heartbeat writes it at once.
         self._health_changed = asyncio.Event()
-        self.lanes: dict[Channel, Lane] = {}
+        self.lanes: dict[ChannelName, Lane] = {}
         for ch, sender in senders.items():
             if ch in wanted:
-                conf = getattr(cfg.channels, ch.value)
+                conf = cfg.channels.get(ch)
                 gate = LaneGate(conf.max_per_second, clock, burst=max(1.0, conf.max_per_second * CATCH_UP_SECONDS))
                 self.lanes[ch] = Lane(ch, sender, gate, conf.concurrency, self.policy, clock, _buffer(cfg, ch),
                                       LaneHealth(self.started_at, self._health_changed.set))
-        self._health_written: dict[Channel, int] = {}
+        self._health_written: dict[ChannelName, int] = {}
         self._campaigns: dict[int, Campaign] = {}
         self._active: list[int] = []
         self._wake = asyncio.Event()

@@ -16,7 +16,6 @@ from typing import Protocol
 
 from safetynet.broadcast.model import ChannelHealth, DispatcherBeat
 from safetynet.config import Config
-from safetynet.domain import Channel
 
 IDLE, OK, FAILING = "idle", "ok", "failing"
 # Failures that say the channel, not one recipient, is in trouble (no connection, provider down,
@@ -97,7 +96,7 @@ class DispatchStatus:
 
 
 def enabled_channels(cfg: Config) -> list[str]:
-    return [str(ch) for ch in Channel if getattr(cfg.channels, ch.value).enabled]
+    return cfg.channels.enabled()
 
 
 _WORST = {FAILING: 2, OK: 1, IDLE: 0}

@@ -25,17 +25,21 @@ from safetynet.broadcast.health import LaneHealth
 from safetynet.broadcast.model import AttemptRecord, ClaimedDelivery, DeliveryOutcome, OutcomeKind
 from safetynet.broadcast.ratelimit import LaneGate
 from safetynet.broadcast.retry import Action, RetryDecision, RetryPolicy
+from safetynet.channels import registry
 from safetynet.channels.base import ChannelSender, OutboundMessage, SendError, SendResult
 from safetynet.clock import Clock
-from safetynet.domain import Channel
+from safetynet.domain import ChannelName
 
 log = structlog.get_logger("broadcast.lane")
 
 # A 429 without Retry-After still means "slow down": the lane waits this long.
 DEFAULT_PAUSE_SECONDS = 1.0
-# Channels where a duplicate is harmless: pushes carry a Topic per campaign, so a second copy
-# replaces the first on the device. Elsewhere an unknown outcome (5xx, timeout) is retried later.
-DUPLICATE_SAFE = frozenset({Channel.WEBPUSH})
+
+
+def duplicate_safe(channel: ChannelName) -> bool:
+    """A duplicate is harmless on this channel (its spec says so: a push with a Topic replaces the
+    unread one). Elsewhere an unknown outcome (5xx, timeout) is retried later, never inline."""
+    return registry.is_channel(channel) and registry.spec(channel).duplicate_safe
 
 Builder = Callable[[ClaimedDelivery], OutboundMessage | None]
 Recorder = Callable[[DeliveryOutcome], Awaitable[None]]
@@ -90,7 +94,7 @@ class LaneStats:
 
 class Lane:
     def __init__(
-        self, channel: Channel, sender: ChannelSender, gate: LaneGate, concurrency: int, policy: RetryPolicy,
+        self, channel: ChannelName, sender: ChannelSender, gate: LaneGate, concurrency: int, policy: RetryPolicy,
         clock: Clock, buffer: int, health: LaneHealth | None = None,
     ) -> None:
         self.channel = channel
@@ -98,7 +102,7 @@ class Lane:
         self.gate = gate
         self.concurrency = max(1, concurrency)
         self.policy = policy
-        self.duplicate_safe = channel in DUPLICATE_SAFE
+        self.duplicate_safe = duplicate_safe(channel)
         self.clock = clock
         # How many claimed deliveries the lane holds at most (queued here + in flight).
         self.buffer = max(self.concurrency, buffer)
@@ -209,7 +213,7 @@ class Lane:
             return DeliveryOutcome(d, OutcomeKind.RETRY, now, tuple(attempts),
                                    next_attempt_at=now + decision.delay, error=e.reason)
         except Exception as e:  # a bug in a sender must not lose the delivery: it is retried later
-            log.exception("delivery_internal_error", channel=self.channel.value, delivery_id=d.id)
+            log.exception("delivery_internal_error", channel=self.channel, delivery_id=d.id)
             now = self.clock.now()
             self.health.failed(now, "internal", type(e).__name__)
             return DeliveryOutcome(d, OutcomeKind.RETRY, now, tuple(attempts),
@@ -259,7 +263,7 @@ class Lane:
             if e.retry_after is not None or e.reason == "rate_limited":
                 pause = e.retry_after if e.retry_after is not None else DEFAULT_PAUSE_SECONDS
                 self.gate.pause(pause)
-                log.warning("lane_paused", channel=self.channel.value, seconds=round(pause, 2))
+                log.warning("lane_paused", channel=self.channel, seconds=round(pause, 2))
             attempts.append(AttemptRecord(at, _ms(started), "retry" if e.retryable else "failed",
                                           e.error_class or type(e).__name__, e.reason))
             raise

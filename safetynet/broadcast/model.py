@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from safetynet.domain import CampaignKind, CampaignState, Channel, ContactKind
+from safetynet.domain import CampaignKind, CampaignState, ChannelName, ContactKind
 
 
 @dataclass(frozen=True)
@@ -22,17 +22,23 @@ class LadderStep:
     """
 
     after_seconds: float
-    channels: tuple[Channel, ...] = ()
-    fallback: tuple[Channel, ...] = ()
+    channels: tuple[ChannelName, ...] = ()
+    fallback: tuple[ChannelName, ...] = ()
     door_knock: bool = False
 
 
-DEFAULT_LADDER: tuple[LadderStep, ...] = (
-    LadderStep(0, (Channel.WEBPUSH, Channel.TELEGRAM), fallback=(Channel.SMS, Channel.VOICE)),
-    LadderStep(600, (Channel.SMS,)),
-    LadderStep(1200, (Channel.VOICE,)),
-    LadderStep(1800, door_knock=True),
-)
+def default_ladder() -> tuple[LadderStep, ...]:
+    """The free channels at once (the priced ones for households without any), each priced channel
+    at its own time, then the door-knock list: from the channel registry."""
+    # Layering note: the registry sits below broadcast; when this model moves to domain/, this
+    # function stays above the channels layer (the domain imports no channel).
+    from safetynet.channels.registry import default_ladder_steps
+
+    return tuple(LadderStep(after, channels, fallback, knock) for after, channels, fallback, knock in
+                 default_ladder_steps())
+
+
+DEFAULT_LADDER: tuple[LadderStep, ...] = default_ladder()
 
 
 def ladder_to_json(ladder: Sequence[LadderStep]) -> str:
@@ -45,8 +51,8 @@ def ladder_to_json(ladder: Sequence[LadderStep]) -> str:
 
 def ladder_from_json(text: str) -> tuple[LadderStep, ...]:
     return tuple(
-        LadderStep(float(s["after_seconds"]), tuple(Channel(c) for c in s.get("channels", ())),
-                   tuple(Channel(c) for c in s.get("fallback", ())), bool(s.get("door_knock", False)))
+        LadderStep(float(s["after_seconds"]), tuple(str(c) for c in s.get("channels", ())),
+                   tuple(str(c) for c in s.get("fallback", ())), bool(s.get("door_knock", False)))
         for s in json.loads(text)
     )
 
@@ -97,7 +103,7 @@ class PlannedDelivery(NamedTuple):
 
     household_id: int
     step: int
-    channel: Channel
+    channel: ChannelName
     contact_id: int
     priority: int
     fallback_rank: int  # 0 for the household's first channel in the step; n for its n-th fallback
@@ -137,7 +143,7 @@ class ClaimedDelivery:
     campaign_id: int
     household_id: int
     step: int
-    channel: Channel
+    channel: ChannelName
     contact_id: int | None
     attempts: int
     address: str | None  # None when the contact is gone or dead since planning

@@ -2,7 +2,7 @@
 
 Per household, a step's channels are tried in the order the scenario lists them, then its fallback
 channels the same way (DESIGN §5: never a call while a mobile can take an SMS). A household's own
-order of contacts counts only among the app channels (web push, Telegram: both free, so "this
+order of contacts counts only among the free channels (app messengers, web push, email: "this
 family prefers Telegram" is respected); it never puts a call before an SMS. The first channel is
 planned into the outbox; when it fails permanently the outbox asks `next_channel` for the
 following one (from the household's contacts as they are then). Vulnerable households (要配慮)
@@ -22,7 +22,8 @@ from safetynet.broadcast.model import (
     PlannedDelivery,
     StepPlan,
 )
-from safetynet.domain import APP_CHANNELS, CHANNELS_OF_KIND, Channel, ContactKind
+from safetynet.channels import registry
+from safetynet.domain import ChannelName, ContactKind
 
 
 class PlannableContact(Protocol):
@@ -45,27 +46,28 @@ class PlannableHousehold(Protocol):
     def contacts(self) -> Sequence[PlannableContact]: ...
 
 
-_APP = frozenset(APP_CHANNELS)
+# From the channel registry, read once: these run per household of a 200k-household plan.
+_APP = frozenset(registry.free())
+_CHANNELS_OF_KIND = registry.channels_of_kind()
 
 
-def _reachable(contacts: Sequence[PlannableContact]) -> dict[Channel, int]:
+def _reachable(contacts: Sequence[PlannableContact]) -> dict[ChannelName, int]:
     """Channel → the household's first working contact that takes it, in the household's order
-    (the dict keeps that order: it is the household's preference among the app channels)."""
-    have: dict[Channel, int] = {}
+    (the dict keeps that order: it is the household's preference among the free channels)."""
+    have: dict[ChannelName, int] = {}
     for c in contacts:
-        # a str kind hashes like its ContactKind: no enum conversion on this hot path
-        for ch in CHANNELS_OF_KIND.get(c.kind, ()):
+        for ch in _CHANNELS_OF_KIND.get(c.kind, ()):
             if ch not in have:
                 have[ch] = c.id
     return have
 
 
-def _pick(have: Mapping[Channel, int], allowed: Sequence[Channel], taken: set[Channel]) -> list[
-    tuple[Channel, int]
+def _pick(have: Mapping[ChannelName, int], allowed: Sequence[ChannelName], taken: set[ChannelName]) -> list[
+    tuple[ChannelName, int]
 ]:
     """`allowed` in the scenario's order, as far as the household has them; the app channels among
     them swap places to follow the household's own order."""
-    picked: list[Channel] = []
+    picked: list[ChannelName] = []
     apps = 0
     for ch in allowed:
         if ch in have and ch not in taken:
@@ -79,19 +81,19 @@ def _pick(have: Mapping[Channel, int], allowed: Sequence[Channel], taken: set[Ch
 
 
 def channel_order(
-    household: PlannableHousehold, step: LadderStep, busy: frozenset[Channel] = frozenset()
-) -> list[tuple[Channel, int]]:
+    household: PlannableHousehold, step: LadderStep, busy: frozenset[ChannelName] = frozenset()
+) -> list[tuple[ChannelName, int]]:
     """(channel, contact id) in the order they are tried for this household in this step.
     `busy` channels still have an earlier step's message waiting: not planned again."""
     have = _reachable([c for c in household.contacts if c.working])
-    taken: set[Channel] = set(busy)
+    taken: set[ChannelName] = set(busy)
     primary = _pick(have, step.channels, taken)
     return primary + _pick(have, step.fallback, taken)
 
 
 def plan_step(
     households: Iterable[PlannableHousehold], step_index: int, step: LadderStep,
-    busy: Mapping[int, frozenset[Channel]] | None = None,
+    busy: Mapping[int, frozenset[ChannelName]] | None = None,
 ) -> StepPlan:
     """The deliveries of `step` for `households` (already filtered to those still in the ladder).
 
@@ -109,7 +111,7 @@ def plan_step(
         if step.door_knock:
             continue
         have = _reachable(working)
-        taken: set[Channel] = set(busy.get(h.id, ()))
+        taken: set[ChannelName] = set(busy.get(h.id, ()))
         order = _pick(have, step.channels, taken) or _pick(have, step.fallback, taken)
         if not order:
             not_covered.append(h.id)
@@ -123,7 +125,7 @@ def plan_step(
 
 
 def next_channel(
-    household: PlannableHousehold, step_index: int, step: LadderStep, tried: Iterable[Channel]
+    household: PlannableHousehold, step_index: int, step: LadderStep, tried: Iterable[ChannelName]
 ) -> PlannedDelivery | None:
     """After the channels in `tried` failed in this step: the household's next one, or None."""
     done = frozenset(tried)
@@ -135,9 +137,9 @@ def next_channel(
     return PlannedDelivery(household.id, step_index, ch, contact_id, prio, len(done))
 
 
-def count_channels(plan: StepPlan) -> dict[Channel, int]:
+def count_channels(plan: StepPlan) -> dict[ChannelName, int]:
     """Households per channel sent at once (fallbacks are not counted: they may never be used)."""
-    counts: dict[Channel, int] = {}
+    counts: dict[ChannelName, int] = {}
     for d in plan.deliveries:
         if d.fallback_rank == 0:
             counts[d.channel] = counts.get(d.channel, 0) + 1

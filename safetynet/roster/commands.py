@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from safetynet.channels import registry
 from safetynet.config import Config
 from safetynet.roster import csvio
 from safetynet.roster.codes import MissingSecretKey
@@ -63,14 +64,15 @@ def _read(path: str, cfg: Config) -> ParseResult | None:
 
 
 def _contact_line(records: Sequence[HouseholdRecord]) -> str:
-    mobile = sum(1 for r in records if r.phone)
-    landline = sum(1 for r in records if r.landline)
-    telegram = sum(1 for r in records if r.telegram)
-    none = sum(1 for r in records if not (r.phone or r.landline or r.telegram))
-    return (
-        f"{mobile} with a mobile, {landline} with a landline, {telegram} with Telegram; "
-        f"{none} with no phone or chat id (they need enrolment or a door knock)"
-    )
+    """How many rows have each contact column filled, and how many none."""
+    columns = registry.roster_columns()
+    counts = dict.fromkeys((c.kind for c in columns), 0)
+    for r in records:
+        for kind in {k for k, _ in r.contacts}:
+            counts[kind] = counts.get(kind, 0) + 1
+    none = sum(1 for r in records if not r.contacts)
+    filled = ", ".join(f"{counts[c.kind]} with {c.key}" for c in columns)
+    return f"{filled}; {none} with no contact (they need enrolment or a door knock)"
 
 
 # -- check -----------------------------------------------------------------------

@@ -24,7 +24,7 @@ from safetynet.broadcast.model import (
     ladder_to_json,
 )
 from safetynet.clock import Clock
-from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Channel, ContactKind, Status
+from safetynet.domain import ANSWERED, CampaignKind, CampaignState, ChannelName, Status
 from safetynet.store.db import Conn, Database, Row
 from safetynet.store.health import HealthStore
 from safetynet.store.outbox import OutboxStore
@@ -35,7 +35,6 @@ _COLS = (
     "id, kind, title, state, scope, messages, ladder, options, source, created_by, created_at,"
     " started_at, closed_at, households"
 )
-_KINDS = {k.value: k for k in ContactKind}
 _ANSWERED_SQL = "(" + ",".join(f"'{s}'" for s in sorted(ANSWERED)) + ")"
 _CHUNK = 500
 
@@ -272,24 +271,24 @@ class CampaignStore:
                 return
             first, last = rows[0][0], rows[-1][0]
             contacts: dict[int, list[ContactRef]] = defaultdict(list)
-            # (household_id, id) is the order of the household index: no sort; kinds by dict, not Enum()
+            # (household_id, id) is the order of the household index: no sort
             for hid, cid, kind, working in await self.db.fetchall(
                 "SELECT household_id, id, kind, state = 'working' FROM contacts WHERE household_id BETWEEN ? AND ?"
                 " ORDER BY household_id, id",
                 (first, last),
             ):
-                contacts[hid].append(ContactRef(cid, _KINDS[kind], bool(working)))
+                contacts[hid].append(ContactRef(cid, kind, bool(working)))
             yield [StepHousehold(r[0], r[1], bool(r[2]), tuple(contacts.get(r[0], ()))) for r in rows]
 
-    async def waiting_channels(self, campaign_id: int, first: int, last: int) -> dict[int, frozenset[Channel]]:
+    async def waiting_channels(self, campaign_id: int, first: int, last: int) -> dict[int, frozenset[ChannelName]]:
         """Per household in [first, last]: channels with a delivery still queued or claimed."""
-        found: dict[int, set[Channel]] = defaultdict(set)
+        found: dict[int, set[ChannelName]] = defaultdict(set)
         for r in await self.db.fetchall(
             "SELECT household_id, channel FROM deliveries WHERE campaign_id = ? AND household_id BETWEEN ? AND ?"
             " AND state IN ('queued', 'claimed')",
             (campaign_id, first, last),
         ):
-            found[r[0]].add(Channel(r[1]))
+            found[r[0]].add(r[1])
         return {h: frozenset(chs) for h, chs in found.items()}
 
     # -- ladder --------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 
 import structlog
 
+from safetynet.channels import registry
 from safetynet.clock import Clock
 from safetynet.domain import ContactKind
-from safetynet.domain_phones import to_e164
 from safetynet.roster.model import (
     Association,
     AssociationCount,
@@ -40,15 +40,21 @@ _HOUSEHOLD_FROM = """households h JOIN associations a ON a.id = h.association_id
     JOIN districts d ON d.id = a.district_id LEFT JOIN household_groups g ON g.id = h.group_id"""
 _CONTACT_COLS = "id, household_id, kind, address, source, state"
 _ACTIVE = "h.removed_at IS NULL"
-_PHONE_KINDS = (ContactKind.MOBILE, ContactKind.LANDLINE)
-
-
-_KINDS = {k.value: k for k in ContactKind}  # a dict lookup: Enum(value) is slow at 200k contacts
 
 
 def _contact(row: Row) -> Contact:
     """From a row of _CONTACT_COLS (by position: this runs for every contact of a campaign)."""
-    return Contact(row[0], row[1], _KINDS[row[2]], row[3], row[4], row[5] == "working")
+    return Contact(row[0], row[1], row[2], row[3], row[4], row[5] == "working")
+
+
+def normalise(kind: ContactKind, address: str) -> str:
+    """The stored form of an address of `kind` (E.164 for phones), by the kind's own rule;
+    ValueError for a kind no channel declares, or an address it refuses."""
+    try:
+        spec = registry.kind(kind)
+    except KeyError:
+        raise ValueError(f"unknown contact kind {kind!r}") from None
+    return spec.normalise(address)
 
 
 def _household(row: Row, contacts: Sequence[Contact] = ()) -> Household:
@@ -158,14 +164,15 @@ class RosterStore:
             if not rows:
                 return
             first, last = rows[0]["id"], rows[-1]["id"]
-            phones: dict[int, dict[str, str]] = defaultdict(dict)
+            kinds = [c.kind for c in registry.roster_columns()]
+            found: dict[int, dict[str, str]] = defaultdict(dict)
             for c in await self.db.fetchall(
-                "SELECT household_id, kind, address FROM contacts WHERE source = 'roster'"
-                " AND kind IN ('mobile', 'landline', 'telegram') AND household_id BETWEEN ? AND ? ORDER BY id",
-                (first, last),
+                f"SELECT household_id, kind, address FROM contacts WHERE source = 'roster'"
+                f" AND kind IN ({_marks(len(kinds))}) AND household_id BETWEEN ? AND ? ORDER BY id",
+                (*kinds, first, last),
             ):
-                phones[c[0]].setdefault(c[1], c[2])
-            yield [_record(r, phones.get(r["id"], {})) for r in rows]
+                found[c[0]].setdefault(c[1], c[2])
+            yield [_record(r, found.get(r["id"], {}), kinds) for r in rows]
 
     async def export_records(self) -> list[HouseholdRecord]:
         out: list[HouseholdRecord] = []
@@ -274,27 +281,26 @@ class RosterStore:
     # -- contacts ------------------------------------------------------------------
 
     async def add_contact(
-        self, household_id: int, kind: ContactKind | str, address: str, source: str = "enrolment"
+        self, household_id: int, kind: ContactKind, address: str, source: str = "enrolment"
     ) -> Contact:
         """Adds a contact, or revives the same one (working again; an enrolment makes it the
-        resident's own, so a later roster import keeps it). Phones are stored as E.164; a web-push
-        subscription should be passed as canonical JSON so the same browser is found again."""
-        kind = ContactKind(kind)
+        resident's own, so a later roster import keeps it). The address is stored in its kind's
+        form (phones as E.164); a web-push subscription should be passed as canonical JSON so the
+        same browser is found again. ValueError for an unknown kind or an address it refuses."""
         if source not in ("roster", "enrolment"):
             raise ValueError(f"source must be roster or enrolment, got {source!r}")
-        if kind in _PHONE_KINDS:
-            address = to_e164(address)
+        address = normalise(kind, address)
         async with self.db.transaction() as conn:
             async with conn.execute(
                 "INSERT INTO contacts (household_id, kind, address, source, created_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (household_id, kind, address) DO UPDATE SET state = 'working', dead_reason = NULL,"
                 " source = CASE WHEN excluded.source = 'enrolment' THEN 'enrolment' ELSE contacts.source END"
                 f" RETURNING {_CONTACT_COLS}",
-                (household_id, kind.value, address, source, self.clock.now()),
+                (household_id, kind, address, source, self.clock.now()),
             ) as cur:
                 row = await cur.fetchone()
         assert row is not None
-        log.info("contact_added", household_id=household_id, kind=kind.value, source=source)
+        log.info("contact_added", household_id=household_id, kind=kind, source=source)
         return _contact(row)
 
     async def remove_contact(self, contact_id: int) -> bool:
@@ -309,24 +315,29 @@ class RosterStore:
             log.info("contact_marked_dead", contact_id=contact_id)
         return changed > 0
 
-    async def households_by_phone(self, e164: str) -> list[Household]:
-        """Current households with this mobile or landline number (any form is accepted)."""
-        try:
-            number = to_e164(e164)
-        except ValueError:
+    async def households_by_contact(self, kinds: Sequence[ContactKind], address: str) -> list[Household]:
+        """Current households with a contact of one of `kinds` at `address` (in any form its kind
+        takes: "090-1234-5678" finds "+819012345678")."""
+        pairs: list[str] = []
+        for kind in kinds:
+            try:
+                pairs += [kind, normalise(kind, address)]
+            except ValueError:
+                continue
+        if not pairs:
             return []
+        match = " OR ".join(["(kind = ? AND address = ?)"] * (len(pairs) // 2))
         return await self._households(
-            f"{_ACTIVE} AND h.id IN (SELECT household_id FROM contacts WHERE kind IN ('mobile', 'landline')"
-            " AND address = ?)",
-            (number,),
-        )
+            f"{_ACTIVE} AND h.id IN (SELECT household_id FROM contacts WHERE {match})", pairs)
 
-    async def household_by_telegram(self, chat_id: str | int) -> Household | None:
-        found = await self._households(
-            f"{_ACTIVE} AND h.id IN (SELECT household_id FROM contacts WHERE kind = 'telegram' AND address = ?)",
-            (str(chat_id),),
-        )
-        return found[0] if found else None
+    async def mark_contacts_dead(self, kind: ContactKind, address: str, reason: str) -> int:
+        """Every working contact of `kind` at `address` is gone (a resident unfollowed the bot)."""
+        changed = await self.db.execute(
+            "UPDATE contacts SET state = 'dead', dead_reason = ? WHERE kind = ? AND address = ? AND state = 'working'",
+            (reason[:500], kind, address))
+        if changed:
+            log.info("contacts_marked_dead", kind=kind, count=changed)
+        return changed
 
     # -- enrolment codes ------------------------------------------------------------
 
@@ -375,7 +386,7 @@ class RosterStore:
         return await self.code_targets(associations, only_without_code=True)
 
 
-def _record(row: Row, phones: dict[str, str]) -> HouseholdRecord:
+def _record(row: Row, contacts: dict[str, str], kinds: Sequence[str]) -> HouseholdRecord:
     return HouseholdRecord(
         district=row["district"],
         association=row["association"],
@@ -386,8 +397,6 @@ def _record(row: Row, phones: dict[str, str]) -> HouseholdRecord:
         members=row["members"],
         vulnerable=bool(row["vulnerable"]),
         language=row["language"],
-        phone=phones.get("mobile", ""),
-        landline=phones.get("landline", ""),
-        telegram=phones.get("telegram", ""),
+        contacts=tuple((k, contacts[k]) for k in kinds if k in contacts),
         notes=row["notes"],
     )

@@ -31,7 +31,7 @@ SESSION_COOKIE = "sn_session"
 ROUTE_MODULES = (
     "safetynet.web.api",
     "safetynet.web.reply_pages",
-    "safetynet.web.hooks",
+    "safetynet.web.webhooks",
     "safetynet.web.enrol_pages",
     "safetynet.web.staff_pages",
     "safetynet.web.dashboards",

@@ -1,11 +1,19 @@
-"""HTML of the enrolment page (`/join/{code}`): Japanese first, each channel a short step."""
+"""HTML of the enrolment page (`/join/{code}`): Japanese first, each channel a short step.
+
+Each enrolling channel gets the section of its method (`channels.spec.ENROL_*`), in its own words
+(its spec's `texts`, then the shared texts)."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
+from safetynet.channels import registry
+from safetynet.channels.spec import ENROL_CONFIRM_CODE, ENROL_MESSAGE_CODE, ENROL_SUBSCRIPTION, ChannelSpec
 from safetynet.replies import texts
 from safetynet.replies.enrol import ChannelView, EnrolledHousehold
+from safetynet.replies.words import channel_word
 from safetynet.web.layout import esc, page
 
 _STYLES = ("/static/base.css", "/static/reply.css")
@@ -19,47 +27,82 @@ def _lang_field(lang: str) -> str:
     return f'<input type="hidden" name="lang" value="{esc(lang)}">'
 
 
-def telegram_link(bot_username: str, code: str) -> str:
-    return f"https://t.me/{quote(bot_username, safe='')}?start={quote(code, safe='')}"
+def _w(spec: ChannelSpec, lang: str, role: str, **values: str) -> str:
+    """The channel's word for `role` on its enrolment section, escaped."""
+    assert spec.enrolment is not None
+    return esc(channel_word(spec, lang, spec.enrolment.word(spec.name, role), **values))
 
 
-def _push(code: str, lang: str, server_key: str) -> str:
-    t = lambda k: esc(texts.t(lang, k))  # noqa: E731 - a local shorthand
+def _base(code: str, spec: ChannelSpec) -> str:
+    return f"/join/{esc(quote(code, safe=''))}/{esc(quote(spec.name, safe=''))}"
+
+
+def _subscription(spec: ChannelSpec, code: str, lang: str, page: Mapping[str, str]) -> str:
+    """A browser's push subscription: the button enrol.js turns on (the page works without it)."""
+    w = functools.partial(_w, spec, lang)
     return (
-        f'<section class="step" id="push"><h2>{t("enrol_push_title")}</h2>'
-        f'<button type="button" id="push-on" class="big safe" hidden data-key="{esc(server_key)}"'
-        f' data-url="/join/{esc(quote(code, safe=""))}/webpush" data-done="{t("enrol_push_done")}"'
-        f' data-failed="{t("enrol_push_failed")}">{t("enrol_push_button")}</button>'
+        f'<section class="step" id="{esc(spec.name)}"><h2>{w("title")}</h2>'
+        f'<button type="button" id="push-on" class="big safe" hidden data-key="{esc(page.get("key", ""))}"'
+        f' data-url="{_base(code, spec)}" data-done="{w("done")}"'
+        f' data-failed="{w("failed")}">{w("button")}</button>'
         f'<p id="push-status" role="status"></p>'
-        f'<p class="muted" id="push-nojs">{t("enrol_push_nojs")}</p></section>'
+        f'<p class="muted" id="push-nojs">{w("nojs")}</p></section>'
     )
 
 
-def _telegram(code: str, lang: str, bot_username: str) -> str:
-    t = lambda k, **v: esc(texts.t(lang, k, **v))  # noqa: E731 - a local shorthand
-    if bot_username:
-        body = f'<p><a class="button" href="{esc(telegram_link(bot_username, code))}">{t("enrol_tg_link")}</a></p>'
-    else:
-        body = f"<p>{t('enrol_tg_manual', code=code)}</p>"
-    return f'<section class="step" id="telegram"><h2>{t("enrol_tg_title")}</h2>{body}</section>'
+def _message_code(spec: ChannelSpec, code: str, lang: str, page: Mapping[str, str]) -> str:
+    """The letter's code sent to the channel's bot: its deep link when known, else what to send."""
+    w = functools.partial(_w, spec, lang)
+    link = page.get("link", "")
+    body = (f'<p><a class="button" href="{esc(link)}">{w("link")}</a></p>' if link
+            else f"<p>{w('manual', code=code)}</p>")
+    return f'<section class="step" id="{esc(spec.name)}"><h2>{w("title")}</h2>{body}</section>'
 
 
-def _sms(code: str, lang: str, code_sent: bool) -> str:
-    t = lambda k: esc(texts.t(lang, k))  # noqa: E731 - a local shorthand
-    base = f"/join/{esc(quote(code, safe=''))}"
+def _confirm(spec: ChannelSpec, code: str, lang: str, code_sent: bool) -> str:
+    """An address typed here, confirmed by a code (typed back) or a link (opened) sent to it."""
+    assert spec.enrolment is not None
+    w = functools.partial(_w, spec, lang)
+    base = _base(code, spec)
+    kind = spec.enrolment.input_type
     out = (
-        f'<section class="step" id="sms"><h2>{t("enrol_sms_title")}</h2>'
-        f'<form method="post" action="{base}/phone">{_lang_field(lang)}'
-        f'<label>{t("enrol_phone")} <input type="tel" name="phone" autocomplete="tel" maxlength="20" required></label>'
-        f'<button type="submit">{t("enrol_send_code")}</button></form>'
+        f'<section class="step" id="{esc(spec.name)}"><h2>{w("title")}</h2>'
+        f'<form method="post" action="{base}">{_lang_field(lang)}'
+        f'<label>{w("address")} <input type="{esc(kind)}" name="address" autocomplete="{esc(_AUTOCOMPLETE.get(kind, "on"))}"'
+        f' maxlength="254" required></label>'
+        f'<button type="submit">{w("send")}</button></form>'
     )
-    if code_sent:
+    if code_sent and spec.enrolment.method == ENROL_CONFIRM_CODE:
         out += (
-            f'<form method="post" action="{base}/phone/confirm">{_lang_field(lang)}'
-            f'<label>{t("enrol_code")} <input type="text" name="sms_code" inputmode="numeric" maxlength="6"'
-            f' autocomplete="one-time-code" required></label><button type="submit">{t("enrol_confirm")}</button></form>'
+            f'<form method="post" action="{base}/confirm">{_lang_field(lang)}'
+            f'<label>{w("code")} <input type="text" name="confirm_code" inputmode="numeric" maxlength="6"'
+            f' autocomplete="one-time-code" required></label><button type="submit">{w("confirm")}</button></form>'
         )
     return out + "</section>"
+
+
+_AUTOCOMPLETE = {"tel": "tel", "email": "email"}
+
+
+def section(spec: ChannelSpec, code: str, lang: str, page: Mapping[str, str], code_sent: bool) -> str:
+    """The enrolment page's section of one channel, by its method."""
+    assert spec.enrolment is not None
+    method = spec.enrolment.method
+    if method == ENROL_SUBSCRIPTION:
+        return _subscription(spec, code, lang, page)
+    if method == ENROL_MESSAGE_CODE:
+        return _message_code(spec, code, lang, page)
+    return _confirm(spec, code, lang, code_sent)
+
+
+def kind_label(kind: str, lang: str) -> str:
+    """A contact kind in words ("携帯電話（SMS・音声）"): the declaring channel's, else the shared texts'."""
+    try:
+        k = registry.kind(kind)
+    except KeyError:
+        return kind
+    owner = next((s for s in registry.SPECS if k in s.kinds), None)
+    return channel_word(owner, lang, k.label, default=kind) if owner is not None else kind
 
 
 def _channels(code: str, lang: str, channels: list[ChannelView]) -> str:
@@ -68,7 +111,7 @@ def _channels(code: str, lang: str, channels: list[ChannelView]) -> str:
         items = f"<p>{t('enrol_none')}</p>"
     else:
         rows = "".join(
-            f"<li>{esc(texts.t(lang, 'kind_' + c.kind.value))} <span class=\"muted\">{esc(c.shown)}</span> "
+            f"<li>{esc(kind_label(c.kind, lang))} <span class=\"muted\">{esc(c.shown)}</span> "
             f'<form method="post" action="/join/{esc(quote(code, safe=""))}/remove">{_lang_field(lang)}'
             f'<input type="hidden" name="contact_id" value="{c.contact_id}">'
             f'<button type="submit">{t("enrol_remove")}</button></form></li>'
@@ -83,11 +126,12 @@ def join_page(
     lang: str,
     household: EnrolledHousehold,
     channels: list[ChannelView],
-    server_key: str,
-    bot_username: str,
+    sections: Sequence[tuple[ChannelSpec, Mapping[str, str]]],
     notice: str = "",
-    code_sent: bool = False,
+    code_sent: str = "",
 ) -> str:
+    """`sections`: each enabled enrolling channel with what its section shows (a key, a link);
+    `code_sent`: the channel that just sent a confirmation code (its section asks for it)."""
     parts = [
         f'<main class="reply enrol"><p class="assoc">'
         f"{esc(texts.t(lang, 'enrol_lead', association=household.association, name=household.name))}</p>",
@@ -96,8 +140,8 @@ def join_page(
     if notice:
         parts.append(f'<p class="notice" role="status">{esc(notice)}</p>')
     parts.append(f"<p>{esc(texts.t(lang, 'enrol_intro'))}</p>")
-    parts += [_push(code, lang, server_key), _telegram(code, lang, bot_username), _sms(code, lang, code_sent),
-              _channels(code, lang, channels), "</main>"]
+    parts += [section(spec, code, lang, shown, code_sent == spec.name) for spec, shown in sections]
+    parts += [_channels(code, lang, channels), "</main>"]
     return page(texts.t(lang, "enrol_title"), "".join(parts), lang=lang, styles=_STYLES,
                 scripts=("/static/enrol.js",), languages=_switch(code))
 
@@ -106,7 +150,7 @@ def remove_confirm_page(code: str, lang: str, household: EnrolledHousehold, chan
     """The second step of removing a contact: what goes, and what it means when it is the last one."""
     t = lambda k, **v: esc(texts.t(lang, k, **v))  # noqa: E731 - a local shorthand
     base = f"/join/{esc(quote(code, safe=''))}"
-    shown = f"{texts.t(lang, 'kind_' + channel.kind.value)} {channel.shown}"
+    shown = f"{kind_label(channel.kind, lang)} {channel.shown}"
     warning = f'<p class="notice" role="alert">{t("enrol_remove_last")}</p>' if last else ""
     body = (
         f'<main class="reply enrol"><p class="assoc">{t("enrol_lead", association=household.association, name=household.name)}</p>'
@@ -126,3 +170,18 @@ def bad_code_page() -> str:
         f'<p lang="en">{esc(texts.t("en", "enrol_bad_code"))}</p></main>'
     )
     return page("404", body, lang="ja", styles=_STYLES)
+
+
+def confirm_link_page(code: str, lang: str, household: EnrolledHousehold, spec: ChannelSpec, secret: str) -> str:
+    """Where a confirmation link lands: one button. Opening the link changes nothing (mail scanners
+    and link previewers open links); only the button's POST confirms the address."""
+    w = functools.partial(_w, spec, lang)
+    body = (
+        f'<main class="reply enrol"><p class="assoc">'
+        f"{esc(texts.t(lang, 'enrol_lead', association=household.association, name=household.name))}</p>"
+        f'<h1>{w("title")}</h1>'
+        f'<form method="post" action="{_base(code, spec)}/confirm">{_lang_field(lang)}'
+        f'<input type="hidden" name="confirm_code" value="{esc(secret)}">'
+        f'<button type="submit" class="big safe">{w("confirm")}</button></form></main>'
+    )
+    return page(texts.t(lang, "enrol_title"), body, lang=lang, styles=_STYLES)
