@@ -159,3 +159,35 @@ async def run_with_clock(clock: object, coro: Awaitable[T], step: float = 0.25) 
         await clock.advance(step)
         await asyncio.sleep(0)
     return await task
+
+
+class BatchScriptedSender(ScriptedSender):
+    """A `BatchSender` over a script (like LINE's multicast): many recipients a request, answered per
+    recipient. `request_errors` fail whole requests (5xx, 429) in turn; `script` fails recipients."""
+
+    def __init__(self, channel: ChannelName, max_batch: int, script: dict[str, list[SendError]] | None = None,
+                 request_errors: list[SendError] | None = None) -> None:
+        super().__init__(channel, script)
+        self.max_batch = max_batch
+        self.request_errors = list(request_errors or [])
+        self.requests: list[list[OutboundMessage]] = []
+
+    async def send(self, msg: OutboundMessage) -> SendResult:
+        raise AssertionError("a batch sender's lane must hand it batches")
+
+    async def send_batch(self, msgs: Sequence[OutboundMessage]) -> list[SendResult | SendError]:
+        assert 0 < len(msgs) <= self.max_batch
+        self.requests.append(list(msgs))
+        if self.request_errors:
+            raise self.request_errors.pop(0)
+        out: list[SendResult | SendError] = []
+        for m in msgs:
+            errors = self.script.get(m.address)
+            if errors:
+                out.append(errors.pop(0))
+                continue
+            self.sent.append(m)
+            out.append(SendResult(provider_id=f"{self.name}-{m.delivery_id}"))
+        if self._changed is not None:
+            self._changed.set()
+        return out

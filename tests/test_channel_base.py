@@ -59,3 +59,30 @@ def test_build_senders_builds_only_enabled_channels(tmp_path: Path) -> None:
     assert all(sender.name == channel for channel, sender in senders.items())
     # The web push sender made the VAPID key in the data folder.
     assert (tmp_path / "var" / "vapid_private.pem").exists()
+
+
+async def test_a_batch_logs_one_attempt_line_per_recipient_and_a_request_failure_is_everyones() -> None:
+    from collections.abc import Sequence
+
+    import structlog.testing
+    from channel_helpers import outbound
+
+    from safetynet.channels.base import BatchOutcome, OutboundMessage, SendResult, send_batch_logged
+
+    msgs = [outbound("sms", f"+81900000000{i}", delivery_id=i) for i in range(3)]
+
+    async def per_recipient(batch: Sequence[OutboundMessage]) -> list[BatchOutcome]:
+        return [SendResult(f"p{m.delivery_id}") if m.delivery_id != 1 else
+                PermanentSendError(Reason.BLOCKED, contact_dead=True) for m in batch]
+
+    async def whole_request_fails(batch: Sequence[OutboundMessage]) -> list[BatchOutcome]:
+        raise RetryableSendError(Reason.SERVER_ERROR, outcome_unknown=True)
+
+    with structlog.testing.capture_logs() as logs:
+        got = await send_batch_logged("sms", msgs, per_recipient)
+        failed = await send_batch_logged("sms", msgs, whole_request_fails)
+    assert [isinstance(o, SendResult) for o in got] == [True, False, True]
+    assert all(isinstance(o, RetryableSendError) for o in failed) and len(failed) == 3
+    lines = [(e["delivery_id"], e["outcome"]) for e in logs if e["event"] == "delivery_attempt"]
+    assert lines == [(0, "sent"), (1, "permanent"), (2, "sent"), (0, "retryable"), (1, "retryable"), (2, "retryable")]
+    assert all("address" not in e and "text" not in e for e in logs)

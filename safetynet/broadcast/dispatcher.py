@@ -157,7 +157,8 @@ class Dispatcher:
 
     async def run(self, burst: bool = False) -> DispatchReport:
         for lane in self.lanes.values():
-            self._workers += [asyncio.create_task(self._worker(lane), name=f"lane-{lane.channel}")
+            work = self._worker if lane.batch == 1 else self._batch_worker
+            self._workers += [asyncio.create_task(work(lane), name=f"lane-{lane.channel}")
                               for _ in range(lane.concurrency)]
         keeper = asyncio.create_task(self._keep_leases(), name="lease-keeper")
         beating = asyncio.create_task(self._heartbeat(), name="dispatcher-heartbeat")
@@ -299,20 +300,37 @@ class Dispatcher:
                 return
             try:
                 outcome = await self._deliver(lane, d)
-                lane.stats.count(outcome)
-                # The worker does not wait for the commit: it sends the next message while many
-                # outcomes share one transaction. Bounded, so a slow disk slows sends down.
-                while self._unrecorded >= self.max_unrecorded and not self._stopping:
-                    self._record_room.clear()
-                    await self._record_room.wait()
-                self._unrecorded += 1
-                task = asyncio.create_task(self._record_released(outcome))
-                self._recording.add(task)
-                task.add_done_callback(self._recorded)
+                await self._hand_over(lane, outcome)
             finally:
                 lane.in_flight -= 1
                 if lane.room() >= lane.buffer // 2:
                     self._wake.set()
+
+    async def _batch_worker(self, lane: Lane) -> None:
+        """A worker of a lane whose sender takes many recipients in one request."""
+        while True:
+            ds = await lane.take_batch()
+            if not ds:
+                return
+            try:
+                for outcome in await self._deliver_batch(lane, ds):
+                    await self._hand_over(lane, outcome)
+            finally:
+                lane.in_flight -= len(ds)
+                if lane.room() >= lane.buffer // 2:
+                    self._wake.set()
+
+    async def _hand_over(self, lane: Lane, outcome: DeliveryOutcome) -> None:
+        lane.stats.count(outcome)
+        # The worker does not wait for the commit: it sends the next message while many
+        # outcomes share one transaction. Bounded, so a slow disk slows sends down.
+        while self._unrecorded >= self.max_unrecorded and not self._stopping:
+            self._record_room.clear()
+            await self._record_room.wait()
+        self._unrecorded += 1
+        task = asyncio.create_task(self._record_released(outcome))
+        self._recording.add(task)
+        task.add_done_callback(self._recorded)
 
     async def _record_released(self, outcome: DeliveryOutcome) -> None:
         try:
@@ -326,7 +344,9 @@ class Dispatcher:
         if not self._recording:
             self._wake.set()  # burst mode waits for every outcome to be stored
 
-    async def _deliver(self, lane: Lane, d: ClaimedDelivery) -> DeliveryOutcome:
+    def _unsendable(self, d: ClaimedDelivery) -> DeliveryOutcome | None:
+        """The outcome of a delivery that is not sent now (its campaign ended or waits, its contact
+        went), or None."""
         now = self.clock.now()
         campaign = self._campaigns.get(d.campaign_id)
         if campaign is None:
@@ -335,7 +355,27 @@ class Dispatcher:
             return DeliveryOutcome(d, OutcomeKind.RELEASED, now, next_attempt_at=now)
         if d.address is None:
             return DeliveryOutcome(d, OutcomeKind.FAILED, now, error="contact_gone")
-        return await lane.deliver(d, self._message(d, campaign))
+        return None
+
+    async def _deliver(self, lane: Lane, d: ClaimedDelivery) -> DeliveryOutcome:
+        held = self._unsendable(d)
+        if held is not None:
+            return held
+        return await lane.deliver(d, self._message(d, self._campaigns[d.campaign_id]))
+
+    async def _deliver_batch(self, lane: Lane, ds: list[ClaimedDelivery]) -> list[DeliveryOutcome]:
+        out: list[DeliveryOutcome] = []
+        sendable: list[ClaimedDelivery] = []
+        for d in ds:
+            held = self._unsendable(d)
+            if held is None:
+                sendable.append(d)
+            else:
+                out.append(held)
+        if sendable:
+            msgs = [self._message(d, self._campaigns[d.campaign_id]) for d in sendable]
+            out += await lane.deliver_batch(sendable, msgs)
+        return out
 
     def _message(self, d: ClaimedDelivery, campaign: Campaign) -> OutboundMessage:
         token = reply_token(self.cfg.secrets.secret_key, d.campaign_id, d.household_id)

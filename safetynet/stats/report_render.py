@@ -14,12 +14,14 @@ from datetime import datetime, timedelta, timezone
 from html import escape
 from typing import Any, Protocol
 
+from safetynet.channels import registry
 from safetynet.csvout import csv_text
 from safetynet.stats.curve import Series, render_svg
 
 _JST = timezone(timedelta(hours=9))
 _STATUSES = ("safe", "need_help", "confirmed_in_person", "read", "notified", "pending", "unreachable")
-_CHANNELS = ("webpush", "telegram", "sms", "voice", "web", "staff")
+# Where first answers came from: every channel, the reply page, staff in person.
+_CHANNELS = (*registry.names(), "web", "staff")
 _MILESTONES = ("25", "50", "75", "80")
 LISTS = ("unreachable", "never_answered")
 FORMATS = ("html", "csv", "json")
