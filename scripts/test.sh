@@ -20,5 +20,6 @@ fi
 status=0
 .venv/bin/ruff check safetynet tests scripts || status=1
 .venv/bin/mypy || status=1
+.venv/bin/lint-imports || status=1
 .venv/bin/pytest -q "$@" || status=$?
 exit "$status"

@@ -148,3 +148,14 @@ def test_inbound_port_is_what_replies_implement() -> None:
             continue
         ours = getattr(Inbound, name)
         assert list(inspect.signature(ours).parameters) == list(inspect.signature(member).parameters), name
+
+
+def test_the_channel_layer_imports_nothing_above_it() -> None:
+    """pyproject's import-linter contract (lazy imports count): channels never reach store, replies,
+    web, broadcast, roster, config, system… ."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command;"
+                           " sys.argv = ['lint-imports']; lint_imports_command()"],
+                          capture_output=True, text=True, cwd=root)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "Channels sit below config" in done.stdout and "KEPT" in done.stdout
