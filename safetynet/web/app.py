@@ -47,7 +47,7 @@ class Services:
     cfg: Config
     store: Store
     clock: Clock
-    senders: dict[Any, Any] = field(default_factory=dict)  # Channel -> ChannelSender
+    senders: dict[Any, Any] = field(default_factory=dict)  # channel name -> ChannelSender
     campaigns: Any = None  # broadcast.service.CampaignService
     dispatcher: Any = None  # broadcast.dispatcher.Dispatcher
     intake: Any = None  # replies.intake.ReplyIntake
