@@ -62,3 +62,18 @@ def test_title_of_a_drill_is_marked() -> None:
     assert title_for("一斉訓練", "ja", True) == "【訓練】一斉訓練"
     assert title_for("Drill", "en", True) == "[DRILL] Drill"
     assert title_for("地震", "ja", False) == "地震"
+
+
+def test_the_link_first_and_shared_layouts() -> None:
+    """Email puts the reply link first; a multicast answered by buttons (LINE) carries no household's link."""
+    from safetynet.channels.spec import MESSAGE_LINK_FIRST, MESSAGE_SHARED
+
+    _, mail = compose(messages=MSGS, title="お知らせ", language="ja", drill=True, reply_url=URL, channel="email",
+                      layout=MESSAGE_LINK_FIRST)
+    assert mail.startswith(f"回答はこちら: {URL}\n\n【訓練】お知らせ\n")
+    lang, shared = compose(messages=MSGS, title="お知らせ", language="ja", drill=True, reply_url=URL, channel="line",
+                           layout=MESSAGE_SHARED)
+    assert URL not in shared and shared.startswith("【訓練】お知らせ\n") and shared.endswith(MSGS[lang])
+    _, other = compose(messages=MSGS, title="お知らせ", language="ja", drill=True, reply_url=URL + "x", channel="line",
+                       layout=MESSAGE_SHARED)
+    assert other == shared  # the same text for every household: one request can carry it to many

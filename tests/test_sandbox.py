@@ -172,3 +172,46 @@ def test_records_are_found_by_address_and_provider_id_and_trimmed() -> None:
     assert st.find("sms", "+81900000001", kind="edit_message") is None
     st.reset()
     assert st.find("sms", "+81900000001") is None and st.message_count == 0
+
+
+async def test_a_fake_with_its_own_listener_opens_and_closes_with_the_sandbox(tmp_path: Path) -> None:
+    """A provider that is not HTTP (an SMTP server, for email) runs its own listener: the sandbox opens
+    it on its own address when it starts and closes it when it stops."""
+    from channel_helpers import write_config
+
+    from safetynet.channels.fakes import ChannelFake, FakeHost
+    from safetynet.config import load_config
+    from safetynet.sandbox import Sandbox
+
+    class ListeningFake(ChannelFake):
+        name = "tcp"
+
+        def __init__(self, host: FakeHost) -> None:
+            super().__init__(host)
+            self.server: asyncio.Server | None = None
+            self.port = 0
+
+        async def open(self) -> None:
+            async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                writer.write(b"220 sandbox\r\n")
+                await writer.drain()
+                writer.close()
+
+            self.server = await asyncio.start_server(greet, self.host.listen_host, 0)
+            self.port = self.server.sockets[0].getsockname()[1]
+
+        async def close(self) -> None:
+            assert self.server is not None
+            self.server.close()
+            await self.server.wait_closed()
+
+    sb = Sandbox(load_config(write_config(tmp_path), env={}))
+    fake = ListeningFake(sb.ctx)
+    sb.ctx.fakes[fake.name] = fake
+    async with sb:
+        assert sb.fake("tcp") is fake
+        reader, writer = await asyncio.open_connection("127.0.0.1", fake.port)
+        assert await reader.readline() == b"220 sandbox\r\n"
+        writer.close()
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", fake.port)

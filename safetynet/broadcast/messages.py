@@ -4,7 +4,8 @@ The campaign gives a body per language; the household's language is used when th
 a text for it, else the city's default language. Drills carry 【訓練】 (Japanese texts) or [DRILL]
 (every other language) at the very start. Every text carries the household's reply URL; a channel's
 spec picks the layout (`channels.spec.MESSAGE_*`): the keyword layout (SMS) adds the reply
-keywords, since a feature phone may not open links; the link-first layout (email) starts with it.
+keywords, since a feature phone may not open links; the link-first layout (email) starts with it;
+the shared layout (a multicast answered by buttons) carries no per-household link at all.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from safetynet.channels import registry
-from safetynet.channels.spec import MESSAGE_FULL, MESSAGE_KEYWORDS, MESSAGE_LINK_FIRST, MESSAGE_SPOKEN
+from safetynet.channels.spec import (
+    MESSAGE_FULL,
+    MESSAGE_KEYWORDS,
+    MESSAGE_LINK_FIRST,
+    MESSAGE_SHARED,
+    MESSAGE_SPOKEN,
+)
 from safetynet.domain import ChannelName
 
 JAPANESE = frozenset({"ja", "ja-easy"})
@@ -72,19 +79,22 @@ def compose(
     reply_url: str,
     channel: ChannelName,
     default_language: str = "ja",
+    layout: str | None = None,
 ) -> tuple[str, str]:
-    """(text language, message text) for one household on one channel."""
+    """(text language, message text) for one household on one channel (in the channel's layout, or `layout`)."""
     lang = text_language(messages, language, default_language)
     w = wording(lang)
     body = messages.get(lang, "").strip()
     prefix = w.drill_prefix if drill else ""
-    layout = layout_of(channel)
+    layout = layout or layout_of(channel)
     if layout == MESSAGE_KEYWORDS:
         # SMS is billed per 70-character segment: no title, the link, then the keywords.
         return lang, f"{prefix}{body}\n{reply_url}\n{w.sms_hint}"
     if layout == MESSAGE_SPOKEN:
         return lang, f"{prefix}{body}\n{reply_url}"
     head = f"{prefix}{title}\n" if title and title not in body else prefix
+    if layout == MESSAGE_SHARED:
+        return lang, f"{head}{body}"
     if layout == MESSAGE_LINK_FIRST:
         return lang, f"{w.reply_label}: {reply_url}\n\n{head}{body}"
     return lang, f"{head}{body}\n{w.reply_label}: {reply_url}"

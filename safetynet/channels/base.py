@@ -175,6 +175,12 @@ class ChannelSettings:
             out.append("timeout_seconds must be > 0")
         return out
 
+    def talks_to_sandbox(self) -> bool:
+        """Whether its provider is the sandbox on loopback (its sandbox secrets may then be used);
+        a channel without a provider of its own (web push's push services) says True. A channel whose
+        provider is not an HTTP URL (an SMTP host) overrides this."""
+        return True
+
 
 @dataclass(frozen=True)
 class ProviderSettings(ChannelSettings):
@@ -188,24 +194,24 @@ class ProviderSettings(ChannelSettings):
             out.append("api_base_url must start with http:// or https://")
         return out
 
-
-def provider_url(settings: ChannelSettings) -> str | None:
-    """The provider's base URL of a channel that has one."""
-    url = getattr(settings, "api_base_url", None)
-    return url if isinstance(url, str) else None
+    def talks_to_sandbox(self) -> bool:
+        return is_loopback_url(self.api_base_url)
 
 
 def is_loopback_url(url: str) -> bool:
     from urllib.parse import urlsplit
 
-    host = (urlsplit(url).hostname or "").lower()
+    return is_loopback_host(urlsplit(url).hostname or "")
+
+
+def is_loopback_host(host: str) -> bool:
+    host = host.strip().lower().strip("[]")
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def talks_to_sandbox(settings: ChannelSettings) -> bool:
-    """True when the channel's provider is on loopback (the sandbox), or it has no provider URL."""
-    url = provider_url(settings)
-    return url is None or is_loopback_url(url)
+    """True when the channel's provider is the sandbox on loopback (see `ChannelSettings.talks_to_sandbox`)."""
+    return settings.talks_to_sandbox()
 
 
 @dataclass(frozen=True)

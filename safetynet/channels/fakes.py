@@ -93,6 +93,7 @@ class FakeHost(Protocol):
     secret_key: str  # the app's, for what is derived from it (Telegram's webhook secret)
     app_url: str | None
     sandbox_url: str  # where the sandbox itself listens (a push subscription's endpoint)
+    listen_host: str  # the address the sandbox binds: a fake with its own server (SMTP) binds it too
 
     def secret(self, key: str) -> str:
         """A channel secret as the sandbox accepts it: the configured one, else its sandbox value."""
@@ -137,6 +138,13 @@ class ChannelFake:
 
     def acts(self) -> dict[str, Act]:
         return {}
+
+    async def open(self) -> None:
+        """When the sandbox starts: a fake whose provider is not HTTP (an SMTP server) starts its own
+        listener (on `host.listen_host`) here."""
+
+    async def close(self) -> None:
+        """When the sandbox stops."""
 
     def reset(self) -> None:
         """`POST /_sandbox/reset`: forget what this fake holds beyond the records."""

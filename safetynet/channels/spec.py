@@ -37,7 +37,11 @@ MESSAGE_KEYWORDS = "keywords"
 MESSAGE_SPOKEN = "spoken"
 # The reply link first, then title and body (plain-text email: the link shows in every preview).
 MESSAGE_LINK_FIRST = "link_first"
-MESSAGE_LAYOUTS = (MESSAGE_FULL, MESSAGE_KEYWORDS, MESSAGE_SPOKEN, MESSAGE_LINK_FIRST)
+# Title and body only, the same for every household of a campaign and language: the channel's own
+# buttons answer (LINE's postbacks name the campaign; the sender's user id names the household), so
+# one multicast carries it to many.
+MESSAGE_SHARED = "shared"
+MESSAGE_LAYOUTS = (MESSAGE_FULL, MESSAGE_KEYWORDS, MESSAGE_SPOKEN, MESSAGE_LINK_FIRST, MESSAGE_SHARED)
 
 
 def identity(value: str) -> str:

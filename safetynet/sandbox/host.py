@@ -33,6 +33,7 @@ class SandboxHost:
     secret_key: str
     app_url: str | None = None
     sandbox_url: str = ""
+    listen_host: str = "127.0.0.1"
     fakes: dict[str, ChannelFake] = field(default_factory=dict)
     session: aiohttp.ClientSession | None = None
     _queue: asyncio.Queue[tuple[str, dict[str, str], dict[str, str]]] | None = None
@@ -60,8 +61,13 @@ class SandboxHost:
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         self._queue = asyncio.Queue()
         self._workers = [asyncio.create_task(self._callback_worker()) for _ in range(CALLBACK_WORKERS)]
+        for fake in self.fakes.values():
+            await fake.open()
 
     async def stop(self) -> None:
+        for fake in self.fakes.values():
+            with contextlib.suppress(Exception):  # one fake's trouble must not keep the others running
+                await fake.close()
         for task in self._workers:
             task.cancel()
         for task in self._workers:

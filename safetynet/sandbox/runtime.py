@@ -38,6 +38,7 @@ class Sandbox:
         if fault_settings:
             f.update(fault_settings)
         self.ctx = SandboxHost.from_config(cfg, SandboxState(f), app_url)
+        self.ctx.listen_host = host
         for _spec, fake_class in registry.sandbox_fakes():
             fake: ChannelFake = fake_class(self.ctx)
             self.ctx.fakes[fake.name] = fake

@@ -21,7 +21,7 @@ from safetynet.replies.enrol import Enrolment
 from safetynet.replies.inbound import Inbound
 from safetynet.replies.intake import ReplyIntake
 from safetynet.web.app import SERVICES, Services, services
-from safetynet.web.bodies import read_form, read_json, read_raw
+from safetynet.web.bodies import BodyError, loads, parse_urlencoded, read_form, read_json, read_raw, refuse
 from safetynet.web.replies_common import hook_intake
 
 log = structlog.get_logger("web")
@@ -36,14 +36,28 @@ def _handler(route: WebhookRoute) -> Callable[[web.Request], Awaitable[web.Strea
     async def handle(request: web.Request) -> web.StreamResponse:
         public_url = services(request).cfg.server.public_url.rstrip("/") + request.path_qs
 
+        raw: list[bytes] = []  # the body once read: a handler may check a signature over it, then parse it
+
         async def read() -> bytes:
-            return await read_raw(request, route.max_bytes)
+            if not raw:
+                raw.append(await read_raw(request, route.max_bytes))
+            return raw[0]
 
         async def form() -> list[tuple[str, str]]:
-            return list((await read_form(request, route.max_bytes)).items())
+            if not raw:
+                return list((await read_form(request, route.max_bytes)).items())
+            try:
+                return parse_urlencoded(raw[0])
+            except ValueError as e:
+                raise refuse(request, BodyError, f"the form could not be read: {e}"[:200]) from None
 
         async def json() -> Any:
-            return await read_json(request, route.max_bytes)
+            if not raw:
+                return await read_json(request, route.max_bytes)
+            try:
+                return loads(raw[0]) if raw[0].strip() else None
+            except ValueError as e:
+                raise refuse(request, BodyError, f"request body is not valid JSON: {e}"[:200]) from None
 
         req = WebhookRequest(request.method, request.path, request.query, request.headers, public_url, read,
                              form, json)
