@@ -46,16 +46,31 @@ def ensure_keys(cfg: Config) -> list[str]:
     return created
 
 
+def _shown(contacts: tuple[tuple[str, str], ...]) -> str:
+    """A staff member's contacts as the listing shows them: kind and a masked address."""
+    from safetynet.channels import registry
+
+    shown = []
+    for kind, address in contacts:
+        try:
+            shown.append(f"{kind} {registry.kind(kind).mask(address)}")
+        except KeyError:
+            shown.append(kind)
+    return ", ".join(shown)
+
+
 def staff_contacts(args: argparse.Namespace) -> list[tuple[str, str]]:
     """(kind, address) from the contact options (`--phone`, `--telegram`…: one per roster column)."""
     from safetynet.channels import registry
 
     out = []
-    for col in registry.roster_columns():
+    columns = registry.roster_columns()
+    options = {c.key: f"--{c.key}" for c in columns}  # what a message names ("put it in --landline")
+    for col in columns:
         value = getattr(args, col.key, None)
         if value:
             try:
-                out.append((col.kind, col.parse(value.strip(), {})))
+                out.append((col.kind, col.parse(value.strip(), options)))
             except ValueError as e:
                 raise CommandError(f"--{col.key}: {e}") from None
     return out
@@ -144,7 +159,7 @@ def staff_list(cfg: Config, args: argparse.Namespace) -> int:
     async def run() -> None:
         async with store_session(cfg) as store:
             for s in await store.auth.list_staff():
-                print(f"{s.login}\t{s.role}\t{s.scope}\t{'active' if s.active else 'inactive'}")
+                print(f"{s.login}\t{s.role}\t{s.scope}\t{'active' if s.active else 'inactive'}\t{_shown(s.contacts)}")
 
     asyncio.run(run())
     return 0

@@ -108,11 +108,13 @@ def _contact_inputs(lang: str) -> str:
 def _contacts(form: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(kind, address) of the filled contact fields; ValueError naming the field that is wrong."""
     out = []
-    for col in registry.roster_columns():
+    columns = registry.roster_columns()
+    labels = {c.key: c.ja for c in columns}  # what a message names ("put it in 固定電話")
+    for col in columns:
         value = str(form.get(f"contact_{col.key}", "")).strip()
         if value:
             try:
-                out.append((col.kind, col.parse(value, {})))
+                out.append((col.kind, col.parse(value, labels)))
             except ValueError as e:
                 raise ValueError(f"{col.ja} ({col.key}): {e}") from None
     return out
