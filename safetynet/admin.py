@@ -11,10 +11,12 @@ from pathlib import Path
 
 from safetynet.auth import hash_password, new_token, token_expiry, token_hash, validate_role_scope
 from safetynet.config import Config
+from safetynet.console import say
 from safetynet.domain import Role, Scope
+from safetynet.domain.roster import StaffError
+from safetynet.i18n import t
 from safetynet.passwords import PasswordError, check_password
 from safetynet.store import store_session
-from safetynet.store.auth import StaffError
 
 
 class CommandError(Exception):
@@ -96,28 +98,28 @@ async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str
         if await store.auth.count_city_admins() == 0:
             if password is None:
                 password = printed_password = secrets.token_urlsafe(12)
-            await store.auth.add_staff(login, "市役所 防災担当", Role.CITY_ADMIN, "city", hash_password(password))
-            created.append(f"city admin {login!r}")
+            await store.auth.add_staff(login, t("ja", "staff.first_admin_name"), Role.CITY_ADMIN, "city", hash_password(password))
+            created.append(say("cli.init.city_admin", login=login))
     return created, printed_password
 
 
 def init(cfg: Config, args: argparse.Namespace) -> int:
     created, password = asyncio.run(_init(cfg, args.admin_login, args.admin_password))
     if not created:
-        print("already initialised; nothing changed")
+        print(say("cli.init.nothing"))
     for item in created:
-        print(f"created {item}")
+        print(say("cli.init.created", item=item))
     if password:
-        print(f"admin password (shown once): {password}")
+        print(say("cli.init.password", password=password))
     return 0
-
 
 
 def _role_scope(role_text: str, scope_text: str | None) -> tuple[Role, Scope]:
     try:
         role = Role(role_text)
     except ValueError:
-        raise CommandError(f"unknown role {role_text!r}; use one of {', '.join(r.value for r in Role)}") from None
+        raise CommandError(say("cli.admin.unknown_role", role=repr(role_text),
+                               roles=", ".join(r.value for r in Role))) from None
     try:
         scope = Scope.parse(scope_text or ("city" if role == Role.CITY_ADMIN else ""))
         validate_role_scope(role, scope)
@@ -136,7 +138,7 @@ async def _staff_add(cfg: Config, args: argparse.Namespace) -> str | None:
         password = generated = secrets.token_urlsafe(12)
     async with store_session(cfg) as store:
         if not await store.auth.scope_exists(str(scope)):
-            raise CommandError(f"no {scope.kind} named {scope.name!r} in the roster")
+            raise CommandError(say("cli.admin.no_scope", kind=say(f"cli.kind.{scope.kind}"), name=repr(scope.name)))
         try:
             await store.auth.add_staff(
                 args.login, args.name or args.login, role, str(scope), hash_password(password),
@@ -149,9 +151,9 @@ async def _staff_add(cfg: Config, args: argparse.Namespace) -> str | None:
 
 def staff_add(cfg: Config, args: argparse.Namespace) -> int:
     generated = asyncio.run(_staff_add(cfg, args))
-    print(f"added {args.login} ({args.role})")
+    print(say("cli.staff.added", login=args.login, role=args.role))
     if generated:
-        print(f"password (shown once): {generated}")
+        print(say("cli.staff.password", password=generated))
     return 0
 
 
@@ -171,8 +173,8 @@ def staff_remove(cfg: Config, args: argparse.Namespace) -> int:
             return await store.auth.remove_staff(args.login)
 
     if not asyncio.run(run()):
-        raise CommandError(f"no staff member with login {args.login!r}")
-    print(f"removed {args.login}")
+        raise CommandError(say("cli.staff.no_such", login=repr(args.login)))
+    print(say("cli.staff.removed", login=args.login))
     return 0
 
 
@@ -187,7 +189,7 @@ def token_create(cfg: Config, args: argparse.Namespace) -> int:
             except ValueError as e:
                 raise CommandError(str(e)) from None
             if not await store.auth.scope_exists(str(scope)):
-                raise CommandError(f"no {scope.kind} named {scope.name!r} in the roster")
+                raise CommandError(say("cli.admin.no_scope", kind=say(f"cli.kind.{scope.kind}"), name=repr(scope.name)))
             await store.auth.create_api_token(token_hash(token), role, str(scope), args.label or "", expires_at)
 
     asyncio.run(run())
@@ -223,6 +225,6 @@ def token_revoke(cfg: Config, args: argparse.Namespace) -> int:
             return await store.auth.revoke_api_token(args.id)
 
     if not asyncio.run(run()):
-        raise CommandError(f"no token with id {args.id} that is not already revoked (see `safetynet token list`)")
-    print(f"revoked token {args.id}")
+        raise CommandError(say("cli.token.no_such", id=args.id))
+    print(say("cli.token.revoked", id=args.id))
     return 0

@@ -102,7 +102,6 @@ async def _prepare(cfg: Config, n: int, sandbox_url: str) -> dict[str, Any]:
     from safetynet.broadcast.service import CampaignService, CampaignSpec
     from safetynet.domain import CampaignKind
     from safetynet.store import store_session
-    from safetynet.store.bench_seed import add_enrolled_contacts
 
     rows = list(city(n))
     p256dh, auth = _subscription_keys()
@@ -113,10 +112,10 @@ async def _prepare(cfg: Config, n: int, sandbox_url: str) -> dict[str, Any]:
         keys = {t.household_key + "\0" + t.association: t.household_id
                 for t in await store.roster.code_targets(only_without_code=False)}
         push = [keys[r.household_key + "\0" + r.association] for r, ch in rows if ch == "webpush"]
-        await add_enrolled_contacts(store.db, store.clock, (
+        await store.roster.add_enrolled_contacts(
             (hid, "webpush", json.dumps({"endpoint": f"{sandbox_url}/wpush/s{hid}",
                                                     "keys": {"p256dh": p256dh, "auth": auth}}))
-            for hid in push))
+            for hid in push)
         t2 = time.perf_counter()
         svc = CampaignService(store, cfg, store.clock)
         c = await svc.launch(CampaignSpec("ベンチマーク 一斉送信", CampaignKind.DRILL, ("city",), dict(MESSAGE)))
@@ -163,7 +162,7 @@ async def _dispatch(cfg: Config, processes: int, sandbox_pid: int) -> dict[str, 
         pids.update({f"{ch}_worker": s.pid for ch, s in senders.items() if isinstance(s, ProcessSender) and s.pid})
         cpu0 = {k: cpu_seconds(p) for k, p in pids.items()}
         t0 = time.perf_counter()
-        report = await Dispatcher(store.campaigns, senders, cfg, store.clock, contacts=store.roster).burst()
+        report = await Dispatcher(store, senders, cfg, store.clock, contacts=store.roster).burst()
         seconds = time.perf_counter() - t0
         cpu = {k: round(cpu_seconds(pids[k]) - v, 1) for k, v in cpu0.items()}
         rss = {k: round(peak_rss_mb(p), 1) for k, p in pids.items() if k != "sandbox"}

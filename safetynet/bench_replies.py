@@ -162,9 +162,6 @@ async def _serve(cfg: Config) -> dict[str, int]:
     from safetynet.web.app import Services, app_runner, create_app
 
     store = await open_store(cfg, SystemClock())
-    pages = int(os.environ.get("BENCH_WAL_AUTOCHECKPOINT") or 0)
-    if pages > 0:  # experiment: fewer, larger checkpoints (the writer connection's setting)
-        await store.db.execute(f"PRAGMA wal_autocheckpoint={pages}")
     runner = app_runner(create_app(Services(cfg=cfg, store=store, clock=SystemClock())), shutdown_timeout=2.0)
     try:
         await runner.setup()
@@ -263,11 +260,10 @@ async def fire(port: int, tokens: Sequence[str], connections: int, need_help: fl
 async def _stored(cfg: Config, campaign_id: int) -> tuple[int, int]:
     """(answers in the replies table, answered households per the live counters)."""
     from safetynet.store import store_session
-    from safetynet.store.stats import StatsReads
 
     async with store_session(cfg) as store:
         stored = await store.replies.count_replies(campaign_id, ("safe", "need_help"))
-        counts = await StatsReads(store.db).counts(campaign_id)
+        counts = await store.stats.counts(campaign_id)
     return stored, sum(c.n for c in counts if c.status in ("safe", "need_help"))
 
 

@@ -1,16 +1,21 @@
-"""The `safetynet` command: parses arguments and calls into the packages. No logic lives here."""
+"""The `safetynet` command: parses arguments and calls into the packages. No logic lives here.
+
+Help and messages are the catalogs' `cli.*` texts in the terminal's language (`safetynet.console`),
+argparse's own words included (`_Parser`, `_Formatter`)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import importlib.util
+import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from safetynet.channels import registry
 from safetynet.config import Config, ConfigError, config_path_from, load_config
+from safetynet.console import say
 from safetynet.logs import configure_logging
 
 Handler = Callable[[Config, argparse.Namespace], int]
@@ -29,65 +34,112 @@ def _lazy(target: str) -> Handler:
     return run
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the epilog's examples as written; says "usage:" in the terminal's language."""
+
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, say("cli.argparse.usage") if prefix is None else prefix)
+
+
+# argparse's messages (Python 3.11) and the catalog texts they become, its values as {v0}, {v1}.
+_ARGPARSE_ERRORS = (
+    (re.compile(r"the following arguments are required: (.+)"), "cli.argparse.required"),
+    (re.compile(r"unrecognized arguments: (.+)"), "cli.argparse.unrecognized"),
+    (re.compile(r"invalid choice: (.+) \(choose from (.+)\)"), "cli.argparse.invalid_choice"),
+    (re.compile(r"invalid \w+ value: (.+)"), "cli.argparse.invalid_value"),
+    (re.compile(r"expected one argument"), "cli.argparse.expected_one"),
+    (re.compile(r"not allowed with argument (.+)"), "cli.argparse.not_allowed_with"),
+    (re.compile(r"one of the arguments (.+) is required"), "cli.argparse.one_required"),
+    (re.compile(r"ambiguous option: (\S+) could match (.+)"), "cli.argparse.ambiguous"),
+)
+_ARGUMENT = re.compile(r"argument (\S+?): (.+)", re.S)
+
+
+def argparse_message(message: str) -> str:
+    """An argparse error in the terminal's language (the English text for one it does not know)."""
+    argument = ""
+    if (m := _ARGUMENT.fullmatch(message)) is not None:
+        argument, message = m.group(1), m.group(2)
+    for pattern, key in _ARGPARSE_ERRORS:
+        if (found := pattern.fullmatch(message)) is not None:
+            message = say(key, **{f"v{i}": v for i, v in enumerate(found.groups())})
+            break
+    return say("cli.argparse.argument", argument=argument, message=message) if argument else message
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every parser of the command (sub-commands inherit the class): its own words translated,
+    errors as `PROG: error: …` with exit status 2."""
+
+    def __init__(self, *args: Any, parents: Sequence[argparse.ArgumentParser] = (), **kwargs: Any) -> None:
+        kwargs["formatter_class"] = _Formatter
+        super().__init__(*args, **kwargs)
+        self._positionals.title = say("cli.argparse.positionals")
+        self._optionals.title = say("cli.argparse.options")
+        for action in self._actions:
+            if isinstance(action, argparse._HelpAction):
+                action.help = say("cli.argparse.help")
+        # parents after the titles: their options join the groups of the same (translated) title
+        for parent in parents:
+            self._add_container_actions(parent)
+            self._defaults.update(parent._defaults)
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {argparse_message(message)}\n")
+
+
 def _config_parent() -> argparse.ArgumentParser:
     # --config is accepted before or after the command; SUPPRESS keeps the later one from erasing the earlier.
-    p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
-                   help="config file (default: $SAFETYNET_CONFIG or ./config.toml)")
+    p = _Parser(add_help=False)  # the same group titles as the parsers it is a parent of
+    p.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=say("cli.config"))
     return p
-
-
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    pass
 
 
 def _cmd(sub: Any, name: str, help_: str, example: str, target: str | Handler) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser(
-        name, help=help_, description=help_, epilog=f"example:\n  {example}",
-        parents=[_config_parent()], formatter_class=_Formatter,
+        name, help=help_, description=help_, epilog=f"{say('cli.example')}\n  {example}",
+        parents=[_config_parent()],
     )
     p.set_defaults(func=_lazy(target) if isinstance(target, str) else target)
     return p
 
 
 def _add_init_and_access(sub: Any) -> None:
-    p = _cmd(sub, "init", "create the data folder, database, keys and a first city admin (idempotent)",
-             "safetynet init --admin-login bousai", "safetynet.admin:init")
-    p.add_argument("--admin-login", default="admin", help="login of the first city admin (default: admin)")
-    p.add_argument("--admin-password",
-                   help="its password: 10 characters or more, not a common one (default: generated and printed once)")
+    p = _cmd(sub, "init", say("cli.init.help"), "safetynet init --admin-login bousai", "safetynet.admin:init")
+    p.add_argument("--admin-login", default="admin", help=say("cli.init.admin_login"))
+    p.add_argument("--admin-password", help=say("cli.init.admin_password"))
 
-    staff = sub.add_parser("staff", help="manage staff accounts (heads, deputies, district heads, city admins)",
+    staff = sub.add_parser("staff", help=say("cli.staff.help"), description=say("cli.staff.help"),
                            parents=[_config_parent()])
     ssub = staff.add_subparsers(dest="staff_command", metavar="{add,list,remove}", required=True)
-    p = _cmd(ssub, "add", "add a staff member",
+    p = _cmd(ssub, "add", say("cli.staff.add.help"),
              "safetynet staff add tanaka --role association_head --scope association:桜町一丁目町会",
              "safetynet.admin:staff_add")
     p.add_argument("login")
     p.add_argument("--role", required=True, help="city_admin | district_head | association_head | deputy")
     p.add_argument("--scope", help="city | district:NAME | association:NAME")
-    p.add_argument("--name", help="display name")
-    p.add_argument("--password",
-                   help="10 characters or more, not a common one (default: generated and printed once)")
+    p.add_argument("--name", help=say("cli.staff.add.name"))
+    p.add_argument("--password", help=say("cli.staff.add.password"))
     for col in registry.roster_columns():  # one per channel that owns a roster column
-        p.add_argument(f"--{col.key}", help=f"{col.key} ({col.ja}) contact for need-help alerts")
-    _cmd(ssub, "list", "list staff", "safetynet staff list", "safetynet.admin:staff_list")
-    p = _cmd(ssub, "remove", "remove a staff member", "safetynet staff remove tanaka", "safetynet.admin:staff_remove")
+        p.add_argument(f"--{col.key}", help=say("cli.staff.add.contact", kind=say(f"contact.kind.{col.kind}")))
+    _cmd(ssub, "list", say("cli.staff.list.help"), "safetynet staff list", "safetynet.admin:staff_list")
+    p = _cmd(ssub, "remove", say("cli.staff.remove.help"), "safetynet staff remove tanaka",
+             "safetynet.admin:staff_remove")
     p.add_argument("login")
 
-    token = sub.add_parser("token", help="API tokens for automation", parents=[_config_parent()])
+    token = sub.add_parser("token", help=say("cli.token.help"), description=say("cli.token.help"),
+                           parents=[_config_parent()])
     tsub = token.add_subparsers(dest="token_command", metavar="{create,list,revoke}", required=True)
-    p = _cmd(tsub, "create", "create an API token and print it alone on its line",
+    p = _cmd(tsub, "create", say("cli.token.create.help"),
              "safetynet token create --role city_admin --label 'ダッシュボード' --expires-days 90",
              "safetynet.admin:token_create")
     p.add_argument("--role", required=True, help="city_admin | district_head | association_head | deputy")
-    p.add_argument("--scope", help="city | district:NAME | association:NAME (default: city for city_admin)")
-    p.add_argument("--label", help="what the token is for")
-    p.add_argument("--expires-days", type=int, metavar="N", help="expires after N days (default: never)")
-    _cmd(tsub, "list", "list API tokens: id, role, scope, created, expires, last used, revoked (never the token)",
-         "safetynet token list", "safetynet.admin:token_list")
-    p = _cmd(tsub, "revoke", "revoke an API token at once (by the id `token list` shows)",
-             "safetynet token revoke 3", "safetynet.admin:token_revoke")
+    p.add_argument("--scope", help=say("cli.token.create.scope"))
+    p.add_argument("--label", help=say("cli.token.create.label"))
+    p.add_argument("--expires-days", type=int, metavar="N", help=say("cli.token.create.expires_days"))
+    _cmd(tsub, "list", say("cli.token.list.help"), "safetynet token list", "safetynet.admin:token_list")
+    p = _cmd(tsub, "revoke", say("cli.token.revoke.help"), "safetynet token revoke 3", "safetynet.admin:token_revoke")
     p.add_argument("id", type=int)
 
 
@@ -101,22 +153,22 @@ def _exists(module: str) -> bool:
 def _with_config(parsers: Any) -> None:
     for p in parsers.choices.values():
         if not any("--config" in a.option_strings for a in p._actions):
-            p.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="config file")
+            p.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=say("cli.config_short"))
 
 
 def _add_roster(sub: Any) -> None:
     if not _exists("safetynet.roster.commands"):
         return
-    roster = sub.add_parser("roster", help="import, check, export the household roster; enrolment codes",
+    roster = sub.add_parser("roster", help=say("cli.roster.help"), description=say("cli.roster.help"),
                             parents=[_config_parent()])
-    rsub = roster.add_subparsers(dest="roster_command", metavar="{import,check,export,codes,generate}", required=True)
+    rsub = roster.add_subparsers(dest="roster_command", metavar="{import,check,export,codes,letters,generate}", required=True)
     importlib.import_module("safetynet.roster.commands").add_arguments(rsub)
     _with_config(rsub)
 
 
 def _add_providers(sub: Any) -> None:
     if _exists("safetynet.sandbox.server"):
-        p = _cmd(sub, "sandbox", "serve every channel's provider fake (Twilio, Telegram, web push…) on loopback",
+        p = _cmd(sub, "sandbox", say("cli.sandbox.help"),
                  "safetynet sandbox --port 8090 --fail-5xx 0.1 --latency-ms 200", "safetynet.sandbox.server:main")
         importlib.import_module("safetynet.sandbox.server").add_arguments(p)
 
@@ -124,9 +176,10 @@ def _add_providers(sub: Any) -> None:
 def _add_triggers(sub: Any) -> None:
     if not _exists("safetynet.triggers.replay"):
         return
-    trig = sub.add_parser("triggers", help="JMA XML and CAP triggers", parents=[_config_parent()])
+    trig = sub.add_parser("triggers", help=say("cli.triggers.help"), description=say("cli.triggers.help"),
+                          parents=[_config_parent()])
     tsub = trig.add_subparsers(dest="triggers_command", metavar="{replay}", required=True)
-    p = _cmd(tsub, "replay", "feed a folder of telegrams through the trigger rules, in time order",
+    p = _cmd(tsub, "replay", say("cli.triggers.replay.help"),
              "safetynet triggers replay tests/data/jma --json", "safetynet.triggers.replay:main")
     importlib.import_module("safetynet.triggers.replay").add_arguments(p)
 
@@ -134,7 +187,7 @@ def _add_triggers(sub: Any) -> None:
 def _add_campaigns(sub: Any) -> None:
     if not _exists("safetynet.broadcast.commands"):
         return
-    camp = sub.add_parser("campaign", help="preview, start, watch, close and report campaigns",
+    camp = sub.add_parser("campaign", help=say("cli.campaign.help"), description=say("cli.campaign.help"),
                           parents=[_config_parent()])
     csub = camp.add_subparsers(dest="campaign_command", metavar="{preview,start,status,close,report}", required=True)
     importlib.import_module("safetynet.broadcast.commands").add_arguments(csub)
@@ -143,11 +196,11 @@ def _add_campaigns(sub: Any) -> None:
 
 def _add_server(sub: Any) -> None:
     if _exists("safetynet.web.commands"):
-        p = _cmd(sub, "serve", "run the web server, dispatcher and ladder", "safetynet serve",
+        p = _cmd(sub, "serve", say("cli.serve.help"), "safetynet serve",
                  "safetynet.web.commands:serve")
         importlib.import_module("safetynet.web.commands").add_serve_arguments(p)
     if _exists("safetynet.sim.demo"):
-        p = _cmd(sub, "demo", "the whole system on this machine: sample city, sandbox, server, a simulated drill",
+        p = _cmd(sub, "demo", say("cli.demo.help"),
                  "safetynet demo --households 600", "safetynet.sim.demo:main")
         importlib.import_module("safetynet.sim.demo").add_arguments(p)
 
@@ -155,18 +208,16 @@ def _add_server(sub: Any) -> None:
 def _add_bench(sub: Any) -> None:
     if not _exists("safetynet.bench"):
         return
-    b = sub.add_parser("bench", help="benchmarks that print numbers (and JSON)", parents=[_config_parent()])
+    b = sub.add_parser("bench", help=say("cli.bench.help"), description=say("cli.bench.help"),
+                       parents=[_config_parent()])
     bsub = b.add_subparsers(dest="bench_command", metavar="{citywide,broadcast,replies,channels}", required=True)
     importlib.import_module("safetynet.bench").add_arguments(bsub)
     _with_config(bsub)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="safetynet", description="SafetyNet: disaster-mode safety confirmation (安否確認).",
-        parents=[_config_parent()],
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser = _Parser(prog="safetynet", description=say("cli.description"), parents=[_config_parent()])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, title=say("cli.commands"))
     _add_init_and_access(sub)
     _add_roster(sub)
     _add_providers(sub)
@@ -190,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level = "warning"  # one-shot commands print their own summary; logs only for problems
     configure_logging(level, cfg.logging.format)
     from safetynet.admin import CommandError
-    from safetynet.store.db import StoreError
+    from safetynet.store import StoreError
 
     try:
         return int(args.func(cfg, args))

@@ -18,12 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from safetynet.channels.base import ChannelContext, ChannelSettings, is_loopback_url, talks_to_sandbox
 from safetynet.clock import Clock, SystemClock
+from safetynet.domain.campaigns import ChannelRoutes
 
 __all__ = ["ChannelsConfig", "Config", "ConfigError", "Secrets", "channel_context", "channel_contexts",
-           "config_path_from", "is_loopback_url", "load_config"]
+           "check_store_url", "config_path_from", "is_loopback_url", "load_config"]
 
 ENV_PREFIX = "SAFETYNET_"
 DEFAULT_CONFIG = "config.toml"
@@ -47,10 +49,15 @@ class ServerConfig:
     # long for its body: a slow client cannot hold a socket and a handler for ever.
     header_timeout_seconds: float = 15.0
     body_timeout_seconds: float = 30.0
+    # GET /metrics without credentials from a loopback peer (a Prometheus on this host). Never
+    # through a trusted proxy or with forwarding headers; elsewhere a city admin's API token.
+    metrics_loopback: bool = True
 
 
 @dataclass(frozen=True)
 class StoreConfig:
+    # Which store: empty (SQLite at `path`) or sqlite:///PATH; see `check_store_url`.
+    url: str = ""
     path: str = "var/safetynet.db"
     readers: int = 2
 
@@ -226,7 +233,9 @@ class Config:
 
     @property
     def db_path(self) -> Path:
-        p = Path(self.store.path)
+        """The SQLite file: from `store.url` when it is sqlite:///PATH, else `store.path`."""
+        url = self.store.url.strip()
+        p = Path(url[len(SQLITE_URL_PREFIX):] if url.startswith(SQLITE_URL_PREFIX) else self.store.path)
         return p if p.is_absolute() else Path(self.base_dir) / p
 
     @property
@@ -237,6 +246,38 @@ class Config:
     def resolve(self, path: str) -> Path:
         p = Path(path)
         return p if p.is_absolute() else Path(self.base_dir) / p
+
+    @property
+    def channel_routes(self) -> ChannelRoutes:
+        """Which channels send to each contact kind, from the channel registry: `open_store(cfg)`
+        hands it to the store (its fall-back to a household's next channel), which names no channel."""
+        from safetynet.channels import registry
+
+        return registry.routes()
+
+
+SQLITE_URL_PREFIX = "sqlite:///"
+
+
+def check_store_url(url: str) -> str:
+    """The store's kind ("sqlite") from `[store] url`; ConfigError for anything else.
+
+    Empty means SQLite at `[store] path`; sqlite:///PATH is SQLite at PATH (relative to the config
+    file's folder; sqlite:////abs/path for an absolute one). Only the scheme of another URL is
+    repeated in the error: the rest may hold a password.
+    """
+    url = url.strip()
+    if not url:
+        return "sqlite"
+    if url.startswith(SQLITE_URL_PREFIX):
+        if not url[len(SQLITE_URL_PREFIX):].strip():
+            raise ConfigError("config: store.url sqlite:/// needs a file path, e.g. sqlite:///var/safetynet.db")
+        return "sqlite"
+    scheme = urlsplit(url).scheme if "://" in url else ""
+    shown = f"a {scheme}:// URL" if scheme.isascii() and scheme.replace("+", "").isalnum() else "that value"
+    raise ConfigError(
+        f"config: store.url must be empty or sqlite:///PATH, got {shown} (only SQLite is supported for now)"
+    )
 
 
 _NOT_FROM_FILE = {"secrets", "base_dir"}
@@ -330,6 +371,7 @@ def _build(cls: type, table: Mapping[str, Any], env: Mapping[str, str], prefix: 
 
 
 def _validate(cfg: Config) -> None:
+    check_store_url(cfg.store.url)
     for name, settings in cfg.channels.items():
         for problem in settings.problems():
             raise ConfigError(f"config: channels.{name}.{problem}")

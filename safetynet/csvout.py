@@ -13,15 +13,25 @@ with a digit and need nothing.
 `unguard_cell` undoes `guard_cell` exactly, so a file the project writes reads back to the same
 values (the roster import uses it): a value that itself starts with apostrophes before a formula
 character gets one more on the way out and loses one on the way in.
+
+Japanese Excel opens a CSV file as UTF-8 only when it starts with a byte order mark; without one it
+reads Shift_JIS and shows mojibake. Every file is written UTF-8 with a BOM, or CP932 (Windows'
+Shift_JIS, for older tools) when asked. CP932 cannot hold every character (𠮷, many symbols and
+emoji): a cell it cannot hold stops the whole file with `Unwritable`, naming the character, and no
+file is left behind. Nothing is ever replaced by "?": a name changed on its way to a paper list
+is a person nobody can find.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import os
 import re
-from collections.abc import Iterable
-from typing import IO
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, cast
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 # First characters that may need a look: the writer passes every other text cell as it is.
@@ -29,6 +39,44 @@ _FIRST = frozenset("".join(FORMULA_START) + "'")
 _PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 Cell = object  # str, int, float, bool or None: what `csv.writer` takes
+
+# The encodings a file may be asked in, by the names people type, to the codec written.
+ENCODINGS = {"utf-8": "utf-8-sig", "utf-8-sig": "utf-8-sig", "cp932": "cp932", "shift_jis": "cp932", "sjis": "cp932"}
+ENCODING_CHOICES = ("utf-8", "cp932")
+BOM = "\ufeff"
+
+
+class Unwritable(ValueError):
+    """A cell the file's encoding cannot hold: the character, and the cell it is in."""
+
+    def __init__(self, char: str, cell: str, encoding: str, row: int | None = None) -> None:
+        where = f"row {row}: " if row is not None else ""
+        super().__init__(f"{where}{char!r} in {cell!r} cannot be written in {encoding}; use UTF-8 instead")
+        self.char, self.cell, self.encoding, self.row = char, cell, encoding, row
+
+
+def excel_codec(encoding: str) -> str:
+    """The codec to write a file asked for in `encoding` (utf-8 means UTF-8 with a BOM)."""
+    codec = ENCODINGS.get(encoding.strip().lower())
+    if codec is None:
+        raise ValueError(f"unknown encoding {encoding!r}: use utf-8 or cp932")
+    return codec
+
+
+def check_encodable(text: str, codec: str, first_row: int | None = None) -> None:
+    """Raises `Unwritable` if `codec` cannot hold `text` (for UTF-8 nothing is checked); with
+    `first_row`, the file's line that `text` starts on, the error names the line of the cell."""
+    if codec.startswith("utf-"):
+        return
+    try:
+        text.encode(codec)
+    except UnicodeEncodeError as e:
+        start = text.rfind("\n", 0, e.start) + 1
+        end = text.find("\n", e.end)
+        line = text[start:] if end < 0 else text[start:end]
+        cell = next((c for c in next(csv.reader([line]), []) if text[e.start:e.end] in c), line)
+        row = None if first_row is None else first_row + text.count("\n", 0, e.start)
+        raise Unwritable(text[e.start:e.end], cell, codec.upper(), row) from None
 
 
 def _risky(text: str) -> bool:
@@ -71,3 +119,40 @@ def csv_text(rows: Iterable[Iterable[Cell]], lineterminator: str = "\r\n") -> st
     out = io.StringIO()
     CsvWriter(out, lineterminator).writerows(rows)
     return out.getvalue()
+
+
+@contextlib.contextmanager
+def open_excel(path: str | os.PathLike[str], encoding: str = "utf-8", mode: int = 0o644) -> Iterator[IO[str]]:
+    """A new text file for Excel: UTF-8 with a BOM, or CP932, strict (a write holding a character
+    CP932 lacks raises `Unwritable` with its line and cell). `newline=""`: the CSV writer's line ends."""
+    codec = excel_codec(encoding)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with open(fd, "w", encoding=codec, errors="strict", newline="") as f:
+        yield cast(IO[str], _Checked(f, codec))  # what CsvWriter and the report need of a file: write
+
+
+@contextlib.contextmanager
+def excel_file(path: str | os.PathLike[str], encoding: str = "utf-8", mode: int = 0o644) -> Iterator[IO[str]]:
+    """`open_excel`, written aside and renamed into place only when complete: after an error
+    (`Unwritable` included) no file is left behind."""
+    excel_codec(encoding)  # an unknown encoding fails before any file is made
+    target = Path(path)
+    part = target.with_name(f".{target.name}.partial")
+    try:
+        with open_excel(part, encoding, mode) as f:
+            yield f
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+class _Checked(io.TextIOBase):
+    """Writes through to `f`; a text its codec cannot hold raises `Unwritable` with the cell."""
+
+    def __init__(self, f: IO[str], codec: str) -> None:
+        self._f, self._codec, self._line = f, codec, 1
+
+    def write(self, text: str) -> int:
+        check_encodable(text, self._codec, self._line)
+        self._line += text.count("\n")
+        return self._f.write(text)

@@ -12,6 +12,8 @@ import functools
 import re
 from importlib import resources
 
+from safetynet.i18n import t
+
 MIN_LENGTH = 10
 
 # Digits and symbols people put before or after a word to pass a rule.
@@ -19,18 +21,18 @@ _PADDING = re.compile(r"^[\d\W_]+|[\d\W_]+$")
 
 
 class PasswordError(ValueError):
-    """A password the policy refuses; `ja` and `en` say why, for the person choosing it."""
+    """A password the policy refuses; `text(lang)` says why, for the person choosing it."""
 
-    def __init__(self, ja: str, en: str) -> None:
-        super().__init__(en)
-        self.ja = ja
-        self.en = en
+    def __init__(self, key: str, **values: object) -> None:
+        self.key = key
+        self.values = values
+        super().__init__(self.text("en"))
 
     def text(self, lang: str) -> str:
-        return self.en if lang == "en" else self.ja
+        return t(lang, self.key, **self.values)
 
     def __str__(self) -> str:
-        return f"{self.ja} ({self.en})"
+        return f"{self.text('ja')} ({self.text('en')})"
 
 
 @functools.cache
@@ -43,13 +45,11 @@ def common_passwords() -> frozenset[str]:
 def check_password(password: str, login: str = "") -> None:
     """Raises PasswordError when `password` is too short, too common or the login itself."""
     if len(password) < MIN_LENGTH:
-        raise PasswordError(f"パスワードは{MIN_LENGTH}文字以上にしてください。",
-                            f"A password needs at least {MIN_LENGTH} characters.")
+        raise PasswordError("password.too_short", min=MIN_LENGTH)
     folded = password.casefold()
     name = login.casefold()
     if name and (folded == name or (len(name) >= 3 and name in folded)):
-        raise PasswordError("ログインIDを含むパスワードは使えません。", "A password may not contain the login itself.")
+        raise PasswordError("password.contains_login")
     common = common_passwords()
     if folded in common or _PADDING.sub("", folded) in common or len(set(folded)) < 4:
-        raise PasswordError("よく使われるパスワードのため使えません。推測されにくいものにしてください。",
-                            "This password is too common to be safe; choose one that is hard to guess.")
+        raise PasswordError("password.too_common")

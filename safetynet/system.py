@@ -23,6 +23,7 @@ from safetynet.channels.base import ChannelSender
 from safetynet.clock import Clock, SystemClock
 from safetynet.config import Config, ConfigError
 from safetynet.domain import ChannelName
+from safetynet.metrics import Metrics
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.notify import StaffNotifier
 from safetynet.store import Store, open_store
@@ -116,11 +117,12 @@ async def running_system(
         for s in senders.values():
             await s.start()
             started.append(s)
+        metrics = Metrics()
         notifier = StaffNotifier(store, cfg, senders, clock)
-        intake = ReplyIntake(store, cfg, clock, notifier)
+        intake = ReplyIntake(store, cfg, clock, notifier, metrics=metrics)
         await intake.start()
-        dispatcher = (Dispatcher(store.campaigns, senders, cfg, clock, contacts=store.roster,
-                                 stop_grace_seconds=stop_grace_seconds) if dispatch else None)
+        dispatcher = (Dispatcher(store, senders, cfg, clock, contacts=store.roster,
+                                 stop_grace_seconds=stop_grace_seconds, metrics=metrics) if dispatch else None)
         campaigns = CampaignService(store, cfg, clock, on_change=dispatcher.wake if dispatcher else None)
         scheduler = (
             LadderScheduler(store.campaigns, clock, notifier=notifier,
@@ -129,7 +131,7 @@ async def running_system(
         )
         trigger_service = TriggerService(store, cfg, campaigns, clock)
         services = Services(cfg=cfg, store=store, clock=clock, senders=senders, campaigns=campaigns,
-                            dispatcher=dispatcher, intake=intake, triggers=trigger_service)
+                            dispatcher=dispatcher, intake=intake, triggers=trigger_service, metrics=metrics)
         app = create_app(services)
         runner = app_runner(app, shutdown_timeout=5)
         await runner.setup()

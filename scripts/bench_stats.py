@@ -31,16 +31,15 @@ from typing import Any
 import aiohttp
 
 from safetynet.auth import new_token, token_hash
-from safetynet.broadcast.model import StepPlan
 from safetynet.clock import SystemClock
 from safetynet.config import Config, load_config
 from safetynet.domain import ANSWERED, CampaignKind, Role
+from safetynet.domain.campaigns import Enrolment, StepPlan
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.tokens import reply_token
 from safetynet.replies.tokens import token_hash as reply_hash
 from safetynet.roster.generate import generate_roster
 from safetynet.store import Store, open_store
-from safetynet.store.campaigns import Enrolment
 
 SECRET = "bench-stats-secret"  # noqa: S105 - a throwaway key for a throwaway database
 RESERVED = 60  # households the load never answers: the answer → dashboard probes

@@ -28,9 +28,9 @@ async def main() -> None:
             await s.start()
         try:
             while True:
-                await Dispatcher(store.campaigns, senders, cfg, store.clock, contacts=store.roster).burst()
-                lease_end = await store.campaigns.outbox.lease_ends_at()
-                if lease_end is None and not await store.campaigns.outbox.due_count([campaign.id]):
+                await Dispatcher(store, senders, cfg, store.clock, contacts=store.roster).burst()
+                lease_end = await store.outbox.lease_ends_at()
+                if lease_end is None and not await store.outbox.due_count([campaign.id]):
                     break
                 # a killed run's claims come back when their lease ends
                 await asyncio.sleep(max(0.05, (lease_end or 0) - store.clock.now() + 0.05))

@@ -1,4 +1,5 @@
-"""Shared set-up of the broadcast tests: a real store in tmp_path, a small roster, a scripted sender.
+"""Shared set-up of the broadcast tests: a store (in memory, or real SQLite in tmp_path), a small roster,
+a scripted sender.
 
 `ScriptedSender` implements our own `ChannelSender` protocol (no client library is involved): it
 lets the dispatcher tests choose, per address, which classified error each attempt meets. The
@@ -23,6 +24,7 @@ from safetynet.clock import Clock
 from safetynet.config import Config, load_config
 from safetynet.domain import ChannelName
 from safetynet.store import Store, open_store
+from safetynet.store.memory import MemoryStore
 
 SECRET = "test-secret-key-for-broadcast-tests"
 T = TypeVar("T")
@@ -44,7 +46,18 @@ def make_cfg(tmp_path: Path, **env: str) -> Config:
 
 @contextlib.asynccontextmanager
 async def opened(cfg: Config, clock: Clock) -> AsyncIterator[Store]:
+    """The SQLite store the config names (for what only a real database shows: locks, restarts)."""
     store = await open_store(cfg, clock)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@contextlib.asynccontextmanager
+async def in_memory(clock: Clock) -> AsyncIterator[MemoryStore]:
+    """The in-memory store: the unit tests of the dispatcher, the ladder and the campaign service."""
+    store = MemoryStore(registry.routes(), clock)
     try:
         yield store
     finally:
@@ -139,12 +152,15 @@ def senders(clock: Clock | None = None, **scripts: dict[str, list[SendError]]) -
 
 
 async def answer(store: Store, campaign_id: int, household_id: int, status: str = "safe", at: float = 0.0) -> None:
-    """A household answers (what the reply intake does, through the one status path)."""
-    from safetynet.domain import Status
-    from safetynet.store.statuses import StatusChange, apply_status_changes
+    """A household answers (what the reply intake records, through the store's port)."""
+    import secrets
 
-    async with store.db.transaction() as conn:
-        await apply_status_changes(conn, [StatusChange(campaign_id, household_id, Status(status), at or store.clock.now())])
+    from safetynet.domain.replies import ReplyItem
+
+    target = await store.replies.target(campaign_id, household_id)
+    assert target is not None, f"household {household_id} is not in campaign {campaign_id}"
+    await store.replies.record(ReplyItem(campaign_id, household_id, target.association_id, status, "web",
+                                         f"test-{secrets.token_hex(8)}", at or store.clock.now()))
 
 
 async def run_with_clock(clock: object, coro: Awaitable[T], step: float = 0.25) -> T:

@@ -12,6 +12,11 @@ from typing import Any
 import pytest
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")
+# The command line speaks the terminal's language (safetynet.console): the tests read its English,
+# whatever the developer's locale; tests of the Japanese set LANG for the process they start.
+for _name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_name, None)
+os.environ["LANG"] = "C.UTF-8"
 
 # Every log line of the session is scanned for secrets, tokens and phone numbers (tests/logscan.py).
 pytest_plugins = ("logscan",)

@@ -19,16 +19,16 @@ from aiohttp import web
 from roster_helpers import household
 
 from safetynet.auth import Viewer, hash_password, new_token, token_hash
-from safetynet.broadcast.model import StepPlan
+from safetynet.channels import registry
 from safetynet.clock import Clock, FakeClock
 from safetynet.config import Config, load_config
 from safetynet.domain import CampaignKind, Role, Scope
+from safetynet.domain.campaigns import Enrolment, StepPlan
+from safetynet.domain.roster import Household, HouseholdRecord
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.tokens import reply_token
 from safetynet.replies.tokens import token_hash as reply_token_hash
-from safetynet.roster.model import Household, HouseholdRecord
 from safetynet.store import Store, open_store
-from safetynet.store.campaigns import Enrolment
 from safetynet.web.app import Services, app_runner, create_app
 
 SECRET = "test-secret-key-for-dashboards"
@@ -111,7 +111,7 @@ class World:
 
     async def answer(self, key: str, status: str, campaign_id: int | None = None, channel: str = "web",
                      note: str | None = None) -> None:
-        from safetynet.replies.model import ReplyDetails
+        from safetynet.domain.replies import ReplyDetails
 
         target = await self.intake.target_for(campaign_id or self.campaign_id, self.hh(key).id)
         assert target is not None, key
@@ -134,7 +134,7 @@ def make_config(tmp: Path, port: int, public_url: str | None = None) -> Config:
 async def start_campaign(w: World, kind: CampaignKind = CampaignKind.DRILL, scope: Sequence[str] = ("city",),
                          title: str = "地震訓練", keys: Sequence[str] | None = None) -> int:
     """A running campaign over the households of `keys` (default: all), via the campaign store."""
-    c = await w.store.campaigns.create(kind=kind, title=title, scope=list(scope), messages=MESSAGES)
+    c = await w.store.campaigns.create(kind=kind, title=title, scope=list(scope), messages=MESSAGES, ladder=registry.default_ladder())
     chosen = [w.households[k] for k in (keys or list(w.households))]
     enrol = [Enrolment(h.id, h.association_id, reply_token_hash(reply_token(SECRET, c.id, h.id))) for h in chosen]
     now = w.clock.now()

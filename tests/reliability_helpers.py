@@ -33,8 +33,8 @@ from safetynet.auth import new_token, token_hash
 from safetynet.clock import SystemClock
 from safetynet.config import Config, load_config
 from safetynet.domain import Role
+from safetynet.domain.roster import HouseholdRecord
 from safetynet.roster.generate import generate_roster
-from safetynet.roster.model import HouseholdRecord
 from safetynet.sandbox import Sandbox
 from safetynet.store import open_store
 

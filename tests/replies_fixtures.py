@@ -2,6 +2,8 @@
 
 Used by the replies, hooks and enrolment tests. Only time is faked (FakeClock); the store is real
 SQLite, the providers are the sandbox over HTTP, and the client libraries are the real ones.
+`intake_only` is the same city and campaign on the in-memory store with the intake alone (no HTTP):
+the unit tests of the reply intake.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from safetynet.channels.base import ChannelSender, OutboundMessage
 from safetynet.clock import FakeClock
 from safetynet.config import Config, load_config
 from safetynet.domain import CampaignKind, ChannelName, Role
+from safetynet.domain.roster import Household, HouseholdRecord, Staff
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.roster.codes import hash_code, new_code
-from safetynet.roster.model import Household, HouseholdRecord, Staff
+from safetynet.roster.contacts import normalise_contacts
 from safetynet.sandbox import Sandbox
 from safetynet.store import Store, open_store
+from safetynet.store.memory import MemoryStore
 from safetynet.web.app import Services, app_runner, create_app
 
 SECRET = "test-secret-key-for-replies"
@@ -61,32 +65,21 @@ def records() -> list[HouseholdRecord]:
 
 
 @dataclass
-class Env:
+class City:
+    """The seeded city and its running campaign, as the tests name them."""
+
     cfg: Config
     store: Store
     clock: FakeClock
-    sandbox: Sandbox
-    senders: dict[ChannelName, ChannelSender]
-    svc: Services
-    url: str
-    http: aiohttp.ClientSession
     campaign_id: int = 0
     households: dict[str, Household] = field(default_factory=dict)  # by household key
     staff: dict[str, Staff] = field(default_factory=dict)
-
-    @property
-    def intake(self) -> ReplyIntake:
-        assert self.svc.intake is not None
-        return self.svc.intake
 
     def hh(self, key: str) -> Household:
         return self.households[key]
 
     def token(self, key: str, campaign_id: int | None = None) -> str:
         return reply_token(SECRET, campaign_id or self.campaign_id, self.hh(key).id)
-
-    def reply_url(self, key: str) -> str:
-        return reply_url(self.url, self.token(key))
 
     async def status(self, key: str, campaign_id: int | None = None) -> str:
         target = await self.store.replies.target(campaign_id or self.campaign_id, self.hh(key).id)
@@ -95,6 +88,33 @@ class Env:
 
     async def history(self, key: str) -> list[str]:
         return [h.status for h in await self.store.replies.history(self.campaign_id, self.hh(key).id)]
+
+
+@dataclass
+class IntakeEnv(City):
+    """The reply intake over the in-memory store, without HTTP."""
+
+    intake: ReplyIntake = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.intake = ReplyIntake(self.store, self.cfg, self.clock)
+
+
+@dataclass
+class Env(City):
+    sandbox: Sandbox = field(kw_only=True)
+    senders: dict[ChannelName, ChannelSender] = field(kw_only=True)
+    svc: Services = field(kw_only=True)
+    url: str = field(kw_only=True)
+    http: aiohttp.ClientSession = field(kw_only=True)
+
+    @property
+    def intake(self) -> ReplyIntake:
+        assert self.svc.intake is not None
+        return self.svc.intake
+
+    def reply_url(self, key: str) -> str:
+        return reply_url(self.url, self.token(key))
 
     async def send_alert(self, key: str, channel: ChannelName, address: str, language: str = "ja") -> None:
         """What the dispatcher does for one household: the alert through the channel's sender."""
@@ -122,7 +142,7 @@ def make_config(tmp: Path, sandbox_port: int, app_port: int, **env: str) -> Conf
     return load_config(path, env=environ)
 
 
-async def seed(env: Env, kind: CampaignKind = CampaignKind.DRILL) -> None:
+async def seed(env: City, kind: CampaignKind = CampaignKind.DRILL) -> None:
     await env.store.roster.import_households(records())
     async for batch in env.store.roster.households_in_scope(["city"]):
         for t in batch:
@@ -132,7 +152,7 @@ async def seed(env: Env, kind: CampaignKind = CampaignKind.DRILL) -> None:
     env.campaign_id = await start_campaign(env, kind)
 
 
-async def start_campaign(env: Env, kind: CampaignKind = CampaignKind.DRILL, scope: Sequence[str] = ("city",)) -> int:
+async def start_campaign(env: City, kind: CampaignKind = CampaignKind.DRILL, scope: Sequence[str] = ("city",)) -> int:
     """A running campaign over the seeded households, started by the broadcast service (step 0 planned)."""
     service = CampaignService(env.store, env.cfg, env.clock)
     # force: some tests need a second campaign of the same text running beside the first
@@ -140,16 +160,16 @@ async def start_campaign(env: Env, kind: CampaignKind = CampaignKind.DRILL, scop
     return c.id
 
 
-async def add_staff(env: Env, login: str, role: Role, association: str, **contacts: str) -> Staff:
+async def add_staff(env: City, login: str, role: Role, association: str, **contacts: str) -> Staff:
     """A head or deputy with contacts by kind (`telegram=…`, `phone=…` for the mobile, `webpush=…`)."""
     kinds = {"phone": "mobile"}
     s = await env.store.auth.add_staff(login, login.title(), role, f"association:{association}", None,
-                                       contacts=[(kinds.get(k, k), a) for k, a in contacts.items()])
+                                       contacts=normalise_contacts((kinds.get(k, k), a) for k, a in contacts.items()))
     env.staff[login] = s
     return s
 
 
-async def enrolment_code(env: Env, key: str) -> str:
+async def enrolment_code(env: City, key: str) -> str:
     code = new_code()
     await env.store.roster.set_enrolment_codes([(env.hh(key).id, hash_code(code, SECRET))])
     return code
@@ -173,7 +193,8 @@ async def running_app(tmp_path: Path, *, seeded: bool = True, **env_overrides: s
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", app_port).start()
             async with aiohttp.ClientSession() as http:
-                env = Env(cfg, store, clock, sb, dict(senders), svc, f"http://127.0.0.1:{app_port}", http)
+                env = Env(cfg, store, clock, sandbox=sb, senders=dict(senders), svc=svc,
+                          url=f"http://127.0.0.1:{app_port}", http=http)
                 if seeded:
                     await seed(env)
                 yield env
@@ -183,6 +204,22 @@ async def running_app(tmp_path: Path, *, seeded: bool = True, **env_overrides: s
             for s in senders.values():
                 await s.close()
             await store.close()
+
+
+@contextlib.asynccontextmanager
+async def intake_only(tmp_path: Path, *, sqlite: bool = False, **env_overrides: str) -> AsyncIterator[IntakeEnv]:
+    """The seeded city and its running campaign with a reply intake, on the in-memory store (or on
+    SQLite in tmp_path, for what its group commits do)."""
+    clock = FakeClock()
+    cfg = make_config(tmp_path, 1, 2, **env_overrides)
+    store = await open_store(cfg, clock) if sqlite else MemoryStore(cfg.channel_routes, clock)
+    env = IntakeEnv(cfg, store, clock)
+    try:
+        await seed(env)
+        yield env
+    finally:
+        await env.intake.stop()
+        await store.close()
 
 
 def form(**fields: Any) -> dict[str, str]:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from safetynet.config import Config, load_config
-from safetynet.roster.model import HouseholdRecord
+from safetynet.domain.roster import HouseholdRecord
 
 EN = [
     "district", "association", "group", "household", "name", "address", "members",

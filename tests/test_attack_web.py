@@ -33,8 +33,8 @@ from test_scope_routes import PUBLIC_EXACT, PUBLIC_PREFIXES, fill
 from safetynet.broadcast.service import CampaignService
 from safetynet.config import CapConfig, TriggersConfig
 from safetynet.domain import Role
+from safetynet.domain.roster import HouseholdRecord
 from safetynet.roster.codes import hash_code, new_code
-from safetynet.roster.model import HouseholdRecord
 from safetynet.triggers.service import TriggerService
 
 CAP_SAMPLE = Path(__file__).resolve().parent / "data" / "cap" / "01-actual-alert.xml"
@@ -215,7 +215,7 @@ async def test_no_page_shows_stored_markup_raw(tmp_path: Path) -> None:
             for url in sorted(urls):
                 for who, headers in (("token", {"Authorization": f"Bearer {w.tokens['admin']}"}), ("session", {})):
                     status, ctype, body = await _get(session, w.url + url, headers)
-                    if status >= 500:
+                    if status >= 500 and url != "/readyz":  # 503 is its answer while nothing dispatches
                         failures.append(f"{who} {url}: {status}")
                     if "html" in ctype and raw_markup(body):
                         failures.append(f"{who} {url}: {raw_markup(body)}")

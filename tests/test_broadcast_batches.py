@@ -17,11 +17,11 @@ from broadcast_helpers import (
 )
 
 from safetynet.broadcast.dispatcher import Dispatcher
-from safetynet.broadcast.model import LadderStep
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.channels.base import PermanentSendError, Reason, RetryableSendError
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind
+from safetynet.domain.campaigns import LadderStep
 
 MSG = {"ja": "地震の訓練です。無事ですか。"}
 SMS_ONLY = (LadderStep(0, ("sms",)), LadderStep(600, door_knock=True))
@@ -41,7 +41,7 @@ async def test_a_batch_lane_sends_up_to_max_batch_a_request_and_records_each_rec
         snd = senders(clock)
         batch = BatchScriptedSender("sms", 3, {dead: [PermanentSendError(Reason.INVALID_NUMBER, contact_dead=True)]})
         snd["sms"] = batch
-        report = await Dispatcher(store.campaigns, snd, cfg, clock, contacts=store.roster).burst()
+        report = await Dispatcher(store, snd, cfg, clock, contacts=store.roster).burst()
         assert [len(r) for r in batch.requests] == [3, 3, 1]
         assert sorted(m.household_id for m in batch.sent) == sorted(v for k, v in ids.items() if k != "k3")
         assert report.lanes["sms"].sent == 6 and report.lanes["sms"].failed == 1
@@ -63,7 +63,7 @@ async def test_a_failed_request_is_every_recipients_and_is_retried_whole(tmp_pat
         batch = BatchScriptedSender("sms", 10, request_errors=[
             RetryableSendError(Reason.SERVER_ERROR, outcome_unknown=False)])
         snd["sms"] = batch
-        await run_with_clock(clock, Dispatcher(store.campaigns, snd, cfg, clock).burst())
+        await run_with_clock(clock, Dispatcher(store, snd, cfg, clock).burst())
         assert [len(r) for r in batch.requests] == [4, 4]  # the same four, once more
         assert len(batch.sent) == 4
         counts = await store.campaigns.delivery_counts(c.id)
@@ -86,7 +86,7 @@ async def test_two_campaigns_never_share_a_request(tmp_path: Path) -> None:
         snd = senders(clock)
         batch = BatchScriptedSender("sms", 50)
         snd["sms"] = batch
-        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        await Dispatcher(store, snd, cfg, clock).burst()
         assert len(batch.sent) == 6
         assert all(len({m.campaign_id for m in r}) == 1 for r in batch.requests)
         assert {m.campaign_id for m in batch.sent} == {first.id, second.id}

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from broadcast_helpers import SECRET, H, seed
 
-from safetynet.broadcast.model import ChannelHealth, DispatcherBeat
 from safetynet.cli import main
 from safetynet.clock import SystemClock
 from safetynet.config import load_config
+from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
 from safetynet.store import store_session
 
 DRILLS = Path(__file__).resolve().parent.parent / "drills"

@@ -20,9 +20,8 @@ from safetynet.broadcast.service import CampaignService
 from safetynet.channels.webpush.vapid import load_or_create_vapid
 from safetynet.clock import SystemClock
 from safetynet.config import load_config
-from safetynet.roster.model import HouseholdRecord
+from safetynet.domain.roster import HouseholdRecord
 from safetynet.store import store_session
-from safetynet.store.bench_seed import add_enrolled_contacts
 
 HERE = Path(__file__).resolve().parent
 HOUSEHOLDS = 2000
@@ -47,7 +46,7 @@ async def _seed(cfg_path: Path, env: dict[str, str], sb: object) -> int:
     async with store_session(cfg, SystemClock()) as store:
         await store.roster.import_households([r for r, _ in rows])
         ids = {t.household_key: t.household_id for t in await store.roster.code_targets(only_without_code=False)}
-        await add_enrolled_contacts(store.db, store.clock, [
+        await store.roster.add_enrolled_contacts([
             (ids[r.household_key], "webpush", json.dumps(sb.fake("webpush").subscribe(key)))  # type: ignore[attr-defined]
             for r, push in rows if push])
     return sum(1 for _, push in rows if push)
@@ -87,7 +86,7 @@ async def test_sigkill_at_several_points_misses_no_household(tmp_path: Path) -> 
             on_list = set(await store.campaigns.doorknock_households(campaign.id))
             statuses = await store.campaigns.household_statuses(campaign.id)
             counts = await store.campaigns.delivery_counts(campaign.id)
-            assert await store.campaigns.outbox.claimed_count() == 0
+            assert await store.outbox.claimed_count() == 0
     assert doc["households"] == HOUSEHOLDS
     missed = [h for h, st in statuses.items() if st == "pending" and h not in on_list]
     assert missed == []

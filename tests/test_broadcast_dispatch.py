@@ -1,4 +1,5 @@
-"""Campaign start, the outbox and the dispatcher on a real SQLite store with a controlled clock."""
+"""Campaign start, the outbox and the dispatcher with a controlled clock, on the in-memory store; what
+only a real database shows (another process holding the lock, a retry surviving a restart) on SQLite."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from broadcast_helpers import (
     ScriptedSender,
     answer,
     e164_mobile,
+    in_memory,
     make_cfg,
     opened,
     run_with_clock,
@@ -21,7 +23,6 @@ from broadcast_helpers import (
 )
 
 from safetynet.broadcast.dispatcher import STORE_RETRY_SECONDS, Dispatcher
-from safetynet.broadcast.model import LadderStep
 from safetynet.broadcast.service import CampaignService, CampaignSpec, CampaignStateError
 from safetynet.channels.base import (
     OutboundMessage,
@@ -33,6 +34,7 @@ from safetynet.channels.base import (
 )
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind, ChannelName
+from safetynet.domain.campaigns import LadderStep
 
 MSG = {"ja": "地震の訓練です。無事ですか。", "en": "Earthquake drill. Are you safe?"}
 
@@ -46,7 +48,7 @@ def spec(kind: CampaignKind = CampaignKind.DRILL, scope: tuple[str, ...] = ("cit
 async def test_first_wave_reaches_everyone_vulnerable_first(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path, SAFETYNET_CHANNELS_WEBPUSH_CONCURRENCY="1")
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         households = [H(f"k{i}", "w", vulnerable=i % 4 == 0) for i in range(1, 13)]
         households += [H("sms", "m"), H("tg", "t"), H("land", "l"), H("none", "")]
         ids = await seed(store, households)
@@ -54,7 +56,7 @@ async def test_first_wave_reaches_everyone_vulnerable_first(tmp_path: Path) -> N
         c = await svc.launch(spec())
         assert c.state == "running" and c.households == 16
         snd = senders(clock)
-        report = await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        report = await Dispatcher(store, snd, cfg, clock).burst()
         pushed = snd["webpush"].households()
         vulnerable = {ids[f"k{i}"] for i in (4, 8, 12)}
         assert set(pushed[:3]) == vulnerable
@@ -79,7 +81,7 @@ async def test_a_mobile_added_after_the_landline_gets_the_sms_not_a_call(tmp_pat
 
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         ids = await seed(store, [H("both", "l"), H("land", "l")])
         await seed(store, [H("both", "ml"), H("land", "l")])  # the same households, a mobile for "both"
         h = await store.roster.get_household(ids["both"])
@@ -87,7 +89,7 @@ async def test_a_mobile_added_after_the_landline_gets_the_sms_not_a_call(tmp_pat
         earthquake = load_scenario(DRILLS / "citywide-earthquake.toml")
         await CampaignService(store, cfg, clock).launch(CampaignSpec.from_scenario(earthquake))
         snd = senders(clock)
-        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        await Dispatcher(store, snd, cfg, clock).burst()
         assert snd["sms"].households() == [ids["both"]]
         assert snd["voice"].households() == [ids["land"]]
 
@@ -99,12 +101,12 @@ async def test_a_mobile_added_after_the_landline_gets_the_sms_not_a_call(tmp_pat
 async def test_permanent_push_error_falls_back_to_sms_then_voice(tmp_path: Path, reason: Reason) -> None:
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         ids = await seed(store, [H("a", "wm"), H("b", "w")])
         c = await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock, webpush={subscription(1): [PermanentSendError(reason)]},
                       sms={e164_mobile(1): [PermanentSendError(Reason.NOT_MOBILE)]})
-        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        await Dispatcher(store, snd, cfg, clock).burst()
         assert snd["webpush"].households() == [ids["b"]]
         assert snd["sms"].households() == []
         assert snd["voice"].households() == [ids["a"]]
@@ -124,13 +126,13 @@ async def test_a_dead_contact_is_marked_and_all_failed_means_unreachable(
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
     letter = {"sms": "m", "telegram": "t", "webpush": "w"}[channel]
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         ids = await seed(store, [H("a", letter)])
         svc = CampaignService(store, cfg, clock)
         c = await svc.launch(spec())
         script: dict[str, list[SendError]] = {address: [PermanentSendError(reason, contact_dead=True)]}
         snd = senders(clock, **{channel: script})
-        await Dispatcher(store.campaigns, snd, cfg, clock, contacts=store.roster).burst()
+        await Dispatcher(store, snd, cfg, clock, contacts=store.roster).burst()
         # the same dead number is not called either
         assert all(not s.sent for s in snd.values())
         household = await store.roster.get_household(ids["a"])
@@ -142,11 +144,11 @@ async def test_a_dead_contact_is_marked_and_all_failed_means_unreachable(
 async def test_transient_errors_are_retried_inline(tmp_path: Path, reason: Reason) -> None:
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         ids = await seed(store, [H("a", "m")])
         c = await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock, sms={e164_mobile(1): [RetryableSendError(reason), RetryableSendError(reason)]})
-        await run_with_clock(clock, Dispatcher(store.campaigns, snd, cfg, clock).burst())
+        await run_with_clock(clock, Dispatcher(store, snd, cfg, clock).burst())
         assert snd["sms"].households() == [ids["a"]]
         assert len(snd["sms"].attempts) == 3
         counts = await store.campaigns.delivery_counts(c.id)
@@ -156,11 +158,11 @@ async def test_transient_errors_are_retried_inline(tmp_path: Path, reason: Reaso
 async def test_retry_after_is_honoured_and_pauses_the_whole_lane(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path, SAFETYNET_CHANNELS_SMS_CONCURRENCY="4")
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         await seed(store, [H(f"k{i}", "m") for i in range(1, 9)])
         await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock, sms={e164_mobile(1): [RetryableSendError(Reason.RATE_LIMITED, retry_after=3.0)]})
-        disp = Dispatcher(store.campaigns, snd, cfg, clock)
+        disp = Dispatcher(store, snd, cfg, clock)
         await run_with_clock(clock, disp.burst(), step=0.1)
         attempts = snd["sms"].attempts
         first_429 = next(t for a, t in attempts if a == e164_mobile(1))
@@ -178,28 +180,28 @@ async def test_a_long_retry_goes_back_to_the_outbox_and_survives(tmp_path: Path)
         ids = await seed(store, [H("a", "m")])
         c = await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock, sms={e164_mobile(1): [RetryableSendError(Reason.RATE_LIMITED, retry_after=120)]})
-        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        await Dispatcher(store, snd, cfg, clock).burst()
         assert snd["sms"].sent == []
-        due_at = await store.campaigns.outbox.next_due_at([c.id])
+        due_at = await store.outbox.next_due_at([c.id])
         assert due_at is not None and due_at >= clock.now() + 120
-        assert await store.campaigns.outbox.due_count([c.id]) == 0
+        assert await store.outbox.due_count([c.id]) == 0
     # a new process (new dispatcher, new store) after the wait sends it
     await clock.advance(135)  # Retry-After plus at most 10 % jitter
     async with opened(cfg, clock) as store:
         snd2 = senders(clock)
-        await Dispatcher(store.campaigns, snd2, cfg, clock).burst()
+        await Dispatcher(store, snd2, cfg, clock).burst()
         assert snd2["sms"].households() == [ids["a"]]
 
 
 async def test_households_that_answered_are_skipped(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         ids = await seed(store, [H("a", "w"), H("b", "w")])
         c = await CampaignService(store, cfg, clock).launch(spec())
         await answer(store, c.id, ids["a"], "safe")
         snd = senders(clock)
-        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        await Dispatcher(store, snd, cfg, clock).burst()
         assert snd["webpush"].households() == [ids["b"]]
         assert (await store.campaigns.delivery_counts(c.id))[(0, "webpush", "skipped")] == 1
 
@@ -207,17 +209,17 @@ async def test_households_that_answered_are_skipped(tmp_path: Path) -> None:
 async def test_a_real_event_pauses_drills_until_it_closes(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         await seed(store, [H("a", "w"), H("b", "m")])
         svc = CampaignService(store, cfg, clock)
         drill = await svc.launch(spec())
         real = await svc.launch(spec(CampaignKind.REAL))
         snd = senders(clock)
-        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        await Dispatcher(store, snd, cfg, clock).burst()
         assert {m.campaign_id for s in snd.values() for m in s.sent} == {real.id}
-        assert await store.campaigns.outbox.due_count([drill.id]) == 2
+        assert await store.outbox.due_count([drill.id]) == 2
         await svc.close(real.id)
-        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        await Dispatcher(store, snd, cfg, clock).burst()
         drill_msgs = [m for s in snd.values() for m in s.sent if m.campaign_id == drill.id]
         assert len(drill_msgs) == 2 and all(m.text.startswith("【訓練】") for m in drill_msgs)
 
@@ -225,7 +227,7 @@ async def test_a_real_event_pauses_drills_until_it_closes(tmp_path: Path) -> Non
 async def test_a_closed_campaign_never_reopens(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         await seed(store, [H("a", "w")])
         svc = CampaignService(store, cfg, clock)
         c = await svc.launch(spec())
@@ -236,7 +238,7 @@ async def test_a_closed_campaign_never_reopens(tmp_path: Path) -> None:
         assert not await store.campaigns.begin_running(c.id, clock.now())
         assert (await svc.get(c.id)).state == "closed"
         snd = senders(clock)
-        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        await Dispatcher(store, snd, cfg, clock).burst()
         assert all(not s.sent for s in snd.values())
         assert (await store.campaigns.delivery_counts(c.id))[(0, "webpush", "skipped")] == 1
 
@@ -259,34 +261,34 @@ class HeldSender(ScriptedSender):
 async def test_graceful_stop_finishes_sends_in_flight_and_releases_held_claims(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path, SAFETYNET_CHANNELS_SMS_CONCURRENCY="1")
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         await seed(store, [H(f"k{i}", "m") for i in range(1, 6)])
         c = await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock)
         held = HeldSender()
         snd["sms"] = held
-        disp = Dispatcher(store.campaigns, snd, cfg, clock)
+        disp = Dispatcher(store, snd, cfg, clock)
         task = asyncio.create_task(disp.run())
         await held.in_flight.wait()  # one sent, one in flight, three held by the lane
         disp.stop()
         held.release.set()
         await task
         assert len(held.sent) == 2
-        assert await store.campaigns.outbox.claimed_count() == 0
-        assert await store.campaigns.outbox.due_count([c.id]) == 3
+        assert await store.outbox.claimed_count() == 0
+        assert await store.outbox.due_count([c.id]) == 3
         assert (await store.campaigns.delivery_counts(c.id))[(0, "sms", "sent")] == 2
 
 
 async def test_provider_callbacks_keep_the_best_state_and_undelivered_falls_back(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         ids = await seed(store, [H("a", "m"), H("b", "m")])
         c = await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock)
-        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        await Dispatcher(store, snd, cfg, clock).burst()
         pid = {m.household_id: f"sms-{m.delivery_id}" for m in snd["sms"].sent}
-        outbox = store.campaigns.outbox
+        outbox = store.outbox
         assert await outbox.record_provider_status(pid[ids["a"]], "delivered")
         assert await outbox.record_provider_status(pid[ids["a"]], "sent")  # late and out of order: ignored
         assert await outbox.record_provider_status(pid[ids["b"]], "undelivered", 30003)
@@ -294,7 +296,7 @@ async def test_provider_callbacks_keep_the_best_state_and_undelivered_falls_back
         counts = await store.campaigns.delivery_counts(c.id)
         assert counts[(0, "sms", "delivered")] == 1 and counts[(0, "sms", "undelivered")] == 1
         # the phone that could not get the SMS is called instead
-        await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+        await Dispatcher(store, snd, cfg, clock).burst()
         assert snd["voice"].households() == [ids["b"]]
 
 
@@ -313,6 +315,7 @@ class ReleasingClock(FakeClock):
         await super().sleep(seconds)
 
 
+@pytest.mark.slow  # SQLite's busy timeout (5 s) passes before the lock is reported
 async def test_a_locked_database_does_not_end_the_dispatcher(tmp_path: Path) -> None:
     import sqlite3
 
@@ -326,10 +329,29 @@ async def test_a_locked_database_does_not_end_the_dispatcher(tmp_path: Path) -> 
         try:
             holder[0].execute("BEGIN IMMEDIATE")  # another process holds the write lock past the busy timeout
             snd = senders(clock)
-            task = asyncio.create_task(Dispatcher(store.campaigns, snd, cfg, clock).burst())
+            task = asyncio.create_task(Dispatcher(store, snd, cfg, clock).burst())
             await clock.retry_wait.wait()  # the dispatcher met the lock, logged it, and waits to try again
             await clock.advance(STORE_RETRY_SECONDS)
             await task
         finally:
             holder[0].close()
         assert snd["webpush"].households() == [ids["a"]]
+
+
+async def test_a_store_that_cannot_write_does_not_end_the_dispatcher(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path)
+    mend: list[Callable[[], None]] = []
+    clock = ReleasingClock(lambda: mend[0]())
+    async with in_memory(clock) as store:
+        ids = await seed(store, [H("a", "w"), H("b", "m")])
+        await CampaignService(store, cfg, clock).launch(spec())
+        store.fail_writes(OSError("disk full"))
+        mend.append(lambda: store.fail_writes(None))
+        snd = senders(clock)
+        task = asyncio.create_task(Dispatcher(store, snd, cfg, clock).burst())
+        await clock.retry_wait.wait()  # the dispatcher met the failure, logged it, and waits to try again
+        assert all(not s.sent for s in snd.values())  # nothing was sent that could not be claimed
+        await clock.advance(STORE_RETRY_SECONDS)
+        await task
+        assert snd["webpush"].households() == [ids["a"]] and snd["sms"].households() == [ids["b"]]
+        assert store.healthy

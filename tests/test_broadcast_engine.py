@@ -62,7 +62,7 @@ async def test_a_campaign_goes_out_with_web_push_from_the_worker(tmp_path: Path)
             finally:
                 await engine.stop()
             assert sorted(r.channel for r in sb.messages()) == ["sms"] * 5 + ["webpush"] * 5
-            assert await store.campaigns.outbox.claimed_count() == 0
+            assert await store.outbox.claimed_count() == 0
             assert (await svc.stats(c.id))["status"]["notified"] == 10
         finally:
             await store.close()

@@ -24,11 +24,11 @@ from safetynet.broadcast.health import (
     dispatch_status,
     read_status,
 )
-from safetynet.broadcast.model import ChannelHealth, DispatcherBeat
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.clock import FakeClock
 from safetynet.config import Config, load_config
 from safetynet.domain import CampaignKind
+from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
 from safetynet.sandbox import Sandbox
 from safetynet.store import Store, open_store
 
@@ -97,7 +97,7 @@ async def dispatching(store: Store, cfg: Config, clock: FakeClock) -> AsyncItera
     senders = build_senders(cfg)
     for s in senders.values():
         await s.start()
-    d = Dispatcher(store.campaigns, senders, cfg, clock, contacts=store.roster, channels=["sms"])
+    d = Dispatcher(store, senders, cfg, clock, contacts=store.roster, channels=["sms"])
     task = asyncio.create_task(d.run())
     try:
         yield d

@@ -1,18 +1,19 @@
-"""The escalation ladder on a controlled clock: later steps only to non-responders, then door-knock."""
+"""The escalation ladder on a controlled clock and the in-memory store: later steps only to non-responders,
+then door-knock."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
 
-from broadcast_helpers import H, answer, make_cfg, opened, seed, senders
+from broadcast_helpers import H, answer, in_memory, make_cfg, seed, senders
 
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.ladder import LadderScheduler
-from safetynet.broadcast.model import Campaign
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind, ChannelName
+from safetynet.domain.campaigns import Campaign
 
 MSG = {"ja": "安否確認です。"}
 
@@ -28,7 +29,7 @@ class Notes:
 async def test_later_steps_reach_only_non_responders_then_the_door_knock_list(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         ids = await seed(store, [H("answers", "wm"), H("silent", "wm"), H("app_only", "w"), H("landline", "l"),
                                  H("read_only", "m", association="桜町二丁目町会")])
         svc = CampaignService(store, cfg, clock)
@@ -40,7 +41,7 @@ async def test_later_steps_reach_only_non_responders_then_the_door_knock_list(tm
         async def wave() -> dict[ChannelName, list[int]]:
             for s in snd.values():
                 s.sent.clear()
-            await Dispatcher(store.campaigns, snd, cfg, clock).burst()
+            await Dispatcher(store, snd, cfg, clock).burst()
             return {ch: s.households() for ch, s in snd.items() if s.sent}
 
         first = await wave()
@@ -72,7 +73,7 @@ async def test_later_steps_reach_only_non_responders_then_the_door_knock_list(tm
 async def test_a_slow_lane_is_not_doubled_by_the_next_step(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         await seed(store, [H("a", "m"), H("b", "m")])
         c = await CampaignService(store, cfg, clock).launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), MSG))
         await clock.advance(600)  # step 0's SMS never went out (nobody dispatched)
@@ -85,11 +86,11 @@ async def test_a_slow_lane_is_not_doubled_by_the_next_step(tmp_path: Path) -> No
 async def test_a_drills_ladder_waits_while_a_real_event_runs(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         await seed(store, [H("a", "wm")])
         svc = CampaignService(store, cfg, clock)
         drill = await svc.launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), MSG))
-        await Dispatcher(store.campaigns, senders(clock), cfg, clock).burst()
+        await Dispatcher(store, senders(clock), cfg, clock).burst()
         ladder = LadderScheduler(store.campaigns, clock)
         await clock.advance(300)
         real = await svc.launch(CampaignSpec("地震", CampaignKind.REAL, ("city",), MSG))

@@ -8,7 +8,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from safetynet.store.db import _migrate, _migrations
+from safetynet.store.sqlite.db import _migrate, _migrations
 
 
 async def test_rebuilt_tables_keep_their_rows_and_their_rules(tmp_path: Path) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from safetynet.broadcast.model import DEFAULT_LADDER
 from safetynet.broadcast.preview import PreviewCounter
+from safetynet.channels import registry
 from safetynet.config import load_config
-from safetynet.roster.model import Contact, TargetHousehold
+from safetynet.domain.roster import Contact, TargetHousehold
 
 CFG = load_config(None, env={"SAFETYNET_CHANNELS_SMS_MAX_PER_SECOND": "10", "SAFETYNET_CHANNELS_VOICE_MAX_PER_SECOND": "1",
                              "SAFETYNET_CHANNELS_SMS_PRICE_PER_SEGMENT_JPY": "8",
@@ -18,7 +18,7 @@ def hh(i: int, *kinds: str, vulnerable: bool = False) -> TargetHousehold:
 
 
 def test_sms_time_and_cost_are_what_the_limits_and_prices_imply() -> None:
-    counter = PreviewCounter(CFG, DEFAULT_LADDER, {"ja": "訓練", "en": "Drill: are you safe?"}, drill=True)
+    counter = PreviewCounter(CFG, registry.default_ladder(), {"ja": "訓練", "en": "Drill: are you safe?"}, drill=True)
     counter.add(hh(i, "mobile") for i in range(12_400))
     counter.add([hh(20_000, "webpush", vulnerable=True), hh(20_001)])
     p = counter.result()

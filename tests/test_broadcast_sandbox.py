@@ -69,13 +69,13 @@ async def dispatch(store: Store, cfg: Config, clock: Clock, policy: RetryPolicy 
     report = DispatchReport()
     try:
         while True:
-            part = await Dispatcher(store.campaigns, senders, cfg, clock, contacts=store.roster, policy=policy).burst()
+            part = await Dispatcher(store, senders, cfg, clock, contacts=store.roster, policy=policy).burst()
             for name, stats in part.lanes.items():
                 if name in report.lanes:
                     _add(report.lanes[name], stats)
                 else:
                     report.lanes[name] = stats
-            nxt = await store.campaigns.outbox.next_due_at([c.id for c in await store.campaigns.running()])
+            nxt = await store.outbox.next_due_at([c.id for c in await store.campaigns.running()])
             if nxt is None:
                 return report
             await clock.sleep(nxt - clock.now() + 0.01)

@@ -35,11 +35,11 @@ from reliability_helpers import (
 from replies_fixtures import free_port
 
 from safetynet.broadcast.dispatcher import Dispatcher
-from safetynet.broadcast.model import LadderStep
 from safetynet.broadcast.service import CampaignSpec
 from safetynet.clock import FakeClock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind
+from safetynet.domain.campaigns import LadderStep
 from safetynet.sandbox import Sandbox
 from safetynet.sandbox.app import build_app
 from safetynet.store import store_session
@@ -152,7 +152,7 @@ async def restart_and_finish(cfg: Config, clock: FakeClock, sb: Sandbox, campaig
         await start_system(stack, cfg, clock)
         await run_with_clock(clock, sb.wait_for(HOUSEHOLDS + resent, timeout_seconds=30), step=1.0)
     async with store_session(cfg, FakeClock()) as store:
-        assert await store.campaigns.outbox.claimed_count() == 0
+        assert await store.outbox.claimed_count() == 0
         counts = await store.campaigns.delivery_counts(campaign_id)
         statuses = await store.campaigns.household_statuses(campaign_id)
     sent = sum(n for (_, _, state), n in counts.items() if state == "sent")
@@ -174,7 +174,7 @@ async def test_stop_ends_retry_waits_at_once_and_loses_nothing(tmp_path: Path, f
         # Every worker failed its first attempt and sleeps before the next (backoff or Retry-After);
         # the lane holds the rest of the campaign.
         await until_retry_waits(d, CONCURRENCY)
-        assert await system.store.campaigns.outbox.claimed_count() == HOUSEHOLDS
+        assert await system.store.outbox.claimed_count() == HOUSEHOLDS
 
         await asyncio.wait_for(stack.aclose(), STOP_BOUND_SECONDS)
 

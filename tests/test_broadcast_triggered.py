@@ -1,4 +1,4 @@
-"""Campaigns asked for by triggers: the broadcast side of triggers.port.CampaignPort."""
+"""Campaigns asked for by triggers (the broadcast side of triggers.port.CampaignPort), on the in-memory store."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from broadcast_helpers import H, make_cfg, opened, seed
+from broadcast_helpers import H, in_memory, make_cfg, seed
 
 from safetynet.broadcast.service import CampaignService
+from safetynet.channels import registry
 from safetynet.clock import FakeClock
 from safetynet.triggers.port import CampaignPort, CampaignRequest
 
@@ -25,7 +26,7 @@ def request(start: bool = False, key: str = "trigger:jma:1", scenario: str = "dr
 async def test_a_proposal_is_a_draft_created_once_and_can_be_withdrawn(tmp_path: Path) -> None:
     cfg = dataclasses.replace(make_cfg(tmp_path), base_dir=str(REPO))
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         await seed(store, [H("a", "w")])
         port: CampaignPort = CampaignService(store, cfg, clock)
         first = await port.create_campaign(request())
@@ -42,7 +43,7 @@ async def test_a_proposal_is_a_draft_created_once_and_can_be_withdrawn(tmp_path:
 async def test_a_started_trigger_campaign_is_not_cancelled_as_a_proposal(tmp_path: Path) -> None:
     cfg = dataclasses.replace(make_cfg(tmp_path), base_dir=str(REPO))
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         await seed(store, [H("a", "w")])
         svc = CampaignService(store, cfg, clock)
         cid = await svc.create_campaign(request(start=True, key="k2", scenario="drills/missing.toml"))
@@ -56,7 +57,7 @@ async def test_a_real_event_created_but_not_started_before_a_crash_is_started_wh
         tmp_path: Path) -> None:
     cfg = dataclasses.replace(make_cfg(tmp_path), base_dir=str(REPO))
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         await seed(store, [H("a", "w")])
         svc = CampaignService(store, cfg, clock)
         # what a process killed between "create" and "start" leaves behind
@@ -75,12 +76,12 @@ async def test_a_draft_whose_association_left_the_roster_refuses_to_start(tmp_pa
 
     cfg = dataclasses.replace(make_cfg(tmp_path), base_dir=str(REPO))
     clock = FakeClock()
-    async with opened(cfg, clock) as store:
+    async with in_memory(clock) as store:
         await seed(store, [H("a", "w")])
         svc = CampaignService(store, cfg, clock)
         # a draft over an association the roster no longer has (renamed by a later import)
         draft = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["association:消えた町会"],
-                                             messages={"ja": "x"})
+                                             messages={"ja": "x"}, ladder=registry.default_ladder())
         with pytest.raises(CampaignError, match="消えた町会"):
             await svc.start(draft.id)
         assert (await svc.get(draft.id)).state == "draft"

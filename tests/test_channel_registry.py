@@ -17,10 +17,12 @@ from replies_fixtures import running_app
 from safetynet.channels import registry
 from safetynet.channels.base import ChannelSettings, InboundPort, ProviderSettings, WebhookRoute
 from safetynet.channels.fakes import ChannelFake, SimulatedResident
-from safetynet.channels.spec import ENROL_METHODS, MESSAGE_LAYOUTS, ChannelSpec, load
+from safetynet.channels.spec import ENROL_METHODS, ENROL_ROLES, MESSAGE_LAYOUTS, ChannelSpec, load
 from safetynet.clock import FakeClock
 from safetynet.config import channel_context, load_config
-from safetynet.replies.words import channel_label, channel_word
+from safetynet.domain.campaigns import LadderStep
+from safetynet.i18n import catalog
+from safetynet.replies.words import channel_label, kind_label
 
 SPECS = {s.name: s for s in registry.SPECS}
 
@@ -42,11 +44,14 @@ def test_every_spec_is_complete(spec: ChannelSpec, tmp_path: Path) -> None:
     # contact kinds: what it sends to is declared by some channel; its roster columns are its own kinds
     assert spec.sends_to and all(k in registry.kinds() for k in spec.sends_to)
     assert {c.kind for c in spec.roster_columns} <= {k.name for k in spec.kinds}
-    # its words: a label, and a label for each kind it declares, in Japanese and English
+    # its words, in the catalogs (Japanese, and English for the pages' switch): a label, a label for
+    # each kind it declares, and every text of its enrolment section
+    keys = [spec.label_key, *(k.label_key for k in spec.kinds)]
+    if spec.enrolment is not None:
+        keys += [spec.enrolment.key(spec.name, role) for role in ENROL_ROLES[spec.enrolment.method]]
     for lang in ("ja", "en"):
-        assert channel_label(spec, lang)
-        for k in spec.kinds:
-            assert channel_word(spec, lang, k.label)
+        assert [k for k in keys if k not in catalog(lang)] == [], f"{spec.name}: texts missing in {lang}"
+    assert channel_label(spec, "en") and kind_label(spec.kinds[0].name if spec.kinds else spec.sends_to[0], "ja")
     # webhooks: routes that resolve, under /hooks/
     if spec.webhooks is not None:
         routes = load(spec.webhooks)(channel_context(cfg, spec.name), _NoInbound(), None)
@@ -91,10 +96,16 @@ def test_names_kinds_and_secrets_are_declared_once() -> None:
 
 
 def test_the_default_ladder_is_the_free_channels_then_each_priced_one_then_the_door_knock() -> None:
-    steps = registry.default_ladder_steps()
-    assert steps[0] == (0.0, registry.free(), ("sms", "voice"), False)
-    assert [s[1] for s in steps[1:-1]] == [("sms",), ("voice",)]
-    assert steps[-1][3] and steps[-1][0] > steps[-2][0]
+    steps = registry.default_ladder()
+    assert steps[0] == LadderStep(0.0, registry.free(), ("sms", "voice"))
+    assert [s.channels for s in steps[1:-1]] == [("sms",), ("voice",)]
+    assert steps[-1].door_knock and steps[-1].after_seconds > steps[-2].after_seconds
+
+
+def test_the_routes_are_the_kinds_channels_and_the_free_channels() -> None:
+    routes = registry.routes()
+    assert routes.of_kind["mobile"] == ("sms", "voice") and routes.of_kind["landline"] == ("voice",)
+    assert routes.preferred == frozenset(registry.free()) == {"webpush", "telegram"}
 
 
 def test_the_registry_and_every_spec_import_no_provider_library() -> None:

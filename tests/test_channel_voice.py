@@ -37,7 +37,7 @@ def test_gather_twiml_in_english_with_drill_notice_and_retry_flag() -> None:
     g = _gather(voice_twiml.gather_twiml("https://pub.example", "t", "en", drill=True, retry=True))
     assert g.get("action") == "https://pub.example/hooks/twilio/voice?t=t&retry=1"
     texts = [s.text for s in g.findall("Say")]
-    assert texts[0] == "This is a drill." and texts.count(voice_twiml.PROMPT["en"]) == 2
+    assert texts[0] == "This is a drill." and texts.count("This is a safety check. If you are safe, press 1. If you need help, press 2.") == 2
     assert {s.get("language") for s in g.findall("Say")} == {"en-US"}
 
 

@@ -103,3 +103,50 @@ def test_a_table_of_numbers_reads_from_the_file_and_the_environment() -> None:
                           ("docomo.ne.jp", True), ("docomo.ne.jp=fast", True)):
         with pytest.raises(ConfigError, match=key):
             _coerce(key, tp, bad, from_env=from_env)
+def test_store_url_picks_sqlite_and_its_file(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, '[store]\nurl = "sqlite:///data/y.db"\npath = "ignored.db"\n'), env={})
+    assert cfg.db_path == tmp_path / "data" / "y.db"  # relative to the config file's folder, like `path`
+    absolute = tmp_path / "abs" / "z.db"
+    cfg = load_config(write(tmp_path, ""), env={"SAFETYNET_STORE_URL": f"sqlite:///{absolute}"})
+    assert cfg.db_path == absolute
+    assert load_config(write(tmp_path, '[store]\nurl = ""\npath = "p.db"\n'), env={}).db_path == tmp_path / "p.db"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql://sn:s3cret-pw@db.example/sn", "got a postgresql:// URL"),
+        ("mysql+pymysql://u:s3cret-pw@h/db", "got a mysql+pymysql:// URL"),
+        ("var/safetynet.db", "got that value"),
+        ("sqlite://relative.db", "must be empty or sqlite:///PATH"),
+        ("sqlite:///", "needs a file path"),
+    ],
+)
+def test_store_url_other_than_sqlite_is_refused_without_echoing_it(tmp_path: Path, url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=r"store\.url") as e:
+        load_config(write(tmp_path, f'[store]\nurl = "{url}"\n'), env={})
+    assert message in str(e.value)
+    assert "s3cret" not in str(e.value)
+
+
+def _entries(folder: Path) -> list[Path]:
+    return list(folder.iterdir())
+
+
+async def test_open_store_refuses_a_store_it_has_no_adapter_for(tmp_path: Path) -> None:
+    from safetynet.config import Config, StoreConfig
+    from safetynet.store import open_store
+
+    cfg = Config(store=StoreConfig(url="postgresql://sn@localhost/sn"), base_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match="postgresql"):
+        await open_store(cfg)
+    assert _entries(tmp_path) == []  # nothing was created on the way
+
+
+def test_cli_refuses_an_unsupported_store_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from safetynet.cli import main
+
+    cfg = write(tmp_path, '[store]\nurl = "postgresql://sn:pw@localhost/sn"\n')
+    assert main(["roster", "export", str(tmp_path / "out.csv"), "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: config: store.url") and ":pw@" not in err

@@ -16,9 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from roster_helpers import household
 
-from safetynet.broadcast.model import StepPlan
 from safetynet.clock import FakeClock
 from safetynet.csvout import FORMULA_START, csv_text, guard_cell, unguard_cell
+from safetynet.domain.campaigns import StepPlan
 from safetynet.roster import commands
 from safetynet.stats.report import report_cli
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from dashboard_fixtures import ASSOC_A, ASSOC_B, DIST_S, World, client, login, start_campaign, world
 
-from safetynet.broadcast.model import ChannelHealth, DispatcherBeat
 from safetynet.broadcast.service import CampaignService
+from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
 from safetynet.triggers.port import CampaignRequest
 from safetynet.web.dash_shell import when
 

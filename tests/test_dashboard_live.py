@@ -16,7 +16,6 @@ from dashboard_fixtures import ASSOC_A, ASSOC_B, World, client, start_campaign, 
 from safetynet.clock import FakeClock
 from safetynet.stats import live
 from safetynet.stats.live import LiveHub
-from safetynet.store.dashboard import DashboardReads
 from safetynet.web.app import create_app
 from safetynet.web.dash_sse import HUB
 
@@ -176,7 +175,7 @@ async def test_streams_refuse_anyone_outside_the_campaign_or_association(tmp_pat
 async def test_one_poll_serves_many_subscribers_and_drops_the_slow(tmp_path: Path) -> None:
     clock = FakeClock()
     async with world(tmp_path, clock=clock, serve=False) as w:
-        hub = LiveHub(DashboardReads(w.store.db), clock, queue_size=2)
+        hub = LiveHub(w.store.dashboard, clock, queue_size=2)
         aid = w.assoc_ids[ASSOC_A]
         subs = [await hub.subscribe(w.campaign_id, frozenset({aid}) if i % 2 else None) for i in range(200)]
         assert hub.subscribers == 200 and len(hub._pollers) == 1

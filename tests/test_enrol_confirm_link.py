@@ -12,19 +12,29 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from replies_fixtures import enrolment_code, running_app
 
+from safetynet import i18n
 from safetynet.channels import registry
 from safetynet.channels.spec import ENROL_CONFIRM_LINK, Enrolment
-from safetynet.domain_phones import to_e164
+from safetynet.domain.phones import to_e164
 from safetynet.replies.enrol import ChannelRefused, EnrolledHousehold, confirm_link
 from safetynet.replies.enrol import Enrolment as Enrolling
 from safetynet.web.enrol_views import confirm_link_page
 
-# The SMS channel as if it confirmed addresses by a link (as email will), with its own words.
+# The SMS channel as if it confirmed addresses by a link (as email will), with words of its own: a
+# channel's words are catalog keys its spec names (the catalogs get them for the test only).
 LINKED = dataclasses.replace(
     registry.spec("sms"),
-    enrolment=Enrolment(ENROL_CONFIRM_LINK, "mobile", parse=to_e164, words={"title": "enrol_sms_title"}),
-    texts={"ja": {"enrol_sms_message": "登録の確認: {link}", "enrol_sms_confirm": "この番号で受け取る"}},
+    enrolment=Enrolment(ENROL_CONFIRM_LINK, "mobile", parse=to_e164,
+                        words={"title": "enrol.sms.title", "message": "test.linked.message",
+                               "confirm": "test.linked.confirm"}),
 )
+WORDS = {"test.linked.message": "登録の確認: {link}", "test.linked.confirm": "この番号で受け取る"}
+
+
+@pytest.fixture(autouse=True)
+def linked_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, text in WORDS.items():
+        monkeypatch.setitem(i18n._TEXTS["ja"], key, text)
 
 
 async def test_a_link_sent_over_the_channel_confirms_the_address_once(tmp_path: Path) -> None:

@@ -38,8 +38,8 @@ from roster_helpers import household
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.ladder import LadderScheduler, step_due_at
 from safetynet.config import load_config
+from safetynet.domain.roster import HouseholdRecord
 from safetynet.replies.notify import StaffNotifier
-from safetynet.roster.model import HouseholdRecord
 from safetynet.sandbox import Sandbox
 from safetynet.sandbox.app import build_app
 from safetynet.system import System, running_system
@@ -180,13 +180,13 @@ class FaultWorld:
         notifier = StaffNotifier(store, self.system.cfg, self.system.services.senders, self.clock)
         ladder = LadderScheduler(store.campaigns, self.clock, notifier=notifier)
         for rounds in range(1, 60):
-            await Dispatcher(store.campaigns, self.system.services.senders, self.system.cfg, self.clock,
+            await Dispatcher(store, self.system.services.senders, self.system.cfg, self.clock,
                              contacts=store.roster).burst()
             if between is not None and rounds == 1:
                 await between()
             await ladder.tick()
             progress = await store.campaigns.ladder_progress(campaign_id)
-            due = await store.campaigns.outbox.next_due_at([campaign_id])
+            due = await store.outbox.next_due_at([campaign_id])
             campaign = await store.campaigns.get(campaign_id)
             assert campaign is not None
             nxt = [] if due is None else [due]

@@ -18,6 +18,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 from replies_fixtures import Env, running_app
+from sqlite_helpers import sqlite_db
 from structlog.testing import capture_logs
 
 from safetynet.channels.telegram.updates import callback_data, webhook_secret
@@ -26,7 +27,7 @@ KEYS = ("A-001", "A-002", "A-003", "B-001")
 
 
 def writer(env: Env) -> aiosqlite.Connection:
-    conn: aiosqlite.Connection = env.store.db._writer  # the one writing connection (fault injection only)
+    conn: aiosqlite.Connection = sqlite_db(env.store)._writer  # the one writing connection (fault injection only)
     return conn
 
 

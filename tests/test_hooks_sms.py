@@ -107,6 +107,14 @@ async def test_phone_without_running_campaign(tmp_path: Path) -> None:
         assert await env.history("A-002") == []
 
 
+async def test_a_sender_that_is_no_phone_number_is_answered_not_a_500(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        for i, sender in enumerate(("+", "+81+9011110002", "090+1111")):
+            status, body = await post_twilio(env, "/hooks/twilio/sms", _inbound(env, f"SMbad{i}", sender, "1"))
+            assert status == 200 and "<Response>" in body, (sender, status, body)
+        assert await env.history("A-002") == []
+
+
 async def test_answer_goes_to_the_latest_running_campaign(tmp_path: Path) -> None:
     from replies_fixtures import start_campaign
 

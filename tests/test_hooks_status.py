@@ -27,7 +27,7 @@ async def test_status_callbacks_update_delivery_state(tmp_path: Path) -> None:
         # A-002's mobile is out of service: its household is called on the landline instead (a call to
         # play a callback for; every other household is texted)
         env.sandbox.faults.update({"dead": ["+819011110002"]})
-        await Dispatcher(env.store.campaigns, env.senders, env.cfg, env.clock, contacts=env.store.roster).burst()
+        await Dispatcher(env.store, env.senders, env.cfg, env.clock, contacts=env.store.roster).burst()
         sent = env.sandbox.messages("sms")
         assert sent and (await _sms_states(env)).get("sent") == len(sent)
         sid = sent[0].provider_id

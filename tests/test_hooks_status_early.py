@@ -13,7 +13,7 @@ from replies_fixtures import Env, post_twilio, running_app
 
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.channels.base import ChannelSender, OutboundMessage, SendResult
-from safetynet.store.outbox import EARLY_STATUS_HOLD_SECONDS
+from safetynet.store.rules import EARLY_STATUS_HOLD_SECONDS
 
 
 async def _callback(env: Env, params: dict[str, str], token: str | None = None) -> int:
@@ -44,7 +44,7 @@ class CallbackFirst:
             if state == "undelivered":
                 params["ErrorCode"] = "30003"
             assert await _callback(self.env, params) == 204
-        assert await self.env.store.campaigns.outbox.claimed_count() > 0  # the send is not recorded yet
+        assert await self.env.store.outbox.claimed_count() > 0  # the send is not recorded yet
         return result
 
 
@@ -58,7 +58,7 @@ async def _states(env: Env, channel: str) -> dict[str, int]:
 
 
 def _dispatcher(env: Env, sms: ChannelSender) -> Dispatcher:
-    return Dispatcher(env.store.campaigns, {**env.senders, "sms": sms}, env.cfg, env.clock,
+    return Dispatcher(env.store, {**env.senders, "sms": sms}, env.cfg, env.clock,
                       contacts=env.store.roster)
 
 
@@ -82,7 +82,7 @@ async def test_callbacks_before_the_send_is_recorded_are_applied(tmp_path: Path)
         calls = [c.address for c in env.sandbox.messages("voice")]
         assert calls.count(shared) == 2, calls
         # applied callbacks are not kept: nothing is left to apply to a later send
-        assert await env.store.campaigns.outbox.held_status_count() == 0
+        assert await env.store.outbox.held_status_count() == 0
 
 
 async def test_a_held_callback_expires(tmp_path: Path) -> None:

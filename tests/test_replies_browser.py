@@ -9,7 +9,6 @@ from playwright.async_api import async_playwright
 from replies_fixtures import running_app
 
 from safetynet.stats.document import build_stats
-from safetynet.store.stats import StatsReads
 
 pytestmark = [pytest.mark.browser]
 
@@ -21,7 +20,7 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 async def _stats(env: object) -> dict[str, object]:
     store = env.store  # type: ignore[attr-defined]
-    reads = StatsReads(store.db)
+    reads = store.stats
     campaign = {"id": env.campaign_id, "kind": "drill", "state": "running"}  # type: ignore[attr-defined]
     return build_stats(campaign, await reads.counts(env.campaign_id), await reads.minutes(env.campaign_id),  # type: ignore[attr-defined]
                        await reads.associations())

@@ -1,4 +1,4 @@
-"""The intake and its store without HTTP: group commit, dedupe inside one batch, follow-ups, scopes."""
+"""The intake and the in-memory store, without HTTP: concurrent answers, dedupe, follow-ups, scopes."""
 
 from __future__ import annotations
 
@@ -6,14 +6,12 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from replies_fixtures import ASSOC_A, running_app
+from replies_fixtures import ASSOC_A, intake_only
 
 from safetynet.auth import Viewer
 from safetynet.domain import Role, Scope, Status
+from safetynet.domain.replies import ReplyDetails, ReplyEvent
 from safetynet.replies.intake import NotFound, ReplyError, UnknownToken
-from safetynet.replies.model import ReplyDetails
-from safetynet.store.replies import ReplyEvent
-from safetynet.store.stats import StatsReads
 
 
 class Recorder:
@@ -26,8 +24,8 @@ class Recorder:
         self.calls.append((campaign_id, household_id, follow_up))
 
 
-async def test_concurrent_answers_share_commits_and_all_are_stored(tmp_path: Path) -> None:
-    async with running_app(tmp_path) as env:
+async def test_concurrent_answers_are_all_stored_and_heard_once(tmp_path: Path) -> None:
+    async with intake_only(tmp_path) as env:
         events: list[ReplyEvent] = []
         env.store.replies.add_listener(events.append)
         keys = ["A-001", "A-002", "A-003", "A-004", "B-001"]
@@ -37,14 +35,14 @@ async def test_concurrent_answers_share_commits_and_all_are_stored(tmp_path: Pat
         assert sum(r.recorded for r in results) == 100
         assert await env.store.replies.count_replies(env.campaign_id, ("safe",)) == 100
         counts: dict[str, int] = {}
-        for c in await StatsReads(env.store.db).counts(env.campaign_id):
+        for c in await env.store.stats.counts(env.campaign_id):
             counts[c.status] = counts.get(c.status, 0) + c.n
         assert counts == {"safe": 5}
         assert sum(len(e.transitions) for e in events) == 5  # one transition a household, after commit
 
 
 async def test_same_key_twice_in_one_batch_is_stored_once(tmp_path: Path) -> None:
-    async with running_app(tmp_path) as env:
+    async with intake_only(tmp_path) as env:
         token = env.token("A-001")
         first, second = await asyncio.gather(
             env.intake.answer(token, "safe", "web", "same-key"), env.intake.answer(token, "safe", "web", "same-key"))
@@ -52,8 +50,31 @@ async def test_same_key_twice_in_one_batch_is_stored_once(tmp_path: Path) -> Non
         assert await env.history("A-001") == ["safe"]
 
 
+async def test_concurrent_answers_share_sqlite_commits(tmp_path: Path) -> None:
+    async with intake_only(tmp_path, sqlite=True) as env:
+        keys = ["A-001", "A-002", "A-003", "A-004", "B-001"]
+        results = await asyncio.gather(*(
+            env.intake.answer(env.token(k), Status.SAFE, "web", f"c-{k}-{n}") for k in keys for n in range(20)
+        ))
+        assert sum(r.recorded for r in results) == 100
+        assert await env.store.replies.count_replies(env.campaign_id, ("safe",)) == 100
+        counters = env.store.replies.counters()
+        assert counters["writes"] == 100 and counters["write_batches"] < 10  # one commit serves many answers
+        assert counters["lookups"] == 5 and counters["lookup_batches"] < 5  # as do the token lookups
+
+
+async def test_same_key_twice_in_one_sqlite_batch_is_stored_once(tmp_path: Path) -> None:
+    async with intake_only(tmp_path, sqlite=True) as env:
+        token = env.token("A-001")
+        first, second = await asyncio.gather(
+            env.intake.answer(token, "safe", "web", "same-key"), env.intake.answer(token, "safe", "web", "same-key"))
+        assert sorted([first.recorded, second.recorded]) == [False, True]
+        assert env.store.replies.counters()["write_batches"] == 1
+        assert await env.history("A-001") == ["safe"]
+
+
 async def test_read_never_downgrades_and_answers_must_be_answers(tmp_path: Path) -> None:
-    async with running_app(tmp_path) as env:
+    async with intake_only(tmp_path) as env:
         await env.intake.answer(env.token("A-001"), "safe", "web", "k1")
         result = await env.intake.read(env.token("A-001"), "web")
         assert not result.recorded and await env.status("A-001") == Status.SAFE
@@ -64,7 +85,7 @@ async def test_read_never_downgrades_and_answers_must_be_answers(tmp_path: Path)
 
 
 async def test_need_help_alerts_once_and_again_for_new_details(tmp_path: Path) -> None:
-    async with running_app(tmp_path) as env:
+    async with intake_only(tmp_path) as env:
         recorder = Recorder()
         env.intake.notifier = recorder
         hh = env.hh("A-002").id
@@ -77,7 +98,7 @@ async def test_need_help_alerts_once_and_again_for_new_details(tmp_path: Path) -
 
 
 async def test_staff_actions_follow_scope_and_campaign_state(tmp_path: Path) -> None:
-    async with running_app(tmp_path) as env:
+    async with intake_only(tmp_path) as env:
         head_a = Viewer(Role.ASSOCIATION_HEAD, Scope("association", ASSOC_A), staff_id=None, login="head-a")
         with pytest.raises(NotFound):
             await env.intake.confirm_in_person(head_a, env.campaign_id, env.hh("B-001").id, "visit")

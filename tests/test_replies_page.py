@@ -10,13 +10,12 @@ from replies_fixtures import SECRET, Env, running_app
 
 from safetynet.domain import Status
 from safetynet.replies.tokens import reply_token
-from safetynet.store.stats import StatsReads
 
 
 async def _totals(env: Env) -> dict[str, int]:
     """Households per status over all associations, from the live counters."""
     out: dict[str, int] = {}
-    for c in await StatsReads(env.store.db).counts(env.campaign_id):
+    for c in await env.store.stats.counts(env.campaign_id):
         out[c.status] = out.get(c.status, 0) + c.n
     return out
 

@@ -13,7 +13,7 @@ from playwright.async_api import async_playwright
 from replies_fixtures import running_app
 
 from safetynet.domain import Status
-from safetynet.store.replies import ReplyEvent
+from safetynet.domain.replies import ReplyEvent
 
 pytestmark = [pytest.mark.browser]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from roster_helpers import EN, JA, csv_bytes, household, row
 
+from safetynet.domain.roster import HouseholdRecord
 from safetynet.roster.csvio import COLUMNS, RosterWriteError, parse_bytes, read_roster, write_roster
 from safetynet.roster.generate import generate_roster
-from safetynet.roster.model import HouseholdRecord
 
 EXPECTED = household(
     district="北地区",

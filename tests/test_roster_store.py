@@ -16,7 +16,11 @@ import structlog.testing
 from roster_helpers import dump, household, make_config, with_contacts
 
 from safetynet.config import Config
-from safetynet.roster.model import HouseholdRecord, UnknownScopeError
+from safetynet.domain import CampaignKind
+from safetynet.domain.campaigns import Enrolment, StepPlan
+from safetynet.domain.roster import HouseholdRecord, UnknownScopeError
+from safetynet.roster.contacts import households_by_contact, normalise_contact
+from safetynet.roster.csvio import contact_kinds
 from safetynet.store import Store, store_session
 
 
@@ -34,6 +38,7 @@ def rec(assoc: str, key: str, **kw: object) -> HouseholdRecord:
 
 
 PHONES = ("mobile", "landline")
+KINDS = contact_kinds()  # the roster's contact columns
 CITY = [
     rec("東町会", "1", vulnerable=True, landline="+81312345678"),
     rec("東町会", "2", group="2班", telegram="555001"),
@@ -113,7 +118,7 @@ async def test_enrolment_contacts_survive_reimport(tmp_path: Path) -> None:
         await store.roster.import_households(CITY)
         hid = (await _key_ids(store))[("東町会", "1")]
         push = await store.roster.add_contact(hid, "webpush", '{"endpoint":"http://127.0.0.1/p/1"}')
-        own = await store.roster.add_contact(hid, "mobile", "080-7777-6666")
+        own = await store.roster.add_contact(hid, "mobile", normalise_contact("mobile", "080-7777-6666"))
         # the roster's own number, confirmed by the resident: now theirs, so the roster no longer owns it
         claimed = await store.roster.add_contact(hid, "mobile", CITY[0].contact("mobile"))
         assert (own.address, own.source, claimed.source) == ("+818077776666", "enrolment", "enrolment")
@@ -142,16 +147,10 @@ async def test_replace_removes_missing_households_of_the_files_associations_only
 
 
 async def _put_in_campaign(store: Store, household_id: int) -> None:
-    async with store.db.transaction() as conn:
-        cur = await conn.execute(
-            "INSERT INTO campaigns (kind, title, scope, messages, ladder, created_at)"
-            " VALUES ('drill', 't', '[\"city\"]', '{}', '[]', 0)"
-        )
-        await conn.execute(
-            "INSERT INTO campaign_households (campaign_id, household_id, association_id, token_hash)"
-            " SELECT ?, id, association_id, 'tok' FROM households WHERE id = ?",
-            (cur.lastrowid, household_id),
-        )
+    h = await store.roster.get_household(household_id)
+    assert h is not None
+    c = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["city"], messages={}, ladder=())
+    await store.campaigns.write_step(c.id, StepPlan((), (), ()), 0.0, enrol=[Enrolment(h.id, h.association_id, "tok")])
 
 
 async def test_replace_keeps_households_that_campaigns_refer_to_as_removed(tmp_path: Path) -> None:
@@ -165,7 +164,7 @@ async def test_replace_keeps_households_that_campaigns_refer_to_as_removed(tmp_p
         gone = await store.roster.get_household(hid)
         assert gone is not None and gone.removed_at is not None and gone.contacts == ()
         assert await store.roster.count_in_scope(["association:西町会"]) == 1
-        assert all(r.household_key != "1" or r.association != "西町会" for r in await store.roster.export_records())
+        assert all(r.household_key != "1" or r.association != "西町会" for r in await store.roster.export_records(KINDS))
         assert await store.roster.households_by_contact(PHONES, CITY[3].contact("mobile")) == []
         assert (await store.roster.summary()).households == 4
         # listed again: it comes back with the same id
@@ -200,7 +199,7 @@ async def test_export_then_import_changes_nothing(tmp_path: Path) -> None:
     cfg = make_config(tmp_path)
     async with store_session(cfg) as store:
         await store.roster.import_households(CITY)
-        exported = await store.roster.export_records()
+        exported = await store.roster.export_records(KINDS)
         assert sorted(exported, key=lambda r: (r.association, r.household_key)) == sorted(
             CITY, key=lambda r: (r.association, r.household_key)
         )
@@ -247,15 +246,19 @@ async def test_contact_helpers(tmp_path: Path) -> None:
         await store.roster.import_households(CITY)
         ids = await _key_ids(store)
         hid = ids[("東町会", "3")]
-        c = await store.roster.add_contact(hid, "mobile", "０９０－５５５５－４４４４")
+        # the store keeps what it is given: the caller writes it in its kind's form first
+        c = await store.roster.add_contact(hid, "mobile", normalise_contact("mobile", "０９０－５５５５－４４４４"))
         assert c.address == "+819055554444"
-        found = await store.roster.households_by_contact(PHONES, "090-5555-4444")
+        assert [h.id for h in await store.roster.households_by_contact(PHONES, "+819055554444")] == [hid]
+        assert await store.roster.households_by_contact(PHONES, "090-5555-4444") == []  # not as stored
+        # the roster's lookup takes any written form of each kind
+        found = await households_by_contact(store.roster, PHONES, "090-5555-4444")
         assert [h.id for h in found] == [hid]
-        assert [h.id for h in await store.roster.households_by_contact(PHONES, "+81312345678")] == [ids[("東町会", "1")]]
-        assert await store.roster.households_by_contact(PHONES, "not a phone") == []
-        (tg,) = await store.roster.households_by_contact(["telegram"], "555001")
+        assert [h.id for h in await households_by_contact(store.roster, PHONES, "03-1234-5678")] == [ids[("東町会", "1")]]
+        assert await households_by_contact(store.roster, PHONES, "not a phone") == []
+        (tg,) = await households_by_contact(store.roster, ["telegram"], "555001")
         assert tg.id == ids[("東町会", "2")]
-        assert await store.roster.households_by_contact(["telegram"], "1") == []
+        assert await households_by_contact(store.roster, ["telegram"], "1") == []
         assert await store.roster.mark_contact_dead(c.id, "21211 invalid number")
         h = await store.roster.get_household(hid)
         assert h is not None and [x.working for x in h.contacts] == [False]
@@ -265,9 +268,11 @@ async def test_contact_helpers(tmp_path: Path) -> None:
         assert await store.roster.remove_contact(c.id)
         assert not await store.roster.remove_contact(c.id)
         with pytest.raises(ValueError):
-            await store.roster.add_contact(hid, "fax", "x")
+            await store.roster.add_contact(hid, "fax", "x")  # a kind no channel declares
         with pytest.raises(ValueError):
-            await store.roster.add_contact(hid, "mobile", "123")
+            normalise_contact("mobile", "123")
+        with pytest.raises(ValueError):
+            normalise_contact("fax", "x")
 
 
 async def test_enrolment_code_storage(tmp_path: Path) -> None:
@@ -313,7 +318,7 @@ async def _roster_activity_logs(cfg: Config) -> list[MutableMapping[str, Any]]:
         with structlog.testing.capture_logs() as logs:
             await store.roster.import_households(CITY)
             hid = (await _key_ids(store))[("東町会", "3")]
-            c = await store.roster.add_contact(hid, "mobile", "090-5555-4444")
+            c = await store.roster.add_contact(hid, "mobile", "+819055554444")
             await store.roster.mark_contact_dead(c.id, "invalid number +819055554444")
             await store.roster.set_enrolment_codes([(hid, "secret-hash")])
     return logs
@@ -321,7 +326,7 @@ async def _roster_activity_logs(cfg: Config) -> list[MutableMapping[str, Any]]:
 
 def _write_version_1_database(db_path: Path) -> None:
     db_path.parent.mkdir(parents=True)
-    v1 = (Path(__file__).resolve().parent.parent / "safetynet/store/migrations/0001_initial.sql").read_text("utf-8")
+    v1 = (Path(__file__).resolve().parent.parent / "safetynet/store/sqlite/migrations/0001_initial.sql").read_text("utf-8")
     conn = sqlite3.connect(db_path)
     try:
         conn.executescript(

@@ -18,8 +18,9 @@ import aiohttp
 from dashboard_fixtures import ASSOC_A, World, client, login, records, start_campaign, world
 
 # Routes with their own checks (tokens, signatures, codes) or open by nature. Keep this explicit.
-PUBLIC_EXACT = {"/login", "/sw.js", "/healthz", "/static"}
-PUBLIC_PREFIXES = ("/r/", "/join/", "/hooks/", "/static/")
+PUBLIC_EXACT = {"/login", "/sw.js", "/healthz", "/readyz", "/metrics", "/api/openapi.json", "/static"}
+# /cap/: published real events, public words only (tests/test_cap_publish.py); /icons/: the web app's icons.
+PUBLIC_PREFIXES = ("/r/", "/join/", "/hooks/", "/static/", "/cap/", "/icons/")
 
 # Whatever identifies A (the out-of-scope association) in a response.
 A_MARKERS = [ASSOC_A] + [r.name for r in records() if r.association == ASSOC_A] + ["桜町1-"]

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 from dashboard_fixtures import ASSOC_A, client, login, world
 from replies_fixtures import running_app
+from sqlite_helpers import sqlite_db
 from test_scope_routes import fill
 
 from safetynet.replies.tokens import reply_token
@@ -24,7 +25,7 @@ from safetynet.roster.codes import hash_code, new_code
 
 def header_problems(headers: Any, content_type: str, url: str = "") -> list[str]:
     problems = []
-    static = url.startswith("/static/") or url == "/sw.js"  # the same for everyone: may be kept
+    static = url.startswith(("/static/", "/icons/")) or url == "/sw.js"  # the same for everyone: may be kept
     if not static and "no-store" not in headers.get("Cache-Control", ""):
         problems.append(f"Cache-Control {headers.get('Cache-Control')!r}, not no-store")
     csp = headers.get("Content-Security-Policy", "")
@@ -110,14 +111,14 @@ async def test_rate_limited_and_unavailable_answers_carry_the_headers(tmp_path: 
             assert header_problems(got, ctype) == []
         assert statuses[-1] == 429
         await env.clock.advance(120)
-        await env.store.db._writer.execute("PRAGMA query_only = 1")  # writes fail: answers get 503
+        await sqlite_db(env.store)._writer.execute("PRAGMA query_only = 1")  # writes fail: answers get 503
         try:
             status, ctype, got = await _call(env.http, "POST", env.reply_url("A-002"), data={"status": "safe"})
             assert status == 503 and header_problems(got, ctype) == []
             status, ctype, got = await _call(env.http, "GET", f"{env.url}/healthz")
             assert status == 503 and header_problems(got, ctype) == []
         finally:
-            await env.store.db._writer.execute("PRAGMA query_only = 0")
+            await sqlite_db(env.store)._writer.execute("PRAGMA query_only = 0")
 
 
 async def test_hsts_behind_an_https_public_url_only(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from safetynet.store.db import Database, GroupCommit, StoreError, _migrate, _migrations, schema_version
+from safetynet.store import StoreError
+from safetynet.store.sqlite.db import Database, GroupCommit, _migrate, _migrations, schema_version
 
 
 async def test_fresh_database_has_every_migration_and_pragmas(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import DATA
 
+from safetynet.domain.triggers import TriggerInputError, TriggerRules
 from safetynet.triggers.cap import CAP_NS, campaign_to_cap, parse_cap
-from safetynet.triggers.model import TriggerInputError, TriggerRules
 from safetynet.triggers.replay import folder_files, replay
 from safetynet.triggers.xmlsafe import MAX_BODY_BYTES
 

@@ -12,10 +12,10 @@ from conftest import DATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from safetynet.domain.triggers import TriggerInputError, TriggerRules, TriggerState, intensity_rank
 from safetynet.triggers.cap import parse_cap
 from safetynet.triggers.inputs import parse_telegram
 from safetynet.triggers.jma import parse_jma
-from safetynet.triggers.model import TriggerInputError, TriggerRules, TriggerState, intensity_rank
 from safetynet.triggers.rules import apply, decide
 
 JMA = DATA / "jma"

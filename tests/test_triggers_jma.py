@@ -8,16 +8,16 @@ import pytest
 from conftest import DATA
 
 from safetynet.config import Config, JmaConfig, TriggersConfig
-from safetynet.triggers.jma import parse_jma
-from safetynet.triggers.model import (
+from safetynet.domain.triggers import (
     JmaKind,
-    TriggerConfigError,
     TriggerInputError,
     TriggerRules,
     TsunamiGrade,
     intensity_label,
     intensity_rank,
 )
+from safetynet.triggers.jma import parse_jma
+from safetynet.triggers.settings import TriggerConfigError, rules_from_config
 from safetynet.triggers.xmlsafe import MAX_BODY_BYTES
 
 JMA = DATA / "jma"
@@ -157,7 +157,7 @@ def test_intensity_scale() -> None:
 def test_rules_from_config_refuse_a_bad_threshold() -> None:
     cfg = Config(triggers=TriggersConfig(jma=JmaConfig(min_intensity="5 lower")))
     with pytest.raises(TriggerConfigError, match="min_intensity"):
-        TriggerRules.from_config(cfg)
-    ok = TriggerRules.from_config(dataclasses.replace(cfg, triggers=TriggersConfig(jma=JmaConfig(min_intensity="5+"))))
+        rules_from_config(cfg)
+    ok = rules_from_config(dataclasses.replace(cfg, triggers=TriggersConfig(jma=JmaConfig(min_intensity="5+"))))
     assert ok.min_intensity == intensity_rank("5+")
     assert ok.aftershock_window_seconds == 6 * 3600

@@ -26,8 +26,9 @@ import pytest
 from conftest import DATA
 
 from safetynet.config import Config, JmaConfig, TriggersConfig
-from safetynet.triggers.model import TriggerRules
+from safetynet.domain.triggers import TriggerRules
 from safetynet.triggers.replay import ReplayRow, folder_files, replay
+from safetynet.triggers.settings import rules_from_config
 
 JMA = DATA / "jma"
 REPO = Path(__file__).resolve().parents[1]
@@ -57,7 +58,7 @@ DRILLS_OFF = "drills are switched off"
 def rules(areas: tuple[str, ...], cities: tuple[str, ...], coasts: tuple[str, ...], min_intensity: str,
           action: str, drills: bool) -> TriggerRules:
     jma = JmaConfig(areas=areas, cities=cities, min_intensity=min_intensity, action=action, drills=drills)
-    base = TriggerRules.from_config(Config(triggers=TriggersConfig(jma=jma)))
+    base = rules_from_config(Config(triggers=TriggersConfig(jma=jma)))
     return dataclasses.replace(base, coasts=frozenset(coasts))
 
 

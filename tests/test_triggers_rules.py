@@ -6,8 +6,8 @@ import copy
 import dataclasses
 import datetime as dt
 
+from safetynet.domain.triggers import Decision, TriggerRules, TriggerState, TsunamiGrade, intensity_rank
 from safetynet.triggers.jma import JmaTelegram, parse_jma
-from safetynet.triggers.model import Decision, TriggerRules, TriggerState, TsunamiGrade, intensity_rank
 from safetynet.triggers.rules import apply, decide
 
 JST = dt.timezone(dt.timedelta(hours=9))

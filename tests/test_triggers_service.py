@@ -17,8 +17,8 @@ from structlog.testing import capture_logs
 
 from safetynet.clock import FakeClock
 from safetynet.config import CapConfig, Config, JmaConfig, TriggersConfig
+from safetynet.domain.triggers import TriggerInputError
 from safetynet.store import Store, open_store
-from safetynet.triggers.model import TriggerInputError
 from safetynet.triggers.port import CampaignRequest
 from safetynet.triggers.service import TriggerService, handle_cap, handle_jma
 from safetynet.triggers.xmlsafe import MAX_BODY_BYTES

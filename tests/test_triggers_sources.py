@@ -20,9 +20,9 @@ from test_triggers_service import IWATE_MIYAGI, MemoryCampaigns
 
 from safetynet.clock import FakeClock
 from safetynet.config import Config, JmaConfig, TriggersConfig
+from safetynet.domain.triggers import TriggerInputError
 from safetynet.store import open_store
 from safetynet.triggers.feed import FeedPoller, PollResult, parse_feed
-from safetynet.triggers.model import TriggerInputError
 from safetynet.triggers.service import TriggerService
 from safetynet.triggers.watch import WatchedFile
 from safetynet.triggers.xmlsafe import MAX_BODY_BYTES

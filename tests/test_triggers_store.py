@@ -9,8 +9,8 @@ from pathlib import Path
 
 from safetynet.clock import FakeClock
 from safetynet.config import Config
+from safetynet.domain.triggers import AreaMatch, Decision, TriggerRecord
 from safetynet.store import open_store
-from safetynet.triggers.model import AreaMatch, Decision, TriggerRecord
 
 
 def _decision(key: str, decision: str = "propose", campaign: int | None = 1) -> Decision:
@@ -45,7 +45,7 @@ async def test_record_is_unique_per_telegram_and_reads_back(tmp_path: Path) -> N
 
 async def test_v1_rows_survive_the_migration(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    v1 = (resources.files("safetynet.store") / "migrations" / "0001_initial.sql").read_text(encoding="utf-8")
+    v1 = (resources.files("safetynet.store.sqlite") / "migrations" / "0001_initial.sql").read_text(encoding="utf-8")
     with sqlite3.connect(path) as conn:
         conn.executescript(v1)
         conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)")

@@ -12,11 +12,11 @@ import aiohttp
 import aiosqlite
 import pytest
 from dashboard_fixtures import ASSOC_A, World, client, login, world
+from sqlite_helpers import sqlite_db
 
 from safetynet.clock import FakeClock
 from safetynet.stats.report import build_report
-from safetynet.store.db import _migrate, _migrations
-from safetynet.store.stats import StatsReads
+from safetynet.store.sqlite.db import _migrate, _migrations
 
 
 def bearer(w: World, login: str) -> dict[str, str]:
@@ -47,7 +47,7 @@ async def history(http: aiohttp.ClientSession, w: World, key: str) -> list[dict[
 
 async def tallies(w: World) -> tuple[dict[tuple[int, str], int], dict[tuple[int, int], int]]:
     """(households per association and status, first answers per association and minute), zeros left out."""
-    reads = StatsReads(w.store.db)
+    reads = w.store.stats
     counts = {(c.association_id, c.status): c.n for c in await reads.counts(w.campaign_id) if c.n}
     minutes = {(m.association_id, m.minute): m.n for m in await reads.minutes(w.campaign_id) if m.n}
     return counts, minutes
@@ -159,7 +159,7 @@ async def test_only_a_staff_confirmation_of_that_household_in_scope_can_be_undon
 async def test_a_confirmation_recorded_before_undo_existed_is_not_guessed_at(tmp_path: Path) -> None:
     async with world(tmp_path) as w, client() as http:
         reply_id = await confirm(http, w, "head_a", "A-001")
-        await w.store.db.execute("UPDATE replies SET prior_status = NULL WHERE id = ?", (reply_id,))
+        await sqlite_db(w.store).execute("UPDATE replies SET prior_status = NULL WHERE id = ?", (reply_id,))
         status, doc = await call(http, w, "head_a", "A-001", "undo", {"reply_id": reply_id})
         assert status == 409 and "recorded before" in doc["error"]
         assert await w.status("A-001") == "confirmed_in_person"

@@ -18,11 +18,15 @@ from typing import Any, TypeVar
 
 from safetynet.admin import CommandError
 from safetynet.broadcast.health import DispatchStatus, enabled_channels, read_status
-from safetynet.broadcast.model import DEFAULT_LADDER, Campaign
 from safetynet.broadcast.scenario import Scenario, ScenarioError, load_scenario
 from safetynet.broadcast.service import CampaignError, CampaignService, CampaignSpec, DuplicateCampaign
+from safetynet.channels import registry
 from safetynet.config import Config
+from safetynet.console import say
+from safetynet.csvout import ENCODING_CHOICES
 from safetynet.domain import CampaignKind, Scope
+from safetynet.domain.campaigns import Campaign
+from safetynet.i18n import t
 from safetynet.triggers.xmlsafe import format_jst
 
 T = TypeVar("T")
@@ -42,43 +46,44 @@ _EXAMPLES = {
 
 def _parser(sub: Any, name: str, help_: str) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser(
-        name, help=help_, description=help_, epilog=f"examples:\n  {_EXAMPLES[name]}",
+        name, help=help_, description=help_, epilog=f"{say('cli.examples')}\n  {_EXAMPLES[name]}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return p
 
 
 def add_arguments(sub: Any) -> None:
-    p = _parser(sub, "preview", "households per channel per step, the time provider limits imply, the cost")
-    p.add_argument("target", help="a scenario file (.toml) or a scope: city | district:NAME | association:NAME")
-    p.add_argument("--scope", help="override the scenario's scope")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p = _parser(sub, "preview", say("cli.campaign.preview.help"))
+    p.add_argument("target", help=say("cli.campaign.preview.target"))
+    p.add_argument("--scope", help=say("cli.campaign.preview.scope"))
+    p.add_argument("--json", action="store_true", help=say("cli.json"))
     p.set_defaults(func=preview)
 
-    p = _parser(sub, "start", "start a campaign from a scenario: plans the first wave and prints its id")
-    p.add_argument("scenario", help="scenario file (TOML), e.g. drills/citywide-earthquake.toml")
-    p.add_argument("--scope", help="city | district:NAME | association:NAME (default: the scenario's)")
-    p.add_argument("--real", action="store_true", help="a real event, not a drill (required for kind = \"real\")")
-    p.add_argument("--json", action="store_true", help='print {"id": …}')
-    p.add_argument("--simulate", action="store_true", help="simulated residents answer (demo machines only)")
-    p.add_argument("--force", action="store_true",
-                   help="start even though the same scenario already runs for the same scope (a second alert)")
+    p = _parser(sub, "start", say("cli.campaign.start.help"))
+    p.add_argument("scenario", help=say("cli.campaign.start.scenario"))
+    p.add_argument("--scope", help=say("cli.campaign.start.scope"))
+    p.add_argument("--real", action="store_true", help=say("cli.campaign.start.real"))
+    p.add_argument("--json", action="store_true", help='{"id": …}')
+    p.add_argument("--simulate", action="store_true", help=say("cli.campaign.start.simulate"))
+    p.add_argument("--force", action="store_true", help=say("cli.campaign.start.force"))
     p.set_defaults(func=start)
 
-    p = _parser(sub, "status", "the stats document of a campaign")
+    p = _parser(sub, "status", say("cli.campaign.status.help"))
     p.add_argument("id", type=int)
-    p.add_argument("--json", action="store_true", help="print the JSON stats document")
+    p.add_argument("--json", action="store_true", help=say("cli.campaign.status.json"))
     p.set_defaults(func=status)
 
-    p = _parser(sub, "close", "close a running campaign (what is still queued is not sent)")
+    p = _parser(sub, "close", say("cli.campaign.close.help"))
     p.add_argument("id", type=int)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=close)
 
-    p = _parser(sub, "report", "the campaign report (json, csv or html)")
+    p = _parser(sub, "report", say("cli.campaign.report.help"))
     p.add_argument("id", type=int)
     p.add_argument("--format", choices=("json", "csv", "html"), default="html")
-    p.add_argument("--output", help="write to this file instead of standard output")
+    p.add_argument("--output", help=say("cli.campaign.report.output"))
+    p.add_argument("--lang", choices=("ja", "en"), default="ja", help=say("cli.campaign.report.lang"))
+    p.add_argument("--encoding", choices=ENCODING_CHOICES, help=say("cli.campaign.report.encoding"))
     p.set_defaults(func=report)
 
 
@@ -124,7 +129,8 @@ def preview(cfg: Config, args: argparse.Namespace) -> int:
         spec = _spec(s, args.scope)
     else:
         scope = _scope(args.scope) or _scope(args.target) or ("city",)
-        spec = CampaignSpec("preview", CampaignKind.DRILL, scope, {"ja": "安否確認です。"}, DEFAULT_LADDER)
+        spec = CampaignSpec("preview", CampaignKind.DRILL, scope, {"ja": t("ja", "campaign.preview_body")},
+                            registry.default_ladder())
     result = _run(cfg, lambda svc: svc.preview(spec.scope, spec.ladder, spec.messages, spec.kind))
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
@@ -138,16 +144,16 @@ def preview(cfg: Config, args: argparse.Namespace) -> int:
 def start(cfg: Config, args: argparse.Namespace) -> int:
     s = _scenario(args.scenario)
     if s.kind == CampaignKind.REAL and not args.real:
-        raise CommandError(f"{args.scenario} is a real event; add --real to start it")
+        raise CommandError(say("cli.campaign.needs_real", scenario=args.scenario))
     if args.simulate and importlib.util.find_spec("safetynet.sim.runner") is None:
-        raise CommandError("--simulate is not available in this installation")
+        raise CommandError(say("cli.campaign.no_simulate"))
     spec = _spec(s, args.scope, CampaignKind.REAL if args.real else s.kind)
 
     async def launch(svc: CampaignService) -> tuple[Campaign, DispatchStatus]:
         try:
             c = await svc.launch(spec, source="cli", created_by="cli", force=args.force)
         except DuplicateCampaign as e:
-            raise CommandError(f"{e}; add --force to start it anyway") from None
+            raise CommandError(say("cli.campaign.duplicate", error=e)) from None
         return c, await read_status(svc.store.health, svc.clock.now(), enabled_channels(cfg))
 
     campaign, sending = _run(cfg, launch)
@@ -155,8 +161,8 @@ def start(cfg: Config, args: argparse.Namespace) -> int:
         print(json.dumps({"id": campaign.id}))
     else:
         print(campaign.id)
-        print(f"{campaign.kind} {campaign.title!r}: {campaign.households:,} households; the first wave is"
-              " queued for the dispatcher of `safetynet serve`", file=sys.stderr)
+        print(say("cli.campaign.started", kind=campaign.kind, title=repr(campaign.title),
+                  households=f"{campaign.households:,}"), file=sys.stderr)
     for line in sending_warnings(sending):
         print(f"warning: {line}", file=sys.stderr)
     if args.simulate:
@@ -169,11 +175,11 @@ def start(cfg: Config, args: argparse.Namespace) -> int:
 def sending_warnings(status: DispatchStatus) -> list[str]:
     """What a person starting a campaign must know: nothing goes out, or a channel fails."""
     if not status.sending:
-        seen = f"last seen {format_jst(status.last_seen)}" if status.last_seen else "never seen on this database"
-        return [f"no dispatcher is running ({seen}): nothing is sent until `safetynet serve` runs"
-                " (with its providers reachable: `safetynet sandbox` for the sandbox)"]
-    return [f"{h.channel} is failing since {format_jst(h.since)} ({h.failures} attempts in a row): {h.reason}"
-            + (f" — {h.detail}" if h.detail else "") for h in status.failing]
+        seen = (say("cli.campaign.last_seen", at=format_jst(status.last_seen)) if status.last_seen
+                else say("cli.campaign.never_seen"))
+        return [say("cli.campaign.no_dispatcher", seen=seen)]
+    return [say("cli.campaign.channel_failing", channel=h.channel, since=format_jst(h.since), failures=h.failures,
+                reason=h.reason) + (f" — {h.detail}" if h.detail else "") for h in status.failing]
 
 
 def status(cfg: Config, args: argparse.Namespace) -> int:
@@ -181,8 +187,8 @@ def status(cfg: Config, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(doc, ensure_ascii=False))
         return 0
-    print(f"campaign {doc['id']} ({doc['kind']}, {doc['state']}): {doc['households']:,} households,"
-          f" {doc['answered_rate']:.1%} answered")
+    print(say("cli.campaign.status_line", id=doc["id"], kind=doc["kind"], state=doc["state"],
+              households=f"{doc['households']:,}", answered=f"{doc['answered_rate']:.1%}"))
     for k, v in doc["status"].items():
         print(f"  {k:<20} {v:>8,}")
     return 0
@@ -190,7 +196,7 @@ def status(cfg: Config, args: argparse.Namespace) -> int:
 
 def close(cfg: Config, args: argparse.Namespace) -> int:
     c = _run(cfg, lambda svc: svc.close(args.id))
-    print(json.dumps({"id": c.id, "state": str(c.state)}) if args.json else f"campaign {c.id} closed")
+    print(json.dumps({"id": c.id, "state": str(c.state)}) if args.json else say("cli.campaign.closed", id=c.id))
     return 0
 
 
@@ -200,7 +206,7 @@ def report(cfg: Config, args: argparse.Namespace) -> int:
 
         return report_cli(cfg, args)
     if args.format != "json":
-        raise CommandError("only --format json is available in this installation")
+        raise CommandError(say("cli.campaign.json_only"))
     doc = _run(cfg, lambda svc: svc.stats(args.id))
     text = json.dumps(doc, ensure_ascii=False)
     if args.output:

@@ -29,16 +29,16 @@ import structlog
 from safetynet.broadcast.health import HEARTBEAT_SECONDS, MIN_WRITE_SECONDS, LaneHealth
 from safetynet.broadcast.lanes import Lane, LaneStats
 from safetynet.broadcast.messages import compose, title_for
-from safetynet.broadcast.model import Campaign, ClaimedDelivery, DeliveryOutcome, DispatcherBeat, OutcomeKind
 from safetynet.broadcast.ratelimit import LaneGate
 from safetynet.broadcast.retry import RetryPolicy
 from safetynet.channels.base import ChannelSender, OutboundMessage
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, ChannelName
+from safetynet.domain.campaigns import Campaign, ClaimedDelivery, DeliveryOutcome, DispatcherBeat, OutcomeKind
+from safetynet.metrics import Metrics
 from safetynet.replies.tokens import reply_token, reply_url
-from safetynet.store import StoreError
-from safetynet.store.campaigns import CampaignStore
+from safetynet.store import Store, StoreError
 
 log = structlog.get_logger("broadcast.dispatcher")
 
@@ -90,12 +90,15 @@ def _buffer(cfg: Config, channel: ChannelName) -> int:
 
 class Dispatcher:
     def __init__(
-        self, campaigns: CampaignStore, senders: Mapping[ChannelName, ChannelSender], cfg: Config, clock: Clock, *,
+        self, store: Store, senders: Mapping[ChannelName, ChannelSender], cfg: Config, clock: Clock, *,
         contacts: ContactsPort | None = None, channels: Iterable[ChannelName] | None = None,
         owner: str | None = None, poll_seconds: float = 0.5, policy: RetryPolicy | None = None,
-        stop_grace_seconds: float = STOP_GRACE_SECONDS,
+        stop_grace_seconds: float = STOP_GRACE_SECONDS, metrics: Metrics | None = None,
     ) -> None:
-        self.store = campaigns
+        self.campaigns = store.campaigns
+        self.outbox = store.outbox
+        self.health = store.health
+        self.metrics = metrics or Metrics()
         self.cfg = cfg
         self.clock = clock
         self.contacts = contacts
@@ -113,7 +116,8 @@ class Dispatcher:
                 conf = cfg.channels.get(ch)
                 gate = LaneGate(conf.max_per_second, clock, burst=max(1.0, conf.max_per_second * CATCH_UP_SECONDS))
                 self.lanes[ch] = Lane(ch, sender, gate, conf.concurrency, self.policy, clock, _buffer(cfg, ch),
-                                      LaneHealth(self.started_at, self._health_changed.set))
+                                      LaneHealth(self.started_at, self._health_changed.set),
+                                      self.metrics.lane(str(ch)))
         self._health_written: dict[ChannelName, int] = {}
         self._campaigns: dict[int, Campaign] = {}
         self._active: list[int] = []
@@ -184,7 +188,7 @@ class Dispatcher:
             try:
                 # first thing, then twice a lease: claims of a dead dispatcher come back
                 if last_reclaim is None or self.clock.monotonic() - last_reclaim > self.cfg.broadcast.lease_seconds / 2:
-                    await self.store.outbox.reclaim_expired(self.owner)
+                    await self.outbox.reclaim_expired(self.owner)
                     last_reclaim = self.clock.monotonic()
                 await self._refresh_campaigns()
                 claimed = await self._top_up()
@@ -211,7 +215,7 @@ class Dispatcher:
             if self._stopping:
                 return
             try:
-                await self.store.outbox.renew_leases(self.owner, lease)
+                await self.outbox.renew_leases(self.owner, lease)
             except Exception:
                 log.exception("lease_renewal_failed")
 
@@ -236,7 +240,7 @@ class Dispatcher:
         beat = DispatcherBeat(self.owner, socket.gethostname(), os.getpid(), tuple(str(ch) for ch in self.lanes),
                               self.started_at, now, now if stopped else None)
         try:
-            await self.store.health.beat(beat, rows, forget=forget)
+            await self.health.beat(beat, rows, forget=forget)
         except Exception as e:  # the outbox work goes on; the next beat tries again
             log.warning("dispatcher_heartbeat_failed", error=str(e))
             return
@@ -248,10 +252,10 @@ class Dispatcher:
         self._refresh_due = True
         await self._refresh_campaigns()
         open_lanes = [ch for ch, lane in self.lanes.items() if not lane.gate.paused_for]
-        if await self.store.outbox.due_count(self._active, open_lanes):
+        if await self.outbox.due_count(self._active, open_lanes):
             return False
         paused = {ch: lane.gate.paused_for for ch, lane in self.lanes.items() if lane.gate.paused_for}
-        if paused and await self.store.outbox.due_count(self._active, list(paused)):
+        if paused and await self.outbox.due_count(self._active, list(paused)):
             await self._pause(min(paused.values()))
             return False
         return True
@@ -272,7 +276,7 @@ class Dispatcher:
             return
         self._refresh_due = False
         self._refreshed_at = time.monotonic()
-        running = await self.store.running()
+        running = await self.campaigns.running()
         real = [c for c in running if c.kind == CampaignKind.REAL]
         # A running real event pauses every drill: their deliveries wait in the outbox.
         self._active = [c.id for c in (real or running)]
@@ -284,8 +288,8 @@ class Dispatcher:
             room = lane.room()
             if room < max(1, lane.buffer // 2) or lane.gate.paused_for > self.policy.max_inline_seconds:
                 continue
-            items = await self.store.outbox.claim(self._active, lane.channel, room, self.owner,
-                                                  self.cfg.broadcast.lease_seconds)
+            items = await self.outbox.claim(self._active, lane.channel, room, self.owner,
+                                            self.cfg.broadcast.lease_seconds)
             if items:
                 await lane.put(items)
                 total += len(items)
@@ -322,6 +326,7 @@ class Dispatcher:
 
     async def _hand_over(self, lane: Lane, outcome: DeliveryOutcome) -> None:
         lane.stats.count(outcome)
+        lane.meter.outcome(outcome.kind)  # per delivery: a batch counts each recipient
         # The worker does not wait for the commit: it sends the next message while many
         # outcomes share one transaction. Bounded, so a slow disk slows sends down.
         while self._unrecorded >= self.max_unrecorded and not self._stopping:
@@ -391,7 +396,7 @@ class Dispatcher:
 
     async def _record(self, outcome: DeliveryOutcome) -> None:
         try:
-            activated = await self.store.outbox.record(outcome)
+            activated = await self.outbox.record(outcome)
         except Exception:
             # The claim stays; its lease ends and the delivery is tried again (a duplicate at worst).
             log.exception("delivery_result_not_stored", delivery_id=outcome.delivery.id)

@@ -24,6 +24,7 @@ from safetynet.channels.base import ChannelSender
 from safetynet.clock import Clock
 from safetynet.config import Config, channel_contexts
 from safetynet.domain import ChannelName
+from safetynet.store import Store
 
 log = structlog.get_logger("broadcast.engine")
 
@@ -60,7 +61,7 @@ class BroadcastEngine:
     """Dispatcher(s) and ladder for a server: `await start()`, `wake()` after changes, `await stop()`."""
 
     def __init__(
-        self, store: Any, cfg: Config, clock: Clock, *, senders: Mapping[ChannelName, ChannelSender] | None = None,
+        self, store: Store, cfg: Config, clock: Clock, *, senders: Mapping[ChannelName, ChannelSender] | None = None,
         notifier: DoorKnockNotifier | None = None, send_workers: bool | None = None,
     ) -> None:
         self.store = store
@@ -68,7 +69,7 @@ class BroadcastEngine:
         self.clock = clock
         self._own_senders = senders is None
         self.senders = dict(senders) if senders is not None else build_dispatch_senders(cfg, send_workers=send_workers)
-        self.dispatcher = Dispatcher(store.campaigns, self.senders, cfg, clock, contacts=store.roster)
+        self.dispatcher = Dispatcher(store, self.senders, cfg, clock, contacts=store.roster)
         self.ladder = LadderScheduler(store.campaigns, clock, notifier=notifier, on_planned=self.wake)
         self._tasks: list[asyncio.Task[Any]] = []
 

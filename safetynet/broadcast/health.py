@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-from safetynet.broadcast.model import ChannelHealth, DispatcherBeat
 from safetynet.config import Config
+from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
+from safetynet.store.ports import DispatchHealthRepo
 
 IDLE, OK, FAILING = "idle", "ok", "failing"
 # Failures that say the channel, not one recipient, is in trouble (no connection, provider down,
@@ -116,15 +116,7 @@ def dispatch_status(beats: Sequence[DispatcherBeat], rows: Iterable[ChannelHealt
     return DispatchStatus(alive, last, {ch: worst.get(ch) for ch in channels})
 
 
-class HealthReads(Protocol):
-    """What `read_status` needs of the store (store.health.HealthStore fits)."""
-
-    async def dispatchers(self, limit: int = 20) -> list[DispatcherBeat]: ...
-
-    async def channels(self, owners: Sequence[str]) -> list[ChannelHealth]: ...
-
-
-async def read_status(store: HealthReads, now: float, channels: Iterable[str]) -> DispatchStatus:
+async def read_status(store: DispatchHealthRepo, now: float, channels: Iterable[str]) -> DispatchStatus:
     beats = await store.dispatchers()
     alive = [b.owner for b in beats if b.stopped_at is None and now - b.seen_at <= ALIVE_SECONDS]
     return dispatch_status(beats, await store.channels(alive), now, channels)

@@ -17,11 +17,11 @@ from typing import Protocol
 
 import structlog
 
-from safetynet.broadcast.model import Campaign, LadderProgress, LadderStep
 from safetynet.broadcast.planner import plan_step
 from safetynet.clock import Clock
 from safetynet.domain import CampaignKind
-from safetynet.store.campaigns import CampaignStore
+from safetynet.domain.campaigns import Campaign, LadderProgress, LadderStep
+from safetynet.store.ports import CampaignRepo
 
 log = structlog.get_logger("broadcast.ladder")
 
@@ -39,7 +39,7 @@ def step_due_at(campaign: Campaign, progress: LadderProgress, step: LadderStep) 
 
 class LadderScheduler:
     def __init__(
-        self, campaigns: CampaignStore, clock: Clock, *, notifier: DoorKnockNotifier | None = None,
+        self, campaigns: CampaignRepo, clock: Clock, *, notifier: DoorKnockNotifier | None = None,
         on_planned: Callable[[], None] | None = None, tick_seconds: float = 1.0,
     ) -> None:
         self.store = campaigns

@@ -29,7 +29,6 @@ import structlog
 from tenacity import AsyncRetrying, RetryCallState
 
 from safetynet.broadcast.health import LaneHealth
-from safetynet.broadcast.model import AttemptRecord, ClaimedDelivery, DeliveryOutcome, OutcomeKind
 from safetynet.broadcast.ratelimit import LaneGate
 from safetynet.broadcast.retry import Action, RetryDecision, RetryPolicy
 from safetynet.channels import registry
@@ -44,6 +43,8 @@ from safetynet.channels.base import (
 )
 from safetynet.clock import Clock
 from safetynet.domain import ChannelName
+from safetynet.domain.campaigns import AttemptRecord, ClaimedDelivery, DeliveryOutcome, OutcomeKind
+from safetynet.metrics import LaneMeter, Metrics
 
 log = structlog.get_logger("broadcast.lane")
 
@@ -111,7 +112,7 @@ class LaneStats:
 class Lane:
     def __init__(
         self, channel: ChannelName, sender: ChannelSender, gate: LaneGate, concurrency: int, policy: RetryPolicy,
-        clock: Clock, buffer: int, health: LaneHealth | None = None,
+        clock: Clock, buffer: int, health: LaneHealth | None = None, meter: LaneMeter | None = None,
     ) -> None:
         self.channel = channel
         self.sender = sender
@@ -128,6 +129,7 @@ class Lane:
         self.in_flight = 0
         self.stats = LaneStats()
         self.health = health or LaneHealth(clock.now())
+        self.meter = meter or Metrics().lane(str(channel))
         self._has_work = asyncio.Event()
         self._closing = False
         # Workers inside a wait, and those of them that stop() interrupted (a cancel of our own,
@@ -303,10 +305,14 @@ class Lane:
         try:
             result = await self.sender.send(msg)
         except SendError as e:
+            took = time.perf_counter() - started
+            self.meter.error_seconds.observe(took)
             self._failed(e, at)
-            attempts.append(_failed_attempt(e, at, started))
+            attempts.append(_failed_attempt(e, at, took))
             raise
-        attempts.append(AttemptRecord(at, _ms(started), "sent"))
+        took = time.perf_counter() - started
+        self.meter.sent_seconds.observe(took)
+        attempts.append(AttemptRecord(at, _ms(took), "sent"))
         self.health.sent(at)
         return result
 
@@ -366,24 +372,29 @@ class Lane:
         try:
             results = await self.sender.send_batch(msgs)
         except SendError as e:
+            took = time.perf_counter() - started
+            for _ in msgs:  # the metrics count recipients: the request failed for each of them
+                self.meter.error_seconds.observe(took)
             self._failed(e, at)
-            attempts.append(_failed_attempt(e, at, started))
+            attempts.append(_failed_attempt(e, at, took))
             raise
+        took = time.perf_counter() - started
         if len(results) != len(msgs):
             raise RuntimeError(f"{self.channel}: {len(results)} outcomes for {len(msgs)} recipients")
-        ms = _ms(started)
         for r in results:
             if isinstance(r, SendError):
+                self.meter.error_seconds.observe(took)
                 self._failed(r, at)
             else:
+                self.meter.sent_seconds.observe(took)
                 self.health.sent(at)
-        return at, ms, results
+        return at, _ms(took), results
 
 
-def _failed_attempt(e: SendError, at: float, started: float) -> AttemptRecord:
-    return AttemptRecord(at, _ms(started), "retry" if e.retryable else "failed", e.error_class or type(e).__name__,
+def _failed_attempt(e: SendError, at: float, took: float) -> AttemptRecord:
+    return AttemptRecord(at, _ms(took), "retry" if e.retryable else "failed", e.error_class or type(e).__name__,
                          e.reason)
 
 
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)

@@ -10,6 +10,7 @@ the shared layout (a multicast answered by buttons) carries no per-household lin
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from safetynet.channels.spec import (
     MESSAGE_SPOKEN,
 )
 from safetynet.domain import ChannelName
+from safetynet.i18n import CATALOGS, t
 
 JAPANESE = frozenset({"ja", "ja-easy"})
 
@@ -33,21 +35,12 @@ class Wording:
     sms_hint: str
 
 
-_WORDING: dict[str, Wording] = {
-    "ja": Wording("【訓練】", "回答はこちら", "返信でも回答できます 1=無事 2=助けて"),
-    "ja-easy": Wording("【訓練】", "こたえる", "へんしん 1=ぶじ 2=たすけて"),
-    "en": Wording("[DRILL] ", "Answer here", "Reply 1 safe, 2 help"),
-    "vi": Wording("[DRILL] ", "Trả lời tại đây", "Reply 1 safe, 2 help"),
-    "pt": Wording("[DRILL] ", "Responda aqui", "Reply 1 safe, 2 help"),
-    "zh": Wording("[DRILL] ", "点此回答", "Reply 1 safe, 2 help"),
-    "ko": Wording("[DRILL] ", "여기에서 응답", "Reply 1 safe, 2 help"),
-}
-
-
+@functools.lru_cache(maxsize=64)  # called for every message sent; few languages
 def wording(language: str) -> Wording:
-    if language in _WORDING:
-        return _WORDING[language]
-    return _WORDING["ja"] if language in JAPANESE else _WORDING["en"]
+    """The words around a body in `language`; a language without a catalog gets English ones (its
+    readers more likely read English than Japanese)."""
+    lang = language if language in CATALOGS else ("ja" if language in JAPANESE else "en")
+    return Wording(t(lang, "message.drill_prefix"), t(lang, "message.reply_label"), t(lang, "message.sms_hint"))
 
 
 def text_language(messages: Mapping[str, str], language: str, default: str = "ja") -> str:

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from safetynet.broadcast.messages import compose
-from safetynet.broadcast.model import LadderStep
-from safetynet.broadcast.planner import PlannableHousehold, channel_order
 from safetynet.channels import registry
 from safetynet.channels.spec import load
 from safetynet.config import Config
 from safetynet.domain import ChannelName
+from safetynet.domain.campaigns import LadderStep, PlannableHousehold, channel_order
+from safetynet.i18n import t
 
 # A reply URL as long as a real one, for counting SMS segments.
 _SAMPLE_URL_TOKEN = "x" * 22
@@ -97,8 +97,9 @@ class PreviewCounter:
                  drill: bool) -> None:
         self.cfg = cfg
         self.ladder = tuple(ladder)
-        self.messages = dict(messages or {"ja": "安否確認の訓練です。"})
+        self.messages = dict(messages or {"ja": t("ja", "campaign.sample_body")})
         self.drill = drill
+        self.routes = registry.routes()
         self.households = 0
         self.no_contact = 0
         self.vulnerable = 0
@@ -118,7 +119,7 @@ class PreviewCounter:
             for i, step in enumerate(self.ladder):
                 if step.door_knock:
                     continue
-                order = channel_order(h, step)
+                order = channel_order(h, step, self.routes)
                 if order:
                     ch = order[0][0]
                     self.per_step[i][ch] = self.per_step[i].get(ch, 0) + 1

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from safetynet.broadcast.model import LadderStep
 from safetynet.channels import registry
 from safetynet.domain import CampaignKind, ChannelName, Scope
+from safetynet.domain.campaigns import LadderStep
 
 _TOP_KEYS = {"title", "kind", "scope", "messages", "ladder", "description", "simulate", "simulation", "options"}
 # Tables kept for the demo and simulated residents, not read by the broadcast.
@@ -157,9 +157,7 @@ def parse_step(raw: Any, i: int, fail: Any) -> LadderStep:
 
 def parse_ladder(value: Any, fail: Any) -> tuple[LadderStep, ...]:
     if value is None:
-        from safetynet.broadcast.model import DEFAULT_LADDER
-
-        return DEFAULT_LADDER
+        return registry.default_ladder()
     if not isinstance(value, list) or not value:
         raise fail("ladder", "a non-empty array of [[ladder]] tables")
     steps = tuple(parse_step(raw, i, fail) for i, raw in enumerate(value))

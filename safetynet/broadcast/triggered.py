@@ -13,6 +13,7 @@ import structlog
 
 from safetynet.broadcast.scenario import ScenarioError, load_scenario
 from safetynet.domain import CampaignKind, CampaignState
+from safetynet.i18n import t
 from safetynet.triggers.port import CampaignRequest
 
 if TYPE_CHECKING:
@@ -21,11 +22,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("broadcast.triggered")
 
 # Used when the configured scenario cannot be read: a campaign must still go out.
-FALLBACK_MESSAGES = {
-    "ja": "大きな災害が発生しました。ご家族の安否を下のリンクから回答してください。",
-    "ja-easy": "おおきな さいがい が ありました。みんな ぶじ ですか。したの リンク から こたえて ください。",
-    "en": "A major disaster has occurred. Please tell us whether your household is safe using the link below.",
-}
+FALLBACK_MESSAGES = {lang: t(lang, "campaign.fallback_body") for lang in ("ja", "ja-easy", "en")}
 
 
 async def create_campaign(svc: CampaignService, request: CampaignRequest) -> int:

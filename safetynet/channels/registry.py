@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from safetynet.channels import sms, telegram, voice, webpush
@@ -22,6 +23,7 @@ from safetynet.channels.base import (
     WebhookRoute,
 )
 from safetynet.channels.spec import ChannelSpec, ContactKindSpec, RosterColumn, load
+from safetynet.domain.campaigns import ChannelRoutes, LadderStep
 
 SPECS: tuple[ChannelSpec, ...] = (
     webpush.SPEC,
@@ -176,20 +178,26 @@ def residents() -> dict[ChannelName, Any]:
     return {s.name: load(s.resident) for s in SPECS if s.resident}
 
 
-# -- the default ladder -------------------------------------------------------------------------
+# -- what the planner needs: routes and the default ladder --------------------------------------
 
 
-def default_ladder_steps() -> tuple[tuple[float, tuple[ChannelName, ...], tuple[ChannelName, ...], bool], ...]:
-    """(after_seconds, channels, fallback, door_knock) of the default ladder: the free channels at
-    once, the priced ones as step 0's fallback (cheapest first) and each at its own time, then
-    the door-knock list."""
+@functools.cache
+def routes() -> ChannelRoutes:
+    """Contact kind → channels, and the free channels among which a household's own order counts:
+    what the planner and the stores' fall-back read (the domain names no channel)."""
+    return ChannelRoutes(MappingProxyType(channels_of_kind()), frozenset(free()))
+
+
+@functools.cache
+def default_ladder() -> tuple[LadderStep, ...]:
+    """The free channels at once, the priced ones as step 0's fallback (cheapest first) and each at
+    its own time, then the door-knock list."""
     paid = sorted((s for s in SPECS if not s.free and s.ladder_after_seconds is not None),
                   key=lambda s: s.ladder_after_seconds or 0.0)
-    steps: list[tuple[float, tuple[ChannelName, ...], tuple[ChannelName, ...], bool]] = [
-        (0.0, free(), tuple(s.name for s in paid), False)]
-    steps += [(float(s.ladder_after_seconds or 0.0), (s.name,), (), False) for s in paid]
-    last = max((st[0] for st in steps), default=0.0)
-    steps.append((last + DOOR_KNOCK_AFTER_SECONDS, (), (), True))
+    steps = [LadderStep(0.0, free(), tuple(s.name for s in paid))]
+    steps += [LadderStep(float(s.ladder_after_seconds or 0.0), (s.name,)) for s in paid]
+    last = max(st.after_seconds for st in steps)
+    steps.append(LadderStep(last + DOOR_KNOCK_AFTER_SECONDS, door_knock=True))
     return tuple(steps)
 
 

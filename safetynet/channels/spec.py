@@ -27,6 +27,16 @@ ENROL_CONFIRM_CODE = "confirm_code"
 # The resident types an address, gets a link over the channel and opens it (email).
 ENROL_CONFIRM_LINK = "confirm_link"
 ENROL_METHODS = (ENROL_SUBSCRIPTION, ENROL_MESSAGE_CODE, ENROL_CONFIRM_CODE, ENROL_CONFIRM_LINK)
+# The texts each method's section shows (`Enrolment.key` names their catalog keys); a confirmation
+# may also have a "subject" (an email's).
+ENROL_ROLES: dict[str, tuple[str, ...]] = {
+    ENROL_SUBSCRIPTION: ("title", "button", "nojs", "done", "failed"),
+    ENROL_MESSAGE_CODE: ("title", "link", "manual", "done"),
+    ENROL_CONFIRM_CODE: ("title", "address", "send", "sent", "code", "confirm", "wrong", "bad_address", "too_many",
+                         "message", "done"),
+    ENROL_CONFIRM_LINK: ("title", "address", "send", "sent", "confirm", "wrong", "bad_address", "too_many",
+                         "message", "done"),
+}
 
 # How a campaign message is laid out for a channel (broadcast/messages.py writes each).
 # Title, body, then "回答はこちら: LINK" (app messengers, web push).
@@ -57,12 +67,12 @@ class ContactKindSpec:
     mask: Callable[[str], str]
     # The stored form of an address (E.164 for phones); ValueError when it cannot be one.
     normalise: Callable[[str], str] = identity
-    # Text key of its label ("携帯電話（SMS・音声）"); default `kind_{name}`.
+    # Catalog key of its label (携帯電話（SMS・音声）); default `contact.kind.{name}`.
     label_key: str = ""
 
-    @property
-    def label(self) -> str:
-        return self.label_key or f"kind_{self.name}"
+    def __post_init__(self) -> None:
+        if not self.label_key:
+            object.__setattr__(self, "label_key", f"contact.kind.{self.name}")
 
 
 @dataclass(frozen=True)
@@ -88,10 +98,10 @@ class RosterColumn:
 class Enrolment:
     """How a household adds this channel's contact itself (one of `ENROL_METHODS`).
 
-    Text keys of the page's words are `enrol_{channel}_{role}` unless `words` maps a role to
-    another key; the channel's own `texts` are looked up first. Roles: title (every method);
-    button, failed (subscription); link, manual (message code); address, send, sent, code,
-    confirm, wrong, bad_address, message (confirm code/link); done (every method).
+    Catalog keys of the page's words are `enrol.{channel}.{role}` unless `words` maps a role to
+    another key. Roles: title, done (every method); button, nojs, failed (subscription); link,
+    manual (message code); address, send, sent, code, confirm, wrong, bad_address, too_many,
+    message, and optionally subject (confirm code/link).
     """
 
     method: str
@@ -105,8 +115,9 @@ class Enrolment:
     input_type: str = "text"  # of the address field: tel, email
     words: Mapping[str, str] = field(default_factory=dict)
 
-    def word(self, channel: ChannelName, role: str) -> str:
-        return self.words.get(role) or f"enrol_{channel}_{role}"
+    def key(self, channel: ChannelName, role: str) -> str:
+        """The catalog key of `role`'s text for `channel`."""
+        return self.words.get(role) or f"enrol.{channel}.{role}"
 
 
 @dataclass(frozen=True)
@@ -143,14 +154,13 @@ class ChannelSpec:
     duplicate_safe: bool = False
     # Its sending is CPU-bound (web-push encryption): worth a process of its own on a second core.
     cpu_bound: bool = False
-    # Text key of the channel's label ("SMS", "音声"); default `channel_{name}`.
+    # Catalog key of the channel's label (SMS, 音声電話); default `channel.{name}.label`. Its words
+    # live in the catalogs (safetynet/i18n/locale/*/LC_MESSAGES/messages.po), like every text.
     label_key: str = ""
-    # The channel's own words: language → key → text, looked up before the shared texts.
-    texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
-    @property
-    def label(self) -> str:
-        return self.label_key or f"channel_{self.name}"
+    def __post_init__(self) -> None:
+        if not self.label_key:
+            object.__setattr__(self, "label_key", f"channel.{self.name}.label")
 
 
 def load(ref: str) -> Any:

@@ -30,9 +30,10 @@ from safetynet.channels.spec import (
 from safetynet.clock import Clock
 from safetynet.config import Config, channel_context
 from safetynet.domain import ChannelName, ContactKind
-from safetynet.replies.words import channel_word
+from safetynet.domain.roster import Contact, Household
+from safetynet.replies.words import enrol_word
 from safetynet.roster.codes import CodeError, MissingSecretKey, hash_code
-from safetynet.roster.model import Contact, Household
+from safetynet.roster.contacts import normalise_contact
 from safetynet.store import Store
 
 log = structlog.get_logger("replies")
@@ -51,7 +52,7 @@ class EnrolmentError(Exception):
 
 class ChannelRefused(Exception):
     """What the household asked for cannot be done; `role` names the channel's words to show
-    (`Enrolment.word` of the channel: bad_address, wrong, too_many…)."""
+    (`Enrolment.key` of the channel: bad_address, wrong, too_many…)."""
 
     def __init__(self, role: str) -> None:
         super().__init__(role)
@@ -140,9 +141,10 @@ class Enrolment:
     # -- the letter's code sent to a bot (ENROL_MESSAGE_CODE) ----------------------------------
 
     async def link(self, code: str, kind: ContactKind, address: str) -> EnrolledHousehold:
-        """The address (a chat, a LINE user) becomes the household's contact of `kind`."""
+        """The address (a chat, a LINE user) becomes the household's contact of `kind`; ValueError
+        when the kind's own rule refuses the address."""
         h = await self.household(code)
-        await self.store.roster.add_contact(h.id, kind, address, source="enrolment")
+        await self.store.roster.add_contact(h.id, kind, normalise_contact(kind, address), source="enrolment")
         log.info("enrol_linked", household_id=h.id, kind=kind)
         return _enrolled(h)
 
@@ -183,7 +185,7 @@ class Enrolment:
         ok = await self.store.replies.start_phone_verification(h.id, address, self._hash(channel, h.id, secret), ttl)
         if not ok:
             raise ChannelRefused("too_many")
-        text = channel_word(spec, h.language, spec.enrolment.word(channel, "message"), code=secret, link=link)
+        text = enrol_word(spec, h.language, "message", code=secret, link=link)
         await self._send(spec, h, address, text, link)
 
     async def _send(self, spec: ChannelSpec, h: Household, address: str, text: str, link: str) -> None:
@@ -193,8 +195,7 @@ class Enrolment:
         msg = OutboundMessage(
             channel=spec.name, delivery_id=0, campaign_id=0, household_id=h.id, address=address, text=text,
             reply_url=link, reply_token="", language=h.language, drill=False,
-            title=channel_word(spec, h.language, spec.enrolment.word(spec.name, "subject"), default="")
-            if spec.enrolment else "",
+            title=enrol_word(spec, h.language, "subject", default=""),
         )
         try:
             await sender.send(msg)

@@ -17,13 +17,13 @@ from safetynet.channels.base import InboundAck, InboundTarget
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import ChannelName, ContactKind, Status
+from safetynet.domain.replies import ReplyDetails, ReplyTarget
 from safetynet.replies import texts
 from safetynet.replies.enrol import Enrolment, EnrolmentError, message_code_spec
 from safetynet.replies.intake import ReplyError, ReplyIntake
 from safetynet.replies.keywords import has_words_beyond_keyword, parse_keyword
-from safetynet.replies.model import ReplyDetails, ReplyTarget
 from safetynet.replies.tokens import reply_token, reply_url
-from safetynet.replies.words import channel_word
+from safetynet.replies.words import enrol_word
 from safetynet.roster.codes import CodeError, normalize_code
 from safetynet.store import Store
 
@@ -72,7 +72,7 @@ class Inbound:
     # -- by reply token --------------------------------------------------------------------------
 
     def _not_found(self) -> str:
-        return texts.t("ja", "not_found")
+        return texts.t("ja", "reply.not_found")
 
     async def resolve(self, token: str) -> InboundTarget:
         t = await self.intake.resolve(token)
@@ -125,14 +125,14 @@ class Inbound:
         targets = await self.store.replies.running_targets_by_contact(list(kinds), address)
         if not targets:
             log.info("text_without_campaign", channel=channel)
-            return texts.t(self.cfg.city.default_language, "sms_none")
+            return texts.t(self.cfg.city.default_language, "sms.none")
         lang = targets[0].language
         status = parse_keyword(text)
         key = f"{channel}:{message_id}"
         if status is None:
             for t in targets:
                 await self.intake.note(t, text, channel, f"{key}:{t.household_id}")
-            return texts.t(lang, "sms_help")
+            return texts.t(lang, "sms.help")
         note = text if has_words_beyond_keyword(text) else None
         notice, _ = await self._answer_households(targets, status, channel, key, note, text)
         return notice or texts.sms_confirmation(str(status), lang)
@@ -151,7 +151,7 @@ class Inbound:
             links = [reply_url(self.cfg.server.public_url,
                                reply_token(self.cfg.secrets.secret_key, t.campaign_id, t.household_id))
                      for t in targets]
-            return "\n".join([texts.t(lang, "sms_many"), *links]), False
+            return "\n".join([texts.t(lang, "sms.many"), *links]), False
         recorded = False
         for t in targets:
             result = await self.intake.answer(t, status, channel, f"{key}:{t.household_id}", ReplyDetails(note=note))
@@ -163,15 +163,15 @@ class Inbound:
     async def link(self, code: str, kind: ContactKind, address: str) -> str:
         """`/start CODE` (or a LINE message of the code): the address becomes the household's contact."""
         if not self._links.allow(f"{kind}:{address}"):
-            return texts.t("ja", "enrol_slow_down")
+            return texts.t("ja", "enrol.slow_down")
         try:
             found = await self.enrolment.link(code.strip(), kind, address)
-        except EnrolmentError:
-            return texts.t("ja", "enrol_bad_code")
+        except (EnrolmentError, ValueError):  # ValueError: an address the kind's own rule refuses
+            return texts.t("ja", "enrol.bad_code")
         spec = message_code_spec(kind)
-        if spec is None or spec.enrolment is None:
+        if spec is None:
             return ""
-        return channel_word(spec, found.language, spec.enrolment.word(spec.name, "done"), association=found.association)
+        return enrol_word(spec, found.language, "done", association=found.association)
 
     # -- the provider's word ---------------------------------------------------------------------
 
@@ -179,7 +179,7 @@ class Inbound:
         return await self.store.roster.mark_contacts_dead(kind, address, reason)
 
     async def delivery_status(self, provider_id: str, state: str, error_code: int | None = None) -> bool:
-        return await self.store.campaigns.outbox.record_provider_status(provider_id, state, error_code)
+        return await self.store.outbox.record_provider_status(provider_id, state, error_code)
 
 
 def _looks_like_code(text: str) -> bool:

@@ -22,7 +22,7 @@ from safetynet.auth import Viewer
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignState, Status
-from safetynet.replies.model import (
+from safetynet.domain.replies import (
     NO_DETAILS,
     NOTE,
     NOTE_MAX_CHARS,
@@ -35,6 +35,7 @@ from safetynet.replies.model import (
     ReplyTarget,
     UndoOutcome,
 )
+from safetynet.metrics import Metrics
 from safetynet.replies.tokens import looks_like_token, token_hash
 from safetynet.store import Store
 
@@ -85,8 +86,10 @@ def clip_note(text: str | None) -> str | None:
 
 
 class ReplyIntake:
-    def __init__(self, store: Store, cfg: Config, clock: Clock, notifier: HelpNotifier | None = None) -> None:
+    def __init__(self, store: Store, cfg: Config, clock: Clock, notifier: HelpNotifier | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()
         self.cfg = cfg
         self.clock = clock
         self.notifier = notifier
@@ -224,6 +227,8 @@ class ReplyIntake:
                           ReplyDetails(note=clip_note(note)))
         item = dataclasses.replace(item, method=str(how), staff_id=viewer.staff_id, actor=viewer.login or None)
         outcome = await self.store.replies.record(item)
+        if not outcome.duplicate:
+            self.metrics.reply(item.channel, item.status)
         log.info("reply_confirmed_in_person", campaign_id=campaign_id, household_id=household_id,
                  method=str(how), duplicate=outcome.duplicate)
         return AnswerResult(target, item.status, recorded=not outcome.duplicate,
@@ -277,6 +282,8 @@ class ReplyIntake:
 
     async def _record(self, t: ReplyTarget, status: str, channel: str, key: str, details: ReplyDetails) -> AnswerResult:
         outcome: RecordOutcome = await self.store.replies.record(self._item(t, status, channel, key, details))
+        if not outcome.duplicate:
+            self.metrics.reply(channel, status)
         # Only the rare replies are logged: a line per "safe" would cost the hot path more than the
         # database write (the replies table is the record of every answer).
         if not outcome.duplicate and status in _LOGGED:

@@ -17,14 +17,15 @@ import structlog
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 from tenacity.wait import wait_base
 
-from safetynet.broadcast.model import Campaign
 from safetynet.channels import registry
 from safetynet.channels.base import ChannelSender, OutboundMessage, RetryableSendError, SendError
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, ChannelName
-from safetynet.replies.model import HelpRow
-from safetynet.roster.model import Staff
+from safetynet.domain.campaigns import Campaign
+from safetynet.domain.replies import HelpRow
+from safetynet.domain.roster import Staff
+from safetynet.i18n import t
 from safetynet.store import Store
 
 log = structlog.get_logger("replies")
@@ -71,45 +72,33 @@ def staff_messages(staff: list[Staff], senders: Mapping[ChannelName, object]) ->
     return out
 
 
-_WORDS = {
-    "ja": {
-        "title": "【助けが必要】", "follow": "【助けが必要・追記】", "drill": "【訓練】", "members": "{n}人",
-        "vulnerable": "要配慮者あり", "address": "住所", "note": "メモ", "injured": "けが人 {n}人",
-        "where": "場所", "home": "自宅", "shelter": "避難所", "elsewhere": "その他", "open": "対応したら「対応済み」に:",
-    },
-    "en": {
-        "title": "[NEEDS HELP]", "follow": "[NEEDS HELP - update]", "drill": "[DRILL]", "members": "{n} people",
-        "vulnerable": "vulnerable member", "address": "Address", "note": "Note", "injured": "{n} injured",
-        "where": "Where", "home": "home", "shelter": "shelter", "elsewhere": "elsewhere", "open": "Mark handled at:",
-    },
-}
+_LOCATIONS = {"home": "staff.location.home", "shelter": "staff.location.shelter", "elsewhere": "staff.location.elsewhere"}
 
 
 def door_knock_text(association: str, households: int, language: str, drill: bool, link: str) -> str:
-    if language.lower().startswith("en"):
-        head = ("[DRILL]" if drill else "") + "[DOOR-KNOCK LIST]"
-        return f"{head} {association}: {households} households have not answered.\n{link}"
-    head = ("【訓練】" if drill else "") + "【戸別訪問リスト】"
-    return f"{head}{association}: 未回答 {households} 世帯。訪問して確認してください。\n{link}"
+    head = t(language, "staff.drill") if drill else ""
+    return f"{head}{t(language, 'staff.door_knock', association=association, households=households)}\n{link}"
 
 
 def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: str) -> str:
     """The alert a head reads on the phone: who, where, how many, vulnerable, their words, the link."""
-    w = _WORDS["en" if language.lower().startswith("en") else "ja"]
-    head = (w["drill"] if drill else "") + (w["follow"] if follow_up else w["title"])
-    who = f"{row.name} ({w['members'].format(n=row.members)}"
-    who += f", {w['vulnerable']})" if row.vulnerable else ")"
-    lines = [f"{head} {row.association}{' ' + row.group if row.group else ''}", who, f"{w['address']}: {row.address}"]
+    head = (t(language, "staff.drill") if drill else "") + t(
+        language, "staff.need_help.follow_up" if follow_up else "staff.need_help.title")
+    who = f"{row.name} ({t(language, 'staff.members', n=row.members)}"
+    who += f", {t(language, 'staff.vulnerable')})" if row.vulnerable else ")"
+    lines = [f"{head} {row.association}{' ' + row.group if row.group else ''}", who,
+             f"{t(language, 'staff.address')}: {row.address}"]
     facts = []
     if row.people_injured:
-        facts.append(w["injured"].format(n=row.people_injured))
+        facts.append(t(language, "staff.injured", n=row.people_injured))
     if row.location:
-        facts.append(f"{w['where']}: {w.get(row.location, row.location)}")
+        where = t(language, _LOCATIONS[row.location]) if row.location in _LOCATIONS else row.location
+        facts.append(f"{t(language, 'staff.where')}: {where}")
     if facts:
         lines.append(" / ".join(facts))
     if row.note:
-        lines.append(f"{w['note']}: {row.note}")
-    lines.append(f"{w['open']} {link}")
+        lines.append(f"{t(language, 'staff.note')}: {row.note}")
+    lines.append(f"{t(language, 'staff.need_help.open')} {link}")
     return "\n".join(lines)
 
 

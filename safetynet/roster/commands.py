@@ -1,4 +1,4 @@
-"""`safetynet roster import|check|export|codes|generate`.
+"""`safetynet roster import|check|export|codes|letters|generate`.
 
 Each entry point takes the config and the parsed arguments, prints a short human summary and
 returns the exit code: 0 done, 1 the data was refused (every problem is listed), 2 the command
@@ -17,12 +17,14 @@ from typing import Any
 
 from safetynet.channels import registry
 from safetynet.config import Config
+from safetynet.console import say, unwritable_message
+from safetynet.csvout import Unwritable
+from safetynet.domain.roster import HouseholdRecord, ImportSummary, UnknownScopeError
 from safetynet.roster import csvio
 from safetynet.roster.codes import MissingSecretKey
 from safetynet.roster.csvio import ParseResult, RosterWriteError
 from safetynet.roster.enrol_letters import issue_codes
 from safetynet.roster.generate import generate_roster
-from safetynet.roster.model import HouseholdRecord, ImportSummary, UnknownScopeError
 from safetynet.store import StoreError, store_session
 
 OK, DATA_ERROR, USAGE = 0, 1, 2
@@ -41,7 +43,7 @@ def _store_errors(fn: Command) -> Command:
         try:
             return fn(cfg, args)
         except StoreError as e:
-            _err(f"the database cannot be used: {e}")
+            _err(say("cli.db_unusable", error=e))
             return USAGE
 
     return run
@@ -51,7 +53,7 @@ def _read(path: str, cfg: Config) -> ParseResult | None:
     try:
         result = csvio.read_roster(path, default_language=cfg.city.default_language)
     except OSError as e:
-        _err(f"cannot read {path}: {e.strerror or e}")
+        _err(say("cli.cannot_read", path=path, error=e.strerror or e))
         return None
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
@@ -59,7 +61,7 @@ def _read(path: str, cfg: Config) -> ParseResult | None:
         for issue in result.errors:
             print(str(issue), file=sys.stderr)
         n = len(result.errors)
-        print(f"{path}: {n} problem{'s' if n != 1 else ''}; nothing was imported", file=sys.stderr)
+        print(say("cli.roster.problem" if n == 1 else "cli.roster.problems", path=path, count=n), file=sys.stderr)
     return result
 
 
@@ -71,8 +73,9 @@ def _contact_line(records: Sequence[HouseholdRecord]) -> str:
         for kind in {k for k, _ in r.contacts}:
             counts[kind] = counts.get(kind, 0) + 1
     none = sum(1 for r in records if not r.contacts)
-    filled = ", ".join(f"{counts[c.kind]} with {c.key}" for c in columns)
-    return f"{filled}; {none} with no contact (they need enrolment or a door knock)"
+    filled = say("cli.list_separator").join(
+        say("cli.roster.contact_count", kind=say(f"contact.kind.{c.kind}"), n=counts[c.kind]) for c in columns)
+    return say("cli.roster.contacts", counts=filled, none=none)
 
 
 # -- check -----------------------------------------------------------------------
@@ -85,12 +88,10 @@ def check(cfg: Config, args: argparse.Namespace) -> int:
     if not result.ok:
         return DATA_ERROR
     recs = result.records
-    print(
-        f"ok: {args.file} ({result.encoding}): {len(recs)} households, "
-        f"{len({r.association for r in recs})} associations, {len({r.district for r in recs})} districts"
-    )
+    print(say("cli.roster.check_ok", path=args.file, encoding=result.encoding, households=len(recs),
+              associations=len({r.association for r in recs}), districts=len({r.district for r in recs})))
     print(f"  {_contact_line(recs)}")
-    print(f"  {sum(1 for r in recs if r.vulnerable)} households with vulnerable members")
+    print("  " + say("cli.roster.vulnerable", count=sum(1 for r in recs if r.vulnerable)))
     return OK
 
 
@@ -111,29 +112,26 @@ def _confirm_removal(cfg: Config, records: Sequence[HouseholdRecord], yes: bool)
     missing = asyncio.run(_count_missing(cfg, records))
     total = sum(missing.values())
     if not total:
-        print("--replace: every current household of these associations is in the file; none will be removed")
+        print(say("cli.roster.replace_none"))
         return True
-    print(f"--replace will remove {total} household{'s' if total != 1 else ''} missing from the file:")
+    print(say("cli.roster.replace_will_remove_one" if total == 1 else "cli.roster.replace_will_remove", count=total))
     for assoc, n in missing.items():
         print(f"  {assoc}: {n}")
     if yes:
         return True
     if sys.stdin.isatty():
-        return input("remove them? [y/N] ").strip().lower() in ("y", "yes")
-    _err("add --yes to remove them (no terminal to ask)")
+        return input(say("cli.roster.replace_ask")).strip().lower() in ("y", "yes")
+    _err(say("cli.roster.replace_needs_yes"))
     return False
 
 
 def print_import_summary(path: str, s: ImportSummary) -> None:
-    print(f"imported {path}: {s.districts} districts, {s.associations} associations")
-    print(
-        f"  households: {s.households_added} added, {s.households_updated} updated, "
-        f"{s.households_unchanged} unchanged, {s.households_removed} removed"
-    )
-    print(
-        f"  contacts: {s.contacts} on these households ({s.contacts_added} added, {s.contacts_removed} removed)"
-    )
-    print(f"  households with no working channel: {s.households_without_channel}")
+    print(say("cli.roster.imported", path=path, districts=s.districts, associations=s.associations))
+    print("  " + say("cli.roster.imported_households", added=s.households_added, updated=s.households_updated,
+                     unchanged=s.households_unchanged, removed=s.households_removed))
+    print("  " + say("cli.roster.imported_contacts", contacts=s.contacts, added=s.contacts_added,
+                     removed=s.contacts_removed))
+    print("  " + say("cli.roster.imported_no_channel", count=s.households_without_channel))
 
 
 @_store_errors
@@ -145,7 +143,7 @@ def import_(cfg: Config, args: argparse.Namespace) -> int:
         return DATA_ERROR
     replace = bool(getattr(args, "replace", False))
     if replace and not _confirm_removal(cfg, result.records, bool(getattr(args, "yes", False))):
-        print("nothing was imported")
+        print(say("cli.roster.nothing_imported"))
         return USAGE
     summary = asyncio.run(_import(cfg, result.records, replace))
     print_import_summary(args.file, summary)
@@ -157,7 +155,7 @@ def import_(cfg: Config, args: argparse.Namespace) -> int:
 
 async def _export_records(cfg: Config) -> list[HouseholdRecord]:
     async with store_session(cfg) as store:
-        return await store.roster.export_records()
+        return await store.roster.export_records(csvio.contact_kinds())
 
 
 @_store_errors
@@ -169,12 +167,13 @@ def export(cfg: Config, args: argparse.Namespace) -> int:
     except RosterWriteError as e:
         for issue in e.issues:
             print(str(issue), file=sys.stderr)
-        _err(f"{len(e.issues)} cells cannot be written to {args.file}; nothing was written")
+        _err(say("cli.roster.export_unwritable", count=len(e.issues), path=args.file))
         return DATA_ERROR
     except OSError as e:
-        _err(f"cannot write {args.file}: {e.strerror or e}")
+        _err(say("cli.cannot_write", path=args.file, error=e.strerror or e))
         return USAGE
-    print(f"exported {n} households to {args.file} ({'UTF-8 with BOM' if encoding == 'utf-8' else encoding})")
+    shown = say("cli.utf8_bom") if encoding == "utf-8" else encoding
+    print(say("cli.roster.exported", count=n, path=args.file, encoding=shown))
     return OK
 
 
@@ -186,8 +185,12 @@ def codes(cfg: Config, args: argparse.Namespace) -> int:
     associations = getattr(args, "association", None) or None
     try:
         n = asyncio.run(
-            issue_codes(cfg, Path(args.output), rotate=bool(args.rotate), associations=associations)
+            issue_codes(cfg, Path(args.output), rotate=bool(args.rotate), associations=associations,
+                        headers=getattr(args, "headers", "ja"), encoding=getattr(args, "encoding", "utf-8"))
         )
+    except Unwritable as e:
+        _err(unwritable_message(e) + "; " + say("cli.codes.none_stored"))
+        return DATA_ERROR
     except MissingSecretKey as e:
         _err(str(e))
         return USAGE
@@ -195,15 +198,42 @@ def codes(cfg: Config, args: argparse.Namespace) -> int:
         _err(str(e))
         return USAGE
     except OSError as e:
+        _err(say("cli.cannot_write", path=args.output, error=e.strerror or e))
+        return USAGE
+    if n == 0:
+        print(say("cli.codes.none_new"))
+        return OK
+    print(say("cli.codes.wrote", count=n, path=args.output))
+    print("  " + say("cli.codes.keep_safe"))
+    if args.rotate:
+        print("  " + say("cli.codes.rotated"))
+    return OK
+
+
+# -- letters ---------------------------------------------------------------------
+
+
+@_store_errors
+def letters(cfg: Config, args: argparse.Namespace) -> int:
+    from safetynet.roster.letters import LettersError, issue_letters
+
+    scopes = args.scope or ["city"]
+    try:
+        n = issue_letters(cfg, Path(args.output), fmt=args.format, scopes=scopes, rotate=bool(args.rotate))
+    except (LettersError, MissingSecretKey, UnknownScopeError) as e:
+        _err(str(e))
+        return USAGE
+    except OSError as e:
         _err(f"cannot write {args.output}: {e.strerror or e}")
         return USAGE
     if n == 0:
-        print("every household already has an enrolment code; nothing written (--rotate issues new ones)")
+        print("every household in scope already has an enrolment code; nothing written"
+              " (--rotate issues new codes, and the earlier letters stop working)")
         return OK
-    print(f"wrote {n} enrolment codes to {args.output}")
+    print(f"wrote {n} enrolment letters to {args.output}")
     print("  keep this file safe: the codes are stored only as keyed hashes and cannot be shown again")
     if args.rotate:
-        print("  the previous codes of these households no longer work")
+        print("  the previous codes of these households no longer work; contacts they enrolled stay")
     return OK
 
 
@@ -212,7 +242,7 @@ def codes(cfg: Config, args: argparse.Namespace) -> int:
 
 def generate(cfg: Config, args: argparse.Namespace) -> int:
     if args.households < 1:
-        _err("--households must be at least 1")
+        _err(say("cli.generate.households_min"))
         return USAGE
     records = generate_roster(
         args.households,
@@ -224,9 +254,9 @@ def generate(cfg: Config, args: argparse.Namespace) -> int:
     try:
         n = csvio.write_roster(args.output, records, encoding=args.encoding, headers=args.headers)
     except OSError as e:
-        _err(f"cannot write {args.output}: {e.strerror or e}")
+        _err(say("cli.cannot_write", path=args.output, error=e.strerror or e))
         return USAGE
-    print(f"wrote {n} fictional households to {args.output} (seed {args.seed})")
+    print(say("cli.generate.wrote", count=n, path=args.output, seed=args.seed))
     return OK
 
 
@@ -238,7 +268,7 @@ def _parser(sub: Any, name: str, help_: str, examples: Sequence[str]) -> argpars
         name,
         help=help_,
         description=help_,
-        epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
+        epilog=say("cli.examples") + "\n" + "\n".join(f"  {e}" for e in examples),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return p
@@ -249,55 +279,58 @@ def _file_format_options(p: argparse.ArgumentParser) -> None:
         "--encoding",
         choices=("utf-8", "cp932"),
         default="utf-8",
-        help="utf-8 (with a BOM, so Excel opens it) or cp932 (Shift_JIS); default utf-8",
+        help=say("cli.file.encoding"),
     )
-    p.add_argument("--headers", choices=("ja", "en"), default="ja", help="column names in Japanese or English")  # fmt: skip
+    p.add_argument("--headers", choices=("ja", "en"), default="ja", help=say("cli.file.headers"))
 
 
 def add_arguments(subparsers: Any) -> None:
-    """Adds import, check, export, codes and generate to the `roster` sub-command."""
-    p = _parser(subparsers, "import", "import households from a roster CSV (all or nothing)",
+    """Adds import, check, export, codes, letters and generate to the `roster` sub-command."""
+    p = _parser(subparsers, "import", say("cli.roster.import.help"),
                 ["safetynet roster import examples/roster-sample.csv",
                  "safetynet roster import city.csv --replace --yes"])  # fmt: skip
     p.add_argument(
-        "file", help="roster CSV: UTF-8 (with or without BOM) or CP932, English or Japanese headers"
+        "file", help=say("cli.roster.import.file")
     )
-    p.add_argument("--replace", action="store_true",
-                   help="also remove households of the file's associations that the file does not list")  # fmt: skip
-    p.add_argument("--yes", action="store_true", help="do not ask before removing households with --replace")
+    p.add_argument("--replace", action="store_true", help=say("cli.roster.import.replace"))
+    p.add_argument("--yes", action="store_true", help=say("cli.roster.import.yes"))
     p.set_defaults(func=import_)
 
-    p = _parser(subparsers, "check", "check a roster CSV without writing anything",
+    p = _parser(subparsers, "check", say("cli.roster.check.help"),
                 ["safetynet roster check examples/roster-sample.csv"])  # fmt: skip
     p.add_argument("file")
     p.set_defaults(func=check)
 
-    p = _parser(subparsers, "export", "write the roster back to a CSV (importing it again changes nothing)",
+    p = _parser(subparsers, "export", say("cli.roster.export.help"),
                 ["safetynet roster export roster.csv", "safetynet roster export roster-sjis.csv --encoding cp932"])  # fmt: skip
     p.add_argument("file")
     _file_format_options(p)
     p.set_defaults(func=export)
 
-    p = _parser(subparsers, "codes", "write enrolment codes and join URLs for households without one",
+    p = _parser(subparsers, "codes", say("cli.roster.codes.help"),
                 ["safetynet roster codes --output letters.csv",
                  "safetynet roster codes --output letters.csv --rotate --association 桜町一丁目町会"])  # fmt: skip
-    p.add_argument("--output", required=True, help="CSV to write (created readable by you only)")
-    p.add_argument(
-        "--rotate", action="store_true", help="issue new codes for every household (old codes stop working)"
-    )
-    p.add_argument(
-        "--association", action="append", metavar="NAME", help="only this association (repeatable)"
-    )
+    p.add_argument("--output", required=True, help=say("cli.roster.codes.output"))
+    p.add_argument("--rotate", action="store_true", help=say("cli.roster.codes.rotate"))
+    p.add_argument("--association", action="append", metavar="NAME", help=say("cli.roster.codes.association"))
+    _file_format_options(p)
     p.set_defaults(func=codes)
 
-    p = _parser(subparsers, "generate", "write a fictional city's roster (for demos and benchmarks)",
+    p = _parser(subparsers, "letters", say("cli.roster.letters.help"),
+                ["safetynet roster letters --output letters.pdf",
+                 "safetynet roster letters --output sakura.html --scope association:桜町一丁目町会 --rotate"])  # fmt: skip
+    p.add_argument("--output", required=True, help=say("cli.roster.letters.output"))
+    p.add_argument("--format", choices=("pdf", "html"), help=say("cli.roster.letters.format"))
+    p.add_argument("--scope", action="append", metavar="SCOPE", help=say("cli.roster.letters.scope"))
+    p.add_argument("--rotate", action="store_true", help=say("cli.roster.letters.rotate"))
+    p.set_defaults(func=letters)
+
+    p = _parser(subparsers, "generate", say("cli.roster.generate.help"),
                 ["safetynet roster generate --households 200000 --output big.csv"])  # fmt: skip
-    p.add_argument("--households", type=int, default=600, help="number of households (default 600)")
+    p.add_argument("--households", type=int, default=600, help=say("cli.roster.generate.households"))
     p.add_argument("--output", required=True)
-    p.add_argument("--seed", type=int, default=1, help="the same seed gives the same city (default 1)")
-    p.add_argument(
-        "--per-association", type=int, default=200, help="households per association (default 200)"
-    )
-    p.add_argument("--per-district", type=int, default=12, help="associations per district (default 12)")
+    p.add_argument("--seed", type=int, default=1, help=say("cli.roster.generate.seed"))
+    p.add_argument("--per-association", type=int, default=200, help=say("cli.roster.generate.per_association"))
+    p.add_argument("--per-district", type=int, default=12, help=say("cli.roster.generate.per_district"))
     _file_format_options(p)
     p.set_defaults(func=generate)

@@ -5,7 +5,7 @@ Reading never stops at the first problem: every bad cell is reported as
 (the header is row 1), plus file-level problems (encoding, empty file, missing or
 repeated columns). A result with any error carries no records to import.
 
-No cell may hold a line break or an invisible control character (see `values.BAD_CHARACTER`),
+No cell may hold a line break or an invisible control character (see `domain.roster.BAD_CHARACTER`),
 in any column, known or not. CSV lets a quoted cell run over several lines, so one stray `"`
 at the start of a cell swallows the rows below it into that cell; refusing line breaks turns
 that into an error at the row and column where the quote opened, instead of missing households.
@@ -31,13 +31,11 @@ from typing import IO, Any
 
 from safetynet.channels import registry
 from safetynet.channels.spec import RosterColumn
-from safetynet.csvout import CsvWriter, unguard_cell
+from safetynet.csvout import ENCODINGS, CsvWriter, unguard_cell
+from safetynet.domain.roster import BAD_CHARACTER, HouseholdRecord, bad_character
 from safetynet.roster.encoding import EncodingRefused, detect_encoding
-from safetynet.roster.model import HouseholdRecord
 from safetynet.roster.values import (
-    BAD_CHARACTER,
     ValueProblem,
-    bad_character,
     fold,
     parse_language,
     parse_members,
@@ -72,6 +70,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("notes", "notes", "備考"),
 )
 _BY_FIELD = {c.field: c for c in COLUMNS}
+
+
+def contact_kinds() -> list[str]:
+    """The contact kinds of the roster's contact columns, in column order (what an export reads)."""
+    return [c.contact.kind for c in COLUMNS if c.contact is not None]
 # A few spellings people use besides the two official names of each column.
 _EXTRA_ALIASES = {
     "householdkey": "household_key",
@@ -389,14 +392,6 @@ def read_roster(path: str | os.PathLike[str], default_language: str = "ja") -> P
 
 
 # -- writing -------------------------------------------------------------------
-
-ENCODINGS = {
-    "utf-8": "utf-8-sig",
-    "utf-8-sig": "utf-8-sig",
-    "cp932": "cp932",
-    "shift_jis": "cp932",
-    "sjis": "cp932",
-}
 
 
 class RosterWriteError(Exception):

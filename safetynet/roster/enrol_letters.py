@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from safetynet.config import Config
-from safetynet.csvout import CsvWriter
+from safetynet.csvout import CsvWriter, excel_codec, open_excel
+from safetynet.domain.roster import CodeTarget
 from safetynet.roster.codes import MissingSecretKey, hash_code, join_url, new_code
-from safetynet.roster.model import CodeTarget
 from safetynet.store import store_session
 
 LETTER_HEADERS = {
@@ -30,10 +30,10 @@ def letter_rows(issued: Sequence[tuple[CodeTarget, str]], public_url: str) -> li
     ]
 
 
-def write_private_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    """UTF-8 with BOM (Excel, mail merge), created with mode 0600: the codes are secrets."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(fd, "w", encoding="utf-8-sig", newline="") as f:
+def write_private_csv(path: Path, header: list[str], rows: list[list[str]], encoding: str = "utf-8") -> None:
+    """UTF-8 with BOM (Excel, mail merge) or CP932, created with mode 0600: the codes are secrets.
+    Raises `Unwritable` when CP932 cannot hold a name or an address."""
+    with open_excel(path, encoding, 0o600) as f:
         w = CsvWriter(f)
         w.writerow(header)
         w.writerows(rows)
@@ -45,9 +45,12 @@ async def issue_codes(
     rotate: bool = False,
     associations: Sequence[str] | None = None,
     headers: str = "ja",
+    encoding: str = "utf-8",
 ) -> int:
     """New codes for households without one (all of them with `rotate`), optionally only in
-    `associations`; writes the letters file and returns how many codes were issued."""
+    `associations`; writes the letters file and returns how many codes were issued. A cell the
+    file's encoding cannot hold (`Unwritable`) stops it before any code is stored."""
+    excel_codec(encoding)
     key = cfg.secrets.secret_key
     if not key:
         raise MissingSecretKey("no secret key: run `safetynet init` or set SAFETYNET_SECRET_KEY")
@@ -58,7 +61,7 @@ async def issue_codes(
         issued = [(t, new_code()) for t in targets]
         tmp = output.with_name(f".{output.name}.partial")
         try:
-            write_private_csv(tmp, LETTER_HEADERS[headers], letter_rows(issued, cfg.server.public_url))
+            write_private_csv(tmp, LETTER_HEADERS[headers], letter_rows(issued, cfg.server.public_url), encoding)
             await store.roster.set_enrolment_codes((t.household_id, hash_code(c, key)) for t, c in issued)
             os.replace(tmp, output)
         finally:

@@ -17,7 +17,7 @@ import math
 import random
 from collections.abc import Iterator
 
-from safetynet.roster.model import HouseholdRecord
+from safetynet.domain.roster import HouseholdRecord
 
 _DISTRICT_PLACES = (
     "中央", "北部", "南部", "東部", "西部", "桜台", "緑ヶ丘", "青葉", "旭", "若葉", "松原", "梅林",

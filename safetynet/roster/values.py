@@ -138,26 +138,3 @@ def parse_members(text: str) -> int:
     return n
 
 
-# -- characters no cell may hold ------------------------------------------------
-
-# Line breaks, the other C0/C1 controls (NUL, ESC, DEL…) and the bidi embeddings, overrides and
-# isolates that reorder what a page or a spreadsheet shows (U+202E makes "txt.exe" read "exe.txt").
-# None has a place in a name, an address or a note, and none is visible: they are refused with
-# their row and column rather than stripped, so nothing is changed behind the importer's back.
-BAD_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_CONTROL_NAMES = {"\x00": "NUL", "\t": "TAB", "\n": "LF", "\r": "CR", "\x1b": "ESC", "\x7f": "DEL"}
-
-
-def character_name(ch: str) -> str:
-    """`U+202E (RIGHT-TO-LEFT OVERRIDE)`, `U+0000 (NUL)`: what an error names a bad character by."""
-    name = _CONTROL_NAMES.get(ch) or unicodedata.name(ch, "") or "control character"
-    return f"U+{ord(ch):04X} ({name})"
-
-
-def bad_character(text: str) -> str | None:
-    """Why `text` cannot be a cell (its first refused character, named, with its position), or None."""
-    m = BAD_CHARACTER.search(text)
-    if m is None:
-        return None
-    return (f"contains {character_name(m.group())} at character {m.start() + 1}, an invisible control "
-            "character a roster cannot hold: delete it")

@@ -16,14 +16,14 @@ from typing import Any
 
 import safetynet
 from safetynet.auth import hash_password
-from safetynet.broadcast.model import LadderStep
 from safetynet.broadcast.scenario import Scenario, load_scenario
 from safetynet.broadcast.service import CampaignSpec
 from safetynet.domain import ChannelName, Role
+from safetynet.domain.campaigns import LadderStep
+from safetynet.domain.roster import HouseholdRecord
 from safetynet.roster import csvio
 from safetynet.roster.codes import hash_code, new_code
 from safetynet.roster.generate import generate_roster
-from safetynet.roster.model import HouseholdRecord
 from safetynet.sim.model import ResidentModel
 from safetynet.store import Store
 

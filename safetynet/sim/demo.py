@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from safetynet.broadcast.model import Campaign
 from safetynet.config import Config
+from safetynet.domain.campaigns import Campaign
 from safetynet.sim import city
 from safetynet.sim.drill import finish_and_report, start_drill, until_finished
 from safetynet.sim.stage import Stage, StageOptions, staged_city

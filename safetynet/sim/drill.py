@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from safetynet.auth import Viewer
-from safetynet.broadcast.model import Campaign
 from safetynet.broadcast.scenario import Scenario
 from safetynet.domain import ANSWERED, CampaignState, Role, Scope
+from safetynet.domain.campaigns import Campaign
 from safetynet.sim.city import drill_spec
 from safetynet.sim.stage import Stage
 from safetynet.stats.report import build_report
@@ -34,7 +34,7 @@ async def start_drill(stage: Stage, scenario: Scenario, speed: float,
 async def campaign_finished(store: Store, campaign_id: int, steps: int) -> bool:
     """The ladder has reached its last step and nothing of the campaign is queued or being sent."""
     progress = await store.campaigns.ladder_progress(campaign_id)
-    outbox = store.campaigns.outbox
+    outbox = store.outbox
     return (progress.next_step >= steps and await outbox.next_due_at([campaign_id]) is None
             and await outbox.claimed_count() == 0)
 

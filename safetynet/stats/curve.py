@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from safetynet.store.stats import AssociationRow, CountRow, MinuteRow
+from safetynet.domain.campaigns import CountRow, MinuteRow
+from safetynet.domain.roster import Association
 
 _COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#8C564B")
 _DASHES = ("", "7 4", "2 3", "9 3 2 3", "4 2", "1 2", "12 4", "5 2 1 2")
@@ -36,9 +37,9 @@ def cumulative(by_minute: dict[int, int]) -> tuple[tuple[int, int], ...]:
 def group_series(
     minutes: Iterable[MinuteRow],
     counts: Iterable[CountRow],
-    associations: Iterable[AssociationRow],
-    key: Callable[[AssociationRow], str],
-    visible: Callable[[AssociationRow], bool] = lambda a: True,
+    associations: Iterable[Association],
+    key: Callable[[Association], str],
+    visible: Callable[[Association], bool] = lambda a: True,
 ) -> list[Series]:
     """One series per `key(association)` (a district, or the city), over visible associations."""
     assoc = {a.id: a for a in associations if visible(a)}

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from safetynet.domain import ALL_STATUSES, ANSWERED
-from safetynet.store.stats import AssociationRow, CountRow, MinuteRow
+from safetynet.domain.campaigns import CountRow, MinuteRow
+from safetynet.domain.roster import Association
 
 
 def _rate(status: dict[str, int], households: int) -> float:
@@ -19,8 +20,8 @@ def build_stats(
     campaign: dict[str, Any],
     counts: Iterable[CountRow],
     minutes: Iterable[MinuteRow],
-    associations: Iterable[AssociationRow],
-    visible: Callable[[AssociationRow], bool] = lambda a: True,
+    associations: Iterable[Association],
+    visible: Callable[[Association], bool] = lambda a: True,
     help_open: dict[int, int] | None = None,
 ) -> dict[str, Any]:
     """`campaign` carries id, kind, state (and optionally paused, started_at, title).

@@ -22,7 +22,8 @@ import structlog
 
 from safetynet.clock import Clock
 from safetynet.domain import ALL_STATUSES, ANSWERED
-from safetynet.store.dashboard import Change, DashboardReads
+from safetynet.domain.replies import Change
+from safetynet.store.ports import DashboardReads
 
 log = structlog.get_logger("stats")
 

@@ -27,7 +27,12 @@ from typing import Any
 
 from safetynet.auth import Viewer
 from safetynet.config import Config
+from safetynet.console import say, unwritable_message
+from safetynet.csvout import Unwritable, excel_file
 from safetynet.domain import ALL_STATUSES, ANSWERED, Role, Scope
+from safetynet.domain.campaigns import CampaignInfo, CountRow, MinuteRow
+from safetynet.domain.replies import ChannelCount
+from safetynet.domain.roster import Association, HouseholdLine
 from safetynet.stats.curve import Series, group_series, minutes_to_reach
 from safetynet.stats.report_render import (
     FORMATS,
@@ -38,8 +43,7 @@ from safetynet.stats.report_render import (
     render_json,
     writer_for,
 )
-from safetynet.store.dashboard import CampaignInfo, ChannelCount, DashboardReads, HouseholdLine
-from safetynet.store.stats import AssociationRow, CountRow, MinuteRow, StatsReads
+from safetynet.store.ports import DashboardReads, StatsReads, Store
 
 __all__ = ["FORMATS", "LISTS", "LIST_CHUNK", "MILESTONES", "OpenReport", "ReportNotFound", "assemble",
            "build_report", "open_report", "person_rows", "render_csv", "render_html", "render_json", "report_cli",
@@ -69,7 +73,7 @@ class CampaignData:
     campaign: CampaignInfo
     counts: tuple[CountRow, ...]
     minutes: tuple[MinuteRow, ...]
-    associations: tuple[AssociationRow, ...]
+    associations: tuple[Association, ...]
     channels: tuple[ChannelCount, ...]
 
 
@@ -87,7 +91,7 @@ def _summary(status: dict[str, int], series: Series, channels: dict[str, int]) -
     }
 
 
-def _levels(data: CampaignData, key: Callable[[AssociationRow], str]) -> dict[str, dict[str, Any]]:
+def _levels(data: CampaignData, key: Callable[[Association], str]) -> dict[str, dict[str, Any]]:
     """Summaries per `key(association)` (city, district name or association id)."""
     by_id = {a.id: a for a in data.associations}
     status: dict[str, dict[str, int]] = defaultdict(lambda: {str(s): 0 for s in ALL_STATUSES})
@@ -112,7 +116,7 @@ def _verdict(now: float, before: float | None) -> str | None:
     return "same"
 
 
-def _person(h: HouseholdLine, names: Mapping[int, AssociationRow], with_names: bool) -> dict[str, Any]:
+def _person(h: HouseholdLine, names: Mapping[int, Association], with_names: bool) -> dict[str, Any]:
     a = names.get(h.association_id)
     row: dict[str, Any] = {"association": a.name if a else "", "district": a.district if a else "", "group": h.group}
     if with_names:
@@ -120,7 +124,7 @@ def _person(h: HouseholdLine, names: Mapping[int, AssociationRow], with_names: b
     return row
 
 
-def person_rows(lines: Sequence[HouseholdLine], names: Mapping[int, AssociationRow],
+def person_rows(lines: Sequence[HouseholdLine], names: Mapping[int, Association],
                 with_names: bool = True) -> list[dict[str, Any]]:
     """List rows of households (pure); `names` maps association ids to their rows."""
     return [_person(h, names, with_names) for h in lines]
@@ -180,7 +184,7 @@ def assemble(
 
 
 async def _campaign_data(stats: StatsReads, reads: DashboardReads, info: CampaignInfo,
-                         visible: Callable[[AssociationRow], bool]) -> CampaignData:
+                         visible: Callable[[Association], bool]) -> CampaignData:
     assocs = tuple(a for a in await stats.associations() if visible(a))
     ids = {a.id for a in assocs}
     counts = tuple(c for c in await stats.counts(info.id) if c.association_id in ids)
@@ -226,7 +230,7 @@ class OpenReport:
             yield person_rows(page, names, self.with_names)
 
 
-async def open_report(store: Any, campaign_id: int, viewer: Viewer, *, with_names: bool = True,
+async def open_report(store: Store, campaign_id: int, viewer: Viewer, *, with_names: bool = True,
                       chunk: int = LIST_CHUNK) -> OpenReport:
     """The report of one campaign as `viewer` may see it (its associations only), lists not yet read.
 
@@ -234,13 +238,12 @@ async def open_report(store: Any, campaign_id: int, viewer: Viewer, *, with_name
     """
     if chunk < 1:
         raise ValueError("chunk must be at least 1")
-    reads: DashboardReads = getattr(store, "dashboard", None) or DashboardReads(store.db)
-    stats = StatsReads(store.db)
+    reads, stats = store.dashboard, store.stats
     info = await reads.campaign(campaign_id)
     if info is None:
         raise ReportNotFound(f"no campaign {campaign_id}")
 
-    def visible(a: AssociationRow) -> bool:
+    def visible(a: Association) -> bool:
         return viewer.sees(a.district, a.name)
 
     data = await _campaign_data(stats, reads, info, visible)
@@ -252,7 +255,7 @@ async def open_report(store: Any, campaign_id: int, viewer: Viewer, *, with_name
     return OpenReport(summary, data, previous, reads, with_names, chunk)
 
 
-async def build_report(store: Any, campaign_id: int, viewer: Viewer, *, with_names: bool = True,
+async def build_report(store: Store, campaign_id: int, viewer: Viewer, *, with_names: bool = True,
                        chunk: int = LIST_CHUNK) -> dict[str, Any]:
     """The whole report document in memory (see `open_report`; `stream_report` holds one page at a time)."""
     rep = await open_report(store, campaign_id, viewer, with_names=with_names, chunk=chunk)
@@ -284,14 +287,21 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
 }
 
 
-async def _write_report(store: Any, campaign_id: int, viewer: Viewer, fmt: str, output: str | None) -> None:
-    """Streams the report to `output` (written aside and renamed when complete) or stdout."""
+async def _write_report(store: Store, campaign_id: int, viewer: Viewer, fmt: str, output: str | None,
+                        lang: str = "ja", encoding: str | None = None) -> None:
+    """Streams the report to `output` (written aside and renamed when complete) or stdout. A CSV file
+    is for Excel: UTF-8 with a BOM, or CP932 (strict: `Unwritable`, and no file, if a cell does not fit)."""
     report = await open_report(store, campaign_id, viewer)
-    pieces = stream_report(report, writer_for(fmt))
+    pieces = stream_report(report, writer_for(fmt, lang))
     if not output:
         async for piece in pieces:
             sys.stdout.write(piece)
         sys.stdout.flush()
+        return
+    if fmt == "csv":
+        with excel_file(output, encoding or "utf-8") as f:
+            async for piece in pieces:
+                f.write(piece)
         return
     target = Path(output)
     part = target.with_name(f".{target.name}.part")
@@ -306,22 +316,32 @@ async def _write_report(store: Any, campaign_id: int, viewer: Viewer, fmt: str, 
 
 
 def report_cli(cfg: Config, args: argparse.Namespace) -> int:
-    """`safetynet campaign report ID --format html|csv|json [--output FILE]` (the operator sees the city)."""
+    """`safetynet campaign report ID --format html|csv|json [--output FILE] [--lang ja|en] [--encoding …]`
+    (the operator sees the city)."""
     from safetynet.store import store_session
 
     fmt = getattr(args, "format", None) or "html"
+    lang = getattr(args, "lang", None) or "ja"
+    encoding = getattr(args, "encoding", None)
+    output = getattr(args, "output", None)
     if fmt not in FORMATS:
-        print(f"error: unknown format {fmt!r}; use html, csv or json", file=sys.stderr)
+        print(f"error: {say('cli.report.bad_format', format=fmt)}", file=sys.stderr)
+        return 2
+    if encoding is not None and (fmt != "csv" or not output):
+        print(f"error: {say('cli.report.encoding_needs_csv_file')}", file=sys.stderr)
         return 2
     viewer = Viewer(role=Role.CITY_ADMIN, scope=Scope("city"), login="cli")
 
     async def run() -> None:
         async with store_session(cfg) as store:
-            await _write_report(store, int(args.id), viewer, fmt, getattr(args, "output", None))
+            await _write_report(store, int(args.id), viewer, fmt, output, lang, encoding)
 
     try:
         asyncio.run(run())
     except ReportNotFound as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Unwritable as e:
+        print(f"error: {unwritable_message(e)}", file=sys.stderr)
         return 2
     return 0

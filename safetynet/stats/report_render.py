@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from safetynet.channels import registry
 from safetynet.csvout import csv_text
+from safetynet.i18n import t
 from safetynet.stats.curve import Series, render_svg
 
 _JST = timezone(timedelta(hours=9))
@@ -28,34 +29,12 @@ FORMATS = ("html", "csv", "json")
 
 Row = dict[str, Any]
 
-_L: dict[str, tuple[str, str]] = {
-    "title": ("訓練報告", "Drill report"), "real": ("実災害", "Real event"), "drill": ("訓練", "Drill"),
-    "started": ("開始", "Started"), "closed": ("終了", "Closed"), "generated": ("作成", "Generated"),
-    "scope": ("対象", "Scope"), "summary": ("全体", "Summary"), "households": ("世帯数", "Households"),
-    "answered": ("回答率", "Answered"), "previous": ("前回", "Previous"), "comparison": ("比較", "Comparison"),
-    "milestones": ("回答率に達するまでの時間（分）", "Minutes until answered"), "level": ("区分", "Level"),
-    "city": ("全体", "All"), "district": ("地区", "District"), "association": ("町会", "Association"),
-    "channels": ("最初の回答の経路", "Channel of the first answer"), "curve": ("回答の推移", "Response curve"),
-    "associations": ("町会別", "Per association"), "unreachable": ("連絡不能の世帯", "Unreachable households"),
-    "never": ("一度も回答のなかった世帯", "Households that never answered"), "none": ("なし", "None"),
-    "group": ("班", "Group"), "name": ("世帯主", "Name"), "address": ("住所", "Address"),
-    "better": ("▲ 改善", "▲ Better"), "worse": ("▼ 悪化", "▼ Worse"), "same": ("＝ 同程度", "= Same"),
-    "no_previous": ("前回なし", "No previous"), "curve_desc": ("開始からの分と回答率、地区ごと",
-                                                          "Minutes since start against answered %, per district"),
-    "min": ("分", "min"), "count": ("件数", "Count"),
-    "safe": ("無事", "Safe"), "need_help": ("要支援", "Needs help"), "confirmed_in_person": ("対面確認", "In person"),
-    "read": ("既読", "Read"), "notified": ("送信済", "Sent"), "pending": ("未送信", "Not sent"),
-    "unreachable_s": ("連絡不能", "Unreachable"),
-}
-
-
 def _l(lang: str, key: str) -> str:
-    ja, en = _L[key]
-    return en if lang == "en" else ja
+    return t(lang, "report." + key)
 
 
 def _status_label(lang: str, s: str) -> str:
-    return _l(lang, "unreachable_s" if s == "unreachable" else s)
+    return t(lang, "report.status." + s)
 
 
 def _when(epoch: float | None) -> str:
@@ -97,7 +76,7 @@ def writer_for(fmt: str, lang: str = "ja") -> ReportWriter:
     if fmt == "json":
         return JsonWriter()
     if fmt == "csv":
-        return CsvWriter()
+        return CsvWriter(lang)
     if fmt == "html":
         return HtmlWriter(lang)
     raise ValueError(f"unknown report format {fmt!r}")
@@ -152,24 +131,52 @@ def render_json(report: dict[str, Any]) -> str:
 
 
 class CsvWriter:
-    """The summary table (city, districts, associations), a blank line, then the lists."""
+    """The summary table (city, districts, associations), a blank line, then the lists.
+
+    In Japanese (the default) the headers and the words in cells are what a person reads in Excel;
+    in English they are the column names scripts have always read (`level`, `minutes_to_50`…).
+    """
+
+    def __init__(self, lang: str = "ja") -> None:
+        self.ja = lang != "en"
+        ja = self.ja
+        self._level = {k: _l("ja", k) if ja else k for k in ("city", "district", "association")}
+        self._list = ({"unreachable": _l("ja", "unreachable"), "never_answered": _l("ja", "never")} if ja
+                      else {k: k for k in LISTS})
+        self._verdict = {k: _l("ja", "csv." + k) if ja else k for k in ("better", "worse", "same")}
+
+    def _header(self) -> list[str]:
+        if not self.ja:
+            return ["level", "district", "association", "households", *_STATUSES, "answered_rate",
+                    *(f"minutes_to_{p}" for p in _MILESTONES), *(f"first_answers_{c}" for c in _CHANNELS),
+                    "previous_answered_rate", "comparison"]
+        return [_l("ja", "level"), _l("ja", "district"), _l("ja", "association"), _l("ja", "households"),
+                *(_status_label("ja", k) for k in _STATUSES), _l("ja", "csv.answered_rate"),
+                *(t("ja", "report.csv.minutes_to", percent=p) for p in _MILESTONES),
+                *(t("ja", "report.csv.first_answers", channel=_channel_label(c)) for c in _CHANNELS),
+                _l("ja", "csv.previous_answered_rate"), _l("ja", "comparison")]
+
+    def _list_header(self) -> list[str]:
+        if not self.ja:
+            return ["list", "district", "association", "group", "name", "address", "members", "vulnerable", "landline"]
+        return [_l("ja", k) for k in ("csv.list", "district", "association", "group", "name", "address",
+                                      "csv.members", "csv.vulnerable", "csv.landline")]
 
     def head(self, summary: dict[str, Any]) -> str:
         def row(level: str, district: str, assoc: str, s: dict[str, Any]) -> list[Any]:
-            return [level, district, assoc, s["households"], *(s["status"].get(k, 0) for k in _STATUSES),
+            verdict = s.get("comparison")
+            return [self._level[level], district, assoc, s["households"], *(s["status"].get(k, 0) for k in _STATUSES),
                     s["answered_rate"], *(_blank(s["minutes_to"].get(p)) for p in _MILESTONES),
                     *(s["channels"].get(c, 0) for c in _CHANNELS),
-                    _blank(s.get("previous_answered_rate")), s.get("comparison") or ""]
+                    _blank(s.get("previous_answered_rate")), self._verdict.get(verdict, verdict) if verdict else ""]
 
         rows: list[list[Any]] = [
-            ["level", "district", "association", "households", *_STATUSES, "answered_rate",
-             *(f"minutes_to_{p}" for p in _MILESTONES), *(f"first_answers_{c}" for c in _CHANNELS),
-             "previous_answered_rate", "comparison"],
+            self._header(),
             row("city", "", "", summary["city"]),
             *(row("district", d["name"], "", d) for d in summary["districts"]),
             *(row("association", a["district"], a["name"], a) for a in summary["associations"]),
             [],
-            ["list", "district", "association", "group", "name", "address", "members", "vulnerable", "landline"],
+            self._list_header(),
         ]
         return csv_text(rows, "\n")
 
@@ -177,7 +184,8 @@ class CsvWriter:
         return ""
 
     def list_rows(self, key: str, rows: Sequence[Row], first_chunk: bool) -> str:
-        return csv_text(([key, p["district"], p["association"], p["group"], p.get("name", ""), p.get("address", ""),
+        name = self._list[key]
+        return csv_text(([name, p["district"], p["association"], p["group"], p.get("name", ""), p.get("address", ""),
                           p.get("members", ""), int(p["vulnerable"]) if "vulnerable" in p else "",
                           p.get("landline", "")] for p in rows), "\n")
 
@@ -188,9 +196,16 @@ class CsvWriter:
         return ""
 
 
-def render_csv(report: dict[str, Any]) -> str:
+def _channel_label(channel: str) -> str:
+    """A channel's label (its spec's key), or the report's words for the reply page and staff."""
+    if registry.is_channel(channel):
+        return t("ja", registry.spec(channel).label_key)
+    return t("ja", f"report.channel.{channel}")
+
+
+def render_csv(report: dict[str, Any], lang: str = "ja") -> str:
     """The summary table (city, districts, associations), a blank line, then the lists."""
-    return render_document(CsvWriter(), report)
+    return render_document(CsvWriter(lang), report)
 
 
 def _blank(v: Any) -> Any:

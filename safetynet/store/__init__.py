@@ -1,8 +1,9 @@
-"""The store: every SQL statement lives in this package, behind repository classes.
+"""The store: the only place that runs SQL, behind the ports of `store.ports`.
 
-`open_store(cfg)` returns a `Store` whose repositories (`roster`, `auth`, `campaigns`,
-`replies`, `triggers`) are the interface the rest of the code uses. A PostgreSQL
-backend would implement the same repositories.
+`open_store(cfg)` returns a `Store` (the port) whose repositories (`roster`, `auth`, `campaigns`,
+`outbox`, `replies`, `triggers`, `dashboard`, `stats`) are the interface the rest of the code
+uses. `[store] url` picks the adapter: empty or `sqlite:///PATH` is SQLite (`store.sqlite`);
+`store.memory` is the in-memory fake for unit tests.
 """
 
 from __future__ import annotations
@@ -12,47 +13,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from safetynet.clock import Clock, SystemClock
-from safetynet.config import Config
-from safetynet.store.db import Database, StoreError, StoreUnavailable
+from safetynet.config import Config, check_store_url
+from safetynet.store.errors import StoreError, StoreUnavailable
+from safetynet.store.ports import Store
 
 __all__ = ["Store", "StoreError", "StoreUnavailable", "open_store", "store_session"]
 
 
-class Store:
-    def __init__(self, db: Database, clock: Clock) -> None:
-        from safetynet.store.auth import AuthStore
-        from safetynet.store.campaigns import CampaignStore
-        from safetynet.store.replies import ReplyStore
-        from safetynet.store.roster import RosterStore
-        from safetynet.store.triggers import TriggerStore
-
-        self.db = db
-        self.clock = clock
-        self.roster = RosterStore(db, clock)
-        self.auth = AuthStore(db, clock)
-        self.campaigns = CampaignStore(db, clock)
-        self.health = self.campaigns.health  # dispatcher heartbeats and channel health
-        self.replies = ReplyStore(db, clock)
-        self.triggers = TriggerStore(db, clock)
-
-    @property
-    def healthy(self) -> bool:
-        """False while writes are failing (disk full, read-only file)."""
-        return self.db.failed is None
-
-    async def close(self) -> None:
-        await self.replies.stop()
-        await self.campaigns.stop()
-        await self.db.close()
-
-
 async def open_store(cfg: Config, clock: Clock | None = None, path: Path | None = None) -> Store:
-    db = await Database.open(path or cfg.db_path, readers=cfg.store.readers)
-    try:
-        return Store(db, clock or SystemClock())
-    except BaseException:
-        await db.close()
-        raise
+    """The store `[store] url` names; `path` overrides the SQLite file (tests, benchmarks)."""
+    check_store_url(cfg.store.url)  # SQLite is the only adapter so far
+    from safetynet.store.sqlite import open_sqlite_store
+
+    return await open_sqlite_store(path or cfg.db_path, clock or SystemClock(), cfg.channel_routes,
+                                   readers=cfg.store.readers)
 
 
 @contextlib.asynccontextmanager

@@ -16,12 +16,13 @@ from pathlib import Path
 
 from safetynet.clock import FakeClock
 from safetynet.config import Config, JmaConfig, TriggersConfig
+from safetynet.domain.triggers import TriggerInputError, TriggerRules
 from safetynet.store import open_store
 from safetynet.triggers.inputs import parse_telegram, sort_key
-from safetynet.triggers.model import TriggerInputError, TriggerRules
 from safetynet.triggers.port import CampaignRequest
 from safetynet.triggers.replay import folder_files, replay
 from safetynet.triggers.service import TriggerService
+from safetynet.triggers.settings import rules_from_config
 
 
 class _Counting:
@@ -67,7 +68,7 @@ def main(argv: list[str]) -> int:
     folder = Path(argv[0] if argv else "tests/data/jma")
     jma = JmaConfig(areas=("213", "220", "440", "442"), cities=("1720100",), min_intensity="4", action="start")
     cfg = Config(triggers=TriggersConfig(jma=jma))
-    rules = TriggerRules.from_config(cfg)
+    rules = rules_from_config(cfg)
     files = folder_files(folder)
     bodies = [p.read_bytes() for p in files]
     costs = _parse_costs(bodies, rules)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from xml.etree import ElementTree as ET
 from xml.etree.ElementTree import Element
 
-from safetynet.triggers.model import AreaMatch, TriggerInputError, TriggerRules
+from safetynet.domain.triggers import AreaMatch, TriggerInputError, TriggerRules
 from safetynet.triggers.xmlsafe import JST, parse_time, parse_xml, split_tag, text_of
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -189,10 +189,15 @@ def campaign_to_cap(
     references: Sequence[str] = (),
     identifier: str | None = None,
     category: str = "Safety",
+    events: Mapping[str, str] | None = None,
+    headlines: Mapping[str, str] | None = None,
+    instructions: Mapping[str, str] | None = None,
+    urgency: str = "Immediate",
 ) -> bytes:
     """A campaign as a CAP 1.2 alert: one `info` per message language, drills as status Exercise.
 
     `references` are "sender,identifier,sent" triples of earlier alerts (for Update and Cancel).
+    `events`, `headlines` and `instructions` are per language like `messages`; the first two default to the title.
     """
     identifier = identifier or f"safetynet-campaign-{campaign_id}"
     for what, value in (("identifier", identifier), ("sender", sender)):
@@ -215,13 +220,15 @@ def campaign_to_cap(
         info = _sub(root, "info")
         _sub(info, "language", lang)
         _sub(info, "category", category)
-        _sub(info, "event", title)
-        _sub(info, "urgency", "Immediate")
+        _sub(info, "event", (events or {}).get(lang, title))
+        _sub(info, "urgency", urgency)
         _sub(info, "severity", "Severe")
         _sub(info, "certainty", "Observed")
         _sub(info, "senderName", sender)
-        _sub(info, "headline", title)
+        _sub(info, "headline", (headlines or {}).get(lang, title))
         _sub(info, "description", text)
+        if (instruction := (instructions or {}).get(lang)):
+            _sub(info, "instruction", instruction)
         if geocodes or area_desc:
             area = _sub(info, "area")
             _sub(area, "areaDesc", area_desc or title)

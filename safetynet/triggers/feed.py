@@ -18,7 +18,7 @@ import aiohttp
 import structlog
 
 from safetynet.clock import Clock
-from safetynet.triggers.model import Decision, TriggerInputError
+from safetynet.domain.triggers import Decision, TriggerInputError
 from safetynet.triggers.xmlsafe import MAX_BODY_BYTES, parse_time, parse_xml, split_tag, text_of
 
 log = structlog.get_logger("triggers.feed")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from safetynet.domain.triggers import TriggerRules
 from safetynet.triggers.cap import CAP_NS, CapAlert, cap_from_root
 from safetynet.triggers.jma import JmaTelegram, jma_from_root
-from safetynet.triggers.model import TriggerRules
 from safetynet.triggers.xmlsafe import parse_xml, split_tag
 
 Telegram = JmaTelegram | CapAlert

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
-from safetynet.triggers.model import (
+from safetynet.domain.triggers import (
     KIND_BY_TITLE,
     UNRECEIVED_5LOWER,
     AreaMatch,

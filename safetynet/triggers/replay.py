@@ -13,15 +13,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from safetynet.config import Config
+from safetynet.console import say
+from safetynet.domain.triggers import TriggerInputError, TriggerRules, TriggerState
 from safetynet.triggers.inputs import Telegram, parse_telegram, sort_key
-from safetynet.triggers.model import (
-    TriggerConfigError,
-    TriggerInputError,
-    TriggerRules,
-    TriggerState,
-    as_rules,
-)
 from safetynet.triggers.rules import apply, decide
+from safetynet.triggers.settings import TriggerConfigError, as_rules, rules_from_config
 from safetynet.triggers.xmlsafe import format_jst
 
 SUFFIXES = (".xml", ".cap")
@@ -79,8 +75,8 @@ def folder_files(folder: Path) -> list[Path]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dir", help="folder of JMA XML telegrams and CAP alerts (*.xml, *.cap)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("dir", help=say("cli.triggers.replay.dir"))
+    parser.add_argument("--json", action="store_true", help=say("cli.json_lines"))
 
 
 def _line(row: ReplayRow) -> str:
@@ -92,10 +88,10 @@ def _line(row: ReplayRow) -> str:
 def main(cfg: Config, args: argparse.Namespace) -> int:
     folder = Path(args.dir)
     if not folder.is_dir():
-        print(f"error: not a folder: {folder}", file=sys.stderr)
+        print(f"error: {say('cli.not_a_folder', path=folder)}", file=sys.stderr)
         return 2
     try:
-        rules = TriggerRules.from_config(cfg)
+        rules = rules_from_config(cfg)
     except TriggerConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

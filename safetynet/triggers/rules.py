@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from safetynet import i18n
 from safetynet.config import Config
-from safetynet.triggers.cap import CapAlert
-from safetynet.triggers.jma import JmaTelegram
-from safetynet.triggers.model import (
+from safetynet.domain.triggers import (
     KIND_NAMES,
     AreaMatch,
     Decision,
@@ -21,14 +20,17 @@ from safetynet.triggers.model import (
     TriggerRules,
     TriggerState,
     TsunamiGrade,
-    as_rules,
     intensity_label,
 )
+from safetynet.triggers.cap import CapAlert
+from safetynet.triggers.jma import JmaTelegram
+from safetynet.triggers.settings import as_rules
 from safetynet.triggers.xmlsafe import format_jst
 
 _SEISMIC = (JmaKind.INTENSITY_FLASH, JmaKind.HYPOCENTER_INTENSITY)
 _ACTED_ON = (*_SEISMIC, JmaKind.TSUNAMI)
-DRILL_PREFIX = "【訓練】"
+# Campaign titles are in the city's language, Japanese.
+DRILL_PREFIX = i18n.t("ja", "message.drill_prefix")
 
 
 def decide(telegram: JmaTelegram | CapAlert, state: TriggerState, cfg: Config | TriggerRules) -> Decision:
@@ -66,7 +68,8 @@ def _title(t: JmaTelegram) -> str:
         title = f"{TsunamiGrade.LABELS[t.tsunami_grade]} {_names(top, 3)}"
     else:
         top = [m for m in t.matches if m.rank >= t.max_intensity - 1]
-        title = f"地震 {intensity_label(t.max_intensity)} {_names(top, 3)} ({format_jst(t.report_time)})"
+        title = i18n.t("ja", "trigger.title.earthquake", intensity=intensity_label(t.max_intensity),
+                       places=_names(top, 3), time=format_jst(t.report_time))
     return (DRILL_PREFIX if t.is_drill else "") + title
 
 

@@ -17,14 +17,15 @@ import structlog
 
 from safetynet.clock import Clock, SystemClock
 from safetynet.config import Config
+from safetynet.domain.triggers import Decision, TriggerInputError, TriggerRecord, TriggerState
 from safetynet.store import Store
 from safetynet.triggers.cap import CapAlert, parse_cap
 from safetynet.triggers.feed import FeedPoller, PollResult
 from safetynet.triggers.inputs import Telegram, parse_telegram
 from safetynet.triggers.jma import JmaTelegram, parse_jma
-from safetynet.triggers.model import Decision, TriggerInputError, TriggerRecord, TriggerRules, TriggerState
 from safetynet.triggers.port import CampaignPort, CampaignRequest
 from safetynet.triggers.rules import apply, decide
+from safetynet.triggers.settings import rules_from_config
 from safetynet.triggers.watch import DirectoryWatcher
 from safetynet.triggers.xmlsafe import format_jst
 
@@ -58,7 +59,7 @@ class TriggerService:
         self.cfg = cfg
         self.campaigns = campaigns
         self.clock = clock or SystemClock()
-        self.rules = TriggerRules.from_config(cfg)
+        self.rules = rules_from_config(cfg)
         self.max_age_seconds = max_age_seconds
         self.state = TriggerState()
         self._lock = asyncio.Lock()

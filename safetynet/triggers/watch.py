@@ -16,7 +16,7 @@ from pathlib import Path
 import structlog
 
 from safetynet.clock import Clock
-from safetynet.triggers.model import Decision, TriggerInputError
+from safetynet.domain.triggers import Decision, TriggerInputError
 from safetynet.triggers.xmlsafe import MAX_BODY_BYTES
 
 log = structlog.get_logger("triggers.watch")

@@ -8,7 +8,7 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from safetynet.triggers.model import TriggerInputError
+from safetynet.domain.triggers import TriggerInputError
 
 # The largest official JMA telegram in the sample set is ~400 KB (a VXSE53 with every city).
 MAX_BODY_BYTES = 1024 * 1024

@@ -15,7 +15,6 @@ from typing import Any
 from aiohttp import web
 
 from safetynet.auth import Viewer
-from safetynet.broadcast.model import Campaign
 from safetynet.broadcast.scenario import ScenarioError, load_scenario
 from safetynet.broadcast.service import (
     CampaignError,
@@ -27,6 +26,7 @@ from safetynet.broadcast.service import (
     covered,
 )
 from safetynet.domain import CampaignKind
+from safetynet.domain.campaigns import Campaign
 from safetynet.stats.cache import TtlCache
 from safetynet.web.app import SERVICES, check_csrf, json_error, require_viewer, services
 from safetynet.web.bodies import read_json_object
@@ -187,7 +187,7 @@ async def list_campaigns(request: web.Request) -> web.Response:
     associations = await svc.store.roster.list_associations()
     mine = [c for c in campaigns if any(viewer.sees(a.district, a.name) for a in covered(c.scope, associations))]
     visible = [a.id for a in associations if viewer.sees(a.district, a.name)]
-    within = await svc.store.campaigns.households_within([c.id for c in mine], visible)
+    within = await svc.store.dashboard.households_within([c.id for c in mine], visible)
     return web.json_response([{**_summary(c), "households": within.get(c.id, 0)} for c in mine])
 
 

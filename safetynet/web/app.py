@@ -21,6 +21,7 @@ from safetynet.auth import Viewer, token_hash
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import Scope
+from safetynet.metrics import Metrics
 from safetynet.store import Store, StoreUnavailable
 
 log = structlog.get_logger("web")
@@ -36,7 +37,12 @@ ROUTE_MODULES = (
     "safetynet.web.staff_pages",
     "safetynet.web.dashboards",
     "safetynet.web.triggers_api",
+    "safetynet.web.cap_feed",
+    "safetynet.web.letters_page",
+    "safetynet.web.pwa",
     "safetynet.web.static",
+    "safetynet.web.ops",
+    "safetynet.web.openapi",
 )
 
 
@@ -53,6 +59,7 @@ class Services:
     intake: Any = None  # replies.intake.ReplyIntake
     triggers: Any = None  # triggers.service.TriggerService
     extras: dict[str, Any] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 SERVICES = web.AppKey("services", Services)
@@ -209,14 +216,7 @@ def create_app(svc: Services) -> web.Application:
         if importlib.util.find_spec(module) is None:
             continue
         importlib.import_module(module).setup(app)
-    app.router.add_get("/healthz", _health)
     return app
-
-
-async def _health(request: web.Request) -> web.Response:
-    svc = services(request)
-    ok = svc.store.healthy
-    return web.json_response({"ok": ok}, status=200 if ok else 503)
 
 
 async def check_csrf(request: web.Request, form: Any = None) -> None:

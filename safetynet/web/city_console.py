@@ -22,13 +22,12 @@ from safetynet.auth import Viewer
 from safetynet.broadcast.preview import Preview
 from safetynet.broadcast.service import CampaignError, CampaignService, CampaignSpec, DuplicateCampaign
 from safetynet.domain import CampaignKind
+from safetynet.domain.campaigns import CampaignInfo
 from safetynet.stats.cache import TtlCache
-from safetynet.store.dashboard import CampaignInfo
 from safetynet.web.app import SERVICES, check_csrf, csrf_of, require_viewer, services
 from safetynet.web.bodies import read_form
-from safetynet.web.city_views import channel_title
 from safetynet.web.dash_shell import campaign_or_404, not_found, reads, render, visible_associations, when
-from safetynet.web.dash_text import lang_of, t
+from safetynet.web.dash_text import channel_label, lang_of, t
 from safetynet.web.layout import esc
 
 log = structlog.get_logger("web")
@@ -146,7 +145,7 @@ def _preview_table(lang: str, pv: Preview) -> str:
                         f"<td class='num'>{n:,}</td><td>{esc(took)}</td></tr>")
     head = "".join(f"<th>{esc(t(lang, k))}</th>" for k in ("step", "when", "channel", "households", "takes"))
     cost = pv.cost_jpy
-    priced = ", ".join(f"{esc(channel_title(lang, ch))} ¥{cost.get(ch, 0):,.0f} ({n:,})" for ch, n in pv.units.items())
+    priced = ", ".join(f"{esc(channel_label(lang, ch))} ¥{cost.get(ch, 0):,.0f} ({n:,})" for ch, n in pv.units.items())
     return (
         f'<ul class="preview"><li>{esc(t(lang, "households"))}: <b data-preview-households>{pv.households:,}</b>'
         f' ({esc(t(lang, "vulnerable"))} {pv.vulnerable:,})</li>'

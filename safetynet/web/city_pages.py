@@ -15,11 +15,11 @@ from aiohttp import web
 
 from safetynet.auth import Viewer
 from safetynet.broadcast.health import enabled_channels, read_status
+from safetynet.domain.campaigns import CampaignInfo
+from safetynet.domain.roster import Association
 from safetynet.stats.cache import TtlCache
 from safetynet.stats.curve import group_series, render_svg
 from safetynet.stats.document import build_stats
-from safetynet.store.dashboard import CampaignInfo
-from safetynet.store.stats import AssociationRow
 from safetynet.web import city_console
 from safetynet.web.app import SERVICES, csrf_of, require_viewer, services
 from safetynet.web.city_views import (
@@ -78,7 +78,7 @@ async def _build_parts(request: web.Request, viewer: Viewer, info: CampaignInfo,
     counts, minutes, assocs, help_open = await asyncio.gather(
         st.counts(info.id), st.minutes(info.id), st.associations(), reads(request).open_help_counts(info.id))
 
-    def visible(a: AssociationRow) -> bool:
+    def visible(a: Association) -> bool:
         return viewer.sees(a.district, a.name)
 
     doc = build_stats({**info.as_dict()}, counts, minutes, assocs, visible, help_open)

@@ -8,12 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from safetynet.broadcast.health import FAILING, IDLE, OK, DispatchStatus
-from safetynet.channels import registry
 from safetynet.domain import ANSWERED
-from safetynet.replies.words import channel_label
-from safetynet.store.dashboard import CampaignInfo
+from safetynet.domain.campaigns import CampaignInfo
 from safetynet.web.dash_shell import when
-from safetynet.web.dash_text import KNOWN_KEYS, STATUS_ORDER, pct, status_label, t
+from safetynet.web.dash_text import KNOWN_KEYS, STATUS_ORDER, channel_label, pct, status_label, t
 from safetynet.web.dash_views import campaign_badge
 from safetynet.web.layout import esc
 
@@ -157,7 +155,7 @@ def health_block(lang: str, status: DispatchStatus, running: bool) -> str:
         else:
             state, text = IDLE, t(lang, "ch_idle")
         lines.append(f'<li class="ch-{state}" data-channel="{esc(channel)}" data-state="{state}">'
-                     f'<b>{esc(channel_title(lang, channel))}</b>: {esc(text)}</li>')
+                     f'<b>{esc(channel_label(lang, channel))}</b>: {esc(text)}</li>')
     bad = not status.sending or bool(status.failing)
     alert = ' role="alert"' if bad and running else ""
     return (f'<section class="health{" bad" if bad else ""}" aria-labelledby="health-h"{alert}>'
@@ -180,12 +178,3 @@ def recent_list(lang: str, campaigns: Sequence[CampaignInfo]) -> str:
     )
     return f'<section aria-labelledby="recent-h"><h2 id="recent-h">{esc(t(lang, "recent"))}</h2><ul>{items}</ul></section>'
 
-
-def channel_title(lang: str, channel: str) -> str:
-    """A channel's name on the console: the console's own words where it has them, else the
-    channel's label (a new channel brings its own)."""
-    if f"ch_{channel}" in KNOWN_KEYS:
-        return t(lang, f"ch_{channel}")
-    if registry.is_channel(channel):
-        return channel_label(registry.spec(channel), lang)
-    return channel

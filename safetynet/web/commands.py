@@ -7,12 +7,13 @@ import asyncio
 import signal
 
 from safetynet.config import Config
+from safetynet.console import say
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", help="listen address (default: [server] host)")
-    parser.add_argument("--port", type=int, help="listen port (default: [server] port)")
-    parser.add_argument("--no-dispatch", action="store_true", help="serve pages and webhooks only; send nothing")
+    parser.add_argument("--host", help=say("cli.serve.host"))
+    parser.add_argument("--port", type=int, help=say("cli.serve.port"))
+    parser.add_argument("--no-dispatch", action="store_true", help=say("cli.serve.no_dispatch"))
 
 
 async def serve_until_stopped(cfg: Config, args: argparse.Namespace) -> None:
@@ -26,9 +27,10 @@ async def serve_until_stopped(cfg: Config, args: argparse.Namespace) -> None:
     async with running_system(cfg, host=args.host, port=args.port, dispatch=not args.no_dispatch,
                               send_workers=None) as system:
         tune_gc()
+        # the first words are read by `demo` and the tests to know the server is up: not translated
         print(f"SafetyNet serving on {system.url} (public URL {cfg.server.public_url}); Ctrl-C stops", flush=True)
         await stop.wait()
-        print("stopping: finishing sends in flight", flush=True)
+        print(say("cli.serve.stopping"), flush=True)
 
 
 def serve(cfg: Config, args: argparse.Namespace) -> int:

@@ -10,13 +10,14 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from safetynet import i18n
 from safetynet.auth import Viewer
 from safetynet.domain import Role
-from safetynet.roster.model import Association
-from safetynet.store.dashboard import CampaignInfo, DashboardReads
-from safetynet.store.stats import StatsReads
+from safetynet.domain.campaigns import CampaignInfo
+from safetynet.domain.roster import Association
+from safetynet.store.ports import DashboardReads, StatsReads
 from safetynet.web.app import csrf_of, viewer_of
-from safetynet.web.dash_text import lang_of, large_of, remember_prefs, t
+from safetynet.web.dash_text import lang_of, language_switch, large_of, remember_prefs, t
 from safetynet.web.layout import esc, page
 
 READS = web.AppKey("dashboard_reads", DashboardReads)
@@ -123,13 +124,13 @@ def header(request: web.Request, lang: str) -> str:
     # the language switch is ours (not layout.page's) so the skip link stays the first stop of Tab
     current = ' aria-current="true"'
     langs = " ".join(
-        f'<a href="{esc(_with_query(request, lang=code))}" hreflang="{code}"{current if code == lang else ""}>{label}</a>'
-        for code, label in (("ja", "日本語"), ("en", "English"))
+        f'<a href="{esc(_with_query(request, lang=code))}" hreflang="{code}"{current if code == lang else ""}>{esc(label)}</a>'
+        for code, label in language_switch()
     )
     return (
         f'<a class="skip" href="#main">{esc(t(lang, "skip"))}</a>'
         f'<header class="top"><nav aria-label="menu">{" ".join(links)}</nav>'
-        f'<div class="tools"><nav class="lang" aria-label="Language / 言語">{langs}</nav>{" ".join(tools)}</div></header>'
+        f'<div class="tools"><nav class="lang" aria-label="{esc(i18n.t(lang, "page.language_switch"))}">{langs}</nav>{" ".join(tools)}</div></header>'
     )
 
 

@@ -81,9 +81,7 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 async def _close_hub(app: web.Application) -> None:
-    remove = getattr(getattr(app[SERVICES].store, "replies", None), "remove_listener", None)
-    if remove is not None:
-        remove(app[HUB].on_replies)
+    app[SERVICES].store.replies.remove_listener(app[HUB].on_replies)
     await app[HUB].close()
 
 
@@ -91,8 +89,6 @@ def setup(app: web.Application) -> None:
     svc = app[SERVICES]
     hub = LiveHub(app[READS], svc.clock, heartbeat_seconds=HEARTBEAT_SECONDS)
     app[HUB] = hub
-    add = getattr(getattr(svc.store, "replies", None), "add_listener", None)
-    if add is not None:  # committed answers wake the poller at once
-        add(hub.on_replies)
+    svc.store.replies.add_listener(hub.on_replies)  # committed answers wake the poller at once
     app.on_shutdown.append(_close_hub)
     app.router.add_get("/api/campaigns/{id}/events", events)

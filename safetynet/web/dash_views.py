@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from itertools import groupby
 
 from safetynet.domain import ANSWERED
-from safetynet.domain_phones import format_national
-from safetynet.roster.model import Association
-from safetynet.store.dashboard import CampaignInfo, Coverage, HelpItem, HouseholdLine
+from safetynet.domain.campaigns import CampaignInfo
+from safetynet.domain.phones import format_national
+from safetynet.domain.replies import HelpItem
+from safetynet.domain.roster import Association, Coverage, HouseholdLine
 from safetynet.web.dash_shell import hhmm, when
-from safetynet.web.dash_text import METHOD_TEXT, STATUS_ORDER, STATUS_TEXT, pct, status_label, t
+from safetynet.web.dash_text import METHODS, STATUS_ICONS, STATUS_ORDER, method_label, pct, status_label, t
 from safetynet.web.layout import esc
 
 ANSWERED_S = frozenset(str(s) for s in ANSWERED)
@@ -38,7 +39,7 @@ class HouseholdFilter:
 
 
 def status_labels_json(lang: str) -> str:
-    return json.dumps({s: status_label(lang, s) for s in STATUS_TEXT}, ensure_ascii=False)
+    return json.dumps({s: status_label(lang, s) for s in STATUS_ICONS}, ensure_ascii=False)
 
 
 def state_labels_json(lang: str) -> str:
@@ -119,13 +120,13 @@ def _row_parts(lang: str) -> dict[str, str]:
     """The escaped constant pieces of a household row, once per language (a page has hundreds)."""
     parts = {k: esc(t(lang, k)) for k in ("group", "name", "address", "people", "status", "confirm")}
     parts["vuln"] = f' <span class="badge vuln">{esc(t(lang, "vulnerable"))}</span>'
-    for st in STATUS_TEXT:
+    for st in STATUS_ICONS:
         parts["st:" + st] = f'<span class="status s-{st}">{esc(status_label(lang, st))}</span>'
     parts["buttons"] = "".join(
         f'<button type="button" class="small" data-confirm="{m}" '
-        f'aria-label="{esc(t(lang, "confirm_as", name="{name}", method=(en if lang == "en" else ja)))}">'
-        f'{esc(en if lang == "en" else ja)}</button>'
-        for m, (ja, en) in METHOD_TEXT.items()
+        f'aria-label="{esc(t(lang, "confirm_as", name="{name}", method=method_label(lang, m)))}">'
+        f'{esc(method_label(lang, m))}</button>'
+        for m in METHODS
     )
     return parts
 

@@ -14,10 +14,10 @@ import structlog
 from aiohttp import web
 
 from safetynet.auth import Viewer
-from safetynet.roster.model import Association
+from safetynet.csvout import BOM
+from safetynet.domain.campaigns import CampaignInfo
+from safetynet.domain.roster import Association
 from safetynet.stats.report import FORMATS, ReportNotFound, open_report, stream_report, writer_for
-from safetynet.store.dashboard import CampaignInfo, DashboardReads
-from safetynet.store.stats import StatsReads
 from safetynet.web import city_pages, dash_sse
 from safetynet.web.app import SERVICES, require_viewer, services
 from safetynet.web.dash_shell import (
@@ -184,6 +184,8 @@ async def report_page(request: web.Request) -> web.StreamResponse:
     resp.enable_chunked_encoding()
     await resp.prepare(request)
     try:
+        if fmt == "csv":
+            await resp.write(BOM.encode())  # Japanese Excel reads UTF-8 only after a byte order mark
         async for piece in stream_report(report, writer_for(fmt, lang_of(request))):
             await resp.write(piece.encode())
     except ConnectionError:
@@ -216,9 +218,9 @@ async def home(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    db = app[SERVICES].store.db
-    app[READS] = DashboardReads(db.staff)  # staff pages never queue behind residents' lookups
-    app[STATS] = StatsReads(db.staff)
+    store = app[SERVICES].store
+    app[READS] = store.dashboard
+    app[STATS] = store.stats
     app.router.add_get("/", home)
     app.router.add_get("/a/{association_id}", association_page)
     app.router.add_get("/a/{association_id}/help", help_fragment)

@@ -26,10 +26,11 @@ from safetynet.clock import Clock
 from safetynet.config import channel_context
 from safetynet.replies import texts
 from safetynet.replies.enrol import ChannelRefused, Enrolment, EnrolmentError
-from safetynet.replies.words import channel_word
+from safetynet.replies.words import enrol_word
 from safetynet.web.app import SERVICES, Services, json_error, services
 from safetynet.web.bodies import read_json
 from safetynet.web.enrol_views import bad_code_page, confirm_link_page, join_page, remove_confirm_page
+from safetynet.web.pwa import is_ios
 from safetynet.web.ratelimit import KeyedRateLimit, client_ip, enforce
 from safetynet.web.replies_common import MAX_FORM_BYTES, html, small_form, too_large
 
@@ -132,7 +133,8 @@ async def _render(request: web.Request, code: str, lang_hint: object, notice: tu
         return _bad_code(request)
     lang = _lang(lang_hint, household.language)
     body = join_page(code, lang, household, channels, await _sections(request, code),
-                     notice=_notice(lang, *notice), code_sent=code_sent)
+                     notice=_notice(lang, *notice), code_sent=code_sent,
+                     ios=is_ios(request.headers.get("User-Agent", "")))
     return html(body, status=status)
 
 
@@ -141,9 +143,7 @@ def _notice(lang: str, channel: str, key: str) -> str:
         return ""
     if not channel:
         return texts.t(lang, key)
-    spec = registry.spec(channel)
-    assert spec.enrolment is not None
-    return channel_word(spec, lang, spec.enrolment.word(channel, key))
+    return enrol_word(registry.spec(channel), lang, key)
 
 
 async def join_get(request: web.Request) -> web.Response:
@@ -248,7 +248,7 @@ async def join_remove(request: web.Request) -> web.Response:
         removed = await enrolment.remove(code, contact_id)
     except EnrolmentError:
         return _bad_code(request)
-    return await _render(request, code, form.get("lang"), ("", "enrol_removed" if removed else ""))
+    return await _render(request, code, form.get("lang"), ("", "enrol.list.removed" if removed else ""))
 
 
 def setup(app: web.Application) -> None:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Iterable
+
+from safetynet.i18n import t
 
 
 def esc(value: object) -> str:
     """Escapes anything shown in a page (names, notes, CAP text are user data)."""
     return html.escape("" if value is None else str(value), quote=True)
+
+
+@functools.lru_cache(maxsize=16)  # every reply page has one
+def _switch_label(lang: str) -> str:
+    return esc(t(lang, "page.language_switch"))
 
 
 def page(
@@ -32,7 +40,7 @@ def page(
             f'<a href="{esc(href)}" hreflang="{esc(code)}"{current if code == lang else ""}>{esc(label)}</a>'
             for code, label, href in langs
         )
-        switch = f'<nav class="lang" aria-label="Language / 言語">{items}</nav>'
+        switch = f'<nav class="lang" aria-label="{_switch_label(lang)}">{items}</nav>'
     html_lang = "ja" if lang.startswith("ja") else lang
     return (
         f'<!doctype html><html lang="{esc(html_lang)}"><head><meta charset="utf-8">'

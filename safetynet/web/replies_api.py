@@ -14,8 +14,8 @@ from aiohttp import web
 
 from safetynet.auth import Viewer
 from safetynet.broadcast.service import covered
+from safetynet.domain.replies import InPersonMethod, UndoRefused
 from safetynet.replies.intake import NotFound, ReplyError
-from safetynet.replies.model import InPersonMethod, UndoRefused
 from safetynet.web.app import check_csrf, json_error, require_viewer, services
 from safetynet.web.bodies import read_form, read_json_object
 from safetynet.web.replies_common import MAX_FORM_BYTES, intake_of

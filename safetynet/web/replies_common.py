@@ -24,7 +24,7 @@ _INTAKE_HOOKED = web.AppKey("replies_intake_hooked", bool)
 def build_intake(svc: Services) -> ReplyIntake:
     """The intake with a need-help notifier over the server's channel senders."""
     notifier = HelpNotifier(svc.store, svc.cfg, svc.senders, svc.clock)
-    return ReplyIntake(svc.store, svc.cfg, svc.clock, notifier)
+    return ReplyIntake(svc.store, svc.cfg, svc.clock, notifier, metrics=svc.metrics)
 
 
 def hook_intake(app: web.Application) -> None:

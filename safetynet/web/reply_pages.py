@@ -13,8 +13,8 @@ from aiohttp import web
 
 from safetynet.channels import registry
 from safetynet.domain import ANSWERED
+from safetynet.domain.replies import MAX_PEOPLE, NO_DETAILS, Location, ReplyChannel, ReplyDetails, ReplyTarget
 from safetynet.replies import texts
-from safetynet.replies.model import MAX_PEOPLE, NO_DETAILS, Location, ReplyChannel, ReplyDetails, ReplyTarget
 from safetynet.web import replies_api
 from safetynet.web.app import SERVICES, json_error
 from safetynet.web.bodies import read_json_object
@@ -144,7 +144,7 @@ async def _bad_answer(request: web.Request, token: str, target: ReplyTarget, lan
         return _not_found()
     body = question_page(token, lang, info.association, info.kind, info.title,
                          alert_text(info.messages, target.language, lang), target.status, [],
-                         notice=texts.t(lang, "bad_answer"))
+                         notice=texts.t(lang, "reply.bad_answer"))
     return html(body, status=400)
 
 

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 
 from safetynet.domain import ANSWERED as ANSWERED_STATUSES
 from safetynet.domain import CampaignKind, Status
+from safetynet.domain.replies import HistoryEntry, Location, ReplyDetails
 from safetynet.replies import texts
-from safetynet.replies.model import HistoryEntry, Location, ReplyDetails
 from safetynet.web.layout import esc, page
 
 JST = timezone(timedelta(hours=9))
@@ -67,9 +67,9 @@ def question_page(
     history: list[HistoryEntry],
     notice: str = "",
 ) -> str:
-    drill = texts.t(lang, "drill") if kind == CampaignKind.DRILL else ""
+    drill = texts.t(lang, "reply.drill") if kind == CampaignKind.DRILL else ""
     parts = [
-        f'<main class="reply"><p class="assoc">{esc(texts.t(lang, "lead", association=association))}</p>',
+        f'<main class="reply"><p class="assoc">{esc(texts.t(lang, "reply.lead", association=association))}</p>',
         f"<h1>{esc(drill)}{esc(title)}</h1>",
     ]
     if notice:
@@ -77,13 +77,13 @@ def question_page(
     if alert:
         parts.append(f'<p class="alert">{esc(alert)}</p>')
     if current in ANSWERED_STATUSES:
-        parts.append(f'<p class="current">{esc(texts.t(lang, "current", label=texts.status_label(current, lang)))}</p>')
-    parts.append(f'<p class="ask">{esc(texts.t(lang, "ask"))}</p>')
+        parts.append(f'<p class="current">{esc(texts.t(lang, "reply.current", label=texts.status_label(current, lang)))}</p>')
+    parts.append(f'<p class="ask">{esc(texts.t(lang, "reply.ask"))}</p>')
     parts.append(_buttons(token, lang))
-    parts.append(f'<p class="muted">{esc(texts.t(lang, "read_only"))} {esc(texts.t(lang, "change_hint"))}</p>')
+    parts.append(f'<p class="muted">{esc(texts.t(lang, "reply.read_only"))} {esc(texts.t(lang, "reply.change_hint"))}</p>')
     parts.append(_history(history, lang))
     parts.append("</main>")
-    return page(texts.t(lang, "title"), "".join(parts), lang=lang, styles=_STYLES, languages=_switch(token))
+    return page(texts.t(lang, "reply.title"), "".join(parts), lang=lang, styles=_STYLES, languages=_switch(token))
 
 
 def _history(history: list[HistoryEntry], lang: str) -> str:
@@ -91,7 +91,7 @@ def _history(history: list[HistoryEntry], lang: str) -> str:
     if not shown:
         return ""
     items = "".join(f"<li>{esc(_when(h.at))} {esc(texts.status_label(h.status, lang))}</li>" for h in shown[-10:])
-    return f'<section class="history"><h2>{esc(texts.t(lang, "history"))}</h2><ul>{items}</ul></section>'
+    return f'<section class="history"><h2>{esc(texts.t(lang, "reply.history"))}</h2><ul>{items}</ul></section>'
 
 
 def _number(name: str, label: str) -> str:
@@ -103,19 +103,19 @@ def _number(name: str, label: str) -> str:
 
 def _details_form(token: str, lang: str, status: str, key: str) -> str:
     radios = "".join(
-        f'<label class="radio"><input type="radio" name="location" value="{loc}"> {esc(texts.t(lang, "loc_" + loc))}'
+        f'<label class="radio"><input type="radio" name="location" value="{loc}"> {esc(texts.t(lang, "reply.location." + loc))}'
         "</label>"
         for loc in _LOCATIONS
     )
     return (
         f'<form method="post" action="/r/{esc(token)}" class="details">{_hidden(key, lang, status)}'
         f'<input type="hidden" name="details" value="1">'
-        f"<fieldset><legend>{esc(texts.t(lang, 'details_title'))}</legend>"
-        f"{_number('people_safe', texts.t(lang, 'people_safe'))}"
-        f"{_number('people_injured', texts.t(lang, 'people_injured'))}"
-        f'<fieldset class="where"><legend>{esc(texts.t(lang, "location"))}</legend>{radios}</fieldset>'
-        f'<label>{esc(texts.t(lang, "note"))}<textarea name="note" maxlength="200" rows="3"></textarea></label>'
-        f'<button type="submit">{esc(texts.t(lang, "send"))}</button></fieldset></form>'
+        f"<fieldset><legend>{esc(texts.t(lang, 'reply.details.title'))}</legend>"
+        f"{_number('people_safe', texts.t(lang, 'reply.details.people_safe'))}"
+        f"{_number('people_injured', texts.t(lang, 'reply.details.people_injured'))}"
+        f'<fieldset class="where"><legend>{esc(texts.t(lang, "reply.details.location"))}</legend>{radios}</fieldset>'
+        f'<label>{esc(texts.t(lang, "reply.details.note"))}<textarea name="note" maxlength="200" rows="3"></textarea></label>'
+        f'<button type="submit">{esc(texts.t(lang, "reply.details.send"))}</button></fieldset></form>'
     )
 
 
@@ -143,28 +143,31 @@ def _confirmation_template(lang: str, status: str, saved: bool) -> str:
     other = "need_help" if status == Status.SAFE else "safe"
     parts = [f'<main class="reply done"><h1 class="{cls}" role="status">✓ {esc(texts.recorded(status, lang))}</h1>']
     if status == Status.NEED_HELP:
-        parts.append(f'<p class="notice">{esc(texts.t(lang, "help_note"))}</p>')
+        parts.append(f'<p class="notice">{esc(texts.t(lang, "reply.help_note"))}</p>')
     if saved:
-        parts.append(f'<p class="saved">{esc(texts.t(lang, "details_saved"))}</p>')
+        parts.append(f'<p class="saved">{esc(texts.t(lang, "reply.details.saved"))}</p>')
     parts.append(_details_form(_TOKEN, lang, status, _K1))
     parts.append(
         f'<form method="post" action="/r/{_TOKEN}" class="change">{_hidden(_K2, lang, other)}'
         f'<button type="submit" class="{"help" if other == "need_help" else "safe"}">'
         f"{esc(texts.change_label(other, lang))}</button></form>"
     )
-    parts.append(f'<p class="muted">{esc(texts.t(lang, "change_hint"))}</p></main>')
-    return page(texts.t(lang, "title"), "".join(parts), lang=lang, styles=_STYLES, languages=_switch(_TOKEN))
+    parts.append(f'<p class="muted">{esc(texts.t(lang, "reply.change_hint"))}</p></main>')
+    return page(texts.t(lang, "reply.title"), "".join(parts), lang=lang, styles=_STYLES, languages=_switch(_TOKEN))
 
 
 def not_found_page() -> str:
     """The same page for unknown, malformed and expired links, in Japanese and English."""
     body = (
-        f'<main class="reply"><h1>{esc(texts.t("ja", "not_found"))}</h1>'
-        f'<p lang="en">{esc(texts.t("en", "not_found"))}</p></main>'
+        f'<main class="reply"><h1>{esc(texts.t("ja", "reply.not_found"))}</h1>'
+        f'<p lang="en">{esc(texts.t("en", "reply.not_found"))}</p></main>'
     )
     return page("404", body, lang="ja", styles=_STYLES)
 
 
 def too_large_page() -> str:
-    body = '<main class="reply"><h1>送信された内容が大きすぎます。</h1><p lang="en">The form was too large.</p></main>'
+    body = (
+        f'<main class="reply"><h1>{esc(texts.t("ja", "reply.too_large"))}</h1>'
+        f'<p lang="en">{esc(texts.t("en", "reply.too_large"))}</p></main>'
+    )
     return page("413", body, lang="ja", styles=_STYLES)

@@ -14,6 +14,7 @@ import structlog
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from safetynet import i18n
 from safetynet.auth import (
     MAX_TOKEN_DAYS,
     Viewer,
@@ -25,8 +26,8 @@ from safetynet.auth import (
 )
 from safetynet.channels import registry
 from safetynet.domain import Role, Scope
+from safetynet.domain.roster import StaffError
 from safetynet.passwords import MIN_LENGTH, PasswordError, check_password
-from safetynet.store.auth import StaffError
 from safetynet.web.app import check_csrf, csrf_of, require_viewer, services
 from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import not_found, reads, render, when
@@ -73,6 +74,7 @@ async def _console(request: web.Request, notice: str = "", secret: str = "", sta
         (f'<p class="notice" role="status">{esc(notice)}</p>' if notice else "")
     body = (
         f'<h1>{esc(t(lang, "admin"))}</h1>{shown}'
+        f'<p><a href="/city/letters">{esc(i18n.t(lang, "letters.page_title"))}</a></p>'
         f'<section aria-labelledby="staff-h"><h2 id="staff-h">{esc(t(lang, "staff"))}</h2>'
         f'<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
         f'<form method="post" action="/admin/staff" class="stack"><input type="hidden" name="csrf" value="{csrf}">'
@@ -97,26 +99,31 @@ async def _console(request: web.Request, notice: str = "", secret: str = "", sta
     return render(request, t(lang, "admin"), body, status=status, no_store=True)
 
 
+def _contact_label(lang: str, kind: str) -> str:
+    return i18n.t(lang, registry.kind(kind).label_key)
+
+
 def _contact_inputs(lang: str) -> str:
     """One field per roster contact column (phone, telegram…): where need-help alerts reach the person."""
     return "".join(
-        f'<label>{esc(col.ja if lang == "ja" else col.key)}<input name="contact_{esc(col.key)}" maxlength="254"></label>'
+        f'<label>{esc(_contact_label(lang, col.kind))}<input name="contact_{esc(col.key)}" maxlength="254"></label>'
         for col in registry.roster_columns()
     )
 
 
-def _contacts(form: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(kind, address) of the filled contact fields; ValueError naming the field that is wrong."""
+def _contacts(form: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
+    """(kind, address) of the filled contact fields, in their stored form; ValueError naming the
+    field that is wrong."""
     out = []
     columns = registry.roster_columns()
-    labels = {c.key: c.ja for c in columns}  # what a message names ("put it in 固定電話")
+    labels = {c.key: _contact_label(lang, c.kind) for c in columns}  # what a message names ("put it in …")
     for col in columns:
         value = str(form.get(f"contact_{col.key}", "")).strip()
         if value:
             try:
                 out.append((col.kind, col.parse(value, labels)))
             except ValueError as e:
-                raise ValueError(f"{col.ja} ({col.key}): {e}") from None
+                raise ValueError(f"{labels[col.key]}: {e}") from None
     return out
 
 
@@ -178,7 +185,7 @@ async def add_staff(request: web.Request) -> web.Response:
             return await _console(request, notice=e.text(lang), status=400)
     password = password or secrets.token_urlsafe(12)
     try:
-        contacts = _contacts(form)
+        contacts = _contacts(form, lang)
     except ValueError as e:
         return await _console(request, notice=str(e), status=400)
     try:

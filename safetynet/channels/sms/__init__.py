@@ -24,13 +24,12 @@ SPEC = ChannelSpec(
     resident="safetynet.channels.sms.resident:SmsResident",
     enrolment=Enrolment(
         ENROL_CONFIRM_CODE, MOBILE.name, parse=parse_enrol_phone, input_type="tel",
-        words={"title": "enrol_sms_title", "address": "enrol_phone", "send": "enrol_send_code",
-               "sent": "enrol_code_sent", "code": "enrol_code", "confirm": "enrol_confirm",
-               "done": "enrol_phone_done", "wrong": "enrol_wrong_code", "bad_address": "enrol_bad_phone",
-               "too_many": "enrol_too_many", "message": "enrol_sms_code"},
+        # the generic roles' texts under the SMS words the catalogs use
+        words={"address": "enrol.sms.phone", "send": "enrol.sms.send_code", "sent": "enrol.sms.code_sent",
+               "wrong": "enrol.sms.wrong_code", "bad_address": "enrol.sms.bad_phone",
+               "message": "enrol.sms.code_message"},
     ),
     message=MESSAGE_KEYWORDS,
     estimate="safetynet.channels.sms.segments:estimate",
     ladder_after_seconds=600,
-    texts={"ja": {"channel_sms": "SMS"}, "en": {"channel_sms": "SMS"}},
 )

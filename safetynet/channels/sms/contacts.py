@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from safetynet.channels.spec import ContactKindSpec, RosterColumn
-from safetynet.domain_phones import (
+from safetynet.domain.phones import (
     PhoneError,
     PhoneKind,
     format_national,

@@ -17,7 +17,7 @@ from safetynet.channels.base import (
     WebhookRoute,
 )
 from safetynet.channels.twilio.webhook import MAX_TWILIO_BYTES, signed_params, status_route, twiml
-from safetynet.domain_phones import PhoneError, to_e164
+from safetynet.domain.phones import PhoneError, to_e164
 
 SMS_PATH = "/hooks/twilio/sms"
 # The kinds of contact an inbound number may be (a number recorded as a landline can be an SMS-capable 050).

@@ -23,10 +23,5 @@ SPEC = ChannelSpec(
     webhooks="safetynet.channels.telegram.webhook:routes",
     sandbox="safetynet.channels.telegram.sandbox:TelegramFake",
     resident="safetynet.channels.telegram.resident:TelegramResident",
-    enrolment=Enrolment(
-        ENROL_MESSAGE_CODE, TELEGRAM.name, page="safetynet.channels.telegram.enrol:page",
-        words={"title": "enrol_tg_title", "link": "enrol_tg_link", "manual": "enrol_tg_manual",
-               "done": "enrol_telegram_done"},
-    ),
-    texts={"ja": {"channel_telegram": "Telegram"}, "en": {"channel_telegram": "Telegram"}},
+    enrolment=Enrolment(ENROL_MESSAGE_CODE, TELEGRAM.name, page="safetynet.channels.telegram.enrol:page"),
 )

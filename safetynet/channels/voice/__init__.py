@@ -28,5 +28,4 @@ SPEC = ChannelSpec(
     ladder_after_seconds=1200,
     # a keypad question read to a head makes no sense: staff alerts are texts
     staff_alerts=False,
-    texts={"ja": {"channel_voice": "音声"}, "ja-easy": {"channel_voice": "でんわ"}, "en": {"channel_voice": "Voice"}},
 )

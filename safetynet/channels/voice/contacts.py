@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from safetynet.channels.spec import ContactKindSpec, RosterColumn
-from safetynet.domain_phones import format_national, mask_phone, parse_landline, to_e164
+from safetynet.domain.phones import format_national, mask_phone, parse_landline, to_e164
 
 # A voice-only number (a fixed line, an 050 IP phone); stored as E.164.
 LANDLINE = ContactKindSpec("landline", mask=mask_phone, normalise=to_e164)

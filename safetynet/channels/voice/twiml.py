@@ -14,30 +14,13 @@ from xml.sax.saxutils import escape as xml_escape
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from safetynet.i18n import t
+
 VOICE_PATH = "/hooks/twilio/voice"
 
-# Text-to-speech languages we have words for; other household languages hear Japanese.
+# Text-to-speech languages the catalogs have voice prompts in; other household languages hear Japanese.
 SAY_LANGUAGE = {"ja": "ja-JP", "en": "en-US"}
-PROMPT = {
-    "ja": "安否確認です。無事なら1を、助けが必要なら2を押してください。",
-    "en": "This is a safety check. If you are safe, press 1. If you need help, press 2.",
-}
-DRILL_NOTICE = {"ja": "これは訓練です。", "en": "This is a drill."}
-RETRY_NOTICE = {"ja": "入力を確認できませんでした。もう一度お願いします。", "en": "We did not get your answer. Once more."}
-ANSWER = {
-    "ja": {
-        "safe": "無事と記録しました。ありがとうございました。",
-        "need_help": "助けが必要と記録しました。町会の担当者にすぐ知らせます。",
-    },
-    "en": {
-        "safe": "We recorded that you are safe. Thank you.",
-        "need_help": "We recorded that you need help. Your association is being told now.",
-    },
-}
-NO_INPUT = {
-    "ja": "入力がありませんでした。後ほど担当者が確認します。",
-    "en": "We did not get an answer. Someone will check on you later.",
-}
+_RECORDED = {"safe": "voice.safe_recorded", "need_help": "voice.need_help_recorded"}
 DIGIT_STATUS = {"1": "safe", "2": "need_help"}
 # Seconds the keypad waits after the prompt; elderly callers need more than Twilio's default 5.
 GATHER_TIMEOUT_SECONDS = 8
@@ -72,12 +55,12 @@ def _gather_template(lang: str, drill: bool, retry: bool) -> str:
         action_on_empty_result=True,
     )
     if drill:
-        g.say(DRILL_NOTICE[lang], language=say)
+        g.say(t(lang, "voice.drill"), language=say)
     if retry:
-        g.say(RETRY_NOTICE[lang], language=say)
-    g.say(PROMPT[lang], language=say)
+        g.say(t(lang, "voice.retry"), language=say)
+    g.say(t(lang, "voice.prompt"), language=say)
     g.pause(length=1)
-    g.say(PROMPT[lang], language=say)
+    g.say(t(lang, "voice.prompt"), language=say)
     vr.append(g)
     return str(vr)
 
@@ -95,7 +78,7 @@ def retry_twiml(public_url: str, reply_token: str, language: str) -> str:
 def answer_twiml(status: str, language: str) -> str:
     lang = _lang(language)
     vr = VoiceResponse()
-    vr.say(ANSWER[lang][status], language=SAY_LANGUAGE[lang])
+    vr.say(t(lang, _RECORDED[status]), language=SAY_LANGUAGE[lang])
     vr.hangup()
     return str(vr)
 
@@ -103,7 +86,7 @@ def answer_twiml(status: str, language: str) -> str:
 def no_input_twiml(language: str) -> str:
     lang = _lang(language)
     vr = VoiceResponse()
-    vr.say(NO_INPUT[lang], language=SAY_LANGUAGE[lang])
+    vr.say(t(lang, "voice.no_input"), language=SAY_LANGUAGE[lang])
     vr.hangup()
     return str(vr)
 

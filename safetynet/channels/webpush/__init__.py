@@ -31,12 +31,9 @@ SPEC = ChannelSpec(
     enrolment=Enrolment(
         ENROL_SUBSCRIPTION, WEBPUSH.name, accept="safetynet.channels.webpush.subscriptions:accept",
         page="safetynet.channels.webpush.enrol:page",
-        words={"title": "enrol_push_title", "button": "enrol_push_button", "nojs": "enrol_push_nojs",
-               "done": "enrol_push_done", "failed": "enrol_push_failed"},
     ),
     # a push carries a Topic per campaign: a second copy replaces the first on the device
     duplicate_safe=True,
     # ECDH + AES-GCM per message: worth the second core
     cpu_bound=True,
-    texts={"ja": {"channel_webpush": "ブラウザ通知"}, "en": {"channel_webpush": "Web push"}},
 )

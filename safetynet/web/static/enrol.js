@@ -1,10 +1,23 @@
-/* Enrolment page: turns on web push for this household (subscribe, then POST the subscription). */
+/* Enrolment page: turns on web push for this household (subscribe, then POST the subscription); on an
+   iPhone outside the Home Screen app, shows how to add it there first. */
 (function () {
   "use strict";
   var btn = document.getElementById("push-on");
   var status = document.getElementById("push-status");
   var nojs = document.getElementById("push-nojs");
   if (!btn || !status) return;
+  // An iPhone takes web push only inside a web app opened from the Home Screen (iOS 16.4+). In a Safari
+  // tab the button could only fail: show how to add the page instead. iPadOS may say "Macintosh".
+  var ios = /iPhone|iPad|iPod/.test(navigator.userAgent) ||
+    (navigator.platform === "MacIntel" && navigator.maxTouchPoints > 1);
+  var standalone = navigator.standalone === true ||
+    (window.matchMedia && window.matchMedia("(display-mode: standalone)").matches);
+  var hint = document.getElementById("iphone");
+  if (hint) hint.hidden = !ios || standalone;
+  if (ios && !standalone) {
+    if (nojs) nojs.textContent = btn.getAttribute("data-ios");
+    return;
+  }
   if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) {
     if (nojs) nojs.textContent = btn.getAttribute("data-failed");
     return;

@@ -1,0 +1,37 @@
+"""What the `safetynet` command says, in the language of the terminal: Japanese when the locale is
+Japanese (`LANG=ja_JP.UTF-8`), English otherwise. The texts are the catalogs' `cli.*` keys, complete
+in both ja and en (a test checks), so a Japanese operator never reads a half-translated screen.
+
+The locale is read as gettext reads it: the first of LANGUAGE, LC_ALL, LC_MESSAGES and LANG that is
+set. `C`, `POSIX` and anything not Japanese is English: an English message is what a search finds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from safetynet.csvout import Unwritable
+from safetynet.i18n import t
+
+CLI_LANGUAGES = ("ja", "en")
+
+
+def cli_language(env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(name, "").split(":")[0].strip()
+        if value:
+            return "ja" if value.lower().startswith("ja") else "en"
+    return "en"
+
+
+def say(key: str, /, **values: object) -> str:
+    """The text `key` in the terminal's language."""
+    return t(cli_language(), key, **values)
+
+
+def unwritable_message(e: Unwritable) -> str:
+    if e.row is None:
+        return say("cli.csv.unwritable", char=e.char, cell=e.cell, encoding=e.encoding)
+    return say("cli.csv.unwritable_row", row=e.row, char=e.char, cell=e.cell, encoding=e.encoding)

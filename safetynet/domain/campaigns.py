@@ -1,0 +1,376 @@
+"""Campaigns, their ladder and outbox, and the order in which a household's channels are tried."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, NamedTuple, Protocol
+
+from safetynet.domain.vocabulary import CampaignKind, CampaignState, ChannelName, ContactKind, Status
+
+
+@dataclass(frozen=True)
+class LadderStep:
+    """One rung: at `after_seconds` from the start, send over `channels` to households not answered yet.
+
+    `door_knock` marks the last rung: no send; the unanswered go on the door-knock list and the
+    association head and deputies get the link.
+    `fallback` channels are used, in order, for households that have none of `channels`
+    (step 0: households with no app channel get SMS at once, landline-only ones a call).
+    """
+
+    after_seconds: float
+    channels: tuple[ChannelName, ...] = ()
+    fallback: tuple[ChannelName, ...] = ()
+    door_knock: bool = False
+
+
+# The default ladder is made from the channel registry (`channels.registry.default_ladder`): the
+# domain names no channel.
+
+
+def ladder_to_json(ladder: Sequence[LadderStep]) -> str:
+    return json.dumps([
+        {"after_seconds": s.after_seconds, "channels": [str(c) for c in s.channels],
+         "fallback": [str(c) for c in s.fallback], "door_knock": s.door_knock}
+        for s in ladder
+    ])
+
+
+def ladder_from_json(text: str) -> tuple[LadderStep, ...]:
+    return tuple(
+        LadderStep(float(s["after_seconds"]), tuple(str(c) for c in s.get("channels", ())),
+                   tuple(str(c) for c in s.get("fallback", ())), bool(s.get("door_knock", False)))
+        for s in json.loads(text)
+    )
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: int
+    kind: CampaignKind
+    title: str
+    state: CampaignState
+    scope: tuple[str, ...]  # 'city' | 'district:NAME' | 'association:NAME' | 'group:ASSOCIATION/GROUP'
+    messages: dict[str, str]  # language -> text (without the drill prefix and the link)
+    ladder: tuple[LadderStep, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+    source: str = "cli"
+    created_by: str = ""
+    created_at: float = 0.0
+    started_at: float | None = None
+    closed_at: float | None = None
+    households: int = 0
+
+    @property
+    def is_drill(self) -> bool:
+        return self.kind == CampaignKind.DRILL
+
+
+@dataclass(frozen=True)
+class CampaignInfo:
+    """A campaign as staff pages and reports show it (no texts, no ladder)."""
+
+    id: int
+    kind: str
+    title: str
+    state: str
+    scope: tuple[str, ...]
+    created_at: float
+    started_at: float | None
+    closed_at: float | None
+    households: int
+
+    @property
+    def scope_key(self) -> str:
+        """The scope as one comparable string (campaigns of the same scope compare in reports)."""
+        return ",".join(sorted(self.scope))
+
+    def as_dict(self) -> dict[str, object]:
+        return {"id": self.id, "kind": self.kind, "title": self.title, "state": self.state,
+                "started_at": self.started_at, "closed_at": self.closed_at}
+
+
+class Enrolment(NamedTuple):
+    """A household taking part in a campaign, with the hash of its reply token."""
+
+    household_id: int
+    association_id: int
+    token_hash: str
+
+
+@dataclass(frozen=True)
+class StatusTransition:
+    """A household's status in a campaign that really changed (what live pages and alerts follow)."""
+
+    campaign_id: int
+    household_id: int
+    association_id: int
+    old: Status
+    new: Status
+    first_answer: bool
+
+
+@dataclass(frozen=True)
+class CountRow:
+    """A live counter: households of an association in a status."""
+
+    association_id: int
+    status: str
+    n: int
+
+
+@dataclass(frozen=True)
+class MinuteRow:
+    """Households of an association whose first answer came in this minute after the start."""
+
+    association_id: int
+    minute: int
+    n: int
+
+
+# --- the outbox ---------------------------------------------------------------------------------
+
+# Claim order inside a campaign and channel: lower goes first.
+PRIORITY_VULNERABLE = 0
+PRIORITY_DEFAULT = 10
+
+
+class DeliveryState(StrEnum):
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    STANDBY = "standby"  # a fallback planned ahead (older plans): activated only if the ones before it failed
+
+
+class PlannedDelivery(NamedTuple):
+    """One row the planner wants in the outbox (before it has an id). A tuple: 200,000 households
+    make half a million of them in a few seconds."""
+
+    household_id: int
+    step: int
+    channel: ChannelName
+    contact_id: int
+    priority: int
+    fallback_rank: int  # 0 for the household's first channel in the step; n for its n-th fallback
+
+
+class ContactRef(NamedTuple):
+    id: int
+    kind: ContactKind
+    working: bool
+
+
+class StepHousehold(NamedTuple):
+    """A household as the planner needs it (no addresses: little memory for 200,000 of them)."""
+
+    id: int
+    association_id: int
+    vulnerable: bool
+    contacts: tuple[ContactRef, ...]
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """What the planner decided for one ladder step over a batch of households."""
+
+    deliveries: tuple[PlannedDelivery, ...]
+    # households with no working contact at all: straight to the door-knock list, unreachable
+    no_contact: tuple[int, ...]
+    # households with contacts but none the step uses: they wait for the next step
+    not_covered: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery a dispatcher holds under a lease, with what is needed to build its message."""
+
+    id: int
+    campaign_id: int
+    household_id: int
+    step: int
+    channel: ChannelName
+    contact_id: int | None
+    attempts: int
+    address: str | None  # None when the contact is gone or dead since planning
+    language: str
+    priority: int = 0
+    lease_owner: str = ""
+
+
+class OutcomeKind(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"  # back to the queue at next_attempt_at
+    FAILED = "failed"  # permanent: the household's next channel in the step is tried
+    RELEASED = "released"  # not attempted (graceful stop, paused lane): back to the queue as it was
+    SKIPPED = "skipped"  # not attempted, never will be (its campaign ended while it was held)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One provider call, for the append-only attempt log."""
+
+    at: float
+    duration_ms: float
+    outcome: str  # sent | retry | failed
+    error_class: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    delivery: ClaimedDelivery
+    kind: OutcomeKind
+    at: float
+    attempts: tuple[AttemptRecord, ...] = ()
+    provider_id: str | None = None
+    segments: int | None = None
+    error: str | None = None
+    next_attempt_at: float | None = None
+    contact_dead: bool = False
+
+
+@dataclass(frozen=True)
+class LadderProgress:
+    """Where a campaign is on its ladder; survives restarts so a step is neither repeated nor skipped."""
+
+    campaign_id: int
+    next_step: int  # the first step not planned yet
+    paused_since: float | None = None  # a drill paused by a running real event
+    paused_seconds: float = 0.0  # total time paused so far (pushes later steps back)
+
+
+# --- a household's channels in a step (pure: the planner and every store's fall-back use them) -----
+#
+# A step's channels are tried in the order the scenario lists them, then its fallback channels the
+# same way (DESIGN §5: never a call while a mobile can take an SMS). A household's own order of
+# contacts counts only among the free channels (app messengers, web push, email: "this family
+# prefers Telegram" is respected); it never puts a call before an SMS, whichever of a household's
+# mobile and landline the roster listed first. Which channels send to which contact kind, and which
+# are free, is the channel registry's to say: it hands a `ChannelRoutes` in (`registry.routes()`).
+
+
+@dataclass(frozen=True)
+class ChannelRoutes:
+    """Contact kind → the channels that send to it (registry order: mobile → sms, voice), and the
+    channels among which a household's own order of contacts decides (the free ones)."""
+
+    of_kind: Mapping[ContactKind, tuple[ChannelName, ...]]
+    preferred: frozenset[ChannelName] = frozenset()
+
+
+class PlannableContact(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> ContactKind: ...
+    @property
+    def working(self) -> bool: ...
+
+
+class PlannableHousehold(Protocol):
+    """What the planner reads of a household (domain.roster.TargetHousehold fits)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def vulnerable(self) -> bool: ...
+    @property
+    def contacts(self) -> Sequence[PlannableContact]: ...
+
+
+def reachable(contacts: Sequence[PlannableContact], routes: ChannelRoutes) -> dict[ChannelName, int]:
+    """Channel → the first of `contacts` (working ones, the caller's filter) that takes it, in the
+    household's order (the dict keeps that order: the household's preference among the free channels)."""
+    have: dict[ChannelName, int] = {}
+    of_kind = routes.of_kind
+    for c in contacts:
+        for ch in of_kind.get(c.kind, ()):
+            if ch not in have:
+                have[ch] = c.id
+    return have
+
+
+def pick_channels(
+    have: Mapping[ChannelName, int], allowed: Sequence[ChannelName], taken: set[ChannelName],
+    routes: ChannelRoutes,
+) -> list[tuple[ChannelName, int]]:
+    """(channel, contact id) for the `allowed` channels the household has (`reachable`) and not
+    `taken` yet (adds them to it), in the scenario's order; the free channels among them swap
+    places to follow the household's own order."""
+    preferred = routes.preferred
+    picked: list[ChannelName] = []
+    apps = 0
+    for ch in allowed:
+        if ch in have and ch not in taken:
+            taken.add(ch)
+            picked.append(ch)
+            apps += ch in preferred
+    if apps > 1:
+        ordered = iter([ch for ch in have if ch in preferred and ch in picked])
+        picked = [next(ordered) if ch in preferred else ch for ch in picked]
+    return [(ch, have[ch]) for ch in picked]
+
+
+def channel_order(
+    household: PlannableHousehold, step: LadderStep, routes: ChannelRoutes,
+    busy: frozenset[ChannelName] = frozenset(),
+) -> list[tuple[ChannelName, int]]:
+    """(channel, contact id) in the order they are tried for this household in this step.
+    `busy` channels still have an earlier step's message waiting: not planned again."""
+    have = reachable([c for c in household.contacts if c.working], routes)
+    taken: set[ChannelName] = set(busy)
+    primary = pick_channels(have, step.channels, taken, routes)
+    return primary + pick_channels(have, step.fallback, taken, routes)
+
+
+def next_channel(
+    household: PlannableHousehold, step_index: int, step: LadderStep, tried: Iterable[ChannelName],
+    routes: ChannelRoutes,
+) -> PlannedDelivery | None:
+    """After the channels in `tried` failed in this step: the household's next one, or None."""
+    done = frozenset(tried)
+    order = [(ch, cid) for ch, cid in channel_order(household, step, routes) if ch not in done]
+    if not order:
+        return None
+    ch, contact_id = order[0]
+    prio = PRIORITY_VULNERABLE if household.vulnerable else PRIORITY_DEFAULT
+    return PlannedDelivery(household.id, step_index, ch, contact_id, prio, len(done))
+
+
+# --- whether anything is being sent ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DispatcherBeat:
+    """A dispatcher's heartbeat, as stored: who, where, which lanes, since when, last heard."""
+
+    owner: str
+    host: str
+    pid: int
+    lanes: tuple[str, ...]
+    started_at: float
+    seen_at: float
+    stopped_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHealth:
+    """How one channel fares in one dispatcher: `idle` (nothing tried yet), `ok` (the provider
+    answers), `failing` (attempts in a row fail for a reason that is not the recipient's), with
+    when that began, the last reason and the provider's (redacted) answer."""
+
+    owner: str
+    channel: str
+    state: str
+    since: float
+    reason: str = ""
+    detail: str = ""
+    failures: int = 0
+    updated_at: float = 0.0

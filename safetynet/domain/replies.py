@@ -1,0 +1,230 @@
+"""What the reply intake and its store exchange: targets, items to record, outcomes, help rows, live changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from safetynet.domain.campaigns import StatusTransition
+from safetynet.domain.vocabulary import CampaignKind, CampaignState, Status
+
+# A note is kept with the answers but changes no status (unknown SMS text, voice without input).
+NOTE = "note"
+# A staff member taking back an in-person confirmation: a reply of its own, naming the one it undoes.
+UNDO = "undo"
+NOTE_MAX_CHARS = 200
+# Nobody reports more people than this for one household; larger numbers are typing slips.
+MAX_PEOPLE = 99
+
+
+class Location(StrEnum):
+    HOME = "home"
+    SHELTER = "shelter"
+    ELSEWHERE = "elsewhere"
+
+
+class InPersonMethod(StrEnum):
+    VISIT = "visit"
+    PHONE = "phone"
+    PAPER = "paper"
+
+
+class ReplyChannel(StrEnum):
+    """Where an answer came from besides the channels: the `replies.channel` column holds one of
+    these, or the name of the channel that carried the answer (sms, telegram…)."""
+
+    WEB = "web"  # the reply page
+    STAFF = "staff"  # a head or deputy (in person)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyDetails:
+    people_safe: int | None = None
+    people_injured: int | None = None
+    location: Location | None = None
+    note: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.people_safe is None and self.people_injured is None and self.location is None and not self.note
+
+
+NO_DETAILS = ReplyDetails()
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """A household in a campaign, as a token (or a phone, or staff) resolves to it."""
+
+    campaign_id: int
+    household_id: int
+    association_id: int
+    status: Status
+    campaign_state: CampaignState
+    kind: CampaignKind
+    closed_at: float | None
+    language: str
+
+    def accepts(self, now: float, grace_seconds: float) -> bool:
+        """Running, or closed/cancelled less than `grace_seconds` ago; drafts never answer."""
+        if self.campaign_state == CampaignState.RUNNING:
+            return True
+        if self.campaign_state in (CampaignState.CLOSED, CampaignState.CANCELLED):
+            return self.closed_at is not None and now - self.closed_at <= grace_seconds
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignPage:
+    """What a reply page shows of its campaign and association (cached per campaign)."""
+
+    campaign_id: int
+    kind: CampaignKind
+    title: str
+    messages: dict[str, str]
+    association: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyItem:
+    campaign_id: int
+    household_id: int
+    association_id: int
+    status: str  # a Status value among read/safe/need_help/confirmed_in_person, or NOTE
+    channel: str
+    dedupe_key: str
+    at: float
+    details: ReplyDetails = NO_DETAILS
+    method: str | None = None
+    staff_id: int | None = None
+    actor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOutcome:
+    duplicate: bool  # the dedupe key was seen before: nothing new was stored
+    help_opened: bool = False  # the household went (back) onto the open help list
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    status: str
+    channel: str
+    at: float
+    people_safe: int | None
+    people_injured: int | None
+    location: str | None
+    note: str | None
+    method: str | None
+    actor: str | None
+    id: int = 0
+    undoes: int | None = None  # an undo: the id of the reply it took back
+    undone: bool = False  # taken back by a later undo
+
+
+class UndoRefused(Exception):
+    """An in-person confirmation that can no longer be taken back; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class UndoOutcome:
+    status: Status  # the household's status after the undo
+    already: bool  # it had been undone before: nothing new stored
+    changed: bool = False  # the status moved back (False if it was already something else)
+
+
+@dataclass(frozen=True, slots=True)
+class HelpRow:
+    """A household on the help list, with what the head needs to go there."""
+
+    campaign_id: int
+    household_id: int
+    association_id: int
+    association: str
+    district: str
+    group: str
+    name: str
+    address: str
+    members: int
+    vulnerable: bool
+    language: str
+    status: Status
+    opened_at: float
+    handled_at: float | None
+    handled_by: str | None
+    note: str | None
+    people_injured: int | None
+    location: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "household_id": self.household_id,
+            "association": self.association,
+            "group": self.group,
+            "name": self.name,
+            "address": self.address,
+            "members": self.members,
+            "vulnerable": self.vulnerable,
+            "status": str(self.status),
+            "opened_at": self.opened_at,
+            "handled_at": self.handled_at,
+            "handled_by": self.handled_by,
+            "note": self.note,
+            "people_injured": self.people_injured,
+            "location": self.location,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdRef:
+    """Where a household sits, for scope checks (names as in the roster)."""
+
+    household_id: int
+    association_id: int
+    association: str
+    district: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyEvent:
+    """What a committed batch of replies changed: status transitions, and campaigns whose help list moved."""
+
+    transitions: tuple[StatusTransition, ...]
+    help_changed: tuple[tuple[int, int], ...]  # (campaign_id, association_id)
+
+
+@dataclass(frozen=True)
+class HelpItem:
+    """An open help request as the association page's help panel shows it."""
+
+    household_id: int
+    association_id: int
+    group: str
+    name: str
+    address: str
+    members: int
+    vulnerable: bool
+    note: str
+    location: str
+    people_injured: int | None
+    opened_at: float
+
+
+@dataclass(frozen=True)
+class Change:
+    """A reply since a cursor, with the household's current (not the reply's) status."""
+
+    reply_id: int
+    household_id: int
+    association_id: int
+    status: str
+
+
+@dataclass(frozen=True)
+class ChannelCount:
+    """Households of an association whose first answer came over this channel."""
+
+    association_id: int
+    channel: str
+    n: int

@@ -1,0 +1,219 @@
+"""Roster entities: districts, associations, groups (班), households, contacts, staff, and how pages list them."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from safetynet.domain.vocabulary import ContactKind, Role
+
+
+@dataclass(frozen=True)
+class Association:
+    id: int
+    name: str
+    district: str
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: int
+    household_id: int
+    kind: ContactKind
+    address: str  # in its kind's form: E.164 phone, chat id, web-push subscription JSON…
+    source: str = "roster"  # roster | enrolment
+    working: bool = True
+
+
+@dataclass(frozen=True)
+class HouseholdRecord:
+    """One household as read from (or written to) a roster file, before it has an id."""
+
+    district: str
+    association: str
+    group: str
+    household_key: str
+    name: str
+    address: str = ""
+    members: int = 1
+    vulnerable: bool = False
+    language: str = "ja"
+    notes: str = ""
+    # (kind, address) from the roster's contact columns (one per channel that owns a column), in
+    # column order: ("mobile", "+819012345678"), ("landline", …), ("telegram", "5550003")…
+    contacts: tuple[tuple[ContactKind, str], ...] = ()
+
+    def contact(self, kind: ContactKind) -> str:
+        """The address of `kind`, or "" when the row has none."""
+        return next((a for k, a in self.contacts if k == kind), "")
+
+
+@dataclass(frozen=True)
+class Household:
+    id: int
+    association_id: int
+    association: str
+    district: str
+    group: str
+    household_key: str
+    name: str
+    address: str
+    members: int
+    vulnerable: bool
+    language: str
+    notes: str = ""
+    contacts: tuple[Contact, ...] = field(default=())
+    # Set when `roster import --replace` dropped a household that campaigns still refer to.
+    removed_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Staff:
+    id: int
+    login: str
+    display_name: str
+    role: Role
+    scope: str  # city | district:NAME | association:NAME
+    language: str = "ja"
+    active: bool = True
+    # (kind, address) of the staff member's own contacts, over which alerts reach them (any channel
+    # that sends to the kind); loaded by the staff lists, not by a session check.
+    contacts: tuple[tuple[ContactKind, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """An API token as listed: never the token itself, which only its creator ever sees."""
+
+    id: int
+    role: Role
+    scope: str
+    label: str
+    created_at: float
+    expires_at: float | None = None
+    last_used_at: float | None = None
+    revoked_at: float | None = None
+
+    def usable(self, now: float) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    districts: int
+    associations: int
+    households_added: int
+    households_updated: int
+    households_removed: int
+    contacts: int
+    households_unchanged: int = 0
+    contacts_added: int = 0
+    contacts_removed: int = 0
+    households_without_channel: int = 0  # among the imported households
+
+
+class UnknownScopeError(ValueError):
+    """A scope names a district, association or group that is not in the roster."""
+
+
+class StaffError(Exception):
+    """A staff change that cannot be made (unknown scope, too many deputies, duplicate login)."""
+
+
+class TargetHousehold(NamedTuple):
+    """A household as a campaign needs it: compact, streamed in batches for 200k households."""
+
+    id: int
+    association_id: int
+    group_id: int | None
+    vulnerable: bool
+    language: str
+    contacts: tuple[Contact, ...]
+
+
+class CodeTarget(NamedTuple):
+    """A household to print an enrolment letter for."""
+
+    household_id: int
+    district: str
+    association: str
+    group: str
+    household_key: str
+    name: str
+    address: str
+    language: str = "ja"  # read by the letters only
+
+
+@dataclass(frozen=True)
+class AssociationCount:
+    association_id: int
+    association: str
+    district: str
+    households: int
+    without_channel: int  # households with no working contact at all
+    vulnerable: int
+
+
+@dataclass(frozen=True)
+class RosterSummary:
+    districts: int
+    associations: int
+    households: int
+    without_channel: int
+    vulnerable: int
+    contacts: dict[str, int]  # working contacts per kind
+    per_association: tuple[AssociationCount, ...]
+
+
+@dataclass(frozen=True)
+class HouseholdLine:
+    """A household as a staff page lists it, with its status in one campaign."""
+
+    id: int
+    association_id: int
+    group: str
+    household_key: str
+    name: str
+    address: str
+    members: int
+    vulnerable: bool
+    status: str
+    status_at: float | None
+    landline: str
+    has_channel: bool
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """An association's households with at least one working contact, and those with none."""
+
+    households: int
+    with_channel: int
+    without: tuple[HouseholdLine, ...]
+
+
+# -- characters no cell may hold ------------------------------------------------
+
+# Line breaks, the other C0/C1 controls (NUL, ESC, DEL…) and the bidi embeddings, overrides and
+# isolates that reorder what a page or a spreadsheet shows (U+202E makes "txt.exe" read "exe.txt").
+# None has a place in a name, an address or a note, and none is visible: they are refused with
+# their row and column rather than stripped, so nothing is changed behind the importer's back.
+BAD_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL_NAMES = {"\x00": "NUL", "\t": "TAB", "\n": "LF", "\r": "CR", "\x1b": "ESC", "\x7f": "DEL"}
+
+
+def character_name(ch: str) -> str:
+    """`U+202E (RIGHT-TO-LEFT OVERRIDE)`, `U+0000 (NUL)`: what an error names a bad character by."""
+    name = _CONTROL_NAMES.get(ch) or unicodedata.name(ch, "") or "control character"
+    return f"U+{ord(ch):04X} ({name})"
+
+
+def bad_character(text: str) -> str | None:
+    """Why `text` cannot be a cell (its first refused character, named, with its position), or None."""
+    m = BAD_CHARACTER.search(text)
+    if m is None:
+        return None
+    return (f"contains {character_name(m.group())} at character {m.start() + 1}, an invisible control "
+            "character a roster cannot hold: delete it")

@@ -1,0 +1,268 @@
+"""Campaigns in memory (`CampaignRepo`): lifecycle guards, households, ladder progress, planned steps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from safetynet.domain import ANSWERED, CampaignKind, CampaignState, ChannelName, Status
+from safetynet.domain.campaigns import (
+    Campaign,
+    ContactRef,
+    Enrolment,
+    LadderProgress,
+    LadderStep,
+    StepHousehold,
+    StepPlan,
+    ladder_to_json,
+)
+from safetynet.store.errors import StoreError
+from safetynet.store.memory.tables import CampaignRow, DeliveryRow, LadderRow, MemberRow, Tables
+
+_ANSWERED = frozenset(str(s) for s in ANSWERED)
+
+
+class MemoryCampaigns:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    def _row(self, campaign_id: int) -> CampaignRow | None:
+        return self.t.campaigns.get(campaign_id)
+
+    # -- campaigns ---------------------------------------------------------------------------
+
+    async def create(
+        self, *, kind: CampaignKind, title: str, scope: Sequence[str], messages: Mapping[str, str],
+        ladder: Sequence[LadderStep], options: Mapping[str, Any] | None = None,
+        source: str = "cli", created_by: str = "",
+    ) -> Campaign:
+        await self.t.write()
+        row = CampaignRow(
+            self.t.next_id("campaigns"), str(CampaignKind(kind)), title, "draft", json.dumps(list(scope)),
+            json.dumps(dict(messages), ensure_ascii=False), ladder_to_json(ladder),
+            json.dumps(dict(options or {}), ensure_ascii=False), source, created_by, self.t.clock.now(),
+        )
+        self.t.campaigns[row.id] = row
+        return row.as_campaign()
+
+    async def get(self, campaign_id: int) -> Campaign | None:
+        await asyncio.sleep(0)
+        row = self._row(campaign_id)
+        return row.as_campaign() if row is not None else None
+
+    async def list_campaigns(self, states: Iterable[CampaignState] | None = None, limit: int = 200) -> list[Campaign]:
+        await asyncio.sleep(0)
+        wanted = {str(s) for s in states} if states is not None else set()
+        rows = [c for c in sorted(self.t.campaigns.values(), key=lambda c: -c.id) if not wanted or c.state in wanted]
+        return [c.as_campaign() for c in rows[:limit]]
+
+    async def find_by_dedupe_key(self, key: str) -> Campaign | None:
+        await asyncio.sleep(0)
+        for cid in sorted(self.t.campaigns):
+            row = self.t.campaigns[cid]
+            options = json.loads(row.options)
+            if isinstance(options, dict) and options.get("dedupe_key") == key:
+                return row.as_campaign()
+        return None
+
+    async def running(self) -> list[Campaign]:
+        await asyncio.sleep(0)
+        rows = [c for c in self.t.campaigns.values() if c.state == "running"]
+        return [c.as_campaign() for c in sorted(rows, key=lambda c: (c.kind == "drill", c.id))]
+
+    async def update_text(
+        self, campaign_id: int, *, title: str | None = None, messages: Mapping[str, str] | None = None
+    ) -> bool:
+        await self.t.write()
+        row = self._row(campaign_id)
+        if row is None or row.state not in ("draft", "running"):
+            return False
+        if title is not None:
+            row.title = title
+        if messages is not None:
+            row.messages = json.dumps(dict(messages), ensure_ascii=False)
+        return True
+
+    async def set_options(self, campaign_id: int, options: Mapping[str, Any]) -> bool:
+        await self.t.write()
+        row = self._row(campaign_id)
+        if row is None:
+            return False
+        row.options = json.dumps(dict(options), ensure_ascii=False)
+        return True
+
+    async def begin_running(self, campaign_id: int, at: float, started_by: str = "") -> bool:
+        await self.t.write()
+        row = self._row(campaign_id)
+        if row is None or row.state != "draft":
+            return False
+        row.state, row.started_at = "running", at
+        if started_by:
+            row.options = json.dumps({**json.loads(row.options), "started_by": started_by}, ensure_ascii=False)
+        row.households = len(self.t.campaign_members(campaign_id))
+        self.t.seed_counts(campaign_id)
+        ladder = self.t.ladders.get(campaign_id)
+        if ladder is None:
+            self.t.ladders[campaign_id] = LadderRow(1, at)
+        else:
+            ladder.next_step, ladder.updated_at = max(ladder.next_step, 1), at
+        return True
+
+    async def close(self, campaign_id: int, at: float) -> bool:
+        return await self._finish(campaign_id, at, CampaignState.CLOSED, ("running",))
+
+    async def cancel(self, campaign_id: int, at: float) -> bool:
+        return await self._finish(campaign_id, at, CampaignState.CANCELLED, ("draft", "running"))
+
+    async def cancel_draft(self, campaign_id: int, at: float) -> bool:
+        return await self._finish(campaign_id, at, CampaignState.CANCELLED, ("draft",))
+
+    async def _finish(self, campaign_id: int, at: float, to: CampaignState, from_: Sequence[str]) -> bool:
+        await self.t.write()
+        row = self._row(campaign_id)
+        if row is None or row.state not in from_:
+            return False
+        row.state, row.closed_at = str(to), at
+        for d in self.t.deliveries.values():
+            if d.campaign_id == campaign_id and d.state in ("queued", "standby"):
+                d.state, d.error, d.updated_at = "skipped", f"campaign_{to}", at
+        return True
+
+    # -- households and plans ----------------------------------------------------------------
+
+    async def enrol_scope(
+        self, campaign_id: int, scope: Sequence[str], token_hash_of: Callable[[int, int], str],
+        batch_size: int = 20_000,
+    ) -> int:
+        households = self.t.in_scope(scope)  # UnknownScopeError before anything is written
+        await self.t.write()
+        if campaign_id not in self.t.campaigns:
+            raise StoreError(f"no campaign {campaign_id}")
+        return sum(self._enrol(campaign_id, h.id, h.association_id, token_hash_of(campaign_id, h.id))
+                   for h in households)
+
+    def _enrol(self, campaign_id: int, household_id: int, association_id: int, token_hash: str) -> bool:
+        """Once per household and token hash, like INSERT OR IGNORE."""
+        key = (campaign_id, household_id)
+        if key in self.t.members or token_hash in self.t.tokens:
+            return False
+        self.t.members[key] = MemberRow(campaign_id, household_id, association_id, token_hash)
+        self.t.tokens[token_hash] = key
+        return True
+
+    async def write_step(
+        self, campaign_id: int, plan: StepPlan, at: float, enrol: Sequence[Enrolment] = ()
+    ) -> None:
+        await self.t.write()
+        t = self.t
+        if campaign_id not in t.campaigns:
+            raise StoreError(f"no campaign {campaign_id}")
+        for e in enrol:
+            self._enrol(campaign_id, e.household_id, e.association_id, e.token_hash)
+        for p in plan.deliveries:
+            key = (campaign_id, p.household_id, p.step, str(p.channel))
+            if key not in t.delivery_keys:
+                d = DeliveryRow(t.next_id("deliveries"), campaign_id, p.household_id, p.step, str(p.channel),
+                                p.contact_id, p.priority, p.fallback_rank, "queued", at, at)
+                t.deliveries[d.id] = d
+                t.delivery_keys[key] = d.id
+        for hid in plan.no_contact:
+            m = t.members.get((campaign_id, hid))
+            if m is not None and m.doorknock_at is None:
+                m.doorknock_at = at
+        t.apply_status_changes((campaign_id, hid, Status.UNREACHABLE, at) for hid in plan.no_contact)
+
+    async def step_households(self, campaign_id: int, batch_size: int = 5000) -> AsyncIterator[list[StepHousehold]]:
+        await asyncio.sleep(0)
+        t = self.t
+        waiting = [m for m in t.campaign_members(campaign_id)
+                   if m.status not in _ANSWERED and m.household_id in t.households]
+        for i in range(0, len(waiting), batch_size):
+            yield [StepHousehold(m.household_id, m.association_id, t.households[m.household_id].vulnerable,
+                                 tuple(ContactRef(c.id, c.kind, c.state == "working")
+                                       for c in t.contacts_of(m.household_id)))
+                   for m in waiting[i : i + batch_size]]
+            await asyncio.sleep(0)
+
+    async def waiting_channels(self, campaign_id: int, first: int, last: int) -> dict[int, frozenset[ChannelName]]:
+        await asyncio.sleep(0)
+        found: dict[int, set[ChannelName]] = defaultdict(set)
+        for d in self.t.deliveries.values():
+            if (d.campaign_id == campaign_id and first <= d.household_id <= last
+                    and d.state in ("queued", "claimed")):
+                found[d.household_id].add(d.channel)
+        return {h: frozenset(chs) for h, chs in found.items()}
+
+    # -- ladder ------------------------------------------------------------------------------
+
+    async def ladder_progress(self, campaign_id: int) -> LadderProgress:
+        await asyncio.sleep(0)
+        row = self.t.ladders.get(campaign_id)
+        if row is None:
+            return LadderProgress(campaign_id, 0)
+        return LadderProgress(campaign_id, row.next_step, row.paused_since, row.paused_seconds)
+
+    async def advance_ladder(self, campaign_id: int, done_step: int, at: float) -> bool:
+        await self.t.write()
+        row = self.t.ladders.get(campaign_id)
+        if row is None or row.next_step != done_step:
+            return False
+        row.next_step, row.updated_at = done_step + 1, at
+        return True
+
+    async def set_paused(self, campaign_id: int, paused: bool, at: float) -> bool:
+        await self.t.write()
+        row = self.t.ladders.get(campaign_id)
+        if row is None or (row.paused_since is None) != paused:
+            return False
+        if paused:
+            row.paused_since = at
+        else:
+            assert row.paused_since is not None
+            row.paused_seconds += max(0.0, at - row.paused_since)
+            row.paused_since = None
+        row.updated_at = at
+        return True
+
+    async def mark_doorknock(self, campaign_id: int, at: float) -> dict[int, int]:
+        await self.t.write()
+        pending = []
+        for m in self.t.campaign_members(campaign_id):
+            if m.status not in _ANSWERED and m.doorknock_at is None:
+                m.doorknock_at = at
+            if m.status == "pending":
+                pending.append(m.household_id)
+        self.t.apply_status_changes((campaign_id, h, Status.UNREACHABLE, at) for h in pending)
+        return await self.doorknock_counts(campaign_id)
+
+    def _on_list(self, campaign_id: int) -> list[MemberRow]:
+        return [m for m in self.t.campaign_members(campaign_id)
+                if m.doorknock_at is not None and m.status not in _ANSWERED]
+
+    async def doorknock_counts(self, campaign_id: int) -> dict[int, int]:
+        await asyncio.sleep(0)
+        counts: dict[int, int] = {}
+        for m in self._on_list(campaign_id):
+            counts[m.association_id] = counts.get(m.association_id, 0) + 1
+        return counts
+
+    async def doorknock_households(self, campaign_id: int, association_id: int | None = None) -> list[int]:
+        await asyncio.sleep(0)
+        return [m.household_id for m in self._on_list(campaign_id)
+                if association_id is None or m.association_id == association_id]
+
+    async def household_statuses(self, campaign_id: int) -> dict[int, Status]:
+        await asyncio.sleep(0)
+        return {m.household_id: Status(m.status) for m in self.t.campaign_members(campaign_id)}
+
+    async def delivery_counts(self, campaign_id: int) -> dict[tuple[int, str, str], int]:
+        await asyncio.sleep(0)
+        counts: dict[tuple[int, str, str], int] = {}
+        for d in self.t.deliveries.values():
+            if d.campaign_id == campaign_id:
+                key = (d.step, d.channel, d.state)
+                counts[key] = counts.get(key, 0) + 1
+        return counts

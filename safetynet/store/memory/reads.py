@@ -1,0 +1,273 @@
+"""The staff pages' and the stats document's reads in memory (`DashboardReads`, `StatsReads`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable
+
+from safetynet.domain import ALL_STATUSES, ANSWERED, Scope
+from safetynet.domain.campaigns import CampaignInfo, CountRow, MinuteRow
+from safetynet.domain.replies import Change, ChannelCount, HelpItem
+from safetynet.domain.roster import Association, Coverage, HouseholdLine
+from safetynet.store.memory.tables import CampaignRow, HouseholdRow, MemberRow, Tables
+
+_STATUSES = tuple(str(s) for s in ALL_STATUSES)
+_ANSWERED = frozenset(str(s) for s in ANSWERED)
+
+
+def _info(c: CampaignRow) -> CampaignInfo:
+    try:
+        scope = json.loads(c.scope)
+    except ValueError:
+        scope = [c.scope]
+    if isinstance(scope, str):
+        scope = [scope]
+    return CampaignInfo(c.id, c.kind, c.title, c.state, tuple(scope), c.created_at, c.started_at, c.closed_at,
+                        c.households)
+
+
+def _newest_first(rows: Iterable[CampaignRow]) -> list[CampaignRow]:
+    return sorted(rows, key=lambda c: (c.began, c.id), reverse=True)
+
+
+class MemoryDashboardReads:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    def _line(self, h: HouseholdRow, m: MemberRow | None) -> HouseholdLine:
+        landline = next((c.address for c in self.t.contacts_of(h.id) if c.kind == "landline" and c.state == "working"),
+                        "")
+        return HouseholdLine(h.id, h.association_id, self.t.group_name(h.group_id), h.household_key, h.name,
+                             h.address, h.members, h.vulnerable, m.status if m else "", m.status_at if m else None,
+                             landline if m else "", self.t.has_working_contact(h.id))
+
+    # -- roster ------------------------------------------------------------------------------
+
+    async def associations(self) -> list[Association]:
+        await asyncio.sleep(0)
+        found = [a for aid in self.t.associations if (a := self.t.association(aid)) is not None]
+        return sorted(found, key=lambda a: (a.district, a.name))
+
+    async def associations_in_scope(self, scope: Scope) -> list[Association]:
+        every = await self.associations()
+        if scope.kind == "city":
+            return every
+        if scope.kind == "district":
+            return [a for a in every if a.district == scope.name]
+        return [a for a in every if a.name == scope.name]
+
+    async def association(self, association_id: int) -> Association | None:
+        await asyncio.sleep(0)
+        return self.t.association(association_id)
+
+    async def association_by_name(self, name: str) -> Association | None:
+        await asyncio.sleep(0)
+        return self.t.association_named(name)
+
+    async def coverage(self, association_id: int) -> Coverage:
+        await asyncio.sleep(0)
+        mine = [h for h in self.t.current() if h.association_id == association_id]
+        mine.sort(key=lambda h: (self.t.group_name(h.group_id), h.address, h.household_key))
+        lines = [self._line(h, None) for h in mine]
+        without = tuple(h for h in lines if not h.has_channel)
+        return Coverage(households=len(lines), with_channel=len(lines) - len(without), without=without)
+
+    # -- campaigns ---------------------------------------------------------------------------
+
+    async def campaign(self, campaign_id: int) -> CampaignInfo | None:
+        await asyncio.sleep(0)
+        c = self.t.campaigns.get(campaign_id)
+        return _info(c) if c is not None else None
+
+    def _covering(self, association_ids: Iterable[int] | None, states: tuple[str, ...]) -> list[CampaignRow] | None:
+        ids = None if association_ids is None else set(association_ids)
+        if ids is not None and not ids:
+            return None
+        return _newest_first(c for c in self.t.campaigns.values()
+                             if c.state in states and (ids is None or self.t.covered(c.id) & ids))
+
+    async def campaigns_for(self, association_ids: Iterable[int] | None, limit: int = 20) -> list[CampaignInfo]:
+        await asyncio.sleep(0)
+        found = self._covering(association_ids, ("running", "closed", "cancelled"))
+        return [_info(c) for c in (found or [])[:limit]]
+
+    async def drafts(self, limit: int = 10) -> list[CampaignInfo]:
+        await asyncio.sleep(0)
+        found = sorted((c for c in self.t.campaigns.values() if c.state == "draft"),
+                       key=lambda c: (c.created_at, c.id), reverse=True)
+        return [_info(c) for c in found[:limit]]
+
+    async def households_within(self, campaign_ids: Iterable[int], association_ids: Iterable[int]) -> dict[int, int]:
+        await asyncio.sleep(0)
+        cids, aids = set(campaign_ids), set(association_ids)
+        found: dict[int, int] = {}
+        for (cid, aid, _), n in self.t.counts.items():
+            if cid in cids and aid in aids:
+                found[cid] = found.get(cid, 0) + n
+        return found
+
+    async def campaign_association_ids(self, campaign_id: int) -> set[int]:
+        await asyncio.sleep(0)
+        return self.t.covered(campaign_id)
+
+    async def covered_among(self, campaign_id: int, association_ids: Iterable[int]) -> set[int]:
+        await asyncio.sleep(0)
+        return self.t.covered(campaign_id) & set(association_ids)
+
+    async def latest_campaign_for(self, association_ids: Iterable[int] | None) -> CampaignInfo | None:
+        await asyncio.sleep(0)
+        ids = None if association_ids is None else list(association_ids)
+        for states in (("running",), ("closed", "cancelled")):
+            found = self._covering(ids, states)
+            if found:
+                return _info(found[0])
+        return None
+
+    async def previous_campaign(self, campaign: CampaignInfo) -> CampaignInfo | None:
+        await asyncio.sleep(0)
+        before = campaign.started_at or campaign.created_at
+        found = _newest_first(c for c in self.t.campaigns.values() if c.id != campaign.id and c.kind == campaign.kind
+                              and c.state in ("running", "closed") and c.began < before)
+        for c in found[:50]:
+            info = _info(c)
+            if info.scope_key == campaign.scope_key:
+                return info
+        return None
+
+    # -- households in a campaign ------------------------------------------------------------
+
+    def _members(self, campaign_id: int, association_ids: set[int]) -> list[tuple[HouseholdRow, MemberRow]]:
+        return [(self.t.households[m.household_id], m) for m in self.t.campaign_members(campaign_id)
+                if m.association_id in association_ids and m.household_id in self.t.households]
+
+    async def households(self, campaign_id: int, association_id: int) -> list[HouseholdLine]:
+        await asyncio.sleep(0)
+        rows = self._members(campaign_id, {association_id})
+        rows.sort(key=lambda hm: (self.t.group_name(hm[0].group_id), hm[0].address, hm[0].household_key))
+        return [self._line(h, m) for h, m in rows]
+
+    async def households_with_status(
+        self, campaign_id: int, association_ids: Iterable[int], statuses: Iterable[str], never_answered: bool = False,
+        *, after: HouseholdLine | None = None, limit: int | None = None,
+    ) -> list[HouseholdLine]:
+        await asyncio.sleep(0)
+        aids, sts = set(association_ids), set(statuses)
+        lines = [self._line(h, m) for h, m in self._members(campaign_id, aids)
+                 if m.status in sts and (not never_answered or m.first_answer_at is None)]
+
+        def order(line: HouseholdLine) -> tuple[int, str, str, int]:
+            # the member's association, as the campaign recorded it
+            m = self.t.members[(campaign_id, line.id)]
+            return (m.association_id, line.group, line.address, line.id)
+
+        lines.sort(key=order)
+        if after is not None:
+            cursor = (after.association_id, after.group, after.address, after.id)
+            lines = [line for line in lines if order(line) > cursor]
+        return lines[:limit] if limit is not None else lines
+
+    async def help_panel(self, campaign_id: int, association_ids: Iterable[int]) -> list[HelpItem]:
+        await asyncio.sleep(0)
+        t, aids = self.t, set(association_ids)
+        items = []
+        for (cid, hid), hr in t.help.items():
+            m, h = t.members.get((cid, hid)), t.households.get(hid)
+            if cid != campaign_id or hr.handled_at is not None or m is None or h is None or m.association_id not in aids:
+                continue
+            r = t.replies.get(hr.reply_id)
+            items.append(HelpItem(h.id, h.association_id, t.group_name(h.group_id), h.name, h.address, h.members,
+                                  h.vulnerable, (r.note if r else None) or "", (r.location if r else None) or "",
+                                  r.people_injured if r else None, hr.opened_at))
+        return sorted(items, key=lambda i: (i.opened_at, i.household_id))
+
+    async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:
+        await asyncio.sleep(0)
+        found = _open_help(self.t, campaign_id)
+        if association_ids is None:
+            return found
+        return {a: found.get(a, 0) for a in sorted(set(association_ids))}
+
+    # -- live changes ------------------------------------------------------------------------
+
+    async def counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, dict[str, int]]:
+        await asyncio.sleep(0)
+        aids = None if association_ids is None else set(association_ids)
+        out: dict[int, dict[str, int]] = {}
+        for (cid, aid, status), n in self.t.counts.items():
+            if cid == campaign_id and (aids is None or aid in aids):
+                out.setdefault(aid, dict.fromkeys(_STATUSES, 0))[status] += n
+        return out
+
+    async def reply_cursor(self) -> int:
+        await asyncio.sleep(0)
+        return max(self.t.replies, default=0)
+
+    async def changes_since(
+        self, campaign_id: int, after_reply_id: int, upto_reply_id: int, limit: int,
+        association_ids: Iterable[int] | None = None,
+    ) -> list[Change]:
+        await asyncio.sleep(0)
+        aids = None if association_ids is None else set(association_ids)
+        if aids == set() or upto_reply_id <= after_reply_id:
+            return []
+        latest: dict[int, int] = {}
+        for r in self.t.replies.values():
+            m = self.t.members.get((r.campaign_id, r.household_id))
+            if (after_reply_id < r.id <= upto_reply_id and r.campaign_id == campaign_id and m is not None
+                    and (aids is None or m.association_id in aids)):
+                latest[r.household_id] = max(latest.get(r.household_id, 0), r.id)
+        out = []
+        for hid, rid in sorted(latest.items(), key=lambda hr: hr[1])[: limit + 1]:
+            m = self.t.members[(campaign_id, hid)]
+            out.append(Change(rid, hid, m.association_id, m.status))
+        return out
+
+    # -- report ------------------------------------------------------------------------------
+
+    async def first_answers_by_channel(self, campaign_id: int) -> list[ChannelCount]:
+        await asyncio.sleep(0)
+        first: dict[int, tuple[int, str]] = {}
+        undone = self.t.undone()
+        for r in self.t.replies.values():
+            if r.campaign_id == campaign_id and r.status in _ANSWERED and r.id not in undone:
+                if r.household_id not in first or r.id < first[r.household_id][0]:
+                    first[r.household_id] = (r.id, r.channel)
+        counts: dict[tuple[int, str], int] = {}
+        for hid, (_, channel) in first.items():
+            m = self.t.members.get((campaign_id, hid))
+            if m is not None:
+                counts[(m.association_id, channel)] = counts.get((m.association_id, channel), 0) + 1
+        return [ChannelCount(a, ch, n) for (a, ch), n in sorted(counts.items())]
+
+
+def _open_help(t: Tables, campaign_id: int) -> dict[int, int]:
+    found: dict[int, int] = {}
+    for (cid, hid), hr in t.help.items():
+        m = t.members.get((cid, hid))
+        if cid == campaign_id and hr.handled_at is None and m is not None:
+            found[m.association_id] = found.get(m.association_id, 0) + 1
+    return found
+
+
+class MemoryStatsReads:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    async def counts(self, campaign_id: int) -> list[CountRow]:
+        await asyncio.sleep(0)
+        return [CountRow(aid, status, n) for (cid, aid, status), n in sorted(self.t.counts.items())
+                if cid == campaign_id and n != 0]
+
+    async def minutes(self, campaign_id: int) -> list[MinuteRow]:
+        await asyncio.sleep(0)
+        rows = [MinuteRow(aid, minute, n) for (cid, aid, minute), n in self.t.minutes.items() if cid == campaign_id]
+        return sorted(rows, key=lambda r: (r.minute, r.association_id))
+
+    async def associations(self) -> list[Association]:
+        await asyncio.sleep(0)
+        return [a for aid in sorted(self.t.associations) if (a := self.t.association(aid)) is not None]
+
+    async def open_help_requests(self, campaign_id: int) -> dict[int, int]:
+        await asyncio.sleep(0)
+        return _open_help(self.t, campaign_id)

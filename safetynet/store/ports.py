@@ -1,0 +1,721 @@
+"""The store's ports: one Protocol per repository, and `Store`, the aggregate the rest of the code uses.
+
+Every adapter (`store.sqlite`, `store.memory`, later PostgreSQL) implements these; the contract
+tests (`tests/contract/`) hold each one to the same behaviour. Types in and out are the domain's
+dataclasses and tuples, never a driver's rows. The ports are typing only: a call goes straight to
+the adapter's method, with nothing in between on the hot paths (claims, results, token lookups).
+
+Rules every adapter keeps, whatever its engine:
+- A write is done when its awaitable returns (`OutboxRepo.record` and `ReplyRepo.record` answer a
+  caller only after the commit that holds its item), and a failing store raises `StoreError`
+  (`StoreUnavailable` while writes fail), never a driver's exception.
+- State changes are guarded: a closed or cancelled campaign never reopens, a ladder step is
+  recorded done once, a delivery is written back only by the holder of its claim.
+- Idempotency by unique keys: a household is enrolled in a campaign once, a delivery is planned once
+  per (campaign, household, step, channel), a reply is stored once per `dedupe_key`, a trigger
+  decision once per `dedupe_key`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from safetynet.clock import Clock
+from safetynet.domain import CampaignKind, CampaignState, ChannelName, ContactKind, Role, Scope, Status
+from safetynet.domain.campaigns import (
+    Campaign,
+    CampaignInfo,
+    ChannelHealth,
+    ClaimedDelivery,
+    CountRow,
+    DeliveryOutcome,
+    DispatcherBeat,
+    Enrolment,
+    LadderProgress,
+    LadderStep,
+    MinuteRow,
+    StepHousehold,
+    StepPlan,
+)
+from safetynet.domain.replies import (
+    CampaignPage,
+    Change,
+    ChannelCount,
+    HelpItem,
+    HelpRow,
+    HistoryEntry,
+    HouseholdRef,
+    RecordOutcome,
+    ReplyEvent,
+    ReplyItem,
+    ReplyTarget,
+    UndoOutcome,
+)
+from safetynet.domain.roster import (
+    ApiToken,
+    Association,
+    CodeTarget,
+    Contact,
+    Coverage,
+    Household,
+    HouseholdLine,
+    HouseholdRecord,
+    ImportSummary,
+    RosterSummary,
+    Staff,
+    TargetHousehold,
+)
+from safetynet.domain.triggers import TriggerRecord
+
+ReplyListener = Callable[[ReplyEvent], None]
+
+
+class RosterRepo(Protocol):
+    """Districts, associations, groups, households, contacts and enrolment codes.
+
+    Households removed by `import_households(..., replace=True)` but still referred to by campaigns
+    keep their record with `removed_at` set; every "current roster" read leaves them out. Phones are
+    stored as E.164 whatever form they come in. Scopes are 'city', 'district:N', 'association:N' or
+    'group:ASSOCIATION/GROUP'; a name the roster does not have raises `UnknownScopeError`.
+    """
+
+    async def import_households(self, records: Sequence[HouseholdRecord], replace: bool = False) -> ImportSummary:
+        """Upserts households by (association, household key), all or nothing. A household's roster
+        contacts become the file's; enrolment contacts stay. With `replace`, households of the file's
+        associations that the file does not list are removed (their contacts and codes go). Raises
+        ValueError, writing nothing, if an association is in two districts or a key repeats."""
+        ...
+
+    async def count_missing(self, records: Sequence[HouseholdRecord]) -> dict[str, int]:
+        """Per association of `records`: current households they do not list (non-zero counts only)."""
+        ...
+
+    def iter_export_records(
+        self, kinds: Sequence[ContactKind], batch_size: int = 5000
+    ) -> AsyncIterator[list[HouseholdRecord]]:
+        """The current roster in file form, in id order, in batches: roster contacts of `kinds` only
+        (the roster's contact columns), the first of each kind, in the order of `kinds`."""
+        ...
+
+    async def export_records(self, kinds: Sequence[ContactKind]) -> list[HouseholdRecord]: ...
+
+    async def summary(self) -> RosterSummary:
+        """Counts per association (households, vulnerable, without a working contact) and contacts per kind."""
+        ...
+
+    async def get_household(self, household_id: int) -> Household | None:
+        """The household with its contacts, also when it was removed from the roster."""
+        ...
+
+    async def list_associations(self) -> list[Association]:
+        """Every association, in id order."""
+        ...
+
+    async def association_by_name(self, name: str) -> Association | None: ...
+
+    async def count_in_scope(self, scopes: Iterable[str]) -> int:
+        """Current households of the scopes (their union); raises UnknownScopeError."""
+        ...
+
+    def households_in_scope(
+        self, scopes: Iterable[str], batch_size: int = 2000
+    ) -> AsyncIterator[list[TargetHousehold]]:
+        """Current households of the scopes with all their contacts (working or not), in id order,
+        in batches. Raises UnknownScopeError."""
+        ...
+
+    async def add_contact(
+        self, household_id: int, kind: ContactKind, address: str, source: str = "enrolment"
+    ) -> Contact:
+        """Adds a contact, or revives the same (household, kind, address): working again, and an
+        enrolment makes it the resident's own. The address is stored as given: the caller puts it in
+        its kind's form (`roster.contacts.normalise_contact`). Raises ValueError for a kind the
+        store's routes do not know, or an unknown source."""
+        ...
+
+    async def add_enrolled_contacts(self, rows: Iterable[tuple[int, ContactKind, str]]) -> None:
+        """Many (household id, kind, address) enrolment contacts at once, addresses as given;
+        existing ones are left as they are."""
+        ...
+
+    async def remove_contact(self, contact_id: int) -> bool: ...
+
+    async def mark_contact_dead(self, contact_id: int, reason: str) -> bool:
+        """The provider said the address is gone; False for an unknown contact."""
+        ...
+
+    async def households_by_contact(self, kinds: Sequence[ContactKind], address: str) -> list[Household]:
+        """Current households with a contact (working or not) of one of `kinds` at exactly `address`,
+        in id order (`roster.contacts.households_by_contact` takes any written form)."""
+        ...
+
+    async def mark_contacts_dead(self, kind: ContactKind, address: str, reason: str) -> int:
+        """Every working contact of `kind` at `address`, whichever household's, is gone (a resident
+        left a bot); returns how many changed."""
+        ...
+
+    async def set_enrolment_codes(self, pairs: Iterable[tuple[int, str]]) -> int:
+        """Stores (household id, code hash) pairs, replacing a household's previous code; returns how many."""
+        ...
+
+    async def household_by_code_hash(self, code_hash: str) -> Household | None: ...
+
+    async def code_targets(
+        self, associations: Sequence[str] | None = None, only_without_code: bool = True
+    ) -> list[CodeTarget]:
+        """Current households to print enrolment letters for, in letter order (association, group,
+        household). Raises UnknownScopeError for an association not in the roster."""
+        ...
+
+    async def households_without_code(self, associations: Sequence[str] | None = None) -> list[CodeTarget]: ...
+
+    async def letter_order(self, scopes: Sequence[str], only_without_code: bool = True) -> list[int]:
+        """Ids of the scopes' current households in letter order (association, group, household):
+        ids only, so a city of 200,000 is a few MB. Raises UnknownScopeError for an unknown name."""
+        ...
+
+    async def letter_targets(self, ids: Sequence[int]) -> list[CodeTarget]:
+        """These households (with their language) in the order of `ids`; removed ones are left out."""
+        ...
+
+
+class AuthRepo(Protocol):
+    """Staff accounts, login sessions and API tokens (hashes only; the store never sees a secret)."""
+
+    async def scope_exists(self, scope: str) -> bool:
+        """'city', or a district or association the roster has."""
+        ...
+
+    async def add_staff(
+        self, login: str, display_name: str, role: Role, scope: str, password_hash: str | None,
+        contacts: Sequence[tuple[ContactKind, str]] = (), language: str = "ja",
+    ) -> Staff:
+        """With their contacts ((kind, address), each in its kind's form: the caller normalises;
+        empty addresses are skipped). Raises StaffError for a login taken or a fourth active deputy
+        of an association."""
+        ...
+
+    async def remove_staff(self, login: str) -> bool: ...
+
+    async def list_staff(self) -> list[Staff]:
+        """Ordered by role, scope, login; with their contacts."""
+        ...
+
+    async def staff_by_id(self, staff_id: int) -> Staff | None:
+        """With their contacts."""
+        ...
+
+    async def staff_by_login(self, login: str) -> tuple[Staff, str | None] | None:
+        """The staff member (with contacts) and their password hash."""
+        ...
+
+    async def staff_for_association(self, association: str, district: str) -> list[Staff]:
+        """Active heads and deputies of an association (who a need-help alert goes to), with their
+        contacts."""
+        ...
+
+    async def set_password(self, login: str, password_hash: str) -> bool: ...
+
+    async def add_staff_contact(self, staff_id: int, kind: ContactKind, address: str) -> None:
+        """Another contact of a staff member (in its kind's form: the caller normalises); the same
+        one twice is kept once. Raises StaffError for an unknown staff member."""
+        ...
+
+    async def remove_staff_contact(self, staff_id: int, kind: ContactKind, address: str) -> bool:
+        """False when the staff member has no such contact."""
+        ...
+
+    async def count_city_admins(self) -> int: ...
+
+    async def create_session(self, token_hash: str, staff_id: int, csrf_token: str, ttl_seconds: float) -> None:
+        """A new session (expired ones are dropped on the way)."""
+        ...
+
+    async def session(self, token_hash: str) -> tuple[Staff, str] | None:
+        """The live session's staff member (active only) and CSRF token."""
+        ...
+
+    async def delete_session(self, token_hash: str) -> None: ...
+
+    async def create_api_token(
+        self, token_hash: str, role: Role, scope: str, label: str = "", expires_at: float | None = None
+    ) -> int:
+        """Returns the token's id (for revoking). `expires_at` None: it never expires."""
+        ...
+
+    async def api_token(self, token_hash: str) -> ApiToken | None:
+        """The token with this hash if it may be used now: not revoked, not expired."""
+        ...
+
+    async def list_api_tokens(self) -> list[ApiToken]:
+        """Every token ever made (revoked and expired ones too), in id order."""
+        ...
+
+    async def token_used(self, token_id: int) -> None:
+        """Notes that the token was just used: its `last_used_at` is written at most once per
+        `rules.LAST_USED_EVERY_SECONDS`. Never raises for a store that cannot write (the request
+        itself is a read)."""
+        ...
+
+    async def revoke_api_token(self, token_id: int) -> bool:
+        """False if unknown or already revoked."""
+        ...
+
+
+class CampaignRepo(Protocol):
+    """Campaigns: lifecycle (guarded), enrolled households, ladder progress, planned steps, door knock.
+
+    States go draft → running → closed, or draft/running → cancelled; every transition is guarded,
+    so a late or concurrent caller gets False and nothing changes.
+    """
+
+    async def create(
+        self, *, kind: CampaignKind, title: str, scope: Sequence[str], messages: Mapping[str, str],
+        ladder: Sequence[LadderStep], options: Mapping[str, Any] | None = None,
+        source: str = "cli", created_by: str = "",
+    ) -> Campaign:
+        """A draft."""
+        ...
+
+    async def get(self, campaign_id: int) -> Campaign | None: ...
+
+    async def list_campaigns(
+        self, states: Iterable[CampaignState] | None = None, limit: int = 200
+    ) -> list[Campaign]:
+        """Newest first, of these states (None: any)."""
+        ...
+
+    async def find_by_dedupe_key(self, key: str) -> Campaign | None:
+        """The first campaign created with `options["dedupe_key"] == key`."""
+        ...
+
+    async def running(self) -> list[Campaign]:
+        """Running campaigns, real events first, then oldest first."""
+        ...
+
+    async def update_text(
+        self, campaign_id: int, *, title: str | None = None, messages: Mapping[str, str] | None = None
+    ) -> bool:
+        """New title or texts (None keeps one) for a draft or running campaign; False otherwise."""
+        ...
+
+    async def set_options(self, campaign_id: int, options: Mapping[str, Any]) -> bool: ...
+
+    async def begin_running(self, campaign_id: int, at: float, started_by: str = "") -> bool:
+        """draft → running: started at `at`, households counted, counters seeded, ladder step 0
+        recorded done; `started_by` (who started it, if given) goes into its options. False
+        (nothing changed) unless it was a draft."""
+        ...
+
+    async def close(self, campaign_id: int, at: float) -> bool:
+        """running → closed; its queued deliveries are skipped. False if it was not running."""
+        ...
+
+    async def cancel(self, campaign_id: int, at: float) -> bool:
+        """draft or running → cancelled; its queued deliveries are skipped. False if already finished."""
+        ...
+
+    async def cancel_draft(self, campaign_id: int, at: float) -> bool:
+        """draft → cancelled only (a proposal withdrawn)."""
+        ...
+
+    async def enrol_scope(
+        self, campaign_id: int, scope: Sequence[str], token_hash_of: Callable[[int, int], str],
+        batch_size: int = 20_000,
+    ) -> int:
+        """Enrols the current households of `scope` with `token_hash_of(campaign_id, household_id)`.
+        Idempotent (a crashed start is redone); returns the households enrolled by this call.
+        Raises UnknownScopeError."""
+        ...
+
+    async def write_step(
+        self, campaign_id: int, plan: StepPlan, at: float, enrol: Sequence[Enrolment] = ()
+    ) -> None:
+        """At once: enrols `enrol` (idempotent), queues the plan's deliveries due at `at` (once per
+        household, step and channel), and puts `plan.no_contact` on the door-knock list, unreachable."""
+        ...
+
+    def step_households(self, campaign_id: int, batch_size: int = 5000) -> AsyncIterator[list[StepHousehold]]:
+        """Enrolled households that have not answered, with their current contacts, in id order, in batches."""
+        ...
+
+    async def waiting_channels(self, campaign_id: int, first: int, last: int) -> dict[int, frozenset[ChannelName]]:
+        """Per household id in [first, last]: channels with a delivery still queued or claimed."""
+        ...
+
+    async def ladder_progress(self, campaign_id: int) -> LadderProgress:
+        """Next step 0 and no pause for a campaign that never started."""
+        ...
+
+    async def advance_ladder(self, campaign_id: int, done_step: int, at: float) -> bool:
+        """Records `done_step` done, only if it is the next step (two schedulers cannot both)."""
+        ...
+
+    async def set_paused(self, campaign_id: int, paused: bool, at: float) -> bool:
+        """Starts a pause (False if paused already) or ends one, adding its length to `paused_seconds`."""
+        ...
+
+    async def mark_doorknock(self, campaign_id: int, at: float) -> dict[int, int]:
+        """Every household not answered goes on the door-knock list (pending ones become unreachable);
+        returns `doorknock_counts`."""
+        ...
+
+    async def doorknock_counts(self, campaign_id: int) -> dict[int, int]:
+        """Households on the door-knock list still not answered, per association id."""
+        ...
+
+    async def doorknock_households(self, campaign_id: int, association_id: int | None = None) -> list[int]:
+        """Their household ids, in id order."""
+        ...
+
+    async def household_statuses(self, campaign_id: int) -> dict[int, Status]: ...
+
+    async def delivery_counts(self, campaign_id: int) -> dict[tuple[int, str, str], int]:
+        """(step, channel, delivery state) → deliveries."""
+        ...
+
+
+class OutboxRepo(Protocol):
+    """The delivery outbox: claims under a lease per lane (campaign × channel), results, fall-backs.
+
+    A claimed delivery belongs to its `owner` until its lease ends; results of many sends share a
+    commit, and `record` answers after it. Household statuses and counters change with the results.
+    """
+
+    async def claim(
+        self, campaign_ids: Sequence[int], channel: ChannelName, limit: int, owner: str, lease_seconds: float
+    ) -> list[ClaimedDelivery]:
+        """Up to `limit` queued deliveries of `channel` due now, campaigns in the order given, by
+        priority (vulnerable first) then id. Deliveries of households that have answered are marked
+        skipped instead of returned. A claim's `address` is None when its contact is gone or dead."""
+        ...
+
+    async def reclaim_expired(self, owner: str = "") -> int:
+        """Claims whose lease ended go back to the queue, except `owner`'s own (it still holds them)."""
+        ...
+
+    async def due_count(self, campaign_ids: Sequence[int], channels: Sequence[ChannelName] | None = None) -> int:
+        """Queued deliveries due now in these campaigns (and channels, if given)."""
+        ...
+
+    async def next_due_at(self, campaign_ids: Sequence[int]) -> float | None:
+        """When the earliest queued delivery of these campaigns is due."""
+        ...
+
+    async def renew_leases(self, owner: str, lease_seconds: float) -> int:
+        """Extends every claim of `owner` to now + `lease_seconds`; returns how many."""
+        ...
+
+    async def lease_ends_at(self) -> float | None:
+        """When the earliest claim still held runs out."""
+        ...
+
+    async def claimed_count(self) -> int: ...
+
+    async def record(self, outcome: DeliveryOutcome) -> ChannelName | None:
+        """Stores one outcome with its attempts; returns after its commit. SENT marks the household
+        notified (also a delivery whose lease ran out meanwhile); RETRY and RELEASED requeue it if
+        `owner` still holds it; SKIPPED ends it; FAILED ends it and queues the household's next channel
+        in that step, returned so its lane can be woken (None when none is left: a household with
+        nothing else live becomes unreachable). A dead contact's other planned deliveries fail too."""
+        ...
+
+    async def record_provider_status(self, provider_id: str, state: str, error_code: int | None = None) -> bool:
+        """A provider's later word on a sent message (sent | delivered | undelivered | failed); out of
+        order, the highest-ranked state is kept. Undelivered counts as a failed channel (the next is
+        tried). False if no delivery has the id yet: the status is held (`rules.EARLY_STATUS_HOLD_SECONDS`)
+        and applied when a result records the id."""
+        ...
+
+    async def held_status_count(self) -> int:
+        """Status callbacks held for ids not recorded (yet)."""
+        ...
+
+
+class ReplyRepo(Protocol):
+    """Replies (append-only, once per dedupe key), household statuses from them, and the help list.
+
+    Answers come in bursts: `record` may share a commit with other callers and answers after it.
+    Listeners hear, after each commit, the status transitions and help-list changes it made.
+    """
+
+    def add_listener(self, listener: ReplyListener) -> None: ...
+
+    def remove_listener(self, listener: ReplyListener) -> None: ...
+
+    async def target_by_token_hash(self, token_hash: str) -> ReplyTarget | None:
+        """The household in a campaign that a reply token's hash belongs to (the hot read)."""
+        ...
+
+    async def target(self, campaign_id: int, household_id: int) -> ReplyTarget | None: ...
+
+    async def running_targets_by_contact(
+        self, kinds: Sequence[ContactKind], address: str, campaign_id: int | None = None
+    ) -> list[ReplyTarget]:
+        """Households with a working contact of one of `kinds` at exactly `address` in a running
+        campaign (`campaign_id` only, when given), each in its latest running campaign only, latest
+        first (a phone several households share finds them all)."""
+        ...
+
+    async def campaign_page(self, campaign_id: int, association_id: int) -> CampaignPage | None: ...
+
+    async def household_ref(self, campaign_id: int, household_id: int) -> HouseholdRef | None:
+        """Where a household of a campaign sits (for scope checks); None if not in the campaign."""
+        ...
+
+    async def history(self, campaign_id: int, household_id: int) -> list[HistoryEntry]:
+        """Every reply of a household in a campaign, oldest first, with its id; an undone
+        confirmation stays (marked `undone`) and its undo follows it."""
+        ...
+
+    async def reply_id(self, dedupe_key: str) -> int | None:
+        """The id of the reply stored under `dedupe_key` (what an undo names)."""
+        ...
+
+    async def count_replies(self, campaign_id: int, statuses: Sequence[str] = (), channel: str | None = None) -> int: ...
+
+    async def help_list(
+        self, campaign_id: int, association_ids: Sequence[int] | None = None, include_handled: bool = False
+    ) -> list[HelpRow]:
+        """Open help requests (vulnerable first, then oldest first), then handled ones if asked."""
+        ...
+
+    async def help_row(self, campaign_id: int, household_id: int) -> HelpRow | None: ...
+
+    async def record(self, item: ReplyItem) -> RecordOutcome:
+        """Stores a reply unless its dedupe key is known (then `duplicate`); a status changes as
+        `domain.next_status` says; need_help opens the household's help request (again, if handled).
+        A staff confirmation in person keeps the status the household had just before it (what
+        `undo_confirmation` puts back)."""
+        ...
+
+    async def undo_confirmation(
+        self, campaign_id: int, household_id: int, reply_id: int, staff_id: int | None, actor: str | None
+    ) -> UndoOutcome | None:
+        """Takes back the staff confirmation in person `reply_id` of the household: an `undo` reply
+        naming it and who undid it is stored (nothing is updated or deleted in the history), and the
+        status it replaced comes back with the counters, the first answer's time and the answer
+        curve (a resident's later 'read' counts; a household silent again after the door-knock step
+        is unreachable, back on the list). Undoing twice stores nothing (`already`); a confirmation
+        that did not change the status (confirmed twice) is undone without a change. None if the
+        household has no such confirmation. Raises `UndoRefused` when an answer (not undone) came
+        after it, or it was stored before confirmations kept their prior status."""
+        ...
+
+    async def mark_handled(self, campaign_id: int, household_id: int, staff_id: int | None, login: str) -> bool | None:
+        """True if it was open and is now handled; False if handled already; None if never asked."""
+        ...
+
+    async def unnotified_help(self, max_age_seconds: float = 6 * 3600) -> list[tuple[int, int]]:
+        """Open help requests younger than `max_age_seconds` whose alert never went out, newest first."""
+        ...
+
+    async def mark_notified(self, campaign_id: int, household_id: int) -> None: ...
+
+    async def start_phone_verification(
+        self, household_id: int, phone: str, code_hash: str, ttl_seconds: float, max_pending: int = 3
+    ) -> bool:
+        """Stores a code sent to `phone`; False when the household already has `max_pending` live ones."""
+        ...
+
+    async def check_phone_code(self, household_id: int, code_hash: str, max_attempts: int) -> str | None:
+        """The phone whose live code matches (the code is used up); else None and an attempt is spent."""
+        ...
+
+    def counters(self) -> dict[str, int]:
+        """How well concurrent answers share work: lookups, lookup_batches, writes, write_batches."""
+        ...
+
+
+class TriggerRepo(Protocol):
+    """Trigger decisions (JMA, CAP), one per telegram dedupe key."""
+
+    async def record(self, rec: TriggerRecord) -> bool:
+        """Stores a decision received now; False (nothing written) when its dedupe key is known."""
+        ...
+
+    async def exists(self, dedupe_key: str) -> bool: ...
+
+    async def since(self, received_after: float) -> list[TriggerRecord]:
+        """Decisions received at or after a time, oldest first."""
+        ...
+
+    async def recent(self, limit: int = 50, acted_only: bool = False) -> list[TriggerRecord]:
+        """The latest decisions, newest first (`acted_only`: not 'ignore')."""
+        ...
+
+    async def for_campaign(self, campaign_id: int) -> list[TriggerRecord]: ...
+
+
+class DashboardReads(Protocol):
+    """Reads behind the staff pages, bounded by a campaign and (mostly) an association. Adapters
+    serve them apart from residents' hot reads where they can."""
+
+    async def associations(self) -> list[Association]:
+        """By district name, then association name."""
+        ...
+
+    async def associations_in_scope(self, scope: Scope) -> list[Association]: ...
+
+    async def association(self, association_id: int) -> Association | None: ...
+
+    async def association_by_name(self, name: str) -> Association | None: ...
+
+    async def coverage(self, association_id: int) -> Coverage:
+        """Current households with a working contact, and the list of those without."""
+        ...
+
+    async def campaign(self, campaign_id: int) -> CampaignInfo | None: ...
+
+    async def campaigns_for(self, association_ids: Iterable[int] | None, limit: int = 20) -> list[CampaignInfo]:
+        """Recent campaigns (not drafts) covering any of these associations (None: any), newest first."""
+        ...
+
+    async def campaign_association_ids(self, campaign_id: int) -> set[int]:
+        """Associations the campaign covers (those with households in it once it started)."""
+        ...
+
+    async def covered_among(self, campaign_id: int, association_ids: Iterable[int]) -> set[int]: ...
+
+    async def latest_campaign_for(self, association_ids: Iterable[int] | None) -> CampaignInfo | None:
+        """The latest running campaign covering any of these associations (None: any), else the
+        latest finished one."""
+        ...
+
+    async def previous_campaign(self, campaign: CampaignInfo) -> CampaignInfo | None:
+        """The running or closed campaign of the same kind and scope that started last before this
+        one (a drill is compared with the drill before it, never with a real event between)."""
+        ...
+
+    async def drafts(self, limit: int = 10) -> list[CampaignInfo]:
+        """Campaigns waiting to be started (a trigger's proposal), newest first."""
+        ...
+
+    async def households_within(self, campaign_ids: Iterable[int], association_ids: Iterable[int]) -> dict[int, int]:
+        """Per campaign: its households in these associations only (what a viewer of narrower scope
+        may see); campaigns with none are left out."""
+        ...
+
+    async def households(self, campaign_id: int, association_id: int) -> list[HouseholdLine]:
+        """The association's households in the campaign, by group, address, household key."""
+        ...
+
+    async def households_with_status(
+        self, campaign_id: int, association_ids: Iterable[int], statuses: Iterable[str],
+        never_answered: bool = False, *, after: HouseholdLine | None = None, limit: int | None = None,
+    ) -> list[HouseholdLine]:
+        """Households of these associations in these statuses (never answered at all, if asked), in
+        (association, group, address, id) order, a page of `limit` after the line `after`."""
+        ...
+
+    async def help_panel(self, campaign_id: int, association_ids: Iterable[int]) -> list[HelpItem]:
+        """Open help requests, oldest first, with what the answer that opened them said."""
+        ...
+
+    async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:
+        """Open help requests per association (every asked association present, 0 included; None: those with any)."""
+        ...
+
+    async def counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, dict[str, int]]:
+        """Live counters per association and status (every status present)."""
+        ...
+
+    async def reply_cursor(self) -> int:
+        """The newest reply's position (any campaign): where a live stream starts."""
+        ...
+
+    async def changes_since(
+        self, campaign_id: int, after_reply_id: int, upto_reply_id: int, limit: int,
+        association_ids: Iterable[int] | None = None,
+    ) -> list[Change]:
+        """Households of the campaign with a reply in (after, upto], with their current status, by
+        their latest reply; at most `limit` + 1, so the caller can tell "too many"."""
+        ...
+
+    async def first_answers_by_channel(self, campaign_id: int) -> list[ChannelCount]:
+        """Per association and channel: households whose first answer came over it."""
+        ...
+
+
+class StatsReads(Protocol):
+    """Reads behind the stats document: the live counters and the answer curve, never a recount."""
+
+    async def counts(self, campaign_id: int) -> list[CountRow]:
+        """Non-zero counters."""
+        ...
+
+    async def minutes(self, campaign_id: int) -> list[MinuteRow]:
+        """First answers per association and minute after the start, by minute."""
+        ...
+
+    async def associations(self) -> list[Association]:
+        """Every association, in id order."""
+        ...
+
+    async def open_help_requests(self, campaign_id: int) -> dict[int, int]:
+        """Open help requests per association (those with any)."""
+        ...
+
+
+class DispatchHealthRepo(Protocol):
+    """Whether anything is being sent: each dispatcher's heartbeat and how each of its channels
+    fares, in the store so that every process on it (console, `campaign start`) can tell."""
+
+    async def beat(self, beat: DispatcherBeat, channels: Sequence[ChannelHealth] = (), *,
+                   forget: bool = False) -> None:
+        """Records a heartbeat (one row per dispatcher `owner`: `host`, `pid` and `started_at` stay
+        as first written) and the channels whose health changed, at once; with `forget`, drops
+        dispatchers (and their channels) not heard from for `rules.FORGET_DISPATCHER_SECONDS`."""
+        ...
+
+    async def dispatchers(self, limit: int = 20) -> list[DispatcherBeat]:
+        """The dispatchers heard from most recently first."""
+        ...
+
+    async def channels(self, owners: Sequence[str]) -> list[ChannelHealth]:
+        """The channel health rows of these dispatchers, by channel, then owner."""
+        ...
+
+
+class Store(Protocol):
+    """Every repository of one store, its clock, and its health."""
+
+    @property
+    def roster(self) -> RosterRepo: ...
+
+    @property
+    def auth(self) -> AuthRepo: ...
+
+    @property
+    def campaigns(self) -> CampaignRepo: ...
+
+    @property
+    def outbox(self) -> OutboxRepo: ...
+
+    @property
+    def replies(self) -> ReplyRepo: ...
+
+    @property
+    def triggers(self) -> TriggerRepo: ...
+
+    @property
+    def dashboard(self) -> DashboardReads: ...
+
+    @property
+    def stats(self) -> StatsReads: ...
+
+    @property
+    def health(self) -> DispatchHealthRepo: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def healthy(self) -> bool:
+        """False while writes are failing (disk full, read-only file)."""
+        ...
+
+    async def close(self) -> None:
+        """Flushes what is pending (group commits) and lets go of the engine."""
+        ...

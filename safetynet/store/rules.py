@@ -1,0 +1,92 @@
+"""What every store adapter decides the same way (pure): roster checks, provider states, held
+callbacks, what an undone confirmation gives back.
+
+Kept apart from the adapters so SQLite, the in-memory fake and PostgreSQL cannot drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from safetynet.domain import ContactKind, Status, next_status
+from safetynet.domain.campaigns import LadderStep
+from safetynet.domain.roster import BAD_CHARACTER, HouseholdRecord, bad_character
+
+# Provider states by rank: out-of-order callbacks keep the highest; equal ranks keep the first.
+PROVIDER_RANK = {"sent": 1, "undelivered": 2, "failed": 2, "delivered": 3}
+
+# What a provider state makes of a delivery that was sent (sent stays sent).
+DELIVERY_STATE_OF_PROVIDER = {"delivered": "delivered", "undelivered": "undelivered", "failed": "undelivered"}
+
+# A status callback for an id not recorded yet is held this long; the race it covers lasts a
+# group commit, or a backed-up send worker's queue, never minutes.
+EARLY_STATUS_HOLD_SECONDS = 600.0
+# Only Twilio can post status callbacks (signed), but a misconfigured account could send us its
+# whole traffic: the held ones stay few whatever comes.
+MAX_EARLY_STATUSES = 10_000
+
+# An API token's "last used" is written at most this often per token: a dashboard polling every
+# few seconds must not turn each of its reads into a write.
+LAST_USED_EVERY_SECONDS = 60.0
+
+# Rows of dispatchers gone this long are dropped when another beats: a restart a day leaves no pile.
+FORGET_DISPATCHER_SECONDS = 7 * 86400.0
+
+
+def merge_provider_state(old: str | None, new: str) -> str:
+    """The state kept when `new` arrives after `old`."""
+    if old is None or PROVIDER_RANK.get(new, 0) > PROVIDER_RANK.get(old, 0):
+        return new
+    return old
+
+
+def provider_error(state: str, error_code: int | None) -> str | None:
+    """The error a provider's failure code leaves on the delivery (None: keep what it had)."""
+    return f"provider_{state}:{error_code}" if error_code else None
+
+
+def answer_minute(at: float, started_at: float) -> int:
+    """The minute after the start in which an answer came (the answer curve's bucket)."""
+    return max(0, int((at - started_at) // 60))
+
+
+def check_records(records: Sequence[HouseholdRecord], known_kinds: Collection[ContactKind]) -> None:
+    """Rules the file reader enforces too; checked again so no caller can write a broken roster.
+    `known_kinds`: the contact kinds some channel declares (the store's routes)."""
+    district_of: dict[str, str] = {}
+    keys: set[tuple[str, str]] = set()
+    for r in records:
+        text = (r.district, r.association, r.group, r.household_key, r.name, r.address, r.language, r.notes)
+        if BAD_CHARACTER.search("".join(filter(None, text))) is not None:
+            found = next(t for t in text if t and BAD_CHARACTER.search(t))
+            raise ValueError(f"household {r.household_key!r} of association {r.association!r}: a cell "
+                             f"{bad_character(found)}")
+        for kind, _ in r.contacts:
+            if kind not in known_kinds:
+                raise ValueError(f"household {r.household_key!r} of association {r.association!r}: "
+                                 f"unknown contact kind {kind!r}")
+        if district_of.setdefault(r.association, r.district) != r.district:
+            raise ValueError(f"association {r.association} is in two districts")
+        key = (r.association, r.household_key)
+        if key in keys:
+            raise ValueError(f"household {r.household_key} of association {r.association} appears twice")
+        keys.add(key)
+
+
+def undo_key(reply_id: int) -> str:
+    """The dedupe key of the undo of reply `reply_id` (one undo per reply)."""
+    return f"undo:{reply_id}"
+
+
+def door_knock_made(ladder: Sequence[LadderStep], next_step: int) -> bool:
+    """Whether the ladder's door-knock step is behind a campaign whose next step is `next_step`."""
+    door = next((n for n, s in enumerate(ladder) if s.door_knock), None)
+    return door is not None and next_step > door
+
+
+def status_after_undo(prior: Status, read_since: bool, door_knocked: bool) -> Status:
+    """The status an undone confirmation gives back: the one before it, moved on by a resident's
+    'read' since, and unreachable for a household still silent once the door-knock step was made
+    (as that step left every household it never reached)."""
+    restored = next_status(prior, Status.READ) if read_since else prior
+    return Status.UNREACHABLE if door_knocked and restored == Status.PENDING else restored

@@ -1,0 +1,228 @@
+"""Staff accounts (and their contacts), login sessions and API tokens."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Sequence
+
+from safetynet.clock import Clock
+from safetynet.domain import MAX_DEPUTIES_PER_ASSOCIATION, Role
+from safetynet.domain.roster import ApiToken, Staff, StaffError
+from safetynet.store.errors import StoreError
+from safetynet.store.rules import LAST_USED_EVERY_SECONDS
+from safetynet.store.sqlite.db import Database, Row
+
+
+def _staff(row: Row) -> Staff:
+    return Staff(
+        id=row["id"],
+        login=row["login"],
+        display_name=row["display_name"],
+        role=Role(row["role"]),
+        scope=row["scope"],
+        language=row["language"],
+        active=bool(row["active"]),
+    )
+
+
+_STAFF_COLS = "id, login, display_name, role, scope, language, active"
+_SESSION_STAFF_COLS = ", ".join(f"s.{c.strip()}" for c in _STAFF_COLS.split(","))
+_API_TOKEN_COLUMNS = "id, role, scope, label, created_at, expires_at, last_used_at, revoked_at"  # noqa: S105 - column names
+
+
+def _api_token(row: Row) -> ApiToken:
+    return ApiToken(id=row["id"], role=Role(row["role"]), scope=row["scope"], label=row["label"],
+                    created_at=row["created_at"], expires_at=row["expires_at"], last_used_at=row["last_used_at"],
+                    revoked_at=row["revoked_at"])
+
+
+class AuthStore:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self._last_used_written: dict[int, float] = {}  # token id -> when its last_used_at was written
+
+    # -- staff -----------------------------------------------------------------
+
+    async def scope_exists(self, scope: str) -> bool:
+        kind, _, name = scope.partition(":")
+        if kind == "city":
+            return True
+        table = {"district": "districts", "association": "associations"}.get(kind)
+        if table is None:
+            return False
+        return await self.db.fetchval(f"SELECT 1 FROM {table} WHERE name = ?", (name,)) is not None
+
+    async def add_staff(
+        self,
+        login: str,
+        display_name: str,
+        role: Role,
+        scope: str,
+        password_hash: str | None,
+        contacts: Sequence[tuple[str, str]] = (),
+        language: str = "ja",
+    ) -> Staff:
+        """A new staff member with their contacts ((kind, address), each already in its kind's form:
+        the caller normalises); StaffError for a login taken or a fourth deputy."""
+        wanted = [(kind, address) for kind, address in contacts if address]
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT 1 FROM staff WHERE login = ?", (login,)) as cur:
+                if await cur.fetchone():
+                    raise StaffError(f"login {login!r} already exists")
+            if role == Role.DEPUTY:
+                async with conn.execute(
+                    "SELECT count(*) FROM staff WHERE role = 'deputy' AND scope = ? AND active = 1", (scope,)
+                ) as cur:
+                    row = await cur.fetchone()
+                if row and row[0] >= MAX_DEPUTIES_PER_ASSOCIATION:
+                    raise StaffError(
+                        f"{scope} already has {MAX_DEPUTIES_PER_ASSOCIATION} deputies; remove one first"
+                    )
+            now = self.clock.now()
+            cur2 = await conn.execute(
+                "INSERT INTO staff (login, display_name, role, scope, password_hash, language, created_at)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (login, display_name, str(role), scope, password_hash, language, now),
+            )
+            staff_id = cur2.lastrowid
+            await conn.executemany(
+                "INSERT OR IGNORE INTO staff_contacts (staff_id, kind, address, created_at) VALUES (?,?,?,?)",
+                [(staff_id, kind, address, now) for kind, address in wanted],
+            )
+        found = await self.staff_by_id(int(staff_id or 0))
+        assert found is not None
+        return found
+
+    async def remove_staff(self, login: str) -> bool:
+        async with self.db.transaction() as conn:
+            cur = await conn.execute("DELETE FROM staff WHERE login = ?", (login,))
+            return cur.rowcount > 0
+
+    async def _with_contacts(self, staff: list[Staff]) -> list[Staff]:
+        if not staff:
+            return staff
+        ids = [s.id for s in staff]
+        found: dict[int, list[tuple[str, str]]] = defaultdict(list)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            for staff_id, kind, address in await self.db.fetchall(
+                f"SELECT staff_id, kind, address FROM staff_contacts WHERE staff_id IN ({','.join('?' * len(chunk))})"
+                " ORDER BY id", chunk,
+            ):
+                found[staff_id].append((kind, address))
+        return [dataclasses.replace(s, contacts=tuple(found.get(s.id, ()))) for s in staff]
+
+    async def list_staff(self) -> list[Staff]:
+        rows = await self.db.fetchall(f"SELECT {_STAFF_COLS} FROM staff ORDER BY role, scope, login")
+        return await self._with_contacts([_staff(r) for r in rows])
+
+    async def staff_by_id(self, staff_id: int) -> Staff | None:
+        row = await self.db.fetchone(f"SELECT {_STAFF_COLS} FROM staff WHERE id = ?", (staff_id,))
+        return (await self._with_contacts([_staff(row)]))[0] if row else None
+
+    async def staff_by_login(self, login: str) -> tuple[Staff, str | None] | None:
+        row = await self.db.fetchone(f"SELECT {_STAFF_COLS}, password_hash FROM staff WHERE login = ?", (login,))
+        return ((await self._with_contacts([_staff(row)]))[0], row["password_hash"]) if row else None
+
+    async def staff_for_association(self, association: str, district: str) -> list[Staff]:
+        """Heads and deputies of an association (the people a need-help alert goes to)."""
+        rows = await self.db.fetchall(
+            f"SELECT {_STAFF_COLS} FROM staff WHERE active = 1 AND role IN ('association_head', 'deputy')"
+            " AND scope = ? ORDER BY role, id",
+            (f"association:{association}",),
+        )
+        return await self._with_contacts([_staff(r) for r in rows])
+
+    async def set_password(self, login: str, password_hash: str) -> bool:
+        return await self.db.execute("UPDATE staff SET password_hash = ? WHERE login = ?", (password_hash, login)) > 0
+
+    async def add_staff_contact(self, staff_id: int, kind: str, address: str) -> None:
+        """Another contact of a staff member (already in its kind's form: the caller normalises);
+        the same one again changes nothing. StaffError for an unknown staff member."""
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT 1 FROM staff WHERE id = ?", (staff_id,)) as cur:
+                if await cur.fetchone() is None:
+                    raise StaffError(f"no staff member {staff_id}")
+            await conn.execute(
+                "INSERT OR IGNORE INTO staff_contacts (staff_id, kind, address, created_at) VALUES (?,?,?,?)",
+                (staff_id, kind, address, self.clock.now()))
+
+    async def remove_staff_contact(self, staff_id: int, kind: str, address: str) -> bool:
+        return await self.db.execute(
+            "DELETE FROM staff_contacts WHERE staff_id = ? AND kind = ? AND address = ?", (staff_id, kind, address)) > 0
+
+    async def count_city_admins(self) -> int:
+        return int(await self.db.fetchval("SELECT count(*) FROM staff WHERE role = 'city_admin'", (), 0))
+
+    # -- sessions ---------------------------------------------------------------
+
+    async def create_session(self, token_hash: str, staff_id: int, csrf_token: str, ttl_seconds: float) -> None:
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM staff_sessions WHERE expires_at < ?", (now,))
+            await conn.execute(
+                "INSERT INTO staff_sessions VALUES (?,?,?,?,?)", (token_hash, staff_id, csrf_token, now, now + ttl_seconds)
+            )
+
+    async def session(self, token_hash: str) -> tuple[Staff, str] | None:
+        # every staff request asks this: one trip, on the staff pages' own reader
+        row = await self.db.staff.fetchone(
+            f"SELECT {_SESSION_STAFF_COLS}, ss.csrf_token FROM staff_sessions ss JOIN staff s ON s.id = ss.staff_id"
+            " WHERE ss.token_hash = ? AND ss.expires_at > ?",
+            (token_hash, self.clock.now()),
+        )
+        if row is None:
+            return None
+        staff = _staff(row)
+        if not staff.active:
+            return None
+        return staff, row["csrf_token"]
+
+    async def delete_session(self, token_hash: str) -> None:
+        await self.db.execute("DELETE FROM staff_sessions WHERE token_hash = ?", (token_hash,))
+
+    # -- API tokens -------------------------------------------------------------
+
+    async def create_api_token(self, token_hash: str, role: Role, scope: str, label: str = "",
+                               expires_at: float | None = None) -> int:
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "INSERT INTO api_tokens (token_hash, role, scope, label, created_at, expires_at) VALUES (?,?,?,?,?,?)",
+                (token_hash, str(role), scope, label, self.clock.now(), expires_at),
+            )
+            return int(cur.lastrowid or 0)
+
+    async def api_token(self, token_hash: str) -> ApiToken | None:
+        """The token with this hash if it may be used now: not revoked, not expired."""
+        row = await self.db.staff.fetchone(
+            f"SELECT {_API_TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL"
+            " AND (expires_at IS NULL OR expires_at > ?)", (token_hash, self.clock.now())
+        )
+        return _api_token(row) if row else None
+
+    async def list_api_tokens(self) -> list[ApiToken]:
+        rows = await self.db.staff.fetchall(f"SELECT {_API_TOKEN_COLUMNS} FROM api_tokens ORDER BY id")
+        return [_api_token(r) for r in rows]
+
+    async def token_used(self, token_id: int) -> None:
+        """Records that the token was just used (at most once a minute per token; never fails a request)."""
+        now = self.clock.now()
+        if now - self._last_used_written.get(token_id, float("-inf")) < LAST_USED_EVERY_SECONDS:
+            return
+        self._last_used_written[token_id] = now
+        if len(self._last_used_written) > 10_000:  # tokens are few; this only bounds a pathological case
+            self._last_used_written = {token_id: now}
+        try:
+            await self.db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, token_id))
+        except StoreError:
+            pass  # the request itself is a read; a store that cannot write says so on the writes that matter
+
+    async def revoke_api_token(self, token_id: int) -> bool:
+        return (
+            await self.db.execute(
+                "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (self.clock.now(), token_id)
+            )
+            > 0
+        )

@@ -1,0 +1,342 @@
+"""Campaigns: their lifecycle (guarded in SQL), enrolled households, ladder progress, planned steps.
+
+The outbox itself (claims, results) is the outbox repository (`outbox.OutboxStore`).
+Transitions are single guarded UPDATEs (`… WHERE state = 'running'`), so a closed campaign can
+never be reopened by a late or concurrent caller.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from safetynet.clock import Clock
+from safetynet.domain import ANSWERED, CampaignKind, CampaignState, ChannelName, Status
+from safetynet.domain.campaigns import (
+    Campaign,
+    ContactRef,
+    Enrolment,
+    LadderProgress,
+    LadderStep,
+    StepHousehold,
+    StepPlan,
+    ladder_from_json,
+    ladder_to_json,
+)
+from safetynet.store.sqlite.db import Conn, Database, Row, marks
+from safetynet.store.sqlite.roster_scope import scope_filter
+from safetynet.store.sqlite.statuses import StatusChange, apply_status_changes, init_counts
+
+_COLS = (
+    "id, kind, title, state, scope, messages, ladder, options, source, created_by, created_at,"
+    " started_at, closed_at, households"
+)
+_ANSWERED_SQL = "(" + ",".join(f"'{s}'" for s in sorted(ANSWERED)) + ")"
+
+
+def _campaign(row: Row) -> Campaign:
+    return Campaign(
+        id=row["id"], kind=CampaignKind(row["kind"]), title=row["title"], state=CampaignState(row["state"]),
+        scope=tuple(json.loads(row["scope"])), messages=json.loads(row["messages"]),
+        ladder=ladder_from_json(row["ladder"]), options=json.loads(row["options"]), source=row["source"],
+        created_by=row["created_by"], created_at=row["created_at"], started_at=row["started_at"],
+        closed_at=row["closed_at"], households=row["households"],
+    )
+
+
+
+class CampaignStore:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    # -- campaigns -----------------------------------------------------------------------------
+
+    async def create(
+        self, *, kind: CampaignKind, title: str, scope: Sequence[str], messages: Mapping[str, str],
+        ladder: Sequence[LadderStep], options: Mapping[str, Any] | None = None,
+        source: str = "cli", created_by: str = "",
+    ) -> Campaign:
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "INSERT INTO campaigns (kind, title, state, scope, messages, ladder, options, source, created_by,"
+                f" created_at) VALUES (?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLS}",
+                (str(kind), title, json.dumps(list(scope)), json.dumps(dict(messages), ensure_ascii=False),
+                 ladder_to_json(ladder), json.dumps(dict(options or {}), ensure_ascii=False), source,
+                 created_by, self.clock.now()),
+            ) as cur:
+                row = await cur.fetchone()
+        assert row is not None
+        return _campaign(row)
+
+    async def get(self, campaign_id: int) -> Campaign | None:
+        row = await self.db.fetchone(f"SELECT {_COLS} FROM campaigns WHERE id = ?", (campaign_id,))
+        return _campaign(row) if row else None
+
+    async def list_campaigns(self, states: Iterable[CampaignState] | None = None, limit: int = 200) -> list[Campaign]:
+        wanted = [str(s) for s in states] if states is not None else []
+        where = f"WHERE state IN ({marks(len(wanted))})" if wanted else ""
+        rows = await self.db.fetchall(
+            f"SELECT {_COLS} FROM campaigns {where} ORDER BY id DESC LIMIT ?", (*wanted, limit)
+        )
+        return [_campaign(r) for r in rows]
+
+    async def find_by_dedupe_key(self, key: str) -> Campaign | None:
+        """The campaign created for an idempotency key (kept in options; campaigns are few)."""
+        row = await self.db.fetchone(
+            f"SELECT {_COLS} FROM campaigns WHERE json_extract(options, '$.dedupe_key') = ? ORDER BY id LIMIT 1",
+            (key,),
+        )
+        return _campaign(row) if row else None
+
+    async def running(self) -> list[Campaign]:
+        """Running campaigns, real events first, then oldest first."""
+        rows = await self.db.fetchall(
+            f"SELECT {_COLS} FROM campaigns WHERE state = 'running' ORDER BY kind = 'drill', id"
+        )
+        return [_campaign(r) for r in rows]
+
+    async def update_text(
+        self, campaign_id: int, *, title: str | None = None, messages: Mapping[str, str] | None = None
+    ) -> bool:
+        """New title or texts for a campaign not finished yet (later sends use them)."""
+        return await self.db.execute(
+            "UPDATE campaigns SET title = coalesce(?, title), messages = coalesce(?, messages)"
+            " WHERE id = ? AND state IN ('draft', 'running')",
+            (title, json.dumps(dict(messages), ensure_ascii=False) if messages is not None else None, campaign_id),
+        ) > 0
+
+    async def set_options(self, campaign_id: int, options: Mapping[str, Any]) -> bool:
+        return await self.db.execute(
+            "UPDATE campaigns SET options = ? WHERE id = ?",
+            (json.dumps(dict(options), ensure_ascii=False), campaign_id),
+        ) > 0
+
+    async def begin_running(self, campaign_id: int, at: float, started_by: str = "") -> bool:
+        """The last act of starting: counters seeded, draft → running, ladder step 0 recorded as done;
+        `started_by` (who started it) goes into its options. False (nothing changed) unless the
+        campaign is a draft."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE campaigns SET state = 'running', started_at = ?,"
+                " households = (SELECT count(*) FROM campaign_households WHERE campaign_id = ?),"
+                " options = CASE WHEN ? = '' THEN options ELSE json_set(options, '$.started_by', ?) END"
+                " WHERE id = ? AND state = 'draft'",
+                (at, campaign_id, started_by, started_by, campaign_id),
+            )
+            if cur.rowcount == 0:
+                return False
+            await init_counts(conn, campaign_id)
+            await conn.execute(
+                "INSERT INTO campaign_ladder (campaign_id, next_step, updated_at) VALUES (?, 1, ?)"
+                " ON CONFLICT (campaign_id) DO UPDATE SET next_step = max(next_step, 1), updated_at = excluded.updated_at",
+                (campaign_id, at),
+            )
+        return True
+
+    async def close(self, campaign_id: int, at: float) -> bool:
+        """running → closed; what is still queued is skipped. False if it was not running."""
+        return await self._finish(campaign_id, at, CampaignState.CLOSED, ("running",))
+
+    async def cancel(self, campaign_id: int, at: float) -> bool:
+        """draft or running → cancelled. False if it had already finished."""
+        return await self._finish(campaign_id, at, CampaignState.CANCELLED, ("draft", "running"))
+
+    async def cancel_draft(self, campaign_id: int, at: float) -> bool:
+        """draft → cancelled only (a proposal withdrawn); False if it started or ended."""
+        return await self._finish(campaign_id, at, CampaignState.CANCELLED, ("draft",))
+
+    async def _finish(self, campaign_id: int, at: float, to: CampaignState, from_: Sequence[str]) -> bool:
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                f"UPDATE campaigns SET state = ?, closed_at = ? WHERE id = ? AND state IN ({marks(len(from_))})",
+                (str(to), at, campaign_id, *from_),
+            )
+            if cur.rowcount == 0:
+                return False
+            await conn.execute(
+                "UPDATE deliveries SET state = 'skipped', error = ?, updated_at = ?"
+                " WHERE campaign_id = ? AND state IN ('queued', 'standby')",
+                (f"campaign_{to}", at, campaign_id),
+            )
+        return True
+
+    # -- households and plans ------------------------------------------------------------------
+
+    async def enrol_scope(
+        self, campaign_id: int, scope: Sequence[str], token_hash_of: Callable[[int, int], str],
+        batch_size: int = 20_000,
+    ) -> int:
+        """Enrols the current households of `scope` ('city' | 'district:N' | 'association:N' |
+        'group:A/G', as the roster reads them) with their reply-token hashes, in set-based batches:
+        one INSERT … SELECT a transaction, the hash computed by SQLite through `token_hash_of`.
+        Idempotent (a crashed start is simply redone). Returns the households enrolled now.
+        Raises UnknownScopeError for a name the roster no longer has."""
+        cond, params = await scope_filter(self.db, scope)
+        total, last = 0, 0
+        while True:
+            # the batch's last id first (a read), so the write scans its range once
+            upper = await self.db.fetchval(
+                f"SELECT max(id) FROM (SELECT h.id FROM households h WHERE h.removed_at IS NULL"
+                f" AND {cond} AND h.id > ? ORDER BY h.id LIMIT ?)",
+                (*params, last, batch_size),
+            )
+            if upper is None:
+                return total
+            async with self.db.transaction() as conn:
+                await conn.create_function("sn_token_hash", 2, token_hash_of, deterministic=True)
+                cur = await conn.execute(
+                    "INSERT OR IGNORE INTO campaign_households (campaign_id, household_id, association_id, token_hash)"
+                    f" SELECT ?, h.id, h.association_id, sn_token_hash(?, h.id) FROM households h"
+                    f" WHERE h.removed_at IS NULL AND {cond} AND h.id > ? AND h.id <= ?",
+                    (campaign_id, campaign_id, *params, last, upper),
+                )
+                total += max(0, cur.rowcount)
+            last = upper
+
+
+    async def write_step(
+        self, campaign_id: int, plan: StepPlan, at: float, enrol: Sequence[Enrolment] = ()
+    ) -> None:
+        """In one transaction: enrol households (idempotent), insert the plan's deliveries (idempotent
+        by their unique key), and put households without any working contact on the door-knock list
+        as unreachable."""
+        async with self.db.transaction() as conn:
+            if enrol:
+                await conn.executemany(
+                    "INSERT OR IGNORE INTO campaign_households (campaign_id, household_id, association_id,"
+                    " token_hash) VALUES (?, ?, ?, ?)",
+                    [(campaign_id, e.household_id, e.association_id, e.token_hash) for e in enrol],
+                )
+            await conn.executemany(
+                "INSERT OR IGNORE INTO deliveries (campaign_id, household_id, step, channel, contact_id, priority,"
+                " fallback_rank, state, next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                [(campaign_id, d.household_id, d.step, d.channel, d.contact_id, d.priority, d.fallback_rank, at, at)
+                 for d in plan.deliveries],
+            )
+            if plan.no_contact:
+                await self._doorknock(conn, campaign_id, plan.no_contact, at)
+
+    async def _doorknock(self, conn: Conn, campaign_id: int, household_ids: Sequence[int], at: float) -> None:
+        await conn.executemany(
+            "UPDATE campaign_households SET doorknock_at = coalesce(doorknock_at, ?)"
+            " WHERE campaign_id = ? AND household_id = ?",
+            [(at, campaign_id, h) for h in household_ids],
+        )
+        await apply_status_changes(conn, [StatusChange(campaign_id, h, Status.UNREACHABLE, at) for h in household_ids])
+
+    async def step_households(self, campaign_id: int, batch_size: int = 5000) -> AsyncIterator[list[StepHousehold]]:
+        """Households of the campaign that have not answered, with their current contacts, in batches
+        (see `waiting_channels` for what an earlier step still has queued)."""
+        last = 0
+        while True:
+            rows = await self.db.fetchall(
+                "SELECT ch.household_id, ch.association_id, h.vulnerable FROM campaign_households ch"
+                " JOIN households h ON h.id = ch.household_id"
+                f" WHERE ch.campaign_id = ? AND ch.household_id > ? AND ch.status NOT IN {_ANSWERED_SQL}"
+                " ORDER BY ch.household_id LIMIT ?",
+                (campaign_id, last, batch_size),
+            )
+            if not rows:
+                return
+            first, last = rows[0][0], rows[-1][0]
+            contacts: dict[int, list[ContactRef]] = defaultdict(list)
+            # (household_id, id) is the order of the household index: no sort
+            for hid, cid, kind, working in await self.db.fetchall(
+                "SELECT household_id, id, kind, state = 'working' FROM contacts WHERE household_id BETWEEN ? AND ?"
+                " ORDER BY household_id, id",
+                (first, last),
+            ):
+                contacts[hid].append(ContactRef(cid, kind, bool(working)))
+            yield [StepHousehold(r[0], r[1], bool(r[2]), tuple(contacts.get(r[0], ()))) for r in rows]
+
+    async def waiting_channels(self, campaign_id: int, first: int, last: int) -> dict[int, frozenset[ChannelName]]:
+        """Per household in [first, last]: channels with a delivery still queued or claimed."""
+        found: dict[int, set[ChannelName]] = defaultdict(set)
+        for r in await self.db.fetchall(
+            "SELECT household_id, channel FROM deliveries WHERE campaign_id = ? AND household_id BETWEEN ? AND ?"
+            " AND state IN ('queued', 'claimed')",
+            (campaign_id, first, last),
+        ):
+            found[r[0]].add(r[1])
+        return {h: frozenset(chs) for h, chs in found.items()}
+
+    # -- ladder --------------------------------------------------------------------------------
+
+    async def ladder_progress(self, campaign_id: int) -> LadderProgress:
+        row = await self.db.fetchone(
+            "SELECT next_step, paused_since, paused_seconds FROM campaign_ladder WHERE campaign_id = ?", (campaign_id,)
+        )
+        if row is None:
+            return LadderProgress(campaign_id, 0)
+        return LadderProgress(campaign_id, row[0], row[1], row[2])
+
+    async def advance_ladder(self, campaign_id: int, done_step: int, at: float) -> bool:
+        """Records `done_step` as done; guarded so two schedulers cannot both do it."""
+        return await self.db.execute(
+            "UPDATE campaign_ladder SET next_step = ?, updated_at = ? WHERE campaign_id = ? AND next_step = ?",
+            (done_step + 1, at, campaign_id, done_step),
+        ) > 0
+
+    async def set_paused(self, campaign_id: int, paused: bool, at: float) -> bool:
+        """Starts or ends a pause of a drill's ladder; ending adds the pause to paused_seconds."""
+        if paused:
+            sql = ("UPDATE campaign_ladder SET paused_since = ?, updated_at = ?"
+                   " WHERE campaign_id = ? AND paused_since IS NULL")
+            params: tuple[Any, ...] = (at, at, campaign_id)
+        else:
+            sql = ("UPDATE campaign_ladder SET paused_seconds = paused_seconds + max(0, ? - paused_since),"
+                   " paused_since = NULL, updated_at = ? WHERE campaign_id = ? AND paused_since IS NOT NULL")
+            params = (at, at, campaign_id)
+        return await self.db.execute(sql, params) > 0
+
+    async def mark_doorknock(self, campaign_id: int, at: float) -> dict[int, int]:
+        """Every household that has not answered goes on the door-knock list (the never-reached ones
+        become unreachable). Returns households on the list per association."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE campaign_households SET doorknock_at = coalesce(doorknock_at, ?)"
+                f" WHERE campaign_id = ? AND status NOT IN {_ANSWERED_SQL}",
+                (at, campaign_id),
+            )
+            async with conn.execute(
+                "SELECT household_id FROM campaign_households WHERE campaign_id = ? AND status = 'pending'",
+                (campaign_id,),
+            ) as cur:
+                pending = [r[0] for r in await cur.fetchall()]
+            await apply_status_changes(conn, [StatusChange(campaign_id, h, Status.UNREACHABLE, at) for h in pending])
+        return await self.doorknock_counts(campaign_id)
+
+    async def doorknock_counts(self, campaign_id: int) -> dict[int, int]:
+        rows = await self.db.fetchall(
+            "SELECT association_id, count(*) FROM campaign_households WHERE campaign_id = ?"
+            f" AND doorknock_at IS NOT NULL AND status NOT IN {_ANSWERED_SQL} GROUP BY association_id",
+            (campaign_id,),
+        )
+        return {r[0]: r[1] for r in rows}
+
+    async def doorknock_households(self, campaign_id: int, association_id: int | None = None) -> list[int]:
+        """Household ids on the door-knock list that have still not answered."""
+        extra, params = ("AND association_id = ?", (association_id,)) if association_id is not None else ("", ())
+        rows = await self.db.fetchall(
+            "SELECT household_id FROM campaign_households WHERE campaign_id = ? AND doorknock_at IS NOT NULL"
+            f" AND status NOT IN {_ANSWERED_SQL} {extra} ORDER BY household_id",
+            (campaign_id, *params),
+        )
+        return [r[0] for r in rows]
+
+    async def household_statuses(self, campaign_id: int) -> dict[int, Status]:
+        rows = await self.db.fetchall(
+            "SELECT household_id, status FROM campaign_households WHERE campaign_id = ?", (campaign_id,)
+        )
+        return {r[0]: Status(r[1]) for r in rows}
+
+    async def delivery_counts(self, campaign_id: int) -> dict[tuple[int, str, str], int]:
+        """(step, channel, state) → deliveries, for reports and tests."""
+        rows = await self.db.fetchall(
+            "SELECT step, channel, state, count(*) FROM deliveries WHERE campaign_id = ? GROUP BY step, channel, state",
+            (campaign_id,),
+        )
+        return {(r[0], r[1], r[2]): r[3] for r in rows}

@@ -1,0 +1,361 @@
+"""Reads behind the staff pages: households with their status in a campaign, the help panel,
+the door-knock list, coverage, live changes and the report's lists.
+
+Every query here is bounded by one campaign and (mostly) one association, so a page never scans
+a whole city. The live poller reads `changes_since`, a rowid range over `replies`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+
+from safetynet.domain import ALL_STATUSES, Scope
+from safetynet.domain.campaigns import CampaignInfo
+from safetynet.domain.replies import Change, ChannelCount, HelpItem
+from safetynet.domain.roster import Association, Coverage, HouseholdLine
+from safetynet.store.sqlite.db import Reads, Row, marks
+from safetynet.store.sqlite.reply_undo import not_undone
+
+ANSWERED_SQL = "('safe', 'need_help', 'confirmed_in_person')"
+_STATUSES = tuple(str(s) for s in ALL_STATUSES)
+
+
+_CAMPAIGN_COLS = "id, kind, title, state, scope, created_at, started_at, closed_at, households"
+
+
+def _campaign(row: Row) -> CampaignInfo:
+    try:
+        scope = json.loads(row["scope"])
+    except ValueError:
+        scope = [row["scope"]]
+    if isinstance(scope, str):
+        scope = [scope]
+    return CampaignInfo(
+        id=row["id"], kind=row["kind"], title=row["title"], state=row["state"], scope=tuple(scope),
+        created_at=row["created_at"], started_at=row["started_at"], closed_at=row["closed_at"],
+        households=row["households"],
+    )
+
+
+# SQLite keeps no statistics here, and without them it reads a campaign's households through the
+# primary key (every household of the city) instead of the (campaign, association) index: 10-15x
+# slower at 200,000 households. INDEXED BY pins the plan; a PostgreSQL repository plans this itself.
+_BY_ASSOC = "campaign_households ch INDEXED BY campaign_households_assoc"
+
+_HH_SELECT = (
+    "SELECT h.id, h.association_id, coalesce(g.name, '') AS grp, h.household_key, h.name, h.address,"
+    " h.members, h.vulnerable, ch.status, ch.status_at,"
+    " coalesce((SELECT c.address FROM contacts c WHERE c.household_id = h.id AND c.kind = 'landline'"
+    "   AND c.state = 'working' ORDER BY c.id LIMIT 1), '') AS landline,"
+    " EXISTS (SELECT 1 FROM contacts c WHERE c.household_id = h.id AND c.state = 'working') AS has_channel"
+    f" FROM {_BY_ASSOC} JOIN households h ON h.id = ch.household_id"
+    " LEFT JOIN household_groups g ON g.id = h.group_id"
+)
+
+
+def _line(r: Row) -> HouseholdLine:
+    return HouseholdLine(
+        id=r[0], association_id=r[1], group=r[2], household_key=r[3], name=r[4], address=r[5],
+        members=r[6], vulnerable=bool(r[7]), status=r[8], status_at=r[9], landline=r[10], has_channel=bool(r[11]),
+    )
+
+
+
+class SqliteDashboardReads:
+    def __init__(self, db: Reads) -> None:
+        self.db = db
+
+    # -- roster ----------------------------------------------------------------
+
+    async def associations(self) -> list[Association]:
+        rows = await self.db.fetchall(
+            "SELECT a.id, a.name, d.name FROM associations a JOIN districts d ON d.id = a.district_id"
+            " ORDER BY d.name, a.name"
+        )
+        return [Association(r[0], r[1], r[2]) for r in rows]
+
+    async def associations_in_scope(self, scope: Scope) -> list[Association]:
+        """The associations a scope reaches: all, one district's, or one by name."""
+        if scope.kind == "city":
+            return await self.associations()
+        column = "d.name" if scope.kind == "district" else "a.name"
+        rows = await self.db.fetchall(
+            "SELECT a.id, a.name, d.name FROM associations a JOIN districts d ON d.id = a.district_id"
+            f" WHERE {column} = ? ORDER BY d.name, a.name",
+            (scope.name,),
+        )
+        return [Association(r[0], r[1], r[2]) for r in rows]
+
+    async def association(self, association_id: int) -> Association | None:
+        r = await self.db.fetchone(
+            "SELECT a.id, a.name, d.name FROM associations a JOIN districts d ON d.id = a.district_id WHERE a.id = ?",
+            (association_id,),
+        )
+        return Association(r[0], r[1], r[2]) if r else None
+
+    async def association_by_name(self, name: str) -> Association | None:
+        r = await self.db.fetchone(
+            "SELECT a.id, a.name, d.name FROM associations a JOIN districts d ON d.id = a.district_id"
+            " WHERE a.name = ?",
+            (name,),
+        )
+        return Association(r[0], r[1], r[2]) if r else None
+
+    async def coverage(self, association_id: int) -> Coverage:
+        """Households with at least one working contact, and the list of those with none (one query)."""
+        rows = await self.db.fetchall(
+            "SELECT h.id, h.association_id, coalesce(g.name, ''), h.household_key, h.name, h.address, h.members,"
+            " h.vulnerable, '', NULL, '',"
+            " EXISTS (SELECT 1 FROM contacts c WHERE c.household_id = h.id AND c.state = 'working')"
+            " FROM households h LEFT JOIN household_groups g ON g.id = h.group_id"
+            " WHERE h.association_id = ? AND h.removed_at IS NULL ORDER BY g.name, h.address, h.household_key",
+            (association_id,),
+        )
+        lines = [_line(r) for r in rows]
+        without = tuple(h for h in lines if not h.has_channel)
+        return Coverage(households=len(lines), with_channel=len(lines) - len(without), without=without)
+
+    # -- campaigns ---------------------------------------------------------------
+
+    async def campaign(self, campaign_id: int) -> CampaignInfo | None:
+        r = await self.db.fetchone(f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE id = ?", (campaign_id,))
+        return _campaign(r) if r else None
+
+    async def campaigns_for(self, association_ids: Iterable[int] | None, limit: int = 20) -> list[CampaignInfo]:
+        """Recent campaigns (not drafts) covering any of these associations (None: any), newest first."""
+        ids = None if association_ids is None else sorted(set(association_ids))
+        if ids == []:
+            return []
+        cover = "" if ids is None else (
+            " AND EXISTS (SELECT 1 FROM campaign_counts cc WHERE cc.campaign_id = campaigns.id"
+            f" AND cc.association_id IN ({marks(len(ids))}))"
+        )
+        rows = await self.db.fetchall(
+            f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE state != 'draft'{cover}"
+            " ORDER BY coalesce(started_at, created_at) DESC, id DESC LIMIT ?",
+            (*(ids or ()), limit),
+        )
+        return [_campaign(r) for r in rows]
+
+    async def drafts(self, limit: int = 10) -> list[CampaignInfo]:
+        """Campaigns waiting to be started (a trigger's proposal), newest first."""
+        rows = await self.db.fetchall(
+            f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE state = 'draft' ORDER BY created_at DESC, id DESC LIMIT ?",
+            (limit,),
+        )
+        return [_campaign(r) for r in rows]
+
+    async def households_within(self, campaign_ids: Iterable[int], association_ids: Iterable[int]) -> dict[int, int]:
+        cids, aids = sorted(set(campaign_ids)), sorted(set(association_ids))
+        if not cids or not aids:
+            return {}
+        rows = await self.db.fetchall(
+            f"SELECT campaign_id, sum(n) FROM campaign_counts WHERE campaign_id IN ({marks(len(cids))})"
+            f" AND association_id IN ({marks(len(aids))}) GROUP BY campaign_id", (*cids, *aids))
+        return {r[0]: int(r[1]) for r in rows}
+
+    async def campaign_association_ids(self, campaign_id: int) -> set[int]:
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT association_id FROM campaign_counts WHERE campaign_id = ?", (campaign_id,)
+        )
+        return {r[0] for r in rows}
+
+    async def covered_among(self, campaign_id: int, association_ids: Iterable[int]) -> set[int]:
+        """Which of these associations the campaign covers (seeks on the counters' key)."""
+        aids = sorted(set(association_ids))
+        if not aids:
+            return set()
+        rows = await self.db.fetchall(
+            f"SELECT DISTINCT association_id FROM campaign_counts WHERE campaign_id = ?"
+            f" AND association_id IN ({marks(len(aids))})",
+            (campaign_id, *aids),
+        )
+        return {r[0] for r in rows}
+
+    async def latest_campaign_for(self, association_ids: Iterable[int] | None) -> CampaignInfo | None:
+        """The latest running campaign covering any of these associations (None: any), else the latest one."""
+        ids = None if association_ids is None else sorted(set(association_ids))
+        if ids == []:
+            return None
+        cover = "" if ids is None else (
+            " AND EXISTS (SELECT 1 FROM campaign_counts cc WHERE cc.campaign_id = campaigns.id"
+            f" AND cc.association_id IN ({marks(len(ids))}))"
+        )
+        params: Sequence[int] = ids or ()
+        for states in ("('running')", "('closed', 'cancelled')"):
+            r = await self.db.fetchone(
+                f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE state IN {states}{cover}"
+                " ORDER BY coalesce(started_at, created_at) DESC, id DESC LIMIT 1",
+                params,
+            )
+            if r:
+                return _campaign(r)
+        return None
+
+    async def previous_campaign(self, campaign: CampaignInfo) -> CampaignInfo | None:
+        """The campaign of the same kind and scope that started last before this one (a drill is
+        compared with the drill before it, never with a real event that came between)."""
+        rows = await self.db.fetchall(
+            f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE id != ? AND kind = ? AND state IN ('running', 'closed')"
+            " AND coalesce(started_at, created_at) < ? ORDER BY coalesce(started_at, created_at) DESC LIMIT 50",
+            (campaign.id, campaign.kind, campaign.started_at or campaign.created_at),
+        )
+        for r in rows:
+            c = _campaign(r)
+            if c.scope_key == campaign.scope_key:
+                return c
+        return None
+
+    # -- households in a campaign ---------------------------------------------------
+
+    async def households(self, campaign_id: int, association_id: int) -> list[HouseholdLine]:
+        rows = await self.db.fetchall(
+            f"{_HH_SELECT} WHERE ch.campaign_id = ? AND ch.association_id = ?"
+            " ORDER BY g.name, h.address, h.household_key",
+            (campaign_id, association_id),
+        )
+        return [_line(r) for r in rows]
+
+    async def households_with_status(
+        self, campaign_id: int, association_ids: Iterable[int], statuses: Iterable[str], never_answered: bool = False,
+        *, after: HouseholdLine | None = None, limit: int | None = None,
+    ) -> list[HouseholdLine]:
+        """Households of these associations in these statuses (report lists); `never_answered` adds
+        the condition that no answer was ever recorded.
+
+        Ordered by (association, group, address, id), a total order, so a list is read in pages:
+        `after` is the last line of the previous page, `limit` its size.
+        """
+        aids, sts = sorted(set(association_ids)), sorted(set(statuses))
+        if after is not None:
+            aids = [a for a in aids if a >= after.association_id]  # the earlier ones are done
+        if not aids or not sts:
+            return []
+        extra = " AND ch.first_answer_at IS NULL" if never_answered else ""
+        params: list[object] = [campaign_id, *aids, *sts]
+        if after is not None:
+            # the row value makes SQLite seek from the cursor's association; the upper bound stops
+            # the scan after the last asked-for association instead of at the campaign's end
+            extra += (" AND ch.association_id <= ?"
+                      " AND (ch.association_id, coalesce(g.name, ''), h.address, h.id) > (?, ?, ?, ?)")
+            params += [aids[-1], after.association_id, after.group, after.address, after.id]
+        tail = ""
+        if limit is not None:
+            tail = " LIMIT ?"
+            params.append(limit)
+        rows = await self.db.fetchall(
+            f"{_HH_SELECT} WHERE ch.campaign_id = ? AND ch.association_id IN ({marks(len(aids))})"
+            f" AND ch.status IN ({marks(len(sts))}){extra}"
+            f" ORDER BY ch.association_id, coalesce(g.name, ''), h.address, h.id{tail}",
+            params,
+        )
+        return [_line(r) for r in rows]
+
+    async def help_panel(self, campaign_id: int, association_ids: Iterable[int]) -> list[HelpItem]:
+        """Open help requests, oldest first, with the note of the answer that opened them."""
+        aids = sorted(set(association_ids))
+        if not aids:
+            return []
+        rows = await self.db.fetchall(
+            "SELECT h.id, h.association_id, coalesce(g.name, ''), h.name, h.address, h.members, h.vulnerable,"
+            " coalesce(r.note, ''), coalesce(r.location, ''), r.people_injured, hr.opened_at"
+            f" FROM {_BY_ASSOC} JOIN help_requests hr"
+            " ON hr.campaign_id = ch.campaign_id AND hr.household_id = ch.household_id"
+            " JOIN households h ON h.id = ch.household_id LEFT JOIN household_groups g ON g.id = h.group_id"
+            " LEFT JOIN replies r ON r.id = hr.reply_id"
+            f" WHERE ch.campaign_id = ? AND ch.association_id IN ({marks(len(aids))}) AND hr.handled_at IS NULL"
+            " ORDER BY hr.opened_at, h.id",
+            (campaign_id, *aids),
+        )
+        return [HelpItem(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9], r[10]) for r in rows]
+
+    async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:
+        """Open help requests per association: of the whole campaign (driven from the help list, small),
+        or of a few associations (driven from their households)."""
+        if association_ids is None:
+            rows = await self.db.fetchall(
+                "SELECT ch.association_id, count(*) FROM help_requests hr CROSS JOIN campaign_households ch"
+                " ON ch.campaign_id = hr.campaign_id AND ch.household_id = hr.household_id"
+                " WHERE hr.campaign_id = ? AND hr.handled_at IS NULL GROUP BY ch.association_id",
+                (campaign_id,),
+            )
+            return {r[0]: r[1] for r in rows}
+        aids = sorted(set(association_ids))
+        if not aids:
+            return {}
+        rows = await self.db.fetchall(
+            f"SELECT ch.association_id, count(*) FROM {_BY_ASSOC} JOIN help_requests hr"
+            " ON hr.campaign_id = ch.campaign_id AND hr.household_id = ch.household_id"
+            f" WHERE ch.campaign_id = ? AND ch.association_id IN ({marks(len(aids))}) AND hr.handled_at IS NULL"
+            " GROUP BY ch.association_id",
+            (campaign_id, *aids),
+        )
+        found = {r[0]: r[1] for r in rows}
+        return {a: found.get(a, 0) for a in aids}
+
+    # -- live changes -------------------------------------------------------------
+
+    async def counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, dict[str, int]]:
+        """Counters per association and status (every status present), of the campaign or of a few
+        associations (a seek on the counters' key)."""
+        if association_ids is None:
+            rows = await self.db.fetchall(
+                "SELECT association_id, status, n FROM campaign_counts WHERE campaign_id = ?", (campaign_id,))
+        else:
+            aids = sorted(set(association_ids))
+            if not aids:
+                return {}
+            rows = await self.db.fetchall(
+                "SELECT association_id, status, n FROM campaign_counts WHERE campaign_id = ?"
+                f" AND association_id IN ({marks(len(aids))})",
+                (campaign_id, *aids),
+            )
+        out: dict[int, dict[str, int]] = {}
+        for aid, status, n in rows:
+            per = out.get(aid)
+            if per is None:
+                per = out[aid] = dict.fromkeys(_STATUSES, 0)
+            per[status] += n
+        return out
+
+
+    async def reply_cursor(self) -> int:
+        """The newest reply id of any campaign: the live stream's position (cheap: the rowid maximum)."""
+        return int(await self.db.fetchval("SELECT coalesce(max(id), 0) FROM replies", (), 0))
+
+    async def changes_since(
+        self, campaign_id: int, after_reply_id: int, upto_reply_id: int, limit: int,
+        association_ids: Iterable[int] | None = None,
+    ) -> list[Change]:
+        """Households with a reply in (after, upto], with their current status; at most `limit` + 1 rows,
+        so the caller can tell "too many, reload" from "all of them".
+
+        The cursor range walks the rowid (the `+` keeps SQLite off the campaign index, which would
+        visit every reply of the campaign); callers keep the range short.
+        """
+        aids = None if association_ids is None else sorted(set(association_ids))
+        if aids == [] or upto_reply_id <= after_reply_id:
+            return []
+        where = "" if aids is None else f" AND ch.association_id IN ({marks(len(aids))})"
+        rows = await self.db.fetchall(
+            "SELECT max(r.id), r.household_id, ch.association_id, ch.status FROM replies r"
+            " JOIN campaign_households ch ON ch.campaign_id = r.campaign_id AND ch.household_id = r.household_id"
+            f" WHERE r.id > ? AND r.id <= ? AND +r.campaign_id = ?{where} GROUP BY r.household_id ORDER BY 1 LIMIT ?",
+            (after_reply_id, upto_reply_id, campaign_id, *(aids or ()), limit + 1),
+        )
+        return [Change(r[0], r[1], r[2], r[3]) for r in rows]
+
+    # -- report -------------------------------------------------------------------
+
+    async def first_answers_by_channel(self, campaign_id: int) -> list[ChannelCount]:
+        """Per association and channel, the households whose first answer came over that channel."""
+        rows = await self.db.fetchall(
+            "SELECT ch.association_id, r.channel, count(*) FROM"
+            f" (SELECT min(id) AS id FROM replies WHERE campaign_id = ? AND status IN {ANSWERED_SQL}"
+            f"  AND {not_undone()} GROUP BY household_id) f JOIN replies r ON r.id = f.id"
+            " JOIN campaign_households ch ON ch.campaign_id = r.campaign_id AND ch.household_id = r.household_id"
+            " GROUP BY ch.association_id, r.channel",
+            (campaign_id,),
+        )
+        return [ChannelCount(r[0], r[1], r[2]) for r in rows]

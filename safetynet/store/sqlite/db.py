@@ -1,0 +1,344 @@
+"""SQLite connections: one writer, a few readers, migrations, group commit, the placeholder helper.
+
+Only the SQLite adapter (`safetynet.store.sqlite`) imports this module; nothing outside the store
+sees SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import re
+import sqlite3
+import stat
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import aiosqlite
+import structlog
+
+from safetynet.store.errors import StoreError, StoreUnavailable
+
+log = structlog.get_logger("store")
+
+Row = sqlite3.Row
+Conn = aiosqlite.Connection
+T = TypeVar("T")
+R = TypeVar("R")
+
+_PRAGMAS = (
+    "journal_mode=WAL",
+    "synchronous=NORMAL",
+    "foreign_keys=ON",
+    "busy_timeout=5000",
+    "temp_store=MEMORY",
+)
+
+
+# SQLite allows 32,766 parameters a statement; IN lists go in chunks of this many, which keeps each
+# statement's plan cheap too.
+CHUNK = 500
+
+
+def marks(n: int) -> str:
+    """`?,?,…` for `n` parameters (an IN list, or a row of VALUES between parentheses)."""
+    return ",".join("?" * n)
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    found = []
+    folder = resources.files("safetynet.store.sqlite") / "migrations"
+    for entry in folder.iterdir():
+        m = re.match(r"^(\d{4})_(\w+)\.sql$", entry.name)
+        if m:
+            found.append((int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [v for v, _, _ in found]
+    if len(versions) != len(set(versions)):
+        raise StoreError(f"duplicate migration numbers: {versions}")
+    return found
+
+
+def make_private(path: Path) -> None:
+    """The database (and its -wal and -shm) hold every resident's name, address and phone: owner only.
+
+    SQLite gives the -wal and -shm files the mode of the database file, so a database created
+    0600 keeps them 0600; the files of an older install are tightened here.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # an empty file is an empty database
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            mode = stat.S_IMODE(p.stat().st_mode)
+            if mode & 0o077:
+                p.chmod(mode & 0o700)
+
+
+async def _connect(path: Path, *, readonly: bool = False) -> Conn:
+    conn = await aiosqlite.connect(str(path), isolation_level=None)
+    try:
+        conn.row_factory = sqlite3.Row
+        for p in _PRAGMAS:
+            await conn.execute(f"PRAGMA {p}")
+        if readonly:
+            await conn.execute("PRAGMA query_only=1")
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+class Reads:
+    """The read methods of `Database` and `ReadLane`: each is one trip to a reader's thread
+    (execute + fetch + close would be three)."""
+
+    def _reader(self) -> Conn:
+        raise NotImplementedError
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return list(await self._reader().execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        for row in await self._reader().execute_fetchall(sql, params):
+            return row
+        return None
+
+    async def fetchval(self, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
+        row = await self.fetchone(sql, params)
+        return default if row is None else row[0]
+
+
+class ReadLane(Reads):
+    """Reads on one reader connection of their own.
+
+    Staff pages read through one: under a surge of residents' answers, the shared readers each
+    hold a queue of token lookups, and a dashboard read waiting behind them would wait its turn on
+    every trip.
+    """
+
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+    def _reader(self) -> Conn:
+        return self._conn
+
+
+class Database(Reads):
+    """The writer connection (serialised by a lock), a round-robin of reader connections, and a
+    reader of its own for staff pages (`staff`)."""
+
+    def __init__(self, path: Path, writer: Conn, readers: list[Conn], staff_reader: Conn | None = None) -> None:
+        self.path = path
+        self._writer = writer
+        self._readers = readers
+        self._next_reader = itertools.cycle(range(len(readers)))
+        self._staff_reader = staff_reader
+        self.staff: Reads = ReadLane(staff_reader) if staff_reader is not None else self
+        self._write_lock = asyncio.Lock()
+        self.failed: BaseException | None = None
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path, readers: int = 2, migrate: bool = True) -> Database:
+        try:
+            make_private(path)
+            writer = await _connect(path)
+        except (OSError, sqlite3.Error) as e:
+            raise StoreUnavailable(f"cannot open the database {path}: {e}") from e
+        opened: list[Conn] = []
+        try:
+            if migrate:
+                await _migrate(writer)
+            for _ in range(max(1, readers) + 1):  # the last one is the staff pages' own
+                opened.append(await _connect(path, readonly=True))
+        except BaseException:
+            for c in opened:
+                await c.close()
+            await writer.close()
+            raise
+        return cls(path, writer, opened[:-1], opened[-1])
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for c in [*self._readers, *([self._staff_reader] if self._staff_reader is not None else [])]:
+            with contextlib.suppress(Exception):
+                await c.close()
+        with contextlib.suppress(Exception):
+            await self._writer.close()
+
+    # -- reads ---------------------------------------------------------------
+
+    def _reader(self) -> Conn:
+        return self._readers[next(self._next_reader)]
+
+
+    # -- writes --------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Conn]:
+        """BEGIN IMMEDIATE … COMMIT on the writer; rolls back on any exception, cancellation included.
+
+        A cancelled await does not stop the statement: aiosqlite runs whatever was queued on the
+        connection's thread. So a task cancelled while waiting on BEGIN or COMMIT may leave the
+        transaction open, and every later BEGIN would fail. The ROLLBACK is queued in the same step
+        that sees the cancellation (aiosqlite queues a call before its first await), so it runs
+        right after the statement in flight, before any later transaction's BEGIN.
+        """
+        async with self._write_lock:
+            conn = self._writer
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                self._mark_failed(e)
+                raise StoreUnavailable(str(e)) from e
+            except BaseException:
+                await _rollback(conn)
+                raise
+            try:
+                yield conn
+            except sqlite3.OperationalError as e:
+                # disk full, read-only file, I/O error: the store cannot take writes; say so loudly
+                await _rollback(conn)
+                self._mark_failed(e)
+                raise StoreUnavailable(str(e)) from e
+            except BaseException:
+                await _rollback(conn)
+                raise
+            try:
+                await conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                await _rollback(conn)
+                self._mark_failed(e)
+                raise StoreUnavailable(str(e)) from e
+            except BaseException:
+                # cancelled: the COMMIT still runs; if it did not end the transaction, this does
+                await _rollback(conn)
+                raise
+            self.failed = None
+
+    def _mark_failed(self, e: BaseException) -> None:
+        if self.failed is None:
+            log.error("store_write_failed", error=str(e), path=str(self.path))
+        self.failed = e
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement in its own transaction; returns the rows changed."""
+        async with self.transaction() as conn:
+            cur = await conn.execute(sql, params)
+            return cur.rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        async with self.transaction() as conn:
+            await conn.executemany(sql, rows)
+
+
+async def _rollback(conn: Conn) -> None:
+    # Queued before the first await (see Database.transaction): a second cancellation here cannot
+    # keep it from running. "No transaction is active" (COMMIT already done) is fine.
+    with contextlib.suppress(Exception):
+        await conn.execute("ROLLBACK")
+
+
+async def schema_version(conn: Conn) -> int:
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+    )
+    async with conn.execute("SELECT coalesce(max(version), 0) FROM schema_version") as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def _migrate(conn: Conn, migrations: list[tuple[int, str, str]] | None = None) -> None:
+    current = await schema_version(conn)
+    for version, name, sql in migrations if migrations is not None else _migrations():
+        if version <= current:
+            continue
+        # executescript commits any open transaction first; wrap each migration in its own.
+        script = f"BEGIN IMMEDIATE;\n{sql}\nINSERT INTO schema_version VALUES ({version}, '{name}', {time.time()});\nCOMMIT;"
+        try:
+            await conn.executescript(script)
+        except sqlite3.Error as e:
+            with contextlib.suppress(Exception):
+                await conn.execute("ROLLBACK")
+            raise StoreError(f"migration {version:04d}_{name} failed: {e}") from e
+        log.info("store_migrated", version=version, migration=name)
+
+
+class GroupCommit(Generic[T, R]):
+    """Collects items from many callers and writes them in one transaction.
+
+    `flush(conn, items)` runs inside the transaction and returns one result per item.
+    A caller's `submit` returns only after the commit: an acknowledged item is stored.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        flush: Callable[[Conn, list[T]], Awaitable[list[R]]],
+        max_items: int = 500,
+        max_delay_seconds: float = 0.002,
+    ) -> None:
+        self._db = db
+        self._flush = flush
+        self._max_items = max_items
+        self._max_delay = max_delay_seconds
+        self._queue: list[tuple[T, asyncio.Future[R]]] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def submit(self, item: T) -> R:
+        if self._task is None:
+            self.start()
+        fut: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, fut))
+        self._wakeup.set()
+        return await fut
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            if not self._queue:
+                if self._stopping:
+                    return
+                continue
+            if len(self._queue) < self._max_items and self._max_delay > 0:
+                # a short wait gathers concurrent callers into the same commit
+                await asyncio.sleep(self._max_delay)
+            while self._queue:
+                batch, self._queue = self._queue[: self._max_items], self._queue[self._max_items :]
+                await self._write(batch)
+
+    async def _write(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        items = [i for i, _ in batch]
+        try:
+            async with self._db.transaction() as conn:
+                results = await self._flush(conn, items)
+        except Exception as e:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(e)
+            return
+        for (_, fut), res in zip(batch, results, strict=True):
+            if not fut.done():
+                fut.set_result(res)

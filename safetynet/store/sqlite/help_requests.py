@@ -1,0 +1,62 @@
+"""The help list: households that asked for help, open until a head or deputy marks them handled.
+
+Part of the reply store (`store/replies.py`); kept apart so each stays small.
+"""
+
+from __future__ import annotations
+
+from safetynet.domain import Status
+from safetynet.domain.replies import HelpRow, ReplyItem
+from safetynet.store.sqlite.db import Conn, Row
+
+
+async def open_help(conn: Conn, item: ReplyItem) -> bool:
+    """Puts the household on the open help list; True when it was not open already."""
+    async with conn.execute(
+        "SELECT handled_at IS NULL FROM help_requests WHERE campaign_id = ? AND household_id = ?",
+        (item.campaign_id, item.household_id),
+    ) as cur:
+        row = await cur.fetchone()
+    if row is not None and row[0]:
+        await conn.execute(
+            "UPDATE help_requests SET reply_id = (SELECT id FROM replies WHERE dedupe_key = ?)"
+            " WHERE campaign_id = ? AND household_id = ?",
+            (item.dedupe_key, item.campaign_id, item.household_id),
+        )
+        return False
+    # A household that asks again after being handled goes back on the list.
+    await conn.execute(
+        "INSERT INTO help_requests (campaign_id, household_id, reply_id, opened_at)"
+        " SELECT campaign_id, household_id, id, received_at FROM replies WHERE dedupe_key = ?"
+        " ON CONFLICT (campaign_id, household_id) DO UPDATE SET reply_id = excluded.reply_id,"
+        " opened_at = excluded.opened_at, handled_at = NULL, handled_by = NULL, handled_by_login = NULL",
+        (item.dedupe_key,),
+    )
+    return True
+
+
+HELP_SQL = (
+    "SELECT h.campaign_id, h.household_id, ch.association_id, a.name, d.name, coalesce(g.name, ''), hh.name,"
+    " hh.address, hh.members, hh.vulnerable, hh.language, ch.status, h.opened_at, h.handled_at,"
+    " coalesce(h.handled_by_login, s.login),"
+    " (SELECT r.note FROM replies r WHERE r.campaign_id = h.campaign_id AND r.household_id = h.household_id"
+    "   AND r.note IS NOT NULL AND r.note != '' ORDER BY r.id DESC LIMIT 1),"
+    " (SELECT r.people_injured FROM replies r WHERE r.campaign_id = h.campaign_id AND r.household_id = h.household_id"
+    "   AND r.people_injured IS NOT NULL ORDER BY r.id DESC LIMIT 1),"
+    " (SELECT r.location FROM replies r WHERE r.campaign_id = h.campaign_id AND r.household_id = h.household_id"
+    "   AND r.location IS NOT NULL ORDER BY r.id DESC LIMIT 1)"
+    " FROM help_requests h"
+    " JOIN campaign_households ch ON ch.campaign_id = h.campaign_id AND ch.household_id = h.household_id"
+    " JOIN households hh ON hh.id = h.household_id"
+    " JOIN associations a ON a.id = ch.association_id JOIN districts d ON d.id = a.district_id"
+    " LEFT JOIN household_groups g ON g.id = hh.group_id LEFT JOIN staff s ON s.id = h.handled_by"
+    " WHERE {where} ORDER BY h.handled_at IS NOT NULL, hh.vulnerable DESC, h.opened_at"
+)
+
+
+def help_row_from(r: Row) -> HelpRow:
+    return HelpRow(
+        campaign_id=r[0], household_id=r[1], association_id=r[2], association=r[3], district=r[4], group=r[5],
+        name=r[6], address=r[7], members=r[8], vulnerable=bool(r[9]), language=r[10], status=Status(r[11]),
+        opened_at=r[12], handled_at=r[13], handled_by=r[14], note=r[15], people_injured=r[16], location=r[17],
+    )

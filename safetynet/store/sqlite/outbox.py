@@ -1,0 +1,378 @@
+"""The delivery outbox: claims under a lease, results written back in batches, fallbacks.
+
+Rows are written before anything is sent (`CampaignStore.write_step`). A dispatcher claims due
+rows of one lane (campaign × channel) with one `UPDATE … RETURNING`; if it dies, its claims go
+back to the queue when the lease ends. Results go through a `GroupCommit`: many sends, one
+transaction, and the household statuses and counters change in that same transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+
+from safetynet.clock import Clock
+from safetynet.domain import ANSWERED, ChannelName, Status
+from safetynet.domain.campaigns import (
+    ChannelRoutes,
+    ClaimedDelivery,
+    ContactRef,
+    DeliveryOutcome,
+    LadderStep,
+    OutcomeKind,
+    PlannedDelivery,
+    StepHousehold,
+    ladder_from_json,
+    next_channel,
+)
+from safetynet.store.rules import (
+    DELIVERY_STATE_OF_PROVIDER,
+    EARLY_STATUS_HOLD_SECONDS,
+    MAX_EARLY_STATUSES,
+    merge_provider_state,
+    provider_error,
+)
+from safetynet.store.sqlite.db import CHUNK, Conn, Database, GroupCommit, marks
+from safetynet.store.sqlite.statuses import StatusChange, apply_status_changes
+
+log = structlog.get_logger("store.outbox")
+
+_LIVE = "('queued', 'claimed', 'sent', 'delivered')"
+
+
+_CLAIM_SQL = (
+    "UPDATE deliveries SET state = 'claimed', lease_until = ?, lease_owner = ?, updated_at = ?"
+    " WHERE id IN (SELECT id FROM deliveries WHERE state = 'queued' AND campaign_id = ? AND channel = ?"
+    " AND next_attempt_at <= ? ORDER BY priority, next_attempt_at LIMIT ?)"
+    " RETURNING id, campaign_id, household_id, step, contact_id, attempts, priority,"
+    " (SELECT status FROM campaign_households ch"
+    "  WHERE ch.campaign_id = deliveries.campaign_id AND ch.household_id = deliveries.household_id),"
+    " (SELECT language FROM households h WHERE h.id = deliveries.household_id),"
+    " (SELECT address FROM contacts c WHERE c.id = deliveries.contact_id AND c.state = 'working')"
+)
+
+
+class OutboxStore:
+    def __init__(self, db: Database, clock: Clock, routes: ChannelRoutes) -> None:
+        self.db = db
+        self.clock = clock
+        # which channels take which contact kind: the fall-back's order (the channel registry's, passed in)
+        self.routes = routes
+        # Results of concurrent sends share a commit; 5 ms of gathering costs nothing next to a send.
+        self._ladders: dict[int, tuple[LadderStep, ...]] = {}
+        self._results: GroupCommit[DeliveryOutcome, ChannelName | None] = GroupCommit(
+            db, self._flush, max_items=1000, max_delay_seconds=0.005
+        )
+
+    async def stop(self) -> None:
+        await self._results.stop()
+
+    # -- claims --------------------------------------------------------------------------------
+
+    async def claim(
+        self, campaign_ids: Sequence[int], channel: ChannelName, limit: int, owner: str, lease_seconds: float
+    ) -> list[ClaimedDelivery]:
+        """Up to `limit` due deliveries of `channel`, campaigns in the order given, vulnerable first.
+        Deliveries of households that have answered are marked skipped instead of returned."""
+        if limit <= 0 or not campaign_ids:
+            return []
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            rows: list[Any] = []
+            for cid in campaign_ids:
+                if len(rows) >= limit:
+                    break
+                # One statement claims and reads what the message needs (RETURNING may hold subqueries):
+                # every round trip to the database thread counts when 1,000 messages a second go out.
+                rows += await conn.execute_fetchall(_CLAIM_SQL, (now + lease_seconds, owner, now, cid, str(channel),
+                                                                 now, limit - len(rows)))
+            answered = [r[0] for r in rows if r[7] is None or r[7] in ANSWERED]
+            if answered:
+                await conn.executemany(
+                    "UPDATE deliveries SET state = 'skipped', error = 'answered', lease_until = NULL,"
+                    " lease_owner = NULL, updated_at = ? WHERE id = ?",
+                    [(now, i) for i in answered],
+                )
+        skip = set(answered)
+        out = [ClaimedDelivery(r[0], r[1], r[2], r[3], channel, r[4], r[5], r[9], r[8] or "ja", r[6], owner)
+               for r in rows if r[0] not in skip]
+        out.sort(key=lambda d: (d.priority, d.id))
+        return out
+
+    async def reclaim_expired(self, owner: str = "") -> int:
+        """Claims whose lease ended (their worker died) go back to the queue. A dispatcher never takes
+        back its own claims (`owner`): it still holds them, and would send them twice."""
+        now = self.clock.now()
+        n = await self.db.execute(
+            "UPDATE deliveries SET state = 'queued', lease_until = NULL, lease_owner = NULL, updated_at = ?"
+            " WHERE state = 'claimed' AND lease_until < ? AND lease_owner IS NOT ?",
+            (now, now, owner or None),
+        )
+        if n:
+            log.info("deliveries_reclaimed", count=n)
+        return n
+
+    async def due_count(self, campaign_ids: Sequence[int], channels: Sequence[ChannelName] | None = None) -> int:
+        """Queued deliveries due now in these campaigns (and channels, if given)."""
+        if not campaign_ids or (channels is not None and not channels):
+            return 0
+        extra = f"AND channel IN ({marks(len(channels))})" if channels is not None else ""
+        return int(await self.db.fetchval(
+            f"SELECT count(*) FROM deliveries WHERE state = 'queued' AND campaign_id IN ({marks(len(campaign_ids))})"
+            f" AND next_attempt_at <= ? {extra}",
+            (*campaign_ids, self.clock.now(), *[str(c) for c in channels or ()]), 0,
+        ))
+
+    async def next_due_at(self, campaign_ids: Sequence[int]) -> float | None:
+        if not campaign_ids:
+            return None
+        value = await self.db.fetchval(
+            "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'queued'"
+            f" AND campaign_id IN ({marks(len(campaign_ids))})",
+            tuple(campaign_ids),
+        )
+        return None if value is None else float(value)
+
+    async def renew_leases(self, owner: str, lease_seconds: float) -> int:
+        """A live dispatcher keeps its claims: only a dead one's run out and come back."""
+        return await self.db.execute(
+            "UPDATE deliveries SET lease_until = ? WHERE state = 'claimed' AND lease_owner = ?",
+            (self.clock.now() + lease_seconds, owner),
+        )
+
+    async def lease_ends_at(self) -> float | None:
+        """When the earliest claim still held runs out (a dead worker's claims come back then)."""
+        value = await self.db.fetchval("SELECT min(lease_until) FROM deliveries WHERE state = 'claimed'")
+        return None if value is None else float(value)
+
+    async def claimed_count(self) -> int:
+        return int(await self.db.fetchval("SELECT count(*) FROM deliveries WHERE state = 'claimed'", (), 0))
+
+    # -- results -------------------------------------------------------------------------------
+
+    async def record(self, outcome: DeliveryOutcome) -> ChannelName | None:
+        """Stores one outcome (returns after its commit). For a permanent failure that activated the
+        household's next channel, returns that channel so its lane can be woken."""
+        return await self._results.submit(outcome)
+
+    async def _flush(self, conn: Conn, items: list[DeliveryOutcome]) -> list[ChannelName | None]:
+        by_kind: dict[OutcomeKind, list[DeliveryOutcome]] = defaultdict(list)
+        for o in items:
+            by_kind[o.kind].append(o)
+        await self._write_rows(conn, by_kind)
+        changes = [StatusChange(o.delivery.campaign_id, o.delivery.household_id, Status.NOTIFIED, o.at)
+                   for o in by_kind[OutcomeKind.SENT]]
+        activated: dict[int, ChannelName | None] = {}
+        for o in by_kind[OutcomeKind.FAILED]:
+            channel, change = await self._fall_back(conn, o)
+            activated[o.delivery.id] = channel
+            if change is not None:
+                changes.append(change)
+        attempts = [(o.delivery.id, a.at, a.duration_ms, a.outcome, a.error_class, a.detail)
+                    for o in items for a in o.attempts]
+        if attempts:
+            await conn.executemany(
+                "INSERT INTO delivery_attempts (delivery_id, at, duration_ms, outcome, error_class, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                attempts,
+            )
+        if changes:
+            await apply_status_changes(conn, changes)
+        if sent := by_kind[OutcomeKind.SENT]:
+            await self._apply_early_statuses(conn, sent, self.clock.now())
+        return [activated.get(o.delivery.id) for o in items]
+
+    async def _write_rows(self, conn: Conn, by_kind: dict[OutcomeKind, list[DeliveryOutcome]]) -> None:
+        if sent := by_kind.get(OutcomeKind.SENT):
+            # 'queued' too: a row whose lease ran out while its send was in flight is not sent twice.
+            await conn.executemany(
+                "UPDATE deliveries SET state = 'sent', attempts = attempts + ?, provider_id = ?, segments = ?,"
+                " sent_at = ?, error = NULL, lease_until = NULL, lease_owner = NULL, updated_at = ?"
+                " WHERE id = ? AND state IN ('claimed', 'queued')",
+                [(len(o.attempts), o.provider_id, o.segments, o.at, o.at, o.delivery.id) for o in sent],
+            )
+        if retry := by_kind.get(OutcomeKind.RETRY, []) + by_kind.get(OutcomeKind.RELEASED, []):
+            await conn.executemany(
+                "UPDATE deliveries SET state = 'queued', attempts = attempts + ?, next_attempt_at = ?,"
+                " error = coalesce(?, error), lease_until = NULL, lease_owner = NULL, updated_at = ?"
+                " WHERE id = ? AND state = 'claimed' AND lease_owner = ?",
+                [(len(o.attempts), o.next_attempt_at if o.next_attempt_at is not None else o.at, o.error, o.at,
+                  o.delivery.id, o.delivery.lease_owner) for o in retry],
+            )
+        if skipped := by_kind.get(OutcomeKind.SKIPPED):
+            await conn.executemany(
+                "UPDATE deliveries SET state = 'skipped', error = ?, lease_until = NULL, lease_owner = NULL,"
+                " updated_at = ? WHERE id = ? AND state = 'claimed'",
+                [(o.error, o.at, o.delivery.id) for o in skipped],
+            )
+        if failed := by_kind.get(OutcomeKind.FAILED):
+            await conn.executemany(
+                "UPDATE deliveries SET state = 'failed', attempts = attempts + ?, error = ?, lease_until = NULL,"
+                " lease_owner = NULL, updated_at = ? WHERE id = ? AND state IN ('claimed', 'queued')",
+                [(len(o.attempts), o.error, o.at, o.delivery.id) for o in failed],
+            )
+
+    # -- provider status callbacks -------------------------------------------------------------
+
+    async def record_provider_status(self, provider_id: str, state: str, error_code: int | None = None) -> bool:
+        """A provider's later word on a sent message or call (sent | delivered | undelivered | failed).
+
+        Callbacks arrive out of order: the highest-ranked state is kept. A message the provider
+        could not deliver counts as a failed channel: the household's next channel in that step
+        is tried (an SMS to a switched-off phone → the voice call). False if no delivery has the id
+        yet: the callback is then held (`EARLY_STATUS_HOLD_SECONDS`) and applied when the send's
+        result records the id, in that same transaction."""
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            if await self._apply_provider_status(conn, provider_id, state, error_code, now):
+                return True
+            await self._hold_early_status(conn, provider_id, state, error_code, now)
+        return False
+
+    async def held_status_count(self) -> int:
+        """Status callbacks held for ids not recorded (yet)."""
+        return int(await self.db.fetchval("SELECT count(*) FROM early_provider_status", (), 0))
+
+    async def _apply_provider_status(
+        self, conn: Conn, provider_id: str, state: str, error_code: int | None, now: float
+    ) -> bool:
+        async with conn.execute(
+            "SELECT id, campaign_id, household_id, step, channel, contact_id, attempts, provider_status, state"
+            " FROM deliveries WHERE provider_id = ?",
+            (provider_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return False
+        kept = merge_provider_state(row[7], state)
+        if kept == row[7]:
+            return True
+        new_state = DELIVERY_STATE_OF_PROVIDER.get(kept)
+        await conn.execute(
+            "UPDATE deliveries SET provider_status = ?, state = CASE WHEN state IN ('sent', 'delivered',"
+            " 'undelivered') AND ? IS NOT NULL THEN ? ELSE state END, error = coalesce(?, error), updated_at = ?"
+            " WHERE id = ?",
+            (kept, new_state, new_state, provider_error(kept, error_code), now, row[0]),
+        )
+        if new_state == "undelivered" and row[8] == "sent":
+            d = ClaimedDelivery(row[0], row[1], row[2], row[3], row[4], row[5], row[6], None, "")
+            _, change = await self._fall_back(conn, DeliveryOutcome(d, OutcomeKind.FAILED, now))
+            del change  # the household was notified as far as we knew: no status goes back
+        return True
+
+    async def _hold_early_status(
+        self, conn: Conn, provider_id: str, state: str, error_code: int | None, now: float
+    ) -> None:
+        await conn.execute("DELETE FROM early_provider_status WHERE received_at < ?",
+                           (now - EARLY_STATUS_HOLD_SECONDS,))
+        async with conn.execute(
+            "SELECT state, error_code FROM early_provider_status WHERE provider_id = ?", (provider_id,)
+        ) as cur:
+            held = await cur.fetchone()
+        if held is None:
+            if int(await _fetchval(conn, "SELECT count(*) FROM early_provider_status", ())) >= MAX_EARLY_STATUSES:
+                log.warning("status_callback_not_held", reason="too_many_held")
+                return
+            await conn.execute(
+                "INSERT INTO early_provider_status (provider_id, state, error_code, received_at) VALUES (?, ?, ?, ?)",
+                (provider_id, state, error_code, now),
+            )
+        elif merge_provider_state(held[0], state) != held[0]:
+            await conn.execute(
+                "UPDATE early_provider_status SET state = ?, error_code = ?, received_at = ? WHERE provider_id = ?",
+                (state, error_code, now, provider_id),
+            )
+
+    async def _apply_early_statuses(self, conn: Conn, sent: list[DeliveryOutcome], now: float) -> None:
+        """Callbacks that came before these sends were recorded: applied now that the ids are."""
+        ids = [o.provider_id for o in sent if o.provider_id]
+        # One cheap look a commit: the table is empty but for the moment of a race.
+        if not ids or not await _fetchval(conn, "SELECT EXISTS (SELECT 1 FROM early_provider_status)", ()):
+            return
+        await conn.execute("DELETE FROM early_provider_status WHERE received_at < ?",
+                           (now - EARLY_STATUS_HOLD_SECONDS,))
+        held: list[Any] = []
+        for i in range(0, len(ids), CHUNK):
+            chunk = ids[i : i + CHUNK]
+            held += await conn.execute_fetchall(
+                "SELECT provider_id, state, error_code FROM early_provider_status"
+                f" WHERE provider_id IN ({marks(len(chunk))})",
+                chunk,
+            )
+        applied = [r[0] for r in held if await self._apply_provider_status(conn, r[0], r[1], r[2], now)]
+        if applied:
+            await conn.executemany("DELETE FROM early_provider_status WHERE provider_id = ?", [(p,) for p in applied])
+            log.info("early_status_callbacks_applied", count=len(applied))
+
+    async def _fall_back(self, conn: Conn, o: DeliveryOutcome) -> tuple[ChannelName | None, StatusChange | None]:
+        """After a permanent failure: the household's next channel in the same step is queued (the
+        planner's order over its contacts as they are now); if none is left and nothing of the
+        household is live, a household never reached becomes unreachable."""
+        d = o.delivery
+        key = (d.campaign_id, d.household_id, d.step)
+        if o.contact_dead and d.contact_id is not None:
+            # the same dead number behind SMS would fail the voice call too
+            await conn.execute(
+                "UPDATE deliveries SET state = 'failed', error = 'contact_dead', updated_at = ?"
+                " WHERE campaign_id = ? AND household_id = ? AND step = ? AND state = 'standby' AND contact_id = ?",
+                (o.at, *key, d.contact_id),
+            )
+        async with conn.execute(
+            "UPDATE deliveries SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE id = ("
+            " SELECT id FROM deliveries WHERE campaign_id = ? AND household_id = ? AND step = ? AND state = 'standby'"
+            " ORDER BY fallback_rank LIMIT 1) RETURNING channel",
+            (o.at, o.at, *key),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is not None:  # a fallback planned ahead (plans made before fallbacks were computed)
+            return row[0], None
+        nxt = await self._next_channel(conn, o)
+        if nxt is not None:
+            await conn.execute(
+                "INSERT OR IGNORE INTO deliveries (campaign_id, household_id, step, channel, contact_id, priority,"
+                " fallback_rank, state, next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                (d.campaign_id, nxt.household_id, nxt.step, nxt.channel, nxt.contact_id, nxt.priority,
+                 nxt.fallback_rank, o.at, o.at),
+            )
+            return nxt.channel, None
+        live = await _fetchval(conn, f"SELECT count(*) FROM deliveries WHERE campaign_id = ? AND household_id = ?"
+                                     f" AND state IN {_LIVE}", (d.campaign_id, d.household_id))
+        if live:
+            return None, None
+        return None, StatusChange(d.campaign_id, d.household_id, Status.UNREACHABLE, o.at)
+
+    async def _next_channel(self, conn: Conn, o: DeliveryOutcome) -> PlannedDelivery | None:
+        d = o.delivery
+        ladder = await self._ladder(conn, d.campaign_id)
+        if d.step >= len(ladder):
+            return None
+        dead = d.contact_id if o.contact_dead else None
+        async with conn.execute(
+            "SELECT id, kind, state FROM contacts WHERE household_id = ? ORDER BY id", (d.household_id,)
+        ) as cur:
+            contacts = tuple(ContactRef(r[0], r[1], r[2] == "working" and r[0] != dead)
+                             for r in await cur.fetchall())
+        vulnerable = await _fetchval(conn, "SELECT vulnerable FROM households WHERE id = ?", (d.household_id,))
+        async with conn.execute(
+            "SELECT channel FROM deliveries WHERE campaign_id = ? AND household_id = ? AND step = ?",
+            (d.campaign_id, d.household_id, d.step),
+        ) as cur:
+            tried = [r[0] for r in await cur.fetchall()]
+        household = StepHousehold(d.household_id, 0, bool(vulnerable), contacts)
+        return next_channel(household, d.step, ladder[d.step], tried, self.routes)
+
+    async def _ladder(self, conn: Conn, campaign_id: int) -> tuple[LadderStep, ...]:
+        # A campaign's ladder never changes once created: read once per campaign.
+        if campaign_id not in self._ladders:
+            text = await _fetchval(conn, "SELECT ladder FROM campaigns WHERE id = ?", (campaign_id,))
+            self._ladders[campaign_id] = ladder_from_json(text) if text else ()
+        return self._ladders[campaign_id]
+
+
+async def _fetchval(conn: Conn, sql: str, params: Sequence[Any]) -> Any:
+    async with conn.execute(sql, params) as cur:
+        row = await cur.fetchone()
+    return row[0] if row else None

@@ -1,0 +1,372 @@
+"""Replies, household statuses, counters and the help list.
+
+Answers arrive in bursts (a city answering in the first minutes), so writes go through one
+`GroupCommit`: many answers share a transaction, and each caller is answered only after the commit
+that stored its answer. Every reply carries a `dedupe_key`, so a retried webhook, a double tap or
+a re-posted form is stored once.
+"""
+
+from __future__ import annotations
+
+import hmac
+import itertools
+import json
+from collections.abc import Callable, Sequence
+
+import structlog
+
+from safetynet.clock import Clock
+from safetynet.domain import CampaignKind, Status
+from safetynet.domain.replies import (
+    NOTE,
+    CampaignPage,
+    HelpRow,
+    HistoryEntry,
+    HouseholdRef,
+    RecordOutcome,
+    ReplyEvent,
+    ReplyItem,
+    ReplyTarget,
+    UndoOutcome,
+)
+from safetynet.store.sqlite.db import CHUNK, Conn, Database, GroupCommit, marks
+from safetynet.store.sqlite.help_requests import HELP_SQL, help_row_from, open_help
+from safetynet.store.sqlite.reply_targets import STATUS, TARGET_SQL, TokenLookups, target_from_row
+from safetynet.store.sqlite.reply_undo import not_undone, note_prior_statuses, undo_confirmation
+from safetynet.store.sqlite.statuses import StatusChange, apply_status_changes
+
+log = structlog.get_logger("store")
+
+# Gather this long for company before a commit: one fsync-free WAL commit serves many answers.
+_GROUP_DELAY_SECONDS = 0.002
+
+
+Listener = Callable[[ReplyEvent], None]
+
+_INSERT_HEAD = (
+    "INSERT INTO replies (campaign_id, household_id, status, channel, dedupe_key, people_safe, people_injured,"
+    " location, note, method, staff_id, actor, received_at) VALUES "
+)
+
+
+def _insert_row(i: ReplyItem) -> tuple[object, ...]:
+    d = i.details
+    location = str(d.location) if d.location is not None else None
+    return (i.campaign_id, i.household_id, i.status, i.channel, i.dedupe_key, d.people_safe, d.people_injured,
+            location, d.note or None, i.method, i.staff_id, i.actor, i.at)
+
+
+class ReplyStore:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self._commit: GroupCommit[ReplyItem, tuple[RecordOutcome, int]] = GroupCommit(
+            db, self._flush, max_items=CHUNK, max_delay_seconds=_GROUP_DELAY_SECONDS
+        )
+        self._batch_ids = itertools.count(1)
+        # batch id -> its event, emitted by the first caller of that batch to wake (after the commit)
+        self._events: dict[int, ReplyEvent] = {}
+        self._listeners: list[Listener] = []
+        self._lookups = TokenLookups(db)
+        self._flushes = 0
+        self._flushed = 0
+
+    async def stop(self) -> None:
+        """Flushes and stops background group commits."""
+        await self._commit.stop()
+
+    def add_listener(self, listener: Listener) -> None:
+        """`listener(event)` runs after each commit that changed statuses or the help list."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def target_by_token_hash(self, token_hash: str) -> ReplyTarget | None:
+        """The hot read of every answer: batched with the other lookups of the same moment."""
+        return await self._lookups.get(token_hash)
+
+    async def target(self, campaign_id: int, household_id: int) -> ReplyTarget | None:
+        row = await self.db.fetchone(
+            TARGET_SQL + " WHERE ch.campaign_id = ? AND ch.household_id = ?", (campaign_id, household_id)
+        )
+        return target_from_row(row) if row else None
+
+    async def running_targets_by_contact(self, kinds: Sequence[str], address: str,
+                                         campaign_id: int | None = None) -> list[ReplyTarget]:
+        """Households with a working contact of one of `kinds` at `address` that are in a running
+        campaign (`campaign_id` when given), latest campaign first (a phone several households
+        share finds them all)."""
+        if not kinds:
+            return []
+        only = " AND k.id = ?" if campaign_id is not None else ""
+        rows = await self.db.fetchall(
+            TARGET_SQL + " JOIN contacts c ON c.household_id = ch.household_id"
+            f" WHERE k.state = 'running' AND c.kind IN ({marks(len(kinds))}) AND c.address = ?{only}"
+            " AND c.state = 'working' ORDER BY coalesce(k.started_at, k.created_at) DESC, k.id DESC",
+            (*kinds, address, *(() if campaign_id is None else (campaign_id,))),
+        )
+        seen: set[int] = set()
+        latest: list[ReplyTarget] = []
+        for row in rows:
+            t = target_from_row(row)
+            if t.household_id not in seen:  # a household answers in its latest running campaign only
+                seen.add(t.household_id)
+                latest.append(t)
+        return latest
+
+    async def campaign_page(self, campaign_id: int, association_id: int) -> CampaignPage | None:
+        row = await self.db.fetchone(
+            "SELECT k.id, k.kind, k.title, k.messages, a.name FROM campaigns k, associations a"
+            " WHERE k.id = ? AND a.id = ?",
+            (campaign_id, association_id),
+        )
+        if row is None:
+            return None
+        try:
+            messages = json.loads(row[3])
+        except ValueError:
+            messages = {}
+        if not isinstance(messages, dict):
+            messages = {}
+        return CampaignPage(row[0], CampaignKind(row[1]), row[2], {str(k): str(v) for k, v in messages.items()}, row[4])
+
+    async def household_ref(self, campaign_id: int, household_id: int) -> HouseholdRef | None:
+        """Where a household of a campaign sits (for scope checks); None if not in the campaign."""
+        row = await self.db.fetchone(
+            "SELECT ch.household_id, ch.association_id, a.name, d.name FROM campaign_households ch"
+            " JOIN associations a ON a.id = ch.association_id JOIN districts d ON d.id = a.district_id"
+            " WHERE ch.campaign_id = ? AND ch.household_id = ?",
+            (campaign_id, household_id),
+        )
+        return HouseholdRef(row[0], row[1], row[2], row[3]) if row else None
+
+    async def history(self, campaign_id: int, household_id: int) -> list[HistoryEntry]:
+        """Every reply of a household in a campaign, oldest first (append-only: nothing is lost;
+        an undone confirmation stays, marked undone, and its undo follows it)."""
+        rows = await self.db.fetchall(
+            "SELECT status, channel, received_at, people_safe, people_injured, location, note, method,"
+            f" coalesce(actor, ''), id, undoes, NOT ({not_undone()}) FROM replies"
+            " WHERE campaign_id = ? AND household_id = ? ORDER BY id",
+            (campaign_id, household_id),
+        )
+        return [HistoryEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8] or None, r[9], r[10], bool(r[11]))
+                for r in rows]
+
+    async def reply_id(self, dedupe_key: str) -> int | None:
+        """The id of the reply stored under `dedupe_key` (what an undo names)."""
+        row = await self.db.fetchone("SELECT id FROM replies WHERE dedupe_key = ?", (dedupe_key,))
+        return int(row[0]) if row else None
+
+    async def count_replies(self, campaign_id: int, statuses: Sequence[str] = (), channel: str | None = None) -> int:
+        sql = "SELECT count(*) FROM replies WHERE campaign_id = ?"
+        params: list[object] = [campaign_id]
+        if statuses:
+            sql += f" AND status IN ({marks(len(statuses))})"
+            params += list(statuses)
+        if channel is not None:
+            sql += " AND channel = ?"
+            params.append(channel)
+        return int(await self.db.fetchval(sql, params, 0))
+
+    async def help_list(
+        self, campaign_id: int, association_ids: Sequence[int] | None = None, include_handled: bool = False
+    ) -> list[HelpRow]:
+        """Open help requests (vulnerable first, oldest first), then handled ones if asked."""
+        where = ["h.campaign_id = ?"]
+        params: list[object] = [campaign_id]
+        if not include_handled:
+            where.append("h.handled_at IS NULL")
+        if association_ids is not None:
+            if not association_ids:
+                return []
+            where.append(f"ch.association_id IN ({marks(len(association_ids))})")
+            params += list(association_ids)
+        rows = await self.db.fetchall(HELP_SQL.format(where=" AND ".join(where)), params)
+        return [help_row_from(r) for r in rows]
+
+    async def help_row(self, campaign_id: int, household_id: int) -> HelpRow | None:
+        rows = await self.db.fetchall(
+            HELP_SQL.format(where="h.campaign_id = ? AND h.household_id = ?"), (campaign_id, household_id)
+        )
+        return help_row_from(rows[0]) if rows else None
+
+    # -- writes --------------------------------------------------------------------------------
+
+    async def record(self, item: ReplyItem) -> RecordOutcome:
+        """Stores one reply (with many others in one transaction); returns after the commit."""
+        outcome, batch = await self._commit.submit(item)
+        event = self._events.pop(batch, None)
+        if event is not None:
+            self._emit(event)
+        return outcome
+
+    async def undo_confirmation(
+        self, campaign_id: int, household_id: int, reply_id: int, staff_id: int | None, actor: str | None
+    ) -> UndoOutcome | None:
+        """Takes back the staff confirmation `reply_id` (see `reply_undo`); None if there is none such.
+
+        Raises `UndoRefused` when an answer came after it. Runs in its own transaction on the writer,
+        after any batch of answers in flight, so the check and the change see the same household.
+        """
+        async with self.db.transaction() as conn:
+            done = await undo_confirmation(conn, campaign_id, household_id, reply_id, staff_id, actor,
+                                           self.clock.now())
+        if done is None:
+            return None
+        outcome, transition = done
+        if transition is not None:
+            self._emit(ReplyEvent((transition,), ()))
+        return outcome
+
+    async def mark_handled(self, campaign_id: int, household_id: int, staff_id: int | None, login: str) -> bool | None:
+        """True if it was open and is now handled; False if already handled; None if never asked for help."""
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "SELECT h.handled_at, ch.association_id FROM help_requests h JOIN campaign_households ch"
+                " ON ch.campaign_id = h.campaign_id AND ch.household_id = h.household_id"
+                " WHERE h.campaign_id = ? AND h.household_id = ?",
+                (campaign_id, household_id),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            if row[0] is not None:
+                return False
+            await conn.execute(
+                "UPDATE help_requests SET handled_at = ?, handled_by = ?, handled_by_login = ?"
+                " WHERE campaign_id = ? AND household_id = ?",
+                (now, staff_id, login, campaign_id, household_id),
+            )
+            association_id = int(row[1])
+        self._emit(ReplyEvent((), ((campaign_id, association_id),)))
+        return True
+
+    async def unnotified_help(self, max_age_seconds: float = 6 * 3600) -> list[tuple[int, int]]:
+        """Open help requests whose alert never went out (a restart in between), newest first."""
+        rows = await self.db.fetchall(
+            "SELECT campaign_id, household_id FROM help_requests WHERE handled_at IS NULL AND notified_at IS NULL"
+            " AND opened_at > ? ORDER BY opened_at DESC",
+            (self.clock.now() - max_age_seconds,),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    async def mark_notified(self, campaign_id: int, household_id: int) -> None:
+        await self.db.execute(
+            "UPDATE help_requests SET notified_at = coalesce(notified_at, ?) WHERE campaign_id = ? AND household_id = ?",
+            (self.clock.now(), campaign_id, household_id),
+        )
+
+    # -- phone confirmation (enrolment) ----------------------------------------------------------
+
+    async def start_phone_verification(
+        self, household_id: int, phone: str, code_hash: str, ttl_seconds: float, max_pending: int = 3
+    ) -> bool:
+        """Stores a code sent to `phone`; False when the household already has `max_pending` live ones."""
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM phone_verifications WHERE expires_at < ?", (now,))
+            async with conn.execute(
+                "SELECT count(*) FROM phone_verifications WHERE household_id = ?", (household_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is not None and row[0] >= max_pending:
+                return False
+            await conn.execute(
+                "INSERT INTO phone_verifications (household_id, phone, code_hash, expires_at, created_at)"
+                " VALUES (?,?,?,?,?)",
+                (household_id, phone, code_hash, now + ttl_seconds, now),
+            )
+        return True
+
+    async def check_phone_code(self, household_id: int, code_hash: str, max_attempts: int) -> str | None:
+        """The phone whose live code matches (and the code is used up), else None (an attempt is spent)."""
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "SELECT id, phone, code_hash FROM phone_verifications WHERE household_id = ? AND expires_at >= ?"
+                " AND attempts < ? ORDER BY id DESC",
+                (household_id, now, max_attempts),
+            ) as cur:
+                rows = list(await cur.fetchall())
+            for row in rows:
+                if hmac.compare_digest(str(row[2]), code_hash):
+                    await conn.execute("DELETE FROM phone_verifications WHERE id = ?", (row[0],))
+                    return str(row[1])
+            if rows:
+                await conn.execute(
+                    "UPDATE phone_verifications SET attempts = attempts + 1 WHERE household_id = ?", (household_id,)
+                )
+        return None
+
+    def _emit(self, event: ReplyEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("reply_listener_failed")
+
+    def counters(self) -> dict[str, int]:
+        """How well concurrent answers are shared: lookups and writes, and the batches they took."""
+        return {"lookups": self._lookups.lookups, "lookup_batches": self._lookups.batches,
+                "writes": self._flushed, "write_batches": self._flushes}
+
+    async def _flush(self, conn: Conn, items: list[ReplyItem]) -> list[tuple[RecordOutcome, int]]:
+        batch = next(self._batch_ids)
+        self._flushes += 1
+        self._flushed += len(items)
+        inserted = await _insert_new(conn, items)
+        fresh: list[ReplyItem] = []
+        is_new: list[bool] = []
+        for i in items:
+            new = i.dedupe_key in inserted
+            inserted.discard(i.dedupe_key)  # the same key twice in one batch: the second is a duplicate
+            is_new.append(new)
+            if new:
+                fresh.append(i)
+        await note_prior_statuses(conn, fresh)
+        changes = [StatusChange(i.campaign_id, i.household_id, STATUS[i.status], i.at) for i in fresh if i.status != NOTE]
+        transitions = await apply_status_changes(conn, changes) if changes else []
+        opened: dict[str, bool] = {}
+        for i in fresh:
+            if i.status == Status.NEED_HELP:
+                opened[i.dedupe_key] = await open_help(conn, i)
+        help_changed = tuple(sorted({(i.campaign_id, i.association_id) for i in fresh if opened.get(i.dedupe_key)}))
+        if transitions or help_changed:
+            self._events[batch] = ReplyEvent(tuple(transitions), help_changed)
+            # a batch whose every caller went away leaves its event unclaimed: forget old ones
+            for stale in [b for b in self._events if b < batch - 1000]:
+                self._events.pop(stale, None)
+        return [
+            (RecordOutcome(duplicate=not new, help_opened=opened.get(i.dedupe_key, False) if new else False), batch)
+            for i, new in zip(items, is_new, strict=True)
+        ]
+
+
+# Rows per multi-row INSERT: 13 parameters each, well under SQLite's 32,766.
+_INSERT_ROWS = 250
+_ROW_MARKS = "(" + marks(13) + ")"
+
+
+async def _insert_new(conn: Conn, items: list[ReplyItem]) -> set[str]:
+    """Inserts the replies whose dedupe key is new, in one statement per chunk; returns their keys.
+
+    `ON CONFLICT DO NOTHING RETURNING` does the duplicate check and the insert in one pass (and
+    one round trip): a key already stored, or repeated in the batch, is skipped.
+    """
+    inserted: set[str] = set()
+    for n in range(0, len(items), _INSERT_ROWS):
+        chunk = items[n : n + _INSERT_ROWS]
+        values = ",".join([_ROW_MARKS] * len(chunk))
+        params = [v for i in chunk for v in _insert_row(i)]
+        rows = await conn.execute_fetchall(
+            _INSERT_HEAD + values + " ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key", params
+        )
+        inserted.update(r[0] for r in rows)
+    return inserted
+
+

@@ -1,0 +1,255 @@
+"""Bulk roster import: set-based SQL over temporary tables, inside the caller's transaction.
+
+200,000 households must import in seconds, so nothing here goes row by row: the records are
+loaded with one executemany into `import_rows`, and every later step (upsert, contacts,
+removal of missing households) is a single statement joining against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from safetynet.domain.roster import HouseholdRecord
+from safetynet.store.sqlite.db import CHUNK, Conn, Row, marks
+
+_CREATE_ROWS = """
+CREATE TEMP TABLE import_rows (
+    seq            INTEGER PRIMARY KEY,
+    association_id INTEGER NOT NULL,
+    group_id       INTEGER,
+    household_key  TEXT NOT NULL,
+    name           TEXT NOT NULL,
+    address        TEXT NOT NULL,
+    members        INTEGER NOT NULL,
+    vulnerable     INTEGER NOT NULL,
+    language       TEXT NOT NULL,
+    notes          TEXT NOT NULL,
+    household_id   INTEGER,
+    changed        INTEGER NOT NULL DEFAULT 0
+)"""
+_CREATE_CONTACTS = """
+CREATE TEMP TABLE import_contacts (
+    household_id INTEGER NOT NULL,
+    kind         TEXT NOT NULL,
+    address      TEXT NOT NULL,
+    PRIMARY KEY (household_id, kind, address)
+) WITHOUT ROWID"""
+# The roster's contact cells, by row: (seq of import_rows, kind, address).
+_CREATE_WANTED = """
+CREATE TEMP TABLE import_wanted (
+    seq     INTEGER NOT NULL,
+    kind    TEXT NOT NULL,
+    address TEXT NOT NULL
+)"""
+_TEMP_TABLES = ("import_rows", "import_wanted", "import_contacts", "import_gone")
+
+# A household is "changed" when any roster field differs, or it comes back after a removal.
+_MATCH_EXISTING = """
+UPDATE import_rows SET household_id = h.id,
+    changed = (h.group_id IS NOT import_rows.group_id OR h.name <> import_rows.name
+               OR h.address <> import_rows.address OR h.members <> import_rows.members
+               OR h.vulnerable <> import_rows.vulnerable OR h.language <> import_rows.language
+               OR h.notes <> import_rows.notes OR h.removed_at IS NOT NULL)
+FROM households h
+WHERE h.association_id = import_rows.association_id AND h.household_key = import_rows.household_key"""
+_UPDATE_CHANGED = """
+UPDATE households SET group_id = r.group_id, name = r.name, address = r.address, members = r.members,
+    vulnerable = r.vulnerable, language = r.language, notes = r.notes, removed_at = NULL, updated_at = ?
+FROM import_rows r WHERE r.changed = 1 AND households.id = r.household_id"""
+_INSERT_NEW = """
+INSERT INTO households (association_id, group_id, household_key, name, address, members, vulnerable,
+                        language, notes, created_at, updated_at)
+SELECT association_id, group_id, household_key, name, address, members, vulnerable, language, notes, ?, ?
+FROM import_rows WHERE household_id IS NULL ORDER BY seq"""
+_MATCH_NEW = """
+UPDATE import_rows SET household_id = h.id FROM households h
+WHERE import_rows.household_id IS NULL
+  AND h.association_id = import_rows.association_id AND h.household_key = import_rows.household_key"""
+_WANTED_CONTACTS = """
+INSERT OR IGNORE INTO import_contacts (household_id, kind, address)
+SELECT r.household_id, w.kind, w.address FROM import_wanted w JOIN import_rows r ON r.seq = w.seq"""
+# Roster contacts the file no longer lists go; enrolment contacts are the residents' own and stay.
+_DELETE_STALE_CONTACTS = """
+DELETE FROM contacts WHERE source = 'roster'
+  AND household_id IN (SELECT household_id FROM import_rows)
+  AND NOT EXISTS (SELECT 1 FROM import_contacts ic WHERE ic.household_id = contacts.household_id
+                  AND ic.kind = contacts.kind AND ic.address = contacts.address)"""
+_INSERT_CONTACTS = """
+INSERT INTO contacts (household_id, kind, address, source, created_at)
+SELECT household_id, kind, address, 'roster', ? FROM import_contacts WHERE true
+ON CONFLICT (household_id, kind, address) DO NOTHING"""
+_GONE = """
+CREATE TEMP TABLE import_gone AS
+SELECT id FROM households
+WHERE removed_at IS NULL
+  AND association_id IN (SELECT DISTINCT association_id FROM import_rows)
+  AND id NOT IN (SELECT household_id FROM import_rows)"""
+
+
+@dataclass(frozen=True)
+class ImportCounts:
+    added: int
+    updated: int
+    unchanged: int
+    removed: int
+    contacts: int
+    contacts_added: int
+    contacts_removed: int
+    without_channel: int
+
+
+async def _fetch_in(conn: Conn, sql: str, values: Sequence[object]) -> list[Row]:
+    """Runs `sql` (with `{marks}` for an IN list) over `values` in chunks under SQLite's parameter limit."""
+    rows: list[Row] = []
+    for i in range(0, len(values), CHUNK):
+        chunk = values[i : i + CHUNK]
+        async with conn.execute(sql.format(marks=marks(len(chunk))), chunk) as cur:
+            rows.extend(await cur.fetchall())
+    return rows
+
+
+async def upsert_places(
+    conn: Conn, records: Sequence[HouseholdRecord]
+) -> tuple[dict[str, int], dict[tuple[int, str], int]]:
+    """Districts, associations and groups of the file; returns association and group ids."""
+    district_of = {r.association: r.district for r in records}  # first-seen order = file order
+    districts = list(dict.fromkeys(district_of.values()))
+    await conn.executemany(
+        "INSERT INTO districts (name) VALUES (?) ON CONFLICT (name) DO NOTHING", [(d,) for d in districts]
+    )
+    sql = "SELECT name, id FROM districts WHERE name IN ({marks})"
+    d_ids: dict[str, int] = {r[0]: r[1] for r in await _fetch_in(conn, sql, districts)}
+    await conn.executemany(
+        "INSERT INTO associations (district_id, name) VALUES (?, ?) ON CONFLICT (name) DO UPDATE"
+        " SET district_id = excluded.district_id WHERE associations.district_id <> excluded.district_id",
+        [(d_ids[d], a) for a, d in district_of.items()],
+    )
+    sql = "SELECT name, id FROM associations WHERE name IN ({marks})"
+    a_ids: dict[str, int] = {r[0]: r[1] for r in await _fetch_in(conn, sql, list(district_of))}
+    groups = dict.fromkeys((a_ids[r.association], r.group) for r in records if r.group)
+    await conn.executemany(
+        "INSERT INTO household_groups (association_id, name) VALUES (?, ?)"
+        " ON CONFLICT (association_id, name) DO NOTHING",
+        list(groups),
+    )
+    sql = "SELECT association_id, name, id FROM household_groups WHERE association_id IN ({marks})"
+    rows = await _fetch_in(conn, sql, list(a_ids.values()))
+    g_ids: dict[tuple[int, str], int] = {(r[0], r[1]): r[2] for r in rows}
+    return a_ids, g_ids
+
+
+def _rows(
+    records: Sequence[HouseholdRecord], a_ids: dict[str, int], g_ids: dict[tuple[int, str], int]
+) -> Iterator[tuple[object, ...]]:
+    for seq, r in enumerate(records, start=1):
+        aid = a_ids[r.association]
+        yield (
+            seq, aid, g_ids.get((aid, r.group)) if r.group else None, r.household_key, r.name, r.address,
+            r.members, int(r.vulnerable), r.language, r.notes,
+        )  # fmt: skip
+
+
+def _wanted(records: Sequence[HouseholdRecord]) -> Iterator[tuple[int, str, str]]:
+    for seq, r in enumerate(records, start=1):
+        for kind, address in r.contacts:
+            if address:
+                yield seq, kind, address
+
+
+async def _scalar(conn: Conn, sql: str, params: Sequence[object] = ()) -> int:
+    async with conn.execute(sql, params) as cur:
+        row = await cur.fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+async def _changes(conn: Conn, sql: str, params: Sequence[object] = ()) -> int:
+    async with conn.execute(sql, params) as cur:
+        return max(cur.rowcount, 0)
+
+
+# A bigger page cache while the roster's indexes take 200k random inserts. Measured on a busy
+# 2-core machine: 6.3-7.6 s of CPU for a 200k-household import instead of 7.7-8.2 s, for about
+# 55 MB more peak RSS. Per connection, so it is put back after.
+IMPORT_CACHE_SIZE = -65536  # PRAGMA cache_size: negative = KiB, so 64 MiB
+
+
+async def swap_cache_size(conn: Conn, value: int) -> int:
+    """Sets PRAGMA cache_size on this connection and returns the previous value."""
+    async with conn.execute("PRAGMA cache_size") as cur:
+        row = await cur.fetchone()
+    await conn.execute(f"PRAGMA cache_size = {int(value)}")
+    return int(row[0]) if row else -2000
+
+
+async def drop_temp_tables(conn: Conn) -> None:
+    for t in _TEMP_TABLES:
+        await conn.execute(f"DROP TABLE IF EXISTS temp.{t}")
+
+
+async def load_rows(conn: Conn, records: Sequence[HouseholdRecord]) -> None:
+    """Creates and fills `import_rows`, matched against the existing households."""
+    a_ids, g_ids = await upsert_places(conn, records)
+    await drop_temp_tables(conn)
+    await conn.execute(_CREATE_ROWS)
+    await conn.executemany(
+        "INSERT INTO import_rows (seq, association_id, group_id, household_key, name, address, members,"
+        " vulnerable, language, notes) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        _rows(records, a_ids, g_ids),
+    )
+    await conn.execute(_CREATE_WANTED)
+    await conn.executemany("INSERT INTO import_wanted (seq, kind, address) VALUES (?,?,?)", _wanted(records))
+    await conn.execute(_MATCH_EXISTING)
+
+
+async def write_households(conn: Conn, now: float, replace: bool) -> ImportCounts:
+    """Upserts `import_rows` into the roster; with `replace`, removes the households missing from it."""
+    total = await _scalar(conn, "SELECT count(*) FROM import_rows")
+    added = await _scalar(conn, "SELECT count(*) FROM import_rows WHERE household_id IS NULL")
+    updated = await _changes(conn, _UPDATE_CHANGED, (now,))
+    await conn.execute(_INSERT_NEW, (now, now))
+    await conn.execute(_MATCH_NEW)
+    await conn.execute(_CREATE_CONTACTS)
+    await conn.execute(_WANTED_CONTACTS)
+    contacts_removed = await _changes(conn, _DELETE_STALE_CONTACTS)
+    contacts_added = await _changes(conn, _INSERT_CONTACTS, (now,))
+    removed = await remove_missing(conn, now) if replace else 0
+    await conn.execute("DELETE FROM districts WHERE id NOT IN (SELECT district_id FROM associations)")
+    contacts = await _scalar(
+        conn, "SELECT count(*) FROM contacts WHERE household_id IN (SELECT household_id FROM import_rows)"
+    )
+    without = await _scalar(
+        conn,
+        "SELECT count(*) FROM import_rows r WHERE NOT EXISTS"
+        " (SELECT 1 FROM contacts c WHERE c.household_id = r.household_id AND c.state = 'working')",
+    )
+    return ImportCounts(
+        added=added,
+        updated=updated,
+        unchanged=total - added - updated,
+        removed=removed,
+        contacts=contacts,
+        contacts_added=contacts_added,
+        contacts_removed=contacts_removed,
+        without_channel=without,
+    )
+
+
+async def remove_missing(conn: Conn, now: float) -> int:
+    """Households of the file's associations that the file does not list: deleted, or marked removed
+    when campaigns refer to them. Their contacts and enrolment codes go either way."""
+    await conn.execute(_GONE)
+    gone = await _scalar(conn, "SELECT count(*) FROM import_gone")
+    if not gone:
+        return 0
+    for table in ("contacts", "enrolment_codes", "phone_verifications"):
+        await conn.execute(f"DELETE FROM {table} WHERE household_id IN (SELECT id FROM import_gone)")
+    await conn.execute(
+        "DELETE FROM households WHERE id IN (SELECT id FROM import_gone)"
+        " AND NOT EXISTS (SELECT 1 FROM campaign_households ch WHERE ch.household_id = households.id)"
+    )
+    await conn.execute(
+        "UPDATE households SET removed_at = ?, updated_at = ? WHERE id IN (SELECT id FROM import_gone)",
+        (now, now),
+    )
+    return gone

@@ -1,0 +1,121 @@
+"""`/city/letters`: a city admin prints the enrolment letters of a district or an association.
+
+Making letters issues codes (the store keeps only their hashes), so it is a POST behind the session's
+CSRF token, one at a time per server, and the new codes are committed only once the whole file is
+made. The page makes at most LETTERS_PER_REQUEST letters (about 20 seconds of work, rendered in a worker
+thread); a whole city is `safetynet roster letters` on the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+
+import structlog
+from aiohttp import web
+
+from safetynet import i18n
+from safetynet.auth import Viewer
+from safetynet.domain import Scope
+from safetynet.domain.roster import UnknownScopeError
+from safetynet.roster.codes import MissingSecretKey
+from safetynet.roster.letters import FORMATS, TooManyLetters, write_letters
+from safetynet.triggers.xmlsafe import JST
+from safetynet.web.app import check_csrf, csrf_of, require_viewer, services
+from safetynet.web.bodies import read_form
+from safetynet.web.dash_shell import not_found, reads, render
+from safetynet.web.dash_text import lang_of
+from safetynet.web.layout import esc
+
+log = structlog.get_logger("web")
+
+LETTERS_PER_REQUEST = 2000
+MAX_FORM_BYTES = 4096
+_LOCK = web.AppKey("letters_lock", asyncio.Lock)
+_TYPES = {"pdf": "application/pdf", "html": "text/html"}
+
+
+def _admin(request: web.Request) -> Viewer:
+    viewer = require_viewer(request)
+    if not viewer.is_city_admin or viewer.staff_id is None:
+        raise not_found()
+    return viewer
+
+
+async def _page(request: web.Request, notice: str = "", status: int = 200) -> web.Response:
+    lang = lang_of(request)
+
+    def t(key: str, **values: object) -> str:
+        return esc(i18n.t(lang, key, **values))
+
+    assocs = await reads(request).associations()
+    scopes = [("city", i18n.t(lang, "letters.page_scope_city"))]
+    scopes += [(f"district:{d}", d) for d in sorted({a.district for a in assocs})]
+    scopes += [(f"association:{a.name}", f"{a.district} / {a.name}") for a in assocs]
+    options = "".join(f'<option value="{esc(v)}">{esc(label)}</option>' for v, label in scopes)
+    shown = f'<p class="notice" role="status">{esc(notice)}</p>' if notice else ""
+    body = (
+        f'<h1>{t("letters.page_title")}</h1>{shown}<p>{t("letters.page_intro")}</p>'
+        f'<form method="post" action="/city/letters" class="stack">'
+        f'<input type="hidden" name="csrf" value="{esc(csrf_of(request) or "")}">'
+        f'<label>{t("letters.page_scope")} <select name="scope" required>{options}</select></label>'
+        f'<fieldset><legend>{t("letters.page_which")}</legend>'
+        f'<label><input type="radio" name="which" value="new" checked> {t("letters.page_new_only")}</label>'
+        f'<label><input type="radio" name="which" value="rotate"> {t("letters.page_rotate")}</label></fieldset>'
+        f'<fieldset><legend>{t("letters.page_format")}</legend>'
+        f'<label><input type="radio" name="format" value="pdf" checked> PDF</label>'
+        f'<label><input type="radio" name="format" value="html"> HTML</label></fieldset>'
+        f'<button type="submit">{t("letters.page_submit")}</button></form>'
+        f'<p class="muted">{t("letters.page_cli", max=LETTERS_PER_REQUEST)}</p>'
+    )
+    return render(request, i18n.t(lang, "letters.page_title"), body, status=status, no_store=True)
+
+
+async def letters_form(request: web.Request) -> web.Response:
+    _admin(request)
+    return await _page(request)
+
+
+async def make_letters(request: web.Request) -> web.StreamResponse:
+    viewer = _admin(request)
+    form = await read_form(request, MAX_FORM_BYTES)
+    await check_csrf(request, form)
+    lang = lang_of(request)
+    fmt = str(form.get("format", "pdf"))
+    try:
+        scope = str(Scope.parse(str(form.get("scope", ""))))
+    except ValueError:
+        return await _page(request, i18n.t(lang, "letters.page_bad_scope"), status=400)
+    if fmt not in FORMATS:
+        return await _page(request, i18n.t(lang, "letters.page_bad_scope"), status=400)
+    rotate = form.get("which") == "rotate"
+    svc = services(request)
+    buf = io.BytesIO()
+    async with request.app[_LOCK]:
+        try:
+            hashes = await write_letters(svc.store.roster, svc.cfg, buf, fmt, scopes=[scope], rotate=rotate,
+                                         limit=LETTERS_PER_REQUEST)
+        except TooManyLetters as e:
+            notice = i18n.t(lang, "letters.page_too_many", count=e.count, max=e.limit)
+            return await _page(request, notice, status=400)
+        except UnknownScopeError:
+            return await _page(request, i18n.t(lang, "letters.page_bad_scope"), status=400)
+        except MissingSecretKey:
+            raise web.HTTPServiceUnavailable(text="no secret key: run `safetynet init`") from None
+        if not hashes:
+            return await _page(request, i18n.t(lang, "letters.page_none"))
+        await svc.store.roster.set_enrolment_codes(hashes)
+    log.info("enrolment_letters_issued", letters=len(hashes), scope=scope, rotate=rotate, format=fmt,
+             by=viewer.login)
+    stamp = dt.datetime.fromtimestamp(svc.clock.now(), JST).strftime("%Y%m%d-%H%M")
+    return web.Response(
+        body=buf.getvalue(), content_type=_TYPES[fmt], charset="utf-8" if fmt == "html" else None,
+        headers={"Content-Disposition": f'attachment; filename="letters-{stamp}.{fmt}"', "Cache-Control": "no-store"},
+    )
+
+
+def setup(app: web.Application) -> None:
+    app[_LOCK] = asyncio.Lock()
+    app.router.add_get("/city/letters", letters_form)
+    app.router.add_post("/city/letters", make_letters)

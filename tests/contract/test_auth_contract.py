@@ -1,0 +1,191 @@
+"""AuthRepo: staff (unique logins, at most three deputies), sessions with expiry, API tokens."""
+
+from __future__ import annotations
+
+import pytest
+
+from safetynet.domain import Role
+from safetynet.domain.roster import ApiToken, StaffError
+from safetynet.store.rules import LAST_USED_EVERY_SECONDS
+
+from .support import MATSU, NORTH, SAKURA, BreakWrites, StoreFactory, clock_of, seed
+
+
+async def test_staff_are_added_read_and_removed(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        await seed(store)
+        head = await store.auth.add_staff("head", "桜 会長", Role.ASSOCIATION_HEAD, f"association:{SAKURA}", "pw-hash",
+                                          contacts=[("mobile", "+819099990001"), ("telegram", "42")], language="en")
+        assert (head.login, head.role, head.contacts, head.language, head.active) == (
+            "head", Role.ASSOCIATION_HEAD, (("mobile", "+819099990001"), ("telegram", "42")), "en", True)
+        admin = await store.auth.add_staff("admin", "市 管理者", Role.CITY_ADMIN, "city", None)
+        assert await store.auth.staff_by_id(head.id) == head
+        assert await store.auth.staff_by_id(10_000) is None
+        assert await store.auth.staff_by_login("head") == (head, "pw-hash")
+        assert await store.auth.staff_by_login("admin") == (admin, None)
+        assert await store.auth.staff_by_login("nobody") is None
+        assert [s.login for s in await store.auth.list_staff()] == ["head", "admin"]  # by role, scope, login
+        assert await store.auth.count_city_admins() == 1
+        assert await store.auth.set_password("admin", "new-hash")
+        assert not await store.auth.set_password("nobody", "x")
+        assert (await store.auth.staff_by_login("admin"))[1] == "new-hash"  # type: ignore[index]
+        assert await store.auth.remove_staff("admin")
+        assert not await store.auth.remove_staff("admin")
+        assert await store.auth.count_city_admins() == 0
+
+
+async def test_a_login_is_unique_and_an_association_has_at_most_three_deputies(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        await seed(store)
+        await store.auth.add_staff("a", "A", Role.CITY_ADMIN, "city", None)
+        with pytest.raises(StaffError, match="already exists"):
+            await store.auth.add_staff("a", "A2", Role.DEPUTY, f"association:{SAKURA}", None)
+        for i in range(3):
+            await store.auth.add_staff(f"d{i}", f"D{i}", Role.DEPUTY, f"association:{SAKURA}", None)
+        with pytest.raises(StaffError, match="3 deputies"):
+            await store.auth.add_staff("d3", "D3", Role.DEPUTY, f"association:{SAKURA}", None)
+        await store.auth.add_staff("d4", "D4", Role.DEPUTY, f"association:{MATSU}", None)  # another association
+        await store.auth.remove_staff("d0")
+        await store.auth.add_staff("d5", "D5", Role.DEPUTY, f"association:{SAKURA}", None)
+
+
+async def test_heads_and_deputies_of_an_association_are_who_alerts_go_to(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        await seed(store)
+        d = await store.auth.add_staff("dep", "D", Role.DEPUTY, f"association:{SAKURA}", None)
+        h = await store.auth.add_staff("head", "H", Role.ASSOCIATION_HEAD, f"association:{SAKURA}", None)
+        await store.auth.add_staff("other", "O", Role.ASSOCIATION_HEAD, f"association:{MATSU}", None)
+        await store.auth.add_staff("district", "X", Role.DISTRICT_HEAD, f"district:{NORTH}", None)
+        assert [s.id for s in await store.auth.staff_for_association(SAKURA, NORTH)] == [h.id, d.id]
+        assert await store.auth.staff_for_association("無い町会", NORTH) == []
+
+
+async def test_staff_contacts_are_kind_and_address_rows(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        await seed(store)
+        s = await store.auth.add_staff("head", "H", Role.ASSOCIATION_HEAD, f"association:{SAKURA}", None,
+                                       contacts=[("mobile", "+819099990001"), ("telegram", ""), ("mobile", "+819099990001")])
+        assert s.contacts == (("mobile", "+819099990001"),)  # empty ones skipped, the same one once
+        await store.auth.add_staff_contact(s.id, "webpush", '{"endpoint":"https://p/s"}')
+        await store.auth.add_staff_contact(s.id, "telegram", "77")
+        await store.auth.add_staff_contact(s.id, "telegram", "77")  # again: kept once
+        await store.auth.add_staff_contact(s.id, "line", "U1234")  # any kind a channel may declare later
+        want = (("mobile", "+819099990001"), ("webpush", '{"endpoint":"https://p/s"}'), ("telegram", "77"),
+                ("line", "U1234"))
+        assert (await store.auth.staff_by_id(s.id)).contacts == want  # type: ignore[union-attr]
+        # the lists that send alerts carry them; a login does not need them
+        assert [x.contacts for x in await store.auth.staff_for_association(SAKURA, NORTH)] == [want]
+        assert [x.contacts for x in await store.auth.list_staff()] == [want]
+        found = await store.auth.staff_by_login("head")
+        assert found is not None and found[0].contacts == want
+        assert await store.auth.remove_staff_contact(s.id, "telegram", "77")
+        assert not await store.auth.remove_staff_contact(s.id, "telegram", "77")
+        assert not await store.auth.remove_staff_contact(s.id, "mobile", "+819000000000")
+        assert (await store.auth.staff_by_id(s.id)).contacts == (  # type: ignore[union-attr]
+            ("mobile", "+819099990001"), ("webpush", '{"endpoint":"https://p/s"}'), ("line", "U1234"))
+        other = await store.auth.add_staff("dep", "D", Role.DEPUTY, f"association:{SAKURA}", None)
+        assert other.contacts == ()  # one member's contacts are theirs alone
+        with pytest.raises(StaffError):
+            await store.auth.add_staff_contact(10_000, "mobile", "+819099990002")
+        # a staff member removed takes their contacts along
+        assert await store.auth.remove_staff("head")
+        again = await store.auth.add_staff("head", "H", Role.ASSOCIATION_HEAD, f"association:{SAKURA}", None)
+        assert again.contacts == ()
+
+
+@pytest.mark.parametrize(
+    ("scope", "exists"),
+    [("city", True), (f"district:{NORTH}", True), ("district:無い地区", False), (f"association:{SAKURA}", True),
+     ("association:無い町会", False), ("group:桜町/1班", False), ("nonsense", False)],
+)
+async def test_scope_exists(store_factory: StoreFactory, scope: str, exists: bool) -> None:
+    async with store_factory() as store:
+        await seed(store)
+        assert await store.auth.scope_exists(scope) is exists
+
+
+async def test_sessions_expire_and_end(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        s = await store.auth.add_staff("head", "H", Role.CITY_ADMIN, "city", None)
+        await store.auth.create_session("sess-1", s.id, "csrf-1", ttl_seconds=60)
+        await store.auth.create_session("sess-2", s.id, "csrf-2", ttl_seconds=600)
+        assert await store.auth.session("sess-1") == (s, "csrf-1")
+        assert await store.auth.session("unknown") is None
+        await clock.advance(61)
+        assert await store.auth.session("sess-1") is None
+        await store.auth.delete_session("sess-2")
+        assert await store.auth.session("sess-2") is None
+
+
+async def test_a_removed_staff_members_sessions_end(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        s = await store.auth.add_staff("head", "H", Role.CITY_ADMIN, "city", None)
+        await store.auth.create_session("sess", s.id, "csrf", ttl_seconds=600)
+        await store.auth.remove_staff("head")
+        assert await store.auth.session("sess") is None
+
+
+async def test_api_tokens_work_until_revoked(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        now = store.clock.now()
+        first = await store.auth.create_api_token("hash-1", Role.DISTRICT_HEAD, f"district:{NORTH}", "dashboard")
+        second = await store.auth.create_api_token("hash-2", Role.CITY_ADMIN, "city")
+        assert first != second
+        assert await store.auth.api_token("hash-1") == ApiToken(first, Role.DISTRICT_HEAD, f"district:{NORTH}",
+                                                                "dashboard", now)
+        assert await store.auth.api_token("nope") is None
+        assert await store.auth.revoke_api_token(first)
+        assert not await store.auth.revoke_api_token(first)
+        assert not await store.auth.revoke_api_token(10_000)
+        assert await store.auth.api_token("hash-1") is None
+        found = await store.auth.api_token("hash-2")
+        assert found is not None and (found.id, found.role, found.scope, found.label) == (second, Role.CITY_ADMIN,
+                                                                                          "city", "")
+        # the list keeps revoked tokens, never a token itself
+        listed = await store.auth.list_api_tokens()
+        assert [(t.id, t.revoked_at) for t in listed] == [(first, now), (second, None)]
+
+
+async def test_an_api_token_stops_working_when_it_expires(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        until = clock.now() + 3600
+        token_id = await store.auth.create_api_token("hash-1", Role.CITY_ADMIN, "city", "bot", expires_at=until)
+        found = await store.auth.api_token("hash-1")
+        assert found is not None and found.expires_at == until and found.usable(clock.now())
+        await clock.advance(3599)
+        assert await store.auth.api_token("hash-1") is not None
+        await clock.advance(1)
+        assert await store.auth.api_token("hash-1") is None
+        (listed,) = await store.auth.list_api_tokens()
+        assert (listed.id, listed.expires_at, listed.revoked_at) == (token_id, until, None)
+        assert not listed.usable(clock.now())
+
+
+async def test_a_tokens_last_use_is_written_at_most_once_a_minute(store_factory: StoreFactory,
+                                                                  break_writes: BreakWrites) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        token_id = await store.auth.create_api_token("hash-1", Role.CITY_ADMIN, "city")
+        other = await store.auth.create_api_token("hash-2", Role.CITY_ADMIN, "city")
+
+        async def last_used() -> dict[int, float | None]:
+            return {t.id: t.last_used_at for t in await store.auth.list_api_tokens()}
+
+        assert await last_used() == {token_id: None, other: None}
+        first = clock.now()
+        await store.auth.token_used(token_id)
+        assert await last_used() == {token_id: first, other: None}
+        await clock.advance(LAST_USED_EVERY_SECONDS - 1)
+        await store.auth.token_used(token_id)  # a dashboard polling: no write
+        assert await last_used() == {token_id: first, other: None}
+        await clock.advance(1)
+        await store.auth.token_used(token_id)
+        assert await last_used() == {token_id: clock.now(), other: None}
+        # a store that cannot write does not fail the request that used the token
+        await break_writes(store, True)
+        await clock.advance(LAST_USED_EVERY_SECONDS)
+        await store.auth.token_used(other)
+        await break_writes(store, False)
+        assert (await last_used())[other] is None

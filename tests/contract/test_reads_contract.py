@@ -1,0 +1,309 @@
+"""DashboardReads and StatsReads: what the staff pages, the live stream and the reports read."""
+
+from __future__ import annotations
+
+from safetynet.domain import CampaignKind, Scope
+from safetynet.domain.replies import ChannelCount, ReplyDetails, ReplyItem
+from safetynet.store import Store
+
+from .support import (
+    LADDER,
+    MATSU,
+    MSG,
+    NORTH,
+    SAKURA,
+    SOUTH,
+    UME,
+    StoreFactory,
+    association_ids,
+    clock_of,
+    running_campaign,
+    seed,
+)
+
+
+async def _reply(store: Store, cid: int, hid: int, status: str, key: str, channel: str = "web",
+                 note: str | None = None) -> None:
+    t = await store.replies.target(cid, hid)
+    assert t is not None
+    await store.replies.record(ReplyItem(cid, hid, t.association_id, status, channel, key, store.clock.now(),
+                                         ReplyDetails(note=note)))
+
+
+async def test_associations_in_page_order_and_by_scope(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        await seed(store)
+        a = await association_ids(store)
+        assert [x.name for x in await store.dashboard.associations()] == [SAKURA, UME, MATSU]
+        assert [x.name for x in await store.dashboard.associations_in_scope(Scope("city"))] == [SAKURA, UME, MATSU]
+        assert [x.name for x in await store.dashboard.associations_in_scope(Scope("district", NORTH))] == [SAKURA, UME]
+        assert [x.name for x in await store.dashboard.associations_in_scope(Scope("association", MATSU))] == [MATSU]
+        assert await store.dashboard.associations_in_scope(Scope("district", "無い地区")) == []
+        got = await store.dashboard.association(a[MATSU])
+        assert got is not None and (got.name, got.district) == (MATSU, SOUTH)
+        assert await store.dashboard.association(10_000) is None
+        assert (await store.dashboard.association_by_name(UME)).id == a[UME]  # type: ignore[union-attr]
+        assert await store.dashboard.association_by_name("無い町会") is None
+        assert [x.id for x in await store.stats.associations()] == sorted(a.values())
+
+
+async def test_coverage_lists_households_without_a_working_contact(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        a = await association_ids(store)
+        c = await store.dashboard.coverage(a[SAKURA])
+        assert (c.households, c.with_channel) == (4, 3)
+        [s4] = c.without
+        assert (s4.id, s4.group, s4.household_key, s4.name, s4.status, s4.has_channel) == (
+            ids["S-4"], "2班", "S-4", "鈴木 一郎", "", False)
+        u = await store.dashboard.coverage(a[UME])
+        assert (u.households, u.with_channel, u.without) == (2, 2, ())
+
+
+async def test_campaigns_covering_associations_newest_first(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        await seed(store)
+        a = await association_ids(store)
+        city = await running_campaign(store)
+        await clock.advance(60)
+        ume = await running_campaign(store, ["association:梅町"])
+        await store.campaigns.close(ume, clock.now())
+        await clock.advance(60)
+        await store.campaigns.create(kind=CampaignKind.DRILL, title="draft", scope=["city"], messages={}, ladder=LADDER)
+        info = await store.dashboard.campaign(city)
+        assert info is not None and (info.kind, info.title, info.state, info.scope, info.households) == (
+            "drill", "訓練", "running", ("city",), 7)
+        assert await store.dashboard.campaign(10_000) is None
+        assert [c.id for c in await store.dashboard.campaigns_for(None)] == [ume, city]  # no drafts
+        assert [c.id for c in await store.dashboard.campaigns_for([a[UME]], limit=1)] == [ume]
+        assert [c.id for c in await store.dashboard.campaigns_for([a[MATSU]])] == [city]
+        assert await store.dashboard.campaigns_for([]) == []
+        assert await store.dashboard.campaign_association_ids(ume) == {a[UME]}
+        assert await store.dashboard.covered_among(city, [a[UME], a[MATSU], 10_000]) == {a[UME], a[MATSU]}
+        assert await store.dashboard.covered_among(city, []) == set()
+        latest = await store.dashboard.latest_campaign_for([a[UME]])
+        assert latest is not None and latest.id == city  # a running one before a newer closed one
+        await store.campaigns.close(city, clock.now())
+        assert (await store.dashboard.latest_campaign_for(None)).id == ume  # type: ignore[union-attr]  # started last
+        assert await store.dashboard.latest_campaign_for([]) is None
+
+
+async def test_the_previous_campaign_has_the_same_scope_and_started_before(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        await seed(store)
+        first = await running_campaign(store, ["association:梅町", "association:桜町"])
+        await clock.advance(60)
+        await running_campaign(store, ["city"])
+        await clock.advance(60)
+        cancelled = await running_campaign(store, ["association:桜町", "association:梅町"])
+        await store.campaigns.cancel(cancelled, clock.now())
+        await clock.advance(60)
+        third = await running_campaign(store, ["association:桜町", "association:梅町"])
+        info = await store.dashboard.campaign(third)
+        assert info is not None
+        prev = await store.dashboard.previous_campaign(info)
+        assert prev is not None and prev.id == first  # cancelled ones and other scopes do not compare
+        first_info = await store.dashboard.campaign(first)
+        assert first_info is not None and await store.dashboard.previous_campaign(first_info) is None
+
+
+async def test_a_drill_is_compared_with_the_drill_before_it_not_a_real_event_between(
+        store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        await seed(store)
+        scope = ["association:梅町"]
+        drill = await running_campaign(store, scope)
+        await clock.advance(60)
+        real = await running_campaign(store, scope, kind=CampaignKind.REAL)
+        await clock.advance(60)
+        second = await running_campaign(store, scope)
+        await clock.advance(60)
+        later_real = await running_campaign(store, scope, kind=CampaignKind.REAL)
+        for this, before in ((second, drill), (later_real, real), (real, None), (drill, None)):
+            info = await store.dashboard.campaign(this)
+            assert info is not None
+            prev = await store.dashboard.previous_campaign(info)
+            assert (prev.id if prev else None) == before, (this, before)
+
+
+async def test_drafts_waiting_to_start_newest_first(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        await seed(store)
+        assert await store.dashboard.drafts() == []
+        older = await store.campaigns.create(kind=CampaignKind.REAL, title="地震 提案", scope=["city"], messages=MSG, ladder=LADDER,
+                                             source="trigger")
+        await clock.advance(10)
+        newer = await store.campaigns.create(kind=CampaignKind.DRILL, title="訓練", scope=["association:梅町"],
+                                             messages=MSG, ladder=LADDER)
+        started = await running_campaign(store)  # not a draft any more
+        withdrawn = await store.campaigns.create(kind=CampaignKind.REAL, title="取り下げ", scope=["city"], messages=MSG, ladder=LADDER)
+        assert await store.campaigns.cancel_draft(withdrawn.id, clock.now())
+        drafts = await store.dashboard.drafts()
+        assert [d.id for d in drafts] == [newer.id, older.id] and started not in [d.id for d in drafts]
+        assert (drafts[1].kind, drafts[1].title, drafts[1].state, drafts[1].scope) == (
+            "real", "地震 提案", "draft", ("city",))
+        assert [d.id for d in await store.dashboard.drafts(limit=1)] == [newer.id]
+
+
+async def test_households_of_campaigns_within_associations(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        await seed(store)
+        a = await association_ids(store)
+        city = await running_campaign(store)
+        ume = await running_campaign(store, ["association:梅町"])
+        draft = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["city"], messages=MSG, ladder=LADDER)
+        within = store.dashboard.households_within
+        assert await within([city, ume, draft.id], [a[SAKURA], a[UME]]) == {city: 6, ume: 2}
+        assert await within([city, ume], [a[MATSU]]) == {city: 1}
+        assert await within([city], [a[SAKURA], a[UME], a[MATSU]]) == {city: 7}
+        assert await within([], [a[SAKURA]]) == {} and await within([city], []) == {}
+
+
+async def test_households_of_a_campaign_with_their_status(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        await _reply(store, cid, ids["S-2"], "safe", "k1")
+        lines = await store.dashboard.households(cid, a[SAKURA])
+        assert [h.household_key for h in lines] == ["S-1", "S-2", "S-3", "S-4"]  # by group, address, key
+        s2 = lines[1]
+        assert (s2.status, s2.status_at, s2.landline, s2.has_channel, s2.members) == (
+            "safe", store.clock.now(), "+81311110002", True, 1)
+        assert (lines[3].status, lines[3].has_channel, lines[3].landline) == ("unreachable", False, "")
+        assert await store.dashboard.households(cid, 10_000) == []
+
+
+async def test_households_with_status_are_read_in_pages(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        await _reply(store, cid, ids["U-2"], "read", "k1")
+        every = await store.dashboard.households_with_status(cid, a.values(), ["pending", "unreachable", "read"])
+        assert [h.household_key for h in every] == ["S-1", "S-2", "S-3", "S-4", "U-1", "U-2", "M-1"]
+        pages, after = [], None
+        while True:
+            page = await store.dashboard.households_with_status(cid, a.values(), ["pending", "unreachable", "read"],
+                                                                after=after, limit=3)
+            if not page:
+                break
+            pages.append([h.household_key for h in page])
+            after = page[-1]
+        assert pages == [["S-1", "S-2", "S-3"], ["S-4", "U-1", "U-2"], ["M-1"]]
+        never = await store.dashboard.households_with_status(cid, [a[UME]], ["pending", "read"], never_answered=True)
+        assert [h.household_key for h in never] == ["U-1", "U-2"]
+        await _reply(store, cid, ids["U-1"], "safe", "k2")
+        await _reply(store, cid, ids["U-1"], "read", "k3")
+        assert await store.dashboard.households_with_status(cid, [a[UME]], ["safe"], never_answered=True) == []
+        assert await store.dashboard.households_with_status(cid, [], ["pending"]) == []
+        assert await store.dashboard.households_with_status(cid, [a[UME]], []) == []
+
+
+async def test_the_help_panel_and_its_counts(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        await _reply(store, cid, ids["S-2"], "need_help", "k1", note="水がない")
+        await clock.advance(5)
+        await _reply(store, cid, ids["U-1"], "need_help", "k2")
+        await _reply(store, cid, ids["S-2"], "need_help", "k3", note="薬も")  # the panel shows the latest ask
+        panel = await store.dashboard.help_panel(cid, a.values())
+        assert [(h.household_id, h.note) for h in panel] == [(ids["S-2"], "薬も"), (ids["U-1"], "")]
+        assert (panel[0].group, panel[0].address, panel[0].vulnerable, panel[0].people_injured) == (
+            "1班", "桜町1-2", False, None)
+        assert await store.dashboard.help_panel(cid, [a[MATSU]]) == []
+        assert await store.dashboard.open_help_counts(cid) == {a[SAKURA]: 1, a[UME]: 1}
+        assert await store.dashboard.open_help_counts(cid, [a[UME], a[MATSU]]) == {a[UME]: 1, a[MATSU]: 0}
+        assert await store.dashboard.open_help_counts(cid, []) == {}
+        assert await store.stats.open_help_requests(cid) == {a[SAKURA]: 1, a[UME]: 1}
+        await store.replies.mark_handled(cid, ids["U-1"], None, "head")
+        assert await store.dashboard.open_help_counts(cid) == {a[SAKURA]: 1}
+        assert [h.household_id for h in await store.dashboard.help_panel(cid, a.values())] == [ids["S-2"]]
+
+
+async def test_live_counters_and_the_answer_curve(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        await clock.advance(90)
+        await _reply(store, cid, ids["S-1"], "safe", "k1")
+        await _reply(store, cid, ids["S-1"], "need_help", "k2")  # a change of answer: not a second first answer
+        await clock.advance(60)
+        await _reply(store, cid, ids["U-2"], "safe", "k3")
+        await _reply(store, cid, ids["M-1"], "read", "k4")
+        counts = await store.dashboard.counts(cid)
+        assert counts[a[SAKURA]] == {"pending": 2, "notified": 0, "read": 0, "safe": 0, "need_help": 1,
+                                     "confirmed_in_person": 0, "unreachable": 1}
+        assert counts[a[UME]]["safe"] == 1 and counts[a[MATSU]]["read"] == 1
+        assert set(await store.dashboard.counts(cid, [a[MATSU]])) == {a[MATSU]}
+        assert await store.dashboard.counts(cid, []) == {}
+        rows = {(r.association_id, r.status): r.n for r in await store.stats.counts(cid)}
+        assert rows == {(a[SAKURA], "pending"): 2, (a[SAKURA], "need_help"): 1, (a[SAKURA], "unreachable"): 1,
+                        (a[UME], "pending"): 1, (a[UME], "safe"): 1, (a[MATSU], "read"): 1}
+        minutes = [(r.association_id, r.minute, r.n) for r in await store.stats.minutes(cid)]
+        assert minutes == [(a[SAKURA], 1, 1), (a[UME], 2, 1)]
+
+
+async def test_changes_since_a_cursor_show_current_statuses(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        other = await running_campaign(store)
+        start = await store.dashboard.reply_cursor()
+        await _reply(store, cid, ids["S-1"], "read", "k1")
+        await _reply(store, cid, ids["U-1"], "safe", "k2")
+        await _reply(store, other, ids["U-2"], "safe", "k3")
+        await _reply(store, cid, ids["S-1"], "need_help", "k4")
+        end = await store.dashboard.reply_cursor()
+        assert end > start
+        changes = await store.dashboard.changes_since(cid, start, end, limit=10)
+        assert [(c.household_id, c.association_id, c.status) for c in changes] == [
+            (ids["U-1"], a[UME], "safe"), (ids["S-1"], a[SAKURA], "need_help")]  # by their latest reply
+        assert changes[-1].reply_id == end
+        assert len(await store.dashboard.changes_since(cid, start, end, limit=1)) == 2  # limit + 1: "too many"
+        only = await store.dashboard.changes_since(cid, start, end, limit=10, association_ids=[a[UME]])
+        assert [c.household_id for c in only] == [ids["U-1"]]
+        assert await store.dashboard.changes_since(cid, start, end, 10, association_ids=[]) == []
+        assert await store.dashboard.changes_since(cid, end, end, limit=10) == []
+
+
+async def test_first_answers_by_channel(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        await _reply(store, cid, ids["S-1"], "read", "k0", channel="webpush")
+        await _reply(store, cid, ids["S-1"], "safe", "k1", channel="sms")
+        await _reply(store, cid, ids["S-1"], "need_help", "k2", channel="web")
+        await _reply(store, cid, ids["S-2"], "safe", "k3", channel="sms")
+        await _reply(store, cid, ids["U-1"], "confirmed_in_person", "k4", channel="staff")
+        got = sorted(await store.dashboard.first_answers_by_channel(cid), key=lambda c: (c.association_id, c.channel))
+        assert got == sorted([ChannelCount(a[SAKURA], "sms", 2), ChannelCount(a[UME], "staff", 1)],
+                             key=lambda c: (c.association_id, c.channel))
+
+
+async def test_an_undone_confirmation_is_no_first_answer(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        await _reply(store, cid, ids["U-1"], "confirmed_in_person", "staff-1", channel="staff")
+        await _reply(store, cid, ids["U-2"], "confirmed_in_person", "staff-2", channel="staff")
+        reply_id = await store.replies.reply_id("staff-1")
+        assert reply_id is not None
+        await store.replies.undo_confirmation(cid, ids["U-1"], reply_id, None, "head")
+        assert await store.dashboard.first_answers_by_channel(cid) == [ChannelCount(a[UME], "staff", 1)]
+        await _reply(store, cid, ids["U-1"], "safe", "k1", channel="sms")  # the resident's own answer, later
+        got = await store.dashboard.first_answers_by_channel(cid)
+        assert sorted(got, key=lambda c: c.channel) == [ChannelCount(a[UME], "sms", 1), ChannelCount(a[UME], "staff", 1)]
+

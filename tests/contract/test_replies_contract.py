@@ -1,0 +1,423 @@
+"""ReplyRepo: replies once per key, statuses from them, listeners, targets, the help list, phone codes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from safetynet.domain import CampaignKind, CampaignState, Role, Status
+from safetynet.domain.replies import Location, ReplyDetails, ReplyEvent, ReplyItem, UndoOutcome, UndoRefused
+from safetynet.store import Store
+
+from .support import (
+    MSG,
+    SAKURA,
+    SHARED_MOBILE,
+    UME,
+    StoreFactory,
+    association_ids,
+    clock_of,
+    running_campaign,
+    seed,
+    token_of,
+)
+
+
+async def item(store: Store, cid: int, hid: int, status: str, key: str, details: ReplyDetails | None = None,
+               channel: str = "web", **kw: object) -> ReplyItem:
+    t = await store.replies.target(cid, hid)
+    assert t is not None
+    return ReplyItem(cid, hid, t.association_id, status, channel, key, store.clock.now(),
+                     details or ReplyDetails(), **kw)  # type: ignore[arg-type]
+
+
+async def test_a_reply_is_stored_once_per_key_and_moves_the_status(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        s1 = ids["S-1"]
+        first = await store.replies.record(await item(store, cid, s1, "read", "k1"))
+        assert (first.duplicate, first.help_opened) == (False, False)
+        assert (await store.replies.record(await item(store, cid, s1, "read", "k1"))).duplicate
+        await store.replies.record(await item(store, cid, s1, "safe", "k2"))
+        await store.replies.record(await item(store, cid, s1, "read", "k3"))  # read never downgrades an answer
+        await store.replies.record(await item(store, cid, s1, "note", "k4", ReplyDetails(note="犬もいます")))
+        t = await store.replies.target(cid, s1)
+        assert t is not None and t.status == Status.SAFE
+        assert [h.status for h in await store.replies.history(cid, s1)] == ["read", "safe", "read", "note"]
+        await store.replies.record(await item(store, cid, s1, "need_help", "k5"))  # answers replace each other
+        assert (await store.replies.target(cid, s1)).status == Status.NEED_HELP  # type: ignore[union-attr]
+
+
+async def test_the_same_key_twice_at_once_is_stored_once(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        it = await item(store, cid, ids["S-1"], "safe", "same")
+        results = await asyncio.gather(*(store.replies.record(it) for _ in range(3)))
+        assert sorted(r.duplicate for r in results) == [False, True, True]
+        assert await store.replies.count_replies(cid) == 1
+
+
+async def test_listeners_hear_real_transitions_after_the_write(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        events: list[ReplyEvent] = []
+        seen_stored: list[bool] = []
+
+        def listener(e: ReplyEvent) -> None:
+            events.append(e)
+            seen_stored.append(True)
+
+        def broken(e: ReplyEvent) -> None:
+            raise RuntimeError("a listener that fails does not stop the others")
+
+        store.replies.add_listener(broken)
+        store.replies.add_listener(listener)
+        await store.replies.record(await item(store, cid, ids["U-1"], "need_help", "k1"))
+        await store.replies.record(await item(store, cid, ids["U-1"], "read", "k2"))  # no transition: silent
+        [e] = events
+        [tr] = e.transitions
+        assert (tr.campaign_id, tr.household_id, tr.association_id, tr.old, tr.new, tr.first_answer) == (
+            cid, ids["U-1"], a[UME], Status.PENDING, Status.NEED_HELP, True)
+        assert e.help_changed == ((cid, a[UME]),)
+        store.replies.remove_listener(listener)
+        store.replies.remove_listener(listener)  # twice is fine
+        await store.replies.record(await item(store, cid, ids["U-2"], "safe", "k3"))
+        assert len(events) == 1
+
+
+async def test_targets_by_token_and_by_household(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        t = await store.replies.target_by_token_hash(token_of(cid, ids["S-3"]))
+        assert t is not None
+        assert (t.campaign_id, t.household_id, t.association_id, t.status, t.campaign_state, t.kind,
+                t.closed_at, t.language) == (cid, ids["S-3"], a[SAKURA], Status.PENDING,
+                                             CampaignState.RUNNING, CampaignKind.DRILL, None, "en")
+        assert await store.replies.target_by_token_hash("unknown") is None
+        assert await store.replies.target(cid, ids["S-3"]) == t
+        assert await store.replies.target(cid + 1, ids["S-3"]) is None
+        at = store.clock.now() + 1
+        await store.campaigns.close(cid, at)
+        closed = await store.replies.target_by_token_hash(token_of(cid, ids["S-3"]))
+        assert closed is not None and (closed.campaign_state, closed.closed_at) == (CampaignState.CLOSED, at)
+        counters = store.replies.counters()
+        assert set(counters) == {"lookups", "lookup_batches", "writes", "write_batches"}
+        assert counters["lookups"] >= 1
+
+
+async def test_a_contact_finds_each_household_in_its_latest_running_campaign(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        phones = ["mobile", "landline"]
+        old = await running_campaign(store)
+        await clock.advance(60)
+        new = await running_campaign(store, ["association:桜町"])
+        await clock.advance(60)
+        closed = await running_campaign(store)
+        await store.campaigns.close(closed, clock.now())
+        got = await store.replies.running_targets_by_contact(phones, SHARED_MOBILE)
+        assert [(t.campaign_id, t.household_id) for t in got] == [(new, ids["S-1"]), (old, ids["M-1"])]
+        # one campaign's only (the buttons of a multicast name their campaign)
+        got = await store.replies.running_targets_by_contact(phones, SHARED_MOBILE, campaign_id=old)
+        assert [(t.campaign_id, t.household_id) for t in got] == [(old, ids["S-1"]), (old, ids["M-1"])]
+        assert await store.replies.running_targets_by_contact(phones, SHARED_MOBILE, campaign_id=closed) == []
+        assert await store.replies.running_targets_by_contact(phones, "+819000000000") == []
+        assert await store.replies.running_targets_by_contact(["landline"], SHARED_MOBILE) == []  # not that kind
+        assert await store.replies.running_targets_by_contact([], SHARED_MOBILE) == []
+        assert [t.household_id for t in await store.replies.running_targets_by_contact(["telegram"], "5550003")] == [
+            ids["S-3"]]
+        m1 = await store.roster.get_household(ids["M-1"])
+        assert m1 is not None
+        await store.roster.mark_contact_dead(m1.contacts[0].id, "gone")
+        assert [t.household_id for t in await store.replies.running_targets_by_contact(phones, SHARED_MOBILE)] == [
+            ids["S-1"]]
+
+
+async def test_campaign_page_and_household_ref(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store, ["association:桜町"])
+        page = await store.replies.campaign_page(cid, a[SAKURA])
+        assert page is not None and (page.campaign_id, page.kind, page.title, page.messages, page.association) == (
+            cid, CampaignKind.DRILL, "訓練", MSG, SAKURA)
+        assert await store.replies.campaign_page(cid, 10_000) is None
+        assert await store.replies.campaign_page(10_000, a[SAKURA]) is None
+        ref = await store.replies.household_ref(cid, ids["S-2"])
+        assert ref is not None and (ref.association_id, ref.association, ref.district) == (a[SAKURA], SAKURA, "北地区")
+        assert await store.replies.household_ref(cid, ids["U-1"]) is None  # not in this campaign
+
+
+async def test_history_and_counts_keep_every_reply(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        details = ReplyDetails(people_safe=2, people_injured=1, location=Location.SHELTER, note="足を怪我")
+        await store.replies.record(await item(store, cid, ids["S-2"], "need_help", "k1", details, channel="sms"))
+        await store.replies.record(await item(store, cid, ids["S-2"], "confirmed_in_person", "k2", channel="staff",
+                                              method="visit", staff_id=5, actor="head"))
+        await store.replies.record(await item(store, cid, ids["U-2"], "safe", "k3", channel="sms"))
+        h = await store.replies.history(cid, ids["S-2"])
+        assert [(e.status, e.channel, e.people_safe, e.people_injured, e.location, e.note, e.method, e.actor)
+                for e in h] == [("need_help", "sms", 2, 1, "shelter", "足を怪我", None, None),
+                                ("confirmed_in_person", "staff", None, None, None, None, "visit", "head")]
+        assert h[0].at == store.clock.now()
+        assert await store.replies.count_replies(cid) == 3
+        assert await store.replies.count_replies(cid, ("safe", "need_help")) == 2
+        assert await store.replies.count_replies(cid, channel="sms") == 2
+        assert await store.replies.count_replies(cid, ("safe",), channel="web") == 0
+
+
+async def test_the_help_list_opens_on_need_help_and_is_handled_once(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        head = await store.auth.add_staff("head", "H", Role.ASSOCIATION_HEAD, f"association:{SAKURA}", None)
+        events: list[ReplyEvent] = []
+        store.replies.add_listener(events.append)
+        opened = await store.replies.record(await item(store, cid, ids["S-2"], "need_help", "k1",
+                                                       ReplyDetails(note="水がない")))
+        assert opened.help_opened
+        await clock.advance(10)
+        again = await store.replies.record(await item(store, cid, ids["S-2"], "need_help", "k2",
+                                                      ReplyDetails(people_injured=2)))
+        assert not again.help_opened  # open already
+        await clock.advance(10)
+        await store.replies.record(await item(store, cid, ids["U-1"], "need_help", "k3"))  # vulnerable
+        rows = await store.replies.help_list(cid)
+        assert [r.household_id for r in rows] == [ids["U-1"], ids["S-2"]]  # vulnerable first, then oldest
+        s2 = rows[1]
+        assert (s2.association, s2.district, s2.group, s2.name, s2.status, s2.note, s2.people_injured,
+                s2.handled_at) == (SAKURA, "北地区", "1班", "佐藤 花子", Status.NEED_HELP, "水がない", 2, None)
+        assert await store.replies.help_list(cid, [a[SAKURA]]) == [s2]
+        assert await store.replies.help_list(cid, []) == []
+        events.clear()
+        assert await store.replies.mark_handled(cid, ids["S-2"], head.id, "head") is True
+        assert events == [ReplyEvent((), ((cid, a[SAKURA]),))]
+        assert await store.replies.mark_handled(cid, ids["S-2"], head.id, "head") is False
+        assert await store.replies.mark_handled(cid, ids["S-1"], head.id, "head") is None  # never asked
+        assert [r.household_id for r in await store.replies.help_list(cid)] == [ids["U-1"]]
+        everyone = await store.replies.help_list(cid, include_handled=True)
+        assert [r.household_id for r in everyone] == [ids["U-1"], ids["S-2"]]
+        assert (everyone[1].handled_at, everyone[1].handled_by) == (clock.now(), "head")
+        row = await store.replies.help_row(cid, ids["S-2"])
+        assert row == everyone[1]
+        assert await store.replies.help_row(cid, ids["S-1"]) is None
+        # asking again after being handled puts the household back on the list
+        back = await store.replies.record(await item(store, cid, ids["S-2"], "need_help", "k4"))
+        assert back.help_opened
+        reopened = await store.replies.help_row(cid, ids["S-2"])
+        assert reopened is not None and (reopened.handled_at, reopened.handled_by, reopened.opened_at) == (
+            None, None, clock.now())
+
+
+async def test_help_alerts_not_sent_are_found_again(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        await store.replies.record(await item(store, cid, ids["S-1"], "need_help", "k1"))
+        await clock.advance(100)
+        await store.replies.record(await item(store, cid, ids["U-1"], "need_help", "k2"))
+        await store.replies.record(await item(store, cid, ids["U-2"], "need_help", "k3"))
+        await store.replies.mark_notified(cid, ids["U-2"])
+        await store.replies.mark_notified(cid, ids["U-2"])
+        assert await store.replies.unnotified_help() == [(cid, ids["U-1"]), (cid, ids["S-1"])]  # newest first
+        assert await store.replies.unnotified_help(max_age_seconds=50) == [(cid, ids["U-1"])]
+        await store.replies.mark_handled(cid, ids["U-1"], None, "api")
+        assert await store.replies.unnotified_help() == [(cid, ids["S-1"])]
+
+
+async def test_phone_codes_expire_are_used_once_and_limit_attempts(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        hid = ids["S-4"]
+        assert await store.replies.start_phone_verification(hid, "+819012340001", "c1", ttl_seconds=600)
+        assert await store.replies.start_phone_verification(hid, "+819012340002", "c2", ttl_seconds=600, max_pending=2)
+        assert not await store.replies.start_phone_verification(hid, "+819012340003", "c3", 600, max_pending=2)
+        assert await store.replies.check_phone_code(hid, "wrong", max_attempts=3) is None
+        assert await store.replies.check_phone_code(hid, "c1", max_attempts=3) == "+819012340001"
+        assert await store.replies.check_phone_code(hid, "c1", max_attempts=3) is None  # used up: an attempt spent
+        assert await store.replies.check_phone_code(hid, "c2", max_attempts=2) is None  # two attempts spent
+        assert await store.replies.check_phone_code(hid, "c2", max_attempts=3) == "+819012340002"
+        assert await store.replies.start_phone_verification(hid, "+819012340004", "c4", ttl_seconds=60)
+        await clock.advance(61)
+        assert await store.replies.check_phone_code(hid, "c4", max_attempts=3) is None  # expired
+        for n in range(3):  # expired ones no longer count against the limit
+            assert await store.replies.start_phone_verification(hid, f"+81901234001{n}", f"d{n}", 60)
+
+
+@pytest.mark.parametrize("status", ["safe", "need_help", "confirmed_in_person"])
+async def test_an_answer_to_a_household_outside_the_campaign_changes_no_status(store_factory: StoreFactory,
+                                                                              status: str) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store, ["association:梅町"])
+        a = await association_ids(store)
+        outcome = await store.replies.record(ReplyItem(cid, ids["S-1"], a[SAKURA], status, "staff", "k",
+                                                       store.clock.now()))
+        assert not outcome.duplicate
+        assert ids["S-1"] not in await store.campaigns.household_statuses(cid)
+        assert await store.replies.help_list(cid) == []
+
+
+# -- taking back an in-person confirmation ---------------------------------------------------------
+
+
+async def confirm(store: Store, cid: int, hid: int, key: str, method: str = "visit", actor: str = "head") -> int:
+    """A staff confirmation in person, as the intake records one; its reply id."""
+    await store.replies.record(await item(store, cid, hid, "confirmed_in_person", key, channel="staff",
+                                          method=method, staff_id=1, actor=actor))
+    reply_id = await store.replies.reply_id(key)
+    assert reply_id is not None
+    return reply_id
+
+
+async def tallies(store: Store, cid: int) -> tuple[dict[tuple[int, str], int], dict[tuple[int, int], int]]:
+    """(households per association and status, first answers per association and minute), zeros left out."""
+    counts = {(c.association_id, c.status): c.n for c in await store.stats.counts(cid) if c.n}
+    minutes = {(m.association_id, m.minute): m.n for m in await store.stats.minutes(cid) if m.n}
+    return counts, minutes
+
+
+async def test_an_undone_confirmation_puts_back_the_status_before_it(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        u2 = ids["U-2"]
+        await clock.advance(30)
+        await store.replies.record(await item(store, cid, u2, "read", "k1"))
+        before = await tallies(store, cid)
+        await clock.advance(90)
+        reply_id = await confirm(store, cid, u2, "staff:1")
+        assert await store.replies.reply_id("nope") is None
+        assert (await store.campaigns.household_statuses(cid))[u2] == Status.CONFIRMED_IN_PERSON
+        assert await tallies(store, cid) != before
+        events: list[ReplyEvent] = []
+        store.replies.add_listener(events.append)
+
+        await clock.advance(30)
+        outcome = await store.replies.undo_confirmation(cid, u2, reply_id, 2, "deputy")
+        assert outcome == UndoOutcome(Status.READ, already=False, changed=True)
+        assert (await store.campaigns.household_statuses(cid))[u2] == Status.READ
+        assert await tallies(store, cid) == before  # counters and the answer curve as if it never happened
+        [e] = events
+        [tr] = e.transitions
+        assert (tr.household_id, tr.association_id, tr.old, tr.new, tr.first_answer) == (
+            u2, a[UME], Status.CONFIRMED_IN_PERSON, Status.READ, False)
+        history = await store.replies.history(cid, u2)
+        assert [(h.status, h.channel, h.method, h.actor, h.undoes, h.undone) for h in history] == [
+            ("read", "web", None, None, None, False), ("confirmed_in_person", "staff", "visit", "head", None, True),
+            ("undo", "staff", "visit", "deputy", reply_id, False)]
+        assert history[1].id == reply_id and history[0].id < reply_id < history[2].id
+        assert history[2].at - history[1].at == 30
+
+        # the same undo again (a double tap) stores and changes nothing
+        again = await store.replies.undo_confirmation(cid, u2, reply_id, 2, "deputy")
+        assert again == UndoOutcome(Status.READ, already=True)
+        assert len(await store.replies.history(cid, u2)) == 3 and len(events) == 1
+        # the household can be confirmed again, and that confirmation undone in its turn
+        second = await confirm(store, cid, u2, "staff:2")
+        assert (await store.campaigns.household_statuses(cid))[u2] == Status.CONFIRMED_IN_PERSON
+        done = await store.replies.undo_confirmation(cid, u2, second, None, "head")
+        assert done == UndoOutcome(Status.READ, already=False, changed=True)
+
+
+async def test_an_answer_after_the_confirmation_stands(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        s1 = ids["S-1"]
+        reply_id = await confirm(store, cid, s1, "staff:1")
+        await store.replies.record(await item(store, cid, s1, "safe", "k1"))  # the resident answers after the visit
+        with pytest.raises(UndoRefused, match="answer came after"):
+            await store.replies.undo_confirmation(cid, s1, reply_id, None, "head")
+        assert (await store.campaigns.household_statuses(cid))[s1] == Status.SAFE
+        assert [h.status for h in await store.replies.history(cid, s1)] == ["confirmed_in_person", "safe"]
+
+
+async def test_confirmations_are_undone_latest_first(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        u1 = ids["U-1"]
+        await store.replies.record(await item(store, cid, u1, "need_help", "k1"))
+        first = await confirm(store, cid, u1, "staff:1", "phone")
+        second = await confirm(store, cid, u1, "staff:2", "visit", actor="deputy")
+        with pytest.raises(UndoRefused):
+            await store.replies.undo_confirmation(cid, u1, first, None, "head")  # the second came after it
+        # the second confirmation changed nothing: undoing it leaves the first one standing
+        kept = await store.replies.undo_confirmation(cid, u1, second, None, "head")
+        assert kept == UndoOutcome(Status.CONFIRMED_IN_PERSON, already=False, changed=False)
+        back = await store.replies.undo_confirmation(cid, u1, first, None, "head")
+        assert back == UndoOutcome(Status.NEED_HELP, already=False, changed=True)  # the resident's own answer
+        assert (await store.campaigns.household_statuses(cid))[u1] == Status.NEED_HELP
+        assert [h.household_id for h in await store.replies.help_list(cid)] == [u1]
+
+
+async def test_only_a_staff_confirmation_of_that_household_can_be_undone(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        other = await running_campaign(store, [f"association:{UME}"])
+        reply_id = await confirm(store, cid, ids["S-1"], "staff:1")
+        await store.replies.record(await item(store, cid, ids["S-2"], "safe", "k1"))
+        own = await store.replies.reply_id("k1")
+        assert own is not None
+        undo = store.replies.undo_confirmation
+        assert await undo(cid, ids["S-2"], reply_id, None, "head") is None  # another household's confirmation
+        assert await undo(cid, ids["S-2"], own, None, "head") is None  # a resident's own answer
+        assert await undo(other, ids["S-1"], reply_id, None, "head") is None  # not in that campaign
+        assert await undo(cid, ids["S-1"], 10**9, None, "head") is None
+        assert (await store.campaigns.household_statuses(cid))[ids["S-1"]] == Status.CONFIRMED_IN_PERSON
+        assert [h.status for h in await store.replies.history(cid, ids["S-1"])] == ["confirmed_in_person"]
+
+
+async def test_a_household_silent_again_after_the_door_knock_step_goes_back_on_its_list(
+        store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store, [f"association:{UME}"])
+        u1, u2 = ids["U-1"], ids["U-2"]
+        first_u1 = await confirm(store, cid, u1, "staff:1")  # confirmed before the door-knock step
+        for step in (1, 2, 3):
+            assert await store.campaigns.advance_ladder(cid, step, clock.now())
+        await store.campaigns.mark_doorknock(cid, clock.now())
+        assert await store.campaigns.doorknock_households(cid, a[UME]) == [u2]
+        assert (await store.campaigns.household_statuses(cid))[u2] == Status.UNREACHABLE
+        later_u2 = await confirm(store, cid, u2, "staff:2")  # a visit on the door-knock round
+        assert await store.campaigns.doorknock_households(cid, a[UME]) == []
+        for hid, reply_id in ((u1, first_u1), (u2, later_u2)):
+            outcome = await store.replies.undo_confirmation(cid, hid, reply_id, None, "head")
+            assert outcome == UndoOutcome(Status.UNREACHABLE, already=False, changed=True)
+        assert await store.campaigns.doorknock_households(cid, a[UME]) == [u1, u2]
+        assert await store.campaigns.doorknock_counts(cid) == {a[UME]: 2}
+        counts, minutes = await tallies(store, cid)
+        assert counts == {(a[UME], "unreachable"): 2} and minutes == {}
+
+
+async def test_a_read_after_the_visit_counts_when_it_is_undone(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        m1 = ids["M-1"]
+        reply_id = await confirm(store, cid, m1, "staff:1")
+        await store.replies.record(await item(store, cid, m1, "read", "k1"))  # the resident opened the page since
+        assert (await store.campaigns.household_statuses(cid))[m1] == Status.CONFIRMED_IN_PERSON
+        outcome = await store.replies.undo_confirmation(cid, m1, reply_id, None, "head")
+        assert outcome == UndoOutcome(Status.READ, already=False, changed=True)

@@ -1,0 +1,348 @@
+"""RosterRepo: import (upsert, replace, removed households), export, summary, scopes, contacts, codes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from safetynet.domain.roster import HouseholdRecord, UnknownScopeError
+
+from .support import (
+    KINDS,
+    MATSU,
+    NORTH,
+    SAKURA,
+    SHARED_MOBILE,
+    SOUTH,
+    UME,
+    StoreFactory,
+    city,
+    running_campaign,
+    seed,
+)
+
+
+async def test_import_creates_the_roster_and_a_second_import_changes_nothing(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        s = await store.roster.import_households(city())
+        assert (s.districts, s.associations, s.households_added, s.households_updated) == (2, 3, 7, 0)
+        assert (s.contacts, s.contacts_added, s.contacts_removed, s.households_without_channel) == (7, 7, 0, 1)
+        again = await store.roster.import_households(city())
+        assert (again.households_added, again.households_updated, again.households_unchanged) == (0, 0, 7)
+        assert (again.contacts_added, again.contacts_removed, again.contacts) == (0, 0, 7)
+        assert await store.roster.export_records(KINDS) == city()
+
+
+async def test_import_updates_fields_and_replaces_only_roster_contacts(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        own = await store.roster.add_contact(ids["S-2"], "webpush", '{"endpoint":"https://p/1"}')
+        changed = [dataclasses.replace(r, name="佐藤 花", contacts=(("landline", "+81311119999"),), group="2班")
+                   if r.household_key == "S-2" else r for r in city()]
+        s = await store.roster.import_households(changed)
+        assert (s.households_updated, s.households_unchanged, s.contacts_added, s.contacts_removed) == (1, 6, 1, 2)
+        h = await store.roster.get_household(ids["S-2"])
+        assert h is not None and (h.name, h.group) == ("佐藤 花", "2班")
+        assert sorted((c.kind, c.address, c.source) for c in h.contacts) == [
+            ("landline", "+81311119999", "roster"), ("webpush", own.address, "enrolment")]
+
+
+async def test_import_refuses_a_broken_file_and_writes_nothing(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        moved = [*city(), dataclasses.replace(city()[0], household_key="S-9", district=SOUTH)]
+        with pytest.raises(ValueError, match="two districts"):
+            await store.roster.import_households(moved)
+        with pytest.raises(ValueError, match="appears twice"):
+            await store.roster.import_households([*city(), city()[0]])
+        # characters the file reader refuses, from a caller that skipped it
+        bidi = dataclasses.replace(city()[1], address="桜町\u202e1-2")
+        with pytest.raises(ValueError, match=r"household 'S-2' of association '桜町': a cell contains U\+202E"):
+            await store.roster.import_households([city()[0], bidi])
+        # a contact kind no channel declares (the store's routes know the kinds)
+        with pytest.raises(ValueError, match="unknown contact kind 'fax'"):
+            await store.roster.import_households([dataclasses.replace(city()[0], contacts=(("fax", "1"),))])
+        broken = dataclasses.replace(city()[0], notes="一行目\n二行目")
+        with pytest.raises(ValueError, match=r"U\+000A \(LF\)"):
+            await store.roster.import_households([broken])
+        assert (await store.roster.summary()).households == 0 and await store.roster.list_associations() == []
+
+
+async def test_replace_removes_missing_households_keeping_those_campaigns_refer_to(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        await running_campaign(store, ["association:桜町"])
+        await store.roster.set_enrolment_codes([(ids["U-2"], "code-u2")])
+        shorter = [r for r in city() if r.household_key not in ("S-4", "U-2")]
+        assert await store.roster.count_missing(shorter) == {SAKURA: 1, UME: 1}
+        s = await store.roster.import_households(shorter, replace=True)
+        assert s.households_removed == 2
+        gone = await store.roster.get_household(ids["U-2"])
+        assert gone is None  # no campaign refers to it: deleted
+        kept = await store.roster.get_household(ids["S-4"])
+        assert kept is not None and kept.removed_at is not None and kept.contacts == ()
+        assert await store.roster.household_by_code_hash("code-u2") is None
+        assert await store.roster.count_in_scope(["city"]) == 5
+        assert await store.roster.count_missing(shorter) == {}
+        # the same key comes back: the household returns, updated
+        s = await store.roster.import_households(city())
+        assert (s.households_added, s.households_updated) == (1, 1)
+        back = await store.roster.get_household(ids["S-4"])
+        assert back is not None and back.removed_at is None
+
+
+async def test_replace_leaves_associations_absent_from_the_file_alone(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        await seed(store)
+        s = await store.roster.import_households([r for r in city() if r.association == MATSU], replace=True)
+        assert s.households_removed == 0
+        assert await store.roster.count_in_scope(["city"]) == 7
+
+
+async def test_a_district_left_without_associations_goes(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        await seed(store)
+        moved = [dataclasses.replace(r, district=NORTH) if r.association == MATSU else r for r in city()]
+        await store.roster.import_households(moved)
+        summary = await store.roster.summary()
+        assert summary.districts == 1 and {a.district for a in await store.roster.list_associations()} == {NORTH}
+        with pytest.raises(UnknownScopeError, match="unknown district"):
+            await store.roster.count_in_scope([f"district:{SOUTH}"])
+
+
+async def test_summary_counts_per_association(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        await store.roster.add_contact(ids["S-4"], "telegram", "42")
+        contact = (await store.roster.get_household(ids["U-1"])).contacts[0]  # type: ignore[union-attr]
+        await store.roster.mark_contact_dead(contact.id, "invalid number")
+        s = await store.roster.summary()
+        assert (s.districts, s.associations, s.households, s.vulnerable, s.without_channel) == (2, 3, 7, 2, 1)
+        assert s.contacts == {"mobile": 4, "landline": 1, "telegram": 2}
+        per = {p.association: (p.district, p.households, p.without_channel, p.vulnerable) for p in s.per_association}
+        assert per == {SAKURA: (NORTH, 4, 0, 1), UME: (NORTH, 2, 1, 1), MATSU: (SOUTH, 1, 0, 0)}
+        assert [p.association for p in s.per_association] == [SAKURA, UME, MATSU]
+
+
+async def test_export_pages_keep_roster_contacts_only(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        await store.roster.add_contact(ids["S-4"], "mobile", "+819099990004")  # the resident's own
+        pages = [page async for page in store.roster.iter_export_records(KINDS, batch_size=3)]
+        assert [len(p) for p in pages] == [3, 3, 1]
+        assert [r for p in pages for r in p] == city()
+        # only the kinds asked for, in their order (a roster's contact columns)
+        (s2,) = [r for r in await store.roster.export_records(["telegram", "landline", "mobile"])
+                 if r.household_key == "S-2"]
+        assert s2.contacts == (("landline", "+81311110002"), ("mobile", "+819011110002"))
+        assert all(r.contacts == () for r in await store.roster.export_records(["webpush"]))
+
+
+async def test_households_and_associations_are_read_with_their_contacts(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        h = await store.roster.get_household(ids["S-2"])
+        assert h is not None
+        assert (h.association, h.district, h.group, h.name, h.members, h.vulnerable) == (
+            SAKURA, NORTH, "1班", "佐藤 花子", 1, False)
+        # contacts come in the order they were stored (a step's channels still go by the scenario's order)
+        assert [(c.kind, c.address, c.working) for c in h.contacts] == [
+            ("landline", "+81311110002", True), ("mobile", "+819011110002", True)]
+        assert (await store.roster.get_household(ids["U-1"])).group == ""  # type: ignore[union-attr]
+        assert await store.roster.get_household(10_000) is None
+        assert [a.name for a in await store.roster.list_associations()] == [SAKURA, UME, MATSU]
+        a = await store.roster.association_by_name(MATSU)
+        assert a is not None and a.district == SOUTH
+        assert await store.roster.association_by_name("無い町会") is None
+
+
+@pytest.mark.parametrize(
+    ("scopes", "keys"),
+    [
+        (["city"], ["S-1", "S-2", "S-3", "S-4", "U-1", "U-2", "M-1"]),
+        ([f"district:{SOUTH}"], ["M-1"]),
+        ([f"association:{UME}", "group:桜町/2班"], ["S-3", "S-4", "U-1", "U-2"]),
+        ("group:桜町/1班", ["S-1", "S-2"]),  # a single scope given as a string
+        ([], []),
+    ],
+)
+async def test_scopes_select_current_households(store_factory: StoreFactory, scopes: list[str] | str,
+                                              keys: list[str]) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        assert await store.roster.count_in_scope(scopes) == len(keys)
+        got = [h async for batch in store.roster.households_in_scope(scopes, batch_size=2) for h in batch]
+        assert [h.id for h in got] == sorted(ids[k] for k in keys)
+
+
+async def test_households_in_scope_carry_every_contact_working_or_not(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        dead = await store.roster.add_contact(ids["S-3"], "mobile", "+819033330003")
+        await store.roster.mark_contact_dead(dead.id, "gone")
+        [batch] = [b async for b in store.roster.households_in_scope([f"association:{SAKURA}"])]
+        s3 = next(h for h in batch if h.id == ids["S-3"])
+        assert (s3.language, s3.vulnerable, s3.group_id is not None) == ("en", False, True)
+        assert [(c.kind, c.working) for c in s3.contacts] == [("telegram", True), ("mobile", False)]
+
+
+@pytest.mark.parametrize(
+    ("scope", "message"),
+    [
+        ("district:無い地区", "unknown district: 無い地区"),
+        ("association:無い町会", "unknown association: 無い町会"),
+        ("group:桜町/9班", "unknown group: 桜町/9班"),
+        ("group:桜町", "unknown group: 桜町"),
+        ("ward:x", "scope must be city"),
+    ],
+)
+async def test_an_unknown_scope_is_refused(store_factory: StoreFactory, scope: str, message: str) -> None:
+    async with store_factory() as store:
+        await seed(store)
+        with pytest.raises(UnknownScopeError, match=message):
+            await store.roster.count_in_scope([scope])
+        with pytest.raises(UnknownScopeError, match=message):
+            [b async for b in store.roster.households_in_scope([scope])]
+
+
+async def test_add_contact_normalises_phones_and_revives_the_same_contact(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        c = await store.roster.add_contact(ids["S-4"], "mobile", "+819055554444", source="roster")
+        assert (c.address, c.source, c.working) == ("+819055554444", "roster", True)
+        # stored as given: the caller writes an address in its kind's form (roster.contacts)
+        typed = await store.roster.add_contact(ids["S-4"], "mobile", "090-5555-4444")
+        assert typed.address == "090-5555-4444" and typed.id != c.id
+        assert await store.roster.remove_contact(typed.id)
+        assert await store.roster.mark_contact_dead(c.id, "x" * 600)
+        again = await store.roster.add_contact(ids["S-4"], "mobile", "+819055554444")
+        assert (again.id, again.source, again.working) == (c.id, "enrolment", True)  # the resident's own now
+        kept = await store.roster.add_contact(ids["S-4"], "mobile", "+819055554444", source="roster")
+        assert kept.source == "enrolment"  # a roster import never takes it back
+        assert not await store.roster.mark_contact_dead(10_000, "gone")
+
+
+@pytest.mark.parametrize(("kind", "address", "source"), [("fax", "x", "enrolment"), ("telegram", "1", "guess")])
+async def test_add_contact_refuses_bad_input(store_factory: StoreFactory, kind: str, address: str,
+                                             source: str) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        with pytest.raises(ValueError):
+            await store.roster.add_contact(ids["S-4"], kind, address, source=source)
+        assert (await store.roster.get_household(ids["S-4"])).contacts == ()  # type: ignore[union-attr]
+
+
+async def test_enrolled_contacts_in_bulk_are_added_once(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        rows = [(ids["S-4"], "webpush", '{"endpoint":"https://p/4"}'),
+                (ids["U-1"], "telegram", "777")]
+        await store.roster.add_enrolled_contacts(rows)
+        await store.roster.add_enrolled_contacts(rows)
+        h = await store.roster.get_household(ids["S-4"])
+        assert h is not None and [(c.kind, c.source) for c in h.contacts] == [("webpush", "enrolment")]
+        assert [h.id for h in await store.roster.households_by_contact(["telegram"], "777")] == [ids["U-1"]]
+
+
+async def test_remove_contact(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        [c] = (await store.roster.get_household(ids["S-1"])).contacts  # type: ignore[union-attr]
+        assert await store.roster.remove_contact(c.id)
+        assert not await store.roster.remove_contact(c.id)
+        assert (await store.roster.get_household(ids["S-1"])).contacts == ()  # type: ignore[union-attr]
+
+
+async def test_households_are_found_by_contact(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        phones = ["mobile", "landline"]
+        assert [h.id for h in await store.roster.households_by_contact(phones, SHARED_MOBILE)] == sorted(
+            [ids["S-1"], ids["M-1"]])
+        assert [h.id for h in await store.roster.households_by_contact(phones, "+81322220001")] == [ids["U-1"]]
+        assert await store.roster.households_by_contact(["mobile"], "+81322220001") == []  # a landline, not a mobile
+        assert await store.roster.households_by_contact(phones, "03-2222-0001") == []  # only as stored
+        assert await store.roster.households_by_contact(phones, "+819000000000") == []
+        assert await store.roster.households_by_contact([], SHARED_MOBILE) == []
+        (h,) = await store.roster.households_by_contact(["telegram"], "5550003")
+        assert h.id == ids["S-3"] and h.contacts[0].address == "5550003"
+        assert await store.roster.households_by_contact(["telegram"], "1") == []
+        # a dead contact still names its household (a provider's word is not a roster change)
+        await store.roster.mark_contact_dead(h.contacts[0].id, "blocked")
+        assert [x.id for x in await store.roster.households_by_contact(["telegram"], "5550003")] == [ids["S-3"]]
+        # a removed household is no longer found
+        m2 = HouseholdRecord(SOUTH, MATSU, "1班", "M-2", "伊藤 三郎", "松町2")
+        await store.roster.import_households([*(r for r in city() if r.household_key != "M-1"), m2], replace=True)
+        assert [h.id for h in await store.roster.households_by_contact(phones, SHARED_MOBILE)] == [ids["S-1"]]
+
+
+async def test_every_working_contact_of_an_address_is_marked_dead_at_once(store_factory: StoreFactory) -> None:
+    """A resident who leaves a bot leaves it for every household that chat was linked to."""
+    async with store_factory() as store:
+        ids = await seed(store)
+        await store.roster.add_contact(ids["S-1"], "telegram", "5550003")
+        assert await store.roster.mark_contacts_dead("telegram", "5550003", "unfollowed " + "x" * 600) == 2
+        for key in ("S-1", "S-3"):
+            (tg,) = [c for c in (await store.roster.get_household(ids[key])).contacts  # type: ignore[union-attr]
+                     if c.kind == "telegram"]
+            assert not tg.working
+        assert await store.roster.mark_contacts_dead("telegram", "5550003", "again") == 0  # already dead
+        # the same address of another kind, and other addresses, are left alone
+        assert await store.roster.mark_contacts_dead("landline", SHARED_MOBILE, "x") == 0
+        assert all(c.working for c in (await store.roster.get_household(ids["S-1"])).contacts  # type: ignore[union-attr]
+                   if c.kind == "mobile")
+        # re-enrolled: working again
+        again = await store.roster.add_contact(ids["S-3"], "telegram", "5550003")
+        assert again.working
+
+
+async def test_enrolment_codes_are_replaced_and_letters_listed_in_order(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        assert await store.roster.set_enrolment_codes([(ids["S-1"], "h1"), (ids["U-1"], "h2")]) == 2
+        await store.roster.set_enrolment_codes([(ids["S-1"], "h1b")])
+        assert await store.roster.household_by_code_hash("h1") is None
+        assert (await store.roster.household_by_code_hash("h1b")).id == ids["S-1"]  # type: ignore[union-attr]
+        every = await store.roster.code_targets(only_without_code=False)
+        assert [t.household_key for t in every] == ["S-1", "S-2", "S-3", "S-4", "U-1", "U-2", "M-1"]
+        assert (every[0].district, every[0].association, every[0].group, every[0].name) == (
+            NORTH, SAKURA, "1班", "山田 太郎")
+        without = await store.roster.households_without_code([SAKURA, UME])
+        assert [t.household_key for t in without] == ["S-2", "S-3", "S-4", "U-2"]
+        assert [t.household_key for t in await store.roster.code_targets()] == ["S-2", "S-3", "S-4", "U-2", "M-1"]
+        with pytest.raises(UnknownScopeError, match="無い町会"):
+            await store.roster.code_targets(["無い町会"])
+
+
+async def test_groups_order_the_letters_within_an_association(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        records = [HouseholdRecord(NORTH, SAKURA, "2班", "A", "a"), HouseholdRecord(NORTH, SAKURA, "", "B", "b"),
+                   HouseholdRecord(NORTH, SAKURA, "1班", "C", "c")]
+        await seed(store, records)
+        # households without a group first, then groups in the order the roster first listed them
+        assert [t.household_key for t in await store.roster.code_targets()] == ["B", "A", "C"]
+
+
+async def test_letter_order_and_targets_follow_scope_codes_and_removals(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        await store.roster.set_enrolment_codes([(ids["S-1"], "h1"), (ids["U-1"], "h2")])
+        every = await store.roster.letter_order(["city"], only_without_code=False)
+        in_order = await store.roster.code_targets(only_without_code=False)
+        assert every == [t.household_id for t in in_order]  # the same letter order as code_targets
+        assert await store.roster.letter_order([f"association:{SAKURA}"]) == [ids["S-2"], ids["S-3"], ids["S-4"]]
+        assert await store.roster.letter_order([f"association:{SAKURA}", f"association:{UME}"]) == [
+            ids["S-2"], ids["S-3"], ids["S-4"], ids["U-2"]]
+        with pytest.raises(UnknownScopeError):
+            await store.roster.letter_order(["association:無い町会"])
+        # targets come back in the order asked, with the household's language; unknown ids are left out
+        targets = await store.roster.letter_targets([ids["U-2"], ids["S-1"], 999_999])
+        assert [t.household_key for t in targets] == ["U-2", "S-1"]
+        assert targets[1] == in_order[0]._replace(language=targets[1].language)
+        assert all(t.language for t in targets)
+        assert await store.roster.letter_targets([]) == []
+        # a household removed by a later import is no longer a target
+        kept = [r for r in city() if r.household_key != "U-2"]
+        await store.roster.import_households(kept, replace=True)
+        assert [t.household_key for t in await store.roster.letter_targets([ids["U-2"], ids["S-1"]])] == ["S-1"]
+        assert ids["U-2"] not in await store.roster.letter_order(["city"], only_without_code=False)
