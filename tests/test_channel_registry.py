@@ -49,6 +49,7 @@ def test_every_spec_is_complete(spec: ChannelSpec, tmp_path: Path) -> None:
     keys = [spec.label_key, *(k.label_key for k in spec.kinds)]
     if spec.enrolment is not None:
         keys += [spec.enrolment.key(spec.name, role) for role in ENROL_ROLES[spec.enrolment.method]]
+    keys += [f"letters.step_{step}" for step in spec.letter_steps]  # what its enrolment letters say
     for lang in ("ja", "en"):
         assert [k for k in keys if k not in catalog(lang)] == [], f"{spec.name}: texts missing in {lang}"
     assert channel_label(spec, "en") and kind_label(spec.kinds[0].name if spec.kinds else spec.sends_to[0], "ja")

@@ -30,6 +30,7 @@ def test_every_value_the_code_builds_a_key_from_has_its_text() -> None:
     keys += [s.label_key for s in registry.SPECS]
     keys += [s.enrolment.key(s.name, role) for s in registry.SPECS if s.enrolment is not None
              for role in ENROL_ROLES[s.enrolment.method]]
+    keys += [f"letters.step_{step}" for s in registry.SPECS for step in s.letter_steps]
     keys += [f"dash.role_{role}" for role in Role]
     keys += [f"dash.status.{status}" for status in STATUS_ICONS]
     keys += [f"dash.method.{method}" for method in METHODS]

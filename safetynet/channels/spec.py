@@ -154,6 +154,9 @@ class ChannelSpec:
     duplicate_safe: bool = False
     # Its sending is CPU-bound (web-push encryption): worth a process of its own on a second core.
     cpu_bound: bool = False
+    # The steps an enrolment letter shows for it while it is enabled, in order: catalog keys
+    # `letters.step_{step}` and, unless the step continues the one before, `letters.step_{step}_title`.
+    letter_steps: tuple[str, ...] = ()
     # Catalog key of the channel's label (SMS, 音声電話); default `channel.{name}.label`. Its words
     # live in the catalogs (safetynet/i18n/locale/*/LC_MESSAGES/messages.po), like every text.
     label_key: str = ""

@@ -29,6 +29,7 @@ SPEC = ChannelSpec(
                "wrong": "enrol.sms.wrong_code", "bad_address": "enrol.sms.bad_phone",
                "message": "enrol.sms.code_message"},
     ),
+    letter_steps=("phone",),
     message=MESSAGE_KEYWORDS,
     estimate="safetynet.channels.sms.segments:estimate",
     ladder_after_seconds=600,

@@ -24,4 +24,5 @@ SPEC = ChannelSpec(
     sandbox="safetynet.channels.telegram.sandbox:TelegramFake",
     resident="safetynet.channels.telegram.resident:TelegramResident",
     enrolment=Enrolment(ENROL_MESSAGE_CODE, TELEGRAM.name, page="safetynet.channels.telegram.enrol:page"),
+    letter_steps=("telegram",),
 )

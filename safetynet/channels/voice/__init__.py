@@ -23,6 +23,7 @@ SPEC = ChannelSpec(
     webhooks="safetynet.channels.voice.webhook:routes",
     sandbox="safetynet.channels.voice.sandbox:VoiceFake",
     resident="safetynet.channels.voice.resident:VoiceResident",
+    letter_steps=("landline",),  # continues the phone step
     message=MESSAGE_SPOKEN,
     estimate="safetynet.channels.voice.settings:estimate",
     ladder_after_seconds=1200,

@@ -32,6 +32,7 @@ SPEC = ChannelSpec(
         ENROL_SUBSCRIPTION, WEBPUSH.name, accept="safetynet.channels.webpush.subscriptions:accept",
         page="safetynet.channels.webpush.enrol:page",
     ),
+    letter_steps=("webpush", "iphone"),  # an iPhone needs the Home Screen app first
     # a push carries a Topic per campaign: a second copy replaces the first on the device
     duplicate_safe=True,
     # ECDH + AES-GCM per message: worth the second core
