@@ -22,9 +22,14 @@ from safetynet.channels.base import PermanentSendError, Reason, RetryableSendErr
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind
 from safetynet.domain.campaigns import LadderStep
+from safetynet.metrics import Metrics
 
 MSG = {"ja": "地震の訓練です。無事ですか。"}
 SMS_ONLY = (LadderStep(0, ("sms",)), LadderStep(600, door_knock=True))
+
+
+def _sample(metrics: Metrics, name: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(name, {"channel": "sms", **labels}) or 0.0
 
 
 def spec(title: str = "地震訓練") -> CampaignSpec:
@@ -41,8 +46,14 @@ async def test_a_batch_lane_sends_up_to_max_batch_a_request_and_records_each_rec
         snd = senders(clock)
         batch = BatchScriptedSender("sms", 3, {dead: [PermanentSendError(Reason.INVALID_NUMBER, contact_dead=True)]})
         snd["sms"] = batch
-        report = await Dispatcher(store, snd, cfg, clock, contacts=store.roster).burst()
+        metrics = Metrics()
+        report = await Dispatcher(store, snd, cfg, clock, contacts=store.roster, metrics=metrics).burst()
         assert [len(r) for r in batch.requests] == [3, 3, 1]
+        # /metrics counts recipients, not requests: each one's outcome and send time
+        assert _sample(metrics, "safetynet_deliveries_total", outcome="sent") == 6
+        assert _sample(metrics, "safetynet_deliveries_total", outcome="failed") == 1
+        assert _sample(metrics, "safetynet_send_duration_seconds_count", result="sent") == 6
+        assert _sample(metrics, "safetynet_send_duration_seconds_count", result="error") == 1
         assert sorted(m.household_id for m in batch.sent) == sorted(v for k, v in ids.items() if k != "k3")
         assert report.lanes["sms"].sent == 6 and report.lanes["sms"].failed == 1
         counts = await store.campaigns.delivery_counts(c.id)
@@ -63,8 +74,13 @@ async def test_a_failed_request_is_every_recipients_and_is_retried_whole(tmp_pat
         batch = BatchScriptedSender("sms", 10, request_errors=[
             RetryableSendError(Reason.SERVER_ERROR, outcome_unknown=False)])
         snd["sms"] = batch
-        await run_with_clock(clock, Dispatcher(store, snd, cfg, clock).burst())
+        metrics = Metrics()
+        await run_with_clock(clock, Dispatcher(store, snd, cfg, clock, metrics=metrics).burst())
         assert [len(r) for r in batch.requests] == [4, 4]  # the same four, once more
+        # the failed request failed for each of its four recipients, then each was sent
+        assert _sample(metrics, "safetynet_send_duration_seconds_count", result="error") == 4
+        assert _sample(metrics, "safetynet_send_duration_seconds_count", result="sent") == 4
+        assert _sample(metrics, "safetynet_deliveries_total", outcome="sent") == 4
         assert len(batch.sent) == 4
         counts = await store.campaigns.delivery_counts(c.id)
         assert counts[(0, "sms", "sent")] == 4
