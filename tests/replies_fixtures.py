@@ -30,7 +30,7 @@ from safetynet.domain.roster import Household, HouseholdRecord, Staff
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.roster.codes import hash_code, new_code
-from safetynet.roster.contacts import normalise_contacts
+from safetynet.roster.contacts import normalise_contact
 from safetynet.sandbox import Sandbox
 from safetynet.store import Store, open_store
 from safetynet.store.memory import MemoryStore
@@ -164,7 +164,8 @@ async def add_staff(env: City, login: str, role: Role, association: str, **conta
     """A head or deputy with contacts by kind (`telegram=…`, `phone=…` for the mobile, `webpush=…`)."""
     kinds = {"phone": "mobile"}
     s = await env.store.auth.add_staff(login, login.title(), role, f"association:{association}", None,
-                                       contacts=normalise_contacts((kinds.get(k, k), a) for k, a in contacts.items()))
+                                       contacts=[(kinds.get(k, k), normalise_contact(kinds.get(k, k), a))
+                                                 for k, a in contacts.items()])
     env.staff[login] = s
     return s
 

@@ -4,7 +4,7 @@ writes or looks up a contact normalises it here first."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from safetynet.channels import registry
 from safetynet.domain import ContactKind
@@ -20,11 +20,6 @@ def normalise_contact(kind: ContactKind, address: str) -> str:
     except KeyError:
         raise ValueError(f"unknown contact kind {kind!r}") from None
     return spec.normalise(address.strip())
-
-
-def normalise_contacts(contacts: Iterable[tuple[ContactKind, str]]) -> list[tuple[ContactKind, str]]:
-    """Each (kind, address) with an address, in its stored form; ValueError as `normalise_contact`."""
-    return [(kind, normalise_contact(kind, address)) for kind, address in contacts if address.strip()]
 
 
 async def households_by_contact(roster: RosterRepo, kinds: Sequence[ContactKind], written: str) -> list[Household]:
