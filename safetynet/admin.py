@@ -37,12 +37,45 @@ def ensure_keys(cfg: Config) -> list[str]:
     if not os.environ.get("SAFETYNET_SECRET_KEY") and not key_file.exists():
         _write_secret_file(key_file, secrets.token_urlsafe(32))
         created.append(str(key_file))
-    from safetynet.channels.webpush import load_or_create_vapid
+    from safetynet.channels import registry
+    from safetynet.channels.spec import load
 
-    vapid_before = set(cfg.data_dir.iterdir())
-    load_or_create_vapid(cfg.data_dir)
-    created += [str(p) for p in set(cfg.data_dir.iterdir()) - vapid_before]
+    before = set(cfg.data_dir.iterdir())
+    for spec in registry.SPECS:  # each channel's own keys (web push's VAPID pair)
+        if spec.init is not None:
+            load(spec.init)(cfg.data_dir)
+    created += [str(p) for p in set(cfg.data_dir.iterdir()) - before]
     return created
+
+
+def _shown(contacts: tuple[tuple[str, str], ...]) -> str:
+    """A staff member's contacts as the listing shows them: kind and a masked address."""
+    from safetynet.channels import registry
+
+    shown = []
+    for kind, address in contacts:
+        try:
+            shown.append(f"{kind} {registry.kind(kind).mask(address)}")
+        except KeyError:
+            shown.append(kind)
+    return ", ".join(shown)
+
+
+def staff_contacts(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(kind, address) from the contact options (`--phone`, `--telegram`…: one per roster column)."""
+    from safetynet.channels import registry
+
+    out = []
+    columns = registry.roster_columns()
+    options = {c.key: f"--{c.key}" for c in columns}  # what a message names ("put it in --landline")
+    for col in columns:
+        value = getattr(args, col.key, None)
+        if value:
+            try:
+                out.append((col.kind, col.parse(value.strip(), options)))
+            except ValueError as e:
+                raise CommandError(f"--{col.key}: {e}") from None
+    return out
 
 
 def _checked(password: str, login: str) -> str:
@@ -109,7 +142,7 @@ async def _staff_add(cfg: Config, args: argparse.Namespace) -> str | None:
         try:
             await store.auth.add_staff(
                 args.login, args.name or args.login, role, str(scope), hash_password(password),
-                phone=args.phone or "", telegram_chat_id=args.telegram or "",
+                contacts=staff_contacts(args),
             )
         except StaffError as e:
             raise CommandError(str(e)) from None
@@ -128,7 +161,7 @@ def staff_list(cfg: Config, args: argparse.Namespace) -> int:
     async def run() -> None:
         async with store_session(cfg) as store:
             for s in await store.auth.list_staff():
-                print(f"{s.login}\t{s.role}\t{s.scope}\t{'active' if s.active else 'inactive'}")
+                print(f"{s.login}\t{s.role}\t{s.scope}\t{'active' if s.active else 'inactive'}\t{_shown(s.contacts)}")
 
     asyncio.run(run())
     return 0

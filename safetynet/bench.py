@@ -25,7 +25,7 @@ _MODULES = {
     "citywide": "safetynet.bench_citywide",
     "broadcast": "safetynet.bench_broadcast",
     "replies": "safetynet.bench_replies",
-    "channels": "safetynet.channels.bench",
+    "channels": "safetynet.bench_channels",
 }
 
 

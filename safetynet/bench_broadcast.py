@@ -85,17 +85,22 @@ def city(n: int) -> Iterator[tuple[Any, str]]:
 
     for i, r in enumerate(generate_roster(n, seed=11)):
         share = i % 10
+        phone = r.contact("mobile")
         if share < 6:
-            yield dataclasses.replace(r, telegram=""), "webpush"
+            yield dataclasses.replace(r, contacts=_without(r, "telegram")), "webpush"
         elif share < 8:
-            yield dataclasses.replace(r, telegram=str(800_000_000 + i)), "telegram"
+            yield dataclasses.replace(r, contacts=(*_without(r, "telegram"), ("telegram", str(800_000_000 + i)))), "telegram"
         else:
-            yield dataclasses.replace(r, telegram="", landline="", phone=r.phone or f"+8180{i:08d}"), "sms"
+            yield dataclasses.replace(r, contacts=(("mobile", phone or f"+8180{i:08d}"),)), "sms"
+
+
+def _without(r: Any, kind: str) -> tuple[tuple[str, str], ...]:
+    return tuple((k, a) for k, a in r.contacts if k != kind)
 
 
 async def _prepare(cfg: Config, n: int, sandbox_url: str) -> dict[str, Any]:
     from safetynet.broadcast.service import CampaignService, CampaignSpec
-    from safetynet.domain import CampaignKind, ContactKind
+    from safetynet.domain import CampaignKind
     from safetynet.store import store_session
 
     rows = list(city(n))
@@ -108,7 +113,7 @@ async def _prepare(cfg: Config, n: int, sandbox_url: str) -> dict[str, Any]:
                 for t in await store.roster.code_targets(only_without_code=False)}
         push = [keys[r.household_key + "\0" + r.association] for r, ch in rows if ch == "webpush"]
         await store.roster.add_enrolled_contacts(
-            (hid, ContactKind.WEBPUSH, json.dumps({"endpoint": f"{sandbox_url}/wpush/s{hid}",
+            (hid, "webpush", json.dumps({"endpoint": f"{sandbox_url}/wpush/s{hid}",
                                                     "keys": {"p256dh": p256dh, "auth": auth}}))
             for hid in push)
         t2 = time.perf_counter()
@@ -129,7 +134,7 @@ def prepare_main(argv: list[str]) -> int:
 
 
 async def _sandbox(env: Mapping[str, str], workdir: Path, sms_limit: float) -> tuple[asyncio.subprocess.Process, str]:
-    cmd = [sys.executable, "-m", "safetynet.channels.sandbox", "--port", "0", "--no-verify-push", "--no-callbacks"]
+    cmd = [sys.executable, "-m", "safetynet.sandbox", "--port", "0", "--no-verify-push", "--no-callbacks"]
     if sms_limit:
         cmd += ["--rate-limit", f"sms={sms_limit}"]
     clean = {k: v for k, v in env.items() if not k.startswith("SAFETYNET_")}

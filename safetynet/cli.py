@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from safetynet.channels import registry
 from safetynet.config import Config, ConfigError, config_path_from, load_config
 from safetynet.console import say
 from safetynet.logs import configure_logging
@@ -120,8 +121,8 @@ def _add_init_and_access(sub: Any) -> None:
     p.add_argument("--scope", help="city | district:NAME | association:NAME")
     p.add_argument("--name", help=say("cli.staff.add.name"))
     p.add_argument("--password", help=say("cli.staff.add.password"))
-    p.add_argument("--phone", help=say("cli.staff.add.phone"))
-    p.add_argument("--telegram", help=say("cli.staff.add.telegram"))
+    for col in registry.roster_columns():  # one per channel that owns a roster column
+        p.add_argument(f"--{col.key}", help=say("cli.staff.add.contact", kind=say(f"contact.kind.{col.kind}")))
     _cmd(ssub, "list", say("cli.staff.list.help"), "safetynet staff list", "safetynet.admin:staff_list")
     p = _cmd(ssub, "remove", say("cli.staff.remove.help"), "safetynet staff remove tanaka",
              "safetynet.admin:staff_remove")
@@ -166,10 +167,10 @@ def _add_roster(sub: Any) -> None:
 
 
 def _add_providers(sub: Any) -> None:
-    if _exists("safetynet.channels.sandbox.server"):
+    if _exists("safetynet.sandbox.server"):
         p = _cmd(sub, "sandbox", say("cli.sandbox.help"),
-                 "safetynet sandbox --port 8090 --fail-5xx 0.1 --latency-ms 200", "safetynet.channels.sandbox.server:main")
-        importlib.import_module("safetynet.channels.sandbox.server").add_arguments(p)
+                 "safetynet sandbox --port 8090 --fail-5xx 0.1 --latency-ms 200", "safetynet.sandbox.server:main")
+        importlib.import_module("safetynet.sandbox.server").add_arguments(p)
 
 
 def _add_triggers(sub: Any) -> None:

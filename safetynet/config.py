@@ -2,6 +2,8 @@
 
 Every key `a.b.c` can be overridden by `SAFETYNET_A_B_C`. Secrets never live in the file;
 they come from the environment (or, for the embedded default, from files `init` writes).
+The `[channels.NAME]` sections and the channels' secrets are the registry's: each channel's
+package declares its settings type and the environment variables of its secrets.
 """
 
 from __future__ import annotations
@@ -15,8 +17,15 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from safetynet.channels.base import ChannelContext, ChannelSettings, is_loopback_url, talks_to_sandbox
+from safetynet.clock import Clock, SystemClock
+from safetynet.domain.campaigns import ChannelRoutes
+
+__all__ = ["ChannelsConfig", "Config", "ConfigError", "Secrets", "channel_context", "channel_contexts",
+           "check_store_url", "config_path_from", "is_loopback_url", "load_config"]
 
 ENV_PREFIX = "SAFETYNET_"
 DEFAULT_CONFIG = "config.toml"
@@ -60,60 +69,55 @@ class CityConfig:
     default_language: str = "ja"
 
 
-@dataclass(frozen=True)
-class WebPushConfig:
-    enabled: bool = True
-    max_per_second: float = 0.0
-    concurrency: int = 64
-    ttl_seconds: int = 86400
-    subscriber: str = "mailto:bousai@example.jp"
-    # Push-service hosts accepted at subscription time, besides the sandbox.
-    allowed_hosts: tuple[str, ...] = (
-        "fcm.googleapis.com",
-        "updates.push.services.mozilla.com",
-        "web.push.apple.com",
-        "wns2-*.notify.windows.com",
+def _channels_config() -> type:
+    """`[channels]`: one field per registered channel, of that channel's own settings type.
+
+    Built from the registry (`channels/registry.py`): a new channel brings its section with it.
+    At runtime a frozen dataclass (so `_build`, `dataclasses.replace` and pickling work); typed
+    below for mypy as a bag of ChannelSettings.
+    """
+    from safetynet.channels import registry
+
+    fields = [(s.name, s.settings, field(default_factory=s.settings)) for s in registry.SPECS]
+
+    def get(self: Any, name: str) -> ChannelSettings:
+        """The settings of channel `name`; KeyError when it is not registered."""
+        if name not in _CHANNEL_NAMES:
+            raise KeyError(name)
+        found: ChannelSettings = getattr(self, name)
+        return found
+
+    def items(self: Any) -> list[tuple[str, ChannelSettings]]:
+        return [(n, getattr(self, n)) for n in _CHANNEL_NAMES]
+
+    def enabled(self: Any) -> list[str]:
+        """The names of the enabled channels, in registry order."""
+        return [n for n in _CHANNEL_NAMES if getattr(self, n).enabled]
+
+    def replace(self: Any, **changes: ChannelSettings) -> Any:
+        return dataclasses.replace(self, **changes)
+
+    cls = dataclasses.make_dataclass(
+        "ChannelsConfig", fields, frozen=True,
+        namespace={"get": get, "items": items, "enabled": enabled, "replace": replace},
     )
-    timeout_seconds: float = 10.0
+    cls.__module__ = __name__  # pickled by name (the send worker gets the config that way)
+    return cls
 
 
-@dataclass(frozen=True)
-class TelegramConfig:
-    enabled: bool = True
-    max_per_second: float = 25.0
-    concurrency: int = 8
-    api_base_url: str = "http://127.0.0.1:8090"
-    timeout_seconds: float = 10.0
+if TYPE_CHECKING:
 
+    class ChannelsConfig:
+        def __getattr__(self, name: str) -> Any: ...
+        def get(self, name: str) -> ChannelSettings: ...
+        def items(self) -> list[tuple[str, ChannelSettings]]: ...
+        def enabled(self) -> list[str]: ...
+        def replace(self, **changes: ChannelSettings) -> ChannelsConfig: ...
 
-@dataclass(frozen=True)
-class SmsConfig:
-    enabled: bool = True
-    max_per_second: float = 10.0
-    concurrency: int = 32
-    api_base_url: str = "http://127.0.0.1:8090"
-    from_number: str = "+815000000000"
-    timeout_seconds: float = 10.0
-    price_per_segment_jpy: float = 10.0
+else:
+    ChannelsConfig = _channels_config()
 
-
-@dataclass(frozen=True)
-class VoiceConfig:
-    enabled: bool = True
-    max_per_second: float = 1.0
-    concurrency: int = 16
-    api_base_url: str = "http://127.0.0.1:8090"
-    from_number: str = "+815000000000"
-    timeout_seconds: float = 10.0
-    price_per_call_jpy: float = 30.0
-
-
-@dataclass(frozen=True)
-class ChannelsConfig:
-    webpush: WebPushConfig = field(default_factory=WebPushConfig)
-    telegram: TelegramConfig = field(default_factory=TelegramConfig)
-    sms: SmsConfig = field(default_factory=SmsConfig)
-    voice: VoiceConfig = field(default_factory=VoiceConfig)
+_CHANNEL_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ChannelsConfig))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -186,20 +190,38 @@ class LoggingConfig:
 
 @dataclass(frozen=True)
 class Secrets:
-    """Secrets from the environment; never read from config.toml."""
+    """Secrets from the environment; never read from config.toml.
 
-    twilio_account_sid: str = ""
-    twilio_auth_token: str = ""
-    telegram_bot_token: str = ""
+    `secret_key` is the app's own; the channels' secrets are the ones their specs name, read by key:
+    `cfg.secrets.twilio_auth_token`, `cfg.secrets.get("telegram_bot_token")`.
+    """
+
     secret_key: str = ""
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> str:
+        if name.startswith("_") or name == "values":
+            raise AttributeError(name)
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(f"no secret named {name!r}") from None
+
+    def get(self, key: str) -> str:
+        return self.values.get(key, "")
+
+    def __repr__(self) -> str:
+        return f"Secrets({', '.join(k for k, v in self.values.items() if v)})"
 
 
-# Credentials the sandbox provider accepts; used only while every provider URL is loopback.
-SANDBOX_SECRETS = Secrets(
-    twilio_account_sid="AC" + "0" * 32,
-    twilio_auth_token="sandbox-auth-token",  # noqa: S106 - the sandbox's public test credential
-    telegram_bot_token="123456:sandbox-bot-token",  # noqa: S106 - the sandbox's public test credential
-)
+def _sandbox_secrets() -> Secrets:
+    from safetynet.channels import registry
+
+    return Secrets(values={sec.key: sec.sandbox for sec, _ in registry.secrets()})
+
+
+# Credentials the sandbox provider accepts; used only while the channels naming them are on loopback.
+SANDBOX_SECRETS = _sandbox_secrets()
 
 
 @dataclass(frozen=True)
@@ -234,6 +256,14 @@ class Config:
         p = Path(path)
         return p if p.is_absolute() else Path(self.base_dir) / p
 
+    @property
+    def channel_routes(self) -> ChannelRoutes:
+        """Which channels send to each contact kind, from the channel registry: `open_store(cfg)`
+        hands it to the store (its fall-back to a household's next channel), which names no channel."""
+        from safetynet.channels import registry
+
+        return registry.routes()
+
 
 SQLITE_URL_PREFIX = "sqlite:///"
 
@@ -260,36 +290,12 @@ def check_store_url(url: str) -> str:
 
 
 _NOT_FROM_FILE = {"secrets", "base_dir"}
-_SECRET_ENV = {
-    "twilio_account_sid": "SAFETYNET_TWILIO_ACCOUNT_SID",
-    "twilio_auth_token": "SAFETYNET_TWILIO_AUTH_TOKEN",
-    "telegram_bot_token": "SAFETYNET_TELEGRAM_BOT_TOKEN",
-    "secret_key": "SAFETYNET_SECRET_KEY",
-}
-
-
-def twilio_webhook_token(cfg: Config, *channels: SmsConfig | VoiceConfig) -> str:
-    """The auth token that verifies Twilio's webhooks for `channels`; "" when none may be taken.
-
-    A disabled channel takes no webhook. The sandbox's public test credential verifies a webhook
-    only while every channel concerned talks to the sandbox (its api_base_url on loopback): a real
-    deployment never takes a request anyone could sign.
-    """
-    live = [ch for ch in channels if ch.enabled]
-    token = cfg.secrets.twilio_auth_token
-    if not live or not token:
-        return ""
-    if token == SANDBOX_SECRETS.twilio_auth_token and not all(is_loopback_url(ch.api_base_url) for ch in live):
-        return ""
-    return token
-
-
-def is_loopback_url(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
+SECRET_KEY_ENV = "SAFETYNET_SECRET_KEY"  # noqa: S105 - an environment variable name
 
 
 def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is dict:
+        return "a table of numbers"
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
         tp, "a list of strings"
     )
@@ -297,6 +303,8 @@ def _type_name(tp: Any) -> str:
 
 def _coerce(key: str, tp: Any, value: Any, from_env: bool) -> Any:
     origin = typing.get_origin(tp)
+    if origin is dict:
+        return _table_of_numbers(key, value, from_env)
     if origin is tuple:
         if from_env and isinstance(value, str):
             return tuple(v.strip() for v in value.split(",") if v.strip())
@@ -324,6 +332,23 @@ def _coerce(key: str, tp: Any, value: Any, from_env: bool) -> Any:
     if not isinstance(value, tp):
         raise ConfigError(f"config: {key} must be {_type_name(tp)}, got {value!r}")
     return value
+
+
+def _table_of_numbers(key: str, value: Any, from_env: bool) -> dict[str, float]:
+    """A table like `[channels.email.domain_per_second]`; from the environment `"a=5,b=2.5"`."""
+    if from_env and isinstance(value, str):
+        pairs = [p.partition("=") for p in value.split(",") if p.strip()]
+        if any(not sep for _, sep, _ in pairs):
+            raise ConfigError(f"config: {key} must be NAME=NUMBER pairs separated by commas, got {value!r}")
+        value = {k.strip(): v.strip() for k, _, v in pairs}
+        try:
+            return {k: float(v) for k, v in value.items()}
+        except ValueError:
+            raise ConfigError(f"config: {key} must be NAME=NUMBER pairs separated by commas") from None
+    if not isinstance(value, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()):
+        raise ConfigError(f"config: {key} must be {_type_name(dict[str, float])}, got {value!r}")
+    return {str(k): float(v) for k, v in value.items()}
 
 
 def _build(cls: type, table: Mapping[str, Any], env: Mapping[str, str], prefix: str) -> Any:
@@ -356,12 +381,9 @@ def _build(cls: type, table: Mapping[str, Any], env: Mapping[str, str], prefix: 
 
 def _validate(cfg: Config) -> None:
     check_store_url(cfg.store.url)
-    for name in ("webpush", "telegram", "sms", "voice"):
-        ch = getattr(cfg.channels, name)
-        if ch.max_per_second < 0:
-            raise ConfigError(f"config: channels.{name}.max_per_second must be >= 0 (0 means no limit)")
-        if ch.concurrency < 1:
-            raise ConfigError(f"config: channels.{name}.concurrency must be >= 1")
+    for name, settings in cfg.channels.items():
+        for problem in settings.problems():
+            raise ConfigError(f"config: channels.{name}.{problem}")
     if cfg.triggers.jma.action not in ("propose", "start"):
         raise ConfigError('config: triggers.jma.action must be "propose" or "start"')
     if cfg.triggers.jma.min_intensity not in ("1", "2", "3", "4", "5-", "5+", "6-", "6+", "7"):
@@ -383,46 +405,74 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("config: privacy.retention_days and privacy.audit_retention_days must be at least 1")
     if cfg.replies.rate_limit_per_minute < 0 or cfg.replies.rate_limit_burst < 0:
         raise ConfigError("config: replies.rate_limit_per_minute and rate_limit_burst must be >= 0")
-    s = cfg.secrets
-    real_twilio = [n for n in ("sms", "voice") if getattr(cfg.channels, n).enabled
-                   and not is_loopback_url(getattr(cfg.channels, n).api_base_url)]
-    if real_twilio and s.twilio_auth_token == SANDBOX_SECRETS.twilio_auth_token:
-        raise ConfigError(f"config: SAFETYNET_TWILIO_AUTH_TOKEN is the sandbox's public test credential; "
-                          f"channels.{real_twilio[0]} (a real provider) needs the account's own")
-    tw = cfg.channels.sms if cfg.channels.sms.enabled else None
-    for ch_name, ch in (("sms", tw), ("voice", cfg.channels.voice if cfg.channels.voice.enabled else None)):
-        if ch is not None and not is_loopback_url(ch.api_base_url):
-            if not s.twilio_account_sid:
-                raise ConfigError(
-                    f"config: SAFETYNET_TWILIO_ACCOUNT_SID is required for channels.{ch_name} (a real provider)"
-                )
-            if not s.twilio_auth_token:
-                raise ConfigError(
-                    f"config: SAFETYNET_TWILIO_AUTH_TOKEN is required for channels.{ch_name} (a real provider)"
-                )
-    tg = cfg.channels.telegram
-    if tg.enabled and not is_loopback_url(tg.api_base_url) and not s.telegram_bot_token:
-        raise ConfigError("config: SAFETYNET_TELEGRAM_BOT_TOKEN is required for channels.telegram (a real provider)")
+    _validate_secrets(cfg)
 
 
-def _secrets(cfg_channels: ChannelsConfig, env: Mapping[str, str], data_dir: Path) -> Secrets:
-    values = {name: env.get(var, "") for name, var in _SECRET_ENV.items()}
-    sb = SANDBOX_SECRETS
-    # sms and voice share one Twilio account: sandbox credentials only if one of them is on and
-    # neither is real. With both off nothing is sent, and no webhook may take the public credential.
-    enabled = [ch for ch in (cfg_channels.sms, cfg_channels.voice) if ch.enabled]
-    twilio_sandbox = bool(enabled) and all(is_loopback_url(ch.api_base_url) for ch in enabled)
-    if not values["twilio_account_sid"] and twilio_sandbox:
-        values["twilio_account_sid"] = sb.twilio_account_sid
-    if not values["twilio_auth_token"] and twilio_sandbox:
-        values["twilio_auth_token"] = sb.twilio_auth_token
-    if not values["telegram_bot_token"] and is_loopback_url(cfg_channels.telegram.api_base_url):
-        values["telegram_bot_token"] = sb.telegram_bot_token
-    if not values["secret_key"]:
+def _real_channels(cfg: Config) -> set[str]:
+    """Enabled channels that talk to a real provider (not the sandbox on loopback)."""
+    return {n for n, ch in cfg.channels.items() if ch.enabled and not talks_to_sandbox(ch)}
+
+
+def _validate_secrets(cfg: Config) -> None:
+    from safetynet.channels import registry
+
+    real = _real_channels(cfg)
+    named = [(sec, [n for n in chs if n in real]) for sec, chs in registry.secrets()]
+    for sec, chs in named:
+        if chs and sec.sandbox and cfg.secrets.get(sec.key) == sec.sandbox:
+            raise ConfigError(f"config: {sec.env} is the sandbox's public test credential; "
+                              f"channels.{chs[0]} (a real provider) needs the account's own")
+    for sec, chs in named:
+        if chs and sec.required and not cfg.secrets.get(sec.key):
+            raise ConfigError(f"config: {sec.env} is required for channels.{chs[0]} (a real provider)")
+
+
+def _secrets(channels: ChannelsConfig, env: Mapping[str, str], data_dir: Path) -> Secrets:
+    """Each channel secret from its environment variable; else, when it has a sandbox value and every
+    enabled channel naming it talks to the sandbox, that value. With all of them off: nothing, so no
+    webhook may take the public credential."""
+    from safetynet.channels import registry
+
+    values: dict[str, str] = {}
+    for sec, chs in registry.secrets():
+        value = env.get(sec.env, "")
+        live = [channels.get(n) for n in chs if channels.get(n).enabled]
+        if not value and sec.sandbox and live and all(talks_to_sandbox(ch) for ch in live):
+            value = sec.sandbox
+        values[sec.key] = value
+    secret_key = env.get(SECRET_KEY_ENV, "")
+    if not secret_key:
         key_file = data_dir / "secret.key"
         if key_file.exists():
-            values["secret_key"] = key_file.read_text().strip()
-    return Secrets(**values)
+            secret_key = key_file.read_text().strip()
+    return Secrets(secret_key, values)
+
+
+def channel_context(cfg: Config, name: str, *, public_url: str | None = None,
+                    clock: Clock | None = None) -> ChannelContext:
+    """What channel `name` gets from the composition root: its settings, the secrets it named (a
+    sandbox value only while it talks to the sandbox), the public URL, the data folder, the clock."""
+    from safetynet.channels import registry
+
+    spec = registry.spec(name)
+    settings = cfg.channels.get(name)
+    secrets: dict[str, str] = {}
+    for sec in spec.secrets:
+        value = cfg.secrets.get(sec.key)
+        if value and value == sec.sandbox and not talks_to_sandbox(settings):
+            value = ""  # the sandbox's public credential never signs or sends for a real provider
+        secrets[sec.key] = value
+    return ChannelContext(
+        name=name, settings=settings, secrets=secrets, public_url=public_url or cfg.server.public_url,
+        data_dir=cfg.data_dir, clock=clock or SystemClock(), secret_key=cfg.secrets.secret_key,
+        sandbox_host=f"{cfg.sandbox.host}:{cfg.sandbox.port}", default_language=cfg.city.default_language,
+    )
+
+
+def channel_contexts(cfg: Config, *, public_url: str | None = None, clock: Clock | None = None
+                     ) -> dict[str, ChannelContext]:
+    """Every registered channel's context (enabled or not: the registry skips the disabled)."""
+    return {name: channel_context(cfg, name, public_url=public_url, clock=clock) for name, _ in cfg.channels.items()}
 
 
 def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:

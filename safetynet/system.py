@@ -22,7 +22,7 @@ from safetynet.broadcast.service import CampaignService
 from safetynet.channels.base import ChannelSender
 from safetynet.clock import Clock, SystemClock
 from safetynet.config import Config, ConfigError
-from safetynet.domain import Channel
+from safetynet.domain import ChannelName
 from safetynet.metrics import Metrics
 from safetynet.privacy.retention import run_daily
 from safetynet.replies.intake import ReplyIntake
@@ -50,7 +50,7 @@ class System:
     url: str = ""
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
-    _senders: dict[Channel, ChannelSender] = field(default_factory=dict)
+    _senders: dict[ChannelName, ChannelSender] = field(default_factory=dict)
 
     @property
     def campaigns(self) -> CampaignService:
@@ -63,18 +63,16 @@ class System:
         return intake
 
 
-async def _register_telegram_webhook(cfg: Config, senders: dict[Channel, ChannelSender]) -> None:
-    from safetynet.channels import telegram
-
-    sender = senders.get(Channel.TELEGRAM)
-    if sender is None or not cfg.secrets.secret_key:
-        return
-    try:
-        await sender.set_webhook(  # type: ignore[attr-defined]
-            telegram.webhook_url(cfg.server.public_url), telegram.webhook_secret(cfg.secrets.secret_key)
-        )
-    except Exception as e:  # the bot still sends; replies arrive once the webhook is set again
-        log.warning("telegram_webhook_not_set", error=str(e))
+async def _register_webhooks(senders: dict[ChannelName, ChannelSender]) -> None:
+    """Tells each provider that needs it where its webhook is (Telegram's setWebhook)."""
+    for name, sender in senders.items():
+        register = getattr(sender, "register_webhook", None)
+        if register is None:
+            continue
+        try:
+            await register()
+        except Exception as e:  # the channel still sends; replies arrive once the webhook is set again
+            log.warning("webhook_not_registered", channel=name, error=str(e))
 
 
 def _spawn(system: System, coro: Coroutine[Any, Any, Any], name: str) -> None:
@@ -146,7 +144,7 @@ async def running_system(
         url = f"http://{bound[0]}:{bound[1]}"
         system = System(cfg, store, clock, services, app, dispatcher, scheduler, url, _runner=runner,
                         _senders=senders)
-        await _register_telegram_webhook(cfg, senders)
+        await _register_webhooks(senders)
         if dispatcher is not None:
             _spawn(system, dispatcher.run(), "dispatcher")
         if scheduler is not None:

@@ -31,6 +31,7 @@ from typing import Any
 import aiohttp
 
 from safetynet.auth import new_token, token_hash
+from safetynet.channels import registry
 from safetynet.clock import SystemClock
 from safetynet.config import Config, load_config
 from safetynet.domain import ANSWERED, CampaignKind, Role
@@ -70,7 +71,8 @@ def _summary(ms: list[float]) -> dict[str, float]:
 
 
 async def _enrol(store: Store) -> int:
-    c = await store.campaigns.create(kind=CampaignKind.DRILL, title="bench", scope=["city"], messages={"ja": "訓練"})
+    c = await store.campaigns.create(kind=CampaignKind.DRILL, title="bench", scope=["city"], messages={"ja": "訓練"},
+                                     ladder=registry.default_ladder())
     now = time.time()
     async for batch in store.roster.households_in_scope(["city"], batch_size=5000):
         enrol = [Enrolment(h.id, h.association_id, reply_hash(reply_token(SECRET, c.id, h.id))) for h in batch]

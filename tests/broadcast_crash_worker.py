@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from safetynet.broadcast.dispatcher import Dispatcher
+from safetynet.broadcast.engine import build_senders
 from safetynet.broadcast.service import CampaignService, CampaignSpec
-from safetynet.channels.registry import build_senders
 from safetynet.config import load_config
 from safetynet.domain import CampaignKind, CampaignState
 from safetynet.store import store_session

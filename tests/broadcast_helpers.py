@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from roster_helpers import household
+
+from safetynet.channels import registry
 from safetynet.channels.base import OutboundMessage, SendError, SendResult
 from safetynet.clock import Clock
 from safetynet.config import Config, load_config
-from safetynet.domain import Channel
-from safetynet.domain.roster import HouseholdRecord
+from safetynet.domain import ChannelName
 from safetynet.store import Store, open_store
 from safetynet.store.memory import MemoryStore
 
@@ -55,7 +57,7 @@ async def opened(cfg: Config, clock: Clock) -> AsyncIterator[Store]:
 @contextlib.asynccontextmanager
 async def in_memory(clock: Clock) -> AsyncIterator[MemoryStore]:
     """The in-memory store: the unit tests of the dispatcher, the ladder and the campaign service."""
-    store = MemoryStore(clock)
+    store = MemoryStore(registry.routes(), clock)
     try:
         yield store
     finally:
@@ -89,7 +91,7 @@ def subscription(i: int, host: str = "http://127.0.0.1:9") -> str:
 async def seed(store: Store, households: Sequence[H], sub_host: str = "http://127.0.0.1:9") -> dict[str, int]:
     """Imports the households; returns household key → id."""
     records = [
-        HouseholdRecord(district=h.district, association=h.association, group="1班", household_key=h.key,
+        household(district=h.district, association=h.association, group="1班", household_key=h.key,
                         name=f"世帯{i}", vulnerable=h.vulnerable, language=h.language,
                         phone=e164_mobile(i) if "m" in h.contacts else "",
                         landline=f"+813{i:08d}" if "l" in h.contacts else "",
@@ -107,7 +109,7 @@ async def seed(store: Store, households: Sequence[H], sub_host: str = "http://12
 class ScriptedSender:
     """Our ChannelSender protocol over a script: address → errors to raise, attempt by attempt."""
 
-    def __init__(self, channel: Channel, script: dict[str, list[SendError]] | None = None) -> None:
+    def __init__(self, channel: ChannelName, script: dict[str, list[SendError]] | None = None) -> None:
         self.name = channel
         self.script = {k: list(v) for k, v in (script or {}).items()}
         self.sent: list[OutboundMessage] = []
@@ -142,8 +144,8 @@ class ScriptedSender:
         return [m.household_id for m in self.sent]
 
 
-def senders(clock: Clock | None = None, **scripts: dict[str, list[SendError]]) -> dict[Channel, ScriptedSender]:
-    out = {ch: ScriptedSender(ch, scripts.get(ch.value)) for ch in Channel}
+def senders(clock: Clock | None = None, **scripts: dict[str, list[SendError]]) -> dict[ChannelName, ScriptedSender]:
+    out = {ch: ScriptedSender(ch, scripts.get(ch)) for ch in registry.names()}
     for s in out.values():
         s.clock = clock
     return out
@@ -173,3 +175,35 @@ async def run_with_clock(clock: object, coro: Awaitable[T], step: float = 0.25) 
         await clock.advance(step)
         await asyncio.sleep(0)
     return await task
+
+
+class BatchScriptedSender(ScriptedSender):
+    """A `BatchSender` over a script (like LINE's multicast): many recipients a request, answered per
+    recipient. `request_errors` fail whole requests (5xx, 429) in turn; `script` fails recipients."""
+
+    def __init__(self, channel: ChannelName, max_batch: int, script: dict[str, list[SendError]] | None = None,
+                 request_errors: list[SendError] | None = None) -> None:
+        super().__init__(channel, script)
+        self.max_batch = max_batch
+        self.request_errors = list(request_errors or [])
+        self.requests: list[list[OutboundMessage]] = []
+
+    async def send(self, msg: OutboundMessage) -> SendResult:
+        raise AssertionError("a batch sender's lane must hand it batches")
+
+    async def send_batch(self, msgs: Sequence[OutboundMessage]) -> list[SendResult | SendError]:
+        assert 0 < len(msgs) <= self.max_batch
+        self.requests.append(list(msgs))
+        if self.request_errors:
+            raise self.request_errors.pop(0)
+        out: list[SendResult | SendError] = []
+        for m in msgs:
+            errors = self.script.get(m.address)
+            if errors:
+                out.append(errors.pop(0))
+                continue
+            self.sent.append(m)
+            out.append(SendResult(provider_id=f"{self.name}-{m.delivery_id}"))
+        if self._changed is not None:
+            self._changed.set()
+        return out

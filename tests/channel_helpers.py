@@ -1,8 +1,8 @@
 """Shared test fixtures for anything that talks to providers: a running sandbox and configs that use it.
 
     async with running_sandbox(tmp_path) as (sb, cfg):          # cfg's providers point at sb
-        async with started(sms.from_config(cfg, cfg.server.public_url)) as sender:
-            await sender.send(outbound(Channel.SMS, "+819012345678"))
+        async with started(sender_of(cfg, "sms", cfg.server.public_url)) as sender:
+            await sender.send(outbound("sms", "+819012345678"))
         await sb.wait_for(1)
 
 `WebhookRecorder` stands in for the app's webhook side (signature checks with the channel
@@ -20,11 +20,14 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from safetynet.channels import sms, telegram, voice
 from safetynet.channels.base import OutboundMessage
-from safetynet.channels.sandbox import Sandbox
+from safetynet.channels.telegram import sender as tg_sender
+from safetynet.channels.telegram import updates as tg_updates
+from safetynet.channels.twilio import webhook as twilio_webhook
+from safetynet.channels.voice import twiml as voice_twiml
 from safetynet.config import Config, load_config
-from safetynet.domain import Channel
+from safetynet.domain import ChannelName
+from safetynet.sandbox import Sandbox
 
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 REPLY_TOKEN = "AbCdEfGhIjKlMnOpQrStUv"  # 22 base64url characters, like the real ones
@@ -75,7 +78,7 @@ async def started(sender: T) -> AsyncIterator[T]:
 
 
 def outbound(
-    channel: Channel,
+    channel: ChannelName,
     address: str,
     *,
     delivery_id: int = 1,
@@ -106,10 +109,10 @@ class WebhookRecorder:
 
     def __init__(self, cfg_secret_key: str = SECRET_KEY, auth_token: str = "", language: str = "ja") -> None:
         self.auth_token = auth_token
-        self.telegram_secret = telegram.webhook_secret(cfg_secret_key)
+        self.telegram_secret = tg_updates.webhook_secret(cfg_secret_key)
         self.language = language
         self.hits: list[Hit] = []
-        self.telegram_sender: telegram.TelegramSender | None = None
+        self.telegram_sender: tg_sender.TelegramSender | None = None
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -149,7 +152,7 @@ class WebhookRecorder:
     async def _signed(self, request: web.Request) -> tuple[dict[str, str], bool]:
         form = await request.post()
         url = self.url + request.path_qs
-        valid = sms.verify_signature(self.auth_token, url, form, request.headers.get("X-Twilio-Signature"))  # type: ignore[arg-type]
+        valid = twilio_webhook.verify_signature(self.auth_token, url, form, request.headers.get("X-Twilio-Signature"))  # type: ignore[arg-type]
         return {k: str(v) for k, v in form.items()}, valid
 
     async def _twilio(self, request: web.Request) -> web.Response:
@@ -162,7 +165,7 @@ class WebhookRecorder:
     async def _voice(self, request: web.Request) -> web.Response:
         params, valid = await self._signed(request)
         token, retry = request.query.get("t", ""), request.query.get("retry") == "1"
-        status, twiml = voice.gather_reply(voice.parse_gather(params), retry, self.url, token, self.language)
+        status, twiml = voice_twiml.gather_reply(voice_twiml.parse_gather(params), retry, self.url, token, self.language)
         params["_status"] = status or ""
         self._record(Hit(request.path, params, valid))
         if not valid:
@@ -170,14 +173,14 @@ class WebhookRecorder:
         return web.Response(text=twiml, content_type="text/xml")
 
     async def _telegram(self, request: web.Request) -> web.Response:
-        valid = telegram.verify_secret(request.headers.get(telegram.SECRET_HEADER), self.telegram_secret)
+        valid = tg_updates.verify_secret(request.headers.get(tg_updates.SECRET_HEADER), self.telegram_secret)
         body = await request.json()
         self._record(Hit(request.path, {}, valid, json=body))
         if not valid:
             return web.Response(status=403)
-        update = telegram.parse_update(body)
-        if isinstance(update, telegram.TelegramCallback) and self.telegram_sender is not None:
-            parsed = telegram.parse_callback_data(update.data)
+        update = tg_updates.parse_update(body)
+        if isinstance(update, tg_updates.TelegramCallback) and self.telegram_sender is not None:
+            parsed = tg_updates.parse_callback_data(update.data)
             if parsed is not None:
                 await self.telegram_sender.acknowledge(update, parsed[0], self.language)
         return web.Response()
@@ -186,3 +189,13 @@ class WebhookRecorder:
         form = await request.post()
         self._record(Hit(request.path, {k: str(v) for k, v in form.items()}, True))
         return web.Response(text="ok")
+
+
+def sender_of(cfg: Config, channel: str, public_url: str | None = None, clock: Any = None, **kw: Any) -> Any:
+    """The channel's real sender, built as the composition root builds it (not started)."""
+    from safetynet.channels import registry
+    from safetynet.channels.spec import load
+    from safetynet.config import channel_context
+
+    ctx = channel_context(cfg, channel, public_url=public_url or None, clock=clock)
+    return load(registry.spec(channel).sender)(ctx, **kw)

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from roster_helpers import household
 
 from safetynet.auth import Viewer, hash_password, new_token, token_hash
+from safetynet.channels import registry
 from safetynet.clock import Clock, FakeClock
 from safetynet.config import Config, load_config
 from safetynet.domain import CampaignKind, Role, Scope
@@ -45,18 +47,18 @@ def free_port() -> int:
 
 def records() -> list[HouseholdRecord]:
     a = [
-        HouseholdRecord(DIST_S, ASSOC_A, "1班", "A-001", "山田 太郎", "桜町1-1-1", 3, False, phone="+819011110001"),
-        HouseholdRecord(DIST_S, ASSOC_A, "1班", "A-002", "佐藤 花子", "桜町1-1-2", 1, True,
+        household(DIST_S, ASSOC_A, "1班", "A-001", "山田 太郎", "桜町1-1-1", 3, False, phone="+819011110001"),
+        household(DIST_S, ASSOC_A, "1班", "A-002", "佐藤 花子", "桜町1-1-2", 1, True,
                         landline="+81311110002"),
-        HouseholdRecord(DIST_S, ASSOC_A, "1班", "A-003", "高橋 健", "桜町1-1-3", 2, False, telegram="5550003"),
-        HouseholdRecord(DIST_S, ASSOC_A, "2班", "A-004", "田中 美咲", "桜町1-2-4", 4, False, phone="+819011110004"),
-        HouseholdRecord(DIST_S, ASSOC_A, "2班", "A-005", "伊藤 光", "桜町1-2-5", 1, True, phone="+819011110005",
+        household(DIST_S, ASSOC_A, "1班", "A-003", "高橋 健", "桜町1-1-3", 2, False, telegram="5550003"),
+        household(DIST_S, ASSOC_A, "2班", "A-004", "田中 美咲", "桜町1-2-4", 4, False, phone="+819011110004"),
+        household(DIST_S, ASSOC_A, "2班", "A-005", "伊藤 光", "桜町1-2-5", 1, True, phone="+819011110005",
                         notes="車椅子"),
-        HouseholdRecord(DIST_S, ASSOC_A, "2班", "A-006", "渡辺 誠", "桜町1-2-6", 2, False),  # no channel at all
+        household(DIST_S, ASSOC_A, "2班", "A-006", "渡辺 誠", "桜町1-2-6", 2, False),  # no channel at all
     ]
-    a2 = [HouseholdRecord(DIST_S, ASSOC_A2, "1班", f"A2-00{i}", f"中村 {i}", f"桜町2-1-{i}", 2, False,
+    a2 = [household(DIST_S, ASSOC_A2, "1班", f"A2-00{i}", f"中村 {i}", f"桜町2-1-{i}", 2, False,
                           phone=f"+81902222000{i}") for i in range(1, 4)]
-    b = [HouseholdRecord(DIST_U, ASSOC_B, "1班", f"B-00{i}", name, f"梅町3-1-{i}", 2, i == 1,
+    b = [household(DIST_U, ASSOC_B, "1班", f"B-00{i}", name, f"梅町3-1-{i}", 2, i == 1,
                          phone=f"+81903333000{i}", landline=f"+8133333000{i}")
          for i, name in enumerate(B_SECRET_NAMES, start=1)]
     return a + a2 + b
@@ -133,7 +135,8 @@ async def start_campaign(w: World, kind: CampaignKind = CampaignKind.DRILL, scop
                          title: str = "地震訓練", keys: Sequence[str] | None = None) -> int:
     """A running campaign over the households of `keys` (default: all), via the campaign store (a real
     event: started by one staff id, approved by another)."""
-    c = await w.store.campaigns.create(kind=kind, title=title, scope=list(scope), messages=MESSAGES)
+    c = await w.store.campaigns.create(kind=kind, title=title, scope=list(scope), messages=MESSAGES,
+                                       ladder=registry.default_ladder())
     chosen = [w.households[k] for k in (keys or list(w.households))]
     enrol = [Enrolment(h.id, h.association_id, reply_token_hash(reply_token(SECRET, c.id, h.id))) for h in chosen]
     now = w.clock.now()

@@ -83,7 +83,7 @@ def find_leaks(line: str, literals: Iterable[str] = ()) -> list[tuple[str, str]]
 def known_secrets(modules: Iterable[Any] = ()) -> set[str]:
     """Literal secrets of the suite: the sandbox credentials, secret keys of the environment and of
     the test modules (module constants named *SECRET*), and the webhook secret derived from each."""
-    from safetynet.channels.telegram import webhook_secret
+    from safetynet.channels.telegram.updates import webhook_secret
     from safetynet.config import SANDBOX_SECRETS
 
     keys: set[str] = set()

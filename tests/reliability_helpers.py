@@ -30,12 +30,12 @@ import aiohttp
 import logscan
 
 from safetynet.auth import new_token, token_hash
-from safetynet.channels.sandbox import Sandbox
 from safetynet.clock import SystemClock
 from safetynet.config import Config, load_config
 from safetynet.domain import Role
 from safetynet.domain.roster import HouseholdRecord
 from safetynet.roster.generate import generate_roster
+from safetynet.sandbox import Sandbox
 from safetynet.store import open_store
 
 SECRET = "test-secret-key-for-reliability"
@@ -171,7 +171,7 @@ async def seed_city(cfg: Config, records: Sequence[HouseholdRecord], sandbox: Sa
     """Imports `records`; every `push_every`-th household also gets a web-push subscription minted by
     `sandbox` (for the server's VAPID key) and every `telegram_every`-th a Telegram chat. Returns
     (household id → push subscription id) and a city-admin API token."""
-    from safetynet.channels.webpush import load_or_create_vapid
+    from safetynet.channels.webpush.vapid import load_or_create_vapid
 
     store = await open_store(cfg, SystemClock())
     subs: dict[int, str] = {}
@@ -181,7 +181,7 @@ async def seed_city(cfg: Config, records: Sequence[HouseholdRecord], sandbox: Sa
         if sandbox is not None and push_every:
             key = load_or_create_vapid(cfg.data_dir).application_server_key
             for hid in ids[::push_every]:
-                sub = sandbox.subscribe(key)
+                sub = sandbox.fake("webpush").subscribe(key)
                 subs[hid] = sub["endpoint"].rsplit("/", 1)[1]
                 await store.roster.add_contact(hid, "webpush", json.dumps(sub))
         if telegram_every:

@@ -17,20 +17,22 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from roster_helpers import household
 from twilio.request_validator import RequestValidator
 
+from safetynet.broadcast.engine import build_senders
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.channels.base import ChannelSender, OutboundMessage
-from safetynet.channels.registry import build_senders
-from safetynet.channels.sandbox import Sandbox
 from safetynet.clock import FakeClock
 from safetynet.config import Config, load_config
-from safetynet.domain import CampaignKind, Channel, Role
+from safetynet.domain import CampaignKind, ChannelName, Role
 from safetynet.domain.campaigns import Actor
 from safetynet.domain.roster import Household, HouseholdRecord, Staff
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.roster.codes import hash_code, new_code
+from safetynet.roster.contacts import normalise_contact
+from safetynet.sandbox import Sandbox
 from safetynet.store import Store, open_store
 from safetynet.store.memory import MemoryStore
 from safetynet.web.app import Services, app_runner, create_app
@@ -50,15 +52,15 @@ def free_port() -> int:
 def records() -> list[HouseholdRecord]:
     """Four households in A (one vulnerable, one English, one sharing a phone), one in B."""
     return [
-        HouseholdRecord("桜地区", ASSOC_A, "1班", "A-001", "山田 太郎", "桜町1-1-1", 3, False, "ja",
+        household("桜地区", ASSOC_A, "1班", "A-001", "山田 太郎", "桜町1-1-1", 3, False, "ja",
                         phone="+819011110001"),
-        HouseholdRecord("桜地区", ASSOC_A, "1班", "A-002", "佐藤 花子", "桜町1-1-2", 1, True, "ja",
+        household("桜地区", ASSOC_A, "1班", "A-002", "佐藤 花子", "桜町1-1-2", 1, True, "ja",
                         phone="+819011110002", landline="+81311110002"),
-        HouseholdRecord("桜地区", ASSOC_A, "2班", "A-003", "Smith John", "桜町1-2-3", 2, False, "en",
+        household("桜地区", ASSOC_A, "2班", "A-003", "Smith John", "桜町1-2-3", 2, False, "en",
                         phone="+819011110003", telegram="5550003"),
-        HouseholdRecord("桜地区", ASSOC_A, "2班", "A-004", "山田 次郎", "桜町1-2-4", 2, False, "ja",
+        household("桜地区", ASSOC_A, "2班", "A-004", "山田 次郎", "桜町1-2-4", 2, False, "ja",
                         phone="+819011110001"),  # the same mobile as A-001 (a son answering for parents)
-        HouseholdRecord("梅地区", ASSOC_B, "1班", "B-001", "鈴木 一郎", "梅町2-1-1", 4, False, "ja",
+        household("梅地区", ASSOC_B, "1班", "B-001", "鈴木 一郎", "梅町2-1-1", 4, False, "ja",
                         phone="+819022220001"),
     ]
 
@@ -102,7 +104,7 @@ class IntakeEnv(City):
 @dataclass
 class Env(City):
     sandbox: Sandbox = field(kw_only=True)
-    senders: dict[Channel, ChannelSender] = field(kw_only=True)
+    senders: dict[ChannelName, ChannelSender] = field(kw_only=True)
     svc: Services = field(kw_only=True)
     url: str = field(kw_only=True)
     http: aiohttp.ClientSession = field(kw_only=True)
@@ -115,7 +117,7 @@ class Env(City):
     def reply_url(self, key: str) -> str:
         return reply_url(self.url, self.token(key))
 
-    async def send_alert(self, key: str, channel: Channel, address: str, language: str = "ja") -> None:
+    async def send_alert(self, key: str, channel: ChannelName, address: str, language: str = "ja") -> None:
         """What the dispatcher does for one household: the alert through the channel's sender."""
         token = self.token(key)
         msg = OutboundMessage(channel, 1, self.campaign_id, self.hh(key).id, address,
@@ -169,10 +171,11 @@ async def approver(store: Store) -> Actor:
 
 
 async def add_staff(env: City, login: str, role: Role, association: str, **contacts: str) -> Staff:
+    """A head or deputy with contacts by kind (`telegram=…`, `phone=…` for the mobile, `webpush=…`)."""
+    kinds = {"phone": "mobile"}
     s = await env.store.auth.add_staff(login, login.title(), role, f"association:{association}", None,
-                                       phone=contacts.get("phone", ""), telegram_chat_id=contacts.get("telegram", ""))
-    if contacts.get("webpush"):
-        await env.store.auth.set_staff_contact(s.id, webpush=contacts["webpush"])
+                                       contacts=[(kinds.get(k, k), normalise_contact(kinds.get(k, k), a))
+                                                 for k, a in contacts.items()])
     env.staff[login] = s
     return s
 
@@ -220,7 +223,7 @@ async def intake_only(tmp_path: Path, *, sqlite: bool = False, **env_overrides: 
     SQLite in tmp_path, for what its group commits do)."""
     clock = FakeClock()
     cfg = make_config(tmp_path, 1, 2, **env_overrides)
-    store = await open_store(cfg, clock) if sqlite else MemoryStore(clock)
+    store = await open_store(cfg, clock) if sqlite else MemoryStore(cfg.channel_routes, clock)
     env = IntakeEnv(cfg, store, clock)
     try:
         await seed(env)

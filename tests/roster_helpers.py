@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import io
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
 from safetynet.config import Config, load_config
+from safetynet.domain.roster import HouseholdRecord
 
 EN = [
     "district", "association", "group", "household", "name", "address", "members",
@@ -72,3 +74,19 @@ def dump(db_path: Path) -> list[str]:
         return list(conn.iterdump())
     finally:
         conn.close()
+
+
+def household(*args: object, phone: str = "", landline: str = "", telegram: str = "", **kw: object) -> HouseholdRecord:
+    """A HouseholdRecord with the roster's phone, landline and telegram cells as its contacts."""
+    contacts = tuple((k, a) for k, a in (("mobile", phone), ("landline", landline), ("telegram", telegram)) if a)
+    return HouseholdRecord(*args, contacts=contacts, **kw)  # type: ignore[arg-type]
+
+
+def with_contacts(record: HouseholdRecord, **cells: str) -> HouseholdRecord:
+    """`record` with its phone, landline or telegram cell replaced ("" removes it)."""
+    kinds = {"phone": "mobile", "landline": "landline", "telegram": "telegram"}
+    current = {k: a for k, a in record.contacts}
+    for cell, value in cells.items():
+        current[kinds[cell]] = value
+    order = ("mobile", "landline", "telegram")
+    return dataclasses.replace(record, contacts=tuple((k, current[k]) for k in order if current.get(k)))

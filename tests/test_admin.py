@@ -121,3 +121,19 @@ def test_the_password_policy() -> None:
     for bad in ("", "x" * 9, "password12", "P@ssw0rd!2026", "0123456789", "safetynet2026", "tanaka-tanaka"):
         with pytest.raises(PasswordError):
             check_password(bad, "tanaka-tanaka")
+
+
+def test_staff_contacts_are_the_roster_columns_options(cfg_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--phone`, `--landline`, `--telegram`: one option per channel that owns a roster column, each
+    read as its column is; the listing shows each contact's kind, masked."""
+    c = ["--config", str(cfg_path)]
+    assert main([*c, "init", "--admin-password", ADMIN_PW]) == 0
+    capsys.readouterr()
+    assert main([*c, "staff", "add", "sato", "--role", "city_admin", "--password", STAFF_PW,
+                 "--phone", "０９０-１１１１-２２２２", "--telegram", "8880001"]) == 0
+    assert main([*c, "staff", "add", "ito", "--role", "city_admin", "--password", STAFF_PW, "--phone", "03-1111-2222"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --phone:") and "landline" in err
+    assert main([*c, "staff", "list"]) == 0
+    rows = {line.split("\t")[0]: line.split("\t")[4] for line in capsys.readouterr().out.splitlines()}
+    assert rows["sato"] == "mobile …2222, telegram chat …001" and "ito" not in rows and rows["admin"] == ""

@@ -21,7 +21,7 @@ from dashboard_fixtures import ASSOC_A, World, client, login, world
 from test_scope_routes import fill
 
 from safetynet.broadcast.service import CampaignService
-from safetynet.channels.telegram import SECRET_HEADER, webhook_secret
+from safetynet.channels.telegram.updates import SECRET_HEADER, webhook_secret
 from safetynet.clock import FakeClock
 from safetynet.replies.tokens import reply_token
 from safetynet.roster.codes import hash_code, new_code

@@ -27,6 +27,7 @@ from urllib.parse import quote
 import aiohttp
 from dashboard_fixtures import ASSOC_A, World, client, index_households, login, start_campaign, world
 from reliability_helpers import read_db
+from roster_helpers import household
 from test_scope_routes import PUBLIC_EXACT, PUBLIC_PREFIXES, fill
 
 from safetynet.broadcast.service import CampaignService
@@ -139,7 +140,7 @@ def evil(i: int) -> str:
 
 def evil_records() -> list[HouseholdRecord]:
     district, assoc = evil(0) + "地区", evil(1) + "町会"
-    return [HouseholdRecord(district, assoc, evil(2 + i), f"X-00{i}", evil(3 + i), evil(4 + i), 2, i == 0, "ja",
+    return [household(district, assoc, evil(2 + i), f"X-00{i}", evil(3 + i), evil(4 + i), 2, i == 0, "ja",
                             phone=f"+81904444000{i}", notes=evil(5 + i)) for i in range(3)]
 
 

@@ -16,8 +16,8 @@ import pytest
 from replies_fixtures import Env, enrolment_code, post_twilio, running_app
 from twilio.request_validator import RequestValidator
 
-from safetynet.channels.telegram import SECRET_HEADER, callback_data, webhook_secret
-from safetynet.config import SANDBOX_SECRETS, ConfigError, load_config, twilio_webhook_token
+from safetynet.channels.telegram.updates import SECRET_HEADER, callback_data, webhook_secret
+from safetynet.config import SANDBOX_SECRETS, ConfigError, channel_context, load_config
 from safetynet.domain import Status
 
 PHONE_A002 = "+819011110002"
@@ -187,13 +187,13 @@ def test_the_sandbox_credential_verifies_only_sandbox_channels(tmp_path: Path) -
     with pytest.raises(ConfigError, match="sandbox's public test credential"):
         load_config(cfg_file, env=env)
     sandbox = load_config(cfg_file, env={})
-    assert twilio_webhook_token(sandbox, sandbox.channels.sms) == SANDBOX_SECRETS.twilio_auth_token
+    token = "twilio_auth_token"
+    assert channel_context(sandbox, "sms").secret(token) == SANDBOX_SECRETS.twilio_auth_token
     # the same credential with a real provider URL (a config that skipped validation) verifies nothing
-    real = dataclasses.replace(sandbox, channels=dataclasses.replace(sandbox.channels, sms=dataclasses.replace(
+    real = dataclasses.replace(sandbox, channels=sandbox.channels.replace(sms=dataclasses.replace(
         sandbox.channels.sms, api_base_url="https://api.twilio.com")))
-    assert twilio_webhook_token(real, real.channels.sms) == ""
-    assert twilio_webhook_token(real, real.channels.voice) == SANDBOX_SECRETS.twilio_auth_token
-    assert twilio_webhook_token(real, real.channels.sms, real.channels.voice) == ""
+    assert channel_context(real, "sms").secret(token) == ""
+    assert channel_context(real, "voice").secret(token) == SANDBOX_SECRETS.twilio_auth_token
     off = load_config(cfg_file, env={"SAFETYNET_CHANNELS_SMS_ENABLED": "0", "SAFETYNET_CHANNELS_VOICE_ENABLED": "0"})
     assert off.secrets.twilio_auth_token == ""
-    assert twilio_webhook_token(off, off.channels.sms, off.channels.voice) == ""
+    assert channel_context(off, "sms").secret(token) == channel_context(off, "voice").secret(token) == ""

@@ -14,12 +14,12 @@ from collections import Counter
 from pathlib import Path
 
 from channel_helpers import running_sandbox, sandbox_env
+from roster_helpers import household
 
 from safetynet.broadcast.service import CampaignService
-from safetynet.channels.webpush import load_or_create_vapid
+from safetynet.channels.webpush.vapid import load_or_create_vapid
 from safetynet.clock import SystemClock
 from safetynet.config import load_config
-from safetynet.domain import ContactKind
 from safetynet.domain.roster import HouseholdRecord
 from safetynet.store import store_session
 
@@ -31,7 +31,7 @@ KILLS = (1, 600, 1200)  # after this many messages reached the providers (cumula
 
 def _record(i: int) -> tuple[HouseholdRecord, bool]:
     kind = i % 10
-    return HouseholdRecord(
+    return household(
         "北地区", f"町会{i % 7}", "1班", f"k{i}", f"世帯{i}", vulnerable=i % 9 == 0,
         phone=f"+8190{i:08d}" if kind in (6, 7, 8) else "",
         landline=f"+813{i:08d}" if kind == 9 else "",
@@ -47,7 +47,7 @@ async def _seed(cfg_path: Path, env: dict[str, str], sb: object) -> int:
         await store.roster.import_households([r for r, _ in rows])
         ids = {t.household_key: t.household_id for t in await store.roster.code_targets(only_without_code=False)}
         await store.roster.add_enrolled_contacts([
-            (ids[r.household_key], ContactKind.WEBPUSH, json.dumps(sb.subscribe(key)))  # type: ignore[attr-defined]
+            (ids[r.household_key], "webpush", json.dumps(sb.fake("webpush").subscribe(key)))  # type: ignore[attr-defined]
             for r, push in rows if push])
     return sum(1 for _, push in rows if push)
 

@@ -33,7 +33,7 @@ from safetynet.channels.base import (
     SendResult,
 )
 from safetynet.clock import FakeClock
-from safetynet.domain import CampaignKind, Channel, Role
+from safetynet.domain import CampaignKind, ChannelName, Role
 from safetynet.domain.campaigns import Actor, LadderStep
 from safetynet.store import Store
 
@@ -58,19 +58,19 @@ async def test_first_wave_reaches_everyone_vulnerable_first(tmp_path: Path) -> N
         assert c.state == "running" and c.households == 16
         snd = senders(clock)
         report = await Dispatcher(store, snd, cfg, clock).burst()
-        pushed = snd[Channel.WEBPUSH].households()
+        pushed = snd["webpush"].households()
         vulnerable = {ids[f"k{i}"] for i in (4, 8, 12)}
         assert set(pushed[:3]) == vulnerable
         assert len(pushed) == 12
-        assert snd[Channel.SMS].households() == [ids["sms"]]
-        assert snd[Channel.TELEGRAM].households() == [ids["tg"]]
-        assert snd[Channel.VOICE].households() == [ids["land"]]
+        assert snd["sms"].households() == [ids["sms"]]
+        assert snd["telegram"].households() == [ids["tg"]]
+        assert snd["voice"].households() == [ids["land"]]
         assert report.sent == 15
         doc = await svc.stats(c.id)
         assert doc["status"]["notified"] == 15
         assert doc["status"]["unreachable"] == 1  # no contact at all: on the door-knock list at once
         assert await store.campaigns.doorknock_households(c.id) == [ids["none"]]
-        msg = snd[Channel.SMS].sent[0]
+        msg = snd["sms"].sent[0]
         assert msg.text.startswith("【訓練】") and msg.reply_url in msg.text and msg.address == e164_mobile(13)
 
 
@@ -91,8 +91,8 @@ async def test_a_mobile_added_after_the_landline_gets_the_sms_not_a_call(tmp_pat
         await CampaignService(store, cfg, clock).launch(CampaignSpec.from_scenario(earthquake))
         snd = senders(clock)
         await Dispatcher(store, snd, cfg, clock).burst()
-        assert snd[Channel.SMS].households() == [ids["both"]]
-        assert snd[Channel.VOICE].households() == [ids["land"]]
+        assert snd["sms"].households() == [ids["both"]]
+        assert snd["voice"].households() == [ids["land"]]
 
 
 @pytest.mark.parametrize(
@@ -108,9 +108,9 @@ async def test_permanent_push_error_falls_back_to_sms_then_voice(tmp_path: Path,
         snd = senders(clock, webpush={subscription(1): [PermanentSendError(reason)]},
                       sms={e164_mobile(1): [PermanentSendError(Reason.NOT_MOBILE)]})
         await Dispatcher(store, snd, cfg, clock).burst()
-        assert snd[Channel.WEBPUSH].households() == [ids["b"]]
-        assert snd[Channel.SMS].households() == []
-        assert snd[Channel.VOICE].households() == [ids["a"]]
+        assert snd["webpush"].households() == [ids["b"]]
+        assert snd["sms"].households() == []
+        assert snd["voice"].households() == [ids["a"]]
         counts = await store.campaigns.delivery_counts(c.id)
         assert counts[(0, "webpush", "failed")] == 1 and counts[(0, "sms", "failed")] == 1
         assert counts[(0, "voice", "sent")] == 1
@@ -118,21 +118,21 @@ async def test_permanent_push_error_falls_back_to_sms_then_voice(tmp_path: Path,
 
 @pytest.mark.parametrize(
     ("channel", "address", "reason"),
-    [(Channel.SMS, e164_mobile(1), Reason.INVALID_NUMBER), (Channel.TELEGRAM, "700001", Reason.BLOCKED),
-     (Channel.TELEGRAM, "700001", Reason.CHAT_NOT_FOUND), (Channel.WEBPUSH, subscription(1), Reason.SUBSCRIPTION_GONE)],
+    [("sms", e164_mobile(1), Reason.INVALID_NUMBER), ("telegram", "700001", Reason.BLOCKED),
+     ("telegram", "700001", Reason.CHAT_NOT_FOUND), ("webpush", subscription(1), Reason.SUBSCRIPTION_GONE)],
 )
 async def test_a_dead_contact_is_marked_and_all_failed_means_unreachable(
-    tmp_path: Path, channel: Channel, address: str, reason: Reason
+    tmp_path: Path, channel: ChannelName, address: str, reason: Reason
 ) -> None:
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
-    letter = {Channel.SMS: "m", Channel.TELEGRAM: "t", Channel.WEBPUSH: "w"}[channel]
+    letter = {"sms": "m", "telegram": "t", "webpush": "w"}[channel]
     async with in_memory(clock) as store:
         ids = await seed(store, [H("a", letter)])
         svc = CampaignService(store, cfg, clock)
         c = await svc.launch(spec())
         script: dict[str, list[SendError]] = {address: [PermanentSendError(reason, contact_dead=True)]}
-        snd = senders(clock, **{channel.value: script})
+        snd = senders(clock, **{channel: script})
         await Dispatcher(store, snd, cfg, clock, contacts=store.roster).burst()
         # the same dead number is not called either
         assert all(not s.sent for s in snd.values())
@@ -150,8 +150,8 @@ async def test_transient_errors_are_retried_inline(tmp_path: Path, reason: Reaso
         c = await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock, sms={e164_mobile(1): [RetryableSendError(reason), RetryableSendError(reason)]})
         await run_with_clock(clock, Dispatcher(store, snd, cfg, clock).burst())
-        assert snd[Channel.SMS].households() == [ids["a"]]
-        assert len(snd[Channel.SMS].attempts) == 3
+        assert snd["sms"].households() == [ids["a"]]
+        assert len(snd["sms"].attempts) == 3
         counts = await store.campaigns.delivery_counts(c.id)
         assert counts == {(0, "sms", "sent"): 1}  # no fallback planned ahead
 
@@ -165,13 +165,13 @@ async def test_retry_after_is_honoured_and_pauses_the_whole_lane(tmp_path: Path)
         snd = senders(clock, sms={e164_mobile(1): [RetryableSendError(Reason.RATE_LIMITED, retry_after=3.0)]})
         disp = Dispatcher(store, snd, cfg, clock)
         await run_with_clock(clock, disp.burst(), step=0.1)
-        attempts = snd[Channel.SMS].attempts
+        attempts = snd["sms"].attempts
         first_429 = next(t for a, t in attempts if a == e164_mobile(1))
         later = [t for _, t in attempts if t > first_429]
-        assert len(snd[Channel.SMS].sent) == 8
+        assert len(snd["sms"].sent) == 8
         # every send after the 429 waited for the pause, not only the one that got it
         assert later and min(later) >= first_429 + 3.0
-        assert disp.lanes[Channel.SMS].gate.pauses == 1
+        assert disp.lanes["sms"].gate.pauses == 1
 
 
 async def test_a_long_retry_goes_back_to_the_outbox_and_survives(tmp_path: Path) -> None:
@@ -182,7 +182,7 @@ async def test_a_long_retry_goes_back_to_the_outbox_and_survives(tmp_path: Path)
         c = await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock, sms={e164_mobile(1): [RetryableSendError(Reason.RATE_LIMITED, retry_after=120)]})
         await Dispatcher(store, snd, cfg, clock).burst()
-        assert snd[Channel.SMS].sent == []
+        assert snd["sms"].sent == []
         due_at = await store.outbox.next_due_at([c.id])
         assert due_at is not None and due_at >= clock.now() + 120
         assert await store.outbox.due_count([c.id]) == 0
@@ -191,7 +191,7 @@ async def test_a_long_retry_goes_back_to_the_outbox_and_survives(tmp_path: Path)
     async with opened(cfg, clock) as store:
         snd2 = senders(clock)
         await Dispatcher(store, snd2, cfg, clock).burst()
-        assert snd2[Channel.SMS].households() == [ids["a"]]
+        assert snd2["sms"].households() == [ids["a"]]
 
 
 async def test_households_that_answered_are_skipped(tmp_path: Path) -> None:
@@ -203,7 +203,7 @@ async def test_households_that_answered_are_skipped(tmp_path: Path) -> None:
         await answer(store, c.id, ids["a"], "safe")
         snd = senders(clock)
         await Dispatcher(store, snd, cfg, clock).burst()
-        assert snd[Channel.WEBPUSH].households() == [ids["b"]]
+        assert snd["webpush"].households() == [ids["b"]]
         assert (await store.campaigns.delivery_counts(c.id))[(0, "webpush", "skipped")] == 1
 
 
@@ -262,7 +262,7 @@ class HeldSender(ScriptedSender):
     """Its second send stays in flight until the test lets it go."""
 
     def __init__(self) -> None:
-        super().__init__(Channel.SMS)
+        super().__init__("sms")
         self.in_flight = asyncio.Event()
         self.release = asyncio.Event()
 
@@ -281,7 +281,7 @@ async def test_graceful_stop_finishes_sends_in_flight_and_releases_held_claims(t
         c = await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock)
         held = HeldSender()
-        snd[Channel.SMS] = held
+        snd["sms"] = held
         disp = Dispatcher(store, snd, cfg, clock)
         task = asyncio.create_task(disp.run())
         await held.in_flight.wait()  # one sent, one in flight, three held by the lane
@@ -302,7 +302,7 @@ async def test_provider_callbacks_keep_the_best_state_and_undelivered_falls_back
         c = await CampaignService(store, cfg, clock).launch(spec())
         snd = senders(clock)
         await Dispatcher(store, snd, cfg, clock).burst()
-        pid = {m.household_id: f"sms-{m.delivery_id}" for m in snd[Channel.SMS].sent}
+        pid = {m.household_id: f"sms-{m.delivery_id}" for m in snd["sms"].sent}
         outbox = store.outbox
         assert await outbox.record_provider_status(pid[ids["a"]], "delivered")
         assert await outbox.record_provider_status(pid[ids["a"]], "sent")  # late and out of order: ignored
@@ -312,7 +312,7 @@ async def test_provider_callbacks_keep_the_best_state_and_undelivered_falls_back
         assert counts[(0, "sms", "delivered")] == 1 and counts[(0, "sms", "undelivered")] == 1
         # the phone that could not get the SMS is called instead
         await Dispatcher(store, snd, cfg, clock).burst()
-        assert snd[Channel.VOICE].households() == [ids["b"]]
+        assert snd["voice"].households() == [ids["b"]]
 
 
 class ReleasingClock(FakeClock):
@@ -350,7 +350,7 @@ async def test_a_locked_database_does_not_end_the_dispatcher(tmp_path: Path) -> 
             await task
         finally:
             holder[0].close()
-        assert snd[Channel.WEBPUSH].households() == [ids["a"]]
+        assert snd["webpush"].households() == [ids["a"]]
 
 
 async def test_a_store_that_cannot_write_does_not_end_the_dispatcher(tmp_path: Path) -> None:
@@ -368,5 +368,5 @@ async def test_a_store_that_cannot_write_does_not_end_the_dispatcher(tmp_path: P
         assert all(not s.sent for s in snd.values())  # nothing was sent that could not be claimed
         await clock.advance(STORE_RETRY_SECONDS)
         await task
-        assert snd[Channel.WEBPUSH].households() == [ids["a"]] and snd[Channel.SMS].households() == [ids["b"]]
+        assert snd["webpush"].households() == [ids["a"]] and snd["sms"].households() == [ids["b"]]
         assert store.healthy

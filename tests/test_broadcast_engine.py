@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 from channel_helpers import outbound, running_sandbox, started
+from roster_helpers import household
 
 from safetynet.broadcast.engine import BroadcastEngine
 from safetynet.broadcast.sendworker import ProcessSender
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.channels.base import PermanentSendError, RetryableSendError
-from safetynet.channels.webpush import load_or_create_vapid
+from safetynet.channels.webpush.vapid import load_or_create_vapid
 from safetynet.clock import SystemClock
-from safetynet.domain import CampaignKind, Channel
-from safetynet.domain.roster import HouseholdRecord
+from safetynet.domain import CampaignKind
 from safetynet.store import open_store
 
 UNLIMITED = {f"SAFETYNET_CHANNELS_{c}_MAX_PER_SECOND": "0" for c in ("SMS", "VOICE", "TELEGRAM", "WEBPUSH")}
@@ -24,17 +24,17 @@ UNLIMITED = {f"SAFETYNET_CHANNELS_{c}_MAX_PER_SECOND": "0" for c in ("SMS", "VOI
 async def test_the_send_worker_returns_results_and_classified_errors(tmp_path: Path) -> None:
     async with running_sandbox(tmp_path, env=UNLIMITED, callbacks=False) as (sb, cfg):
         key = load_or_create_vapid(cfg.data_dir).application_server_key
-        live, gone, blip = sb.subscribe(key), sb.subscribe(key), sb.subscribe(key)
+        live, gone, blip = sb.fake("webpush").subscribe(key), sb.fake("webpush").subscribe(key), sb.fake("webpush").subscribe(key)
         sb.faults.update({"dead": [gone["endpoint"].rsplit("/", 1)[1]]})
-        async with started(ProcessSender(cfg, Channel.WEBPUSH)) as sender:
-            res = await sender.send(outbound(Channel.WEBPUSH, json.dumps(live)))
+        async with started(ProcessSender(cfg, "webpush")) as sender:
+            res = await sender.send(outbound("webpush", json.dumps(live)))
             assert res.provider_id
             with pytest.raises(PermanentSendError) as dead:
-                await sender.send(outbound(Channel.WEBPUSH, json.dumps(gone)))
+                await sender.send(outbound("webpush", json.dumps(gone)))
             assert dead.value.contact_dead and dead.value.reason == "subscription_gone"
             sb.faults.update({"fail_5xx": 1.0})
             with pytest.raises(RetryableSendError) as e:
-                await sender.send(outbound(Channel.WEBPUSH, json.dumps(blip)))
+                await sender.send(outbound("webpush", json.dumps(blip)))
             assert e.value.reason == "server_error"
         got = sb.messages("webpush")
         assert len(got) == 1 and "/r/" in (got[0].text or "")  # decrypted by the sandbox: the real payload
@@ -45,15 +45,15 @@ async def test_a_campaign_goes_out_with_web_push_from_the_worker(tmp_path: Path)
     async with running_sandbox(tmp_path, env=UNLIMITED, callbacks=False) as (sb, cfg):
         store = await open_store(cfg, clock)
         try:
-            records = [HouseholdRecord("北地区", "桜町町会", "1班", f"k{i}", f"世帯{i}",
+            records = [household("北地区", "桜町町会", "1班", f"k{i}", f"世帯{i}",
                                        phone=f"+8190{i:08d}" if i % 2 else "") for i in range(10)]
             await store.roster.import_households(records)
             key = load_or_create_vapid(cfg.data_dir).application_server_key
             ids = {t.household_key: t.household_id for t in await store.roster.code_targets(only_without_code=False)}
             for i in range(0, 10, 2):
-                await store.roster.add_contact(ids[f"k{i}"], "webpush", json.dumps(sb.subscribe(key)))
+                await store.roster.add_contact(ids[f"k{i}"], "webpush", json.dumps(sb.fake("webpush").subscribe(key)))
             engine = BroadcastEngine(store, cfg, clock, send_workers=True)
-            assert isinstance(engine.senders[Channel.WEBPUSH], ProcessSender)
+            assert isinstance(engine.senders["webpush"], ProcessSender)
             await engine.start()
             try:
                 svc = CampaignService(store, cfg, clock, on_change=engine.wake)
@@ -74,14 +74,14 @@ async def test_a_killed_send_worker_is_started_again(tmp_path: Path) -> None:
 
     async with running_sandbox(tmp_path, env=UNLIMITED, callbacks=False) as (sb, cfg):
         key = load_or_create_vapid(cfg.data_dir).application_server_key
-        sub = json.dumps(sb.subscribe(key))
-        async with started(ProcessSender(cfg, Channel.WEBPUSH)) as sender:
-            await sender.send(outbound(Channel.WEBPUSH, sub))
+        sub = json.dumps(sb.fake("webpush").subscribe(key))
+        async with started(ProcessSender(cfg, "webpush")) as sender:
+            await sender.send(outbound("webpush", sub))
             first = sender.pid
             assert first is not None
             os.kill(first, signal.SIGKILL)
             assert sender._reader is not None
             await sender._reader  # the parent notices the child's end
-            await sender.send(outbound(Channel.WEBPUSH, sub, delivery_id=2))
+            await sender.send(outbound("webpush", sub, delivery_id=2))
             assert sender.pid != first
         assert len(sb.messages("webpush")) == 2

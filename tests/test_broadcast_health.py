@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from channel_helpers import SECRET_KEY, running_sandbox, write_config
+from roster_helpers import household
 
 from safetynet.broadcast.dispatcher import Dispatcher
+from safetynet.broadcast.engine import build_senders
 from safetynet.broadcast.health import (
     ALIVE_SECONDS,
     FAILING,
@@ -23,13 +25,11 @@ from safetynet.broadcast.health import (
     read_status,
 )
 from safetynet.broadcast.service import CampaignService, CampaignSpec
-from safetynet.channels.registry import build_senders
-from safetynet.channels.sandbox import Sandbox
 from safetynet.clock import FakeClock
 from safetynet.config import Config, load_config
-from safetynet.domain import CampaignKind, Channel
+from safetynet.domain import CampaignKind
 from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
-from safetynet.domain.roster import HouseholdRecord
+from safetynet.sandbox import Sandbox
 from safetynet.store import Store, open_store
 
 SPEC = CampaignSpec("地震訓練", CampaignKind.DRILL, ("city",), {"ja": "地震の訓練です。無事ですか。"})
@@ -87,7 +87,7 @@ def closed_port() -> int:
 
 
 async def one_mobile_household(store: Store) -> None:
-    await store.roster.import_households([HouseholdRecord("北地区", "桜町町会", "1班", "k1", "世帯1",
+    await store.roster.import_households([household("北地区", "桜町町会", "1班", "k1", "世帯1",
                                                           phone="+819000000001")])
 
 
@@ -97,7 +97,7 @@ async def dispatching(store: Store, cfg: Config, clock: FakeClock) -> AsyncItera
     senders = build_senders(cfg)
     for s in senders.values():
         await s.start()
-    d = Dispatcher(store, senders, cfg, clock, contacts=store.roster, channels=[Channel.SMS])
+    d = Dispatcher(store, senders, cfg, clock, contacts=store.roster, channels=["sms"])
     task = asyncio.create_task(d.run())
     try:
         yield d

@@ -12,7 +12,7 @@ from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.ladder import LadderScheduler
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.clock import FakeClock
-from safetynet.domain import CampaignKind, Channel, Role
+from safetynet.domain import CampaignKind, ChannelName, Role
 from safetynet.domain.campaigns import Actor, Campaign
 
 MSG = {"ja": "安否確認です。"}
@@ -38,14 +38,14 @@ async def test_later_steps_reach_only_non_responders_then_the_door_knock_list(tm
         notes = Notes()
         ladder = LadderScheduler(store.campaigns, clock, notifier=notes)
 
-        async def wave() -> dict[Channel, list[int]]:
+        async def wave() -> dict[ChannelName, list[int]]:
             for s in snd.values():
                 s.sent.clear()
             await Dispatcher(store, snd, cfg, clock).burst()
             return {ch: s.households() for ch, s in snd.items() if s.sent}
 
         first = await wave()
-        assert sorted(first[Channel.WEBPUSH]) == [ids["answers"], ids["silent"], ids["app_only"]]
+        assert sorted(first["webpush"]) == [ids["answers"], ids["silent"], ids["app_only"]]
         await answer(store, c.id, ids["answers"], "safe")
         await answer(store, c.id, ids["read_only"], "read")  # opened the page: still not an answer
         assert await ladder.tick() == []
@@ -53,11 +53,11 @@ async def test_later_steps_reach_only_non_responders_then_the_door_knock_list(tm
         assert await ladder.tick() == []
         await clock.advance(1)
         assert await ladder.tick() == [(c.id, 1)]
-        assert await wave() == {Channel.SMS: [ids["silent"], ids["read_only"]]}
+        assert await wave() == {"sms": [ids["silent"], ids["read_only"]]}
         await answer(store, c.id, ids["read_only"], "need_help")
         await clock.advance(600)
         assert await ladder.tick() == [(c.id, 2)]
-        assert sorted((await wave())[Channel.VOICE]) == [ids["silent"], ids["landline"]]
+        assert sorted((await wave())["voice"]) == [ids["silent"], ids["landline"]]
         await clock.advance(600)
         assert await ladder.tick() == [(c.id, 3)]
         on_list = await store.campaigns.doorknock_households(c.id)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from safetynet.broadcast.messages import compose, text_language, title_for
-from safetynet.domain import Channel
+from safetynet.channels import registry
+from safetynet.domain import ChannelName
 
 MSGS = {"ja": "地震が発生しました。安否を教えてください。", "ja-easy": "じしんです。ぶじですか。", "en": "An earthquake hit. Are you safe?"}
 URL = "https://safety.example.jp/r/AAAAAAAAAAAAAAAAAAAAAA"
@@ -19,11 +20,11 @@ def test_household_language_else_japanese(language: str, expected: str) -> None:
     assert text_language(MSGS, language) == expected
 
 
-@pytest.mark.parametrize("channel", list(Channel))
+@pytest.mark.parametrize("channel", list(registry.names()))
 @pytest.mark.parametrize(
     ("language", "prefix"), [("ja", "【訓練】"), ("ja-easy", "【訓練】"), ("en", "[DRILL]"), ("vi", "【訓練】")]
 )
-def test_drill_prefix_and_reply_url_on_every_channel(channel: Channel, language: str, prefix: str) -> None:
+def test_drill_prefix_and_reply_url_on_every_channel(channel: ChannelName, language: str, prefix: str) -> None:
     lang, text = compose(messages=MSGS, title="訓練", language=language, drill=True, reply_url=URL, channel=channel)
     assert text.startswith(prefix)
     assert URL in text
@@ -35,14 +36,14 @@ def test_drill_prefix_and_reply_url_on_every_channel(channel: Channel, language:
 
 
 def test_vietnamese_without_its_own_text_reads_japanese_with_the_japanese_prefix() -> None:
-    lang, text = compose(messages=MSGS, title="t", language="vi", drill=True, reply_url=URL, channel=Channel.SMS)
+    lang, text = compose(messages=MSGS, title="t", language="vi", drill=True, reply_url=URL, channel="sms")
     assert lang == "ja"
     assert text.startswith("【訓練】地震")
 
 
 def test_a_language_with_its_own_text_gets_the_drill_marker_in_english() -> None:
     msgs = {**MSGS, "pt": "Terremoto. Você está seguro?"}
-    _, text = compose(messages=msgs, title="t", language="pt", drill=True, reply_url=URL, channel=Channel.WEBPUSH)
+    _, text = compose(messages=msgs, title="t", language="pt", drill=True, reply_url=URL, channel="webpush")
     assert text.startswith("[DRILL] ")
 
 
@@ -50,10 +51,10 @@ def test_a_language_with_its_own_text_gets_the_drill_marker_in_english() -> None
     ("language", "hint"), [("ja", "1=無事 2=助けて"), ("ja-easy", "1=ぶじ 2=たすけて"), ("en", "Reply 1 safe, 2 help")]
 )
 def test_sms_carries_the_keyword_hint(language: str, hint: str) -> None:
-    _, text = compose(messages=MSGS, title="t", language=language, drill=False, reply_url=URL, channel=Channel.SMS)
+    _, text = compose(messages=MSGS, title="t", language=language, drill=False, reply_url=URL, channel="sms")
     assert hint in text
     _, push = compose(messages=MSGS, title="t", language=language, drill=False, reply_url=URL,
-                      channel=Channel.WEBPUSH)
+                      channel="webpush")
     assert hint not in push
 
 
@@ -61,3 +62,18 @@ def test_title_of_a_drill_is_marked() -> None:
     assert title_for("一斉訓練", "ja", True) == "【訓練】一斉訓練"
     assert title_for("Drill", "en", True) == "[DRILL] Drill"
     assert title_for("地震", "ja", False) == "地震"
+
+
+def test_the_link_first_and_shared_layouts() -> None:
+    """Email puts the reply link first; a multicast answered by buttons (LINE) carries no household's link."""
+    from safetynet.channels.spec import MESSAGE_LINK_FIRST, MESSAGE_SHARED
+
+    _, mail = compose(messages=MSGS, title="お知らせ", language="ja", drill=True, reply_url=URL, channel="email",
+                      layout=MESSAGE_LINK_FIRST)
+    assert mail.startswith(f"回答はこちら: {URL}\n\n【訓練】お知らせ\n")
+    lang, shared = compose(messages=MSGS, title="お知らせ", language="ja", drill=True, reply_url=URL, channel="line",
+                           layout=MESSAGE_SHARED)
+    assert URL not in shared and shared.startswith("【訓練】お知らせ\n") and shared.endswith(MSGS[lang])
+    _, other = compose(messages=MSGS, title="お知らせ", language="ja", drill=True, reply_url=URL + "x", channel="line",
+                       layout=MESSAGE_SHARED)
+    assert other == shared  # the same text for every household: one request can carry it to many

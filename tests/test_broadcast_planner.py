@@ -5,19 +5,20 @@ from __future__ import annotations
 import pytest
 
 from safetynet.broadcast.planner import count_channels, plan_step
-from safetynet.domain import Channel, ContactKind
+from safetynet.channels import registry
+from safetynet.domain import ChannelName
 from safetynet.domain.campaigns import (
-    DEFAULT_LADDER,
     PRIORITY_DEFAULT,
     PRIORITY_VULNERABLE,
+    ChannelRoutes,
     LadderStep,
     channel_order,
     next_channel,
 )
 from safetynet.domain.roster import Contact, TargetHousehold
 
-W, T, S, V = Channel.WEBPUSH, Channel.TELEGRAM, Channel.SMS, Channel.VOICE
-KINDS = {"w": ContactKind.WEBPUSH, "t": ContactKind.TELEGRAM, "m": ContactKind.MOBILE, "l": ContactKind.LANDLINE}
+W, T, S, V = "webpush", "telegram", "sms", "voice"
+KINDS = {"w": "webpush", "t": "telegram", "m": "mobile", "l": "landline"}
 
 
 def hh(hid: int, contacts: str, vulnerable: bool = False, dead: str = "") -> TargetHousehold:
@@ -29,7 +30,8 @@ def hh(hid: int, contacts: str, vulnerable: bool = False, dead: str = "") -> Tar
     return TargetHousehold(hid, 1, None, vulnerable, "ja", cs)
 
 
-STEP0, SMS_STEP, VOICE_STEP, KNOCK = DEFAULT_LADDER
+ROUTES = registry.routes()
+STEP0, SMS_STEP, VOICE_STEP, KNOCK = registry.default_ladder()
 
 
 @pytest.mark.parametrize(
@@ -52,8 +54,8 @@ STEP0, SMS_STEP, VOICE_STEP, KNOCK = DEFAULT_LADDER
         ("", "", STEP0, []),
     ],
 )
-def test_channel_order(contacts: str, dead: str, step: LadderStep, expected: list[Channel]) -> None:
-    assert [ch for ch, _ in channel_order(hh(1, contacts, dead=dead), step)] == expected
+def test_channel_order(contacts: str, dead: str, step: LadderStep, expected: list[ChannelName]) -> None:
+    assert [ch for ch, _ in channel_order(hh(1, contacts, dead=dead), step, ROUTES)] == expected
 
 
 @pytest.mark.parametrize(
@@ -71,8 +73,8 @@ def test_channel_order(contacts: str, dead: str, step: LadderStep, expected: lis
     ],
 )
 def test_channels_follow_the_scenarios_order_not_the_rosters(contacts: str, step: LadderStep,
-                                                              expected: list[Channel]) -> None:
-    assert [ch for ch, _ in channel_order(hh(1, contacts), step)] == expected
+                                                              expected: list[ChannelName]) -> None:
+    assert [ch for ch, _ in channel_order(hh(1, contacts), step, ROUTES)] == expected
 
 
 def test_a_household_with_a_landline_and_a_mobile_is_texted_first_not_called() -> None:
@@ -80,15 +82,15 @@ def test_a_household_with_a_landline_and_a_mobile_is_texted_first_not_called() -
     plan = plan_step([hh(1, "lm"), hh(2, "ml"), hh(3, "l")], 0, STEP0)
     assert [(d.household_id, d.channel, d.contact_id) for d in plan.deliveries] == [(1, S, 11), (2, S, 20), (3, V, 30)]
     # the call of the fallback goes to the first number that takes calls: the landline of household 1
-    assert channel_order(hh(1, "lm"), STEP0) == [(S, 11), (V, 10)]
-    nxt = next_channel(hh(1, "lm"), 0, STEP0, [S])
+    assert channel_order(hh(1, "lm"), STEP0, ROUTES) == [(S, 11), (V, 10)]
+    nxt = next_channel(hh(1, "lm"), 0, STEP0, [S], ROUTES)
     assert nxt is not None and (nxt.channel, nxt.contact_id, nxt.fallback_rank) == (V, 10, 1)
 
 
 def test_channel_order_uses_the_contact_of_each_channel() -> None:
     h = hh(3, "mlw")
-    assert channel_order(h, STEP0) == [(W, 32), (S, 30), (V, 30)]
-    assert channel_order(h, VOICE_STEP) == [(V, 30)]
+    assert channel_order(h, STEP0, ROUTES) == [(W, 32), (S, 30), (V, 30)]
+    assert channel_order(h, VOICE_STEP, ROUTES) == [(V, 30)]
 
 
 def test_plan_puts_vulnerable_households_first_one_channel_each() -> None:
@@ -113,9 +115,9 @@ def test_plan_puts_vulnerable_households_first_one_channel_each() -> None:
         ("wml", "m", [W, S], (V, 2)),  # the landline still rings
     ],
 )
-def test_next_channel_after_failures(contacts: str, dead: str, tried: list[Channel],
-                                     expected: tuple[Channel, int] | None) -> None:
-    nxt = next_channel(hh(1, contacts, dead=dead), 0, STEP0, tried)
+def test_next_channel_after_failures(contacts: str, dead: str, tried: list[ChannelName],
+                                     expected: tuple[ChannelName, int] | None) -> None:
+    nxt = next_channel(hh(1, contacts, dead=dead), 0, STEP0, tried, ROUTES)
     assert (None if nxt is None else (nxt.channel, nxt.fallback_rank)) == expected
 
 
@@ -140,3 +142,19 @@ def test_door_knock_step_plans_no_delivery() -> None:
     plan = plan_step([hh(1, "w"), hh(2, "")], 3, KNOCK)
     assert plan.deliveries == ()
     assert plan.no_contact == (2,)
+
+
+def test_the_order_follows_the_routes_it_is_given_not_a_list_of_channels_of_its_own() -> None:
+    """The domain names no channel: a channel added to the registry (a LINE account, free) takes part
+    in the household's own order among the free channels, and a priced one (a pager) keeps the
+    scenario's place."""
+    routes = ChannelRoutes({**ROUTES.of_kind, "line": ("line",), "pager": ("pager",)},
+                           ROUTES.preferred | {"line"})
+    kinds = {**KINDS, "n": "line", "p": "pager"}
+    h = TargetHousehold(1, 1, None, False, "ja", tuple(
+        Contact(id=10 + i, household_id=1, kind=kinds[k], address="x") for i, k in enumerate("pnw")))
+    step = LadderStep(0, (W, "line", "pager"))
+    assert [ch for ch, _ in channel_order(h, step, routes)] == ["line", W, "pager"]
+    assert [ch for ch, _ in channel_order(h, step, ROUTES)] == [W]  # kinds no channel takes: not reached
+    nxt = next_channel(h, 0, step, ["line"], routes)
+    assert nxt is not None and (nxt.channel, nxt.contact_id) == (W, 12)

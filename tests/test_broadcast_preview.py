@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from safetynet.broadcast.preview import PreviewCounter
+from safetynet.channels import registry
 from safetynet.config import load_config
-from safetynet.domain import ContactKind
-from safetynet.domain.campaigns import DEFAULT_LADDER
 from safetynet.domain.roster import Contact, TargetHousehold
 
 CFG = load_config(None, env={"SAFETYNET_CHANNELS_SMS_MAX_PER_SECOND": "10", "SAFETYNET_CHANNELS_VOICE_MAX_PER_SECOND": "1",
@@ -13,15 +12,15 @@ CFG = load_config(None, env={"SAFETYNET_CHANNELS_SMS_MAX_PER_SECOND": "10", "SAF
                              "SAFETYNET_CHANNELS_VOICE_PRICE_PER_CALL_JPY": "20"})
 
 
-def hh(i: int, *kinds: ContactKind, vulnerable: bool = False) -> TargetHousehold:
+def hh(i: int, *kinds: str, vulnerable: bool = False) -> TargetHousehold:
     return TargetHousehold(i, 1, None, vulnerable, "en",
                            tuple(Contact(i * 10 + n, i, k, "x") for n, k in enumerate(kinds)))
 
 
 def test_sms_time_and_cost_are_what_the_limits_and_prices_imply() -> None:
-    counter = PreviewCounter(CFG, DEFAULT_LADDER, {"ja": "訓練", "en": "Drill: are you safe?"}, drill=True)
-    counter.add(hh(i, ContactKind.MOBILE) for i in range(12_400))
-    counter.add([hh(20_000, ContactKind.WEBPUSH, vulnerable=True), hh(20_001)])
+    counter = PreviewCounter(CFG, registry.default_ladder(), {"ja": "訓練", "en": "Drill: are you safe?"}, drill=True)
+    counter.add(hh(i, "mobile") for i in range(12_400))
+    counter.add([hh(20_000, "webpush", vulnerable=True), hh(20_001)])
     p = counter.result()
     assert (p.households, p.no_contact, p.vulnerable) == (12_402, 1, 1)
     step0, step1, step2, knock = p.steps
@@ -33,5 +32,5 @@ def test_sms_time_and_cost_are_what_the_limits_and_prices_imply() -> None:
     assert "12,400 sms at 10/s = 21 min" in lines[1]
     assert "12,400 voice at 1/s = 3.4 h" in lines[3]
     # an English SMS with its link fits one GSM-7 segment: 2 SMS steps x 12,400 x ¥8, and the calls
-    assert p.sms_segments == 24_800
+    assert p.units == {"sms": 24_800, "voice": 12_400}
     assert p.cost_jpy == {"sms": 198_400.0, "voice": 248_000.0, "total": 446_400.0}

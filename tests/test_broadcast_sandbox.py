@@ -10,18 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from channel_helpers import running_sandbox
+from roster_helpers import household
 
 from safetynet.broadcast.dispatcher import Dispatcher, DispatchReport
+from safetynet.broadcast.engine import build_senders
 from safetynet.broadcast.lanes import LaneStats
 from safetynet.broadcast.retry import RetryPolicy
 from safetynet.broadcast.service import CampaignService, CampaignSpec
-from safetynet.channels.registry import build_senders
-from safetynet.channels.sandbox import Sandbox
-from safetynet.channels.webpush import load_or_create_vapid
+from safetynet.channels.webpush.vapid import load_or_create_vapid
 from safetynet.clock import Clock, SystemClock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind
-from safetynet.domain.roster import HouseholdRecord
+from safetynet.sandbox import Sandbox
 from safetynet.store import Store, open_store
 
 UNLIMITED = {f"SAFETYNET_CHANNELS_{c}_MAX_PER_SECOND": "0" for c in ("SMS", "VOICE", "TELEGRAM", "WEBPUSH")}
@@ -45,7 +45,7 @@ async def world(tmp_path: Path, clock: Clock, env: dict[str, str] | None = None,
 
 async def roster(store: Store, sb: Sandbox, cfg: Config, spec: list[str]) -> dict[int, str]:
     """One household per letter string (w t m l); returns index → push subscription id."""
-    records = [HouseholdRecord("北地区", "桜町町会", "1班", f"k{i}", f"世帯{i}",
+    records = [household("北地区", "桜町町会", "1班", f"k{i}", f"世帯{i}",
                                phone=phone(i) if "m" in c else "", landline=f"+813{i:08d}" if "l" in c else "",
                                telegram=str(500000 + i) if "t" in c else "")
                for i, c in enumerate(spec)]
@@ -55,7 +55,7 @@ async def roster(store: Store, sb: Sandbox, cfg: Config, spec: list[str]) -> dic
     subs = {}
     for i, c in enumerate(spec):
         if "w" in c:
-            sub = sb.subscribe(key)
+            sub = sb.fake("webpush").subscribe(key)
             subs[i] = sub["endpoint"].rsplit("/", 1)[1]
             await store.roster.add_contact(ids[f"k{i}"], "webpush", json.dumps(sub))
     return subs

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from safetynet.broadcast.scenario import ScenarioError, load_scenario
-from safetynet.domain import CampaignKind, Channel
-from safetynet.domain.campaigns import DEFAULT_LADDER
+from safetynet.channels import registry
+from safetynet.domain import CampaignKind
 
 DRILLS = Path(__file__).resolve().parent.parent / "drills"
 
@@ -35,11 +35,11 @@ answer_share = 0.8
 
 def test_shipped_scenarios_load() -> None:
     city = load_scenario(DRILLS / "citywide-earthquake.toml")
-    assert (city.kind, city.scope, city.ladder) == (CampaignKind.DRILL, ("city",), DEFAULT_LADDER)
+    assert (city.kind, city.scope, city.ladder) == (CampaignKind.DRILL, ("city",), registry.default_ladder())
     assert {"ja", "ja-easy", "en"} <= set(city.messages)
     monthly = load_scenario(DRILLS / "association-monthly.toml")
     assert monthly.scope == ()  # named when it starts: never the whole city by default
-    assert monthly.ladder[0].channels == (Channel.WEBPUSH, Channel.TELEGRAM) and monthly.ladder[0].fallback == ()
+    assert monthly.ladder[0].channels == ("webpush", "telegram") and monthly.ladder[0].fallback == ()
     assert monthly.ladder[-1].door_knock and monthly.ladder[-1].after_seconds == 900
 
 

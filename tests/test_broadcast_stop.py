@@ -36,19 +36,19 @@ from replies_fixtures import free_port
 
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.service import CampaignSpec
-from safetynet.channels.sandbox import Sandbox
-from safetynet.channels.sandbox.app import build_app
 from safetynet.clock import FakeClock
 from safetynet.config import Config
-from safetynet.domain import CampaignKind, Channel
+from safetynet.domain import CampaignKind
 from safetynet.domain.campaigns import LadderStep
+from safetynet.sandbox import Sandbox
+from safetynet.sandbox.app import build_app
 from safetynet.store import store_session
 from safetynet.system import System, running_system
 
 HOUSEHOLDS = 24
 CONCURRENCY = 4
 SPEC = CampaignSpec("停止訓練", CampaignKind.DRILL, ("city",), {"ja": "訓練です。無事ですか。"},
-                    ladder=(LadderStep(0, (Channel.SMS,)),))
+                    ladder=(LadderStep(0, ("sms",)),))
 # Well under the old 30 s cap; a stop that waited on the FakeClock would never return at all.
 STOP_BOUND_SECONDS = 10.0
 
@@ -126,7 +126,7 @@ def dispatcher_of(system: System) -> Dispatcher:
 
 async def until_retry_waits(d: Dispatcher, n: int) -> None:
     """Until `n` workers sit in a retry wait (event-driven: a lane says when a wait starts or ends)."""
-    lane = d.lanes[Channel.SMS]
+    lane = d.lanes["sms"]
     async with asyncio.timeout(10):
         while d.retry_waits < n:
             lane.waits_changed.clear()
@@ -179,7 +179,7 @@ async def test_stop_ends_retry_waits_at_once_and_loses_nothing(tmp_path: Path, f
         await asyncio.wait_for(stack.aclose(), STOP_BOUND_SECONDS)
 
         assert d.retry_waits == 0
-        lane = d.lanes[Channel.SMS]
+        lane = d.lanes["sms"]
         assert lane.interrupted_waits >= CONCURRENCY and lane.in_flight == 0
         assert sb.messages() == []
         # Nothing is left claimed: the waiting ones went back with their attempt, the rest as they were.
@@ -208,7 +208,7 @@ async def test_sends_at_the_provider_get_the_grace_and_are_recorded(tmp_path: Pa
         # One turn of the loop: the stop has begun (Dispatcher.stop() runs before its first await),
         # nothing more is taken, the four sends are still out.
         await asyncio.sleep(0)
-        assert not stopping.done() and d.lanes[Channel.SMS].in_flight == CONCURRENCY
+        assert not stopping.done() and d.lanes["sms"].in_flight == CONCURRENCY
         sb.gate.set()  # the provider answers within the grace (the clock never moves)
         await asyncio.wait_for(stopping, STOP_BOUND_SECONDS)
 
@@ -230,7 +230,7 @@ async def test_sends_cut_off_after_the_grace_come_back_like_after_a_crash(tmp_pa
 
         await asyncio.wait_for(run_with_clock(clock, stack.aclose()), STOP_BOUND_SECONDS)
 
-        assert d.lanes[Channel.SMS].in_flight == 0
+        assert d.lanes["sms"].in_flight == 0
         # Their outcome is unknown: they keep their claim until the lease ends, as after kill -9.
         assert await outbox(cfg, cid) == Counter({"claimed": CONCURRENCY, "queued": HOUSEHOLDS - CONCURRENCY})
         sb.gate.set()  # the provider had them after all

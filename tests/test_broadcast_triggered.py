@@ -9,6 +9,7 @@ import pytest
 from broadcast_helpers import H, in_memory, make_cfg, seed
 
 from safetynet.broadcast.service import CampaignService
+from safetynet.channels import registry
 from safetynet.clock import FakeClock
 from safetynet.domain import Role
 from safetynet.domain.campaigns import Actor
@@ -104,7 +105,7 @@ async def test_a_draft_whose_association_left_the_roster_refuses_to_start(tmp_pa
         svc = CampaignService(store, cfg, clock)
         # a draft over an association the roster no longer has (renamed by a later import)
         draft = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["association:消えた町会"],
-                                             messages={"ja": "x"})
+                                             messages={"ja": "x"}, ladder=registry.default_ladder())
         with pytest.raises(CampaignError, match="消えた町会"):
             await svc.start(draft.id)
         assert (await svc.get(draft.id)).state == "draft"

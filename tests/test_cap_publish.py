@@ -10,6 +10,7 @@ import pytest
 import xmlschema
 from conftest import DATA
 
+from safetynet.channels import registry
 from safetynet.config import load_config
 from safetynet.domain import CampaignKind
 from safetynet.domain.triggers import TriggerRules
@@ -101,7 +102,8 @@ async def test_the_routes_publish_real_events_to_anyone_and_follow_close_and_can
         camps = system.store.campaigns
 
         async def campaign(kind: CampaignKind, start: bool = True, approve: bool = True) -> int:
-            c = await camps.create(kind=kind, title=SECRET_TITLE, scope=["city"], messages={"ja": SECRET_TEXT})
+            c = await camps.create(kind=kind, title=SECRET_TITLE, scope=["city"], messages={"ja": SECRET_TEXT},
+                                   ladder=registry.default_ladder())
             if start and kind == CampaignKind.REAL:  # two people: one starts, another approves
                 assert await camps.request_approval(c.id, T0, "bousai", 1)
                 assert not approve or await camps.approve(c.id, T0, "kikikanri", 2)

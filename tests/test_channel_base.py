@@ -17,8 +17,7 @@ from safetynet.channels.base import (
     SendError,
     parse_retry_after,
 )
-from safetynet.config import load_config
-from safetynet.domain import Channel
+from safetynet.config import channel_contexts, load_config
 
 
 def test_error_family() -> None:
@@ -51,16 +50,39 @@ def test_parse_retry_after_http_date() -> None:
     assert parse_retry_after(when, now=now) == pytest.approx(90.0)
 
 
-def test_registry_has_every_channel() -> None:
-    assert set(registry.FACTORIES) == set(Channel)
-
-
 def test_build_senders_builds_only_enabled_channels(tmp_path: Path) -> None:
     path = write_config(tmp_path)
     env = {"SAFETYNET_CHANNELS_VOICE_ENABLED": "false", "SAFETYNET_CHANNELS_TELEGRAM_ENABLED": "0"}
-    senders = registry.build_senders(load_config(path, env=env), "https://safety.example.jp")
-    assert set(senders) == {Channel.WEBPUSH, Channel.SMS}
-    # (mypy checks each module's sender against the ChannelSender protocol through FACTORIES)
-    assert all(sender.name is channel for channel, sender in senders.items())
+    cfg = load_config(path, env=env)
+    senders = registry.build_senders(channel_contexts(cfg, public_url="https://safety.example.jp"))
+    assert set(senders) == {"webpush", "sms"}
+    assert all(sender.name == channel for channel, sender in senders.items())
     # The web push sender made the VAPID key in the data folder.
     assert (tmp_path / "var" / "vapid_private.pem").exists()
+
+
+async def test_a_batch_logs_one_attempt_line_per_recipient_and_a_request_failure_is_everyones() -> None:
+    from collections.abc import Sequence
+
+    import structlog.testing
+    from channel_helpers import outbound
+
+    from safetynet.channels.base import BatchOutcome, OutboundMessage, SendResult, send_batch_logged
+
+    msgs = [outbound("sms", f"+81900000000{i}", delivery_id=i) for i in range(3)]
+
+    async def per_recipient(batch: Sequence[OutboundMessage]) -> list[BatchOutcome]:
+        return [SendResult(f"p{m.delivery_id}") if m.delivery_id != 1 else
+                PermanentSendError(Reason.BLOCKED, contact_dead=True) for m in batch]
+
+    async def whole_request_fails(batch: Sequence[OutboundMessage]) -> list[BatchOutcome]:
+        raise RetryableSendError(Reason.SERVER_ERROR, outcome_unknown=True)
+
+    with structlog.testing.capture_logs() as logs:
+        got = await send_batch_logged("sms", msgs, per_recipient)
+        failed = await send_batch_logged("sms", msgs, whole_request_fails)
+    assert [isinstance(o, SendResult) for o in got] == [True, False, True]
+    assert all(isinstance(o, RetryableSendError) for o in failed) and len(failed) == 3
+    lines = [(e["delivery_id"], e["outcome"]) for e in logs if e["event"] == "delivery_attempt"]
+    assert lines == [(0, "sent"), (1, "permanent"), (2, "sent"), (0, "retryable"), (1, "retryable"), (2, "retryable")]
+    assert all("address" not in e and "text" not in e for e in logs)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from safetynet.channels import bench
+from safetynet import bench_channels as bench
 from safetynet.config import load_config
 
 

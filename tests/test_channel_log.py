@@ -11,9 +11,9 @@ import pytest
 import structlog
 from channel_helpers import REPLY_TOKEN, SECRET_KEY, outbound, running_sandbox
 
+from safetynet.broadcast.engine import build_senders
 from safetynet.channels.base import OutboundMessage, Redactor, SendError
-from safetynet.channels.registry import build_senders
-from safetynet.domain import Channel
+from safetynet.domain import ChannelName
 
 DEAD_PHONE = "+819087654321"
 DEAD_CHAT = "987654321"
@@ -34,14 +34,14 @@ async def test_every_channel_logs_each_attempt_without_personal_data(tmp_path: P
         for s in senders.values():
             await s.start()
         try:
-            wp = senders[Channel.WEBPUSH]
-            good_sub, dead_sub = (sb.subscribe(wp.keys.application_server_key) for _ in range(2))  # type: ignore[attr-defined]
+            wp = senders["webpush"]
+            good_sub, dead_sub = (sb.fake("webpush").subscribe(wp.keys.application_server_key) for _ in range(2))  # type: ignore[attr-defined]
             sb.faults.dead.update({DEAD_PHONE, DEAD_CHAT, dead_sub["endpoint"].rsplit("/", 1)[1]})
-            cases: dict[Channel, tuple[str, str]] = {
-                Channel.WEBPUSH: (json.dumps(good_sub), json.dumps(dead_sub)),
-                Channel.TELEGRAM: ("5550001", DEAD_CHAT),
-                Channel.SMS: ("+819012345678", DEAD_PHONE),
-                Channel.VOICE: ("+81312345678", DEAD_PHONE),
+            cases: dict[ChannelName, tuple[str, str]] = {
+                "webpush": (json.dumps(good_sub), json.dumps(dead_sub)),
+                "telegram": ("5550001", DEAD_CHAT),
+                "sms": ("+819012345678", DEAD_PHONE),
+                "voice": ("+81312345678", DEAD_PHONE),
             }
             with structlog.testing.capture_logs() as logs:
                 for channel, (ok, dead) in cases.items():
@@ -53,7 +53,7 @@ async def test_every_channel_logs_each_attempt_without_personal_data(tmp_path: P
                 await s.close()
     attempts = [e for e in logs if e["event"] == "delivery_attempt"]
     assert [(e["channel"], e["delivery_id"], e["outcome"]) for e in attempts] == [
-        (ch.value, d, o) for ch in cases for d, o in ((1, "sent"), (2, "permanent"))
+        (ch, d, o) for ch in cases for d, o in ((1, "sent"), (2, "permanent"))
     ]
     for e in attempts:
         assert REQUIRED <= e.keys() and e["campaign_id"] == 7 and e["duration_ms"] >= 0
@@ -92,7 +92,7 @@ async def test_an_unexpected_exception_is_logged_as_error_and_propagates() -> No
         raise KeyError("bug")
 
     with structlog.testing.capture_logs() as logs, pytest.raises(KeyError):
-        await send_logged(Channel.SMS, outbound(Channel.SMS, "+819012345678"), boom)
+        await send_logged("sms", outbound("sms", "+819012345678"), boom)
     (entry,) = logs
     assert (entry["event"], entry["outcome"], entry["error_class"], entry["log_level"]) == (
         "delivery_attempt", "error", "KeyError", "warning",
@@ -106,7 +106,7 @@ async def test_a_provider_url_id_is_logged_as_its_origin_only() -> None:
         return SendResult("https://fcm.googleapis.com/fcm/0:1700000000%SECRETMESSAGEID")
 
     with structlog.testing.capture_logs() as logs:
-        result = await send_logged(Channel.WEBPUSH, outbound(Channel.WEBPUSH, "{}"), pushed)
+        result = await send_logged("webpush", outbound("webpush", "{}"), pushed)
     assert result.provider_id and "SECRETMESSAGEID" in result.provider_id  # the dispatcher gets it whole
     assert logs[0]["provider_id"] == "https://fcm.googleapis.com/…"
 
@@ -123,7 +123,7 @@ async def test_a_cancelled_attempt_is_logged_as_cancelled() -> None:
         await asyncio.Event().wait()
 
     with structlog.testing.capture_logs() as logs:
-        task = asyncio.create_task(send_logged(Channel.SMS, outbound(Channel.SMS, "+819012345678"), hangs))
+        task = asyncio.create_task(send_logged("sms", outbound("sms", "+819012345678"), hangs))
         await started.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

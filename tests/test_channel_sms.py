@@ -7,16 +7,18 @@ import warnings
 from pathlib import Path
 
 import pytest
-from channel_helpers import WebhookRecorder, outbound, running_sandbox, started
+from channel_helpers import WebhookRecorder, outbound, running_sandbox, sender_of, started
 from hypothesis import given
 from hypothesis import strategies as st
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from safetynet.channels import sms
 from safetynet.channels.base import PermanentSendError, RetryableSendError
-from safetynet.domain import Channel
+from safetynet.channels.sms import segments as sms_segments
+from safetynet.channels.sms import webhook as sms_webhook
+from safetynet.channels.twilio import status as twilio_status
+from safetynet.channels.twilio import webhook as twilio_webhook
 
 PHONE = "+819012345678"
 
@@ -44,20 +46,20 @@ PHONE = "+819012345678"
     ],
 )
 def test_segment_count(text: str, segments: int) -> None:
-    assert sms.segment_count(text) == segments
+    assert sms_segments.segment_count(text) == segments
 
 
 @given(st.text(min_size=0, max_size=800))
 def test_fit_sms_keeps_the_reply_url_and_the_segment_limit(body: str) -> None:
     url = "https://safety.example.jp/r/AbCdEfGhIjKlMnOpQrStUv"
-    text, segments = sms.fit_sms(f"{body} {url}", url)
+    text, segments = sms_segments.fit_sms(f"{body} {url}", url)
     assert url in text
-    assert segments == sms.segment_count(text) <= sms.MAX_SEGMENTS
+    assert segments == sms_segments.segment_count(text) <= sms_segments.MAX_SEGMENTS
 
 
 def test_fit_sms_leaves_a_short_message_alone() -> None:
     text = "【訓練】無事ですか？ https://x.jp/r/abc"
-    assert sms.fit_sms(text, "https://x.jp/r/abc") == (text, 1)
+    assert sms_segments.fit_sms(text, "https://x.jp/r/abc") == (text, 1)
 
 
 @pytest.mark.parametrize(
@@ -70,14 +72,14 @@ def test_fit_sms_leaves_a_short_message_alone() -> None:
     ],
 )
 def test_parse_status_maps_every_twilio_status(status: str, state: str | None) -> None:
-    cb = sms.parse_status({"MessageSid": "SM1", "MessageStatus": status, "ErrorCode": "30003"})
+    cb = twilio_status.parse_status({"MessageSid": "SM1", "MessageStatus": status, "ErrorCode": "30003"})
     assert (cb.state if cb else None) == state
     if cb:
         assert cb.provider_id == "SM1" and cb.error_code == 30003
 
 
 def test_parse_status_without_sid_is_ignored() -> None:
-    assert sms.parse_status({"MessageStatus": "delivered"}) is None
+    assert twilio_status.parse_status({"MessageStatus": "delivered"}) is None
 
 
 @pytest.mark.parametrize(
@@ -93,25 +95,25 @@ def test_parse_status_without_sid_is_ignored() -> None:
     ],
 )
 def test_merge_status_keeps_the_highest_rank(old: str | None, new: str, kept: str) -> None:
-    assert sms.merge_status(old, new) == kept
+    assert twilio_status.merge_status(old, new) == kept
 
 
 def test_parse_inbound() -> None:
-    msg = sms.parse_inbound({"MessageSid": "SMx", "From": PHONE, "To": "+815000000000", "Body": "１ 無事"})
+    msg = sms_webhook.parse_inbound({"MessageSid": "SMx", "From": PHONE, "To": "+815000000000", "Body": "１ 無事"})
     assert (msg.message_sid, msg.from_, msg.body) == ("SMx", PHONE, "１ 無事")
     with pytest.raises(ValueError, match="MessageSid"):
-        sms.parse_inbound({"Body": "1"})
+        sms_webhook.parse_inbound({"Body": "1"})
 
 
 def test_verify_signature_refuses_forgeries() -> None:
     url, params = "https://safety.example.jp/hooks/twilio/sms", {"From": PHONE, "Body": "1", "MessageSid": "SM1"}
     sig = RequestValidator("token-abc").compute_signature(url, params)
-    assert sms.verify_signature("token-abc", url, params, sig)
-    assert not sms.verify_signature("token-abc", url, {**params, "Body": "2"}, sig)  # tampered
-    assert not sms.verify_signature("token-abc", url + "?x=1", params, sig)  # another URL
-    assert not sms.verify_signature("other-token", url, params, sig)
-    assert not sms.verify_signature("token-abc", url, params, None)
-    assert not sms.verify_signature("token-abc", url, params, "")
+    assert twilio_webhook.verify_signature("token-abc", url, params, sig)
+    assert not twilio_webhook.verify_signature("token-abc", url, {**params, "Body": "2"}, sig)  # tampered
+    assert not twilio_webhook.verify_signature("token-abc", url + "?x=1", params, sig)  # another URL
+    assert not twilio_webhook.verify_signature("other-token", url, params, sig)
+    assert not twilio_webhook.verify_signature("token-abc", url, params, None)
+    assert not twilio_webhook.verify_signature("token-abc", url, params, "")
 
 
 # --- against the sandbox ------------------------------------------------------------------------
@@ -120,36 +122,36 @@ def test_verify_signature_refuses_forgeries() -> None:
 async def test_send_records_text_segments_and_cost_and_the_signed_status_callback(tmp_path: Path) -> None:
     async with WebhookRecorder() as hooks, running_sandbox(tmp_path, app_url=hooks.url) as (sb, cfg):
         hooks.auth_token = cfg.secrets.twilio_auth_token
-        async with started(sms.from_config(cfg, hooks.url)) as sender:
-            result = await sender.send(outbound(Channel.SMS, PHONE))
+        async with started(sender_of(cfg, "sms", hooks.url)) as sender:
+            result = await sender.send(outbound("sms", PHONE))
         assert result.provider_id and result.provider_id.startswith("SM")
         (rec,) = sb.messages("sms")
         assert rec.text is not None and len(rec.text) > 70  # Japanese and the link: two UCS-2 parts
-        assert result.segments == 2 == sms.segment_count(rec.text) == rec.data["segments"]
+        assert result.segments == 2 == sms_segments.segment_count(rec.text) == rec.data["segments"]
         assert result.cost_jpy == 2 * cfg.channels.sms.price_per_segment_jpy
         assert rec.address == PHONE and rec.text.startswith("【訓練】")
         assert rec.data["from"] == cfg.channels.sms.from_number
         assert rec.data["status_callback"] == f"{hooks.url}/hooks/twilio/status"
         (hit,) = await hooks.wait_for("/hooks/twilio/status")
         assert hit.valid
-        cb = sms.parse_status(hit.params)
+        cb = twilio_status.parse_status(hit.params)
         assert cb is not None and (cb.provider_id, cb.state) == (result.provider_id, "delivered")
 
 
 async def test_undelivered_recipient_gets_a_failing_status_callback(tmp_path: Path) -> None:
     async with WebhookRecorder() as hooks, running_sandbox(tmp_path, app_url=hooks.url, undelivered_fraction=1.0) as (_, cfg):
         hooks.auth_token = cfg.secrets.twilio_auth_token
-        async with started(sms.from_config(cfg, hooks.url)) as sender:
-            await sender.send(outbound(Channel.SMS, PHONE))
+        async with started(sender_of(cfg, "sms", hooks.url)) as sender:
+            await sender.send(outbound("sms", PHONE))
         (hit,) = await hooks.wait_for("/hooks/twilio/status")
-        cb = sms.parse_status(hit.params)
+        cb = twilio_status.parse_status(hit.params)
         assert cb is not None and (cb.state, cb.error_code) == ("undelivered", 30003)
 
 
 async def test_long_message_is_cut_to_four_segments_keeping_the_link(tmp_path: Path) -> None:
-    async with running_sandbox(tmp_path) as (sb, cfg), started(sms.from_config(cfg, cfg.server.public_url)) as sender:
-        msg = outbound(Channel.SMS, PHONE)
-        long = outbound(Channel.SMS, PHONE, text="地震" * 300 + " " + msg.reply_url)
+    async with running_sandbox(tmp_path) as (sb, cfg), started(sender_of(cfg, "sms", cfg.server.public_url)) as sender:
+        msg = outbound("sms", PHONE)
+        long = outbound("sms", PHONE, text="地震" * 300 + " " + msg.reply_url)
         result = await sender.send(long)
         assert result.segments == 4 and result.cost_jpy == 4 * cfg.channels.sms.price_per_segment_jpy
         assert sb.messages("sms")[0].text.endswith(msg.reply_url)
@@ -157,25 +159,25 @@ async def test_long_message_is_cut_to_four_segments_keeping_the_link(tmp_path: P
 
 @pytest.mark.parametrize("address", ["+819000000001", "09012345678", "not-a-number"])
 async def test_dead_or_invalid_number_is_permanent_and_dead(tmp_path: Path, address: str) -> None:
-    async with running_sandbox(tmp_path, dead={"+819000000001"}) as (sb, cfg), started(sms.from_config(cfg, cfg.server.public_url)) as sender:
+    async with running_sandbox(tmp_path, dead={"+819000000001"}) as (sb, cfg), started(sender_of(cfg, "sms", cfg.server.public_url)) as sender:
         with pytest.raises(PermanentSendError) as err:
-            await sender.send(outbound(Channel.SMS, address))
+            await sender.send(outbound("sms", address))
         assert (err.value.reason, err.value.contact_dead, err.value.retryable) == ("invalid_number", True, False)
         assert sb.stats["channels"]["sms"] == {"dead": 1}
 
 
 async def test_429_surfaces_retry_after_and_is_sent_once(tmp_path: Path) -> None:
-    async with running_sandbox(tmp_path, fail_429=1.0, retry_after=7) as (sb, cfg), started(sms.from_config(cfg, cfg.server.public_url)) as sender:
+    async with running_sandbox(tmp_path, fail_429=1.0, retry_after=7) as (sb, cfg), started(sender_of(cfg, "sms", cfg.server.public_url)) as sender:
         with pytest.raises(RetryableSendError) as err:
-            await sender.send(outbound(Channel.SMS, PHONE))
+            await sender.send(outbound("sms", PHONE))
         assert (err.value.reason, err.value.retry_after, err.value.outcome_unknown) == ("rate_limited", 7.0, False)
         assert sb.stats["channels"]["sms"] == {"429_injected": 1}
 
 
 async def test_5xx_is_retryable_with_unknown_outcome_and_never_retried_by_the_client(tmp_path: Path) -> None:
-    async with running_sandbox(tmp_path, fail_5xx=1.0) as (sb, cfg), started(sms.from_config(cfg, cfg.server.public_url)) as sender:
+    async with running_sandbox(tmp_path, fail_5xx=1.0) as (sb, cfg), started(sender_of(cfg, "sms", cfg.server.public_url)) as sender:
         with pytest.raises(RetryableSendError) as err:
-            await sender.send(outbound(Channel.SMS, PHONE))
+            await sender.send(outbound("sms", PHONE))
         assert (err.value.reason, err.value.outcome_unknown) == ("server_error", True)
         # One POST only: a retried POST after a 5xx may send the SMS twice.
         assert sb.stats["channels"]["sms"] == {"5xx": 1}
@@ -184,9 +186,9 @@ async def test_5xx_is_retryable_with_unknown_outcome_and_never_retried_by_the_cl
 async def test_timeout_is_real_and_the_outcome_unknown(tmp_path: Path) -> None:
     # The provider answers after 1 s; only a deadline of our own (0.1 s) can turn that into a timeout.
     env = {"SAFETYNET_CHANNELS_SMS_TIMEOUT_SECONDS": "0.1"}
-    async with running_sandbox(tmp_path, env=env, latency_ms=1000) as (sb, cfg), started(sms.from_config(cfg, cfg.server.public_url)) as sender:
+    async with running_sandbox(tmp_path, env=env, latency_ms=1000) as (sb, cfg), started(sender_of(cfg, "sms", cfg.server.public_url)) as sender:
         with pytest.raises(RetryableSendError) as err:
-            await sender.send(outbound(Channel.SMS, PHONE))
+            await sender.send(outbound("sms", PHONE))
         assert (err.value.reason, err.value.outcome_unknown) == ("timeout", True)
         # The provider did accept it after we stopped waiting: exactly why the outcome is "unknown".
         await sb.wait_for(1)
@@ -194,9 +196,9 @@ async def test_timeout_is_real_and_the_outcome_unknown(tmp_path: Path) -> None:
 
 async def test_bad_credentials_are_a_configuration_error(tmp_path: Path) -> None:
     env = {"SAFETYNET_TWILIO_AUTH_TOKEN": "wrong-token"}
-    async with running_sandbox(tmp_path, env=env) as (_, cfg), started(sms.from_config(cfg, cfg.server.public_url)) as sender:
+    async with running_sandbox(tmp_path, env=env) as (_, cfg), started(sender_of(cfg, "sms", cfg.server.public_url)) as sender:
         with pytest.raises(PermanentSendError) as err:
-            await sender.send(outbound(Channel.SMS, PHONE))
+            await sender.send(outbound("sms", PHONE))
         assert (err.value.reason, err.value.contact_dead) == ("configuration", False)
 
 
@@ -205,18 +207,18 @@ async def test_connection_refused_is_retryable_and_certainly_not_sent(tmp_path: 
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
     env = {"SAFETYNET_CHANNELS_SMS_API_BASE_URL": f"http://127.0.0.1:{closed_port}"}
-    async with running_sandbox(tmp_path, env=env) as (_, cfg), started(sms.from_config(cfg, cfg.server.public_url)) as sender:
+    async with running_sandbox(tmp_path, env=env) as (_, cfg), started(sender_of(cfg, "sms", cfg.server.public_url)) as sender:
         with pytest.raises(RetryableSendError) as err:
-            await sender.send(outbound(Channel.SMS, PHONE))
+            await sender.send(outbound("sms", PHONE))
         assert (err.value.reason, err.value.outcome_unknown) == ("network", False)
 
 
 async def test_our_transport_raises_no_warning_where_the_stock_one_does(tmp_path: Path) -> None:
     async with running_sandbox(tmp_path) as (sb, cfg):
-        async with started(sms.from_config(cfg, cfg.server.public_url)) as sender:
+        async with started(sender_of(cfg, "sms", cfg.server.public_url)) as sender:
             with warnings.catch_warnings():
                 warnings.simplefilter("error")
-                await sender.send(outbound(Channel.SMS, PHONE))
+                await sender.send(outbound("sms", PHONE))
         stock = AsyncTwilioHttpClient()
         client = Client(cfg.secrets.twilio_account_sid, cfg.secrets.twilio_auth_token, http_client=stock)
         client.api.base_url = sb.url
@@ -232,12 +234,12 @@ async def test_our_transport_raises_no_warning_where_the_stock_one_does(tmp_path
 async def test_inbound_sms_is_signed_and_parsed(tmp_path: Path) -> None:
     async with WebhookRecorder() as hooks, running_sandbox(tmp_path, app_url=hooks.url) as (sb, cfg):
         hooks.auth_token = cfg.secrets.twilio_auth_token
-        result = await sb.act_sms(PHONE, "１ 無事です")
+        result = await sb.fake("sms").reply(PHONE, "１ 無事です")
         assert result.status == 200 and "<Response" in result.body
         (hit,) = hooks.at("/hooks/twilio/sms")
         assert hit.valid
-        msg = sms.parse_inbound(hit.params)
+        msg = sms_webhook.parse_inbound(hit.params)
         assert (msg.from_, msg.to, msg.body) == (PHONE, cfg.channels.sms.from_number, "１ 無事です")
         # A forger without the auth token is refused.
         hooks.auth_token = "not-the-token"
-        assert (await sb.act_sms(PHONE, "2")).status == 403
+        assert (await sb.fake("sms").reply(PHONE, "2")).status == 403

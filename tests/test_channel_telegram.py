@@ -10,15 +10,23 @@ from typing import Any
 
 import aiohttp
 import pytest
-from channel_helpers import REPLY_TOKEN, SECRET_KEY, WebhookRecorder, outbound, running_sandbox, started
+from channel_helpers import (
+    REPLY_TOKEN,
+    SECRET_KEY,
+    WebhookRecorder,
+    outbound,
+    running_sandbox,
+    sender_of,
+    started,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
-from safetynet.channels import telegram
 from safetynet.channels.base import PermanentSendError, RetryableSendError
-from safetynet.channels.telegram_request import AiohttpRequest
+from safetynet.channels.telegram import sender as tg_sender
+from safetynet.channels.telegram import updates as tg_updates
+from safetynet.channels.telegram.request import AiohttpRequest
 from safetynet.clock import FakeClock
-from safetynet.domain import Channel
 
 CHAT = "5550001"
 
@@ -28,54 +36,54 @@ CHAT = "5550001"
 
 def test_callback_data_fits_64_bytes_and_round_trips() -> None:
     for answer in ("safe", "need_help"):
-        data = telegram.callback_data(answer, REPLY_TOKEN)
+        data = tg_updates.callback_data(answer, REPLY_TOKEN)
         assert len(data.encode()) <= 64
-        assert telegram.parse_callback_data(data) == (answer, REPLY_TOKEN)
+        assert tg_updates.parse_callback_data(data) == (answer, REPLY_TOKEN)
     with pytest.raises(ValueError, match="64 bytes"):
-        telegram.callback_data("safe", "x" * 60)
+        tg_updates.callback_data("safe", "x" * 60)
     with pytest.raises(ValueError):
-        telegram.callback_data("maybe", REPLY_TOKEN)
-    assert telegram.parse_callback_data("help:abc") is None
-    assert telegram.parse_callback_data("safe:") is None
-    assert telegram.parse_callback_data("nonsense") is None
+        tg_updates.callback_data("maybe", REPLY_TOKEN)
+    assert tg_updates.parse_callback_data("help:abc") is None
+    assert tg_updates.parse_callback_data("safe:") is None
+    assert tg_updates.parse_callback_data("nonsense") is None
 
 
 def test_buttons_in_a_language_without_them_are_the_reply_pages_easy_japanese() -> None:
     """A Vietnamese household's reply page is in やさしい日本語 (the catalogs' fallback); its chat buttons too."""
-    assert [b.text for b in telegram.keyboard("tok", "vi").inline_keyboard[0]] == ["だいじょうぶ", "たすけて"]
-    assert [b.text for b in telegram.keyboard("tok", "ja").inline_keyboard[0]] == ["無事です", "助けが必要"]
+    assert [b.text for b in tg_sender.keyboard("tok", "vi").inline_keyboard[0]] == ["だいじょうぶ", "たすけて"]
+    assert [b.text for b in tg_sender.keyboard("tok", "ja").inline_keyboard[0]] == ["無事です", "助けが必要"]
 
 
 def test_webhook_secret_is_derived_stable_and_in_telegrams_alphabet() -> None:
-    s = telegram.webhook_secret(SECRET_KEY)
-    assert s == telegram.webhook_secret(SECRET_KEY) != telegram.webhook_secret(SECRET_KEY + "x")
+    s = tg_updates.webhook_secret(SECRET_KEY)
+    assert s == tg_updates.webhook_secret(SECRET_KEY) != tg_updates.webhook_secret(SECRET_KEY + "x")
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", s)
     with pytest.raises(ValueError, match="secret_key"):
-        telegram.webhook_secret("")
+        tg_updates.webhook_secret("")
 
 
 def test_verify_secret() -> None:
-    assert telegram.verify_secret("abc", "abc")
-    assert not telegram.verify_secret("abd", "abc")
-    assert not telegram.verify_secret(None, "abc")
-    assert not telegram.verify_secret("", "")
+    assert tg_updates.verify_secret("abc", "abc")
+    assert not tg_updates.verify_secret("abd", "abc")
+    assert not tg_updates.verify_secret(None, "abc")
+    assert not tg_updates.verify_secret("", "")
 
 
 def test_parse_update_callback_and_start() -> None:
-    cb = telegram.parse_update({
+    cb = tg_updates.parse_update({
         "update_id": 1,
         "callback_query": {
             "id": "q1", "from": {"id": 42}, "data": "safe:tok",
             "message": {"message_id": 9, "chat": {"id": 42, "type": "private"}, "text": "alert"},
         },
     })
-    assert cb == telegram.TelegramCallback("q1", 42, 9, "safe:tok", "alert")
-    assert telegram.parse_update({"message": {"chat": {"id": 5}, "text": "/start AB12CD"}}) == telegram.TelegramStart(5, "AB12CD")
-    assert telegram.parse_update({"message": {"chat": {"id": 5}, "text": "/start@SafetyBot  AB12CD "}}) == telegram.TelegramStart(5, "AB12CD")
-    assert telegram.parse_update({"message": {"chat": {"id": 5}, "text": "/start"}}) is None
-    assert telegram.parse_update({"message": {"chat": {"id": 5}, "text": "hello"}}) is None
+    assert cb == tg_updates.TelegramCallback("q1", 42, 9, "safe:tok", "alert")
+    assert tg_updates.parse_update({"message": {"chat": {"id": 5}, "text": "/start AB12CD"}}) == tg_updates.TelegramStart(5, "AB12CD")
+    assert tg_updates.parse_update({"message": {"chat": {"id": 5}, "text": "/start@SafetyBot  AB12CD "}}) == tg_updates.TelegramStart(5, "AB12CD")
+    assert tg_updates.parse_update({"message": {"chat": {"id": 5}, "text": "/start"}}) is None
+    assert tg_updates.parse_update({"message": {"chat": {"id": 5}, "text": "hello"}}) is None
     # An old message's button: no message in the query, the sender's id is the chat.
-    assert telegram.parse_update({"callback_query": {"id": "q", "from": {"id": 7}, "data": "x"}}) == telegram.TelegramCallback("q", 7, None, "x")
+    assert tg_updates.parse_update({"callback_query": {"id": "q", "from": {"id": 7}, "data": "x"}}) == tg_updates.TelegramCallback("q", 7, None, "x")
 
 
 _json = st.recursive(
@@ -87,21 +95,21 @@ _json = st.recursive(
 
 @given(st.one_of(_json, st.fixed_dictionaries({"callback_query": _json}), st.fixed_dictionaries({"message": _json})))
 def test_parse_update_never_raises(data: Any) -> None:
-    result = telegram.parse_update(data)
-    assert result is None or isinstance(result, telegram.TelegramCallback | telegram.TelegramStart)
+    result = tg_updates.parse_update(data)
+    assert result is None or isinstance(result, tg_updates.TelegramCallback | tg_updates.TelegramStart)
 
 
 def test_retry_after_seconds_handles_int_and_timedelta() -> None:
-    assert telegram.retry_after_seconds(7) == 7.0
-    assert telegram.retry_after_seconds(timedelta(seconds=2.5)) == 2.5
+    assert tg_sender.retry_after_seconds(7) == 7.0
+    assert tg_sender.retry_after_seconds(timedelta(seconds=2.5)) == 2.5
 
 
 # --- against the sandbox ------------------------------------------------------------------------
 
 
 async def test_send_message_with_keyboard_and_no_link_preview(tmp_path: Path) -> None:
-    async with running_sandbox(tmp_path) as (sb, cfg), started(telegram.from_config(cfg, "")) as sender:
-        result = await sender.send(outbound(Channel.TELEGRAM, CHAT, language="en"))
+    async with running_sandbox(tmp_path) as (sb, cfg), started(sender_of(cfg, "telegram", "")) as sender:
+        result = await sender.send(outbound("telegram", CHAT, language="en"))
         (rec,) = sb.messages("telegram")
         assert result.provider_id == str(rec.seq)
         assert rec.text is not None and rec.text.endswith(f"/r/{REPLY_TOKEN}")
@@ -117,86 +125,86 @@ async def test_send_message_with_keyboard_and_no_link_preview(tmp_path: Path) ->
 async def test_retry_after_pauses_the_whole_channel(tmp_path: Path) -> None:
     clock = FakeClock()
     async with running_sandbox(tmp_path, fail_429=1.0, retry_after=30) as (sb, cfg):
-        async with started(telegram.TelegramSender(cfg.channels.telegram, cfg.secrets, clock)) as sender:
+        async with started(sender_of(cfg, "telegram", clock=clock)) as sender:
             with pytest.raises(RetryableSendError) as first:
-                await sender.send(outbound(Channel.TELEGRAM, CHAT))
+                await sender.send(outbound("telegram", CHAT))
             assert (first.value.reason, first.value.retry_after) == ("rate_limited", 30.0)
             sb.faults.update({"fail_429": 0.0})
             # Another chat, same channel: refused without calling Telegram while paused.
             await clock.advance(10)
             with pytest.raises(RetryableSendError) as paused:
-                await sender.send(outbound(Channel.TELEGRAM, "5550002"))
+                await sender.send(outbound("telegram", "5550002"))
             assert paused.value.retry_after == pytest.approx(20.0)
             assert sb.stats["channels"]["telegram"] == {"429_injected": 1}
             await clock.advance(20)
-            await sender.send(outbound(Channel.TELEGRAM, "5550002"))
+            await sender.send(outbound("telegram", "5550002"))
             assert sb.stats["channels"]["telegram"] == {"429_injected": 1, "ok": 1}
 
 
 async def test_retry_after_raises_no_warning_when_the_deployer_did_not_opt_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Without PTB_TIMEDELTA, PTB warns while constructing RetryAfter; the sender opts in at start.
     monkeypatch.delenv("PTB_TIMEDELTA", raising=False)
-    async with running_sandbox(tmp_path, fail_429=1.0, retry_after=4) as (_, cfg), started(telegram.from_config(cfg, "")) as sender:
+    async with running_sandbox(tmp_path, fail_429=1.0, retry_after=4) as (_, cfg), started(sender_of(cfg, "telegram", "")) as sender:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             with pytest.raises(RetryableSendError) as err:
-                await sender.send(outbound(Channel.TELEGRAM, CHAT))
+                await sender.send(outbound("telegram", CHAT))
         assert err.value.retry_after == 4.0
 
 
 async def test_blocked_bot_and_unknown_chat_are_dead(tmp_path: Path) -> None:
-    async with running_sandbox(tmp_path, dead={"5550009"}) as (_, cfg), started(telegram.from_config(cfg, "")) as sender:
+    async with running_sandbox(tmp_path, dead={"5550009"}) as (_, cfg), started(sender_of(cfg, "telegram", "")) as sender:
         with pytest.raises(PermanentSendError) as blocked:
-            await sender.send(outbound(Channel.TELEGRAM, "5550009"))
+            await sender.send(outbound("telegram", "5550009"))
         assert (blocked.value.reason, blocked.value.contact_dead, blocked.value.error_class) == ("blocked", True, "Forbidden")
         with pytest.raises(PermanentSendError) as bad:
-            await sender.send(outbound(Channel.TELEGRAM, "@someone"))
+            await sender.send(outbound("telegram", "@someone"))
         assert (bad.value.reason, bad.value.contact_dead) == ("chat_not_found", True)
         with pytest.raises(PermanentSendError) as zero:
-            await sender.send(outbound(Channel.TELEGRAM, "0"))
+            await sender.send(outbound("telegram", "0"))
         assert (zero.value.reason, zero.value.error_class) == ("chat_not_found", "BadRequest")
 
 
 @pytest.mark.parametrize("text", [" ", "x" * 4097])
 async def test_empty_or_too_long_text_is_a_bad_request(tmp_path: Path, text: str) -> None:
-    async with running_sandbox(tmp_path) as (_, cfg), started(telegram.from_config(cfg, "")) as sender:
+    async with running_sandbox(tmp_path) as (_, cfg), started(sender_of(cfg, "telegram", "")) as sender:
         with pytest.raises(PermanentSendError) as err:
-            await sender.send(outbound(Channel.TELEGRAM, CHAT, text=text))
+            await sender.send(outbound("telegram", CHAT, text=text))
         assert (err.value.reason, err.value.contact_dead) == ("bad_request", False)
 
 
 async def test_server_error_timeout_and_bad_token(tmp_path: Path) -> None:
     env = {"SAFETYNET_CHANNELS_TELEGRAM_TIMEOUT_SECONDS": "0.1"}
-    async with running_sandbox(tmp_path, env=env, fail_5xx=1.0) as (sb, cfg), started(telegram.from_config(cfg, "")) as sender:
+    async with running_sandbox(tmp_path, env=env, fail_5xx=1.0) as (sb, cfg), started(sender_of(cfg, "telegram", "")) as sender:
         with pytest.raises(RetryableSendError) as down:
-            await sender.send(outbound(Channel.TELEGRAM, CHAT))
+            await sender.send(outbound("telegram", CHAT))
         assert (down.value.reason, down.value.outcome_unknown) == ("server_error", True)
         sb.faults.update({"fail_5xx": 0.0, "latency_ms": 1000})
         with pytest.raises(RetryableSendError) as slow:
-            await sender.send(outbound(Channel.TELEGRAM, CHAT))
+            await sender.send(outbound("telegram", CHAT))
         assert (slow.value.reason, slow.value.outcome_unknown, slow.value.error_class) == ("timeout", True, "TimedOut")
     async with running_sandbox(tmp_path, env={"SAFETYNET_TELEGRAM_BOT_TOKEN": "123456:wrong-token-value"}) as (_, cfg):
-        async with started(telegram.from_config(cfg, "")) as sender:
+        async with started(sender_of(cfg, "telegram", "")) as sender:
             with pytest.raises(PermanentSendError) as token:
-                await sender.send(outbound(Channel.TELEGRAM, CHAT))
+                await sender.send(outbound("telegram", CHAT))
             assert (token.value.reason, token.value.error_class) == ("configuration", "InvalidToken")
             assert "wrong-token-value" not in token.value.provider_answer
 
 
 async def test_button_press_reaches_the_webhook_and_is_acknowledged(tmp_path: Path) -> None:
     async with WebhookRecorder() as hooks, running_sandbox(tmp_path) as (sb, cfg):
-        async with started(telegram.from_config(cfg, "")) as sender:
+        async with started(sender_of(cfg, "telegram", "")) as sender:
             hooks.telegram_sender = sender
-            await sender.set_webhook(telegram.webhook_url(hooks.url), telegram.webhook_secret(cfg.secrets.secret_key))
-            assert sb.telegram_webhook == (f"{hooks.url}/hooks/telegram", telegram.webhook_secret(SECRET_KEY))
-            await sender.send(outbound(Channel.TELEGRAM, CHAT))
-            result = await sb.act_telegram(int(CHAT), "need_help")
+            await sender.set_webhook(tg_updates.webhook_url(hooks.url), tg_updates.webhook_secret(cfg.secrets.secret_key))
+            assert sb.fake("telegram").webhook == (f"{hooks.url}/hooks/telegram", tg_updates.webhook_secret(SECRET_KEY))
+            await sender.send(outbound("telegram", CHAT))
+            result = await sb.fake("telegram").press(int(CHAT), "need_help")
             assert result.status == 200
             (hit,) = hooks.at("/hooks/telegram")
             assert hit.valid
-            update = telegram.parse_update(hit.json)
-            assert isinstance(update, telegram.TelegramCallback)
-            assert telegram.parse_callback_data(update.data) == ("need_help", REPLY_TOKEN)
+            update = tg_updates.parse_update(hit.json)
+            assert isinstance(update, tg_updates.TelegramCallback)
+            assert tg_updates.parse_callback_data(update.data) == ("need_help", REPLY_TOKEN)
             answers = [r for r in sb.records if r.kind == "answer_callback"]
             assert [a.text for a in answers] == ["「助けが必要」と記録しました。町会に知らせます。"]
             (msg,) = sb.messages("telegram")
@@ -204,20 +212,20 @@ async def test_button_press_reaches_the_webhook_and_is_acknowledged(tmp_path: Pa
             assert edit["text"].startswith("【訓練】") and edit["text"].endswith("✅ 「助けが必要」と記録しました。町会に知らせます。")
             assert edit["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"safe:{REPLY_TOKEN}"
             # The resident changes the answer with the "change" button; pressing it again is harmless.
-            await sb.act_telegram(int(CHAT), "safe")
+            await sb.fake("telegram").press(int(CHAT), "safe")
             assert msg.data["edits"][-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"need_help:{REPLY_TOKEN}"
-            assert await sender.acknowledge(telegram.TelegramCallback("q", int(CHAT), msg.seq, f"safe:{REPLY_TOKEN}", msg.text or ""), "safe", "ja")
+            assert await sender.acknowledge(tg_updates.TelegramCallback("q", int(CHAT), msg.seq, f"safe:{REPLY_TOKEN}", msg.text or ""), "safe", "ja")
 
 
 async def test_webhook_without_the_secret_is_refused(tmp_path: Path) -> None:
     async with WebhookRecorder() as hooks, running_sandbox(tmp_path) as (sb, cfg):
-        async with started(telegram.from_config(cfg, "")) as sender:
-            await sender.set_webhook(telegram.webhook_url(hooks.url), "not-the-secret")
-            assert (await sb.act_telegram_start(5550003, "CODE1")).status == 403
-            await sender.set_webhook(telegram.webhook_url(hooks.url), telegram.webhook_secret(cfg.secrets.secret_key))
-            assert (await sb.act_telegram_start(5550003, "CODE1")).status == 200
-        start = telegram.parse_update(hooks.at("/hooks/telegram")[-1].json)
-        assert start == telegram.TelegramStart(5550003, "CODE1")
+        async with started(sender_of(cfg, "telegram", "")) as sender:
+            await sender.set_webhook(tg_updates.webhook_url(hooks.url), "not-the-secret")
+            assert (await sb.fake("telegram").start(5550003, "CODE1")).status == 403
+            await sender.set_webhook(tg_updates.webhook_url(hooks.url), tg_updates.webhook_secret(cfg.secrets.secret_key))
+            assert (await sb.fake("telegram").start(5550003, "CODE1")).status == 200
+        start = tg_updates.parse_update(hooks.at("/hooks/telegram")[-1].json)
+        assert start == tg_updates.TelegramStart(5550003, "CODE1")
 
 
 async def test_aiohttp_request_leaves_a_shared_session_open() -> None:
@@ -236,7 +244,7 @@ async def test_aiohttp_request_leaves_a_shared_session_open() -> None:
 async def test_the_sandbox_can_press_a_button_for_any_token(tmp_path: Path) -> None:
     """For the app's tests: a press carrying a token that was never sent to this chat."""
     async with WebhookRecorder() as hooks, running_sandbox(tmp_path, app_url=hooks.url) as (sb, _):
-        assert (await sb.act_telegram_forged(5550004, "safe", "SomeoneElsesTokenXXXXX")).status == 200
-        update = telegram.parse_update(hooks.at("/hooks/telegram")[0].json)
-        assert isinstance(update, telegram.TelegramCallback) and update.message_id is None
-        assert telegram.parse_callback_data(update.data) == ("safe", "SomeoneElsesTokenXXXXX")
+        assert (await sb.fake("telegram").forged_press(5550004, "safe", "SomeoneElsesTokenXXXXX")).status == 200
+        update = tg_updates.parse_update(hooks.at("/hooks/telegram")[0].json)
+        assert isinstance(update, tg_updates.TelegramCallback) and update.message_id is None
+        assert tg_updates.parse_callback_data(update.data) == ("safe", "SomeoneElsesTokenXXXXX")

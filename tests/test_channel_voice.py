@@ -6,11 +6,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from channel_helpers import REPLY_TOKEN, WebhookRecorder, outbound, running_sandbox, started
+from channel_helpers import REPLY_TOKEN, WebhookRecorder, outbound, running_sandbox, sender_of, started
 
-from safetynet.channels import voice
 from safetynet.channels.base import PermanentSendError, RetryableSendError
-from safetynet.domain import Channel
+from safetynet.channels.twilio import status as twilio_status
+from safetynet.channels.voice import twiml as voice_twiml
 
 PHONE = "+81312345678"
 PROMPT_JA = "安否確認です。無事なら1を、助けが必要なら2を押してください。"
@@ -24,7 +24,7 @@ def _gather(twiml: str) -> ET.Element:
 
 
 def test_gather_twiml_reads_the_japanese_prompt_twice() -> None:
-    g = _gather(voice.gather_twiml("https://pub.example/", "tok_-1", "ja"))
+    g = _gather(voice_twiml.gather_twiml("https://pub.example/", "tok_-1", "ja"))
     assert g.get("numDigits") == "1" and g.get("input") == "dtmf" and g.get("method") == "POST"
     assert g.get("action") == "https://pub.example/hooks/twilio/voice?t=tok_-1"
     assert g.get("actionOnEmptyResult") == "true"  # no input still reaches the webhook
@@ -34,7 +34,7 @@ def test_gather_twiml_reads_the_japanese_prompt_twice() -> None:
 
 
 def test_gather_twiml_in_english_with_drill_notice_and_retry_flag() -> None:
-    g = _gather(voice.gather_twiml("https://pub.example", "t", "en", drill=True, retry=True))
+    g = _gather(voice_twiml.gather_twiml("https://pub.example", "t", "en", drill=True, retry=True))
     assert g.get("action") == "https://pub.example/hooks/twilio/voice?t=t&retry=1"
     texts = [s.text for s in g.findall("Say")]
     assert texts[0] == "This is a drill." and texts.count("This is a safety check. If you are safe, press 1. If you need help, press 2.") == 2
@@ -42,7 +42,7 @@ def test_gather_twiml_in_english_with_drill_notice_and_retry_flag() -> None:
 
 
 def test_languages_without_a_voice_hear_japanese() -> None:
-    g = _gather(voice.gather_twiml("https://p", "t", "ja-easy"))
+    g = _gather(voice_twiml.gather_twiml("https://p", "t", "ja-easy"))
     assert g.findall("Say")[0].text == PROMPT_JA
 
 
@@ -58,7 +58,7 @@ def test_languages_without_a_voice_hear_japanese() -> None:
     ],
 )
 def test_gather_reply(digits: str, retry: bool, status: str | None, next_action: str | None) -> None:
-    got, twiml = voice.gather_reply(digits, retry, "https://p", "t", "ja")
+    got, twiml = voice_twiml.gather_reply(digits, retry, "https://p", "t", "ja")
     assert got == status
     root = ET.fromstring(twiml)
     gather = root.find("Gather")
@@ -68,16 +68,16 @@ def test_gather_reply(digits: str, retry: bool, status: str | None, next_action:
 
 
 def test_answer_and_no_input_twiml() -> None:
-    assert "無事と記録しました" in voice.answer_twiml("safe", "ja")
-    assert "need help" in voice.answer_twiml("need_help", "en")
-    assert "<Hangup" in voice.no_input_twiml("ja")
+    assert "無事と記録しました" in voice_twiml.answer_twiml("safe", "ja")
+    assert "need help" in voice_twiml.answer_twiml("need_help", "en")
+    assert "<Hangup" in voice_twiml.no_input_twiml("ja")
 
 
 def test_parse_gather() -> None:
-    assert voice.parse_gather({"Digits": "1"}) == "1"
-    assert voice.parse_gather({}) == ""
-    assert voice.digit_status("1") == "safe" and voice.digit_status("2") == "need_help"
-    assert voice.digit_status("3") is None and voice.digit_status("") is None
+    assert voice_twiml.parse_gather({"Digits": "1"}) == "1"
+    assert voice_twiml.parse_gather({}) == ""
+    assert voice_twiml.digit_status("1") == "safe" and voice_twiml.digit_status("2") == "need_help"
+    assert voice_twiml.digit_status("3") is None and voice_twiml.digit_status("") is None
 
 
 @pytest.mark.parametrize(
@@ -89,15 +89,15 @@ def test_parse_gather() -> None:
     ],
 )
 def test_parse_call_status(status: str, state: str | None) -> None:
-    cb = voice.parse_call_status({"CallSid": "CA1", "CallStatus": status})
+    cb = twilio_status.parse_call_status({"CallSid": "CA1", "CallStatus": status})
     assert (cb.state if cb else None) == state
 
 
 async def test_call_carries_the_gather_and_status_callback(tmp_path: Path) -> None:
     async with WebhookRecorder() as hooks, running_sandbox(tmp_path, app_url=hooks.url) as (sb, cfg):
         hooks.auth_token = cfg.secrets.twilio_auth_token
-        async with started(voice.from_config(cfg, hooks.url)) as sender:
-            result = await sender.send(outbound(Channel.VOICE, PHONE))
+        async with started(sender_of(cfg, "voice", hooks.url)) as sender:
+            result = await sender.send(outbound("voice", PHONE))
         assert result.provider_id and result.provider_id.startswith("CA")
         assert result.cost_jpy == cfg.channels.voice.price_per_call_jpy and result.segments is None
         (rec,) = sb.messages("voice")
@@ -106,19 +106,19 @@ async def test_call_carries_the_gather_and_status_callback(tmp_path: Path) -> No
         assert rec.data["gather_action"] == f"{hooks.url}/hooks/twilio/voice?t={REPLY_TOKEN}"
         assert rec.data["events"] == ["initiated", "ringing", "answered", "completed"]
         (hit,) = await hooks.wait_for("/hooks/twilio/status")
-        cb = voice.parse_call_status(hit.params)
+        cb = twilio_status.parse_call_status(hit.params)
         assert hit.valid and cb is not None and (cb.provider_id, cb.state) == (result.provider_id, "delivered")
 
 
 async def test_resident_presses_nothing_then_two(tmp_path: Path) -> None:
     async with WebhookRecorder(language="en") as hooks, running_sandbox(tmp_path, app_url=hooks.url) as (sb, cfg):
         hooks.auth_token = cfg.secrets.twilio_auth_token
-        async with started(voice.from_config(cfg, hooks.url)) as sender:
-            await sender.send(outbound(Channel.VOICE, PHONE, language="en"))
+        async with started(sender_of(cfg, "voice", hooks.url)) as sender:
+            await sender.send(outbound("voice", PHONE, language="en"))
         assert "press 1" in (sb.messages("voice")[0].text or "")
-        first = await sb.act_voice(PHONE, "")
+        first = await sb.fake("voice").press(PHONE, "")
         assert first.status == 200 and "Once more" in first.body
-        second = await sb.act_voice(PHONE, "2")
+        second = await sb.fake("voice").press(PHONE, "2")
         assert "need help" in second.body
         hits = hooks.at("/hooks/twilio/voice")
         assert [h.valid for h in hits] == [True, True]
@@ -129,34 +129,34 @@ async def test_resident_presses_nothing_then_two(tmp_path: Path) -> None:
 async def test_no_input_twice_ends_the_call_unanswered(tmp_path: Path) -> None:
     async with WebhookRecorder() as hooks, running_sandbox(tmp_path, app_url=hooks.url) as (sb, cfg):
         hooks.auth_token = cfg.secrets.twilio_auth_token
-        async with started(voice.from_config(cfg, hooks.url)) as sender:
-            await sender.send(outbound(Channel.VOICE, PHONE))
-        await sb.act_voice(PHONE, "")
-        last = await sb.act_voice(PHONE, "")
+        async with started(sender_of(cfg, "voice", hooks.url)) as sender:
+            await sender.send(outbound("voice", PHONE))
+        await sb.fake("voice").press(PHONE, "")
+        last = await sb.fake("voice").press(PHONE, "")
         assert "入力がありませんでした" in last.body
         with pytest.raises(LookupError):
-            await sb.act_voice(PHONE, "1")
+            await sb.fake("voice").press(PHONE, "1")
 
 
 async def test_forged_keypad_callback_is_refused(tmp_path: Path) -> None:
     async with WebhookRecorder() as hooks, running_sandbox(tmp_path, app_url=hooks.url) as (sb, cfg):
         hooks.auth_token = "someone-else"
-        async with started(voice.from_config(cfg, hooks.url)) as sender:
-            await sender.send(outbound(Channel.VOICE, PHONE))
-        assert (await sb.act_voice(PHONE, "1")).status == 403
+        async with started(sender_of(cfg, "voice", hooks.url)) as sender:
+            await sender.send(outbound("voice", PHONE))
+        assert (await sb.fake("voice").press(PHONE, "1")).status == 403
 
 
 async def test_voice_errors(tmp_path: Path) -> None:
-    async with running_sandbox(tmp_path, dead={"+81300000000"}) as (sb, cfg), started(voice.from_config(cfg, cfg.server.public_url)) as sender:
+    async with running_sandbox(tmp_path, dead={"+81300000000"}) as (sb, cfg), started(sender_of(cfg, "voice", cfg.server.public_url)) as sender:
         with pytest.raises(PermanentSendError) as dead:
-            await sender.send(outbound(Channel.VOICE, "+81300000000"))
+            await sender.send(outbound("voice", "+81300000000"))
         assert (dead.value.reason, dead.value.contact_dead) == ("invalid_number", True)
         sb.faults.update({"fail_429": 1.0, "retry_after": 3})
         with pytest.raises(RetryableSendError) as limited:
-            await sender.send(outbound(Channel.VOICE, PHONE))
+            await sender.send(outbound("voice", PHONE))
         assert (limited.value.reason, limited.value.retry_after) == ("rate_limited", 3.0)
         sb.faults.update({"fail_429": 0.0, "fail_5xx": 1.0})
         with pytest.raises(RetryableSendError) as down:
-            await sender.send(outbound(Channel.VOICE, PHONE))
+            await sender.send(outbound("voice", PHONE))
         assert (down.value.reason, down.value.outcome_unknown) == ("server_error", True)
         assert sb.stats["channels"]["voice"] == {"dead": 1, "429_injected": 1, "5xx": 1}

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from safetynet import cli
+from safetynet.channels import registry
 from safetynet.console import cli_language
-from safetynet.i18n import catalog
+from safetynet.i18n import catalog, t
 
 JA_CLI = {k: v for k, v in catalog("ja").items() if k.startswith("cli.")}
 EN_CLI = {k: v for k, v in catalog("en").items() if k.startswith("cli.")}
@@ -93,8 +94,15 @@ def _parsers(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Ite
                 yield from _parsers(sub, (*path, name))
 
 
+def _contact_options(lang: str) -> set[str]:
+    """`staff add`'s contact options (one per roster column), each a catalog text filled with its kind's label."""
+    return {t(lang, "cli.staff.add.contact", kind=t(lang, registry.kind(c.kind).label_key))
+            for c in registry.roster_columns()}
+
+
 def test_every_help_text_of_the_product_commands_comes_from_the_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
-    for lang, texts in (("ja_JP.UTF-8", set(JA_CLI.values())), ("C.UTF-8", set(EN_CLI.values()))):
+    for lang, texts in (("ja_JP.UTF-8", set(JA_CLI.values()) | _contact_options("ja")),
+                        ("C.UTF-8", set(EN_CLI.values()) | _contact_options("en"))):
         monkeypatch.setenv("LANG", lang)
         seen = 0
         for path, parser in _parsers(cli.build_parser()):

@@ -87,6 +87,22 @@ def test_missing_file_is_one_clear_line(tmp_path: Path) -> None:
         load_config(tmp_path / "absent.toml", env={})
 
 
+def test_a_table_of_numbers_reads_from_the_file_and_the_environment() -> None:
+    """For settings like `[channels.email.domain_per_second]` ("docomo.ne.jp" = 5): a table of numbers
+    in config.toml, or NAME=NUMBER pairs in the environment variable."""
+    import pytest
+
+    from safetynet.config import ConfigError, _coerce
+
+    key = "channels.email.domain_per_second"
+    tp = dict[str, float]
+    assert _coerce(key, tp, {"docomo.ne.jp": 5, "ezweb.ne.jp": 2.5}, from_env=False) == {
+        "docomo.ne.jp": 5.0, "ezweb.ne.jp": 2.5}
+    assert _coerce(key, tp, "docomo.ne.jp=5, au.com=1", from_env=True) == {"docomo.ne.jp": 5.0, "au.com": 1.0}
+    for bad, from_env in (({"docomo.ne.jp": "fast"}, False), ({"x": True}, False), ([1], False),
+                          ("docomo.ne.jp", True), ("docomo.ne.jp=fast", True)):
+        with pytest.raises(ConfigError, match=key):
+            _coerce(key, tp, bad, from_env=from_env)
 def test_store_url_picks_sqlite_and_its_file(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, '[store]\nurl = "sqlite:///data/y.db"\npath = "ignored.db"\n'), env={})
     assert cfg.db_path == tmp_path / "data" / "y.db"  # relative to the config file's folder, like `path`

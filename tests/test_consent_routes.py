@@ -30,7 +30,8 @@ async def no_consent(w: World) -> None:
     """A-002 and A-006 have not consented; A-002 asks for help in the running drill, with a note,
     A-006 (a landline only) never answers: it is on the door-knock list and the report's lists."""
     await w.store.roster.import_households(
-        [dataclasses.replace(r, consent="no", landline=r.landline or "+81311110006")
+        [dataclasses.replace(r, consent="no", contacts=r.contacts if r.contact("landline")
+                             else (*r.contacts, ("landline", "+81311110006")))
          if r.household_key in (NO_KEY, SILENT_KEY) else r for r in records()])
     await w.answer(NO_KEY, "need_help", note=SECRET_NOTE)
 

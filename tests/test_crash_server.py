@@ -39,9 +39,9 @@ from reliability_helpers import (
 )
 from replies_fixtures import free_port
 
-from safetynet.channels.sandbox import Sandbox
 from safetynet.config import load_config
 from safetynet.replies.tokens import reply_token
+from safetynet.sandbox import Sandbox
 
 pytestmark = [pytest.mark.slow]
 
@@ -150,7 +150,7 @@ async def test_kill_during_the_ladders_sms_step(tmp_path: Path, record_property:
         cid = await start_campaign(w.http, w.server.url, w.token, SMS_LADDER)
         await w.sb.wait_for(n)  # step 0: a push to every household
         answered = sorted(w.subs)[::5]  # a fifth answer from the notification, before the SMS step
-        results = await asyncio.gather(*(w.sb.act_push(w.subs[hid], "safe") for hid in answered))
+        results = await asyncio.gather(*(w.sb.fake("webpush").action(w.subs[hid], "safe") for hid in answered))
         assert {r.status for r in results} == {200}, results
         mobiles = households_with(w.db, "mobile")
         expected_sms = {hid: phone for hid, phone in mobiles.items() if hid not in answered}

@@ -14,11 +14,11 @@ from pathlib import Path
 from dashboard_fixtures import World, client, index_households, login, start_campaign, world
 from hypothesis import given
 from hypothesis import strategies as st
+from roster_helpers import household
 
 from safetynet.clock import FakeClock
 from safetynet.csvout import FORMULA_START, csv_text, guard_cell, unguard_cell
 from safetynet.domain.campaigns import StepPlan
-from safetynet.domain.roster import HouseholdRecord
 from safetynet.roster import commands
 from safetynet.stats.report import report_cli
 
@@ -88,7 +88,7 @@ async def test_every_csv_output_guards_hostile_names_and_addresses(tmp_path: Pat
     clock = FakeClock()
     async with world(tmp_path, clock=clock) as w:
         places = [("=地区", "@SUM(1)町会"), ("+地区", "-1町会")]
-        hostile = [HouseholdRecord(*places[i % 2], "-班", f"X-{i}", value, value, 2, phone=f"+81904444000{i}")
+        hostile = [household(*places[i % 2], "-班", f"X-{i}", value, value, 2, phone=f"+81904444000{i}")
                    for i, value in enumerate(HOSTILE)]
         await w.store.roster.import_households(hostile)
         await index_households(w)

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from replies_fixtures import Env, enrolment_code, running_app
 
-from safetynet.domain import Channel, ContactKind, Status
+from safetynet.domain import Status
 
 
 def _server_key(env: Env) -> str:
-    return str(env.senders[Channel.WEBPUSH].keys.application_server_key)  # type: ignore[attr-defined]
+    return str(env.senders["webpush"].keys.application_server_key)  # type: ignore[attr-defined]
 
 
 async def test_join_page_offers_every_channel(tmp_path: Path) -> None:
@@ -25,7 +25,7 @@ async def test_join_page_offers_every_channel(tmp_path: Path) -> None:
         assert 'lang="ja"' in page and "桜町一丁目町会" in page and "山田 太郎" in page
         assert f'data-key="{_server_key(env)}"' in page and "/static/enrol.js" in page
         assert re.search(r'href="https://t\.me/[A-Za-z0-9_]+\?start=' + re.escape(code) + '"', page)
-        assert 'name="phone"' in page and "…0001" in page  # the roster mobile, masked
+        assert f'action="/join/{code}/sms"' in page and 'name="address"' in page and "…0001" in page  # masked
         async with env.http.get(f"{env.url}/join/{code}?lang=en") as resp:
             assert "Turn on notifications" in await resp.text()
 
@@ -33,19 +33,19 @@ async def test_join_page_offers_every_channel(tmp_path: Path) -> None:
 async def test_webpush_enrolment_then_a_push_action_answers(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         code = await enrolment_code(env, "A-001")
-        sub = env.sandbox.subscribe(_server_key(env))
+        sub = env.sandbox.fake("webpush").subscribe(_server_key(env))
         async with env.http.post(f"{env.url}/join/{code}/webpush", json=sub) as resp:
             assert resp.status == 201
         household = await env.store.roster.get_household(env.hh("A-001").id)
         assert household is not None
-        (contact,) = [c for c in household.contacts if c.kind == ContactKind.WEBPUSH]
+        (contact,) = [c for c in household.contacts if c.kind == "webpush"]
         assert contact.source == "enrolment" and json.loads(contact.address)["endpoint"] == sub["endpoint"]
         # the dispatcher's push reaches the "browser"; its action button answers (the worker's POST)
-        await env.send_alert("A-001", Channel.WEBPUSH, contact.address)
+        await env.send_alert("A-001", "webpush", contact.address)
         sub_id = str(sub["endpoint"]).rsplit("/", 1)[1]
         pushed = env.sandbox.state.find("webpush", sub_id)
         assert pushed is not None and [a["action"] for a in pushed.data["payload"]["actions"]] == ["safe", "need_help"]
-        result = await env.sandbox.act_push(sub_id, "safe")
+        result = await env.sandbox.fake("webpush").action(sub_id, "safe")
         assert result.status == 200
         assert await env.status("A-001") == Status.SAFE
 
@@ -65,43 +65,43 @@ async def test_bad_subscriptions_are_refused(tmp_path: Path, sub: object) -> Non
         async with env.http.post(f"{env.url}/join/{code}/webpush", json=sub) as resp:
             assert resp.status == 400 and "error" in await resp.json()
         household = await env.store.roster.get_household(env.hh("A-001").id)
-        assert household is not None and not [c for c in household.contacts if c.kind == ContactKind.WEBPUSH]
+        assert household is not None and not [c for c in household.contacts if c.kind == "webpush"]
 
 
 async def test_phone_confirmed_by_sms_code(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         code = await enrolment_code(env, "B-001")
-        async with env.http.post(f"{env.url}/join/{code}/phone", data={"phone": "０９０−５５５５−０００１"}) as resp:
-            assert resp.status == 200 and 'name="sms_code"' in await resp.text()
+        async with env.http.post(f"{env.url}/join/{code}/sms", data={"address": "０９０−５５５５−０００１"}) as resp:
+            assert resp.status == 200 and 'name="confirm_code"' in await resp.text()
         (sms,) = env.sandbox.messages("sms")
         assert sms.address == "+819055550001"
         sent = re.search(r"(\d{6})", sms.text or "")
         assert sent
         wrong = "000000" if sent.group(1) != "000000" else "111111"
-        async with env.http.post(f"{env.url}/join/{code}/phone/confirm", data={"sms_code": wrong}) as resp:
+        async with env.http.post(f"{env.url}/join/{code}/sms/confirm", data={"confirm_code": wrong}) as resp:
             assert resp.status == 400
-        async with env.http.post(f"{env.url}/join/{code}/phone/confirm", data={"sms_code": sent.group(1)}) as resp:
+        async with env.http.post(f"{env.url}/join/{code}/sms/confirm", data={"confirm_code": sent.group(1)}) as resp:
             assert resp.status == 200 and "登録しました" in await resp.text()
         household = await env.store.roster.get_household(env.hh("B-001").id)
         assert household is not None
         assert ("+819055550001", "enrolment") in {(c.address, c.source) for c in household.contacts}
-        async with env.http.post(f"{env.url}/join/{code}/phone/confirm", data={"sms_code": sent.group(1)}) as resp:
+        async with env.http.post(f"{env.url}/join/{code}/sms/confirm", data={"confirm_code": sent.group(1)}) as resp:
             assert resp.status == 400  # a code works once
 
 
 async def test_phone_code_attempts_are_limited(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         code = await enrolment_code(env, "B-001")
-        async with env.http.post(f"{env.url}/join/{code}/phone", data={"phone": "09055550002"}):
+        async with env.http.post(f"{env.url}/join/{code}/sms", data={"address": "09055550002"}):
             pass
         (sms,) = env.sandbox.messages("sms")
         right = re.search(r"(\d{6})", sms.text or "")
         assert right
         wrong = "000000" if right.group(1) != "000000" else "111111"
         for _ in range(5):
-            async with env.http.post(f"{env.url}/join/{code}/phone/confirm", data={"sms_code": wrong}) as resp:
+            async with env.http.post(f"{env.url}/join/{code}/sms/confirm", data={"confirm_code": wrong}) as resp:
                 assert resp.status == 400
-        async with env.http.post(f"{env.url}/join/{code}/phone/confirm", data={"sms_code": right.group(1)}) as resp:
+        async with env.http.post(f"{env.url}/join/{code}/sms/confirm", data={"confirm_code": right.group(1)}) as resp:
             assert resp.status == 400  # used up by the wrong guesses
 
 
@@ -109,7 +109,7 @@ async def test_landline_or_nonsense_is_not_a_mobile(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         code = await enrolment_code(env, "B-001")
         for phone in ("03-1234-5678", "hello", ""):
-            async with env.http.post(f"{env.url}/join/{code}/phone", data={"phone": phone}) as resp:
+            async with env.http.post(f"{env.url}/join/{code}/sms", data={"address": phone}) as resp:
                 assert resp.status == 400
         assert env.sandbox.messages("sms") == []
 
@@ -123,7 +123,7 @@ async def test_remove_asks_first_and_only_touches_own_channels(tmp_path: Path) -
                                      data={"contact_id": str(other), "confirm": confirm}) as resp:
                 assert resp.status == 200
         assert await env.store.roster.get_household(env.hh("A-001").id) == env.hh("A-001")  # untouched
-        own = next(c for c in env.hh("A-002").contacts if c.kind == ContactKind.LANDLINE)
+        own = next(c for c in env.hh("A-002").contacts if c.kind == "landline")
         # one tap on 削除 only asks: what would go, and how to keep it
         async with env.http.post(f"{env.url}/join/{code}/remove", data={"contact_id": str(own.id)}) as resp:
             page = await resp.text()

@@ -33,14 +33,15 @@ from reliability_helpers import (
     write_server_config,
 )
 from replies_fixtures import free_port
+from roster_helpers import household
 
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.ladder import LadderScheduler, step_due_at
-from safetynet.channels.sandbox import Sandbox
-from safetynet.channels.sandbox.app import build_app
 from safetynet.config import load_config
 from safetynet.domain.roster import HouseholdRecord
 from safetynet.replies.notify import StaffNotifier
+from safetynet.sandbox import Sandbox
+from safetynet.sandbox.app import build_app
 from safetynet.system import System, running_system
 
 pytestmark = [pytest.mark.slow]
@@ -113,6 +114,7 @@ class RecordingSandbox(Sandbox):
         site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)  # type: ignore[has-type]
         await site.start()
         self.port = int(self._runner.addresses[0][1])
+        self.ctx.sandbox_url = self.url
 
 
 def retry_after_violations(hits: Sequence[ProviderHit]) -> list[str]:
@@ -222,11 +224,11 @@ async def answer_some(w: FaultWorld, campaign_id: int, every: int) -> set[int]:
             if channel is None or (channel, address) not in by_address:
                 continue
             if channel == "sms":
-                result = await w.sb.act_sms(address, "1")
+                result = await w.sb.fake("sms").reply(address, "1")
             elif channel == "webpush":
-                result = await w.sb.act_push(address, "safe")
+                result = await w.sb.fake("webpush").action(address, "safe")
             else:
-                result = await w.sb.act_telegram(int(address), "safe")
+                result = await w.sb.fake("telegram").press(int(address), "safe")
             assert result.status == 200, result
             answered.add(hid)
             break
@@ -288,8 +290,8 @@ async def test_a_dead_mobile_falls_back_to_the_households_landline(tmp_path: Pat
     """A household with a mobile and a landline, no app: the SMS bounces (invalid number), so the
     call goes to the landline, not to the same dead mobile."""
     records = [
-        HouseholdRecord("北地区", "東町会", "1班", "1", "世帯一", phone="+819011110001", landline="+81311110001"),
-        HouseholdRecord("北地区", "東町会", "1班", "2", "世帯二", phone="+819011110002"),
+        household("北地区", "東町会", "1班", "1", "世帯一", phone="+819011110001", landline="+81311110001"),
+        household("北地区", "東町会", "1班", "2", "世帯二", phone="+819011110002"),
     ]
     async with fault_world(tmp_path, records, push_every=0, telegram_every=0, dead={"+819011110001"}) as w:
         cid = await start_campaign(w.http, w.system.url, w.token, LADDER)

@@ -21,7 +21,7 @@ from replies_fixtures import Env, running_app
 from sqlite_helpers import sqlite_db
 from structlog.testing import capture_logs
 
-from safetynet.channels.telegram import callback_data, webhook_secret
+from safetynet.channels.telegram.updates import callback_data, webhook_secret
 
 KEYS = ("A-001", "A-002", "A-003", "B-001")
 

@@ -31,7 +31,7 @@ from twilio.request_validator import RequestValidator
 
 from safetynet.auth import new_token, token_hash
 from safetynet.broadcast.service import CampaignService
-from safetynet.channels.telegram import SECRET_HEADER, webhook_secret
+from safetynet.channels.telegram.updates import SECRET_HEADER, webhook_secret
 from safetynet.config import CapConfig, JmaConfig, TriggersConfig
 from safetynet.domain import Role
 from safetynet.triggers.service import TriggerService

@@ -26,7 +26,7 @@ def _inbound(env: Env, sid: str, from_: str, body: str) -> dict[str, str]:
 )
 async def test_each_keyword_form_answers_through_the_sandbox(tmp_path: Path, body: str, expected: Status) -> None:
     async with running_app(tmp_path) as env:
-        result = await env.sandbox.act_sms("+819011110002", body)  # signed by the sandbox, as Twilio signs
+        result = await env.sandbox.fake("sms").reply("+819011110002", body)  # signed by the sandbox, as Twilio signs
         assert result.status == 200 and "<Message>" in result.body and "記録しました" in result.body
         assert await env.status("A-002") == expected
         await env.intake.idle()
@@ -34,7 +34,7 @@ async def test_each_keyword_form_answers_through_the_sandbox(tmp_path: Path, bod
 
 async def test_keyword_with_words_keeps_them_as_the_note(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
-        await env.sandbox.act_sms("+819011110002", "2 足をけがしました")
+        await env.sandbox.fake("sms").reply("+819011110002", "2 足をけがしました")
         (entry,) = await env.store.replies.history(env.campaign_id, env.hh("A-002").id)
         assert (entry.status, entry.channel, entry.note) == ("need_help", "sms", "2 足をけがしました")
         await env.intake.idle()
@@ -42,7 +42,7 @@ async def test_keyword_with_words_keeps_them_as_the_note(tmp_path: Path) -> None
 
 async def test_other_text_is_kept_as_a_note_and_answered_with_help(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
-        result = await env.sandbox.act_sms("+819011110002", "無事じゃないかも")
+        result = await env.sandbox.fake("sms").reply("+819011110002", "無事じゃないかも")
         assert "1" in result.body and "2" in result.body and "返信" in result.body
         (entry,) = await env.store.replies.history(env.campaign_id, env.hh("A-002").id)
         assert (entry.status, entry.note) == ("note", "無事じゃないかも")
@@ -51,7 +51,7 @@ async def test_other_text_is_kept_as_a_note_and_answered_with_help(tmp_path: Pat
 
 async def test_reply_is_in_the_households_language(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
-        result = await env.sandbox.act_sms("+819011110003", "ok")
+        result = await env.sandbox.fake("sms").reply("+819011110003", "ok")
         assert "Recorded: you are safe" in result.body
 
 
@@ -87,22 +87,22 @@ async def test_twilio_retry_of_the_same_message_counts_once(tmp_path: Path) -> N
 
 async def test_shared_phone_safe_asks_per_household_and_help_reaches_all(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
-        result = await env.sandbox.act_sms("+819011110001", "1")  # share this mobile
+        result = await env.sandbox.fake("sms").reply("+819011110001", "1")  # share this mobile
         assert "複数の世帯" in result.body
         assert result.body.count("/r/") == 2
         assert await env.status("A-001") == Status.PENDING and await env.status("A-004") == Status.PENDING
         assert await env.history("A-001") == ["note"]
-        await env.sandbox.act_sms("+819011110001", "助けて")
+        await env.sandbox.fake("sms").reply("+819011110001", "助けて")
         assert await env.status("A-001") == Status.NEED_HELP and await env.status("A-004") == Status.NEED_HELP
         await env.intake.idle()
 
 
 async def test_phone_without_running_campaign(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
-        result = await env.sandbox.act_sms("+819099999999", "1")
+        result = await env.sandbox.fake("sms").reply("+819099999999", "1")
         assert result.status == 200 and "行われていません" in result.body
         assert await env.store.campaigns.close(env.campaign_id, env.clock.now())
-        result = await env.sandbox.act_sms("+819011110002", "1")
+        result = await env.sandbox.fake("sms").reply("+819011110002", "1")
         assert "行われていません" in result.body
         assert await env.history("A-002") == []
 
@@ -121,7 +121,7 @@ async def test_answer_goes_to_the_latest_running_campaign(tmp_path: Path) -> Non
     async with running_app(tmp_path) as env:
         await env.clock.advance(60)
         second = await start_campaign(env)
-        await env.sandbox.act_sms("+819011110002", "1")
+        await env.sandbox.fake("sms").reply("+819011110002", "1")
         assert await env.status("A-002", second) == Status.SAFE
         assert await env.status("A-002") == Status.PENDING
 

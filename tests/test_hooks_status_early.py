@@ -13,7 +13,6 @@ from replies_fixtures import Env, post_twilio, running_app
 
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.channels.base import ChannelSender, OutboundMessage, SendResult
-from safetynet.domain import Channel, ContactKind
 from safetynet.store.rules import EARLY_STATUS_HOLD_SECONDS
 
 
@@ -25,7 +24,7 @@ class CallbackFirst:
     """The real SMS sender, with Twilio's callbacks for each message delivered before it returns."""
 
     def __init__(self, env: Env, inner: ChannelSender, callbacks: dict[str, list[str]]) -> None:
-        self.name = Channel.SMS
+        self.name = "sms"
         self.env, self.inner, self.callbacks = env, inner, callbacks  # address -> states, in arrival order
         self.sids: dict[str, str] = {}
 
@@ -50,7 +49,7 @@ class CallbackFirst:
 
 
 def _mobile(env: Env, key: str) -> str:
-    return next(c.address for c in env.hh(key).contacts if c.kind == ContactKind.MOBILE)
+    return next(c.address for c in env.hh(key).contacts if c.kind == "mobile")
 
 
 async def _states(env: Env, channel: str) -> dict[str, int]:
@@ -59,7 +58,7 @@ async def _states(env: Env, channel: str) -> dict[str, int]:
 
 
 def _dispatcher(env: Env, sms: ChannelSender) -> Dispatcher:
-    return Dispatcher(env.store, {**env.senders, Channel.SMS: sms}, env.cfg, env.clock,
+    return Dispatcher(env.store, {**env.senders, "sms": sms}, env.cfg, env.clock,
                       contacts=env.store.roster)
 
 
@@ -69,7 +68,7 @@ async def test_callbacks_before_the_send_is_recorded_are_applied(tmp_path: Path)
                            SAFETYNET_CHANNELS_TELEGRAM_MAX_PER_SECOND="0") as env:
         env.sandbox.faults.callbacks = False  # only the callbacks this test plays, in its order
         shared, b1 = _mobile(env, "A-001"), _mobile(env, "B-001")  # A-001 and A-004 share one mobile
-        sms = CallbackFirst(env, env.senders[Channel.SMS], {
+        sms = CallbackFirst(env, env.senders["sms"], {
             b1: ["sent", "delivered", "sent"],  # out of order: the highest rank is kept
             shared: ["undelivered"],  # a phone that is off: the households are called instead
         })
@@ -100,7 +99,7 @@ async def test_a_held_callback_expires(tmp_path: Path) -> None:
                     await self.env.clock.advance(EARLY_STATUS_HOLD_SECONDS + 1)
                 return result
 
-        sms = Late(env, env.senders[Channel.SMS], {a1: ["delivered"]})
+        sms = Late(env, env.senders["sms"], {a1: ["delivered"]})
         await _dispatcher(env, sms).burst()
         states = await _states(env, "sms")
         assert states == {"sent": 4}, states  # A-001 and A-004 (one phone), A-002, B-001

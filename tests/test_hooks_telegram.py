@@ -7,8 +7,8 @@ from pathlib import Path
 
 from replies_fixtures import Env, enrolment_code, running_app
 
-from safetynet.channels.telegram import SECRET_HEADER, callback_data, webhook_secret
-from safetynet.domain import Channel, ContactKind, Status
+from safetynet.channels.telegram.updates import SECRET_HEADER, callback_data, webhook_secret
+from safetynet.domain import Status
 
 CHAT = 5550003  # A-003 (English)
 
@@ -28,8 +28,8 @@ async def _post(env: Env, update: dict[str, object], secret: str | None) -> int:
 
 async def test_button_press_records_acknowledges_and_edits_the_message(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
-        await env.send_alert("A-003", Channel.TELEGRAM, str(CHAT), language="en")
-        result = await env.sandbox.act_telegram(CHAT, "safe")
+        await env.send_alert("A-003", "telegram", str(CHAT), language="en")
+        result = await env.sandbox.fake("telegram").press(CHAT, "safe")
         assert result.status == 200
         assert await env.status("A-003") == Status.SAFE
         acks = [r for r in env.sandbox.records if r.kind == "answer_callback"]
@@ -41,7 +41,7 @@ async def test_button_press_records_acknowledges_and_edits_the_message(tmp_path:
         (button,) = [b for row in edit["reply_markup"]["inline_keyboard"] for b in row]
         assert button["callback_data"] == callback_data("need_help", env.token("A-003"))
         # the "change" button works: the answer changes, the history keeps both
-        await env.sandbox.act_telegram(CHAT, "need_help")
+        await env.sandbox.fake("telegram").press(CHAT, "need_help")
         assert await env.status("A-003") == Status.NEED_HELP
         assert await env.history("A-003") == ["safe", "need_help"]
         await env.intake.idle()
@@ -69,7 +69,7 @@ async def test_duplicate_callback_counts_once(tmp_path: Path) -> None:
 
 async def test_expired_or_unknown_token_in_a_button(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
-        result = await env.sandbox.act_telegram_forged(CHAT, "safe", "q" * 22)
+        result = await env.sandbox.fake("telegram").forged_press(CHAT, "safe", "q" * 22)
         assert result.status == 200
         acks = [r for r in env.sandbox.records if r.kind == "answer_callback"]
         assert len(acks) == 1 and "無効" in (acks[0].text or "")
@@ -80,11 +80,11 @@ async def test_expired_or_unknown_token_in_a_button(tmp_path: Path) -> None:
 async def test_start_code_links_the_chat_to_the_household(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         code = await enrolment_code(env, "A-001")
-        result = await env.sandbox.act_telegram_start(7770001, code.lower().replace("-", " "))
+        result = await env.sandbox.fake("telegram").start(7770001, code.lower().replace("-", " "))
         assert result.status == 200
-        household = await env.store.roster.household_by_telegram(7770001)
-        assert household is not None and household.id == env.hh("A-001").id
-        (contact,) = [c for c in household.contacts if c.kind == ContactKind.TELEGRAM]
+        (household,) = await env.store.roster.households_by_contact(["telegram"], "7770001")
+        assert household.id == env.hh("A-001").id
+        (contact,) = [c for c in household.contacts if c.kind == "telegram"]
         assert contact.source == "enrolment"
         sent = env.sandbox.state.find("telegram", "7770001")
         assert sent is not None and "登録しました" in (sent.text or "")
@@ -93,7 +93,7 @@ async def test_start_code_links_the_chat_to_the_household(tmp_path: Path) -> Non
 async def test_start_with_a_wrong_code_links_nothing(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         await enrolment_code(env, "A-001")
-        await env.sandbox.act_telegram_start(7770002, "AAAA-BBBB-CCCC-DDDD")
-        assert await env.store.roster.household_by_telegram(7770002) is None
+        await env.sandbox.fake("telegram").start(7770002, "AAAA-BBBB-CCCC-DDDD")
+        assert await env.store.roster.households_by_contact(["telegram"], "7770002") == []
         sent = env.sandbox.state.find("telegram", "7770002")
         assert sent is not None and "正しくありません" in (sent.text or "")

@@ -8,13 +8,13 @@ import pytest
 from replies_fixtures import Env, running_app
 from twilio.request_validator import RequestValidator
 
-from safetynet.domain import Channel, Status
+from safetynet.domain import Status
 
 LANDLINE = "+81311110002"
 
 
 async def _call(env: Env) -> None:
-    await env.send_alert("A-002", Channel.VOICE, LANDLINE)
+    await env.send_alert("A-002", "voice", LANDLINE)
     rec = env.sandbox.state.find("voice", LANDLINE)
     assert rec is not None and rec.data["gather_action"].startswith(env.cfg.server.public_url + "/hooks/twilio/voice?t=")
 
@@ -23,7 +23,7 @@ async def _call(env: Env) -> None:
 async def test_digits_answer(tmp_path: Path, digit: str, expected: Status) -> None:
     async with running_app(tmp_path) as env:
         await _call(env)
-        result = await env.sandbox.act_voice(LANDLINE, digit)
+        result = await env.sandbox.fake("voice").press(LANDLINE, digit)
         assert result.status == 200 and "<Hangup" in result.body and "記録しました" in result.body
         assert await env.status("A-002") == expected
         entries = await env.store.replies.history(env.campaign_id, env.hh("A-002").id)
@@ -34,10 +34,10 @@ async def test_digits_answer(tmp_path: Path, digit: str, expected: Status) -> No
 async def test_no_input_is_asked_once_more_then_recorded_as_no_answer(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         await _call(env)
-        first = await env.sandbox.act_voice(LANDLINE, "")
+        first = await env.sandbox.fake("voice").press(LANDLINE, "")
         assert "<Gather" in first.body and "retry=1" in first.body and "もう一度" in first.body
         assert await env.history("A-002") == []
-        second = await env.sandbox.act_voice(LANDLINE, "")
+        second = await env.sandbox.fake("voice").press(LANDLINE, "")
         assert "<Gather" not in second.body and "<Hangup" in second.body
         entries = await env.store.replies.history(env.campaign_id, env.hh("A-002").id)
         assert [(e.status, e.channel, e.note) for e in entries] == [("note", "voice", "voice: no answer")]
@@ -47,9 +47,9 @@ async def test_no_input_is_asked_once_more_then_recorded_as_no_answer(tmp_path: 
 async def test_wrong_key_then_right_key(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         await _call(env)
-        first = await env.sandbox.act_voice(LANDLINE, "9")
+        first = await env.sandbox.fake("voice").press(LANDLINE, "9")
         assert "<Gather" in first.body
-        await env.sandbox.act_voice(LANDLINE, "1")
+        await env.sandbox.fake("voice").press(LANDLINE, "1")
         assert await env.status("A-002") == Status.SAFE
 
 

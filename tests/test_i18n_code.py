@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from safetynet import i18n
-from safetynet.domain import Channel, ContactKind, Role
+from safetynet.channels import registry
+from safetynet.channels.spec import ENROL_ROLES
+from safetynet.domain import Role
 from safetynet.domain.replies import Location
 from safetynet.i18n import SOURCE, catalog
 from safetynet.web.dash_text import METHODS, STATUS_ICONS
@@ -23,8 +25,12 @@ SOURCE_KEYS = frozenset(catalog(SOURCE))
 
 def test_every_value_the_code_builds_a_key_from_has_its_text() -> None:
     keys = [f"reply.location.{loc}" for loc in Location]
-    keys += [f"contact.kind.{kind}" for kind in ContactKind]
-    keys += [f"channel.{channel}.label" for channel in Channel]
+    # the channels' words: the keys their specs name (a new channel brings its texts to the catalogs)
+    keys += [k.label_key for k in registry.kinds().values()]
+    keys += [s.label_key for s in registry.SPECS]
+    keys += [s.enrolment.key(s.name, role) for s in registry.SPECS if s.enrolment is not None
+             for role in ENROL_ROLES[s.enrolment.method]]
+    keys += [f"letters.step_{step}" for s in registry.SPECS for step in s.letter_steps]
     keys += [f"dash.role_{role}" for role in Role]
     keys += [f"dash.status.{status}" for status in STATUS_ICONS]
     keys += [f"dash.method.{method}" for method in METHODS]
@@ -101,7 +107,11 @@ _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]"
 # "module" (the whole module) or "module::name" (a top-level name: constant, function or class).
 ALLOWED_JAPANESE: dict[str, str] = {
     # roster files: what city staff's spreadsheets say
-    "roster/csvio.py::COLUMNS": "roster CSV header names (世帯番号, 世帯主, …) the import reads and the export writes",
+    "roster/csvio.py::_HOUSEHOLD_COLUMNS": "roster CSV header names (世帯番号, 世帯主, …) the import reads and the export writes",
+    "roster/csvio.py::COLUMNS": "the roster CSV header 備考 (notes), after the channels' contact columns",
+    "channels/sms/contacts.py::PHONE_COLUMN": "the roster CSV header 携帯電話 (and 携帯) of the SMS channel's column",
+    "channels/voice/contacts.py::LANDLINE_COLUMN": "the roster CSV header 固定電話 (and 固定) of the voice channel's column",
+    "channels/telegram/contacts.py::TELEGRAM_COLUMN": "the roster CSV header テレグラム of the Telegram channel's column",
     "roster/csvio.py::_EXTRA_ALIASES": "more header spellings and association suffixes (町内会, 自治会) found in real rosters",
     "roster/values.py::_YES": "cell values read as yes (はい, 有, ○)",
     "roster/values.py::_NO": "cell values read as no (いいえ, 無, ×)",
@@ -151,13 +161,13 @@ ALLOWED_JAPANESE: dict[str, str] = {
     "cli.py::_add_init_and_access": "example command lines with a scope and a label as typed",
     "broadcast/commands.py::_EXAMPLES": "example command lines with an association name as typed",
     # tooling the product does not run: simulated residents and benchmarks
-    "sim/acts.py::SMS_WORDS": "what simulated residents text back",
+    "channels/sms/resident.py::WORDS": "what simulated residents text back (the lab's SMS resident)",
     "sim/city.py::add_staff": "display names of the demo city's staff accounts",
     "bench_broadcast.py": "benchmark campaign: title and body as an official would type them",
     "bench_citywide.py": "benchmark campaign body",
     "bench_replies.py": "benchmark campaign: title and body as an official would type them",
-    "channels/bench.py": "benchmark message as an official would type it",
-    "channels/bench_bare.py": "the bare-library baseline of `bench channels`: each library as its docs show, "
+    "bench_channels.py": "benchmark message as an official would type it",
+    "bench_channels_bare.py": "the bare-library baseline of `bench channels`: each library as its docs show, "
                               "no project code, with the same words as our senders",
 }
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import logscan
 import pytest
 import structlog
+from roster_helpers import household
 
 from safetynet.auth import new_token
-from safetynet.channels.telegram import webhook_secret
+from safetynet.channels.telegram.updates import webhook_secret
 from safetynet.clock import FakeClock
 from safetynet.config import load_config
-from safetynet.domain.roster import HouseholdRecord
 from safetynet.logs import configure_logging, mask_text
 from safetynet.replies.tokens import reply_token, token_hash
 from safetynet.roster.codes import new_code
@@ -124,7 +124,7 @@ async def test_debug_logging_does_not_echo_sql_parameters(tmp_path: Path) -> Non
     try:
         store = await open_store(cfg, FakeClock())
         try:
-            await store.roster.import_households([HouseholdRecord(
+            await store.roster.import_households([household(
                 "北地区", "東町会", "1班", "1", "秘密野 花子", "さくら市東町9-9-9", 2, False, "ja",
                 phone="+819055556666")])
         finally:

@@ -23,12 +23,12 @@ from safetynet.auth import token_hash
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.health import ALIVE_SECONDS
 from safetynet.broadcast.service import CampaignSpec
-from safetynet.channels.sandbox import Sandbox
 from safetynet.clock import FakeClock
 from safetynet.config import Config, load_config
-from safetynet.domain import CampaignKind, Channel, Role
+from safetynet.domain import CampaignKind, Role
 from safetynet.domain.campaigns import DispatcherBeat, LadderStep
 from safetynet.replies.tokens import reply_token
+from safetynet.sandbox import Sandbox
 from safetynet.system import System, running_system
 
 SECRET = "test-secret-key-for-operations"
@@ -36,7 +36,7 @@ ADMIN_TOKEN = "ops-admin-token"
 HEAD_TOKEN = "ops-head-token"
 HOUSEHOLDS = [H(f"K-{i:03d}", "m") for i in range(1, 13)]
 SPEC = CampaignSpec("運用訓練", CampaignKind.DRILL, ("city",), {"ja": "訓練です。無事ですか。"},
-                    ladder=(LadderStep(0, (Channel.SMS,)),))
+                    ladder=(LadderStep(0, ("sms",)),))
 
 
 def _config(tmp_path: Path, sandbox_url: str, port: int, **env: str) -> Config:

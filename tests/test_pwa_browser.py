@@ -12,7 +12,6 @@ from browser import CHROMIUM, CHROMIUM_ARGS, browser, chromium_ready, screenshot
 from playwright.async_api import Browser, Page, async_playwright
 from replies_fixtures import Env, enrolment_code, running_app
 
-from safetynet.domain import Channel, ContactKind
 from safetynet.web.pwa_icons import icon_png
 
 pytestmark = [pytest.mark.browser]
@@ -85,7 +84,7 @@ async def test_an_iphone_adds_the_page_to_the_home_screen_then_subscribes_from_t
 
         async with env.http.get(f"{env.url}/join/{code}/manifest.webmanifest") as r:
             start_url = (await r.json(content_type=None))["start_url"]
-        sub = env.sandbox.subscribe(str(env.senders[Channel.WEBPUSH].keys.application_server_key))  # type: ignore[attr-defined]
+        sub = env.sandbox.fake("webpush").subscribe(str(env.senders["webpush"].keys.application_server_key))  # type: ignore[attr-defined]
         # headless Chromium reaches no real push service: the subscription comes from the sandbox's
         fake_subscribe = (STANDALONE + "PushManager.prototype.subscribe = async function () {"
                           f" const s = {json.dumps(sub)}; return {{toJSON: () => s}}; }};")
@@ -100,5 +99,5 @@ async def test_an_iphone_adds_the_page_to_the_home_screen_then_subscribes_from_t
         await screenshot(from_home, "join-iphone-home-screen")
         household = await env.store.roster.get_household(env.hh("A-001").id)
         assert household is not None
-        (contact,) = [c for c in household.contacts if c.kind == ContactKind.WEBPUSH]
+        (contact,) = [c for c in household.contacts if c.kind == "webpush"]
         assert json.loads(contact.address)["endpoint"] == sub["endpoint"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from replies_fixtures import ASSOC_A, ASSOC_B, Env, add_staff, running_app
 
 from safetynet.auth import new_token, token_hash
-from safetynet.domain import Channel, Role, Status
+from safetynet.domain import Role, Status
 from safetynet.replies.intake import ReplyIntake
 from safetynet.web.app import SESSION_COOKIE
 
@@ -21,8 +21,8 @@ async def _api_token(env: Env, role: Role, scope: str) -> dict[str, str]:
 
 async def _staff_city(env: Env) -> str:
     """Head (Telegram, SMS, push) and two deputies of A; the head of B must hear nothing."""
-    key = env.senders[Channel.WEBPUSH].keys.application_server_key  # type: ignore[attr-defined]
-    sub = env.sandbox.subscribe(key)
+    key = env.senders["webpush"].keys.application_server_key  # type: ignore[attr-defined]
+    sub = env.sandbox.fake("webpush").subscribe(key)
     await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, telegram="8880001", phone="+819088880001",
                     webpush=json.dumps(sub))
     await add_staff(env, "deputy-a1", Role.DEPUTY, ASSOC_A, telegram="8880002")
@@ -61,7 +61,7 @@ async def test_need_help_reaches_head_and_deputies_with_the_facts(tmp_path: Path
 async def test_help_list_until_handled_with_scope(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         await _staff_city(env)
-        await env.sandbox.act_sms("+819011110002", "2")
+        await env.sandbox.fake("sms").reply("+819011110002", "2")
         await env.intake.idle()
         hh = env.hh("A-002").id
         head_b = await _api_token(env, Role.ASSOCIATION_HEAD, f"association:{ASSOC_B}")
@@ -83,7 +83,7 @@ async def test_help_list_until_handled_with_scope(tmp_path: Path) -> None:
         assert done.handled_at == env.clock.now() and done.handled_by == "api-token"
         # asking again after being handled puts the household back on the list, and alerts again
         before = len(env.sandbox.messages("telegram"))
-        await env.sandbox.act_sms("+819011110002", "たすけて")
+        await env.sandbox.fake("sms").reply("+819011110002", "たすけて")
         await env.intake.idle()
         assert len(await env.store.replies.help_list(env.campaign_id)) == 1
         assert len(env.sandbox.messages("telegram")) == before + 2
@@ -146,7 +146,7 @@ async def test_alert_lost_to_a_restart_is_sent_at_start(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         await _staff_city(env)
         notifier, env.intake.notifier = env.intake.notifier, None  # the process "dies" before alerting
-        await env.sandbox.act_sms("+819011110002", "2")
+        await env.sandbox.fake("sms").reply("+819011110002", "2")
         assert env.sandbox.messages("telegram") == []
         env.intake.notifier = notifier
         restarted = ReplyIntake(env.store, env.cfg, env.clock, notifier)  # what a restarted server builds
@@ -163,7 +163,7 @@ async def test_ladder_door_knock_step_sends_each_head_their_list(tmp_path: Path)
 
     async with running_app(tmp_path) as env:
         await _staff_city(env)
-        await env.sandbox.act_sms("+819011110002", "1")  # A-002 answered: not on the list
+        await env.sandbox.fake("sms").reply("+819011110002", "1")  # A-002 answered: not on the list
         notifier = StaffNotifier(env.store, env.cfg, env.senders, env.clock)
         ladder = LadderScheduler(env.store.campaigns, env.clock, notifier=notifier)
         await env.clock.advance(1800)  # the default ladder's last step: +30 min

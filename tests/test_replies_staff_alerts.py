@@ -12,12 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from channel_helpers import REPLY_TOKEN, outbound, running_sandbox, started
+from channel_helpers import REPLY_TOKEN, outbound, running_sandbox, sender_of, started
 from replies_fixtures import ASSOC_A, Env, add_staff, running_app
 
-from safetynet.channels import telegram, webpush
 from safetynet.channels.base import OutboundMessage
-from safetynet.domain import Channel, Role
+from safetynet.channels.telegram import sender as tg_sender
+from safetynet.domain import Role
 
 CHAT = "5550001"
 PUBLIC = "https://bousai.example.jp"
@@ -33,8 +33,8 @@ def _buttons(markup: Any) -> list[dict[str, Any]]:
 
 
 async def test_telegram_staff_alert_has_no_answer_keyboard(tmp_path: Path) -> None:
-    async with running_sandbox(tmp_path) as (sb, cfg), started(telegram.from_config(cfg, "")) as sender:
-        resident = outbound(Channel.TELEGRAM, CHAT, language="en")
+    async with running_sandbox(tmp_path) as (sb, cfg), started(sender_of(cfg, "telegram", "")) as sender:
+        resident = outbound("telegram", CHAT, language="en")
         await sender.send(resident)
         await sender.send(_staff(resident, "http://127.0.0.1:8080/a/4"))  # Telegram would refuse this URL
         await sender.send(_staff(resident, f"{PUBLIC}/a/4"))
@@ -49,18 +49,18 @@ async def test_telegram_staff_alert_has_no_answer_keyboard(tmp_path: Path) -> No
 
 
 def test_link_button_only_for_a_public_https_host() -> None:
-    assert telegram.link_keyboard(f"{PUBLIC}/a/1", "ja") is not None
+    assert tg_sender.link_keyboard(f"{PUBLIC}/a/1", "ja") is not None
     for url in ("http://bousai.example.jp/a/1", "https://127.0.0.1/a/1", "https://localhost/a/1",
                 "https://[2001:db8::1]/a/1", ""):
-        assert telegram.link_keyboard(url, "ja") is None, url
+        assert tg_sender.link_keyboard(url, "ja") is None, url
 
 
 async def test_webpush_staff_alert_has_no_answer_actions(tmp_path: Path) -> None:
     async with running_sandbox(tmp_path) as (sb, cfg):
-        sender = webpush.WebPushSender(cfg.channels.webpush, webpush.load_or_create_vapid(cfg.data_dir))
+        sender = sender_of(cfg, "webpush")
         async with started(sender):
-            sub = json.dumps(sb.subscribe(sender.keys.application_server_key))
-            resident = outbound(Channel.WEBPUSH, sub)
+            sub = json.dumps(sb.fake("webpush").subscribe(sender.keys.application_server_key))
+            resident = outbound("webpush", sub)
             await sender.send(resident)
             await sender.send(_staff(resident, f"{PUBLIC}/a/4"))
         home, staff = (r.data["payload"] for r in sb.messages("webpush"))
@@ -69,8 +69,8 @@ async def test_webpush_staff_alert_has_no_answer_actions(tmp_path: Path) -> None
 
 
 async def _staff_of_a(env: Env) -> str:
-    key = env.senders[Channel.WEBPUSH].keys.application_server_key  # type: ignore[attr-defined]
-    sub = env.sandbox.subscribe(key)
+    key = env.senders["webpush"].keys.application_server_key  # type: ignore[attr-defined]
+    sub = env.sandbox.fake("webpush").subscribe(key)
     await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, telegram="8880001", webpush=json.dumps(sub))
     await add_staff(env, "deputy-a1", Role.DEPUTY, ASSOC_A, telegram="8880002")
     return str(sub["endpoint"]).rsplit("/", 1)[1]
@@ -79,7 +79,7 @@ async def _staff_of_a(env: Env) -> str:
 async def test_need_help_alert_to_staff_carries_the_dashboard_not_the_answers(tmp_path: Path) -> None:
     async with running_app(tmp_path, SAFETYNET_SERVER_PUBLIC_URL=PUBLIC) as env:
         sub_id = await _staff_of_a(env)
-        await env.send_alert("A-002", Channel.TELEGRAM, "7770002")  # the resident's own alert
+        await env.send_alert("A-002", "telegram", "7770002")  # the resident's own alert
         async with env.http.post(env.reply_url("A-002"), data={"status": "need_help", "k": "help-0001"}) as r:
             assert r.status == 200
         await env.intake.idle()

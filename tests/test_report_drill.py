@@ -25,13 +25,13 @@ from dashboard_fixtures import (
     start_campaign,
     world,
 )
+from roster_helpers import household
 from sqlite_helpers import sqlite_db
 from structlog.testing import capture_logs
 
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind
 from safetynet.domain.campaigns import StepPlan
-from safetynet.domain.roster import HouseholdRecord
 from safetynet.stats.report import (
     RENDERERS,
     build_report,
@@ -182,7 +182,7 @@ async def crowd(w: World) -> tuple[int, set[str], set[str]]:
     """A campaign over the world plus EXTRA look-alike households of A, every third unreachable.
     Returns it with the names expected on the unreachable and the never-answered list."""
     await w.store.roster.import_households([
-        HouseholdRecord(DIST_S, ASSOC_A, "3班", f"A-X{i:02}", f"追加 {i:02}", "桜町1-3-1", 1, i % 2 == 0,
+        household(DIST_S, ASSOC_A, "3班", f"A-X{i:02}", f"追加 {i:02}", "桜町1-3-1", 1, i % 2 == 0,
                         phone=f"+8190444400{i:02}") for i in range(EXTRA)])
     await index_households(w)
     cid = await start_campaign(w, title="大人数の訓練")

@@ -14,7 +14,6 @@ from sqlite_helpers import sqlite_db
 
 from safetynet.clock import FakeClock
 from safetynet.config import PrivacyConfig
-from safetynet.domain import Channel
 from safetynet.domain.audit import AuditEntry
 from safetynet.domain.campaigns import AttemptRecord, DeliveryOutcome, OutcomeKind, PlannedDelivery, StepPlan
 from safetynet.domain.replies import Location, ReplyDetails
@@ -76,10 +75,10 @@ async def test_provider_answers_of_a_purged_campaign_are_erased_and_others_kept(
         assert isinstance(clock, FakeClock)
         other = await start_campaign(w, title="別の訓練", keys=["A-004"])
         for cid in (w.campaign_id, other):
-            plan = StepPlan((PlannedDelivery(w.hh("A-004").id, 0, Channel.SMS, w.hh("A-004").contacts[0].id, 10, 0),),
+            plan = StepPlan((PlannedDelivery(w.hh("A-004").id, 0, "sms", w.hh("A-004").contacts[0].id, 10, 0),),
                             (), ())
             await w.store.campaigns.write_step(cid, plan, clock.now())
-        for d in await w.store.outbox.claim([w.campaign_id, other], Channel.SMS, 5, "w", 60):
+        for d in await w.store.outbox.claim([w.campaign_id, other], "sms", 5, "w", 60):
             await w.store.outbox.record(DeliveryOutcome(d, OutcomeKind.FAILED, clock.now(), (
                 AttemptRecord(clock.now(), 3.0, "failed", "InvalidNumber", "number +819011110004 unknown"),),
                 error="21211: +819011110004"))

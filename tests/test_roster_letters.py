@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import stat
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 from roster_helpers import EN, csv_bytes, make_config, row
 
 from safetynet import cli
+from safetynet.channels import registry
 from safetynet.config import Config, load_config
 from safetynet.roster.codes import hash_code, join_url, normalize_code
 from safetynet.roster.letters import wrap
@@ -272,6 +274,16 @@ async def test_city_admins_print_letters_from_the_page_and_nobody_else_can(tmp_p
                 assert r.status == 404  # staff sign-in only: a letter run is a person's act
         after = await w.store.roster.db.fetchall("SELECT household_id, code_hash FROM enrolment_codes")
         assert [tuple(r) for r in after] == [tuple(r) for r in before]
+
+
+def test_a_letters_steps_are_the_enabled_channels_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A channel brings its letter steps in its spec (LINE, email once they exist): the letters name no channel."""
+    from safetynet.roster.letters import letter_steps
+
+    specs = tuple(dataclasses.replace(s, letter_steps=("email",)) if s.name == "telegram" else s
+                  for s in registry.SPECS)
+    monkeypatch.setattr(registry, "SPECS", specs)
+    assert letter_steps(make_config(tmp_path)) == ("webpush", "iphone", "email", "phone", "landline")
 
 
 def test_every_step_reads_in_every_letter_language(tmp_path: Path) -> None:

@@ -11,10 +11,10 @@ from safetynet.domain.phones import (
     PhoneKind,
     classify_phone,
     format_national,
+    parse_mobile,
     parse_phone,
     to_e164,
 )
-from safetynet.roster.values import ValueProblem, parse_mobile
 
 GOOD = [
     # (as written, E.164, kind)
@@ -143,6 +143,6 @@ def test_mobile_column_fast_path_agrees_with_the_general_parser(prefix: str, res
         expected = None
     try:
         got: str | None = parse_mobile(written)
-    except ValueProblem:
+    except PhoneError:
         got = None
     assert got == expected

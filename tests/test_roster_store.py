@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 import structlog.testing
-from roster_helpers import dump, make_config
+from roster_helpers import dump, household, make_config, with_contacts
 
 from safetynet.config import Config
-from safetynet.domain import CampaignKind, ContactKind
+from safetynet.domain import CampaignKind
 from safetynet.domain.campaigns import Enrolment, StepPlan
 from safetynet.domain.roster import HouseholdRecord, UnknownScopeError
+from safetynet.roster.contacts import households_by_contact, normalise_contact
+from safetynet.roster.csvio import contact_kinds
 from safetynet.store import Store, store_session
 
 
@@ -32,9 +34,11 @@ def rec(assoc: str, key: str, **kw: object) -> HouseholdRecord:
         "phone": f"+8190000{zlib.crc32(f'{assoc}/{key}'.encode()) % 100000:05d}",
     }
     fields.update(kw)
-    return HouseholdRecord(**fields)  # type: ignore[arg-type]
+    return household(**fields)
 
 
+PHONES = ("mobile", "landline")
+KINDS = contact_kinds()  # the roster's contact columns
 CITY = [
     rec("東町会", "1", vulnerable=True, landline="+81312345678"),
     rec("東町会", "2", group="2班", telegram="555001"),
@@ -80,8 +84,8 @@ async def test_import_and_read_back(tmp_path: Path) -> None:
         assert h is not None
         assert (h.district, h.association, h.group, h.vulnerable, h.removed_at) == ("北地区", "東町会", "1班", True, None)
         assert {(c.kind, c.address, c.source, c.working) for c in h.contacts} == {
-            (ContactKind.MOBILE, CITY[0].phone, "roster", True),
-            (ContactKind.LANDLINE, "+81312345678", "roster", True),
+            ("mobile", CITY[0].contact("mobile"), "roster", True),
+            ("landline", "+81312345678", "roster", True),
         }
         assert await store.roster.get_household(999_999) is None
 
@@ -92,7 +96,7 @@ async def test_reimport_updates_changed_households_and_their_roster_contacts(tmp
         await store.roster.import_households(CITY)
         ids = await _key_ids(store)
         changed = [
-            dataclasses.replace(CITY[0], name="新しい世帯主", phone="+819099998888", landline=""),
+            with_contacts(dataclasses.replace(CITY[0], name="新しい世帯主"), phone="+819099998888", landline=""),
             *CITY[1:4],
             dataclasses.replace(CITY[4], group="9班", members=4),
             rec("西町会", "3"),
@@ -103,7 +107,7 @@ async def test_reimport_updates_changed_households_and_their_roster_contacts(tmp
         assert await _key_ids(store) == {**ids, ("西町会", "3"): max(ids.values()) + 1}  # ids are kept
         h = await store.roster.get_household(ids[("東町会", "1")])
         assert h is not None and h.name == "新しい世帯主"
-        assert [(c.kind, c.address) for c in h.contacts] == [(ContactKind.MOBILE, "+819099998888")]
+        assert [(c.kind, c.address) for c in h.contacts] == [("mobile", "+819099998888")]
         h = await store.roster.get_household(ids[("西町会", "2")])
         assert h is not None and (h.group, h.members) == ("9班", 4)
 
@@ -113,12 +117,12 @@ async def test_enrolment_contacts_survive_reimport(tmp_path: Path) -> None:
     async with store_session(cfg) as store:
         await store.roster.import_households(CITY)
         hid = (await _key_ids(store))[("東町会", "1")]
-        push = await store.roster.add_contact(hid, ContactKind.WEBPUSH, '{"endpoint":"http://127.0.0.1/p/1"}')
-        own = await store.roster.add_contact(hid, "mobile", "080-7777-6666")
+        push = await store.roster.add_contact(hid, "webpush", '{"endpoint":"http://127.0.0.1/p/1"}')
+        own = await store.roster.add_contact(hid, "mobile", normalise_contact("mobile", "080-7777-6666"))
         # the roster's own number, confirmed by the resident: now theirs, so the roster no longer owns it
-        claimed = await store.roster.add_contact(hid, ContactKind.MOBILE, CITY[0].phone)
+        claimed = await store.roster.add_contact(hid, "mobile", CITY[0].contact("mobile"))
         assert (own.address, own.source, claimed.source) == ("+818077776666", "enrolment", "enrolment")
-        s = await store.roster.import_households([dataclasses.replace(CITY[0], phone="", landline=""), *CITY[1:]])
+        s = await store.roster.import_households([with_contacts(CITY[0], phone="", landline=""), *CITY[1:]])
         assert s.contacts_removed == 1  # only the roster landline
         h = await store.roster.get_household(hid)
         assert h is not None
@@ -160,8 +164,8 @@ async def test_replace_keeps_households_that_campaigns_refer_to_as_removed(tmp_p
         gone = await store.roster.get_household(hid)
         assert gone is not None and gone.removed_at is not None and gone.contacts == ()
         assert await store.roster.count_in_scope(["association:西町会"]) == 1
-        assert all(r.household_key != "1" or r.association != "西町会" for r in await store.roster.export_records())
-        assert await store.roster.households_by_phone(CITY[3].phone) == []
+        assert all(r.household_key != "1" or r.association != "西町会" for r in await store.roster.export_records(KINDS))
+        assert await store.roster.households_by_contact(PHONES, CITY[3].contact("mobile")) == []
         assert (await store.roster.summary()).households == 4
         # listed again: it comes back with the same id
         s = await store.roster.import_households([CITY[3]])
@@ -195,7 +199,7 @@ async def test_export_then_import_changes_nothing(tmp_path: Path) -> None:
     cfg = make_config(tmp_path)
     async with store_session(cfg) as store:
         await store.roster.import_households(CITY)
-        exported = await store.roster.export_records()
+        exported = await store.roster.export_records(KINDS)
         assert sorted(exported, key=lambda r: (r.association, r.household_key)) == sorted(
             CITY, key=lambda r: (r.association, r.household_key)
         )
@@ -230,7 +234,7 @@ async def test_households_in_scope(tmp_path: Path) -> None:
         async for batch in store.roster.households_in_scope(["association:東町会"]):
             first = batch[0]
             assert first.vulnerable and first.language == "ja" and first.group_id is not None
-            assert {c.kind for c in first.contacts} == {ContactKind.MOBILE, ContactKind.LANDLINE}
+            assert {c.kind for c in first.contacts} == {"mobile", "landline"}
         for bad in ("district:無い", "association:無い", "group:東町会/99班", "group:東町会", "town:x"):
             with pytest.raises(UnknownScopeError):
                 await store.roster.count_in_scope([bad])
@@ -242,27 +246,33 @@ async def test_contact_helpers(tmp_path: Path) -> None:
         await store.roster.import_households(CITY)
         ids = await _key_ids(store)
         hid = ids[("東町会", "3")]
-        c = await store.roster.add_contact(hid, ContactKind.MOBILE, "０９０－５５５５－４４４４")
+        # the store keeps what it is given: the caller writes it in its kind's form first
+        c = await store.roster.add_contact(hid, "mobile", normalise_contact("mobile", "０９０－５５５５－４４４４"))
         assert c.address == "+819055554444"
-        found = await store.roster.households_by_phone("090-5555-4444")
+        assert [h.id for h in await store.roster.households_by_contact(PHONES, "+819055554444")] == [hid]
+        assert await store.roster.households_by_contact(PHONES, "090-5555-4444") == []  # not as stored
+        # the roster's lookup takes any written form of each kind
+        found = await households_by_contact(store.roster, PHONES, "090-5555-4444")
         assert [h.id for h in found] == [hid]
-        assert [h.id for h in await store.roster.households_by_phone("+81312345678")] == [ids[("東町会", "1")]]
-        assert await store.roster.households_by_phone("not a phone") == []
-        tg = await store.roster.household_by_telegram(555001)
-        assert tg is not None and tg.id == ids[("東町会", "2")]
-        assert await store.roster.household_by_telegram("1") is None
+        assert [h.id for h in await households_by_contact(store.roster, PHONES, "03-1234-5678")] == [ids[("東町会", "1")]]
+        assert await households_by_contact(store.roster, PHONES, "not a phone") == []
+        (tg,) = await households_by_contact(store.roster, ["telegram"], "555001")
+        assert tg.id == ids[("東町会", "2")]
+        assert await households_by_contact(store.roster, ["telegram"], "1") == []
         assert await store.roster.mark_contact_dead(c.id, "21211 invalid number")
         h = await store.roster.get_household(hid)
         assert h is not None and [x.working for x in h.contacts] == [False]
         assert (await store.roster.summary()).without_channel == 1
-        again = await store.roster.add_contact(hid, ContactKind.MOBILE, "+819055554444")  # re-enrolled: working again
+        again = await store.roster.add_contact(hid, "mobile", "+819055554444")  # re-enrolled: working again
         assert again.id == c.id and again.working
         assert await store.roster.remove_contact(c.id)
         assert not await store.roster.remove_contact(c.id)
         with pytest.raises(ValueError):
-            await store.roster.add_contact(hid, "fax", "x")
+            await store.roster.add_contact(hid, "fax", "x")  # a kind no channel declares
         with pytest.raises(ValueError):
-            await store.roster.add_contact(hid, ContactKind.MOBILE, "123")
+            normalise_contact("mobile", "123")
+        with pytest.raises(ValueError):
+            normalise_contact("fax", "x")
 
 
 async def test_enrolment_code_storage(tmp_path: Path) -> None:
@@ -299,7 +309,7 @@ async def test_logs_carry_counts_never_names_or_numbers(tmp_path: Path) -> None:
     events = {e["event"] for e in logs}
     assert {"roster_imported", "contact_added", "contact_marked_dead", "enrolment_codes_set"} <= events
     text = repr(logs)
-    personal = [r.name for r in CITY] + [r.phone for r in CITY if r.phone] + ["+819055554444", "secret-hash", "東町会"]
+    personal = [r.name for r in CITY] + [r.contact("mobile") for r in CITY if r.contact("mobile")] + ["+819055554444", "secret-hash", "東町会"]
     assert not [p for p in personal if p in text]
 
 
@@ -308,7 +318,7 @@ async def _roster_activity_logs(cfg: Config) -> list[MutableMapping[str, Any]]:
         with structlog.testing.capture_logs() as logs:
             await store.roster.import_households(CITY)
             hid = (await _key_ids(store))[("東町会", "3")]
-            c = await store.roster.add_contact(hid, ContactKind.MOBILE, "090-5555-4444")
+            c = await store.roster.add_contact(hid, "mobile", "+819055554444")
             await store.roster.mark_contact_dead(c.id, "invalid number +819055554444")
             await store.roster.set_enrolment_codes([(hid, "secret-hash")])
     return logs

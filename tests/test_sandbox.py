@@ -11,13 +11,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from channel_helpers import WebhookRecorder, outbound, running_sandbox, started
+from channel_helpers import WebhookRecorder, outbound, running_sandbox, sender_of, started
 
-from safetynet.channels import sms
 from safetynet.channels.base import PermanentSendError, RetryableSendError
-from safetynet.channels.sandbox.server import READY_PREFIX, add_arguments, fault_settings
-from safetynet.channels.sandbox.state import Faults, SandboxState
-from safetynet.domain import Channel
+from safetynet.sandbox.server import READY_PREFIX, add_arguments, fault_settings
+from safetynet.sandbox.state import Faults, SandboxState
 
 
 async def test_faults_are_set_at_run_time_and_validated(tmp_path: Path) -> None:
@@ -36,11 +34,11 @@ async def test_faults_are_set_at_run_time_and_validated(tmp_path: Path) -> None:
 
 async def test_messages_and_stats_endpoints(tmp_path: Path) -> None:
     async with running_sandbox(tmp_path, dead={"+819000000009"}) as (sb, cfg):
-        async with started(sms.from_config(cfg, cfg.server.public_url)) as sender:
+        async with started(sender_of(cfg, "sms", cfg.server.public_url)) as sender:
             for phone in ("+819000000001", "+819000000002"):
-                await sender.send(outbound(Channel.SMS, phone))
+                await sender.send(outbound("sms", phone))
             with pytest.raises(PermanentSendError):
-                await sender.send(outbound(Channel.SMS, "+819000000009"))
+                await sender.send(outbound("sms", "+819000000009"))
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{sb.url}/_sandbox/messages", params={"channel": "sms", "since": "1"}) as r:
                 msgs = await r.json()
@@ -57,9 +55,9 @@ async def test_messages_and_stats_endpoints(tmp_path: Path) -> None:
 async def test_rate_limit_answers_429_above_the_rate(tmp_path: Path) -> None:
     # 0.2 a second: one request passes, the next token comes 5 s later, long after this burst.
     async with running_sandbox(tmp_path, rate_limit={"sms": 0.2}) as (sb, cfg):
-        async with started(sms.from_config(cfg, cfg.server.public_url)) as sender:
+        async with started(sender_of(cfg, "sms", cfg.server.public_url)) as sender:
             results = await asyncio.gather(
-                *(sender.send(outbound(Channel.SMS, f"+8190000{i:05d}")) for i in range(10)), return_exceptions=True
+                *(sender.send(outbound("sms", f"+8190000{i:05d}")) for i in range(10)), return_exceptions=True
             )
         limited = [r for r in results if isinstance(r, RetryableSendError)]
         assert all(r.reason == "rate_limited" and r.retry_after and r.retry_after >= 1 for r in limited)
@@ -79,12 +77,12 @@ def test_dead_recipients_are_a_stable_fraction() -> None:
 
 
 async def test_wait_for_count_and_predicate_without_polling(tmp_path: Path) -> None:
-    async with running_sandbox(tmp_path) as (sb, cfg), started(sms.from_config(cfg, cfg.server.public_url)) as sender:
+    async with running_sandbox(tmp_path) as (sb, cfg), started(sender_of(cfg, "sms", cfg.server.public_url)) as sender:
         waiter = asyncio.create_task(sb.wait_for(lambda recs: any(r.address == "+819000000002" for r in recs)))
         counter = asyncio.create_task(sb.wait_for(2))
-        await sender.send(outbound(Channel.SMS, "+819000000001"))
+        await sender.send(outbound("sms", "+819000000001"))
         assert not waiter.done() and not counter.done()
-        await sender.send(outbound(Channel.SMS, "+819000000002"))
+        await sender.send(outbound("sms", "+819000000002"))
         await asyncio.wait_for(asyncio.gather(waiter, counter), 5)
         with pytest.raises(TimeoutError):
             await sb.wait_for(3, timeout_seconds=0.05)
@@ -92,7 +90,7 @@ async def test_wait_for_count_and_predicate_without_polling(tmp_path: Path) -> N
 
 async def test_push_service_refuses_what_real_ones_refuse(tmp_path: Path) -> None:
     async with running_sandbox(tmp_path, verify_push=False) as (sb, _), aiohttp.ClientSession() as http:
-        url = sb.subscribe()["endpoint"]
+        url = sb.fake("webpush").subscribe()["endpoint"]
         good = {"TTL": "60", "Content-Encoding": "aes128gcm", "Authorization": "vapid t=x,k=y"}
         cases = [
             ({k: v for k, v in good.items() if k != "TTL"}, 400),
@@ -147,7 +145,7 @@ def test_cli_flags_become_fault_settings() -> None:
 async def test_the_sandbox_runs_as_a_process(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETYNET_")}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "safetynet.channels.sandbox", "--port", "0", "--fail-429", "0.5", "--dead", "5550009",
+        sys.executable, "-m", "safetynet.sandbox", "--port", "0", "--fail-429", "0.5", "--dead", "5550009",
         stdout=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
     )
     try:
@@ -174,3 +172,46 @@ def test_records_are_found_by_address_and_provider_id_and_trimmed() -> None:
     assert st.find("sms", "+81900000001", kind="edit_message") is None
     st.reset()
     assert st.find("sms", "+81900000001") is None and st.message_count == 0
+
+
+async def test_a_fake_with_its_own_listener_opens_and_closes_with_the_sandbox(tmp_path: Path) -> None:
+    """A provider that is not HTTP (an SMTP server, for email) runs its own listener: the sandbox opens
+    it on its own address when it starts and closes it when it stops."""
+    from channel_helpers import write_config
+
+    from safetynet.channels.fakes import ChannelFake, FakeHost
+    from safetynet.config import load_config
+    from safetynet.sandbox import Sandbox
+
+    class ListeningFake(ChannelFake):
+        name = "tcp"
+
+        def __init__(self, host: FakeHost) -> None:
+            super().__init__(host)
+            self.server: asyncio.Server | None = None
+            self.port = 0
+
+        async def open(self) -> None:
+            async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                writer.write(b"220 sandbox\r\n")
+                await writer.drain()
+                writer.close()
+
+            self.server = await asyncio.start_server(greet, self.host.listen_host, 0)
+            self.port = self.server.sockets[0].getsockname()[1]
+
+        async def close(self) -> None:
+            assert self.server is not None
+            self.server.close()
+            await self.server.wait_closed()
+
+    sb = Sandbox(load_config(write_config(tmp_path), env={}))
+    fake = ListeningFake(sb.ctx)
+    sb.ctx.fakes[fake.name] = fake
+    async with sb:
+        assert sb.fake("tcp") is fake
+        reader, writer = await asyncio.open_connection("127.0.0.1", fake.port)
+        assert await reader.readline() == b"220 sandbox\r\n"
+        writer.close()
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", fake.port)

@@ -17,7 +17,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from twilio.request_validator import RequestValidator
 
-from safetynet.domain import Channel
 from safetynet.sim.acts import Credentials
 from safetynet.sim.messages import ResidentMessage
 from safetynet.sim.model import ResidentModel
@@ -67,12 +66,12 @@ async def fake_app() -> AsyncIterator[FakeApp]:
 
 def push(app: FakeApp, n: int) -> ResidentMessage:
     token = f"tok{n:019d}"
-    return ResidentMessage(seq=n, channel=Channel.WEBPUSH, token=token, address=f"sub-{n}", provider_id=f"m-{n}",
+    return ResidentMessage(seq=n, channel="webpush", token=token, address=f"sub-{n}", provider_id=f"m-{n}",
                            received_at=0.0, reply_url=f"{app.url}/r/{token}")
 
 
 def creds(app: FakeApp) -> Credentials:
-    return Credentials(app.url, "AC" + "0" * 32, AUTH_TOKEN, "secret")
+    return Credentials(app.url, {"twilio_account_sid": "AC" + "0" * 32, "twilio_auth_token": AUTH_TOKEN}, "secret")
 
 
 async def test_held_answers_wait_for_release_then_all_go() -> None:
@@ -92,7 +91,7 @@ async def test_a_household_answers_once_whatever_it_receives() -> None:
         m = push(app, 1)
         driver.feed(m)
         driver.feed(m)
-        sms = ResidentMessage(seq=2, channel=Channel.SMS, token=m.token, address="+819012345678",
+        sms = ResidentMessage(seq=2, channel="sms", token=m.token, address="+819012345678",
                               provider_id="SM2", received_at=0.0, sender="+815000000000")
         driver.feed(sms)
         await driver.idle()
@@ -120,7 +119,7 @@ async def test_a_refused_answer_is_failed_at_once_and_counted() -> None:
 
 async def test_an_sms_answer_is_signed_for_the_public_url_and_comes_from_the_resident() -> None:
     async with fake_app() as app, ResidentDriver(ALWAYS, creds(app)) as driver:
-        driver.feed(ResidentMessage(seq=1, channel=Channel.SMS, token="t" * 22, address="+819012345678",
+        driver.feed(ResidentMessage(seq=1, channel="sms", token="t" * 22, address="+819012345678",
                                     provider_id="SM1", received_at=0.0, sender="+815000000000"))
         await driver.idle()
         (form,) = app.forms

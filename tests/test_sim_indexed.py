@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from safetynet.channels.sandbox.state import SandboxState
+from safetynet.sandbox.state import SandboxState
 from safetynet.sim.indexed import IndexedSandboxState
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from safetynet.channels import voice
-from safetynet.channels.telegram import keyboard
-from safetynet.domain import Channel
-from safetynet.sim.acts import SMS_WORDS, sms_body
+from safetynet.channels.sms.resident import WORDS as SMS_WORDS
+from safetynet.channels.sms.resident import body_for as sms_body
+from safetynet.channels.telegram.sender import keyboard
+from safetynet.channels.voice import twiml as voice_twiml
 from safetynet.sim.messages import from_json, parse_record, token_in_text
 
 TOKEN = "AbCdEfGhIjKlMnOpQrStUv"
@@ -17,7 +17,7 @@ def test_web_push_answers_to_the_payloads_reply_url() -> None:
     payload = {"title": "訓練", "body": "…", "url": URL, "token": TOKEN, "actions": [], "campaign": 1}
     m = parse_record(7, "webpush", "message", "sub-1", "…", "msg-7", 1.0, {"payload": payload})
     assert m is not None
-    assert (m.channel, m.token, m.reply_url, m.address) == (Channel.WEBPUSH, TOKEN, URL, "sub-1")
+    assert (m.channel, m.token, m.reply_url, m.address) == ("webpush", TOKEN, URL, "sub-1")
 
 
 def test_web_push_the_sandbox_did_not_decrypt_cannot_be_answered() -> None:
@@ -27,7 +27,7 @@ def test_web_push_the_sandbox_did_not_decrypt_cannot_be_answered() -> None:
 def test_telegram_token_comes_from_the_buttons() -> None:
     markup = keyboard(TOKEN, "ja").to_dict()
     m = parse_record(3, "telegram", "message", "5550001", "【訓練】…", "5550001:3", 1.0, {"reply_markup": markup})
-    assert m is not None and m.token == TOKEN and m.channel == Channel.TELEGRAM
+    assert m is not None and m.token == TOKEN and m.channel == "telegram"
 
 
 def test_sms_token_comes_from_the_link_and_the_sender_is_kept() -> None:
@@ -37,7 +37,7 @@ def test_sms_token_comes_from_the_link_and_the_sender_is_kept() -> None:
 
 
 def test_voice_token_comes_from_the_gather_action() -> None:
-    action = voice.gather_url("http://127.0.0.1:8080", TOKEN)
+    action = voice_twiml.gather_url("http://127.0.0.1:8080", TOKEN)
     m = parse_record(5, "voice", "message", "+81770000001", "…", "CA1", 1.0,
                      {"from": "+815000000000", "gather_action": action})
     assert m is not None and m.token == TOKEN and m.gather_action == action

@@ -4,7 +4,7 @@ import statistics
 
 import pytest
 
-from safetynet.domain import Channel, Status
+from safetynet.domain import Status
 from safetynet.sim.model import ResidentModel, intent_of, reaction
 
 
@@ -36,8 +36,8 @@ def test_decisions_are_repeatable_and_seeded() -> None:
 
 def test_late_residents_ignore_app_channels_and_compression_scales_waits() -> None:
     model = ResidentModel(answer_share=1.0, late_share=1.0, time_compression=60)
-    assert reaction(model, 5, Channel.WEBPUSH) is None
-    got = reaction(model, 5, Channel.SMS)
+    assert reaction(model, 5, "webpush") is None
+    got = reaction(model, 5, "sms")
     assert got is not None
     assert got[1] == pytest.approx(intent_of(model, 5).delay_seconds / 60)
 

@@ -250,3 +250,22 @@ async def test_admin_console_is_hidden_from_everyone_else(tmp_path: Path) -> Non
         async with client() as http, http.get(f"{w.url}/admin", headers={
                 "Authorization": f"Bearer {w.tokens['admin']}"}) as r:
             assert r.status == 404  # an API token is not a person at the console
+
+
+async def test_admin_gives_a_new_deputy_contacts_of_any_roster_column(tmp_path: Path) -> None:
+    """One field per channel that owns a roster column; read as the column is; a wrong one is a 400
+    naming the field, and nothing is added."""
+    async with world(tmp_path) as w, client() as http:
+        csrf = await login(http, w, "admin")
+        async with http.get(f"{w.url}/admin") as r:
+            page = await r.text()
+        assert 'name="contact_phone"' in page and 'name="contact_landline"' in page and 'name="contact_telegram"' in page
+        data = {"csrf": csrf, "login": "fuku2", "display_name": "副会長 二", "role": "deputy",
+                "scope": f"association:{ASSOC_A}", "password": "", "contact_telegram": "8880002"}
+        async with http.post(f"{w.url}/admin/staff", data={**data, "contact_phone": "03-1234-5678"}) as r:
+            assert r.status == 400 and "携帯電話" in await r.text()
+        assert "fuku2" not in [s.login for s in await w.store.auth.list_staff()]
+        async with http.post(f"{w.url}/admin/staff", data={**data, "contact_phone": "090-1234-5678"}) as r:
+            assert r.status == 200
+        added = {s.login: s for s in await w.store.auth.list_staff()}["fuku2"]
+        assert added.contacts == (("mobile", "+819012345678"), ("telegram", "8880002"))

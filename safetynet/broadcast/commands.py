@@ -26,11 +26,12 @@ from safetynet.admin import CommandError
 from safetynet.broadcast.health import DispatchStatus, enabled_channels, read_status
 from safetynet.broadcast.scenario import Scenario, ScenarioError, load_scenario
 from safetynet.broadcast.service import CampaignError, CampaignService, CampaignSpec, DuplicateCampaign
+from safetynet.channels import registry
 from safetynet.config import Config
 from safetynet.console import say
 from safetynet.csvout import ENCODING_CHOICES
 from safetynet.domain import CampaignKind, CampaignState, Role, Scope
-from safetynet.domain.campaigns import DEFAULT_LADDER, Actor, Campaign
+from safetynet.domain.campaigns import Actor, Campaign
 from safetynet.i18n import t
 from safetynet.triggers.xmlsafe import format_jst
 
@@ -151,7 +152,8 @@ def preview(cfg: Config, args: argparse.Namespace) -> int:
         spec = _spec(s, args.scope)
     else:
         scope = _scope(args.scope) or _scope(args.target) or ("city",)
-        spec = CampaignSpec("preview", CampaignKind.DRILL, scope, {"ja": t("ja", "campaign.preview_body")}, DEFAULT_LADDER)
+        spec = CampaignSpec("preview", CampaignKind.DRILL, scope, {"ja": t("ja", "campaign.preview_body")},
+                            registry.default_ladder())
     result = _run(cfg, lambda svc: svc.preview(spec.scope, spec.ladder, spec.messages, spec.kind))
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))

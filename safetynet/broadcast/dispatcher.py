@@ -34,7 +34,7 @@ from safetynet.broadcast.retry import RetryPolicy
 from safetynet.channels.base import ChannelSender, OutboundMessage
 from safetynet.clock import Clock
 from safetynet.config import Config
-from safetynet.domain import CampaignKind, Channel
+from safetynet.domain import CampaignKind, ChannelName
 from safetynet.domain.campaigns import Campaign, ClaimedDelivery, DeliveryOutcome, DispatcherBeat, OutcomeKind
 from safetynet.metrics import Metrics
 from safetynet.replies.tokens import reply_token, reply_url
@@ -80,9 +80,9 @@ class DispatchReport:
         return out
 
 
-def _buffer(cfg: Config, channel: Channel) -> int:
+def _buffer(cfg: Config, channel: ChannelName) -> int:
     """Deliveries a lane may hold: enough to keep it busy, few enough to send well within the lease."""
-    ch = getattr(cfg.channels, channel.value)
+    ch = cfg.channels.get(channel)
     if ch.max_per_second <= 0:
         return max(2 * ch.concurrency, cfg.broadcast.batch_size)
     return max(ch.concurrency, min(cfg.broadcast.batch_size, int(ch.max_per_second * cfg.broadcast.lease_seconds / 4)))
@@ -90,8 +90,8 @@ def _buffer(cfg: Config, channel: Channel) -> int:
 
 class Dispatcher:
     def __init__(
-        self, store: Store, senders: Mapping[Channel, ChannelSender], cfg: Config, clock: Clock, *,
-        contacts: ContactsPort | None = None, channels: Iterable[Channel] | None = None,
+        self, store: Store, senders: Mapping[ChannelName, ChannelSender], cfg: Config, clock: Clock, *,
+        contacts: ContactsPort | None = None, channels: Iterable[ChannelName] | None = None,
         owner: str | None = None, poll_seconds: float = 0.5, policy: RetryPolicy | None = None,
         stop_grace_seconds: float = STOP_GRACE_SECONDS, metrics: Metrics | None = None,
     ) -> None:
@@ -110,15 +110,15 @@ class Dispatcher:
         self.started_at = clock.now()
         # Set when a lane starts or stops failing: the heartbeat writes it at once.
         self._health_changed = asyncio.Event()
-        self.lanes: dict[Channel, Lane] = {}
+        self.lanes: dict[ChannelName, Lane] = {}
         for ch, sender in senders.items():
             if ch in wanted:
-                conf = getattr(cfg.channels, ch.value)
+                conf = cfg.channels.get(ch)
                 gate = LaneGate(conf.max_per_second, clock, burst=max(1.0, conf.max_per_second * CATCH_UP_SECONDS))
                 self.lanes[ch] = Lane(ch, sender, gate, conf.concurrency, self.policy, clock, _buffer(cfg, ch),
                                       LaneHealth(self.started_at, self._health_changed.set),
                                       self.metrics.lane(str(ch)))
-        self._health_written: dict[Channel, int] = {}
+        self._health_written: dict[ChannelName, int] = {}
         self._campaigns: dict[int, Campaign] = {}
         self._active: list[int] = []
         self._wake = asyncio.Event()
@@ -161,7 +161,8 @@ class Dispatcher:
 
     async def run(self, burst: bool = False) -> DispatchReport:
         for lane in self.lanes.values():
-            self._workers += [asyncio.create_task(self._worker(lane), name=f"lane-{lane.channel}")
+            work = self._worker if lane.batch == 1 else self._batch_worker
+            self._workers += [asyncio.create_task(work(lane), name=f"lane-{lane.channel}")
                               for _ in range(lane.concurrency)]
         keeper = asyncio.create_task(self._keep_leases(), name="lease-keeper")
         beating = asyncio.create_task(self._heartbeat(), name="dispatcher-heartbeat")
@@ -303,21 +304,38 @@ class Dispatcher:
                 return
             try:
                 outcome = await self._deliver(lane, d)
-                lane.stats.count(outcome)
-                lane.meter.outcome(outcome.kind)
-                # The worker does not wait for the commit: it sends the next message while many
-                # outcomes share one transaction. Bounded, so a slow disk slows sends down.
-                while self._unrecorded >= self.max_unrecorded and not self._stopping:
-                    self._record_room.clear()
-                    await self._record_room.wait()
-                self._unrecorded += 1
-                task = asyncio.create_task(self._record_released(outcome))
-                self._recording.add(task)
-                task.add_done_callback(self._recorded)
+                await self._hand_over(lane, outcome)
             finally:
                 lane.in_flight -= 1
                 if lane.room() >= lane.buffer // 2:
                     self._wake.set()
+
+    async def _batch_worker(self, lane: Lane) -> None:
+        """A worker of a lane whose sender takes many recipients in one request."""
+        while True:
+            ds = await lane.take_batch()
+            if not ds:
+                return
+            try:
+                for outcome in await self._deliver_batch(lane, ds):
+                    await self._hand_over(lane, outcome)
+            finally:
+                lane.in_flight -= len(ds)
+                if lane.room() >= lane.buffer // 2:
+                    self._wake.set()
+
+    async def _hand_over(self, lane: Lane, outcome: DeliveryOutcome) -> None:
+        lane.stats.count(outcome)
+        lane.meter.outcome(outcome.kind)  # per delivery: a batch counts each recipient
+        # The worker does not wait for the commit: it sends the next message while many
+        # outcomes share one transaction. Bounded, so a slow disk slows sends down.
+        while self._unrecorded >= self.max_unrecorded and not self._stopping:
+            self._record_room.clear()
+            await self._record_room.wait()
+        self._unrecorded += 1
+        task = asyncio.create_task(self._record_released(outcome))
+        self._recording.add(task)
+        task.add_done_callback(self._recorded)
 
     async def _record_released(self, outcome: DeliveryOutcome) -> None:
         try:
@@ -331,7 +349,9 @@ class Dispatcher:
         if not self._recording:
             self._wake.set()  # burst mode waits for every outcome to be stored
 
-    async def _deliver(self, lane: Lane, d: ClaimedDelivery) -> DeliveryOutcome:
+    def _unsendable(self, d: ClaimedDelivery) -> DeliveryOutcome | None:
+        """The outcome of a delivery that is not sent now (its campaign ended or waits, its contact
+        went), or None."""
         now = self.clock.now()
         campaign = self._campaigns.get(d.campaign_id)
         if campaign is None:
@@ -340,7 +360,27 @@ class Dispatcher:
             return DeliveryOutcome(d, OutcomeKind.RELEASED, now, next_attempt_at=now)
         if d.address is None:
             return DeliveryOutcome(d, OutcomeKind.FAILED, now, error="contact_gone")
-        return await lane.deliver(d, self._message(d, campaign))
+        return None
+
+    async def _deliver(self, lane: Lane, d: ClaimedDelivery) -> DeliveryOutcome:
+        held = self._unsendable(d)
+        if held is not None:
+            return held
+        return await lane.deliver(d, self._message(d, self._campaigns[d.campaign_id]))
+
+    async def _deliver_batch(self, lane: Lane, ds: list[ClaimedDelivery]) -> list[DeliveryOutcome]:
+        out: list[DeliveryOutcome] = []
+        sendable: list[ClaimedDelivery] = []
+        for d in ds:
+            held = self._unsendable(d)
+            if held is None:
+                sendable.append(d)
+            else:
+                out.append(held)
+        if sendable:
+            msgs = [self._message(d, self._campaigns[d.campaign_id]) for d in sendable]
+            out += await lane.deliver_batch(sendable, msgs)
+        return out
 
     def _message(self, d: ClaimedDelivery, campaign: Campaign) -> OutboundMessage:
         token = reply_token(self.cfg.secrets.secret_key, d.campaign_id, d.household_id)

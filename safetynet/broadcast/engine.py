@@ -19,31 +19,36 @@ import structlog
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.ladder import DoorKnockNotifier, LadderScheduler
 from safetynet.broadcast.sendworker import ProcessSender
+from safetynet.channels import registry
 from safetynet.channels.base import ChannelSender
 from safetynet.clock import Clock
-from safetynet.config import Config
-from safetynet.domain import Channel
+from safetynet.config import Config, channel_contexts
+from safetynet.domain import ChannelName
 from safetynet.store import Store
 
 log = structlog.get_logger("broadcast.engine")
 
-# Senders worth a process of their own when there is a second core.
-CPU_BOUND_LANES = (Channel.WEBPUSH,)
+def cpu_bound_lanes() -> tuple[ChannelName, ...]:
+    """Senders worth a process of their own when there is a second core (their specs say so)."""
+    return tuple(s.name for s in registry.SPECS if s.cpu_bound)
 
 
 def use_send_workers(cfg: Config) -> bool:
-    return (os.cpu_count() or 1) > 1 and any(getattr(cfg.channels, ch.value).enabled for ch in CPU_BOUND_LANES)
+    return (os.cpu_count() or 1) > 1 and any(cfg.channels.get(ch).enabled for ch in cpu_bound_lanes())
+
+
+def build_senders(cfg: Config, public_url: str | None = None) -> dict[ChannelName, ChannelSender]:
+    """One sender per enabled channel, in this process (not started)."""
+    return registry.build_senders(channel_contexts(cfg, public_url=public_url))
 
 
 def build_dispatch_senders(cfg: Config, public_url: str | None = None,
-                           send_workers: bool | None = None) -> dict[Channel, ChannelSender]:
+                           send_workers: bool | None = None) -> dict[ChannelName, ChannelSender]:
     """The senders of every enabled channel, CPU-bound ones in their own process on a multi-core
     machine (not started: call `start()` inside the running loop)."""
-    from safetynet.channels.registry import build_senders
-
     senders = build_senders(cfg, public_url)
     if use_send_workers(cfg) if send_workers is None else send_workers:
-        for ch in CPU_BOUND_LANES:
+        for ch in cpu_bound_lanes():
             if ch in senders:
                 senders[ch] = ProcessSender(cfg, ch, public_url)
     return senders
@@ -56,7 +61,7 @@ class BroadcastEngine:
     """Dispatcher(s) and ladder for a server: `await start()`, `wake()` after changes, `await stop()`."""
 
     def __init__(
-        self, store: Store, cfg: Config, clock: Clock, *, senders: Mapping[Channel, ChannelSender] | None = None,
+        self, store: Store, cfg: Config, clock: Clock, *, senders: Mapping[ChannelName, ChannelSender] | None = None,
         notifier: DoorKnockNotifier | None = None, send_workers: bool | None = None,
     ) -> None:
         self.store = store

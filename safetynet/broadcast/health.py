@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from safetynet.config import Config
-from safetynet.domain import Channel
 from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
 from safetynet.store.ports import DispatchHealthRepo
 
@@ -97,7 +96,7 @@ class DispatchStatus:
 
 
 def enabled_channels(cfg: Config) -> list[str]:
-    return [str(ch) for ch in Channel if getattr(cfg.channels, ch.value).enabled]
+    return cfg.channels.enabled()
 
 
 _WORST = {FAILING: 2, OK: 1, IDLE: 0}

@@ -8,6 +8,12 @@ A 429 or any Retry-After pauses the whole lane, not only the message that got it
 On stop every wait (backoff, Retry-After, the lane's pause, its pacing) ends at once and the
 delivery goes back to the outbox with its attempts; only a send already handed to the provider
 runs on (the dispatcher bounds how long).
+
+A sender that takes many recipients in one request (`max_batch` > 1, LINE's multicast) gets
+batches: deliveries of one campaign, up to its `max_batch`, in one request (one token of the
+lane's rate, which then counts requests). A failure of the whole request (5xx, 429, timeout) is
+each delivery's and is retried like a single send; a recipient's own failure (a blocked user) is
+decided for that delivery alone.
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import structlog
 from tenacity import AsyncRetrying, RetryCallState
@@ -24,9 +31,18 @@ from tenacity import AsyncRetrying, RetryCallState
 from safetynet.broadcast.health import LaneHealth
 from safetynet.broadcast.ratelimit import LaneGate
 from safetynet.broadcast.retry import Action, RetryDecision, RetryPolicy
-from safetynet.channels.base import ChannelSender, OutboundMessage, SendError, SendResult
+from safetynet.channels import registry
+from safetynet.channels.base import (
+    BatchOutcome,
+    BatchSender,
+    ChannelSender,
+    OutboundMessage,
+    SendError,
+    SendResult,
+    max_batch,
+)
 from safetynet.clock import Clock
-from safetynet.domain import Channel
+from safetynet.domain import ChannelName
 from safetynet.domain.campaigns import AttemptRecord, ClaimedDelivery, DeliveryOutcome, OutcomeKind
 from safetynet.metrics import LaneMeter, Metrics
 
@@ -34,10 +50,14 @@ log = structlog.get_logger("broadcast.lane")
 
 # A 429 without Retry-After still means "slow down": the lane waits this long.
 DEFAULT_PAUSE_SECONDS = 1.0
-# Channels where a duplicate is harmless: pushes carry a Topic per campaign, so a second copy
-# replaces the first on the device. Elsewhere an unknown outcome (5xx, timeout) is retried later.
-DUPLICATE_SAFE = frozenset({Channel.WEBPUSH})
 
+
+def duplicate_safe(channel: ChannelName) -> bool:
+    """A duplicate is harmless on this channel (its spec says so: a push with a Topic replaces the
+    unread one). Elsewhere an unknown outcome (5xx, timeout) is retried later, never inline."""
+    return registry.is_channel(channel) and registry.spec(channel).duplicate_safe
+
+T = TypeVar("T")
 Builder = Callable[[ClaimedDelivery], OutboundMessage | None]
 Recorder = Callable[[DeliveryOutcome], Awaitable[None]]
 
@@ -91,7 +111,7 @@ class LaneStats:
 
 class Lane:
     def __init__(
-        self, channel: Channel, sender: ChannelSender, gate: LaneGate, concurrency: int, policy: RetryPolicy,
+        self, channel: ChannelName, sender: ChannelSender, gate: LaneGate, concurrency: int, policy: RetryPolicy,
         clock: Clock, buffer: int, health: LaneHealth | None = None, meter: LaneMeter | None = None,
     ) -> None:
         self.channel = channel
@@ -99,7 +119,9 @@ class Lane:
         self.gate = gate
         self.concurrency = max(1, concurrency)
         self.policy = policy
-        self.duplicate_safe = channel in DUPLICATE_SAFE
+        self.duplicate_safe = duplicate_safe(channel)
+        # Deliveries handed to the sender at once (1: one `send` each).
+        self.batch = max_batch(sender)
         self.clock = clock
         # How many claimed deliveries the lane holds at most (queued here + in flight).
         self.buffer = max(self.concurrency, buffer)
@@ -185,6 +207,17 @@ class Lane:
             await self._has_work.wait()
         return None
 
+    async def take_batch(self) -> list[ClaimedDelivery]:
+        """Up to `batch` held deliveries of the first one's campaign, in claim order ([] when stopping)."""
+        first = await self.take()
+        if first is None:
+            return []
+        out = [first]
+        while self.pending and len(out) < self.batch and self.pending[0].campaign_id == first.campaign_id:
+            out.append(self.pending.popleft())
+        self.in_flight += len(out) - 1
+        return out
+
     # -- one delivery --------------------------------------------------------------------------
 
     async def deliver(self, d: ClaimedDelivery, msg: OutboundMessage) -> DeliveryOutcome:
@@ -211,7 +244,7 @@ class Lane:
             return DeliveryOutcome(d, OutcomeKind.RETRY, now, tuple(attempts),
                                    next_attempt_at=now + decision.delay, error=e.reason)
         except Exception as e:  # a bug in a sender must not lose the delivery: it is retried later
-            log.exception("delivery_internal_error", channel=self.channel.value, delivery_id=d.id)
+            log.exception("delivery_internal_error", channel=self.channel, delivery_id=d.id)
             now = self.clock.now()
             self.health.failed(now, "internal", type(e).__name__)
             return DeliveryOutcome(d, OutcomeKind.RETRY, now, tuple(attempts),
@@ -223,11 +256,15 @@ class Lane:
     async def _send_with_retries(
         self, d: ClaimedDelivery, msg: OutboundMessage, attempts: list[AttemptRecord]
     ) -> SendResult:
+        return await self._with_retries(d.attempts, lambda: self._attempt(msg, attempts), attempts)
+
+    async def _with_retries(self, prior: int, call: Callable[[], Awaitable[T]], attempts: list[AttemptRecord]) -> T:
+        """`call()`, its short failures retried inline as the policy says; `prior` attempts were made before."""
         # Fast path without tenacity: almost every send succeeds the first time.
         try:
-            return await self._attempt(msg, attempts)
+            return await call()
         except SendError as e:
-            first = self.policy.decide(d.attempts + len(attempts), e, duplicate_safe=self.duplicate_safe)
+            first = self.policy.decide(prior + len(attempts), e, duplicate_safe=self.duplicate_safe)
             if first.action != Action.INLINE:
                 raise
         await self._wait(first.delay)
@@ -237,7 +274,7 @@ class Lane:
             exc = rs.outcome.exception() if rs.outcome is not None else None
             if not isinstance(exc, SendError):
                 return False
-            box[:] = [self.policy.decide(d.attempts + len(attempts), exc, duplicate_safe=self.duplicate_safe)]
+            box[:] = [self.policy.decide(prior + len(attempts), exc, duplicate_safe=self.duplicate_safe)]
             return box[0].action == Action.INLINE
 
         retrying = AsyncRetrying(
@@ -245,33 +282,118 @@ class Lane:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._attempt(msg, attempts)
+                return await call()
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
-    async def _attempt(self, msg: OutboundMessage, attempts: list[AttemptRecord]) -> SendResult:
+    async def _slot(self) -> None:
         if not await self.gate.acquire(max_wait=self.policy.max_inline_seconds, sleep=self._wait):
             raise LanePaused(self.gate.paused_for)
         if self._closing:
             raise LaneStopping()
+
+    def _failed(self, e: SendError, at: float) -> None:
+        """A provider's refusal: the lane's health, and a pause when it asks the lane to slow down."""
+        self.health.failed(at, e.reason, e.provider_answer or e.error_class)
+        if e.retry_after is not None or e.reason == "rate_limited":
+            pause = e.retry_after if e.retry_after is not None else DEFAULT_PAUSE_SECONDS
+            self.gate.pause(pause)
+            log.warning("lane_paused", channel=self.channel, seconds=round(pause, 2))
+
+    async def _attempt(self, msg: OutboundMessage, attempts: list[AttemptRecord]) -> SendResult:
+        await self._slot()
         at, started = self.clock.now(), time.perf_counter()
         try:
             result = await self.sender.send(msg)
         except SendError as e:
             took = time.perf_counter() - started
             self.meter.error_seconds.observe(took)
-            self.health.failed(at, e.reason, e.provider_answer or e.error_class)
-            if e.retry_after is not None or e.reason == "rate_limited":
-                pause = e.retry_after if e.retry_after is not None else DEFAULT_PAUSE_SECONDS
-                self.gate.pause(pause)
-                log.warning("lane_paused", channel=self.channel.value, seconds=round(pause, 2))
-            attempts.append(AttemptRecord(at, _ms(took), "retry" if e.retryable else "failed",
-                                          e.error_class or type(e).__name__, e.reason))
+            self._failed(e, at)
+            attempts.append(_failed_attempt(e, at, took))
             raise
         took = time.perf_counter() - started
         self.meter.sent_seconds.observe(took)
         attempts.append(AttemptRecord(at, _ms(took), "sent"))
         self.health.sent(at)
         return result
+
+    # -- a batch (a sender with max_batch > 1) -------------------------------------------------
+
+    async def deliver_batch(self, ds: Sequence[ClaimedDelivery], msgs: Sequence[OutboundMessage]
+                            ) -> list[DeliveryOutcome]:
+        """The deliveries of one provider request, each with its own outcome."""
+        at = self.clock.now()
+        shared: list[AttemptRecord] = []  # the request's failed attempts: every delivery's
+        prior = max(d.attempts for d in ds)
+        try:
+            sent_at, ms, results = await self._with_retries(prior, lambda: self._attempt_batch(msgs, shared), shared)
+        except LaneStopping as s:
+            now = self.clock.now()
+            return [DeliveryOutcome(d, OutcomeKind.RETRY if shared else OutcomeKind.RELEASED, now, tuple(shared),
+                                    next_attempt_at=now + s.remaining, error=shared[-1].detail if shared else None)
+                    for d in ds]
+        except LanePaused as p:
+            return [DeliveryOutcome(d, OutcomeKind.RETRY, at, tuple(shared),
+                                    next_attempt_at=self.clock.now() + p.seconds, error="lane_paused") for d in ds]
+        except SendError as e:
+            return [self._decided(d, e, tuple(shared)) for d in ds]
+        except Exception as e:  # a bug in a sender must not lose the deliveries: they are retried later
+            log.exception("delivery_internal_error", channel=self.channel, batch=len(ds))
+            now = self.clock.now()
+            self.health.failed(now, "internal", type(e).__name__)
+            return [DeliveryOutcome(d, OutcomeKind.RETRY, now, tuple(shared),
+                                    next_attempt_at=now + self.policy.backoff(d.attempts + 1),
+                                    error=f"internal:{type(e).__name__}") for d in ds]
+        out = []
+        for d, r in zip(ds, results, strict=True):
+            if isinstance(r, SendError):
+                own = (*shared, AttemptRecord(sent_at, ms, "retry" if r.retryable else "failed",
+                                              r.error_class or type(r).__name__, r.reason))
+                out.append(self._decided(d, r, own))
+            else:
+                attempts = (*shared, AttemptRecord(sent_at, ms, "sent"))
+                out.append(DeliveryOutcome(d, OutcomeKind.SENT, self.clock.now(), attempts,
+                                           provider_id=r.provider_id, segments=r.segments))
+        return out
+
+    def _decided(self, d: ClaimedDelivery, e: SendError, attempts: tuple[AttemptRecord, ...]) -> DeliveryOutcome:
+        """A delivery whose send failed, outside any inline retry: given up or due again later."""
+        decision = self.policy.decide(d.attempts + len(attempts), e, duplicate_safe=self.duplicate_safe)
+        now = self.clock.now()
+        if decision.action == Action.GIVE_UP:
+            return DeliveryOutcome(d, OutcomeKind.FAILED, now, attempts, error=e.reason, contact_dead=e.contact_dead)
+        return DeliveryOutcome(d, OutcomeKind.RETRY, now, attempts, next_attempt_at=now + decision.delay, error=e.reason)
+
+    async def _attempt_batch(self, msgs: Sequence[OutboundMessage], attempts: list[AttemptRecord]
+                             ) -> tuple[float, float, list[BatchOutcome]]:
+        """One provider request for `msgs`: (when, how long, one outcome per message)."""
+        await self._slot()
+        assert isinstance(self.sender, BatchSender)
+        at, started = self.clock.now(), time.perf_counter()
+        try:
+            results = await self.sender.send_batch(msgs)
+        except SendError as e:
+            took = time.perf_counter() - started
+            for _ in msgs:  # the metrics count recipients: the request failed for each of them
+                self.meter.error_seconds.observe(took)
+            self._failed(e, at)
+            attempts.append(_failed_attempt(e, at, took))
+            raise
+        took = time.perf_counter() - started
+        if len(results) != len(msgs):
+            raise RuntimeError(f"{self.channel}: {len(results)} outcomes for {len(msgs)} recipients")
+        for r in results:
+            if isinstance(r, SendError):
+                self.meter.error_seconds.observe(took)
+                self._failed(r, at)
+            else:
+                self.meter.sent_seconds.observe(took)
+                self.health.sent(at)
+        return at, _ms(took), results
+
+
+def _failed_attempt(e: SendError, at: float, took: float) -> AttemptRecord:
+    return AttemptRecord(at, _ms(took), "retry" if e.retryable else "failed", e.error_class or type(e).__name__,
+                         e.reason)
 
 
 def _ms(seconds: float) -> float:

@@ -2,8 +2,10 @@
 
 The campaign gives a body per language; the household's language is used when the campaign has
 a text for it, else the city's default language. Drills carry 【訓練】 (Japanese texts) or [DRILL]
-(every other language) at the very start. Every text ends with the household's reply URL; SMS
-adds the reply keywords, since a feature phone may not open links.
+(every other language) at the very start. Every text carries the household's reply URL; a channel's
+spec picks the layout (`channels.spec.MESSAGE_*`): the keyword layout (SMS) adds the reply
+keywords, since a feature phone may not open links; the link-first layout (email) starts with it;
+the shared layout (a multicast answered by buttons) carries no per-household link at all.
 """
 
 from __future__ import annotations
@@ -12,7 +14,15 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from safetynet.domain import Channel
+from safetynet.channels import registry
+from safetynet.channels.spec import (
+    MESSAGE_FULL,
+    MESSAGE_KEYWORDS,
+    MESSAGE_LINK_FIRST,
+    MESSAGE_SHARED,
+    MESSAGE_SPOKEN,
+)
+from safetynet.domain import ChannelName
 from safetynet.i18n import CATALOGS, t
 
 JAPANESE = frozenset({"ja", "ja-easy"})
@@ -60,18 +70,29 @@ def compose(
     language: str,
     drill: bool,
     reply_url: str,
-    channel: Channel,
+    channel: ChannelName,
     default_language: str = "ja",
+    layout: str | None = None,
 ) -> tuple[str, str]:
-    """(text language, message text) for one household on one channel."""
+    """(text language, message text) for one household on one channel (in the channel's layout, or `layout`)."""
     lang = text_language(messages, language, default_language)
     w = wording(lang)
     body = messages.get(lang, "").strip()
     prefix = w.drill_prefix if drill else ""
-    if channel == Channel.SMS:
+    layout = layout or layout_of(channel)
+    if layout == MESSAGE_KEYWORDS:
         # SMS is billed per 70-character segment: no title, the link, then the keywords.
         return lang, f"{prefix}{body}\n{reply_url}\n{w.sms_hint}"
-    if channel == Channel.VOICE:
+    if layout == MESSAGE_SPOKEN:
         return lang, f"{prefix}{body}\n{reply_url}"
     head = f"{prefix}{title}\n" if title and title not in body else prefix
+    if layout == MESSAGE_SHARED:
+        return lang, f"{head}{body}"
+    if layout == MESSAGE_LINK_FIRST:
+        return lang, f"{w.reply_label}: {reply_url}\n\n{head}{body}"
     return lang, f"{head}{body}\n{w.reply_label}: {reply_url}"
+
+
+def layout_of(channel: ChannelName) -> str:
+    """The message layout the channel's spec asks for (the full one for anything else)."""
+    return registry.spec(channel).message if registry.is_channel(channel) else MESSAGE_FULL

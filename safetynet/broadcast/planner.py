@@ -2,11 +2,12 @@
 
 Per household, a step's channels are tried in the order the scenario lists them, then its fallback
 channels the same way (DESIGN §5: never a call while a mobile can take an SMS). A household's own
-order of contacts counts only among the app channels (web push, Telegram: both free, so "this
+order of contacts counts only among the free channels (app messengers, web push, email: "this
 family prefers Telegram" is respected); it never puts a call before an SMS
 (`domain.campaigns.channel_order`). The first channel is planned into the outbox; when it fails
 permanently the outbox asks `domain.campaigns.next_channel` for the following one (from the
-household's contacts as they are then). Vulnerable households (要配慮) go first.
+household's contacts as they are then). Which channels take which contact kind comes from the
+channel registry (`registry.routes()`). Vulnerable households (要配慮) go first.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from operator import attrgetter
 
-from safetynet.domain import Channel
+from safetynet.channels import registry
+from safetynet.domain import ChannelName
 from safetynet.domain.campaigns import (
     PRIORITY_DEFAULT,
     PRIORITY_VULNERABLE,
+    ChannelRoutes,
     LadderStep,
     PlannableHousehold,
     PlannedDelivery,
@@ -29,13 +32,15 @@ from safetynet.domain.campaigns import (
 
 def plan_step(
     households: Iterable[PlannableHousehold], step_index: int, step: LadderStep,
-    busy: Mapping[int, frozenset[Channel]] | None = None,
+    busy: Mapping[int, frozenset[ChannelName]] | None = None, routes: ChannelRoutes | None = None,
 ) -> StepPlan:
     """The deliveries of `step` for `households` (already filtered to those still in the ladder).
 
     `busy` maps a household to channels on which an earlier step's message is still queued (a slow
-    SMS lane): sending the same channel again would only duplicate it."""
+    SMS lane): sending the same channel again would only duplicate it. `routes` defaults to the
+    registry's."""
     busy = busy or {}
+    routes = routes or registry.routes()
     deliveries: list[PlannedDelivery] = []
     no_contact: list[int] = []
     not_covered: list[int] = []
@@ -46,9 +51,9 @@ def plan_step(
             continue
         if step.door_knock:
             continue
-        have = reachable(working)
-        taken: set[Channel] = set(busy.get(h.id, ()))
-        order = pick_channels(have, step.channels, taken) or pick_channels(have, step.fallback, taken)
+        have = reachable(working, routes)
+        taken: set[ChannelName] = set(busy.get(h.id, ()))
+        order = pick_channels(have, step.channels, taken, routes) or pick_channels(have, step.fallback, taken, routes)
         if not order:
             not_covered.append(h.id)
             continue
@@ -60,9 +65,9 @@ def plan_step(
     return StepPlan(tuple(deliveries), tuple(no_contact), tuple(not_covered))
 
 
-def count_channels(plan: StepPlan) -> dict[Channel, int]:
+def count_channels(plan: StepPlan) -> dict[ChannelName, int]:
     """Households per channel sent at once (fallbacks are not counted: they may never be used)."""
-    counts: dict[Channel, int] = {}
+    counts: dict[ChannelName, int] = {}
     for d in plan.deliveries:
         if d.fallback_rank == 0:
             counts[d.channel] = counts.get(d.channel, 0) + 1

@@ -1,5 +1,6 @@
 """The preview a user sees before any send: households per channel per step, the time the provider
-limits imply ("12,400 SMS at 10/s = 21 min"), and the SMS/voice cost estimate.
+limits imply ("12,400 SMS at 10/s = 21 min"), and the cost estimate of the priced channels (each
+channel's spec estimates one message: SMS segments, voice calls).
 
 `PreviewCounter` runs the real planner over the scope's households (so the numbers are what the
 campaign would do); later steps are counted as if nobody answered: an upper bound.
@@ -13,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from safetynet.broadcast.messages import compose
+from safetynet.channels import registry
+from safetynet.channels.spec import load
 from safetynet.config import Config
-from safetynet.domain import Channel
+from safetynet.domain import ChannelName
 from safetynet.domain.campaigns import LadderStep, PlannableHousehold, channel_order
 from safetynet.i18n import t
 
@@ -43,7 +46,8 @@ class Preview:
     no_contact: int  # straight to the door-knock list
     vulnerable: int
     steps: tuple[PreviewStep, ...]
-    sms_segments: int  # SMS parts billed, over every step
+    # Priced channels: what they bill, over every step (SMS segments, calls) and its yen, plus "total".
+    units: dict[str, int] = field(default_factory=dict)
     cost_jpy: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,7 +56,7 @@ class Preview:
             "steps": [{"step": s.index, "after_seconds": s.after_seconds, "door_knock": s.door_knock,
                        "households": s.households, "seconds": s.seconds, "max_per_second": s.rates,
                        "total_seconds": s.total_seconds} for s in self.steps],
-            "sms_segments": self.sms_segments, "cost_jpy": self.cost_jpy,
+            "units": self.units, "cost_jpy": self.cost_jpy,
         }
 
     def lines(self) -> list[str]:
@@ -67,8 +71,8 @@ class Preview:
             scope = "" if s.index == 0 else " (up to, if nobody answered)"
             out.append(f"step {s.index} ({when}){scope}: " + ("; ".join(parts) or "nobody"))
         c = self.cost_jpy
-        out.append(f"cost estimate: SMS ¥{c.get('sms', 0):,.0f} ({self.sms_segments:,} segments),"
-                   f" voice ¥{c.get('voice', 0):,.0f}, total ¥{c.get('total', 0):,.0f}")
+        parts = [f"{ch} ¥{c.get(ch, 0):,.0f} ({self.units.get(ch, 0):,})" for ch in registry.priced()]
+        out.append(f"cost estimate: {', '.join(parts)}, total ¥{c.get('total', 0):,.0f}")
         return out
 
 
@@ -95,12 +99,15 @@ class PreviewCounter:
         self.ladder = tuple(ladder)
         self.messages = dict(messages or {"ja": t("ja", "campaign.sample_body")})
         self.drill = drill
+        self.routes = registry.routes()
         self.households = 0
         self.no_contact = 0
         self.vulnerable = 0
-        self.per_step: list[dict[Channel, int]] = [{} for _ in self.ladder]
-        self.sms_segments = 0
-        self._segments: dict[str, int] = {}
+        self.per_step: list[dict[ChannelName, int]] = [{} for _ in self.ladder]
+        self.units: dict[ChannelName, int] = {}
+        self.cost: dict[ChannelName, float] = {}
+        # (channel, language) → (units, yen) of one message
+        self._estimates: dict[tuple[ChannelName, str], tuple[int, float]] = {}
 
     def add(self, batch: Iterable[PlannableHousehold]) -> None:
         for h in batch:
@@ -112,32 +119,37 @@ class PreviewCounter:
             for i, step in enumerate(self.ladder):
                 if step.door_knock:
                     continue
-                order = channel_order(h, step)
+                order = channel_order(h, step, self.routes)
                 if order:
                     ch = order[0][0]
                     self.per_step[i][ch] = self.per_step[i].get(ch, 0) + 1
-                    if ch == Channel.SMS:
-                        self.sms_segments += self._sms_segments(getattr(h, "language", "ja"))
+                    estimate = self._estimate(ch, getattr(h, "language", "ja"))
+                    if estimate is not None:
+                        self.units[ch] = self.units.get(ch, 0) + estimate[0]
+                        self.cost[ch] = self.cost.get(ch, 0.0) + estimate[1]
 
-    def _sms_segments(self, language: str) -> int:
-        if language not in self._segments:
-            from safetynet.channels.sms import MAX_SEGMENTS, segment_count
-
+    def _estimate(self, channel: ChannelName, language: str) -> tuple[int, float] | None:
+        """One message's (units, yen) on a priced channel; None for a free one."""
+        key = (channel, language)
+        if key not in self._estimates:
+            spec = registry.spec(channel)
+            if spec.estimate is None:
+                return None
             url = f"{self.cfg.server.public_url.rstrip('/')}/r/{_SAMPLE_URL_TOKEN}"
             _, text = compose(messages=self.messages, title="", language=language, drill=self.drill,
-                              reply_url=url, channel=Channel.SMS, default_language=self.cfg.city.default_language)
-            self._segments[language] = min(MAX_SEGMENTS, segment_count(text))
-        return self._segments[language]
+                              reply_url=url, channel=channel, default_language=self.cfg.city.default_language)
+            self._estimates[key] = load(spec.estimate)(self.cfg.channels.get(channel), text)
+        return self._estimates[key]
 
     def result(self) -> Preview:
         steps = []
         for i, step in enumerate(self.ladder):
             counts = {str(ch): n for ch, n in sorted(self.per_step[i].items(), key=lambda kv: -kv[1])}
-            rates = {ch: float(getattr(self.cfg.channels, ch).max_per_second) for ch in counts}
+            rates = {ch: float(self.cfg.channels.get(ch).max_per_second) for ch in counts}
             seconds = {ch: (n / rates[ch] if rates[ch] > 0 else None) for ch, n in counts.items()}
             steps.append(PreviewStep(i, step.after_seconds, step.door_knock, counts, seconds, rates))
-        voice_calls = sum(s.get(Channel.VOICE, 0) for s in self.per_step)
-        sms = self.sms_segments * self.cfg.channels.sms.price_per_segment_jpy
-        voice = voice_calls * self.cfg.channels.voice.price_per_call_jpy
-        return Preview(self.households, self.no_contact, self.vulnerable, tuple(steps), self.sms_segments,
-                       {"sms": round(sms, 1), "voice": round(voice, 1), "total": round(sms + voice, 1)})
+        priced = registry.priced()
+        cost = {ch: round(self.cost.get(ch, 0.0), 1) for ch in priced}
+        cost["total"] = round(sum(self.cost.values()), 1)
+        return Preview(self.households, self.no_contact, self.vulnerable, tuple(steps),
+                       {ch: self.units.get(ch, 0) for ch in priced}, cost)

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from safetynet.domain import CampaignKind, Channel, Scope
+from safetynet.channels import registry
+from safetynet.domain import CampaignKind, ChannelName, Scope
 from safetynet.domain.campaigns import LadderStep
 
 _TOP_KEYS = {"title", "kind", "scope", "messages", "ladder", "description", "simulate", "simulation", "options"}
@@ -119,13 +120,13 @@ def parse_messages(value: Any, fail: Any) -> dict[str, str]:
     return {str(k): v.strip() for k, v in value.items()}
 
 
-def _channels(raw: Any, key: str, fail: Any) -> tuple[Channel, ...]:
+def _channels(raw: Any, key: str, fail: Any) -> tuple[ChannelName, ...]:
+    known = ", ".join(registry.names())
     if not isinstance(raw, list):
-        raise fail(key, "a list of channels (webpush, telegram, sms, voice)")
-    try:
-        return tuple(Channel(c) for c in raw)
-    except ValueError:
-        raise fail(key, f"unknown channel in {raw!r} (webpush, telegram, sms, voice)") from None
+        raise fail(key, f"a list of channels ({known})")
+    if registry.unknown(raw):
+        raise fail(key, f"unknown channel in {raw!r} ({known})")
+    return tuple(str(c) for c in raw)
 
 
 def parse_step(raw: Any, i: int, fail: Any) -> LadderStep:
@@ -156,9 +157,7 @@ def parse_step(raw: Any, i: int, fail: Any) -> LadderStep:
 
 def parse_ladder(value: Any, fail: Any) -> tuple[LadderStep, ...]:
     if value is None:
-        from safetynet.domain.campaigns import DEFAULT_LADDER
-
-        return DEFAULT_LADDER
+        return registry.default_ladder()
     if not isinstance(value, list) or not value:
         raise fail("ladder", "a non-empty array of [[ladder]] tables")
     steps = tuple(parse_step(raw, i, fail) for i, raw in enumerate(value))

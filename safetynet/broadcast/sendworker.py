@@ -11,7 +11,7 @@ terminal's Ctrl-C signal the whole group) and exits at the end of its stdin. `cl
 sends someone still awaits a short grace, then closes stdin; the child cancels what is left (no one
 waits for those answers any more) and exits, or is killed.
 
-    senders[Channel.WEBPUSH] = ProcessSender(cfg, Channel.WEBPUSH)   # then start() as usual
+    senders["webpush"] = ProcessSender(cfg, "webpush")   # then start() as usual
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from safetynet.channels.base import (
     SendError,
     SendResult,
 )
-from safetynet.config import Config
-from safetynet.domain import Channel
+from safetynet.config import Config, channel_context
+from safetynet.domain import ChannelName
 
 log = structlog.get_logger("broadcast.sendworker")
 
@@ -73,7 +73,7 @@ def _error(doc: dict[str, Any]) -> SendError:
 class ProcessSender:
     """`ChannelSender` over a child process running the real sender of `channel`."""
 
-    def __init__(self, cfg: Config, channel: Channel, public_url: str | None = None) -> None:
+    def __init__(self, cfg: Config, channel: ChannelName, public_url: str | None = None) -> None:
         self.name = channel
         self.cfg = cfg
         self.public_url = public_url or cfg.server.public_url
@@ -86,7 +86,7 @@ class ProcessSender:
 
     async def start(self) -> None:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "safetynet.broadcast.sendworker", self.name.value, self.public_url,
+            sys.executable, "-m", "safetynet.broadcast.sendworker", self.name, self.public_url,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=_LINE_LIMIT,
         )
         try:
@@ -103,7 +103,7 @@ class ProcessSender:
             raise
         self._proc = proc
         self._reader = asyncio.create_task(self._read(), name=f"sendworker-{self.name}")
-        log.info("send_worker_started", channel=self.name.value, pid=self._proc.pid)
+        log.info("send_worker_started", channel=self.name, pid=self._proc.pid)
 
     async def _running(self) -> asyncio.subprocess.Process:
         """The child, started again if it died (a crash must not end web push for the night)."""
@@ -113,7 +113,7 @@ class ProcessSender:
                 return proc
             if self._closed:
                 raise RetryableSendError(Reason.NETWORK, "send worker closed", error_class="SendWorkerDown")
-            log.error("send_worker_restarting", channel=self.name.value,
+            log.error("send_worker_restarting", channel=self.name,
                       exit_code=proc.returncode if proc is not None else None)
             try:
                 await self.start()
@@ -182,7 +182,7 @@ class ProcessSender:
         try:
             await asyncio.wait_for(proc.wait(), EXIT_SECONDS)
         except TimeoutError:
-            log.warning("send_worker_killed", channel=self.name.value, pid=proc.pid)
+            log.warning("send_worker_killed", channel=self.name, pid=proc.pid)
             proc.kill()
             await proc.wait()
         if self._reader is not None:
@@ -193,7 +193,7 @@ class ProcessSender:
 # -- the child -----------------------------------------------------------------------------------
 
 
-async def _child(channel: Channel, public_url: str) -> None:
+async def _child(channel: ChannelName, public_url: str) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=_LINE_LIMIT)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
@@ -201,11 +201,12 @@ async def _child(channel: Channel, public_url: str) -> None:
     writer = asyncio.StreamWriter(transport, protocol, None, loop)
     # The parent's own configuration, handed over by the parent: trusted input.
     cfg: Config = pickle.loads(base64.b64decode(await reader.readline()))  # noqa: S301
-    from safetynet.channels.registry import FACTORIES
+    from safetynet.channels.registry import spec
+    from safetynet.channels.spec import load
     from safetynet.logs import configure_logging
 
     configure_logging(cfg.logging.level, "json")  # logs go to stderr; stdout carries the protocol
-    sender = FACTORIES[channel](cfg, public_url)
+    sender = load(spec(channel).sender)(channel_context(cfg, channel, public_url=public_url))
     await sender.start()
     writer.write(READY.encode() + b"\n")
     tasks: set[asyncio.Task[None]] = set()
@@ -214,7 +215,7 @@ async def _child(channel: Channel, public_url: str) -> None:
         rid, *values = doc
         try:
             kw = dict(zip(_FIELDS, values, strict=True))
-            res = await sender.send(OutboundMessage(**{**kw, "channel": Channel(kw["channel"])}))
+            res = await sender.send(OutboundMessage(**kw))
             out: list[Any] = [rid, True, [res.provider_id, res.segments, res.cost_jpy]]
         except Exception as e:
             out = [rid, False, _error_doc(e)]
@@ -238,7 +239,7 @@ async def _child(channel: Channel, public_url: str) -> None:
 def main(argv: list[str]) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_IGN)
-    channel, public_url = Channel(argv[0]), argv[1]
+    channel, public_url = argv[0], argv[1]
     asyncio.run(_child(channel, public_url))
     return 0
 

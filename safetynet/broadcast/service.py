@@ -25,10 +25,11 @@ from safetynet.broadcast import triggered
 from safetynet.broadcast.planner import plan_step
 from safetynet.broadcast.preview import Preview, PreviewCounter
 from safetynet.broadcast.scenario import Scenario, ScenarioError, parse_ladder, parse_messages, parse_scope
+from safetynet.channels import registry
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, CampaignState, Role
-from safetynet.domain.campaigns import DEFAULT_LADDER, Actor, Campaign, LadderStep, StepPlan
+from safetynet.domain.campaigns import Actor, Campaign, LadderStep, StepPlan
 from safetynet.domain.roster import Association, UnknownScopeError
 from safetynet.replies.tokens import reply_token, token_hash
 from safetynet.stats.document import build_stats
@@ -92,7 +93,8 @@ class CampaignSpec:
     kind: CampaignKind
     scope: tuple[str, ...]
     messages: dict[str, str]
-    ladder: tuple[LadderStep, ...] = DEFAULT_LADDER
+    # the free channels, then each priced one, then the door knock (`registry.default_ladder`)
+    ladder: tuple[LadderStep, ...] = field(default_factory=registry.default_ladder)
     options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -145,7 +147,7 @@ def _merge(spec: CampaignSpec | None, **kw: Any) -> CampaignSpec:
         if missing:
             raise CampaignError(f"missing {', '.join(sorted(missing))}")
         return CampaignSpec(str(given["title"]), CampaignKind(given["kind"]), tuple(given["scope"]),
-                            dict(given["messages"]), tuple(given.get("ladder", DEFAULT_LADDER)))
+                            dict(given["messages"]), tuple(given.get("ladder", registry.default_ladder())))
     return CampaignSpec(
         str(given.get("title", spec.title)), CampaignKind(given.get("kind", spec.kind)),
         tuple(given.get("scope", spec.scope)), dict(given.get("messages", spec.messages)),
@@ -353,7 +355,7 @@ class CampaignService:
                       kind: CampaignKind | str = CampaignKind.DRILL) -> Preview:
         """What a campaign over `scope` would send (households per channel per step, time, cost)."""
         drill = CampaignKind(kind) == CampaignKind.DRILL
-        counter = PreviewCounter(self.cfg, ladder or DEFAULT_LADDER, messages, drill)
+        counter = PreviewCounter(self.cfg, ladder or registry.default_ladder(), messages, drill)
         try:
             async for batch in self.store.roster.households_in_scope(scope, batch_size=_BATCH):
                 counter.add(batch)

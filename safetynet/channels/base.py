@@ -1,7 +1,9 @@
-"""What every channel shares: the message, the result, the error family, the Protocol, the delivery log.
+"""What every channel shares: the message, the result, the error family, the sender Protocol, the
+delivery log, and what a channel may know of the rest (its `ChannelContext`, the `InboundPort`).
 
 A channel *does* (builds the provider request, classifies the provider's answer); the dispatcher
 *decides* (retry, fall back, mark a contact dead). The classification is carried by `SendError`.
+The list of channels and what each declares (`ChannelSpec`) is in `spec.py` and `registry.py`.
 """
 
 from __future__ import annotations
@@ -9,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
-from safetynet.domain import Channel
+from safetynet.clock import Clock
+from safetynet.domain import ChannelName, ContactKind
 from safetynet.logs import mask_text
 
 log = structlog.get_logger("channels")
@@ -24,11 +28,11 @@ log = structlog.get_logger("channels")
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
-    channel: Channel
+    channel: ChannelName
     delivery_id: int
     campaign_id: int
     household_id: int
-    # E.164 for sms/voice, numeric chat id for telegram, subscription JSON string for webpush.
+    # The contact's address as its kind stores it: E.164, a chat id, a subscription JSON string…
     address: str
     # Already localised; carries the 【訓練】 prefix for drills and the reply URL.
     text: str
@@ -102,14 +106,282 @@ class PermanentSendError(SendError):
     retryable = False
 
 
+# One recipient's outcome in a batch: what `send` would have returned or raised for it.
+BatchOutcome = SendResult | SendError
+
+
 class ChannelSender(Protocol):
-    name: Channel
+    """One channel's sending side. `start()` runs inside the event loop (it opens sessions)."""
+
+    name: ChannelName
 
     async def start(self) -> None: ...
 
     async def send(self, msg: OutboundMessage) -> SendResult: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class BatchSender(Protocol):
+    """A sender that takes many recipients in one provider request (LINE multicast: 500).
+
+    `send_batch` answers per recipient, in the order given: a `SendResult` or the `SendError`
+    that recipient's own `send` would have raised. An error of the whole request (a 5xx, a 429,
+    a timeout) is that error for every recipient. The lanes hand a batch of up to `max_batch`
+    messages of one campaign when the channel has more than one due.
+    """
+
+    name: ChannelName
+    max_batch: int
+
+    async def send_batch(self, msgs: Sequence[OutboundMessage]) -> list[BatchOutcome]: ...
+
+
+def max_batch(sender: object) -> int:
+    """How many messages `sender` takes at once (1: no `send_batch`)."""
+    if isinstance(sender, BatchSender):
+        return max(1, int(sender.max_batch))
+    return 1
+
+
+class WebhookRegistrar(Protocol):
+    """A sender that must tell its provider where the webhook is (Telegram's setWebhook)."""
+
+    async def register_webhook(self) -> None: ...
+
+
+# --- settings and context ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """The keys every `[channels.NAME]` section has; a channel's settings type subclasses this."""
+
+    enabled: bool = True
+    # 0: no limit
+    max_per_second: float = 0.0
+    concurrency: int = 8
+    timeout_seconds: float = 10.0
+
+    def problems(self) -> list[str]:
+        """What is wrong with these values, one message per problem, naming the key (not the section)."""
+        out = []
+        if self.max_per_second < 0:
+            out.append("max_per_second must be >= 0 (0 means no limit)")
+        if self.concurrency < 1:
+            out.append("concurrency must be >= 1")
+        if self.timeout_seconds <= 0:
+            out.append("timeout_seconds must be > 0")
+        return out
+
+    def talks_to_sandbox(self) -> bool:
+        """Whether its provider is the sandbox on loopback (its sandbox secrets may then be used);
+        a channel without a provider of its own (web push's push services) says True. A channel whose
+        provider is not an HTTP URL (an SMTP host) overrides this."""
+        return True
+
+
+@dataclass(frozen=True)
+class ProviderSettings(ChannelSettings):
+    """A channel with an HTTP provider: its host root, the sandbox by default."""
+
+    api_base_url: str = "http://127.0.0.1:8090"
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        if not self.api_base_url.startswith(("http://", "https://")):
+            out.append("api_base_url must start with http:// or https://")
+        return out
+
+    def talks_to_sandbox(self) -> bool:
+        return is_loopback_url(self.api_base_url)
+
+
+def is_loopback_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return is_loopback_host(urlsplit(url).hostname or "")
+
+
+def is_loopback_host(host: str) -> bool:
+    host = host.strip().lower().strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def talks_to_sandbox(settings: ChannelSettings) -> bool:
+    """True when the channel's provider is the sandbox on loopback (see `ChannelSettings.talks_to_sandbox`)."""
+    return settings.talks_to_sandbox()
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """A secret a channel needs, from the environment (`env`), never from config.toml.
+
+    `key` names it in `cfg.secrets` and in a channel's context; two channels of one provider name
+    the same secret (Twilio's SMS and voice). `sandbox` is the public test value the sandbox
+    accepts: used only while every enabled channel naming the secret talks to the sandbox.
+    """
+
+    key: str
+    env: str
+    sandbox: str = ""
+    # A real provider cannot work without it (an optional SMTP login is not required).
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """What a channel gets from the composition root: never the whole Config."""
+
+    name: ChannelName
+    settings: Any  # the channel's own settings type (a ChannelSettings subclass)
+    # The secrets this channel named (`SecretSpec.key` → value). A sandbox value is left out
+    # ("") unless this channel talks to the sandbox: a real deployment never takes what anyone could sign.
+    secrets: Mapping[str, str]
+    public_url: str
+    data_dir: Path
+    clock: Clock
+    # The app's secret key, for what a channel derives from it (Telegram's webhook secret).
+    secret_key: str
+    # host:port of the configured sandbox (web push accepts its subscriptions besides the allowlist).
+    sandbox_host: str = ""
+    default_language: str = "ja"
+
+    def secret(self, key: str) -> str:
+        return self.secrets.get(key, "")
+
+
+# --- inbound: what a webhook may ask of the rest ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InboundTarget:
+    """What a webhook learns of a reply token."""
+
+    found: bool
+    language: str  # the household's page language (ja, ja-easy, en); "ja" when not found
+    drill: bool = False
+    # When not found: the words to tell the resident (the link is unknown or expired).
+    notice: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundAck:
+    """What became of an answer or a note a webhook handed in."""
+
+    found: bool  # False: unknown or expired token, or no household in a running campaign
+    recorded: bool  # False: not found, or a provider retry of something already recorded
+    language: str = "ja"
+    notice: str = ""  # words for the resident when it was not taken
+
+
+class InboundPort(Protocol):
+    """What a channel's webhook may ask of the rest (implemented by `replies.inbound`).
+
+    Every call that records carries a dedupe key made of the provider's own id (MessageSid,
+    callback query id, webhook event id): a provider's retry is taken once. What a text means
+    (keywords, several households on one phone, an enrolment code) is decided behind this port,
+    never in a channel.
+    """
+
+    async def resolve(self, token: str) -> InboundTarget:
+        """The household behind a reply token (to answer in its language)."""
+        ...
+
+    async def answer(self, token: str, answer: str, channel: ChannelName, dedupe_key: str,
+                     note: str | None = None) -> InboundAck:
+        """Records `answer` (safe | need_help) for the token's household."""
+        ...
+
+    async def note(self, token: str, text: str, channel: ChannelName, dedupe_key: str) -> InboundAck:
+        """Keeps words that are not an answer (a call without a key)."""
+        ...
+
+    async def answer_from(self, kind: ContactKind, address: str, campaign_id: int, answer: str,
+                          channel: ChannelName, dedupe_key: str) -> InboundAck:
+        """An answer identified by the sender's address instead of a token (a LINE postback of a
+        multicast names the campaign; the user id names the households)."""
+        ...
+
+    async def text_message(self, channel: ChannelName, kinds: Sequence[ContactKind], address: str, text: str,
+                           message_id: str) -> str:
+        """A resident's text from `address` (a contact of one of `kinds`): an answer by keyword, an
+        enrolment code, or neither. Returns the text to answer with ("" for none)."""
+        ...
+
+    async def link(self, code: str, kind: ContactKind, address: str) -> str:
+        """An enrolment code sent from `address` (Telegram's `/start CODE`): the address becomes the
+        household's contact of `kind`. Returns the text to answer with (done, wrong code, slow down)."""
+        ...
+
+    async def contact_gone(self, kind: ContactKind, address: str, reason: str) -> int:
+        """The resident left (unfollowed, unsubscribed): every contact of `kind` at `address` is
+        marked dead. Returns how many."""
+        ...
+
+    async def delivery_status(self, provider_id: str, state: str, error_code: int | None = None) -> bool:
+        """A provider's later word on a sent message (sent | delivered | undelivered | failed).
+        False when no delivery has the id yet (it is held a while and applied when it shows up)."""
+        ...
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """An inbound provider request. The web layer reads and parses the body (size- and time-limited,
+    a malformed one a 4xx) when the handler asks: a handler checks what the headers prove (a secret
+    token) before it reads."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # case-insensitive
+    # The URL the provider called: server.public_url + path and query (not the URL behind a proxy).
+    public_url: str
+    read: Callable[[], Awaitable[bytes]]
+    read_form: Callable[[], Awaitable[Sequence[tuple[str, str]]]]
+    read_json: Callable[[], Awaitable[Any]]
+
+    async def body(self) -> bytes:
+        return await self.read()
+
+    async def form(self) -> Sequence[tuple[str, str]]:
+        """An urlencoded form as (name, value) pairs, repeats kept (signatures sign every one)."""
+        return await self.read_form()
+
+    async def json(self) -> Any:
+        """The JSON document (None for an empty body)."""
+        return await self.read_json()
+
+
+@dataclass(frozen=True)
+class WebhookResponse:
+    status: int = 200
+    body: str = ""
+    content_type: str = "text/plain"
+
+
+class WebhookRefused(Exception):
+    """The request is not taken: `status` (403 forged, 400 malformed) with a short reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+WebhookHandler = Callable[[WebhookRequest], Awaitable[WebhookResponse]]
+
+
+@dataclass(frozen=True)
+class WebhookRoute:
+    method: str
+    path: str
+    handle: WebhookHandler
+    max_bytes: int = 32 * 1024
 
 
 # --- redaction ---------------------------------------------------------------------------------
@@ -139,7 +411,7 @@ class Redactor:
 
 
 async def send_logged(
-    channel: Channel, msg: OutboundMessage, attempt: Callable[[OutboundMessage], Awaitable[SendResult]]
+    channel: ChannelName, msg: OutboundMessage, attempt: Callable[[OutboundMessage], Awaitable[SendResult]]
 ) -> SendResult:
     """Runs one provider attempt and writes the `delivery_attempt` log line, whatever happens.
 
@@ -150,16 +422,12 @@ async def send_logged(
 
     def ids() -> dict[str, Any]:
         ms = round((time.perf_counter() - started) * 1000, 1)
-        return {"channel": channel.value, "delivery_id": msg.delivery_id, "campaign_id": msg.campaign_id, "duration_ms": ms}
+        return {"channel": channel, "delivery_id": msg.delivery_id, "campaign_id": msg.campaign_id, "duration_ms": ms}
 
     try:
         result = await attempt(msg)
     except SendError as e:
-        log.info(
-            "delivery_attempt", **ids(), outcome="retryable" if e.retryable else "permanent",
-            error_class=e.error_class or type(e).__name__, reason=e.reason, retry_after=e.retry_after,
-            outcome_unknown=e.outcome_unknown, contact_dead=e.contact_dead, provider_answer=e.provider_answer,
-        )
+        log_failure(e, ids())
         raise
     except asyncio.CancelledError:
         # The dispatcher is stopping; the request may have left, which the dispatcher accounts for.
@@ -169,11 +437,51 @@ async def send_logged(
         # A bug, not a provider answer: logged with its class only.
         log.warning("delivery_attempt", **ids(), outcome="error", error_class=type(e).__name__)
         raise
-    log.info(
-        "delivery_attempt", **ids(), outcome="sent",
-        provider_id=_loggable_id(result.provider_id), segments=result.segments,
-    )
+    log_sent(result, ids())
     return result
+
+
+def log_failure(e: SendError, ids: Mapping[str, Any]) -> None:
+    log.info(
+        "delivery_attempt", **ids, outcome="retryable" if e.retryable else "permanent",
+        error_class=e.error_class or type(e).__name__, reason=e.reason, retry_after=e.retry_after,
+        outcome_unknown=e.outcome_unknown, contact_dead=e.contact_dead, provider_answer=e.provider_answer,
+    )
+
+
+def log_sent(result: SendResult, ids: Mapping[str, Any]) -> None:
+    log.info("delivery_attempt", **ids, outcome="sent", provider_id=_loggable_id(result.provider_id),
+             segments=result.segments)
+
+
+async def send_batch_logged(
+    channel: ChannelName, msgs: Sequence[OutboundMessage],
+    attempt: Callable[[Sequence[OutboundMessage]], Awaitable[list[BatchOutcome]]],
+) -> list[BatchOutcome]:
+    """`send_logged` for a batch: one provider request, one `delivery_attempt` line per recipient."""
+    started = time.perf_counter()
+
+    def ids(msg: OutboundMessage) -> dict[str, Any]:
+        ms = round((time.perf_counter() - started) * 1000, 1)
+        return {"channel": channel, "delivery_id": msg.delivery_id, "campaign_id": msg.campaign_id,
+                "duration_ms": ms, "batch": len(msgs)}
+
+    try:
+        outcomes = await attempt(msgs)
+    except SendError as e:
+        outcomes = [e] * len(msgs)
+    except asyncio.CancelledError:
+        for m in msgs:
+            log.info("delivery_attempt", **ids(m), outcome="cancelled")
+        raise
+    if len(outcomes) != len(msgs):
+        raise RuntimeError(f"{channel}: send_batch answered {len(outcomes)} outcomes for {len(msgs)} messages")
+    for m, o in zip(msgs, outcomes, strict=True):
+        if isinstance(o, SendError):
+            log_failure(o, ids(m))
+        else:
+            log_sent(o, ids(m))
+    return outcomes
 
 
 def _loggable_id(provider_id: str | None) -> str | None:

@@ -1,19 +1,18 @@
 """The shared data types and vocabulary of SafetyNet; imports nothing else of the project.
 
-The package re-exports the vocabulary (statuses, channels, campaign kinds and states, roles, scope);
-the data types of each area live in its module: `roster`, `campaigns` (campaigns, ladder, outbox),
-`replies` and `triggers`.
+The package re-exports the vocabulary (statuses, campaign kinds and states, roles,
+scope; channel names and contact kinds are plain strings the channel registry lists); the data types
+of each area live in its module: `roster`, `campaigns` (campaigns, ladder, outbox), `replies` and
+`triggers`.
 """
 
 from safetynet.domain.vocabulary import (
     ALL_STATUSES,
     ANSWERED,
-    APP_CHANNELS,
-    CHANNELS_OF_KIND,
     MAX_DEPUTIES_PER_ASSOCIATION,
     CampaignKind,
     CampaignState,
-    Channel,
+    ChannelName,
     ContactKind,
     Role,
     Scope,
@@ -25,12 +24,10 @@ from safetynet.domain.vocabulary import (
 __all__ = [
     "ALL_STATUSES",
     "ANSWERED",
-    "APP_CHANNELS",
-    "CHANNELS_OF_KIND",
     "MAX_DEPUTIES_PER_ASSOCIATION",
     "CampaignKind",
     "CampaignState",
-    "Channel",
+    "ChannelName",
     "ContactKind",
     "Role",
     "Scope",

@@ -8,15 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
-from safetynet.domain.vocabulary import (
-    APP_CHANNELS,
-    CHANNELS_OF_KIND,
-    CampaignKind,
-    CampaignState,
-    Channel,
-    ContactKind,
-    Status,
-)
+from safetynet.domain.vocabulary import CampaignKind, CampaignState, ChannelName, ContactKind, Status
 
 
 @dataclass(frozen=True)
@@ -30,17 +22,13 @@ class LadderStep:
     """
 
     after_seconds: float
-    channels: tuple[Channel, ...] = ()
-    fallback: tuple[Channel, ...] = ()
+    channels: tuple[ChannelName, ...] = ()
+    fallback: tuple[ChannelName, ...] = ()
     door_knock: bool = False
 
 
-DEFAULT_LADDER: tuple[LadderStep, ...] = (
-    LadderStep(0, (Channel.WEBPUSH, Channel.TELEGRAM), fallback=(Channel.SMS, Channel.VOICE)),
-    LadderStep(600, (Channel.SMS,)),
-    LadderStep(1200, (Channel.VOICE,)),
-    LadderStep(1800, door_knock=True),
-)
+# The default ladder is made from the channel registry (`channels.registry.default_ladder`): the
+# domain names no channel.
 
 
 def ladder_to_json(ladder: Sequence[LadderStep]) -> str:
@@ -53,8 +41,8 @@ def ladder_to_json(ladder: Sequence[LadderStep]) -> str:
 
 def ladder_from_json(text: str) -> tuple[LadderStep, ...]:
     return tuple(
-        LadderStep(float(s["after_seconds"]), tuple(Channel(c) for c in s.get("channels", ())),
-                   tuple(Channel(c) for c in s.get("fallback", ())), bool(s.get("door_knock", False)))
+        LadderStep(float(s["after_seconds"]), tuple(str(c) for c in s.get("channels", ())),
+                   tuple(str(c) for c in s.get("fallback", ())), bool(s.get("door_knock", False)))
         for s in json.loads(text)
     )
 
@@ -86,7 +74,7 @@ class Campaign:
     state: CampaignState
     scope: tuple[str, ...]  # 'city' | 'district:NAME' | 'association:NAME' | 'group:ASSOCIATION/GROUP'
     messages: dict[str, str]  # language -> text (without the drill prefix and the link)
-    ladder: tuple[LadderStep, ...] = DEFAULT_LADDER
+    ladder: tuple[LadderStep, ...]
     options: dict[str, Any] = field(default_factory=dict)
     source: str = "cli"
     created_by: str = ""
@@ -206,7 +194,7 @@ class PlannedDelivery(NamedTuple):
 
     household_id: int
     step: int
-    channel: Channel
+    channel: ChannelName
     contact_id: int
     priority: int
     fallback_rank: int  # 0 for the household's first channel in the step; n for its n-th fallback
@@ -246,7 +234,7 @@ class ClaimedDelivery:
     campaign_id: int
     household_id: int
     step: int
-    channel: Channel
+    channel: ChannelName
     contact_id: int | None
     attempts: int
     address: str | None  # None when the contact is gone or dead since planning
@@ -301,9 +289,19 @@ class LadderProgress:
 #
 # A step's channels are tried in the order the scenario lists them, then its fallback channels the
 # same way (DESIGN §5: never a call while a mobile can take an SMS). A household's own order of
-# contacts counts only among the app channels (web push, Telegram: both free, so "this family
+# contacts counts only among the free channels (app messengers, web push, email: "this family
 # prefers Telegram" is respected); it never puts a call before an SMS, whichever of a household's
-# mobile and landline the roster listed first.
+# mobile and landline the roster listed first. Which channels send to which contact kind, and which
+# are free, is the channel registry's to say: it hands a `ChannelRoutes` in (`registry.routes()`).
+
+
+@dataclass(frozen=True)
+class ChannelRoutes:
+    """Contact kind → the channels that send to it (registry order: mobile → sms, voice), and the
+    channels among which a household's own order of contacts decides (the free ones)."""
+
+    of_kind: Mapping[ContactKind, tuple[ChannelName, ...]]
+    preferred: frozenset[ChannelName] = frozenset()
 
 
 class PlannableContact(Protocol):
@@ -326,57 +324,58 @@ class PlannableHousehold(Protocol):
     def contacts(self) -> Sequence[PlannableContact]: ...
 
 
-_APP = frozenset(APP_CHANNELS)
-
-
-def reachable(contacts: Sequence[PlannableContact]) -> dict[Channel, int]:
+def reachable(contacts: Sequence[PlannableContact], routes: ChannelRoutes) -> dict[ChannelName, int]:
     """Channel → the first of `contacts` (working ones, the caller's filter) that takes it, in the
-    household's order (the dict keeps that order: the household's preference among the app channels)."""
-    have: dict[Channel, int] = {}
+    household's order (the dict keeps that order: the household's preference among the free channels)."""
+    have: dict[ChannelName, int] = {}
+    of_kind = routes.of_kind
     for c in contacts:
-        # a str kind hashes like its ContactKind: no enum conversion on this hot path
-        for ch in CHANNELS_OF_KIND.get(c.kind, ()):
+        for ch in of_kind.get(c.kind, ()):
             if ch not in have:
                 have[ch] = c.id
     return have
 
 
 def pick_channels(
-    have: Mapping[Channel, int], allowed: Sequence[Channel], taken: set[Channel]
-) -> list[tuple[Channel, int]]:
+    have: Mapping[ChannelName, int], allowed: Sequence[ChannelName], taken: set[ChannelName],
+    routes: ChannelRoutes,
+) -> list[tuple[ChannelName, int]]:
     """(channel, contact id) for the `allowed` channels the household has (`reachable`) and not
-    `taken` yet (adds them to it), in the scenario's order; the app channels among them swap
+    `taken` yet (adds them to it), in the scenario's order; the free channels among them swap
     places to follow the household's own order."""
-    picked: list[Channel] = []
+    preferred = routes.preferred
+    picked: list[ChannelName] = []
     apps = 0
     for ch in allowed:
         if ch in have and ch not in taken:
             taken.add(ch)
             picked.append(ch)
-            apps += ch in _APP
+            apps += ch in preferred
     if apps > 1:
-        preferred = iter([ch for ch in have if ch in _APP and ch in picked])
-        picked = [next(preferred) if ch in _APP else ch for ch in picked]
+        ordered = iter([ch for ch in have if ch in preferred and ch in picked])
+        picked = [next(ordered) if ch in preferred else ch for ch in picked]
     return [(ch, have[ch]) for ch in picked]
 
 
 def channel_order(
-    household: PlannableHousehold, step: LadderStep, busy: frozenset[Channel] = frozenset()
-) -> list[tuple[Channel, int]]:
+    household: PlannableHousehold, step: LadderStep, routes: ChannelRoutes,
+    busy: frozenset[ChannelName] = frozenset(),
+) -> list[tuple[ChannelName, int]]:
     """(channel, contact id) in the order they are tried for this household in this step.
     `busy` channels still have an earlier step's message waiting: not planned again."""
-    have = reachable([c for c in household.contacts if c.working])
-    taken: set[Channel] = set(busy)
-    primary = pick_channels(have, step.channels, taken)
-    return primary + pick_channels(have, step.fallback, taken)
+    have = reachable([c for c in household.contacts if c.working], routes)
+    taken: set[ChannelName] = set(busy)
+    primary = pick_channels(have, step.channels, taken, routes)
+    return primary + pick_channels(have, step.fallback, taken, routes)
 
 
 def next_channel(
-    household: PlannableHousehold, step_index: int, step: LadderStep, tried: Iterable[Channel]
+    household: PlannableHousehold, step_index: int, step: LadderStep, tried: Iterable[ChannelName],
+    routes: ChannelRoutes,
 ) -> PlannedDelivery | None:
     """After the channels in `tried` failed in this step: the household's next one, or None."""
     done = frozenset(tried)
-    order = [(ch, cid) for ch, cid in channel_order(household, step) if ch not in done]
+    order = [(ch, cid) for ch, cid in channel_order(household, step, routes) if ch not in done]
     if not order:
         return None
     ch, contact_id = order[0]

@@ -178,3 +178,39 @@ def format_national(e164: str) -> str:
     if n.startswith(_TWO_DIGIT_AREAS):
         return f"{n[:2]}-{n[2:6]}-{n[6:]}"
     return f"{n[:3]}-{n[3:6]}-{n[6:]}"
+
+
+def mask_phone(e164: str) -> str:
+    """What a page shows of a number: its last four digits."""
+    digits = "".join(ch for ch in e164 if ch.isdigit())
+    return "…" + digits[-4:]
+
+
+# -- roster cells (携帯電話, 固定電話) --------------------------------------------
+
+# "090-1234-5678" / "09012345678", the form nearly every roster uses (0800 is free dial, not mobile)
+_PLAIN_MOBILE = re.compile(r"(?:0[679]0-?\d|080-?[1-9])\d{3}-?\d{4}")
+
+
+def parse_mobile(text: str, landline_column: str = "landline") -> str:
+    """A number that can take SMS → E.164; PhoneError (a ValueError) with a message fit to show."""
+    if _PLAIN_MOBILE.fullmatch(text):
+        return "+81" + text.replace("-", "")[1:]
+    e164, kind = classify_phone(text)
+    if kind is PhoneKind.MOBILE:
+        return e164
+    if kind is PhoneKind.LANDLINE or kind is PhoneKind.IP:
+        raise PhoneError(
+            f"{text.strip()!r} is {kind_words(kind)}, which cannot receive SMS: put it in column {landline_column}"
+        )
+    raise PhoneError(f"{text.strip()!r} is {kind_words(kind)}, not a household phone")
+
+
+def parse_landline(text: str, mobile_column: str = "phone") -> str:
+    """A voice-only number (fixed line or 050 IP phone) → E.164."""
+    e164, kind = classify_phone(text)
+    if kind is PhoneKind.LANDLINE or kind is PhoneKind.IP:
+        return e164
+    if kind is PhoneKind.MOBILE:
+        raise PhoneError(f"{text.strip()!r} is a mobile number: put it in column {mobile_column}")
+    raise PhoneError(f"{text.strip()!r} is {kind_words(kind)}, not a household phone")

@@ -31,14 +31,11 @@ class InPersonMethod(StrEnum):
 
 
 class ReplyChannel(StrEnum):
-    """Where an answer came from (the `replies.channel` column)."""
+    """Where an answer came from besides the channels: the `replies.channel` column holds one of
+    these, or the name of the channel that carried the answer (sms, telegram…)."""
 
-    WEB = "web"
-    WEBPUSH = "webpush"
-    TELEGRAM = "telegram"
-    SMS = "sms"
-    VOICE = "voice"
-    STAFF = "staff"
+    WEB = "web"  # the reply page
+    STAFF = "staff"  # a head or deputy (in person)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ class Contact:
     id: int
     household_id: int
     kind: ContactKind
-    address: str  # E.164 phone, Telegram chat id, or web-push subscription JSON
+    address: str  # in its kind's form: E.164 phone, chat id, web-push subscription JSON…
     source: str = "roster"  # roster | enrolment
     working: bool = True
 
@@ -40,11 +40,15 @@ class HouseholdRecord:
     members: int = 1
     vulnerable: bool = False
     language: str = "ja"
-    phone: str = ""  # mobile, E.164
-    landline: str = ""  # E.164
-    telegram: str = ""  # numeric chat id
     notes: str = ""
     consent: str = "yes"  # domain.consent.Consent: yes | no | ordinance
+    # (kind, address) from the roster's contact columns (one per channel that owns a column), in
+    # column order: ("mobile", "+819012345678"), ("landline", …), ("telegram", "5550003")…
+    contacts: tuple[tuple[ContactKind, str], ...] = ()
+
+    def contact(self, kind: ContactKind) -> str:
+        """The address of `kind`, or "" when the row has none."""
+        return next((a for k, a in self.contacts if k == kind), "")
 
 
 @dataclass(frozen=True)
@@ -74,11 +78,11 @@ class Staff:
     display_name: str
     role: Role
     scope: str  # city | district:NAME | association:NAME
-    phone: str = ""
-    telegram_chat_id: str = ""
-    webpush: str = ""
     language: str = "ja"
     active: bool = True
+    # (kind, address) of the staff member's own contacts, over which alerts reach them (any channel
+    # that sends to the kind); loaded by the staff lists, not by a session check.
+    contacts: tuple[tuple[ContactKind, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The shared vocabulary: statuses, channels, roles and scopes."""
+"""The shared vocabulary: statuses, campaign kinds and states, roles and scopes."""
 
 from __future__ import annotations
 
@@ -40,29 +40,11 @@ def next_status(current: Status, incoming: Status) -> Status:
     return incoming if _RANK[incoming] > _RANK[current] else current
 
 
-class Channel(StrEnum):
-    WEBPUSH = "webpush"
-    TELEGRAM = "telegram"
-    SMS = "sms"
-    VOICE = "voice"
-
-
-APP_CHANNELS: tuple[Channel, ...] = (Channel.WEBPUSH, Channel.TELEGRAM)
-
-
-class ContactKind(StrEnum):
-    MOBILE = "mobile"  # sms and voice
-    LANDLINE = "landline"  # voice only
-    TELEGRAM = "telegram"
-    WEBPUSH = "webpush"
-
-
-CHANNELS_OF_KIND: dict[ContactKind, tuple[Channel, ...]] = {
-    ContactKind.MOBILE: (Channel.SMS, Channel.VOICE),
-    ContactKind.LANDLINE: (Channel.VOICE,),
-    ContactKind.TELEGRAM: (Channel.TELEGRAM,),
-    ContactKind.WEBPUSH: (Channel.WEBPUSH,),
-}
+# A channel's name: the outbox's channel value, its config section, its metrics label. The list of
+# channels is the channel registry (channels/registry.py), nowhere else.
+ChannelName = str
+# What a contact's address is (mobile, landline, telegram, webpush…); each is declared by one channel.
+ContactKind = str
 
 
 class CampaignKind(StrEnum):

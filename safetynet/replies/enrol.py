@@ -1,39 +1,49 @@
-"""Enrolment: a household, from the code on its letter, adds or removes its own channels.
+"""Enrolment: a household, from the code on its letter, adds or removes its own contacts.
 
-Web push (the browser's subscription, its push service on the allowlist), Telegram (`/start CODE`
-links the chat), or a mobile number confirmed by a 6-digit code sent over SMS. An unknown code
-and a malformed one fail the same way.
+How depends on the channel, as its spec declares (`channels.spec.ENROL_*`): a browser's push
+subscription (checked by the channel: its push service on the allowlist), the letter's code sent
+to the channel's bot (Telegram `/start CODE`: the webhook hands it to `link`), or an address typed
+on the page and confirmed by a code (SMS) or a link (email) sent over the channel itself. An
+unknown code and a malformed one fail the same way.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import structlog
 
 from safetynet.auth import keyed_hash
+from safetynet.channels import registry
 from safetynet.channels.base import ChannelSender, OutboundMessage, SendError
-from safetynet.channels.webpush import sandbox_hosts, validate_subscription
+from safetynet.channels.spec import (
+    ENROL_CONFIRM_CODE,
+    ENROL_CONFIRM_LINK,
+    ENROL_MESSAGE_CODE,
+    ENROL_SUBSCRIPTION,
+    ChannelSpec,
+    load,
+)
 from safetynet.clock import Clock
-from safetynet.config import Config
-from safetynet.domain import Channel, ContactKind
-from safetynet.domain.phones import PhoneError, PhoneKind, parse_phone
+from safetynet.config import Config, channel_context
+from safetynet.domain import ChannelName, ContactKind
 from safetynet.domain.roster import Contact, Household
-from safetynet.replies import texts
+from safetynet.replies.words import enrol_word
 from safetynet.roster.codes import CodeError, MissingSecretKey, hash_code
+from safetynet.roster.contacts import normalise_contact
 from safetynet.store import Store
 
 log = structlog.get_logger("replies")
 
-PHONE_CODE_DIGITS = 6
-PHONE_CODE_TTL_SECONDS = 600
+CONFIRM_CODE_DIGITS = 6
+CONFIRM_CODE_TTL_SECONDS = 600
+# A link in a mailbox is opened later than a code on a phone is typed.
+CONFIRM_LINK_TTL_SECONDS = 24 * 3600
 # Six digits and five tries: one chance in 200,000 to guess a code before it is used up.
-PHONE_CODE_MAX_ATTEMPTS = 5
+CONFIRM_MAX_ATTEMPTS = 5
 
 
 class EnrolmentError(Exception):
@@ -41,11 +51,12 @@ class EnrolmentError(Exception):
 
 
 class ChannelRefused(Exception):
-    """What the household asked for cannot be done; `key` names the text to show."""
+    """What the household asked for cannot be done; `role` names the channel's words to show
+    (`Enrolment.key` of the channel: bad_address, wrong, too_many…)."""
 
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
+    def __init__(self, role: str) -> None:
+        super().__init__(role)
+        self.role = role
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,24 +75,40 @@ class ChannelView:
 
 
 def mask_contact(c: Contact) -> str:
-    if c.kind in (ContactKind.MOBILE, ContactKind.LANDLINE):
-        digits = "".join(ch for ch in c.address if ch.isdigit())
-        return "…" + digits[-4:]
-    if c.kind == ContactKind.WEBPUSH:
-        try:
-            host = urlsplit(json.loads(c.address).get("endpoint", "")).hostname or ""
-        except (ValueError, AttributeError):
-            host = ""
-        return host
-    return "chat …" + c.address[-3:]
+    try:
+        return registry.kind(c.kind).mask(c.address)
+    except KeyError:  # a kind no channel declares any more: show nothing of it
+        return ""
+
+
+def enrolling_specs(specs: Sequence[ChannelSpec] | None = None) -> list[ChannelSpec]:
+    """The channels a household can enrol itself, in registry order."""
+    return [s for s in (specs or registry.SPECS) if s.enrolment is not None]
 
 
 class Enrolment:
-    def __init__(self, store: Store, cfg: Config, clock: Clock, senders: Mapping[Channel, ChannelSender] | None = None):
+    def __init__(self, store: Store, cfg: Config, clock: Clock,
+                 senders: Mapping[ChannelName, ChannelSender] | None = None,
+                 specs: Sequence[ChannelSpec] | None = None) -> None:
         self.store = store
         self.cfg = cfg
         self.clock = clock
         self.senders = senders or {}
+        self.specs = {s.name: s for s in enrolling_specs(specs)}
+
+    def spec(self, channel: ChannelName, method: str | None = None) -> ChannelSpec:
+        """The enrolling spec of `channel` (of `method` when given); KeyError when there is none."""
+        spec = self.specs[channel]
+        assert spec.enrolment is not None
+        if method is not None and spec.enrolment.method != method:
+            raise KeyError(channel)
+        return spec
+
+    def enabled(self) -> list[ChannelSpec]:
+        """The enrolling channels that are switched on here."""
+        return [s for s in self.specs.values() if self.cfg.channels.get(s.name).enabled]
+
+    # -- the household -------------------------------------------------------------------------
 
     async def household(self, code: str) -> Household:
         try:
@@ -95,73 +122,12 @@ class Enrolment:
 
     async def summary(self, code: str) -> EnrolledHousehold:
         h = await self.household(code)
-        return EnrolledHousehold(h.id, h.association, h.name, h.language)
+        return _enrolled(h)
 
     async def channels(self, code: str) -> tuple[EnrolledHousehold, list[ChannelView]]:
         h = await self.household(code)
         views = [ChannelView(c.id, c.kind, mask_contact(c)) for c in h.contacts if c.working]
-        return EnrolledHousehold(h.id, h.association, h.name, h.language), views
-
-    async def link_telegram(self, code: str, chat_id: int) -> EnrolledHousehold:
-        h = await self.household(code)
-        await self.store.roster.add_contact(h.id, ContactKind.TELEGRAM, str(chat_id), source="enrolment")
-        log.info("enrol_telegram_linked", household_id=h.id)
-        return EnrolledHousehold(h.id, h.association, h.name, h.language)
-
-    async def add_webpush(self, code: str, subscription: Any) -> Contact:
-        """Stores the browser's subscription; ValueError when it is malformed or off the allowlist."""
-        h = await self.household(code)
-        wp = self.cfg.channels.webpush
-        sub = validate_subscription(subscription, wp.allowed_hosts, sandbox_hosts(self.cfg))
-        # Canonical JSON, so the same browser subscribing twice is the same contact.
-        address = json.dumps(sub, separators=(",", ":"), sort_keys=True)
-        contact = await self.store.roster.add_contact(h.id, ContactKind.WEBPUSH, address, source="enrolment")
-        log.info("enrol_webpush_added", household_id=h.id)
-        return contact
-
-    async def start_phone(self, code: str, phone_text: str) -> None:
-        """Sends a confirmation code to a mobile number; raises ChannelRefused with the reason."""
-        h = await self.household(code)
-        try:
-            number = parse_phone(phone_text)
-        except PhoneError:
-            raise ChannelRefused("enrol.sms.bad_phone") from None
-        if number.kind != PhoneKind.MOBILE:
-            raise ChannelRefused("enrol.sms.bad_phone")
-        sms_code = "".join(secrets.choice("0123456789") for _ in range(PHONE_CODE_DIGITS))
-        ok = await self.store.replies.start_phone_verification(
-            h.id, number.e164, self._code_hash(h.id, sms_code), PHONE_CODE_TTL_SECONDS
-        )
-        if not ok:
-            raise ChannelRefused("enrol.sms.too_many")
-        await self._send_code(h, number.e164, sms_code)
-
-    async def _send_code(self, h: Household, e164: str, sms_code: str) -> None:
-        sender = self.senders.get(Channel.SMS)
-        if sender is None:
-            raise ChannelRefused("enrol.sms.too_many")
-        text = texts.t(h.language, "enrol.sms.code_message", code=sms_code)
-        msg = OutboundMessage(
-            channel=Channel.SMS, delivery_id=0, campaign_id=0, household_id=h.id, address=e164, text=text,
-            reply_url="", reply_token="", language=h.language, drill=False, title="",
-        )
-        try:
-            await sender.send(msg)
-        except SendError as e:
-            log.warning("enrol_code_not_sent", household_id=h.id, reason=e.reason)
-            raise ChannelRefused("enrol.sms.bad_phone") from None
-
-    async def confirm_phone(self, code: str, sms_code: str) -> Contact:
-        h = await self.household(code)
-        typed = "".join(ch for ch in sms_code if ch.isdigit())[:PHONE_CODE_DIGITS]
-        phone = await self.store.replies.check_phone_code(
-            h.id, self._code_hash(h.id, typed), PHONE_CODE_MAX_ATTEMPTS
-        )
-        if phone is None:
-            raise ChannelRefused("enrol.sms.wrong_code")
-        contact = await self.store.roster.add_contact(h.id, ContactKind.MOBILE, phone, source="enrolment")
-        log.info("enrol_phone_confirmed", household_id=h.id)
-        return contact
+        return _enrolled(h), views
 
     async def remove(self, code: str, contact_id: int) -> bool:
         """Removes one of this household's own contacts (never another household's)."""
@@ -172,5 +138,109 @@ class Enrolment:
         log.info("enrol_contact_removed", household_id=h.id, removed=done)
         return done
 
-    def _code_hash(self, household_id: int, sms_code: str) -> str:
-        return keyed_hash(self.cfg.secrets.secret_key, f"phone:{household_id}:{sms_code}")
+    # -- the letter's code sent to a bot (ENROL_MESSAGE_CODE) ----------------------------------
+
+    async def link(self, code: str, kind: ContactKind, address: str) -> EnrolledHousehold:
+        """The address (a chat, a LINE user) becomes the household's contact of `kind`; ValueError
+        when the kind's own rule refuses the address."""
+        h = await self.household(code)
+        await self.store.roster.add_contact(h.id, kind, normalise_contact(kind, address), source="enrolment")
+        log.info("enrol_linked", household_id=h.id, kind=kind)
+        return _enrolled(h)
+
+    # -- a browser's subscription (ENROL_SUBSCRIPTION) -----------------------------------------
+
+    async def subscribe(self, channel: ChannelName, code: str, subscription: Any) -> Contact:
+        """Stores the browser's subscription; ValueError when the channel refuses it (malformed, off
+        the allowlist)."""
+        spec = self.spec(channel, ENROL_SUBSCRIPTION)
+        h = await self.household(code)
+        assert spec.enrolment is not None and spec.enrolment.accept is not None
+        address = load(spec.enrolment.accept)(channel_context(self.cfg, channel, clock=self.clock), subscription)
+        contact = await self.store.roster.add_contact(h.id, spec.enrolment.kind, address, source="enrolment")
+        log.info("enrol_subscribed", household_id=h.id, channel=channel)
+        return contact
+
+    # -- an address confirmed by a code or a link (ENROL_CONFIRM_CODE, ENROL_CONFIRM_LINK) -------
+
+    async def start_confirm(self, channel: ChannelName, code: str, typed: str) -> None:
+        """Sends a confirmation code (or link) to the typed address over `channel` itself; raises
+        ChannelRefused("bad_address" | "too_many")."""
+        spec = self.specs[channel]
+        assert spec.enrolment is not None
+        method = spec.enrolment.method
+        if method not in (ENROL_CONFIRM_CODE, ENROL_CONFIRM_LINK):
+            raise KeyError(channel)
+        h = await self.household(code)
+        try:
+            address = spec.enrolment.parse(typed)
+        except ValueError:
+            raise ChannelRefused("bad_address") from None
+        if method == ENROL_CONFIRM_CODE:
+            secret = "".join(secrets.choice("0123456789") for _ in range(CONFIRM_CODE_DIGITS))
+            ttl, link = CONFIRM_CODE_TTL_SECONDS, ""
+        else:
+            secret = secrets.token_urlsafe(16)
+            ttl, link = CONFIRM_LINK_TTL_SECONDS, confirm_link(self.cfg.server.public_url, code, channel, secret)
+        ok = await self.store.replies.start_phone_verification(h.id, address, self._hash(channel, h.id, secret), ttl)
+        if not ok:
+            raise ChannelRefused("too_many")
+        text = enrol_word(spec, h.language, "message", code=secret, link=link)
+        await self._send(spec, h, address, text, link)
+
+    async def _send(self, spec: ChannelSpec, h: Household, address: str, text: str, link: str) -> None:
+        sender = self.senders.get(spec.name)
+        if sender is None:
+            raise ChannelRefused("too_many")
+        msg = OutboundMessage(
+            channel=spec.name, delivery_id=0, campaign_id=0, household_id=h.id, address=address, text=text,
+            reply_url=link, reply_token="", language=h.language, drill=False,
+            title=enrol_word(spec, h.language, "subject", default=""),
+        )
+        try:
+            await sender.send(msg)
+        except SendError as e:
+            log.warning("enrol_code_not_sent", household_id=h.id, channel=spec.name, reason=e.reason)
+            raise ChannelRefused("bad_address") from None
+
+    async def confirm(self, channel: ChannelName, code: str, typed: str) -> Contact:
+        """The code typed (or the link's secret) proves the address: it becomes the household's
+        contact. ChannelRefused("wrong") when it does not match, expired or ran out of tries."""
+        spec = self.specs[channel]
+        assert spec.enrolment is not None
+        h = await self.household(code)
+        if spec.enrolment.method == ENROL_CONFIRM_CODE:
+            typed = "".join(ch for ch in typed if ch.isdigit())[:CONFIRM_CODE_DIGITS]
+        elif spec.enrolment.method != ENROL_CONFIRM_LINK:
+            raise KeyError(channel)
+        address = await self.store.replies.check_phone_code(h.id, self._hash(channel, h.id, typed.strip()),
+                                                            CONFIRM_MAX_ATTEMPTS)
+        if address is None:
+            raise ChannelRefused("wrong")
+        contact = await self.store.roster.add_contact(h.id, spec.enrolment.kind, address, source="enrolment")
+        log.info("enrol_confirmed", household_id=h.id, channel=channel)
+        return contact
+
+    def _hash(self, channel: ChannelName, household_id: int, secret: str) -> str:
+        # the channel is part of it: a code sent by SMS confirms nothing on another channel
+        return keyed_hash(self.cfg.secrets.secret_key, f"{channel}:{household_id}:{secret}")
+
+
+def confirm_link(public_url: str, code: str, channel: ChannelName, secret: str) -> str:
+    """The page that confirms an address (a GET shows a button; only its POST confirms: mail
+    scanners and link previewers open links)."""
+    from urllib.parse import quote
+
+    return f"{public_url.rstrip('/')}/join/{quote(code, safe='')}/{quote(channel, safe='')}/confirm?t={quote(secret, safe='')}"
+
+
+def message_code_spec(kind: ContactKind, specs: Sequence[ChannelSpec] | None = None) -> ChannelSpec | None:
+    """The channel whose bot links an address of `kind` by the letter's code."""
+    for s in enrolling_specs(specs):
+        if s.enrolment is not None and s.enrolment.method == ENROL_MESSAGE_CODE and s.enrolment.kind == kind:
+            return s
+    return None
+
+
+def _enrolled(h: Household) -> EnrolledHousehold:
+    return EnrolledHousehold(h.id, h.association, h.name, h.language)

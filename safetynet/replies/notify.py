@@ -1,6 +1,7 @@
 """Telling the association's head and deputies, over their own contacts, that a household needs help.
 
-Every channel a staff member has (Telegram, web push, SMS) gets the alert at once: a missed alert
+Every contact a staff member has gets the alert at once, over the first channel that sends to its
+kind and carries staff alerts (Telegram, web push, SMS…; never a keypad call): a missed alert
 costs far more than a duplicate one. Transient provider errors are retried with backoff (honouring
 Retry-After); permanent ones are logged and the other channels still carry the alert.
 """
@@ -16,10 +17,11 @@ import structlog
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 from tenacity.wait import wait_base
 
+from safetynet.channels import registry
 from safetynet.channels.base import ChannelSender, OutboundMessage, RetryableSendError, SendError
 from safetynet.clock import Clock
 from safetynet.config import Config
-from safetynet.domain import CampaignKind, Channel
+from safetynet.domain import CampaignKind, ChannelName
 from safetynet.domain.campaigns import Campaign
 from safetynet.domain.consent import Disclosure
 from safetynet.domain.replies import HelpRow
@@ -37,7 +39,7 @@ MAX_WAIT_SECONDS = 30.0
 @dataclass(frozen=True, slots=True)
 class StaffMessage:
     staff_id: int
-    channel: Channel
+    channel: ChannelName
     address: str
     language: str
 
@@ -49,18 +51,24 @@ class NotifyReport:
     recipients: int  # staff members with at least one contact
 
 
-def staff_messages(staff: list[Staff], senders: Mapping[Channel, object]) -> list[StaffMessage]:
+def alert_channel(kind: str, senders: Mapping[ChannelName, object]) -> ChannelName | None:
+    """The channel a staff alert to a contact of `kind` goes out on: the first one (registry order)
+    that sends to the kind, carries staff alerts and has a sender here."""
+    for ch in registry.channels_of_kind().get(kind, ()):
+        if ch in senders and registry.spec(ch).staff_alerts:
+            return ch
+    return None
+
+
+def staff_messages(staff: list[Staff], senders: Mapping[ChannelName, object]) -> list[StaffMessage]:
     """Each active staff member's contacts over the channels this server can send on."""
     out: list[StaffMessage] = []
     for s in staff:
         if not s.active:
             continue
-        for channel, address in (
-            (Channel.TELEGRAM, s.telegram_chat_id),
-            (Channel.WEBPUSH, s.webpush),
-            (Channel.SMS, s.phone),
-        ):
-            if address and channel in senders:
+        for kind, address in s.contacts:
+            channel = alert_channel(kind, senders)
+            if address and channel is not None:
                 out.append(StaffMessage(s.id, channel, address, s.language))
     return out
 
@@ -117,7 +125,7 @@ class _WaitRetryAfter(wait_base):
 class HelpNotifier:
     """`need_help(campaign, household)`: the alert to every head and deputy of the household's association."""
 
-    def __init__(self, store: Store, cfg: Config, senders: Mapping[Channel, ChannelSender], clock: Clock) -> None:
+    def __init__(self, store: Store, cfg: Config, senders: Mapping[ChannelName, ChannelSender], clock: Clock) -> None:
         self.store = store
         self.cfg = cfg
         self.senders = senders
@@ -197,7 +205,7 @@ class HelpNotifier:
                 with attempt:
                     await sender.send(msg)
         except SendError as e:
-            log.warning("staff_notify_channel_failed", staff_id=m.staff_id, channel=m.channel.value, reason=e.reason)
+            log.warning("staff_notify_channel_failed", staff_id=m.staff_id, channel=m.channel, reason=e.reason)
             return False
         return True
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from safetynet.auth import command_line_actor
+from safetynet.channels import registry
 from safetynet.config import Config
 from safetynet.console import say, unwritable_message
 from safetynet.csvout import Unwritable
@@ -67,11 +68,16 @@ def _read(path: str, cfg: Config) -> ParseResult | None:
 
 
 def _contact_line(records: Sequence[HouseholdRecord]) -> str:
-    mobile = sum(1 for r in records if r.phone)
-    landline = sum(1 for r in records if r.landline)
-    telegram = sum(1 for r in records if r.telegram)
-    none = sum(1 for r in records if not (r.phone or r.landline or r.telegram))
-    return say("cli.roster.contacts", mobile=mobile, landline=landline, telegram=telegram, none=none)
+    """How many rows have each contact column filled, and how many none."""
+    columns = registry.roster_columns()
+    counts = dict.fromkeys((c.kind for c in columns), 0)
+    for r in records:
+        for kind in {k for k, _ in r.contacts}:
+            counts[kind] = counts.get(kind, 0) + 1
+    none = sum(1 for r in records if not r.contacts)
+    filled = say("cli.list_separator").join(
+        say("cli.roster.contact_count", kind=say(f"contact.kind.{c.kind}"), n=counts[c.kind]) for c in columns)
+    return say("cli.roster.contacts", counts=filled, none=none)
 
 
 # -- check -----------------------------------------------------------------------
@@ -161,7 +167,7 @@ def _audit_export(cfg: Config, what: str, detail: str) -> None:
 
 async def _export_records(cfg: Config) -> list[HouseholdRecord]:
     async with store_session(cfg) as store:
-        return await store.roster.export_records()
+        return await store.roster.export_records(csvio.contact_kinds())
 
 
 @_store_errors

@@ -12,7 +12,9 @@ that into an error at the row and column where the quote opened, instead of miss
 
 Required columns: district, association, household and name; every row needs a value in
 each. The other columns may be left out; an empty cell takes the default (one member,
-not vulnerable, Japanese, no phone).
+not vulnerable, Japanese, no phone). The contact columns (phone/携帯電話, landline/固定電話,
+telegram/テレグラム…) are the channels' own: each channel's spec declares its column, its
+kind of contact and how a cell is read and written.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from safetynet.channels import registry
+from safetynet.channels.spec import RosterColumn
 from safetynet.csvout import ENCODINGS, CsvWriter, unguard_cell
 from safetynet.domain.consent import default_consent
-from safetynet.domain.phones import format_national
 from safetynet.domain.roster import BAD_CHARACTER, HouseholdRecord, bad_character
 from safetynet.roster.encoding import EncodingRefused, detect_encoding
 from safetynet.roster.values import (
@@ -37,24 +40,22 @@ from safetynet.roster.values import (
     ValueProblem,
     fold,
     parse_consent,
-    parse_landline,
     parse_language,
     parse_members,
-    parse_mobile,
-    parse_telegram,
     parse_vulnerable,
 )
 
 
 @dataclass(frozen=True)
 class Column:
-    field: str  # HouseholdRecord attribute
+    field: str  # HouseholdRecord attribute, or a contact column's key
     en: str
     ja: str
     required: bool = False
+    contact: RosterColumn | None = None  # a channel's contact column
 
 
-COLUMNS: tuple[Column, ...] = (
+_HOUSEHOLD_COLUMNS: tuple[Column, ...] = (
     Column("district", "district", "地区", required=True),
     Column("association", "association", "町会", required=True),
     Column("group", "group", "班"),
@@ -64,20 +65,23 @@ COLUMNS: tuple[Column, ...] = (
     Column("members", "members", "人数"),
     Column("vulnerable", "vulnerable", "要配慮"),
     Column("language", "language", "言語"),
-    Column("phone", "phone", "携帯電話"),
-    Column("landline", "landline", "固定電話"),
-    Column("telegram", "telegram", "テレグラム"),
+)
+# The channels' contact columns (registry order), then the notes.
+COLUMNS: tuple[Column, ...] = (
+    *_HOUSEHOLD_COLUMNS,
+    *(Column(c.key, c.key, c.ja, contact=c) for c in registry.roster_columns()),
     Column("notes", "notes", "備考"),
     Column("consent", "consent", "同意"),
 )
 _BY_FIELD = {c.field: c for c in COLUMNS}
+
+
+def contact_kinds() -> list[str]:
+    """The contact kinds of the roster's contact columns, in column order (what an export reads)."""
+    return [c.contact.kind for c in COLUMNS if c.contact is not None]
 # A few spellings people use besides the two official names of each column.
 _EXTRA_ALIASES = {
     "householdkey": "household_key",
-    "mobile": "phone",
-    "携帯": "phone",
-    "固定": "landline",
-    "telegramchatid": "telegram",
     "町内会": "association",
     "自治会": "association",
     "校下": "district",
@@ -92,6 +96,7 @@ def _header_key(text: str) -> str:
 _ALIASES: dict[str, str] = {
     **{_header_key(c.en): c.field for c in COLUMNS},
     **{_header_key(c.ja): c.field for c in COLUMNS},
+    **{_header_key(alias): c.field for c in COLUMNS if c.contact for alias in c.contact.aliases},
     **_EXTRA_ALIASES,
 }
 
@@ -210,10 +215,19 @@ def _text(required: bool, key: bool) -> Callable[[str], str]:
     return parse
 
 
-def _optional(parse: Callable[[str, str], str], other_column: str) -> Callable[[str], str]:
+def _contact_cell(column: RosterColumn, shown: dict[str, str]) -> Callable[[str], str]:
+    """An optional contact cell: "" when empty, else the channel's parse; its ValueError is the cell's problem."""
+
     def run(raw: str) -> str:
         text = raw.strip() if raw else raw
-        return parse(text, other_column) if text else ""
+        if not text:
+            return ""
+        try:
+            return column.parse(text, shown)
+        except ValueProblem:
+            raise
+        except ValueError as e:
+            raise ValueProblem(str(e)) from None
 
     return run
 
@@ -242,11 +256,14 @@ class _RowReader:
             "members": parse_members,
             "vulnerable": parse_vulnerable,
             "language": lambda t: parse_language(t, default_language),
-            "telegram": _optional(lambda t, _: parse_telegram(t), ""),
-            "phone": _optional(parse_mobile, shown.get("landline", "landline")),
-            "landline": _optional(parse_landline, shown.get("phone", "phone")),
             "consent": parse_consent,
         }
+        # each contact column's parse may name another column as the file writes it
+        shown_keys = {c.field: shown.get(c.field, c.en) for c in COLUMNS}
+        self.contact_columns = [c for c in COLUMNS if c.contact is not None]
+        for c in self.contact_columns:
+            assert c.contact is not None
+            parsers[c.field] = _contact_cell(c.contact, shown_keys)
         for c in COLUMNS:
             if c.field not in parsers:
                 parsers[c.field] = _text(
@@ -298,7 +315,12 @@ class _RowReader:
                 vulnerable = bool(values.get("vulnerable"))
                 values["consent"] = str(default_consent(vulnerable))
                 self.unstated_vulnerable += vulnerable
-            self.result.records.append(HouseholdRecord(**values))
+            contacts = []
+            for c in self.contact_columns:
+                address = values.pop(c.field, "")
+                if address and c.contact is not None:
+                    contacts.append((c.contact.kind, address))
+            self.result.records.append(HouseholdRecord(**values, contacts=tuple(contacts)))
 
     def _cross_row(self, row: int, values: dict[str, Any]) -> bool:
         assoc, district = values["association"], values["district"]
@@ -405,6 +427,8 @@ def record_cells(r: HouseholdRecord, language: str = "ja") -> list[str]:
     back gives the same record."""
     yes, no = ("○", "") if language == "ja" else ("yes", "no")
     consent = CONSENT_WORDS_JA.get(r.consent, r.consent) if language == "ja" else r.consent
+    contacts = [c.contact.format(a) if c.contact and (a := r.contact(c.contact.kind)) else ""
+                for c in COLUMNS if c.contact is not None]
     return [
         r.district,
         r.association,
@@ -415,9 +439,7 @@ def record_cells(r: HouseholdRecord, language: str = "ja") -> list[str]:
         str(r.members),
         yes if r.vulnerable else no,
         r.language,
-        format_national(r.phone) if r.phone else "",
-        format_national(r.landline) if r.landline else "",
-        r.telegram,
+        *contacts,
         r.notes,
         consent,
     ]

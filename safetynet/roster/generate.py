@@ -168,9 +168,7 @@ def _household(
         members=members,
         vulnerable=vulnerable,
         language=language,
-        phone=phone,
-        landline=landline,
-        telegram=telegram,
+        contacts=tuple((kind, a) for kind, a in (("mobile", phone), ("landline", landline), ("telegram", telegram)) if a),
         notes=rng.choice(_CARE_NOTES) if vulnerable and rng.random() < 0.6 else "",
         # most 要配慮 households consent, some under the city's ordinance, some refuse; not drawn from
         # `rng`, so every other value stays what it was for a seed

@@ -14,14 +14,15 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, Protocol
+from typing import BinaryIO, NamedTuple, Protocol
 
 import segno
 
 from safetynet import i18n
+from safetynet.channels import registry
 from safetynet.config import Config
 from safetynet.domain.roster import CodeTarget
 from safetynet.roster.codes import MissingSecretKey, hash_code, join_url, new_code
@@ -50,18 +51,10 @@ def format_of(path: Path, fmt: str | None = None) -> str:
     return chosen
 
 
-def _enabled(cfg: Config, name: str) -> bool:
-    # channels are attributes today and may become a registry mapping; a channel not there is off
-    channels: Any = cfg.channels
-    section = channels.get(name) if isinstance(channels, Mapping) else getattr(channels, name, None)
-    return bool(section is not None and getattr(section, "enabled", False))
-
-
 def letter_steps(cfg: Config) -> tuple[str, ...]:
-    """The steps a letter shows: one per enabled way to enrol (iPhone's Home Screen with web push)."""
-    wanted = (("line", ("line",)), ("webpush", ("webpush", "iphone")), ("telegram", ("telegram",)),
-              ("email", ("email",)), ("sms", ("phone",)), ("voice", ("landline",)))
-    return tuple(step for channel, steps in wanted if _enabled(cfg, channel) for step in steps)
+    """The steps a letter shows: the enabled channels' own (`ChannelSpec.letter_steps`), in
+    registry order."""
+    return tuple(step for spec in registry.SPECS if cfg.channels.get(spec.name).enabled for step in spec.letter_steps)
 
 
 class Letter(NamedTuple):
@@ -104,12 +97,13 @@ def words(letter: Letter, city: str) -> LetterWords:
 
 
 def step_texts(lang: str, steps: Sequence[str], city: str) -> list[tuple[str, str]]:
-    """(title, text) per step; the landline step has no title of its own (it follows the phone step)."""
+    """(title, text) per step; a step without a title of its own in the catalogs continues the one
+    before it (the landline step follows the phone step)."""
     out = []
     for step in steps:
         text = i18n.t(lang, f"letters.step_{step}", city=city)
-        title = "" if step == "landline" else i18n.t(lang, f"letters.step_{step}_title")
-        out.append((title, text))
+        titled = f"letters.step_{step}_title" in i18n.catalog(i18n.SOURCE)
+        out.append((i18n.t(lang, f"letters.step_{step}_title") if titled else "", text))
     return out
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from safetynet.domain.phones import PhoneError, PhoneKind, classify_phone, kind_words
-
 
 class ValueProblem(ValueError):
     """A cell that cannot be read; the message says what is wrong."""
@@ -164,56 +162,3 @@ def parse_members(text: str) -> int:
     return n
 
 
-# -- telegram (テレグラム) -------------------------------------------------------
-
-_CHAT_ID = re.compile(r"-?[1-9]\d{0,19}")
-
-
-def parse_telegram(text: str) -> str:
-    """A numeric chat id: positive for a person, negative for a (family) group chat."""
-    v = fold(text)
-    if _CHAT_ID.fullmatch(v):
-        return v
-    hint = ""
-    if re.fullmatch(r"[\d.]+[eE]\+?\d+", v):
-        hint = " (Excel turned it into scientific notation: format the column as text)"
-    elif v.startswith("@"):
-        hint = " (a @username cannot be used: the bot needs the numeric chat id)"
-    raise ValueProblem(f"{text.strip()!r} is not a numeric Telegram chat id{hint}")
-
-
-# -- phones (携帯電話, 固定電話) ---------------------------------------------------
-
-
-# "090-1234-5678" / "09012345678", the form nearly every roster uses (0800 is free dial, not mobile)
-_PLAIN_MOBILE = re.compile(r"(?:0[679]0-?\d|080-?[1-9])\d{3}-?\d{4}")
-
-
-def parse_mobile(text: str, landline_column: str = "landline") -> str:
-    """A number that can take SMS → E.164."""
-    if _PLAIN_MOBILE.fullmatch(text):
-        return "+81" + text.replace("-", "")[1:]
-    try:
-        e164, kind = classify_phone(text)
-    except PhoneError as e:
-        raise ValueProblem(str(e)) from None
-    if kind is PhoneKind.MOBILE:
-        return e164
-    if kind is PhoneKind.LANDLINE or kind is PhoneKind.IP:
-        raise ValueProblem(
-            f"{text.strip()!r} is {kind_words(kind)}, which cannot receive SMS: put it in column {landline_column}"
-        )
-    raise ValueProblem(f"{text.strip()!r} is {kind_words(kind)}, not a household phone")
-
-
-def parse_landline(text: str, mobile_column: str = "phone") -> str:
-    """A voice-only number (fixed line or 050 IP phone) → E.164."""
-    try:
-        e164, kind = classify_phone(text)
-    except PhoneError as e:
-        raise ValueProblem(str(e)) from None
-    if kind is PhoneKind.LANDLINE or kind is PhoneKind.IP:
-        return e164
-    if kind is PhoneKind.MOBILE:
-        raise ValueProblem(f"{text.strip()!r} is a mobile number: put it in column {mobile_column}")
-    raise ValueProblem(f"{text.strip()!r} is {kind_words(kind)}, not a household phone")

@@ -1,56 +1,36 @@
 """A simulated resident's answer, sent the way it reaches the app from a real phone.
 
-- web push: the notification's action button; the service worker POSTs `{"status", "key"}` to
-  `/r/{token}/answer` and retries with the same key (the server counts it once);
-- Telegram: a button press, delivered by Telegram as a callback query with the webhook secret header;
-- SMS: an inbound message from the resident's number, signed with X-Twilio-Signature;
-- voice: the keypad digit, posted by Twilio to the call's Gather action, signed.
-
-The credentials are what the providers hold (the Twilio auth token, the Telegram webhook secret);
-for the sandbox they come from the same config as the app. Every retry resends the same request
-(same key, MessageSid, callback query id or CallSid), so a retried answer is never counted twice.
+Each channel's resident side (`channels/<name>/resident.py`, named by its spec) builds the request
+its provider sends: a web-push action (the service worker's POST), a Telegram callback query with
+the webhook secret header, an SMS signed with X-Twilio-Signature, a keypad digit to the call's
+Gather action… The credentials are what the providers hold; for the sandbox they come from the same
+config as the app. Every retry resends the same request, so a retried answer is never counted twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlencode
 
-from twilio.request_validator import RequestValidator
-
-from safetynet.channels.telegram import SECRET_HEADER, callback_data, webhook_secret, webhook_url
+from safetynet.channels.fakes import ResidentKeys, ResidentRequest, SimulatedResident
 from safetynet.config import Config
-from safetynet.domain import Channel, Status
+from safetynet.domain import Status
 from safetynet.sim.http import HttpError, LeanHttp
 from safetynet.sim.messages import ResidentMessage
+from safetynet.sim.sides import resident_of
 
-TWILIO_API_VERSION = "2010-04-01"
-# Words residents really type; the keyword parser must take every one of them.
-SMS_WORDS = {Status.SAFE: ("1", "無事", "ぶじ", "１", "ok", "無事です"),
-             Status.NEED_HELP: ("2", "助けて", "たすけて", "２", "help")}
-DIGITS = {Status.SAFE: "1", Status.NEED_HELP: "2"}
 MAX_ATTEMPTS = 5
 # A 429 asking for longer than this is not worth waiting for in a simulation: it counts as failed.
 MAX_RETRY_AFTER_SECONDS = 30.0
 
 
-@dataclass(frozen=True)
-class Credentials:
-    public_url: str
-    twilio_account_sid: str
-    twilio_auth_token: str
-    telegram_secret: str
+def credentials(cfg: Config) -> ResidentKeys:
+    return ResidentKeys(cfg.server.public_url.rstrip("/"), dict(cfg.secrets.values), cfg.secrets.secret_key)
 
-    @classmethod
-    def from_config(cls, cfg: Config) -> Credentials:
-        s = cfg.secrets
-        return cls(cfg.server.public_url.rstrip("/"), s.twilio_account_sid, s.twilio_auth_token,
-                   webhook_secret(s.secret_key) if s.secret_key else "")
+
+# Kept under its old name: what the sim's callers pass around.
+Credentials = ResidentKeys
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,25 +49,11 @@ class ActOutcome:
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class _Request:
-    url: str
-    body: bytes
-    headers: dict[str, str]
-
-
-def _json(url: str, doc: Any, headers: dict[str, str] | None = None) -> _Request:
-    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-    return _Request(url, body, {"Content-Type": "application/json", **(headers or {})})
-
-
-def sms_body(status: Status, household_key: int) -> str:
-    words = SMS_WORDS[status]
-    return words[household_key % len(words)]
-
-
-def _update_id(message: ResidentMessage) -> int:
-    return (message.household_key % 1_000_000_000) * 16 + message.seq % 16
+def resident(channel: str) -> SimulatedResident:
+    side = resident_of(channel)
+    if side is None:
+        raise LookupError(f"channel {channel!r} has no simulated resident")
+    return side
 
 
 class Actor:
@@ -100,39 +66,9 @@ class Actor:
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
 
-    def _signed(self, url: str, params: dict[str, str]) -> _Request:
-        signature = RequestValidator(self.creds.twilio_auth_token).compute_signature(url, params)
-        return _Request(url, urlencode(params).encode(), {
-            "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": str(signature)})
-
-    def build(self, a: Answer) -> _Request:
+    def build(self, a: Answer) -> ResidentRequest:
         """The request the provider (or the service worker) sends for this answer."""
-        m = a.message
-        if m.channel == Channel.WEBPUSH:
-            body: dict[str, Any] = {"status": str(a.status), "key": "sim" + secrets.token_urlsafe(12)}
-            if a.location:
-                body["location"] = a.location
-            return _json(m.reply_url.rstrip("/") + "/answer", body)
-        if m.channel == Channel.TELEGRAM:
-            chat_id = int(m.address)
-            _, _, message_id = m.provider_id.partition(":")
-            update = {"update_id": _update_id(m), "callback_query": {
-                "id": secrets.token_hex(8),
-                "from": {"id": chat_id, "is_bot": False, "first_name": "Resident", "language_code": "ja"},
-                "message": {"message_id": int(message_id or 0), "date": int(m.received_at),
-                            "chat": {"id": chat_id, "type": "private"}, "text": m.text},
-                "chat_instance": str(chat_id), "data": callback_data(str(a.status), m.token)}}
-            return _json(webhook_url(self.creds.public_url), update, {SECRET_HEADER: self.creds.telegram_secret})
-        if m.channel == Channel.SMS:
-            sid = "SM" + secrets.token_hex(16)
-            return self._signed(f"{self.creds.public_url}/hooks/twilio/sms", {
-                "MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid, "AccountSid": self.creds.twilio_account_sid,
-                "From": m.address, "To": m.sender, "Body": sms_body(a.status, m.household_key), "NumMedia": "0",
-                "NumSegments": "1", "SmsStatus": "received", "ApiVersion": TWILIO_API_VERSION})
-        return self._signed(m.gather_action, {
-            "CallSid": m.provider_id, "AccountSid": self.creds.twilio_account_sid, "From": m.sender, "To": m.address,
-            "CallStatus": "in-progress", "Direction": "outbound-api", "ApiVersion": TWILIO_API_VERSION,
-            "Digits": DIGITS[a.status], "FinishedOnKey": ""})
+        return resident(a.message.channel).answer(a.message, str(a.status), a.location, self.creds)
 
     async def answer(self, a: Answer) -> ActOutcome:
         """Sends the answer, retrying connection errors, 5xx and 429 with the very same request."""

@@ -18,7 +18,7 @@ import safetynet
 from safetynet.auth import hash_password
 from safetynet.broadcast.scenario import Scenario, load_scenario
 from safetynet.broadcast.service import CampaignSpec
-from safetynet.domain import Channel, Role
+from safetynet.domain import ChannelName, Role
 from safetynet.domain.campaigns import LadderStep
 from safetynet.domain.roster import HouseholdRecord
 from safetynet.roster import csvio
@@ -70,22 +70,26 @@ async def add_staff(store: Store, password: str) -> list[StaffLogin]:
         scope = f"association:{a.name}"
         for role, login, title in ((Role.ASSOCIATION_HEAD, f"head-{n}", "会長"), (Role.DEPUTY, f"deputy-{n}", "副会長")):
             chat = str(STAFF_CHAT_ID_BASE + 2 * n + (role == Role.DEPUTY))
-            await store.auth.add_staff(login, f"{a.name} {title}", role, scope, pw, telegram_chat_id=chat)
+            await store.auth.add_staff(login, f"{a.name} {title}", role, scope, pw, contacts=[(TELEGRAM, chat)])
             logins.append(StaffLogin(login, role, scope))
     return logins
 
 
+# The two channels a simulated household enrols itself (the demo's and the benchmarks' scenario).
+PUSH, TELEGRAM = "webpush", "telegram"
+
+
 def choose_enrolment(household_ids: Iterable[int], push_share: float, telegram_share: float,
-                     seed: int = 1) -> dict[int, Channel]:
+                     seed: int = 1) -> dict[int, ChannelName]:
     """Which households enrol web push or Telegram themselves (pure, repeatable)."""
     rng = random.Random(seed)
-    out: dict[int, Channel] = {}
+    out: dict[int, ChannelName] = {}
     for hid in sorted(household_ids):
         r = rng.random()
         if r < push_share:
-            out[hid] = Channel.WEBPUSH
+            out[hid] = PUSH
         elif r < push_share + telegram_share:
-            out[hid] = Channel.TELEGRAM
+            out[hid] = TELEGRAM
     return out
 
 

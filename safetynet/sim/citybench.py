@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from safetynet.bench_citywide import POLL_SECONDS, campaign_body, ladder_seconds, resident_model
+from safetynet.channels import registry
 from safetynet.config import Config, load_config
-from safetynet.domain import ANSWERED, Channel
+from safetynet.domain import ANSWERED
 from safetynet.procinfo import peak_rss_mb
 from safetynet.replies.tokens import reply_token
 from safetynet.sim.drill import campaign_finished
@@ -44,7 +45,7 @@ def channel_rates(samples: list[tuple[float, dict[str, int]]]) -> dict[str, floa
     final = samples[-1][1]
     rates = {}
     for ch, total in final.items():
-        if total <= 0 or ch not in {c.value for c in Channel}:
+        if total <= 0 or not registry.is_channel(ch):
             continue
         reached = next(t for t, counts in samples if counts.get(ch, 0) >= total)
         rates[ch] = round(total / reached, 1) if reached > 0 else float(total)

@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from safetynet.domain import Channel
+from safetynet.domain import ChannelName
+from safetynet.sim.city import PUSH, TELEGRAM
 from safetynet.sim.http import HttpError, LeanHttp
 
 # Enrolments from one address: under the /join limit (30 a minute, burst 30).
@@ -35,7 +36,7 @@ Mint = Callable[[int], Awaitable[list[dict[str, Any]]]]
 class Enrolling:
     household_id: int
     code: str
-    channel: Channel
+    channel: ChannelName
     chat_id: int = 0  # Telegram only
 
 
@@ -119,8 +120,8 @@ async def enrol(app_url: str, sandbox_url: str, plan: Sequence[Enrolling], serve
     enroller = _Enroller(app_url, sandbox_url, server_key, result, mint, sandbox)
     jobs: list[tuple[str, Any, str]] = [
         ("push", group, source_address(first_address + n))
-        for n, group in enumerate(_chunks([e for e in plan if e.channel == Channel.WEBPUSH], PER_ADDRESS))]
-    jobs += [("telegram", e, "") for e in plan if e.channel == Channel.TELEGRAM]
+        for n, group in enumerate(_chunks([e for e in plan if e.channel == PUSH], PER_ADDRESS))]
+    jobs += [("telegram", e, "") for e in plan if e.channel == TELEGRAM]
     queue = iter(jobs)
     t0 = time.perf_counter()
 

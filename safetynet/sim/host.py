@@ -27,11 +27,12 @@ import secrets
 import sys
 from typing import Any
 
-from safetynet.channels.sandbox import Sandbox, push_service
-from safetynet.channels.sandbox.state import Record
+from safetynet.channels.fakes import Record
 from safetynet.config import Config, load_config
 from safetynet.procinfo import peak_rss_mb
-from safetynet.sim.acts import Credentials
+from safetynet.sandbox import Sandbox
+from safetynet.sim.acts import credentials
+from safetynet.sim.city import PUSH
 from safetynet.sim.feeds import Follower
 from safetynet.sim.indexed import use_indexed_state
 from safetynet.sim.messages import from_record
@@ -52,7 +53,7 @@ class Host:
                  max_per_second: float = 0.0) -> None:
         self.cfg = cfg
         self.sandbox = Sandbox(cfg, port=0, app_url=cfg.server.public_url)
-        self.driver = ResidentDriver(model, Credentials.from_config(cfg), concurrency=concurrency, hold=hold,
+        self.driver = ResidentDriver(model, credentials(cfg), concurrency=concurrency, hold=hold,
                                      report_seen=seen, max_per_second=max_per_second)
         self.follower = Follower(self.driver.feed)
         use_indexed_state(self.sandbox, RECORDS_KEPT, self._on_record, compact=True)
@@ -63,17 +64,17 @@ class Host:
 
     def subscribe(self, n: int, key: str | None) -> list[dict[str, Any]]:
         """`n` browser subscriptions on this sandbox, their key pairs taken from a small pool."""
-        ctx = self.sandbox.ctx
+        push = self.sandbox.fake(PUSH)
         out = []
         for _ in range(n):
             if len(self._pool) < PUSH_KEY_POOL:
-                sub = push_service.subscribe(ctx, self.sandbox.url, key)
+                sub = push.mint(self.sandbox.url, key)
                 self._pool.append((sub["endpoint"].rsplit("/", 1)[1], sub))
                 out.append(sub)
                 continue
             shared_id, shared = self._pool[secrets.randbelow(PUSH_KEY_POOL)]
             sub_id = secrets.token_urlsafe(16)
-            ctx.subscriptions[sub_id] = ctx.subscriptions[shared_id]
+            push.subscriptions[sub_id] = push.subscriptions[shared_id]
             out.append({**shared, "endpoint": f"{self.sandbox.url}/wpush/{sub_id}"})
         return out
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from safetynet.channels.sandbox.state import Faults, Record, SandboxState
+from safetynet.channels.fakes import Record
+from safetynet.sandbox.state import Faults, SandboxState
 
 # Kept past the list's trimming: the Telegram message a button press edits.
 _INDEXED = frozenset({"telegram"})

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from safetynet.auth import new_token, token_hash
-from safetynet.channels.webpush import load_or_create_vapid
+from safetynet.channels.webpush.vapid import load_or_create_vapid
 from safetynet.config import Config, load_config
-from safetynet.domain import Channel, Role
+from safetynet.domain import Role
 from safetynet.roster import csvio
 from safetynet.roster.generate import generate_roster
 from safetynet.sim import city
@@ -72,7 +72,7 @@ async def load_in_child(env: dict[str, str], households: int, workdir: Path, pus
         raise RuntimeError(f"loading the city failed; see {log}")
     loaded: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
     rows = json.loads(plan_path.read_text(encoding="utf-8"))
-    return loaded, [Enrolling(int(h), str(code), Channel(ch), int(chat)) for h, code, ch, chat in rows]
+    return loaded, [Enrolling(int(h), str(code), str(ch), int(chat)) for h, code, ch, chat in rows]
 
 
 async def enrol_plan(cfg: Config, sandbox_url: str, plan: list[Enrolling], concurrency: int = 64,

@@ -14,13 +14,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-from safetynet.domain import Channel
 from safetynet.replies.tokens import TOKEN_LENGTH
+from safetynet.sim.sides import resident_of
 
 _REPLY_LINK = re.compile(rf"/r/([A-Za-z0-9_-]{{{TOKEN_LENGTH}}})(?![A-Za-z0-9_-])")
-_CHANNELS = {c.value: c for c in Channel}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +26,7 @@ class ResidentMessage:
     """One campaign message as the resident's phone holds it, with what is needed to answer it."""
 
     seq: int
-    channel: Channel
+    channel: str
     token: str
     address: str  # phone number, Telegram chat id, or push subscription id
     provider_id: str  # Twilio SID, "chat:message_id", push message id
@@ -49,54 +47,20 @@ def token_in_text(text: str | None) -> str | None:
     return m.group(1) if m else None
 
 
-def _telegram_token(data: Mapping[str, Any]) -> str | None:
-    markup = data.get("reply_markup") or {}
-    rows = markup.get("inline_keyboard", []) if isinstance(markup, dict) else []
-    for row in rows:
-        for button in row:
-            _, sep, token = str(button.get("callback_data", "")).partition(":")
-            if sep and len(token) == TOKEN_LENGTH:
-                return token
-    return None
-
-
-def _voice_token(action: str) -> str | None:
-    values = parse_qs(urlsplit(action).query).get("t")
-    return values[0] if values and len(values[0]) == TOKEN_LENGTH else None
-
-
-def _token_and_extras(ch: Channel, text: str | None, data: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
-    """The reply token a message carries, and what its channel needs to answer it."""
-    if ch == Channel.WEBPUSH:
-        payload = data.get("payload")
-        if not isinstance(payload, dict):
-            return None, {}  # not decrypted (the sandbox runs with verify_push off): nothing a phone could show
-        url = str(payload.get("url", ""))
-        token = payload.get("token") or token_in_text(url)
-        return (str(token), {"reply_url": url}) if token and url else (None, {})
-    if ch == Channel.TELEGRAM:
-        return _telegram_token(data) or token_in_text(text), {}
-    sender = str(data.get("from", ""))
-    if ch == Channel.SMS:
-        return token_in_text(text), {"sender": sender}
-    action = str(data.get("gather_action") or "")
-    return (_voice_token(action) if action else None), {"sender": sender, "gather_action": action}
-
-
 def parse_record(
     seq: int, channel: str, kind: str, address: str, text: str | None, provider_id: str, t: float,
     data: Mapping[str, Any],
 ) -> ResidentMessage | None:
     """The resident's view of one sandbox record, or None when it is nothing to answer."""
-    ch = _CHANNELS.get(channel)
-    if kind != "message" or ch is None:
+    side = resident_of(channel)
+    if kind != "message" or side is None:
         return None
-    token, extras = _token_and_extras(ch, text, data)
+    token, extras = side.read(text, data)
     if not token:
         return None
-    # Only a Telegram answer quotes its message's text; a city's worth of texts is not kept otherwise.
-    kept = (text or "") if ch == Channel.TELEGRAM else ""
-    return ResidentMessage(seq=seq, channel=ch, token=token, address=address, provider_id=provider_id,
+    # Only some answers quote their message's text (Telegram's); a city's worth of texts is not kept otherwise.
+    kept = (text or "") if side.keeps_text else ""
+    return ResidentMessage(seq=seq, channel=channel, token=token, address=address, provider_id=provider_id,
                            received_at=t, text=kept, **extras)
 
 

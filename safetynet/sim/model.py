@@ -10,7 +10,8 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from safetynet.domain import Channel, Status
+from safetynet.channels import registry
+from safetynet.domain import ChannelName, Status
 
 
 @dataclass(frozen=True)
@@ -94,15 +95,18 @@ def has_no_channel(model: ResidentModel, household_id: int) -> bool:
     return random.Random(model.seed * 7_000_003 + household_id).random() < model.no_channel_share
 
 
-def reaction(model: ResidentModel, household_id: int, channel: Channel) -> tuple[Status, float] | None:
+_FREE = frozenset(registry.free())
+
+
+def reaction(model: ResidentModel, household_id: int, channel: ChannelName) -> tuple[Status, float] | None:
     """What the household does on receiving a message on `channel`: (answer, real seconds to wait) or None."""
     return react(model, intent_of(model, household_id), channel)
 
 
-def react(model: ResidentModel, intent: Intent, channel: Channel) -> tuple[Status, float] | None:
+def react(model: ResidentModel, intent: Intent, channel: ChannelName) -> tuple[Status, float] | None:
     """`reaction` for an intent already drawn (drawing one seeds a generator: do it once a message)."""
     if not intent.answers:
         return None
-    if intent.late and channel in (Channel.WEBPUSH, Channel.TELEGRAM):
+    if intent.late and channel in _FREE:  # a late answerer ignores the apps; an SMS or a call reaches them
         return None
     return intent.status, intent.delay_seconds / model.time_compression

@@ -24,11 +24,12 @@ from typing import Any
 
 import structlog
 
-from safetynet.domain import Channel, Status
+from safetynet.domain import Status
 from safetynet.sim.acts import Actor, ActOutcome, Answer, Credentials
 from safetynet.sim.http import LeanHttp
 from safetynet.sim.messages import ResidentMessage
 from safetynet.sim.model import ResidentModel, intent_of, react
+from safetynet.sim.sides import resident_of
 
 log = structlog.get_logger("sim")
 
@@ -157,7 +158,7 @@ class ResidentDriver:
     def feed(self, message: ResidentMessage) -> None:
         """A phone received `message`: decide, and schedule what the household will do."""
         self.stats.messages += 1
-        if self.report_seen and message.channel == Channel.WEBPUSH:
+        if self.report_seen and _reports_seen(message.channel):
             self._push(0.0, _Job(None, message))
         state = self._state.get(message.token)
         if state is not None:
@@ -243,3 +244,8 @@ class ResidentDriver:
         s.first_answer_at = s.first_answer_at or now
         s.last_answer_at = now
         self.answered[a.message.token] = a.status
+
+
+def _reports_seen(channel: str) -> bool:
+    side = resident_of(channel)
+    return side is not None and side.reports_seen

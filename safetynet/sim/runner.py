@@ -17,9 +17,10 @@ from typing import Any
 import aiohttp
 
 from safetynet.admin import CommandError
-from safetynet.config import Config, is_loopback_url
+from safetynet.channels.base import talks_to_sandbox
+from safetynet.config import Config
 from safetynet.replies.tokens import reply_token
-from safetynet.sim.acts import Credentials
+from safetynet.sim.acts import credentials
 from safetynet.sim.city import SIMULATION_TABLES
 from safetynet.sim.drill import campaign_finished
 from safetynet.sim.feeds import Follower, follow_http
@@ -33,10 +34,8 @@ POLL_SECONDS = 1.0
 
 def check_sandbox_only(cfg: Config) -> str:
     """The sandbox's URL; CommandError when any enabled provider is a real one."""
-    ch = cfg.channels
-    for name, base in (("sms", ch.sms.api_base_url), ("voice", ch.voice.api_base_url),
-                       ("telegram", ch.telegram.api_base_url)):
-        if getattr(ch, name).enabled and not is_loopback_url(base):
+    for name, settings in cfg.channels.items():
+        if settings.enabled and not talks_to_sandbox(settings):
             raise CommandError(f"--simulate runs only against the sandbox; channels.{name} is a real provider")
     return f"http://{cfg.sandbox.host}:{cfg.sandbox.port}"
 
@@ -60,7 +59,7 @@ async def _simulate(cfg: Config, campaign_id: int, stop: asyncio.Event) -> dict[
             raise CommandError(f"no campaign {campaign_id}")
         ours = {reply_token(cfg.secrets.secret_key, campaign_id, h)
                 for h in await store.campaigns.household_statuses(campaign_id)}
-        driver = ResidentDriver(model_of(campaign.options), Credentials.from_config(cfg), concurrency=16,
+        driver = ResidentDriver(model_of(campaign.options), credentials(cfg), concurrency=16,
                                 report_seen=True)
 
         def sink(m: ResidentMessage) -> None:

@@ -21,12 +21,13 @@ from typing import Any
 
 import structlog
 
-from safetynet.channels.sandbox import Sandbox
-from safetynet.channels.webpush import load_or_create_vapid
+from safetynet.channels.webpush.vapid import load_or_create_vapid
 from safetynet.config import Config, load_config
-from safetynet.domain import Channel, ContactKind
+from safetynet.domain import ChannelName
+from safetynet.sandbox import Sandbox
 from safetynet.sim import city
-from safetynet.sim.acts import Credentials
+from safetynet.sim.acts import credentials
+from safetynet.sim.city import PUSH
 from safetynet.sim.enrol import Enrolling, EnrolResult, enrol
 from safetynet.sim.feeds import Follower, follow_sandbox, settle
 from safetynet.sim.indexed import use_indexed_state
@@ -104,7 +105,7 @@ class Stage:
 
 
 async def _prepare(stage_cfg: Config, system: System, options: StageOptions) -> tuple[int, list[city.StaffLogin],
-                                                                                     dict[int, Channel], dict[int, str]]:
+                                                                                     dict[int, ChannelName], dict[int, str]]:
     store = system.store
     records = city.roster_records(options.households, stage_cfg.city.name, options.seed)
     await store.roster.import_households(records)
@@ -126,7 +127,7 @@ async def _dead_addresses(system: System, model: ResidentModel,
         n += 1
         h = await system.store.roster.get_household(hid)
         # Phones are stored as E.164 and chat ids as digits, as the sandbox records them.
-        dead.update(c.address for c in (h.contacts if h else ()) if c.kind != ContactKind.WEBPUSH)
+        dead.update(c.address for c in (h.contacts if h else ()) if c.kind != PUSH)
         if hid in subscriptions:
             dead.add(subscriptions[hid])
     return n, dead
@@ -155,7 +156,7 @@ async def staged_city(options: StageOptions) -> AsyncIterator[Stage]:
             sandbox.faults.update({"dead": sorted(dead)})
             log.info("sim_city_ready", households=households, webpush=result.webpush, telegram=result.telegram,
                      no_channel=n_dead)
-            driver = ResidentDriver(options.model, Credentials.from_config(cfg), concurrency=options.concurrency,
+            driver = ResidentDriver(options.model, credentials(cfg), concurrency=options.concurrency,
                                     report_seen=True)
             follower = Follower(driver.feed)
             async with driver:

@@ -14,13 +14,15 @@ from datetime import datetime, timedelta, timezone
 from html import escape
 from typing import Any, Protocol
 
+from safetynet.channels import registry
 from safetynet.csvout import csv_text
 from safetynet.i18n import t
 from safetynet.stats.curve import Series, render_svg
 
 _JST = timezone(timedelta(hours=9))
 _STATUSES = ("safe", "need_help", "confirmed_in_person", "read", "notified", "pending", "unreachable")
-_CHANNELS = ("webpush", "telegram", "sms", "voice", "web", "staff")
+# Where first answers came from: every channel, the reply page, staff in person.
+_CHANNELS = (*registry.names(), "web", "staff")
 _MILESTONES = ("25", "50", "75", "80")
 LISTS = ("unreachable", "never_answered")
 FORMATS = ("html", "csv", "json")
@@ -196,6 +198,9 @@ class CsvWriter:
 
 
 def _channel_label(channel: str) -> str:
+    """A channel's label (its spec's key), or the report's words for the reply page and staff."""
+    if registry.is_channel(channel):
+        return t("ja", registry.spec(channel).label_key)
     return t("ja", f"report.channel.{channel}")
 
 

@@ -25,7 +25,8 @@ async def open_store(cfg: Config, clock: Clock | None = None, path: Path | None 
     check_store_url(cfg.store.url)  # SQLite is the only adapter so far
     from safetynet.store.sqlite import open_sqlite_store
 
-    return await open_sqlite_store(path or cfg.db_path, clock or SystemClock(), readers=cfg.store.readers)
+    return await open_sqlite_store(path or cfg.db_path, clock or SystemClock(), cfg.channel_routes,
+                                   readers=cfg.store.readers)
 
 
 @contextlib.asynccontextmanager

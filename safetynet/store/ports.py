@@ -22,10 +22,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from safetynet.clock import Clock
-from safetynet.domain import CampaignKind, CampaignState, Channel, ContactKind, Role, Scope, Status
+from safetynet.domain import CampaignKind, CampaignState, ChannelName, ContactKind, Role, Scope, Status
 from safetynet.domain.audit import AuditEntry, PurgeResult
 from safetynet.domain.campaigns import (
-    DEFAULT_LADDER,
     Campaign,
     CampaignInfo,
     ChannelHealth,
@@ -93,11 +92,14 @@ class RosterRepo(Protocol):
         """Per association of `records`: current households they do not list (non-zero counts only)."""
         ...
 
-    def iter_export_records(self, batch_size: int = 5000) -> AsyncIterator[list[HouseholdRecord]]:
-        """The current roster in file form (roster contacts only), in id order, in batches."""
+    def iter_export_records(
+        self, kinds: Sequence[ContactKind], batch_size: int = 5000
+    ) -> AsyncIterator[list[HouseholdRecord]]:
+        """The current roster in file form, in id order, in batches: roster contacts of `kinds` only
+        (the roster's contact columns), the first of each kind, in the order of `kinds`."""
         ...
 
-    async def export_records(self) -> list[HouseholdRecord]: ...
+    async def export_records(self, kinds: Sequence[ContactKind]) -> list[HouseholdRecord]: ...
 
     async def summary(self) -> RosterSummary:
         """Counts per association (households, vulnerable, without a working contact) and contacts per kind."""
@@ -125,11 +127,12 @@ class RosterRepo(Protocol):
         ...
 
     async def add_contact(
-        self, household_id: int, kind: ContactKind | str, address: str, source: str = "enrolment"
+        self, household_id: int, kind: ContactKind, address: str, source: str = "enrolment"
     ) -> Contact:
         """Adds a contact, or revives the same (household, kind, address): working again, and an
-        enrolment makes it the resident's own. Raises ValueError for an unknown kind or source or a
-        phone that is not one."""
+        enrolment makes it the resident's own. The address is stored as given: the caller puts it in
+        its kind's form (`roster.contacts.normalise_contact`). Raises ValueError for a kind the
+        store's routes do not know, or an unknown source."""
         ...
 
     async def add_enrolled_contacts(self, rows: Iterable[tuple[int, ContactKind, str]]) -> None:
@@ -143,11 +146,15 @@ class RosterRepo(Protocol):
         """The provider said the address is gone; False for an unknown contact."""
         ...
 
-    async def households_by_phone(self, e164: str) -> list[Household]:
-        """Current households with this mobile or landline (any written form); [] for a non-phone."""
+    async def households_by_contact(self, kinds: Sequence[ContactKind], address: str) -> list[Household]:
+        """Current households with a contact (working or not) of one of `kinds` at exactly `address`,
+        in id order (`roster.contacts.households_by_contact` takes any written form)."""
         ...
 
-    async def household_by_telegram(self, chat_id: str | int) -> Household | None: ...
+    async def mark_contacts_dead(self, kind: ContactKind, address: str, reason: str) -> int:
+        """Every working contact of `kind` at `address`, whichever household's, is gone (a resident
+        left a bot); returns how many changed."""
+        ...
 
     async def set_enrolment_codes(self, pairs: Iterable[tuple[int, str]]) -> int:
         """Stores (household id, code hash) pairs, replacing a household's previous code; returns how many."""
@@ -183,34 +190,41 @@ class AuthRepo(Protocol):
 
     async def add_staff(
         self, login: str, display_name: str, role: Role, scope: str, password_hash: str | None,
-        phone: str = "", telegram_chat_id: str = "", language: str = "ja",
+        contacts: Sequence[tuple[ContactKind, str]] = (), language: str = "ja",
     ) -> Staff:
-        """Raises StaffError for a login taken or a fourth active deputy of an association."""
+        """With their contacts ((kind, address), each in its kind's form: the caller normalises;
+        empty addresses are skipped). Raises StaffError for a login taken or a fourth active deputy
+        of an association."""
         ...
 
     async def remove_staff(self, login: str) -> bool: ...
 
     async def list_staff(self) -> list[Staff]:
-        """Ordered by role, scope, login."""
+        """Ordered by role, scope, login; with their contacts."""
         ...
 
-    async def staff_by_id(self, staff_id: int) -> Staff | None: ...
+    async def staff_by_id(self, staff_id: int) -> Staff | None:
+        """With their contacts."""
+        ...
 
     async def staff_by_login(self, login: str) -> tuple[Staff, str | None] | None:
-        """The staff member and their password hash."""
+        """The staff member (with contacts) and their password hash."""
         ...
 
     async def staff_for_association(self, association: str, district: str) -> list[Staff]:
-        """Active heads and deputies of an association (who a need-help alert goes to)."""
+        """Active heads and deputies of an association (who a need-help alert goes to), with their
+        contacts."""
         ...
 
     async def set_password(self, login: str, password_hash: str) -> bool: ...
 
-    async def set_staff_contact(
-        self, staff_id: int, *, telegram_chat_id: str | None = None, webpush: str | None = None,
-        phone: str | None = None,
-    ) -> None:
-        """Sets the contacts given (None leaves one as it is)."""
+    async def add_staff_contact(self, staff_id: int, kind: ContactKind, address: str) -> None:
+        """Another contact of a staff member (in its kind's form: the caller normalises); the same
+        one twice is kept once. Raises StaffError for an unknown staff member."""
+        ...
+
+    async def remove_staff_contact(self, staff_id: int, kind: ContactKind, address: str) -> bool:
+        """False when the staff member has no such contact."""
         ...
 
     async def count_city_admins(self) -> int: ...
@@ -262,7 +276,7 @@ class CampaignRepo(Protocol):
 
     async def create(
         self, *, kind: CampaignKind, title: str, scope: Sequence[str], messages: Mapping[str, str],
-        ladder: Sequence[LadderStep] = DEFAULT_LADDER, options: Mapping[str, Any] | None = None,
+        ladder: Sequence[LadderStep], options: Mapping[str, Any] | None = None,
         source: str = "cli", created_by: str = "",
     ) -> Campaign:
         """A draft."""
@@ -362,7 +376,7 @@ class CampaignRepo(Protocol):
         """Enrolled households that have not answered, with their current contacts, in id order, in batches."""
         ...
 
-    async def waiting_channels(self, campaign_id: int, first: int, last: int) -> dict[int, frozenset[Channel]]:
+    async def waiting_channels(self, campaign_id: int, first: int, last: int) -> dict[int, frozenset[ChannelName]]:
         """Per household id in [first, last]: channels with a delivery still queued or claimed."""
         ...
 
@@ -406,7 +420,7 @@ class OutboxRepo(Protocol):
     """
 
     async def claim(
-        self, campaign_ids: Sequence[int], channel: Channel, limit: int, owner: str, lease_seconds: float
+        self, campaign_ids: Sequence[int], channel: ChannelName, limit: int, owner: str, lease_seconds: float
     ) -> list[ClaimedDelivery]:
         """Up to `limit` queued deliveries of `channel` due now, campaigns in the order given, by
         priority (vulnerable first) then id. Deliveries of households that have answered are marked
@@ -417,7 +431,7 @@ class OutboxRepo(Protocol):
         """Claims whose lease ended go back to the queue, except `owner`'s own (it still holds them)."""
         ...
 
-    async def due_count(self, campaign_ids: Sequence[int], channels: Sequence[Channel] | None = None) -> int:
+    async def due_count(self, campaign_ids: Sequence[int], channels: Sequence[ChannelName] | None = None) -> int:
         """Queued deliveries due now in these campaigns (and channels, if given)."""
         ...
 
@@ -435,7 +449,7 @@ class OutboxRepo(Protocol):
 
     async def claimed_count(self) -> int: ...
 
-    async def record(self, outcome: DeliveryOutcome) -> Channel | None:
+    async def record(self, outcome: DeliveryOutcome) -> ChannelName | None:
         """Stores one outcome with its attempts; returns after its commit. SENT marks the household
         notified (also a delivery whose lease ran out meanwhile); RETRY and RELEASED requeue it if
         `owner` still holds it; SKIPPED ends it; FAILED ends it and queues the household's next channel
@@ -472,9 +486,12 @@ class ReplyRepo(Protocol):
 
     async def target(self, campaign_id: int, household_id: int) -> ReplyTarget | None: ...
 
-    async def running_targets_by_phone(self, e164: str) -> list[ReplyTarget]:
-        """Households with this working mobile/landline in a running campaign, each in its latest
-        running campaign only, latest first."""
+    async def running_targets_by_contact(
+        self, kinds: Sequence[ContactKind], address: str, campaign_id: int | None = None
+    ) -> list[ReplyTarget]:
+        """Households with a working contact of one of `kinds` at exactly `address` in a running
+        campaign (`campaign_id` only, when given), each in its latest running campaign only, latest
+        first (a phone several households share finds them all)."""
         ...
 
     async def campaign_page(self, campaign_id: int, association_id: int) -> CampaignPage | None: ...

@@ -6,9 +6,9 @@ Kept apart from the adapters so SQLite, the in-memory fake and PostgreSQL cannot
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from safetynet.domain import Status, next_status
+from safetynet.domain import ContactKind, Status, next_status
 from safetynet.domain.campaigns import LadderStep
 from safetynet.domain.consent import CONSENTS
 from safetynet.domain.roster import BAD_CHARACTER, HouseholdRecord, bad_character
@@ -51,8 +51,9 @@ def answer_minute(at: float, started_at: float) -> int:
     return max(0, int((at - started_at) // 60))
 
 
-def check_records(records: Sequence[HouseholdRecord]) -> None:
-    """Rules the file reader enforces too; checked again so no caller can write a broken roster."""
+def check_records(records: Sequence[HouseholdRecord], known_kinds: Collection[ContactKind]) -> None:
+    """Rules the file reader enforces too; checked again so no caller can write a broken roster.
+    `known_kinds`: the contact kinds some channel declares (the store's routes)."""
     district_of: dict[str, str] = {}
     keys: set[tuple[str, str]] = set()
     for r in records:
@@ -64,6 +65,10 @@ def check_records(records: Sequence[HouseholdRecord]) -> None:
         if r.consent not in CONSENTS:
             raise ValueError(f"household {r.household_key!r} of association {r.association!r}: consent must be"
                              f" yes, no or ordinance, not {r.consent!r}")
+        for kind, _ in r.contacts:
+            if kind not in known_kinds:
+                raise ValueError(f"household {r.household_key!r} of association {r.association!r}: "
+                                 f"unknown contact kind {kind!r}")
         if district_of.setdefault(r.association, r.district) != r.district:
             raise ValueError(f"association {r.association} is in two districts")
         key = (r.association, r.household_key)

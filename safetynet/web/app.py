@@ -33,7 +33,7 @@ ROUTE_MODULES = (
     "safetynet.web.audit_api",
     "safetynet.web.api",
     "safetynet.web.reply_pages",
-    "safetynet.web.hooks",
+    "safetynet.web.webhooks",
     "safetynet.web.enrol_pages",
     "safetynet.web.staff_pages",
     "safetynet.web.dashboards",
@@ -54,7 +54,7 @@ class Services:
     cfg: Config
     store: Store
     clock: Clock
-    senders: dict[Any, Any] = field(default_factory=dict)  # Channel -> ChannelSender
+    senders: dict[Any, Any] = field(default_factory=dict)  # channel name -> ChannelSender
     campaigns: Any = None  # broadcast.service.CampaignService
     dispatcher: Any = None  # broadcast.dispatcher.Dispatcher
     intake: Any = None  # replies.intake.ReplyIntake

@@ -34,7 +34,7 @@ from safetynet.stats.cache import TtlCache
 from safetynet.web.app import SERVICES, check_csrf, csrf_of, require_viewer, services
 from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import campaign_or_404, not_found, reads, render, visible_associations, when
-from safetynet.web.dash_text import lang_of, t
+from safetynet.web.dash_text import channel_label, lang_of, t
 from safetynet.web.layout import esc
 
 log = structlog.get_logger("web")
@@ -152,12 +152,12 @@ def _preview_table(lang: str, pv: Preview) -> str:
                         f"<td class='num'>{n:,}</td><td>{esc(took)}</td></tr>")
     head = "".join(f"<th>{esc(t(lang, k))}</th>" for k in ("step", "when", "channel", "households", "takes"))
     cost = pv.cost_jpy
+    priced = ", ".join(f"{esc(channel_label(lang, ch))} ¥{cost.get(ch, 0):,.0f} ({n:,})" for ch, n in pv.units.items())
     return (
         f'<ul class="preview"><li>{esc(t(lang, "households"))}: <b data-preview-households>{pv.households:,}</b>'
         f' ({esc(t(lang, "vulnerable"))} {pv.vulnerable:,})</li>'
         f'<li>{esc(t(lang, "coverage_none"))}: {pv.no_contact:,}</li>'
-        f'<li>{esc(t(lang, "cost"))}: SMS ¥{cost.get("sms", 0):,.0f} ({pv.sms_segments:,}), '
-        f'{esc(t(lang, "voice"))} ¥{cost.get("voice", 0):,.0f}, {esc(t(lang, "total"))} '
+        f'<li>{esc(t(lang, "cost"))}: {priced}, {esc(t(lang, "total"))} '
         f'<b>¥{cost.get("total", 0):,.0f}</b></li></ul>'
         f'<table class="preview"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
     )

@@ -209,3 +209,4 @@ def recent_list(lang: str, campaigns: Sequence[CampaignInfo]) -> str:
         for c in campaigns
     )
     return f'<section aria-labelledby="recent-h"><h2 id="recent-h">{esc(t(lang, "recent"))}</h2><ul>{items}</ul></section>'
+

@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from safetynet import i18n
+from safetynet.channels import registry
 from safetynet.i18n import SOURCE, catalog
 
 LANGS = ("ja", "en")
@@ -48,7 +49,10 @@ def method_label(lang: str, method: str) -> str:
 
 
 def channel_label(lang: str, channel: str) -> str:
-    return i18n.t(lang, f"channel.{channel}.label")
+    """A channel's name (the key its spec names); the name itself for one no longer registered."""
+    if not registry.is_channel(channel):
+        return channel
+    return i18n.t(lang, registry.spec(channel).label_key)
 
 
 def language_switch() -> list[tuple[str, str]]:

@@ -1,26 +1,35 @@
 """`/join/{code}`: a household enrols its own channels from the code on its letter.
 
-The code in the URL is the household's capability (no cookie, so no ambient credential to forge).
-Every request is rate-limited per IP; failed code lookups have their own, stricter budget; SMS
-confirmation codes are limited per IP and per household.
+Each enrolling channel (its spec's `enrolment`) has `/join/{code}/{channel}`: a browser's push
+subscription, or an address to confirm by a code (`…/confirm`) or a link (`GET …/confirm` shows
+a button, its POST confirms). The code in the URL is the household's capability (no cookie, so no
+ambient credential to forge). Every request is rate-limited per IP; failed code lookups have their
+own, stricter budget; confirmation codes and links sent are limited per IP and per household.
 """
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
 
-from safetynet.channels import telegram, webpush
+from safetynet.channels import registry
+from safetynet.channels.spec import (
+    ENROL_CONFIRM_CODE,
+    ENROL_CONFIRM_LINK,
+    ENROL_SUBSCRIPTION,
+    ChannelSpec,
+    load,
+)
 from safetynet.clock import Clock
-from safetynet.domain import Channel
+from safetynet.config import channel_context
 from safetynet.replies import texts
 from safetynet.replies.enrol import ChannelRefused, Enrolment, EnrolmentError
+from safetynet.replies.words import enrol_word
 from safetynet.web.app import SERVICES, Services, json_error, services
 from safetynet.web.bodies import read_json
-from safetynet.web.enrol_views import bad_code_page, join_page, remove_confirm_page
+from safetynet.web.enrol_views import bad_code_page, confirm_link_page, join_page, remove_confirm_page
 from safetynet.web.pwa import is_ios
 from safetynet.web.ratelimit import KeyedRateLimit, client_ip, enforce
 from safetynet.web.replies_common import MAX_FORM_BYTES, html, small_form, too_large
@@ -31,7 +40,8 @@ JOIN_PER_MINUTE = 30
 # Failed code lookups an address may make in a window: codes have 80 bits, this stops a script.
 BAD_CODES_PER_WINDOW = 10
 BAD_CODE_WINDOW_SECONDS = 600.0
-SMS_CODES_PER_MINUTE = 0.5  # with a burst of 3
+# Confirmation codes and links sent (SMS cost money; mail must not be a spam cannon): per IP.
+CONFIRMS_PER_MINUTE = 0.5  # with a burst of 3
 # A browser subscription is well under 1 KB.
 MAX_SUBSCRIPTION_BYTES = 4096
 
@@ -61,11 +71,8 @@ class FailureBudget:
 @dataclass
 class _JoinState:
     requests: KeyedRateLimit
-    sms: KeyedRateLimit
+    confirms: KeyedRateLimit
     bad_codes: FailureBudget
-    server_key: str = ""
-    bot_username: str | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 _STATE = web.AppKey("join_state", _JoinState)
@@ -100,43 +107,43 @@ def _lang(requested: object, household_lang: str) -> str:
     return texts.ui_language(household_lang)
 
 
-async def _server_key(request: web.Request) -> str:
-    state, svc = request.app[_STATE], services(request)
-    if not state.server_key:
-        sender = svc.senders.get(Channel.WEBPUSH)
-        keys = getattr(sender, "keys", None) or webpush.load_or_create_vapid(svc.cfg.data_dir)
-        state.server_key = keys.application_server_key
-    return state.server_key
+async def _sections(request: web.Request, code: str) -> list[tuple[ChannelSpec, dict[str, str]]]:
+    """Each enabled enrolling channel, with what its section shows (a push key, a bot's link)."""
+    svc = services(request)
+    out = []
+    for spec in _enrolment(svc).enabled():
+        assert spec.enrolment is not None
+        shown: dict[str, str] = {}
+        if spec.enrolment.page is not None:
+            ctx = channel_context(svc.cfg, spec.name, clock=svc.clock)
+            try:
+                shown = await load(spec.enrolment.page)(ctx, svc.senders.get(spec.name), code)
+            except Exception as e:  # the page works without a channel's extras
+                log.warning("enrol_page_part_failed", channel=spec.name, error_class=type(e).__name__)
+        out.append((spec, shown))
+    return out
 
 
-async def _bot_username(request: web.Request) -> str:
-    """The bot's username for the t.me deep link, asked once (getMe); "" when Telegram is off or down."""
-    state, svc = request.app[_STATE], services(request)
-    async with state.lock:
-        if state.bot_username is None:
-            sender = svc.senders.get(Channel.TELEGRAM)
-            name = ""
-            if isinstance(sender, telegram.TelegramSender):
-                try:
-                    name = await asyncio.wait_for(sender.check(), timeout=5)
-                except Exception as e:  # the page works without the link
-                    log.warning("telegram_getme_failed", error_class=type(e).__name__)
-                    return ""
-            state.bot_username = name
-        return state.bot_username
-
-
-async def _render(request: web.Request, code: str, lang_hint: object, notice_key: str = "",
-                  code_sent: bool = False, status: int = 200) -> web.Response:
+async def _render(request: web.Request, code: str, lang_hint: object, notice: tuple[str, str] = ("", ""),
+                  code_sent: str = "", status: int = 200) -> web.Response:
+    """The page; `notice` = (channel, role) of the channel's words to show on top, or ("", text key)."""
     try:
         household, channels = await _enrolment(services(request)).channels(code)
     except EnrolmentError:
         return _bad_code(request)
     lang = _lang(lang_hint, household.language)
-    body = join_page(code, lang, household, channels, await _server_key(request), await _bot_username(request),
-                     notice=texts.t(lang, notice_key) if notice_key else "", code_sent=code_sent,
+    body = join_page(code, lang, household, channels, await _sections(request, code),
+                     notice=_notice(lang, *notice), code_sent=code_sent,
                      ios=is_ios(request.headers.get("User-Agent", "")))
     return html(body, status=status)
+
+
+def _notice(lang: str, channel: str, key: str) -> str:
+    if not key:
+        return ""
+    if not channel:
+        return texts.t(lang, key)
+    return enrol_word(registry.spec(channel), lang, key)
 
 
 async def join_get(request: web.Request) -> web.Response:
@@ -144,13 +151,44 @@ async def join_get(request: web.Request) -> web.Response:
     return await _render(request, request.match_info["code"], request.query.get("lang"))
 
 
-async def join_webpush(request: web.Request) -> web.Response:
+def _channel(request: web.Request, *methods: str) -> ChannelSpec:
+    """The enrolling channel the URL names, if it is on and enrols by one of `methods`; else 404."""
+    name = request.match_info["channel"]
+    enrolment = _enrolment(services(request))
+    spec = next((s for s in enrolment.enabled() if s.name == name), None)
+    if spec is None or spec.enrolment is None or spec.enrolment.method not in methods:
+        raise web.HTTPNotFound(text="no such enrolment")
+    return spec
+
+
+async def join_channel(request: web.Request) -> web.Response:
+    """A browser's subscription (JSON → 201), or an address to confirm (form → the page, code sent)."""
     _guard(request)
+    spec = _channel(request, ENROL_SUBSCRIPTION, ENROL_CONFIRM_CODE, ENROL_CONFIRM_LINK)
+    assert spec.enrolment is not None
+    code = request.match_info["code"]
+    if spec.enrolment.method == ENROL_SUBSCRIPTION:
+        return await _subscribe(request, spec, code)
+    form = await small_form(request, MAX_FORM_BYTES)
+    try:
+        await _enrolment(services(request)).household(code)
+    except EnrolmentError:
+        return _bad_code(request)
+    if request.app[_STATE].confirms.hit(client_ip(request)) > 0:
+        return await _render(request, code, form.get("lang"), (spec.name, "too_many"), status=429)
+    try:
+        await _enrolment(services(request)).start_confirm(spec.name, code, str(form.get("address", "")))
+    except ChannelRefused as e:
+        return await _render(request, code, form.get("lang"), (spec.name, e.role), status=400)
+    return await _render(request, code, form.get("lang"), (spec.name, "sent"), code_sent=spec.name)
+
+
+async def _subscribe(request: web.Request, spec: ChannelSpec, code: str) -> web.Response:
     if too_large(request, MAX_SUBSCRIPTION_BYTES):
         return json_error(413, "subscription too large")
     sub = await read_json(request, MAX_SUBSCRIPTION_BYTES)
     try:
-        contact = await _enrolment(services(request)).add_webpush(request.match_info["code"], sub)
+        contact = await _enrolment(services(request)).subscribe(spec.name, code, sub)
     except EnrolmentError:
         return _bad_code(request, as_json=True)
     except ValueError as e:
@@ -158,34 +196,33 @@ async def join_webpush(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "contact_id": contact.id}, status=201)
 
 
-async def join_phone(request: web.Request) -> web.Response:
+async def join_confirm_get(request: web.Request) -> web.Response:
+    """A confirmation link opened: a page with the button that confirms (never confirms by itself)."""
     _guard(request)
-    form = await small_form(request, MAX_FORM_BYTES)
+    spec = _channel(request, ENROL_CONFIRM_LINK)
     code = request.match_info["code"]
     try:
-        await _enrolment(services(request)).household(code)
+        household = await _enrolment(services(request)).summary(code)
     except EnrolmentError:
         return _bad_code(request)
-    if request.app[_STATE].sms.hit(client_ip(request)) > 0:
-        return await _render(request, code, form.get("lang"), "enrol.sms.too_many", status=429)
-    try:
-        await _enrolment(services(request)).start_phone(code, str(form.get("phone", "")))
-    except ChannelRefused as e:
-        return await _render(request, code, form.get("lang"), e.key, status=400)
-    return await _render(request, code, form.get("lang"), "enrol.sms.code_sent", code_sent=True)
+    lang = _lang(request.query.get("lang"), household.language)
+    return html(confirm_link_page(code, lang, household, spec, request.query.get("t", "")))
 
 
-async def join_phone_confirm(request: web.Request) -> web.Response:
+async def join_confirm(request: web.Request) -> web.Response:
     _guard(request)
+    spec = _channel(request, ENROL_CONFIRM_CODE, ENROL_CONFIRM_LINK)
+    assert spec.enrolment is not None
     form = await small_form(request, MAX_FORM_BYTES)
     code = request.match_info["code"]
+    sent = spec.name if spec.enrolment.method == ENROL_CONFIRM_CODE else ""
     try:
-        await _enrolment(services(request)).confirm_phone(code, str(form.get("sms_code", "")))
+        await _enrolment(services(request)).confirm(spec.name, code, str(form.get("confirm_code", "")))
     except EnrolmentError:
         return _bad_code(request)
     except ChannelRefused as e:
-        return await _render(request, code, form.get("lang"), e.key, code_sent=True, status=400)
-    return await _render(request, code, form.get("lang"), "enrol.sms.done")
+        return await _render(request, code, form.get("lang"), (spec.name, e.role), code_sent=sent, status=400)
+    return await _render(request, code, form.get("lang"), (spec.name, "done"))
 
 
 async def join_remove(request: web.Request) -> web.Response:
@@ -211,18 +248,19 @@ async def join_remove(request: web.Request) -> web.Response:
         removed = await enrolment.remove(code, contact_id)
     except EnrolmentError:
         return _bad_code(request)
-    return await _render(request, code, form.get("lang"), "enrol.list.removed" if removed else "")
+    return await _render(request, code, form.get("lang"), ("", "enrol.list.removed" if removed else ""))
 
 
 def setup(app: web.Application) -> None:
     svc = app[SERVICES]
     app[_STATE] = _JoinState(
         requests=KeyedRateLimit(svc.clock, per_minute=JOIN_PER_MINUTE),
-        sms=KeyedRateLimit(svc.clock, per_minute=SMS_CODES_PER_MINUTE, burst=3),
+        confirms=KeyedRateLimit(svc.clock, per_minute=CONFIRMS_PER_MINUTE, burst=3),
         bad_codes=FailureBudget(svc.clock, BAD_CODES_PER_WINDOW, BAD_CODE_WINDOW_SECONDS),
     )
     app.router.add_get("/join/{code}", join_get)
-    app.router.add_post("/join/{code}/webpush", join_webpush)
-    app.router.add_post("/join/{code}/phone", join_phone)
-    app.router.add_post("/join/{code}/phone/confirm", join_phone_confirm)
+    # before the channel routes: "remove" is no channel
     app.router.add_post("/join/{code}/remove", join_remove)
+    app.router.add_post("/join/{code}/{channel}", join_channel)
+    app.router.add_get("/join/{code}/{channel}/confirm", join_confirm_get)
+    app.router.add_post("/join/{code}/{channel}/confirm", join_confirm)

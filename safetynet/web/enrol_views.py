@@ -1,12 +1,19 @@
-"""HTML of the enrolment page (`/join/{code}`): Japanese first, each channel a short step."""
+"""HTML of the enrolment page (`/join/{code}`): Japanese first, each channel a short step.
+
+Each enrolling channel gets the section of its method (`channels.spec.ENROL_*`), in its own words
+(the catalog keys its spec names: `enrol.<channel>.<role>`)."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
 from safetynet import i18n
+from safetynet.channels.spec import ENROL_CONFIRM_CODE, ENROL_MESSAGE_CODE, ENROL_SUBSCRIPTION, ChannelSpec
 from safetynet.replies import texts
 from safetynet.replies.enrol import ChannelView, EnrolledHousehold
+from safetynet.replies.words import enrol_word, kind_label
 from safetynet.web.layout import esc, page
 from safetynet.web.pwa import head_tags
 
@@ -21,20 +28,25 @@ def _lang_field(lang: str) -> str:
     return f'<input type="hidden" name="lang" value="{esc(lang)}">'
 
 
-def telegram_link(bot_username: str, code: str) -> str:
-    return f"https://t.me/{quote(bot_username, safe='')}?start={quote(code, safe='')}"
+def _w(spec: ChannelSpec, lang: str, role: str, **values: str) -> str:
+    """The channel's word for `role` on its enrolment section, escaped."""
+    return esc(enrol_word(spec, lang, role, **values))
 
 
-def _push(code: str, lang: str, server_key: str) -> str:
-    t = lambda k: esc(texts.t(lang, k))  # noqa: E731 - a local shorthand
+def _base(code: str, spec: ChannelSpec) -> str:
+    return f"/join/{esc(quote(code, safe=''))}/{esc(quote(spec.name, safe=''))}"
+
+
+def _subscription(spec: ChannelSpec, code: str, lang: str, page: Mapping[str, str]) -> str:
+    """A browser's push subscription: the button enrol.js turns on (the page works without it)."""
+    w = functools.partial(_w, spec, lang)
     return (
-        f'<section class="step" id="push"><h2>{t("enrol.push.title")}</h2>'
-        f'<button type="button" id="push-on" class="big safe" hidden data-key="{esc(server_key)}"'
-        f' data-url="/join/{esc(quote(code, safe=""))}/webpush" data-done="{t("enrol.push.done")}"'
-        f' data-failed="{t("enrol.push.failed")}" data-ios="{esc(i18n.t(lang, "join.iphone_push"))}">'
-        f'{t("enrol.push.button")}</button>'
+        f'<section class="step" id="{esc(spec.name)}"><h2>{w("title")}</h2>'
+        f'<button type="button" id="push-on" class="big safe" hidden data-key="{esc(page.get("key", ""))}"'
+        f' data-url="{_base(code, spec)}" data-done="{w("done")}"'
+        f' data-failed="{w("failed")}" data-ios="{esc(i18n.t(lang, "join.iphone_push"))}">{w("button")}</button>'
         f'<p id="push-status" role="status"></p>'
-        f'<p class="muted" id="push-nojs">{t("enrol.push.nojs")}</p></section>'
+        f'<p class="muted" id="push-nojs">{w("nojs")}</p></section>'
     )
 
 
@@ -53,31 +65,49 @@ def _iphone(lang: str, ios: bool) -> str:
     )
 
 
-def _telegram(code: str, lang: str, bot_username: str) -> str:
-    t = lambda k, **v: esc(texts.t(lang, k, **v))  # noqa: E731 - a local shorthand
-    if bot_username:
-        body = f'<p><a class="button" href="{esc(telegram_link(bot_username, code))}">{t("enrol.telegram.link")}</a></p>'
-    else:
-        body = f"<p>{t('enrol.telegram.manual', code=code)}</p>"
-    return f'<section class="step" id="telegram"><h2>{t("enrol.telegram.title")}</h2>{body}</section>'
+def _message_code(spec: ChannelSpec, code: str, lang: str, page: Mapping[str, str]) -> str:
+    """The letter's code sent to the channel's bot: its deep link when known, else what to send."""
+    w = functools.partial(_w, spec, lang)
+    link = page.get("link", "")
+    body = (f'<p><a class="button" href="{esc(link)}">{w("link")}</a></p>' if link
+            else f"<p>{w('manual', code=code)}</p>")
+    return f'<section class="step" id="{esc(spec.name)}"><h2>{w("title")}</h2>{body}</section>'
 
 
-def _sms(code: str, lang: str, code_sent: bool) -> str:
-    t = lambda k: esc(texts.t(lang, k))  # noqa: E731 - a local shorthand
-    base = f"/join/{esc(quote(code, safe=''))}"
+def _confirm(spec: ChannelSpec, code: str, lang: str, code_sent: bool) -> str:
+    """An address typed here, confirmed by a code (typed back) or a link (opened) sent to it."""
+    assert spec.enrolment is not None
+    w = functools.partial(_w, spec, lang)
+    base = _base(code, spec)
+    kind = spec.enrolment.input_type
     out = (
-        f'<section class="step" id="sms"><h2>{t("enrol.sms.title")}</h2>'
-        f'<form method="post" action="{base}/phone">{_lang_field(lang)}'
-        f'<label>{t("enrol.sms.phone")} <input type="tel" name="phone" autocomplete="tel" maxlength="20" required></label>'
-        f'<button type="submit">{t("enrol.sms.send_code")}</button></form>'
+        f'<section class="step" id="{esc(spec.name)}"><h2>{w("title")}</h2>'
+        f'<form method="post" action="{base}">{_lang_field(lang)}'
+        f'<label>{w("address")} <input type="{esc(kind)}" name="address" autocomplete="{esc(_AUTOCOMPLETE.get(kind, "on"))}"'
+        f' maxlength="254" required></label>'
+        f'<button type="submit">{w("send")}</button></form>'
     )
-    if code_sent:
+    if code_sent and spec.enrolment.method == ENROL_CONFIRM_CODE:
         out += (
-            f'<form method="post" action="{base}/phone/confirm">{_lang_field(lang)}'
-            f'<label>{t("enrol.sms.code")} <input type="text" name="sms_code" inputmode="numeric" maxlength="6"'
-            f' autocomplete="one-time-code" required></label><button type="submit">{t("enrol.sms.confirm")}</button></form>'
+            f'<form method="post" action="{base}/confirm">{_lang_field(lang)}'
+            f'<label>{w("code")} <input type="text" name="confirm_code" inputmode="numeric" maxlength="6"'
+            f' autocomplete="one-time-code" required></label><button type="submit">{w("confirm")}</button></form>'
         )
     return out + "</section>"
+
+
+_AUTOCOMPLETE = {"tel": "tel", "email": "email"}
+
+
+def section(spec: ChannelSpec, code: str, lang: str, page: Mapping[str, str], code_sent: bool) -> str:
+    """The enrolment page's section of one channel, by its method."""
+    assert spec.enrolment is not None
+    method = spec.enrolment.method
+    if method == ENROL_SUBSCRIPTION:
+        return _subscription(spec, code, lang, page)
+    if method == ENROL_MESSAGE_CODE:
+        return _message_code(spec, code, lang, page)
+    return _confirm(spec, code, lang, code_sent)
 
 
 def _channels(code: str, lang: str, channels: list[ChannelView]) -> str:
@@ -86,7 +116,7 @@ def _channels(code: str, lang: str, channels: list[ChannelView]) -> str:
         items = f"<p>{t('enrol.list.none')}</p>"
     else:
         rows = "".join(
-            f"<li>{esc(texts.t(lang, 'contact.kind.' + c.kind.value))} <span class=\"muted\">{esc(c.shown)}</span> "
+            f"<li>{esc(kind_label(c.kind, lang))} <span class=\"muted\">{esc(c.shown)}</span> "
             f'<form method="post" action="/join/{esc(quote(code, safe=""))}/remove">{_lang_field(lang)}'
             f'<input type="hidden" name="contact_id" value="{c.contact_id}">'
             f'<button type="submit">{t("enrol.list.remove")}</button></form></li>'
@@ -101,12 +131,13 @@ def join_page(
     lang: str,
     household: EnrolledHousehold,
     channels: list[ChannelView],
-    server_key: str,
-    bot_username: str,
+    sections: Sequence[tuple[ChannelSpec, Mapping[str, str]]],
     notice: str = "",
-    code_sent: bool = False,
+    code_sent: str = "",
     ios: bool = False,
 ) -> str:
+    """`sections`: each enabled enrolling channel with what its section shows (a key, a link);
+    `code_sent`: the channel that just sent a confirmation code (its section asks for it)."""
     parts = [
         f'<main class="reply enrol"><p class="assoc">'
         f"{esc(texts.t(lang, 'enrol.lead', association=household.association, name=household.name))}</p>",
@@ -115,8 +146,10 @@ def join_page(
     if notice:
         parts.append(f'<p class="notice" role="status">{esc(notice)}</p>')
     parts.append(f"<p>{esc(texts.t(lang, 'enrol.intro'))}</p>")
-    parts += [_iphone(lang, ios), _push(code, lang, server_key), _telegram(code, lang, bot_username),
-              _sms(code, lang, code_sent), _channels(code, lang, channels), "</main>"]
+    if any(spec.enrolment is not None and spec.enrolment.method == ENROL_SUBSCRIPTION for spec, _ in sections):
+        parts.append(_iphone(lang, ios))  # web push on an iPhone needs the Home Screen app first
+    parts += [section(spec, code, lang, shown, code_sent == spec.name) for spec, shown in sections]
+    parts += [_channels(code, lang, channels), "</main>"]
     return page(texts.t(lang, "enrol.title"), "".join(parts), lang=lang, styles=_STYLES,
                 scripts=("/static/enrol.js",), languages=_switch(code), extra_head=head_tags(code, lang))
 
@@ -125,7 +158,7 @@ def remove_confirm_page(code: str, lang: str, household: EnrolledHousehold, chan
     """The second step of removing a contact: what goes, and what it means when it is the last one."""
     t = lambda k, **v: esc(texts.t(lang, k, **v))  # noqa: E731 - a local shorthand
     base = f"/join/{esc(quote(code, safe=''))}"
-    shown = f"{texts.t(lang, 'contact.kind.' + channel.kind.value)} {channel.shown}"
+    shown = f"{kind_label(channel.kind, lang)} {channel.shown}"
     warning = f'<p class="notice" role="alert">{t("enrol.remove.last")}</p>' if last else ""
     body = (
         f'<main class="reply enrol"><p class="assoc">{t("enrol.lead", association=household.association, name=household.name)}</p>'
@@ -145,3 +178,18 @@ def bad_code_page() -> str:
         f'<p lang="en">{esc(texts.t("en", "enrol.bad_code"))}</p></main>'
     )
     return page("404", body, lang="ja", styles=_STYLES)
+
+
+def confirm_link_page(code: str, lang: str, household: EnrolledHousehold, spec: ChannelSpec, secret: str) -> str:
+    """Where a confirmation link lands: one button. Opening the link changes nothing (mail scanners
+    and link previewers open links); only the button's POST confirms the address."""
+    w = functools.partial(_w, spec, lang)
+    body = (
+        f'<main class="reply enrol"><p class="assoc">'
+        f"{esc(texts.t(lang, 'enrol.lead', association=household.association, name=household.name))}</p>"
+        f'<h1>{w("title")}</h1>'
+        f'<form method="post" action="{_base(code, spec)}/confirm">{_lang_field(lang)}'
+        f'<input type="hidden" name="confirm_code" value="{esc(secret)}">'
+        f'<button type="submit" class="big safe">{w("confirm")}</button></form></main>'
+    )
+    return page(texts.t(lang, "enrol.title"), body, lang=lang, styles=_STYLES)

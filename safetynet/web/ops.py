@@ -24,7 +24,6 @@ from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
 from safetynet.broadcast.health import enabled_channels, read_status
-from safetynet.domain import Channel
 from safetynet.web.app import Services, json_error, services, viewer_of
 from safetynet.web.dash_sse import HUB
 
@@ -103,7 +102,7 @@ async def _fill_gauges(request: web.Request, svc: Services) -> None:
         running = [c.id for c in await svc.store.campaigns.running()]
         outbox = svc.store.outbox
         for ch in channels:
-            m.outbox_due.labels(ch).set(await outbox.due_count(running, [Channel(ch)]) if running else 0)
+            m.outbox_due.labels(ch).set(await outbox.due_count(running, [ch]) if running else 0)
         status = await read_status(svc.store.health, svc.clock.now(), channels)
         m.dispatchers_alive.set(len(status.alive))
     except Exception as e:  # the counts still go out; the store's readings are left as they were

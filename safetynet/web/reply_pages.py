@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from safetynet.channels import registry
 from safetynet.domain import ANSWERED
 from safetynet.domain.replies import MAX_PEOPLE, NO_DETAILS, Location, ReplyChannel, ReplyDetails, ReplyTarget
 from safetynet.replies import texts
@@ -131,7 +132,7 @@ async def reply_post(request: web.Request) -> web.Response:
         return await _bad_answer(request, token, target, lang)
     assert isinstance(status, str)
     key = client_key(form.get("k")) or fresh_key()
-    channel = ReplyChannel.WEBPUSH if form.get("via") == "push" else ReplyChannel.WEB
+    channel = _via(form.get("via"), ReplyChannel.WEB)
     details = parse_details(form)
     await intake.answer(target, status, channel, f"web:{target.campaign_id}:{target.household_id}:{key}", details)
     return html(confirmation_page(token, lang, status, details, with_details=form.get("details") == "1"))
@@ -164,7 +165,7 @@ async def reply_json(request: web.Request) -> web.Response:
         return json_error(400, "status must be safe or need_help")
     key = client_key(doc.get("key")) or fresh_key()
     details = parse_details(doc)
-    result = await intake.answer(target, str(status), ReplyChannel.WEBPUSH,
+    result = await intake.answer(target, str(status), _via(doc.get("via")),
                                  f"web:{target.campaign_id}:{target.household_id}:{key}", details)
     message = texts.recorded(result.status, _lang(doc.get("lang"), target))
     return web.json_response({"status": result.status, "recorded": result.recorded, "message": message},
@@ -178,8 +179,19 @@ async def reply_seen(request: web.Request) -> web.Response:
     target = await intake.resolve(request.match_info["token"])
     if target is None:
         return json_error(404, "not found")
-    await intake.read(target, ReplyChannel.WEBPUSH)
+    await intake.read(target, _via(request.query.get("via")))
     return web.Response(status=204)
+
+
+def _via(value: object, default: str | None = None) -> str:
+    """The channel that carried an answer, as the notification's service worker names it (`via`: its
+    payload's channel); a notification from an older worker says nothing or "push": the channel
+    whose contacts are browser subscriptions."""
+    if registry.is_channel(value):
+        return str(value)
+    if default is not None and value != "push":
+        return default
+    return registry.subscription_channel() or ReplyChannel.WEB
 
 
 def setup(app: web.Application) -> None:

@@ -7,6 +7,8 @@ that does not exist. New passwords and tokens are shown once, on a no-store page
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -22,6 +24,7 @@ from safetynet.auth import (
     token_hash,
     validate_role_scope,
 )
+from safetynet.channels import registry
 from safetynet.domain import Role, Scope
 from safetynet.domain.roster import StaffError
 from safetynet.passwords import MIN_LENGTH, PasswordError, check_password
@@ -82,8 +85,7 @@ async def _console(request: web.Request, notice: str = "", secret: str = "", sta
         f'<label>{esc(t(lang, "password"))} <small>{esc(t(lang, "password_hint"))}</small>'
         f'<input name="password" type="password" autocomplete="new-password" minlength="{MIN_LENGTH}" maxlength="200">'
         f'</label>'
-        f'<label>{esc(t(lang, "phone"))}<input name="phone" type="tel" maxlength="20"></label>'
-        f'<label>{esc(t(lang, "telegram"))}<input name="telegram" inputmode="numeric" maxlength="20"></label>'
+        f'{_contact_inputs(lang)}'
         f'<button type="submit">{esc(t(lang, "add_staff"))}</button></form></section>'
         f'<section aria-labelledby="tok-h"><h2 id="tok-h">{esc(t(lang, "api_tokens"))}</h2>'
         f'<form method="post" action="/admin/tokens" class="stack"><input type="hidden" name="csrf" value="{csrf}">'
@@ -95,6 +97,34 @@ async def _console(request: web.Request, notice: str = "", secret: str = "", sta
         f'<button type="submit">{esc(t(lang, "create_token"))}</button></form>{tokens}</section>'
     )
     return render(request, t(lang, "admin"), body, status=status, no_store=True)
+
+
+def _contact_label(lang: str, kind: str) -> str:
+    return i18n.t(lang, registry.kind(kind).label_key)
+
+
+def _contact_inputs(lang: str) -> str:
+    """One field per roster contact column (phone, telegram…): where need-help alerts reach the person."""
+    return "".join(
+        f'<label>{esc(_contact_label(lang, col.kind))}<input name="contact_{esc(col.key)}" maxlength="254"></label>'
+        for col in registry.roster_columns()
+    )
+
+
+def _contacts(form: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
+    """(kind, address) of the filled contact fields, in their stored form; ValueError naming the
+    field that is wrong."""
+    out = []
+    columns = registry.roster_columns()
+    labels = {c.key: _contact_label(lang, c.kind) for c in columns}  # what a message names ("put it in …")
+    for col in columns:
+        value = str(form.get(f"contact_{col.key}", "")).strip()
+        if value:
+            try:
+                out.append((col.kind, col.parse(value, labels)))
+            except ValueError as e:
+                raise ValueError(f"{labels[col.key]}: {e}") from None
+    return out
 
 
 async def _token_rows(request: web.Request, lang: str, csrf: str) -> str:
@@ -155,9 +185,13 @@ async def add_staff(request: web.Request) -> web.Response:
             return await _console(request, notice=e.text(lang), status=400)
     password = password or secrets.token_urlsafe(12)
     try:
+        contacts = _contacts(form, lang)
+    except ValueError as e:
+        return await _console(request, notice=str(e), status=400)
+    try:
         staff = await services(request).store.auth.add_staff(
             login, str(form.get("display_name", "")).strip() or login, role, str(scope), hash_password(password),
-            phone=str(form.get("phone", "")).strip(), telegram_chat_id=str(form.get("telegram", "")).strip(),
+            contacts=contacts,
         )
     except StaffError as e:
         return await _console(request, notice=str(e), status=409)

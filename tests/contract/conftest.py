@@ -20,12 +20,12 @@ from safetynet.store import Store
 from safetynet.store.memory import MemoryStore
 from safetynet.store.sqlite import open_sqlite_store
 
-from .support import BreakWrites, StoreFactory
+from .support import ROUTES, BreakWrites, StoreFactory
 
 
 @contextlib.asynccontextmanager
 async def memory_store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
-    store = MemoryStore(clock)
+    store = MemoryStore(ROUTES, clock)
     try:
         yield store
     finally:
@@ -39,7 +39,7 @@ async def memory_break(store: Store, broken: bool) -> None:
 
 @contextlib.asynccontextmanager
 async def sqlite_store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
-    store = await open_sqlite_store(tmp_path / "contract.db", clock)
+    store = await open_sqlite_store(tmp_path / "contract.db", clock, ROUTES)
     try:
         yield store
     finally:

@@ -9,13 +9,13 @@ import pytest
 from safetynet.domain import CampaignKind, CampaignState
 from safetynet.store import Store
 
-from .support import MSG, SAKURA, StoreFactory, association_ids, running_campaign, seed, token_of
+from .support import LADDER, MSG, SAKURA, StoreFactory, association_ids, running_campaign, seed, token_of
 
 FIRST, SECOND = 11, 12
 
 
 async def _real(store: Store, title: str = "地震") -> int:
-    c = await store.campaigns.create(kind=CampaignKind.REAL, title=title, scope=["city"], messages=MSG)
+    c = await store.campaigns.create(kind=CampaignKind.REAL, title=title, scope=["city"], messages=MSG, ladder=LADDER)
     return c.id
 
 
@@ -43,7 +43,7 @@ async def test_a_real_event_never_runs_without_approval(store_factory: StoreFact
 async def test_request_approval_is_for_a_real_draft_only(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         await seed(store)
-        drill = await store.campaigns.create(kind=CampaignKind.DRILL, title="訓練", scope=["city"], messages=MSG)
+        drill = await store.campaigns.create(kind=CampaignKind.DRILL, title="訓練", scope=["city"], messages=MSG, ladder=LADDER)
         now = store.clock.now()
         assert not await store.campaigns.request_approval(drill.id, now, "admin", FIRST)
         cid = await _real(store)

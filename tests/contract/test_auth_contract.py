@@ -15,9 +15,9 @@ async def test_staff_are_added_read_and_removed(store_factory: StoreFactory) -> 
     async with store_factory() as store:
         await seed(store)
         head = await store.auth.add_staff("head", "桜 会長", Role.ASSOCIATION_HEAD, f"association:{SAKURA}", "pw-hash",
-                                          phone="+819099990001", telegram_chat_id="42", language="en")
-        assert (head.login, head.role, head.phone, head.telegram_chat_id, head.webpush, head.language, head.active) == (
-            "head", Role.ASSOCIATION_HEAD, "+819099990001", "42", "", "en", True)
+                                          contacts=[("mobile", "+819099990001"), ("telegram", "42")], language="en")
+        assert (head.login, head.role, head.contacts, head.language, head.active) == (
+            "head", Role.ASSOCIATION_HEAD, (("mobile", "+819099990001"), ("telegram", "42")), "en", True)
         admin = await store.auth.add_staff("admin", "市 管理者", Role.CITY_ADMIN, "city", None)
         assert await store.auth.staff_by_id(head.id) == head
         assert await store.auth.staff_by_id(10_000) is None
@@ -60,16 +60,37 @@ async def test_heads_and_deputies_of_an_association_are_who_alerts_go_to(store_f
         assert await store.auth.staff_for_association("無い町会", NORTH) == []
 
 
-async def test_staff_contacts_are_set_one_by_one(store_factory: StoreFactory) -> None:
+async def test_staff_contacts_are_kind_and_address_rows(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
-        s = await store.auth.add_staff("head", "H", Role.CITY_ADMIN, "city", None, phone="+819099990001")
-        await store.auth.set_staff_contact(s.id, webpush='{"endpoint":"https://p/s"}')
-        await store.auth.set_staff_contact(s.id, telegram_chat_id="77")
-        got = await store.auth.staff_by_id(s.id)
-        assert got is not None and (got.phone, got.telegram_chat_id, got.webpush) == (
-            "+819099990001", "77", '{"endpoint":"https://p/s"}')
-        await store.auth.set_staff_contact(s.id, phone="")
-        assert (await store.auth.staff_by_id(s.id)).phone == ""  # type: ignore[union-attr]
+        await seed(store)
+        s = await store.auth.add_staff("head", "H", Role.ASSOCIATION_HEAD, f"association:{SAKURA}", None,
+                                       contacts=[("mobile", "+819099990001"), ("telegram", ""), ("mobile", "+819099990001")])
+        assert s.contacts == (("mobile", "+819099990001"),)  # empty ones skipped, the same one once
+        await store.auth.add_staff_contact(s.id, "webpush", '{"endpoint":"https://p/s"}')
+        await store.auth.add_staff_contact(s.id, "telegram", "77")
+        await store.auth.add_staff_contact(s.id, "telegram", "77")  # again: kept once
+        await store.auth.add_staff_contact(s.id, "line", "U1234")  # any kind a channel may declare later
+        want = (("mobile", "+819099990001"), ("webpush", '{"endpoint":"https://p/s"}'), ("telegram", "77"),
+                ("line", "U1234"))
+        assert (await store.auth.staff_by_id(s.id)).contacts == want  # type: ignore[union-attr]
+        # the lists that send alerts carry them; a login does not need them
+        assert [x.contacts for x in await store.auth.staff_for_association(SAKURA, NORTH)] == [want]
+        assert [x.contacts for x in await store.auth.list_staff()] == [want]
+        found = await store.auth.staff_by_login("head")
+        assert found is not None and found[0].contacts == want
+        assert await store.auth.remove_staff_contact(s.id, "telegram", "77")
+        assert not await store.auth.remove_staff_contact(s.id, "telegram", "77")
+        assert not await store.auth.remove_staff_contact(s.id, "mobile", "+819000000000")
+        assert (await store.auth.staff_by_id(s.id)).contacts == (  # type: ignore[union-attr]
+            ("mobile", "+819099990001"), ("webpush", '{"endpoint":"https://p/s"}'), ("line", "U1234"))
+        other = await store.auth.add_staff("dep", "D", Role.DEPUTY, f"association:{SAKURA}", None)
+        assert other.contacts == ()  # one member's contacts are theirs alone
+        with pytest.raises(StaffError):
+            await store.auth.add_staff_contact(10_000, "mobile", "+819099990002")
+        # a staff member removed takes their contacts along
+        assert await store.auth.remove_staff("head")
+        again = await store.auth.add_staff("head", "H", Role.ASSOCIATION_HEAD, f"association:{SAKURA}", None)
+        assert again.contacts == ()
 
 
 @pytest.mark.parametrize(

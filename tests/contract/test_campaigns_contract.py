@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from safetynet.domain import CampaignKind, CampaignState, Channel, ContactKind, Status
+from safetynet.domain import CampaignKind, CampaignState, Status
 from safetynet.domain.campaigns import (
-    DEFAULT_LADDER,
     DeliveryOutcome,
     Enrolment,
     LadderStep,
@@ -19,6 +18,7 @@ from safetynet.domain.roster import UnknownScopeError
 from safetynet.store import Store
 
 from .support import (
+    LADDER,
     MSG,
     SAKURA,
     UME,
@@ -40,7 +40,7 @@ async def _answer(store: Store, campaign_id: int, household_id: int, status: str
 
 async def test_a_campaign_is_created_as_a_draft_and_read_back(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
-        ladder = (LadderStep(0, (Channel.SMS,), (Channel.VOICE,)), LadderStep(300, door_knock=True))
+        ladder = (LadderStep(0, ("sms",), ("voice",)), LadderStep(300, door_knock=True))
         c = await store.campaigns.create(kind=CampaignKind.REAL, title="地震", scope=["district:北地区"],
                                          messages={"ja": "無事ですか", "en": "Are you safe?"}, ladder=ladder,
                                          options={"dedupe_key": "k1", "nested": {"a": [1, 2]}}, source="jma",
@@ -54,8 +54,9 @@ async def test_a_campaign_is_created_as_a_draft_and_read_back(store_factory: Sto
         got.options["changed"] = True  # type: ignore[union-attr]
         assert "changed" not in (await store.campaigns.get(c.id)).options  # type: ignore[union-attr]
         assert await store.campaigns.get(10_000) is None
-        default = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["city"], messages=MSG)
-        assert default.ladder == DEFAULT_LADDER and default.options == {} and default.source == "cli"
+        default = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["city"], messages=MSG,
+                                               ladder=LADDER)
+        assert default.ladder == LADDER and default.options == {} and default.source == "cli"
 
 
 async def test_campaigns_are_listed_found_by_key_and_running_ones_real_first(store_factory: StoreFactory) -> None:
@@ -64,9 +65,9 @@ async def test_campaigns_are_listed_found_by_key_and_running_ones_real_first(sto
         drill1 = await running_campaign(store)
         real = await running_campaign(store, kind=CampaignKind.REAL)
         drill2 = await running_campaign(store)
-        draft = await store.campaigns.create(kind=CampaignKind.DRILL, title="d", scope=["city"], messages=MSG,
+        draft = await store.campaigns.create(kind=CampaignKind.DRILL, title="d", scope=["city"], messages=MSG, ladder=LADDER,
                                              options={"dedupe_key": "dk"})
-        later = await store.campaigns.create(kind=CampaignKind.DRILL, title="d2", scope=["city"], messages=MSG,
+        later = await store.campaigns.create(kind=CampaignKind.DRILL, title="d2", scope=["city"], messages=MSG, ladder=LADDER,
                                              options={"dedupe_key": "dk"})
         assert await store.campaigns.close(drill2, store.clock.now())
         assert [c.id for c in await store.campaigns.running()] == [real, drill1]
@@ -99,7 +100,7 @@ async def test_begin_running_counts_households_seeds_counters_and_the_ladder(sto
     async with store_factory() as store:
         await seed(store)
         a = await association_ids(store)
-        c = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["city"], messages=MSG)
+        c = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["city"], messages=MSG, ladder=LADDER)
         assert await store.campaigns.enrol_scope(c.id, ["city"], token_of) == 7
         assert (await store.campaigns.ladder_progress(c.id)).next_step == 0
         at = store.clock.now() + 5
@@ -116,7 +117,7 @@ async def test_begin_running_counts_households_seeds_counters_and_the_ladder(sto
 async def test_who_started_a_drill_is_kept_and_its_options_stay(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         await seed(store)
-        c = await store.campaigns.create(kind=CampaignKind.DRILL, title="訓練", scope=["city"], messages=MSG,
+        c = await store.campaigns.create(kind=CampaignKind.DRILL, title="訓練", scope=["city"], messages=MSG, ladder=LADDER,
                                          options={"proposed": True, "scenario": "earthquake"}, source="trigger")
         assert await store.campaigns.begin_running(c.id, store.clock.now(), started_by="admin", started_by_staff=7)
         got = await store.campaigns.get(c.id)
@@ -136,7 +137,7 @@ async def test_finishing_is_guarded_and_a_finished_campaign_never_reopens(
 ) -> None:
     async with store_factory() as store:
         await seed(store)
-        draft = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["city"], messages=MSG)
+        draft = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["city"], messages=MSG, ladder=LADDER)
         running = await running_campaign(store)
         at = store.clock.now() + 60
         assert await getattr(store.campaigns, finish)(draft.id, at) is from_draft
@@ -156,9 +157,9 @@ async def test_finishing_skips_what_is_queued_but_not_what_is_claimed(store_fact
         ids = await seed(store)
         cid = await running_campaign(store, ["association:桜町"])
         # a fallback planned ahead waits in standby: it goes too
-        standby = PlannedDelivery(ids["S-4"], 0, Channel.TELEGRAM, 1, 10, 1)
+        standby = PlannedDelivery(ids["S-4"], 0, "telegram", 1, 10, 1)
         await store.campaigns.write_step(cid, StepPlan((standby,), (), ()), store.clock.now())
-        claimed = await store.outbox.claim([cid], Channel.SMS, 1, "w1", 60)
+        claimed = await store.outbox.claim([cid], "sms", 1, "w1", 60)
         assert len(claimed) == 1
         assert await store.campaigns.close(cid, store.clock.now())
         counts = await store.campaigns.delivery_counts(cid)
@@ -170,7 +171,7 @@ async def test_finishing_skips_what_is_queued_but_not_what_is_claimed(store_fact
 async def test_enrolment_is_idempotent_by_household_and_token(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         ids = await seed(store)
-        c = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["city"], messages=MSG)
+        c = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["city"], messages=MSG, ladder=LADDER)
         assert await store.campaigns.enrol_scope(c.id, [f"association:{UME}"], token_of) == 2
         assert await store.campaigns.enrol_scope(c.id, ["city"], token_of, batch_size=2) == 5
         assert await store.campaigns.enrol_scope(c.id, ["city"], token_of) == 0
@@ -192,7 +193,7 @@ async def test_enrolment_takes_current_households_and_refuses_an_unknown_scope(s
 
         ids = await seed(store)
         await store.roster.import_households([r for r in city() if r.household_key != "S-4"], replace=True)
-        c = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["city"], messages=MSG)
+        c = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["city"], messages=MSG, ladder=LADDER)
         with pytest.raises(UnknownScopeError):
             await store.campaigns.enrol_scope(c.id, ["association:無い町会"], token_of)
         assert await store.campaigns.household_statuses(c.id) == {}
@@ -205,10 +206,10 @@ async def test_write_step_queues_once_and_puts_households_without_contacts_on_th
     async with store_factory() as store:
         ids = await seed(store)
         a = await association_ids(store)
-        c = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["city"], messages=MSG)
+        c = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["city"], messages=MSG, ladder=LADDER)
         at = store.clock.now()
-        plan = StepPlan((PlannedDelivery(ids["S-1"], 0, Channel.SMS, 1, 0, 0),
-                         PlannedDelivery(ids["S-1"], 0, Channel.VOICE, 1, 0, 1)), (ids["S-4"],), ())
+        plan = StepPlan((PlannedDelivery(ids["S-1"], 0, "sms", 1, 0, 0),
+                         PlannedDelivery(ids["S-1"], 0, "voice", 1, 0, 1)), (ids["S-4"],), ())
         enrol = [Enrolment(ids["S-1"], a[SAKURA], "t1"), Enrolment(ids["S-4"], a[SAKURA], "t4")]
         await store.campaigns.write_step(c.id, plan, at, enrol=enrol)
         await store.campaigns.write_step(c.id, plan, at + 10, enrol=enrol)  # a crashed start, redone
@@ -225,7 +226,7 @@ async def test_step_households_are_the_unanswered_with_their_contacts(store_fact
         cid = await running_campaign(store, [f"association:{SAKURA}", f"association:{UME}"])
         await _answer(store, cid, ids["S-1"], "safe", "k1")
         await _answer(store, cid, ids["S-2"], "read", "k2")
-        dead = await store.roster.add_contact(ids["S-3"], ContactKind.MOBILE, "+819033330003")
+        dead = await store.roster.add_contact(ids["S-3"], "mobile", "+819033330003")
         await store.roster.mark_contact_dead(dead.id, "gone")
         batches = [b async for b in store.campaigns.step_households(cid, batch_size=2)]
         assert [len(b) for b in batches] == [2, 2, 1]
@@ -233,7 +234,7 @@ async def test_step_households_are_the_unanswered_with_their_contacts(store_fact
         assert sorted(got) == sorted(ids[k] for k in ("S-2", "S-3", "S-4", "U-1", "U-2"))
         s3 = got[ids["S-3"]]
         assert s3.association_id == a[SAKURA] and not s3.vulnerable
-        assert [(c.kind, c.working) for c in s3.contacts] == [(ContactKind.TELEGRAM, True), (ContactKind.MOBILE, False)]
+        assert [(c.kind, c.working) for c in s3.contacts] == [("telegram", True), ("mobile", False)]
         assert got[ids["U-1"]].vulnerable and got[ids["S-4"]].contacts == ()
 
 
@@ -241,16 +242,16 @@ async def test_waiting_channels_are_those_still_queued_or_claimed(store_factory:
     async with store_factory() as store:
         ids = await seed(store)
         cid = await running_campaign(store, [f"association:{SAKURA}"])
-        claimed = await store.outbox.claim([cid], Channel.TELEGRAM, 5, "w1", 60)
+        claimed = await store.outbox.claim([cid], "telegram", 5, "w1", 60)
         assert [d.household_id for d in claimed] == [ids["S-3"]]
         waiting = await store.campaigns.waiting_channels(cid, ids["S-1"], ids["S-4"])
-        assert waiting == {ids["S-1"]: frozenset({Channel.SMS}), ids["S-2"]: frozenset({Channel.SMS}),
-                           ids["S-3"]: frozenset({Channel.TELEGRAM})}
+        assert waiting == {ids["S-1"]: frozenset({"sms"}), ids["S-2"]: frozenset({"sms"}),
+                           ids["S-3"]: frozenset({"telegram"})}
         assert await store.campaigns.waiting_channels(cid, ids["S-2"], ids["S-2"]) == {
-            ids["S-2"]: frozenset({Channel.SMS})}
+            ids["S-2"]: frozenset({"sms"})}
         await store.campaigns.close(cid, store.clock.now())
         assert await store.campaigns.waiting_channels(cid, ids["S-1"], ids["S-4"]) == {
-            ids["S-3"]: frozenset({Channel.TELEGRAM})}
+            ids["S-3"]: frozenset({"telegram"})}
 
 
 async def test_the_ladder_advances_once_per_step_and_pauses_add_up(store_factory: StoreFactory) -> None:
@@ -285,7 +286,7 @@ async def test_the_door_knock_list_holds_the_unanswered(store_factory: StoreFact
         cid = await running_campaign(store, [f"association:{SAKURA}", f"association:{UME}"])
         await _answer(store, cid, ids["S-1"], "safe", "k1")
         await _answer(store, cid, ids["U-2"], "read", "k2")
-        texts = await store.outbox.claim([cid], Channel.SMS, 5, "w1", 60)
+        texts = await store.outbox.claim([cid], "sms", 5, "w1", 60)
         [sent] = [d for d in texts if d.household_id == ids["S-2"]]  # S-2 is notified by an SMS
         await store.outbox.record(DeliveryOutcome(sent, OutcomeKind.SENT, store.clock.now(), provider_id="p1"))
         counts = await store.campaigns.mark_doorknock(cid, store.clock.now())

@@ -10,7 +10,18 @@ import pytest
 from safetynet.domain import CampaignKind
 from safetynet.domain.replies import ReplyDetails, ReplyItem
 
-from .support import NORTH, SAKURA, UME, StoreFactory, association_ids, city, running_campaign, seed
+from .support import (
+    KINDS,
+    LADDER,
+    NORTH,
+    SAKURA,
+    UME,
+    StoreFactory,
+    association_ids,
+    city,
+    running_campaign,
+    seed,
+)
 
 
 def consenting(**consent: str) -> list:
@@ -20,7 +31,7 @@ def consenting(**consent: str) -> list:
 async def test_consent_is_kept_exported_and_read_with_the_household(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         ids = await seed(store, consenting(S_1="no", U_1="ordinance"))
-        got = {r.household_key: r.consent for r in await store.roster.export_records()}
+        got = {r.household_key: r.consent for r in await store.roster.export_records(KINDS)}
         assert got == {"S-1": "no", "S-2": "yes", "S-3": "yes", "S-4": "yes", "U-1": "ordinance", "U-2": "yes",
                        "M-1": "yes"}
         household = await store.roster.get_household(ids["S-1"])
@@ -36,7 +47,7 @@ async def test_an_unknown_consent_is_refused_and_nothing_is_written(store_factor
     async with store_factory() as store:
         with pytest.raises(ValueError, match="consent"):
             await store.roster.import_households(consenting(S_2="maybe"))
-        assert await store.roster.export_records() == []
+        assert await store.roster.export_records(KINDS) == []
 
 
 async def test_staff_reads_carry_the_consent_and_number(store_factory: StoreFactory) -> None:
@@ -68,7 +79,7 @@ async def test_real_event_scopes_are_those_of_running_real_events_only(store_fac
         assert await store.dashboard.real_event_scopes() == frozenset()
         await running_campaign(store, ["city"])  # a drill discloses nothing
         draft = await store.campaigns.create(kind=CampaignKind.REAL, title="提案", scope=["city"],
-                                             messages={"ja": "x"})
+                                             messages={"ja": "x"}, ladder=LADDER)
         assert draft.state == "draft"
         assert await store.dashboard.real_event_scopes() == frozenset()
         real = await running_campaign(store, [f"district:{NORTH}", f"association:{UME}"], kind=CampaignKind.REAL)

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from safetynet.domain import CampaignKind, Channel, ContactKind, Status
+from safetynet.domain import CampaignKind, Status
 from safetynet.domain.campaigns import (
     AttemptRecord,
     ClaimedDelivery,
@@ -37,21 +37,21 @@ async def test_claims_go_by_priority_and_only_due_work_of_the_lane(store_factory
         clock = clock_of(store)
         ids = await seed(store)
         cid = await running_campaign(store)
-        assert await store.outbox.claim([cid], Channel.SMS, 0, "w1", 60) == []
-        assert await store.outbox.claim([], Channel.SMS, 5, "w1", 60) == []
-        first = await store.outbox.claim([cid], Channel.SMS, 2, "w1", 60)
+        assert await store.outbox.claim([cid], "sms", 0, "w1", 60) == []
+        assert await store.outbox.claim([], "sms", 5, "w1", 60) == []
+        first = await store.outbox.claim([cid], "sms", 2, "w1", 60)
         assert [d.household_id for d in first] == [ids["S-1"], ids["S-2"]]  # vulnerable first, then by id
         d = first[0]
         assert (d.campaign_id, d.step, d.channel, d.attempts, d.address, d.language, d.priority, d.lease_owner) == (
-            cid, 0, Channel.SMS, 0, "+819011110001", "ja", 0, "w1")
+            cid, 0, "sms", 0, "+819011110001", "ja", 0, "w1")
         assert await store.outbox.claimed_count() == 2
         assert await store.outbox.lease_ends_at() == clock.now() + 60
         assert await store.outbox.due_count([cid]) == 4
-        assert await store.outbox.due_count([cid], [Channel.SMS]) == 2
+        assert await store.outbox.due_count([cid], ["sms"]) == 2
         assert await store.outbox.due_count([cid], []) == 0 and await store.outbox.due_count([]) == 0
-        assert [d.household_id for d in await store.outbox.claim([cid], Channel.SMS, 5, "w2", 60)] == [
+        assert [d.household_id for d in await store.outbox.claim([cid], "sms", 5, "w2", 60)] == [
             ids["U-2"], ids["M-1"]]
-        assert await store.outbox.claim([cid], Channel.SMS, 5, "w2", 60) == []
+        assert await store.outbox.claim([cid], "sms", 5, "w2", 60) == []
 
 
 async def test_campaigns_are_claimed_in_the_order_given(store_factory: StoreFactory) -> None:
@@ -59,9 +59,9 @@ async def test_campaigns_are_claimed_in_the_order_given(store_factory: StoreFact
         await seed(store)
         drill = await running_campaign(store, ["association:梅町"])
         real = await running_campaign(store, ["association:梅町"], kind=CampaignKind.REAL)
-        got = await store.outbox.claim([real, drill], Channel.SMS, 1, "w1", 60)
+        got = await store.outbox.claim([real, drill], "sms", 1, "w1", 60)
         assert [d.campaign_id for d in got] == [real]
-        got = await store.outbox.claim([real, drill], Channel.SMS, 5, "w1", 60)
+        got = await store.outbox.claim([real, drill], "sms", 5, "w1", 60)
         assert [d.campaign_id for d in got] == [drill]
         assert await store.outbox.next_due_at([real, drill]) is not None  # the voice calls wait
         assert await store.outbox.next_due_at([]) is None
@@ -74,7 +74,7 @@ async def test_a_household_that_answered_is_skipped_not_claimed(store_factory: S
         target = await store.replies.target(cid, ids["U-2"])
         assert target is not None
         await store.replies.record(ReplyItem(cid, ids["U-2"], target.association_id, "safe", "web", "k", 0.0))
-        assert await store.outbox.claim([cid], Channel.SMS, 5, "w1", 60) == []
+        assert await store.outbox.claim([cid], "sms", 5, "w1", 60) == []
         assert (await store.campaigns.delivery_counts(cid))[(0, "sms", "skipped")] == 1
         assert await store.outbox.claimed_count() == 0
 
@@ -88,8 +88,8 @@ async def test_a_dead_or_removed_contact_leaves_the_claim_without_an_address(sto
         assert s1 is not None and s3 is not None
         await store.roster.mark_contact_dead(s1.contacts[0].id, "gone")
         await store.roster.remove_contact(s3.contacts[0].id)
-        sms = {d.household_id: d for d in await store.outbox.claim([cid], Channel.SMS, 5, "w1", 60)}
-        [tg] = await store.outbox.claim([cid], Channel.TELEGRAM, 5, "w1", 60)
+        sms = {d.household_id: d for d in await store.outbox.claim([cid], "sms", 5, "w1", 60)}
+        [tg] = await store.outbox.claim([cid], "telegram", 5, "w1", 60)
         assert (sms[ids["S-1"]].address, tg.address, tg.language) == (None, None, "en")
         assert sms[ids["S-2"]].address == "+819011110002"
 
@@ -99,9 +99,9 @@ async def test_expired_claims_come_back_but_never_to_their_own_holder(store_fact
         clock = clock_of(store)
         await seed(store)
         cid = await running_campaign(store)
-        await store.outbox.claim([cid], Channel.SMS, 1, "dead", 30)
-        await store.outbox.claim([cid], Channel.SMS, 1, "live", 30)
-        await store.outbox.claim([cid], Channel.SMS, 1, "renewed", 30)
+        await store.outbox.claim([cid], "sms", 1, "dead", 30)
+        await store.outbox.claim([cid], "sms", 1, "live", 30)
+        await store.outbox.claim([cid], "sms", 1, "renewed", 30)
         await clock.advance(20)
         assert await store.outbox.renew_leases("renewed", 30) == 1
         assert await store.outbox.renew_leases("nobody", 30) == 0
@@ -109,7 +109,7 @@ async def test_expired_claims_come_back_but_never_to_their_own_holder(store_fact
         await clock.advance(15)
         assert await store.outbox.reclaim_expired("live") == 1  # "dead" comes back; "live" still holds its own
         assert await store.outbox.claimed_count() == 2
-        assert await store.outbox.due_count([cid], [Channel.SMS]) == 2  # "dead"'s and the one never claimed
+        assert await store.outbox.due_count([cid], ["sms"]) == 2  # "dead"'s and the one never claimed
         assert await store.outbox.lease_ends_at() == clock.now() - 5  # "live"'s, run out but not taken back
         assert await store.outbox.reclaim_expired() == 1
         assert await store.outbox.claimed_count() == 1
@@ -120,7 +120,7 @@ async def test_a_sent_result_notifies_the_household_and_counts_attempts(store_fa
         clock = clock_of(store)
         ids = await seed(store)
         cid = await running_campaign(store, ["association:梅町"])
-        [d] = await store.outbox.claim([cid], Channel.SMS, 5, "w1", 60)
+        [d] = await store.outbox.claim([cid], "sms", 5, "w1", 60)
         tries = (AttemptRecord(clock.now(), 12.0, "retry", "RetryableSendError", "server_error"),
                  AttemptRecord(clock.now(), 9.0, "sent"))
         assert await store.outbox.record(outcome(d, OutcomeKind.SENT, clock.now(), attempts=tries,
@@ -136,20 +136,20 @@ async def test_retries_requeue_with_their_attempts_only_for_the_holder(store_fac
         clock = clock_of(store)
         await seed(store)
         cid = await running_campaign(store, ["association:梅町"])
-        [d] = await store.outbox.claim([cid], Channel.SMS, 5, "w1", 60)
+        [d] = await store.outbox.claim([cid], "sms", 5, "w1", 60)
         stranger = dataclasses.replace(d, lease_owner="w2")
         await store.outbox.record(outcome(stranger, OutcomeKind.RETRY, clock.now(), next_attempt_at=clock.now()))
         assert await store.outbox.claimed_count() == 1  # not its claim: nothing changes
         tries = (AttemptRecord(clock.now(), 5.0, "retry", "RetryableSendError"),)
         await store.outbox.record(outcome(d, OutcomeKind.RETRY, clock.now(), attempts=tries, error="timeout",
                                           next_attempt_at=clock.now() + 120))
-        assert await store.outbox.due_count([cid], [Channel.SMS]) == 0
+        assert await store.outbox.due_count([cid], ["sms"]) == 0
         assert await store.outbox.next_due_at([cid]) == pytest.approx(clock.now())  # the voice call
         await clock.advance(120)
-        [again] = await store.outbox.claim([cid], Channel.SMS, 5, "w1", 60)
+        [again] = await store.outbox.claim([cid], "sms", 5, "w1", 60)
         assert (again.id, again.attempts) == (d.id, 1)
         await store.outbox.record(outcome(again, OutcomeKind.RELEASED, clock.now()))  # stopping: back as it was
-        [third] = await store.outbox.claim([cid], Channel.SMS, 5, "w3", 60)
+        [third] = await store.outbox.claim([cid], "sms", 5, "w3", 60)
         assert (third.id, third.attempts, third.lease_owner) == (d.id, 1, "w3")
 
 
@@ -158,11 +158,11 @@ async def test_a_send_whose_lease_ran_out_is_not_sent_twice(store_factory: Store
         clock = clock_of(store)
         await seed(store)
         cid = await running_campaign(store, ["association:梅町"])
-        [d] = await store.outbox.claim([cid], Channel.SMS, 5, "slow", 10)
+        [d] = await store.outbox.claim([cid], "sms", 5, "slow", 10)
         await clock.advance(11)
         assert await store.outbox.reclaim_expired("other") == 1
         await store.outbox.record(outcome(d, OutcomeKind.SENT, clock.now(), provider_id="SM9"))
-        assert await store.outbox.claim([cid], Channel.SMS, 5, "other", 10) == []
+        assert await store.outbox.claim([cid], "sms", 5, "other", 10) == []
         assert (await store.campaigns.delivery_counts(cid))[(0, "sms", "sent")] == 1
 
 
@@ -171,7 +171,7 @@ async def test_a_skipped_result_ends_the_delivery(store_factory: StoreFactory) -
         clock = clock_of(store)
         ids = await seed(store)
         cid = await running_campaign(store, ["association:梅町"])
-        [d] = await store.outbox.claim([cid], Channel.SMS, 5, "w1", 60)
+        [d] = await store.outbox.claim([cid], "sms", 5, "w1", 60)
         assert await store.outbox.record(outcome(d, OutcomeKind.SKIPPED, clock.now(), error="campaign_closed")) is None
         assert (await store.campaigns.delivery_counts(cid))[(0, "sms", "skipped")] == 1
         assert (await _statuses(store, cid))[ids["U-2"]] == Status.PENDING
@@ -184,11 +184,11 @@ async def test_a_failure_falls_back_to_the_households_next_channel(store_factory
         cid = await running_campaign(store, [f"association:{SAKURA}"])
         # S-2's landline was stored before its mobile: still an SMS first (the scenario's order), and
         # the call only when it fails, to the first of its numbers that takes calls (the landline)
-        assert await store.outbox.claim([cid], Channel.VOICE, 5, "w1", 60) == []
-        [sms] = [d for d in await store.outbox.claim([cid], Channel.SMS, 5, "w1", 60) if d.household_id == ids["S-2"]]
+        assert await store.outbox.claim([cid], "voice", 5, "w1", 60) == []
+        [sms] = [d for d in await store.outbox.claim([cid], "sms", 5, "w1", 60) if d.household_id == ids["S-2"]]
         assert sms.address == "+819011110002"
-        assert await store.outbox.record(outcome(sms, OutcomeKind.FAILED, clock.now(), error="bad")) == Channel.VOICE
-        [call] = await store.outbox.claim([cid], Channel.VOICE, 5, "w1", 60)
+        assert await store.outbox.record(outcome(sms, OutcomeKind.FAILED, clock.now(), error="bad")) == "voice"
+        [call] = await store.outbox.claim([cid], "voice", 5, "w1", 60)
         assert (call.household_id, call.address) == (ids["S-2"], "+81311110002")
         # nothing left: the household was never reached, so it goes on as unreachable
         assert await store.outbox.record(outcome(call, OutcomeKind.FAILED, clock.now(), error="busy")) is None
@@ -202,15 +202,15 @@ async def test_a_dead_contact_is_not_tried_on_its_other_channel(store_factory: S
         clock = clock_of(store)
         ids = await seed(store)
         cid = await running_campaign(store, ["association:梅町", "association:松町"])
-        sms = {d.household_id: d for d in await store.outbox.claim([cid], Channel.SMS, 5, "w1", 60)}
+        sms = {d.household_id: d for d in await store.outbox.claim([cid], "sms", 5, "w1", 60)}
         # a number that is not in service: the call to the same number would fail too
         dead = outcome(sms[ids["U-2"]], OutcomeKind.FAILED, clock.now(), error="invalid", contact_dead=True)
         assert await store.outbox.record(dead) is None
         assert (await _statuses(store, cid))[ids["U-2"]] == Status.UNREACHABLE
         # a phone that refused the SMS (a landline number marked mobile): called instead
         refused = outcome(sms[ids["M-1"]], OutcomeKind.FAILED, clock.now(), error="not_mobile")
-        assert await store.outbox.record(refused) == Channel.VOICE
-        calls = await store.outbox.claim([cid], Channel.VOICE, 5, "w1", 60)
+        assert await store.outbox.record(refused) == "voice"
+        calls = await store.outbox.claim([cid], "voice", 5, "w1", 60)
         assert sorted(d.household_id for d in calls) == [ids["U-1"], ids["M-1"]]
         assert (await _statuses(store, cid))[ids["M-1"]] == Status.PENDING
 
@@ -220,10 +220,10 @@ async def test_a_failure_with_another_send_live_does_not_make_the_household_unre
     async with store_factory() as store:
         clock = clock_of(store)
         ids = await seed(store)
-        ladder = (LadderStep(0, (Channel.SMS,)), LadderStep(600, (Channel.VOICE,)))
+        ladder = (LadderStep(0, ("sms",)), LadderStep(600, ("voice",)))
         cid = await running_campaign(store, ["association:梅町"], ladder=ladder)
-        [sms] = await store.outbox.claim([cid], Channel.SMS, 5, "w1", 60)
-        later = PlannedDelivery(ids["U-2"], 1, Channel.VOICE, sms.contact_id or 0, 10, 0)
+        [sms] = await store.outbox.claim([cid], "sms", 5, "w1", 60)
+        later = PlannedDelivery(ids["U-2"], 1, "voice", sms.contact_id or 0, 10, 0)
         await store.campaigns.write_step(cid, StepPlan((later,), (), ()), clock.now())  # step 1 already queued
         assert await store.outbox.record(outcome(sms, OutcomeKind.FAILED, clock.now(), error="x")) is None
         assert (await _statuses(store, cid))[ids["U-2"]] == Status.PENDING
@@ -234,7 +234,7 @@ async def test_concurrent_results_are_each_stored_before_their_caller_hears_back
         clock = clock_of(store)
         await seed(store)
         cid = await running_campaign(store)
-        claimed = [d for ch in (Channel.SMS, Channel.VOICE, Channel.TELEGRAM)
+        claimed = [d for ch in ("sms", "voice", "telegram")
                    for d in await store.outbox.claim([cid], ch, 10, "w1", 60)]
         assert len(claimed) == 6
 
@@ -253,7 +253,7 @@ async def test_provider_callbacks_keep_the_highest_state_and_undelivered_falls_b
         clock = clock_of(store)
         ids = await seed(store)
         cid = await running_campaign(store, ["association:梅町", "association:松町"])
-        for d in await store.outbox.claim([cid], Channel.SMS, 5, "w1", 60):
+        for d in await store.outbox.claim([cid], "sms", 5, "w1", 60):
             await store.outbox.record(outcome(d, OutcomeKind.SENT, clock.now(), provider_id=f"SM{d.household_id}"))
         m1, u2 = f"SM{ids['M-1']}", f"SM{ids['U-2']}"
         assert await store.outbox.record_provider_status(m1, "delivered")
@@ -264,7 +264,7 @@ async def test_provider_callbacks_keep_the_highest_state_and_undelivered_falls_b
         counts = await store.campaigns.delivery_counts(cid)
         assert counts[(0, "sms", "delivered")] == 1 and counts[(0, "sms", "undelivered")] == 1
         # the phone that could not get the SMS is called instead; the household stays notified
-        calls = await store.outbox.claim([cid], Channel.VOICE, 5, "w1", 60)
+        calls = await store.outbox.claim([cid], "voice", 5, "w1", 60)
         assert sorted(d.household_id for d in calls) == [ids["U-1"], ids["U-2"]]
         assert (await _statuses(store, cid))[ids["U-2"]] == Status.NOTIFIED
 
@@ -274,7 +274,7 @@ async def test_an_early_callback_is_held_until_the_send_is_recorded(store_factor
         clock = clock_of(store)
         ids = await seed(store)
         cid = await running_campaign(store, ["association:梅町"])
-        [d] = await store.outbox.claim([cid], Channel.SMS, 5, "w1", 60)
+        [d] = await store.outbox.claim([cid], "sms", 5, "w1", 60)
         assert not await store.outbox.record_provider_status("SM-early", "sent")
         assert not await store.outbox.record_provider_status("SM-early", "undelivered", 30005)
         assert not await store.outbox.record_provider_status("SM-early", "sent")  # lower: the held one stays
@@ -295,10 +295,10 @@ async def test_the_fall_back_reads_the_households_contacts_as_they_are_now(store
         clock = clock_of(store)
         ids = await seed(store)
         cid = await running_campaign(store, ["association:梅町"])
-        [sms] = await store.outbox.claim([cid], Channel.SMS, 5, "w1", 60)
-        web = await store.roster.add_contact(ids["U-2"], ContactKind.WEBPUSH, '{"endpoint":"https://p/u2"}')
-        assert await store.outbox.record(outcome(sms, OutcomeKind.FAILED, clock.now())) == Channel.WEBPUSH
-        [push] = await store.outbox.claim([cid], Channel.WEBPUSH, 5, "w1", 60)
+        [sms] = await store.outbox.claim([cid], "sms", 5, "w1", 60)
+        web = await store.roster.add_contact(ids["U-2"], "webpush", '{"endpoint":"https://p/u2"}')
+        assert await store.outbox.record(outcome(sms, OutcomeKind.FAILED, clock.now())) == "webpush"
+        [push] = await store.outbox.claim([cid], "webpush", 5, "w1", 60)
         assert (push.household_id, push.contact_id, push.address) == (ids["U-2"], web.id, web.address)
 
 
@@ -306,7 +306,7 @@ async def test_a_step_without_a_fallback_ends_at_its_last_channel(store_factory:
     async with store_factory() as store:
         clock = clock_of(store)
         ids = await seed(store)
-        cid = await running_campaign(store, ["association:梅町"], ladder=(LadderStep(0, (Channel.SMS,)),))
-        [sms] = await store.outbox.claim([cid], Channel.SMS, 5, "w1", 60)
+        cid = await running_campaign(store, ["association:梅町"], ladder=(LadderStep(0, ("sms",)),))
+        [sms] = await store.outbox.claim([cid], "sms", 5, "w1", 60)
         assert await store.outbox.record(outcome(sms, OutcomeKind.FAILED, clock.now())) is None
         assert (await _statuses(store, cid))[ids["U-2"]] == Status.UNREACHABLE

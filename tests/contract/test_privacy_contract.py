@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from safetynet.domain import Channel
 from safetynet.domain.audit import AuditEntry, PurgeResult
 from safetynet.domain.campaigns import AttemptRecord, DeliveryOutcome, OutcomeKind
 from safetynet.domain.replies import NOTE, Location, ReplyDetails, ReplyItem
@@ -29,7 +28,7 @@ async def _answered_campaign(store: Store) -> tuple[int, dict[str, int]]:
         ReplyItem(cid, ids["S-2"], a[SAKURA], NOTE, "sms", "r2", now, ReplyDetails(note="娘の家にいます 090-9999-0000")),
         ReplyItem(cid, ids["S-2"], a[SAKURA], "safe", "sms", "r3", now + 60),
     ]
-    sent, failed = await store.outbox.claim([cid], Channel.SMS, 2, "w1", 60)
+    sent, failed = await store.outbox.claim([cid], "sms", 2, "w1", 60)
     await store.outbox.record(DeliveryOutcome(sent, OutcomeKind.SENT, now, (AttemptRecord(now, 5.0, "sent"),),
                                               provider_id="SM0001"))
     await store.outbox.record(DeliveryOutcome(failed, OutcomeKind.FAILED, now,

@@ -7,6 +7,7 @@ from safetynet.domain.replies import ChannelCount, ReplyDetails, ReplyItem
 from safetynet.store import Store
 
 from .support import (
+    LADDER,
     MATSU,
     MSG,
     NORTH,
@@ -69,7 +70,7 @@ async def test_campaigns_covering_associations_newest_first(store_factory: Store
         ume = await running_campaign(store, ["association:梅町"])
         await store.campaigns.close(ume, clock.now())
         await clock.advance(60)
-        await store.campaigns.create(kind=CampaignKind.DRILL, title="draft", scope=["city"], messages={})
+        await store.campaigns.create(kind=CampaignKind.DRILL, title="draft", scope=["city"], messages={}, ladder=LADDER)
         info = await store.dashboard.campaign(city)
         assert info is not None and (info.kind, info.title, info.state, info.scope, info.households) == (
             "drill", "訓練", "running", ("city",), 7)
@@ -133,13 +134,13 @@ async def test_drafts_waiting_to_start_newest_first(store_factory: StoreFactory)
         clock = clock_of(store)
         await seed(store)
         assert await store.dashboard.drafts() == []
-        older = await store.campaigns.create(kind=CampaignKind.REAL, title="地震 提案", scope=["city"], messages=MSG,
+        older = await store.campaigns.create(kind=CampaignKind.REAL, title="地震 提案", scope=["city"], messages=MSG, ladder=LADDER,
                                              source="trigger")
         await clock.advance(10)
         newer = await store.campaigns.create(kind=CampaignKind.DRILL, title="訓練", scope=["association:梅町"],
-                                             messages=MSG)
+                                             messages=MSG, ladder=LADDER)
         started = await running_campaign(store)  # not a draft any more
-        withdrawn = await store.campaigns.create(kind=CampaignKind.REAL, title="取り下げ", scope=["city"], messages=MSG)
+        withdrawn = await store.campaigns.create(kind=CampaignKind.REAL, title="取り下げ", scope=["city"], messages=MSG, ladder=LADDER)
         assert await store.campaigns.cancel_draft(withdrawn.id, clock.now())
         drafts = await store.dashboard.drafts()
         assert [d.id for d in drafts] == [newer.id, older.id] and started not in [d.id for d in drafts]
@@ -154,7 +155,7 @@ async def test_households_of_campaigns_within_associations(store_factory: StoreF
         a = await association_ids(store)
         city = await running_campaign(store)
         ume = await running_campaign(store, ["association:梅町"])
-        draft = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["city"], messages=MSG)
+        draft = await store.campaigns.create(kind=CampaignKind.DRILL, title="t", scope=["city"], messages=MSG, ladder=LADDER)
         within = store.dashboard.households_within
         assert await within([city, ume, draft.id], [a[SAKURA], a[UME]]) == {city: 6, ume: 2}
         assert await within([city, ume], [a[MATSU]]) == {city: 1}

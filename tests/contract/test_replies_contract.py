@@ -112,23 +112,33 @@ async def test_targets_by_token_and_by_household(store_factory: StoreFactory) ->
         assert counters["lookups"] >= 1
 
 
-async def test_a_phone_finds_each_household_in_its_latest_running_campaign(store_factory: StoreFactory) -> None:
+async def test_a_contact_finds_each_household_in_its_latest_running_campaign(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         clock = clock_of(store)
         ids = await seed(store)
+        phones = ["mobile", "landline"]
         old = await running_campaign(store)
         await clock.advance(60)
         new = await running_campaign(store, ["association:桜町"])
         await clock.advance(60)
         closed = await running_campaign(store)
         await store.campaigns.close(closed, clock.now())
-        got = await store.replies.running_targets_by_phone(SHARED_MOBILE)
+        got = await store.replies.running_targets_by_contact(phones, SHARED_MOBILE)
         assert [(t.campaign_id, t.household_id) for t in got] == [(new, ids["S-1"]), (old, ids["M-1"])]
-        assert await store.replies.running_targets_by_phone("+819000000000") == []
+        # one campaign's only (the buttons of a multicast name their campaign)
+        got = await store.replies.running_targets_by_contact(phones, SHARED_MOBILE, campaign_id=old)
+        assert [(t.campaign_id, t.household_id) for t in got] == [(old, ids["S-1"]), (old, ids["M-1"])]
+        assert await store.replies.running_targets_by_contact(phones, SHARED_MOBILE, campaign_id=closed) == []
+        assert await store.replies.running_targets_by_contact(phones, "+819000000000") == []
+        assert await store.replies.running_targets_by_contact(["landline"], SHARED_MOBILE) == []  # not that kind
+        assert await store.replies.running_targets_by_contact([], SHARED_MOBILE) == []
+        assert [t.household_id for t in await store.replies.running_targets_by_contact(["telegram"], "5550003")] == [
+            ids["S-3"]]
         m1 = await store.roster.get_household(ids["M-1"])
         assert m1 is not None
         await store.roster.mark_contact_dead(m1.contacts[0].id, "gone")
-        assert [t.household_id for t in await store.replies.running_targets_by_phone(SHARED_MOBILE)] == [ids["S-1"]]
+        assert [t.household_id for t in await store.replies.running_targets_by_contact(phones, SHARED_MOBILE)] == [
+            ids["S-1"]]
 
 
 async def test_campaign_page_and_household_ref(store_factory: StoreFactory) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from safetynet.clock import FakeClock
-from safetynet.domain import Channel, Role
+from safetynet.domain import Role
 from safetynet.domain.campaigns import DeliveryOutcome, OutcomeKind
 from safetynet.domain.replies import ReplyItem
 from safetynet.store import StoreUnavailable
@@ -31,7 +31,7 @@ async def test_a_store_that_cannot_write_refuses_loudly_and_mends(store_factory:
         clock = clock_of(store)
         ids = await seed(store)
         cid = await running_campaign(store, ["association:梅町"])
-        [d] = await store.outbox.claim([cid], Channel.SMS, 5, "w1", 60)
+        [d] = await store.outbox.claim([cid], "sms", 5, "w1", 60)
         target = await store.replies.target(cid, ids["U-2"])
         assert target is not None
         answer = ReplyItem(cid, ids["U-2"], target.association_id, "safe", "web", "k1", clock.now())

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from safetynet.clock import Clock, SystemClock
+from safetynet.domain.campaigns import ChannelRoutes
 from safetynet.store.memory.audit import MemoryAudit
 from safetynet.store.memory.auth import MemoryAuth
 from safetynet.store.memory.campaigns import MemoryCampaigns
@@ -33,9 +34,11 @@ __all__ = ["MemoryStore"]
 class MemoryStore:
     """Every repository over one set of in-memory tables (the `Store` port)."""
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(self, routes: ChannelRoutes, clock: Clock | None = None) -> None:
+        """`routes`: which channels take which contact kind (the channel registry's: the store names
+        no channel)."""
         self.clock: Clock = clock or SystemClock()
-        self.tables = Tables(self.clock)
+        self.tables = Tables(self.clock, routes)
         self.roster = MemoryRoster(self.tables)
         self.auth = MemoryAuth(self.tables)
         self.campaigns = MemoryCampaigns(self.tables)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from safetynet.domain import MAX_DEPUTIES_PER_ASSOCIATION, Role
 from safetynet.domain.roster import ApiToken, Staff, StaffError
 from safetynet.store.errors import StoreError
-from safetynet.store.memory.tables import ApiTokenRow, StaffRow, Tables
+from safetynet.store.memory.tables import ApiTokenRow, StaffContactRow, StaffRow, Tables
 from safetynet.store.rules import LAST_USED_EVERY_SECONDS
 
 
-def _staff(row: StaffRow) -> Staff:
+def _staff(row: StaffRow, t: Tables | None = None) -> Staff:
+    """The staff member; with `t`, with their contacts (the staff lists load them, a session check not)."""
+    contacts = () if t is None else tuple(
+        (c.kind, c.address) for c in sorted(t.staff_contacts.values(), key=lambda c: c.id) if c.staff_id == row.id)
     return Staff(id=row.id, login=row.login, display_name=row.display_name, role=Role(row.role), scope=row.scope,
-                 phone=row.phone or "", telegram_chat_id=row.telegram_chat_id or "", webpush=row.webpush or "",
-                 language=row.language, active=row.active)
+                 language=row.language, active=row.active, contacts=contacts)
 
 
 def _token(token_id: int, r: ApiTokenRow) -> ApiToken:
@@ -42,7 +45,7 @@ class MemoryAuth:
 
     async def add_staff(
         self, login: str, display_name: str, role: Role, scope: str, password_hash: str | None,
-        phone: str = "", telegram_chat_id: str = "", language: str = "ja",
+        contacts: Sequence[tuple[str, str]] = (), language: str = "ja",
     ) -> Staff:
         await self.t.write()
         rows = self.t.staff.values()
@@ -52,10 +55,19 @@ class MemoryAuth:
             deputies = sum(1 for s in rows if s.role == "deputy" and s.scope == scope and s.active)
             if deputies >= MAX_DEPUTIES_PER_ASSOCIATION:
                 raise StaffError(f"{scope} already has {MAX_DEPUTIES_PER_ASSOCIATION} deputies; remove one first")
-        row = StaffRow(self.t.next_id("staff"), login, display_name, str(role), scope, password_hash,
-                       phone or None, telegram_chat_id or None, language, self.t.clock.now())
+        now = self.t.clock.now()
+        row = StaffRow(self.t.next_id("staff"), login, display_name, str(role), scope, password_hash, language, now)
         self.t.staff[row.id] = row
-        return _staff(row)
+        for kind, address in contacts:
+            if address:
+                self._add_contact(row.id, kind, address, now)
+        return _staff(row, self.t)
+
+    def _add_contact(self, staff_id: int, kind: str, address: str, now: float) -> None:
+        if not any(c.staff_id == staff_id and c.kind == kind and c.address == address
+                   for c in self.t.staff_contacts.values()):
+            cid = self.t.next_id("staff_contacts")
+            self.t.staff_contacts[cid] = StaffContactRow(cid, staff_id, kind, address, now)
 
     async def remove_staff(self, login: str) -> bool:
         await self.t.write()
@@ -63,30 +75,32 @@ class MemoryAuth:
         if row is None:
             return False
         del self.t.staff[row.id]
+        for cid in [c.id for c in self.t.staff_contacts.values() if c.staff_id == row.id]:
+            del self.t.staff_contacts[cid]
         for token in [k for k, v in self.t.sessions.items() if v[0] == row.id]:
             del self.t.sessions[token]
         return True
 
     async def list_staff(self) -> list[Staff]:
         await asyncio.sleep(0)
-        return [_staff(s) for s in sorted(self.t.staff.values(), key=lambda s: (s.role, s.scope, s.login))]
+        return [_staff(s, self.t) for s in sorted(self.t.staff.values(), key=lambda s: (s.role, s.scope, s.login))]
 
     async def staff_by_id(self, staff_id: int) -> Staff | None:
         await asyncio.sleep(0)
         row = self.t.staff.get(staff_id)
-        return _staff(row) if row is not None else None
+        return _staff(row, self.t) if row is not None else None
 
     async def staff_by_login(self, login: str) -> tuple[Staff, str | None] | None:
         await asyncio.sleep(0)
         row = next((s for s in self.t.staff.values() if s.login == login), None)
-        return (_staff(row), row.password_hash) if row is not None else None
+        return (_staff(row, self.t), row.password_hash) if row is not None else None
 
     async def staff_for_association(self, association: str, district: str) -> list[Staff]:
         await asyncio.sleep(0)
         scope = f"association:{association}"
         found = [s for s in self.t.staff.values()
                  if s.active and s.role in ("association_head", "deputy") and s.scope == scope]
-        return [_staff(s) for s in sorted(found, key=lambda s: (s.role, s.id))]
+        return [_staff(s, self.t) for s in sorted(found, key=lambda s: (s.role, s.id))]
 
     async def set_password(self, login: str, password_hash: str) -> bool:
         await self.t.write()
@@ -96,20 +110,19 @@ class MemoryAuth:
         row.password_hash = password_hash
         return True
 
-    async def set_staff_contact(
-        self, staff_id: int, *, telegram_chat_id: str | None = None, webpush: str | None = None,
-        phone: str | None = None,
-    ) -> None:
+    async def add_staff_contact(self, staff_id: int, kind: str, address: str) -> None:
         await self.t.write()
-        row = self.t.staff.get(staff_id)
-        if row is None:
-            return
-        if telegram_chat_id is not None:
-            row.telegram_chat_id = telegram_chat_id
-        if webpush is not None:
-            row.webpush = webpush
-        if phone is not None:
-            row.phone = phone
+        if staff_id not in self.t.staff:
+            raise StaffError(f"no staff member {staff_id}")
+        self._add_contact(staff_id, kind, address, self.t.clock.now())
+
+    async def remove_staff_contact(self, staff_id: int, kind: str, address: str) -> bool:
+        await self.t.write()
+        found = [c.id for c in self.t.staff_contacts.values()
+                 if c.staff_id == staff_id and c.kind == kind and c.address == address]
+        for cid in found:
+            del self.t.staff_contacts[cid]
+        return bool(found)
 
     async def count_city_admins(self) -> int:
         await asyncio.sleep(0)

@@ -8,10 +8,9 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Channel, Status
+from safetynet.domain import ANSWERED, CampaignKind, CampaignState, ChannelName, Status
 from safetynet.domain.audit import PurgeResult
 from safetynet.domain.campaigns import (
-    DEFAULT_LADDER,
     Campaign,
     ContactRef,
     Enrolment,
@@ -21,12 +20,10 @@ from safetynet.domain.campaigns import (
     StepPlan,
     ladder_to_json,
 )
-from safetynet.domain.vocabulary import ContactKind
 from safetynet.store.errors import StoreError
 from safetynet.store.memory.tables import CampaignRow, DeliveryRow, LadderRow, MemberRow, Tables
 
 _ANSWERED = frozenset(str(s) for s in ANSWERED)
-_KINDS = {k.value: k for k in ContactKind}
 
 
 class MemoryCampaigns:
@@ -40,7 +37,7 @@ class MemoryCampaigns:
 
     async def create(
         self, *, kind: CampaignKind, title: str, scope: Sequence[str], messages: Mapping[str, str],
-        ladder: Sequence[LadderStep] = DEFAULT_LADDER, options: Mapping[str, Any] | None = None,
+        ladder: Sequence[LadderStep], options: Mapping[str, Any] | None = None,
         source: str = "cli", created_by: str = "",
     ) -> Campaign:
         await self.t.write()
@@ -241,18 +238,18 @@ class MemoryCampaigns:
                    if m.status not in _ANSWERED and m.household_id in t.households]
         for i in range(0, len(waiting), batch_size):
             yield [StepHousehold(m.household_id, m.association_id, t.households[m.household_id].vulnerable,
-                                 tuple(ContactRef(c.id, _KINDS[c.kind], c.state == "working")
+                                 tuple(ContactRef(c.id, c.kind, c.state == "working")
                                        for c in t.contacts_of(m.household_id)))
                    for m in waiting[i : i + batch_size]]
             await asyncio.sleep(0)
 
-    async def waiting_channels(self, campaign_id: int, first: int, last: int) -> dict[int, frozenset[Channel]]:
+    async def waiting_channels(self, campaign_id: int, first: int, last: int) -> dict[int, frozenset[ChannelName]]:
         await asyncio.sleep(0)
-        found: dict[int, set[Channel]] = defaultdict(set)
+        found: dict[int, set[ChannelName]] = defaultdict(set)
         for d in self.t.deliveries.values():
             if (d.campaign_id == campaign_id and first <= d.household_id <= last
                     and d.state in ("queued", "claimed")):
-                found[d.household_id].add(Channel(d.channel))
+                found[d.household_id].add(d.channel)
         return {h: frozenset(chs) for h, chs in found.items()}
 
     # -- ladder ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import structlog
 
-from safetynet.domain import ANSWERED, Channel, ContactKind, Status
+from safetynet.domain import ANSWERED, ChannelName, Status
 from safetynet.domain.campaigns import (
     ClaimedDelivery,
     ContactRef,
@@ -46,7 +46,7 @@ class MemoryOutbox:
     # -- claims ------------------------------------------------------------------------------
 
     async def claim(
-        self, campaign_ids: Sequence[int], channel: Channel, limit: int, owner: str, lease_seconds: float
+        self, campaign_ids: Sequence[int], channel: ChannelName, limit: int, owner: str, lease_seconds: float
     ) -> list[ClaimedDelivery]:
         if limit <= 0 or not campaign_ids:
             return []
@@ -88,7 +88,7 @@ class MemoryOutbox:
             log.info("deliveries_reclaimed", count=n)
         return n
 
-    async def due_count(self, campaign_ids: Sequence[int], channels: Sequence[Channel] | None = None) -> int:
+    async def due_count(self, campaign_ids: Sequence[int], channels: Sequence[ChannelName] | None = None) -> int:
         if not campaign_ids or (channels is not None and not channels):
             return 0
         await asyncio.sleep(0)
@@ -123,7 +123,7 @@ class MemoryOutbox:
 
     # -- results -----------------------------------------------------------------------------
 
-    async def record(self, outcome: DeliveryOutcome) -> Channel | None:
+    async def record(self, outcome: DeliveryOutcome) -> ChannelName | None:
         """One outcome, written at once (the in-memory 'commit' of one)."""
         await self.t.write()
         o, d = outcome, outcome.delivery
@@ -131,7 +131,7 @@ class MemoryOutbox:
         if row is not None:
             self._write_row(row, o)
         changes: list[Change] = []
-        activated: Channel | None = None
+        activated: ChannelName | None = None
         if o.kind == OutcomeKind.SENT:
             changes.append((d.campaign_id, d.household_id, Status.NOTIFIED, o.at))
         elif o.kind == OutcomeKind.FAILED:
@@ -163,7 +163,7 @@ class MemoryOutbox:
             row.state, row.attempts, row.error = "failed", row.attempts + n, o.error
             row.lease_until, row.lease_owner, row.updated_at = None, None, o.at
 
-    def _fall_back(self, o: DeliveryOutcome) -> tuple[Channel | None, Change | None]:
+    def _fall_back(self, o: DeliveryOutcome) -> tuple[ChannelName | None, Change | None]:
         """After a permanent failure: the household's next channel in the same step is queued; if
         none is left and nothing of the household is live, a household never reached is unreachable."""
         t, d = self.t, o.delivery
@@ -178,8 +178,8 @@ class MemoryOutbox:
         if standby:  # a fallback planned ahead (plans made before fallbacks were computed)
             r = standby[0]
             r.state, r.next_attempt_at, r.updated_at = "queued", o.at, o.at
-            return Channel(r.channel), None
-        nxt = self._next_channel(o, [Channel(r.channel) for r in same_step])
+            return r.channel, None
+        nxt = self._next_channel(o, [r.channel for r in same_step])
         if nxt is not None:
             key = (d.campaign_id, nxt.household_id, nxt.step, str(nxt.channel))
             if key not in t.delivery_keys:
@@ -194,17 +194,17 @@ class MemoryOutbox:
             return None, None
         return None, (d.campaign_id, d.household_id, Status.UNREACHABLE, o.at)
 
-    def _next_channel(self, o: DeliveryOutcome, tried: list[Channel]) -> PlannedDelivery | None:
+    def _next_channel(self, o: DeliveryOutcome, tried: list[ChannelName]) -> PlannedDelivery | None:
         d = o.delivery
         ladder = self._ladder(d.campaign_id)
         if d.step >= len(ladder):
             return None
         dead = d.contact_id if o.contact_dead else None
-        contacts = tuple(ContactRef(c.id, ContactKind(c.kind), c.state == "working" and c.id != dead)
+        contacts = tuple(ContactRef(c.id, c.kind, c.state == "working" and c.id != dead)
                          for c in self.t.contacts_of(d.household_id))
         h = self.t.households.get(d.household_id)
         household = StepHousehold(d.household_id, 0, bool(h.vulnerable) if h else False, contacts)
-        return next_channel(household, d.step, ladder[d.step], tried)
+        return next_channel(household, d.step, ladder[d.step], tried, self.t.routes)
 
     def _ladder(self, campaign_id: int) -> tuple[LadderStep, ...]:
         c = self.t.campaigns.get(campaign_id)
@@ -240,7 +240,7 @@ class MemoryOutbox:
         row.error = provider_error(kept, error_code) or row.error
         row.updated_at = now
         if new_state == "undelivered" and was == "sent":
-            d = ClaimedDelivery(row.id, row.campaign_id, row.household_id, row.step, Channel(row.channel),
+            d = ClaimedDelivery(row.id, row.campaign_id, row.household_id, row.step, row.channel,
                                 row.contact_id, row.attempts, None, "")
             self._fall_back(DeliveryOutcome(d, OutcomeKind.FAILED, now))  # notified as far as we knew: no status back
         return True

@@ -84,12 +84,14 @@ class MemoryReplies:
         m = self.t.members.get((campaign_id, household_id))
         return self._target(m) if m is not None else None
 
-    async def running_targets_by_phone(self, e164: str) -> list[ReplyTarget]:
+    async def running_targets_by_contact(self, kinds: Sequence[str], address: str,
+                                         campaign_id: int | None = None) -> list[ReplyTarget]:
         await asyncio.sleep(0)
         t = self.t
-        phones = {c.household_id for c in t.contacts.values()
-                  if c.kind in ("mobile", "landline") and c.address == e164 and c.state == "working"}
-        found = [m for m in t.members.values() if m.household_id in phones
+        holders = {c.household_id for c in t.contacts.values()
+                   if c.kind in kinds and c.address == address and c.state == "working"}
+        found = [m for m in t.members.values() if m.household_id in holders
+                 and (campaign_id is None or m.campaign_id == campaign_id)
                  and (c := t.campaigns.get(m.campaign_id)) is not None and c.state == "running"]
         found.sort(key=lambda m: (t.campaigns[m.campaign_id].began, m.campaign_id), reverse=True)
         seen: set[int] = set()

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 import structlog
 
 from safetynet.domain import ContactKind
-from safetynet.domain.phones import to_e164
 from safetynet.domain.roster import (
     Association,
     AssociationCount,
@@ -28,10 +27,6 @@ from safetynet.store.rules import check_records
 
 log = structlog.get_logger("store.roster")
 
-_PHONE_KINDS = (ContactKind.MOBILE, ContactKind.LANDLINE)
-_FILE_KINDS = ("mobile", "landline", "telegram")
-
-
 class MemoryRoster:
     def __init__(self, t: Tables) -> None:
         self.t = t
@@ -39,7 +34,7 @@ class MemoryRoster:
     # -- import / export ---------------------------------------------------------------------
 
     async def import_households(self, records: Sequence[HouseholdRecord], replace: bool = False) -> ImportSummary:
-        check_records(records)
+        check_records(records, self.t.routes.of_kind)
         await self.t.write()
         t, now = self.t, self.t.clock.now()
         a_ids = self._upsert_places(records)
@@ -64,8 +59,7 @@ class MemoryRoster:
                 row.removed_at, row.updated_at = None, now
                 updated += 1
             imported.append(row.id)
-            wanted[row.id] = {(k, a) for k, a in zip(_FILE_KINDS, (r.phone, r.landline, r.telegram), strict=True)
-                              if a}
+            wanted[row.id] = {(k, a) for k, a in r.contacts if a}
         # as SQLite's set-based import does: households in id order, kinds alphabetically (the
         # order of contacts is the order a household's channels are tried in)
         for hid in sorted(wanted):
@@ -151,29 +145,29 @@ class MemoryRoster:
                 missing[a.name] = missing.get(a.name, 0) + 1
         return missing
 
-    async def iter_export_records(self, batch_size: int = 5000) -> AsyncIterator[list[HouseholdRecord]]:
+    async def iter_export_records(self, kinds: Sequence[ContactKind], batch_size: int = 5000
+                                  ) -> AsyncIterator[list[HouseholdRecord]]:
         rows = self.t.current()
         for i in range(0, len(rows), batch_size):
             await asyncio.sleep(0)
-            yield [self._record(h) for h in rows[i : i + batch_size]]
+            yield [self._record(h, kinds) for h in rows[i : i + batch_size]]
 
-    def _record(self, h: HouseholdRow) -> HouseholdRecord:
+    def _record(self, h: HouseholdRow, kinds: Sequence[ContactKind]) -> HouseholdRecord:
         a = self.t.association(h.association_id)
-        phones: dict[str, str] = {}
+        found: dict[str, str] = {}
         for c in self.t.contacts_of(h.id):
-            if c.source == "roster" and c.kind in _FILE_KINDS:
-                phones.setdefault(c.kind, c.address)
+            if c.source == "roster" and c.kind in kinds:
+                found.setdefault(c.kind, c.address)
         return HouseholdRecord(
             district=a.district if a else "", association=a.name if a else "", group=self.t.group_name(h.group_id),
             household_key=h.household_key, name=h.name, address=h.address, members=h.members,
-            vulnerable=h.vulnerable, language=h.language, phone=phones.get("mobile", ""),
-            landline=phones.get("landline", ""), telegram=phones.get("telegram", ""), notes=h.notes,
-            consent=h.consent,
+            vulnerable=h.vulnerable, language=h.language, notes=h.notes, consent=h.consent,
+            contacts=tuple((k, found[k]) for k in kinds if k in found),
         )
 
-    async def export_records(self) -> list[HouseholdRecord]:
+    async def export_records(self, kinds: Sequence[ContactKind]) -> list[HouseholdRecord]:
         out: list[HouseholdRecord] = []
-        async for batch in self.iter_export_records():
+        async for batch in self.iter_export_records(kinds):
             out.extend(batch)
         return out
 
@@ -236,27 +230,26 @@ class MemoryRoster:
     # -- contacts ----------------------------------------------------------------------------
 
     async def add_contact(
-        self, household_id: int, kind: ContactKind | str, address: str, source: str = "enrolment"
+        self, household_id: int, kind: ContactKind, address: str, source: str = "enrolment"
     ) -> Contact:
-        kind = ContactKind(kind)
         if source not in ("roster", "enrolment"):
             raise ValueError(f"source must be roster or enrolment, got {source!r}")
-        if kind in _PHONE_KINDS:
-            address = to_e164(address)
+        if kind not in self.t.routes.of_kind:
+            raise ValueError(f"unknown contact kind {kind!r}")
         await self.t.write()
         t = self.t
         if household_id not in t.households:
             raise StoreError(f"no household {household_id}")
         row = next((c for c in t.contacts.values()
-                    if c.household_id == household_id and c.kind == kind.value and c.address == address), None)
+                    if c.household_id == household_id and c.kind == kind and c.address == address), None)
         if row is None:
-            row = ContactRow(t.next_id("contacts"), household_id, kind.value, address, source, "working", t.clock.now())
+            row = ContactRow(t.next_id("contacts"), household_id, kind, address, source, "working", t.clock.now())
             t.contacts[row.id] = row
         else:
             row.state, row.dead_reason = "working", None
             if source == "enrolment":
                 row.source = "enrolment"
-        log.info("contact_added", household_id=household_id, kind=kind.value, source=source)
+        log.info("contact_added", household_id=household_id, kind=kind, source=source)
         return contact(row)
 
     async def add_enrolled_contacts(self, rows: Iterable[tuple[int, ContactKind, str]]) -> None:
@@ -283,22 +276,19 @@ class MemoryRoster:
         log.info("contact_marked_dead", contact_id=contact_id)
         return True
 
-    def _with_contact(self, kinds: tuple[str, ...], address: str) -> list[Household]:
+    async def households_by_contact(self, kinds: Sequence[ContactKind], address: str) -> list[Household]:
+        await asyncio.sleep(0)
         ids = {c.household_id for c in self.t.contacts.values() if c.kind in kinds and c.address == address}
         return [self.t.household(h) for h in self.t.current() if h.id in ids]
 
-    async def households_by_phone(self, e164: str) -> list[Household]:
-        await asyncio.sleep(0)
-        try:
-            number = to_e164(e164)
-        except ValueError:
-            return []
-        return self._with_contact(("mobile", "landline"), number)
-
-    async def household_by_telegram(self, chat_id: str | int) -> Household | None:
-        await asyncio.sleep(0)
-        found = self._with_contact(("telegram",), str(chat_id))
-        return found[0] if found else None
+    async def mark_contacts_dead(self, kind: ContactKind, address: str, reason: str) -> int:
+        await self.t.write()
+        found = [c for c in self.t.contacts.values() if c.kind == kind and c.address == address and c.state == "working"]
+        for c in found:
+            c.state, c.dead_reason = "dead", reason[:500]
+        if found:
+            log.info("contacts_marked_dead", kind=kind, count=len(found))
+        return len(found)
 
     # -- enrolment codes ---------------------------------------------------------------------
 

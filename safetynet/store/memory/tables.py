@@ -15,11 +15,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from safetynet.clock import Clock
-from safetynet.domain import ANSWERED, CampaignKind, CampaignState, ContactKind, Status, next_status
+from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Status, next_status
 from safetynet.domain.audit import AuditEntry
 from safetynet.domain.campaigns import (
     Campaign,
     ChannelHealth,
+    ChannelRoutes,
     DispatcherBeat,
     StatusTransition,
     ladder_from_json,
@@ -68,12 +69,18 @@ class StaffRow:
     role: str
     scope: str
     password_hash: str | None
-    phone: str | None
-    telegram_chat_id: str | None
     language: str
     created_at: float
-    webpush: str | None = None
     active: bool = True
+
+
+@dataclass
+class StaffContactRow:
+    id: int
+    staff_id: int
+    kind: str
+    address: str
+    created_at: float
 
 
 @dataclass
@@ -221,6 +228,9 @@ class Tables:
     """Every table of the store, as dicts keyed like their primary keys."""
 
     clock: Clock
+    # which channels take which contact kind (the channel registry's, passed in): the known kinds
+    # and the fall-back's order
+    routes: ChannelRoutes
     ids: dict[str, Iterator[int]] = field(default_factory=lambda: defaultdict(lambda: itertools.count(1)))
     districts: dict[int, str] = field(default_factory=dict)
     associations: dict[int, tuple[int, str]] = field(default_factory=dict)  # id -> (district id, name)
@@ -230,6 +240,7 @@ class Tables:
     codes: dict[int, tuple[str, float]] = field(default_factory=dict)  # household id -> (code hash, at)
     phone_codes: dict[int, PhoneCodeRow] = field(default_factory=dict)
     staff: dict[int, StaffRow] = field(default_factory=dict)
+    staff_contacts: dict[int, StaffContactRow] = field(default_factory=dict)
     sessions: dict[str, tuple[int, str, float, float]] = field(default_factory=dict)  # hash -> staff, csrf, at, until
     api_tokens: dict[int, ApiTokenRow] = field(default_factory=dict)
     campaigns: dict[int, CampaignRow] = field(default_factory=dict)
@@ -391,9 +402,6 @@ class Tables:
         return {a for (c, a, _) in self.counts if c == campaign_id}
 
 
-_KINDS = {k.value: k for k in ContactKind}
-
-
 def contact(row: ContactRow) -> Contact:
-    return Contact(row.id, row.household_id, _KINDS[row.kind], row.address, row.source, row.state == "working")
+    return Contact(row.id, row.household_id, row.kind, row.address, row.source, row.state == "working")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from safetynet.clock import Clock
+from safetynet.domain.campaigns import ChannelRoutes
 from safetynet.store.ports import Store
 from safetynet.store.sqlite.audit import AuditStore
 from safetynet.store.sqlite.auth import AuthStore
@@ -30,13 +31,13 @@ __all__ = ["Database", "SqliteStore", "open_sqlite_store"]
 class SqliteStore:
     """Every repository over one database file (the `Store` port)."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, routes: ChannelRoutes) -> None:
         self.db = db
         self.clock = clock
-        self.roster = RosterStore(db, clock)
+        self.roster = RosterStore(db, clock, routes)
         self.auth = AuthStore(db, clock)
         self.campaigns = CampaignStore(db, clock)
-        self.outbox = OutboxStore(db, clock)
+        self.outbox = OutboxStore(db, clock, routes)
         self.replies = ReplyStore(db, clock)
         self.triggers = TriggerStore(db, clock)
         # staff pages never queue behind residents' token lookups
@@ -55,11 +56,12 @@ class SqliteStore:
         await self.db.close()
 
 
-async def open_sqlite_store(path: Path, clock: Clock, readers: int = 2) -> SqliteStore:
-    """Opens (creating and migrating if need be) the database at `path`."""
+async def open_sqlite_store(path: Path, clock: Clock, routes: ChannelRoutes, readers: int = 2) -> SqliteStore:
+    """Opens (creating and migrating if need be) the database at `path`. `routes`: which channels
+    take which contact kind (the channel registry's: the store names no channel)."""
     db = await Database.open(path, readers=readers)
     try:
-        return SqliteStore(db, clock)
+        return SqliteStore(db, clock, routes)
     except BaseException:
         await db.close()
         raise

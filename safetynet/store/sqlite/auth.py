@@ -1,6 +1,10 @@
-"""Staff accounts, login sessions and API tokens."""
+"""Staff accounts (and their contacts), login sessions and API tokens."""
 
 from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Sequence
 
 from safetynet.clock import Clock
 from safetynet.domain import MAX_DEPUTIES_PER_ASSOCIATION, Role
@@ -17,15 +21,12 @@ def _staff(row: Row) -> Staff:
         display_name=row["display_name"],
         role=Role(row["role"]),
         scope=row["scope"],
-        phone=row["phone"] or "",
-        telegram_chat_id=row["telegram_chat_id"] or "",
-        webpush=row["webpush"] or "",
         language=row["language"],
         active=bool(row["active"]),
     )
 
 
-_STAFF_COLS = "id, login, display_name, role, scope, phone, telegram_chat_id, webpush, language, active"
+_STAFF_COLS = "id, login, display_name, role, scope, language, active"
 _SESSION_STAFF_COLS = ", ".join(f"s.{c.strip()}" for c in _STAFF_COLS.split(","))
 _API_TOKEN_COLUMNS = "id, role, scope, label, created_at, expires_at, last_used_at, revoked_at"  # noqa: S105 - column names
 
@@ -60,10 +61,12 @@ class AuthStore:
         role: Role,
         scope: str,
         password_hash: str | None,
-        phone: str = "",
-        telegram_chat_id: str = "",
+        contacts: Sequence[tuple[str, str]] = (),
         language: str = "ja",
     ) -> Staff:
+        """A new staff member with their contacts ((kind, address), each already in its kind's form:
+        the caller normalises); StaffError for a login taken or a fourth deputy."""
+        wanted = [(kind, address) for kind, address in contacts if address]
         async with self.db.transaction() as conn:
             async with conn.execute("SELECT 1 FROM staff WHERE login = ?", (login,)) as cur:
                 if await cur.fetchone():
@@ -77,13 +80,17 @@ class AuthStore:
                     raise StaffError(
                         f"{scope} already has {MAX_DEPUTIES_PER_ASSOCIATION} deputies; remove one first"
                     )
+            now = self.clock.now()
             cur2 = await conn.execute(
-                "INSERT INTO staff (login, display_name, role, scope, password_hash, phone, telegram_chat_id,"
-                " language, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (login, display_name, str(role), scope, password_hash, phone or None,
-                 telegram_chat_id or None, language, self.clock.now()),
+                "INSERT INTO staff (login, display_name, role, scope, password_hash, language, created_at)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (login, display_name, str(role), scope, password_hash, language, now),
             )
             staff_id = cur2.lastrowid
+            await conn.executemany(
+                "INSERT OR IGNORE INTO staff_contacts (staff_id, kind, address, created_at) VALUES (?,?,?,?)",
+                [(staff_id, kind, address, now) for kind, address in wanted],
+            )
         found = await self.staff_by_id(int(staff_id or 0))
         assert found is not None
         return found
@@ -93,17 +100,31 @@ class AuthStore:
             cur = await conn.execute("DELETE FROM staff WHERE login = ?", (login,))
             return cur.rowcount > 0
 
+    async def _with_contacts(self, staff: list[Staff]) -> list[Staff]:
+        if not staff:
+            return staff
+        ids = [s.id for s in staff]
+        found: dict[int, list[tuple[str, str]]] = defaultdict(list)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            for staff_id, kind, address in await self.db.fetchall(
+                f"SELECT staff_id, kind, address FROM staff_contacts WHERE staff_id IN ({','.join('?' * len(chunk))})"
+                " ORDER BY id", chunk,
+            ):
+                found[staff_id].append((kind, address))
+        return [dataclasses.replace(s, contacts=tuple(found.get(s.id, ()))) for s in staff]
+
     async def list_staff(self) -> list[Staff]:
         rows = await self.db.fetchall(f"SELECT {_STAFF_COLS} FROM staff ORDER BY role, scope, login")
-        return [_staff(r) for r in rows]
+        return await self._with_contacts([_staff(r) for r in rows])
 
     async def staff_by_id(self, staff_id: int) -> Staff | None:
         row = await self.db.fetchone(f"SELECT {_STAFF_COLS} FROM staff WHERE id = ?", (staff_id,))
-        return _staff(row) if row else None
+        return (await self._with_contacts([_staff(row)]))[0] if row else None
 
     async def staff_by_login(self, login: str) -> tuple[Staff, str | None] | None:
         row = await self.db.fetchone(f"SELECT {_STAFF_COLS}, password_hash FROM staff WHERE login = ?", (login,))
-        return (_staff(row), row["password_hash"]) if row else None
+        return ((await self._with_contacts([_staff(row)]))[0], row["password_hash"]) if row else None
 
     async def staff_for_association(self, association: str, district: str) -> list[Staff]:
         """Heads and deputies of an association (the people a need-help alert goes to)."""
@@ -112,20 +133,25 @@ class AuthStore:
             " AND scope = ? ORDER BY role, id",
             (f"association:{association}",),
         )
-        return [_staff(r) for r in rows]
+        return await self._with_contacts([_staff(r) for r in rows])
 
     async def set_password(self, login: str, password_hash: str) -> bool:
         return await self.db.execute("UPDATE staff SET password_hash = ? WHERE login = ?", (password_hash, login)) > 0
 
-    async def set_staff_contact(self, staff_id: int, *, telegram_chat_id: str | None = None,
-                                webpush: str | None = None, phone: str | None = None) -> None:
+    async def add_staff_contact(self, staff_id: int, kind: str, address: str) -> None:
+        """Another contact of a staff member (already in its kind's form: the caller normalises);
+        the same one again changes nothing. StaffError for an unknown staff member."""
         async with self.db.transaction() as conn:
-            if telegram_chat_id is not None:
-                await conn.execute("UPDATE staff SET telegram_chat_id = ? WHERE id = ?", (telegram_chat_id, staff_id))
-            if webpush is not None:
-                await conn.execute("UPDATE staff SET webpush = ? WHERE id = ?", (webpush, staff_id))
-            if phone is not None:
-                await conn.execute("UPDATE staff SET phone = ? WHERE id = ?", (phone, staff_id))
+            async with conn.execute("SELECT 1 FROM staff WHERE id = ?", (staff_id,)) as cur:
+                if await cur.fetchone() is None:
+                    raise StaffError(f"no staff member {staff_id}")
+            await conn.execute(
+                "INSERT OR IGNORE INTO staff_contacts (staff_id, kind, address, created_at) VALUES (?,?,?,?)",
+                (staff_id, kind, address, self.clock.now()))
+
+    async def remove_staff_contact(self, staff_id: int, kind: str, address: str) -> bool:
+        return await self.db.execute(
+            "DELETE FROM staff_contacts WHERE staff_id = ? AND kind = ? AND address = ?", (staff_id, kind, address)) > 0
 
     async def count_city_admins(self) -> int:
         return int(await self.db.fetchval("SELECT count(*) FROM staff WHERE role = 'city_admin'", (), 0))

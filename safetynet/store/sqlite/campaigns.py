@@ -13,10 +13,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from safetynet.clock import Clock
-from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Channel, ContactKind, Status
+from safetynet.domain import ANSWERED, CampaignKind, CampaignState, ChannelName, Status
 from safetynet.domain.audit import PurgeResult
 from safetynet.domain.campaigns import (
-    DEFAULT_LADDER,
     Campaign,
     ContactRef,
     Enrolment,
@@ -36,7 +35,6 @@ _COLS = (
     " started_at, closed_at, households, started_by, started_by_staff, requested_at, approved_by,"
     " approved_by_staff, approved_at, purged_at"
 )
-_KINDS = {k.value: k for k in ContactKind}
 # Retention erases in transactions of this many rows, and scans the attempt log this many at a time.
 _PURGE_BATCH = 5000
 _PURGE_SCAN = 50_000
@@ -65,7 +63,7 @@ class CampaignStore:
 
     async def create(
         self, *, kind: CampaignKind, title: str, scope: Sequence[str], messages: Mapping[str, str],
-        ladder: Sequence[LadderStep] = DEFAULT_LADDER, options: Mapping[str, Any] | None = None,
+        ladder: Sequence[LadderStep], options: Mapping[str, Any] | None = None,
         source: str = "cli", created_by: str = "",
     ) -> Campaign:
         async with self.db.transaction() as conn:
@@ -325,24 +323,24 @@ class CampaignStore:
                 return
             first, last = rows[0][0], rows[-1][0]
             contacts: dict[int, list[ContactRef]] = defaultdict(list)
-            # (household_id, id) is the order of the household index: no sort; kinds by dict, not Enum()
+            # (household_id, id) is the order of the household index: no sort
             for hid, cid, kind, working in await self.db.fetchall(
                 "SELECT household_id, id, kind, state = 'working' FROM contacts WHERE household_id BETWEEN ? AND ?"
                 " ORDER BY household_id, id",
                 (first, last),
             ):
-                contacts[hid].append(ContactRef(cid, _KINDS[kind], bool(working)))
+                contacts[hid].append(ContactRef(cid, kind, bool(working)))
             yield [StepHousehold(r[0], r[1], bool(r[2]), tuple(contacts.get(r[0], ()))) for r in rows]
 
-    async def waiting_channels(self, campaign_id: int, first: int, last: int) -> dict[int, frozenset[Channel]]:
+    async def waiting_channels(self, campaign_id: int, first: int, last: int) -> dict[int, frozenset[ChannelName]]:
         """Per household in [first, last]: channels with a delivery still queued or claimed."""
-        found: dict[int, set[Channel]] = defaultdict(set)
+        found: dict[int, set[ChannelName]] = defaultdict(set)
         for r in await self.db.fetchall(
             "SELECT household_id, channel FROM deliveries WHERE campaign_id = ? AND household_id BETWEEN ? AND ?"
             " AND state IN ('queued', 'claimed')",
             (campaign_id, first, last),
         ):
-            found[r[0]].add(Channel(r[1]))
+            found[r[0]].add(r[1])
         return {h: frozenset(chs) for h, chs in found.items()}
 
     # -- ladder --------------------------------------------------------------------------------

@@ -15,8 +15,9 @@ from typing import Any
 import structlog
 
 from safetynet.clock import Clock
-from safetynet.domain import ANSWERED, Channel, ContactKind, Status
+from safetynet.domain import ANSWERED, ChannelName, Status
 from safetynet.domain.campaigns import (
+    ChannelRoutes,
     ClaimedDelivery,
     ContactRef,
     DeliveryOutcome,
@@ -55,12 +56,14 @@ _CLAIM_SQL = (
 
 
 class OutboxStore:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, routes: ChannelRoutes) -> None:
         self.db = db
         self.clock = clock
+        # which channels take which contact kind: the fall-back's order (the channel registry's, passed in)
+        self.routes = routes
         # Results of concurrent sends share a commit; 5 ms of gathering costs nothing next to a send.
         self._ladders: dict[int, tuple[LadderStep, ...]] = {}
-        self._results: GroupCommit[DeliveryOutcome, Channel | None] = GroupCommit(
+        self._results: GroupCommit[DeliveryOutcome, ChannelName | None] = GroupCommit(
             db, self._flush, max_items=1000, max_delay_seconds=0.005
         )
 
@@ -70,7 +73,7 @@ class OutboxStore:
     # -- claims --------------------------------------------------------------------------------
 
     async def claim(
-        self, campaign_ids: Sequence[int], channel: Channel, limit: int, owner: str, lease_seconds: float
+        self, campaign_ids: Sequence[int], channel: ChannelName, limit: int, owner: str, lease_seconds: float
     ) -> list[ClaimedDelivery]:
         """Up to `limit` due deliveries of `channel`, campaigns in the order given, vulnerable first.
         Deliveries of households that have answered are marked skipped instead of returned."""
@@ -112,7 +115,7 @@ class OutboxStore:
             log.info("deliveries_reclaimed", count=n)
         return n
 
-    async def due_count(self, campaign_ids: Sequence[int], channels: Sequence[Channel] | None = None) -> int:
+    async def due_count(self, campaign_ids: Sequence[int], channels: Sequence[ChannelName] | None = None) -> int:
         """Queued deliveries due now in these campaigns (and channels, if given)."""
         if not campaign_ids or (channels is not None and not channels):
             return 0
@@ -150,19 +153,19 @@ class OutboxStore:
 
     # -- results -------------------------------------------------------------------------------
 
-    async def record(self, outcome: DeliveryOutcome) -> Channel | None:
+    async def record(self, outcome: DeliveryOutcome) -> ChannelName | None:
         """Stores one outcome (returns after its commit). For a permanent failure that activated the
         household's next channel, returns that channel so its lane can be woken."""
         return await self._results.submit(outcome)
 
-    async def _flush(self, conn: Conn, items: list[DeliveryOutcome]) -> list[Channel | None]:
+    async def _flush(self, conn: Conn, items: list[DeliveryOutcome]) -> list[ChannelName | None]:
         by_kind: dict[OutcomeKind, list[DeliveryOutcome]] = defaultdict(list)
         for o in items:
             by_kind[o.kind].append(o)
         await self._write_rows(conn, by_kind)
         changes = [StatusChange(o.delivery.campaign_id, o.delivery.household_id, Status.NOTIFIED, o.at)
                    for o in by_kind[OutcomeKind.SENT]]
-        activated: dict[int, Channel | None] = {}
+        activated: dict[int, ChannelName | None] = {}
         for o in by_kind[OutcomeKind.FAILED]:
             channel, change = await self._fall_back(conn, o)
             activated[o.delivery.id] = channel
@@ -255,7 +258,7 @@ class OutboxStore:
             (kept, new_state, new_state, provider_error(kept, error_code), now, row[0]),
         )
         if new_state == "undelivered" and row[8] == "sent":
-            d = ClaimedDelivery(row[0], row[1], row[2], row[3], Channel(row[4]), row[5], row[6], None, "")
+            d = ClaimedDelivery(row[0], row[1], row[2], row[3], row[4], row[5], row[6], None, "")
             _, change = await self._fall_back(conn, DeliveryOutcome(d, OutcomeKind.FAILED, now))
             del change  # the household was notified as far as we knew: no status goes back
         return True
@@ -304,7 +307,7 @@ class OutboxStore:
             await conn.executemany("DELETE FROM early_provider_status WHERE provider_id = ?", [(p,) for p in applied])
             log.info("early_status_callbacks_applied", count=len(applied))
 
-    async def _fall_back(self, conn: Conn, o: DeliveryOutcome) -> tuple[Channel | None, StatusChange | None]:
+    async def _fall_back(self, conn: Conn, o: DeliveryOutcome) -> tuple[ChannelName | None, StatusChange | None]:
         """After a permanent failure: the household's next channel in the same step is queued (the
         planner's order over its contacts as they are now); if none is left and nothing of the
         household is live, a household never reached becomes unreachable."""
@@ -325,7 +328,7 @@ class OutboxStore:
         ) as cur:
             row = await cur.fetchone()
         if row is not None:  # a fallback planned ahead (plans made before fallbacks were computed)
-            return Channel(row[0]), None
+            return row[0], None
         nxt = await self._next_channel(conn, o)
         if nxt is not None:
             await conn.execute(
@@ -350,16 +353,16 @@ class OutboxStore:
         async with conn.execute(
             "SELECT id, kind, state FROM contacts WHERE household_id = ? ORDER BY id", (d.household_id,)
         ) as cur:
-            contacts = tuple(ContactRef(r[0], ContactKind(r[1]), r[2] == "working" and r[0] != dead)
+            contacts = tuple(ContactRef(r[0], r[1], r[2] == "working" and r[0] != dead)
                              for r in await cur.fetchall())
         vulnerable = await _fetchval(conn, "SELECT vulnerable FROM households WHERE id = ?", (d.household_id,))
         async with conn.execute(
             "SELECT channel FROM deliveries WHERE campaign_id = ? AND household_id = ? AND step = ?",
             (d.campaign_id, d.household_id, d.step),
         ) as cur:
-            tried = [Channel(r[0]) for r in await cur.fetchall()]
+            tried = [r[0] for r in await cur.fetchall()]
         household = StepHousehold(d.household_id, 0, bool(vulnerable), contacts)
-        return next_channel(household, d.step, ladder[d.step], tried)
+        return next_channel(household, d.step, ladder[d.step], tried, self.routes)
 
     async def _ladder(self, conn: Conn, campaign_id: int) -> tuple[LadderStep, ...]:
         # A campaign's ladder never changes once created: read once per campaign.

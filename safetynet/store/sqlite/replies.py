@@ -95,13 +95,19 @@ class ReplyStore:
         )
         return target_from_row(row) if row else None
 
-    async def running_targets_by_phone(self, e164: str) -> list[ReplyTarget]:
-        """Households with this mobile/landline that are in a running campaign, latest campaign first."""
+    async def running_targets_by_contact(self, kinds: Sequence[str], address: str,
+                                         campaign_id: int | None = None) -> list[ReplyTarget]:
+        """Households with a working contact of one of `kinds` at `address` that are in a running
+        campaign (`campaign_id` when given), latest campaign first (a phone several households
+        share finds them all)."""
+        if not kinds:
+            return []
+        only = " AND k.id = ?" if campaign_id is not None else ""
         rows = await self.db.fetchall(
             TARGET_SQL + " JOIN contacts c ON c.household_id = ch.household_id"
-            " WHERE k.state = 'running' AND c.kind IN ('mobile', 'landline') AND c.address = ?"
+            f" WHERE k.state = 'running' AND c.kind IN ({marks(len(kinds))}) AND c.address = ?{only}"
             " AND c.state = 'working' ORDER BY coalesce(k.started_at, k.created_at) DESC, k.id DESC",
-            (e164,),
+            (*kinds, address, *(() if campaign_id is None else (campaign_id,))),
         )
         seen: set[int] = set()
         latest: list[ReplyTarget] = []

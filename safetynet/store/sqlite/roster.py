@@ -14,7 +14,7 @@ import structlog
 
 from safetynet.clock import Clock
 from safetynet.domain import ContactKind
-from safetynet.domain.phones import to_e164
+from safetynet.domain.campaigns import ChannelRoutes
 from safetynet.domain.roster import (
     Association,
     AssociationCount,
@@ -41,15 +41,11 @@ _HOUSEHOLD_FROM = """households h JOIN associations a ON a.id = h.association_id
     JOIN districts d ON d.id = a.district_id LEFT JOIN household_groups g ON g.id = h.group_id"""
 _CONTACT_COLS = "id, household_id, kind, address, source, state"
 _ACTIVE = "h.removed_at IS NULL"
-_PHONE_KINDS = (ContactKind.MOBILE, ContactKind.LANDLINE)
-
-
-_KINDS = {k.value: k for k in ContactKind}  # a dict lookup: Enum(value) is slow at 200k contacts
 
 
 def _contact(row: Row) -> Contact:
     """From a row of _CONTACT_COLS (by position: this runs for every contact of a campaign)."""
-    return Contact(row[0], row[1], _KINDS[row[2]], row[3], row[4], row[5] == "working")
+    return Contact(row[0], row[1], row[2], row[3], row[4], row[5] == "working")
 
 
 def _household(row: Row, contacts: Sequence[Contact] = ()) -> Household:
@@ -74,9 +70,10 @@ def _household(row: Row, contacts: Sequence[Contact] = ()) -> Household:
 
 
 class RosterStore:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, routes: ChannelRoutes) -> None:
         self.db = db
         self.clock = clock
+        self.routes = routes  # its kinds are the ones a contact may have
 
     # -- import / export ---------------------------------------------------------
 
@@ -90,7 +87,7 @@ class RosterStore:
         removed (associations absent from the file are not touched). Raises ValueError, writing
         nothing, if an association is in two districts or a household key repeats.
         """
-        check_records(records)
+        check_records(records, self.routes.of_kind)
         now = self.clock.now()
         async with self.db.transaction() as conn:
             cache = await roster_import.swap_cache_size(conn, roster_import.IMPORT_CACHE_SIZE)
@@ -142,10 +139,12 @@ class RosterStore:
                     missing[assoc] = missing.get(assoc, 0) + 1
         return missing
 
-    async def iter_export_records(self, batch_size: int = 5000) -> AsyncIterator[list[HouseholdRecord]]:
+    async def iter_export_records(self, kinds: Sequence[ContactKind], batch_size: int = 5000
+                                  ) -> AsyncIterator[list[HouseholdRecord]]:
         """The current roster in file form, in batches (keyset pages, no long read snapshot).
 
-        Only roster-sourced contacts are exported, so importing the file back changes nothing.
+        Only roster-sourced contacts of `kinds` (the roster's contact columns, in their order) are
+        exported, so importing the file back changes nothing.
         """
         last = 0
         while True:
@@ -157,18 +156,18 @@ class RosterStore:
             if not rows:
                 return
             first, last = rows[0]["id"], rows[-1]["id"]
-            phones: dict[int, dict[str, str]] = defaultdict(dict)
+            found: dict[int, dict[str, str]] = defaultdict(dict)
             for c in await self.db.fetchall(
-                "SELECT household_id, kind, address FROM contacts WHERE source = 'roster'"
-                " AND kind IN ('mobile', 'landline', 'telegram') AND household_id BETWEEN ? AND ? ORDER BY id",
-                (first, last),
+                f"SELECT household_id, kind, address FROM contacts WHERE source = 'roster'"
+                f" AND kind IN ({marks(len(kinds))}) AND household_id BETWEEN ? AND ? ORDER BY id",
+                (*kinds, first, last),
             ):
-                phones[c[0]].setdefault(c[1], c[2])
-            yield [_record(r, phones.get(r["id"], {})) for r in rows]
+                found[c[0]].setdefault(c[1], c[2])
+            yield [_record(r, found.get(r["id"], {}), kinds) for r in rows]
 
-    async def export_records(self) -> list[HouseholdRecord]:
+    async def export_records(self, kinds: Sequence[ContactKind]) -> list[HouseholdRecord]:
         out: list[HouseholdRecord] = []
-        async for batch in self.iter_export_records():
+        async for batch in self.iter_export_records(kinds):
             out.extend(batch)
         return out
 
@@ -273,27 +272,28 @@ class RosterStore:
     # -- contacts ------------------------------------------------------------------
 
     async def add_contact(
-        self, household_id: int, kind: ContactKind | str, address: str, source: str = "enrolment"
+        self, household_id: int, kind: ContactKind, address: str, source: str = "enrolment"
     ) -> Contact:
         """Adds a contact, or revives the same one (working again; an enrolment makes it the
-        resident's own, so a later roster import keeps it). Phones are stored as E.164; a web-push
-        subscription should be passed as canonical JSON so the same browser is found again."""
-        kind = ContactKind(kind)
+        resident's own, so a later roster import keeps it). The address is stored as given: the
+        caller puts it in its kind's form (`roster.contacts.normalise_contact`: phones as E.164, a
+        web-push subscription as canonical JSON, so the same browser is found again). ValueError
+        for a kind no channel declares or an unknown source."""
         if source not in ("roster", "enrolment"):
             raise ValueError(f"source must be roster or enrolment, got {source!r}")
-        if kind in _PHONE_KINDS:
-            address = to_e164(address)
+        if kind not in self.routes.of_kind:
+            raise ValueError(f"unknown contact kind {kind!r}")
         async with self.db.transaction() as conn:
             async with conn.execute(
                 "INSERT INTO contacts (household_id, kind, address, source, created_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (household_id, kind, address) DO UPDATE SET state = 'working', dead_reason = NULL,"
                 " source = CASE WHEN excluded.source = 'enrolment' THEN 'enrolment' ELSE contacts.source END"
                 f" RETURNING {_CONTACT_COLS}",
-                (household_id, kind.value, address, source, self.clock.now()),
+                (household_id, kind, address, source, self.clock.now()),
             ) as cur:
                 row = await cur.fetchone()
         assert row is not None
-        log.info("contact_added", household_id=household_id, kind=kind.value, source=source)
+        log.info("contact_added", household_id=household_id, kind=kind, source=source)
         return _contact(row)
 
     async def add_enrolled_contacts(self, rows: Iterable[tuple[int, ContactKind, str]]) -> None:
@@ -320,24 +320,23 @@ class RosterStore:
             log.info("contact_marked_dead", contact_id=contact_id)
         return changed > 0
 
-    async def households_by_phone(self, e164: str) -> list[Household]:
-        """Current households with this mobile or landline number (any form is accepted)."""
-        try:
-            number = to_e164(e164)
-        except ValueError:
+    async def households_by_contact(self, kinds: Sequence[ContactKind], address: str) -> list[Household]:
+        """Current households with a contact of one of `kinds` at `address`, as stored (the
+        caller normalises: `roster.contacts.households_by_contact` takes any written form)."""
+        if not kinds:
             return []
         return await self._households(
-            f"{_ACTIVE} AND h.id IN (SELECT household_id FROM contacts WHERE kind IN ('mobile', 'landline')"
-            " AND address = ?)",
-            (number,),
-        )
+            f"{_ACTIVE} AND h.id IN (SELECT household_id FROM contacts WHERE kind IN ({marks(len(kinds))})"
+            " AND address = ?)", (*kinds, address))
 
-    async def household_by_telegram(self, chat_id: str | int) -> Household | None:
-        found = await self._households(
-            f"{_ACTIVE} AND h.id IN (SELECT household_id FROM contacts WHERE kind = 'telegram' AND address = ?)",
-            (str(chat_id),),
-        )
-        return found[0] if found else None
+    async def mark_contacts_dead(self, kind: ContactKind, address: str, reason: str) -> int:
+        """Every working contact of `kind` at `address` is gone (a resident unfollowed the bot)."""
+        changed = await self.db.execute(
+            "UPDATE contacts SET state = 'dead', dead_reason = ? WHERE kind = ? AND address = ? AND state = 'working'",
+            (reason[:500], kind, address))
+        if changed:
+            log.info("contacts_marked_dead", kind=kind, count=changed)
+        return changed
 
     # -- enrolment codes ------------------------------------------------------------
 
@@ -411,7 +410,7 @@ class RosterStore:
         return [found[i] for i in ids if i in found]
 
 
-def _record(row: Row, phones: dict[str, str]) -> HouseholdRecord:
+def _record(row: Row, contacts: dict[str, str], kinds: Sequence[str]) -> HouseholdRecord:
     return HouseholdRecord(
         district=row["district"],
         association=row["association"],
@@ -422,9 +421,7 @@ def _record(row: Row, phones: dict[str, str]) -> HouseholdRecord:
         members=row["members"],
         vulnerable=bool(row["vulnerable"]),
         language=row["language"],
-        phone=phones.get("mobile", ""),
-        landline=phones.get("landline", ""),
-        telegram=phones.get("telegram", ""),
+        contacts=tuple((k, contacts[k]) for k in kinds if k in contacts),
         notes=row["notes"],
         consent=row["consent"],
     )

@@ -26,9 +26,6 @@ CREATE TEMP TABLE import_rows (
     language       TEXT NOT NULL,
     notes          TEXT NOT NULL,
     consent        TEXT NOT NULL,
-    phone          TEXT NOT NULL,
-    landline       TEXT NOT NULL,
-    telegram       TEXT NOT NULL,
     household_id   INTEGER,
     changed        INTEGER NOT NULL DEFAULT 0
 )"""
@@ -39,7 +36,14 @@ CREATE TEMP TABLE import_contacts (
     address      TEXT NOT NULL,
     PRIMARY KEY (household_id, kind, address)
 ) WITHOUT ROWID"""
-_TEMP_TABLES = ("import_rows", "import_contacts", "import_gone")
+# The roster's contact cells, by row: (seq of import_rows, kind, address).
+_CREATE_WANTED = """
+CREATE TEMP TABLE import_wanted (
+    seq     INTEGER NOT NULL,
+    kind    TEXT NOT NULL,
+    address TEXT NOT NULL
+)"""
+_TEMP_TABLES = ("import_rows", "import_wanted", "import_contacts", "import_gone")
 
 # A household is "changed" when any roster field differs, or it comes back after a removal.
 _MATCH_EXISTING = """
@@ -66,10 +70,8 @@ UPDATE import_rows SET household_id = h.id FROM households h
 WHERE import_rows.household_id IS NULL
   AND h.association_id = import_rows.association_id AND h.household_key = import_rows.household_key"""
 _WANTED_CONTACTS = """
-INSERT INTO import_contacts (household_id, kind, address)
-SELECT household_id, 'mobile', phone FROM import_rows WHERE phone <> ''
-UNION ALL SELECT household_id, 'landline', landline FROM import_rows WHERE landline <> ''
-UNION ALL SELECT household_id, 'telegram', telegram FROM import_rows WHERE telegram <> ''"""
+INSERT OR IGNORE INTO import_contacts (household_id, kind, address)
+SELECT r.household_id, w.kind, w.address FROM import_wanted w JOIN import_rows r ON r.seq = w.seq"""
 # Roster contacts the file no longer lists go; enrolment contacts are the residents' own and stay.
 _DELETE_STALE_CONTACTS = """
 DELETE FROM contacts WHERE source = 'roster'
@@ -143,12 +145,19 @@ async def upsert_places(
 def _rows(
     records: Sequence[HouseholdRecord], a_ids: dict[str, int], g_ids: dict[tuple[int, str], int]
 ) -> Iterator[tuple[object, ...]]:
-    for r in records:
+    for seq, r in enumerate(records, start=1):
         aid = a_ids[r.association]
         yield (
-            aid, g_ids.get((aid, r.group)) if r.group else None, r.household_key, r.name, r.address,
-            r.members, int(r.vulnerable), r.language, r.notes, r.consent, r.phone, r.landline, r.telegram,
+            seq, aid, g_ids.get((aid, r.group)) if r.group else None, r.household_key, r.name, r.address,
+            r.members, int(r.vulnerable), r.language, r.notes, r.consent,
         )  # fmt: skip
+
+
+def _wanted(records: Sequence[HouseholdRecord]) -> Iterator[tuple[int, str, str]]:
+    for seq, r in enumerate(records, start=1):
+        for kind, address in r.contacts:
+            if address:
+                yield seq, kind, address
 
 
 async def _scalar(conn: Conn, sql: str, params: Sequence[object] = ()) -> int:
@@ -187,10 +196,12 @@ async def load_rows(conn: Conn, records: Sequence[HouseholdRecord]) -> None:
     await drop_temp_tables(conn)
     await conn.execute(_CREATE_ROWS)
     await conn.executemany(
-        "INSERT INTO import_rows (association_id, group_id, household_key, name, address, members, vulnerable,"
-        " language, notes, consent, phone, landline, telegram) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO import_rows (seq, association_id, group_id, household_key, name, address, members,"
+        " vulnerable, language, notes, consent) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         _rows(records, a_ids, g_ids),
     )
+    await conn.execute(_CREATE_WANTED)
+    await conn.executemany("INSERT INTO import_wanted (seq, kind, address) VALUES (?,?,?)", _wanted(records))
     await conn.execute(_MATCH_EXISTING)
 
 

@@ -1,6 +1,7 @@
 /* SafetyNet service worker: shows the alert with two answer buttons and sends the answer without
    opening a page. A tap on the body opens the reply page. Showing the notification records "read"
-   (never an answer). Payload: {title, body, url, token, actions: [{action, title}], campaign, drill}. */
+   (never an answer). Payload: {title, body, url, token, actions: [{action, title}], campaign, drill, channel};
+   answers and "seen" say which channel carried the notification (`via`). */
 "use strict";
 
 self.addEventListener("install", function () { self.skipWaiting(); });
@@ -22,7 +23,7 @@ self.addEventListener("push", function (event) {
   var token = tokenOf(d);
   var options = {
     body: d.body || "",
-    data: { url: d.url || "/", token: token },
+    data: { url: d.url || "/", token: token, via: d.channel || "push" },
     requireInteraction: true,
     renotify: true,
     tag: d.campaign ? "safetynet-c" + d.campaign : "safetynet"
@@ -33,7 +34,8 @@ self.addEventListener("push", function (event) {
   }
   var shown = self.registration.showNotification(d.title || "安否確認 / Safety check", options);
   var seen = token
-    ? fetch(replyPath(token, "/seen"), { method: "POST", credentials: "omit" }).catch(function () {})
+    ? fetch(replyPath(token, "/seen?via=" + encodeURIComponent(options.data.via)),
+            { method: "POST", credentials: "omit" }).catch(function () {})
     : Promise.resolve();
   event.waitUntil(Promise.all([shown, seen]));
 });
@@ -45,7 +47,7 @@ function newKey() {
   return "sw" + Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
 }
 
-async function postAnswer(token, status) {
+async function postAnswer(token, status, via) {
   var key = newKey();
   for (var attempt = 0; attempt < 4; attempt++) {
     try {
@@ -53,7 +55,7 @@ async function postAnswer(token, status) {
         method: "POST",
         credentials: "omit",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ status: status, key: key })
+        body: JSON.stringify({ status: status, key: key, via: via })
       });
       if (resp.ok) return await resp.json();
       if (resp.status < 500 && resp.status !== 429) throw new Error("refused " + resp.status);
@@ -80,7 +82,7 @@ self.addEventListener("notificationclick", function (event) {
   n.close();
   if ((event.action === "safe" || event.action === "need_help") && d.token) {
     event.waitUntil(
-      postAnswer(d.token, event.action)
+      postAnswer(d.token, event.action, d.via)
         .then(function (res) {
           return self.registration.showNotification(res.message || "OK", { tag: "safetynet-recorded", data: d });
         })

@@ -1,0 +1,105 @@
+"""The bare loops of `bench channels`: each client library used directly, as its docs show, tuned fairly.
+
+Same messages, connection limits and concurrency as our senders. Web push gets its VAPID header
+signed once (the cheapest correct use) and subscriptions already parsed; Telegram the library's
+default HTTPX transport with a pool as large as the concurrency.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+from safetynet.bench_channels import PUBLIC_URL, Close, Send
+from safetynet.channels.base import OutboundMessage
+from safetynet.config import SANDBOX_SECRETS, Config
+
+Factory = Callable[[Config, str, list[OutboundMessage]], Awaitable[tuple[Send, Close]]]
+STATUS_URL = f"{PUBLIC_URL}/hooks/twilio/status"
+
+
+async def bare_webpush(cfg: Config, url: str, msgs: list[OutboundMessage]) -> tuple[Send, Close]:
+    from py_vapid import Vapid02
+    from pywebpush import webpush_async
+
+    subs = {m.address: json.loads(m.address) for m in msgs}
+    vapid = Vapid02()
+    vapid.generate_keys()
+    aud = next(iter(subs.values()))["endpoint"].split("/wpush/")[0]
+    auth = vapid.sign({"sub": "mailto:bench@example.jp", "aud": aud})["Authorization"]
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=cfg.channels.webpush.concurrency))
+
+    async def send(m: OutboundMessage) -> None:
+        payload = json.dumps({
+            "title": m.title, "body": m.text, "url": m.reply_url, "token": m.reply_token,
+            "actions": [{"action": "safe", "title": "無事です"}, {"action": "need_help", "title": "助けが必要"}],
+            "campaign": m.campaign_id,
+        }, ensure_ascii=False)
+        headers = {"Urgency": "high", "Topic": f"c{m.campaign_id}", "Authorization": auth}
+        await webpush_async(subs[m.address], payload, headers=headers, ttl=86400, timeout=10, aiohttp_session=session)
+
+    return send, session.close
+
+
+async def _twilio(url: str) -> tuple[Any, Any]:
+    from twilio.http.async_http_client import AsyncTwilioHttpClient
+    from twilio.rest import Client
+
+    http = AsyncTwilioHttpClient()
+    client = Client(SANDBOX_SECRETS.twilio_account_sid, SANDBOX_SECRETS.twilio_auth_token, http_client=http)
+    client.api.base_url = url  # libraries.md §1: reaches a local server for messages and calls
+    return client, http
+
+
+async def bare_sms(cfg: Config, url: str, msgs: list[OutboundMessage]) -> tuple[Send, Close]:
+    client, http = await _twilio(url)
+    from_ = cfg.channels.sms.from_number
+
+    async def send(m: OutboundMessage) -> None:
+        await client.messages.create_async(to=m.address, from_=from_, body=m.text, status_callback=STATUS_URL)
+
+    return send, http.close
+
+
+async def bare_voice(cfg: Config, url: str, msgs: list[OutboundMessage]) -> tuple[Send, Close]:
+    from twilio.twiml.voice_response import Gather, VoiceResponse
+
+    client, http = await _twilio(url)
+    from_ = cfg.channels.voice.from_number
+
+    async def send(m: OutboundMessage) -> None:
+        vr = VoiceResponse()
+        g = Gather(num_digits=1, action=f"{PUBLIC_URL}/hooks/twilio/voice?t={m.reply_token}")
+        g.say("安否確認です。無事なら1を、助けが必要なら2を押してください。", language="ja-JP")
+        vr.append(g)
+        await client.calls.create_async(to=m.address, from_=from_, twiml=str(vr), status_callback=STATUS_URL)
+
+    return send, http.close
+
+
+async def bare_telegram(cfg: Config, url: str, msgs: list[OutboundMessage]) -> tuple[Send, Close]:
+    from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+    from telegram.request import HTTPXRequest
+
+    conc = cfg.channels.telegram.concurrency
+    bot = Bot(SANDBOX_SECRETS.telegram_bot_token, base_url=f"{url}/bot", request=HTTPXRequest(connection_pool_size=conc))
+    await bot.initialize()
+
+    async def send(m: OutboundMessage) -> None:
+        kb = InlineKeyboardMarkup([[InlineKeyboardButton("無事です", callback_data=f"safe:{m.reply_token}"),
+                                    InlineKeyboardButton("助けが必要", callback_data=f"need_help:{m.reply_token}")]])
+        await bot.send_message(chat_id=int(m.address), text=m.text, reply_markup=kb)
+
+    return send, bot.shutdown
+
+
+# A benchmark of the libraries themselves: one bare loop per channel it knows.
+BARE: dict[str, Factory] = {
+    "webpush": bare_webpush,
+    "telegram": bare_telegram,
+    "sms": bare_sms,
+    "voice": bare_voice,
+}

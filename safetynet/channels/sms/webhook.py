@@ -1,0 +1,63 @@
+"""Inbound SMS (`/hooks/twilio/sms`) and the shared status callbacks: signed by Twilio, meaning decided
+behind the `InboundPort` (keywords, several households on one phone)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twilio.twiml.messaging_response import MessagingResponse
+
+from safetynet.channels.base import (
+    ChannelContext,
+    ChannelSender,
+    InboundPort,
+    WebhookRefused,
+    WebhookRequest,
+    WebhookResponse,
+    WebhookRoute,
+)
+from safetynet.channels.twilio.webhook import MAX_TWILIO_BYTES, signed_params, status_route, twiml
+from safetynet.domain.phones import PhoneError, to_e164
+
+SMS_PATH = "/hooks/twilio/sms"
+# The kinds of contact an inbound number may be (a number recorded as a landline can be an SMS-capable 050).
+FROM_KINDS = ("mobile", "landline")
+
+
+@dataclass(frozen=True, slots=True)
+class InboundSms:
+    message_sid: str
+    from_: str
+    to: str
+    body: str
+
+
+def parse_inbound(params: dict[str, str]) -> InboundSms:
+    """An inbound SMS webhook; ValueError when it lacks what identifies it."""
+    sid, from_ = params.get("MessageSid", ""), params.get("From", "")
+    if not sid or not from_:
+        raise ValueError("inbound SMS without MessageSid or From")
+    return InboundSms(sid, from_, params.get("To", ""), params.get("Body", ""))
+
+
+def e164(number: str) -> str:
+    try:
+        return to_e164(number)
+    except PhoneError:
+        return number.strip()
+
+
+def routes(ctx: ChannelContext, inbound: InboundPort, sender: ChannelSender | None) -> list[WebhookRoute]:
+    async def sms_hook(req: WebhookRequest) -> WebhookResponse:
+        params = await signed_params(ctx, req)
+        try:
+            sms = parse_inbound(params)
+        except ValueError:
+            raise WebhookRefused(400, "not an inbound SMS") from None
+        reply = await inbound.text_message(ctx.name, FROM_KINDS, e164(sms.from_), sms.body, sms.message_sid)
+        mr = MessagingResponse()
+        if reply:
+            mr.message(reply)
+        return twiml(str(mr))
+
+    return [WebhookRoute("POST", SMS_PATH, sms_hook, MAX_TWILIO_BYTES), status_route(ctx, inbound)]

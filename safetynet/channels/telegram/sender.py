@@ -1,0 +1,275 @@
+"""Telegram through python-telegram-bot's `Bot` (no `Application`), on an aiohttp transport.
+
+`TelegramSender` sends a resident's alert with a two-button inline keyboard, a staff alert (no
+reply token) without answer buttons; `acknowledge` answers a button press and edits the message
+to show the recorded answer with a "change" button. Updates are parsed in `updates.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import warnings
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import aiohttp
+import structlog
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.warnings import PTBDeprecationWarning
+
+from safetynet.channels import labels
+from safetynet.channels.base import (
+    ChannelContext,
+    OutboundMessage,
+    PermanentSendError,
+    Reason,
+    Redactor,
+    RetryableSendError,
+    SendError,
+    SendResult,
+    send_logged,
+)
+from safetynet.channels.telegram import BOT_TOKEN
+from safetynet.channels.telegram.request import AiohttpRequest, NotSentError
+from safetynet.channels.telegram.settings import TelegramSettings
+from safetynet.channels.telegram.updates import (
+    TelegramCallback,
+    callback_data,
+    parse_callback_data,
+    webhook_secret,
+    webhook_url,
+)
+
+log = structlog.get_logger("channels")
+
+
+
+# --- keyboards and callback data ---------------------------------------------------------------
+
+
+def keyboard(reply_token: str, language: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(labels.answer_label(a, language), callback_data=callback_data(a, reply_token))
+                for a in labels.ANSWERS
+            ]
+        ]
+    )
+
+
+def link_keyboard(url: str, language: str) -> InlineKeyboardMarkup | None:
+    """One button opening `url`, or None where Telegram would refuse it.
+
+    Telegram rejects button URLs it cannot reach (localhost, bare IP addresses), and a refused
+    button loses the whole message; the link is in the text anyway, so only a public https host
+    gets a button.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme != "https" or "." not in host or _is_ip(host):
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(labels.open_label(language), url=url)]])
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def markup_for(msg: OutboundMessage) -> InlineKeyboardMarkup | None:
+    """A resident's message gets the answer buttons; a staff alert (no reply token) at most a link button."""
+    if msg.reply_token:
+        return keyboard(msg.reply_token, msg.language)
+    return link_keyboard(msg.reply_url, msg.language)
+
+
+def change_keyboard(answer: str, reply_token: str, language: str) -> InlineKeyboardMarkup:
+    other = labels.other_answer(answer)
+    button = InlineKeyboardButton(labels.change_label(other, language), callback_data=callback_data(other, reply_token))
+    return InlineKeyboardMarkup([[button]])
+
+
+async def acknowledge(bot: Bot, cb: TelegramCallback, answer: str, language: str) -> bool:
+    """Stops the button's spinner, then shows the recorded answer and a "change" button.
+
+    Returns False (and logs) when Telegram refused; the answer is recorded either way.
+    """
+    parsed = parse_callback_data(cb.data)
+    recorded = labels.recorded_text(answer, language)
+    try:
+        await bot.answer_callback_query(cb.query_id, text=recorded)
+        if cb.message_id is not None and parsed is not None:
+            text = f"{cb.message_text}\n\n✅ {recorded}" if cb.message_text else f"✅ {recorded}"
+            await bot.edit_message_text(
+                text,
+                chat_id=cb.chat_id,
+                message_id=cb.message_id,
+                reply_markup=change_keyboard(answer, parsed[1], language),
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+    except BadRequest as e:
+        # Pressing the same button twice edits to the same text, which Telegram refuses; harmless.
+        if "not modified" in str(e).lower():
+            return True
+        log.warning("telegram_ack_failed", error_class=type(e).__name__)
+        return False
+    except TelegramError as e:
+        log.warning("telegram_ack_failed", error_class=type(e).__name__)
+        return False
+    return True
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+def retry_after_seconds(value: int | float | timedelta) -> float:
+    """PTB gives an int (deprecated) or a timedelta (PTB_TIMEDELTA=1); both mean seconds."""
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _retry_after(e: RetryAfter) -> float:
+    # Reading the attribute warns (PTBDeprecationWarning) unless PTB_TIMEDELTA is set; the value is right either way.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        return retry_after_seconds(e.retry_after)
+
+
+class TelegramSender:
+    def __init__(self, ctx: ChannelContext, session: aiohttp.ClientSession | None = None) -> None:
+        self.name = ctx.name
+        self.cfg: TelegramSettings = ctx.settings
+        self.clock = ctx.clock
+        self._ctx = ctx
+        self._token = ctx.secret(BOT_TOKEN.key)
+        self._session = session
+        self._redact = Redactor((self._token,))
+        self._bot: Bot | None = None
+        self._request: AiohttpRequest | None = None
+        # RetryAfter pauses the whole channel: until then sends fail fast without calling Telegram.
+        self._paused_until = 0.0
+        self._username: str | None = None
+        self._username_lock = asyncio.Lock()
+
+    @property
+    def bot(self) -> Bot:
+        if self._bot is None:
+            raise RuntimeError("TelegramSender.start() was not called")
+        return self._bot
+
+    async def start(self) -> None:
+        # Opt in to PTB's timedelta durations: otherwise PTB itself emits a PTBDeprecationWarning
+        # while building every RetryAfter, which `-W error` turns into a crash. A deployer's explicit
+        # setting wins; `retry_after_seconds` handles both forms.
+        os.environ.setdefault("PTB_TIMEDELTA", "1")
+        self._request = AiohttpRequest(self._session, connections=self.cfg.concurrency, timeout=self.cfg.timeout_seconds)
+        await self._request.initialize()
+        # Bot.initialize() would call getMe: a network call at boot we do not need to send.
+        self._bot = Bot(
+            self._token,
+            base_url=f"{self.cfg.api_base_url.rstrip('/')}/bot",
+            request=self._request,
+            get_updates_request=self._request,
+        )
+
+    async def close(self) -> None:
+        if self._request is not None:
+            await self._request.shutdown()
+            self._request = None
+
+    async def check(self) -> str:
+        """getMe: the bot's username (verifies the token)."""
+        me = await self.bot.get_me()
+        return me.username or ""
+
+    async def username(self) -> str:
+        """The bot's username, asked once (getMe); "" while Telegram does not answer."""
+        async with self._username_lock:
+            if self._username is None:
+                try:
+                    self._username = await asyncio.wait_for(self.check(), timeout=5)
+                except Exception as e:  # a page works without the link
+                    log.warning("telegram_getme_failed", error_class=type(e).__name__)
+                    return ""
+            return self._username
+
+    async def set_webhook(self, url: str, secret: str) -> None:
+        await self.bot.set_webhook(url, secret_token=secret, allowed_updates=["message", "callback_query"])
+
+    async def register_webhook(self) -> None:
+        """Tells Telegram where the webhook is, with its secret token (at every start)."""
+        if self._ctx.secret_key:
+            await self.set_webhook(webhook_url(self._ctx.public_url), webhook_secret(self._ctx.secret_key))
+
+    async def acknowledge(self, cb: TelegramCallback, answer: str, language: str) -> bool:
+        return await acknowledge(self.bot, cb, answer, language)
+
+    def paused_for(self) -> float:
+        return max(0.0, self._paused_until - self.clock.monotonic())
+
+    async def send(self, msg: OutboundMessage) -> SendResult:
+        return await send_logged(self.name, msg, self._attempt)
+
+    async def _attempt(self, msg: OutboundMessage) -> SendResult:
+        remaining = self.paused_for()
+        if remaining > 0:
+            raise RetryableSendError(Reason.RATE_LIMITED, retry_after=remaining, error_class="ChannelPaused")
+        try:
+            chat_id = int(msg.address)
+        except ValueError:
+            raise PermanentSendError(Reason.CHAT_NOT_FOUND, contact_dead=True, error_class="ValueError") from None
+        try:
+            sent = await self.bot.send_message(
+                chat_id=chat_id,
+                text=msg.text,
+                reply_markup=markup_for(msg),
+                # A link preview would fetch the reply URL and mark the household "read".
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except TelegramError as e:
+            raise self._classify(e) from e
+        # The message id alone: with the chat id (the address, personal data) it names the message.
+        return SendResult(str(sent.message_id))
+
+    def _classify(self, e: TelegramError) -> SendError:
+        name, answer = type(e).__name__, self._redact(str(e))
+        if isinstance(e, RetryAfter):
+            seconds = _retry_after(e)
+            self._paused_until = max(self._paused_until, self.clock.monotonic() + seconds)
+            return RetryableSendError(Reason.RATE_LIMITED, retry_after=seconds, error_class=name, provider_answer=answer)
+        if isinstance(e, Forbidden):
+            return PermanentSendError(Reason.BLOCKED, contact_dead=True, error_class=name, provider_answer=answer)
+        if isinstance(e, BadRequest):
+            if "chat not found" in str(e).lower():
+                return PermanentSendError(Reason.CHAT_NOT_FOUND, contact_dead=True, error_class=name, provider_answer=answer)
+            return PermanentSendError(Reason.BAD_REQUEST, error_class=name, provider_answer=answer)
+        if isinstance(e, InvalidToken | Conflict):
+            return PermanentSendError(Reason.CONFIGURATION, error_class=name, provider_answer=answer)
+        if isinstance(e, ChatMigrated):
+            return PermanentSendError(Reason.BAD_REQUEST, error_class=name, provider_answer=answer)
+        if isinstance(e, TimedOut):
+            return RetryableSendError(Reason.TIMEOUT, outcome_unknown=True, error_class=name)
+        if isinstance(e, NotSentError):
+            return RetryableSendError(Reason.NETWORK, error_class=name, provider_answer=answer)
+        if isinstance(e, NetworkError):
+            # A 5xx, or a connection lost after the request left: Telegram may have sent it.
+            reason = Reason.NETWORK if isinstance(e.__cause__, aiohttp.ClientError) else Reason.SERVER_ERROR
+            return RetryableSendError(reason, outcome_unknown=True, error_class=name, provider_answer=answer)
+        return PermanentSendError(Reason.BAD_REQUEST, error_class=name, provider_answer=answer)
+

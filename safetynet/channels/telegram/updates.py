@@ -1,0 +1,108 @@
+"""Telegram updates, callback data and the webhook secret (pure: no Bot, no network).
+
+A button's callback data is `answer:token`; `/start CODE` links a chat (enrolment). The webhook's
+secret token is derived from the app's secret key, so the app and the sandbox agree without
+another secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from safetynet.channels import labels
+
+# Telegram refuses callback data over 64 bytes; "need_help:" + a 22-char token is 32.
+MAX_CALLBACK_BYTES = 64
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+WEBHOOK_PATH = "/hooks/telegram"
+
+
+def callback_data(answer: str, reply_token: str) -> str:
+    data = f"{answer}:{reply_token}"
+    if answer not in labels.ANSWERS or len(data.encode()) > MAX_CALLBACK_BYTES:
+        raise ValueError("callback data must be safe|need_help and fit 64 bytes")
+    return data
+
+
+def parse_callback_data(data: str) -> tuple[str, str] | None:
+    """(answer, reply_token) from a button's data, or None when it is not ours."""
+    answer, sep, token = data.partition(":")
+    if not sep or answer not in labels.ANSWERS or not token:
+        return None
+    return answer, token
+
+
+def webhook_secret(secret_key: str) -> str:
+    """The secret_token given to setWebhook: HMAC-SHA256(secret_key, "safetynet/telegram-webhook/v1"),
+    base64url without padding (43 chars of [A-Za-z0-9_-], as Telegram requires).
+
+    Derived, so the app and the sandbox agree without storing another secret; rotating the
+    app's secret key rotates it (call setWebhook again).
+    """
+    if not secret_key:
+        raise ValueError("secret_key is empty: run `safetynet init` or set SAFETYNET_SECRET_KEY")
+    mac = hmac.new(secret_key.encode(), b"safetynet/telegram-webhook/v1", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def webhook_url(public_url: str) -> str:
+    return f"{public_url.rstrip('/')}{WEBHOOK_PATH}"
+
+
+def verify_secret(header_value: str | None, expected: str) -> bool:
+    if not header_value or not expected:
+        return False
+    return hmac.compare_digest(header_value.encode(), expected.encode())
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramCallback:
+    query_id: str
+    chat_id: int
+    message_id: int | None
+    data: str
+    message_text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramStart:
+    chat_id: int
+    code: str
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def parse_update(data: Any) -> TelegramCallback | TelegramStart | None:
+    """A button press or a `/start CODE`; None for anything else (including malformed JSON shapes)."""
+    if not isinstance(data, dict):
+        return None
+    cq = data.get("callback_query")
+    if isinstance(cq, dict):
+        msg, sender = _dict(cq.get("message")), _dict(cq.get("from"))
+        chat = _dict(msg.get("chat"))
+        chat_id = _int(chat.get("id")) or _int(sender.get("id"))
+        qid, cdata = cq.get("id"), cq.get("data")
+        if chat_id is None or not isinstance(qid, str) or not isinstance(cdata, str):
+            return None
+        text = msg.get("text")
+        text = text if isinstance(text, str) else ""
+        return TelegramCallback(qid, chat_id, _int(msg.get("message_id")), cdata, text)
+    message = _dict(data.get("message"))
+    body = message.get("text")
+    if isinstance(body, str):
+        chat_id = _int(_dict(message.get("chat")).get("id"))
+        parts = body.strip().split(maxsplit=1)
+        # "/start CODE", or "/start@OurBot CODE" in a group
+        if chat_id is not None and len(parts) == 2 and parts[0].split("@", 1)[0] == "/start":
+            return TelegramStart(chat_id, parts[1].strip())
+    return None

@@ -1,0 +1,78 @@
+"""What Twilio's webhooks share: X-Twilio-Signature over the URL Twilio called and every param
+(repeats too), and the status callbacks of messages and calls (`/hooks/twilio/status`).
+
+A forged or tampered request is refused (403) and changes nothing. The auth token comes from
+the channel's context, which holds the sandbox's public test credential only while the channel
+talks to the sandbox: a real deployment never takes a request anyone could sign.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import structlog
+from multidict import MultiDict
+from twilio.request_validator import RequestValidator
+
+from safetynet.channels.base import (
+    ChannelContext,
+    InboundPort,
+    WebhookRefused,
+    WebhookRequest,
+    WebhookResponse,
+    WebhookRoute,
+)
+from safetynet.channels.twilio import AUTH_TOKEN, STATUS_PATH
+from safetynet.channels.twilio.status import parse_any_status
+
+log = structlog.get_logger("channels")
+
+# An inbound SMS body is at most 1,600 characters; url-encoded UTF-8 with Twilio's params fits this.
+MAX_TWILIO_BYTES = 32 * 1024
+
+
+def verify_signature(auth_token: str, url: str, params: Mapping[str, str], signature: str | None) -> bool:
+    """True when `signature` (X-Twilio-Signature) signs `url` and every received param.
+
+    `url` must be the public URL Twilio called (`public_url + request.path_qs`), not the URL the
+    request reached behind a proxy.
+    """
+    if not signature or not auth_token:
+        return False
+    return bool(RequestValidator(auth_token).validate(url, params, signature))
+
+
+async def signed_params(ctx: ChannelContext, req: WebhookRequest) -> dict[str, str]:
+    """The form Twilio posted (first value of each name), or WebhookRefused(403) when
+    X-Twilio-Signature does not sign it (every param, repeats too)."""
+    pairs = await req.form()
+    if not verify_signature(ctx.secret(AUTH_TOKEN.key), req.public_url, MultiDict(pairs),
+                            req.headers.get("X-Twilio-Signature")):
+        log.warning("webhook_refused", hook=req.path, reason="bad_signature")
+        raise WebhookRefused(403, "bad signature")
+    params: dict[str, str] = {}
+    for k, v in pairs:
+        params.setdefault(k, v)
+    return params
+
+
+def twiml(body: str) -> WebhookResponse:
+    return WebhookResponse(200, body, "text/xml")
+
+
+def status_route(ctx: ChannelContext, inbound: InboundPort) -> WebhookRoute:
+    """Message and call status callbacks: the delivery state of the outbox row of that provider id.
+
+    SMS and voice both declare it; the registry mounts one (of the first enabled channel)."""
+
+    async def status_hook(req: WebhookRequest) -> WebhookResponse:
+        cb = parse_any_status(await signed_params(ctx, req))
+        if cb is not None:
+            # The outbox keeps the highest-ranked state (callbacks arrive out of order).
+            if not await inbound.delivery_status(cb.provider_id, cb.state, cb.error_code):
+                # Not recorded yet (the callback beat the send's commit), or not ours: held a while
+                # and applied if the id is recorded; Twilio gets its 204 either way.
+                log.info("status_callback_held", state=cb.state)
+        return WebhookResponse(204)
+
+    return WebhookRoute("POST", STATUS_PATH, status_hook, MAX_TWILIO_BYTES)

@@ -1,0 +1,111 @@
+"""The keypad safety check's TwiML (1 safe, 2 need help), read in the household's language. Pure.
+
+Flow: the call carries inline TwiML with `<Gather numDigits=1 actionOnEmptyResult>` whose action is
+`{public_url}/hooks/twilio/voice?t={token}`. The webhook answers with `answer_twiml` (1 or 2),
+`retry_twiml` (no or another key, first time; its action adds `&retry=1`) or `no_input_twiml`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from urllib.parse import quote
+from xml.sax.saxutils import escape as xml_escape
+
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from safetynet.i18n import t
+
+VOICE_PATH = "/hooks/twilio/voice"
+
+# Text-to-speech languages the catalogs have voice prompts in; other household languages hear Japanese.
+SAY_LANGUAGE = {"ja": "ja-JP", "en": "en-US"}
+_RECORDED = {"safe": "voice.safe_recorded", "need_help": "voice.need_help_recorded"}
+DIGIT_STATUS = {"1": "safe", "2": "need_help"}
+# Seconds the keypad waits after the prompt; elderly callers need more than Twilio's default 5.
+GATHER_TIMEOUT_SECONDS = 8
+# Seconds the phone rings before Twilio gives up (no-answer).
+RING_SECONDS = 40
+CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
+
+
+def _lang(language: str) -> str:
+    return "en" if language.lower().startswith("en") else "ja"
+
+
+def gather_url(public_url: str, reply_token: str, retry: bool = False) -> str:
+    url = f"{public_url.rstrip('/')}{VOICE_PATH}?t={quote(reply_token, safe='')}"
+    return url + "&retry=1" if retry else url
+
+
+# Stands for the action URL in the cached documents; replaced by the escaped URL per call.
+_ACTION = "https://action.invalid/gather"
+
+
+@functools.lru_cache(maxsize=32)
+def _gather_template(lang: str, drill: bool, retry: bool) -> str:
+    say = SAY_LANGUAGE[lang]
+    vr = VoiceResponse()
+    g = Gather(
+        num_digits=1,
+        input="dtmf",
+        timeout=GATHER_TIMEOUT_SECONDS,
+        action=_ACTION,
+        method="POST",
+        action_on_empty_result=True,
+    )
+    if drill:
+        g.say(t(lang, "voice.drill"), language=say)
+    if retry:
+        g.say(t(lang, "voice.retry"), language=say)
+    g.say(t(lang, "voice.prompt"), language=say)
+    g.pause(length=1)
+    g.say(t(lang, "voice.prompt"), language=say)
+    vr.append(g)
+    return str(vr)
+
+
+def gather_twiml(public_url: str, reply_token: str, language: str, drill: bool = False, retry: bool = False) -> str:
+    """The keypad question, read twice, inside one `<Gather>` that posts to the reply token's action URL."""
+    template = _gather_template(_lang(language), drill, retry)
+    return template.replace(_ACTION, xml_escape(gather_url(public_url, reply_token, retry), {'"': "&quot;"}))
+
+
+def retry_twiml(public_url: str, reply_token: str, language: str) -> str:
+    return gather_twiml(public_url, reply_token, language, retry=True)
+
+
+def answer_twiml(status: str, language: str) -> str:
+    lang = _lang(language)
+    vr = VoiceResponse()
+    vr.say(t(lang, _RECORDED[status]), language=SAY_LANGUAGE[lang])
+    vr.hangup()
+    return str(vr)
+
+
+def no_input_twiml(language: str) -> str:
+    lang = _lang(language)
+    vr = VoiceResponse()
+    vr.say(t(lang, "voice.no_input"), language=SAY_LANGUAGE[lang])
+    vr.hangup()
+    return str(vr)
+
+
+def parse_gather(params: Mapping[str, str]) -> str:
+    """The digits pressed; "" when the caller pressed nothing."""
+    return (params.get("Digits") or "").strip()
+
+
+def digit_status(digits: str) -> str | None:
+    """"safe", "need_help", or None for no or another key."""
+    return DIGIT_STATUS.get(digits)
+
+
+def gather_reply(digits: str, retry: bool, public_url: str, reply_token: str, language: str) -> tuple[str | None, str]:
+    """The recorded status (None: no answer) and the TwiML to answer a Gather callback with."""
+    status = digit_status(digits)
+    if status is not None:
+        return status, answer_twiml(status, language)
+    if not retry:
+        return None, retry_twiml(public_url, reply_token, language)
+    return None, no_input_twiml(language)

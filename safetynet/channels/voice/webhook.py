@@ -1,0 +1,40 @@
+"""The keypad answer (`/hooks/twilio/voice?t=TOKEN`): 1 safe, 2 need help; no input asks once more,
+then ends as no answer. Signed by Twilio; call status callbacks go to the shared status route."""
+
+from __future__ import annotations
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from safetynet.channels.base import (
+    ChannelContext,
+    ChannelSender,
+    InboundPort,
+    WebhookRequest,
+    WebhookResponse,
+    WebhookRoute,
+)
+from safetynet.channels.twilio.webhook import MAX_TWILIO_BYTES, signed_params, status_route, twiml
+from safetynet.channels.voice.twiml import SAY_LANGUAGE, VOICE_PATH, gather_reply, parse_gather
+
+
+def routes(ctx: ChannelContext, inbound: InboundPort, sender: ChannelSender | None) -> list[WebhookRoute]:
+    async def voice_hook(req: WebhookRequest) -> WebhookResponse:
+        params = await signed_params(ctx, req)
+        token = req.query.get("t", "")
+        target = await inbound.resolve(token)
+        if not target.found:
+            vr = VoiceResponse()
+            vr.say(target.notice, language=SAY_LANGUAGE["ja"])
+            vr.hangup()
+            return twiml(str(vr))
+        retry = req.query.get("retry") == "1"
+        call_sid = params.get("CallSid", "")
+        status, answer = gather_reply(parse_gather(params), retry, ctx.public_url, token, target.language)
+        stage = "retry" if retry else "first"
+        if status is not None:
+            await inbound.answer(token, status, ctx.name, f"voice:{call_sid}:{stage}")
+        elif retry:
+            await inbound.note(token, "voice: no answer", ctx.name, f"voice:{call_sid}:no_answer")
+        return twiml(answer)
+
+    return [WebhookRoute("POST", VOICE_PATH, voice_hook, MAX_TWILIO_BYTES), status_route(ctx, inbound)]

@@ -1,0 +1,150 @@
+"""Web push through pywebpush's async API (VAPID, RFC 8291/8292) over one shared aiohttp session.
+
+Traps handled (../shared/notes/libraries.md §2): the TTL is always set (pywebpush's default 0 drops
+the alert for an offline phone), a timeout on every call (the default is none); the VAPID header
+comes from `vapid.VapidHeaders`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import aiohttp
+from pywebpush import WebPushException, webpush_async
+
+from safetynet.channels import labels
+from safetynet.channels.base import (
+    ChannelContext,
+    OutboundMessage,
+    PermanentSendError,
+    Reason,
+    Redactor,
+    RetryableSendError,
+    SendError,
+    SendResult,
+    parse_retry_after,
+    send_logged,
+)
+from safetynet.channels.webpush.settings import WebPushSettings
+from safetynet.channels.webpush.vapid import VapidHeaders, VapidKeys, load_or_create_vapid
+
+# 4,096 bytes a record, minus the aes128gcm header (86), the tag (16) and a pad byte; with margin.
+MAX_PAYLOAD_BYTES = 3800
+
+
+# --- payload and sending -----------------------------------------------------------------------
+
+
+def topic(campaign_id: int) -> str:
+    # Topic: <= 32 base64url characters; a newer alert of the same campaign replaces an unread one.
+    return f"safetynet-c{campaign_id}"
+
+
+def build_payload(msg: OutboundMessage) -> str:
+    """The JSON the service worker receives: text, reply link and token, and two answer actions.
+
+    A staff alert (no reply token) has no actions: a tap opens its link (the dashboard).
+    """
+    doc: dict[str, object] = {
+        "title": msg.title,
+        "body": msg.text,
+        "url": msg.reply_url,
+        "token": msg.reply_token,
+        "campaign": msg.campaign_id,
+        "drill": msg.drill,
+        # the service worker posts its answers back saying which channel carried them
+        "channel": msg.channel,
+    }
+    if msg.reply_token:
+        doc["actions"] = [{"action": a, "title": labels.answer_label(a, msg.language)} for a in labels.ANSWERS]
+    data = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    excess = len(data.encode()) - MAX_PAYLOAD_BYTES
+    if excess <= 0:
+        return data
+    # Too long for one push record: shorten the body (never the link); 4 bytes covers any character.
+    keep = max(0, len(msg.text) - excess)
+    while True:
+        doc["body"] = msg.text[:keep] + "…"
+        data = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+        if len(data.encode()) <= MAX_PAYLOAD_BYTES or keep == 0:
+            return data
+        keep = max(0, keep - (len(data.encode()) - MAX_PAYLOAD_BYTES) - 3)
+
+
+class WebPushSender:
+    def __init__(
+        self, ctx: ChannelContext, keys: VapidKeys | None = None, session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        cfg: WebPushSettings = ctx.settings
+        if cfg.ttl_seconds <= 0:
+            raise ValueError("channels.webpush.ttl_seconds must be > 0: TTL 0 drops the alert for an offline phone")
+        self.name = ctx.name
+        self.cfg = cfg
+        self.keys = keys or load_or_create_vapid(ctx.data_dir)
+        self._headers = VapidHeaders(self.keys.vapid, cfg.subscriber, ctx.clock)
+        self._session = session
+        self._own_session = session is None
+        self._redact = Redactor()
+
+    async def start(self) -> None:
+        if self._session is None or (self._own_session and self._session.closed):
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.cfg.concurrency))
+            self._own_session = True
+
+    async def close(self) -> None:
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send(self, msg: OutboundMessage) -> SendResult:
+        return await send_logged(self.name, msg, self._attempt)
+
+    async def _attempt(self, msg: OutboundMessage) -> SendResult:
+        if self._session is None:
+            raise RuntimeError("WebPushSender.start() was not called")
+        try:
+            sub = json.loads(msg.address)
+            endpoint = sub["endpoint"]
+            authorization = self._headers.authorization(endpoint)
+        except (ValueError, KeyError, TypeError):
+            raise PermanentSendError(Reason.SUBSCRIPTION_GONE, contact_dead=True, error_class="InvalidSubscription") from None
+        headers = {"Urgency": "high", "Topic": topic(msg.campaign_id), "Authorization": authorization}
+        try:
+            resp = await webpush_async(
+                sub,
+                build_payload(msg),
+                headers=headers,
+                ttl=self.cfg.ttl_seconds,
+                timeout=self.cfg.timeout_seconds,
+                aiohttp_session=self._session,
+            )
+        except WebPushException as e:
+            raise self._classify_response(e) from e
+        except TimeoutError as e:
+            raise RetryableSendError(Reason.TIMEOUT, outcome_unknown=True, error_class=type(e).__name__) from e
+        except aiohttp.ClientConnectorError as e:
+            raise RetryableSendError(Reason.NETWORK, error_class=type(e).__name__, provider_answer=self._redact(str(e))) from e
+        except aiohttp.ClientError as e:
+            raise RetryableSendError(
+                Reason.NETWORK, outcome_unknown=True, error_class=type(e).__name__, provider_answer=self._redact(str(e))
+            ) from e
+        assert not isinstance(resp, str)  # only with curl=True
+        return SendResult(resp.headers.get("Location"))
+
+    def _classify_response(self, e: WebPushException) -> SendError:
+        status = e.status_code or 0
+        answer = self._redact(f"{status} {e.message}")
+        name = type(e).__name__
+        if status in (404, 410):
+            return PermanentSendError(Reason.SUBSCRIPTION_GONE, contact_dead=True, error_class=name, provider_answer=answer)
+        if status == 429:
+            return RetryableSendError(
+                Reason.RATE_LIMITED, retry_after=parse_retry_after(e.retry_after), error_class=name, provider_answer=answer
+            )
+        if status >= 500:
+            return RetryableSendError(Reason.SERVER_ERROR, outcome_unknown=True, error_class=name, provider_answer=answer)
+        if status in (401, 403):
+            # Our VAPID key is not the one the browser subscribed with: an operator problem.
+            return PermanentSendError(Reason.CONFIGURATION, error_class=name, provider_answer=answer)
+        return PermanentSendError(Reason.BAD_REQUEST, error_class=name, provider_answer=answer)
+

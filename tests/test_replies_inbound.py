@@ -1,0 +1,88 @@
+"""The InboundPort as the channels' webhooks use it (`replies/inbound.py`), beyond what the SMS, voice
+and Telegram hook tests exercise: answers identified by the sender's address (a LINE postback of a
+multicast), a resident leaving a bot, and an enrolment code sent as a text message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from replies_fixtures import Env, enrolment_code, running_app
+
+from safetynet.replies.inbound import LINKS_PER_MINUTE, Inbound
+
+SHARED = "+819011110001"  # A-001 and A-004
+CHAT_A003 = "5550003"
+
+
+def port(env: Env) -> Inbound:
+    return Inbound(env.intake, env.store, env.cfg, env.clock)
+
+
+async def test_an_answer_by_address_records_for_its_households_once(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        p = port(env)
+        ack = await p.answer_from("telegram", CHAT_A003, env.campaign_id, "need_help", "telegram", "pb:1")
+        assert (ack.found, ack.recorded, ack.language) == (True, True, "en")
+        again = await p.answer_from("telegram", CHAT_A003, env.campaign_id, "need_help", "telegram", "pb:1")
+        assert (again.found, again.recorded) == (True, False)  # the provider's retry: taken once
+        assert await env.history("A-003") == ["need_help"]
+        await env.intake.idle()
+
+
+async def test_safe_from_an_address_several_households_share_asks_each_and_help_reaches_all(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        p = port(env)
+        safe = await p.answer_from("mobile", SHARED, env.campaign_id, "safe", "sms", "pb:2")
+        assert safe.found and not safe.recorded
+        assert env.reply_url("A-001") in safe.notice and env.reply_url("A-004") in safe.notice
+        assert await env.status("A-001") != "safe" and await env.status("A-004") != "safe"
+        help_ = await p.answer_from("mobile", SHARED, env.campaign_id, "need_help", "sms", "pb:3")
+        assert help_.recorded and not help_.notice
+        assert await env.status("A-001") == await env.status("A-004") == "need_help"
+        await env.intake.idle()
+
+
+async def test_an_answer_by_an_unknown_address_or_for_another_campaign_records_nothing(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        p = port(env)
+        for kind, address, campaign in (("telegram", "999", env.campaign_id), ("telegram", CHAT_A003, 999)):
+            ack = await p.answer_from(kind, address, campaign, "safe", "telegram", f"pb:{address}:{campaign}")
+            assert (ack.found, ack.recorded) == (False, False) and "無効" in ack.notice
+        assert await env.history("A-003") == []
+
+
+async def test_a_resident_leaving_a_bot_marks_the_contact_dead(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        assert await port(env).contact_gone("telegram", CHAT_A003, "unfollowed") == 1
+        household = await env.store.roster.get_household(env.hh("A-003").id)
+        assert household is not None
+        assert {c.kind: c.working for c in household.contacts} == {"mobile": True, "telegram": False}
+        assert await port(env).contact_gone("telegram", CHAT_A003, "unfollowed") == 0
+
+
+async def test_an_enrolment_code_sent_as_a_message_links_the_sender(tmp_path: Path) -> None:
+    """What a LINE-like channel's webhook does with a text message: the port tells a code from an answer."""
+    async with running_app(tmp_path) as env:
+        code = await enrolment_code(env, "B-001")
+        p = port(env)
+        text = await p.text_message("telegram", ["telegram"], "7770009", f" {code.lower()} ", "m1")
+        assert "登録しました" in text
+        (found,) = await env.store.roster.households_by_contact(["telegram"], "7770009")
+        assert found.id == env.hh("B-001").id
+        wrong = await p.text_message("telegram", ["telegram"], "7770010", "AAAA-BBBB-CCCC-DDDD", "m2")
+        assert "正しくありません" in wrong
+        # a keyword from the linked chat is an answer for its household
+        assert "記録しました" in await p.text_message("telegram", ["telegram"], "7770009", "1", "m3")
+        assert await env.status("B-001") == "safe"
+        await env.intake.idle()
+
+
+async def test_enrolment_codes_from_one_address_are_limited(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        p = port(env)
+        answers = [await p.link("AAAA-BBBB-CCCC-DDDD", "telegram", "7770011") for _ in range(LINKS_PER_MINUTE + 1)]
+        assert "正しくありません" in answers[0] and "試行が多すぎます" in answers[-1]
+        code = await enrolment_code(env, "B-001")
+        assert "試行が多すぎます" in await p.link(code, "telegram", "7770011")  # even a right one, for a minute
+        await env.clock.advance(61)
+        assert "登録しました" in await p.link(code, "telegram", "7770011")
