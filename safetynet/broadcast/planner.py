@@ -72,3 +72,29 @@ def count_channels(plan: StepPlan) -> dict[ChannelName, int]:
         if d.fallback_rank == 0:
             counts[d.channel] = counts.get(d.channel, 0) + 1
     return counts
+
+
+def plan_check(households: Iterable[PlannableHousehold], routes: ChannelRoutes | None = None) -> StepPlan:
+    """A contact check (pure): one delivery per working contact of every household, by the first
+    channel its kind goes by (a mobile gets an SMS, never a call too). Nothing falls back and no
+    household goes to a door-knock list. The outbox keeps one row per (household, step, channel),
+    so a household's n-th contact on the same channel (a second mobile) is planned as step n: a
+    check's ladder is empty, so no step of it is ever escalated or retried on another channel."""
+    routes = routes or registry.routes()
+    deliveries: list[PlannedDelivery] = []
+    not_covered: list[int] = []
+    for h in households:
+        seen: dict[ChannelName, int] = {}
+        prio = PRIORITY_VULNERABLE if h.vulnerable else PRIORITY_DEFAULT
+        for c in h.contacts:
+            channels = routes.of_kind.get(c.kind, ())
+            if not c.working or not channels:
+                continue
+            ch = channels[0]
+            step = seen.get(ch, 0)
+            seen[ch] = step + 1
+            deliveries.append(PlannedDelivery(h.id, step, ch, c.id, prio, 0))
+        if not seen:
+            not_covered.append(h.id)
+    deliveries.sort(key=attrgetter("priority"))
+    return StepPlan(tuple(deliveries), (), tuple(not_covered))

@@ -44,6 +44,7 @@ ROUTE_MODULES = (
     "safetynet.web.static",
     "safetynet.web.ops",
     "safetynet.web.openapi",
+    "safetynet.web.check_pages",
 )
 
 
