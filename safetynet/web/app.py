@@ -45,6 +45,7 @@ ROUTE_MODULES = (
     "safetynet.web.ops",
     "safetynet.web.openapi",
     "safetynet.web.check_pages",
+    "safetynet.web.check_console",
 )
 
 
