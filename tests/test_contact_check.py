@@ -3,11 +3,13 @@ the web app (every contact asked, a tap on the SMS link confirms the SMS contact
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp import web
 from test_broadcast_sandbox import dispatch, phone, roster, world
 
@@ -102,3 +104,17 @@ async def test_check_through_the_sandbox_confirms_by_link_and_marks_bounces(tmp_
         assert tallies["webpush"].unconfirmed == 1 and tallies["webpush"].reachable_households == 0
         doc = await svc.stats(c.id)
         assert doc["kind"] == "check" and doc["status"]["safe"] == 0  # a confirmation is no safety answer
+
+
+def test_cli_starts_a_check_without_a_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from test_broadcast_cli import city, run  # noqa: F401  (the CLI test's seeded city)
+
+    cfg = city.__wrapped__(tmp_path, monkeypatch)  # type: ignore[attr-defined]
+    code, out, _ = run(cfg, capsys, "start", "--kind", "check", "--scope", "association:桜町一丁目町会", "--json")
+    assert code == 0 and json.loads(out)["state"] == "running"  # no approval for a check
+    cid = json.loads(out)["id"]
+    code, out, _ = run(cfg, capsys, "status", str(cid), "--json")
+    assert json.loads(out)["kind"] == "check" and json.loads(out)["households"] == 2
+    code, _, err = run(cfg, capsys, "start")
+    assert code == 2 and "--kind check" in err
