@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from test_broadcast_cli import city, run  # noqa: F401  (`city`: the CLI tests' seeded city, a fixture)
 from test_broadcast_sandbox import dispatch, phone, roster, world
 
 from safetynet.broadcast.planner import plan_check
@@ -106,11 +107,8 @@ async def test_check_through_the_sandbox_confirms_by_link_and_marks_bounces(tmp_
         assert doc["kind"] == "check" and doc["status"]["safe"] == 0  # a confirmation is no safety answer
 
 
-def test_cli_starts_a_check_without_a_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
-    from test_broadcast_cli import city, run  # noqa: F401  (the CLI test's seeded city)
-
-    cfg = city.__wrapped__(tmp_path, monkeypatch)  # type: ignore[attr-defined]
+def test_cli_starts_a_check_without_a_scenario(city: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    cfg = city
     code, out, _ = run(cfg, capsys, "start", "--kind", "check", "--scope", "association:桜町一丁目町会", "--json")
     assert code == 0 and json.loads(out)["state"] == "running"  # no approval for a check
     cid = json.loads(out)["id"]
