@@ -32,12 +32,17 @@ def test_every_working_contact_gets_one_delivery() -> None:
     ]
     plan = plan_check(households)
     got = sorted((d.household_id, d.contact_id, d.channel, d.step) for d in plan.deliveries)
-    # one each; a mobile gets an SMS, never a call too; the second mobile is its channel's next step
-    assert got == [(1, 10, "webpush", 0), (1, 11, "sms", 0), (1, 12, "voice", 0), (1, 13, "sms", 1),
-                   (2, 21, "telegram", 0)]
+    # one each; a mobile gets an SMS, never a call too; the second mobile is its channel's next step;
+    # the landline is not called (a call has no link to tap)
+    assert got == [(1, 10, "webpush", 0), (1, 11, "sms", 0), (1, 13, "sms", 1), (2, 21, "telegram", 0)]
     assert plan.deliveries[0].household_id == 2  # vulnerable first
     assert plan.no_contact == () and plan.not_covered == (3,)  # no door-knock list for a check
     assert all(d.fallback_rank == 0 for d in plan.deliveries)
+    # only a landline: nothing to ask, not covered
+    alone = plan_check([StepHousehold(4, 1, False, (ContactRef(40, "landline", True),))])
+    assert alone.deliveries == () and alone.not_covered == (4,)
+    # a registry without the spoken rule (linkless empty): the landline is called
+    assert [d.channel for d in plan_check(households[:1], linkless=frozenset()).deliveries].count("voice") == 1
 
 
 def test_tally_counts_reachable_households_per_kind() -> None:

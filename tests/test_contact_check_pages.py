@@ -48,7 +48,7 @@ async def test_console_check_and_its_result_on_the_dashboards(tmp_path: Path) ->
             dash = await r.text()
         assert r.status == 200
         assert _row(dash, "mobile") == {"confirmed": 1, "unconfirmed": 1, "dead": 1, "unchecked": 0, "reachable": 1}
-        assert _row(dash, "landline")["unconfirmed"] == 1
+        assert _row(dash, "landline")["unchecked"] == 1  # a landline is not asked (no link to tap)
         assert 'class="contact-check"' in dash and "連絡先確認の結果" in dash
 
         # the city: the other associations' five mobiles were not in this check

@@ -405,7 +405,9 @@ class Dispatcher:
         assert d.address is not None
         return OutboundMessage(channel=d.channel, delivery_id=d.id, campaign_id=d.campaign_id,
                                household_id=d.household_id, address=d.address, text=text, reply_url=url,
-                               reply_token=token, language=lang, drill=False, title=title)
+                               # no reply token: no safe/help buttons (push, Telegram) nor keypad answers,
+                               # as for a staff alert; a tap opens the contact's confirm page
+                               reply_token="", language=lang, drill=False, title=title)
 
     async def _record(self, outcome: DeliveryOutcome) -> None:
         try:

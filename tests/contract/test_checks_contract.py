@@ -37,8 +37,8 @@ async def test_every_contact_gets_a_row_and_confirms_by_its_own_token(store_fact
         ids = await seed(store)
         cid, rows = await check_campaign(store)
         s2 = [r for r in rows.values() if r.household_id == ids["S-2"]]
-        assert sorted(r.channel for r in s2) == ["sms", "voice"]  # its mobile and its landline, each once
-        assert len(rows) == 7  # S-1 m, S-2 m+l, S-3 t, U-1 l, U-2 m, M-1 m (the shared phone: once per household)
+        assert [r.channel for r in s2] == ["sms"]  # its mobile; its landline cannot tap a link
+        assert len(rows) == 5  # S-1 m, S-2 m, S-3 t, U-2 m, M-1 m (the shared phone: once per household)
         sms = next(r for r in s2 if r.channel == "sms")
         got = await store.replies.check_by_token(sms.token_hash)
         assert got is not None and (got.campaign_id, got.contact_id, got.household_id, got.channel) == (
@@ -51,23 +51,23 @@ async def test_every_contact_gets_a_row_and_confirms_by_its_own_token(store_fact
         assert first is not None and first.confirmed_at is not None
         again = await store.replies.confirm_check(sms.token_hash, store.clock.now() + 60)
         assert again is not None and again.confirmed_at == first.confirmed_at  # the first tap is kept
-        voice = next(r for r in s2 if r.channel == "voice")
-        still = await store.replies.check_by_token(voice.token_hash)
-        assert still is not None and still.confirmed_at is None  # the household's other contact is not confirmed
+        s1 = next(r for r in rows.values() if r.household_id == ids["S-1"])
+        still = await store.replies.check_by_token(s1.token_hash)
+        assert still is not None and still.confirmed_at is None  # another contact is not confirmed
 
         # a bounce (the dispatcher's mark_contact_dead) shows as dead
         u2 = next(r for r in rows.values() if r.household_id == ids["U-2"])
         assert await store.roster.mark_contact_dead(u2.contact_id, "invalid_number")
         counts = await store.dashboard.check_counts(cid)
         assert counts["sms"] == {"confirmed": 1, "unconfirmed": 2, "dead": 1}
-        assert counts["voice"] == {"confirmed": 0, "unconfirmed": 2, "dead": 0}
+        assert "voice" not in counts
         assert counts["telegram"] == {"confirmed": 0, "unconfirmed": 1, "dead": 0}
 
         # a check's household is no target of keyword answers by phone (a "1" is no safety answer)
         assert await store.replies.running_targets_by_contact(["mobile"], SHARED_MOBILE) == []
 
         assert await store.campaigns.close(cid, store.clock.now())
-        closed = await store.replies.confirm_check(voice.token_hash, store.clock.now())
+        closed = await store.replies.confirm_check(s1.token_hash, store.clock.now())
         assert closed is not None and closed.confirmed_at is None and closed.campaign_state == "closed"
 
 
@@ -85,7 +85,7 @@ async def test_tallies_per_kind_follow_the_latest_check(store_factory: StoreFact
         after = {x.kind: x for x in await store.dashboard.contact_checks([assoc[SAKURA]])}
         # S-1 confirmed, S-2 asked and silent: only S-1 still counts as reachable by mobile
         assert (after["mobile"].confirmed, after["mobile"].unconfirmed, after["mobile"].reachable_households) == (1, 1, 1)
-        assert after["landline"].unconfirmed == 1 and after["landline"].reachable_households == 0
+        assert after["landline"].unchecked == 1 and after["landline"].reachable_households == 1  # never asked
         # M-1 (another association, not in this check) stays unchecked, reachable
         whole = {x.kind: x for x in await store.dashboard.contact_checks(None)}
         assert whole["mobile"].unchecked == 2 and whole["mobile"].reachable_households == 3
