@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from operator import attrgetter
 
 from safetynet.channels import registry
-from safetynet.channels.spec import MESSAGE_SPOKEN
+from safetynet.channels.spec import MESSAGE_SHARED, MESSAGE_SPOKEN
 from safetynet.domain import ChannelName
 from safetynet.domain.campaigns import (
     PRIORITY_DEFAULT,
@@ -76,8 +76,9 @@ def count_channels(plan: StepPlan) -> dict[ChannelName, int]:
 
 
 def linkless_channels() -> frozenset[ChannelName]:
-    """Channels whose message is spoken (a call): no link to tap, so no contact check by them."""
-    return frozenset(ch for ch in registry.names() if registry.spec(ch).message == MESSAGE_SPOKEN)
+    """Channels that cannot carry a contact's own link: a call (spoken), and a multicast whose one
+    text goes to many (shared layout). No contact check goes by them."""
+    return frozenset(ch for ch in registry.names() if registry.spec(ch).message in (MESSAGE_SPOKEN, MESSAGE_SHARED))
 
 
 def plan_check(households: Iterable[PlannableHousehold], routes: ChannelRoutes | None = None,
