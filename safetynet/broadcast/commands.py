@@ -69,8 +69,9 @@ def add_arguments(sub: Any) -> None:
     p.set_defaults(func=preview)
 
     p = _parser(sub, "start", say("cli.campaign.start.help"))
-    p.add_argument("scenario", help=say("cli.campaign.start.scenario"))
+    p.add_argument("scenario", nargs="?", help=say("cli.campaign.start.scenario"))
     p.add_argument("--scope", help=say("cli.campaign.start.scope"))
+    p.add_argument("--kind", choices=("drill", "real", "check"), help=say("cli.campaign.kind_help"))
     p.add_argument("--real", action="store_true", help=say("cli.campaign.start.real"))
     p.add_argument("--as", dest="as_login", metavar="LOGIN", help=say("cli.campaign.start.as"))
     p.add_argument("--json", action="store_true", help='{"id": …, "state": …}')
@@ -172,7 +173,15 @@ async def city_admin(svc: CampaignService, login: str) -> Actor:
     return Actor(found[0].login, found[0].id)
 
 
-def start(cfg: Config, args: argparse.Namespace) -> int:
+def _start_spec(args: argparse.Namespace) -> CampaignSpec:
+    """A contact check needs no scenario (its texts are the catalogs'); the rest start from one."""
+    args.real = args.real or args.kind == CampaignKind.REAL
+    if args.kind == CampaignKind.CHECK:
+        if args.real or args.simulate:
+            raise CommandError(say("cli.campaign.kind_help"))
+        return CampaignSpec.for_check(_scope(args.scope) or ("city",))
+    if not args.scenario:
+        raise CommandError(say("cli.campaign.scenario_needed"))
     s = _scenario(args.scenario)
     if s.kind == CampaignKind.REAL and not args.real:
         raise CommandError(say("cli.campaign.needs_real", scenario=args.scenario))
@@ -182,7 +191,11 @@ def start(cfg: Config, args: argparse.Namespace) -> int:
         raise CommandError(say("cli.campaign.no_simulate"))
     if args.simulate and args.real:
         raise CommandError(say("cli.campaign.simulate_not_real"))
-    spec = _spec(s, args.scope, CampaignKind.REAL if args.real else s.kind)
+    return _spec(s, args.scope, CampaignKind.REAL if args.real or args.kind == CampaignKind.REAL else s.kind)
+
+
+def start(cfg: Config, args: argparse.Namespace) -> int:
+    spec = _start_spec(args)
 
     async def launch(svc: CampaignService) -> tuple[Campaign, DispatchStatus]:
         by = await city_admin(svc, args.as_login) if args.as_login else Actor("cli")

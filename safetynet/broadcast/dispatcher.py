@@ -28,7 +28,7 @@ import structlog
 
 from safetynet.broadcast.health import HEARTBEAT_SECONDS, MIN_WRITE_SECONDS, LaneHealth
 from safetynet.broadcast.lanes import Lane, LaneStats
-from safetynet.broadcast.messages import compose, title_for
+from safetynet.broadcast.messages import compose, compose_check, title_for
 from safetynet.broadcast.ratelimit import LaneGate
 from safetynet.broadcast.retry import RetryPolicy
 from safetynet.channels.base import ChannelSender, OutboundMessage
@@ -37,7 +37,7 @@ from safetynet.config import Config
 from safetynet.domain import CampaignKind, ChannelName
 from safetynet.domain.campaigns import Campaign, ClaimedDelivery, DeliveryOutcome, DispatcherBeat, OutcomeKind
 from safetynet.metrics import Metrics
-from safetynet.replies.tokens import reply_token, reply_url
+from safetynet.replies.tokens import check_token, check_url, reply_token, reply_url
 from safetynet.store import Store, StoreError
 
 log = structlog.get_logger("broadcast.dispatcher")
@@ -383,6 +383,8 @@ class Dispatcher:
         return out
 
     def _message(self, d: ClaimedDelivery, campaign: Campaign) -> OutboundMessage:
+        if campaign.kind == CampaignKind.CHECK and d.contact_id is not None:
+            return self._check_message(d, campaign, d.contact_id)
         token = reply_token(self.cfg.secrets.secret_key, d.campaign_id, d.household_id)
         url = reply_url(self.cfg.server.public_url, token)
         drill = campaign.is_drill
@@ -393,6 +395,19 @@ class Dispatcher:
                                household_id=d.household_id, address=d.address, text=text, reply_url=url,
                                reply_token=token, language=lang, drill=drill,
                                title=title_for(campaign.title, lang, drill))
+
+    def _check_message(self, d: ClaimedDelivery, campaign: Campaign, contact_id: int) -> OutboundMessage:
+        """A contact check: the contact's own token, so a tap confirms this address (not the household)."""
+        token = check_token(self.cfg.secrets.secret_key, d.campaign_id, contact_id)
+        url = check_url(self.cfg.server.public_url, token)
+        lang, title, text = compose_check(messages=campaign.messages, language=d.language, confirm_url=url,
+                                          channel=d.channel, default_language=self.cfg.city.default_language)
+        assert d.address is not None
+        return OutboundMessage(channel=d.channel, delivery_id=d.id, campaign_id=d.campaign_id,
+                               household_id=d.household_id, address=d.address, text=text, reply_url=url,
+                               # no reply token: no safe/help buttons (push, Telegram) nor keypad answers,
+                               # as for a staff alert; a tap opens the contact's confirm page
+                               reply_token="", language=lang, drill=False, title=title)
 
     async def _record(self, outcome: DeliveryOutcome) -> None:
         try:

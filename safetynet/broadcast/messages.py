@@ -96,3 +96,24 @@ def compose(
 def layout_of(channel: ChannelName) -> str:
     """The message layout the channel's spec asks for (the full one for anything else)."""
     return registry.spec(channel).message if registry.is_channel(channel) else MESSAGE_FULL
+
+
+def check_texts() -> dict[str, str]:
+    """A contact check's body per language (the catalogs': a check is never written by hand)."""
+    return {lang: t(lang, "message.check.body") for lang in CATALOGS}
+
+
+def compose_check(*, messages: Mapping[str, str], language: str, confirm_url: str, channel: ChannelName,
+                  default_language: str = "ja") -> tuple[str, str, str]:
+    """(text language, title, text) of a contact check: no drill mark, no answer keywords (a reply
+    "1" is not a confirmation: the contact's own link is)."""
+    lang = text_language(messages, language, default_language)
+    cat = lang if lang in CATALOGS else ("ja" if lang in JAPANESE else "en")
+    title, label = t(cat, "message.check.title"), t(cat, "message.check.link_label")
+    body = messages.get(lang, "").strip()
+    layout = layout_of(channel)
+    if layout in (MESSAGE_KEYWORDS, MESSAGE_SPOKEN):
+        return lang, title, f"{body}\n{confirm_url}"
+    if layout == MESSAGE_LINK_FIRST:
+        return lang, title, f"{label}: {confirm_url}\n\n{title}\n{body}"
+    return lang, title, f"{title}\n{body}\n{label}: {confirm_url}"

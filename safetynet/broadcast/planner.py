@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from operator import attrgetter
 
 from safetynet.channels import registry
+from safetynet.channels.spec import MESSAGE_SHARED, MESSAGE_SPOKEN
 from safetynet.domain import ChannelName
 from safetynet.domain.campaigns import (
     PRIORITY_DEFAULT,
@@ -72,3 +73,39 @@ def count_channels(plan: StepPlan) -> dict[ChannelName, int]:
         if d.fallback_rank == 0:
             counts[d.channel] = counts.get(d.channel, 0) + 1
     return counts
+
+
+def linkless_channels() -> frozenset[ChannelName]:
+    """Channels that cannot carry a contact's own link: a call (spoken), and a multicast whose one
+    text goes to many (shared layout). No contact check goes by them."""
+    return frozenset(ch for ch in registry.names() if registry.spec(ch).message in (MESSAGE_SPOKEN, MESSAGE_SHARED))
+
+
+def plan_check(households: Iterable[PlannableHousehold], routes: ChannelRoutes | None = None,
+               linkless: frozenset[ChannelName] | None = None) -> StepPlan:
+    """A contact check (pure): one delivery per working contact of every household, by the first
+    channel its kind goes by (a mobile gets an SMS, never a call too). Nothing falls back and no
+    household goes to a door-knock list. The outbox keeps one row per (household, step, channel),
+    so a household's n-th contact on the same channel (a second mobile) is planned as step n: a
+    check's ladder is empty, so no step of it is ever escalated or retried on another channel.
+    A contact reached only by a `linkless` channel (a landline: a call has no link to tap) is not
+    asked: it stays unchecked, and its household is in `not_covered` if it has nothing else."""
+    routes = routes or registry.routes()
+    linkless = linkless_channels() if linkless is None else linkless
+    deliveries: list[PlannedDelivery] = []
+    not_covered: list[int] = []
+    for h in households:
+        seen: dict[ChannelName, int] = {}
+        prio = PRIORITY_VULNERABLE if h.vulnerable else PRIORITY_DEFAULT
+        for c in h.contacts:
+            channels = [ch for ch in routes.of_kind.get(c.kind, ()) if ch not in linkless]
+            if not c.working or not channels:
+                continue
+            ch = channels[0]
+            step = seen.get(ch, 0)
+            seen[ch] = step + 1
+            deliveries.append(PlannedDelivery(h.id, step, ch, c.id, prio, 0))
+        if not seen:
+            not_covered.append(h.id)
+    deliveries.sort(key=attrgetter("priority"))
+    return StepPlan(tuple(deliveries), (), tuple(not_covered))

@@ -22,16 +22,18 @@ from typing import Any
 import structlog
 
 from safetynet.broadcast import triggered
-from safetynet.broadcast.planner import plan_step
+from safetynet.broadcast.messages import check_texts
+from safetynet.broadcast.planner import plan_check, plan_step
 from safetynet.broadcast.preview import Preview, PreviewCounter
 from safetynet.broadcast.scenario import Scenario, ScenarioError, parse_ladder, parse_messages, parse_scope
 from safetynet.channels import registry
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, CampaignState, Role
-from safetynet.domain.campaigns import Actor, Campaign, LadderStep, StepPlan
+from safetynet.domain.campaigns import Actor, Campaign, CheckRow, LadderStep, StepPlan
 from safetynet.domain.roster import Association, UnknownScopeError
-from safetynet.replies.tokens import reply_token, token_hash
+from safetynet.i18n import t
+from safetynet.replies.tokens import check_token, reply_token, token_hash
 from safetynet.stats.document import build_stats
 from safetynet.store import Store
 from safetynet.triggers.port import CampaignRequest
@@ -109,18 +111,29 @@ class CampaignSpec:
                    {**s.options, "scenario": s.name})
 
     @classmethod
+    def for_check(cls, scope: Sequence[str], title: str = "", language: str = "ja") -> CampaignSpec:
+        """A contact check (連絡先確認) of `scope`: the catalogs' texts, an empty ladder (each contact
+        is sent once; nothing escalates, no door knock)."""
+        return cls(title.strip() or t(language, "message.check.title"), CampaignKind.CHECK, tuple(scope),
+                   check_texts(), ())
+
+    @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CampaignSpec:
         """From an API body: title, kind, scope, messages, optional ladder (as in a scenario file)."""
         def fail(key: str, reason: str) -> ScenarioError:
             return ScenarioError(f"{key}: {reason}")
 
         title = data.get("title")
-        if not isinstance(title, str) or not title.strip():
+        if data.get("kind") == CampaignKind.CHECK and title is None:
+            title = ""
+        elif not isinstance(title, str) or not title.strip():
             raise fail("title", "required, a non-empty string")
         try:
             kind = CampaignKind(data.get("kind", "drill"))
         except ValueError:
-            raise fail("kind", 'must be "drill" or "real"') from None
+            raise fail("kind", 'must be "drill", "real" or "check"') from None
+        if kind == CampaignKind.CHECK:
+            return cls.for_check(parse_scope(data.get("scope", ["city"]), fail), title)
         ladder = parse_ladder(data.get("ladder"), fail)
         return cls(title.strip(), kind, parse_scope(data.get("scope", ["city"]), fail),
                    parse_messages(data.get("messages"), fail), ladder)
@@ -270,6 +283,9 @@ class CampaignService:
             return token_hash(reply_token(secret, campaign_id, household_id))
 
         households = await self.campaigns.enrol_scope(c.id, c.scope, token_hash_of)
+        if c.kind == CampaignKind.CHECK:
+            await self._plan_check(c, secret)
+            return households
         now, first = self.clock.now(), c.ladder[0]
         writing: asyncio.Task[None] | None = None
         try:
@@ -284,6 +300,16 @@ class CampaignService:
             if writing is not None and not writing.done():
                 writing.cancel()
         return households
+
+    async def _plan_check(self, c: Campaign, secret: str) -> None:
+        """Every working contact of every enrolled household, each with its own confirm token."""
+        now = self.clock.now()
+        async for batch in self.campaigns.step_households(c.id, batch_size=_BATCH):
+            plan = plan_check(batch)
+            rows = [CheckRow(d.contact_id, d.household_id, d.channel,
+                             token_hash(check_token(secret, c.id, d.contact_id))) for d in plan.deliveries]
+            await self.campaigns.write_checks(c.id, rows)
+            await self.campaigns.write_step(c.id, plan, now)
 
     async def launch(self, spec: CampaignSpec, *, source: str = "cli", created_by: str = "",
                      by: Actor | None = None, force: bool = False) -> Campaign:

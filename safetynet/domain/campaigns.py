@@ -413,3 +413,64 @@ class ChannelHealth:
     detail: str = ""
     failures: int = 0
     updated_at: float = 0.0
+
+
+# --- the contact check (連絡先確認) ---------------------------------------------------------------
+
+
+class CheckRow(NamedTuple):
+    """A contact asked in a check: by which channel, and the hash of its own confirm token."""
+
+    contact_id: int
+    household_id: int
+    channel: ChannelName
+    token_hash: str
+
+
+@dataclass(frozen=True)
+class ContactCheck:
+    """A contact's row in a check, as a confirm link finds it."""
+
+    campaign_id: int
+    contact_id: int
+    household_id: int
+    channel: ChannelName
+    campaign_state: str
+    confirmed_at: float | None
+    language: str = "ja"
+
+
+# A contact's standing after the checks: confirmed by a tap in its latest check; asked and not
+# (yet) confirmed; dead (a bounce); never asked.
+CHECK_STATES: tuple[str, ...] = ("confirmed", "unconfirmed", "dead", "unchecked")
+
+
+@dataclass(frozen=True)
+class CheckTally:
+    """Contacts of one kind by check state, and the households still reachable by that kind (a
+    working contact confirmed or never checked: one asked and silent no longer counts)."""
+
+    kind: ContactKind
+    confirmed: int = 0
+    unconfirmed: int = 0
+    dead: int = 0
+    unchecked: int = 0
+    reachable_households: int = 0
+
+    def as_dict(self) -> dict[str, int | str]:
+        return {"kind": self.kind, "confirmed": self.confirmed, "unconfirmed": self.unconfirmed,
+                "dead": self.dead, "unchecked": self.unchecked, "reachable_households": self.reachable_households}
+
+
+def tally_checks(rows: Iterable[tuple[int, ContactKind, str]]) -> list[CheckTally]:
+    """(household id, contact kind, check state) per contact → one tally per kind, in first-seen
+    order (pure: every store's reads share it)."""
+    counts: dict[ContactKind, dict[str, int]] = {}
+    reach: dict[ContactKind, set[int]] = {}
+    for household_id, kind, state in rows:
+        c = counts.setdefault(kind, dict.fromkeys(CHECK_STATES, 0))
+        c[state] += 1
+        if state in ("confirmed", "unchecked"):
+            reach.setdefault(kind, set()).add(household_id)
+    return [CheckTally(kind, c["confirmed"], c["unconfirmed"], c["dead"], c["unchecked"], len(reach.get(kind, ())))
+            for kind, c in counts.items()]

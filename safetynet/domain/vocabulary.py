@@ -50,6 +50,8 @@ ContactKind = str
 class CampaignKind(StrEnum):
     DRILL = "drill"
     REAL = "real"
+    # 連絡先確認: every contact is asked once to confirm it works; no answer is a safety status.
+    CHECK = "check"
 
 
 class CampaignState(StrEnum):

@@ -35,3 +35,16 @@ def looks_like_token(text: str) -> bool:
 
 def reply_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/r/{token}"
+
+
+def check_token(secret_key: str, campaign_id: int, contact_id: int) -> str:
+    """A contact check's token: one per contact (not per household), so a tap confirms the very
+    address the message went to. Derived like `reply_token`, under its own label."""
+    if not secret_key:
+        raise ValueError("secret key is not set: run `safetynet init` or set SAFETYNET_SECRET_KEY")
+    mac = hmac.new(secret_key.encode(), f"check:{campaign_id}:{contact_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode()[:TOKEN_LENGTH]
+
+
+def check_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/c/{token}"

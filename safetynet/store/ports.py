@@ -28,7 +28,10 @@ from safetynet.domain.campaigns import (
     Campaign,
     CampaignInfo,
     ChannelHealth,
+    CheckRow,
+    CheckTally,
     ClaimedDelivery,
+    ContactCheck,
     CountRow,
     DeliveryOutcome,
     DispatcherBeat,
@@ -372,6 +375,10 @@ class CampaignRepo(Protocol):
         household, step and channel), and puts `plan.no_contact` on the door-knock list, unreachable."""
         ...
 
+    async def write_checks(self, campaign_id: int, rows: Sequence[CheckRow]) -> None:
+        """A contact check's contacts with their token hashes (once per campaign and contact)."""
+        ...
+
     def step_households(self, campaign_id: int, batch_size: int = 5000) -> AsyncIterator[list[StepHousehold]]:
         """Enrolled households that have not answered, with their current contacts, in id order, in batches."""
         ...
@@ -485,6 +492,15 @@ class ReplyRepo(Protocol):
         ...
 
     async def target(self, campaign_id: int, household_id: int) -> ReplyTarget | None: ...
+
+    async def check_by_token(self, token_hash: str) -> ContactCheck | None:
+        """The contact a contact check's token belongs to, with its campaign's state."""
+        ...
+
+    async def confirm_check(self, token_hash: str, at: float) -> ContactCheck | None:
+        """A tap on a check's link: that contact confirmed (the first time kept), only while its
+        check runs. The check as it is after, or None for an unknown token."""
+        ...
 
     async def running_targets_by_contact(
         self, kinds: Sequence[ContactKind], address: str, campaign_id: int | None = None
@@ -682,6 +698,15 @@ class DashboardReads(Protocol):
 
     async def first_answers_by_channel(self, campaign_id: int) -> list[ChannelCount]:
         """Per association and channel: households whose first answer came over it."""
+        ...
+
+    async def check_counts(self, campaign_id: int) -> dict[ChannelName, dict[str, int]]:
+        """A contact check's contacts per channel: confirmed, unconfirmed, dead (a bounce)."""
+        ...
+
+    async def contact_checks(self, association_ids: Iterable[int] | None = None) -> list[CheckTally]:
+        """The current contacts of the associations' households (all: None) by kind and check
+        state (`domain.campaigns.CHECK_STATES`: the latest check a contact was in decides)."""
         ...
 
 

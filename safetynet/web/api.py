@@ -78,6 +78,8 @@ def _spec(request: web.Request, doc: dict[str, Any]) -> CampaignSpec:
                 raise _bad(f'scope: the scenario {name} has no scope of its own: send "scope": ["association:NAME"]')
             inline = CampaignSpec.from_json({"title": s.title, "kind": doc.get("kind", str(s.kind)),
                                              "scope": doc.get("scope", list(s.scope)), "messages": s.messages})
+            if inline.kind == CampaignKind.CHECK:  # a check's texts and (empty) ladder are its own
+                return inline
             return CampaignSpec(inline.title, inline.kind, inline.scope, inline.messages, s.ladder,
                                 {**s.options, "scenario": s.name})
         return CampaignSpec.from_json(doc)
@@ -239,6 +241,20 @@ async def stats(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="application/json")
 
 
+async def checks(request: web.Request) -> web.Response:
+    """A contact check's contacts per channel: confirmed, unconfirmed, dead. Counted over the whole
+    campaign, so only for a viewer who sees every association it reaches."""
+    viewer = require_viewer(request)
+    c = await _visible_campaign(request, viewer)
+    if c.kind != CampaignKind.CHECK:
+        return json_error(404, f"campaign {c.id} is not a contact check")
+    reached = await _service(request).coverage(c.scope)
+    if not all(viewer.sees(a.district, a.name) for a in reached):
+        return json_error(403, "this check reaches associations outside your scope")
+    counts = await services(request).store.dashboard.check_counts(c.id)
+    return web.json_response({"id": c.id, "state": str(c.state), "channels": counts})
+
+
 async def preview(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     await check_csrf(request)
@@ -263,3 +279,4 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/campaigns/{id}/close", close)
     app.router.add_post("/api/campaigns/{id}/cancel", cancel)
     app.router.add_get("/api/campaigns/{id}/stats", stats)
+    app.router.add_get("/api/campaigns/{id}/checks", checks)

@@ -44,6 +44,8 @@ ROUTE_MODULES = (
     "safetynet.web.static",
     "safetynet.web.ops",
     "safetynet.web.openapi",
+    "safetynet.web.check_pages",
+    "safetynet.web.check_console",
 )
 
 

@@ -20,7 +20,7 @@ from safetynet.domain.roster import Association
 from safetynet.stats.cache import TtlCache
 from safetynet.stats.curve import group_series, render_svg
 from safetynet.stats.document import build_stats
-from safetynet.web import city_console
+from safetynet.web import check_console, city_console
 from safetynet.web.app import SERVICES, csrf_of, require_viewer, services
 from safetynet.web.city_views import (
     GOOD,
@@ -106,6 +106,8 @@ async def city_page(request: web.Request) -> web.Response:
     recent = await reads(request).campaigns_for(ids)
     csrf = csrf_of(request) or ""
     start_form = await city_console.start_form(request, viewer, lang, csrf)
+    start_form += await check_console.check_form(request, viewer, lang, csrf)
+    checks = check_console.check_block(lang, await reads(request).contact_checks(ids))
     # a trigger's proposal waits for a city admin, a real event for a second one: shown on top
     # until started, approved or cancelled
     proposals = ""
@@ -117,7 +119,7 @@ async def city_page(request: web.Request) -> web.Response:
     sending = await read_status(svc.store.health, svc.clock.now(), enabled_channels(svc.cfg))
     if info is None:
         body = (f'<h1>{esc(t(lang, "city"))}</h1>{proposals}<p>{esc(t(lang, "no_data"))}</p>'
-                + health_block(lang, sending, running=False) + start_form + recent_list(lang, recent))
+                + health_block(lang, sending, running=False) + checks + start_form + recent_list(lang, recent))
         return render(request, t(lang, "city"), body)
     parts = await _parts(request, viewer, info, lang)
     actions = (campaign_actions(lang, info, csrf, may_start=viewer.is_city_admin, may_approve=viewer.is_city_admin and viewer.staff_id is not None,
@@ -129,7 +131,7 @@ async def city_page(request: web.Request) -> web.Response:
         + campaign_picker(lang, "/city", recent, info) + actions + parts.totals
         + f'<section aria-labelledby="curve-h"><h2 id="curve-h">{esc(t(lang, "curve"))}</h2>'
           f'<figure id="curve">{parts.curve}</figure></section>'
-        + parts.districts + parts.associations + start_form + recent_list(lang, recent)
+        + parts.districts + parts.associations + checks + start_form + recent_list(lang, recent)
     )
     attrs = (f' data-page="city" data-campaign="{info.id}" data-bands="{esc(bands_json(lang))}"'
              f' data-low="{LOW}" data-good="{GOOD}"'

@@ -25,6 +25,7 @@ from safetynet.stats.report import FORMATS, ReportNotFound, open_report, stream_
 from safetynet.web import city_pages, dash_sse
 from safetynet.web.app import SERVICES, require_viewer, services
 from safetynet.web.audit_api import record
+from safetynet.web.check_console import check_block
 from safetynet.web.dash_shell import (
     READS,
     STATS,
@@ -102,6 +103,7 @@ async def association_page(request: web.Request) -> web.Response:
     if campaign is None:
         cov, disclosure = await asyncio.gather(r.coverage(assoc.id), disclosure_for(r, viewer))
         coverage = coverage_block(lang, _coverage(disclosure, cov, assoc))
+        coverage += check_block(lang, await r.contact_checks([assoc.id]))
         body = association_title(lang, assoc, None) + f'<p>{esc(t(lang, "no_campaign"))}</p>' + coverage
         return render(request, assoc.name, body)
     # independent reads side by side: under a reply surge each read waits its turn on a reader
@@ -111,6 +113,7 @@ async def association_page(request: web.Request) -> web.Response:
     lines = disclosure.lines(lines, assoc.district, assoc.name)
     help_list = disclosure.help_items(help_list, assoc.district, assoc.name)
     coverage = coverage_block(lang, _coverage(disclosure, cov, assoc))
+    coverage += check_block(lang, await r.contact_checks([assoc.id]))
     status = {s: 0 for s in ("pending", "notified", "read", "safe", "need_help", "confirmed_in_person", "unreachable")}
     for h in lines:
         status[h.status] = status.get(h.status, 0) + 1

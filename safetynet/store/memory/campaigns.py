@@ -12,6 +12,7 @@ from safetynet.domain import ANSWERED, CampaignKind, CampaignState, ChannelName,
 from safetynet.domain.audit import PurgeResult
 from safetynet.domain.campaigns import (
     Campaign,
+    CheckRow,
     ContactRef,
     Enrolment,
     LadderProgress,
@@ -208,6 +209,17 @@ class MemoryCampaigns:
         self.t.members[key] = MemberRow(campaign_id, household_id, association_id, token_hash)
         self.t.tokens[token_hash] = key
         return True
+
+    async def write_checks(self, campaign_id: int, rows: Sequence[CheckRow]) -> None:
+        await self.t.write()
+        if campaign_id not in self.t.campaigns:
+            raise StoreError(f"no campaign {campaign_id}")
+        for r in rows:
+            key = (campaign_id, r.contact_id)
+            if key in self.t.checks or r.token_hash in self.t.check_tokens:
+                continue
+            self.t.checks[key] = [r.household_id, str(r.channel), r.token_hash, None]
+            self.t.check_tokens[r.token_hash] = key
 
     async def write_step(
         self, campaign_id: int, plan: StepPlan, at: float, enrol: Sequence[Enrolment] = ()

@@ -6,8 +6,8 @@ import asyncio
 import json
 from collections.abc import Iterable
 
-from safetynet.domain import ALL_STATUSES, ANSWERED, Scope
-from safetynet.domain.campaigns import CampaignInfo, CountRow, MinuteRow
+from safetynet.domain import ALL_STATUSES, ANSWERED, ChannelName, Scope
+from safetynet.domain.campaigns import CampaignInfo, CheckTally, CountRow, MinuteRow, tally_checks
 from safetynet.domain.replies import Change, ChannelCount, HelpItem
 from safetynet.domain.roster import Association, Coverage, HouseholdLine
 from safetynet.store.memory.tables import CampaignRow, HouseholdRow, MemberRow, Tables
@@ -72,6 +72,37 @@ class MemoryDashboardReads:
         lines = [self._line(h, None) for h in mine]
         without = tuple(h for h in lines if not h.has_channel)
         return Coverage(households=len(lines), with_channel=len(lines) - len(without), without=without)
+
+    async def contact_checks(self, association_ids: Iterable[int] | None = None) -> list[CheckTally]:
+        await asyncio.sleep(0)
+        wanted = None if association_ids is None else set(association_ids)
+        latest: dict[int, tuple[int, bool]] = {}  # contact -> (campaign, confirmed)
+        for (campaign_id, contact_id), row in self.t.checks.items():
+            if contact_id not in latest or campaign_id > latest[contact_id][0]:
+                latest[contact_id] = (campaign_id, row[3] is not None)
+        rows: list[tuple[int, int, str, str]] = []
+        for h in self.t.current():
+            if wanted is not None and h.association_id not in wanted:
+                continue
+            for c in self.t.contacts_of(h.id):
+                seen = latest.get(c.id)
+                state = ("dead" if c.state == "dead" else "unchecked" if seen is None
+                         else "confirmed" if seen[1] else "unconfirmed")
+                rows.append((h.id, c.id, c.kind, state))
+        rows.sort(key=lambda r: r[1])  # contact id order, as SQLite reads them
+        return tally_checks((r[0], r[2], r[3]) for r in rows)
+
+    async def check_counts(self, campaign_id: int) -> dict[ChannelName, dict[str, int]]:
+        await asyncio.sleep(0)
+        out: dict[ChannelName, dict[str, int]] = {}
+        for (cid, contact_id), row in sorted(self.t.checks.items(), key=lambda kv: kv[1][1]):
+            if cid != campaign_id:
+                continue
+            contact = self.t.contacts.get(contact_id)
+            state = ("dead" if contact is not None and contact.state == "dead"
+                     else "confirmed" if row[3] is not None else "unconfirmed")
+            out.setdefault(row[1], {"confirmed": 0, "unconfirmed": 0, "dead": 0})[state] += 1
+        return out
 
     # -- campaigns ---------------------------------------------------------------------------
 

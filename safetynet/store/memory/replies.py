@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import structlog
 
 from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Status
-from safetynet.domain.campaigns import StatusTransition, ladder_from_json
+from safetynet.domain.campaigns import ContactCheck, StatusTransition, ladder_from_json
 from safetynet.domain.replies import (
     NOTE,
     UNDO,
@@ -84,6 +84,24 @@ class MemoryReplies:
         m = self.t.members.get((campaign_id, household_id))
         return self._target(m) if m is not None else None
 
+    async def check_by_token(self, token_hash: str) -> ContactCheck | None:
+        await asyncio.sleep(0)
+        key = self.t.check_tokens.get(token_hash)
+        if key is None:
+            return None
+        household_id, channel, _, confirmed_at = self.t.checks[key]
+        c = self.t.campaigns[key[0]]
+        h = self.t.households.get(household_id)
+        return ContactCheck(key[0], key[1], household_id, channel, c.state, confirmed_at,
+                            h.language if h is not None else "ja")
+
+    async def confirm_check(self, token_hash: str, at: float) -> ContactCheck | None:
+        await self.t.write()
+        key = self.t.check_tokens.get(token_hash)
+        if key is not None and self.t.checks[key][3] is None and self.t.campaigns[key[0]].state == "running":
+            self.t.checks[key][3] = at
+        return await self.check_by_token(token_hash)
+
     async def running_targets_by_contact(self, kinds: Sequence[str], address: str,
                                          campaign_id: int | None = None) -> list[ReplyTarget]:
         await asyncio.sleep(0)
@@ -92,7 +110,8 @@ class MemoryReplies:
                    if c.kind in kinds and c.address == address and c.state == "working"}
         found = [m for m in t.members.values() if m.household_id in holders
                  and (campaign_id is None or m.campaign_id == campaign_id)
-                 and (c := t.campaigns.get(m.campaign_id)) is not None and c.state == "running"]
+                 and (c := t.campaigns.get(m.campaign_id)) is not None and c.state == "running"
+                 and c.kind != CampaignKind.CHECK]
         found.sort(key=lambda m: (t.campaigns[m.campaign_id].began, m.campaign_id), reverse=True)
         seen: set[int] = set()
         latest: list[ReplyTarget] = []

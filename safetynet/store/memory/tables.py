@@ -13,6 +13,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from safetynet.clock import Clock
 from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Status, next_status
@@ -260,6 +261,9 @@ class Tables:
     dispatchers: dict[str, DispatcherBeat] = field(default_factory=dict)
     channel_health: dict[tuple[str, str], ChannelHealth] = field(default_factory=dict)  # (owner, channel)
     audit: dict[int, AuditEntry] = field(default_factory=dict)
+    # contact checks: (campaign, contact) -> [household, channel, token hash, confirmed at]; token hash -> key
+    checks: dict[tuple[int, int], list[Any]] = field(default_factory=dict)
+    check_tokens: dict[str, tuple[int, int]] = field(default_factory=dict)
     # set while writes are to fail (tests of a store that cannot write), and after a failed one
     fail_with: BaseException | None = None
     failed: BaseException | None = None

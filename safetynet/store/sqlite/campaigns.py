@@ -17,6 +17,7 @@ from safetynet.domain import ANSWERED, CampaignKind, CampaignState, ChannelName,
 from safetynet.domain.audit import PurgeResult
 from safetynet.domain.campaigns import (
     Campaign,
+    CheckRow,
     ContactRef,
     Enrolment,
     LadderProgress,
@@ -298,6 +299,13 @@ class CampaignStore:
             )
             if plan.no_contact:
                 await self._doorknock(conn, campaign_id, plan.no_contact, at)
+
+    async def write_checks(self, campaign_id: int, rows: Sequence[CheckRow]) -> None:
+        await self.db.executemany(
+            "INSERT OR IGNORE INTO contact_checks (campaign_id, contact_id, household_id, channel, token_hash)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(campaign_id, r.contact_id, r.household_id, r.channel, r.token_hash) for r in rows],
+        )
 
     async def _doorknock(self, conn: Conn, campaign_id: int, household_ids: Sequence[int], at: float) -> None:
         await conn.executemany(

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 
-from safetynet.domain import ALL_STATUSES, Scope
-from safetynet.domain.campaigns import CampaignInfo
+from safetynet.domain import ALL_STATUSES, ChannelName, Scope
+from safetynet.domain.campaigns import CampaignInfo, CheckTally, tally_checks
 from safetynet.domain.replies import Change, ChannelCount, HelpItem
 from safetynet.domain.roster import Association, Coverage, HouseholdLine
 from safetynet.store.sqlite.db import Reads, Row, marks
@@ -119,6 +119,35 @@ class SqliteDashboardReads:
         lines = [_line(r) for r in rows]
         without = tuple(h for h in lines if not h.has_channel)
         return Coverage(households=len(lines), with_channel=len(lines) - len(without), without=without)
+
+    async def contact_checks(self, association_ids: Iterable[int] | None = None) -> list[CheckTally]:
+        ids = None if association_ids is None else list(association_ids)
+        if ids is not None and not ids:
+            return []
+        where = "" if ids is None else f" AND h.association_id IN ({marks(len(ids))})"
+        rows = await self.db.fetchall(
+            "SELECT h.id, c.kind, CASE WHEN c.state = 'dead' THEN 'dead' ELSE coalesce(("
+            "  SELECT CASE WHEN cc.confirmed_at IS NULL THEN 'unconfirmed' ELSE 'confirmed' END"
+            "  FROM contact_checks cc WHERE cc.contact_id = c.id ORDER BY cc.campaign_id DESC LIMIT 1),"
+            " 'unchecked') END"
+            " FROM contacts c JOIN households h ON h.id = c.household_id"
+            f" WHERE h.removed_at IS NULL{where} ORDER BY c.id",
+            ids or (),
+        )
+        return tally_checks((r[0], r[1], r[2]) for r in rows)
+
+    async def check_counts(self, campaign_id: int) -> dict[ChannelName, dict[str, int]]:
+        rows = await self.db.fetchall(
+            "SELECT cc.channel, CASE WHEN c.state = 'dead' THEN 'dead' WHEN cc.confirmed_at IS NOT NULL"
+            " THEN 'confirmed' ELSE 'unconfirmed' END AS st, count(*)"
+            " FROM contact_checks cc LEFT JOIN contacts c ON c.id = cc.contact_id"
+            " WHERE cc.campaign_id = ? GROUP BY cc.channel, st ORDER BY cc.channel",
+            (campaign_id,),
+        )
+        out: dict[ChannelName, dict[str, int]] = {}
+        for channel, state, n in rows:
+            out.setdefault(channel, {"confirmed": 0, "unconfirmed": 0, "dead": 0})[state] = int(n)
+        return out
 
     # -- campaigns ---------------------------------------------------------------
 

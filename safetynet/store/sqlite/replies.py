@@ -17,6 +17,7 @@ import structlog
 
 from safetynet.clock import Clock
 from safetynet.domain import CampaignKind, Status
+from safetynet.domain.campaigns import ContactCheck
 from safetynet.domain.replies import (
     NOTE,
     CampaignPage,
@@ -54,6 +55,13 @@ def _insert_row(i: ReplyItem) -> tuple[object, ...]:
     location = str(d.location) if d.location is not None else None
     return (i.campaign_id, i.household_id, i.status, i.channel, i.dedupe_key, d.people_safe, d.people_injured,
             location, d.note or None, i.method, i.staff_id, i.actor, i.at)
+
+
+_CHECK_SQL = (
+    "SELECT cc.campaign_id, cc.contact_id, cc.household_id, cc.channel, k.state, cc.confirmed_at, h.language"
+    " FROM contact_checks cc JOIN campaigns k ON k.id = cc.campaign_id JOIN households h ON h.id = cc.household_id"
+    " WHERE cc.token_hash = ?"
+)
 
 
 class ReplyStore:
@@ -95,6 +103,18 @@ class ReplyStore:
         )
         return target_from_row(row) if row else None
 
+    async def check_by_token(self, token_hash: str) -> ContactCheck | None:
+        row = await self.db.fetchone(_CHECK_SQL, (token_hash,))
+        return ContactCheck(*row) if row else None
+
+    async def confirm_check(self, token_hash: str, at: float) -> ContactCheck | None:
+        await self.db.execute(
+            "UPDATE contact_checks SET confirmed_at = ? WHERE token_hash = ? AND confirmed_at IS NULL"
+            " AND campaign_id IN (SELECT id FROM campaigns WHERE state = 'running')",
+            (at, token_hash),
+        )
+        return await self.check_by_token(token_hash)
+
     async def running_targets_by_contact(self, kinds: Sequence[str], address: str,
                                          campaign_id: int | None = None) -> list[ReplyTarget]:
         """Households with a working contact of one of `kinds` at `address` that are in a running
@@ -105,7 +125,8 @@ class ReplyStore:
         only = " AND k.id = ?" if campaign_id is not None else ""
         rows = await self.db.fetchall(
             TARGET_SQL + " JOIN contacts c ON c.household_id = ch.household_id"
-            f" WHERE k.state = 'running' AND c.kind IN ({marks(len(kinds))}) AND c.address = ?{only}"
+            f" WHERE k.state = 'running' AND k.kind <> 'check' AND c.kind IN ({marks(len(kinds))})"
+            f" AND c.address = ?{only}"
             " AND c.state = 'working' ORDER BY coalesce(k.started_at, k.created_at) DESC, k.id DESC",
             (*kinds, address, *(() if campaign_id is None else (campaign_id,))),
         )

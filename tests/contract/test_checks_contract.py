@@ -1,0 +1,98 @@
+"""The contact check (連絡先確認) in every store adapter: its contacts and their own tokens, a
+confirmation by token (only while the check runs), bounces, and the tallies the dashboards show."""
+
+from __future__ import annotations
+
+from safetynet.broadcast.planner import plan_check
+from safetynet.domain import CampaignKind
+from safetynet.domain.campaigns import CheckRow
+
+from .support import SAKURA, SHARED_MOBILE, StoreFactory, association_ids, seed, token_of
+
+
+def th(contact_id: int, campaign_id: int = 1) -> str:
+    return f"check-{campaign_id}-{contact_id}"
+
+
+async def check_campaign(store, scope=("city",)) -> tuple[int, dict[int, CheckRow]]:  # type: ignore[no-untyped-def]
+    """A running check as the campaign service starts one; contact id → its row."""
+    c = await store.campaigns.create(kind=CampaignKind.CHECK, title="連絡先の確認", scope=scope,
+                                     messages={"ja": "確認"}, ladder=())
+    now = store.clock.now()
+    await store.campaigns.enrol_scope(c.id, scope, token_of)
+    rows: dict[int, CheckRow] = {}
+    async for batch in store.campaigns.step_households(c.id):
+        plan = plan_check(batch)
+        mine = [CheckRow(d.contact_id, d.household_id, d.channel, th(d.contact_id, c.id)) for d in plan.deliveries]
+        await store.campaigns.write_checks(c.id, mine)
+        await store.campaigns.write_checks(c.id, mine)  # a start redone after a crash: nothing doubles
+        await store.campaigns.write_step(c.id, plan, now)
+        rows.update({r.contact_id: r for r in mine})
+    assert await store.campaigns.begin_running(c.id, now)
+    return c.id, rows
+
+
+async def test_every_contact_gets_a_row_and_confirms_by_its_own_token(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid, rows = await check_campaign(store)
+        s2 = [r for r in rows.values() if r.household_id == ids["S-2"]]
+        assert [r.channel for r in s2] == ["sms"]  # its mobile; its landline cannot tap a link
+        assert len(rows) == 5  # S-1 m, S-2 m, S-3 t, U-2 m, M-1 m (the shared phone: once per household)
+        sms = next(r for r in s2 if r.channel == "sms")
+        got = await store.replies.check_by_token(sms.token_hash)
+        assert got is not None and (got.campaign_id, got.contact_id, got.household_id, got.channel) == (
+            cid, sms.contact_id, ids["S-2"], "sms")
+        assert got.campaign_state == "running" and got.confirmed_at is None and got.language == "ja"
+        assert await store.replies.check_by_token("nope") is None
+        assert await store.replies.confirm_check("nope", 1.0) is None
+
+        first = await store.replies.confirm_check(sms.token_hash, store.clock.now())
+        assert first is not None and first.confirmed_at is not None
+        again = await store.replies.confirm_check(sms.token_hash, store.clock.now() + 60)
+        assert again is not None and again.confirmed_at == first.confirmed_at  # the first tap is kept
+        s1 = next(r for r in rows.values() if r.household_id == ids["S-1"])
+        still = await store.replies.check_by_token(s1.token_hash)
+        assert still is not None and still.confirmed_at is None  # another contact is not confirmed
+
+        # a bounce (the dispatcher's mark_contact_dead) shows as dead
+        u2 = next(r for r in rows.values() if r.household_id == ids["U-2"])
+        assert await store.roster.mark_contact_dead(u2.contact_id, "invalid_number")
+        counts = await store.dashboard.check_counts(cid)
+        assert counts["sms"] == {"confirmed": 1, "unconfirmed": 2, "dead": 1}
+        assert "voice" not in counts
+        assert counts["telegram"] == {"confirmed": 0, "unconfirmed": 1, "dead": 0}
+
+        # a check's household is no target of keyword answers by phone (a "1" is no safety answer)
+        assert await store.replies.running_targets_by_contact(["mobile"], SHARED_MOBILE) == []
+
+        assert await store.campaigns.close(cid, store.clock.now())
+        closed = await store.replies.confirm_check(s1.token_hash, store.clock.now())
+        assert closed is not None and closed.confirmed_at is None and closed.campaign_state == "closed"
+
+
+async def test_tallies_per_kind_follow_the_latest_check(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        assoc = await association_ids(store)
+        before = {x.kind: x for x in await store.dashboard.contact_checks([assoc[SAKURA]])}
+        assert before["mobile"].unchecked == 2 and before["mobile"].reachable_households == 2
+        assert before["mobile"].confirmed == before["mobile"].unconfirmed == before["mobile"].dead == 0
+
+        cid, rows = await check_campaign(store, (f"association:{SAKURA}",))
+        mobiles = {r.household_id: r for r in rows.values() if r.channel == "sms"}
+        assert await store.replies.confirm_check(mobiles[ids["S-1"]].token_hash, store.clock.now())
+        after = {x.kind: x for x in await store.dashboard.contact_checks([assoc[SAKURA]])}
+        # S-1 confirmed, S-2 asked and silent: only S-1 still counts as reachable by mobile
+        assert (after["mobile"].confirmed, after["mobile"].unconfirmed, after["mobile"].reachable_households) == (1, 1, 1)
+        assert after["landline"].unchecked == 1 and after["landline"].reachable_households == 1  # never asked
+        # M-1 (another association, not in this check) stays unchecked, reachable
+        whole = {x.kind: x for x in await store.dashboard.contact_checks(None)}
+        assert whole["mobile"].unchecked == 2 and whole["mobile"].reachable_households == 3
+        assert await store.dashboard.contact_checks([]) == []
+
+        # a later check that reaches S-1 again decides anew (latest wins)
+        assert await store.campaigns.close(cid, store.clock.now())
+        await check_campaign(store, (f"association:{SAKURA}",))
+        again = {x.kind: x for x in await store.dashboard.contact_checks([assoc[SAKURA]])}
+        assert (again["mobile"].confirmed, again["mobile"].unconfirmed) == (0, 2)

@@ -1,0 +1,123 @@
+"""The contact check (連絡先確認): the pure planner, and a check end to end through the sandbox and
+the web app (every contact asked, a tap on the SMS link confirms the SMS contact, a bounce is dead)."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from test_broadcast_cli import city, run  # noqa: F401  (`city`: the CLI tests' seeded city, a fixture)
+from test_broadcast_sandbox import dispatch, phone, roster, world
+
+from safetynet.broadcast.planner import plan_check
+from safetynet.broadcast.service import CampaignService, CampaignSpec
+from safetynet.clock import SystemClock
+from safetynet.domain import CampaignKind, CampaignState
+from safetynet.domain.campaigns import ContactRef, StepHousehold, tally_checks
+from safetynet.replies.intake import ReplyIntake
+from safetynet.web.app import Services, app_runner, create_app
+
+
+def test_every_working_contact_gets_one_delivery() -> None:
+    households = [
+        StepHousehold(1, 1, False, (ContactRef(10, "webpush", True), ContactRef(11, "mobile", True),
+                                    ContactRef(12, "landline", True), ContactRef(13, "mobile", True))),
+        StepHousehold(2, 1, True, (ContactRef(20, "mobile", False), ContactRef(21, "telegram", True))),
+        StepHousehold(3, 1, False, ()),
+    ]
+    plan = plan_check(households)
+    got = sorted((d.household_id, d.contact_id, d.channel, d.step) for d in plan.deliveries)
+    # one each; a mobile gets an SMS, never a call too; the second mobile is its channel's next step;
+    # the landline is not called (a call has no link to tap)
+    assert got == [(1, 10, "webpush", 0), (1, 11, "sms", 0), (1, 13, "sms", 1), (2, 21, "telegram", 0)]
+    assert plan.deliveries[0].household_id == 2  # vulnerable first
+    assert plan.no_contact == () and plan.not_covered == (3,)  # no door-knock list for a check
+    assert all(d.fallback_rank == 0 for d in plan.deliveries)
+    # only a landline: nothing to ask, not covered
+    alone = plan_check([StepHousehold(4, 1, False, (ContactRef(40, "landline", True),))])
+    assert alone.deliveries == () and alone.not_covered == (4,)
+    # a registry without the spoken rule (linkless empty): the landline is called
+    assert [d.channel for d in plan_check(households[:1], linkless=frozenset()).deliveries].count("voice") == 1
+
+
+def test_tally_counts_reachable_households_per_kind() -> None:
+    rows = [(1, "mobile", "confirmed"), (1, "mobile", "dead"), (2, "mobile", "unconfirmed"),
+            (3, "mobile", "unchecked"), (3, "webpush", "dead")]
+    got = {x.kind: x for x in tally_checks(rows)}
+    assert (got["mobile"].confirmed, got["mobile"].unconfirmed, got["mobile"].dead, got["mobile"].unchecked) == (
+        1, 1, 1, 1)
+    assert got["mobile"].reachable_households == 2 and got["webpush"].reachable_households == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_check_through_the_sandbox_confirms_by_link_and_marks_bounces(tmp_path: Path) -> None:
+    clock = SystemClock()
+    async with world(tmp_path, clock) as (sb, cfg, store):
+        await roster(store, sb, cfg, ["wm", "m"])  # household 0: push + SMS; household 1: a dead number
+        sb.faults.update({"dead": [phone(1)]})
+        svc = CampaignService(store, cfg, clock)
+        c = await svc.launch(CampaignSpec.for_check(("city",)), created_by="admin")
+        assert c.kind == CampaignKind.CHECK and c.state == CampaignState.RUNNING  # one person, no approval
+        await dispatch(store, cfg, clock)
+
+        sent = sorted((r.channel, r.address) for r in sb.messages())
+        assert [ch for ch, _ in sent] == ["sms", "webpush"]  # both of household 0's contacts, nothing else
+        sms = next(r for r in sb.messages("sms") if r.address == phone(0))
+        text = sms.text or ""
+        assert "/c/" in text and "/r/" not in text and "【訓練】" not in text and "1=" not in text
+        push = sb.messages("webpush")[0]
+        token_sms = re.search(r"/c/([A-Za-z0-9_-]{22})", text)
+        token_push = re.search(r"/c/([A-Za-z0-9_-]{22})", push.text or "")
+        assert token_sms and token_push and token_sms.group(1) != token_push.group(1)  # one token per contact
+        # the bounce: the dead number is marked dead, nothing else tried for it (no call)
+        assert (await store.dashboard.check_counts(c.id))["sms"] == {"confirmed": 0, "unconfirmed": 1, "dead": 1}
+
+        port = _free_port()
+        intake = ReplyIntake(store, cfg, clock)
+        runner = app_runner(create_app(Services(cfg=cfg, store=store, clock=clock, intake=intake)),
+                            shutdown_timeout=1.0)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            async with aiohttp.ClientSession() as http:
+                url = f"http://127.0.0.1:{port}/c/{token_sms.group(1)}"
+                async with http.get(url) as r:  # a link previewer's GET confirms nothing
+                    assert r.status == 200 and 'method="post"' in await r.text()
+                assert (await store.dashboard.check_counts(c.id))["sms"]["confirmed"] == 0
+                async with http.post(url) as r:
+                    assert r.status == 200 and "確認済み" in await r.text()
+                async with http.get(f"http://127.0.0.1:{port}/c/{'x' * 22}") as r:
+                    assert r.status == 404
+        finally:
+            await runner.cleanup()
+            await intake.stop()
+
+        counts = await store.dashboard.check_counts(c.id)
+        assert counts["sms"] == {"confirmed": 1, "unconfirmed": 0, "dead": 1}
+        assert counts["webpush"] == {"confirmed": 0, "unconfirmed": 1, "dead": 0}
+        tallies = {x.kind: x for x in await store.dashboard.contact_checks(None)}
+        assert (tallies["mobile"].confirmed, tallies["mobile"].dead, tallies["mobile"].reachable_households) == (1, 1, 1)
+        assert tallies["webpush"].unconfirmed == 1 and tallies["webpush"].reachable_households == 0
+        doc = await svc.stats(c.id)
+        assert doc["kind"] == "check" and doc["status"]["safe"] == 0  # a confirmation is no safety answer
+
+
+def test_cli_starts_a_check_without_a_scenario(city: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    cfg = city
+    code, out, _ = run(cfg, capsys, "start", "--kind", "check", "--scope", "association:桜町一丁目町会", "--json")
+    assert code == 0 and json.loads(out)["state"] == "running"  # no approval for a check
+    cid = json.loads(out)["id"]
+    code, out, _ = run(cfg, capsys, "status", str(cid), "--json")
+    assert json.loads(out)["kind"] == "check" and json.loads(out)["households"] == 2
+    code, _, err = run(cfg, capsys, "start")
+    assert code == 2 and "--kind check" in err
