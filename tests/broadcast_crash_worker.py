@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from safetynet.broadcast.dispatcher import Dispatcher
-from safetynet.broadcast.engine import build_senders
+from safetynet.system import build_senders
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.config import load_config
 from safetynet.domain import CampaignKind, CampaignState

@@ -20,7 +20,7 @@ from aiohttp import web
 from roster_helpers import household
 from twilio.request_validator import RequestValidator
 
-from safetynet.broadcast.engine import build_senders
+from safetynet.system import build_senders
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.channels.base import ChannelSender, OutboundMessage
 from safetynet.clock import FakeClock

@@ -13,7 +13,7 @@ from channel_helpers import SECRET_KEY, running_sandbox, write_config
 from roster_helpers import household
 
 from safetynet.broadcast.dispatcher import Dispatcher
-from safetynet.broadcast.engine import build_senders
+from safetynet.system import build_senders
 from safetynet.broadcast.health import (
     ALIVE_SECONDS,
     FAILING,

@@ -13,7 +13,7 @@ from channel_helpers import running_sandbox
 from roster_helpers import household
 
 from safetynet.broadcast.dispatcher import Dispatcher, DispatchReport
-from safetynet.broadcast.engine import build_senders
+from safetynet.system import build_senders
 from safetynet.broadcast.lanes import LaneStats
 from safetynet.broadcast.retry import RetryPolicy
 from safetynet.broadcast.service import CampaignService, CampaignSpec

@@ -11,7 +11,7 @@ import pytest
 import structlog
 from channel_helpers import REPLY_TOKEN, SECRET_KEY, outbound, running_sandbox
 
-from safetynet.broadcast.engine import build_senders
+from safetynet.system import build_senders
 from safetynet.channels.base import OutboundMessage, Redactor, SendError
 from safetynet.domain import ChannelName
 
