@@ -128,7 +128,6 @@ class Dispatcher:
         self._health_written: dict[ChannelName, int] = {}
         self._campaigns: dict[int, Campaign] = {}
         self._active: list[int] = []
-        self._drills = True
         self._wake = asyncio.Event()
         self._refresh_due = True
         self._refreshed_at = 0.0
@@ -288,7 +287,6 @@ class Dispatcher:
         real = [c for c in running if c.kind == CampaignKind.REAL]
         # A running real event pauses every drill: their deliveries wait in the outbox.
         self._active = [c.id for c in (real or running)]
-        self._drills = not real  # a drill's staff alerts wait too
         self._campaigns = {c.id: c for c in running}
 
     async def _top_up(self) -> int:
@@ -299,7 +297,7 @@ class Dispatcher:
             if room < 1 or lane.gate.paused_for > self.policy.max_inline_seconds:
                 continue
             # Staff alerts first, ahead of whatever the lane holds: a head waits for no broadcast.
-            staff = await self.outbox.claim_staff(lane.channel, room, self.owner, lease, drills=self._drills)
+            staff = await self.outbox.claim_staff(lane.channel, room, self.owner, lease)
             if staff:
                 await lane.put_first(staff)
                 total += len(staff)

@@ -435,11 +435,11 @@ class OutboxRepo(Protocol):
         them queued; retention erases their address and text with the campaign's texts."""
         ...
 
-    async def claim_staff(
-        self, channel: ChannelName, limit: int, owner: str, lease_seconds: float, drills: bool = True
-    ) -> list[ClaimedDelivery]:
-        """Up to `limit` queued staff alerts of `channel` due now, of any campaign in any state
-        (those of a drill only if `drills`), oldest first; each with its `staff` set. `claim` never
+    async def claim_staff(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float
+                          ) -> list[ClaimedDelivery]:
+        """Up to `limit` queued staff alerts of `channel` due now, of any campaign in any state (a
+        drill's too while a real event runs: a household asking for help is never held), oldest
+        first; each with its `staff` set. `claim` never
         returns them; `record` of one changes no household status and falls back to nothing."""
         ...
 

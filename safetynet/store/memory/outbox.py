@@ -89,9 +89,8 @@ class MemoryOutbox:
             t.deliveries[row.id] = row
         return len(alerts)
 
-    async def claim_staff(
-        self, channel: ChannelName, limit: int, owner: str, lease_seconds: float, drills: bool = True
-    ) -> list[ClaimedDelivery]:
+    async def claim_staff(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float
+                          ) -> list[ClaimedDelivery]:
         if limit <= 0:
             return []
         await self.t.write()
@@ -105,8 +104,6 @@ class MemoryOutbox:
                 break
             campaign = t.campaigns.get(d.campaign_id)
             drill = campaign is None or campaign.kind != "real"
-            if drill and not drills:
-                continue
             d.state, d.lease_until, d.lease_owner, d.updated_at = "claimed", now + lease_seconds, owner, now
             assert d.staff_id is not None
             staff = t.staff.get(d.staff_id)

@@ -57,13 +57,11 @@ _CLAIM_SQL = (
     " (SELECT address FROM contacts c WHERE c.id = deliveries.contact_id AND c.state = 'working')"
 )
 
-# Staff alerts of any campaign (a need-help answer may come after its campaign closed), oldest first;
-# a drill's wait while a real event runs (the flag is 0 then).
+# Staff alerts of any campaign (a need-help answer may come after its campaign closed), oldest first.
 _CLAIM_STAFF_SQL = (
     "UPDATE deliveries SET state = 'claimed', lease_until = ?, lease_owner = ?, updated_at = ?"
     " WHERE id IN (SELECT id FROM deliveries WHERE state = 'queued' AND staff_id IS NOT NULL AND channel = ?"
-    " AND next_attempt_at <= ? AND (? OR (SELECT kind FROM campaigns c WHERE c.id = deliveries.campaign_id) = 'real')"
-    " ORDER BY next_attempt_at, id LIMIT ?)"
+    " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)"
     " RETURNING id, campaign_id, staff_id, attempts, priority, address, body, link,"
     " (SELECT language FROM staff s WHERE s.id = deliveries.staff_id),"
     " (SELECT kind FROM campaigns c WHERE c.id = deliveries.campaign_id)"
@@ -133,11 +131,9 @@ class OutboxStore:
             )
         return len(alerts)
 
-    async def claim_staff(
-        self, channel: ChannelName, limit: int, owner: str, lease_seconds: float, drills: bool = True
-    ) -> list[ClaimedDelivery]:
-        """Up to `limit` due staff alerts of `channel`, oldest first, of any campaign (those of a
-        drill only if `drills`)."""
+    async def claim_staff(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float
+                          ) -> list[ClaimedDelivery]:
+        """Up to `limit` due staff alerts of `channel`, oldest first, of any campaign."""
         if limit <= 0:
             return []
         now = self.clock.now()
@@ -147,7 +143,7 @@ class OutboxStore:
             return []
         async with self.db.transaction() as conn:
             rows = await conn.execute_fetchall(_CLAIM_STAFF_SQL, (now + lease_seconds, owner, now, str(channel), now,
-                                                                  int(drills), limit))
+                                                                  limit))
         out = [ClaimedDelivery(r[0], r[1], 0, STAFF_STEP, channel, None, r[3], r[5], r[8] or "ja", r[4], owner,
                                StaffAlert(r[1], r[2], channel, r[5] or "", r[6] or "", r[7] or "",
                                           drill=r[9] != "real"))
