@@ -20,7 +20,6 @@ from aiohttp import web
 from roster_helpers import household
 from twilio.request_validator import RequestValidator
 
-from safetynet.system import build_senders
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.channels.base import ChannelSender, OutboundMessage
@@ -36,6 +35,7 @@ from safetynet.roster.contacts import normalise_contact
 from safetynet.sandbox import Sandbox
 from safetynet.store import Store, open_store
 from safetynet.store.memory import MemoryStore
+from safetynet.system import build_senders
 from safetynet.web.app import Services, app_runner, create_app
 
 SECRET = "test-secret-key-for-replies"

@@ -1,6 +1,8 @@
 """The dispatcher: claims due deliveries per lane, sends them, writes the outcomes back in batches.
 
 It only polls the outbox, so a campaign started from the CLI is picked up by a running server.
+Staff alerts (need-help, door-knock lists) are outbox rows too: each top-up claims a lane's due
+staff alerts first, of any campaign, and puts them ahead of everything the lane holds.
 Drills wait while a real event runs (their deliveries are not claimed). `stop()` is prompt and
 loses nothing: nothing new is claimed or sent, retry waits end at once and their deliveries go
 back to the outbox with their attempts, held claims are released, and sends already at a provider

@@ -9,13 +9,13 @@ import structlog
 
 from safetynet.domain import ANSWERED, ChannelName, Status
 from safetynet.domain.campaigns import (
+    PRIORITY_STAFF,
+    STAFF_STEP,
     ClaimedDelivery,
     ContactRef,
     DeliveryOutcome,
     LadderStep,
     OutcomeKind,
-    PRIORITY_STAFF,
-    STAFF_STEP,
     PlannedDelivery,
     StaffAlert,
     StepHousehold,

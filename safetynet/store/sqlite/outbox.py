@@ -17,14 +17,14 @@ import structlog
 from safetynet.clock import Clock
 from safetynet.domain import ANSWERED, ChannelName, Status
 from safetynet.domain.campaigns import (
+    PRIORITY_STAFF,
+    STAFF_STEP,
     ChannelRoutes,
     ClaimedDelivery,
     ContactRef,
     DeliveryOutcome,
     LadderStep,
     OutcomeKind,
-    PRIORITY_STAFF,
-    STAFF_STEP,
     PlannedDelivery,
     StaffAlert,
     StepHousehold,
