@@ -149,10 +149,10 @@ async def _sandbox(env: Mapping[str, str], workdir: Path, sms_limit: float) -> t
 
 async def _dispatch(cfg: Config, processes: int, sandbox_pid: int) -> dict[str, Any]:
     from safetynet.broadcast.dispatcher import Dispatcher
-    from safetynet.broadcast.engine import build_dispatch_senders
     from safetynet.broadcast.sendworker import ProcessSender
     from safetynet.procinfo import cpu_seconds, peak_rss_mb
     from safetynet.store import store_session
+    from safetynet.system import build_dispatch_senders
 
     async with store_session(cfg) as store:
         senders = build_dispatch_senders(cfg, send_workers=processes == 2)

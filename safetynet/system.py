@@ -1,13 +1,20 @@
 """The composition root: one running SafetyNet (store, senders, web app, dispatcher, ladder, triggers).
 
 `serve`, `demo`, the benchmarks and the end-to-end tests all start the system through here,
-so they run the same wiring a city would.
+so they run the same wiring a city would. The parts (dispatcher, lanes, ladder, intake, staff
+notifier) receive what they use; only this module builds and connects them.
+
+Web push encryption is CPU-bound (about 0.35 ms a message for the ECDH + AES-GCM alone), so on a
+machine with a second core the web-push sender runs in a child process (`ProcessSender`): one
+process would cap the whole broadcast near one core. The child only sends; the database keeps one
+writer (two writing processes wait on each other's locks, and lose under load).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,12 +23,13 @@ import structlog
 from aiohttp import web
 
 from safetynet.broadcast.dispatcher import STOP_GRACE_SECONDS, Dispatcher
-from safetynet.broadcast.engine import build_dispatch_senders
 from safetynet.broadcast.ladder import LadderScheduler
+from safetynet.broadcast.sendworker import ProcessSender
 from safetynet.broadcast.service import CampaignService
+from safetynet.channels import registry
 from safetynet.channels.base import ChannelSender
 from safetynet.clock import Clock, SystemClock
-from safetynet.config import Config, ConfigError
+from safetynet.config import Config, ConfigError, channel_contexts
 from safetynet.domain import ChannelName
 from safetynet.metrics import Metrics
 from safetynet.privacy.retention import run_daily
@@ -36,6 +44,38 @@ log = structlog.get_logger("system")
 # Beyond a dispatcher's own grace for sends in flight: enough to write back what it holds. Only a
 # stuck database reaches this; the task is then cancelled and its claims come back after the lease.
 STOP_MARGIN_SECONDS = 10.0
+
+
+# -- senders -------------------------------------------------------------------------------------
+
+
+def cpu_bound_lanes() -> tuple[ChannelName, ...]:
+    """Senders worth a process of their own when there is a second core (their specs say so)."""
+    return tuple(s.name for s in registry.SPECS if s.cpu_bound)
+
+
+def use_send_workers(cfg: Config) -> bool:
+    return (os.cpu_count() or 1) > 1 and any(cfg.channels.get(ch).enabled for ch in cpu_bound_lanes())
+
+
+def build_senders(cfg: Config, public_url: str | None = None) -> dict[ChannelName, ChannelSender]:
+    """One sender per enabled channel, in this process (not started)."""
+    return registry.build_senders(channel_contexts(cfg, public_url=public_url))
+
+
+def build_dispatch_senders(cfg: Config, public_url: str | None = None,
+                           send_workers: bool | None = None) -> dict[ChannelName, ChannelSender]:
+    """The senders of every enabled channel, CPU-bound ones in their own process on a multi-core
+    machine (not started: call `start()` inside the running loop)."""
+    senders = build_senders(cfg, public_url)
+    if use_send_workers(cfg) if send_workers is None else send_workers:
+        for ch in cpu_bound_lanes():
+            if ch in senders:
+                senders[ch] = ProcessSender(cfg, ch, public_url)
+    return senders
+
+
+# -- the running system --------------------------------------------------------------------------
 
 
 @dataclass
@@ -121,11 +161,14 @@ async def running_system(
             await s.start()
             started.append(s)
         metrics = Metrics()
-        notifier = StaffNotifier(store, cfg, senders, clock)
-        intake = ReplyIntake(store, cfg, clock, notifier, metrics=metrics)
-        await intake.start()
         dispatcher = (Dispatcher(store, senders, cfg, clock, contacts=store.roster,
                                  stop_grace_seconds=stop_grace_seconds, metrics=metrics) if dispatch else None)
+        # Staff alerts are outbox rows over the enabled channels: this process's dispatcher, or any
+        # other's, sends them ahead of the households' deliveries.
+        notifier = StaffNotifier(store, cfg, cfg.channels.enabled(), clock,
+                                 on_queued=dispatcher.wake if dispatcher else None)
+        intake = ReplyIntake(store, cfg, clock, notifier, metrics=metrics)
+        await intake.start()
         campaigns = CampaignService(store, cfg, clock, on_change=dispatcher.wake if dispatcher else None)
         scheduler = (
             LadderScheduler(store.campaigns, clock, notifier=notifier,
@@ -153,7 +196,8 @@ async def running_system(
             _spawn(system, trigger_service.run(), "triggers")
         if retention:
             _spawn(system, run_daily(store, cfg.privacy, clock), "retention")
-        log.info("system_started", url=url)
+        log.info("system_started", url=url, lanes=sorted(dispatcher.lanes) if dispatcher else [],
+                 send_workers=sorted(c for c, s in senders.items() if isinstance(s, ProcessSender)))
         yield system
     finally:
         await _stop(system, runner, started, store)

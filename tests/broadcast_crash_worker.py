@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 
 from safetynet.broadcast.dispatcher import Dispatcher
-from safetynet.broadcast.engine import build_senders
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.config import load_config
 from safetynet.domain import CampaignKind, CampaignState
 from safetynet.store import store_session
+from safetynet.system import build_senders
 
 SPEC = CampaignSpec("地震訓練", CampaignKind.DRILL, ("city",), {"ja": "地震の訓練です。無事ですか。"})
 

@@ -20,7 +20,7 @@ from aiohttp import web
 from roster_helpers import household
 from twilio.request_validator import RequestValidator
 
-from safetynet.broadcast.engine import build_senders
+from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.channels.base import ChannelSender, OutboundMessage
 from safetynet.clock import FakeClock
@@ -35,9 +35,11 @@ from safetynet.roster.contacts import normalise_contact
 from safetynet.sandbox import Sandbox
 from safetynet.store import Store, open_store
 from safetynet.store.memory import MemoryStore
+from safetynet.system import build_senders
 from safetynet.web.app import Services, app_runner, create_app
 
 SECRET = "test-secret-key-for-replies"
+UNLIMITED = {f"SAFETYNET_CHANNELS_{c}_MAX_PER_SECOND": "0" for c in ("SMS", "VOICE", "TELEGRAM", "WEBPUSH")}
 ASSOC_A = "桜町一丁目町会"
 ASSOC_B = "桜町二丁目町会"
 MESSAGES = {"ja": "震度6弱の地震がありました。安否を教えてください。", "en": "A strong earthquake hit. Are you safe?"}
@@ -106,6 +108,7 @@ class Env(City):
     sandbox: Sandbox = field(kw_only=True)
     senders: dict[ChannelName, ChannelSender] = field(kw_only=True)
     svc: Services = field(kw_only=True)
+    dispatch_cfg: Config = field(kw_only=True)
     url: str = field(kw_only=True)
     http: aiohttp.ClientSession = field(kw_only=True)
 
@@ -116,6 +119,17 @@ class Env(City):
 
     def reply_url(self, key: str) -> str:
         return reply_url(self.url, self.token(key))
+
+    async def dispatch(self) -> None:
+        """What the server's dispatcher does once the intake has queued its alerts: everything due
+        goes out, staff alerts first (unlimited rates: nothing waits on the fake clock)."""
+        await self.intake.idle()
+        await Dispatcher(self.store, self.senders, self.dispatch_cfg, self.clock, contacts=self.store.roster).burst()
+
+    def staff_messages(self, channel: ChannelName) -> list[Any]:
+        """What the sandbox received on `channel` for the contacts of the staff added so far."""
+        mine = {a for s in self.staff.values() for _, a in s.contacts}
+        return [r for r in self.sandbox.messages(channel) if r.address in mine]
 
     async def send_alert(self, key: str, channel: ChannelName, address: str, language: str = "ja") -> None:
         """What the dispatcher does for one household: the alert through the channel's sender."""
@@ -204,7 +218,8 @@ async def running_app(tmp_path: Path, *, seeded: bool = True, **env_overrides: s
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", app_port).start()
             async with aiohttp.ClientSession() as http:
-                env = Env(cfg, store, clock, sandbox=sb, senders=dict(senders), svc=svc,
+                unlimited = make_config(tmp_path, sb.port, app_port, **{**UNLIMITED, **env_overrides})
+                env = Env(cfg, store, clock, sandbox=sb, senders=dict(senders), svc=svc, dispatch_cfg=unlimited,
                           url=f"http://127.0.0.1:{app_port}", http=http)
                 if seeded:
                     await seed(env)

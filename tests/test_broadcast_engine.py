@@ -1,4 +1,4 @@
-"""The engine as a server runs it: web push sent from a child process, everything else here."""
+"""The broadcast as a server runs it: web push sent from a child process, everything else here."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from channel_helpers import outbound, running_sandbox, started
 from roster_helpers import household
 
-from safetynet.broadcast.engine import BroadcastEngine
 from safetynet.broadcast.sendworker import ProcessSender
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.channels.base import PermanentSendError, RetryableSendError
@@ -17,6 +16,7 @@ from safetynet.channels.webpush.vapid import load_or_create_vapid
 from safetynet.clock import SystemClock
 from safetynet.domain import CampaignKind
 from safetynet.store import open_store
+from safetynet.system import running_system
 
 UNLIMITED = {f"SAFETYNET_CHANNELS_{c}_MAX_PER_SECOND": "0" for c in ("SMS", "VOICE", "TELEGRAM", "WEBPUSH")}
 
@@ -52,18 +52,20 @@ async def test_a_campaign_goes_out_with_web_push_from_the_worker(tmp_path: Path)
             ids = {t.household_key: t.household_id for t in await store.roster.code_targets(only_without_code=False)}
             for i in range(0, 10, 2):
                 await store.roster.add_contact(ids[f"k{i}"], "webpush", json.dumps(sb.fake("webpush").subscribe(key)))
-            engine = BroadcastEngine(store, cfg, clock, send_workers=True)
-            assert isinstance(engine.senders["webpush"], ProcessSender)
-            await engine.start()
-            try:
-                svc = CampaignService(store, cfg, clock, on_change=engine.wake)
-                c = await svc.launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), {"ja": "訓練です。"}))
-                await sb.wait_for(10, timeout_seconds=60)
-            finally:
-                await engine.stop()
-            assert sorted(r.channel for r in sb.messages()) == ["sms"] * 5 + ["webpush"] * 5
+        finally:
+            await store.close()
+        # the composition root, as `serve` runs it, with web push in its own process
+        async with running_system(cfg, clock, port=0, send_workers=True, triggers=False, retention=False) as system:
+            assert system.dispatcher is not None
+            assert isinstance(system.dispatcher.lanes["webpush"].sender, ProcessSender)
+            c = await system.campaigns.launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), {"ja": "訓練です。"}))
+            await sb.wait_for(10, timeout_seconds=60)
+        # stopped: every result is written back
+        assert sorted(r.channel for r in sb.messages()) == ["sms"] * 5 + ["webpush"] * 5
+        store = await open_store(cfg, clock)
+        try:
             assert await store.outbox.claimed_count() == 0
-            assert (await svc.stats(c.id))["status"]["notified"] == 10
+            assert (await CampaignService(store, cfg, clock).stats(c.id))["status"]["notified"] == 10
         finally:
             await store.close()
 

@@ -13,7 +13,6 @@ from channel_helpers import SECRET_KEY, running_sandbox, write_config
 from roster_helpers import household
 
 from safetynet.broadcast.dispatcher import Dispatcher
-from safetynet.broadcast.engine import build_senders
 from safetynet.broadcast.health import (
     ALIVE_SECONDS,
     FAILING,
@@ -31,6 +30,7 @@ from safetynet.domain import CampaignKind
 from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
 from safetynet.sandbox import Sandbox
 from safetynet.store import Store, open_store
+from safetynet.system import build_senders
 
 SPEC = CampaignSpec("地震訓練", CampaignKind.DRILL, ("city",), {"ja": "地震の訓練です。無事ですか。"})
 

@@ -13,7 +13,6 @@ from channel_helpers import running_sandbox
 from roster_helpers import household
 
 from safetynet.broadcast.dispatcher import Dispatcher, DispatchReport
-from safetynet.broadcast.engine import build_senders
 from safetynet.broadcast.lanes import LaneStats
 from safetynet.broadcast.retry import RetryPolicy
 from safetynet.broadcast.service import CampaignService, CampaignSpec
@@ -23,6 +22,7 @@ from safetynet.config import Config
 from safetynet.domain import CampaignKind
 from safetynet.sandbox import Sandbox
 from safetynet.store import Store, open_store
+from safetynet.system import build_senders
 
 UNLIMITED = {f"SAFETYNET_CHANNELS_{c}_MAX_PER_SECOND": "0" for c in ("SMS", "VOICE", "TELEGRAM", "WEBPUSH")}
 SPEC = CampaignSpec("地震訓練", CampaignKind.DRILL, ("city",), {"ja": "地震の訓練です。無事ですか。"})

@@ -11,9 +11,9 @@ import pytest
 import structlog
 from channel_helpers import REPLY_TOKEN, SECRET_KEY, outbound, running_sandbox
 
-from safetynet.broadcast.engine import build_senders
 from safetynet.channels.base import OutboundMessage, Redactor, SendError
 from safetynet.domain import ChannelName
+from safetynet.system import build_senders
 
 DEAD_PHONE = "+819087654321"
 DEAD_CHAT = "987654321"

@@ -119,8 +119,8 @@ async def test_need_help_alerts_to_heads_follow_consent(tmp_path: Path) -> None:
         async def alert_after(key: str, note: str) -> str:
             async with env.http.post(env.reply_url(key), data={"status": "need_help", "note": note}) as r:
                 assert r.status == 200
-            await env.intake.idle()
-            return env.sandbox.messages("telegram")[-1].text or ""
+            await env.dispatch()
+            return env.staff_messages("telegram")[-1].text or ""
 
         drill = await alert_after("A-002", "二階にいます")
         assert "A-002" in drill and "佐藤" not in drill and "桜町1-1-2" not in drill and "二階" not in drill

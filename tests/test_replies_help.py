@@ -38,9 +38,9 @@ async def test_need_help_reaches_head_and_deputies_with_the_facts(tmp_path: Path
                 "note": "足を骨折 <b>至急</b>"}
         async with env.http.post(env.reply_url("A-002"), data=data) as resp:
             assert resp.status == 200 and "町会の担当者に知らせました" in await resp.text()
-        await env.intake.idle()
-        tg = {r.address: r.text or "" for r in env.sandbox.messages("telegram")}
-        sms = {r.address: r.text or "" for r in env.sandbox.messages("sms")}
+        await env.dispatch()
+        tg = {r.address: r.text or "" for r in env.staff_messages("telegram")}
+        sms = {r.address: r.text or "" for r in env.staff_messages("sms")}
         assert set(tg) == {"8880001", "8880002"} and set(sms) == {"+819088880001", "+819088880003"}
         for text in [*tg.values(), *sms.values()]:
             assert "佐藤 花子" in text and "桜町1-1-2" in text and "1人" in text and "要配慮者あり" in text
@@ -52,8 +52,8 @@ async def test_need_help_reaches_head_and_deputies_with_the_facts(tmp_path: Path
         # one alert per opening: the same household answering need help again does not re-alert
         async with env.http.post(env.reply_url("A-002"), data={"status": "need_help", "k": "help-0002"}):
             pass
-        await env.intake.idle()
-        assert len(env.sandbox.messages("telegram")) == 2
+        await env.dispatch()
+        assert len(env.staff_messages("telegram")) == 2
         (row,) = await env.store.replies.help_list(env.campaign_id)
         assert row.name == "佐藤 花子" and row.vulnerable and row.note == "足を骨折 <b>至急</b>"
 
@@ -62,7 +62,7 @@ async def test_help_list_until_handled_with_scope(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         await _staff_city(env)
         await env.sandbox.fake("sms").reply("+819011110002", "2")
-        await env.intake.idle()
+        await env.dispatch()
         hh = env.hh("A-002").id
         head_b = await _api_token(env, Role.ASSOCIATION_HEAD, f"association:{ASSOC_B}")
         head_a = await _api_token(env, Role.ASSOCIATION_HEAD, f"association:{ASSOC_A}")
@@ -82,11 +82,11 @@ async def test_help_list_until_handled_with_scope(tmp_path: Path) -> None:
         (done,) = await env.store.replies.help_list(env.campaign_id, include_handled=True)
         assert done.handled_at == env.clock.now() and done.handled_by == "api-token"
         # asking again after being handled puts the household back on the list, and alerts again
-        before = len(env.sandbox.messages("telegram"))
+        before = len(env.staff_messages("telegram"))
         await env.sandbox.fake("sms").reply("+819011110002", "たすけて")
-        await env.intake.idle()
+        await env.dispatch()
         assert len(await env.store.replies.help_list(env.campaign_id)) == 1
-        assert len(env.sandbox.messages("telegram")) == before + 2
+        assert len(env.staff_messages("telegram")) == before + 2
         never = env.hh("B-001").id
         async with env.http.post(f"{env.url}/api/campaigns/{env.campaign_id}/households/{never}/handled",
                                  headers=await _api_token(env, Role.CITY_ADMIN, "city"), json={}) as resp:
@@ -147,13 +147,15 @@ async def test_alert_lost_to_a_restart_is_sent_at_start(tmp_path: Path) -> None:
         await _staff_city(env)
         notifier, env.intake.notifier = env.intake.notifier, None  # the process "dies" before alerting
         await env.sandbox.fake("sms").reply("+819011110002", "2")
-        assert env.sandbox.messages("telegram") == []
+        await env.dispatch()
+        assert env.staff_messages("telegram") == []
         env.intake.notifier = notifier
         restarted = ReplyIntake(env.store, env.cfg, env.clock, notifier)  # what a restarted server builds
         await restarted.start()
         await restarted.start()  # started twice (server and web app): still one alert each
         await restarted.idle()
-        assert sorted(r.address for r in env.sandbox.messages("telegram")) == ["8880001", "8880002"]
+        await env.dispatch()
+        assert sorted(r.address for r in env.staff_messages("telegram")) == ["8880001", "8880002"]
         assert await env.store.replies.unnotified_help() == []
 
 
@@ -168,10 +170,11 @@ async def test_ladder_door_knock_step_sends_each_head_their_list(tmp_path: Path)
         ladder = LadderScheduler(env.store.campaigns, env.clock, notifier=notifier)
         await env.clock.advance(1800)  # the default ladder's last step: +30 min
         await ladder.tick()
-        texts_a = {r.address: r.text or "" for r in env.sandbox.messages("telegram") if r.address != "8880009"}
+        await env.dispatch()
+        texts_a = {r.address: r.text or "" for r in env.staff_messages("telegram") if r.address != "8880009"}
         assert set(texts_a) == {"8880001", "8880002"}
         a_id = env.hh("A-001").association_id
         for text in texts_a.values():
             assert "【戸別訪問リスト】" in text and "未回答 3 世帯" in text and f"/a/{a_id}/doorknock" in text
-        (b_text,) = [r.text for r in env.sandbox.messages("telegram") if r.address == "8880009"]
+        (b_text,) = [r.text for r in env.staff_messages("telegram") if r.address == "8880009"]
         assert b_text is not None and "未回答 1 世帯" in b_text

@@ -1,6 +1,8 @@
 """The dispatcher: claims due deliveries per lane, sends them, writes the outcomes back in batches.
 
 It only polls the outbox, so a campaign started from the CLI is picked up by a running server.
+Staff alerts (need-help, door-knock lists) are outbox rows too: each top-up claims a lane's due
+staff alerts first, of any campaign, and puts them ahead of everything the lane holds.
 Drills wait while a real event runs (their deliveries are not claimed). `stop()` is prompt and
 loses nothing: nothing new is claimed or sent, retry waits end at once and their deliveries go
 back to the outbox with their attempts, held claims are released, and sends already at a provider
@@ -35,7 +37,14 @@ from safetynet.channels.base import ChannelSender, OutboundMessage
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, ChannelName
-from safetynet.domain.campaigns import Campaign, ClaimedDelivery, DeliveryOutcome, DispatcherBeat, OutcomeKind
+from safetynet.domain.campaigns import (
+    Campaign,
+    ClaimedDelivery,
+    DeliveryOutcome,
+    DispatcherBeat,
+    OutcomeKind,
+    StaffAlert,
+)
 from safetynet.metrics import Metrics
 from safetynet.replies.tokens import check_token, check_url, reply_token, reply_url
 from safetynet.store import Store, StoreError
@@ -284,12 +293,20 @@ class Dispatcher:
 
     async def _top_up(self) -> int:
         total = 0
+        lease = self.cfg.broadcast.lease_seconds
         for lane in self.lanes.values():
             room = lane.room()
-            if room < max(1, lane.buffer // 2) or lane.gate.paused_for > self.policy.max_inline_seconds:
+            if room < 1 or lane.gate.paused_for > self.policy.max_inline_seconds:
                 continue
-            items = await self.outbox.claim(self._active, lane.channel, room, self.owner,
-                                            self.cfg.broadcast.lease_seconds)
+            # Staff alerts first, ahead of whatever the lane holds: a head waits for no broadcast.
+            staff = await self.outbox.claim_staff(lane.channel, room, self.owner, lease)
+            if staff:
+                await lane.put_first(staff)
+                total += len(staff)
+                room -= len(staff)
+            if room < max(1, lane.buffer // 2):
+                continue
+            items = await self.outbox.claim(self._active, lane.channel, room, self.owner, lease)
             if items:
                 await lane.put(items)
                 total += len(items)
@@ -353,6 +370,8 @@ class Dispatcher:
         """The outcome of a delivery that is not sent now (its campaign ended or waits, its contact
         went), or None."""
         now = self.clock.now()
+        if d.staff is not None:  # sent whatever its campaign's state: the answer behind it came in
+            return DeliveryOutcome(d, OutcomeKind.FAILED, now, error="contact_gone") if not d.address else None
         campaign = self._campaigns.get(d.campaign_id)
         if campaign is None:
             return DeliveryOutcome(d, OutcomeKind.SKIPPED, now, error="campaign_ended")
@@ -366,7 +385,7 @@ class Dispatcher:
         held = self._unsendable(d)
         if held is not None:
             return held
-        return await lane.deliver(d, self._message(d, self._campaigns[d.campaign_id]))
+        return await lane.deliver(d, self._message_of(d))
 
     async def _deliver_batch(self, lane: Lane, ds: list[ClaimedDelivery]) -> list[DeliveryOutcome]:
         out: list[DeliveryOutcome] = []
@@ -378,9 +397,14 @@ class Dispatcher:
             else:
                 out.append(held)
         if sendable:
-            msgs = [self._message(d, self._campaigns[d.campaign_id]) for d in sendable]
+            msgs = [self._message_of(d) for d in sendable]
             out += await lane.deliver_batch(sendable, msgs)
         return out
+
+    def _message_of(self, d: ClaimedDelivery) -> OutboundMessage:
+        if d.staff is not None:
+            return _staff_message(d, d.staff)
+        return self._message(d, self._campaigns[d.campaign_id])
 
     def _message(self, d: ClaimedDelivery, campaign: Campaign) -> OutboundMessage:
         if campaign.kind == CampaignKind.CHECK and d.contact_id is not None:
@@ -456,6 +480,13 @@ class Dispatcher:
             log.warning("dispatcher_sends_cut_off", owner=self.owner, count=len(cut),
                         grace_seconds=self.stop_grace_seconds)
         return len(cut)
+
+
+def _staff_message(d: ClaimedDelivery, alert: StaffAlert) -> OutboundMessage:
+    """A staff alert as composed when queued: the staff page's link in place of a reply URL, no token."""
+    return OutboundMessage(channel=d.channel, delivery_id=d.id, campaign_id=d.campaign_id, household_id=0,
+                           address=alert.address, text=alert.text, reply_url=alert.link, reply_token="",
+                           language=d.language, drill=alert.drill, title=alert.text.split("\n", 1)[0])
 
 
 async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:

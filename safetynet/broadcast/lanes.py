@@ -161,6 +161,12 @@ class Lane:
         if self.pending:
             self._has_work.set()
 
+    async def put_first(self, items: list[ClaimedDelivery]) -> None:
+        """Ahead of everything held (staff alerts)."""
+        self.pending.extendleft(reversed(items))
+        if self.pending:
+            self._has_work.set()
+
     def stop_taking(self) -> None:
         """From now on no worker starts another send; every wait ends at once (sends in flight go on)."""
         self._closing = True
@@ -208,12 +214,16 @@ class Lane:
         return None
 
     async def take_batch(self) -> list[ClaimedDelivery]:
-        """Up to `batch` held deliveries of the first one's campaign, in claim order ([] when stopping)."""
+        """Up to `batch` held deliveries of the first one's campaign, in claim order ([] when stopping);
+        a staff alert alone."""
         first = await self.take()
         if first is None:
             return []
         out = [first]
-        while self.pending and len(out) < self.batch and self.pending[0].campaign_id == first.campaign_id:
+        if first.staff is not None:  # a staff alert goes alone: its own text, its own request
+            return out
+        while (self.pending and len(out) < self.batch and self.pending[0].campaign_id == first.campaign_id
+               and self.pending[0].staff is None):
             out.append(self.pending.popleft())
         self.in_flight += len(out) - 1
         return out

@@ -175,6 +175,10 @@ class MinuteRow:
 # Claim order inside a campaign and channel: lower goes first.
 PRIORITY_VULNERABLE = 0
 PRIORITY_DEFAULT = 10
+# A staff alert: claimed before every household delivery of its lane (household priorities are >= 0).
+PRIORITY_STAFF = -10
+# The step of a staff alert's row: it belongs to no ladder step.
+STAFF_STEP = -1
 
 
 class DeliveryState(StrEnum):
@@ -227,6 +231,21 @@ class StepPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class StaffAlert:
+    """A message to one contact of an association's head or deputy (a need-help alert, a door-knock
+    list). It is an outbox row like a household's delivery (lanes, rate limits, retries, attempt
+    log), composed when queued, of no household, and claimed before every household delivery."""
+
+    campaign_id: int
+    staff_id: int
+    channel: ChannelName
+    address: str
+    text: str
+    link: str  # the staff page the alert points to (the reply URL of a household's message)
+    drill: bool = False  # the campaign's kind, as the store reads it back (not stored with the row)
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimedDelivery:
     """A delivery a dispatcher holds under a lease, with what is needed to build its message."""
 
@@ -241,6 +260,8 @@ class ClaimedDelivery:
     language: str
     priority: int = 0
     lease_owner: str = ""
+    # Set for a staff alert (household_id is then 0, step STAFF_STEP, contact_id None).
+    staff: StaffAlert | None = None
 
 
 class OutcomeKind(StrEnum):

@@ -39,6 +39,7 @@ from safetynet.domain.campaigns import (
     LadderProgress,
     LadderStep,
     MinuteRow,
+    StaffAlert,
     StepHousehold,
     StepPlan,
 )
@@ -430,8 +431,23 @@ class OutboxRepo(Protocol):
         self, campaign_ids: Sequence[int], channel: ChannelName, limit: int, owner: str, lease_seconds: float
     ) -> list[ClaimedDelivery]:
         """Up to `limit` queued deliveries of `channel` due now, campaigns in the order given, by
-        priority (vulnerable first) then id. Deliveries of households that have answered are marked
-        skipped instead of returned. A claim's `address` is None when its contact is gone or dead."""
+        priority (vulnerable first) then id; never a staff alert (`claim_staff`). Deliveries of
+        households that have answered are marked skipped instead of returned. A claim's `address` is
+        None when its contact is gone or dead."""
+        ...
+
+    async def queue_staff(self, alerts: Sequence[StaffAlert], at: float) -> int:
+        """Queues staff alerts (one row each, no household, step `STAFF_STEP`, priority
+        `PRIORITY_STAFF`), due at `at`; returns how many. Closing or cancelling their campaign leaves
+        them queued; retention erases their address and text with the campaign's texts."""
+        ...
+
+    async def claim_staff(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float
+                          ) -> list[ClaimedDelivery]:
+        """Up to `limit` queued staff alerts of `channel` due now, of any campaign in any state (a
+        drill's too while a real event runs: a household asking for help is never held), oldest
+        first; each with its `staff` set. `claim` never
+        returns them; `record` of one changes no household status and falls back to nothing."""
         ...
 
     async def reclaim_expired(self, owner: str = "") -> int:

@@ -22,8 +22,10 @@ _INTAKE_HOOKED = web.AppKey("replies_intake_hooked", bool)
 
 
 def build_intake(svc: Services) -> ReplyIntake:
-    """The intake with a need-help notifier over the server's channel senders."""
-    notifier = HelpNotifier(svc.store, svc.cfg, svc.senders, svc.clock)
+    """The intake with a need-help notifier queueing over the enabled channels (a dispatcher of this
+    process, if any, is woken; another's finds the alerts at its next poll)."""
+    notifier = HelpNotifier(svc.store, svc.cfg, svc.cfg.channels.enabled(), svc.clock,
+                            on_queued=svc.dispatcher.wake if svc.dispatcher is not None else None)
     return ReplyIntake(svc.store, svc.cfg, svc.clock, notifier, metrics=svc.metrics)
 
 

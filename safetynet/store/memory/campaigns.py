@@ -151,7 +151,8 @@ class MemoryCampaigns:
             return False
         row.state, row.closed_at = str(to), at
         for d in self.t.deliveries.values():
-            if d.campaign_id == campaign_id and d.state in ("queued", "standby"):
+            # staff alerts stay queued: a household that asked for help still needs it
+            if d.campaign_id == campaign_id and d.state in ("queued", "standby") and d.staff_id is None:
                 d.state, d.error, d.updated_at = "skipped", f"campaign_{to}", at
         return True
 
@@ -180,6 +181,9 @@ class MemoryCampaigns:
                 mine.add(d.id)
                 if d.attempts > 0 and (d.provider_id is not None or d.error is not None):
                     d.provider_id = d.error = None
+                    deliveries += 1
+                if d.staff_id is not None and d.body is not None:  # names the household and its words
+                    d.body = d.address = d.provider_id = d.error = None
                     deliveries += 1
         for i, a in enumerate(self.t.attempts):
             if a[0] in mine and a[5] is not None:
@@ -259,7 +263,7 @@ class MemoryCampaigns:
         await asyncio.sleep(0)
         found: dict[int, set[ChannelName]] = defaultdict(set)
         for d in self.t.deliveries.values():
-            if (d.campaign_id == campaign_id and first <= d.household_id <= last
+            if (d.campaign_id == campaign_id and d.staff_id is None and first <= d.household_id <= last
                     and d.state in ("queued", "claimed")):
                 found[d.household_id].add(d.channel)
         return {h: frozenset(chs) for h, chs in found.items()}

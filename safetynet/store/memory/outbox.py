@@ -9,12 +9,15 @@ import structlog
 
 from safetynet.domain import ANSWERED, ChannelName, Status
 from safetynet.domain.campaigns import (
+    PRIORITY_STAFF,
+    STAFF_STEP,
     ClaimedDelivery,
     ContactRef,
     DeliveryOutcome,
     LadderStep,
     OutcomeKind,
     PlannedDelivery,
+    StaffAlert,
     StepHousehold,
     ladder_from_json,
     next_channel,
@@ -57,7 +60,7 @@ class MemoryOutbox:
             if len(taken) >= limit:
                 break
             due = sorted((d for d in self._rows([cid], "queued") if d.channel == str(channel)
-                          and d.next_attempt_at <= now), key=lambda d: (d.priority, d.next_attempt_at, d.id))
+                          and d.staff_id is None and d.next_attempt_at <= now), key=lambda d: (d.priority, d.next_attempt_at, d.id))
             for d in due[: limit - len(taken)]:
                 d.state, d.lease_until, d.lease_owner, d.updated_at = "claimed", now + lease_seconds, owner, now
                 taken.append(d)
@@ -74,6 +77,41 @@ class MemoryOutbox:
                                        d.attempts, address, (household.language if household else None) or "ja",
                                        d.priority, owner))
         out.sort(key=lambda c: (c.priority, c.id))
+        return out
+
+    async def queue_staff(self, alerts: Sequence[StaffAlert], at: float) -> int:
+        await self.t.write()
+        t = self.t
+        for a in alerts:
+            row = DeliveryRow(t.next_id("deliveries"), a.campaign_id, 0, STAFF_STEP, str(a.channel), None,
+                              PRIORITY_STAFF, 0, "queued", at, at, staff_id=a.staff_id, address=a.address,
+                              body=a.text, link=a.link)
+            t.deliveries[row.id] = row
+        return len(alerts)
+
+    async def claim_staff(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float
+                          ) -> list[ClaimedDelivery]:
+        if limit <= 0:
+            return []
+        await self.t.write()
+        t, now = self.t, self.t.clock.now()
+        out: list[ClaimedDelivery] = []
+        due = sorted((d for d in t.deliveries.values() if d.state == "queued" and d.staff_id is not None
+                      and d.channel == str(channel) and d.next_attempt_at <= now),
+                     key=lambda d: (d.next_attempt_at, d.id))
+        for d in due:
+            if len(out) >= limit:
+                break
+            campaign = t.campaigns.get(d.campaign_id)
+            drill = campaign is None or campaign.kind != "real"
+            d.state, d.lease_until, d.lease_owner, d.updated_at = "claimed", now + lease_seconds, owner, now
+            assert d.staff_id is not None
+            staff = t.staff.get(d.staff_id)
+            out.append(ClaimedDelivery(d.id, d.campaign_id, 0, STAFF_STEP, channel, None, d.attempts, d.address,
+                                       (staff.language if staff else None) or "ja", d.priority, owner,
+                                       StaffAlert(d.campaign_id, d.staff_id, channel, d.address or "", d.body or "",
+                                                  d.link or "", drill=drill)))
+        out.sort(key=lambda c: c.id)
         return out
 
     async def reclaim_expired(self, owner: str = "") -> int:
@@ -132,7 +170,9 @@ class MemoryOutbox:
             self._write_row(row, o)
         changes: list[Change] = []
         activated: ChannelName | None = None
-        if o.kind == OutcomeKind.SENT:
+        if d.staff is not None:
+            pass  # a staff alert is nobody's household: no status changes, no fall-back
+        elif o.kind == OutcomeKind.SENT:
             changes.append((d.campaign_id, d.household_id, Status.NOTIFIED, o.at))
         elif o.kind == OutcomeKind.FAILED:
             activated, change = self._fall_back(o)
@@ -239,7 +279,7 @@ class MemoryOutbox:
             row.state = new_state
         row.error = provider_error(kept, error_code) or row.error
         row.updated_at = now
-        if new_state == "undelivered" and was == "sent":
+        if new_state == "undelivered" and was == "sent" and row.staff_id is None:  # a staff alert has no fall-back
             d = ClaimedDelivery(row.id, row.campaign_id, row.household_id, row.step, row.channel,
                                 row.contact_id, row.attempts, None, "")
             self._fall_back(DeliveryOutcome(d, OutcomeKind.FAILED, now))  # notified as far as we knew: no status back

@@ -181,6 +181,11 @@ class DeliveryRow:
     segments: int | None = None
     error: str | None = None
     sent_at: float | None = None
+    # a staff alert (household_id 0): its recipient, address, text and link
+    staff_id: int | None = None
+    address: str | None = None
+    body: str | None = None
+    link: str | None = None
 
 
 @dataclass

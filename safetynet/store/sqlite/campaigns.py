@@ -190,9 +190,10 @@ class CampaignStore:
             )
             if cur.rowcount == 0:
                 return False
+            # Staff alerts stay queued: a household that asked for help still needs it.
             await conn.execute(
                 "UPDATE deliveries SET state = 'skipped', error = ?, updated_at = ?"
-                " WHERE campaign_id = ? AND state IN ('queued', 'standby')",
+                " WHERE campaign_id = ? AND state IN ('queued', 'standby') AND staff_id IS NULL",
                 (f"campaign_{to}", at, campaign_id),
             )
         return True
@@ -219,6 +220,11 @@ class CampaignStore:
         deliveries = await self._erase(
             "UPDATE deliveries SET provider_id = NULL, error = NULL WHERE id IN (SELECT id FROM deliveries"
             " WHERE campaign_id = ? AND attempts > 0 AND (provider_id IS NOT NULL OR error IS NOT NULL) LIMIT ?)",
+            campaign_id)
+        # a staff alert's text names the household, its address and its words
+        deliveries += await self._erase(
+            "UPDATE deliveries SET body = NULL, address = NULL, provider_id = NULL, error = NULL WHERE id IN"
+            " (SELECT id FROM deliveries WHERE campaign_id = ? AND staff_id IS NOT NULL AND body IS NOT NULL LIMIT ?)",
             campaign_id)
         # the attempt log has no index by delivery: one pass over it, by id ranges
         attempts, last = 0, 0

@@ -17,6 +17,8 @@ import structlog
 from safetynet.clock import Clock
 from safetynet.domain import ANSWERED, ChannelName, Status
 from safetynet.domain.campaigns import (
+    PRIORITY_STAFF,
+    STAFF_STEP,
     ChannelRoutes,
     ClaimedDelivery,
     ContactRef,
@@ -24,6 +26,7 @@ from safetynet.domain.campaigns import (
     LadderStep,
     OutcomeKind,
     PlannedDelivery,
+    StaffAlert,
     StepHousehold,
     ladder_from_json,
     next_channel,
@@ -46,13 +49,26 @@ _LIVE = "('queued', 'claimed', 'sent', 'delivered')"
 _CLAIM_SQL = (
     "UPDATE deliveries SET state = 'claimed', lease_until = ?, lease_owner = ?, updated_at = ?"
     " WHERE id IN (SELECT id FROM deliveries WHERE state = 'queued' AND campaign_id = ? AND channel = ?"
-    " AND next_attempt_at <= ? ORDER BY priority, next_attempt_at LIMIT ?)"
+    " AND priority >= 0 AND next_attempt_at <= ? ORDER BY priority, next_attempt_at LIMIT ?)"
     " RETURNING id, campaign_id, household_id, step, contact_id, attempts, priority,"
     " (SELECT status FROM campaign_households ch"
     "  WHERE ch.campaign_id = deliveries.campaign_id AND ch.household_id = deliveries.household_id),"
     " (SELECT language FROM households h WHERE h.id = deliveries.household_id),"
     " (SELECT address FROM contacts c WHERE c.id = deliveries.contact_id AND c.state = 'working')"
 )
+
+# Staff alerts of any campaign (a need-help answer may come after its campaign closed), oldest first.
+_CLAIM_STAFF_SQL = (
+    "UPDATE deliveries SET state = 'claimed', lease_until = ?, lease_owner = ?, updated_at = ?"
+    " WHERE id IN (SELECT id FROM deliveries WHERE state = 'queued' AND staff_id IS NOT NULL AND channel = ?"
+    " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)"
+    " RETURNING id, campaign_id, staff_id, attempts, priority, address, body, link,"
+    " (SELECT language FROM staff s WHERE s.id = deliveries.staff_id),"
+    " (SELECT kind FROM campaigns c WHERE c.id = deliveries.campaign_id)"
+)
+
+_ANY_STAFF_DUE_SQL = ("SELECT EXISTS (SELECT 1 FROM deliveries WHERE state = 'queued' AND staff_id IS NOT NULL"
+                      " AND channel = ? AND next_attempt_at <= ?)")
 
 
 class OutboxStore:
@@ -100,6 +116,39 @@ class OutboxStore:
         out = [ClaimedDelivery(r[0], r[1], r[2], r[3], channel, r[4], r[5], r[9], r[8] or "ja", r[6], owner)
                for r in rows if r[0] not in skip]
         out.sort(key=lambda d: (d.priority, d.id))
+        return out
+
+    async def queue_staff(self, alerts: Sequence[StaffAlert], at: float) -> int:
+        """Queues staff alerts, due at `at`, ahead of every household delivery; returns how many."""
+        if not alerts:
+            return 0
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO deliveries (campaign_id, household_id, step, channel, priority, state, next_attempt_at,"
+                " updated_at, staff_id, address, body, link) VALUES (?, NULL, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                [(a.campaign_id, STAFF_STEP, str(a.channel), PRIORITY_STAFF, at, at, a.staff_id, a.address, a.text,
+                  a.link) for a in alerts],
+            )
+        return len(alerts)
+
+    async def claim_staff(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float
+                          ) -> list[ClaimedDelivery]:
+        """Up to `limit` due staff alerts of `channel`, oldest first, of any campaign."""
+        if limit <= 0:
+            return []
+        now = self.clock.now()
+        # A read first: the dispatcher asks at every top-up, and almost always there is none; the
+        # writer is left to the sends' results.
+        if not await self.db.fetchval(_ANY_STAFF_DUE_SQL, (str(channel), now)):
+            return []
+        async with self.db.transaction() as conn:
+            rows = await conn.execute_fetchall(_CLAIM_STAFF_SQL, (now + lease_seconds, owner, now, str(channel), now,
+                                                                  limit))
+        out = [ClaimedDelivery(r[0], r[1], 0, STAFF_STEP, channel, None, r[3], r[5], r[8] or "ja", r[4], owner,
+                               StaffAlert(r[1], r[2], channel, r[5] or "", r[6] or "", r[7] or "",
+                                          drill=r[9] != "real"))
+               for r in rows]
+        out.sort(key=lambda d: d.id)
         return out
 
     async def reclaim_expired(self, owner: str = "") -> int:
@@ -163,10 +212,13 @@ class OutboxStore:
         for o in items:
             by_kind[o.kind].append(o)
         await self._write_rows(conn, by_kind)
+        # a staff alert is nobody's household: no status changes, no fall-back to a next channel
         changes = [StatusChange(o.delivery.campaign_id, o.delivery.household_id, Status.NOTIFIED, o.at)
-                   for o in by_kind[OutcomeKind.SENT]]
+                   for o in by_kind[OutcomeKind.SENT] if o.delivery.staff is None]
         activated: dict[int, ChannelName | None] = {}
         for o in by_kind[OutcomeKind.FAILED]:
+            if o.delivery.staff is not None:
+                continue
             channel, change = await self._fall_back(conn, o)
             activated[o.delivery.id] = channel
             if change is not None:
@@ -240,8 +292,8 @@ class OutboxStore:
         self, conn: Conn, provider_id: str, state: str, error_code: int | None, now: float
     ) -> bool:
         async with conn.execute(
-            "SELECT id, campaign_id, household_id, step, channel, contact_id, attempts, provider_status, state"
-            " FROM deliveries WHERE provider_id = ?",
+            "SELECT id, campaign_id, household_id, step, channel, contact_id, attempts, provider_status, state,"
+            " staff_id FROM deliveries WHERE provider_id = ?",
             (provider_id,),
         ) as cur:
             row = await cur.fetchone()
@@ -257,7 +309,7 @@ class OutboxStore:
             " WHERE id = ?",
             (kept, new_state, new_state, provider_error(kept, error_code), now, row[0]),
         )
-        if new_state == "undelivered" and row[8] == "sent":
+        if new_state == "undelivered" and row[8] == "sent" and row[9] is None:  # a staff alert has no fall-back
             d = ClaimedDelivery(row[0], row[1], row[2], row[3], row[4], row[5], row[6], None, "")
             _, change = await self._fall_back(conn, DeliveryOutcome(d, OutcomeKind.FAILED, now))
             del change  # the household was notified as far as we knew: no status goes back

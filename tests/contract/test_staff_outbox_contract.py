@@ -1,0 +1,132 @@
+"""OutboxRepo and staff alerts: rows of no household, claimed apart and first, nobody's status."""
+
+from __future__ import annotations
+
+from safetynet.domain import CampaignKind, Role
+from safetynet.domain.campaigns import (
+    PRIORITY_STAFF,
+    STAFF_STEP,
+    AttemptRecord,
+    DeliveryOutcome,
+    OutcomeKind,
+    StaffAlert,
+)
+from safetynet.store import Store
+
+from .support import StoreFactory, clock_of, running_campaign, seed
+
+LINK = "https://bousai.example.jp/a/1"
+
+
+async def _head(store: Store, login: str = "head", language: str = "ja") -> int:
+    s = await store.auth.add_staff(login, login.title(), Role.ASSOCIATION_HEAD, "association:桜町", None,
+                                   contacts=[("telegram", f"tg-{login}")], language=language)
+    return s.id
+
+
+def _alert(cid: int, staff_id: int, channel: str = "telegram", address: str = "tg-head", text: str = "alert") -> StaffAlert:
+    return StaffAlert(cid, staff_id, channel, address, text, LINK)
+
+
+async def test_staff_alerts_are_claimed_apart_from_households_oldest_first(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        await seed(store)
+        cid = await running_campaign(store)
+        head, deputy = await _head(store), await _head(store, "deputy", "en")
+        households_due = await store.outbox.due_count([cid])
+        assert await store.outbox.queue_staff([], clock.now()) == 0
+        assert await store.outbox.queue_staff([_alert(cid, head, text="first\nsecond line")], clock.now()) == 1
+        await clock.advance(1)
+        assert await store.outbox.queue_staff(
+            [_alert(cid, deputy, address="tg-deputy"), _alert(cid, head, "sms", "+819088880001")],
+            clock.now() + 5) == 2
+        assert await store.outbox.due_count([cid]) == households_due + 1  # one of them is due later
+        # the household claim never returns them, whatever their priority
+        claimed = await store.outbox.claim([cid], "telegram", 100, "w1", 60)
+        assert all(d.staff is None and d.household_id for d in claimed)
+        assert await store.outbox.claim_staff("telegram", 0, "w1", 60) == []
+        (d,) = await store.outbox.claim_staff("telegram", 5, "w1", 60)
+        assert (d.campaign_id, d.household_id, d.step, d.channel, d.contact_id, d.address, d.language, d.priority,
+                d.lease_owner, d.attempts) == (cid, 0, STAFF_STEP, "telegram", None, "tg-head", "ja", PRIORITY_STAFF,
+                                               "w1", 0)
+        assert d.staff == StaffAlert(cid, head, "telegram", "tg-head", "first\nsecond line", LINK, drill=True)
+        assert await store.outbox.claim_staff("telegram", 5, "w2", 60) == []  # held by w1; the next is not due
+        await clock.advance(5)
+        assert await store.outbox.claim_staff("sms", 5, "w2", 60) != []
+        (later,) = await store.outbox.claim_staff("telegram", 5, "w2", 60)
+        assert later.staff is not None and later.staff.staff_id == deputy and later.language == "en"
+        assert await store.outbox.claimed_count() == len(claimed) + 3
+
+
+async def test_a_sent_or_failed_staff_alert_changes_no_household(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        await seed(store)
+        cid = await running_campaign(store)
+        head = await _head(store)
+        before = await store.campaigns.household_statuses(cid)
+        counts = await store.campaigns.delivery_counts(cid)
+        await store.outbox.queue_staff([_alert(cid, head), _alert(cid, head, "sms", "+819088880001")], clock.now())
+        (tg,) = await store.outbox.claim_staff("telegram", 5, "w1", 60)
+        (sms,) = await store.outbox.claim_staff("sms", 5, "w1", 60)
+        now = clock.now()
+        assert await store.outbox.record(DeliveryOutcome(tg, OutcomeKind.SENT, now, (AttemptRecord(now, 3.0, "sent"),),
+                                                         provider_id="TG1")) is None
+        assert await store.outbox.record(DeliveryOutcome(sms, OutcomeKind.FAILED, now, error="invalid_number",
+                                                         contact_dead=True)) is None
+        assert await store.campaigns.household_statuses(cid) == before
+        after = await store.campaigns.delivery_counts(cid)
+        assert after.pop((STAFF_STEP, "telegram", "sent")) == 1 and after.pop((STAFF_STEP, "sms", "failed")) == 1
+        assert after == counts  # no household's next channel was queued
+        # a provider's "undelivered" on a staff alert falls back to nothing either
+        assert await store.outbox.record_provider_status("TG1", "undelivered")
+        after = await store.campaigns.delivery_counts(cid)
+        assert after.pop((STAFF_STEP, "telegram", "undelivered")) == 1 and after.pop((STAFF_STEP, "sms", "failed")) == 1
+        assert after == counts and await store.campaigns.household_statuses(cid) == before
+
+
+async def test_a_staff_alert_retried_comes_back_when_due(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        await seed(store)
+        cid = await running_campaign(store)
+        await store.outbox.queue_staff([_alert(cid, await _head(store))], clock.now())
+        (d,) = await store.outbox.claim_staff("telegram", 5, "w1", 60)
+        now = clock.now()
+        await store.outbox.record(DeliveryOutcome(d, OutcomeKind.RETRY, now,
+                                                  (AttemptRecord(now, 2.0, "retry", "RetryAfter", "rate_limited"),),
+                                                  error="rate_limited", next_attempt_at=now + 30))
+        assert await store.outbox.claim_staff("telegram", 5, "w1", 60) == []
+        await clock.advance(30)
+        (again,) = await store.outbox.claim_staff("telegram", 5, "w1", 60)
+        assert again.id == d.id and again.attempts == 1
+
+
+async def test_staff_alerts_outlive_their_campaign_and_a_drills_go_during_a_real_event(
+        store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        await seed(store)
+        drill = await running_campaign(store, ["association:梅町"])
+        real = await running_campaign(store, ["association:梅町"], kind=CampaignKind.REAL)
+        head = await _head(store)
+        await store.outbox.queue_staff([_alert(drill, head), _alert(real, head)], clock.now())
+        assert await store.campaigns.close(real, clock.now())
+        # a household asking for help is never held: the drill's while a real event runs, the real
+        # event's after it closed
+        got = await store.outbox.claim_staff("telegram", 5, "w1", 60)
+        assert [(d.campaign_id, d.staff.drill if d.staff else None) for d in got] == [(drill, True), (real, False)]
+
+
+async def test_retention_erases_a_staff_alerts_text(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        await seed(store)
+        cid = await running_campaign(store)
+        await store.outbox.queue_staff([_alert(cid, await _head(store), text="山田 太郎 桜町1-1-1")], clock.now())
+        assert await store.campaigns.close(cid, clock.now())
+        result = await store.campaigns.purge(cid, clock.now())
+        assert result.deliveries >= 1
+        (d,) = await store.outbox.claim_staff("telegram", 5, "w1", 60)
+        assert d.staff is not None and d.staff.text == "" and not d.address
