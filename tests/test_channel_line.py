@@ -74,7 +74,7 @@ async def test_retry_of_the_same_batch_is_taken_once_409_is_success(tmp_path: Pa
 
 
 async def test_server_error_is_retryable_with_unknown_outcome(tmp_path: Path) -> None:
-    async with running_sandbox(tmp_path, fail_5xx=1.0) as (sb, cfg), started(sender_of(cfg, "line")) as sender:
+    async with running_sandbox(tmp_path, fail_5xx=1.0) as (_sb, cfg), started(sender_of(cfg, "line")) as sender:
         out = await sender.send_batch([line_msg(U1, 1), line_msg(U2, 2)])  # the request's error is each one's
         assert all(isinstance(o, RetryableSendError) and o.reason == Reason.SERVER_ERROR and o.outcome_unknown
                    for o in out)
@@ -101,7 +101,7 @@ async def test_429_gives_retry_after_and_pauses_the_sender(tmp_path: Path) -> No
 
 async def test_wrong_token_is_a_configuration_error(tmp_path: Path) -> None:
     env = {"SAFETYNET_LINE_CHANNEL_ACCESS_TOKEN": "not-the-sandbox-token"}
-    async with running_sandbox(tmp_path, env=env) as (sb, cfg), started(sender_of(cfg, "line")) as sender:
+    async with running_sandbox(tmp_path, env=env) as (_sb, cfg), started(sender_of(cfg, "line")) as sender:
         with pytest.raises(PermanentSendError) as e:
             await sender.send(line_msg(U1))
         assert e.value.reason == Reason.CONFIGURATION and not e.value.contact_dead
@@ -123,7 +123,7 @@ async def test_dead_recipient(tmp_path: Path) -> None:
 
 
 async def test_timeout_is_retryable_with_unknown_outcome(tmp_path: Path) -> None:
-    async with running_sandbox(tmp_path, latency_ms=3000, env=LINE_ENV) as (sb, cfg), \
+    async with running_sandbox(tmp_path, latency_ms=3000, env=LINE_ENV) as (_sb, cfg), \
             started(sender_of(cfg, "line")) as sender:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
@@ -135,9 +135,9 @@ async def test_timeout_is_retryable_with_unknown_outcome(tmp_path: Path) -> None
 
 async def test_connection_refused_is_a_network_error_not_sent(tmp_path: Path) -> None:
     from channel_helpers import write_config
+    from replies_fixtures import free_port
 
     from safetynet.config import load_config
-    from replies_fixtures import free_port
 
     cfg = load_config(write_config(tmp_path), env={
         "SAFETYNET_SECRET_KEY": "k" * 32, "SAFETYNET_CHANNELS_LINE_API_BASE_URL": f"http://127.0.0.1:{free_port()}"})

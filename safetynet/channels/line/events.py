@@ -78,6 +78,10 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def parse_body(body: bytes) -> list[LineEvent]:
     """The events we act on, in order; others (stickers, group joins, unknown types) are left out."""
     try:
@@ -90,21 +94,21 @@ def parse_body(body: bytes) -> list[LineEvent]:
     for ev in doc.get("events", []):
         if not isinstance(ev, dict):
             continue
-        source = ev.get("source") if isinstance(ev.get("source"), dict) else {}
+        source = _dict(ev.get("source"))
         # Only one-to-one chats: a group's answer cannot name a household.
         user_id, event_id = _str(source.get("userId")), _str(ev.get("webhookEventId"))
         if source.get("type") != "user" or not user_id or not event_id:
             continue
-        context = ev.get("deliveryContext") if isinstance(ev.get("deliveryContext"), dict) else {}
-        common = {"event_id": event_id, "user_id": user_id, "reply_token": _str(ev.get("replyToken")),
-                  "redelivery": context.get("isRedelivery") is True}
+        reply_token = _str(ev.get("replyToken"))
+        redelivery = _dict(ev.get("deliveryContext")).get("isRedelivery") is True
         kind = ev.get("type")
-        if kind == "postback" and isinstance(ev.get("postback"), dict):
-            data = _str(ev["postback"].get("data"))
+        if kind == "postback":
+            data = _str(_dict(ev.get("postback")).get("data"))
             if data and len(data) <= MAX_POSTBACK_CHARS:
-                out.append(LineEvent("postback", data=data, **common))
+                out.append(LineEvent("postback", event_id, user_id, reply_token, data=data, redelivery=redelivery))
         elif kind in ("follow", "unfollow"):
-            out.append(LineEvent(str(kind), **common))
-        elif kind == "message" and isinstance(ev.get("message"), dict) and ev["message"].get("type") == "text":
-            out.append(LineEvent("text", text=_str(ev["message"].get("text")), **common))
+            out.append(LineEvent(str(kind), event_id, user_id, reply_token, redelivery=redelivery))
+        elif kind == "message" and _dict(ev.get("message")).get("type") == "text":
+            text = _str(_dict(ev.get("message")).get("text"))
+            out.append(LineEvent("text", event_id, user_id, reply_token, text=text, redelivery=redelivery))
     return out

@@ -10,7 +10,13 @@ from typing import Any
 
 from safetynet.channels.fakes import ResidentKeys, ResidentRequest, SimulatedResident
 from safetynet.channels.line import CHANNEL_SECRET
-from safetynet.channels.line.events import SIGNATURE_HEADER, parse_postback_data, postback_data, signature, webhook_url
+from safetynet.channels.line.events import (
+    SIGNATURE_HEADER,
+    parse_postback_data,
+    postback_data,
+    signature,
+    webhook_url,
+)
 from safetynet.channels.line.sandbox import event
 
 

@@ -87,7 +87,7 @@ class LineFake(ChannelFake):
             return _fail(401, "Authentication failed. Confirm that the access token in the authorization header is valid.")
         gated = await st.gate(self.name)
         if gated is not None:
-            fault, retry_after = gated
+            fault, _ = gated
             if fault is Fault.SERVER_ERROR:
                 return _fail(500, "Internal server error")
             return _fail(429, "Too Many Requests", headers={"Retry-After": st.retry_after_header()})

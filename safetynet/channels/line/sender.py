@@ -103,7 +103,8 @@ def _message_of(body: Any) -> str:
         return body
     if not isinstance(doc, dict):
         return body
-    details = doc.get("details") if isinstance(doc.get("details"), list) else []
+    details = doc.get("details")
+    details = details if isinstance(details, list) else []
     props = " ".join(str(d.get("property", "")) for d in details if isinstance(d, dict))
     return f"{doc.get('message', '')} {props}".strip()
 
@@ -200,6 +201,7 @@ class LineSender:
         for indexes in groups.values():
             for start in range(0, len(indexes), MAX_RECIPIENTS):
                 part = indexes[start:start + MAX_RECIPIENTS]
+                result: BatchOutcome
                 try:
                     result = await self._multicast([msgs[i] for i in part])
                 except SendError as e:
