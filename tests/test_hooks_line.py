@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from replies_fixtures import Env, enrolment_code, running_app
+from replies_fixtures import ASSOC_A, Env, add_staff, enrolment_code, running_app
 
 from safetynet.channels.line.events import SIGNATURE_HEADER, postback_data, signature
 from safetynet.channels.line.sandbox import event
-from safetynet.domain import Status
+from safetynet.domain import Role, Status
 
 USER = "U" + "a1" * 16
 SECRET = "sandbox-line-channel-secret"  # the sandbox value, used while LINE talks to the sandbox
@@ -110,3 +110,16 @@ async def test_unknown_user_wrong_code_and_malformed_body(tmp_path: Path) -> Non
         assert (await fake.post_events([ev])).status == 200
         body = b"not json"
         assert await _post(env, [], signature(SECRET, body), body) == 400
+
+
+async def test_a_need_help_answer_alerts_a_head_over_line_with_the_dashboard_link(tmp_path: Path) -> None:
+    head = "U" + "b2" * 16
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, line=head)
+        await _enrol(env, "A-002")
+        await env.send_alert("A-002", "line", USER)
+        assert (await env.sandbox.fake("line").press(USER, "need_help")).status == 200
+        await env.intake.idle()
+        alert = env.sandbox.state.find("line", head)
+        assert alert is not None and alert.data["postbacks"] == []  # a staff alert has no answer buttons
+        assert f"/a/{env.hh('A-002').association_id}" in (alert.text or "")
