@@ -161,3 +161,47 @@ def test_user_ids_signatures_and_postback_data() -> None:
     assert parse_postback_data(postback_data(42, "need_help")) == (42, "need_help")
     for bad in ("sn1:c42:maybe", "sn1:42:safe", "x:c1:safe", "sn1:c:safe", "sn1:c1:safe:extra"):
         assert parse_postback_data(bad) is None
+
+
+# -- the lanes: the real sender behind the dispatcher ------------------------------------------------
+
+
+async def _line_city(store, n: int) -> None:  # type: ignore[no-untyped-def]
+    from safetynet.domain.roster import HouseholdRecord
+
+    await store.roster.import_households([
+        HouseholdRecord("北地区", "桜町一丁目町会", "1班", f"L{i}", f"世帯{i}", language="en" if i % 4 == 0 else "ja",
+                        contacts=(("line", f"U{i:032x}"),)) for i in range(1, n + 1)])
+
+
+async def test_the_dispatcher_multicasts_a_campaign_and_a_429_pauses_the_lane(tmp_path: Path) -> None:
+    from broadcast_helpers import opened
+
+    from safetynet.broadcast.dispatcher import Dispatcher
+    from safetynet.broadcast.service import CampaignService, CampaignSpec
+    from safetynet.domain import CampaignKind
+    from safetynet.domain.campaigns import LadderStep
+
+    clock = FakeClock()
+    env = {"SAFETYNET_STORE_PATH": str(tmp_path / "var" / "s.db"), "SAFETYNET_CHANNELS_LINE_MAX_PER_SECOND": "0"}
+    async with running_sandbox(tmp_path, env=env, fail_429=1.0, retry_after=30) as (sb, cfg), \
+            opened(cfg, clock) as store, started(sender_of(cfg, "line", clock=clock)) as sender:
+        await _line_city(store, 12)
+        ladder = (LadderStep(0, ("line",)), LadderStep(600, door_knock=True))
+        c = await CampaignService(store, cfg, clock).launch(CampaignSpec(
+            "地震訓練", CampaignKind.DRILL, ("city",), {"ja": "訓練です。無事ですか。", "en": "A drill. Are you safe?"}, ladder))
+        # every request refused with Retry-After: 30 — the lane pauses, the deliveries wait in the outbox
+        d = Dispatcher(store, {"line": sender}, cfg, clock, contacts=store.roster)
+        report = await d.burst()
+        assert d.lanes["line"].gate.paused_for > 25
+        assert report.lanes["line"].sent == 0 and report.lanes["line"].retried == 12
+        assert sb.stats["channels"]["line"]["429_injected"] == 2  # one request per language, then the pause held
+        # LINE takes requests again; after the pause and the retry schedule: one multicast per language, each household once
+        sb.faults.update({"fail_429": 0.0})
+        await clock.advance(120)
+        report = await Dispatcher(store, {"line": sender}, cfg, clock, contacts=store.roster).burst()
+        assert report.lanes["line"].sent == 12
+        recs = [r for r in sb.records if r.channel == "line" and r.kind == "message"]
+        assert sorted(r.address for r in recs) == sorted(f"U{i:032x}" for i in range(1, 13))
+        assert len({r.data["request_id"] for r in recs}) == 2
+        assert {parse_postback_data(p["data"])[0] for r in recs for p in r.data["postbacks"]} == {c.id}  # type: ignore[index]
