@@ -123,3 +123,38 @@ async def test_a_need_help_answer_alerts_a_head_over_line_with_the_dashboard_lin
         alert = env.sandbox.state.find("line", head)
         assert alert is not None and alert.data["postbacks"] == []  # a staff alert has no answer buttons
         assert f"/a/{env.hh('A-002').association_id}" in (alert.text or "")
+
+
+async def test_a_real_deployment_never_takes_the_sandbox_secret(tmp_path: Path) -> None:
+    """With LINE's real API the secrets must be set (no start without them), and the public sandbox
+    secret then signs nothing."""
+    import pytest
+    from channel_helpers import write_config
+
+    from safetynet.channels.base import WebhookRefused, WebhookRequest
+    from safetynet.channels.line.webhook import routes
+    from safetynet.config import ConfigError, channel_context, load_config
+
+    real = {"SAFETYNET_SECRET_KEY": "k" * 32, "SAFETYNET_CHANNELS_LINE_API_BASE_URL": "https://api.line.me"}
+    with pytest.raises(ConfigError):
+        load_config(write_config(tmp_path), env=real)
+    cfg = load_config(write_config(tmp_path), env={**real, "SAFETYNET_LINE_CHANNEL_ACCESS_TOKEN": "t" * 40,
+                                                    "SAFETYNET_LINE_CHANNEL_SECRET": "s" * 32})
+    ctx = channel_context(cfg, "line")
+    body = json.dumps({"destination": "U0", "events": []}).encode()
+
+    async def read() -> bytes:
+        return body
+
+    async def nothing() -> object:
+        raise AssertionError("not read")
+
+    req = WebhookRequest("POST", "/hooks/line", {}, {SIGNATURE_HEADER: signature(SECRET, body)},
+                         "https://x.jp/hooks/line", read, nothing, nothing)  # type: ignore[arg-type]
+    (route,) = routes(ctx, None, None)  # type: ignore[arg-type]
+    try:
+        await route.handle(req)
+    except WebhookRefused as e:
+        assert e.status == 403
+    else:
+        raise AssertionError("a body signed with the sandbox secret was taken")
