@@ -44,7 +44,7 @@ def write_config(tmp_path: Path, extra: str = "") -> Path:
 
 def sandbox_env(sandbox: Sandbox, public_url: str = PUBLIC_URL, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment overrides that point every provider at `sandbox`."""
-    env = {f"SAFETYNET_CHANNELS_{c}_API_BASE_URL": sandbox.url for c in ("SMS", "VOICE", "TELEGRAM")}
+    env = {f"SAFETYNET_CHANNELS_{c}_API_BASE_URL": sandbox.url for c in ("SMS", "VOICE", "TELEGRAM", "LINE")}
     env["SAFETYNET_SANDBOX_HOST"] = sandbox.host
     env["SAFETYNET_SANDBOX_PORT"] = str(sandbox.port)
     env["SAFETYNET_SECRET_KEY"] = SECRET_KEY

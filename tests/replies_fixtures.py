@@ -152,6 +152,7 @@ def make_config(tmp: Path, sandbox_port: int, app_port: int, **env: str) -> Conf
         "SAFETYNET_CHANNELS_SMS_API_BASE_URL": base,
         "SAFETYNET_CHANNELS_VOICE_API_BASE_URL": base,
         "SAFETYNET_CHANNELS_TELEGRAM_API_BASE_URL": base,
+        "SAFETYNET_CHANNELS_LINE_API_BASE_URL": base,
         **env,
     }
     return load_config(path, env=environ)

@@ -106,7 +106,7 @@ def test_the_default_ladder_is_the_free_channels_then_each_priced_one_then_the_d
 def test_the_routes_are_the_kinds_channels_and_the_free_channels() -> None:
     routes = registry.routes()
     assert routes.of_kind["mobile"] == ("sms", "voice") and routes.of_kind["landline"] == ("voice",)
-    assert routes.preferred == frozenset(registry.free()) == {"webpush", "telegram"}
+    assert routes.preferred == frozenset(registry.free()) == {"webpush", "telegram", "line"}
 
 
 def test_the_registry_and_every_spec_import_no_provider_library() -> None:

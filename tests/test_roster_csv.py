@@ -41,7 +41,9 @@ def _decorated(name: str) -> list[str]:
     return [name, f"  {name} ", name.upper(), name.title(), full_width, f"\u3000{name}\u3000"]
 
 
-ALIASES = [(c.field, i, spelled) for i, c in enumerate(COLUMNS) for n in (c.en, c.ja) for spelled in _decorated(n)]
+# the columns of the EN header (optional channel columns, like line, are checked on their own)
+ALIASES = [(c.field, EN.index(c.field), spelled) for c in COLUMNS if c.field in EN for n in (c.en, c.ja)
+           for spelled in _decorated(n)]
 
 
 @pytest.mark.parametrize(("field", "index", "spelled"), ALIASES)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from safetynet.channels import sms, telegram, voice, webpush
+from safetynet.channels import line, sms, telegram, voice, webpush
 from safetynet.channels.base import (
     ChannelContext,
     ChannelName,
@@ -30,6 +30,7 @@ SPECS: tuple[ChannelSpec, ...] = (
     telegram.SPEC,
     sms.SPEC,
     voice.SPEC,
+    line.SPEC,
 )
 
 # Seconds after the last priced step at which the default ladder's door-knock list goes out.

@@ -76,12 +76,17 @@ async def add_staff(store: Store, password: str) -> list[StaffLogin]:
 
 
 # The two channels a simulated household enrols itself (the demo's and the benchmarks' scenario).
-PUSH, TELEGRAM = "webpush", "telegram"
+PUSH, TELEGRAM, LINE = "webpush", "telegram", "line"
+
+
+def line_user_id(household_id: int) -> str:
+    """The LINE user id a simulated household follows the official account with (`U` + 32 hex)."""
+    return f"U{household_id:032x}"
 
 
 def choose_enrolment(household_ids: Iterable[int], push_share: float, telegram_share: float,
-                     seed: int = 1) -> dict[int, ChannelName]:
-    """Which households enrol web push or Telegram themselves (pure, repeatable)."""
+                     seed: int = 1, line_share: float = 0.0) -> dict[int, ChannelName]:
+    """Which households enrol web push, Telegram or LINE themselves (pure, repeatable)."""
     rng = random.Random(seed)
     out: dict[int, ChannelName] = {}
     for hid in sorted(household_ids):
@@ -90,6 +95,8 @@ def choose_enrolment(household_ids: Iterable[int], push_share: float, telegram_s
             out[hid] = PUSH
         elif r < push_share + telegram_share:
             out[hid] = TELEGRAM
+        elif r < push_share + telegram_share + line_share:
+            out[hid] = LINE
     return out
 
 

@@ -49,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="drill scenario (default: drills/citywide-earthquake.toml)")
     parser.add_argument("--push-share", type=float, default=0.6, help="households that enrol web push (0.6)")
     parser.add_argument("--telegram-share", type=float, default=0.2, help="households that enrol Telegram (0.2)")
+    parser.add_argument("--line-share", type=float, default=0.1, help="households that enrol LINE (0.1)")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="keep the demo's database and keys here (default: a temporary folder, removed)")
     parser.add_argument("--log-level", default="warning", help="server log level (default warning)")
@@ -94,7 +95,8 @@ async def _banner(stage: Stage, campaign: Campaign, speed: float, stream: Any) -
     _say(f"  log in as           admin / {stage.password}", stream)
     _say(f"                      (heads head-1…head-{heads}, deputies deputy-1…deputy-{heads}: same password)",
          stream)
-    _say(f"  enrolled            {stage.enrolment.webpush:,} web push, {stage.enrolment.telegram:,} Telegram", stream)
+    _say(f"  enrolled            {stage.enrolment.webpush:,} web push, {stage.enrolment.telegram:,} Telegram, "
+         f"{stage.enrolment.line:,} LINE", stream)
     _say(f"  residents' inbox    {stage.sandbox.url}/_sandbox/messages", stream)
     _say("                      (every message the sandbox took, with its reply link; ?channel=sms|voice|telegram|"
          "webpush)", stream)
@@ -116,7 +118,7 @@ async def _run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     out = sys.stderr if (args.once and args.json) else sys.stdout
     with _data_dir(args.data_dir) as data_dir:
         options = StageOptions(data_dir=data_dir, households=args.households, port=args.port, model=model,
-                               push_share=args.push_share, telegram_share=args.telegram_share,
+                               push_share=args.push_share, telegram_share=args.telegram_share, line_share=args.line_share,
                                env={"SAFETYNET_LOGGING_LEVEL": args.log_level})
         async with staged_city(options) as stage:
             started = time.monotonic()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from safetynet.domain import ChannelName
-from safetynet.sim.city import PUSH, TELEGRAM
+from safetynet.sim.city import LINE, PUSH, TELEGRAM, line_user_id
 from safetynet.sim.http import HttpError, LeanHttp
 
 # Enrolments from one address: under the /join limit (30 a minute, burst 30).
@@ -44,12 +44,13 @@ class Enrolling:
 class EnrolResult:
     webpush: int = 0
     telegram: int = 0
+    line: int = 0
     failed: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     subscriptions: dict[int, str] = field(default_factory=dict)  # household id -> push subscription id
 
     def to_dict(self) -> dict[str, Any]:
-        return {"webpush": self.webpush, "telegram": self.telegram, "failed": dict(self.failed),
+        return {"webpush": self.webpush, "telegram": self.telegram, "line": self.line, "failed": dict(self.failed),
                 "seconds": round(self.seconds, 2)}
 
 
@@ -112,6 +113,18 @@ class _Enroller:
             self.result.failed[f"telegram_{doc.get('status', resp.status)}"] += 1
 
 
+    async def line(self, e: Enrolling) -> None:
+        """The resident adds the official account as a friend, then sends the letter's code."""
+        user = line_user_id(e.household_id)
+        for act in ({"user_id": user, "follow": True}, {"user_id": user, "text": e.code}):
+            resp = await self.sandbox.post(f"{self.sandbox_url}/_sandbox/act/line", json.dumps(act).encode(), JSON)
+            doc = json.loads(resp.body) if resp.status == 200 else {}
+            if doc.get("status") != 200:
+                self.result.failed[f"line_{doc.get('status', resp.status)}"] += 1
+                return
+        self.result.line += 1
+
+
 async def enrol(app_url: str, sandbox_url: str, plan: Sequence[Enrolling], server_key: str, *,
                 concurrency: int = DEFAULT_CONCURRENCY, first_address: int = 0, mint: Mint | None = None) -> EnrolResult:
     """Enrols every household of `plan`; returns what worked (the store is the proof; see tests)."""
@@ -122,6 +135,7 @@ async def enrol(app_url: str, sandbox_url: str, plan: Sequence[Enrolling], serve
         ("push", group, source_address(first_address + n))
         for n, group in enumerate(_chunks([e for e in plan if e.channel == PUSH], PER_ADDRESS))]
     jobs += [("telegram", e, "") for e in plan if e.channel == TELEGRAM]
+    jobs += [("line", e, "") for e in plan if e.channel == LINE]
     queue = iter(jobs)
     t0 = time.perf_counter()
 
@@ -130,6 +144,8 @@ async def enrol(app_url: str, sandbox_url: str, plan: Sequence[Enrolling], serve
             try:
                 if kind == "push":
                     await enroller.push_group(item, address)
+                elif kind == "line":
+                    await enroller.line(item)
                 else:
                     await enroller.telegram(item)
             except (HttpError, TimeoutError, ValueError) as e:

@@ -60,9 +60,9 @@ def stage_env(data_dir: Path, port: int, secret: str, sandbox_url: str = "http:/
         # Every simulated phone answers from this machine's address: a per-address limit would refuse them.
         "SAFETYNET_REPLIES_RATE_LIMIT_PER_MINUTE": "0",
     })
-    for ch in ("SMS", "VOICE", "TELEGRAM"):
+    for ch in ("SMS", "VOICE", "TELEGRAM", "LINE"):
         env[f"SAFETYNET_CHANNELS_{ch}_API_BASE_URL"] = sandbox_url
-    for ch in ("SMS", "VOICE", "TELEGRAM", "WEBPUSH"):
+    for ch in ("SMS", "VOICE", "TELEGRAM", "WEBPUSH", "LINE"):
         env[f"SAFETYNET_CHANNELS_{ch}_MAX_PER_SECOND"] = "0"  # the sandbox has no provider limits
     env.update(extra or {})
     return env
@@ -75,6 +75,7 @@ class StageOptions:
     port: int = 0  # 0: a free port
     push_share: float = 0.6
     telegram_share: float = 0.2
+    line_share: float = 0.1
     model: ResidentModel = field(default_factory=ResidentModel)
     concurrency: int = 32
     seed: int = 1
@@ -111,7 +112,7 @@ async def _prepare(stage_cfg: Config, system: System, options: StageOptions) -> 
     await store.roster.import_households(records)
     logins = await city.add_staff(store, options.password)
     ids = await city.household_ids(store)
-    plan = city.choose_enrolment(ids, options.push_share, options.telegram_share, options.seed)
+    plan = city.choose_enrolment(ids, options.push_share, options.telegram_share, options.seed, options.line_share)
     codes = await city.issue_codes(store, sorted(plan), stage_cfg.secrets.secret_key)
     return len(ids), logins, plan, codes
 
@@ -155,7 +156,7 @@ async def staged_city(options: StageOptions) -> AsyncIterator[Stage]:
             n_dead, dead = await _dead_addresses(system, options.model, result.subscriptions)
             sandbox.faults.update({"dead": sorted(dead)})
             log.info("sim_city_ready", households=households, webpush=result.webpush, telegram=result.telegram,
-                     no_channel=n_dead)
+                     line=result.line, no_channel=n_dead)
             driver = ResidentDriver(options.model, credentials(cfg), concurrency=options.concurrency,
                                     report_seen=True)
             follower = Follower(driver.feed)

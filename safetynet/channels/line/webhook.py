@@ -1,0 +1,86 @@
+"""`POST /hooks/line`: postbacks (answers), follow and text messages (enrolment by code), unfollow
+(the contact is dead), behind LINE's X-Line-Signature.
+
+The signature is checked over the raw body before anything is parsed: a bad or missing one is a
+403 and nothing changes. Once it holds, the answer is 200 whatever the events were (LINE redelivers
+on non-2xx); each event's webhookEventId is its dedupe key, so a redelivery is counted once.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from safetynet.channels import labels
+from safetynet.channels.base import (
+    ChannelContext,
+    ChannelSender,
+    InboundPort,
+    WebhookRefused,
+    WebhookRequest,
+    WebhookResponse,
+    WebhookRoute,
+)
+from safetynet.channels.line import CHANNEL_SECRET
+from safetynet.channels.line.contacts import LINE
+from safetynet.channels.line.events import (
+    SIGNATURE_HEADER,
+    WEBHOOK_PATH,
+    LineEvent,
+    MalformedBody,
+    parse_body,
+    parse_postback_data,
+    verify_signature,
+)
+from safetynet.i18n import t
+
+log = structlog.get_logger("channels")
+
+# LINE batches events; a body of a few dozen events is some tens of KB.
+MAX_BODY_BYTES = 256 * 1024
+
+
+def routes(ctx: ChannelContext, inbound: InboundPort, sender: ChannelSender | None) -> list[WebhookRoute]:
+    # Typed loosely: the sender module (and the SDK) loads only when a sender exists.
+    bot = sender if sender is not None and hasattr(sender, "reply") else None
+    secret = ctx.secret(CHANNEL_SECRET.key)
+
+    async def line_hook(req: WebhookRequest) -> WebhookResponse:
+        body = await req.body()
+        if not verify_signature(secret, body, req.headers.get(SIGNATURE_HEADER)):
+            log.warning("webhook_refused", hook=req.path, reason="bad_signature")
+            raise WebhookRefused(403, "bad signature")
+        try:
+            events = parse_body(body)
+        except MalformedBody as e:
+            raise WebhookRefused(400, str(e)) from None
+        for ev in events:
+            texts = await _handle(ctx, inbound, ev)
+            if bot is not None and texts and ev.reply_token and not ev.redelivery:
+                await bot.reply(ev.reply_token, texts)
+        return WebhookResponse(200, "{}", "application/json")
+
+    return [WebhookRoute("POST", WEBHOOK_PATH, line_hook, MAX_BODY_BYTES)]
+
+
+async def _handle(ctx: ChannelContext, inbound: InboundPort, ev: LineEvent) -> list[str]:
+    """Hands the event to the port; returns what to answer the resident with."""
+    key = f"line:{ev.event_id}"
+    if ev.kind == "postback":
+        parsed = parse_postback_data(ev.data)
+        if parsed is None:
+            return []
+        campaign_id, answer = parsed
+        ack = await inbound.answer_from(LINE.name, ev.user_id, campaign_id, answer, ctx.name, key)
+        if ack.notice:
+            return [ack.notice]
+        return [labels.recorded_text(answer, ack.language)] if ack.found else []
+    if ev.kind == "text":
+        reply = await inbound.text_message(ctx.name, [LINE.name], ev.user_id, ev.text, ev.event_id)
+        return [reply] if reply else []
+    if ev.kind == "follow":
+        # A friend now; the household is linked when the resident sends the letter's code.
+        return [t(ctx.default_language, "line.follow")]
+    if ev.kind == "unfollow":
+        n = await inbound.contact_gone(LINE.name, ev.user_id, "unfollowed")
+        log.info("line_unfollowed", contacts=n)
+    return []

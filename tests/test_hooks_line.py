@@ -1,0 +1,160 @@
+"""LINE webhook: X-Line-Signature, postback answers (once per webhook event id), enrolment by a
+follow and a code, unfollow — through the app, the sandbox's LINE fake and the real SDK sender."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from replies_fixtures import ASSOC_A, Env, add_staff, enrolment_code, running_app
+
+from safetynet.channels.line.events import SIGNATURE_HEADER, postback_data, signature
+from safetynet.channels.line.sandbox import event
+from safetynet.domain import Role, Status
+
+USER = "U" + "a1" * 16
+SECRET = "sandbox-line-channel-secret"  # the sandbox value, used while LINE talks to the sandbox
+
+
+async def _post(env: Env, events: list[dict[str, object]], sig: str | None, body: bytes | None = None) -> int:
+    raw = body if body is not None else json.dumps({"destination": "U0", "events": events}).encode()
+    headers = {"Content-Type": "application/json"}
+    if sig is not None:
+        headers[SIGNATURE_HEADER] = sig
+    async with env.http.post(env.url + "/hooks/line", data=raw, headers=headers) as resp:
+        return resp.status
+
+
+async def _enrol(env: Env, key: str, user: str = USER) -> None:
+    fake = env.sandbox.fake("line")
+    assert (await fake.follow(user)).status == 200
+    code = await enrolment_code(env, key)
+    assert (await fake.say(user, code)).status == 200
+
+
+def _replies(env: Env) -> list[str]:
+    return [r.text or "" for r in env.sandbox.records if r.channel == "line" and r.kind == "reply"]
+
+
+async def test_follow_then_code_links_the_user_and_a_postback_answers(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        await _enrol(env, "A-001")
+        (household,) = await env.store.roster.households_by_contact(["line"], USER)
+        assert household.id == env.hh("A-001").id
+        (contact,) = [c for c in household.contacts if c.kind == "line"]
+        assert contact.source == "enrolment" and contact.working
+        follow, done = _replies(env)
+        assert "登録コード" in follow and "登録しました" in done
+        # the alert by the real sender, its button pressed by the resident
+        await env.send_alert("A-001", "line", USER)
+        assert (await env.sandbox.fake("line").press(USER, "need_help")).status == 200
+        assert await env.status("A-001") == Status.NEED_HELP
+        assert "助け" in _replies(env)[-1]
+        await env.intake.idle()
+
+
+async def test_forged_or_missing_signature_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        await _enrol(env, "A-002")
+        ev = event(USER, "postback", "01FORGED", postback={"data": postback_data(env.campaign_id, "safe")})
+        body = json.dumps({"destination": "U0", "events": [ev]}).encode()
+        assert await _post(env, [], None, body) == 403
+        assert await _post(env, [], signature("not-the-secret", body), body) == 403
+        assert await _post(env, [], signature(SECRET, body + b" "), body) == 403
+        forged = await env.sandbox.fake("line").post_events([ev], secret="forged")
+        assert forged.status == 403
+        assert await env.history("A-002") == []
+        # an unfollow with a forged signature marks nothing dead
+        gone = event(USER, "unfollow", with_reply=False)
+        gone_body = json.dumps({"destination": "U0", "events": [gone]}).encode()
+        assert await _post(env, [], signature("x", gone_body), gone_body) == 403
+        (household,) = await env.store.roster.households_by_contact(["line"], USER)
+        assert all(c.working for c in household.contacts)
+        # the genuine request is taken
+        assert await _post(env, [], signature(SECRET, body), body) == 200
+        assert await env.history("A-002") == ["safe"]
+        await env.intake.idle()
+
+
+async def test_duplicate_deliveries_count_once(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        await _enrol(env, "A-002")
+        ev = event(USER, "postback", "01DUPLICATE", postback={"data": postback_data(env.campaign_id, "need_help")})
+        body = json.dumps({"destination": "U0", "events": [ev]}).encode()
+        for _ in range(3):  # LINE redelivers what it did not see acknowledged
+            assert await _post(env, [], signature(SECRET, body), body) == 200
+        redelivered = dict(ev, deliveryContext={"isRedelivery": True})
+        assert await _post(env, [redelivered], signature(SECRET, json.dumps(
+            {"destination": "U0", "events": [redelivered]}).encode())) == 200
+        assert await env.history("A-002") == ["need_help"]
+        await env.intake.idle()
+
+
+async def test_unfollow_marks_the_contact_dead(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        await _enrol(env, "A-001")
+        assert (await env.sandbox.fake("line").unfollow(USER)).status == 200
+        (household,) = await env.store.roster.households_by_contact(["line"], USER)
+        assert [c.working for c in household.contacts if c.kind == "line"] == [False]
+
+
+async def test_unknown_user_wrong_code_and_malformed_body(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        fake = env.sandbox.fake("line")
+        stranger = "U" + "f" * 32
+        assert (await fake.say(stranger, "AAAA-BBBB-CCCC-DDDD")).status == 200
+        assert await env.store.roster.households_by_contact(["line"], stranger) == []
+        assert "正しくありません" in _replies(env)[-1]
+        # a postback of someone who is no household's contact records nothing
+        ev = event(stranger, "postback", postback={"data": postback_data(env.campaign_id, "safe")})
+        assert (await fake.post_events([ev])).status == 200
+        body = b"not json"
+        assert await _post(env, [], signature(SECRET, body), body) == 400
+
+
+async def test_a_need_help_answer_alerts_a_head_over_line_with_the_dashboard_link(tmp_path: Path) -> None:
+    head = "U" + "b2" * 16
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, line=head)
+        await _enrol(env, "A-002")
+        await env.send_alert("A-002", "line", USER)
+        assert (await env.sandbox.fake("line").press(USER, "need_help")).status == 200
+        await env.intake.idle()
+        alert = env.sandbox.state.find("line", head)
+        assert alert is not None and alert.data["postbacks"] == []  # a staff alert has no answer buttons
+        assert f"/a/{env.hh('A-002').association_id}" in (alert.text or "")
+
+
+async def test_a_real_deployment_never_takes_the_sandbox_secret(tmp_path: Path) -> None:
+    """With LINE's real API the secrets must be set (no start without them), and the public sandbox
+    secret then signs nothing."""
+    import pytest
+    from channel_helpers import write_config
+
+    from safetynet.channels.base import WebhookRefused, WebhookRequest
+    from safetynet.channels.line.webhook import routes
+    from safetynet.config import ConfigError, channel_context, load_config
+
+    real = {"SAFETYNET_SECRET_KEY": "k" * 32, "SAFETYNET_CHANNELS_LINE_API_BASE_URL": "https://api.line.me"}
+    with pytest.raises(ConfigError):
+        load_config(write_config(tmp_path), env=real)
+    cfg = load_config(write_config(tmp_path), env={**real, "SAFETYNET_LINE_CHANNEL_ACCESS_TOKEN": "t" * 40,
+                                                    "SAFETYNET_LINE_CHANNEL_SECRET": "s" * 32})
+    ctx = channel_context(cfg, "line")
+    body = json.dumps({"destination": "U0", "events": []}).encode()
+
+    async def read() -> bytes:
+        return body
+
+    async def nothing() -> object:
+        raise AssertionError("not read")
+
+    req = WebhookRequest("POST", "/hooks/line", {}, {SIGNATURE_HEADER: signature(SECRET, body)},
+                         "https://x.jp/hooks/line", read, nothing, nothing)  # type: ignore[arg-type]
+    (route,) = routes(ctx, None, None)  # type: ignore[arg-type]
+    try:
+        await route.handle(req)
+    except WebhookRefused as e:
+        assert e.status == 403
+    else:
+        raise AssertionError("a body signed with the sandbox secret was taken")
