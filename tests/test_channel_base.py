@@ -32,7 +32,7 @@ def test_error_family() -> None:
 def test_reasons_are_a_closed_set() -> None:
     assert {r.value for r in Reason} == {
         "rate_limited", "server_error", "timeout", "network", "invalid_number", "not_mobile", "unsubscribed",
-        "blocked", "chat_not_found", "subscription_gone", "bad_request", "configuration",
+        "blocked", "chat_not_found", "subscription_gone", "bad_request", "configuration", "no_such_address",
     }
 
 

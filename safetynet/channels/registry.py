@@ -12,13 +12,14 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from safetynet.channels import sms, telegram, voice, webpush
+from safetynet.channels import email, sms, telegram, voice, webpush
 from safetynet.channels.base import (
     ChannelContext,
     ChannelName,
     ChannelSender,
     ContactKind,
     InboundPort,
+    KeyPacing,
     SecretSpec,
     WebhookRoute,
 )
@@ -30,6 +31,7 @@ SPECS: tuple[ChannelSpec, ...] = (
     telegram.SPEC,
     sms.SPEC,
     voice.SPEC,
+    email.SPEC,
 )
 
 # Seconds after the last priced step at which the default ladder's door-knock list goes out.
@@ -171,6 +173,12 @@ def webhook_routes(contexts: Mapping[ChannelName, ChannelContext], inbound: Inbo
 def sandbox_fakes() -> list[tuple[ChannelSpec, Any]]:
     """(spec, fake class) of every channel with a provider fake, for `safetynet sandbox`."""
     return [(s, load(s.sandbox)) for s in SPECS if s.sandbox]
+
+
+def pacing(name: ChannelName, settings: Any) -> KeyPacing | None:
+    """The channel's pacing per key (email: per recipient domain), None when it has none."""
+    ref = spec(name).pacing if is_channel(name) else None
+    return load(ref)(settings) if ref else None
 
 
 def residents() -> dict[ChannelName, Any]:

@@ -39,6 +39,7 @@ class Sandbox:
             f.update(fault_settings)
         self.ctx = SandboxHost.from_config(cfg, SandboxState(f), app_url)
         self.ctx.listen_host = host
+        self.ctx.listen_port = port
         for _spec, fake_class in registry.sandbox_fakes():
             fake: ChannelFake = fake_class(self.ctx)
             self.ctx.fakes[fake.name] = fake
