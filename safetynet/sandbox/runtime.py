@@ -115,6 +115,16 @@ class Sandbox:
 
     # --- acting as a browser and as a resident ---
 
+    def app_env(self) -> dict[str, str]:
+        """Environment overrides pointing the app at fakes with servers of their own (an SMTP
+        server's host and port), beyond the `api_base_url` every HTTP provider takes."""
+        env: dict[str, str] = {}
+        for name, fake in self.ctx.fakes.items():
+            for key, value in fake.app_settings().items():
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+                env[f"SAFETYNET_CHANNELS_{name.upper()}_{key.upper()}"] = text
+        return env
+
     def fake(self, name: str) -> Any:
         """The provider fake of channel `name` (KeyError if it has none)."""
         return self.ctx.fakes[name]

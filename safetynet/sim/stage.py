@@ -144,7 +144,8 @@ async def staged_city(options: StageOptions) -> AsyncIterator[Stage]:
     sandbox = Sandbox(first, port=0, app_url=first.server.public_url)
     use_indexed_state(sandbox)
     async with sandbox:
-        cfg = load_config(None, env=stage_env(data_dir, port, secret, sandbox.url, options.env))
+        cfg = load_config(None, env=stage_env(data_dir, port, secret, sandbox.url,
+                                              {**sandbox.app_env(), **(options.env or {})}))
         server_key = load_or_create_vapid(cfg.data_dir).application_server_key
         async with running_system(cfg, port=port, triggers=False) as system:
             opts = StageOptions(**{**options.__dict__, "password": password})
