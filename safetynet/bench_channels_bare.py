@@ -105,7 +105,7 @@ async def bare_email(cfg: Config, url: str, msgs: list[OutboundMessage]) -> tupl
 
     import aiosmtplib
 
-    s = cfg.channels.get("email")
+    s: Any = cfg.channels.get("email")
     idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
     clients = [aiosmtplib.SMTP(hostname=s.host, port=s.port, timeout=s.timeout_seconds, start_tls=False)
                for _ in range(s.concurrency)]

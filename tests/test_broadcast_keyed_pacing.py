@@ -8,6 +8,7 @@ import dataclasses
 from pathlib import Path
 
 from channel_helpers import outbound, running_sandbox, sender_of, started
+
 from safetynet.broadcast.lanes import Lane
 from safetynet.broadcast.ratelimit import KeyedGate, LaneGate
 from safetynet.broadcast.retry import RetryPolicy

@@ -3,15 +3,14 @@ contact), timeouts, idle-closed connections, Japanese subjects, drill marking; t
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import re
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-
 from channel_helpers import PUBLIC_URL, REPLY_TOKEN, outbound, running_sandbox, sender_of, started
+
 from safetynet.channels import registry
 from safetynet.channels.base import PermanentSendError, RetryableSendError
 from safetynet.channels.email import mail
@@ -206,10 +205,7 @@ async def test_an_idle_connection_closed_by_the_server_is_reopened(tmp_path: Pat
         async with started(sender_of(cfg, "email")) as sender:
             await sender.send(email_msg("a@docomo.ne.jp"))
             # the server drops every connection it holds (its idle timeout): the client learns it on next use
-            for proto in list(fake._protocols):
-                proto.transport.close()
-            while fake._protocols:
-                await asyncio.sleep(0)
+            await fake.drop_connections()
             await sender.send(email_msg("b@docomo.ne.jp", delivery_id=2))
             assert sender.connections_made == 2
         assert [r.address for r in sb.messages("email")] == ["a@docomo.ne.jp", "b@docomo.ne.jp"]

@@ -18,8 +18,8 @@ from safetynet.i18n import t
 
 pytestmark = [pytest.mark.browser]
 
-# A docomo ガラホ's browser (Android-based feature phone) and an i-mode handset's.
-FEATURE_PHONE_UA = "Mozilla/5.0 (Linux; Android 4.4.4; SH-01J Build/S3080) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/33.0.0.0 Mobile Safari/537.36"  # noqa: E501
+# A docomo ガラホ's browser (an Android-based feature phone).
+FEATURE_PHONE_UA = "Mozilla/5.0 (Linux; Android 4.4.4; SH-01J Build/S3080) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/33.0.0.0 Mobile Safari/537.36"
 SCREEN = {"width": 240, "height": 320}
 
 

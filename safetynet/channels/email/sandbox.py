@@ -19,7 +19,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from safetynet.channels.fakes import Act, ActResult, ChannelFake, Fault, FakeHost
+from safetynet.channels.fakes import Act, ActResult, ChannelFake, FakeHost, Fault
 
 # How long an idle client connection is kept (aiosmtpd's default is 300 s).
 IDLE_SECONDS = 300.0
@@ -39,6 +39,7 @@ class EmailFake(ChannelFake):
         self._server: asyncio.AbstractServer | None = None
         self._protocols: set[SMTP] = set()
         self._stalled: set[asyncio.Event] = set()
+        self._all_gone = asyncio.Event()
 
     # -- what a test sets ----------------------------------------------------------------------
 
@@ -49,6 +50,16 @@ class EmailFake(ChannelFake):
     def app_settings(self) -> dict[str, Any]:
         """What the app's `[channels.email]` needs to reach this server."""
         return {"host": self.host.listen_host, "port": self.port, "starttls": False}
+
+    async def drop_connections(self) -> None:
+        """Closes every client connection, as a server's idle timeout does, and waits until they are gone."""
+        self._all_gone.clear()
+        for proto in list(self._protocols):
+            transport = getattr(proto, "transport", None)
+            if transport is not None:
+                transport.close()
+        if self._protocols:
+            await self._all_gone.wait()
 
     def reset(self) -> None:
         self.rules.clear()
@@ -172,4 +183,6 @@ class _Recorder(SMTP):
 
     def connection_lost(self, error: Exception | None) -> None:
         self._fake._protocols.discard(self)
+        if not self._fake._protocols:
+            self._fake._all_gone.set()
         super().connection_lost(error)

@@ -39,8 +39,8 @@ from safetynet.channels.base import (
     send_logged,
 )
 from safetynet.channels.email import mail
-from safetynet.channels.email.settings import EmailSettings
 from safetynet.channels.email.login import PASSWORD, USERNAME
+from safetynet.channels.email.settings import EmailSettings
 
 
 class _NotSent(Exception):
