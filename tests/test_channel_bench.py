@@ -18,11 +18,11 @@ def test_bench_channels_prints_rates_and_ratios(capsys: pytest.CaptureFixture[st
     args = parser.parse_args(["--n", "10", "--json"])
     assert bench.main(load_config(None, env={}), args) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc["channels"]) == {"webpush", "telegram", "sms", "voice"}
+    assert set(doc["channels"]) == {"webpush", "telegram", "sms", "voice", "email"}
     for result in doc["channels"].values():
         assert result["bare_errors"] == result["module_errors"] == 0
         assert result["bare_per_second"] > 0 and result["module_per_second"] > 0
         assert result["ratio"] == pytest.approx(result["module_per_second"] / result["bare_per_second"], rel=0.01)
     # per channel: 20 warm-up (the minimum) and 10 timed messages through each of the two loops
-    assert doc["sandbox"]["messages"] == 4 * (2 * 20 + 2 * 10)
+    assert doc["sandbox"]["messages"] == len(doc["channels"]) * (2 * 20 + 2 * 10)
     assert doc["sandbox"]["429_sent"] == 0
