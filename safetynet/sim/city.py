@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,8 +75,16 @@ async def add_staff(store: Store, password: str) -> list[StaffLogin]:
     return logins
 
 
-# The two channels a simulated household enrols itself (the demo's and the benchmarks' scenario).
+# The channels a simulated household enrols itself (the demo's and the benchmarks' scenario).
 PUSH, TELEGRAM = "webpush", "telegram"
+EMAIL = "email"
+
+
+def choose_email_enrolment(household_ids: Iterable[int], chosen: Mapping[int, ChannelName], share: float,
+                           seed: int = 1) -> dict[int, ChannelName]:
+    """Which of the households enrolling nothing else enrol carrier mail themselves (pure, repeatable)."""
+    rng = random.Random(seed + 1)
+    return {hid: EMAIL for hid in sorted(household_ids) if hid not in chosen and rng.random() < share}
 
 
 def choose_enrolment(household_ids: Iterable[int], push_share: float, telegram_share: float,

@@ -94,7 +94,8 @@ async def _banner(stage: Stage, campaign: Campaign, speed: float, stream: Any) -
     _say(f"  log in as           admin / {stage.password}", stream)
     _say(f"                      (heads head-1…head-{heads}, deputies deputy-1…deputy-{heads}: same password)",
          stream)
-    _say(f"  enrolled            {stage.enrolment.webpush:,} web push, {stage.enrolment.telegram:,} Telegram", stream)
+    _say(f"  enrolled            {stage.enrolment.webpush:,} web push, {stage.enrolment.telegram:,} Telegram, "
+         f"{stage.enrolment.email:,} email", stream)
     _say(f"  residents' inbox    {stage.sandbox.url}/_sandbox/messages", stream)
     _say("                      (every message the sandbox took, with its reply link; ?channel=sms|voice|telegram|"
          "webpush)", stream)

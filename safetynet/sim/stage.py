@@ -75,6 +75,7 @@ class StageOptions:
     port: int = 0  # 0: a free port
     push_share: float = 0.6
     telegram_share: float = 0.2
+    email_share: float = 0.1  # of the households enrolling neither of the above
     model: ResidentModel = field(default_factory=ResidentModel)
     concurrency: int = 32
     seed: int = 1
@@ -112,6 +113,7 @@ async def _prepare(stage_cfg: Config, system: System, options: StageOptions) -> 
     logins = await city.add_staff(store, options.password)
     ids = await city.household_ids(store)
     plan = city.choose_enrolment(ids, options.push_share, options.telegram_share, options.seed)
+    plan.update(city.choose_email_enrolment(ids, plan, options.email_share, options.seed))
     codes = await city.issue_codes(store, sorted(plan), stage_cfg.secrets.secret_key)
     return len(ids), logins, plan, codes
 
@@ -156,6 +158,7 @@ async def staged_city(options: StageOptions) -> AsyncIterator[Stage]:
             n_dead, dead = await _dead_addresses(system, options.model, result.subscriptions)
             sandbox.faults.update({"dead": sorted(dead)})
             log.info("sim_city_ready", households=households, webpush=result.webpush, telegram=result.telegram,
+                     email=result.email,
                      no_channel=n_dead)
             driver = ResidentDriver(options.model, credentials(cfg), concurrency=options.concurrency,
                                     report_seen=True)

@@ -73,8 +73,8 @@ class EmailFake(ChannelFake):
         # A sandbox on a fixed port (the CLI's) serves mail on the configured port too; one on a
         # free port (tests, the demo, the benchmark) takes a free one: parallel runs never collide.
         port = int(self.host.settings(self.name).port) if getattr(self.host, "listen_port", 0) else 0
-        # aiosmtpd logs every command and DATA line at debug level (addresses, bodies, reply links)
-        logging.getLogger("mail.log").setLevel(logging.INFO)
+        # aiosmtpd logs every command (INFO: peers, addresses) and DATA line (DEBUG: bodies, reply links)
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._protocol, self.host.listen_host, port)
         self.port = int(self._server.sockets[0].getsockname()[1])
