@@ -219,3 +219,49 @@ async def test_login_failure_is_a_configuration_error(tmp_path: Path) -> None:
                 await sender.send(email_msg("a@docomo.ne.jp"))
             assert e.value.reason == "configuration"
             assert "not-the-password-123" not in e.value.provider_answer
+
+
+# -- through the dispatcher: a campaign's households by email, the dead mailbox falls back -----------
+
+
+async def test_a_drill_reaches_mailboxes_and_an_unknown_user_falls_back_to_sms(tmp_path: Path) -> None:
+    from roster_helpers import household
+    from test_broadcast_sandbox import SPEC, dispatch, world
+
+    from safetynet.broadcast.service import CampaignService
+    from safetynet.clock import SystemClock
+
+    clock = SystemClock()
+    async with world(tmp_path, clock) as (sb, cfg, store):
+        records = [household("北地区", "桜町町会", "1班", f"k{i}", f"世帯{i}", phone=f"+8190{i:08d}") for i in range(3)]
+        await store.roster.import_households(records)
+        ids = {t.household_key: t.household_id for t in await store.roster.code_targets(only_without_code=False)}
+        await store.roster.add_contact(ids["k0"], "email", "taro@docomo.ne.jp")
+        await store.roster.add_contact(ids["k1"], "email", "nouser@ezweb.ne.jp")
+        sb.fake("email").answer(r"^nouser@", "550 5.1.1 <nouser@ezweb.ne.jp>: Recipient address rejected")
+        svc = CampaignService(store, cfg, clock)
+        c = await svc.launch(SPEC)
+        await dispatch(store, cfg, clock)
+        got = sorted((r.channel, r.address) for r in sb.messages())
+        # step 0: mail is free and goes first; the unknown mailbox falls back to SMS, as does the household without mail
+        assert got == [("email", "taro@docomo.ne.jp"), ("sms", "+819000000001"), ("sms", "+819000000002")]
+        mail = next(r for r in sb.messages("email"))
+        assert mail.data["subject"].startswith("【訓練】") and reply_url_in(mail.text)
+        doc = await svc.stats(c.id)
+        assert doc["status"]["notified"] == 3
+        household1 = await store.roster.get_household(ids["k1"])
+        assert household1 is not None
+        assert [ct.working for ct in household1.contacts if ct.kind == "email"] == [False]
+
+
+def test_the_roster_column_takes_mail_and_names_the_row_and_column_of_a_bad_one() -> None:
+    from roster_helpers import EN, JA, csv_bytes, row
+
+    from safetynet.roster.csvio import parse_bytes
+
+    good = parse_bytes(csv_bytes(JA, [row(email="Hanako@EZweb.ne.jp"), row(household="2")]))
+    assert good.ok and good.records[0].contact("email") == "Hanako@ezweb.ne.jp" and good.records[1].contact("email") == ""
+    bad = parse_bytes(csv_bytes(EN, [row(), row(household="2", email="hanako@")]))
+    assert not bad.ok and bad.records == []
+    (issue,) = bad.errors
+    assert (issue.row, issue.column) == (3, "email") and "no valid domain" in issue.message
