@@ -213,12 +213,21 @@ async def test_an_idle_connection_closed_by_the_server_is_reopened(tmp_path: Pat
 
 async def test_login_failure_is_a_configuration_error(tmp_path: Path) -> None:
     env = {"SAFETYNET_SMTP_USERNAME": "city", "SAFETYNET_SMTP_PASSWORD": "not-the-password-123"}
-    async with running_sandbox(tmp_path, env=env) as (_sb, cfg):
+    async with running_sandbox(tmp_path, env=env) as (sb, cfg):
         async with started(sender_of(cfg, "email")) as sender:
-            with pytest.raises(PermanentSendError) as e:  # the sandbox offers no AUTH: the login cannot happen
+            with pytest.raises(PermanentSendError) as e:  # 535: the relay refuses the login
                 await sender.send(email_msg("a@docomo.ne.jp"))
-            assert e.value.reason == "configuration"
+            assert e.value.reason == "configuration" and "535" in e.value.provider_answer
             assert "not-the-password-123" not in e.value.provider_answer
+        assert sb.stats["channels"]["email"].get("auth_failed", 0) >= 1 and sb.messages("email") == []
+
+
+async def test_the_sandbox_login_is_used_while_the_channel_talks_to_the_sandbox(tmp_path: Path) -> None:
+    async with running_sandbox(tmp_path) as (sb, cfg):
+        assert cfg.secrets.get("smtp_username") == "sandbox"
+        async with started(sender_of(cfg, "email")) as sender:
+            await sender.send(email_msg("a@docomo.ne.jp"))
+        assert sb.stats["channels"]["email"].get("auth_ok") == 1
 
 
 # -- through the dispatcher: a campaign's households by email, the dead mailbox falls back -----------

@@ -17,7 +17,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from safetynet.channels.fakes import Act, ActResult, ChannelFake, FakeHost, Fault
 
@@ -80,11 +80,22 @@ class EmailFake(ChannelFake):
         self.port = int(self._server.sockets[0].getsockname()[1])
 
     def _protocol(self) -> SMTP:
+        # AUTH offered without TLS (loopback only) and not required: a relay that trusts the network
         proto = _Recorder(self, _Handler(self), hostname="sandbox.invalid", ident="SafetyNet sandbox",
-                          timeout=self.idle_seconds)
+                          timeout=self.idle_seconds, authenticator=self._authenticate, auth_require_tls=False)
         self.connections += 1
         self._protocols.add(proto)
         return proto
+
+    def _authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                      auth_data: object) -> AuthResult:
+        from safetynet.channels.email.login import PASSWORD, USERNAME
+
+        ok = (isinstance(auth_data, LoginPassword)
+              and auth_data.login.decode(errors="replace") == self.host.secret(USERNAME.key)
+              and auth_data.password.decode(errors="replace") == self.host.secret(PASSWORD.key))
+        self.host.state.count(self.name, "auth_ok" if ok else "auth_failed")
+        return AuthResult(success=ok, handled=False)
 
     async def close(self) -> None:
         for ev in self._stalled:
