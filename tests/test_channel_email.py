@@ -274,3 +274,49 @@ def test_the_roster_column_takes_mail_and_names_the_row_and_column_of_a_bad_one(
     assert not bad.ok and bad.records == []
     (issue,) = bad.errors
     assert (issue.row, issue.column) == (3, "email") and "no valid domain" in issue.message
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (its own CA) and its key, as files."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sandbox relay")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "relay.pem", tmp_path / "relay.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+async def test_starttls_encrypts_the_session_and_an_untrusted_relay_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    async with running_sandbox(tmp_path, env={"SAFETYNET_CHANNELS_EMAIL_STARTTLS": "true"}) as (sb, cfg):
+        sb.fake("email").tls_context = server_ctx
+        async with started(sender_of(cfg, "email")) as sender:  # the relay's certificate is not trusted
+            with pytest.raises(PermanentSendError) as e:
+                await sender.send(email_msg("a@docomo.ne.jp"))
+            assert e.value.reason == "configuration"
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # now it is (OpenSSL's default verify paths)
+        async with started(sender_of(cfg, "email")) as sender:
+            await sender.send(email_msg("b@docomo.ne.jp"))
+        (mail,) = sb.messages("email")
+        assert mail.address == "b@docomo.ne.jp" and mail.data["tls"] is True

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import ssl
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -35,6 +36,8 @@ class EmailFake(ChannelFake):
         self.stall: re.Pattern[str] | None = None
         self.stall_seconds = 3600.0
         self.idle_seconds = IDLE_SECONDS
+        # Set (a server context with its certificate) to offer STARTTLS to the next connections.
+        self.tls_context: ssl.SSLContext | None = None
         self.connections = 0
         self._server: asyncio.AbstractServer | None = None
         self._protocols: set[SMTP] = set()
@@ -82,7 +85,8 @@ class EmailFake(ChannelFake):
     def _protocol(self) -> SMTP:
         # AUTH offered without TLS (loopback only) and not required: a relay that trusts the network
         proto = _Recorder(self, _Handler(self), hostname="sandbox.invalid", ident="SafetyNet sandbox",
-                          timeout=self.idle_seconds, authenticator=self._authenticate, auth_require_tls=False)
+                          timeout=self.idle_seconds, authenticator=self._authenticate, auth_require_tls=False,
+                          tls_context=self.tls_context)
         self.connections += 1
         self._protocols.add(proto)
         return proto
@@ -145,7 +149,7 @@ class EmailFake(ChannelFake):
             return "450 4.7.1 Too many mails, slow down"
         return ""
 
-    async def data_reply(self, envelope: Envelope) -> str:
+    async def data_reply(self, envelope: Envelope, tls: bool = False) -> str:
         if self.stall is not None and any(self.stall.search(r) for r in envelope.rcpt_tos):
             ev = asyncio.Event()
             self._stalled.add(ev)
@@ -162,7 +166,7 @@ class EmailFake(ChannelFake):
         part = parsed.get_body(("plain",))
         text = part.get_content().replace("\r\n", "\n") if part is not None else ""
         message_id = str(parsed.get("Message-ID", "")) or f"<sandbox-{self.host.state.next_seq()}@sandbox.invalid>"
-        data = {"subject": str(parsed.get("Subject", "")), "from": envelope.mail_from or "",
+        data = {"subject": str(parsed.get("Subject", "")), "from": envelope.mail_from or "", "tls": tls,
                 "header_from": str(parsed.get("From", "")), "raw": content.decode("ascii", "replace")}
         for rcpt in envelope.rcpt_tos:
             self.host.state.add(self.name, "message", rcpt, text, message_id, data)
@@ -182,7 +186,7 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        return await self.fake.data_reply(envelope)
+        return await self.fake.data_reply(envelope, tls=session.ssl is not None)
 
 
 class _Recorder(SMTP):

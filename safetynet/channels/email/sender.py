@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from datetime import UTC, datetime
 
 import aiosmtplib
@@ -95,6 +96,10 @@ class EmailSender:
         except (SMTPConnectTimeoutError, SMTPTimeoutError) as e:
             smtp.close()
             raise RetryableSendError(Reason.TIMEOUT, error_class=type(e).__name__) from e
+        except ssl.SSLCertVerificationError as e:  # the relay's certificate is not one we trust: fix the setup
+            smtp.close()
+            raise PermanentSendError(Reason.CONFIGURATION, error_class=type(e).__name__,
+                                     provider_answer=self._redact(str(e))) from e
         except (SMTPConnectError, SMTPServerDisconnected, OSError) as e:
             smtp.close()
             raise RetryableSendError(Reason.NETWORK, error_class=type(e).__name__,
