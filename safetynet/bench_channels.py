@@ -27,7 +27,7 @@ import aiohttp
 
 from safetynet.channels import registry
 from safetynet.channels.base import OutboundMessage
-from safetynet.channels.spec import MESSAGE_SHARED, load
+from safetynet.channels.spec import MESSAGE_LINK_FIRST, MESSAGE_SHARED, load
 from safetynet.config import SANDBOX_SECRETS, Config, channel_context
 from safetynet.procinfo import cpu_seconds
 from safetynet.sandbox.server import READY_PREFIX
@@ -36,12 +36,13 @@ Send = Callable[[OutboundMessage], Awaitable[Any]]
 Close = Callable[[], Awaitable[None]]
 PUBLIC_URL = "http://127.0.0.1:8080"
 PUSH_SUBSCRIPTIONS = 50
+MAIL_DOMAINS = ("docomo.ne.jp", "ezweb.ne.jp", "softbank.ne.jp", "example.com")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, default=3000, help="messages per channel and per loop (default 3000)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--channels", default="webpush,telegram,sms,voice,line", help="comma-separated channels")
+    parser.add_argument("--channels", default="webpush,telegram,sms,voice,line,email", help="comma-separated channels")
     parser.add_argument("--log-level", default="info",
                         help="level of the delivery log during the run (default info: every attempt is logged)")
 
@@ -67,11 +68,12 @@ async def sandbox_process() -> AsyncIterator[tuple[str, int]]:
                 await proc.wait()
 
 
-def bench_config(cfg: Config, url: str, data_dir: Path) -> Config:
-    # every channel on, every provider URL on the sandbox
+def bench_config(cfg: Config, url: str, data_dir: Path, app_settings: dict[str, dict[str, Any]] | None = None
+                 ) -> Config:
+    # every channel on, every provider URL on the sandbox (and its own servers: `/_sandbox/app-settings`)
     on: dict[str, Any] = {}
     for name, s in cfg.channels.items():
-        changes: dict[str, Any] = {"enabled": True}
+        changes: dict[str, Any] = {"enabled": True, **(app_settings or {}).get(name, {})}
         if hasattr(s, "api_base_url"):
             changes["api_base_url"] = url
         on[name] = dataclasses.replace(s, **changes)
@@ -114,6 +116,8 @@ def message(channel: str, i: int, subs: list[dict[str, Any]]) -> OutboundMessage
         address = str(700000000 + i)
     elif channel == "line":
         address = f"U{i:032x}"
+    elif channel == "email":
+        address = f"r{i}@{MAIL_DOMAINS[i % len(MAIL_DOMAINS)]}"
     else:
         address = f"+8190{i % 100000000:08d}"
     tok = token(i)
@@ -121,6 +125,8 @@ def message(channel: str, i: int, subs: list[dict[str, Any]]) -> OutboundMessage
     text = f"【訓練】さくら市で震度5強の地震がありました。無事ですか？ 回答: {url}"
     if registry.spec(channel).message == MESSAGE_SHARED:  # one text for all: the channel's buttons answer
         text = "【訓練】さくら市で震度5強の地震がありました。無事ですか？"
+    elif registry.spec(channel).message == MESSAGE_LINK_FIRST:  # its layout: the link first
+        text = f"回答はこちら: {url}\n\n【訓練】さくら市で震度5強の地震がありました。無事ですか？"
     return OutboundMessage(channel, i, 1, i, address, text, url, tok, "ja", True, "安否確認")
 
 
@@ -259,7 +265,9 @@ async def _run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         async with sandbox_process() as (url, pid):
             cpu0 = cpu_seconds(pid)  # start-up (imports) is not the sandbox's per-request cost
-            bcfg = bench_config(cfg, url, Path(tmp))
+            async with aiohttp.ClientSession() as s, s.get(f"{url}/_sandbox/app-settings") as r:
+                own_servers = await r.json()
+            bcfg = bench_config(cfg, url, Path(tmp), own_servers)
             subs = await _subscriptions(url, PUSH_SUBSCRIPTIONS)
             for ch in channels:
                 result["channels"][ch] = await _bench_channel(bcfg, url, ch, args.n, subs)

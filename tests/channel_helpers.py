@@ -49,6 +49,7 @@ def sandbox_env(sandbox: Sandbox, public_url: str = PUBLIC_URL, extra: Mapping[s
     env["SAFETYNET_SANDBOX_PORT"] = str(sandbox.port)
     env["SAFETYNET_SECRET_KEY"] = SECRET_KEY
     env["SAFETYNET_SERVER_PUBLIC_URL"] = public_url
+    env.update(sandbox.app_env())  # a fake with its own server (SMTP): its host and port
     env.update(extra or {})
     return env
 

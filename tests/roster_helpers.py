@@ -12,13 +12,11 @@ from pathlib import Path
 
 from safetynet.config import Config, load_config
 from safetynet.domain.roster import HouseholdRecord
+from safetynet.roster.csvio import COLUMNS
 
-EN = [
-    "district", "association", "group", "household", "name", "address", "members",
-    "vulnerable", "language", "phone", "landline", "telegram", "notes", "consent",
-]  # fmt: skip
-JA = ["地区", "町会", "班", "世帯番号", "世帯主", "住所", "人数", "要配慮", "言語", "携帯電話", "固定電話", "テレグラム", "備考",
-      "同意"]
+# Every column the roster knows, in file order: the channels' contact columns (registry) included.
+EN = [c.en for c in COLUMNS]
+JA = [c.ja for c in COLUMNS]
 
 
 def row(**cells: str) -> list[str]:
@@ -40,7 +38,7 @@ def row(**cells: str) -> list[str]:
         "consent": "",
     }
     base.update(cells)
-    return [base[c] for c in EN]
+    return [base.get(c, "") for c in EN]
 
 
 def csv_bytes(

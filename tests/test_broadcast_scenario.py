@@ -39,7 +39,7 @@ def test_shipped_scenarios_load() -> None:
     assert {"ja", "ja-easy", "en"} <= set(city.messages)
     monthly = load_scenario(DRILLS / "association-monthly.toml")
     assert monthly.scope == ()  # named when it starts: never the whole city by default
-    assert monthly.ladder[0].channels == ("webpush", "telegram", "line") and monthly.ladder[0].fallback == ()
+    assert monthly.ladder[0].channels == ("webpush", "telegram", "line", "email") and monthly.ladder[0].fallback == ()
     assert monthly.ladder[-1].door_knock and monthly.ladder[-1].after_seconds == 900
 
 

@@ -36,7 +36,9 @@ def test_every_spec_is_complete(spec: ChannelSpec, tmp_path: Path) -> None:
     for sec in spec.secrets:
         assert sec.env.startswith("SAFETYNET_") and sec.env.isupper() and sec.key
     if spec.secrets:
-        assert isinstance(settings, ProviderSettings), "a channel with credentials has a provider URL"
+        # a channel with credentials names its provider (a URL, or an SMTP host) and says when it is the sandbox
+        assert isinstance(settings, ProviderSettings) or (
+            type(settings).talks_to_sandbox is not ChannelSettings.talks_to_sandbox), "credentials without a provider"
     # the sender: importable, built from a context alone, named after its channel
     cfg = load_config(write_config(tmp_path), env={"SAFETYNET_SECRET_KEY": "k" * 32})
     sender = load(spec.sender)(channel_context(cfg, spec.name, clock=FakeClock()))
@@ -106,7 +108,7 @@ def test_the_default_ladder_is_the_free_channels_then_each_priced_one_then_the_d
 def test_the_routes_are_the_kinds_channels_and_the_free_channels() -> None:
     routes = registry.routes()
     assert routes.of_kind["mobile"] == ("sms", "voice") and routes.of_kind["landline"] == ("voice",)
-    assert routes.preferred == frozenset(registry.free()) == {"webpush", "telegram", "line"}
+    assert routes.preferred == frozenset(registry.free()) == {"webpush", "telegram", "line", "email"}
 
 
 def test_the_registry_and_every_spec_import_no_provider_library() -> None:

@@ -119,7 +119,7 @@ async def test_a_need_help_answer_alerts_a_head_over_line_with_the_dashboard_lin
         await _enrol(env, "A-002")
         await env.send_alert("A-002", "line", USER)
         assert (await env.sandbox.fake("line").press(USER, "need_help")).status == 200
-        await env.intake.idle()
+        await env.dispatch()  # the alert is queued in the outbox; the dispatcher sends it
         alert = env.sandbox.state.find("line", head)
         assert alert is not None and alert.data["postbacks"] == []  # a staff alert has no answer buttons
         assert f"/a/{env.hh('A-002').association_id}" in (alert.text or "")

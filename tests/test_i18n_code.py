@@ -112,6 +112,7 @@ ALLOWED_JAPANESE: dict[str, str] = {
     "channels/sms/contacts.py::PHONE_COLUMN": "the roster CSV header 携帯電話 (and 携帯) of the SMS channel's column",
     "channels/voice/contacts.py::LANDLINE_COLUMN": "the roster CSV header 固定電話 (and 固定) of the voice channel's column",
     "channels/telegram/contacts.py::TELEGRAM_COLUMN": "the roster CSV header テレグラム of the Telegram channel's column",
+    "channels/email/contacts.py::EMAIL_COLUMN": "the roster CSV header メール (and メールアドレス) of the email channel's column",
     "roster/csvio.py::_EXTRA_ALIASES": "more header spellings and association suffixes (町内会, 自治会) found in real rosters",
     "roster/values.py::_YES": "cell values read as yes (はい, 有, ○)",
     "roster/values.py::_NO": "cell values read as no (いいえ, 無, ×)",

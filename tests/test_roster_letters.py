@@ -281,9 +281,10 @@ def test_a_letters_steps_are_the_enabled_channels_own(tmp_path: Path, monkeypatc
     from safetynet.roster.letters import letter_steps
 
     specs = tuple(dataclasses.replace(s, letter_steps=("email",)) if s.name == "telegram" else s
-                  for s in registry.SPECS)
+                  for s in registry.SPECS if s.name != "email")
     monkeypatch.setattr(registry, "SPECS", specs)
-    assert letter_steps(make_config(tmp_path)) == ("webpush", "iphone", "email", "phone", "landline", "line")
+    # the free channels' steps first (in the registry's order), then the priced ones'
+    assert letter_steps(make_config(tmp_path)) == ("webpush", "iphone", "email", "line", "phone", "landline")
 
 
 def test_every_step_reads_in_every_letter_language(tmp_path: Path) -> None:
@@ -295,7 +296,7 @@ def test_every_step_reads_in_every_letter_language(tmp_path: Path) -> None:
         assert len(items) == len(every) and all(text for _, text in items)
         assert [bool(title) for title, _ in items] == [True] * 6 + [False]  # landline follows the phone step
     assert step_texts("en", ("line",), "x")[0][0] == "LINE" and "LINE" in step_texts("ja", ("line",), "x")[0][0]
-    # the default config: web push (with iPhone's), Telegram, SMS and calls; LINE and email once they exist
-    assert letter_steps(make_config(tmp_path)) == ("webpush", "iphone", "telegram", "phone", "landline", "line")
+    # the default config: web push (with iPhone's), Telegram, LINE, email, then SMS and calls
+    assert letter_steps(make_config(tmp_path)) == ("webpush", "iphone", "telegram", "line", "email", "phone", "landline")
     (tmp_path / "config.toml").write_text("[channels.telegram]\nenabled = false\n[channels.voice]\nenabled = false\n")
-    assert letter_steps(load_config(tmp_path / "config.toml", env={})) == ("webpush", "iphone", "phone", "line")
+    assert letter_steps(load_config(tmp_path / "config.toml", env={})) == ("webpush", "iphone", "line", "email", "phone")

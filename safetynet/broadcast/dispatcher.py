@@ -33,6 +33,7 @@ from safetynet.broadcast.lanes import Lane, LaneStats
 from safetynet.broadcast.messages import compose, compose_check, title_for
 from safetynet.broadcast.ratelimit import LaneGate
 from safetynet.broadcast.retry import RetryPolicy
+from safetynet.channels import registry
 from safetynet.channels.base import ChannelSender, OutboundMessage
 from safetynet.clock import Clock
 from safetynet.config import Config
@@ -126,7 +127,7 @@ class Dispatcher:
                 gate = LaneGate(conf.max_per_second, clock, burst=max(1.0, conf.max_per_second * CATCH_UP_SECONDS))
                 self.lanes[ch] = Lane(ch, sender, gate, conf.concurrency, self.policy, clock, _buffer(cfg, ch),
                                       LaneHealth(self.started_at, self._health_changed.set),
-                                      self.metrics.lane(str(ch)))
+                                      self.metrics.lane(str(ch)), pacing=registry.pacing(ch, conf))
         self._health_written: dict[ChannelName, int] = {}
         self._campaigns: dict[int, Campaign] = {}
         self._active: list[int] = []

@@ -29,13 +29,14 @@ import structlog
 from tenacity import AsyncRetrying, RetryCallState
 
 from safetynet.broadcast.health import LaneHealth
-from safetynet.broadcast.ratelimit import LaneGate
+from safetynet.broadcast.ratelimit import KeyedGate, LaneGate
 from safetynet.broadcast.retry import Action, RetryDecision, RetryPolicy
 from safetynet.channels import registry
 from safetynet.channels.base import (
     BatchOutcome,
     BatchSender,
     ChannelSender,
+    KeyPacing,
     OutboundMessage,
     SendError,
     SendResult,
@@ -73,9 +74,18 @@ class LaneStopping(Exception):
 class LanePaused(Exception):
     """The lane is paused for longer than a worker may hold a delivery; it goes back to the outbox."""
 
+    error = "lane_paused"
+
     def __init__(self, seconds: float) -> None:
         super().__init__(f"lane paused for {seconds:.1f} s")
         self.seconds = seconds
+
+
+class KeyPaced(LanePaused):
+    """The message's key (its recipient's domain) has no slot within a worker's wait: back to the
+    outbox, due when the key's slot frees (the lane's other keys go on meanwhile)."""
+
+    error = "paced"
 
 
 @dataclass
@@ -113,10 +123,14 @@ class Lane:
     def __init__(
         self, channel: ChannelName, sender: ChannelSender, gate: LaneGate, concurrency: int, policy: RetryPolicy,
         clock: Clock, buffer: int, health: LaneHealth | None = None, meter: LaneMeter | None = None,
+        pacing: KeyPacing | None = None,
     ) -> None:
         self.channel = channel
         self.sender = sender
         self.gate = gate
+        # Pacing per key of a message (the channel's spec: email per recipient domain), besides `gate`.
+        self.pacing_key = pacing.key if pacing is not None else None
+        self.keyed = KeyedGate(pacing.per_second, clock) if pacing is not None else None
         self.concurrency = max(1, concurrency)
         self.policy = policy
         self.duplicate_safe = duplicate_safe(channel)
@@ -244,7 +258,7 @@ class Lane:
                                    error=attempts[-1].detail if attempts else None)
         except LanePaused as p:
             return DeliveryOutcome(d, OutcomeKind.RETRY, at, tuple(attempts),
-                                   next_attempt_at=self.clock.now() + p.seconds, error="lane_paused")
+                                   next_attempt_at=self.clock.now() + p.seconds, error=p.error)
         except SendError as e:
             decision = self.policy.decide(d.attempts + len(attempts), e, duplicate_safe=self.duplicate_safe)
             now = self.clock.now()
@@ -309,7 +323,19 @@ class Lane:
             self.gate.pause(pause)
             log.warning("lane_paused", channel=self.channel, seconds=round(pause, 2))
 
+    async def _paced(self, msg: OutboundMessage) -> None:
+        """Waits for the message's key's slot (a batch's messages are not paced per key)."""
+        if self.keyed is None or self.pacing_key is None:
+            return
+        key = self.pacing_key(msg)
+        if not self.keyed.paced(key):
+            return
+        if not await self.keyed.acquire(key, max_wait=self.policy.max_inline_seconds, sleep=self._wait):
+            raise KeyPaced(self.keyed.free_in(key))
+
     async def _attempt(self, msg: OutboundMessage, attempts: list[AttemptRecord]) -> SendResult:
+        # the key's slot first: a lane slot taken while waiting for it would be spent for nothing
+        await self._paced(msg)
         await self._slot()
         at, started = self.clock.now(), time.perf_counter()
         try:
@@ -343,7 +369,7 @@ class Lane:
                     for d in ds]
         except LanePaused as p:
             return [DeliveryOutcome(d, OutcomeKind.RETRY, at, tuple(shared),
-                                    next_attempt_at=self.clock.now() + p.seconds, error="lane_paused") for d in ds]
+                                    next_attempt_at=self.clock.now() + p.seconds, error=p.error) for d in ds]
         except SendError as e:
             return [self._decided(d, e, tuple(shared)) for d in ds]
         except Exception as e:  # a bug in a sender must not lose the deliveries: they are retried later

@@ -8,7 +8,7 @@ count per second, and a burst is what earns a 429).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from safetynet.clock import Clock
 
@@ -71,3 +71,50 @@ class LaneGate:
     def capacity(self, seconds: float) -> float:
         """How many sends this lane allows in `seconds` (infinite when unlimited)."""
         return float("inf") if not self._interval else seconds / self._interval
+
+
+class KeyedGate:
+    """Pacing per key (a recipient's domain, say) on top of a lane's own rate: each listed key gets
+    its own evenly spaced slots; keys not listed pass at once. Reservations as in `LaneGate`: many
+    concurrent senders get distinct slots without a lock. A slot further away than the caller may
+    wait is not reserved, so the caller can give its work back instead of holding a worker."""
+
+    def __init__(self, per_second: Mapping[str, float], clock: Clock) -> None:
+        if any(rate < 0 for rate in per_second.values()):
+            raise ValueError("rates must be >= 0")
+        self.clock = clock
+        self._interval = {key: 1.0 / rate for key, rate in per_second.items() if rate > 0}
+        self._next: dict[str, float] = {}
+        self.deferred = 0
+
+    def paced(self, key: str) -> bool:
+        return key in self._interval
+
+    def free_in(self, key: str) -> float:
+        """Seconds until `key`'s next free slot (0 when free now or not paced)."""
+        return max(0.0, self._next.get(key, 0.0) - self.clock.monotonic())
+
+    def reserve(self, key: str, max_wait: float | None = None) -> float | None:
+        """Reserves `key`'s next slot: the seconds to wait for it; None (nothing reserved) when that
+        is more than `max_wait`."""
+        interval = self._interval.get(key)
+        if interval is None:
+            return 0.0
+        now = self.clock.monotonic()
+        slot = max(self._next.get(key, now), now)
+        wait = slot - now
+        if max_wait is not None and wait > max_wait:
+            self.deferred += 1
+            return None
+        self._next[key] = slot + interval
+        return wait
+
+    async def acquire(self, key: str, max_wait: float | None = None,
+                      sleep: Callable[[float], Awaitable[None]] | None = None) -> bool:
+        """Waits for `key`'s slot; False (nothing reserved) when it is more than `max_wait` away."""
+        wait = self.reserve(key, max_wait)
+        if wait is None:
+            return False
+        if wait > 0:
+            await (sleep or self.clock.sleep)(wait)
+        return True

@@ -65,6 +65,8 @@ class Reason(StrEnum):
     SUBSCRIPTION_GONE = "subscription_gone"
     BAD_REQUEST = "bad_request"
     CONFIGURATION = "configuration"
+    # a mail server's permanent "no such user" (5xx to RCPT)
+    NO_SUCH_ADDRESS = "no_such_address"
 
 
 class SendError(Exception):
@@ -143,6 +145,15 @@ def max_batch(sender: object) -> int:
     if isinstance(sender, BatchSender):
         return max(1, int(sender.max_batch))
     return 1
+
+
+@dataclass(frozen=True)
+class KeyPacing:
+    """Pacing by a key of each message on top of the lane's own rate (email: the recipient's
+    domain, which carriers throttle). Keys missing from `per_second` are not paced."""
+
+    key: Callable[[OutboundMessage], str]
+    per_second: Mapping[str, float]
 
 
 class WebhookRegistrar(Protocol):

@@ -94,6 +94,7 @@ class FakeHost(Protocol):
     app_url: str | None
     sandbox_url: str  # where the sandbox itself listens (a push subscription's endpoint)
     listen_host: str  # the address the sandbox binds: a fake with its own server (SMTP) binds it too
+    listen_port: int  # the port the sandbox was asked for; 0 (any): such a fake takes a free port too
 
     def secret(self, key: str) -> str:
         """A channel secret as the sandbox accepts it: the configured one, else its sandbox value."""
@@ -148,6 +149,11 @@ class ChannelFake:
 
     def reset(self) -> None:
         """`POST /_sandbox/reset`: forget what this fake holds beyond the records."""
+
+    def app_settings(self) -> dict[str, Any]:
+        """Settings the app's `[channels.NAME]` needs to reach this fake beyond `api_base_url`
+        (an SMTP server's host and port)."""
+        return {}
 
 
 # --- simulated residents (lab: the demo and the benchmarks) --------------------------------------

@@ -12,13 +12,14 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from safetynet.channels import line, sms, telegram, voice, webpush
+from safetynet.channels import email, line, sms, telegram, voice, webpush
 from safetynet.channels.base import (
     ChannelContext,
     ChannelName,
     ChannelSender,
     ContactKind,
     InboundPort,
+    KeyPacing,
     SecretSpec,
     WebhookRoute,
 )
@@ -31,6 +32,7 @@ SPECS: tuple[ChannelSpec, ...] = (
     sms.SPEC,
     voice.SPEC,
     line.SPEC,
+    email.SPEC,
 )
 
 # Seconds after the last priced step at which the default ladder's door-knock list goes out.
@@ -172,6 +174,12 @@ def webhook_routes(contexts: Mapping[ChannelName, ChannelContext], inbound: Inbo
 def sandbox_fakes() -> list[tuple[ChannelSpec, Any]]:
     """(spec, fake class) of every channel with a provider fake, for `safetynet sandbox`."""
     return [(s, load(s.sandbox)) for s in SPECS if s.sandbox]
+
+
+def pacing(name: ChannelName, settings: Any) -> KeyPacing | None:
+    """The channel's pacing per key (email: per recipient domain), None when it has none."""
+    ref = spec(name).pacing if is_channel(name) else None
+    return load(ref)(settings) if ref else None
 
 
 def residents() -> dict[ChannelName, Any]:

@@ -148,6 +148,9 @@ class ChannelSpec:
     estimate: str | None = None
     # Priced channels: seconds after the start at which the default ladder uses it on its own.
     ladder_after_seconds: float | None = None
+    # "module:callable" (settings) → `base.KeyPacing` or None: the lanes pace its messages per key
+    # (email: per recipient domain) besides `max_per_second`.
+    pacing: str | None = None
     # Whether staff alerts (need help, door-knock lists) may go out on it.
     staff_alerts: bool = True
     # A duplicate is harmless (a push with a Topic replaces the unread one): an unknown outcome is resent.

@@ -52,9 +52,10 @@ def format_of(path: Path, fmt: str | None = None) -> str:
 
 
 def letter_steps(cfg: Config) -> tuple[str, ...]:
-    """The steps a letter shows: the enabled channels' own (`ChannelSpec.letter_steps`), in
-    registry order."""
-    return tuple(step for spec in registry.SPECS if cfg.channels.get(spec.name).enabled for step in spec.letter_steps)
+    """The steps a letter shows: the enabled channels' own (`ChannelSpec.letter_steps`), the free
+    channels' first (as the ladder tries them), each group in registry order."""
+    specs = sorted(registry.SPECS, key=lambda s: not s.free)  # stable: registry order within each group
+    return tuple(step for spec in specs if cfg.channels.get(spec.name).enabled for step in spec.letter_steps)
 
 
 class Letter(NamedTuple):

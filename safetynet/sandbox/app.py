@@ -34,6 +34,13 @@ async def stats(request: web.Request) -> web.Response:
     return web.json_response(host_of(request).state.stats_doc())
 
 
+async def app_settings(request: web.Request) -> web.Response:
+    """What the app's channel settings need to reach fakes with servers of their own (an SMTP
+    server's host and port): `{channel: {key: value}}`, only the channels that have any."""
+    fakes = host_of(request).fakes
+    return web.json_response({name: s for name, fake in fakes.items() if (s := fake.app_settings())})
+
+
 async def messages(request: web.Request) -> web.Response:
     st = host_of(request).state
     channel = request.query.get("channel")
@@ -100,6 +107,7 @@ def build_app(host: SandboxHost) -> web.Application:
     app.router.add_route("*", "/_sandbox/faults", faults)
     app.router.add_get("/_sandbox/stats", stats)
     app.router.add_get("/_sandbox/messages", messages)
+    app.router.add_get("/_sandbox/app-settings", app_settings)
     app.router.add_post("/_sandbox/reset", reset)
     app.router.add_post("/_sandbox/act/{what}", act)
     app.on_startup.append(_on_startup)

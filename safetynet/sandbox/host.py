@@ -34,6 +34,8 @@ class SandboxHost:
     app_url: str | None = None
     sandbox_url: str = ""
     listen_host: str = "127.0.0.1"
+    # The port the sandbox was asked for (0: any free one); a fake with its own server follows suit.
+    listen_port: int = 0
     fakes: dict[str, ChannelFake] = field(default_factory=dict)
     session: aiohttp.ClientSession | None = None
     _queue: asyncio.Queue[tuple[str, dict[str, str], dict[str, str]]] | None = None

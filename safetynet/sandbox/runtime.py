@@ -39,6 +39,7 @@ class Sandbox:
             f.update(fault_settings)
         self.ctx = SandboxHost.from_config(cfg, SandboxState(f), app_url)
         self.ctx.listen_host = host
+        self.ctx.listen_port = port
         for _spec, fake_class in registry.sandbox_fakes():
             fake: ChannelFake = fake_class(self.ctx)
             self.ctx.fakes[fake.name] = fake
@@ -113,6 +114,16 @@ class Sandbox:
         self.ctx.app_url = value.rstrip("/") if value else None
 
     # --- acting as a browser and as a resident ---
+
+    def app_env(self) -> dict[str, str]:
+        """Environment overrides pointing the app at fakes with servers of their own (an SMTP
+        server's host and port), beyond the `api_base_url` every HTTP provider takes."""
+        env: dict[str, str] = {}
+        for name, fake in self.ctx.fakes.items():
+            for key, value in fake.app_settings().items():
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+                env[f"SAFETYNET_CHANNELS_{name.upper()}_{key.upper()}"] = text
+        return env
 
     def fake(self, name: str) -> Any:
         """The provider fake of channel `name` (KeyError if it has none)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,13 +75,20 @@ async def add_staff(store: Store, password: str) -> list[StaffLogin]:
     return logins
 
 
-# The two channels a simulated household enrols itself (the demo's and the benchmarks' scenario).
-PUSH, TELEGRAM, LINE = "webpush", "telegram", "line"
+# The channels a simulated household enrols itself (the demo's and the benchmarks' scenario).
+PUSH, TELEGRAM, LINE, EMAIL = "webpush", "telegram", "line", "email"
 
 
 def line_user_id(household_id: int) -> str:
     """The LINE user id a simulated household follows the official account with (`U` + 32 hex)."""
     return f"U{household_id:032x}"
+
+
+def choose_email_enrolment(household_ids: Iterable[int], chosen: Mapping[int, ChannelName], share: float,
+                           seed: int = 1) -> dict[int, ChannelName]:
+    """Which of the households enrolling nothing else enrol carrier mail themselves (pure, repeatable)."""
+    rng = random.Random(seed + 1)
+    return {hid: EMAIL for hid in sorted(household_ids) if hid not in chosen and rng.random() < share}
 
 
 def choose_enrolment(household_ids: Iterable[int], push_share: float, telegram_share: float,

@@ -96,7 +96,7 @@ async def _banner(stage: Stage, campaign: Campaign, speed: float, stream: Any) -
     _say(f"                      (heads head-1…head-{heads}, deputies deputy-1…deputy-{heads}: same password)",
          stream)
     _say(f"  enrolled            {stage.enrolment.webpush:,} web push, {stage.enrolment.telegram:,} Telegram, "
-         f"{stage.enrolment.line:,} LINE", stream)
+         f"{stage.enrolment.line:,} LINE, {stage.enrolment.email:,} email", stream)
     _say(f"  residents' inbox    {stage.sandbox.url}/_sandbox/messages", stream)
     _say("                      (every message the sandbox took, with its reply link; ?channel=sms|voice|telegram|"
          "webpush)", stream)

@@ -56,9 +56,13 @@ async def accounted(stage: Stage, campaign_id: int) -> dict[str, int]:
     on_list = set(await campaigns.doorknock_households(campaign_id))
     answered = sum(1 for s in statuses.values() if s in ANSWERED and s != "confirmed_in_person")
     confirmed = sum(1 for s in statuses.values() if s == "confirmed_in_person")
+    # a household reached on two channels (LINE and later SMS) may answer on both: every answer is a row
+    replies = await stage.system.store.replies.count_replies(
+        campaign_id, sorted(s for s in ANSWERED if s != "confirmed_in_person"))
     return {
         "households": len(statuses),
         "answered": answered,
+        "replies": replies,
         "confirmed_in_person": confirmed,
         "door_knock": len(on_list),
         "accounted": answered + confirmed + len(on_list),

@@ -3,7 +3,8 @@
 Web push: the browser's push service mints a subscription (the sandbox's `/_sandbox/webpush/subscribe`,
 with the app's VAPID public key as applicationServerKey), and the enrolment page posts it to
 `/join/{code}/webpush`. Telegram: the resident opens the bot with `/start CODE` (the sandbox delivers
-the update to the app's webhook, signed with the webhook secret).
+the update to the app's webhook, signed with the webhook secret). Email: the resident types an address
+on the page, reads the confirmation mail in the sandbox's mailbox and presses the button its link opens.
 
 `/join` is rate-limited per client address, as it must be. Residents enrol from their own phones, so
 each simulated phone group uses its own loopback source address (127.x.y.z all reach this machine).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -20,13 +22,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from safetynet.domain import ChannelName
-from safetynet.sim.city import LINE, PUSH, TELEGRAM, line_user_id
+from safetynet.sim.city import EMAIL, LINE, PUSH, TELEGRAM, line_user_id
 from safetynet.sim.http import HttpError, LeanHttp
 
 # Enrolments from one address: under the /join limit (30 a minute, burst 30).
 PER_ADDRESS = 25
 DEFAULT_CONCURRENCY = 32
 JSON = {"Content-Type": "application/json"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+_CONFIRM_LINK = re.compile(r"https?://\S+/confirm\?t=([A-Za-z0-9_%-]+)")
+MAIL_DOMAINS = ("docomo.ne.jp", "ezweb.ne.jp", "softbank.ne.jp", "i.softbank.jp")
+
+
+def mail_address(household_id: int) -> str:
+    """The carrier mail a simulated household enrols (one per household)."""
+    return f"resident{household_id}@{MAIL_DOMAINS[household_id % len(MAIL_DOMAINS)]}"
 
 # Mints `n` browser push subscriptions (default: one `POST /_sandbox/webpush/subscribe` each).
 Mint = Callable[[int], Awaitable[list[dict[str, Any]]]]
@@ -45,12 +55,14 @@ class EnrolResult:
     webpush: int = 0
     telegram: int = 0
     line: int = 0
+    email: int = 0
     failed: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     subscriptions: dict[int, str] = field(default_factory=dict)  # household id -> push subscription id
 
     def to_dict(self) -> dict[str, Any]:
-        return {"webpush": self.webpush, "telegram": self.telegram, "line": self.line, "failed": dict(self.failed),
+        return {"webpush": self.webpush, "telegram": self.telegram, "line": self.line, "email": self.email,
+                "failed": dict(self.failed),
                 "seconds": round(self.seconds, 2)}
 
 
@@ -103,6 +115,32 @@ class _Enroller:
         finally:
             await phone.close()
 
+    async def email(self, e: Enrolling, source: str) -> None:
+        from urllib.parse import quote, unquote
+
+        address = mail_address(e.household_id)
+        phone = LeanHttp(max_connections=1, source_address=source)
+        try:
+            resp = await phone.post(f"{self.app_url}/join/{e.code}/email", f"address={quote(address)}".encode(), FORM)
+            if resp.status != 200:
+                self.result.failed[f"email_{resp.status}"] += 1
+                return
+            # the mail was taken before the page answered: it is in the sandbox's mailbox now
+            box = await self.sandbox.get(f"{self.sandbox_url}/_sandbox/messages?channel=email", {})
+            mails = [m for m in json.loads(box.body) if m["address"] == address]
+            found = _CONFIRM_LINK.search(mails[-1]["text"] or "") if mails else None
+            if found is None:
+                self.result.failed["email_no_mail"] += 1
+                return
+            form = f"confirm_code={quote(unquote(found.group(1)))}".encode()
+            resp = await phone.post(f"{self.app_url}/join/{e.code}/email/confirm", form, FORM)
+            if resp.status == 200:
+                self.result.email += 1
+            else:
+                self.result.failed[f"email_confirm_{resp.status}"] += 1
+        finally:
+            await phone.close()
+
     async def telegram(self, e: Enrolling) -> None:
         body = json.dumps({"chat_id": e.chat_id, "start": e.code}).encode()
         resp = await self.sandbox.post(f"{self.sandbox_url}/_sandbox/act/telegram", body, JSON)
@@ -136,6 +174,9 @@ async def enrol(app_url: str, sandbox_url: str, plan: Sequence[Enrolling], serve
         for n, group in enumerate(_chunks([e for e in plan if e.channel == PUSH], PER_ADDRESS))]
     jobs += [("telegram", e, "") for e in plan if e.channel == TELEGRAM]
     jobs += [("line", e, "") for e in plan if e.channel == LINE]
+    # each mail enrolment from its own address: the page's confirmation sends are limited per address
+    jobs += [("email", e, source_address(first_address + len(jobs) + n))
+             for n, e in enumerate(e for e in plan if e.channel == EMAIL)]
     queue = iter(jobs)
     t0 = time.perf_counter()
 
@@ -146,6 +187,8 @@ async def enrol(app_url: str, sandbox_url: str, plan: Sequence[Enrolling], serve
                     await enroller.push_group(item, address)
                 elif kind == "line":
                     await enroller.line(item)
+                elif kind == "email":
+                    await enroller.email(item, address)
                 else:
                     await enroller.telegram(item)
             except (HttpError, TimeoutError, ValueError) as e:

@@ -76,6 +76,7 @@ class StageOptions:
     push_share: float = 0.6
     telegram_share: float = 0.2
     line_share: float = 0.1
+    email_share: float = 0.1  # of the households enrolling neither of the above
     model: ResidentModel = field(default_factory=ResidentModel)
     concurrency: int = 32
     seed: int = 1
@@ -113,6 +114,7 @@ async def _prepare(stage_cfg: Config, system: System, options: StageOptions) -> 
     logins = await city.add_staff(store, options.password)
     ids = await city.household_ids(store)
     plan = city.choose_enrolment(ids, options.push_share, options.telegram_share, options.seed, options.line_share)
+    plan.update(city.choose_email_enrolment(ids, plan, options.email_share, options.seed))
     codes = await city.issue_codes(store, sorted(plan), stage_cfg.secrets.secret_key)
     return len(ids), logins, plan, codes
 
@@ -145,7 +147,8 @@ async def staged_city(options: StageOptions) -> AsyncIterator[Stage]:
     sandbox = Sandbox(first, port=0, app_url=first.server.public_url)
     use_indexed_state(sandbox)
     async with sandbox:
-        cfg = load_config(None, env=stage_env(data_dir, port, secret, sandbox.url, options.env))
+        cfg = load_config(None, env=stage_env(data_dir, port, secret, sandbox.url,
+                                              {**sandbox.app_env(), **(options.env or {})}))
         server_key = load_or_create_vapid(cfg.data_dir).application_server_key
         async with running_system(cfg, port=port, triggers=False) as system:
             opts = StageOptions(**{**options.__dict__, "password": password})
@@ -156,7 +159,8 @@ async def staged_city(options: StageOptions) -> AsyncIterator[Stage]:
             n_dead, dead = await _dead_addresses(system, options.model, result.subscriptions)
             sandbox.faults.update({"dead": sorted(dead)})
             log.info("sim_city_ready", households=households, webpush=result.webpush, telegram=result.telegram,
-                     line=result.line, no_channel=n_dead)
+                     line=result.line, email=result.email,
+                     no_channel=n_dead)
             driver = ResidentDriver(options.model, credentials(cfg), concurrency=options.concurrency,
                                     report_seen=True)
             follower = Follower(driver.feed)

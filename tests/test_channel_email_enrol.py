@@ -1,0 +1,72 @@
+"""Enrolment by email on /join/{code}: a confirmation mail through aiosmtplib to the sandbox's SMTP
+server, its link opened (nothing changes), its button pressed (the address becomes the household's
+contact), a link working once and not after a day."""
+
+from __future__ import annotations
+
+import re
+from email import message_from_string, policy
+from pathlib import Path
+
+from replies_fixtures import enrolment_code, running_app
+
+from safetynet.i18n import t
+
+
+def _link(text: str | None) -> str:
+    m = re.search(r"https?://\S+/confirm\?t=\S+", text or "")
+    assert m, text
+    return m.group(0)
+
+
+async def test_an_address_is_added_only_when_its_confirmation_link_is_used(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        code = await enrolment_code(env, "B-001")
+        async with env.http.get(f"{env.url}/join/{code}") as resp:
+            page = await resp.text()
+            assert resp.status == 200 and t("ja", "enrol.email.title") in page and 'type="email"' in page
+        async with env.http.post(f"{env.url}/join/{code}/email", data={"address": " Taro.Y@DOCOMO.ne.jp "}) as resp:
+            assert resp.status == 200 and t("ja", "enrol.email.sent") in await resp.text()
+        (mail,) = env.sandbox.messages("email")
+        assert mail.address == "Taro.Y@docomo.ne.jp"
+        assert mail.data["subject"] == t("ja", "enrol.email.subject")
+        raw = message_from_string(mail.data["raw"], policy=policy.default)
+        assert raw["Subject"] == t("ja", "enrol.email.subject") and "X-SafetyNet-Drill" not in raw
+        link = _link(mail.text)
+        assert link.startswith(f"{env.cfg.server.public_url}/join/{code}/email/confirm?t=")
+        async with env.http.get(link) as resp:  # a mail scanner opening the link changes nothing
+            assert resp.status == 200 and t("ja", "enrol.email.confirm") in await resp.text()
+        household = await env.store.roster.get_household(env.hh("B-001").id)
+        assert household is not None and "Taro.Y@docomo.ne.jp" not in {c.address for c in household.contacts}
+        secret = link.partition("?t=")[2]
+        async with env.http.post(f"{env.url}/join/{code}/email/confirm", data={"confirm_code": secret}) as resp:
+            assert resp.status == 200 and t("ja", "enrol.email.done") in await resp.text()
+        household = await env.store.roster.get_household(env.hh("B-001").id)
+        assert household is not None
+        assert ("email", "Taro.Y@docomo.ne.jp", "enrolment") in {(c.kind, c.address, c.source) for c in household.contacts}
+        async with env.http.post(f"{env.url}/join/{code}/email/confirm", data={"confirm_code": secret}) as resp:
+            assert resp.status == 400 and t("ja", "enrol.email.wrong") in await resp.text()  # a link works once
+
+
+async def test_a_link_expires_after_a_day_and_bad_addresses_are_refused(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        code = await enrolment_code(env, "B-001")
+        async with env.http.post(f"{env.url}/join/{code}/email", data={"address": "not an address"}) as resp:
+            assert resp.status == 400 and t("ja", "enrol.email.bad_address") in await resp.text()
+        assert env.sandbox.messages("email") == []
+        async with env.http.post(f"{env.url}/join/{code}/email", data={"address": "hanako@ezweb.ne.jp"}) as resp:
+            assert resp.status == 200
+        secret = _link(env.sandbox.messages("email")[0].text).partition("?t=")[2]
+        await env.clock.advance(24 * 3600 + 1)
+        async with env.http.post(f"{env.url}/join/{code}/email/confirm", data={"confirm_code": secret}) as resp:
+            assert resp.status == 400
+        household = await env.store.roster.get_household(env.hh("B-001").id)
+        assert household is not None and all(c.kind != "email" for c in household.contacts)
+
+
+async def test_an_unknown_mailbox_is_told_on_the_page(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        env.sandbox.fake("email").answer(r"^nobody@", "550 5.1.1 User unknown")
+        code = await enrolment_code(env, "B-001")
+        async with env.http.post(f"{env.url}/join/{code}/email", data={"address": "nobody@docomo.ne.jp"}) as resp:
+            assert resp.status == 400 and t("ja", "enrol.email.bad_address") in await resp.text()
