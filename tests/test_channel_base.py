@@ -61,7 +61,7 @@ def test_build_senders_builds_only_enabled_channels(tmp_path: Path) -> None:
     assert (tmp_path / "var" / "vapid_private.pem").exists()
 
 
-async def test_a_batch_logs_one_attempt_line_per_recipient_and_a_request_failure_is_everyones() -> None:
+async def test_a_batch_logs_its_request_and_each_failure_and_a_request_failure_is_everyones() -> None:
     from collections.abc import Sequence
 
     import structlog.testing
@@ -83,6 +83,11 @@ async def test_a_batch_logs_one_attempt_line_per_recipient_and_a_request_failure
         failed = await send_batch_logged("sms", msgs, whole_request_fails)
     assert [isinstance(o, SendResult) for o in got] == [True, False, True]
     assert all(isinstance(o, RetryableSendError) for o in failed) and len(failed) == 3
-    lines = [(e["delivery_id"], e["outcome"]) for e in logs if e["event"] == "delivery_attempt"]
-    assert lines == [(0, "sent"), (1, "permanent"), (2, "sent"), (0, "retryable"), (1, "retryable"), (2, "retryable")]
+    lines = [(e["delivery_id"], e["outcome"], e["log_level"]) for e in logs if e["event"] == "delivery_attempt"]
+    # a sent recipient only at debug level (its attempt row is the record); every failure at info
+    assert lines == [(0, "sent", "debug"), (1, "permanent", "info"), (2, "sent", "debug"),
+                     (0, "retryable", "info"), (1, "retryable", "info"), (2, "retryable", "info")]
+    batches = [(e["batch"], e["sent"], e["failed"], e["first_delivery_id"], e["last_delivery_id"])
+               for e in logs if e["event"] == "delivery_batch"]
+    assert batches == [(3, 2, 1, 0, 2), (3, 0, 3, 0, 2)]
     assert all("address" not in e and "text" not in e for e in logs)

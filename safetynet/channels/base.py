@@ -9,6 +9,7 @@ The list of channels and what each declares (`ChannelSpec`) is in `spec.py` and 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -469,7 +470,14 @@ async def send_batch_logged(
     channel: ChannelName, msgs: Sequence[OutboundMessage],
     attempt: Callable[[Sequence[OutboundMessage]], Awaitable[list[BatchOutcome]]],
 ) -> list[BatchOutcome]:
-    """`send_logged` for a batch: one provider request, one `delivery_attempt` line per recipient."""
+    """`send_logged` for a batch: one `delivery_batch` line per provider request, a `delivery_attempt`
+    line per recipient that failed, and per recipient sent only at debug level.
+
+    A multicast carries 500 households for about 6 µs of the library's CPU each, while one rendered
+    log line costs about 20 µs: a line per sent recipient would triple the cost of LINE's batches. Each
+    recipient's attempt is kept anyway, in the outbox's attempt rows; the log keeps the request and every
+    failure, which is what an operator reads.
+    """
     started = time.perf_counter()
 
     def ids(msg: OutboundMessage) -> dict[str, Any]:
@@ -482,16 +490,28 @@ async def send_batch_logged(
     except SendError as e:
         outcomes = [e] * len(msgs)
     except asyncio.CancelledError:
-        for m in msgs:
-            log.info("delivery_attempt", **ids(m), outcome="cancelled")
+        log.info("delivery_batch", channel=channel, campaign_id=msgs[0].campaign_id if msgs else None,
+                 batch=len(msgs), outcome="cancelled",
+                 first_delivery_id=msgs[0].delivery_id if msgs else None,
+                 last_delivery_id=msgs[-1].delivery_id if msgs else None)
         raise
     if len(outcomes) != len(msgs):
         raise RuntimeError(f"{channel}: send_batch answered {len(outcomes)} outcomes for {len(msgs)} messages")
+    failed = 0
+    # asked once a batch: a no-op debug call through structlog's lazy proxy still costs ~3 µs
+    debug = log.is_enabled_for(logging.DEBUG)
     for m, o in zip(msgs, outcomes, strict=True):
         if isinstance(o, SendError):
+            failed += 1
             log_failure(o, ids(m))
-        else:
-            log_sent(o, ids(m))
+        elif debug:
+            log.debug("delivery_attempt", **ids(m), outcome="sent", provider_id=_loggable_id(o.provider_id),
+                      segments=o.segments)
+    if msgs:
+        log.info("delivery_batch", channel=channel, campaign_id=msgs[0].campaign_id, batch=len(msgs),
+                 sent=len(msgs) - failed, failed=failed, first_delivery_id=msgs[0].delivery_id,
+                 last_delivery_id=msgs[-1].delivery_id,
+                 duration_ms=round((time.perf_counter() - started) * 1000, 1))
     return outcomes
 
 
