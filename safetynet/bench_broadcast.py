@@ -26,7 +26,7 @@ from typing import Any
 
 import aiohttp
 
-from safetynet.bench_floor import ClientSinkFloor, measure_client_sink, multiple
+from safetynet.bench_floor import ClientSinkFloor, mean_floor, measure_client_sink, multiple
 from safetynet.config import Config, load_config
 
 READY = "sandbox listening on "
@@ -216,9 +216,12 @@ async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
         configure_logging(args.log_level, "json")
         print("measuring the floor (a bare aiohttp client posting to a bare aiohttp sink)…", file=sys.stderr, flush=True)
-        floor = await asyncio.to_thread(measure_client_sink, int(args.floor_requests))
+        before = await asyncio.to_thread(measure_client_sink, int(args.floor_requests))
         print("dispatching the first wave…", file=sys.stderr, flush=True)
         wave = await _dispatch(cfg, args.processes, proc.pid)
+        print("measuring the floor again…", file=sys.stderr, flush=True)
+        after = await asyncio.to_thread(measure_client_sink, int(args.floor_requests))
+        floor = mean_floor(before, after)
         checked = await _verify(cfg, prepared["campaign_id"], url)
     finally:
         proc.terminate()
@@ -227,7 +230,9 @@ async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     return {**prepared, **checked, **wave, "processes": args.processes,
             "deliveries_per_second": round(sent / wave["first_wave_seconds"], 1) if wave["first_wave_seconds"] else None,
             "per_channel_per_second": _rates(wave["lanes"]), "sms_limit": args.sms_limit,
-            "floor": floor.to_dict(), **against_floor(wave["cpu_seconds"], sent, floor)}
+            "floor": floor.to_dict(), "floor_before": before.to_dict(), "floor_after": after.to_dict(),
+            "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
+            **against_floor(wave["cpu_seconds"], sent, floor)}
 
 
 def against_floor(cpu: Mapping[str, float], sent: int, floor: ClientSinkFloor) -> dict[str, Any]:
@@ -262,7 +267,8 @@ def report(result: Mapping[str, Any], as_json: bool) -> str:
     lines.append(f"CPU seconds: {result['cpu_seconds']}")
     lines.append(f"CPU a delivery {result['cpu_ms_per_delivery']} ms = {result['delivery_cpu_multiple_of_bare_client']}× "
                  f"the bare aiohttp client's {fl['client_cpu_ms_per_request']} ms a request (bare sink "
-                 f"{fl['sink_cpu_ms_per_request']} ms; {fl['requests_per_second']:,} requests/s), same run")
+                 f"{fl['sink_cpu_ms_per_request']} ms; {fl['requests_per_second']:,} requests/s), measured just before "
+                 f"and after the wave; event loop: {result['event_loop']}")
     lines.append(f"peak RSS {result['peak_rss_mb']} MB; duplicates {result['duplicates']}; lost {result['lost']};"
                  f" sandbox 429s {result['sandbox_429']}")
     lines.append(f"import {result['import_seconds']} s, web-push enrolment {result['enrol_seconds']} s,"

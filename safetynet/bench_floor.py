@@ -178,6 +178,14 @@ def measure_client_sink(requests: int = 10_000, concurrency: int = 64) -> Client
                            int(doc["failed"]))
 
 
+def mean_floor(a: ClientSinkFloor, b: ClientSinkFloor) -> ClientSinkFloor:
+    """The floor measured before and after a stage, averaged: the machine's load may change during it."""
+    return ClientSinkFloor(a.requests + b.requests,
+                           round((a.client_cpu_ms_per_request + b.client_cpu_ms_per_request) / 2, 4),
+                           round((a.sink_cpu_ms_per_request + b.sink_cpu_ms_per_request) / 2, 4),
+                           round((a.requests_per_second + b.requests_per_second) / 2, 1), a.failed + b.failed)
+
+
 def multiple(value_ms: float | None, floor_ms: float) -> float | None:
     """`value_ms` as a multiple of `floor_ms` (None when either is missing)."""
     if value_ms is None or floor_ms <= 0:
