@@ -12,12 +12,14 @@ from typing import Any
 from safetynet.config import Config
 
 _HELP = {
-    "citywide": ("one city-wide drill end to end: import, enrolment, first wave, reply storm, ladder, accounting",
+    "citywide": ("one city-wide drill end to end: import, enrolment, first wave, reply storm, ladder, accounting;"
+                 " server CPU against a bare aiohttp client and sink",
                  "safetynet bench citywide --households 200000 --json"),
-    "broadcast": ("the first wave of a city-wide campaign against the sandbox in another process",
+    "broadcast": ("the first wave of a city-wide campaign against the sandbox in another process;"
+                  " CPU per delivery against a bare aiohttp client",
                   "safetynet bench broadcast --households 200000 --json"),
-    "replies": ("residents answering at once over HTTP against a running server",
-                "safetynet bench replies --households 200000 --replies 60000 --json"),
+    "replies": ("the reply page under wrk, against a floor handler in the same run",
+                "safetynet bench replies --households 200000 --rounds 3 --json"),
     "channels": ("each channel module against a bare loop over its client library",
                  "safetynet bench channels --n 3000 --json"),
 }

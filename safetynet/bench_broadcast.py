@@ -26,6 +26,7 @@ from typing import Any
 
 import aiohttp
 
+from safetynet.bench_floor import ClientSinkFloor, mean_floor, measure_client_sink, multiple
 from safetynet.config import Config, load_config
 
 READY = "sandbox listening on "
@@ -41,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="2: web push from a second process (default on a multi-core machine)")
     parser.add_argument("--log-level", default="warning", help="log level while dispatching (default warning)")
     parser.add_argument("--workdir", help="keep the database here (default: a temporary folder)")
+    parser.add_argument("--floor-requests", type=int, default=10_000,
+                        help="requests of the bare client-and-sink floor measured before the wave (10,000)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=main)
 
@@ -164,7 +167,7 @@ async def _dispatch(cfg: Config, processes: int, sandbox_pid: int) -> dict[str, 
         t0 = time.perf_counter()
         report = await Dispatcher(store, senders, cfg, store.clock, contacts=store.roster).burst()
         seconds = time.perf_counter() - t0
-        cpu = {k: round(cpu_seconds(pids[k]) - v, 1) for k, v in cpu0.items()}
+        cpu = {k: round(cpu_seconds(pids[k]) - v, 3) for k, v in cpu0.items()}
         rss = {k: round(peak_rss_mb(p), 1) for k, p in pids.items() if k != "sandbox"}
         for s in senders.values():
             await s.close()
@@ -212,8 +215,13 @@ async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         from safetynet.logs import configure_logging
 
         configure_logging(args.log_level, "json")
+        print("measuring the floor (a bare aiohttp client posting to a bare aiohttp sink)…", file=sys.stderr, flush=True)
+        before = await asyncio.to_thread(measure_client_sink, int(args.floor_requests))
         print("dispatching the first wave…", file=sys.stderr, flush=True)
         wave = await _dispatch(cfg, args.processes, proc.pid)
+        print("measuring the floor again…", file=sys.stderr, flush=True)
+        after = await asyncio.to_thread(measure_client_sink, int(args.floor_requests))
+        floor = mean_floor(before, after)
         checked = await _verify(cfg, prepared["campaign_id"], url)
     finally:
         proc.terminate()
@@ -221,7 +229,22 @@ async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     sent = checked["sent"]
     return {**prepared, **checked, **wave, "processes": args.processes,
             "deliveries_per_second": round(sent / wave["first_wave_seconds"], 1) if wave["first_wave_seconds"] else None,
-            "per_channel_per_second": _rates(wave["lanes"]), "sms_limit": args.sms_limit}
+            "per_channel_per_second": _rates(wave["lanes"]), "sms_limit": args.sms_limit,
+            "floor": floor.to_dict(), "floor_before": before.to_dict(), "floor_after": after.to_dict(),
+            "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
+            **against_floor(wave["cpu_seconds"], sent, floor)}
+
+
+def against_floor(cpu: Mapping[str, float], sent: int, floor: ClientSinkFloor) -> dict[str, Any]:
+    """CPU per delivery of the dispatching processes (the dispatcher and its send workers), and of
+    the sandbox receiving them, as multiples of the bare client's and the bare sink's per request."""
+    ours = sum(v for k, v in cpu.items() if k != "sandbox")
+    per = 1000 / max(1, sent)
+    return {"cpu_ms_per_delivery": round(ours * per, 4),
+            "cpu_ms_per_delivery_by_process": {k: round(v * per, 4) for k, v in cpu.items()},
+            "delivery_cpu_multiple_of_bare_client": multiple(ours * per, floor.client_cpu_ms_per_request),
+            "sandbox_cpu_multiple_of_bare_sink": multiple(cpu.get("sandbox", 0.0) * per,
+                                                          floor.sink_cpu_ms_per_request)}
 
 
 def run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
@@ -240,7 +263,12 @@ def report(result: Mapping[str, Any], as_json: bool) -> str:
              f"{result['first_wave_seconds']} s = {result['deliveries_per_second']}/s "
              f"({result['processes']} process{'es' if result['processes'] > 1 else ''})"]
     lines += [f"  {ch:<9} {rate}/s" for ch, rate in result["per_channel_per_second"].items()]
+    fl = result["floor"]
     lines.append(f"CPU seconds: {result['cpu_seconds']}")
+    lines.append(f"CPU a delivery {result['cpu_ms_per_delivery']} ms = {result['delivery_cpu_multiple_of_bare_client']}× "
+                 f"the bare aiohttp client's {fl['client_cpu_ms_per_request']} ms a request (bare sink "
+                 f"{fl['sink_cpu_ms_per_request']} ms; {fl['requests_per_second']:,} requests/s), measured just before "
+                 f"and after the wave; event loop: {result['event_loop']}")
     lines.append(f"peak RSS {result['peak_rss_mb']} MB; duplicates {result['duplicates']}; lost {result['lost']};"
                  f" sandbox 429s {result['sandbox_429']}")
     lines.append(f"import {result['import_seconds']} s, web-push enrolment {result['enrol_seconds']} s,"

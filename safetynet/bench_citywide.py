@@ -52,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="at least this long between the SMS, voice and door-knock rungs (30)")
     parser.add_argument("--workdir", help="keep the database and the logs here (default: a temporary folder)")
     parser.add_argument("--log-level", default="warning", help="log level of the server and the host (warning)")
+    parser.add_argument("--floor-requests", type=int, default=10_000,
+                        help="requests of the bare client-and-sink floor measured before each stage (10,000)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=main)
 
@@ -126,6 +128,10 @@ def report(r: Mapping[str, Any], as_json: bool) -> str:
         _line("reply storm", f"{r['replies']:,} answers, {r['replies_per_second']}/s, "
                              f"p50 {r['reply_p50_ms']} ms, p99 {r['reply_p99_ms']} ms"),
         _line("stats during the storm", f"p95 {r['stats_p95_ms']} ms over {r['stats_requests_storm']} requests"),
+        *[_line(f"server CPU, {stage}", f"{m['server_cpu_ms']} ms = {m['multiple']}× the bare "
+                  f"{'client' if 'bare_client_cpu_ms' in m else 'sink'}'s "
+                  f"{m.get('bare_client_cpu_ms', m.get('bare_sink_cpu_ms'))} ms a request")
+          for stage, m in r.get("server_cpu_multiple", {}).items()],
         _line("peak RSS", ", ".join(f"{k} {v} MB" for k, v in r["peak_rss_mb"].items())),
         _line("lost / duplicates", f"{r['lost']} / {r['duplicates']}"),
         _line("accounted", f"{r['answered']:,} answered, {r['door_knock']:,} door-knock, "

@@ -1,12 +1,12 @@
-"""`safetynet bench replies`: residents answering at once, over HTTP, against a running server.
+"""`safetynet bench replies`: the reply page under wrk, against a floor handler in the same run.
 
-A server process holds a campaign over a generated city (200,000 households by default); this
-process fires one answer per household (`POST /r/{token}`, as the reply page's form does) over
-keep-alive connections, and measures replies/s and latency. Then it counts what the database
-stored against what the server acknowledged: every 200 must be a stored reply.
-
-The load generator is a lean HTTP/1.1 client on raw asyncio streams (about 50 µs of CPU a
-request), so on a 2-core machine the server keeps most of a core to itself.
+A server process (the real app, no dispatcher) holds a campaign over a generated city; a floor
+process (`safetynet.bench_floor`: the same routes, reads the form, answers a small page, no store)
+stands beside it. wrk (1 thread, `--connections`, a Lua script rotating over real reply links)
+loads each in turn, alternating, for several rounds: the first GET of a link, the one-tap POST,
+and the GET of a household that has already answered (its history shown). Printed: the server's
+rate as a share of the floor's for each, the absolute rates and CPU per request beside it, and
+the answers stored against those wrk saw acknowledged.
 """
 
 from __future__ import annotations
@@ -30,15 +30,17 @@ from typing import Any
 from safetynet.config import Config, load_config
 
 DEFAULT_HOUSEHOLDS = 200_000
-DEFAULT_REPLIES = 60_000
 DEFAULT_CONNECTIONS = 64
 READY_TIMEOUT_SECONDS = 60.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--households", type=int, default=DEFAULT_HOUSEHOLDS, help="households in the campaign")
-    parser.add_argument("--replies", type=int, default=DEFAULT_REPLIES,
-                        help="answers to fire, one per household (default: 60,000)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of server-then-floor runs (default 3)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds of each wrk run (default 5)")
+    parser.add_argument("--answered", type=int, default=5_000,
+                        help="households that answer before the rounds, for the GET with history (5,000)")
+    parser.add_argument("--fresh", type=int, default=20_000, help="households only opened, for the first GET (20,000)")
     parser.add_argument("--connections", type=int, default=DEFAULT_CONNECTIONS, help="keep-alive connections")
     parser.add_argument("--need-help", type=float, default=0.01, help="share of need_help answers (default 0.01)")
     parser.add_argument("--workdir", help="keep the database here and reuse it on the next run (default: temporary)")
@@ -267,79 +269,185 @@ async def _stored(cfg: Config, campaign_id: int) -> tuple[int, int]:
     return stored, sum(c.n for c in counts if c.status in ("safe", "need_help"))
 
 
-def _percentile(sorted_values: Sequence[float], q: float) -> float:
-    if not sorted_values:
+# -- the wrk rounds -------------------------------------------------------------------------------
+
+LUA = Path(__file__).parent / "data" / "bench-replies.lua"
+# (name, method, token set): a first GET (the link opened), a POST (the one-tap answer), and a
+# GET of a household that has answered (its history shown under the question).
+KINDS = (("get", "GET", "fresh"), ("post", "POST", "post"), ("get_answered", "GET", "answered"))
+
+
+@dataclass
+class Run:
+    """One wrk run against one target."""
+
+    requests: int
+    seconds: float
+    cpu_seconds: float
+    non_2xx: int
+    errors: int
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.cpu_seconds * 1e6 / max(1, self.requests)
+
+
+def wrk_binary() -> str:
+    import shutil
+
+    found = shutil.which("wrk")
+    if not found:
+        raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
+    return found
+
+
+def wrk_run(url: str, tokens_file: Path, method: str, prefix: str, start: int, seconds: float,
+            connections: int, pid: int) -> Run:
+    """wrk with 1 thread for `seconds`; the target process's CPU read from /proc around it."""
+    from safetynet.procinfo import cpu_seconds
+
+    cmd = [wrk_binary(), "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+           "-s", str(LUA), url, "--", str(tokens_file), method, prefix, str(start)]
+    cpu0 = cpu_seconds(pid)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout  # noqa: S603 - wrk, our args
+    cpu = cpu_seconds(pid) - cpu0
+    line = next((x for x in out.splitlines() if x.startswith("WRK_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no summary:\n{out[-2000:]}")
+    doc = json.loads(line[len("WRK_JSON "):])
+    errors = doc["connect_errors"] + doc["read_errors"] + doc["write_errors"] + doc["timeouts"]
+    return Run(doc["requests"], doc["duration_us"] / 1e6, cpu, doc["non_2xx"], errors,
+               doc["p50_us"] / 1000, doc["p99_us"] / 1000)
+
+
+@dataclass
+class Rounds:
+    server: dict[str, list[Run]] = field(default_factory=lambda: {k: [] for k, _, _ in KINDS})
+    floor: dict[str, list[Run]] = field(default_factory=lambda: {k: [] for k, _, _ in KINDS})
+
+
+def alternate(server: tuple[str, int], floor: tuple[str, int], files: Mapping[str, Path], rounds: int,
+              seconds: float, connections: int) -> Rounds:
+    """Each round: for each kind, the server then the floor (then the floor first on the next round),
+    so a change in the machine's load falls on both sides of a ratio."""
+    out = Rounds()
+    post_at = {"server": 0, "floor": 0}
+    for r in range(rounds):
+        for kind, method, tokens in KINDS:
+            order = [("server", server), ("floor", floor)]
+            if r % 2:
+                order.reverse()
+            for side, (url, pid) in order:
+                start = post_at[side] if method == "POST" else 0
+                print(f"round {r + 1}/{rounds}: {kind} on the {side}…", file=sys.stderr, flush=True)
+                run = wrk_run(url, files[tokens], method, f"r{r}{side[0]}", start, seconds, connections, pid)
+                if method == "POST":
+                    post_at[side] += run.requests  # the next round answers for households not yet answered
+                getattr(out, side)[kind].append(run)
+    return out
+
+
+def _median(values: Sequence[float]) -> float:
+    s = sorted(values)
+    if not s:
         return 0.0
-    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+def summarise(rounds: Rounds) -> dict[str, Any]:
+    """Per kind: the server's rate over the floor's, round by round and their median, with the
+    absolute figures beside them."""
+    out: dict[str, Any] = {}
+    for kind, _, _ in KINDS:
+        srv, flo = rounds.server[kind], rounds.floor[kind]
+        ratios = [s.per_second / f.per_second for s, f in zip(srv, flo, strict=True) if f.per_second]
+        out[kind] = {
+            "ratio": round(_median(ratios), 3),
+            "ratios": [round(x, 3) for x in ratios],
+            "server_per_second": [round(s.per_second, 1) for s in srv],
+            "floor_per_second": [round(f.per_second, 1) for f in flo],
+            "server_cpu_us_per_request": round(_median([s.cpu_us_per_request for s in srv]), 1),
+            "floor_cpu_us_per_request": round(_median([f.cpu_us_per_request for f in flo]), 1),
+            "cpu_multiple": round(_median([s.cpu_us_per_request for s in srv])
+                                  / max(1e-9, _median([f.cpu_us_per_request for f in flo])), 2),
+            "server_p50_ms": round(_median([s.p50_ms for s in srv]), 2),
+            "server_p99_ms": round(_median([s.p99_ms for s in srv]), 2),
+            "floor_p99_ms": round(_median([f.p99_ms for f in flo]), 2),
+            "server_non_2xx": sum(s.non_2xx for s in srv),
+            "server_socket_errors": sum(s.errors for s in srv),
+            "floor_non_2xx": sum(f.non_2xx for f in flo),
+        }
+    return out
 
 
 # -- run ------------------------------------------------------------------------------------------
 
 
+def _token_sets(tokens: list[str], answered: int, fresh: int) -> dict[str, list[str]]:
+    """Disjoint sets: households answered before the rounds (GET with history), households only
+    opened (GET), and the rest for the answers (POST), in no particular order as a city answers."""
+    shuffled = list(tokens)
+    random.Random(3).shuffle(shuffled)
+    n_answered = min(answered, len(shuffled) // 4)
+    n_fresh = min(fresh, len(shuffled) // 4)
+    return {"answered": shuffled[:n_answered], "fresh": shuffled[n_answered:n_answered + n_fresh],
+            "post": shuffled[n_answered + n_fresh:]}
+
+
 def run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
-    """Prepares (or reuses) the city, starts the server, fires the answers; returns the figures."""
+    """Prepares (or reuses) the city, starts the server and the floor, alternates wrk over both."""
+    from safetynet.bench_floor import FloorServer
+
     households = int(args.households)
     port = int(args.port) or _free_port()
+    wrk_binary()
     with tempfile.TemporaryDirectory(prefix="bench-replies-") as tmp:
         workdir = Path(args.workdir) if args.workdir else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         print(f"preparing {households:,} households…", file=sys.stderr, flush=True)
         prepared = prepare(households, workdir, port)
-        tokens = prepared.tokens[: min(int(args.replies), len(prepared.tokens))]
-        random.Random(3).shuffle(tokens)  # households in no particular order, as a city answers
+        sets = _token_sets(prepared.tokens, int(args.answered), int(args.fresh))
+        files = {}
+        for name, toks in sets.items():
+            files[name] = workdir / f"tokens-{name}.txt"
+            files[name].write_text("\n".join(toks) + "\n")
         bench_cfg = load_config(prepared.config_path, env=prepared.env)
-        stored0, counted0 = asyncio.run(_stored(bench_cfg, prepared.campaign_id))
         proc = _start_server(prepared, workdir, float(args.switch_interval))
+        floor = FloorServer()
         try:
-            cpu0, main0, _ = _proc_usage(proc.pid)
-            client0 = time.process_time()
-            print(f"firing {len(tokens):,} answers over {args.connections} connections…", file=sys.stderr, flush=True)
-            load, seconds = asyncio.run(fire(port, tokens, int(args.connections), float(args.need_help)))
-            client_cpu = time.process_time() - client0
-            cpu1, main1, rss = _proc_usage(proc.pid)
+            floor.start()
+            print(f"answering for {len(sets['answered']):,} households first…", file=sys.stderr, flush=True)
+            seed, _ = asyncio.run(fire(port, sets["answered"], int(args.connections), 0.0))
+            stored0, counted0 = asyncio.run(_stored(bench_cfg, prepared.campaign_id))
+            rounds = alternate((f"http://127.0.0.1:{port}", proc.pid), (floor.url, floor.pid), files,
+                               int(args.rounds), float(args.seconds), int(args.connections))
+            _, _, rss = _proc_usage(proc.pid)
         finally:
+            floor.stop()
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
         stored, counted = asyncio.run(_stored(bench_cfg, prepared.campaign_id))
-        stored, counted = stored - stored0, counted - counted0  # a reused database holds earlier runs
-        counters_file = workdir / "counters.json"
-        counters = json.loads(counters_file.read_text()) if counters_file.exists() else {}
-    return _figures(households, len(tokens), load, seconds, stored, counted, counters, args,
-                    server=(cpu1 - cpu0, main1 - main0, rss), client_cpu=client_cpu, prepared=prepared)
-
-
-def _figures(households: int, sent: int, load: Load, seconds: float, stored: int, counted: int,
-             counters: Mapping[str, int], args: argparse.Namespace, *, server: tuple[float, float, float],
-             client_cpu: float, prepared: Prepared) -> dict[str, Any]:
-    cpu, loop_cpu, rss = server
-    lat = sorted(load.latencies)
-    per_reply = 1e6 / max(1, load.accepted)
+    posted = sum(r.requests - r.non_2xx for r in rounds.server["post"])
     return {
         "households": households,
-        "replies_sent": sent,
-        "accepted": load.accepted,
-        "stored": stored,
-        "counted": counted,
-        "stored_equals_accepted": stored == load.accepted,
-        "refused": {str(k): v for k, v in load.refused.items()},
-        "connection_errors": load.errors,
-        "seconds": round(seconds, 3),
-        "replies_per_second": round(load.accepted / seconds, 1) if seconds else 0.0,
-        "p50_ms": round(_percentile(lat, 0.50) * 1000, 2),
-        "p95_ms": round(_percentile(lat, 0.95) * 1000, 2),
-        "p99_ms": round(_percentile(lat, 0.99) * 1000, 2),
-        "max_ms": round((lat[-1] if lat else 0.0) * 1000, 2),
         "connections": int(args.connections),
-        "switch_interval": float(args.switch_interval) or sys.getswitchinterval(),
-        "server_cpu_seconds": round(cpu, 2),
-        "server_cpu_us_per_reply": round(cpu * per_reply, 1),
-        # the event loop's thread; the rest is SQLite on aiosqlite's threads (the other core)
-        "server_loop_us_per_reply": round(loop_cpu * per_reply, 1),
-        "client_cpu_us_per_reply": round(client_cpu / max(1, len(lat)) * 1e6, 1),
+        "rounds": int(args.rounds),
+        "seconds_per_run": float(args.seconds),
+        "kinds": summarise(rounds),
+        "seeded_answers": seed.accepted,
+        # wrk counts the answers it saw answered; up to one a connection is still in flight when it stops
+        "posted_2xx": posted,
+        "stored": stored - stored0,
+        "answered_households_added": counted - counted0,
+        "stored_matches_posted": 0 <= (stored - stored0) - posted <= int(args.connections) * int(args.rounds),
         "server_peak_rss_mb": round(rss, 1),
-        # answers sharing one token lookup and one commit (higher: fewer round trips a reply)
-        "lookups_per_batch": round(counters.get("lookups", 0) / max(1, counters.get("lookup_batches", 0)), 1),
-        "writes_per_commit": round(counters.get("writes", 0) / max(1, counters.get("write_batches", 0)), 1),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "setup_seconds": round(prepared.setup_seconds, 1),
         "setup_reused": prepared.reused,
@@ -349,13 +457,20 @@ def _figures(households: int, sent: int, load: Load, seconds: float, stored: int
 def report(result: Mapping[str, Any], as_json: bool) -> str:
     if as_json:
         return json.dumps(result, ensure_ascii=False)
-    return (
-        f"{result['accepted']:,} answers accepted in {result['seconds']} s: {result['replies_per_second']:,} replies/s\n"
-        f"latency p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms, "
-        f"max {result['max_ms']} ms\n"
-        f"stored {result['stored']:,} / accepted {result['accepted']:,} (counters: {result['counted']:,}); "
-        f"server {result['server_cpu_us_per_reply']} µs CPU a reply, peak RSS {result['server_peak_rss_mb']} MB"
-    )
+    lines = [f"reply page vs the floor handler ({result['households']:,} households, wrk 1 thread, "
+             f"{result['connections']} connections, {result['rounds']} rounds of {result['seconds_per_run']} s; "
+             f"load {result['load_average_1m']})"]
+    for kind, k in result["kinds"].items():
+        lines.append(
+            f"  {kind:<13} {k['ratio']:.2f} of the floor (rounds {', '.join(f'{x:.2f}' for x in k['ratios'])}); "
+            f"server {', '.join(f'{x:,.0f}' for x in k['server_per_second'])}/s, floor "
+            f"{', '.join(f'{x:,.0f}' for x in k['floor_per_second'])}/s; CPU {k['server_cpu_us_per_request']} µs "
+            f"a request = {k['cpu_multiple']}× the floor's {k['floor_cpu_us_per_request']} µs; "
+            f"p99 {k['server_p99_ms']} ms (floor {k['floor_p99_ms']} ms); non-2xx {k['server_non_2xx']}")
+    lines.append(f"  answers: {result['posted_2xx']:,} acknowledged, {result['stored']:,} stored "
+                 f"({'consistent' if result['stored_matches_posted'] else 'MISMATCH'}); "
+                 f"server peak RSS {result['server_peak_rss_mb']} MB")
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from safetynet.bench_citywide import POLL_SECONDS, campaign_body, ladder_seconds, resident_model
+from safetynet.bench_floor import ClientSinkFloor, mean_floor, measure_client_sink, multiple
 from safetynet.channels import registry
 from safetynet.config import Config, load_config
 from safetynet.domain import ANSWERED
@@ -66,6 +67,7 @@ class CityBench:
         self.pids: dict[str, int] = {"bench": os.getpid()}
         self.rungs = ladder_seconds(args.households, args.sms_after, min_gap=args.ladder_gap)
         self._cpu_mark: dict[str, float] = {}
+        self._floors: list[ClientSinkFloor] = []
 
     def _cpu_start(self) -> None:
         self._cpu_mark = {name: cpu_seconds(pid, name != "bench") for name, pid in self.pids.items()}
@@ -75,7 +77,24 @@ class CityBench:
         for name, pid in self.pids.items():
             # the bench's own CPU only: its children are the other processes
             used = cpu_seconds(pid, name != "bench") - self._cpu_mark.get(name, 0.0)
-            self.result.setdefault("cpu_ms_per_unit", {})[f"{name}_per_{label}"] = round(used * 1000 / max(1, per), 3)
+            self.result.setdefault("cpu_ms_per_unit", {})[f"{name}_per_{label}"] = round(used * 1000 / max(1, per), 4)
+
+    async def _floor(self, stage: str) -> ClientSinkFloor:
+        """The bare aiohttp client and sink, measured just before a stage (the machine's load now)."""
+        _say(f"measuring the floor before the {stage} (a bare aiohttp client posting to a bare aiohttp sink)…")
+        floor = await asyncio.to_thread(measure_client_sink, int(self.args.floor_requests))
+        self.result.setdefault("floor", {})[stage] = floor.to_dict()
+        self._floors.append(floor)
+        return floor
+
+    def _against(self, stage: str, label: str, side: str) -> None:
+        """The server's CPU per unit of a stage as a multiple of the floor's per request, the floor
+        being the mean of those measured just before and just after the stage."""
+        floor = mean_floor(self._floors[-2], self._floors[-1])
+        floor_ms = floor.client_cpu_ms_per_request if side == "client" else floor.sink_cpu_ms_per_request
+        ms = self.result.get("cpu_ms_per_unit", {}).get(f"server_per_{label}")
+        self.result.setdefault("server_cpu_multiple", {})[stage] = {
+            "server_cpu_ms": ms, f"bare_{side}_cpu_ms": floor_ms, "multiple": multiple(ms, floor_ms)}
 
     def env(self, sandbox_url: str = "http://127.0.0.1:9") -> dict[str, str]:
         return stage_env(self.workdir, self.port, self.secret, sandbox_url, {
@@ -142,6 +161,7 @@ class CityBench:
         return plan
 
     async def _enrol(self, cfg: Config, host: HostProcess, plan: list[Enrolling]) -> None:
+        await self._floor("enrolment")
         _say(f"enrolling {len(plan):,} households through /join and Telegram /start…")
         self._cpu_start()
         result = await enrol_plan(cfg, host.url, plan, host=host)
@@ -177,6 +197,8 @@ class CityBench:
         return not any(state in ("queued", "claimed") for (step, _, state) in counts if step == 0)
 
     async def _first_wave(self, store: Store, host: HostProcess) -> int:
+        await self._floor("first_wave")
+        self._against("enrolment", "enrolment", "sink")
         base = (await host.call("counters"))["messages"]
         _say("starting the drill (the first wave)…")
         self._cpu_start()
@@ -207,6 +229,9 @@ class CityBench:
         return cid
 
     async def _storm(self, host: HostProcess, cid: int) -> None:
+        await self._floor("reply_storm")
+        # a delivery costs the server at least one client request to a provider
+        self._against("first_wave", "delivery", "client")
         _say("releasing the residents' answers (the reply storm)…")
         self._cpu_start()
         t0 = time.monotonic()
@@ -216,6 +241,9 @@ class CityBench:
             await asyncio.sleep(POLL_SECONDS)
         driver = (await host.call("stats"))["driver"]
         self._cpu_since(int(driver["accepted"]), "reply")
+        await self._floor("after_storm")
+        # an answer costs the server at least one request received
+        self._against("reply_storm", "reply", "sink")
         storm = self.stats_latency["storm"]
         self.result.update({
             "storm_seconds": round(time.monotonic() - t0, 2), "replies": driver["accepted"],

@@ -82,9 +82,14 @@ class OutboxStore:
         self._results: GroupCommit[DeliveryOutcome, ChannelName | None] = GroupCommit(
             db, self._flush, max_items=1000, max_delay_seconds=0.005
         )
+        # Provider status callbacks (two or three a message or call) share a commit the same way.
+        self._statuses: GroupCommit[tuple[str, str, int | None], bool] = GroupCommit(
+            db, self._flush_statuses, max_items=500, max_delay_seconds=0.002
+        )
 
     async def stop(self) -> None:
         await self._results.stop()
+        await self._statuses.stop()
 
     # -- claims --------------------------------------------------------------------------------
 
@@ -277,12 +282,18 @@ class OutboxStore:
         is tried (an SMS to a switched-off phone → the voice call). False if no delivery has the id
         yet: the callback is then held (`EARLY_STATUS_HOLD_SECONDS`) and applied when the send's
         result records the id, in that same transaction."""
+        return await self._statuses.submit((provider_id, state, error_code))
+
+    async def _flush_statuses(self, conn: Conn, items: list[tuple[str, str, int | None]]) -> list[bool]:
+        """In arrival order, in one transaction: two callbacks of one message see each other."""
         now = self.clock.now()
-        async with self.db.transaction() as conn:
-            if await self._apply_provider_status(conn, provider_id, state, error_code, now):
-                return True
-            await self._hold_early_status(conn, provider_id, state, error_code, now)
-        return False
+        applied: list[bool] = []
+        for provider_id, state, error_code in items:
+            done = await self._apply_provider_status(conn, provider_id, state, error_code, now)
+            if not done:
+                await self._hold_early_status(conn, provider_id, state, error_code, now)
+            applied.append(done)
+        return applied
 
     async def held_status_count(self) -> int:
         """Status callbacks held for ids not recorded (yet)."""
