@@ -81,6 +81,56 @@ def _scalar_minmax(sql: str) -> str:
         i = m.end()
 
 
+def _alias_subqueries(sql: str) -> str:
+    """PostgreSQL (before 16) wants a name for every subquery in FROM; SQLite does not."""
+    out, i, k = [], 0, 0
+    pattern = re.compile(r"\bFROM\s*\(\s*SELECT\b", re.IGNORECASE)
+    while (m := pattern.search(sql, i)) is not None:
+        depth, j = 0, sql.index("(", m.start())
+        while j < len(sql):
+            depth += {"(": 1, ")": -1}.get(sql[j], 0)
+            j += 1
+            if depth == 0:
+                break
+        out.append(sql[i:j])
+        nxt = re.match(r"\s*(\w+)", sql[j:])
+        if nxt is None or nxt.group(1).upper() in _NOT_ALIAS:
+            k += 1
+            out.append(f" AS _sub{k}")
+        i = j
+    out.append(sql[i:])
+    return "".join(out)
+
+
+_NOT_ALIAS = {"WHERE", "GROUP", "ORDER", "LIMIT", "UNION", "JOIN", "LEFT", "INNER", "ON", "HAVING", "EXCEPT",
+              "INTERSECT", "OFFSET", "WINDOW", "CROSS"}
+
+
+def _qualify_upsert(sql: str) -> str:
+    """In `INSERT INTO t (…) … ON CONFLICT … DO UPDATE SET c = c + excluded.c`, a bare `c` is
+    ambiguous to PostgreSQL (the row, or `excluded`?): it means the row, `t.c`."""
+    m = re.match(r"\s*INSERT\s+INTO\s+(\w+)\s*\(([^)]*)\)", sql, re.IGNORECASE)
+    u = re.search(r"\bDO\s+UPDATE\s+SET\b", sql, re.IGNORECASE)
+    if m is None or u is None:
+        return sql
+    table, cols = m.group(1), {c.strip() for c in m.group(2).split(",")}
+    head, tail = sql[:u.end()], sql[u.end():]
+    pieces = re.split(r"(\bWHERE\b)", tail, maxsplit=1, flags=re.IGNORECASE)
+
+    def fix_sets(text: str) -> str:
+        fixed = []
+        for assignment in re.split(r",(?![^()]*\))", text):
+            lhs, eq, rhs = assignment.partition("=")
+            if eq:
+                rhs = re.sub(r"(?<![.\w])(" + "|".join(map(re.escape, cols)) + r")\b(?!\s*\()",
+                             rf"{table}.\1", rhs)
+            fixed.append(lhs + eq + rhs)
+        return ",".join(fixed)
+
+    pieces[0] = fix_sets(pieces[0])
+    return head + "".join(pieces)
+
+
 @functools.lru_cache(maxsize=4096)
 def pg_sql(sql: str) -> str:
     """The portable SQL of the repositories in PostgreSQL's dialect (cached: the same few hundred
@@ -103,7 +153,23 @@ def pg_sql(sql: str) -> str:
         out = re.sub(r"INSERT\s+OR\s+IGNORE\s+INTO", "INSERT INTO", out, count=1, flags=re.IGNORECASE)
         m = re.search(r"\sRETURNING\s", out, re.IGNORECASE)
         out = (out[:m.start()] + " ON CONFLICT DO NOTHING" + out[m.start():]) if m else out + " ON CONFLICT DO NOTHING"
-    return _scalar_minmax(out)
+    return _qualify_upsert(_alias_subqueries(_scalar_minmax(out)))
+
+
+# Tables whose key is an identity column: a one-row INSERT into one returns its id (`lastrowid`).
+_ID_TABLES = frozenset({
+    "districts", "associations", "household_groups", "households", "phone_verifications", "staff", "api_tokens",
+    "delivery_attempts", "trigger_events", "replies", "campaigns", "audit_log", "contacts", "deliveries",
+    "staff_contacts",
+})
+
+
+@functools.lru_cache(maxsize=1024)
+def _with_returning_id(sql: str) -> str:
+    m = re.match(r"\s*INSERT\s+INTO\s+(\w+)\b[^;]*\bVALUES\b", sql, re.IGNORECASE | re.DOTALL)
+    if m is None or m.group(1) not in _ID_TABLES or re.search(r"\bRETURNING\b", sql, re.IGNORECASE):
+        return sql
+    return sql + " RETURNING id"
 
 
 def _returns_rows(sql: str) -> bool:
@@ -164,7 +230,7 @@ class PgConn:
         self.raw = raw
 
     async def run(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        q = pg_sql(sql)
+        q = _with_returning_id(pg_sql(sql))
         if _returns_rows(q):
             rows = await self.raw.fetch(q, *params)
             return Cursor(rows, len(rows))

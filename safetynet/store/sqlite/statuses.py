@@ -102,6 +102,6 @@ async def init_counts(conn: Conn, campaign_id: int) -> None:
     await conn.execute(
         "INSERT INTO campaign_counts (campaign_id, association_id, status, n)"
         " SELECT campaign_id, association_id, status, count(*) FROM campaign_households"
-        " WHERE campaign_id = ? GROUP BY association_id, status",
+        " WHERE campaign_id = ? GROUP BY campaign_id, association_id, status",
         (campaign_id,),
     )
