@@ -131,10 +131,21 @@ def _qualify_upsert(sql: str) -> str:
     return head + "".join(pieces)
 
 
+# What no mechanical rule turns into PostgreSQL: a parameter whose type nothing around it tells,
+# a GROUP BY that leans on SQLite's bare columns (each pair is functionally the same query).
+_REWRITES = (
+    ("AND ? IS NOT NULL THEN ?", "AND CAST(? AS text) IS NOT NULL THEN ?"),
+    (" GROUP BY r.household_id ORDER BY 1", " GROUP BY r.household_id, ch.association_id, ch.status ORDER BY 1"),
+)
+
+
 @functools.lru_cache(maxsize=4096)
 def pg_sql(sql: str) -> str:
     """The portable SQL of the repositories in PostgreSQL's dialect (cached: the same few hundred
     statements run over and over)."""
+    for old, new in _REWRITES:
+        sql = sql.replace(old, new)
+    sql = re.sub(r"\s+(NOT\s+INDEXED|INDEXED\s+BY\s+\w+)", "", sql)  # SQLite's plan pins
     parts = _split_sql(sql)
     n = 0
     for k in range(0, len(parts), 2):  # even pieces are outside string literals
