@@ -136,6 +136,8 @@ def _qualify_upsert(sql: str) -> str:
 _REWRITES = (
     ("AND ? IS NOT NULL THEN ?", "AND CAST(? AS text) IS NOT NULL THEN ?"),
     (" GROUP BY r.household_id ORDER BY 1", " GROUP BY r.household_id, ch.association_id, ch.status ORDER BY 1"),
+    # SQLite sorts NULL first; households without a group come first in letter order
+    ("ORDER BY a.id, g.id, h.id", "ORDER BY a.id, g.id NULLS FIRST, h.id"),
 )
 
 
@@ -146,6 +148,8 @@ def pg_sql(sql: str) -> str:
     for old, new in _REWRITES:
         sql = sql.replace(old, new)
     sql = re.sub(r"\s+(NOT\s+INDEXED|INDEXED\s+BY\s+\w+)", "", sql)  # SQLite's plan pins
+    # SQLite's CROSS JOIN … ON is an inner join whose order the planner keeps
+    sql = re.sub(r"\bCROSS\s+JOIN\s+(\w+\s+\w+)\s+ON\b", r"JOIN \1 ON", sql)
     parts = _split_sql(sql)
     n = 0
     for k in range(0, len(parts), 2):  # even pieces are outside string literals

@@ -47,6 +47,11 @@ INSERT INTO households (association_id, group_id, household_key, name, address, 
                         language, notes, consent, created_at, updated_at)
 SELECT association_id, group_id, household_key, name, address, members, vulnerable, language, notes, consent, $1, $1
 FROM import_rows WHERE household_id IS NULL ORDER BY seq"""
+# in key order, as SQLite's keyed temporary table gives them: a household's contacts get ids by kind
+_INSERT_CONTACTS = """
+INSERT INTO contacts (household_id, kind, address, source, created_at)
+SELECT household_id, kind, address, 'roster', $1 FROM import_contacts ORDER BY household_id, kind, address
+ON CONFLICT (household_id, kind, address) DO NOTHING"""
 _GONE = """
 CREATE TEMP TABLE import_gone ON COMMIT DROP AS
 SELECT id FROM households
@@ -82,7 +87,7 @@ async def import_records(conn: PgConn, records: Sequence[HouseholdRecord], now: 
                       " SELECT r.household_id, w.kind, w.address FROM import_wanted w JOIN import_rows r"
                       " ON r.seq = w.seq ON CONFLICT DO NOTHING")
     contacts_removed = _count(await raw.execute(portable._DELETE_STALE_CONTACTS))
-    contacts_added = _count(await raw.execute(portable._INSERT_CONTACTS.replace("?", "$1"), now))
+    contacts_added = _count(await raw.execute(_INSERT_CONTACTS, now))
     removed = await _remove_missing(conn, now) if replace else 0
     await raw.execute("DELETE FROM districts WHERE id NOT IN (SELECT district_id FROM associations)")
     contacts = int(await raw.fetchval(
