@@ -364,6 +364,8 @@ class PgDatabase:
             return list(await self.pool.fetch(pg_sql(sql), *params))
         except CONNECTION_ERRORS as e:
             raise StoreUnavailable(str(e)) from e
+        except asyncpg.PostgresError as e:
+            raise StoreError(str(e)) from e
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         try:
@@ -371,6 +373,8 @@ class PgDatabase:
             return row
         except CONNECTION_ERRORS as e:
             raise StoreUnavailable(str(e)) from e
+        except asyncpg.PostgresError as e:
+            raise StoreError(str(e)) from e
 
     async def fetchval(self, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
         row = await self.fetchone(sql, params)
