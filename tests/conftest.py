@@ -58,3 +58,21 @@ def tmp_config(tmp_path: Path) -> Path:
     cfg = tmp_path / "config.toml"
     cfg.write_text('[store]\npath = "var/safetynet.db"\n', encoding="utf-8")
     return cfg
+
+
+@pytest.fixture(autouse=True)
+def _postgres_schema() -> Iterator[None]:
+    """With SAFETYNET_TEST_STORE=postgres, each test gets a PostgreSQL schema of its own, which the
+    shared fixtures' configs name (pg_helpers.store_env)."""
+    import pg_helpers
+
+    if not pg_helpers.ON_POSTGRES:
+        yield
+        return
+    schema, url = pg_helpers._create_schema_sync()
+    os.environ[pg_helpers.URL_ENV] = url
+    try:
+        yield
+    finally:
+        os.environ.pop(pg_helpers.URL_ENV, None)
+        pg_helpers._drop_schema_sync(schema)

@@ -68,3 +68,44 @@ async def pg_break_writes(store: Store, broken: bool) -> None:
     settings = {"default_transaction_read_only": "on" if broken else "off"}
     pool.set_connect_args(store.db.url, server_settings=settings)
     await pool.expire_connections()
+
+
+def _create_schema_sync() -> tuple[str, str]:
+    import asyncio
+
+    async def make() -> tuple[str, str]:
+        await _ensure_database(TEST_DB)
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        con = await asyncpg.connect(f"{SERVER}/{TEST_DB}")
+        try:
+            await con.execute(f"CREATE SCHEMA {schema}")
+        finally:
+            await con.close()
+        return schema, f"{SERVER}/{TEST_DB}?search_path={schema}"
+
+    return asyncio.run(make())
+
+
+def _drop_schema_sync(schema: str) -> None:
+    import asyncio
+
+    async def drop() -> None:
+        con = await asyncpg.connect(f"{SERVER}/{TEST_DB}")
+        try:
+            await con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        finally:
+            await con.close()
+
+    asyncio.run(drop())
+
+
+# `SAFETYNET_TEST_STORE=postgres pytest …`: the shared fixtures (broadcast_helpers.make_cfg,
+# replies_fixtures.make_config, dashboard_fixtures.make_config) open PostgreSQL, a schema per test.
+ON_POSTGRES = os.environ.get("SAFETYNET_TEST_STORE", "sqlite") == "postgres"
+URL_ENV = "SAFETYNET_TEST_STORE_URL"
+
+
+def store_env() -> dict[str, str]:
+    """What a test config adds so that the store is this test's PostgreSQL schema (nothing on SQLite)."""
+    url = os.environ.get(URL_ENV)
+    return {"SAFETYNET_STORE_URL": url} if ON_POSTGRES and url else {}

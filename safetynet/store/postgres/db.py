@@ -20,7 +20,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 import structlog
@@ -29,7 +29,7 @@ from safetynet.store.errors import StoreError, StoreUnavailable
 
 log = structlog.get_logger("store")
 
-Row = asyncpg.Record
+Row: TypeAlias = asyncpg.Record
 
 # Errors that mean "the database cannot take this now" (down, restarting, read-only, out of disk),
 # as opposed to a bad statement: they make the store unhealthy and surface as StoreUnavailable.
@@ -200,7 +200,7 @@ def _status_count(status: str) -> int:
 class Cursor:
     """What a statement gave: its rows (if any) and how many rows it changed."""
 
-    __slots__ = ("rows", "rowcount", "lastrowid")
+    __slots__ = ("lastrowid", "rowcount", "rows")
 
     def __init__(self, rows: list[Row], rowcount: int) -> None:
         self.rows = rows
