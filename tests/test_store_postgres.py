@@ -7,9 +7,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from contract.support import ROUTES, city, running_campaign
 from pg_helpers import pg_schema
 
-from contract.support import ROUTES, city, running_campaign
 from safetynet.cli import main
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind
