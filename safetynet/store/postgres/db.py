@@ -139,6 +139,11 @@ _REWRITES = (
     # SQLite sorts NULL first; households without a group come first in letter order
     ("ORDER BY a.id, g.id, h.id", "ORDER BY a.id, g.id NULLS FIRST, h.id"),
 )
+# Reads that decide a write: SQLite's one writer serialises them; here several processes write, so
+# the rows are locked (in key order, the same for every writer) until the transaction ends.
+_LOCKED_READS = (
+    "SELECT household_id, association_id, status, first_answer_at IS NOT NULL FROM campaign_households",
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -150,6 +155,8 @@ def pg_sql(sql: str) -> str:
     sql = re.sub(r"\s+(NOT\s+INDEXED|INDEXED\s+BY\s+\w+)", "", sql)  # SQLite's plan pins
     # SQLite's CROSS JOIN … ON is an inner join whose order the planner keeps
     sql = re.sub(r"\bCROSS\s+JOIN\s+(\w+\s+\w+)\s+ON\b", r"JOIN \1 ON", sql)
+    if sql.startswith(_LOCKED_READS):
+        sql += " ORDER BY household_id FOR UPDATE"
     parts = _split_sql(sql)
     n = 0
     for k in range(0, len(parts), 2):  # even pieces are outside string literals
@@ -422,3 +429,9 @@ class PgDatabase:
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         async with self.transaction() as conn:
             await conn.executemany(sql, rows)
+
+
+def is_conflict(e: BaseException) -> bool:
+    """A deadlock or serialisation failure: the transaction lost a race and may simply run again."""
+    cause = e.__cause__ if isinstance(e, StoreError) else e
+    return isinstance(cause, (asyncpg.DeadlockDetectedError, asyncpg.SerializationError))

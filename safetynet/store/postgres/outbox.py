@@ -13,11 +13,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, cast
 
+from safetynet.clock import Clock
 from safetynet.domain import ANSWERED, ChannelName, Status
-from safetynet.domain.campaigns import ClaimedDelivery, DeliveryOutcome, OutcomeKind
+from safetynet.domain.campaigns import ChannelRoutes, ClaimedDelivery, DeliveryOutcome, OutcomeKind
+from safetynet.store.postgres.commit import PgGroupCommit
 from safetynet.store.postgres.db import PgConn, PgDatabase
+from safetynet.store.postgres.statuses import apply_status_changes
+from safetynet.store.sqlite.db import Database
 from safetynet.store.sqlite.outbox import OutboxStore
-from safetynet.store.sqlite.statuses import StatusChange, apply_status_changes
+from safetynet.store.sqlite.statuses import StatusChange
 
 _CLAIM_SQL = """
 UPDATE deliveries d SET state = 'claimed', lease_until = $1, lease_owner = $2, updated_at = $3
@@ -39,6 +43,10 @@ _ATTEMPT_COLUMNS = ("delivery_id", "at", "duration_ms", "outcome", "error_class"
 
 
 class PgOutboxStore(OutboxStore):
+    def __init__(self, db: Database, clock: Clock, routes: ChannelRoutes) -> None:
+        super().__init__(db, clock, routes)
+        self._results = PgGroupCommit(db, self._flush, max_items=1000, max_delay_seconds=0.005)
+
     async def claim(
         self, campaign_ids: Sequence[int], channel: ChannelName, limit: int, owner: str, lease_seconds: float
     ) -> list[ClaimedDelivery]:
@@ -92,7 +100,7 @@ class PgOutboxStore(OutboxStore):
             await cast(PgConn, conn).raw.copy_records_to_table("delivery_attempts", records=attempts,
                                                                columns=_ATTEMPT_COLUMNS)
         if changes:
-            await apply_status_changes(conn, changes)
+            await apply_status_changes(cast(PgConn, conn), changes)
         if sent := by_kind[OutcomeKind.SENT]:
             await self._apply_early_statuses(conn, sent, self.clock.now())
         return [activated.get(o.delivery.id) for o in items]
