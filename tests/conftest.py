@@ -71,8 +71,30 @@ def _postgres_schema() -> Iterator[None]:
         return
     schema, url = pg_helpers._create_schema_sync()
     os.environ[pg_helpers.URL_ENV] = url
+    os.environ["SAFETYNET_STORE_URL"] = url  # what the command line (`main([...])`) reads
     try:
         yield
     finally:
         os.environ.pop(pg_helpers.URL_ENV, None)
+        os.environ.pop("SAFETYNET_STORE_URL", None)
         pg_helpers._drop_schema_sync(schema)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL (SAFETYNET_TEST_STORE=postgres) only the files of `pg_helpers.BOTH_STORES`
+    run, less their `sqlite_only` tests (SQLite's own files, locks and pragmas); the rest is deselected,
+    not skipped: it ran on SQLite already."""
+    import pg_helpers
+
+    if not pg_helpers.ON_POSTGRES:
+        return
+    keep, drop = [], []
+    for item in items:
+        name = Path(str(item.fspath)).name
+        if name in pg_helpers.BOTH_STORES and item.get_closest_marker("sqlite_only") is None:
+            keep.append(item)
+        else:
+            drop.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -109,3 +109,15 @@ def store_env() -> dict[str, str]:
     """What a test config adds so that the store is this test's PostgreSQL schema (nothing on SQLite)."""
     url = os.environ.get(URL_ENV)
     return {"SAFETYNET_STORE_URL": url} if ON_POSTGRES and url else {}
+
+# Integration files that run on both stores (their stores come from the shared fixtures); the
+# contract suite (tests/contract) runs on both in every run. `scripts/test.sh` runs these again
+# with SAFETYNET_TEST_STORE=postgres.
+BOTH_STORES = frozenset({
+    "test_store_postgres.py",
+    "test_dashboard_pages.py",
+    "test_replies_intake.py",
+    "test_broadcast_dispatch.py",
+    "test_replies_help.py",
+    "test_api_campaigns.py",
+})

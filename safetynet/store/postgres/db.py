@@ -369,19 +369,15 @@ class PgDatabase:
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
             return list(await self.pool.fetch(pg_sql(sql), *params))
-        except CONNECTION_ERRORS as e:
-            raise StoreUnavailable(str(e)) from e
-        except asyncpg.PostgresError as e:
-            raise StoreError(str(e)) from e
+        except (*CONNECTION_ERRORS, asyncpg.PostgresError) as e:
+            raise self._mapped(e) from e
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         try:
             row: Row | None = await self.pool.fetchrow(pg_sql(sql), *params)
             return row
-        except CONNECTION_ERRORS as e:
-            raise StoreUnavailable(str(e)) from e
-        except asyncpg.PostgresError as e:
-            raise StoreError(str(e)) from e
+        except (*CONNECTION_ERRORS, asyncpg.PostgresError) as e:
+            raise self._mapped(e) from e
 
     async def fetchval(self, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
         row = await self.fetchone(sql, params)
@@ -396,11 +392,8 @@ class PgDatabase:
         try:
             async with self.pool.acquire() as raw, raw.transaction():
                 yield PgConn(raw)
-        except CONNECTION_ERRORS as e:
-            self._mark_failed(e)
-            raise StoreUnavailable(str(e)) from e
-        except asyncpg.PostgresError as e:
-            raise StoreError(str(e)) from e
+        except (*CONNECTION_ERRORS, asyncpg.PostgresError) as e:
+            raise self._mapped(e, writing=True) from e
         self.failed = None
 
     @contextlib.asynccontextmanager
@@ -409,11 +402,20 @@ class PgDatabase:
         try:
             async with self.pool.acquire() as raw:
                 yield raw
-        except CONNECTION_ERRORS as e:
-            self._mark_failed(e)
-            raise StoreUnavailable(str(e)) from e
-        except asyncpg.PostgresError as e:
-            raise StoreError(str(e)) from e
+        except (*CONNECTION_ERRORS, asyncpg.PostgresError) as e:
+            raise self._mapped(e, writing=True) from e
+
+    def _mapped(self, e: BaseException, writing: bool = False) -> Exception:
+        """The store's error for a driver's: StoreUnavailable when the database cannot take the work
+        (a write marks the store unhealthy), OverflowError for an id past 64 bits (as SQLite raises:
+        it names nothing that exists), StoreError for the rest."""
+        if isinstance(e, asyncpg.DataError) and "out of int64 range" in str(e):
+            return OverflowError(str(e))
+        if isinstance(e, CONNECTION_ERRORS):
+            if writing:
+                self._mark_failed(e)
+            return StoreUnavailable(str(e))
+        return StoreError(str(e))
 
     def _mark_failed(self, e: BaseException) -> None:
         if self.failed is None:
