@@ -91,7 +91,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep, drop = [], []
     for item in items:
         name = Path(str(item.fspath)).name
-        if name in pg_helpers.BOTH_STORES and item.get_closest_marker("sqlite_only") is None:
+        if (pg_helpers.EVERY_FILE or name in pg_helpers.BOTH_STORES) and item.get_closest_marker("sqlite_only") is None:
             keep.append(item)
         else:
             drop.append(item)

@@ -101,7 +101,9 @@ def _drop_schema_sync(schema: str) -> None:
 
 # `SAFETYNET_TEST_STORE=postgres pytest …`: the shared fixtures (broadcast_helpers.make_cfg,
 # replies_fixtures.make_config, dashboard_fixtures.make_config) open PostgreSQL, a schema per test.
-ON_POSTGRES = os.environ.get("SAFETYNET_TEST_STORE", "sqlite") == "postgres"
+# (`postgres-all`: every file, to find out which ones pass on PostgreSQL)
+ON_POSTGRES = os.environ.get("SAFETYNET_TEST_STORE", "sqlite") in ("postgres", "postgres-all")
+EVERY_FILE = os.environ.get("SAFETYNET_TEST_STORE") == "postgres-all"
 URL_ENV = "SAFETYNET_TEST_STORE_URL"
 
 
