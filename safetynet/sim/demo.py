@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import json
+import os
 import shutil
 import signal
 import sys
