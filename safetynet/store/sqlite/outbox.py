@@ -9,7 +9,7 @@ transaction, and the household statuses and counters change in that same transac
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import structlog
@@ -69,6 +69,15 @@ _CLAIM_STAFF_SQL = (
 
 _ANY_STAFF_DUE_SQL = ("SELECT EXISTS (SELECT 1 FROM deliveries WHERE state = 'queued' AND staff_id IS NOT NULL"
                       " AND channel = ? AND next_attempt_at <= ?)")
+
+
+def staff_claims(rows: Iterable[Any], channel: ChannelName, owner: str) -> list[ClaimedDelivery]:
+    """Claimed staff alerts from the rows of `_CLAIM_STAFF_SQL` (either adapter's), oldest first."""
+    out = [ClaimedDelivery(r[0], r[1], 0, STAFF_STEP, channel, None, r[3], r[5], r[8] or "ja", r[4], owner,
+                           StaffAlert(r[1], r[2], channel, r[5] or "", r[6] or "", r[7] or "", drill=r[9] != "real"))
+           for r in rows]
+    out.sort(key=lambda d: d.id)
+    return out
 
 
 class OutboxStore:
@@ -149,12 +158,7 @@ class OutboxStore:
         async with self.db.transaction() as conn:
             rows = await conn.execute_fetchall(_CLAIM_STAFF_SQL, (now + lease_seconds, owner, now, str(channel), now,
                                                                   limit))
-        out = [ClaimedDelivery(r[0], r[1], 0, STAFF_STEP, channel, None, r[3], r[5], r[8] or "ja", r[4], owner,
-                               StaffAlert(r[1], r[2], channel, r[5] or "", r[6] or "", r[7] or "",
-                                          drill=r[9] != "real"))
-               for r in rows]
-        out.sort(key=lambda d: d.id)
-        return out
+        return staff_claims(rows, channel, owner)
 
     async def reclaim_expired(self, owner: str = "") -> int:
         """Claims whose lease ended (their worker died) go back to the queue. A dispatcher never takes
