@@ -129,6 +129,7 @@ ALLOWED_JAPANESE: dict[str, str] = {
     "roster/encoding.py::detect_encoding": "names Excel's file type 「Unicode テキスト」 as its dialog shows it",
     "roster/enrol_letters.py::LETTER_HEADERS": "column names of the letters CSV that mail-merge templates refer to",
     "roster/codes.py::_SEPARATORS": "the long-vowel mark ー typed as a dash inside enrolment codes",
+    "domain/walking.py::_DASHES": "the long-vowel mark ー and full-width dash typed between block numbers",
     "domain/phones.py::_SEPARATORS": "the long-vowel mark ー and full-width dash typed inside phone numbers",
     "roster/generate.py": "a synthetic roster: Japanese names, towns and notes as real rosters hold them",
     "roster/commands.py::add_arguments": "an example command line with an association name as typed",

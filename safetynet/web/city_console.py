@@ -150,11 +150,11 @@ def _preview_table(lang: str, pv: Preview) -> str:
             took = t(lang, "no_limit") if secs is None else f"{max(1, round(secs / 60))} {t(lang, 'minutes')}"
             rows.append(f"<tr><th>{s.index}</th><td>{esc(when)}</td><td>{esc(ch)}</td>"
                         f"<td class='num'>{n:,}</td><td>{esc(took)}</td></tr>")
-    head = "".join(f"<th>{esc(t(lang, k))}</th>" for k in ("step", "when", "channel", "households", "takes"))
+    head = "".join(f"<th>{esc(t(lang, k))}</th>" for k in ("step", "when", "channel", "household_count", "takes"))
     cost = pv.cost_jpy
     priced = ", ".join(f"{esc(channel_label(lang, ch))} ¥{cost.get(ch, 0):,.0f} ({n:,})" for ch, n in pv.units.items())
     return (
-        f'<ul class="preview"><li>{esc(t(lang, "households"))}: <b data-preview-households>{pv.households:,}</b>'
+        f'<ul class="preview"><li>{esc(t(lang, "household_count"))}: <b data-preview-households>{pv.households:,}</b>'
         f' ({esc(t(lang, "vulnerable"))} {pv.vulnerable:,})</li>'
         f'<li>{esc(t(lang, "coverage_none"))}: {pv.no_contact:,}</li>'
         f'<li>{esc(t(lang, "cost"))}: {priced}, {esc(t(lang, "total"))} '

@@ -126,14 +126,13 @@ async def city_page(request: web.Request) -> web.Response:
     body = (
         f'<h1>{esc(t(lang, "city"))}</h1>' + proposals + campaign_header(lang, info)
         + health_block(lang, sending, running=info.state == "running")
-        + campaign_picker(lang, "/city", recent, info) + actions + parts.totals
+        + str(campaign_picker(lang, "/city", recent, info)) + actions + parts.totals
         + f'<section aria-labelledby="curve-h"><h2 id="curve-h">{esc(t(lang, "curve"))}</h2>'
           f'<figure id="curve">{parts.curve}</figure></section>'
         + parts.districts + parts.associations + start_form + recent_list(lang, recent)
     )
-    attrs = (f' data-page="city" data-campaign="{info.id}" data-bands="{esc(bands_json(lang))}"'
-             f' data-low="{LOW}" data-good="{GOOD}"'
-             f' data-live-on="{esc(t(lang, "live_on"))}" data-live-off="{esc(t(lang, "live_off"))}"')
+    attrs = {"data-page": "city", "data-campaign": info.id, "data-bands": bands_json(lang), "data-low": LOW,
+             "data-good": GOOD, "data-live-on": t(lang, "live_on"), "data-live-off": t(lang, "live_off")}
     return render(request, t(lang, "city"), body, scripts=("/static/city.js",), main_attrs=attrs)
 
 

@@ -60,7 +60,7 @@ def districts_table(lang: str, doc: dict[str, Any]) -> str:
         f'<td class="num" data-help>{r["help"]}</td></tr>'
         for r in district_rows(doc)
     )
-    head = "".join(f"<th>{esc(t(lang, k))}</th>" for k in ("district", "households", "rate", "help_count"))
+    head = "".join(f"<th>{esc(t(lang, k))}</th>" for k in ("district", "household_count", "rate", "help_count"))
     return (f'<section aria-labelledby="dist-h"><h2 id="dist-h">{esc(t(lang, "districts"))}</h2>'
             f'<table class="city" id="districts"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></section>')
 

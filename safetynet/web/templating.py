@@ -35,7 +35,15 @@ ENV = jinja2.Environment(
     auto_reload=False,
     cache_size=-1,
 )
-ENV.globals.update(t=i18n.t, html_lang=_html_lang)
+
+
+def t_markup(lang: str, key: str, /, **values: object) -> Markup:
+    """A text whose placeholders take markup (`<b data-count>3</b>`): the text is escaped, and so is
+    every value that is not already Markup."""
+    return Markup.escape(i18n.t(lang, key)).format(**values)
+
+
+ENV.globals.update(t=i18n.t, tm=t_markup, html_lang=_html_lang)
 
 
 def render(name: str, /, **context: Any) -> str:
