@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from safetynet.channels import registry
 from safetynet.csvout import csv_text
 from safetynet.i18n import t
+from safetynet.i18n.scopes import scope_label
 from safetynet.stats.curve import Series, render_svg
 
 _JST = timezone(timedelta(hours=9))
@@ -197,11 +198,14 @@ class CsvWriter:
         return ""
 
 
-def _channel_label(channel: str) -> str:
+def _channel_label(channel: str, lang: str = "ja") -> str:
     """A channel's label (its spec's key), or the report's words for the reply page and staff."""
     if registry.is_channel(channel):
-        return t("ja", registry.spec(channel).label_key)
-    return t("ja", f"report.channel.{channel}")
+        return t(lang, registry.spec(channel).label_key)
+    try:
+        return t(lang, f"report.channel.{channel}")
+    except KeyError:  # a channel since removed: its name is all there is
+        return channel
 
 
 def render_csv(report: dict[str, Any], lang: str = "ja") -> str:
@@ -254,7 +258,7 @@ def _channels(lang: str, s: dict[str, Any]) -> str:
     items = s["channels"]
     if not items:
         return f"<p>{escape(_l(lang, 'none'))}</p>"
-    body = "".join(f"<tr><th>{escape(k)}</th><td class='n'>{v}</td></tr>" for k, v in items.items())
+    body = "".join(f"<tr><th>{escape(_channel_label(k, lang))}</th><td class='n'>{v}</td></tr>" for k, v in items.items())
     return f"<table><tbody>{body}</tbody></table>"
 
 
@@ -296,7 +300,7 @@ class HtmlWriter:
         body = (
             f"<h1>{escape(_l(lang, 'title'))}: {escape(c['title'])}</h1>"
             f"<p class='meta'>{escape(_l(lang, 'real' if c['kind'] == 'real' else 'drill'))} · "
-            f"{escape(_l(lang, 'scope'))}: {escape(', '.join(c['scope']))} · {escape(_l(lang, 'started'))} "
+            f"{escape(_l(lang, 'scope'))}: {escape(', '.join(scope_label(lang, x) for x in c['scope']))} · {escape(_l(lang, 'started'))} "
             f"{_when(c['started_at'])} · {escape(_l(lang, 'closed'))} {_when(c['closed_at'])} · "
             f"{escape(_l(lang, 'generated'))} {_when(summary['generated_at'])}</p>"
             + (f"<p class='purged'>{escape(t(lang, 'report.purged', time=_when(c['purged_at'])))}</p>"

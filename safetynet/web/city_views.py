@@ -19,7 +19,9 @@ LOW, GOOD = 0.5, 0.8  # response-rate bands: below LOW is low, from GOOD up is g
 
 
 def band(rate: float) -> str:
-    return "low" if rate < LOW else "good" if rate >= GOOD else "mid"
+    """The band of a rate as shown: on the whole percent the page prints, so "80%" is always 良好."""
+    shown = round(rate * 100)
+    return "low" if shown < LOW * 100 else "good" if shown >= GOOD * 100 else "mid"
 
 
 def bands_json(lang: str) -> str:
