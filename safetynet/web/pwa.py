@@ -36,7 +36,7 @@ def manifest(code: str, lang: str, city: str) -> dict[str, object]:
         "name": i18n.t(ui, "manifest.name", city=city),
         "short_name": i18n.t(ui, "manifest.short_name"),
         "description": i18n.t(ui, "manifest.description"),
-        "lang": "en" if ui == "en" else "ja",
+        "lang": "ja" if ui.startswith("ja") else ui,
         "dir": "ltr",
         "start_url": start,
         "scope": "/",
