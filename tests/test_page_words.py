@@ -38,6 +38,8 @@ IDENTIFIERS = re.compile(r"\bcity\b|association:|district:|\b(?:" + "|".join(
 def visible_text(page: str) -> str:
     """What a person reads: text outside tags, scripts and styles, plus the attributes shown."""
     page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S | re.I)
+    # the language switch names each language in itself (Português, Tiếng Việt)
+    page = re.sub(r'<nav class="lang".*?</nav>', " ", page, flags=re.S)
     shown = re.findall(r'\b(?:title|aria-label|placeholder|alt)="([^"]*)"', page)
     text = re.sub(r"<[^>]+>", " ", page)
     return htmllib.unescape(" ".join([text, *shown]))

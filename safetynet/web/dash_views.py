@@ -19,7 +19,7 @@ from safetynet.domain.roster import Association, Coverage, HouseholdLine
 from safetynet.domain.walking import walking_key
 from safetynet.web.dash_shell import hhmm, when
 from safetynet.web.dash_text import METHODS, STATUS_ICONS, STATUS_ORDER, pct, status_label, t
-from safetynet.web.templating import ENV
+from safetynet.web.templating import ENV, call_macro
 
 ANSWERED_S = frozenset(str(s) for s in ANSWERED)
 FILTERS = ("all", "noanswer", "help", "vulnerable")
@@ -40,10 +40,7 @@ ENV.globals.update(icons=STATUS_ICONS, methods=METHODS, when=when, hhmm=hhmm, pc
 
 
 def _macro(name: str, *args: object) -> Markup:
-    """A macro of dash_parts.html called from Python (its output is autoescaped markup)."""
-    out = getattr(ENV.get_template("dash_parts.html").module, name)(*args)
-    assert isinstance(out, Markup)
-    return out
+    return call_macro("dash_parts.html", name, *args)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from safetynet import i18n
 
-__all__ = ["ENV", "Markup", "fragment", "page_context", "render"]
+__all__ = ["ENV", "Markup", "call_macro", "fragment", "page_context", "render"]
 
 
 def _html_lang(lang: str) -> str:
@@ -57,6 +57,14 @@ _NO_HEAD = Markup("")
 def fragment(name: str, /, **context: Any) -> Markup:
     """A template's output to put inside another page: already escaped, so marked safe."""
     return Markup(render(name, **context))  # noqa: S704 - autoescaped template output
+
+
+def call_macro(template: str, name: str, /, *args: object) -> Markup:
+    """A macro of `template` called from Python: its output, autoescaped markup."""
+    out = getattr(ENV.get_template(template).module, name)(*args)
+    if not isinstance(out, Markup):
+        raise TypeError(f"{template} {name}: not a macro")
+    return out
 
 
 def page_context(
