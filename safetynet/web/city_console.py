@@ -31,11 +31,11 @@ from safetynet.domain import CampaignKind, CampaignState
 from safetynet.domain.campaigns import CampaignInfo
 from safetynet.i18n.scopes import scope_label
 from safetynet.stats.cache import TtlCache
+from safetynet.templating import Markup, call_macro
 from safetynet.web.app import SERVICES, check_csrf, require_viewer, services
 from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import campaign_or_404, not_found, reads, render, visible_associations, when
 from safetynet.web.dash_text import channel_label, lang_of, t
-from safetynet.web.templating import Markup, call_macro
 
 log = structlog.get_logger("web")
 

@@ -20,6 +20,7 @@ from safetynet.domain.roster import Association
 from safetynet.stats.cache import TtlCache
 from safetynet.stats.curve import group_series, render_svg
 from safetynet.stats.document import build_stats
+from safetynet.templating import Markup
 from safetynet.web import city_console
 from safetynet.web.app import SERVICES, csrf_of, require_viewer, services
 from safetynet.web.city_views import (
@@ -44,7 +45,6 @@ from safetynet.web.dash_shell import (
     visible_associations,
 )
 from safetynet.web.dash_text import lang_of, t
-from safetynet.web.templating import Markup
 
 PARTS_TTL_SECONDS = 1.0
 # past the TTL a part up to this old is served while the next is built (see TtlCache)

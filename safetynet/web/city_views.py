@@ -10,10 +10,10 @@ from typing import Any
 from safetynet.broadcast.health import FAILING, IDLE, OK, DispatchStatus
 from safetynet.domain import ANSWERED
 from safetynet.domain.campaigns import CampaignInfo
+from safetynet.templating import ENV, Markup, call_macro
 from safetynet.web import dash_views  # noqa: F401 - the staff templates' globals
 from safetynet.web.dash_shell import when
 from safetynet.web.dash_text import KNOWN_KEYS, STATUS_ORDER, channel_label, t
-from safetynet.web.templating import ENV, Markup, call_macro
 
 LOW, GOOD = 0.5, 0.8  # response-rate bands: below LOW is low, from GOOD up is good
 

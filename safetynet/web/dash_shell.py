@@ -17,10 +17,10 @@ from safetynet.domain.campaigns import CampaignInfo
 from safetynet.domain.consent import Disclosure
 from safetynet.domain.roster import Association
 from safetynet.store.ports import DashboardReads, StatsReads
+from safetynet.templating import page_context
+from safetynet.templating import render as render_template
 from safetynet.web.app import csrf_of, viewer_of
 from safetynet.web.dash_text import lang_of, language_switch, large_of, remember_prefs, t
-from safetynet.web.templating import Markup, page_context
-from safetynet.web.templating import render as render_template
 
 READS = web.AppKey("dashboard_reads", DashboardReads)
 STATS = web.AppKey("stats_reads", StatsReads)
@@ -135,9 +135,8 @@ def _header(request: web.Request, lang: str) -> dict[str, Any]:
 def render(
     request: web.Request,
     title: str,
-    body: str | Markup = "",
     *,
-    template: str = "staff.html",
+    template: str,
     context: Mapping[str, Any] | None = None,
     scripts: Iterable[str] = (),
     styles: Iterable[str] = ("/static/base.css", "/static/dash.css"),
@@ -145,14 +144,13 @@ def render(
     main_attrs: Mapping[str, object] | None = None,
     no_store: bool = False,
 ) -> web.Response:
-    """A staff page: `template` (extending staff.html) filled with `context`, or `body` inside the layout."""
+    """A staff page: `template` (extending staff.html) filled with `context`."""
     lang = lang_of(request)
     csrf = csrf_of(request) or ""
     html = render_template(
         template,
         **page_context(lang=lang, title=title, styles=styles, scripts=scripts),
-        # a page not yet given a template of its own passes markup made by an escaping helper
-        **_header(request, lang), csrf=csrf, content=body if isinstance(body, Markup) else Markup(body),
+        **_header(request, lang), csrf=csrf,
         main_attrs={k: str(v) for k, v in (main_attrs or {}).items()},
         **(context or {}),
     )

@@ -17,9 +17,9 @@ from safetynet.domain.phones import format_national
 from safetynet.domain.replies import HelpItem
 from safetynet.domain.roster import Association, Coverage, HouseholdLine
 from safetynet.domain.walking import walking_key
+from safetynet.templating import ENV, call_macro
 from safetynet.web.dash_shell import hhmm, when
 from safetynet.web.dash_text import METHODS, STATUS_ICONS, STATUS_ORDER, pct, status_label, t
-from safetynet.web.templating import ENV, call_macro
 
 ANSWERED_S = frozenset(str(s) for s in ANSWERED)
 FILTERS = ("all", "noanswer", "help", "vulnerable")

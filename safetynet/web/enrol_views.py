@@ -15,9 +15,9 @@ from safetynet.channels.spec import ENROL_CONFIRM_CODE, ENROL_SUBSCRIPTION, Chan
 from safetynet.replies import texts
 from safetynet.replies.enrol import ChannelView, EnrolledHousehold
 from safetynet.replies.words import enrol_word, kind_label
+from safetynet.templating import ENV, page_context, render
 from safetynet.web.pwa import head_tags
 from safetynet.web.reply_views import dead_end_page
-from safetynet.web.templating import ENV, page_context, render
 
 _STYLES = ("/static/base.css", "/static/reply.css")
 _AUTOCOMPLETE = {"tel": "tel", "email": "email"}

@@ -17,10 +17,10 @@ from aiohttp import web
 
 from safetynet import i18n
 from safetynet.roster.codes import CodeError, format_code, normalize_code
+from safetynet.templating import Markup, fragment
 from safetynet.web.app import SERVICES, services
 from safetynet.web.pwa_icons import SIZES, THEME, icon_png
 from safetynet.web.ratelimit import KeyedRateLimit, client_ip, enforce
-from safetynet.web.templating import Markup, fragment
 
 MANIFEST_TYPE = "application/manifest+json"
 REQUESTS_PER_MINUTE = 60

@@ -14,7 +14,7 @@ from safetynet.domain import ANSWERED as ANSWERED_STATUSES
 from safetynet.domain import CampaignKind, Status
 from safetynet.domain.replies import HistoryEntry, Location, ReplyDetails
 from safetynet.replies import texts
-from safetynet.web.templating import fragment, page_context, render
+from safetynet.templating import fragment, page_context, render
 
 JST = timezone(timedelta(hours=9))
 _STYLES = ("/static/base.css", "/static/reply.css")

@@ -1,4 +1,6 @@
-"""The one Jinja2 environment every page is rendered from (`safetynet/web/templates/`).
+"""The one Jinja2 environment every page and HTML document is rendered from: the pages'
+templates in `safetynet/web/templates/`, the documents' (enrolment letters, the drill report) in
+`safetynet/roster/templates/` and `safetynet/stats/templates/`.
 
 Autoescape is on for every template, so user data (names, notes, CAP text) can only reach a page
 escaped; markup made in Python must be wrapped in `Markup` on purpose. Templates are compiled once
@@ -24,7 +26,9 @@ def _html_lang(lang: str) -> str:
 
 
 ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("safetynet.web", "templates"),
+    loader=jinja2.ChoiceLoader([jinja2.PackageLoader("safetynet.web", "templates"),
+                                jinja2.PackageLoader("safetynet.roster", "templates"),
+                                jinja2.PackageLoader("safetynet.stats", "templates")]),
     autoescape=True,
     # the pages are served as written: no blank lines from {% %} tags
     trim_blocks=True,
