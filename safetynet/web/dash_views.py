@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from safetynet.domain import ANSWERED
 from safetynet.domain.campaigns import CampaignInfo
@@ -19,7 +20,7 @@ from safetynet.domain.roster import Association, Coverage, HouseholdLine
 from safetynet.domain.walking import walking_key
 from safetynet.templating import ENV, call_macro
 from safetynet.web.dash_shell import hhmm, when
-from safetynet.web.dash_text import METHODS, STATUS_ICONS, STATUS_ORDER, pct, status_label, t
+from safetynet.web.dash_text import METHODS, STATUS_ICONS, STATUS_ORDER, method_label, pct, status_label, t
 
 ANSWERED_S = frozenset(str(s) for s in ANSWERED)
 FILTERS = ("all", "noanswer", "help", "vulnerable")
@@ -36,7 +37,8 @@ def national(e164: str) -> str:
 
 
 # what the staff templates use beside i18n.t
-ENV.globals.update(icons=STATUS_ICONS, methods=METHODS, when=when, hhmm=hhmm, pct=pct, national=national)
+ENV.globals.update(icons=STATUS_ICONS, methods=METHODS, when=when, hhmm=hhmm, pct=pct, national=national,
+                   with_name=lambda markup, name: with_name(markup, name))
 
 
 def _macro(name: str, *args: object) -> Markup:
@@ -110,8 +112,35 @@ def help_items(lang: str, items: Sequence[HelpItem]) -> Markup:
     return _macro("help_items", lang, items)
 
 
+@functools.lru_cache(maxsize=8)
+def row_words(lang: str) -> dict[str, Any]:
+    """The words of a household row, once per language (a page has hundreds of rows)."""
+    words: dict[str, Any] = {k: t(lang, k) for k in ("group", "name", "address", "people", "status", "confirm",
+                                                   "vulnerable")}
+    words["statuses"] = {s: status_label(lang, s) for s in STATUS_ICONS}
+    words["methods"] = tuple((m, method_label(lang, m)) for m in METHODS)
+    words["buttons"] = _macro("confirm_buttons", lang, words["methods"], _NAME)
+    return words
+
+
+# stands for a household's name in markup made once per language (no text holds a NUL)
+_NAME = "\x00name\x00"
+
+
+def with_name(markup: Markup, name: str) -> Markup:
+    """`markup` (from a template) with the household's name, escaped, in place of its mark."""
+    return Markup(markup.replace(_NAME, escape(name)))  # noqa: S704 - both parts escaped
+
+
+# A row's markup depends only on the line (a frozen value), the language and whether the filter
+# hides it: dashboards reload rows that mostly did not change, so each is rendered once.
+@functools.lru_cache(maxsize=10_000)
+def _row(lang: str, h: HouseholdLine, hidden: bool) -> Markup:
+    return _macro("household_row", lang, h, hidden, row_words(lang))
+
+
 def household_rows(lang: str, lines: Sequence[HouseholdLine], filt: HouseholdFilter) -> Markup:
-    return _macro("household_rows", lang, lines, filt)
+    return Markup("").join(_row(lang, h, not filt.keeps(h)) for h in lines)
 
 
 def phone_first(lines: Sequence[HouseholdLine]) -> list[HouseholdLine]:
@@ -141,11 +170,12 @@ def association_context(lang: str, assoc: Association, campaign: CampaignInfo | 
         "help_list": help_list, "counts": counts(status), "lines": ordered, "filt": filt, "filters": FILTERS,
         "groups": sorted({h.group for h in lines if h.group}, key=lambda g: walking_key(g, "")),
         "answered": sum(1 for h in lines if h.status in ANSWERED_S), "coverage": coverage,
+        "rows": household_rows(lang, ordered, filt),
     }
 
 
-def doorknock_context(assoc: Association, campaign: CampaignInfo, lines: Sequence[HouseholdLine],
+def doorknock_context(lang: str, assoc: Association, campaign: CampaignInfo, lines: Sequence[HouseholdLine],
                       now: float) -> dict[str, Any]:
     groups = doorknock_groups(lines)
     return {"assoc": assoc, "campaign": campaign, "groups": groups, "todo": [h for _, hs in groups for h in hs],
-            "now": when(now)}
+            "now": when(now), "words": row_words(lang)}

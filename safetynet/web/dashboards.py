@@ -166,7 +166,7 @@ async def doorknock_page(request: web.Request) -> web.Response:
     record(request, viewer, AuditAction.VIEW, "doorknock", campaign_id=campaign.id, association_id=assoc.id)
     lang = lang_of(request)
     lines = await _lines(request, viewer, assoc, campaign.id)
-    context = doorknock_context(assoc, campaign, lines, services(request).clock.now())
+    context = doorknock_context(lang, assoc, campaign, lines, services(request).clock.now())
     return render(request, f'{t(lang, "doorknock")} — {assoc.name}', template="doorknock.html", context=context,
                   scripts=("/static/dash.js",), styles=_PRINTABLE,
                   main_attrs=_live_attrs(lang, "doorknock", campaign, assoc, since))
