@@ -137,19 +137,20 @@ async def test_pages_fit_a_360px_phone_at_both_text_sizes(tmp_path: Path) -> Non
         await _shot(resident, "reply-page-360")
 
 
-async def test_short_headers_stay_on_one_line(tmp_path: Path) -> None:
+async def test_short_headers_and_cells_stay_on_one_line(tmp_path: Path) -> None:
     async with world(tmp_path) as w, browser() as b:
-        for phone in (False, True):
+        for phone, url in ((False, "/a/{aid}?campaign={cid}"), (False, "/a/{aid}/doorknock?campaign={cid}"),
+                           (True, "/a/{aid}?campaign={cid}")):
             page = await new_page(b, phone=phone)
             await login(page, w.url, "head_a", password("head_a"))
-            await _doorknock(page, w)
-            await page.goto(page.url + "&large=1")
+            await page.goto(w.url + url.format(aid=w.assoc_ids[ASSOC_A], cid=w.campaign_id) + "&large=1")
             lines = await page.eval_on_selector_all(
-                "table.dk th.h-tick, table.dk th.h-people, table.hh th.h-group", """ths => ths
+                "table.dk th.h-tick, table.dk th.h-people, table.hh th.h-group, table.hh th.h-people, "
+                "table.hh td.grp, table.hh td.num", """ths => ths
                 .filter(th => th.offsetParent !== null)
                 .map(th => { const r = document.createRange(); r.selectNodeContents(th);
                              return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; })""")
-            assert all(n == 1 for n in lines), lines
+            assert lines and all(n == 1 for n in lines), (url, lines)
 
 
 async def test_the_phone_dashboard_shows_need_help_and_unanswered_first(tmp_path: Path) -> None:
