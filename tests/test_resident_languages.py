@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 from replies_fixtures import enrolment_code, running_app
 
+from safetynet.domain.roster import CodeTarget
+from safetynet.roster.letters import Letter
+
 WORDS = {  # the safe button, the enrolment page's title
     "zh": ("平安无事", "安全确认联系方式登记"),
     "ko": ("무사합니다", "안부 확인 연락처 등록"),
@@ -30,3 +33,10 @@ async def test_reply_and_join_pages_in_the_households_language(tmp_path: Path, l
         code = await enrolment_code(env, "A-001")
         async with env.http.get(f"{env.url}/join/{code}?lang={lang}") as resp:
             assert enrol_title in await resp.text()
+
+
+@pytest.mark.parametrize(("language", "letter"), [("zh", "ja-easy"), ("pt-BR", "ja-easy"), ("en", "en"),
+                                                  ("ja", "ja"), ("ja-easy", "ja-easy")])
+def test_a_letter_is_printed_whole_in_a_language_its_texts_exist_in(language: str, letter: str) -> None:
+    target = CodeTarget(1, "桜地区", "桜町一丁目町会", "1班", "A-001", "山田 太郎", "桜町1-1-1", language)
+    assert Letter(target, "ABCD-EFGH-JKLM-NPQR", "https://example.jp/join/x").lang == letter
