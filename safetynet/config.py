@@ -67,6 +67,9 @@ class CityConfig:
     name: str = "さくら市"
     # Default language of messages when a household has none or one we have no text for.
     default_language: str = "ja"
+    # The number a resident calls when a reply link or enrolment code does not work (the city's
+    # disaster-prevention desk); shown on those pages. Empty: the pages say to ask the association.
+    contact_phone: str = ""
 
 
 def _channels_config() -> type:

@@ -135,7 +135,7 @@ async def test_the_admin_console_lists_expires_and_revokes_tokens(tmp_path: Path
         async with http.get(f"{w.url}/admin") as r:
             page = await r.text()
         assert token not in page  # shown once, on the page that made it
-        row = re.search(rf"<tr data-token='{token_id}'>(.*?)</tr>", page)
+        row = re.search(rf'<tr data-token=["\']{token_id}["\']>(.*?)</tr>', page)
         assert row is not None
         assert "見守りボット" in row.group(1) and "有効" in row.group(1) and "未使用" not in row.group(1)
         assert "無期限" not in row.group(1) and "失効させる" in row.group(1)
@@ -151,7 +151,7 @@ async def test_the_admin_console_lists_expires_and_revokes_tokens(tmp_path: Path
             await asyncio.wait_for(stream.content.read(), timeout=30)  # returns once the server ends it
         assert await _status(w, token) == 401
         async with http.get(f"{w.url}/admin") as r:
-            row = re.search(rf"<tr data-token='{token_id}'>(.*?)</tr>", await r.text())
+            row = re.search(rf'<tr data-token=["\']{token_id}["\']>(.*?)</tr>', await r.text())
         assert row is not None and "失効済み" in row.group(1) and "失効させる" not in row.group(1)
         async with http.post(f"{w.url}/admin/tokens/revoke", data={"csrf": csrf, "id": str(token_id)}) as r:
             assert r.status == 404  # already revoked

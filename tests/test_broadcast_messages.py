@@ -48,10 +48,11 @@ def test_vietnamese_without_its_own_text_reads_japanese_with_the_japanese_prefix
     assert text.startswith("【訓練】地震")
 
 
-def test_a_language_with_its_own_text_gets_the_drill_marker_in_english() -> None:
+def test_a_language_with_its_own_text_gets_the_drill_marker_in_that_language() -> None:
     msgs = {**MSGS, "pt": "Terremoto. Você está seguro?"}
     _, text = compose(messages=msgs, title="t", language="pt", drill=True, reply_url=URL, channel="webpush")
-    assert text.startswith("[DRILL] ")
+    assert text.startswith("[SIMULADO] ")
+    assert "Responda aqui: " + URL in text
 
 
 @pytest.mark.parametrize(

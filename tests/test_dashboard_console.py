@@ -48,7 +48,7 @@ async def test_preview_then_start_a_drill(tmp_path: Path) -> None:
             assert r.status == 200
             preview = await r.text()
         assert "<b data-preview-households>6</b>" in preview
-        assert "webpush" in preview or "sms" in preview  # households per channel per step
+        assert "プッシュ通知" in preview or "SMS" in preview  # households per channel per step, by their names
         assert 'action="/city/campaigns/start"' in preview and 'name="really_real"' not in preview
         hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', preview))
         async with http.post(f"{w.url}/city/campaigns/start", data=hidden, allow_redirects=False) as r:

@@ -131,7 +131,7 @@ async def test_doorknock_lists_the_unanswered_by_group_and_address(tmp_path: Pat
         assert "/static/print.css" in html
         groups = re.findall(r"<h2>班: (\S+) <small>\(<span data-group-count>(\d+)</span>\)</small></h2>", html)
         assert groups == [("1班", "2"), ("2班", "2")]
-        names = re.findall(r"<td>([^<]+?)(?: <b class=vuln>[^<]*</b>)?</td><td>桜町", html)
+        names = re.findall(r'<td class="who">([^<]+?)(?: <b class="?vuln"?>[^<]*</b>)?</td><td class="addr">桜町', html)
         assert names == ["佐藤 花子", "高橋 健", "田中 美咲", "渡辺 誠"]
         assert 'href="tel:+81311110002">03-1111-0002<' in html  # the landline, to call before walking
         assert "☐" in html and "山田 太郎" not in html and "伊藤 光" not in html

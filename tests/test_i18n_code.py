@@ -52,6 +52,7 @@ def _modules() -> Iterator[tuple[str, ast.Module]]:
             yield rel, ast.parse(path.read_text(encoding="utf-8"), rel)
 
 
+_TEMPLATE_SUFFIXES = (".html", ".txt")  # template names ("reply.html") look like keys
 _KEY = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+\.?")
 # Helpers that take a key without its area's namespace: (module, function) -> namespace.
 _SHORT_KEYS = {("web/dash_text.py", "t"): "dash.", ("stats/report_render.py", "_l"): "report."}
@@ -76,7 +77,7 @@ def _keys_in_code() -> Iterator[tuple[str, int, str]]:
         helpers = _short_key_helpers(rel, tree)
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and _KEY.fullmatch(node.value):
-                if node.value.split(".")[0] in namespaces:
+                if node.value.split(".")[0] in namespaces and not node.value.endswith(_TEMPLATE_SUFFIXES):
                     yield rel, node.lineno, node.value
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in helpers:
                 if len(node.args) < 2:
@@ -129,6 +130,7 @@ ALLOWED_JAPANESE: dict[str, str] = {
     "roster/encoding.py::detect_encoding": "names Excel's file type 「Unicode テキスト」 as its dialog shows it",
     "roster/enrol_letters.py::LETTER_HEADERS": "column names of the letters CSV that mail-merge templates refer to",
     "roster/codes.py::_SEPARATORS": "the long-vowel mark ー typed as a dash inside enrolment codes",
+    "domain/walking.py::_DASHES": "the long-vowel mark ー and full-width dash typed between block numbers",
     "domain/phones.py::_SEPARATORS": "the long-vowel mark ー and full-width dash typed inside phone numbers",
     "roster/generate.py": "a synthetic roster: Japanese names, towns and notes as real rosters hold them",
     "roster/commands.py::add_arguments": "an example command line with an association name as typed",
@@ -203,3 +205,30 @@ def test_no_japanese_text_in_the_code_outside_the_catalogs() -> None:
     assert stray == [], "texts a person reads belong in safetynet/i18n/locale/*/LC_MESSAGES/messages.po"
     used = {rel for rel, *_ in found} | {f"{rel}::{owner}" for rel, owner, *_ in found}
     assert sorted(set(ALLOWED_JAPANESE) - used) == [], "allow-list entries that no longer match anything"
+
+
+# -- the templates --------------------------------------------------------------------------------
+
+TEMPLATES = PACKAGE / "web" / "templates"
+# t(lang, "key"…) or t(lang, "prefix." + value) in a template
+_TEMPLATE_KEY = re.compile(r"""\bt\(\s*[\w"']+\s*,\s*["']([a-z][a-z0-9_.]*)["']\s*(\+)?""")
+_TEMPLATE_COMMENT = re.compile(r"\{#.*?#\}", re.S)
+
+
+def test_every_key_named_in_a_template_is_in_the_source_catalog() -> None:
+    found = []
+    for path in sorted(TEMPLATES.glob("*.html")):
+        for m in _TEMPLATE_KEY.finditer(path.read_text(encoding="utf-8")):
+            found.append((path.name, m.group(1), bool(m.group(2))))
+    assert len(found) > 30
+    missing = [f"{name}: {key}" for name, key, prefix in found
+               if not (any(k.startswith(key) for k in SOURCE_KEYS) if prefix else key in SOURCE_KEYS)]
+    assert missing == []
+
+
+def test_no_japanese_text_in_the_templates() -> None:
+    stray = []
+    for path in sorted(TEMPLATES.glob("*.html")):
+        text = _TEMPLATE_COMMENT.sub("", path.read_text(encoding="utf-8"))
+        stray += [f"{path.name}: {line.strip()[:60]}" for line in text.splitlines() if _JAPANESE.search(line)]
+    assert stray == []

@@ -58,6 +58,10 @@ def letter_steps(cfg: Config) -> tuple[str, ...]:
     return tuple(step for spec in specs if cfg.channels.get(spec.name).enabled for step in spec.letter_steps)
 
 
+# The languages the letters' texts (letters.*) are written in; other households get やさしい日本語.
+LETTER_LANGUAGES = ("ja", "ja-easy", "en")
+
+
 class Letter(NamedTuple):
     target: CodeTarget
     code: str
@@ -65,7 +69,9 @@ class Letter(NamedTuple):
 
     @property
     def lang(self) -> str:
-        return i18n.ui_language(self.target.language)
+        # a letter is printed whole in one language: those whose catalogs have the letters' texts
+        lang = i18n.ui_language(self.target.language)
+        return lang if lang in LETTER_LANGUAGES else "ja-easy"
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,14 @@ needs nothing beside it."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import BinaryIO
 
 from safetynet import i18n
 from safetynet.roster.letters import Letter, qr_of, step_texts, words
+from safetynet.templating import Markup, call_macro
 
+_TEMPLATE = "letters.html"
 _CSS = """@page { size: A4; margin: 14mm 16mm; }
 body { font-family: "Hiragino Kaku Gothic ProN", "Yu Gothic", Meiryo, "IPAGothic", "Noto Sans CJK JP", sans-serif;
   color: #000; margin: 0; line-height: 1.5; }
@@ -34,49 +35,31 @@ h2 { font-size: 12pt; border-bottom: 0.5pt solid #888; margin: 4mm 0 2mm; }
 """
 
 
-def _esc(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
 class HtmlLetters:
-    """One HTML document, a page per letter when printed; QR codes as inline SVG (no file beside it)."""
+    """One HTML document, a page per letter when printed; QR codes as inline SVG (no file beside it).
+    Each piece comes from a macro of `roster/templates/letters.html` (autoescaped)."""
 
     def __init__(self, out: BinaryIO, city: str, steps: Sequence[str]) -> None:
         self.out, self.city, self.steps = out, city, tuple(steps)
-        self._steps_html: dict[str, str] = {}
-        title = _esc(i18n.t("ja", "letters.document_title"))
-        self._write(f'<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>{title}</title>'
-                    f"<style>{_CSS}</style></head><body>\n")
+        self._fixed_parts: dict[str, Markup] = {}
+        self._write(call_macro(_TEMPLATE, "head", i18n.t("ja", "letters.document_title"), Markup(_CSS)))
 
     def _write(self, text: str) -> None:
         self.out.write(text.encode("utf-8"))
 
-    def _fixed(self, lang: str) -> str:
-        if lang not in self._steps_html:
-            items = "".join(
-                f"<li>{f'<b>{_esc(title)}</b>' if title else ''}{_esc(text)}</li>"
-                for title, text in step_texts(lang, self.steps, self.city)
-            )
-            foot = "".join(f"<p>{_esc(i18n.t(lang, k, city=self.city))}</p>"
-                           for k in ("letters.keep_secret", "letters.help"))
-            self._steps_html[lang] = (f"<h2>{_esc(i18n.t(lang, 'letters.steps_title'))}</h2>"
-                                      f'<ul class="steps">{items}</ul><div class="foot">{foot}</div>')
-        return self._steps_html[lang]
+    def _fixed(self, lang: str) -> Markup:
+        """The steps and the footer: the same for every letter in a language, so made once."""
+        if lang not in self._fixed_parts:
+            self._fixed_parts[lang] = call_macro(_TEMPLATE, "fixed", lang,
+                                                 list(step_texts(lang, self.steps, self.city)), self.city)
+        return self._fixed_parts[lang]
 
     def add(self, letter: Letter) -> None:
-        w = words(letter, self.city)
         html_lang = "en" if letter.lang == "en" else "ja"
-        qr = qr_of(letter.url).svg_inline(scale=1, border=4, omitsize=True)
-        self._write(
-            f'<section class="letter" lang="{html_lang}" data-household="{_esc(letter.target.household_key)}">'
-            f'<p class="meta">{_esc(w.household_line)}</p><p class="meta">{_esc(w.address)}</p>'
-            f'<p class="to">{_esc(w.to)}</p><h1>{_esc(w.title)}</h1><p class="intro">{_esc(w.intro)}</p>'
-            f'<div class="box"><div class="text"><div>{_esc(w.code_label)}</div>'
-            f'<div class="code">{_esc(letter.code)}</div><div>{_esc(w.url_label)}</div>'
-            f'<div class="url">{_esc(letter.url)}</div><p>{_esc(w.qr_hint)}</p></div>'
-            f'<div class="qr" role="img" aria-label="QR">{qr}</div></div>'
-            f"{self._fixed(letter.lang)}</section>\n"
-        )
+        # segno writes the SVG from the URL's modules: no text of ours inside it
+        qr = Markup(qr_of(letter.url).svg_inline(scale=1, border=4, omitsize=True))
+        self._write(call_macro(_TEMPLATE, "letter", letter, words(letter, self.city), html_lang, qr,
+                               self._fixed(letter.lang)))
 
     def close(self) -> None:
         self._write("</body></html>\n")

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from html import escape
 from typing import Any, Protocol
 
 from safetynet.channels import registry
 from safetynet.csvout import csv_text
 from safetynet.i18n import t
+from safetynet.i18n.scopes import scope_label
 from safetynet.stats.curve import Series, render_svg
+from safetynet.templating import ENV, Markup, call_macro
 
 _JST = timezone(timedelta(hours=9))
 _STATUSES = ("safe", "need_help", "confirmed_in_person", "read", "notified", "pending", "unreachable")
@@ -197,11 +198,14 @@ class CsvWriter:
         return ""
 
 
-def _channel_label(channel: str) -> str:
+def _channel_label(channel: str, lang: str = "ja") -> str:
     """A channel's label (its spec's key), or the report's words for the reply page and staff."""
     if registry.is_channel(channel):
-        return t("ja", registry.spec(channel).label_key)
-    return t("ja", f"report.channel.{channel}")
+        return t(lang, registry.spec(channel).label_key)
+    try:
+        return t(lang, f"report.channel.{channel}")
+    except KeyError:  # a channel since removed: its name is all there is
+        return channel
 
 
 def render_csv(report: dict[str, Any], lang: str = "ja") -> str:
@@ -226,114 +230,52 @@ svg.curve { width: 100%; height: auto; max-height: 95mm; } section { break-insid
 """
 
 
-def _verdict(lang: str, v: str | None) -> str:
-    if v is None:
-        return escape(_l(lang, "no_previous"))
-    return f'<span class="{v}">{escape(_l(lang, v))}</span>'
-
-
-def _status_table(lang: str, s: dict[str, Any]) -> str:
-    head = "".join(f'<th class="n">{escape(_status_label(lang, k))}</th>' for k in _STATUSES)
-    cells = "".join(f'<td class="n">{s["status"].get(k, 0)}<br>{_pct(s["rates"].get(k, 0.0))}</td>' for k in _STATUSES)
-    return f"<table><thead><tr>{head}</tr></thead><tbody><tr>{cells}</tr></tbody></table>"
-
-
-def _milestones(lang: str, report: dict[str, Any]) -> str:
-    head = "".join(f'<th class="n">{p}%</th>' for p in _MILESTONES)
-    rows = [(_l(lang, "city"), report["city"])] + [(d["name"], d) for d in report["districts"]]
-    body = "".join(
-        f"<tr><th>{escape(name)}</th><td class='n'>{s['households']}</td><td class='n'>{_pct(s['answered_rate'])}</td>"
-        + "".join(f'<td class="n">{_m(s["minutes_to"].get(p))}</td>' for p in _MILESTONES) + "</tr>"
-        for name, s in rows
-    )
-    return (f"<table><thead><tr><th>{escape(_l(lang, 'level'))}</th><th class='n'>{escape(_l(lang, 'households'))}"
-            f"</th><th class='n'>{escape(_l(lang, 'answered'))}</th>{head}</tr></thead><tbody>{body}</tbody></table>")
-
-
-def _channels(lang: str, s: dict[str, Any]) -> str:
-    items = s["channels"]
-    if not items:
-        return f"<p>{escape(_l(lang, 'none'))}</p>"
-    body = "".join(f"<tr><th>{escape(k)}</th><td class='n'>{v}</td></tr>" for k, v in items.items())
-    return f"<table><tbody>{body}</tbody></table>"
-
-
-def _associations(lang: str, report: dict[str, Any]) -> str:
-    cols = ("district", "association", "households", "answered")
-    head = "".join(f"<th>{escape(_l(lang, k))}</th>" for k in cols)
-    head += "".join(f'<th class="n">{p}%</th>' for p in ("50", "80"))
-    head += f"<th>{escape(_l(lang, 'previous'))}</th><th>{escape(_l(lang, 'comparison'))}</th>"
-    body = "".join(
-        f"<tr><td>{escape(a['district'])}</td><th>{escape(a['name'])}</th><td class='n'>{a['households']}</td>"
-        f"<td class='n'>{_pct(a['answered_rate'])}</td><td class='n'>{_m(a['minutes_to']['50'])}</td>"
-        f"<td class='n'>{_m(a['minutes_to']['80'])}</td><td class='n'>{_pct(a['previous_answered_rate'])}</td>"
-        f"<td>{_verdict(lang, a['comparison'])}</td></tr>"
-        for a in report["associations"]
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _people_cols(lang: str, row: Row) -> list[str]:
-    return ["association", "group", "household"] + (["name", "address"] if "name" in row else [])
+_TEMPLATE = "report.html"
 
 
 class HtmlWriter:
+    """The HTML report, each piece a macro of `stats/templates/report.html` (autoescaped)."""
+
     def __init__(self, lang: str = "ja") -> None:
         self.lang = lang
         self._cols: list[str] = []
 
     def head(self, summary: dict[str, Any]) -> str:
         lang = self.lang
-        c = summary["campaign"]
-        city = summary["city"]
         series = [Series(s["label"], s["households"], tuple((p[0], p[1]) for p in s["points"]))
                   for s in summary["curve"]]
         svg = render_svg(series, title=_l(lang, "curve"), desc=_l(lang, "curve_desc"), minutes_label=_l(lang, "min"))
-        prev = summary["previous"]
-        prev_line = (f"{escape(_l(lang, 'previous'))}: {escape(prev['title'])} ({_when(prev['started_at'])}) "
-                     f"{_pct(prev['answered_rate'])} — {_verdict(lang, city['comparison'])}") if prev else \
-            escape(_l(lang, "no_previous"))
-        body = (
-            f"<h1>{escape(_l(lang, 'title'))}: {escape(c['title'])}</h1>"
-            f"<p class='meta'>{escape(_l(lang, 'real' if c['kind'] == 'real' else 'drill'))} · "
-            f"{escape(_l(lang, 'scope'))}: {escape(', '.join(c['scope']))} · {escape(_l(lang, 'started'))} "
-            f"{_when(c['started_at'])} · {escape(_l(lang, 'closed'))} {_when(c['closed_at'])} · "
-            f"{escape(_l(lang, 'generated'))} {_when(summary['generated_at'])}</p>"
-            + (f"<p class='purged'>{escape(t(lang, 'report.purged', time=_when(c['purged_at'])))}</p>"
-               if c.get("purged_at") else "") +
-            f"<h2>{escape(_l(lang, 'summary'))}</h2><p>{escape(_l(lang, 'households'))} {city['households']} · "
-            f"{escape(_l(lang, 'answered'))} <b>{_pct(city['answered_rate'])}</b> · {prev_line}</p>"
-            f"{_status_table(lang, city)}<h2>{escape(_l(lang, 'milestones'))}</h2>{_milestones(lang, summary)}"
-            f"<h2>{escape(_l(lang, 'channels'))}</h2>{_channels(lang, city)}"
-            f"<section><h2>{escape(_l(lang, 'curve'))}</h2>{svg}</section>"
-            f"<h2>{escape(_l(lang, 'associations'))}</h2>{_associations(lang, summary)}"
-        )
-        html_lang = "en" if lang == "en" else "ja"
-        return (f'<!doctype html><html lang="{html_lang}"><head><meta charset="utf-8">'
-                f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-                f"<title>{escape(_l(lang, 'title'))}: {escape(c['title'])}</title><style>{_CSS}</style></head>"
-                f"<body>{body}")
+        scopes = ", ".join(scope_label(lang, x) for x in summary["campaign"]["scope"])
+        # render_svg escapes every text it draws
+        levels = [(_l(lang, "city"), summary["city"])] + [(d["name"], d) for d in summary["districts"]]
+        return str(_call("head", lang, summary, Markup(_CSS), Markup(svg), scopes, levels))
 
     def list_open(self, key: str, first: Row | None) -> str:
-        title = f"<h2>{escape(_l(self.lang, 'unreachable' if key == 'unreachable' else 'never'))}</h2>"
-        if first is None:
-            return f"{title}<p>{escape(_l(self.lang, 'none'))}</p>"
         # the columns follow the first row: every row of a report has the same keys
-        self._cols = _people_cols(self.lang, first)
-        head = "".join(f"<th>{escape(_l(self.lang, k))}</th>" for k in self._cols)
-        return f"{title}<table><thead><tr>{head}</tr></thead><tbody>"
+        self._cols = _people_cols(self.lang, first) if first is not None else []
+        return str(_call("list_open", self.lang, key, self._cols if first is not None else None))
 
     def list_rows(self, key: str, rows: Sequence[Row], first_chunk: bool) -> str:
-        cols, withheld = self._cols, _l(self.lang, "withheld")
-        return "".join("<tr>" + "".join(
-            f"<td>{escape(withheld if k == 'name' and p.get('withheld') else str(p.get(k, '')))}</td>" for k in cols)
-            + "</tr>" for p in rows)
+        return str(_call("list_rows", self.lang, self._cols, rows))
 
     def list_close(self, key: str, empty: bool) -> str:
         return "" if empty else "</tbody></table>"
 
     def tail(self) -> str:
         return "</body></html>\n"
+
+
+def _call(name: str, *args: object) -> Markup:
+    return call_macro(_TEMPLATE, name, *args)
+
+
+# the report's own formats (one decimal, "—" for none), beside the pages' helpers
+ENV.globals.update(r_when=_when, r_pct=_pct, r_m=_m, r_channel=_channel_label, r_statuses=_STATUSES,
+                   r_milestones=_MILESTONES)
+
+
+def _people_cols(lang: str, row: Row) -> list[str]:
+    return ["association", "group", "household"] + (["name", "address"] if "name" in row else [])
 
 
 def render_html(report: dict[str, Any], lang: str = "ja") -> str:

@@ -17,10 +17,11 @@ from safetynet.domain.campaigns import ContactCheck
 from safetynet.i18n import t
 from safetynet.replies import texts
 from safetynet.replies.tokens import looks_like_token, token_hash
+from safetynet.templating import page_context, render
 from safetynet.web.app import SERVICES
-from safetynet.web.layout import esc, page
 from safetynet.web.ratelimit import KeyedRateLimit
 from safetynet.web.replies_common import html, limit_ip, limiter, small_form, too_large
+from safetynet.web.reply_pages import dead_end_contact
 from safetynet.web.reply_views import not_found_page, too_large_page
 
 _STYLES = ("/static/base.css", "/static/reply.css")
@@ -46,27 +47,21 @@ def _channel_label(lang: str, channel: str) -> str:
     return t(lang, f"channel.{channel}.label") if registry.is_channel(channel) else channel
 
 
-def _page(lang: str, inner: str) -> str:
-    title = t(lang, "check.page.title")
-    return page(title, f'<main class="reply"><h1>{esc(title)}</h1>{inner}</main>', lang=lang, styles=_STYLES)
-
-
 def _ask(token: str, lang: str, check: ContactCheck) -> str:
-    label = _channel_label(lang, check.channel)
     if check.confirmed_at is not None:
-        return _page(lang, f'<p role="status">{esc(t(lang, "check.page.thanks", channel=label))}</p>')
-    if check.campaign_state != CampaignState.RUNNING:
-        return _page(lang, f'<p>{esc(t(lang, "check.page.closed"))}</p>')
-    return _page(lang, f'<p>{esc(t(lang, "check.page.ask", channel=label))}</p>'
-                       f'<form method="post" action="/c/{esc(token)}">'
-                       f'<button type="submit" class="answer safe">{esc(t(lang, "check.page.button"))}</button>'
-                       f'</form>')
+        state = "confirmed"
+    elif check.campaign_state != CampaignState.RUNNING:
+        state = "closed"
+    else:
+        state = "ask"
+    return render("check.html", **page_context(lang=lang, title=t(lang, "check.page.title"), styles=_STYLES),
+                  state=state, token=token, channel=_channel_label(lang, check.channel))
 
 
 async def check_get(request: web.Request) -> web.Response:
     token, check = await _find(request)
     if check is None:
-        return html(not_found_page(), status=404)
+        return html(not_found_page(*dead_end_contact(request)), status=404)
     return html(_ask(token, texts.ui_language(check.language), check))
 
 
@@ -75,7 +70,7 @@ async def check_post(request: web.Request) -> web.Response:
         return html(too_large_page(), status=413)
     token, check = await _find(request)
     if check is None:
-        return html(not_found_page(), status=404)
+        return html(not_found_page(*dead_end_contact(request)), status=404)
     await small_form(request)
     svc = request.app[SERVICES]
     after = await svc.store.replies.confirm_check(token_hash(token), svc.clock.now())

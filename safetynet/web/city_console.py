@@ -12,7 +12,6 @@ The work is the broadcast service's (`Services.campaigns`); this module only ask
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import structlog
@@ -30,12 +29,13 @@ from safetynet.broadcast.service import (
 )
 from safetynet.domain import CampaignKind, CampaignState
 from safetynet.domain.campaigns import CampaignInfo
+from safetynet.i18n.scopes import scope_label
 from safetynet.stats.cache import TtlCache
-from safetynet.web.app import SERVICES, check_csrf, csrf_of, require_viewer, services
+from safetynet.templating import Markup, call_macro
+from safetynet.web.app import SERVICES, check_csrf, require_viewer, services
 from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import campaign_or_404, not_found, reads, render, visible_associations, when
 from safetynet.web.dash_text import channel_label, lang_of, t
-from safetynet.web.layout import esc
 
 log = structlog.get_logger("web")
 
@@ -64,33 +64,16 @@ async def _scope_choices(request: web.Request, viewer: Viewer, lang: str) -> lis
     return out
 
 
-@functools.lru_cache(maxsize=16)
-def _fields(lang: str, choices: tuple[tuple[str, str], ...]) -> str:
-    scopes = "".join(f'<option value="{esc(v)}">{esc(label)}</option>' for v, label in choices)
-    kinds = "".join(
-        f'<label class="chip"><input type="radio" name="kind" value="{k}"{" checked" if k == "drill" else ""}>'
-        f' {esc(t(lang, k))}</label>' for k in ("drill", "real")
-    )
-    return (
-        f'<fieldset><legend>{esc(t(lang, "kind"))}</legend>{kinds}</fieldset>'
-        f'<label>{esc(t(lang, "title"))}<input name="title" required maxlength="200"></label>'
-        f'<label>{esc(t(lang, "message_ja"))}<textarea name="message_ja" required maxlength="{_MAX_TEXT}" rows="3">'
-        f"</textarea></label>"
-        f'<label>{esc(t(lang, "message_en"))}<textarea name="message_en" maxlength="{_MAX_TEXT}" rows="2"></textarea></label>'
-        f'<label>{esc(t(lang, "scope"))} <select name="scope" required>{scopes}</select></label>'
-    )
-
-
-async def start_form(request: web.Request, viewer: Viewer, lang: str, csrf: str) -> str:
+async def start_form(request: web.Request, viewer: Viewer, lang: str, csrf: str) -> Markup:
     if not viewer.may_start_campaigns:
-        return ""
+        return Markup()
     choices = await scope_choices(request, viewer)
-    return (
-        f'<section aria-labelledby="start-h" class="start"><h2 id="start-h">{esc(t(lang, "start_campaign"))}</h2>'
-        f'<form method="post" action="/city/campaigns/preview" class="stack">'
-        f'<input type="hidden" name="csrf" value="{esc(csrf)}">{_fields(lang, tuple(choices))}'
-        f'<button type="submit">{esc(t(lang, "preview_btn"))}</button></form></section>'
-    )
+    return call_macro("console_parts.html", "start_form", lang, csrf, choices, _MAX_TEXT)
+
+
+def _page(request: web.Request, title: str, page: str, status: int = 200, **context: Any) -> web.Response:
+    return render(request, title, template="console.html", status=status, no_store=True,
+                  context={"page": page, "max_text": _MAX_TEXT, "hidden": (), **context})
 
 
 def _service(request: web.Request) -> CampaignService:
@@ -103,10 +86,7 @@ def _service(request: web.Request) -> CampaignService:
 
 
 def _refused(request: web.Request, message: str, status: int = 409) -> web.Response:
-    lang = lang_of(request)
-    body = (f'<h1>{esc(t(lang, "error"))}</h1><p role="alert" class="error">{esc(message)}</p>'
-            f'<p><a href="/city">{esc(t(lang, "back"))}</a></p>')
-    return render(request, t(lang, "error"), body, status=status)
+    return _page(request, t(lang_of(request), "error"), "refused", status, message=message)
 
 
 def _starter(request: web.Request) -> Viewer:
@@ -131,36 +111,27 @@ async def _request(request: web.Request, viewer: Viewer, form: MultiDictProxy[An
     return {"kind": CampaignKind(kind), "title": title, "scope": [scope], "messages": messages}
 
 
-def _hidden(form: MultiDictProxy[Any], csrf: str) -> str:
-    keep = ("kind", "title", "message_ja", "message_en", "scope")
-    return f'<input type="hidden" name="csrf" value="{esc(csrf)}">' + "".join(
-        f'<input type="hidden" name="{k}" value="{esc(form.get(k, ""))}">' for k in keep)
+_KEEP = ("kind", "title", "message_ja", "message_en", "scope")
 
 
-def _preview_table(lang: str, pv: Preview) -> str:
-    """Households, vulnerable first, no-contact ones, then per step: channel, households, time."""
-    rows = []
+def _hidden(form: MultiDictProxy[Any], *extra: tuple[str, str]) -> list[tuple[str, str]]:
+    """The form's fields carried to the next step (the CSRF token is added by the template)."""
+    return [(k, str(form.get(k, ""))) for k in _KEEP] + list(extra)
+
+
+def _steps(lang: str, pv: Preview) -> list[tuple[int, str, str | None, int, str]]:
+    """Per step: (number, when, channel's name or None for door-knocking, households, time it takes)."""
+    rows: list[tuple[int, str, str | None, int, str]] = []
     for s in pv.steps:
-        when = t(lang, "at_once") if s.after_seconds == 0 else f"+{s.after_seconds / 60:.0f} {t(lang, 'minutes')}"
+        at = t(lang, "at_once") if s.after_seconds == 0 else f"+{s.after_seconds / 60:.0f} {t(lang, 'minutes')}"
         if s.door_knock:
-            rows.append(f"<tr><th>{s.index}</th><td>{esc(when)}</td><td colspan='3'>{esc(t(lang, 'doorknock'))}</td></tr>")
+            rows.append((s.index, at, None, 0, ""))
             continue
         for ch, n in s.households.items():
             secs = s.seconds.get(ch)
             took = t(lang, "no_limit") if secs is None else f"{max(1, round(secs / 60))} {t(lang, 'minutes')}"
-            rows.append(f"<tr><th>{s.index}</th><td>{esc(when)}</td><td>{esc(ch)}</td>"
-                        f"<td class='num'>{n:,}</td><td>{esc(took)}</td></tr>")
-    head = "".join(f"<th>{esc(t(lang, k))}</th>" for k in ("step", "when", "channel", "households", "takes"))
-    cost = pv.cost_jpy
-    priced = ", ".join(f"{esc(channel_label(lang, ch))} ¥{cost.get(ch, 0):,.0f} ({n:,})" for ch, n in pv.units.items())
-    return (
-        f'<ul class="preview"><li>{esc(t(lang, "households"))}: <b data-preview-households>{pv.households:,}</b>'
-        f' ({esc(t(lang, "vulnerable"))} {pv.vulnerable:,})</li>'
-        f'<li>{esc(t(lang, "coverage_none"))}: {pv.no_contact:,}</li>'
-        f'<li>{esc(t(lang, "cost"))}: {priced}, {esc(t(lang, "total"))} '
-        f'<b>¥{cost.get("total", 0):,.0f}</b></li></ul>'
-        f'<table class="preview"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-    )
+            rows.append((s.index, at, channel_label(lang, ch), n, took))
+    return rows
 
 
 async def preview(request: web.Request) -> web.Response:
@@ -173,38 +144,24 @@ async def preview(request: web.Request) -> web.Response:
         pv = await _service(request).preview(scope=req["scope"], kind=req["kind"], messages=req["messages"])
     except CampaignError as e:
         return _refused(request, str(e), 400)
-    real = req["kind"] == CampaignKind.REAL
-    confirm = (f'<p><label class="real-confirm"><input type="checkbox" name="really_real" value="1" required> '
-               f'{esc(t(lang, "real_confirm"))}</label></p>') if real else ""
-    badge = f'<span class="badge k-{req["kind"]}">{esc(t(lang, str(req["kind"])))}</span>'
-    body = (
-        f'<h1>{esc(t(lang, "preview"))}: {esc(req["title"])} {badge}</h1>'
-        f'<p>{esc(t(lang, "scope"))}: {esc(req["scope"][0])}</p>{_preview_table(lang, pv)}'
-        f'<form method="post" action="/city/campaigns/start" class="stack">{_hidden(form, csrf_of(request) or "")}'
-        f'{confirm}<button type="submit">{esc(t(lang, "start_btn"))}</button></form>'
-        f'<p><a href="/city">{esc(t(lang, "back"))}</a></p>'
-    )
-    return render(request, t(lang, "preview"), body, no_store=True)
+    cost = pv.cost_jpy
+    priced = ", ".join(f"{channel_label(lang, ch)} ¥{cost.get(ch, 0):,.0f} ({n:,})" for ch, n in pv.units.items())
+    return _page(request, t(lang, "preview"), "preview", req=req, pv=pv, priced=priced, steps=_steps(lang, pv),
+                 scope=scope_label(lang, req["scope"][0]), real=req["kind"] == CampaignKind.REAL,
+                 hidden=_hidden(form))
 
 
-def _ask_again(request: web.Request, e: DuplicateCampaign, action: str, hidden: str) -> web.Response:
+def _ask_again(request: web.Request, e: DuplicateCampaign, action: str,
+               hidden: list[tuple[str, str]]) -> web.Response:
     """The same campaign runs: say which, and offer the start once more behind its own box."""
     lang = lang_of(request)
     r = e.running
     waiting = r.state == CampaignState.PENDING_APPROVAL
     title = t(lang, "duplicate_waiting_title" if waiting else "duplicate_title")
-    text = t(lang, "duplicate_waiting_text" if waiting else "duplicate_text", title=r.title, scope=", ".join(r.scope),
+    text = t(lang, "duplicate_waiting_text" if waiting else "duplicate_text", title=r.title, scope=", ".join(scope_label(lang, x) for x in r.scope),
              time=when(r.requested_at if waiting else r.started_at or r.created_at))
-    body = (
-        f'<h1>{esc(title)}</h1><p role="alert" class="error">{esc(text)}</p>'
-        f'<p><a href="/city?campaign={r.id}">{esc(t(lang, "open_waiting" if waiting else "open_running"))}</a></p>'
-        f'<form method="post" action="{esc(action)}" class="stack">{hidden}'
-        f'<input type="hidden" name="really" value="1">'
-        f'<p><label><input type="checkbox" name="force" value="1" required> {esc(t(lang, "duplicate_force"))}'
-        f'</label></p><button type="submit">{esc(t(lang, "start_anyway"))}</button></form>'
-        f'<p><a href="/city">{esc(t(lang, "back"))}</a></p>'
-    )
-    return render(request, title, body, status=409, no_store=True)
+    return _page(request, title, "again", 409, heading=title, message=text, running=r, waiting=waiting, action=action,
+                 hidden=hidden)
 
 
 async def start(request: web.Request) -> web.Response:
@@ -215,15 +172,13 @@ async def start(request: web.Request) -> web.Response:
     req = await _request(request, viewer, form)
     real = req["kind"] == CampaignKind.REAL
     if real and form.get("really_real") != "1":
-        return render(request, t(lang, "preview"), f'<p role="alert">{esc(t(lang, "real_confirm_needed"))}</p>',
-                      status=400)
+        return _page(request, t(lang, "preview"), "notice", 400, message=t(lang, "real_confirm_needed"))
     spec = CampaignSpec(req["title"], req["kind"], tuple(req["scope"]), req["messages"])
     try:
         campaign = await _service(request).launch(spec, source="console", created_by=viewer.login, by=viewer.actor,
                                                   force=form.get("force") == "1")
     except DuplicateCampaign as e:
-        keep = _hidden(form, csrf_of(request) or "")
-        keep += '<input type="hidden" name="really_real" value="1">' if real else ""
+        keep = _hidden(form, *([("really_real", "1")] if real else []))
         return _ask_again(request, e, "/city/campaigns/start", keep)
     except CampaignError as e:
         return _refused(request, str(e))
@@ -244,8 +199,7 @@ async def start_draft(request: web.Request) -> web.Response:
     try:
         await _service(request).start(info.id, by=viewer.actor, force=form.get("force") == "1")
     except DuplicateCampaign as e:
-        hidden = f'<input type="hidden" name="csrf" value="{esc(csrf_of(request) or "")}">'
-        return _ask_again(request, e, f"/city/campaigns/{info.id}/start", hidden)
+        return _ask_again(request, e, f"/city/campaigns/{info.id}/start", [])
     except CampaignError as e:
         return _refused(request, str(e))
     log.info("campaign_started_from_console", campaign_id=info.id, kind=info.kind, proposal=True)
@@ -265,8 +219,7 @@ async def approve(request: web.Request) -> web.Response:
     try:
         await _service(request).approve(info.id, by=viewer.actor, force=form.get("force") == "1")
     except DuplicateCampaign as e:
-        hidden = f'<input type="hidden" name="csrf" value="{esc(csrf_of(request) or "")}">'
-        return _ask_again(request, e, f"/city/campaigns/{info.id}/approve", hidden)
+        return _ask_again(request, e, f"/city/campaigns/{info.id}/approve", [])
     except ApprovalRefused as e:
         return _refused(request, str(e), 403)
     except CampaignError as e:

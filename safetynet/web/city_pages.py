@@ -20,20 +20,20 @@ from safetynet.domain.roster import Association
 from safetynet.stats.cache import TtlCache
 from safetynet.stats.curve import group_series, render_svg
 from safetynet.stats.document import build_stats
+from safetynet.templating import Markup
 from safetynet.web import check_console, city_console
 from safetynet.web.app import SERVICES, csrf_of, require_viewer, services
 from safetynet.web.city_views import (
     GOOD,
     LOW,
+    approval_line,
     approvals_block,
     associations_table,
     bands_json,
     campaign_actions,
-    campaign_header,
     districts_table,
     health_block,
     proposals_block,
-    recent_list,
     totals_block,
 )
 from safetynet.web.dash_shell import (
@@ -45,8 +45,6 @@ from safetynet.web.dash_shell import (
     visible_associations,
 )
 from safetynet.web.dash_text import lang_of, t
-from safetynet.web.dash_views import campaign_picker
-from safetynet.web.layout import esc
 
 PARTS_TTL_SECONDS = 1.0
 # past the TTL a part up to this old is served while the next is built (see TtlCache)
@@ -55,10 +53,10 @@ PARTS_STALE_SECONDS = 4.0
 
 @dataclass(frozen=True)
 class CityParts:
-    totals: str
-    curve: str
-    districts: str
-    associations: str
+    totals: Markup
+    curve: Markup
+    districts: Markup
+    associations: Markup
 
 
 CACHE = web.AppKey("city_parts", TtlCache[CityParts])
@@ -90,7 +88,9 @@ async def _build_parts(request: web.Request, viewer: Viewer, info: CampaignInfo,
     series = group_series(minutes, counts, assocs, lambda a: a.district, visible)
     svg = render_svg(series, title=t(lang, "curve"), desc=t(lang, "curve_desc"), minutes_label=t(lang, "minutes"),
                      until_minute=now_minute)
-    return CityParts(totals_block(lang, doc), svg, districts_table(lang, doc), associations_table(lang, doc))
+    # render_svg escapes every text it draws
+    return CityParts(totals_block(lang, doc), Markup(svg), districts_table(lang, doc),
+                     associations_table(lang, doc))
 
 
 async def _parts(request: web.Request, viewer: Viewer, info: CampaignInfo, lang: str) -> CityParts:
@@ -110,33 +110,29 @@ async def city_page(request: web.Request) -> web.Response:
     checks = check_console.check_block(lang, await reads(request).contact_checks(ids))
     # a trigger's proposal waits for a city admin, a real event for a second one: shown on top
     # until started, approved or cancelled
-    proposals = ""
+    proposals = Markup()
     if viewer.is_city_admin:
         waiting, drafts = await asyncio.gather(reads(request).awaiting_approval(), reads(request).drafts())
         proposals = approvals_block(lang, waiting) + proposals_block(lang, drafts)
     svc = services(request)
     # read per request, not cached with the parts: "nothing is being sent" must show at once
     sending = await read_status(svc.store.health, svc.clock.now(), enabled_channels(svc.cfg))
+    context: dict[str, object] = {"info": info, "recent": recent, "proposals": proposals, "start_form": start_form,
+               "checks": checks,
+               "health": health_block(lang, sending, running=info is not None and info.state == "running")}
     if info is None:
-        body = (f'<h1>{esc(t(lang, "city"))}</h1>{proposals}<p>{esc(t(lang, "no_data"))}</p>'
-                + health_block(lang, sending, running=False) + checks + start_form + recent_list(lang, recent))
-        return render(request, t(lang, "city"), body)
-    parts = await _parts(request, viewer, info, lang)
-    actions = (campaign_actions(lang, info, csrf, may_start=viewer.is_city_admin, may_approve=viewer.is_city_admin and viewer.staff_id is not None,
-                                started_it=await city_console.started_it(request, viewer, info))
-               if await city_console.may_finish(request, viewer, info) else "")
-    body = (
-        f'<h1>{esc(t(lang, "city"))}</h1>' + proposals + campaign_header(lang, info)
-        + health_block(lang, sending, running=info.state == "running")
-        + campaign_picker(lang, "/city", recent, info) + actions + parts.totals
-        + f'<section aria-labelledby="curve-h"><h2 id="curve-h">{esc(t(lang, "curve"))}</h2>'
-          f'<figure id="curve">{parts.curve}</figure></section>'
-        + parts.districts + parts.associations + checks + start_form + recent_list(lang, recent)
-    )
-    attrs = (f' data-page="city" data-campaign="{info.id}" data-bands="{esc(bands_json(lang))}"'
-             f' data-low="{LOW}" data-good="{GOOD}"'
-             f' data-live-on="{esc(t(lang, "live_on"))}" data-live-off="{esc(t(lang, "live_off"))}"')
-    return render(request, t(lang, "city"), body, scripts=("/static/city.js",), main_attrs=attrs)
+        return render(request, t(lang, "city"), template="city.html", context=context)
+    context["parts"] = await _parts(request, viewer, info, lang)
+    context["approval"] = approval_line(lang, info)
+    context["actions"] = (
+        campaign_actions(lang, info, csrf, may_start=viewer.is_city_admin,
+                         may_approve=viewer.is_city_admin and viewer.staff_id is not None,
+                         started_it=await city_console.started_it(request, viewer, info))
+        if await city_console.may_finish(request, viewer, info) else "")
+    attrs = {"data-page": "city", "data-campaign": info.id, "data-bands": bands_json(lang), "data-low": LOW,
+             "data-good": GOOD, "data-live-on": t(lang, "live_on"), "data-live-off": t(lang, "live_off")}
+    return render(request, t(lang, "city"), template="city.html", context=context, scripts=("/static/city.js",),
+                  main_attrs=attrs)
 
 
 async def city_curve(request: web.Request) -> web.Response:

@@ -4,22 +4,23 @@ answer 404 for anything outside the viewer's scope, and the read repositories.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
-from safetynet import i18n
 from safetynet.auth import Viewer
 from safetynet.domain import Role
 from safetynet.domain.campaigns import CampaignInfo
 from safetynet.domain.consent import Disclosure
 from safetynet.domain.roster import Association
 from safetynet.store.ports import DashboardReads, StatsReads
+from safetynet.templating import page_context
+from safetynet.templating import render as render_template
 from safetynet.web.app import csrf_of, viewer_of
 from safetynet.web.dash_text import lang_of, language_switch, large_of, remember_prefs, t
-from safetynet.web.layout import esc, page
 
 READS = web.AppKey("dashboard_reads", DashboardReads)
 STATS = web.AppKey("stats_reads", StatsReads)
@@ -114,61 +115,47 @@ def _with_query(request: web.Request, **changes: str) -> str:
     return f"{request.path}?{urlencode(q)}"
 
 
-def header(request: web.Request, lang: str) -> str:
+def _header(request: web.Request, lang: str) -> dict[str, Any]:
+    """The header's links: menu by role, language switch, text size, logout."""
     viewer: Viewer | None = viewer_of(request)
     large = large_of(request)
-    size = _with_query(request, large="0" if large else "1")
-    links = [f'<a class="brand" href="/">{esc(t(lang, "app"))}</a>']
+    links = [("/", t(lang, "app"), "brand")]
     if viewer is not None:
         if viewer.scope.kind != "association":
-            links.append(f'<a href="/city">{esc(t(lang, "city"))}</a>')
+            links.append(("/city", t(lang, "city"), ""))
         if viewer.is_city_admin and viewer.staff_id is not None:
-            links.append(f'<a href="/admin">{esc(t(lang, "admin"))}</a>')
-    tools = [f'<a href="{esc(size)}">{esc(t(lang, "smaller" if large else "larger"))}</a>']
-    csrf = csrf_of(request)
-    if viewer is not None and csrf:
-        tools.append(
-            f'<form method="post" action="/logout" class="inline"><input type="hidden" name="csrf" value="{esc(csrf)}">'
-            f'<button type="submit" class="small">{esc(t(lang, "logout"))}</button></form>'
-        )
-    # the language switch is ours (not layout.page's) so the skip link stays the first stop of Tab
-    current = ' aria-current="true"'
-    langs = " ".join(
-        f'<a href="{esc(_with_query(request, lang=code))}" hreflang="{code}"{current if code == lang else ""}>{esc(label)}</a>'
-        for code, label in language_switch()
-    )
-    return (
-        f'<a class="skip" href="#main">{esc(t(lang, "skip"))}</a>'
-        f'<header class="top"><nav aria-label="menu">{" ".join(links)}</nav>'
-        f'<div class="tools"><nav class="lang" aria-label="{esc(i18n.t(lang, "page.language_switch"))}">{langs}</nav>{" ".join(tools)}</div></header>'
-    )
+            links.append(("/admin", t(lang, "admin"), ""))
+    # the language switch is the header's (not the base layout's) so the skip link stays the first stop of Tab
+    switch = [(code, label, _with_query(request, lang=code)) for code, label in language_switch()]
+    return {"large": large, "links": links, "switch": switch,
+            "size_href": _with_query(request, large="0" if large else "1"),
+            "logout": viewer is not None and bool(csrf_of(request))}
 
 
 def render(
     request: web.Request,
     title: str,
-    body: str,
     *,
+    template: str,
+    context: Mapping[str, Any] | None = None,
     scripts: Iterable[str] = (),
     styles: Iterable[str] = ("/static/base.css", "/static/dash.css"),
     status: int = 200,
-    main_attrs: str = "",
+    main_attrs: Mapping[str, object] | None = None,
     no_store: bool = False,
 ) -> web.Response:
+    """A staff page: `template` (extending staff.html) filled with `context`."""
     lang = lang_of(request)
     csrf = csrf_of(request) or ""
-    wrap_class = "wrap large-text" if large_of(request) else "wrap"
-    html = page(
-        title,
-        f'<div class="{wrap_class}">{header(request, lang)}<main id="main" tabindex="-1"{main_attrs}>{body}</main></div>',
-        lang=lang,
-        scripts=scripts,
-        styles=styles,
-        extra_head=f'<meta name="csrf-token" content="{esc(csrf)}">',
+    html = render_template(
+        template,
+        **page_context(lang=lang, title=title, styles=styles, scripts=scripts),
+        **_header(request, lang), csrf=csrf,
+        main_attrs={k: str(v) for k, v in (main_attrs or {}).items()},
+        **(context or {}),
     )
     resp = web.Response(text=html, content_type="text/html", status=status)
     if no_store or csrf:
         resp.headers["Cache-Control"] = "no-store"
     remember_prefs(request, resp)
     return resp
-

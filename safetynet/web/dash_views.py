@@ -1,4 +1,5 @@
-"""HTML of the association dashboard and the door-knock list (pure: data in, markup out)."""
+"""The association dashboard and the door-knock list: what their templates (`association.html`,
+`doorknock.html`, macros in `dash_parts.html`) are given. Pure: data in, markup out."""
 
 from __future__ import annotations
 
@@ -7,18 +8,41 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
+from typing import Any
+
+from markupsafe import Markup, escape
 
 from safetynet.domain import ANSWERED
 from safetynet.domain.campaigns import CampaignInfo
 from safetynet.domain.phones import format_national
 from safetynet.domain.replies import HelpItem
 from safetynet.domain.roster import Association, Coverage, HouseholdLine
+from safetynet.domain.walking import walking_key
+from safetynet.templating import ENV, call_macro
 from safetynet.web.dash_shell import hhmm, when
 from safetynet.web.dash_text import METHODS, STATUS_ICONS, STATUS_ORDER, method_label, pct, status_label, t
-from safetynet.web.layout import esc
 
 ANSWERED_S = frozenset(str(s) for s in ANSWERED)
 FILTERS = ("all", "noanswer", "help", "vulnerable")
+
+
+def national(e164: str) -> str:
+    """A phone number in the national form people read ("03-1111-0002")."""
+    if not e164:
+        return ""
+    try:
+        return format_national(e164)
+    except ValueError:
+        return e164
+
+
+# what the staff templates use beside i18n.t
+ENV.globals.update(icons=STATUS_ICONS, methods=METHODS, when=when, hhmm=hhmm, pct=pct, national=national,
+                   with_name=lambda markup, name: with_name(markup, name))
+
+
+def _macro(name: str, *args: object) -> Markup:
+    return call_macro("dash_parts.html", name, *args)
 
 
 @dataclass(frozen=True)
@@ -47,224 +71,111 @@ def state_labels_json(lang: str) -> str:
     return json.dumps({s: t(lang, "state_" + s) for s in states}, ensure_ascii=False)
 
 
-def campaign_badge(lang: str, c: CampaignInfo) -> str:
-    kind = "real" if c.kind == "real" else "drill"
-    return (f'<span class="badge k-{kind}">{esc(t(lang, kind))}</span> '
-            f'<span class="badge st-{esc(c.state)}" data-campaign-state>{esc(t(lang, "state_" + c.state))}</span>')
+def campaign_badge(lang: str, c: CampaignInfo) -> Markup:
+    return _macro("campaign_badge", lang, c)
 
 
-def campaign_picker(lang: str, action: str, campaigns: Sequence[CampaignInfo], current: CampaignInfo | None) -> str:
-    if not campaigns:
-        return ""
-    opts = "".join(
-        f'<option value="{c.id}"{" selected" if current and c.id == current.id else ""}>'
-        f'{esc(when(c.started_at or c.created_at))} {esc(c.title)} ({esc(t(lang, "real" if c.kind == "real" else "drill"))}, '
-        f'{esc(t(lang, "state_" + c.state))})</option>'
-        for c in campaigns
-    )
-    return (f'<form method="get" action="{esc(action)}" class="picker"><label>{esc(t(lang, "campaign"))} '
-            f'<select name="campaign">{opts}</select></label> <button type="submit" class="small">'
-            f'{esc(t(lang, "show"))}</button></form>')
+def campaign_picker(lang: str, action: str, campaigns: Sequence[CampaignInfo], current: CampaignInfo | None) -> Markup:
+    return _macro("campaign_picker", lang, action, campaigns, current)
 
 
-def counts_block(lang: str, status: dict[str, int]) -> str:
-    """Progress bar (stacked by status) with the answered line and one tile per status."""
+def withheld_label(lang: str, household_key: str) -> Markup:
+    """How a household whose details a viewer may not see is named: its number and a badge."""
+    return _macro("withheld_label", lang, household_key)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The progress bar (stacked by status), the answered line and one tile per status."""
+
+    answered: int
+    households: int
+    rate: float
+    segments: tuple[tuple[str, str], ...]
+    tiles: tuple[tuple[str, int], ...]
+
+
+def counts(status: dict[str, int]) -> Counts:
     households = sum(status.values())
     answered = sum(status.get(s, 0) for s in ANSWERED_S)
-    rate = answered / households if households else 0.0
-    segs = "".join(
-        f'<span class="seg s-{s}" data-seg="{s}" style="width:{(status.get(s, 0) / households * 100) if households else 0:.2f}%"></span>'
-        for s in STATUS_ORDER
-    )
-    tiles = "".join(
-        f'<li class="tile s-{s}"><span class="lbl">{esc(status_label(lang, s))}</span>'
-        f' <b data-count="{s}">{status.get(s, 0)}</b></li>'
-        for s in STATUS_ORDER
-    )
-    line = t(lang, "answered_of", answered=f'<b data-answered>{answered}</b>',
-             households=f'<b data-households>{households}</b>', pct=f'<b data-rate>{pct(rate)}</b>')
-    return (f'<section class="counts" aria-labelledby="counts-h"><h2 id="counts-h" class="visually-hidden">'
-            f'{esc(t(lang, "status"))}</h2><p class="answered" aria-live="polite">{line}</p>'
-            f'<div class="bar" aria-hidden="true">{segs}</div><ul class="tiles">{tiles}</ul></section>')
+    width = {s: (status.get(s, 0) / households * 100) if households else 0.0 for s in STATUS_ORDER}
+    return Counts(answered, households, answered / households if households else 0.0,
+                  tuple((s, f"{width[s]:.2f}") for s in STATUS_ORDER), tuple((s, status.get(s, 0)) for s in STATUS_ORDER))
 
 
-def help_items(lang: str, items: Sequence[HelpItem]) -> str:
+def counts_block(lang: str, status: dict[str, int]) -> Markup:
+    return _macro("counts_block", lang, counts(status))
+
+
+def help_items(lang: str, items: Sequence[HelpItem]) -> Markup:
     """The inside of the need-help panel (also served alone when it must be refreshed)."""
-    if not items:
-        return f'<p class="muted">{esc(t(lang, "help_none"))}</p>'
-    cards = []
-    for h in items:
-        if h.withheld:
-            cards.append(
-                f'<li class="help-card withheld" data-hh="{h.household_id}"><h3>⚠ {withheld_label(lang, h.household_key)}'
-                f'</h3><ul><li>{esc(h.group)}</li><li class="muted">{esc(t(lang, "withheld_note"))}</li>'
-                f'<li class="muted">{esc(t(lang, "at", time=hhmm(h.opened_at)))}</li></ul>'
-                f'<button type="button" data-handled="{h.household_id}">{esc(t(lang, "handled"))}</button></li>')
-            continue
-        vuln = f' <span class="badge vuln">{esc(t(lang, "vulnerable"))}</span>' if h.vulnerable else ""
-        injured = (f'<li>{esc(t(lang, "injured", n=h.people_injured))}</li>'
-                   if h.people_injured else "")
-        note = f'<li class="note">{esc(h.note)}</li>' if h.note else ""
-        where = f"<li>{esc(h.location)}</li>" if h.location else ""
-        cards.append(
-            f'<li class="help-card" data-hh="{h.household_id}"><h3>⚠ {esc(h.name)}{vuln}</h3><ul>'
-            f'<li>{esc(h.address)}{" · " + esc(h.group) if h.group else ""}</li>'
-            f'<li>{esc(t(lang, "members", n=h.members))}</li>{injured}{where}{note}'
-            f'<li class="muted">{esc(t(lang, "at", time=hhmm(h.opened_at)))}</li></ul>'
-            f'<button type="button" data-handled="{h.household_id}">{esc(t(lang, "handled"))}</button></li>'
-        )
-    return f'<ul class="help-list">{"".join(cards)}</ul>'
+    return _macro("help_items", lang, items)
 
 
-def withheld_label(lang: str, household_key: str) -> str:
-    """How a household whose details a viewer may not see is named: its number and a badge (markup)."""
-    return (f'{esc(t(lang, "withheld_name", number=household_key))} '
-            f'<span class="badge withheld" title="{esc(t(lang, "withheld_note"))}">{esc(t(lang, "withheld"))}</span>')
+@functools.lru_cache(maxsize=8)
+def row_words(lang: str) -> dict[str, Any]:
+    """The words of a household row, once per language (a page has hundreds of rows)."""
+    words: dict[str, Any] = {k: t(lang, k) for k in ("group", "name", "address", "people", "status", "confirm",
+                                                   "vulnerable")}
+    words["statuses"] = {s: status_label(lang, s) for s in STATUS_ICONS}
+    words["methods"] = tuple((m, method_label(lang, m)) for m in METHODS)
+    words["buttons"] = _macro("confirm_buttons", lang, words["methods"], _NAME)
+    return words
 
 
-def withheld_notice(lang: str, lines: Sequence[HouseholdLine]) -> str:
-    """One line above a list that withholds some households' details, saying why."""
-    n = sum(1 for h in lines if h.withheld)
-    return f'<p class="muted withheld-note" data-withheld="{n}">{esc(t(lang, "withheld_note"))}</p>' if n else ""
+# stands for a household's name in markup made once per language (no text holds a NUL)
+_NAME = "\x00name\x00"
 
 
-def help_panel(lang: str, items: Sequence[HelpItem]) -> str:
-    return (f'<section class="help" aria-labelledby="help-h"><h2 id="help-h">⚠ {esc(t(lang, "help_panel"))} '
-            f'<span class="count" data-help-count>{len(items)}</span></h2>'
-            f'<div id="help-items" aria-live="polite">{help_items(lang, items)}</div></section>')
+def with_name(markup: Markup, name: str) -> Markup:
+    """`markup` (from a template) with the household's name, escaped, in place of its mark."""
+    return Markup(markup.replace(_NAME, escape(name)))  # noqa: S704 - both parts escaped
 
 
-@functools.lru_cache(maxsize=4)
-def _row_parts(lang: str) -> dict[str, str]:
-    """The escaped constant pieces of a household row, once per language (a page has hundreds)."""
-    parts = {k: esc(t(lang, k)) for k in ("group", "name", "address", "people", "status", "confirm")}
-    parts["vuln"] = f' <span class="badge vuln">{esc(t(lang, "vulnerable"))}</span>'
-    for st in STATUS_ICONS:
-        parts["st:" + st] = f'<span class="status s-{st}">{esc(status_label(lang, st))}</span>'
-    parts["buttons"] = "".join(
-        f'<button type="button" class="small" data-confirm="{m}" '
-        f'aria-label="{esc(t(lang, "confirm_as", name="{name}", method=method_label(lang, m)))}">'
-        f'{esc(method_label(lang, m))}</button>'
-        for m in METHODS
-    )
-    return parts
+# A row's markup depends only on the line (a frozen value), the language and whether the filter
+# hides it: dashboards reload rows that mostly did not change, so each is rendered once.
+@functools.lru_cache(maxsize=10_000)
+def _row(lang: str, h: HouseholdLine, hidden: bool) -> Markup:
+    return _macro("household_row", lang, h, hidden, row_words(lang))
 
 
-def household_rows(lang: str, lines: Sequence[HouseholdLine], filt: HouseholdFilter) -> str:
-    p = _row_parts(lang)
-    rows = []
+def household_rows(lang: str, lines: Sequence[HouseholdLine], filt: HouseholdFilter) -> Markup:
+    return Markup("").join(_row(lang, h, not filt.keeps(h)) for h in lines)
+
+
+def phone_first(lines: Sequence[HouseholdLine]) -> list[HouseholdLine]:
+    """Need-help first, then households with no answer, then the answered (each in walking order):
+    what a head on a phone acts on comes first."""
+    def rank(h: HouseholdLine) -> int:
+        return 0 if h.status == "need_help" else 2 if h.status in ANSWERED_S else 1
+    return sorted(lines, key=lambda h: (rank(h), walking_key(h.group, h.address, h.household_key)))
+
+
+def doorknock_groups(lines: Sequence[HouseholdLine]) -> list[tuple[str, list[HouseholdLine]]]:
+    """Households with no answer yet, by 班 in walking order (3-22 before 12-4)."""
+    todo = sorted((h for h in lines if h.status not in ANSWERED_S),
+                  key=lambda h: walking_key(h.group, h.address, h.household_key))
+    return [(group, list(hs)) for group, hs in groupby(todo, key=lambda h: h.group)]
+
+
+def association_context(lang: str, assoc: Association, campaign: CampaignInfo | None,
+                        campaigns: Sequence[CampaignInfo], help_list: Sequence[HelpItem],
+                        lines: Sequence[HouseholdLine], coverage: Coverage, filt: HouseholdFilter) -> dict[str, Any]:
+    status = {s: 0 for s in STATUS_ORDER}
     for h in lines:
-        if h.withheld:
-            name, shown, address, members = (esc(t(lang, "withheld_name", number=h.household_key)),
-                                             withheld_label(lang, h.household_key), "—", "—")
-        else:
-            name = esc(h.name)
-            shown, address, members = name + (p["vuln"] if h.vulnerable else ""), esc(h.address), str(h.members)
-        status = p.get("st:" + h.status) or esc(h.status)
-        rows.append(
-            f'<tr data-hh="{h.id}" data-status="{esc(h.status)}" data-group="{esc(h.group)}" '
-            f'data-vuln="{int(h.vulnerable)}" data-rid="0"{"" if filt.keeps(h) else " hidden"}>'
-            f'<td data-label="{p["group"]}">{esc(h.group)}</td>'
-            f'<td data-label="{p["name"]}">{shown}</td>'
-            f'<td data-label="{p["address"]}">{address}</td>'
-            f'<td data-label="{p["people"]}">{members}</td>'
-            f'<td data-label="{p["status"]}" class="st">{status}</td>'
-            f'<td class="act" data-label="{p["confirm"]}">{p["buttons"].replace("{name}", name)}</td></tr>'
-        )
-    return "".join(rows)
+        status[h.status] = status.get(h.status, 0) + 1
+    ordered = phone_first(lines)
+    return {
+        "assoc": assoc, "campaign": campaign, "campaigns": campaigns, "action": f"/a/{assoc.id}",
+        "help_list": help_list, "counts": counts(status), "lines": ordered, "filt": filt, "filters": FILTERS,
+        "groups": sorted({h.group for h in lines if h.group}, key=lambda g: walking_key(g, "")),
+        "answered": sum(1 for h in lines if h.status in ANSWERED_S), "coverage": coverage,
+        "rows": household_rows(lang, ordered, filt),
+    }
 
 
-def household_table(lang: str, lines: Sequence[HouseholdLine], groups: Sequence[str], filt: HouseholdFilter,
-                    action: str, campaign_id: int) -> str:
-    radios = "".join(
-        f'<label class="chip"><input type="radio" name="filter" value="{f}"{" checked" if filt.kind == f else ""}>'
-        f' {esc(t(lang, "f_" + f))}</label>'
-        for f in FILTERS
-    )
-    gopts = f'<option value="">{esc(t(lang, "all_groups"))}</option>' + "".join(
-        f'<option{" selected" if g == filt.group else ""}>{esc(g)}</option>' for g in groups
-    )
-    head = "".join(f"<th>{esc(t(lang, k))}</th>" for k in ("group", "name", "address", "people", "status", "confirm"))
-    return (
-        f'<section class="households" aria-labelledby="hh-h"><h2 id="hh-h">{esc(t(lang, "households"))}</h2>'
-        f'<form method="get" action="{esc(action)}" class="filters" data-filters>'
-        f'<input type="hidden" name="campaign" value="{campaign_id}">'
-        f'<fieldset><legend>{esc(t(lang, "filter"))}</legend>{radios}'
-        f'<label class="chip">{esc(t(lang, "group"))} <select name="group">{gopts}</select></label>'
-        f' <button type="submit" class="small nojs">{esc(t(lang, "show"))}</button></fieldset></form>'
-        f'{withheld_notice(lang, lines)}'
-        f'<p class="flash" role="status" aria-live="polite" data-flash></p>'
-        f'<ul class="undo-list" aria-live="polite" data-undo-list></ul>'
-        f'<table class="hh"><thead><tr>{head}</tr></thead>'
-        f'<tbody id="hh-rows">{household_rows(lang, lines, filt)}</tbody></table></section>'
-    )
-
-
-def coverage_block(lang: str, cov: Coverage) -> str:
-    rate = cov.with_channel / cov.households if cov.households else 0.0
-    items = "".join(
-        f"<li>{withheld_label(lang, h.household_key) if h.withheld else esc(h.name) + ' — ' + esc(h.address)}"
-        f"{' · ' + esc(h.group) if h.group else ''}</li>" for h in cov.without
-    )
-    listing = (f'<details><summary>{esc(t(lang, "coverage_none"))} ({len(cov.without)})</summary>'
-               f'<ul>{items}</ul></details>') if cov.without else ""
-    return (f'<section class="coverage" aria-labelledby="cov-h"><h2 id="cov-h">{esc(t(lang, "coverage"))}</h2>'
-            f'<p>{esc(t(lang, "coverage_line", n=cov.with_channel, total=cov.households, pct=pct(rate)))}</p>'
-            f'{listing}</section>')
-
-
-def association_title(lang: str, assoc: Association, campaign: CampaignInfo | None) -> str:
-    sub = f'<p class="campaign">{esc(campaign.title)} {campaign_badge(lang, campaign)} ' \
-          f'<span class="live" data-live aria-live="polite">{esc(t(lang, "live_off"))}</span></p>' if campaign else ""
-    return f'<h1>{esc(assoc.name)} <small class="muted">{esc(assoc.district)}</small></h1>{sub}'
-
-
-def phone_link(e164: str) -> str:
-    """A tap-to-call link in the national form people read ("03-1111-0002")."""
-    if not e164:
-        return ""
-    try:
-        shown = format_national(e164)
-    except ValueError:
-        shown = e164
-    return f'<a href="tel:{esc(e164)}">{esc(shown)}</a>'
-
-
-def _doorknock_row(lang: str, h: HouseholdLine) -> str:
-    if h.withheld:
-        who = f'<td>{withheld_label(lang, h.household_key)}</td><td>—</td><td class="num">—</td><td class="tel"></td>'
-    else:
-        vuln = (" <b class=vuln>" + esc(t(lang, "vulnerable")) + "</b>") if h.vulnerable else ""
-        who = (f'<td>{esc(h.name)}{vuln}</td><td>{esc(h.address)}</td><td class="num">{h.members}</td>'
-               f'<td class="tel">{phone_link(h.landline)}</td>')
-    return (f'<tr data-hh="{h.id}" data-status="{esc(h.status)}" data-rid="0">'
-            f'<td class="tick"><span class="box" aria-hidden="true">☐</span></td>{who}'
-            f'<td class="st"><span class="status s-{esc(h.status)}">{esc(status_label(lang, h.status))}</span></td></tr>')
-
-
-def doorknock_body(lang: str, assoc: Association, campaign: CampaignInfo, lines: Sequence[HouseholdLine],
-                   now: float) -> str:
-    """Households with no answer yet, grouped by 班 and ordered by address, with a tick column."""
-    todo = sorted((h for h in lines if h.status not in ANSWERED_S), key=lambda h: (h.group, h.address, h.household_key))
-    head = "".join(f"<th>{esc(t(lang, k))}</th>" for k in ("tick", "name", "address", "people", "landline", "status"))
-    # the same column widths in every 班's table, so the printed pages line up
-    cols = "<colgroup>" + "".join(f'<col style="width:{w}%">' for w in (7, 27, 27, 7, 16, 16)) + "</colgroup>"
-    sections = []
-    for group, members in groupby(todo, key=lambda h: h.group):
-        hs = list(members)
-        rows = "".join(_doorknock_row(lang, h) for h in hs)
-        sections.append(
-            f'<section class="dk-group"><h2>{esc(t(lang, "group"))}: {esc(group or "—")} '
-            f'<small>(<span data-group-count>{len(hs)}</span>)</small></h2><table class="dk">{cols}<thead><tr>{head}</tr></thead>'
-            f"<tbody>{rows}</tbody></table></section>"
-        )
-    intro = t(lang, "doorknock_intro", n=f"<b data-dk-count>{len(todo)}</b>", time=esc(when(now)))
-    return (
-        f'<h1>{esc(t(lang, "doorknock"))} — {esc(assoc.name)}</h1>'
-        f'<p class="campaign">{esc(campaign.title)} {campaign_badge(lang, campaign)} '
-        f'<span class="live noprint" data-live aria-live="polite">{esc(t(lang, "live_off"))}</span></p>'
-        f'<p>{intro}</p>{withheld_notice(lang, todo)}<p class="noprint"><button type="button" data-print>'
-        f'{esc(t(lang, "print"))}</button> '
-        f'<a href="/a/{assoc.id}?campaign={campaign.id}">{esc(t(lang, "back"))}</a></p>'
-        + "".join(sections)
-    )
+def doorknock_context(lang: str, assoc: Association, campaign: CampaignInfo, lines: Sequence[HouseholdLine],
+                      now: float) -> dict[str, Any]:
+    groups = doorknock_groups(lines)
+    return {"assoc": assoc, "campaign": campaign, "groups": groups, "todo": [h for _, hs in groups for h in hs],
+            "now": when(now), "words": row_words(lang)}

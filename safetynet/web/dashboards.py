@@ -41,25 +41,21 @@ from safetynet.web.dash_text import lang_of, t
 from safetynet.web.dash_views import (
     FILTERS,
     HouseholdFilter,
-    association_title,
-    campaign_picker,
-    counts_block,
-    coverage_block,
-    doorknock_body,
+    association_context,
+    doorknock_context,
     help_items,
-    help_panel,
     household_rows,
-    household_table,
+    phone_first,
     state_labels_json,
     status_labels_json,
 )
-from safetynet.web.layout import esc
 
 log = structlog.get_logger("web")
 _REPORT_TYPES = {"html": "text/html", "csv": "text/csv", "json": "application/json"}
 # How long the undo of a one-tap confirmation stays on the dashboard (the API takes an undo later
 # too, as long as no answer came after the confirmation).
 UNDO_SECONDS = 300
+_PRINTABLE = ("/static/base.css", "/static/dash.css", "/static/print.css")
 
 # -- association dashboard ------------------------------------------------------------------
 
@@ -93,6 +89,13 @@ def _filter(request: web.Request) -> HouseholdFilter:
     return HouseholdFilter(kind if kind in FILTERS else "all", request.query.get("group", "")[:100])
 
 
+def _live_attrs(lang: str, page: str, campaign: CampaignInfo, assoc: Association, since: int) -> dict[str, object]:
+    """What dash.js reads from <main>: the page, the cursor, and the words it shows."""
+    return {"data-page": page, "data-campaign": campaign.id, "data-association": assoc.id, "data-since": since,
+            "data-labels": status_labels_json(lang), "data-states": state_labels_json(lang),
+            "data-live-on": t(lang, "live_on"), "data-live-off": t(lang, "live_off")}
+
+
 async def association_page(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     assoc, campaign, since = await _association_context(request, viewer)
@@ -102,43 +105,26 @@ async def association_page(request: web.Request) -> web.Response:
            association_id=assoc.id)
     if campaign is None:
         cov, disclosure = await asyncio.gather(r.coverage(assoc.id), disclosure_for(r, viewer))
-        coverage = coverage_block(lang, _coverage(disclosure, cov, assoc))
-        coverage += check_block(lang, await r.contact_checks([assoc.id]))
-        body = association_title(lang, assoc, None) + f'<p>{esc(t(lang, "no_campaign"))}</p>' + coverage
-        return render(request, assoc.name, body)
+        context = association_context(lang, assoc, None, [], [], [], _coverage(disclosure, cov, assoc),
+                                      _filter(request))
+        context["checks"] = check_block(lang, await r.contact_checks([assoc.id]))
+        return render(request, assoc.name, template="association.html", context=context)
     # independent reads side by side: under a reply surge each read waits its turn on a reader
     lines, help_list, cov, campaigns, disclosure = await asyncio.gather(
         r.households(campaign.id, assoc.id), r.help_panel(campaign.id, [assoc.id]), r.coverage(assoc.id),
         r.campaigns_for([assoc.id]), disclosure_for(r, viewer))
     lines = disclosure.lines(lines, assoc.district, assoc.name)
     help_list = disclosure.help_items(help_list, assoc.district, assoc.name)
-    coverage = coverage_block(lang, _coverage(disclosure, cov, assoc))
-    coverage += check_block(lang, await r.contact_checks([assoc.id]))
-    status = {s: 0 for s in ("pending", "notified", "read", "safe", "need_help", "confirmed_in_person", "unreachable")}
-    for h in lines:
-        status[h.status] = status.get(h.status, 0) + 1
-    action = f"/a/{assoc.id}"
-    links = (f'<p class="links"><a href="/a/{assoc.id}/doorknock?campaign={campaign.id}">{esc(t(lang, "doorknock"))}</a>'
-             f' · <a href="/campaigns/{campaign.id}/report">{esc(t(lang, "report"))}</a></p>')
-    body = (
-        association_title(lang, assoc, campaign)
-        + campaign_picker(lang, action, campaigns, campaign)
-        + help_panel(lang, help_list)
-        + counts_block(lang, status)
-        + links
-        + household_table(lang, lines, sorted({h.group for h in lines if h.group}), _filter(request), action,
-                          campaign.id)
-        + coverage
-    )
-    attrs = (f' data-page="association" data-campaign="{campaign.id}" data-association="{assoc.id}"'
-             f' data-since="{since}" data-labels="{esc(status_labels_json(lang))}"'
-             f' data-states="{esc(state_labels_json(lang))}"'
-             f' data-msg-saved="{esc(t(lang, "saved"))}" data-msg-failed="{esc(t(lang, "failed"))}"'
-             f' data-msg-confirmed="{esc(t(lang, "confirmed_msg"))}" data-msg-undo="{esc(t(lang, "undo"))}"'
-             f' data-msg-undone="{esc(t(lang, "undone_msg"))}" data-msg-undo-refused="{esc(t(lang, "undo_refused"))}"'
-             f' data-undo-seconds="{UNDO_SECONDS}"'
-             f' data-live-on="{esc(t(lang, "live_on"))}" data-live-off="{esc(t(lang, "live_off"))}"')
-    return render(request, assoc.name, body, scripts=("/static/dash.js",), main_attrs=attrs)
+    context = association_context(lang, assoc, campaign, campaigns, help_list, lines,
+                                  _coverage(disclosure, cov, assoc), _filter(request))
+    context["checks"] = check_block(lang, await r.contact_checks([assoc.id]))
+    attrs = {**_live_attrs(lang, "association", campaign, assoc, since),
+             "data-msg-saved": t(lang, "saved"), "data-msg-failed": t(lang, "failed"),
+             "data-msg-confirmed": t(lang, "confirmed_msg"), "data-msg-undo": t(lang, "undo"),
+             "data-msg-undone": t(lang, "undone_msg"), "data-msg-undo-refused": t(lang, "undo_refused"),
+             "data-undo-seconds": UNDO_SECONDS}
+    return render(request, assoc.name, template="association.html", context=context, scripts=("/static/dash.js",),
+                  styles=_PRINTABLE, main_attrs=attrs)
 
 
 def _coverage(disclosure: Disclosure, cov: Coverage, assoc: Association) -> Coverage:
@@ -171,7 +157,7 @@ async def rows_fragment(request: web.Request) -> web.Response:
     record(request, viewer, AuditAction.VIEW, "households", campaign_id=campaign.id if campaign else None,
            association_id=assoc.id)
     lines = await _lines(request, viewer, assoc, campaign.id) if campaign else []
-    return web.Response(text=household_rows(lang_of(request), lines, _filter(request)), content_type="text/html",
+    return web.Response(text=household_rows(lang_of(request), phone_first(lines), _filter(request)), content_type="text/html",
                         headers={"Cache-Control": "no-store", "X-Since": str(since)})
 
 
@@ -183,13 +169,10 @@ async def doorknock_page(request: web.Request) -> web.Response:
     record(request, viewer, AuditAction.VIEW, "doorknock", campaign_id=campaign.id, association_id=assoc.id)
     lang = lang_of(request)
     lines = await _lines(request, viewer, assoc, campaign.id)
-    body = doorknock_body(lang, assoc, campaign, lines, services(request).clock.now())
-    attrs = (f' data-page="doorknock" data-campaign="{campaign.id}" data-association="{assoc.id}"'
-             f' data-since="{since}" data-labels="{esc(status_labels_json(lang))}"'
-             f' data-states="{esc(state_labels_json(lang))}"'
-             f' data-live-on="{esc(t(lang, "live_on"))}" data-live-off="{esc(t(lang, "live_off"))}"')
-    return render(request, f'{t(lang, "doorknock")} — {assoc.name}', body, scripts=("/static/dash.js",),
-                  styles=("/static/base.css", "/static/dash.css", "/static/print.css"), main_attrs=attrs)
+    context = doorknock_context(lang, assoc, campaign, lines, services(request).clock.now())
+    return render(request, f'{t(lang, "doorknock")} — {assoc.name}', template="doorknock.html", context=context,
+                  scripts=("/static/dash.js",), styles=_PRINTABLE,
+                  main_attrs=_live_attrs(lang, "doorknock", campaign, assoc, since))
 
 
 # -- report and API ---------------------------------------------------------------------------

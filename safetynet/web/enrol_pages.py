@@ -10,6 +10,7 @@ own, stricter budget; confirmation codes and links sent are limited per IP and p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import structlog
 from aiohttp import web
@@ -95,7 +96,10 @@ def _guard(request: web.Request) -> None:
 
 def _bad_code(request: web.Request, as_json: bool = False) -> web.Response:
     request.app[_STATE].bad_codes.fail(client_ip(request))
-    return json_error(404, "unknown enrolment code") if as_json else html(bad_code_page(), status=404)
+    if as_json:
+        return json_error(404, "unknown enrolment code")
+    city = services(request).cfg.city
+    return html(bad_code_page(city.contact_phone, city.name), status=404)
 
 
 _UI_LANGUAGES = frozenset(code for code, _ in texts.LANGUAGES)
@@ -251,6 +255,15 @@ async def join_remove(request: web.Request) -> web.Response:
     return await _render(request, code, form.get("lang"), ("", "enrol.list.removed" if removed else ""))
 
 
+async def join_typed(request: web.Request) -> web.Response:
+    """The bad-code page's field: the code typed again, opened as `/join/{code}`."""
+    _guard(request)
+    code = request.query.get("code", "").strip()[:64]
+    if not code:
+        return _bad_code(request)
+    raise web.HTTPSeeOther(f"/join/{quote(code, safe='')}")
+
+
 def setup(app: web.Application) -> None:
     svc = app[SERVICES]
     app[_STATE] = _JoinState(
@@ -258,6 +271,7 @@ def setup(app: web.Application) -> None:
         confirms=KeyedRateLimit(svc.clock, per_minute=CONFIRMS_PER_MINUTE, burst=3),
         bad_codes=FailureBudget(svc.clock, BAD_CODES_PER_WINDOW, BAD_CODE_WINDOW_SECONDS),
     )
+    app.router.add_get("/join", join_typed)
     app.router.add_get("/join/{code}", join_get)
     # before the channel routes: "remove" is no channel
     app.router.add_post("/join/{code}/remove", join_remove)

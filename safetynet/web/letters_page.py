@@ -23,12 +23,11 @@ from safetynet.domain.roster import UnknownScopeError
 from safetynet.roster.codes import MissingSecretKey
 from safetynet.roster.letters import FORMATS, TooManyLetters, write_letters
 from safetynet.triggers.xmlsafe import JST
-from safetynet.web.app import check_csrf, csrf_of, require_viewer, services
+from safetynet.web.app import check_csrf, require_viewer, services
 from safetynet.web.audit_api import record
 from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import not_found, reads, render
 from safetynet.web.dash_text import lang_of
-from safetynet.web.layout import esc
 
 log = structlog.get_logger("web")
 
@@ -47,31 +46,12 @@ def _admin(request: web.Request) -> Viewer:
 
 async def _page(request: web.Request, notice: str = "", status: int = 200) -> web.Response:
     lang = lang_of(request)
-
-    def t(key: str, **values: object) -> str:
-        return esc(i18n.t(lang, key, **values))
-
     assocs = await reads(request).associations()
     scopes = [("city", i18n.t(lang, "letters.page_scope_city"))]
     scopes += [(f"district:{d}", d) for d in sorted({a.district for a in assocs})]
     scopes += [(f"association:{a.name}", f"{a.district} / {a.name}") for a in assocs]
-    options = "".join(f'<option value="{esc(v)}">{esc(label)}</option>' for v, label in scopes)
-    shown = f'<p class="notice" role="status">{esc(notice)}</p>' if notice else ""
-    body = (
-        f'<h1>{t("letters.page_title")}</h1>{shown}<p>{t("letters.page_intro")}</p>'
-        f'<form method="post" action="/city/letters" class="stack">'
-        f'<input type="hidden" name="csrf" value="{esc(csrf_of(request) or "")}">'
-        f'<label>{t("letters.page_scope")} <select name="scope" required>{options}</select></label>'
-        f'<fieldset><legend>{t("letters.page_which")}</legend>'
-        f'<label><input type="radio" name="which" value="new" checked> {t("letters.page_new_only")}</label>'
-        f'<label><input type="radio" name="which" value="rotate"> {t("letters.page_rotate")}</label></fieldset>'
-        f'<fieldset><legend>{t("letters.page_format")}</legend>'
-        f'<label><input type="radio" name="format" value="pdf" checked> PDF</label>'
-        f'<label><input type="radio" name="format" value="html"> HTML</label></fieldset>'
-        f'<button type="submit">{t("letters.page_submit")}</button></form>'
-        f'<p class="muted">{t("letters.page_cli", max=LETTERS_PER_REQUEST)}</p>'
-    )
-    return render(request, i18n.t(lang, "letters.page_title"), body, status=status, no_store=True)
+    return render(request, i18n.t(lang, "letters.page_title"), template="letters_form.html", status=status,
+                  no_store=True, context={"notice": notice, "scopes": scopes, "max_letters": LETTERS_PER_REQUEST})
 
 
 async def letters_form(request: web.Request) -> web.Response:

@@ -17,8 +17,8 @@ from aiohttp import web
 
 from safetynet import i18n
 from safetynet.roster.codes import CodeError, format_code, normalize_code
+from safetynet.templating import Markup, fragment
 from safetynet.web.app import SERVICES, services
-from safetynet.web.layout import esc
 from safetynet.web.pwa_icons import SIZES, THEME, icon_png
 from safetynet.web.ratelimit import KeyedRateLimit, client_ip, enforce
 
@@ -36,7 +36,7 @@ def manifest(code: str, lang: str, city: str) -> dict[str, object]:
         "name": i18n.t(ui, "manifest.name", city=city),
         "short_name": i18n.t(ui, "manifest.short_name"),
         "description": i18n.t(ui, "manifest.description"),
-        "lang": "en" if ui == "en" else "ja",
+        "lang": "ja" if ui.startswith("ja") else ui,
         "dir": "ltr",
         "start_url": start,
         "scope": "/",
@@ -50,18 +50,11 @@ def manifest(code: str, lang: str, city: str) -> dict[str, object]:
     }
 
 
-def head_tags(code: str, lang: str) -> str:
+def head_tags(code: str, lang: str) -> Markup:
     """What the join page's <head> needs to be installed, on iPhones too."""
     href = f"/join/{quote(code, safe='')}/manifest.webmanifest?lang={quote(lang, safe='')}"
     title = i18n.t(lang, "manifest.short_name")
-    return (
-        f'<link rel="manifest" href="{esc(href)}">'
-        f'<meta name="theme-color" content="{THEME}">'
-        '<meta name="apple-mobile-web-app-capable" content="yes">'
-        '<meta name="mobile-web-app-capable" content="yes">'
-        f'<meta name="apple-mobile-web-app-title" content="{esc(title)}">'
-        '<link rel="apple-touch-icon" href="/icons/icon-180.png">'
-    )
+    return fragment("pwa_head.html", href=href, theme=THEME, title=title)
 
 
 def is_ios(user_agent: str) -> bool:

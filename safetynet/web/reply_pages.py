@@ -89,8 +89,14 @@ def parse_details(form: Any) -> ReplyDetails:
     )
 
 
-def _not_found() -> web.Response:
-    return html(not_found_page(), status=404)
+def dead_end_contact(request: web.Request) -> tuple[str, str]:
+    """(the number to call, the city's name) for the pages of links and codes that lead nowhere."""
+    city = request.app[SERVICES].cfg.city
+    return city.contact_phone, city.name
+
+
+def _not_found(request: web.Request) -> web.Response:
+    return html(not_found_page(*dead_end_contact(request)), status=404)
 
 
 async def reply_get(request: web.Request) -> web.Response:
@@ -99,11 +105,11 @@ async def reply_get(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     target = await intake.resolve(token)
     if target is None:
-        return _not_found()
+        return _not_found(request)
     await intake.read(target, ReplyChannel.WEB)
     info = await intake.page(target)
     if info is None:
-        return _not_found()
+        return _not_found(request)
     lang = _lang(request.query.get("lang"), target)
     history = []
     if target.status in ANSWERED:
@@ -125,7 +131,7 @@ async def reply_post(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     target = await intake.resolve(token)
     if target is None:
-        return _not_found()
+        return _not_found(request)
     lang = _lang(form.get("lang") or request.query.get("lang"), target)
     status = form.get("status")
     if status not in _ANSWERS:
@@ -141,7 +147,7 @@ async def reply_post(request: web.Request) -> web.Response:
 async def _bad_answer(request: web.Request, token: str, target: ReplyTarget, lang: str) -> web.Response:
     info = await intake_of(request).page(target)
     if info is None:
-        return _not_found()
+        return _not_found(request)
     body = question_page(token, lang, info.association, info.kind, info.title,
                          alert_text(info.messages, target.language, lang), target.status, [],
                          notice=texts.t(lang, "reply.bad_answer"))

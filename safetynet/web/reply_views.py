@@ -5,6 +5,7 @@ No JavaScript: two buttons in a form work on every phone. Everything shown is es
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from datetime import datetime, timedelta, timezone
@@ -13,7 +14,7 @@ from safetynet.domain import ANSWERED as ANSWERED_STATUSES
 from safetynet.domain import CampaignKind, Status
 from safetynet.domain.replies import HistoryEntry, Location, ReplyDetails
 from safetynet.replies import texts
-from safetynet.web.layout import esc, page
+from safetynet.templating import fragment, page_context, render
 
 JST = timezone(timedelta(hours=9))
 _STYLES = ("/static/base.css", "/static/reply.css")
@@ -40,22 +41,6 @@ def alert_text(messages: dict[str, str], household_lang: str, lang: str) -> str:
     return next(iter(messages.values()), "")
 
 
-def _hidden(key: str, lang: str, status: str | None = None) -> str:
-    out = f'<input type="hidden" name="k" value="{key}"><input type="hidden" name="lang" value="{esc(lang)}">'
-    if status:
-        out += f'<input type="hidden" name="status" value="{esc(status)}">'
-    return out
-
-
-def _buttons(token: str, lang: str) -> str:
-    return (
-        f'<form method="post" action="/r/{esc(token)}" class="answer">{_hidden(fresh_key(), lang)}'
-        f'<button type="submit" name="status" value="safe" class="big safe">{esc(texts.answer_label("safe", lang))}</button>'
-        f'<button type="submit" name="status" value="need_help" class="big help">'
-        f'{esc(texts.answer_label("need_help", lang))}</button></form>'
-    )
-
-
 def question_page(
     token: str,
     lang: str,
@@ -67,60 +52,36 @@ def question_page(
     history: list[HistoryEntry],
     notice: str = "",
 ) -> str:
-    drill = texts.t(lang, "reply.drill") if kind == CampaignKind.DRILL else ""
-    parts = [
-        f'<main class="reply"><p class="assoc">{esc(texts.t(lang, "reply.lead", association=association))}</p>',
-        f"<h1>{esc(drill)}{esc(title)}</h1>",
-    ]
-    if notice:
-        parts.append(f'<p class="notice" role="alert">{esc(notice)}</p>')
-    if alert:
-        parts.append(f'<p class="alert">{esc(alert)}</p>')
-    if current in ANSWERED_STATUSES:
-        parts.append(f'<p class="current">{esc(texts.t(lang, "reply.current", label=texts.status_label(current, lang)))}</p>')
-    parts.append(f'<p class="ask">{esc(texts.t(lang, "reply.ask"))}</p>')
-    parts.append(_buttons(token, lang))
-    parts.append(f'<p class="muted">{esc(texts.t(lang, "reply.read_only"))} {esc(texts.t(lang, "reply.change_hint"))}</p>')
-    parts.append(_history(history, lang))
-    parts.append("</main>")
-    return page(texts.t(lang, "reply.title"), "".join(parts), lang=lang, styles=_STYLES, languages=_switch(token))
+    """The question. Its template is filled once per (language, texts, answer) and cached: the
+    page every resident of a city opens within minutes differs only in its token, key and history."""
+    current_label = texts.status_label(current, lang) if current in ANSWERED_STATUSES else ""
+    # NUL never belongs in a text, and must not pass for a placeholder
+    parts = _question_parts(lang, kind == CampaignKind.DRILL, *(x.replace("\x00", "") for x in (
+        association, title, alert, current_label, notice)))
+    shown = [h for h in history if h.status != "read"][-10:]
+    past = fragment("reply_history.html", lang=lang,
+                    history=[(_when(h.at), texts.status_label(h.status, lang)) for h in shown]) if shown else ""
+    values = {_TOKEN: token, _KEY: fresh_key(), _HISTORY: past}
+    return "".join(values.get(p, p) for p in parts)
 
 
-def _history(history: list[HistoryEntry], lang: str) -> str:
-    shown = [h for h in history if h.status != "read"]
-    if not shown:
-        return ""
-    items = "".join(f"<li>{esc(_when(h.at))} {esc(texts.status_label(h.status, lang))}</li>" for h in shown[-10:])
-    return f'<section class="history"><h2>{esc(texts.t(lang, "reply.history"))}</h2><ul>{items}</ul></section>'
-
-
-def _number(name: str, label: str) -> str:
-    return (
-        f'<label>{esc(label)} <input type="number" name="{name}" min="0" max="99" inputmode="numeric"'
-        ' class="num"></label>'
+@functools.lru_cache(maxsize=2048)  # languages x associations x answers of the running campaigns
+def _question_parts(lang: str, drill: bool, association: str, title: str, alert: str, current: str,
+                    notice: str) -> tuple[str, ...]:
+    page = render(
+        "reply.html",
+        **page_context(lang=lang, title=texts.t(lang, "reply.title"), styles=_STYLES, languages=_switch(_TOKEN)),
+        token=_TOKEN, key=_KEY, status=None, history=_HISTORY, association=association,
+        drill=texts.t(lang, "reply.drill") if drill else "", heading=title, notice=notice, alert=alert,
+        current=current, safe_label=texts.answer_label("safe", lang), help_label=texts.answer_label("need_help", lang),
     )
-
-
-def _details_form(token: str, lang: str, status: str, key: str) -> str:
-    radios = "".join(
-        f'<label class="radio"><input type="radio" name="location" value="{loc}"> {esc(texts.t(lang, "reply.location." + loc))}'
-        "</label>"
-        for loc in _LOCATIONS
-    )
-    return (
-        f'<form method="post" action="/r/{esc(token)}" class="details">{_hidden(key, lang, status)}'
-        f'<input type="hidden" name="details" value="1">'
-        f"<fieldset><legend>{esc(texts.t(lang, 'reply.details.title'))}</legend>"
-        f"{_number('people_safe', texts.t(lang, 'reply.details.people_safe'))}"
-        f"{_number('people_injured', texts.t(lang, 'reply.details.people_injured'))}"
-        f'<fieldset class="where"><legend>{esc(texts.t(lang, "reply.details.location"))}</legend>{radios}</fieldset>'
-        f'<label>{esc(texts.t(lang, "reply.details.note"))}<textarea name="note" maxlength="200" rows="3"></textarea></label>'
-        f'<button type="submit">{esc(texts.t(lang, "reply.details.send"))}</button></fieldset></form>'
-    )
+    return tuple(_PLACEHOLDER.split(page))
 
 
 # Placeholders in cached pages: a token is [A-Za-z0-9_-] (checked before any page is made).
 _TOKEN, _K1, _K2 = "\x00T\x00", "\x00K1\x00", "\x00K2\x00"
+_KEY, _HISTORY = "\x00K\x00", "\x00H\x00"
+_PLACEHOLDER = re.compile(r"(\x00\w+\x00)")
 _CONFIRMATIONS: dict[tuple[str, str, bool], tuple[str, ...]] = {}
 
 
@@ -131,7 +92,7 @@ def confirmation_page(token: str, lang: str, status: str, details: ReplyDetails,
     key = (lang, status, saved)
     parts = _CONFIRMATIONS.get(key)
     if parts is None:
-        parts = _CONFIRMATIONS[key] = tuple(re.split(r"(\x00\w+\x00)", _confirmation_template(lang, status, saved)))
+        parts = _CONFIRMATIONS[key] = tuple(_PLACEHOLDER.split(_confirmation_template(lang, status, saved)))
     base = fresh_key()
     # one random draw, two keys: the details form and the change form are different answers
     values = {_TOKEN: token, _K1: base + "-d", _K2: base + "-c"}
@@ -139,35 +100,34 @@ def confirmation_page(token: str, lang: str, status: str, details: ReplyDetails,
 
 
 def _confirmation_template(lang: str, status: str, saved: bool) -> str:
-    cls = "safe" if status == Status.SAFE else "help"
     other = "need_help" if status == Status.SAFE else "safe"
-    parts = [f'<main class="reply done"><h1 class="{cls}" role="status">✓ {esc(texts.recorded(status, lang))}</h1>']
-    if status == Status.NEED_HELP:
-        parts.append(f'<p class="notice">{esc(texts.t(lang, "reply.help_note"))}</p>')
-    if saved:
-        parts.append(f'<p class="saved">{esc(texts.t(lang, "reply.details.saved"))}</p>')
-    parts.append(_details_form(_TOKEN, lang, status, _K1))
-    parts.append(
-        f'<form method="post" action="/r/{_TOKEN}" class="change">{_hidden(_K2, lang, other)}'
-        f'<button type="submit" class="{"help" if other == "need_help" else "safe"}">'
-        f"{esc(texts.change_label(other, lang))}</button></form>"
+    return render(
+        "reply_done.html",
+        **page_context(lang=lang, title=texts.t(lang, "reply.title"), styles=_STYLES, languages=_switch(_TOKEN)),
+        token=_TOKEN, key_details=_K1, key_change=_K2, status=status, other=other,
+        cls="safe" if status == Status.SAFE else "help", recorded=texts.recorded(status, lang),
+        help_note=status == Status.NEED_HELP, saved=saved, locations=[str(x) for x in _LOCATIONS],
+        change_label=texts.change_label(other, lang),
     )
-    parts.append(f'<p class="muted">{esc(texts.t(lang, "reply.change_hint"))}</p></main>')
-    return page(texts.t(lang, "reply.title"), "".join(parts), lang=lang, styles=_STYLES, languages=_switch(_TOKEN))
 
 
-def not_found_page() -> str:
+def dead_end_page(heading: str, what: str, contact_phone: str, city: str, status_code: int,
+                  retry: bool = False) -> str:
+    """A link or code that leads nowhere: what happened, what to do, whom to call (ja, then en)."""
+    return render(
+        "dead_end.html",
+        **page_context(lang="ja", title=str(status_code), styles=_STYLES),
+        page_langs=("ja", "en"), retry=retry, heading=heading, what=what, phone=contact_phone, city=city,
+        tel="".join(c for c in contact_phone if c.isdigit() or c == "+"),
+    )
+
+
+@functools.lru_cache(maxsize=4)  # one city, one number: the same page for every bad link
+def not_found_page(contact_phone: str = "", city: str = "") -> str:
     """The same page for unknown, malformed and expired links, in Japanese and English."""
-    body = (
-        f'<main class="reply"><h1>{esc(texts.t("ja", "reply.not_found"))}</h1>'
-        f'<p lang="en">{esc(texts.t("en", "reply.not_found"))}</p></main>'
-    )
-    return page("404", body, lang="ja", styles=_STYLES)
+    return dead_end_page("reply.not_found", "reply.not_found_what", contact_phone, city, 404)
 
 
+@functools.lru_cache(maxsize=1)
 def too_large_page() -> str:
-    body = (
-        f'<main class="reply"><h1>{esc(texts.t("ja", "reply.too_large"))}</h1>'
-        f'<p lang="en">{esc(texts.t("en", "reply.too_large"))}</p></main>'
-    )
-    return page("413", body, lang="ja", styles=_STYLES)
+    return dead_end_page("reply.too_large", "", "", "", 413)

@@ -27,12 +27,12 @@ from safetynet.auth import (
 from safetynet.channels import registry
 from safetynet.domain import Role, Scope
 from safetynet.domain.roster import StaffError
+from safetynet.i18n.scopes import scope_label
 from safetynet.passwords import MIN_LENGTH, PasswordError, check_password
-from safetynet.web.app import check_csrf, csrf_of, require_viewer, services
+from safetynet.web.app import check_csrf, require_viewer, services
 from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import not_found, reads, render, when
 from safetynet.web.dash_text import lang_of, t
-from safetynet.web.layout import esc
 
 log = structlog.get_logger("web")
 
@@ -49,66 +49,21 @@ async def _scope_options(request: web.Request) -> list[str]:
     return ["city"] + [f"district:{d}" for d in districts] + [f"association:{a.name}" for a in assocs]
 
 
-def _select(name: str, options: list[tuple[str, str]]) -> str:
-    opts = "".join(f'<option value="{esc(v)}">{esc(label)}</option>' for v, label in options)
-    return f'<select name="{name}" required>{opts}</select>'
-
-
 async def _console(request: web.Request, notice: str = "", secret: str = "", status: int = 200) -> web.Response:
     lang = lang_of(request)
-    csrf = esc(csrf_of(request) or "")
-    staff = await services(request).store.auth.list_staff()
-    rows = "".join(
-        f"<tr><td>{esc(s.login)}</td><td>{esc(s.display_name)}</td><td>{esc(t(lang, 'role_' + s.role))}</td>"
-        f"<td>{esc(s.scope)}</td><td><form method='post' action='/admin/staff/remove'>"
-        f"<input type='hidden' name='csrf' value='{csrf}'><input type='hidden' name='login' value='{esc(s.login)}'>"
-        f"<button type='submit' class='small'>{esc(t(lang, 'remove'))}</button></form></td></tr>"
-        for s in staff
-    )
-    tokens = await _token_rows(request, lang, csrf)
-    roles = [(str(r), t(lang, "role_" + r)) for r in Role]
-    scopes = [(s, s) for s in await _scope_options(request)]
-    head = "".join(f"<th>{esc(t(lang, k))}</th>" for k in ("login_id", "display_name", "role", "scope", "remove"))
-    shown = (f'<div class="secret" role="alert"><p>{esc(notice)}</p><p><code data-secret>{esc(secret)}</code></p>'
-             f'<p>{esc(t(lang, "shown_once"))}</p></div>') if secret else \
-        (f'<p class="notice" role="status">{esc(notice)}</p>' if notice else "")
-    body = (
-        f'<h1>{esc(t(lang, "admin"))}</h1>{shown}'
-        f'<p><a href="/city/letters">{esc(i18n.t(lang, "letters.page_title"))}</a></p>'
-        f'<section aria-labelledby="staff-h"><h2 id="staff-h">{esc(t(lang, "staff"))}</h2>'
-        f'<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
-        f'<form method="post" action="/admin/staff" class="stack"><input type="hidden" name="csrf" value="{csrf}">'
-        f'<label>{esc(t(lang, "login_id"))}<input name="login" required maxlength="100" pattern="[A-Za-z0-9_.@-]+"></label>'
-        f'<label>{esc(t(lang, "display_name"))}<input name="display_name" maxlength="100"></label>'
-        f'<label>{esc(t(lang, "role"))} {_select("role", roles)}</label>'
-        f'<label>{esc(t(lang, "scope"))} {_select("scope", scopes)}</label>'
-        f'<label>{esc(t(lang, "password"))} <small>{esc(t(lang, "password_hint"))}</small>'
-        f'<input name="password" type="password" autocomplete="new-password" minlength="{MIN_LENGTH}" maxlength="200">'
-        f'</label>'
-        f'{_contact_inputs(lang)}'
-        f'<button type="submit">{esc(t(lang, "add_staff"))}</button></form></section>'
-        f'<section aria-labelledby="tok-h"><h2 id="tok-h">{esc(t(lang, "api_tokens"))}</h2>'
-        f'<form method="post" action="/admin/tokens" class="stack"><input type="hidden" name="csrf" value="{csrf}">'
-        f'<label>{esc(t(lang, "role"))} {_select("role", roles)}</label>'
-        f'<label>{esc(t(lang, "scope"))} {_select("scope", scopes)}</label>'
-        f'<label>{esc(t(lang, "label"))}<input name="label" maxlength="100"></label>'
-        f'<label>{esc(t(lang, "expires_days"))}<input name="expires_days" type="number" min="1" max="{MAX_TOKEN_DAYS}"'
-        f' inputmode="numeric"></label>'
-        f'<button type="submit">{esc(t(lang, "create_token"))}</button></form>{tokens}</section>'
-    )
-    return render(request, t(lang, "admin"), body, status=status, no_store=True)
+    context = {
+        "notice": notice, "secret": secret, "staff": await services(request).store.auth.list_staff(),
+        "tokens": await _tokens(request),
+        "roles": [(str(r), t(lang, "role_" + r)) for r in Role],
+        "scopes": [(s, scope_label(lang, s)) for s in await _scope_options(request)],
+        "contact_fields": [(col.key, _contact_label(lang, col.kind)) for col in registry.roster_columns()],
+        "min_length": MIN_LENGTH, "max_days": MAX_TOKEN_DAYS, "scope_label": scope_label, "when": when,
+    }
+    return render(request, t(lang, "admin"), template="admin.html", context=context, status=status, no_store=True)
 
 
 def _contact_label(lang: str, kind: str) -> str:
     return i18n.t(lang, registry.kind(kind).label_key)
-
-
-def _contact_inputs(lang: str) -> str:
-    """One field per roster contact column (phone, telegram…): where need-help alerts reach the person."""
-    return "".join(
-        f'<label>{esc(_contact_label(lang, col.kind))}<input name="contact_{esc(col.key)}" maxlength="254"></label>'
-        for col in registry.roster_columns()
-    )
 
 
 def _contacts(form: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
@@ -127,27 +82,11 @@ def _contacts(form: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
     return out
 
 
-async def _token_rows(request: web.Request, lang: str, csrf: str) -> str:
-    """Every token (never the token itself): who it is for, when it ends, when it was last used."""
-    listed = await services(request).store.auth.list_api_tokens()
-    if not listed:
-        return ""
+async def _tokens(request: web.Request) -> list[tuple[Any, str]]:
+    """Every token (never the token itself) with its state: who it is for, when it ends, when used."""
     now = services(request).clock.now()
-    rows = []
-    for tok in listed:
-        state = "token_revoked" if tok.revoked_at is not None else "token_active" if tok.usable(now) else "token_expired"
-        action = (f"<form method='post' action='/admin/tokens/revoke'><input type='hidden' name='csrf' value='{csrf}'>"
-                  f"<input type='hidden' name='id' value='{tok.id}'>"
-                  f"<button type='submit' class='small'>{esc(t(lang, 'revoke'))}</button></form>"
-                  if state == "token_active" else "")
-        rows.append(f"<tr data-token='{tok.id}'><td>{tok.id}</td><td>{esc(t(lang, 'role_' + tok.role))}</td>"
-                    f"<td>{esc(tok.scope)}</td><td>{esc(tok.label)}</td><td>{esc(when(tok.created_at))}</td>"
-                    f"<td>{esc(when(tok.expires_at) or t(lang, 'never'))}</td>"
-                    f"<td>{esc(when(tok.last_used_at) or t(lang, 'not_used'))}</td>"
-                    f"<td>{esc(t(lang, state))}</td><td>{action}</td></tr>")
-    head = "".join(f"<th>{esc(t(lang, k))}</th>" for k in ("token_id", "role", "scope", "label", "created", "expires",
-                                                           "last_used", "token_state", "revoke"))
-    return f'<table class="tokens"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return [(tok, "token_revoked" if tok.revoked_at is not None else "token_active" if tok.usable(now)
+             else "token_expired") for tok in await services(request).store.auth.list_api_tokens()]
 
 
 async def console(request: web.Request) -> web.Response:

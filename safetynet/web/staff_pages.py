@@ -23,7 +23,6 @@ from safetynet.web.app import SERVICES, SESSION_COOKIE, check_csrf, services, vi
 from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import render
 from safetynet.web.dash_text import lang_of, t
-from safetynet.web.layout import esc
 from safetynet.web.ratelimit import FailureBackoff, KeyedRateLimit, client_ip
 
 log = structlog.get_logger("web")
@@ -76,23 +75,11 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
-def _login_form(request: web.Request, lang: str, token: str, next_url: str, error: str = "") -> str:
-    err = f'<p class="error" role="alert">{esc(error)}</p>' if error else ""
-    return (
-        f'<h1>{esc(t(lang, "login"))}</h1>{err}'
-        f'<form method="post" action="/login" class="login">'
-        f'<input type="hidden" name="csrf" value="{esc(token)}"><input type="hidden" name="next" value="{esc(next_url)}">'
-        f'<label>{esc(t(lang, "login_id"))}<input name="login" autocomplete="username" required maxlength="100"></label>'
-        f'<label>{esc(t(lang, "password"))}<input name="password" type="password" autocomplete="current-password"'
-        f' required maxlength="200"></label><button type="submit">{esc(t(lang, "login"))}</button></form>'
-    )
-
-
 def _login_page(request: web.Request, next_url: str, error: str = "", status: int = 200) -> web.Response:
     lang = lang_of(request)
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
-    resp = render(request, t(lang, "login"), _login_form(request, lang, token, next_url, error),
-                  status=status, no_store=True)
+    resp = render(request, t(lang, "login"), template="login.html", status=status, no_store=True,
+                  context={"token": token, "next_url": next_url, "error": error})
     resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=_secure(request),
                     path="/login", max_age=3600)
     return resp

@@ -13,7 +13,8 @@
   var live = document.querySelector("[data-live]");
   var lastCurve = Date.now();
 
-  function band(rate) { return rate < LOW ? "low" : (rate >= GOOD ? "good" : "mid"); }
+  // the band of the percent shown ("80%" is always good), as the server's city_views.band
+  function band(rate) { var p = Math.round(rate * 100); return p < LOW * 100 ? "low" : (p >= GOOD * 100 ? "good" : "mid"); }
   function pct(r) { return Math.round(r * 100) + "%"; }
   function setLive(on) {
     if (!live) { return; }
