@@ -29,7 +29,7 @@ import structlog
 from safetynet.broadcast.health import HEARTBEAT_SECONDS, MIN_WRITE_SECONDS, LaneHealth
 from safetynet.broadcast.lanes import Lane, LaneStats
 from safetynet.broadcast.messages import compose, title_for
-from safetynet.broadcast.ratelimit import LaneGate
+from safetynet.broadcast.ratelimit import LaneGate, SharedLaneGate, SlotStore
 from safetynet.broadcast.retry import RetryPolicy
 from safetynet.channels.base import ChannelSender, OutboundMessage
 from safetynet.clock import Clock
@@ -94,7 +94,10 @@ class Dispatcher:
         contacts: ContactsPort | None = None, channels: Iterable[ChannelName] | None = None,
         owner: str | None = None, poll_seconds: float = 0.5, policy: RetryPolicy | None = None,
         stop_grace_seconds: float = STOP_GRACE_SECONDS, metrics: Metrics | None = None,
+        shared_slots: SlotStore | None = None,
     ) -> None:
+        """`shared_slots`: the store's lane slots, when other dispatchers share the store, so that a
+        provider's `max_per_second` holds for all of them together (`SharedLaneGate`)."""
         self.campaigns = store.campaigns
         self.outbox = store.outbox
         self.health = store.health
@@ -114,7 +117,9 @@ class Dispatcher:
         for ch, sender in senders.items():
             if ch in wanted:
                 conf = cfg.channels.get(ch)
-                gate = LaneGate(conf.max_per_second, clock, burst=max(1.0, conf.max_per_second * CATCH_UP_SECONDS))
+                gate = (SharedLaneGate(str(ch), shared_slots, conf.max_per_second, clock)
+                        if shared_slots is not None and conf.max_per_second > 0 else
+                        LaneGate(conf.max_per_second, clock, burst=max(1.0, conf.max_per_second * CATCH_UP_SECONDS)))
                 self.lanes[ch] = Lane(ch, sender, gate, conf.concurrency, self.policy, clock, _buffer(cfg, ch),
                                       LaneHealth(self.started_at, self._health_changed.set),
                                       self.metrics.lane(str(ch)))
