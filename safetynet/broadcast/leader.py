@@ -52,6 +52,7 @@ class Leader:
         self.ttl = ttl_seconds
         self.leading = asyncio.Event()  # set while this process leads (tests await it)
         self.terms = 0
+        self.tried = asyncio.Event()  # set after each try for the lease (tests await it)
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._stop = asyncio.Event()
 
@@ -77,6 +78,7 @@ class Leader:
                     # another holds it, or the store stayed down so long our term may be over by
                     # the next try: stop acting before anyone else could start
                     await self._end("lost" if got is False else "store_unreachable")
+                self.tried.set()
                 await self._wait(self.ttl / 3)
         finally:
             was_leading = self.leading.is_set()
