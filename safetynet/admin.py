@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from safetynet.auth import hash_password, new_token, token_expiry, token_hash, validate_role_scope
-from safetynet.config import Config
+from safetynet.config import Config, check_store_url
 from safetynet.console import say
 from safetynet.domain import Role, Scope
 from safetynet.domain.roster import StaffError
@@ -90,7 +90,8 @@ async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str
     if password is not None:
         _checked(password, login)  # before anything is created
     created = ensure_keys(cfg)
-    existed = cfg.db_path.exists()
+    # PostgreSQL: the database is the operator's; init creates or migrates the schema in it
+    existed = check_store_url(cfg.store.url) != "sqlite" or cfg.db_path.exists()
     printed_password = None
     async with store_session(cfg) as store:
         if not existed:

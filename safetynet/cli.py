@@ -222,6 +222,15 @@ def _add_privacy(sub: Any) -> None:
     _with_config(asub)
 
 
+def _add_store(sub: Any) -> None:
+    st = sub.add_parser("store", help=say("cli.store.help"), description=say("cli.store.help"),
+                        parents=[_config_parent()])
+    ssub = st.add_subparsers(dest="store_command", metavar="{copy}", required=True)
+    p = _cmd(ssub, "copy", say("cli.store.copy.help"), "safetynet store copy --to postgresql://safetynet@db/safetynet",
+             "safetynet.storecmd:store_copy")
+    p.add_argument("--to", required=True, metavar="URL", help=say("cli.store.copy.to"))
+
+
 def _add_bench(sub: Any) -> None:
     if not _exists("safetynet.bench"):
         return
@@ -242,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_server(sub)
     _add_triggers(sub)
     _add_privacy(sub)
+    _add_store(sub)
     _add_bench(sub)
     return parser
 

@@ -268,12 +268,15 @@ class Config:
 SQLITE_URL_PREFIX = "sqlite:///"
 
 
+POSTGRES_URL_PREFIXES = ("postgresql://", "postgres://")
+
+
 def check_store_url(url: str) -> str:
-    """The store's kind ("sqlite") from `[store] url`; ConfigError for anything else.
+    """The store's kind ("sqlite" or "postgresql") from `[store] url`; ConfigError for anything else.
 
     Empty means SQLite at `[store] path`; sqlite:///PATH is SQLite at PATH (relative to the config
-    file's folder; sqlite:////abs/path for an absolute one). Only the scheme of another URL is
-    repeated in the error: the rest may hold a password.
+    file's folder; sqlite:////abs/path for an absolute one); postgresql://… (or postgres://…) is
+    PostgreSQL. Only the scheme of another URL is repeated in the error: the rest may hold a password.
     """
     url = url.strip()
     if not url:
@@ -282,10 +285,12 @@ def check_store_url(url: str) -> str:
         if not url[len(SQLITE_URL_PREFIX):].strip():
             raise ConfigError("config: store.url sqlite:/// needs a file path, e.g. sqlite:///var/safetynet.db")
         return "sqlite"
+    if url.startswith(POSTGRES_URL_PREFIXES):
+        return "postgresql"
     scheme = urlsplit(url).scheme if "://" in url else ""
     shown = f"a {scheme}:// URL" if scheme.isascii() and scheme.replace("+", "").isalnum() else "that value"
     raise ConfigError(
-        f"config: store.url must be empty or sqlite:///PATH, got {shown} (only SQLite is supported for now)"
+        f"config: store.url must be empty, sqlite:///PATH or postgresql://…, got {shown}"
     )
 
 

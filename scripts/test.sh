@@ -17,6 +17,30 @@ if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/opentype/ipafont-gothic
     exit 2
   fi
 fi
+# PostgreSQL (DESIGN §8): the contract suite runs every store port on it, and the files of
+# tests/pg_helpers.BOTH_STORES run a second time on it. Started here when it is not running.
+pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+if ! pg_up; then
+  if ! command -v pg_ctlcluster >/dev/null && ! command -v pg_ctl >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    else
+      echo "error: the tests need PostgreSQL: sudo apt-get install postgresql" >&2
+      exit 2
+    fi
+  fi
+  if command -v pg_lsclusters >/dev/null && [ -n "$(pg_lsclusters -h 2>/dev/null)" ]; then
+    pg_lsclusters -h | while read -r ver name _; do pg_ctlcluster "$ver" "$name" start || true; done
+  else
+    service postgresql start || true
+  fi
+  for _ in $(seq 1 30); do pg_up && break; sleep 1; done  # the server's own start-up, not test work
+  pg_up || { echo "error: PostgreSQL did not start on 127.0.0.1:5432" >&2; exit 2; }
+fi
+# the tests connect as postgres over TCP with trust auth (Debian's default is peer/md5 for others)
+export SAFETYNET_TEST_PG="${SAFETYNET_TEST_PG:-postgresql://postgres@127.0.0.1:5432}"
+
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -e '.[test]'
 
@@ -26,4 +50,5 @@ status=0
 .venv/bin/mypy || status=1
 .venv/bin/lint-imports --no-cache || status=1
 .venv/bin/pytest -q "$@" || status=$?
+SAFETYNET_TEST_STORE=postgres .venv/bin/pytest -q "$@" || status=$?
 exit "$status"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from pg_helpers import store_env
 from roster_helpers import household
 
 from safetynet.channels import registry
@@ -40,6 +41,7 @@ def make_cfg(tmp_path: Path, **env: str) -> Config:
         "SAFETYNET_CHANNELS_VOICE_MAX_PER_SECOND": "0",
         "SAFETYNET_CHANNELS_TELEGRAM_MAX_PER_SECOND": "0",
     }
+    base.update(store_env())
     base.update(env)
     return load_config(None, env=base)
 

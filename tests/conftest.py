@@ -58,3 +58,43 @@ def tmp_config(tmp_path: Path) -> Path:
     cfg = tmp_path / "config.toml"
     cfg.write_text('[store]\npath = "var/safetynet.db"\n', encoding="utf-8")
     return cfg
+
+
+@pytest.fixture(autouse=True)
+def _postgres_schema() -> Iterator[None]:
+    """With SAFETYNET_TEST_STORE=postgres, each test gets a PostgreSQL schema of its own, which the
+    shared fixtures' configs name (pg_helpers.store_env)."""
+    import pg_helpers
+
+    if not pg_helpers.ON_POSTGRES:
+        yield
+        return
+    schema, url = pg_helpers._create_schema_sync()
+    os.environ[pg_helpers.URL_ENV] = url
+    os.environ["SAFETYNET_STORE_URL"] = url  # what the command line (`main([...])`) reads
+    try:
+        yield
+    finally:
+        os.environ.pop(pg_helpers.URL_ENV, None)
+        os.environ.pop("SAFETYNET_STORE_URL", None)
+        pg_helpers._drop_schema_sync(schema)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL (SAFETYNET_TEST_STORE=postgres) only the files of `pg_helpers.BOTH_STORES`
+    run, less their `sqlite_only` tests (SQLite's own files, locks and pragmas); the rest is deselected,
+    not skipped: it ran on SQLite already."""
+    import pg_helpers
+
+    if not pg_helpers.ON_POSTGRES:
+        return
+    keep, drop = [], []
+    for item in items:
+        name = Path(str(item.fspath)).name
+        if (pg_helpers.EVERY_FILE or name in pg_helpers.BOTH_STORES) and item.get_closest_marker("sqlite_only") is None:
+            keep.append(item)
+        else:
+            drop.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

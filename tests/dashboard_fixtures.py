@@ -16,6 +16,7 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from pg_helpers import store_env
 from roster_helpers import household
 
 from safetynet.auth import Viewer, hash_password, new_token, token_hash
@@ -127,7 +128,7 @@ def make_config(tmp: Path, port: int, public_url: str | None = None) -> Config:
     path = tmp / "config.toml"
     path.write_text('[store]\npath = "var/safetynet.db"\n', encoding="utf-8")
     env = {"SAFETYNET_SECRET_KEY": SECRET, "SAFETYNET_SERVER_PORT": str(port),
-           "SAFETYNET_SERVER_PUBLIC_URL": public_url or f"http://127.0.0.1:{port}"}
+           "SAFETYNET_SERVER_PUBLIC_URL": public_url or f"http://127.0.0.1:{port}", **store_env()}
     return load_config(path, env=env)
 
 

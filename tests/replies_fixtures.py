@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from pg_helpers import store_env
 from roster_helpers import household
 from twilio.request_validator import RequestValidator
 
@@ -138,6 +139,7 @@ def make_config(tmp: Path, sandbox_port: int, app_port: int, **env: str) -> Conf
         "SAFETYNET_CHANNELS_SMS_API_BASE_URL": base,
         "SAFETYNET_CHANNELS_VOICE_API_BASE_URL": base,
         "SAFETYNET_CHANNELS_TELEGRAM_API_BASE_URL": base,
+        **store_env(),
         **env,
     }
     return load_config(path, env=environ)

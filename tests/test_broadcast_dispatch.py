@@ -330,6 +330,7 @@ class ReleasingClock(FakeClock):
         await super().sleep(seconds)
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.slow  # SQLite's busy timeout (5 s) passes before the lock is reported
 async def test_a_locked_database_does_not_end_the_dispatcher(tmp_path: Path) -> None:
     import sqlite3

@@ -115,10 +115,10 @@ def test_store_url_picks_sqlite_and_its_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("postgresql://sn:s3cret-pw@db.example/sn", "got a postgresql:// URL"),
+        ("mongodb://sn:s3cret-pw@db.example/sn", "got a mongodb:// URL"),
         ("mysql+pymysql://u:s3cret-pw@h/db", "got a mysql+pymysql:// URL"),
         ("var/safetynet.db", "got that value"),
-        ("sqlite://relative.db", "must be empty or sqlite:///PATH"),
+        ("sqlite://relative.db", "must be empty, sqlite:///PATH or postgresql://"),
         ("sqlite:///", "needs a file path"),
     ],
 )
@@ -137,8 +137,8 @@ async def test_open_store_refuses_a_store_it_has_no_adapter_for(tmp_path: Path) 
     from safetynet.config import Config, StoreConfig
     from safetynet.store import open_store
 
-    cfg = Config(store=StoreConfig(url="postgresql://sn@localhost/sn"), base_dir=str(tmp_path))
-    with pytest.raises(ConfigError, match="postgresql"):
+    cfg = Config(store=StoreConfig(url="mysql://sn@localhost/sn"), base_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match="mysql"):
         await open_store(cfg)
     assert _entries(tmp_path) == []  # nothing was created on the way
 
@@ -146,7 +146,7 @@ async def test_open_store_refuses_a_store_it_has_no_adapter_for(tmp_path: Path) 
 def test_cli_refuses_an_unsupported_store_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from safetynet.cli import main
 
-    cfg = write(tmp_path, '[store]\nurl = "postgresql://sn:pw@localhost/sn"\n')
+    cfg = write(tmp_path, '[store]\nurl = "mysql://sn:pw@localhost/sn"\n')
     assert main(["roster", "export", str(tmp_path / "out.csv"), "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: config: store.url") and ":pw@" not in err

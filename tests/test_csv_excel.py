@@ -27,6 +27,7 @@ def _config(w: World) -> str:
 async def _cli(w: World, *argv: str) -> int:
     key = w.cfg.data_dir / "secret.key"  # what `safetynet init` leaves for the commands (the world has it in env)
     if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True)  # on PostgreSQL no database file made the folder
         key.write_text(w.cfg.secrets.secret_key, encoding="utf-8")
     return await asyncio.to_thread(main, [*argv, "--config", _config(w)])
 

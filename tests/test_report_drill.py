@@ -252,6 +252,7 @@ async def test_report_page_is_streamed(tmp_path: Path) -> None:
             assert r.status == 404
 
 
+@pytest.mark.sqlite_only  # reaches into the SQLite file (sqlite_helpers)
 async def test_store_failure_mid_stream_cuts_the_response(tmp_path: Path) -> None:
     clock = FakeClock()
     async with world(tmp_path, clock=clock) as w, client() as http:

@@ -69,6 +69,7 @@ async def test_a_campaign_past_retention_loses_its_free_text_and_keeps_its_count
         assert (await purge(w.store, SETTINGS, clock.now())).audit_entries == 1  # the audit log's own retention
 
 
+@pytest.mark.sqlite_only  # reaches into the SQLite file (sqlite_helpers)
 async def test_provider_answers_of_a_purged_campaign_are_erased_and_others_kept(tmp_path: Path) -> None:
     async with world(tmp_path, serve=False) as w:
         clock = w.clock

@@ -156,6 +156,7 @@ async def test_only_a_staff_confirmation_of_that_household_in_scope_can_be_undon
         assert status == 200 and doc["status"] == "pending"
 
 
+@pytest.mark.sqlite_only  # reaches into the SQLite file (sqlite_helpers)
 async def test_a_confirmation_recorded_before_undo_existed_is_not_guessed_at(tmp_path: Path) -> None:
     async with world(tmp_path) as w, client() as http:
         reply_id = await confirm(http, w, "head_a", "A-001")

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import signal
 import sys
@@ -71,6 +72,13 @@ def _data_dir(given: Path | None) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _store_url() -> dict[str, str]:
+    """The store the operator named (SAFETYNET_STORE_URL=postgresql://…: the demo city goes there);
+    otherwise the demo's own SQLite file in its data folder."""
+    url = os.environ.get("SAFETYNET_STORE_URL", "").strip()
+    return {"SAFETYNET_STORE_URL": url} if url else {}
+
+
 def _ladder_text(campaign: Campaign) -> str:
     parts = []
     for s in campaign.ladder:
@@ -117,7 +125,7 @@ async def _run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     with _data_dir(args.data_dir) as data_dir:
         options = StageOptions(data_dir=data_dir, households=args.households, port=args.port, model=model,
                                push_share=args.push_share, telegram_share=args.telegram_share,
-                               env={"SAFETYNET_LOGGING_LEVEL": args.log_level})
+                               env={"SAFETYNET_LOGGING_LEVEL": args.log_level, **_store_url()})
         async with staged_city(options) as stage:
             started = time.monotonic()
             campaign = await start_drill(stage, scenario, speed)

@@ -2,8 +2,8 @@
 
 `open_store(cfg)` returns a `Store` (the port) whose repositories (`roster`, `auth`, `campaigns`,
 `outbox`, `replies`, `triggers`, `dashboard`, `stats`) are the interface the rest of the code
-uses. `[store] url` picks the adapter: empty or `sqlite:///PATH` is SQLite (`store.sqlite`);
-`store.memory` is the in-memory fake for unit tests.
+uses. `[store] url` picks the adapter: empty or `sqlite:///PATH` is SQLite (`store.sqlite`),
+`postgresql://…` is PostgreSQL (`store.postgres`); `store.memory` is the in-memory fake for unit tests.
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ __all__ = ["Store", "StoreError", "StoreUnavailable", "open_store", "store_sessi
 
 async def open_store(cfg: Config, clock: Clock | None = None, path: Path | None = None) -> Store:
     """The store `[store] url` names; `path` overrides the SQLite file (tests, benchmarks)."""
-    check_store_url(cfg.store.url)  # SQLite is the only adapter so far
+    if check_store_url(cfg.store.url) == "postgresql":
+        from safetynet.store.postgres import open_postgres_store
+
+        return await open_postgres_store(cfg.store.url.strip(), clock or SystemClock(), cfg.channel_routes)
     from safetynet.store.sqlite import open_sqlite_store
 
     return await open_sqlite_store(path or cfg.db_path, clock or SystemClock(), cfg.channel_routes,

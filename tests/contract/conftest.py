@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pg_helpers import pg_break_writes, pg_store
 from sqlite_helpers import sqlite_db
 
 from safetynet.clock import Clock, FakeClock
@@ -59,6 +60,7 @@ class Adapter:
 ADAPTERS: dict[str, Adapter] = {
     "memory": Adapter(memory_store, memory_break),
     "sqlite": Adapter(sqlite_store, sqlite_break),
+    "postgres": Adapter(pg_store, pg_break_writes),
 }
 
 

@@ -78,9 +78,10 @@ async def _apply_campaign(conn: Conn, campaign_id: int, items: list[StatusChange
         await conn.executemany(
             "UPDATE campaign_households SET status = ?, status_at = ?,"
             " first_answer_at = coalesce(first_answer_at, ?) WHERE campaign_id = ? AND household_id = ?",
-            [(s, at, fa, campaign_id, hh) for hh, (s, at, fa) in updates.items()],
+            [(s, at, fa, campaign_id, hh) for hh, (s, at, fa) in sorted(updates.items())],
         )
-    deltas = [(campaign_id, a, s, n) for (a, s), n in count_delta.items() if n]
+    # in key order: concurrent writers (several processes on PostgreSQL) then lock rows in one order
+    deltas = [(campaign_id, a, s, n) for (a, s), n in sorted(count_delta.items()) if n]
     if deltas:
         await conn.executemany(
             "INSERT INTO campaign_counts (campaign_id, association_id, status, n) VALUES (?,?,?,?)"
@@ -91,7 +92,7 @@ async def _apply_campaign(conn: Conn, campaign_id: int, items: list[StatusChange
         await conn.executemany(
             "INSERT INTO campaign_answer_minutes (campaign_id, association_id, minute, n) VALUES (?,?,?,?)"
             " ON CONFLICT (campaign_id, association_id, minute) DO UPDATE SET n = n + excluded.n",
-            [(campaign_id, a, m, n) for (a, m), n in minute_delta.items()],
+            [(campaign_id, a, m, n) for (a, m), n in sorted(minute_delta.items())],
         )
     return transitions
 
@@ -102,6 +103,6 @@ async def init_counts(conn: Conn, campaign_id: int) -> None:
     await conn.execute(
         "INSERT INTO campaign_counts (campaign_id, association_id, status, n)"
         " SELECT campaign_id, association_id, status, count(*) FROM campaign_households"
-        " WHERE campaign_id = ? GROUP BY association_id, status",
+        " WHERE campaign_id = ? GROUP BY campaign_id, association_id, status",
         (campaign_id,),
     )

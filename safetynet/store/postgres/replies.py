@@ -1,0 +1,15 @@
+"""The reply repository on PostgreSQL: the portable SQL of `store.sqlite.replies`; its group commit
+retries a batch that lost a lock race with another process. Listeners stay in this process."""
+
+from __future__ import annotations
+
+from safetynet.clock import Clock
+from safetynet.store.postgres.commit import PgGroupCommit
+from safetynet.store.sqlite.db import Database
+from safetynet.store.sqlite.replies import _GROUP_DELAY_SECONDS, CHUNK, ReplyStore
+
+
+class PgReplyStore(ReplyStore):
+    def __init__(self, db: Database, clock: Clock) -> None:
+        super().__init__(db, clock)
+        self._commit = PgGroupCommit(db, self._flush, max_items=CHUNK, max_delay_seconds=_GROUP_DELAY_SECONDS)

@@ -1,0 +1,38 @@
+"""The roster repository on PostgreSQL: the portable SQL of `store.sqlite.roster`, with the import
+going in by COPY (`roster_import`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+import structlog
+
+from safetynet.domain.roster import HouseholdRecord, ImportSummary
+from safetynet.store.postgres import roster_import
+from safetynet.store.rules import check_records
+from safetynet.store.sqlite.roster import RosterStore
+
+log = structlog.get_logger("store.roster")
+
+
+class PgRosterStore(RosterStore):
+    async def import_households(self, records: Sequence[HouseholdRecord], replace: bool = False) -> ImportSummary:
+        check_records(records, self.routes.of_kind)
+        now = self.clock.now()
+        async with cast(Any, self.db).transaction() as conn:
+            counts = await roster_import.import_records(conn, records, now, replace)
+        log.info("roster_imported", households=len(records), added=counts.added, updated=counts.updated,
+                 removed=counts.removed, replace=replace)
+        return ImportSummary(
+            districts=len({r.district for r in records}),
+            associations=len({r.association for r in records}),
+            households_added=counts.added,
+            households_updated=counts.updated,
+            households_removed=counts.removed,
+            contacts=counts.contacts,
+            households_unchanged=counts.unchanged,
+            contacts_added=counts.contacts_added,
+            contacts_removed=counts.contacts_removed,
+            households_without_channel=counts.without_channel,
+        )

@@ -1,0 +1,102 @@
+"""The PostgreSQL store beyond the contract suite: `init` and `store copy` from the command line,
+claims of concurrent dispatchers, the dialect bridge."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from contract.support import ROUTES, city, running_campaign
+from pg_helpers import pg_schema
+
+from safetynet.cli import main
+from safetynet.clock import FakeClock
+from safetynet.domain import CampaignKind
+from safetynet.store.postgres import open_postgres_store
+from safetynet.store.postgres.db import pg_sql
+from safetynet.store.sqlite import open_sqlite_store
+
+
+def _config(tmp_path: Path, url: str = "") -> Path:
+    cfg = tmp_path / "config.toml"
+    store = f'url = "{url}"\n' if url else 'path = "var/safetynet.db"\n'
+    cfg.write_text(f"[store]\n{store}", encoding="utf-8")
+    return cfg
+
+
+def test_the_bridge_turns_sqlite_idioms_into_postgresql() -> None:
+    assert pg_sql("SELECT 'a?' FROM t WHERE x = ? AND y IS NOT ?") == (
+        "SELECT 'a?' FROM t WHERE x = $1 AND y IS DISTINCT FROM $2")
+    assert pg_sql("INSERT OR IGNORE INTO t (a) VALUES (?)") == "INSERT INTO t (a) VALUES ($1) ON CONFLICT DO NOTHING"
+    assert pg_sql("SELECT max(a, b), max(c) FROM t") == "SELECT greatest(a, b), max(c) FROM t"
+    assert pg_sql("SELECT max(id) FROM (SELECT id FROM t LIMIT ?)") == (
+        "SELECT max(id) FROM (SELECT id FROM t LIMIT $1) AS _sub1")
+    assert pg_sql("INSERT INTO c (k, n) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET n = n + excluded.n") == (
+        "INSERT INTO c (k, n) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET n = c.n + excluded.n")
+
+
+async def test_init_creates_the_schema_and_the_first_admin_on_postgresql(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    async with pg_schema() as url:
+        monkeypatch.setenv("SAFETYNET_SECRET_KEY", "k" * 43)
+        cfg = _config(tmp_path, url)
+        code = await asyncio.to_thread(main, ["init", "--config", str(cfg), "--admin-password", "kanri-Pass-2026"])
+        assert code == 0
+        assert "admin" in capsys.readouterr().out
+        assert not (tmp_path / "var" / "safetynet.db").exists()  # nothing on file
+        store = await open_postgres_store(url, FakeClock(), ROUTES)
+        try:
+            assert await store.auth.count_city_admins() == 1
+        finally:
+            await store.close()
+        # a second init changes nothing
+        assert await asyncio.to_thread(main, ["init", "--config", str(cfg)]) == 0
+        assert "admin" not in capsys.readouterr().out
+
+
+async def test_store_copy_moves_a_sqlite_city_to_postgresql_and_checks_the_counts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clock = FakeClock()
+    sqlite = await open_sqlite_store(tmp_path / "var" / "safetynet.db", clock, ROUTES)
+    try:
+        await sqlite.roster.import_households(city())
+        cid = await running_campaign(sqlite)
+        before = await sqlite.campaigns.household_statuses(cid)
+    finally:
+        await sqlite.close()
+    async with pg_schema() as url:
+        code = await asyncio.to_thread(main, ["store", "copy", "--to", url, "--config", str(_config(tmp_path))])
+        out = capsys.readouterr().out
+        assert code == 0, out
+        assert "households: 7" in out.replace(" rows", "").replace(" 行", "")
+        pg = await open_postgres_store(url, clock, ROUTES)
+        try:
+            assert await pg.campaigns.household_statuses(cid) == before
+            assert (await pg.roster.summary()).households == 7
+            # identity counters moved past the copied ids: new rows do not collide
+            created = await pg.campaigns.create(kind=CampaignKind.DRILL, title="x", scope=["city"],
+                                                messages={"ja": "x"}, ladder=())
+            assert created.id > cid
+        finally:
+            await pg.close()
+        # a second copy into the same database is refused: it never merges two cities
+        assert await asyncio.to_thread(main, ["store", "copy", "--to", url, "--config", str(_config(tmp_path))]) == 2
+
+
+async def test_concurrent_claimers_get_disjoint_deliveries() -> None:
+    clock = FakeClock()
+    async with pg_schema() as url:
+        store = await open_postgres_store(url, clock, ROUTES)
+        try:
+            await store.roster.import_households(city())
+            cid = await running_campaign(store)
+            due = await store.outbox.due_count([cid])
+            assert due > 0
+            claims = await asyncio.gather(*(store.outbox.claim([cid], ch, 100, f"w{i}", 60)
+                                            for i in range(4) for ch in ("sms", "voice", "telegram", "webpush")))
+            ids = [d.id for batch in claims for d in batch]
+            assert len(ids) == len(set(ids))  # nobody got a delivery twice
+            assert len(ids) + await store.outbox.due_count([cid]) == due
+        finally:
+            await store.close()
