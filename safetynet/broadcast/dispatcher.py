@@ -48,6 +48,9 @@ UNRECORDED_PER_SLOT = 2
 # A lane may catch up this much of a lag (a busy event loop) in a burst: 5 % over the limit in
 # the worst second, where providers queue or allow about a second's worth.
 CATCH_UP_SECONDS = 0.05
+# A result the store could not take is tried again this often (backing off): about a minute in all,
+# the time a PostgreSQL restart or fail-over takes.
+RECORD_ATTEMPTS = 10
 # After a store error (locked, disk full) the dispatcher tries again this much later.
 STORE_RETRY_SECONDS = 1.0
 # While busy, the list of running campaigns (and so which drills are paused) is re-read this often.
@@ -400,11 +403,25 @@ class Dispatcher:
                                title=title_for(campaign.title, lang, drill))
 
     async def _record(self, outcome: DeliveryOutcome) -> None:
-        try:
-            activated = await self.outbox.record(outcome)
-        except Exception:
-            # The claim stays; its lease ends and the delivery is tried again (a duplicate at worst).
-            log.exception("delivery_result_not_stored", delivery_id=outcome.delivery.id)
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                activated = await self.outbox.record(outcome)
+                break
+            except StoreError as e:
+                # The store is down for a moment (a PostgreSQL restart, a locked file): the message
+                # went out, so the result is worth waiting for. Given up, the claim would stay
+                # renewed with this dispatcher's others and the delivery never come back.
+                if attempt + 1 < RECORD_ATTEMPTS:
+                    log.warning("delivery_result_retry", delivery_id=outcome.delivery.id, error=str(e))
+                    await self.clock.sleep(STORE_RETRY_SECONDS * (attempt + 1))
+                    continue
+                log.exception("delivery_result_not_stored", delivery_id=outcome.delivery.id)
+                return
+            except Exception:
+                # The claim stays; its lease ends and the delivery is tried again (a duplicate at worst).
+                log.exception("delivery_result_not_stored", delivery_id=outcome.delivery.id)
+                return
+        else:  # pragma: no cover - the loop always breaks or returns
             return
         if activated is not None:
             self._wake.set()
