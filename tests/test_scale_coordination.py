@@ -183,3 +183,29 @@ async def test_a_failing_store_falls_back_to_this_processs_own_pacing() -> None:
             await clock.advance(0.05)
         assert all(await task) and clock.monotonic() - t0 >= 0.4 - 1e-6
 
+
+
+async def test_roles_split_what_a_process_runs(tmp_path: Path) -> None:
+    import aiohttp
+
+    from safetynet.config import ConfigError
+    from safetynet.system import running_system
+
+    cfg = make_cfg(tmp_path)
+    async with running_system(cfg, port=0, role="web") as web, aiohttp.ClientSession() as http:
+        assert web.dispatcher is None and web.leader is None  # no sending, no schedulers
+        async with http.get(f"{web.url}/login") as r:
+            assert r.status == 200
+    async with running_system(cfg, port=0, role="dispatcher") as disp, aiohttp.ClientSession() as http:
+        assert disp.dispatcher is not None and disp.leader is not None
+        await asyncio.wait_for(disp.leader.leading.wait(), 10)
+        assert set(disp.leader.duties) == {"ladder", "triggers", "retention"}
+        async with http.get(f"{disp.url}/login") as r:
+            assert r.status == 404
+        async with http.get(f"{disp.url}/healthz") as r:
+            assert r.status == 200
+    try:
+        async with running_system(cfg, port=0, role="everything"):
+            raise AssertionError("an unknown role must not start")
+    except ConfigError as e:
+        assert "everything" in str(e)

@@ -181,6 +181,10 @@ async def test_two_dispatchers_one_killed_mid_wave(tmp_path: Path, record_proper
         web, d1, d2 = c.process("web"), c.process("dispatcher"), c.process("dispatcher")
         for p in (web, d1, d2):
             await p.start()
+        async with c.http.get(f"{d2.url}/healthz") as r:
+            assert r.status == 200  # a dispatcher answers its probes
+        async with c.http.get(f"{d2.url}/login") as r:
+            assert r.status == 404  # and serves no page
         cid = await start_campaign(c.http, web.url, c.token, FIRST_WAVE)
         await c.sb.wait_for(n // 4)
         assert d1.proc is not None
