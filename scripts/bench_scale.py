@@ -38,7 +38,7 @@ from safetynet.replies.tokens import reply_token
 from safetynet.roster.generate import generate_roster
 from safetynet.store import open_store
 
-SECRET = "bench-scale-secret-key-0123456789"
+SECRET = "bench-scale-secret-key-0123456789"  # noqa: S105 - a throwaway key of the bench's own city
 READY = "SafetyNet serving on "
 SANDBOX_READY = "sandbox listening on "
 MESSAGE = {"ja": "震度6強の地震が発生しました。安否を回答してください。", "en": "A strong earthquake. Are you safe?"}
@@ -116,7 +116,8 @@ async def first_wave(cfg: Config) -> tuple[int, float]:
         campaign = await CampaignService(store, cfg, SystemClock()).launch(
             CampaignSpec("bench", CampaignKind.DRILL, ("city",), dict(MESSAGE)))
         t0 = time.perf_counter()
-        while await store.outbox.due_count([campaign.id]) or await store.outbox.lease_ends_at() is not None:
+        # other processes send: their progress is read from the store  # noqa: ASYNC110
+        while await store.outbox.due_count([campaign.id]) or await store.outbox.lease_ends_at() is not None:  # noqa: ASYNC110
             await asyncio.sleep(0.2)
         took = time.perf_counter() - t0
         sent = await _sent(store, campaign.id)
