@@ -116,7 +116,7 @@ async def first_wave(cfg: Config) -> tuple[int, float]:
         campaign = await CampaignService(store, cfg, SystemClock()).launch(
             CampaignSpec("bench", CampaignKind.DRILL, ("city",), dict(MESSAGE)))
         t0 = time.perf_counter()
-        # other processes send: their progress is read from the store  # noqa: ASYNC110
+        # other processes send: their progress is read from the store
         while await store.outbox.due_count([campaign.id]) or await store.outbox.lease_ends_at() is not None:  # noqa: ASYNC110
             await asyncio.sleep(0.2)
         took = time.perf_counter() - t0
