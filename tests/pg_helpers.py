@@ -7,11 +7,13 @@ store in ~50 ms, where a database per test would cost a `CREATE DATABASE` each.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -119,17 +121,21 @@ BOTH_STORES = frozenset({
     "test_api_campaigns.py",
     "test_api_tokens.py",
     "test_attack_bodies.py",
+    "test_attack_inputs.py",
     "test_attack_tokens.py",
+    "test_attack_web.py",
     "test_attack_webhooks.py",
     "test_audit.py",
     "test_broadcast_batches.py",
     "test_broadcast_dispatch.py",
     "test_broadcast_ladder.py",
     "test_broadcast_service.py",
+    "test_broadcast_stop.py",
     "test_broadcast_triggered.py",
     "test_channel_registry.py",
     "test_consent.py",
     "test_consent_routes.py",
+    "test_crash_server.py",
     "test_csv_excel.py",
     "test_csv_outputs.py",
     "test_dashboard_console.py",
@@ -160,3 +166,54 @@ BOTH_STORES = frozenset({
     "test_store_postgres.py",
     "test_undo_in_person.py",
 })
+
+
+class _Result(list):  # type: ignore[type-arg]
+    def fetchone(self) -> Any:
+        return self[0] if self else None
+
+    def fetchall(self) -> list[Any]:
+        return list(self)
+
+
+class PgReader:
+    """What the reliability helpers read a finished run's database with (sqlite3's `execute(sql,
+    params)`, rows by index or name), on this test's PostgreSQL schema: each call runs in a thread
+    of its own, so it works inside a running event loop too."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Result:
+        import threading
+
+        from safetynet.store.postgres.db import pg_sql
+
+        if "sqlite_master" in sql:  # the list of tables
+            sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        out: list[Any] = []
+
+        async def run() -> None:
+            con = await asyncpg.connect(self.url)
+            try:
+                out.extend(await con.fetch(pg_sql(sql), *params))
+            finally:
+                await con.close()
+
+        failed: list[BaseException] = []
+
+        def main() -> None:
+            try:
+                asyncio.run(run())
+            except BaseException as e:  # raised again in the caller's thread
+                failed.append(e)
+
+        t = threading.Thread(target=main)
+        t.start()
+        t.join()
+        if failed:
+            raise failed[0]
+        return _Result(out)
+
+    def close(self) -> None:
+        pass

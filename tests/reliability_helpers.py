@@ -28,6 +28,7 @@ from typing import Any
 
 import aiohttp
 import logscan
+import pg_helpers
 
 from safetynet.auth import new_token, token_hash
 from safetynet.clock import SystemClock
@@ -59,6 +60,7 @@ def server_env(sandbox_url: str, port: int, **extra: str) -> dict[str, str]:
         "SAFETYNET_LOGGING_FORMAT": "json",
         **UNLIMITED,
     }
+    env.update(pg_helpers.store_env())  # the tests' PostgreSQL schema, when they run there
     env.update(extra)
     return env
 
@@ -267,6 +269,11 @@ class Accounting:
 
 
 def read_db(db_path: Path) -> sqlite3.Connection:
+    """The database of a finished run, to read (this test's PostgreSQL schema when the tests run there)."""
+    import pg_helpers
+
+    if pg_helpers.ON_POSTGRES and os.environ.get(pg_helpers.URL_ENV):
+        return pg_helpers.PgReader(os.environ[pg_helpers.URL_ENV])  # type: ignore[return-value]
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
     return conn

@@ -38,6 +38,7 @@ def test_the_bridge_turns_sqlite_idioms_into_postgresql() -> None:
 
 async def test_init_creates_the_schema_and_the_first_admin_on_postgresql(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("SAFETYNET_STORE_URL", raising=False)  # the config file names the store here
     async with pg_schema() as url:
         monkeypatch.setenv("SAFETYNET_SECRET_KEY", "k" * 43)
         cfg = _config(tmp_path, url)
@@ -56,7 +57,8 @@ async def test_init_creates_the_schema_and_the_first_admin_on_postgresql(
 
 
 async def test_store_copy_moves_a_sqlite_city_to_postgresql_and_checks_the_counts(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("SAFETYNET_STORE_URL", raising=False)  # the source is the config file's SQLite
     clock = FakeClock()
     sqlite = await open_sqlite_store(tmp_path / "var" / "safetynet.db", clock, ROUTES)
     try:
