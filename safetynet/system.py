@@ -24,6 +24,7 @@ from aiohttp import web
 
 from safetynet.broadcast.dispatcher import STOP_GRACE_SECONDS, Dispatcher
 from safetynet.broadcast.ladder import LadderScheduler
+from safetynet.broadcast.leader import Duty, Leader
 from safetynet.broadcast.sendworker import ProcessSender
 from safetynet.broadcast.service import CampaignService
 from safetynet.channels import registry
@@ -37,9 +38,11 @@ from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.notify import StaffNotifier
 from safetynet.store import Store, open_store
 from safetynet.triggers.service import TriggerService
-from safetynet.web.app import Services, app_runner, create_app
+from safetynet.web.app import OPS_MODULES, Services, app_runner, create_app
 
 log = structlog.get_logger("system")
+
+ROLES = ("all", "web", "dispatcher")
 
 # Beyond a dispatcher's own grace for sends in flight: enough to write back what it holds. Only a
 # stuck database reaches this; the task is then cancelled and its claims come back after the lease.
@@ -88,6 +91,8 @@ class System:
     dispatcher: Dispatcher | None
     ladder: LadderScheduler | None
     url: str = ""
+    role: str = "all"
+    leader: Leader | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     _senders: dict[ChannelName, ChannelSender] = field(default_factory=dict)
@@ -139,6 +144,8 @@ async def running_system(
     retention: bool = True,
     send_workers: bool | None = False,
     stop_grace_seconds: float = STOP_GRACE_SECONDS,
+    role: str = "all",
+    shared_slots: bool | None = None,
 ) -> AsyncIterator[System]:
     """Starts everything and yields the running system; stops it promptly on exit.
 
@@ -147,7 +154,19 @@ async def running_system(
     `stop_grace_seconds`: on exit, how long sends already at a provider may take to answer; retry
     waits end at once and nothing claimed is lost (see `Dispatcher`).
     `retention`: erase what `[privacy]` says is due, shortly after start and then daily.
+    `role` (DESIGN §8): `all` runs everything; `web` serves the pages and takes answers (no
+    dispatcher, no schedulers); `dispatcher` sends and runs the schedulers, serving only /healthz,
+    /readyz and /metrics. However many processes share the store, the ladder, triggers and
+    retention run in one of them: the holder of the store's leader lease (`Leader`).
+    `shared_slots`: pace provider lanes through the store, for every dispatcher together; None
+    decides: yes unless this is a single `all` process on SQLite (the embedded city).
     """
+    if role not in ROLES:
+        raise ConfigError(f"serve: unknown role {role!r} (all, web or dispatcher)")
+    if role == "web":
+        dispatch = ladder = triggers = retention = False
+    if shared_slots is None:
+        shared_slots = role != "all" or cfg.store.url.startswith("postgres")
     if not cfg.secrets.secret_key:
         raise ConfigError("config: no secret key; run `safetynet init` or set SAFETYNET_SECRET_KEY")
     clock = clock or SystemClock()
@@ -162,13 +181,16 @@ async def running_system(
             started.append(s)
         metrics = Metrics()
         dispatcher = (Dispatcher(store, senders, cfg, clock, contacts=store.roster,
-                                 stop_grace_seconds=stop_grace_seconds, metrics=metrics) if dispatch else None)
+                                 stop_grace_seconds=stop_grace_seconds, metrics=metrics,
+                                 shared_slots=store.coordination if shared_slots else None)
+                      if dispatch else None)
         # Staff alerts are outbox rows over the enabled channels: this process's dispatcher, or any
         # other's, sends them ahead of the households' deliveries.
         notifier = StaffNotifier(store, cfg, cfg.channels.enabled(), clock,
                                  on_queued=dispatcher.wake if dispatcher else None)
         intake = ReplyIntake(store, cfg, clock, notifier, metrics=metrics)
-        await intake.start()
+        if role != "dispatcher":
+            await intake.start()
         campaigns = CampaignService(store, cfg, clock, on_change=dispatcher.wake if dispatcher else None)
         scheduler = (
             LadderScheduler(store.campaigns, clock, notifier=notifier,
@@ -178,25 +200,30 @@ async def running_system(
         trigger_service = TriggerService(store, cfg, campaigns, clock)
         services = Services(cfg=cfg, store=store, clock=clock, senders=senders, campaigns=campaigns,
                             dispatcher=dispatcher, intake=intake, triggers=trigger_service, metrics=metrics)
-        app = create_app(services)
+        app = create_app(services, OPS_MODULES if role == "dispatcher" else None)
         runner = app_runner(app, shutdown_timeout=5)
         await runner.setup()
         site = web.TCPSite(runner, host or cfg.server.host, cfg.server.port if port is None else port)
         await site.start()
         bound = runner.addresses[0]
         url = f"http://{bound[0]}:{bound[1]}"
-        system = System(cfg, store, clock, services, app, dispatcher, scheduler, url, _runner=runner,
-                        _senders=senders)
-        await _register_webhooks(senders)
+        duties: dict[str, Duty] = {}
+        if scheduler is not None:
+            duties["ladder"] = scheduler.run
+        if triggers:
+            duties["triggers"] = trigger_service.run
+        if retention:
+            duties["retention"] = lambda: run_daily(store, cfg.privacy, clock)
+        leader = Leader(store.coordination, clock, duties) if duties else None
+        system = System(cfg, store, clock, services, app, dispatcher, scheduler, url, role, leader,
+                        _runner=runner, _senders=senders)
+        if role != "dispatcher":
+            await _register_webhooks(senders)
         if dispatcher is not None:
             _spawn(system, dispatcher.run(), "dispatcher")
-        if scheduler is not None:
-            _spawn(system, scheduler.run(), "ladder")
-        if triggers:
-            _spawn(system, trigger_service.run(), "triggers")
-        if retention:
-            _spawn(system, run_daily(store, cfg.privacy, clock), "retention")
-        log.info("system_started", url=url, lanes=sorted(dispatcher.lanes) if dispatcher else [],
+        if leader is not None:
+            _spawn(system, leader.run(), "leader")
+        log.info("system_started", url=url, role=role, lanes=sorted(dispatcher.lanes) if dispatcher else [],
                  send_workers=sorted(c for c, s in senders.items() if isinstance(s, ProcessSender)))
         yield system
     finally:
@@ -208,11 +235,8 @@ async def _stop(system: System | None, runner: web.AppRunner | None, senders: li
     if system is not None:
         if system.dispatcher is not None:
             system.dispatcher.stop()
-        if system.ladder is not None:
-            system.ladder.stop()
-        for t in system.tasks:
-            if t.get_name() in ("triggers", "retention"):
-                t.cancel()
+        if system.leader is not None:
+            system.leader.stop()  # ends the ladder, triggers and retention, and releases the lease
         cap = (system.dispatcher.stop_grace_seconds if system.dispatcher else 0.0) + STOP_MARGIN_SECONDS
         for t in system.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):

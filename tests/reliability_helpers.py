@@ -82,8 +82,9 @@ class ServerProcess:
     """`python -m safetynet serve` with `env` over the inherited environment. Its log lines (stderr)
     are kept and scanned for secrets; `kill()` is SIGKILL, `stop()` SIGTERM."""
 
-    def __init__(self, config: Path, env: Mapping[str, str]) -> None:
+    def __init__(self, config: Path, env: Mapping[str, str], args: Sequence[str] = ()) -> None:
         self.config = config
+        self.args = list(args)  # more `serve` arguments, e.g. ["--role", "dispatcher"]
         self.env = {**os.environ, **env}
         self.port = int(env["SAFETYNET_SERVER_PORT"])
         self.url = f"http://127.0.0.1:{self.port}"
@@ -94,7 +95,7 @@ class ServerProcess:
 
     async def start(self, timeout_seconds: float = 60.0) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "safetynet", "serve", "--config", str(self.config),
+            sys.executable, "-m", "safetynet", "serve", "--config", str(self.config), *self.args,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=self.env,
         )
         self.starts += 1

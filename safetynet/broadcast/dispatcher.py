@@ -31,7 +31,7 @@ import structlog
 from safetynet.broadcast.health import HEARTBEAT_SECONDS, MIN_WRITE_SECONDS, LaneHealth
 from safetynet.broadcast.lanes import Lane, LaneStats
 from safetynet.broadcast.messages import compose, compose_check, title_for
-from safetynet.broadcast.ratelimit import LaneGate
+from safetynet.broadcast.ratelimit import LaneGate, SharedLaneGate, SlotStore
 from safetynet.broadcast.retry import RetryPolicy
 from safetynet.channels import registry
 from safetynet.channels.base import ChannelSender, OutboundMessage
@@ -58,6 +58,9 @@ UNRECORDED_PER_SLOT = 2
 # A lane may catch up this much of a lag (a busy event loop) in a burst: 5 % over the limit in
 # the worst second, where providers queue or allow about a second's worth.
 CATCH_UP_SECONDS = 0.05
+# A result the store could not take is tried again this often (backing off): about a minute in all,
+# the time a PostgreSQL restart or fail-over takes.
+RECORD_ATTEMPTS = 10
 # After a store error (locked, disk full) the dispatcher tries again this much later.
 STORE_RETRY_SECONDS = 1.0
 # While busy, the list of running campaigns (and so which drills are paused) is re-read this often.
@@ -104,7 +107,10 @@ class Dispatcher:
         contacts: ContactsPort | None = None, channels: Iterable[ChannelName] | None = None,
         owner: str | None = None, poll_seconds: float = 0.5, policy: RetryPolicy | None = None,
         stop_grace_seconds: float = STOP_GRACE_SECONDS, metrics: Metrics | None = None,
+        shared_slots: SlotStore | None = None,
     ) -> None:
+        """`shared_slots`: the store's lane slots, when other dispatchers share the store, so that a
+        provider's `max_per_second` holds for all of them together (`SharedLaneGate`)."""
         self.campaigns = store.campaigns
         self.outbox = store.outbox
         self.health = store.health
@@ -124,7 +130,9 @@ class Dispatcher:
         for ch, sender in senders.items():
             if ch in wanted:
                 conf = cfg.channels.get(ch)
-                gate = LaneGate(conf.max_per_second, clock, burst=max(1.0, conf.max_per_second * CATCH_UP_SECONDS))
+                gate = (SharedLaneGate(str(ch), shared_slots, conf.max_per_second, clock)
+                        if shared_slots is not None and conf.max_per_second > 0 else
+                        LaneGate(conf.max_per_second, clock, burst=max(1.0, conf.max_per_second * CATCH_UP_SECONDS)))
                 self.lanes[ch] = Lane(ch, sender, gate, conf.concurrency, self.policy, clock, _buffer(cfg, ch),
                                       LaneHealth(self.started_at, self._health_changed.set),
                                       self.metrics.lane(str(ch)), pacing=registry.pacing(ch, conf))
@@ -435,11 +443,25 @@ class Dispatcher:
                                reply_token="", language=lang, drill=False, title=title)
 
     async def _record(self, outcome: DeliveryOutcome) -> None:
-        try:
-            activated = await self.outbox.record(outcome)
-        except Exception:
-            # The claim stays; its lease ends and the delivery is tried again (a duplicate at worst).
-            log.exception("delivery_result_not_stored", delivery_id=outcome.delivery.id)
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                activated = await self.outbox.record(outcome)
+                break
+            except StoreError as e:
+                # The store is down for a moment (a PostgreSQL restart, a locked file): the message
+                # went out, so the result is worth waiting for. Given up, the claim would stay
+                # renewed with this dispatcher's others and the delivery never come back.
+                if attempt + 1 < RECORD_ATTEMPTS:
+                    log.warning("delivery_result_retry", delivery_id=outcome.delivery.id, error=str(e))
+                    await self.clock.sleep(STORE_RETRY_SECONDS * (attempt + 1))
+                    continue
+                log.exception("delivery_result_not_stored", delivery_id=outcome.delivery.id)
+                return
+            except Exception:
+                # The claim stays; its lease ends and the delivery is tried again (a duplicate at worst).
+                log.exception("delivery_result_not_stored", delivery_id=outcome.delivery.id)
+                return
+        else:  # pragma: no cover - the loop always breaks or returns
             return
         if activated is not None:
             self._wake.set()

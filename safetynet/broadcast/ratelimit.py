@@ -8,9 +8,20 @@ count per second, and a burst is what earns a 429).
 
 from __future__ import annotations
 
+import asyncio
+import math
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
+
+import structlog
 
 from safetynet.clock import Clock
+
+log = structlog.get_logger("broadcast.ratelimit")
+
+# A slot this far in the past is still used (a busy event loop's lag); an older one is dropped.
+CATCH_UP_SECONDS = 0.05
 
 
 class LaneGate:
@@ -118,3 +129,104 @@ class KeyedGate:
         if wait > 0:
             await (sleep or self.clock.sleep)(wait)
         return True
+
+
+class SlotStore(Protocol):
+    """The store's shared lane slots (`store.ports.CoordinationRepo`)."""
+
+    async def reserve_slots(self, lane: str, count: int, interval: float) -> float: ...
+
+    async def hold_lane(self, lane: str, until: float) -> None: ...
+
+
+# A dispatcher reserves this much of a lane's time at once: a store write every 0.2 s per busy lane,
+# and at worst 0.2 s of slots left unused when its lane runs dry.
+BLOCK_SECONDS = 0.2
+
+
+class SharedLaneGate(LaneGate):
+    """`max_per_second` for every dispatcher on the store together (DESIGN §8).
+
+    The store hands out a lane's send slots in order, a block at a time, never the same slot twice
+    (`reserve_slots`); each dispatcher sends at the slots it got. So whatever the number of
+    dispatchers, the lane's sends are at least 1/rate apart, give or take a dispatcher's lag (slots
+    later than `CATCH_UP_SECONDS` are dropped, not sent in a burst). A provider's slow-down (429,
+    Retry-After) holds the lane for everyone. Should the store not answer, the lane falls back to
+    this process's own pacing: nothing can be claimed or recorded then anyway.
+    """
+
+    def __init__(self, lane: str, slots: SlotStore, max_per_second: float, clock: Clock) -> None:
+        super().__init__(max_per_second, clock)
+        self.lane = lane
+        self.slots = slots
+        self.block = max(1, math.ceil(max_per_second * BLOCK_SECONDS))
+        self._mine: deque[float] = deque()  # reserved slots, on this process's monotonic clock
+        self._reserving = asyncio.Lock()
+        self._holds: set[asyncio.Task[None]] = set()
+        self.reservations = 0
+
+    def pause(self, seconds: float) -> None:
+        super().pause(seconds)
+        self._mine.clear()  # slots reserved before the provider said "slow down" are void
+        task = asyncio.get_running_loop().create_task(self._hold(self.clock.now() + max(0.0, seconds)))
+        self._holds.add(task)
+        task.add_done_callback(self._holds.discard)
+
+    @property
+    def paused_for(self) -> float:
+        # another dispatcher's hold shows as this process's next slot lying far ahead
+        ahead = self._mine[0] - self.clock.monotonic() if self._mine else 0.0
+        return max(super().paused_for, ahead)
+
+    async def _hold(self, until: float) -> None:
+        try:
+            await self.slots.hold_lane(self.lane, until)
+        except Exception as e:  # this process still pauses; the others hear the provider themselves
+            log.warning("lane_hold_not_shared", lane=self.lane, error=str(e))
+
+    async def _next_slot(self) -> float | None:
+        """This process's next slot (monotonic), reserving a block when it has none left."""
+        while True:
+            late = self.clock.monotonic() - CATCH_UP_SECONDS
+            while self._mine and self._mine[0] < late:
+                self._mine.popleft()  # too late to use without crowding the next dispatcher's slots
+            if self._mine:
+                return self._mine.popleft()
+            async with self._reserving:
+                if self._mine:
+                    continue
+                try:
+                    start = await self.slots.reserve_slots(self.lane, self.block, self._interval)
+                except Exception as e:
+                    log.warning("lane_slots_unavailable", lane=self.lane, error=str(e))
+                    return None
+                self.reservations += 1
+                offset = self.clock.monotonic() - self.clock.now()
+                self._mine.extend(start + offset + i * self._interval for i in range(self.block))
+
+    async def acquire(self, max_wait: float | None = None,
+                      sleep: Callable[[float], Awaitable[None]] | None = None) -> bool:
+        if not self._interval:
+            return await super().acquire(max_wait, sleep)
+        sleep = sleep or self.clock.sleep
+        while True:
+            now = self.clock.monotonic()
+            if self._paused_until > now:
+                wait = self._paused_until - now
+                if max_wait is not None and wait > max_wait:
+                    return False
+                await sleep(wait)
+                continue
+            slot = await self._next_slot()
+            if slot is None:
+                return await super().acquire(max_wait, sleep)
+            wait = slot - self.clock.monotonic()
+            if max_wait is not None and wait > max_wait:
+                # a long hold by another dispatcher (a provider's slow-down): hand the work back
+                self._mine.appendleft(slot)
+                return False
+            if wait > 0:
+                await sleep(wait)
+                if self._paused_until > self.clock.monotonic():
+                    continue  # paused while waiting: the slot is void
+            return True

@@ -122,8 +122,13 @@ class _Poller:
 class LiveHub:
     def __init__(self, reads: DashboardReads, clock: Clock,
                  poll_seconds: float = 1.0, queue_size: int = 32, heartbeat_seconds: float = 15.0,
-                 min_interval_seconds: float = 0.5) -> None:
+                 min_interval_seconds: float = 0.5, overlap: int = 0) -> None:
+        """`overlap`: how many reply ids below the cursor may still commit (0 on SQLite, whose one
+        writer commits ids in order; several writers on PostgreSQL commit a batch's ids out of
+        order). Each tick re-reads that many and passes on only the household changes not yet
+        passed on, so an answer that commits late still reaches every dashboard."""
         self.reads = reads
+        self.overlap = max(0, overlap)
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.min_interval_seconds = min(min_interval_seconds, poll_seconds)
@@ -179,7 +184,7 @@ class LiveHub:
         ticks older than it are stale."""
         seq = await self.reads.reply_cursor()
         too_far = since is not None and seq - since > MAX_CATCH_UP  # reply ids are dense: the gap bounds the work
-        cursor = seq if since is None or too_far else min(since, seq)
+        cursor = seq if since is None or too_far else max(0, min(since, seq) - self.overlap)
         snap = await self._read(sub.campaign_id, sub.aids, cursor, None)
         return snap.seq, view(snap, sub.aids, full=True, changed=() if too_far else None,
                               reset=True if too_far else None)
@@ -212,6 +217,7 @@ class LiveHub:
             cursor = await self.reads.reply_cursor()
             prev: Snapshot | None = None
             help_read_at = 0.0
+            passed_on: dict[tuple[int, int], int] = {}  # (household, reply) -> reply id, within the overlap
             while idle < IDLE_TICKS:
                 help_open = None
                 if prev is not None and self.clock.monotonic() - help_read_at < HELP_RECOUNT_SECONDS:
@@ -223,8 +229,12 @@ class LiveHub:
                         help_open.update(await self.reads.open_help_counts(poller.campaign_id, dirty))
                 else:
                     help_read_at = self.clock.monotonic()
-                snap = await self._read(poller.campaign_id, None, cursor, help_open, prev)
+                snap = await self._read(poller.campaign_id, None, max(0, cursor - self.overlap), help_open, prev)
+                if self.overlap:
+                    snap = self._new_only(snap, passed_on)
                 cursor = snap.seq
+                if help_open is not None and snap.changed:
+                    snap = await self._recount_help(poller.campaign_id, snap, prev)
                 if prev is None or snap.moved or snap.changed or snap.reset or snap.campaign != prev.campaign:
                     self._publish(poller, snap)
                 prev = snap
@@ -239,6 +249,31 @@ class LiveHub:
                 del self._pollers[poller.campaign_id]
             for sub in list(poller.subs):  # whoever joined as it stopped reconnects to a new poller
                 _kick(sub)
+
+    async def _recount_help(self, campaign_id: int, snap: Snapshot, prev: Snapshot | None) -> Snapshot:
+        """Open help counts again where households changed: answers taken by another process move
+        help lists too, and no listener of this process heard of them."""
+        aids = {c.association_id for c in snap.changed}
+        if len(aids) > HELP_FEW_ASSOCIATIONS:
+            help_open = await self.reads.open_help_counts(campaign_id)
+        else:
+            help_open = {**snap.help_open, **await self.reads.open_help_counts(campaign_id, aids)}
+        if help_open == snap.help_open:
+            return snap
+        moved = snap.moved | {a for a in aids if help_open.get(a) != (prev.help_open.get(a) if prev else None)}
+        return Snapshot(snap.seq, snap.campaign, snap.counts, help_open, snap.changed, frozenset(moved), snap.reset)
+
+    def _new_only(self, snap: Snapshot, passed_on: dict[tuple[int, int], int]) -> Snapshot:
+        """The snapshot with only the changes not passed on before (the overlap re-reads some)."""
+        fresh = tuple(c for c in snap.changed if (c.household_id, c.reply_id) not in passed_on)
+        for c in fresh:
+            passed_on[(c.household_id, c.reply_id)] = c.reply_id
+        floor = snap.seq - self.overlap
+        for key in [k for k, rid in passed_on.items() if rid <= floor]:
+            del passed_on[key]
+        if len(fresh) == len(snap.changed):
+            return snap
+        return Snapshot(snap.seq, snap.campaign, snap.counts, snap.help_open, fresh, snap.moved, snap.reset)
 
     async def _read(self, campaign_id: int, aids: Filter, cursor: int, help_open: dict[int, int] | None,
                     prev: Snapshot | None = None) -> Snapshot:

@@ -785,6 +785,36 @@ class AuditRepo(Protocol):
         ...
 
 
+class CoordinationRepo(Protocol):
+    """What several processes on one store agree on (DESIGN §8): which one runs the schedulers (a
+    named lease) and how a provider lane's sends are spaced across every dispatcher (shared slots).
+    Times are the callers' wall clock (`Clock.now()`): machines sharing a store keep NTP time."""
+
+    async def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> bool:
+        """Takes the lease `name` for `owner` until now + `ttl_seconds`, or renews it when `owner`
+        holds it; False (nothing changed) while another owner holds it unexpired."""
+        ...
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        """Gives the lease up at once if `owner` holds it (another process may take it now)."""
+        ...
+
+    async def lease_holder(self, name: str) -> tuple[str, float] | None:
+        """(owner, expires_at) of the lease, expired or not; None if never taken."""
+        ...
+
+    async def reserve_slots(self, lane: str, count: int, interval: float) -> float:
+        """Reserves `count` consecutive send slots of `lane`, `interval` seconds apart, the first at
+        or after now, and returns the first one's time. No slot is ever given twice and unused time
+        is not saved up (no burst after a quiet spell), so all reservers together send at most one
+        message per `interval`."""
+        ...
+
+    async def hold_lane(self, lane: str, until: float) -> None:
+        """No slot of `lane` before `until` (a provider asked every sender to slow down)."""
+        ...
+
+
 class Store(Protocol):
     """Every repository of one store, its clock, and its health."""
 
@@ -817,6 +847,9 @@ class Store(Protocol):
 
     @property
     def audit(self) -> AuditRepo: ...
+
+    @property
+    def coordination(self) -> CoordinationRepo: ...
 
     @property
     def clock(self) -> Clock: ...

@@ -9,7 +9,7 @@ import hmac
 import importlib
 import importlib.util
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -47,6 +47,8 @@ ROUTE_MODULES = (
     "safetynet.web.check_pages",
     "safetynet.web.check_console",
 )
+# A dispatcher-only process (`serve --role dispatcher`) serves its probes and metrics, no page.
+OPS_MODULES = ("safetynet.web.ops",)
 
 
 @dataclass
@@ -208,14 +210,15 @@ def app_runner(app: web.Application, shutdown_timeout: float = 5.0) -> web.AppRu
                          keepalive_timeout=cfg.server.header_timeout_seconds)
 
 
-def create_app(svc: Services) -> web.Application:
+def create_app(svc: Services, modules: Sequence[str] | None = None) -> web.Application:
+    """The app with the routes of `modules` (default: every page and API, `ROUTE_MODULES`)."""
     app = web.Application(
         middlewares=[errors, identify],
         client_max_size=svc.cfg.server.max_body_bytes,
     )
     app[SERVICES] = svc
     app.on_response_prepare.append(_security_headers)
-    for module in ROUTE_MODULES:
+    for module in ROUTE_MODULES if modules is None else modules:
         if importlib.util.find_spec(module) is None:
             continue
         importlib.import_module(module).setup(app)

@@ -1,4 +1,4 @@
-"""`safetynet serve`: the web server, dispatcher, ladder and triggers until SIGTERM or Ctrl-C."""
+"""`safetynet serve`: the web server, dispatcher, ladder and triggers (or one `--role`) until SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help=say("cli.serve.host"))
     parser.add_argument("--port", type=int, help=say("cli.serve.port"))
     parser.add_argument("--no-dispatch", action="store_true", help=say("cli.serve.no_dispatch"))
+    parser.add_argument("--role", choices=("all", "web", "dispatcher"), default="all", help=say("cli.serve.role"))
 
 
 async def serve_until_stopped(cfg: Config, args: argparse.Namespace) -> None:
@@ -25,7 +26,7 @@ async def serve_until_stopped(cfg: Config, args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with running_system(cfg, host=args.host, port=args.port, dispatch=not args.no_dispatch,
-                              send_workers=None) as system:
+                              send_workers=None, role=args.role) as system:
         tune_gc()
         # the first words are read by `demo` and the tests to know the server is up: not translated
         print(f"SafetyNet serving on {system.url} (public URL {cfg.server.public_url}); Ctrl-C stops", flush=True)

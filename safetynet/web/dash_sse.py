@@ -29,6 +29,8 @@ from safetynet.web.dash_shell import READS, association_or_404, campaign_or_404,
 HUB = web.AppKey("live_hub", LiveHub)
 HEARTBEAT_SECONDS = 15.0
 RETRY_MS = 2000
+# Reply ids taken but not yet committed on PostgreSQL: a few group-commit batches of every web process.
+OUT_OF_ORDER_WINDOW = 2000
 
 
 def _frame(seq: int, data: str) -> bytes:
@@ -87,7 +89,9 @@ async def _close_hub(app: web.Application) -> None:
 
 def setup(app: web.Application) -> None:
     svc = app[SERVICES]
-    hub = LiveHub(app[READS], svc.clock, heartbeat_seconds=HEARTBEAT_SECONDS)
+    # several writers on PostgreSQL commit reply ids out of order: re-read a window below the cursor
+    overlap = OUT_OF_ORDER_WINDOW if svc.cfg.store.url.startswith("postgres") else 0
+    hub = LiveHub(app[READS], svc.clock, heartbeat_seconds=HEARTBEAT_SECONDS, overlap=overlap)
     app[HUB] = hub
     svc.store.replies.add_listener(hub.on_replies)  # committed answers wake the poller at once
     app.on_shutdown.append(_close_hub)

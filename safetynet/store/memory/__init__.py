@@ -19,6 +19,7 @@ from safetynet.domain.campaigns import ChannelRoutes
 from safetynet.store.memory.audit import MemoryAudit
 from safetynet.store.memory.auth import MemoryAuth
 from safetynet.store.memory.campaigns import MemoryCampaigns
+from safetynet.store.memory.coordination import MemoryCoordination
 from safetynet.store.memory.health import MemoryDispatchHealth
 from safetynet.store.memory.outbox import MemoryOutbox
 from safetynet.store.memory.reads import MemoryDashboardReads, MemoryStatsReads
@@ -49,6 +50,7 @@ class MemoryStore:
         self.stats = MemoryStatsReads(self.tables)
         self.health = MemoryDispatchHealth(self.tables)
         self.audit = MemoryAudit(self.tables)
+        self.coordination = MemoryCoordination(self.tables)
         self.closed = False
 
     @property

@@ -16,6 +16,7 @@ from safetynet.store.ports import Store
 from safetynet.store.postgres.audit import PgAuditStore
 from safetynet.store.postgres.auth import PgAuthStore
 from safetynet.store.postgres.campaigns import PgCampaignStore
+from safetynet.store.postgres.coordination import PgCoordinationStore
 from safetynet.store.postgres.dashboard import PgDashboardReads
 from safetynet.store.postgres.db import PgDatabase
 from safetynet.store.postgres.health import PgHealthStore
@@ -45,6 +46,7 @@ class PostgresStore:
         self.stats = PgStatsReads(d)
         self.health = PgHealthStore(d)
         self.audit = PgAuditStore(d)
+        self.coordination = PgCoordinationStore(d, clock)
 
     @property
     def healthy(self) -> bool:

@@ -16,6 +16,7 @@ from safetynet.store.ports import Store
 from safetynet.store.sqlite.audit import AuditStore
 from safetynet.store.sqlite.auth import AuthStore
 from safetynet.store.sqlite.campaigns import CampaignStore
+from safetynet.store.sqlite.coordination import CoordinationStore
 from safetynet.store.sqlite.dashboard import SqliteDashboardReads
 from safetynet.store.sqlite.db import Database
 from safetynet.store.sqlite.health import HealthStore
@@ -45,6 +46,7 @@ class SqliteStore:
         self.stats = SqliteStatsReads(db.staff)
         self.health = HealthStore(db)
         self.audit = AuditStore(db)
+        self.coordination = CoordinationStore(db, clock)
 
     @property
     def healthy(self) -> bool:

@@ -1,0 +1,211 @@
+"""Several processes on one store (DESIGN §8): one leader runs the schedulers, and a provider's
+`max_per_second` holds for every dispatcher together."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from pathlib import Path
+
+from broadcast_helpers import H, e164_mobile, in_memory, make_cfg, run_with_clock, seed, senders
+from sqlite_helpers import sqlite_db
+
+from safetynet.broadcast.dispatcher import Dispatcher
+from safetynet.broadcast.leader import Leader
+from safetynet.broadcast.ratelimit import SharedLaneGate
+from safetynet.broadcast.service import CampaignService, CampaignSpec
+from safetynet.channels import registry
+from safetynet.clock import FakeClock
+from safetynet.domain import CampaignKind
+from safetynet.store.sqlite import open_sqlite_store
+
+MSG = {"ja": "地震の訓練です。無事ですか。", "en": "Earthquake drill. Are you safe?"}
+
+
+async def _tried(leaders: Leader | list[Leader], clock: FakeClock, seconds: float) -> None:
+    """Moves time on and waits until each leader has tried for the lease again and sleeps anew."""
+    group = leaders if isinstance(leaders, list) else [leaders]
+    for leader in group:
+        leader.tried.clear()
+    await clock.advance(seconds)
+    for leader in group:
+        await asyncio.wait_for(leader.tried.wait(), 10)
+    for _ in range(5):
+        await asyncio.sleep(0)  # each registers its next wait on the clock before time moves again
+
+
+async def test_one_leader_runs_the_duties_and_a_successor_takes_over(tmp_path: Path) -> None:
+    clock = FakeClock()
+    db = tmp_path / "shared.db"
+    a_store = await open_sqlite_store(db, clock, registry.routes())
+    b_store = await open_sqlite_store(db, clock, registry.routes())  # another process on the same database
+    log: list[str] = []
+
+    def duty(who: str):  # type: ignore[no-untyped-def]
+        async def run() -> None:
+            log.append(f"{who} starts")
+            try:
+                await asyncio.Event().wait()
+            finally:
+                log.append(f"{who} ends")
+        return run
+
+    a = Leader(a_store.coordination, clock, {"ladder": duty("a")}, owner="a", ttl_seconds=15)
+    b = Leader(b_store.coordination, clock, {"ladder": duty("b")}, owner="b", ttl_seconds=15)
+    a_task = asyncio.create_task(a.run())
+    await asyncio.wait_for(a.leading.wait(), 10)
+    a.tried.clear()
+    b_task = asyncio.create_task(b.run())
+    await asyncio.wait_for(b.tried.wait(), 10)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    for _ in range(4):  # renewals keep the lease with a
+        await _tried([a, b], clock, 5)
+    assert a.leading.is_set() and not b.leading.is_set() and log == ["a starts"]
+
+    # a's database goes read-only: it cannot renew, and stops acting before its term could end
+    await sqlite_db(a_store)._writer.execute("PRAGMA query_only = 1")
+    broke_at = clock.monotonic()
+    while not b.leading.is_set():
+        await _tried([a, b], clock, 5)
+    assert log == ["a starts", "a ends", "b starts"]
+    assert clock.monotonic() - broke_at <= 15 + 5  # b took over within a term and a try
+    assert not a.leading.is_set()
+
+    # mended, a stays a follower: b holds the lease
+    await sqlite_db(a_store)._writer.execute("PRAGMA query_only = 0")
+    await _tried(a, clock, 5)
+    assert not a.leading.is_set()
+
+    # b stops cleanly: the lease is released, a leads at its next try instead of after a term
+    b.stop()
+    await b_task
+    await _tried(a, clock, 5)
+    assert a.leading.is_set() and a.terms == 2
+    assert log[-3:] == ["b starts", "b ends", "a starts"]
+    a.stop()
+    await a_task
+    assert log[-1] == "a ends"
+    assert await b_store.coordination.lease_holder("schedulers") is None
+    await a_store.close()
+    await b_store.close()
+
+
+async def test_a_dead_leaders_lease_is_taken_once_it_expires(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        assert await store.coordination.acquire_lease("schedulers", "killed", 15)  # then kill -9
+        started: list[float] = []
+
+        async def duty() -> None:
+            started.append(clock.monotonic())
+
+        b = Leader(store.coordination, clock, {"ladder": duty}, owner="b", ttl_seconds=15)
+        t0 = clock.monotonic()
+        task = asyncio.create_task(b.run())
+        while not b.leading.is_set():
+            await _tried(b, clock, 5)
+        assert started and 15 <= started[0] - t0 <= 20
+        b.stop()
+        await task
+
+
+def _spec() -> CampaignSpec:
+    return CampaignSpec("地震訓練", CampaignKind.DRILL, ("city",), dict(MSG))
+
+
+async def _two_dispatchers(tmp_path: Path, shared: bool) -> tuple[list[float], list[int]]:
+    """Two dispatchers on one store send a first wave of 60 SMS through one provider limited to
+    10/s: returns the send times the provider saw and how many each dispatcher sent."""
+    cfg = make_cfg(tmp_path, SAFETYNET_CHANNELS_SMS_MAX_PER_SECOND="10", SAFETYNET_CHANNELS_SMS_CONCURRENCY="4",
+                   SAFETYNET_BROADCAST_LEASE_SECONDS="8")  # a lane holds 20: both dispatchers get work
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        await seed(store, [H(f"k{i}", "m") for i in range(1, 61)])
+        await CampaignService(store, cfg, clock).launch(_spec())
+        provider = senders(clock)  # one provider account, seen by both dispatchers
+        dispatchers = [Dispatcher(store, provider, cfg, clock, owner=f"d{i}",
+                                  shared_slots=store.coordination if shared else None) for i in range(2)]
+        reports = await run_with_clock(clock, asyncio.gather(*(d.burst() for d in dispatchers)), step=0.02)
+        sent = provider["sms"].sent
+        assert sorted(m.address for m in sent) == sorted(e164_mobile(i) for i in range(1, 61))  # once each
+        return sorted(t for _, t in provider["sms"].attempts), [r.sent for r in reports]
+
+
+def _most_in_a_second(times: list[float]) -> int:
+    return max(sum(1 for u in times if t <= u < t + 1.0 - 1e-9) for t in times)
+
+
+async def test_two_dispatchers_together_stay_within_the_providers_limit(tmp_path: Path) -> None:
+    times, per_dispatcher = await _two_dispatchers(tmp_path, shared=True)
+    assert all(n > 0 for n in per_dispatcher)  # both worked
+    assert _most_in_a_second(times) <= 10
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 0.1 - 1e-6  # evenly spaced, as one dispatcher would send
+    assert times[-1] - times[0] < 60 / 10 + 1.0  # and no slower than the limit allows
+
+
+async def test_without_shared_slots_two_dispatchers_would_double_the_rate(tmp_path: Path) -> None:
+    """The control: each dispatcher's own pacing holds its share, not the provider's limit."""
+    times, _ = await _two_dispatchers(tmp_path, shared=False)
+    assert _most_in_a_second(times) > 15
+
+
+async def test_a_providers_slow_down_holds_the_lane_for_every_dispatcher() -> None:
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        a = SharedLaneGate("sms", store.coordination, 10, clock)
+        b = SharedLaneGate("sms", store.coordination, 10, clock)
+        assert await a.acquire()
+        a.pause(30.0)  # a 429 with Retry-After: 30 reached dispatcher a only
+        await asyncio.gather(*a._holds)  # the hold is written (in the background of the send)
+        t0 = clock.monotonic()
+        got = asyncio.create_task(b.acquire())
+        while not got.done():
+            await clock.advance(0.5)
+        assert 30 - 0.5 <= clock.monotonic() - t0 <= 30.5
+        # a dispatcher that may not wait that long hands its work back instead of holding it
+        c = SharedLaneGate("sms", store.coordination, 10, clock)
+        a.pause(60.0)
+        await asyncio.gather(*a._holds)
+        assert not await c.acquire(max_wait=5.0)
+        assert c.paused_for > 55
+
+
+async def test_a_failing_store_falls_back_to_this_processs_own_pacing() -> None:
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        gate = SharedLaneGate("sms", store.coordination, 10, clock)
+        store.fail_writes(OSError("disk full"))
+        t0 = clock.monotonic()
+        task = asyncio.gather(*(gate.acquire() for _ in range(5)))
+        while not task.done():
+            await clock.advance(0.05)
+        assert all(await task) and clock.monotonic() - t0 >= 0.4 - 1e-6
+
+
+
+async def test_roles_split_what_a_process_runs(tmp_path: Path) -> None:
+    import aiohttp
+
+    from safetynet.config import ConfigError
+    from safetynet.system import running_system
+
+    cfg = make_cfg(tmp_path)
+    async with running_system(cfg, port=0, role="web") as web, aiohttp.ClientSession() as http:
+        assert web.dispatcher is None and web.leader is None  # no sending, no schedulers
+        async with http.get(f"{web.url}/login") as r:
+            assert r.status == 200
+    async with running_system(cfg, port=0, role="dispatcher") as disp, aiohttp.ClientSession() as http:
+        assert disp.dispatcher is not None and disp.leader is not None
+        await asyncio.wait_for(disp.leader.leading.wait(), 10)
+        assert set(disp.leader.duties) == {"ladder", "triggers", "retention"}
+        async with http.get(f"{disp.url}/login") as r:
+            assert r.status == 404
+        async with http.get(f"{disp.url}/healthz") as r:
+            assert r.status == 200
+    try:
+        async with running_system(cfg, port=0, role="everything"):
+            raise AssertionError("an unknown role must not start")
+    except ConfigError as e:
+        assert "everything" in str(e)
