@@ -196,14 +196,14 @@ def _add_campaigns(sub: Any) -> None:
 
 
 def _add_server(sub: Any) -> None:
-    if _exists("safetynet.web.commands"):
+    if _exists("safetynet.servecmd"):
         p = _cmd(sub, "serve", say("cli.serve.help"), "safetynet serve",
-                 "safetynet.web.commands:serve")
-        importlib.import_module("safetynet.web.commands").add_serve_arguments(p)
-    if _exists("safetynet.sim.demo"):
+                 "safetynet.servecmd:serve")
+        importlib.import_module("safetynet.servecmd").add_serve_arguments(p)
+    if _exists("safetynet.lab.sim.demo"):
         p = _cmd(sub, "demo", say("cli.demo.help"),
-                 "safetynet demo --households 600", "safetynet.sim.demo:main")
-        importlib.import_module("safetynet.sim.demo").add_arguments(p)
+                 "safetynet demo --households 600", "safetynet.lab.sim.demo:main")
+        importlib.import_module("safetynet.lab.sim.demo").add_arguments(p)
 
 
 def _add_privacy(sub: Any) -> None:
@@ -232,12 +232,12 @@ def _add_store(sub: Any) -> None:
 
 
 def _add_bench(sub: Any) -> None:
-    if not _exists("safetynet.bench"):
+    if not _exists("safetynet.lab.bench"):
         return
     b = sub.add_parser("bench", help=say("cli.bench.help"), description=say("cli.bench.help"),
                        parents=[_config_parent()])
     bsub = b.add_subparsers(dest="bench_command", metavar="{citywide,broadcast,replies,channels}", required=True)
-    importlib.import_module("safetynet.bench").add_arguments(bsub)
+    importlib.import_module("safetynet.lab.bench").add_arguments(bsub)
     _with_config(bsub)
 
 

@@ -30,12 +30,12 @@ from typing import Any
 import aiohttp
 
 from safetynet.config import load_config
-from safetynet.procinfo import open_fds, rss_mb
-from safetynet.sim import city
-from safetynet.sim.loadcity import enrol_plan, load_in_child
-from safetynet.sim.procs import HostProcess, ServerProcess, descendants
-from safetynet.sim.residents import percentile
-from safetynet.sim.stage import free_port, stage_env
+from safetynet.lab.procinfo import open_fds, rss_mb
+from safetynet.lab.sim import city
+from safetynet.lab.sim.loadcity import enrol_plan, load_in_child
+from safetynet.lab.sim.procs import HostProcess, ServerProcess, descendants
+from safetynet.lab.sim.residents import percentile
+from safetynet.lab.sim.stage import free_port, stage_env
 
 
 def _args() -> argparse.Namespace:

@@ -81,11 +81,15 @@ def _postgres_schema() -> Iterator[None]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On PostgreSQL (SAFETYNET_TEST_STORE=postgres) only the files of `pg_helpers.BOTH_STORES`
+    """The tests of tests/e2e are `slow`. On PostgreSQL (SAFETYNET_TEST_STORE=postgres) only the files of `pg_helpers.BOTH_STORES`
     run, less their `sqlite_only` tests (SQLite's own files, locks and pragmas); the rest is deselected,
     not skipped: it ran on SQLite already."""
     import pg_helpers
 
+    e2e = Path(__file__).resolve().parent / "e2e"
+    for item in items:
+        if e2e in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.slow)
     if not pg_helpers.ON_POSTGRES:
         return
     keep, drop = [], []

@@ -192,7 +192,8 @@ class LogScanPlugin:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         tests_dir = os.path.dirname(os.path.abspath(__file__))
         modules = [m for m in list(sys.modules.values())
-                   if getattr(m, "__file__", None) and os.path.dirname(os.path.abspath(m.__file__ or "")) == tests_dir]
+                   if getattr(m, "__file__", None)
+                   and (os.path.dirname(os.path.abspath(m.__file__ or "")) + os.sep).startswith(tests_dir + os.sep)]
         self.scanner.ready(known_secrets(modules))
 
     @contextlib.contextmanager

@@ -187,7 +187,7 @@ def _start_spec(args: argparse.Namespace) -> CampaignSpec:
         raise CommandError(say("cli.campaign.needs_real", scenario=args.scenario))
     if args.real and not args.as_login:
         raise CommandError(say("cli.campaign.needs_as"))
-    if args.simulate and importlib.util.find_spec("safetynet.sim.runner") is None:
+    if args.simulate and importlib.util.find_spec("safetynet.lab.sim.runner") is None:
         raise CommandError(say("cli.campaign.no_simulate"))
     if args.simulate and args.real:
         raise CommandError(say("cli.campaign.simulate_not_real"))
@@ -210,9 +210,9 @@ def start(cfg: Config, args: argparse.Namespace) -> int:
     for line in sending_warnings(sending):
         print(f"warning: {line}", file=sys.stderr)
     if args.simulate:
-        from safetynet.sim import runner
-
-        runner.simulate(cfg, campaign.id)
+        # The lab (simulated residents) is found by name, as the CLI finds `demo`: the product never
+        # depends on it, and an install without it refuses --simulate before starting anything.
+        importlib.import_module("safetynet.lab.sim.runner").simulate(cfg, campaign.id)
     return 0
 
 

@@ -243,11 +243,12 @@ async def stats(request: web.Request) -> web.Response:
 
 async def checks(request: web.Request) -> web.Response:
     """A contact check's contacts per channel: confirmed, unconfirmed, dead. Counted over the whole
-    campaign, so only for a viewer who sees every association it reaches."""
+    campaign, so only for a viewer who sees every association it reaches. Another kind of campaign
+    asked no contact to confirm: no channels."""
     viewer = require_viewer(request)
     c = await _visible_campaign(request, viewer)
     if c.kind != CampaignKind.CHECK:
-        return json_error(404, f"campaign {c.id} is not a contact check")
+        return web.json_response({"id": c.id, "state": str(c.state), "channels": {}})
     reached = await _service(request).coverage(c.scope)
     if not all(viewer.sees(a.district, a.name) for a in reached):
         return json_error(403, "this check reaches associations outside your scope")

@@ -1,5 +1,5 @@
 """`GET /api/openapi.json`: the JSON API as OpenAPI 3.1, written as data in `openapi.yaml` beside this
-module (paths, request and response schemas, authentication). tests/test_openapi.py holds it to the
+module (paths, request and response schemas, authentication). tests/e2e/test_openapi.py holds it to the
 app's route table both ways and calls every operation with generated input.
 """
 

@@ -1,0 +1,57 @@
+"""`safetynet bench citywide` end to end on a small city: every figure is printed, nothing is lost.
+
+A smoke test of the benchmark's plumbing (four processes, enrolment, wave, storm, ladder,
+accounting); it asserts what must hold at any speed, never a timing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from safetynet.lab.bench_citywide import ladder_seconds
+
+pytestmark = pytest.mark.slow
+
+REQUIRED = ("import_seconds", "first_wave_seconds", "deliveries_per_second", "deliveries_per_second_by_channel",
+            "replies_per_second", "reply_p99_ms", "stats_p95_ms", "peak_rss_mb", "lost", "duplicates",
+            "unaccounted")
+
+
+def test_a_small_city_runs_end_to_end_and_accounts_for_everyone(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETYNET_")}
+    cmd = [sys.executable, "-m", "safetynet", "bench", "citywide", "--households", "300", "--json",
+           "--sms-after", "5", "--ladder-gap", "3", "--workdir", str(tmp_path / "work")]
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    r = json.loads(done.stdout)
+    for key in REQUIRED:
+        assert key in r, key
+    assert r["households"] == 300
+    assert r["lost"] == 0 and r["duplicates"] == 0 and r["unaccounted"] == 0 and r["reply_duplicates"] == 0
+    assert r["enrolled"]["webpush"] > 100 and r["enrolled"]["telegram"] > 20 and not r["enrolled"]["failed"]
+    assert r["replies"] > 0 and r["reply_failed"] == 0
+    assert 0.6 * 300 <= r["answered"] <= 0.95 * 300
+    assert set(r["peak_rss_mb"]) >= {"server", "residents_and_sandbox", "loader", "bench"}
+    assert set(r["deliveries_per_second_by_channel"]) >= {"webpush", "telegram"}
+
+
+def test_the_ladder_comes_after_the_wave_and_the_storm() -> None:
+    assert ladder_seconds(20_000, sms_after=100) == (100, 130, 160)
+    sms, voice, door = ladder_seconds(200_000, enrolled_per_second=500)
+    assert sms == 1000 and voice == 1100 and door == 1200
+    assert ladder_seconds(100, enrolled_per_second=1e6)[0] == 90
+
+
+def test_channel_rates_use_the_time_each_channel_finished() -> None:
+    from safetynet.lab.sim.citybench import channel_rates
+
+    samples = [(1.0, {"webpush": 100, "sms": 10}), (2.0, {"webpush": 200, "sms": 10, "callbacks": 5}),
+               (4.0, {"webpush": 200, "sms": 10, "callbacks": 9})]
+    assert channel_rates(samples) == {"webpush": 100.0, "sms": 10.0}  # callbacks are no channel
+    assert channel_rates([]) == {}

@@ -1,0 +1,181 @@
+"""Paper and phone: the door-knock list and the dashboard printed on A4 portrait with every column
+inside the page, walking order, 360-px pages without sideways scroll at both text sizes, the compact
+phone dashboard. Screenshots of the pages go to tests/artifacts/ to be looked at."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import dashboard_fixtures
+import pytest
+from browser import browser, login, new_page, pdf
+from dashboard_fixtures import ASSOC_A, DIST_S, World, password, world
+from playwright.async_api import Page
+from roster_helpers import household
+
+from safetynet.clock import SystemClock
+from safetynet.domain.roster import HouseholdRecord
+from safetynet.replies.tokens import reply_token
+
+pytestmark = [pytest.mark.browser]
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+A4_WIDTH_PT = 595.28
+RIGHT_MARGIN_PT = 10 / 25.4 * 72  # print.css: @page margin 12mm 10mm
+LONG_NAME = "長谷川 久仁子（はせがわ くにこ）様方 ﾌﾘｶﾞﾅ"
+LONG_ADDRESS = "桜町12-4 サンハイツ桜町第二マンション東棟 1205号室"
+# 3班: addresses that sort wrongly as text (12-4 before 3-22)
+EXTRA = [("A-101", "桜町12-4", LONG_NAME), ("A-102", "桜町3-22", "木村 一郎"), ("A-103", "桜町3-3", "林 二郎"),
+         ("A-104", LONG_ADDRESS, "森 三郎")]
+
+
+def _records() -> list[HouseholdRecord]:
+    extra = [household(DIST_S, ASSOC_A, "3班", key, name, address, 12, True, landline="+81311119999")
+             for key, address, name in EXTRA]
+    return [*_ORIGINAL(), *extra]
+
+
+_ORIGINAL = dashboard_fixtures.records
+
+
+@pytest.fixture(autouse=True)
+def _more_households(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dashboard_fixtures, "records", _records)
+
+
+async def _shot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+async def _scroll_width(page: Page) -> int:
+    return int(await page.evaluate("() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"))
+
+
+def _words_beyond_the_margin(pdf_path: Path) -> tuple[list[str], str]:
+    """Words whose right edge is past the printable width, and all the text (pdftotext -bbox)."""
+    out = subprocess.run(["pdftotext", "-bbox", str(pdf_path), "-"], capture_output=True, text=True, check=True).stdout
+    pages = re.findall(r'<page width="([\d.]+)"', out)
+    assert pages and all(abs(float(w) - A4_WIDTH_PT) < 1 for w in pages), pages  # A4 portrait
+    limit = A4_WIDTH_PT - RIGHT_MARGIN_PT + 1
+    words = re.findall(r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">([^<]*)</word>', out)
+    assert words
+    return [w for _, x_max, w in words if float(x_max) > limit], " ".join(w for _, _, w in words)
+
+
+async def _doorknock(page: Page, w: World) -> None:
+    await page.goto(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}/doorknock?campaign={w.campaign_id}")
+    await page.wait_for_selector("table.dk")
+
+
+async def test_doorknock_list_and_dashboard_print_on_a4_with_every_column_inside(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, browser() as b:
+        page = await new_page(b)
+        await login(page, w.url, "head_a", password("head_a"))
+        await _doorknock(page, w)
+        path = await pdf(page, "doorknock-a4")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, ARTIFACTS / "doorknock-a4.pdf")
+        beyond, text = _words_beyond_the_margin(path)
+        assert beyond == []
+        # every column is there, the last one's header and values included
+        for word in ("済", "世帯主", "住所", "人数", "固定電話", "状況", "未送信", "03-1111-9999"):
+            assert word in text, word
+        await page.goto(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}?campaign={w.campaign_id}")
+        path = await pdf(page, "dashboard-a4")
+        beyond, text = _words_beyond_the_margin(path)
+        assert beyond == []
+        assert "状況" in text
+
+
+async def test_doorknock_list_is_in_walking_order(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, browser() as b:
+        page = await new_page(b)
+        await login(page, w.url, "head_a", password("head_a"))
+        await _doorknock(page, w)
+        groups = await page.eval_on_selector_all("section.dk-group h2", "hs => hs.map(h => h.textContent)")
+        assert [g.split(":")[1].split("(")[0].strip() for g in groups] == ["1班", "2班", "3班"]
+        addresses = await page.eval_on_selector_all(
+            "section.dk-group:nth-of-type(3) td.addr", "tds => tds.map(td => td.textContent)")
+        assert addresses == ["桜町3-3", "桜町3-22", "桜町12-4", LONG_ADDRESS]
+        await _shot(page, "doorknock-list")
+
+
+async def _no_sideways_scroll(page: Page, url: str, name: str) -> None:
+    for large in ("0", "1"):
+        await page.goto(f"{url}{'&' if '?' in url else '?'}large={large}")
+        await page.wait_for_load_state("load")
+        width = await _scroll_width(page)
+        wide = [] if width <= 360 else await page.eval_on_selector_all("body *", """els => els
+            .filter(e => e.getBoundingClientRect().right > 361 && e.children.length === 0).slice(0, 8)
+            .map(e => e.tagName + "." + e.className + " " + Math.round(e.getBoundingClientRect().right))""")
+        assert width <= 360, f"{name} large={large}: {width} px wide: {wide}"
+        await _shot(page, f"{name}-360{'-large' if large == '1' else ''}")
+
+
+async def test_pages_fit_a_360px_phone_at_both_text_sizes(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, browser() as b:
+        await w.answer("A-001", "safe")
+        await w.answer("A-005", "need_help")
+        head = await new_page(b, phone=True)
+        await login(head, w.url, "head_a", password("head_a"))
+        aid = w.assoc_ids[ASSOC_A]
+        await _no_sideways_scroll(head, f"{w.url}/a/{aid}?campaign={w.campaign_id}", "association-dashboard")
+        await _no_sideways_scroll(head, f"{w.url}/a/{aid}/doorknock?campaign={w.campaign_id}", "doorknock")
+        admin = await new_page(b, phone=True)
+        await login(admin, w.url, "admin", password("admin"))
+        await _no_sideways_scroll(admin, f"{w.url}/city?campaign={w.campaign_id}", "city-overview")
+        resident = await new_page(b, phone=True)
+        token = reply_token(dashboard_fixtures.SECRET, w.campaign_id, w.hh("A-002").id)
+        await resident.goto(f"{w.url}/r/{token}")
+        assert await _scroll_width(resident) <= 360
+        await _shot(resident, "reply-page-360")
+
+
+async def test_short_headers_and_cells_stay_on_one_line(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, browser() as b:
+        for phone, url in ((False, "/a/{aid}?campaign={cid}"), (False, "/a/{aid}/doorknock?campaign={cid}"),
+                           (True, "/a/{aid}?campaign={cid}")):
+            page = await new_page(b, phone=phone)
+            await login(page, w.url, "head_a", password("head_a"))
+            await page.goto(w.url + url.format(aid=w.assoc_ids[ASSOC_A], cid=w.campaign_id) + "&large=1")
+            lines = await page.eval_on_selector_all(
+                "table.dk th.h-tick, table.dk th.h-people, table.hh th.h-group, table.hh th.h-people, "
+                "table.hh td.grp, table.hh td.num", """ths => ths
+                .filter(th => th.offsetParent !== null)
+                .map(th => { const r = document.createRange(); r.selectNodeContents(th);
+                             return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; })""")
+            assert lines and all(n == 1 for n in lines), (url, lines)
+
+
+async def test_the_phone_dashboard_shows_need_help_and_unanswered_first(tmp_path: Path) -> None:
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        for key in ("A-001", "A-002", "A-003"):
+            await w.answer(key, "safe")
+        await w.answer("A-006", "need_help")
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "head_a", password("head_a"))
+        await page.goto(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}?campaign={w.campaign_id}")
+        statuses = await page.eval_on_selector_all("#hh-rows tr", "rs => rs.map(r => r.dataset.status)")
+        assert statuses[0] == "need_help"
+        assert statuses.index("safe") > max(i for i, s in enumerate(statuses) if s not in ("safe", "need_help"))
+        safe_row = f'#hh-rows tr[data-hh="{w.hh("A-001").id}"]'
+        assert not await page.is_visible(safe_row)  # folded
+        height_folded = await page.evaluate("() => document.documentElement.scrollHeight")
+        await page.click("details.phone-more summary")
+        assert await page.is_visible(safe_row)
+        await _shot(page, "association-dashboard-phone-open")
+        desktop = await new_page(b)
+        await login(desktop, w.url, "head_a", password("head_a"))
+        await desktop.goto(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}?campaign={w.campaign_id}")
+        assert await desktop.is_visible(safe_row)  # nothing folded on a wide screen
+        assert not await desktop.is_visible("details.phone-more")
+        await _shot(desktop, "association-dashboard")
+        await desktop.goto(f"{w.url}/city?campaign={w.campaign_id}")
+        await _shot(desktop, "city-overview")
+        assert height_folded < 6000, height_folded

@@ -1,0 +1,51 @@
+"""A resident on a phone: opens the reply page in headless Chromium, taps 無事です, sees the confirmation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.async_api import async_playwright
+from replies_fixtures import running_app
+
+from safetynet.stats.document import build_stats
+
+pytestmark = [pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+async def _stats(env: object) -> dict[str, object]:
+    store = env.store  # type: ignore[attr-defined]
+    reads = store.stats
+    campaign = {"id": env.campaign_id, "kind": "drill", "state": "running"}  # type: ignore[attr-defined]
+    return build_stats(campaign, await reads.counts(env.campaign_id), await reads.minutes(env.campaign_id),  # type: ignore[attr-defined]
+                       await reads.associations())
+
+
+async def test_phone_taps_safe_and_the_stats_count_it(tmp_path: Path) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with running_app(tmp_path) as env, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = await browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2,
+                                                is_mobile=True, has_touch=True, java_script_enabled=False)
+            page = await context.new_page()
+            await page.goto(env.reply_url("A-001"))
+            await page.screenshot(path=str(ARTIFACTS / "reply-page-question.png"), full_page=True)
+            button = page.get_by_role("button", name="無事です")
+            box = await button.bounding_box()
+            assert box is not None and box["height"] >= 60 and box["width"] >= 300  # a thumb finds it
+            await button.tap()
+            await page.wait_for_load_state()
+            status = page.get_by_role("status")
+            assert "「無事」と記録しました" in await status.inner_text()
+            await page.screenshot(path=str(ARTIFACTS / "reply-page-confirmed.png"), full_page=True)
+        finally:
+            await browser.close()
+        doc = await _stats(env)
+        assert doc["status"]["safe"] == 1  # type: ignore[index]
+        assert doc["answered_rate"] == round(1 / len(env.households), 4)

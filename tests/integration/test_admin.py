@@ -1,0 +1,139 @@
+"""`init`, `staff` and `token` from the command line."""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+from pathlib import Path
+
+import pytest
+
+from safetynet.cli import main
+
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "roster-sample.csv"
+ADMIN_PW = "kinkyu-renraku-mou"
+STAFF_PW = "chonai-no-mado-guchi"
+
+
+@pytest.fixture
+def cfg_path(tmp_path: Path) -> Path:
+    p = tmp_path / "config.toml"
+    p.write_text('[store]\npath = "data/sn.db"\n', encoding="utf-8")
+    return p
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())
+            if not p.name.endswith(("-wal", "-shm"))}
+
+
+def test_init_creates_keys_private_and_twice_changes_nothing(
+    cfg_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = cfg_path.parent / "data"
+    assert main(["--config", str(cfg_path), "init"]) == 0
+    first = capsys.readouterr().out
+    assert "admin password (shown once):" in first
+    for name in ("secret.key", "vapid_private.pem"):
+        assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+    before = _files(data)
+    assert main(["init", "--config", str(cfg_path)]) == 0  # --config after the command works too
+    assert "nothing changed" in capsys.readouterr().out
+    after = _files(data)
+    assert before.keys() == after.keys()
+    assert before["secret.key"] == after["secret.key"] and before["vapid_private.pem"] == after["vapid_private.pem"]
+    assert main(["--config", str(cfg_path), "staff", "list"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[:3] for line in listing] == [["admin", "city_admin", "city"]]
+
+
+def test_staff_roles_scopes_and_the_three_deputy_limit(
+    cfg_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    c = ["--config", str(cfg_path)]
+    assert main([*c, "init", "--admin-password", ADMIN_PW]) == 0
+    assert main([*c, "roster", "import", str(SAMPLE)]) == 0
+    capsys.readouterr()
+    assoc = SAMPLE.read_text(encoding="utf-8-sig").splitlines()[1].split(",")[1]
+    scope = f"association:{assoc}"
+    assert main([*c, "staff", "add", "head", "--role", "association_head", "--scope", scope, "--password", STAFF_PW]) == 0
+    for i in range(3):
+        assert main([*c, "staff", "add", f"dep{i}", "--role", "deputy", "--scope", scope, "--password", STAFF_PW]) == 0
+    capsys.readouterr()
+    assert main([*c, "staff", "add", "dep3", "--role", "deputy", "--scope", scope, "--password", STAFF_PW]) == 2
+    assert "already has 3 deputies" in capsys.readouterr().err
+    assert main([*c, "staff", "add", "x", "--role", "deputy", "--scope", "association:どこにもない町会"]) == 2
+    assert "no association named" in capsys.readouterr().err
+    assert main([*c, "staff", "add", "x", "--role", "district_head", "--scope", scope]) == 2
+    assert "needs scope district:NAME" in capsys.readouterr().err
+    assert main([*c, "staff", "remove", "dep0"]) == 0
+    assert main([*c, "staff", "add", "dep3", "--role", "deputy", "--scope", scope, "--password", STAFF_PW]) == 0
+    assert main([*c, "staff", "remove", "nobody"]) == 2
+
+
+def test_token_create_prints_the_token_alone(cfg_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    c = ["--config", str(cfg_path)]
+    assert main([*c, "init", "--admin-password", ADMIN_PW]) == 0
+    capsys.readouterr()
+    assert main([*c, "token", "create", "--role", "city_admin"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and len(lines[0]) >= 32 and " " not in lines[0]
+    assert main([*c, "token", "create", "--role", "mayor"]) == 2
+    assert "unknown role" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("password, says", [
+    ("1", "10文字以上"), ("password", "10文字以上"), ("123456789", "10文字以上"),
+    ("password1234", "よく使われる"), ("Password2026!", "よく使われる"), ("1234567890", "よく使われる"),
+    ("qwertyuiop", "よく使われる"), ("bousai12345", "よく使われる"), ("aaaaaaaaaaaa", "よく使われる"),
+    ("abab-abab-abab", "よく使われる"), ("admin12345", "ログインID"),
+])
+def test_init_refuses_a_weak_admin_password_and_creates_nothing(
+    cfg_path: Path, capsys: pytest.CaptureFixture[str], password: str, says: str
+) -> None:
+    assert main(["--config", str(cfg_path), "init", "--admin-password", password]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and says in err and "(" in err  # Japanese first, then English
+    assert not (cfg_path.parent / "data").exists()
+
+
+def test_staff_add_refuses_weak_passwords_and_the_login_itself(
+    cfg_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    c = ["--config", str(cfg_path)]
+    assert main([*c, "init", "--admin-password", ADMIN_PW]) == 0
+    capsys.readouterr()
+    for password, says in (("short", "at least 10 characters"), ("iloveyou123", "too common"),
+                           ("tanaka-hanako", "the login itself"), ("TANAKA-HANAKO2026", "the login itself")):
+        assert main([*c, "staff", "add", "tanaka-hanako", "--role", "city_admin", "--password", password]) == 2
+        assert says in capsys.readouterr().err
+    assert main([*c, "staff", "list"]) == 0
+    assert "tanaka-hanako" not in capsys.readouterr().out
+    assert main([*c, "staff", "add", "tanaka-hanako", "--role", "city_admin", "--password", STAFF_PW]) == 0
+
+
+def test_the_password_policy() -> None:
+    from safetynet.passwords import PasswordError, check_password, common_passwords
+
+    assert len(common_passwords()) >= 150
+    for good in ("kinkyu-renraku-mou", "Tr4in-Stati0n-Sakura", "correct horse battery", "さくら町の防災倉庫の鍵"):
+        check_password(good, "tanaka")
+    for bad in ("", "x" * 9, "password12", "P@ssw0rd!2026", "0123456789", "safetynet2026", "tanaka-tanaka"):
+        with pytest.raises(PasswordError):
+            check_password(bad, "tanaka-tanaka")
+
+
+def test_staff_contacts_are_the_roster_columns_options(cfg_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--phone`, `--landline`, `--telegram`: one option per channel that owns a roster column, each
+    read as its column is; the listing shows each contact's kind, masked."""
+    c = ["--config", str(cfg_path)]
+    assert main([*c, "init", "--admin-password", ADMIN_PW]) == 0
+    capsys.readouterr()
+    assert main([*c, "staff", "add", "sato", "--role", "city_admin", "--password", STAFF_PW,
+                 "--phone", "０９０-１１１１-２２２２", "--telegram", "8880001"]) == 0
+    assert main([*c, "staff", "add", "ito", "--role", "city_admin", "--password", STAFF_PW, "--phone", "03-1111-2222"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --phone:") and "landline" in err
+    assert main([*c, "staff", "list"]) == 0
+    rows = {line.split("\t")[0]: line.split("\t")[4] for line in capsys.readouterr().out.splitlines()}
+    assert rows["sato"] == "mobile …2222, telegram chat …001" and "ito" not in rows and rows["admin"] == ""

@@ -1,0 +1,195 @@
+"""`safetynet campaign preview|start|status|close|report` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from broadcast_helpers import SECRET, H, seed
+
+from safetynet.cli import main
+from safetynet.clock import SystemClock
+from safetynet.config import load_config
+from safetynet.domain import Role
+from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
+from safetynet.store import store_session
+
+DRILLS = Path(__file__).resolve().parents[2] / "drills"
+
+
+@pytest.fixture
+def city(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cfg_path = tmp_path / "config.toml"
+    cfg_path.write_text('[store]\npath = "var/safetynet.db"\n[logging]\nlevel = "warning"\n', encoding="utf-8")
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", SECRET)
+    for k in ("SAFETYNET_CONFIG", "SAFETYNET_STORE_PATH"):
+        monkeypatch.delenv(k, raising=False)
+
+    async def go() -> None:
+        async with store_session(load_config(cfg_path), SystemClock()) as store:
+            await seed(store, [H("a", "w"), H("b", "m"), H("c", "l", association="南町会", district="南地区")])
+
+    asyncio.run(go())
+    return cfg_path
+
+
+def run(cfg: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["--config", str(cfg), "campaign", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_preview_start_status_close_report(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(city, capsys, "preview", str(DRILLS / "citywide-earthquake.toml"))
+    assert code == 0 and "3 households" in out and "sms at 10/s" in out and "cost estimate" in out
+    code, out, _ = run(city, capsys, "preview", "district:南地区", "--json")
+    assert code == 0 and json.loads(out)["households"] == 1
+    code, out, _ = run(city, capsys, "start", str(DRILLS / "association-monthly.toml"), "--scope",
+                       "association:桜町一丁目町会", "--json")
+    assert code == 0
+    cid = json.loads(out)["id"]
+    code, out, _ = run(city, capsys, "status", str(cid), "--json")
+    doc = json.loads(out)
+    assert (doc["id"], doc["kind"], doc["state"], doc["households"]) == (cid, "drill", "running", 2)
+    assert sum(doc["status"].values()) == 2
+    assert run(city, capsys, "close", str(cid))[0] == 0
+    code, _, err = run(city, capsys, "close", str(cid))
+    assert code == 2 and "only a running campaign can close" in err
+    code, out, _ = run(city, capsys, "report", str(cid), "--format", "json")
+    assert code == 0 and str(cid) in out
+
+
+def _staff(cfg: Path, *people: tuple[str, Role]) -> None:
+    async def go() -> None:
+        async with store_session(load_config(cfg), SystemClock()) as store:
+            for login, role in people:
+                scope = "city" if role == Role.CITY_ADMIN else "district:北地区"
+                await store.auth.add_staff(login, login, role, scope, None)
+
+    asyncio.run(go())
+
+
+def test_a_real_event_needs_real_and_two_city_admins(city: Path, capsys: pytest.CaptureFixture[str],
+                                                     tmp_path: Path) -> None:
+    _staff(city, ("bousai", Role.CITY_ADMIN), ("kikikanri", Role.CITY_ADMIN), ("kita", Role.DISTRICT_HEAD))
+    real = tmp_path / "real.toml"
+    real.write_text((DRILLS / "citywide-earthquake.toml").read_text(encoding="utf-8").replace(
+        'kind = "drill"', 'kind = "real"'), encoding="utf-8")
+    code, _, err = run(city, capsys, "start", str(real))
+    assert code == 2 and "--real" in err
+    scenario = str(DRILLS / "citywide-earthquake.toml")
+    code, _, err = run(city, capsys, "start", scenario, "--real")
+    assert code == 2 and "--as" in err and "two people" in err
+    for who in ("nobody", "kita"):
+        code, _, err = run(city, capsys, "start", scenario, "--real", "--as", who)
+        assert code == 2 and f"--as {who}: no active city admin" in err
+    code, out, err = run(city, capsys, "start", scenario, "--real", "--as", "bousai", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    cid = doc["id"]
+    assert doc == {"id": cid, "state": "pending_approval"} and "waiting for a second city admin" in err
+    code, out, _ = run(city, capsys, "status", str(cid), "--json")
+    assert json.loads(out)["kind"] == "real" and json.loads(out)["state"] == "pending_approval"
+    code, _, err = run(city, capsys, "approve", str(cid), "--as", "bousai")
+    assert code == 2 and "bousai started campaign" in err  # the same person: refused, non-zero
+    code, _, err = run(city, capsys, "approve", str(cid), "--as", "kita")
+    assert code == 2 and "no active city admin" in err
+    code, out, _ = run(city, capsys, "status", str(cid), "--json")
+    assert json.loads(out)["state"] == "pending_approval" and json.loads(out)["households"] == 0
+    code, out, err = run(city, capsys, "approve", str(cid), "--as", "kikikanri", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"id": cid, "state": "running"}
+    code, out, _ = run(city, capsys, "status", str(cid), "--json")
+    assert json.loads(out)["households"] == 3
+    code, _, err = run(city, capsys, "approve", str(cid), "--as", "kikikanri")
+    assert code == 2 and "only a real event waiting for approval" in err
+
+
+def test_a_waiting_real_event_is_cancelled_from_the_command_line(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _staff(city, ("bousai", Role.CITY_ADMIN))
+    code, out, _ = run(city, capsys, "start", str(DRILLS / "citywide-earthquake.toml"), "--real", "--as", "bousai")
+    cid = int(out.strip())
+    code, out, _ = run(city, capsys, "cancel", str(cid), "--as", "bousai", "--json")
+    assert code == 0 and json.loads(out) == {"id": cid, "state": "cancelled"}
+    code, _, err = run(city, capsys, "cancel", str(cid))
+    assert code == 2 and "can no longer be cancelled" in err
+
+
+def test_errors_are_one_line(city: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('title = "x"\n[messages]\nen = "only english"\n', encoding="utf-8")
+    code, _, err = run(city, capsys, "start", str(bad))
+    assert code == 2 and "messages.ja" in err
+    code, _, err = run(city, capsys, "start", str(DRILLS / "citywide-earthquake.toml"), "--scope", "district:無い")
+    assert code == 2 and "無い" in err
+    code, _, err = run(city, capsys, "status", "999")
+    assert code == 2 and "no campaign 999" in err
+
+
+def test_every_subcommand_has_help_with_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    for sub in ("preview", "start", "status", "close", "report"):
+        with pytest.raises(SystemExit):
+            main(["campaign", sub, "--help"])
+        out, _ = capsys.readouterr()
+        assert "example" in out and f"safetynet campaign {sub}" in out
+
+
+def test_the_same_drill_twice_needs_force(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    drill = str(DRILLS / "citywide-earthquake.toml")
+    code, out, _ = run(city, capsys, "start", drill, "--json")
+    assert code == 0
+    first = json.loads(out)["id"]
+    code, out, err = run(city, capsys, "start", drill, "--json")
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and f"campaign {first}" in err and "--force" in err
+    # nothing was written for the refused start: no second draft either
+    code, out, _ = run(city, capsys, "start", drill, "--scope", "district:南地区", "--json")
+    assert code == 0  # another scope is another drill
+    second = json.loads(out)["id"]
+    assert second == first + 1
+    code, out, _ = run(city, capsys, "start", drill, "--force", "--json")
+    assert code == 0 and json.loads(out)["id"] == second + 1
+    assert run(city, capsys, "close", str(first))[0] == 0
+    assert run(city, capsys, "close", str(second + 1))[0] == 0
+    code, out, _ = run(city, capsys, "start", drill, "--json")
+    assert code == 0  # the first one is over: the drill may run again
+
+
+def test_start_warns_when_no_dispatcher_is_alive(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    drill = str(DRILLS / "citywide-earthquake.toml")
+    code, out, err = run(city, capsys, "start", drill)
+    assert code == 0 and out.strip().isdigit()  # the campaign is queued all the same
+    assert "warning: no dispatcher is running (never seen on this database)" in err
+    assert "safetynet serve" in err
+
+    async def a_dispatcher_beats(failing: bool) -> None:
+        now = SystemClock().now()
+        async with store_session(load_config(city), SystemClock()) as store:
+            health = [ChannelHealth("d-1", "sms", "failing", now - 60, "network", "Cannot connect to host", 7, now)]
+            await store.health.beat(DispatcherBeat("d-1", "host", 1, ("sms",), now - 120, now),
+                                    health if failing else [])
+
+    asyncio.run(a_dispatcher_beats(failing=False))
+    code, _, err = run(city, capsys, "start", drill, "--scope", "district:南地区")
+    assert code == 0 and "warning" not in err
+    asyncio.run(a_dispatcher_beats(failing=True))
+    code, _, err = run(city, capsys, "start", drill, "--scope", "district:北地区", "--json")
+    assert code == 0
+    assert "warning: sms is failing since" in err and "(7 attempts in a row): network — Cannot connect" in err
+
+
+def test_the_monthly_association_drill_never_goes_city_wide(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    monthly = str(DRILLS / "association-monthly.toml")
+    for command in ("start", "preview"):
+        code, out, err = run(city, capsys, command, monthly)
+        assert code == 2 and out == ""
+        assert err.startswith("error: ") and "no scope of its own" in err and "--scope association:" in err
+        assert "Traceback" not in err
+    code, out, _ = run(city, capsys, "status", "1", "--json")
+    assert code == 2  # nothing was started
+    code, out, _ = run(city, capsys, "start", monthly, "--scope", "association:南町会", "--json")
+    assert code == 0
+    code, out, _ = run(city, capsys, "status", str(json.loads(out)["id"]), "--json")
+    assert json.loads(out)["households"] == 1

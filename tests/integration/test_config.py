@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from safetynet.config import ConfigError, load_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "config.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_shipped_config_loads_with_sandbox_credentials() -> None:
+    cfg = load_config(REPO / "config.toml", env={})
+    assert cfg.server.port == 8080
+    assert cfg.channels.sms.max_per_second == 10.0
+    assert cfg.secrets.twilio_auth_token  # sandbox credential while providers are on loopback
+    assert cfg.db_path == REPO / "var" / "safetynet.db"
+
+
+def test_relative_store_path_resolves_against_config_folder(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, '[store]\npath = "data/x.db"\n'), env={})
+    assert cfg.db_path == tmp_path / "data" / "x.db"
+    assert cfg.data_dir == tmp_path / "data"
+
+
+def test_env_overrides_nested_keys_with_types(tmp_path: Path) -> None:
+    env = {
+        "SAFETYNET_SERVER_PORT": "9001",
+        "SAFETYNET_CHANNELS_SMS_API_BASE_URL": "http://127.0.0.1:9999",
+        "SAFETYNET_CHANNELS_WEBPUSH_ENABLED": "false",
+        "SAFETYNET_TRIGGERS_JMA_AREAS": "390, 391",
+        "SAFETYNET_CHANNELS_TELEGRAM_MAX_PER_SECOND": "12.5",
+    }
+    cfg = load_config(write(tmp_path, "[server]\nport = 1\n"), env=env)
+    assert cfg.server.port == 9001
+    assert cfg.channels.sms.api_base_url == "http://127.0.0.1:9999"
+    assert cfg.channels.webpush.enabled is False
+    assert cfg.triggers.jma.areas == ("390", "391")
+    assert cfg.channels.telegram.max_per_second == 12.5
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        ("[server]\nprot = 1\n", {}, "unknown key server.prot"),
+        ("[nope]\nx = 1\n", {}, "unknown key nope"),
+        ('[server]\nport = "eighty"\n', {}, "server.port must be an integer"),
+        ("[channels.sms]\nenabled = 1\n", {}, "channels.sms.enabled must be true or false"),
+        ("[triggers.jma]\nareas = [1, 2]\n", {}, "triggers.jma.areas must be a list of strings"),
+        ("", {"SAFETYNET_SERVER_PORT": "x"}, "server.port must be an integer"),
+        ("[server]\nport = 8080\nport = 1\n", {}, "not valid TOML"),
+        ('[triggers.jma]\naction = "go"\n', {}, "triggers.jma.action"),
+        ("[channels.sms]\nmax_per_second = -1\n", {}, "channels.sms.max_per_second"),
+    ],
+)
+def test_config_errors_name_the_key(tmp_path: Path, text: str, env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, text), env=env)
+    assert message in str(exc.value)
+    assert "\n" not in str(exc.value)
+
+
+def test_real_provider_without_secret_stops_startup(tmp_path: Path) -> None:
+    p = write(tmp_path, '[channels.sms]\napi_base_url = "https://api.twilio.com"\n')
+    with pytest.raises(ConfigError, match="SAFETYNET_TWILIO_ACCOUNT_SID"):
+        load_config(p, env={})
+    env = {"SAFETYNET_TWILIO_ACCOUNT_SID": "AC1", "SAFETYNET_TWILIO_AUTH_TOKEN": "t"}
+    with pytest.raises(ConfigError, match=r"channels\.voice"):
+        # sms stays on the sandbox, but voice shares the Twilio account and is real
+        load_config(write(tmp_path, '[channels.voice]\napi_base_url = "https://api.twilio.com"\n'), env={})
+    assert load_config(p, env=env).secrets.twilio_auth_token == "t"
+    p2 = write(tmp_path, '[channels.telegram]\napi_base_url = "https://api.telegram.org"\n')
+    with pytest.raises(ConfigError, match="SAFETYNET_TELEGRAM_BOT_TOKEN"):
+        load_config(p2, env={})
+    disabled = write(tmp_path, '[channels.telegram]\nenabled = false\napi_base_url = "https://api.telegram.org"\n')
+    assert load_config(disabled, env={}).channels.telegram.enabled is False
+
+
+def test_missing_file_is_one_clear_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "absent.toml", env={})
+
+
+def test_a_table_of_numbers_reads_from_the_file_and_the_environment() -> None:
+    """For settings like `[channels.email.domain_per_second]` ("docomo.ne.jp" = 5): a table of numbers
+    in config.toml, or NAME=NUMBER pairs in the environment variable."""
+    import pytest
+
+    from safetynet.config import ConfigError, _coerce
+
+    key = "channels.email.domain_per_second"
+    tp = dict[str, float]
+    assert _coerce(key, tp, {"docomo.ne.jp": 5, "ezweb.ne.jp": 2.5}, from_env=False) == {
+        "docomo.ne.jp": 5.0, "ezweb.ne.jp": 2.5}
+    assert _coerce(key, tp, "docomo.ne.jp=5, au.com=1", from_env=True) == {"docomo.ne.jp": 5.0, "au.com": 1.0}
+    for bad, from_env in (({"docomo.ne.jp": "fast"}, False), ({"x": True}, False), ([1], False),
+                          ("docomo.ne.jp", True), ("docomo.ne.jp=fast", True)):
+        with pytest.raises(ConfigError, match=key):
+            _coerce(key, tp, bad, from_env=from_env)
+def test_store_url_picks_sqlite_and_its_file(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, '[store]\nurl = "sqlite:///data/y.db"\npath = "ignored.db"\n'), env={})
+    assert cfg.db_path == tmp_path / "data" / "y.db"  # relative to the config file's folder, like `path`
+    absolute = tmp_path / "abs" / "z.db"
+    cfg = load_config(write(tmp_path, ""), env={"SAFETYNET_STORE_URL": f"sqlite:///{absolute}"})
+    assert cfg.db_path == absolute
+    assert load_config(write(tmp_path, '[store]\nurl = ""\npath = "p.db"\n'), env={}).db_path == tmp_path / "p.db"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mongodb://sn:s3cret-pw@db.example/sn", "got a mongodb:// URL"),
+        ("mysql+pymysql://u:s3cret-pw@h/db", "got a mysql+pymysql:// URL"),
+        ("var/safetynet.db", "got that value"),
+        ("sqlite://relative.db", "must be empty, sqlite:///PATH or postgresql://"),
+        ("sqlite:///", "needs a file path"),
+    ],
+)
+def test_store_url_other_than_sqlite_is_refused_without_echoing_it(tmp_path: Path, url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=r"store\.url") as e:
+        load_config(write(tmp_path, f'[store]\nurl = "{url}"\n'), env={})
+    assert message in str(e.value)
+    assert "s3cret" not in str(e.value)
+
+
+def _entries(folder: Path) -> list[Path]:
+    return list(folder.iterdir())
+
+
+async def test_open_store_refuses_a_store_it_has_no_adapter_for(tmp_path: Path) -> None:
+    from safetynet.config import Config, StoreConfig
+    from safetynet.store import open_store
+
+    cfg = Config(store=StoreConfig(url="mysql://sn@localhost/sn"), base_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match="mysql"):
+        await open_store(cfg)
+    assert _entries(tmp_path) == []  # nothing was created on the way
+
+
+def test_cli_refuses_an_unsupported_store_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from safetynet.cli import main
+
+    cfg = write(tmp_path, '[store]\nurl = "mysql://sn:pw@localhost/sn"\n')
+    assert main(["roster", "export", str(tmp_path / "out.csv"), "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: config: store.url") and ":pw@" not in err

@@ -1,0 +1,488 @@
+"""Reading and writing roster files: headers, encodings, every error with its row and column."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pytest
+from roster_helpers import EN, JA, csv_bytes, household, row
+
+from safetynet.channels import registry
+from safetynet.domain.roster import HouseholdRecord
+from safetynet.roster.csvio import COLUMNS, RosterWriteError, parse_bytes, read_roster, write_roster
+from safetynet.roster.generate import generate_roster
+
+EXPECTED = household(
+    district="北地区",
+    association="東町会",
+    group="1班",
+    household_key="1",
+    name="佐藤 一郎",
+    address="さくら市東町1-2-3",
+    members=2,
+    vulnerable=False,
+    language="ja",
+    phone="+819012345678",
+)
+
+
+def errors_of(data: bytes) -> list[str]:
+    result = parse_bytes(data)
+    assert result.records == [], "a file with errors gives no records"
+    return [str(e) for e in result.errors]
+
+
+# -- headers ---------------------------------------------------------------------
+
+
+def _decorated(name: str) -> list[str]:
+    """The spellings a spreadsheet user might produce for one header name."""
+    full_width = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in name)
+    return [name, f"  {name} ", name.upper(), name.title(), full_width, f"\u3000{name}\u3000"]
+
+
+# the columns of the EN header (optional channel columns, like line, are checked on their own)
+ALIASES = [(c.field, EN.index(c.field), spelled) for c in COLUMNS if c.field in EN for n in (c.en, c.ja)
+           for spelled in _decorated(n)]
+
+
+@pytest.mark.parametrize(("field", "index", "spelled"), ALIASES)
+def test_every_header_alias_is_recognised(field: str, index: int, spelled: str) -> None:
+    header = list(EN)
+    header[index] = spelled
+    cells = row(group="2班", household="7", name="鈴木 花子", address="西町1", members="3", vulnerable="1",
+                language="en", phone="080-1111-2222", landline="03-1234-5678", telegram="12345",
+                notes="メモ")  # fmt: skip
+    result = parse_bytes(csv_bytes(header, [cells]))
+    assert result.ok, result.errors
+    expected = {
+        "district": "北地区", "association": "東町会", "group": "2班", "household_key": "7",
+        "name": "鈴木 花子", "address": "西町1", "members": 3, "vulnerable": True, "language": "en",
+        "phone": "+818011112222", "landline": "+81312345678", "telegram": "12345", "notes": "メモ",
+        "consent": "no",  # vulnerable, consent left empty
+    }  # fmt: skip
+    kinds = {"phone": "mobile", "landline": "landline", "telegram": "telegram"}
+    # the channels' other contact columns, left empty: no contact of their kind
+    kinds.update({c.key: c.kind for c in registry.roster_columns() if c.key not in kinds})
+    expected.update({c.key: "" for c in registry.roster_columns() if c.key not in expected})
+    got = result.records[0]
+    assert (got.contact(kinds[field]) if field in kinds else getattr(got, field)) == expected[field]
+
+
+def test_english_and_japanese_headers_read_the_same() -> None:
+    rows = [row(), row(household="2", phone="", landline="(03) 1234-5678")]
+    en = parse_bytes(csv_bytes(EN, rows))
+    ja = parse_bytes(csv_bytes(JA, rows))
+    assert en.ok and ja.ok
+    assert en.records == ja.records
+    assert en.records[0] == EXPECTED
+
+
+def test_columns_may_come_in_any_order_and_optional_ones_may_be_missing() -> None:
+    header = ["世帯主", "household", "町会", "district"]
+    result = parse_bytes(csv_bytes(header, [["佐藤 一郎", "1", "東町会", "北地区"]]))
+    assert result.ok
+    assert result.records == [
+        HouseholdRecord(district="北地区", association="東町会", group="", household_key="1", name="佐藤 一郎")
+    ]
+
+
+def test_unknown_column_is_a_warning_not_an_error() -> None:
+    result = parse_bytes(csv_bytes([*EN, "生年月日"], [[*row(), "1950-01-01"]]))
+    assert result.ok
+    assert result.warnings == ["column '生年月日' is not a roster column and was ignored"]
+
+
+def test_missing_required_columns_are_each_named() -> None:
+    header = [h for h in EN if h not in ("district", "name")]
+    cells = [c for h, c in zip(EN, row(), strict=True) if h not in ("district", "name")]
+    assert errors_of(csv_bytes(header, [cells])) == [
+        "missing required column district (地区)",
+        "missing required column name (世帯主)",
+    ]
+
+
+def test_the_same_column_twice_is_an_error() -> None:
+    assert errors_of(csv_bytes([*EN, "携帯電話"], [[*row(), "090-1111-2222"]])) == [
+        "columns 'phone' and '携帯電話' are the same column (phone)"
+    ]
+
+
+# -- encodings -------------------------------------------------------------------
+
+# 髙 and ① exist in CP932 (Excel's "Shift_JIS") but not in JIS X 0208 Shift_JIS.
+CP932_ROW = row(name="髙橋 ①郎", address="さくら市東町１－２")
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom", "detected"),
+    [("utf-8", False, "utf-8"), ("utf-8", True, "utf-8-sig"), ("cp932", False, "cp932")],
+)
+def test_utf8_with_and_without_bom_and_cp932_are_detected(encoding: str, bom: bool, detected: str) -> None:
+    result = parse_bytes(csv_bytes(JA, [CP932_ROW], encoding=encoding, bom=bom))
+    assert result.ok, result.errors
+    assert result.encoding == detected
+    assert result.records[0].name == "髙橋 ①郎"
+    assert result.records[0].address == "さくら市東町１－２"  # free text is kept as written
+
+
+def test_cp932_file_from_disk(tmp_path: Path) -> None:
+    path = tmp_path / "sjis.csv"
+    path.write_bytes(csv_bytes(JA, [CP932_ROW, row(household="2")], encoding="cp932"))
+    result = read_roster(path)
+    assert result.ok and result.encoding == "cp932" and len(result.records) == 2
+
+
+def test_a_file_that_is_neither_utf8_nor_cp932_gets_its_own_message() -> None:
+    data = csv_bytes(EN, [row()]) + b"\xff\xfe\xfd,\x80\x80\r\n"  # not UTF-8, and 0xFD-0xFF never start CP932
+    assert errors_of(data) == [
+        "the file is neither UTF-8 (line 3 is not) nor Shift_JIS/CP932 (line 2 is not): "
+        "save it from Excel as 「CSV UTF-8 (コンマ区切り)」 or 「CSV (コンマ区切り)」"
+    ]
+
+
+def test_a_utf8_bom_with_bad_bytes_after_it() -> None:
+    data = csv_bytes(EN, [row()], bom=True) + "佐藤".encode("cp932") + b"\r\n"
+    (message,) = errors_of(data)
+    assert message.startswith("the file starts with a UTF-8 mark but line 3 is not UTF-8")
+
+
+def test_utf16_and_excel_workbooks_are_named() -> None:
+    utf16 = codecs.BOM_UTF16_LE + "\t".join(EN).encode("utf-16-le")
+    assert errors_of(utf16)[0].startswith("the file is UTF-16")
+    assert errors_of(b"PK\x03\x04\x14\x00\x06\x00")[0].startswith("the file is an Excel workbook")
+
+
+@pytest.mark.parametrize("data", [b"", b"\r\n\r\n  \r\n", codecs.BOM_UTF8, codecs.BOM_UTF8 + b"\r\n"])
+def test_empty_file(data: bytes) -> None:
+    assert errors_of(data) == ["the file is empty"]
+
+
+def test_header_without_households() -> None:
+    assert errors_of(csv_bytes(EN, [])) == ["the file has a header but no households"]
+    assert errors_of(csv_bytes(EN, [[""] * 13, [""] * 13])) == ["the file has a header but no households"]
+
+
+def test_header_not_on_row_one() -> None:
+    assert errors_of(b"\r\n" + csv_bytes(EN, [row()])) == ["row 1 is empty: the column names must be on row 1"]
+
+
+def test_tab_separated_file_is_read_too() -> None:
+    result = parse_bytes(csv_bytes(JA, [row()], delimiter="\t"))
+    assert result.ok and result.records == [EXPECTED]
+
+
+# -- cells -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("", False), ("1", True), ("0", False), ("yes", True), ("No", False), ("TRUE", True), ("false", False),
+     ("はい", True), ("いいえ", False), ("○", True), ("◯", True), ("×", False), ("有", True), ("無", False),
+     ("１", True), (" Yes ", True), ("あり", True), ("なし", False)],
+)  # fmt: skip
+def test_vulnerable_accepts_the_usual_yes_and_no(text: str, value: bool) -> None:
+    result = parse_bytes(csv_bytes(EN, [row(vulnerable=text)]))
+    assert result.ok and result.records[0].vulnerable is value
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [("", "ja"), ("ja", "ja"), ("JA", "ja"), ("日本語", "ja"), ("en", "en"), ("English", "en"),
+     ("ja-easy", "ja-easy"), ("やさしい日本語", "ja-easy"), ("zh", "zh"), ("中国語", "zh"), ("ko", "ko"),
+     ("韓国語", "ko"), ("vi", "vi"), ("ベトナム語", "vi"), ("pt", "pt"), ("ポルトガル語", "pt"),
+     ("pt-br", "pt-BR"), ("pt_BR", "pt-BR"), ("zh-hant-tw", "zh-Hant-TW"), ("tl", "tl"), ("ｅｎ", "en"),
+     ("es-419", "es-419")],
+)  # fmt: skip
+def test_language_codes(text: str, code: str) -> None:
+    result = parse_bytes(csv_bytes(EN, [row(language=text)]))
+    assert result.ok, result.errors
+    assert result.records[0].language == code
+
+
+@pytest.mark.parametrize(("text", "members"), [("", 1), ("1", 1), ("３", 3), ("4人", 4), (" 12 ", 12), ("999", 999)])
+def test_members(text: str, members: int) -> None:
+    result = parse_bytes(csv_bytes(EN, [row(members=text)]))
+    assert result.ok and result.records[0].members == members
+
+
+@pytest.mark.parametrize(("text", "chat"), [("12345", "12345"), ("-1001234567890", "-1001234567890"), ("１２３", "123")])
+def test_telegram_chat_ids(text: str, chat: str) -> None:
+    result = parse_bytes(csv_bytes(EN, [row(telegram=text)]))
+    assert result.ok and result.records[0].contact("telegram") == chat
+
+
+def test_keys_are_compared_after_width_folding() -> None:
+    result = parse_bytes(csv_bytes(EN, [row(group="１班", household="００１")]))
+    assert result.records[0].group == "1班" and result.records[0].household_key == "001"
+    dup = errors_of(csv_bytes(EN, [row(household="００１"), row(household="001")]))
+    assert dup == ["row 3, column household: household 001 of association 東町会 is also on row 2"]
+
+
+def test_short_rows_are_padded_with_empty_cells() -> None:
+    result = parse_bytes(csv_bytes(EN, [row()[:5]]))
+    assert result.ok and result.records[0].contact("mobile") == "" and result.records[0].members == 1
+
+
+# -- errors ----------------------------------------------------------------------
+
+ROW_ERRORS = [
+    # (cells, the error for row 2)
+    ({"district": ""}, "row 2, column district: is empty, but every household needs it"),
+    ({"association": " "}, "row 2, column association: is empty, but every household needs it"),
+    ({"household": ""}, "row 2, column household: is empty, but every household needs it"),
+    ({"name": ""}, "row 2, column name: is empty, but every household needs it"),
+    ({"members": "two"}, "row 2, column members: 'two' is not a whole number of people"),
+    ({"members": "0"}, "row 2, column members: 0 is out of range: a household has 1 to 999 members"),
+    ({"members": "1000"}, "row 2, column members: 1000 is out of range: a household has 1 to 999 members"),
+    ({"members": "2.5"}, "row 2, column members: '2.5' is not a whole number of people"),
+    ({"vulnerable": "maybe"}, "row 2, column vulnerable: 'maybe' is not yes or no "
+     "(use 1/0, yes/no, はい/いいえ, ○/×, 有/無 or leave empty)"),
+    ({"language": "english!"}, "row 2, column language: 'english!' is not a language code "
+     "(use ja, ja-easy for やさしい日本語, en, zh, ko, vi, pt or another BCP 47 tag such as pt-BR)"),
+    ({"language": "japan"}, "row 2, column language: 'japan' is not a language code"),
+    ({"phone": "090-1234-567"}, "row 2, column phone: '090-1234-567' is too short: "
+     "a mobile number (090…) has 11 digits, this one has 10"),
+    ({"phone": "03-1234-5678"}, "row 2, column phone: '03-1234-5678' is a landline number, "
+     "which cannot receive SMS: put it in column landline"),
+    ({"phone": "050-1234-5678"}, "row 2, column phone: '050-1234-5678' is an 050 IP-phone number, "
+     "which cannot receive SMS: put it in column landline"),
+    ({"phone": "0120-123-456"}, "row 2, column phone: '0120-123-456' is a service number, not a household phone"),
+    ({"phone": "080-0123-4567"}, "row 2, column phone: '080-0123-4567' is a service number"),  # digits of 0800
+    ({"phone": "+1 415 555 0100"}, "row 2, column phone: '+1 415 555 0100' is not a Japanese number"),
+    ({"landline": "090-1111-2222"}, "row 2, column landline: '090-1111-2222' is a mobile number: "
+     "put it in column phone"),
+    ({"landline": "03-123"}, "row 2, column landline: '03-123' is too short"),
+    ({"landline": "020-1234-5678"}, "row 2, column landline: '020-1234-5678' is an 020 pager/M2M number, "
+     "not a household phone"),
+    ({"telegram": "@sato"}, "row 2, column telegram: '@sato' is not a numeric Telegram chat id "
+     "(a @username cannot be used: the bot needs the numeric chat id)"),
+    ({"telegram": "5.6E+09"}, "row 2, column telegram: '5.6E+09' is not a numeric Telegram chat id "
+     "(Excel turned it into scientific notation: format the column as text)"),
+    ({"telegram": "0123"}, "row 2, column telegram: '0123' is not a numeric Telegram chat id"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("cells", "message"), ROW_ERRORS)
+def test_each_error_names_its_row_and_column(cells: dict[str, str], message: str) -> None:
+    (error,) = errors_of(csv_bytes(EN, [row(**cells)]))
+    assert error.startswith(message)
+
+
+def test_column_is_named_as_the_file_names_it() -> None:
+    (error,) = errors_of(csv_bytes(JA, [row(phone="03-1234-5678")]))
+    assert error == (
+        "row 2, column 携帯電話: '03-1234-5678' is a landline number, which cannot receive SMS: put it in column 固定電話"
+    )
+
+
+def test_too_many_cells() -> None:
+    n = len(EN)
+    assert errors_of(csv_bytes(EN, [[*row(), "extra"]])) == [f"row 2: has {n + 1} cells but the header has {n} columns"]
+
+
+def test_duplicated_household_names_both_rows() -> None:
+    rows = [row(household="1"), row(household="2"), row(household="1", name="別人")]
+    assert errors_of(csv_bytes(EN, rows)) == [
+        "row 4, column household: household 1 of association 東町会 is also on row 2"
+    ]
+
+
+def test_an_association_in_two_districts() -> None:
+    rows = [row(household="1"), row(household="2", district="南地区")]
+    assert errors_of(csv_bytes(EN, rows)) == [
+        "row 3, column district: association 東町会 is in district 北地区 on row 2"
+    ]
+
+
+def test_every_error_is_listed_in_row_order_not_just_the_first() -> None:
+    rows = [
+        row(household="1"),
+        row(household="2", phone="090", members="x"),  # row 3: two errors in one row
+        row(household="3"),
+        [""] * 13,  # row 5: blank, skipped but still counted
+        row(household="4", name="", vulnerable="?"),  # row 6
+        row(household="2"),  # row 7: duplicate of row 3 (which has other errors)
+        row(household="5", telegram="abc"),  # row 8
+    ]
+    errors = errors_of(csv_bytes(EN, rows))
+    assert [e.split(":")[0] for e in errors] == [
+        "row 3, column members",
+        "row 3, column phone",
+        "row 6, column name",
+        "row 6, column vulnerable",
+        "row 7, column household",
+        "row 8, column telegram",
+    ]
+
+
+# -- line breaks and stray quotes -------------------------------------------------
+
+SIX = [row(household=str(i), notes="要介護" if i == 3 else "") for i in range(1, 7)]  # rows 2 to 7
+
+
+def _stray_quote(data: bytes, cell: bytes) -> bytes:
+    """`data` with an unclosed quote put in front of the first `cell` (as a typing slip does)."""
+    assert data.count(cell) == 1
+    return data.replace(cell, b'"' + cell)
+
+
+def test_a_stray_quote_in_the_last_column_is_refused_where_it_opened_not_read_as_fewer_rows() -> None:
+    data = _stray_quote(csv_bytes(JA, SIX), "要介護".encode())
+    # Read as CSV allows, the quote would take rows 5 to 7 into row 4's 備考 and leave 3 households.
+    assert errors_of(data) == [
+        'row 4, column 備考: its quote (") opens on line 4 of the file and is not closed on that line, so lines 4 '
+        "to 7 became this one cell; a roster cell cannot hold a line break: close the quote on line 4 or remove it"
+    ]
+
+
+def test_a_stray_quote_closed_by_another_one_further_down_is_refused_too() -> None:
+    rows = [row(household=str(i), name=f"名前{i}") for i in range(1, 7)]
+    data = _stray_quote(_stray_quote(csv_bytes(EN, rows), "名前2".encode()), "名前5".encode())
+    errors = errors_of(data)
+    assert errors[0].startswith('row 3, column name: its quote (") opens on line 3 of the file and is not '
+                                "closed on that line, so lines 3 to 6 became this one cell")
+
+
+def test_a_line_break_inside_a_quoted_cell_is_refused_in_any_column_known_or_not() -> None:
+    rows = [row(household="1"), [*row(household="2", address="東町\n1-2"), ""], [*row(household="3"), "a\r\nb"]]
+    assert [e.split(":")[0] for e in errors_of(csv_bytes([*EN, "生年月日"], rows))] == [
+        "row 3, column address",
+        "row 4, column 生年月日",  # an ignored column can swallow rows just the same
+    ]
+
+
+def test_a_cell_past_the_last_named_column_is_named_by_its_letter() -> None:
+    (error,) = errors_of(csv_bytes(EN, [[*row(), "", "x\ny"]]))
+    letter = chr(ord("A") + len(EN) + 1)  # the second cell past the header's last column
+    assert error.startswith(f"row 2, column {letter}: its quote")
+
+
+def test_a_stray_quote_in_the_header_row() -> None:
+    data = b'district,association,"household,name\r\n' + csv_bytes(EN, [row()])
+    (error,) = errors_of(data)
+    assert error.startswith('row 1, column C: its quote (") opens on line 1 of the file')
+
+
+def test_rows_after_a_refused_cell_are_still_checked() -> None:
+    rows = [row(household="1", notes="一行目\n二行目"), row(household="2", phone="bad")]
+    errors = errors_of(csv_bytes(EN, rows))
+    assert [e.split(":")[0] for e in errors] == ["row 2, column notes", "row 3, column phone"]
+    assert "lines 2 to 3 became this one cell" in errors[0]
+
+
+# -- invisible control characters ---------------------------------------------------
+
+BAD_CHARACTERS = [
+    ("\x00", "U+0000 (NUL)"), ("\t", "U+0009 (TAB)"), ("\x1b", "U+001B (ESC)"), ("\x7f", "U+007F (DEL)"),
+    ("\x85", "U+0085 (control character)"), ("\u202e", "U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+    ("\u202a", "U+202A (LEFT-TO-RIGHT EMBEDDING)"), ("\u2067", "U+2067 (RIGHT-TO-LEFT ISOLATE)"),
+    ("\u2028", "U+2028 (LINE SEPARATOR)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("column", EN)
+@pytest.mark.parametrize(("char", "named"), BAD_CHARACTERS)
+def test_control_characters_and_bidi_overrides_are_refused_in_every_column(column: str, char: str,
+                                                                          named: str) -> None:
+    value = dict(zip(EN, row(), strict=True))[column] or "1"
+    cells = row(**{column: value[:1] + char + value[1:]})
+    (error,) = errors_of(csv_bytes(EN, [row(household="9"), cells]))
+    assert error == (f"row 3, column {column}: contains {named} at character 2, an invisible control character "
+                     "a roster cannot hold: delete it")
+
+
+def test_every_bad_cell_of_a_row_is_named_and_the_other_cells_still_checked() -> None:
+    cells = row(name="佐藤\u202e一郎", address="東町\x00", members="x")
+    assert [e.split(":")[0] for e in errors_of(csv_bytes(EN, [cells]))] == [
+        "row 2, column name", "row 2, column address", "row 2, column members"]
+
+
+def test_a_control_character_in_an_ignored_column_refuses_the_file_too() -> None:
+    (error,) = errors_of(csv_bytes([*EN, "メモ2"], [[*row(), "\x00"]]))
+    assert error.startswith("row 2, column メモ2: contains U+0000 (NUL)")
+
+
+def test_visible_and_joining_characters_are_kept_as_written() -> None:
+    # only what the refusal names is refused: ideographic spaces, marks and joiners are text
+    name = "Nguyễn\u3000Văn\u200dAn \u200f👨\u200d👩\u200d👧"
+    result = parse_bytes(csv_bytes(EN, [row(name=name, address="東町\u30001-2")]))
+    assert result.ok, result.errors
+    assert result.records[0].name == name and result.records[0].address == "東町\u30001-2"
+
+
+# -- writing ---------------------------------------------------------------------
+
+TRICKY = [
+    EXPECTED,
+    household("北地区", "東町会", "", "2", "=HYPERLINK(\"x\")", "+1 street", 1, True, "ja-easy",
+              landline="+81312345678", telegram="-1001234567890", notes="@note, \"quoted\", 2行目"),
+    household("南地区", "西町会", "3班", "A-7", "Nguyen Van An", "", 5, False, "vi",
+              phone="+818011112222", landline="+815012345678"),
+    # what a guard must give back exactly: an apostrophe the value had, and plain numbers
+    HouseholdRecord("南地区", "西町会", "-1", "'=A1", "''@x", "-2+3", 1, notes="'-5"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("encoding", "headers"), [("utf-8", "ja"), ("cp932", "ja"), ("utf-8", "en")])
+def test_write_then_read_gives_the_same_records(tmp_path: Path, encoding: str, headers: str) -> None:
+    path = tmp_path / "out.csv"
+    assert write_roster(path, TRICKY, encoding=encoding, headers=headers) == 4
+    raw = path.read_bytes()
+    assert raw.startswith(codecs.BOM_UTF8) == (encoding == "utf-8")  # the BOM makes Excel read UTF-8
+    result = read_roster(path)
+    assert result.ok, result.errors
+    assert result.records == TRICKY
+    assert "'=HYPERLINK" in raw.decode("utf-8-sig" if encoding == "utf-8" else "cp932")  # no live formula
+
+
+def test_cp932_export_lists_every_cell_it_cannot_encode_and_writes_nothing(tmp_path: Path) -> None:
+    records = [EXPECTED, HouseholdRecord("北地区", "東町会", "", "2", "𠮷田 太郎", "🏠", 1)]
+    path = tmp_path / "out.csv"
+    with pytest.raises(RosterWriteError) as e:
+        write_roster(path, records, encoding="cp932")
+    assert [str(i) for i in e.value.issues] == [
+        "row 3, column 世帯主: '𠮷' cannot be written in cp932; export as UTF-8",
+        "row 3, column 住所: '🏠' cannot be written in cp932; export as UTF-8",
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_refuses_a_stored_cell_the_import_would_refuse(tmp_path: Path) -> None:
+    """A roster stored before the import refused control characters cannot make a file that does not read back."""
+    records = [EXPECTED, HouseholdRecord("北地区", "東町会", "", "2", "佐藤\u202e一郎", "東町", 1, notes="a\nb")]
+    with pytest.raises(RosterWriteError) as e:
+        write_roster(tmp_path / "out.csv", records)
+    assert [str(i) for i in e.value.issues] == [
+        "row 3, column 世帯主: contains U+202E (RIGHT-TO-LEFT OVERRIDE) at character 3, an invisible control "
+        "character a roster cannot hold: delete it, then import the roster again",
+        "row 3, column 備考: contains U+000A (LF) at character 2, an invisible control "
+        "character a roster cannot hold: delete it, then import the roster again",
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_generated_roster_round_trips_and_is_deterministic(tmp_path: Path) -> None:
+    records = list(generate_roster(400, seed=3, households_per_association=100, associations_per_district=2))
+    assert records == list(generate_roster(400, seed=3, households_per_association=100, associations_per_district=2))
+    assert len({r.association for r in records}) == 4 and len({r.district for r in records}) == 2
+    path = tmp_path / "gen.csv"
+    write_roster(path, records)
+    result = read_roster(path)
+    assert result.ok, result.errors[:3]
+    assert result.records == records
+
+
+def test_the_committed_sample_is_a_valid_small_city() -> None:
+    sample = Path(__file__).resolve().parents[2] / "examples" / "roster-sample.csv"
+    result = read_roster(sample)
+    assert result.ok, result.errors[:3]
+    records = result.records
+    assert len({r.district for r in records}) == 3
+    assert len({r.association for r in records}) == 12
+    assert 550 <= len(records) <= 650
+    assert any(r.vulnerable for r in records)
+    assert any(r.contact("landline") and not r.contact("mobile") for r in records)
+    assert any(r.contact("telegram") for r in records)
+    assert {"en", "vi", "pt"} <= {r.language for r in records}
