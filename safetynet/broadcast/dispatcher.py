@@ -150,6 +150,9 @@ class Dispatcher:
         # A counter and an Event, not a Semaphore: asyncio's Semaphore rescans its waiters on every
         # release, which costs more than a send when 64 workers wait.
         self._unrecorded = 0
+        # ids of the claims this dispatcher holds (queued in a lane, being sent, result not yet
+        # stored): only these are renewed, so a claim whose result could not be stored runs out
+        self._held: set[int] = set()
         self._record_room = asyncio.Event()
 
     # -- control -------------------------------------------------------------------------------
@@ -206,7 +209,9 @@ class Dispatcher:
             try:
                 # first thing, then twice a lease: claims of a dead dispatcher come back
                 if last_reclaim is None or self.clock.monotonic() - last_reclaim > self.cfg.broadcast.lease_seconds / 2:
-                    await self.outbox.reclaim_expired(self.owner)
+                    # its own too: what it still holds is renewed, so an own claim that ran out is one it
+                    # lost track of (a result the store refused), and would otherwise never come back
+                    await self.outbox.reclaim_expired()
                     last_reclaim = self.clock.monotonic()
                 await self._refresh_campaigns()
                 claimed = await self._top_up()
@@ -233,7 +238,7 @@ class Dispatcher:
             if self._stopping:
                 return
             try:
-                await self.outbox.renew_leases(self.owner, lease)
+                await self.outbox.renew_leases(self.owner, lease, list(self._held))
             except Exception:
                 log.exception("lease_renewal_failed")
 
@@ -309,6 +314,7 @@ class Dispatcher:
                 continue
             # Staff alerts first, ahead of whatever the lane holds: a head waits for no broadcast.
             staff = await self.outbox.claim_staff(lane.channel, room, self.owner, lease)
+            self._held.update(d.id for d in staff)
             if staff:
                 await lane.put_first(staff)
                 total += len(staff)
@@ -316,6 +322,7 @@ class Dispatcher:
             if room < max(1, lane.buffer // 2):
                 continue
             items = await self.outbox.claim(self._active, lane.channel, room, self.owner, lease)
+            self._held.update(d.id for d in items)
             if items:
                 await lane.put(items)
                 total += len(items)
@@ -443,14 +450,21 @@ class Dispatcher:
                                reply_token="", language=lang, drill=False, title=title)
 
     async def _record(self, outcome: DeliveryOutcome) -> None:
+        try:
+            await self._store_result(outcome)
+        finally:
+            # stored, or given up: either way no longer this dispatcher's to renew
+            self._held.discard(outcome.delivery.id)
+
+    async def _store_result(self, outcome: DeliveryOutcome) -> None:
         for attempt in range(RECORD_ATTEMPTS):
             try:
                 activated = await self.outbox.record(outcome)
                 break
             except StoreError as e:
                 # The store is down for a moment (a PostgreSQL restart, a locked file): the message
-                # went out, so the result is worth waiting for. Given up, the claim would stay
-                # renewed with this dispatcher's others and the delivery never come back.
+                # went out, so the result is worth waiting for. Given up, the claim is no longer
+                # renewed: it runs out and the delivery comes back (a duplicate at worst).
                 if attempt + 1 < RECORD_ATTEMPTS:
                     log.warning("delivery_result_retry", delivery_id=outcome.delivery.id, error=str(e))
                     await self.clock.sleep(STORE_RETRY_SECONDS * (attempt + 1))
@@ -458,7 +472,8 @@ class Dispatcher:
                 log.exception("delivery_result_not_stored", delivery_id=outcome.delivery.id)
                 return
             except Exception:
-                # The claim stays; its lease ends and the delivery is tried again (a duplicate at worst).
+                # The claim is no longer renewed: its lease ends and the delivery is tried again (a
+                # duplicate at worst).
                 log.exception("delivery_result_not_stored", delivery_id=outcome.delivery.id)
                 return
         else:  # pragma: no cover - the loop always breaks or returns

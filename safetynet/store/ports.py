@@ -462,8 +462,9 @@ class OutboxRepo(Protocol):
         """When the earliest queued delivery of these campaigns is due."""
         ...
 
-    async def renew_leases(self, owner: str, lease_seconds: float) -> int:
-        """Extends every claim of `owner` to now + `lease_seconds`; returns how many."""
+    async def renew_leases(self, owner: str, lease_seconds: float, ids: Sequence[int]) -> int:
+        """Extends the claims `ids` of `owner` to now + `lease_seconds`; returns how many. Only what the
+        owner still holds: a claim it lost track of (its result never stored) runs out and comes back."""
         ...
 
     async def lease_ends_at(self) -> float | None:

@@ -101,10 +101,11 @@ async def test_expired_claims_come_back_but_never_to_their_own_holder(store_fact
         cid = await running_campaign(store)
         await store.outbox.claim([cid], "sms", 1, "dead", 30)
         await store.outbox.claim([cid], "sms", 1, "live", 30)
-        await store.outbox.claim([cid], "sms", 1, "renewed", 30)
+        [held] = await store.outbox.claim([cid], "sms", 1, "renewed", 30)
         await clock.advance(20)
-        assert await store.outbox.renew_leases("renewed", 30) == 1
-        assert await store.outbox.renew_leases("nobody", 30) == 0
+        assert await store.outbox.renew_leases("renewed", 30, [held.id]) == 1
+        assert await store.outbox.renew_leases("nobody", 30, [held.id]) == 0  # not its claim
+        assert await store.outbox.renew_leases("renewed", 30, []) == 0
         assert await store.outbox.reclaim_expired() == 0  # nothing ran out yet
         await clock.advance(15)
         assert await store.outbox.reclaim_expired("live") == 1  # "dead" comes back; "live" still holds its own
@@ -113,6 +114,22 @@ async def test_expired_claims_come_back_but_never_to_their_own_holder(store_fact
         assert await store.outbox.lease_ends_at() == clock.now() - 5  # "live"'s, run out but not taken back
         assert await store.outbox.reclaim_expired() == 1
         assert await store.outbox.claimed_count() == 1
+
+
+async def test_only_the_claims_named_are_renewed(store_factory: StoreFactory) -> None:
+    """A dispatcher renews what it holds; a claim it lost track of runs out and comes back."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        await seed(store)
+        cid = await running_campaign(store)
+        kept, lost = await store.outbox.claim([cid], "sms", 2, "w1", 30)
+        await clock.advance(20)
+        assert await store.outbox.renew_leases("w1", 30, [kept.id]) == 1
+        await clock.advance(15)
+        assert await store.outbox.reclaim_expired() == 1  # the lost one, not the renewed one
+        assert await store.outbox.claimed_count() == 1
+        again = await store.outbox.claim([cid], "sms", 5, "w2", 30)
+        assert lost.id in {d.id for d in again} and kept.id not in {d.id for d in again}
 
 
 async def test_a_sent_result_notifies_the_household_and_counts_attempts(store_factory: StoreFactory) -> None:

@@ -371,3 +371,39 @@ async def test_a_store_that_cannot_write_does_not_end_the_dispatcher(tmp_path: P
         await task
         assert snd["webpush"].households() == [ids["a"]] and snd["sms"].households() == [ids["b"]]
         assert store.healthy
+
+
+async def test_a_claim_whose_result_was_never_stored_comes_back_after_its_lease(tmp_path: Path) -> None:
+    """The dispatcher renews only the claims it holds: one whose result the store refused (the message
+    may have gone out) runs out and is sent again, instead of being renewed forever and never reaching
+    the household's next step."""
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        ids = await seed(store, [H("a", "m")])
+        await CampaignService(store, cfg, clock).launch(spec())
+        record = store.outbox.record
+        refused: list[int] = []
+
+        async def refuse_first(outcome: object) -> object:
+            if not refused:
+                refused.append(outcome.delivery.id)  # type: ignore[attr-defined]
+                raise RuntimeError("the answer was lost on the connection")
+            return await record(outcome)  # type: ignore[arg-type]
+
+        store.outbox.record = refuse_first  # type: ignore[method-assign]
+        snd = senders(clock)
+        dispatcher = Dispatcher(store, snd, cfg, clock)
+        task = asyncio.create_task(dispatcher.run())
+        try:
+            for _ in range(int(3 * cfg.broadcast.lease_seconds)):  # fake seconds: never a hang
+                if len(snd["sms"].sent) >= 2:
+                    break
+                await clock.advance(1)
+                await asyncio.sleep(0)
+        finally:
+            dispatcher.stop()
+            await task
+        assert snd["sms"].households() == [ids["a"], ids["a"]]  # the second time after the lease ran out
+        assert clock.now() >= cfg.broadcast.lease_seconds
+        assert await store.outbox.claimed_count() == 0

@@ -141,11 +141,12 @@ class MemoryOutbox:
         await asyncio.sleep(0)
         return min((d.next_attempt_at for d in self._rows(campaign_ids, "queued")), default=None)
 
-    async def renew_leases(self, owner: str, lease_seconds: float) -> int:
+    async def renew_leases(self, owner: str, lease_seconds: float, ids: Sequence[int]) -> int:
         await self.t.write()
         until, n = self.t.clock.now() + lease_seconds, 0
-        for d in self.t.deliveries.values():
-            if d.state == "claimed" and d.lease_owner == owner:
+        for i in ids:
+            d = self.t.deliveries.get(i)
+            if d is not None and d.state == "claimed" and d.lease_owner == owner:
                 d.lease_until = until
                 n += 1
         return n

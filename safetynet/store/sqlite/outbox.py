@@ -194,12 +194,18 @@ class OutboxStore:
         )
         return None if value is None else float(value)
 
-    async def renew_leases(self, owner: str, lease_seconds: float) -> int:
-        """A live dispatcher keeps its claims: only a dead one's run out and come back."""
-        return await self.db.execute(
-            "UPDATE deliveries SET lease_until = ? WHERE state = 'claimed' AND lease_owner = ?",
-            (self.clock.now() + lease_seconds, owner),
-        )
+    async def renew_leases(self, owner: str, lease_seconds: float, ids: Sequence[int]) -> int:
+        """A live dispatcher keeps the claims it holds: a dead one's, and any it lost track of, run out
+        and come back."""
+        until, n = self.clock.now() + lease_seconds, 0
+        for start in range(0, len(ids), CHUNK):
+            part = list(ids[start:start + CHUNK])
+            n += await self.db.execute(
+                f"UPDATE deliveries SET lease_until = ? WHERE id IN ({marks(len(part))})"
+                " AND state = 'claimed' AND lease_owner = ?",
+                (until, *part, owner),
+            )
+        return n
 
     async def lease_ends_at(self) -> float | None:
         """When the earliest claim still held runs out (a dead worker's claims come back then)."""
