@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from dashboard_fixtures import ASSOC_A, ASSOC_B, World, client, start_campaign, world
+from pg_helpers import ON_POSTGRES
 
 from safetynet.clock import FakeClock
 from safetynet.stats import live
@@ -122,7 +123,11 @@ async def test_too_far_behind_means_reload(tmp_path: Path, monkeypatch: pytest.M
         assert ev["reset"] and ev["full"] and ev["changed"] == [] and ev["status"]["safe"] == 3
         async with http.get(url, headers={**auth(w, "admin"), "Last-Event-ID": str(int(last_id) + 1)}) as r:
             ev = await Stream(r).next()  # two behind: within reach, replayed
-        assert not ev["reset"] and changed(ev) == {w.hh("A-002").id: "safe", w.hh("A-003").id: "safe"}
+        expected = {w.hh("A-002").id: "safe", w.hh("A-003").id: "safe"}
+        assert not ev["reset"] and {h: s for h, s in changed(ev).items() if h in expected} == expected
+        # on PostgreSQL the replay re-reads a window below the cursor (ids commit out of order there):
+        # at most earlier answers again, as they were
+        assert set(changed(ev)) - set(expected) <= ({w.hh("A-001").id} if ON_POSTGRES else set())
 
 
 async def test_heartbeat_keeps_an_idle_stream_checked(tmp_path: Path) -> None:
@@ -172,6 +177,9 @@ async def test_streams_refuse_anyone_outside_the_campaign_or_association(tmp_pat
             assert list(ev["associations"]) == [str(w.assoc_ids[ASSOC_B])] and ev["households"] == 2
 
 
+# The hub's ticks follow the fake clock; PostgreSQL's round trips do not, so on it the ticks of this
+# test merge (the hub itself is the same on both stores; its store reads run on both in the others).
+@pytest.mark.sqlite_only
 async def test_one_poll_serves_many_subscribers_and_drops_the_slow(tmp_path: Path) -> None:
     clock = FakeClock()
     async with world(tmp_path, clock=clock, serve=False) as w:
