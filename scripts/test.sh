@@ -4,17 +4,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Japanese glyphs for the page screenshots the browser tests save under test-artifacts/
+# Japanese (and Korean: the language switch names 한국어) glyphs for the page screenshots the browser
+# tests save under test-artifacts/
 # poppler-utils (pdftoppm, pdftotext) and zbar-tools (zbarimg): the letters tests read the PDFs and QR codes back
 # wrk: the replies benchmark drives the server with it (its test checks the Lua script and the summary)
-if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/opentype/ipafont-gothic ] || [ ! -x /usr/bin/pdftoppm ] \
+if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/opentype/ipafont-gothic ] || [ ! -d /usr/share/fonts/truetype/nanum ] || [ ! -x /usr/bin/pdftoppm ] \
    || [ ! -x /usr/bin/zbarimg ] || [ ! -x /usr/bin/wrk ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic poppler-utils zbar-tools wrk >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic fonts-nanum poppler-utils zbar-tools wrk >/dev/null
   else
     echo "error: the tests need Debian's chromium, poppler and zbar:" \
-      "sudo apt-get install chromium fonts-ipafont-gothic poppler-utils zbar-tools wrk" >&2
+      "sudo apt-get install chromium fonts-ipafont-gothic fonts-nanum poppler-utils zbar-tools wrk" >&2
     exit 2
   fi
 fi
