@@ -24,15 +24,4 @@ class PgRosterStore(RosterStore):
             counts = await roster_import.import_records(conn, records, now, replace)
         log.info("roster_imported", households=len(records), added=counts.added, updated=counts.updated,
                  removed=counts.removed, replace=replace)
-        return ImportSummary(
-            districts=len({r.district for r in records}),
-            associations=len({r.association for r in records}),
-            households_added=counts.added,
-            households_updated=counts.updated,
-            households_removed=counts.removed,
-            contacts=counts.contacts,
-            households_unchanged=counts.unchanged,
-            contacts_added=counts.contacts_added,
-            contacts_removed=counts.contacts_removed,
-            households_without_channel=counts.without_channel,
-        )
+        return counts.summary(records)

@@ -97,18 +97,7 @@ class RosterStore:
                 await roster_import.drop_temp_tables(conn)
             finally:
                 await roster_import.swap_cache_size(conn, cache)
-        summary = ImportSummary(
-            districts=len({r.district for r in records}),
-            associations=len({r.association for r in records}),
-            households_added=counts.added,
-            households_updated=counts.updated,
-            households_removed=counts.removed,
-            contacts=counts.contacts,
-            households_unchanged=counts.unchanged,
-            contacts_added=counts.contacts_added,
-            contacts_removed=counts.contacts_removed,
-            households_without_channel=counts.without_channel,
-        )
+        summary = counts.summary(records)
         log.info(
             "roster_imported",
             households=len(records),

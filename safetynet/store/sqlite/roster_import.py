@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from safetynet.domain.roster import HouseholdRecord
+from safetynet.domain.roster import HouseholdRecord, ImportSummary
 from safetynet.store.sqlite.db import CHUNK, Conn, Row, marks
 
 _CREATE_ROWS = """
@@ -100,6 +100,21 @@ class ImportCounts:
     contacts_added: int
     contacts_removed: int
     without_channel: int
+
+    def summary(self, records: Sequence[HouseholdRecord]) -> ImportSummary:
+        """What `import_households` answers, from these counts (either adapter's)."""
+        return ImportSummary(
+            districts=len({r.district for r in records}),
+            associations=len({r.association for r in records}),
+            households_added=self.added,
+            households_updated=self.updated,
+            households_removed=self.removed,
+            contacts=self.contacts,
+            households_unchanged=self.unchanged,
+            contacts_added=self.contacts_added,
+            contacts_removed=self.contacts_removed,
+            households_without_channel=self.without_channel,
+        )
 
 
 async def _fetch_in(conn: Conn, sql: str, values: Sequence[object]) -> list[Row]:
