@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 # Collections of the youngest generation every 50,000 allocations instead of 700: a reply surge
 # allocates fast and almost all of it dies young by reference counting anyway.
 GC_THRESHOLDS = (50_000, 50, 100)
+T = TypeVar("T")
 
 
 def tune_gc() -> None:
@@ -19,3 +23,22 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when it is installed, else None (asyncio's own).
+
+    On the reply page under wrk, uvloop's transports and its cross-thread wake-ups (every
+    aiosqlite call ends with one) cut the server's CPU per request by a tenth to a quarter.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` for the long-running servers, on uvloop when it is installed."""
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        return runner.run(main)

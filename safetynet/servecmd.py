@@ -35,5 +35,7 @@ async def serve_until_stopped(cfg: Config, args: argparse.Namespace) -> None:
 
 
 def serve(cfg: Config, args: argparse.Namespace) -> int:
-    asyncio.run(serve_until_stopped(cfg, args))
+    from safetynet.runtime import run
+
+    run(serve_until_stopped(cfg, args))
     return 0

@@ -149,7 +149,9 @@ def serve(config_path: str) -> None:
 
     cfg = load_config(config_path)
     configure_logging(cfg.logging.level, "json")
-    counters = asyncio.run(_serve(cfg))
+    from safetynet.runtime import run
+
+    counters = run(_serve(cfg))  # as `safetynet serve` runs
     out = os.environ.get("BENCH_COUNTERS_FILE")
     if out:
         Path(out).write_text(json.dumps(counters))
