@@ -58,9 +58,8 @@ def question_page(
     # NUL never belongs in a text, and must not pass for a placeholder
     parts = _question_parts(lang, kind == CampaignKind.DRILL, *(x.replace("\x00", "") for x in (
         association, title, alert, current_label, notice)))
-    shown = [h for h in history if h.status != "read"][-10:]
-    past = fragment("reply_history.html", lang=lang,
-                    history=[(_when(h.at), texts.status_label(h.status, lang)) for h in shown]) if shown else ""
+    shown = tuple((int(h.at // 60), h.status) for h in history if h.status != "read")[-10:]
+    past = _history_section(lang, shown) if shown else ""
     values = {_TOKEN: token, _KEY: fresh_key(), _HISTORY: past}
     return "".join(values.get(p, p) for p in parts)
 
@@ -76,6 +75,14 @@ def _question_parts(lang: str, drill: bool, association: str, title: str, alert:
         current=current, safe_label=texts.answer_label("safe", lang), help_label=texts.answer_label("need_help", lang),
     )
     return tuple(_PLACEHOLDER.split(page))
+
+
+@functools.lru_cache(maxsize=4096)
+def _history_section(lang: str, shown: tuple[tuple[int, str], ...]) -> str:
+    """The earlier answers, by minute: the households that answered in the same minute (most of a
+    city, in the first ones) share one rendering."""
+    return fragment("reply_history.html", lang=lang,
+                    history=[(_when(minute * 60), texts.status_label(status, lang)) for minute, status in shown])
 
 
 # Placeholders in cached pages: a token is [A-Za-z0-9_-] (checked before any page is made).

@@ -30,6 +30,7 @@ from safetynet.domain.replies import (
     ReplyTarget,
     UndoOutcome,
 )
+from safetynet.store.sqlite.batching import IterationBatch
 from safetynet.store.sqlite.db import CHUNK, Conn, Database, GroupCommit, marks
 from safetynet.store.sqlite.help_requests import HELP_SQL, help_row_from, open_help
 from safetynet.store.sqlite.reply_targets import STATUS, TARGET_SQL, TokenLookups, target_from_row
@@ -76,6 +77,8 @@ class ReplyStore:
         self._events: dict[int, ReplyEvent] = {}
         self._listeners: list[Listener] = []
         self._lookups = TokenLookups(db)
+        self._histories: IterationBatch[tuple[int, int], list[HistoryEntry]] = IterationBatch(
+            self._fetch_histories, [])
         self._flushes = 0
         self._flushed = 0
 
@@ -168,14 +171,27 @@ class ReplyStore:
     async def history(self, campaign_id: int, household_id: int) -> list[HistoryEntry]:
         """Every reply of a household in a campaign, oldest first (append-only: nothing is lost;
         an undone confirmation stays, marked undone, and its undo follows it)."""
-        rows = await self.db.fetchall(
-            "SELECT status, channel, received_at, people_safe, people_injured, location, note, method,"
-            f" coalesce(actor, ''), id, undoes, NOT ({not_undone()}) FROM replies"
-            " WHERE campaign_id = ? AND household_id = ? ORDER BY id",
-            (campaign_id, household_id),
-        )
-        return [HistoryEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8] or None, r[9], r[10], bool(r[11]))
-                for r in rows]
+        return await self._histories.get((campaign_id, household_id))
+
+    async def _fetch_histories(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], list[HistoryEntry]]:
+        """The histories of households opening their reply pages at the same moment, in one trip
+        per campaign (`replies_household` index)."""
+        by_campaign: dict[int, list[int]] = {}
+        for campaign_id, household_id in keys:
+            by_campaign.setdefault(campaign_id, []).append(household_id)
+        out: dict[tuple[int, int], list[HistoryEntry]] = {k: [] for k in keys}  # a list of its own each
+        for campaign_id, households in by_campaign.items():
+            rows = await self.db.fetchall(
+                "SELECT status, channel, received_at, people_safe, people_injured, location, note, method,"
+                f" coalesce(actor, ''), id, undoes, NOT ({not_undone()}), household_id FROM replies"
+                f" WHERE campaign_id = ? AND household_id IN ({marks(len(households))}) ORDER BY id",
+                (campaign_id, *households),
+            )
+            for r in rows:
+                out[campaign_id, r[12]].append(
+                    HistoryEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8] or None, r[9], r[10],
+                                 bool(r[11])))
+        return out
 
     async def reply_id(self, dedupe_key: str) -> int | None:
         """The id of the reply stored under `dedupe_key` (what an undo names)."""

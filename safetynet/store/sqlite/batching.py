@@ -1,0 +1,66 @@
+"""Reads of one event-loop iteration gathered into one query.
+
+Every aiosqlite call is a hop to a connection's thread and back, and under load each hop waits for
+the GIL; the reply page's reads arrive together (a city opening its links at once), so the
+lookups that handlers make in the same iteration share one `… IN (…)` query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Generic, TypeVar
+
+from safetynet.store.sqlite.db import CHUNK
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class IterationBatch(Generic[K, V]):
+    """`get(key)` for many callers, answered by `fetch(keys)` once per loop iteration (in chunks of
+    CHUNK keys); a key `fetch` leaves out gets `missing`."""
+
+    def __init__(self, fetch: Callable[[Sequence[K]], Awaitable[dict[K, V]]], missing: V) -> None:
+        self._fetch = fetch
+        self._missing = missing
+        self._pending: dict[K, list[asyncio.Future[V]]] = {}
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.batches = 0
+        self.lookups = 0
+
+    async def get(self, key: K) -> V:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[V] = loop.create_future()
+        self._pending.setdefault(key, []).append(fut)
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._dispatch)  # after every handler this iteration has woken
+        return await fut
+
+    def _dispatch(self) -> None:
+        self._scheduled = False
+        batch, self._pending = self._pending, {}
+        keys = list(batch)
+        self.lookups += len(keys)
+        for n in range(0, len(keys), CHUNK):
+            self.batches += 1
+            task = asyncio.get_running_loop().create_task(self._run({k: batch[k] for k in keys[n : n + CHUNK]}))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, chunk: dict[K, list[asyncio.Future[V]]]) -> None:
+        try:
+            found = await self._fetch(list(chunk))
+        except BaseException as e:
+            for futs in chunk.values():
+                for f in futs:
+                    if not f.done():
+                        f.set_exception(e)
+            raise
+        for key, futs in chunk.items():
+            value = found.get(key, self._missing)
+            for f in futs:
+                if not f.done():
+                    f.set_result(value)
