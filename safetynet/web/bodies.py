@@ -84,8 +84,12 @@ async def read_raw(request: web.Request, max_bytes: int | None = None) -> bytes:
     if max_bytes is not None and too_large(request, max_bytes):
         raise _too_large(request, max_bytes)
     try:
-        async with asyncio.timeout(_timeout(request)):
+        if request.content.is_eof():
+            # the whole body came with the headers (a one-tap answer): nothing to wait for
             raw = await _reader(request, max_bytes).read()
+        else:
+            async with asyncio.timeout(_timeout(request)):
+                raw = await _reader(request, max_bytes).read()
     except TimeoutError:
         raise _slow(request) from None
     except web.HTTPRequestEntityTooLarge:
