@@ -107,7 +107,7 @@ async def city_page(request: web.Request) -> web.Response:
     csrf = csrf_of(request) or ""
     start_form = await city_console.start_form(request, viewer, lang, csrf)
     start_form += await check_console.check_form(request, viewer, lang, csrf)
-    checks = check_console.check_block(lang, await reads(request).contact_checks(ids))
+    checks = check_console.check_block(lang, await check_console.tallies(request, ids))
     # a trigger's proposal waits for a city admin, a real event for a second one: shown on top
     # until started, approved or cancelled
     proposals = Markup()

@@ -25,7 +25,7 @@ from safetynet.stats.report import FORMATS, ReportNotFound, open_report, stream_
 from safetynet.web import city_pages, dash_sse
 from safetynet.web.app import SERVICES, require_viewer, services
 from safetynet.web.audit_api import record
-from safetynet.web.check_console import check_block
+from safetynet.web.check_console import check_block, tallies
 from safetynet.web.dash_shell import (
     READS,
     STATS,
@@ -107,7 +107,7 @@ async def association_page(request: web.Request) -> web.Response:
         cov, disclosure = await asyncio.gather(r.coverage(assoc.id), disclosure_for(r, viewer))
         context = association_context(lang, assoc, None, [], [], [], _coverage(disclosure, cov, assoc),
                                       _filter(request))
-        context["checks"] = check_block(lang, await r.contact_checks([assoc.id]))
+        context["checks"] = check_block(lang, await tallies(request, [assoc.id]))
         return render(request, assoc.name, template="association.html", context=context)
     # independent reads side by side: under a reply surge each read waits its turn on a reader
     lines, help_list, cov, campaigns, disclosure = await asyncio.gather(
@@ -117,7 +117,7 @@ async def association_page(request: web.Request) -> web.Response:
     help_list = disclosure.help_items(help_list, assoc.district, assoc.name)
     context = association_context(lang, assoc, campaign, campaigns, help_list, lines,
                                   _coverage(disclosure, cov, assoc), _filter(request))
-    context["checks"] = check_block(lang, await r.contact_checks([assoc.id]))
+    context["checks"] = check_block(lang, await tallies(request, [assoc.id]))
     attrs = {**_live_attrs(lang, "association", campaign, assoc, since),
              "data-msg-saved": t(lang, "saved"), "data-msg-failed": t(lang, "failed"),
              "data-msg-confirmed": t(lang, "confirmed_msg"), "data-msg-undo": t(lang, "undo"),
