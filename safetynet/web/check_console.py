@@ -47,9 +47,10 @@ class _Row:
 
 
 # A tally reads every contact of its associations (the whole city on the overview: ~170 ms at 40,000
-# households); the pages take it at most once a second per set of associations, as the city's parts.
-TALLY_TTL_SECONDS = 1.0
-TALLY_STALE_SECONDS = 4.0
+# households, partly on the event loop). A check's results move over hours, not seconds: the pages read
+# a tally at most every 30 s per set of associations, and serve the last one while it is read again.
+TALLY_TTL_SECONDS = 30.0
+TALLY_STALE_SECONDS = 30.0
 TALLIES = web.AppKey("check_tallies", TtlCache[list[CheckTally]])
 
 

@@ -53,7 +53,7 @@ async def test_console_check_and_its_result_on_the_dashboards(tmp_path: Path) ->
         assert 'class="contact-check"' in dash and "連絡先確認の結果" in dash
 
         # the city: the other associations' five mobiles were not in this check (the overview read its
-        # tallies before the answers: they are cached a second, then served stale while read again)
+        # tallies before the answers: they are cached 30 s, then served stale while read again)
         await w.clock.advance(TALLY_TTL_SECONDS + TALLY_STALE_SECONDS + 0.1)
         async with http.get(f"{w.url}/city") as r:
             city = await r.text()
