@@ -5,11 +5,12 @@ Part of the reply store (`store/replies.py`); kept apart so each stays small.
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Sequence
 
 from safetynet.domain import CampaignKind, CampaignState, Status
 from safetynet.domain.replies import ReplyTarget
-from safetynet.store.sqlite.db import CHUNK, Database, Row, marks
+from safetynet.store.sqlite.batching import IterationBatch
+from safetynet.store.sqlite.db import Database, Row, marks
 
 TARGET_SQL = (
     "SELECT ch.campaign_id, ch.household_id, ch.association_id, ch.status, k.state, k.kind, k.closed_at, h.language,"
@@ -37,7 +38,7 @@ def target_from_row(row: Row) -> ReplyTarget:
     )
 
 
-class TokenLookups:
+class TokenLookups(IterationBatch[str, ReplyTarget | None]):
     """Token lookups of one loop iteration share one query: `… WHERE token_hash IN (…)`.
 
     Every aiosqlite call is a hop to the connection's thread and back; under load each hop waits
@@ -47,47 +48,9 @@ class TokenLookups:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._pending: dict[str, list[asyncio.Future[ReplyTarget | None]]] = {}
-        self._scheduled = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.batches = 0
-        self.lookups = 0
+        super().__init__(self._targets, None)
 
-    async def get(self, token_hash: str) -> ReplyTarget | None:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[ReplyTarget | None] = loop.create_future()
-        self._pending.setdefault(token_hash, []).append(fut)
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._dispatch)  # after every handler this iteration has woken
-        return await fut
-
-    def _dispatch(self) -> None:
-        self._scheduled = False
-        batch, self._pending = self._pending, {}
-        keys = list(batch)
-        self.lookups += len(keys)
-        self.batches += (len(keys) + CHUNK - 1) // CHUNK
-        for n in range(0, len(keys), CHUNK):
-            chunk = {k: batch[k] for k in keys[n : n + CHUNK]}
-            task = asyncio.get_running_loop().create_task(self._run(chunk))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _run(self, chunk: dict[str, list[asyncio.Future[ReplyTarget | None]]]) -> None:
-        try:
-            rows = await self.db.fetchall(TARGET_SQL + f" WHERE ch.token_hash IN ({marks(len(chunk))})",
-                                          list(chunk))
-        except BaseException as e:
-            for futs in chunk.values():
-                for f in futs:
-                    if not f.done():
-                        f.set_exception(e)
-            raise
-        found = {r[8]: target_from_row(r) for r in rows}
-        for key, futs in chunk.items():
-            for f in futs:
-                if not f.done():
-                    f.set_result(found.get(key))
-
-
+    async def _targets(self, token_hashes: Sequence[str]) -> dict[str, ReplyTarget | None]:
+        rows = await self.db.fetchall(TARGET_SQL + f" WHERE ch.token_hash IN ({marks(len(token_hashes))})",
+                                      list(token_hashes))
+        return {r[8]: target_from_row(r) for r in rows}
