@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from safetynet.domain import ANSWERED, Status, next_status
+from safetynet.domain import Status
 from safetynet.domain.campaigns import StatusTransition
 from safetynet.store.postgres.db import PgConn
-from safetynet.store.rules import answer_minute
-from safetynet.store.sqlite.statuses import StatusChange
+from safetynet.store.sqlite.statuses import StatusChange, plan_status_changes
 
 _STATUS = {s.value: s for s in Status}
 
@@ -49,26 +48,8 @@ async def _apply_campaign(conn: PgConn, campaign_id: int, items: list[StatusChan
         " WHERE campaign_id = $1 AND household_id = ANY($2::bigint[]) ORDER BY household_id FOR UPDATE",
         campaign_id, sorted({c.household_id for c in items}))
     current = {r[0]: (r[1], _STATUS[r[2]], bool(r[3])) for r in rows}
-    transitions: list[StatusTransition] = []
-    updates: dict[int, tuple[str, float, float | None]] = {}
-    count_delta: dict[tuple[int, str], int] = defaultdict(int)
-    minute_delta: dict[tuple[int, int], int] = defaultdict(int)
-    for ch in items:
-        if ch.household_id not in current:
-            continue
-        assoc, old, answered = current[ch.household_id]
-        new = next_status(old, ch.status)
-        if new == old:
-            continue
-        first = new in ANSWERED and not answered
-        current[ch.household_id] = (assoc, new, answered or first)
-        prev_first = updates.get(ch.household_id, (None, None, None))[2]
-        updates[ch.household_id] = (str(new), ch.at, ch.at if first else prev_first)
-        count_delta[(assoc, str(old))] -= 1
-        count_delta[(assoc, str(new))] += 1
-        if first:
-            minute_delta[(assoc, answer_minute(ch.at, started))] += 1
-        transitions.append(StatusTransition(campaign_id, ch.household_id, assoc, old, new, first))
+    plan = plan_status_changes(campaign_id, started, current, items)
+    updates, count_delta, minute_delta = plan.updates, plan.count_delta, plan.minute_delta
     if updates:
         hh = sorted(updates)
         await raw.execute(_UPDATE, campaign_id, hh, [updates[h][0] for h in hh], [updates[h][1] for h in hh],
@@ -81,4 +62,4 @@ async def _apply_campaign(conn: PgConn, campaign_id: int, items: list[StatusChan
     if minutes:
         await raw.execute(_MINUTES, campaign_id, [a for (a, _), _ in minutes], [m for (_, m), _ in minutes],
                           [n for _, n in minutes])
-    return transitions
+    return plan.transitions

@@ -38,26 +38,25 @@ async def _current(conn: Conn, campaign_id: int, household_ids: list[int]) -> di
     return found
 
 
-async def apply_status_changes(conn: Conn, changes: Sequence[StatusChange]) -> list[StatusTransition]:
-    """Applies changes in order inside the caller's transaction; returns the real transitions."""
-    transitions: list[StatusTransition] = []
-    by_campaign: dict[int, list[StatusChange]] = defaultdict(list)
-    for ch in changes:
-        by_campaign[ch.campaign_id].append(ch)
-    for campaign_id, items in by_campaign.items():
-        transitions += await _apply_campaign(conn, campaign_id, items)
-    return transitions
+@dataclass
+class StatusPlan:
+    """What a campaign's status changes write: each household's new status (status, at, first answer
+    at), the counters' and answer minutes' deltas, and the real transitions."""
+
+    updates: dict[int, tuple[str, float, float | None]]
+    count_delta: dict[tuple[int, str], int]
+    minute_delta: dict[tuple[int, int], int]
+    transitions: list[StatusTransition]
 
 
-async def _apply_campaign(conn: Conn, campaign_id: int, items: list[StatusChange]) -> list[StatusTransition]:
-    rows = list(await conn.execute_fetchall(
-        "SELECT coalesce(started_at, created_at) FROM campaigns WHERE id = ?", (campaign_id,)))
-    started = float(rows[0][0]) if rows else 0.0
-    current = await _current(conn, campaign_id, sorted({c.household_id for c in items}))
-    transitions: list[StatusTransition] = []
+def plan_status_changes(campaign_id: int, started: float, current: dict[int, tuple[int, Status, bool]],
+                        items: Sequence[StatusChange]) -> StatusPlan:
+    """The rule both adapters apply (pure): changes in order over `current` (household → association,
+    status, answered before), each through `next_status`; `current` is updated in place."""
     updates: dict[int, tuple[str, float, float | None]] = {}
     count_delta: dict[tuple[int, str], int] = defaultdict(int)
     minute_delta: dict[tuple[int, int], int] = defaultdict(int)
+    transitions: list[StatusTransition] = []
     for ch in items:
         if ch.household_id not in current:
             continue  # not part of this campaign: nothing to count
@@ -74,6 +73,27 @@ async def _apply_campaign(conn: Conn, campaign_id: int, items: list[StatusChange
         if first:
             minute_delta[(assoc, answer_minute(ch.at, started))] += 1
         transitions.append(StatusTransition(campaign_id, ch.household_id, assoc, old, new, first))
+    return StatusPlan(updates, count_delta, minute_delta, transitions)
+
+
+async def apply_status_changes(conn: Conn, changes: Sequence[StatusChange]) -> list[StatusTransition]:
+    """Applies changes in order inside the caller's transaction; returns the real transitions."""
+    transitions: list[StatusTransition] = []
+    by_campaign: dict[int, list[StatusChange]] = defaultdict(list)
+    for ch in changes:
+        by_campaign[ch.campaign_id].append(ch)
+    for campaign_id, items in by_campaign.items():
+        transitions += await _apply_campaign(conn, campaign_id, items)
+    return transitions
+
+
+async def _apply_campaign(conn: Conn, campaign_id: int, items: list[StatusChange]) -> list[StatusTransition]:
+    rows = list(await conn.execute_fetchall(
+        "SELECT coalesce(started_at, created_at) FROM campaigns WHERE id = ?", (campaign_id,)))
+    started = float(rows[0][0]) if rows else 0.0
+    current = await _current(conn, campaign_id, sorted({c.household_id for c in items}))
+    plan = plan_status_changes(campaign_id, started, current, items)
+    updates, count_delta, minute_delta = plan.updates, plan.count_delta, plan.minute_delta
     if updates:
         await conn.executemany(
             "UPDATE campaign_households SET status = ?, status_at = ?,"
@@ -94,7 +114,7 @@ async def _apply_campaign(conn: Conn, campaign_id: int, items: list[StatusChange
             " ON CONFLICT (campaign_id, association_id, minute) DO UPDATE SET n = n + excluded.n",
             [(campaign_id, a, m, n) for (a, m), n in sorted(minute_delta.items())],
         )
-    return transitions
+    return plan.transitions
 
 
 async def init_counts(conn: Conn, campaign_id: int) -> None:
