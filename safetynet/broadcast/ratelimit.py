@@ -220,6 +220,8 @@ class SharedLaneGate(LaneGate):
             slot = await self._next_slot()
             if slot is None:
                 return await super().acquire(max_wait, sleep)
+            if self._paused_until > self.clock.monotonic():
+                continue  # a 429 came back while the store handed out the slot: the slot is void
             wait = slot - self.clock.monotonic()
             if max_wait is not None and wait > max_wait:
                 # a long hold by another dispatcher (a provider's slow-down): hand the work back

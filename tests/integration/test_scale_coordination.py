@@ -172,6 +172,40 @@ async def test_a_providers_slow_down_holds_the_lane_for_every_dispatcher() -> No
         assert c.paused_for > 55
 
 
+class _SlowSlots:
+    """The store's lane slots, answering a reservation only when the test lets it."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.asked = asyncio.Event()
+        self.answer = asyncio.Event()
+
+    async def reserve_slots(self, lane: str, count: int, interval: float) -> float:
+        self.asked.set()
+        await self.answer.wait()
+        return self.clock.now()
+
+    async def hold_lane(self, lane: str, until: float) -> None:
+        return None
+
+
+async def test_a_slow_down_heard_while_the_store_hands_out_slots_voids_them() -> None:
+    """A 429 that comes back while this sender waits for the store's slots: the sender waits out
+    the pause instead of sending at once with a slot reserved before it."""
+    clock = FakeClock()
+    slots = _SlowSlots(clock)
+    gate = SharedLaneGate("sms", slots, 10, clock)
+    t0 = clock.monotonic()
+    got = asyncio.create_task(gate.acquire())
+    await asyncio.wait_for(slots.asked.wait(), 5)
+    gate.pause(1.0)  # another send's 429 with Retry-After: 1
+    slots.answer.set()
+    while not got.done():
+        await clock.advance(0.05)
+    assert await got
+    assert clock.monotonic() - t0 >= 1.0 - 1e-6
+
+
 async def test_a_failing_store_falls_back_to_this_processs_own_pacing() -> None:
     clock = FakeClock()
     async with in_memory(clock) as store:
