@@ -14,14 +14,13 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from safetynet.clock import Clock
-from safetynet.domain import ANSWERED, ChannelName, Status
+from safetynet.domain import ANSWERED, ChannelName
 from safetynet.domain.campaigns import ChannelRoutes, ClaimedDelivery, DeliveryOutcome, OutcomeKind
 from safetynet.store.postgres.commit import PgGroupCommit
 from safetynet.store.postgres.db import PgConn, PgDatabase
 from safetynet.store.postgres.statuses import apply_status_changes
 from safetynet.store.sqlite.db import Database
-from safetynet.store.sqlite.outbox import _ANY_STAFF_DUE_SQL, OutboxStore, staff_claims
-from safetynet.store.sqlite.statuses import StatusChange
+from safetynet.store.sqlite.outbox import _ANY_STAFF_DUE_SQL, OutboxStore, households_touched, staff_claims
 
 # ANY(ARRAY(…)): the claimed ids are looked up by key; a join with the subquery was planned as a hash
 # join over a scan of the whole table (measured: 43 ms for 500 of 20,000 rows, most of it the scan)
@@ -109,10 +108,9 @@ class PgOutboxStore(OutboxStore):
         for o in items:
             by_kind[o.kind].append(o)
         await self._write_rows(conn, by_kind)
-        changes = [StatusChange(o.delivery.campaign_id, o.delivery.household_id, Status.NOTIFIED, o.at)
-                   for o in by_kind[OutcomeKind.SENT]]
+        changes, failed = households_touched(by_kind)
         activated: dict[int, ChannelName | None] = {}
-        for o in by_kind[OutcomeKind.FAILED]:
+        for o in failed:
             channel, change = await self._fall_back(conn, o)
             activated[o.delivery.id] = channel
             if change is not None:

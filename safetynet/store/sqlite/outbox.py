@@ -80,6 +80,16 @@ def staff_claims(rows: Iterable[Any], channel: ChannelName, owner: str) -> list[
     return out
 
 
+def households_touched(by_kind: dict[OutcomeKind, list[DeliveryOutcome]]
+                       ) -> tuple[list[StatusChange], list[DeliveryOutcome]]:
+    """What a flush does to households: the sent ones become notified, the failed ones fall back
+    to their next channel. A staff alert is nobody's household: neither."""
+    changes = [StatusChange(o.delivery.campaign_id, o.delivery.household_id, Status.NOTIFIED, o.at)
+               for o in by_kind.get(OutcomeKind.SENT, ()) if o.delivery.staff is None]
+    failed = [o for o in by_kind.get(OutcomeKind.FAILED, ()) if o.delivery.staff is None]
+    return changes, failed
+
+
 class OutboxStore:
     def __init__(self, db: Database, clock: Clock, routes: ChannelRoutes) -> None:
         self.db = db
@@ -227,13 +237,9 @@ class OutboxStore:
         for o in items:
             by_kind[o.kind].append(o)
         await self._write_rows(conn, by_kind)
-        # a staff alert is nobody's household: no status changes, no fall-back to a next channel
-        changes = [StatusChange(o.delivery.campaign_id, o.delivery.household_id, Status.NOTIFIED, o.at)
-                   for o in by_kind[OutcomeKind.SENT] if o.delivery.staff is None]
+        changes, failed = households_touched(by_kind)
         activated: dict[int, ChannelName | None] = {}
-        for o in by_kind[OutcomeKind.FAILED]:
-            if o.delivery.staff is not None:
-                continue
+        for o in failed:
             channel, change = await self._fall_back(conn, o)
             activated[o.delivery.id] = channel
             if change is not None:
