@@ -25,7 +25,7 @@ import os
 import pickle
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import fields
 from typing import Any
 
@@ -88,6 +88,18 @@ class LineBatch:
         if self._lines:
             lines, self._lines = self._lines, []
             self._write(b"".join(lines))
+
+
+async def lines_of(stream: asyncio.StreamReader) -> AsyncIterator[list[bytes]]:
+    """The complete lines that have arrived, all of them at each read (not one `readline` a line);
+    ends at EOF (a partial last line is dropped: its writer died in the middle of it)."""
+    rest = b""
+    while chunk := await stream.read(_LINE_LIMIT):
+        *lines, rest = (rest + chunk).split(b"\n")
+        if len(rest) > _LINE_LIMIT:
+            raise ValueError("send worker line too long")
+        if lines:
+            yield lines
 
 
 class ProcessSender:
@@ -168,15 +180,16 @@ class ProcessSender:
     async def _read(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
         try:
-            while line := await self._proc.stdout.readline():
-                rid, ok, body = json.loads(line)
-                fut = self._pending.pop(rid, None)
-                if fut is None or fut.done():
-                    continue
-                if ok:
-                    fut.set_result(SendResult(*body))
-                else:
-                    fut.set_exception(_error(body))
+            async for lines in lines_of(self._proc.stdout):
+                for line in lines:
+                    rid, ok, body = json.loads(line)
+                    fut = self._pending.pop(rid, None)
+                    if fut is None or fut.done():
+                        continue
+                    if ok:
+                        fut.set_result(SendResult(*body))
+                    else:
+                        fut.set_exception(_error(body))
         finally:
             # The child is gone: whatever it held may or may not have reached the provider.
             for fut in self._pending.values():
@@ -249,10 +262,11 @@ async def _child(channel: ChannelName, public_url: str) -> None:
         answers.write(json.dumps(out, ensure_ascii=False).encode() + b"\n")
 
     try:
-        while line := await reader.readline():
-            task = asyncio.create_task(handle(json.loads(line)))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+        async for lines in lines_of(reader):
+            for line in lines:
+                task = asyncio.create_task(handle(json.loads(line)))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
         # stdin ended: the parent stopped, and what it still waited for had its grace there
         for task in tasks:
             task.cancel()
