@@ -154,6 +154,7 @@ async def _dispatch(cfg: Config, processes: int, sandbox_pid: int) -> dict[str, 
     from safetynet.broadcast.dispatcher import Dispatcher
     from safetynet.broadcast.sendworker import ProcessSender
     from safetynet.lab.procinfo import cpu_seconds, peak_rss_mb
+    from safetynet.runtime import tune_gc
     from safetynet.store import store_session
     from safetynet.system import build_dispatch_senders
 
@@ -161,6 +162,7 @@ async def _dispatch(cfg: Config, processes: int, sandbox_pid: int) -> dict[str, 
         senders = build_dispatch_senders(cfg, send_workers=processes == 2)
         for s in senders.values():
             await s.start()
+        tune_gc()  # as `safetynet serve` does once it is up
         pids: dict[str, int | str] = {"dispatcher": "self", "sandbox": sandbox_pid}
         pids.update({f"{ch}_worker": s.pid for ch, s in senders.items() if isinstance(s, ProcessSender) and s.pid})
         cpu0 = {k: cpu_seconds(p) for k, p in pids.items()}
@@ -248,12 +250,16 @@ def against_floor(cpu: Mapping[str, float], sent: int, floor: ClientSinkFloor) -
 
 
 def run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
-    """Runs the benchmark (in its own temporary city; `cfg` is not touched) and returns the figures."""
+    """Runs the benchmark (in its own temporary city; `cfg` is not touched) and returns the figures.
+
+    The dispatcher runs on the event loop `safetynet serve` runs it on (uvloop when installed)."""
+    from safetynet.runtime import run as run_server
+
     if args.workdir:
         Path(args.workdir).mkdir(parents=True, exist_ok=True)
-        return asyncio.run(_run(args, Path(args.workdir)))
+        return run_server(_run(args, Path(args.workdir)))
     with tempfile.TemporaryDirectory(prefix="bench-broadcast-") as tmp:
-        return asyncio.run(_run(args, Path(tmp)))
+        return run_server(_run(args, Path(tmp)))
 
 
 def report(result: Mapping[str, Any], as_json: bool) -> str:

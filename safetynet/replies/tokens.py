@@ -17,7 +17,8 @@ TOKEN_LENGTH = 22
 def reply_token(secret_key: str, campaign_id: int, household_id: int) -> str:
     if not secret_key:
         raise ValueError("secret key is not set: run `safetynet init` or set SAFETYNET_SECRET_KEY")
-    mac = hmac.new(secret_key.encode(), f"reply:{campaign_id}:{household_id}".encode(), hashlib.sha256).digest()
+    # hmac.digest: OpenSSL's one-shot HMAC, a third of hmac.new(...).digest() (one token a message sent)
+    mac = hmac.digest(secret_key.encode(), f"reply:{campaign_id}:{household_id}".encode(), "sha256")
     return base64.urlsafe_b64encode(mac).decode()[:TOKEN_LENGTH]
 
 
@@ -42,7 +43,7 @@ def check_token(secret_key: str, campaign_id: int, contact_id: int) -> str:
     address the message went to. Derived like `reply_token`, under its own label."""
     if not secret_key:
         raise ValueError("secret key is not set: run `safetynet init` or set SAFETYNET_SECRET_KEY")
-    mac = hmac.new(secret_key.encode(), f"check:{campaign_id}:{contact_id}".encode(), hashlib.sha256).digest()
+    mac = hmac.digest(secret_key.encode(), f"check:{campaign_id}:{contact_id}".encode(), "sha256")
     return base64.urlsafe_b64encode(mac).decode()[:TOKEN_LENGTH]
 
 

@@ -51,9 +51,9 @@ def test_callback_data_fits_64_bytes_and_round_trips() -> None:
 def test_buttons_in_a_language_without_them_are_the_reply_pages_easy_japanese() -> None:
     """A Spanish household's reply page is in やさしい日本語 (the catalogs' fallback); its chat buttons too.
     A Vietnamese one reads its page, and its buttons, in Vietnamese."""
-    assert [b.text for b in tg_sender.keyboard("tok", "es").inline_keyboard[0]] == ["だいじょうぶ", "たすけて"]
-    assert [b.text for b in tg_sender.keyboard("tok", "vi").inline_keyboard[0]] == ["Tôi an toàn", "Tôi cần giúp đỡ"]
-    assert [b.text for b in tg_sender.keyboard("tok", "ja").inline_keyboard[0]] == ["無事です", "助けが必要"]
+    assert [b["text"] for b in tg_sender.keyboard("tok", "es")["inline_keyboard"][0]] == ["だいじょうぶ", "たすけて"]
+    assert [b["text"] for b in tg_sender.keyboard("tok", "vi")["inline_keyboard"][0]] == ["Tôi an toàn", "Tôi cần giúp đỡ"]
+    assert [b["text"] for b in tg_sender.keyboard("tok", "ja")["inline_keyboard"][0]] == ["無事です", "助けが必要"]
 
 
 def test_webhook_secret_is_derived_stable_and_in_telegrams_alphabet() -> None:

@@ -182,6 +182,21 @@ async def test_gone_subscription_is_dead(tmp_path: Path) -> None:
         assert garbage.value.reason == "subscription_gone"
 
 
+async def test_a_stored_subscription_with_unusable_keys_is_dead_not_retried(tmp_path: Path) -> None:
+    """A key off the curve or an auth secret that is not base64url can never be encrypted to: the
+    contact is dead at once (before, the library's ValueError came out as an internal error, retried)."""
+    async with running_sandbox(tmp_path) as (sb, cfg), started(_sender(cfg)) as sender:
+        sub = sb.fake("webpush").subscribe(sender.keys.application_server_key)
+        off_curve = {**sub, "keys": {**sub["keys"], "p256dh": wp_vapid.b64u(b"\x04" + b"\x01" * 64)}}
+        bad_auth = {**sub, "keys": {**sub["keys"], "auth": "!!"}}
+        no_keys = {"endpoint": sub["endpoint"]}
+        for broken in (off_curve, bad_auth, no_keys):
+            with pytest.raises(PermanentSendError) as err:
+                await sender.send(outbound("webpush", json.dumps(broken)))
+            assert (err.value.reason, err.value.contact_dead) == ("subscription_gone", True)
+        assert sb.messages("webpush") == []
+
+
 async def test_wrong_vapid_key_is_a_configuration_error(tmp_path: Path) -> None:
     async with running_sandbox(tmp_path) as (sb, cfg), started(_sender(cfg)) as sender:
         other = wp_vapid.load_or_create_vapid(tmp_path / "other").application_server_key

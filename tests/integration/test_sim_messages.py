@@ -25,7 +25,7 @@ def test_web_push_the_sandbox_did_not_decrypt_cannot_be_answered() -> None:
 
 
 def test_telegram_token_comes_from_the_buttons() -> None:
-    markup = keyboard(TOKEN, "ja").to_dict()
+    markup = keyboard(TOKEN, "ja")
     m = parse_record(3, "telegram", "message", "5550001", "【訓練】…", "5550001:3", 1.0, {"reply_markup": markup})
     assert m is not None and m.token == TOKEN and m.channel == "telegram"
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import Bot
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -59,19 +59,22 @@ log = structlog.get_logger("channels")
 
 # --- keyboards and callback data ---------------------------------------------------------------
 
-
-def keyboard(reply_token: str, language: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(labels.answer_label(a, language), callback_data=callback_data(a, reply_token))
-                for a in labels.ANSWERS
-            ]
-        ]
-    )
+# An InlineKeyboardMarkup as the Bot API's JSON. Plain dicts, not PTB's InlineKeyboardMarkup: PTB turns
+# its objects back into dicts on every request (TelegramObject.to_dict and building the buttons were
+# a quarter of a Telegram send's CPU under py-spy in the first wave).
+Markup = dict[str, list[list[dict[str, str]]]]
 
 
-def link_keyboard(url: str, language: str) -> InlineKeyboardMarkup | None:
+def _button(text: str, **action: str) -> dict[str, str]:
+    return {"text": text, **action}
+
+
+def keyboard(reply_token: str, language: str) -> Markup:
+    return {"inline_keyboard": [[_button(labels.answer_label(a, language), callback_data=callback_data(a, reply_token))
+                                 for a in labels.ANSWERS]]}
+
+
+def link_keyboard(url: str, language: str) -> Markup | None:
     """One button opening `url`, or None where Telegram would refuse it.
 
     Telegram rejects button URLs it cannot reach (localhost, bare IP addresses), and a refused
@@ -82,7 +85,7 @@ def link_keyboard(url: str, language: str) -> InlineKeyboardMarkup | None:
     host = parts.hostname or ""
     if parts.scheme != "https" or "." not in host or _is_ip(host):
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(labels.open_label(language), url=url)]])
+    return {"inline_keyboard": [[_button(labels.open_label(language), url=url)]]}
 
 
 def _is_ip(host: str) -> bool:
@@ -93,17 +96,17 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def markup_for(msg: OutboundMessage) -> InlineKeyboardMarkup | None:
+def markup_for(msg: OutboundMessage) -> Markup | None:
     """A resident's message gets the answer buttons; a staff alert (no reply token) at most a link button."""
     if msg.reply_token:
         return keyboard(msg.reply_token, msg.language)
     return link_keyboard(msg.reply_url, msg.language)
 
 
-def change_keyboard(answer: str, reply_token: str, language: str) -> InlineKeyboardMarkup:
+def change_keyboard(answer: str, reply_token: str, language: str) -> Markup:
     other = labels.other_answer(answer)
-    button = InlineKeyboardButton(labels.change_label(other, language), callback_data=callback_data(other, reply_token))
-    return InlineKeyboardMarkup([[button]])
+    return {"inline_keyboard": [[_button(labels.change_label(other, language),
+                                         callback_data=callback_data(other, reply_token))]]}
 
 
 async def acknowledge(bot: _SendingBot, cb: TelegramCallback, answer: str, language: str) -> bool:
@@ -146,8 +149,8 @@ def _retry_after(e: RetryAfter) -> float:
         return retry_after_seconds(e.retry_after)
 
 
-# Frozen (a TelegramObject), so one serves every message.
-_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# LinkPreviewOptions as the Bot API's JSON (never changed: one serves every message).
+_NO_PREVIEW: dict[str, bool] = {"is_disabled": True}
 
 
 class _SendingBot(Bot):
@@ -158,14 +161,14 @@ class _SendingBot(Bot):
     defaults and the errors it raises are the library's own (`_post`, as its subclasses use it).
     """
 
-    async def send_text(self, chat_id: int, text: str, reply_markup: InlineKeyboardMarkup | None,
-                        link_preview_options: LinkPreviewOptions) -> int:
+    async def send_text(self, chat_id: int, text: str, reply_markup: Markup | None,
+                        link_preview_options: dict[str, bool]) -> int:
         result = await self._post("sendMessage", {"chat_id": chat_id, "text": text, "reply_markup": reply_markup,
                                                   "link_preview_options": link_preview_options})
         return int(result["message_id"])
 
-    async def edit_text(self, chat_id: int, message_id: int, text: str, reply_markup: InlineKeyboardMarkup | None,
-                        link_preview_options: LinkPreviewOptions) -> None:
+    async def edit_text(self, chat_id: int, message_id: int, text: str, reply_markup: Markup | None,
+                        link_preview_options: dict[str, bool]) -> None:
         """editMessageText, its answer (the edited `Message`) not built."""
         await self._post("editMessageText", {"chat_id": chat_id, "message_id": message_id, "text": text,
                                              "reply_markup": reply_markup, "link_preview_options": link_preview_options})

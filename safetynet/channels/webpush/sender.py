@@ -1,8 +1,10 @@
-"""Web push through pywebpush's async API (VAPID, RFC 8291/8292) over one shared aiohttp session.
+"""Web push (VAPID, RFC 8291/8292): the body encrypted by http_ece (`encryption.py`), POSTed on one
+shared aiohttp session, the push service's answer classified here.
 
-Traps handled (../shared/notes/libraries.md §2): the TTL is always set (pywebpush's default 0 drops
-the alert for an offline phone), a timeout on every call (the default is none); the VAPID header
-comes from `vapid.VapidHeaders`.
+It does what pywebpush's `webpush_async` does, minus its per-message copying of the subscription and
+its header dicts (`encryption.py` says why). Traps handled (../shared/notes/libraries.md §2): the TTL
+is always set (0 drops the alert for an offline phone), a timeout on every call; the VAPID header
+comes from `vapid.VapidHeaders`, signed once per push-service origin.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import json
 
 import aiohttp
-from pywebpush import WebPushException, webpush_async
 
 from safetynet.channels import labels
 from safetynet.channels.base import (
@@ -25,6 +26,7 @@ from safetynet.channels.base import (
     parse_retry_after,
     send_logged,
 )
+from safetynet.channels.webpush.encryption import CONTENT_ENCODING, InvalidSubscription, encrypt, receiver
 from safetynet.channels.webpush.settings import WebPushSettings
 from safetynet.channels.webpush.vapid import VapidHeaders, VapidKeys, load_or_create_vapid
 
@@ -82,6 +84,9 @@ class WebPushSender:
         self.cfg = cfg
         self.keys = keys or load_or_create_vapid(ctx.data_dir)
         self._headers = VapidHeaders(self.keys.vapid, cfg.subscriber, ctx.clock)
+        # The same for every push; Content-Type is aiohttp's for a bytes body (application/octet-stream).
+        self._fixed_headers = {"TTL": str(cfg.ttl_seconds), "Urgency": "high", "Content-Encoding": CONTENT_ENCODING}
+        self._timeout = aiohttp.ClientTimeout(total=cfg.timeout_seconds)
         self._session = session
         self._own_session = session is None
         self._redact = Redactor()
@@ -103,23 +108,18 @@ class WebPushSender:
         if self._session is None:
             raise RuntimeError("WebPushSender.start() was not called")
         try:
-            sub = json.loads(msg.address)
-            endpoint = sub["endpoint"]
+            endpoint, public, auth = receiver(json.loads(msg.address))
             authorization = self._headers.authorization(endpoint)
-        except (ValueError, KeyError, TypeError):
+        except (InvalidSubscription, ValueError, TypeError):
             raise PermanentSendError(Reason.SUBSCRIPTION_GONE, contact_dead=True, error_class="InvalidSubscription") from None
-        headers = {"Urgency": "high", "Topic": topic(msg.campaign_id), "Authorization": authorization}
+        body = encrypt(build_payload(msg).encode(), public, auth)
+        headers = {**self._fixed_headers, "Topic": topic(msg.campaign_id), "Authorization": authorization}
         try:
-            resp = await webpush_async(
-                sub,
-                build_payload(msg),
-                headers=headers,
-                ttl=self.cfg.ttl_seconds,
-                timeout=self.cfg.timeout_seconds,
-                aiohttp_session=self._session,
-            )
-        except WebPushException as e:
-            raise self._classify_response(e) from e
+            async with self._session.post(endpoint, data=body, headers=headers, timeout=self._timeout) as resp:
+                if resp.status > 202:  # 201 Created is the push service's yes (202 for a receipt)
+                    raise self._classify_response(resp.status, resp.reason or "", await resp.text(),
+                                                  resp.headers.get("Retry-After"))
+                return SendResult(resp.headers.get("Location"))
         except TimeoutError as e:
             raise RetryableSendError(Reason.TIMEOUT, outcome_unknown=True, error_class=type(e).__name__) from e
         except aiohttp.ClientConnectorError as e:
@@ -128,18 +128,15 @@ class WebPushSender:
             raise RetryableSendError(
                 Reason.NETWORK, outcome_unknown=True, error_class=type(e).__name__, provider_answer=self._redact(str(e))
             ) from e
-        assert not isinstance(resp, str)  # only with curl=True
-        return SendResult(resp.headers.get("Location"))
 
-    def _classify_response(self, e: WebPushException) -> SendError:
-        status = e.status_code or 0
-        answer = self._redact(f"{status} {e.message}")
-        name = type(e).__name__
+    def _classify_response(self, status: int, reason: str, text: str, retry_after: str | None) -> SendError:
+        answer = self._redact(f"{status} {reason}: {text}")
+        name = f"HTTP{status}"
         if status in (404, 410):
             return PermanentSendError(Reason.SUBSCRIPTION_GONE, contact_dead=True, error_class=name, provider_answer=answer)
         if status == 429:
             return RetryableSendError(
-                Reason.RATE_LIMITED, retry_after=parse_retry_after(e.retry_after), error_class=name, provider_answer=answer
+                Reason.RATE_LIMITED, retry_after=parse_retry_after(retry_after), error_class=name, provider_answer=answer
             )
         if status >= 500:
             return RetryableSendError(Reason.SERVER_ERROR, outcome_unknown=True, error_class=name, provider_answer=answer)
@@ -147,4 +144,3 @@ class WebPushSender:
             # Our VAPID key is not the one the browser subscribed with: an operator problem.
             return PermanentSendError(Reason.CONFIGURATION, error_class=name, provider_answer=answer)
         return PermanentSendError(Reason.BAD_REQUEST, error_class=name, provider_answer=answer)
-
