@@ -258,9 +258,13 @@ class Database(Reads):
         transaction is one item on the connection's queue, so it commits or rolls back whole, and
         nothing else runs on the writer in between.
         """
+        return await self._write_call(run_steps, steps)
+
+    async def _write_call(self, fn: Callable[..., R], *args: Any) -> R:
+        """`fn(sqlite3 connection, *args)` in one transaction, as one call on the writer's thread."""
         async with self._write_lock:
             try:
-                result: R = await _on_thread(self._writer, _transact, self._writer, steps)
+                result: R = await _on_thread(self._writer, _transact, self._writer, fn, *args)
             except StoreUnavailable as e:
                 self._mark_failed(e.__cause__ or e)
                 raise
@@ -273,14 +277,11 @@ class Database(Reads):
         self.failed = e
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """One statement in its own transaction; returns the rows changed."""
-        async with self.transaction() as conn:
-            cur = await conn.execute(sql, params)
-            return cur.rowcount
+        """One statement in its own transaction, in one trip; returns the rows changed."""
+        return await self._write_call(_rowcount, sql, params)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        async with self.transaction() as conn:
-            await conn.executemany(sql, rows)
+        await self._write_call(_executemany, sql, list(rows))
 
 
 # -- statements as data: a whole write in one trip to the writer's thread -------------------------
@@ -351,16 +352,25 @@ def _run_steps_on(conn: Conn, steps: Steps[R]) -> R:
     return run_steps(_raw(conn), steps)
 
 
-def _transact(conn: Conn, steps: Steps[R]) -> R:
-    """On the writer's thread: `steps` in one transaction. Errors that mean the database cannot take
-    writes (disk full, read-only, I/O) come out as StoreUnavailable, as from `transaction()`."""
+def _rowcount(raw: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
+    return raw.execute(sql, params).rowcount
+
+
+def _executemany(raw: sqlite3.Connection, sql: str, rows: list[Sequence[Any]]) -> None:
+    raw.executemany(sql, rows)
+
+
+def _transact(conn: Conn, fn: Callable[..., R], *args: Any) -> R:
+    """On the writer's thread: `fn(connection, *args)` in one transaction. Errors that mean the
+    database cannot take writes (disk full, read-only, I/O) come out as StoreUnavailable, as from
+    `transaction()`."""
     raw = _raw(conn)
     try:
         raw.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as e:
         raise StoreUnavailable(str(e)) from e
     try:
-        result = run_steps(raw, steps)
+        result = fn(raw, *args)
     except sqlite3.OperationalError as e:
         _rollback_now(raw)
         raise StoreUnavailable(str(e)) from e
