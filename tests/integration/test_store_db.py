@@ -67,7 +67,11 @@ async def test_a_writer_cancelled_while_beginning_leaves_no_transaction_open(tmp
     """The BEGIN of a cancelled task still runs on the connection's thread; the store must close it."""
     db = await Database.open(tmp_path / "t.db")
     try:
-        task = asyncio.ensure_future(db.execute("INSERT INTO districts (name) VALUES ('lost')"))
+        async def write() -> None:
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO districts (name) VALUES ('lost')")
+
+        task = asyncio.ensure_future(write())
         await asyncio.sleep(0)
         assert db._write_lock.locked()  # the task is inside the transaction, waiting on its BEGIN
         task.cancel()
@@ -76,6 +80,24 @@ async def test_a_writer_cancelled_while_beginning_leaves_no_transaction_open(tmp
         assert await db.execute("INSERT INTO districts (name) VALUES ('kept')") == 1
         assert db.failed is None
         assert [r[0] for r in await db.fetchall("SELECT name FROM districts")] == ["kept"]
+    finally:
+        await db.close()
+
+
+async def test_a_one_trip_write_cancelled_on_its_way_is_written_whole(tmp_path: Path) -> None:
+    """`execute` and `write` are one item on the writer's queue: cancelling the caller cannot stop
+    it half way, leaves no transaction open, and the next write goes through."""
+    db = await Database.open(tmp_path / "t.db")
+    try:
+        task = asyncio.ensure_future(db.executemany("INSERT INTO districts (name) VALUES (?)", [("a",), ("b",)]))
+        await asyncio.sleep(0)
+        assert db._write_lock.locked()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await db.execute("INSERT INTO districts (name) VALUES ('kept')") == 1
+        assert db.failed is None
+        assert sorted(r[0] for r in await db.fetchall("SELECT name FROM districts")) == ["a", "b", "kept"]
     finally:
         await db.close()
 

@@ -3,7 +3,6 @@ failure) with another process is written again, in a new transaction, before any
 
 from __future__ import annotations
 
-import asyncio
 from typing import TypeVar
 
 import structlog
@@ -20,21 +19,12 @@ _TRIES = 5
 
 
 class PgGroupCommit(GroupCommit[T, R]):
-    async def _write(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
-        items = [i for i, _ in batch]
-        for attempt in range(_TRIES):
+    async def _commit(self, items: list[T]) -> list[R]:
+        for attempt in range(1, _TRIES + 1):
             try:
-                async with self._db.transaction() as conn:
-                    results = await self._flush(conn, items)
-                break
+                return await super()._commit(items)
             except Exception as e:
-                if attempt + 1 < _TRIES and is_conflict(e):
-                    log.info("store_commit_retried", attempt=attempt + 1, items=len(items))
-                    continue
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(e)
-                return
-        for (_, fut), res in zip(batch, results, strict=True):
-            if not fut.done():
-                fut.set_result(res)
+                if attempt == _TRIES or not is_conflict(e):
+                    raise
+                log.info("store_commit_retried", attempt=attempt, items=len(items))
+        raise AssertionError("unreachable")

@@ -10,6 +10,8 @@ from safetynet.store.sqlite.replies import _GROUP_DELAY_SECONDS, CHUNK, ReplySto
 
 
 class PgReplyStore(ReplyStore):
+    PACKED_READS = False  # asyncpg reads on the event loop: rows cost no hand-over of the GIL
+
     def __init__(self, db: Database, clock: Clock) -> None:
         super().__init__(db, clock)
         self._commit = PgGroupCommit(db, self._flush, max_items=CHUNK, max_delay_seconds=_GROUP_DELAY_SECONDS)

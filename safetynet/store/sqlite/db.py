@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import os
 import re
 import sqlite3
 import stat
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -112,6 +114,30 @@ class Reads:
     async def fetchval(self, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
         row = await self.fetchone(sql, params)
         return default if row is None else row[0]
+
+    async def fetch_packed(self, sql: str, params: Sequence[Any] = ()) -> list[list[Any]]:
+        """The rows of a `packed(…)` query, as lists (see `packed`)."""
+        return unpack(await self.fetchval(sql, params))
+
+
+def packed(columns: str) -> str:
+    """`SELECT json_group_array(json_array(<columns>))`: the rows of a hot read as one JSON value.
+
+    Python's sqlite3 lets go of the GIL around every step and every column it fetches; on a
+    reader's thread, each time it wants the GIL back it waits for the event loop to let go (under
+    load, for its switch interval). A lookup of 25 tokens fetched as rows asks for the GIL ~250
+    times, as one value a handful. REAL columns go through `real()`: JSON keeps 15 digits.
+    """
+    return f"SELECT json_group_array(json_array({columns}))"
+
+
+def real(column: str) -> str:
+    """A REAL column inside `packed(…)`, as text that converts back exactly (`float(text)`)."""
+    return f"iif({column} IS NULL, NULL, printf('%!.20e', {column}))"
+
+
+def unpack(value: Any) -> list[list[Any]]:
+    return json.loads(value) if value else []
 
 
 class ReadLane(Reads):
@@ -224,20 +250,144 @@ class Database(Reads):
                 raise
             self.failed = None
 
+    async def write(self, steps: Steps[R]) -> R:
+        """BEGIN IMMEDIATE, the statements `steps` yields, COMMIT: as one call on the writer's thread.
+
+        One trip instead of one a statement (each trip is a hand-over of the GIL both ways, and
+        under load each waits for the event loop). A cancelled caller does not stop it: the whole
+        transaction is one item on the connection's queue, so it commits or rolls back whole, and
+        nothing else runs on the writer in between.
+        """
+        return await self._write_call(run_steps, steps)
+
+    async def _write_call(self, fn: Callable[..., R], *args: Any) -> R:
+        """`fn(sqlite3 connection, *args)` in one transaction, as one call on the writer's thread."""
+        async with self._write_lock:
+            try:
+                result: R = await _on_thread(self._writer, _transact, self._writer, fn, *args)
+            except StoreUnavailable as e:
+                self._mark_failed(e.__cause__ or e)
+                raise
+            self.failed = None
+            return result
+
     def _mark_failed(self, e: BaseException) -> None:
         if self.failed is None:
             log.error("store_write_failed", error=str(e), path=str(self.path))
         self.failed = e
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """One statement in its own transaction; returns the rows changed."""
-        async with self.transaction() as conn:
-            cur = await conn.execute(sql, params)
-            return cur.rowcount
+        """One statement in its own transaction, in one trip; returns the rows changed."""
+        return await self._write_call(_rowcount, sql, params)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        async with self.transaction() as conn:
-            await conn.executemany(sql, rows)
+        await self._write_call(_executemany, sql, list(rows))
+
+
+# -- statements as data: a whole write in one trip to the writer's thread -------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Sql:
+    """A statement a `Steps` generator yields; its rows are sent back (none for `many`)."""
+
+    sql: str
+    params: Any = ()  # the parameters; for `many`, an iterable of them
+    many: bool = False
+
+
+# A write as a generator of statements: the same code runs synchronously on SQLite's writer thread
+# (`run_steps`, one trip) and awaited statement by statement on PostgreSQL's connection (`drive`).
+Steps = Generator[Sql, list[Any], R]
+
+
+def run_steps(conn: sqlite3.Connection, steps: Steps[R]) -> R:
+    """Runs `steps` on `conn`, on the thread that owns it."""
+    try:
+        stmt = next(steps)
+        while True:
+            if stmt.many:
+                conn.executemany(stmt.sql, stmt.params)
+                rows: list[Any] = []
+            else:
+                rows = conn.execute(stmt.sql, stmt.params).fetchall()
+            stmt = steps.send(rows)
+    except StopIteration as done:
+        return done.value
+    finally:
+        steps.close()
+
+
+async def drive(conn: Any, steps: Steps[R]) -> R:
+    """Runs `steps` inside the caller's transaction: on SQLite's writer in one trip, elsewhere (a
+    PostgreSQL connection) one awaited statement at a time."""
+    if isinstance(conn, aiosqlite.Connection):
+        return await _on_thread(conn, _run_steps_on, conn, steps)
+    try:
+        stmt = next(steps)
+        while True:
+            if stmt.many:
+                await conn.executemany(stmt.sql, stmt.params)
+                rows: list[Any] = []
+            else:
+                rows = list(await conn.execute_fetchall(stmt.sql, stmt.params))
+            stmt = steps.send(rows)
+    except StopIteration as done:
+        return done.value
+    finally:
+        steps.close()
+
+
+async def _on_thread(conn: Conn, fn: Callable[..., R], *args: Any) -> R:
+    """`fn(*args)` on `conn`'s own thread, queued behind what is already there. aiosqlite has no
+    public way to do this; `_execute` is what its own methods use (aiosqlite is pinned to 0.22)."""
+    return await conn._execute(fn, *args)
+
+
+def _raw(conn: Conn) -> sqlite3.Connection:
+    return conn._conn  # on the connection's thread only (see _on_thread)
+
+
+def _run_steps_on(conn: Conn, steps: Steps[R]) -> R:
+    return run_steps(_raw(conn), steps)
+
+
+def _rowcount(raw: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
+    return raw.execute(sql, params).rowcount
+
+
+def _executemany(raw: sqlite3.Connection, sql: str, rows: list[Sequence[Any]]) -> None:
+    raw.executemany(sql, rows)
+
+
+def _transact(conn: Conn, fn: Callable[..., R], *args: Any) -> R:
+    """On the writer's thread: `fn(connection, *args)` in one transaction. Errors that mean the
+    database cannot take writes (disk full, read-only, I/O) come out as StoreUnavailable, as from
+    `transaction()`."""
+    raw = _raw(conn)
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as e:
+        raise StoreUnavailable(str(e)) from e
+    try:
+        result = fn(raw, *args)
+    except sqlite3.OperationalError as e:
+        _rollback_now(raw)
+        raise StoreUnavailable(str(e)) from e
+    except BaseException:
+        _rollback_now(raw)
+        raise
+    try:
+        raw.execute("COMMIT")
+    except sqlite3.Error as e:
+        _rollback_now(raw)
+        raise StoreUnavailable(str(e)) from e
+    return result
+
+
+def _rollback_now(raw: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):  # "no transaction is active" is fine
+        raw.execute("ROLLBACK")
 
 
 async def _rollback(conn: Conn) -> None:
@@ -345,11 +495,14 @@ class GroupCommit(Generic[T, R]):
                 batch, self._queue = self._queue[: self._max_items], self._queue[self._max_items :]
                 await self._write(batch)
 
+    async def _commit(self, items: list[T]) -> list[R]:
+        """One batch in one transaction; one result per item."""
+        async with self._db.transaction() as conn:
+            return await self._flush(conn, items)
+
     async def _write(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
-        items = [i for i, _ in batch]
         try:
-            async with self._db.transaction() as conn:
-                results = await self._flush(conn, items)
+            results = await self._commit([i for i, _ in batch])
         except Exception as e:
             for _, fut in batch:
                 if not fut.done():
@@ -358,3 +511,20 @@ class GroupCommit(Generic[T, R]):
         for (_, fut), res in zip(batch, results, strict=True):
             if not fut.done():
                 fut.set_result(res)
+
+
+class OneTripCommit(GroupCommit[T, R]):
+    """A group commit whose batch is one call on the writer's thread (`Database.write`):
+    `steps(items)` yields the batch's statements and returns one result per item."""
+
+    def __init__(self, db: Database, steps: Callable[[list[T]], Steps[list[R]]], max_items: int = 500,
+                 max_delay_seconds: float = 0.002) -> None:
+        super().__init__(db, self._awaited, max_items, max_delay_seconds)
+        self._steps = steps
+
+    async def _awaited(self, conn: Conn, items: list[T]) -> list[R]:
+        # the same statements through `transaction()`, one trip each (what a plain GroupCommit does)
+        return await drive(conn, self._steps(items))
+
+    async def _commit(self, items: list[T]) -> list[R]:
+        return await self._db.write(self._steps(items))

@@ -7,25 +7,22 @@ from __future__ import annotations
 
 from safetynet.domain import Status
 from safetynet.domain.replies import HelpRow, ReplyItem
-from safetynet.store.sqlite.db import Conn, Row
+from safetynet.store.sqlite.db import Row, Sql, Steps
 
 
-async def open_help(conn: Conn, item: ReplyItem) -> bool:
+def open_help(item: ReplyItem) -> Steps[bool]:
     """Puts the household on the open help list; True when it was not open already."""
-    async with conn.execute(
-        "SELECT handled_at IS NULL FROM help_requests WHERE campaign_id = ? AND household_id = ?",
-        (item.campaign_id, item.household_id),
-    ) as cur:
-        row = await cur.fetchone()
-    if row is not None and row[0]:
-        await conn.execute(
+    rows = yield Sql("SELECT handled_at IS NULL FROM help_requests WHERE campaign_id = ? AND household_id = ?",
+                     (item.campaign_id, item.household_id))
+    if rows and rows[0][0]:
+        yield Sql(
             "UPDATE help_requests SET reply_id = (SELECT id FROM replies WHERE dedupe_key = ?)"
             " WHERE campaign_id = ? AND household_id = ?",
             (item.dedupe_key, item.campaign_id, item.household_id),
         )
         return False
     # A household that asks again after being handled goes back on the list.
-    await conn.execute(
+    yield Sql(
         "INSERT INTO help_requests (campaign_id, household_id, reply_id, opened_at)"
         " SELECT campaign_id, household_id, id, received_at FROM replies WHERE dedupe_key = ?"
         " ON CONFLICT (campaign_id, household_id) DO UPDATE SET reply_id = excluded.reply_id,"

@@ -9,9 +9,9 @@ a re-posted form is stored once.
 from __future__ import annotations
 
 import hmac
-import itertools
 import json
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import structlog
 
@@ -31,11 +31,23 @@ from safetynet.domain.replies import (
     UndoOutcome,
 )
 from safetynet.store.sqlite.batching import IterationBatch
-from safetynet.store.sqlite.db import CHUNK, Conn, Database, GroupCommit, marks
+from safetynet.store.sqlite.db import (
+    CHUNK,
+    Conn,
+    Database,
+    GroupCommit,
+    OneTripCommit,
+    Sql,
+    Steps,
+    drive,
+    marks,
+    packed,
+    real,
+)
 from safetynet.store.sqlite.help_requests import HELP_SQL, help_row_from, open_help
 from safetynet.store.sqlite.reply_targets import STATUS, TARGET_SQL, TokenLookups, target_from_row
 from safetynet.store.sqlite.reply_undo import not_undone, note_prior_statuses, undo_confirmation
-from safetynet.store.sqlite.statuses import StatusChange, apply_status_changes
+from safetynet.store.sqlite.statuses import StatusChange, status_steps
 
 log = structlog.get_logger("store")
 
@@ -44,6 +56,17 @@ _GROUP_DELAY_SECONDS = 0.002
 
 
 Listener = Callable[[ReplyEvent], None]
+
+
+class BatchNews:
+    """What one batch changed (statuses, the help list), told to listeners once after its commit:
+    by the first of the batch's callers to wake."""
+
+    __slots__ = ("event", "told")
+
+    def __init__(self, event: ReplyEvent) -> None:
+        self.event = event
+        self.told = False
 
 _INSERT_HEAD = (
     "INSERT INTO replies (campaign_id, household_id, status, channel, dedupe_key, people_safe, people_injured,"
@@ -65,18 +88,24 @@ _CHECK_SQL = (
 )
 
 
+_HISTORY_COLUMNS = ("status, channel, {at}, people_safe, people_injured, location, note, method,"
+                    f" coalesce(actor, ''), id, undoes, NOT ({not_undone()}), household_id")
+
+
 class ReplyStore:
+    # The hot reads (token lookups, histories) come back as one JSON value a query (`db.packed`):
+    # a cost of Python's sqlite3 on a reader's thread that an adapter on the event loop does not have.
+    PACKED_READS = True
+
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
-        self._commit: GroupCommit[ReplyItem, tuple[RecordOutcome, int]] = GroupCommit(
-            db, self._flush, max_items=CHUNK, max_delay_seconds=_GROUP_DELAY_SECONDS
+        # A batch of answers is one trip to the writer's thread (`Database.write`).
+        self._commit: GroupCommit[ReplyItem, tuple[RecordOutcome, BatchNews | None]] = OneTripCommit(
+            db, self._flush_steps, max_items=CHUNK, max_delay_seconds=_GROUP_DELAY_SECONDS
         )
-        self._batch_ids = itertools.count(1)
-        # batch id -> its event, emitted by the first caller of that batch to wake (after the commit)
-        self._events: dict[int, ReplyEvent] = {}
         self._listeners: list[Listener] = []
-        self._lookups = TokenLookups(db)
+        self._lookups = TokenLookups(db, packed=self.PACKED_READS)
         self._histories: IterationBatch[tuple[int, int], list[HistoryEntry]] = IterationBatch(
             self._fetch_histories, [])
         self._flushes = 0
@@ -181,15 +210,17 @@ class ReplyStore:
             by_campaign.setdefault(campaign_id, []).append(household_id)
         out: dict[tuple[int, int], list[HistoryEntry]] = {k: [] for k in keys}  # a list of its own each
         for campaign_id, households in by_campaign.items():
-            rows = await self.db.fetchall(
-                "SELECT status, channel, received_at, people_safe, people_injured, location, note, method,"
-                f" coalesce(actor, ''), id, undoes, NOT ({not_undone()}), household_id FROM replies"
-                f" WHERE campaign_id = ? AND household_id IN ({marks(len(households))}) ORDER BY id",
-                (campaign_id, *households),
-            )
+            where = (f" FROM replies WHERE campaign_id = ? AND household_id IN ({marks(len(households))})"
+                     " ORDER BY id")
+            params = (campaign_id, *households)
+            if self.PACKED_READS:
+                rows: Sequence[Sequence[Any]] = await self.db.fetch_packed(
+                    packed(_HISTORY_COLUMNS.format(at=real("received_at"))) + where, params)
+            else:
+                rows = await self.db.fetchall("SELECT " + _HISTORY_COLUMNS.format(at="received_at") + where, params)
             for r in rows:
                 out[campaign_id, r[12]].append(
-                    HistoryEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8] or None, r[9], r[10],
+                    HistoryEntry(r[0], r[1], float(r[2]), r[3], r[4], r[5], r[6], r[7], r[8] or None, r[9], r[10],
                                  bool(r[11])))
         return out
 
@@ -235,10 +266,10 @@ class ReplyStore:
 
     async def record(self, item: ReplyItem) -> RecordOutcome:
         """Stores one reply (with many others in one transaction); returns after the commit."""
-        outcome, batch = await self._commit.submit(item)
-        event = self._events.pop(batch, None)
-        if event is not None:
-            self._emit(event)
+        outcome, news = await self._commit.submit(item)
+        if news is not None and not news.told:
+            news.told = True
+            self._emit(news.event)
         return outcome
 
     async def undo_confirmation(
@@ -352,11 +383,16 @@ class ReplyStore:
         return {"lookups": self._lookups.lookups, "lookup_batches": self._lookups.batches,
                 "writes": self._flushed, "write_batches": self._flushes}
 
-    async def _flush(self, conn: Conn, items: list[ReplyItem]) -> list[tuple[RecordOutcome, int]]:
-        batch = next(self._batch_ids)
+    async def _flush(self, conn: Conn, items: list[ReplyItem]) -> list[tuple[RecordOutcome, BatchNews | None]]:
+        """A batch inside the caller's transaction, statement by statement (PostgreSQL's group commit)."""
+        return await drive(conn, self._flush_steps(items))
+
+    def _flush_steps(self, items: list[ReplyItem]) -> Steps[list[tuple[RecordOutcome, BatchNews | None]]]:
+        """The statements of one batch of replies (on SQLite, run in one trip on the writer's thread:
+        nothing here touches the event loop's state but the two counters)."""
         self._flushes += 1
         self._flushed += len(items)
-        inserted = await _insert_new(conn, items)
+        inserted = yield from _insert_new(items)
         fresh: list[ReplyItem] = []
         is_new: list[bool] = []
         for i in items:
@@ -365,21 +401,17 @@ class ReplyStore:
             is_new.append(new)
             if new:
                 fresh.append(i)
-        await note_prior_statuses(conn, fresh)
+        yield from note_prior_statuses(fresh)
         changes = [StatusChange(i.campaign_id, i.household_id, STATUS[i.status], i.at) for i in fresh if i.status != NOTE]
-        transitions = await apply_status_changes(conn, changes) if changes else []
+        transitions = (yield from status_steps(changes)) if changes else []
         opened: dict[str, bool] = {}
         for i in fresh:
             if i.status == Status.NEED_HELP:
-                opened[i.dedupe_key] = await open_help(conn, i)
+                opened[i.dedupe_key] = yield from open_help(i)
         help_changed = tuple(sorted({(i.campaign_id, i.association_id) for i in fresh if opened.get(i.dedupe_key)}))
-        if transitions or help_changed:
-            self._events[batch] = ReplyEvent(tuple(transitions), help_changed)
-            # a batch whose every caller went away leaves its event unclaimed: forget old ones
-            for stale in [b for b in self._events if b < batch - 1000]:
-                self._events.pop(stale, None)
+        news = BatchNews(ReplyEvent(tuple(transitions), help_changed)) if transitions or help_changed else None
         return [
-            (RecordOutcome(duplicate=not new, help_opened=opened.get(i.dedupe_key, False) if new else False), batch)
+            (RecordOutcome(duplicate=not new, help_opened=opened.get(i.dedupe_key, False) if new else False), news)
             for i, new in zip(items, is_new, strict=True)
         ]
 
@@ -389,7 +421,7 @@ _INSERT_ROWS = 250
 _ROW_MARKS = "(" + marks(13) + ")"
 
 
-async def _insert_new(conn: Conn, items: list[ReplyItem]) -> set[str]:
+def _insert_new(items: list[ReplyItem]) -> Steps[set[str]]:
     """Inserts the replies whose dedupe key is new, in one statement per chunk; returns their keys.
 
     `ON CONFLICT DO NOTHING RETURNING` does the duplicate check and the insert in one pass (and
@@ -400,10 +432,6 @@ async def _insert_new(conn: Conn, items: list[ReplyItem]) -> set[str]:
         chunk = items[n : n + _INSERT_ROWS]
         values = ",".join([_ROW_MARKS] * len(chunk))
         params = [v for i in chunk for v in _insert_row(i)]
-        rows = await conn.execute_fetchall(
-            _INSERT_HEAD + values + " ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key", params
-        )
+        rows = yield Sql(_INSERT_HEAD + values + " ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key", params)
         inserted.update(r[0] for r in rows)
     return inserted
-
-

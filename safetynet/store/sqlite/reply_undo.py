@@ -19,7 +19,7 @@ from safetynet.domain import ANSWERED, Status, next_status
 from safetynet.domain.campaigns import StatusTransition, ladder_from_json
 from safetynet.domain.replies import NOTE, UNDO, ReplyChannel, ReplyItem, UndoOutcome, UndoRefused
 from safetynet.store.rules import answer_minute, door_knock_made, status_after_undo, undo_key
-from safetynet.store.sqlite.db import Conn
+from safetynet.store.sqlite.db import Conn, Sql, Steps
 from safetynet.store.sqlite.reply_targets import STATUS
 
 ANSWERED_SQL = "('safe', 'need_help', 'confirmed_in_person')"
@@ -32,7 +32,7 @@ def not_undone(column: str = "id") -> str:
     return f"{column} NOT IN (SELECT undoes FROM replies WHERE undoes IS NOT NULL)"
 
 
-async def note_prior_statuses(conn: Conn, fresh: Sequence[ReplyItem]) -> None:
+def note_prior_statuses(fresh: Sequence[ReplyItem]) -> Steps[None]:
     """On each staff confirmation of a batch, the status its household had just before it.
 
     Runs inside the batch's transaction before its status changes are applied, replaying the
@@ -43,10 +43,10 @@ async def note_prior_statuses(conn: Conn, fresh: Sequence[ReplyItem]) -> None:
         return
     current: dict[tuple[int, int], Status] = {}
     for campaign_id, household_id in wanted:
-        row = await _one(conn, "SELECT status FROM campaign_households WHERE campaign_id = ? AND household_id = ?",
+        rows = yield Sql("SELECT status FROM campaign_households WHERE campaign_id = ? AND household_id = ?",
                          (campaign_id, household_id))
-        if row is not None:
-            current[(campaign_id, household_id)] = STATUS[row[0]]
+        if rows:
+            current[(campaign_id, household_id)] = STATUS[rows[0][0]]
     priors: list[tuple[str, str]] = []
     for i in fresh:
         key = (i.campaign_id, i.household_id)
@@ -55,7 +55,7 @@ async def note_prior_statuses(conn: Conn, fresh: Sequence[ReplyItem]) -> None:
         if i.channel == _STAFF and i.status == _CONFIRMED:
             priors.append((str(current[key]), i.dedupe_key))
         current[key] = next_status(current[key], STATUS[i.status])
-    await conn.executemany("UPDATE replies SET prior_status = ? WHERE dedupe_key = ?", priors)
+    yield Sql("UPDATE replies SET prior_status = ? WHERE dedupe_key = ?", priors, many=True)
 
 
 async def _one(conn: Conn, sql: str, params: Sequence[object]) -> tuple[Any, ...] | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from safetynet.domain import ANSWERED, Status, next_status
 from safetynet.domain.campaigns import StatusTransition
 from safetynet.store.rules import answer_minute
-from safetynet.store.sqlite.db import CHUNK, Conn, marks
+from safetynet.store.sqlite.db import CHUNK, Conn, Sql, Steps, drive, marks
 
 
 @dataclass(frozen=True)
@@ -24,11 +24,12 @@ class StatusChange:
     at: float
 
 
-async def _current(conn: Conn, campaign_id: int, household_ids: list[int]) -> dict[int, tuple[int, Status, bool]]:
+def _current(campaign_id: int, household_ids: list[int]) -> Steps[dict[int, tuple[int, Status, bool]]]:
     found: dict[int, tuple[int, Status, bool]] = {}
     for i in range(0, len(household_ids), CHUNK):
         chunk = household_ids[i : i + CHUNK]
-        rows = await conn.execute_fetchall(
+        # PostgreSQL locks these rows (pg_sql adds FOR UPDATE to this very statement)
+        rows = yield Sql(
             "SELECT household_id, association_id, status, first_answer_at IS NOT NULL"
             f" FROM campaign_households WHERE campaign_id = ? AND household_id IN ({marks(len(chunk))})",
             (campaign_id, *chunk),
@@ -78,41 +79,45 @@ def plan_status_changes(campaign_id: int, started: float, current: dict[int, tup
 
 async def apply_status_changes(conn: Conn, changes: Sequence[StatusChange]) -> list[StatusTransition]:
     """Applies changes in order inside the caller's transaction; returns the real transitions."""
+    return await drive(conn, status_steps(changes))
+
+
+def status_steps(changes: Sequence[StatusChange]) -> Steps[list[StatusTransition]]:
+    """`apply_status_changes` as statements (`db.Steps`), for a write that runs in one trip."""
     transitions: list[StatusTransition] = []
     by_campaign: dict[int, list[StatusChange]] = defaultdict(list)
     for ch in changes:
         by_campaign[ch.campaign_id].append(ch)
     for campaign_id, items in by_campaign.items():
-        transitions += await _apply_campaign(conn, campaign_id, items)
+        transitions += yield from _apply_campaign(campaign_id, items)
     return transitions
 
 
-async def _apply_campaign(conn: Conn, campaign_id: int, items: list[StatusChange]) -> list[StatusTransition]:
-    rows = list(await conn.execute_fetchall(
-        "SELECT coalesce(started_at, created_at) FROM campaigns WHERE id = ?", (campaign_id,)))
+def _apply_campaign(campaign_id: int, items: list[StatusChange]) -> Steps[list[StatusTransition]]:
+    rows = yield Sql("SELECT coalesce(started_at, created_at) FROM campaigns WHERE id = ?", (campaign_id,))
     started = float(rows[0][0]) if rows else 0.0
-    current = await _current(conn, campaign_id, sorted({c.household_id for c in items}))
+    current = yield from _current(campaign_id, sorted({c.household_id for c in items}))
     plan = plan_status_changes(campaign_id, started, current, items)
     updates, count_delta, minute_delta = plan.updates, plan.count_delta, plan.minute_delta
     if updates:
-        await conn.executemany(
+        yield Sql(
             "UPDATE campaign_households SET status = ?, status_at = ?,"
             " first_answer_at = coalesce(first_answer_at, ?) WHERE campaign_id = ? AND household_id = ?",
-            [(s, at, fa, campaign_id, hh) for hh, (s, at, fa) in sorted(updates.items())],
+            [(s, at, fa, campaign_id, hh) for hh, (s, at, fa) in sorted(updates.items())], many=True,
         )
     # in key order: concurrent writers (several processes on PostgreSQL) then lock rows in one order
     deltas = [(campaign_id, a, s, n) for (a, s), n in sorted(count_delta.items()) if n]
     if deltas:
-        await conn.executemany(
+        yield Sql(
             "INSERT INTO campaign_counts (campaign_id, association_id, status, n) VALUES (?,?,?,?)"
             " ON CONFLICT (campaign_id, association_id, status) DO UPDATE SET n = n + excluded.n",
-            deltas,
+            deltas, many=True,
         )
     if minute_delta:
-        await conn.executemany(
+        yield Sql(
             "INSERT INTO campaign_answer_minutes (campaign_id, association_id, minute, n) VALUES (?,?,?,?)"
             " ON CONFLICT (campaign_id, association_id, minute) DO UPDATE SET n = n + excluded.n",
-            [(campaign_id, a, m, n) for (a, m), n in sorted(minute_delta.items())],
+            [(campaign_id, a, m, n) for (a, m), n in sorted(minute_delta.items())], many=True,
         )
     return plan.transitions
 
