@@ -9,6 +9,8 @@ library underneath costs on this machine, now, is the yardstick:
 - the floor handler: a minimal aiohttp app with the reply page's routes that reads the form and
   answers a small page, no store (`bench replies` loads it exactly as it loads the server).
 
+Both run on the event loop our processes run on (`runtime.run`: uvloop when installed).
+
 Children: `python -m safetynet.lab.bench_floor serve PORT` (sink and floor handler in one app),
 `python -m safetynet.lab.bench_floor client URL N CONCURRENCY` (prints its CPU and seconds as JSON).
 """
@@ -194,11 +196,15 @@ def multiple(value_ms: float | None, floor_ms: float) -> float | None:
 
 
 def main(argv: list[str]) -> int:
+    # On the loop the server and the dispatcher run on (uvloop when installed): a floor on a slower
+    # loop than ours would flatter our multiples.
+    from safetynet.runtime import run
+
     if argv[:1] == ["serve"]:
-        asyncio.run(_serve(int(argv[1]) if len(argv) > 1 else 0))
+        run(_serve(int(argv[1]) if len(argv) > 1 else 0))
         return 0
     if argv[:1] == ["client"]:
-        print(json.dumps(asyncio.run(_client(argv[1], int(argv[2]), int(argv[3])))), flush=True)
+        print(json.dumps(run(_client(argv[1], int(argv[2]), int(argv[3])))), flush=True)
         return 0
     if argv[:1] == ["measure"]:
         n = int(argv[1]) if len(argv) > 1 else 10_000
