@@ -122,22 +122,55 @@ async def floor_claimer(con: asyncpg.Connection, cid: int, owner: str, batch: in
     return done
 
 
+def _ticks(pid: int) -> int:
+    """User and system CPU ticks of a process (0 once it has gone)."""
+    try:
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(f[11]) + int(f[12])
+
+
+class Meter:
+    """CPU seconds of this process and of the PostgreSQL backends serving its connections (the server
+    is on this machine; other work on the same server is not counted)."""
+
+    def __init__(self, backends: list[int]) -> None:
+        self.backends = backends
+        self.own0 = time.process_time()
+        self.server0 = sum(_ticks(p) for p in backends)
+
+    def stop(self) -> tuple[float, float]:
+        return (time.process_time() - self.own0,
+                (sum(_ticks(p) for p in self.backends) - self.server0) / os.sysconf("SC_CLK_TCK"))
+
+
+async def pool_backends(pool: asyncpg.Pool, n: int) -> list[int]:
+    """The server pids of `n` pooled connections (opened now, kept by the pool for the run)."""
+    cons = [await pool.acquire() for _ in range(n)]
+    pids = [c.get_server_pid() for c in cons]
+    for c in cons:
+        await pool.release(c)
+    return pids
+
+
 async def _claim_in_child(url: str, cid: int, owner: str, batch: int, floor: bool, start: Any
-                          ) -> tuple[int, float]:
-    """(deliveries, CPU seconds from the start signal to the last one recorded)."""
+                          ) -> tuple[int, float, float]:
+    """(deliveries, this claimer's CPU seconds, its backends'), from the start signal to the end."""
     if floor:
         con = await asyncpg.connect(url)
         try:
             start.wait()
-            cpu0 = time.process_time()
-            return await floor_claimer(con, cid, owner, batch), time.process_time() - cpu0
+            meter = Meter([con.get_server_pid()])
+            return await floor_claimer(con, cid, owner, batch), *meter.stop()
         finally:
             await con.close()
     store = await open_postgres_store(url, SystemClock(), ROUTES, pool_size=4, migrate=False)
     try:
+        backends = await pool_backends(store.db.pool, 4)
         start.wait()
-        cpu0 = time.process_time()
-        return await claimer(store, cid, owner, batch), time.process_time() - cpu0
+        meter = Meter(backends)
+        return await claimer(store, cid, owner, batch), *meter.stop()
     finally:
         await store.close()
 
@@ -146,8 +179,8 @@ def _proc_main(url: str, cid: int, owner: str, batch: int, floor: bool, start: A
     out.put(asyncio.run(_claim_in_child(url, cid, owner, batch, floor, start)))
 
 
-def run_processes(url: str, cid: int, claimers: int, batch: int, floor: bool) -> tuple[int, float, float]:
-    """Claimers as processes: (deliveries, seconds, the claimers' CPU seconds, start-up included)."""
+def run_processes(url: str, cid: int, claimers: int, batch: int, floor: bool) -> tuple[int, float, float, float]:
+    """Claimers as processes: (deliveries, seconds, the claimers' CPU seconds, their backends')."""
     ctx = multiprocessing.get_context("spawn")
     start, out = ctx.Event(), ctx.Queue()
     procs = [ctx.Process(target=_proc_main, args=(url, cid, f"p{i}", batch, floor, start, out))
@@ -161,25 +194,7 @@ def run_processes(url: str, cid: int, claimers: int, batch: int, floor: bool) ->
     elapsed = time.perf_counter() - t0
     for p in procs:
         p.join()
-    return sum(r[0] for r in results), elapsed, sum(r[1] for r in results)
-
-
-def _postgres_ticks() -> int:
-    """CPU ticks of the PostgreSQL server: every live postgres process's, and (in the postmaster's
-    children's fields) those of the backends that have exited."""
-    total = 0
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-        except OSError:
-            continue
-        if stat[stat.index("(") + 1:stat.rindex(")")] != "postgres":
-            continue
-        f = stat[stat.rindex(")") + 2:].split()
-        total += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])  # utime stime cutime cstime
-    return total
+    return sum(r[0] for r in results), elapsed, sum(r[1] for r in results), sum(r[2] for r in results)
 
 
 def _machine_ticks() -> tuple[int, int]:
@@ -188,24 +203,22 @@ def _machine_ticks() -> tuple[int, int]:
     return sum(f[:8]) - idle, sum(f[:8])
 
 
-class CpuShare:
-    """Who used the machine's CPU during a run: the PostgreSQL server, the claimers, the rest (other
-    work on the machine, and this script's parent process)."""
-
-    def __init__(self) -> None:
-        self.tick = os.sysconf("SC_CLK_TCK")
-        self.pg0, (self.busy0, self.total0) = _postgres_ticks(), _machine_ticks()
-
-    def report(self, deliveries: int, claimers_cpu: float) -> dict[str, float]:
-        pg = (_postgres_ticks() - self.pg0) / self.tick
-        busy1, total1 = _machine_ticks()
-        busy, total = (busy1 - self.busy0) / self.tick, (total1 - self.total0) / self.tick
-        n = max(deliveries, 1)
-        return {"server_cpu_seconds": round(pg, 2), "claimers_cpu_seconds": round(claimers_cpu, 2),
-                "other_cpu_seconds": round(max(busy - pg - claimers_cpu, 0.0), 2),
-                "machine_busy_share": round(busy / total, 2) if total else 0.0,
-                "server_cpu_us_per_delivery": round(pg * 1e6 / n, 1),
-                "claimers_cpu_us_per_delivery": round(claimers_cpu * 1e6 / n, 1)}
+def cpu_report(deliveries: int, claimers_cpu: float, server_cpu: float,
+               machine0: tuple[int, int]) -> dict[str, float]:
+    """Who used the machine's CPU during a run: the claimers, their PostgreSQL backends, the rest
+    (other work on the machine and on the server, PostgreSQL's WAL writer, this script's parent)."""
+    busy1, total1 = _machine_ticks()
+    tick = os.sysconf("SC_CLK_TCK")
+    busy, total = (busy1 - machine0[0]) / tick, (total1 - machine0[1]) / tick
+    n = max(deliveries, 1)
+    ours = (claimers_cpu + server_cpu) * 1e6 / n
+    return {"server_cpu_seconds": round(server_cpu, 2), "claimers_cpu_seconds": round(claimers_cpu, 2),
+            "other_cpu_seconds": round(max(busy - server_cpu - claimers_cpu, 0.0), 2),
+            "machine_busy_share": round(busy / total, 2) if total else 0.0,
+            "server_cpu_us_per_delivery": round(server_cpu * 1e6 / n, 1),
+            "claimers_cpu_us_per_delivery": round(claimers_cpu * 1e6 / n, 1),
+            # what this run would reach with every core of the machine to itself
+            "cpu_bound_per_second": round((os.cpu_count() or 1) * 1e6 / ours) if ours else 0}
 
 
 async def recreate_database(url: str, template: str | None = None) -> None:
@@ -244,28 +257,29 @@ async def bench_postgres_once(url: str, template: str, cid: int, claimers: int, 
                               floor: bool) -> dict[str, Any]:
     await recreate_database(url, template)
     await asyncio.sleep(1.0)  # the copy's writes settle before the clock starts
-    cpu = CpuShare()
+    machine0 = _machine_ticks()
     if procs:
-        done, elapsed, claimers_cpu = await asyncio.to_thread(run_processes, url, cid, claimers, batch, floor)
+        done, elapsed, claimers_cpu, server_cpu = await asyncio.to_thread(run_processes, url, cid, claimers, batch,
+                                                                          floor)
     elif floor:
         cons = [await asyncpg.connect(url) for _ in range(claimers)]
         try:
-            c0, t0 = time.process_time(), time.perf_counter()
+            meter, t0 = Meter([c.get_server_pid() for c in cons]), time.perf_counter()
             counts = await asyncio.gather(*(floor_claimer(c, cid, f"f{i}", batch) for i, c in enumerate(cons)))
-            done, elapsed, claimers_cpu = sum(counts), time.perf_counter() - t0, time.process_time() - c0
+            done, elapsed, (claimers_cpu, server_cpu) = sum(counts), time.perf_counter() - t0, meter.stop()
         finally:
             for c in cons:
                 await c.close()
     else:
         store = await open_postgres_store(url, SystemClock(), ROUTES, pool_size=claimers + 2, migrate=False)
         try:
-            c0 = time.process_time()
+            meter = Meter(await pool_backends(store.db.pool, claimers + 2))
             done, elapsed = await run_in_process(store, cid, claimers, batch)
-            claimers_cpu = time.process_time() - c0
+            claimers_cpu, server_cpu = meter.stop()
         finally:
             await store.close()
     return {"deliveries": done, "seconds": round(elapsed, 2), "per_second": round(done / elapsed),
-            **cpu.report(done, claimers_cpu)}
+            **cpu_report(done, claimers_cpu, server_cpu, machine0)}
 
 
 async def bench_postgres(url: str, n: int, claimers: int, batch: int, procs: bool, rounds: int) -> dict[str, Any]:
