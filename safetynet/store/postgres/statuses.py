@@ -1,10 +1,8 @@
-"""Household status changes on PostgreSQL: the rules of `store.sqlite.statuses`, with the rows
-read under a lock (several processes write) and written back in one statement: the households'
-new statuses, the counters and the answer minutes of every campaign touched, from arrays.
-
-Two round trips whatever the number of campaigns and households: the outbox's hot path (500
-notified households a flush) went from six statements (campaign, rows, update, counters, …) to two,
-and the outbox folds the first into the statement that writes its sends (`CURRENT_SQL`).
+"""Household status changes of the PostgreSQL outbox's flush: the rule of `store.sqlite.statuses`
+(`plan_status_changes`), over rows read under a lock (several processes write; `CURRENT_SQL`, part
+of the statement that writes the sends) and written back in one statement (`WRITE_SQL`): the
+households' new statuses, the counters and the answer minutes of every campaign touched, from
+arrays. Two statements whatever the number of campaigns and households, where there were six.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ from typing import Any
 
 from safetynet.domain import Status
 from safetynet.domain.campaigns import StatusTransition
-from safetynet.store.postgres.db import PgConn
 from safetynet.store.sqlite.statuses import StatusChange, plan_status_changes
 
 _STATUS = {s.value: s for s in Status}
@@ -103,13 +100,3 @@ def plan_writes(rows: Sequence[Any], changes: Sequence[StatusChange]) -> StatusW
         out.transitions += plan.transitions
     return out
 
-
-async def apply_status_changes(conn: PgConn, changes: Sequence[StatusChange]) -> list[StatusTransition]:
-    """Applies changes in order inside the caller's transaction; returns the real transitions."""
-    if not changes:
-        return []
-    rows = await conn.raw.fetch(CURRENT_SQL.format(campaigns=1, households=2), *change_keys(changes))
-    writes = plan_writes(rows, changes)
-    if writes:
-        await conn.raw.fetchval(WRITE_SQL, *writes.params())
-    return writes.transitions
