@@ -279,7 +279,18 @@ async def bench_postgres_once(url: str, template: str, cid: int, claimers: int, 
         finally:
             await store.close()
     return {"deliveries": done, "seconds": round(elapsed, 2), "per_second": round(done / elapsed),
-            **cpu_report(done, claimers_cpu, server_cpu, machine0)}
+            **cpu_report(done, claimers_cpu, server_cpu, machine0), "hot_updates": await hot_updates(url)}
+
+
+async def hot_updates(url: str) -> dict[str, float]:
+    """The share of each table's updates in the run that were HOT (no new index entries)."""
+    con = await asyncpg.connect(url)
+    try:
+        rows = await con.fetch("SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
+                               " WHERE relname IN ('deliveries', 'campaign_households', 'campaign_counts')")
+    finally:
+        await con.close()
+    return {r[0]: round(r[2] / r[1], 2) if r[1] else 0.0 for r in rows}
 
 
 async def bench_postgres(url: str, n: int, claimers: int, batch: int, procs: bool, rounds: int) -> dict[str, Any]:
