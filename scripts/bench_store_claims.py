@@ -18,12 +18,17 @@ and marking them sent with one `UPDATE … FROM unnest`, one statement each, not
 log, no household statuses or counters). `--rounds` runs store and floor alternately; each run
 reports the server's CPU (every postgres process), the claimers' and the rest of the machine's.
 
-Measured 2026-12-02 (2 cores shared with other work, load 3.6-4.4; PostgreSQL 15 local, default config,
-the same cores as the claimers), 100,000 households, 4 claimers of 500:
-  in one process:  PostgreSQL 11,060/s beside SQLite 11,013/s
-  --procs:         PostgreSQL 12,345/s beside SQLite 10,283/s
-Under load 6-7 the same runs gave 4,092 vs 6,023 and 5,603 vs 12,601. The 20,000/s target needs the
-database on cores of its own: here the server, four claimers and SQLite's writer share two.
+Measured 2026-12-02, 2 cores shared with other work (load 4-7), PostgreSQL 15 local with default
+config on the same cores, 100,000 households, 4 claimers of 500, --procs --rounds 2, alternate runs
+of main's store and this one:
+  main:  PostgreSQL 20,016 / 11,946 and 16,220 / 15,822/s (floor 48,227 / 29,636 and 24,332 / 39,722)
+         server 44-48 us + claimers 33-35 us of CPU a delivery
+  now:   PostgreSQL 10,116 / 10,789 (load 7) and 18,845 / 21,277/s (floor 33,534 / 34,745 and 43,003 / 31,447)
+         server 42-53 us + claimers 32-40 us a delivery; SQLite 11,458-17,490 beside them
+The floor costs ~30 us of server and 3 us of client a delivery. The store's two to three times that
+(attempt log, household statuses and counters, what a message needs, Python's work a delivery) is
+CPU, not waiting: `cpu_bound_per_second`, the rate with both cores to itself, is ~25,000-27,000/s,
+and a run reaches 20,000/s only when other work leaves it most of the machine.
 """
 
 from __future__ import annotations
