@@ -1,65 +1,102 @@
-"""Household status changes on PostgreSQL: the rules of `store.sqlite.statuses`, with the rows
-read under a lock (several processes write) and written back as one `UPDATE … FROM unnest(…)`
-instead of one statement a household (the outbox's hot path: 500 notified households a flush)."""
+"""Household status changes of the PostgreSQL outbox's flush: the rule of `store.sqlite.statuses`
+(`plan_status_changes`), over rows read under a lock (several processes write; `CURRENT_SQL`, part
+of the statement that writes the sends) and written back in one statement (`WRITE_SQL`): the
+households' new statuses, the counters and the answer minutes of every campaign touched, from
+arrays. Two statements whatever the number of campaigns and households, where there were six.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from safetynet.domain import Status
 from safetynet.domain.campaigns import StatusTransition
-from safetynet.store.postgres.db import PgConn
 from safetynet.store.sqlite.statuses import StatusChange, plan_status_changes
 
 _STATUS = {s.value: s for s in Status}
 
-_UPDATE = """
-UPDATE campaign_households ch SET status = u.status, status_at = u.at,
+# The rows the changes decide over, locked in key order (the same for every writer), with their
+# campaign's start (answer minutes count from it). `{campaigns}` and `{households}` are the numbers
+# of the two key-array parameters in the statement that embeds this one.
+CURRENT_SQL = """
+SELECT ch.campaign_id, ch.household_id, ch.association_id, ch.status, ch.first_answer_at IS NOT NULL,
+  (SELECT coalesce(c.started_at, c.created_at) FROM campaigns c WHERE c.id = ch.campaign_id)
+FROM campaign_households ch
+WHERE (ch.campaign_id, ch.household_id) IN (SELECT * FROM unnest(${campaigns}::bigint[], ${households}::bigint[]))
+ORDER BY ch.campaign_id, ch.household_id FOR UPDATE OF ch"""
+
+# Counters and minutes go in key order (sorted arrays; INSERT … SELECT keeps it): concurrent writers
+# lock those shared rows in one order. Last in the transaction, they are held the shortest time.
+# The statement also answers whether any provider status waits for a send's id (the outbox's check).
+WRITE_SQL = """
+WITH households AS (
+  UPDATE campaign_households ch SET status = u.status, status_at = u.at,
     first_answer_at = coalesce(ch.first_answer_at, u.first)
-FROM unnest($2::bigint[], $3::text[], $4::float8[], $5::float8[]) AS u(household_id, status, at, first)
-WHERE ch.campaign_id = $1 AND ch.household_id = u.household_id"""
-_COUNTS = """
-INSERT INTO campaign_counts (campaign_id, association_id, status, n)
-SELECT $1, a, s, n FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS u(a, s, n)
-ON CONFLICT (campaign_id, association_id, status) DO UPDATE SET n = campaign_counts.n + excluded.n"""
-_MINUTES = """
-INSERT INTO campaign_answer_minutes (campaign_id, association_id, minute, n)
-SELECT $1, a, m, n FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS u(a, m, n)
-ON CONFLICT (campaign_id, association_id, minute) DO UPDATE SET n = campaign_answer_minutes.n + excluded.n"""
+  FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::float8[], $5::float8[])
+    AS u(campaign_id, household_id, status, at, first)
+  WHERE ch.campaign_id = u.campaign_id AND ch.household_id = u.household_id
+  RETURNING 1
+), counts AS (
+  INSERT INTO campaign_counts (campaign_id, association_id, status, n)
+  SELECT * FROM unnest($6::bigint[], $7::bigint[], $8::text[], $9::bigint[])
+  ON CONFLICT (campaign_id, association_id, status) DO UPDATE SET n = campaign_counts.n + excluded.n
+  RETURNING 1
+), minutes AS (
+  INSERT INTO campaign_answer_minutes (campaign_id, association_id, minute, n)
+  SELECT * FROM unnest($10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
+  ON CONFLICT (campaign_id, association_id, minute) DO UPDATE SET n = campaign_answer_minutes.n + excluded.n
+  RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM early_provider_status)"""
 
 
-async def apply_status_changes(conn: PgConn, changes: Sequence[StatusChange]) -> list[StatusTransition]:
+def change_keys(changes: Sequence[StatusChange]) -> tuple[list[int], list[int]]:
+    """The (campaign, household) keys of the changes, sorted and once each: `CURRENT_SQL`'s arrays."""
+    keys = sorted({(c.campaign_id, c.household_id) for c in changes})
+    return [k[0] for k in keys], [k[1] for k in keys]
+
+
+@dataclass
+class StatusWrites:
+    """Every campaign's plan, as the parameters of `WRITE_SQL`."""
+
+    households: list[tuple[int, int, str, float, float | None]] = field(default_factory=list)
+    counts: list[tuple[int, int, str, int]] = field(default_factory=list)
+    minutes: list[tuple[int, int, int, int]] = field(default_factory=list)
+    transitions: list[StatusTransition] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.households or self.counts or self.minutes)
+
+    def params(self) -> list[list[Any]]:
+        return [*_columns(self.households, 5), *_columns(self.counts, 4), *_columns(self.minutes, 4)]
+
+
+def _columns(rows: list[Any], width: int) -> list[list[Any]]:
+    return [[r[i] for r in rows] for i in range(width)] if rows else [[] for _ in range(width)]
+
+
+def plan_writes(rows: Sequence[Any], changes: Sequence[StatusChange]) -> StatusWrites:
+    """`plan_status_changes` (the rule, shared with SQLite) over the rows `CURRENT_SQL` read, campaign
+    by campaign in key order; the writes sorted by key."""
+    current: dict[int, dict[int, tuple[int, Status, bool]]] = defaultdict(dict)
+    started: dict[int, float] = {}
+    for r in rows:
+        current[r[0]][r[1]] = (r[2], _STATUS[r[3]], bool(r[4]))
+        started[r[0]] = float(r[5] or 0.0)
     by_campaign: dict[int, list[StatusChange]] = defaultdict(list)
     for ch in changes:
         by_campaign[ch.campaign_id].append(ch)
-    transitions: list[StatusTransition] = []
+    out = StatusWrites()
     for campaign_id in sorted(by_campaign):
-        transitions += await _apply_campaign(conn, campaign_id, by_campaign[campaign_id])
-    return transitions
+        plan = plan_status_changes(campaign_id, started.get(campaign_id, 0.0), current[campaign_id],
+                                   by_campaign[campaign_id])
+        out.households += [(campaign_id, h, *plan.updates[h]) for h in sorted(plan.updates)]
+        out.counts += [(campaign_id, a, s, n) for (a, s), n in sorted(plan.count_delta.items()) if n]
+        out.minutes += [(campaign_id, a, m, n) for (a, m), n in sorted(plan.minute_delta.items()) if n]
+        out.transitions += plan.transitions
+    return out
 
-
-async def _apply_campaign(conn: PgConn, campaign_id: int, items: list[StatusChange]) -> list[StatusTransition]:
-    raw = conn.raw
-    started = float(await raw.fetchval(
-        "SELECT coalesce(started_at, created_at) FROM campaigns WHERE id = $1", campaign_id) or 0.0)
-    rows = await raw.fetch(
-        "SELECT household_id, association_id, status, first_answer_at IS NOT NULL FROM campaign_households"
-        " WHERE campaign_id = $1 AND household_id = ANY($2::bigint[]) ORDER BY household_id FOR UPDATE",
-        campaign_id, sorted({c.household_id for c in items}))
-    current = {r[0]: (r[1], _STATUS[r[2]], bool(r[3])) for r in rows}
-    plan = plan_status_changes(campaign_id, started, current, items)
-    updates, count_delta, minute_delta = plan.updates, plan.count_delta, plan.minute_delta
-    if updates:
-        hh = sorted(updates)
-        await raw.execute(_UPDATE, campaign_id, hh, [updates[h][0] for h in hh], [updates[h][1] for h in hh],
-                          [updates[h][2] for h in hh])
-    deltas = sorted((k, n) for k, n in count_delta.items() if n)
-    if deltas:
-        await raw.execute(_COUNTS, campaign_id, [a for (a, _), _ in deltas], [s for (_, s), _ in deltas],
-                          [n for _, n in deltas])
-    minutes = sorted(minute_delta.items())
-    if minutes:
-        await raw.execute(_MINUTES, campaign_id, [a for (a, _), _ in minutes], [m for (_, m), _ in minutes],
-                          [n for _, n in minutes])
-    return plan.transitions
