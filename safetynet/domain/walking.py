@@ -11,11 +11,11 @@ from types import MappingProxyType
 
 _RUNS = re.compile(r"(\d+)")
 # dashes people type between block numbers: all mean the same separator
-_DASH_CHARS = "‐‑‒–—―−ー－"
-_DASHES = str.maketrans(dict.fromkeys(_DASH_CHARS, "-"))
+_DASHES = "‐‑‒–—―−ー－"
+_TO_HYPHEN = str.maketrans(dict.fromkeys(_DASHES, "-"))
 # str.translate with a table looks every character of a Japanese text up in a dict (~1.5 µs an
 # address): most texts hold no such dash, which a regex finds in C
-_ANY_DASH = re.compile(f"[{_DASH_CHARS}]")
+_ANY_DASH = re.compile(f"[{_DASHES}]")
 
 NaturalKey = tuple[tuple[int, int, str], ...]
 
@@ -26,7 +26,7 @@ def natural_key(text: str) -> NaturalKey:
     words at the same place, so "3" < "3-1" < "A"."""
     norm = unicodedata.normalize("NFKC", text)
     if _ANY_DASH.search(norm):
-        norm = norm.translate(_DASHES)
+        norm = norm.translate(_TO_HYPHEN)
     norm = norm.strip().casefold()
     key: list[tuple[int, int, str]] = []
     for i, part in enumerate(_RUNS.split(norm)):
