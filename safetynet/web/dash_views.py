@@ -5,22 +5,22 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from safetynet.domain import ANSWERED
 from safetynet.domain.campaigns import CampaignInfo
 from safetynet.domain.phones import format_national
 from safetynet.domain.replies import HelpItem
 from safetynet.domain.roster import Association, Coverage, HouseholdLine
-from safetynet.domain.walking import walking_key
-from safetynet.templating import ENV, call_macro
+from safetynet.domain.walking import walking_key, walking_ranks
+from safetynet.templating import ENV, Stamp, call_macro, mark
 from safetynet.web.dash_shell import hhmm, when
-from safetynet.web.dash_text import METHODS, STATUS_ICONS, STATUS_ORDER, method_label, pct, status_label, t
+from safetynet.web.dash_text import METHODS, STATUS_ICONS, STATUS_ORDER, pct, status_label, t
 
 ANSWERED_S = frozenset(str(s) for s in ANSWERED)
 FILTERS = ("all", "noanswer", "help", "vulnerable")
@@ -37,8 +37,7 @@ def national(e164: str) -> str:
 
 
 # what the staff templates use beside i18n.t
-ENV.globals.update(icons=STATUS_ICONS, methods=METHODS, when=when, hhmm=hhmm, pct=pct, national=national,
-                   with_name=lambda markup, name: with_name(markup, name))
+ENV.globals.update(d=t, icons=STATUS_ICONS, methods=METHODS, when=when, hhmm=hhmm, pct=pct, national=national)
 
 
 def _macro(name: str, *args: object) -> Markup:
@@ -113,48 +112,82 @@ def help_items(lang: str, items: Sequence[HelpItem]) -> Markup:
 
 
 @functools.lru_cache(maxsize=8)
-def row_words(lang: str) -> dict[str, Any]:
-    """The words of a household row, once per language (a page has hundreds of rows)."""
-    words: dict[str, Any] = {k: t(lang, k) for k in ("group", "name", "address", "people", "status", "confirm",
-                                                   "vulnerable")}
-    words["statuses"] = {s: status_label(lang, s) for s in STATUS_ICONS}
-    words["methods"] = tuple((m, method_label(lang, m)) for m in METHODS)
-    words["buttons"] = _macro("confirm_buttons", lang, words["methods"], _NAME)
-    return words
+def status_labels(lang: str) -> dict[str, str]:
+    return {s: status_label(lang, s) for s in STATUS_ICONS}
 
 
-# stands for a household's name in markup made once per language (no text holds a NUL)
-_NAME = "\x00name\x00"
+def _label(labels: dict[str, str], status: str) -> str:
+    return labels.get(status) or f"? {status}"
 
 
-def with_name(markup: Markup, name: str) -> Markup:
-    """`markup` (from a template) with the household's name, escaped, in place of its mark."""
-    return Markup(markup.replace(_NAME, escape(name)))  # noqa: S704 - both parts escaped
+@dataclass(frozen=True)
+class _Marks:
+    """A household line whose values are stamp marks: what a row macro renders a stamp from."""
+
+    vulnerable: bool
+    withheld: bool
+    landline: str = ""
+    id: str = mark("id")
+    status: str = mark("status")
+    group: str = mark("group")
+    household_key: str = mark("key")
+    name: str = mark("name")
+    address: str = mark("address")
+    members: str = mark("members")
 
 
-# A row's markup depends only on the line (a frozen value), the language and whether the filter
-# hides it: dashboards reload rows that mostly did not change, so each is rendered once.
-@functools.lru_cache(maxsize=10_000)
-def _row(lang: str, h: HouseholdLine, hidden: bool) -> Markup:
-    return _macro("household_row", lang, h, hidden, row_words(lang))
+_ROW_FIELDS = ("id", "status", "group", "key", "name", "address", "members", "label")
+_DK_FIELDS = (*_ROW_FIELDS, "landline", "tel")
+
+
+@functools.lru_cache(maxsize=64)
+def _row_stamp(lang: str, withheld: bool, vulnerable: bool, hidden: bool) -> Stamp:
+    return Stamp.of(_macro("household_row", lang, _Marks(vulnerable, withheld), hidden, mark("label")), _ROW_FIELDS)
+
+
+@functools.lru_cache(maxsize=64)
+def _doorknock_stamp(lang: str, withheld: bool, vulnerable: bool, landline: bool) -> Stamp:
+    marks = _Marks(vulnerable, withheld, mark("landline") if landline else "")
+    return Stamp.of(_macro("doorknock_row", lang, marks, mark("tel"), mark("label")), _DK_FIELDS)
 
 
 def household_rows(lang: str, lines: Sequence[HouseholdLine], filt: HouseholdFilter) -> Markup:
-    return Markup("").join(_row(lang, h, not filt.keeps(h)) for h in lines)
+    """The dashboard's rows (`household_row` in dash_parts.html, from its stamps)."""
+    labels = status_labels(lang)
+    return Markup("".join(  # noqa: S704 - stamps of an autoescaped macro, each value escaped by fill
+        _row_stamp(lang, h.withheld, h.vulnerable, not filt.keeps(h)).fill(
+            (h.id, h.status, h.group, h.household_key, h.name, h.address, h.members, _label(labels, h.status)))
+        for h in lines))
+
+
+def doorknock_rows(lang: str, lines: Sequence[HouseholdLine]) -> Markup:
+    """The door-knock list's rows of one 班 (`doorknock_row` in dash_parts.html, from its stamps)."""
+    labels = status_labels(lang)
+    return Markup("".join(  # noqa: S704 - as household_rows
+        _doorknock_stamp(lang, h.withheld, h.vulnerable, bool(h.landline)).fill(
+            (h.id, h.status, h.group, h.household_key, h.name, h.address, h.members, _label(labels, h.status),
+             h.landline, national(h.landline)))
+        for h in lines))
+
+
+def _places(lines: Sequence[HouseholdLine]) -> Mapping[int, int]:
+    return walking_ranks(tuple((h.id, h.group, h.address, h.household_key) for h in lines))
 
 
 def phone_first(lines: Sequence[HouseholdLine]) -> list[HouseholdLine]:
     """Need-help first, then households with no answer, then the answered (each in walking order):
     what a head on a phone acts on comes first."""
-    def rank(h: HouseholdLine) -> int:
-        return 0 if h.status == "need_help" else 2 if h.status in ANSWERED_S else 1
-    return sorted(lines, key=lambda h: (rank(h), walking_key(h.group, h.address, h.household_key)))
+    walk = _places(lines)
+
+    def rank(h: HouseholdLine) -> tuple[int, int]:
+        return (0 if h.status == "need_help" else 2 if h.status in ANSWERED_S else 1), walk[h.id]
+    return sorted(lines, key=rank)
 
 
 def doorknock_groups(lines: Sequence[HouseholdLine]) -> list[tuple[str, list[HouseholdLine]]]:
     """Households with no answer yet, by 班 in walking order (3-22 before 12-4)."""
-    todo = sorted((h for h in lines if h.status not in ANSWERED_S),
-                  key=lambda h: walking_key(h.group, h.address, h.household_key))
+    walk = _places(lines)
+    todo = sorted((h for h in lines if h.status not in ANSWERED_S), key=lambda h: walk[h.id])
     return [(group, list(hs)) for group, hs in groupby(todo, key=lambda h: h.group)]
 
 
@@ -162,14 +195,18 @@ def association_context(lang: str, assoc: Association, campaign: CampaignInfo | 
                         campaigns: Sequence[CampaignInfo], help_list: Sequence[HelpItem],
                         lines: Sequence[HouseholdLine], coverage: Coverage, filt: HouseholdFilter) -> dict[str, Any]:
     status = {s: 0 for s in STATUS_ORDER}
+    groups, withheld = set(), 0
     for h in lines:
         status[h.status] = status.get(h.status, 0) + 1
+        if h.group:
+            groups.add(h.group)
+        withheld += h.withheld
     ordered = phone_first(lines)
     return {
         "assoc": assoc, "campaign": campaign, "campaigns": campaigns, "action": f"/a/{assoc.id}",
-        "help_list": help_list, "counts": counts(status), "lines": ordered, "filt": filt, "filters": FILTERS,
-        "groups": sorted({h.group for h in lines if h.group}, key=lambda g: walking_key(g, "")),
-        "answered": sum(1 for h in lines if h.status in ANSWERED_S), "coverage": coverage,
+        "help_list": help_list, "counts": counts(status), "withheld": withheld, "filt": filt, "filters": FILTERS,
+        "groups": sorted(groups, key=lambda g: walking_key(g, "")),
+        "answered": sum(n for s, n in status.items() if s in ANSWERED_S), "coverage": coverage,
         "rows": household_rows(lang, ordered, filt),
     }
 
@@ -177,5 +214,6 @@ def association_context(lang: str, assoc: Association, campaign: CampaignInfo | 
 def doorknock_context(lang: str, assoc: Association, campaign: CampaignInfo, lines: Sequence[HouseholdLine],
                       now: float) -> dict[str, Any]:
     groups = doorknock_groups(lines)
-    return {"assoc": assoc, "campaign": campaign, "groups": groups, "todo": [h for _, hs in groups for h in hs],
-            "now": when(now), "words": row_words(lang)}
+    return {"assoc": assoc, "campaign": campaign, "now": when(now),
+            "groups": [(group, len(hs), doorknock_rows(lang, hs)) for group, hs in groups],
+            "todo": sum(len(hs) for _, hs in groups), "withheld": sum(h.withheld for _, hs in groups for h in hs)}

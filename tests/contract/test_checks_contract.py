@@ -7,7 +7,7 @@ from safetynet.broadcast.planner import plan_check
 from safetynet.domain import CampaignKind
 from safetynet.domain.campaigns import CheckRow
 
-from .support import SAKURA, SHARED_MOBILE, StoreFactory, association_ids, seed, token_of
+from .support import SAKURA, SHARED_MOBILE, UME, StoreFactory, association_ids, seed, token_of
 
 
 def th(contact_id: int, campaign_id: int = 1) -> str:
@@ -96,3 +96,41 @@ async def test_tallies_per_kind_follow_the_latest_check(store_factory: StoreFact
         await check_campaign(store, (f"association:{SAKURA}",))
         again = {x.kind: x for x in await store.dashboard.contact_checks([assoc[SAKURA]])}
         assert (again["mobile"].confirmed, again["mobile"].unconfirmed) == (0, 2)
+
+
+async def test_tallies_count_contacts_by_latest_state_and_households_once(store_factory: StoreFactory) -> None:
+    """What the tallies' aggregate must get right: each contact counted once, by its latest check, a
+    bounce (dead) over any confirmation, a household reachable once however many of its contacts
+    are, kinds in the order of their first contact, only the associations asked for."""
+    async with store_factory() as store:
+        ids = await seed(store)
+        assoc = await association_ids(store)
+        s1_second = await store.roster.add_contact(ids["S-1"], "mobile", "+819011119999")
+        s2_second = await store.roster.add_contact(ids["S-2"], "mobile", "+819011118888")
+        _, rows = await check_campaign(store, (f"association:{SAKURA}",))
+        by_contact = {r.contact_id: r for r in rows.values()}
+        s1 = [r for r in rows.values() if r.household_id == ids["S-1"]]
+        assert len(s1) == 2  # both of S-1's mobiles are asked
+        for r in s1:  # S-1: both mobiles confirmed; one household reachable, two contacts confirmed
+            assert await store.replies.confirm_check(r.token_hash, store.clock.now())
+        # S-2: its second mobile confirmed, then bounced: dead, not confirmed; its first asked and silent
+        assert await store.replies.confirm_check(by_contact[s2_second.id].token_hash, store.clock.now())
+        assert await store.roster.mark_contact_dead(s2_second.id, "invalid_number")
+        assert s1_second.id in by_contact
+
+        sakura = await store.dashboard.contact_checks([assoc[SAKURA]])
+        assert [x.as_dict() for x in sakura] == [
+            {"kind": "mobile", "confirmed": 2, "unconfirmed": 1, "dead": 1, "unchecked": 0, "reachable_households": 1},
+            {"kind": "landline", "confirmed": 0, "unconfirmed": 0, "dead": 0, "unchecked": 1, "reachable_households": 1},
+            {"kind": "telegram", "confirmed": 0, "unconfirmed": 1, "dead": 0, "unchecked": 0, "reachable_households": 0},
+        ]
+        # 梅町 first lists its landline (U-1's contact comes before U-2's mobile): its own order
+        ume = await store.dashboard.contact_checks([assoc[UME]])
+        assert [(x.kind, x.unchecked, x.reachable_households) for x in ume] == [("landline", 1, 1), ("mobile", 1, 1)]
+        both = {x.kind: x for x in await store.dashboard.contact_checks([assoc[SAKURA], assoc[UME]])}
+        assert (both["mobile"].confirmed, both["mobile"].unchecked, both["mobile"].reachable_households) == (2, 1, 2)
+        assert (both["landline"].unchecked, both["landline"].reachable_households) == (2, 2)
+        whole = await store.dashboard.contact_checks(None)
+        assert [x.kind for x in whole] == ["mobile", "landline", "telegram"]
+        assert {x.kind: x.reachable_households for x in whole} == {"mobile": 3, "landline": 2, "telegram": 0}
+        assert await store.dashboard.contact_checks([999_999]) == []

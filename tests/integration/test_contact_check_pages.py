@@ -26,6 +26,9 @@ async def test_console_check_and_its_result_on_the_dashboards(tmp_path: Path) ->
             page = await r.text()
         assert 'action="/city/campaigns/check"' in page
         assert _row(page, "mobile") == {"confirmed": 0, "unconfirmed": 0, "dead": 0, "unchecked": 8, "reachable": 8}
+        await login(head, w, "head_a")
+        async with head.get(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}") as r:
+            assert _row(await r.text(), "mobile")["unchecked"] == 3  # before the check
 
         async with http.post(f"{w.url}/city/campaigns/check", data={"csrf": csrf, "scope": f"association:{ASSOC_A}"},
                              allow_redirects=False) as r:
@@ -44,7 +47,7 @@ async def test_console_check_and_its_result_on_the_dashboards(tmp_path: Path) ->
         assert await w.store.roster.mark_contact_dead(contacts["A-004"].id, "invalid_number")  # a bounce
 
         # 桜町一丁目's mobiles: A-001 confirmed, A-004 dead, A-005 asked and silent: one household reachable
-        await login(head, w, "head_a")
+        # (the dashboard reads its association's tally fresh: no time has passed since the last load)
         async with head.get(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}") as r:
             dash = await r.text()
         assert r.status == 200
@@ -53,7 +56,7 @@ async def test_console_check_and_its_result_on_the_dashboards(tmp_path: Path) ->
         assert 'class="contact-check"' in dash and "連絡先確認の結果" in dash
 
         # the city: the other associations' five mobiles were not in this check (the overview read its
-        # tallies before the answers: they are cached 30 s, then served stale while read again)
+        # tallies before the answers: they are cached 5 s, then served stale while read again)
         await w.clock.advance(TALLY_TTL_SECONDS + TALLY_STALE_SECONDS + 0.1)
         async with http.get(f"{w.url}/city") as r:
             city = await r.text()

@@ -1,0 +1,77 @@
+"""Household rows of the dashboard and the door-knock list come from stamps (the row macro rendered
+once per language and shape, filled per row): each must be exactly what the macro makes of the row."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from safetynet.domain.roster import HouseholdLine
+from safetynet.templating import ENV, Markup, Stamp, call_macro, mark
+from safetynet.web.dash_views import (
+    HouseholdFilter,
+    doorknock_rows,
+    household_rows,
+    national,
+    phone_first,
+    status_labels,
+)
+
+# texts a row must escape, and texts that must not pose as format fields or marks
+NASTY = ('<b>"山田" & \'太郎\'</b>', "{name} {0} {{x}}", "\x00name\x00", "桜町3-22 {address}")
+
+
+def _line(i: int, *, withheld: bool, vulnerable: bool, landline: str, status: str, text: str) -> HouseholdLine:
+    return HouseholdLine(id=100 + i, association_id=1, group=f"{i}班 {text}", household_key=f"K-{i}{text}",
+                         name=f"名前{text}", address=f"住所{text}", members=i, vulnerable=vulnerable, status=status,
+                         status_at=None, landline=landline, has_channel=True, withheld=withheld)
+
+
+def _lines() -> list[HouseholdLine]:
+    shapes = itertools.product((False, True), (False, True), ("", "+81311110002", "bad<number>"),
+                               ("safe", "need_help", "pending", "weird<st>"))
+    return [_line(i, withheld=w, vulnerable=v, landline=tel, status=st, text=NASTY[i % len(NASTY)])
+            for i, (w, v, tel, st) in enumerate(shapes)]
+
+
+def _label(lang: str, status: str) -> str:
+    return status_labels(lang).get(status) or f"? {status}"
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+@pytest.mark.parametrize("kind", ["all", "noanswer", "help", "vulnerable"])
+def test_dashboard_rows_are_what_the_macro_renders(lang: str, kind: str) -> None:
+    filt = HouseholdFilter(kind, "")
+    lines = _lines()
+    expected = "".join(call_macro("dash_parts.html", "household_row", lang, h, not filt.keeps(h), _label(lang, h.status))
+                       for h in lines)
+    got = household_rows(lang, lines, filt)
+    assert isinstance(got, Markup)
+    assert got == expected
+    assert "<b>" not in got and "\x00" not in got.replace("\x00name\x00", "")  # the only NUL: a name's own
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_doorknock_rows_are_what_the_macro_renders(lang: str) -> None:
+    lines = _lines()
+    expected = "".join(call_macro("dash_parts.html", "doorknock_row", lang, h, national(h.landline),
+                                  _label(lang, h.status)) for h in lines)
+    assert doorknock_rows(lang, lines) == expected
+
+
+def test_a_stamp_refuses_a_value_the_template_changed() -> None:
+    module = ENV.from_string("{% macro row(h) %}<td>{{ h|upper }}</td>{% endmacro %}").module
+    with pytest.raises(ValueError, match="mark"):
+        Stamp.of(module.row(mark("name")), ["name"])
+
+
+def test_phone_first_keeps_walking_order_within_each_rank() -> None:
+    def line(i: int, group: str, address: str, status: str) -> HouseholdLine:
+        return HouseholdLine(id=i, association_id=1, group=group, household_key=str(i), name="", address=address,
+                             members=1, vulnerable=False, status=status, status_at=None, landline="",
+                             has_channel=True)
+    lines = [line(1, "10班", "桜町1", "pending"), line(2, "2班", "桜町12-4", "safe"), line(3, "2班", "桜町3-22", "safe"),
+             line(4, "2班", "桜町3-22", "need_help"), line(5, "", "桜町1", "pending"), line(6, "2班", "桜町3-3", "pending")]
+    for _ in range(2):  # computed, then from the cache
+        assert [h.id for h in phone_first(lines)] == [4, 6, 1, 5, 3, 2]
