@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
+from pg_helpers import store_env
 
 from safetynet.channels.base import OutboundMessage
 from safetynet.channels.telegram import sender as tg_sender
@@ -43,13 +44,15 @@ def write_config(tmp_path: Path, extra: str = "") -> Path:
 
 
 def sandbox_env(sandbox: Sandbox, public_url: str = PUBLIC_URL, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Environment overrides that point every provider at `sandbox`."""
+    """Environment overrides that point every provider at `sandbox` (and the store at this test's
+    PostgreSQL schema when the tests run there)."""
     env = {f"SAFETYNET_CHANNELS_{c}_API_BASE_URL": sandbox.url for c in ("SMS", "VOICE", "TELEGRAM", "LINE")}
     env["SAFETYNET_SANDBOX_HOST"] = sandbox.host
     env["SAFETYNET_SANDBOX_PORT"] = str(sandbox.port)
     env["SAFETYNET_SECRET_KEY"] = SECRET_KEY
     env["SAFETYNET_SERVER_PUBLIC_URL"] = public_url
     env.update(sandbox.app_env())  # a fake with its own server (SMTP): its host and port
+    env.update(store_env())
     env.update(extra or {})
     return env
 

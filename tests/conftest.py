@@ -81,9 +81,9 @@ def _postgres_schema() -> Iterator[None]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The tests of tests/e2e are `slow`. On PostgreSQL (SAFETYNET_TEST_STORE=postgres) only the files of `pg_helpers.BOTH_STORES`
-    run, less their `sqlite_only` tests (SQLite's own files, locks and pragmas); the rest is deselected,
-    not skipped: it ran on SQLite already."""
+    """The tests of tests/e2e are `slow`. On PostgreSQL (SAFETYNET_TEST_STORE=postgres) the files that
+    `pg_helpers.runs_on_postgres` names run, less their `sqlite_only` tests (SQLite's own files, locks
+    and pragmas); the rest is deselected, not skipped: it ran on SQLite already."""
     import pg_helpers
 
     e2e = Path(__file__).resolve().parent / "e2e"
@@ -94,8 +94,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     keep, drop = [], []
     for item in items:
-        name = Path(str(item.fspath)).name
-        if (pg_helpers.EVERY_FILE or name in pg_helpers.BOTH_STORES) and item.get_closest_marker("sqlite_only") is None:
+        path = Path(str(item.fspath))
+        if pg_helpers.runs_on_postgres(path) and item.get_closest_marker("sqlite_only") is None:
             keep.append(item)
         else:
             drop.append(item)

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from safetynet.clock import Clock
+from safetynet.config import Config
 from safetynet.store import Store
 from safetynet.store.postgres import PostgresStore, open_postgres_store
 
@@ -114,58 +116,74 @@ def store_env() -> dict[str, str]:
     url = os.environ.get(URL_ENV)
     return {"SAFETYNET_STORE_URL": url} if ON_POSTGRES and url else {}
 
-# Integration files that run on both stores (their stores come from the shared fixtures); the
-# contract suite (tests/contract) runs on both in every run. `scripts/test.sh` runs these again
-# with SAFETYNET_TEST_STORE=postgres.
-BOTH_STORES = frozenset({
-    "test_api_campaigns.py",
-    "test_api_tokens.py",
-    "test_attack_bodies.py",
-    "test_attack_inputs.py",
-    "test_attack_tokens.py",
-    "test_attack_web.py",
-    "test_attack_webhooks.py",
-    "test_audit.py",
-    "test_broadcast_batches.py",
-    "test_broadcast_dispatch.py",
-    "test_broadcast_ladder.py",
-    "test_broadcast_service.py",
-    "test_broadcast_stop.py",
-    "test_broadcast_triggered.py",
-    "test_channel_registry.py",
-    "test_consent.py",
-    "test_consent_routes.py",
-    "test_crash_server.py",
-    "test_csv_excel.py",
-    "test_csv_outputs.py",
-    "test_dashboard_console.py",
-    "test_dashboard_live.py",
-    "test_dashboard_pages.py",
-    "test_enrol_confirm_link.py",
-    "test_enrol_page.py",
-    "test_faults_providers.py",
-    "test_hooks_sms.py",
-    "test_hooks_status.py",
-    "test_hooks_status_early.py",
-    "test_hooks_telegram.py",
-    "test_hooks_voice.py",
-    "test_openapi.py",
-    "test_ops.py",
-    "test_pwa.py",
-    "test_replies_help.py",
-    "test_replies_inbound.py",
-    "test_replies_intake.py",
-    "test_replies_page.py",
-    "test_replies_proxies.py",
-    "test_replies_staff_alerts.py",
-    "test_report_drill.py",
-    "test_retention.py",
-    "test_scope_routes.py",
-    "test_server_limits.py",
-    "test_staff_pages.py",
-    "test_store_postgres.py",
-    "test_undo_in_person.py",
-})
+
+@contextlib.contextmanager
+def fresh_store_env() -> Iterator[dict[str, str]]:
+    """Another empty store inside one test (a fuzz example, a second city): on PostgreSQL a schema
+    of its own, dropped afterwards, as `store_env()` names it; nothing on SQLite (a new file does it)."""
+    if not ON_POSTGRES:
+        yield {}
+        return
+    schema, url = _create_schema_sync()
+    try:
+        yield {"SAFETYNET_STORE_URL": url}
+    finally:
+        _drop_schema_sync(schema)
+
+
+def on_test_store(cfg: Config) -> Config:
+    """`cfg` with this test's PostgreSQL schema as its store (unchanged on SQLite): for a test that
+    builds its `Config` in code rather than from an environment."""
+    env = store_env()
+    if not env:
+        return cfg
+    return dataclasses.replace(cfg, store=dataclasses.replace(cfg.store, url=env["SAFETYNET_STORE_URL"]))
+
+# Which files the PostgreSQL run (SAFETYNET_TEST_STORE=postgres, run by scripts/test.sh after the
+# SQLite run) takes: every file of tests/integration and tests/e2e, so that a new file runs on both
+# stores by default, less the files below and the tests marked `sqlite_only`. tests/contract runs every
+# adapter in each run already; tests/unit opens no store. Each test gets a schema of its own.
+
+# About SQLite itself: its files, its migrations of older databases, its locks and crash recovery.
+SQLITE_ONLY: dict[str, str] = {
+    "test_broadcast_migrations.py": "SQLite migrations over a database file made before them",
+    "test_channel_migrations.py": "SQLite migrations over a database file made before them",
+    "test_trust_migrations.py": "SQLite migrations over a database file made before them",
+    "test_store_db.py": "the SQLite Database: pragmas, migrations, its writer cancelled mid-transaction, group commit",
+}
+
+# Files that never open a store (the in-memory one at most): a second run would test nothing new.
+NO_STORE: dict[str, str] = {
+    "test_broadcast_keyed_pacing.py": "a pacing gate and the email sender",
+    "test_broadcast_scenario.py": "scenario files",
+    "test_broadcast_staff_alerts.py": "the in-memory store",
+    "test_channel_base.py": "senders against the sandbox",
+    "test_channel_log.py": "senders against the sandbox",
+    "test_channel_sms.py": "senders against the sandbox",
+    "test_channel_telegram.py": "senders against the sandbox",
+    "test_channel_voice.py": "senders against the sandbox",
+    "test_channel_webpush.py": "senders against the sandbox",
+    "test_config.py": "configuration files (which store a config names)",
+    "test_logs.py": "log masking",
+    "test_roster_csv.py": "roster files",
+    "test_sim_driver.py": "the residents' simulator against a stub app",
+    "test_sim_http.py": "the residents' simulator against a stub app",
+    "test_sim_indexed.py": "the residents' simulator",
+    "test_sim_messages.py": "the residents' simulator",
+    "test_sim_scenarios.py": "the residents' simulator",
+    "test_triggers_cap.py": "CAP parsing",
+    "test_triggers_fuzz.py": "telegram parsing",
+}
+
+# Folders of the suite whose files run on PostgreSQL too (the rest run on SQLite only).
+BOTH_STORE_FOLDERS = ("integration", "e2e")
+
+
+def runs_on_postgres(path: Path) -> bool:
+    """Whether the PostgreSQL run takes the test file at `path`."""
+    if EVERY_FILE:
+        return True
+    return path.parent.name in BOTH_STORE_FOLDERS and path.name not in SQLITE_ONLY and path.name not in NO_STORE
 
 
 class _Result(list):  # type: ignore[type-arg]

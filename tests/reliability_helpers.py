@@ -268,13 +268,19 @@ class Accounting:
         return sorted(h for h in self.statuses if h not in self.answered | self.delivered | self.doorknock)
 
 
-def read_db(db_path: Path) -> sqlite3.Connection:
-    """The database of a finished run, to read (this test's PostgreSQL schema when the tests run there)."""
+def read_db(where: Path | Config) -> sqlite3.Connection:
+    """The database of a finished run, to read: the SQLite file at `where` (a path, or a config's
+    file), or the PostgreSQL schema of the config (or, given a path, this test's schema when the
+    tests run on PostgreSQL)."""
     import pg_helpers
 
-    if pg_helpers.ON_POSTGRES and os.environ.get(pg_helpers.URL_ENV):
+    if isinstance(where, Config):
+        if where.store.url.startswith("postgresql"):
+            return pg_helpers.PgReader(where.store.url)  # type: ignore[return-value]
+        where = where.db_path
+    elif pg_helpers.ON_POSTGRES and os.environ.get(pg_helpers.URL_ENV):
         return pg_helpers.PgReader(os.environ[pg_helpers.URL_ENV])  # type: ignore[return-value]
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"file:{where}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
     return conn
 

@@ -6,9 +6,12 @@ import codecs
 import csv
 import dataclasses
 import io
+import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
+
+from pg_helpers import ON_POSTGRES, URL_ENV, PgReader, store_env
 
 from safetynet.config import Config, load_config
 from safetynet.domain.roster import HouseholdRecord
@@ -62,16 +65,30 @@ def make_config(tmp_path: Path, secret_key: str | None = None) -> Config:
     if secret_key is not None:
         (tmp_path / "var").mkdir(exist_ok=True)
         (tmp_path / "var" / "secret.key").write_text(secret_key, encoding="utf-8")
-    return load_config(path, env={})
+    return load_config(path, env=store_env())  # this test's PostgreSQL schema when the tests run there
 
 
 def dump(db_path: Path) -> list[str]:
-    """Every table's content as SQL text (schema included); closed before returning."""
+    """Every table's content as SQL text (schema included); closed before returning. When the tests run
+    on PostgreSQL: every table of this test's schema, a line per row (sorted), `db_path` unused."""
+    if ON_POSTGRES and os.environ.get(URL_ENV):
+        db = PgReader(os.environ[URL_ENV])
+        tables = sorted(r[0] for r in db.execute("SELECT name FROM sqlite_master"))
+        return [f"{t}: {tuple(row.values())!r}" for t in tables
+                for row in sorted(db.execute(f'SELECT * FROM "{t}"'), key=lambda r: repr(tuple(r.values())))]
     conn = sqlite3.connect(db_path)
     try:
         return list(conn.iterdump())
     finally:
         conn.close()
+
+
+def stored_bytes(cfg: Config) -> bytes:
+    """Everything the store holds, to look for what it must never hold (a code in the clear): the
+    SQLite file's bytes, or the rows of this test's PostgreSQL schema."""
+    if ON_POSTGRES and os.environ.get(URL_ENV):
+        return "\n".join(dump(cfg.db_path)).encode()
+    return cfg.db_path.read_bytes()
 
 
 def household(*args: object, phone: str = "", landline: str = "", telegram: str = "", **kw: object) -> HouseholdRecord:

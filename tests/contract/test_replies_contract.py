@@ -176,6 +176,23 @@ async def test_history_and_counts_keep_every_reply(store_factory: StoreFactory) 
         assert await store.replies.count_replies(cid, ("safe",), channel="web") == 0
 
 
+async def test_a_nul_in_a_text_from_outside_is_stored_and_found_again(store_factory: StoreFactory) -> None:
+    """A NUL can arrive in any text a provider or a resident sends (an SMS body, a message id, a sender).
+    PostgreSQL text cannot hold one: there it is kept as U+FFFD (the replacement character), so the write
+    works, the same key is still a duplicate and a lookup by such an address finds nothing."""
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        assert await store.replies.running_targets_by_contact(["mobile"], "\x00") == []
+        assert await store.replies.running_targets_by_contact(["mobile"], SHARED_MOBILE + "\x00") == []
+        note = await item(store, cid, ids["S-2"], "note", "sms:SM\x001", ReplyDetails(note="犬\x00も"), channel="sms")
+        assert not (await store.replies.record(note)).duplicate
+        assert (await store.replies.record(note)).duplicate
+        assert await store.replies.reply_id("sms:SM\x001") is not None
+        [h] = await store.replies.history(cid, ids["S-2"])
+        assert h.note is not None and h.note.replace("\ufffd", "\x00") == "犬\x00も"
+
+
 async def test_the_help_list_opens_on_need_help_and_is_handled_once(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         clock = clock_of(store)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from channel_helpers import SECRET_KEY, running_sandbox, write_config
+from pg_helpers import store_env
 from roster_helpers import household
 
 from safetynet.broadcast.dispatcher import Dispatcher
@@ -124,7 +125,7 @@ async def test_with_no_provider_listening_the_stored_health_says_sms_is_failing_
     dead = f"http://127.0.0.1:{closed_port()}"  # `safetynet sandbox` was never started
     cfg = load_config(write_config(tmp_path), env={"SAFETYNET_SECRET_KEY": SECRET_KEY,
                                                    "SAFETYNET_CHANNELS_SMS_API_BASE_URL": dead,
-                                                   "SAFETYNET_CHANNELS_SMS_MAX_PER_SECOND": "0"})
+                                                   "SAFETYNET_CHANNELS_SMS_MAX_PER_SECOND": "0", **store_env()})
     clock = FakeClock()
     store = await open_store(cfg, clock)
     try:

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 import xmlschema
 from conftest import DATA
+from pg_helpers import store_env
 
 from safetynet.channels import registry
 from safetynet.config import load_config
@@ -97,7 +98,7 @@ def _config(tmp_path: Path) -> Path:
 
 
 async def test_the_routes_publish_real_events_to_anyone_and_follow_close_and_cancel(tmp_path: Path) -> None:
-    cfg = load_config(_config(tmp_path), env={})
+    cfg = load_config(_config(tmp_path), env=store_env())
     async with running_system(cfg, port=0, dispatch=False, ladder=False, triggers=False) as system:
         camps = system.store.campaigns
 

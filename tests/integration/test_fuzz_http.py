@@ -22,8 +22,9 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from pg_helpers import fresh_store_env
 from reliability_helpers import read_db, refusal_problems
 from replies_fixtures import Env, running_app
 from test_triggers_fuzz import byte_mutations, text_mutations
@@ -90,7 +91,7 @@ class App:
         return status, body
 
     def db(self) -> sqlite3.Connection:
-        return read_db(self.env.cfg.db_path)
+        return read_db(self.env.cfg)
 
     def replies(self) -> int:
         with contextlib.closing(self.db()) as conn:
@@ -107,22 +108,25 @@ class App:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     lt = LoopThread()
-    try:
-        cm = running_app(tmp_path_factory.mktemp("fuzz-http"), SAFETYNET_REPLIES_RATE_LIMIT_PER_MINUTE="0")
-        with entered_in(lt, cm) as env:
-            token = new_token()
-            lt.run(env.store.auth.create_api_token(token_hash(token), Role.CITY_ADMIN, "city", label="fuzz"))
-            # triggers that act on the sample telegrams' areas and CAP codes
-            cfg = dataclasses.replace(env.cfg, triggers=TriggersConfig(
-                jma=JmaConfig(areas=("771", "390", "220", "442"), cities=("1720100", "0338100"), min_intensity="3",
-                              drills=True), cap=CapConfig(codes=("17201",))))
-            env.svc.triggers = TriggerService(env.store, cfg, CampaignService(env.store, env.cfg, env.clock), env.clock)
-            a = App(lt, env, token)
-            yield a
-            a.counts_add_up()
-            lt.run(env.intake.idle())
-    finally:
-        lt.close()
+    # one city for the module (on PostgreSQL a schema of its own, beside each test's)
+    with fresh_store_env() as store:
+        try:
+            cm = running_app(tmp_path_factory.mktemp("fuzz-http"), SAFETYNET_REPLIES_RATE_LIMIT_PER_MINUTE="0", **store)
+            with entered_in(lt, cm) as env:
+                token = new_token()
+                lt.run(env.store.auth.create_api_token(token_hash(token), Role.CITY_ADMIN, "city", label="fuzz"))
+                # triggers that act on the sample telegrams' areas and CAP codes
+                cfg = dataclasses.replace(env.cfg, triggers=TriggersConfig(
+                    jma=JmaConfig(areas=("771", "390", "220", "442"), cities=("1720100", "0338100"), min_intensity="3",
+                                  drills=True), cap=CapConfig(codes=("17201",))))
+                env.svc.triggers = TriggerService(env.store, cfg, CampaignService(env.store, env.cfg, env.clock),
+                                                  env.clock)
+                a = App(lt, env, token)
+                yield a
+                a.counts_add_up()
+                lt.run(env.intake.idle())
+        finally:
+            lt.close()
 
 
 TEXT = st.text(st.characters(codec="utf-8"), max_size=300)
@@ -144,6 +148,9 @@ def _signed_post(app: App, path: str, params: dict[str, str]) -> tuple[int, str]
 @FUZZ
 @given(body=WEIRD, from_=PHONES, sid=st.one_of(st.just(None), st.text(max_size=40)),
        extra=st.dictionaries(NAMES, TEXT, max_size=3))
+# a NUL from the sender: PostgreSQL text cannot hold one (a 500 there, found by this fuzz)
+@example(body="", from_="\x00", sid="SM1", extra={})
+@example(body="\x00", from_="+819011110001", sid="SM\x00", extra={})
 def test_sms_bodies_through_the_signed_webhook(app: App, body: str, from_: str, sid: str | None,
                                                 extra: dict[str, str]) -> None:
     params = {**extra, "Body": body, "From": from_, "To": app.env.cfg.channels.sms.from_number}

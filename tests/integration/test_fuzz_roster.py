@@ -1,5 +1,5 @@
-"""Fuzzed roster files through `safetynet roster import` (the command's function, a fresh SQLite
-file each time): any bytes, any encoding, mangled CSV.
+"""Fuzzed roster files through `safetynet roster import` (the command's function, a fresh store each
+time: a SQLite file, or a PostgreSQL schema in the PostgreSQL run): any bytes, any encoding, mangled CSV.
 
 A file is imported whole or refused whole: on refusal the command exits non-zero, prints each
 problem (with its row and column when there is one) and "nothing was imported", and the database
@@ -13,12 +13,13 @@ import contextlib
 import csv
 import io
 import os
-import sqlite3
 import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from pg_helpers import fresh_store_env
+from reliability_helpers import read_db
 from roster_helpers import EN, JA, csv_bytes, row
 
 from safetynet.config import load_config
@@ -39,19 +40,22 @@ CELLS = st.one_of(
 
 
 def import_file(data: bytes) -> tuple[int, str, str, int | None]:
-    """(exit code, stdout, stderr, households in the database or None if it was never created)."""
-    with tempfile.TemporaryDirectory() as tmp:
+    """(exit code, stdout, stderr, households in the database or None if it was never created).
+    Every example starts from an empty store: a new SQLite file, or a new PostgreSQL schema."""
+    with tempfile.TemporaryDirectory() as tmp, fresh_store_env() as store:
         path = Path(tmp) / "roster.csv"
         path.write_bytes(data)
         cfg = load_config(None, env={"SAFETYNET_STORE_PATH": str(Path(tmp) / "x.db"),
-                                     "SAFETYNET_SECRET_KEY": "test-secret-key-for-roster-fuzz"})
+                                     "SAFETYNET_SECRET_KEY": "test-secret-key-for-roster-fuzz", **store})
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             rc = commands.import_(cfg, argparse.Namespace(file=str(path), replace=False, yes=False))
         households = None
-        if cfg.db_path.exists():
-            with contextlib.closing(sqlite3.connect(cfg.db_path)) as db:
-                households = int(db.execute("SELECT count(*) FROM households").fetchone()[0])
+        if store or cfg.db_path.exists():
+            with contextlib.closing(read_db(cfg)) as db:
+                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+                if "households" in tables:
+                    households = int(db.execute("SELECT count(*) FROM households").fetchone()[0])
         return rc, out.getvalue(), err.getvalue(), households
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import logscan
 import pytest
 import structlog
+from pg_helpers import store_env
 from roster_helpers import household
 
 from safetynet.auth import new_token
@@ -117,7 +118,8 @@ async def test_debug_logging_does_not_echo_sql_parameters(tmp_path: Path) -> Non
     """At level debug (an operator chasing a problem), no log line may carry a resident's name or
     address. aiosqlite logs every statement with its parameters at DEBUG; configure_logging must
     keep it quiet like the other chatty libraries."""
-    cfg = load_config(None, env={"SAFETYNET_STORE_PATH": str(tmp_path / "x.db"), "SAFETYNET_SECRET_KEY": SECRET_KEY})
+    cfg = load_config(None, env={"SAFETYNET_STORE_PATH": str(tmp_path / "x.db"), "SAFETYNET_SECRET_KEY": SECRET_KEY,
+                                 **store_env()})
     out = io.StringIO()
     configure_logging("debug", "json", stream=out)
     logging.getLogger("aiosqlite").setLevel(logging.NOTSET)  # as in production (the session scan quiets it)

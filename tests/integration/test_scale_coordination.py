@@ -8,16 +8,15 @@ import itertools
 from pathlib import Path
 
 from broadcast_helpers import H, e164_mobile, in_memory, make_cfg, run_with_clock, seed, senders
-from sqlite_helpers import sqlite_db
+from store_helpers import break_writes
 
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.leader import Leader
 from safetynet.broadcast.ratelimit import SharedLaneGate
 from safetynet.broadcast.service import CampaignService, CampaignSpec
-from safetynet.channels import registry
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind
-from safetynet.store.sqlite import open_sqlite_store
+from safetynet.store import open_store
 
 MSG = {"ja": "地震の訓練です。無事ですか。", "en": "Earthquake drill. Are you safe?"}
 
@@ -36,9 +35,9 @@ async def _tried(leaders: Leader | list[Leader], clock: FakeClock, seconds: floa
 
 async def test_one_leader_runs_the_duties_and_a_successor_takes_over(tmp_path: Path) -> None:
     clock = FakeClock()
-    db = tmp_path / "shared.db"
-    a_store = await open_sqlite_store(db, clock, registry.routes())
-    b_store = await open_sqlite_store(db, clock, registry.routes())  # another process on the same database
+    cfg = make_cfg(tmp_path)  # one SQLite file, or this test's PostgreSQL schema
+    a_store = await open_store(cfg, clock)
+    b_store = await open_store(cfg, clock)  # another process on the same database
     log: list[str] = []
 
     def duty(who: str):  # type: ignore[no-untyped-def]
@@ -64,7 +63,7 @@ async def test_one_leader_runs_the_duties_and_a_successor_takes_over(tmp_path: P
     assert a.leading.is_set() and not b.leading.is_set() and log == ["a starts"]
 
     # a's database goes read-only: it cannot renew, and stops acting before its term could end
-    await sqlite_db(a_store)._writer.execute("PRAGMA query_only = 1")
+    await break_writes(a_store, True)
     broke_at = clock.monotonic()
     while not b.leading.is_set():
         await _tried([a, b], clock, 5)
@@ -73,7 +72,7 @@ async def test_one_leader_runs_the_duties_and_a_successor_takes_over(tmp_path: P
     assert not a.leading.is_set()
 
     # mended, a stays a follower: b holds the lease
-    await sqlite_db(a_store)._writer.execute("PRAGMA query_only = 0")
+    await break_writes(a_store, False)
     await _tried(a, clock, 5)
     assert not a.leading.is_set()
 

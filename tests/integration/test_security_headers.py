@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from dashboard_fixtures import ASSOC_A, client, login, world
 from replies_fixtures import running_app
-from sqlite_helpers import sqlite_db
+from store_helpers import break_writes
 from test_scope_routes import fill
 
 from safetynet.replies.tokens import reply_token
@@ -111,23 +112,23 @@ async def test_rate_limited_and_unavailable_answers_carry_the_headers(tmp_path: 
             assert header_problems(got, ctype) == []
         assert statuses[-1] == 429
         await env.clock.advance(120)
-        await sqlite_db(env.store)._writer.execute("PRAGMA query_only = 1")  # writes fail: answers get 503
+        await break_writes(env.store, True)  # writes fail: answers get 503
         try:
             status, ctype, got = await _call(env.http, "POST", env.reply_url("A-002"), data={"status": "safe"})
             assert status == 503 and header_problems(got, ctype) == []
             status, ctype, got = await _call(env.http, "GET", f"{env.url}/healthz")
             assert status == 503 and header_problems(got, ctype) == []
         finally:
-            await sqlite_db(env.store)._writer.execute("PRAGMA query_only = 0")
+            await break_writes(env.store, False)
 
 
-async def test_hsts_behind_an_https_public_url_only(tmp_path: Path) -> None:
-    for public_url, expected in (("https://anpi.example.jp", "max-age=31536000"), (None, None)):
-        folder = tmp_path / ("https" if public_url else "http")
-        folder.mkdir()
-        async with world(folder, public_url=public_url) as w, client() as http:
-            for url in ("/login", "/healthz", "/static/base.css", "/no/such/page", f"/r/{'x' * 22}"):
-                status, _, got = await _call(http, "GET", w.url + url)
-                assert got.get("Strict-Transport-Security") == expected, (public_url, url, status)
-            async with http.get(f"{w.url}/static/base.css") as r:
-                assert "no-store" not in r.headers.get("Cache-Control", "")  # static files may be cached
+# one city per case (a store of its own on either store)
+@pytest.mark.parametrize(("public_url", "expected"), [("https://anpi.example.jp", "max-age=31536000"), (None, None)])
+async def test_hsts_behind_an_https_public_url_only(tmp_path: Path, public_url: str | None,
+                                                    expected: str | None) -> None:
+    async with world(tmp_path, public_url=public_url) as w, client() as http:
+        for url in ("/login", "/healthz", "/static/base.css", "/no/such/page", f"/r/{'x' * 22}"):
+            status, _, got = await _call(http, "GET", w.url + url)
+            assert got.get("Strict-Transport-Security") == expected, (public_url, url, status)
+        async with http.get(f"{w.url}/static/base.css") as r:
+            assert "no-store" not in r.headers.get("Cache-Control", "")  # static files may be cached

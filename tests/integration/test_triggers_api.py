@@ -8,6 +8,7 @@ from pathlib import Path
 
 import aiohttp
 from conftest import DATA
+from pg_helpers import store_env
 
 from safetynet.config import load_config
 from safetynet.system import running_system
@@ -28,7 +29,7 @@ async def test_pushed_telegrams_are_for_city_admins_and_refused_when_malformed(t
     from safetynet.auth import token_hash
     from safetynet.domain import Role
 
-    cfg = load_config(_config(tmp_path), env={})
+    cfg = load_config(_config(tmp_path), env=store_env())
     async with running_system(cfg, port=0, dispatch=False, ladder=False, triggers=False) as system:
         await system.store.auth.create_api_token(token_hash("admin-token"), Role.CITY_ADMIN, "city")
         await system.store.auth.create_api_token(token_hash("head-token"), Role.DISTRICT_HEAD, "city")
@@ -58,7 +59,7 @@ async def test_a_telegram_arriving_in_pieces_is_read_whole(tmp_path: Path) -> No
     from safetynet.auth import token_hash
     from safetynet.domain import Role
 
-    cfg = load_config(_config(tmp_path), env={})
+    cfg = load_config(_config(tmp_path), env=store_env())
     largest = max(JMA.glob("*.xml"), key=lambda p: p.stat().st_size).read_bytes()
 
     async def in_pieces() -> AsyncIterator[bytes]:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import structlog
 from conftest import DATA
+from pg_helpers import on_test_store
 from structlog.testing import capture_logs
 
 from safetynet.clock import FakeClock
@@ -92,7 +93,7 @@ def captured_logs() -> Iterator[list[MutableMapping[str, Any]]]:
 @asynccontextmanager
 async def service_on(tmp_path: Path, cfg: Config, port: MemoryCampaigns, clock: FakeClock) -> AsyncIterator[
         tuple[TriggerService, Store]]:
-    store = await open_store(cfg, clock, path=tmp_path / "var" / "safetynet.db")
+    store = await open_store(on_test_store(cfg), clock, path=tmp_path / "var" / "safetynet.db")
     try:
         yield TriggerService(store, cfg, port, clock), store
     finally:

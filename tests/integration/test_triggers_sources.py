@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from conftest import DATA
+from pg_helpers import on_test_store
 from test_triggers_service import IWATE_MIYAGI, MemoryCampaigns
 
 from safetynet.clock import FakeClock
@@ -104,7 +105,7 @@ async def service(tmp_path: Path, **jma: object) -> AsyncIterator[tuple[TriggerS
     settings.update(jma)
     cfg = Config(triggers=TriggersConfig(jma=JmaConfig(**settings)))  # type: ignore[arg-type]
     clock, port = FakeClock(IWATE_MIYAGI), MemoryCampaigns()
-    store = await open_store(cfg, clock, path=tmp_path / "var" / "safetynet.db")
+    store = await open_store(on_test_store(cfg), clock, path=tmp_path / "var" / "safetynet.db")
     try:
         yield TriggerService(store, cfg, port, clock), port, clock
     finally:

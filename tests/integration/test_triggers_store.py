@@ -1,4 +1,5 @@
-"""TriggerStore on real SQLite: unique per telegram, queries, and the v1 → v2 table migration."""
+"""TriggerStore on the real store (SQLite, and PostgreSQL in the PostgreSQL run): unique per telegram,
+queries, and SQLite's v1 → v2 table migration."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import sqlite3
 import time
 from importlib import resources
 from pathlib import Path
+
+import pytest
+from pg_helpers import on_test_store
 
 from safetynet.clock import FakeClock
 from safetynet.config import Config
@@ -22,7 +26,7 @@ def _decision(key: str, decision: str = "propose", campaign: int | None = 1) -> 
 
 async def test_record_is_unique_per_telegram_and_reads_back(tmp_path: Path) -> None:
     clock = FakeClock(1_700_000_100.0)
-    store = await open_store(Config(), clock, path=tmp_path / "t.db")
+    store = await open_store(on_test_store(Config()), clock, path=tmp_path / "t.db")
     try:
         t = store.triggers
         assert await t.record(TriggerRecord.of(_decision("k1"), "http"))
@@ -43,6 +47,7 @@ async def test_record_is_unique_per_telegram_and_reads_back(tmp_path: Path) -> N
         await store.close()
 
 
+@pytest.mark.sqlite_only  # a SQLite file of version 1 and SQLite's migrations
 async def test_v1_rows_survive_the_migration(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     v1 = (resources.files("safetynet.store.sqlite") / "migrations" / "0001_initial.sql").read_text(encoding="utf-8")

@@ -3,7 +3,10 @@ retries a batch that lost a lock race with another process. Listeners stay in th
 
 from __future__ import annotations
 
+import dataclasses
+
 from safetynet.clock import Clock
+from safetynet.domain.replies import RecordOutcome, ReplyItem
 from safetynet.store.postgres.commit import PgGroupCommit
 from safetynet.store.sqlite.db import Database
 from safetynet.store.sqlite.replies import _GROUP_DELAY_SECONDS, CHUNK, ReplyStore
@@ -15,3 +18,10 @@ class PgReplyStore(ReplyStore):
     def __init__(self, db: Database, clock: Clock) -> None:
         super().__init__(db, clock)
         self._commit = PgGroupCommit(db, self._flush, max_items=CHUNK, max_delay_seconds=_GROUP_DELAY_SECONDS)
+
+    async def record(self, item: ReplyItem) -> RecordOutcome:
+        # the key as stored (a NUL kept as U+FFFD, see db.storable): the batch knows its new rows by the
+        # keys the INSERT returns
+        if "\x00" in item.dedupe_key:
+            item = dataclasses.replace(item, dedupe_key=item.dedupe_key.replace("\x00", "\ufffd"))
+        return await super().record(item)
