@@ -20,7 +20,7 @@ if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/opentype/ipafont-gothic
   fi
 fi
 # PostgreSQL (DESIGN §8): the contract suite runs every store port on it, and the files of
-# tests/pg_helpers.BOTH_STORES run a second time on it. Started here when it is not running.
+# tests/integration and tests/e2e run a second time on it (less those tests/pg_helpers.py lists, with why). Started here when it is not running.
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
 if ! pg_up; then
   if ! command -v pg_ctlcluster >/dev/null && ! command -v pg_ctl >/dev/null; then

@@ -92,6 +92,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
     if not pg_helpers.ON_POSTGRES:
         return
+    here = Path(__file__).resolve().parent
+    stale = [n for n in pg_helpers.LISTED if not any((here / f / n).exists() for f in pg_helpers.BOTH_STORE_FOLDERS)]
+    if stale:
+        raise pytest.UsageError(f"pg_helpers lists files that do not exist: {stale}")
     keep, drop = [], []
     for item in items:
         path = Path(str(item.fspath))

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pg_helpers import store_env
 
 pytestmark = pytest.mark.slow
 
@@ -16,8 +17,9 @@ HOUSEHOLDS = 200
 
 
 def _run_demo(cwd: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    # Nothing configured: an empty folder, no config.toml, no SAFETYNET_* in the environment.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETYNET_")}
+    # Nothing configured: an empty folder, no config.toml, no SAFETYNET_* in the environment (but the
+    # store URL on PostgreSQL: `SAFETYNET_STORE_URL=postgresql://… safetynet demo --once` puts the city there)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETYNET_")} | store_env()
     cmd = [sys.executable, "-m", "safetynet", "demo", "--once", "--json", *extra]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
 
@@ -74,7 +76,7 @@ async def test_demo_closes_the_drill_it_calls_over_and_names_the_residents_inbox
     from safetynet.config import load_config
     from safetynet.store import open_store
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETYNET_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETYNET_")} | store_env()
     data = tmp_path / "data"
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "safetynet", "demo", "--households", "60", "--speed", "600", "--data-dir", str(data),
@@ -94,7 +96,7 @@ async def test_demo_closes_the_drill_it_calls_over_and_names_the_residents_inbox
             messages = await r.json()
         assert messages and all(re.search(r"/r/[A-Za-z0-9_-]{22}", m["text"]) for m in messages), messages[:2]
         campaign_id = int(re.search(r"drill\s+campaign (\d+)", banner).group(1))  # type: ignore[union-attr]
-        cfg = load_config(None, env={"SAFETYNET_STORE_PATH": str(data / "safetynet.db")})
+        cfg = load_config(None, env={"SAFETYNET_STORE_PATH": str(data / "safetynet.db"), **store_env()})
         store = await open_store(cfg, SystemClock())
         try:
             c = await store.campaigns.get(campaign_id)

@@ -4,9 +4,11 @@ The server must say so loudly (an error log event, /healthz 503), refuse the ans
 store with 503 and a reason (never 200, never a bare 500), lose nothing it acknowledged, and take
 answers again once the disk has room.
 
-The faults are made on the store's own writer connection (tests run as root, so file modes do not
-stop SQLite): `PRAGMA max_page_count` at the current size is a full disk for every write that needs
-a new page, and `PRAGMA query_only` makes every write fail like a read-only file.
+The faults are made on the store's own connections (tests run as root, so file modes do not stop
+SQLite): on SQLite `PRAGMA max_page_count` at the current size is a full disk for every write that
+needs a new page, and `PRAGMA query_only` makes every write fail like a read-only file; on PostgreSQL
+the pool's connections come back read-only (a standby, a database set read-only). A full disk is
+SQLite's case only: PostgreSQL's would need a cluster of its own on a small file system.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import aiosqlite
 import pytest
 from replies_fixtures import Env, running_app
 from sqlite_helpers import sqlite_db
+from store_helpers import break_writes
 from structlog.testing import capture_logs
 
 from safetynet.channels.telegram.updates import callback_data, webhook_secret
@@ -43,10 +46,10 @@ async def disk_full(env: Env) -> Callable[[], Awaitable[None]]:
 
 
 async def read_only(env: Env) -> Callable[[], Awaitable[None]]:
-    await writer(env).execute("PRAGMA query_only = 1")
+    await break_writes(env.store, True)
 
     async def writable() -> None:
-        await writer(env).execute("PRAGMA query_only = 0")
+        await break_writes(env.store, False)
     return writable
 
 
@@ -62,7 +65,8 @@ async def post_answer(env: Env, key: str, status: str) -> tuple[int, str]:
 
 # disk_full fails a statement inside the write transaction (SQLITE_FULL on the INSERT); read_only
 # fails BEGIN IMMEDIATE. Both must mark the store failed (/healthz 503) and answer 503, not 500.
-@pytest.mark.parametrize("fault", [disk_full, read_only], ids=["disk_full", "read_only"])
+@pytest.mark.parametrize("fault", [pytest.param(disk_full, id="disk_full", marks=pytest.mark.sqlite_only),
+                                   pytest.param(read_only, id="read_only")])
 async def test_answers_it_cannot_store_are_refused_loudly_and_none_acknowledged_is_lost(
         tmp_path: Path, fault: Callable[[Env], Awaitable[Callable[[], Awaitable[None]]]]) -> None:
     async with running_app(tmp_path, SAFETYNET_REPLIES_RATE_LIMIT_PER_MINUTE="0") as env:

@@ -1,15 +1,20 @@
-"""`safetynet roster …` end to end through the real CLI entry point and a real SQLite file."""
+"""`safetynet roster …` end to end through the real CLI entry point and a real store (a SQLite file, or
+PostgreSQL in the PostgreSQL run)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import os
+import re
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from pg_helpers import ON_POSTGRES, URL_ENV, PgReader, fresh_store_env
 from roster_helpers import EN, csv_bytes, dump, make_config, row
 
 from safetynet.cli import main
@@ -59,10 +64,13 @@ def test_cp932_export(config: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     plain = tmp_path / "plain.csv"
     plain.write_bytes(csv_bytes(EN, [row(household="1"), row(household="2", name="髙橋 ①")]))
     (tmp_path / "other").mkdir()
-    other = make_config(tmp_path / "other")
-    assert main(["roster", "import", str(plain), "--config", str(Path(other.base_dir) / "config.toml")]) == 0
-    assert main(["roster", "export", str(sjis), "--encoding", "cp932", "--headers", "en",
-                 "--config", str(Path(other.base_dir) / "config.toml")]) == 0  # fmt: skip
+    with fresh_store_env() as store, pytest.MonkeyPatch.context() as mp:  # another city: a store of its own
+        for name, value in store.items():
+            mp.setenv(name, value)
+        other = make_config(tmp_path / "other")
+        assert main(["roster", "import", str(plain), "--config", str(Path(other.base_dir) / "config.toml")]) == 0
+        assert main(["roster", "export", str(sjis), "--encoding", "cp932", "--headers", "en",
+                     "--config", str(Path(other.base_dir) / "config.toml")]) == 0  # fmt: skip
     text = sjis.read_bytes().decode("cp932")
     # the columns of every registered channel, in English
     assert text.startswith(",".join(header_row("en"))) and "髙橋 ①" in text
@@ -201,13 +209,17 @@ def test_the_process_exits_after_each_command(config: Path) -> None:
 def test_a_database_that_cannot_be_used_is_one_line_not_a_traceback(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = tmp_path / "var" / "x.db"
-    db.parent.mkdir()
-    conn = sqlite3.connect(db)  # claims version 1 but has no roster tables: migration 2 fails
-    conn.executescript("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT, applied_at REAL);"
-                       "INSERT INTO schema_version VALUES (1, 'initial', 0);")  # fmt: skip
-    conn.close()
+    # claims version 1 but has no tables: migration 2 fails
+    claims_version_1 = ["CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT, applied_at REAL)",
+                        "INSERT INTO schema_version VALUES (1, 'initial', 0)"]
+    if ON_POSTGRES:
+        for sql in claims_version_1:
+            PgReader(os.environ[URL_ENV]).execute(sql)
+    else:
+        db = tmp_path / "var" / "x.db"
+        db.parent.mkdir()
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            conn.executescript(";".join(claims_version_1))
     assert run(config, "import", str(SAMPLE)) == 2
-    assert capsys.readouterr().err.splitlines()[-1].startswith(
-        "error: the database cannot be used: migration 0002_roster failed"
-    )
+    assert re.match(r"error: the database cannot be used: migration 0002_\w+ failed",
+                    capsys.readouterr().err.splitlines()[-1])

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pg_helpers import store_env
 from roster_helpers import EN, csv_bytes, make_config, row
 
 from safetynet import cli
@@ -46,7 +47,7 @@ def city(tmp_path: Path) -> Path:
 
 
 def _cfg(city: Path) -> Config:
-    return load_config(city / "config.toml", env={})
+    return load_config(city / "config.toml", env=store_env())  # the store the command line used
 
 
 def _run(city: Path, *args: str) -> int:

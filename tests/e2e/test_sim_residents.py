@@ -1,7 +1,8 @@
 """Simulated residents against the real system: an in-process sandbox and `running_system`.
 
-Each test stages a small generated city (real SQLite, real enrolment over HTTP, the real client
-libraries against the sandbox), runs a drill with a compressed ladder, and awaits its end
+Each test stages a small generated city (real SQLite, or PostgreSQL in the PostgreSQL run; real
+enrolment over HTTP, the real client libraries against the sandbox), runs a drill with a compressed
+ladder, and awaits its end
 (`until_finished`: ladder done, outbox empty, residents idle) — no sleeps in the tests.
 """
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from pg_helpers import store_env
 
 from safetynet.lab.sim import city
 from safetynet.lab.sim.drill import accounted, start_drill, until_finished
@@ -35,7 +37,7 @@ async def _drill(stage: Stage) -> int:
 async def test_every_accepted_answer_is_stored_with_its_status_and_location(tmp_path: Path) -> None:
     model = ResidentModel(answer_share=1.0, need_help_share=0.25, late_share=0.0, time_compression=INSTANT,
                           shelter_share=1.0, seed=3)
-    options = StageOptions(tmp_path, households=40, model=model, push_share=0.5, telegram_share=0.25, seed=2)
+    options = StageOptions(tmp_path, env=store_env(), households=40, model=model, push_share=0.5, telegram_share=0.25, seed=2)
     async with staged_city(options) as stage:
         assert stage.enrolment.webpush + stage.enrolment.telegram > 20 and not stage.enrolment.failed
         cid = await _drill(stage)
@@ -64,7 +66,7 @@ async def test_every_accepted_answer_is_stored_with_its_status_and_location(tmp_
 
 async def test_late_residents_answer_only_an_sms_or_a_call(tmp_path: Path) -> None:
     model = ResidentModel(answer_share=1.0, late_share=1.0, need_help_share=0.0, time_compression=INSTANT)
-    async with staged_city(StageOptions(tmp_path, households=30, model=model, seed=4)) as stage:
+    async with staged_city(StageOptions(tmp_path, env=store_env(), households=30, model=model, seed=4)) as stage:
         cid = await _drill(stage)
         s = stage.driver.stats
         assert s.waiting > 0
@@ -74,7 +76,7 @@ async def test_late_residents_answer_only_an_sms_or_a_call(tmp_path: Path) -> No
 
 async def test_households_with_no_working_channel_end_on_the_door_knock_list(tmp_path: Path) -> None:
     model = ResidentModel(answer_share=1.0, no_channel_share=1.0, time_compression=INSTANT)
-    async with staged_city(StageOptions(tmp_path, households=20, model=model)) as stage:
+    async with staged_city(StageOptions(tmp_path, env=store_env(), households=20, model=model)) as stage:
         assert stage.dead_households == 20
         cid = await _drill(stage)
         assert stage.driver.stats.accepted == 0
@@ -86,7 +88,7 @@ async def test_households_with_no_working_channel_end_on_the_door_knock_list(tmp
 
 async def test_the_http_follower_sees_what_the_in_process_one_saw(tmp_path: Path) -> None:
     model = ResidentModel(answer_share=0.5, time_compression=INSTANT)
-    async with staged_city(StageOptions(tmp_path, households=20, model=model)) as stage:
+    async with staged_city(StageOptions(tmp_path, env=store_env(), households=20, model=model)) as stage:
         await _drill(stage)
         seen: list[ResidentMessage] = []
         follower = Follower(seen.append)
@@ -102,7 +104,7 @@ async def test_campaign_start_simulate_answers_only_its_own_campaign(tmp_path: P
     from safetynet.lab.sim import runner
 
     silent = ResidentModel(answer_share=0.0, time_compression=INSTANT)
-    async with staged_city(StageOptions(tmp_path, households=20, model=silent)) as stage:
+    async with staged_city(StageOptions(tmp_path, env=store_env(), households=20, model=silent)) as stage:
         first = await _drill(stage)  # an older campaign: its messages stay in the sandbox's record
         scenario = city.load_city_scenario(None)
         spec = city.drill_spec(scenario, SPEED)
