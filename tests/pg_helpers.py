@@ -161,10 +161,7 @@ POSTGRES_ITSELF: dict[str, str] = {
 }
 
 # Files that should run on PostgreSQL but do not pass there yet: each names what fails.
-NOT_YET_ON_POSTGRES: dict[str, str] = {
-    "test_broadcast_crash.py": "after 3 SIGKILLs the providers got 480 and 507 duplicates in 2 of 5 runs, over"
-                               " the bound of 324 (in flight and uncommitted at each kill); SQLite 159-266",
-}
+NOT_YET_ON_POSTGRES: dict[str, str] = {}
 
 # Files that never open a store (the in-memory one at most): a second run would test nothing new.
 NO_STORE: dict[str, str] = {

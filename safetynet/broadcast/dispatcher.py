@@ -209,9 +209,11 @@ class Dispatcher:
             try:
                 # first thing, then twice a lease: claims of a dead dispatcher come back
                 if last_reclaim is None or self.clock.monotonic() - last_reclaim > self.cfg.broadcast.lease_seconds / 2:
-                    # its own too: what it still holds is renewed, so an own claim that ran out is one it
-                    # lost track of (a result the store refused), and would otherwise never come back
-                    await self.outbox.reclaim_expired()
+                    # its own too, but not what it still holds: an own claim that ran out and is not held
+                    # is one it lost track of (a result the store refused), and would otherwise never come
+                    # back; a held one ran out because a renewal landed late (a slow store, a starved
+                    # loop), and taking it back would send it twice, from this very process
+                    await self.outbox.reclaim_expired(self.owner, keep=list(self._held))
                     last_reclaim = self.clock.monotonic()
                 await self._refresh_campaigns()
                 claimed = await self._top_up()

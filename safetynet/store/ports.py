@@ -450,8 +450,9 @@ class OutboxRepo(Protocol):
         returns them; `record` of one changes no household status and falls back to nothing."""
         ...
 
-    async def reclaim_expired(self, owner: str = "") -> int:
-        """Claims whose lease ended go back to the queue, except `owner`'s own (it still holds them)."""
+    async def reclaim_expired(self, owner: str = "", keep: Sequence[int] | None = None) -> int:
+        """Claims whose lease ended go back to the queue, except `owner`'s own (it still holds them):
+        all of them, or with `keep` only those ids (what it holds; the rest it lost track of)."""
         ...
 
     async def due_count(self, campaign_ids: Sequence[int], channels: Sequence[ChannelName] | None = None) -> int:

@@ -132,6 +132,22 @@ async def test_only_the_claims_named_are_renewed(store_factory: StoreFactory) ->
         assert lost.id in {d.id for d in again} and kept.id not in {d.id for d in again}
 
 
+async def test_an_owner_keeps_only_the_run_out_claims_it_still_holds(store_factory: StoreFactory) -> None:
+    """`keep`: of its own run-out claims a dispatcher keeps those it holds (a renewal landed late) and
+    gets back those it lost track of; another owner's run-out claims come back as always."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        await seed(store)
+        cid = await running_campaign(store)
+        held, lost = await store.outbox.claim([cid], "sms", 2, "w1", 30)
+        [other] = await store.outbox.claim([cid], "sms", 1, "w2", 30)
+        await clock.advance(31)
+        assert await store.outbox.reclaim_expired("w1", keep=[held.id]) == 2  # "lost" and "w2"'s
+        again = await store.outbox.claim([cid], "sms", 5, "w3", 30)
+        assert {lost.id, other.id} <= {d.id for d in again} and held.id not in {d.id for d in again}
+        assert await store.outbox.reclaim_expired("w1", keep=[held.id]) == 0
+
+
 async def test_a_sent_result_notifies_the_household_and_counts_attempts(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         clock = clock_of(store)

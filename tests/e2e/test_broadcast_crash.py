@@ -16,12 +16,14 @@ from pathlib import Path
 from channel_helpers import running_sandbox, sandbox_env
 from roster_helpers import household
 
+from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.service import CampaignService
 from safetynet.channels.webpush.vapid import load_or_create_vapid
 from safetynet.clock import SystemClock
 from safetynet.config import load_config
 from safetynet.domain.roster import HouseholdRecord
 from safetynet.store import store_session
+from safetynet.system import build_senders
 
 HERE = Path(__file__).resolve().parents[1]
 HOUSEHOLDS = 2000
@@ -87,14 +89,18 @@ async def test_sigkill_at_several_points_misses_no_household(tmp_path: Path) -> 
             statuses = await store.campaigns.household_statuses(campaign.id)
             counts = await store.campaigns.delivery_counts(campaign.id)
             assert await store.outbox.claimed_count() == 0
+            # the killed dispatchers' cap on outcomes handed over but not yet committed: it counts the
+            # slots of every lane the config enables (LINE and e-mail too, idle here), not only LANES
+            unrecorded = Dispatcher(store, build_senders(cfg), cfg, store.clock).max_unrecorded
     assert doc["households"] == HOUSEHOLDS
     missed = [h for h, st in statuses.items() if st == "pending" and h not in on_list]
     assert missed == []
     assert doc["status"]["notified"] == HOUSEHOLDS  # every household here has a working contact
     sent = sum(n for (_, _, state), n in counts.items() if state == "sent")
     assert len(messages) == sent == HOUSEHOLDS  # one distinct message per household reached
-    # What can be sent twice: sends in flight and outcomes not yet committed at each kill.
+    # What can be sent twice: sends in flight and outcomes not yet committed at each kill (on
+    # PostgreSQL a commit takes longer, so the cap is reached: 132 = 36 + 96 measured at one kill).
     in_flight = sum(LANES.values())
-    bound = len(KILLS) * (in_flight + max(64, 2 * in_flight))
+    bound = len(KILLS) * (in_flight + unrecorded)
     print(f"crash test: {len(KILLS)} kills, {duplicates} duplicates (bound {bound})")
     assert duplicates <= bound

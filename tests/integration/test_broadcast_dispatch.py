@@ -407,3 +407,38 @@ async def test_a_claim_whose_result_was_never_stored_comes_back_after_its_lease(
         assert snd["sms"].households() == [ids["a"], ids["a"]]  # the second time after the lease ran out
         assert clock.now() >= cfg.broadcast.lease_seconds
         assert await store.outbox.claimed_count() == 0
+
+
+class _SlowSender(ScriptedSender):
+    """Each send takes `seconds` on the clock (a slow provider)."""
+
+    def __init__(self, channel: ChannelName, clock: FakeClock, seconds: float) -> None:
+        super().__init__(channel)
+        self.clock = clock
+        self.seconds = seconds
+
+    async def send(self, msg: OutboundMessage) -> SendResult:
+        assert self.clock is not None
+        await self.clock.sleep(self.seconds)
+        return await super().send(msg)
+
+
+async def test_a_held_claim_whose_renewal_landed_late_is_not_taken_back_and_sent_twice(tmp_path: Path) -> None:
+    """The dispatcher's own reclaim spares what it still holds: a renewal that lands after the lease
+    (a slow store, a starved event loop) must not put its queued sends back for it to claim again."""
+    cfg = make_cfg(tmp_path, SAFETYNET_BROADCAST_LEASE_SECONDS="3", SAFETYNET_CHANNELS_SMS_CONCURRENCY="1")
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        ids = await seed(store, [H(f"k{i}", "m") for i in range(4)])
+        await CampaignService(store, cfg, clock).launch(spec())
+
+        async def late(owner: str, lease_seconds: float, held: object) -> int:
+            return 0  # every renewal lands too late to count
+
+        store.outbox.renew_leases = late  # type: ignore[method-assign]
+        snd = senders(clock)
+        slow = _SlowSender("sms", clock, 2.0)  # the lane holds the 4 claims for 8 s, over the 3 s lease
+        snd["sms"] = slow
+        await run_with_clock(clock, Dispatcher(store, snd, cfg, clock).burst())
+        assert sorted(slow.households()) == sorted(ids.values())  # each once
+        assert await store.outbox.claimed_count() == 0

@@ -114,12 +114,13 @@ class MemoryOutbox:
         out.sort(key=lambda c: c.id)
         return out
 
-    async def reclaim_expired(self, owner: str = "") -> int:
+    async def reclaim_expired(self, owner: str = "", keep: Sequence[int] | None = None) -> int:
         await self.t.write()
         now, n = self.t.clock.now(), 0
+        kept = None if keep is None else set(keep)
         for d in self.t.deliveries.values():
             if (d.state == "claimed" and d.lease_until is not None and d.lease_until < now
-                    and d.lease_owner != (owner or None)):
+                    and (d.lease_owner != (owner or None) or (kept is not None and d.id not in kept))):
                 d.state, d.lease_until, d.lease_owner, d.updated_at = "queued", None, None, now
                 n += 1
         if n:

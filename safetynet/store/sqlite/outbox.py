@@ -170,15 +170,29 @@ class OutboxStore:
                                                                   limit))
         return staff_claims(rows, channel, owner)
 
-    async def reclaim_expired(self, owner: str = "") -> int:
+    async def reclaim_expired(self, owner: str = "", keep: Sequence[int] | None = None) -> int:
         """Claims whose lease ended (their worker died) go back to the queue. A dispatcher never takes
-        back its own claims (`owner`): it still holds them, and would send them twice."""
+        back its own claims (`owner`, or only its `keep` ids): it still holds them, and would send them
+        twice; a renewal that landed late (a slow store, a starved event loop) must not cause that."""
         now = self.clock.now()
         n = await self.db.execute(
             "UPDATE deliveries SET state = 'queued', lease_until = NULL, lease_owner = NULL, updated_at = ?"
             " WHERE state = 'claimed' AND lease_until < ? AND lease_owner IS NOT ?",
             (now, now, owner or None),
         )
+        if keep is not None:
+            # its own run-out claims that it no longer holds: found first (few), as `keep` may be thousands
+            kept = set(keep)
+            lost = [int(r[0]) for r in await self.db.fetchall(
+                "SELECT id FROM deliveries WHERE state = 'claimed' AND lease_until < ? AND lease_owner IS ?",
+                (now, owner or None)) if int(r[0]) not in kept]
+            for start in range(0, len(lost), CHUNK):
+                part = lost[start:start + CHUNK]
+                n += await self.db.execute(
+                    "UPDATE deliveries SET state = 'queued', lease_until = NULL, lease_owner = NULL, updated_at = ?"
+                    f" WHERE id IN ({marks(len(part))}) AND state = 'claimed' AND lease_until < ? AND lease_owner IS ?",
+                    (now, *part, now, owner or None),
+                )
         if n:
             log.info("deliveries_reclaimed", count=n)
         return n
