@@ -75,8 +75,9 @@ class LineBatch:
     """Lines written in one step of the event loop leave in one write: one system call a step, not one a
     message (each was a tenth of the send worker's CPU, and of the parent's share of a push)."""
 
-    def __init__(self, write: Callable[[bytes], None]) -> None:
+    def __init__(self, write: Callable[[bytes], None], closing: Callable[[], bool] = lambda: False) -> None:
         self._write = write
+        self._closing = closing
         self._lines: list[bytes] = []
 
     def write(self, line: bytes) -> None:
@@ -85,8 +86,15 @@ class LineBatch:
         self._lines.append(line)
 
     def flush(self) -> None:
-        if self._lines:
-            lines, self._lines = self._lines, []
+        if not self._lines:
+            return
+        lines, self._lines = self._lines, []
+        # The other end gone (killed, or stopped reading): nobody can read these lines any more, and
+        # each side already settles what its peer held when the peer dies. A write then would raise
+        # in a loop callback (uvloop: RuntimeError on the closed transport).
+        if self._closing():
+            return
+        with contextlib.suppress(ConnectionError):
             self._write(b"".join(lines))
 
 
@@ -135,7 +143,7 @@ class ProcessSender:
             await asyncio.shield(proc.wait())
             raise
         self._proc = proc
-        self._lines = LineBatch(proc.stdin.write)
+        self._lines = LineBatch(proc.stdin.write, proc.stdin.is_closing)
         self._reader = asyncio.create_task(self._read(), name=f"sendworker-{self.name}")
         log.info("send_worker_started", channel=self.name, pid=self._proc.pid)
 
@@ -248,7 +256,7 @@ async def _child(channel: ChannelName, public_url: str) -> None:
     await sender.start()
     tune_gc()  # a long-lived process, as the server that started it
     writer.write(READY.encode() + b"\n")
-    answers = LineBatch(writer.write)
+    answers = LineBatch(writer.write, writer.is_closing)
     tasks: set[asyncio.Task[None]] = set()
 
     async def handle(doc: list[Any]) -> None:
