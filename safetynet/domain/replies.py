@@ -75,6 +75,24 @@ class ReplyTarget:
         return False
 
 
+# The reply page shows this many of a household's latest replies (reads left out).
+RECENT_SHOWN = 10
+
+
+@dataclass(frozen=True, slots=True)
+class PageState:
+    """What the reply page needs of a household, read in one go: its target and, once it has
+    answered, its latest replies that are not reads, as (when, status), oldest first."""
+
+    target: ReplyTarget
+    recent: tuple[tuple[float, str], ...] = ()
+
+
+def recent_of(history: list[HistoryEntry]) -> tuple[tuple[float, str], ...]:
+    """`PageState.recent` from a full history (the adapters that read it whole)."""
+    return tuple((h.at, h.status) for h in history if h.status != "read")[-RECENT_SHOWN:]
+
+
 @dataclass(frozen=True, slots=True)
 class CampaignPage:
     """What a reply page shows of its campaign and association (cached per campaign)."""

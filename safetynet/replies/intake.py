@@ -28,6 +28,7 @@ from safetynet.domain.replies import (
     NOTE_MAX_CHARS,
     CampaignPage,
     InPersonMethod,
+    PageState,
     RecordOutcome,
     ReplyChannel,
     ReplyDetails,
@@ -138,6 +139,15 @@ class ReplyIntake:
         if target is None or not target.accepts(self.clock.now(), self.grace_seconds):
             return None
         return target
+
+    async def resolve_page(self, token: str) -> PageState | None:
+        """`resolve` for the reply page: with the household's latest replies, in the same read."""
+        if not looks_like_token(token):
+            return None
+        state = await self.store.replies.page_state(token_hash(token))
+        if state is None or not state.target.accepts(self.clock.now(), self.grace_seconds):
+            return None
+        return state
 
     async def target_for(self, campaign_id: int, household_id: int) -> ReplyTarget | None:
         target = await self.store.replies.target(campaign_id, household_id)

@@ -51,6 +51,7 @@ from safetynet.domain.replies import (
     HelpRow,
     HistoryEntry,
     HouseholdRef,
+    PageState,
     RecordOutcome,
     ReplyEvent,
     ReplyItem,
@@ -507,6 +508,11 @@ class ReplyRepo(Protocol):
 
     async def target_by_token_hash(self, token_hash: str) -> ReplyTarget | None:
         """The household in a campaign that a reply token's hash belongs to (the hot read)."""
+        ...
+
+    async def page_state(self, token_hash: str) -> PageState | None:
+        """The reply page's read: the target of a token's hash and, when its status is an answer,
+        its latest replies that are not reads (`PageState.recent`), in one read where the store can."""
         ...
 
     async def target(self, campaign_id: int, household_id: int) -> ReplyTarget | None: ...

@@ -12,7 +12,6 @@ from typing import Any
 from aiohttp import web
 
 from safetynet.channels import registry
-from safetynet.domain import ANSWERED
 from safetynet.domain.replies import MAX_PEOPLE, NO_DETAILS, Location, ReplyChannel, ReplyDetails, ReplyTarget
 from safetynet.replies import texts
 from safetynet.web import replies_api
@@ -103,19 +102,17 @@ async def reply_get(request: web.Request) -> web.Response:
     _limit(request)
     intake = intake_of(request)
     token = request.match_info["token"]
-    target = await intake.resolve(token)
-    if target is None:
+    state = await intake.resolve_page(token)  # the household's latest answers come with it: one read
+    if state is None:
         return _not_found(request)
+    target = state.target
     await intake.read(target, ReplyChannel.WEB)
     info = await intake.page(target)
     if info is None:
         return _not_found(request)
     lang = _lang(request.query.get("lang"), target)
-    history = []
-    if target.status in ANSWERED:
-        history = await request.app[SERVICES].store.replies.history(target.campaign_id, target.household_id)
     body = question_page(token, lang, info.association, info.kind, info.title,
-                         alert_text(info.messages, target.language, lang), target.status, history)
+                         alert_text(info.messages, target.language, lang), target.status, state.recent)
     return html(body)
 
 
@@ -149,7 +146,7 @@ async def _bad_answer(request: web.Request, token: str, target: ReplyTarget, lan
     if info is None:
         return _not_found(request)
     body = question_page(token, lang, info.association, info.kind, info.title,
-                         alert_text(info.messages, target.language, lang), target.status, [],
+                         alert_text(info.messages, target.language, lang), target.status, (),
                          notice=texts.t(lang, "reply.bad_answer"))
     return html(body, status=400)
 

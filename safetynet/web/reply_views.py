@@ -5,14 +5,16 @@ No JavaScript: two buttons in a form work on every phone. Everything shown is es
 
 from __future__ import annotations
 
+import base64
 import functools
+import os
 import re
-import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 from safetynet.domain import ANSWERED as ANSWERED_STATUSES
 from safetynet.domain import CampaignKind, Status
-from safetynet.domain.replies import HistoryEntry, Location, ReplyDetails
+from safetynet.domain.replies import Location, ReplyDetails
 from safetynet.replies import texts
 from safetynet.templating import fragment, page_context, render
 
@@ -21,9 +23,32 @@ _STYLES = ("/static/base.css", "/static/reply.css")
 _LOCATIONS = (Location.HOME, Location.SHELTER, Location.ELSEWHERE)
 
 
+class _KeyBlock:
+    """Random bytes for form keys, drawn 256 keys at a time: one getrandom call, not one a page
+    (it was 5% of the reply page's CPU). Forgotten in a forked child, which must not reuse them."""
+
+    def __init__(self) -> None:
+        self._bytes = b""
+        self._at = 0
+        os.register_at_fork(after_in_child=self.forget)
+
+    def forget(self) -> None:
+        self._bytes, self._at = b"", 0
+
+    def take(self) -> bytes:
+        if self._at >= len(self._bytes):
+            self._bytes, self._at = os.urandom(_KEY_BYTES * 256), 0
+        self._at += _KEY_BYTES
+        return self._bytes[self._at - _KEY_BYTES:self._at]
+
+
+_KEY_BYTES = 16
+_KEYS = _KeyBlock()
+
+
 def fresh_key() -> str:
     """A per-form idempotency key: a re-sent form (refresh, flaky network) is counted once."""
-    return secrets.token_urlsafe(16)
+    return base64.urlsafe_b64encode(_KEYS.take()).rstrip(b"=").decode("ascii")
 
 
 def _when(at: float) -> str:
@@ -49,7 +74,7 @@ def question_page(
     title: str,
     alert: str,
     current: Status,
-    history: list[HistoryEntry],
+    recent: Sequence[tuple[float, str]],
     notice: str = "",
 ) -> str:
     """The question. Its template is filled once per (language, texts, answer) and cached: the
@@ -58,7 +83,7 @@ def question_page(
     # NUL never belongs in a text, and must not pass for a placeholder
     parts = _question_parts(lang, kind == CampaignKind.DRILL, *(x.replace("\x00", "") for x in (
         association, title, alert, current_label, notice)))
-    shown = tuple((int(h.at // 60), h.status) for h in history if h.status != "read")[-10:]
+    shown = tuple((int(at // 60), status) for at, status in recent)
     past = _history_section(lang, shown) if shown else ""
     values = {_TOKEN: token, _KEY: fresh_key(), _HISTORY: past}
     return "".join(values.get(p, p) for p in parts)

@@ -50,6 +50,33 @@ async def test_a_reply_is_stored_once_per_key_and_moves_the_status(store_factory
         assert (await store.replies.target(cid, s1)).status == Status.NEED_HELP  # type: ignore[union-attr]
 
 
+async def test_the_page_state_is_the_target_with_its_latest_answers_once_answered(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        clock = clock_of(store)
+        s1, s2 = ids["S-1"], ids["S-2"]
+        assert await store.replies.page_state("unknown") is None
+        await store.replies.record(await item(store, cid, s2, "read", "r"))
+        opened = await store.replies.page_state(token_of(cid, s2))
+        assert opened is not None and opened.target == await store.replies.target(cid, s2)
+        assert opened.recent == ()  # not answered: nothing to show, nothing read
+        times = []
+        for n in range(13):  # reads in between are never shown; more than RECENT_SHOWN answers keep the latest
+            await clock.advance(61.5)
+            times.append(store.clock.now())
+            await store.replies.record(await item(store, cid, s1, ("safe", "need_help", "note")[n % 3], f"k{n}"))
+            await store.replies.record(await item(store, cid, s1, "read", f"read{n}"))
+        state = await store.replies.page_state(token_of(cid, s1))
+        assert state is not None and state.target == await store.replies.target(cid, s1)
+        assert state.target.status == Status.SAFE
+        assert state.recent == tuple((at, ("safe", "need_help", "note")[n % 3]) for n, at in enumerate(times))[-10:]
+        # batched with other pages read at the same moment, each still gets its own
+        both = await asyncio.gather(store.replies.page_state(token_of(cid, s1)),
+                                    store.replies.page_state(token_of(cid, s2)))
+        assert both == [state, opened]
+
+
 async def test_the_same_key_twice_at_once_is_stored_once(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         ids = await seed(store)

@@ -18,6 +18,7 @@ from safetynet.domain.replies import (
     HelpRow,
     HistoryEntry,
     HouseholdRef,
+    PageState,
     RecordOutcome,
     ReplyChannel,
     ReplyEvent,
@@ -25,6 +26,7 @@ from safetynet.domain.replies import (
     ReplyTarget,
     UndoOutcome,
     UndoRefused,
+    recent_of,
 )
 from safetynet.store.memory.tables import HelpRequestRow, MemberRow, PhoneCodeRow, ReplyRow, Tables
 from safetynet.store.ports import ReplyListener
@@ -78,6 +80,14 @@ class MemoryReplies:
         self._counters["lookup_batches"] += 1
         key = self.t.tokens.get(token_hash)
         return self._target(self.t.members[key]) if key is not None else None
+
+    async def page_state(self, token_hash: str) -> PageState | None:
+        target = await self.target_by_token_hash(token_hash)
+        if target is None:
+            return None
+        if target.status not in ANSWERED:
+            return PageState(target)
+        return PageState(target, recent_of(await self.history(target.campaign_id, target.household_id)))
 
     async def target(self, campaign_id: int, household_id: int) -> ReplyTarget | None:
         await asyncio.sleep(0)

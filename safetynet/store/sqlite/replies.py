@@ -24,6 +24,7 @@ from safetynet.domain.replies import (
     HelpRow,
     HistoryEntry,
     HouseholdRef,
+    PageState,
     RecordOutcome,
     ReplyEvent,
     ReplyItem,
@@ -45,7 +46,13 @@ from safetynet.store.sqlite.db import (
     real,
 )
 from safetynet.store.sqlite.help_requests import HELP_SQL, help_row_from, open_help
-from safetynet.store.sqlite.reply_targets import STATUS, TARGET_SQL, TokenLookups, target_from_row
+from safetynet.store.sqlite.reply_targets import (
+    STATUS,
+    TARGET_SQL,
+    PageLookups,
+    TokenLookups,
+    target_from_row,
+)
 from safetynet.store.sqlite.reply_undo import not_undone, note_prior_statuses, undo_confirmation
 from safetynet.store.sqlite.statuses import StatusChange, status_steps
 
@@ -106,6 +113,7 @@ class ReplyStore:
         )
         self._listeners: list[Listener] = []
         self._lookups = TokenLookups(db, packed=self.PACKED_READS)
+        self._pages = PageLookups(db, packed=self.PACKED_READS)
         self._histories: IterationBatch[tuple[int, int], list[HistoryEntry]] = IterationBatch(
             self._fetch_histories, [])
         self._flushes = 0
@@ -128,6 +136,10 @@ class ReplyStore:
     async def target_by_token_hash(self, token_hash: str) -> ReplyTarget | None:
         """The hot read of every answer: batched with the other lookups of the same moment."""
         return await self._lookups.get(token_hash)
+
+    async def page_state(self, token_hash: str) -> PageState | None:
+        """The reply page's read, batched like the token lookups (one trip: target and latest replies)."""
+        return await self._pages.get(token_hash)
 
     async def target(self, campaign_id: int, household_id: int) -> ReplyTarget | None:
         row = await self.db.fetchone(
@@ -380,7 +392,8 @@ class ReplyStore:
 
     def counters(self) -> dict[str, int]:
         """How well concurrent answers are shared: lookups and writes, and the batches they took."""
-        return {"lookups": self._lookups.lookups, "lookup_batches": self._lookups.batches,
+        return {"lookups": self._lookups.lookups + self._pages.lookups,
+                "lookup_batches": self._lookups.batches + self._pages.batches,
                 "writes": self._flushed, "write_batches": self._flushes}
 
     async def _flush(self, conn: Conn, items: list[ReplyItem]) -> list[tuple[RecordOutcome, BatchNews | None]]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from safetynet.domain import CampaignKind, CampaignState, Status
-from safetynet.domain.replies import ReplyTarget
+from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Status
+from safetynet.domain.replies import RECENT_SHOWN, PageState, ReplyTarget
 from safetynet.store.sqlite.batching import IterationBatch
 from safetynet.store.sqlite.db import Database, Row, marks, packed, real
 
@@ -59,3 +59,49 @@ class TokenLookups(IterationBatch[str, ReplyTarget | None]):
         else:
             rows = await self.db.fetchall(TARGET_SQL + where, list(token_hashes))
         return {r[8]: target_from_row(r) for r in rows}
+
+
+_ANSWERED_SQL = ", ".join(f"'{s.value}'" for s in sorted(ANSWERED))
+# A household's latest replies that are not reads, as one JSON value, only once it has answered
+# (json() keeps it an array inside the packed row rather than a string).
+_RECENT = ("CASE WHEN ch.status IN (" + _ANSWERED_SQL + ") THEN json((SELECT json_group_array(json_array(r.id, "
+           + real("r.received_at") + ", r.status)) FROM (SELECT id, received_at, status FROM replies r"
+           " WHERE r.campaign_id = ch.campaign_id AND r.household_id = ch.household_id AND r.status <> 'read'"
+           f" ORDER BY r.id DESC LIMIT {RECENT_SHOWN}) r)) END")
+_PACKED_PAGES = packed(_TARGET_COLUMNS.format(closed_at=real("k.closed_at")) + ", " + _RECENT) + _TARGET_FROM
+_RECENT_ROWS = ("SELECT household_id, id, received_at, status FROM replies WHERE campaign_id = ? AND household_id"
+                " IN ({marks}) AND status <> 'read' ORDER BY id")
+
+
+def _recent(rows: Sequence[Sequence[Any]]) -> tuple[tuple[float, str], ...]:
+    """(id, when, status) rows, in any order → the page's (when, status), oldest first."""
+    ordered = sorted(rows, key=lambda r: int(r[0]))[-RECENT_SHOWN:]
+    return tuple((float(at), str(status)) for _, at, status in ordered)
+
+
+class PageLookups(IterationBatch[str, PageState | None]):
+    """The reply page's reads of one loop iteration: each household's target and, once it has
+    answered, its latest replies, in one trip (packed) or two queries (rows)."""
+
+    def __init__(self, db: Database, packed: bool = True) -> None:
+        self.db = db
+        self.packed = packed
+        super().__init__(self._pages, None)
+
+    async def _pages(self, token_hashes: Sequence[str]) -> dict[str, PageState | None]:
+        where = f" WHERE ch.token_hash IN ({marks(len(token_hashes))})"
+        if self.packed:
+            rows = await self.db.fetch_packed(_PACKED_PAGES + where, list(token_hashes))
+            return {r[8]: PageState(target_from_row(r), _recent(r[9]) if r[9] else ()) for r in rows}
+        targets = {r[8]: target_from_row(r) for r in await self.db.fetchall(TARGET_SQL + where, list(token_hashes))}
+        answered: dict[int, list[int]] = {}
+        for t in targets.values():
+            if t.status in ANSWERED:
+                answered.setdefault(t.campaign_id, []).append(t.household_id)
+        found: dict[tuple[int, int], list[Sequence[Any]]] = {}
+        for campaign_id, households in answered.items():
+            for r in await self.db.fetchall(_RECENT_ROWS.format(marks=marks(len(households))),
+                                            [campaign_id, *households]):
+                found.setdefault((campaign_id, r[0]), []).append(r[1:])
+        return {h: PageState(t, _recent(found.get((t.campaign_id, t.household_id), [])))
+                for h, t in targets.items()}
