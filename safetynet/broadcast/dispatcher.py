@@ -146,6 +146,8 @@ class Dispatcher:
         self._stopped = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
         self._recording: set[asyncio.Task[None]] = set()
+        # outcomes handed over in this turn of the loop, stored together by one task
+        self._outcomes: list[DeliveryOutcome] = []
         self.max_unrecorded = max(64, UNRECORDED_PER_SLOT * sum(lane.concurrency for lane in self.lanes.values()))
         # A counter and an Event, not a Semaphore: asyncio's Semaphore rescans its waiters on every
         # release, which costs more than a send when 64 workers wait.
@@ -368,15 +370,20 @@ class Dispatcher:
             self._record_room.clear()
             await self._record_room.wait()
         self._unrecorded += 1
-        task = asyncio.create_task(self._record_released(outcome))
-        self._recording.add(task)
-        task.add_done_callback(self._recorded)
+        if not self._outcomes:
+            # One task and one store call a turn of the loop, not one a delivery: the task first
+            # runs after the other workers' steps of this turn, and takes all they handed over.
+            task = asyncio.create_task(self._record_handed_over())
+            self._recording.add(task)
+            task.add_done_callback(self._recorded)
+        self._outcomes.append(outcome)
 
-    async def _record_released(self, outcome: DeliveryOutcome) -> None:
+    async def _record_handed_over(self) -> None:
+        outcomes, self._outcomes = self._outcomes, []
         try:
-            await self._record(outcome)
+            await self._record(outcomes)
         finally:
-            self._unrecorded -= 1
+            self._unrecorded -= len(outcomes)
             self._record_room.set()
 
     def _recorded(self, task: asyncio.Task[None]) -> None:
@@ -451,43 +458,46 @@ class Dispatcher:
                                # as for a staff alert; a tap opens the contact's confirm page
                                reply_token="", language=lang, drill=False, title=title)
 
-    async def _record(self, outcome: DeliveryOutcome) -> None:
+    async def _record(self, outcomes: list[DeliveryOutcome]) -> None:
         try:
-            await self._store_result(outcome)
+            await self._store_results(outcomes)
         finally:
             # stored, or given up: either way no longer this dispatcher's to renew
-            self._held.discard(outcome.delivery.id)
+            self._held.difference_update(o.delivery.id for o in outcomes)
 
-    async def _store_result(self, outcome: DeliveryOutcome) -> None:
+    async def _store_results(self, outcomes: list[DeliveryOutcome]) -> None:
+        """Stores outcomes in one commit (all or none), trying again while the store is down."""
+        ids = [o.delivery.id for o in outcomes]
         for attempt in range(RECORD_ATTEMPTS):
             try:
-                activated = await self.outbox.record(outcome)
+                activated = await self.outbox.record_many(outcomes)
                 break
             except StoreError as e:
-                # The store is down for a moment (a PostgreSQL restart, a locked file): the message
-                # went out, so the result is worth waiting for. Given up, the claim is no longer
-                # renewed: it runs out and the delivery comes back (a duplicate at worst).
+                # The store is down for a moment (a PostgreSQL restart, a locked file): the messages
+                # went out, so the results are worth waiting for. Given up, the claims are no longer
+                # renewed: they run out and the deliveries come back (duplicates at worst).
                 if attempt + 1 < RECORD_ATTEMPTS:
-                    log.warning("delivery_result_retry", delivery_id=outcome.delivery.id, error=str(e))
+                    log.warning("delivery_result_retry", delivery_ids=ids, error=str(e))
                     await self.clock.sleep(STORE_RETRY_SECONDS * (attempt + 1))
                     continue
-                log.exception("delivery_result_not_stored", delivery_id=outcome.delivery.id)
+                log.exception("delivery_result_not_stored", delivery_ids=ids)
                 return
             except Exception:
-                # The claim is no longer renewed: its lease ends and the delivery is tried again (a
-                # duplicate at worst).
-                log.exception("delivery_result_not_stored", delivery_id=outcome.delivery.id)
+                # The claims are no longer renewed: their leases end and the deliveries are tried
+                # again (duplicates at worst).
+                log.exception("delivery_result_not_stored", delivery_ids=ids)
                 return
         else:  # pragma: no cover - the loop always breaks or returns
             return
-        if activated is not None:
+        if any(channel is not None for channel in activated):
             self._wake.set()
-        d = outcome.delivery
-        if outcome.contact_dead and d.contact_id is not None and self.contacts is not None:
-            try:
-                await self.contacts.mark_contact_dead(d.contact_id, outcome.error or "dead")
-            except Exception:
-                log.exception("contact_not_marked_dead", contact_id=d.contact_id)
+        for outcome in outcomes:
+            d = outcome.delivery
+            if outcome.contact_dead and d.contact_id is not None and self.contacts is not None:
+                try:
+                    await self.contacts.mark_contact_dead(d.contact_id, outcome.error or "dead")
+                except Exception:
+                    log.exception("contact_not_marked_dead", contact_id=d.contact_id)
 
     async def _shutdown(self) -> None:
         self._stopping = True
@@ -497,8 +507,7 @@ class Dispatcher:
             left += await lane.close()
         if left:
             now = self.clock.now()
-            await asyncio.gather(*(self._record(DeliveryOutcome(d, OutcomeKind.RELEASED, now, next_attempt_at=now))
-                                   for d in left))
+            await self._record([DeliveryOutcome(d, OutcomeKind.RELEASED, now, next_attempt_at=now) for d in left])
         cut_off = await self._finish_sends()
         self._workers = []
         await asyncio.gather(*list(self._recording), return_exceptions=True)

@@ -483,6 +483,11 @@ class OutboxRepo(Protocol):
         nothing else live becomes unreachable). A dead contact's other planned deliveries fail too."""
         ...
 
+    async def record_many(self, outcomes: list[DeliveryOutcome]) -> list[ChannelName | None]:
+        """`record` of several outcomes, stored in one commit (all or none): `record`'s answer for
+        each, in order. The dispatcher hands over a loop turn's outcomes at once."""
+        ...
+
     async def record_provider_status(self, provider_id: str, state: str, error_code: int | None = None) -> bool:
         """A provider's later word on a sent message (sent | delivered | undelivered | failed); out of
         order, the highest-ranked state is kept. Undelivered counts as a failed channel (the next is

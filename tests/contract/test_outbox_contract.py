@@ -18,10 +18,10 @@ from safetynet.domain.campaigns import (
     StepPlan,
 )
 from safetynet.domain.replies import ReplyItem
-from safetynet.store import Store
+from safetynet.store import Store, StoreUnavailable
 from safetynet.store.rules import EARLY_STATUS_HOLD_SECONDS
 
-from .support import SAKURA, StoreFactory, clock_of, running_campaign, seed
+from .support import SAKURA, BreakWrites, StoreFactory, clock_of, running_campaign, seed
 
 
 def outcome(d: ClaimedDelivery, kind: OutcomeKind, at: float, **kw: object) -> DeliveryOutcome:
@@ -228,6 +228,31 @@ async def test_a_failure_falls_back_to_the_households_next_channel(store_factory
         assert (await _statuses(store, cid))[ids["S-2"]] == Status.UNREACHABLE
         counts = await store.campaigns.delivery_counts(cid)
         assert counts[(0, "voice", "failed")] == 1 and counts[(0, "sms", "failed")] == 1
+
+
+async def test_many_results_are_stored_together_each_answered_as_record_would(
+        store_factory: StoreFactory, break_writes: BreakWrites) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        cid = await running_campaign(store, [f"association:{SAKURA}"])
+        claimed = {d.household_id: d for d in await store.outbox.claim([cid], "sms", 5, "w1", 60)}
+        s1, s2 = claimed[ids["S-1"]], claimed[ids["S-2"]]
+        sent = outcome(s1, OutcomeKind.SENT, clock.now(), provider_id="SM1")
+        failed = outcome(s2, OutcomeKind.FAILED, clock.now(), error="bad")
+        # all or none: a refused commit stores neither
+        await break_writes(store, True)
+        with pytest.raises(StoreUnavailable):
+            await store.outbox.record_many([sent, failed])
+        await break_writes(store, False)
+        assert await store.outbox.claimed_count() == 2
+        assert await store.outbox.record_many([]) == []
+        assert await store.outbox.record_many([sent, failed]) == [None, "voice"]  # in order, as `record` answers
+        statuses = await _statuses(store, cid)
+        assert statuses[ids["S-1"]] == Status.NOTIFIED and statuses[ids["S-2"]] == Status.PENDING
+        assert await store.outbox.claimed_count() == 0
+        [call] = await store.outbox.claim([cid], "voice", 5, "w1", 60)
+        assert call.household_id == ids["S-2"]
 
 
 async def test_a_dead_contact_is_not_tried_on_its_other_channel(store_factory: StoreFactory) -> None:

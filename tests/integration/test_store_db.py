@@ -147,6 +147,31 @@ async def test_group_commit_answers_each_caller_after_one_shared_commit(tmp_path
         await db.close()
 
 
+async def test_group_commit_keeps_a_callers_items_in_one_commit(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "g.db")
+    flushes: list[list[str]] = []
+
+    async def flush(conn: aiosqlite.Connection, names: list[str]) -> list[int]:
+        flushes.append(names)
+        await conn.executemany("INSERT INTO districts (name) VALUES (?)", [(n,) for n in names])
+        return [len(n) for n in names]
+
+    gc: GroupCommit[str, int] = GroupCommit(db, flush, max_items=4)
+    try:
+        first, one, second = await asyncio.gather(
+            gc.submit_many(["a", "bb", "ccc"]), gc.submit("dddd"), gc.submit_many(["e", "ff", "g"]))
+        assert (first, one, second) == ([1, 2, 3], 4, [1, 2, 1])
+        # never split: each caller's items went in with one commit, within max_items where they fit
+        assert flushes == [["a", "bb", "ccc", "dddd"], ["e", "ff", "g"]]
+        # all or none: a failing item fails the whole call and stores none of it
+        with pytest.raises(sqlite3.IntegrityError):
+            await gc.submit_many(["h", "a"])
+        assert await db.fetchval("SELECT count(*) FROM districts WHERE name = 'h'") == 0
+    finally:
+        await gc.stop()
+        await db.close()
+
+
 def test_cli_reports_an_unopenable_database_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from safetynet.cli import main
 

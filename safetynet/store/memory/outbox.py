@@ -165,7 +165,14 @@ class MemoryOutbox:
 
     async def record(self, outcome: DeliveryOutcome) -> ChannelName | None:
         """One outcome, written at once (the in-memory 'commit' of one)."""
+        return (await self.record_many([outcome]))[0]
+
+    async def record_many(self, outcomes: list[DeliveryOutcome]) -> list[ChannelName | None]:
+        """Outcomes written at once (one in-memory 'commit': all or none)."""
         await self.t.write()
+        return [self._record(o) for o in outcomes]
+
+    def _record(self, outcome: DeliveryOutcome) -> ChannelName | None:
         o, d = outcome, outcome.delivery
         row = self.t.deliveries.get(d.id)
         if row is not None:

@@ -443,6 +443,7 @@ class GroupCommit(Generic[T, R]):
 
     `flush(conn, items)` runs inside the transaction and returns one result per item.
     A caller's `submit` returns only after the commit: an acknowledged item is stored.
+    `submit_many` hands over several items at once; they share one transaction (all or none).
     """
 
     def __init__(
@@ -456,7 +457,9 @@ class GroupCommit(Generic[T, R]):
         self._flush = flush
         self._max_items = max_items
         self._max_delay = max_delay_seconds
-        self._queue: list[tuple[T, asyncio.Future[R]]] = []
+        # one entry per caller: its items and the future of their results
+        self._queue: list[tuple[list[T], asyncio.Future[list[R]]]] = []
+        self._queued = 0
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -473,10 +476,17 @@ class GroupCommit(Generic[T, R]):
             self._task = None
 
     async def submit(self, item: T) -> R:
+        return (await self.submit_many([item]))[0]
+
+    async def submit_many(self, items: list[T]) -> list[R]:
+        """Results of `items` (in order), after the commit that stored all of them."""
+        if not items:
+            return []
         if self._task is None:
             self.start()
-        fut: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._queue.append((item, fut))
+        fut: asyncio.Future[list[R]] = asyncio.get_running_loop().create_future()
+        self._queue.append((items, fut))
+        self._queued += len(items)
         self._wakeup.set()
         return await fut
 
@@ -488,29 +498,41 @@ class GroupCommit(Generic[T, R]):
                 if self._stopping:
                     return
                 continue
-            if len(self._queue) < self._max_items and self._max_delay > 0:
+            if self._queued < self._max_items and self._max_delay > 0:
                 # a short wait gathers concurrent callers into the same commit
                 await asyncio.sleep(self._max_delay)
             while self._queue:
-                batch, self._queue = self._queue[: self._max_items], self._queue[self._max_items :]
-                await self._write(batch)
+                await self._write(self._next_batch())
+
+    def _next_batch(self) -> list[tuple[list[T], asyncio.Future[list[R]]]]:
+        """Whole callers up to `max_items` items (one caller's items are never split), at least one."""
+        n = items = 0
+        while n < len(self._queue) and (n == 0 or items + len(self._queue[n][0]) <= self._max_items):
+            items += len(self._queue[n][0])
+            n += 1
+        batch, self._queue = self._queue[:n], self._queue[n:]
+        self._queued -= items
+        return batch
 
     async def _commit(self, items: list[T]) -> list[R]:
         """One batch in one transaction; one result per item."""
         async with self._db.transaction() as conn:
             return await self._flush(conn, items)
 
-    async def _write(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+    async def _write(self, batch: list[tuple[list[T], asyncio.Future[list[R]]]]) -> None:
         try:
-            results = await self._commit([i for i, _ in batch])
+            results = await self._commit([i for items, _ in batch for i in items])
         except Exception as e:
             for _, fut in batch:
                 if not fut.done():
                     fut.set_exception(e)
             return
-        for (_, fut), res in zip(batch, results, strict=True):
+        start = 0
+        for items, fut in batch:
+            end = start + len(items)
             if not fut.done():
-                fut.set_result(res)
+                fut.set_result(results[start:end])
+            start = end
 
 
 class OneTripCommit(GroupCommit[T, R]):

@@ -246,6 +246,10 @@ class OutboxStore:
         household's next channel, returns that channel so its lane can be woken."""
         return await self._results.submit(outcome)
 
+    async def record_many(self, outcomes: list[DeliveryOutcome]) -> list[ChannelName | None]:
+        """Stores outcomes in one commit (all or none); `record`'s answer for each, in order."""
+        return await self._results.submit_many(outcomes)
+
     async def _flush(self, conn: Conn, items: list[DeliveryOutcome]) -> list[ChannelName | None]:
         by_kind: dict[OutcomeKind, list[DeliveryOutcome]] = defaultdict(list)
         for o in items:
