@@ -31,6 +31,21 @@ from safetynet.channels.base import (
 from safetynet.channels.twilio import ACCOUNT_SID, AUTH_TOKEN
 
 FORM = "application/x-www-form-urlencoded"
+# quote_plus as a str.translate table over the UTF-8 bytes (read as Latin-1, one char a byte):
+# urlencode quotes byte by byte in Python, a sixth of an SMS send's CPU in the first wave (py-spy).
+_UNQUOTED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_FORM_QUOTED = ["+" if b == 0x20 else chr(b) if b in _UNQUOTED else f"%{b:02X}" for b in range(256)]
+
+
+def form_encode(data: dict[str, object]) -> str:
+    """`urlencode(data, doseq=True)`, the same string, faster for the string values twilio sends."""
+    if not all(isinstance(v, str) for v in data.values()):
+        return urlencode(data, doseq=True)
+    return "&".join(f"{_form_quote(k)}={_form_quote(v)}" for k, v in data.items())  # type: ignore[arg-type]
+
+
+def _form_quote(text: str) -> str:
+    return text.encode().decode("latin-1").translate(_FORM_QUOTED)
 
 
 class TwilioRateLimited(TwilioException):
@@ -87,7 +102,7 @@ class TwilioHttp(AsyncTwilioHttpClient):
         body = None
         if data:
             # Encoded here: a dict makes aiohttp build a FormData and a MultipartWriter per request.
-            body = urlencode(data, doseq=True).encode()
+            body = form_encode(data).encode()
             hdrs["Content-Type"] = FORM
         assert self.session is not None
         # asyncio.timeout covers connect, send and the whole body; aiohttp's own is not used.
