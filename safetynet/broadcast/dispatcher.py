@@ -483,8 +483,15 @@ class Dispatcher:
                 log.exception("delivery_result_not_stored", delivery_ids=ids)
                 return
             except Exception:
-                # The claims are no longer renewed: their leases end and the deliveries are tried
-                # again (duplicates at worst).
+                if len(outcomes) > 1:
+                    # One outcome the store refuses must not cost the others their record (each
+                    # unrecorded one is sent again): one by one, only that one is lost.
+                    log.exception("delivery_results_batch_refused", deliveries=len(outcomes))
+                    for outcome in outcomes:
+                        await self._store_results([outcome])
+                    return
+                # The claim is no longer renewed: its lease ends and the delivery is tried again (a
+                # duplicate at worst).
                 log.exception("delivery_result_not_stored", delivery_ids=ids)
                 return
         else:  # pragma: no cover - the loop always breaks or returns

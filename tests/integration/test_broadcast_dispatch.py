@@ -435,6 +435,46 @@ async def test_a_claim_whose_result_was_never_stored_comes_back_after_its_lease(
         assert await store.outbox.claimed_count() == 0
 
 
+async def test_an_outcome_the_store_refuses_costs_only_its_own_record(tmp_path: Path) -> None:
+    """Outcomes of a turn are stored together; one the store refuses (not a store outage) must not
+    leave the others unrecorded, which would send them again."""
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        ids = await seed(store, [H("a", "m"), H("b", "m")])
+        await CampaignService(store, cfg, clock).launch(spec())
+        record_many = store.outbox.record_many
+        refused_batches: list[int] = []
+        poisoned: list[int] = []
+
+        async def refuse_a_once(outcomes: list[DeliveryOutcome]) -> list[ChannelName | None]:
+            for o in outcomes:
+                if o.delivery.household_id == ids["a"] and not poisoned:
+                    refused_batches.append(len(outcomes))
+                    if len(outcomes) == 1:
+                        poisoned.append(o.delivery.id)
+                    raise RuntimeError("a row the store cannot take")
+            return await record_many(outcomes)
+
+        store.outbox.record_many = refuse_a_once  # type: ignore[method-assign]
+        snd = senders(clock)
+        dispatcher = Dispatcher(store, snd, cfg, clock)
+        task = asyncio.create_task(dispatcher.run())
+        try:
+            for _ in range(int(3 * cfg.broadcast.lease_seconds)):  # fake seconds: never a hang
+                if len(snd["sms"].sent) >= 3:
+                    break
+                await clock.advance(1)
+                await asyncio.sleep(0)
+        finally:
+            dispatcher.stop()
+            await task
+        assert refused_batches[0] == 2  # both outcomes came in one batch, refused whole at first
+        # b's outcome was stored on its own; a's was lost and a is sent again after its lease
+        assert sorted(snd["sms"].households()) == sorted([ids["a"], ids["a"], ids["b"]])
+        assert await store.outbox.claimed_count() == 0
+
+
 class _SlowSender(ScriptedSender):
     """Each send takes `seconds` on the clock (a slow provider)."""
 
