@@ -7,6 +7,8 @@ limits (unless `--sms-limit` sets one). Web push is encrypted and sent by a seco
 the machine has a second core (`--processes 1` keeps everything in one). Printed: deliveries/s
 per channel, total seconds, peak RSS of the dispatching processes, duplicates (messages the sandbox received
 beyond one per delivery) and lost (households neither reached nor on the door-knock list).
+On the embedded SQLite by default; `--store-url postgresql://…` runs one dispatcher on a fresh
+PostgreSQL database made for the run (see `lab.benchstore`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import aiohttp
 
 from safetynet.config import Config, load_config
 from safetynet.lab.bench_floor import ClientSinkFloor, mean_floor, measure_client_sink, multiple
+from safetynet.lab.benchstore import BenchStore, add_store_argument, bench_store
 
 READY = "sandbox listening on "
 MESSAGE = {"ja": "震度6強の地震が発生しました。ご家族の安否を下のリンクから回答してください。",
@@ -42,13 +45,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="2: web push from a second process (default on a multi-core machine)")
     parser.add_argument("--log-level", default="warning", help="log level while dispatching (default warning)")
     parser.add_argument("--workdir", help="keep the database here (default: a temporary folder)")
+    add_store_argument(parser)
     parser.add_argument("--floor-requests", type=int, default=10_000,
                         help="requests of the bare client-and-sink floor measured before the wave (10,000)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=main)
 
 
-def _env(workdir: Path, sandbox_url: str, sms_limit: float, log_level: str) -> dict[str, str]:
+def _env(workdir: Path, sandbox_url: str, sms_limit: float, log_level: str,
+         store: BenchStore | None = None) -> dict[str, str]:
+    """The preparing child's environment and the dispatcher's config: the same store for both."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETYNET_")}
     env.update({
         "SAFETYNET_STORE_PATH": str(workdir / "bench.db"),
@@ -62,6 +68,7 @@ def _env(workdir: Path, sandbox_url: str, sms_limit: float, log_level: str) -> d
         env[f"SAFETYNET_CHANNELS_{ch}_API_BASE_URL"] = sandbox_url
     for ch in ("VOICE", "TELEGRAM", "WEBPUSH"):
         env[f"SAFETYNET_CHANNELS_{ch}_MAX_PER_SECOND"] = "0"
+    env.update((store or BenchStore()).env())
     return env
 
 
@@ -201,10 +208,15 @@ def _rates(lanes: Mapping[str, Any]) -> dict[str, float | None]:
 
 
 async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    env = _env(workdir, "http://127.0.0.1:9", args.sms_limit, args.log_level)
+    async with bench_store(args.store_url, keep=bool(args.workdir)) as store:
+        return {**await _run_on(args, workdir, store), "store": store.to_dict()}
+
+
+async def _run_on(args: argparse.Namespace, workdir: Path, store: BenchStore) -> dict[str, Any]:
+    env = _env(workdir, "http://127.0.0.1:9", args.sms_limit, args.log_level, store)
     proc, url = await _sandbox(env, workdir, args.sms_limit)
     try:
-        env = _env(workdir, url, args.sms_limit, args.log_level)
+        env = _env(workdir, url, args.sms_limit, args.log_level, store)
         cfg = load_config(None, env=env)
         print(f"preparing {args.households:,} households…", file=sys.stderr, flush=True)
         prep = await asyncio.create_subprocess_exec(
@@ -262,12 +274,19 @@ def run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
         return run_server(_run(args, Path(tmp)))
 
 
+def _store(result: Mapping[str, Any]) -> str:
+    store = result.get("store", {"kind": "sqlite"})
+    if store["kind"] == "sqlite":
+        return "SQLite"
+    return f"PostgreSQL, one dispatcher ({store['database']}, {'kept' if store['kept'] else 'dropped'})"
+
+
 def report(result: Mapping[str, Any], as_json: bool) -> str:
     if as_json:
         return json.dumps(result, ensure_ascii=False)
     lines = [f"{result['households']:,} households: first wave {result['sent']:,} deliveries in "
              f"{result['first_wave_seconds']} s = {result['deliveries_per_second']}/s "
-             f"({result['processes']} process{'es' if result['processes'] > 1 else ''})"]
+             f"({result['processes']} process{'es' if result['processes'] > 1 else ''}, {_store(result)})"]
     lines += [f"  {ch:<9} {rate}/s" for ch, rate in result["per_channel_per_second"].items()]
     fl = result["floor"]
     lines.append(f"CPU seconds: {result['cpu_seconds']}")

@@ -16,6 +16,7 @@ from safetynet.config import Config, load_config
 from safetynet.domain import ANSWERED
 from safetynet.lab.bench_citywide import POLL_SECONDS, campaign_body, ladder_seconds, resident_model
 from safetynet.lab.bench_floor import ClientSinkFloor, mean_floor, measure_client_sink, multiple
+from safetynet.lab.benchstore import BenchStore
 from safetynet.lab.procinfo import peak_rss_mb
 from safetynet.lab.sim.drill import campaign_finished
 from safetynet.lab.sim.enrol import Enrolling
@@ -54,10 +55,11 @@ def channel_rates(samples: list[tuple[float, dict[str, int]]]) -> dict[str, floa
 
 
 class CityBench:
-    def __init__(self, args: argparse.Namespace, workdir: Path, secret: str) -> None:
+    def __init__(self, args: argparse.Namespace, workdir: Path, secret: str, store: BenchStore | None = None) -> None:
         self.args, self.workdir, self.secret = args, workdir, secret
+        self.store = store or BenchStore()
         self.port = free_port()
-        self.result: dict[str, Any] = {"households": args.households}
+        self.result: dict[str, Any] = {"households": args.households, "store": self.store.to_dict()}
         self.stats_latency: dict[str, list[float]] = {"wave": [], "storm": [], "ladder": []}
         self.samples: list[tuple[float, dict[str, int]]] = []
         self.token = ""
@@ -97,8 +99,10 @@ class CityBench:
             "server_cpu_ms": ms, f"bare_{side}_cpu_ms": floor_ms, "multiple": multiple(ms, floor_ms)}
 
     def env(self, sandbox_url: str = "http://127.0.0.1:9") -> dict[str, str]:
+        # The store URL rides in every child's environment (the loader, the server) and in this
+        # process's config, so the bench's own reads see the server's rows.
         return stage_env(self.workdir, self.port, self.secret, sandbox_url, {
-            "SAFETYNET_LOGGING_LEVEL": self.args.log_level, "SAFETYNET_LOGGING_FORMAT": "json"})
+            "SAFETYNET_LOGGING_LEVEL": self.args.log_level, "SAFETYNET_LOGGING_FORMAT": "json", **self.store.env()})
 
     # -- the whole run ---------------------------------------------------------------------------
 
