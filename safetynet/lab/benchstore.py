@@ -32,7 +32,8 @@ def store_url_argument(value: str) -> str:
 
 
 def add_store_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store-url", type=store_url_argument, default="", metavar="postgresql://…",
+    # default None, not "": argparse would pass a string default through `type`, which refuses "".
+    parser.add_argument("--store-url", type=store_url_argument, default=None, metavar="postgresql://…",
                         help="run on PostgreSQL: a fresh database is created on this server for the run and "
                              "dropped afterwards (kept with --workdir); default: the embedded SQLite")
 
@@ -77,7 +78,7 @@ async def _admin(server_url: str, sql: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def bench_store(server_url: str, keep: bool = False) -> AsyncIterator[BenchStore]:
+async def bench_store(server_url: str | None, keep: bool = False) -> AsyncIterator[BenchStore]:
     """A fresh PostgreSQL database on `server_url`'s server for the run, or SQLite when it is empty."""
     if not server_url:
         yield BenchStore()
