@@ -150,7 +150,6 @@ SQLITE_ONLY: dict[str, str] = {
     "test_channel_migrations.py": "SQLite migrations over a database file made before them",
     "test_trust_migrations.py": "SQLite migrations over a database file made before them",
     "test_store_db.py": "the SQLite Database: pragmas, migrations, its writer cancelled mid-transaction, group commit",
-    "test_bench_citywide.py": "`bench citywide` stages its city on SQLite (no store option yet)",
 }
 
 # Files that open PostgreSQL themselves (a schema or a private cluster of their own) in every run:
