@@ -31,6 +31,7 @@ import aiohttp
 from safetynet.config import Config, load_config
 from safetynet.lab.bench_floor import ClientSinkFloor, mean_floor, measure_client_sink, multiple
 from safetynet.lab.benchstore import BenchStore, add_store_argument, bench_store
+from safetynet.lab.pgcpu import PostgresCpu, measurable
 
 READY = "sandbox listening on "
 MESSAGE = {"ja": "震度6強の地震が発生しました。ご家族の安否を下のリンクから回答してください。",
@@ -157,7 +158,7 @@ async def _sandbox(env: Mapping[str, str], workdir: Path, sms_limit: float) -> t
     return proc, line[len(READY):]
 
 
-async def _dispatch(cfg: Config, processes: int, sandbox_pid: int) -> dict[str, Any]:
+async def _dispatch(cfg: Config, processes: int, sandbox_pid: int, bench: BenchStore | None = None) -> dict[str, Any]:
     from safetynet.broadcast.dispatcher import Dispatcher
     from safetynet.broadcast.sendworker import ProcessSender
     from safetynet.lab.procinfo import cpu_seconds, peak_rss_mb
@@ -172,16 +173,37 @@ async def _dispatch(cfg: Config, processes: int, sandbox_pid: int) -> dict[str, 
         tune_gc()  # as `safetynet serve` does once it is up
         pids: dict[str, int | str] = {"dispatcher": "self", "sandbox": sandbox_pid}
         pids.update({f"{ch}_worker": s.pid for ch, s in senders.items() if isinstance(s, ProcessSender) and s.pid})
+        dispatching = [os.getpid(), *(int(p) for k, p in pids.items() if k.endswith("_worker"))]
+        pg = await _postgres_cpu(bench, dispatching)
         cpu0 = {k: cpu_seconds(p) for k, p in pids.items()}
         t0 = time.perf_counter()
-        report = await Dispatcher(store, senders, cfg, store.clock, contacts=store.roster).burst()
-        seconds = time.perf_counter() - t0
-        cpu = {k: round(cpu_seconds(pids[k]) - v, 3) for k, v in cpu0.items()}
+        try:
+            report = await Dispatcher(store, senders, cfg, store.clock, contacts=store.roster).burst()
+            seconds = time.perf_counter() - t0
+            cpu = {k: round(cpu_seconds(pids[k]) - v, 3) for k, v in cpu0.items()}
+            if pg is not None:
+                await pg.sample()
+                by = pg.seconds()
+                cpu["postgres"] = round(by.pop("dispatching", 0.0), 3)
+                cpu["postgres_other"] = round(sum(by.values()), 3)
+        finally:
+            if pg is not None:
+                await pg.close()
         rss = {k: round(peak_rss_mb(p), 1) for k, p in pids.items() if k != "sandbox"}
         for s in senders.values():
             await s.close()
     return {"first_wave_seconds": round(seconds, 2), "cpu_seconds": cpu, "lanes": report.to_dict(),
             "peak_rss_mb": max(rss.values()), "peak_rss_mb_per_process": rss}
+
+
+async def _postgres_cpu(bench: BenchStore | None, dispatching: list[int]) -> PostgresCpu | None:
+    """The PostgreSQL backends serving the dispatcher, whose CPU is the database's share of a
+    delivery (on SQLite that share is in the dispatcher's own CPU); None on SQLite or a remote server."""
+    if bench is None or not bench.url or not measurable(bench.url):
+        return None
+    pg = PostgresCpu(bench.url, lambda: {"dispatching": dispatching})
+    await pg.start()
+    return pg
 
 
 async def _verify(cfg: Config, campaign_id: int, sandbox_url: str) -> dict[str, Any]:
@@ -232,7 +254,7 @@ async def _run_on(args: argparse.Namespace, workdir: Path, store: BenchStore) ->
         print("measuring the floor (a bare aiohttp client posting to a bare aiohttp sink)…", file=sys.stderr, flush=True)
         before = await asyncio.to_thread(measure_client_sink, int(args.floor_requests))
         print("dispatching the first wave…", file=sys.stderr, flush=True)
-        wave = await _dispatch(cfg, args.processes, proc.pid)
+        wave = await _dispatch(cfg, args.processes, proc.pid, store)
         print("measuring the floor again…", file=sys.stderr, flush=True)
         after = await asyncio.to_thread(measure_client_sink, int(args.floor_requests))
         floor = mean_floor(before, after)
@@ -250,15 +272,20 @@ async def _run_on(args: argparse.Namespace, workdir: Path, store: BenchStore) ->
 
 
 def against_floor(cpu: Mapping[str, float], sent: int, floor: ClientSinkFloor) -> dict[str, Any]:
-    """CPU per delivery of the dispatching processes (the dispatcher and its send workers), and of
-    the sandbox receiving them, as multiples of the bare client's and the bare sink's per request."""
-    ours = sum(v for k, v in cpu.items() if k != "sandbox")
+    """CPU per delivery of the dispatching processes (the dispatcher and its send workers, and on
+    PostgreSQL the backends serving them), and of the sandbox receiving them, as multiples of the
+    bare client's and the bare sink's per request."""
+    ours = sum(v for k, v in cpu.items() if k not in ("sandbox", "postgres_other"))
     per = 1000 / max(1, sent)
-    return {"cpu_ms_per_delivery": round(ours * per, 4),
-            "cpu_ms_per_delivery_by_process": {k: round(v * per, 4) for k, v in cpu.items()},
-            "delivery_cpu_multiple_of_bare_client": multiple(ours * per, floor.client_cpu_ms_per_request),
-            "sandbox_cpu_multiple_of_bare_sink": multiple(cpu.get("sandbox", 0.0) * per,
-                                                          floor.sink_cpu_ms_per_request)}
+    out = {"cpu_ms_per_delivery": round(ours * per, 4),
+           "cpu_ms_per_delivery_by_process": {k: round(v * per, 4) for k, v in cpu.items()},
+           "delivery_cpu_multiple_of_bare_client": multiple(ours * per, floor.client_cpu_ms_per_request),
+           "sandbox_cpu_multiple_of_bare_sink": multiple(cpu.get("sandbox", 0.0) * per,
+                                                         floor.sink_cpu_ms_per_request)}
+    if "postgres" in cpu:
+        out["delivery_cpu_multiple_of_bare_client_without_postgres"] = multiple(
+            (ours - cpu["postgres"]) * per, floor.client_cpu_ms_per_request)
+    return out
 
 
 def run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
@@ -294,6 +321,9 @@ def report(result: Mapping[str, Any], as_json: bool) -> str:
                  f"the bare aiohttp client's {fl['client_cpu_ms_per_request']} ms a request (bare sink "
                  f"{fl['sink_cpu_ms_per_request']} ms; {fl['requests_per_second']:,} requests/s), measured just before "
                  f"and after the wave; event loop: {result['event_loop']}")
+    if "delivery_cpu_multiple_of_bare_client_without_postgres" in result:
+        lines.append(f"  of which PostgreSQL's backends {result['cpu_ms_per_delivery_by_process']['postgres']} ms; "
+                     f"without them {result['delivery_cpu_multiple_of_bare_client_without_postgres']}×")
     lines.append(f"peak RSS {result['peak_rss_mb']} MB; duplicates {result['duplicates']}; lost {result['lost']};"
                  f" sandbox 429s {result['sandbox_429']}")
     lines.append(f"import {result['import_seconds']} s, web-push enrolment {result['enrol_seconds']} s,"

@@ -15,6 +15,9 @@ the drill over the API and measures:
    server accepted that are not stored as sent), `duplicates` (messages received beyond one per
    delivery sent), `unaccounted` (households neither answered nor on the door-knock list).
 
+On PostgreSQL the database's work runs in the server's backends, not in the server: their CPU
+(`lab.pgcpu`) is printed beside the server's, and the multiple with it is what compares with SQLite.
+
 It prints numbers, never asserts on them. Peak RSS is read from /proc for each process.
 """
 
@@ -145,7 +148,9 @@ def report(r: Mapping[str, Any], as_json: bool) -> str:
         _line("stats during the storm", f"p95 {r['stats_p95_ms']} ms over {r['stats_requests_storm']} requests"),
         *[_line(f"server CPU, {stage}", f"{m['server_cpu_ms']} ms = {m['multiple']}× the bare "
                   f"{'client' if 'bare_client_cpu_ms' in m else 'sink'}'s "
-                  f"{m.get('bare_client_cpu_ms', m.get('bare_sink_cpu_ms'))} ms a request")
+                  f"{m.get('bare_client_cpu_ms', m.get('bare_sink_cpu_ms'))} ms a request"
+                  + (f"; with PostgreSQL's backends serving it (+{m['postgres_cpu_ms']} ms) {m['multiple_with_postgres']}×"
+                     if "multiple_with_postgres" in m else ""))
           for stage, m in r.get("server_cpu_multiple", {}).items()],
         _line("peak RSS", ", ".join(f"{k} {v} MB" for k, v in r["peak_rss_mb"].items())),
         _line("lost / duplicates", f"{r['lost']} / {r['duplicates']}"),

@@ -64,3 +64,17 @@ def test_the_citywide_children_and_the_bench_get_the_run_store(tmp_path: Path,
     on_sqlite = CityBench(args, tmp_path, "s" * 43).env()
     assert "SAFETYNET_STORE_URL" not in on_sqlite
     assert load_config(None, env=on_sqlite).db_path == tmp_path / "safetynet.db"
+
+
+def test_a_tcp_connection_is_matched_to_the_process_holding_its_client_end() -> None:
+    import os
+    import socket
+
+    from safetynet.lab.pgcpu import client_ports, measurable
+
+    with socket.create_server(("127.0.0.1", 0)) as server, socket.create_connection(server.getsockname()) as client:
+        port = client.getsockname()[1]
+        assert client_ports({"bench": [os.getpid()]}).get(port) == "bench"
+        assert port not in client_ports({"nobody": []})
+    assert measurable("postgresql://postgres@127.0.0.1:5432/x") and measurable("postgresql://localhost/x")
+    assert not measurable("postgresql://db.example/x")
