@@ -157,7 +157,7 @@ SQLITE_ONLY: dict[str, str] = {
 POSTGRES_ITSELF: dict[str, str] = {
     "test_store_postgres.py": "the PostgreSQL adapter beyond the contract: init, store copy, claims",
     "test_scale_processes.py": "many `serve` processes on one PostgreSQL database, PostgreSQL restarted",
-    "test_bench_pgcpu.py": "the benchmarks' reading of PostgreSQL backends' CPU",
+    "test_bench_pgcpu.py": "the benchmarks' own PostgreSQL database and their reading of its backends' CPU",
 }
 
 # Files that should run on PostgreSQL but do not pass there yet: each names what fails.
