@@ -150,7 +150,6 @@ SQLITE_ONLY: dict[str, str] = {
     "test_channel_migrations.py": "SQLite migrations over a database file made before them",
     "test_trust_migrations.py": "SQLite migrations over a database file made before them",
     "test_store_db.py": "the SQLite Database: pragmas, migrations, its writer cancelled mid-transaction, group commit",
-    "test_bench_citywide.py": "`bench citywide` stages its city on SQLite (no store option yet)",
 }
 
 # Files that open PostgreSQL themselves (a schema or a private cluster of their own) in every run:
@@ -158,6 +157,7 @@ SQLITE_ONLY: dict[str, str] = {
 POSTGRES_ITSELF: dict[str, str] = {
     "test_store_postgres.py": "the PostgreSQL adapter beyond the contract: init, store copy, claims",
     "test_scale_processes.py": "many `serve` processes on one PostgreSQL database, PostgreSQL restarted",
+    "test_bench_pgcpu.py": "the benchmarks' own PostgreSQL database and their reading of its backends' CPU",
 }
 
 # Files that should run on PostgreSQL but do not pass there yet: each names what fails.

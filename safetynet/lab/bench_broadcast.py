@@ -7,6 +7,8 @@ limits (unless `--sms-limit` sets one). Web push is encrypted and sent by a seco
 the machine has a second core (`--processes 1` keeps everything in one). Printed: deliveries/s
 per channel, total seconds, peak RSS of the dispatching processes, duplicates (messages the sandbox received
 beyond one per delivery) and lost (households neither reached nor on the door-knock list).
+On the embedded SQLite by default; `--store-url postgresql://…` runs one dispatcher on a fresh
+PostgreSQL database made for the run (see `lab.benchstore`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import aiohttp
 
 from safetynet.config import Config, load_config
 from safetynet.lab.bench_floor import ClientSinkFloor, mean_floor, measure_client_sink, multiple
+from safetynet.lab.benchstore import BenchStore, add_store_argument, bench_store
+from safetynet.lab.pgcpu import PostgresCpu, measurable
 
 READY = "sandbox listening on "
 MESSAGE = {"ja": "震度6強の地震が発生しました。ご家族の安否を下のリンクから回答してください。",
@@ -42,13 +46,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="2: web push from a second process (default on a multi-core machine)")
     parser.add_argument("--log-level", default="warning", help="log level while dispatching (default warning)")
     parser.add_argument("--workdir", help="keep the database here (default: a temporary folder)")
+    add_store_argument(parser)
     parser.add_argument("--floor-requests", type=int, default=10_000,
                         help="requests of the bare client-and-sink floor measured before the wave (10,000)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=main)
 
 
-def _env(workdir: Path, sandbox_url: str, sms_limit: float, log_level: str) -> dict[str, str]:
+def _env(workdir: Path, sandbox_url: str, sms_limit: float, log_level: str,
+         store: BenchStore | None = None) -> dict[str, str]:
+    """The preparing child's environment and the dispatcher's config: the same store for both."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETYNET_")}
     env.update({
         "SAFETYNET_STORE_PATH": str(workdir / "bench.db"),
@@ -62,6 +69,7 @@ def _env(workdir: Path, sandbox_url: str, sms_limit: float, log_level: str) -> d
         env[f"SAFETYNET_CHANNELS_{ch}_API_BASE_URL"] = sandbox_url
     for ch in ("VOICE", "TELEGRAM", "WEBPUSH"):
         env[f"SAFETYNET_CHANNELS_{ch}_MAX_PER_SECOND"] = "0"
+    env.update((store or BenchStore()).env())
     return env
 
 
@@ -150,7 +158,7 @@ async def _sandbox(env: Mapping[str, str], workdir: Path, sms_limit: float) -> t
     return proc, line[len(READY):]
 
 
-async def _dispatch(cfg: Config, processes: int, sandbox_pid: int) -> dict[str, Any]:
+async def _dispatch(cfg: Config, processes: int, sandbox_pid: int, bench: BenchStore | None = None) -> dict[str, Any]:
     from safetynet.broadcast.dispatcher import Dispatcher
     from safetynet.broadcast.sendworker import ProcessSender
     from safetynet.lab.procinfo import cpu_seconds, peak_rss_mb
@@ -165,16 +173,37 @@ async def _dispatch(cfg: Config, processes: int, sandbox_pid: int) -> dict[str, 
         tune_gc()  # as `safetynet serve` does once it is up
         pids: dict[str, int | str] = {"dispatcher": "self", "sandbox": sandbox_pid}
         pids.update({f"{ch}_worker": s.pid for ch, s in senders.items() if isinstance(s, ProcessSender) and s.pid})
+        dispatching = [os.getpid(), *(int(p) for k, p in pids.items() if k.endswith("_worker"))]
+        pg = await _postgres_cpu(bench, dispatching)
         cpu0 = {k: cpu_seconds(p) for k, p in pids.items()}
         t0 = time.perf_counter()
-        report = await Dispatcher(store, senders, cfg, store.clock, contacts=store.roster).burst()
-        seconds = time.perf_counter() - t0
-        cpu = {k: round(cpu_seconds(pids[k]) - v, 3) for k, v in cpu0.items()}
+        try:
+            report = await Dispatcher(store, senders, cfg, store.clock, contacts=store.roster).burst()
+            seconds = time.perf_counter() - t0
+            cpu = {k: round(cpu_seconds(pids[k]) - v, 3) for k, v in cpu0.items()}
+            if pg is not None:
+                await pg.sample()
+                by = pg.seconds()
+                cpu["postgres"] = round(by.pop("dispatching", 0.0), 3)
+                cpu["postgres_other"] = round(sum(by.values()), 3)
+        finally:
+            if pg is not None:
+                await pg.close()
         rss = {k: round(peak_rss_mb(p), 1) for k, p in pids.items() if k != "sandbox"}
         for s in senders.values():
             await s.close()
     return {"first_wave_seconds": round(seconds, 2), "cpu_seconds": cpu, "lanes": report.to_dict(),
             "peak_rss_mb": max(rss.values()), "peak_rss_mb_per_process": rss}
+
+
+async def _postgres_cpu(bench: BenchStore | None, dispatching: list[int]) -> PostgresCpu | None:
+    """The PostgreSQL backends serving the dispatcher, whose CPU is the database's share of a
+    delivery (on SQLite that share is in the dispatcher's own CPU); None on SQLite or a remote server."""
+    if bench is None or not bench.url or not measurable(bench.url):
+        return None
+    pg = PostgresCpu(bench.url, lambda: {"dispatching": dispatching})
+    await pg.start()
+    return pg
 
 
 async def _verify(cfg: Config, campaign_id: int, sandbox_url: str) -> dict[str, Any]:
@@ -201,10 +230,15 @@ def _rates(lanes: Mapping[str, Any]) -> dict[str, float | None]:
 
 
 async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    env = _env(workdir, "http://127.0.0.1:9", args.sms_limit, args.log_level)
+    async with bench_store(args.store_url, keep=bool(args.workdir)) as store:
+        return {**await _run_on(args, workdir, store), "store": store.to_dict()}
+
+
+async def _run_on(args: argparse.Namespace, workdir: Path, store: BenchStore) -> dict[str, Any]:
+    env = _env(workdir, "http://127.0.0.1:9", args.sms_limit, args.log_level, store)
     proc, url = await _sandbox(env, workdir, args.sms_limit)
     try:
-        env = _env(workdir, url, args.sms_limit, args.log_level)
+        env = _env(workdir, url, args.sms_limit, args.log_level, store)
         cfg = load_config(None, env=env)
         print(f"preparing {args.households:,} households…", file=sys.stderr, flush=True)
         prep = await asyncio.create_subprocess_exec(
@@ -220,7 +254,7 @@ async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         print("measuring the floor (a bare aiohttp client posting to a bare aiohttp sink)…", file=sys.stderr, flush=True)
         before = await asyncio.to_thread(measure_client_sink, int(args.floor_requests))
         print("dispatching the first wave…", file=sys.stderr, flush=True)
-        wave = await _dispatch(cfg, args.processes, proc.pid)
+        wave = await _dispatch(cfg, args.processes, proc.pid, store)
         print("measuring the floor again…", file=sys.stderr, flush=True)
         after = await asyncio.to_thread(measure_client_sink, int(args.floor_requests))
         floor = mean_floor(before, after)
@@ -238,15 +272,20 @@ async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 
 def against_floor(cpu: Mapping[str, float], sent: int, floor: ClientSinkFloor) -> dict[str, Any]:
-    """CPU per delivery of the dispatching processes (the dispatcher and its send workers), and of
-    the sandbox receiving them, as multiples of the bare client's and the bare sink's per request."""
-    ours = sum(v for k, v in cpu.items() if k != "sandbox")
+    """CPU per delivery of the dispatching processes (the dispatcher and its send workers, and on
+    PostgreSQL the backends serving them), and of the sandbox receiving them, as multiples of the
+    bare client's and the bare sink's per request."""
+    ours = sum(v for k, v in cpu.items() if k not in ("sandbox", "postgres_other"))
     per = 1000 / max(1, sent)
-    return {"cpu_ms_per_delivery": round(ours * per, 4),
-            "cpu_ms_per_delivery_by_process": {k: round(v * per, 4) for k, v in cpu.items()},
-            "delivery_cpu_multiple_of_bare_client": multiple(ours * per, floor.client_cpu_ms_per_request),
-            "sandbox_cpu_multiple_of_bare_sink": multiple(cpu.get("sandbox", 0.0) * per,
-                                                          floor.sink_cpu_ms_per_request)}
+    out = {"cpu_ms_per_delivery": round(ours * per, 4),
+           "cpu_ms_per_delivery_by_process": {k: round(v * per, 4) for k, v in cpu.items()},
+           "delivery_cpu_multiple_of_bare_client": multiple(ours * per, floor.client_cpu_ms_per_request),
+           "sandbox_cpu_multiple_of_bare_sink": multiple(cpu.get("sandbox", 0.0) * per,
+                                                         floor.sink_cpu_ms_per_request)}
+    if "postgres" in cpu:
+        out["delivery_cpu_multiple_of_bare_client_without_postgres"] = multiple(
+            (ours - cpu["postgres"]) * per, floor.client_cpu_ms_per_request)
+    return out
 
 
 def run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
@@ -262,12 +301,19 @@ def run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
         return run_server(_run(args, Path(tmp)))
 
 
+def _store(result: Mapping[str, Any]) -> str:
+    store = result.get("store", {"kind": "sqlite"})
+    if store["kind"] == "sqlite":
+        return "SQLite"
+    return f"PostgreSQL, one dispatcher ({store['database']}, {'kept' if store['kept'] else 'dropped'})"
+
+
 def report(result: Mapping[str, Any], as_json: bool) -> str:
     if as_json:
         return json.dumps(result, ensure_ascii=False)
     lines = [f"{result['households']:,} households: first wave {result['sent']:,} deliveries in "
              f"{result['first_wave_seconds']} s = {result['deliveries_per_second']}/s "
-             f"({result['processes']} process{'es' if result['processes'] > 1 else ''})"]
+             f"({result['processes']} process{'es' if result['processes'] > 1 else ''}, {_store(result)})"]
     lines += [f"  {ch:<9} {rate}/s" for ch, rate in result["per_channel_per_second"].items()]
     fl = result["floor"]
     lines.append(f"CPU seconds: {result['cpu_seconds']}")
@@ -275,6 +321,9 @@ def report(result: Mapping[str, Any], as_json: bool) -> str:
                  f"the bare aiohttp client's {fl['client_cpu_ms_per_request']} ms a request (bare sink "
                  f"{fl['sink_cpu_ms_per_request']} ms; {fl['requests_per_second']:,} requests/s), measured just before "
                  f"and after the wave; event loop: {result['event_loop']}")
+    if "delivery_cpu_multiple_of_bare_client_without_postgres" in result:
+        lines.append(f"  of which PostgreSQL's backends {result['cpu_ms_per_delivery_by_process']['postgres']} ms; "
+                     f"without them {result['delivery_cpu_multiple_of_bare_client_without_postgres']}×")
     lines.append(f"peak RSS {result['peak_rss_mb']} MB; duplicates {result['duplicates']}; lost {result['lost']};"
                  f" sandbox 429s {result['sandbox_429']}")
     lines.append(f"import {result['import_seconds']} s, web-push enrolment {result['enrol_seconds']} s,"

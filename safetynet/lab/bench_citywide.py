@@ -1,6 +1,7 @@
 """`safetynet bench citywide --households N --json`: one city-wide drill, end to end, as fast as it goes.
 
-Processes: the server (`safetynet serve`, the embedded default: SQLite, the composition root), the
+Processes: the server (`safetynet serve`, the composition root; on the embedded SQLite, or with
+`--store-url postgresql://…` on a fresh PostgreSQL database made for the run, see `lab.benchstore`), the
 sandbox providers with the simulated residents in another (`safetynet.lab.sim.host`), a loader that
 generates and imports the roster, and this one, which enrols residents through the real paths
 (sandbox-minted push subscriptions posted to `/join/{code}/webpush`, Telegram `/start CODE`), starts
@@ -13,6 +14,9 @@ the drill over the API and measures:
 3. the rest of the ladder (SMS, voice, door-knock list), then the accounting: `lost` (answers the
    server accepted that are not stored as sent), `duplicates` (messages received beyond one per
    delivery sent), `unaccounted` (households neither answered nor on the door-knock list).
+
+On PostgreSQL the database's work runs in the server's backends, not in the server: their CPU
+(`lab.pgcpu`) is printed beside the server's, and the multiple with it is what compares with SQLite.
 
 It prints numbers, never asserts on them. Peak RSS is read from /proc for each process.
 """
@@ -31,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from safetynet.config import Config
+from safetynet.lab.benchstore import add_store_argument, bench_store
 
 DEFAULT_HOUSEHOLDS = 20_000
 POLL_SECONDS = 0.25
@@ -51,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ladder-gap", type=float, default=30.0, metavar="SECONDS",
                         help="at least this long between the SMS, voice and door-knock rungs (30)")
     parser.add_argument("--workdir", help="keep the database and the logs here (default: a temporary folder)")
+    add_store_argument(parser)
     parser.add_argument("--log-level", default="warning", help="log level of the server and the host (warning)")
     parser.add_argument("--floor-requests", type=int, default=10_000,
                         help="requests of the bare client-and-sink floor measured before each stage (10,000)")
@@ -100,18 +106,30 @@ def resident_model(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
     """Runs the benchmark in a city of its own (`cfg` is not used) and returns the figures."""
-    from safetynet.lab.sim.citybench import CityBench
-
     if args.workdir:
         workdir = Path(args.workdir)
         workdir.mkdir(parents=True, exist_ok=True)
-        return asyncio.run(CityBench(args, workdir, secrets.token_urlsafe(32)).run())
+        return asyncio.run(_run(args, workdir))
     with tempfile.TemporaryDirectory(prefix="bench-citywide-") as tmp:
-        return asyncio.run(CityBench(args, Path(tmp), secrets.token_urlsafe(32)).run())
+        return asyncio.run(_run(args, Path(tmp)))
+
+
+async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    from safetynet.lab.sim.citybench import CityBench
+
+    async with bench_store(args.store_url, keep=bool(args.workdir)) as store:
+        return await CityBench(args, workdir, secrets.token_urlsafe(32), store).run()
 
 
 def _line(label: str, value: Any) -> str:
     return f"  {label:<28} {value}"
+
+
+def _store(r: Mapping[str, Any]) -> str:
+    store = r.get("store", {"kind": "sqlite"})
+    if store["kind"] == "sqlite":
+        return "SQLite"
+    return f"PostgreSQL ({store['database']}, {'kept' if store['kept'] else 'dropped'})"
 
 
 def report(r: Mapping[str, Any], as_json: bool) -> str:
@@ -119,7 +137,7 @@ def report(r: Mapping[str, Any], as_json: bool) -> str:
         return json.dumps(r, ensure_ascii=False)
     per = ", ".join(f"{ch} {v}/s" for ch, v in r["deliveries_per_second_by_channel"].items())
     return "\n".join([
-        f"city-wide drill, {r['households']:,} households, {os.cpu_count()} cores",
+        f"city-wide drill, {r['households']:,} households, {os.cpu_count()} cores, store {_store(r)}",
         _line("import", f"{r['import_seconds']} s"),
         _line("enrolment", f"{r['enrolled']['webpush']:,} push, {r['enrolled']['telegram']:,} Telegram "
                            f"in {r['enrolled']['seconds']} s"),
@@ -130,7 +148,9 @@ def report(r: Mapping[str, Any], as_json: bool) -> str:
         _line("stats during the storm", f"p95 {r['stats_p95_ms']} ms over {r['stats_requests_storm']} requests"),
         *[_line(f"server CPU, {stage}", f"{m['server_cpu_ms']} ms = {m['multiple']}× the bare "
                   f"{'client' if 'bare_client_cpu_ms' in m else 'sink'}'s "
-                  f"{m.get('bare_client_cpu_ms', m.get('bare_sink_cpu_ms'))} ms a request")
+                  f"{m.get('bare_client_cpu_ms', m.get('bare_sink_cpu_ms'))} ms a request"
+                  + (f"; with PostgreSQL's backends serving it (+{m['postgres_cpu_ms']} ms) {m['multiple_with_postgres']}×"
+                     if "multiple_with_postgres" in m else ""))
           for stage, m in r.get("server_cpu_multiple", {}).items()],
         _line("peak RSS", ", ".join(f"{k} {v} MB" for k, v in r["peak_rss_mb"].items())),
         _line("lost / duplicates", f"{r['lost']} / {r['duplicates']}"),

@@ -1,18 +1,22 @@
 """`safetynet bench citywide` end to end on a small city: every figure is printed, nothing is lost.
 
 A smoke test of the benchmark's plumbing (four processes, enrolment, wave, storm, ladder,
-accounting); it asserts what must hold at any speed, never a timing.
+accounting); it asserts what must hold at any speed, never a timing. With SAFETYNET_TEST_STORE=postgres
+the city runs on PostgreSQL (`--store-url`): in a database of its own, dropped afterwards.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import asyncpg
 import pytest
+from pg_helpers import ON_POSTGRES, SERVER
 
 from safetynet.lab.bench_citywide import ladder_seconds
 
@@ -26,10 +30,18 @@ REQUIRED = ("import_seconds", "first_wave_seconds", "deliveries_per_second", "de
 def test_a_small_city_runs_end_to_end_and_accounts_for_everyone(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETYNET_")}
     cmd = [sys.executable, "-m", "safetynet", "bench", "citywide", "--households", "300", "--json",
-           "--sms-after", "5", "--ladder-gap", "3", "--workdir", str(tmp_path / "work")]
+           "--sms-after", "5", "--ladder-gap", "3", "--floor-requests", "500"]
+    # On PostgreSQL without --workdir: the run's database must be gone afterwards.
+    cmd += ["--store-url", f"{SERVER}/postgres"] if ON_POSTGRES else ["--workdir", str(tmp_path / "work")]
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     r = json.loads(done.stdout)
+    if ON_POSTGRES:
+        assert r["store"]["kind"] == "postgresql" and not r["store"]["kept"]
+        assert not asyncio.run(_database_exists(r["store"]["database"]))
+    else:
+        assert r["store"] == {"kind": "sqlite"}
+        assert (tmp_path / "work" / "safetynet.db").exists()
     for key in REQUIRED:
         assert key in r, key
     assert r["households"] == 300
@@ -39,6 +51,14 @@ def test_a_small_city_runs_end_to_end_and_accounts_for_everyone(tmp_path: Path) 
     assert 0.6 * 300 <= r["answered"] <= 0.95 * 300
     assert set(r["peak_rss_mb"]) >= {"server", "residents_and_sandbox", "loader", "bench"}
     assert set(r["deliveries_per_second_by_channel"]) >= {"webpush", "telegram"}
+
+
+async def _database_exists(name: str) -> bool:
+    con = await asyncpg.connect(f"{SERVER}/postgres")
+    try:
+        return bool(await con.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+    finally:
+        await con.close()
 
 
 def test_the_ladder_comes_after_the_wave_and_the_storm() -> None:

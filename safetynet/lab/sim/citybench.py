@@ -16,12 +16,14 @@ from safetynet.config import Config, load_config
 from safetynet.domain import ANSWERED
 from safetynet.lab.bench_citywide import POLL_SECONDS, campaign_body, ladder_seconds, resident_model
 from safetynet.lab.bench_floor import ClientSinkFloor, mean_floor, measure_client_sink, multiple
+from safetynet.lab.benchstore import BenchStore
+from safetynet.lab.pgcpu import PostgresCpu, measurable
 from safetynet.lab.procinfo import peak_rss_mb
 from safetynet.lab.sim.drill import campaign_finished
 from safetynet.lab.sim.enrol import Enrolling
 from safetynet.lab.sim.http import LeanHttp
 from safetynet.lab.sim.loadcity import enrol_plan, load_in_child
-from safetynet.lab.sim.procs import ChildFailed, HostProcess, ServerProcess, cpu_seconds
+from safetynet.lab.sim.procs import ChildFailed, HostProcess, ServerProcess, cpu_seconds, descendants
 from safetynet.lab.sim.residents import percentile
 from safetynet.lab.sim.stage import free_port, stage_env
 from safetynet.replies.tokens import reply_token
@@ -54,10 +56,11 @@ def channel_rates(samples: list[tuple[float, dict[str, int]]]) -> dict[str, floa
 
 
 class CityBench:
-    def __init__(self, args: argparse.Namespace, workdir: Path, secret: str) -> None:
+    def __init__(self, args: argparse.Namespace, workdir: Path, secret: str, store: BenchStore | None = None) -> None:
         self.args, self.workdir, self.secret = args, workdir, secret
+        self.store = store or BenchStore()
         self.port = free_port()
-        self.result: dict[str, Any] = {"households": args.households}
+        self.result: dict[str, Any] = {"households": args.households, "store": self.store.to_dict()}
         self.stats_latency: dict[str, list[float]] = {"wave": [], "storm": [], "ladder": []}
         self.samples: list[tuple[float, dict[str, int]]] = []
         self.token = ""
@@ -68,15 +71,24 @@ class CityBench:
         self.rungs = ladder_seconds(args.households, args.sms_after, min_gap=args.ladder_gap)
         self._cpu_mark: dict[str, float] = {}
         self._floors: list[ClientSinkFloor] = []
+        self._pg: PostgresCpu | None = None
 
-    def _cpu_start(self) -> None:
-        self._cpu_mark = {name: cpu_seconds(pid, name != "bench") for name, pid in self.pids.items()}
+    async def _cpu_now(self) -> dict[str, float]:
+        # the bench's own CPU only: its children are the other processes
+        now = {name: cpu_seconds(pid, name != "bench") for name, pid in self.pids.items()}
+        if self._pg is not None:
+            await self._pg.sample()
+            # the PostgreSQL backends serving the server: on SQLite that work is in the server's own CPU
+            now["postgres"] = self._pg.seconds().get("server", 0.0)
+        return now
 
-    def _cpu_since(self, per: int, label: str) -> None:
+    async def _cpu_start(self) -> None:
+        self._cpu_mark = await self._cpu_now()
+
+    async def _cpu_since(self, per: int, label: str) -> None:
         """CPU milliseconds each process spent since `_cpu_start`, per unit of work (`per` units)."""
-        for name, pid in self.pids.items():
-            # the bench's own CPU only: its children are the other processes
-            used = cpu_seconds(pid, name != "bench") - self._cpu_mark.get(name, 0.0)
+        for name, used in (await self._cpu_now()).items():
+            used -= self._cpu_mark.get(name, 0.0)
             self.result.setdefault("cpu_ms_per_unit", {})[f"{name}_per_{label}"] = round(used * 1000 / max(1, per), 4)
 
     async def _floor(self, stage: str) -> ClientSinkFloor:
@@ -95,10 +107,17 @@ class CityBench:
         ms = self.result.get("cpu_ms_per_unit", {}).get(f"server_per_{label}")
         self.result.setdefault("server_cpu_multiple", {})[stage] = {
             "server_cpu_ms": ms, f"bare_{side}_cpu_ms": floor_ms, "multiple": multiple(ms, floor_ms)}
+        pg_ms = self.result.get("cpu_ms_per_unit", {}).get(f"postgres_per_{label}")
+        if ms is not None and pg_ms is not None:
+            # what compares with SQLite, whose database work runs inside the server
+            self.result["server_cpu_multiple"][stage].update({
+                "postgres_cpu_ms": pg_ms, "multiple_with_postgres": multiple(ms + pg_ms, floor_ms)})
 
     def env(self, sandbox_url: str = "http://127.0.0.1:9") -> dict[str, str]:
+        # The store URL rides in every child's environment (the loader, the server) and in this
+        # process's config, so the bench's own reads see the server's rows.
         return stage_env(self.workdir, self.port, self.secret, sandbox_url, {
-            "SAFETYNET_LOGGING_LEVEL": self.args.log_level, "SAFETYNET_LOGGING_FORMAT": "json"})
+            "SAFETYNET_LOGGING_LEVEL": self.args.log_level, "SAFETYNET_LOGGING_FORMAT": "json", **self.store.env()})
 
     # -- the whole run ---------------------------------------------------------------------------
 
@@ -117,6 +136,7 @@ class CityBench:
             plan = await self._load(env)
             self.api_url = await server.start()
             self.pids["server"] = server.pid
+            self._pg = await self._postgres_cpu(server)
             await self._enrol(cfg, host, plan)
             store = await open_store(cfg)
             try:
@@ -127,6 +147,11 @@ class CityBench:
             finally:
                 await store.close()
         finally:
+            if self._pg is not None:
+                await self._pg.sample()
+                # by the process each backend served ("other": matched to none, which would want a look)
+                self.result["postgres_cpu_seconds_by_client"] = {k: round(v, 2) for k, v in self._pg.seconds().items()}
+                await self._pg.close()
             code = await server.stop()
             final = await host.stop()
             if code not in (0, None):
@@ -135,6 +160,14 @@ class CityBench:
         self.result["machine"]["load_average_at_end"] = os.getloadavg()[0]
         self.result["total_seconds"] = round(time.monotonic() - started, 1)
         return self.result
+
+    async def _postgres_cpu(self, server: ServerProcess) -> PostgresCpu | None:
+        if not self.store.url or not measurable(self.store.url):
+            return None
+        bench = os.getpid()
+        pg = PostgresCpu(self.store.url, lambda: {"server": descendants(server.pid), "bench": [bench]})
+        await pg.start()
+        return pg
 
     async def _drill(self, store: Store, host: HostProcess) -> dict[str, str]:
         self.api = LeanHttp(max_connections=2, timeout_seconds=1800)
@@ -163,9 +196,9 @@ class CityBench:
     async def _enrol(self, cfg: Config, host: HostProcess, plan: list[Enrolling]) -> None:
         await self._floor("enrolment")
         _say(f"enrolling {len(plan):,} households through /join and Telegram /start…")
-        self._cpu_start()
+        await self._cpu_start()
         result = await enrol_plan(cfg, host.url, plan, host=host)
-        self._cpu_since(len(plan), "enrolment")
+        await self._cpu_since(len(plan), "enrolment")
         self.result["enrolled"] = result.to_dict()
         pace = (result.webpush + result.telegram) / result.seconds if result.seconds > 0 else None
         self.rungs = ladder_seconds(self.args.households, self.args.sms_after, pace, self.args.ladder_gap)
@@ -201,7 +234,7 @@ class CityBench:
         self._against("enrolment", "enrolment", "sink")
         base = (await host.call("counters"))["messages"]
         _say("starting the drill (the first wave)…")
-        self._cpu_start()
+        await self._cpu_start()
         t0 = time.monotonic()
         body = json.dumps(campaign_body(self.rungs), ensure_ascii=False).encode()
         resp = await self.api.post(f"{self.api_url}/api/campaigns", body,
@@ -220,7 +253,7 @@ class CityBench:
         seconds = time.monotonic() - t0
         counts = await store.campaigns.delivery_counts(cid)
         sent = sum(n for (step, _, state), n in counts.items() if step == 0 and state in SENT_STATES)
-        self._cpu_since(sent, "delivery")
+        await self._cpu_since(sent, "delivery")
         self.result.update({
             "first_wave_seconds": round(seconds, 2), "first_wave_deliveries": sent,
             "deliveries_per_second": round(sent / seconds, 1),
@@ -233,14 +266,14 @@ class CityBench:
         # a delivery costs the server at least one client request to a provider
         self._against("first_wave", "delivery", "client")
         _say("releasing the residents' answers (the reply storm)…")
-        self._cpu_start()
+        await self._cpu_start()
         t0 = time.monotonic()
         await host.call("release")
         while (await host.call("counters"))["pending"] > 0:
             await self._stats(cid, "storm")
             await asyncio.sleep(POLL_SECONDS)
         driver = (await host.call("stats"))["driver"]
-        self._cpu_since(int(driver["accepted"]), "reply")
+        await self._cpu_since(int(driver["accepted"]), "reply")
         await self._floor("after_storm")
         # an answer costs the server at least one request received
         self._against("reply_storm", "reply", "sink")
