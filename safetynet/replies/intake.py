@@ -136,24 +136,22 @@ class ReplyIntake:
         if not looks_like_token(token):
             return None
         target = await self.store.replies.target_by_token_hash(token_hash(token))
-        if target is None or not target.accepts(self.clock.now(), self.grace_seconds):
-            return None
-        return target
+        return target if self._answers(target) else None
 
     async def resolve_page(self, token: str) -> PageState | None:
         """`resolve` for the reply page: with the household's latest replies, in the same read."""
         if not looks_like_token(token):
             return None
         state = await self.store.replies.page_state(token_hash(token))
-        if state is None or not state.target.accepts(self.clock.now(), self.grace_seconds):
-            return None
-        return state
+        return state if state is not None and self._answers(state.target) else None
 
     async def target_for(self, campaign_id: int, household_id: int) -> ReplyTarget | None:
         target = await self.store.replies.target(campaign_id, household_id)
-        if target is None or not target.accepts(self.clock.now(), self.grace_seconds):
-            return None
-        return target
+        return target if self._answers(target) else None
+
+    def _answers(self, target: ReplyTarget | None) -> bool:
+        """Found, and its campaign still takes answers (running, or closed within the grace)."""
+        return target is not None and target.accepts(self.clock.now(), self.grace_seconds)
 
     async def page(self, target: ReplyTarget) -> CampaignPage | None:
         key = (target.campaign_id, target.association_id)

@@ -33,6 +33,7 @@ from safetynet.channels.base import (
     SendResult,
 )
 from safetynet.clock import FakeClock
+from safetynet.config import Config
 from safetynet.domain import CampaignKind, ChannelName, Role
 from safetynet.domain.campaigns import Actor, DeliveryOutcome, LadderStep
 from safetynet.store import Store
@@ -399,6 +400,24 @@ async def test_a_store_that_cannot_write_does_not_end_the_dispatcher(tmp_path: P
         assert store.healthy
 
 
+async def _dispatch_until_sms_sent(store: Store, cfg: Config, clock: FakeClock, n: int) -> dict[ChannelName, ScriptedSender]:
+    """Runs a dispatcher on the fake clock, a second at a time, until `n` SMS went out (at most three
+    leases: never a hang)."""
+    snd = senders(clock)
+    dispatcher = Dispatcher(store, snd, cfg, clock)
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        for _ in range(int(3 * cfg.broadcast.lease_seconds)):
+            if len(snd["sms"].sent) >= n:
+                break
+            await clock.advance(1)
+            await asyncio.sleep(0)
+    finally:
+        dispatcher.stop()
+        await task
+    return snd
+
+
 async def test_a_claim_whose_result_was_never_stored_comes_back_after_its_lease(tmp_path: Path) -> None:
     """The dispatcher renews only the claims it holds: one whose result the store refused (the message
     may have gone out) runs out and is sent again, instead of being renewed forever and never reaching
@@ -418,18 +437,7 @@ async def test_a_claim_whose_result_was_never_stored_comes_back_after_its_lease(
             return await record_many(outcomes)
 
         store.outbox.record_many = refuse_first  # type: ignore[method-assign]
-        snd = senders(clock)
-        dispatcher = Dispatcher(store, snd, cfg, clock)
-        task = asyncio.create_task(dispatcher.run())
-        try:
-            for _ in range(int(3 * cfg.broadcast.lease_seconds)):  # fake seconds: never a hang
-                if len(snd["sms"].sent) >= 2:
-                    break
-                await clock.advance(1)
-                await asyncio.sleep(0)
-        finally:
-            dispatcher.stop()
-            await task
+        snd = await _dispatch_until_sms_sent(store, cfg, clock, 2)
         assert snd["sms"].households() == [ids["a"], ids["a"]]  # the second time after the lease ran out
         assert clock.now() >= cfg.broadcast.lease_seconds
         assert await store.outbox.claimed_count() == 0
@@ -457,18 +465,7 @@ async def test_an_outcome_the_store_refuses_costs_only_its_own_record(tmp_path: 
             return await record_many(outcomes)
 
         store.outbox.record_many = refuse_a_once  # type: ignore[method-assign]
-        snd = senders(clock)
-        dispatcher = Dispatcher(store, snd, cfg, clock)
-        task = asyncio.create_task(dispatcher.run())
-        try:
-            for _ in range(int(3 * cfg.broadcast.lease_seconds)):  # fake seconds: never a hang
-                if len(snd["sms"].sent) >= 3:
-                    break
-                await clock.advance(1)
-                await asyncio.sleep(0)
-        finally:
-            dispatcher.stop()
-            await task
+        snd = await _dispatch_until_sms_sent(store, cfg, clock, 3)
         assert refused_batches[0] == 2  # both outcomes came in one batch, refused whole at first
         # b's outcome was stored on its own; a's was lost and a is sent again after its lease
         assert sorted(snd["sms"].households()) == sorted([ids["a"], ids["a"], ids["b"]])

@@ -31,7 +31,6 @@ from safetynet.domain.replies import (
     ReplyTarget,
     UndoOutcome,
 )
-from safetynet.store.sqlite.batching import IterationBatch
 from safetynet.store.sqlite.db import (
     CHUNK,
     Conn,
@@ -114,8 +113,6 @@ class ReplyStore:
         self._listeners: list[Listener] = []
         self._lookups = TokenLookups(db, packed=self.PACKED_READS)
         self._pages = PageLookups(db, packed=self.PACKED_READS)
-        self._histories: IterationBatch[tuple[int, int], list[HistoryEntry]] = IterationBatch(
-            self._fetch_histories, [])
         self._flushes = 0
         self._flushed = 0
 
@@ -212,29 +209,15 @@ class ReplyStore:
     async def history(self, campaign_id: int, household_id: int) -> list[HistoryEntry]:
         """Every reply of a household in a campaign, oldest first (append-only: nothing is lost;
         an undone confirmation stays, marked undone, and its undo follows it)."""
-        return await self._histories.get((campaign_id, household_id))
-
-    async def _fetch_histories(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], list[HistoryEntry]]:
-        """The histories of households opening their reply pages at the same moment, in one trip
-        per campaign (`replies_household` index)."""
-        by_campaign: dict[int, list[int]] = {}
-        for campaign_id, household_id in keys:
-            by_campaign.setdefault(campaign_id, []).append(household_id)
-        out: dict[tuple[int, int], list[HistoryEntry]] = {k: [] for k in keys}  # a list of its own each
-        for campaign_id, households in by_campaign.items():
-            where = (f" FROM replies WHERE campaign_id = ? AND household_id IN ({marks(len(households))})"
-                     " ORDER BY id")
-            params = (campaign_id, *households)
-            if self.PACKED_READS:
-                rows: Sequence[Sequence[Any]] = await self.db.fetch_packed(
-                    packed(_HISTORY_COLUMNS.format(at=real("received_at"))) + where, params)
-            else:
-                rows = await self.db.fetchall("SELECT " + _HISTORY_COLUMNS.format(at="received_at") + where, params)
-            for r in rows:
-                out[campaign_id, r[12]].append(
-                    HistoryEntry(r[0], r[1], float(r[2]), r[3], r[4], r[5], r[6], r[7], r[8] or None, r[9], r[10],
-                                 bool(r[11])))
-        return out
+        where = " FROM replies WHERE campaign_id = ? AND household_id = ? ORDER BY id"  # replies_household
+        params = (campaign_id, household_id)
+        if self.PACKED_READS:
+            rows: Sequence[Sequence[Any]] = await self.db.fetch_packed(
+                packed(_HISTORY_COLUMNS.format(at=real("received_at"))) + where, params)
+        else:
+            rows = await self.db.fetchall("SELECT " + _HISTORY_COLUMNS.format(at="received_at") + where, params)
+        return [HistoryEntry(r[0], r[1], float(r[2]), r[3], r[4], r[5], r[6], r[7], r[8] or None, r[9], r[10],
+                             bool(r[11])) for r in rows]
 
     async def reply_id(self, dedupe_key: str) -> int | None:
         """The id of the reply stored under `dedupe_key` (what an undo names)."""
