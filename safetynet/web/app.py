@@ -129,10 +129,13 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 
 
 @web.middleware
-async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """No stack trace ever reaches a client; API clients get JSON errors."""
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Who is asking (`identify`), then the handler; no stack trace ever reaches a client, and API
+    clients get JSON errors. One middleware, not two: aiohttp runs each in a coroutine layer of its
+    own (and adds one more when there is any), on every request the reply page gets."""
     try:
-        return await handler(request)
+        refused = await identify(request)
+        return refused if refused is not None else await handler(request)
     except web.HTTPRequestEntityTooLarge:
         return json_error(413, "request body too large")
     except web.HTTPException as e:
@@ -153,31 +156,28 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return json_error(500, "internal error")
 
 
-@web.middleware
-async def identify(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Resolves the viewer from a Bearer API token or the session cookie (None if neither)."""
-    svc = request.app[SERVICES]
-    viewer: Viewer | None = None
-    csrf: str | None = None
-    auth = request.headers.get("Authorization", "")
-    if auth.startswith("Bearer "):
+async def identify(request: web.Request) -> web.StreamResponse | None:
+    """Resolves the viewer from a Bearer API token or the session cookie (None if neither); a
+    401 answer for a token that is not (or no longer) valid."""
+    headers = request.headers
+    auth = headers.get("Authorization")
+    if auth is not None and auth.startswith("Bearer "):
+        svc = request.app[SERVICES]
         found = await svc.store.auth.api_token(token_hash(auth[7:].strip()))
         if found is None:
             return json_error(401, "invalid, revoked or expired API token")
         await svc.store.auth.token_used(found.id)
-        viewer = Viewer(role=found.role, scope=Scope.parse(found.scope), login="api-token", token_id=found.id)
-    elif (cookie := request.cookies.get(SESSION_COOKIE)) is not None:
-        session = await svc.store.auth.session(token_hash(cookie))
+        request[VIEWER] = Viewer(role=found.role, scope=Scope.parse(found.scope), login="api-token",
+                                 token_id=found.id)
+        request[VIA_TOKEN] = True
+    elif "Cookie" in headers and (cookie := request.cookies.get(SESSION_COOKIE)) is not None:
+        session = await request.app[SERVICES].store.auth.session(token_hash(cookie))
         if session is not None:
             staff, csrf = session
-            viewer = Viewer(role=staff.role, scope=Scope.parse(staff.scope), staff_id=staff.id,
-                            login=staff.login, display_name=staff.display_name)
-    if viewer is not None:
-        request[VIEWER] = viewer
-    if csrf is not None:
-        request[CSRF] = csrf
-    request[VIA_TOKEN] = auth.startswith("Bearer ")
-    return await handler(request)
+            request[VIEWER] = Viewer(role=staff.role, scope=Scope.parse(staff.scope), staff_id=staff.id,
+                                     login=staff.login, display_name=staff.display_name)
+            request[CSRF] = csrf
+    return None
 
 
 async def still_signed_in(request: web.Request) -> bool:
@@ -213,7 +213,7 @@ def app_runner(app: web.Application, shutdown_timeout: float = 5.0) -> web.AppRu
 def create_app(svc: Services, modules: Sequence[str] | None = None) -> web.Application:
     """The app with the routes of `modules` (default: every page and API, `ROUTE_MODULES`)."""
     app = web.Application(
-        middlewares=[errors, identify],
+        middlewares=[guard],
         client_max_size=svc.cfg.server.max_body_bytes,
     )
     app[SERVICES] = svc
