@@ -12,6 +12,8 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
+from markupsafe import escape
+
 from safetynet.domain import ANSWERED as ANSWERED_STATUSES
 from safetynet.domain import CampaignKind, Status
 from safetynet.domain.replies import Location, ReplyDetails
@@ -78,24 +80,26 @@ def question_page(
     notice: str = "",
 ) -> str:
     """The question. Its template is filled once per (language, texts, answer) and cached: the
-    page every resident of a city opens within minutes differs only in its token, key and history."""
+    page every resident of a city opens within minutes differs only in its token, key, association
+    and history. The association is a placeholder too: a city of a thousand associations and a few
+    languages would otherwise outgrow the cache, and a miss renders the whole template."""
     current_label = texts.status_label(current, lang) if current in ANSWERED_STATUSES else ""
     # NUL never belongs in a text, and must not pass for a placeholder
     parts = _question_parts(lang, kind == CampaignKind.DRILL, *(x.replace("\x00", "") for x in (
-        association, title, alert, current_label, notice)))
+        title, alert, current_label, notice)))
     shown = tuple((int(at // 60), status) for at, status in recent)
     past = _history_section(lang, shown) if shown else ""
-    values = {_TOKEN: token, _KEY: fresh_key(), _HISTORY: past}
+    # escaping is per character, so escaping the name alone equals escaping the sentence around it
+    values = {_TOKEN: token, _KEY: fresh_key(), _HISTORY: past, _ASSOCIATION: escape(association.replace("\x00", ""))}
     return "".join(values.get(p, p) for p in parts)
 
 
-@functools.lru_cache(maxsize=2048)  # languages x associations x answers of the running campaigns
-def _question_parts(lang: str, drill: bool, association: str, title: str, alert: str, current: str,
-                    notice: str) -> tuple[str, ...]:
+@functools.lru_cache(maxsize=256)  # languages x campaign texts x answers of the running campaigns
+def _question_parts(lang: str, drill: bool, title: str, alert: str, current: str, notice: str) -> tuple[str, ...]:
     page = render(
         "reply.html",
         **page_context(lang=lang, title=texts.t(lang, "reply.title"), styles=_STYLES, languages=_switch(_TOKEN)),
-        token=_TOKEN, key=_KEY, status=None, history=_HISTORY, association=association,
+        token=_TOKEN, key=_KEY, status=None, history=_HISTORY, association=_ASSOCIATION,
         drill=texts.t(lang, "reply.drill") if drill else "", heading=title, notice=notice, alert=alert,
         current=current, safe_label=texts.answer_label("safe", lang), help_label=texts.answer_label("need_help", lang),
     )
@@ -112,7 +116,7 @@ def _history_section(lang: str, shown: tuple[tuple[int, str], ...]) -> str:
 
 # Placeholders in cached pages: a token is [A-Za-z0-9_-] (checked before any page is made).
 _TOKEN, _K1, _K2 = "\x00T\x00", "\x00K1\x00", "\x00K2\x00"
-_KEY, _HISTORY = "\x00K\x00", "\x00H\x00"
+_KEY, _HISTORY, _ASSOCIATION = "\x00K\x00", "\x00H\x00", "\x00A\x00"
 _PLACEHOLDER = re.compile(r"(\x00\w+\x00)")
 _CONFIRMATIONS: dict[tuple[str, str, bool], tuple[str, ...]] = {}
 

@@ -31,6 +31,22 @@ def test_texts_are_escaped_and_cannot_pose_as_placeholders() -> None:
     assert page.count("tokenCCCCCCCCCCC") == 1 + len(LANGUAGES)  # the form, and a link per language
 
 
+def test_each_association_gets_its_own_name_escaped_from_one_cached_template() -> None:
+    from safetynet.web.reply_views import _question_parts
+
+    def page(association: str) -> str:
+        return question_page("tokenDDDDDDDDDDD", "ja", association, CampaignKind.DRILL, "地震", "本文", Status.PENDING, ())
+
+    _question_parts.cache_clear()
+    names = [f"第{i}町会" for i in range(300)] + ['<b>&"東"</b>\x00A\x00']
+    pages = [page(n) for n in names]
+    assert all(n in p for n, p in zip(names[:300], pages, strict=False))
+    assert "第1町会" not in pages[2] and "第2町会" in pages[2]
+    assert "<b>" not in pages[-1] and "&lt;b&gt;&amp;&#34;東&#34;&lt;/b&gt;" in pages[-1] and "\x00" not in pages[-1]
+    # the cache holds one page per language and campaign text, not one per association
+    assert _question_parts.cache_info().currsize == 1
+
+
 def test_form_keys_are_distinct_across_draws_and_never_shared_with_a_forked_child() -> None:
     import os
 
