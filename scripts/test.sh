@@ -51,6 +51,21 @@ status=0
 .venv/bin/ruff check safetynet tests scripts || status=1
 .venv/bin/mypy || status=1
 .venv/bin/lint-imports --no-cache || status=1
-.venv/bin/pytest -q "$@" || status=$?
-SAFETYNET_TEST_STORE=postgres .venv/bin/pytest -q "$@" || status=$?
+# The SQLite pass and the PostgreSQL pass run side by side: each spends much of its time waiting on
+# servers, browsers and child processes, so the second core does the other pass meanwhile (the
+# README's Tests section has the times). Each writes its own log, shown when both are done.
+logs=$(mktemp -d)
+echo "running the SQLite and PostgreSQL passes side by side (logs in $logs)…"
+.venv/bin/pytest -q "$@" >"$logs/sqlite.log" 2>&1 &
+sqlite_pass=$!
+SAFETYNET_TEST_STORE=postgres .venv/bin/pytest -q "$@" >"$logs/postgres.log" 2>&1 &
+postgres_pass=$!
+# background commands of a script ignore Ctrl-C: pass it on, or the passes would go on alone
+trap 'kill "$sqlite_pass" "$postgres_pass" 2>/dev/null; exit 130' INT TERM
+wait "$sqlite_pass" || status=$?
+wait "$postgres_pass" || status=$?
+echo "== the SQLite pass"
+cat "$logs/sqlite.log"
+echo "== the PostgreSQL pass"
+cat "$logs/postgres.log"
 exit "$status"
