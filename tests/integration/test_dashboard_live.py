@@ -193,12 +193,17 @@ async def test_one_poll_serves_many_subscribers_and_drops_the_slow(tmp_path: Pat
         assert city is not None and assoc is not None
         # encoded once per distinct filter, not once per subscriber
         assert all(items[i][1] is (city if i % 2 == 0 else assoc)[1] for i in range(200))  # type: ignore[index]
-        # a subscriber that never reads is told to go once its queue is full
+        # a subscriber that never reads is told to go once its queue is full. Each answer is its
+        # own tick: the test waits for it on a subscriber that reads (the poll's store reads run
+        # on reader threads, which a few turns of the loop do not always wait out)
+        reader = subs[2]
         for key in ("A-001", "A-002", "A-003", "A-004"):
             await w.answer(key, "safe")
             hub.poke(w.campaign_id)
             await clock.advance(0.5)
+            tick = await asyncio.wait_for(reader.queue.get(), 5)
+            assert tick is not None and '"safe"' in tick[1]
         slow = subs[0]
-        assert slow.dropped and slow.queue.get_nowait() is None
+        assert slow.dropped and slow.queue.get_nowait() is None and not reader.dropped
         await hub.close()
         assert all(s.dropped for s in subs)
