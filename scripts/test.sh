@@ -53,7 +53,7 @@ status=0
 .venv/bin/lint-imports --no-cache || status=1
 # The SQLite pass and the PostgreSQL pass run side by side: each spends much of its time waiting on
 # servers, browsers and child processes, so the second core does the other pass meanwhile (the
-# README's Tests section has the times). Each writes its own log, shown when both are done.
+# README's Quick start gives the time). Each writes its own log, shown when both are done.
 logs=$(mktemp -d)
 echo "running the SQLite and PostgreSQL passes side by side (logs in $logs)…"
 .venv/bin/pytest -q "$@" >"$logs/sqlite.log" 2>&1 &

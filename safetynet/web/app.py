@@ -131,8 +131,8 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Who is asking (`identify`), then the handler; no stack trace ever reaches a client, and API
-    clients get JSON errors. One middleware, not two: aiohttp runs each in a coroutine layer of its
-    own (and adds one more when there is any), on every request the reply page gets."""
+    clients get JSON errors. One middleware, not two: aiohttp runs each middleware in a coroutine
+    layer of its own (and adds one more when there is any), on every request, reply pages included."""
     try:
         refused = await identify(request)
         return refused if refused is not None else await handler(request)
@@ -156,21 +156,32 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return json_error(500, "internal error")
 
 
+def credential(request: web.Request) -> tuple[str | None, str | None]:
+    """(the Bearer API token, the session cookie) the request came with; at most one is given, the
+    token first. The cookies are parsed only when there is a Cookie header (the reply page's
+    requests have none)."""
+    auth = request.headers.get("Authorization")
+    if auth is not None and auth.startswith("Bearer "):
+        return auth[7:].strip(), None
+    if "Cookie" not in request.headers:
+        return None, None
+    return None, request.cookies.get(SESSION_COOKIE)
+
+
 async def identify(request: web.Request) -> web.StreamResponse | None:
     """Resolves the viewer from a Bearer API token or the session cookie (None if neither); a
     401 answer for a token that is not (or no longer) valid."""
-    headers = request.headers
-    auth = headers.get("Authorization")
-    if auth is not None and auth.startswith("Bearer "):
+    api_token, cookie = credential(request)
+    if api_token is not None:
         svc = request.app[SERVICES]
-        found = await svc.store.auth.api_token(token_hash(auth[7:].strip()))
+        found = await svc.store.auth.api_token(token_hash(api_token))
         if found is None:
             return json_error(401, "invalid, revoked or expired API token")
         await svc.store.auth.token_used(found.id)
         request[VIEWER] = Viewer(role=found.role, scope=Scope.parse(found.scope), login="api-token",
                                  token_id=found.id)
         request[VIA_TOKEN] = True
-    elif "Cookie" in headers and (cookie := request.cookies.get(SESSION_COOKIE)) is not None:
+    elif cookie is not None:
         session = await request.app[SERVICES].store.auth.session(token_hash(cookie))
         if session is not None:
             staff, csrf = session
@@ -183,11 +194,10 @@ async def identify(request: web.Request) -> web.StreamResponse | None:
 async def still_signed_in(request: web.Request) -> bool:
     """Whether the credential this request came with still holds (token not revoked or expired,
     session not ended): a live stream asks now and then, so revoking a token ends its streams too."""
-    auth = request.headers.get("Authorization", "")
+    api_token, cookie = credential(request)
     store = request.app[SERVICES].store
-    if auth.startswith("Bearer "):
-        return await store.auth.api_token(token_hash(auth[7:].strip())) is not None
-    cookie = request.cookies.get(SESSION_COOKIE)
+    if api_token is not None:
+        return await store.auth.api_token(token_hash(api_token)) is not None
     return cookie is not None and await store.auth.session(token_hash(cookie)) is not None
 
 

@@ -85,12 +85,13 @@ def question_page(
     languages would otherwise outgrow the cache, and a miss renders the whole template."""
     current_label = texts.status_label(current, lang) if current in ANSWERED_STATUSES else ""
     # NUL never belongs in a text, and must not pass for a placeholder
-    parts = _question_parts(lang, kind == CampaignKind.DRILL, *(x.replace("\x00", "") for x in (
-        title, alert, current_label, notice)))
+    association, title, alert, current_label, notice = (x.replace("\x00", "") for x in (
+        association, title, alert, current_label, notice))
+    parts = _question_parts(lang, kind == CampaignKind.DRILL, title, alert, current_label, notice)
     shown = tuple((int(at // 60), status) for at, status in recent)
     past = _history_section(lang, shown) if shown else ""
     # escaping is per character, so escaping the name alone equals escaping the sentence around it
-    values = {_TOKEN: token, _KEY: fresh_key(), _HISTORY: past, _ASSOCIATION: escape(association.replace("\x00", ""))}
+    values = {_TOKEN: token, _KEY: fresh_key(), _HISTORY: past, _ASSOCIATION: escape(association)}
     return "".join(values.get(p, p) for p in parts)
 
 
