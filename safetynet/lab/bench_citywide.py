@@ -15,6 +15,10 @@ the drill over the API and measures:
    server accepted that are not stored as sent), `duplicates` (messages received beyond one per
    delivery sent), `unaccounted` (households neither answered nor on the door-knock list).
 
+The server's CPU a unit is split three ways (`split_ms`): its event loop (HTTP, handlers, senders),
+its other threads (the store's: SQLite runs its statements there) and the processes it started
+(the web-push worker).
+
 On PostgreSQL the database's work runs in the server's backends, not in the server: their CPU
 (`lab.pgcpu`) is printed beside the server's, and the multiple with it is what compares with SQLite.
 
@@ -150,7 +154,9 @@ def report(r: Mapping[str, Any], as_json: bool) -> str:
                   f"{'client' if 'bare_client_cpu_ms' in m else 'sink'}'s "
                   f"{m.get('bare_client_cpu_ms', m.get('bare_sink_cpu_ms'))} ms a request"
                   + (f"; with PostgreSQL's backends serving it (+{m['postgres_cpu_ms']} ms) {m['multiple_with_postgres']}×"
-                     if "multiple_with_postgres" in m else ""))
+                     if "multiple_with_postgres" in m else "")
+                  + (f" (event loop {s.get('loop')}, other threads {s.get('threads')}, worker processes "
+                     f"{s.get('workers')} ms)" if (s := m.get("split_ms")) else ""))
           for stage, m in r.get("server_cpu_multiple", {}).items()],
         _line("peak RSS", ", ".join(f"{k} {v} MB" for k, v in r["peak_rss_mb"].items())),
         _line("lost / duplicates", f"{r['lost']} / {r['duplicates']}"),

@@ -35,11 +35,22 @@ def rss_mb(pid: int | str = "self") -> float:
 
 def cpu_seconds(pid: int | str = "self") -> float:
     """User + system CPU a process has used so far, in seconds."""
+    return _task_cpu(Path(f"/proc/{pid}/stat"))
+
+
+def _task_cpu(path: Path) -> float:
+    """utime + stime of a /proc stat file, in seconds (0 if it is gone)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+        fields = path.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def main_thread_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process's main thread so far, in seconds (the server's event loop;
+    the rest of the process is its other threads: the store's, where SQLite runs its statements)."""
+    return _task_cpu(Path(f"/proc/{pid}/task/{pid}/stat"))
 
 
 def open_fds(pid: int | str = "self") -> int:

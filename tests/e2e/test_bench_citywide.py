@@ -51,6 +51,16 @@ def test_a_small_city_runs_end_to_end_and_accounts_for_everyone(tmp_path: Path) 
     assert 0.6 * 300 <= r["answered"] <= 0.95 * 300
     assert set(r["peak_rss_mb"]) >= {"server", "residents_and_sandbox", "loader", "bench"}
     assert set(r["deliveries_per_second_by_channel"]) >= {"webpush", "telegram"}
+    units = {"enrolment": r["enrolled"]["webpush"] + r["enrolled"]["telegram"],
+             "first_wave": r["first_wave_deliveries"], "reply_storm": r["replies"]}
+    assert set(r["server_cpu_multiple"]) == set(units)
+    for stage, m in r["server_cpu_multiple"].items():
+        split = m["split_ms"]  # the event loop, the store's threads, the web-push worker
+        assert set(split) == {"loop", "threads", "workers"}, stage
+        assert split["loop"] > 0 and min(split.values()) >= 0, stage
+        # the parts add up to the whole, give or take the clock's 10 ms ticks (a part a tick below
+        # zero reads 0) and each figure's rounding
+        assert abs(sum(split.values()) - m["server_cpu_ms"]) <= 0.001 + 30 / units[stage], stage
 
 
 async def _database_exists(name: str) -> bool:

@@ -18,7 +18,7 @@ from safetynet.lab.bench_citywide import POLL_SECONDS, campaign_body, ladder_sec
 from safetynet.lab.bench_floor import ClientSinkFloor, mean_floor, measure_client_sink, multiple
 from safetynet.lab.benchstore import BenchStore
 from safetynet.lab.pgcpu import PostgresCpu, measurable
-from safetynet.lab.procinfo import peak_rss_mb
+from safetynet.lab.procinfo import main_thread_cpu_seconds, peak_rss_mb
 from safetynet.lab.sim.drill import campaign_finished
 from safetynet.lab.sim.enrol import Enrolling
 from safetynet.lab.sim.http import LeanHttp
@@ -29,6 +29,8 @@ from safetynet.lab.sim.stage import free_port, stage_env
 from safetynet.replies.tokens import reply_token
 from safetynet.store import Store, open_store
 
+# The server's CPU by where it is spent (see `CityBench._cpu_now`).
+SERVER_PARTS = ("loop", "threads", "workers")
 DONE_STATES = ("sent", "delivered", "undelivered", "failed", "skipped")
 SENT_STATES = ("sent", "delivered", "undelivered")
 
@@ -76,6 +78,13 @@ class CityBench:
     async def _cpu_now(self) -> dict[str, float]:
         # the bench's own CPU only: its children are the other processes
         now = {name: cpu_seconds(pid, name != "bench") for name, pid in self.pids.items()}
+        if "server" in self.pids:
+            # where the server's CPU goes: its event loop, its other threads (the store's: SQLite
+            # runs its statements there), the processes it started (the web-push worker)
+            server = self.pids["server"]
+            process, loop = cpu_seconds(server, False), main_thread_cpu_seconds(server)
+            now.update({"server_loop": loop, "server_threads": max(0.0, process - loop),
+                        "server_workers": max(0.0, now["server"] - process)})
         if self._pg is not None:
             await self._pg.sample()
             # the PostgreSQL backends serving the server: on SQLite that work is in the server's own CPU
@@ -105,8 +114,11 @@ class CityBench:
         floor = mean_floor(self._floors[-2], self._floors[-1])
         floor_ms = floor.client_cpu_ms_per_request if side == "client" else floor.sink_cpu_ms_per_request
         ms = self.result.get("cpu_ms_per_unit", {}).get(f"server_per_{label}")
+        per_unit = self.result.get("cpu_ms_per_unit", {})
         self.result.setdefault("server_cpu_multiple", {})[stage] = {
-            "server_cpu_ms": ms, f"bare_{side}_cpu_ms": floor_ms, "multiple": multiple(ms, floor_ms)}
+            "server_cpu_ms": ms, f"bare_{side}_cpu_ms": floor_ms, "multiple": multiple(ms, floor_ms),
+            "split_ms": {part: per_unit[f"server_{part}_per_{label}"] for part in SERVER_PARTS
+                         if f"server_{part}_per_{label}" in per_unit}}
         pg_ms = self.result.get("cpu_ms_per_unit", {}).get(f"postgres_per_{label}")
         if ms is not None and pg_ms is not None:
             # what compares with SQLite, whose database work runs inside the server
