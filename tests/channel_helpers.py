@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pg_helpers import store_env
 
+from safetynet.channels import labels
 from safetynet.channels.base import OutboundMessage
 from safetynet.channels.telegram import sender as tg_sender
 from safetynet.channels.telegram import updates as tg_updates
@@ -186,7 +187,11 @@ class WebhookRecorder:
         if isinstance(update, tg_updates.TelegramCallback) and self.telegram_sender is not None:
             parsed = tg_updates.parse_callback_data(update.data)
             if parsed is not None:
-                await self.telegram_sender.acknowledge(update, parsed[0], self.language)
+                # as the app's webhook does: the edit by a request, the press answered in the response
+                await self.telegram_sender.show_recorded(update, parsed[0], self.language)
+                text = labels.recorded_text(parsed[0], self.language)
+                return web.Response(text=tg_updates.answer_in_response(update.query_id, text),
+                                    content_type="application/json")
         return web.Response()
 
     async def _reply(self, request: web.Request) -> web.Response:

@@ -47,6 +47,35 @@ async def test_button_press_records_acknowledges_and_edits_the_message(tmp_path:
         await env.intake.idle()
 
 
+async def test_the_press_is_answered_in_the_webhooks_response(tmp_path: Path) -> None:
+    """answerCallbackQuery rides in the response (Telegram runs it): the server's own Bot API
+    requests for a press are the edit alone."""
+    async with running_app(tmp_path) as env:
+        await env.send_alert("A-003", "telegram", str(CHAT), language="en")
+        sent = env.sandbox.state.find("telegram", str(CHAT))
+        assert sent is not None
+        update = _press(env, "q-in-reply", callback_data("safe", env.token("A-003")))
+        update["callback_query"]["message"] = {  # type: ignore[index]
+            "message_id": int(sent.provider_id.split(":")[1]), "chat": {"id": CHAT, "type": "private"}, "text": sent.text}
+        headers = {"Content-Type": "application/json", SECRET_HEADER: webhook_secret(env.cfg.secrets.secret_key)}
+        async with env.http.post(env.url + "/hooks/telegram", data=json.dumps(update), headers=headers) as resp:
+            assert resp.status == 200 and resp.content_type == "application/json"
+            body = await resp.json()
+        assert body == {"method": "answerCallbackQuery", "callback_query_id": "q-in-reply",
+                        "text": "Recorded: you are safe."}
+        assert await env.status("A-003") == Status.SAFE
+        # posted straight to the app, not through the sandbox: nothing ran the response's method
+        assert [r for r in env.sandbox.records if r.kind == "answer_callback"] == []
+        assert len([r for r in env.sandbox.records if r.kind == "edit_message"]) == 1
+        # a press that records nothing is answered the same way, with why
+        forged = _press(env, "q-unknown", callback_data("safe", "q" * 22))
+        async with env.http.post(env.url + "/hooks/telegram", data=json.dumps(forged), headers=headers) as resp:
+            body = await resp.json()
+        assert body["method"] == "answerCallbackQuery" and body["callback_query_id"] == "q-unknown"
+        assert "無効" in body["text"]
+        await env.intake.idle()
+
+
 async def test_missing_or_wrong_secret_is_refused(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         update = _press(env, "q-1", callback_data("safe", env.token("A-003")))

@@ -207,7 +207,25 @@ class TelegramFake(ChannelFake):
         headers = {"Content-Type": "application/json"}
         if secret:
             headers[SECRET_HEADER] = secret
-        return await self.host.post(url, body=json.dumps(update).encode(), headers=headers)
+        result = await self.host.post(url, body=json.dumps(update).encode(), headers=headers)
+        if result.status == 200:
+            await self._response_method(result.body)
+        return result
+
+    async def _response_method(self, body: str) -> None:
+        """Runs the Bot API method a webhook's response names, as Telegram does (its outcome goes
+        nowhere: Telegram does not report it either)."""
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            return
+        if not isinstance(doc, dict) or not isinstance(doc.get("method"), str):
+            return
+        method = METHODS.get(doc["method"].lower())
+        if method is None:
+            self.host.state.count("telegram", "response_method_unknown")
+            return
+        await method(self, {k: v for k, v in doc.items() if k != "method"})
 
     async def press(self, chat_id: int, answer: str) -> ActResult:
         """Presses the button for `answer` on the latest message sent to `chat_id`."""

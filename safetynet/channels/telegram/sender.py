@@ -1,8 +1,9 @@
 """Telegram through python-telegram-bot's `Bot` (no `Application`), on an aiohttp transport.
 
 `TelegramSender` sends a resident's alert with a two-button inline keyboard, a staff alert (no
-reply token) without answer buttons; `acknowledge` answers a button press and edits the message
-to show the recorded answer with a "change" button. Updates are parsed in `updates.py`.
+reply token) without answer buttons; `show_recorded` edits a pressed message to show the recorded
+answer with a "change" button (the press itself is answered in the webhook's response, see
+`webhook.py`). Updates are parsed in `updates.py`.
 """
 
 from __future__ import annotations
@@ -109,19 +110,18 @@ def change_keyboard(answer: str, reply_token: str, language: str) -> Markup:
                                          callback_data=callback_data(other, reply_token))]]}
 
 
-async def acknowledge(bot: _SendingBot, cb: TelegramCallback, answer: str, language: str) -> bool:
-    """Stops the button's spinner, then shows the recorded answer and a "change" button.
+async def show_recorded(bot: _SendingBot, cb: TelegramCallback, answer: str, language: str) -> bool:
+    """Edits the pressed message: the recorded answer under the alert, and a "change" button.
 
     Returns False (and logs) when Telegram refused; the answer is recorded either way.
     """
     parsed = parse_callback_data(cb.data)
+    if cb.message_id is None or parsed is None:
+        return True  # no message to edit (an inline message, or not our button)
     recorded = labels.recorded_text(answer, language)
+    text = f"{cb.message_text}\n\n✅ {recorded}" if cb.message_text else f"✅ {recorded}"
     try:
-        await bot.answer_callback_query(cb.query_id, text=recorded)
-        if cb.message_id is not None and parsed is not None:
-            text = f"{cb.message_text}\n\n✅ {recorded}" if cb.message_text else f"✅ {recorded}"
-            await bot.edit_text(cb.chat_id, cb.message_id, text, change_keyboard(answer, parsed[1], language),
-                                _NO_PREVIEW)
+        await bot.edit_text(cb.chat_id, cb.message_id, text, change_keyboard(answer, parsed[1], language), _NO_PREVIEW)
     except BadRequest as e:
         # Pressing the same button twice edits to the same text, which Telegram refuses; harmless.
         if "not modified" in str(e).lower():
@@ -240,8 +240,8 @@ class TelegramSender:
         if self._ctx.secret_key:
             await self.set_webhook(webhook_url(self._ctx.public_url), webhook_secret(self._ctx.secret_key))
 
-    async def acknowledge(self, cb: TelegramCallback, answer: str, language: str) -> bool:
-        return await acknowledge(self.bot, cb, answer, language)
+    async def show_recorded(self, cb: TelegramCallback, answer: str, language: str) -> bool:
+        return await show_recorded(self.bot, cb, answer, language)
 
     def paused_for(self) -> float:
         return max(0.0, self._paused_until - self.clock.monotonic())

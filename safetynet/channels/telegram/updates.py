@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,15 @@ class TelegramCallback:
 class TelegramStart:
     chat_id: int
     code: str
+
+
+def answer_in_response(query_id: str, text: str) -> str:
+    """The webhook's response body that answers a button press: Telegram runs the Bot API method
+    a webhook's response names ("Making requests when getting updates"), so the press is answered
+    without a request of our own. Its outcome is not reported back, which suits this call: it only
+    stops the button's spinner and shows a short line."""
+    return json.dumps({"method": "answerCallbackQuery", "callback_query_id": query_id, "text": text},
+                      ensure_ascii=False)
 
 
 def _dict(value: Any) -> dict[str, Any]:
