@@ -97,7 +97,9 @@ class CityBench:
     async def _cpu_since(self, per: int, label: str) -> None:
         """CPU milliseconds each process spent since `_cpu_start`, per unit of work (`per` units)."""
         for name, used in (await self._cpu_now()).items():
-            used -= self._cpu_mark.get(name, 0.0)
+            # a part of the server's split that was a clock tick above zero at the start and reads 0
+            # at the end (see _cpu_now) would come out below zero
+            used = max(0.0, used - self._cpu_mark.get(name, 0.0))
             self.result.setdefault("cpu_ms_per_unit", {})[f"{name}_per_{label}"] = round(used * 1000 / max(1, per), 4)
 
     async def _floor(self, stage: str) -> ClientSinkFloor:
