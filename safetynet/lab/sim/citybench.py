@@ -115,13 +115,13 @@ class CityBench:
         being the mean of those measured just before and just after the stage."""
         floor = mean_floor(self._floors[-2], self._floors[-1])
         floor_ms = floor.client_cpu_ms_per_request if side == "client" else floor.sink_cpu_ms_per_request
-        ms = self.result.get("cpu_ms_per_unit", {}).get(f"server_per_{label}")
         per_unit = self.result.get("cpu_ms_per_unit", {})
+        ms = per_unit.get(f"server_per_{label}")
         self.result.setdefault("server_cpu_multiple", {})[stage] = {
             "server_cpu_ms": ms, f"bare_{side}_cpu_ms": floor_ms, "multiple": multiple(ms, floor_ms),
             "split_ms": {part: per_unit[f"server_{part}_per_{label}"] for part in SERVER_PARTS
                          if f"server_{part}_per_{label}" in per_unit}}
-        pg_ms = self.result.get("cpu_ms_per_unit", {}).get(f"postgres_per_{label}")
+        pg_ms = per_unit.get(f"postgres_per_{label}")
         if ms is not None and pg_ms is not None:
             # what compares with SQLite, whose database work runs inside the server
             self.result["server_cpu_multiple"][stage].update({
