@@ -10,6 +10,7 @@ import pytest
 from channel_helpers import WebhookRecorder, outbound, running_sandbox, sender_of, started
 from hypothesis import given
 from hypothesis import strategies as st
+from multidict import MultiDict
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
@@ -114,6 +115,32 @@ def test_verify_signature_refuses_forgeries() -> None:
     assert not twilio_webhook.verify_signature("other-token", url, params, sig)
     assert not twilio_webhook.verify_signature("token-abc", url, params, None)
     assert not twilio_webhook.verify_signature("token-abc", url, params, "")
+    assert not twilio_webhook.verify_signature("token-abc", url, params, "é" + sig[1:])  # not ASCII: refused, no error
+
+
+def test_a_signature_over_the_url_with_or_without_its_port_is_taken() -> None:
+    """Twilio's back end signs the URL with or without the default port; both are taken, as the
+    library's `validate` takes them (the URL as called is only tried first)."""
+    params = {"From": PHONE, "Body": "1", "MessageSid": "SM1"}
+    validator = RequestValidator("token-abc")
+    called = "https://safety.example.jp/hooks/twilio/sms"
+    with_port = "https://safety.example.jp:443/hooks/twilio/sms"
+    assert twilio_webhook.verify_signature("token-abc", called, params, validator.compute_signature(with_port, params))
+    assert twilio_webhook.verify_signature("token-abc", with_port, params, validator.compute_signature(called, params))
+    repeated = MultiDict([("From", PHONE), ("Body", "1"), ("Body", "2"), ("MessageSid", "SM1")])
+    sig = validator.compute_signature(called, repeated)
+    assert twilio_webhook.verify_signature("token-abc", called, repeated, sig)
+    assert not twilio_webhook.verify_signature("token-abc", called, MultiDict(params), sig)  # a repeat left out
+
+
+def test_the_reply_twiml_is_built_once_a_text_and_says_the_same() -> None:
+    from twilio.twiml.messaging_response import MessagingResponse
+
+    fresh = MessagingResponse()
+    fresh.message("「無事」と記録しました。<&>")
+    assert sms_webhook.reply_twiml("「無事」と記録しました。<&>") == str(fresh)
+    assert sms_webhook.reply_twiml("「無事」と記録しました。<&>") is sms_webhook.reply_twiml("「無事」と記録しました。<&>")
+    assert sms_webhook.reply_twiml("") == str(MessagingResponse())  # nothing to say: an empty Response
 
 
 # --- against the sandbox ------------------------------------------------------------------------

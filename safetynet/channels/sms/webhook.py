@@ -3,6 +3,7 @@ behind the `InboundPort` (keywords, several households on one phone)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from twilio.twiml.messaging_response import MessagingResponse
@@ -47,6 +48,16 @@ def e164(number: str) -> str:
         return number.strip()
 
 
+@functools.lru_cache(maxsize=256)
+def reply_twiml(reply: str) -> str:
+    """The TwiML that answers an SMS with `reply` (none when empty). The replies are the catalog's
+    few lines (recorded, help, not understood) in each language, so each is built once."""
+    mr = MessagingResponse()
+    if reply:
+        mr.message(reply)
+    return str(mr)
+
+
 def routes(ctx: ChannelContext, inbound: InboundPort, sender: ChannelSender | None) -> list[WebhookRoute]:
     async def sms_hook(req: WebhookRequest) -> WebhookResponse:
         params = await signed_params(ctx, req)
@@ -55,9 +66,6 @@ def routes(ctx: ChannelContext, inbound: InboundPort, sender: ChannelSender | No
         except ValueError:
             raise WebhookRefused(400, "not an inbound SMS") from None
         reply = await inbound.text_message(ctx.name, FROM_KINDS, e164(sms.from_), sms.body, sms.message_sid)
-        mr = MessagingResponse()
-        if reply:
-            mr.message(reply)
-        return twiml(str(mr))
+        return twiml(reply_twiml(reply))
 
     return [WebhookRoute("POST", SMS_PATH, sms_hook, MAX_TWILIO_BYTES), status_route(ctx, inbound)]
