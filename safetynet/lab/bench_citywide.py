@@ -64,6 +64,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="warning", help="log level of the server and the host (warning)")
     parser.add_argument("--floor-requests", type=int, default=10_000,
                         help="requests of the bare client-and-sink floor measured before each stage (10,000)")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="py-spy flame graphs of the server (and its web-push worker) during the first wave and "
+                             "the reply storm: DIR/first_wave.svg and DIR/reply_storm.svg; needs py-spy. A profiled "
+                             "run is perturbed: read its graphs, not its multiples. Keep the SVGs out of git")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=main)
 
@@ -158,6 +162,7 @@ def report(r: Mapping[str, Any], as_json: bool) -> str:
                   + (f" (event loop {s.get('loop')}, other threads {s.get('threads')}, worker processes "
                      f"{s.get('workers')} ms)" if (s := m.get("split_ms")) else ""))
           for stage, m in r.get("server_cpu_multiple", {}).items()],
+        *([_line("flame graphs", ", ".join(r["flame_graphs"].values()))] if r.get("flame_graphs") else []),
         _line("peak RSS", ", ".join(f"{k} {v} MB" for k, v in r["peak_rss_mb"].items())),
         _line("lost / duplicates", f"{r['lost']} / {r['duplicates']}"),
         _line("accounted", f"{r['answered']:,} answered, {r['door_knock']:,} door-knock, "
@@ -166,6 +171,12 @@ def report(r: Mapping[str, Any], as_json: bool) -> str:
 
 
 def main(cfg: Config, args: argparse.Namespace) -> int:
+    if args.profile:
+        from safetynet.lab.sim.flame import py_spy
+
+        if py_spy() is None:
+            print("bench citywide: --profile needs py-spy (pip install py-spy)", file=sys.stderr)
+            return 2
     print(report(run(cfg, args), bool(args.json)), flush=True)
     return 0
 

@@ -63,6 +63,23 @@ def test_a_small_city_runs_end_to_end_and_accounts_for_everyone(tmp_path: Path) 
         assert abs(sum(split.values()) - m["server_cpu_ms"]) <= 0.001 + 30 / units[stage], stage
 
 
+@pytest.mark.sqlite_only  # the graphs are py-spy's reading of the server, whatever its store: once is enough
+def test_profile_writes_a_flame_graph_of_the_wave_and_of_the_storm(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETYNET_")}
+    flames = tmp_path / "flames"
+    cmd = [sys.executable, "-m", "safetynet", "bench", "citywide", "--households", "200", "--json",
+           "--sms-after", "5", "--ladder-gap", "3", "--floor-requests", "200", "--profile", str(flames),
+           "--workdir", str(tmp_path / "work")]
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    r = json.loads(done.stdout)
+    assert r["flame_graphs"] == {"first_wave": str(flames / "first_wave.svg"), "reply_storm": str(flames / "reply_storm.svg")}
+    for svg in r["flame_graphs"].values():
+        text = Path(svg).read_text()
+        assert "<svg" in text and "safetynet" in text  # the server's own frames are in it
+    assert r["unaccounted"] == 0
+
+
 async def _database_exists(name: str) -> bool:
     con = await asyncpg.connect(f"{SERVER}/postgres")
     try:

@@ -21,6 +21,7 @@ from safetynet.lab.pgcpu import PostgresCpu, measurable
 from safetynet.lab.procinfo import main_thread_cpu_seconds, peak_rss_mb
 from safetynet.lab.sim.drill import campaign_finished
 from safetynet.lab.sim.enrol import Enrolling
+from safetynet.lab.sim.flame import StageFlame
 from safetynet.lab.sim.http import LeanHttp
 from safetynet.lab.sim.loadcity import enrol_plan, load_in_child
 from safetynet.lab.sim.procs import ChildFailed, HostProcess, ServerProcess, cpu_seconds, descendants
@@ -74,6 +75,7 @@ class CityBench:
         self._cpu_mark: dict[str, float] = {}
         self._floors: list[ClientSinkFloor] = []
         self._pg: PostgresCpu | None = None
+        self._flame: StageFlame | None = None
 
     async def _cpu_now(self) -> dict[str, float]:
         # the bench's own CPU only: its children are the other processes
@@ -109,6 +111,21 @@ class CityBench:
         self.result.setdefault("floor", {})[stage] = floor.to_dict()
         self._floors.append(floor)
         return floor
+
+    async def _flame_start(self, stage: str) -> None:
+        if self.args.profile:
+            self._flame = StageFlame(self.pids["server"], Path(self.args.profile) / f"{stage}.svg")
+            await self._flame.start()
+
+    async def _flame_stop(self, stage: str) -> None:
+        flame, self._flame = self._flame, None
+        if flame is None:
+            return
+        svg = await flame.stop()
+        if svg is None:
+            _say(f"py-spy wrote no flame graph of the {stage}; see {flame.log}")
+        else:
+            self.result.setdefault("flame_graphs", {})[stage] = str(svg)
 
     def _against(self, stage: str, label: str, side: str) -> None:
         """The server's CPU per unit of a stage as a multiple of the floor's per request, the floor
@@ -161,6 +178,8 @@ class CityBench:
             finally:
                 await store.close()
         finally:
+            if self._flame is not None:  # a stage that failed midway: py-spy ends with it
+                await self._flame.stop()
             if self._pg is not None:
                 await self._pg.sample()
                 # by the process each backend served ("other": matched to none, which would want a look)
@@ -248,6 +267,7 @@ class CityBench:
         self._against("enrolment", "enrolment", "sink")
         base = (await host.call("counters"))["messages"]
         _say("starting the drill (the first wave)…")
+        await self._flame_start("first_wave")
         await self._cpu_start()
         t0 = time.monotonic()
         body = json.dumps(campaign_body(self.rungs), ensure_ascii=False).encode()
@@ -268,6 +288,7 @@ class CityBench:
         counts = await store.campaigns.delivery_counts(cid)
         sent = sum(n for (step, _, state), n in counts.items() if step == 0 and state in SENT_STATES)
         await self._cpu_since(sent, "delivery")
+        await self._flame_stop("first_wave")
         self.result.update({
             "first_wave_seconds": round(seconds, 2), "first_wave_deliveries": sent,
             "deliveries_per_second": round(sent / seconds, 1),
@@ -280,6 +301,7 @@ class CityBench:
         # a delivery costs the server at least one client request to a provider
         self._against("first_wave", "delivery", "client")
         _say("releasing the residents' answers (the reply storm)…")
+        await self._flame_start("reply_storm")
         await self._cpu_start()
         t0 = time.monotonic()
         await host.call("release")
@@ -288,6 +310,7 @@ class CityBench:
             await asyncio.sleep(POLL_SECONDS)
         driver = (await host.call("stats"))["driver"]
         await self._cpu_since(int(driver["accepted"]), "reply")
+        await self._flame_stop("reply_storm")
         await self._floor("after_storm")
         # an answer costs the server at least one request received
         self._against("reply_storm", "reply", "sink")
