@@ -188,7 +188,7 @@ class WebhookRecorder:
             parsed = tg_updates.parse_callback_data(update.data)
             if parsed is not None:
                 # as the app's webhook does: the edit by a request, the press answered in the response
-                await self.telegram_sender.show_recorded(update, parsed[0], self.language)
+                await self.telegram_sender.show_recorded(update, *parsed, self.language)
                 text = labels.recorded_text(parsed[0], self.language)
                 return web.Response(text=tg_updates.answer_in_response(update.query_id, text),
                                     content_type="application/json")

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -27,15 +28,21 @@ REQUIRED = ("import_seconds", "first_wave_seconds", "deliveries_per_second", "de
             "unaccounted")
 
 
-def test_a_small_city_runs_end_to_end_and_accounts_for_everyone(tmp_path: Path) -> None:
+def _bench(tmp_path: Path, households: int, *args: str) -> dict[str, Any]:
+    """`bench citywide --json` on a small city with a short ladder: its JSON (the run must succeed)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETYNET_")}
-    cmd = [sys.executable, "-m", "safetynet", "bench", "citywide", "--households", "300", "--json",
-           "--sms-after", "5", "--ladder-gap", "3", "--floor-requests", "500"]
-    # On PostgreSQL without --workdir: the run's database must be gone afterwards.
-    cmd += ["--store-url", f"{SERVER}/postgres"] if ON_POSTGRES else ["--workdir", str(tmp_path / "work")]
+    cmd = [sys.executable, "-m", "safetynet", "bench", "citywide", "--households", str(households), "--json",
+           "--sms-after", "5", "--ladder-gap", "3", *args]
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    r = json.loads(done.stdout)
+    r: dict[str, Any] = json.loads(done.stdout)
+    return r
+
+
+def test_a_small_city_runs_end_to_end_and_accounts_for_everyone(tmp_path: Path) -> None:
+    # On PostgreSQL without --workdir: the run's database must be gone afterwards.
+    where = ["--store-url", f"{SERVER}/postgres"] if ON_POSTGRES else ["--workdir", str(tmp_path / "work")]
+    r = _bench(tmp_path, 300, "--floor-requests", "500", *where)
     if ON_POSTGRES:
         assert r["store"]["kind"] == "postgresql" and not r["store"]["kept"]
         assert not asyncio.run(_database_exists(r["store"]["database"]))
@@ -65,14 +72,8 @@ def test_a_small_city_runs_end_to_end_and_accounts_for_everyone(tmp_path: Path) 
 
 @pytest.mark.sqlite_only  # the graphs are py-spy's reading of the server, whatever its store: once is enough
 def test_profile_writes_a_flame_graph_of_the_wave_and_of_the_storm(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETYNET_")}
     flames = tmp_path / "flames"
-    cmd = [sys.executable, "-m", "safetynet", "bench", "citywide", "--households", "200", "--json",
-           "--sms-after", "5", "--ladder-gap", "3", "--floor-requests", "200", "--profile", str(flames),
-           "--workdir", str(tmp_path / "work")]
-    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    r = json.loads(done.stdout)
+    r = _bench(tmp_path, 200, "--floor-requests", "200", "--profile", str(flames), "--workdir", str(tmp_path / "work"))
     assert r["flame_graphs"] == {"first_wave": str(flames / "first_wave.svg"), "reply_storm": str(flames / "reply_storm.svg")}
     for svg in r["flame_graphs"].values():
         text = Path(svg).read_text()

@@ -216,7 +216,7 @@ async def test_button_press_reaches_the_webhook_and_is_acknowledged(tmp_path: Pa
             # The resident changes the answer with the "change" button; pressing it again is harmless.
             await sb.fake("telegram").press(int(CHAT), "safe")
             assert msg.data["edits"][-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"need_help:{REPLY_TOKEN}"
-            assert await sender.show_recorded(tg_updates.TelegramCallback("q", int(CHAT), msg.seq, f"safe:{REPLY_TOKEN}", msg.text or ""), "safe", "ja")
+            assert await sender.show_recorded(tg_updates.TelegramCallback("q", int(CHAT), msg.seq, f"safe:{REPLY_TOKEN}", msg.text or ""), "safe", REPLY_TOKEN, "ja")
 
 
 async def test_webhook_without_the_secret_is_refused(tmp_path: Path) -> None:

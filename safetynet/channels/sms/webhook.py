@@ -50,8 +50,9 @@ def e164(number: str) -> str:
 
 @functools.lru_cache(maxsize=256)
 def reply_twiml(reply: str) -> str:
-    """The TwiML that answers an SMS with `reply` (none when empty). The replies are the catalog's
-    few lines (recorded, help, not understood) in each language, so each is built once."""
+    """The TwiML that answers an SMS with `reply` (none when empty). Almost every reply is one of
+    the catalog's few lines (recorded, how to reply, nothing running) in a language, so each is built once; the rare
+    reply with links (several households on one phone) passes through the bounded cache."""
     mr = MessagingResponse()
     if reply:
         mr.message(reply)

@@ -49,7 +49,6 @@ from safetynet.channels.telegram.settings import TelegramSettings
 from safetynet.channels.telegram.updates import (
     TelegramCallback,
     callback_data,
-    parse_callback_data,
     webhook_secret,
     webhook_url,
 )
@@ -110,18 +109,18 @@ def change_keyboard(answer: str, reply_token: str, language: str) -> Markup:
                                          callback_data=callback_data(other, reply_token))]]}
 
 
-async def show_recorded(bot: _SendingBot, cb: TelegramCallback, answer: str, language: str) -> bool:
-    """Edits the pressed message: the recorded answer under the alert, and a "change" button.
+async def show_recorded(bot: _SendingBot, cb: TelegramCallback, answer: str, reply_token: str, language: str) -> bool:
+    """Edits the pressed message (its button said `answer` for `reply_token`): the recorded answer
+    under the alert, and a "change" button.
 
     Returns False (and logs) when Telegram refused; the answer is recorded either way.
     """
-    parsed = parse_callback_data(cb.data)
-    if cb.message_id is None or parsed is None:
-        return True  # no message to edit (an inline message, or not our button)
+    if cb.message_id is None:
+        return True  # no message to edit (a button of an inline message)
     recorded = labels.recorded_text(answer, language)
     text = f"{cb.message_text}\n\n✅ {recorded}" if cb.message_text else f"✅ {recorded}"
     try:
-        await bot.edit_text(cb.chat_id, cb.message_id, text, change_keyboard(answer, parsed[1], language), _NO_PREVIEW)
+        await bot.edit_text(cb.chat_id, cb.message_id, text, change_keyboard(answer, reply_token, language), _NO_PREVIEW)
     except BadRequest as e:
         # Pressing the same button twice edits to the same text, which Telegram refuses; harmless.
         if "not modified" in str(e).lower():
@@ -240,8 +239,8 @@ class TelegramSender:
         if self._ctx.secret_key:
             await self.set_webhook(webhook_url(self._ctx.public_url), webhook_secret(self._ctx.secret_key))
 
-    async def show_recorded(self, cb: TelegramCallback, answer: str, language: str) -> bool:
-        return await show_recorded(self.bot, cb, answer, language)
+    async def show_recorded(self, cb: TelegramCallback, answer: str, reply_token: str, language: str) -> bool:
+        return await show_recorded(self.bot, cb, answer, reply_token, language)
 
     def paused_for(self) -> float:
         return max(0.0, self._paused_until - self.clock.monotonic())

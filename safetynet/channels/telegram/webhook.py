@@ -75,7 +75,7 @@ async def _callback(ctx: ChannelContext, inbound: InboundPort, bot: TelegramSend
     if not result.found:
         return result.notice
     if bot is not None:
-        await bot.show_recorded(cb, answer, result.language)
+        await bot.show_recorded(cb, answer, token, result.language)
     return recorded_text(answer, result.language)
 
 
