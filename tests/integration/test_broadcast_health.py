@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from channel_helpers import SECRET_KEY, running_sandbox, write_config
@@ -31,6 +31,7 @@ from safetynet.domain import CampaignKind
 from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
 from safetynet.sandbox import Sandbox
 from safetynet.store import Store, open_store
+from safetynet.store.ports import DispatchHealthRepo
 from safetynet.system import build_senders
 
 SPEC = CampaignSpec("地震訓練", CampaignKind.DRILL, ("city",), {"ja": "地震の訓練です。無事ですか。"})
@@ -92,16 +93,43 @@ async def one_mobile_household(store: Store) -> None:
                                                           phone="+819000000001")])
 
 
+class BeatWatch:
+    """The dispatcher's health port, telling the test when a heartbeat being written has landed:
+    the fake clock must not run ahead of it, or a slow store makes a live dispatcher look gone."""
+
+    def __init__(self, inner: DispatchHealthRepo) -> None:
+        self.inner = inner
+        self.writing = 0
+        self.landed = asyncio.Condition()
+
+    async def beat(self, beat: DispatcherBeat, channels: Sequence[ChannelHealth] = (), *,
+                   forget: bool = False) -> None:
+        self.writing += 1
+        try:
+            await self.inner.beat(beat, channels, forget=forget)
+        finally:
+            async with self.landed:
+                self.writing -= 1
+                self.landed.notify_all()
+
+    async def caught_up(self) -> None:
+        """Returns once no heartbeat is being written (10 s of real time at most)."""
+        async with self.landed:
+            await asyncio.wait_for(self.landed.wait_for(lambda: self.writing == 0), 10.0)
+
+
 @contextlib.asynccontextmanager
-async def dispatching(store: Store, cfg: Config, clock: FakeClock) -> AsyncIterator[Dispatcher]:
+async def dispatching(store: Store, cfg: Config, clock: FakeClock) -> AsyncIterator[tuple[Dispatcher, BeatWatch]]:
     """The dispatcher with the real channel senders, running until the block ends."""
     senders = build_senders(cfg)
     for s in senders.values():
         await s.start()
     d = Dispatcher(store, senders, cfg, clock, contacts=store.roster, channels=["sms"])
+    watch = BeatWatch(store.health)
+    d.health = watch  # type: ignore[assignment]
     task = asyncio.create_task(d.run())
     try:
-        yield d
+        yield d, watch
     finally:
         d.stop()
         await task
@@ -109,10 +137,12 @@ async def dispatching(store: Store, cfg: Config, clock: FakeClock) -> AsyncItera
             await s.close()
 
 
-async def until(clock: FakeClock, store: Store, test: Callable[[DispatchStatus], bool],
+async def until(clock: FakeClock, store: Store, watch: BeatWatch, test: Callable[[DispatchStatus], bool],
                 steps: int = 120) -> DispatchStatus:
-    """Moves the clock a second at a time until the stored status passes `test`."""
+    """Moves the clock a second at a time, never ahead of the heartbeat, until the stored status
+    passes `test`."""
     for _ in range(steps):
+        await watch.caught_up()
         st = await read_status(store.health, clock.now(), ["sms"])
         if test(st):
             return st
@@ -133,10 +163,10 @@ async def test_with_no_provider_listening_the_stored_health_says_sms_is_failing_
         assert not (await read_status(store.health, clock.now(), ["sms"])).sending
         await CampaignService(store, cfg, clock).launch(SPEC)
         started = clock.now()
-        async with dispatching(store, cfg, clock) as d:
-            st = await until(clock, store, lambda s: s.sending and s.channels["sms"] is not None)
+        async with dispatching(store, cfg, clock) as (d, watch):
+            st = await until(clock, store, watch, lambda s: s.sending and s.channels["sms"] is not None)
             assert [b.owner for b in st.alive] == [d.owner]
-            st = await until(clock, store, lambda s: bool(s.failing))
+            st = await until(clock, store, watch, lambda s: bool(s.failing))
             sms = st.channels["sms"]
             assert sms is not None and sms.state == FAILING and sms.reason == "network"
             assert started <= sms.since < clock.now() and sms.failures >= 3
@@ -157,12 +187,12 @@ async def test_a_provider_that_comes_back_turns_the_channel_ok(tmp_path: Path) -
         try:
             await one_mobile_household(store)
             await CampaignService(store, cfg, clock).launch(SPEC)
-            async with dispatching(store, cfg, clock):
-                st = await until(clock, store, lambda s: bool(s.failing))
+            async with dispatching(store, cfg, clock) as (_, watch):
+                st = await until(clock, store, watch, lambda s: bool(s.failing))
                 sms = st.channels["sms"]
                 assert sms is not None and sms.reason == "server_error"
                 sb.faults.update({"fail_5xx": 0.0})
-                st = await until(clock, store, lambda s: s.channels["sms"] is not None
+                st = await until(clock, store, watch, lambda s: s.channels["sms"] is not None
                                  and s.channels["sms"].state == OK, steps=600)
                 assert st.failing == [] and len(_messages(sb)) == 1
         finally:
