@@ -95,7 +95,7 @@ def wants_json(request: web.Request) -> bool:
     return request.path.startswith(("/api/", "/hooks/")) or "application/json" in request.headers.get("Accept", "")
 
 
-_SECURITY_HEADERS = {
+SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
         "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
@@ -120,12 +120,14 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
     Nothing but the static files may be kept by a browser or a proxy: pages and API answers carry
     names, addresses, statuses and tokens in their URLs. Behind an https public URL, HSTS too.
     """
-    for k, v in _SECURITY_HEADERS.items():
-        response.headers.setdefault(k, v)
-    if not request.path.startswith("/static/"):
-        response.headers.setdefault("Cache-Control", "no-store")
+    headers = response.headers
+    if "Content-Security-Policy" not in headers:  # pages made by `html()` carry them all already
+        for k, v in SECURITY_HEADERS.items():
+            headers.setdefault(k, v)
+    if "Cache-Control" not in headers and not request.path.startswith("/static/"):
+        headers["Cache-Control"] = "no-store"
     if request.app[SERVICES].cfg.server.public_url.startswith("https://"):
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
+        headers.setdefault("Strict-Transport-Security", HSTS)
 
 
 @web.middleware

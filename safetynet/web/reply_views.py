@@ -84,19 +84,18 @@ def question_page(
     and history. The association is a placeholder too: a city of a thousand associations and a few
     languages would otherwise outgrow the cache, and a miss renders the whole template."""
     current_label = texts.status_label(current, lang) if current in ANSWERED_STATUSES else ""
-    # NUL never belongs in a text, and must not pass for a placeholder
-    association, title, alert, current_label, notice = (x.replace("\x00", "") for x in (
-        association, title, alert, current_label, notice))
     parts = _question_parts(lang, kind == CampaignKind.DRILL, title, alert, current_label, notice)
     shown = tuple((int(at // 60), status) for at, status in recent)
     past = _history_section(lang, shown) if shown else ""
-    # escaping is per character, so escaping the name alone equals escaping the sentence around it
-    values = {_TOKEN: token, _KEY: fresh_key(), _HISTORY: past, _ASSOCIATION: escape(association)}
-    return "".join(values.get(p, p) for p in parts)
+    # escaping is per character, so escaping the name alone equals escaping the sentence around it;
+    # NUL never belongs in a text, and must not pass for a placeholder
+    values = {_TOKEN: token, _KEY: fresh_key(), _HISTORY: past, _ASSOCIATION: escape(association.replace("\x00", ""))}
+    return "".join([values.get(p, p) for p in parts])
 
 
 @functools.lru_cache(maxsize=256)  # languages x campaign texts x answers of the running campaigns
 def _question_parts(lang: str, drill: bool, title: str, alert: str, current: str, notice: str) -> tuple[str, ...]:
+    title, alert, current, notice = (x.replace("\x00", "") for x in (title, alert, current, notice))
     page = render(
         "reply.html",
         **page_context(lang=lang, title=texts.t(lang, "reply.title"), styles=_STYLES, languages=_switch(_TOKEN)),
@@ -133,7 +132,7 @@ def confirmation_page(token: str, lang: str, status: str, details: ReplyDetails,
     base = fresh_key()
     # one random draw, two keys: the details form and the change form are different answers
     values = {_TOKEN: token, _K1: base + "-d", _K2: base + "-c"}
-    return "".join(values.get(p, p) for p in parts)
+    return "".join([values.get(p, p) for p in parts])
 
 
 def _confirmation_template(lang: str, status: str, saved: bool) -> str:

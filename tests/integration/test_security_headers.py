@@ -38,6 +38,11 @@ def header_problems(headers: Any, content_type: str, url: str = "") -> list[str]
         problems.append(f"Referrer-Policy {headers.get('Referrer-Policy')!r}")
     if headers.get("X-Content-Type-Options", "").lower() != "nosniff":
         problems.append("no X-Content-Type-Options: nosniff")
+    twice = [name for name in ("Content-Security-Policy", "X-Frame-Options", "Referrer-Policy",
+                                "X-Content-Type-Options", "Permissions-Policy", "Cache-Control")
+             if len(headers.getall(name, ())) > 1]
+    if twice:  # set by the page and again by the response hook
+        problems.append(f"headers sent twice: {twice}")
     if "html" in content_type:
         script = next((p for p in csp.split(";") if p.strip().startswith(("script-src", "default-src"))), "")
         if not script or "'unsafe-inline'" in script or "*" in script:

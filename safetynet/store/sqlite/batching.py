@@ -32,17 +32,22 @@ class IterationBatch(Generic[K, V]):
         self._in_flight = in_flight
         self._pending: dict[K, list[asyncio.Future[V]]] = {}
         self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.batches = 0
         self.lookups = 0
 
     async def get(self, key: K) -> V:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[V] = loop.create_future()
-        self._pending.setdefault(key, []).append(fut)
-        if not self._scheduled:
+        if self._scheduled and self._loop is not None:
+            # A dispatch is due on this iteration's loop: the running one. Asking asyncio costs a
+            # getpid() system call on Python 3.11 (it checks for a fork): 180 ns against 30 on 3.12.
+            loop = self._loop
+        else:
+            loop = self._loop = asyncio.get_running_loop()
             self._scheduled = True
             loop.call_soon(self._dispatch)  # after every handler this iteration has woken
+        fut: asyncio.Future[V] = loop.create_future()
+        self._pending.setdefault(key, []).append(fut)
         return await fut
 
     def _dispatch(self) -> None:
