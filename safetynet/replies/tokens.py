@@ -7,6 +7,7 @@ ladder step without keeping the clear token in the database. 22 base64url charac
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -17,9 +18,7 @@ TOKEN_LENGTH = 22
 def reply_token(secret_key: str, campaign_id: int, household_id: int) -> str:
     if not secret_key:
         raise ValueError("secret key is not set: run `safetynet init` or set SAFETYNET_SECRET_KEY")
-    # hmac.digest: OpenSSL's one-shot HMAC, a third of hmac.new(...).digest() (one token a message sent)
-    mac = hmac.digest(secret_key.encode(), f"reply:{campaign_id}:{household_id}".encode(), "sha256")
-    return base64.urlsafe_b64encode(mac).decode()[:TOKEN_LENGTH]
+    return _derived(secret_key, f"reply:{campaign_id}:{household_id}")
 
 
 def token_hash(token: str) -> str:
@@ -43,8 +42,21 @@ def check_token(secret_key: str, campaign_id: int, contact_id: int) -> str:
     address the message went to. Derived like `reply_token`, under its own label."""
     if not secret_key:
         raise ValueError("secret key is not set: run `safetynet init` or set SAFETYNET_SECRET_KEY")
-    mac = hmac.digest(secret_key.encode(), f"check:{campaign_id}:{contact_id}".encode(), "sha256")
-    return base64.urlsafe_b64encode(mac).decode()[:TOKEN_LENGTH]
+    return _derived(secret_key, f"check:{campaign_id}:{contact_id}")
+
+
+def _derived(secret_key: str, label: str) -> str:
+    # One token a message sent, on the event loop. A copy of an HMAC already keyed: 1.1 µs against
+    # 1.5 for the one-shot `hmac.digest`, which also lets go of the GIL for the hashing and must
+    # then wait for it back while the store's threads hold it.
+    mac = _keyed(secret_key).copy()
+    mac.update(label.encode())
+    return base64.urlsafe_b64encode(mac.digest()).decode()[:TOKEN_LENGTH]
+
+
+@functools.lru_cache(maxsize=4)  # one secret key a deployment
+def _keyed(secret_key: str) -> hmac.HMAC:
+    return hmac.new(secret_key.encode(), digestmod=hashlib.sha256)
 
 
 def check_url(public_url: str, token: str) -> str:
