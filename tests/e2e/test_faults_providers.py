@@ -171,9 +171,17 @@ def retry_after_violations(hits: Sequence[ProviderHit], lag: LoopLag | None = No
     return out, checked
 
 
+# An attempt's start is stored by the wall clock, its duration by the monotonic one: the wall
+# clock, stepped or slewed by NTP or a VM's host, moves later starts against earlier ends. Once in
+# CI, in both passes at once, calls that were in flight before a 429 came back looked started
+# 0.000-0.001 s after it. A lane that ignored Retry-After would keep sending through the window.
+CLOCK_SLACK_SECONDS = 0.05
+
+
 def attempts_during_pauses(db_path: Path, retry_after: float) -> list[str]:
     """From the client's side (the outbox's attempt log): a provider call started on a channel after
-    another call there came back rate-limited and before `retry_after` seconds had passed."""
+    another call there came back rate-limited (by more than `CLOCK_SLACK_SECONDS`) and before
+    `retry_after` seconds had passed."""
     with contextlib.closing(read_db(db_path)) as db:
         rows = db.execute(
             "SELECT d.channel, a.at, a.duration_ms, a.detail, a.error_class FROM delivery_attempts a"
@@ -187,7 +195,7 @@ def attempts_during_pauses(db_path: Path, retry_after: float) -> list[str]:
         if r["detail"] != "rate_limited" or r["error_class"] == "ChannelPaused":
             continue
         back = r["at"] + r["duration_ms"] / 1000
-        early = [t for t in started.get(r["channel"], []) if back < t < back + retry_after - 0.01]
+        early = [t for t in started.get(r["channel"], []) if back + CLOCK_SLACK_SECONDS < t < back + retry_after - 0.01]
         if early:
             out.append(f"{r['channel']}: {len(early)} calls started {early[0] - back:.3f} s after a 429")
     return out
