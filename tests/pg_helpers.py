@@ -31,7 +31,8 @@ async def _ensure_database(name: str) -> None:
     con = await asyncpg.connect(f"{SERVER}/postgres")
     try:
         if not await con.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+            # two suites starting at once on a new server both try: the loser gets either error
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
                 await con.execute(f'CREATE DATABASE "{name}"')
     finally:
         await con.close()
