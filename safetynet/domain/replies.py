@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -121,8 +122,35 @@ class ReplyItem:
 
 @dataclass(frozen=True, slots=True)
 class RecordOutcome:
-    duplicate: bool  # the dedupe key was seen before: nothing new was stored
+    duplicate: bool  # nothing new was stored: the dedupe key was seen before, or a read came after the answer
     help_opened: bool = False  # the household went (back) onto the open help list
+
+
+# A resident's own answer: a read after it says nothing more (see `late_reads`).
+RESIDENT_ANSWERS = frozenset({str(Status.SAFE), str(Status.NEED_HELP)})
+
+
+def late_reads(items: Sequence[ReplyItem], answered: Iterable[tuple[int, int]]) -> set[str]:
+    """The dedupe keys of the reads in a batch that come after their household's own answer.
+
+    A push shown or a page opened can be reported just after the resident answered (both requests
+    found the household unanswered); storing it would show a read after the answer in the history.
+    `answered` holds the (campaign, household) pairs whose stored status is a resident's answer when
+    the batch begins. A read after an in-person confirmation is kept: if the visit is undone, it
+    says the resident saw the message since.
+    """
+    current = set(answered)
+    late: set[str] = set()
+    for i in items:
+        key = (i.campaign_id, i.household_id)
+        if i.status == Status.READ:
+            if key in current:
+                late.add(i.dedupe_key)
+        elif i.status in RESIDENT_ANSWERS:
+            current.add(key)
+        elif i.status == Status.CONFIRMED_IN_PERSON:
+            current.discard(key)
+    return late
 
 
 @dataclass(frozen=True, slots=True)

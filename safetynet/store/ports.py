@@ -565,7 +565,8 @@ class ReplyRepo(Protocol):
     async def help_row(self, campaign_id: int, household_id: int) -> HelpRow | None: ...
 
     async def record(self, item: ReplyItem) -> RecordOutcome:
-        """Stores a reply unless its dedupe key is known (then `duplicate`); a status changes as
+        """Stores a reply unless its dedupe key is known, or it is a read after the household's own
+        answer (`domain.late_reads`; then `duplicate`, nothing stored); a status changes as
         `domain.next_status` says; need_help opens the household's help request (again, if handled).
         A staff confirmation in person keeps the status the household had just before it (what
         `undo_confirmation` puts back)."""

@@ -41,11 +41,12 @@ async def test_a_reply_is_stored_once_per_key_and_moves_the_status(store_factory
         assert (first.duplicate, first.help_opened) == (False, False)
         assert (await store.replies.record(await item(store, cid, s1, "read", "k1"))).duplicate
         await store.replies.record(await item(store, cid, s1, "safe", "k2"))
-        await store.replies.record(await item(store, cid, s1, "read", "k3"))  # read never downgrades an answer
+        late = await store.replies.record(await item(store, cid, s1, "read", "k3"))  # after the answer: not kept
+        assert late.duplicate
         await store.replies.record(await item(store, cid, s1, "note", "k4", ReplyDetails(note="犬もいます")))
         t = await store.replies.target(cid, s1)
         assert t is not None and t.status == Status.SAFE
-        assert [h.status for h in await store.replies.history(cid, s1)] == ["read", "safe", "read", "note"]
+        assert [h.status for h in await store.replies.history(cid, s1)] == ["read", "safe", "note"]
         await store.replies.record(await item(store, cid, s1, "need_help", "k5"))  # answers replace each other
         assert (await store.replies.target(cid, s1)).status == Status.NEED_HELP  # type: ignore[union-attr]
 
@@ -85,6 +86,26 @@ async def test_the_same_key_twice_at_once_is_stored_once(store_factory: StoreFac
         results = await asyncio.gather(*(store.replies.record(it) for _ in range(3)))
         assert sorted(r.duplicate for r in results) == [False, True, True]
         assert await store.replies.count_replies(cid) == 1
+
+
+async def test_a_read_reported_just_after_the_answer_is_not_kept(store_factory: StoreFactory) -> None:
+    """A push shown and the resident's answer, resolved at the same moment, stored in one batch or
+    in two: the history never shows the read after the answer; a read before it stays."""
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        s1, s2, u1 = ids["S-1"], ids["S-2"], ids["U-1"]
+        answer = await item(store, cid, s1, "need_help", "a1")
+        late, before = await item(store, cid, s1, "read", "r1"), await item(store, cid, s2, "read", "r2")
+        results = await asyncio.gather(store.replies.record(before), store.replies.record(answer),
+                                       store.replies.record(late), store.replies.record(
+                                           await item(store, cid, s2, "safe", "a2")))
+        assert [r.duplicate for r in results] == [False, False, True, False]
+        assert [h.status for h in await store.replies.history(cid, s1)] == ["need_help"]
+        assert [h.status for h in await store.replies.history(cid, s2)] == ["read", "safe"]
+        await store.replies.record(await item(store, cid, u1, "safe", "a3"))
+        assert (await store.replies.record(await item(store, cid, u1, "read", "r3"))).duplicate
+        assert await store.replies.count_replies(cid, ("read",)) == 1
 
 
 async def test_listeners_hear_real_transitions_after_the_write(store_factory: StoreFactory) -> None:

@@ -13,6 +13,7 @@ from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Status
 from safetynet.domain.campaigns import ContactCheck, StatusTransition, ladder_from_json
 from safetynet.domain.replies import (
     NOTE,
+    RESIDENT_ANSWERS,
     UNDO,
     CampaignPage,
     HelpRow,
@@ -225,11 +226,13 @@ class MemoryReplies:
         if item.dedupe_key in self.t.reply_keys:
             return RecordOutcome(duplicate=True)
         t, d = self.t, item.details
+        member = t.members.get((item.campaign_id, item.household_id))
+        if item.status == Status.READ and member is not None and member.status in RESIDENT_ANSWERS:
+            return RecordOutcome(duplicate=True)  # a read after the answer: see domain.late_reads
         row = ReplyRow(t.next_id("replies"), item.campaign_id, item.household_id, item.status, item.channel,
                        item.dedupe_key, d.people_safe, d.people_injured,
                        str(d.location) if d.location is not None else None, d.note or None, item.method,
                        item.staff_id, item.actor, item.at)
-        member = t.members.get((item.campaign_id, item.household_id))
         if item.channel == _STAFF and item.status == _CONFIRMED and member is not None:
             row.prior_status = member.status  # what undo_confirmation puts back
         t.replies[row.id] = row

@@ -20,6 +20,7 @@ from safetynet.domain import CampaignKind, Status
 from safetynet.domain.campaigns import ContactCheck
 from safetynet.domain.replies import (
     NOTE,
+    RESIDENT_ANSWERS,
     CampaignPage,
     HelpRow,
     HistoryEntry,
@@ -30,6 +31,7 @@ from safetynet.domain.replies import (
     ReplyItem,
     ReplyTarget,
     UndoOutcome,
+    late_reads,
 )
 from safetynet.store.sqlite.db import (
     CHUNK,
@@ -388,11 +390,12 @@ class ReplyStore:
         nothing here touches the event loop's state but the two counters)."""
         self._flushes += 1
         self._flushed += len(items)
-        inserted = yield from _insert_new(items)
+        late = yield from _late_reads(items)
+        inserted = yield from _insert_new([i for i in items if i.dedupe_key not in late] if late else items)
         fresh: list[ReplyItem] = []
         is_new: list[bool] = []
         for i in items:
-            new = i.dedupe_key in inserted
+            new = i.dedupe_key in inserted and i.dedupe_key not in late
             inserted.discard(i.dedupe_key)  # the same key twice in one batch: the second is a duplicate
             is_new.append(new)
             if new:
@@ -415,6 +418,27 @@ class ReplyStore:
 # Rows per multi-row INSERT: 13 parameters each, well under SQLite's 32,766.
 _INSERT_ROWS = 250
 _ROW_MARKS = "(" + marks(13) + ")"
+
+
+_ANSWERED_AMONG = ("SELECT household_id FROM campaign_households WHERE campaign_id = ? AND status IN ("
+                   + ",".join(f"'{s}'" for s in sorted(RESIDENT_ANSWERS)) + ") AND household_id IN ({marks})")
+
+
+def _late_reads(items: list[ReplyItem]) -> Steps[set[str]]:
+    """The batch's reads that come after their household's own answer (`domain.late_reads`): one
+    query per campaign, for the households with a read in the batch, inside its transaction."""
+    read_by: dict[int, set[int]] = {}
+    for i in items:
+        if i.status == Status.READ:
+            read_by.setdefault(i.campaign_id, set()).add(i.household_id)
+    if not read_by:
+        return set()
+    answered: list[tuple[int, int]] = []
+    for campaign_id, households in read_by.items():
+        ids = sorted(households)  # at most a batch: well under either database's parameter limit
+        rows = yield Sql(_ANSWERED_AMONG.format(marks=marks(len(ids))), [campaign_id, *ids])
+        answered.extend((campaign_id, int(r[0])) for r in rows)
+    return late_reads(items, answered)
 
 
 def _insert_new(items: list[ReplyItem]) -> Steps[set[str]]:
