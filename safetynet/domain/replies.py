@@ -130,8 +130,9 @@ class RecordOutcome:
 RESIDENT_ANSWERS = frozenset({str(Status.SAFE), str(Status.NEED_HELP)})
 
 
-def late_reads(items: Sequence[ReplyItem], answered: Iterable[tuple[int, int]]) -> set[str]:
-    """The dedupe keys of the reads in a batch that come after their household's own answer.
+def late_reads(items: Sequence[ReplyItem], answered: Iterable[tuple[int, int]]) -> set[int]:
+    """The positions in a batch of the reads that come after their household's own answer (not
+    their keys: a household's reads share one, and a read before the answer is kept).
 
     A push shown or a page opened can be reported just after the resident answered (both requests
     found the household unanswered); storing it would show a read after the answer in the history.
@@ -140,12 +141,12 @@ def late_reads(items: Sequence[ReplyItem], answered: Iterable[tuple[int, int]]) 
     says the resident saw the message since.
     """
     current = set(answered)
-    late: set[str] = set()
-    for i in items:
+    late: set[int] = set()
+    for n, i in enumerate(items):
         key = (i.campaign_id, i.household_id)
         if i.status == Status.READ:
             if key in current:
-                late.add(i.dedupe_key)
+                late.add(n)
         elif i.status in RESIDENT_ANSWERS:
             current.add(key)
         elif i.status == Status.CONFIRMED_IN_PERSON:

@@ -391,11 +391,11 @@ class ReplyStore:
         self._flushes += 1
         self._flushed += len(items)
         late = yield from _late_reads(items)
-        inserted = yield from _insert_new([i for i in items if i.dedupe_key not in late] if late else items)
+        inserted = yield from _insert_new([i for n, i in enumerate(items) if n not in late] if late else items)
         fresh: list[ReplyItem] = []
         is_new: list[bool] = []
-        for i in items:
-            new = i.dedupe_key in inserted and i.dedupe_key not in late
+        for n, i in enumerate(items):
+            new = i.dedupe_key in inserted and n not in late
             inserted.discard(i.dedupe_key)  # the same key twice in one batch: the second is a duplicate
             is_new.append(new)
             if new:
@@ -424,7 +424,7 @@ _ANSWERED_AMONG = ("SELECT household_id FROM campaign_households WHERE campaign_
                    + ",".join(f"'{s}'" for s in sorted(RESIDENT_ANSWERS)) + ") AND household_id IN ({marks})")
 
 
-def _late_reads(items: list[ReplyItem]) -> Steps[set[str]]:
+def _late_reads(items: list[ReplyItem]) -> Steps[set[int]]:
     """The batch's reads that come after their household's own answer (`domain.late_reads`): one
     query per campaign, for the households with a read in the batch, inside its transaction."""
     read_by: dict[int, set[int]] = {}
