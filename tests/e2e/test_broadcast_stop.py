@@ -89,6 +89,7 @@ class GatedSandbox(Sandbox):
         site = web.TCPSite(self._runner, self.host, self.port)  # type: ignore[has-type]
         await site.start()
         self.port = int(self._runner.addresses[0][1])
+        self.ctx.sandbox_url = self.url  # what push subscriptions minted here name as their endpoint
 
     async def wait_arrived(self, n: int) -> None:
         async with asyncio.timeout(10):
@@ -261,6 +262,9 @@ async def test_sigterm_stops_serve_in_seconds_while_providers_are_dead(tmp_path:
         assert claimed_now(cfg.db_path) == 0  # every claim went back to the outbox
         assert sb.messages() == []
         events = [json.loads(line) for line in server.log if line.startswith("{")]
+        attempts = [e for e in events if e.get("event") == "delivery_attempt"]
+        assert not [e for e in attempts if e["outcome"] == "error"]  # an exception of ours, not a provider's answer
+        assert {e["channel"] for e in attempts if e.get("reason") == "rate_limited"} >= {"webpush"}
         stopped = [e for e in events if e.get("event") == "dispatcher_stopped"]
         assert len(stopped) == 1 and stopped[0]["waits_ended"] > 0 and stopped[0]["cut_off"] == 0
         workers = [e["pid"] for e in events if e.get("event") == "send_worker_started"]
