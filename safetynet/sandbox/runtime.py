@@ -46,8 +46,12 @@ class Sandbox:
         self.host, self.port = host, port
         self._runner: web.AppRunner | None = None
 
+    def build(self) -> web.Application:
+        """The sandbox's web app; a test's subclass adds its middleware here."""
+        return build_app(self.ctx)
+
     async def start(self) -> None:
-        self._runner = web.AppRunner(build_app(self.ctx), access_log=None, shutdown_timeout=1.0)
+        self._runner = web.AppRunner(self.build(), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
         await site.start()

@@ -41,7 +41,6 @@ from safetynet.config import Config
 from safetynet.domain import CampaignKind
 from safetynet.domain.campaigns import LadderStep
 from safetynet.sandbox import Sandbox
-from safetynet.sandbox.app import build_app
 from safetynet.store import store_session
 from safetynet.system import System, running_system
 
@@ -67,8 +66,8 @@ class GatedSandbox(Sandbox):
         self.refused = 0
         self.answer = asyncio.Event()
 
-    async def start(self) -> None:
-        app = build_app(self.ctx)
+    def build(self) -> web.Application:
+        app = super().build()
 
         @web.middleware
         async def hold(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -84,12 +83,7 @@ class GatedSandbox(Sandbox):
             return resp
 
         app.middlewares.append(hold)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)  # type: ignore[has-type]
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
-        self.ctx.sandbox_url = self.url  # what push subscriptions minted here name as their endpoint
+        return app
 
     async def wait_arrived(self, n: int) -> None:
         async with asyncio.timeout(10):

@@ -42,7 +42,6 @@ from safetynet.config import load_config
 from safetynet.domain.roster import HouseholdRecord
 from safetynet.replies.notify import StaffNotifier
 from safetynet.sandbox import Sandbox
-from safetynet.sandbox.app import build_app
 from safetynet.system import System, running_system
 
 pytestmark = [pytest.mark.slow]
@@ -96,8 +95,8 @@ class RecordingSandbox(Sandbox):
         super().__init__(*args, **kwargs)
         self.hits: list[ProviderHit] = []
 
-    async def start(self) -> None:
-        app = build_app(self.ctx)
+    def build(self) -> web.Application:
+        app = super().build()
 
         @web.middleware
         async def record(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -110,12 +109,7 @@ class RecordingSandbox(Sandbox):
             return resp
 
         app.middlewares.append(record)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)  # type: ignore[has-type]
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
-        self.ctx.sandbox_url = self.url
+        return app
 
 
 class LoopLag:
