@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Sequence
 
 from safetynet.store.sqlite.batching import IterationBatch
@@ -48,3 +49,40 @@ async def test_an_idle_batch_fetches_at_once() -> None:
     assert await batch.get("a") == "A"
     assert await asyncio.gather(batch.get("b"), batch.get("c")) == ["B", "C"]
     assert batch.batches == 2
+
+
+async def test_a_failed_fetch_fails_its_callers_and_leaves_nothing_unretrieved() -> None:
+    class Down(Exception):
+        pass
+
+    async def fetch(keys: Sequence[int]) -> dict[int, int]:
+        raise Down("the store is down")
+
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
+    try:
+        batch: IterationBatch[int, int] = IterationBatch(fetch, missing=-1)
+        results = await asyncio.gather(batch.get(1), batch.get(2), return_exceptions=True)
+        assert [type(r) for r in results] == [Down, Down]
+        await asyncio.sleep(0)  # the fetch task's done callback
+        gc.collect()  # asyncio reports an unretrieved task exception when the task is collected
+        assert unhandled == []
+    finally:
+        loop.set_exception_handler(None)
+
+
+async def test_a_cancelled_fetch_cancels_its_callers() -> None:
+    started = asyncio.Event()
+
+    async def fetch(keys: Sequence[int]) -> dict[int, int]:
+        started.set()
+        await asyncio.Event().wait()
+        return {}
+
+    batch: IterationBatch[int, int] = IterationBatch(fetch, missing=-1)
+    caller = asyncio.ensure_future(batch.get(1))
+    await started.wait()
+    [task] = batch._tasks
+    task.cancel()
+    assert [type(r) for r in await asyncio.gather(caller, return_exceptions=True)] == [asyncio.CancelledError]

@@ -72,11 +72,19 @@ class IterationBatch(Generic[K, V]):
     async def _run(self, chunk: dict[K, list[asyncio.Future[V]]]) -> None:
         try:
             found = await self._fetch(list(chunk))
-        except BaseException as e:
+        except Exception as e:
+            # The callers get the error. The task itself ends quietly: nobody awaits it, so raising
+            # would only make asyncio log "Task exception was never retrieved" (seen with the
+            # store down, on every batch a request was refused for).
             for futs in chunk.values():
                 for f in futs:
                     if not f.done():
                         f.set_exception(e)
+            return
+        except BaseException:
+            for futs in chunk.values():
+                for f in futs:
+                    f.cancel()
             raise
         for key, futs in chunk.items():
             value = found.get(key, self._missing)
