@@ -57,13 +57,13 @@ async def test_every_accepted_answer_is_stored_with_its_status_and_location(tmp_
         assert summary["unaccounted"] == 0
         assert summary["answered"] == s.accepted and summary["door_knock"] == 40 - s.accepted
         # the answer is the last entry: a push's "shown" receipt racing the tap is not stored after it
-        last_answer = {hid: (await store.replies.history(cid, hid))[-1]
+        last_entry = {hid: (await store.replies.history(cid, hid))[-1]
                        for hid in (household_of[t] for t in stage.driver.answered)}
-        assert {e.status for e in last_answer.values()} <= {"safe", "need_help"}
-        push_answered = [hid for hid, answer in last_answer.items() if answer.channel == "webpush"]
+        assert {e.status for e in last_entry.values()} <= {"safe", "need_help"}
+        push_answered = [hid for hid, entry in last_entry.items() if entry.channel == "webpush"]
         assert push_answered
         for hid in push_answered:
-            assert last_answer[hid].location == "shelter"
+            assert last_entry[hid].location == "shelter"
         assert s.seen > 0  # the service worker reported pushes as shown
 
 
