@@ -1,18 +1,20 @@
 """The PostgreSQL store beyond the contract suite: `init` and `store copy` from the command line,
-claims of concurrent dispatchers, the dialect bridge."""
+claims of concurrent dispatchers, a read racing another process's answer, the dialect bridge."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
+import asyncpg
 import pytest
-from contract.support import ROUTES, city, running_campaign
+from contract.support import ROUTES, city, running_campaign, seed
 from pg_helpers import pg_schema
 
 from safetynet.cli import main
 from safetynet.clock import FakeClock
-from safetynet.domain import CampaignKind
+from safetynet.domain import CampaignKind, Status
+from safetynet.domain.replies import ReplyDetails, ReplyItem
 from safetynet.store.postgres import open_postgres_store
 from safetynet.store.postgres.db import pg_sql
 from safetynet.store.sqlite import open_sqlite_store
@@ -101,4 +103,44 @@ async def test_concurrent_claimers_get_disjoint_deliveries() -> None:
             assert len(ids) == len(set(ids))  # nobody got a delivery twice
             assert len(ids) + await store.outbox.due_count([cid]) == due
         finally:
+            await store.close()
+
+
+async def _blocks_another(con: asyncpg.Connection) -> bool:
+    """Whether a backend waits on a lock that `con` holds."""
+    return bool(await con.fetchval("SELECT count(*) FROM pg_stat_activity"
+                                   " WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"))
+
+
+async def test_a_read_racing_an_answer_from_another_process_is_not_stored_after_it() -> None:
+    """Another web process has written a household's answer and not yet committed when this one's
+    batch holds a read of the same household (both requests found it unanswered): the read waits
+    for that answer and is then dropped as late, as it is on SQLite's single writer."""
+    clock = FakeClock()
+    async with pg_schema() as url:
+        store = await open_postgres_store(url, clock, ROUTES)
+        other = await asyncpg.connect(url)
+        try:
+            hid = (await seed(store))["S-1"]
+            cid = await running_campaign(store)
+            target = await store.replies.target(cid, hid)
+            assert target is not None
+            answer = other.transaction()
+            await answer.start()
+            await other.execute("UPDATE campaign_households SET status = 'safe' WHERE campaign_id = $1"
+                                " AND household_id = $2", cid, hid)
+            read = asyncio.create_task(store.replies.record(ReplyItem(
+                cid, hid, target.association_id, str(Status.READ), "web", f"read:{cid}:{hid}", clock.now(),
+                ReplyDetails())))
+            # the other process's state, not this one's work: a bounded poll of the server's lock table
+            async with asyncio.timeout(10):
+                while not await _blocks_another(other):
+                    assert not read.done(), "the read did not wait for the answer's row"
+                    await asyncio.sleep(0.02)
+            await answer.commit()
+            outcome = await read
+            assert outcome.duplicate  # late: nothing stored
+            assert [h.status for h in await store.replies.history(cid, hid)] == []
+        finally:
+            await other.close()
             await store.close()

@@ -55,7 +55,7 @@ from safetynet.store.sqlite.reply_targets import (
     target_from_row,
 )
 from safetynet.store.sqlite.reply_undo import not_undone, note_prior_statuses, undo_confirmation
-from safetynet.store.sqlite.statuses import StatusChange, status_steps
+from safetynet.store.sqlite.statuses import StatusChange, current_statuses, status_steps
 
 log = structlog.get_logger("store")
 
@@ -420,24 +420,21 @@ _INSERT_ROWS = 250
 _ROW_MARKS = "(" + marks(13) + ")"
 
 
-_ANSWERED_AMONG = ("SELECT household_id FROM campaign_households WHERE campaign_id = ? AND status IN ("
-                   + ",".join(f"'{s}'" for s in sorted(RESIDENT_ANSWERS)) + ") AND household_id IN ({marks})")
-
-
 def _late_reads(items: list[ReplyItem]) -> Steps[set[int]]:
-    """The batch's reads that come after their household's own answer (`domain.late_reads`): one
-    query per campaign, for the households with a read in the batch, inside its transaction."""
-    read_by: dict[int, set[int]] = {}
+    """The batch's reads that come after their household's own answer (`domain.late_reads`), from
+    the households' statuses read inside the batch's transaction, one campaign at a time.
+
+    Every household of the batch in a campaign with a read is read, not only those with a read: on
+    PostgreSQL this read locks the rows (`current_statuses`), so an answer another process is
+    writing to one of them is waited for and seen, and the status step after it finds its rows
+    locked already, in the same order as every other writer."""
+    by_campaign: dict[int, set[int]] = {}
     for i in items:
-        if i.status == Status.READ:
-            read_by.setdefault(i.campaign_id, set()).add(i.household_id)
-    if not read_by:
-        return set()
+        by_campaign.setdefault(i.campaign_id, set()).add(i.household_id)
     answered: list[tuple[int, int]] = []
-    for campaign_id, households in read_by.items():
-        ids = sorted(households)  # at most a batch: well under either database's parameter limit
-        rows = yield Sql(_ANSWERED_AMONG.format(marks=marks(len(ids))), [campaign_id, *ids])
-        answered.extend((campaign_id, int(r[0])) for r in rows)
+    for campaign_id in sorted({i.campaign_id for i in items if i.status == Status.READ}):
+        current = yield from current_statuses(campaign_id, sorted(by_campaign[campaign_id]))
+        answered.extend((campaign_id, hh) for hh, (_, status, _) in current.items() if status in RESIDENT_ANSWERS)
     return late_reads(items, answered)
 
 

@@ -24,7 +24,9 @@ class StatusChange:
     at: float
 
 
-def _current(campaign_id: int, household_ids: list[int]) -> Steps[dict[int, tuple[int, Status, bool]]]:
+def current_statuses(campaign_id: int, household_ids: list[int]) -> Steps[dict[int, tuple[int, Status, bool]]]:
+    """(association, status, answered once) of these households, for a write that depends on them:
+    on PostgreSQL the rows stay locked, in household order, until the transaction ends."""
     found: dict[int, tuple[int, Status, bool]] = {}
     for i in range(0, len(household_ids), CHUNK):
         chunk = household_ids[i : i + CHUNK]
@@ -96,7 +98,7 @@ def status_steps(changes: Sequence[StatusChange]) -> Steps[list[StatusTransition
 def _apply_campaign(campaign_id: int, items: list[StatusChange]) -> Steps[list[StatusTransition]]:
     rows = yield Sql("SELECT coalesce(started_at, created_at) FROM campaigns WHERE id = ?", (campaign_id,))
     started = float(rows[0][0]) if rows else 0.0
-    current = yield from _current(campaign_id, sorted({c.household_id for c in items}))
+    current = yield from current_statuses(campaign_id, sorted({c.household_id for c in items}))
     plan = plan_status_changes(campaign_id, started, current, items)
     updates, count_delta, minute_delta = plan.updates, plan.count_delta, plan.minute_delta
     if updates:
