@@ -168,6 +168,27 @@ def staff_list(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def staff_password(cfg: Config, args: argparse.Namespace) -> int:
+    """A new password (a forgotten or leaked one): printed once when generated; the login's sessions end."""
+    password = args.password
+    generated = None
+    if password is not None:
+        _checked(password, args.login)
+    else:
+        password = generated = secrets.token_urlsafe(12)
+
+    async def run() -> bool:
+        async with store_session(cfg) as store:
+            return await store.auth.set_password(args.login, hash_password(password))
+
+    if not asyncio.run(run()):
+        raise CommandError(say("cli.staff.no_such", login=repr(args.login)))
+    print(say("cli.staff.password_set", login=args.login))
+    if generated:
+        print(say("cli.staff.password", password=generated))
+    return 0
+
+
 def staff_remove(cfg: Config, args: argparse.Namespace) -> int:
     async def run() -> bool:
         async with store_session(cfg) as store:

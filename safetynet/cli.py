@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -112,9 +113,9 @@ def _add_init_and_access(sub: Any) -> None:
 
     staff = sub.add_parser("staff", help=say("cli.staff.help"), description=say("cli.staff.help"),
                            parents=[_config_parent()])
-    ssub = staff.add_subparsers(dest="staff_command", metavar="{add,list,remove}", required=True)
+    ssub = staff.add_subparsers(dest="staff_command", metavar="{add,list,password,remove}", required=True)
     p = _cmd(ssub, "add", say("cli.staff.add.help"),
-             "safetynet staff add tanaka --role association_head --scope association:桜町一丁目町会",
+             "safetynet staff add tanaka --role association_head --scope association:花園町一丁目町会",
              "safetynet.admin:staff_add")
     p.add_argument("login")
     p.add_argument("--role", required=True, help="city_admin | district_head | association_head | deputy")
@@ -124,6 +125,10 @@ def _add_init_and_access(sub: Any) -> None:
     for col in registry.roster_columns():  # one per channel that owns a roster column
         p.add_argument(f"--{col.key}", help=say("cli.staff.add.contact", kind=say(f"contact.kind.{col.kind}")))
     _cmd(ssub, "list", say("cli.staff.list.help"), "safetynet staff list", "safetynet.admin:staff_list")
+    p = _cmd(ssub, "password", say("cli.staff.password_cmd.help"), "safetynet staff password admin",
+             "safetynet.admin:staff_password")
+    p.add_argument("login")
+    p.add_argument("--password", help=say("cli.staff.add.password"))
     p = _cmd(ssub, "remove", say("cli.staff.remove.help"), "safetynet staff remove tanaka",
              "safetynet.admin:staff_remove")
     p.add_argument("login")
@@ -284,6 +289,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # whoever read the output stopped (`| head`, a pager closed): nothing went wrong here. What is
+        # still buffered goes nowhere, or the interpreter's last flush would fail again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a command killed by SIGPIPE reports it
 
 
 if __name__ == "__main__":

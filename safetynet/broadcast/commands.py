@@ -40,9 +40,9 @@ T = TypeVar("T")
 _EXAMPLES = {
     "preview": "safetynet campaign preview drills/citywide-earthquake.toml\n"
                "  safetynet campaign preview city --json\n"
-               "  safetynet campaign preview drills/association-monthly.toml --scope association:桜町一丁目町会",
+               "  safetynet campaign preview drills/association-monthly.toml --scope association:花園町一丁目町会",
     "start": "safetynet campaign start drills/citywide-earthquake.toml\n"
-             "  safetynet campaign start drills/association-monthly.toml --scope association:桜町一丁目町会 --json\n"
+             "  safetynet campaign start drills/association-monthly.toml --scope association:花園町一丁目町会 --json\n"
              "  safetynet campaign start drills/citywide-earthquake.toml --real --as bousai   # a real event:"
              " waits for a second city admin's approval",
     "approve": "safetynet campaign approve 12 --as kikikanri   # a city admin other than the one who started it",

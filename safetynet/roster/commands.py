@@ -324,7 +324,7 @@ def add_arguments(subparsers: Any) -> None:
 
     p = _parser(subparsers, "codes", say("cli.roster.codes.help"),
                 ["safetynet roster codes --output letters.csv",
-                 "safetynet roster codes --output letters.csv --rotate --association 桜町一丁目町会"])  # fmt: skip
+                 "safetynet roster codes --output letters.csv --rotate --association 花園町一丁目町会"])  # fmt: skip
     p.add_argument("--output", required=True, help=say("cli.roster.codes.output"))
     p.add_argument("--rotate", action="store_true", help=say("cli.roster.codes.rotate"))
     p.add_argument("--association", action="append", metavar="NAME", help=say("cli.roster.codes.association"))
@@ -333,7 +333,7 @@ def add_arguments(subparsers: Any) -> None:
 
     p = _parser(subparsers, "letters", say("cli.roster.letters.help"),
                 ["safetynet roster letters --output letters.pdf",
-                 "safetynet roster letters --output sakura.html --scope association:桜町一丁目町会 --rotate"])  # fmt: skip
+                 "safetynet roster letters --output sakura.html --scope association:花園町一丁目町会 --rotate"])  # fmt: skip
     p.add_argument("--output", required=True, help=say("cli.roster.letters.output"))
     p.add_argument("--format", choices=("pdf", "html"), help=say("cli.roster.letters.format"))
     p.add_argument("--scope", action="append", metavar="SCOPE", help=say("cli.roster.letters.scope"))

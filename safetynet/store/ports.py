@@ -221,7 +221,10 @@ class AuthRepo(Protocol):
         contacts."""
         ...
 
-    async def set_password(self, login: str, password_hash: str) -> bool: ...
+    async def set_password(self, login: str, password_hash: str) -> bool:
+        """A new password for `login`, whose sessions end (whoever had the old one is logged out);
+        False when there is no such login."""
+        ...
 
     async def add_staff_contact(self, staff_id: int, kind: ContactKind, address: str) -> None:
         """Another contact of a staff member (in its kind's form: the caller normalises); the same

@@ -26,7 +26,12 @@ async def test_staff_are_added_read_and_removed(store_factory: StoreFactory) -> 
         assert await store.auth.staff_by_login("nobody") is None
         assert [s.login for s in await store.auth.list_staff()] == ["head", "admin"]  # by role, scope, login
         assert await store.auth.count_city_admins() == 1
+        await store.auth.create_session("sess-admin", admin.id, "csrf", 3600)
+        await store.auth.create_session("sess-head", head.id, "csrf", 3600)
         assert await store.auth.set_password("admin", "new-hash")
+        # whoever had the old password is logged out; nobody else is
+        assert await store.auth.session("sess-admin") is None
+        assert await store.auth.session("sess-head") is not None
         assert not await store.auth.set_password("nobody", "x")
         assert (await store.auth.staff_by_login("admin"))[1] == "new-hash"  # type: ignore[index]
         assert await store.auth.remove_staff("admin")

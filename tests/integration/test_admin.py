@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import stat
 from pathlib import Path
 
 import pytest
+from contract.support import ROUTES
 
+from safetynet.auth import verify_password
 from safetynet.cli import main
+from safetynet.clock import FakeClock
+from safetynet.store.sqlite import open_sqlite_store
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "roster-sample.csv"
 ADMIN_PW = "kinkyu-renraku-mou"
@@ -69,6 +74,47 @@ def test_staff_roles_scopes_and_the_three_deputy_limit(
     assert main([*c, "staff", "remove", "dep0"]) == 0
     assert main([*c, "staff", "add", "dep3", "--role", "deputy", "--scope", scope, "--password", STAFF_PW]) == 0
     assert main([*c, "staff", "remove", "nobody"]) == 2
+
+
+def test_staff_password_gives_a_new_one_once_and_logs_the_old_sessions_out(
+    cfg_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    c = ["--config", str(cfg_path)]
+    db = cfg_path.parent / "data" / "sn.db"
+    assert main([*c, "init", "--admin-password", ADMIN_PW]) == 0
+
+    async def sign_in() -> None:  # a browser logged in with the old password
+        store = await open_sqlite_store(db, FakeClock(), ROUTES)
+        try:
+            found = await store.auth.staff_by_login("admin")
+            assert found is not None
+            await store.auth.create_session("old-session", found[0].id, "csrf", 3600)
+        finally:
+            await store.close()
+
+    async def now_stored() -> tuple[str, bool]:
+        store = await open_sqlite_store(db, FakeClock(), ROUTES)
+        try:
+            found = await store.auth.staff_by_login("admin")
+            assert found is not None and found[1] is not None
+            return found[1], await store.auth.session("old-session") is not None
+        finally:
+            await store.close()
+
+    asyncio.run(sign_in())
+    capsys.readouterr()
+    assert main([*c, "staff", "password", "admin"]) == 0
+    out = capsys.readouterr().out
+    assert "new password set for admin" in out
+    new = out.split("(shown once): ")[1].strip()
+    stored, still_signed_in = asyncio.run(now_stored())
+    assert verify_password(new, stored) and not verify_password(ADMIN_PW, stored)
+    assert not still_signed_in
+    # a chosen password is checked like any other; an unknown login changes nothing
+    assert main([*c, "staff", "password", "admin", "--password", "admin"]) == 2
+    assert main([*c, "staff", "password", "nobody", "--password", STAFF_PW]) == 2
+    assert "no staff member with login 'nobody'" in capsys.readouterr().err
+    assert verify_password(new, asyncio.run(now_stored())[0])
 
 
 def test_token_create_prints_the_token_alone(cfg_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

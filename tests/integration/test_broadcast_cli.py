@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,6 +61,20 @@ def test_preview_start_status_close_report(city: Path, capsys: pytest.CaptureFix
     assert code == 2 and "only a running campaign can close" in err
     code, out, _ = run(city, capsys, "report", str(cid), "--format", "json")
     assert code == 0 and str(cid) in out
+
+
+def test_a_report_piped_to_a_reader_that_stops_ends_quietly(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`campaign report ID | head`: the reader is gone before the report is written."""
+    code, out, _ = run(city, capsys, "start", str(DRILLS / "citywide-earthquake.toml"), "--json")
+    assert code == 0
+    cid = json.loads(out)["id"]
+    child = subprocess.Popen([sys.executable, "-m", "safetynet", "--config", str(city), "campaign", "report", str(cid)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout is not None
+    child.stdout.close()  # before the child has written anything: its first write meets a closed pipe
+    _, err = child.communicate(timeout=60)
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
+    assert child.returncode == 141
 
 
 def _staff(cfg: Path, *people: tuple[str, Role]) -> None:

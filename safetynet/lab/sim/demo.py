@@ -108,8 +108,8 @@ async def _banner(stage: Stage, campaign: Campaign, speed: float, stream: Any) -
     _say(f"  enrolled            {stage.enrolment.webpush:,} web push, {stage.enrolment.telegram:,} Telegram, "
          f"{stage.enrolment.line:,} LINE, {stage.enrolment.email:,} email", stream)
     _say(f"  residents' inbox    {stage.sandbox.url}/_sandbox/messages", stream)
-    _say("                      (every message the sandbox took, with its reply link; ?channel=sms|voice|telegram|"
-         "webpush)", stream)
+    _say("                      (every message the sandbox took, with its reply link; ?channel=sms|voice|telegram|line|"
+         "webpush|email)", stream)
     _say(f"  drill               campaign {campaign.id} 「{campaign.title}」 at {speed:g}× speed: "
          f"{_ladder_text(campaign)}", stream)
 

@@ -108,6 +108,8 @@ class MemoryAuth:
         if row is None:
             return False
         row.password_hash = password_hash
+        for token in [k for k, v in self.t.sessions.items() if v[0] == row.id]:
+            del self.t.sessions[token]
         return True
 
     async def add_staff_contact(self, staff_id: int, kind: str, address: str) -> None:

@@ -136,7 +136,13 @@ class AuthStore:
         return await self._with_contacts([_staff(r) for r in rows])
 
     async def set_password(self, login: str, password_hash: str) -> bool:
-        return await self.db.execute("UPDATE staff SET password_hash = ? WHERE login = ?", (password_hash, login)) > 0
+        async with self.db.transaction() as conn:
+            cur = await conn.execute("UPDATE staff SET password_hash = ? WHERE login = ?", (password_hash, login))
+            if cur.rowcount == 0:
+                return False
+            await conn.execute("DELETE FROM staff_sessions WHERE staff_id = (SELECT id FROM staff WHERE login = ?)",
+                               (login,))
+            return True
 
     async def add_staff_contact(self, staff_id: int, kind: str, address: str) -> None:
         """Another contact of a staff member (already in its kind's form: the caller normalises);
