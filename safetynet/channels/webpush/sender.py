@@ -1,4 +1,4 @@
-"""Web push (VAPID, RFC 8291/8292): the body encrypted by http_ece (`encryption.py`), POSTed on one
+"""Web push (VAPID, RFC 8291/8292): the body encrypted by `encryption.py` (RFC 8291), POSTed on one
 shared aiohttp session, the push service's answer classified here.
 
 It does what pywebpush's `webpush_async` does, minus its per-message copying of the subscription and
@@ -108,14 +108,14 @@ class WebPushSender:
         if self._session is None:
             raise RuntimeError("WebPushSender.start() was not called")
         try:
-            endpoint, public, auth = receiver(json.loads(msg.address))
-            authorization = self._headers.authorization(endpoint)
+            to = receiver(json.loads(msg.address))
+            authorization = self._headers.authorization(to.endpoint)
         except (InvalidSubscription, ValueError, TypeError):
             raise PermanentSendError(Reason.SUBSCRIPTION_GONE, contact_dead=True, error_class="InvalidSubscription") from None
-        body = encrypt(build_payload(msg).encode(), public, auth)
+        body = encrypt(build_payload(msg).encode(), to)
         headers = {**self._fixed_headers, "Topic": topic(msg.campaign_id), "Authorization": authorization}
         try:
-            async with self._session.post(endpoint, data=body, headers=headers, timeout=self._timeout) as resp:
+            async with self._session.post(to.endpoint, data=body, headers=headers, timeout=self._timeout) as resp:
                 if resp.status > 202:  # 201 Created is the push service's yes (202 for a receipt)
                     raise self._classify_response(resp.status, resp.reason or "", await resp.text(),
                                                   resp.headers.get("Retry-After"))
