@@ -8,12 +8,11 @@ import stat
 from pathlib import Path
 
 import pytest
-from contract.support import ROUTES
 
 from safetynet.auth import verify_password
 from safetynet.cli import main
-from safetynet.clock import FakeClock
-from safetynet.store.sqlite import open_sqlite_store
+from safetynet.config import load_config
+from safetynet.store import store_session
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "roster-sample.csv"
 ADMIN_PW = "kinkyu-renraku-mou"
@@ -80,26 +79,19 @@ def test_staff_password_gives_a_new_one_once_and_logs_the_old_sessions_out(
     cfg_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     c = ["--config", str(cfg_path)]
-    db = cfg_path.parent / "data" / "sn.db"
     assert main([*c, "init", "--admin-password", ADMIN_PW]) == 0
 
     async def sign_in() -> None:  # a browser logged in with the old password
-        store = await open_sqlite_store(db, FakeClock(), ROUTES)
-        try:
+        async with store_session(load_config(cfg_path)) as store:  # the store the CLI uses (PostgreSQL in its pass)
             found = await store.auth.staff_by_login("admin")
             assert found is not None
             await store.auth.create_session("old-session", found[0].id, "csrf", 3600)
-        finally:
-            await store.close()
 
     async def now_stored() -> tuple[str, bool]:
-        store = await open_sqlite_store(db, FakeClock(), ROUTES)
-        try:
+        async with store_session(load_config(cfg_path)) as store:
             found = await store.auth.staff_by_login("admin")
             assert found is not None and found[1] is not None
             return found[1], await store.auth.session("old-session") is not None
-        finally:
-            await store.close()
 
     asyncio.run(sign_in())
     capsys.readouterr()
