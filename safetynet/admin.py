@@ -129,14 +129,17 @@ def _role_scope(role_text: str, scope_text: str | None) -> tuple[Role, Scope]:
     return role, scope
 
 
+def _chosen_or_new(password: str | None, login: str) -> tuple[str, str | None]:
+    """(the password to set, the same if generated here, to print once): a chosen one is checked."""
+    if password is not None:
+        return _checked(password, login), None
+    generated = secrets.token_urlsafe(12)
+    return generated, generated
+
+
 async def _staff_add(cfg: Config, args: argparse.Namespace) -> str | None:
     role, scope = _role_scope(args.role, args.scope)
-    password = args.password
-    generated = None
-    if password is not None:
-        _checked(password, args.login)
-    else:
-        password = generated = secrets.token_urlsafe(12)
+    password, generated = _chosen_or_new(args.password, args.login)
     async with store_session(cfg) as store:
         if not await store.auth.scope_exists(str(scope)):
             raise CommandError(say("cli.admin.no_scope", kind=say(f"cli.kind.{scope.kind}"), name=repr(scope.name)))
@@ -170,12 +173,7 @@ def staff_list(cfg: Config, args: argparse.Namespace) -> int:
 
 def staff_password(cfg: Config, args: argparse.Namespace) -> int:
     """A new password (a forgotten or leaked one): printed once when generated; the login's sessions end."""
-    password = args.password
-    generated = None
-    if password is not None:
-        _checked(password, args.login)
-    else:
-        password = generated = secrets.token_urlsafe(12)
+    password, generated = _chosen_or_new(args.password, args.login)
 
     async def run() -> bool:
         async with store_session(cfg) as store:
