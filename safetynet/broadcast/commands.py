@@ -47,6 +47,7 @@ _EXAMPLES = {
              " waits for a second city admin's approval",
     "approve": "safetynet campaign approve 12 --as kikikanri   # a city admin other than the one who started it",
     "cancel": "safetynet campaign cancel 12 --as bousai",
+    "list": "safetynet campaign list\n  safetynet campaign list --limit 5 --json",
     "status": "safetynet campaign status 12 --json",
     "close": "safetynet campaign close 12",
     "report": "safetynet campaign report 12 --format html --output report.html",
@@ -91,6 +92,11 @@ def add_arguments(sub: Any) -> None:
     p.add_argument("--as", dest="as_login", metavar="LOGIN", help=say("cli.campaign.cancel.as"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cancel)
+
+    p = _parser(sub, "list", say("cli.campaign.list.help"))
+    p.add_argument("--limit", type=int, default=20, metavar="N", help=say("cli.campaign.list.limit"))
+    p.add_argument("--json", action="store_true", help=say("cli.json"))
+    p.set_defaults(func=list_campaigns)
 
     p = _parser(sub, "status", say("cli.campaign.status.help"))
     p.add_argument("id", type=int)
@@ -263,6 +269,25 @@ def sending_warnings(status: DispatchStatus) -> list[str]:
         return [say("cli.campaign.no_dispatcher", seen=seen)]
     return [say("cli.campaign.channel_failing", channel=h.channel, since=format_jst(h.since), failures=h.failures,
                 reason=h.reason) + (f" — {h.detail}" if h.detail else "") for h in status.failing]
+
+
+def list_campaigns(cfg: Config, args: argparse.Namespace) -> int:
+    """The latest campaigns, newest first: the ids the other commands take."""
+    if args.limit < 1:
+        raise CommandError(say("cli.campaign.list.bad_limit"))
+    found = _run(cfg, lambda svc: svc.store.campaigns.list_campaigns(limit=args.limit))
+    if args.json:
+        print(json.dumps([{"id": c.id, "kind": str(c.kind), "state": str(c.state), "title": c.title,
+                           "scope": list(c.scope), "households": c.households, "created_at": c.created_at,
+                           "started_at": c.started_at, "closed_at": c.closed_at} for c in found], ensure_ascii=False))
+        return 0
+    if not found:
+        print(say("cli.campaign.list.none"))
+        return 0
+    for c in found:
+        when = format_jst(c.started_at or c.created_at)
+        print(f"{c.id}\t{c.kind}\t{c.state}\t{when} JST\t{c.households:,}\t{c.title}")
+    return 0
 
 
 def status(cfg: Config, args: argparse.Namespace) -> int:

@@ -63,6 +63,27 @@ def test_preview_start_status_close_report(city: Path, capsys: pytest.CaptureFix
     assert code == 0 and str(cid) in out
 
 
+def test_list_shows_the_latest_campaigns_newest_first(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(city, capsys, "list")
+    assert code == 0 and out.strip() == "no campaigns yet"
+    ids = []
+    for scenario in ("citywide-earthquake.toml", "association-monthly.toml"):
+        code, out, _ = run(city, capsys, "start", str(DRILLS / scenario), "--scope", "district:北地区", "--json")
+        assert code == 0
+        ids.append(json.loads(out)["id"])
+    assert run(city, capsys, "close", str(ids[0]))[0] == 0
+    code, out, _ = run(city, capsys, "list")
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert code == 0 and [(int(r[0]), r[1], r[2], r[4]) for r in rows] == [(ids[1], "drill", "running", "2"),
+                                                                            (ids[0], "drill", "closed", "2")]
+    assert all(r[3].endswith(" JST") for r in rows)
+    code, out, _ = run(city, capsys, "list", "--limit", "1", "--json")
+    doc = json.loads(out)
+    assert code == 0 and [(d["id"], d["state"], d["households"]) for d in doc] == [(ids[1], "running", 2)]
+    code, _, err = run(city, capsys, "list", "--limit", "0")
+    assert code == 2 and "--limit must be 1 or more" in err
+
+
 def test_a_report_piped_to_a_reader_that_stops_ends_quietly(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`campaign report ID | head`: the reader is gone before the report is written."""
     code, out, _ = run(city, capsys, "start", str(DRILLS / "citywide-earthquake.toml"), "--json")
