@@ -277,9 +277,7 @@ def list_campaigns(cfg: Config, args: argparse.Namespace) -> int:
         raise CommandError(say("cli.campaign.list.bad_limit"))
     found = _run(cfg, lambda svc: svc.store.campaigns.list_campaigns(limit=args.limit))
     if args.json:
-        print(json.dumps([{"id": c.id, "kind": str(c.kind), "state": str(c.state), "title": c.title,
-                           "scope": list(c.scope), "households": c.households, "created_at": c.created_at,
-                           "started_at": c.started_at, "closed_at": c.closed_at} for c in found], ensure_ascii=False))
+        print(json.dumps([c.summary() for c in found], ensure_ascii=False))
         return 0
     if not found:
         print(say("cli.campaign.list.none"))

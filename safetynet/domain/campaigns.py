@@ -97,6 +97,17 @@ class Campaign:
     def is_drill(self) -> bool:
         return self.kind == CampaignKind.DRILL
 
+    def approval(self) -> dict[str, Any]:
+        """The two-person rule's fields, as the API and the CLI print them."""
+        return {"started_by": self.started_by, "requested_at": self.requested_at, "approved_by": self.approved_by,
+                "approved_at": self.approved_at}
+
+    def summary(self) -> dict[str, Any]:
+        """The campaign as `GET /api/campaigns` lists it (and `campaign list --json`)."""
+        return {"id": self.id, "kind": str(self.kind), "state": str(self.state), "title": self.title,
+                "scope": list(self.scope), "households": self.households, "created_at": self.created_at,
+                "started_at": self.started_at, "closed_at": self.closed_at, "source": self.source, **self.approval()}
+
 
 @dataclass(frozen=True)
 class CampaignInfo:

@@ -109,17 +109,6 @@ async def _visible_campaign(request: web.Request, viewer: Viewer) -> Campaign:
     return c
 
 
-def _summary(c: Campaign) -> dict[str, Any]:
-    return {"id": c.id, "kind": str(c.kind), "state": str(c.state), "title": c.title, "scope": list(c.scope),
-            "households": c.households, "created_at": c.created_at, "started_at": c.started_at,
-            "closed_at": c.closed_at, "source": c.source, **_approval(c)}
-
-
-def _approval(c: Campaign) -> dict[str, Any]:
-    return {"started_by": c.started_by, "requested_at": c.requested_at, "approved_by": c.approved_by,
-            "approved_at": c.approved_at}
-
-
 async def create(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     await check_csrf(request)
@@ -140,7 +129,7 @@ async def create(request: web.Request) -> web.Response:
         return _duplicate(e)
     except CampaignError as e:
         return json_error(400, str(e))
-    return web.json_response({"id": c.id, "state": str(c.state), "households": c.households, **_approval(c)},
+    return web.json_response({"id": c.id, "state": str(c.state), "households": c.households, **c.approval()},
                              status=201)
 
 
@@ -166,7 +155,7 @@ async def start(request: web.Request) -> web.Response:
     except CampaignError as e:
         return json_error(400, str(e))
     return web.json_response({"id": started.id, "state": str(started.state), "households": started.households,
-                              **_approval(started)})
+                              **started.approval()})
 
 
 async def approve(request: web.Request) -> web.Response:
@@ -190,7 +179,7 @@ async def approve(request: web.Request) -> web.Response:
     except CampaignError as e:
         return json_error(400, str(e))
     return web.json_response({"id": done.id, "state": str(done.state), "households": done.households,
-                              **_approval(done)})
+                              **done.approval()})
 
 
 async def _finish(request: web.Request, action: str) -> web.Response:
@@ -220,12 +209,12 @@ async def list_campaigns(request: web.Request) -> web.Response:
     svc = _service(request)
     campaigns = await svc.campaigns.list_campaigns(limit=500)
     if viewer.is_city_admin:
-        return web.json_response([_summary(c) for c in campaigns])
+        return web.json_response([c.summary() for c in campaigns])
     associations = await svc.store.roster.list_associations()
     mine = [c for c in campaigns if any(viewer.sees(a.district, a.name) for a in covered(c.scope, associations))]
     visible = [a.id for a in associations if viewer.sees(a.district, a.name)]
     within = await svc.store.dashboard.households_within([c.id for c in mine], visible)
-    return web.json_response([{**_summary(c), "households": within.get(c.id, 0)} for c in mine])
+    return web.json_response([{**c.summary(), "households": within.get(c.id, 0)} for c in mine])
 
 
 async def stats(request: web.Request) -> web.Response:

@@ -77,9 +77,12 @@ class MemoryAuth:
         del self.t.staff[row.id]
         for cid in [c.id for c in self.t.staff_contacts.values() if c.staff_id == row.id]:
             del self.t.staff_contacts[cid]
-        for token in [k for k, v in self.t.sessions.items() if v[0] == row.id]:
-            del self.t.sessions[token]
+        self._end_sessions(row.id)
         return True
+
+    def _end_sessions(self, staff_id: int) -> None:
+        for token in [k for k, v in self.t.sessions.items() if v[0] == staff_id]:
+            del self.t.sessions[token]
 
     async def list_staff(self) -> list[Staff]:
         await asyncio.sleep(0)
@@ -108,8 +111,7 @@ class MemoryAuth:
         if row is None:
             return False
         row.password_hash = password_hash
-        for token in [k for k, v in self.t.sessions.items() if v[0] == row.id]:
-            del self.t.sessions[token]
+        self._end_sessions(row.id)
         return True
 
     async def add_staff_contact(self, staff_id: int, kind: str, address: str) -> None:

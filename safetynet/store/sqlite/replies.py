@@ -428,11 +428,14 @@ def _late_reads(items: list[ReplyItem]) -> Steps[set[int]]:
     PostgreSQL this read locks the rows (`current_statuses`), so an answer another process is
     writing to one of them is waited for and seen, and the status step after it finds its rows
     locked already, in the same order as every other writer."""
+    with_reads = sorted({i.campaign_id for i in items if i.status == Status.READ})
+    if not with_reads:
+        return set()
     by_campaign: dict[int, set[int]] = {}
     for i in items:
         by_campaign.setdefault(i.campaign_id, set()).add(i.household_id)
     answered: list[tuple[int, int]] = []
-    for campaign_id in sorted({i.campaign_id for i in items if i.status == Status.READ}):
+    for campaign_id in with_reads:
         current = yield from current_statuses(campaign_id, sorted(by_campaign[campaign_id]))
         answered.extend((campaign_id, hh) for hh, (_, status, _) in current.items() if status in RESIDENT_ANSWERS)
     return late_reads(items, answered)
