@@ -289,14 +289,22 @@ def list_campaigns(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def status(cfg: Config, args: argparse.Namespace) -> int:
-    doc = _run(cfg, lambda svc: svc.stats(args.id))
+    async def work(svc: CampaignService) -> tuple[dict[str, Any], DispatchStatus]:
+        return await svc.stats(args.id), await read_status(svc.store.health, svc.clock.now(), enabled_channels(cfg))
+
+    doc, sending = _run(cfg, work)
     if args.json:
         print(json.dumps(doc, ensure_ascii=False))
-        return 0
-    print(say("cli.campaign.status_line", id=doc["id"], kind=doc["kind"], state=doc["state"],
-              households=f"{doc['households']:,}", answered=f"{doc['answered_rate']:.1%}"))
-    for k, v in doc["status"].items():
-        print(f"  {k:<20} {v:>8,}")
+    else:
+        print(say("cli.campaign.status_line", id=doc["id"], kind=doc["kind"], state=doc["state"],
+                  households=f"{doc['households']:,}", answered=f"{doc['answered_rate']:.1%}"))
+        for k, v in doc["status"].items():
+            print(f"  {k:<20} {v:>8,}")
+    # `start` can only say what the dispatcher knew before it tried: a provider that is down shows
+    # once its channel has failed a few times, so the next `status` of a running campaign says it
+    if doc["state"] == CampaignState.RUNNING:
+        for line in sending_warnings(sending):
+            print(f"warning: {line}", file=sys.stderr)
     return 0
 
 

@@ -204,17 +204,28 @@ def test_start_warns_when_no_dispatcher_is_alive(city: Path, capsys: pytest.Capt
     async def a_dispatcher_beats(failing: bool) -> None:
         now = SystemClock().now()
         async with store_session(load_config(city), SystemClock()) as store:
-            health = [ChannelHealth("d-1", "sms", "failing", now - 60, "network", "Cannot connect to host", 7, now)]
-            await store.health.beat(DispatcherBeat("d-1", "host", 1, ("sms",), now - 120, now),
-                                    health if failing else [])
+            health = (ChannelHealth("d-1", "sms", "failing", now - 60, "network", "Cannot connect to host", 7, now)
+                      if failing else ChannelHealth("d-1", "sms", "ok", now, updated_at=now))
+            await store.health.beat(DispatcherBeat("d-1", "host", 1, ("sms",), now - 120, now), [health])
 
     asyncio.run(a_dispatcher_beats(failing=False))
     code, _, err = run(city, capsys, "start", drill, "--scope", "district:南地区")
     assert code == 0 and "warning" not in err
     asyncio.run(a_dispatcher_beats(failing=True))
-    code, _, err = run(city, capsys, "start", drill, "--scope", "district:北地区", "--json")
+    code, out, err = run(city, capsys, "start", drill, "--scope", "district:北地区", "--json")
     assert code == 0
     assert "warning: sms is failing since" in err and "(7 attempts in a row): network — Cannot connect" in err
+    # later, `status` of the running campaign says it too (stderr: the JSON stays the stats document)
+    cid = json.loads(out)["id"]
+    code, out, err = run(city, capsys, "status", str(cid), "--json")
+    assert code == 0 and json.loads(out)["id"] == cid and "warning: sms is failing since" in err
+    asyncio.run(a_dispatcher_beats(failing=False))
+    code, out, err = run(city, capsys, "status", str(cid))
+    assert code == 0 and "warning" not in err and "running" in out
+    assert run(city, capsys, "close", str(cid))[0] == 0
+    asyncio.run(a_dispatcher_beats(failing=True))
+    code, _, err = run(city, capsys, "status", str(cid))
+    assert code == 0 and "warning" not in err  # a closed campaign sends nothing more: nothing to warn about
 
 
 def test_the_monthly_association_drill_never_goes_city_wide(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
