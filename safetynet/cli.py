@@ -173,7 +173,7 @@ def _add_roster(sub: Any) -> None:
 
 def _add_providers(sub: Any) -> None:
     if _exists("safetynet.sandbox.server"):
-        p = _cmd(sub, "sandbox", say("cli.sandbox.help"),
+        p = _cmd(sub, "sandbox", say("cli.sandbox.help", channels=", ".join(registry.names())),
                  "safetynet sandbox --port 8090 --fail-5xx 0.1 --latency-ms 200", "safetynet.sandbox.server:main")
         importlib.import_module("safetynet.sandbox.server").add_arguments(p)
 

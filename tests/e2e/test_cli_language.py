@@ -65,6 +65,8 @@ def test_help_and_usage_errors_in_japanese_under_a_japanese_locale(tmp_path: Pat
     en = run("C.UTF-8", "--help", cwd=tmp_path)
     assert en.returncode == 0 and en.stdout.startswith("usage: safetynet")
     assert squeeze(EN_CLI["cli.init.help"]) in squeeze(en.stdout) and "使い方" not in en.stdout
+    # the sandbox serves every registered channel's provider, and its help says which
+    assert squeeze(f"({', '.join(registry.names())})") in squeeze(en.stdout)
 
     missing = run("ja_JP.UTF-8", "staff", "add", cwd=tmp_path)
     assert missing.returncode == 2
@@ -100,9 +102,14 @@ def _contact_options(lang: str) -> set[str]:
             for c in registry.roster_columns()}
 
 
+def _sandbox_help(lang: str) -> set[str]:
+    """The sandbox command's help: a catalog text filled with the registered channels."""
+    return {t(lang, "cli.sandbox.help", channels=", ".join(registry.names()))}
+
+
 def test_every_help_text_of_the_product_commands_comes_from_the_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
-    for lang, texts in (("ja_JP.UTF-8", set(JA_CLI.values()) | _contact_options("ja")),
-                        ("C.UTF-8", set(EN_CLI.values()) | _contact_options("en"))):
+    for lang, texts in (("ja_JP.UTF-8", set(JA_CLI.values()) | _contact_options("ja") | _sandbox_help("ja")),
+                        ("C.UTF-8", set(EN_CLI.values()) | _contact_options("en") | _sandbox_help("en"))):
         monkeypatch.setenv("LANG", lang)
         seen = 0
         for path, parser in _parsers(cli.build_parser()):
