@@ -6,13 +6,13 @@ import argparse
 import asyncio
 import os
 import secrets
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from safetynet.auth import hash_password, new_token, token_expiry, token_hash, validate_role_scope
 from safetynet.config import Config, check_store_url
 from safetynet.console import say
 from safetynet.domain import Role, Scope
+from safetynet.domain.japan_time import in_japan
 from safetynet.domain.roster import StaffError
 from safetynet.i18n import t
 from safetynet.passwords import PasswordError, check_password
@@ -217,11 +217,8 @@ def token_create(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-JST = timezone(timedelta(hours=9))  # the staff pages show Japan time too
-
-
 def _when(ts: float | None) -> str:
-    return "-" if ts is None else datetime.fromtimestamp(ts, JST).isoformat(timespec="minutes")
+    return "-" if ts is None else in_japan(ts).isoformat(timespec="minutes")
 
 
 def token_list(cfg: Config, args: argparse.Namespace) -> int:

@@ -23,10 +23,10 @@ from safetynet.config import Config
 from safetynet.console import say
 from safetynet.csvout import CsvWriter
 from safetynet.domain.audit import AUDIT_COLUMNS, AuditAction, AuditEntry
+from safetynet.domain.japan_time import JST, in_japan
 from safetynet.privacy.retention import purge
 from safetynet.store import Store, store_session
 
-JST = dt.timezone(dt.timedelta(hours=9))
 PAGE = 2000
 
 
@@ -91,7 +91,7 @@ async def _pages(store: Store, since: float | None, until: float | None) -> Asyn
 
 
 def _when(at: float) -> str:
-    return dt.datetime.fromtimestamp(at, JST).isoformat(timespec="seconds")
+    return in_japan(at).isoformat(timespec="seconds")
 
 
 async def _write(store: Store, out: TextIO, fmt: str, since: float | None, until: float | None) -> int:

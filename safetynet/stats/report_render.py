@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
 from safetynet.channels import registry
 from safetynet.csvout import csv_text
+from safetynet.domain.japan_time import date_time
 from safetynet.i18n import t
 from safetynet.i18n.scopes import scope_label
 from safetynet.stats.curve import Series, render_svg
 from safetynet.templating import ENV, Markup, call_macro
 
-_JST = timezone(timedelta(hours=9))
 _STATUSES = ("safe", "need_help", "confirmed_in_person", "read", "notified", "pending", "unreachable")
 # Where first answers came from: every channel, the reply page, staff in person.
 _CHANNELS = (*registry.names(), "web", "staff")
@@ -39,7 +38,7 @@ def _status_label(lang: str, s: str) -> str:
 
 
 def _when(epoch: float | None) -> str:
-    return datetime.fromtimestamp(epoch, _JST).strftime("%Y-%m-%d %H:%M") if epoch else "—"
+    return date_time(epoch) if epoch else "—"
 
 
 def _pct(rate: float | None) -> str:

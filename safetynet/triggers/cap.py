@@ -6,15 +6,15 @@ Pure: `parse_cap(body, rules)` gives a typed `CapAlert` or raises `TriggerInputE
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from xml.etree import ElementTree as ET
 from xml.etree.ElementTree import Element
 
+from safetynet.domain.japan_time import in_japan
 from safetynet.domain.triggers import AreaMatch, TriggerInputError, TriggerRules
-from safetynet.triggers.xmlsafe import JST, parse_time, parse_xml, split_tag, text_of
+from safetynet.triggers.xmlsafe import parse_time, parse_xml, split_tag, text_of
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 NS = {"cap": CAP_NS}
@@ -166,7 +166,7 @@ def cap_from_root(root: Element, rules: TriggerRules | None = None) -> CapAlert:
 
 def _cap_time(epoch: float) -> str:
     # CAP wants an explicit offset and no "Z"; city halls read Japan time.
-    return dt.datetime.fromtimestamp(int(epoch), JST).isoformat()
+    return in_japan(int(epoch)).isoformat()
 
 
 def _sub(parent: Element, tag: str, text: str | None = None) -> Element:

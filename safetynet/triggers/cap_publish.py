@@ -9,7 +9,6 @@ cancelled → Cancel, both referring to the Alert.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -18,8 +17,8 @@ from xml.etree import ElementTree as ET
 from xml.etree.ElementTree import Element
 
 from safetynet import i18n
+from safetynet.domain.japan_time import in_japan
 from safetynet.triggers.cap import campaign_to_cap
-from safetynet.triggers.xmlsafe import JST
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 CAP_CONTENT_TYPE = "application/cap+xml"
@@ -74,7 +73,7 @@ def publishable(c: PublicCampaign) -> bool:
 
 
 def _time(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(int(epoch), JST).isoformat()
+    return in_japan(int(epoch)).isoformat()
 
 
 def identifier(c: PublicCampaign) -> str:

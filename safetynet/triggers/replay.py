@@ -14,11 +14,11 @@ from pathlib import Path
 
 from safetynet.config import Config
 from safetynet.console import say
+from safetynet.domain.japan_time import date_time
 from safetynet.domain.triggers import TriggerInputError, TriggerRules, TriggerState
 from safetynet.triggers.inputs import Telegram, parse_telegram, sort_key
 from safetynet.triggers.rules import apply, decide
 from safetynet.triggers.settings import TriggerConfigError, as_rules, rules_from_config
-from safetynet.triggers.xmlsafe import format_jst
 
 SUFFIXES = (".xml", ".cap")
 
@@ -80,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _line(row: ReplayRow) -> str:
-    when = format_jst(row.reported_at) if row.reported_at is not None else "----------------"
+    when = date_time(row.reported_at) if row.reported_at is not None else "----------------"
     campaign = f"#{row.campaign}" if row.campaign is not None else "-"
     return f"{when}  {row.decision:<8} {campaign:<4} {row.file}  {row.event_id}\n    {row.reason}"
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from safetynet import i18n
 from safetynet.config import Config
+from safetynet.domain.japan_time import date_time
 from safetynet.domain.triggers import (
     KIND_NAMES,
     AreaMatch,
@@ -25,7 +26,6 @@ from safetynet.domain.triggers import (
 from safetynet.triggers.cap import CapAlert
 from safetynet.triggers.jma import JmaTelegram
 from safetynet.triggers.settings import as_rules
-from safetynet.triggers.xmlsafe import format_jst
 
 _SEISMIC = (JmaKind.INTENSITY_FLASH, JmaKind.HYPOCENTER_INTENSITY)
 _ACTED_ON = (*_SEISMIC, JmaKind.TSUNAMI)
@@ -69,7 +69,7 @@ def _title(t: JmaTelegram) -> str:
     else:
         top = [m for m in t.matches if m.rank >= t.max_intensity - 1]
         title = i18n.t("ja", "trigger.title.earthquake", intensity=intensity_label(t.max_intensity),
-                       places=_names(top, 3), time=format_jst(t.report_time))
+                       places=_names(top, 3), time=date_time(t.report_time))
     return (DRILL_PREFIX if t.is_drill else "") + title
 
 
@@ -175,7 +175,7 @@ def _aftershock(t: JmaTelegram, state: TriggerState, rules: TriggerRules, key: s
         return None
     return (
         f"A {what} within {hours} of the one of campaign #{prev.campaign} "
-        f"({format_jst(prev.started_at)}, {before_l}), and not {where} ({now_l}): "
+        f"({date_time(prev.started_at)}, {before_l}), and not {where} ({now_l}): "
         "treated as an aftershock, no new campaign."
     )
 

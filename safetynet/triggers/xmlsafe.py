@@ -8,11 +8,11 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from safetynet.domain.japan_time import JST
 from safetynet.domain.triggers import TriggerInputError
 
 # The largest official JMA telegram in the sample set is ~400 KB (a VXSE53 with every city).
 MAX_BODY_BYTES = 1024 * 1024
-JST = dt.timezone(dt.timedelta(hours=9))
 
 
 def parse_xml(body: bytes, what: str, limit: int = MAX_BODY_BYTES) -> Element:
@@ -69,7 +69,3 @@ def parse_time(text: str, what: str, naive_tz: dt.tzinfo = JST) -> float:
         return t.timestamp()
     except (OverflowError, ValueError, OSError):
         raise TriggerInputError(f"{what} is out of range: {text[:40]!r}") from None
-
-
-def format_jst(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, JST).strftime("%Y-%m-%d %H:%M")

@@ -5,7 +5,6 @@ answer 404 for anything outside the viewer's scope, and the read repositories.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,6 +14,7 @@ from safetynet.auth import Viewer
 from safetynet.domain import Role
 from safetynet.domain.campaigns import CampaignInfo
 from safetynet.domain.consent import Disclosure
+from safetynet.domain.japan_time import date_time, time_of_day
 from safetynet.domain.roster import Association
 from safetynet.store.ports import DashboardReads, StatsReads
 from safetynet.templating import page_context
@@ -24,7 +24,6 @@ from safetynet.web.dash_text import lang_of, language_switch, large_of, remember
 
 READS = web.AppKey("dashboard_reads", DashboardReads)
 STATS = web.AppKey("stats_reads", StatsReads)
-JST = timezone(timedelta(hours=9))
 
 
 def reads(request: web.Request) -> DashboardReads:
@@ -49,13 +48,13 @@ def parse_id(text: str | None) -> int:
 def hhmm(epoch: float | None) -> str:
     if epoch is None:
         return ""
-    return datetime.fromtimestamp(epoch, JST).strftime("%H:%M")
+    return time_of_day(epoch)
 
 
 def when(epoch: float | None) -> str:
     if epoch is None:
         return ""
-    return datetime.fromtimestamp(epoch, JST).strftime("%Y-%m-%d %H:%M")
+    return date_time(epoch)
 
 
 # -- scope ----------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ thread); a whole city is `safetynet roster letters` on the server.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import io
 
 import structlog
@@ -19,10 +18,10 @@ from safetynet import i18n
 from safetynet.auth import Viewer
 from safetynet.domain import Scope
 from safetynet.domain.audit import AuditAction
+from safetynet.domain.japan_time import in_japan
 from safetynet.domain.roster import UnknownScopeError
 from safetynet.roster.codes import MissingSecretKey
 from safetynet.roster.letters import FORMATS, TooManyLetters, write_letters
-from safetynet.triggers.xmlsafe import JST
 from safetynet.web.app import check_csrf, require_viewer, services
 from safetynet.web.audit_api import record
 from safetynet.web.bodies import read_form
@@ -91,7 +90,7 @@ async def make_letters(request: web.Request) -> web.StreamResponse:
     log.info("enrolment_letters_issued", letters=len(hashes), scope=scope, rotate=rotate, format=fmt,
              by=viewer.login)
     record(request, viewer, AuditAction.EXPORT, "letters", detail=f"{fmt}, {len(hashes)} households, {scope}")
-    stamp = dt.datetime.fromtimestamp(svc.clock.now(), JST).strftime("%Y%m%d-%H%M")
+    stamp = in_japan(svc.clock.now()).strftime("%Y%m%d-%H%M")
     return web.Response(
         body=buf.getvalue(), content_type=_TYPES[fmt], charset="utf-8" if fmt == "html" else None,
         headers={"Content-Disposition": f'attachment; filename="letters-{stamp}.{fmt}"', "Cache-Control": "no-store"},

@@ -10,17 +10,16 @@ import functools
 import os
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
 
 from markupsafe import escape
 
 from safetynet.domain import ANSWERED as ANSWERED_STATUSES
 from safetynet.domain import CampaignKind, Status
+from safetynet.domain.japan_time import month_day_time
 from safetynet.domain.replies import Location, ReplyDetails
 from safetynet.replies import texts
 from safetynet.templating import fragment, page_context, render
 
-JST = timezone(timedelta(hours=9))
 _STYLES = ("/static/base.css", "/static/reply.css")
 _LOCATIONS = (Location.HOME, Location.SHELTER, Location.ELSEWHERE)
 
@@ -51,10 +50,6 @@ _KEYS = _KeyBlock()
 def fresh_key() -> str:
     """A per-form idempotency key: a re-sent form (refresh, flaky network) is counted once."""
     return base64.urlsafe_b64encode(_KEYS.take()).rstrip(b"=").decode("ascii")
-
-
-def _when(at: float) -> str:
-    return datetime.fromtimestamp(at, JST).strftime("%m/%d %H:%M")
 
 
 def _switch(token: str) -> list[tuple[str, str, str]]:
@@ -111,7 +106,7 @@ def _history_section(lang: str, shown: tuple[tuple[int, str], ...]) -> str:
     """The earlier answers, by minute: the households that answered in the same minute (most of a
     city, in the first ones) share one rendering."""
     return fragment("reply_history.html", lang=lang,
-                    history=[(_when(minute * 60), texts.status_label(status, lang)) for minute, status in shown])
+                    history=[(month_day_time(minute * 60), texts.status_label(status, lang)) for minute, status in shown])
 
 
 # Placeholders in cached pages: a token is [A-Za-z0-9_-] (checked before any page is made).

@@ -1,0 +1,34 @@
+"""Japan time: the zone every time a person reads is shown in (pages, reports, the command line),
+and the few ways those times are written.
+
+Japan has kept UTC+9 without daylight saving since 1951, so a fixed offset is exact and needs no
+zone database. Times are kept as epoch seconds everywhere else; they become Japan time only here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+__all__ = ["JST", "date_time", "in_japan", "month_day_time", "time_of_day"]
+
+JST = timezone(timedelta(hours=9))
+
+
+def in_japan(epoch: float) -> datetime:
+    """The moment `epoch` as an aware datetime in Japan time (for ISO 8601 with its +09:00)."""
+    return datetime.fromtimestamp(epoch, JST)
+
+
+def date_time(epoch: float) -> str:
+    """"2026-12-05 00:00": staff pages, reports, campaign titles."""
+    return in_japan(epoch).strftime("%Y-%m-%d %H:%M")
+
+
+def month_day_time(epoch: float) -> str:
+    """"12/05 00:00": the resident's reply page, where the year goes without saying."""
+    return in_japan(epoch).strftime("%m/%d %H:%M")
+
+
+def time_of_day(epoch: float) -> str:
+    """"00:00": a time on a page that already says which day it is about."""
+    return in_japan(epoch).strftime("%H:%M")
