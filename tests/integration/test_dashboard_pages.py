@@ -96,6 +96,22 @@ async def test_every_page_renders_in_both_languages(tmp_path: Path) -> None:
                     assert r.status == 200, (path, lang)
 
 
+async def test_pages_with_times_say_once_that_they_are_japan_time(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        await w.answer("A-004", "need_help")
+        await login(http, w, "admin")
+        aid = w.assoc_ids[ASSOC_A]
+        pages = {}
+        for path in (f"/a/{aid}?lang=ja", f"/a/{aid}/doorknock?lang=en", "/city?lang=ja", "/city/letters?lang=ja"):
+            async with http.get(f"{w.url}{path}") as r:
+                assert r.status == 200, path
+                pages[path] = await r.text()
+    ja, en = "時刻はすべて日本時間です。", "All times are Japan time (JST, UTC+9)."
+    assert pages[f"/a/{aid}?lang=ja"].count(ja) == 1 and pages["/city?lang=ja"].count(ja) == 1
+    assert pages[f"/a/{aid}/doorknock?lang=en"].count(en) == 1
+    assert ja not in pages["/city/letters?lang=ja"]  # a page without times has nothing to say about them
+
+
 async def test_campaign_choice_defaults_to_the_latest_running_and_refuses_others(tmp_path: Path) -> None:
     async with world(tmp_path) as w, client() as http:
         await login(http, w, "head_a")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,22 @@ async def test_changed_answer_keeps_history_and_latest_wins(tmp_path: Path) -> N
             page = await resp.text()
         assert "Your answer now" in page and page.count("<li>") == 3
         await env.intake.idle()
+
+
+async def test_the_history_says_its_times_are_japan_time(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        url = env.reply_url("A-003")  # an English household: it may not live by Japan's clock
+        async with env.http.post(url, data={"status": "safe", "k": "an-answer"}) as resp:
+            assert resp.status == 200
+        async with env.http.get(url) as resp:
+            en = await resp.text()
+        async with env.http.get(url + "?lang=ja") as resp:
+            ja = await resp.text()
+        await env.intake.idle()
+        answered = datetime.fromtimestamp(env.clock.now(), timezone(timedelta(hours=9))).strftime("%m/%d %H:%M")
+    for page, heading in ((en, "Your answers so far (Japan time)"), (ja, "これまでの回答（日本時間）")):
+        history = page[page.index('<section class="history">'):]
+        assert f"<h2>{heading}</h2>" in history and f"<li>{answered} " in history
 
 
 async def test_details_are_stored_and_malformed_ones_dropped(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import aiohttp
@@ -133,6 +134,19 @@ async def test_renderers(tmp_path: Path) -> None:
     assert html.startswith("<!doctype html>") and "@page { size: A4" in html and "<svg" in html
     assert "渡辺 誠" in html and "▲ 改善" in html and "▼ 悪化" in html
     assert "Drill report" in render_html(rep, "en")
+
+
+async def test_the_report_says_its_times_are_japan_time(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock, serve=False) as w:
+        await play(w, clock)
+        rep = await build_report(w.store, w.campaign_id, w.viewer("admin"))
+    started = datetime.fromtimestamp(rep["campaign"]["started_at"], timezone(timedelta(hours=9)))
+    for lang, label in (("ja", "時刻は日本時間"), ("en", "Times are Japan time (JST, UTC+9)")):
+        meta = render_html(rep, lang).split('<p class="meta">', 1)[1].split("</p>", 1)[0]
+        assert started.strftime("%Y-%m-%d %H:%M") in meta and meta.endswith(" · " + label), lang
+    # the CSV shows no time (minutes since the start, not clock times): its columns stay as they are
+    assert render_csv(rep, "en").splitlines()[0].startswith("level,district,association,households,")
 
 
 async def test_cli_writes_every_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
