@@ -32,7 +32,7 @@ from safetynet.console import say
 from safetynet.csvout import ENCODING_CHOICES
 from safetynet.domain import CampaignKind, CampaignState, Role, Scope
 from safetynet.domain.campaigns import Actor, Campaign
-from safetynet.domain.japan_time import date_time
+from safetynet.domain.japan_time import date_time_jst
 from safetynet.i18n import t
 
 T = TypeVar("T")
@@ -264,10 +264,10 @@ def cancel(cfg: Config, args: argparse.Namespace) -> int:
 def sending_warnings(status: DispatchStatus) -> list[str]:
     """What a person starting a campaign must know: nothing goes out, or a channel fails."""
     if not status.sending:
-        seen = (say("cli.campaign.last_seen", at=date_time(status.last_seen)) if status.last_seen
+        seen = (say("cli.campaign.last_seen", at=date_time_jst(status.last_seen)) if status.last_seen
                 else say("cli.campaign.never_seen"))
         return [say("cli.campaign.no_dispatcher", seen=seen)]
-    return [say("cli.campaign.channel_failing", channel=h.channel, since=date_time(h.since), failures=h.failures,
+    return [say("cli.campaign.channel_failing", channel=h.channel, since=date_time_jst(h.since), failures=h.failures,
                 reason=h.reason) + (f" — {h.detail}" if h.detail else "") for h in status.failing]
 
 
@@ -283,8 +283,8 @@ def list_campaigns(cfg: Config, args: argparse.Namespace) -> int:
         print(say("cli.campaign.list.none"))
         return 0
     for c in found:
-        when = date_time(c.started_at or c.created_at)
-        print(f"{c.id}\t{c.kind}\t{c.state}\t{when} JST\t{c.households:,}\t{c.title}")
+        when = date_time_jst(c.started_at or c.created_at)
+        print(f"{c.id}\t{c.kind}\t{c.state}\t{when}\t{c.households:,}\t{c.title}")
     return 0
 
 

@@ -31,7 +31,7 @@ from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, CampaignState, Role
 from safetynet.domain.campaigns import Actor, Campaign, CheckRow, LadderStep, StepPlan
-from safetynet.domain.japan_time import date_time
+from safetynet.domain.japan_time import date_time_jst
 from safetynet.domain.roster import Association, UnknownScopeError
 from safetynet.i18n import t
 from safetynet.replies.tokens import check_token, reply_token, token_hash
@@ -75,9 +75,9 @@ class DuplicateCampaign(CampaignError):
         waiting = running.state == CampaignState.PENDING_APPROVAL
         super().__init__(
             f"campaign {running.id} ({running.title}, {', '.join(running.scope)}) of the same scenario and scope"
-            + (f" is already waiting for approval (started {date_time(running.requested_at or running.created_at)});"
+            + (f" is already waiting for approval (started {date_time_jst(running.requested_at or running.created_at)});"
                " approve that one instead, or starting another" if waiting else
-               f" is already running (started {date_time(started)}); starting another")
+               f" is already running (started {date_time_jst(started)}); starting another")
             + " sends every household the same alert again")
         self.running = running
 

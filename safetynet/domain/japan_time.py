@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["JST", "date_time", "in_japan", "month_day_time", "time_of_day"]
+__all__ = ["JST", "date_time", "date_time_jst", "in_japan", "month_day_time", "time_of_day"]
 
 JST = timezone(timedelta(hours=9))
 
@@ -22,6 +22,12 @@ def in_japan(epoch: float) -> datetime:
 def date_time(epoch: float) -> str:
     """"2026-12-05 00:00": staff pages, reports, campaign titles."""
     return in_japan(epoch).strftime("%Y-%m-%d %H:%M")
+
+
+def date_time_jst(epoch: float) -> str:
+    """"2026-12-05 00:00 JST": a line of the command line or a log, read with no page around it
+    to say which zone it is in."""
+    return date_time(epoch) + " JST"
 
 
 def month_day_time(epoch: float) -> str:

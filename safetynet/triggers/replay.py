@@ -14,7 +14,7 @@ from pathlib import Path
 
 from safetynet.config import Config
 from safetynet.console import say
-from safetynet.domain.japan_time import date_time
+from safetynet.domain.japan_time import date_time_jst
 from safetynet.domain.triggers import TriggerInputError, TriggerRules, TriggerState
 from safetynet.triggers.inputs import Telegram, parse_telegram, sort_key
 from safetynet.triggers.rules import apply, decide
@@ -79,8 +79,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help=say("cli.json_lines"))
 
 
+_NO_TIME = "-" * len("YYYY-MM-DD HH:MM JST")  # as wide as a time: the columns stay in line
+
+
 def _line(row: ReplayRow) -> str:
-    when = date_time(row.reported_at) if row.reported_at is not None else "----------------"
+    when = date_time_jst(row.reported_at) if row.reported_at is not None else _NO_TIME
     campaign = f"#{row.campaign}" if row.campaign is not None else "-"
     return f"{when}  {row.decision:<8} {campaign:<4} {row.file}  {row.event_id}\n    {row.reason}"
 

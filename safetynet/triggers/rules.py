@@ -11,7 +11,7 @@ from typing import Any
 
 from safetynet import i18n
 from safetynet.config import Config
-from safetynet.domain.japan_time import date_time
+from safetynet.domain.japan_time import date_time, date_time_jst
 from safetynet.domain.triggers import (
     KIND_NAMES,
     AreaMatch,
@@ -175,7 +175,7 @@ def _aftershock(t: JmaTelegram, state: TriggerState, rules: TriggerRules, key: s
         return None
     return (
         f"A {what} within {hours} of the one of campaign #{prev.campaign} "
-        f"({date_time(prev.started_at)}, {before_l}), and not {where} ({now_l}): "
+        f"({date_time_jst(prev.started_at)}, {before_l}), and not {where} ({now_l}): "
         "treated as an aftershock, no new campaign."
     )
 

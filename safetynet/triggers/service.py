@@ -17,7 +17,7 @@ import structlog
 
 from safetynet.clock import Clock, SystemClock
 from safetynet.config import Config
-from safetynet.domain.japan_time import date_time
+from safetynet.domain.japan_time import date_time_jst
 from safetynet.domain.triggers import Decision, TriggerInputError, TriggerRecord, TriggerState
 from safetynet.store import Store
 from safetynet.triggers.cap import CapAlert, parse_cap
@@ -129,7 +129,7 @@ class TriggerService:
             return d
         hours = f"{self.max_age_seconds / 3600:g}"
         return replace(d, decision="ignore", campaign=None, reason=(
-            f"Reported at {date_time(d.reported_at)}, more than {hours} h ago: too old to act on "
+            f"Reported at {date_time_jst(d.reported_at)}, more than {hours} h ago: too old to act on "
             f"(it would have meant: {d.reason})"))
 
     async def _act(self, d: Decision) -> Decision:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -215,6 +216,7 @@ def test_start_warns_when_no_dispatcher_is_alive(city: Path, capsys: pytest.Capt
     code, out, err = run(city, capsys, "start", drill, "--scope", "district:北地区", "--json")
     assert code == 0
     assert "warning: sms is failing since" in err and "(7 attempts in a row): network — Cannot connect" in err
+    assert re.search(r"failing since \d{4}-\d\d-\d\d \d\d:\d\d JST ", err)  # a line with no page to say the zone
     # later, `status` of the running campaign says it too (stderr: the JSON stays the stats document)
     cid = json.loads(out)["id"]
     code, out, err = run(city, capsys, "status", str(cid), "--json")

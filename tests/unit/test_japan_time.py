@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from safetynet.domain.japan_time import JST, date_time, in_japan, month_day_time, time_of_day
+from safetynet.domain.japan_time import JST, date_time, date_time_jst, in_japan, month_day_time, time_of_day
 
 # 2026-12-04 15:00 UTC is already the next day in Japan: the case a UTC formatter gets wrong.
 LATE_EVENING_UTC = datetime(2026, 12, 4, 15, 0, tzinfo=UTC).timestamp()
@@ -18,6 +18,7 @@ def test_japan_is_nine_hours_ahead_of_utc_all_year() -> None:
 
 def test_the_formats_cross_midnight_into_the_japanese_day() -> None:
     assert date_time(LATE_EVENING_UTC) == "2026-12-05 00:00"
+    assert date_time_jst(LATE_EVENING_UTC) == "2026-12-05 00:00 JST"  # a command line's line names its zone
     assert month_day_time(LATE_EVENING_UTC) == "12/05 00:00"
     assert time_of_day(LATE_EVENING_UTC) == "00:00"
     assert time_of_day(LATE_EVENING_UTC - 60) == "23:59"
