@@ -12,8 +12,10 @@ from typing import Any
 from aiohttp import web
 
 from safetynet.channels import registry
+from safetynet.domain import ANSWERED
 from safetynet.domain.replies import MAX_PEOPLE, NO_DETAILS, Location, ReplyChannel, ReplyDetails, ReplyTarget
 from safetynet.replies import texts
+from safetynet.replies.intake import ReplyIntake
 from safetynet.web import replies_api
 from safetynet.web.app import SERVICES, json_error
 from safetynet.web.bodies import read_json_object
@@ -137,8 +139,35 @@ async def reply_post(request: web.Request) -> web.Response:
     key = client_key(form.get("k")) or fresh_key()
     channel = _via(form.get("via"), ReplyChannel.WEB)
     details = parse_details(form)
-    await intake.answer(target, status, channel, f"web:{target.campaign_id}:{target.household_id}:{key}", details)
+    result = await intake.answer(target, status, channel, f"web:{target.campaign_id}:{target.household_id}:{key}",
+                                 details)
+    if not result.recorded:
+        now = await _answered_otherwise(intake, token, status)
+        if now is not None:
+            return await _stale_form(request, token, now, lang)
     return html(confirmation_page(token, lang, status, details, with_details=form.get("details") == "1"))
+
+
+async def _answered_otherwise(intake: ReplyIntake, token: str, status: str) -> ReplyTarget | None:
+    """The household as it stands when a form already sent (its key was seen) said `status` and
+    the household's answer is now another: Back and reload resend an old form, and a page saying
+    "recorded" would then tell the resident something the city does not have. Read again after
+    the answer's commit: the target read before it may predate a concurrent answer."""
+    now = await intake.resolve(token)
+    if now is None or now.status not in ANSWERED or str(now.status) == status:
+        return None
+    return now
+
+
+async def _stale_form(request: web.Request, token: str, target: ReplyTarget, lang: str) -> web.Response:
+    """The question with the answer that stands and a notice that nothing changed (409)."""
+    info = await intake_of(request).page(target)
+    if info is None:
+        return _not_found(request)
+    body = question_page(token, lang, info.association, info.kind, info.title,
+                         alert_text(info.messages, target.language, lang), target.status, (),
+                         notice=texts.t(lang, "reply.stale_form"))
+    return html(body, status=409)
 
 
 async def _bad_answer(request: web.Request, token: str, target: ReplyTarget, lang: str) -> web.Response:
@@ -170,8 +199,14 @@ async def reply_json(request: web.Request) -> web.Response:
     details = parse_details(doc)
     result = await intake.answer(target, str(status), _via(doc.get("via")),
                                  f"web:{target.campaign_id}:{target.household_id}:{key}", details)
-    message = texts.recorded(result.status, _lang(doc.get("lang"), target))
-    return web.json_response({"status": result.status, "recorded": result.recorded, "message": message},
+    lang = _lang(doc.get("lang"), target)
+    standing, message = result.status, texts.recorded(result.status, lang)
+    if not result.recorded:  # an old notification's action sent again: say the answer that stands
+        now = await _answered_otherwise(intake, request.match_info["token"], result.status)
+        if now is not None:
+            standing = str(now.status)
+            message = texts.t(lang, "reply.current", label=texts.status_label(standing, lang))
+    return web.json_response({"status": standing, "recorded": result.recorded, "message": message},
                              headers={"Cache-Control": "no-store"})
 
 

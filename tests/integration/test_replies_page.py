@@ -88,6 +88,32 @@ async def test_changed_answer_keeps_history_and_latest_wins(tmp_path: Path) -> N
         await env.intake.idle()
 
 
+async def test_an_old_form_sent_again_says_the_answer_that_stands(tmp_path: Path) -> None:
+    """Back or reload after changing the answer resends the first form (its key was used): the page
+    must not say "recorded" for an answer the city does not have."""
+    async with running_app(tmp_path) as env:
+        url = env.reply_url("A-001")
+        async with env.http.post(url, data={"status": "need_help", "k": "first-form"}) as resp:
+            assert resp.status == 200 and "記録しました" in await resp.text()
+        async with env.http.post(url, data={"status": "safe", "k": "change-form"}) as resp:
+            assert resp.status == 200
+        async with env.http.post(url, data={"status": "need_help", "k": "first-form"}) as resp:
+            page = await resp.text()
+            assert resp.status == 409
+        assert "回答は変わっていません" in page and "現在の回答: 無事です" in page and "記録しました" not in page
+        fresh = _key(page)
+        assert fresh not in ("first-form", "change-form")  # the buttons answer anew
+        assert await env.status("A-001") == Status.SAFE
+        assert await env.history("A-001") == ["need_help", "safe"]
+        async with env.http.post(url, data={"status": "need_help", "k": fresh}) as resp:
+            assert resp.status == 200 and "記録しました" in await resp.text()
+        assert await env.status("A-001") == Status.NEED_HELP
+        # the same form twice with the answer it gave still standing is the plain retry: 200
+        async with env.http.post(url, data={"status": "need_help", "k": fresh}) as resp:
+            assert resp.status == 200 and "記録しました" in await resp.text()
+        await env.intake.idle()
+
+
 async def test_the_history_says_its_times_are_japan_time(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         url = env.reply_url("A-003")  # an English household: it may not live by Japan's clock
@@ -218,8 +244,14 @@ async def test_push_endpoints_record_seen_and_action(tmp_path: Path) -> None:
                 doc = await resp.json()
                 assert resp.status == 200
         assert doc["status"] == "safe" and doc["recorded"] is False and "記録しました" in doc["message"]
+        async with env.http.post(base + "/answer", json={"status": "need_help", "key": "sw-action-456"}) as resp:
+            assert resp.status == 200 and (await resp.json())["recorded"] is True
+        async with env.http.post(base + "/answer", json=body) as resp:  # the first notification's action again
+            doc = await resp.json()
+        assert doc == {"status": "need_help", "recorded": False, "message": "現在の回答: 助けが必要"}
         entries = await env.store.replies.history(env.campaign_id, env.hh("A-002").id)
-        assert [(e.status, e.channel) for e in entries] == [("read", "webpush"), ("safe", "webpush")]
+        assert [(e.status, e.channel) for e in entries] == [("read", "webpush"), ("safe", "webpush"),
+                                                            ("need_help", "webpush")]
         async with env.http.post(f"{env.url}/r/{'a' * 22}/answer", json=body) as resp:
             assert resp.status == 404
 
