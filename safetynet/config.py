@@ -127,6 +127,9 @@ _CHANNEL_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Chann
 class BroadcastConfig:
     batch_size: int = 500
     lease_seconds: float = 60.0
+    # The schedulers' leader lease (ladder, triggers, retention: `broadcast.leader`): when its holder
+    # dies, another process takes the schedulers over within this long. Renewed every third of it.
+    leader_lease_seconds: float = 15.0
     # Retries shorter than this are slept on in memory; longer ones go back to the outbox.
     max_inline_retry_seconds: float = 5.0
     max_attempts: int = 6
@@ -409,6 +412,8 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"config: server.trusted_proxies: {proxy!r} is not an IP address or CIDR") from None
     if cfg.server.header_timeout_seconds <= 0 or cfg.server.body_timeout_seconds <= 0:
         raise ConfigError("config: server.header_timeout_seconds and body_timeout_seconds must be > 0")
+    if cfg.broadcast.leader_lease_seconds <= 0:
+        raise ConfigError("config: broadcast.leader_lease_seconds must be > 0")
     if cfg.privacy.retention_days < 1 or cfg.privacy.audit_retention_days < 1:
         raise ConfigError("config: privacy.retention_days and privacy.audit_retention_days must be at least 1")
     if cfg.replies.rate_limit_per_minute < 0 or cfg.replies.rate_limit_burst < 0:

@@ -212,7 +212,8 @@ async def running_system(
             duties["triggers"] = trigger_service.run
         if retention:
             duties["retention"] = lambda: run_daily(store, cfg.privacy, clock)
-        leader = Leader(store.coordination, clock, duties) if duties else None
+        leader = (Leader(store.coordination, clock, duties, ttl_seconds=cfg.broadcast.leader_lease_seconds)
+                  if duties else None)
         system = System(cfg, store, clock, services, app, dispatcher, scheduler, url, role, leader,
                         _runner=runner, _senders=senders)
         if role != "dispatcher":

@@ -46,6 +46,8 @@ from safetynet.sandbox import Sandbox
 pytestmark = [pytest.mark.slow]
 
 LEASE_SECONDS = "3"  # claims of the killed server come back after this (60 s in production)
+# and its successor takes the ladder over after this (15 s in production): the test waits out both
+LEADER_LEASE_SECONDS = "3"
 
 
 @dataclass
@@ -72,7 +74,7 @@ async def crash_world(tmp_path: Path, households: int, push_every: int, latency_
     async with Sandbox(boot, app_url=f"http://127.0.0.1:{port}", latency_ms=latency_ms) as sb:
         cfg_path, server_env = write_server_config(
             tmp_path, sb.url, port, SAFETYNET_BROADCAST_LEASE_SECONDS=LEASE_SECONDS,
-            SAFETYNET_BROADCAST_BATCH_SIZE="50", **env)
+            SAFETYNET_BROADCAST_LEADER_LEASE_SECONDS=LEADER_LEASE_SECONDS, SAFETYNET_BROADCAST_BATCH_SIZE="50", **env)
         cfg = load(cfg_path, server_env)
         sb.ctx.secret_key = cfg.secrets.secret_key  # the sandbox signs Telegram updates like the real bot
         subs, token = await seed_city(cfg, city(households), sb, push_every=push_every, telegram_every=12)
