@@ -60,6 +60,9 @@ class StoreConfig:
     url: str = ""
     path: str = "var/safetynet.db"
     readers: int = 2
+    # SQLite: how long a write waits for another process's lock (a CLI import, a backup) before it
+    # fails as "database is locked"
+    busy_timeout_seconds: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -412,6 +415,8 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"config: server.trusted_proxies: {proxy!r} is not an IP address or CIDR") from None
     if cfg.server.header_timeout_seconds <= 0 or cfg.server.body_timeout_seconds <= 0:
         raise ConfigError("config: server.header_timeout_seconds and body_timeout_seconds must be > 0")
+    if cfg.store.busy_timeout_seconds < 0:
+        raise ConfigError("config: store.busy_timeout_seconds must be >= 0")
     if cfg.broadcast.leader_lease_seconds <= 0:
         raise ConfigError("config: broadcast.leader_lease_seconds must be > 0")
     if cfg.privacy.retention_days < 1 or cfg.privacy.audit_retention_days < 1:

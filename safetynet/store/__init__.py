@@ -29,7 +29,7 @@ async def open_store(cfg: Config, clock: Clock | None = None, path: Path | None 
     from safetynet.store.sqlite import open_sqlite_store
 
     return await open_sqlite_store(path or cfg.db_path, clock or SystemClock(), cfg.channel_routes,
-                                   readers=cfg.store.readers)
+                                   readers=cfg.store.readers, busy_timeout_seconds=cfg.store.busy_timeout_seconds)
 
 
 @contextlib.asynccontextmanager

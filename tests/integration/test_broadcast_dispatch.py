@@ -358,11 +358,11 @@ class ReleasingClock(FakeClock):
 
 
 @pytest.mark.sqlite_only
-@pytest.mark.slow  # SQLite's busy timeout (5 s) passes before the lock is reported
 async def test_a_locked_database_does_not_end_the_dispatcher(tmp_path: Path) -> None:
     import sqlite3
 
-    cfg = make_cfg(tmp_path)
+    # SQLite's busy timeout passes before the lock is reported: 0.1 s here, not the default 5 s
+    cfg = make_cfg(tmp_path, SAFETYNET_STORE_BUSY_TIMEOUT_SECONDS="0.1")
     holder: list[sqlite3.Connection] = []
     clock = ReleasingClock(lambda: holder[0].execute("ROLLBACK"))
     async with opened(cfg, clock) as store:

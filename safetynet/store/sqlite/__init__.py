@@ -18,7 +18,7 @@ from safetynet.store.sqlite.auth import AuthStore
 from safetynet.store.sqlite.campaigns import CampaignStore
 from safetynet.store.sqlite.coordination import CoordinationStore
 from safetynet.store.sqlite.dashboard import SqliteDashboardReads
-from safetynet.store.sqlite.db import Database
+from safetynet.store.sqlite.db import BUSY_TIMEOUT_SECONDS, Database
 from safetynet.store.sqlite.health import HealthStore
 from safetynet.store.sqlite.outbox import OutboxStore
 from safetynet.store.sqlite.replies import ReplyStore
@@ -58,10 +58,11 @@ class SqliteStore:
         await self.db.close()
 
 
-async def open_sqlite_store(path: Path, clock: Clock, routes: ChannelRoutes, readers: int = 2) -> SqliteStore:
+async def open_sqlite_store(path: Path, clock: Clock, routes: ChannelRoutes, readers: int = 2,
+                            busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> SqliteStore:
     """Opens (creating and migrating if need be) the database at `path`. `routes`: which channels
     take which contact kind (the channel registry's: the store names no channel)."""
-    db = await Database.open(path, readers=readers)
+    db = await Database.open(path, readers=readers, busy_timeout_seconds=busy_timeout_seconds)
     try:
         return SqliteStore(db, clock, routes)
     except BaseException:

@@ -37,9 +37,11 @@ _PRAGMAS = (
     "journal_mode=WAL",
     "synchronous=NORMAL",
     "foreign_keys=ON",
-    "busy_timeout=5000",
     "temp_store=MEMORY",
 )
+# How long a statement waits for another process's lock (a CLI import, a backup) before failing
+# with "database is locked": `[store] busy_timeout_seconds`.
+BUSY_TIMEOUT_SECONDS = 5.0
 
 
 # SQLite allows 32,766 parameters a statement; IN lists go in chunks of this many, which keeps each
@@ -82,12 +84,13 @@ def make_private(path: Path) -> None:
                 p.chmod(mode & 0o700)
 
 
-async def _connect(path: Path, *, readonly: bool = False) -> Conn:
+async def _connect(path: Path, *, readonly: bool = False, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> Conn:
     conn = await aiosqlite.connect(str(path), isolation_level=None)
     try:
         conn.row_factory = sqlite3.Row
         for p in _PRAGMAS:
             await conn.execute(f"PRAGMA {p}")
+        await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
         if readonly:
             await conn.execute("PRAGMA query_only=1")
     except BaseException:
@@ -171,10 +174,11 @@ class Database(Reads):
         self._closed = False
 
     @classmethod
-    async def open(cls, path: Path, readers: int = 2, migrate: bool = True) -> Database:
+    async def open(cls, path: Path, readers: int = 2, migrate: bool = True,
+                   busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> Database:
         try:
             make_private(path)
-            writer = await _connect(path)
+            writer = await _connect(path, busy_timeout_seconds=busy_timeout_seconds)
         except (OSError, sqlite3.Error) as e:
             raise StoreUnavailable(f"cannot open the database {path}: {e}") from e
         opened: list[Conn] = []
@@ -182,7 +186,7 @@ class Database(Reads):
             if migrate:
                 await _migrate(writer)
             for _ in range(max(1, readers) + 1):  # the last one is the staff pages' own
-                opened.append(await _connect(path, readonly=True))
+                opened.append(await _connect(path, readonly=True, busy_timeout_seconds=busy_timeout_seconds))
         except BaseException:
             for c in opened:
                 await c.close()
