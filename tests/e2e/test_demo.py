@@ -25,7 +25,7 @@ def _run_demo(cwd: Path, *extra: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_demo_once_accounts_for_every_household(tmp_path: Path) -> None:
-    done = _run_demo(tmp_path, "--households", str(HOUSEHOLDS), "--speed", "300")
+    done = _run_demo(tmp_path, "--households", str(HOUSEHOLDS), "--speed", "600")
     assert done.returncode == 0, done.stderr[-3000:]
     doc = json.loads(done.stdout)
     acc = doc["accounted"]
