@@ -18,6 +18,7 @@ from safetynet.domain import CampaignKind, Status
 from safetynet.domain.japan_time import month_day_time
 from safetynet.domain.replies import Location, ReplyDetails
 from safetynet.replies import texts
+from safetynet.replies.intake import clip_note
 from safetynet.templating import fragment, page_context, render
 
 _STYLES = ("/static/base.css", "/static/reply.css")
@@ -111,7 +112,7 @@ def _history_section(lang: str, shown: tuple[tuple[int, str], ...]) -> str:
 
 # Placeholders in cached pages: a token is [A-Za-z0-9_-] (checked before any page is made).
 _TOKEN, _K1, _K2 = "\x00T\x00", "\x00K1\x00", "\x00K2\x00"
-_KEY, _HISTORY, _ASSOCIATION = "\x00K\x00", "\x00H\x00", "\x00A\x00"
+_KEY, _HISTORY, _ASSOCIATION, _SENT = "\x00K\x00", "\x00H\x00", "\x00A\x00", "\x00S\x00"
 _PLACEHOLDER = re.compile(r"(\x00\w+\x00)")
 _CONFIRMATIONS: dict[tuple[str, str, bool], tuple[str, ...]] = {}
 
@@ -127,7 +128,24 @@ def confirmation_page(token: str, lang: str, status: str, details: ReplyDetails,
     base = fresh_key()
     # one random draw, two keys: the details form and the change form are different answers
     values = {_TOKEN: token, _K1: base + "-d", _K2: base + "-c"}
+    if saved:
+        values[_SENT] = _details_sent(lang, details)
     return "".join([values.get(p, p) for p in parts])
+
+
+def _details_sent(lang: str, details: ReplyDetails) -> str:
+    """The details as stored (the note clipped as the intake clips it), escaped by the template.
+    Rendered per answer: details are the rare answer, and each differs."""
+    rows: list[tuple[str, str]] = []
+    for name, n in (("people_safe", details.people_safe), ("people_injured", details.people_injured)):
+        if n is not None:
+            rows.append((texts.t(lang, f"reply.details.{name}"), str(n)))
+    if details.location is not None:
+        rows.append((texts.t(lang, "reply.details.location"), texts.t(lang, f"reply.location.{details.location}")))
+    note = clip_note(details.note)
+    if note:
+        rows.append((texts.t(lang, "reply.details.note_sent"), note.replace("\x00", "")))
+    return str(fragment("reply_details_sent.html", lang=lang, rows=rows))
 
 
 def _confirmation_template(lang: str, status: str, saved: bool) -> str:
@@ -137,7 +155,7 @@ def _confirmation_template(lang: str, status: str, saved: bool) -> str:
         **page_context(lang=lang, title=texts.t(lang, "reply.title"), styles=_STYLES, languages=_switch(_TOKEN)),
         token=_TOKEN, key_details=_K1, key_change=_K2, status=status, other=other,
         cls="safe" if status == Status.SAFE else "help", recorded=texts.recorded(status, lang),
-        help_note=status == Status.NEED_HELP, saved=saved, locations=[str(x) for x in _LOCATIONS],
+        help_note=status == Status.NEED_HELP, saved=saved, sent=_SENT, locations=[str(x) for x in _LOCATIONS],
         change_label=texts.change_label(other, lang),
     )
 

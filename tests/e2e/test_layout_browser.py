@@ -135,6 +135,18 @@ async def test_pages_fit_a_360px_phone_at_both_text_sizes(tmp_path: Path) -> Non
         await resident.goto(f"{w.url}/r/{token}")
         assert await _scroll_width(resident) <= 360
         await _shot(resident, "reply-page-360")
+        # the details sent, shown back on a phone: a long unbroken note wraps, the empty form folds away
+        await resident.click("button.help")
+        await resident.fill("input[name=people_safe]", "2")
+        await resident.check("input[name=location][value=shelter]")
+        await resident.fill("textarea[name=note]", "階段の下で動けません" * 20)
+        await resident.click("form.details button[type=submit]")
+        await resident.wait_for_selector("section.sent")
+        assert await resident.is_visible("section.sent dd") and not await resident.is_visible("form.details")
+        assert await _scroll_width(resident) <= 360
+        await _shot(resident, "reply-details-sent-360")
+        await resident.click("details.more summary")
+        assert await resident.is_visible("form.details textarea")
 
 
 async def test_short_headers_and_cells_stay_on_one_line(tmp_path: Path) -> None:

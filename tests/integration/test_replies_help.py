@@ -37,7 +37,7 @@ async def test_need_help_reaches_head_and_deputies_with_the_facts(tmp_path: Path
         data = {"status": "need_help", "k": "help-0001", "people_injured": "1", "location": "home",
                 "note": "足を骨折 <b>至急</b>"}
         async with env.http.post(env.reply_url("A-002"), data=data) as resp:
-            assert resp.status == 200 and "町会の担当者に知らせました" in await resp.text()
+            assert resp.status == 200 and "すぐに119番へ電話してください" in await resp.text()
         await env.dispatch()
         tg = {r.address: r.text or "" for r in env.staff_messages("telegram")}
         sms = {r.address: r.text or "" for r in env.staff_messages("sms")}

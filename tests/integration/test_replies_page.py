@@ -137,7 +137,13 @@ async def test_details_are_stored_and_malformed_ones_dropped(tmp_path: Path) -> 
                 "people_injured": "1", "location": "shelter", "note": "足を痛めた" + "あ" * 300}
         async with env.http.post(url, data=data) as resp:
             assert resp.status == 200
-            assert "受け取りました" in await resp.text()
+            page = await resp.text()
+        assert "受け取りました" in page
+        # what arrived is shown back, as stored (the note clipped to 200), the form folded below it
+        sent = page[page.index('<section class="sent">'):page.index("</section>", page.index('<section class="sent">'))]
+        assert "<dt>無事な人数</dt><dd>2</dd>" in sent and "<dt>けがをしている人数</dt><dd>1</dd>" in sent
+        assert "<dd>避難所</dd>" in sent and "<dd>足を痛めた" + "あ" * 195 + "</dd>" in sent
+        assert page.index('<details class="more">') < page.index('class="details"')
         bad = {"status": "need_help", "k": "details-0002", "people_safe": "-3", "people_injured": "many",
                "location": "moon"}
         async with env.http.post(url, data=bad) as resp:
@@ -146,6 +152,20 @@ async def test_details_are_stored_and_malformed_ones_dropped(tmp_path: Path) -> 
         assert (first.people_safe, first.people_injured, first.location) == (2, 1, "shelter")
         assert first.note is not None and len(first.note) == 200
         assert (second.people_safe, second.people_injured, second.location, second.note) == (None, None, None, None)
+        await env.intake.idle()
+
+
+async def test_details_shown_back_are_escaped_and_a_plain_answer_has_no_summary(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        url = env.reply_url("A-002")
+        data = {"status": "need_help", "k": "details-0003", "details": "1", "note": "<b>2階</b> & 台所"}
+        async with env.http.post(url, data=data) as resp:
+            page = await resp.text()
+        assert "<dd>&lt;b&gt;2階&lt;/b&gt; &amp; 台所</dd>" in page and "<b>2階</b>" not in page
+        assert "無事な人数</dt>" not in page  # only what was given is listed
+        async with env.http.post(url, data={"status": "safe", "k": "plain-0001"}) as resp:
+            plain = await resp.text()
+        assert '<section class="sent">' not in plain and '<details class="more">' not in plain
         await env.intake.idle()
 
 
