@@ -16,6 +16,7 @@ from safetynet.domain import ANSWERED
 from safetynet.domain.replies import MAX_PEOPLE, NO_DETAILS, Location, ReplyChannel, ReplyDetails, ReplyTarget
 from safetynet.replies import texts
 from safetynet.replies.intake import ReplyIntake
+from safetynet.replies.tokens import looks_like_token
 from safetynet.web import replies_api
 from safetynet.web.app import SERVICES, json_error
 from safetynet.web.bodies import read_json_object
@@ -37,6 +38,7 @@ from safetynet.web.reply_views import (
     fresh_key,
     not_found_page,
     question_page,
+    too_large_answer_page,
     too_large_page,
 )
 
@@ -121,11 +123,11 @@ async def reply_get(request: web.Request) -> web.Response:
 async def reply_post(request: web.Request) -> web.Response:
     _limit(request)
     if too_large(request):
-        return html(too_large_page(), status=413)
+        return _too_large(request)
     try:
         form = await small_form(request)
     except web.HTTPRequestEntityTooLarge:
-        return html(too_large_page(), status=413)
+        return _too_large(request)
     intake = intake_of(request)
     token = request.match_info["token"]
     target = await intake.resolve(token)
@@ -168,6 +170,11 @@ async def _stale_form(request: web.Request, token: str, target: ReplyTarget, lan
                          alert_text(info.messages, target.language, lang), target.status, (),
                          notice=texts.t(lang, "reply.stale_form"))
     return html(body, status=409)
+
+
+def _too_large(request: web.Request) -> web.Response:
+    token = request.match_info["token"]
+    return html(too_large_answer_page(token) if looks_like_token(token) else too_large_page(), status=413)
 
 
 async def _bad_answer(request: web.Request, token: str, target: ReplyTarget, lang: str) -> web.Response:

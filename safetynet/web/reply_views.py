@@ -161,13 +161,14 @@ def _confirmation_template(lang: str, status: str, saved: bool) -> str:
 
 
 def dead_end_page(heading: str, what: str, contact_phone: str, city: str, status_code: int,
-                  retry: bool = False) -> str:
-    """A link or code that leads nowhere: what happened, what to do, whom to call (ja, then en)."""
+                  retry: bool = False, back: str = "") -> str:
+    """A link or code that leads nowhere: what happened, what to do, whom to call (ja, then en);
+    `back`, a page of ours to go back to."""
     return render(
         "dead_end.html",
         **page_context(lang="ja", title=str(status_code), styles=_STYLES),
         page_langs=("ja", "en"), retry=retry, heading=heading, what=what, phone=contact_phone, city=city,
-        tel="".join(c for c in contact_phone if c.isdigit() or c == "+"),
+        tel="".join(c for c in contact_phone if c.isdigit() or c == "+"), back=back,
     )
 
 
@@ -180,3 +181,11 @@ def not_found_page(contact_phone: str = "", city: str = "") -> str:
 @functools.lru_cache(maxsize=1)
 def too_large_page() -> str:
     return dead_end_page("reply.too_large", "", "", "", 413)
+
+
+@functools.lru_cache(maxsize=64)
+def too_large_answer_page(token: str) -> str:
+    """An answer form over the size limit (a note far past its 200 characters, from a phone that
+    ignores maxlength): what to shorten, and the way back to the question. `token` was checked to
+    look like one (it is escaped all the same)."""
+    return dead_end_page("reply.too_large", "reply.too_large_what", "", "", 413, back=f"/r/{token}")

@@ -220,8 +220,14 @@ async def test_rate_limit_per_ip_answers_429_with_retry_after(tmp_path: Path) ->
 
 async def test_large_body_is_refused(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
-        async with env.http.post(env.reply_url("A-001"), data={"status": "safe", "note": "x" * 10_000}) as resp:
+        url = env.reply_url("A-001")
+        async with env.http.post(url, data={"status": "safe", "note": "あ" * 700}) as resp:
+            page = await resp.text()
             assert resp.status == 413
+        # not a dead end: what to shorten, and the way back to the question
+        assert "200字まで" in page and f'href="{url.removeprefix(env.url)}"' in page and "回答のページにもどる" in page
+        async with env.http.post(f"{env.url}/r/bad!token", data={"status": "safe", "note": "x" * 10_000}) as resp:
+            assert resp.status == 413 and "/r/bad" not in await resp.text()  # no link made of what is no token
         async with env.http.post(env.reply_url("A-001") + "/answer", data=b"{" + b" " * 10_000 + b"}",
                                  headers={"Content-Type": "application/json"}) as resp:
             assert resp.status == 413
