@@ -251,6 +251,7 @@ async def test_language_of_household_and_switch(tmp_path: Path) -> None:
         async with env.http.get(env.reply_url("A-003")) as resp:  # an English household
             page = await resp.text()
         assert "I need help" in page and "A strong earthquake" in page and 'lang="en"' in page
+        assert re.search(r"<h1>\[DRILL\] \S", page)  # the mark and the title are two words
         async with env.http.get(env.reply_url("A-003") + "?lang=ja-easy") as resp:
             page = await resp.text()
         assert "だいじょうぶ" in page
