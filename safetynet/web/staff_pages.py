@@ -75,11 +75,13 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
-def _login_page(request: web.Request, next_url: str, error: str = "", status: int = 200) -> web.Response:
+def _login_page(request: web.Request, next_url: str, error: str = "", status: int = 200,
+                login: str = "") -> web.Response:
+    """The sign-in form; after a refusal it keeps the login typed (a password is never sent back)."""
     lang = lang_of(request)
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
     resp = render(request, t(lang, "login"), template="login.html", status=status, no_store=True,
-                  context={"token": token, "next_url": next_url, "error": error})
+                  context={"token": token, "next_url": next_url, "error": error, "login": login})
     resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=_secure(request),
                     path="/login", max_age=3600)
     return resp
@@ -105,8 +107,9 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     by_address, backoff = limits.per_ip.hit(address), limits.failures.wait(key)
     if by_address > 0 or backoff > 0:
         log.warning("login_rate_limited", reason="address" if by_address > 0 else "failures")
-        resp = _login_page(request, next_url, t(lang, "too_many"), status=429)
-        resp.headers["Retry-After"] = str(max(1, int(max(by_address, backoff) + 0.999)))
+        wait = max(1, int(max(by_address, backoff) + 0.999))
+        resp = _login_page(request, next_url, t(lang, "too_many_wait", seconds=wait), status=429, login=login)
+        resp.headers["Retry-After"] = str(wait)
         return resp
     svc = services(request)
     found = await svc.store.auth.staff_by_login(login)
@@ -115,7 +118,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     if not ok or found is None:
         limits.failures.failed(key)
         log.info("login_failed")
-        return _login_page(request, next_url, t(lang, "login_failed"), status=401)
+        return _login_page(request, next_url, t(lang, "login_failed"), status=401, login=login)
     limits.failures.succeeded(key)
     staff = found[0]
     session = new_token()

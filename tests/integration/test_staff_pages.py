@@ -65,6 +65,11 @@ async def test_wrong_password_unknown_login_and_missing_form_token_are_refused(t
     async with world(tmp_path) as w, client() as http:
         assert await _try(http, w, "head_a", "wrong") == 401
         assert await _try(http, w, "nobody", "wrong") == 401
+        token = await _form_token(http, w)
+        async with http.post(f"{w.url}/login", data={"csrf": token, "login": '"><b>x', "password": "typo-12345"},
+                             allow_redirects=False) as r:
+            page = await r.text()
+        assert r.status == 401 and 'value="&#34;&gt;&lt;b&gt;x"' in page and "typo-12345" not in page
         async with http.post(f"{w.url}/login", data={"login": "head_a", "password": password("head_a")},
                              allow_redirects=False) as r:
             assert r.status == 403
@@ -109,6 +114,10 @@ async def test_wrong_passwords_back_off_per_login_and_address(tmp_path: Path) ->
         async with http.post(f"{w.url}/login", data={"csrf": token, "login": "head_a",
                                                       "password": password("head_a")}, allow_redirects=False) as r:
             assert r.status == 429 and int(r.headers["Retry-After"]) == 2
+            page = await r.text()
+        # how long to wait, and the login kept in its field (the password never comes back)
+        assert "2秒ほど待って" in page and 'name="login" value="head_a"' in page
+        assert password("head_a") not in page
         await clock.advance(2)
         assert await _try(http, w, "head_a", "wrong") == 401
         await clock.advance(3)
