@@ -438,7 +438,8 @@ class Dispatcher:
         url = reply_url(self.cfg.server.public_url, token)
         drill = campaign.is_drill
         lang, text = compose(messages=campaign.messages, title=campaign.title, language=d.language, drill=drill,
-                             reply_url=url, channel=d.channel, default_language=self.cfg.city.default_language)
+                             reply_url=url, channel=d.channel, default_language=self.cfg.city.default_language,
+                             city=self.cfg.city.name)
         assert d.address is not None
         return OutboundMessage(channel=d.channel, delivery_id=d.id, campaign_id=d.campaign_id,
                                household_id=d.household_id, address=d.address, text=text, reply_url=url,

@@ -137,7 +137,8 @@ class PreviewCounter:
                 return None
             url = f"{self.cfg.server.public_url.rstrip('/')}/r/{_SAMPLE_URL_TOKEN}"
             _, text = compose(messages=self.messages, title="", language=language, drill=self.drill,
-                              reply_url=url, channel=channel, default_language=self.cfg.city.default_language)
+                              reply_url=url, channel=channel, default_language=self.cfg.city.default_language,
+                              city=self.cfg.city.name)
             self._estimates[key] = load(spec.estimate)(self.cfg.channels.get(channel), text)
         return self._estimates[key]
 

@@ -103,7 +103,8 @@ async def test_first_wave_over_every_real_channel(tmp_path: Path) -> None:
         assert got["telegram"].address == "500001" and got["sms"].address == phone(2)
         for ch in ("webpush", "telegram", "sms"):
             assert "/r/" in (got[ch].text or ""), ch
-        assert (got["sms"].text or "").startswith("【訓練】")
+        assert (got["sms"].text or "").startswith(f"【訓練】【{cfg.city.name}】")  # the city sends it
+        assert not (got["telegram"].text or "").startswith(f"【訓練】【{cfg.city.name}】")  # the bot says who
         doc = await CampaignService(store, cfg, clock).stats(c.id)
         assert doc["status"]["notified"] == 4
 

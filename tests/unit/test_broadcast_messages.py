@@ -85,3 +85,21 @@ def test_the_link_first_and_shared_layouts() -> None:
     _, other = compose(messages=MSGS, title="お知らせ", language="ja", drill=True, reply_url=URL + "x", channel="line",
                        layout=MESSAGE_SHARED)
     assert other == shared  # the same text for every household: one request can carry it to many
+
+
+def test_an_sms_names_the_city_after_the_drill_mark_where_it_costs_nothing() -> None:
+    _, ja = compose(messages=MSGS, title="t", language="ja", drill=True, reply_url=URL, channel="sms", city="さくら市")
+    assert ja.startswith("【訓練】【さくら市】")
+    _, real = compose(messages=MSGS, title="t", language="ja", drill=False, reply_url=URL, channel="sms", city="さくら市")
+    assert real.startswith("【さくら市】")
+    # a kanji in an English SMS would make it UCS-2 (70 characters a segment, not 160): left out
+    _, en = compose(messages=MSGS, title="t", language="en", drill=True, reply_url=URL, channel="sms", city="さくら市")
+    assert en.startswith("[DRILL] ") and "さくら市" not in en and "[" not in en[len("[DRILL] "):]
+    _, ascii_name = compose(messages=MSGS, title="t", language="en", drill=True, reply_url=URL, channel="sms",
+                            city="Sakura City")
+    assert ascii_name.startswith("[DRILL] [Sakura City] ")
+    # the other layouts name the sender themselves (a bot, a mail's From): unchanged
+    for channel in ("telegram", "email", "line", "webpush"):
+        with_city = compose(messages=MSGS, title="t", language="ja", drill=True, reply_url=URL, channel=channel,
+                            city="さくら市")
+        assert with_city == compose(messages=MSGS, title="t", language="ja", drill=True, reply_url=URL, channel=channel)
