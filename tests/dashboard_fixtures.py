@@ -25,6 +25,7 @@ from safetynet.clock import Clock, FakeClock
 from safetynet.config import Config, load_config
 from safetynet.domain import CampaignKind, Role, Scope
 from safetynet.domain.campaigns import Enrolment, StepPlan
+from safetynet.domain.replies import ReplyDetails
 from safetynet.domain.roster import Household, HouseholdRecord
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.tokens import reply_token
@@ -111,12 +112,12 @@ class World:
         return Viewer(role=role, scope=Scope.parse(scope), login=login)
 
     async def answer(self, key: str, status: str, campaign_id: int | None = None, channel: str = "web",
-                     note: str | None = None) -> None:
-        from safetynet.domain.replies import ReplyDetails
-
+                     note: str | None = None, details: ReplyDetails | None = None) -> None:
+        """`details` (people, location, note) as the reply page's form gives them; `note` alone is short for it."""
         target = await self.intake.target_for(campaign_id or self.campaign_id, self.hh(key).id)
         assert target is not None, key
-        await self.intake.answer(target, status, channel, dedupe_key=new_token(), details=ReplyDetails(note=note))
+        await self.intake.answer(target, status, channel, dedupe_key=new_token(),
+                                 details=details or ReplyDetails(note=note))
 
     async def status(self, key: str, campaign_id: int | None = None) -> str:
         target = await self.store.replies.target(campaign_id or self.campaign_id, self.hh(key).id)

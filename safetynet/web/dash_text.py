@@ -10,6 +10,7 @@ from aiohttp import web
 
 from safetynet import i18n
 from safetynet.channels import registry
+from safetynet.domain.replies import Location
 from safetynet.i18n import SOURCE, catalog
 
 LANGS = ("ja", "en")
@@ -42,6 +43,17 @@ def status_label(lang: str, status: str) -> str:
     if status not in STATUS_ICONS:
         return f"? {status}"
     return f"{STATUS_ICONS[status]} {i18n.t(lang, 'dash.status.' + status)}"
+
+
+def location_label(lang: str, location: str) -> str:
+    """Where a household said it is, in the words of the staff alerts (`staff.location.*`): the stored
+    code (home, shelter, elsewhere) is not a word for the page. An unknown code is shown as stored."""
+    if location in _LOCATIONS:
+        return i18n.t(lang, "staff.location." + location)
+    return location
+
+
+_LOCATIONS = frozenset(str(x) for x in Location)
 
 
 def method_label(lang: str, method: str) -> str:

@@ -20,7 +20,7 @@ from safetynet.domain.roster import Association, Coverage, HouseholdLine
 from safetynet.domain.walking import walking_key, walking_ranks
 from safetynet.templating import ENV, Stamp, call_macro, mark
 from safetynet.web.dash_shell import hhmm, when
-from safetynet.web.dash_text import METHODS, STATUS_ICONS, STATUS_ORDER, pct, status_label, t
+from safetynet.web.dash_text import METHODS, STATUS_ICONS, STATUS_ORDER, location_label, pct, status_label, t
 
 ANSWERED_S = frozenset(str(s) for s in ANSWERED)
 FILTERS = ("all", "noanswer", "help", "vulnerable")
@@ -37,7 +37,8 @@ def national(e164: str) -> str:
 
 
 # what the staff templates use beside i18n.t
-ENV.globals.update(d=t, icons=STATUS_ICONS, methods=METHODS, when=when, hhmm=hhmm, pct=pct, national=national)
+ENV.globals.update(d=t, icons=STATUS_ICONS, methods=METHODS, when=when, hhmm=hhmm, pct=pct, national=national,
+                   location_label=location_label)
 
 
 def _macro(name: str, *args: object) -> Markup:

@@ -17,6 +17,8 @@ from dashboard_fixtures import (
     world,
 )
 
+from safetynet.domain.replies import Location, ReplyDetails
+
 
 def rows(html: str) -> dict[str, str]:
     """household id -> status of every (visible or hidden) household row."""
@@ -46,6 +48,27 @@ async def test_head_sees_counts_help_panel_list_and_coverage(tmp_path: Path) -> 
         cov = html[html.index('id="cov-h"'):]
         assert "5 / 6" in cov and "渡辺 誠" in cov
         assert f'data-campaign="{w.campaign_id}"' in html and 'data-since="' in html
+
+
+async def test_a_help_card_says_in_words_where_the_household_is_and_how_many_it_is(tmp_path: Path) -> None:
+    """The stored location code (home) and a bare number read as nothing to a head: words from the catalog."""
+    async with world(tmp_path) as w, client() as http:
+        await w.answer("A-004", "need_help", details=ReplyDetails(
+            people_safe=3, people_injured=1, location=Location.HOME, note="父が足を痛めました"))
+        await w.answer("A-002", "need_help", details=ReplyDetails(location=Location.ELSEWHERE))
+        await login(http, w, "head_a")
+        aid = w.assoc_ids[ASSOC_A]
+        cards = {}
+        for lang in ("ja", "en"):
+            async with http.get(f"{w.url}/a/{aid}/help?lang={lang}") as r:
+                assert r.status == 200
+                cards[lang] = await r.text()
+    items = {lang: re.findall(r"<li>([^<]*)</li>", html) for lang, html in cards.items()}
+    assert {"4人世帯", "けが人 1人", "いる場所: 自宅", "1人世帯", "いる場所: その他"} <= set(items["ja"])
+    assert {"Household of 4", "1 injured", "Where: home", "Household of 1", "Where: elsewhere"} <= set(items["en"])
+    for html in cards.values():
+        assert "<li>home</li>" not in html and "<li>elsewhere</li>" not in html
+    assert "people" not in cards["en"]  # no "1 people"
 
 
 async def test_filters_work_without_javascript(tmp_path: Path) -> None:
