@@ -71,6 +71,31 @@ async def test_a_help_card_says_in_words_where_the_household_is_and_how_many_it_
     assert "people" not in cards["en"]  # no "1 people"
 
 
+async def test_staff_pages_call_the_answer_what_residents_tapped(tmp_path: Path) -> None:
+    """Residents tap 「助けが必要」; 要支援 would read as the registered vulnerable people (要配慮) beside it."""
+    async with world(tmp_path) as w, client() as http:
+        await w.answer("A-002", "need_help")  # a vulnerable household: both words on its row
+        await login(http, w, "admin")
+        aid = w.assoc_ids[ASSOC_A]
+        pages = {}
+        for path in (f"/a/{aid}", f"/a/{aid}/households", f"/a/{aid}/doorknock", "/city",
+                     f"/campaigns/{w.campaign_id}/report"):
+            async with http.get(f"{w.url}{path}?lang=ja") as r:
+                assert r.status == 200, path
+                pages[path] = await r.text()
+    assert not [p for p, html in pages.items() if "要支援" in html]
+    dash = pages[f"/a/{aid}"]
+    assert '<span class="lbl">⚠ 助けが必要</span> <b data-count="need_help">1<' in dash  # the tile
+    assert 'value="help"> 助けが必要</label>' in dash and 'value="vulnerable"> 要配慮</label>' in dash  # filters
+    row = pages[f"/a/{aid}/households"]
+    row = row[row.index(f'data-hh="{w.hh("A-002").id}"'):]
+    row = row[:row.index("</tr>")]
+    assert "⚠ 助けが必要" in row and "要配慮" in row
+    city = pages["/city"]
+    assert "⚠ 助けが必要 <b data-help-total>1<" in city and "<th>助けが必要</th>" in city
+    assert "助けが必要" in pages[f"/campaigns/{w.campaign_id}/report"]
+
+
 async def test_filters_work_without_javascript(tmp_path: Path) -> None:
     async with world(tmp_path) as w, client() as http:
         await w.answer("A-001", "safe")
