@@ -165,6 +165,37 @@ async def test_short_headers_and_cells_stay_on_one_line(tmp_path: Path) -> None:
             assert lines and all(n == 1 for n in lines), (url, lines)
 
 
+async def _lines_of(page: Page, selector: str) -> list[int]:
+    """How many lines each (shown) element of `selector` takes."""
+    return list(await page.eval_on_selector_all(selector, """els => els.filter(e => e.offsetParent !== null)
+        .map(e => { const r = document.createRange(); r.selectNodeContents(e);
+                    return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; })"""))
+
+
+async def test_count_tiles_keep_each_number_on_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """「41」 shown as 「4」 over 「1」 reads as two numbers: a tile's label may wrap, its number never."""
+    many = [household(DIST_S, ASSOC_A, "4班", f"A-2{i:02}", f"小林 {i}", f"桜町4-{i}", 2, False, phone=f"+8190444400{i:02}")
+            for i in range(40)]
+    monkeypatch.setattr(dashboard_fixtures, "records", lambda: [*_records(), *many])
+    async with world(tmp_path) as w, browser() as b:
+        await w.answer("A-001", "need_help")
+        admin = await new_page(b)
+        await login(admin, w.url, "admin", password("admin"))
+        head = await new_page(b, phone=True)
+        await login(head, w.url, "head_a", password("head_a"))
+        pages = ((admin, f"/city?campaign={w.campaign_id}"), (admin, f"/a/{w.assoc_ids[ASSOC_A]}?campaign={w.campaign_id}"),
+                 (head, f"/a/{w.assoc_ids[ASSOC_A]}?campaign={w.campaign_id}"))
+        for width in (1366, 1024):
+            await admin.set_viewport_size({"width": width, "height": 768})
+            for page, url in pages:
+                for large in ("0", "1"):
+                    await page.goto(f"{w.url}{url}&large={large}")
+                    numbers = await page.eval_on_selector_all(".tile b[data-count]", "bs => bs.map(b => b.textContent)")
+                    assert any(len(n) >= 2 for n in numbers), numbers  # a number that could break
+                    lines = await _lines_of(page, ".tile b[data-count]")
+                    assert lines and all(n == 1 for n in lines), (width, url, large, numbers, lines)
+
+
 async def test_the_phone_dashboard_shows_need_help_and_unanswered_first(tmp_path: Path) -> None:
     async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
         for key in ("A-001", "A-002", "A-003"):
