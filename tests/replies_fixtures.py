@@ -170,11 +170,12 @@ async def seed(env: City, kind: CampaignKind = CampaignKind.DRILL) -> None:
     env.campaign_id = await start_campaign(env, kind)
 
 
-async def start_campaign(env: City, kind: CampaignKind = CampaignKind.DRILL, scope: Sequence[str] = ("city",)) -> int:
+async def start_campaign(env: City, kind: CampaignKind = CampaignKind.DRILL, scope: Sequence[str] = ("city",),
+                         title: str = "地震 安否確認") -> int:
     """A running campaign over the seeded households, started by the broadcast service (step 0 planned)."""
     service = CampaignService(env.store, env.cfg, env.clock)
     # force: some tests need a second campaign of the same text running beside the first
-    c = await service.launch(CampaignSpec("地震 安否確認", kind, tuple(scope), dict(MESSAGES)), force=True)
+    c = await service.launch(CampaignSpec(title, kind, tuple(scope), dict(MESSAGES)), force=True)
     if kind == CampaignKind.REAL:  # started by the command line, approved by a city admin (DESIGN §9)
         c = await service.approve(c.id, by=await approver(env.store), force=True)
     return c.id

@@ -67,6 +67,19 @@ def staff_messages(staff: list[Staff], channels: Collection[ChannelName]) -> lis
 
 
 _LOCATIONS = {"home": "staff.location.home", "shelter": "staff.location.shelter", "elsewhere": "staff.location.elsewhere"}
+# An alert may go out as one SMS: a campaign's title is cut to this many characters there.
+TITLE_CHARS = 20
+
+
+def short_title(title: str) -> str:
+    title = " ".join(title.split())
+    return title if len(title) <= TITLE_CHARS else title[:TITLE_CHARS - 1] + "…"
+
+
+def help_link(public_url: str, association_id: int, campaign_id: int) -> str:
+    """The dashboard of the campaign the answer belongs to, not the association's current one: a
+    closed drill still takes answers for a while, and its household is on that campaign's help list."""
+    return f"{public_url.rstrip('/')}/a/{association_id}?campaign={campaign_id}"
 
 
 def door_knock_text(association: str, households: int, language: str, drill: bool, link: str) -> str:
@@ -74,18 +87,20 @@ def door_knock_text(association: str, households: int, language: str, drill: boo
     return f"{head}{t(language, 'staff.door_knock', association=association, households=households)}\n{link}"
 
 
-def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: str) -> str:
-    """The alert a head reads on the phone: who, where, how many, vulnerable, their words, the link."""
+def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: str, campaign: str) -> str:
+    """The alert a head reads on the phone: who, which campaign, where, how many, vulnerable, their
+    words, the link (`campaign`: the campaign's title)."""
     head = (t(language, "staff.drill") if drill else "") + t(
         language, "staff.need_help.follow_up" if follow_up else "staff.need_help.title")
+    top = [f"{head} {row.association}{' ' + row.group if row.group else ''}"]
+    if campaign.strip():
+        top.append(t(language, "staff.need_help.campaign", title=short_title(campaign)))
     if row.withheld:  # a `no` household outside a real event: its number and 班 alone (domain.consent)
-        return "\n".join([f"{head} {row.association}{' ' + row.group if row.group else ''}",
-                          t(language, "staff.withheld", number=row.household_key),
+        return "\n".join([*top, t(language, "staff.withheld", number=row.household_key),
                           f"{t(language, 'staff.need_help.open')} {link}"])
     who = f"{row.name} ({t(language, 'staff.members', n=row.members)}"
     who += f", {t(language, 'staff.vulnerable')})" if row.vulnerable else ")"
-    lines = [f"{head} {row.association}{' ' + row.group if row.group else ''}", who,
-             f"{t(language, 'staff.address')}: {row.address}"]
+    lines = [*top, who, f"{t(language, 'staff.address')}: {row.address}"]
     facts = []
     if row.people_injured:
         facts.append(t(language, "staff.injured", n=row.people_injured))
@@ -118,16 +133,18 @@ class HelpNotifier:
 
     async def notify(self, campaign_id: int, household_id: int, follow_up: bool = False) -> NotifyReport:
         row = await self.store.replies.help_row(campaign_id, household_id)
-        target = await self.store.replies.target(campaign_id, household_id)
-        if row is None or target is None:
+        if row is None:
+            return NotifyReport(0, 0)
+        campaign = await self.store.replies.campaign_page(campaign_id, row.association_id)
+        if campaign is None:
             return NotifyReport(0, 0)
         staff = await self.store.auth.staff_for_association(row.association, row.district)
         # heads and deputies get what their pages show them (domain.consent)
         row = Disclosure(False, await self.store.dashboard.real_event_scopes()).help_row(row)
-        link = f"{self.cfg.server.public_url.rstrip('/')}/a/{row.association_id}"
-        drill = target.kind == CampaignKind.DRILL
-        report = await self._queue(staff, lambda lang: help_text(row, lang, drill, follow_up, link), link,
-                                   campaign_id)
+        link = help_link(self.cfg.server.public_url, row.association_id, campaign_id)
+        drill = campaign.kind == CampaignKind.DRILL
+        report = await self._queue(staff, lambda lang: help_text(row, lang, drill, follow_up, link, campaign.title),
+                                   link, campaign_id)
         if not follow_up:
             # In the outbox (or nobody to send to): a restart need not queue it again.
             await self.store.replies.mark_notified(campaign_id, household_id)

@@ -56,11 +56,12 @@ def test_the_alert_of_a_withheld_household_names_its_number_alone() -> None:
                   None, None, "台所にいます", 1, "home", household_key="A-7", consent="no")
     hidden = Disclosure(False).help_row(row)
     for lang in ("ja", "en"):
-        text = help_text(hidden, lang, drill=True, follow_up=False, link="https://x/a/1")
+        text = help_text(hidden, lang, drill=True, follow_up=False, link="https://x/a/1", campaign="地震訓練")
         assert "A-7" in text and "1班" in text and "https://x/a/1" in text
         assert "佐藤" not in text and "桜町1-1" not in text and "台所" not in text
+        assert "地震訓練" in text  # which campaign, withheld details or not
     shown = help_text(Disclosure(False, frozenset({"city"})).help_row(row), "ja", drill=False, follow_up=False,
-                      link="https://x/a/1")
+                      link="https://x/a/1", campaign="地震訓練")
     assert "佐藤 花子" in shown and "台所にいます" in shown
 
 

@@ -122,7 +122,7 @@ async def test_a_need_help_answer_alerts_a_head_over_line_with_the_dashboard_lin
         await env.dispatch()  # the alert is queued in the outbox; the dispatcher sends it
         alert = env.sandbox.state.find("line", head)
         assert alert is not None and alert.data["postbacks"] == []  # a staff alert has no answer buttons
-        assert f"/a/{env.hh('A-002').association_id}" in (alert.text or "")
+        assert f"/a/{env.hh('A-002').association_id}?campaign={env.campaign_id}" in (alert.text or "")
 
 
 async def test_a_real_deployment_never_takes_the_sandbox_secret(tmp_path: Path) -> None:

@@ -45,7 +45,8 @@ async def test_need_help_reaches_head_and_deputies_with_the_facts(tmp_path: Path
         for text in [*tg.values(), *sms.values()]:
             assert "佐藤 花子" in text and "桜町1-1-2" in text and "1人" in text and "要配慮者あり" in text
             assert "足を骨折 <b>至急</b>" in text and "けが人 1人" in text and "【訓練】" in text
-            assert f"/a/{env.hh('A-002').association_id}" in text
+            assert "配信: 地震 安否確認" in text  # which campaign: the link opens its dashboard
+            assert text.endswith(f"/a/{env.hh('A-002').association_id}?campaign={env.campaign_id}")
         push = env.sandbox.state.find("webpush", sub_id)
         assert push is not None and "佐藤 花子" in push.data["payload"]["body"]
         assert push.data["payload"]["token"] == ""  # a staff alert has no answer buttons
@@ -56,6 +57,38 @@ async def test_need_help_reaches_head_and_deputies_with_the_facts(tmp_path: Path
         assert len(env.staff_messages("telegram")) == 2
         (row,) = await env.store.replies.help_list(env.campaign_id)
         assert row.name == "佐藤 花子" and row.vulnerable and row.note == "足を骨折 <b>至急</b>"
+
+
+async def test_a_late_answer_to_a_closed_drill_alerts_with_that_drills_name_and_dashboard(tmp_path: Path) -> None:
+    """A closed drill's link still takes answers for a while; the association's dashboard by default
+    shows its current campaign, where this household is not on the help list."""
+    from replies_fixtures import start_campaign
+
+    async with running_app(tmp_path) as env:
+        await _staff_city(env)
+        drill = env.campaign_id
+        assert await env.store.campaigns.close(drill, env.clock.now())
+        current = await start_campaign(env, title="秋の総合防災訓練")
+        await env.clock.advance(600)
+        async with env.http.post(env.reply_url("A-002"), data={"status": "need_help", "k": "late-0001"}) as resp:
+            assert resp.status == 200  # within the grace period after closing
+        await env.dispatch()
+        aid = env.hh("A-002").association_id
+        link = f"{env.cfg.server.public_url}/a/{aid}?campaign={drill}"
+        texts = [r.text or "" for ch in ("telegram", "sms") for r in env.staff_messages(ch)]
+        assert len(texts) == 4
+        for text in texts:
+            assert "配信: 地震 安否確認" in text and "秋の総合防災訓練" not in text and link in text
+        head_a = await _api_token(env, Role.ASSOCIATION_HEAD, f"association:{ASSOC_A}")
+        async with env.http.get(link, headers=head_a) as resp:
+            assert resp.status == 200
+            page = await resp.text()
+        assert f'data-campaign="{drill}"' in page
+        assert "佐藤 花子" in page[page.index('id="help-items"'):page.index('data-count="need_help"')]
+        async with env.http.get(f"{env.url}/a/{aid}", headers=head_a) as resp:
+            page = await resp.text()  # what the old link opened: the current campaign, the help list empty
+        assert f'data-campaign="{current}"' in page and "佐藤 花子" not in page[page.index('id="help-items"'):
+                                                                               page.index('data-count="need_help"')]
 
 
 async def test_help_list_until_handled_with_scope(tmp_path: Path) -> None:

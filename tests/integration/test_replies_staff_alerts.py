@@ -83,7 +83,7 @@ async def test_need_help_alert_to_staff_carries_the_dashboard_not_the_answers(tm
         async with env.http.post(env.reply_url("A-002"), data={"status": "need_help", "k": "help-0001"}) as r:
             assert r.status == 200
         await env.dispatch()
-        dashboard = f"{PUBLIC}/a/{env.hh('A-002').association_id}"
+        dashboard = f"{PUBLIC}/a/{env.hh('A-002').association_id}?campaign={env.campaign_id}"
         by_chat = {r.address: r for r in env.sandbox.messages("telegram")}
         assert {"7770002", "8880001", "8880002"} <= set(by_chat)
         assert {r.address for r in env.staff_messages("telegram")} == {"8880001", "8880002"}
