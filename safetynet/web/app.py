@@ -87,6 +87,16 @@ def services(request: web.Request) -> Services:
     return request.app[SERVICES]
 
 
+class PageNotFound(web.HTTPNotFound):
+    """A staff page's "not there, or not yours" (the same answer for both): the guard answers it with
+    the app's `ERROR_PAGE` (a page in the viewer's language, a way home), API clients with JSON."""
+
+
+# Renders a staff page's error (request, status) -> response; set by the module of the staff pages.
+ErrorPage = Callable[[web.Request, int], web.StreamResponse]
+ERROR_PAGE: web.AppKey[ErrorPage] = web.AppKey("error_page")
+
+
 def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response({"error": message}, status=status, headers=headers)
 
@@ -144,6 +154,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if e.status >= 400 and wants_json(request) and e.content_type != "application/json":
             return json_error(e.status, e.reason, headers={k: v for k, v in e.headers.items()
                                                              if k.lower() in ("retry-after", "www-authenticate")})
+        if isinstance(e, PageNotFound) and ERROR_PAGE in request.app:
+            return request.app[ERROR_PAGE](request, e.status)
         raise
     except StoreUnavailable:
         log.error("request_refused_store_unavailable", path=request.path)

@@ -21,7 +21,7 @@ from safetynet.templating import Markup, call_macro
 from safetynet.web.app import SERVICES, check_csrf, require_viewer
 from safetynet.web.bodies import read_form
 from safetynet.web.city_console import _refused, _service, scope_choices
-from safetynet.web.dash_shell import reads
+from safetynet.web.dash_shell import not_found, reads
 
 log = structlog.get_logger("web.check")
 
@@ -78,7 +78,7 @@ async def check_form(request: web.Request, viewer: Viewer, lang: str, csrf: str)
 async def start_check(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     if not viewer.is_city_admin:
-        raise web.HTTPNotFound()
+        raise not_found()
     form = await read_form(request)
     await check_csrf(request, form)
     scope = str(form.get("scope", ""))

@@ -19,7 +19,7 @@ from safetynet.domain.roster import Association
 from safetynet.store.ports import DashboardReads, StatsReads
 from safetynet.templating import page_context
 from safetynet.templating import render as render_template
-from safetynet.web.app import csrf_of, viewer_of
+from safetynet.web.app import PageNotFound, csrf_of, viewer_of
 from safetynet.web.dash_text import lang_of, language_switch, large_of, remember_prefs, t
 
 READS = web.AppKey("dashboard_reads", DashboardReads)
@@ -35,8 +35,9 @@ def stats_reads(request: web.Request) -> StatsReads:
 
 
 def not_found() -> web.HTTPNotFound:
-    """The one answer for "does not exist" and "not yours": it reveals nothing."""
-    return web.HTTPNotFound(text="404: Not Found")
+    """The one answer for "does not exist" and "not yours": it reveals nothing. A page in the
+    viewer's language (`error_page`), JSON for the API."""
+    return PageNotFound(text="404: Not Found")
 
 
 def parse_id(text: str | None) -> int:
@@ -103,6 +104,17 @@ def viewer_home(viewer: Viewer, association_id: int | None) -> str:
     if viewer.role in (Role.ASSOCIATION_HEAD, Role.DEPUTY) and association_id is not None:
         return f"/a/{association_id}"
     return "/city"
+
+
+def error_page(request: web.Request, status: int) -> web.StreamResponse:
+    """What a staff page answers for a link that leads nowhere (404): the same words whether the
+    thing is missing or outside the viewer's scope, and the way back to the viewer's own page."""
+    lang = lang_of(request)
+    viewer = viewer_of(request)
+    # "/" takes a head or deputy to their association's dashboard, anyone else to the city overview
+    back = "error_back_association" if viewer is not None and viewer.scope.kind == "association" else "error_back_city"
+    return render(request, t(lang, "error_404_title"), template="error.html", status=status, no_store=True,
+                  context={"back_href": "/", "back_label": t(lang, back)})
 
 
 # -- page shell -------------------------------------------------------------------------------

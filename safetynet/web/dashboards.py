@@ -23,7 +23,7 @@ from safetynet.domain.replies import HelpItem
 from safetynet.domain.roster import Association, Coverage, HouseholdLine
 from safetynet.stats.report import FORMATS, ReportNotFound, open_report, stream_report, writer_for
 from safetynet.web import city_pages, dash_sse
-from safetynet.web.app import SERVICES, require_viewer, services
+from safetynet.web.app import ERROR_PAGE, SERVICES, require_viewer, services
 from safetynet.web.audit_api import record
 from safetynet.web.check_console import check_block
 from safetynet.web.dash_shell import (
@@ -31,6 +31,7 @@ from safetynet.web.dash_shell import (
     STATS,
     campaign_or_404,
     disclosure_for,
+    error_page,
     not_found,
     parse_id,
     reads,
@@ -242,6 +243,7 @@ def setup(app: web.Application) -> None:
     store = app[SERVICES].store
     app[READS] = store.dashboard
     app[STATS] = store.stats
+    app[ERROR_PAGE] = error_page
     app.router.add_get("/", home)
     app.router.add_get("/a/{association_id}", association_page)
     app.router.add_get("/a/{association_id}/help", help_fragment)

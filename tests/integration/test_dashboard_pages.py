@@ -177,6 +177,39 @@ async def test_campaign_choice_defaults_to_the_latest_running_and_refuses_others
             assert r.status == 404
 
 
+async def test_a_link_that_leads_nowhere_gets_a_staff_page_in_the_viewers_language(tmp_path: Path) -> None:
+    """Not a bare English `404: Not Found`: the staff layout, the page's language, the way back. Out of
+    scope answers exactly as missing; the API keeps its JSON."""
+    async with world(tmp_path) as w, client() as http:
+        await login(http, w, "head_a")
+        a, b = w.assoc_ids[ASSOC_A], w.assoc_ids[ASSOC_B]
+        pages = {}
+        for path in (f"/a/{b}", "/a/99999", f"/a/{a}?campaign=abc", f"/a/{a}/doorknock?campaign=999",
+                     "/campaigns/999/report", f"/a/{b}/doorknock?lang=en"):
+            async with http.get(f"{w.url}{path}") as r:
+                assert (r.status, r.content_type) == (404, "text/html"), path
+                pages[path] = await r.text()
+        for path, html in pages.items():
+            if "lang=en" in path:
+                continue
+            assert '<html lang="ja">' in html and "<h1>ページが見つかりません</h1>" in html, path
+            assert '<a class="button" href="/">町会のページに戻る</a>' in html and "Not Found" not in html, path
+        # another association's page reveals nothing: the same page as a missing one (but for its own links)
+        assert pages[f"/a/{b}"].replace(f"/a/{b}?", "/a/N?") == pages["/a/99999"].replace("/a/99999?", "/a/N?")
+        en = pages[f"/a/{b}/doorknock?lang=en"]
+        assert '<html lang="en">' in en and "<h1>Page not found</h1>" in en and "Back to your association" in en
+        async with http.get(f"{w.url}/a/{a}") as r:
+            assert r.status == 200  # the way back leads home
+        async with http.get(f"{w.url}/a/{b}", headers={"Accept": "application/json"}) as r:
+            assert r.status == 404 and (await r.json())["error"]
+        async with http.get(f"{w.url}/api/campaigns/999/stats") as r:
+            assert r.status == 404 and (await r.json())["error"]
+        async with client() as admin:
+            await login(admin, w, "admin")
+            async with admin.get(f"{w.url}/campaigns/999/report") as r:
+                assert r.status == 404 and '<a class="button" href="/">全市の状況に戻る</a>' in await r.text()
+
+
 async def _campaign_of(w, keys):  # type: ignore[no-untyped-def]
     from dashboard_fixtures import start_campaign
 

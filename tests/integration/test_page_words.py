@@ -100,6 +100,11 @@ async def test_every_page_in_japanese_shows_no_identifier_or_english_word(tmp_pa
                 page = await r.text()
             # the dead ends say it in English too, in a lang="en" part
             found[url] = problems(visible_text(re.sub(r'<(section|span) lang="en">.*?</\1>', " ", page, flags=re.S)))
+        # a staff page's link that leads nowhere (missing, or outside the viewer's scope)
+        for url in ("/a/99999", f"/a/{w.assoc_ids[ASSOC_A]}?campaign=abc", "/campaigns/99999/report"):
+            async with http.get(f"{w.url}{url}") as r:
+                assert r.status == 404
+                found[f"404 {url}"] = problems(visible_text(await r.text()), data)
         # a contact check's page, asking and then thanking
         async with http.post(f"{w.url}/city/campaigns/check", data={"csrf": csrf, "scope": f"association:{ASSOC_A}"},
                              allow_redirects=False) as r:
