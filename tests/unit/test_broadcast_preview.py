@@ -34,3 +34,14 @@ def test_sms_time_and_cost_are_what_the_limits_and_prices_imply() -> None:
     # an English SMS with its link fits one GSM-7 segment: 2 SMS steps x 12,400 x ¥8, and the calls
     assert p.units == {"sms": 24_800, "voice": 12_400}
     assert p.cost_jpy == {"sms": 198_400.0, "voice": 248_000.0, "total": 446_400.0}
+
+
+def test_the_console_says_a_channel_without_a_limit_goes_out_right_away() -> None:
+    from safetynet.web.city_console import _steps
+
+    counter = PreviewCounter(CFG, registry.default_ladder(), {"ja": "訓練"}, drill=True)
+    counter.add([hh(1, "webpush"), hh(2, "mobile")])
+    rows = {(index, channel): took for index, _, channel, _, took in _steps("ja", counter.result())}
+    # "上限なし" (no limit) read as "it may take forever" on the night it matters
+    assert rows[(0, "プッシュ通知")] == "すぐ（送信数の制限なし）"
+    assert rows[(0, "SMS")] == "1 分"
