@@ -277,6 +277,21 @@ class ReplyIntake:
         log.info("help_handled", campaign_id=campaign_id, household_id=household_id, changed=done)
         return done
 
+    async def reopen_help(self, viewer: Viewer, campaign_id: int, household_id: int) -> bool:
+        """Puts a household marked handled back on the open help list (the undo of a wrong tap);
+        False if it was open already. Anyone who may mark it handled may reopen it.
+
+        Raises NotFound when the household is out of scope or never asked for help.
+        """
+        await self._in_scope(viewer, campaign_id, household_id)
+        done = await self.store.replies.reopen_help(campaign_id, household_id)
+        if done is None:
+            raise NotFound("this household has not asked for help")
+        # the row forgets who had marked it handled: the log keeps who took that back
+        log.info("help_reopened", campaign_id=campaign_id, household_id=household_id, changed=done,
+                 staff_id=viewer.staff_id)
+        return done
+
     async def _in_scope(self, viewer: Viewer, campaign_id: int, household_id: int) -> None:
         ref = await self.store.replies.household_ref(campaign_id, household_id)
         if ref is None or not viewer.sees(ref.district, ref.association):

@@ -1,5 +1,5 @@
-"""Staff API on replies: in-person confirmation and its undo, "handled" on the help list, the help list,
-a household's history.
+"""Staff API on replies: in-person confirmation and its undo, "handled" on the help list and its undo
+(reopen), the help list, a household's history.
 
 A household outside the caller's scope answers exactly like one that does not exist (404).
 Browser sessions must send the CSRF token; API tokens (no ambient credential) need none.
@@ -111,6 +111,19 @@ async def handled(request: web.Request) -> web.Response:
                               "by": viewer.login})
 
 
+async def reopen(request: web.Request) -> web.Response:
+    """The undo of "handled": the household is back on the open help list; `already` when it was open."""
+    campaign_id, household_id = _ids(request)
+    doc = await _body(request)
+    viewer = await _staff(request, doc)
+    try:
+        changed = await intake_of(request).reopen_help(viewer, campaign_id, household_id)
+    except NotFound:
+        return json_error(404, "not found")
+    return web.json_response({"household_id": household_id, "handled": False, "already": not changed,
+                              "by": viewer.login})
+
+
 async def help_list(request: web.Request) -> web.Response:
     """`GET /api/campaigns/{id}/help[?all=1]`: who asked for help, within the caller's scope."""
     viewer = require_viewer(request)
@@ -159,5 +172,6 @@ def setup(app: web.Application) -> None:
     app.router.add_post(base + "/households/{household_id}/confirm", confirm)
     app.router.add_post(base + "/households/{household_id}/undo", undo)
     app.router.add_post(base + "/households/{household_id}/handled", handled)
+    app.router.add_post(base + "/households/{household_id}/reopen", reopen)
     app.router.add_get(base + "/households/{household_id}/replies", history)
     app.router.add_get(base + "/help", help_list)

@@ -287,6 +287,46 @@ async def test_the_help_list_opens_on_need_help_and_is_handled_once(store_factor
             None, None, clock.now())
 
 
+async def test_a_handled_help_request_reopens_as_it_was_once(store_factory: StoreFactory) -> None:
+    """The undo of a wrong "handled" tap: back on the open list with its opening time, no new alert."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        head = await store.auth.add_staff("head", "H", Role.ASSOCIATION_HEAD, f"association:{SAKURA}", None)
+        await store.replies.record(await item(store, cid, ids["S-2"], "need_help", "k1", ReplyDetails(note="水がない")))
+        opened_at = clock.now()
+        await store.replies.mark_notified(cid, ids["S-2"])  # its alert went out
+        assert await store.replies.reopen_help(cid, ids["S-2"]) is False  # open: nothing to reopen
+        await clock.advance(30)
+        assert await store.replies.mark_handled(cid, ids["S-2"], head.id, "head") is True
+        assert await store.stats.open_help_requests(cid) == {}
+        events: list[ReplyEvent] = []
+        store.replies.add_listener(events.append)
+        await clock.advance(5)
+
+        assert await store.replies.reopen_help(cid, ids["S-2"]) is True
+        assert events == [ReplyEvent((), ((cid, a[SAKURA]),))]  # the dashboards' help lists move
+        row = await store.replies.help_row(cid, ids["S-2"])
+        assert row is not None and (row.handled_at, row.handled_by, row.opened_at, row.note) == (
+            None, None, opened_at, "水がない")
+        assert [r.household_id for r in await store.replies.help_list(cid)] == [ids["S-2"]]
+        assert await store.stats.open_help_requests(cid) == {a[SAKURA]: 1}
+        assert await store.replies.unnotified_help() == []  # alerted once already: not again
+        assert (await store.replies.target(cid, ids["S-2"])).status == Status.NEED_HELP  # type: ignore[union-attr]
+
+        events.clear()
+        assert await store.replies.reopen_help(cid, ids["S-2"]) is False  # twice: open already, no event
+        assert events == []
+        assert await store.replies.reopen_help(cid, ids["S-1"]) is None  # never asked for help
+        assert await store.replies.reopen_help(cid + 1000, ids["S-2"]) is None  # no such campaign
+        # asking again while open keeps the one request; handled again, it reopens again
+        assert not (await store.replies.record(await item(store, cid, ids["S-2"], "need_help", "k2"))).help_opened
+        assert await store.replies.mark_handled(cid, ids["S-2"], head.id, "head") is True
+        assert await store.replies.reopen_help(cid, ids["S-2"]) is True
+
+
 async def test_help_alerts_not_sent_are_found_again(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         clock = clock_of(store)

@@ -282,7 +282,7 @@ def test_campaign_api_json(app: App, doc: Any, preview: bool) -> None:
 @given(raw=st.binary(max_size=200), path=st.sampled_from(
     ["/api/campaigns", "/api/campaigns/preview", "/api/campaigns/1/close", "/api/campaigns/1/cancel",
      "/api/campaigns/1/households/1/confirm", "/api/campaigns/1/households/1/handled",
-     "/api/campaigns/1/households/1/undo"]))
+     "/api/campaigns/1/households/1/undo", "/api/campaigns/1/households/1/reopen"]))
 def test_api_bodies_that_are_not_json(app: App, raw: bytes, path: str) -> None:
     app.check("POST", path, data=raw, headers={"Authorization": f"Bearer {app.api_token}",
                                                "Content-Type": "application/json"})
@@ -298,7 +298,7 @@ IDS = st.one_of(st.integers(-2, 10), st.integers(-(2**63), 2**63 - 1),
     # strings only: a list or object here is the reported defect that
     # test_attack_web.test_confirm_with_a_method_that_is_not_a_string_is_refused pins down
     "method": st.sampled_from(["visit", "phone", "paper", "x", ""]) | TEXT, "note": WEIRD | JSON,
-    "key": JSON, "reply_id": IDS | JSON})), action=st.sampled_from(["confirm", "handled", "undo"]),
+    "key": JSON, "reply_id": IDS | JSON})), action=st.sampled_from(["confirm", "handled", "undo", "reopen"]),
        as_form=st.booleans())
 def test_confirm_and_handled(app: App, cid: Any, hid: Any, doc: Any, action: str, as_form: bool) -> None:
     path = f"/api/campaigns/{quote(str(cid), safe='')}/households/{quote(str(hid), safe='')}/{action}"

@@ -319,6 +319,18 @@ class MemoryReplies:
         self._emit(ReplyEvent((), ((campaign_id, m.association_id),)))
         return True
 
+    async def reopen_help(self, campaign_id: int, household_id: int) -> bool | None:
+        await self.t.write()
+        key = (campaign_id, household_id)
+        h, m = self.t.help.get(key), self.t.members.get(key)
+        if h is None or m is None:
+            return None
+        if h.handled_at is None:
+            return False
+        h.handled_at = h.handled_by = h.handled_by_login = None
+        self._emit(ReplyEvent((), ((campaign_id, m.association_id),)))
+        return True
+
     async def unnotified_help(self, max_age_seconds: float = 6 * 3600) -> list[tuple[int, int]]:
         await asyncio.sleep(0)
         since = self.t.clock.now() - max_age_seconds

@@ -311,6 +311,30 @@ class ReplyStore:
         self._emit(ReplyEvent((), ((campaign_id, association_id),)))
         return True
 
+    async def reopen_help(self, campaign_id: int, household_id: int) -> bool | None:
+        """True if it was handled and is open again; False if open already; None if never asked for help."""
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "SELECT ch.association_id FROM help_requests h JOIN campaign_households ch"
+                " ON ch.campaign_id = h.campaign_id AND ch.household_id = h.household_id"
+                " WHERE h.campaign_id = ? AND h.household_id = ?",
+                (campaign_id, household_id),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            # the condition in the UPDATE, not a read before it: of two taps at once, one reopens
+            reopened = await conn.execute(
+                "UPDATE help_requests SET handled_at = NULL, handled_by = NULL, handled_by_login = NULL"
+                " WHERE campaign_id = ? AND household_id = ? AND handled_at IS NOT NULL",
+                (campaign_id, household_id),
+            )
+            if reopened.rowcount == 0:
+                return False
+            association_id = int(row[0])
+        self._emit(ReplyEvent((), ((campaign_id, association_id),)))
+        return True
+
     async def unnotified_help(self, max_age_seconds: float = 6 * 3600) -> list[tuple[int, int]]:
         """Open help requests whose alert never went out (a restart in between), newest first."""
         rows = await self.db.fetchall(
