@@ -44,7 +44,8 @@ from safetynet.web.dash_shell import (
     stats_reads,
     visible_associations,
 )
-from safetynet.web.dash_text import lang_of, t
+from safetynet.web.dash_text import lang_of, live_words, t
+from safetynet.web.dash_views import state_labels_json
 
 PARTS_TTL_SECONDS = 1.0
 # past the TTL a part up to this old is served while the next is built (see TtlCache)
@@ -130,7 +131,7 @@ async def city_page(request: web.Request) -> web.Response:
                          started_it=await city_console.started_it(request, viewer, info))
         if await city_console.may_finish(request, viewer, info) else "")
     attrs = {"data-page": "city", "data-campaign": info.id, "data-bands": bands_json(lang), "data-low": LOW,
-             "data-good": GOOD, "data-live-on": t(lang, "live_on"), "data-live-off": t(lang, "live_off")}
+             "data-good": GOOD, "data-states": state_labels_json(lang), **live_words(lang)}
     return render(request, t(lang, "city"), template="city.html", context=context, scripts=("/static/city.js",),
                   main_attrs=attrs)
 

@@ -39,6 +39,15 @@ def t(lang: str, key: str, **values: object) -> str:
     return i18n.t(lang, "dash." + key, **values)
 
 
+def live_words(lang: str) -> dict[str, str]:
+    """<main>'s data attributes for a live page's scripts: the live indicator's words, and what the
+    page says when its login has expired (a retry cannot help then; the page links to the login,
+    which brings the user back)."""
+    return {"data-live-on": t(lang, "live_on"), "data-live-off": t(lang, "live_off"),
+            "data-live-stopped": t(lang, "live_stopped"), "data-msg-expired-live": t(lang, "expired_live"),
+            "data-msg-expired": t(lang, "expired_not_saved"), "data-msg-login": t(lang, "login_again")}
+
+
 def status_label(lang: str, status: str) -> str:
     if status not in STATUS_ICONS:
         return f"? {status}"

@@ -38,7 +38,7 @@ from safetynet.web.dash_shell import (
     render,
     visible_associations,
 )
-from safetynet.web.dash_text import lang_of, t
+from safetynet.web.dash_text import lang_of, live_words, t
 from safetynet.web.dash_views import (
     FILTERS,
     HouseholdFilter,
@@ -94,7 +94,7 @@ def _live_attrs(lang: str, page: str, campaign: CampaignInfo, assoc: Association
     """What dash.js reads from <main>: the page, the cursor, and the words it shows."""
     return {"data-page": page, "data-campaign": campaign.id, "data-association": assoc.id, "data-since": since,
             "data-labels": status_labels_json(lang), "data-states": state_labels_json(lang),
-            "data-live-on": t(lang, "live_on"), "data-live-off": t(lang, "live_off")}
+            **live_words(lang)}
 
 
 async def association_page(request: web.Request) -> web.Response:
@@ -126,6 +126,7 @@ async def association_page(request: web.Request) -> web.Response:
              "data-msg-saved": t(lang, "saved"), "data-msg-failed": t(lang, "failed"),
              "data-msg-confirmed": t(lang, "confirmed_msg"), "data-msg-undo": t(lang, "undo"),
              "data-msg-undone": t(lang, "undone_msg"), "data-msg-undo-refused": t(lang, "undo_refused"),
+             "data-msg-handled": t(lang, "handled_msg"), "data-msg-reopened": t(lang, "reopened_msg"),
              "data-undo-seconds": UNDO_SECONDS}
     return render(request, assoc.name, template="association.html", context=context, scripts=("/static/dash.js",),
                   styles=_PRINTABLE, main_attrs=attrs)

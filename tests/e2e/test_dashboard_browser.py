@@ -1,5 +1,6 @@
 """Headless Chromium against the real app: a head's live dashboard on a 360-px phone, the
-door-knock list printed to PDF, and the city overview with its live curve.
+door-knock list printed to PDF, and the city overview with its live curve; what the pages say
+once their login has expired, and once their campaign has ended.
 
 Waits are on the DOM (Playwright's wait_for_*), with the 2-second promise as the timeout.
 The clock is the system clock here: the live poller runs by itself, as in production.
@@ -9,14 +10,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from browser import browser, login, new_page, pdf, screenshot
 from dashboard_fixtures import ASSOC_A, SECRET, World, client, password, world
 from playwright.async_api import Page
 
+from safetynet.auth import token_hash
 from safetynet.clock import SystemClock
 from safetynet.replies.tokens import reply_token
+from safetynet.web.app import SESSION_COOKIE
 from safetynet.web.dash_sse import HUB
 
 pytestmark = [pytest.mark.browser]
@@ -135,3 +139,80 @@ async def test_doorknock_list_prints_and_city_overview_draws_the_curve(tmp_path:
         assert rates == sorted(rates)  # worst first, kept so live
         assert "● 注意 50%" in await admin.inner_text("#associations tbody tr >> nth=0")  # said in words too
         await screenshot(admin, "city-overview")
+
+
+async def end_session(w: World, page: Page) -> None:
+    """The page's login ends on the server (expired, or logged out elsewhere); the cookie stays."""
+    cookies = await page.context.cookies()
+    await w.store.auth.delete_session(token_hash(next(c["value"] for c in cookies if c["name"] == SESSION_COOKIE)))
+
+
+async def test_a_tap_after_the_login_expired_says_log_in_again_and_comes_back(tmp_path: Path) -> None:
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "head_a", password("head_a"))
+        aid = w.assoc_ids[ASSOC_A]
+        await page.wait_for_selector("[data-live].on")
+        await end_session(w, page)
+
+        await page.click(f'{row(w, "A-002")} button[data-confirm="visit"]')
+        notice = page.locator("[data-login-expired]")
+        await notice.wait_for(timeout=LIVE_MS)
+        assert await notice.inner_text() == "ログインの有効期限が切れたため、記録できませんでした。 もう一度ログインする"
+        assert await notice.get_attribute("role") == "alert"
+        assert await notice.locator("a").get_attribute("href") == f"/login?next={quote(f'/a/{aid}', safe='')}"
+        assert await page.inner_text("[data-flash]") == ""  # not "try again": that cannot help
+        assert await page.inner_text("[data-live]") == "○ 更新停止"
+        assert await w.status("A-002") == "pending"
+        await screenshot(page, "dashboard-login-expired")
+
+        # logging in again brings the head back to this dashboard, live again
+        async with page.expect_navigation():
+            await notice.locator("a").click()
+        assert "/login?next=" in page.url
+        await page.fill('input[name="login"]', "head_a")
+        await page.fill('input[name="password"]', password("head_a"))
+        async with page.expect_navigation():
+            await page.click('form.login button[type="submit"]')
+        assert page.url == f"{w.url}/a/{aid}"
+        await page.wait_for_selector("[data-live].on")
+        await page.click(f'{row(w, "A-002")} button[data-confirm="visit"]')
+        await wait_status(page, w, "A-002", "confirmed_in_person")
+        assert await page.locator("[data-login-expired]").count() == 0
+
+
+async def test_live_pages_stop_and_say_so_when_the_login_expired(tmp_path: Path) -> None:
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        head, admin = await new_page(b, phone=True), await new_page(b)
+        await login(head, w.url, "head_a", password("head_a"))
+        await login(admin, w.url, "admin", password("admin"))
+        await admin.goto(f"{w.url}/city")
+        for page in (head, admin):
+            await page.wait_for_selector("[data-live].on")
+            await end_session(w, page)
+        # the stream ends as the server finds the session gone (at its next heartbeat): the browser
+        # reconnects, is refused, and the page asks why
+        assert w.app is not None
+        assert w.app[HUB].disconnect(w.campaign_id) >= 2
+        for page in (head, admin):
+            notice = page.locator("[data-login-expired]")
+            await notice.wait_for(timeout=LIVE_MS + 3000)  # + the 2 s retry
+            assert await notice.inner_text() == "ログインの有効期限が切れたため、ライブ更新を止めました。 もう一度ログインする"
+            assert await page.inner_text("[data-live]") == "○ 更新停止"
+        assert await admin.locator("[data-login-expired] a").get_attribute("href") == "/login?next=%2Fcity"
+        await screenshot(admin, "city-login-expired")
+
+
+async def test_a_campaign_that_ends_on_screen_is_no_longer_shown_live(tmp_path: Path) -> None:
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        head, admin = await new_page(b, phone=True), await new_page(b)
+        await login(head, w.url, "head_a", password("head_a"))
+        await login(admin, w.url, "admin", password("admin"))
+        await admin.goto(f"{w.url}/city")
+        for page in (head, admin):
+            await page.wait_for_selector("[data-live].on")
+        assert await w.store.campaigns.close(w.campaign_id, w.clock.now())
+        for page in (head, admin):
+            await page.wait_for_selector("[data-live]", state="detached", timeout=LIVE_MS)
+            assert await page.inner_text("p.campaign [data-campaign-state]") == "終了"
+        await screenshot(admin, "city-campaign-ended")

@@ -1,6 +1,7 @@
 """Headless Chromium: a wrong tap on safety data can be taken back. 訪問 on a head's dashboard offers
-an undo that stays above the table (the row itself leaves the "no answer" filter at once); 削除 on
-the enrolment page asks first, and works without JavaScript as before."""
+an undo that stays above the table (the row itself leaves the "no answer" filter at once), 対応済み an
+undo that stays above the help list (the card leaves it at once); 削除 on the enrolment page asks
+first, and works without JavaScript as before."""
 
 from __future__ import annotations
 
@@ -55,6 +56,40 @@ async def test_a_wrong_visit_tap_is_undone_from_the_dashboard(tmp_path: Path) ->
 
         await door.reload()  # back on the door-knock list
         assert await door.locator(f'table.dk tr[data-hh="{hh}"]').count() == 1
+
+
+async def test_a_wrong_handled_tap_is_undone_from_the_dashboard(tmp_path: Path) -> None:
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        await w.answer("A-004", "need_help", note="足を怪我")
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "head_a", password("head_a"))
+        hh = w.hh("A-004").id
+        card = f'.help-card[data-hh="{hh}"]'
+        assert "足を怪我" in await page.inner_text(card)
+
+        await page.click(f"{card} button[data-handled]")
+        line = page.locator("[data-help-undo] li").first
+        await line.locator("button[data-reopen]").wait_for(timeout=WAIT_MS)
+        assert await line.locator("span").inner_text() == "田中 美咲：対応済みにしました。"
+        assert await line.locator("button[data-reopen]").inner_text() == "取り消す"
+        await page.wait_for_selector(card, state="detached")  # off the list at once, the undo stays
+        assert await w.store.replies.help_list(w.campaign_id) == []
+        await screenshot(page, "dashboard-handled-undo-offered")
+
+        await line.locator("button[data-reopen]").click()
+        await page.wait_for_selector(f"{card} button[data-handled]", timeout=WAIT_MS)  # the card is back
+        assert "足を怪我" in await page.inner_text(card)
+        assert await line.inner_text() == "田中 美咲：対応済みを取り消し、対応待ちに戻しました。"
+        assert await page.inner_text("[data-help-count]") == "1"
+        (row,) = await w.store.replies.help_list(w.campaign_id)
+        assert (row.household_id, row.handled_at, row.handled_by) == (hh, None, None)
+        await screenshot(page, "dashboard-handled-undone")
+
+        # the card came back as it was: 対応済み works on it again
+        await page.click(f"{card} button[data-handled]")
+        await page.wait_for_selector(card, state="detached")
+        assert [r.household_id for r in await w.store.replies.help_list(w.campaign_id, include_handled=True)
+                if r.handled_at] == [hh]
 
 
 async def test_removing_a_contact_asks_first_without_javascript(tmp_path: Path) -> None:

@@ -210,6 +210,26 @@ async def test_a_link_that_leads_nowhere_gets_a_staff_page_in_the_viewers_langua
                 assert r.status == 404 and '<a class="button" href="/">全市の状況に戻る</a>' in await r.text()
 
 
+async def test_an_ended_campaign_is_not_shown_as_live(tmp_path: Path) -> None:
+    """Beside 終了 the pages say nothing of live updates; a running campaign's pages do."""
+    async with world(tmp_path) as w, client() as head, client() as admin:
+        await login(head, w, "head_a")
+        await login(admin, w, "admin")
+        aid = w.assoc_ids[ASSOC_A]
+        for http, path in [(head, f"/a/{aid}"), (head, f"/a/{aid}/doorknock"), (admin, "/city")]:
+            pages = {}
+            for cid in (w.campaign_id, w.previous_id):
+                sep = "&" if "?" in path else "?"
+                async with http.get(f"{w.url}{path}{sep}campaign={cid}") as r:
+                    assert r.status == 200, path
+                    pages[cid] = await r.text()
+            running, ended = pages[w.campaign_id], pages[w.previous_id]
+            indicator = re.compile(r'<span class="live[^"]*" data-live aria-live="polite">○ 再接続中…</span>')
+            assert indicator.search(running), path
+            assert "data-live " not in ended and not indicator.search(ended), path
+            assert 'data-campaign-state>終了<' in ended, path
+
+
 async def _campaign_of(w, keys):  # type: ignore[no-untyped-def]
     from dashboard_fixtures import start_campaign
 

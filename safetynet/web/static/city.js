@@ -1,6 +1,7 @@
 /* City overview: totals, districts and associations (worst first) and the response curve, kept
    live from the campaign's server-sent events. Bands repeat the server's (city_views.LOW/GOOD),
-   always with a word and an icon beside the colour. */
+   always with a word and an icon beside the colour. An ended campaign is not live; an expired
+   login stops the updates and links to the login (retrying cannot help). */
 (function () {
   "use strict";
   var main = document.getElementById("main");
@@ -10,7 +11,11 @@
   var bands = JSON.parse(main.dataset.bands || "{}");
   var LOW = parseFloat(main.dataset.low || "0.5"), GOOD = parseFloat(main.dataset.good || "0.8");
   var ANSWERED = ["safe", "need_help", "confirmed_in_person"];
-  var live = document.querySelector("[data-live]");
+  var live = document.querySelector("[data-live]");  // none for a campaign that has ended
+  var states = JSON.parse(main.dataset.states || "{}");
+  var FINISHED = { closed: 1, cancelled: 1 };
+  var streamUrl = "/api/campaigns/" + cid + "/events";
+  var es = null;
   var lastCurve = Date.now();
 
   // the band of the percent shown ("80%" is always good), as the server's city_views.band
@@ -20,6 +25,32 @@
     if (!live) { return; }
     live.textContent = on ? main.dataset.liveOn : main.dataset.liveOff;
     live.classList.toggle("on", on);
+  }
+  function updateState(ev) {
+    var state = document.querySelector("p.campaign [data-campaign-state]");  // not the list of earlier ones
+    if (state && ev.campaign && states[ev.campaign.state] && state.textContent !== states[ev.campaign.state]) {
+      state.textContent = states[ev.campaign.state];  // closed or cancelled while the page is open
+      state.className = "badge st-" + ev.campaign.state;
+    }
+    if (live && ev.campaign && FINISHED[ev.campaign.state]) { live.remove(); live = null; }
+  }
+  var expiredEl = null;
+  function loginExpired() {
+    if (es) { es.close(); }
+    if (live) { live.textContent = main.dataset.liveStopped; live.classList.remove("on"); }
+    if (expiredEl) { return; }
+    expiredEl = document.createElement("p");
+    expiredEl.className = "flash";
+    expiredEl.setAttribute("role", "alert");
+    expiredEl.dataset.loginExpired = "";
+    expiredEl.textContent = main.dataset.msgExpiredLive + " ";
+    var a = document.createElement("a");
+    a.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+    a.textContent = main.dataset.msgLogin;
+    expiredEl.appendChild(a);
+    var line = document.querySelector("p.campaign");
+    if (line) { line.parentNode.insertBefore(expiredEl, line.nextSibling); }
+    else { main.insertBefore(expiredEl, main.firstChild); }
   }
   function paintRow(tr, households, answered, help) {
     var rate = households ? answered / households : 0, b = band(rate);
@@ -61,14 +92,17 @@
   function refreshCurve() {
     lastCurve = Date.now();
     fetch("/city/curve?campaign=" + cid, { credentials: "same-origin" }).then(function (r) {
+      // without a login the answer is the login form (a redirect), not the curve
+      if (r.redirected && new URL(r.url).pathname === "/login") { throw new Error("401"); }
       if (!r.ok) { throw new Error(String(r.status)); }
       return r.text();
     }).then(function (svg) {
       var fig = document.getElementById("curve");
       if (fig) { fig.innerHTML = svg; }
-    }).catch(function () {});
+    }).catch(function (err) { if (err.message === "401") { loginExpired(); } });
   }
   function onEvent(ev) {
+    updateState(ev);
     updateTotals(ev);
     var moved = false, id;
     for (id in ev.associations) {
@@ -91,10 +125,22 @@
       tr.dataset.rate = tr.dataset.households > 0 ? tr.dataset.answered / tr.dataset.households : 0;
     }
   });
+  // EventSource gives up on an answer that is not a stream (a 401 once the session ended) without
+  // saying which: ask the server, and stop at the headers
+  function whyClosed() {
+    var stop = window.AbortController ? new AbortController() : null;
+    fetch(streamUrl, { credentials: "same-origin", headers: { Accept: "text/event-stream" },
+                       signal: stop ? stop.signal : undefined })
+      .then(function (r) { if (stop) { stop.abort(); } if (r.status === 401) { loginExpired(); } })
+      .catch(function () {});
+  }
   if (window.EventSource && cid) {
-    var es = new EventSource("/api/campaigns/" + cid + "/events");
+    es = new EventSource(streamUrl);
     es.addEventListener("open", function () { setLive(true); });
-    es.addEventListener("error", function () { setLive(false); });
+    es.addEventListener("error", function () {
+      setLive(false);
+      if (es.readyState === EventSource.CLOSED) { whyClosed(); }
+    });
     es.addEventListener("stats", function (m) { setLive(true); onEvent(JSON.parse(m.data)); });
   }
   setInterval(refreshCurve, 60000);

@@ -1,6 +1,7 @@
 /* Association dashboard and door-knock list: live counts and statuses over server-sent events,
-   household filters, one-tap "confirmed in person" (with an undo that stays for a while) and
-   "handled". No framework, no inline code
+   household filters, one-tap "confirmed in person" and "handled" (each with an undo that stays for
+   a while). When the login has expired (an answer 401), the page says so and links to the login
+   rather than asking to try again. No framework, no inline code
    (the CSP allows only same-origin scripts). EventSource reconnects by itself after a drop and
    sends Last-Event-ID, so the server replays what was missed. */
 (function () {
@@ -23,8 +24,11 @@
   var rids = {};          // household id -> newest reply id applied (older news is ignored)
   var helpOpen = null;    // last need-help count seen
   var lastRefresh = 0;
-  var live = document.querySelector("[data-live]");
+  var live = document.querySelector("[data-live]");  // none for a campaign that has ended
   var flashEl = document.querySelector("[data-flash]");
+  var FINISHED = { closed: 1, cancelled: 1 };
+  var es = null;          // the live stream
+  var streamUrl = "/api/campaigns/" + cid + "/events?association=" + aid + "&since=" + (main.dataset.since || "");
 
   function setLive(on) {
     if (!live) { return; }
@@ -32,6 +36,36 @@
     live.classList.toggle("on", on);
   }
   function flash(text) { if (flashEl) { flashEl.textContent = text; } }
+
+  // -- an expired login -----------------------------------------------------------------------
+  // Every call answers 401 from now on: trying again cannot help, logging in again can (the login
+  // brings the user back to this page). The notice goes under the campaign line, at the top.
+  var expiredEl = null;
+  function loginExpired(text, fromTap) {
+    if (es) { es.close(); }
+    if (live) { live.textContent = main.dataset.liveStopped; live.classList.remove("on"); }
+    if (!expiredEl) {
+      expiredEl = document.createElement("p");
+      expiredEl.className = "flash";
+      expiredEl.setAttribute("role", "alert");
+      expiredEl.dataset.loginExpired = "";
+      var line = document.querySelector("p.campaign");
+      if (line) { line.parentNode.insertBefore(expiredEl, line.nextSibling); }
+      else { main.insertBefore(expiredEl, main.firstChild); }
+    }
+    expiredEl.textContent = text + " ";
+    var a = document.createElement("a");
+    a.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+    a.textContent = main.dataset.msgLogin;
+    expiredEl.appendChild(a);
+    flash("");
+    if (fromTap && expiredEl.scrollIntoView) { expiredEl.scrollIntoView({ block: "center" }); }
+  }
+  // what a failed tap says: a 401 is no reason to try again
+  function failed(err) {
+    if (err && err.message === "401") { loginExpired(main.dataset.msgExpired, true); }
+    else { flash(main.dataset.msgFailed); }
+  }
   function pct(r) { return Math.round(r * 100) + "%"; }
 
   // -- filters --------------------------------------------------------------------------------
@@ -97,6 +131,8 @@
       state.textContent = states[ev.campaign.state];  // closed or cancelled while the page is open
       state.className = "badge st-" + ev.campaign.state;
     }
+    // an ended campaign is not "live" (as the page says when loaded after the end)
+    if (live && ev.campaign && FINISHED[ev.campaign.state]) { live.remove(); live = null; }
   }
   function updateCounts(ev) {
     updateState(ev);
@@ -114,6 +150,8 @@
   // -- fragments ------------------------------------------------------------------------------
   function get(path) {
     return fetch(path, { credentials: "same-origin", headers: { Accept: "text/html" } }).then(function (r) {
+      // a page asked for without a login is the login form (a redirect), not the fragment
+      if (r.redirected && new URL(r.url).pathname === "/login") { throw new Error("401"); }
       if (!r.ok) { throw new Error(String(r.status)); }
       return r.text().then(function (text) { return { text: text, headers: r.headers }; });
     });
@@ -125,7 +163,11 @@
       box.innerHTML = res.text;
       var c = document.querySelector("[data-help-count]");
       if (c) { c.textContent = res.headers.get("X-Help-Count") || c.textContent; }
-    }).catch(function () {});
+    }).catch(quietly);
+  }
+  // a background refresh that failed waits for the next event, unless the login has expired
+  function quietly(err) {
+    if (err && err.message === "401") { loginExpired(main.dataset.msgExpiredLive, false); }
   }
   function refreshRows() {
     // patch statuses in place (keeps focus and scroll) rather than replacing the table
@@ -140,7 +182,7 @@
         if (!tr) { body.appendChild(fresh); fresh.hidden = !keeps(fresh, currentFilter()); }
         else if (tr.dataset.status !== fresh.dataset.status) { setStatus(tr, fresh.dataset.status); }
       });
-    }).catch(function () {});
+    }).catch(quietly);
   }
 
   // -- the live stream ------------------------------------------------------------------------
@@ -158,10 +200,24 @@
       if (!ev.full && !(ev.changed || []).length && Date.now() - lastRefresh > 30000) { refreshRows(); }
     }
   }
+  // EventSource retries a dropped connection by itself, but gives up on an answer that is not a
+  // stream (a 401 once the session ended) without saying which: ask the server what it answers.
+  function whyClosed() {
+    var stop = window.AbortController ? new AbortController() : null;
+    fetch(streamUrl, { credentials: "same-origin", headers: { Accept: "text/event-stream" },
+                       signal: stop ? stop.signal : undefined })
+      .then(function (r) {
+        if (stop) { stop.abort(); }  // the status is all that is needed, not a second stream
+        if (r.status === 401) { loginExpired(main.dataset.msgExpiredLive, false); }
+      }).catch(function () {});
+  }
   if (window.EventSource && cid) {
-    var es = new EventSource("/api/campaigns/" + cid + "/events?association=" + aid + "&since=" + (main.dataset.since || ""));
+    es = new EventSource(streamUrl);
     es.addEventListener("open", function () { setLive(true); });
-    es.addEventListener("error", function () { setLive(false); });
+    es.addEventListener("error", function () {
+      setLive(false);
+      if (es.readyState === EventSource.CLOSED) { whyClosed(); }
+    });
     es.addEventListener("stats", function (m) { setLive(true); onEvent(JSON.parse(m.data)); });
   }
 
@@ -212,26 +268,58 @@
       })
       .catch(function (err) {
         if (err.message === "409") { say(li, words(main.dataset.msgUndoRefused, name), 15000); return; }
-        flash(main.dataset.msgFailed); b.disabled = false;
+        failed(err); b.disabled = false;
       });
   }
+  // "handled" takes the card off the help list: a line above the list offers to put it back (a
+  // household that needs help must not vanish with a wrong tap), kept for undoSeconds too.
+  var helpUndoList = document.querySelector("[data-help-undo]");
+  function cardName(card) {
+    var h = card ? card.querySelector("h3") : null;
+    return h && h.firstChild ? h.firstChild.textContent.replace(/^\s*⚠\s*/, "").trim() : "";
+  }
+  function offerReopen(hh, name) {
+    if (!helpUndoList) { flash(main.dataset.msgSaved); return; }
+    var li = document.createElement("li"), text = document.createElement("span"), b = document.createElement("button");
+    text.textContent = words(main.dataset.msgHandled, name);
+    b.type = "button"; b.className = "small";
+    b.dataset.reopen = hh; b.dataset.name = name;
+    b.textContent = main.dataset.msgUndo;
+    li.appendChild(text); li.appendChild(b);
+    helpUndoList.insertBefore(li, helpUndoList.firstChild);
+    li.undoTimer = setTimeout(function () { li.remove(); }, undoMs);
+  }
+  function reopen(b) {
+    var li = b.closest("li"), name = b.dataset.name;
+    post("/api/campaigns/" + cid + "/households/" + b.dataset.reopen + "/reopen", {})
+      .then(function () { say(li, words(main.dataset.msgReopened, name), 15000); refreshHelp(); })
+      .catch(function (err) { failed(err); b.disabled = false; });
+  }
   document.addEventListener("click", function (e) {
-    var b = e.target.closest ? e.target.closest("button[data-confirm], button[data-handled], button[data-undo]") : null;
+    var b = e.target.closest
+      ? e.target.closest("button[data-confirm], button[data-handled], button[data-undo], button[data-reopen]") : null;
     if (!b || b.disabled) { return; }
     b.disabled = true;
     if (b.dataset.undo) {
       undo(b);
+    } else if (b.dataset.reopen) {
+      reopen(b);
     } else if (b.dataset.confirm) {
       var tr = b.closest("tr");
       post("/api/campaigns/" + cid + "/households/" + tr.dataset.hh + "/confirm", { method: b.dataset.confirm })
         .then(function (doc) { setStatus(tr, "confirmed_in_person"); offerUndo(tr, doc.reply_id, b.textContent); })
-        .catch(function () { flash(main.dataset.msgFailed); })
+        .catch(failed)
         .then(function () { b.disabled = false; });
     } else {
-      var card = b.closest("[data-hh]");
+      var card = b.closest("[data-hh]"), name = cardName(card);
       post("/api/campaigns/" + cid + "/households/" + b.dataset.handled + "/handled", {})
-        .then(function () { if (card) { card.remove(); } flash(main.dataset.msgSaved); refreshHelp(); })
-        .catch(function () { flash(main.dataset.msgFailed); b.disabled = false; });
+        .then(function (doc) {
+          if (card) { card.remove(); }
+          // handled by someone else already: theirs to take back, not this tap's
+          if (doc.already) { flash(main.dataset.msgSaved); } else { offerReopen(b.dataset.handled, name); }
+          refreshHelp();
+        })
+        .catch(function (err) { failed(err); b.disabled = false; });
     }
   });
   applyFilter();
