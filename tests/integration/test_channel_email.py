@@ -114,6 +114,15 @@ def test_body_lines_are_short_and_the_link_is_never_cut() -> None:
     assert len(huge) <= mail.MAX_BODY + 2 and long_url in huge
 
 
+def test_japanese_lines_fold_after_punctuation_not_inside_a_word() -> None:
+    sentence = "このメールに心当たりがない場合は、何もせずにこのメールを破棄してください。"  # 37 characters
+    lines = mail.body_of(email_msg("a@b.jp", text=sentence * 3)).splitlines()
+    assert all(ln.endswith(("、", "。")) for ln in lines[:-1]), lines  # never 「くだ／さい」
+    assert "".join(lines) == sentence * 3 and all(len(ln) <= mail.MAX_LINE for ln in lines)
+    english = mail.body_of(email_msg("a@b.jp", text="If you did not ask for this mail, just delete it. " * 3))
+    assert all(not ln.endswith(("delet", "jus")) for ln in english.splitlines())  # spaces still win in English
+
+
 # -- through aiosmtplib and the sandbox's SMTP server -------------------------------------------
 
 

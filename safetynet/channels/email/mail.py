@@ -58,14 +58,27 @@ def fold_line(line: str, width: int = MAX_LINE) -> list[str]:
             out.append(_URL.findall(line)[i - 1])
         part = part.strip() if i > 0 or out else part.rstrip()
         while len(part) > width:
-            # at a space when there is one near the end (English), else anywhere (Japanese)
-            cut = part.rfind(" ", width // 2, width + 1)
-            cut = cut if cut > 0 else width
+            cut = _fold_at(part, width)
             out.append(part[:cut].rstrip())
             part = part[cut:].lstrip()
         if part:
             out.append(part)
     return out or [""]
+
+
+# Japanese has no spaces: a line may end after its punctuation without cutting a word
+# (「破棄してくだ／さい。」 is what cutting anywhere gave).
+_AFTER = frozenset("、。，．！？」』）】・")
+
+
+def _fold_at(part: str, width: int) -> int:
+    """Where to cut `part` (longer than `width`): after the last Japanese punctuation or at the last
+    space in the second half of the line, else at `width` (a run without either)."""
+    for at in range(width, width // 2, -1):
+        if part[at - 1] in _AFTER:
+            return at
+    space = part.rfind(" ", width // 2, width + 1)
+    return space if space > 0 else width
 
 
 def body_of(msg: OutboundMessage) -> str:
