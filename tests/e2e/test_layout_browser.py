@@ -135,6 +135,12 @@ async def test_pages_fit_a_360px_phone_at_both_text_sizes(tmp_path: Path) -> Non
         await resident.goto(f"{w.url}/r/{token}")
         assert await _scroll_width(resident) <= 360
         await _shot(resident, "reply-page-360")
+        # each language name stays whole (한국어 was split over two lines) and is a thumb's height
+        shapes = await resident.eval_on_selector_all("nav.lang a", """links => links.map(a => {
+            const r = document.createRange(); r.selectNodeContents(a);
+            return [new Set([...r.getClientRects()].map(x => Math.round(x.top))).size, a.getBoundingClientRect().height];
+        })""")
+        assert len(shapes) == 7 and all(lines == 1 and height >= 28 for lines, height in shapes), shapes
         # the details sent, shown back on a phone: a long unbroken note wraps, the empty form folds away
         await resident.click("button.help")
         await resident.fill("input[name=people_safe]", "2")
