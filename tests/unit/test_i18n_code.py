@@ -111,6 +111,7 @@ ALLOWED_JAPANESE: dict[str, str] = {
     "roster/csvio.py::_HOUSEHOLD_COLUMNS": "roster CSV header names (世帯番号, 世帯主, …) the import reads and the export writes",
     "roster/csvio.py::COLUMNS": "the roster CSV header 備考 (notes), after the channels' contact columns",
     "channels/sms/contacts.py::PHONE_COLUMN": "the roster CSV header 携帯電話 (and 携帯) of the SMS channel's column",
+    "channels/email/mail.py::_AFTER": "Japanese punctuation a mail's line may be folded after: not a text",
     "channels/voice/contacts.py::LANDLINE_COLUMN": "the roster CSV header 固定電話 (and 固定) of the voice channel's column",
     "channels/telegram/contacts.py::TELEGRAM_COLUMN": "the roster CSV header テレグラム of the Telegram channel's column",
     "channels/email/contacts.py::EMAIL_COLUMN": "the roster CSV header メール (and メールアドレス) of the email channel's column",
