@@ -484,6 +484,7 @@ def channel_context(cfg: Config, name: str, *, public_url: str | None = None,
         name=name, settings=settings, secrets=secrets, public_url=public_url or cfg.server.public_url,
         data_dir=cfg.data_dir, clock=clock or SystemClock(), secret_key=cfg.secrets.secret_key,
         sandbox_host=f"{cfg.sandbox.host}:{cfg.sandbox.port}", default_language=cfg.city.default_language,
+        city=cfg.city.name,
     )
 
 

@@ -259,6 +259,8 @@ class ChannelContext:
     # host:port of the configured sandbox (web push accepts its subscriptions besides the allowlist).
     sandbox_host: str = ""
     default_language: str = "ja"
+    # The city's name (`[city] name`), for a channel whose messages do not say who sends (a call).
+    city: str = ""
 
     def secret(self, key: str) -> str:
         return self.secrets.get(key, "")

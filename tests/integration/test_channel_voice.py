@@ -41,6 +41,20 @@ def test_gather_twiml_in_english_with_drill_notice_and_retry_flag() -> None:
     assert {s.get("language") for s in g.findall("Say")} == {"en-US"}
 
 
+def test_the_call_says_who_calls_first_and_not_again_on_a_retry() -> None:
+    says = [s.text for s in _gather(voice_twiml.gather_twiml("https://p", "t", "ja", drill=True, city="さくら市"))
+            .findall("Say")]
+    assert says == ["さくら市からの電話です。", "これは訓練です。", PROMPT_JA, PROMPT_JA]
+    retry = [s.text for s in _gather(voice_twiml.gather_twiml("https://p", "t", "ja", retry=True, city="さくら市"))
+             .findall("Say")]
+    assert not any("さくら市" in (x or "") for x in retry)
+    # an English voice reads a kanji name as noise: only an ASCII name is said
+    en = [s.text for s in _gather(voice_twiml.gather_twiml("https://p", "t", "en", city="さくら市")).findall("Say")]
+    assert not any("call from" in (x or "") for x in en)
+    en_ascii = _gather(voice_twiml.gather_twiml("https://p", "t", "en", city="Sakura City")).findall("Say")
+    assert en_ascii[0].text == "This is a call from Sakura City."
+
+
 def test_languages_without_a_voice_hear_japanese() -> None:
     g = _gather(voice_twiml.gather_twiml("https://p", "t", "ja-easy"))
     assert g.findall("Say")[0].text == PROMPT_JA
@@ -101,7 +115,8 @@ async def test_call_carries_the_gather_and_status_callback(tmp_path: Path) -> No
         assert result.provider_id and result.provider_id.startswith("CA")
         assert result.cost_jpy == cfg.channels.voice.price_per_call_jpy and result.segments is None
         (rec,) = sb.messages("voice")
-        assert rec.text == f"これは訓練です。\n{PROMPT_JA}\n{PROMPT_JA}"
+        # who calls first: a call from an unknown number is hung up on unless it says
+        assert rec.text == f"{cfg.city.name}からの電話です。\nこれは訓練です。\n{PROMPT_JA}\n{PROMPT_JA}"
         assert rec.data["language"] == "ja-JP"
         assert rec.data["gather_action"] == f"{hooks.url}/hooks/twilio/voice?t={REPLY_TOKEN}"
         assert rec.data["events"] == ["initiated", "ringing", "answered", "completed"]

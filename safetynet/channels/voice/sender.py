@@ -19,6 +19,7 @@ class VoiceSender:
         self.name = ctx.name
         self.cfg: VoiceSettings = ctx.settings
         self.public_url = ctx.public_url.rstrip("/")
+        self.city = ctx.city
         self._account = TwilioAccount(ctx)
         self._calls: Any = None
 
@@ -35,7 +36,7 @@ class VoiceSender:
     async def _attempt(self, msg: OutboundMessage) -> SendResult:
         if self._calls is None:
             raise RuntimeError("VoiceSender.start() was not called")
-        twiml = gather_twiml(self.public_url, msg.reply_token, msg.language, drill=msg.drill)
+        twiml = gather_twiml(self.public_url, msg.reply_token, msg.language, drill=msg.drill, city=self.city)
         try:
             call = await self._calls.create_async(
                 to=msg.address,

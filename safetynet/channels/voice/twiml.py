@@ -43,7 +43,7 @@ _ACTION = "https://action.invalid/gather"
 
 
 @functools.lru_cache(maxsize=32)
-def _gather_template(lang: str, drill: bool, retry: bool) -> str:
+def _gather_template(lang: str, drill: bool, retry: bool, city: str = "") -> str:
     say = SAY_LANGUAGE[lang]
     vr = VoiceResponse()
     g = Gather(
@@ -54,6 +54,8 @@ def _gather_template(lang: str, drill: bool, retry: bool) -> str:
         method="POST",
         action_on_empty_result=True,
     )
+    if city:
+        g.say(t(lang, "voice.from_city", city=city), language=say)
     if drill:
         g.say(t(lang, "voice.drill"), language=say)
     if retry:
@@ -65,9 +67,14 @@ def _gather_template(lang: str, drill: bool, retry: bool) -> str:
     return str(vr)
 
 
-def gather_twiml(public_url: str, reply_token: str, language: str, drill: bool = False, retry: bool = False) -> str:
-    """The keypad question, read twice, inside one `<Gather>` that posts to the reply token's action URL."""
-    template = _gather_template(_lang(language), drill, retry)
+def gather_twiml(public_url: str, reply_token: str, language: str, drill: bool = False, retry: bool = False,
+                 city: str = "") -> str:
+    """The keypad question, read twice, inside one `<Gather>` that posts to the reply token's action URL;
+    the first time, who calls (`city`): a call from an unknown number is hung up on unless it says. An
+    English voice says a name only in ASCII (it would read a kanji name as noise)."""
+    lang = _lang(language)
+    who = city if not retry and (lang == "ja" or city.isascii()) else ""
+    template = _gather_template(lang, drill, retry, who)
     return template.replace(_ACTION, xml_escape(gather_url(public_url, reply_token, retry), {'"': "&quot;"}))
 
 
