@@ -23,7 +23,7 @@ def store_copy(cfg: Config, args: argparse.Namespace) -> int:
         raise CommandError(say("cli.store.copy.needs_postgres")) from None
     if not cfg.db_path.exists():
         raise CommandError(say("cli.store.copy.no_source", path=str(cfg.db_path)))
-    counts = asyncio.run(copy_sqlite_to_postgres(cfg.db_path, args.to.strip()))
+    counts = asyncio.run(copy_sqlite_to_postgres(cfg.db_path, args.to.strip(), cfg.store.busy_timeout_seconds))
     for c in counts:
         print(say("cli.store.copy.table", table=c.table, source=c.source, target=c.target))
     print(say("cli.store.copy.done", path=str(cfg.db_path), url=redact(args.to.strip()),

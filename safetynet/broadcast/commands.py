@@ -213,8 +213,7 @@ def start(cfg: Config, args: argparse.Namespace) -> int:
 
     campaign, sending = _run(cfg, launch)
     _print_started(campaign, args.json)
-    for line in sending_warnings(sending):
-        print(f"warning: {line}", file=sys.stderr)
+    _warn(sending)
     if args.simulate:
         # The lab (simulated residents) is found by name, as the CLI finds `demo`: the product never
         # depends on it, and an install without it refuses --simulate before starting anything.
@@ -245,8 +244,7 @@ def approve(cfg: Config, args: argparse.Namespace) -> int:
 
     campaign, sending = _run(cfg, work)
     _print_started(campaign, args.json)
-    for line in sending_warnings(sending):
-        print(f"warning: {line}", file=sys.stderr)
+    _warn(sending)
     return 0
 
 
@@ -259,6 +257,11 @@ def cancel(cfg: Config, args: argparse.Namespace) -> int:
     c = _run(cfg, work)
     print(json.dumps({"id": c.id, "state": str(c.state)}) if args.json else say("cli.campaign.cancelled", id=c.id))
     return 0
+
+
+def _warn(status: DispatchStatus) -> None:
+    for line in sending_warnings(status):
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def sending_warnings(status: DispatchStatus) -> list[str]:
@@ -303,8 +306,7 @@ def status(cfg: Config, args: argparse.Namespace) -> int:
     # `start` can only say what the dispatcher knew before it tried: a provider that is down shows
     # once its channel has failed a few times, so the next `status` of a running campaign says it
     if doc["state"] == CampaignState.RUNNING:
-        for line in sending_warnings(sending):
-            print(f"warning: {line}", file=sys.stderr)
+        _warn(sending)
     return 0
 
 

@@ -17,7 +17,7 @@ import asyncpg
 
 from safetynet.store.errors import StoreError
 from safetynet.store.postgres.db import PgDatabase
-from safetynet.store.sqlite.db import Database
+from safetynet.store.sqlite.db import BUSY_TIMEOUT_SECONDS, Database
 
 _BATCH = 20_000
 
@@ -49,10 +49,11 @@ def table_order() -> list[str]:
     return names
 
 
-async def copy_sqlite_to_postgres(sqlite_path: Path, url: str) -> list[TableCount]:
+async def copy_sqlite_to_postgres(sqlite_path: Path, url: str, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS,
+                                  ) -> list[TableCount]:
     """Copies every table; returns the counts per table (source and target). The caller checks
     that `sqlite_path` exists (opening would create an empty one)."""
-    src = await Database.open(sqlite_path, readers=1)
+    src = await Database.open(sqlite_path, readers=1, busy_timeout_seconds=busy_timeout_seconds)
     try:
         dst = await PgDatabase.open(url, min_size=1, max_size=2)
         try:
