@@ -111,8 +111,10 @@ def error_page(request: web.Request, status: int) -> web.StreamResponse:
     thing is missing or outside the viewer's scope, and the way back to the viewer's own page."""
     lang = lang_of(request)
     viewer = viewer_of(request)
-    # "/" takes a head or deputy to their association's dashboard, anyone else to the city overview
-    back = "error_back_association" if viewer is not None and viewer.scope.kind == "association" else "error_back_city"
+    # "/" takes a head or deputy to their association's dashboard, anyone else to the overview (of
+    # their district, for a district head)
+    kind = viewer.scope.kind if viewer is not None else ""
+    back = {"association": "error_back_association", "district": "error_back_district"}.get(kind, "error_back_city")
     return render(request, t(lang, "error_404_title"), template="error.html", status=status, no_store=True,
                   context={"back_href": "/", "back_label": t(lang, back)})
 

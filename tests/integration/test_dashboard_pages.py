@@ -208,6 +208,10 @@ async def test_a_link_that_leads_nowhere_gets_a_staff_page_in_the_viewers_langua
             await login(admin, w, "admin")
             async with admin.get(f"{w.url}/campaigns/999/report") as r:
                 assert r.status == 404 and '<a class="button" href="/">全市の状況に戻る</a>' in await r.text()
+        async with client() as district:  # "/" is their district's overview, not the city's
+            await login(district, w, "dhead")
+            async with district.get(f"{w.url}/a/{w.assoc_ids[ASSOC_B]}") as r:
+                assert r.status == 404 and '<a class="button" href="/">地区の状況に戻る</a>' in await r.text()
 
 
 async def test_an_ended_campaign_is_not_shown_as_live(tmp_path: Path) -> None:
