@@ -22,7 +22,7 @@ from safetynet.config import Config
 from safetynet.domain import CampaignKind, ChannelName
 from safetynet.domain.campaigns import Campaign, StaffAlert
 from safetynet.domain.consent import Disclosure
-from safetynet.domain.replies import HelpRow
+from safetynet.domain.replies import HelpRow, Location
 from safetynet.domain.roster import Staff
 from safetynet.i18n import t
 from safetynet.store import Store
@@ -66,7 +66,15 @@ def staff_messages(staff: list[Staff], channels: Collection[ChannelName]) -> lis
     return out
 
 
-_LOCATIONS = {"home": "staff.location.home", "shelter": "staff.location.shelter", "elsewhere": "staff.location.elsewhere"}
+_LOCATIONS = frozenset(str(x) for x in Location)
+
+
+def location_words(language: str, location: str) -> str:
+    """Where a household said it is, in staff words (`staff.location.*`: the alerts and the dashboard's
+    help cards say it alike); an unknown code is shown as stored."""
+    return t(language, "staff.location." + location) if location in _LOCATIONS else location
+
+
 # An alert may go out as one SMS: a campaign's title is cut to this many characters there.
 TITLE_CHARS = 20
 
@@ -105,7 +113,7 @@ def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: s
     if row.people_injured:
         facts.append(t(language, "staff.injured", n=row.people_injured))
     if row.location:
-        where = t(language, _LOCATIONS[row.location]) if row.location in _LOCATIONS else row.location
+        where = location_words(language, row.location)
         facts.append(f"{t(language, 'staff.where')}: {where}")
     if facts:
         lines.append(" / ".join(facts))

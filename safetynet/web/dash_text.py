@@ -10,8 +10,8 @@ from aiohttp import web
 
 from safetynet import i18n
 from safetynet.channels import registry
-from safetynet.domain.replies import Location
 from safetynet.i18n import SOURCE, catalog
+from safetynet.replies.notify import location_words
 
 LANGS = ("ja", "en")
 LANG_COOKIE = "sn_lang"
@@ -55,14 +55,8 @@ def status_label(lang: str, status: str) -> str:
 
 
 def location_label(lang: str, location: str) -> str:
-    """Where a household said it is, in the words of the staff alerts (`staff.location.*`): the stored
-    code (home, shelter, elsewhere) is not a word for the page. An unknown code is shown as stored."""
-    if location in _LOCATIONS:
-        return i18n.t(lang, "staff.location." + location)
-    return location
-
-
-_LOCATIONS = frozenset(str(x) for x in Location)
+    """Where a household said it is, as the staff alerts say it (the stored code is no word for a page)."""
+    return location_words(lang, location)
 
 
 def method_label(lang: str, method: str) -> str:
