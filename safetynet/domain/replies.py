@@ -264,6 +264,18 @@ class HelpItem:
     household_key: str = ""
     consent: str = "yes"
     withheld: bool = False  # its details left out (domain.consent)
+    # The household's status now: a request stays open until staff mark it handled, whatever the
+    # household answers after it (a later 無事 must show on the card, not hide it).
+    status: str = "need_help"
+    status_at: float | None = None
+    # Working phones (E.164) to call it back from the card; blank when withheld.
+    landline: str = ""
+    mobile: str = ""
+
+    @property
+    def answered_since(self) -> bool:
+        """The household's current answer is no longer need_help (it answered 無事, or staff confirmed it)."""
+        return self.status != "need_help"
 
 
 @dataclass(frozen=True)

@@ -228,6 +228,27 @@ async def test_the_help_panel_and_its_counts(store_factory: StoreFactory) -> Non
         assert [h.household_id for h in await store.dashboard.help_panel(cid, a.values())] == [ids["S-2"]]
 
 
+async def test_a_help_card_carries_the_households_answer_since_and_its_phones(store_factory: StoreFactory) -> None:
+    """An open request stays on the panel after a later 無事; the card says so (status, when) and
+    gives the working phones to call back, landline and mobile as the roster has them."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        await _reply(store, cid, ids["S-2"], "need_help", "k1")
+        await _reply(store, cid, ids["U-1"], "need_help", "k2")
+        (s2, u1) = await store.dashboard.help_panel(cid, a.values())
+        assert (s2.status, s2.landline, s2.mobile) == ("need_help", "+81311110002", "+819011110002")
+        assert (u1.landline, u1.mobile) == ("+81322220001", "")  # a landline only
+        assert not s2.answered_since
+        await clock.advance(60)
+        await _reply(store, cid, ids["S-2"], "safe", "k3")
+        (s2, _) = await store.dashboard.help_panel(cid, a.values())  # still open: nobody marked it handled
+        assert (s2.status, s2.status_at, s2.answered_since) == ("safe", clock.now(), True)
+        assert await store.dashboard.open_help_counts(cid) == {a[SAKURA]: 1, a[UME]: 1}
+
+
 async def test_live_counters_and_the_answer_curve(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         clock = clock_of(store)

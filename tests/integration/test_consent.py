@@ -11,7 +11,7 @@ from roster_helpers import EN, JA, csv_bytes, row
 
 from safetynet.domain import CampaignKind, Role
 from safetynet.domain.consent import Consent, Disclosure, default_consent, scope_covers, withhold_history
-from safetynet.domain.replies import HelpRow, HistoryEntry, Status
+from safetynet.domain.replies import HelpItem, HelpRow, HistoryEntry, Status
 from safetynet.domain.roster import HouseholdLine
 from safetynet.replies.notify import help_text
 from safetynet.roster.csvio import header_row, parse_bytes, record_cells
@@ -36,6 +36,16 @@ def test_a_no_household_is_shown_only_inside_a_running_real_event() -> None:
                          ("district:梅地区", False)):
         got = Disclosure(False, frozenset({scope})).lines([line("no")], "桜地区", "桜町")
         assert (not got[0].withheld) is shown, scope
+
+
+def test_a_withheld_help_card_keeps_its_number_group_and_answer_but_no_phone() -> None:
+    item = HelpItem(7, 1, "1班", "佐藤 花子", "桜町1-1", 2, True, "台所", "home", 1, 0.0, "A-7", "no",
+                    status="safe", status_at=5.0, landline="+81311110002", mobile="+819011110002")
+    (hidden,) = Disclosure(False).help_items([item], "桜地区", "桜町")
+    assert hidden.withheld and (hidden.household_key, hidden.group, hidden.status, hidden.status_at) == (
+        "A-7", "1班", "safe", 5.0)
+    assert (hidden.name, hidden.address, hidden.note, hidden.landline, hidden.mobile) == ("", "", "", "", "")
+    assert Disclosure(False, frozenset({"city"})).help_items([item], "桜地区", "桜町") == [item]  # a real event
 
 
 def test_scope_items_reach_their_households() -> None:

@@ -35,9 +35,13 @@ class MemoryDashboardReads:
     def __init__(self, t: Tables) -> None:
         self.t = t
 
+    def _phone(self, household_id: int, kind: str) -> str:
+        """The household's first working contact of a phone kind, '' without one."""
+        return next((c.address for c in self.t.contacts_of(household_id) if c.kind == kind and c.state == "working"),
+                    "")
+
     def _line(self, h: HouseholdRow, m: MemberRow | None) -> HouseholdLine:
-        landline = next((c.address for c in self.t.contacts_of(h.id) if c.kind == "landline" and c.state == "working"),
-                        "")
+        landline = self._phone(h.id, "landline")
         return HouseholdLine(h.id, h.association_id, self.t.group_name(h.group_id), h.household_key, h.name,
                              h.address, h.members, h.vulnerable, m.status if m else "", m.status_at if m else None,
                              landline if m else "", self.t.has_working_contact(h.id), h.consent)
@@ -220,7 +224,9 @@ class MemoryDashboardReads:
             r = t.replies.get(hr.reply_id)
             items.append(HelpItem(h.id, h.association_id, t.group_name(h.group_id), h.name, h.address, h.members,
                                   h.vulnerable, (r.note if r else None) or "", (r.location if r else None) or "",
-                                  r.people_injured if r else None, hr.opened_at, h.household_key, h.consent))
+                                  r.people_injured if r else None, hr.opened_at, h.household_key, h.consent,
+                                  status=m.status, status_at=m.status_at, landline=self._phone(h.id, "landline"),
+                                  mobile=self._phone(h.id, "mobile")))
         return sorted(items, key=lambda i: (i.opened_at, i.household_id))
 
     async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:

@@ -45,11 +45,16 @@ def _campaign(row: Row) -> CampaignInfo:
 # slower at 200,000 households. INDEXED BY pins the plan; a PostgreSQL repository plans this itself.
 _BY_ASSOC = "campaign_households ch INDEXED BY campaign_households_assoc"
 
+def _phone(kind: str) -> str:
+    """The household's first working contact of a phone kind, '' without one (as the door-knock list)."""
+    return (f"coalesce((SELECT c.address FROM contacts c WHERE c.household_id = h.id AND c.kind = '{kind}'"
+            " AND c.state = 'working' ORDER BY c.id LIMIT 1), '')")
+
+
 _HH_SELECT = (
     "SELECT h.id, h.association_id, coalesce(g.name, '') AS grp, h.household_key, h.name, h.address,"
     " h.members, h.vulnerable, ch.status, ch.status_at,"
-    " coalesce((SELECT c.address FROM contacts c WHERE c.household_id = h.id AND c.kind = 'landline'"
-    "   AND c.state = 'working' ORDER BY c.id LIMIT 1), '') AS landline,"
+    f" {_phone('landline')} AS landline,"
     " EXISTS (SELECT 1 FROM contacts c WHERE c.household_id = h.id AND c.state = 'working') AS has_channel,"
     " h.consent"
     f" FROM {_BY_ASSOC} JOIN households h ON h.id = ch.household_id"
@@ -336,7 +341,8 @@ class SqliteDashboardReads:
             return []
         rows = await self.db.fetchall(
             "SELECT h.id, h.association_id, coalesce(g.name, ''), h.name, h.address, h.members, h.vulnerable,"
-            " coalesce(r.note, ''), coalesce(r.location, ''), r.people_injured, hr.opened_at, h.household_key, h.consent"
+            " coalesce(r.note, ''), coalesce(r.location, ''), r.people_injured, hr.opened_at, h.household_key, h.consent,"
+            f" ch.status, ch.status_at, {_phone('landline')}, {_phone('mobile')}"
             f" FROM {_BY_ASSOC} JOIN help_requests hr"
             " ON hr.campaign_id = ch.campaign_id AND hr.household_id = ch.household_id"
             " JOIN households h ON h.id = ch.household_id LEFT JOIN household_groups g ON g.id = h.group_id"
@@ -345,7 +351,8 @@ class SqliteDashboardReads:
             " ORDER BY hr.opened_at, h.id",
             (campaign_id, *aids),
         )
-        return [HelpItem(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9], r[10], r[11], r[12])
+        return [HelpItem(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9], r[10], r[11], r[12],
+                         status=r[13], status_at=r[14], landline=r[15], mobile=r[16])
                 for r in rows]
 
     async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:
