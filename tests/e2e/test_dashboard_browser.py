@@ -73,13 +73,23 @@ async def test_head_dashboard_live_on_a_phone(tmp_path: Path) -> None:
         card = f'.help-card[data-hh="{w.hh("A-004").id}"]'
         await page.wait_for_selector(card, timeout=LIVE_MS)
         assert "足を怪我" in await page.inner_text(card)
+        call = page.locator(f'{card} a[href="tel:+819011110004"]')  # one tap calls the household back
+        assert await call.inner_text() == "090-1111-0004" and await call.is_visible()
         await screenshot(page, "dashboard-need-help")
+
+        # a later 無事 leaves the request open (nobody handled it): the card says so without a reload
+        await reply_elsewhere(w, "A-004", "safe")
+        await page.wait_for_selector(f"{card} .since.s-safe", timeout=LIVE_MS)
+        assert (await page.inner_text(f"{card} .since")).startswith("その後「無事です」と回答（")
+        assert await page.inner_text("[data-help-count]") == "1"  # open requests
+        await wait_text(page, "[data-count=need_help]", "0")  # answers now
         await page.click(f"{card} button[data-handled]")
         await page.wait_for_selector(card, state="detached")
         help_rows = await w.store.replies.help_list(w.campaign_id, [aid], include_handled=True)
         assert [r.household_id for r in help_rows if r.handled_at] == [w.hh("A-004").id]
 
-        # one tap: confirmed in person by phone
+        # one tap records a confirmation by phone (the button says it records, it does not call)
+        assert await page.inner_text(f'{row(w, "A-002")} button[data-confirm="phone"]') == "電話で確認"
         await page.click(f'{row(w, "A-002")} button[data-confirm="phone"]')
         await wait_status(page, w, "A-002", "confirmed_in_person")
         assert await w.status("A-002") == "confirmed_in_person"
@@ -98,7 +108,7 @@ async def test_head_dashboard_live_on_a_phone(tmp_path: Path) -> None:
 
         # large text, English, keyboard: the skip link is the first stop
         await page.goto(f"{w.url}/a/{aid}?lang=en&large=1")
-        assert "Households that need help" in await page.inner_text("main")
+        assert "Need help (not handled)" in await page.inner_text("main")
         await page.keyboard.press("Tab")
         assert await page.evaluate("document.activeElement.className") == "skip"
         await screenshot(page, "dashboard-phone-en-large")

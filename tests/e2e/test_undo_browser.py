@@ -32,7 +32,7 @@ async def test_a_wrong_visit_tap_is_undone_from_the_dashboard(tmp_path: Path) ->
         await page.click(f'{row} button[data-confirm="visit"]')
         line = page.locator("[data-undo-list] li").first
         await line.locator("button[data-undo]").wait_for(timeout=WAIT_MS)
-        assert await line.locator("span").inner_text() == "佐藤 花子：訪問で対面確認済みにしました。"
+        assert await line.locator("span").inner_text() == "佐藤 花子：訪問で確認済みにしました。"
         assert await line.locator("button[data-undo]").inner_text() == "取り消す"
         assert await page.is_hidden(row)  # answered: gone from the "no answer" list, the undo stays
         assert await w.status("A-002") == "confirmed_in_person"

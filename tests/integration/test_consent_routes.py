@@ -116,3 +116,29 @@ async def test_the_details_show_during_a_real_event_over_the_household_and_to_th
         for cid in (real, elsewhere):
             assert await w.store.campaigns.close(cid, w.clock.now())
         assert "佐藤 花子" not in await _page(w, "head_a")
+
+
+def help_card_of(html: str, w: World) -> str:
+    start = html.index(f'data-hh="{w.hh(NO_KEY).id}"', html.index('class="help-list"'))
+    return html[start:html.index("</button></li>", start)]
+
+
+async def test_a_withheld_help_card_has_no_phone_to_call_until_a_real_event(tmp_path: Path) -> None:
+    """The card's tap-to-call links follow the disclosure rule: a household without consent keeps
+    its number and 班 alone in a drill (no tel: link, no number); a real event over it shows them."""
+    async with world(tmp_path) as w, client() as http:
+        await no_consent(w)
+        await login(http, w, "head_a")
+        url = f"{w.url}/a/{w.assoc_ids[ASSOC_A]}/help?campaign={w.campaign_id}"
+        async with http.get(url) as r:
+            drill = await r.text()
+        card = help_card_of(drill, w)
+        assert "世帯番号 A-002" in card and "<li>1班</li>" in card
+        assert "tel:" not in card and "固定電話" not in card and not leaks(card)
+        assert "tel:+819011110004" not in drill  # A-004 has not asked for help: no card
+        real = await start_campaign(w, CampaignKind.REAL, scope=[f"association:{ASSOC_A}"], title="地震 A",
+                                    keys=[k for k in w.households if k.startswith("A-")])
+        await w.answer(NO_KEY, "need_help", campaign_id=real)
+        async with http.get(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}/help?campaign={real}") as r:
+            during = help_card_of(await r.text(), w)
+        assert '固定電話 <a href="tel:+81311110002">03-1111-0002</a>' in during

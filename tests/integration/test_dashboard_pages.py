@@ -16,7 +16,10 @@ from dashboard_fixtures import (
     login,
     world,
 )
+from test_dashboard_live import Stream
 
+from safetynet.clock import FakeClock
+from safetynet.domain.japan_time import time_of_day
 from safetynet.domain.replies import Location, ReplyDetails
 
 
@@ -34,7 +37,7 @@ async def test_head_sees_counts_help_panel_list_and_coverage(tmp_path: Path) -> 
         async with http.get(f"{w.url}/a/{aid}") as r:
             assert r.status == 200
             html = await r.text()
-        assert '<html lang="ja">' in html and "助けが必要な世帯" in html
+        assert '<html lang="ja">' in html and "助けが必要（未対応）" in html
         help_panel = html[html.index('id="help-items"'):html.index('data-count="need_help"')]
         assert "田中 美咲" in help_panel and "桜町1-2-4" in help_panel and "4人" in help_panel
         assert "&lt;script&gt;" in help_panel and "<script>x" not in html  # notes are escaped
@@ -71,6 +74,93 @@ async def test_a_help_card_says_in_words_where_the_household_is_and_how_many_it_
     assert "people" not in cards["en"]  # no "1 people"
 
 
+def card(html: str, household_id: int) -> str:
+    """The need-help card of one household (its <li> to the end of its button)."""
+    found = re.search(f'<li class="help-card[^"]*" data-hh="{household_id}"', html)
+    assert found is not None, household_id
+    return html[found.start():html.index("</button></li>", found.start())]
+
+
+async def test_a_help_card_says_what_the_household_answered_since_and_both_counts_say_what_they_count(
+        tmp_path: Path) -> None:
+    """QA: the list said 6 and the 助けが必要 tile 5. The list counts requests not yet handled (a later
+    無事 leaves a request open); the tile counts households by their answer now (a handled request
+    whose household still needs help stays in it). Each says so, and a card says when its household
+    answered 無事 since; the live stream's counts are those of the page."""
+    async with world(tmp_path) as w, client() as http:
+        for key in ("A-001", "A-003", "A-004"):
+            await w.answer(key, "need_help")
+        assert isinstance(w.clock, FakeClock)
+        await w.clock.advance(25 * 60)
+        await w.answer("A-001", "safe")  # still on the list: nobody marked it handled
+        safe_at = w.clock.now()
+        assert await w.store.replies.mark_handled(w.campaign_id, w.hh("A-003").id, None, "head_a")
+        await login(http, w, "head_a")
+        aid = w.assoc_ids[ASSOC_A]
+        pages = {}
+        for lang in ("ja", "en"):
+            async with http.get(f"{w.url}/a/{aid}?lang={lang}") as r:
+                pages[lang] = await r.text()
+        async with http.get(f"{w.url}/a/{aid}/help?lang=ja") as r:
+            fragment, fragment_count = await r.text(), r.headers["X-Help-Count"]
+        async with http.get(f"{w.url}/api/campaigns/{w.campaign_id}/events?association={aid}",
+                            headers={"Authorization": f"Bearer {w.tokens['head_a']}"}) as r:
+            first = await Stream(r).next()
+    html = pages["ja"]
+    # the list: open requests (A-001, A-004), named so
+    assert "⚠ 助けが必要（未対応） <span class=\"count\" data-help-count>2</span>" in html
+    assert "後から「無事」と回答した世帯もここに残ります" in html
+    assert fragment_count == "2" and first["need_help_open"] == 2
+    # the tile: households whose answer now is need-help (A-003 handled, A-004), named so
+    assert 'data-count="need_help">2<' in html and first["status"]["need_help"] == 2
+    assert "各世帯の現在の状況（世帯数）" in html
+    # the card of A-001 says it answered safe since, at what time; A-004's says nothing of the kind
+    since = f"その後「無事です」と回答（{time_of_day(safe_at)}）"
+    for page in (html, fragment):
+        assert since in card(page, w.hh("A-001").id) and "answered-since" in card(page, w.hh("A-001").id)
+        assert "その後" not in card(page, w.hh("A-004").id)
+        assert not re.search(f'<li class="help-card[^"]*" data-hh="{w.hh("A-003").id}"', page)  # handled
+    assert f"Since then answered “I&#39;m safe” ({time_of_day(safe_at)})" in card(pages["en"], w.hh("A-001").id)
+    assert "Need help (not handled)" in pages["en"] and "Households by their current status" in pages["en"]
+
+
+async def test_a_help_card_gives_the_households_phones_to_call(tmp_path: Path) -> None:
+    """The consent note promises heads the phone of a household: on its card, a tap calls it (the
+    landline and the mobile as the roster has them), with the number as people read it."""
+    async with world(tmp_path) as w, client() as http:
+        await w.answer("A-002", "need_help")  # a landline only
+        await w.answer("A-004", "need_help")  # a mobile only
+        await w.answer("A-003", "need_help")  # telegram only: nothing to call
+        await login(http, w, "head_a")
+        aid = w.assoc_ids[ASSOC_A]
+        async with http.get(f"{w.url}/a/{aid}") as r:
+            html = await r.text()
+    landline, mobile = card(html, w.hh("A-002").id), card(html, w.hh("A-004").id)
+    assert '<li class="tel">固定電話 <a href="tel:+81311110002">03-1111-0002</a></li>' in landline
+    assert "携帯電話" not in landline
+    assert '<li class="tel">携帯電話 <a href="tel:+819011110004">090-1111-0004</a></li>' in mobile
+    assert "固定電話" not in mobile and "tel:" not in card(html, w.hh("A-003").id)
+
+
+async def test_confirmation_buttons_read_as_recording_not_calling(tmp_path: Path) -> None:
+    """「電話」 read as "call"; the buttons record how a household was confirmed, and their spoken
+    labels read as a sentence (QA heard 「…を 用紙で回答 で確認済みにする」)."""
+    async with world(tmp_path) as w, client() as http:
+        await login(http, w, "head_a")
+        aid = w.assoc_ids[ASSOC_A]
+        rows_of = {}
+        for lang in ("ja", "en"):
+            async with http.get(f"{w.url}/a/{aid}/households?lang={lang}") as r:
+                rows_of[lang] = await r.text()
+    ja, en = rows_of["ja"], rows_of["en"]
+    for method, label, said in (("visit", "訪問で確認", "山田 太郎を訪問で確認済みにする"),
+                                ("phone", "電話で確認", "山田 太郎を電話で確認済みにする"),
+                                ("paper", "用紙で確認", "山田 太郎を用紙で確認済みにする")):
+        assert f'data-confirm="{method}"' in ja and f'aria-label="{said}">{label}</button>' in ja
+    assert 'aria-label="Record 山田 太郎 as confirmed by phone">Confirmed by phone</button>' in en
+    assert ">電話</button>" not in ja and "用紙で回答" not in ja and " で確認済み" not in ja
+
+
 async def test_staff_pages_call_the_answer_what_residents_tapped(tmp_path: Path) -> None:
     """Residents tap 「助けが必要」; 要支援 would read as the registered vulnerable people (要配慮) beside it."""
     async with world(tmp_path) as w, client() as http:
@@ -92,7 +182,7 @@ async def test_staff_pages_call_the_answer_what_residents_tapped(tmp_path: Path)
     row = row[:row.index("</tr>")]
     assert "⚠ 助けが必要" in row and "要配慮" in row
     city = pages["/city"]
-    assert "⚠ 助けが必要 <b data-help-total>1<" in city and "<th>助けが必要</th>" in city
+    assert "⚠ 助けが必要（未対応） <b data-help-total>1<" in city and "<th>助けが必要（未対応）</th>" in city
     assert "助けが必要" in pages[f"/campaigns/{w.campaign_id}/report"]
 
 
@@ -121,7 +211,7 @@ async def test_language_switch_and_large_text_are_remembered(tmp_path: Path) -> 
         aid = w.assoc_ids[ASSOC_A]
         async with http.get(f"{w.url}/a/{aid}?lang=en&large=1") as r:
             html = await r.text()
-        assert '<html lang="en">' in html and "Households that need help" in html and "large-text" in html
+        assert '<html lang="en">' in html and "Need help (not handled)" in html and "large-text" in html
         async with http.get(f"{w.url}/a/{aid}/doorknock") as r:
             html = await r.text()
         assert '<html lang="en">' in html and "Door-knock list" in html and "large-text" in html

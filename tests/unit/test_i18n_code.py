@@ -34,6 +34,7 @@ def test_every_value_the_code_builds_a_key_from_has_its_text() -> None:
     keys += [f"dash.role_{role}" for role in Role]
     keys += [f"dash.status.{status}" for status in STATUS_ICONS]
     keys += [f"dash.method.{method}" for method in METHODS]
+    keys += [f"dash.confirm_by.{method}" for method in METHODS]
     keys += [f"dash.state_{state}" for state in ("draft", "pending_approval", "running", "closed", "cancelled")]
     keys += [f"report.status.{s}" for s in STATUS_ICONS]
     assert sorted(set(keys) - SOURCE_KEYS) == []

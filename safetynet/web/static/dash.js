@@ -190,7 +190,12 @@
     if (page === "association") { updateCounts(ev); }
     else { updateState(ev); }
     var helpMoved = false;
-    (ev.changed || []).forEach(function (c) { applyChange(c); if (c[2] === "need_help") { helpMoved = true; } });
+    // a household with a card that answers again (無事 after 助けが必要) changes no open count, but
+    // its card must say so
+    (ev.changed || []).forEach(function (c) {
+      applyChange(c);
+      if (c[2] === "need_help" || document.querySelector('.help-card[data-hh="' + c[0] + '"]')) { helpMoved = true; }
+    });
     if (ev.reset && page === "association") { refreshRows(); }
     if (page === "association") {
       if (helpOpen !== null && ev.need_help_open !== helpOpen) { helpMoved = true; }
@@ -307,7 +312,7 @@
     } else if (b.dataset.confirm) {
       var tr = b.closest("tr");
       post("/api/campaigns/" + cid + "/households/" + tr.dataset.hh + "/confirm", { method: b.dataset.confirm })
-        .then(function (doc) { setStatus(tr, "confirmed_in_person"); offerUndo(tr, doc.reply_id, b.textContent); })
+        .then(function (doc) { setStatus(tr, "confirmed_in_person"); offerUndo(tr, doc.reply_id, b.dataset.method); })
         .catch(failed)
         .then(function () { b.disabled = false; });
     } else {
