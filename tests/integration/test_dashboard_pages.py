@@ -124,6 +124,18 @@ async def test_a_help_card_says_what_the_household_answered_since_and_both_count
     assert "Need help (not handled)" in pages["en"] and "Households by their current status" in pages["en"]
 
 
+async def test_a_help_card_says_when_staff_recorded_the_household_confirmed_since(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        await w.answer("A-004", "need_help")
+        url = f"{w.url}/api/campaigns/{w.campaign_id}/households/{w.hh('A-004').id}/confirm"
+        async with http.post(url, json={"method": "phone"}, headers={"Authorization": f"Bearer {w.tokens['head_a']}"}) as r:
+            assert r.status == 200
+        await login(http, w, "head_a")
+        async with http.get(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}/help") as r:
+            html = await r.text()
+    assert f"その後、確認済みと記録（{time_of_day(w.clock.now())}）" in card(html, w.hh("A-004").id)
+
+
 async def test_a_help_card_gives_the_households_phones_to_call(tmp_path: Path) -> None:
     """The consent note promises heads the phone of a household: on its card, a tap calls it (the
     landline and the mobile as the roster has them), with the number as people read it."""
