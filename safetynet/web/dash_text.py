@@ -59,9 +59,6 @@ def location_label(lang: str, location: str) -> str:
     return location_words(lang, location)
 
 
-def method_label(lang: str, method: str) -> str:
-    return i18n.t(lang, "dash.method." + method)
-
 
 def channel_label(lang: str, channel: str) -> str:
     """A channel's name (the key its spec names); the name itself for one no longer registered."""

@@ -47,7 +47,7 @@ async def test_a_wrong_visit_tap_is_undone_from_the_dashboard(tmp_path: Path) ->
         await page.wait_for_function(
             "sel => { const r = document.querySelector(sel); return r && r.dataset.status === 'pending' && !r.hidden; }",
             arg=row, timeout=WAIT_MS)
-        assert await line.inner_text() == "佐藤 花子：対面確認を取り消し、元の状況に戻しました。"
+        assert await line.inner_text() == "佐藤 花子：直接確認を取り消し、元の状況に戻しました。"
         assert await w.status("A-002") == "pending"
         entries = await w.store.replies.history(w.campaign_id, hh)
         assert [(e.status, e.actor, e.undone) for e in entries] == [
