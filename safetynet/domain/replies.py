@@ -171,7 +171,15 @@ class HistoryEntry:
 
 
 class UndoRefused(Exception):
-    """An in-person confirmation that can no longer be taken back; the message says why."""
+    """An undo that can no longer be done (an in-person confirmation with an answer after it, a
+    handled mark that is now someone else's); the message says why."""
+
+
+def refuse_other_mark(marked_by: str | None, taking_back: str | None) -> None:
+    """A person takes back their own "handled" mark only: their undo button may be minutes old, and
+    the household may have asked again and been marked by another since."""
+    if taking_back is not None and marked_by != taking_back:
+        raise UndoRefused("someone else has marked it handled since; it is theirs to take back")
 
 
 @dataclass(frozen=True, slots=True)

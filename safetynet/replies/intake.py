@@ -279,12 +279,14 @@ class ReplyIntake:
 
     async def reopen_help(self, viewer: Viewer, campaign_id: int, household_id: int) -> bool:
         """Puts a household marked handled back on the open help list (the undo of a wrong tap);
-        False if it was open already. Anyone who may mark it handled may reopen it.
+        False if it was open already. A person takes back only their own mark (`UndoRefused`
+        otherwise); an API token, acting for the city, any.
 
         Raises NotFound when the household is out of scope or never asked for help.
         """
         await self._in_scope(viewer, campaign_id, household_id)
-        done = await self.store.replies.reopen_help(campaign_id, household_id)
+        own = None if viewer.token_id is not None else viewer.login
+        done = await self.store.replies.reopen_help(campaign_id, household_id, marked_by=own)
         if done is None:
             raise NotFound("this household has not asked for help")
         # the row forgets who had marked it handled: the log keeps who took that back

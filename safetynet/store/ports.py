@@ -592,10 +592,12 @@ class ReplyRepo(Protocol):
         """True if it was open and is now handled; False if handled already; None if never asked."""
         ...
 
-    async def reopen_help(self, campaign_id: int, household_id: int) -> bool | None:
+    async def reopen_help(self, campaign_id: int, household_id: int, marked_by: str | None = None) -> bool | None:
         """Puts a handled help request back on the open list as it was (its opening time kept, no
         new alert: the undo of a wrong "handled" tap). True if it was handled and is open again;
-        False if it was open already; None if the household never asked for help."""
+        False if it was open already; None if the household never asked for help. With `marked_by`
+        (a login), only that person's mark is taken back: `UndoRefused` when someone else marked it
+        (an old undo button must not take back a later mark of another)."""
         ...
 
     async def unnotified_help(self, max_age_seconds: float = 6 * 3600) -> list[tuple[int, int]]:

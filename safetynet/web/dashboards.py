@@ -127,6 +127,7 @@ async def association_page(request: web.Request) -> web.Response:
              "data-msg-confirmed": t(lang, "confirmed_msg"), "data-msg-undo": t(lang, "undo"),
              "data-msg-undone": t(lang, "undone_msg"), "data-msg-undo-refused": t(lang, "undo_refused"),
              "data-msg-handled": t(lang, "handled_msg"), "data-msg-reopened": t(lang, "reopened_msg"),
+             "data-msg-reopen-already": t(lang, "reopen_already"), "data-msg-reopen-refused": t(lang, "reopen_refused"),
              "data-undo-seconds": UNDO_SECONDS}
     return render(request, assoc.name, template="association.html", context=context, scripts=("/static/dash.js",),
                   styles=_PRINTABLE, main_attrs=attrs)

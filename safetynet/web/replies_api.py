@@ -112,7 +112,8 @@ async def handled(request: web.Request) -> web.Response:
 
 
 async def reopen(request: web.Request) -> web.Response:
-    """The undo of "handled": the household is back on the open help list; `already` when it was open."""
+    """The undo of "handled": the household is back on the open help list; `already` when it was open;
+    409 when a person's undo meets someone else's mark."""
     campaign_id, household_id = _ids(request)
     doc = await _body(request)
     viewer = await _staff(request, doc)
@@ -120,6 +121,8 @@ async def reopen(request: web.Request) -> web.Response:
         changed = await intake_of(request).reopen_help(viewer, campaign_id, household_id)
     except NotFound:
         return json_error(404, "not found")
+    except UndoRefused as e:
+        return json_error(409, str(e))
     return web.json_response({"household_id": household_id, "handled": False, "already": not changed,
                               "by": viewer.login})
 

@@ -325,6 +325,14 @@ async def test_a_handled_help_request_reopens_as_it_was_once(store_factory: Stor
         assert not (await store.replies.record(await item(store, cid, ids["S-2"], "need_help", "k2"))).help_opened
         assert await store.replies.mark_handled(cid, ids["S-2"], head.id, "head") is True
         assert await store.replies.reopen_help(cid, ids["S-2"]) is True
+        # a person takes back their own mark only (`marked_by`): another's stands, whole
+        assert await store.replies.mark_handled(cid, ids["S-2"], head.id, "head") is True
+        with pytest.raises(UndoRefused):
+            await store.replies.reopen_help(cid, ids["S-2"], marked_by="deputy")
+        row = await store.replies.help_row(cid, ids["S-2"])
+        assert row is not None and row.handled_at is not None and row.handled_by == "head"
+        assert await store.replies.reopen_help(cid, ids["S-2"], marked_by="head") is True
+        assert await store.replies.reopen_help(cid, ids["S-2"], marked_by="deputy") is False  # open: nothing to refuse
 
 
 async def test_help_alerts_not_sent_are_found_again(store_factory: StoreFactory) -> None:

@@ -39,8 +39,12 @@ async def test_a_wrong_handled_tap_is_taken_back_and_the_card_comes_back(tmp_pat
         assert await open_help(w) == []
 
         await clock.advance(5)
+        # a person takes back their own mark only: the deputy's button (or an old one) meets the head's
         status, doc = await call(deputy, w, f"csrf:{deputy_csrf}", "A-004", "reopen")
-        assert status == 200 and doc == {"household_id": hh, "handled": False, "already": False, "by": "deputy_a"}
+        assert status == 409 and "someone else" in doc["error"]
+        assert await open_help(w) == []
+        status, doc = await call(head, w, f"csrf:{head_csrf}", "A-004", "reopen")
+        assert status == 200 and doc == {"household_id": hh, "handled": False, "already": False, "by": "head_a"}
         assert await open_help(w) == [hh]
         row = await w.store.replies.help_row(w.campaign_id, hh)
         assert row is not None and (row.opened_at, row.handled_at, row.handled_by, row.note) == (
@@ -55,6 +59,15 @@ async def test_a_wrong_handled_tap_is_taken_back_and_the_card_comes_back(tmp_pat
         status, doc = await call(head, w, f"csrf:{head_csrf}", "A-004", "reopen")
         assert status == 200 and doc["already"] is True and doc["handled"] is False
         assert await open_help(w) == [hh]
+
+        # the head's undo button is minutes old: the household asked again and the deputy marked it
+        await w.answer("A-004", "need_help", note="まだ動けない")
+        status, _ = await call(deputy, w, f"csrf:{deputy_csrf}", "A-004", "handled")
+        assert status == 200
+        status, doc = await call(head, w, f"csrf:{head_csrf}", "A-004", "reopen")
+        assert status == 409 and await open_help(w) == []
+        row = await w.store.replies.help_row(w.campaign_id, hh)
+        assert row is not None and row.handled_by == "deputy_a"  # the deputy's mark stands, with its name
 
 
 async def test_reopen_takes_the_rules_of_handled(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from safetynet.domain.replies import (
     UndoOutcome,
     UndoRefused,
     recent_of,
+    refuse_other_mark,
 )
 from safetynet.store.memory.tables import HelpRequestRow, MemberRow, PhoneCodeRow, ReplyRow, Tables
 from safetynet.store.ports import ReplyListener
@@ -319,7 +320,7 @@ class MemoryReplies:
         self._emit(ReplyEvent((), ((campaign_id, m.association_id),)))
         return True
 
-    async def reopen_help(self, campaign_id: int, household_id: int) -> bool | None:
+    async def reopen_help(self, campaign_id: int, household_id: int, marked_by: str | None = None) -> bool | None:
         await self.t.write()
         key = (campaign_id, household_id)
         h, m = self.t.help.get(key), self.t.members.get(key)
@@ -327,6 +328,7 @@ class MemoryReplies:
             return None
         if h.handled_at is None:
             return False
+        refuse_other_mark(h.handled_by_login, marked_by)
         h.handled_at = h.handled_by = h.handled_by_login = None
         self._emit(ReplyEvent((), ((campaign_id, m.association_id),)))
         return True

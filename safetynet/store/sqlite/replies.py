@@ -32,6 +32,7 @@ from safetynet.domain.replies import (
     ReplyTarget,
     UndoOutcome,
     late_reads,
+    refuse_other_mark,
 )
 from safetynet.store.sqlite.db import (
     CHUNK,
@@ -311,23 +312,27 @@ class ReplyStore:
         self._emit(ReplyEvent((), ((campaign_id, association_id),)))
         return True
 
-    async def reopen_help(self, campaign_id: int, household_id: int) -> bool | None:
+    async def reopen_help(self, campaign_id: int, household_id: int, marked_by: str | None = None) -> bool | None:
         """True if it was handled and is open again; False if open already; None if never asked for help."""
         async with self.db.transaction() as conn:
             async with conn.execute(
-                "SELECT ch.association_id FROM help_requests h JOIN campaign_households ch"
-                " ON ch.campaign_id = h.campaign_id AND ch.household_id = h.household_id"
+                "SELECT ch.association_id, h.handled_at, h.handled_by_login FROM help_requests h"
+                " JOIN campaign_households ch ON ch.campaign_id = h.campaign_id AND ch.household_id = h.household_id"
                 " WHERE h.campaign_id = ? AND h.household_id = ?",
                 (campaign_id, household_id),
             ) as cur:
                 row = await cur.fetchone()
             if row is None:
                 return None
-            # the condition in the UPDATE, not a read before it: of two taps at once, one reopens
+            if row[1] is None:
+                return False
+            refuse_other_mark(row[2], marked_by)
+            # the mark read is the mark taken back (PostgreSQL reads committed, a later mark may land
+            # in between): of two taps at once one reopens, and a new mark of another is left alone
             reopened = await conn.execute(
                 "UPDATE help_requests SET handled_at = NULL, handled_by = NULL, handled_by_login = NULL"
-                " WHERE campaign_id = ? AND household_id = ? AND handled_at IS NOT NULL",
-                (campaign_id, household_id),
+                " WHERE campaign_id = ? AND household_id = ? AND handled_at = ?",
+                (campaign_id, household_id, row[1]),
             )
             if reopened.rowcount == 0:
                 return False

@@ -239,7 +239,9 @@
   var undoList = document.querySelector("[data-undo-list]");
   var undoMs = (parseInt(main.dataset.undoSeconds, 10) || 300) * 1000;
   function words(template, name, method) {
-    return (template || "").replace("{name}", name).replace("{method}", method || "");
+    // functions, not strings: a "$&" in a name is no replacement pattern
+    return (template || "").replace("{name}", function () { return name; })
+      .replace("{method}", function () { return method || ""; });
   }
   function rowName(tr) {
     var cell = tr.querySelector("td:nth-child(2)");
@@ -297,8 +299,15 @@
   function reopen(b) {
     var li = b.closest("li"), name = b.dataset.name;
     post("/api/campaigns/" + cid + "/households/" + b.dataset.reopen + "/reopen", {})
-      .then(function () { say(li, words(main.dataset.msgReopened, name), 15000); refreshHelp(); })
-      .catch(function (err) { failed(err); b.disabled = false; });
+      .then(function (doc) {
+        say(li, words(doc.already ? main.dataset.msgReopenAlready : main.dataset.msgReopened, name), 15000);
+        refreshHelp();
+      })
+      .catch(function (err) {
+        // marked handled again by someone else since this button was offered: theirs to take back
+        if (err.message === "409") { say(li, words(main.dataset.msgReopenRefused, name), 15000); return; }
+        failed(err); b.disabled = false;
+      });
   }
   document.addEventListener("click", function (e) {
     var b = e.target.closest
