@@ -100,30 +100,28 @@ async def undo(request: web.Request) -> web.Response:
 
 
 async def handled(request: web.Request) -> web.Response:
-    campaign_id, household_id = _ids(request)
-    doc = await _body(request)
-    viewer = await _staff(request, doc)
-    try:
-        changed = await intake_of(request).mark_handled(viewer, campaign_id, household_id)
-    except NotFound:
-        return json_error(404, "not found")
-    return web.json_response({"household_id": household_id, "handled": True, "already": not changed,
-                              "by": viewer.login})
+    """Off the open help list; `already` when someone marked it handled before."""
+    return await _set_handled(request, True)
 
 
 async def reopen(request: web.Request) -> web.Response:
     """The undo of "handled": the household is back on the open help list; `already` when it was open;
     409 when a person's undo meets someone else's mark."""
+    return await _set_handled(request, False)
+
+
+async def _set_handled(request: web.Request, handled: bool) -> web.Response:
     campaign_id, household_id = _ids(request)
-    doc = await _body(request)
-    viewer = await _staff(request, doc)
+    viewer = await _staff(request, await _body(request))
+    intake = intake_of(request)
+    change = intake.mark_handled if handled else intake.reopen_help
     try:
-        changed = await intake_of(request).reopen_help(viewer, campaign_id, household_id)
+        changed = await change(viewer, campaign_id, household_id)
     except NotFound:
         return json_error(404, "not found")
     except UndoRefused as e:
         return json_error(409, str(e))
-    return web.json_response({"household_id": household_id, "handled": False, "already": not changed,
+    return web.json_response({"household_id": household_id, "handled": handled, "already": not changed,
                               "by": viewer.login})
 
 

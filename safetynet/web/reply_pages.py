@@ -163,13 +163,7 @@ async def _answered_otherwise(intake: ReplyIntake, token: str, status: str) -> R
 
 async def _stale_form(request: web.Request, token: str, target: ReplyTarget, lang: str) -> web.Response:
     """The question with the answer that stands and a notice that nothing changed (409)."""
-    info = await intake_of(request).page(target)
-    if info is None:
-        return _not_found(request)
-    body = question_page(token, lang, info.association, info.kind, info.title,
-                         alert_text(info.messages, target.language, lang), target.status, (),
-                         notice=texts.t(lang, "reply.stale_form"))
-    return html(body, status=409)
+    return await _question_again(request, token, target, lang, "reply.stale_form", 409)
 
 
 def _too_large(request: web.Request) -> web.Response:
@@ -178,13 +172,19 @@ def _too_large(request: web.Request) -> web.Response:
 
 
 async def _bad_answer(request: web.Request, token: str, target: ReplyTarget, lang: str) -> web.Response:
+    return await _question_again(request, token, target, lang, "reply.bad_answer", 400)
+
+
+async def _question_again(request: web.Request, token: str, target: ReplyTarget, lang: str, notice: str,
+                          status: int) -> web.Response:
+    """The question once more, with a notice (catalog key `notice`) above it, for an answer not taken."""
     info = await intake_of(request).page(target)
     if info is None:
         return _not_found(request)
     body = question_page(token, lang, info.association, info.kind, info.title,
                          alert_text(info.messages, target.language, lang), target.status, (),
-                         notice=texts.t(lang, "reply.bad_answer"))
-    return html(body, status=400)
+                         notice=texts.t(lang, notice))
+    return html(body, status=status)
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:

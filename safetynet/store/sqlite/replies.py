@@ -292,36 +292,24 @@ class ReplyStore:
         """True if it was open and is now handled; False if already handled; None if never asked for help."""
         now = self.clock.now()
         async with self.db.transaction() as conn:
-            async with conn.execute(
-                "SELECT h.handled_at, ch.association_id FROM help_requests h JOIN campaign_households ch"
-                " ON ch.campaign_id = h.campaign_id AND ch.household_id = h.household_id"
-                " WHERE h.campaign_id = ? AND h.household_id = ?",
-                (campaign_id, household_id),
-            ) as cur:
-                row = await cur.fetchone()
+            row = await _help_mark(conn, campaign_id, household_id)
             if row is None:
                 return None
-            if row[0] is not None:
+            if row[1] is not None:
                 return False
             await conn.execute(
                 "UPDATE help_requests SET handled_at = ?, handled_by = ?, handled_by_login = ?"
                 " WHERE campaign_id = ? AND household_id = ?",
                 (now, staff_id, login, campaign_id, household_id),
             )
-            association_id = int(row[1])
+            association_id = int(row[0])
         self._emit(ReplyEvent((), ((campaign_id, association_id),)))
         return True
 
     async def reopen_help(self, campaign_id: int, household_id: int, marked_by: str | None = None) -> bool | None:
         """True if it was handled and is open again; False if open already; None if never asked for help."""
         async with self.db.transaction() as conn:
-            async with conn.execute(
-                "SELECT ch.association_id, h.handled_at, h.handled_by_login FROM help_requests h"
-                " JOIN campaign_households ch ON ch.campaign_id = h.campaign_id AND ch.household_id = h.household_id"
-                " WHERE h.campaign_id = ? AND h.household_id = ?",
-                (campaign_id, household_id),
-            ) as cur:
-                row = await cur.fetchone()
+            row = await _help_mark(conn, campaign_id, household_id)
             if row is None:
                 return None
             if row[1] is None:
@@ -484,3 +472,14 @@ def _insert_new(items: list[ReplyItem]) -> Steps[set[str]]:
         rows = yield Sql(_INSERT_HEAD + values + " ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key", params)
         inserted.update(r[0] for r in rows)
     return inserted
+
+
+async def _help_mark(conn: Any, campaign_id: int, household_id: int) -> Any:
+    """(association id, handled_at, handled_by_login) of a household's help request, or None."""
+    async with conn.execute(
+        "SELECT ch.association_id, h.handled_at, h.handled_by_login FROM help_requests h"
+        " JOIN campaign_households ch ON ch.campaign_id = h.campaign_id AND ch.household_id = h.household_id"
+        " WHERE h.campaign_id = ? AND h.household_id = ?",
+        (campaign_id, household_id),
+    ) as cur:
+        return await cur.fetchone()
