@@ -97,6 +97,14 @@ def _live_attrs(lang: str, page: str, campaign: CampaignInfo, assoc: Association
             **live_words(lang)}
 
 
+def _confirm_words(lang: str) -> dict[str, object]:
+    """What dash.js says around a confirm tap and its undo (the dashboard and the door-knock list)."""
+    return {"data-msg-saved": t(lang, "saved"), "data-msg-failed": t(lang, "failed"),
+            "data-msg-confirmed": t(lang, "confirmed_msg"), "data-msg-undo": t(lang, "undo"),
+            "data-msg-undone": t(lang, "undone_msg"), "data-msg-undo-refused": t(lang, "undo_refused"),
+            "data-undo-seconds": UNDO_SECONDS}
+
+
 async def association_page(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     assoc, campaign, since = await _association_context(request, viewer)
@@ -122,13 +130,9 @@ async def association_page(request: web.Request) -> web.Response:
     context = association_context(lang, assoc, campaign, campaigns, help_list, lines,
                                   _coverage(disclosure, cov, assoc), _filter(request))
     context["checks"] = check_block(lang, checks)
-    attrs = {**_live_attrs(lang, "association", campaign, assoc, since),
-             "data-msg-saved": t(lang, "saved"), "data-msg-failed": t(lang, "failed"),
-             "data-msg-confirmed": t(lang, "confirmed_msg"), "data-msg-undo": t(lang, "undo"),
-             "data-msg-undone": t(lang, "undone_msg"), "data-msg-undo-refused": t(lang, "undo_refused"),
+    attrs = {**_live_attrs(lang, "association", campaign, assoc, since), **_confirm_words(lang),
              "data-msg-handled": t(lang, "handled_msg"), "data-msg-reopened": t(lang, "reopened_msg"),
-             "data-msg-reopen-already": t(lang, "reopen_already"), "data-msg-reopen-refused": t(lang, "reopen_refused"),
-             "data-undo-seconds": UNDO_SECONDS}
+             "data-msg-reopen-already": t(lang, "reopen_already"), "data-msg-reopen-refused": t(lang, "reopen_refused")}
     return render(request, assoc.name, template="association.html", context=context, scripts=("/static/dash.js",),
                   styles=_PRINTABLE, main_attrs=attrs)
 
@@ -178,7 +182,7 @@ async def doorknock_page(request: web.Request) -> web.Response:
     context = doorknock_context(lang, assoc, campaign, lines, services(request).clock.now())
     return render(request, f'{t(lang, "doorknock")} — {assoc.name}', template="doorknock.html", context=context,
                   scripts=("/static/dash.js",), styles=_PRINTABLE,
-                  main_attrs=_live_attrs(lang, "doorknock", campaign, assoc, since))
+                  main_attrs={**_live_attrs(lang, "doorknock", campaign, assoc, since), **_confirm_words(lang)})
 
 
 # -- report and API ---------------------------------------------------------------------------

@@ -142,3 +142,26 @@ async def test_a_withheld_help_card_has_no_phone_to_call_until_a_real_event(tmp_
         async with http.get(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}/help?campaign={real}") as r:
             during = help_card_of(await r.text(), w)
         assert '固定電話 <a href="tel:+81311110002">03-1111-0002</a>' in during
+
+
+async def test_a_withheld_doorknock_row_still_records_a_visit(tmp_path: Path) -> None:
+    """As on the dashboard, a withheld row keeps its confirm buttons (a visit needs no details),
+    named by its household number; the head's tap records it through the confirm API as any."""
+    async with world(tmp_path) as w, client() as http:
+        await no_consent(w)
+        await login(http, w, "head_a")
+        aid, hh = w.assoc_ids[ASSOC_A], w.hh(SILENT_KEY).id
+        async with http.get(f"{w.url}/a/{aid}/doorknock?campaign={w.campaign_id}") as r:
+            html = await r.text()
+        assert not leaks(html)
+        tr = html[html.index(f'<tr data-hh="{hh}"'):]
+        tr = tr[:tr.index("</tr>")]
+        assert '<td class="addr">—</td>' in tr
+        assert 'data-confirm="visit" data-method="訪問" aria-label="世帯番号 A-006を訪問で確認済みにする"' in tr
+        csrf = html.split('<meta name="csrf-token" content="')[1].split('"')[0]
+        async with http.post(f"{w.url}/api/campaigns/{w.campaign_id}/households/{hh}/confirm",
+                             json={"method": "visit"}, headers={"X-CSRF-Token": csrf}) as r:
+            assert r.status == 200, await r.text()
+            doc = await r.json()
+        assert not leaks(json.dumps(doc, ensure_ascii=False)) and doc["reply_id"]
+        assert await w.status(SILENT_KEY) == "confirmed_in_person"

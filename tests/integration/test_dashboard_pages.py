@@ -360,6 +360,36 @@ async def test_doorknock_lists_the_unanswered_by_group_and_address(tmp_path: Pat
         assert "☐" in html and "山田 太郎" not in html and "伊藤 光" not in html
 
 
+async def test_doorknock_rows_record_a_visit_on_screen_with_the_dashboards_buttons(tmp_path: Path) -> None:
+    """Each row has the dashboard's confirm buttons (in a .noprint cell part: paper keeps the tick
+    column alone) and its own undo line; <main> carries what dash.js says around a tap."""
+    async with world(tmp_path) as w, client() as http:
+        await w.answer("A-001", "safe")
+        await login(http, w, "head_a")
+        aid = w.assoc_ids[ASSOC_A]
+        async with http.get(f"{w.url}/a/{aid}/doorknock?campaign={w.campaign_id}") as r:
+            html = await r.text()
+        body = html[html.index("<tbody>"):]
+        ids = re.findall(r'<tr data-hh="(\d+)"', body)
+        assert sorted(ids) == sorted(str(w.hh(k).id) for k in ("A-002", "A-003", "A-004", "A-005", "A-006"))
+        for hh in ids:
+            tr = body[body.index(f'<tr data-hh="{hh}"'):]
+            tr = tr[:tr.index("</tr>")]
+            acts = tr[tr.index('<span class="act noprint">'):tr.index("</span>", tr.index('class="act noprint"'))]
+            assert re.findall(r'data-confirm="(\w+)"', acts) == ["visit", "phone", "paper"], hh
+            assert '<ul class="undo-list noprint" aria-live="polite" data-row-undo></ul>' in tr
+        sato = body[body.index(f'<tr data-hh="{w.hh("A-002").id}"'):]
+        assert ('data-method="訪問" aria-label="佐藤 花子を訪問で確認済みにする">訪問で確認</button>'
+                in sato[:sato.index("</tr>")])
+        main = html[html.index("<main"):html.index(">", html.index("<main"))]
+        for attr in ('data-page="doorknock"', 'data-msg-confirmed="{name}：{method}で確認済みにしました。"',
+                     'data-msg-undo="取り消す"', 'data-undo-seconds="300"', 'data-msg-failed=',
+                     'data-msg-expired=', 'data-msg-login='):
+            assert attr in main, attr
+        assert re.search(r'<meta name="csrf-token" content="[^"]+">', html)  # what dash.js posts with
+        assert '<p class="flash" role="status" aria-live="polite" data-flash></p>' in html
+
+
 async def test_city_overview_worst_first_with_words_and_a_curve(tmp_path: Path) -> None:
     async with world(tmp_path) as w, client() as http:
         for key in ("A2-001", "A2-002", "A2-003", "B-001", "A-001"):

@@ -105,16 +105,26 @@
     var st = tr.querySelector(".st .status");
     if (st) { st.className = "status s-" + status; st.textContent = labels[status] || status; }
     tr.classList.remove("changed"); void tr.offsetWidth; tr.classList.add("changed");
-    if (page === "doorknock") { tr.hidden = !!ANSWERED[status]; countDoorknock(); }
+    if (page === "doorknock") { markVisited(tr, status); countDoorknock(); }
     else { tr.hidden = !keeps(tr, currentFilter()); }
   }
+  // The door-knock list: a household confirmed in person (here or by another head) stays in its
+  // place ticked, so the walker keeps their bearings and its undo line; one that answered by itself
+  // leaves the list.
+  function markVisited(tr, status) {
+    var done = status === "confirmed_in_person", box = tr.querySelector(".tick .box");
+    tr.classList.toggle("done", done);
+    if (box) { box.textContent = done ? "\u2611" : "\u2610"; }  // ☑ / ☐
+    tr.hidden = !!ANSWERED[status] && !done;
+  }
   function countDoorknock() {
+    var todo = "tbody tr:not([hidden]):not(.done)";
     var el = document.querySelector("[data-dk-count]");
-    if (el) { el.textContent = document.querySelectorAll("table.dk tbody tr:not([hidden])").length; }
+    if (el) { el.textContent = document.querySelectorAll("table.dk " + todo).length; }
     document.querySelectorAll("section.dk-group").forEach(function (sec) {
-      var n = sec.querySelectorAll("tbody tr:not([hidden])").length, c = sec.querySelector("[data-group-count]");
-      if (c) { c.textContent = n; }
-      sec.hidden = n === 0;
+      var c = sec.querySelector("[data-group-count]");
+      if (c) { c.textContent = sec.querySelectorAll(todo).length; }
+      sec.hidden = !sec.querySelector("tbody tr:not([hidden])");
     });
   }
   function applyChange(c) {
@@ -235,7 +245,8 @@
     }).then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); });
   }
   // A confirmation takes the household off the "no answer" list at once: each one gets a line with
-  // an undo button above the table (the row itself may be filtered away), kept for undoSeconds.
+  // an undo button above the table (the row itself may be filtered away), kept for undoSeconds. A
+  // door-knock row keeps its line by itself (data-row-undo): the list is long, the walker far down.
   var undoList = document.querySelector("[data-undo-list]");
   var undoMs = (parseInt(main.dataset.undoSeconds, 10) || 300) * 1000;
   function words(template, name, method) {
@@ -253,7 +264,8 @@
     li.undoTimer = setTimeout(function () { li.remove(); }, keepMs);
   }
   function offerUndo(tr, replyId, method) {
-    if (!undoList || !replyId) { flash(main.dataset.msgSaved); return; }
+    var list = tr.querySelector("[data-row-undo]") || undoList;
+    if (!list || !replyId) { flash(main.dataset.msgSaved); return; }
     flash("");
     var li = document.createElement("li"), text = document.createElement("span"), b = document.createElement("button");
     text.textContent = words(main.dataset.msgConfirmed, rowName(tr), method);
@@ -261,7 +273,7 @@
     b.dataset.undo = String(replyId); b.dataset.hh = tr.dataset.hh; b.dataset.name = rowName(tr);
     b.textContent = main.dataset.msgUndo;
     li.appendChild(text); li.appendChild(b);
-    undoList.insertBefore(li, undoList.firstChild);
+    list.insertBefore(li, list.firstChild);
     li.undoTimer = setTimeout(function () { li.remove(); }, undoMs);
   }
   function undo(b) {
