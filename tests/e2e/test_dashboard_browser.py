@@ -191,6 +191,27 @@ async def test_a_tap_after_the_login_expired_says_log_in_again_and_comes_back(tm
         assert await page.locator("[data-login-expired]").count() == 0
 
 
+async def test_a_tap_on_the_doorknock_list_after_the_login_expired_says_log_in_again(tmp_path: Path) -> None:
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "head_a", password("head_a"))
+        aid, hh = w.assoc_ids[ASSOC_A], w.hh("A-002").id
+        path = f"/a/{aid}/doorknock?campaign={w.campaign_id}"
+        await page.goto(w.url + path)
+        await page.wait_for_selector("[data-live].on")
+        await end_session(w, page)
+
+        await page.tap(f'table.dk tr[data-hh="{hh}"] button[data-confirm="visit"]')
+        notice = page.locator("[data-login-expired]")
+        await notice.wait_for(timeout=LIVE_MS)
+        assert await notice.inner_text() == "ログインの有効期限が切れたため、記録できませんでした。 もう一度ログインする"
+        assert await notice.locator("a").get_attribute("href") == f"/login?next={quote(path, safe='')}"
+        assert await page.inner_text("[data-flash]") == ""
+        assert await page.inner_text(f'table.dk tr[data-hh="{hh}"] .box') == "☐"
+        assert await w.status("A-002") == "pending"
+        await screenshot(page, "doorknock-login-expired")
+
+
 async def test_live_pages_stop_and_say_so_when_the_login_expired(tmp_path: Path) -> None:
     async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
         head, admin = await new_page(b, phone=True), await new_page(b)

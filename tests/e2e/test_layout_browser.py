@@ -86,6 +86,9 @@ async def test_doorknock_list_and_dashboard_print_on_a4_with_every_column_inside
         # every column is there, the last one's header and values included
         for word in ("済", "世帯主", "住所", "人数", "固定電話", "状況", "未送信", "03-1111-9999"):
             assert word in text, word
+        # the on-screen confirm buttons are not on paper (print.css): the tick column is
+        assert await page.locator("table.dk button[data-confirm]").count() > 0
+        assert "訪問で確認" not in text and "電話で確認" not in text and "用紙で確認" not in text
         await page.goto(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}?campaign={w.campaign_id}")
         path = await pdf(page, "dashboard-a4")
         beyond, text = _words_beyond_the_margin(path)

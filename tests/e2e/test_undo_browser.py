@@ -1,6 +1,7 @@
 """Headless Chromium: a wrong tap on safety data can be taken back. 訪問 on a head's dashboard offers
 an undo that stays above the table (the row itself leaves the "no answer" filter at once), 対応済み an
-undo that stays above the help list (the card leaves it at once); 削除 on the enrolment page asks
+undo that stays above the help list (the card leaves it at once); 訪問 on the door-knock list an undo
+beside the row, which stays ticked; 削除 on the enrolment page asks
 first, and works without JavaScript as before."""
 
 from __future__ import annotations
@@ -56,6 +57,45 @@ async def test_a_wrong_visit_tap_is_undone_from_the_dashboard(tmp_path: Path) ->
 
         await door.reload()  # back on the door-knock list
         assert await door.locator(f'table.dk tr[data-hh="{hh}"]').count() == 1
+
+
+async def test_a_visit_is_recorded_and_undone_on_the_doorknock_list_on_a_phone(tmp_path: Path) -> None:
+    """The walker taps 訪問で確認 on the row: recorded, the row stays in place ticked and dimmed with
+    its undo line beside it (not at the top of a long list); 取り消す takes it back."""
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "head_a", password("head_a"))
+        aid, hh = w.assoc_ids[ASSOC_A], w.hh("A-002").id
+        await page.goto(f"{w.url}/a/{aid}/doorknock?campaign={w.campaign_id}")
+        await page.wait_for_selector("[data-live].on")
+        row = f'table.dk tr[data-hh="{hh}"]'
+        todo = await page.inner_text("[data-dk-count]")
+        assert await page.inner_text(f"{row} .box") == "☐"
+
+        await page.tap(f'{row} button[data-confirm="visit"]')
+        line = page.locator(f"{row} [data-row-undo] li").first
+        await line.locator("button[data-undo]").wait_for(timeout=WAIT_MS)
+        assert await line.locator("span").inner_text() == "佐藤 花子：訪問で確認済みにしました。"
+        assert await w.status("A-002") == "confirmed_in_person"
+        entries = await w.store.replies.history(w.campaign_id, hh)
+        assert [(e.status, e.actor) for e in entries] == [("confirmed_in_person", "head_a")]
+        assert await page.is_visible(row) and await page.inner_text(f"{row} .box") == "☑"
+        assert "done" in (await page.get_attribute(row, "class") or "")
+        assert await page.locator(f"{row} button[data-confirm]").first.is_hidden()  # nothing left to tap
+        assert int(await page.inner_text("[data-dk-count]")) == int(todo) - 1
+        await screenshot(page, "doorknock-visit-undo-offered")
+
+        await line.locator("button[data-undo]").tap()
+        await page.wait_for_function(
+            "sel => { const r = document.querySelector(sel); return r && r.dataset.status === 'pending'; }",
+            arg=row, timeout=WAIT_MS)
+        assert await line.inner_text() == "佐藤 花子：直接確認を取り消し、元の状況に戻しました。"
+        assert await w.status("A-002") == "pending"
+        assert await page.inner_text(f"{row} .box") == "☐"
+        assert "done" not in (await page.get_attribute(row, "class") or "")
+        assert await page.locator(f'{row} button[data-confirm="visit"]').is_visible()
+        assert await page.inner_text("[data-dk-count]") == todo
+        await screenshot(page, "doorknock-visit-undone")
 
 
 async def test_a_wrong_handled_tap_is_undone_from_the_dashboard(tmp_path: Path) -> None:
