@@ -145,7 +145,9 @@ def _details_sent(lang: str, details: ReplyDetails) -> str:
     note = clip_note(details.note)
     if note:
         rows.append((texts.t(lang, "reply.details.note_sent"), note.replace("\x00", "")))
-    return str(fragment("reply_details_sent.html", lang=lang, rows=rows))
+    # a phone that ignores maxlength sends more than is kept: say so rather than cut in silence
+    cut = note is not None and details.note is not None and len(details.note.strip()) > len(note)
+    return str(fragment("reply_details_sent.html", lang=lang, rows=rows, cut=cut))
 
 
 def _confirmation_template(lang: str, status: str, saved: bool) -> str:

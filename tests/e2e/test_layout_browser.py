@@ -156,6 +156,44 @@ async def test_pages_fit_a_360px_phone_at_both_text_sizes(tmp_path: Path) -> Non
         await _shot(resident, "reply-details-sent-360")
         await resident.click("details.more summary")
         assert await resident.is_visible("form.details textarea")
+        # an oversize form's page: its way back is one box, not two lines drawn over each other
+        await resident.evaluate("""() => { const f = document.querySelector("form.details");
+            f.querySelector("textarea").removeAttribute("maxlength");
+            f.querySelector("textarea").value = "あ".repeat(700); f.submit(); }""")
+        await resident.wait_for_selector("a.button")
+        assert await resident.eval_on_selector("a.button", "a => a.getClientRects().length") == 1
+        await _shot(resident, "reply-too-large-360")
+
+
+_BREAKS = """els => els.map(el => {
+    // the characters after which the label's lines break (a new line starts at a new top)
+    const text = el.firstChild, out = [];
+    let top = null;
+    for (let i = 0; i < text.length; i++) {
+        const r = document.createRange(); r.setStart(text, i); r.setEnd(text, i + 1);
+        const t = Math.round(r.getBoundingClientRect().top);
+        if (top !== null && t > top + 2) { out.push(text.data[i - 1]); }
+        top = t;
+    }
+    return [text.data, out];
+})"""
+
+
+async def test_city_labels_break_between_words_and_numbers_never_on_a_phone(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, browser() as b:
+        admin = await new_page(b, phone=True)
+        await login(admin, w.url, "admin", password("admin"))
+        for large in ("0", "1"):
+            await admin.goto(f"{w.url}/city?campaign={w.campaign_id}&large={large}")
+            labels = await admin.eval_on_selector_all(".tile .lbl", _BREAKS)
+            # 「既読・未/回答」 read as nonsense: a line may end after 「・」 or a space, never inside a word
+            assert labels and all(set(after) <= {"・", " "} for _, after in labels), labels
+            cells = await admin.eval_on_selector_all("table.check td, table.check th", """cells => cells.map(c => {
+                const r = document.createRange(); r.selectNodeContents(c);
+                return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; })""")
+            assert cells and all(n == 1 for n in cells), cells  # 167 was 16 over 7
+            assert await _scroll_width(admin) <= 360
+            await _shot(admin, f"city-360-large{large}")
 
 
 async def test_short_headers_and_cells_stay_on_one_line(tmp_path: Path) -> None:

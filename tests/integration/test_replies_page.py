@@ -143,6 +143,7 @@ async def test_details_are_stored_and_malformed_ones_dropped(tmp_path: Path) -> 
         sent = page[page.index('<section class="sent">'):page.index("</section>", page.index('<section class="sent">'))]
         assert "<dt>無事な人数</dt><dd>2</dd>" in sent and "<dt>けがをしている人数</dt><dd>1</dd>" in sent
         assert "<dd>避難所</dd>" in sent and "<dd>足を痛めた" + "あ" * 195 + "</dd>" in sent
+        assert "それを超えた部分は届いていません" in sent  # 305 characters sent, 200 kept: said, not hidden
         assert page.index('<details class="more">') < page.index('class="details"')
         bad = {"status": "need_help", "k": "details-0002", "people_safe": "-3", "people_injured": "many",
                "location": "moon"}
@@ -163,6 +164,7 @@ async def test_details_shown_back_are_escaped_and_a_plain_answer_has_no_summary(
             page = await resp.text()
         assert "<dd>&lt;b&gt;2階&lt;/b&gt; &amp; 台所</dd>" in page and "<b>2階</b>" not in page
         assert "無事な人数</dt>" not in page  # only what was given is listed
+        assert "届いていません" not in page  # a short note is whole
         async with env.http.post(url, data={"status": "safe", "k": "plain-0001"}) as resp:
             plain = await resp.text()
         assert '<section class="sent">' not in plain and '<details class="more">' not in plain
