@@ -104,6 +104,8 @@ async def city_page(request: web.Request) -> web.Response:
     lang = lang_of(request)
     info, _ = await _city_campaign(request, viewer)
     ids = None if viewer.scope.kind == "city" else [a.id for a in await visible_associations(request, viewer)]
+    # a head or district head sees their own part of the city here: the heading says which
+    heading = t(lang, "city") if viewer.scope.kind == "city" else t(lang, "city_scoped", name=viewer.scope.name)
     recent = await reads(request).campaigns_for(ids)
     csrf = csrf_of(request) or ""
     start_form = await city_console.start_form(request, viewer, lang, csrf)
@@ -118,11 +120,12 @@ async def city_page(request: web.Request) -> web.Response:
     svc = services(request)
     # read per request, not cached with the parts: "nothing is being sent" must show at once
     sending = await read_status(svc.store.health, svc.clock.now(), enabled_channels(svc.cfg))
-    context: dict[str, object] = {"info": info, "recent": recent, "proposals": proposals, "start_form": start_form,
+    context: dict[str, object] = {"heading": heading, "info": info, "recent": recent, "proposals": proposals,
+               "start_form": start_form,
                "checks": checks,
                "health": health_block(lang, sending, running=info is not None and info.state == "running")}
     if info is None:
-        return render(request, t(lang, "city"), template="city.html", context=context)
+        return render(request, heading, template="city.html", context=context)
     context["parts"] = await _parts(request, viewer, info, lang)
     context["approval"] = approval_line(lang, info)
     context["actions"] = (
@@ -132,7 +135,7 @@ async def city_page(request: web.Request) -> web.Response:
         if await city_console.may_finish(request, viewer, info) else "")
     attrs = {"data-page": "city", "data-campaign": info.id, "data-bands": bands_json(lang), "data-low": LOW,
              "data-good": GOOD, "data-states": state_labels_json(lang), **live_words(lang)}
-    return render(request, t(lang, "city"), template="city.html", context=context, scripts=("/static/city.js",),
+    return render(request, heading, template="city.html", context=context, scripts=("/static/city.js",),
                   main_attrs=attrs)
 
 

@@ -13,7 +13,15 @@ from aiohttp import web
 
 from safetynet.channels import registry
 from safetynet.domain import ANSWERED
-from safetynet.domain.replies import MAX_PEOPLE, NO_DETAILS, Location, ReplyChannel, ReplyDetails, ReplyTarget
+from safetynet.domain.replies import (
+    MAX_PEOPLE,
+    NO_DETAILS,
+    Location,
+    PageState,
+    ReplyChannel,
+    ReplyDetails,
+    ReplyTarget,
+)
 from safetynet.replies import texts
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.tokens import looks_like_token
@@ -150,20 +158,20 @@ async def reply_post(request: web.Request) -> web.Response:
     return html(confirmation_page(token, lang, status, details, with_details=form.get("details") == "1"))
 
 
-async def _answered_otherwise(intake: ReplyIntake, token: str, status: str) -> ReplyTarget | None:
+async def _answered_otherwise(intake: ReplyIntake, token: str, status: str) -> PageState | None:
     """The household as it stands when a form already sent (its key was seen) said `status` and
     the household's answer is now another: Back and reload resend an old form, and a page saying
     "recorded" would then tell the resident something the city does not have. Read again after
     the answer's commit: the target read before it may predate a concurrent answer."""
-    now = await intake.resolve(token)
-    if now is None or now.status not in ANSWERED or str(now.status) == status:
+    now = await intake.resolve_page(token)  # with the household's answers: the page shows them
+    if now is None or now.target.status not in ANSWERED or str(now.target.status) == status:
         return None
     return now
 
 
-async def _stale_form(request: web.Request, token: str, target: ReplyTarget, lang: str) -> web.Response:
-    """The question with the answer that stands and a notice that nothing changed (409)."""
-    return await _question_again(request, token, target, lang, "reply.stale_form", 409)
+async def _stale_form(request: web.Request, token: str, state: PageState, lang: str) -> web.Response:
+    """The question with the answer that stands, its history, and a notice that nothing changed (409)."""
+    return await _question_again(request, token, state.target, lang, "reply.stale_form", 409, state.recent)
 
 
 def _too_large(request: web.Request) -> web.Response:
@@ -176,13 +184,13 @@ async def _bad_answer(request: web.Request, token: str, target: ReplyTarget, lan
 
 
 async def _question_again(request: web.Request, token: str, target: ReplyTarget, lang: str, notice: str,
-                          status: int) -> web.Response:
+                          status: int, recent: tuple[tuple[float, str], ...] = ()) -> web.Response:
     """The question once more, with a notice (catalog key `notice`) above it, for an answer not taken."""
     info = await intake_of(request).page(target)
     if info is None:
         return _not_found(request)
     body = question_page(token, lang, info.association, info.kind, info.title,
-                         alert_text(info.messages, target.language, lang), target.status, (),
+                         alert_text(info.messages, target.language, lang), target.status, recent,
                          notice=texts.t(lang, notice))
     return html(body, status=status)
 
@@ -211,7 +219,7 @@ async def reply_json(request: web.Request) -> web.Response:
     if not result.recorded:  # an old notification's action sent again: say the answer that stands
         now = await _answered_otherwise(intake, request.match_info["token"], result.status)
         if now is not None:
-            standing = str(now.status)
+            standing = str(now.target.status)
             message = texts.t(lang, "reply.current", label=texts.status_label(standing, lang))
     return web.json_response({"status": standing, "recorded": result.recorded, "message": message},
                              headers={"Cache-Control": "no-store"})

@@ -408,6 +408,7 @@ async def test_city_overview_worst_first_with_words_and_a_curve(tmp_path: Path) 
         assert svg.count('<g data-series="') == 2 and DIST_S in svg and DIST_U in svg
         assert 'role="img"' in svg and "<title" in svg
         assert 'name="really"' in html  # close/cancel need a second deliberate step
+        assert "<h1>全市の状況</h1>" in html
         assert "/city/campaigns/preview" in html
 
 
@@ -419,11 +420,13 @@ async def test_city_overview_is_cut_to_the_viewers_scope(tmp_path: Path) -> None
                 html = await r.text()
             assert ASSOC_A in html and ASSOC_A2 in html and ASSOC_B not in html and DIST_U not in html
             assert 'name="really"' not in html  # a city-wide campaign is not a district head's to close
+            assert f"<h1>{DIST_S}の状況</h1>" in html and "<h1>全市の状況</h1>" not in html  # the part they see
         async with client() as http:
             await login(http, w, "head_b")
             async with http.get(f"{w.url}/city") as r:
                 html = await r.text()
             assert ASSOC_B in html and ASSOC_A not in html and "/city/campaigns/preview" not in html
+            assert f"<h1>{ASSOC_B}の状況</h1>" in html
 
 
 async def test_api_associations_lists_the_callers_scope(tmp_path: Path) -> None:

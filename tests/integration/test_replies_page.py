@@ -101,6 +101,7 @@ async def test_an_old_form_sent_again_says_the_answer_that_stands(tmp_path: Path
             page = await resp.text()
             assert resp.status == 409
         assert "回答は変わっていません" in page and "現在の回答: 無事です" in page and "記録しました" not in page
+        assert '<section class="history">' in page and page.count("<li>") == 2  # its answers, as the page shows them
         fresh = _key(page)
         assert fresh not in ("first-form", "change-form")  # the buttons answer anew
         assert await env.status("A-001") == Status.SAFE
