@@ -22,9 +22,10 @@ from safetynet.config import Config
 from safetynet.domain import CampaignKind, ChannelName
 from safetynet.domain.campaigns import Campaign, StaffAlert
 from safetynet.domain.consent import Disclosure
-from safetynet.domain.replies import HelpRow, Location
+from safetynet.domain.replies import HelpRow
 from safetynet.domain.roster import Staff
 from safetynet.i18n import t
+from safetynet.replies.texts import location_words
 from safetynet.store import Store
 
 log = structlog.get_logger("replies")
@@ -64,15 +65,6 @@ def staff_messages(staff: list[Staff], channels: Collection[ChannelName]) -> lis
             if address and channel is not None:
                 out.append(StaffMessage(s.id, channel, address, s.language))
     return out
-
-
-_LOCATIONS = frozenset(str(x) for x in Location)
-
-
-def location_words(language: str, location: str) -> str:
-    """Where a household said it is, in staff words (`staff.location.*`: the alerts and the dashboard's
-    help cards say it alike); an unknown code is shown as stored."""
-    return t(language, "staff.location." + location) if location in _LOCATIONS else location
 
 
 # An alert may go out as one SMS: a campaign's title is cut to this many characters there.

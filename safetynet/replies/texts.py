@@ -1,4 +1,5 @@
-"""Words residents read (reply pages, SMS answers, the enrolment page): thin helpers over `safetynet.i18n`.
+"""Words residents read (reply pages, SMS answers, the enrolment page), and the staff words the
+alerts and the pages share: thin helpers over `safetynet.i18n`.
 
 Households with another language get やさしい日本語, the form Japanese municipalities use for
 residents of every language in a disaster; the page always offers the switch.
@@ -7,10 +8,11 @@ residents of every language in a disaster; the page always offers the switch.
 from __future__ import annotations
 
 from safetynet.channels import labels
+from safetynet.domain.replies import Location
 from safetynet.i18n import LANGUAGES, t, ui_language
 
-__all__ = ["LANGUAGES", "answer_label", "change_label", "recorded", "sms_confirmation", "status_label", "t",
-           "ui_language"]
+__all__ = ["LANGUAGES", "answer_label", "change_label", "location_words", "recorded", "sms_confirmation",
+           "status_label", "t", "ui_language"]
 
 _STATUS_WORDS = {
     "read": "reply.status.read",
@@ -43,3 +45,12 @@ def status_label(status: str, lang: str) -> str:
 
 def sms_confirmation(status: str, lang: str) -> str:
     return f"{recorded(status, lang)} {t(lang, 'sms.change')}"
+
+
+_LOCATIONS = frozenset(str(x) for x in Location)
+
+
+def location_words(language: str, location: str) -> str:
+    """Where a household said it is, in staff words (`staff.location.*`: the alerts and the dashboard's
+    help cards say it alike); an unknown code is shown as stored."""
+    return t(language, "staff.location." + location) if location in _LOCATIONS else location

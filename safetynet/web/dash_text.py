@@ -11,7 +11,7 @@ from aiohttp import web
 from safetynet import i18n
 from safetynet.channels import registry
 from safetynet.i18n import SOURCE, catalog
-from safetynet.replies.notify import location_words
+from safetynet.replies.texts import location_words
 
 LANGS = ("ja", "en")
 LANG_COOKIE = "sn_lang"
@@ -57,7 +57,6 @@ def status_label(lang: str, status: str) -> str:
 def location_label(lang: str, location: str) -> str:
     """Where a household said it is, as the staff alerts say it (the stored code is no word for a page)."""
     return location_words(lang, location)
-
 
 
 def channel_label(lang: str, channel: str) -> str:

@@ -119,6 +119,8 @@ def test_japanese_lines_fold_after_punctuation_not_inside_a_word() -> None:
     lines = mail.body_of(email_msg("a@b.jp", text=sentence * 3)).splitlines()
     assert all(ln.endswith(("、", "。")) for ln in lines[:-1]), lines  # never 「くだ／さい」
     assert "".join(lines) == sentence * 3 and all(len(ln) <= mail.MAX_LINE for ln in lines)
+    quoted = mail.body_of(email_msg("a@b.jp", text="あ" * 59 + "。」と書いてありました。" + "い" * 30)).splitlines()
+    assert quoted[0] == "あ" * 59 + "。」" and quoted[1].startswith("と")  # 」 hangs one over rather than start a line
     english = mail.body_of(email_msg("a@b.jp", text="If you did not ask for this mail, just delete it. " * 3))
     assert all(not ln.endswith(("delet", "jus")) for ln in english.splitlines())  # spaces still win in English
 

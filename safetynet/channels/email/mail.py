@@ -69,16 +69,23 @@ def fold_line(line: str, width: int = MAX_LINE) -> list[str]:
 # Japanese has no spaces: a line may end after its punctuation without cutting a word
 # (「破棄してくだ／さい。」 is what cutting anywhere gave).
 _AFTER = frozenset("、。，．！？」』）】・")
+# of those, what closes a phrase: never the first character of a line
+_CLOSING = frozenset("、。，．！？」』）】")
 
 
 def _fold_at(part: str, width: int) -> int:
     """Where to cut `part` (longer than `width`): after the last Japanese punctuation or at the last
-    space in the second half of the line, else at `width` (a run without either)."""
-    for at in range(width, width // 2, -1):
-        if part[at - 1] in _AFTER:
-            return at
-    space = part.rfind(" ", width // 2, width + 1)
-    return space if space > 0 else width
+    space in the second half of the line, else at `width` (a run without either). A closing mark
+    right after the cut stays on the line, up to two characters over: a line never starts with 」."""
+    at = next((i for i in range(width, width // 2, -1) if part[i - 1] in _AFTER), 0)
+    if not at:
+        space = part.rfind(" ", width // 2, width + 1)
+        if space > 0:
+            return space
+        at = width
+    while at < len(part) and part[at] in _CLOSING and at < width + 2:
+        at += 1
+    return at
 
 
 def body_of(msg: OutboundMessage) -> str:

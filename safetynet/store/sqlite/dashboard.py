@@ -45,6 +45,7 @@ def _campaign(row: Row) -> CampaignInfo:
 # slower at 200,000 households. INDEXED BY pins the plan; a PostgreSQL repository plans this itself.
 _BY_ASSOC = "campaign_households ch INDEXED BY campaign_households_assoc"
 
+
 def _phone(kind: str) -> str:
     """The household's first working contact of a phone kind, '' without one (as the door-knock list)."""
     return (f"coalesce((SELECT c.address FROM contacts c WHERE c.household_id = h.id AND c.kind = '{kind}'"

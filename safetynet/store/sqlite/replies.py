@@ -297,11 +297,14 @@ class ReplyStore:
                 return None
             if row[1] is not None:
                 return False
-            await conn.execute(
+            # still open when written: of two taps at once (PostgreSQL reads committed), one marks it
+            marked = await conn.execute(
                 "UPDATE help_requests SET handled_at = ?, handled_by = ?, handled_by_login = ?"
-                " WHERE campaign_id = ? AND household_id = ?",
+                " WHERE campaign_id = ? AND household_id = ? AND handled_at IS NULL",
                 (now, staff_id, login, campaign_id, household_id),
             )
+            if marked.rowcount == 0:
+                return False
             association_id = int(row[0])
         self._emit(ReplyEvent((), ((campaign_id, association_id),)))
         return True
@@ -323,6 +326,10 @@ class ReplyStore:
                 (campaign_id, household_id, row[1]),
             )
             if reopened.rowcount == 0:
+                # marked anew between the read and the write: someone's mark stands, as read again
+                again = await _help_mark(conn, campaign_id, household_id)
+                if again is not None and again[1] is not None:
+                    refuse_other_mark(again[2], marked_by)
                 return False
             association_id = int(row[0])
         self._emit(ReplyEvent((), ((campaign_id, association_id),)))
