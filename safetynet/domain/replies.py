@@ -214,6 +214,7 @@ class HelpRow:
     household_key: str = ""
     consent: str = "yes"
     withheld: bool = False  # its details left out (domain.consent)
+    people_safe: int | None = None  # how many of the household said they are safe
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -231,6 +232,7 @@ class HelpRow:
             "handled_at": self.handled_at,
             "handled_by": self.handled_by,
             "note": self.note,
+            "people_safe": self.people_safe,
             "people_injured": self.people_injured,
             "location": self.location,
         }
@@ -279,6 +281,7 @@ class HelpItem:
     # Working phones (E.164) to call it back from the card; blank when withheld.
     landline: str = ""
     mobile: str = ""
+    people_safe: int | None = None
 
     @property
     def answered_since(self) -> bool:

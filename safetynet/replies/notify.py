@@ -102,6 +102,8 @@ def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: s
     who += f", {t(language, 'staff.vulnerable')})" if row.vulnerable else ")"
     lines = [*top, who, f"{t(language, 'staff.address')}: {row.address}"]
     facts = []
+    if row.people_safe is not None:
+        facts.append(t(language, "staff.safe_people", n=row.people_safe))
     if row.people_injured:
         facts.append(t(language, "staff.injured", n=row.people_injured))
     if row.location:

@@ -68,7 +68,7 @@ async def test_purge_erases_free_text_and_keeps_the_numbers(store_factory: Store
         assert [(h.household_id, h.status) for h in await store.replies.help_list(cid, include_handled=True)] == \
             help_before
         (item,) = await store.dashboard.help_panel(cid, [(await association_ids(store))[SAKURA]])
-        assert (item.note, item.location, item.people_injured) == ("", "", None)
+        assert (item.note, item.location, item.people_injured, item.people_safe) == ("", "", None, None)
         assert not await store.outbox.record_provider_status("SM0001", "delivered")  # the provider id is gone
 
         got = await store.campaigns.get(cid)

@@ -256,7 +256,7 @@ async def test_the_help_list_opens_on_need_help_and_is_handled_once(store_factor
         assert opened.help_opened
         await clock.advance(10)
         again = await store.replies.record(await item(store, cid, ids["S-2"], "need_help", "k2",
-                                                      ReplyDetails(people_injured=2)))
+                                                      ReplyDetails(people_safe=0, people_injured=2)))
         assert not again.help_opened  # open already
         await clock.advance(10)
         await store.replies.record(await item(store, cid, ids["U-1"], "need_help", "k3"))  # vulnerable
@@ -264,7 +264,9 @@ async def test_the_help_list_opens_on_need_help_and_is_handled_once(store_factor
         assert [r.household_id for r in rows] == [ids["U-1"], ids["S-2"]]  # vulnerable first, then oldest
         s2 = rows[1]
         assert (s2.association, s2.district, s2.group, s2.name, s2.status, s2.note, s2.people_injured,
-                s2.handled_at) == (SAKURA, "北地区", "1班", "佐藤 花子", Status.NEED_HELP, "水がない", 2, None)
+                s2.people_safe, s2.handled_at) == (SAKURA, "北地区", "1班", "佐藤 花子", Status.NEED_HELP, "水がない", 2, 0,
+                                                   None)
+        assert rows[0].people_safe is None  # U-1 said nothing of it
         assert await store.replies.help_list(cid, [a[SAKURA]]) == [s2]
         assert await store.replies.help_list(cid, []) == []
         events.clear()

@@ -67,8 +67,10 @@ async def test_a_help_card_says_in_words_where_the_household_is_and_how_many_it_
                 assert r.status == 200
                 cards[lang] = await r.text()
     items = {lang: re.findall(r"<li>([^<]*)</li>", html) for lang, html in cards.items()}
-    assert {"4人世帯", "けが人 1人", "いる場所: 自宅", "1人世帯", "いる場所: その他"} <= set(items["ja"])
-    assert {"Household of 4", "1 injured", "Where: home", "Household of 1", "Where: elsewhere"} <= set(items["en"])
+    assert {"4人世帯", "無事 3人", "けが人 1人", "いる場所: 自宅", "1人世帯", "いる場所: その他"} <= set(items["ja"])
+    assert {"Household of 4", "3 safe", "1 injured", "Where: home", "Household of 1", "Where: elsewhere"} <= set(
+        items["en"])
+    assert items["ja"].count("無事 3人") == 1  # A-002 said nothing of how many are safe: no line
     for html in cards.values():
         assert "<li>home</li>" not in html and "<li>elsewhere</li>" not in html
     assert "people" not in cards["en"]  # no "1 people"

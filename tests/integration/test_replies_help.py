@@ -34,7 +34,7 @@ async def _staff_city(env: Env) -> str:
 async def test_need_help_reaches_head_and_deputies_with_the_facts(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         sub_id = await _staff_city(env)
-        data = {"status": "need_help", "k": "help-0001", "people_injured": "1", "location": "home",
+        data = {"status": "need_help", "k": "help-0001", "people_safe": "2", "people_injured": "1", "location": "home",
                 "note": "足を骨折 <b>至急</b>"}
         async with env.http.post(env.reply_url("A-002"), data=data) as resp:
             assert resp.status == 200 and "すぐに119番へ電話してください" in await resp.text()
@@ -44,7 +44,7 @@ async def test_need_help_reaches_head_and_deputies_with_the_facts(tmp_path: Path
         assert set(tg) == {"8880001", "8880002"} and set(sms) == {"+819088880001", "+819088880003"}
         for text in [*tg.values(), *sms.values()]:
             assert "佐藤 花子" in text and "桜町1-1-2" in text and "1人" in text and "要配慮者あり" in text
-            assert "足を骨折 <b>至急</b>" in text and "けが人 1人" in text and "【訓練】" in text
+            assert "足を骨折 <b>至急</b>" in text and "無事 2人 / けが人 1人" in text and "【訓練】" in text
             assert "配信: 地震 安否確認" in text  # which campaign: the link opens its dashboard
             assert text.endswith(f"/a/{env.hh('A-002').association_id}?campaign={env.campaign_id}")
         push = env.sandbox.state.find("webpush", sub_id)

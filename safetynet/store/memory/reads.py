@@ -226,7 +226,7 @@ class MemoryDashboardReads:
                                   h.vulnerable, (r.note if r else None) or "", (r.location if r else None) or "",
                                   r.people_injured if r else None, hr.opened_at, h.household_key, h.consent,
                                   status=m.status, status_at=m.status_at, landline=self._phone(h.id, "landline"),
-                                  mobile=self._phone(h.id, "mobile")))
+                                  mobile=self._phone(h.id, "mobile"), people_safe=r.people_safe if r else None))
         return sorted(items, key=lambda i: (i.opened_at, i.household_id))
 
     async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:

@@ -190,6 +190,7 @@ class MemoryReplies:
             handled_by=h.handled_by_login if h.handled_by_login is not None else (staff.login if staff else None),
             note=next((r.note for r in mine if r.note), None),
             people_injured=next((r.people_injured for r in mine if r.people_injured is not None), None),
+            people_safe=next((r.people_safe for r in mine if r.people_safe is not None), None),
             location=next((r.location for r in mine if r.location is not None), None),
             household_key=hh.household_key, consent=hh.consent,
         )

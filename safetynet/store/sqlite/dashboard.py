@@ -343,7 +343,7 @@ class SqliteDashboardReads:
         rows = await self.db.fetchall(
             "SELECT h.id, h.association_id, coalesce(g.name, ''), h.name, h.address, h.members, h.vulnerable,"
             " coalesce(r.note, ''), coalesce(r.location, ''), r.people_injured, hr.opened_at, h.household_key, h.consent,"
-            f" ch.status, ch.status_at, {_phone('landline')}, {_phone('mobile')}"
+            f" ch.status, ch.status_at, {_phone('landline')}, {_phone('mobile')}, r.people_safe"
             f" FROM {_BY_ASSOC} JOIN help_requests hr"
             " ON hr.campaign_id = ch.campaign_id AND hr.household_id = ch.household_id"
             " JOIN households h ON h.id = ch.household_id LEFT JOIN household_groups g ON g.id = h.group_id"
@@ -353,7 +353,7 @@ class SqliteDashboardReads:
             (campaign_id, *aids),
         )
         return [HelpItem(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9], r[10], r[11], r[12],
-                         status=r[13], status_at=r[14], landline=r[15], mobile=r[16])
+                         status=r[13], status_at=r[14], landline=r[15], mobile=r[16], people_safe=r[17])
                 for r in rows]
 
     async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:

@@ -42,7 +42,9 @@ HELP_SQL = (
     "   AND r.people_injured IS NOT NULL ORDER BY r.id DESC LIMIT 1),"
     " (SELECT r.location FROM replies r WHERE r.campaign_id = h.campaign_id AND r.household_id = h.household_id"
     "   AND r.location IS NOT NULL ORDER BY r.id DESC LIMIT 1),"
-    " hh.household_key, hh.consent"
+    " hh.household_key, hh.consent,"
+    " (SELECT r.people_safe FROM replies r WHERE r.campaign_id = h.campaign_id AND r.household_id = h.household_id"
+    "   AND r.people_safe IS NOT NULL ORDER BY r.id DESC LIMIT 1)"
     " FROM help_requests h"
     " JOIN campaign_households ch ON ch.campaign_id = h.campaign_id AND ch.household_id = h.household_id"
     " JOIN households hh ON hh.id = h.household_id"
@@ -57,5 +59,5 @@ def help_row_from(r: Row) -> HelpRow:
         campaign_id=r[0], household_id=r[1], association_id=r[2], association=r[3], district=r[4], group=r[5],
         name=r[6], address=r[7], members=r[8], vulnerable=bool(r[9]), language=r[10], status=Status(r[11]),
         opened_at=r[12], handled_at=r[13], handled_by=r[14], note=r[15], people_injured=r[16], location=r[17],
-        household_key=r[18], consent=r[19],
+        household_key=r[18], consent=r[19], people_safe=r[20],
     )
