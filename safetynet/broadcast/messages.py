@@ -3,8 +3,8 @@
 The campaign gives a body per language; the household's language is used when the campaign has
 a text for it, else the city's default language. Drills carry 【訓練】 (Japanese texts) or [DRILL]
 (every other language) at the very start; an SMS names its sender next (【さくら市】). Every text
-carries the household's reply URL; a channel's spec picks the layout (`channels.spec.MESSAGE_*`): the keyword layout (SMS) adds the reply
-keywords, since a feature phone may not open links; the link-first layout (email) starts with it;
+carries the household's reply URL; a channel's spec picks the layout (`channels.spec.MESSAGE_*`):
+the keyword layout (SMS) adds the reply keywords, since a feature phone may not open links; the link-first layout (email) starts with it;
 the shared layout (a multicast answered by buttons) carries no per-household link at all.
 """
 
@@ -36,10 +36,15 @@ class Wording:
 
 
 @functools.lru_cache(maxsize=64)  # called for every message sent; few languages
+def _catalog_of(language: str) -> str:
+    """The catalog for `language`: its own, else English (its readers more likely read English than
+    Japanese; a Japanese variant without one gets Japanese)."""
+    return language if language in CATALOGS else ("ja" if language in JAPANESE else "en")
+
+
 def wording(language: str) -> Wording:
-    """The words around a body in `language`; a language without a catalog gets English ones (its
-    readers more likely read English than Japanese)."""
-    lang = language if language in CATALOGS else ("ja" if language in JAPANESE else "en")
+    """The words around a body in `language` (`_catalog_of`)."""
+    lang = _catalog_of(language)
     return Wording(t(lang, "message.drill_prefix"), t(lang, "message.reply_label"), t(lang, "message.sms_hint"))
 
 
@@ -68,7 +73,7 @@ def sender_mark(language: str, city: str) -> str:
     English SMS. Those readers get the text without it, as before."""
     if not city:
         return ""
-    lang = language if language in CATALOGS else ("ja" if language in JAPANESE else "en")
+    lang = _catalog_of(language)
     if lang not in _WIDE_SCRIPTS and not city.isascii():
         return ""
     return t(lang, "message.sender", city=city)

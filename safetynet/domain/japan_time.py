@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["JST", "date_time", "date_time_jst", "in_japan", "month_day_time", "time_of_day"]
+__all__ = ["JST", "date_time", "date_time_jst", "in_japan", "iso_seconds", "month_day_time", "time_of_day"]
 
 JST = timezone(timedelta(hours=9))
 
@@ -17,6 +17,11 @@ JST = timezone(timedelta(hours=9))
 def in_japan(epoch: float) -> datetime:
     """The moment `epoch` as an aware datetime in Japan time (for ISO 8601 with its +09:00)."""
     return datetime.fromtimestamp(epoch, JST)
+
+
+def iso_seconds(epoch: float) -> str:
+    """"2026-12-05T00:00:00+09:00": a machine-read time with its offset (CAP, Atom, the audit export)."""
+    return in_japan(epoch).isoformat(timespec="seconds")
 
 
 def date_time(epoch: float) -> str:

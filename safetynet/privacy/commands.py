@@ -23,7 +23,7 @@ from safetynet.config import Config
 from safetynet.console import say
 from safetynet.csvout import CsvWriter
 from safetynet.domain.audit import AUDIT_COLUMNS, AuditAction, AuditEntry
-from safetynet.domain.japan_time import JST, in_japan
+from safetynet.domain.japan_time import JST, iso_seconds
 from safetynet.privacy.retention import purge
 from safetynet.store import Store, store_session
 
@@ -90,9 +90,6 @@ async def _pages(store: Store, since: float | None, until: float | None) -> Asyn
         after = page[-1].id
 
 
-def _when(at: float) -> str:
-    return in_japan(at).isoformat(timespec="seconds")
-
 
 async def _write(store: Store, out: TextIO, fmt: str, since: float | None, until: float | None) -> int:
     n = 0
@@ -103,9 +100,9 @@ async def _write(store: Store, out: TextIO, fmt: str, since: float | None, until
         for e in page:
             row = e.as_json()
             if writer is not None:
-                writer.writerow([_when(e.at), *("" if row[k] is None else row[k] for k in AUDIT_COLUMNS)])
+                writer.writerow([iso_seconds(e.at), *("" if row[k] is None else row[k] for k in AUDIT_COLUMNS)])
             else:
-                out.write(json.dumps({"time": _when(e.at), **row}, ensure_ascii=False) + "\n")
+                out.write(json.dumps({"time": iso_seconds(e.at), **row}, ensure_ascii=False) + "\n")
             n += 1
     return n
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from xml.etree import ElementTree as ET
 from xml.etree.ElementTree import Element
 
-from safetynet.domain.japan_time import in_japan
+from safetynet.domain.japan_time import iso_seconds
 from safetynet.domain.triggers import AreaMatch, TriggerInputError, TriggerRules
 from safetynet.triggers.xmlsafe import parse_time, parse_xml, split_tag, text_of
 
@@ -164,10 +164,6 @@ def cap_from_root(root: Element, rules: TriggerRules | None = None) -> CapAlert:
     )
 
 
-def _cap_time(epoch: float) -> str:
-    # CAP wants an explicit offset and no "Z"; city halls read Japan time.
-    return in_japan(int(epoch)).isoformat()
-
 
 def _sub(parent: Element, tag: str, text: str | None = None) -> Element:
     el = ET.SubElement(parent, f"{{{CAP_NS}}}{tag}")
@@ -210,7 +206,7 @@ def campaign_to_cap(
     root = Element(f"{{{CAP_NS}}}alert")
     _sub(root, "identifier", identifier)
     _sub(root, "sender", sender)
-    _sub(root, "sent", _cap_time(sent))
+    _sub(root, "sent", iso_seconds(sent))  # CAP wants an explicit offset, no "Z"
     _sub(root, "status", "Exercise" if kind == "drill" else "Actual")
     _sub(root, "msgType", msg_type)
     _sub(root, "scope", "Public")

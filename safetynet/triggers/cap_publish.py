@@ -17,7 +17,7 @@ from xml.etree import ElementTree as ET
 from xml.etree.ElementTree import Element
 
 from safetynet import i18n
-from safetynet.domain.japan_time import in_japan
+from safetynet.domain.japan_time import iso_seconds
 from safetynet.triggers.cap import campaign_to_cap
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -72,9 +72,6 @@ def publishable(c: PublicCampaign) -> bool:
     return c.kind == "real" and c.started_at is not None and c.state in ("running", "closed", "cancelled")
 
 
-def _time(epoch: float) -> str:
-    return in_japan(int(epoch)).isoformat()
-
 
 def identifier(c: PublicCampaign) -> str:
     return f"safetynet-campaign-{c.id}"
@@ -108,7 +105,7 @@ def alert_xml(c: PublicCampaign, pub: Publisher) -> bytes:
     )
     references: Sequence[str] = ()
     if msg_type != "Alert":
-        references = (f"{pub.sender},{identifier(c)},{_time(c.started_at)}",)
+        references = (f"{pub.sender},{identifier(c)},{iso_seconds(c.started_at)}",)
     return campaign_to_cap(
         campaign_id=c.id,
         kind="real",
@@ -143,7 +140,7 @@ def feed_atom(campaigns: Iterable[PublicCampaign], pub: Publisher, now: float) -
     _atom(root, "id", pub.feed_url)
     _atom(root, "title", i18n.t("ja", "alert.cap.feed_title", city=pub.city))
     # the feed changes only when a message does; an empty feed says when it was asked
-    _atom(root, "updated", _time(message(shown[0])[2] if shown else now))
+    _atom(root, "updated", iso_seconds(message(shown[0])[2] if shown else now))
     author = _atom(root, "author")
     _atom(author, "name", pub.city)
     _atom(root, "link", rel="self", href=pub.feed_url, type=ATOM_CONTENT_TYPE)
@@ -153,8 +150,8 @@ def feed_atom(campaigns: Iterable[PublicCampaign], pub: Publisher, now: float) -
         entry = _atom(root, "entry")
         _atom(entry, "id", f"{pub.alert_url(c.id)}#{ident}")
         _atom(entry, "title", i18n.t("ja", f"alert.cap.headline_{word}", city=pub.city))
-        _atom(entry, "updated", _time(sent))
-        _atom(entry, "published", _time(c.started_at or sent))
+        _atom(entry, "updated", iso_seconds(sent))
+        _atom(entry, "published", iso_seconds(c.started_at or sent))
         _atom(entry, "summary", i18n.t("ja", f"alert.cap.description_{word}", city=pub.city))
         _atom(entry, "link", rel="alternate", href=pub.alert_url(c.id), type=CAP_CONTENT_TYPE)
     out: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)

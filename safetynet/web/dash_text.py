@@ -11,7 +11,6 @@ from aiohttp import web
 from safetynet import i18n
 from safetynet.channels import registry
 from safetynet.i18n import SOURCE, catalog
-from safetynet.replies.texts import location_words
 
 LANGS = ("ja", "en")
 LANG_COOKIE = "sn_lang"
@@ -52,11 +51,6 @@ def status_label(lang: str, status: str) -> str:
     if status not in STATUS_ICONS:
         return f"? {status}"
     return f"{STATUS_ICONS[status]} {i18n.t(lang, 'dash.status.' + status)}"
-
-
-def location_label(lang: str, location: str) -> str:
-    """Where a household said it is, as the staff alerts say it (the stored code is no word for a page)."""
-    return location_words(lang, location)
 
 
 def channel_label(lang: str, channel: str) -> str:

@@ -18,9 +18,10 @@ from safetynet.domain.phones import format_national
 from safetynet.domain.replies import HelpItem
 from safetynet.domain.roster import Association, Coverage, HouseholdLine
 from safetynet.domain.walking import walking_key, walking_ranks
+from safetynet.replies.texts import location_words
 from safetynet.templating import ENV, Stamp, call_macro, mark
 from safetynet.web.dash_shell import hhmm, when
-from safetynet.web.dash_text import METHODS, STATUS_ICONS, STATUS_ORDER, location_label, pct, status_label, t
+from safetynet.web.dash_text import METHODS, STATUS_ICONS, STATUS_ORDER, pct, status_label, t
 
 ANSWERED_S = frozenset(str(s) for s in ANSWERED)
 FILTERS = ("all", "noanswer", "help", "vulnerable")
@@ -38,7 +39,7 @@ def national(e164: str) -> str:
 
 # what the staff templates use beside i18n.t
 ENV.globals.update(d=t, icons=STATUS_ICONS, methods=METHODS, when=when, hhmm=hhmm, pct=pct, national=national,
-                   location_label=location_label)
+                   location_label=location_words)  # the alerts' words: the stored code is no word for a page
 
 
 def _macro(name: str, *args: object) -> Markup:
