@@ -135,7 +135,7 @@ async def city_page(request: web.Request) -> web.Response:
         if await city_console.may_finish(request, viewer, info) else "")
     attrs = {"data-page": "city", "data-campaign": info.id, "data-bands": bands_json(lang), "data-low": LOW,
              "data-good": GOOD, "data-states": state_labels_json(lang), **live_words(lang)}
-    return render(request, heading, template="city.html", context=context, scripts=("/static/city.js",),
+    return render(request, heading, template="city.html", context=context, scripts=("/static/live.js", "/static/city.js"),
                   main_attrs=attrs)
 
 

@@ -133,7 +133,7 @@ async def association_page(request: web.Request) -> web.Response:
     attrs = {**_live_attrs(lang, "association", campaign, assoc, since), **_confirm_words(lang),
              "data-msg-handled": t(lang, "handled_msg"), "data-msg-reopened": t(lang, "reopened_msg"),
              "data-msg-reopen-already": t(lang, "reopen_already"), "data-msg-reopen-refused": t(lang, "reopen_refused")}
-    return render(request, assoc.name, template="association.html", context=context, scripts=("/static/dash.js",),
+    return render(request, assoc.name, template="association.html", context=context, scripts=("/static/live.js", "/static/dash.js"),
                   styles=_PRINTABLE, main_attrs=attrs)
 
 
@@ -181,7 +181,7 @@ async def doorknock_page(request: web.Request) -> web.Response:
     lines = await _lines(request, viewer, assoc, campaign.id)
     context = doorknock_context(lang, assoc, campaign, lines, services(request).clock.now())
     return render(request, f'{t(lang, "doorknock")} — {assoc.name}', template="doorknock.html", context=context,
-                  scripts=("/static/dash.js",), styles=_PRINTABLE,
+                  scripts=("/static/live.js", "/static/dash.js"), styles=_PRINTABLE,
                   main_attrs={**_live_attrs(lang, "doorknock", campaign, assoc, since), **_confirm_words(lang)})
 
 

@@ -34,24 +34,7 @@
     }
     if (live && ev.campaign && FINISHED[ev.campaign.state]) { live.remove(); live = null; }
   }
-  var expiredEl = null;
-  function loginExpired() {
-    if (es) { es.close(); }
-    if (live) { live.textContent = main.dataset.liveStopped; live.classList.remove("on"); }
-    if (expiredEl) { return; }
-    expiredEl = document.createElement("p");
-    expiredEl.className = "flash";
-    expiredEl.setAttribute("role", "alert");
-    expiredEl.dataset.loginExpired = "";
-    expiredEl.textContent = main.dataset.msgExpiredLive + " ";
-    var a = document.createElement("a");
-    a.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
-    a.textContent = main.dataset.msgLogin;
-    expiredEl.appendChild(a);
-    var line = document.querySelector("p.campaign");
-    if (line) { line.parentNode.insertBefore(expiredEl, line.nextSibling); }
-    else { main.insertBefore(expiredEl, main.firstChild); }
-  }
+  function loginExpired() { window.SafetyNetLive.expired(main.dataset.msgExpiredLive, es, live); }  // live.js
   function paintRow(tr, households, answered, help) {
     var rate = households ? answered / households : 0, b = band(rate);
     tr.dataset.households = households; tr.dataset.answered = answered; tr.dataset.help = help;
@@ -92,8 +75,7 @@
   function refreshCurve() {
     lastCurve = Date.now();
     fetch("/city/curve?campaign=" + cid, { credentials: "same-origin" }).then(function (r) {
-      // without a login the answer is the login form (a redirect), not the curve
-      if (r.redirected && new URL(r.url).pathname === "/login") { throw new Error("401"); }
+      if (window.SafetyNetLive.isLoginForm(r)) { throw new Error("401"); }
       if (!r.ok) { throw new Error(String(r.status)); }
       return r.text();
     }).then(function (svg) {
@@ -125,21 +107,12 @@
       tr.dataset.rate = tr.dataset.households > 0 ? tr.dataset.answered / tr.dataset.households : 0;
     }
   });
-  // EventSource gives up on an answer that is not a stream (a 401 once the session ended) without
-  // saying which: ask the server, and stop at the headers
-  function whyClosed() {
-    var stop = window.AbortController ? new AbortController() : null;
-    fetch(streamUrl, { credentials: "same-origin", headers: { Accept: "text/event-stream" },
-                       signal: stop ? stop.signal : undefined })
-      .then(function (r) { if (stop) { stop.abort(); } if (r.status === 401) { loginExpired(); } })
-      .catch(function () {});
-  }
   if (window.EventSource && cid) {
     es = new EventSource(streamUrl);
     es.addEventListener("open", function () { setLive(true); });
     es.addEventListener("error", function () {
       setLive(false);
-      if (es.readyState === EventSource.CLOSED) { whyClosed(); }
+      if (es.readyState === EventSource.CLOSED) { window.SafetyNetLive.whyClosed(streamUrl, loginExpired); }
     });
     es.addEventListener("stats", function (m) { setLive(true); onEvent(JSON.parse(m.data)); });
   }

@@ -37,29 +37,11 @@
   }
   function flash(text) { if (flashEl) { flashEl.textContent = text; } }
 
-  // -- an expired login -----------------------------------------------------------------------
-  // Every call answers 401 from now on: trying again cannot help, logging in again can (the login
-  // brings the user back to this page). The notice goes under the campaign line, at the top.
-  var expiredEl = null;
+  // -- an expired login (live.js) ------------------------------------------------------------
   function loginExpired(text, fromTap) {
-    if (es) { es.close(); }
-    if (live) { live.textContent = main.dataset.liveStopped; live.classList.remove("on"); }
-    if (!expiredEl) {
-      expiredEl = document.createElement("p");
-      expiredEl.className = "flash";
-      expiredEl.setAttribute("role", "alert");
-      expiredEl.dataset.loginExpired = "";
-      var line = document.querySelector("p.campaign");
-      if (line) { line.parentNode.insertBefore(expiredEl, line.nextSibling); }
-      else { main.insertBefore(expiredEl, main.firstChild); }
-    }
-    expiredEl.textContent = text + " ";
-    var a = document.createElement("a");
-    a.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
-    a.textContent = main.dataset.msgLogin;
-    expiredEl.appendChild(a);
+    var notice = window.SafetyNetLive.expired(text, es, live);
     flash("");
-    if (fromTap && expiredEl.scrollIntoView) { expiredEl.scrollIntoView({ block: "center" }); }
+    if (fromTap && notice.scrollIntoView) { notice.scrollIntoView({ block: "center" }); }
   }
   // what a failed tap says: a 401 is no reason to try again
   function failed(err) {
@@ -160,8 +142,7 @@
   // -- fragments ------------------------------------------------------------------------------
   function get(path) {
     return fetch(path, { credentials: "same-origin", headers: { Accept: "text/html" } }).then(function (r) {
-      // a page asked for without a login is the login form (a redirect), not the fragment
-      if (r.redirected && new URL(r.url).pathname === "/login") { throw new Error("401"); }
+      if (window.SafetyNetLive.isLoginForm(r)) { throw new Error("401"); }
       if (!r.ok) { throw new Error(String(r.status)); }
       return r.text().then(function (text) { return { text: text, headers: r.headers }; });
     });
@@ -215,23 +196,14 @@
       if (!ev.full && !(ev.changed || []).length && Date.now() - lastRefresh > 30000) { refreshRows(); }
     }
   }
-  // EventSource retries a dropped connection by itself, but gives up on an answer that is not a
-  // stream (a 401 once the session ended) without saying which: ask the server what it answers.
-  function whyClosed() {
-    var stop = window.AbortController ? new AbortController() : null;
-    fetch(streamUrl, { credentials: "same-origin", headers: { Accept: "text/event-stream" },
-                       signal: stop ? stop.signal : undefined })
-      .then(function (r) {
-        if (stop) { stop.abort(); }  // the status is all that is needed, not a second stream
-        if (r.status === 401) { loginExpired(main.dataset.msgExpiredLive, false); }
-      }).catch(function () {});
-  }
   if (window.EventSource && cid) {
     es = new EventSource(streamUrl);
     es.addEventListener("open", function () { setLive(true); });
     es.addEventListener("error", function () {
       setLive(false);
-      if (es.readyState === EventSource.CLOSED) { whyClosed(); }
+      if (es.readyState === EventSource.CLOSED) {
+        window.SafetyNetLive.whyClosed(streamUrl, function () { loginExpired(main.dataset.msgExpiredLive, false); });
+      }
     });
     es.addEventListener("stats", function (m) { setLive(true); onEvent(JSON.parse(m.data)); });
   }

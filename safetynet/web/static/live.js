@@ -1,0 +1,47 @@
+/* What the live staff pages (the association dashboard, the door-knock list, the city overview)
+   share when their login has expired: every call answers 401 from then on, so trying again cannot
+   help and logging in again can (the login brings the user back to the page). Loaded before the
+   page's own script; no framework, no inline code (the CSP allows only same-origin scripts). */
+(function () {
+  "use strict";
+  var main = document.getElementById("main");
+  var notice = null;
+
+  // The notice under the campaign line, with the link to the login; the live stream stops and the
+  // live indicator says so. `text`: what the page says (a tap not saved, or the updates stopped).
+  function expired(text, stream, live) {
+    if (stream) { stream.close(); }
+    if (live) { live.textContent = main.dataset.liveStopped; live.classList.remove("on"); }
+    if (!notice) {
+      notice = document.createElement("p");
+      notice.className = "flash";
+      notice.setAttribute("role", "alert");
+      notice.dataset.loginExpired = "";
+      var line = document.querySelector("p.campaign");
+      if (line) { line.parentNode.insertBefore(notice, line.nextSibling); }
+      else { main.insertBefore(notice, main.firstChild); }
+    }
+    notice.textContent = text + " ";
+    var a = document.createElement("a");
+    a.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+    a.textContent = main.dataset.msgLogin;
+    notice.appendChild(a);
+    return notice;
+  }
+
+  // EventSource retries a dropped connection by itself, but gives up on an answer that is not a
+  // stream (a 401 once the session ended) without saying which: ask the server what it answers,
+  // and stop at the headers (the status is all that is needed, not a second stream).
+  function whyClosed(url, onExpired) {
+    var stop = window.AbortController ? new AbortController() : null;
+    fetch(url, { credentials: "same-origin", headers: { Accept: "text/event-stream" },
+                 signal: stop ? stop.signal : undefined })
+      .then(function (r) { if (stop) { stop.abort(); } if (r.status === 401) { onExpired(); } })
+      .catch(function () {});
+  }
+
+  // A page asked for without a login answers with the login form (a redirect), not what was asked.
+  function isLoginForm(r) { return r.redirected && new URL(r.url).pathname === "/login"; }
+
+  window.SafetyNetLive = { expired: expired, whyClosed: whyClosed, isLoginForm: isLoginForm };
+})();
