@@ -235,18 +235,23 @@
     clearTimeout(li.undoTimer);
     li.undoTimer = setTimeout(function () { li.remove(); }, keepMs);
   }
-  function offerUndo(tr, replyId, method) {
-    var list = tr.querySelector("[data-row-undo]") || undoList;
-    if (!list || !replyId) { flash(main.dataset.msgSaved); return; }
-    flash("");
+  // A line on top of `list`: what was done, and its undo button (`data`: what the button undoes).
+  function undoLine(list, said, data) {
     var li = document.createElement("li"), text = document.createElement("span"), b = document.createElement("button");
-    text.textContent = words(main.dataset.msgConfirmed, rowName(tr), method);
+    text.textContent = said;
     b.type = "button"; b.className = "small";
-    b.dataset.undo = String(replyId); b.dataset.hh = tr.dataset.hh; b.dataset.name = rowName(tr);
+    Object.keys(data).forEach(function (k) { b.dataset[k] = data[k]; });
     b.textContent = main.dataset.msgUndo;
     li.appendChild(text); li.appendChild(b);
     list.insertBefore(li, list.firstChild);
     li.undoTimer = setTimeout(function () { li.remove(); }, undoMs);
+  }
+  function offerUndo(tr, replyId, method) {
+    var list = tr.querySelector("[data-row-undo]") || undoList;
+    if (!list || !replyId) { flash(main.dataset.msgSaved); return; }
+    flash("");
+    undoLine(list, words(main.dataset.msgConfirmed, rowName(tr), method),
+             { undo: String(replyId), hh: tr.dataset.hh, name: rowName(tr) });
   }
   function undo(b) {
     var li = b.closest("li"), name = b.dataset.name;
@@ -271,14 +276,7 @@
   }
   function offerReopen(hh, name) {
     if (!helpUndoList) { flash(main.dataset.msgSaved); return; }
-    var li = document.createElement("li"), text = document.createElement("span"), b = document.createElement("button");
-    text.textContent = words(main.dataset.msgHandled, name);
-    b.type = "button"; b.className = "small";
-    b.dataset.reopen = hh; b.dataset.name = name;
-    b.textContent = main.dataset.msgUndo;
-    li.appendChild(text); li.appendChild(b);
-    helpUndoList.insertBefore(li, helpUndoList.firstChild);
-    li.undoTimer = setTimeout(function () { li.remove(); }, undoMs);
+    undoLine(helpUndoList, words(main.dataset.msgHandled, name), { reopen: hh, name: name });
   }
   function reopen(b) {
     var li = b.closest("li"), name = b.dataset.name;
