@@ -10,9 +10,12 @@ synchronous rendering: the data is read before rendering, so `enable_async` woul
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import jinja2
@@ -20,7 +23,8 @@ from markupsafe import Markup, escape
 
 from safetynet import i18n
 
-__all__ = ["ENV", "Markup", "Stamp", "call_macro", "fragment", "mark", "page_context", "render"]
+__all__ = ["ENV", "STATIC_PREFIX", "Markup", "Stamp", "asset_url", "asset_version", "call_macro", "fragment", "mark", "page_context",
+           "render"]
 
 
 def _html_lang(lang: str) -> str:
@@ -49,7 +53,31 @@ def t_markup(lang: str, key: str, /, **values: object) -> Markup:
     return Markup.escape(i18n.t(lang, key)).format(**values)
 
 
-ENV.globals.update(t=i18n.t, tm=t_markup, html_lang=_html_lang)
+STATIC_PREFIX = "/static/"
+
+
+@functools.cache
+def asset_version(path: str) -> str | None:
+    """The first 12 hex digits of the SHA-256 of a static file (`/static/dash.js`), None if there is
+    no such file. Read once a process: the files ship with the release and never change under it."""
+    if not path.startswith(STATIC_PREFIX) or "/" in path[len(STATIC_PREFIX):]:
+        return None
+    try:
+        data = (resources.files("safetynet.web") / "static" / path[len(STATIC_PREFIX):]).read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def asset_url(path: str) -> str:
+    """A static file's URL with its content's version (`/static/dash.js?v=…`): after an upgrade a
+    page names new URLs, so a browser never runs a cached script of the old release against the new
+    page, and a browser may keep a versioned file without asking again (`web.app`)."""
+    version = asset_version(path)
+    return path if version is None else f"{path}?v={version}"
+
+
+ENV.globals.update(t=i18n.t, tm=t_markup, html_lang=_html_lang, asset=asset_url)
 
 
 def render(name: str, /, **context: Any) -> str:

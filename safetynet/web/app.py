@@ -23,6 +23,7 @@ from safetynet.config import Config
 from safetynet.domain import Scope
 from safetynet.metrics import Metrics
 from safetynet.store import Store, StoreUnavailable
+from safetynet.templating import STATIC_PREFIX, asset_version
 
 log = structlog.get_logger("web")
 
@@ -122,6 +123,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # A year: browsers then refuse plain http for the public host. Not includeSubDomains: a city's
 # other hosts under the same domain are not ours to decide for.
 HSTS = "max-age=31536000"
+STATIC_VERSIONED = "public, max-age=31536000, immutable"
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -134,8 +136,15 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
     if "Content-Security-Policy" not in headers:  # pages made by `html()` carry them all already
         for k, v in SECURITY_HEADERS.items():
             headers.setdefault(k, v)
-    if "Cache-Control" not in headers and not request.path.startswith("/static/"):
-        headers["Cache-Control"] = "no-store"
+    if "Cache-Control" not in headers:
+        if not request.path.startswith(STATIC_PREFIX):
+            headers["Cache-Control"] = "no-store"
+        elif response.status == 200 and request.query.get("v") == asset_version(request.path):
+            # the URL a page names (`templating.asset_url`): its content never changes under it
+            headers["Cache-Control"] = STATIC_VERSIONED
+        else:
+            # an unversioned or outdated URL: the browser asks again each time (a 304 when unchanged)
+            headers["Cache-Control"] = "no-cache"
     if request.app[SERVICES].cfg.server.public_url.startswith("https://"):
         headers.setdefault("Strict-Transport-Security", HSTS)
 
