@@ -81,7 +81,7 @@ def question_page(
     languages would otherwise outgrow the cache, and a miss renders the whole template."""
     current_label = texts.status_label(current, lang) if current in ANSWERED_STATUSES else ""
     parts = _question_parts(lang, kind == CampaignKind.DRILL, title, alert, current_label, notice)
-    shown = tuple((int(at // 60), status) for at, status in recent)
+    shown = _changes(recent)
     past = _history_section(lang, shown) if shown else ""
     # escaping is per character, so escaping the name alone equals escaping the sentence around it;
     # NUL never belongs in a text, and must not pass for a placeholder
@@ -100,6 +100,16 @@ def _question_parts(lang: str, drill: bool, title: str, alert: str, current: str
         current=current, safe_label=texts.answer_label("safe", lang), help_label=texts.answer_label("need_help", lang),
     )
     return tuple(_PLACEHOLDER.split(page))
+
+
+def _changes(recent: Sequence[tuple[float, str]]) -> tuple[tuple[int, str], ...]:
+    """The answers by minute, one line where the answer changed: details sent after "need help"
+    are a second reply with the same answer, and two 「助けが必要」 lines read as asking twice."""
+    shown: list[tuple[int, str]] = []
+    for at, status in recent:
+        if not shown or shown[-1][1] != status:
+            shown.append((int(at // 60), status))
+    return tuple(shown)
 
 
 @functools.lru_cache(maxsize=4096)

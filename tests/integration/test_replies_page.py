@@ -115,6 +115,25 @@ async def test_an_old_form_sent_again_says_the_answer_that_stands(tmp_path: Path
         await env.intake.idle()
 
 
+async def test_details_sent_after_need_help_are_not_a_second_answer_in_the_history(tmp_path: Path) -> None:
+    """The details form is a second reply with the same answer; the resident's history lists where
+    the answer changed, so two 「助けが必要」 lines do not read as asking twice."""
+    async with running_app(tmp_path) as env:
+        url = env.reply_url("A-001")
+        for data in ({"status": "need_help", "k": "help-0001"},
+                     {"status": "need_help", "k": "help-0002", "details": "1", "note": "2階にいます"},
+                     {"status": "safe", "k": "safe-0001"}, {"status": "need_help", "k": "help-0003"}):
+            async with env.http.post(url, data=data) as resp:
+                assert resp.status == 200
+        assert await env.history("A-001") == ["need_help", "need_help", "safe", "need_help"]  # all kept
+        async with env.http.get(url) as resp:
+            page = await resp.text()
+        history = page[page.index('<section class="history">'):]
+        lines = [li.split(" ", 2)[-1].split("<")[0] for li in history.split("<li>")[1:]]
+        assert lines == ["助けが必要", "無事です", "助けが必要"]
+        await env.intake.idle()
+
+
 async def test_the_history_says_its_times_are_japan_time(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         url = env.reply_url("A-003")  # an English household: it may not live by Japan's clock
