@@ -112,18 +112,21 @@ def health_block(lang: str, status: DispatchStatus, running: bool) -> Markup:
         dispatcher = t(lang, "dispatcher_up", n=len(status.alive), time=when(max(b.seen_at for b in status.alive)))
     channels = []
     for channel, h in status.channels.items():
+        detail = ""
         if h is None:
             state, text = "unknown", t(lang, "ch_unknown")
         elif h.state == FAILING:
             reason = t(lang, f"reason_{h.reason}") if f"reason_{h.reason}" in KNOWN_KEYS else h.reason
             state = FAILING
             text = t(lang, "ch_failing", time=when(h.since), n=h.failures, reason=reason)
-            text += f" — {h.detail}" if h.detail else ""
+            # the provider's own words, in English, for whoever calls the provider or reads the
+            # logs: set apart and named so, not read as part of the reason
+            detail = t(lang, "ch_detail", detail=h.detail) if h.detail else ""
         elif h.state == OK:
             state, text = OK, t(lang, "ch_ok", time=when(h.since))
         else:
             state, text = IDLE, t(lang, "ch_idle")
-        channels.append((channel, state, channel_label(lang, channel), text))
+        channels.append((channel, state, channel_label(lang, channel), text, detail))
     health = {"dispatcher_down": not status.sending, "dispatcher": dispatcher, "channels": channels,
               "bad": not status.sending or bool(status.failing), "running": running}
     return _macro("health_block", lang, health)
