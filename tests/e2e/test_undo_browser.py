@@ -132,6 +132,31 @@ async def test_a_wrong_handled_tap_is_undone_from_the_dashboard(tmp_path: Path) 
                 if r.handled_at] == [hh]
 
 
+async def test_an_old_undo_of_handled_says_someone_else_marked_it_since(tmp_path: Path) -> None:
+    """The head's 取り消す, offered for their 対応済み, meets a deputy's later mark (put back and marked
+    again meanwhile): the line says so, the deputy's mark stands and the card stays off the list."""
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        await w.answer("A-004", "need_help")
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "head_a", password("head_a"))
+        hh = w.hh("A-004").id
+        await page.click(f'.help-card[data-hh="{hh}"] button[data-handled]')
+        line = page.locator("[data-help-undo] li").first
+        await line.locator("button[data-reopen]").wait_for(timeout=WAIT_MS)
+
+        assert await w.store.replies.reopen_help(w.campaign_id, hh) is True  # the city puts it back
+        assert await w.store.replies.mark_handled(w.campaign_id, hh, None, "deputy_a") is True
+
+        await line.locator("button[data-reopen]").click()
+        await page.wait_for_function("li => !li.querySelector('button[data-reopen]')",
+                                     arg=await line.element_handle(), timeout=WAIT_MS)
+        assert await line.inner_text() == "田中 美咲：その後ほかの人が対応済みにしたため、取り消せません。"
+        (row,) = await w.store.replies.help_list(w.campaign_id, include_handled=True)
+        assert row.handled_at is not None and row.handled_by == "deputy_a"
+        assert await page.locator(f'.help-card[data-hh="{hh}"]').count() == 0
+        await screenshot(page, "dashboard-handled-undo-refused")
+
+
 async def test_removing_a_contact_asks_first_without_javascript(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env, browser() as b:
         ctx = await b.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
