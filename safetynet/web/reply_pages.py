@@ -149,6 +149,13 @@ async def reply_post(request: web.Request) -> web.Response:
     key = client_key(form.get("k")) or fresh_key()
     channel = _via(form.get("via"), ReplyChannel.WEB)
     details = parse_details(form)
+    if form.get("details") == "1" and target.status in ANSWERED and str(target.status) != status:
+        # the details form of an earlier answer, from a page kept open while the household answered
+        # anew: its hidden answer would silently undo the newer one (an injury sent as "safe")
+        state = await intake.resolve_page(token)
+        if state is not None:
+            return await _question_again(request, token, state.target, lang, "reply.stale_details", 409,
+                                         state.recent)
     result = await intake.answer(target, status, channel, f"web:{target.campaign_id}:{target.household_id}:{key}",
                                  details)
     if not result.recorded:

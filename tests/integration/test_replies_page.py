@@ -134,6 +134,30 @@ async def test_details_sent_after_need_help_are_not_a_second_answer_in_the_histo
         await env.intake.idle()
 
 
+async def test_an_earlier_answers_details_form_never_undoes_a_newer_answer(tmp_path: Path) -> None:
+    """Safe on one page, need help on another, then the first page's details form (its hidden answer
+    is "safe") with an injury: recording it would withdraw the help request unseen."""
+    async with running_app(tmp_path) as env:
+        url = env.reply_url("A-001")
+        async with env.http.post(url, data={"status": "safe", "k": "first-page"}) as resp:
+            assert resp.status == 200 and 'name="details"' in await resp.text()
+        async with env.http.post(url, data={"status": "need_help", "k": "second-page"}) as resp:
+            assert resp.status == 200
+        late = {"status": "safe", "k": "first-page-d", "details": "1", "people_injured": "1", "note": "足をけがしました"}
+        async with env.http.post(url, data=late) as resp:
+            page = await resp.text()
+            assert resp.status == 409
+        assert "詳しい状況は記録していません" in page and "現在の回答: 助けが必要" in page and "記録しました" not in page
+        assert await env.status("A-001") == Status.NEED_HELP
+        assert await env.history("A-001") == ["safe", "need_help"]
+        # details of the answer that stands are taken as before
+        async with env.http.post(url, data={**late, "status": "need_help", "k": "second-page-d"}) as resp:
+            assert resp.status == 200 and "受け取りました" in await resp.text()
+        (row,) = await env.store.replies.help_list(env.campaign_id)
+        assert (row.people_injured, row.note) == (1, "足をけがしました")
+        await env.intake.idle()
+
+
 async def test_the_history_says_its_times_are_japan_time(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         url = env.reply_url("A-003")  # an English household: it may not live by Japan's clock
