@@ -714,7 +714,7 @@ class DashboardReads(Protocol):
         ...
 
     async def help_panel(self, campaign_id: int, association_ids: Iterable[int]) -> list[HelpItem]:
-        """Open help requests, oldest first, with what the answer that opened them said."""
+        """Open help requests, oldest first, with the latest of each detail the household gave (as the help list)."""
         ...
 
     async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:

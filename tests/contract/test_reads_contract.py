@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from safetynet.domain import CampaignKind, Scope
-from safetynet.domain.replies import ChannelCount, ReplyDetails, ReplyItem
+from safetynet.domain.replies import ChannelCount, Location, ReplyDetails, ReplyItem
 from safetynet.store import Store
 
 from .support import (
@@ -23,11 +23,12 @@ from .support import (
 
 
 async def _reply(store: Store, cid: int, hid: int, status: str, key: str, channel: str = "web",
-                 note: str | None = None) -> None:
+                 note: str | None = None, people_injured: int | None = None, location: Location | None = None,
+                 people_safe: int | None = None) -> None:
     t = await store.replies.target(cid, hid)
     assert t is not None
     await store.replies.record(ReplyItem(cid, hid, t.association_id, status, channel, key, store.clock.now(),
-                                         ReplyDetails(note=note)))
+                                         ReplyDetails(people_safe, people_injured, location, note)))
 
 
 async def test_associations_in_page_order_and_by_scope(store_factory: StoreFactory) -> None:
@@ -226,6 +227,24 @@ async def test_the_help_panel_and_its_counts(store_factory: StoreFactory) -> Non
         await store.replies.mark_handled(cid, ids["U-1"], None, "head")
         assert await store.dashboard.open_help_counts(cid) == {a[SAKURA]: 1}
         assert [h.household_id for h in await store.dashboard.help_panel(cid, a.values())] == [ids["S-2"]]
+
+
+async def test_a_plain_second_help_keeps_the_details_on_the_card_as_in_the_help_list(
+        store_factory: StoreFactory) -> None:
+    """Details, then "help" again without any (an anxious second tap, an SMS "2"): the card keeps the
+    latest of each detail given, as the help list (its API) and the staff alert do."""
+    async with store_factory() as store:
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        hid = ids["S-2"]
+        await _reply(store, cid, hid, "need_help", "k1", note="2階にいます", people_injured=1, location="home")
+        await _reply(store, cid, hid, "need_help", "k2", people_safe=2)
+        await _reply(store, cid, hid, "need_help", "k3")
+        (card,) = await store.dashboard.help_panel(cid, a.values())
+        assert (card.note, card.people_injured, card.location, card.people_safe) == ("2階にいます", 1, "home", 2)
+        (row,) = await store.replies.help_list(cid)
+        assert (row.note, row.people_injured, row.location, row.people_safe) == ("2階にいます", 1, "home", 2)
 
 
 async def test_a_help_card_carries_the_households_answer_since_and_its_phones(store_factory: StoreFactory) -> None:

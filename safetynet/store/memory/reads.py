@@ -221,12 +221,12 @@ class MemoryDashboardReads:
             m, h = t.members.get((cid, hid)), t.households.get(hid)
             if cid != campaign_id or hr.handled_at is not None or m is None or h is None or m.association_id not in aids:
                 continue
-            r = t.replies.get(hr.reply_id)
+            note, injured, location, safe = t.latest_details(cid, hid)
             items.append(HelpItem(h.id, h.association_id, t.group_name(h.group_id), h.name, h.address, h.members,
-                                  h.vulnerable, (r.note if r else None) or "", (r.location if r else None) or "",
-                                  r.people_injured if r else None, hr.opened_at, h.household_key, h.consent,
-                                  status=m.status, status_at=m.status_at, landline=self._phone(h.id, "landline"),
-                                  mobile=self._phone(h.id, "mobile"), people_safe=r.people_safe if r else None))
+                                  h.vulnerable, note or "", location or "", injured, hr.opened_at, h.household_key,
+                                  h.consent, status=m.status, status_at=m.status_at,
+                                  landline=self._phone(h.id, "landline"), mobile=self._phone(h.id, "mobile"),
+                                  people_safe=safe))
         return sorted(items, key=lambda i: (i.opened_at, i.household_id))
 
     async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:

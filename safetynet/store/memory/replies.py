@@ -180,7 +180,7 @@ class MemoryReplies:
         a = t.association(m.association_id) if m is not None else None
         if m is None or hh is None or a is None:
             return None
-        mine = self._replies_of(*key)[::-1]  # latest first
+        note, injured, location, safe = t.latest_details(*key)
         staff = t.staff.get(h.handled_by) if h.handled_by is not None else None
         return HelpRow(
             campaign_id=key[0], household_id=key[1], association_id=m.association_id, association=a.name,
@@ -188,10 +188,7 @@ class MemoryReplies:
             members=hh.members, vulnerable=hh.vulnerable, language=hh.language, status=Status(m.status),
             opened_at=h.opened_at, handled_at=h.handled_at,
             handled_by=h.handled_by_login if h.handled_by_login is not None else (staff.login if staff else None),
-            note=next((r.note for r in mine if r.note), None),
-            people_injured=next((r.people_injured for r in mine if r.people_injured is not None), None),
-            people_safe=next((r.people_safe for r in mine if r.people_safe is not None), None),
-            location=next((r.location for r in mine if r.location is not None), None),
+            note=note, people_injured=injured, people_safe=safe, location=location,
             household_key=hh.household_key, consent=hh.consent,
         )
 

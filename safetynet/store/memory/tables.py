@@ -300,6 +300,16 @@ class Tables:
                 return self.association(aid)
         return None
 
+    def latest_details(self, campaign_id: int, household_id: int) -> tuple[str | None, int | None, str | None, int | None]:
+        """(note, people injured, location, people safe): each the latest the household gave in the
+        campaign, whichever reply it came with (a plain second "help" must not blank the card)."""
+        mine = sorted((r for r in self.replies.values()
+                       if r.campaign_id == campaign_id and r.household_id == household_id), key=lambda r: -r.id)
+        return (next((r.note for r in mine if r.note), None),
+                next((r.people_injured for r in mine if r.people_injured is not None), None),
+                next((r.location for r in mine if r.location is not None), None),
+                next((r.people_safe for r in mine if r.people_safe is not None), None))
+
     def group_name(self, group_id: int | None) -> str:
         return self.groups[group_id][1] if group_id is not None and group_id in self.groups else ""
 

@@ -15,6 +15,7 @@ from safetynet.domain.campaigns import CampaignInfo, CheckTally
 from safetynet.domain.replies import Change, ChannelCount, HelpItem
 from safetynet.domain.roster import Association, Coverage, HouseholdLine
 from safetynet.store.sqlite.db import Reads, Row, marks
+from safetynet.store.sqlite.help_requests import latest_details_sql
 from safetynet.store.sqlite.reply_undo import not_undone
 
 ANSWERED_SQL = "('safe', 'need_help', 'confirmed_in_person')"
@@ -336,24 +337,24 @@ class SqliteDashboardReads:
         return [_line(r) for r in rows]
 
     async def help_panel(self, campaign_id: int, association_ids: Iterable[int]) -> list[HelpItem]:
-        """Open help requests, oldest first, with the note of the answer that opened them."""
+        """Open help requests, oldest first, with the latest of each detail (`latest_details_sql`)."""
         aids = sorted(set(association_ids))
         if not aids:
             return []
         rows = await self.db.fetchall(
             "SELECT h.id, h.association_id, coalesce(g.name, ''), h.name, h.address, h.members, h.vulnerable,"
-            " coalesce(r.note, ''), coalesce(r.location, ''), r.people_injured, hr.opened_at, h.household_key, h.consent,"
-            f" ch.status, ch.status_at, {_phone('landline')}, {_phone('mobile')}, r.people_safe"
+            " hr.opened_at, h.household_key, h.consent,"
+            f" ch.status, ch.status_at, {_phone('landline')}, {_phone('mobile')},"
+            f" {latest_details_sql('hr.campaign_id', 'hr.household_id')}"
             f" FROM {_BY_ASSOC} JOIN help_requests hr"
             " ON hr.campaign_id = ch.campaign_id AND hr.household_id = ch.household_id"
             " JOIN households h ON h.id = ch.household_id LEFT JOIN household_groups g ON g.id = h.group_id"
-            " LEFT JOIN replies r ON r.id = hr.reply_id"
             f" WHERE ch.campaign_id = ? AND ch.association_id IN ({marks(len(aids))}) AND hr.handled_at IS NULL"
             " ORDER BY hr.opened_at, h.id",
             (campaign_id, *aids),
         )
-        return [HelpItem(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9], r[10], r[11], r[12],
-                         status=r[13], status_at=r[14], landline=r[15], mobile=r[16], people_safe=r[17])
+        return [HelpItem(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[14] or "", r[16] or "", r[15], r[7], r[8],
+                         r[9], status=r[10], status_at=r[11], landline=r[12], mobile=r[13], people_safe=r[17])
                 for r in rows]
 
     async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:

@@ -32,19 +32,24 @@ def open_help(item: ReplyItem) -> Steps[bool]:
     return True
 
 
+def latest_details_sql(campaign: str, household: str) -> str:
+    """Four columns, (note, people injured, location, people safe): each the latest the household
+    gave in the campaign, whichever reply it came with. The help list, its cards and alerts all say
+    the same, and a plain second "help" (an anxious second tap, an SMS "2") never blanks them."""
+    def latest(column: str, given: str) -> str:
+        return (f"(SELECT r.{column} FROM replies r WHERE r.campaign_id = {campaign}"
+                f" AND r.household_id = {household} AND {given} ORDER BY r.id DESC LIMIT 1)")
+    return ", ".join((latest("note", "r.note IS NOT NULL AND r.note != ''"),
+                      latest("people_injured", "r.people_injured IS NOT NULL"),
+                      latest("location", "r.location IS NOT NULL"),
+                      latest("people_safe", "r.people_safe IS NOT NULL")))
+
+
 HELP_SQL = (
     "SELECT h.campaign_id, h.household_id, ch.association_id, a.name, d.name, coalesce(g.name, ''), hh.name,"
     " hh.address, hh.members, hh.vulnerable, hh.language, ch.status, h.opened_at, h.handled_at,"
-    " coalesce(h.handled_by_login, s.login),"
-    " (SELECT r.note FROM replies r WHERE r.campaign_id = h.campaign_id AND r.household_id = h.household_id"
-    "   AND r.note IS NOT NULL AND r.note != '' ORDER BY r.id DESC LIMIT 1),"
-    " (SELECT r.people_injured FROM replies r WHERE r.campaign_id = h.campaign_id AND r.household_id = h.household_id"
-    "   AND r.people_injured IS NOT NULL ORDER BY r.id DESC LIMIT 1),"
-    " (SELECT r.location FROM replies r WHERE r.campaign_id = h.campaign_id AND r.household_id = h.household_id"
-    "   AND r.location IS NOT NULL ORDER BY r.id DESC LIMIT 1),"
-    " hh.household_key, hh.consent,"
-    " (SELECT r.people_safe FROM replies r WHERE r.campaign_id = h.campaign_id AND r.household_id = h.household_id"
-    "   AND r.people_safe IS NOT NULL ORDER BY r.id DESC LIMIT 1)"
+    " coalesce(h.handled_by_login, s.login), hh.household_key, hh.consent, "
+    + latest_details_sql("h.campaign_id", "h.household_id") +
     " FROM help_requests h"
     " JOIN campaign_households ch ON ch.campaign_id = h.campaign_id AND ch.household_id = h.household_id"
     " JOIN households hh ON hh.id = h.household_id"
@@ -58,6 +63,6 @@ def help_row_from(r: Row) -> HelpRow:
     return HelpRow(
         campaign_id=r[0], household_id=r[1], association_id=r[2], association=r[3], district=r[4], group=r[5],
         name=r[6], address=r[7], members=r[8], vulnerable=bool(r[9]), language=r[10], status=Status(r[11]),
-        opened_at=r[12], handled_at=r[13], handled_by=r[14], note=r[15], people_injured=r[16], location=r[17],
-        household_key=r[18], consent=r[19], people_safe=r[20],
+        opened_at=r[12], handled_at=r[13], handled_by=r[14], household_key=r[15], consent=r[16], note=r[17],
+        people_injured=r[18], location=r[19], people_safe=r[20],
     )
