@@ -10,12 +10,11 @@ synchronous rendering: the data is read before rendering, so `enable_async` woul
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -56,17 +55,29 @@ def t_markup(lang: str, key: str, /, **values: object) -> Markup:
 STATIC_PREFIX = "/static/"
 
 
-@functools.cache
+# the folder `web.static` serves `/static/` from
+_STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+_VERSIONS: dict[str, tuple[int, int, str]] = {}
+
+
 def asset_version(path: str) -> str | None:
     """The first 12 hex digits of the SHA-256 of a static file (`/static/dash.js`), None if there is
-    no such file. Read once a process: the files ship with the release and never change under it."""
-    if not path.startswith(STATIC_PREFIX) or "/" in path[len(STATIC_PREFIX):]:
+    no such file. Hashed again only when the file's size or time changed: an upgrade in place, while
+    the old process still serves, must not get the new content kept for a year under the old version."""
+    name = path[len(STATIC_PREFIX):]
+    if not path.startswith(STATIC_PREFIX) or not name or "/" in name or name.startswith("."):
         return None
+    file = _STATIC_DIR / name
     try:
-        data = (resources.files("safetynet.web") / "static" / path[len(STATIC_PREFIX):]).read_bytes()
-    except (FileNotFoundError, IsADirectoryError):
+        st = file.stat()
+        known = _VERSIONS.get(name)
+        if known is not None and known[:2] == (st.st_mtime_ns, st.st_size):
+            return known[2]
+        version = hashlib.sha256(file.read_bytes()).hexdigest()[:12]
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
-    return hashlib.sha256(data).hexdigest()[:12]
+    _VERSIONS[name] = (st.st_mtime_ns, st.st_size, version)
+    return version
 
 
 def asset_url(path: str) -> str:
