@@ -11,7 +11,9 @@ import pytest
 from babel.messages.pofile import read_po
 
 from safetynet import i18n
+from safetynet.channels.voice.twiml import SAY_LANGUAGE
 from safetynet.i18n import CATALOGS, SOURCE, catalog, fallback_chain, t
+from safetynet.roster.letters import LETTER_LANGUAGES
 
 PACKAGE = Path(i18n.__file__).parent.parent
 SOURCE_KEYS = frozenset(catalog(SOURCE))
@@ -124,29 +126,48 @@ def test_page_languages_are_named_in_their_own_language() -> None:
                               ("ko", "한국어"), ("vi", "Tiếng Việt"), ("pt", "Português"))
 
 
-# What a resident reads: the reply page, the enrolment page and their dead ends, the messages.
-# A channel added later brings its own words (enrol.<channel>.*); until translated they fall back.
-RESIDENT_PREFIXES = ("reply.", "sms.", "enrol.", "join.", "contact.kind.", "message.", "manifest.", "page.",
-                     "campaign.fallback_body")
-RESIDENT_CHANNELS = ("webpush", "telegram", "sms", "voice")
+# What a resident reads, in the household's own language: the reply and enrolment pages and their dead
+# ends, the contact check, the words of every channel (enrol.<channel>.*, channel.<name>.label, a LINE
+# question above its buttons…) and the messages. Everything else (dash., console., cli., report.,
+# staff., alert., scope., password., letters.page_*) is read by staff and is Japanese and English only.
+# A channel brings its words in every page language: a gap is Japanese in front of a foreign resident.
+RESIDENT_PREFIXES = ("reply.", "sms.", "enrol.", "join.", "contact.kind.", "channel.", "check.", "message.",
+                     "manifest.", "page.", "line.", "language.", "campaign.fallback_body")
+# Resident texts written in fewer languages on purpose; the code that reads them says which:
+# - voice.*: a call speaks only the languages with a text-to-speech voice (SAY_LANGUAGE); every other
+#   household hears Japanese, so a zh/ko/vi/pt text would never be spoken.
+# - letters.* (not letters.page_*, the staff form): a letter is printed whole in one of LETTER_LANGUAGES;
+#   every other household's letter is in やさしい日本語.
+LIMITED: dict[str, tuple[str, ...]] = {"voice.": tuple(SAY_LANGUAGE), "letters.": LETTER_LANGUAGES}
 
 
 def _resident_keys() -> list[str]:
-    keys = []
-    for k in SOURCE_KEYS:
-        parts = k.split(".")
-        if parts[0] in ("enrol", "channel") and len(parts) > 2 and parts[1] not in {*RESIDENT_CHANNELS, "list", "remove"}:
-            continue
-        if k.startswith(RESIDENT_PREFIXES) or (parts[0] == "channel" and parts[1] in RESIDENT_CHANNELS):
-            keys.append(k)
-    return sorted(keys)
+    return sorted(k for k in SOURCE_KEYS if k.startswith(RESIDENT_PREFIXES))
+
+
+def _missing(lang: str, keys: list[str]) -> list[str]:
+    """The keys `lang` lacks, but a brand name (ASCII in the source, LINE) that reads the same in its fallback."""
+    own = catalog(lang)
+    return [k for k in keys if k not in own and not (lang == "ja-easy" and catalog(SOURCE)[k].isascii())]
 
 
 @pytest.mark.parametrize("lang", [c for c in i18n.PAGE_LANGUAGES if c != SOURCE])
 def test_a_page_language_has_every_text_a_resident_reads(lang: str) -> None:
     keys = _resident_keys()
-    assert len(keys) > 90
-    assert [k for k in keys if k not in catalog(lang)] == []
+    assert len(keys) > 130
+    assert {"line.question", "line.follow", "enrol.line.title", "enrol.email.title", "channel.email.label"} <= set(keys)
+    assert _missing(lang, keys) == [], f"{lang}: these resident texts fall back to Japanese"
+    for k in keys:
+        if k in catalog(lang):
+            assert _fields(catalog(lang)[k]) == _fields(catalog(SOURCE)[k]), f"{lang} {k!r}: placeholders"
+
+
+@pytest.mark.parametrize(("prefix", "langs"), LIMITED.items())
+def test_texts_read_in_fewer_languages_are_in_each_of_them(prefix: str, langs: tuple[str, ...]) -> None:
+    keys = sorted(k for k in SOURCE_KEYS if k.startswith(prefix) and not k.startswith("letters.page_"))
+    assert keys and set(langs) <= set(CATALOGS)
+    for lang in langs:
+        assert _missing(lang, keys) == [], lang
 
 
 def test_gettext_translations_fall_back_like_t() -> None:
