@@ -31,7 +31,7 @@ FALLBACK: Mapping[str, str] = MappingProxyType(
     {"ja-easy": "ja", "en": "ja", "zh": "ja-easy", "ko": "ja-easy", "vi": "ja-easy", "pt": "ja-easy"}
 )
 # The languages a resident's page is offered in: the catalogs complete for those pages (the reply
-# and enrolment pages, their dead ends, the messages; tests/unit/test_i18n.py checks RESIDENT_KEYS).
+# and enrolment pages, their dead ends, the messages; tests/unit/test_i18n.py checks RESIDENT_PREFIXES).
 PAGE_LANGUAGES = ("ja", "ja-easy", "en", "zh", "ko", "vi", "pt")
 
 
