@@ -84,6 +84,7 @@ class Viewer:
     login: str = ""
     display_name: str = ""
     token_id: int | None = None  # set when the request came with an API token
+    token_owner: int | None = None  # the staff id of the person who made that token, if a person did
 
     @property
     def actor(self) -> Actor:
@@ -92,7 +93,7 @@ class Viewer:
         if self.staff_id is not None:
             return Actor(self.login, self.staff_id)
         if self.token_id is not None:
-            return Actor(f"token:{self.token_id}")
+            return Actor(f"token:{self.token_id}", on_behalf_of=self.token_owner)
         return Actor(self.login or "unknown")
 
     @property

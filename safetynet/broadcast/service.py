@@ -224,13 +224,13 @@ class CampaignService:
                 await self.store.roster.count_in_scope(c.scope)
             except UnknownScopeError as e:
                 raise CampaignError(str(e)) from None
-            if not await self.campaigns.request_approval(c.id, self.clock.now(), actor.label, actor.staff_id):
+            if not await self.campaigns.request_approval(c.id, self.clock.now(), actor.label, actor.person_id):
                 raise CampaignStateError(f"campaign {c.id} changed state while starting")
             log.info("campaign_awaiting_approval", campaign_id=c.id, source=c.source, person=actor.is_person)
             self._changed()
             return await self.get(c.id)
         await self._plan(c)
-        if not await self.campaigns.begin_running(c.id, self.clock.now(), actor.label, actor.staff_id):
+        if not await self.campaigns.begin_running(c.id, self.clock.now(), actor.label, actor.person_id):
             raise CampaignStateError(f"campaign {c.id} changed state while starting")
         log.info("campaign_started", campaign_id=c.id, kind=str(c.kind), source=c.source, forced=force)
         self._changed()
@@ -250,8 +250,9 @@ class CampaignService:
         if staff is None or not staff.active or staff.role != Role.CITY_ADMIN:
             raise ApprovalRefused(f"{by.label} is not an active city admin: only a city admin approves a real event")
         if c.started_by_staff == by.staff_id:
-            raise ApprovalRefused(f"{by.label} started campaign {c.id}: a second, different city admin must"
-                                  " approve it", same_person=True)
+            through = f" (through {c.started_by}, which they made)" if c.started_by != by.label else ""
+            raise ApprovalRefused(f"{by.label} started campaign {c.id}{through}: a second, different city admin"
+                                  " must approve it", same_person=True)
         if not force:
             await self.refuse_duplicate(c.kind, c.scope, c.title, c.options, other_than=c.id, waiting_too=False)
         await self._plan(c)

@@ -13,6 +13,7 @@ class AuditAction(StrEnum):
     EXPORT = "export"  # a file of them: a report, the roster, letters, codes, the audit log itself
     CONFIRM = "confirm"  # an in-person confirmation (訪問・電話・紙)
     UNDO = "undo"  # an in-person confirmation taken back
+    TOKEN = "token"  # noqa: S105 - an API token made or revoked on the admin page (it acts as its role)
 
 
 @dataclass(frozen=True, slots=True)

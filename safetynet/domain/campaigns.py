@@ -53,10 +53,18 @@ class Actor:
     person: a trigger (`trigger`), an API token (`token:ID`), the command line without `--as` (`cli`).
 
     The two-person rule compares staff ids, never labels: two display names, or a login renamed in
-    between, cannot pass for two people, and only a person can approve."""
+    between, cannot pass for two people, and only a person can approve. A token made by a person on
+    the admin page acts `on_behalf_of` them: it never approves, and its maker cannot approve what
+    it started (one city admin with a token of their own is still one person)."""
 
     label: str
     staff_id: int | None = None
+    on_behalf_of: int | None = None
+
+    @property
+    def person_id(self) -> int | None:
+        """The staff id of the person who acts, themselves or through their token."""
+        return self.staff_id if self.staff_id is not None else self.on_behalf_of
 
     @property
     def is_person(self) -> bool:

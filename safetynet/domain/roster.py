@@ -97,6 +97,7 @@ class ApiToken:
     expires_at: float | None = None
     last_used_at: float | None = None
     revoked_at: float | None = None
+    created_by: int | None = None  # the staff id of the admin who made it; None from the command line
 
     def usable(self, now: float) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -248,9 +248,11 @@ class AuthRepo(Protocol):
     async def delete_session(self, token_hash: str) -> None: ...
 
     async def create_api_token(
-        self, token_hash: str, role: Role, scope: str, label: str = "", expires_at: float | None = None
+        self, token_hash: str, role: Role, scope: str, label: str = "", expires_at: float | None = None,
+        created_by: int | None = None,
     ) -> int:
-        """Returns the token's id (for revoking). `expires_at` None: it never expires."""
+        """Returns the token's id (for revoking). `expires_at` None: it never expires. `created_by`:
+        the staff id of the admin who made it (the two-person rule sees through the token)."""
         ...
 
     async def api_token(self, token_hash: str) -> ApiToken | None:
@@ -318,7 +320,7 @@ class CampaignRepo(Protocol):
                             started_by_staff: int | None = None) -> bool:
         """draft → running for a drill: started at `at`, households counted, counters seeded, ladder
         step 0 recorded done, who started it kept (`started_by`: a login or a label such as
-        `trigger`; `started_by_staff`: the staff id when a person did). False (nothing changed)
+        `trigger`; `started_by_staff`: the staff id when a person did, themselves or through an API token they made). False (nothing changed)
         unless it was a draft, and for a real event, whatever its state (see `approve`)."""
         ...
 

@@ -202,7 +202,7 @@ async def identify(request: web.Request) -> web.StreamResponse | None:
             return json_error(401, "invalid, revoked or expired API token")
         await svc.store.auth.token_used(found.id)
         request[VIEWER] = Viewer(role=found.role, scope=Scope.parse(found.scope), login="api-token",
-                                 token_id=found.id)
+                                 token_id=found.id, token_owner=found.created_by)
         request[VIA_TOKEN] = True
     elif cookie is not None:
         session = await request.app[SERVICES].store.auth.session(token_hash(cookie))

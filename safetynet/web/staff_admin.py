@@ -26,10 +26,12 @@ from safetynet.auth import (
 )
 from safetynet.channels import registry
 from safetynet.domain import Role, Scope
+from safetynet.domain.audit import AuditAction
 from safetynet.domain.roster import StaffError
 from safetynet.i18n.scopes import scope_label
 from safetynet.passwords import MIN_LENGTH, PasswordError, check_password
 from safetynet.web.app import check_csrf, require_viewer, services
+from safetynet.web.audit_api import record
 from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import not_found, reads, render, when
 from safetynet.web.dash_text import lang_of, t
@@ -155,7 +157,7 @@ async def remove_staff(request: web.Request) -> web.Response:
 
 
 async def create_token(request: web.Request) -> web.Response:
-    _admin(request)
+    viewer = _admin(request)
     form = await read_form(request)
     await check_csrf(request, form)
     role, scope = await _role_scope(request, form)
@@ -168,19 +170,23 @@ async def create_token(request: web.Request) -> web.Response:
         return await _console(request, notice=t(lang, "bad_expires_days"), status=400)
     token = new_token()
     token_id = await services(request).store.auth.create_api_token(token_hash(token), role, str(scope),
-                                                                   str(form.get("label", ""))[:100], expires_at)
-    log.info("api_token_created", token_id=token_id, role=str(role), expires_days=days)
+                                                                   str(form.get("label", ""))[:100], expires_at,
+                                                                   created_by=viewer.staff_id)
+    log.info("api_token_created", token_id=token_id, role=str(role), expires_days=days, staff_id=viewer.staff_id)
+    # a token reads and acts as its role on its scope: who made one, and who ended it, is on record
+    record(request, viewer, AuditAction.TOKEN, "api_token", detail=f"created {token_id} {role} {scope}")
     return await _console(request, notice=t(lang, "new_token"), secret=token)
 
 
 async def revoke_token(request: web.Request) -> web.Response:
-    _admin(request)
+    viewer = _admin(request)
     form = await read_form(request)
     await check_csrf(request, form)
     raw = str(form.get("id", ""))
     if not raw.isdigit() or len(raw) > 18 or not await services(request).store.auth.revoke_api_token(int(raw)):
         raise not_found()
-    log.info("api_token_revoked", token_id=int(raw))
+    log.info("api_token_revoked", token_id=int(raw), staff_id=viewer.staff_id)
+    record(request, viewer, AuditAction.TOKEN, "api_token", detail=f"revoked {raw}")
     return await _console(request, notice=t(lang_of(request), "revoked_token", id=raw))
 
 

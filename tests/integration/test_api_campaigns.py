@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from safetynet.domain import Role
 from safetynet.store import Store
 from safetynet.triggers.port import CampaignRequest
 from safetynet.web.app import SESSION_COOKIE, Services, create_app
+from safetynet.web.audit_api import AUDIT
 
 REPO = Path(__file__).resolve().parents[2]
 HOUSEHOLDS = [
@@ -184,6 +186,39 @@ def proposal(key: str) -> CampaignRequest:
     """What a JMA telegram with `action = "propose"` asks for: a draft real event."""
     return CampaignRequest(dedupe_key=key, kind="real", start=False, title="地震 震度6弱 北地区", hazard="earthquake",
                            scenario="drills/citywide-earthquake.toml", source="jma", reason="震度6弱 ≥ 5-")
+
+
+async def test_a_token_made_by_an_admin_is_that_admin_for_the_two_person_rule(tmp_path: Path) -> None:
+    """QA: one city admin made a token on the admin page, started a real event with it, and approved
+    it with their own session: a real event sent on one person's word. The token acts for its maker."""
+    async with api(tmp_path) as a:
+        bousai = await a.session("bousai")
+        async with a.client.post("/admin/tokens", headers=bousai,
+                                 data={"role": "city_admin", "scope": "city", "label": "連携"}) as r:
+            assert r.status == 200
+            found = re.search(r"<code data-secret>([^<]+)</code>", await r.text())
+        assert found is not None
+        own_token = {"Authorization": f"Bearer {found.group(1)}"}
+        (made,) = await a.store.auth.list_api_tokens()
+        maker = await a.store.auth.staff_by_login("bousai")
+        assert maker is not None and made.created_by == maker[0].id
+        real = {**INLINE, "kind": "real", "confirm": True, "title": "地震"}
+        status, body = await a.call("POST", "/api/campaigns", own_token, real)
+        assert status == 201 and body["state"] == "pending_approval", body
+        status, err = await a.call("POST", f"/api/campaigns/{body['id']}/approve", bousai)
+        assert status == 403 and "second, different city admin" in err["error"] and "token:" in err["error"]
+        assert (await a.store.campaigns.get(body["id"])).state == "pending_approval"  # type: ignore[union-attr]
+        status, done = await a.call("POST", f"/api/campaigns/{body['id']}/approve", await a.session("kikikanri"))
+        assert status == 200 and done["state"] == "running"
+        # a token from the command line acts for no person: any city admin may approve what it started
+        status, body = await a.call("POST", "/api/campaigns", await a.token(Role.CITY_ADMIN, "city"),
+                                    {**real, "title": "津波"})
+        assert status == 201 and body["state"] == "pending_approval"
+        assert (await a.call("POST", f"/api/campaigns/{body['id']}/approve", bousai))[0] == 200
+        # who made and revoked a token is on the audit record
+        await a.client.app[AUDIT].flush()
+        entries = [e for e in await a.store.audit.entries() if e.action == "token"]
+        assert [(e.actor, e.detail) for e in entries] == [("bousai", f"created {made.id} city_admin city")]
 
 
 async def test_a_city_admin_starts_a_triggers_proposal_and_another_approves_it(tmp_path: Path) -> None:

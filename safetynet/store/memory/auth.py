@@ -22,7 +22,7 @@ def _staff(row: StaffRow, t: Tables | None = None) -> Staff:
 
 def _token(token_id: int, r: ApiTokenRow) -> ApiToken:
     return ApiToken(token_id, Role(r.role), r.scope, r.label, r.created_at, r.expires_at, r.last_used_at,
-                    r.revoked_at)
+                    r.revoked_at, r.created_by)
 
 
 class MemoryAuth:
@@ -160,14 +160,15 @@ class MemoryAuth:
     # -- API tokens --------------------------------------------------------------------------
 
     async def create_api_token(
-        self, token_hash: str, role: Role, scope: str, label: str = "", expires_at: float | None = None
+        self, token_hash: str, role: Role, scope: str, label: str = "", expires_at: float | None = None,
+        created_by: int | None = None,
     ) -> int:
         await self.t.write()
         if any(r.token_hash == token_hash for r in self.t.api_tokens.values()):
             raise StoreError("API token not created: its hash is taken")
         token_id = self.t.next_id("api_tokens")
         self.t.api_tokens[token_id] = ApiTokenRow(token_hash, str(role), scope, label, self.t.clock.now(),
-                                                  expires_at=expires_at)
+                                                  expires_at=expires_at, created_by=created_by)
         return token_id
 
     async def api_token(self, token_hash: str) -> ApiToken | None:

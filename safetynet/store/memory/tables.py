@@ -94,6 +94,7 @@ class ApiTokenRow:
     revoked_at: float | None = None
     expires_at: float | None = None
     last_used_at: float | None = None
+    created_by: int | None = None
 
 
 @dataclass

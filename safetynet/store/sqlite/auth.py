@@ -28,13 +28,13 @@ def _staff(row: Row) -> Staff:
 
 _STAFF_COLS = "id, login, display_name, role, scope, language, active"
 _SESSION_STAFF_COLS = ", ".join(f"s.{c.strip()}" for c in _STAFF_COLS.split(","))
-_API_TOKEN_COLUMNS = "id, role, scope, label, created_at, expires_at, last_used_at, revoked_at"  # noqa: S105 - column names
+_API_TOKEN_COLUMNS = "id, role, scope, label, created_at, expires_at, last_used_at, revoked_at, created_by"  # noqa: S105 - column names
 
 
 def _api_token(row: Row) -> ApiToken:
     return ApiToken(id=row["id"], role=Role(row["role"]), scope=row["scope"], label=row["label"],
                     created_at=row["created_at"], expires_at=row["expires_at"], last_used_at=row["last_used_at"],
-                    revoked_at=row["revoked_at"])
+                    revoked_at=row["revoked_at"], created_by=row["created_by"])
 
 
 class AuthStore:
@@ -192,11 +192,12 @@ class AuthStore:
     # -- API tokens -------------------------------------------------------------
 
     async def create_api_token(self, token_hash: str, role: Role, scope: str, label: str = "",
-                               expires_at: float | None = None) -> int:
+                               expires_at: float | None = None, created_by: int | None = None) -> int:
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                "INSERT INTO api_tokens (token_hash, role, scope, label, created_at, expires_at) VALUES (?,?,?,?,?,?)",
-                (token_hash, str(role), scope, label, self.clock.now(), expires_at),
+                "INSERT INTO api_tokens (token_hash, role, scope, label, created_at, expires_at, created_by)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (token_hash, str(role), scope, label, self.clock.now(), expires_at, created_by),
             )
             return int(cur.lastrowid or 0)
 
