@@ -82,13 +82,41 @@
   }
 
   // -- statuses -------------------------------------------------------------------------------
-  function setStatus(tr, status) {
+  // -- rows that move under a finger ----------------------------------------------------------
+  // Another person's change hides or shows rows, and the rows below jump: a tap aimed at one
+  // household would land on the next. While the page is being touched or scrolled, such a row
+  // keeps its place (its new status shown, dimmed, its buttons hidden but still taking their room)
+  // and the list settles once the hand has been still for STILL_MS. This person's own taps apply at once.
+  var STILL_MS = 1500, touchedAt = 0, settleTimer = null, settleQueue = {};
+  ["pointerdown", "touchstart", "wheel", "scroll", "keydown"].forEach(function (type) {
+    document.addEventListener(type, function () { touchedAt = Date.now(); }, { capture: true, passive: true });
+  });
+  function still() { return Date.now() - touchedAt >= STILL_MS; }
+  function whenStill(key, fn) {
+    if (still()) { fn(); return; }
+    settleQueue[key] = fn;
+    if (settleTimer === null) { settleTimer = setTimeout(settle, STILL_MS); }
+  }
+  function settle() {
+    if (!still()) { settleTimer = setTimeout(settle, STILL_MS - (Date.now() - touchedAt)); return; }
+    settleTimer = null;
+    var queued = settleQueue;
+    settleQueue = {};
+    Object.keys(queued).forEach(function (k) { queued[k](); });
+  }
+  function placeRow(tr) {
+    tr.classList.remove("settling");
+    if (page === "doorknock") { markVisited(tr, tr.dataset.status); countDoorknock(); }
+    else { tr.hidden = !keeps(tr, currentFilter()); }
+  }
+  function placeSettling() { document.querySelectorAll("tr.settling").forEach(placeRow); }
+  function setStatus(tr, status, byOthers) {
     tr.dataset.status = status;
     var st = tr.querySelector(".st .status");
     if (st) { st.className = "status s-" + status; st.textContent = labels[status] || status; }
     tr.classList.remove("changed"); void tr.offsetWidth; tr.classList.add("changed");
-    if (page === "doorknock") { markVisited(tr, status); countDoorknock(); }
-    else { tr.hidden = !keeps(tr, currentFilter()); }
+    if (byOthers && !still()) { tr.classList.add("settling"); whenStill("rows", placeSettling); return; }
+    placeRow(tr);
   }
   // The door-knock list: a household confirmed in person (here or by another head) stays in its
   // place ticked, so the walker keeps their bearings and its undo line; one that answered by itself
@@ -114,7 +142,7 @@
     if ((rids[hh] || 0) > rid) { return; }
     rids[hh] = rid;
     document.querySelectorAll('tr[data-hh="' + hh + '"]').forEach(function (tr) {
-      if (tr.dataset.status !== status) { setStatus(tr, status); }
+      if (tr.dataset.status !== status) { setStatus(tr, status, true); }
     });
   }
   function updateState(ev) {
@@ -171,7 +199,7 @@
       tpl.content.querySelectorAll("tr[data-hh]").forEach(function (fresh) {
         var tr = body.querySelector('tr[data-hh="' + fresh.dataset.hh + '"]');
         if (!tr) { body.appendChild(fresh); fresh.hidden = !keeps(fresh, currentFilter()); }
-        else if (tr.dataset.status !== fresh.dataset.status) { setStatus(tr, fresh.dataset.status); }
+        else if (tr.dataset.status !== fresh.dataset.status) { setStatus(tr, fresh.dataset.status, true); }
       });
     }).catch(quietly);
   }
@@ -191,7 +219,7 @@
     if (page === "association") {
       if (helpOpen !== null && ev.need_help_open !== helpOpen) { helpMoved = true; }
       helpOpen = ev.need_help_open;
-      if (helpMoved) { refreshHelp(); }
+      if (helpMoved) { whenStill("help", refreshHelp); }  // the cards are replaced: not under a finger
       // statuses that come from deliveries (sent, unreachable) are not in `changed`: catch up now and then
       if (!ev.full && !(ev.changed || []).length && Date.now() - lastRefresh > 30000) { refreshRows(); }
     }

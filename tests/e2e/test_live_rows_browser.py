@@ -1,0 +1,48 @@
+"""Headless Chromium: a row changed by someone else keeps its place while the page is being touched
+(a deputy aiming at one household must not tap the next one as the rows jump), and the list settles
+once the hand is still. This person's own taps still apply at once (tests/e2e/test_undo_browser.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from browser import browser, login, new_page, screenshot
+from dashboard_fixtures import password, world
+
+from safetynet.clock import SystemClock
+
+pytestmark = [pytest.mark.browser]
+
+WAIT_MS = 8000
+
+# the page is being scrolled for as long as this polls: a wheel every poll, until the row changes
+_TOUCHING_UNTIL_SETTLING = """sel => {
+  document.body.dispatchEvent(new WheelEvent("wheel", { bubbles: true }));
+  const r = document.querySelector(sel);
+  return r !== null && r.classList.contains("settling");
+}"""
+
+
+async def test_a_row_answered_elsewhere_stays_in_place_while_the_list_is_touched(tmp_path: Path) -> None:
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "head_a", password("head_a"))
+        await page.wait_for_selector("[data-live].on")
+        await page.check('input[name="filter"][value="noanswer"]')
+        row = f'#hh-rows tr[data-hh="{w.hh("A-002").id}"]'
+        below = f'#hh-rows tr[data-hh="{w.hh("A-003").id}"]'
+        before = await page.locator(below).bounding_box()
+        assert before is not None
+
+        await w.answer("A-002", "safe")  # the resident answers while the deputy scrolls the list
+        await page.wait_for_function(_TOUCHING_UNTIL_SETTLING, arg=row, polling=100, timeout=WAIT_MS)
+        assert await page.get_attribute(row, "data-status") == "safe"  # the news shows at once
+        assert await page.is_visible(row)
+        assert await page.locator(f'{row} button[data-confirm="visit"]').is_hidden()  # nothing to tap there
+        assert await page.locator(below).bounding_box() == before  # the next row has not moved
+        await screenshot(page, "dashboard-row-settling")
+
+        # the hand is still: the answered household leaves the "no answer" list
+        await page.wait_for_selector(row, state="hidden", timeout=WAIT_MS)
+        assert not await page.locator(f"{row}.settling").count()
