@@ -121,18 +121,32 @@ def csv_text(rows: Iterable[Iterable[Cell]], lineterminator: str = "\r\n") -> st
     return out.getvalue()
 
 
+# Exports hold names, addresses, phones and answers: readable by their owner alone, whatever the
+# umask (a shared server's other accounts must not read a roster export).
+PRIVATE = 0o600
+
+
+def private_text(path: str | os.PathLike[str], encoding: str = "utf-8", errors: str = "strict",
+                 newline: str | None = None) -> IO[str]:
+    """A new text file (truncated if it exists) that only its owner may read."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+    os.fchmod(fd, PRIVATE)  # a file that was there keeps its mode through O_CREAT
+    return open(fd, "w", encoding=encoding, errors=errors, newline=newline)
+
+
 @contextlib.contextmanager
-def open_excel(path: str | os.PathLike[str], encoding: str = "utf-8", mode: int = 0o644) -> Iterator[IO[str]]:
+def open_excel(path: str | os.PathLike[str], encoding: str = "utf-8", mode: int = PRIVATE) -> Iterator[IO[str]]:
     """A new text file for Excel: UTF-8 with a BOM, or CP932, strict (a write holding a character
     CP932 lacks raises `Unwritable` with its line and cell). `newline=""`: the CSV writer's line ends."""
     codec = excel_codec(encoding)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    os.fchmod(fd, mode)
     with open(fd, "w", encoding=codec, errors="strict", newline="") as f:
         yield cast(IO[str], _Checked(f, codec))  # what CsvWriter and the report need of a file: write
 
 
 @contextlib.contextmanager
-def excel_file(path: str | os.PathLike[str], encoding: str = "utf-8", mode: int = 0o644) -> Iterator[IO[str]]:
+def excel_file(path: str | os.PathLike[str], encoding: str = "utf-8", mode: int = PRIVATE) -> Iterator[IO[str]]:
     """`open_excel`, written aside and renamed into place only when complete: after an error
     (`Unwritable` included) no file is left behind."""
     excel_codec(encoding)  # an unknown encoding fails before any file is made

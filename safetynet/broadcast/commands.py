@@ -29,7 +29,7 @@ from safetynet.broadcast.service import CampaignError, CampaignService, Campaign
 from safetynet.channels import registry
 from safetynet.config import Config
 from safetynet.console import say
-from safetynet.csvout import ENCODING_CHOICES
+from safetynet.csvout import ENCODING_CHOICES, private_text
 from safetynet.domain import CampaignKind, CampaignState, Role, Scope
 from safetynet.domain.campaigns import Actor, Campaign
 from safetynet.domain.japan_time import date_time_jst
@@ -326,7 +326,8 @@ def report(cfg: Config, args: argparse.Namespace) -> int:
     doc = _run(cfg, lambda svc: svc.stats(args.id))
     text = json.dumps(doc, ensure_ascii=False)
     if args.output:
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        with private_text(args.output) as f:
+            f.write(text + "\n")
     else:
         print(text)
     return 0

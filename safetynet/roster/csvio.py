@@ -31,7 +31,7 @@ from typing import IO, Any
 
 from safetynet.channels import registry
 from safetynet.channels.spec import RosterColumn
-from safetynet.csvout import ENCODINGS, CsvWriter, unguard_cell
+from safetynet.csvout import ENCODINGS, CsvWriter, private_text, unguard_cell
 from safetynet.domain.consent import default_consent
 from safetynet.domain.roster import BAD_CHARACTER, HouseholdRecord, bad_character
 from safetynet.roster.encoding import EncodingRefused, detect_encoding
@@ -482,7 +482,7 @@ def write_roster(
     issues: list[RosterIssue] = []
     written = 0
     try:
-        with open(tmp, "w", encoding=codec, errors="replace", newline="") as f:
+        with private_text(tmp, codec, errors="replace", newline="") as f:
             w = CsvWriter(f)
             shown = header_row(headers)
             w.writerow(shown)

@@ -33,7 +33,7 @@ def letter_rows(issued: Sequence[tuple[CodeTarget, str]], public_url: str) -> li
 def write_private_csv(path: Path, header: list[str], rows: list[list[str]], encoding: str = "utf-8") -> None:
     """UTF-8 with BOM (Excel, mail merge) or CP932, created with mode 0600: the codes are secrets.
     Raises `Unwritable` when CP932 cannot hold a name or an address."""
-    with open_excel(path, encoding, 0o600) as f:
+    with open_excel(path, encoding) as f:
         w = CsvWriter(f)
         w.writerow(header)
         w.writerows(rows)

@@ -28,7 +28,7 @@ from typing import Any
 from safetynet.auth import Viewer, command_line_actor
 from safetynet.config import Config
 from safetynet.console import say, unwritable_message
-from safetynet.csvout import Unwritable, excel_file
+from safetynet.csvout import Unwritable, excel_file, private_text
 from safetynet.domain import ALL_STATUSES, ANSWERED, Role, Scope
 from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.campaigns import CampaignInfo, CountRow, MinuteRow
@@ -326,7 +326,7 @@ async def _write_report(store: Store, campaign_id: int, viewer: Viewer, fmt: str
     target = Path(output)
     part = target.with_name(f".{target.name}.part")
     try:
-        with part.open("w", encoding="utf-8") as f:
+        with private_text(part) as f:
             async for piece in pieces:
                 f.write(piece)
         os.replace(part, target)
