@@ -128,7 +128,22 @@ async def reply_get(request: web.Request) -> web.Response:
     return html(body)
 
 
+# The page a POST answers may be kept by the resident's own browser, never by a shared cache: Back
+# from the page after it then shows it again. Not kept (no-store), Back lands on the browser's
+# "Confirm Form Resubmission" error (ERR_CACHE_MISS), which reads as a failure right after answering.
+# The URL holds the token either way (the browser's history has it); GET pages stay no-store, so
+# Back to the question fetches it anew, with fresh buttons.
+AFTER_POST = "private, no-cache"
+
+
 async def reply_post(request: web.Request) -> web.Response:
+    """The answer form (and the details form) of the reply page."""
+    response = await _reply_post(request)
+    response.headers["Cache-Control"] = AFTER_POST
+    return response
+
+
+async def _reply_post(request: web.Request) -> web.Response:
     _limit(request)
     if too_large(request):
         return _too_large(request)

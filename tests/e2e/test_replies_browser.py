@@ -49,3 +49,28 @@ async def test_phone_taps_safe_and_the_stats_count_it(tmp_path: Path) -> None:
         doc = await _stats(env)
         assert doc["status"]["safe"] == 1  # type: ignore[index]
         assert doc["answered_rate"] == round(1 / len(env.households), 4)
+
+
+async def test_back_after_sending_details_shows_the_answer_again_not_a_browser_error(tmp_path: Path) -> None:
+    """助けが必要, then the details, then Back: the page before (a POST's answer) comes back from the
+    browser's own cache instead of Chromium's "Confirm Form Resubmission" error (ERR_CACHE_MISS)."""
+    async with running_app(tmp_path) as env, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = await browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True,
+                                                has_touch=True, java_script_enabled=False)
+            page = await context.new_page()
+            await page.goto(env.reply_url("A-001"))
+            async with page.expect_navigation():
+                await page.get_by_role("button", name="助けが必要").tap()
+            assert "「助けが必要」と記録しました" in await page.get_by_role("status").inner_text()
+            await page.fill("textarea[name=note]", "2階にいます")
+            async with page.expect_navigation():
+                await page.get_by_role("button", name="送信する").tap()
+            assert "受け取りました" in await page.inner_text("body")
+            await page.go_back()
+            assert "「助けが必要」と記録しました" in await page.get_by_role("status").inner_text()
+            await page.screenshot(path=str(ARTIFACTS / "reply-page-back-after-details.png"), full_page=True)
+        finally:
+            await browser.close()
+        assert await env.history("A-001") == ["read", "need_help", "need_help"]  # Back sent nothing again

@@ -24,10 +24,14 @@ from safetynet.replies.tokens import reply_token
 from safetynet.roster.codes import hash_code, new_code
 
 
-def header_problems(headers: Any, content_type: str, url: str = "") -> list[str]:
+def header_problems(headers: Any, content_type: str, url: str = "", method: str = "GET") -> list[str]:
     problems = []
     static = url.startswith(("/static/", "/icons/")) or url == "/sw.js"  # the same for everyone: may be kept
-    if not static and "no-store" not in headers.get("Cache-Control", ""):
+    # the reply page's answer to its own form: the resident's browser alone may keep it (Back works)
+    after_post = method == "POST" and url.startswith("/r/") and url.count("/") == 2 and "html" in content_type
+    if after_post and headers.get("Cache-Control") != "private, no-cache":
+        problems.append(f"Cache-Control {headers.get('Cache-Control')!r} after an answer, not private, no-cache")
+    if not static and not after_post and "no-store" not in headers.get("Cache-Control", ""):
         problems.append(f"Cache-Control {headers.get('Cache-Control')!r}, not no-store")
     csp = headers.get("Content-Security-Policy", "")
     if "frame-ancestors 'none'" not in csp:
@@ -92,7 +96,8 @@ async def test_every_route_and_its_errors_carry_the_headers(tmp_path: Path) -> N
                         kwargs["headers"] = {**headers, "Content-Type": "application/json"}
                     status, ctype, got = await _call(http, method, w.url + url, **kwargs)
                     seen.add(status)
-                    failures += [f"{who} {method} {url} → {status}: {p}" for p in header_problems(got, ctype, url)]
+                    failures += [f"{who} {method} {url} → {status}: {p}"
+                                 for p in header_problems(got, ctype, url, method)]
             # answers the route walk does not produce by itself
             extra: list[tuple[str, str, dict[str, Any]]] = [
                 ("POST", "/api/campaigns", {"data": b"{" + b" " * 70_000 + b"}",
@@ -103,7 +108,7 @@ async def test_every_route_and_its_errors_carry_the_headers(tmp_path: Path) -> N
             for method, url, kwargs in extra:
                 status, ctype, got = await _call(anon, method, w.url + url, **kwargs)
                 seen.add(status)
-                failures += [f"{method} {url} → {status}: {p}" for p in header_problems(got, ctype, url)]
+                failures += [f"{method} {url} → {status}: {p}" for p in header_problems(got, ctype, url, method)]
         assert failures == [], "\n".join(failures)
         assert {200, 302, 400, 401, 403, 404, 405, 413} <= seen | {302}, seen
 
