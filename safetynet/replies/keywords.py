@@ -1,6 +1,7 @@
 """SMS keywords (DESIGN.md §4) to an answer. Pure.
 
-`1`, `無事`, `ぶじ`, `safe`, `ok` → safe; `2`, `助けて`, `たすけて`, `help`, `sos` → need help.
+`1`, `無事`, `ぶじ`, `大丈夫`, `だいじょうぶ`, `safe`, `ok` → safe (the やさしい日本語 page's safe button
+says だいじょうぶ, and a resident types what the page said); `2`, `助けて`, `たすけて`, `help`, `sos` → need help.
 Full- and half-width forms are folded (NFKC), katakana is read as hiragana, case is ignored, and
 text around a keyword is tolerated ("1 無事です"). When a message holds both kinds of keyword
 ("2人とも無事") or a negated "safe" ("無事じゃない", "not ok"), the answer is None: guessing
@@ -22,10 +23,11 @@ _KATA_TO_HIRA = {cp: cp - 0x60 for cp in range(0x30A1, 0x30F7)}
 _SAFE_ASCII = re.compile(r"(?<![a-z0-9])(?:1|safe|ok)(?![a-z0-9])")
 _HELP_ASCII = re.compile(r"(?<![a-z0-9])(?:2|help|sos)(?![a-z0-9])")
 # Japanese has no spaces: the words are found inside the text.
-_SAFE_JA = re.compile(r"無事|ぶじ")
+_SAFE_WORDS_JA = r"無事|ぶじ|大丈夫|だいじょうぶ|だいじょぶ"
+_SAFE_JA = re.compile(_SAFE_WORDS_JA)
 _HELP_JA = re.compile(r"助けて|たすけて|助けが必要|たすけがひつよう")
 # "Safe" negated right after the word: not an answer of safe.
-_NEGATED_JA = re.compile(r"(?:無事|ぶじ)\s*(?:(?:じゃあ?|では|でわ)\s*(?:な|ありません)|でな[いく])")
+_NEGATED_JA = re.compile(rf"(?:{_SAFE_WORDS_JA})\s*(?:(?:じゃあ?|では|でわ)\s*(?:な|ありません)|でな[いく])")
 _NEGATED_EN = re.compile(r"(?<![a-z])(?:not|isn't|isnt|aren't|arent|am not|no longer)\s+(?:safe|ok)(?![a-z])")
 
 

@@ -27,6 +27,8 @@ SAFE, HELP = Status.SAFE, Status.NEED_HELP
         ("I'm safe", SAFE), ("we are OK.", SAFE), ("2 足をけがしました", HELP), ("たすけてください", HELP),
         ("Help me please", HELP), ("SOS!!", HELP), (" 2 ", HELP), ("①", SAFE),
         ("助けが必要です", HELP),
+        # the やさしい日本語 page's word for safe, as a resident would type it back
+        ("だいじょうぶ", SAFE), ("大丈夫です", SAFE), ("ダイジョウブ", SAFE), ("だいじょぶ", SAFE), ("みんな大丈夫", SAFE),
     ],
 )
 def test_keywords(text: str, expected: Status) -> None:
@@ -40,6 +42,8 @@ def test_keywords(text: str, expected: Status) -> None:
         "unsafe", "okay?", "helpful",  # keywords only as whole words
         "1 or 2", "2人とも無事", "ok but help",  # both kinds: ask again rather than guess
         "無事じゃない", "無事ではありません", "無事でない", "not safe", "NOT OK", "I am not ok",  # negated "safe"
+        "大丈夫じゃない", "だいじょうぶではありません", "大丈夫でない", "だいじょうぶじゃないです",
+        "大丈夫、助けて",  # both kinds
     ],
 )
 def test_unclear_texts_are_not_answers(text: str) -> None:
