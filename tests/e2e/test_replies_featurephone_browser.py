@@ -47,6 +47,12 @@ async def test_a_feature_phone_answers_from_its_mail_without_script_or_cookies(t
             await page.screenshot(path=str(artifact("reply-page-featurephone.png")), full_page=True)
             need_help = page.get_by_role("button", name=t("ja", "reply.need_help_button"))
             box = await need_help.bounding_box()
+            # the answer first, the seven language names after it (they took the whole first screen)
+            safe = await page.get_by_role("button", name=t("ja", "reply.safe_button")).bounding_box()
+            languages = await page.locator("nav.lang").bounding_box()
+            jump = await page.locator(".lang-jump a").bounding_box()
+            assert safe is not None and languages is not None and jump is not None
+            assert jump["y"] < safe["y"] < languages["y"] and jump["height"] < 40  # one line leads down to them
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= SCREEN["width"]  # fits the screen
             async with page.expect_navigation():
                 await need_help.click()
