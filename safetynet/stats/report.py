@@ -1,4 +1,4 @@
-"""The drill report: per city, district and association, final rates, time to 25/50/75/80 %
+"""The report of a campaign (a drill's, a real event's, a contact check's): per city, district and association, final rates, time to 25/50/75/80 %
 answered, answers per channel, the curve, who was never reached, and how it compares with the
 previous campaign of the same scope.
 
@@ -27,7 +27,7 @@ from typing import Any
 
 from safetynet.auth import Viewer, command_line_actor
 from safetynet.config import Config
-from safetynet.console import say, unwritable_message
+from safetynet.console import cli_language, say, unwritable_message
 from safetynet.csvout import Unwritable, excel_file, private_text
 from safetynet.domain import ALL_STATUSES, ANSWERED, Role, Scope
 from safetynet.domain.audit import AuditAction, AuditEntry
@@ -35,6 +35,7 @@ from safetynet.domain.campaigns import CampaignInfo, CountRow, MinuteRow
 from safetynet.domain.consent import Disclosure, withhold_line
 from safetynet.domain.replies import ChannelCount
 from safetynet.domain.roster import Association, HouseholdLine
+from safetynet.i18n import t
 from safetynet.stats.curve import Series, group_series, minutes_to_reach
 from safetynet.stats.report_render import (
     FORMATS,
@@ -47,7 +48,7 @@ from safetynet.stats.report_render import (
 )
 from safetynet.store.ports import DashboardReads, StatsReads, Store
 
-__all__ = ["FORMATS", "LISTS", "LIST_CHUNK", "MILESTONES", "OpenReport", "ReportNotFound", "assemble",
+__all__ = ["FORMATS", "LISTS", "LIST_CHUNK", "MILESTONES", "NeverStarted", "OpenReport", "ReportNotFound", "assemble",
            "build_report", "open_report", "person_rows", "render_csv", "render_html", "render_json", "report_cli",
            "stream_report", "summarize", "writer_for"]
 
@@ -67,6 +68,16 @@ _EVERYTHING = Disclosure.everything()
 
 class ReportNotFound(Exception):
     """No such campaign, or none the viewer may see."""
+
+
+class NeverStarted(ReportNotFound):
+    """The campaign exists but never started (a draft, one waiting for approval, one cancelled
+    before it started): nothing was sent, so there is nothing to report."""
+
+    def __init__(self, campaign_id: int, state: str) -> None:
+        super().__init__(f"campaign {campaign_id} never started (state: {state})")
+        self.campaign_id = campaign_id
+        self.state = state
 
 
 @dataclass(frozen=True)
@@ -250,7 +261,8 @@ async def open_report(store: Store, campaign_id: int, viewer: Viewer, *, with_na
                       chunk: int = LIST_CHUNK) -> OpenReport:
     """The report of one campaign as `viewer` may see it (its associations only), lists not yet read.
 
-    Raises ReportNotFound for an unknown campaign or one that covers none of the viewer's associations.
+    Raises ReportNotFound for an unknown campaign or one that covers none of the viewer's associations,
+    NeverStarted (a ReportNotFound) for one that never started.
     """
     if chunk < 1:
         raise ValueError("chunk must be at least 1")
@@ -258,6 +270,8 @@ async def open_report(store: Store, campaign_id: int, viewer: Viewer, *, with_na
     info = await reads.campaign(campaign_id)
     if info is None:
         raise ReportNotFound(f"no campaign {campaign_id}")
+    if info.started_at is None:
+        raise NeverStarted(campaign_id, info.state)
 
     def visible(a: Association) -> bool:
         return viewer.sees(a.district, a.name)
@@ -358,6 +372,10 @@ def report_cli(cfg: Config, args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(run())
+    except NeverStarted as e:
+        state = t(cli_language(), f"dash.state_{e.state}")
+        print(f"error: {say('cli.report.never_started', id=e.campaign_id, state=state)}", file=sys.stderr)
+        return 2
     except ReportNotFound as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

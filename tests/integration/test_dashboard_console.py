@@ -20,7 +20,7 @@ from dashboard_fixtures import (
 )
 
 from safetynet.broadcast.service import CampaignService, CampaignStateError
-from safetynet.domain import Role
+from safetynet.domain import CampaignKind, Role
 from safetynet.domain.campaigns import Actor, ChannelHealth, DispatcherBeat
 from safetynet.triggers.port import CampaignRequest
 from safetynet.web.dash_shell import when
@@ -303,3 +303,47 @@ async def test_the_overview_says_when_nothing_is_being_sent(tmp_path: Path) -> N
         await w.clock.advance(60)  # the dispatcher was killed: its heartbeat stops
         block = await health()
         assert f"配信プロセスが動いていません（最後の確認 {when(now)}）" in block and 'role="alert"' in block
+
+
+# -- the report links ---------------------------------------------------------------------------------
+
+
+def report_links(page: str) -> list[tuple[str, str]]:
+    """(href, words) of every report link on a page."""
+    return re.findall(r'<a href="(/campaigns/\d+/report)" data-report>([^<]*)</a>', page)
+
+
+async def test_report_links_name_the_kind_and_skip_campaigns_that_never_ran(tmp_path: Path) -> None:
+    """QA: every campaign's link said 訓練報告, a real event's too, and one waiting for approval or
+    cancelled before it started linked to a report that is a 404."""
+    async with world(tmp_path) as w:
+        real = await start_campaign(w, kind=CampaignKind.REAL, title="地震 震度6弱")
+        now = w.clock.now()
+        waiting = await w.store.campaigns.create(kind=CampaignKind.REAL, title="津波", scope=["city"],
+                                                 messages={"ja": "津波です"}, ladder=())
+        assert await w.store.campaigns.request_approval(waiting.id, now, "admin", 1)
+        dropped = await w.store.campaigns.create(kind=CampaignKind.DRILL, title="取りやめた訓練", scope=["city"],
+                                                 messages={"ja": "訓練です"}, ladder=())
+        assert await w.store.campaigns.cancel(dropped.id, now)
+        async with client() as http:
+            await login(http, w, "admin")
+            async with http.get(f"{w.url}/city?campaign={real}") as r:
+                page = await r.text()
+            header = page[page.index('<p class="campaign">'):].split("</p>", 1)[0]
+            assert report_links(header) == [(f"/campaigns/{real}/report", "安否確認報告")]
+            recent = page[page.index('id="recent-h"'):]
+            assert (f"/campaigns/{real}/report", "安否確認報告") in report_links(recent)
+            assert (f"/campaigns/{w.campaign_id}/report", "訓練報告") in report_links(recent)
+            assert f"/city?campaign={waiting.id}" in recent and f"/city?campaign={dropped.id}" in recent
+            linked = {href for href, _ in report_links(page)}
+            assert f"/campaigns/{waiting.id}/report" not in linked and f"/campaigns/{dropped.id}/report" not in linked
+            for cid in (waiting.id, dropped.id):
+                async with http.get(f"{w.url}/city?campaign={cid}") as r:
+                    assert f"/campaigns/{cid}/report" not in await r.text()
+            async with http.get(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}?campaign={real}") as r:
+                assert report_links(await r.text()) == [(f"/campaigns/{real}/report", "安否確認報告")]
+            async with http.get(f"{w.url}/city?campaign={real}", headers={"Accept-Language": "en"},
+                                cookies={"sn_lang": "en"}) as r:
+                page = await r.text()
+            assert (f"/campaigns/{real}/report", "Safety check report") in report_links(page)
+            assert "Drill report" not in page.split('id="recent-h"')[0]

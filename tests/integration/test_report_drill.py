@@ -282,3 +282,45 @@ async def test_store_failure_mid_stream_cuts_the_response(tmp_path: Path) -> Non
                         await r.read()
             failed = [e for e in logs if e["event"] == "report_stream_failed"]
             assert len(failed) == 1 and failed[0]["format"] == fmt, logs
+
+
+# -- the report's title says what the campaign was -------------------------------------------------
+
+
+async def test_a_real_events_report_is_not_headed_drill_report(tmp_path: Path) -> None:
+    """The report officers file after a disaster must not say 訓練報告 (QA: title and h1 did)."""
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock, serve=False) as w:
+        real = await start_campaign(w, kind=CampaignKind.REAL, title="地震 震度6弱")
+        rep = await build_report(w.store, real, w.viewer("admin"))
+        drill = await build_report(w.store, w.campaign_id, w.viewer("admin"))
+    html = render_html(rep)
+    assert "<title>安否確認報告: 地震 震度6弱</title>" in html and "<h1>安否確認報告: 地震 震度6弱</h1>" in html
+    assert "訓練報告" not in html and '<p class="meta">実災害 · ' in html
+    en = render_html(rep, "en")
+    assert "<h1>Safety check report: 地震 震度6弱</h1>" in en and "Drill report" not in en
+    assert "<h1>訓練報告: 地震訓練</h1>" in render_html(drill)  # a drill's still is
+
+
+async def test_cli_says_a_campaign_that_never_started_has_no_report(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: `campaign report 5` said "no campaign 5" for one waiting for approval or cancelled before
+    it started, while `campaign status 5` showed it."""
+    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    async with world(tmp_path, serve=False) as w:
+        now = w.clock.now()
+        waiting = await w.store.campaigns.create(kind=CampaignKind.REAL, title="地震", scope=["city"],
+                                                 messages={"ja": "地震です"}, ladder=())
+        assert await w.store.campaigns.request_approval(waiting.id, now, "first", 1001)
+        dropped = await w.store.campaigns.create(kind=CampaignKind.DRILL, title="訓練", scope=["city"],
+                                                 messages={"ja": "訓練です"}, ladder=())
+        assert await w.store.campaigns.cancel(dropped.id, now)
+        for cid, state in ((waiting.id, "承認待ち"), (dropped.id, "中止")):
+            out = tmp_path / f"never-{cid}.html"
+            args = argparse.Namespace(id=str(cid), format="html", output=str(out))
+            assert await asyncio.to_thread(report_cli, w.cfg, args) == 2
+            err = capsys.readouterr().err
+            assert f"安否確認 {cid} は一度も開始されていないため、報告はありません（状態: {state}）" in err
+            assert "no campaign" not in err and not out.exists()

@@ -11,7 +11,7 @@ from pathlib import Path
 from safetynet import i18n
 from safetynet.channels import registry
 from safetynet.channels.spec import ENROL_ROLES
-from safetynet.domain import Role
+from safetynet.domain import CampaignKind, Role
 from safetynet.domain.replies import Location
 from safetynet.i18n import SOURCE, catalog
 from safetynet.web.dash_text import METHODS, STATUS_ICONS
@@ -37,6 +37,8 @@ def test_every_value_the_code_builds_a_key_from_has_its_text() -> None:
     keys += [f"dash.confirm_by.{method}" for method in METHODS]
     keys += [f"dash.state_{state}" for state in ("draft", "pending_approval", "running", "closed", "cancelled")]
     keys += [f"report.status.{s}" for s in STATUS_ICONS]
+    # a report's title, its kind and the link to it say what the campaign was (a real event is no drill)
+    keys += [f"{k}{kind}" for kind in CampaignKind for k in ("report.title_", "report.", "dash.report_")]
     assert sorted(set(keys) - SOURCE_KEYS) == []
     for lang in ("ja-easy", "en"):
         for key in (f"reply.location.{loc}" for loc in Location):
