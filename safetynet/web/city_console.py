@@ -5,6 +5,9 @@ the time the provider limits imply, the cost), and only the preview's own form s
 campaign; a real event also needs an explicit "this is real" box ticked on the preview.
 A draft (a trigger's proposal) is started by a city admin with its own 開始する button and box.
 A real event, once started, waits for a second, different city admin's 承認する (DESIGN §9).
+Above 開始する and 承認する the page shows what would be sent (`review`): the scope in words, the
+households it covers now (the preview's count, as on the start form's preview), the ladder's channels,
+and each message as a resident reads it, so the second person checks before approving.
 Either start, when the same campaign already runs, shows what runs and asks once more (a second
 identical alert to every household is rarely meant).
 The work is the broadcast service's (`Services.campaigns`); this module only asks it.
@@ -19,6 +22,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from safetynet.auth import Viewer
+from safetynet.broadcast.messages import compose
 from safetynet.broadcast.preview import Preview
 from safetynet.broadcast.service import (
     ApprovalRefused,
@@ -27,8 +31,10 @@ from safetynet.broadcast.service import (
     CampaignSpec,
     DuplicateCampaign,
 )
+from safetynet.channels.spec import MESSAGE_FULL
 from safetynet.domain import CampaignKind, CampaignState
-from safetynet.domain.campaigns import CampaignInfo
+from safetynet.domain.campaigns import Campaign, CampaignInfo
+from safetynet.i18n import LANGUAGES
 from safetynet.i18n.scopes import scope_label
 from safetynet.stats.cache import TtlCache
 from safetynet.templating import Markup, call_macro
@@ -226,6 +232,39 @@ async def approve(request: web.Request) -> web.Response:
         return _refused(request, str(e))
     log.info("campaign_approved_from_console", campaign_id=info.id)
     raise web.HTTPSeeOther(f"/city?campaign={info.id}")
+
+
+def _resident_texts(lang: str, c: Campaign) -> list[tuple[str, str, str]]:
+    """(language code, its name, the message as a resident reads it in the app or an email) per
+    language of the campaign, Japanese first; the household's own link stands in words."""
+    names = dict(LANGUAGES)
+    rank = {code: i for i, (code, _) in enumerate(LANGUAGES)}  # Japanese first
+    order = sorted(c.messages, key=lambda code: (rank.get(code, len(rank)), code))
+    link = t(lang, "review_link")
+    return [(code, names.get(code, code),
+             compose(messages=c.messages, title=c.title, language=code, drill=c.is_drill, reply_url=link,
+                     channel="", layout=MESSAGE_FULL)[1])
+            for code in order if c.messages[code].strip()]
+
+
+async def review(request: web.Request, info: CampaignInfo, lang: str) -> Markup:
+    """What a draft or a real event waiting for approval would send, for whoever starts or approves
+    it: the scope, the households in it now and the ladder's channels (the same count as the start
+    form's preview: `CampaignService.preview`), and the messages. Nothing for any other state."""
+    if info.state not in ("draft", "pending_approval"):
+        return Markup()
+    c = await services(request).store.campaigns.get(info.id)
+    if c is None:
+        return Markup()
+    pv: Preview | None = None
+    failed = ""
+    try:
+        pv = await _service(request).preview(scope=c.scope, ladder=c.ladder, messages=c.messages, kind=c.kind)
+    except CampaignError as e:  # a scope gone since (an association renamed by a roster import)
+        failed = str(e)
+    scope = ", ".join(scope_label(lang, s) for s in c.scope)
+    return call_macro("city_parts.html", "campaign_review", lang, scope, pv, _steps(lang, pv) if pv else [],
+                      _resident_texts(lang, c), failed)
 
 
 async def started_it(request: web.Request, viewer: Viewer, info: CampaignInfo) -> bool:

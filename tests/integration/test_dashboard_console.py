@@ -347,3 +347,57 @@ async def test_report_links_name_the_kind_and_skip_campaigns_that_never_ran(tmp_
                 page = await r.text()
             assert (f"/campaigns/{real}/report", "Safety check report") in report_links(page)
             assert "Drill report" not in page.split('id="recent-h"')[0]
+
+
+# -- what the approver approves -------------------------------------------------------------------------
+
+
+def review_of(page: str) -> str:
+    return page[page.index("<section class=\"review\""):].split("</section>", 1)[0]
+
+
+async def test_the_approver_sees_scope_households_and_messages_before_approving(tmp_path: Path) -> None:
+    """QA: a real event waiting for approval showed its title, 開始: admin, 回答 0 / 0 世帯 and the box
+    「全対象世帯への送信を承認します」, but not whom it goes to nor what it says."""
+    async with world(tmp_path) as w:
+        svc = w.svc.campaigns = CampaignService(w.store, w.cfg, w.clock)
+        await second_admin(w)
+        async with client() as http:
+            csrf = await login(http, w, "admin")
+            real = form(csrf, kind="real", title="地震 震度6強", scope=f"association:{ASSOC_A}", really_real="1",
+                        message_ja="震度6強の地震です。安否を回答してください。", message_en="A strong earthquake. Are you safe?")
+            async with http.post(f"{w.url}/city/campaigns/start", data=real, allow_redirects=False) as r:
+                assert r.status == 303
+                cid = int(r.headers["Location"].rsplit("=", 1)[1])
+        assert await state(w, cid) == "pending_approval"
+        expected = await svc.preview(scope=[f"association:{ASSOC_A}"], kind="real")
+        assert expected.households == 6
+        async with client() as http:
+            await login(http, w, "admin2")
+            async with http.get(f"{w.url}/city?campaign={cid}") as r:
+                page = await r.text()
+        shown = review_of(page)
+        assert page.index("<section class=\"review\"") < page.index(f'action="/city/campaigns/{cid}/approve"')
+        assert f"<b data-review-scope>町会: {ASSOC_A}</b>" in shown
+        assert "<b data-review-households>6</b>" in shown
+        assert "メール" in shown or "SMS" in shown  # the ladder's channels, as the start form's preview
+        ja = re.search(r'<dd lang="ja" data-review-text="ja">(.*?)</dd>', shown)
+        assert ja is not None and ja.group(1) == (
+            "地震 震度6強<br>震度6強の地震です。安否を回答してください。<br>回答はこちら: （世帯ごとの回答用リンク）")
+        assert "【訓練】" not in shown  # a real event: no drill marker
+        assert "<dt>English</dt>" in shown and "A strong earthquake. Are you safe?" in shown
+        assert shown.index("<dt>日本語</dt>") < shown.index("<dt>English</dt>")
+        # a drill waiting to start shows its messages with the marker residents will read
+        draft = await w.store.campaigns.create(kind=CampaignKind.DRILL, title="町会の安否確認", scope=["city"],
+                                               messages={"ja": "安否を回答してください。"}, ladder=())
+        async with client() as http:
+            await login(http, w, "admin2")
+            async with http.get(f"{w.url}/city?campaign={draft.id}") as r:
+                shown = review_of(await r.text())
+        assert "<b data-review-scope>市全体</b>" in shown and "<b data-review-households>11</b>" in shown
+        assert '<dd lang="ja" data-review-text="ja">【訓練】町会の安否確認<br>安否を回答してください。' in shown
+        # once it runs there is nothing left to review
+        async with client() as http:
+            await login(http, w, "admin")
+            async with http.get(f"{w.url}/city?campaign={w.campaign_id}") as r:
+                assert "data-review" not in await r.text()
