@@ -187,6 +187,11 @@ class ChannelSettings:
             out.append("timeout_seconds must be > 0")
         return out
 
+    def resident_words(self) -> dict[str, str]:
+        """Configured values that its texts for residents name (the letters' steps, the enrolment
+        page's section): email's sender, which a phone that takes mail only from chosen senders must allow."""
+        return {}
+
     def talks_to_sandbox(self) -> bool:
         """Whether its provider is the sandbox on loopback (its sandbox secrets may then be used);
         a channel without a provider of its own (web push's push services) says True. A channel whose

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, Protocol
@@ -56,6 +56,17 @@ def letter_steps(cfg: Config) -> tuple[str, ...]:
     channels' first (as the ladder tries them), each group in registry order."""
     specs = sorted(registry.SPECS, key=lambda s: not s.free)  # stable: registry order within each group
     return tuple(step for spec in specs if cfg.channels.get(spec.name).enabled for step in spec.letter_steps)
+
+
+def step_values(cfg: Config) -> dict[str, str]:
+    """What the steps' texts name from the configuration (`ChannelSettings.resident_words`): the
+    address email comes from, which a phone taking mail only from chosen senders (指定受信) must allow."""
+    values: dict[str, str] = {}
+    for spec in registry.SPECS:
+        settings = cfg.channels.get(spec.name)
+        if settings.enabled and spec.letter_steps:
+            values.update(settings.resident_words())
+    return values
 
 
 # The languages the letters' texts (letters.*) are written in; other households get やさしい日本語.
@@ -103,12 +114,13 @@ def words(letter: Letter, city: str) -> LetterWords:
     )
 
 
-def step_texts(lang: str, steps: Sequence[str], city: str) -> list[tuple[str, str]]:
-    """(title, text) per step; a step without a title of its own in the catalogs continues the one
-    before it (the landline step follows the phone step)."""
+def step_texts(lang: str, steps: Sequence[str], city: str,
+               values: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """(title, text) per step, `values` (`step_values`) filling their placeholders; a step without a
+    title of its own in the catalogs continues the one before it (the landline step follows the phone step)."""
     out = []
     for step in steps:
-        text = i18n.t(lang, f"letters.step_{step}", city=city)
+        text = i18n.t(lang, f"letters.step_{step}", **{**(values or {}), "city": city})
         titled = f"letters.step_{step}_title" in i18n.catalog(i18n.SOURCE)
         out.append((i18n.t(lang, f"letters.step_{step}_title") if titled else "", text))
     return out
@@ -161,11 +173,13 @@ class LetterWriter(Protocol):
     def close(self) -> None: ...
 
 
-def writer_for(fmt: str, out: BinaryIO, city: str, steps: Sequence[str]) -> LetterWriter:
+def writer_for(fmt: str, out: BinaryIO, city: str, steps: Sequence[str],
+               values: Mapping[str, str] | None = None) -> LetterWriter:
     from safetynet.roster.letters_html import HtmlLetters
     from safetynet.roster.letters_pdf import PdfLetters
 
-    return PdfLetters(out, city, steps) if fmt == "pdf" else HtmlLetters(out, city, steps)
+    cls = PdfLetters if fmt == "pdf" else HtmlLetters
+    return cls(out, city, steps, values or {})
 
 
 # -- issuing ------------------------------------------------------------------------------------------
@@ -205,7 +219,7 @@ async def write_letters(
     hashes: list[tuple[int, str]] = []
     if not ids:
         return hashes
-    writer = writer_for(fmt, out, cfg.city.name, letter_steps(cfg))
+    writer = writer_for(fmt, out, cfg.city.name, letter_steps(cfg), step_values(cfg))
     for start in range(0, len(ids), batch):
         letters = []
         for target in await roster.letter_targets(ids[start : start + batch]):

@@ -3,7 +3,7 @@ needs nothing beside it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import BinaryIO
 
 from safetynet import i18n
@@ -39,8 +39,8 @@ class HtmlLetters:
     """One HTML document, a page per letter when printed; QR codes as inline SVG (no file beside it).
     Each piece comes from a macro of `roster/templates/letters.html` (autoescaped)."""
 
-    def __init__(self, out: BinaryIO, city: str, steps: Sequence[str]) -> None:
-        self.out, self.city, self.steps = out, city, tuple(steps)
+    def __init__(self, out: BinaryIO, city: str, steps: Sequence[str], values: Mapping[str, str]) -> None:
+        self.out, self.city, self.steps, self.values = out, city, tuple(steps), values
         self._fixed_parts: dict[str, Markup] = {}
         self._write(call_macro(_TEMPLATE, "head", i18n.t("ja", "letters.document_title"), Markup(_CSS)))
 
@@ -51,7 +51,8 @@ class HtmlLetters:
         """The steps and the footer: the same for every letter in a language, so made once."""
         if lang not in self._fixed_parts:
             self._fixed_parts[lang] = call_macro(_TEMPLATE, "fixed", lang,
-                                                 list(step_texts(lang, self.steps, self.city)), self.city)
+                                                 list(step_texts(lang, self.steps, self.city, self.values)),
+                                                 self.city)
         return self._fixed_parts[lang]
 
     def add(self, letter: Letter) -> None:

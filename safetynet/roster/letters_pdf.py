@@ -3,7 +3,7 @@ and the footer) written once as a form that every page draws."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import BinaryIO
 
 from safetynet import i18n
@@ -18,9 +18,9 @@ _STEPS_TOP = 442.0
 _FOOTER = 96.0
 
 
-def _fixed_part(lang: str, steps: Sequence[str], city: str) -> Canvas:
+def _fixed_part(lang: str, steps: Sequence[str], city: str, values: Mapping[str, str]) -> Canvas:
     """What every letter of a language shares: the steps and the footer (a Form XObject)."""
-    items = step_texts(lang, steps, city)
+    items = step_texts(lang, steps, city, values)
     size = 9.0
     while True:  # the largest type whose steps fit between the box and the footer
         lead = size * 1.4
@@ -82,15 +82,15 @@ def _page(letter: Letter, w: LetterWords, form: str) -> Canvas:
 
 
 class PdfLetters:
-    def __init__(self, out: BinaryIO, city: str, steps: Sequence[str]) -> None:
-        self.city, self.steps = city, tuple(steps)
+    def __init__(self, out: BinaryIO, city: str, steps: Sequence[str], values: Mapping[str, str]) -> None:
+        self.city, self.steps, self.values = city, tuple(steps), values
         self.pdf = PdfStream(out, title=i18n.t("ja", "letters.document_title"))
         self._forms: dict[str, str] = {}
 
     def _form(self, lang: str) -> str:
         if lang not in self._forms:
             name = f"Steps{len(self._forms)}"
-            self.pdf.add_form(name, _fixed_part(lang, self.steps, self.city))
+            self.pdf.add_form(name, _fixed_part(lang, self.steps, self.city, self.values))
             self._forms[lang] = name
         return self._forms[lang]
 

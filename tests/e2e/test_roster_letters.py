@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
+import re
 import stat
 import subprocess
 from pathlib import Path
@@ -289,15 +290,52 @@ def test_a_letters_steps_are_the_enabled_channels_own(tmp_path: Path, monkeypatc
 
 
 def test_every_step_reads_in_every_letter_language(tmp_path: Path) -> None:
-    from safetynet.roster.letters import letter_steps, step_texts
+    from safetynet.roster.letters import letter_steps, step_texts, step_values
 
     every = ("line", "webpush", "iphone", "telegram", "email", "phone", "landline")
+    values = step_values(make_config(tmp_path))
+    assert values == {"sender": "safetynet@example.jp", "domain": "example.jp"}  # the default from_address
     for lang in ("ja", "ja-easy", "en", "vi"):
-        items = step_texts(lang, every, "さくら市")
+        items = step_texts(lang, every, "さくら市", values)
         assert len(items) == len(every) and all(text for _, text in items)
+        assert "example.jp" in items[every.index("email")][1] and "safetynet@example.jp" in items[every.index("email")][1]
         assert [bool(title) for title, _ in items] == [True] * 6 + [False]  # landline follows the phone step
     assert step_texts("en", ("line",), "x")[0][0] == "LINE" and "LINE" in step_texts("ja", ("line",), "x")[0][0]
     # the default config: web push (with iPhone's), Telegram, LINE, email, then SMS and calls
     assert letter_steps(make_config(tmp_path)) == ("webpush", "iphone", "telegram", "line", "email", "phone", "landline")
     (tmp_path / "config.toml").write_text("[channels.telegram]\nenabled = false\n[channels.voice]\nenabled = false\n")
     assert letter_steps(load_config(tmp_path / "config.toml", env={})) == ("webpush", "iphone", "line", "email", "phone")
+
+
+def _pdf_pages(pdf: Path) -> list[str]:
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return [re.sub(r"\s+", "", page) for page in text.split("\f") if page.strip()]  # lines joined
+
+
+def test_the_email_step_names_the_sender_a_phone_must_allow(city: Path) -> None:
+    """指定受信: a feature phone's carrier mail takes only the senders its owner listed, so the letter names
+    the configured From address and its domain, in every letter language (vi reads やさしい日本語)."""
+    with (city / "config.toml").open("a", encoding="utf-8") as f:
+        f.write('[channels.email]\nfrom_address = "anpi@bousai.sakura.lg.jp"\n')
+    assert _run(city, "--output", str(city / "letters.pdf")) == 0
+    pages = _pdf_pages(city / "letters.pdf")
+    assert len(pages) == len(HOUSEHOLDS)
+    for page in pages:
+        assert "anpi@bousai.sakura.lg.jp" in page and "safetynet@example.jp" not in page, page
+    ja, en, vi, easy, _ = pages
+    assert "「bousai.sakura.lg.jp」（差出人anpi@bousai.sakura.lg.jp）" in ja
+    assert "domainbousai.sakura.lg.jp(sender:anpi@bousai.sakura.lg.jp)" in en
+    assert "「bousai.sakura.lg.jp」（anpi@bousai.sakura.lg.jp）" in vi and "「bousai.sakura.lg.jp」" in easy
+    assert _run(city, "--output", str(city / "letters.html"), "--rotate") == 0
+    html = (city / "letters.html").read_text(encoding="utf-8")
+    assert html.count("「bousai.sakura.lg.jp」（差出人 anpi@bousai.sakura.lg.jp）") == 2  # both 日本語 letters
+    assert html.count("anpi@bousai.sakura.lg.jp") == len(HOUSEHOLDS) and "safetynet@example.jp" not in html
+
+
+def test_without_email_a_letter_says_nothing_of_a_sender(city: Path) -> None:
+    with (city / "config.toml").open("a", encoding="utf-8") as f:
+        f.write("[channels.email]\nenabled = false\n")
+    assert _run(city, "--output", str(city / "letters.html")) == 0
+    html = (city / "letters.html").read_text(encoding="utf-8")
+    assert html.count('<section class="letter"') == len(HOUSEHOLDS)
+    assert "メールで受け取る" not in html and "safetynet@example.jp" not in html and "「example.jp」" not in html

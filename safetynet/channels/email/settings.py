@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 
 from safetynet.channels.base import ChannelSettings, is_loopback_host
 
@@ -39,6 +40,11 @@ class EmailSettings(ChannelSettings):
             if rate <= 0:
                 out.append(f"domain_per_second.{name} must be > 0")
         return out
+
+    def resident_words(self) -> dict[str, str]:
+        # 指定受信: a feature phone's carrier mail takes only the domains and addresses its owner allowed
+        address = parseaddr(self.from_address)[1] or self.from_address.strip()
+        return {"sender": address, "domain": address.rpartition("@")[2]}
 
     def talks_to_sandbox(self) -> bool:
         return is_loopback_host(self.host)
