@@ -28,7 +28,7 @@ ENROL_CONFIRM_CODE = "confirm_code"
 ENROL_CONFIRM_LINK = "confirm_link"
 ENROL_METHODS = (ENROL_SUBSCRIPTION, ENROL_MESSAGE_CODE, ENROL_CONFIRM_CODE, ENROL_CONFIRM_LINK)
 # The texts each method's section shows (`Enrolment.key` names their catalog keys); a confirmation
-# may also have a "subject" (an email's).
+# may also have a "subject" (an email's) and an "allow" (the sender a filtering phone must let through).
 ENROL_ROLES: dict[str, tuple[str, ...]] = {
     ENROL_SUBSCRIPTION: ("title", "button", "nojs", "done", "failed"),
     ENROL_MESSAGE_CODE: ("title", "link", "manual", "done"),
@@ -101,7 +101,7 @@ class Enrolment:
     Catalog keys of the page's words are `enrol.{channel}.{role}` unless `words` maps a role to
     another key. Roles: title, done (every method); button, nojs, failed (subscription); link,
     manual (message code); address, send, sent, code, confirm, wrong, bad_address, too_many,
-    message, and optionally subject (confirm code/link).
+    message, and optionally subject and allow (the sender to let through; confirm code/link).
     """
 
     method: str

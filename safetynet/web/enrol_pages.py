@@ -9,6 +9,7 @@ own, stricter budget; confirmation codes and links sent are limited per IP and p
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -30,7 +31,13 @@ from safetynet.replies.enrol import ChannelRefused, Enrolment, EnrolmentError
 from safetynet.replies.words import enrol_word
 from safetynet.web.app import SERVICES, Services, json_error, services
 from safetynet.web.bodies import read_json
-from safetynet.web.enrol_views import bad_code_page, confirm_link_page, join_page, remove_confirm_page
+from safetynet.web.enrol_views import (
+    allow_words,
+    bad_code_page,
+    confirm_link_page,
+    join_page,
+    remove_confirm_page,
+)
 from safetynet.web.pwa import is_ios
 from safetynet.web.ratelimit import KeyedRateLimit, client_ip, enforce
 from safetynet.web.replies_common import MAX_FORM_BYTES, html, small_form, too_large
@@ -112,16 +119,17 @@ def _lang(requested: object, household_lang: str) -> str:
 
 
 async def _sections(request: web.Request, code: str) -> list[tuple[ChannelSpec, dict[str, str]]]:
-    """Each enabled enrolling channel, with what its section shows (a push key, a bot's link)."""
+    """Each enabled enrolling channel, with what its section shows (a push key, a bot's link, the
+    configured values its words name: the address email comes from)."""
     svc = services(request)
     out = []
     for spec in _enrolment(svc).enabled():
         assert spec.enrolment is not None
-        shown: dict[str, str] = {}
+        shown: dict[str, str] = dict(svc.cfg.channels.get(spec.name).resident_words())
         if spec.enrolment.page is not None:
             ctx = channel_context(svc.cfg, spec.name, clock=svc.clock)
             try:
-                shown = await load(spec.enrolment.page)(ctx, svc.senders.get(spec.name), code)
+                shown.update(await load(spec.enrolment.page)(ctx, svc.senders.get(spec.name), code))
             except Exception as e:  # the page works without a channel's extras
                 log.warning("enrol_page_part_failed", channel=spec.name, error_class=type(e).__name__)
         out.append((spec, shown))
@@ -136,18 +144,25 @@ async def _render(request: web.Request, code: str, lang_hint: object, notice: tu
     except EnrolmentError:
         return _bad_code(request)
     lang = _lang(lang_hint, household.language)
-    body = join_page(code, lang, household, channels, await _sections(request, code),
-                     notice=_notice(lang, *notice), code_sent=code_sent,
+    sections = await _sections(request, code)
+    body = join_page(code, lang, household, channels, sections,
+                     notice=_notice(lang, *notice, sections=sections), code_sent=code_sent,
                      ios=is_ios(request.headers.get("User-Agent", "")))
     return html(body, status=status)
 
 
-def _notice(lang: str, channel: str, key: str) -> str:
+def _notice(lang: str, channel: str, key: str,
+            sections: Sequence[tuple[ChannelSpec, Mapping[str, str]]] = ()) -> str:
     if not key:
         return ""
     if not channel:
         return texts.t(lang, key)
-    return enrol_word(registry.spec(channel), lang, key)
+    spec = registry.spec(channel)
+    text = enrol_word(spec, lang, key)
+    if key == "sent":  # what a phone taking mail only from chosen senders must allow, or the mail never comes
+        shown = next((shown for s, shown in sections if s.name == channel), {})
+        text = " ".join(filter(None, (text, allow_words(spec, lang, shown))))
+    return text
 
 
 async def join_get(request: web.Request) -> web.Response:

@@ -44,6 +44,7 @@ class _Section:
     ask_code: bool
     shown: Mapping[str, str]
     w: Callable[..., str]
+    allow: str
 
 
 def _section(spec: ChannelSpec, code: str, lang: str, shown: Mapping[str, str], code_sent: bool) -> _Section:
@@ -53,8 +54,15 @@ def _section(spec: ChannelSpec, code: str, lang: str, shown: Mapping[str, str], 
         name=spec.name, method=spec.enrolment.method, base=f"{_home(code)}/{quote(spec.name, safe='')}",
         input_type=kind, autocomplete=_AUTOCOMPLETE.get(kind, "on"),
         ask_code=code_sent and spec.enrolment.method == ENROL_CONFIRM_CODE, shown=shown,
-        w=functools.partial(enrol_word, spec, lang),
+        w=functools.partial(enrol_word, spec, lang), allow=allow_words(spec, lang, shown),
     )
+
+
+def allow_words(spec: ChannelSpec, lang: str, shown: Mapping[str, str]) -> str:
+    """The channel's `allow` words, naming the sender its confirmation comes from (`shown` holds its
+    `resident_words`): a phone that takes mail only from chosen senders (指定受信) must allow it first.
+    Empty for a channel without them."""
+    return enrol_word(spec, lang, "allow", "", **shown)
 
 
 def section(spec: ChannelSpec, code: str, lang: str, page: Mapping[str, str], code_sent: bool) -> str:

@@ -70,3 +70,46 @@ async def test_an_unknown_mailbox_is_told_on_the_page(tmp_path: Path) -> None:
         code = await enrolment_code(env, "B-001")
         async with env.http.post(f"{env.url}/join/{code}/email", data={"address": "nobody@docomo.ne.jp"}) as resp:
             assert resp.status == 400 and t("ja", "enrol.email.bad_address") in await resp.text()
+
+
+def _section(page: str) -> str:
+    m = re.search(r'<section class="step" id="email">.*?</section>', page, re.S)
+    assert m, page
+    return m.group(0)
+
+
+async def test_the_page_names_the_sender_a_phone_must_allow_before_and_after_sending(tmp_path: Path) -> None:
+    """指定受信: a feature phone's carrier mail takes only the senders its owner listed; the confirmation
+    mail itself is blocked unless the page says which one (the configured From address, and its domain)."""
+    sender = "anpi@bousai.sakura.lg.jp"
+    async with running_app(tmp_path, SAFETYNET_CHANNELS_EMAIL_FROM_ADDRESS=sender) as env:
+        code = await enrolment_code(env, "B-001")
+        allow = t("ja", "enrol.email.allow", domain="bousai.sakura.lg.jp", sender=sender)
+        assert "「bousai.sakura.lg.jp」（差出人 anpi@bousai.sakura.lg.jp）" in allow
+        async with env.http.get(f"{env.url}/join/{code}") as resp:
+            section = _section(await resp.text())
+        assert allow in section and section.index(allow) < section.index("<form")  # read before sending
+        async with env.http.get(f"{env.url}/join/{code}", params={"lang": "en"}) as resp:
+            assert t("en", "enrol.email.allow", domain="bousai.sakura.lg.jp", sender=sender) in await resp.text()
+        async with env.http.post(f"{env.url}/join/{code}/email", data={"address": "taro@docomo.ne.jp"}) as resp:
+            page = await resp.text()
+        notice = re.search(r'<p class="notice" role="status">(.*?)</p>', page, re.S)
+        assert notice and notice.group(1) == f'{t("ja", "enrol.email.sent")} {allow}'
+        assert "safetynet@example.jp" not in page
+        (mail,) = env.sandbox.messages("email")
+        assert mail.data["from"] == sender  # the address the page names is the one the mail comes from
+
+
+async def test_the_default_sender_is_named_and_without_email_no_sender_is(tmp_path: Path) -> None:
+    (tmp_path / "on").mkdir()
+    (tmp_path / "off").mkdir()
+    async with running_app(tmp_path / "on") as env:
+        code = await enrolment_code(env, "B-001")
+        async with env.http.get(f"{env.url}/join/{code}", params={"lang": "vi"}) as resp:
+            section = _section(await resp.text())
+        assert t("vi", "enrol.email.allow", domain="example.jp", sender="safetynet@example.jp") in section
+    async with running_app(tmp_path / "off", SAFETYNET_CHANNELS_EMAIL_ENABLED="false") as env:
+        code = await enrolment_code(env, "B-001")
+        async with env.http.get(f"{env.url}/join/{code}") as resp:
+            page = await resp.text()
+        assert resp.status == 200 and 'id="email"' not in page and "example.jp" not in page

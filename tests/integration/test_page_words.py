@@ -85,7 +85,9 @@ async def test_every_page_in_japanese_shows_no_identifier_or_english_word(tmp_pa
         token = urls["/r/{token}"]
         pages = [u for u in urls.values() if u]
         code = urls["/join/{code}"].rsplit("/", 1)[1]
-        data = (code, *(x for login, _, _ in STAFF for x in (login, login.upper())))
+        # and what a channel's words name from the configuration as it is (the address email comes from)
+        configured = (v for spec in registry.SPECS for v in w.cfg.channels.get(spec.name).resident_words().values())
+        data = (code, *(x for login, _, _ in STAFF for x in (login, login.upper())), *configured)
         found: dict[str, list[str]] = {}
         for url in pages:
             async with http.get(f"{w.url}{url}", params={"lang": "ja"} if "?" not in url else None) as r:
