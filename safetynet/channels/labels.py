@@ -18,6 +18,13 @@ def recorded_text(answer: str, language: str) -> str:
     return t(language, _RECORDED[answer])
 
 
+def recorded_message(answer: str, language: str) -> str:
+    """What a chat says once an answer is recorded: after 助けが必要, also to call 119 when a life is
+    at stake (the reply page says so; the association is told, but it is no ambulance)."""
+    text = recorded_text(answer, language)
+    return f"{text}\n{t(language, 'reply.help_note')}" if answer == "need_help" else text
+
+
 def open_label(language: str) -> str:
     """The button of a staff alert: opens its dashboard link."""
     return t(language, "staff.open_button")

@@ -44,7 +44,9 @@ def status_label(status: str, lang: str) -> str:
 
 
 def sms_confirmation(status: str, lang: str) -> str:
-    return f"{recorded(status, lang)} {t(lang, 'sms.change')}"
+    # after 助けが必要 also 119 (one more SMS segment, on the message that matters most)
+    advice = f" {t(lang, 'reply.help_note')}" if status == "need_help" else ""
+    return f"{recorded(status, lang)}{advice} {t(lang, 'sms.change')}"
 
 
 _LOCATIONS = frozenset(str(x) for x in Location)

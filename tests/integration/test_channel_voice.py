@@ -84,6 +84,10 @@ def test_gather_reply(digits: str, retry: bool, status: str | None, next_action:
 def test_answer_and_no_input_twiml() -> None:
     assert "無事と記録しました" in voice_twiml.answer_twiml("safe", "ja")
     assert "need help" in voice_twiml.answer_twiml("need_help", "en")
+    # after need help, 119, as the reply page says it; not after safe
+    assert "いち いち きゅう" in voice_twiml.answer_twiml("need_help", "ja")
+    assert "one one nine" in voice_twiml.answer_twiml("need_help", "en")
+    assert "きゅう" not in voice_twiml.answer_twiml("safe", "ja")
     assert "<Hangup" in voice_twiml.no_input_twiml("ja")
 
 

@@ -49,7 +49,7 @@ async def test_follow_then_code_links_the_user_and_a_postback_answers(tmp_path: 
         await env.send_alert("A-001", "line", USER)
         assert (await env.sandbox.fake("line").press(USER, "need_help")).status == 200
         assert await env.status("A-001") == Status.NEED_HELP
-        assert "助け" in _replies(env)[-1]
+        assert "助け" in _replies(env)[-1] and "119番" in _replies(env)[-1]
         await env.intake.idle()
 
 

@@ -28,6 +28,7 @@ async def test_each_keyword_form_answers_through_the_sandbox(tmp_path: Path, bod
     async with running_app(tmp_path) as env:
         result = await env.sandbox.fake("sms").reply("+819011110002", body)  # signed by the sandbox, as Twilio signs
         assert result.status == 200 and "<Message>" in result.body and "記録しました" in result.body
+        assert ("119番" in result.body) is (expected == Status.NEED_HELP)  # the page's advice, after help only
         assert await env.status("A-002") == expected
         await env.intake.idle()
 

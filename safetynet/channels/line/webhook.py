@@ -73,7 +73,7 @@ async def _handle(ctx: ChannelContext, inbound: InboundPort, ev: LineEvent) -> l
         ack = await inbound.answer_from(LINE.name, ev.user_id, campaign_id, answer, ctx.name, key)
         if ack.notice:
             return [ack.notice]
-        return [labels.recorded_text(answer, ack.language)] if ack.found else []
+        return [labels.recorded_message(answer, ack.language)] if ack.found else []
     if ev.kind == "text":
         reply = await inbound.text_message(ctx.name, [LINE.name], ev.user_id, ev.text, ev.event_id)
         return [reply] if reply else []

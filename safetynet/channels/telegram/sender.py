@@ -117,7 +117,7 @@ async def show_recorded(bot: _SendingBot, cb: TelegramCallback, answer: str, rep
     """
     if cb.message_id is None:
         return True  # no message to edit (a button of an inline message)
-    recorded = labels.recorded_text(answer, language)
+    recorded = labels.recorded_message(answer, language)
     text = f"{cb.message_text}\n\n✅ {recorded}" if cb.message_text else f"✅ {recorded}"
     try:
         await bot.edit_text(cb.chat_id, cb.message_id, text, change_keyboard(answer, reply_token, language), _NO_PREVIEW)

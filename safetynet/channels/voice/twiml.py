@@ -86,6 +86,8 @@ def answer_twiml(status: str, language: str) -> str:
     lang = _lang(language)
     vr = VoiceResponse()
     vr.say(t(lang, _RECORDED[status]), language=SAY_LANGUAGE[lang])
+    if status == "need_help":  # as the reply page: the association is told, but it is no ambulance
+        vr.say(t(lang, "voice.help_note"), language=SAY_LANGUAGE[lang])
     vr.hangup()
     return str(vr)
 
