@@ -95,8 +95,11 @@ async def _build_parts(request: web.Request, viewer: Viewer, info: CampaignInfo,
 
 
 async def _parts(request: web.Request, viewer: Viewer, info: CampaignInfo, lang: str) -> CityParts:
+    # the state and size in the key: parts counted while a real event waited for approval (no household
+    # enrolled yet) must not be shown for seconds after it starts (0 households, empty tables)
     return await request.app[CACHE].get(
-        (info.id, str(viewer.scope), lang), lambda: _build_parts(request, viewer, info, lang))
+        (info.id, info.state, info.households, str(viewer.scope), lang),
+        lambda: _build_parts(request, viewer, info, lang))
 
 
 async def city_page(request: web.Request) -> web.Response:

@@ -196,6 +196,8 @@ async def test_a_proposal_started_by_one_city_admin_runs_when_another_approves(t
             async with http.get(f"{w.url}/city?campaign={draft}") as r:
                 page = await r.text()
             assert "開始: admin" in page and "承認: admin2" in page and "承認を待つ実災害" not in page
+            # counted anew at once, not the parts cached while it waited (no household then: empty tables)
+            assert "<b data-households>11</b>" in page and page.count('<tr class="band-') >= 2
             async with http.post(f"{w.url}/city/campaigns/{draft}/approve", data={"csrf": csrf, "really": "1"}) as r:
                 assert r.status == 409  # running now: approved once
 
