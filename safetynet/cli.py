@@ -194,7 +194,7 @@ def _add_campaigns(sub: Any) -> None:
         return
     camp = sub.add_parser("campaign", help=say("cli.campaign.help"), description=say("cli.campaign.help"),
                           parents=[_config_parent()])
-    csub = camp.add_subparsers(dest="campaign_command", metavar="{preview,start,approve,cancel,status,close,report}",
+    csub = camp.add_subparsers(dest="campaign_command", metavar="{preview,start,approve,cancel,list,status,close,report}",
                                  required=True)
     importlib.import_module("safetynet.broadcast.commands").add_arguments(csub)
     _with_config(csub)
