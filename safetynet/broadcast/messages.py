@@ -19,6 +19,7 @@ from safetynet.channels.spec import (
     MESSAGE_FULL,
     MESSAGE_KEYWORDS,
     MESSAGE_LINK_FIRST,
+    MESSAGE_NOTIFICATION,
     MESSAGE_SHARED,
     MESSAGE_SPOKEN,
 )
@@ -111,6 +112,9 @@ def compose(
         return lang, f"{prefix}{sender_mark(lang, city)}{body}\n{reply_url}\n{w.sms_hint}"
     if layout == MESSAGE_SPOKEN:
         return lang, f"{prefix}{body}\n{reply_url}"
+    if layout == MESSAGE_NOTIFICATION:
+        # the drill mark stays on the text too: a notification may be shown by its text alone
+        return lang, f"{prefix}{body}\n{w.reply_label}: {reply_url}"
     head = f"{prefix}{title}\n" if title and title not in body else prefix
     if layout == MESSAGE_SHARED:
         return lang, f"{head}{body}"

@@ -39,7 +39,7 @@ ENROL_ROLES: dict[str, tuple[str, ...]] = {
 }
 
 # How a campaign message is laid out for a channel (broadcast/messages.py writes each).
-# Title, body, then "回答はこちら: LINK" (app messengers, web push).
+# Title, body, then "回答はこちら: LINK" (app messengers).
 MESSAGE_FULL = "full"
 # Body, link, then the reply keywords (SMS: billed per segment, answered by keyword from feature phones).
 MESSAGE_KEYWORDS = "keywords"
@@ -51,7 +51,12 @@ MESSAGE_LINK_FIRST = "link_first"
 # buttons answer (LINE's postbacks name the campaign; the sender's user id names the household), so
 # one multicast carries it to many.
 MESSAGE_SHARED = "shared"
-MESSAGE_LAYOUTS = (MESSAGE_FULL, MESSAGE_KEYWORDS, MESSAGE_SPOKEN, MESSAGE_LINK_FIRST, MESSAGE_SHARED)
+# Without the title: a notification shows the title (drill mark included) on a line of its own, and
+# the title again was most of its few lines. The drill mark and the link stay (DESIGN: every text
+# carries the reply link; a notification may be shown by its text alone).
+MESSAGE_NOTIFICATION = "notification"
+MESSAGE_LAYOUTS = (MESSAGE_FULL, MESSAGE_KEYWORDS, MESSAGE_SPOKEN, MESSAGE_LINK_FIRST, MESSAGE_SHARED,
+                   MESSAGE_NOTIFICATION)
 
 
 def identity(value: str) -> str:

@@ -103,3 +103,15 @@ def test_an_sms_names_the_city_after_the_drill_mark_where_it_costs_nothing() -> 
         with_city = compose(messages=MSGS, title="t", language="ja", drill=True, reply_url=URL, channel=channel,
                             city="さくら市")
         assert with_city == compose(messages=MSGS, title="t", language="ja", drill=True, reply_url=URL, channel=channel)
+
+
+def test_a_push_notification_does_not_repeat_its_title() -> None:
+    """The notification shows the title apart (drill mark included); its text is the message, with the
+    drill mark and the link kept (QA saw 【訓練】さくら市… twice, title and first line)."""
+    _, text = compose(messages=MSGS, title="さくら市 地震 安否確認", language="ja", drill=True, reply_url=URL,
+                      channel="webpush")
+    assert "さくら市 地震 安否確認" not in text
+    assert text.startswith("【訓練】" + MSGS["ja"].strip()) and text.endswith(URL)
+    _, app = compose(messages=MSGS, title="さくら市 地震 安否確認", language="ja", drill=True, reply_url=URL,
+                     channel="telegram")
+    assert app.startswith("【訓練】さくら市 地震 安否確認\n")  # a chat message has no title of its own

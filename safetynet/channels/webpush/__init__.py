@@ -3,7 +3,13 @@ the service worker's notification buttons. Light: pywebpush and cryptography loa
 
 from __future__ import annotations
 
-from safetynet.channels.spec import ENROL_SUBSCRIPTION, ChannelSpec, ContactKindSpec, Enrolment
+from safetynet.channels.spec import (
+    ENROL_SUBSCRIPTION,
+    MESSAGE_NOTIFICATION,
+    ChannelSpec,
+    ContactKindSpec,
+    Enrolment,
+)
 from safetynet.channels.webpush.settings import WebPushSettings
 
 NAME = "webpush"
@@ -33,6 +39,7 @@ SPEC = ChannelSpec(
         page="safetynet.channels.webpush.enrol:page",
     ),
     letter_steps=("webpush", "iphone"),  # an iPhone needs the Home Screen app first
+    message=MESSAGE_NOTIFICATION,
     # a push carries a Topic per campaign: a second copy replaces the first on the device
     duplicate_safe=True,
     # ECDH + AES-GCM per message: worth the second core
