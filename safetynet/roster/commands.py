@@ -18,7 +18,7 @@ from typing import Any
 from safetynet.auth import command_line_actor
 from safetynet.channels import registry
 from safetynet.config import Config
-from safetynet.console import say, unwritable_message
+from safetynet.console import cli_language, say, unwritable_message
 from safetynet.csvout import Unwritable
 from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.roster import HouseholdRecord, ImportSummary, UnknownScopeError
@@ -57,11 +57,12 @@ def _read(path: str, cfg: Config) -> ParseResult | None:
     except OSError as e:
         _err(say("cli.cannot_read", path=path, error=e.strerror or e))
         return None
+    lang = cli_language()
     for w in result.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+        print(say("cli.roster.warning", warning=w.text(lang)), file=sys.stderr)
     if not result.ok:
         for issue in result.errors:
-            print(str(issue), file=sys.stderr)
+            print(issue.text(lang), file=sys.stderr)
         n = len(result.errors)
         print(say("cli.roster.problem" if n == 1 else "cli.roster.problems", path=path, count=n), file=sys.stderr)
     return result
@@ -177,8 +178,9 @@ def export(cfg: Config, args: argparse.Namespace) -> int:
     try:
         n = csvio.write_roster(args.file, records, encoding=encoding, headers=getattr(args, "headers", "ja"))
     except RosterWriteError as e:
+        lang = cli_language()
         for issue in e.issues:
-            print(str(issue), file=sys.stderr)
+            print(issue.text(lang), file=sys.stderr)
         _err(say("cli.roster.export_unwritable", count=len(e.issues), path=args.file))
         return DATA_ERROR
     except OSError as e:

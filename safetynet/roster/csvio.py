@@ -3,7 +3,8 @@
 Reading never stops at the first problem: every bad cell is reported as
 `row N, column NAME: what is wrong`, with rows numbered as a spreadsheet shows them
 (the header is row 1), plus file-level problems (encoding, empty file, missing or
-repeated columns). A result with any error carries no records to import.
+repeated columns). A result with any error carries no records to import. Each problem is a
+catalog text (`roster.problem.*`) with its values, shown in the reader's language by `text(lang)`.
 
 No cell may hold a line break or an invisible control character (see `domain.roster.BAD_CHARACTER`),
 in any column, known or not. CSV lets a quoted cell run over several lines, so one stray `"`
@@ -24,7 +25,7 @@ import io
 import itertools
 import os
 import string
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -33,7 +34,8 @@ from safetynet.channels import registry
 from safetynet.channels.spec import RosterColumn
 from safetynet.csvout import ENCODINGS, CsvWriter, private_text, unguard_cell
 from safetynet.domain.consent import default_consent
-from safetynet.domain.roster import BAD_CHARACTER, HouseholdRecord, bad_character
+from safetynet.domain.roster import BAD_CHARACTER, HouseholdRecord, character_name
+from safetynet.i18n import t
 from safetynet.roster.encoding import EncodingRefused, detect_encoding
 from safetynet.roster.values import (
     CONSENT_WORDS_JA,
@@ -103,23 +105,52 @@ _ALIASES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class RosterIssue:
-    message: str
+    """A problem of a roster file (or a warning): the catalog text `key` with its `values`, and where it is.
+
+    `str()` is the English text (logs, tests); `text(lang)` is the text in `lang`, naming the row and column.
+    """
+
+    key: str
+    values: Mapping[str, object] = field(default_factory=dict)
     row: int | None = None  # spreadsheet row: the header is row 1
     column: str | None = None  # the column's header as written in the file
 
-    def __str__(self) -> str:
+    def problem(self, lang: str) -> str:
+        """What is wrong, without where."""
+        return t(lang, self.key, **self.values)
+
+    @property
+    def message(self) -> str:
+        return self.problem("en")
+
+    def text(self, lang: str) -> str:
+        problem = self.problem(lang)
         if self.row is not None and self.column is not None:
-            return f"row {self.row}, column {self.column}: {self.message}"
+            return t(lang, "roster.issue.row_column", row=self.row, column=self.column, problem=problem)
         if self.row is not None:
-            return f"row {self.row}: {self.message}"
-        return self.message
+            return t(lang, "roster.issue.row", row=self.row, problem=problem)
+        return problem
+
+    def __str__(self) -> str:
+        return self.text("en")
+
+
+def _issue(key: str, row: int | None = None, column: str | None = None, /, **values: object) -> RosterIssue:
+    return RosterIssue(key, values, row, column)
+
+
+def _bad_character_issue(cell: str, row: int, column: str, key: str = "roster.problem.control_character") -> RosterIssue:
+    """The first character of `cell` a roster refuses (domain.roster.BAD_CHARACTER), named, with its position."""
+    m = BAD_CHARACTER.search(cell)
+    assert m is not None
+    return _issue(key, row, column, char=character_name(m.group()), position=m.start() + 1)
 
 
 @dataclass
 class ParseResult:
     records: list[HouseholdRecord] = field(default_factory=list)
     errors: list[RosterIssue] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[RosterIssue] = field(default_factory=list)
     encoding: str = ""
 
     @property
@@ -151,12 +182,6 @@ def column_letter(pos: int) -> str:
     return letters
 
 
-def _line_break(first_line: int, last_line: int) -> str:
-    return (f'its quote (") opens on line {first_line} of the file and is not closed on that line, so lines '
-            f"{first_line} to {last_line} became this one cell; a roster cell cannot hold a line break: "
-            f"close the quote on line {first_line} or remove it")
-
-
 def _bad_cells(row: int, cells: list[str], lines: tuple[int, int], label: Callable[[int], str]) -> tuple[
         list[RosterIssue], bool]:
     """The cells holding a line break or a control character, and whether one held a line break
@@ -166,9 +191,9 @@ def _bad_cells(row: int, cells: list[str], lines: tuple[int, int], label: Callab
         if BAD_CHARACTER.search(cell) is None:
             continue
         if "\n" in cell or "\r" in cell:
-            issues.append(RosterIssue(_line_break(*lines), row, label(pos)))
+            issues.append(_issue("roster.problem.line_break", row, label(pos), first=lines[0], last=lines[1]))
             return issues, True
-        issues.append(RosterIssue(bad_character(cell) or "", row, label(pos)))
+        issues.append(_bad_character_issue(cell, row, label(pos)))
     return issues, False
 
 
@@ -185,17 +210,15 @@ def _read_header(cells: list[str], result: ParseResult, lines: tuple[int, int]) 
             continue
         fld = _ALIASES.get(_header_key(text))
         if fld is None:
-            result.warnings.append(f"column {text!r} is not a roster column and was ignored")
+            result.warnings.append(_issue("roster.warning.unknown_column", column=text))
         elif fld in index:
-            result.errors.append(
-                RosterIssue(f"columns {shown[fld]!r} and {text!r} are the same column ({fld})")
-            )
+            result.errors.append(_issue("roster.problem.same_column", first=shown[fld], second=text, field=fld))
         else:
             index[fld] = pos
             shown[fld] = text
     missing = [c for c in COLUMNS if c.required and c.field not in index]
     for c in missing:
-        result.errors.append(RosterIssue(f"missing required column {c.en} ({c.ja})"))
+        result.errors.append(_issue("roster.problem.missing_column", en=c.en, ja=c.ja))
     if missing or result.errors:
         return None
     labels = [raw.strip().lstrip("\ufeff") or column_letter(pos) for pos, raw in enumerate(cells)]
@@ -209,7 +232,7 @@ def _text(required: bool, key: bool) -> Callable[[str], str]:
         if text.startswith("'"):
             text = unguard_cell(text)
         if required and not text:
-            raise ValueProblem("is empty, but every household needs it")
+            raise ValueProblem("roster.problem.empty_required")
         return text
 
     return parse
@@ -226,8 +249,8 @@ def _contact_cell(column: RosterColumn, shown: dict[str, str]) -> Callable[[str]
             return column.parse(text, shown)
         except ValueProblem:
             raise
-        except ValueError as e:
-            raise ValueProblem(str(e)) from None
+        except ValueError as e:  # the channel's own text, in English
+            raise ValueProblem("roster.problem.contact", problem=str(e)) from None
 
     return run
 
@@ -287,7 +310,7 @@ class _RowReader:
         if len(cells) < self.width:
             cells = cells + [""] * (self.width - len(cells))
         elif len(cells) > self.width and any(c.strip() for c in cells[self.width :]):
-            self._error(row, None, f"has {len(cells)} cells but the header has {self.width} columns")
+            self._error(row, None, "roster.problem.too_many_cells", cells=len(cells), width=self.width)
             return
         values: dict[str, Any] = dict(self.absent)
         ok = not bad
@@ -302,7 +325,7 @@ class _RowReader:
                 except ValueProblem as e:
                     if not any(c.strip() for c in cells):
                         return  # blank rows (often left at the end by spreadsheets) are skipped
-                    self._error(row, fld, str(e))
+                    self._error(row, fld, e.key, **e.values)
                     ok = False
                     continue
                 if cache is not None and len(cache) < _CACHE_LIMIT:
@@ -327,19 +350,19 @@ class _RowReader:
         first = self.district_of.setdefault(assoc, (district, row))
         ok = True
         if first[0] != district:
-            self._error(row, "district", f"association {assoc} is in district {first[0]} on row {first[1]}")
+            self._error(row, "district", "roster.problem.other_district", association=assoc, district=first[0],
+                        other=first[1])
             ok = False
         key = (assoc, values["household_key"])
         other = self.seen_keys.setdefault(key, row)
         if other != row:
-            self._error(
-                row, "household_key", f"household {key[1]} of association {assoc} is also on row {other}"
-            )
+            self._error(row, "household_key", "roster.problem.duplicate_household", household=key[1],
+                        association=assoc, other=other)
             ok = False
         return ok
 
-    def _error(self, row: int, fld: str | None, message: str) -> None:
-        self.result.errors.append(RosterIssue(message, row, self.h.shown[fld] if fld else None))
+    def _error(self, row: int, fld: str | None, key: str, /, **values: object) -> None:
+        self.result.errors.append(RosterIssue(key, values, row, self.h.shown[fld] if fld else None))
 
 
 def _delimiter(first_line: str) -> str:
@@ -352,7 +375,7 @@ def parse_stream(stream: IO[bytes], default_language: str = "ja") -> ParseResult
     try:
         result.encoding = detect_encoding(stream)
     except EncodingRefused as e:
-        result.errors.append(RosterIssue(str(e)))
+        result.errors.append(RosterIssue(e.key, e.values))
         return result
     stream.seek(0)
     text = io.TextIOWrapper(stream, encoding=result.encoding, newline="")
@@ -369,8 +392,7 @@ def _parse_text(text: IO[str], result: ParseResult, default_language: str) -> No
     first = text.readline()
     if not first.strip():
         rest_blank = all(not line.strip() for line in text)
-        message = "the file is empty" if rest_blank else "row 1 is empty: the column names must be on row 1"
-        result.errors.append(RosterIssue(message))
+        result.errors.append(_issue("roster.problem.file_empty" if rest_blank else "roster.problem.row1_empty"))
         return
     reader = csv.reader(itertools.chain([first], text), delimiter=_delimiter(first))
     row = 1
@@ -385,18 +407,16 @@ def _parse_text(text: IO[str], result: ParseResult, default_language: str) -> No
             rows.read(row, cells, (last_line + 1, reader.line_num))
             last_line = reader.line_num
     except csv.Error as e:
-        result.errors.append(RosterIssue(f"cannot be read as CSV: {e}", row + 1))
+        result.errors.append(_issue("roster.problem.not_csv", row + 1, None, error=e))
         return
     if rows.unstated_vulnerable and not result.errors:
         result.warnings.append(_consent_warning(rows.unstated_vulnerable))
     if not result.records and not result.errors:
-        result.errors.append(RosterIssue("the file has a header but no households"))
+        result.errors.append(_issue("roster.problem.no_households"))
 
 
-def _consent_warning(n: int) -> str:
-    return (f"{n} households marked vulnerable (要配慮) have no consent (同意): read as no (不同意), so heads"
-            " and deputies see their name, address and phone only during a real event; write yes (同意) or"
-            " ordinance (条例) where the city has one")
+def _consent_warning(n: int) -> RosterIssue:
+    return _issue("roster.warning.consent_one" if n == 1 else "roster.warning.consent", count=n)
 
 
 def parse_bytes(data: bytes, default_language: str = "ja") -> ParseResult:
@@ -451,7 +471,7 @@ def _unwritable(cells: list[str], encoding: str, row: int, shown: list[str]) -> 
     issues = []
     for cell, col in zip(cells, shown, strict=True):
         if BAD_CHARACTER.search(cell) is not None:
-            issues.append(RosterIssue(f"{bad_character(cell)}, then import the roster again", row, col))
+            issues.append(_bad_character_issue(cell, row, col, "roster.problem.control_character_stored"))
             continue
         if encoding == "utf-8-sig":
             continue
@@ -459,7 +479,7 @@ def _unwritable(cells: list[str], encoding: str, row: int, shown: list[str]) -> 
             cell.encode(encoding)
         except UnicodeEncodeError as e:
             ch = cell[e.start : e.end]
-            issues.append(RosterIssue(f"{ch!r} cannot be written in {encoding}; export as UTF-8", row, col))
+            issues.append(_issue("roster.problem.cannot_encode", row, col, char=ch, encoding=encoding))
     return issues
 
 

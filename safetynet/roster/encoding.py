@@ -11,13 +11,20 @@ from __future__ import annotations
 import codecs
 from typing import IO
 
+from safetynet.i18n import t
+
 _CHUNK_BYTES = 1 << 20
 _UTF8_BOM = codecs.BOM_UTF8
-_SAVE_HINT = "save it from Excel as 「CSV UTF-8 (コンマ区切り)」 or 「CSV (コンマ区切り)」"
 
 
 class EncodingRefused(Exception):
-    """The file is not text we can read; the message says what it is and how to save it."""
+    """The file is not text we can read: a catalog text (`roster.problem.*`) that says what it is and
+    how to save it (naming Excel's file types as its Japanese save dialog shows them), and its values."""
+
+    def __init__(self, key: str, /, **values: object) -> None:
+        self.key = key
+        self.values = values
+        super().__init__(t("en", key, **values))
 
 
 def _first_bad_line(stream: IO[bytes], encoding: str, start: int = 0) -> int | None:
@@ -41,17 +48,15 @@ def detect_encoding(stream: IO[bytes]) -> str:
     stream.seek(0)
     head = stream.read(8)
     if not head:
-        raise EncodingRefused("the file is empty")
+        raise EncodingRefused("roster.problem.file_empty")
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise EncodingRefused(f"the file is UTF-16 (Excel 「Unicode テキスト」), not CSV: {_SAVE_HINT}")
+        raise EncodingRefused("roster.problem.utf16")
     if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise EncodingRefused(f"the file is an Excel workbook, not CSV: {_SAVE_HINT}")
+        raise EncodingRefused("roster.problem.workbook")
     if head.startswith(_UTF8_BOM):
         bad = _first_bad_line(stream, "utf-8", start=len(_UTF8_BOM))
         if bad is not None:
-            raise EncodingRefused(
-                f"the file starts with a UTF-8 mark but line {bad} is not UTF-8: {_SAVE_HINT}"
-            )
+            raise EncodingRefused("roster.problem.bom_not_utf8", line=bad)
         return "utf-8-sig"
     bad_utf8 = _first_bad_line(stream, "utf-8")
     if bad_utf8 is None:
@@ -59,7 +64,4 @@ def detect_encoding(stream: IO[bytes]) -> str:
     bad_cp932 = _first_bad_line(stream, "cp932")
     if bad_cp932 is None:
         return "cp932"
-    raise EncodingRefused(
-        f"the file is neither UTF-8 (line {bad_utf8} is not) nor Shift_JIS/CP932 (line {bad_cp932} is not): "
-        f"{_SAVE_HINT}"
-    )
+    raise EncodingRefused("roster.problem.not_utf8_or_cp932", utf8_line=bad_utf8, cp932_line=bad_cp932)

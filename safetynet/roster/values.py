@@ -1,5 +1,6 @@
 """Cell values of a roster file: each parser takes the cell text and returns the stored value
-or raises `ValueProblem` with a message fit to show next to the row and column.
+or raises `ValueProblem`, which says what is wrong in any catalog language (shown next to the row
+and column).
 
 Pure functions; they also give the text the exporter writes back, so a round trip is stable.
 """
@@ -9,9 +10,22 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from safetynet.i18n import t
+
 
 class ValueProblem(ValueError):
-    """A cell that cannot be read; the message says what is wrong."""
+    """A cell that cannot be read: a catalog text (`roster.problem.*`) and its values.
+
+    `str()` is the English text (logs, tests); `text(lang)` is the text in `lang`.
+    """
+
+    def __init__(self, key: str, /, **values: object) -> None:
+        self.key = key
+        self.values = values
+        super().__init__(t("en", key, **values))
+
+    def text(self, lang: str) -> str:
+        return t(lang, self.key, **self.values)
 
 
 def fold(text: str) -> str:
@@ -31,9 +45,7 @@ def parse_vulnerable(text: str) -> bool:
         return True
     if v in _NO:
         return False
-    raise ValueProblem(
-        f"{text.strip()!r} is not yes or no (use 1/0, yes/no, はい/いいえ, ○/×, 有/無 or leave empty)"
-    )
+    raise ValueProblem("roster.problem.not_yes_no", value=text.strip())
 
 
 # -- consent (同意) ------------------------------------------------------------
@@ -54,10 +66,7 @@ def parse_consent(text: str) -> str:
         return ""
     if v in _CONSENT_WORDS:
         return _CONSENT_WORDS[v]
-    raise ValueProblem(
-        f"{text.strip()!r} is not a consent (use yes/no/ordinance, 同意/不同意/条例, or leave empty: "
-        "同意 for an ordinary household, 不同意 for a 要配慮 one)"
-    )
+    raise ValueProblem("roster.problem.not_consent", value=text.strip())
 
 
 # -- language (言語) -----------------------------------------------------------
@@ -139,10 +148,7 @@ def parse_language(text: str, default: str = "ja") -> str:
         return EASY_JAPANESE
     if _BCP47.fullmatch(low):
         return _canonical_case(low)
-    raise ValueProblem(
-        f"{raw!r} is not a language code (use ja, ja-easy for やさしい日本語, en, zh, ko, vi, pt "
-        "or another BCP 47 tag such as pt-BR)"
-    )
+    raise ValueProblem("roster.problem.not_language", value=raw)
 
 
 # -- members (人数) ------------------------------------------------------------
@@ -155,10 +161,10 @@ def parse_members(text: str) -> int:
     if not v:
         return 1
     if not v.isdigit() or not v.isascii():
-        raise ValueProblem(f"{text.strip()!r} is not a whole number of people")
+        raise ValueProblem("roster.problem.not_members", value=text.strip())
     n = int(v)
     if not 1 <= n <= MAX_MEMBERS:
-        raise ValueProblem(f"{n} is out of range: a household has 1 to {MAX_MEMBERS} members")
+        raise ValueProblem("roster.problem.members_range", n=n, max=MAX_MEMBERS)
     return n
 
 

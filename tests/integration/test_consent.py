@@ -102,7 +102,7 @@ def test_vulnerable_households_without_a_consent_are_counted_in_a_warning() -> N
             row(household="3", vulnerable="1"), row(household="4")]
     result = parse_bytes(csv_bytes(EN, rows))
     assert [r.consent for r in result.records] == ["no", "yes", "no", "yes"]
-    assert any(w.startswith("2 households marked vulnerable (要配慮) have no consent") for w in result.warnings)
+    assert any(str(w).startswith("2 households marked vulnerable (要配慮) have no consent") for w in result.warnings)
     assert not parse_bytes(csv_bytes(EN, [row()])).warnings
 
 

@@ -55,7 +55,7 @@ def _modules() -> Iterator[tuple[str, ast.Module]]:
             yield rel, ast.parse(path.read_text(encoding="utf-8"), rel)
 
 
-_TEMPLATE_SUFFIXES = (".html", ".txt")  # template names ("reply.html") look like keys
+_TEMPLATE_SUFFIXES = (".html", ".txt", ".csv")  # file names ("reply.html", "roster.csv") look like keys
 _KEY = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+\.?")
 # Helpers that take a key without its area's namespace: (module, function) -> namespace.
 _SHORT_KEYS = {("web/dash_text.py", "t"): "dash.", ("stats/report_render.py", "_l"): "report."}
@@ -123,15 +123,9 @@ ALLOWED_JAPANESE: dict[str, str] = {
     "roster/values.py::_NO": "cell values read as no (いいえ, 無, ×)",
     "roster/values.py::_LANGUAGE_ALIASES": "language cells written in Japanese (英語, やさしい日本語) and the codes they mean",
     "roster/values.py::parse_members": "the counters 人 and 名 after a number of members",
-    "roster/values.py::parse_vulnerable": "the English error names the accepted cell values (はい/いいえ, 有/無)",
-    "roster/values.py::parse_language": "the English error names the accepted value やさしい日本語",
     "roster/values.py::_CONSENT_WORDS": "consent cells read as yes, no or ordinance (同意, 不同意, 条例)",
     "roster/values.py::CONSENT_WORDS_JA": "the consent cells the export writes under Japanese headers",
-    "roster/values.py::parse_consent": "the English error names the accepted values 同意/不同意/条例",
-    "roster/csvio.py::_consent_warning": "the English import warning names the 要配慮 and 同意 columns and their values",
     "roster/letters.py::_NO_START": "line-breaking rule (禁則): punctuation that may not start a line of a letter",
-    "roster/encoding.py::_SAVE_HINT": "names the file types exactly as Excel's Japanese save dialog shows them",
-    "roster/encoding.py::detect_encoding": "names Excel's file type 「Unicode テキスト」 as its dialog shows it",
     "roster/enrol_letters.py::LETTER_HEADERS": "column names of the letters CSV that mail-merge templates refer to",
     "roster/codes.py::_SEPARATORS": "the long-vowel mark ー typed as a dash inside enrolment codes",
     "domain/walking.py::_DASHES": "the long-vowel mark ー and full-width dash typed between block numbers",

@@ -1,0 +1,126 @@
+"""`roster check` and `roster import` name each problem of a file in the terminal's language: Japanese
+under a Japanese locale, with the row and the column, English otherwise (QA: the row errors and the
+consent warning were English under LANG=ja_JP.UTF-8 while the summary was Japanese)."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pytest
+from roster_helpers import EN, JA, csv_bytes, make_config, row
+
+from safetynet.cli import main
+from safetynet.i18n import catalog
+from safetynet.roster.csvio import RosterWriteError, parse_bytes, write_roster
+
+
+def _locale(monkeypatch: pytest.MonkeyPatch, lang: str) -> None:
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", lang)
+
+
+def _roster(tmp_path: Path, *argv: str) -> int:
+    make_config(tmp_path)
+    return main(["roster", *argv, "--config", str(tmp_path / "config.toml")])
+
+
+BAD_ROWS = [row(household="1"), row(household="2", members="abc"), row(household="3", vulnerable="たぶん"),
+            row(household="1", language="??"), row(household="5", district="南地区", consent="maybe")]
+
+
+def test_check_names_every_row_error_in_japanese_under_a_japanese_locale(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    _locale(monkeypatch, "ja_JP.UTF-8")
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(csv_bytes(JA, BAD_ROWS))
+    assert _roster(tmp_path, "check", str(bad)) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "3行目・列「人数」: 「abc」は人数（整数）ではありません",
+        "4行目・列「要配慮」: 「たぶん」は要配慮の有無として読めません（1/0、yes/no、はい/いいえ、○/×、有/無 のいずれかを"
+        "書くか、空欄にしてください）",
+        "5行目・列「言語」: 「??」は言語コードとして読めません（ja、やさしい日本語は ja-easy、en、zh、ko、vi、pt、"
+        "または pt-BR のような BCP 47 の言語タグを書いてください）",
+        "5行目・列「世帯番号」: 町会「東町会」の世帯番号 1 は 2 行目にもあります",
+        "6行目・列「同意」: 「maybe」は同意の値として読めません（同意/不同意/条例、yes/no/ordinance のいずれかを書くか、"
+        "空欄にしてください。空欄は、通常の世帯では同意、要配慮の世帯では不同意として扱います）",
+        "6行目・列「地区」: 町会「東町会」は 2 行目では地区「北地区」になっています",
+        f"{bad}: 問題 6 件。何も取り込んでいません",
+    ]
+
+
+def test_check_names_every_row_error_in_english_otherwise(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    _locale(monkeypatch, "C.UTF-8")
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(csv_bytes(EN, BAD_ROWS))
+    assert _roster(tmp_path, "check", str(bad)) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "row 3, column members: 'abc' is not a whole number of people",
+        "row 4, column vulnerable: 'たぶん' is not yes or no (use 1/0, yes/no, はい/いいえ, ○/×, 有/無 or leave empty)",
+        "row 5, column language: '??' is not a language code (use ja, ja-easy for やさしい日本語, en, zh, ko, vi, pt"
+        " or another BCP 47 tag such as pt-BR)",
+        "row 5, column household: household 1 of association 東町会 is also on row 2",
+        "row 6, column consent: 'maybe' is not a consent (use yes/no/ordinance, 同意/不同意/条例, or leave empty:"
+        " 同意 for an ordinary household, 不同意 for a 要配慮 one)",
+        "row 6, column district: association 東町会 is in district 北地区 on row 2",
+        f"{bad}: 6 problems; nothing was imported",
+    ]
+
+
+def test_file_problems_in_japanese(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    _locale(monkeypatch, "ja_JP.UTF-8")
+    cases = {
+        codecs.BOM_UTF16_LE + "地区".encode("utf-16-le"): "ファイルが UTF-16（Excel の「Unicode テキスト」）で、CSV ではありません。",
+        csv_bytes([c for c in JA if c != "世帯主"], [[]]): "必須の列「世帯主」（name）がありません",
+        csv_bytes([*JA, "name"], [[*row(), "x"]]): "列「世帯主」と列「name」は同じ列（name）です",
+        csv_bytes(JA, [[*row(), "", "余分"]]): f"2行目: セルが {len(JA) + 2} 個ありますが、見出しは {len(JA)} 列です",
+        csv_bytes(JA, [row(name="佐藤\u202egpj")]): ("2行目・列「世帯主」: 3 文字目に目に見えない制御文字 U+202E "
+                                                   "(RIGHT-TO-LEFT OVERRIDE) が入っています"),
+        csv_bytes(JA, [row(notes="要介護2"), row(household="2")]).replace(",要介護2,".encode(), ',"要介護2,'.encode()): (
+            "2行目・列「備考」: ファイルの 2 行目で開いた引用符（\"）がその行で閉じられていないため、2〜3 行目が"),
+        csv_bytes(JA, [row(name="")]): "2行目・列「世帯主」: 空欄です。どの世帯にも必要な項目です",
+        csv_bytes(JA, []): "見出しの行はありますが、世帯の行がありません",
+    }
+    for i, (data, expected) in enumerate(cases.items()):
+        bad = tmp_path / f"bad{i}.csv"
+        bad.write_bytes(data)
+        assert _roster(tmp_path, "check", str(bad)) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(expected), (expected, err)
+
+
+def test_the_consent_warning_of_import_in_each_language(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "roster.csv"
+    data.write_bytes(csv_bytes(EN, [row(household="1", vulnerable="1"), row(household="2")]))
+    _locale(monkeypatch, "ja_JP.UTF-8")
+    assert _roster(tmp_path, "import", str(data)) == 0
+    assert capsys.readouterr().err == (
+        "注意: 要配慮の世帯 1 件は同意欄が空欄のため、不同意として読みました。この世帯の氏名・住所・電話番号は、"
+        "実災害のときだけ町会長・副会長に表示されます。同意を得ている場合は「同意」、条例で提供できる場合は「条例」と"
+        "書いてください\n")
+    _locale(monkeypatch, "en_US.UTF-8")
+    assert _roster(tmp_path, "import", str(data)) == 0
+    assert capsys.readouterr().err == (
+        "warning: 1 household marked vulnerable (要配慮) has no consent (同意): read as no (不同意), so heads and "
+        "deputies see its name, address and phone only during a real event; write yes (同意) or ordinance (条例) "
+        "where the city has one\n")
+
+
+def test_the_export_names_a_cell_it_cannot_write_in_japanese(
+        tmp_path: Path) -> None:
+    (record,) = parse_bytes(csv_bytes(EN, [row(name="João")])).records
+    with pytest.raises(RosterWriteError) as e:
+        write_roster(tmp_path / "x.csv", [record], encoding="cp932")
+    (issue,) = e.value.issues
+    assert issue.text("ja") == "2行目・列「世帯主」: 「ã」は cp932 では書き出せません。UTF-8 で書き出してください"
+    assert str(issue) == "row 2, column 世帯主: 'ã' cannot be written in cp932; export as UTF-8"
+
+
+def test_the_roster_texts_are_complete_in_japanese_and_english() -> None:
+    ja = {k for k in catalog("ja") if k.startswith("roster.")}
+    assert len(ja) > 25
+    assert ja == {k for k in catalog("en") if k.startswith("roster.")}
