@@ -81,6 +81,18 @@ def _contact_line(records: Sequence[HouseholdRecord]) -> str:
     return say("cli.roster.contacts", counts=filled, none=none)
 
 
+def _households(n: int) -> str:
+    return say("cli.roster.n_households_one" if n == 1 else "cli.roster.n_households", count=n)
+
+
+def _associations(n: int) -> str:
+    return say("cli.roster.n_associations_one" if n == 1 else "cli.roster.n_associations", count=n)
+
+
+def _districts(n: int) -> str:
+    return say("cli.roster.n_districts_one" if n == 1 else "cli.roster.n_districts", count=n)
+
+
 # -- check -----------------------------------------------------------------------
 
 
@@ -91,10 +103,12 @@ def check(cfg: Config, args: argparse.Namespace) -> int:
     if not result.ok:
         return DATA_ERROR
     recs = result.records
-    print(say("cli.roster.check_ok", path=args.file, encoding=result.encoding, households=len(recs),
-              associations=len({r.association for r in recs}), districts=len({r.district for r in recs})))
+    print(say("cli.roster.check_ok", path=args.file, encoding=result.encoding, households=_households(len(recs)),
+              associations=_associations(len({r.association for r in recs})),
+              districts=_districts(len({r.district for r in recs}))))
     print(f"  {_contact_line(recs)}")
-    print("  " + say("cli.roster.vulnerable", count=sum(1 for r in recs if r.vulnerable)))
+    vulnerable = sum(1 for r in recs if r.vulnerable)
+    print("  " + say("cli.roster.vulnerable_one" if vulnerable == 1 else "cli.roster.vulnerable", count=vulnerable))
     return OK
 
 
@@ -129,7 +143,8 @@ def _confirm_removal(cfg: Config, records: Sequence[HouseholdRecord], yes: bool)
 
 
 def print_import_summary(path: str, s: ImportSummary) -> None:
-    print(say("cli.roster.imported", path=path, districts=s.districts, associations=s.associations))
+    print(say("cli.roster.imported", path=path, districts=_districts(s.districts),
+              associations=_associations(s.associations)))
     print("  " + say("cli.roster.imported_households", added=s.households_added, updated=s.households_updated,
                      unchanged=s.households_unchanged, removed=s.households_removed))
     print("  " + say("cli.roster.imported_contacts", contacts=s.contacts, added=s.contacts_added,

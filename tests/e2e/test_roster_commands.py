@@ -175,7 +175,7 @@ def test_generate_writes_a_valid_roster(config: Path, tmp_path: Path, capsys: py
     assert run(config, "generate", "--households", "1000", "--output", str(out), "--seed", "3") == 0
     assert "wrote 1000 fictional households" in capsys.readouterr().out
     assert run(config, "check", str(out)) == 0
-    assert "1000 households, 5 associations, 1 districts" in capsys.readouterr().out
+    assert "1000 households, 5 associations, 1 district\n" in capsys.readouterr().out
 
 
 def test_unreadable_file_is_a_usage_error(config: Path, capsys: pytest.CaptureFixture[str]) -> None:

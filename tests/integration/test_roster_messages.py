@@ -120,6 +120,28 @@ def test_the_export_names_a_cell_it_cannot_write_in_japanese(
     assert str(issue) == "row 2, column 世帯主: 'ã' cannot be written in cp932; export as UTF-8"
 
 
+def test_the_summary_counts_one_as_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: `1 associations, 1 districts` and `17 with Mobile`."""
+    _locale(monkeypatch, "C.UTF-8")
+    one = tmp_path / "one.csv"
+    one.write_bytes(csv_bytes(EN, [row(vulnerable="1", consent="yes")]))
+    assert _roster(tmp_path, "check", str(one)) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"ok: {one} (utf-8): 1 household, 1 association, 1 district\n")
+    assert "\n  1 household with vulnerable members\n" in out
+    assert "\n  Mobile (SMS, voice): 1, Landline (voice): 0, " in out  # not "1 with Mobile (SMS, voice)"
+    assert _roster(tmp_path, "import", str(one)) == 0
+    assert capsys.readouterr().out.startswith(f"imported {one}: 1 district, 1 association\n")
+    two = tmp_path / "two.csv"
+    two.write_bytes(csv_bytes(EN, [row(household="1"), row(household="2", association="西町会", district="南地区")]))
+    assert _roster(tmp_path, "check", str(two)) == 0
+    assert capsys.readouterr().out.startswith(f"ok: {two} (utf-8): 2 households, 2 associations, 2 districts\n")
+    _locale(monkeypatch, "ja_JP.UTF-8")
+    assert _roster(tmp_path, "check", str(one)) == 0
+    assert capsys.readouterr().out.startswith(f"問題なし: {one}（utf-8）: 1 世帯、1 町会、1 地区\n")
+
+
 def test_the_roster_texts_are_complete_in_japanese_and_english() -> None:
     ja = {k for k in catalog("ja") if k.startswith("roster.")}
     assert len(ja) > 25
