@@ -65,6 +65,11 @@ class HelpNotifier(Protocol):
     async def need_help(self, campaign_id: int, household_id: int, follow_up: bool = False) -> None: ...
 
 
+# What a household with an open help request may have said since: back to "help" from one of these
+# is alerted anew (a target read just before, so two answers racing from "pending" alert once).
+_SET_ASIDE = frozenset({Status.SAFE, Status.CONFIRMED_IN_PERSON})
+
+
 @dataclass(frozen=True, slots=True)
 class AnswerResult:
     target: ReplyTarget
@@ -193,7 +198,9 @@ class ReplyIntake:
             details = ReplyDetails(details.people_safe, details.people_injured, details.location, clip_note(details.note))
         result = await self._record(t, str(st), str(channel), dedupe_key, details)
         if st == Status.NEED_HELP and result.recorded:
-            if result.help_opened:
+            # back to "help" from another answer (無事 since, the request still open): a new alert, not a
+            # follow-up: the head may have set the household aside when it said it was safe
+            if result.help_opened or t.status in _SET_ASIDE:
                 self._spawn(self._notify(t.campaign_id, t.household_id, follow_up=False))
             elif not details.empty:
                 # more words from a household already on the list: tell the head what changed

@@ -97,6 +97,19 @@ async def test_need_help_alerts_once_and_again_for_new_details(tmp_path: Path) -
         assert recorder.calls == [(env.campaign_id, hh, False), (env.campaign_id, hh, True)]
 
 
+async def test_help_again_after_safe_is_a_new_alert(tmp_path: Path) -> None:
+    """助けが必要, then 無事 (the request stays open, the card says so), then 助けが必要 again, no words:
+    the head is alerted anew (QA: nothing, or a 「追記」 when it came with words)."""
+    async with intake_only(tmp_path) as env:
+        recorder = Recorder()
+        env.intake.notifier = recorder
+        hh = env.hh("A-002").id
+        for key, status in (("a1", "need_help"), ("a2", "safe"), ("a3", "need_help"), ("a4", "need_help")):
+            await env.intake.answer(env.token("A-002"), status, "web", key)
+        await env.intake.idle()
+        assert recorder.calls == [(env.campaign_id, hh, False), (env.campaign_id, hh, False)]
+
+
 async def test_staff_actions_follow_scope_and_campaign_state(tmp_path: Path) -> None:
     async with intake_only(tmp_path) as env:
         head_a = Viewer(Role.ASSOCIATION_HEAD, Scope("association", ASSOC_A), staff_id=None, login="head-a")
