@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from safetynet.channels import registry
-from safetynet.domain import ANSWERED
+from safetynet.domain import ANSWERED, Status
 from safetynet.domain.replies import (
     MAX_PEOPLE,
     NO_DETAILS,
@@ -164,9 +164,10 @@ async def _reply_post(request: web.Request) -> web.Response:
     key = client_key(form.get("k")) or fresh_key()
     channel = _via(form.get("via"), ReplyChannel.WEB)
     details = parse_details(form)
-    if form.get("details") == "1" and target.status in ANSWERED and str(target.status) != status:
-        # the details form of an earlier answer, from a page kept open while the household answered
-        # anew: its hidden answer would silently undo the newer one (an injury sent as "safe")
+    if form.get("details") == "1" and status == "safe" and target.status == Status.NEED_HELP:
+        # the details form of an earlier "safe", from a page kept open while the household asked for
+        # help elsewhere: its hidden answer would silently withdraw the request (an injury sent as
+        # "safe"). The other way round the details are taken: they can only ask for more help.
         state = await intake.resolve_page(token)
         if state is not None:
             return await _question_again(request, token, state.target, lang, "reply.stale_details", 409,

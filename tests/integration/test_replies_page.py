@@ -155,6 +155,12 @@ async def test_an_earlier_answers_details_form_never_undoes_a_newer_answer(tmp_p
             assert resp.status == 200 and "受け取りました" in await resp.text()
         (row,) = await env.store.replies.help_list(env.campaign_id)
         assert (row.people_injured, row.note) == (1, "足をけがしました")
+        # the other way round (help details after 無事 elsewhere) they are taken: they only ask for more help
+        async with env.http.post(url, data={"status": "safe", "k": "third-page"}) as resp:
+            assert resp.status == 200
+        async with env.http.post(url, data={**late, "status": "need_help", "k": "second-page-d2", "note": "やはり動けない"}) as resp:
+            assert resp.status == 200 and "受け取りました" in await resp.text()
+        assert await env.status("A-001") == Status.NEED_HELP
         await env.intake.idle()
 
 
