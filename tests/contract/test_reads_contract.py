@@ -241,6 +241,9 @@ async def test_a_plain_second_help_keeps_the_details_on_the_card_as_in_the_help_
         await _reply(store, cid, hid, "need_help", "k1", note="2階にいます", people_injured=1, location="home")
         await _reply(store, cid, hid, "need_help", "k2", people_safe=2)
         await _reply(store, cid, hid, "need_help", "k3")
+        # a staff confirmation's note is staff's words, never shown as the household's
+        await _reply(store, cid, hid, "confirmed_in_person", "k4", channel="staff", note="電話で確認した")
+        await _reply(store, cid, hid, "need_help", "k5")
         (card,) = await store.dashboard.help_panel(cid, a.values())
         assert (card.note, card.people_injured, card.location, card.people_safe) == ("2階にいます", 1, "home", 2)
         (row,) = await store.replies.help_list(cid)

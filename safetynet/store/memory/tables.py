@@ -303,9 +303,10 @@ class Tables:
 
     def latest_details(self, campaign_id: int, household_id: int) -> tuple[str | None, int | None, str | None, int | None]:
         """(note, people injured, location, people safe): each the latest the household gave in the
-        campaign, whichever reply it came with (a plain second "help" must not blank the card)."""
-        mine = sorted((r for r in self.replies.values()
-                       if r.campaign_id == campaign_id and r.household_id == household_id), key=lambda r: -r.id)
+        campaign, whichever reply it came with (a plain second "help" must not blank the card); never
+        a staff confirmation's note (staff's words, perhaps undone)."""
+        mine = sorted((r for r in self.replies.values() if r.campaign_id == campaign_id
+                       and r.household_id == household_id and r.channel != "staff"), key=lambda r: -r.id)
         return (next((r.note for r in mine if r.note), None),
                 next((r.people_injured for r in mine if r.people_injured is not None), None),
                 next((r.location for r in mine if r.location is not None), None),

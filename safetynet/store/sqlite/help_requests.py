@@ -6,7 +6,7 @@ Part of the reply store (`store/replies.py`); kept apart so each stays small.
 from __future__ import annotations
 
 from safetynet.domain import Status
-from safetynet.domain.replies import HelpRow, ReplyItem
+from safetynet.domain.replies import HelpRow, ReplyChannel, ReplyItem
 from safetynet.store.sqlite.db import Row, Sql, Steps
 
 
@@ -35,10 +35,12 @@ def open_help(item: ReplyItem) -> Steps[bool]:
 def latest_details_sql(campaign: str, household: str) -> str:
     """Four columns, (note, people injured, location, people safe): each the latest the household
     gave in the campaign, whichever reply it came with. The help list, its cards and alerts all say
-    the same, and a plain second "help" (an anxious second tap, an SMS "2") never blanks them."""
+    the same, and a plain second "help" (an anxious second tap, an SMS "2") never blanks them. A staff
+    confirmation's note is staff's, not the household's words (and it may have been undone)."""
     def latest(column: str, given: str) -> str:
         return (f"(SELECT r.{column} FROM replies r WHERE r.campaign_id = {campaign}"
-                f" AND r.household_id = {household} AND {given} ORDER BY r.id DESC LIMIT 1)")
+                f" AND r.household_id = {household} AND r.channel <> '{ReplyChannel.STAFF}' AND {given}"
+                " ORDER BY r.id DESC LIMIT 1)")
     return ", ".join((latest("note", "r.note IS NOT NULL AND r.note != ''"),
                       latest("people_injured", "r.people_injured IS NOT NULL"),
                       latest("location", "r.location IS NOT NULL"),
