@@ -139,14 +139,20 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
     if "Cache-Control" not in headers:
         if not request.path.startswith(STATIC_PREFIX):
             headers["Cache-Control"] = "no-store"
-        elif response.status == 200 and request.query.get("v") == asset_version(request.path):
-            # the URL a page names (`templating.asset_url`): its content never changes under it
+        elif response.status in (200, 304) and _versioned(request):
+            # the URL a page names (`templating.asset_url`): its content never changes under it (a 304
+            # says the same of the copy kept, which must stay immutable)
             headers["Cache-Control"] = STATIC_VERSIONED
         else:
             # an unversioned or outdated URL: the browser asks again each time (a 304 when unchanged)
             headers["Cache-Control"] = "no-cache"
     if request.app[SERVICES].cfg.server.public_url.startswith("https://"):
         headers.setdefault("Strict-Transport-Security", HSTS)
+
+
+def _versioned(request: web.Request) -> bool:
+    version = request.query.get("v")
+    return version is not None and version == asset_version(request.path)
 
 
 @web.middleware

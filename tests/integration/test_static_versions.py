@@ -40,3 +40,9 @@ async def test_pages_name_static_files_by_version_and_the_versioned_url_may_be_k
             assert again.status == 304  # asking again costs no body when nothing changed
         async with http.get(w.url + "/static/no-such.js?v=0123456789ab") as r:
             assert r.status == 404 and "immutable" not in r.headers.get("Cache-Control", "")
+        # a kept versioned copy asked again stays immutable; a file with no version is never kept a year
+        path, version = next(iter(seen.items()))
+        async with http.get(f"{w.url}{path}?v={version}") as r:
+            etag = r.headers["ETag"]
+        async with http.get(f"{w.url}{path}?v={version}", headers={"If-None-Match": etag}) as r:
+            assert r.status == 304 and r.headers["Cache-Control"] == "public, max-age=31536000, immutable"
