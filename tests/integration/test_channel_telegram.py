@@ -217,6 +217,9 @@ async def test_button_press_reaches_the_webhook_and_is_acknowledged(tmp_path: Pa
             # The resident changes the answer with the "change" button; pressing it again is harmless.
             await sb.fake("telegram").press(int(CHAT), "safe")
             assert msg.data["edits"][-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"need_help:{REPLY_TOKEN}"
+            # the answer shown is the latest alone: no 119 left from the earlier one, nothing piling up
+            changed = msg.data["edits"][-1]["text"]
+            assert changed.count("✅") == 1 and changed.endswith("✅ 「無事」と記録しました。") and "119" not in changed
             assert await sender.show_recorded(tg_updates.TelegramCallback("q", int(CHAT), msg.seq, f"safe:{REPLY_TOKEN}", msg.text or ""), "safe", REPLY_TOKEN, "ja")
 
 

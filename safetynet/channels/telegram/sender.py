@@ -109,6 +109,9 @@ def change_keyboard(answer: str, reply_token: str, language: str) -> Markup:
                                          callback_data=callback_data(other, reply_token))]]}
 
 
+_RECORDED_MARK = "\n\n✅ "
+
+
 async def show_recorded(bot: _SendingBot, cb: TelegramCallback, answer: str, reply_token: str, language: str) -> bool:
     """Edits the pressed message (its button said `answer` for `reply_token`): the recorded answer
     under the alert, and a "change" button.
@@ -118,7 +121,9 @@ async def show_recorded(bot: _SendingBot, cb: TelegramCallback, answer: str, rep
     if cb.message_id is None:
         return True  # no message to edit (a button of an inline message)
     recorded = labels.recorded_message(answer, language)
-    text = f"{cb.message_text}\n\n✅ {recorded}" if cb.message_text else f"✅ {recorded}"
+    # the alert as sent, without what an earlier press added (one answer shown, the latest)
+    alert = cb.message_text.split(_RECORDED_MARK, 1)[0]
+    text = f"{alert}{_RECORDED_MARK}{recorded}" if alert else f"✅ {recorded}"
     try:
         await bot.edit_text(cb.chat_id, cb.message_id, text, change_keyboard(answer, reply_token, language), _NO_PREVIEW)
     except BadRequest as e:

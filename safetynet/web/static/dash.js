@@ -88,7 +88,8 @@
   // keeps its place (its new status shown, dimmed, its buttons hidden but still taking their room)
   // and the list settles once the hand has been still for STILL_MS. This person's own taps apply at once.
   var STILL_MS = 1500, touchedAt = 0, settleTimer = null, settleQueue = {};
-  ["pointerdown", "touchstart", "wheel", "scroll", "keydown"].forEach(function (type) {
+  // pointermove: a mouse on its way to a button is a hand about to tap, as much as a finger down
+  ["pointerdown", "pointermove", "touchstart", "wheel", "scroll", "keydown"].forEach(function (type) {
     document.addEventListener(type, function () { touchedAt = Date.now(); }, { capture: true, passive: true });
   });
   function still() { return Date.now() - touchedAt >= STILL_MS; }
