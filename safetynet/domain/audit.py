@@ -19,7 +19,8 @@ class AuditAction(StrEnum):
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One staff act. `actor` is a staff login, `token:ID` for an API token, `cli:USER` for the
-    command line (the operating system's user); `what` names the page, list or file."""
+    command line (the operating system's user); `what` names the page, list or file. `staff_id`: the
+    person who acted, themselves or through an API token they made on the admin page."""
 
     at: float
     actor: str

@@ -28,7 +28,7 @@ def record(request: web.Request, viewer: Viewer, action: AuditAction, what: str,
     cannot be written, so nothing is shown that the log would miss."""
     actor = viewer.actor
     entry = AuditEntry(services(request).clock.now(), actor.label, str(action), what, role=str(viewer.role),
-                       staff_id=actor.staff_id, campaign_id=campaign_id, association_id=association_id,
+                       staff_id=actor.person_id, campaign_id=campaign_id, association_id=association_id,
                        household_id=household_id, detail=detail)
     try:
         request.app[AUDIT].record(entry)

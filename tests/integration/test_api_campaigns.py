@@ -219,6 +219,11 @@ async def test_a_token_made_by_an_admin_is_that_admin_for_the_two_person_rule(tm
         await a.client.app[AUDIT].flush()
         entries = [e for e in await a.store.audit.entries() if e.action == "token"]
         assert [(e.actor, e.detail) for e in entries] == [("bousai", f"created {made.id} city_admin city")]
+        # what the token reads is on record under the token and the person behind it
+        assert (await a.call("GET", f"/api/campaigns/{done['id']}/help", own_token))[0] == 200
+        await a.client.app[AUDIT].flush()
+        reads = [e for e in await a.store.audit.entries() if e.actor == f"token:{made.id}"]
+        assert reads and all(e.staff_id == maker[0].id for e in reads)
 
 
 async def test_a_city_admin_starts_a_triggers_proposal_and_another_approves_it(tmp_path: Path) -> None:
