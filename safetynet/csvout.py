@@ -126,12 +126,27 @@ def csv_text(rows: Iterable[Iterable[Cell]], lineterminator: str = "\r\n") -> st
 PRIVATE = 0o600
 
 
+def private_fd(path: str | os.PathLike[str]) -> int:
+    """A file opened for writing, truncated, that only its owner may read (whatever the umask, also
+    a file that was there: O_CREAT keeps an existing file's mode)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+    try:
+        os.fchmod(fd, PRIVATE)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
 def private_text(path: str | os.PathLike[str], encoding: str = "utf-8", errors: str = "strict",
                  newline: str | None = None) -> IO[str]:
-    """A new text file (truncated if it exists) that only its owner may read."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
-    os.fchmod(fd, PRIVATE)  # a file that was there keeps its mode through O_CREAT
-    return open(fd, "w", encoding=encoding, errors=errors, newline=newline)
+    """`private_fd` as a text file."""
+    fd = private_fd(path)
+    try:
+        return open(fd, "w", encoding=encoding, errors=errors, newline=newline)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 @contextlib.contextmanager
@@ -140,8 +155,13 @@ def open_excel(path: str | os.PathLike[str], encoding: str = "utf-8", mode: int 
     CP932 lacks raises `Unwritable` with its line and cell). `newline=""`: the CSV writer's line ends."""
     codec = excel_codec(encoding)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    os.fchmod(fd, mode)
-    with open(fd, "w", encoding=codec, errors="strict", newline="") as f:
+    try:
+        os.fchmod(fd, mode)
+        f = open(fd, "w", encoding=codec, errors="strict", newline="")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
         yield cast(IO[str], _Checked(f, codec))  # what CsvWriter and the report need of a file: write
 
 

@@ -15,13 +15,13 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 from safetynet.admin import CommandError
 from safetynet.auth import command_line_actor
 from safetynet.config import Config
 from safetynet.console import say
-from safetynet.csvout import CsvWriter
+from safetynet.csvout import CsvWriter, private_text
 from safetynet.domain.audit import AUDIT_COLUMNS, AuditAction, AuditEntry
 from safetynet.domain.japan_time import JST, iso_seconds
 from safetynet.privacy.retention import purge
@@ -91,7 +91,7 @@ async def _pages(store: Store, since: float | None, until: float | None) -> Asyn
 
 
 
-async def _write(store: Store, out: TextIO, fmt: str, since: float | None, until: float | None) -> int:
+async def _write(store: Store, out: IO[str], fmt: str, since: float | None, until: float | None) -> int:
     n = 0
     writer = CsvWriter(out) if fmt == "csv" else None
     if writer is not None:
@@ -119,9 +119,7 @@ def export_command(cfg: Config, args: argparse.Namespace) -> int:
                 target = Path(args.output)
                 part = target.with_name(f".{target.name}.part")
                 try:
-                    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                    with os.fdopen(fd, "w", encoding="utf-8-sig" if args.format == "csv" else "utf-8",
-                                   newline="") as f:
+                    with private_text(part, "utf-8-sig" if args.format == "csv" else "utf-8", newline="") as f:
                         n = await _write(store, f, args.format, since, until)
                     os.replace(part, target)
                 finally:

@@ -24,6 +24,7 @@ import segno
 from safetynet import i18n
 from safetynet.channels import registry
 from safetynet.config import Config
+from safetynet.csvout import private_fd
 from safetynet.domain.roster import CodeTarget
 from safetynet.roster.codes import MissingSecretKey, hash_code, join_url, new_code
 from safetynet.roster.pdfstream import text_width
@@ -249,8 +250,7 @@ def issue_letters(
     chosen = format_of(output, fmt)
     tmp = output.with_name(f".{output.name}.partial")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with open(fd, "wb", buffering=1 << 20) as f:
+        with open(private_fd(tmp), "wb", buffering=1 << 20) as f:
             hashes = asyncio.run(_issue(cfg, f, chosen, scopes, rotate))
         if hashes:
             os.replace(tmp, output)

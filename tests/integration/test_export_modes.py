@@ -13,6 +13,7 @@ import pytest
 from dashboard_fixtures import world
 
 from safetynet.cli import main
+from safetynet.csvout import private_text
 
 
 def test_exports_and_reports_are_private_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -33,8 +34,18 @@ def test_exports_and_reports_are_private_files(tmp_path: Path, monkeypatch: pyte
         assert main([*cfg, "roster", "export", str(old)]) == 0
         for fmt in ("csv", "html", "json"):
             assert main([*cfg, "campaign", "report", str(cid), "--format", fmt, "--output", str(out / f"r.{fmt}")]) == 0
+        # the audit export and `private_text` itself over a file that was there, 0644
+        audit = out / "audit.csv"
+        audit.write_text("old\n")
+        audit.chmod(0o644)
+        assert main([*cfg, "audit", "export", "--output", str(audit)]) == 0
+        kept = out / "kept.txt"
+        kept.write_text("old\n")
+        kept.chmod(0o644)
+        with private_text(kept) as f:
+            f.write("new\n")
     finally:
         os.umask(umask)
     modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in out.iterdir()}
-    assert modes == {"roster.csv": "0o600", "r.csv": "0o600", "r.html": "0o600", "r.json": "0o600"}
+    assert modes == {name: "0o600" for name in ("roster.csv", "r.csv", "r.html", "r.json", "audit.csv", "kept.txt")}
     assert "an earlier export" not in old.read_text(encoding="utf-8-sig")
