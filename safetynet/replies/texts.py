@@ -44,9 +44,12 @@ def status_label(status: str, lang: str) -> str:
 
 
 def sms_confirmation(status: str, lang: str) -> str:
-    # after 助けが必要 also 119 (one more SMS segment, on the message that matters most)
-    advice = f" {t(lang, 'reply.help_note')}" if status == "need_help" else ""
-    return f"{recorded(status, lang)}{advice} {t(lang, 'sms.change')}"
+    """What was recorded (after 助けが必要 also 119, as every channel: one more SMS segment, on the
+    message that matters most) and how to change it, on one line: Japanese sentences end in 。 and
+    join without a space."""
+    ui = ui_language(lang)
+    sep = "" if ui in ("ja", "ja-easy") else " "
+    return sep.join([*labels.recorded_message(status, ui).split("\n"), t(ui, "sms.change")])
 
 
 _LOCATIONS = frozenset(str(x) for x in Location)

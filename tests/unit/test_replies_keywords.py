@@ -64,3 +64,13 @@ def test_normalise_folds_width_case_and_katakana() -> None:
 )
 def test_words_beyond_the_keyword_are_kept_as_a_note(text: str, extra: bool) -> None:
     assert has_words_beyond_keyword(text) is extra
+
+
+def test_the_sms_confirmation_reads_as_one_line_in_each_language() -> None:
+    from safetynet.replies.texts import sms_confirmation
+
+    ja = sms_confirmation("need_help", "ja")
+    assert "119" in ja and "。 " not in ja and "\n" not in ja  # Japanese sentences join without a space
+    assert "119" not in sms_confirmation("safe", "ja")
+    en = sms_confirmation("need_help", "en")
+    assert "119" in en and ". " in en and "\n" not in en
