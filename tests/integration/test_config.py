@@ -57,6 +57,8 @@ def test_env_overrides_nested_keys_with_types(tmp_path: Path) -> None:
         ("[server]\nport = 8080\nport = 1\n", {}, "not valid TOML"),
         ('[triggers.jma]\naction = "go"\n', {}, "triggers.jma.action"),
         ("[channels.sms]\nmax_per_second = -1\n", {}, "channels.sms.max_per_second"),
+        # a real relay with the example sender: letters would tell residents to allow example.jp
+        ('[channels.email]\nhost = "smtp.city.example.lg.jp"\n', {}, "channels.email.from_address is still the example"),
     ],
 )
 def test_config_errors_name_the_key(tmp_path: Path, text: str, env: dict[str, str], message: str) -> None:
@@ -64,6 +66,13 @@ def test_config_errors_name_the_key(tmp_path: Path, text: str, env: dict[str, st
         load_config(write(tmp_path, text), env=env)
     assert message in str(exc.value)
     assert "\n" not in str(exc.value)
+
+
+def test_the_example_sender_is_fine_for_the_sandbox_or_a_city_sender(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "")).channels.email.from_address.endswith("@example.jp")  # the sandbox
+    cfg = load_config(write(tmp_path, '[channels.email]\nhost = "smtp.city.example.lg.jp"\n'
+                                      'from_address = "anpi@city.example.lg.jp"\n'))
+    assert cfg.channels.email.resident_words() == {"sender": "anpi@city.example.lg.jp", "domain": "city.example.lg.jp"}
 
 
 def test_real_provider_without_secret_stops_startup(tmp_path: Path) -> None:

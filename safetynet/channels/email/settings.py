@@ -7,6 +7,8 @@ from email.utils import parseaddr
 
 from safetynet.channels.base import ChannelSettings, is_loopback_host
 
+EXAMPLE_DOMAIN = "example.jp"
+
 
 @dataclass(frozen=True)
 class EmailSettings(ChannelSettings):
@@ -14,7 +16,7 @@ class EmailSettings(ChannelSettings):
     host: str = "127.0.0.1"
     port: int = 8025
     starttls: bool = False
-    from_address: str = "safetynet@example.jp"
+    from_address: str = f"safetynet@{EXAMPLE_DOMAIN}"
     max_per_second: float = 20.0
     # SMTP connections kept open: each one carries one mail at a time.
     concurrency: int = 4
@@ -36,6 +38,10 @@ class EmailSettings(ChannelSettings):
         local, at, domain = self.from_address.rpartition("@")
         if not at or not local or "." not in domain:
             out.append("from_address must be an email address")
+        elif self.enabled and not self.talks_to_sandbox() and domain.strip(" >").lower() == EXAMPLE_DOMAIN:
+            # letters and the enrolment page tell residents to allow this sender (指定受信)
+            out.append(f"from_address is still the example ({self.from_address}): set the city's own sender"
+                       " for a real mail relay")
         for name, rate in self.domain_per_second.items():
             if rate <= 0:
                 out.append(f"domain_per_second.{name} must be > 0")
