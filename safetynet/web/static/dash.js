@@ -286,8 +286,10 @@
     var li = b.closest("li"), name = b.dataset.name;
     post("/api/campaigns/" + cid + "/households/" + b.dataset.hh + "/undo", { reply_id: Number(b.dataset.undo) })
       .then(function (doc) {
+        // this person's own act applies at once, even where the live stream brought the same news
+        // first and left the row settling
         document.querySelectorAll('tr[data-hh="' + b.dataset.hh + '"]').forEach(function (tr) {
-          if (tr.dataset.status !== doc.status) { setStatus(tr, doc.status); }
+          setStatus(tr, doc.status);
         });
         say(li, words(main.dataset.msgUndone, name), 15000);
       })
