@@ -95,7 +95,8 @@ class Disclosure:
 
 def withhold_line(h: HouseholdLine) -> HouseholdLine:
     """The household number, 班 and status alone."""
-    return dataclasses.replace(h, name="", address="", members=0, vulnerable=False, landline="", withheld=True)
+    return dataclasses.replace(h, name="", address="", members=0, vulnerable=False, landline="", mobile="",
+                               withheld=True)
 
 
 def withhold_help_item(h: HelpItem) -> HelpItem:

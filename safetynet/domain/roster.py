@@ -187,7 +187,9 @@ class HouseholdLine:
     landline: str
     has_channel: bool
     consent: str = "yes"
-    # Name, address, members, vulnerable and landline left out: a `no` household outside a real
+    # the first working mobile: the door-knock list's 電話で確認 calls it before walking there
+    mobile: str = ""
+    # Name, address, members, vulnerable and phones left out: a `no` household outside a real
     # event, as a head sees it (domain.consent).
     withheld: bool = False
 

@@ -129,6 +129,7 @@ class _Marks:
     vulnerable: bool
     withheld: bool
     landline: str = ""
+    mobile: str = ""
     id: str = mark("id")
     status: str = mark("status")
     group: str = mark("group")
@@ -139,7 +140,7 @@ class _Marks:
 
 
 _ROW_FIELDS = ("id", "status", "group", "key", "name", "address", "members", "label")
-_DK_FIELDS = (*_ROW_FIELDS, "landline", "tel")
+_DK_FIELDS = (*_ROW_FIELDS, "landline", "tel", "mobile", "mobile_tel")
 
 
 @functools.lru_cache(maxsize=64)
@@ -148,9 +149,9 @@ def _row_stamp(lang: str, withheld: bool, vulnerable: bool, hidden: bool) -> Sta
 
 
 @functools.lru_cache(maxsize=64)
-def _doorknock_stamp(lang: str, withheld: bool, vulnerable: bool, landline: bool) -> Stamp:
-    marks = _Marks(vulnerable, withheld, mark("landline") if landline else "")
-    return Stamp.of(_macro("doorknock_row", lang, marks, mark("tel"), mark("label")), _DK_FIELDS)
+def _doorknock_stamp(lang: str, withheld: bool, vulnerable: bool, landline: bool, mobile: bool) -> Stamp:
+    marks = _Marks(vulnerable, withheld, mark("landline") if landline else "", mark("mobile") if mobile else "")
+    return Stamp.of(_macro("doorknock_row", lang, marks, mark("tel"), mark("mobile_tel"), mark("label")), _DK_FIELDS)
 
 
 def household_rows(lang: str, lines: Sequence[HouseholdLine], filt: HouseholdFilter) -> Markup:
@@ -166,9 +167,9 @@ def doorknock_rows(lang: str, lines: Sequence[HouseholdLine]) -> Markup:
     """The door-knock list's rows of one 班 (`doorknock_row` in dash_parts.html, from its stamps)."""
     labels = status_labels(lang)
     return Markup("".join(  # noqa: S704 - as household_rows
-        _doorknock_stamp(lang, h.withheld, h.vulnerable, bool(h.landline)).fill(
+        _doorknock_stamp(lang, h.withheld, h.vulnerable, bool(h.landline), bool(h.mobile)).fill(
             (h.id, h.status, h.group, h.household_key, h.name, h.address, h.members, _label(labels, h.status),
-             h.landline, national(h.landline)))
+             h.landline, national(h.landline), h.mobile, national(h.mobile)))
         for h in lines))
 
 

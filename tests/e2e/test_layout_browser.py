@@ -84,7 +84,7 @@ async def test_doorknock_list_and_dashboard_print_on_a4_with_every_column_inside
         beyond, text = _words_beyond_the_margin(path)
         assert beyond == []
         # every column is there, the last one's header and values included
-        for word in ("済", "世帯主", "住所", "人数", "固定電話", "状況", "未送信", "03-1111-9999"):
+        for word in ("済", "世帯主", "住所", "人数", "電話", "状況", "未送信", "03-1111-9999"):
             assert word in text, word
         # the on-screen confirm buttons are not on paper (print.css): the tick column is
         assert await page.locator("table.dk button[data-confirm]").count() > 0

@@ -361,6 +361,11 @@ async def test_doorknock_lists_the_unanswered_by_group_and_address(tmp_path: Pat
         names = re.findall(r'<td class="who">([^<]+?)(?: <b class="?vuln"?>[^<]*</b>)?</td><td class="addr">桜町', html)
         assert names == ["佐藤 花子", "高橋 健", "田中 美咲", "渡辺 誠"]
         assert 'href="tel:+81311110002">03-1111-0002<' in html  # the landline, to call before walking
+        # and the mobile, marked so (A-004 has one): calling first may save the walk
+        row = html[html.index(f'data-hh="{w.hh("A-004").id}"'):]
+        row = row[:row.index("</tr>")]
+        assert '<a href="tel:+819011110004">090-1111-0004</a> <small>携帯</small>' in row
+        assert "<th class=\"h-phone\">電話</th>" in html
         assert "☐" in html and "山田 太郎" not in html and "伊藤 光" not in html
 
 

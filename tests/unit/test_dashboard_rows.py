@@ -23,9 +23,11 @@ NASTY = ('<b>"山田" & \'太郎\'</b>', "{name} {0} {{x}}", "\x00name\x00", "�
 
 
 def _line(i: int, *, withheld: bool, vulnerable: bool, landline: str, status: str, text: str) -> HouseholdLine:
+    # every third line with a mobile too (a landline, a mobile, both or neither)
+    mobile = "+819011110003" if i % 3 == 0 else ""
     return HouseholdLine(id=100 + i, association_id=1, group=f"{i}班 {text}", household_key=f"K-{i}{text}",
                          name=f"名前{text}", address=f"住所{text}", members=i, vulnerable=vulnerable, status=status,
-                         status_at=None, landline=landline, has_channel=True, withheld=withheld)
+                         status_at=None, landline=landline, has_channel=True, withheld=withheld, mobile=mobile)
 
 
 def _lines() -> list[HouseholdLine]:
@@ -56,7 +58,7 @@ def test_dashboard_rows_are_what_the_macro_renders(lang: str, kind: str) -> None
 def test_doorknock_rows_are_what_the_macro_renders(lang: str) -> None:
     lines = _lines()
     expected = "".join(call_macro("dash_parts.html", "doorknock_row", lang, h, national(h.landline),
-                                  _label(lang, h.status)) for h in lines)
+                                  national(h.mobile), _label(lang, h.status)) for h in lines)
     assert doorknock_rows(lang, lines) == expected
 
 

@@ -44,7 +44,8 @@ class MemoryDashboardReads:
         landline = self._phone(h.id, "landline")
         return HouseholdLine(h.id, h.association_id, self.t.group_name(h.group_id), h.household_key, h.name,
                              h.address, h.members, h.vulnerable, m.status if m else "", m.status_at if m else None,
-                             landline if m else "", self.t.has_working_contact(h.id), h.consent)
+                             landline if m else "", self.t.has_working_contact(h.id), h.consent,
+                             mobile=self._phone(h.id, "mobile") if m else "")
 
     # -- roster ------------------------------------------------------------------------------
 

@@ -58,7 +58,7 @@ _HH_SELECT = (
     " h.members, h.vulnerable, ch.status, ch.status_at,"
     f" {_phone('landline')} AS landline,"
     " EXISTS (SELECT 1 FROM contacts c WHERE c.household_id = h.id AND c.state = 'working') AS has_channel,"
-    " h.consent"
+    f" h.consent, {_phone('mobile')} AS mobile"
     f" FROM {_BY_ASSOC} JOIN households h ON h.id = ch.household_id"
     " LEFT JOIN household_groups g ON g.id = h.group_id"
 )
@@ -68,7 +68,7 @@ def _line(r: Row) -> HouseholdLine:
     return HouseholdLine(
         id=r[0], association_id=r[1], group=r[2], household_key=r[3], name=r[4], address=r[5],
         members=r[6], vulnerable=bool(r[7]), status=r[8], status_at=r[9], landline=r[10], has_channel=bool(r[11]),
-        consent=r[12],
+        consent=r[12], mobile=r[13],
     )
 
 
@@ -149,7 +149,7 @@ class SqliteDashboardReads:
         rows = await self.db.fetchall(
             "SELECT h.id, h.association_id, coalesce(g.name, ''), h.household_key, h.name, h.address, h.members,"
             " h.vulnerable, '', NULL, '',"
-            " EXISTS (SELECT 1 FROM contacts c WHERE c.household_id = h.id AND c.state = 'working'), h.consent"
+            " EXISTS (SELECT 1 FROM contacts c WHERE c.household_id = h.id AND c.state = 'working'), h.consent, ''"
             " FROM households h LEFT JOIN household_groups g ON g.id = h.group_id"
             " WHERE h.association_id = ? AND h.removed_at IS NULL ORDER BY g.name, h.address, h.household_key",
             (association_id,),
