@@ -6,6 +6,7 @@ and expired tokens all get the same plain 404 page. Per-IP rate limit and a smal
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +85,11 @@ def _people(value: object) -> int | None:
         return None
     n = int(text)
     return n if 0 <= n <= MAX_PEOPLE else None
+
+
+def _digest(details: ReplyDetails) -> str:
+    text = f"{details.people_safe}|{details.people_injured}|{details.location}|{details.note}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def parse_details(form: Any) -> ReplyDetails:
@@ -172,8 +178,13 @@ async def _reply_post(request: web.Request) -> web.Response:
         if state is not None:
             return await _question_again(request, token, state.target, lang, "reply.stale_details", 409,
                                          state.recent)
-    result = await intake.answer(target, status, channel, f"web:{target.campaign_id}:{target.household_id}:{key}",
-                                 details)
+    dedupe = f"web:{target.campaign_id}:{target.household_id}:{key}"
+    if not details.empty:
+        # a details form kept by the browser (Back) and sent again with other words is a new
+        # submission, not a retry of the first: the key alone would drop it while the page said
+        # "received"; the same words twice stay one reply
+        dedupe += ":" + _digest(details)
+    result = await intake.answer(target, status, channel, dedupe, details)
     if not result.recorded:
         now = await _answered_otherwise(intake, token, status)
         if now is not None:

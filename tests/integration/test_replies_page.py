@@ -164,6 +164,25 @@ async def test_an_earlier_answers_details_form_never_undoes_a_newer_answer(tmp_p
         await env.intake.idle()
 
 
+async def test_details_sent_again_from_a_kept_page_with_other_words_are_stored(tmp_path: Path) -> None:
+    """QA: details sent, Back (the browser keeps the answer page), other words in the same form, sent:
+    the page said 「受け取りました」 while the city kept only the first words (the form's key was seen)."""
+    async with running_app(tmp_path) as env:
+        url = env.reply_url("A-001")
+        async with env.http.post(url, data={"status": "need_help", "k": "answer-0001"}) as resp:
+            assert resp.status == 200
+        first = {"status": "need_help", "k": "answer-0001-d", "details": "1", "note": "一回目：足をけがしています"}
+        second = {**first, "note": "二回目：2階に閉じ込められています", "people_injured": "2"}
+        for data in (first, second, second):  # the last: the same words again, a plain retry
+            async with env.http.post(url, data=data) as resp:
+                assert resp.status == 200 and "受け取りました" in await resp.text()
+        notes = [e.note for e in await env.store.replies.history(env.campaign_id, env.hh("A-001").id)]
+        assert notes == [None, "一回目：足をけがしています", "二回目：2階に閉じ込められています"]
+        (row,) = await env.store.replies.help_list(env.campaign_id)
+        assert (row.note, row.people_injured) == ("二回目：2階に閉じ込められています", 2)
+        await env.intake.idle()
+
+
 async def test_the_history_says_its_times_are_japan_time(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         url = env.reply_url("A-003")  # an English household: it may not live by Japan's clock
