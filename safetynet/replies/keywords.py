@@ -30,6 +30,8 @@ _DAIJOUBU = re.compile(r"大丈夫|だいじょうぶ|だいじょーぶ|だい�
 _HELP_JA = re.compile(r"助けて|たすけて|助けが必要|たすけがひつよう")
 # "Safe" negated right after the word: not an answer of safe.
 _NEGATED_JA = re.compile(rf"(?:{_SAFE_WORDS_JA})\s*(?:(?:じゃあ?|では|でわ)\s*(?:な|ありません)|でな[いく])")
+# "Safe" asked, not told: 「大丈夫？」「無事ですか」「大丈夫かな」 (the sender may be asking about someone).
+_ASKED_JA = re.compile(rf"(?:{_SAFE_WORDS_JA})\s*(?:です|でしょう|でした)?\s*(?:か|\?)")
 _NEGATED_EN = re.compile(r"(?<![a-z])(?:not|isn't|isnt|aren't|arent|am not|no longer)\s+(?:safe|ok)(?![a-z])")
 
 
@@ -41,7 +43,7 @@ def normalise(text: str) -> str:
 def parse_keyword(text: str) -> Status | None:
     """SAFE, NEED_HELP, or None when the text is not a clear answer."""
     t = normalise(text)
-    if _NEGATED_JA.search(t) or _NEGATED_EN.search(t):
+    if _NEGATED_JA.search(t) or _NEGATED_EN.search(t) or _ASKED_JA.search(t):
         return None
     safe = bool(_SAFE_ASCII.search(t) or _SAFE_JA.search(t))
     if not safe and _DAIJOUBU.search(t):

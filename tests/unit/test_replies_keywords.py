@@ -47,6 +47,8 @@ def test_keywords(text: str, expected: Status) -> None:
         "大丈夫、助けて",  # both kinds
         # 大丈夫 within a sentence is as often about someone else, or a question: no answer, ask again
         "私は大丈夫だけど母が動けない", "母は大丈夫、父が動けない", "大丈夫ですか", "大丈夫とは言えません", "みんな大丈夫",
+        "大丈夫？", "大丈夫?", "大丈夫かな", "母が大丈夫か分からない", "父は大丈夫、母はけが",  # QA's texts
+        "無事ですか", "無事？", "家族は無事でしょうか",  # asked, not told
     ],
 )
 def test_unclear_texts_are_not_answers(text: str) -> None:
