@@ -124,8 +124,10 @@ async def test_doorknock_list_prints_and_city_overview_draws_the_curve(tmp_path:
         await head.goto(f"{w.url}/a/{aid}/doorknock?campaign={w.campaign_id}")
         await head.wait_for_selector("[data-live].on")
         assert await head.locator("table.dk tbody tr").count() == 5
-        await reply_elsewhere(w, "A-003", "safe")  # regenerated live: the household leaves the list
-        await head.wait_for_selector(f'table.dk tr[data-hh="{w.hh("A-003").id}"][hidden]', state="attached",
+        await reply_elsewhere(w, "A-003", "safe")  # regenerated live: the household answered by itself
+        # in sight, it stays in place, dimmed, until scrolled away (tests/e2e/test_live_rows_browser.py);
+        # the count says it at once, and the paper leaves it out
+        await head.wait_for_selector(f'table.dk tr.settling[data-hh="{w.hh("A-003").id}"][data-status="safe"]',
                                      timeout=LIVE_MS)
         assert await head.inner_text("[data-dk-count]") == "4"
         path = await pdf(head, "doorknock-list")

@@ -1,6 +1,7 @@
 """Headless Chromium: a row changed by someone else keeps its place while the page is being touched
-(a deputy aiming at one household must not tap the next one as the rows jump), and the list settles
-once the hand is still. This person's own taps still apply at once (tests/e2e/test_undo_browser.py)."""
+and while it is in sight (a deputy aiming at one household must not tap the next one as the rows
+jump, nor one who read the row a while before tapping), and leaves once the hand is still and the
+row out of sight. This person's own taps still apply at once (tests/e2e/test_undo_browser.py)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ async def test_a_row_answered_elsewhere_stays_in_place_while_the_list_is_touched
         assert await page.locator(below).bounding_box() == before  # the next row has not moved
         await screenshot(page, "dashboard-row-settling")
 
-        # the hand is still: the answered household leaves the "no answer" list
+        # scrolled away, the hand still: the answered household leaves the "no answer" list
+        await page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
         await page.wait_for_selector(row, state="hidden", timeout=WAIT_MS)
         assert not await page.locator(f"{row}.settling").count()

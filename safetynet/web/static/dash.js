@@ -84,13 +84,18 @@
   // -- statuses -------------------------------------------------------------------------------
   // -- rows that move under a finger ----------------------------------------------------------
   // Another person's change hides or shows rows, and the rows below jump: a tap aimed at one
-  // household would land on the next. While the page is being touched or scrolled, such a row
-  // keeps its place (its new status shown, dimmed, its buttons hidden but still taking their room)
-  // and the list settles once the hand has been still for STILL_MS. This person's own taps apply at once.
-  var STILL_MS = 1500, touchedAt = 0, settleTimer = null, settleQueue = {};
+  // household would land on the next. Such a row keeps its place (its new status shown, dimmed, its
+  // buttons hidden but still taking their room) while the page is being touched or scrolled, and
+  // while it is in sight: a head may read a row for a while before tapping. It goes once the hand
+  // has been still for STILL_MS and the row is out of sight (rows above the screen go without
+  // moving what is on it: the browser anchors the scroll). This person's own taps apply at once.
+  var STILL_MS = 1500, touchedAt = 0, settleTimer = null, settleQueue = {}, rowsWaiting = false;
   // pointermove: a mouse on its way to a button is a hand about to tap, as much as a finger down
   ["pointerdown", "pointermove", "touchstart", "wheel", "scroll", "keydown"].forEach(function (type) {
-    document.addEventListener(type, function () { touchedAt = Date.now(); }, { capture: true, passive: true });
+    document.addEventListener(type, function () {
+      touchedAt = Date.now();
+      if (rowsWaiting && type === "scroll") { whenStill("rows", placeSettling); }  // scrolled out of sight?
+    }, { capture: true, passive: true });
   });
   function still() { return Date.now() - touchedAt >= STILL_MS; }
   function whenStill(key, fn) {
@@ -110,13 +115,34 @@
     if (page === "doorknock") { markVisited(tr, tr.dataset.status); countDoorknock(); }
     else { tr.hidden = !keeps(tr, currentFilter()); }
   }
-  function placeSettling() { document.querySelectorAll("tr.settling").forEach(placeRow); }
+  // whether hiding or showing the row would move what is on the screen
+  function inSight(tr) {
+    var h = window.innerHeight || document.documentElement.clientHeight, r;
+    if (!tr.hidden) { r = tr.getBoundingClientRect(); return r.bottom > 0 && r.top < h; }
+    var before = tr.previousElementSibling;  // a hidden row would show right after it
+    while (before && before.hidden) { before = before.previousElementSibling; }
+    r = (before || tr.parentNode).getBoundingClientRect();
+    var at = before ? r.bottom : r.top;
+    return at > 0 && at < h;
+  }
+  function placeSettling() {
+    rowsWaiting = false;
+    document.querySelectorAll("tr.settling").forEach(function (tr) {
+      if (inSight(tr)) { rowsWaiting = true; } else { placeRow(tr); }
+    });
+  }
   function setStatus(tr, status, byOthers) {
     tr.dataset.status = status;
     var st = tr.querySelector(".st .status");
     if (st) { st.className = "status s-" + status; st.textContent = labels[status] || status; }
     tr.classList.remove("changed"); void tr.offsetWidth; tr.classList.add("changed");
-    if (byOthers && !still()) { tr.classList.add("settling"); whenStill("rows", placeSettling); return; }
+    if (byOthers && (!still() || inSight(tr))) {
+      tr.classList.add("settling");
+      if (page === "doorknock") { countDoorknock(); }  // the count moves nothing: at once
+      rowsWaiting = true;
+      whenStill("rows", placeSettling);
+      return;
+    }
     placeRow(tr);
   }
   // The door-knock list: a household confirmed in person (here or by another head) stays in its
@@ -128,13 +154,18 @@
     if (box) { box.textContent = done ? "\u2611" : "\u2610"; }  // ☑ / ☐
     tr.hidden = !!ANSWERED[status] && !done;
   }
+  // households still to visit, by status (a row answered since may still stand in place: settling)
+  function todoIn(root) {
+    var n = 0;
+    root.querySelectorAll("table.dk tbody tr").forEach(function (tr) { if (!ANSWERED[tr.dataset.status]) { n += 1; } });
+    return n;
+  }
   function countDoorknock() {
-    var todo = "tbody tr:not([hidden]):not(.done)";
     var el = document.querySelector("[data-dk-count]");
-    if (el) { el.textContent = document.querySelectorAll("table.dk " + todo).length; }
+    if (el) { el.textContent = todoIn(document); }
     document.querySelectorAll("section.dk-group").forEach(function (sec) {
       var c = sec.querySelector("[data-group-count]");
-      if (c) { c.textContent = sec.querySelectorAll(todo).length; }
+      if (c) { c.textContent = todoIn(sec); }
       sec.hidden = !sec.querySelector("tbody tr:not([hidden])");
     });
   }
