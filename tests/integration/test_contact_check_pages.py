@@ -36,6 +36,11 @@ async def test_console_check_and_its_result_on_the_dashboards(tmp_path: Path) ->
             cid = int(r.headers["Location"].rsplit("=", 1)[1])
         c = await w.store.campaigns.get(cid)
         assert c is not None and c.kind == CampaignKind.CHECK and c.state == CampaignState.RUNNING  # one person
+        # named what it is, never 訓練 (QA2), in its badge and in the campaign picker
+        async with http.get(f"{w.url}/city?campaign={cid}") as r:
+            shown = await r.text()
+        assert '<span class="badge k-check">連絡先確認</span>' in shown and "(連絡先確認, 実施中)" in shown
+        assert 'class="badge k-drill"' not in shown.split('class="campaign"')[1].split("</p>")[0]
 
         contacts = {}
         for key in ("A-001", "A-004"):
