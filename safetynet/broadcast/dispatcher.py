@@ -451,7 +451,8 @@ class Dispatcher:
         token = check_token(self.cfg.secrets.secret_key, d.campaign_id, contact_id)
         url = check_url(self.cfg.server.public_url, token)
         lang, title, text = compose_check(messages=campaign.messages, language=d.language, confirm_url=url,
-                                          channel=d.channel, default_language=self.cfg.city.default_language)
+                                          channel=d.channel, default_language=self.cfg.city.default_language,
+                                          city=self.cfg.city.name)
         assert d.address is not None
         return OutboundMessage(channel=d.channel, delivery_id=d.id, campaign_id=d.campaign_id,
                                household_id=d.household_id, address=d.address, text=text, reply_url=url,

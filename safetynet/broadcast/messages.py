@@ -134,16 +134,18 @@ def check_texts() -> dict[str, str]:
 
 
 def compose_check(*, messages: Mapping[str, str], language: str, confirm_url: str, channel: ChannelName,
-                  default_language: str = "ja") -> tuple[str, str, str]:
+                  default_language: str = "ja", city: str = "") -> tuple[str, str, str]:
     """(text language, title, text) of a contact check: no drill mark, no answer keywords (a reply
-    "1" is not a confirmation: the contact's own link is)."""
+    "1" is not a confirmation: the contact's own link is). Its title says who sends it (`city`): it
+    goes to every contact in quiet times, a link to open from an unknown sender."""
     lang = text_language(messages, language, default_language)
     cat = lang if lang in CATALOGS else ("ja" if lang in JAPANESE else "en")
-    title, label = t(cat, "message.check.title"), t(cat, "message.check.link_label")
+    title = f"{sender_mark(lang, city)}{t(cat, 'message.check.title')}"
+    label = t(cat, "message.check.link_label")
     body = messages.get(lang, "").strip()
     layout = layout_of(channel)
     if layout in (MESSAGE_KEYWORDS, MESSAGE_SPOKEN):
-        return lang, title, f"{body}\n{confirm_url}"
+        return lang, title, f"{sender_mark(lang, city)}{body}\n{confirm_url}"
     if layout == MESSAGE_LINK_FIRST:
         return lang, title, f"{label}: {confirm_url}\n\n{title}\n{body}"
     return lang, title, f"{title}\n{body}\n{label}: {confirm_url}"

@@ -76,6 +76,8 @@ async def test_check_through_the_sandbox_confirms_by_link_and_marks_bounces(tmp_
         text = sms.text or ""
         assert "/c/" in text and "/r/" not in text and "【訓練】" not in text and "1=" not in text
         push = sb.messages("webpush")[0]
+        # who sends it, first (QA2: a link to open, from an unknown number, in quiet times)
+        assert text.startswith("【さくら市】") and (push.text or "").startswith("【さくら市】")
         token_sms = re.search(r"/c/([A-Za-z0-9_-]{22})", text)
         token_push = re.search(r"/c/([A-Za-z0-9_-]{22})", push.text or "")
         assert token_sms and token_push and token_sms.group(1) != token_push.group(1)  # one token per contact
