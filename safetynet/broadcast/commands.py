@@ -311,8 +311,16 @@ def status(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def close(cfg: Config, args: argparse.Namespace) -> int:
-    c = _run(cfg, lambda svc: svc.close(args.id))
-    print(json.dumps({"id": c.id, "state": str(c.state)}) if args.json else say("cli.campaign.closed", id=c.id))
+    async def closing(svc: CampaignService) -> tuple[Campaign, int]:
+        c = await svc.close(args.id)
+        # closing answers no one: the help requests still open are said (they stay on the lists)
+        return c, sum((await svc.store.dashboard.open_help_counts(c.id)).values())
+
+    c, open_help = _run(cfg, closing)
+    print(json.dumps({"id": c.id, "state": str(c.state), "open_help": open_help}) if args.json
+          else say("cli.campaign.closed", id=c.id))
+    if open_help and not args.json:
+        print(say("cli.campaign.closed_open_help", n=open_help), file=sys.stderr)
     return 0
 
 

@@ -135,7 +135,9 @@ async def city_page(request: web.Request) -> web.Response:
         campaign_actions(lang, info, csrf, may_start=viewer.is_city_admin,
                          may_approve=viewer.is_city_admin and viewer.staff_id is not None,
                          started_it=await city_console.started_it(request, viewer, info),
-                         review=await city_console.review(request, info, lang))
+                         review=await city_console.review(request, info, lang),
+                         open_help=sum((await reads(request).open_help_counts(info.id)).values())
+                         if info.state == "running" else 0)
         if await city_console.may_finish(request, viewer, info) else "")
     attrs = {"data-page": "city", "data-campaign": info.id, "data-bands": bands_json(lang), "data-low": LOW,
              "data-good": GOOD, "data-states": state_labels_json(lang), **live_words(lang)}

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from broadcast_helpers import SECRET, H, seed
+from broadcast_helpers import SECRET, H, answer, seed
 
 from safetynet.cli import main
 from safetynet.clock import SystemClock
@@ -44,6 +44,25 @@ def run(cfg: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int,
     return code, out, err
 
 
+def test_closing_with_open_help_requests_warns(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Closing answers no one: the help requests still open are said (QA2: nothing was)."""
+    async def ask_for_help(cid: int) -> None:
+        async with store_session(load_config(city), SystemClock()) as store:
+            await answer(store, cid, min(await store.campaigns.household_statuses(cid)), "need_help")
+
+    for argv, said in ((["--json"], None), ([], "1 need-help requests are still not handled")):
+        code, out, _ = run(city, capsys, "start", str(DRILLS / "association-monthly.toml"), "--scope",
+                           "association:桜町一丁目町会", "--json")
+        cid = json.loads(out)["id"]
+        asyncio.run(ask_for_help(cid))
+        code, out, err = run(city, capsys, "close", str(cid), *argv)
+        assert code == 0
+        if said is None:
+            assert json.loads(out)["open_help"] == 1
+        else:
+            assert said in err
+
+
 def test_preview_start_status_close_report(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(city, capsys, "preview", str(DRILLS / "citywide-earthquake.toml"))
     assert code == 0 and "3 households" in out and "sms at 10/s" in out and "cost estimate" in out
@@ -57,7 +76,8 @@ def test_preview_start_status_close_report(city: Path, capsys: pytest.CaptureFix
     doc = json.loads(out)
     assert (doc["id"], doc["kind"], doc["state"], doc["households"]) == (cid, "drill", "running", 2)
     assert sum(doc["status"].values()) == 2
-    assert run(city, capsys, "close", str(cid))[0] == 0
+    code, _, err = run(city, capsys, "close", str(cid))
+    assert code == 0 and "need-help" not in err  # none asked: nothing to warn of
     code, _, err = run(city, capsys, "close", str(cid))
     assert code == 2 and "only a running campaign can close" in err
     code, out, _ = run(city, capsys, "report", str(cid), "--format", "json")

@@ -108,6 +108,20 @@ async def test_scope_of_who_may_start_and_close(tmp_path: Path) -> None:
                 assert r.status == 404
 
 
+async def test_closing_with_open_help_requests_says_how_many(tmp_path: Path) -> None:
+    """QA2: a real event was closed with 7 requests 未対応 and nothing said so."""
+    async with world(tmp_path) as w, client() as http:
+        await login(http, w, "admin")
+        async with http.get(f"{w.url}/city?campaign={w.campaign_id}") as r:
+            assert "data-open-help" not in await r.text()  # none open: nothing to say
+        await w.answer("A-001", "need_help")
+        await w.answer("A-004", "need_help")
+        async with http.get(f"{w.url}/city?campaign={w.campaign_id}") as r:
+            page = await r.text()
+        notice = page[page.index("data-open-help"):page.index('action="/city/campaigns/')]
+        assert "未対応の「助けが必要」が 2 件あります" in notice and "実災害の終了後" not in notice  # a drill
+
+
 async def test_admin_cancels_a_running_campaign(tmp_path: Path) -> None:
     async with world(tmp_path) as w, client() as http:
         other = await start_campaign(w, scope=[f"association:{ASSOC_B}"], title="梅",
