@@ -269,3 +269,18 @@ async def test_the_phone_dashboard_shows_need_help_and_unanswered_first(tmp_path
         await desktop.goto(f"{w.url}/city?campaign={w.campaign_id}")
         await _shot(desktop, "city-overview")
         assert height_folded < 6000, height_folded
+
+
+async def test_the_enrolment_page_fits_a_240px_feature_phone(tmp_path: Path) -> None:
+    """QA2: the sender address to allow ran 17 px past a 240-px screen in やさしい日本語, and English's
+    notifications button 6 px."""
+    from replies_fixtures import enrolment_code, running_app
+
+    async with running_app(tmp_path) as env, browser() as b:
+        ctx = await b.new_context(viewport={"width": 240, "height": 320}, is_mobile=True, locale="ja-JP")
+        page = await ctx.new_page()
+        code = await enrolment_code(env, "A-002")
+        for lang in ("ja-easy", "en", "ja"):
+            await page.goto(f"{env.url}/join/{code}?lang={lang}")
+            assert "example.jp" in await page.inner_text("main")  # the sender to allow is on it
+            assert await _scroll_width(page) <= 240, lang

@@ -322,5 +322,5 @@ async def test_cli_says_a_campaign_that_never_started_has_no_report(
             args = argparse.Namespace(id=str(cid), format="html", output=str(out))
             assert await asyncio.to_thread(report_cli, w.cfg, args) == 2
             err = capsys.readouterr().err
-            assert f"配信 {cid} は一度も開始されていないため、報告はありません（状態: {state}）" in err
+            assert f"安否確認 {cid} は一度も開始されていないため、報告はありません（状態: {state}）" in err
             assert "no campaign" not in err and not out.exists()
