@@ -25,7 +25,8 @@ import io
 import itertools
 import os
 import string
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -35,10 +36,11 @@ from safetynet.channels.spec import RosterColumn
 from safetynet.csvout import ENCODINGS, CsvWriter, private_text, unguard_cell
 from safetynet.domain.consent import default_consent
 from safetynet.domain.roster import BAD_CHARACTER, HouseholdRecord, character_name
-from safetynet.i18n import t
+from safetynet.i18n import t, ui_language
 from safetynet.roster.encoding import EncodingRefused, detect_encoding
 from safetynet.roster.values import (
     CONSENT_WORDS_JA,
+    EASY_JAPANESE,
     ValueProblem,
     fold,
     parse_consent,
@@ -411,8 +413,18 @@ def _parse_text(text: IO[str], result: ParseResult, default_language: str) -> No
         return
     if rows.unstated_vulnerable and not result.errors:
         result.warnings.append(_consent_warning(rows.unstated_vulnerable))
+    if not result.errors:
+        result.warnings.extend(_untranslated(result.records))
     if not result.records and not result.errors:
         result.errors.append(_issue("roster.problem.no_households"))
+
+
+def _untranslated(records: Sequence[HouseholdRecord]) -> list[RosterIssue]:
+    """A household language with no page texts of its own (a valid code such as "th"): such households
+    read やさしい日本語, which the person importing should know, not find out on the night."""
+    missing = Counter(r.language for r in records if ui_language(r.language) == EASY_JAPANESE
+                      and r.language != EASY_JAPANESE)
+    return [_issue("roster.warning.untranslated", language=code, count=n) for code, n in sorted(missing.items())]
 
 
 def _consent_warning(n: int) -> RosterIssue:

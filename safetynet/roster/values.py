@@ -74,6 +74,10 @@ def parse_consent(text: str) -> str:
 EASY_JAPANESE = "ja-easy"
 _LANGUAGE_ALIASES = {
     "jp": "ja",
+    # country codes often written for the language (QA2: "vn" passed the check and meant Japanese)
+    "vn": "vi",
+    "cn": "zh",
+    "kr": "ko",
     "日本語": "ja",
     "にほんご": "ja",
     "japanese": "ja",

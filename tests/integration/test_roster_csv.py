@@ -486,3 +486,15 @@ def test_the_committed_sample_is_a_valid_small_city() -> None:
     assert any(r.contact("landline") and not r.contact("mobile") for r in records)
     assert any(r.contact("telegram") for r in records)
     assert {"en", "vi", "pt"} <= {r.language for r in records}
+
+
+def test_country_codes_read_as_their_language_and_untranslated_languages_are_said() -> None:
+    """QA2: "vn" passed the check as a language of its own and meant Japanese on the night; a valid code
+    with no texts (th) is imported, with a warning that those households read やさしい日本語."""
+    data = ("世帯番号,町会,地区,世帯主,住所,言語\n1,A町会,北地区,山田,住所1,vn\n2,A町会,北地区,田中,住所2,CN\n"
+            "3,A町会,北地区,佐藤,住所3,kr\n4,A町会,北地区,鈴木,住所4,th\n5,A町会,北地区,高橋,住所5,th\n")
+    result = parse_bytes(data.encode())
+    assert result.errors == []
+    assert [r.language for r in result.records] == ["vi", "zh", "ko", "th", "th"]
+    (warning,) = result.warnings
+    assert warning.text("ja") == "言語「th」の文面はありません（2 世帯）。これらの世帯には、やさしい日本語で届きます。"
