@@ -48,3 +48,27 @@ async def test_a_row_answered_elsewhere_stays_in_place_while_the_list_is_touched
         await page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
         await page.wait_for_selector(row, state="hidden", timeout=WAIT_MS)
         assert not await page.locator(f"{row}.settling").count()
+
+
+async def test_a_row_to_act_on_again_gets_its_buttons_back_in_sight(tmp_path: Path) -> None:
+    """A deputy's visit, then its undo, both elsewhere: while visited the row in sight waits dimmed; once
+    it is to visit again its buttons come back where it stands (it must not wait to be scrolled away)."""
+    import aiohttp
+
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "head_a", password("head_a"))
+        await page.wait_for_selector("[data-live].on")
+        hh = w.hh("A-002").id
+        row = f'#hh-rows tr[data-hh="{hh}"]'
+        base = f"{w.url}/api/campaigns/{w.campaign_id}/households/{hh}"
+        auth = {"Authorization": f"Bearer {w.tokens['deputy_a']}"}
+        await page.locator(row).scroll_into_view_if_needed()  # in sight
+        async with aiohttp.ClientSession(headers=auth) as deputy:
+            async with deputy.post(f"{base}/confirm", json={"method": "visit"}) as r:
+                reply_id = (await r.json())["reply_id"]
+            await page.wait_for_selector(f'{row}.settling[data-status="confirmed_in_person"]', timeout=WAIT_MS)
+            async with deputy.post(f"{base}/undo", json={"reply_id": reply_id}) as r:
+                assert r.status == 200
+        await page.wait_for_selector(f'{row}:not(.settling)[data-status="pending"] button[data-confirm="visit"]',
+                                     state="visible", timeout=WAIT_MS)

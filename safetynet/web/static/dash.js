@@ -125,10 +125,12 @@
     var at = before ? r.bottom : r.top;
     return at > 0 && at < h;
   }
+  // an answered row in sight waits there; one to act on again (an undo elsewhere) takes its buttons back
+  function holds(tr) { return !!ANSWERED[tr.dataset.status] && inSight(tr); }
   function placeSettling() {
     rowsWaiting = false;
     document.querySelectorAll("tr.settling").forEach(function (tr) {
-      if (inSight(tr)) { rowsWaiting = true; } else { placeRow(tr); }
+      if (holds(tr)) { rowsWaiting = true; } else { placeRow(tr); }
     });
   }
   function setStatus(tr, status, byOthers) {
@@ -136,7 +138,7 @@
     var st = tr.querySelector(".st .status");
     if (st) { st.className = "status s-" + status; st.textContent = labels[status] || status; }
     tr.classList.remove("changed"); void tr.offsetWidth; tr.classList.add("changed");
-    if (byOthers && (!still() || inSight(tr))) {
+    if (byOthers && (!still() || holds(tr))) {
       tr.classList.add("settling");
       if (page === "doorknock") { countDoorknock(); }  // the count moves nothing: at once
       rowsWaiting = true;
