@@ -152,8 +152,9 @@ def person_rows(lines: Sequence[HouseholdLine], names: Mapping[int, Association]
 
 
 def summarize(data: CampaignData, previous: CampaignData | None, *, viewer_scope: str,
-              generated_at: float) -> dict[str, Any]:
-    """The report document without its two household lists (pure)."""
+              generated_at: float, help_requests: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """The report document without its two household lists (pure). `help_requests`: households that
+    asked for help, how many of them were marked handled and how many are still open."""
     city = _levels(data, lambda a: "city").get("city") or _summary(
         {str(s): 0 for s in ALL_STATUSES}, Series("city", 0, ()), {})
     districts = _levels(data, lambda a: a.district)
@@ -183,6 +184,7 @@ def summarize(data: CampaignData, previous: CampaignData | None, *, viewer_scope
         "curve": curve,
         "previous": ({**previous.campaign.as_dict(), "answered_rate": before_city["answered_rate"] if before_city else None}
                      if previous else None),
+        "help_requests": dict(help_requests or {"households": 0, "handled": 0, "open": 0}),
     }
 
 
@@ -196,11 +198,13 @@ def assemble(
     generated_at: float,
     with_names: bool = True,
     disclosure: Disclosure = _EVERYTHING,
+    help_requests: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The report document (pure): the summary, then the two lists (its last keys)."""
     by_id = {a.id: a for a in data.associations}
     return {
-        **summarize(data, previous, viewer_scope=viewer_scope, generated_at=generated_at),
+        **summarize(data, previous, viewer_scope=viewer_scope, generated_at=generated_at,
+                    help_requests=help_requests),
         "unreachable": person_rows(unreachable, by_id, with_names, disclosure),
         "never_answered": person_rows(never_answered, by_id, with_names, disclosure),
     }
@@ -281,7 +285,12 @@ async def open_report(store: Store, campaign_id: int, viewer: Viewer, *, with_na
         raise ReportNotFound(f"no campaign {campaign_id}")
     prev_info = await reads.previous_campaign(info)
     previous = await _campaign_data(stats, reads, prev_info, visible) if prev_info else None
-    summary = summarize(data, previous, viewer_scope=str(viewer.scope), generated_at=store.clock.now())
+    # after an event, whether every household that asked for help was seen to is the first question
+    asked = await store.replies.help_list(campaign_id, [a.id for a in data.associations], include_handled=True)
+    handled = sum(1 for r in asked if r.handled_at is not None)
+    help_requests = {"households": len(asked), "handled": handled, "open": len(asked) - handled}
+    summary = summarize(data, previous, viewer_scope=str(viewer.scope), generated_at=store.clock.now(),
+                        help_requests=help_requests)
     disclosure = (Disclosure.everything() if viewer.is_city_admin
                   else Disclosure(False, await reads.real_event_scopes()))
     return OpenReport(summary, data, previous, reads, with_names, chunk, disclosure)
@@ -296,7 +305,7 @@ async def build_report(store: Store, campaign_id: int, viewer: Viewer, *, with_n
         lists[key] = [h async for page in rep.lines(key) for h in page]
     return assemble(rep.data, rep.previous, lists["unreachable"], lists["never_answered"],
                     viewer_scope=rep.summary["viewer_scope"], generated_at=rep.summary["generated_at"],
-                    with_names=with_names, disclosure=rep.disclosure)
+                    with_names=with_names, disclosure=rep.disclosure, help_requests=rep.summary["help_requests"])
 
 
 async def stream_report(report: OpenReport, writer: ReportWriter) -> AsyncIterator[str]:

@@ -80,6 +80,9 @@ async def test_city_report_numbers(tmp_path: Path) -> None:
     assert [p["name"] for p in rep["unreachable"]] == ["渡辺 誠"]
     assert sorted(p["name"] for p in rep["never_answered"]) == sorted(["伊藤 光", "中村 2", "中村 3", B_SECRET_NAMES[1]])
     assert {c["label"] for c in rep["curve"]} == {"桜地区", "梅地区"}
+    # who asked for help and whether it was seen to: A-004 asked, nobody marked it handled yet
+    assert rep["help_requests"] == {"households": 1, "handled": 0, "open": 1}
+    assert "助けが必要と答えた世帯: 1（対応済み 0、未対応 1）" in render_html(rep)
 
 
 async def test_a_drill_compares_with_the_previous_drill_not_a_real_event_between(tmp_path: Path) -> None:
@@ -272,8 +275,9 @@ async def test_store_failure_mid_stream_cuts_the_response(tmp_path: Path) -> Non
     async with world(tmp_path, clock=clock) as w, client() as http:
         await play(w, clock)
         await login(http, w, "admin")
-        # the lists read the groups; the summary does not: the failure comes after the first byte
-        await sqlite_db(w.store).execute("ALTER TABLE household_groups RENAME TO household_groups_gone")
+        # the lists read the households' contacts; the summary (its help requests too) does not: the
+        # failure comes after the first byte
+        await sqlite_db(w.store).execute("ALTER TABLE contacts RENAME TO contacts_gone")
         for fmt in ("json", "csv", "html"):
             with capture_logs() as logs:
                 async with http.get(f"{w.url}/campaigns/{w.campaign_id}/report?format={fmt}") as r:
