@@ -28,7 +28,7 @@ from safetynet.broadcast.scenario import Scenario, ScenarioError, load_scenario
 from safetynet.broadcast.service import CampaignError, CampaignService, CampaignSpec, DuplicateCampaign
 from safetynet.channels import registry
 from safetynet.config import Config
-from safetynet.console import say
+from safetynet.console import cli_language, say
 from safetynet.csvout import ENCODING_CHOICES, private_text
 from safetynet.domain import CampaignKind, CampaignState, Role, Scope
 from safetynet.domain.campaigns import Actor, Campaign
@@ -291,6 +291,13 @@ def list_campaigns(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _status_words(status: dict[str, int]) -> list[tuple[str, int]]:
+    """Each status with its count: the report's words under a Japanese terminal, the keys otherwise."""
+    if cli_language() == "en":
+        return list(status.items())
+    return [(t("ja", "report.status." + k), v) for k, v in status.items()]
+
+
 def status(cfg: Config, args: argparse.Namespace) -> int:
     async def work(svc: CampaignService) -> tuple[dict[str, Any], DispatchStatus]:
         return await svc.stats(args.id), await read_status(svc.store.health, svc.clock.now(), enabled_channels(cfg))
@@ -299,10 +306,14 @@ def status(cfg: Config, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(doc, ensure_ascii=False))
     else:
-        print(say("cli.campaign.status_line", id=doc["id"], kind=doc["kind"], state=doc["state"],
+        kind, state, words = doc["kind"], doc["state"], _status_words(doc["status"])
+        if cli_language() != "en":  # English keeps the words scripts have always read
+            kind = t("ja", "dash." + (kind if kind in ("real", "check") else "drill"))
+            state = t("ja", "dash.state_" + state)
+        print(say("cli.campaign.status_line", id=doc["id"], kind=kind, state=state,
                   households=f"{doc['households']:,}", answered=f"{doc['answered_rate']:.1%}"))
-        for k, v in doc["status"].items():
-            print(f"  {k:<20} {v:>8,}")
+        for word, v in words:
+            print(f"  {word:<20} {v:>8,}")
     # `start` can only say what the dispatcher knew before it tried: a provider that is down shows
     # once its channel has failed a few times, so the next `status` of a running campaign says it
     if doc["state"] == CampaignState.RUNNING:

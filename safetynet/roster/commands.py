@@ -258,14 +258,13 @@ def letters(cfg: Config, args: argparse.Namespace) -> int:
         _err(f"cannot write {args.output}: {e.strerror or e}")
         return USAGE
     if n == 0:
-        print("every household in scope already has an enrolment code; nothing written"
-              " (--rotate issues new codes, and the earlier letters stop working)")
+        print(say("cli.letters.none"))
         return OK
     _audit_export(cfg, "letters", f"{args.format}, {n} households, {', '.join(scopes)}")
-    print(f"wrote {n} enrolment letters to {args.output}")
-    print("  keep this file safe: the codes are stored only as keyed hashes and cannot be shown again")
+    print(say("cli.letters.wrote", n=n, output=args.output))
+    print("  " + say("cli.letters.keep_safe"))
     if args.rotate:
-        print("  the previous codes of these households no longer work; contacts they enrolled stay")
+        print("  " + say("cli.letters.rotated"))
     return OK
 
 

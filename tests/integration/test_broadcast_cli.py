@@ -63,6 +63,23 @@ def test_closing_with_open_help_requests_warns(city: Path, capsys: pytest.Captur
             assert said in err
 
 
+def test_status_speaks_japanese_under_a_japanese_locale(city: Path, capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA2: `campaign status` printed drill、running and pending / notified under LANG=ja_JP.UTF-8."""
+    code, out, _ = run(city, capsys, "start", str(DRILLS / "association-monthly.toml"), "--scope",
+                       "association:桜町一丁目町会", "--json")
+    cid = json.loads(out)["id"]
+    for k in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    code, out, _ = run(city, capsys, "status", str(cid))
+    assert code == 0 and f"安否確認 {cid}（訓練、実施中）" in out and "  無事 " in out
+    assert "running" not in out and "pending" not in out
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    code, out, _ = run(city, capsys, "status", str(cid))
+    assert "(drill, running)" in out and "  pending " in out  # English keeps the words scripts read
+
+
 def test_preview_start_status_close_report(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(city, capsys, "preview", str(DRILLS / "citywide-earthquake.toml"))
     assert code == 0 and "3 households" in out and "sms at 10/s" in out and "cost estimate" in out
