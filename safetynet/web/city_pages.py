@@ -102,6 +102,17 @@ async def _parts(request: web.Request, viewer: Viewer, info: CampaignInfo, lang:
         lambda: _build_parts(request, viewer, info, lang))
 
 
+async def _token_maker(request: web.Request, info: CampaignInfo) -> str:
+    """The login of the admin who made the API token that started a real event ('' if none made it)."""
+    if info.kind != "real" or not info.started_by.startswith("token:"):
+        return ""
+    store = services(request).store
+    token_id = info.started_by.removeprefix("token:")
+    made = next((tk.created_by for tk in await store.auth.list_api_tokens() if str(tk.id) == token_id), None)
+    maker = await store.auth.staff_by_id(made) if made is not None else None
+    return maker.login if maker is not None else ""
+
+
 async def city_page(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     lang = lang_of(request)
@@ -130,7 +141,7 @@ async def city_page(request: web.Request) -> web.Response:
     if info is None:
         return render(request, heading, template="city.html", context=context)
     context["parts"] = await _parts(request, viewer, info, lang)
-    context["approval"] = approval_line(lang, info)
+    context["approval"] = approval_line(lang, info, await _token_maker(request, info))
     context["actions"] = (
         campaign_actions(lang, info, csrf, may_start=viewer.is_city_admin,
                          may_approve=viewer.is_city_admin and viewer.staff_id is not None,

@@ -95,11 +95,15 @@ def approvals_block(lang: str, waiting: Sequence[CampaignInfo]) -> Markup:
     return _macro("approvals_block", lang, waiting)
 
 
-def approval_line(lang: str, c: CampaignInfo) -> str:
-    """Who started a real event and who approved it (the two people), under its title."""
+def approval_line(lang: str, c: CampaignInfo, token_maker: str = "") -> str:
+    """Who started a real event and who approved it (the two people), under its title; a token that
+    started it is named with the person who made it (`token_maker`), who may not approve it."""
     if c.kind != "real" or not (c.started_by or c.approved_by):
         return ""
-    parts = [t(lang, "started_by", who=c.started_by or "?", time=when(c.requested_at or c.started_at))]
+    who = c.started_by or "?"
+    if token_maker:
+        who = t(lang, "token_of", token=who, login=token_maker)
+    parts = [t(lang, "started_by", who=who, time=when(c.requested_at or c.started_at))]
     if c.approved_by:
         parts.append(t(lang, "approved_by", who=c.approved_by, time=when(c.approved_at)))
     return " · ".join(parts)

@@ -208,7 +208,11 @@ async def test_a_token_made_by_an_admin_is_that_admin_for_the_two_person_rule(tm
         status, err = await a.call("POST", f"/api/campaigns/{body['id']}/approve", bousai)
         assert status == 403 and "second, different city admin" in err["error"] and "token:" in err["error"]
         assert (await a.store.campaigns.get(body["id"])).state == "pending_approval"  # type: ignore[union-attr]
-        status, done = await a.call("POST", f"/api/campaigns/{body['id']}/approve", await a.session("kikikanri"))
+        second = await a.session("kikikanri")
+        async with a.client.get(f"/city?campaign={body['id']}", headers=second) as r:
+            page = await r.text()
+        assert f"開始: token:{made.id}（bousai が作成）" in page  # the approver sees whose token it is
+        status, done = await a.call("POST", f"/api/campaigns/{body['id']}/approve", second)
         assert status == 200 and done["state"] == "running"
         # a token from the command line acts for no person: any city admin may approve what it started
         status, body = await a.call("POST", "/api/campaigns", await a.token(Role.CITY_ADMIN, "city"),
