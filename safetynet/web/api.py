@@ -225,8 +225,15 @@ async def stats(request: web.Request) -> web.Response:
         doc = await _service(request).stats(c.id, visible=lambda a: viewer.sees(a.district, a.name))
         return json.dumps(doc, ensure_ascii=False).encode()
 
-    # keyed by scope: a cached document was built after that scope passed the 404 check
-    body = await request.app[STATS_CACHE].get((request.match_info["id"], str(viewer.scope)), document)
+    # keyed by scope: a cached document was built after that scope passed the 404 check; and by the
+    # campaign's state and size (a point read): counts cached while a real event waited for approval
+    # must not answer for seconds after it starts
+    try:
+        c = await _service(request).get(int(request.match_info["id"]))
+    except (ValueError, CampaignNotFound):
+        raise _not_found() from None
+    key = (c.id, str(c.state), c.households, str(viewer.scope))
+    body = await request.app[STATS_CACHE].get(key, document)
     return web.Response(body=body, content_type="application/json")
 
 

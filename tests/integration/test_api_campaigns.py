@@ -212,8 +212,12 @@ async def test_a_token_made_by_an_admin_is_that_admin_for_the_two_person_rule(tm
         async with a.client.get(f"/city?campaign={body['id']}", headers=second) as r:
             page = await r.text()
         assert f"開始: token:{made.id}（bousai が作成）" in page  # the approver sees whose token it is
+        status, waiting = await a.call("GET", f"/api/campaigns/{body['id']}/stats", second)
+        assert status == 200 and waiting["households"] == 0  # nothing enrolled before approval
         status, done = await a.call("POST", f"/api/campaigns/{body['id']}/approve", second)
         assert status == 200 and done["state"] == "running"
+        status, running = await a.call("GET", f"/api/campaigns/{body['id']}/stats", second)
+        assert running["households"] == 3  # counted anew at once, not the document cached while it waited
         # a token from the command line acts for no person: any city admin may approve what it started
         status, body = await a.call("POST", "/api/campaigns", await a.token(Role.CITY_ADMIN, "city"),
                                     {**real, "title": "津波"})
