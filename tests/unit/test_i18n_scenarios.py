@@ -49,3 +49,12 @@ def test_a_shipped_scenarios_title_and_messages_say_nothing_of_a_drill(path: Pat
     texts = {"title": scenario.title, **{f"messages.{lang}": text for lang, text in scenario.messages.items()}}
     said = {key: [w for w in DRILL_WORDS if w in text.lower()] for key, text in texts.items()}
     assert {key: words for key, words in said.items() if words} == {}, path.name
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_a_shipped_scenario_states_no_intensity(path: Path) -> None:
+    """Started with --real for whatever quake struck, a scenario must not tell residents a wrong
+    intensity (QA2: 「震度6強の地震が発生しました」 in the city-wide scenario)."""
+    s = load_scenario(path)
+    texts = [s.title, *s.messages.values()]
+    assert [x for x in texts if "震度" in x or "intensity" in x.lower()] == [], path.name
