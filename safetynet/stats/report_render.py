@@ -226,6 +226,8 @@ text-align: left; } td.n, th.n { text-align: right; font-variant-numeric: tabula
 thead { display: table-header-group; } tr { break-inside: avoid; } .meta { color: #333; }
 svg.curve { width: 100%; height: auto; max-height: 95mm; } section { break-inside: auto; }
 .better { font-weight: bold; } .worse { font-weight: bold; text-decoration: underline; }
+th { word-break: keep-all; overflow-wrap: normal; }
+@media screen and (max-width: 600px) { body { padding: 0 8px; } table { display: block; overflow-x: auto; } }
 """
 
 

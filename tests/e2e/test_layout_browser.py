@@ -284,3 +284,17 @@ async def test_the_enrolment_page_fits_a_240px_feature_phone(tmp_path: Path) -> 
             await page.goto(f"{env.url}/join/{code}?lang={lang}")
             assert "example.jp" in await page.inner_text("main")  # the sender to allow is on it
             assert await _scroll_width(page) <= 240, lang
+
+
+async def test_the_report_on_a_phone_breaks_no_header_inside_a_word(tmp_path: Path) -> None:
+    """QA2: on a 375-px phone the report broke 助けが/必要 and 直接確/認; a wide table scrolls instead."""
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "admin", password("admin"))
+        await page.goto(f"{w.url}/campaigns/{w.campaign_id}/report")
+        broken = await page.eval_on_selector_all("th", """ths => ths.filter(th => {
+            const r = document.createRange(); r.selectNodeContents(th);
+            return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size > 1;
+        }).map(th => th.textContent)""")
+        assert broken == []
+        assert await _scroll_width(page) <= 360
