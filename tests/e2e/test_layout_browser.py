@@ -298,3 +298,16 @@ async def test_the_report_on_a_phone_breaks_no_header_inside_a_word(tmp_path: Pa
         }).map(th => th.textContent)""")
         assert broken == []
         assert await _scroll_width(page) <= 360
+
+
+async def test_the_staff_menu_keeps_each_word_whole_on_a_phone(tmp_path: Path) -> None:
+    """QA2: the staff menu broke 管理 into 管 / 理 on a phone."""
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "admin", password("admin"))
+        await page.goto(f"{w.url}/city")
+        broken = await page.eval_on_selector_all("header.top a", """links => links.filter(a => {
+            const r = document.createRange(); r.selectNodeContents(a);
+            return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size > 1;
+        }).map(a => a.textContent)""")
+        assert broken == []
