@@ -403,6 +403,10 @@ async def test_the_approver_sees_scope_households_and_messages_before_approving(
         assert "【訓練】" not in shown  # a real event: no drill marker
         assert "<dt>English</dt>" in shown and "A strong earthquake. Are you safe?" in shown
         assert shown.index("<dt>日本語</dt>") < shown.index("<dt>English</dt>")
+        # Japanese open, the other languages folded (on a phone they pushed 承認 five screens down)
+        folded = shown[shown.index('<details class="review-more">'):]
+        assert "<summary>ほかの言語の文面（1）</summary>" in folded and "<dt>English</dt>" in folded
+        assert "<dt>日本語</dt>" not in folded
         # a drill waiting to start shows its messages with the marker residents will read
         draft = await w.store.campaigns.create(kind=CampaignKind.DRILL, title="町会の安否確認", scope=["city"],
                                                messages={"ja": "安否を回答してください。"}, ladder=())
