@@ -286,17 +286,21 @@ async def test_the_enrolment_page_fits_a_240px_feature_phone(tmp_path: Path) -> 
             assert await _scroll_width(page) <= 240, lang
 
 
+async def _on_two_lines(page: Page, selector: str) -> list[str]:
+    """The texts of the elements whose text the browser laid out over more than one line."""
+    return list(await page.eval_on_selector_all(selector, """els => els.filter(el => {
+        const r = document.createRange(); r.selectNodeContents(el);
+        return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size > 1;
+    }).map(el => el.textContent)"""))
+
+
 async def test_the_report_on_a_phone_breaks_no_header_inside_a_word(tmp_path: Path) -> None:
     """QA2: on a 375-px phone the report broke 助けが/必要 and 直接確/認; a wide table scrolls instead."""
     async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
         page = await new_page(b, phone=True)
         await login(page, w.url, "admin", password("admin"))
         await page.goto(f"{w.url}/campaigns/{w.campaign_id}/report")
-        broken = await page.eval_on_selector_all("th", """ths => ths.filter(th => {
-            const r = document.createRange(); r.selectNodeContents(th);
-            return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size > 1;
-        }).map(th => th.textContent)""")
-        assert broken == []
+        assert await _on_two_lines(page, "th") == []
         assert await _scroll_width(page) <= 360
 
 
@@ -306,8 +310,4 @@ async def test_the_staff_menu_keeps_each_word_whole_on_a_phone(tmp_path: Path) -
         page = await new_page(b, phone=True)
         await login(page, w.url, "admin", password("admin"))
         await page.goto(f"{w.url}/city")
-        broken = await page.eval_on_selector_all("header.top a", """links => links.filter(a => {
-            const r = document.createRange(); r.selectNodeContents(a);
-            return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size > 1;
-        }).map(a => a.textContent)""")
-        assert broken == []
+        assert await _on_two_lines(page, "header.top a") == []
