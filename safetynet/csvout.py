@@ -150,30 +150,24 @@ def private_text(path: str | os.PathLike[str], encoding: str = "utf-8", errors: 
 
 
 @contextlib.contextmanager
-def open_excel(path: str | os.PathLike[str], encoding: str = "utf-8", mode: int = PRIVATE) -> Iterator[IO[str]]:
-    """A new text file for Excel: UTF-8 with a BOM, or CP932, strict (a write holding a character
-    CP932 lacks raises `Unwritable` with its line and cell). `newline=""`: the CSV writer's line ends."""
+def open_excel(path: str | os.PathLike[str], encoding: str = "utf-8") -> Iterator[IO[str]]:
+    """A new private text file for Excel (`private_text`): UTF-8 with a BOM, or CP932, strict (a write
+    holding a character CP932 lacks raises `Unwritable` with its line and cell). `newline=""`: the CSV
+    writer's line ends."""
     codec = excel_codec(encoding)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(fd, mode)
-        f = open(fd, "w", encoding=codec, errors="strict", newline="")
-    except BaseException:
-        os.close(fd)
-        raise
-    with f:
+    with private_text(path, codec, newline="") as f:
         yield cast(IO[str], _Checked(f, codec))  # what CsvWriter and the report need of a file: write
 
 
 @contextlib.contextmanager
-def excel_file(path: str | os.PathLike[str], encoding: str = "utf-8", mode: int = PRIVATE) -> Iterator[IO[str]]:
+def excel_file(path: str | os.PathLike[str], encoding: str = "utf-8") -> Iterator[IO[str]]:
     """`open_excel`, written aside and renamed into place only when complete: after an error
     (`Unwritable` included) no file is left behind."""
     excel_codec(encoding)  # an unknown encoding fails before any file is made
     target = Path(path)
     part = target.with_name(f".{target.name}.partial")
     try:
-        with open_excel(part, encoding, mode) as f:
+        with open_excel(part, encoding) as f:
             yield f
         os.replace(part, target)
     finally:
