@@ -24,14 +24,15 @@ _KATA_TO_HIRA = {cp: cp - 0x60 for cp in range(0x30A1, 0x30F7)}
 _SAFE_ASCII = re.compile(r"(?<![a-z0-9])(?:1|safe|ok)(?![a-z0-9])")
 _HELP_ASCII = re.compile(r"(?<![a-z0-9])(?:2|help|sos)(?![a-z0-9])")
 # Japanese has no spaces: the words are found inside the text.
-_SAFE_WORDS_JA = r"無事|ぶじ|大丈夫|だいじょうぶ|だいじょーぶ|だいじょぶ"
-_SAFE_JA = re.compile(r"無事|ぶじ")
-_DAIJOUBU = re.compile(r"大丈夫|だいじょうぶ|だいじょーぶ|だいじょぶ")
+_SAFE_WORDS_JA = r"無事|ぶじ"
+_DAIJOUBU_WORDS = r"大丈夫|だいじょうぶ|だいじょーぶ|だいじょぶ"
+_SAFE_JA = re.compile(_SAFE_WORDS_JA)
+_DAIJOUBU = re.compile(_DAIJOUBU_WORDS)
 _HELP_JA = re.compile(r"助けて|たすけて|助けが必要|たすけがひつよう")
 # "Safe" negated right after the word: not an answer of safe.
-_NEGATED_JA = re.compile(rf"(?:{_SAFE_WORDS_JA})\s*(?:(?:じゃあ?|では|でわ)\s*(?:な|ありません)|でな[いく])")
+_NEGATED_JA = re.compile(rf"(?:{_SAFE_WORDS_JA}|{_DAIJOUBU_WORDS})\s*(?:(?:じゃあ?|では|でわ)\s*(?:な|ありません)|でな[いく])")
 # "Safe" asked, not told: 「大丈夫？」「無事ですか」「大丈夫かな」 (the sender may be asking about someone).
-_ASKED_JA = re.compile(rf"(?:{_SAFE_WORDS_JA})\s*(?:です|でしょう|でした)?\s*(?:か|\?)")
+_ASKED_JA = re.compile(rf"(?:{_SAFE_WORDS_JA}|{_DAIJOUBU_WORDS})\s*(?:です|でしょう|でした)?\s*(?:か|\?)")
 _NEGATED_EN = re.compile(r"(?<![a-z])(?:not|isn't|isnt|aren't|arent|am not|no longer)\s+(?:safe|ok)(?![a-z])")
 
 

@@ -133,9 +133,8 @@ ALLOWED_JAPANESE: dict[str, str] = {
     "roster/generate.py": "a synthetic roster: Japanese names, towns and notes as real rosters hold them",
     "roster/commands.py::add_arguments": "an example command line with an association name as typed",
     # replies: what residents type
-    "replies/keywords.py::_SAFE_WORDS_JA": "words in an SMS reply that mean safe (無事, ぶじ, 大丈夫)",
-    "replies/keywords.py::_SAFE_JA": "the words that mean safe inside any sentence (無事, ぶじ)",
-    "replies/keywords.py::_DAIJOUBU": "大丈夫, safe only when the reply says nothing else",
+    "replies/keywords.py::_SAFE_WORDS_JA": "the words that mean safe inside any sentence (無事, ぶじ)",
+    "replies/keywords.py::_DAIJOUBU_WORDS": "大丈夫, safe only when the reply says nothing else",
     "replies/keywords.py::_ASKED_JA": "a safe word asked, not told (大丈夫ですか, 無事？)",
     "replies/keywords.py::_HELP_JA": "words in an SMS reply that mean need help (助けて, たすけて)",
     "replies/keywords.py::_NEGATED_JA": "negations that turn 無事 into not safe (無事じゃない)",
