@@ -7,11 +7,13 @@ residents of every language in a disaster; the page always offers the switch.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from safetynet.channels import labels
 from safetynet.domain.replies import Location
 from safetynet.i18n import LANGUAGES, t, ui_language
 
-__all__ = ["LANGUAGES", "answer_label", "change_label", "location_words", "recorded", "sms_confirmation",
+__all__ = ["LANGUAGES", "answer_label", "change_label", "location_words", "recorded", "sentences", "sms_confirmation",
            "status_label", "t", "ui_language"]
 
 _STATUS_WORDS = {
@@ -43,13 +45,18 @@ def status_label(status: str, lang: str) -> str:
     return t(ui_language(lang), key) if key else status
 
 
+def sentences(lang: str, parts: Iterable[str]) -> str:
+    """Sentences on one line: Japanese ones end in 。 and join without a space, others with one;
+    empty parts are left out."""
+    sep = "" if ui_language(lang) in ("ja", "ja-easy") else " "
+    return sep.join(p for p in parts if p)
+
+
 def sms_confirmation(status: str, lang: str) -> str:
     """What was recorded (after 助けが必要 also 119, as every channel: one more SMS segment, on the
-    message that matters most) and how to change it, on one line: Japanese sentences end in 。 and
-    join without a space."""
+    message that matters most) and how to change it, on one line."""
     ui = ui_language(lang)
-    sep = "" if ui in ("ja", "ja-easy") else " "
-    return sep.join([*labels.recorded_message(status, ui).split("\n"), t(ui, "sms.change")])
+    return sentences(ui, [*labels.recorded_message(status, ui).split("\n"), t(ui, "sms.change")])
 
 
 _LOCATIONS = frozenset(str(x) for x in Location)

@@ -161,8 +161,7 @@ def _notice(lang: str, channel: str, key: str,
     text = enrol_word(spec, lang, key)
     if key == "sent":  # what a phone taking mail only from chosen senders must allow, or the mail never comes
         shown = next((shown for s, shown in sections if s.name == channel), {})
-        sep = "" if texts.ui_language(lang) in ("ja", "ja-easy") else " "  # Japanese sentences: no space
-        text = sep.join(filter(None, (text, allow_words(spec, lang, shown))))
+        text = texts.sentences(lang, (text, allow_words(spec, lang, shown)))
     return text
 
 
