@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 from browser import browser, login, new_page, pdf, screenshot
 from dashboard_fixtures import ASSOC_A, SECRET, World, client, password, world
-from playwright.async_api import Page
+from playwright.async_api import Browser, Page
 
 from safetynet.auth import token_hash
 from safetynet.clock import SystemClock
@@ -214,14 +214,21 @@ async def test_a_tap_on_the_doorknock_list_after_the_login_expired_says_log_in_a
         await screenshot(page, "doorknock-login-expired")
 
 
+async def _head_and_admin_live(w: World, b: Browser) -> tuple[Page, Page]:
+    """A head's dashboard on a phone and the admin's /city, both with their live stream on."""
+    head, admin = await new_page(b, phone=True), await new_page(b)
+    await login(head, w.url, "head_a", password("head_a"))
+    await login(admin, w.url, "admin", password("admin"))
+    await admin.goto(f"{w.url}/city")
+    for page in (head, admin):
+        await page.wait_for_selector("[data-live].on")
+    return head, admin
+
+
 async def test_live_pages_stop_and_say_so_when_the_login_expired(tmp_path: Path) -> None:
     async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
-        head, admin = await new_page(b, phone=True), await new_page(b)
-        await login(head, w.url, "head_a", password("head_a"))
-        await login(admin, w.url, "admin", password("admin"))
-        await admin.goto(f"{w.url}/city")
+        head, admin = await _head_and_admin_live(w, b)
         for page in (head, admin):
-            await page.wait_for_selector("[data-live].on")
             await end_session(w, page)
         # the stream ends as the server finds the session gone (at its next heartbeat): the browser
         # reconnects, is refused, and the page asks why
@@ -238,12 +245,7 @@ async def test_live_pages_stop_and_say_so_when_the_login_expired(tmp_path: Path)
 
 async def test_a_campaign_that_ends_on_screen_is_no_longer_shown_live(tmp_path: Path) -> None:
     async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
-        head, admin = await new_page(b, phone=True), await new_page(b)
-        await login(head, w.url, "head_a", password("head_a"))
-        await login(admin, w.url, "admin", password("admin"))
-        await admin.goto(f"{w.url}/city")
-        for page in (head, admin):
-            await page.wait_for_selector("[data-live].on")
+        head, admin = await _head_and_admin_live(w, b)
         assert await w.store.campaigns.close(w.campaign_id, w.clock.now())
         for page in (head, admin):
             await page.wait_for_selector("[data-live]", state="detached", timeout=LIVE_MS)
