@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 from pg_helpers import store_env
+from ports import free_port
 from roster_helpers import household
 
 from safetynet.auth import Viewer, hash_password, new_token, token_hash
@@ -40,11 +40,6 @@ ASSOC_A, ASSOC_A2, ASSOC_B = "桜町一丁目町会", "桜町二丁目町会", "
 B_SECRET_NAMES = ("梅野 秘子", "梅田 隠男")
 MESSAGES = {"ja": "地震の訓練です。安否を教えてください。", "en": "Earthquake drill. Are you safe?"}
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def records() -> list[HouseholdRecord]:

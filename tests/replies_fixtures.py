@@ -9,7 +9,6 @@ the unit tests of the reply intake.
 from __future__ import annotations
 
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from pg_helpers import store_env
+from ports import free_port
 from roster_helpers import household
 from twilio.request_validator import RequestValidator
 
@@ -45,11 +45,6 @@ ASSOC_A = "桜町一丁目町会"
 ASSOC_B = "桜町二丁目町会"
 MESSAGES = {"ja": "震度6弱の地震がありました。安否を教えてください。", "en": "A strong earthquake hit. Are you safe?"}
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def records() -> list[HouseholdRecord]:

@@ -22,6 +22,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from broadcast_helpers import H, make_cfg, run_with_clock, seed
+from ports import free_port
 from reliability_helpers import (
     ServerProcess,
     city,
@@ -32,7 +33,6 @@ from reliability_helpers import (
     start_campaign,
     write_server_config,
 )
-from replies_fixtures import free_port
 
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.service import CampaignSpec

@@ -22,6 +22,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from ports import free_port
 from reliability_helpers import (
     SECRET,
     Residents,
@@ -37,7 +38,6 @@ from reliability_helpers import (
     start_campaign,
     write_server_config,
 )
-from replies_fixtures import free_port
 
 from safetynet.config import load_config
 from safetynet.replies.tokens import reply_token

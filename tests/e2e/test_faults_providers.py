@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from ports import free_port
 from reliability_helpers import (
     WarpClock,
     accounting,
@@ -33,7 +34,6 @@ from reliability_helpers import (
     start_campaign,
     write_server_config,
 )
-from replies_fixtures import free_port
 from roster_helpers import household
 
 from safetynet.broadcast.dispatcher import Dispatcher

@@ -28,6 +28,7 @@ import aiohttp
 import asyncpg
 import pytest
 from pg_helpers import pg_schema
+from ports import free_port
 from reliability_helpers import (
     ANSWERED,
     SECRET,
@@ -40,7 +41,6 @@ from reliability_helpers import (
     start_campaign,
     write_server_config,
 )
-from replies_fixtures import free_port
 
 from safetynet.config import Config, load_config
 from safetynet.replies.tokens import reply_token

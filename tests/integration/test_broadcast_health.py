@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from channel_helpers import SECRET_KEY, running_sandbox, write_config
 from pg_helpers import store_env
+from ports import free_port
 from roster_helpers import household
 
 from safetynet.broadcast.dispatcher import Dispatcher
@@ -82,11 +82,6 @@ def test_the_status_counts_live_dispatchers_only_and_the_worst_channel_among_the
     assert dispatch_status([], [], now, ["sms"]) == DispatchStatus((), None, {"sms": None})
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])  # closed again: nothing listens there
-
 
 async def one_mobile_household(store: Store) -> None:
     await store.roster.import_households([household("北地区", "桜町町会", "1班", "k1", "世帯1",
@@ -152,7 +147,7 @@ async def until(clock: FakeClock, store: Store, watch: BeatWatch, test: Callable
 
 async def test_with_no_provider_listening_the_stored_health_says_sms_is_failing_since_when_and_why(
         tmp_path: Path) -> None:
-    dead = f"http://127.0.0.1:{closed_port()}"  # `safetynet sandbox` was never started
+    dead = f"http://127.0.0.1:{free_port()}"  # `safetynet sandbox` was never started
     cfg = load_config(write_config(tmp_path), env={"SAFETYNET_SECRET_KEY": SECRET_KEY,
                                                    "SAFETYNET_CHANNELS_SMS_API_BASE_URL": dead,
                                                    "SAFETYNET_CHANNELS_SMS_MAX_PER_SECOND": "0", **store_env()})

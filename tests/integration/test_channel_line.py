@@ -135,7 +135,7 @@ async def test_timeout_is_retryable_with_unknown_outcome(tmp_path: Path) -> None
 
 async def test_connection_refused_is_a_network_error_not_sent(tmp_path: Path) -> None:
     from channel_helpers import write_config
-    from replies_fixtures import free_port
+    from ports import free_port
 
     from safetynet.config import load_config
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import warnings
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from channel_helpers import WebhookRecorder, outbound, running_sandbox, sender_o
 from hypothesis import given
 from hypothesis import strategies as st
 from multidict import MultiDict
+from ports import free_port
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
@@ -230,9 +230,7 @@ async def test_bad_credentials_are_a_configuration_error(tmp_path: Path) -> None
 
 
 async def test_connection_refused_is_retryable_and_certainly_not_sent(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed_port = s.getsockname()[1]
+    closed_port = free_port()  # nothing listens there
     env = {"SAFETYNET_CHANNELS_SMS_API_BASE_URL": f"http://127.0.0.1:{closed_port}"}
     async with running_sandbox(tmp_path, env=env) as (_, cfg), started(sender_of(cfg, "sms", cfg.server.public_url)) as sender:
         with pytest.raises(RetryableSendError) as err:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
+from ports import free_port
 from test_broadcast_cli import city, run  # noqa: F401  (`city`: the CLI tests' seeded city, a fixture)
 from test_broadcast_sandbox import dispatch, phone, roster, world
 
@@ -54,11 +54,6 @@ def test_tally_counts_reachable_households_per_kind() -> None:
     assert got["mobile"].reachable_households == 2 and got["webpush"].reachable_households == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 async def test_check_through_the_sandbox_confirms_by_link_and_marks_bounces(tmp_path: Path) -> None:
     clock = SystemClock()
@@ -84,7 +79,7 @@ async def test_check_through_the_sandbox_confirms_by_link_and_marks_bounces(tmp_
         # the bounce: the dead number is marked dead, nothing else tried for it (no call)
         assert (await store.dashboard.check_counts(c.id))["sms"] == {"confirmed": 0, "unconfirmed": 1, "dead": 1}
 
-        port = _free_port()
+        port = free_port()
         intake = ReplyIntake(store, cfg, clock)
         runner = app_runner(create_app(Services(cfg=cfg, store=store, clock=clock, intake=intake)),
                             shutdown_timeout=1.0)

@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 from broadcast_helpers import H, seed
 from dashboard_fixtures import World, client, login, world
+from ports import free_port
 from prometheus_client.parser import text_string_to_metric_families
-from replies_fixtures import free_port
 
 from safetynet.auth import token_hash
 from safetynet.broadcast.dispatcher import Dispatcher

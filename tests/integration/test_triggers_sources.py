@@ -6,7 +6,6 @@ Time is a FakeClock: the tests move it and await the poller's results, never sle
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from conftest import DATA
 from pg_helpers import on_test_store
+from ports import free_port
 from test_triggers_service import IWATE_MIYAGI, MemoryCampaigns
 
 from safetynet.clock import FakeClock
@@ -174,9 +174,7 @@ async def test_feed_honours_retry_after_and_backs_off_after_errors(tmp_path: Pat
 
 
 async def test_feed_unreachable_is_a_result_not_a_crash(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port_no = s.getsockname()[1]
+    port_no = free_port()  # nothing listens there
     async with aiohttp.ClientSession() as session:
         async with service(tmp_path, feed_url=f"http://127.0.0.1:{port_no}/feed.xml") as (svc, _, _clock):
             poller = svc.feed_poller(session)
