@@ -483,6 +483,10 @@ class ContactCheck:
 # A contact's standing after the checks: confirmed by a tap in its latest check; asked and not
 # (yet) confirmed; dead (a bounce); never asked.
 CHECK_STATES: tuple[str, ...] = ("confirmed", "unconfirmed", "dead", "unchecked")
+# A household's outcome in one contact check: a contact confirmed; none confirmed and one bounced (a
+# number or address to correct); asked and silent; nothing the check could ask (a landline alone,
+# no contact). The report lists every household but the confirmed ones, for the association to call on.
+CHECK_OUTCOMES: tuple[str, ...] = ("confirmed", "bounced", "unconfirmed", "not_asked")
 
 
 @dataclass(frozen=True)

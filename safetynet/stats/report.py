@@ -20,7 +20,7 @@ import contextlib
 import os
 import sys
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from safetynet.console import cli_language, say, unwritable_message
 from safetynet.csvout import Unwritable, excel_file, private_text
 from safetynet.domain import ALL_STATUSES, ANSWERED, Role, Scope
 from safetynet.domain.audit import AuditAction, AuditEntry
-from safetynet.domain.campaigns import CampaignInfo, CountRow, MinuteRow
+from safetynet.domain.campaigns import CHECK_OUTCOMES, CampaignInfo, CountRow, MinuteRow
 from safetynet.domain.consent import Disclosure, withhold_line
 from safetynet.domain.replies import ChannelCount
 from safetynet.domain.roster import Association, HouseholdLine
@@ -41,6 +41,7 @@ from safetynet.stats.report_render import (
     FORMATS,
     LISTS,
     ReportWriter,
+    lists_of,
     render_csv,
     render_html,
     render_json,
@@ -49,8 +50,8 @@ from safetynet.stats.report_render import (
 from safetynet.store.ports import DashboardReads, StatsReads, Store
 
 __all__ = ["FORMATS", "LISTS", "LIST_CHUNK", "MILESTONES", "NeverStarted", "OpenReport", "ReportNotFound", "assemble",
-           "build_report", "open_report", "person_rows", "render_csv", "render_html", "render_json", "report_cli",
-           "stream_report", "summarize", "writer_for"]
+           "build_report", "lists_of", "open_report", "person_rows", "render_csv", "render_html", "render_json",
+           "report_cli", "stream_report", "summarize", "summarize_check", "writer_for"]
 
 MILESTONES = (25, 50, 75, 80)
 # Rows of a household list read and rendered at a time: bounds the memory of one report, and the
@@ -131,11 +132,13 @@ def _verdict(now: float, before: float | None) -> str | None:
 
 
 def _person(h: HouseholdLine, names: Mapping[int, Association], with_names: bool,
-            disclosure: Disclosure) -> dict[str, Any]:
+            disclosure: Disclosure, outcome: bool) -> dict[str, Any]:
     a = names.get(h.association_id)
     district, association = (a.district, a.name) if a else ("", "")
     row: dict[str, Any] = {"association": association, "district": district, "group": h.group,
                            "household": h.household_key}
+    if outcome:
+        row["outcome"] = h.status  # a contact check's list: what its contacts came to, never a name
     if with_names:
         if not disclosure.reveals(h.consent, district, association, h.group):
             h = withhold_line(h)
@@ -145,16 +148,47 @@ def _person(h: HouseholdLine, names: Mapping[int, Association], with_names: bool
 
 
 def person_rows(lines: Sequence[HouseholdLine], names: Mapping[int, Association], with_names: bool = True,
-                disclosure: Disclosure = _EVERYTHING) -> list[dict[str, Any]]:
+                disclosure: Disclosure = _EVERYTHING, *, outcome: bool = False) -> list[dict[str, Any]]:
     """List rows of households (pure); `names` maps association ids to their rows; a household the
-    `disclosure` withholds keeps its number and 班 alone."""
-    return [_person(h, names, with_names, disclosure) for h in lines]
+    `disclosure` withholds keeps its number and 班 alone. `outcome`: the rows of a contact check's
+    list, each with its household's outcome (the line's status)."""
+    return [_person(h, names, with_names, disclosure, outcome) for h in lines]
+
+
+def _outcomes(counts: Mapping[str, int]) -> dict[str, Any]:
+    households = sum(counts.values())
+    return {"households": households, "outcomes": {o: counts.get(o, 0) for o in CHECK_OUTCOMES},
+            "confirmed_rate": round(counts.get("confirmed", 0) / households, 4) if households else 0.0}
+
+
+def summarize_check(associations: Sequence[Association], outcomes: Iterable[tuple[int, str, int]],
+                    channels: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
+    """A contact check's figures (pure): households by outcome (`CHECK_OUTCOMES`) for the city, each
+    district and association of `associations` (the viewer's), and contacts asked per channel."""
+    by_id = {a.id: a for a in associations}
+    per: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for aid, outcome, n in outcomes:
+        a = by_id.get(aid)
+        if a is None:
+            continue
+        for key in ("city", f"d:{a.district}", f"a:{a.id}"):
+            per[key][outcome] += n
+    ordered = sorted(associations, key=lambda a: (a.district, a.name))
+    return {
+        **_outcomes(per["city"]),
+        "channels": {ch: {"asked": sum(c.values()), **c} for ch, c in sorted(channels.items())},
+        "districts": [{"name": d, **_outcomes(per[f"d:{d}"])} for d in sorted({a.district for a in associations})],
+        "associations": [{"id": a.id, "name": a.name, "district": a.district, **_outcomes(per[f"a:{a.id}"])}
+                         for a in ordered if f"a:{a.id}" in per],
+    }
 
 
 def summarize(data: CampaignData, previous: CampaignData | None, *, viewer_scope: str,
-              generated_at: float, help_requests: Mapping[str, int] | None = None) -> dict[str, Any]:
-    """The report document without its two household lists (pure). `help_requests`: households that
-    asked for help, how many of them were marked handled and how many are still open."""
+              generated_at: float, help_requests: Mapping[str, int] | None = None,
+              check: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The report document without its household lists (pure). `help_requests`: households that
+    asked for help, how many of them were marked handled and how many are still open; `check`: a
+    contact check's figures (`summarize_check`)."""
     city = _levels(data, lambda a: "city").get("city") or _summary(
         {str(s): 0 for s in ALL_STATUSES}, Series("city", 0, ()), {})
     districts = _levels(data, lambda a: a.district)
@@ -185,28 +219,30 @@ def summarize(data: CampaignData, previous: CampaignData | None, *, viewer_scope
         "previous": ({**previous.campaign.as_dict(), "answered_rate": before_city["answered_rate"] if before_city else None}
                      if previous else None),
         "help_requests": dict(help_requests or {"households": 0, "handled": 0, "open": 0}),
+        **({"check": dict(check)} if check is not None else {}),
     }
 
 
 def assemble(
     data: CampaignData,
     previous: CampaignData | None,
-    unreachable: Sequence[HouseholdLine],
-    never_answered: Sequence[HouseholdLine],
+    lists: Mapping[str, Sequence[HouseholdLine]],
     *,
     viewer_scope: str,
     generated_at: float,
     with_names: bool = True,
     disclosure: Disclosure = _EVERYTHING,
     help_requests: Mapping[str, int] | None = None,
+    check: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The report document (pure): the summary, then the two lists (its last keys)."""
+    """The report document (pure): the summary, then the kind's lists (`lists_of`, its last keys)."""
     by_id = {a.id: a for a in data.associations}
+    kind = data.campaign.kind
     return {
         **summarize(data, previous, viewer_scope=viewer_scope, generated_at=generated_at,
-                    help_requests=help_requests),
-        "unreachable": person_rows(unreachable, by_id, with_names, disclosure),
-        "never_answered": person_rows(never_answered, by_id, with_names, disclosure),
+                    help_requests=help_requests, check=check),
+        **{key: person_rows(lists.get(key, ()), by_id, with_names, disclosure, outcome=kind == "check")
+           for key in lists_of(kind)},
     }
 
 
@@ -242,12 +278,16 @@ class OpenReport:
         retention purged the campaign: its report keeps counts only."""
         if self.data.campaign.purged_at is not None:
             return
-        statuses, never = _LIST_QUERY[key]
         aids = [a.id for a in self.data.associations]
+        cid = self.data.campaign.id
         after: HouseholdLine | None = None
         while True:
-            page = await self.reads.households_with_status(self.data.campaign.id, aids, statuses, never,
-                                                           after=after, limit=self.chunk)
+            if key == "unconfirmed":
+                page = await self.reads.check_unconfirmed(cid, aids, after=after, limit=self.chunk)
+            else:
+                statuses, never = _LIST_QUERY[key]
+                page = await self.reads.households_with_status(cid, aids, statuses, never, after=after,
+                                                               limit=self.chunk)
             if page:
                 yield page
             if len(page) < self.chunk:
@@ -258,7 +298,7 @@ class OpenReport:
         """The rows of list `key`, one page at a time."""
         names = {a.id: a for a in self.data.associations}
         async for page in self.lines(key):
-            yield person_rows(page, names, self.with_names, self.disclosure)
+            yield person_rows(page, names, self.with_names, self.disclosure, outcome=key == "unconfirmed")
 
 
 async def open_report(store: Store, campaign_id: int, viewer: Viewer, *, with_names: bool = True,
@@ -283,14 +323,23 @@ async def open_report(store: Store, campaign_id: int, viewer: Viewer, *, with_na
     data = await _campaign_data(stats, reads, info, visible)
     if not data.associations:
         raise ReportNotFound(f"no campaign {campaign_id}")
-    prev_info = await reads.previous_campaign(info)
-    previous = await _campaign_data(stats, reads, prev_info, visible) if prev_info else None
+    aids = [a.id for a in data.associations]
+    check = None
+    if info.kind == "check":
+        # nobody is asked whether they are safe: what the contacts came to is the report, and no
+        # comparison with an earlier check (its rate is of other contacts)
+        previous = None
+        outcomes, channels = await asyncio.gather(reads.check_outcomes(campaign_id), reads.check_counts(campaign_id, aids))
+        check = summarize_check(data.associations, outcomes, channels)
+    else:
+        prev_info = await reads.previous_campaign(info)
+        previous = await _campaign_data(stats, reads, prev_info, visible) if prev_info else None
     # after an event, whether every household that asked for help was seen to is the first question
-    asked = await store.replies.help_list(campaign_id, [a.id for a in data.associations], include_handled=True)
+    asked = await store.replies.help_list(campaign_id, aids, include_handled=True)
     handled = sum(1 for r in asked if r.handled_at is not None)
     help_requests = {"households": len(asked), "handled": handled, "open": len(asked) - handled}
     summary = summarize(data, previous, viewer_scope=str(viewer.scope), generated_at=store.clock.now(),
-                        help_requests=help_requests)
+                        help_requests=help_requests, check=check)
     disclosure = (Disclosure.everything() if viewer.is_city_admin
                   else Disclosure(False, await reads.real_event_scopes()))
     return OpenReport(summary, data, previous, reads, with_names, chunk, disclosure)
@@ -301,18 +350,18 @@ async def build_report(store: Store, campaign_id: int, viewer: Viewer, *, with_n
     """The whole report document in memory (see `open_report`; `stream_report` holds one page at a time)."""
     rep = await open_report(store, campaign_id, viewer, with_names=with_names, chunk=chunk)
     lists: dict[str, list[HouseholdLine]] = {}
-    for key in LISTS:
+    for key in lists_of(rep.data.campaign.kind):
         lists[key] = [h async for page in rep.lines(key) for h in page]
-    return assemble(rep.data, rep.previous, lists["unreachable"], lists["never_answered"],
-                    viewer_scope=rep.summary["viewer_scope"], generated_at=rep.summary["generated_at"],
-                    with_names=with_names, disclosure=rep.disclosure, help_requests=rep.summary["help_requests"])
+    return assemble(rep.data, rep.previous, lists, viewer_scope=rep.summary["viewer_scope"],
+                    generated_at=rep.summary["generated_at"], with_names=with_names, disclosure=rep.disclosure,
+                    help_requests=rep.summary["help_requests"], check=rep.summary.get("check"))
 
 
 async def stream_report(report: OpenReport, writer: ReportWriter) -> AsyncIterator[str]:
     """The document in pieces: the summary, then each list a page at a time. A store error while
     the lists are read propagates: the consumer must not pass the pieces so far off as a document."""
     yield writer.head(report.summary)
-    for key in LISTS:
+    for key in lists_of(report.data.campaign.kind):
         empty = True
         async for rows in report.rows(key):
             yield (writer.list_open(key, rows[0]) if empty else "") + writer.list_rows(key, rows, empty)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from safetynet.channels import registry
 from safetynet.csvout import csv_text
+from safetynet.domain.campaigns import CHECK_OUTCOMES
 from safetynet.domain.japan_time import date_time
 from safetynet.i18n import t
 from safetynet.i18n.scopes import scope_label
@@ -25,6 +26,9 @@ _STATUSES = ("safe", "need_help", "confirmed_in_person", "read", "notified", "pe
 _CHANNELS = (*registry.names(), "web", "staff")
 _MILESTONES = ("25", "50", "75", "80")
 LISTS = ("unreachable", "never_answered")
+# A contact check asks no one whether they are safe: its one list is the households with no contact
+# confirmed (`domain.campaigns.CHECK_OUTCOMES`), for the association to call on.
+CHECK_LISTS = ("unconfirmed",)
 FORMATS = ("html", "csv", "json")
 
 Row = dict[str, Any]
@@ -59,10 +63,16 @@ class ReportWriter(Protocol):
     def tail(self) -> str: ...
 
 
+def lists_of(kind: str) -> tuple[str, ...]:
+    """The household lists of a campaign kind's report, in document order (its last keys)."""
+    return CHECK_LISTS if kind == "check" else LISTS
+
+
 def render_document(writer: ReportWriter, report: dict[str, Any]) -> str:
     """The whole document through `writer` (the lists as one chunk each)."""
-    parts = [writer.head({k: v for k, v in report.items() if k not in LISTS})]
-    for key in LISTS:
+    lists = lists_of(report["campaign"]["kind"])
+    parts = [writer.head({k: v for k, v in report.items() if k not in lists})]
+    for key in lists:
         rows = report[key]
         parts.append(writer.list_open(key, rows[0] if rows else None))
         if rows:
@@ -144,6 +154,9 @@ class CsvWriter:
         self._list = ({"unreachable": _l("ja", "unreachable"), "never_answered": _l("ja", "never")} if ja
                       else {k: k for k in LISTS})
         self._verdict = {k: _l("ja", "csv." + k) if ja else k for k in ("better", "worse", "same")}
+        if ja:
+            self._list["unconfirmed"] = _l("ja", "check_unconfirmed")
+        self._check = False
 
     def _header(self) -> list[str]:
         if not self.ja:
@@ -157,13 +170,36 @@ class CsvWriter:
                 _l("ja", "csv.previous_answered_rate"), _l("ja", "comparison")]
 
     def _list_header(self) -> list[str]:
+        outcome = ["outcome" if not self.ja else _l("ja", "outcome")] if self._check else []
         if not self.ja:
             return ["list", "district", "association", "group", "household", "name", "address", "members",
-                    "vulnerable", "landline", "withheld"]
-        return [_l("ja", k) for k in ("csv.list", "district", "association", "group", "household", "name", "address",
-                                      "csv.members", "csv.vulnerable", "csv.landline", "csv.withheld")]
+                    "vulnerable", "landline", "withheld", *outcome]
+        return [*(_l("ja", k) for k in ("csv.list", "district", "association", "group", "household", "name", "address",
+                                        "csv.members", "csv.vulnerable", "csv.landline", "csv.withheld")), *outcome]
+
+    def _check_head(self, check: dict[str, Any]) -> str:
+        """A contact check's table: households by outcome per level (no answers, no milestones)."""
+        ja = self.ja
+        header = ([_l("ja", k) for k in ("level", "district", "association", "households")]
+                  + [_l("ja", "outcome." + o) for o in CHECK_OUTCOMES] + [_l("ja", "confirmed_rate")] if ja
+                  else ["level", "district", "association", "households", *CHECK_OUTCOMES, "confirmed_rate"])
+
+        def row(level: str, district: str, assoc: str, s: dict[str, Any]) -> list[Any]:
+            return [self._level[level], district, assoc, s["households"], *(s["outcomes"][o] for o in CHECK_OUTCOMES),
+                    s["confirmed_rate"]]
+
+        rows: list[list[Any]] = [
+            header, row("city", "", "", check),
+            *(row("district", d["name"], "", d) for d in check["districts"]),
+            *(row("association", a["district"], a["name"], a) for a in check["associations"]),
+            [], self._list_header(),
+        ]
+        return csv_text(rows, "\n")
 
     def head(self, summary: dict[str, Any]) -> str:
+        self._check = "check" in summary
+        if self._check:
+            return self._check_head(summary["check"])
         def row(level: str, district: str, assoc: str, s: dict[str, Any]) -> list[Any]:
             verdict = s.get("comparison")
             return [self._level[level], district, assoc, s["households"], *(s["status"].get(k, 0) for k in _STATUSES),
@@ -188,7 +224,11 @@ class CsvWriter:
         name = self._list[key]
         return csv_text(([name, p["district"], p["association"], p["group"], p.get("household", ""), p.get("name", ""),
                           p.get("address", ""), p.get("members", ""), int(p["vulnerable"]) if "vulnerable" in p else "",
-                          p.get("landline", ""), int(p["withheld"]) if "withheld" in p else ""] for p in rows), "\n")
+                          p.get("landline", ""), int(p["withheld"]) if "withheld" in p else "",
+                          *([self._outcome(p["outcome"])] if self._check else [])] for p in rows), "\n")
+
+    def _outcome(self, outcome: str) -> str:
+        return _l("ja", "outcome." + outcome) if self.ja else outcome
 
     def list_close(self, key: str, empty: bool) -> str:
         return ""
@@ -243,11 +283,13 @@ class HtmlWriter:
 
     def head(self, summary: dict[str, Any]) -> str:
         lang = self.lang
+        scopes = ", ".join(scope_label(lang, x) for x in summary["campaign"]["scope"])
+        if "check" in summary:
+            return str(_call("check_head", lang, summary, Markup(_CSS), scopes))
         series = [Series(s["label"], s["households"], tuple((p[0], p[1]) for p in s["points"]))
                   for s in summary["curve"]]
-        svg = render_svg(series, title=_l(lang, "curve"), desc=_l(lang, "curve_desc"), minutes_label=_l(lang, "min"))
-        scopes = ", ".join(scope_label(lang, x) for x in summary["campaign"]["scope"])
         # render_svg escapes every text it draws
+        svg = render_svg(series, title=_l(lang, "curve"), desc=_l(lang, "curve_desc"), minutes_label=_l(lang, "min"))
         levels = [(_l(lang, "city"), summary["city"])] + [(d["name"], d) for d in summary["districts"]]
         return str(_call("head", lang, summary, Markup(_CSS), Markup(svg), scopes, levels))
 
@@ -272,11 +314,14 @@ def _call(name: str, *args: object) -> Markup:
 
 # the report's own formats (one decimal, "—" for none), beside the pages' helpers
 ENV.globals.update(r_when=_when, r_pct=_pct, r_m=_m, r_channel=_channel_label, r_statuses=_STATUSES,
-                   r_milestones=_MILESTONES)
+                   r_milestones=_MILESTONES, r_outcomes=CHECK_OUTCOMES,
+                   r_list_titles={"unreachable": "unreachable", "never_answered": "never",
+                                  "unconfirmed": "check_unconfirmed"})
 
 
 def _people_cols(lang: str, row: Row) -> list[str]:
-    return ["association", "group", "household"] + (["name", "address"] if "name" in row else [])
+    return (["association", "group", "household"] + (["name", "address"] if "name" in row else [])
+            + (["outcome"] if "outcome" in row else []))
 
 
 def render_html(report: dict[str, Any], lang: str = "ja") -> str:

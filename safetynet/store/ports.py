@@ -743,8 +743,23 @@ class DashboardReads(Protocol):
         """Per association and channel: households whose first answer came over it."""
         ...
 
-    async def check_counts(self, campaign_id: int) -> dict[ChannelName, dict[str, int]]:
-        """A contact check's contacts per channel: confirmed, unconfirmed, dead (a bounce)."""
+    async def check_counts(self, campaign_id: int,
+                           association_ids: Iterable[int] | None = None) -> dict[ChannelName, dict[str, int]]:
+        """A contact check's contacts per channel: confirmed, unconfirmed, dead (a bounce); of these
+        associations' households only, if given."""
+        ...
+
+    async def check_outcomes(self, campaign_id: int) -> list[tuple[int, str, int]]:
+        """A contact check's households per association and outcome (`domain.campaigns.CHECK_OUTCOMES`):
+        (association id, outcome, households), none for an outcome no household had."""
+        ...
+
+    async def check_unconfirmed(
+        self, campaign_id: int, association_ids: Iterable[int], *, after: HouseholdLine | None = None,
+        limit: int | None = None,
+    ) -> list[HouseholdLine]:
+        """A contact check's households of these associations with no contact confirmed, each line's
+        `status` its outcome (bounced, unconfirmed, not_asked); paged as `households_with_status`."""
         ...
 
     async def contact_checks(self, association_ids: Iterable[int] | None = None) -> list[CheckTally]:

@@ -7,7 +7,7 @@ from safetynet.broadcast.planner import plan_check
 from safetynet.domain import CampaignKind
 from safetynet.domain.campaigns import CheckRow
 
-from .support import SAKURA, SHARED_MOBILE, UME, StoreFactory, association_ids, seed, token_of
+from .support import MATSU, SAKURA, SHARED_MOBILE, UME, StoreFactory, association_ids, seed, token_of
 
 
 def th(contact_id: int, campaign_id: int = 1) -> str:
@@ -134,3 +134,40 @@ async def test_tallies_count_contacts_by_latest_state_and_households_once(store_
         assert [x.kind for x in whole] == ["mobile", "landline", "telegram"]
         assert {x.kind: x.reachable_households for x in whole} == {"mobile": 3, "landline": 2, "telegram": 0}
         assert await store.dashboard.contact_checks([999_999]) == []
+
+
+async def test_the_report_reads_each_households_outcome_and_lists_the_unconfirmed_in_pages(
+        store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        assoc = await association_ids(store)
+        cid, rows = await check_campaign(store)
+        by_household = {r.household_id: r for r in rows.values()}
+        assert await store.replies.confirm_check(by_household[ids["S-2"]].token_hash, store.clock.now())
+        assert await store.roster.mark_contact_dead(by_household[ids["U-2"]].contact_id, "invalid_number")
+
+        got = {(a, o): n for a, o, n in await store.dashboard.check_outcomes(cid)}
+        # S-1, S-3 silent; S-4 and U-1 (a landline alone) had nothing to ask; U-2 bounced
+        assert got == {(assoc[SAKURA], "confirmed"): 1, (assoc[SAKURA], "unconfirmed"): 2,
+                       (assoc[SAKURA], "not_asked"): 1, (assoc[UME], "not_asked"): 1, (assoc[UME], "bounced"): 1,
+                       (assoc[MATSU], "unconfirmed"): 1}
+
+        aids = [assoc[SAKURA], assoc[UME]]
+        whole = await store.dashboard.check_unconfirmed(cid, aids)
+        keys = {v: k for k, v in ids.items()}
+        assert [(keys[h.id], h.status) for h in whole] == [
+            ("S-1", "unconfirmed"), ("S-3", "unconfirmed"), ("S-4", "not_asked"),
+            ("U-1", "not_asked"), ("U-2", "bounced")] if assoc[SAKURA] < assoc[UME] else [
+            ("U-1", "not_asked"), ("U-2", "bounced"), ("S-1", "unconfirmed"), ("S-3", "unconfirmed"),
+            ("S-4", "not_asked")]
+        pages, after = [], None
+        while page := await store.dashboard.check_unconfirmed(cid, aids, after=after, limit=2):
+            pages.append(page)
+            after = page[-1]
+        assert [len(p) for p in pages] == [2, 2, 1] and [h for p in pages for h in p] == whole
+
+        # the channels' contacts of one association's households only
+        assert await store.dashboard.check_counts(cid, [assoc[UME]]) == {"sms": {"confirmed": 0, "unconfirmed": 0,
+                                                                                 "dead": 1}}
+        assert await store.dashboard.check_counts(cid, []) == {}
+        assert (await store.dashboard.check_counts(cid, aids))["sms"] == {"confirmed": 1, "unconfirmed": 1, "dead": 1}

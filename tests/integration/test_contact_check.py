@@ -14,12 +14,15 @@ from ports import free_port
 from test_broadcast_cli import city, run  # noqa: F401  (`city`: the CLI tests' seeded city, a fixture)
 from test_broadcast_sandbox import dispatch, phone, roster, world
 
+from safetynet.auth import Viewer
 from safetynet.broadcast.planner import plan_check
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.clock import SystemClock
-from safetynet.domain import CampaignKind, CampaignState
+from safetynet.domain import CampaignKind, CampaignState, Role, Scope
 from safetynet.domain.campaigns import ContactRef, StepHousehold, tally_checks
 from safetynet.replies.intake import ReplyIntake
+from safetynet.replies.tokens import token_hash
+from safetynet.stats.report import build_report, render_csv, render_html
 from safetynet.web.app import Services, app_runner, create_app
 
 
@@ -107,6 +110,38 @@ async def test_check_through_the_sandbox_confirms_by_link_and_marks_bounces(tmp_
         assert tallies["webpush"].unconfirmed == 1 and tallies["webpush"].reachable_households == 0
         doc = await svc.stats(c.id)
         assert doc["kind"] == "check" and doc["status"]["safe"] == 0  # a confirmation is no safety answer
+
+
+async def test_the_report_of_a_check_counts_contacts_not_answers_and_lists_whom_to_call_on(tmp_path: Path) -> None:
+    """QA: a check's report said 0 % answered and listed every household as never answered."""
+    clock = SystemClock()
+    async with world(tmp_path, clock) as (sb, cfg, store):
+        await roster(store, sb, cfg, ["wm", "m", "l", "t"])  # push + SMS; a dead number; a landline; Telegram
+        sb.faults.update({"dead": [phone(1)]})
+        c = await CampaignService(store, cfg, clock).launch(CampaignSpec.for_check(("city",)), created_by="admin")
+        await dispatch(store, cfg, clock)
+        sms = next(r for r in sb.messages("sms") if r.address == phone(0))
+        token = re.search(r"/c/([A-Za-z0-9_-]{22})", sms.text or "")
+        assert token and await store.replies.confirm_check(token_hash(token.group(1)), clock.now())
+
+        doc = await build_report(store, c.id, Viewer(Role.CITY_ADMIN, Scope("city")))
+        check = doc["check"]
+        assert (check["households"], check["confirmed_rate"]) == (4, 0.25)
+        assert check["outcomes"] == {"confirmed": 1, "bounced": 1, "unconfirmed": 1, "not_asked": 1}
+        assert check["channels"]["sms"] == {"asked": 2, "confirmed": 1, "unconfirmed": 0, "dead": 1}
+        assert "never_answered" not in doc and "unreachable" not in doc
+        assert [(r["household"], r["outcome"]) for r in doc["unconfirmed"]] == [
+            ("k1", "bounced"), ("k2", "not_asked"), ("k3", "unconfirmed")]
+
+        page = render_html(doc)
+        assert "連絡先確認の報告" in page and "安否の確認ではありません" in page
+        assert "回答率" not in page and "一度も回答のなかった世帯" not in page
+        listed = page[page.index("連絡先を確認できなかった世帯"):]
+        assert "世帯1" in listed and "不達（連絡先の誤り）" in listed and "確認できる連絡先なし" in listed
+        assert "世帯0" not in listed  # its SMS was confirmed
+        lines = render_csv(doc).splitlines()
+        assert lines[0].startswith("区分,地区,町会,世帯数,確認済,") and lines[1] == "全体,,,4,1,1,1,1,0.25"
+        assert lines[-1].endswith(",応答なし") and sum("連絡先を確認できなかった世帯" in x for x in lines) == 3
 
 
 def test_cli_starts_a_check_without_a_scenario(city: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811

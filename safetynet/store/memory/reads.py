@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Iterable
 
 from safetynet.domain import ALL_STATUSES, ANSWERED, ChannelName, Scope
-from safetynet.domain.campaigns import CampaignInfo, CheckTally, CountRow, MinuteRow, tally_checks
+from safetynet.domain.campaigns import (
+    CHECK_OUTCOMES,
+    CampaignInfo,
+    CheckTally,
+    CountRow,
+    MinuteRow,
+    tally_checks,
+)
 from safetynet.domain.replies import Change, ChannelCount, HelpItem
 from safetynet.domain.roster import Association, Coverage, HouseholdLine
 from safetynet.store.memory.tables import CampaignRow, HouseholdRow, MemberRow, Tables
@@ -97,11 +105,14 @@ class MemoryDashboardReads:
         rows.sort(key=lambda r: r[1])  # contact id order, as SQLite reads them
         return tally_checks((r[0], r[2], r[3]) for r in rows)
 
-    async def check_counts(self, campaign_id: int) -> dict[ChannelName, dict[str, int]]:
+    async def check_counts(self, campaign_id: int,
+                           association_ids: Iterable[int] | None = None) -> dict[ChannelName, dict[str, int]]:
         await asyncio.sleep(0)
+        within = None if association_ids is None else {
+            m.household_id for m in self.t.campaign_members(campaign_id) if m.association_id in set(association_ids)}
         out: dict[ChannelName, dict[str, int]] = {}
         for (cid, contact_id), row in sorted(self.t.checks.items(), key=lambda kv: kv[1][1]):
-            if cid != campaign_id:
+            if cid != campaign_id or (within is not None and row[0] not in within):
                 continue
             contact = self.t.contacts.get(contact_id)
             state = ("dead" if contact is not None and contact.state == "dead"
@@ -202,7 +213,10 @@ class MemoryDashboardReads:
         aids, sts = set(association_ids), set(statuses)
         lines = [self._line(h, m) for h, m in self._members(campaign_id, aids)
                  if m.status in sts and (not never_answered or m.first_answer_at is None)]
+        return self._page(campaign_id, lines, after, limit)
 
+    def _page(self, campaign_id: int, lines: list[HouseholdLine], after: HouseholdLine | None,
+              limit: int | None) -> list[HouseholdLine]:
         def order(line: HouseholdLine) -> tuple[int, str, str, int]:
             # the member's association, as the campaign recorded it
             m = self.t.members[(campaign_id, line.id)]
@@ -213,6 +227,38 @@ class MemoryDashboardReads:
             cursor = (after.association_id, after.group, after.address, after.id)
             lines = [line for line in lines if order(line) > cursor]
         return lines[:limit] if limit is not None else lines
+
+    def _check_outcomes(self, campaign_id: int) -> dict[int, str]:
+        """Household id → its outcome in the check (`CHECK_OUTCOMES`), for the households asked."""
+        asked: dict[int, str] = {}
+        for (cid, contact_id), row in self.t.checks.items():
+            if cid != campaign_id:
+                continue
+            contact = self.t.contacts.get(contact_id)
+            now = ("confirmed" if row[3] is not None
+                   else "bounced" if contact is not None and contact.state == "dead" else "unconfirmed")
+            before = asked.get(row[0], "unconfirmed")
+            asked[row[0]] = min(before, now, key=CHECK_OUTCOMES.index)
+        return asked
+
+    async def check_outcomes(self, campaign_id: int) -> list[tuple[int, str, int]]:
+        await asyncio.sleep(0)
+        asked = self._check_outcomes(campaign_id)
+        counts: dict[tuple[int, str], int] = {}
+        for m in self.t.campaign_members(campaign_id):
+            key = (m.association_id, asked.get(m.household_id, "not_asked"))
+            counts[key] = counts.get(key, 0) + 1
+        return [(a, o, n) for (a, o), n in sorted(counts.items())]
+
+    async def check_unconfirmed(
+        self, campaign_id: int, association_ids: Iterable[int], *, after: HouseholdLine | None = None,
+        limit: int | None = None,
+    ) -> list[HouseholdLine]:
+        await asyncio.sleep(0)
+        asked = self._check_outcomes(campaign_id)
+        lines = [dataclasses.replace(self._line(h, m), status=asked.get(h.id, "not_asked"))
+                 for h, m in self._members(campaign_id, set(association_ids)) if asked.get(h.id) != "confirmed"]
+        return self._page(campaign_id, lines, after, limit)
 
     async def help_panel(self, campaign_id: int, association_ids: Iterable[int]) -> list[HelpItem]:
         await asyncio.sleep(0)

@@ -99,6 +99,23 @@ _CHECKED_CONTACTS = (
 )
 
 
+# One contact check's households (`hid`) with what their asked contacts came to: one confirmed
+# (`ok`), one bounced (`dead`, the contact's state now, as `check_counts`). The 0/1 cases, not
+# max() of a comparison: PostgreSQL has no max(boolean).
+_CHECK_BY_HOUSEHOLD = (
+    "SELECT cc.household_id AS hid, max(CASE WHEN cc.confirmed_at IS NOT NULL THEN 1 ELSE 0 END) AS ok,"
+    " max(CASE WHEN c.state = 'dead' THEN 1 ELSE 0 END) AS dead"
+    " FROM contact_checks cc LEFT JOIN contacts c ON c.id = cc.contact_id"
+    " WHERE cc.campaign_id = ? GROUP BY cc.household_id"
+)
+# `domain.campaigns.CHECK_OUTCOMES` from a campaign household's row of _CHECK_BY_HOUSEHOLD (none: not asked)
+_CHECK_OUTCOME = ("CASE WHEN k.ok = 1 THEN 'confirmed' WHEN k.dead = 1 THEN 'bounced'"
+                  " WHEN k.hid IS NOT NULL THEN 'unconfirmed' ELSE 'not_asked' END")
+# the report lists' select with the household's check outcome as its status
+_CHECK_SELECT = (_HH_SELECT.replace("ch.status, ch.status_at", f"{_CHECK_OUTCOME}, ch.status_at")
+                 + f" LEFT JOIN ({_CHECK_BY_HOUSEHOLD}) k ON k.hid = h.id")
+
+
 def check_tallies(rows: Sequence[Row]) -> list[CheckTally]:
     return [CheckTally(kind, int(confirmed), int(unconfirmed), int(dead), int(unchecked), int(reachable))
             for kind, confirmed, unconfirmed, dead, unchecked, reachable in rows]
@@ -170,13 +187,20 @@ class SqliteDashboardReads:
             contacts = _CHECKED_CONTACTS.format(city="", where=f" AND h.association_id IN ({marks(len(ids))})")
         return check_tallies(await self.db.fetchall(CHECK_TALLIES.format(contacts=contacts), ids or ()))
 
-    async def check_counts(self, campaign_id: int) -> dict[ChannelName, dict[str, int]]:
+    async def check_counts(self, campaign_id: int,
+                           association_ids: Iterable[int] | None = None) -> dict[ChannelName, dict[str, int]]:
+        ids = None if association_ids is None else sorted(set(association_ids))
+        if ids == []:
+            return {}
+        within = "" if ids is None else (
+            " JOIN campaign_households ch ON ch.campaign_id = cc.campaign_id AND ch.household_id = cc.household_id"
+            f" AND ch.association_id IN ({marks(len(ids))})")
         rows = await self.db.fetchall(
             "SELECT cc.channel, CASE WHEN c.state = 'dead' THEN 'dead' WHEN cc.confirmed_at IS NOT NULL"
             " THEN 'confirmed' ELSE 'unconfirmed' END AS st, count(*)"
-            " FROM contact_checks cc LEFT JOIN contacts c ON c.id = cc.contact_id"
+            f" FROM contact_checks cc LEFT JOIN contacts c ON c.id = cc.contact_id{within}"
             " WHERE cc.campaign_id = ? GROUP BY cc.channel, st ORDER BY cc.channel",
-            (campaign_id,),
+            (*(ids or ()), campaign_id),
         )
         out: dict[ChannelName, dict[str, int]] = {}
         for channel, state, n in rows:
@@ -311,13 +335,25 @@ class SqliteDashboardReads:
         Ordered by (association, group, address, id), a total order, so a list is read in pages:
         `after` is the last line of the previous page, `limit` its size.
         """
-        aids, sts = sorted(set(association_ids)), sorted(set(statuses))
-        if after is not None:
-            aids = [a for a in aids if a >= after.association_id]  # the earlier ones are done
-        if not aids or not sts:
+        sts = sorted(set(statuses))
+        if not sts:
             return []
         extra = " AND ch.first_answer_at IS NULL" if never_answered else ""
-        params: list[object] = [campaign_id, *aids, *sts]
+        return await self._page(_HH_SELECT, [], campaign_id, association_ids,
+                                f" AND ch.status IN ({marks(len(sts))}){extra}", sts, after, limit)
+
+    async def _page(self, select: str, select_params: Sequence[object], campaign_id: int,
+                    association_ids: Iterable[int], where: str, where_params: Sequence[object],
+                    after: HouseholdLine | None, limit: int | None) -> list[HouseholdLine]:
+        """One page of a report list: `select` (a variant of _HH_SELECT) narrowed by `where`, in
+        (association, group, address, id) order after the line `after`."""
+        aids = sorted(set(association_ids))
+        if after is not None:
+            aids = [a for a in aids if a >= after.association_id]  # the earlier ones are done
+        if not aids:
+            return []
+        params: list[object] = [*select_params, campaign_id, *aids, *where_params]
+        extra = where
         if after is not None:
             # the row value makes SQLite seek from the cursor's association; the upper bound stops
             # the scan after the last asked-for association instead of at the campaign's end
@@ -329,12 +365,27 @@ class SqliteDashboardReads:
             tail = " LIMIT ?"
             params.append(limit)
         rows = await self.db.fetchall(
-            f"{_HH_SELECT} WHERE ch.campaign_id = ? AND ch.association_id IN ({marks(len(aids))})"
-            f" AND ch.status IN ({marks(len(sts))}){extra}"
+            f"{select} WHERE ch.campaign_id = ? AND ch.association_id IN ({marks(len(aids))}){extra}"
             f" ORDER BY ch.association_id, coalesce(g.name, ''), h.address, h.id{tail}",
             params,
         )
         return [_line(r) for r in rows]
+
+    async def check_outcomes(self, campaign_id: int) -> list[tuple[int, str, int]]:
+        rows = await self.db.fetchall(
+            f"SELECT ch.association_id, {_CHECK_OUTCOME}, count(*) FROM campaign_households ch"
+            f" LEFT JOIN ({_CHECK_BY_HOUSEHOLD}) k ON k.hid = ch.household_id"
+            " WHERE ch.campaign_id = ? GROUP BY 1, 2 ORDER BY 1, 2",
+            (campaign_id, campaign_id),
+        )
+        return [(int(a), str(o), int(n)) for a, o, n in rows]
+
+    async def check_unconfirmed(
+        self, campaign_id: int, association_ids: Iterable[int], *, after: HouseholdLine | None = None,
+        limit: int | None = None,
+    ) -> list[HouseholdLine]:
+        return await self._page(_CHECK_SELECT, [campaign_id], campaign_id, association_ids,
+                                " AND coalesce(k.ok, 0) = 0", [], after, limit)
 
     async def help_panel(self, campaign_id: int, association_ids: Iterable[int]) -> list[HelpItem]:
         """Open help requests, oldest first, with the latest of each detail (`latest_details_sql`)."""
