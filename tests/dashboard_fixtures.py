@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 from pg_helpers import store_env
-from ports import free_port
+from ports import listening_socket
 from roster_helpers import household
 
 from safetynet.auth import Viewer, hash_password, new_token, token_hash
@@ -178,7 +178,10 @@ async def seed(w: World, with_previous: bool = True) -> None:
 async def world(tmp_path: Path, clock: Clock | None = None, serve: bool = True, seeded: bool = True,
                 public_url: str | None = None) -> AsyncIterator[World]:
     """The seeded world; with `serve`, the whole app (every route module) on a loopback port."""
-    port = free_port()
+    sock = listening_socket()
+    port = sock.getsockname()[1]
+    if not serve:
+        sock.close()  # free for a test that serves the app its own way
     cfg = make_config(tmp_path, port, public_url)
     clk = clock or FakeClock()
     store = await open_store(cfg, clk)
@@ -193,11 +196,12 @@ async def world(tmp_path: Path, clock: Clock | None = None, serve: bool = True, 
             w.app = create_app(svc)
             runner = app_runner(w.app, shutdown_timeout=1.0)
             await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", port).start()
+            await web.SockSite(runner, sock).start()
         yield w
     finally:
         if runner is not None:
             await runner.cleanup()
+        sock.close()  # if the site never started (its server closes it otherwise)
         await intake.stop()
         await store.close()
 

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from pg_helpers import store_env
-from ports import free_port
+from ports import listening_socket
 from roster_helpers import household
 from twilio.request_validator import RequestValidator
 
@@ -201,34 +201,35 @@ async def enrolment_code(env: City, key: str) -> str:
 
 @contextlib.asynccontextmanager
 async def running_app(tmp_path: Path, *, seeded: bool = True, **env_overrides: str) -> AsyncIterator[Env]:
-    app_port = free_port()
-    boot = make_config(tmp_path, 0, app_port, **env_overrides)
-    async with Sandbox(boot, app_url=f"http://127.0.0.1:{app_port}") as sb:
-        cfg = make_config(tmp_path, sb.port, app_port, **{**sb.app_env(), **env_overrides})
-        clock = FakeClock()
-        store = await open_store(cfg, clock)
-        senders = build_senders(cfg)
-        runner: web.AppRunner | None = None
-        try:
-            for s in senders.values():
-                await s.start()
-            svc = Services(cfg=cfg, store=store, clock=clock, senders=dict(senders))
-            runner = app_runner(create_app(svc), shutdown_timeout=1.0)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", app_port).start()
-            async with aiohttp.ClientSession() as http:
-                unlimited = make_config(tmp_path, sb.port, app_port, **{**UNLIMITED, **env_overrides})
-                env = Env(cfg, store, clock, sandbox=sb, senders=dict(senders), svc=svc, dispatch_cfg=unlimited,
-                          url=f"http://127.0.0.1:{app_port}", http=http)
-                if seeded:
-                    await seed(env)
-                yield env
-        finally:
-            if runner is not None:
-                await runner.cleanup()
-            for s in senders.values():
-                await s.close()
-            await store.close()
+    with listening_socket() as sock:  # closed here if the site never started (its server closes it otherwise)
+        app_port = sock.getsockname()[1]
+        boot = make_config(tmp_path, 0, app_port, **env_overrides)
+        async with Sandbox(boot, app_url=f"http://127.0.0.1:{app_port}") as sb:
+            cfg = make_config(tmp_path, sb.port, app_port, **{**sb.app_env(), **env_overrides})
+            clock = FakeClock()
+            store = await open_store(cfg, clock)
+            senders = build_senders(cfg)
+            runner: web.AppRunner | None = None
+            try:
+                for s in senders.values():
+                    await s.start()
+                svc = Services(cfg=cfg, store=store, clock=clock, senders=dict(senders))
+                runner = app_runner(create_app(svc), shutdown_timeout=1.0)
+                await runner.setup()
+                await web.SockSite(runner, sock).start()
+                async with aiohttp.ClientSession() as http:
+                    unlimited = make_config(tmp_path, sb.port, app_port, **{**UNLIMITED, **env_overrides})
+                    env = Env(cfg, store, clock, sandbox=sb, senders=dict(senders), svc=svc, dispatch_cfg=unlimited,
+                              url=f"http://127.0.0.1:{app_port}", http=http)
+                    if seeded:
+                        await seed(env)
+                    yield env
+            finally:
+                if runner is not None:
+                    await runner.cleanup()
+                for s in senders.values():
+                    await s.close()
+                await store.close()
 
 
 @contextlib.asynccontextmanager

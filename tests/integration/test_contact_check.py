@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from ports import free_port
+from ports import listening_socket
 from test_broadcast_cli import city, run  # noqa: F401  (`city`: the CLI tests' seeded city, a fixture)
 from test_broadcast_sandbox import dispatch, phone, roster, world
 
@@ -82,12 +82,13 @@ async def test_check_through_the_sandbox_confirms_by_link_and_marks_bounces(tmp_
         # the bounce: the dead number is marked dead, nothing else tried for it (no call)
         assert (await store.dashboard.check_counts(c.id))["sms"] == {"confirmed": 0, "unconfirmed": 1, "dead": 1}
 
-        port = free_port()
+        sock = listening_socket()
+        port = sock.getsockname()[1]
         intake = ReplyIntake(store, cfg, clock)
         runner = app_runner(create_app(Services(cfg=cfg, store=store, clock=clock, intake=intake)),
                             shutdown_timeout=1.0)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await web.SockSite(runner, sock).start()
         try:
             async with aiohttp.ClientSession() as http:
                 url = f"http://127.0.0.1:{port}/c/{token_sms.group(1)}"
