@@ -21,7 +21,7 @@ import structlog
 from safetynet.auth import Viewer
 from safetynet.clock import Clock
 from safetynet.config import Config
-from safetynet.domain import CampaignState, Status
+from safetynet.domain import CampaignKind, CampaignState, Status
 from safetynet.domain.replies import (
     NO_DETAILS,
     NOTE,
@@ -59,6 +59,10 @@ class UnknownToken(ReplyError):
 
 class NotFound(ReplyError):
     """No such household in the campaign, or not in the viewer's scope (indistinguishable)."""
+
+
+class NoSafetyQuestion(ReplyError):
+    """A contact check asks no one whether they are safe: nobody is confirmed in person in one."""
 
 
 class HelpNotifier(Protocol):
@@ -237,6 +241,8 @@ class ReplyIntake:
         target = await self.store.replies.target(campaign_id, household_id)
         if target is None or target.campaign_state not in (CampaignState.RUNNING, CampaignState.CLOSED):
             raise NotFound("no such household in this campaign")
+        if target.kind == CampaignKind.CHECK:
+            raise NoSafetyQuestion("a contact check takes no in-person confirmation: it asks no one whether they are safe")
         key = f"staff:{campaign_id}:{household_id}:{dedupe_key or new_key()}"
         item = self._item(target, str(Status.CONFIRMED_IN_PERSON), str(ReplyChannel.STAFF), key,
                           ReplyDetails(note=clip_note(note)))

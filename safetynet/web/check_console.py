@@ -6,6 +6,7 @@ A check is not an event: one person starts it (no approval), nothing escalates, 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,14 +15,17 @@ from aiohttp import web
 
 from safetynet.auth import Viewer
 from safetynet.broadcast.service import CampaignError, CampaignSpec, DuplicateCampaign
-from safetynet.domain.campaigns import CheckTally
+from safetynet.domain.campaigns import CHECK_OUTCOMES, CampaignInfo, CheckTally
+from safetynet.domain.roster import HouseholdLine
 from safetynet.i18n import t
 from safetynet.stats.cache import TtlCache
+from safetynet.stats.report import summarize_check
 from safetynet.templating import Markup, call_macro
 from safetynet.web.app import SERVICES, check_csrf, require_viewer
 from safetynet.web.bodies import read_form
 from safetynet.web.city_console import _refused, _service, scope_choices
 from safetynet.web.dash_shell import not_found, reads
+from safetynet.web.dash_text import channel_label
 
 log = structlog.get_logger("web.check")
 
@@ -66,6 +70,29 @@ def check_block(lang: str, tallies: Sequence[CheckTally]) -> Markup:
     rows = [_Row(x.kind, _kind_label(lang, x.kind), x.confirmed, x.unconfirmed, x.dead, x.unchecked,
                  x.reachable_households) for x in tallies]
     return call_macro("check_parts.html", "check_block", lang, rows)
+
+
+def check_progress(lang: str, campaign_id: int, households: int, unconfirmed: Sequence[HouseholdLine]) -> Markup:
+    """One check on an association's dashboard: households by outcome, and those with no contact
+    confirmed (each with its outcome), to ask for a corrected or new contact. No answers, no door knock."""
+    outcomes = {o: 0 for o in CHECK_OUTCOMES}
+    for h in unconfirmed:
+        outcomes[h.status] = outcomes.get(h.status, 0) + 1
+    outcomes["confirmed"] = max(households - len(unconfirmed), 0)
+    return call_macro("check_parts.html", "check_progress", lang, campaign_id, households, outcomes, unconfirmed,
+                      sum(h.withheld for h in unconfirmed))
+
+
+async def city_check(request: web.Request, viewer: Viewer, info: CampaignInfo, lang: str) -> Markup:
+    """/city on a contact check: households by outcome per district and association (the viewer's),
+    contacts per channel; in place of the answers, curve and rates an event shows."""
+    r = reads(request)
+    everyone, outcomes = await asyncio.gather(r.associations(), r.check_outcomes(info.id))
+    covered = {aid for aid, _, _ in outcomes}
+    mine = [a for a in everyone if a.id in covered and viewer.sees(a.district, a.name)]
+    channels = await r.check_counts(info.id, None if viewer.scope.kind == "city" else [a.id for a in mine])
+    return call_macro("check_parts.html", "check_city", lang, info.id, summarize_check(mine, outcomes, channels),
+                      {ch: channel_label(lang, ch) for ch in channels})
 
 
 async def check_form(request: web.Request, viewer: Viewer, lang: str, csrf: str) -> Markup:

@@ -140,8 +140,14 @@ async def city_page(request: web.Request) -> web.Response:
                "health": health_block(lang, sending, running=info is not None and info.state == "running")}
     if info is None:
         return render(request, heading, template="city.html", context=context)
-    context["parts"] = await _parts(request, viewer, info, lang)
     context["approval"] = approval_line(lang, info, await _token_maker(request, info))
+    if info.kind == "check":
+        # nobody answers a check: its outcomes in place of the answers, curve and rates (not live)
+        context["check_progress"] = await check_console.city_check(request, viewer, info, lang)
+        context["actions"] = (campaign_actions(lang, info, csrf) if await city_console.may_finish(request, viewer, info)
+                              else "")
+        return render(request, heading, template="city.html", context=context)
+    context["parts"] = await _parts(request, viewer, info, lang)
     context["actions"] = (
         campaign_actions(lang, info, csrf, may_start=viewer.is_city_admin,
                          may_approve=viewer.is_city_admin and viewer.staff_id is not None,

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from safetynet.auth import Viewer
 from safetynet.csvout import BOM
+from safetynet.domain import CampaignKind
 from safetynet.domain.audit import AuditAction
 from safetynet.domain.campaigns import CampaignInfo
 from safetynet.domain.consent import Disclosure
@@ -25,7 +26,7 @@ from safetynet.stats.report import FORMATS, ReportNotFound, open_report, stream_
 from safetynet.web import city_pages, dash_sse
 from safetynet.web.app import ERROR_PAGE, SERVICES, require_viewer, services
 from safetynet.web.audit_api import record
-from safetynet.web.check_console import check_block
+from safetynet.web.check_console import check_block, check_progress
 from safetynet.web.dash_shell import (
     READS,
     STATS,
@@ -121,6 +122,8 @@ async def association_page(request: web.Request) -> web.Response:
                                       _filter(request))
         context["checks"] = check_block(lang, checks)
         return render(request, assoc.name, template="association.html", context=context)
+    if campaign.kind == CampaignKind.CHECK:
+        return await _check_page(request, viewer, lang, assoc, campaign)
     # independent reads side by side: under a reply surge each read waits its turn on a reader
     lines, help_list, cov, campaigns, disclosure, checks = await asyncio.gather(
         r.households(campaign.id, assoc.id), r.help_panel(campaign.id, [assoc.id]), r.coverage(assoc.id),
@@ -135,6 +138,22 @@ async def association_page(request: web.Request) -> web.Response:
              "data-msg-reopen-already": t(lang, "reopen_already"), "data-msg-reopen-refused": t(lang, "reopen_refused")}
     return render(request, assoc.name, template="association.html", context=context, scripts=("/static/live.js", "/static/dash.js"),
                   styles=_PRINTABLE, main_attrs=attrs)
+
+
+async def _check_page(request: web.Request, viewer: Viewer, lang: str, assoc: Association,
+                      campaign: CampaignInfo) -> web.Response:
+    """An association's dashboard on a contact check: what its households' contacts came to."""
+    r = reads(request)
+    totals, unconfirmed, cov, campaigns, disclosure, checks = await asyncio.gather(
+        r.counts(campaign.id, [assoc.id]), r.check_unconfirmed(campaign.id, [assoc.id]), r.coverage(assoc.id),
+        r.campaigns_for([assoc.id]), disclosure_for(r, viewer), r.contact_checks([assoc.id]))
+    households = sum(totals.get(assoc.id, {}).values())
+    context = association_context(lang, assoc, campaign, campaigns, [], [], _coverage(disclosure, cov, assoc),
+                                  _filter(request))
+    context["checks"] = check_block(lang, checks)
+    context["check_progress"] = check_progress(lang, campaign.id, households,
+                                               disclosure.lines(unconfirmed, assoc.district, assoc.name))
+    return render(request, assoc.name, template="association.html", context=context)
 
 
 def _coverage(disclosure: Disclosure, cov: Coverage, assoc: Association) -> Coverage:
@@ -176,6 +195,8 @@ async def doorknock_page(request: web.Request) -> web.Response:
     assoc, campaign, since = await _association_context(request, viewer)
     if campaign is None:
         raise not_found()
+    if campaign.kind == CampaignKind.CHECK:  # nobody to walk to: the check's list is on the dashboard
+        raise web.HTTPSeeOther(f"/a/{assoc.id}?campaign={campaign.id}")
     record(request, viewer, AuditAction.VIEW, "doorknock", campaign_id=campaign.id, association_id=assoc.id)
     lang = lang_of(request)
     lines = await _lines(request, viewer, assoc, campaign.id)

@@ -18,7 +18,7 @@ from safetynet.broadcast.service import covered
 from safetynet.domain.audit import AuditAction
 from safetynet.domain.consent import withhold_history
 from safetynet.domain.replies import InPersonMethod, UndoRefused
-from safetynet.replies.intake import NotFound, ReplyError
+from safetynet.replies.intake import NoSafetyQuestion, NotFound, ReplyError
 from safetynet.web.app import check_csrf, json_error, require_viewer, services
 from safetynet.web.audit_api import record
 from safetynet.web.bodies import read_form, read_json_object
@@ -68,6 +68,8 @@ async def confirm(request: web.Request) -> web.Response:
         )
     except NotFound:
         return json_error(404, "not found")
+    except NoSafetyQuestion as e:
+        return json_error(409, str(e))
     if result.recorded:
         record(request, viewer, AuditAction.CONFIRM, "household", campaign_id=campaign_id, household_id=household_id,
                detail=str(method))

@@ -10,6 +10,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from dashboard_fixtures import ASSOC_A, client, start_campaign
+from dashboard_fixtures import world as dash_world
 from ports import listening_socket
 from test_broadcast_cli import city, run  # noqa: F401  (`city`: the CLI tests' seeded city, a fixture)
 from test_broadcast_sandbox import dispatch, phone, roster, world
@@ -19,7 +21,7 @@ from safetynet.broadcast.planner import plan_check
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.clock import SystemClock
 from safetynet.domain import CampaignKind, CampaignState, Role, Scope
-from safetynet.domain.campaigns import ContactRef, StepHousehold, tally_checks
+from safetynet.domain.campaigns import CheckRow, ContactRef, StepHousehold, tally_checks
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.tokens import token_hash
 from safetynet.stats.report import build_report, render_csv, render_html
@@ -154,3 +156,43 @@ def test_cli_starts_a_check_without_a_scenario(city: Path, capsys: pytest.Captur
     assert json.loads(out)["kind"] == "check" and json.loads(out)["households"] == 2
     code, _, err = run(cfg, capsys, "start")
     assert code == 2 and "--kind check" in err
+
+
+async def test_staff_pages_on_a_check_show_what_contacts_came_to_not_answers(tmp_path: Path) -> None:
+    """QA: a running check's dashboard said 回答 0 / 6 (0%), offered the door-knock list and 訪問で確認
+    buttons (a safety answer), and /city drew an answer curve with every association ▼ 低い."""
+    async with dash_world(tmp_path) as w:
+        assert await w.store.campaigns.close(w.campaign_id, w.clock.now())
+        cid = await start_campaign(w, CampaignKind.CHECK, title="連絡先の確認")
+        # A-001's mobile asked and confirmed, A-004's asked and silent; nothing asked of the others
+        rows = []
+        for key in ("A-001", "A-004"):
+            h = await w.store.roster.get_household(w.households[key].id)
+            assert h is not None
+            mobile = next(c for c in h.contacts if c.kind == "mobile")
+            rows.append(CheckRow(mobile.id, h.id, "sms", f"check-{key}"))
+        await w.store.campaigns.write_checks(cid, rows)
+        assert await w.store.replies.confirm_check("check-A-001", w.clock.now())
+        aid, head = w.assoc_ids[ASSOC_A], {"Authorization": f"Bearer {w.tokens['head_a']}"}
+        async with client() as http:
+            async with http.get(f"{w.url}/a/{aid}?campaign={cid}", headers=head) as r:
+                assert r.status == 200
+                page = await r.text()
+            assert "この連絡先確認の結果" in page and "6 世帯のうち、連絡先を確認できた世帯は 1 世帯です" in page
+            assert "回答 " not in page and "戸別訪問リスト" not in page and "訪問で確認" not in page
+            listed = page[page.index("連絡先を確認できなかった世帯（5）"):]
+            assert "山田 太郎" not in listed  # A-001: confirmed
+            assert re.search(r'data-outcome="unconfirmed"><td>2班</td><td>田中 美咲', listed)
+            assert re.search(r'data-outcome="not_asked"><td>2班</td><td>渡辺 誠', listed)
+            async with http.get(f"{w.url}/a/{aid}/doorknock?campaign={cid}", headers=head,
+                                allow_redirects=False) as r:
+                assert r.status == 303 and r.headers["Location"] == f"/a/{aid}?campaign={cid}"
+            url = f"{w.url}/api/campaigns/{cid}/households/{w.households['A-004'].id}/confirm"
+            async with http.post(url, headers=head, json={"method": "visit"}) as r:
+                assert r.status == 409 and "contact check" in (await r.json())["error"]
+            async with http.get(f"{w.url}/city?campaign={cid}", headers={
+                    "Authorization": f"Bearer {w.tokens['admin']}"}) as r:
+                city = await r.text()
+            assert "この連絡先確認の結果" in city and 'id="curve"' not in city and "回答率" not in city
+            row = re.search(rf'<tr data-aid="{aid}">(.*?)</tr>', city, re.S)
+            assert row and re.findall(r"<td>([^<]*)</td>", row.group(1))[1:] == ["6", "1", "0", "1", "4", "17%"]
