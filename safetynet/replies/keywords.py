@@ -2,12 +2,17 @@
 
 `1`, `無事`, `ぶじ`, `safe`, `ok` → safe, and `大丈夫` / `だいじょうぶ` alone (the やさしい日本語 page's
 safe button says だいじょうぶ; inside a sentence the word is as often about someone else, "私は大丈夫
-だけど母が動けない", or a question, so with other words it is no answer); `2`, `助けて`, `たすけて`, `help`, `sos` → need help.
+だけど母が動けない", or a question); `2`, `助けて`, `たすけて`, `help`, `sos` → need help.
 Full- and half-width forms are folded (NFKC), katakana is read as hiragana, case is ignored, and
-text around a keyword is tolerated ("1 無事です"). When a message holds both kinds of keyword
-("2人とも無事") or a negated "safe" ("無事じゃない", "not ok"), the answer is None: guessing
-"safe" for someone who may be in trouble is the one mistake this must never make, so such texts
-are kept as a note and answered with the keyword help.
+text around a keyword is tolerated ("1 無事です").
+
+Guessing "safe" for someone who may be in trouble is the one mistake this must never make; a text
+that tells of trouble and is taken for no answer is the next worst (QA: 「大丈夫じゃない、足をけがした」
+was kept as a note no head saw, the household left "not answered"). So words of trouble (けが,
+動けない, 閉じ込められた, 救急, injured, trapped…; not "けがはない") and a negated "safe" (無事じゃない,
+not ok) are need help, whatever else the text says, and the head reads the text with the request.
+A text with both kinds of keyword and no trouble ("2人とも無事"), or a question ("大丈夫？"), is
+no answer: kept as a note and answered with the keyword help.
 """
 
 from __future__ import annotations
@@ -34,6 +39,21 @@ _NEGATED_JA = re.compile(rf"(?:{_SAFE_WORDS_JA}|{_DAIJOUBU_WORDS})\s*(?:(?:じ�
 # "Safe" asked, not told: 「大丈夫？」「無事ですか」「大丈夫かな」 (the sender may be asking about someone).
 _ASKED_JA = re.compile(rf"(?:{_SAFE_WORDS_JA}|{_DAIJOUBU_WORDS})\s*(?:です|でしょう|でした)?\s*(?:か|\?)")
 _NEGATED_EN = re.compile(r"(?<![a-z])(?:not|isn't|isnt|aren't|arent|am not|no longer)\s+(?:safe|ok)(?![a-z])")
+# Words of trouble (after `normalise`: katakana as hiragana, so ケガ is けが), and the same words
+# denied ("けがはありません", "not hurt"), which are taken out before looking.
+_TROUBLE_JA = re.compile(
+    r"けが|怪我|負傷|動けな|うごけな|痛い|いたい|倒れ|たおれ|閉じ込め|とじこめ|出られな|でられな|下敷き|したじき"
+    r"|挟ま|はさま|埋ま|生き埋め|救急|きゅうきゅう|救助|きゅうじょ|出血|骨折|意識が|苦しい|くるしい|火事|火災"
+    r"|燃えて|浸水|流され|孤立|困って|こまって|危ない|あぶない|具合が悪|ぐあいがわる|息が")
+_NO_TROUBLE_JA = re.compile(
+    r"(?:けが|怪我|負傷|痛み)\s*(?:人|にん)?\s*(?:は|も)?\s*(?:ない|なし|無し|ありません|いません|いない|おりません|しておりません|していません"
+    r"|してない|していない|してません|ゼロ|ぜろ|0)|痛くな|いたくな|困ってな|こまってな|困っていな|こまっていな|困っていません|こまっていません"
+    r"|危なくな|あぶなくな|火事では|火事じゃ")
+_TROUBLE_EN = re.compile(
+    r"(?<![a-z])(?:injur\w*|hurt|trapped|stuck|bleeding|ambulance|fire|emergency|fell|fallen|can't move|cannot move"
+    r"|can not move|unconscious|flood\w*)(?![a-z])")
+_NO_TROUBLE_EN = re.compile(
+    r"(?<![a-z])(?:no|not|nobody|no one|none|isn't|aren't|wasn't)\s+(?:\w+\s+)?(?:injur\w*|hurt)(?![a-z])")
 
 
 def normalise(text: str) -> str:
@@ -41,10 +61,22 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower().translate(_KATA_TO_HIRA)
 
 
+def tells_of_trouble(text: str) -> bool:
+    """True when the text tells of trouble: an injury, someone who cannot move or get out, a fire…
+    (not when it denies one: "けがはありません", "nobody hurt"); or says it is not safe."""
+    t = normalise(text)
+    if _NEGATED_JA.search(t) or _NEGATED_EN.search(t):
+        return True
+    ja, en = _NO_TROUBLE_JA.sub(" ", t), _NO_TROUBLE_EN.sub(" ", t)
+    return bool(_TROUBLE_JA.search(ja) or _TROUBLE_EN.search(en))
+
+
 def parse_keyword(text: str) -> Status | None:
     """SAFE, NEED_HELP, or None when the text is not a clear answer."""
+    if tells_of_trouble(text):
+        return Status.NEED_HELP
     t = normalise(text)
-    if _NEGATED_JA.search(t) or _NEGATED_EN.search(t) or _ASKED_JA.search(t):
+    if _ASKED_JA.search(t):
         return None
     safe = bool(_SAFE_ASCII.search(t) or _SAFE_JA.search(t))
     if not safe and _DAIJOUBU.search(t):

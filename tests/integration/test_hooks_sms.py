@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from replies_fixtures import Env, post_twilio, running_app
+from replies_fixtures import ASSOC_A, Env, add_staff, post_twilio, running_app
 from twilio.request_validator import RequestValidator
 
-from safetynet.domain import Status
+from safetynet.domain import Role, Status
 
 
 def _inbound(env: Env, sid: str, from_: str, body: str) -> dict[str, str]:
@@ -43,11 +43,26 @@ async def test_keyword_with_words_keeps_them_as_the_note(tmp_path: Path) -> None
 
 async def test_other_text_is_kept_as_a_note_and_answered_with_help(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
-        result = await env.sandbox.fake("sms").reply("+819011110002", "無事じゃないかも")
+        result = await env.sandbox.fake("sms").reply("+819011110002", "いま避難所に向かっています")
         assert "1" in result.body and "2" in result.body and "返信" in result.body
         (entry,) = await env.store.replies.history(env.campaign_id, env.hh("A-002").id)
-        assert (entry.status, entry.note) == ("note", "無事じゃないかも")
+        assert (entry.status, entry.note) == ("note", "いま避難所に向かっています")
         assert await env.status("A-002") == Status.PENDING
+
+
+async def test_a_text_that_tells_of_trouble_is_need_help_and_the_head_reads_it(tmp_path: Path) -> None:
+    """QA: 「大丈夫じゃない、足をけがした」 was answered with the keyword help and kept as a note no head
+    saw; the household stayed "not answered"."""
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, phone="+819088880001")
+        result = await env.sandbox.fake("sms").reply("+819011110002", "大丈夫じゃない、足をけがした")
+        assert "「助けが必要」と記録しました" in result.body and "119" in result.body
+        assert await env.status("A-002") == Status.NEED_HELP
+        await env.dispatch()
+        alerts = [r.text or "" for r in env.staff_messages("sms")]
+        assert alerts and all("足をけがした" in a for a in alerts)
+        (item,) = await env.store.dashboard.help_panel(env.campaign_id, [env.hh("A-002").association_id])
+        assert item.note == "大丈夫じゃない、足をけがした"
 
 
 async def test_reply_is_in_the_households_language(tmp_path: Path) -> None:

@@ -42,17 +42,40 @@ def test_keywords(text: str, expected: Status) -> None:
         "", "   ", "こんにちは", "hello", "10", "12", "21",
         "unsafe", "okay?", "helpful",  # keywords only as whole words
         "1 or 2", "2人とも無事", "ok but help",  # both kinds: ask again rather than guess
-        "無事じゃない", "無事ではありません", "無事でない", "not safe", "NOT OK", "I am not ok",  # negated "safe"
-        "大丈夫じゃない", "だいじょうぶではありません", "大丈夫でない", "だいじょうぶじゃないです",
         "大丈夫、助けて",  # both kinds
         # 大丈夫 within a sentence is as often about someone else, or a question: no answer, ask again
-        "私は大丈夫だけど母が動けない", "母は大丈夫、父が動けない", "大丈夫ですか", "大丈夫とは言えません", "みんな大丈夫",
-        "大丈夫？", "大丈夫?", "大丈夫かな", "母が大丈夫か分からない", "父は大丈夫、母はけが",  # QA's texts
+        "大丈夫ですか", "大丈夫とは言えません", "みんな大丈夫",
+        "大丈夫？", "大丈夫?", "大丈夫かな", "母が大丈夫か分からない",  # QA's texts
         "無事ですか", "無事？", "家族は無事でしょうか",  # asked, not told
+        "痛くないです、大丈夫",  # trouble denied, and 大丈夫 in a sentence
     ],
 )
 def test_unclear_texts_are_not_answers(text: str) -> None:
     assert parse_keyword(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # QA: told the keyword help, kept as a note no head saw, the household left "not answered"
+        "大丈夫じゃない、足をけがした", "私は大丈夫だけど母が動けない", "母は大丈夫、父が動けない", "父は大丈夫、母はけが",
+        "無事じゃない", "無事ではありません", "無事でない", "not safe", "NOT OK", "I am not ok",  # negated "safe"
+        "大丈夫じゃない", "だいじょうぶではありません", "大丈夫でない", "だいじょうぶじゃないです",
+        "ケガをしました", "家具の下敷きになって出られない", "トイレに閉じ込められた", "救急車を呼んで", "家が燃えている",
+        "夫が倒れた 無事ではない", "1 母が動けない",  # trouble beside "safe": need help
+        "I'm injured", "my husband is trapped", "we are stuck", "2人とも無事だけど祖母がけが",
+    ],
+)
+def test_words_of_trouble_are_need_help_whatever_else_the_text_says(text: str) -> None:
+    assert parse_keyword(text) == HELP
+
+
+@pytest.mark.parametrize(
+    "text", ["けがはありません、無事です", "怪我なし 家族全員無事", "ケガ人なし、無事", "けが人はいません 無事です",
+             "火事ではない、無事", "nobody is hurt, we are ok", "no one injured, safe", "無事です、困っていません"],
+)
+def test_trouble_denied_is_no_trouble(text: str) -> None:
+    assert parse_keyword(text) == SAFE
 
 
 def test_normalise_folds_width_case_and_katakana() -> None:
