@@ -19,7 +19,7 @@ import structlog
 from safetynet.channels import registry
 from safetynet.clock import Clock
 from safetynet.config import Config
-from safetynet.domain import CampaignKind, ChannelName
+from safetynet.domain import CampaignKind, ChannelName, Role
 from safetynet.domain.campaigns import Campaign, StaffAlert
 from safetynet.domain.consent import Disclosure
 from safetynet.domain.replies import HelpRow
@@ -82,21 +82,26 @@ def help_link(public_url: str, association_id: int, campaign_id: int) -> str:
     return f"{public_url.rstrip('/')}/a/{association_id}?campaign={campaign_id}"
 
 
-def door_knock_text(association: str, households: int, language: str, drill: bool, link: str) -> str:
+def door_knock_text(association: str, households: int, language: str, drill: bool, link: str,
+                    standing_in: bool = False) -> str:
     head = t(language, "staff.drill") if drill else ""
-    return f"{head}{t(language, 'staff.door_knock', association=association, households=households)}\n{link}"
+    why = f"\n{t(language, 'staff.standing_in', association=association)}" if standing_in else ""
+    return f"{head}{t(language, 'staff.door_knock', association=association, households=households)}{why}\n{link}"
 
 
-def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: str, campaign: str) -> str:
+def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: str, campaign: str,
+              standing_in: bool = False) -> str:
     """The alert a head reads on the phone: who, which campaign, where, how many, vulnerable, their
-    words, the link (`campaign`: the campaign's title)."""
+    words, the link (`campaign`: the campaign's title). `standing_in`: it goes to the district's or
+    the city's staff because no head or deputy of the association can be reached; it says so."""
     head = (t(language, "staff.drill") if drill else "") + t(
         language, "staff.need_help.follow_up" if follow_up else "staff.need_help.title")
     top = [f"{head} {row.association}{' ' + row.group if row.group else ''}"]
     if campaign.strip():
         top.append(t(language, "staff.need_help.campaign", title=short_title(campaign)))
+    why = [t(language, "staff.standing_in", association=row.association)] if standing_in else []
     if row.withheld:  # a `no` household outside a real event: its number and 班 alone (domain.consent)
-        return "\n".join([*top, t(language, "staff.withheld", number=row.household_key),
+        return "\n".join([*top, t(language, "staff.withheld", number=row.household_key), *why,
                           f"{t(language, 'staff.need_help.open')} {link}"])
     who = f"{row.name} ({t(language, 'staff.members', n=row.members)}"
     who += f", {t(language, 'staff.vulnerable')})" if row.vulnerable else ")"
@@ -113,13 +118,26 @@ def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: s
         lines.append(" / ".join(facts))
     if row.note:
         lines.append(f"{t(language, 'staff.note')}: {row.note}")
+    lines += why
     lines.append(f"{t(language, 'staff.need_help.open')} {link}")
     return "\n".join(lines)
 
 
+def standing_in(staff: list[Staff], district: str, channels: Collection[ChannelName]) -> list[Staff]:
+    """Who gets an association's alerts when none of its heads and deputies can be reached (none
+    registered, or none with a contact sent on here): the district's heads, or failing them the
+    city's admins (pure: `staff` is every staff member)."""
+    for role, scope in ((Role.DISTRICT_HEAD, f"district:{district}"), (Role.CITY_ADMIN, "city")):
+        found = [s for s in staff if s.active and s.role == role and s.scope == scope]
+        if staff_messages(found, channels):
+            return found
+    return []
+
+
 class HelpNotifier:
     """`need_help(campaign, household)`: the alert to every head and deputy of the household's
-    association, queued in the outbox; `on_queued` wakes a dispatcher of this process."""
+    association, queued in the outbox (to the district's heads or the city's admins when none of
+    them can be reached: `standing_in`); `on_queued` wakes a dispatcher of this process."""
 
     def __init__(self, store: Store, cfg: Config, channels: Collection[ChannelName], clock: Clock,
                  on_queued: Callable[[], None] | None = None) -> None:
@@ -147,6 +165,14 @@ class HelpNotifier:
         drill = campaign.kind == CampaignKind.DRILL
         report = await self._queue(staff, lambda lang: help_text(row, lang, drill, follow_up, link, campaign.title),
                                    link, campaign_id)
+        if not report.recipients:
+            # "町会に知らせます" must reach someone: the district's heads, else the city's admins
+            others = standing_in(await self.store.auth.list_staff(), row.district, self.channels)
+            report = await self._queue(
+                others, lambda lang: help_text(row, lang, drill, follow_up, link, campaign.title, standing_in=True),
+                link, campaign_id)
+            log.warning("help_to_standing_in_staff", campaign_id=campaign_id, association_id=row.association_id,
+                        staff=report.recipients)
         if not follow_up:
             # In the outbox (or nobody to send to): a restart need not queue it again.
             await self.store.replies.mark_notified(campaign_id, household_id)
@@ -161,15 +187,19 @@ class HelpNotifier:
         associations = {a.id: a for a in await self.store.roster.list_associations()}
         drill = campaign.kind == CampaignKind.DRILL
         base = self.cfg.server.public_url.rstrip("/")
+        everyone: list[Staff] | None = None
         for association_id, count in sorted(households_by_association.items()):
             a = associations.get(association_id)
             if a is None or count <= 0:
                 continue
             staff = await self.store.auth.staff_for_association(a.name, a.district)
             link = f"{base}/a/{a.id}/doorknock?campaign={campaign.id}"
-            report = await self._queue(
-                staff, functools.partial(door_knock_text, a.name, count, drill=drill, link=link), link, campaign.id,
-            )
+            text = functools.partial(door_knock_text, a.name, count, drill=drill, link=link)
+            report = await self._queue(staff, text, link, campaign.id)
+            if not report.recipients:  # the walk must still be someone's: see `standing_in`
+                everyone = everyone if everyone is not None else await self.store.auth.list_staff()
+                report = await self._queue(standing_in(everyone, a.district, self.channels),
+                                           functools.partial(text, standing_in=True), link, campaign.id)
             log.info("door_knock_notified", campaign_id=campaign.id, association_id=a.id, households=count,
                      queued=report.queued)
 

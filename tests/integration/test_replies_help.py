@@ -211,3 +211,56 @@ async def test_ladder_door_knock_step_sends_each_head_their_list(tmp_path: Path)
             assert "【戸別訪問リスト】" in text and "未回答 3 世帯" in text and f"/a/{a_id}/doorknock" in text
         (b_text,) = [r.text for r in env.staff_messages("telegram") if r.address == "8880009"]
         assert b_text is not None and "未回答 1 世帯" in b_text
+
+
+async def test_with_no_head_or_deputy_to_reach_the_district_head_then_a_city_admin_is_told(tmp_path: Path) -> None:
+    """QA: in an association with no head or deputy, 「助けが必要」 told the resident 「町会に知らせます」 and
+    alerted nobody. The district's heads stand in, and failing them the city's admins, told why."""
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "deputy-a", Role.DEPUTY, ASSOC_A)  # registered, but with no contact: unreachable
+        admin = await env.store.auth.add_staff("city-1", "City", Role.CITY_ADMIN, "city", None,
+                                               contacts=[("telegram", "7770001")])
+        env.staff[admin.login] = admin
+        async with env.http.post(env.reply_url("A-002"), data={"status": "need_help", "k": "nohead-1"}) as resp:
+            assert resp.status == 200
+        await env.dispatch()
+        (alert,) = [r.text or "" for r in env.staff_messages("telegram")]
+        assert "佐藤 花子" in alert and f"{ASSOC_A}に連絡の届く会長・副会長が登録されていないため" in alert
+
+        # a district head of the household's district comes first (the city's admins hear nothing more)
+        dhead = await env.store.auth.add_staff("district-1", "District", Role.DISTRICT_HEAD, "district:桜地区", None,
+                                               contacts=[("telegram", "7770002")])
+        env.staff[dhead.login] = dhead
+        async with env.http.post(env.reply_url("A-003"), data={"status": "need_help", "k": "nohead-2"}) as resp:
+            assert resp.status == 200
+        await env.dispatch()
+        sent = [(r.address, r.text or "") for r in env.staff_messages("telegram")]
+        assert len(sent) == 2 and sent[1][0] == "7770002" and "Smith John" in sent[1][1]
+
+        # with a head to reach, nobody stands in
+        await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, telegram="8880001")
+        async with env.http.post(env.reply_url("A-004"), data={"status": "need_help", "k": "nohead-3"}) as resp:
+            assert resp.status == 200
+        await env.dispatch()
+        sent = [(r.address, r.text or "") for r in env.staff_messages("telegram")]
+        assert len(sent) == 3 and sent[2][0] == "8880001" and "登録されていないため" not in sent[2][1]
+
+
+async def test_a_door_knock_list_with_no_head_to_reach_goes_to_the_district_head(tmp_path: Path) -> None:
+    from safetynet.broadcast.ladder import LadderScheduler
+    from safetynet.replies.notify import StaffNotifier
+
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, telegram="8880001")  # B has nobody
+        dhead = await env.store.auth.add_staff("district-u", "District", Role.DISTRICT_HEAD, "district:梅地区", None,
+                                               contacts=[("telegram", "7770003")])
+        env.staff[dhead.login] = dhead
+        ladder = LadderScheduler(env.store.campaigns, env.clock,
+                                 notifier=StaffNotifier(env.store, env.cfg, env.senders, env.clock))
+        await env.clock.advance(1800)
+        await ladder.tick()
+        await env.dispatch()
+        sent = {r.address: r.text or "" for r in env.staff_messages("telegram")}
+        assert set(sent) == {"8880001", "7770003"} and "登録されていないため" not in sent["8880001"]
+        assert f"【戸別訪問リスト】{ASSOC_B}: 未回答 1 世帯" in sent["7770003"]
+        assert f"{ASSOC_B}に連絡の届く会長・副会長が登録されていないため" in sent["7770003"]
