@@ -23,7 +23,7 @@ from safetynet.config import Config
 from safetynet.domain import Scope
 from safetynet.metrics import Metrics
 from safetynet.store import Store, StoreUnavailable
-from safetynet.templating import STATIC_PREFIX, asset_version
+from safetynet.templating import ENV, STATIC_PREFIX, asset_version
 
 log = structlog.get_logger("web")
 
@@ -102,6 +102,15 @@ def json_error(status: int, message: str, headers: dict[str, str] | None = None)
     return web.json_response({"error": message}, status=status, headers=headers)
 
 
+def failure_page(status: int) -> web.Response:
+    """What a browser gets when the server cannot serve the page (the store failing: 503, a fault:
+    500); an API client gets JSON (`wants_json`). A resident on a reply page reads that nothing was
+    recorded, to try again, and to call 119 (QA: raw `{"error": "internal error"}` in English)."""
+    headers = {"Retry-After": "30"} if status == 503 else None
+    return web.Response(text=ENV.get_template("failure.html").render(), status=status, content_type="text/html",
+                        headers=headers)
+
+
 def wants_json(request: web.Request) -> bool:
     return request.path.startswith(("/api/", "/hooks/")) or "application/json" in request.headers.get("Accept", "")
 
@@ -174,6 +183,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         raise
     except StoreUnavailable:
         log.error("request_refused_store_unavailable", path=request.path)
+        if not wants_json(request):
+            return failure_page(503)
         return json_error(503, "storage is failing; the answer was not recorded, please retry")
     except (json.JSONDecodeError, UnicodeDecodeError):
         return json_error(400, "request body is not valid JSON")
@@ -182,7 +193,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return json_error(404, "not found")
     except Exception:
         log.exception("request_failed", path=request.path, method=request.method)
-        return json_error(500, "internal error")
+        return json_error(500, "internal error") if wants_json(request) else failure_page(500)
 
 
 def credential(request: web.Request) -> tuple[str | None, str | None]:

@@ -374,3 +374,25 @@ async def test_unreadable_form_is_refused(tmp_path: Path) -> None:
                                  headers=None) as resp:
             assert resp.status == 200
         assert await env.history("A-001") == ["safe"]
+
+
+async def test_with_the_store_failing_a_resident_reads_a_page_not_json(tmp_path: Path) -> None:
+    """QA: with the database down the reply page answered `{"error": "internal error"}` in English."""
+    from store_helpers import break_writes
+
+    async with running_app(tmp_path) as env:
+        await break_writes(env.store, True)
+        try:
+            async with env.http.post(env.reply_url("A-002"), data={"status": "need_help", "k": "down-1"}) as r:
+                page = await r.text()
+                assert r.status == 503 and r.content_type == "text/html" and r.headers["Retry-After"] == "30"
+            assert "ただいまご利用になれません" in page and "もう一度お試しください" in page and "119" in page
+            assert "Not available right now" in page and "error" not in page
+            async with env.http.post(env.reply_url("A-002"), data={"status": "need_help", "k": "down-2"},
+                                     headers={"Accept": "application/json"}) as r:
+                assert r.status == 503 and "not recorded" in (await r.json())["error"]
+        finally:
+            await break_writes(env.store, False)
+        async with env.http.post(env.reply_url("A-002"), data={"status": "need_help", "k": "down-3"}) as r:
+            assert r.status == 200
+        assert await env.status("A-002") == Status.NEED_HELP

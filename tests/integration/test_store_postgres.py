@@ -4,18 +4,20 @@ claims of concurrent dispatchers, a read racing another process's answer, the di
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import asyncpg
 import pytest
 from contract.support import ROUTES, city, running_campaign, seed
-from pg_helpers import pg_schema
+from pg_helpers import SERVER, pg_schema, pg_store
 
 from safetynet.cli import main
 from safetynet.clock import FakeClock
-from safetynet.domain import CampaignKind, Status
+from safetynet.domain import CampaignKind, Role, Status
 from safetynet.domain.replies import ReplyDetails, ReplyItem
-from safetynet.store.postgres import open_postgres_store
+from safetynet.store import StoreUnavailable
+from safetynet.store.postgres import PostgresStore, open_postgres_store
 from safetynet.store.postgres.db import pg_sql
 from safetynet.store.sqlite import open_sqlite_store
 
@@ -144,3 +146,28 @@ async def test_a_read_racing_an_answer_from_another_process_is_not_stored_after_
         finally:
             await other.close()
             await store.close()
+
+
+async def test_a_database_that_takes_no_connections_is_unavailable_not_a_fault(tmp_path: Path) -> None:
+    """QA: a database that stopped taking connections (ALTER DATABASE … ALLOW_CONNECTIONS false, or
+    dropped) surfaced as a plain error: a 500 for residents, and /readyz still said writes work."""
+    async with pg_store(tmp_path, FakeClock()) as store:
+        assert isinstance(store, PostgresStore)
+        pool = store.db.pool
+        pool.set_connect_args(f"{SERVER}/safetynet_no_such_database")  # what a dropped database does
+        await pool.expire_connections()
+        with pytest.raises(StoreUnavailable):
+            await store.auth.add_staff("x", "X", Role.CITY_ADMIN, "city", None)
+        assert store.db.failed is not None  # /readyz: writes failing
+        name = f"safetynet_closed_{uuid.uuid4().hex[:8]}"
+        admin = await asyncpg.connect(f"{SERVER}/postgres")
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            pool.set_connect_args(f"{SERVER}/{name}")
+            await pool.expire_connections()
+            with pytest.raises(StoreUnavailable):
+                await store.dashboard.associations()
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            await admin.close()

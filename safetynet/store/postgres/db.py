@@ -40,6 +40,11 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.ReadOnlySQLTransactionError,
     asyncpg.InterfaceError,
     asyncpg.InternalClientError,
+    # what a new connection meets when the database is closed to connections (ALTER DATABASE …
+    # ALLOW_CONNECTIONS false; also a lock not available now), gone, or its role refused
+    asyncpg.ObjectNotInPrerequisiteStateError,
+    asyncpg.InvalidCatalogNameError,
+    asyncpg.InvalidAuthorizationSpecificationError,
     OSError,
 )
 
