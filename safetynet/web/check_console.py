@@ -25,7 +25,7 @@ from safetynet.web.app import SERVICES, check_csrf, require_viewer
 from safetynet.web.bodies import read_form
 from safetynet.web.city_console import _refused, _service, scope_choices
 from safetynet.web.dash_shell import not_found, reads
-from safetynet.web.dash_text import channel_label
+from safetynet.web.dash_text import channel_label, lang_of
 
 log = structlog.get_logger("web.check")
 
@@ -108,6 +108,8 @@ async def start_check(request: web.Request) -> web.Response:
         raise not_found()
     form = await read_form(request)
     await check_csrf(request, form)
+    if form.get("really") != "1":  # it goes out at once to every contact in scope (QA: one click sent it city-wide)
+        raise web.HTTPBadRequest(text=t(lang_of(request), "console.check_really"))
     scope = str(form.get("scope", ""))
     if scope not in {v for v, _ in await scope_choices(request, viewer)}:
         raise web.HTTPBadRequest(text="scope: not one of the scopes offered")

@@ -93,9 +93,19 @@ async def test_tallies_per_kind_follow_the_latest_check(store_factory: StoreFact
 
         # a later check that reaches S-1 again decides anew (latest wins)
         assert await store.campaigns.close(cid, store.clock.now())
-        await check_campaign(store, (f"association:{SAKURA}",))
+        second, rows2 = await check_campaign(store, (f"association:{SAKURA}",))
         again = {x.kind: x for x in await store.dashboard.contact_checks([assoc[SAKURA]])}
         assert (again["mobile"].confirmed, again["mobile"].unconfirmed) == (0, 2)
+
+        # a cancelled check's silence says nothing (QA: cancelled a minute after it went out, coverage
+        # fell for good): the check before it decides again; a tap made before the cancel still counts
+        s2_sms = next(r for r in rows2.values() if r.household_id == ids["S-2"] and r.channel == "sms")
+        assert await store.replies.confirm_check(s2_sms.token_hash, store.clock.now())
+        assert await store.campaigns.cancel(second, store.clock.now())
+        cancelled = {x.kind: x for x in await store.dashboard.contact_checks([assoc[SAKURA]])}
+        # S-1: its confirmation in the first check; S-2: confirmed in the cancelled one
+        assert (cancelled["mobile"].confirmed, cancelled["mobile"].unconfirmed) == (2, 0)
+        assert cancelled["mobile"].reachable_households == 2
 
 
 async def test_tallies_count_contacts_by_latest_state_and_households_once(store_factory: StoreFactory) -> None:

@@ -30,7 +30,13 @@ async def test_console_check_and_its_result_on_the_dashboards(tmp_path: Path) ->
         async with head.get(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}") as r:
             assert _row(await r.text(), "mobile")["unchecked"] == 3  # before the check
 
+        # it goes out at once to every contact in scope: not without the box ticked (QA: one click sent it)
+        assert 'name="really" value="1" required> 全世帯の連絡先にすぐ送ります' in page
         async with http.post(f"{w.url}/city/campaigns/check", data={"csrf": csrf, "scope": f"association:{ASSOC_A}"},
+                             allow_redirects=False) as r:
+            assert r.status == 400 and "取り消せません" in await r.text()
+        assert await w.store.dashboard.latest_campaign_for(None) == await w.store.dashboard.campaign(w.campaign_id)
+        async with http.post(f"{w.url}/city/campaigns/check", data={"csrf": csrf, "scope": f"association:{ASSOC_A}", "really": "1"},
                              allow_redirects=False) as r:
             assert r.status == 303, await r.text()
             cid = int(r.headers["Location"].rsplit("=", 1)[1])

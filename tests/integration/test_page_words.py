@@ -108,7 +108,7 @@ async def test_every_page_in_japanese_shows_no_identifier_or_english_word(tmp_pa
                 assert r.status == 404
                 found[f"404 {url}"] = problems(visible_text(await r.text()), data)
         # a contact check's page, asking and then thanking
-        async with http.post(f"{w.url}/city/campaigns/check", data={"csrf": csrf, "scope": f"association:{ASSOC_A}"},
+        async with http.post(f"{w.url}/city/campaigns/check", data={"csrf": csrf, "scope": f"association:{ASSOC_A}", "really": "1"},
                              allow_redirects=False) as r:
             assert r.status == 303, await r.text()
             check_id = int(r.headers["Location"].rsplit("=", 1)[1])

@@ -91,6 +91,9 @@ class MemoryDashboardReads:
         wanted = None if association_ids is None else set(association_ids)
         latest: dict[int, tuple[int, bool]] = {}  # contact -> (campaign, confirmed)
         for (campaign_id, contact_id), row in self.t.checks.items():
+            campaign = self.t.campaigns.get(campaign_id)
+            if row[3] is None and campaign is not None and campaign.state == "cancelled":
+                continue  # `CHECKS_THAT_COUNT`
             if contact_id not in latest or campaign_id > latest[contact_id][0]:
                 latest[contact_id] = (campaign_id, row[3] is not None)
         rows: list[tuple[int, int, str, str]] = []

@@ -6,7 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from safetynet.domain.campaigns import CheckTally
-from safetynet.store.sqlite.dashboard import CHECK_STATE, CHECK_TALLIES, SqliteDashboardReads, check_tallies
+from safetynet.store.sqlite.dashboard import (
+    CHECK_STATE,
+    CHECK_TALLIES,
+    CHECKS_THAT_COUNT,
+    SqliteDashboardReads,
+    check_tallies,
+)
 from safetynet.store.sqlite.db import marks
 
 # The portable tally's latest check (a subquery in a join condition) runs as a subplan for every
@@ -15,7 +21,7 @@ from safetynet.store.sqlite.db import marks
 # association's contacts are reached through its households ((household_id, …) index): one
 # association's tally reads its own ~200 contacts, the city's one pass over all of them.
 _LATEST = (" LEFT JOIN LATERAL (SELECT k.contact_id, k.confirmed_at FROM contact_checks k"
-           " WHERE k.contact_id = c.id ORDER BY k.campaign_id DESC LIMIT 1) cc ON true")
+           f" WHERE k.contact_id = c.id AND {CHECKS_THAT_COUNT} ORDER BY k.campaign_id DESC LIMIT 1) cc ON true")
 _SELECT = f"SELECT c.id AS cid, c.household_id AS hid, c.kind AS kind, {CHECK_STATE} AS st"
 _CITY = (f"{_SELECT} FROM contacts c JOIN households h ON h.id = c.household_id{_LATEST}"
          " WHERE h.removed_at IS NULL")

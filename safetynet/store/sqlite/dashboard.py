@@ -85,6 +85,10 @@ CHECK_TALLIES = (
     " count(DISTINCT CASE WHEN st = 'confirmed' OR st = 'unchecked' THEN hid END)"
     " FROM ({contacts}) AS x GROUP BY kind ORDER BY min(cid)"
 )
+# Which of a contact's checks count for its state: a cancelled check's silence says nothing (it was
+# stopped, maybe a minute after it went out: QA saw coverage fall for good), its taps still do.
+CHECKS_THAT_COUNT = ("(k.confirmed_at IS NOT NULL OR EXISTS (SELECT 1 FROM campaigns m WHERE m.id = k.campaign_id"
+                     " AND m.state <> 'cancelled'))")
 # a contact's state from its row `c` and its latest check `cc` (a left join: none when never asked)
 CHECK_STATE = ("CASE WHEN c.state = 'dead' THEN 'dead' WHEN cc.contact_id IS NULL THEN 'unchecked'"
                " WHEN cc.confirmed_at IS NULL THEN 'unconfirmed' ELSE 'confirmed' END")
@@ -94,7 +98,8 @@ _CHECKED_CONTACTS = (
     # the latest check of the contact: a join, not a subquery in `st` (which SQLite would run once
     # for each of the five times the outer query names `st`)
     " LEFT JOIN contact_checks cc ON cc.contact_id = c.id"
-    "  AND cc.campaign_id = (SELECT max(k.campaign_id) FROM contact_checks k WHERE k.contact_id = c.id)"
+    "  AND cc.campaign_id = (SELECT max(k.campaign_id) FROM contact_checks k WHERE k.contact_id = c.id"
+    f" AND {CHECKS_THAT_COUNT})"
     " WHERE h.removed_at IS NULL{where}"
 )
 
