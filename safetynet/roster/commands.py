@@ -246,7 +246,7 @@ def codes(cfg: Config, args: argparse.Namespace) -> int:
 
 @_store_errors
 def letters(cfg: Config, args: argparse.Namespace) -> int:
-    from safetynet.roster.letters import LettersError, issue_letters
+    from safetynet.roster.letters import LettersError, issue_letters, sample_reasons
 
     scopes = args.scope or ["city"]
     try:
@@ -262,6 +262,8 @@ def letters(cfg: Config, args: argparse.Namespace) -> int:
         return OK
     _audit_export(cfg, "letters", f"{args.format}, {n} households, {', '.join(scopes)}")
     print(say("cli.letters.wrote", n=n, output=args.output))
+    if reasons := sample_reasons(cfg, cli_language()):
+        print(" ".join([say("letters.page_sample"), *reasons]), file=sys.stderr)
     print("  " + say("cli.letters.keep_safe"))
     if args.rotate:
         print("  " + say("cli.letters.rotated"))

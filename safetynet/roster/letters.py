@@ -18,11 +18,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, Protocol
+from urllib.parse import urlsplit
 
 import segno
 
 from safetynet import i18n
 from safetynet.channels import registry
+from safetynet.channels.base import is_loopback_host
 from safetynet.config import Config
 from safetynet.csvout import private_fd
 from safetynet.domain.roster import CodeTarget
@@ -68,6 +70,28 @@ def step_values(cfg: Config) -> dict[str, str]:
         if settings.enabled and spec.letter_steps:
             values.update(settings.resident_words())
     return values
+
+
+# Domains kept for examples (RFC 2606, JPRS): a letter naming one cannot be what the city hands out.
+_EXAMPLE_DOMAINS = ("example.jp", "example.com", "example.org", "example.net")
+_EXAMPLE_SUFFIXES = (".example", ".test", ".invalid", ".localhost", ".local")
+
+
+def sample_reasons(cfg: Config, lang: str = "ja") -> list[str]:
+    """Why letters printed with this configuration cannot be handed out (pure): their link is the
+    server's loopback or an example address, or the sender residents are told to allow (指定受信) is the
+    example one. Each a sentence for city staff; none: the letters are real. QA printed letters with
+    http://127.0.0.1 in the QR code and safetynet@example.jp as the sender, and nothing said so."""
+    out = []
+    host = (urlsplit(cfg.server.public_url).hostname or "").lower()
+    if (is_loopback_host(host) or host in _EXAMPLE_DOMAINS or host.endswith(_EXAMPLE_SUFFIXES)
+            or host.endswith(tuple("." + d for d in _EXAMPLE_DOMAINS))):
+        out.append(i18n.t(lang, "letters.page_sample_url", url=cfg.server.public_url))
+    for value in step_values(cfg).values():
+        domain = value.rpartition("@")[2].lower() if "@" in value else ""
+        if domain in _EXAMPLE_DOMAINS:
+            out.append(i18n.t(lang, "letters.page_sample_sender", sender=value))
+    return out
 
 
 # The languages the letters' texts (letters.*) are written in; other households get やさしい日本語.
@@ -175,12 +199,14 @@ class LetterWriter(Protocol):
 
 
 def writer_for(fmt: str, out: BinaryIO, city: str, steps: Sequence[str],
-               values: Mapping[str, str] | None = None) -> LetterWriter:
+               values: Mapping[str, str] | None = None, sample: Sequence[str] = ()) -> LetterWriter:
+    """`sample`: `sample_reasons`; when any, every letter is marked 見本 with them on top."""
     from safetynet.roster.letters_html import HtmlLetters
     from safetynet.roster.letters_pdf import PdfLetters
 
     cls = PdfLetters if fmt == "pdf" else HtmlLetters
-    return cls(out, city, steps, values or {})
+    banner = (i18n.t("ja", "letters.page_sample") + " " + " ".join(sample)) if sample else ""
+    return cls(out, city, steps, values or {}, banner)
 
 
 # -- issuing ------------------------------------------------------------------------------------------
@@ -220,7 +246,7 @@ async def write_letters(
     hashes: list[tuple[int, str]] = []
     if not ids:
         return hashes
-    writer = writer_for(fmt, out, cfg.city.name, letter_steps(cfg), step_values(cfg))
+    writer = writer_for(fmt, out, cfg.city.name, letter_steps(cfg), step_values(cfg), sample_reasons(cfg))
     for start in range(0, len(ids), batch):
         letters = []
         for target in await roster.letter_targets(ids[start : start + batch]):

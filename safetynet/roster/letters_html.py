@@ -31,6 +31,7 @@ h2 { font-size: 12pt; border-bottom: 0.5pt solid #888; margin: 4mm 0 2mm; }
 .steps { font-size: 9pt; margin: 0; padding: 0; list-style: none; }
 .steps li { margin: 0 0 2mm; }
 .steps b { display: block; font-size: 10pt; }
+.sample { border: 1pt solid #000; padding: 1mm 2mm; font-weight: bold; margin: 0 0 2mm; }
 .foot { border-top: 0.5pt solid #888; margin-top: 4mm; padding-top: 2mm; font-size: 9pt; }
 """
 
@@ -39,8 +40,9 @@ class HtmlLetters:
     """One HTML document, a page per letter when printed; QR codes as inline SVG (no file beside it).
     Each piece comes from a macro of `roster/templates/letters.html` (autoescaped)."""
 
-    def __init__(self, out: BinaryIO, city: str, steps: Sequence[str], values: Mapping[str, str]) -> None:
-        self.out, self.city, self.steps, self.values = out, city, tuple(steps), values
+    def __init__(self, out: BinaryIO, city: str, steps: Sequence[str], values: Mapping[str, str],
+                 sample: str = "") -> None:
+        self.out, self.city, self.steps, self.values, self.sample = out, city, tuple(steps), values, sample
         self._fixed_parts: dict[str, Markup] = {}
         self._write(call_macro(_TEMPLATE, "head", i18n.t("ja", "letters.document_title"), Markup(_CSS)))
 
@@ -60,7 +62,7 @@ class HtmlLetters:
         # segno writes the SVG from the URL's modules: no text of ours inside it
         qr = Markup(qr_of(letter.url).svg_inline(scale=1, border=4, omitsize=True))
         self._write(call_macro(_TEMPLATE, "letter", letter, words(letter, self.city), html_lang, qr,
-                               self._fixed(letter.lang)))
+                               self._fixed(letter.lang), self.sample))
 
     def close(self) -> None:
         self._write("</body></html>\n")

@@ -50,8 +50,11 @@ def _fixed_part(lang: str, steps: Sequence[str], city: str, values: Mapping[str,
     return c
 
 
-def _page(letter: Letter, w: LetterWords, form: str) -> Canvas:
+def _page(letter: Letter, w: LetterWords, form: str, sample: str = "") -> Canvas:
     c = Canvas()
+    if sample:  # above everything else: these letters cannot be handed out (`letters.sample_reasons`)
+        for i, line in enumerate(wrap(sample, 9, _WIDTH)[:2]):
+            c.text(_LEFT, 828 - 11 * i, 9, line)
     c.text(_LEFT, 805, 8.5, w.household_line, gray=0.35)
     if w.address:
         c.text(_LEFT, 791, 8.5, wrap(w.address, 8.5, _WIDTH)[0], gray=0.35)
@@ -82,8 +85,9 @@ def _page(letter: Letter, w: LetterWords, form: str) -> Canvas:
 
 
 class PdfLetters:
-    def __init__(self, out: BinaryIO, city: str, steps: Sequence[str], values: Mapping[str, str]) -> None:
-        self.city, self.steps, self.values = city, tuple(steps), values
+    def __init__(self, out: BinaryIO, city: str, steps: Sequence[str], values: Mapping[str, str],
+                 sample: str = "") -> None:
+        self.city, self.steps, self.values, self.sample = city, tuple(steps), values, sample
         self.pdf = PdfStream(out, title=i18n.t("ja", "letters.document_title"))
         self._forms: dict[str, str] = {}
 
@@ -95,7 +99,7 @@ class PdfLetters:
         return self._forms[lang]
 
     def add(self, letter: Letter) -> None:
-        self.pdf.add_page(_page(letter, words(letter, self.city), self._form(letter.lang)))
+        self.pdf.add_page(_page(letter, words(letter, self.city), self._form(letter.lang), self.sample))
 
     def close(self) -> None:
         self.pdf.close()

@@ -21,7 +21,7 @@ from safetynet.domain.audit import AuditAction
 from safetynet.domain.japan_time import in_japan
 from safetynet.domain.roster import UnknownScopeError
 from safetynet.roster.codes import MissingSecretKey
-from safetynet.roster.letters import FORMATS, TooManyLetters, write_letters
+from safetynet.roster.letters import FORMATS, TooManyLetters, sample_reasons, write_letters
 from safetynet.web.app import check_csrf, require_viewer, services
 from safetynet.web.audit_api import record
 from safetynet.web.bodies import read_form
@@ -50,7 +50,8 @@ async def _page(request: web.Request, notice: str = "", status: int = 200) -> we
     scopes += [(f"district:{d}", d) for d in sorted({a.district for a in assocs})]
     scopes += [(f"association:{a.name}", f"{a.district} / {a.name}") for a in assocs]
     return render(request, i18n.t(lang, "letters.page_title"), template="letters_form.html", status=status,
-                  no_store=True, context={"notice": notice, "scopes": scopes, "max_letters": LETTERS_PER_REQUEST})
+                  no_store=True, context={"notice": notice, "scopes": scopes, "max_letters": LETTERS_PER_REQUEST,
+                                          "sample": sample_reasons(services(request).cfg, lang)})
 
 
 async def letters_form(request: web.Request) -> web.Response:

@@ -22,7 +22,7 @@ from safetynet.roster.letters import wrap
 from safetynet.roster.pdfstream import Canvas, PdfStream, text_width
 from safetynet.store import store_session
 
-PUBLIC = "https://bousai.sakura.example.jp"
+PUBLIC = "https://bousai.city.sakura.lg.jp"  # a city's own address: the letters are real (no 見本)
 KEY = "s" * 32
 HOUSEHOLDS = [
     row(association="東町会", group="1班", household="1", name="佐藤 一郎", language="ja"),
@@ -339,3 +339,33 @@ def test_without_email_a_letter_says_nothing_of_a_sender(city: Path) -> None:
     html = (city / "letters.html").read_text(encoding="utf-8")
     assert html.count('<section class="letter"') == len(HOUSEHOLDS)
     assert "メールで受け取る" not in html and "safetynet@example.jp" not in html and "「example.jp」" not in html
+
+
+def test_letters_that_cannot_be_handed_out_say_so_on_every_page(city: Path, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """QA printed letters with http://127.0.0.1 in the QR code and the example sender, and nothing said so."""
+    config = city / "config.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace(PUBLIC, "http://127.0.0.1:8080")
+                      + '[channels.email]\nenabled = true\nfrom_address = "safetynet@example.jp"\n', encoding="utf-8")
+    out = city / "sample.pdf"
+    assert _run(city, "--output", str(out), "--scope", "association:西町会") == 0
+    err = capsys.readouterr().err  # in the terminal's language
+    assert ("見本" in err or "SAMPLE" in err) and "http://127.0.0.1:8080" in err and "safetynet@example.jp" in err
+    ((text, qr),) = _pages(out, tmp_path)
+    head = " ".join(text.split()[:6])
+    assert head.startswith("【見本・このまま配らないでください】") and qr[0].startswith("http://127.0.0.1:8080/join/")
+    html = city / "sample.html"
+    assert _run(city, "--output", str(html), "--scope", "association:東町会", "--rotate") == 0
+    page = html.read_text(encoding="utf-8")
+    assert page.count('<p class="sample" lang="ja">【見本・このまま配らないでください】') == 4
+
+
+def test_real_letters_carry_no_sample_mark(city: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = city / "config.toml"
+    config.write_text(config.read_text(encoding="utf-8")
+                      + '[channels.email]\nfrom_address = "bousai@city.sakura.lg.jp"\n', encoding="utf-8")
+    out = city / "real.pdf"
+    assert _run(city, "--output", str(out), "--scope", "association:西町会") == 0
+    assert "見本" not in capsys.readouterr().err
+    ((text, _),) = _pages(out, tmp_path)
+    assert "見本" not in text

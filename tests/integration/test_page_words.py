@@ -87,7 +87,8 @@ async def test_every_page_in_japanese_shows_no_identifier_or_english_word(tmp_pa
         code = urls["/join/{code}"].rsplit("/", 1)[1]
         # and what a channel's words name from the configuration as it is (the address email comes from)
         configured = (v for spec in registry.SPECS for v in w.cfg.channels.get(spec.name).resident_words().values())
-        data = (code, *(x for login, _, _ in STAFF for x in (login, login.upper())), *configured)
+        data = (code, *(x for login, _, _ in STAFF for x in (login, login.upper())), *configured,
+                w.cfg.server.public_url)  # the letters page says where letters would point (見本 on loopback)
         found: dict[str, list[str]] = {}
         for url in pages:
             async with http.get(f"{w.url}{url}", params={"lang": "ja"} if "?" not in url else None) as r:
