@@ -27,6 +27,7 @@ from safetynet.roster.codes import MissingSecretKey
 from safetynet.roster.csvio import ParseResult, RosterWriteError
 from safetynet.roster.enrol_letters import issue_codes
 from safetynet.roster.generate import generate_roster
+from safetynet.roster.names import NewAssociation, new_associations
 from safetynet.store import StoreError, store_session
 
 OK, DATA_ERROR, USAGE = 0, 1, 2
@@ -120,6 +121,24 @@ async def _count_missing(cfg: Config, records: Sequence[HouseholdRecord]) -> dic
         return await store.roster.count_missing(records)
 
 
+async def _new_associations(cfg: Config, records: Sequence[HouseholdRecord]) -> list[NewAssociation]:
+    async with store_session(cfg) as store:
+        known = await store.roster.list_associations()
+    return new_associations(records, known) if known else []  # a first import: every one is new
+
+
+def _refuse_look_alikes(found: Sequence[NewAssociation], yes: bool) -> bool:
+    """True (and says why) when the file names an association the city has under another spelling,
+    and --yes does not say it is a different one."""
+    alike = [n for n in found if n.like]
+    if not alike or yes:
+        return False
+    for n in alike:
+        _err(say("cli.roster.look_alike", name=n.name, households=n.households, like=n.like))
+    _err(say("cli.roster.look_alike_fix"))
+    return True
+
+
 async def _import(cfg: Config, records: Sequence[HouseholdRecord], replace: bool) -> ImportSummary:
     async with store_session(cfg) as store:
         return await store.roster.import_households(records, replace=replace)
@@ -159,12 +178,18 @@ def import_(cfg: Config, args: argparse.Namespace) -> int:
         return USAGE
     if not result.ok:
         return DATA_ERROR
-    replace = bool(getattr(args, "replace", False))
-    if replace and not _confirm_removal(cfg, result.records, bool(getattr(args, "yes", False))):
+    replace, yes = bool(getattr(args, "replace", False)), bool(getattr(args, "yes", False))
+    found = asyncio.run(_new_associations(cfg, result.records))
+    if _refuse_look_alikes(found, yes):
+        print(say("cli.roster.nothing_imported"))
+        return USAGE
+    if replace and not _confirm_removal(cfg, result.records, yes):
         print(say("cli.roster.nothing_imported"))
         return USAGE
     summary = asyncio.run(_import(cfg, result.records, replace))
     print_import_summary(args.file, summary)
+    for n in found:  # after a first import: a new association is worth a look (its head, its letters)
+        print("  " + say("cli.roster.new_association", name=n.name, district=n.district, households=n.households))
     return OK
 
 

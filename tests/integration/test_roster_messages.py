@@ -146,3 +146,34 @@ def test_the_roster_texts_are_complete_in_japanese_and_english() -> None:
     ja = {k for k in catalog("ja") if k.startswith("roster.")}
     assert len(ja) > 25
     assert ja == {k for k in catalog("en") if k.startswith("roster.")}
+
+
+def test_a_new_association_spelled_like_an_existing_one_is_refused_until_said_otherwise(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: 「桜台１丁目町内会」 for 「桜台一丁目町内会」 imported ten households again as a new association."""
+    from safetynet.config import load_config
+    from safetynet.store import store_session
+
+    _locale(monkeypatch, "ja_JP.UTF-8")
+    first = tmp_path / "first.csv"
+    first.write_bytes(csv_bytes(EN, [row(household=str(i), association="桜台一丁目町内会") for i in (1, 2)]))
+    assert _roster(tmp_path, "import", str(first)) == 0
+    capsys.readouterr()
+    typo = tmp_path / "typo.csv"
+    typo.write_bytes(csv_bytes(EN, [row(household=str(i), association="桜台１丁目町内会") for i in (1, 2)]
+                                   + [row(household="9", association="桜台三丁目町内会")]))
+    assert _roster(tmp_path, "import", str(typo)) == 2
+    out, err = capsys.readouterr()
+    assert "町会「桜台1丁目町内会」（2 世帯）は新しい町会になりますが、既にある「桜台一丁目町内会」と同じ町会に見えます" in err
+    assert "--yes" in err and "何も取り込んでいません" in out
+
+    async def associations() -> list[str]:
+        async with store_session(load_config(tmp_path / "config.toml")) as store:
+            return sorted(a.name for a in await store.roster.list_associations())
+
+    import asyncio
+    assert asyncio.run(associations()) == ["桜台一丁目町内会"]  # nothing imported
+    assert _roster(tmp_path, "import", str(typo), "--yes") == 0  # "it really is another association"
+    out = capsys.readouterr().out
+    assert "新しい町会: 桜台1丁目町内会" in out and "新しい町会: 桜台三丁目町内会" in out
+    assert asyncio.run(associations()) == ["桜台1丁目町内会", "桜台一丁目町内会", "桜台三丁目町内会"]
