@@ -86,12 +86,26 @@ def _checked(password: str, login: str) -> str:
     return password
 
 
+async def _refuse_new_keys_for_a_city(cfg: Config) -> None:
+    """A city's database whose keys are not here (a rebuilt server, a new data folder): new keys would
+    silently void every printed letter, reply link and push subscription (QA: `init` on a new host
+    printed 作成: …/secret.key, and every /join code said 正しくありません). Refused: bring the keys back."""
+    key_file = cfg.data_dir / "secret.key"
+    if os.environ.get("SAFETYNET_SECRET_KEY") or key_file.exists():
+        return
+    async with store_session(cfg) as store:
+        if await store.auth.count_city_admins() > 0:
+            raise CommandError(say("cli.init.keys_missing", key=str(key_file), folder=str(cfg.data_dir)))
+
+
 async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str], str | None]:
     if password is not None:
         _checked(password, login)  # before anything is created
-    created = ensure_keys(cfg)
     # PostgreSQL: the database is the operator's; init creates or migrates the schema in it
     existed = check_store_url(cfg.store.url) != "sqlite" or cfg.db_path.exists()
+    if existed:
+        await _refuse_new_keys_for_a_city(cfg)
+    created = ensure_keys(cfg)
     printed_password = None
     async with store_session(cfg) as store:
         if not existed:

@@ -51,6 +51,28 @@ def test_init_creates_keys_private_and_twice_changes_nothing(
     assert [line.split("\t")[:3] for line in listing] == [["admin", "city_admin", "city"]]
 
 
+def test_init_with_the_keys_gone_refuses_to_make_new_ones_for_a_city(
+    cfg_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QA: `init` on a rebuilt server (same database, new data folder) made a new secret.key without a
+    word, and every printed letter's code then said 正しくありません."""
+    monkeypatch.delenv("SAFETYNET_SECRET_KEY", raising=False)
+    data = cfg_path.parent / "data"
+    assert main(["--config", str(cfg_path), "init"]) == 0
+    capsys.readouterr()
+    key = (data / "secret.key").read_text()
+    (data / "secret.key").rename(cfg_path.parent / "kept.key")  # the new host: the database, not the keys
+    assert main(["--config", str(cfg_path), "init"]) == 2
+    err = capsys.readouterr().err
+    assert "secret.key" in err and "vapid_private.pem" in err and "SAFETYNET_SECRET_KEY" in err
+    assert not (data / "secret.key").exists()  # nothing created
+    (cfg_path.parent / "kept.key").rename(data / "secret.key")
+    assert main(["--config", str(cfg_path), "init"]) == 0 and (data / "secret.key").read_text() == key
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", "k" * 43)  # the key from the environment: nothing to refuse
+    (data / "secret.key").unlink()
+    assert main(["--config", str(cfg_path), "init"]) == 0
+
+
 def test_staff_roles_scopes_and_the_three_deputy_limit(
     cfg_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
