@@ -7,7 +7,7 @@ associations) and `summarize` shapes it (pure). The two household lists (unreach
 answered: up to a city's worth of names and addresses) are read in keyset pages by
 `OpenReport.rows` and shaped by `person_rows` (pure); `stream_report` renders the document piece
 by piece through a `ReportWriter`, so the page and the CLI hold one page of rows at a time.
-`build_report` collects the whole document (`assemble`, pure) for callers that want a dict.
+`build_report` collects the whole document for callers that want a dict.
 Renderers live in `report_render` and are re-exported here. The CLI's
 `campaign report ID --format html|csv|json [--output FILE]` calls `report_cli`.
 """
@@ -33,7 +33,7 @@ from safetynet.domain import ALL_STATUSES, ANSWERED, Role, Scope
 from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.campaigns import CHECK_OUTCOMES, CampaignInfo, CountRow, MinuteRow
 from safetynet.domain.consent import Disclosure, withhold_line
-from safetynet.domain.replies import ChannelCount
+from safetynet.domain.replies import ChannelCount, HelpRow
 from safetynet.domain.roster import Association, HouseholdLine
 from safetynet.i18n import t
 from safetynet.stats.curve import Series, group_series, minutes_to_reach
@@ -49,8 +49,8 @@ from safetynet.stats.report_render import (
 )
 from safetynet.store.ports import DashboardReads, StatsReads, Store
 
-__all__ = ["FORMATS", "LISTS", "LIST_CHUNK", "MILESTONES", "NeverStarted", "OpenReport", "ReportNotFound", "assemble",
-           "build_report", "lists_of", "open_report", "person_rows", "render_csv", "render_html", "render_json",
+__all__ = ["FORMATS", "LISTS", "LIST_CHUNK", "MILESTONES", "NeverStarted", "OpenReport", "ReportNotFound",
+           "build_report", "help_rows", "lists_of", "open_report", "person_rows", "render_csv", "render_html", "render_json",
            "report_cli", "stream_report", "summarize", "summarize_check", "writer_for"]
 
 MILESTONES = (25, 50, 75, 80)
@@ -155,6 +155,23 @@ def person_rows(lines: Sequence[HouseholdLine], names: Mapping[int, Association]
     return [_person(h, names, with_names, disclosure, outcome) for h in lines]
 
 
+def help_rows(rows: Sequence[HelpRow], with_names: bool = True, disclosure: Disclosure = _EVERYTHING,
+              ) -> list[dict[str, Any]]:
+    """The households that asked for help as the report lists them (pure): whether handled, when they
+    asked, and their own words (QA: the report counted them, and a city filing it could not say who)."""
+    out = []
+    for r in rows:
+        row: dict[str, Any] = {"association": r.association, "district": r.district, "group": r.group,
+                               "household": r.household_key, "handled": r.handled_at is not None,
+                               "asked_at": r.opened_at}
+        if with_names:
+            r = disclosure.help_row(r)
+            row.update(name=r.name, address=r.address, members=r.members, vulnerable=r.vulnerable,
+                       note=r.note or "", withheld=r.withheld)
+        out.append(row)
+    return out
+
+
 def _outcomes(counts: Mapping[str, int]) -> dict[str, Any]:
     households = sum(counts.values())
     return {"households": households, "outcomes": {o: counts.get(o, 0) for o in CHECK_OUTCOMES},
@@ -223,29 +240,6 @@ def summarize(data: CampaignData, previous: CampaignData | None, *, viewer_scope
     }
 
 
-def assemble(
-    data: CampaignData,
-    previous: CampaignData | None,
-    lists: Mapping[str, Sequence[HouseholdLine]],
-    *,
-    viewer_scope: str,
-    generated_at: float,
-    with_names: bool = True,
-    disclosure: Disclosure = _EVERYTHING,
-    help_requests: Mapping[str, int] | None = None,
-    check: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The report document (pure): the summary, then the kind's lists (`lists_of`, its last keys)."""
-    by_id = {a.id: a for a in data.associations}
-    kind = data.campaign.kind
-    return {
-        **summarize(data, previous, viewer_scope=viewer_scope, generated_at=generated_at,
-                    help_requests=help_requests, check=check),
-        **{key: person_rows(lists.get(key, ()), by_id, with_names, disclosure, outcome=kind == "check")
-           for key in lists_of(kind)},
-    }
-
-
 async def _campaign_data(stats: StatsReads, reads: DashboardReads, info: CampaignInfo,
                          visible: Callable[[Association], bool]) -> CampaignData:
     assocs = tuple(a for a in await stats.associations() if visible(a))
@@ -272,6 +266,7 @@ class OpenReport:
     with_names: bool
     chunk: int
     disclosure: Disclosure = _EVERYTHING
+    asked: tuple[HelpRow, ...] = ()  # the households that asked for help (a campaign's few: read whole)
 
     async def lines(self, key: str) -> AsyncIterator[list[HouseholdLine]]:
         """The households of list `key` in pages of at most `chunk` (never an empty page); none once
@@ -296,6 +291,10 @@ class OpenReport:
 
     async def rows(self, key: str) -> AsyncIterator[list[dict[str, Any]]]:
         """The rows of list `key`, one page at a time."""
+        if key == "need_help":
+            if self.asked and self.data.campaign.purged_at is None:
+                yield help_rows(self.asked, self.with_names, self.disclosure)
+            return
         names = {a.id: a for a in self.data.associations}
         async for page in self.lines(key):
             yield person_rows(page, names, self.with_names, self.disclosure, outcome=key == "unconfirmed")
@@ -342,19 +341,17 @@ async def open_report(store: Store, campaign_id: int, viewer: Viewer, *, with_na
                         help_requests=help_requests, check=check)
     disclosure = (Disclosure.everything() if viewer.is_city_admin
                   else Disclosure(False, await reads.real_event_scopes()))
-    return OpenReport(summary, data, previous, reads, with_names, chunk, disclosure)
+    return OpenReport(summary, data, previous, reads, with_names, chunk, disclosure, tuple(asked))
 
 
 async def build_report(store: Store, campaign_id: int, viewer: Viewer, *, with_names: bool = True,
                        chunk: int = LIST_CHUNK) -> dict[str, Any]:
     """The whole report document in memory (see `open_report`; `stream_report` holds one page at a time)."""
     rep = await open_report(store, campaign_id, viewer, with_names=with_names, chunk=chunk)
-    lists: dict[str, list[HouseholdLine]] = {}
-    for key in lists_of(rep.data.campaign.kind):
-        lists[key] = [h async for page in rep.lines(key) for h in page]
-    return assemble(rep.data, rep.previous, lists, viewer_scope=rep.summary["viewer_scope"],
-                    generated_at=rep.summary["generated_at"], with_names=with_names, disclosure=rep.disclosure,
-                    help_requests=rep.summary["help_requests"], check=rep.summary.get("check"))
+    doc = dict(rep.summary)
+    for key in lists_of(rep.data.campaign.kind):  # the lists are the document's last keys
+        doc[key] = [row async for page in rep.rows(key) for row in page]
+    return doc
 
 
 async def stream_report(report: OpenReport, writer: ReportWriter) -> AsyncIterator[str]:

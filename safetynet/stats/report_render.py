@@ -25,7 +25,9 @@ _STATUSES = ("safe", "need_help", "confirmed_in_person", "read", "notified", "pe
 # Where first answers came from: every channel, the reply page, staff in person.
 _CHANNELS = (*registry.names(), "web", "staff")
 _MILESTONES = ("25", "50", "75", "80")
-LISTS = ("unreachable", "never_answered")
+# An event's lists: who asked for help (handled or not: the first question after an event), who was
+# never reached, who never answered.
+LISTS = ("need_help", "unreachable", "never_answered")
 # A contact check asks no one whether they are safe: its one list is the households with no contact
 # confirmed (`domain.campaigns.CHECK_OUTCOMES`), for the association to call on.
 CHECK_LISTS = ("unconfirmed",)
@@ -151,8 +153,8 @@ class CsvWriter:
         self.ja = lang != "en"
         ja = self.ja
         self._level = {k: _l("ja", k) if ja else k for k in ("city", "district", "association")}
-        self._list = ({"unreachable": _l("ja", "unreachable"), "never_answered": _l("ja", "never")} if ja
-                      else {k: k for k in LISTS})
+        self._list = ({"need_help": _l("ja", "help_list"), "unreachable": _l("ja", "unreachable"),
+                       "never_answered": _l("ja", "never")} if ja else {k: k for k in LISTS})
         self._verdict = {k: _l("ja", "csv." + k) if ja else k for k in ("better", "worse", "same")}
         if ja:
             self._list["unconfirmed"] = _l("ja", "check_unconfirmed")
@@ -170,7 +172,9 @@ class CsvWriter:
                 _l("ja", "csv.previous_answered_rate"), _l("ja", "comparison")]
 
     def _list_header(self) -> list[str]:
-        outcome = ["outcome" if not self.ja else _l("ja", "outcome")] if self._check else []
+        # a check's list says each household's outcome; an event's help list whether it was handled and its words
+        extra = ["outcome"] if self._check else ["handled", "note"]
+        outcome = [_l("ja", k) if self.ja else k for k in extra]
         if not self.ja:
             return ["list", "district", "association", "group", "household", "name", "address", "members",
                     "vulnerable", "landline", "withheld", *outcome]
@@ -225,7 +229,8 @@ class CsvWriter:
         return csv_text(([name, p["district"], p["association"], p["group"], p.get("household", ""), p.get("name", ""),
                           p.get("address", ""), p.get("members", ""), int(p["vulnerable"]) if "vulnerable" in p else "",
                           p.get("landline", ""), int(p["withheld"]) if "withheld" in p else "",
-                          *([self._outcome(p["outcome"])] if self._check else [])] for p in rows), "\n")
+                          *([self._outcome(p["outcome"])] if self._check
+                            else [int(p["handled"]) if "handled" in p else "", p.get("note", "")])] for p in rows), "\n")
 
     def _outcome(self, outcome: str) -> str:
         return _l("ja", "outcome." + outcome) if self.ja else outcome
@@ -315,13 +320,14 @@ def _call(name: str, *args: object) -> Markup:
 # the report's own formats (one decimal, "—" for none), beside the pages' helpers
 ENV.globals.update(r_when=_when, r_pct=_pct, r_m=_m, r_channel=_channel_label, r_statuses=_STATUSES,
                    r_milestones=_MILESTONES, r_outcomes=CHECK_OUTCOMES,
-                   r_list_titles={"unreachable": "unreachable", "never_answered": "never",
+                   r_list_titles={"need_help": "help_list", "unreachable": "unreachable", "never_answered": "never",
                                   "unconfirmed": "check_unconfirmed"})
 
 
 def _people_cols(lang: str, row: Row) -> list[str]:
     return (["association", "group", "household"] + (["name", "address"] if "name" in row else [])
-            + (["outcome"] if "outcome" in row else []))
+            + (["outcome"] if "outcome" in row else []) + (["handled"] if "handled" in row else [])
+            + (["note"] if "note" in row else []))
 
 
 def render_html(report: dict[str, Any], lang: str = "ja") -> str:

@@ -83,6 +83,15 @@ async def test_city_report_numbers(tmp_path: Path) -> None:
     # who asked for help and whether it was seen to: A-004 asked, nobody marked it handled yet
     assert rep["help_requests"] == {"households": 1, "handled": 0, "open": 1}
     assert "助けが必要と答えた世帯: 1（対応済み 0、未対応 1）" in render_html(rep)
+    # and who: the report filed after an event names them (QA: it counted them only)
+    ((asked),) = rep["need_help"]
+    assert (asked["household"], asked["name"], asked["handled"]) == ("A-004", "田中 美咲", False)
+    page = render_html(rep)
+    listed = page[page.index("<h2>助けが必要と答えた世帯</h2>"):page.index("<h2>連絡不能の世帯</h2>")]
+    assert "田中 美咲" in listed and "<td>未対応</td>" in listed
+    lines = render_csv(rep).splitlines()
+    assert lines[lines.index("") + 1].endswith(",対応,本人からの連絡")
+    assert any(x.startswith("助けが必要と答えた世帯,") and ",A-004,田中 美咲," in x and x.endswith(",0,") for x in lines)
 
 
 async def test_a_drill_compares_with_the_previous_drill_not_a_real_event_between(tmp_path: Path) -> None:
@@ -124,14 +133,15 @@ async def test_renderers(tmp_path: Path) -> None:
     assert rows[0]["households"] == "11" and rows[0]["minutes_to_50"] == "7" and rows[0]["minutes_to_75"] == ""
     assert rows[0]["first_answers_web"] == "2" and rows[0]["comparison"] in ("better", "worse", "same")
     listed = list(csv.DictReader(io.StringIO(lists)))
-    assert {r["list"] for r in listed} == {"unreachable", "never_answered"} and len(listed) == 5
+    assert {r["list"] for r in listed} == {"need_help", "unreachable", "never_answered"} and len(listed) == 6
     # in Japanese (the default) for a person reading it in Excel: headers and words, the same numbers
     table_ja, lists_ja = render_csv(rep).split("\n\n")
     rows_ja = list(csv.DictReader(io.StringIO(table_ja)))
     assert [r["区分"] for r in rows_ja] == ["全体", "地区", "地区", "町会", "町会", "町会"]
     assert rows_ja[0]["世帯数"] == "11" and rows_ja[0]["回答率50%までの分"] == "7"
     assert rows_ja[0]["最初の回答（返信ページ）"] == "2" and rows_ja[0]["比較"] in ("改善", "悪化", "同程度")
-    assert {r["一覧"] for r in csv.DictReader(io.StringIO(lists_ja))} == {"連絡不能の世帯", "一度も回答のなかった世帯"}
+    assert {r["一覧"] for r in csv.DictReader(io.StringIO(lists_ja))} == {
+        "助けが必要と答えた世帯", "連絡不能の世帯", "一度も回答のなかった世帯"}
     assert [r["世帯主"] for r in csv.DictReader(io.StringIO(lists_ja))] == [r["name"] for r in listed]
     html = render_html(rep)
     assert html.startswith("<!doctype html>") and "@page { size: A4" in html and "<svg" in html
