@@ -68,6 +68,10 @@ class StoreConfig:
 @dataclass(frozen=True)
 class CityConfig:
     name: str = "さくら市"
+    # The name in Latin letters ("Sakura City"): the sender mark of English, Portuguese and Vietnamese SMS and
+    # checks ("[Sakura City] "), which a kanji name would turn into UCS-2 (half the characters a segment).
+    # Empty: those texts name no sender.
+    name_latin: str = ""
     # Default language of messages when a household has none or one we have no text for.
     default_language: str = "ja"
     # The number a resident calls when a reply link or enrolment code does not work (the city's
@@ -406,6 +410,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("config: triggers.jma.poll_seconds must be at least 60 (be polite to JMA)")
     if cfg.triggers.cap.action not in ("propose", "start"):
         raise ConfigError('config: triggers.cap.action must be "propose" or "start"')
+    if not (cfg.city.name_latin.isascii() and cfg.city.name_latin.isprintable()):
+        raise ConfigError("config: city.name_latin must be Latin letters (ASCII), e.g. \"Sakura City\"")
     if not cfg.server.public_url.startswith(("http://", "https://")):
         raise ConfigError("config: server.public_url must start with http:// or https://")
     for proxy in cfg.server.trusted_proxies:

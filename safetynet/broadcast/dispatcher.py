@@ -439,7 +439,7 @@ class Dispatcher:
         drill = campaign.is_drill
         lang, text = compose(messages=campaign.messages, title=campaign.title, language=d.language, drill=drill,
                              reply_url=url, channel=d.channel, default_language=self.cfg.city.default_language,
-                             city=self.cfg.city.name)
+                             city=self.cfg.city.name, city_latin=self.cfg.city.name_latin)
         assert d.address is not None
         return OutboundMessage(channel=d.channel, delivery_id=d.id, campaign_id=d.campaign_id,
                                household_id=d.household_id, address=d.address, text=text, reply_url=url,
@@ -452,7 +452,7 @@ class Dispatcher:
         url = check_url(self.cfg.server.public_url, token)
         lang, title, text = compose_check(messages=campaign.messages, language=d.language, confirm_url=url,
                                           channel=d.channel, default_language=self.cfg.city.default_language,
-                                          city=self.cfg.city.name)
+                                          city=self.cfg.city.name, city_latin=self.cfg.city.name_latin)
         assert d.address is not None
         return OutboundMessage(channel=d.channel, delivery_id=d.id, campaign_id=d.campaign_id,
                                household_id=d.household_id, address=d.address, text=text, reply_url=url,

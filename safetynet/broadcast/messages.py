@@ -66,16 +66,16 @@ def drill_prefix(language: str) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def sender_mark(language: str, city: str) -> str:
+def sender_mark(language: str, city: str, city_latin: str = "") -> str:
     """"【さくら市】": who sends an SMS (an unknown number with a link looks like phishing).
 
-    Not in a Latin-script text when the name is not ASCII: one kanji turns a GSM-7 message into
-    UCS-2, which halves a segment (70 characters instead of 160) and doubles the bill of a city's
-    English SMS. Those readers get the text without it, as before."""
-    if not city:
-        return ""
+    A Latin-script text names the city in Latin letters (`city_latin`, "[Sakura City] "): one kanji
+    turns a GSM-7 message into UCS-2, which halves a segment (70 characters instead of 160) and
+    doubles the bill of a city's English SMS. Without a Latin name those texts name no sender."""
     lang = _catalog_of(language)
     if lang not in _WIDE_SCRIPTS and not city.isascii():
+        city = city_latin
+    if not city:
         return ""
     return t(lang, "message.sender", city=city)
 
@@ -99,6 +99,7 @@ def compose(
     default_language: str = "ja",
     layout: str | None = None,
     city: str = "",
+    city_latin: str = "",
 ) -> tuple[str, str]:
     """(text language, message text) for one household on one channel (in the channel's layout, or
     `layout`); `city` names the sender where nothing else does (SMS)."""
@@ -109,7 +110,7 @@ def compose(
     layout = layout or layout_of(channel)
     if layout == MESSAGE_KEYWORDS:
         # SMS is billed per 70-character segment: no title, the link, then the keywords.
-        return lang, f"{prefix}{sender_mark(lang, city)}{body}\n{reply_url}\n{w.sms_hint}"
+        return lang, f"{prefix}{sender_mark(lang, city, city_latin)}{body}\n{reply_url}\n{w.sms_hint}"
     if layout == MESSAGE_SPOKEN:
         return lang, f"{prefix}{body}\n{reply_url}"
     if layout == MESSAGE_NOTIFICATION:
@@ -134,18 +135,19 @@ def check_texts() -> dict[str, str]:
 
 
 def compose_check(*, messages: Mapping[str, str], language: str, confirm_url: str, channel: ChannelName,
-                  default_language: str = "ja", city: str = "") -> tuple[str, str, str]:
+                  default_language: str = "ja", city: str = "", city_latin: str = "") -> tuple[str, str, str]:
     """(text language, title, text) of a contact check: no drill mark, no answer keywords (a reply
     "1" is not a confirmation: the contact's own link is). Its title says who sends it (`city`): it
     goes to every contact in quiet times, a link to open from an unknown sender."""
     lang = text_language(messages, language, default_language)
     cat = lang if lang in CATALOGS else ("ja" if lang in JAPANESE else "en")
-    title = f"{sender_mark(lang, city)}{t(cat, 'message.check.title')}"
+    mark = sender_mark(lang, city, city_latin)
+    title = f"{mark}{t(cat, 'message.check.title')}"
     label = t(cat, "message.check.link_label")
     body = messages.get(lang, "").strip()
     layout = layout_of(channel)
     if layout in (MESSAGE_KEYWORDS, MESSAGE_SPOKEN):
-        return lang, title, f"{sender_mark(lang, city)}{body}\n{confirm_url}"
+        return lang, title, f"{mark}{body}\n{confirm_url}"
     if layout == MESSAGE_LINK_FIRST:
         return lang, title, f"{label}: {confirm_url}\n\n{title}\n{body}"
     return lang, title, f"{title}\n{body}\n{label}: {confirm_url}"

@@ -138,7 +138,7 @@ class PreviewCounter:
             url = f"{self.cfg.server.public_url.rstrip('/')}/r/{_SAMPLE_URL_TOKEN}"
             _, text = compose(messages=self.messages, title="", language=language, drill=self.drill,
                               reply_url=url, channel=channel, default_language=self.cfg.city.default_language,
-                              city=self.cfg.city.name)
+                              city=self.cfg.city.name, city_latin=self.cfg.city.name_latin)
             self._estimates[key] = load(spec.estimate)(self.cfg.channels.get(channel), text)
         return self._estimates[key]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from safetynet.broadcast.messages import compose, text_language, title_for
+from safetynet.broadcast.messages import compose, compose_check, text_language, title_for
 from safetynet.channels import registry
 from safetynet.domain import ChannelName
 
@@ -98,6 +98,17 @@ def test_an_sms_names_the_city_after_the_drill_mark_where_it_costs_nothing() -> 
     _, ascii_name = compose(messages=MSGS, title="t", language="en", drill=True, reply_url=URL, channel="sms",
                             city="Sakura City")
     assert ascii_name.startswith("[DRILL] [Sakura City] ")
+    # the city's name in Latin letters ([city] name_latin) names it there at no cost (QA: an English
+    # check SMS came from an unknown number with a link and no sender)
+    _, latin = compose(messages=MSGS, title="t", language="en", drill=False, reply_url=URL, channel="sms",
+                       city="さくら市", city_latin="Sakura City")
+    assert latin.startswith("[Sakura City] ") and latin.isascii()
+    _, still_ja = compose(messages=MSGS, title="t", language="ja", drill=False, reply_url=URL, channel="sms",
+                          city="さくら市", city_latin="Sakura City")
+    assert still_ja.startswith("【さくら市】")
+    _, title, check = compose_check(messages={"en": "Please confirm."}, language="en", confirm_url=URL, channel="sms",
+                                    city="さくら市", city_latin="Sakura City")
+    assert check.startswith("[Sakura City] Please confirm.") and title.startswith("[Sakura City] ")
     # the other layouts name the sender themselves (a bot, a mail's From): unchanged
     for channel in ("telegram", "email", "line", "webpush"):
         with_city = compose(messages=MSGS, title="t", language="ja", drill=True, reply_url=URL, channel=channel,
