@@ -84,8 +84,18 @@ def sender_mark(language: str, city: str, city_latin: str = "") -> str:
 _WIDE_SCRIPTS = frozenset({"ja", "ja-easy", "zh", "ko"})
 
 
+def _without_mark(text: str, mark: str) -> str:
+    """`text` without a drill mark its writer already put first: the mark is added once (QA: an SMS
+    read 【訓練】【さくら市】【訓練】…). Case and the space after it do not matter."""
+    bare = mark.strip()
+    if bare and text[: len(bare)].casefold() == bare.casefold():
+        return text[len(bare):].lstrip()
+    return text
+
+
 def title_for(title: str, language: str, drill: bool) -> str:
-    return f"{drill_prefix(language)}{title}" if drill else title
+    mark = drill_prefix(language)
+    return f"{mark}{_without_mark(title, mark)}" if drill else title
 
 
 def compose(
@@ -107,6 +117,8 @@ def compose(
     w = wording(lang)
     body = messages.get(lang, "").strip()
     prefix = w.drill_prefix if drill else ""
+    if drill:
+        body, title = _without_mark(body, prefix), _without_mark(title, prefix)
     layout = layout or layout_of(channel)
     if layout == MESSAGE_KEYWORDS:
         # SMS is billed per 70-character segment: no title, the link, then the keywords.

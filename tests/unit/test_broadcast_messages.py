@@ -126,3 +126,16 @@ def test_a_push_notification_does_not_repeat_its_title() -> None:
     _, app = compose(messages=MSGS, title="さくら市 地震 安否確認", language="ja", drill=True, reply_url=URL,
                      channel="telegram")
     assert app.startswith("【訓練】さくら市 地震 安否確認\n")  # a chat message has no title of its own
+
+
+def test_a_drill_mark_the_message_already_has_is_not_added_again() -> None:
+    """QA: a drill whose message began 【訓練】 was sent as 【訓練】【さくら市】【訓練】…"""
+    marked = {"ja": "【訓練】桜台地区で訓練を行います。", "en": "[drill] An exercise."}
+    _, sms = compose(messages=marked, title="t", language="ja", drill=True, reply_url=URL, channel="sms", city="さくら市")
+    assert sms.startswith("【訓練】【さくら市】桜台地区") and sms.count("【訓練】") == 1
+    _, en = compose(messages=marked, title="[DRILL] Exercise", language="en", drill=True, reply_url=URL,
+                    channel="email")
+    assert en.count("[DRILL]") == 1 and "[drill]" not in en
+    assert title_for("【訓練】秋の訓練", "ja", True) == "【訓練】秋の訓練"
+    _, real = compose(messages=marked, title="t", language="ja", drill=False, reply_url=URL, channel="sms")
+    assert real.startswith("【訓練】桜台地区")  # a real event's text is sent as written
