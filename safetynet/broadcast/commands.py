@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from safetynet.admin import CommandError
+from safetynet.auth import command_line_actor
 from safetynet.broadcast.health import DispatchStatus, enabled_channels, read_status
 from safetynet.broadcast.scenario import Scenario, ScenarioError, load_scenario
 from safetynet.broadcast.service import CampaignError, CampaignService, CampaignSpec, DuplicateCampaign
@@ -250,9 +251,8 @@ def approve(cfg: Config, args: argparse.Namespace) -> int:
 
 def cancel(cfg: Config, args: argparse.Namespace) -> int:
     async def work(svc: CampaignService) -> Campaign:
-        if args.as_login:
-            await city_admin(svc, args.as_login)
-        return await svc.cancel(args.id)
+        by = await city_admin(svc, args.as_login) if args.as_login else Actor(command_line_actor())
+        return await svc.cancel(args.id, by=by)
 
     c = _run(cfg, work)
     print(json.dumps({"id": c.id, "state": str(c.state)}) if args.json else say("cli.campaign.cancelled", id=c.id))
@@ -323,7 +323,7 @@ def status(cfg: Config, args: argparse.Namespace) -> int:
 
 def close(cfg: Config, args: argparse.Namespace) -> int:
     async def closing(svc: CampaignService) -> tuple[Campaign, int]:
-        c = await svc.close(args.id)
+        c = await svc.close(args.id, by=Actor(command_line_actor()))
         # closing answers no one: the help requests still open are said (they stay on the lists)
         return c, sum((await svc.store.dashboard.open_help_counts(c.id)).values())
 

@@ -14,6 +14,7 @@ class AuditAction(StrEnum):
     CONFIRM = "confirm"  # an in-person confirmation (訪問・電話・紙)
     UNDO = "undo"  # an in-person confirmation taken back
     TOKEN = "token"  # noqa: S105 - an API token made or revoked on the admin page (it acts as its role)
+    CAMPAIGN = "campaign"  # a campaign started, approved, closed or cancelled (`what`), and by whom
 
 
 @dataclass(frozen=True, slots=True)

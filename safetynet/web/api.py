@@ -189,7 +189,7 @@ async def _finish(request: web.Request, action: str) -> web.Response:
     if not await _may_manage(request, viewer, c.scope):
         return json_error(403, f"you may not {action} this campaign")
     try:
-        done = await getattr(_service(request), action)(c.id)
+        done = await getattr(_service(request), action)(c.id, by=viewer.actor)
     except CampaignStateError as e:
         return json_error(409, str(e))
     return web.json_response({"id": done.id, "state": str(done.state)})

@@ -301,7 +301,7 @@ async def _finish(request: web.Request, action: str) -> web.Response:
     if form.get("really") != "1":
         raise web.HTTPBadRequest(text="tick the confirmation box")
     try:
-        await getattr(_service(request), action)(info.id)
+        await getattr(_service(request), action)(info.id, by=viewer.actor)
     except CampaignError as e:
         return _refused(request, str(e))
     log.info("campaign_finished_from_console", campaign_id=info.id, action=action)

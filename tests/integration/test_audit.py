@@ -202,3 +202,30 @@ def test_the_audit_export_guards_its_cells_against_formulas(tmp_path: Path, monk
     assert main(["--config", str(tmp_path / "config.toml"), "audit", "export", "--output", str(out)]) == 0
     (row,) = csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig")))
     assert (row["actor"], row["detail"]) == ("'=cmd|'/c calc'!A1", "'@SUM(1+1)")
+
+
+async def test_who_started_approved_closed_and_cancelled_each_campaign_is_in_the_log(tmp_path: Path) -> None:
+    """QA: the audit log did not say who closed or cancelled an event (nor who started or approved it)."""
+    from safetynet.broadcast.service import CampaignService, CampaignSpec
+    from safetynet.domain import CampaignKind, Role
+    from safetynet.domain.campaigns import Actor
+
+    async with world(tmp_path, serve=False) as w:
+        svc = CampaignService(w.store, w.cfg, w.clock)
+        one = await w.store.auth.add_staff("kikikanri", "K", Role.CITY_ADMIN, "city", None)
+        two = await w.store.auth.add_staff("bousai", "B", Role.CITY_ADMIN, "city", None)
+        assert await w.store.campaigns.close(w.campaign_id, w.clock.now())
+        spec = CampaignSpec("地震", CampaignKind.REAL, ("city",), {"ja": "無事ですか"})
+        real = await svc.launch(spec, created_by="kikikanri", by=Actor("kikikanri", one.id))
+        await svc.approve(real.id, by=Actor("bousai", two.id))
+        await svc.close(real.id, by=Actor("bousai", two.id))
+        drill = await svc.launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), {"ja": "訓練です"}),
+                                 created_by="token:3", by=Actor("token:3", on_behalf_of=one.id))
+        await svc.cancel(drill.id, by="cli:root")
+        got = [(e.action, e.what, e.actor, e.staff_id, e.campaign_id, e.detail) for e in await w.store.audit.entries()
+               if e.action == "campaign"]
+    assert got == [("campaign", "start", "kikikanri", one.id, real.id, "real"),
+                   ("campaign", "approve", "bousai", two.id, real.id, "real"),
+                   ("campaign", "close", "bousai", two.id, real.id, "real"),
+                   ("campaign", "start", "token:3", one.id, drill.id, "drill"),  # the person behind the token
+                   ("campaign", "cancel", "cli:root", None, drill.id, "drill")]
