@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import structlog
 from aiohttp import web
 
+from safetynet import i18n
 from safetynet.auth import Viewer, token_hash
 from safetynet.clock import Clock
 from safetynet.config import Config
@@ -288,4 +289,6 @@ async def check_csrf(request: web.Request, form: Any = None) -> None:
     if sent is None and form is not None:
         sent = form.get("csrf")
     if not expected or not sent or not hmac.compare_digest(str(sent), str(expected)):
-        raise web.HTTPForbidden(text="missing or wrong CSRF token; reload the page and try again")
+        # a person reads it (Japanese first); a script, the English after it (a JSON client gets JSON)
+        raise web.HTTPForbidden(text=f"{i18n.t('ja', 'dash.csrf_expired')}\n"
+                                     "missing or wrong CSRF token; reload the page and try again")

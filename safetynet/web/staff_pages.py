@@ -97,10 +97,12 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     lang = lang_of(request)
     sent, expected = str(form.get("csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(sent, expected):
-        raise web.HTTPForbidden(text="missing or wrong CSRF token; reload the page and try again")
     login = str(form.get("login", "")).strip()[:100]
     next_url = _safe_next(str(form.get("next", "")))
+    if not expected or not hmac.compare_digest(sent, expected):
+        # the form outlived its cookie (an hour, a browser restarted): the form again, with a new one
+        # (QA: an English "missing or wrong CSRF token" on a Japanese page)
+        return _login_page(request, next_url, t(lang, "login_expired"), status=403, login=login)
     limits = request.app[LIMITS]
     address = client_ip(request)
     key = f"{login.casefold()}\x00{address}"
