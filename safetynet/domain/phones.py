@@ -20,7 +20,14 @@ COUNTRY_CODE = "81"
 
 
 class PhoneError(ValueError):
-    """Text that cannot be a Japanese phone number; the message says why, fit to show a user."""
+    """Text that cannot be a Japanese phone number; the message says why, fit to show a user, in
+    English. `code` and `values` say it again for a catalog (`roster.problem.phone_<code>`): the
+    roster's checks name the cell's problem in the terminal's language."""
+
+    def __init__(self, message: str, code: str = "", **values: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.values = values
 
 
 class PhoneKind(StrEnum):
@@ -76,12 +83,14 @@ def _strip(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text)
     compact = _SEPARATORS.sub("", folded)
     if not compact:
-        raise PhoneError("is empty")
+        raise PhoneError("is empty", "empty")
     if not _DIGITS.fullmatch(compact):
         bad = next((ch for ch in compact if not (ch.isdigit() or ch == "+")), None)
         if bad is None:  # digits and plus signs only: a + alone, twice, or after a digit
-            raise PhoneError(f"{text.strip()!r} is not a phone number (a + comes only before the digits)")
-        raise PhoneError(f"{text.strip()!r} is not a phone number (it contains {bad!r})")
+            raise PhoneError(f"{text.strip()!r} is not a phone number (a + comes only before the digits)", "plus",
+                             text=text.strip())
+        raise PhoneError(f"{text.strip()!r} is not a phone number (it contains {bad!r})", "character",
+                         text=text.strip(), character=bad)
     return compact
 
 
@@ -99,10 +108,11 @@ def _to_national(compact: str, original: str) -> str:
         international = compact
     if international is None:
         if not compact.startswith("0"):
-            raise PhoneError(f"{original.strip()!r} must start with 0 or +81")
+            raise PhoneError(f"{original.strip()!r} must start with 0 or +81", "no_zero", text=original.strip())
         return compact
     if not international.startswith(COUNTRY_CODE):
-        raise PhoneError(f"{original.strip()!r} is not a Japanese number (country code +81 expected)")
+        raise PhoneError(f"{original.strip()!r} is not a Japanese number (country code +81 expected)", "foreign",
+                         text=original.strip())
     rest = international[len(COUNTRY_CODE) :]
     # "+81 (0)90 …": the trunk 0 is sometimes written after the country code
     return rest if rest.startswith("0") else "0" + rest
@@ -121,11 +131,13 @@ def _classify(national: str, original: str) -> PhoneKind:
             _length_error(national, length, f"{kind_words(kind)} ({prefix}…)", original)
         return kind
     if national.startswith("00"):
-        raise PhoneError(f"{original.strip()!r} starts with 00, which is not a Japanese number")
+        raise PhoneError(f"{original.strip()!r} starts with 00, which is not a Japanese number", "zero_zero",
+                         text=original.strip())
     if len(national) >= 3 and national[2] == "0":
         # 0X0 is never an area code: 010 is the international call prefix, 030/040 are unassigned
         raise PhoneError(
-            f"{original.strip()!r} starts with {national[:3]}, which is not a Japanese number prefix"
+            f"{original.strip()!r} starts with {national[:3]}, which is not a Japanese number prefix", "prefix",
+            text=original.strip(), prefix=national[:3],
         )
     if len(national) != 10:
         _length_error(national, 10, kind_words(PhoneKind.LANDLINE), original)
@@ -135,7 +147,9 @@ def _classify(national: str, original: str) -> PhoneKind:
 def _length_error(national: str, length: int, which: str, original: str) -> None:
     how = "too short" if len(national) < length else "too long"
     raise PhoneError(
-        f"{original.strip()!r} is {how}: {which} has {length} digits, this one has {len(national)}"
+        f"{original.strip()!r} is {how}: {which} has {length} digits, this one has {len(national)}",
+        "too_short" if len(national) < length else "too_long",
+        text=original.strip(), length=length, digits=len(national),
     )
 
 
@@ -201,9 +215,11 @@ def parse_mobile(text: str, landline_column: str = "landline") -> str:
         return e164
     if kind is PhoneKind.LANDLINE or kind is PhoneKind.IP:
         raise PhoneError(
-            f"{text.strip()!r} is {kind_words(kind)}, which cannot receive SMS: put it in column {landline_column}"
+            f"{text.strip()!r} is {kind_words(kind)}, which cannot receive SMS: put it in column {landline_column}",
+            f"no_sms_{kind}", text=text.strip(), column=landline_column,
         )
-    raise PhoneError(f"{text.strip()!r} is {kind_words(kind)}, not a household phone")
+    raise PhoneError(f"{text.strip()!r} is {kind_words(kind)}, not a household phone", f"not_household_{kind}",
+                     text=text.strip())
 
 
 def parse_landline(text: str, mobile_column: str = "phone") -> str:
@@ -212,5 +228,7 @@ def parse_landline(text: str, mobile_column: str = "phone") -> str:
     if kind is PhoneKind.LANDLINE or kind is PhoneKind.IP:
         return e164
     if kind is PhoneKind.MOBILE:
-        raise PhoneError(f"{text.strip()!r} is a mobile number: put it in column {mobile_column}")
-    raise PhoneError(f"{text.strip()!r} is {kind_words(kind)}, not a household phone")
+        raise PhoneError(f"{text.strip()!r} is a mobile number: put it in column {mobile_column}", "is_mobile",
+                         text=text.strip(), column=mobile_column)
+    raise PhoneError(f"{text.strip()!r} is {kind_words(kind)}, not a household phone", f"not_household_{kind}",
+                     text=text.strip())

@@ -35,6 +35,7 @@ from safetynet.channels import registry
 from safetynet.channels.spec import RosterColumn
 from safetynet.csvout import ENCODINGS, CsvWriter, private_text, unguard_cell
 from safetynet.domain.consent import default_consent
+from safetynet.domain.phones import PhoneError
 from safetynet.domain.roster import BAD_CHARACTER, HouseholdRecord, character_name
 from safetynet.i18n import t, ui_language
 from safetynet.roster.encoding import EncodingRefused, detect_encoding
@@ -251,7 +252,11 @@ def _contact_cell(column: RosterColumn, shown: dict[str, str]) -> Callable[[str]
             return column.parse(text, shown)
         except ValueProblem:
             raise
-        except ValueError as e:  # the channel's own text, in English
+        except PhoneError as e:  # the phone columns: a catalog text for each reason (QA: English in a Japanese frame)
+            if not e.code:
+                raise ValueProblem("roster.problem.contact", problem=str(e)) from None
+            raise ValueProblem(f"roster.problem.phone_{e.code}", **e.values) from None
+        except ValueError as e:  # another channel's own text, in English
             raise ValueProblem("roster.problem.contact", problem=str(e)) from None
 
     return run

@@ -243,7 +243,8 @@ ROW_ERRORS = [
      "(use ja, ja-easy for やさしい日本語, en, zh, ko, vi, pt or another BCP 47 tag such as pt-BR)"),
     ({"language": "japan"}, "row 2, column language: 'japan' is not a language code"),
     ({"phone": "090-1234-567"}, "row 2, column phone: '090-1234-567' is too short: "
-     "a mobile number (090…) has 11 digits, this one has 10"),
+     "11 digits expected, this one has 10"),
+    ({"phone": "9011112222"}, "row 2, column phone: '9011112222' must start with 0 or +81 (if Excel dropped"),
     ({"phone": "03-1234-5678"}, "row 2, column phone: '03-1234-5678' is a landline number, "
      "which cannot receive SMS: put it in column landline"),
     ({"phone": "050-1234-5678"}, "row 2, column phone: '050-1234-5678' is an 050 IP-phone number, "
@@ -268,6 +269,18 @@ ROW_ERRORS = [
 def test_each_error_names_its_row_and_column(cells: dict[str, str], message: str) -> None:
     (error,) = errors_of(csv_bytes(EN, [row(**cells)]))
     assert error.startswith(message)
+
+
+def test_a_phone_cells_problem_reads_in_japanese_under_japanese() -> None:
+    """QA: 「7行目・列「携帯電話」: '03-1234-5678' is a landline number…」 (English in a Japanese frame)."""
+    from safetynet.roster.csvio import parse_bytes
+
+    result = parse_bytes(csv_bytes(JA, [row(phone="03-1234-5678"), row(household="2", phone="9011110001")]))
+    texts = [e.text("ja") for e in result.errors]
+    assert texts[0] == ("2行目・列「携帯電話」: 「03-1234-5678」は固定電話の番号で、SMS を受け取れません。"
+                        "列「固定電話」に入れてください")
+    assert texts[1].startswith("3行目・列「携帯電話」: 「9011110001」は 0 か +81 で始まる番号にしてください")
+    assert "Excel で先頭の 0 が消えたとき" in texts[1] and "must" not in texts[1]
 
 
 def test_column_is_named_as_the_file_names_it() -> None:
