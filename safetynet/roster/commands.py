@@ -271,7 +271,7 @@ def codes(cfg: Config, args: argparse.Namespace) -> int:
 
 @_store_errors
 def letters(cfg: Config, args: argparse.Namespace) -> int:
-    from safetynet.roster.letters import LettersError, issue_letters, sample_reasons
+    from safetynet.roster.letters import LettersError, format_of, issue_letters, sample_reasons
 
     scopes = args.scope or ["city"]
     try:
@@ -285,7 +285,8 @@ def letters(cfg: Config, args: argparse.Namespace) -> int:
     if n == 0:
         print(say("cli.letters.none"))
         return OK
-    _audit_export(cfg, "letters", f"{args.format}, {n} households, {', '.join(scopes)}")
+    # the format written (QA: "None, 10 households" when it came from the file's name)
+    _audit_export(cfg, "letters", f"{format_of(Path(args.output), args.format)}, {n} households, {', '.join(scopes)}")
     print(say("cli.letters.wrote", n=n, output=args.output))
     if reasons := sample_reasons(cfg, cli_language()):
         print(" ".join([say("letters.page_sample"), *reasons]), file=sys.stderr)

@@ -369,3 +369,10 @@ def test_real_letters_carry_no_sample_mark(city: Path, tmp_path: Path, capsys: p
     assert "見本" not in capsys.readouterr().err
     ((text, _),) = _pages(out, tmp_path)
     assert "見本" not in text
+
+    async def exports() -> list[str]:
+        async with store_session(_cfg(city)) as store:
+            return [e.detail for e in await store.audit.entries() if e.what == "letters"]
+
+    # the format written, named by the file (QA: the audit log said "None, 10 households")
+    assert asyncio.run(exports()) == ["pdf, 1 households, association:西町会"]
