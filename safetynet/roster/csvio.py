@@ -26,7 +26,7 @@ import itertools
 import os
 import string
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -407,6 +407,7 @@ def _parse_text(text: IO[str], result: ParseResult, default_language: str) -> No
         header_cells = next(reader)
         header = _read_header(header_cells, result, (1, reader.line_num))
         if header is None:
+            _header_further_down(reader, result)
             return
         rows = _RowReader(header, result, default_language)
         last_line = reader.line_num
@@ -422,6 +423,23 @@ def _parse_text(text: IO[str], result: ParseResult, default_language: str) -> No
         result.warnings.extend(_untranslated(result.records))
     if not result.records and not result.errors:
         result.errors.append(_issue("roster.problem.no_households"))
+
+
+# How far below row 1 the header is looked for when row 1 is not it (an Excel sheet's title rows).
+_HEADER_SEARCH_ROWS = 5
+
+
+def _header_further_down(reader: Iterator[list[str]], result: ParseResult) -> None:
+    """Row 1 lacks required columns but a row just below has them all (an Excel sheet with a title
+    above its table: QA got four 「必須の列がありません」 and no hint): that row is named instead."""
+    if any(e.key != "roster.problem.missing_column" for e in result.errors):
+        return
+    for row, cells in enumerate(itertools.islice(reader, _HEADER_SEARCH_ROWS), start=2):
+        found = {_ALIASES.get(_header_key(c.strip().lstrip("\ufeff"))) for c in cells}
+        if all(c.field in found for c in COLUMNS if c.required):
+            result.errors[:] = [_issue("roster.problem.header_below", row, None)]
+            result.warnings.clear()  # row 1's cells, read as column names, were no columns
+            return
 
 
 def _untranslated(records: Sequence[HouseholdRecord]) -> list[RosterIssue]:

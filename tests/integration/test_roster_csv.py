@@ -511,3 +511,14 @@ def test_country_codes_read_as_their_language_and_untranslated_languages_are_sai
     assert [r.language for r in result.records] == ["vi", "zh", "ko", "th", "th"]
     (warning,) = result.warnings
     assert warning.text("ja") == "言語「th」の文面はありません（2 世帯）。これらの世帯には、やさしい日本語で届きます。"
+
+
+def test_a_title_row_above_the_header_is_named_not_four_missing_columns() -> None:
+    """QA: an Excel sheet with a title above its table gave four 「必須の列…がありません」 and no hint."""
+    data = ("さくら市 世帯名簿（2026年12月）\n\n" + csv_bytes(JA, [row()]).decode("utf-8-sig")).encode("utf-8")
+    result = parse_bytes(data)
+    assert [(e.key, e.row) for e in result.errors] == [("roster.problem.header_below", 3)] and result.records == []
+    assert result.errors[0].text("ja").startswith("3行目: 見出しの行がこの行にあります。1行目を見出しの行にしてください")
+    assert result.warnings == []
+    # a file with no header anywhere still names its missing columns
+    assert len(errors_of(b"a,b,c\n1,2,3\n")) == 4
