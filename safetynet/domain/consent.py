@@ -4,7 +4,8 @@ Cities hold the 避難行動要支援者名簿 under the Disaster Countermeasure
 address and phone reach association heads in normal times only with its consent (`yes`) or under a
 city ordinance (`ordinance`), and without consent (`no`) once a real disaster runs in its area. So
 a heads' or deputies' page shows a `no` household's details only while a real event runs over
-it; otherwise the household number and 班 alone. City admins see every household.
+it, or where it asked a real event for help (`Disclosure.asking_in`); otherwise the household number
+and 班 alone. City admins see every household.
 
 Pure rules over the domain's types; the web layer reads the running real events and applies them.
 """
@@ -86,6 +87,13 @@ class Disclosure:
         if self.full:
             return out
         return [h if self.reveals(h.consent, district, association, h.group) else withhold_help_item(h) for h in out]
+
+    def asking_in(self, kind: str) -> Disclosure:
+        """What this viewer may see of the help requests of a campaign of `kind`: a household that asked
+        for help in a real event is shown whole, after the event closed too, while the disaster is
+        what reaches it (QA: a 不同意, 要配慮 household asking after the close was told 「町会に知らせます」
+        and its head got a card with its number alone). Its other lines keep the rule above."""
+        return Disclosure(True, self.real_scopes) if kind == "real" else self
 
     def help_row(self, row: HelpRow) -> HelpRow:
         if self.reveals(row.consent, row.district, row.association, row.group):

@@ -160,7 +160,7 @@ class HelpNotifier:
             return NotifyReport(0, 0)
         staff = await self.store.auth.staff_for_association(row.association, row.district)
         # heads and deputies get what their pages show them (domain.consent)
-        row = Disclosure(False, await self.store.dashboard.real_event_scopes()).help_row(row)
+        row = Disclosure(False, await self.store.dashboard.real_event_scopes()).asking_in(campaign.kind).help_row(row)
         link = help_link(self.cfg.server.public_url, row.association_id, campaign_id)
         drill = campaign.kind == CampaignKind.DRILL
         report = await self._queue(staff, lambda lang: help_text(row, lang, drill, follow_up, link, campaign.title),

@@ -129,7 +129,7 @@ async def association_page(request: web.Request) -> web.Response:
         r.households(campaign.id, assoc.id), r.help_panel(campaign.id, [assoc.id]), r.coverage(assoc.id),
         r.campaigns_for([assoc.id]), disclosure_for(r, viewer), r.contact_checks([assoc.id]))
     lines = disclosure.lines(lines, assoc.district, assoc.name)
-    help_list = disclosure.help_items(help_list, assoc.district, assoc.name)
+    help_list = disclosure.asking_in(campaign.kind).help_items(help_list, assoc.district, assoc.name)
     context = association_context(lang, assoc, campaign, campaigns, help_list, lines,
                                   _coverage(disclosure, cov, assoc), _filter(request))
     context["checks"] = check_block(lang, checks)
@@ -169,7 +169,7 @@ async def help_fragment(request: web.Request) -> web.Response:
     if campaign is not None:
         r = reads(request)
         found, disclosure = await asyncio.gather(r.help_panel(campaign.id, [assoc.id]), disclosure_for(r, viewer))
-        items = disclosure.help_items(found, assoc.district, assoc.name)
+        items = disclosure.asking_in(campaign.kind).help_items(found, assoc.district, assoc.name)
     return web.Response(text=help_items(lang_of(request), items), content_type="text/html",
                         headers={"Cache-Control": "no-store", "X-Help-Count": str(len(items))})
 

@@ -143,7 +143,7 @@ async def help_list(request: web.Request) -> web.Response:
     visible = [a.id for a in associations if viewer.sees(a.district, a.name)]
     record(request, viewer, AuditAction.VIEW, "help", campaign_id=campaign_id)
     rows = await svc.store.replies.help_list(campaign_id, visible, include_handled=request.query.get("all") == "1")
-    disclosure = await disclosure_for(svc.store.dashboard, viewer)
+    disclosure = (await disclosure_for(svc.store.dashboard, viewer)).asking_in(campaign.kind)
     return web.json_response({"campaign_id": campaign_id, "help": [disclosure.help_row(r).as_json() for r in rows]},
                              dumps=_dumps)
 

@@ -6,14 +6,16 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from replies_fixtures import ASSOC_A, add_staff, records, running_app, start_campaign
+from replies_fixtures import ASSOC_A, Env, add_staff, records, running_app, start_campaign
 from roster_helpers import EN, JA, csv_bytes, row
 
+from safetynet.auth import new_token, token_hash
 from safetynet.domain import CampaignKind, Role
 from safetynet.domain.consent import Consent, Disclosure, default_consent, scope_covers, withhold_history
 from safetynet.domain.replies import HelpItem, HelpRow, HistoryEntry, Status
 from safetynet.domain.roster import HouseholdLine
 from safetynet.replies.notify import help_text
+from safetynet.replies.tokens import reply_url
 from safetynet.roster.csvio import header_row, parse_bytes, record_cells
 
 # -- the rule -----------------------------------------------------------------------------------
@@ -136,6 +138,32 @@ async def test_need_help_alerts_to_heads_follow_consent(tmp_path: Path) -> None:
         drill = await alert_after("A-002", "二階にいます")
         assert "A-002" in drill and "佐藤" not in drill and "桜町1-1-2" not in drill and "二階" not in drill
         assert "山田 太郎" in await alert_after("A-001", "無事ではない")  # consented: as before
-        await start_campaign(env, CampaignKind.REAL, scope=[f"association:{ASSOC_A}"])
+        real = await start_campaign(env, CampaignKind.REAL, scope=[f"association:{ASSOC_A}"])
         during = await alert_after("A-002", "足をけがしました")  # the drill's answer, a real event running
         assert "佐藤 花子" in during and "桜町1-1-2" in during and "足をけがしました" in during
+
+        # QA: asking the real event for help just after it closed (its link still takes answers) told the
+        # resident 「町会に知らせます」 while the head got the number alone, on the alert and the card
+        assert await env.store.campaigns.close(real, env.clock.now())
+        async with env.http.post(reply_url(env.url, env.token("A-002", real)),
+                                 data={"status": "need_help", "note": "余震で家が傾いた"}) as r:
+            assert r.status == 200
+        await env.dispatch()
+        after = env.staff_messages("telegram")[-1].text or ""
+        assert "佐藤 花子" in after and "桜町1-1-2" in after and "余震で家が傾いた" in after
+        head = {"Authorization": f"Bearer {await _head_token(env)}"}
+        aid = env.hh("A-002").association_id
+        async with env.http.get(f"{env.url}/a/{aid}?campaign={real}", headers=head) as r:
+            page = await r.text()
+        card = page[page.index('id="help-items"'):page.index('data-count="need_help"')]
+        assert "佐藤 花子" in card and "余震で家が傾いた" in card
+        async with env.http.get(f"{env.url}/a/{aid}?campaign={env.campaign_id}", headers=head) as r:
+            drill_page = await r.text()  # the drill's card of the same household: the rule as before
+        assert "佐藤 花子" not in drill_page[drill_page.index('id="help-items"'):drill_page.index('data-count="need_help"')]
+
+
+async def _head_token(env: Env) -> str:
+    token = new_token()
+    await env.store.auth.create_api_token(token_hash(token), Role.ASSOCIATION_HEAD, f"association:{ASSOC_A}",
+                                          label="head")
+    return token
