@@ -45,13 +45,14 @@ from safetynet.stats.report_render import (
     render_csv,
     render_html,
     render_json,
+    report_cut_notice,
     writer_for,
 )
 from safetynet.store.ports import DashboardReads, StatsReads, Store
 
 __all__ = ["FORMATS", "LISTS", "LIST_CHUNK", "MILESTONES", "NeverStarted", "OpenReport", "ReportNotFound",
            "build_report", "help_rows", "lists_of", "open_report", "person_rows", "render_csv", "render_html", "render_json",
-           "report_cli", "stream_report", "summarize", "summarize_check", "writer_for"]
+           "report_cli", "report_cut_notice", "stream_report", "summarize", "summarize_check", "writer_for"]
 
 MILESTONES = (25, 50, 75, 80)
 # Rows of a household list read and rendered at a time: bounds the memory of one report, and the

@@ -330,5 +330,10 @@ def _people_cols(lang: str, row: Row) -> list[str]:
             + (["note"] if "note" in row else []))
 
 
+def report_cut_notice(lang: str = "ja") -> str:
+    """What an HTML report that could not be finished ends with, before its connection is cut."""
+    return str(_call("cut_notice", lang))
+
+
 def render_html(report: dict[str, Any], lang: str = "ja") -> str:
     return render_document(HtmlWriter(lang), report)

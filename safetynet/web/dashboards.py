@@ -9,6 +9,7 @@ from the one shared `LiveHub` poller per campaign (see `dash_sse`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 
 import structlog
@@ -22,7 +23,14 @@ from safetynet.domain.campaigns import CampaignInfo
 from safetynet.domain.consent import Disclosure
 from safetynet.domain.replies import HelpItem
 from safetynet.domain.roster import Association, Coverage, HouseholdLine
-from safetynet.stats.report import FORMATS, ReportNotFound, open_report, stream_report, writer_for
+from safetynet.stats.report import (
+    FORMATS,
+    ReportNotFound,
+    open_report,
+    report_cut_notice,
+    stream_report,
+    writer_for,
+)
 from safetynet.web import city_pages, dash_sse
 from safetynet.web.app import ERROR_PAGE, SERVICES, require_viewer, services
 from safetynet.web.audit_api import record
@@ -242,6 +250,11 @@ async def report_page(request: web.Request) -> web.StreamResponse:
         return resp
     except Exception:
         log.exception("report_stream_failed", campaign_id=info.id, format=fmt)
+        if fmt == "html":
+            # a person reads what came so far: it must say it stops here (QA: a page cut after 町会別
+            # looked whole, and the browser kept loading)
+            with contextlib.suppress(Exception):
+                await resp.write(report_cut_notice(lang_of(request)).encode())
         # No terminating chunk: the client gets a cut-off body (a payload error), never a
         # document that looks complete. aiohttp's write_eof then fails on the closed transport.
         if request.transport is not None:

@@ -292,8 +292,14 @@ async def test_store_failure_mid_stream_cuts_the_response(tmp_path: Path) -> Non
             with capture_logs() as logs:
                 async with http.get(f"{w.url}/campaigns/{w.campaign_id}/report?format={fmt}") as r:
                     assert r.status == 200
+                    got = b""
                     with pytest.raises(aiohttp.ClientPayloadError):
-                        await r.read()
+                        async for chunk in r.content.iter_any():
+                            got += chunk
+                if fmt == "html":  # a person reads that it stops there (QA: a cut page looked whole)
+                    assert "この報告は不完全です" in got.decode()
+                else:
+                    assert "不完全".encode() not in got  # a file a program reads just stops (a payload error)
             failed = [e for e in logs if e["event"] == "report_stream_failed"]
             assert len(failed) == 1 and failed[0]["format"] == fmt, logs
 
