@@ -1,7 +1,8 @@
 """Message text per household language and channel (pure).
 
 The campaign gives a body per language; the household's language is used when the campaign has
-a text for it, else the city's default language. Drills carry 【訓練】 (Japanese texts) or [DRILL]
+a text for it, else the city's default language, under a line in the household's own language
+saying what the message is (`message.other_language_intro`). Drills carry 【訓練】 (Japanese texts) or [DRILL]
 (every other language) at the very start; an SMS names its sender next (【さくら市】). Every text
 carries the household's reply URL; a channel's spec picks the layout (`channels.spec.MESSAGE_*`):
 the keyword layout (SMS) adds the reply keywords, since a feature phone may not open links; the link-first layout (email) starts with it;
@@ -40,7 +41,10 @@ class Wording:
 def _catalog_of(language: str) -> str:
     """The catalog for `language`: its own, else English (its readers more likely read English than
     Japanese; a Japanese variant without one gets Japanese)."""
-    return language if language in CATALOGS else ("ja" if language in JAPANESE else "en")
+    if language in CATALOGS:
+        return language
+    base = language.split("-")[0]  # pt-BR reads pt
+    return base if base in CATALOGS else ("ja" if language in JAPANESE else "en")
 
 
 def wording(language: str) -> Wording:
@@ -114,8 +118,14 @@ def compose(
     """(text language, message text) for one household on one channel (in the channel's layout, or
     `layout`); `city` names the sender where nothing else does (SMS)."""
     lang = text_language(messages, language, default_language)
-    w = wording(lang)
     body = messages.get(lang, "").strip()
+    reader = _catalog_of(language)
+    if reader not in JAPANESE and reader != _catalog_of(lang):
+        # no text in the household's language (QA: vi, pt and zh households got the Japanese text and
+        # 回答はこちら): a line in theirs says what this is and to answer by the link, the text follows
+        body = f"{t(reader, 'message.other_language_intro')}\n{body}"
+        lang = reader
+    w = wording(lang)
     prefix = w.drill_prefix if drill else ""
     if drill:
         body, title = _without_mark(body, prefix), _without_mark(title, prefix)

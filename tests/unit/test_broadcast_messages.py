@@ -22,7 +22,7 @@ def test_household_language_else_japanese(language: str, expected: str) -> None:
 
 @pytest.mark.parametrize("channel", list(registry.names()))
 @pytest.mark.parametrize(
-    ("language", "prefix"), [("ja", "【訓練】"), ("ja-easy", "【訓練】"), ("en", "[DRILL]"), ("vi", "【訓練】")]
+    ("language", "prefix"), [("ja", "【訓練】"), ("ja-easy", "【訓練】"), ("en", "[DRILL]"), ("vi", "[DIỄN TẬP]")]
 )
 def test_drill_prefix_and_reply_url_on_every_channel(channel: ChannelName, language: str, prefix: str) -> None:
     lang, text = compose(messages=MSGS, title="訓練", language=language, drill=True, reply_url=URL, channel=channel)
@@ -42,10 +42,21 @@ def test_drill_prefix_and_reply_url_on_every_channel(channel: ChannelName, langu
     assert lang == real_lang
 
 
-def test_vietnamese_without_its_own_text_reads_japanese_with_the_japanese_prefix() -> None:
+def test_a_household_whose_language_has_no_text_reads_a_line_in_its_own_then_the_citys_text() -> None:
+    """QA: Vietnamese, Portuguese and Chinese households got the Japanese text and 回答はこちら alone."""
     lang, text = compose(messages=MSGS, title="t", language="vi", drill=True, reply_url=URL, channel="sms")
-    assert lang == "ja"
-    assert text.startswith("【訓練】地震")
+    assert lang == "vi"
+    assert text.startswith("[DIỄN TẬP] Đây là xác nhận an toàn của thành phố (nội dung bên dưới bằng tiếng Nhật).")
+    assert MSGS["ja"] in text and text.endswith("Trả lời 1=an toàn 2=cần giúp")
+    _, mail = compose(messages=MSGS, title="地震", language="pt-BR", drill=False, reply_url=URL, channel="email")
+    assert mail.startswith("Responda aqui: ") and "Verificação de segurança da prefeitura" in mail and MSGS["ja"] in mail
+    _, thai = compose(messages=MSGS, title="t", language="th", drill=False, reply_url=URL, channel="webpush")
+    assert thai.startswith("A safety check from the city")  # no catalog of its own: English
+    # a Japanese reader and a language the campaign wrote for: as before
+    assert compose(messages=MSGS, title="t", language="ja-easy", drill=False, reply_url=URL, channel="sms")[1] \
+        .startswith(MSGS["ja-easy"])
+    assert "A safety check" not in compose(messages=MSGS, title="t", language="en", drill=False, reply_url=URL,
+                                           channel="sms")[1]
 
 
 def test_a_language_with_its_own_text_gets_the_drill_marker_in_that_language() -> None:
