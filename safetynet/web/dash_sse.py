@@ -69,7 +69,8 @@ async def events(request: web.Request) -> web.StreamResponse:
             except TimeoutError:
                 if not await still_signed_in(request):
                     break  # the token was revoked or expired, or the session ended
-                await resp.write(b": ping\n\n")
+                # an event, not a comment: the page's script sees it and knows the stream is alive
+                await resp.write(b"event: ping\ndata: 1\n\n")
                 continue
             if item is None:  # too slow, or shutting down: the browser reconnects and catches up
                 break

@@ -251,3 +251,21 @@ async def test_a_campaign_that_ends_on_screen_is_no_longer_shown_live(tmp_path: 
             await page.wait_for_selector("[data-live]", state="detached", timeout=LIVE_MS)
             assert await page.inner_text("p.campaign [data-campaign-state]") == "終了"
         await screenshot(admin, "city-campaign-ended")
+
+
+async def test_a_stream_that_goes_silent_is_said_and_opened_again(tmp_path: Path) -> None:
+    """QA: with the network holding the connection open and passing nothing, the dashboard said
+    「ライブ更新中」 for 80 s and showed nothing that happened meanwhile. The server pings every 15 s;
+    a page that hears nothing for 40 s says it is not live and opens a new stream (the page's clock
+    is mocked: a minute goes by at once, with no ping in it)."""
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b, phone=True)
+        await page.clock.install()
+        await login(page, w.url, "head_a", password("head_a"))
+        await page.wait_for_selector("[data-live].on")
+        async with page.expect_request(lambda r: "/events" in r.url, timeout=LIVE_MS) as reopened:
+            await page.clock.fast_forward(60_000)
+        assert "/api/campaigns/" in (await reopened.value).url
+        await page.wait_for_selector("[data-live].on", timeout=LIVE_MS)  # live again
+        await reply_elsewhere(w, "A-001", "safe")  # and what happens now shows
+        await wait_status(page, w, "A-001", "safe")

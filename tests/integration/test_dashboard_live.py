@@ -40,7 +40,10 @@ class Stream:
                 raise EOFError("stream closed")
             line = raw.decode().rstrip("\n")
             if line == "":
-                if "data" in fields:
+                if fields.get("event") == "ping":
+                    self.pings += 1
+                    fields = {}
+                elif "data" in fields:
                     return {"id": fields.get("id"), "event": fields.get("event"), **json.loads(fields["data"])}
                 continue
             if line.startswith(":"):
@@ -139,7 +142,7 @@ async def test_heartbeat_keeps_an_idle_stream_checked(tmp_path: Path) -> None:
             await s.next()
             while s.pings == 0:
                 line = await asyncio.wait_for(r.content.readline(), 5)
-                s.pings += line.startswith(b": ping")
+                s.pings += line.startswith(b"event: ping")
 
 
 async def test_shutdown_wakes_open_streams(tmp_path: Path) -> None:

@@ -108,13 +108,10 @@
     }
   });
   if (window.EventSource && cid) {
-    es = new EventSource(streamUrl);
-    es.addEventListener("open", function () { setLive(true); });
-    es.addEventListener("error", function () {
-      setLive(false);
-      if (es.readyState === EventSource.CLOSED) { window.SafetyNetLive.whyClosed(streamUrl, loginExpired); }
+    es = window.SafetyNetLive.stream(streamUrl, {
+      live: setLive, stats: onEvent,
+      closed: function () { window.SafetyNetLive.whyClosed(streamUrl, loginExpired); }
     });
-    es.addEventListener("stats", function (m) { setLive(true); onEvent(JSON.parse(m.data)); });
   }
   setInterval(refreshCurve, 60000);
 })();

@@ -259,15 +259,12 @@
     }
   }
   if (window.EventSource && cid) {
-    es = new EventSource(streamUrl);
-    es.addEventListener("open", function () { setLive(true); });
-    es.addEventListener("error", function () {
-      setLive(false);
-      if (es.readyState === EventSource.CLOSED) {
+    es = window.SafetyNetLive.stream(streamUrl, {
+      live: setLive, stats: onEvent,
+      closed: function () {
         window.SafetyNetLive.whyClosed(streamUrl, function () { loginExpired(main.dataset.msgExpiredLive, false); });
       }
     });
-    es.addEventListener("stats", function (m) { setLive(true); onEvent(JSON.parse(m.data)); });
   }
 
   // -- one-tap actions ------------------------------------------------------------------------
