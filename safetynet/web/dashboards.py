@@ -109,6 +109,7 @@ def _live_attrs(lang: str, page: str, campaign: CampaignInfo, assoc: Association
 def _confirm_words(lang: str) -> dict[str, object]:
     """What dash.js says around a confirm tap and its undo (the dashboard and the door-knock list)."""
     return {"data-msg-saved": t(lang, "saved"), "data-msg-failed": t(lang, "failed"),
+            "data-msg-failed-for": t(lang, "failed_for"),
             "data-msg-confirmed": t(lang, "confirmed_msg"), "data-msg-undo": t(lang, "undo"),
             "data-msg-undone": t(lang, "undone_msg"), "data-msg-undo-refused": t(lang, "undo_refused"),
             "data-undo-seconds": UNDO_SECONDS}

@@ -269,3 +269,26 @@ async def test_a_stream_that_goes_silent_is_said_and_opened_again(tmp_path: Path
         await page.wait_for_selector("[data-live].on", timeout=LIVE_MS)  # live again
         await reply_elsewhere(w, "A-001", "safe")  # and what happens now shows
         await wait_status(page, w, "A-001", "safe")
+
+
+async def test_a_tap_that_fails_offline_says_so_beside_the_household(tmp_path: Path) -> None:
+    """QA: offline, 訪問で確認 far down the door-knock list changed nothing where the head looked; the
+    only message was at the top of the page, 4,000 px away, and it stayed after the network came back."""
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "head_a", password("head_a"))
+        aid, hh = w.assoc_ids[ASSOC_A], w.hh("A-006").id
+        await page.goto(f"{w.url}/a/{aid}/doorknock?campaign={w.campaign_id}")
+        await page.wait_for_selector("[data-live].on")
+        row = f'table.dk tr[data-hh="{hh}"]'
+        await page.context.set_offline(True)
+        await page.tap(f'{row} button[data-confirm="visit"]')
+        note = page.locator(f"{row} [data-tap-failed]")
+        await note.wait_for(timeout=LIVE_MS)
+        assert await note.inner_text() == "渡辺 誠：記録できませんでした。電波の届く所で、もう一度押してください。"
+        assert await note.is_visible() and await note.get_attribute("role") == "alert"
+        await page.context.set_offline(False)
+        await page.tap(f'{row} button[data-confirm="visit"]')
+        await note.wait_for(state="detached", timeout=LIVE_MS)  # saved: the line goes
+        assert await w.status("A-006") == "confirmed_in_person"
+        assert await page.inner_text("[data-flash]") == ""

@@ -31,6 +31,7 @@
   var streamUrl = "/api/campaigns/" + cid + "/events?association=" + aid + "&since=" + (main.dataset.since || "");
 
   function setLive(on) {
+    if (on && flashEl && flashEl.textContent === main.dataset.msgFailed) { flash(""); }
     if (!live) { return; }
     live.textContent = on ? main.dataset.liveOn : main.dataset.liveOff;
     live.classList.toggle("on", on);
@@ -43,10 +44,29 @@
     flash("");
     if (fromTap && notice.scrollIntoView) { notice.scrollIntoView({ block: "center" }); }
   }
-  // what a failed tap says: a 401 is no reason to try again
-  function failed(err) {
-    if (err && err.message === "401") { loginExpired(main.dataset.msgExpired, true); }
-    else { flash(main.dataset.msgFailed); }
+  // What a failed tap says: a 401 is no reason to try again. Said beside the button too, naming the
+  // household (QA: offline, the only message was at the top of the page, 4,000 px away, and stayed
+  // after the network came back), until a tap there is saved.
+  function failed(err, b, name) {
+    if (err && err.message === "401") { loginExpired(main.dataset.msgExpired, true); return; }
+    flash(main.dataset.msgFailed);
+    var host = b ? (b.closest("td") || b.parentNode) : null;
+    if (!host) { return; }
+    var note = host.querySelector("[data-tap-failed]");
+    if (!note) {
+      note = document.createElement("span");
+      note.className = "tap-failed";
+      note.setAttribute("role", "alert");
+      note.dataset.tapFailed = "";
+      host.appendChild(note);
+    }
+    note.textContent = words(main.dataset.msgFailedFor, name || "");
+  }
+  function saved(b) {
+    var host = b.closest("td") || b.parentNode;
+    var note = host ? host.querySelector("[data-tap-failed]") : null;
+    if (note) { note.remove(); }
+    if (flashEl && flashEl.textContent === main.dataset.msgFailed) { flash(""); }
   }
   function pct(r) { return Math.round(r * 100) + "%"; }
 
@@ -364,8 +384,10 @@
     } else if (b.dataset.confirm) {
       var tr = b.closest("tr");
       post("/api/campaigns/" + cid + "/households/" + tr.dataset.hh + "/confirm", { method: b.dataset.confirm })
-        .then(function (doc) { setStatus(tr, "confirmed_in_person"); offerUndo(tr, doc.reply_id, b.dataset.method); })
-        .catch(failed)
+        .then(function (doc) {
+          saved(b); setStatus(tr, "confirmed_in_person"); offerUndo(tr, doc.reply_id, b.dataset.method);
+        })
+        .catch(function (err) { failed(err, b, rowName(tr)); })
         .then(function () { b.disabled = false; });
     } else {
       var card = b.closest("[data-hh]"), name = cardName(card);
@@ -376,7 +398,7 @@
           if (doc.already) { flash(main.dataset.msgSaved); } else { offerReopen(b.dataset.handled, name); }
           refreshHelp();
         })
-        .catch(function (err) { failed(err); b.disabled = false; });
+        .catch(function (err) { failed(err, b, name); b.disabled = false; });
     }
   });
   applyFilter();
