@@ -33,6 +33,19 @@ def looks_like_token(text: str) -> bool:
     return _TOKEN_RE.fullmatch(text) is not None
 
 
+# What a phone's link detection or a copy takes along after a link in a sentence: 「。」「）」, a
+# full stop, a closing bracket or quote. No token character is among them.
+_TRAILING = frozenset("。、．.,，)）」』]】>＞'\"”’!！?？ \u3000")
+
+
+def token_within(text: str) -> str | None:
+    """The token of a link with such punctuation stuck after it (QA: …/r/TOKEN。 got the dead end), else None."""
+    head, tail = text[:TOKEN_LENGTH], text[TOKEN_LENGTH:]
+    if tail and looks_like_token(head) and all(ch in _TRAILING for ch in tail):
+        return head
+    return None
+
+
 def reply_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/r/{token}"
 

@@ -25,7 +25,7 @@ from safetynet.domain.replies import (
 )
 from safetynet.replies import texts
 from safetynet.replies.intake import ReplyIntake
-from safetynet.replies.tokens import looks_like_token
+from safetynet.replies.tokens import looks_like_token, token_within
 from safetynet.web import replies_api
 from safetynet.web.app import SERVICES, json_error
 from safetynet.web.bodies import read_json_object
@@ -116,12 +116,20 @@ def _not_found(request: web.Request) -> web.Response:
     return html(not_found_page(*dead_end_contact(request)), status=404)
 
 
+async def bare(request: web.Request) -> web.Response:
+    _limit(request)
+    return _not_found(request)
+
+
 async def reply_get(request: web.Request) -> web.Response:
     _limit(request)
     intake = intake_of(request)
     token = request.match_info["token"]
     state = await intake.resolve_page(token)  # the household's latest answers come with it: one read
     if state is None:
+        clean = token_within(token)
+        if clean is not None:  # the link with 「。」 or 「)」 stuck to it: the page it meant
+            raise web.HTTPFound(request.rel_url.with_path(f"/r/{clean}").with_query(request.rel_url.query))
         return _not_found(request)
     target = state.target
     await intake.read(target, ReplyChannel.WEB)
@@ -287,6 +295,7 @@ def setup(app: web.Application) -> None:
     app[_LIMITS] = _Limits(limiter(svc, replies.rate_limit_per_minute, replies.rate_limit_burst or None))
     hook_intake(app)
     app.router.add_get("/r/{token}", reply_get)
+    app.router.add_get("/r/", bare)  # a link cut before its token: the dead end, not aiohttp's plain 404
     app.router.add_post("/r/{token}", reply_post)
     app.router.add_post("/r/{token}/answer", reply_json)
     app.router.add_post("/r/{token}/seen", reply_seen)

@@ -23,6 +23,8 @@ NOT_PAGES = {
     "/metrics", "/city/curve", "/",
     # a redirect to /join/{code} (its dead end is the bad-code page, checked below)
     "/join",
+    # the reply link's dead end, the same page as an unknown token's (checked below)
+    "/r/",
 }
 # Names a Japanese page may show as they are: the product, languages in their own names, brands.
 ALLOWED = {"SafetyNet", "English", "SMS", "LINE", "Telegram", "CSV", "JSON", "PDF", "QR", "URL", "Web", "Push",
