@@ -7,6 +7,7 @@ and expired tokens all get the same plain 404 page. Per-IP rate limit and a smal
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,9 +79,10 @@ def _lang(requested: object, target: ReplyTarget) -> str:
 
 
 def _people(value: object) -> int | None:
+    """A count of people as typed: full-width digits (「２」: QA saw it dropped) and a trailing 人 or 名 read."""
     if not isinstance(value, str | int) or isinstance(value, bool):
         return None
-    text = str(value).strip()
+    text = unicodedata.normalize("NFKC", str(value)).strip().removesuffix("人").removesuffix("名").strip()
     if not text.isascii() or not text.isdigit():
         return None
     n = int(text)

@@ -222,6 +222,12 @@ async def test_details_are_stored_and_malformed_ones_dropped(tmp_path: Path) -> 
         assert (first.people_safe, first.people_injured, first.location) == (2, 1, "shelter")
         assert first.note is not None and len(first.note) == 200
         assert (second.people_safe, second.people_injured, second.location, second.note) == (None, None, None, None)
+        # as a phone types them: full-width digits, a counter word (QA: 「２」 was dropped without a word)
+        typed = {"status": "need_help", "k": "details-0004", "people_safe": "２", "people_injured": "1人"}
+        async with env.http.post(url, data=typed) as resp:
+            assert resp.status == 200
+        *_, third = await env.store.replies.history(env.campaign_id, env.hh("A-001").id)
+        assert (third.people_safe, third.people_injured) == (2, 1)
         await env.intake.idle()
 
 

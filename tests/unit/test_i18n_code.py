@@ -140,6 +140,7 @@ ALLOWED_JAPANESE: dict[str, str] = {
     "replies/keywords.py::_HELP_JA": "words in an SMS reply that mean need help (助けて, たすけて)",
     "replies/keywords.py::_NEGATED_JA": "negations that turn 無事 into not safe (無事じゃない)",
     "replies/keywords.py::_FILLER": "endings and punctuation ignored around a keyword (です, 。)",
+    "web/reply_pages.py::_people": "the counter words residents type after a number of people (2人, 3名)",
     "replies/keywords.py::_TROUBLE_JA": "words of trouble in a reply that make it need help (けが, 動けない)",
     "replies/keywords.py::_NO_TROUBLE_JA": "trouble denied, not trouble (けがはありません, 痛くない)",
     # triggers: JMA's telegrams
