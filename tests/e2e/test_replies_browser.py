@@ -74,3 +74,33 @@ async def test_back_after_sending_details_shows_the_answer_again_not_a_browser_e
         finally:
             await browser.close()
         assert await env.history("A-001") == ["read", "need_help", "need_help"]  # Back sent nothing again
+
+
+async def test_after_need_help_the_way_back_to_safe_is_set_apart_from_send(tmp_path: Path) -> None:
+    """QA: after 助けが必要 the big green 「回答を変更: 無事です」 sat right under 送信する: a hurried second
+    tap could take the request back. It is outlined, below a line, well apart; after 無事 the way to
+    助けが必要 stays filled and close."""
+    async with running_app(tmp_path) as env, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = await browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True,
+                                                has_touch=True, java_script_enabled=False)
+            page = await context.new_page()
+            await page.goto(env.reply_url("A-001"))
+            async with page.expect_navigation():
+                await page.get_by_role("button", name="助けが必要").tap()
+            send = await page.get_by_role("button", name="送信する").bounding_box()
+            safe = page.locator("form.change button")
+            back = await safe.bounding_box()
+            assert send is not None and back is not None and back["y"] - (send["y"] + send["height"]) >= 48
+            filled = await safe.evaluate("b => getComputedStyle(b).backgroundColor")
+            assert filled in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)")  # outlined, not a green block
+            await page.screenshot(path=str(ARTIFACTS / "reply-page-need-help-change-apart.png"), full_page=True)
+            await page.goto(env.reply_url("A-002"))
+            async with page.expect_navigation():
+                await page.get_by_role("button", name="無事です").tap()
+            help_back = page.locator("form.change button")
+            assert await help_back.evaluate("b => getComputedStyle(b).backgroundColor") not in (
+                "rgb(255, 255, 255)", "rgba(0, 0, 0, 0)")
+        finally:
+            await browser.close()
