@@ -145,7 +145,7 @@ async def test_the_admin_console_lists_expires_and_revokes_tokens(tmp_path: Path
                 f"{w.url}/api/campaigns/{w.campaign_id}/events",
                 headers={"Authorization": f"Bearer {token}"}) as stream:
             assert stream.status == 200
-            await stream.content.readuntil(b": ping\n\n")  # heartbeats come while the token holds
+            await stream.content.readuntil(b"event: ping\n")  # heartbeats come while the token holds
             async with http.post(f"{w.url}/admin/tokens/revoke", data={"csrf": csrf, "id": str(token_id)}) as r:
                 assert r.status == 200 and f"トークン {token_id} を失効させました" in await r.text()
             await asyncio.wait_for(stream.content.read(), timeout=30)  # returns once the server ends it
