@@ -31,10 +31,11 @@ from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, CampaignState, Role
 from safetynet.domain.audit import AuditAction, AuditEntry
-from safetynet.domain.campaigns import Actor, Campaign, CheckRow, LadderStep, StepPlan
+from safetynet.domain.campaigns import Actor, Campaign, CheckRow, LadderStep, StaffAlert, StepPlan
 from safetynet.domain.japan_time import date_time_jst
 from safetynet.domain.roster import Association, UnknownScopeError
 from safetynet.i18n import t
+from safetynet.replies.notify import short_title, staff_messages
 from safetynet.replies.tokens import check_token, reply_token, token_hash
 from safetynet.stats.document import build_stats
 from safetynet.store import Store, StoreError
@@ -230,6 +231,7 @@ class CampaignService:
             log.info("campaign_awaiting_approval", campaign_id=c.id, source=c.source, person=actor.is_person)
             self._changed()
             await self._audit("start", c, actor)
+            await self._ask_for_approval(c, actor)
             return await self.get(c.id)
         await self._plan(c)
         if not await self.campaigns.begin_running(c.id, self.clock.now(), actor.label, actor.person_id):
@@ -268,6 +270,20 @@ class CampaignService:
         self._changed()
         await self._audit("approve", c, by)
         return await self.get(c.id)
+
+    async def _ask_for_approval(self, c: Campaign, actor: Actor) -> None:
+        """Every other city admin with a contact hears that a real event waits for them (QA: at 3 a.m.
+        it waited until someone happened to open /city; a trigger's start waits the same way)."""
+        admins = [s for s in await self.store.auth.list_staff()
+                  if s.active and s.role == Role.CITY_ADMIN and s.id != actor.person_id]
+        link = f"{self.cfg.server.public_url.rstrip('/')}/city?campaign={c.id}"
+        alerts = [StaffAlert(c.id, m.staff_id, m.channel, m.address,
+                             t(m.language, "staff.approval_wanted", title=short_title(c.title), by=actor.label)
+                             + f"\n{link}", link)
+                  for m in staff_messages(admins, self.cfg.channels.enabled())]
+        if alerts:
+            await self.store.outbox.queue_staff(alerts, self.clock.now())
+        log.info("approval_asked", campaign_id=c.id, admins=len({a.staff_id for a in alerts}))
 
     async def _audit(self, what: str, c: Campaign, actor: Actor) -> None:
         """The step in the audit log with who took it (the person behind a token too): a city must be

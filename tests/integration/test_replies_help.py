@@ -264,3 +264,24 @@ async def test_a_door_knock_list_with_no_head_to_reach_goes_to_the_district_head
         assert set(sent) == {"8880001", "7770003"} and "登録されていないため" not in sent["8880001"]
         assert f"【戸別訪問リスト】{ASSOC_B}: 未回答 1 世帯" in sent["7770003"]
         assert f"{ASSOC_B}に連絡の届く会長・副会長が登録されていないため" in sent["7770003"]
+
+
+async def test_a_real_event_waiting_for_approval_is_told_to_the_other_city_admins(tmp_path: Path) -> None:
+    """QA: a real event waiting for its second person at 3 a.m. waited until someone opened /city."""
+    from safetynet.broadcast.service import CampaignService, CampaignSpec
+    from safetynet.domain import CampaignKind
+    from safetynet.domain.campaigns import Actor
+
+    async with running_app(tmp_path) as env:
+        first = await env.store.auth.add_staff("kikikanri", "K", Role.CITY_ADMIN, "city", None,
+                                               contacts=[("telegram", "7770011")])
+        second = await env.store.auth.add_staff("bousai", "B", Role.CITY_ADMIN, "city", None,
+                                                contacts=[("telegram", "7770012")])
+        env.staff.update({first.login: first, second.login: second})
+        svc = CampaignService(env.store, env.cfg, env.clock)
+        real = await svc.launch(CampaignSpec("地震 安否確認", CampaignKind.REAL, ("city",), {"ja": "無事ですか"}),
+                                created_by="kikikanri", by=Actor("kikikanri", first.id))
+        await env.dispatch()
+        sent = {r.address: r.text or "" for r in env.staff_messages("telegram")}
+        assert set(sent) == {"7770012"}  # the other one, not the one who started it
+        assert sent["7770012"].startswith("【承認待ち】実災害「地震 安否確認」") and f"/city?campaign={real.id}" in sent["7770012"]
