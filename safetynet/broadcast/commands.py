@@ -166,8 +166,10 @@ def preview(cfg: Config, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
-        print(f"{spec.title} ({spec.kind}) — scope {', '.join(spec.scope)}")
-        for line in result.lines():
+        lang = cli_language()
+        print(say("cli.preview.title", title=spec.title, kind=say(f"cli.preview.kind_{spec.kind}"),
+                  scope=", ".join(spec.scope)))
+        for line in result.lines(lang):
             print(line)
     return 0
 

@@ -59,35 +59,52 @@ class Preview:
             "units": self.units, "cost_jpy": self.cost_jpy,
         }
 
-    def lines(self) -> list[str]:
-        out = [f"{self.households:,} households ({self.vulnerable:,} with vulnerable members first);"
-               f" {self.no_contact:,} without any working contact go straight to the door-knock list"]
+    def lines(self, lang: str = "en") -> list[str]:
+        """The preview for a person, in `lang` (the command line's language; English words a script
+        reads otherwise: channel names as they are)."""
+        def n(x: float) -> str:
+            return f"{x:,.0f}"
+
+        out = [t(lang, "cli.preview.households", households=n(self.households), vulnerable=n(self.vulnerable),
+                 no_contact=n(self.no_contact))]
         for s in self.steps:
-            when = "at once" if s.after_seconds == 0 else f"+{_duration(s.after_seconds)}"
+            when = (t(lang, "cli.preview.at_once") if s.after_seconds == 0
+                    else t(lang, "cli.preview.after", duration=_duration(s.after_seconds, lang)))
             if s.door_knock:
-                out.append(f"step {s.index} ({when}): door-knock list to the association heads and deputies")
+                out.append(t(lang, "cli.preview.step_door_knock", index=s.index, when=when))
                 continue
-            parts = [_lane_line(ch, n, s.rates[ch], s.seconds[ch]) for ch, n in s.households.items()]
-            scope = "" if s.index == 0 else " (up to, if nobody answered)"
-            out.append(f"step {s.index} ({when}){scope}: " + ("; ".join(parts) or "nobody"))
+            parts = [_lane_line(ch, num, s.rates[ch], s.seconds[ch], lang) for ch, num in s.households.items()]
+            up_to = "" if s.index == 0 else t(lang, "cli.preview.up_to")
+            out.append(t(lang, "cli.preview.step", index=s.index, when=when, up_to=up_to,
+                         parts=t(lang, "cli.preview.join").join(parts) or t(lang, "cli.preview.nobody")))
         c = self.cost_jpy
-        parts = [f"{ch} ¥{c.get(ch, 0):,.0f} ({self.units.get(ch, 0):,})" for ch in registry.priced()]
-        out.append(f"cost estimate: {', '.join(parts)}, total ¥{c.get('total', 0):,.0f}")
+        parts = [t(lang, "cli.preview.cost_part", channel=_channel(ch, lang), cost=n(c.get(ch, 0)),
+                   units=n(self.units.get(ch, 0))) for ch in registry.priced()]
+        out.append(t(lang, "cli.preview.cost", parts=t(lang, "cli.preview.list").join(parts),
+                     total=n(c.get("total", 0))))
         return out
 
 
-def _duration(seconds: float) -> str:
+def _channel(channel: str, lang: str) -> str:
+    """A channel as the preview names it: its label, but in English its name (what a script reads)."""
+    if lang == "en" or not registry.is_channel(channel):
+        return channel
+    return t(lang, registry.spec(channel).label_key)
+
+
+def _duration(seconds: float, lang: str = "en") -> str:
     if seconds < 60:
-        return f"{math.ceil(seconds)} s"
+        return t(lang, "cli.preview.seconds", n=math.ceil(seconds))
     if seconds < 3600:
-        return f"{math.ceil(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
+        return t(lang, "cli.preview.minutes", n=math.ceil(seconds / 60))
+    return t(lang, "cli.preview.hours", n=f"{seconds / 3600:.1f}")
 
 
-def _lane_line(channel: str, n: int, rate: float, seconds: float | None) -> str:
+def _lane_line(channel: str, n: int, rate: float, seconds: float | None, lang: str = "en") -> str:
     if seconds is None:
-        return f"{n:,} {channel} (no provider limit)"
-    return f"{n:,} {channel} at {rate:g}/s = {_duration(seconds)}"
+        return t(lang, "cli.preview.lane_unlimited", n=f"{n:,}", channel=_channel(channel, lang))
+    return t(lang, "cli.preview.lane", n=f"{n:,}", channel=_channel(channel, lang), rate=f"{rate:g}",
+             duration=_duration(seconds, lang))
 
 
 class PreviewCounter:

@@ -280,3 +280,15 @@ def test_the_monthly_association_drill_never_goes_city_wide(city: Path, capsys: 
     assert code == 0
     code, out, _ = run(city, capsys, "status", str(json.loads(out)["id"]), "--json")
     assert json.loads(out)["households"] == 1
+
+
+def test_preview_reads_in_japanese_under_a_japanese_locale(city: Path, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: `campaign preview` printed English only under LANG=ja_JP.UTF-8."""
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    code, out, _ = run(city, capsys, "preview", str(DRILLS / "citywide-earthquake.toml"))
+    assert code == 0 and "（訓練）— 対象 city" in out and "3 世帯（要配慮の世帯" in out
+    assert "段階 0（すぐ）: " in out and "費用の見込み: " in out and "毎秒 10 件で" in out
+    assert "households" not in out and "cost estimate" not in out
