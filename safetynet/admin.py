@@ -137,9 +137,15 @@ def _role_scope(role_text: str, scope_text: str | None) -> tuple[Role, Scope]:
                                roles=", ".join(r.value for r in Role))) from None
     try:
         scope = Scope.parse(scope_text or ("city" if role == Role.CITY_ADMIN else ""))
-        validate_role_scope(role, scope)
     except ValueError as e:
         raise CommandError(str(e)) from None
+    try:
+        validate_role_scope(role, scope)
+    except ValueError:
+        # in the terminal's language (QA: "role deputy needs scope association:NAME, got city" under ja)
+        wanted = "city" if role == Role.CITY_ADMIN else ("district" if role == Role.DISTRICT_HEAD else "association")
+        raise CommandError(say("cli.admin.role_scope", role=say(f"cli.role.{role}"), kind=say(f"cli.kind.{wanted}"),
+                               example="city" if wanted == "city" else f"{wanted}:NAME")) from None
     return role, scope
 
 

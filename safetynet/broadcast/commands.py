@@ -26,7 +26,13 @@ from safetynet.admin import CommandError
 from safetynet.auth import command_line_actor
 from safetynet.broadcast.health import DispatchStatus, enabled_channels, read_status
 from safetynet.broadcast.scenario import Scenario, ScenarioError, load_scenario
-from safetynet.broadcast.service import CampaignError, CampaignService, CampaignSpec, DuplicateCampaign
+from safetynet.broadcast.service import (
+    ApprovalRefused,
+    CampaignError,
+    CampaignService,
+    CampaignSpec,
+    DuplicateCampaign,
+)
 from safetynet.channels import registry
 from safetynet.config import Config
 from safetynet.console import cli_language, say
@@ -241,6 +247,11 @@ def approve(cfg: Config, args: argparse.Namespace) -> int:
     async def work(svc: CampaignService) -> tuple[Campaign, DispatchStatus]:
         try:
             c = await svc.approve(args.id, by=await city_admin(svc, args.as_login), force=args.force)
+        except ApprovalRefused as e:
+            if not e.same_person:
+                raise
+            # the two-person rule, in the terminal's language (QA: English under a Japanese locale)
+            raise CommandError(say("cli.campaign.approve.same_person", who=args.as_login)) from None
         except DuplicateCampaign as e:
             raise CommandError(say("cli.campaign.approve.duplicate", error=str(e))) from None
         return c, await read_status(svc.store.health, svc.clock.now(), enabled_channels(cfg))

@@ -91,7 +91,7 @@ def test_staff_roles_scopes_and_the_three_deputy_limit(
     assert main([*c, "staff", "add", "x", "--role", "deputy", "--scope", "association:どこにもない町会"]) == 2
     assert "no association named" in capsys.readouterr().err
     assert main([*c, "staff", "add", "x", "--role", "district_head", "--scope", scope]) == 2
-    assert "needs scope district:NAME" in capsys.readouterr().err
+    assert "a district head works over district (e.g. --scope district:NAME)" in capsys.readouterr().err
     assert main([*c, "staff", "remove", "dep0"]) == 0
     assert main([*c, "staff", "add", "dep3", "--role", "deputy", "--scope", scope, "--password", STAFF_PW]) == 0
     assert main([*c, "staff", "remove", "nobody"]) == 2

@@ -168,7 +168,7 @@ def test_a_real_event_needs_real_and_two_city_admins(city: Path, capsys: pytest.
     code, out, _ = run(city, capsys, "status", str(cid), "--json")
     assert json.loads(out)["kind"] == "real" and json.loads(out)["state"] == "pending_approval"
     code, _, err = run(city, capsys, "approve", str(cid), "--as", "bousai")
-    assert code == 2 and "bousai started campaign" in err  # the same person: refused, non-zero
+    assert code == 2 and "bousai started this real event and cannot approve it" in err  # the same person: refused
     code, _, err = run(city, capsys, "approve", str(cid), "--as", "kita")
     assert code == 2 and "no active city admin" in err
     code, out, _ = run(city, capsys, "status", str(cid), "--json")
@@ -292,3 +292,21 @@ def test_preview_reads_in_japanese_under_a_japanese_locale(city: Path, capsys: p
     assert code == 0 and "（訓練）— 対象 city" in out and "3 世帯（要配慮の世帯" in out
     assert "段階 0（すぐ）: " in out and "費用の見込み: " in out and "毎秒 10 件で" in out
     assert "households" not in out and "cost estimate" not in out
+
+
+def test_the_two_person_rule_and_a_roles_scope_read_in_japanese(city: Path, capsys: pytest.CaptureFixture[str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: under LANG=ja_JP.UTF-8 both refusals were English."""
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    _staff(city, ("bousai", Role.CITY_ADMIN))
+    code, out, err = run(city, capsys, "start", str(DRILLS / "citywide-earthquake.toml"), "--real", "--as", "bousai",
+                         "--json")
+    assert code == 0, err
+    code, _, err = run(city, capsys, "approve", str(json.loads(out)["id"]), "--as", "bousai")
+    assert code == 2 and "bousai さんはこの実災害を開始したため、承認できません" in err
+    from safetynet.cli import main
+
+    assert main(["--config", str(city), "staff", "add", "x", "--role", "deputy", "--scope", "city"]) == 2
+    assert "副会長の担当範囲は町会です（例: --scope association:NAME）" in capsys.readouterr().err
