@@ -16,6 +16,7 @@ from safetynet.channels import registry
 from safetynet.csvout import csv_text
 from safetynet.domain.campaigns import CHECK_OUTCOMES
 from safetynet.domain.japan_time import date_time
+from safetynet.domain.phones import format_national
 from safetynet.i18n import t
 from safetynet.i18n.scopes import scope_label
 from safetynet.stats.curve import Series, render_svg
@@ -228,7 +229,7 @@ class CsvWriter:
         name = self._list[key]
         return csv_text(([name, p["district"], p["association"], p["group"], p.get("household", ""), p.get("name", ""),
                           p.get("address", ""), p.get("members", ""), int(p["vulnerable"]) if "vulnerable" in p else "",
-                          p.get("landline", ""), int(p["withheld"]) if "withheld" in p else "",
+                          _phone(p.get("landline", "")), int(p["withheld"]) if "withheld" in p else "",
                           *([self._outcome(p["outcome"])] if self._check
                             else [int(p["handled"]) if "handled" in p else "", p.get("note", "")])] for p in rows), "\n")
 
@@ -240,6 +241,15 @@ class CsvWriter:
 
     def tail(self) -> str:
         return ""
+
+
+def _phone(e164: str) -> str:
+    """A number as a person dials it (「03-1111-0002」: QA read +81311110002 in Excel); kept as stored
+    if it cannot be read back (JSON keeps E.164 for programs)."""
+    try:
+        return format_national(e164) if e164 else ""
+    except ValueError:
+        return e164
 
 
 def _channel_label(channel: str, lang: str = "ja") -> str:

@@ -143,6 +143,10 @@ async def test_renderers(tmp_path: Path) -> None:
     assert {r["一覧"] for r in csv.DictReader(io.StringIO(lists_ja))} == {
         "助けが必要と答えた世帯", "連絡不能の世帯", "一度も回答のなかった世帯"}
     assert [r["世帯主"] for r in csv.DictReader(io.StringIO(lists_ja))] == [r["name"] for r in listed]
+    # a number as a person dials it (QA read +81… in Excel); the JSON keeps E.164 for programs
+    phones = {r["固定電話"] for r in csv.DictReader(io.StringIO(lists_ja))} - {""}
+    assert phones and all(p.startswith("0") and "-" in p for p in phones), phones
+    assert all(p["landline"].startswith("+81") for p in rep["never_answered"] if p.get("landline"))
     html = render_html(rep)
     assert html.startswith("<!doctype html>") and "@page { size: A4" in html and "<svg" in html
     assert "渡辺 誠" in html and "▲ 改善" in html and "▼ 悪化" in html
