@@ -35,7 +35,7 @@ from safetynet.channels import registry
 from safetynet.channels.spec import RosterColumn
 from safetynet.csvout import ENCODINGS, CsvWriter, private_text, unguard_cell
 from safetynet.domain.consent import default_consent
-from safetynet.domain.phones import PhoneError
+from safetynet.domain.phones import PhoneError, format_national
 from safetynet.domain.roster import BAD_CHARACTER, HouseholdRecord, character_name
 from safetynet.i18n import t, ui_language
 from safetynet.roster.encoding import EncodingRefused, detect_encoding
@@ -421,6 +421,7 @@ def _parse_text(text: IO[str], result: ParseResult, default_language: str) -> No
         result.warnings.append(_consent_warning(rows.unstated_vulnerable))
     if not result.errors:
         result.warnings.extend(_untranslated(result.records))
+        result.warnings.extend(_shared_mobiles(result.records))
     if not result.records and not result.errors:
         result.errors.append(_issue("roster.problem.no_households"))
 
@@ -440,6 +441,27 @@ def _header_further_down(reader: Iterator[list[str]], result: ParseResult) -> No
             result.errors[:] = [_issue("roster.problem.header_below", row, None)]
             result.warnings.clear()  # row 1's cells, read as column names, were no columns
             return
+
+
+# Shared mobiles named one by one up to this many; the rest are counted.
+_SHARED_SHOWN = 20
+
+
+def _shared_mobiles(records: Sequence[HouseholdRecord]) -> list[RosterIssue]:
+    """A mobile number on several households: a family's phone (then fine: "safe" by SMS asks which
+    household) or a copy-and-paste slip (QA: no word of it). Said, not refused."""
+    by_phone: dict[str, list[HouseholdRecord]] = {}
+    for r in records:
+        phone = r.contact("mobile")
+        if phone:
+            by_phone.setdefault(phone, []).append(r)
+    shared = [(phone, rs) for phone, rs in by_phone.items() if len(rs) > 1]
+    out = [_issue("roster.warning.shared_mobile", phone=format_national(phone), count=len(rs),
+                  households=", ".join(f"{r.association} {r.household_key}" for r in rs[:5]))
+           for phone, rs in shared[:_SHARED_SHOWN]]
+    if len(shared) > _SHARED_SHOWN:
+        out.append(_issue("roster.warning.shared_mobile_more", count=len(shared) - _SHARED_SHOWN))
+    return out
 
 
 def _untranslated(records: Sequence[HouseholdRecord]) -> list[RosterIssue]:

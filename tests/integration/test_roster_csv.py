@@ -522,3 +522,13 @@ def test_a_title_row_above_the_header_is_named_not_four_missing_columns() -> Non
     assert result.warnings == []
     # a file with no header anywhere still names its missing columns
     assert len(errors_of(b"a,b,c\n1,2,3\n")) == 4
+
+
+def test_a_mobile_on_several_households_is_said_not_refused() -> None:
+    """QA: the same mobile on two households passed without a word (a family's phone, or a slip)."""
+    result = parse_bytes(csv_bytes(EN, [row(household="1", phone="090-1111-2222"),
+                                        row(household="2", phone="09011112222"), row(household="3")]))
+    assert result.errors == [] and len(result.records) == 3
+    (warning,) = [w for w in result.warnings if w.key == "roster.warning.shared_mobile"]
+    assert warning.text("ja") == ("携帯電話 090-1111-2222 が 2 世帯にあります（東町会 1, 東町会 2）。家族で共有している番号なら、"
+                                  "このままで構いません。写し間違いなら直してください。")

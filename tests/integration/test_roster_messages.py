@@ -95,7 +95,7 @@ def test_file_problems_in_japanese(
 def test_the_consent_warning_of_import_in_each_language(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     data = tmp_path / "roster.csv"
-    data.write_bytes(csv_bytes(EN, [row(household="1", vulnerable="1"), row(household="2")]))
+    data.write_bytes(csv_bytes(EN, [row(household="1", vulnerable="1"), row(household="2", phone="090-1234-0002")]))
     _locale(monkeypatch, "ja_JP.UTF-8")
     assert _roster(tmp_path, "import", str(data)) == 0
     assert capsys.readouterr().err == (
