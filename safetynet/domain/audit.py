@@ -15,6 +15,7 @@ class AuditAction(StrEnum):
     UNDO = "undo"  # an in-person confirmation taken back
     TOKEN = "token"  # noqa: S105 - an API token made or revoked on the admin page (it acts as its role)
     CAMPAIGN = "campaign"  # a campaign started, approved, closed or cancelled (`what`), and by whom
+    STAFF = "staff"  # a staff member added or removed, or a password set (`what`); the login in `detail`
 
 
 @dataclass(frozen=True, slots=True)

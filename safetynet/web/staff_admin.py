@@ -109,7 +109,7 @@ async def _role_scope(request: web.Request, form: MultiDictProxy[str]) -> tuple[
 
 
 async def add_staff(request: web.Request) -> web.Response:
-    _admin(request)
+    viewer = _admin(request)
     form = await read_form(request)
     await check_csrf(request, form)
     lang = lang_of(request)
@@ -137,6 +137,7 @@ async def add_staff(request: web.Request) -> web.Response:
     except StaffError as e:
         return await _console(request, notice=str(e), status=409)
     log.info("staff_added", staff_id=staff.id, role=str(role))
+    record(request, viewer, AuditAction.STAFF, "add", detail=f"{login} {role} {scope}")
     if generated:
         return await _console(request, notice=t(lang, "new_password", login=login), secret=password)
     return await _console(request, notice=t(lang, "added", login=login))
@@ -153,6 +154,7 @@ async def remove_staff(request: web.Request) -> web.Response:
     if not await services(request).store.auth.remove_staff(login):
         raise not_found()
     log.info("staff_removed")
+    record(request, viewer, AuditAction.STAFF, "remove", detail=login)
     return await _console(request, notice=t(lang, "removed", login=login))
 
 

@@ -229,3 +229,40 @@ async def test_who_started_approved_closed_and_cancelled_each_campaign_is_in_the
                    ("campaign", "close", "bousai", two.id, real.id, "real"),
                    ("campaign", "start", "token:3", one.id, drill.id, "drill"),  # the person behind the token
                    ("campaign", "cancel", "cli:root", None, drill.id, "drill")]
+
+
+def test_staff_and_token_changes_from_the_command_line_are_recorded(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: who added or removed a head, reset a password or made a token was written nowhere."""
+    from safetynet.cli import main
+
+    _in_world(tmp_path, lambda w: w.store.audit.entries())  # the seeded city
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", "x" * 32)
+    c = ["--config", str(tmp_path / "config.toml")]
+    assert main([*c, "staff", "add", "yamada", "--role", "deputy", "--scope", f"association:{ASSOC_A}",
+                 "--password", "chonai-no-mado-guchi"]) == 0
+    assert main([*c, "staff", "password", "yamada"]) == 0
+    assert main([*c, "staff", "remove", "yamada"]) == 0
+    assert main([*c, "token", "create", "--role", "city_admin"]) == 0
+    got = [(e.action, e.what, e.detail) for e in _in_world(tmp_path, lambda w: w.store.audit.entries(), seeded=False)]
+    assert got[:3] == [("staff", "add", f"yamada deputy association:{ASSOC_A}"), ("staff", "password", "yamada"),
+                       ("staff", "remove", "yamada")]
+    assert got[3][:2] == ("token", "api_token") and got[3][2].startswith("created ") and got[3][2].endswith(" city")
+    token_id = got[3][2].split()[1]
+    assert main([*c, "token", "revoke", token_id]) == 0
+    last = _in_world(tmp_path, lambda w: w.store.audit.entries(), seeded=False)[-1]
+    assert (last.action, last.detail) == ("token", f"revoked {token_id}") and last.actor.startswith("cli")
+
+
+async def test_staff_added_and_removed_on_the_admin_page_are_recorded(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        csrf = await login(http, w, "admin")
+        form = {"csrf": csrf, "login": "sato", "role": "deputy", "scope": f"association:{ASSOC_A}",
+                "password": "chonai-no-mado-guchi"}
+        async with http.post(f"{w.url}/admin/staff", data=form) as r:
+            assert r.status == 200
+        async with http.post(f"{w.url}/admin/staff/remove", data={"csrf": csrf, "login": "sato"}) as r:
+            assert r.status == 200
+        await w.app[AUDIT].flush()  # type: ignore[index]
+        got = [(e.actor, e.action, e.what, e.detail) for e in await w.store.audit.entries() if e.action == "staff"]
+    assert got == [("admin", "staff", "add", f"sato deputy association:{ASSOC_A}"), ("admin", "staff", "remove", "sato")]
