@@ -20,7 +20,7 @@ from typing import IO, Any
 from safetynet.admin import CommandError
 from safetynet.auth import command_line_actor
 from safetynet.config import Config
-from safetynet.console import say
+from safetynet.console import cli_language, say
 from safetynet.csvout import CsvWriter, private_text
 from safetynet.domain.audit import AUDIT_COLUMNS, AuditAction, AuditEntry
 from safetynet.domain.japan_time import JST, iso_seconds
@@ -95,7 +95,11 @@ async def _write(store: Store, out: IO[str], fmt: str, since: float | None, unti
     n = 0
     writer = CsvWriter(out) if fmt == "csv" else None
     if writer is not None:
-        writer.writerow(["time", *AUDIT_COLUMNS])
+        # what a person opens in Excel reads in the terminal's language (QA: English under a Japanese
+        # locale); in English, the names scripts have always read
+        lang = cli_language()
+        writer.writerow([say("cli.audit.col.time"), *(say(f"cli.audit.col.{k}") for k in AUDIT_COLUMNS)]
+                        if lang != "en" else ["time", *AUDIT_COLUMNS])
     async for page in _pages(store, since, until):
         for e in page:
             row = e.as_json()

@@ -176,6 +176,14 @@ def test_audit_export_writes_the_log_and_records_itself(tmp_path: Path, capsys: 
     assert [(e.action, e.detail) for e in exports] == [("export", "csv, 2 entries"), ("export", "json, 2 entries"),
                                                        ("export", "json, 1 entries")]
     assert all(e.actor.startswith("cli") for e in exports)
+    # under a Japanese locale the headers a person reads in Excel are Japanese (QA: English)
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    ja = tmp_path / "audit-ja.csv"
+    assert main(["--config", str(cfg), "audit", "export", "--output", str(ja)]) == 0
+    header = ja.read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header.startswith("日時（日本時間）,番号,時刻（UNIX）,誰が,役割,") and header.endswith(",詳細")
 
 
 def test_a_roster_export_from_the_command_line_is_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
