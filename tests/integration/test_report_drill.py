@@ -348,3 +348,18 @@ async def test_cli_says_a_campaign_that_never_started_has_no_report(
             err = capsys.readouterr().err
             assert f"安否確認 {cid} は一度も開始されていないため、報告はありません（状態: {state}）" in err
             assert "no campaign" not in err and not out.exists()
+
+
+async def test_the_report_says_how_many_answered_after_the_close(tmp_path: Path) -> None:
+    """QA: late answers moved the figures after the close and the filed report did not say so."""
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock, serve=False) as w:
+        await play(w, clock)
+        rep = await build_report(w.store, w.campaign_id, w.viewer("admin"))
+        assert rep["answered_after_close"] == 0 and "終了後に届いた回答" not in render_html(rep)  # still running
+        assert await w.store.campaigns.close(w.campaign_id, clock.now())
+        await clock.advance(180)
+        await w.answer("A2-002", "safe")  # the link takes answers for a while after closing
+        rep = await build_report(w.store, w.campaign_id, w.viewer("admin"))
+    assert rep["answered_after_close"] == 1
+    assert "終了後に届いた回答: 1 世帯以上" in render_html(rep)
