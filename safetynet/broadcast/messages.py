@@ -120,7 +120,10 @@ def compose(
     lang = text_language(messages, language, default_language)
     body = messages.get(lang, "").strip()
     reader = _catalog_of(language)
-    if reader not in JAPANESE and reader != _catalog_of(lang):
+    # only over a Japanese text (the line says so), and for a language with a catalog of its own: one
+    # without reads やさしい日本語 elsewhere (the reply page, the import's warning), so it stays as it was
+    own = language in CATALOGS or language.split("-")[0] in CATALOGS
+    if own and reader not in JAPANESE and _catalog_of(lang) in JAPANESE:
         # no text in the household's language (QA: vi, pt and zh households got the Japanese text and
         # 回答はこちら): a line in theirs says what this is and to answer by the link, the text follows
         body = f"{t(reader, 'message.other_language_intro')}\n{body}"

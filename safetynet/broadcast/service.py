@@ -274,15 +274,19 @@ class CampaignService:
     async def _ask_for_approval(self, c: Campaign, actor: Actor) -> None:
         """Every other city admin with a contact hears that a real event waits for them (QA: at 3 a.m.
         it waited until someone happened to open /city; a trigger's start waits the same way)."""
-        admins = [s for s in await self.store.auth.list_staff()
-                  if s.active and s.role == Role.CITY_ADMIN and s.id != actor.person_id]
         link = f"{self.cfg.server.public_url.rstrip('/')}/city?campaign={c.id}"
-        alerts = [StaffAlert(c.id, m.staff_id, m.channel, m.address,
-                             t(m.language, "staff.approval_wanted", title=short_title(c.title), by=actor.label)
-                             + f"\n{link}", link)
-                  for m in staff_messages(admins, self.cfg.channels.enabled())]
-        if alerts:
-            await self.store.outbox.queue_staff(alerts, self.clock.now())
+        try:  # the event waits for approval already: a failure to tell is logged, never the start's
+            admins = [s for s in await self.store.auth.list_staff()
+                      if s.active and s.role == Role.CITY_ADMIN and s.id != actor.person_id]
+            alerts = [StaffAlert(c.id, m.staff_id, m.channel, m.address,
+                                 t(m.language, "staff.approval_wanted", title=short_title(c.title), by=actor.label)
+                                 + f"\n{link}", link)
+                      for m in staff_messages(admins, self.cfg.channels.enabled())]
+            if alerts:
+                await self.store.outbox.queue_staff(alerts, self.clock.now())
+        except StoreError as e:
+            log.error("approval_ask_failed", campaign_id=c.id, error=str(e))
+            return
         log.info("approval_asked", campaign_id=c.id, admins=len({a.staff_id for a in alerts}))
 
     async def _audit(self, what: str, c: Campaign, actor: Actor) -> None:

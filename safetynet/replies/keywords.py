@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 from safetynet.domain import Status
 
@@ -39,36 +40,54 @@ _NEGATED_JA = re.compile(rf"(?:{_SAFE_WORDS_JA}|{_DAIJOUBU_WORDS})\s*(?:(?:じ�
 # "Safe" asked, not told: 「大丈夫？」「無事ですか」「大丈夫かな」 (the sender may be asking about someone).
 _ASKED_JA = re.compile(rf"(?:{_SAFE_WORDS_JA}|{_DAIJOUBU_WORDS})\s*(?:です|でしょう|でした)?\s*(?:か|\?)")
 _NEGATED_EN = re.compile(r"(?<![a-z])(?:not|isn't|isnt|aren't|arent|am not|no longer)\s+(?:safe|ok)(?![a-z])")
-# Words of trouble (after `normalise`: katakana as hiragana, so ケガ is けが), and the same words
-# denied ("けがはありません", "not hurt"), which are taken out before looking.
+# Trouble that is itself a "cannot" (動けません, 出られない, 意識がない, can't move): always trouble,
+# whatever negation is in it. After `normalise`: katakana as hiragana, so ケガ is けが.
+_CANNOT_JA = re.compile(
+    r"(?:動|うご)け(?:な|ま|ず)|(?:出|で)られ(?:な|ま|ず)|(?:歩|ある)け(?:な|ま|ず)|(?:立|た)て(?:な|ま)|起き(?:られ)?(?:な|ま)"
+    r"|意識が(?:な|あり)|息が(?:でき|くるし|苦し)|(?:逃|に)げられ(?:な|ま)|連絡(?:が)?(?:つか|取れ)(?:な|ま)")
+# Trouble told as a thing (けが, 倒れ, 火事…): trouble unless a denial follows it within the same
+# phrase (「けがもなく」「火災なし」「救助は不要」「倒れていません」「痛くない」).
 _TROUBLE_JA = re.compile(
-    r"けが|怪我|負傷|動けな|うごけな|痛い|いたい|倒れ|たおれ|閉じ込め|とじこめ|出られな|でられな|下敷き|したじき"
-    r"|挟ま|はさま|埋ま|生き埋め|救急|きゅうきゅう|救助|きゅうじょ|出血|骨折|意識が|苦しい|くるしい|火事|火災"
-    r"|燃えて|浸水|流され|孤立|困って|こまって|危ない|あぶない|具合が悪|ぐあいがわる|息が")
-_NO_TROUBLE_JA = re.compile(
-    r"(?:けが|怪我|負傷|痛み)\s*(?:人|にん)?\s*(?:は|も)?\s*(?:ない|なし|無し|ありません|いません|いない|おりません|しておりません|していません"
-    r"|してない|していない|してません|ゼロ|ぜろ|0)|痛くな|いたくな|困ってな|こまってな|困っていな|こまっていな|困っていません|こまっていません"
-    r"|危なくな|あぶなくな|火事では|火事じゃ")
+    r"けが|怪我|負傷|痛い|痛く|痛め|痛み|倒れ|たおれ|閉じ込め|とじこめ|下敷き|したじき|挟ま|はさま|埋ま|生き埋め"
+    r"|救急|きゅうきゅう|救助|きゅうじょ|出血|骨折|苦しい|くるしい|火事|火災|燃えて|浸水|流され|孤立|困って|困る"
+    r"|こまって|危ない|危なく|あぶない|あぶなく|具合が悪|ぐあいがわる")
+_DENIED_AFTER = re.compile(r"[^。、,.!?！？\n]{0,8}?(?:ない|なく|なし|無し|無く|ません|ず|不要|いらない)")
+_CANNOT_EN = re.compile(r"(?<![a-z])(?:can't|cannot|can not|unable to)\s+(?:move|get out|walk|breathe|stand)(?![a-z])"
+                        r"|(?<![a-z])unconscious(?![a-z])")
 _TROUBLE_EN = re.compile(
-    r"(?<![a-z])(?:injur\w*|hurt|trapped|stuck|bleeding|ambulance|fire|emergency|fell|fallen|can't move|cannot move"
-    r"|can not move|unconscious|flood\w*)(?![a-z])")
-_NO_TROUBLE_EN = re.compile(
-    r"(?<![a-z])(?:no|not|nobody|no one|none|isn't|aren't|wasn't)\s+(?:\w+\s+)?(?:injur\w*|hurt)(?![a-z])")
+    r"(?<![a-z])(?:injur\w*|hurt|trapped|bleeding|ambulance|fire|fell|fallen|flood\w*|collapsed)(?![a-z])")
+_DENIED_BEFORE_EN = re.compile(r"(?<![a-z])(?:no|not|nobody|nobody's|none|nothing|isn't|aren't|wasn't|without|never)"
+                               r"(?:\s+\w+){0,3}\s*$")
+
+
+def _told(found: re.Pattern[str], text: str, denied: Callable[[str, re.Match[str]], bool]) -> bool:
+    return any(not denied(text, m) for m in found.finditer(text))
+
+
+def _denied_ja(text: str, m: re.Match[str]) -> bool:
+    return _DENIED_AFTER.match(text, m.end()) is not None
+
+
+def _denied_en(text: str, m: re.Match[str]) -> bool:
+    return _DENIED_BEFORE_EN.search(text[: m.start()]) is not None
+
+
+# Typographic apostrophes (an iPhone types ’): "isn’t safe" must read as "isn't safe".
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
 
 def normalise(text: str) -> str:
-    """NFKC (full width → half width), lower case, katakana → hiragana."""
-    return unicodedata.normalize("NFKC", text).lower().translate(_KATA_TO_HIRA)
+    """NFKC (full width → half width), lower case, katakana → hiragana, typographic apostrophes plain."""
+    return unicodedata.normalize("NFKC", text).lower().translate(_KATA_TO_HIRA).translate(_QUOTES)
 
 
 def tells_of_trouble(text: str) -> bool:
     """True when the text tells of trouble: an injury, someone who cannot move or get out, a fire…
     (not when it denies one: "けがはありません", "nobody hurt"); or says it is not safe."""
     t = normalise(text)
-    if _NEGATED_JA.search(t) or _NEGATED_EN.search(t):
+    if _NEGATED_JA.search(t) or _NEGATED_EN.search(t) or _CANNOT_JA.search(t) or _CANNOT_EN.search(t):
         return True
-    ja, en = _NO_TROUBLE_JA.sub(" ", t), _NO_TROUBLE_EN.sub(" ", t)
-    return bool(_TROUBLE_JA.search(ja) or _TROUBLE_EN.search(en))
+    return _told(_TROUBLE_JA, t, _denied_ja) or _told(_TROUBLE_EN, t, _denied_en)
 
 
 def parse_keyword(text: str) -> Status | None:

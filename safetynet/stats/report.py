@@ -307,7 +307,8 @@ class OpenReport:
         """The rows of list `key`, one page at a time."""
         if key == "need_help":
             if self.asked and self.data.campaign.purged_at is None:
-                yield help_rows(self.asked, self.with_names, self.disclosure)
+                # as the help cards show it: a real event's requests whole (`Disclosure.asking_in`)
+                yield help_rows(self.asked, self.with_names, self.disclosure.asking_in(self.data.campaign.kind))
             return
         names = {a.id: a for a in self.data.associations}
         async for page in self.lines(key):

@@ -51,7 +51,10 @@ def test_a_household_whose_language_has_no_text_reads_a_line_in_its_own_then_the
     _, mail = compose(messages=MSGS, title="地震", language="pt-BR", drill=False, reply_url=URL, channel="email")
     assert mail.startswith("Responda aqui: ") and "Verificação de segurança da prefeitura" in mail and MSGS["ja"] in mail
     _, thai = compose(messages=MSGS, title="t", language="th", drill=False, reply_url=URL, channel="webpush")
-    assert thai.startswith("A safety check from the city")  # no catalog of its own: English
+    assert thai.startswith(MSGS["ja"])  # no catalog of its own: as before (its pages read やさしい日本語)
+    _, en_only = compose(messages={"en": "Are you safe?"}, title="t", language="vi", drill=False, reply_url=URL,
+                         channel="webpush")
+    assert "tiếng Nhật" not in en_only  # the line says "in Japanese": only over a Japanese text (review)
     # a Japanese reader and a language the campaign wrote for: as before
     assert compose(messages=MSGS, title="t", language="ja-easy", drill=False, reply_url=URL, channel="sms")[1] \
         .startswith(MSGS["ja-easy"])

@@ -142,7 +142,8 @@ ALLOWED_JAPANESE: dict[str, str] = {
     "replies/keywords.py::_FILLER": "endings and punctuation ignored around a keyword (です, 。)",
     "web/reply_pages.py::_people": "the counter words residents type after a number of people (2人, 3名)",
     "replies/keywords.py::_TROUBLE_JA": "words of trouble in a reply that make it need help (けが, 動けない)",
-    "replies/keywords.py::_NO_TROUBLE_JA": "trouble denied, not trouble (けがはありません, 痛くない)",
+    "replies/keywords.py::_CANNOT_JA": "a 'cannot' that is trouble whatever negation it holds (動けません, 出られない)",
+    "replies/keywords.py::_DENIED_AFTER": "denials that follow a word of trouble (なく, なし, ません, 不要)",
     # triggers: JMA's telegrams
     "triggers/jma.py::STATUSES": "values of Control/Status in JMA telegrams (通常, 訓練, 試験)",
     "triggers/jma.py::INFO_TYPES": "values of Head/InfoType in JMA telegrams (発表, 訂正, 取消)",

@@ -63,7 +63,11 @@ def test_unclear_texts_are_not_answers(text: str) -> None:
         "大丈夫じゃない", "だいじょうぶではありません", "大丈夫でない", "だいじょうぶじゃないです",
         "ケガをしました", "家具の下敷きになって出られない", "トイレに閉じ込められた", "救急車を呼んで", "家が燃えている",
         "夫が倒れた 無事ではない", "1 母が動けない",  # trouble beside "safe": need help
-        "I'm injured", "my husband is trapped", "we are stuck", "2人とも無事だけど祖母がけが",
+        "I'm injured", "my husband is trapped", "2人とも無事だけど祖母がけが",
+        # the polite "cannot", as an elderly resident types it (review: these were kept as notes)
+        "動けません", "家から出られません", "足が痛くて動けません", "腰を痛めて歩けません", "けがなし、でも母が動けません",
+        "意識がない", "息ができない",
+        "my mother isn’t safe", "I can’t move",  # an iPhone's apostrophe (review: the first read as safe)
     ],
 )
 def test_words_of_trouble_are_need_help_whatever_else_the_text_says(text: str) -> None:
@@ -72,7 +76,12 @@ def test_words_of_trouble_are_need_help_whatever_else_the_text_says(text: str) -
 
 @pytest.mark.parametrize(
     "text", ["けがはありません、無事です", "怪我なし 家族全員無事", "ケガ人なし、無事", "けが人はいません 無事です",
-             "火事ではない、無事", "nobody is hurt, we are ok", "no one injured, safe", "無事です、困っていません"],
+             "火事ではない、無事", "nobody is hurt, we are ok", "no one injured, safe", "無事です、困っていません",
+             # review: the commonest ways to say all is well were read as trouble
+             "家族全員けがもなく無事です", "怪我もなく無事", "無事です。けがをしていません", "無事です。特に困っていることはありません",
+             "無事です。火災なし", "無事、浸水もありません", "1 無事 救助は不要", "1 家は倒れていません", "無事です。会いたいね",
+             "safe, no fire here", "we are safe, no flooding", "all safe, nobody's hurt", "OK thanks for the emergency alert",
+             "safe but stuck at work"],
 )
 def test_trouble_denied_is_no_trouble(text: str) -> None:
     assert parse_keyword(text) == SAFE

@@ -111,8 +111,9 @@ class MemoryDashboardReads:
     async def check_counts(self, campaign_id: int,
                            association_ids: Iterable[int] | None = None) -> dict[ChannelName, dict[str, int]]:
         await asyncio.sleep(0)
-        within = None if association_ids is None else {
-            m.household_id for m in self.t.campaign_members(campaign_id) if m.association_id in set(association_ids)}
+        aids = None if association_ids is None else set(association_ids)
+        within = None if aids is None else {
+            m.household_id for m in self.t.campaign_members(campaign_id) if m.association_id in aids}
         out: dict[ChannelName, dict[str, int]] = {}
         for (cid, contact_id), row in sorted(self.t.checks.items(), key=lambda kv: kv[1][1]):
             if cid != campaign_id or (within is not None and row[0] not in within):

@@ -65,8 +65,10 @@
       });
     }
     connect();
+    // a stalled stream, or one the browser gave up on (a proxy's 502 while the server restarts): opened
+    // again, unless the page stopped it (an expired login calls close)
     var watch = setInterval(function () {
-      if (es.readyState !== EventSource.CLOSED && Date.now() - heard > STALE_MS) {
+      if (Date.now() - heard > STALE_MS) {
         on.live(false);
         es.close();
         connect();
