@@ -43,8 +43,8 @@ _NEGATED_EN = re.compile(r"(?<![a-z])(?:not|isn't|isnt|aren't|arent|am not|no lo
 # Trouble that is itself a "cannot" (動けません, 出られない, 意識がない, can't move): always trouble,
 # whatever negation is in it. After `normalise`: katakana as hiragana, so ケガ is けが.
 _CANNOT_JA = re.compile(
-    r"(?:動|うご)け(?:な|ま|ず)|(?:出|で)られ(?:な|ま|ず)|(?:歩|ある)け(?:な|ま|ず)|(?:立|た)て(?:な|ま)|起き(?:られ)?(?:な|ま)"
-    r"|意識が(?:な|あり)|息が(?:でき|くるし|苦し)|(?:逃|に)げられ(?:な|ま)|連絡(?:が)?(?:つか|取れ)(?:な|ま)")
+    r"(?:(?:動|うご)け|(?:出|で)られ|(?:歩|ある)け|立て|起きられ|(?:逃|に)げられ|連絡(?:が)?取れ|連絡(?:が)?つか)"
+    r"(?:な|ません|ず)|意識が(?:な|ありません)|息が(?:できな|できません|くるし|苦し)")
 # Trouble told as a thing (けが, 倒れ, 火事…): trouble unless a denial follows it within the same
 # phrase (「けがもなく」「火災なし」「救助は不要」「倒れていません」「痛くない」).
 _TROUBLE_JA = re.compile(

@@ -81,7 +81,9 @@ def test_words_of_trouble_are_need_help_whatever_else_the_text_says(text: str) -
              "家族全員けがもなく無事です", "怪我もなく無事", "無事です。けがをしていません", "無事です。特に困っていることはありません",
              "無事です。火災なし", "無事、浸水もありません", "1 無事 救助は不要", "1 家は倒れていません", "無事です。会いたいね",
              "safe, no fire here", "we are safe, no flooding", "all safe, nobody's hurt", "OK thanks for the emergency alert",
-             "safe but stuck at work"],
+             "safe but stuck at work",
+             # a "can" is no "cannot"
+             "地震が起きましたが無事です", "無事です、動けます", "無事、歩けます", "無事です。連絡が取れます"],
 )
 def test_trouble_denied_is_no_trouble(text: str) -> None:
     assert parse_keyword(text) == SAFE
