@@ -119,8 +119,10 @@ async def test_call_carries_the_gather_and_status_callback(tmp_path: Path) -> No
         assert result.provider_id and result.provider_id.startswith("CA")
         assert result.cost_jpy == cfg.channels.voice.price_per_call_jpy and result.segments is None
         (rec,) = sb.messages("voice")
-        # who calls first: a call from an unknown number is hung up on unless it says
-        assert rec.text == f"{cfg.city.name}からの電話です。\nこれは訓練です。\n{PROMPT_JA}\n{PROMPT_JA}"
+        # who calls first: a call from an unknown number is hung up on unless it says; then what happened (QA
+        # heard the question alone), without the link or the drill mark (said in words), then the question
+        assert rec.text == (f"{cfg.city.name}からの電話です。\nこれは訓練です。\n震度5強の地震がありました。無事ですか？\n"
+                            f"{PROMPT_JA}\n{PROMPT_JA}")
         assert rec.data["language"] == "ja-JP"
         assert rec.data["gather_action"] == f"{hooks.url}/hooks/twilio/voice?t={REPLY_TOKEN}"
         assert rec.data["events"] == ["initiated", "ringing", "answered", "completed"]
@@ -179,3 +181,13 @@ async def test_voice_errors(tmp_path: Path) -> None:
             await sender.send(outbound("voice", PHONE))
         assert (down.value.reason, down.value.outcome_unknown) == ("server_error", True)
         assert sb.stats["channels"]["voice"] == {"dead": 1, "429_injected": 1, "5xx": 1}
+
+
+def test_a_call_reads_the_message_only_in_a_language_its_voice_speaks() -> None:
+    from safetynet.channels.voice.twiml import spoken_message
+
+    vi = outbound("voice", PHONE, language="vi", text="Đây là xác nhận an toàn.\n地震です。\nhttps://p/r/x")
+    assert spoken_message(vi) == ""  # a Japanese voice reading Vietnamese is noise: the question alone
+    url = outbound("voice", PHONE).reply_url
+    en = outbound("voice", PHONE, language="en", text=f"[DRILL] An earthquake. Are you safe?\n{url}")
+    assert spoken_message(en) == "An earthquake. Are you safe?"  # no link, no drill mark (said in words)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape as xml_escape
 
@@ -42,8 +43,13 @@ def gather_url(public_url: str, reply_token: str, retry: bool = False) -> str:
 _ACTION = "https://action.invalid/gather"
 
 
-@functools.lru_cache(maxsize=32)
-def _gather_template(lang: str, drill: bool, retry: bool, city: str = "") -> str:
+# The campaign's message is read at most this long: an inline TwiML document has a size limit, and a
+# listener on a landline needs the question more than a long text.
+SPOKEN_MESSAGE_CHARS = 300
+
+
+@functools.lru_cache(maxsize=64)
+def _gather_template(lang: str, drill: bool, retry: bool, city: str = "", message: str = "") -> str:
     say = SAY_LANGUAGE[lang]
     vr = VoiceResponse()
     g = Gather(
@@ -58,6 +64,8 @@ def _gather_template(lang: str, drill: bool, retry: bool, city: str = "") -> str
         g.say(t(lang, "voice.from_city", city=city), language=say)
     if drill:
         g.say(t(lang, "voice.drill"), language=say)
+    if message:
+        g.say(message, language=say)
     if retry:
         g.say(t(lang, "voice.retry"), language=say)
     g.say(t(lang, "voice.prompt"), language=say)
@@ -68,13 +76,15 @@ def _gather_template(lang: str, drill: bool, retry: bool, city: str = "") -> str
 
 
 def gather_twiml(public_url: str, reply_token: str, language: str, drill: bool = False, retry: bool = False,
-                 city: str = "") -> str:
+                 city: str = "", message: str = "") -> str:
     """The keypad question, read twice, inside one `<Gather>` that posts to the reply token's action URL;
-    the first time, who calls (`city`): a call from an unknown number is hung up on unless it says. An
-    English voice says a name only in ASCII (it would read a kanji name as noise)."""
+    the first time, who calls (`city`) and what happened (`message`, the campaign's text in the
+    household's language: QA heard only 「安否確認です。無事なら1を…」). An English voice says a name only
+    in ASCII (it would read a kanji name as noise)."""
     lang = _lang(language)
     who = city if not retry and (lang == "ja" or city.isascii()) else ""
-    template = _gather_template(lang, drill, retry, who)
+    said = " ".join(message.split())[:SPOKEN_MESSAGE_CHARS] if not retry else ""
+    template = _gather_template(lang, drill, retry, who, said)
     return template.replace(_ACTION, xml_escape(gather_url(public_url, reply_token, retry), {'"': "&quot;"}))
 
 
@@ -118,3 +128,16 @@ def gather_reply(digits: str, retry: bool, public_url: str, reply_token: str, la
     if not retry:
         return None, retry_twiml(public_url, reply_token, language)
     return None, no_input_twiml(language)
+
+
+def spoken_message(msg: Any) -> str:
+    """What a call reads of the message: its text without the link and the drill mark (the call says
+    「これは訓練です」 itself), only in a language a voice here speaks (a Japanese voice reading
+    Vietnamese is noise: then the question alone, as before)."""
+    if msg.language not in ("ja", "ja-easy", "en"):
+        return ""
+    text = " ".join((msg.text or "").replace(msg.reply_url, " ").split())
+    mark = t(msg.language, "message.drill_prefix").strip()
+    if msg.drill and mark and text.startswith(mark):
+        text = text[len(mark):].lstrip()
+    return text
