@@ -40,6 +40,7 @@ from safetynet.csvout import ENCODING_CHOICES, private_text
 from safetynet.domain import CampaignKind, CampaignState, Role, Scope
 from safetynet.domain.campaigns import Actor, Campaign
 from safetynet.domain.japan_time import date_time_jst
+from safetynet.domain.roster import UnknownScopeError
 from safetynet.i18n import t
 
 T = TypeVar("T")
@@ -134,7 +135,15 @@ def _run(cfg: Config, work: Callable[[CampaignService], Awaitable[T]]) -> T:
     try:
         return asyncio.run(go())
     except (CampaignError, ScenarioError) as e:
-        raise CommandError(str(e)) from None
+        raise CommandError(_scope_words(e) or str(e)) from None
+
+
+def _scope_words(e: Exception) -> str:
+    """An unknown district or association, in the terminal's language (QA: "unknown association: …" under ja)."""
+    cause = e.__cause__
+    if isinstance(cause, UnknownScopeError) and cause.kind:
+        return say("cli.admin.no_scope", kind=say(f"cli.kind.{cause.kind}"), name=repr(cause.name))
+    return ""
 
 
 def _scenario(path: str) -> Scenario:

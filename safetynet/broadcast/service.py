@@ -194,7 +194,7 @@ class CampaignService:
         try:
             await self.store.roster.count_in_scope(spec.scope)
         except UnknownScopeError as e:
-            raise CampaignError(str(e)) from None
+            raise CampaignError(str(e)) from e
         c = await self.campaigns.create(kind=spec.kind, title=spec.title, scope=spec.scope,
                                         messages=spec.messages, ladder=spec.ladder,
                                         options={**spec.options, **(options or {})}, source=source,
@@ -225,7 +225,7 @@ class CampaignService:
             try:
                 await self.store.roster.count_in_scope(c.scope)
             except UnknownScopeError as e:
-                raise CampaignError(str(e)) from None
+                raise CampaignError(str(e)) from e
             if not await self.campaigns.request_approval(c.id, self.clock.now(), actor.label, actor.person_id):
                 raise CampaignStateError(f"campaign {c.id} changed state while starting")
             log.info("campaign_awaiting_approval", campaign_id=c.id, source=c.source, person=actor.is_person)
@@ -307,7 +307,7 @@ class CampaignService:
         try:
             households = await self._plan_first_step(c, secret)
         except UnknownScopeError as e:  # renamed or removed from the roster since the draft was made
-            raise CampaignError(str(e)) from None
+            raise CampaignError(str(e)) from e
         log.info("campaign_planned", campaign_id=c.id, households=households)
         return households
 
@@ -424,7 +424,7 @@ class CampaignService:
             async for batch in self.store.roster.households_in_scope(scope, batch_size=_BATCH):
                 counter.add(batch)
         except UnknownScopeError as e:
-            raise CampaignError(str(e)) from None
+            raise CampaignError(str(e)) from e
         return counter.result()
 
     async def coverage(self, scope: Sequence[str]) -> list[Association]:

@@ -118,7 +118,13 @@ class ImportSummary:
 
 
 class UnknownScopeError(ValueError):
-    """A scope names a district, association or group that is not in the roster."""
+    """A scope names a district, association or group that is not in the roster. `kind` and `name`
+    say which (empty for a scope that is not one), for a message in the reader's language."""
+
+    def __init__(self, message: str, kind: str = "", name: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.name = name
 
 
 class StaffError(Exception):

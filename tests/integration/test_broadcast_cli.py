@@ -306,6 +306,8 @@ def test_the_two_person_rule_and_a_roles_scope_read_in_japanese(city: Path, caps
     assert code == 0, err
     code, _, err = run(city, capsys, "approve", str(json.loads(out)["id"]), "--as", "bousai")
     assert code == 2 and "bousai さんはこの実災害を開始したため、承認できません" in err
+    code, _, err = run(city, capsys, "preview", "association:存在しない町会")
+    assert code == 2 and "名簿に町会 '存在しない町会' がありません" in err  # QA: "unknown association: …"
     from safetynet.cli import main
 
     assert main(["--config", str(city), "staff", "add", "x", "--role", "deputy", "--scope", "city"]) == 2

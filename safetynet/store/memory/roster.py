@@ -316,7 +316,7 @@ class MemoryRoster:
         if associations:
             for name in associations:
                 if t.association_named(name) is None:
-                    raise UnknownScopeError(f"unknown association: {name}")
+                    raise UnknownScopeError(f"unknown association: {name}", "association", name)
         out: list[tuple[tuple[int, int, int], CodeTarget]] = []
         for h in t.current():
             a = t.association(h.association_id)

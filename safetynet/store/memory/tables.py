@@ -348,12 +348,12 @@ class Tables:
             if kind == "district":
                 found = [aid for aid, (did, _) in self.associations.items() if self.districts.get(did) == name]
                 if not found:
-                    raise UnknownScopeError(f"unknown district: {name}")
+                    raise UnknownScopeError(f"unknown district: {name}", "district", name)
                 assoc_ids.update(found)
             elif kind == "association":
                 a = self.association_named(name)
                 if a is None:
-                    raise UnknownScopeError(f"unknown association: {name}")
+                    raise UnknownScopeError(f"unknown association: {name}", "association", name)
                 assoc_ids.add(a.id)
             elif kind == "group":
                 group_ids.add(self._group(name))

@@ -358,7 +358,7 @@ class RosterStore:
         if associations:
             for name in associations:
                 if await self.association_by_name(name) is None:
-                    raise UnknownScopeError(f"unknown association: {name}")
+                    raise UnknownScopeError(f"unknown association: {name}", "association", name)
             where.append(f"a.name IN ({marks(len(associations))})")
             params += list(associations)
         if only_without_code:

@@ -13,14 +13,14 @@ async def _district(db: Database, name: str) -> list[int]:
         "SELECT a.id FROM associations a JOIN districts d ON d.id = a.district_id WHERE d.name = ?", (name,)
     )
     if not rows:
-        raise UnknownScopeError(f"unknown district: {name}")
+        raise UnknownScopeError(f"unknown district: {name}", "district", name)
     return [int(r[0]) for r in rows]
 
 
 async def _association(db: Database, name: str) -> int:
     row = await db.fetchone("SELECT id FROM associations WHERE name = ?", (name,))
     if row is None:
-        raise UnknownScopeError(f"unknown association: {name}")
+        raise UnknownScopeError(f"unknown association: {name}", "association", name)
     return int(row[0])
 
 
