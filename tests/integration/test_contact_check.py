@@ -108,6 +108,7 @@ async def test_check_through_the_sandbox_confirms_by_link_and_marks_bounces(tmp_
         counts = await store.dashboard.check_counts(c.id)
         assert counts["sms"] == {"confirmed": 1, "unconfirmed": 0, "dead": 1}
         assert counts["webpush"] == {"confirmed": 0, "unconfirmed": 1, "dead": 0}
+        assert await store.campaigns.close(c.id, clock.now())  # the silence counts once the check is closed
         tallies = {x.kind: x for x in await store.dashboard.contact_checks(None)}
         assert (tallies["mobile"].confirmed, tallies["mobile"].dead, tallies["mobile"].reachable_households) == (1, 1, 1)
         assert tallies["webpush"].unconfirmed == 1 and tallies["webpush"].reachable_households == 0
@@ -144,7 +145,7 @@ async def test_the_report_of_a_check_counts_contacts_not_answers_and_lists_whom_
         assert "世帯0" not in listed  # its SMS was confirmed
         lines = render_csv(doc).splitlines()
         assert lines[0].startswith("区分,地区,町会,世帯数,確認済,") and lines[1] == "全体,,,4,1,1,1,1,0.25"
-        assert lines[-1].endswith(",応答なし") and sum("連絡先を確認できなかった世帯" in x for x in lines) == 3
+        assert lines[-1].endswith(",未確認") and sum("連絡先を確認できなかった世帯" in x for x in lines) == 3
 
 
 def test_cli_starts_a_check_without_a_scenario(city: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
@@ -180,6 +181,7 @@ async def test_staff_pages_on_a_check_show_what_contacts_came_to_not_answers(tmp
                 page = await r.text()
             assert "この連絡先確認の結果" in page and "6 世帯のうち、連絡先を確認できた世帯は 1 世帯です" in page
             assert "回答 " not in page and "戸別訪問リスト" not in page and "訪問で確認" not in page
+            assert 'class="contact-check"' not in page  # this check's figures, not the tallies of every check (QA)
             listed = page[page.index("連絡先を確認できなかった世帯（5）"):]
             assert "山田 太郎" not in listed  # A-001: confirmed
             assert re.search(r'data-outcome="unconfirmed"><td>2班</td><td>田中 美咲', listed)
@@ -194,5 +196,6 @@ async def test_staff_pages_on_a_check_show_what_contacts_came_to_not_answers(tmp
                     "Authorization": f"Bearer {w.tokens['admin']}"}) as r:
                 city = await r.text()
             assert "この連絡先確認の結果" in city and 'id="curve"' not in city and "回答率" not in city
+            assert "連絡先確認はまだ行っていません" not in city  # QA: said under a running check
             row = re.search(rf'<tr data-aid="{aid}">(.*?)</tr>', city, re.S)
             assert row and re.findall(r"<td>([^<]*)</td>", row.group(1))[1:] == ["6", "1", "0", "1", "4", "17%"]

@@ -31,7 +31,7 @@ async def test_console_check_and_its_result_on_the_dashboards(tmp_path: Path) ->
             assert _row(await r.text(), "mobile")["unchecked"] == 3  # before the check
 
         # it goes out at once to every contact in scope: not without the box ticked (QA: one click sent it)
-        assert 'name="really" value="1" required> 全世帯の連絡先にすぐ送ります' in page
+        assert 'name="really" value="1" required> 選んだ範囲のすべての連絡先に、すぐ送ります' in page
         async with http.post(f"{w.url}/city/campaigns/check", data={"csrf": csrf, "scope": f"association:{ASSOC_A}"},
                              allow_redirects=False) as r:
             assert r.status == 400 and "取り消せません" in await r.text()
@@ -56,6 +56,7 @@ async def test_console_check_and_its_result_on_the_dashboards(tmp_path: Path) ->
         assert await w.store.replies.confirm_check(token_hash(check_token(SECRET, cid, contacts["A-001"].id)),
                                                    w.clock.now())
         assert await w.store.roster.mark_contact_dead(contacts["A-004"].id, "invalid_number")  # a bounce
+        assert await w.store.campaigns.close(cid, w.clock.now())  # its silence counts once it is closed
 
         # 桜町一丁目's mobiles: A-001 confirmed, A-004 dead, A-005 asked and silent: one household reachable
         # (the dashboard reads its association's tally fresh: no time has passed since the last load)

@@ -92,7 +92,7 @@ class MemoryDashboardReads:
         latest: dict[int, tuple[int, bool]] = {}  # contact -> (campaign, confirmed)
         for (campaign_id, contact_id), row in self.t.checks.items():
             campaign = self.t.campaigns.get(campaign_id)
-            if row[3] is None and campaign is not None and campaign.state == "cancelled":
+            if row[3] is None and (campaign is None or campaign.state != "closed"):
                 continue  # `CHECKS_THAT_COUNT`
             if contact_id not in latest or campaign_id > latest[contact_id][0]:
                 latest[contact_id] = (campaign_id, row[3] is not None)

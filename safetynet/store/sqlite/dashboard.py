@@ -85,10 +85,11 @@ CHECK_TALLIES = (
     " count(DISTINCT CASE WHEN st = 'confirmed' OR st = 'unchecked' THEN hid END)"
     " FROM ({contacts}) AS x GROUP BY kind ORDER BY min(cid)"
 )
-# Which of a contact's checks count for its state: a cancelled check's silence says nothing (it was
-# stopped, maybe a minute after it went out: QA saw coverage fall for good), its taps still do.
+# Which of a contact's checks count for its state: a check's taps at once, its silence only once it
+# is closed. A running check's silence is no answer yet (QA: 「届く世帯 0」 a minute after one went
+# out), a cancelled one's says nothing (it was stopped, maybe a minute after it went out).
 CHECKS_THAT_COUNT = ("(k.confirmed_at IS NOT NULL OR EXISTS (SELECT 1 FROM campaigns m WHERE m.id = k.campaign_id"
-                     " AND m.state <> 'cancelled'))")
+                     " AND m.state = 'closed'))")
 # a contact's state from its row `c` and its latest check `cc` (a left join: none when never asked)
 CHECK_STATE = ("CASE WHEN c.state = 'dead' THEN 'dead' WHEN cc.contact_id IS NULL THEN 'unchecked'"
                " WHEN cc.confirmed_at IS NULL THEN 'unconfirmed' ELSE 'confirmed' END")
