@@ -75,7 +75,9 @@ def test_a_small_city_runs_end_to_end_and_accounts_for_everyone(tmp_path: Path) 
 @pytest.mark.sqlite_only  # the graphs are py-spy's reading of the server, whatever its store: once is enough
 def test_profile_writes_a_flame_graph_of_the_wave_and_of_the_storm(tmp_path: Path) -> None:
     flames = tmp_path / "flames"
-    r = _bench(tmp_path, 200, "--floor-requests", "200", "--profile", str(flames), "--workdir", str(tmp_path / "work"))
+    # 600 households: stages long enough for py-spy to catch the server at work (at 200, a loaded CI machine once
+    # caught it idle throughout: an empty graph)
+    r = _bench(tmp_path, 600, "--floor-requests", "200", "--profile", str(flames), "--workdir", str(tmp_path / "work"))
     assert r["flame_graphs"] == {"first_wave": str(flames / "first_wave.svg"), "reply_storm": str(flames / "reply_storm.svg")}
     for svg in r["flame_graphs"].values():
         text = Path(svg).read_text()

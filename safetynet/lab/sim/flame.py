@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 STOP_TIMEOUT_SECONDS = 60.0
+ATTACH_TIMEOUT_SECONDS = 10.0
+ATTACH_POLL_SECONDS = 0.05
 
 
 def py_spy() -> str | None:
@@ -41,6 +43,12 @@ class StageFlame:
                 exe, "record", "--pid", str(self.pid), "--subprocesses", "--nonblocking", "--rate", str(self.rate),
                 "--format", "flamegraph", "--output", str(self.svg),
                 stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out)
+        # py-spy takes a moment to attach: a short stage started before it samples ends with an empty graph
+        # (CI: "No valid input provided to flamegraph" at 200 households). Its first line says it samples.
+        for _ in range(int(ATTACH_TIMEOUT_SECONDS / ATTACH_POLL_SECONDS)):  # its output is a file: polled
+            if self._proc.returncode is not None or b"Sampling" in self.log.read_bytes():
+                break
+            await asyncio.sleep(ATTACH_POLL_SECONDS)
 
     async def stop(self) -> Path | None:
         """Ends the recording (py-spy writes its graph on SIGINT); the SVG, or None if none was written."""
