@@ -24,7 +24,7 @@ from safetynet.templating import Markup, call_macro
 from safetynet.web.app import SERVICES, check_csrf, require_viewer
 from safetynet.web.bodies import read_form
 from safetynet.web.city_console import _refused, _service, scope_choices
-from safetynet.web.dash_shell import not_found, reads
+from safetynet.web.dash_shell import not_found, reads, visible_associations
 from safetynet.web.dash_text import channel_label, lang_of
 
 log = structlog.get_logger("web.check")
@@ -87,9 +87,9 @@ async def city_check(request: web.Request, viewer: Viewer, info: CampaignInfo, l
     """/city on a contact check: households by outcome per district and association (the viewer's),
     contacts per channel; in place of the answers, curve and rates an event shows."""
     r = reads(request)
-    everyone, outcomes = await asyncio.gather(r.associations(), r.check_outcomes(info.id))
+    visible, outcomes = await asyncio.gather(visible_associations(request, viewer), r.check_outcomes(info.id))
     covered = {aid for aid, _, _ in outcomes}
-    mine = [a for a in everyone if a.id in covered and viewer.sees(a.district, a.name)]
+    mine = [a for a in visible if a.id in covered]
     channels = await r.check_counts(info.id, None if viewer.scope.kind == "city" else [a.id for a in mine])
     return call_macro("check_parts.html", "check_city", lang, info.id, summarize_check(mine, outcomes, channels),
                       {ch: channel_label(lang, ch) for ch in channels})
