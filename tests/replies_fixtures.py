@@ -185,8 +185,13 @@ async def approver(store: Store) -> Actor:
 
 async def add_staff(env: City, login: str, role: Role, association: str, **contacts: str) -> Staff:
     """A head or deputy with contacts by kind (`telegram=…`, `phone=…` for the mobile, `webpush=…`)."""
+    return await add_staff_over(env, login, role, f"association:{association}", **contacts)
+
+
+async def add_staff_over(env: City, login: str, role: Role, scope: str, **contacts: str) -> Staff:
+    """A staff member of any scope (a district head, a city admin), with contacts as `add_staff`'s."""
     kinds = {"phone": "mobile"}
-    s = await env.store.auth.add_staff(login, login.title(), role, f"association:{association}", None,
+    s = await env.store.auth.add_staff(login, login.title(), role, scope, None,
                                        contacts=[(kinds.get(k, k), normalise_contact(kinds.get(k, k), a))
                                                  for k, a in contacts.items()])
     env.staff[login] = s

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import async_playwright
+from playwright.async_api import Page, async_playwright
 from replies_fixtures import running_app
 
 from safetynet.stats.document import build_stats
@@ -18,6 +20,20 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
+@contextlib.asynccontextmanager
+async def phone_page(width: int, scale: int | None = None) -> AsyncIterator[Page]:
+    """A touch phone of `width` CSS px with JavaScript off (a reply page works without it), closed after."""
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = await browser.new_context(viewport={"width": width, "height": 740}, is_mobile=True,
+                                                has_touch=True, java_script_enabled=False,
+                                                **({"device_scale_factor": scale} if scale else {}))
+            yield await context.new_page()
+        finally:
+            await browser.close()
+
+
 async def _stats(env: object) -> dict[str, object]:
     store = env.store  # type: ignore[attr-defined]
     reads = store.stats
@@ -28,12 +44,8 @@ async def _stats(env: object) -> dict[str, object]:
 
 async def test_phone_taps_safe_and_the_stats_count_it(tmp_path: Path) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    async with running_app(tmp_path) as env, async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2,
-                                                is_mobile=True, has_touch=True, java_script_enabled=False)
-            page = await context.new_page()
+    async with running_app(tmp_path) as env:
+        async with phone_page(360, scale=2) as page:
             await page.goto(env.reply_url("A-001"))
             await page.screenshot(path=str(ARTIFACTS / "reply-page-question.png"), full_page=True)
             button = page.get_by_role("button", name="無事です")
@@ -44,8 +56,6 @@ async def test_phone_taps_safe_and_the_stats_count_it(tmp_path: Path) -> None:
             status = page.get_by_role("status")
             assert "「無事」と記録しました" in await status.inner_text()
             await page.screenshot(path=str(ARTIFACTS / "reply-page-confirmed.png"), full_page=True)
-        finally:
-            await browser.close()
         doc = await _stats(env)
         assert doc["status"]["safe"] == 1  # type: ignore[index]
         assert doc["answered_rate"] == round(1 / len(env.households), 4)
@@ -54,12 +64,8 @@ async def test_phone_taps_safe_and_the_stats_count_it(tmp_path: Path) -> None:
 async def test_back_after_sending_details_shows_the_answer_again_not_a_browser_error(tmp_path: Path) -> None:
     """助けが必要, then the details, then Back: the page before (a POST's answer) comes back from the
     browser's own cache instead of Chromium's "Confirm Form Resubmission" error (ERR_CACHE_MISS)."""
-    async with running_app(tmp_path) as env, async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True,
-                                                has_touch=True, java_script_enabled=False)
-            page = await context.new_page()
+    async with running_app(tmp_path) as env:
+        async with phone_page(375) as page:
             await page.goto(env.reply_url("A-001"))
             async with page.expect_navigation():
                 await page.get_by_role("button", name="助けが必要").tap()
@@ -71,8 +77,6 @@ async def test_back_after_sending_details_shows_the_answer_again_not_a_browser_e
             await page.go_back()
             assert "「助けが必要」と記録しました" in await page.get_by_role("status").inner_text()
             await page.screenshot(path=str(ARTIFACTS / "reply-page-back-after-details.png"), full_page=True)
-        finally:
-            await browser.close()
         assert await env.history("A-001") == ["read", "need_help", "need_help"]  # Back sent nothing again
 
 
@@ -80,12 +84,8 @@ async def test_after_need_help_the_way_back_to_safe_is_set_apart_from_send(tmp_p
     """QA: after 助けが必要 the big green 「回答を変更: 無事です」 sat right under 送信する: a hurried second
     tap could take the request back. It is outlined, below a line, well apart; after 無事 the way to
     助けが必要 stays filled and close."""
-    async with running_app(tmp_path) as env, async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True,
-                                                has_touch=True, java_script_enabled=False)
-            page = await context.new_page()
+    async with running_app(tmp_path) as env:
+        async with phone_page(360) as page:
             await page.goto(env.reply_url("A-001"))
             async with page.expect_navigation():
                 await page.get_by_role("button", name="助けが必要").tap()
@@ -102,5 +102,3 @@ async def test_after_need_help_the_way_back_to_safe_is_set_apart_from_send(tmp_p
             help_back = page.locator("form.change button")
             assert await help_back.evaluate("b => getComputedStyle(b).backgroundColor") not in (
                 "rgb(255, 255, 255)", "rgba(0, 0, 0, 0)")
-        finally:
-            await browser.close()

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import pytest
 from dashboard_fixtures import ASSOC_A, World, client, login, world
+from locale_helpers import terminal_locale
 
 from safetynet.clock import FakeClock
 from safetynet.domain.audit import AuditEntry
@@ -177,9 +178,7 @@ def test_audit_export_writes_the_log_and_records_itself(tmp_path: Path, capsys: 
                                                        ("export", "json, 1 entries")]
     assert all(e.actor.startswith("cli") for e in exports)
     # under a Japanese locale the headers a person reads in Excel are Japanese (QA: English)
-    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
     ja = tmp_path / "audit-ja.csv"
     assert main(["--config", str(cfg), "audit", "export", "--output", str(ja)]) == 0
     header = ja.read_text(encoding="utf-8-sig").splitlines()[0]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from broadcast_helpers import SECRET, H, answer, seed
+from locale_helpers import terminal_locale
 
 from safetynet.cli import main
 from safetynet.clock import SystemClock
@@ -69,9 +70,7 @@ def test_status_speaks_japanese_under_a_japanese_locale(city: Path, capsys: pyte
     code, out, _ = run(city, capsys, "start", str(DRILLS / "association-monthly.toml"), "--scope",
                        "association:桜町一丁目町会", "--json")
     cid = json.loads(out)["id"]
-    for k in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
     code, out, _ = run(city, capsys, "status", str(cid))
     assert code == 0 and f"安否確認 {cid}（訓練、実施中）" in out and "  無事 " in out
     assert "running" not in out and "pending" not in out
@@ -285,9 +284,7 @@ def test_the_monthly_association_drill_never_goes_city_wide(city: Path, capsys: 
 def test_preview_reads_in_japanese_under_a_japanese_locale(city: Path, capsys: pytest.CaptureFixture[str],
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """QA: `campaign preview` printed English only under LANG=ja_JP.UTF-8."""
-    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
     code, out, _ = run(city, capsys, "preview", str(DRILLS / "citywide-earthquake.toml"))
     assert code == 0 and "（訓練）— 対象 city" in out and "3 世帯（要配慮の世帯" in out
     assert "段階 0（すぐ）: " in out and "費用の見込み: " in out and "毎秒 10 件で" in out
@@ -297,9 +294,7 @@ def test_preview_reads_in_japanese_under_a_japanese_locale(city: Path, capsys: p
 def test_the_two_person_rule_and_a_roles_scope_read_in_japanese(city: Path, capsys: pytest.CaptureFixture[str],
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """QA: under LANG=ja_JP.UTF-8 both refusals were English."""
-    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
     _staff(city, ("bousai", Role.CITY_ADMIN))
     code, out, err = run(city, capsys, "start", str(DRILLS / "citywide-earthquake.toml"), "--real", "--as", "bousai",
                          "--json")

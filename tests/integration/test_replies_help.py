@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from replies_fixtures import ASSOC_A, ASSOC_B, Env, add_staff, running_app
+from replies_fixtures import ASSOC_A, ASSOC_B, Env, add_staff, add_staff_over, running_app
 
 from safetynet.auth import new_token, token_hash
 from safetynet.domain import Role, Status
@@ -218,9 +218,7 @@ async def test_with_no_head_or_deputy_to_reach_the_district_head_then_a_city_adm
     alerted nobody. The district's heads stand in, and failing them the city's admins, told why."""
     async with running_app(tmp_path) as env:
         await add_staff(env, "deputy-a", Role.DEPUTY, ASSOC_A)  # registered, but with no contact: unreachable
-        admin = await env.store.auth.add_staff("city-1", "City", Role.CITY_ADMIN, "city", None,
-                                               contacts=[("telegram", "7770001")])
-        env.staff[admin.login] = admin
+        await add_staff_over(env, "city-1", Role.CITY_ADMIN, "city", telegram="7770001")
         async with env.http.post(env.reply_url("A-002"), data={"status": "need_help", "k": "nohead-1"}) as resp:
             assert resp.status == 200
         await env.dispatch()
@@ -228,9 +226,7 @@ async def test_with_no_head_or_deputy_to_reach_the_district_head_then_a_city_adm
         assert "佐藤 花子" in alert and f"{ASSOC_A}に連絡の届く会長・副会長が登録されていないため" in alert
 
         # a district head of the household's district comes first (the city's admins hear nothing more)
-        dhead = await env.store.auth.add_staff("district-1", "District", Role.DISTRICT_HEAD, "district:桜地区", None,
-                                               contacts=[("telegram", "7770002")])
-        env.staff[dhead.login] = dhead
+        await add_staff_over(env, "district-1", Role.DISTRICT_HEAD, "district:桜地区", telegram="7770002")
         async with env.http.post(env.reply_url("A-003"), data={"status": "need_help", "k": "nohead-2"}) as resp:
             assert resp.status == 200
         await env.dispatch()
@@ -252,9 +248,7 @@ async def test_a_door_knock_list_with_no_head_to_reach_goes_to_the_district_head
 
     async with running_app(tmp_path) as env:
         await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, telegram="8880001")  # B has nobody
-        dhead = await env.store.auth.add_staff("district-u", "District", Role.DISTRICT_HEAD, "district:梅地区", None,
-                                               contacts=[("telegram", "7770003")])
-        env.staff[dhead.login] = dhead
+        await add_staff_over(env, "district-u", Role.DISTRICT_HEAD, "district:梅地区", telegram="7770003")
         ladder = LadderScheduler(env.store.campaigns, env.clock,
                                  notifier=StaffNotifier(env.store, env.cfg, env.senders, env.clock))
         await env.clock.advance(1800)
@@ -273,11 +267,8 @@ async def test_a_real_event_waiting_for_approval_is_told_to_the_other_city_admin
     from safetynet.domain.campaigns import Actor
 
     async with running_app(tmp_path) as env:
-        first = await env.store.auth.add_staff("kikikanri", "K", Role.CITY_ADMIN, "city", None,
-                                               contacts=[("telegram", "7770011")])
-        second = await env.store.auth.add_staff("bousai", "B", Role.CITY_ADMIN, "city", None,
-                                                contacts=[("telegram", "7770012")])
-        env.staff.update({first.login: first, second.login: second})
+        first = await add_staff_over(env, "kikikanri", Role.CITY_ADMIN, "city", telegram="7770011")
+        await add_staff_over(env, "bousai", Role.CITY_ADMIN, "city", telegram="7770012")
         svc = CampaignService(env.store, env.cfg, env.clock)
         real = await svc.launch(CampaignSpec("地震 安否確認", CampaignKind.REAL, ("city",), {"ja": "無事ですか"}),
                                 created_by="kikikanri", by=Actor("kikikanri", first.id))

@@ -26,6 +26,7 @@ from dashboard_fixtures import (
     start_campaign,
     world,
 )
+from locale_helpers import terminal_locale
 from roster_helpers import household
 from sqlite_helpers import sqlite_db
 from structlog.testing import capture_logs
@@ -330,9 +331,7 @@ async def test_cli_says_a_campaign_that_never_started_has_no_report(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """QA: `campaign report 5` said "no campaign 5" for one waiting for approval or cancelled before
     it started, while `campaign status 5` showed it."""
-    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
-    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
-        monkeypatch.delenv(name, raising=False)
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
     async with world(tmp_path, serve=False) as w:
         now = w.clock.now()
         waiting = await w.store.campaigns.create(kind=CampaignKind.REAL, title="地震", scope=["city"],

@@ -8,17 +8,12 @@ import codecs
 from pathlib import Path
 
 import pytest
+from locale_helpers import terminal_locale
 from roster_helpers import EN, JA, csv_bytes, make_config, row
 
 from safetynet.cli import main
 from safetynet.i18n import catalog
 from safetynet.roster.csvio import RosterWriteError, parse_bytes, write_roster
-
-
-def _locale(monkeypatch: pytest.MonkeyPatch, lang: str) -> None:
-    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LANG", lang)
 
 
 def _roster(tmp_path: Path, *argv: str) -> int:
@@ -32,7 +27,7 @@ BAD_ROWS = [row(household="1"), row(household="2", members="abc"), row(household
 
 def test_check_names_every_row_error_in_japanese_under_a_japanese_locale(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    _locale(monkeypatch, "ja_JP.UTF-8")
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
     bad = tmp_path / "bad.csv"
     bad.write_bytes(csv_bytes(JA, BAD_ROWS))
     assert _roster(tmp_path, "check", str(bad)) == 1
@@ -52,7 +47,7 @@ def test_check_names_every_row_error_in_japanese_under_a_japanese_locale(
 
 def test_check_names_every_row_error_in_english_otherwise(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    _locale(monkeypatch, "C.UTF-8")
+    terminal_locale(monkeypatch, "C.UTF-8")
     bad = tmp_path / "bad.csv"
     bad.write_bytes(csv_bytes(EN, BAD_ROWS))
     assert _roster(tmp_path, "check", str(bad)) == 1
@@ -71,7 +66,7 @@ def test_check_names_every_row_error_in_english_otherwise(
 
 def test_file_problems_in_japanese(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    _locale(monkeypatch, "ja_JP.UTF-8")
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
     cases = {
         codecs.BOM_UTF16_LE + "地区".encode("utf-16-le"): "ファイルが UTF-16（Excel の「Unicode テキスト」）で、CSV ではありません。",
         csv_bytes([c for c in JA if c != "世帯主"], [[]]): "必須の列「世帯主」（name）がありません",
@@ -96,13 +91,13 @@ def test_the_consent_warning_of_import_in_each_language(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     data = tmp_path / "roster.csv"
     data.write_bytes(csv_bytes(EN, [row(household="1", vulnerable="1"), row(household="2", phone="090-1234-0002")]))
-    _locale(monkeypatch, "ja_JP.UTF-8")
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
     assert _roster(tmp_path, "import", str(data)) == 0
     assert capsys.readouterr().err == (
         "注意: 要配慮の世帯 1 件は同意欄が空欄のため、不同意として読みました。この世帯の氏名・住所・電話番号は、"
         "実災害のときだけ町会長・副会長に表示されます。同意を得ている場合は「同意」、条例で提供できる場合は「条例」と"
         "書いてください\n")
-    _locale(monkeypatch, "en_US.UTF-8")
+    terminal_locale(monkeypatch, "en_US.UTF-8")
     assert _roster(tmp_path, "import", str(data)) == 0
     assert capsys.readouterr().err == (
         "warning: 1 household marked vulnerable (要配慮) has no consent (同意): read as no (不同意), so heads and "
@@ -123,7 +118,7 @@ def test_the_export_names_a_cell_it_cannot_write_in_japanese(
 def test_the_summary_counts_one_as_one(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """QA: `1 associations, 1 districts` and `17 with Mobile`."""
-    _locale(monkeypatch, "C.UTF-8")
+    terminal_locale(monkeypatch, "C.UTF-8")
     one = tmp_path / "one.csv"
     one.write_bytes(csv_bytes(EN, [row(vulnerable="1", consent="yes")]))
     assert _roster(tmp_path, "check", str(one)) == 0
@@ -137,7 +132,7 @@ def test_the_summary_counts_one_as_one(
     two.write_bytes(csv_bytes(EN, [row(household="1"), row(household="2", association="西町会", district="南地区")]))
     assert _roster(tmp_path, "check", str(two)) == 0
     assert capsys.readouterr().out.startswith(f"ok: {two} (utf-8): 2 households, 2 associations, 2 districts\n")
-    _locale(monkeypatch, "ja_JP.UTF-8")
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
     assert _roster(tmp_path, "check", str(one)) == 0
     assert capsys.readouterr().out.startswith(f"問題なし: {one}（utf-8）: 1 世帯、1 町会、1 地区\n")
 
@@ -154,7 +149,7 @@ def test_a_new_association_spelled_like_an_existing_one_is_refused_until_said_ot
     from safetynet.config import load_config
     from safetynet.store import store_session
 
-    _locale(monkeypatch, "ja_JP.UTF-8")
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
     first = tmp_path / "first.csv"
     first.write_bytes(csv_bytes(EN, [row(household=str(i), association="桜台一丁目町内会") for i in (1, 2)]))
     assert _roster(tmp_path, "import", str(first)) == 0
