@@ -39,6 +39,7 @@ from safetynet.replies.notify import StaffNotifier
 from safetynet.store import Store, open_store
 from safetynet.triggers.service import TriggerService
 from safetynet.web.app import OPS_MODULES, Services, app_runner, create_app
+from safetynet.web.app import site as web_site
 
 log = structlog.get_logger("system")
 
@@ -201,7 +202,7 @@ async def running_system(
         app = create_app(services, OPS_MODULES if role == "dispatcher" else None)
         runner = app_runner(app, shutdown_timeout=5)
         await runner.setup()
-        site = web.TCPSite(runner, host or cfg.server.host, cfg.server.port if port is None else port)
+        site = web_site(runner, host or cfg.server.host, cfg.server.port if port is None else port)
         await site.start()
         bound = runner.addresses[0]
         url = f"http://{bound[0]}:{bound[1]}"

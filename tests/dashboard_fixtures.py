@@ -31,7 +31,7 @@ from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.tokens import reply_token
 from safetynet.replies.tokens import token_hash as reply_token_hash
 from safetynet.store import Store, open_store
-from safetynet.web.app import Services, app_runner, create_app
+from safetynet.web.app import Services, app_runner, create_app, site
 
 SECRET = "test-secret-key-for-dashboards"
 DIST_S, DIST_U = "桜地区", "梅地区"
@@ -196,7 +196,7 @@ async def world(tmp_path: Path, clock: Clock | None = None, serve: bool = True, 
             w.app = create_app(svc)
             runner = app_runner(w.app, shutdown_timeout=1.0)
             await runner.setup()
-            await web.SockSite(runner, sock).start()
+            await site(runner, sock=sock).start()  # as `serve` listens: the reply routes on the front
         yield w
     finally:
         if runner is not None:

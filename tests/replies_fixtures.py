@@ -37,7 +37,7 @@ from safetynet.sandbox import Sandbox
 from safetynet.store import Store, open_store
 from safetynet.store.memory import MemoryStore
 from safetynet.system import build_senders
-from safetynet.web.app import Services, app_runner, create_app
+from safetynet.web.app import Services, app_runner, create_app, site
 
 SECRET = "test-secret-key-for-replies"
 UNLIMITED = {f"SAFETYNET_CHANNELS_{c}_MAX_PER_SECOND": "0" for c in ("SMS", "VOICE", "TELEGRAM", "WEBPUSH")}
@@ -221,7 +221,7 @@ async def running_app(tmp_path: Path, *, seeded: bool = True, **env_overrides: s
                 svc = Services(cfg=cfg, store=store, clock=clock, senders=dict(senders))
                 runner = app_runner(create_app(svc), shutdown_timeout=1.0)
                 await runner.setup()
-                await web.SockSite(runner, sock).start()
+                await site(runner, sock=sock).start()  # as `serve` listens: the reply routes on the front
                 async with aiohttp.ClientSession() as http:
                     unlimited = make_config(tmp_path, sb.port, app_port, **{**UNLIMITED, **env_overrides})
                     env = Env(cfg, store, clock, sandbox=sb, senders=dict(senders), svc=svc, dispatch_cfg=unlimited,

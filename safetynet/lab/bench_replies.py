@@ -158,18 +158,16 @@ def serve(config_path: str) -> None:
 
 
 async def _serve(cfg: Config) -> dict[str, int]:
-    from aiohttp import web
-
     from safetynet.clock import SystemClock
     from safetynet.runtime import tune_gc
     from safetynet.store import open_store
-    from safetynet.web.app import Services, app_runner, create_app
+    from safetynet.web.app import Services, app_runner, create_app, site
 
     store = await open_store(cfg, SystemClock())
     runner = app_runner(create_app(Services(cfg=cfg, store=store, clock=SystemClock())), shutdown_timeout=2.0)
     try:
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", cfg.server.port, backlog=2048).start()
+        await site(runner, "127.0.0.1", cfg.server.port, backlog=2048).start()  # as `serve` listens
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -9,7 +9,8 @@ import hmac
 import importlib
 import importlib.util
 import json
-from collections.abc import Awaitable, Callable, Sequence
+import socket
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -25,6 +26,7 @@ from safetynet.domain import Scope
 from safetynet.metrics import Metrics
 from safetynet.store import Store, StoreUnavailable
 from safetynet.templating import ENV, STATIC_PREFIX, asset_version
+from safetynet.web import front
 
 log = structlog.get_logger("web")
 
@@ -107,13 +109,31 @@ def failure_page(status: int) -> web.Response:
     """What a browser gets when the server cannot serve the page (the store failing: 503, a fault:
     500); an API client gets JSON (`wants_json`). A resident on a reply page reads that nothing was
     recorded, to try again, and to call 119 (QA: raw `{"error": "internal error"}` in English)."""
-    headers = {"Retry-After": "30"} if status == 503 else None
-    return web.Response(text=ENV.get_template("failure.html").render(), status=status, content_type="text/html",
-                        headers=headers)
+    return web.Response(body=failure_body(), status=status, headers=failure_headers(status))
+
+
+def failure_body() -> bytes:
+    return ENV.get_template("failure.html").render().encode()
+
+
+def failure_headers(status: int) -> dict[str, str]:
+    headers = {"Content-Type": "text/html; charset=utf-8"}
+    if status == 503:
+        headers["Retry-After"] = "30"
+    return headers
 
 
 def wants_json(request: web.Request) -> bool:
-    return request.path.startswith(("/api/", "/hooks/")) or "application/json" in request.headers.get("Accept", "")
+    return json_wanted(request.path, request.headers.get("Accept", ""))
+
+
+def json_wanted(path: str, accept: str) -> bool:
+    """Whether an error goes out as JSON: to API and webhook clients, and to whoever asks for it."""
+    return path.startswith(("/api/", "/hooks/")) or "application/json" in accept
+
+
+# What an error says to a client that wants JSON (`json_wanted`), by status, where no handler said more.
+FAILURE_MESSAGES = {503: "storage is failing; the answer was not recorded, please retry", 500: "internal error"}
 
 
 SECURITY_HEADERS = {
@@ -134,6 +154,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # other hosts under the same domain are not ours to decide for.
 HSTS = "max-age=31536000"
 STATIC_VERSIONED = "public, max-age=31536000, immutable"
+
+
+def secured(headers: Mapping[str, str], https: bool) -> dict[str, str]:
+    """`headers` with what the response hook (`_security_headers`) gives every page and API answer,
+    for answers made outside aiohttp (`web.front`)."""
+    out = {**SECURITY_HEADERS, "Cache-Control": "no-store", **headers}
+    if https:
+        out.setdefault("Strict-Transport-Security", HSTS)
+    return out
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -186,7 +215,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         log.error("request_refused_store_unavailable", path=request.path)
         if not wants_json(request):
             return failure_page(503)
-        return json_error(503, "storage is failing; the answer was not recorded, please retry")
+        return json_error(503, FAILURE_MESSAGES[503])
     except (json.JSONDecodeError, UnicodeDecodeError):
         return json_error(400, "request body is not valid JSON")
     except OverflowError:
@@ -194,7 +223,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return json_error(404, "not found")
     except Exception:
         log.exception("request_failed", path=request.path, method=request.method)
-        return json_error(500, "internal error") if wants_json(request) else failure_page(500)
+        return json_error(500, FAILURE_MESSAGES[500]) if wants_json(request) else failure_page(500)
 
 
 def credential(request: web.Request) -> tuple[str | None, str | None]:
@@ -259,6 +288,23 @@ def app_runner(app: web.Application, shutdown_timeout: float = 5.0) -> web.AppRu
     cfg = app[SERVICES].cfg
     return web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout,
                          keepalive_timeout=cfg.server.header_timeout_seconds)
+
+
+# The reply routes' lane, when the app has them: its connections then start on the front (`web.front`).
+FRONT_LANE = web.AppKey("front_lane", front.Lane)
+
+
+def site(runner: web.AppRunner, host: str | None = None, port: int | None = None, *,
+         sock: socket.socket | None = None, backlog: int = 128) -> web.BaseSite:
+    """The listening site every server uses: on `sock`, else on host and port. An app with the reply
+    routes serves them on the front (`web.front.FrontSite`), anything else through aiohttp."""
+    lane = runner.app.get(FRONT_LANE)
+    if lane is None:
+        if sock is not None:
+            return web.SockSite(runner, sock, backlog=backlog)
+        return web.TCPSite(runner, host, port, backlog=backlog)
+    timeout = float(runner.app[SERVICES].cfg.server.header_timeout_seconds)
+    return front.FrontSite(runner, lane, header_timeout=timeout, host=host, port=port, sock=sock, backlog=backlog)
 
 
 def create_app(svc: Services, modules: Sequence[str] | None = None) -> web.Application:

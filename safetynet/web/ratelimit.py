@@ -95,7 +95,7 @@ _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @functools.lru_cache(maxsize=8)
-def _networks(proxies: tuple[str, ...]) -> tuple[_Network, ...]:
+def trusted_networks(proxies: tuple[str, ...]) -> tuple[_Network, ...]:
     return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
 
 
@@ -138,14 +138,19 @@ def client_ip(request: web.Request) -> str:
     proxies: tuple[str, ...] = request.app[SERVICES].cfg.server.trusted_proxies
     if not proxies:
         return peer
-    return forwarded_client(peer, request.headers.getall("X-Forwarded-For", []), _networks(proxies))
+    return forwarded_client(peer, request.headers.getall("X-Forwarded-For", []), trusted_networks(proxies))
+
+
+TOO_MANY = "too many requests; please wait and try again"
+
+
+def retry_after(wait: float) -> str:
+    """`Retry-After` for a wait of `wait` seconds: whole seconds, at least one."""
+    return str(max(1, int(wait + 0.999)))
 
 
 def enforce(limit: KeyedRateLimit, key: str) -> None:
     """Raises 429 with Retry-After when `key` is over its limit."""
     wait = limit.hit(key)
     if wait > 0:
-        seconds = str(max(1, int(wait + 0.999)))
-        raise web.HTTPTooManyRequests(
-            text="too many requests; please wait and try again", headers={"Retry-After": seconds}
-        )
+        raise web.HTTPTooManyRequests(text=TOO_MANY, headers={"Retry-After": retry_after(wait)})

@@ -90,11 +90,14 @@ def client_key(value: object) -> str | None:
 
 
 # The security headers too: the response hook then has nothing to add (2 µs of a reply page).
-_HTML_HEADERS = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", "X-Robots-Tag": "noindex",
+HTML_HEADERS = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", "X-Robots-Tag": "noindex",
                  **SECURITY_HEADERS}
+
+
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"}
 
 
 def html(body: str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     # Reply and enrolment URLs carry secrets: never cached, never indexed.
-    h = {**_HTML_HEADERS, **headers} if headers else _HTML_HEADERS
+    h = {**HTML_HEADERS, **headers} if headers else HTML_HEADERS
     return web.Response(body=body.encode(), status=status, headers=h)

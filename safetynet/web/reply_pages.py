@@ -7,10 +7,14 @@ and expired tokens all get the same plain 404 page. Per-IP rate limit and a smal
 from __future__ import annotations
 
 import hashlib
+import json
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
+import structlog
 from aiohttp import web
 
 from safetynet.channels import registry
@@ -27,11 +31,24 @@ from safetynet.domain.replies import (
 from safetynet.replies import texts
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.tokens import looks_like_token, token_within
-from safetynet.web import replies_api
-from safetynet.web.app import SERVICES, json_error
+from safetynet.store import StoreUnavailable
+from safetynet.web import bodies, replies_api
+from safetynet.web.app import (
+    FAILURE_MESSAGES,
+    FRONT_LANE,
+    SERVICES,
+    Services,
+    failure_body,
+    failure_headers,
+    json_wanted,
+    secured,
+)
 from safetynet.web.bodies import read_json_object
-from safetynet.web.ratelimit import KeyedRateLimit
+from safetynet.web.front import Answer, Ask, Lane
+from safetynet.web.ratelimit import TOO_MANY, client_ip, forwarded_client, retry_after, trusted_networks
 from safetynet.web.replies_common import (
+    HTML_HEADERS,
+    JSON_HEADERS,
     MAX_FORM_BYTES,
     client_key,
     hook_intake,
@@ -39,6 +56,7 @@ from safetynet.web.replies_common import (
     intake_of,
     limit_ip,
     limiter,
+    parse_urlencoded,
     small_form,
     too_large,
 )
@@ -52,20 +70,10 @@ from safetynet.web.reply_views import (
     too_large_page,
 )
 
+log = structlog.get_logger("web")
+
 _ANSWERS = ("safe", "need_help")
 _LOCATIONS = {x.value: x for x in Location}
-
-
-@dataclass(frozen=True)
-class _Limits:
-    reply: KeyedRateLimit | None
-
-
-_LIMITS = web.AppKey("reply_limits", _Limits)
-
-
-def _limit(request: web.Request) -> None:
-    limit_ip(request.app[_LIMITS].reply, request)
 
 
 _UI_LANGUAGES = frozenset(code for code, _ in texts.LANGUAGES)
@@ -110,38 +118,188 @@ def parse_details(form: Any) -> ReplyDetails:
 
 def dead_end_contact(request: web.Request) -> tuple[str, str]:
     """(the number to call, the city's name) for the pages of links and codes that lead nowhere."""
-    city = request.app[SERVICES].cfg.city
+    return _contact(request.app[SERVICES])
+
+
+def _contact(svc: Services) -> tuple[str, str]:
+    city = svc.cfg.city
     return city.contact_phone, city.name
 
 
-def _not_found(request: web.Request) -> web.Response:
-    return html(not_found_page(*dead_end_contact(request)), status=404)
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What a reply route reads of its request, whichever server parsed it (aiohttp or the front)."""
+
+    token: str
+    query: Mapping[str, str]
+    ip: str
+
+
+class ReplyRoutes:
+    """The reply routes' answers, apart from the server that carries them: the aiohttp handlers
+    below and the front's lane (`lane`) both call these, so each answer has one home."""
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        replies = svc.cfg.replies
+        self.limit = limiter(svc, replies.rate_limit_per_minute, replies.rate_limit_burst or None)
+        self.https = svc.cfg.server.public_url.startswith("https://")
+        self._html = secured(HTML_HEADERS, self.https)
+        self._after_post = {**self._html, "Cache-Control": AFTER_POST}
+        self._json = secured(JSON_HEADERS, self.https)
+        self._empty = secured({}, self.https)
+
+    def limited(self, ip: str) -> Answer | None:
+        """429 when `ip` is over the per-IP limit (the same limit, whichever server took the request)."""
+        if self.limit is None:
+            return None
+        wait = self.limit.hit(ip)
+        if wait <= 0:
+            return None
+        return Answer(429, secured({"Content-Type": "text/plain; charset=utf-8", "Retry-After": retry_after(wait)},
+                                   self.https), TOO_MANY.encode())
+
+    def failure(self, ask: Ask, status: int) -> Answer:
+        """The app's failure page (503: the store failing, 500: a fault), or its JSON to a client asking for JSON."""
+        if json_wanted(ask.path, ask.headers.get("accept", "")):
+            return self.json_answer({"error": FAILURE_MESSAGES[status]}, status)
+        return Answer(status, secured(failure_headers(status), self.https), failure_body())
+
+    def page_answer(self, body: str, status: int = 200, after_post: bool = False) -> Answer:
+        return Answer(status, self._after_post if after_post else self._html, body.encode())
+
+    def json_answer(self, doc: Mapping[str, Any], status: int = 200) -> Answer:
+        return Answer(status, self._json, json.dumps(doc).encode())
+
+    def not_found(self, after_post: bool = False) -> Answer:
+        return self.page_answer(not_found_page(*_contact(self.svc)), 404, after_post)
+
+    async def question(self, intake: ReplyIntake, call: Call) -> Answer:
+        """GET /r/{token}: the question, with the household's answers so far; records `read`."""
+        token = call.token
+        state = await intake.resolve_page(token)  # the household's latest answers come with it: one read
+        if state is None:
+            clean = token_within(token)
+            if clean is not None:  # the link with 「。」 or 「)」 stuck to it: the page it meant
+                query = urlencode(dict(call.query)) if call.query else ""
+                return Answer(302, secured({"Location": f"/r/{clean}" + (f"?{query}" if query else ""),
+                                            "Content-Type": "text/plain; charset=utf-8"}, self.https), b"302: Found")
+            return self.not_found()
+        target = state.target
+        await intake.read(target, ReplyChannel.WEB)
+        info = await intake.page(target)
+        if info is None:
+            return self.not_found()
+        lang = _lang(call.query.get("lang"), target)
+        body = question_page(token, lang, info.association, info.kind, info.title,
+                             alert_text(info.messages, target.language, lang), target.status, state.recent)
+        return self.page_answer(body)
+
+    async def answer(self, intake: ReplyIntake, call: Call, form: Mapping[str, Any]) -> Answer:
+        """POST /r/{token}: the answer form (and the details form) of the reply page."""
+        token = call.token
+        target = await intake.resolve(token)
+        if target is None:
+            return self.not_found(after_post=True)
+        lang = _lang(form.get("lang") or call.query.get("lang"), target)
+        status = form.get("status")
+        if status not in _ANSWERS:
+            return await self._question_again(intake, token, target, lang, "reply.bad_answer", 400)
+        assert isinstance(status, str)
+        key = client_key(form.get("k")) or fresh_key()
+        channel = _via(form.get("via"), ReplyChannel.WEB)
+        details = parse_details(form)
+        if form.get("details") == "1" and status == "safe" and target.status == Status.NEED_HELP:
+            # the details form of an earlier "safe", from a page kept open while the household asked for
+            # help elsewhere: its hidden answer would silently withdraw the request (an injury sent as
+            # "safe"). The other way round the details are taken: they can only ask for more help.
+            state = await intake.resolve_page(token)
+            if state is not None:
+                return await self._question_again(intake, token, state.target, lang, "reply.stale_details", 409,
+                                                  state.recent)
+        dedupe = f"web:{target.campaign_id}:{target.household_id}:{key}"
+        if not details.empty:
+            # a details form kept by the browser (Back) and sent again with other words is a new
+            # submission, not a retry of the first: the key alone would drop it while the page said
+            # "received"; the same words twice stay one reply
+            dedupe += ":" + _digest(details)
+        result = await intake.answer(target, status, channel, dedupe, details)
+        if not result.recorded:
+            now = await _answered_otherwise(intake, token, status)
+            if now is not None:  # an old form sent again: the answer that stands, nothing changed (409)
+                return await self._question_again(intake, token, now.target, lang, "reply.stale_form", 409, now.recent)
+        body = confirmation_page(token, lang, status, details, with_details=form.get("details") == "1")
+        return self.page_answer(body, after_post=True)
+
+    async def _question_again(self, intake: ReplyIntake, token: str, target: ReplyTarget, lang: str, notice: str,
+                              status: int, recent: tuple[tuple[float, str], ...] = ()) -> Answer:
+        """The question once more, with a notice (catalog key `notice`) above it, for an answer not taken."""
+        info = await intake.page(target)
+        if info is None:
+            return self.not_found(after_post=True)
+        body = question_page(token, lang, info.association, info.kind, info.title,
+                             alert_text(info.messages, target.language, lang), target.status, recent,
+                             notice=texts.t(lang, notice))
+        return self.page_answer(body, status, after_post=True)
+
+    async def answer_json(self, intake: ReplyIntake, call: Call, doc: Mapping[str, Any]) -> Answer:
+        """POST /r/{token}/answer, the push notification's action: `{"status": "safe"|"need_help", "key": "…"}`."""
+        target = await intake.resolve(call.token)
+        if target is None:
+            return self.json_answer({"error": "not found"}, 404)
+        status = doc.get("status")
+        if status not in _ANSWERS:
+            return self.json_answer({"error": "status must be safe or need_help"}, 400)
+        key = client_key(doc.get("key")) or fresh_key()
+        details = parse_details(doc)
+        result = await intake.answer(target, str(status), _via(doc.get("via")),
+                                     f"web:{target.campaign_id}:{target.household_id}:{key}", details)
+        lang = _lang(doc.get("lang"), target)
+        standing, message = result.status, texts.recorded(result.status, lang)
+        if not result.recorded:  # an old notification's action sent again: say the answer that stands
+            now = await _answered_otherwise(intake, call.token, result.status)
+            if now is not None:
+                standing = str(now.target.status)
+                message = texts.t(lang, "reply.current", label=texts.status_label(standing, lang))
+        return self.json_answer({"status": standing, "recorded": result.recorded, "message": message})
+
+    async def seen(self, intake: ReplyIntake, call: Call) -> Answer:
+        """POST /r/{token}/seen: the service worker showed the notification; `read`, never an answer."""
+        target = await intake.resolve(call.token)
+        if target is None:
+            return self.json_answer({"error": "not found"}, 404)
+        await intake.read(target, _via(call.query.get("via")))
+        return Answer(204, self._empty, b"")
+
+
+_ROUTES = web.AppKey("reply_routes", ReplyRoutes)
+
+
+def _call(request: web.Request) -> Call:
+    return Call(request.match_info["token"], request.query, client_ip(request))
+
+
+def _response(answer: Answer) -> web.Response:
+    return web.Response(body=answer.body or None, status=answer.status, headers=answer.headers)
+
+
+def _routes(request: web.Request) -> tuple[ReplyRoutes, ReplyIntake]:
+    return request.app[_ROUTES], intake_of(request)
+
+
+def _limit(request: web.Request) -> None:
+    limit_ip(request.app[_ROUTES].limit, request)
 
 
 async def bare(request: web.Request) -> web.Response:
     _limit(request)
-    return _not_found(request)
+    return _response(request.app[_ROUTES].not_found())
 
 
 async def reply_get(request: web.Request) -> web.Response:
-    _limit(request)
-    intake = intake_of(request)
-    token = request.match_info["token"]
-    state = await intake.resolve_page(token)  # the household's latest answers come with it: one read
-    if state is None:
-        clean = token_within(token)
-        if clean is not None:  # the link with 「。」 or 「)」 stuck to it: the page it meant
-            raise web.HTTPFound(request.rel_url.with_path(f"/r/{clean}").with_query(request.rel_url.query))
-        return _not_found(request)
-    target = state.target
-    await intake.read(target, ReplyChannel.WEB)
-    info = await intake.page(target)
-    if info is None:
-        return _not_found(request)
-    lang = _lang(request.query.get("lang"), target)
-    body = question_page(token, lang, info.association, info.kind, info.title,
-                         alert_text(info.messages, target.language, lang), target.status, state.recent)
-    return html(body)
+    routes, intake = _routes(request)
+    call = _call(request)
+    return _response(routes.limited(call.ip) or await routes.question(intake, call))
 
 
 # The page a POST answers may be kept by the resident's own browser, never by a shared cache: Back
@@ -154,52 +312,18 @@ AFTER_POST = "private, no-cache"
 
 async def reply_post(request: web.Request) -> web.Response:
     """The answer form (and the details form) of the reply page."""
-    response = await _reply_post(request)
-    response.headers["Cache-Control"] = AFTER_POST
-    return response
-
-
-async def _reply_post(request: web.Request) -> web.Response:
-    _limit(request)
+    routes, intake = _routes(request)
+    call = _call(request)
+    refused = routes.limited(call.ip)
+    if refused is not None:
+        return _response(refused)
     if too_large(request):
         return _too_large(request)
     try:
         form = await small_form(request)
     except web.HTTPRequestEntityTooLarge:
         return _too_large(request)
-    intake = intake_of(request)
-    token = request.match_info["token"]
-    target = await intake.resolve(token)
-    if target is None:
-        return _not_found(request)
-    lang = _lang(form.get("lang") or request.query.get("lang"), target)
-    status = form.get("status")
-    if status not in _ANSWERS:
-        return await _bad_answer(request, token, target, lang)
-    assert isinstance(status, str)
-    key = client_key(form.get("k")) or fresh_key()
-    channel = _via(form.get("via"), ReplyChannel.WEB)
-    details = parse_details(form)
-    if form.get("details") == "1" and status == "safe" and target.status == Status.NEED_HELP:
-        # the details form of an earlier "safe", from a page kept open while the household asked for
-        # help elsewhere: its hidden answer would silently withdraw the request (an injury sent as
-        # "safe"). The other way round the details are taken: they can only ask for more help.
-        state = await intake.resolve_page(token)
-        if state is not None:
-            return await _question_again(request, token, state.target, lang, "reply.stale_details", 409,
-                                         state.recent)
-    dedupe = f"web:{target.campaign_id}:{target.household_id}:{key}"
-    if not details.empty:
-        # a details form kept by the browser (Back) and sent again with other words is a new
-        # submission, not a retry of the first: the key alone would drop it while the page said
-        # "received"; the same words twice stay one reply
-        dedupe += ":" + _digest(details)
-    result = await intake.answer(target, status, channel, dedupe, details)
-    if not result.recorded:
-        now = await _answered_otherwise(intake, token, status)
-        if now is not None:
-            return await _stale_form(request, token, now, lang)
-    return html(confirmation_page(token, lang, status, details, with_details=form.get("details") == "1"))
+    return _response(await routes.answer(intake, call, form))
 
 
 async def _answered_otherwise(intake: ReplyIntake, token: str, status: str) -> PageState | None:
@@ -213,71 +337,29 @@ async def _answered_otherwise(intake: ReplyIntake, token: str, status: str) -> P
     return now
 
 
-async def _stale_form(request: web.Request, token: str, state: PageState, lang: str) -> web.Response:
-    """The question with the answer that stands, its history, and a notice that nothing changed (409)."""
-    return await _question_again(request, token, state.target, lang, "reply.stale_form", 409, state.recent)
-
-
 def _too_large(request: web.Request) -> web.Response:
     token = request.match_info["token"]
-    return html(too_large_answer_page(token) if looks_like_token(token) else too_large_page(), status=413)
-
-
-async def _bad_answer(request: web.Request, token: str, target: ReplyTarget, lang: str) -> web.Response:
-    return await _question_again(request, token, target, lang, "reply.bad_answer", 400)
-
-
-async def _question_again(request: web.Request, token: str, target: ReplyTarget, lang: str, notice: str,
-                          status: int, recent: tuple[tuple[float, str], ...] = ()) -> web.Response:
-    """The question once more, with a notice (catalog key `notice`) above it, for an answer not taken."""
-    info = await intake_of(request).page(target)
-    if info is None:
-        return _not_found(request)
-    body = question_page(token, lang, info.association, info.kind, info.title,
-                         alert_text(info.messages, target.language, lang), target.status, recent,
-                         notice=texts.t(lang, notice))
-    return html(body, status=status)
-
-
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    return await read_json_object(request, MAX_FORM_BYTES)
+    response = html(too_large_answer_page(token) if looks_like_token(token) else too_large_page(), status=413)
+    response.headers["Cache-Control"] = AFTER_POST
+    return response
 
 
 async def reply_json(request: web.Request) -> web.Response:
     """The push notification's action: `{"status": "safe"|"need_help", "key": "…"}` → 200 JSON."""
-    _limit(request)
-    doc = await _json_body(request)
-    intake = intake_of(request)
-    target = await intake.resolve(request.match_info["token"])
-    if target is None:
-        return json_error(404, "not found")
-    status = doc.get("status")
-    if status not in _ANSWERS:
-        return json_error(400, "status must be safe or need_help")
-    key = client_key(doc.get("key")) or fresh_key()
-    details = parse_details(doc)
-    result = await intake.answer(target, str(status), _via(doc.get("via")),
-                                 f"web:{target.campaign_id}:{target.household_id}:{key}", details)
-    lang = _lang(doc.get("lang"), target)
-    standing, message = result.status, texts.recorded(result.status, lang)
-    if not result.recorded:  # an old notification's action sent again: say the answer that stands
-        now = await _answered_otherwise(intake, request.match_info["token"], result.status)
-        if now is not None:
-            standing = str(now.target.status)
-            message = texts.t(lang, "reply.current", label=texts.status_label(standing, lang))
-    return web.json_response({"status": standing, "recorded": result.recorded, "message": message},
-                             headers={"Cache-Control": "no-store"})
+    routes, intake = _routes(request)
+    call = _call(request)
+    refused = routes.limited(call.ip)
+    if refused is not None:
+        return _response(refused)
+    doc = await read_json_object(request, MAX_FORM_BYTES)
+    return _response(await routes.answer_json(intake, call, doc))
 
 
 async def reply_seen(request: web.Request) -> web.Response:
     """The service worker showed the notification: `read`, never an answer."""
-    _limit(request)
-    intake = intake_of(request)
-    target = await intake.resolve(request.match_info["token"])
-    if target is None:
-        return json_error(404, "not found")
-    await intake.read(target, _via(request.query.get("via")))
-    return web.Response(status=204)
+    routes, intake = _routes(request)
+    call = _call(request)
+    return _response(routes.limited(call.ip) or await routes.seen(intake, call))
 
 
 def _via(value: object, default: str | None = None) -> str:
@@ -293,8 +375,8 @@ def _via(value: object, default: str | None = None) -> str:
 
 def setup(app: web.Application) -> None:
     svc = app[SERVICES]
-    replies = svc.cfg.replies
-    app[_LIMITS] = _Limits(limiter(svc, replies.rate_limit_per_minute, replies.rate_limit_burst or None))
+    app[_ROUTES] = ReplyRoutes(svc)
+    app[FRONT_LANE] = lane(app)
     hook_intake(app)
     app.router.add_get("/r/{token}", reply_get)
     app.router.add_get("/r/", bare)  # a link cut before its token: the dead end, not aiohttp's plain 404
@@ -303,3 +385,78 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/r/{token}/seen", reply_seen)
     replies_api.setup(app)
 
+
+# -- the front's lane (web.front) ----------------------------------------------------------------
+
+_FORM_TYPES = frozenset({"", "application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=utf-8"})
+_JSON_TYPES = frozenset({"", "application/json", "application/json; charset=utf-8"})
+_POST_TAILS = frozenset({b"", b"answer", b"seen"})
+
+
+def lane_takes(method: bytes, path: bytes) -> bool:
+    """The reply routes with a plain token: GET /r/{token}, POST /r/{token}[/answer|/seen]. A path with
+    escapes (a link with 「。」 stuck to it arrives as %E3%80%82) or another method is aiohttp's."""
+    if not path.startswith(b"/r/") or b"%" in path:
+        return False
+    token, slash, tail = path[3:].partition(b"/")
+    if not token:
+        return False
+    if method == b"GET":
+        return not slash
+    return method == b"POST" and (not slash or (tail != b"" and tail in _POST_TAILS))
+
+
+def _query(raw: str) -> dict[str, str]:
+    """As aiohttp's `request.query.get`: names and values unescaped, the first of a repeated name."""
+    out: dict[str, str] = {}
+    for k, v in parse_qsl(raw, keep_blank_values=True):
+        out.setdefault(k, v)
+    return out
+
+
+def lane(app: web.Application) -> Lane:
+    """The reply routes as the front serves them: the same `ReplyRoutes` as the aiohttp handlers. A
+    body the front would read otherwise than aiohttp (another content type, bytes that are not
+    UTF-8, a JSON document that is not an object) is aiohttp's: `None`, before anything is counted."""
+    svc = app[SERVICES]
+    routes = app[_ROUTES]
+    proxies = svc.cfg.server.trusted_proxies
+
+    async def serve(ask: Ask) -> Answer | None:
+        intake = svc.intake
+        if intake is None:
+            return None
+        token, _, tail = ask.path[3:].partition("/")
+        body: Mapping[str, Any] = {}
+        if ask.method == "POST" and tail != "seen":
+            types = _JSON_TYPES if tail else _FORM_TYPES
+            if ask.headers.get("content-type", "").lower() not in types:
+                return None
+            try:
+                body = (bodies.loads(ask.body) if ask.body.strip() else {}) if tail else parse_urlencoded(ask.body)
+            except ValueError:
+                return None
+            if not isinstance(body, dict):
+                return None
+        ip = ask.peer
+        if proxies:
+            forwarded = ask.headers.get("x-forwarded-for")
+            ip = forwarded_client(ask.peer, [forwarded] if forwarded else [], trusted_networks(proxies))
+        call = Call(token, _query(ask.query) if ask.query else {}, ip)
+        refused = routes.limited(ip)
+        if refused is not None:
+            return refused
+        try:
+            if ask.method == "GET":
+                return await routes.question(intake, call)
+            if tail == "answer":
+                return await routes.answer_json(intake, call, body)
+            if tail == "seen":
+                return await routes.seen(intake, call)
+            return await routes.answer(intake, call, body)
+        except StoreUnavailable:
+            log.error("request_refused_store_unavailable", path="/r/…")
+            return routes.failure(ask, 503)
+
+    return Lane(takes=lane_takes, serve=serve, failure=routes.failure,
+                reads=frozenset({b"content-length", b"content-type", b"x-forwarded-for", b"accept"}))

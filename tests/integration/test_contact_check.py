@@ -9,7 +9,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 from dashboard_fixtures import ASSOC_A, client, start_campaign
 from dashboard_fixtures import world as dash_world
 from ports import listening_socket
@@ -25,7 +24,7 @@ from safetynet.domain.campaigns import CheckRow, ContactRef, StepHousehold, tall
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.tokens import token_hash
 from safetynet.stats.report import build_report, render_csv, render_html
-from safetynet.web.app import Services, app_runner, create_app
+from safetynet.web.app import Services, app_runner, create_app, site
 
 
 def test_every_working_contact_gets_one_delivery() -> None:
@@ -90,7 +89,7 @@ async def test_check_through_the_sandbox_confirms_by_link_and_marks_bounces(tmp_
         runner = app_runner(create_app(Services(cfg=cfg, store=store, clock=clock, intake=intake)),
                             shutdown_timeout=1.0)
         await runner.setup()
-        await web.SockSite(runner, sock).start()
+        await site(runner, sock=sock).start()  # as `serve` listens: the reply routes on the front
         try:
             async with aiohttp.ClientSession() as http:
                 url = f"http://127.0.0.1:{port}/c/{token_sms.group(1)}"

@@ -17,7 +17,7 @@ from pg_helpers import ON_POSTGRES
 from safetynet.clock import FakeClock
 from safetynet.stats import live
 from safetynet.stats.live import LiveHub
-from safetynet.web.app import create_app
+from safetynet.web.app import create_app, site
 from safetynet.web.dash_sse import HUB
 
 
@@ -150,7 +150,7 @@ async def test_shutdown_wakes_open_streams(tmp_path: Path) -> None:
         port = int(w.url.rsplit(":", 1)[1])
         runner = web.AppRunner(create_app(w.svc), access_log=None, shutdown_timeout=30)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await site(runner, "127.0.0.1", port).start()
         async with client() as http, http.get(f"{w.url}/api/campaigns/{w.campaign_id}/events",
                                               headers=auth(w, "admin")) as r:
             await Stream(r).next()

@@ -1,0 +1,234 @@
+"""The reply routes' front (`web.front`): what it answers itself, and what it hands to aiohttp.
+
+Every test of the reply pages already runs through the front (the fixtures listen as `serve` does);
+these pin the framing: one keep-alive connection going from the front to aiohttp mid-way, pipelined
+requests, bodies it does not take, malformed heads, `Connection: close`, and that the front's
+answer is the page aiohttp would give. The front sends no `Server` header and aiohttp does: that
+tells who answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+from replies_fixtures import Env, running_app
+
+from safetynet.domain import Status
+from safetynet.web.app import SECURITY_HEADERS
+
+TIMEOUT = 10.0
+
+
+class Conn:
+    """One raw keep-alive connection to the server."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, env: Env) -> Conn:
+        port = int(env.url.rsplit(":", 1)[1])
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def send(self, *requests: bytes) -> None:
+        self.writer.write(b"".join(requests))
+        await self.writer.drain()
+
+    async def answer(self) -> tuple[int, dict[str, str], bytes]:
+        """The next response: status, headers (lower-case names), body."""
+        head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        if "content-length" in headers:
+            body = await asyncio.wait_for(self.reader.readexactly(int(headers["content-length"])), TIMEOUT)
+        elif headers.get("transfer-encoding") == "chunked":
+            body = await self._chunked()
+        else:
+            body = b""
+        return status, headers, body
+
+    async def _chunked(self) -> bytes:
+        out = b""
+        while True:
+            size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
+            chunk = await self.reader.readexactly(size + 2)
+            if size == 0:
+                return out
+            out += chunk[:-2]
+
+    async def closed(self) -> bool:
+        return await asyncio.wait_for(self.reader.read(), TIMEOUT) == b""
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def _path(env: Env, key: str) -> str:
+    return env.reply_url(key)[len(env.url):]
+
+
+def get(path: str, version: str = "1.1", extra: str = "") -> bytes:
+    return f"GET {path} HTTP/{version}\r\nHost: x\r\n{extra}\r\n".encode()
+
+
+def post(path: str, body: bytes, ctype: str = "application/x-www-form-urlencoded", extra: str = "") -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+            f"{extra}\r\n").encode() + body
+
+
+def _without_key(page: bytes) -> bytes:
+    """The page without its fresh form key (each page has its own)."""
+    return re.sub(rb'name="k" value="[^"]*"', b'name="k" value=""', page)
+
+
+async def test_the_front_answers_the_page_aiohttp_would(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        conn = await Conn.open(env)
+        try:
+            path = _path(env, "A-001")
+            await conn.send(get(path))
+            status, front, page = await conn.answer()
+            assert status == 200 and "server" not in front  # the front's
+            assert "無事です" in page.decode()
+            # HTTP/1.0 is aiohttp's: the same page, the same headers but for aiohttp's Server and Date
+            await conn.send(get(path, "1.0", "Connection: keep-alive\r\n"))
+            status, via_aiohttp, again = await conn.answer()
+            assert status == 200 and "server" in via_aiohttp
+            assert _without_key(again) == _without_key(page)
+            for name in [*SECURITY_HEADERS, "Cache-Control", "X-Robots-Tag", "Content-Type"]:
+                assert front[name.lower()] == via_aiohttp[name.lower()], name
+        finally:
+            conn.close()
+
+
+async def test_one_connection_goes_from_the_front_to_aiohttp_midway(tmp_path: Path) -> None:
+    """A browser's connection asks for the page, then its stylesheet, then answers: each is served."""
+    async with running_app(tmp_path) as env:
+        conn = await Conn.open(env)
+        try:
+            path = _path(env, "A-001")
+            await conn.send(get(path))
+            status, headers, _ = await conn.answer()
+            assert status == 200 and "server" not in headers
+            await conn.send(get("/healthz"))
+            status, headers, _ = await conn.answer()
+            assert status == 200 and "server" in headers  # aiohttp's from here on
+            await conn.send(post(path, b"status=safe&k=front-handoff-1"))
+            status, headers, page = await conn.answer()
+            assert status == 200 and "server" in headers and "記録しました" in page.decode()
+        finally:
+            conn.close()
+        assert await env.status("A-001") == Status.SAFE
+
+
+async def test_pipelined_requests_are_answered_in_order(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        conn = await Conn.open(env)
+        try:
+            one, two = _path(env, "A-001"), _path(env, "A-002")
+            await conn.send(post(one, b"status=safe&k=pipelined-1"), get(two),
+                            post(two, b"status=need_help&k=pipelined-2"), get("/healthz"), get(one))
+            answers = [await conn.answer() for _ in range(5)]
+            assert [a[0] for a in answers] == [200, 200, 200, 200, 200]
+            assert "記録しました" in answers[0][2].decode() and "無事です" in answers[1][2].decode()
+            assert "server" in answers[3][1] and "server" in answers[4][1]  # aiohttp's after /healthz
+        finally:
+            conn.close()
+        assert await env.status("A-001") == Status.SAFE
+        assert await env.status("A-002") == Status.NEED_HELP
+
+
+async def test_the_json_answer_and_seen_through_the_front(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        conn = await Conn.open(env)
+        try:
+            path = _path(env, "A-003")
+            await conn.send(post(path + "/seen?via=webpush", b"", ctype=""))
+            status, headers, body = await conn.answer()
+            assert (status, body) == (204, b"") and "content-length" not in headers and "server" not in headers
+            doc = json.dumps({"status": "need_help", "key": "front-json-1"}).encode()
+            await conn.send(post(path + "/answer", doc, ctype="application/json"))
+            status, headers, body = await conn.answer()
+            assert status == 200 and "server" not in headers and headers["cache-control"] == "no-store"
+            assert json.loads(body)["recorded"] is True
+            # not an object: aiohttp's 400, as before the front
+            await conn.send(post(path + "/answer", b"[1]", ctype="application/json"))
+            status, headers, body = await conn.answer()
+            assert status == 400 and "server" in headers and b"expected a JSON object" in body
+        finally:
+            conn.close()
+        assert await env.status("A-003") == Status.NEED_HELP
+
+
+async def test_bodies_and_heads_the_front_does_not_take_get_aiohttps_answer(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        path = _path(env, "A-001")
+        cases = [
+            # a chunked body: aiohttp reads it and the answer is recorded
+            (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+             "Transfer-Encoding: chunked\r\n\r\n1b\r\nstatus=safe&k=chunked-front\r\n0\r\n\r\n").encode(),
+            # a multipart form
+            post(path, b"--b\r\nContent-Disposition: form-data; name=\"status\"\r\n\r\nsafe\r\n--b--\r\n",
+                 ctype="multipart/form-data; boundary=b"),
+        ]
+        for request in cases:
+            conn = await Conn.open(env)
+            try:
+                await conn.send(request)
+                status, headers, page = await conn.answer()
+                assert status == 200 and "server" in headers and "記録しました" in page.decode(), page[:200]
+            finally:
+                conn.close()
+        # a malformed head: aiohttp's 400, and the connection ends
+        conn = await Conn.open(env)
+        try:
+            await conn.send(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n".encode())
+            status, _, _ = await conn.answer()
+            assert status == 400 and await conn.closed()
+        finally:
+            conn.close()
+        # a body over the form limit: the 413 page with its way back
+        conn = await Conn.open(env)
+        try:
+            await conn.send(post(path, b"status=safe&note=" + b"x" * 5000))
+            status, headers, page = await conn.answer()
+            assert status == 413 and path in page.decode()
+        finally:
+            conn.close()
+        assert await env.status("A-001") == Status.SAFE
+
+
+async def test_connection_close_is_honoured(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        conn = await Conn.open(env)
+        try:
+            await conn.send(get(_path(env, "A-001"), extra="Connection: close\r\n"))
+            status, headers, _ = await conn.answer()
+            assert status == 200 and headers["connection"] == "close" and "server" not in headers
+            assert await conn.closed()
+        finally:
+            conn.close()
+
+
+async def test_a_failure_in_the_front_is_the_failure_page_not_a_dropped_connection(tmp_path: Path) -> None:
+    from store_helpers import break_writes
+
+    async with running_app(tmp_path) as env:
+        await break_writes(env.store, True)
+        conn = await Conn.open(env)
+        try:
+            await conn.send(post(_path(env, "A-002"), b"status=safe&k=broken-store-1"))
+            status, headers, page = await conn.answer()
+            assert status == 503 and "server" not in headers and headers["retry-after"] == "30"
+            assert "119" in page.decode() and headers["content-security-policy"]
+            # the connection stays usable
+            await break_writes(env.store, False)
+            await conn.send(post(_path(env, "A-002"), b"status=safe&k=broken-store-2"))
+            status, _, _ = await conn.answer()
+            assert status == 200
+        finally:
+            conn.close()
