@@ -213,6 +213,14 @@ class Front(asyncio.Protocol):
 
     def _next(self) -> None:
         """Takes the next whole request in the buffer, if there is one."""
+        try:
+            self._take()
+        except Exception:  # a fault of ours: the client must not wait for the idle timer to learn it
+            log.exception("front_framing_failed")
+            if self._transport is not None:
+                self._transport.close()
+
+    def _take(self) -> None:
         found = self._read_head()
         if found is None:
             return
@@ -227,7 +235,7 @@ class Front(asyncio.Protocol):
         if body_size:
             try:
                 self._parser.feed_data(bytes(buf[size:size + body_size]))
-            except httptools.HttpParserError:
+            except (httptools.HttpParserError, httptools.HttpParserUpgrade):
                 self._hand_off()
                 return
         if not head.complete:
@@ -253,12 +261,16 @@ class Front(asyncio.Protocol):
                 self._hand_off()
             return None
         size = end + 4
+        if size > MAX_HEAD_BYTES:  # aiohttp's 400 for a head past its limit, as before the front
+            self._hand_off()
+            return None
         head = self._head
         head.reset()
         try:
             self._parser.feed_data(bytes(buf[:size]))
             url = httptools.parse_url(head.url)
-        except (httptools.HttpParserError, httptools.HttpParserInvalidURLError):
+        except (httptools.HttpParserError, httptools.HttpParserInvalidURLError, httptools.HttpParserUpgrade):
+            # malformed, or an Upgrade or CONNECT (llhttp stops there): aiohttp's to answer
             self._hand_off()
             return None
         method = self._parser.get_method()
@@ -362,6 +374,9 @@ class FrontSite(web.BaseSite):
 
     @property
     def name(self) -> str:
+        if self._sock is not None:
+            host, port = self._sock.getsockname()[:2]
+            return f"http://{host}:{port}"
         return f"http://{self._host or '0.0.0.0'}:{self._port}"  # noqa: S104 - a name, not a bind
 
     def aiohttp_protocol(self) -> asyncio.Protocol:
@@ -390,4 +405,6 @@ class FrontSite(web.BaseSite):
             connection.close_if_idle()
         await super().stop()
         if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=DRAIN_SECONDS)
+            _, late = await asyncio.wait(list(self._tasks), timeout=DRAIN_SECONDS)
+            for task in late:  # not into the app's cleanup, with its store closed under it
+                task.cancel()

@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 import structlog
 from aiohttp import web
@@ -42,6 +42,7 @@ from safetynet.web.app import (
     failure_headers,
     json_wanted,
     secured,
+    wants_json,
 )
 from safetynet.web.bodies import read_json_object
 from safetynet.web.front import Answer, Ask, Lane
@@ -133,6 +134,8 @@ class Call:
     token: str
     query: Mapping[str, str]
     ip: str
+    query_string: str = ""  # as sent, for a redirect to keep whole
+    json_errors: bool = False  # whether a refusal goes out as JSON (`app.json_wanted`)
 
 
 class ReplyRoutes:
@@ -149,13 +152,17 @@ class ReplyRoutes:
         self._json = secured(JSON_HEADERS, self.https)
         self._empty = secured({}, self.https)
 
-    def limited(self, ip: str) -> Answer | None:
-        """429 when `ip` is over the per-IP limit (the same limit, whichever server took the request)."""
+    def limited(self, call: Call) -> Answer | None:
+        """429 when the caller's address is over the per-IP limit (one limit, whichever server took
+        the request): text, or `{"error": "Too Many Requests"}` to a client asking for JSON."""
         if self.limit is None:
             return None
-        wait = self.limit.hit(ip)
+        wait = self.limit.hit(call.ip)
         if wait <= 0:
             return None
+        if call.json_errors:
+            return Answer(429, {**self._json, "Retry-After": retry_after(wait)},
+                          json.dumps({"error": "Too Many Requests"}).encode())
         return Answer(429, secured({"Content-Type": "text/plain; charset=utf-8", "Retry-After": retry_after(wait)},
                                    self.https), TOO_MANY.encode())
 
@@ -181,7 +188,7 @@ class ReplyRoutes:
         if state is None:
             clean = token_within(token)
             if clean is not None:  # the link with 「。」 or 「)」 stuck to it: the page it meant
-                query = urlencode(dict(call.query)) if call.query else ""
+                query = call.query_string
                 return Answer(302, secured({"Location": f"/r/{clean}" + (f"?{query}" if query else ""),
                                             "Content-Type": "text/plain; charset=utf-8"}, self.https), b"302: Found")
             return self.not_found()
@@ -276,7 +283,8 @@ _ROUTES = web.AppKey("reply_routes", ReplyRoutes)
 
 
 def _call(request: web.Request) -> Call:
-    return Call(request.match_info["token"], request.query, client_ip(request))
+    return Call(request.match_info["token"], request.query, client_ip(request), request.query_string,
+                wants_json(request))
 
 
 def _response(answer: Answer) -> web.Response:
@@ -299,7 +307,7 @@ async def bare(request: web.Request) -> web.Response:
 async def reply_get(request: web.Request) -> web.Response:
     routes, intake = _routes(request)
     call = _call(request)
-    return _response(routes.limited(call.ip) or await routes.question(intake, call))
+    return _response(routes.limited(call) or await routes.question(intake, call))
 
 
 # The page a POST answers may be kept by the resident's own browser, never by a shared cache: Back
@@ -314,7 +322,7 @@ async def reply_post(request: web.Request) -> web.Response:
     """The answer form (and the details form) of the reply page."""
     routes, intake = _routes(request)
     call = _call(request)
-    refused = routes.limited(call.ip)
+    refused = routes.limited(call)
     if refused is not None:
         return _response(refused)
     if too_large(request):
@@ -348,7 +356,7 @@ async def reply_json(request: web.Request) -> web.Response:
     """The push notification's action: `{"status": "safe"|"need_help", "key": "…"}` → 200 JSON."""
     routes, intake = _routes(request)
     call = _call(request)
-    refused = routes.limited(call.ip)
+    refused = routes.limited(call)
     if refused is not None:
         return _response(refused)
     doc = await read_json_object(request, MAX_FORM_BYTES)
@@ -359,7 +367,7 @@ async def reply_seen(request: web.Request) -> web.Response:
     """The service worker showed the notification: `read`, never an answer."""
     routes, intake = _routes(request)
     call = _call(request)
-    return _response(routes.limited(call.ip) or await routes.seen(intake, call))
+    return _response(routes.limited(call) or await routes.seen(intake, call))
 
 
 def _via(value: object, default: str | None = None) -> str:
@@ -388,7 +396,8 @@ def setup(app: web.Application) -> None:
 
 # -- the front's lane (web.front) ----------------------------------------------------------------
 
-_FORM_TYPES = frozenset({"", "application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=utf-8"})
+# A form without a Content-Type is aiohttp's (`read_form`: 415), a JSON body without one is read (`read_json`)
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=utf-8"})
 _JSON_TYPES = frozenset({"", "application/json", "application/json; charset=utf-8"})
 _POST_TAILS = frozenset({b"", b"answer", b"seen"})
 
@@ -442,8 +451,9 @@ def lane(app: web.Application) -> Lane:
         if proxies:
             forwarded = ask.headers.get("x-forwarded-for")
             ip = forwarded_client(ask.peer, [forwarded] if forwarded else [], trusted_networks(proxies))
-        call = Call(token, _query(ask.query) if ask.query else {}, ip)
-        refused = routes.limited(ip)
+        call = Call(token, _query(ask.query) if ask.query else {}, ip, ask.query,
+                    json_wanted(ask.path, ask.headers.get("accept", "")))
+        refused = routes.limited(call)
         if refused is not None:
             return refused
         try:

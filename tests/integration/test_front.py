@@ -232,3 +232,93 @@ async def test_a_failure_in_the_front_is_the_failure_page_not_a_dropped_connecti
             assert status == 200
         finally:
             conn.close()
+
+
+async def test_upgrade_and_connect_requests_are_aiohttps_not_a_dropped_connection(tmp_path: Path) -> None:
+    """Review: llhttp stops at an Upgrade (what `curl --http2` sends to http://) or CONNECT with an
+    exception of its own, which dropped the connection unanswered."""
+    async with running_app(tmp_path) as env:
+        upgrade = "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n"
+        for path in ("/healthz", _path(env, "A-001")):
+            conn = await Conn.open(env)
+            try:
+                await conn.send(get(path, extra=upgrade))
+                status, headers, _ = await conn.answer()
+                assert status == 200 and "server" in headers, path
+            finally:
+                conn.close()
+        # after an answer of the front's, on the same connection (pipelined)
+        conn = await Conn.open(env)
+        try:
+            await conn.send(get(_path(env, "A-001")), get("/healthz", extra=upgrade))
+            first, second = await conn.answer(), await conn.answer()
+            assert (first[0], second[0]) == (200, 200) and "server" in second[1]
+        finally:
+            conn.close()
+        conn = await Conn.open(env)
+        try:
+            await conn.send(b"CONNECT example.jp:443 HTTP/1.1\r\nHost: example.jp:443\r\n\r\n")
+            status, headers, _ = await conn.answer()
+            assert status >= 400 and "server" in headers
+        finally:
+            conn.close()
+
+
+async def test_a_head_over_aiohttps_limit_is_refused_as_before(tmp_path: Path) -> None:
+    """Review: a whole head of 20 KB in one read was served; aiohttp refuses heads past 8 KB."""
+    async with running_app(tmp_path) as env:
+        conn = await Conn.open(env)
+        try:
+            await conn.send(get(_path(env, "A-001"), extra=f"X-Long: {'a' * 20_000}\r\n"))
+            status, headers, _ = await conn.answer()
+            assert status == 400 and "server" in headers
+        finally:
+            conn.close()
+        assert await env.status("A-001") != Status.READ  # the page was not served: no read recorded
+
+
+async def test_a_form_without_a_content_type_is_refused_as_before(tmp_path: Path) -> None:
+    """Review: `read_form` answers 415 to a body without a Content-Type; the front recorded it."""
+    async with running_app(tmp_path) as env:
+        path = _path(env, "A-001")
+        conn = await Conn.open(env)
+        try:
+            body = b"status=safe&k=untyped-form-1"
+            await conn.send(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+            status, _, _ = await conn.answer()
+            assert status == 415
+        finally:
+            conn.close()
+        assert await env.history("A-001") == []
+
+
+async def test_over_the_limit_a_json_client_gets_json(tmp_path: Path) -> None:
+    """Review: the 429 of a client asking for JSON was JSON before the front (the guard made it)."""
+    async with running_app(tmp_path, SAFETYNET_REPLIES_RATE_LIMIT_PER_MINUTE="1",
+                           SAFETYNET_REPLIES_RATE_LIMIT_BURST="1") as env:
+        path = _path(env, "A-001") + "/answer"
+        doc = json.dumps({"status": "safe", "key": "json-limit-1"}).encode()
+        conn = await Conn.open(env)
+        try:
+            await conn.send(post(path, doc, ctype="application/json", extra="Accept: application/json\r\n"))
+            assert (await conn.answer())[0] == 200
+            await conn.send(post(path, doc, ctype="application/json", extra="Accept: application/json\r\n"))
+            status, headers, body = await conn.answer()
+            assert status == 429 and int(headers["retry-after"]) >= 1
+            assert json.loads(body) == {"error": "Too Many Requests"}
+            await conn.send(get(_path(env, "A-002")))  # a page: the text, as before
+            status, headers, body = await conn.answer()
+            assert status == 429 and headers["content-type"].startswith("text/plain")
+        finally:
+            conn.close()
+
+
+async def test_a_redirect_keeps_the_query_as_sent(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        conn = await Conn.open(env)
+        try:
+            await conn.send(get(_path(env, "A-001") + ")?lang=en&a=1&a=2"))
+            status, headers, _ = await conn.answer()
+            assert status == 302 and headers["location"] == _path(env, "A-001") + "?lang=en&a=1&a=2"
+        finally:
+            conn.close()
