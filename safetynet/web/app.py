@@ -303,8 +303,10 @@ def site(runner: web.AppRunner, host: str | None = None, port: int | None = None
         if sock is not None:
             return web.SockSite(runner, sock, backlog=backlog)
         return web.TCPSite(runner, host, port, backlog=backlog)
-    timeout = float(runner.app[SERVICES].cfg.server.header_timeout_seconds)
-    return front.FrontSite(runner, lane, header_timeout=timeout, host=host, port=port, sock=sock, backlog=backlog)
+    server = runner.app[SERVICES].cfg.server
+    return front.FrontSite(runner, lane, header_timeout=float(server.header_timeout_seconds),
+                           body_timeout=float(server.body_timeout_seconds), host=host, port=port, sock=sock,
+                           backlog=backlog)
 
 
 def create_app(svc: Services, modules: Sequence[str] | None = None) -> web.Application:

@@ -172,6 +172,7 @@ class Front(asyncio.Protocol):
         self._buf = bytearray()
         self._head = _Head(site.lane.reads)
         self._parser = httptools.HttpRequestParser(self._head)
+        self._pending: tuple[int, int, bytes, Any] | None = None  # a head read, its body still coming
         self._busy = False
         self._paused = False
         self._writing_paused = False
@@ -221,16 +222,21 @@ class Front(asyncio.Protocol):
                 self._transport.close()
 
     def _take(self) -> None:
-        found = self._read_head()
+        found = self._pending or self._read_head()
         if found is None:
             return
         size, body_size, method, url = found
         buf = self._buf
         if len(buf) < size + body_size:
-            # a body sent apart from its head (browsers send a small form with it): aiohttp waits
-            # for it, with its body timeout and its 408
-            self._hand_off()
+            # the body comes after its head (aiohttp's client writes them apart): wait for it as
+            # long as aiohttp would; past that, aiohttp takes the request and answers its 408
+            if self._pending is None:
+                self._pending = found
+                self._arm(self._site.body_timeout, self._hand_off)
             return
+        if self._pending is not None:
+            self._pending = None
+            self._disarm()
         head = self._head
         if body_size:
             try:
@@ -337,10 +343,11 @@ class Front(asyncio.Protocol):
 
     # -- idle connections ---------------------------------------------------------------------
 
-    def _arm(self) -> None:
-        """A client has `header_timeout` to send its next request whole (aiohttp's keep-alive timeout)."""
+    def _arm(self, seconds: float | None = None, then: Callable[[], None] | None = None) -> None:
+        """A client has `header_timeout` to send its next request's head (aiohttp's keep-alive
+        timeout), then the body timeout for the body after it."""
         self._disarm()
-        self._timer = asyncio.get_running_loop().call_later(self._site.header_timeout, self._idle)
+        self._timer = asyncio.get_running_loop().call_later(seconds or self._site.header_timeout, then or self._idle)
 
     def _disarm(self) -> None:
         if self._timer is not None:
@@ -360,11 +367,13 @@ class Front(asyncio.Protocol):
 class FrontSite(web.BaseSite):
     """aiohttp's TCP (or socket) site whose connections start on the front (`Front`)."""
 
-    def __init__(self, runner: web.BaseRunner, lane: Lane, *, header_timeout: float, host: str | None = None,
-                 port: int | None = None, sock: socket.socket | None = None, backlog: int = 128) -> None:
+    def __init__(self, runner: web.BaseRunner, lane: Lane, *, header_timeout: float, body_timeout: float,
+                 host: str | None = None, port: int | None = None, sock: socket.socket | None = None,
+                 backlog: int = 128) -> None:
         super().__init__(runner, backlog=backlog)
         self.lane = lane
         self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
         self.connections: set[Front] = set()
         self.stopping = False
         self._host = host

@@ -322,3 +322,22 @@ async def test_a_redirect_keeps_the_query_as_sent(tmp_path: Path) -> None:
             assert status == 302 and headers["location"] == _path(env, "A-001") + "?lang=en&a=1&a=2"
         finally:
             conn.close()
+
+
+async def test_a_body_written_after_its_head_is_waited_for(tmp_path: Path) -> None:
+    """aiohttp's client (the citywide bench's residents) writes a small body apart from its head:
+    the front waits for it (they were all handed to aiohttp at first)."""
+    async with running_app(tmp_path) as env:
+        conn = await Conn.open(env)
+        try:
+            body = b"status=safe&k=split-body-1"
+            request = post(_path(env, "A-001"), body)
+            head, tail = request[:-len(body)], request[-len(body):]
+            await conn.send(head)
+            await asyncio.sleep(0.05)  # a real gap between the two segments; nothing waits on it
+            await conn.send(tail)
+            status, headers, page = await conn.answer()
+            assert status == 200 and "server" not in headers and "記録しました" in page.decode()
+        finally:
+            conn.close()
+        assert await env.status("A-001") == Status.SAFE
