@@ -31,6 +31,9 @@ log = structlog.get_logger("web.front")
 MAX_HEAD_BYTES = 8192
 # What a lane request may carry; a larger body goes to aiohttp (and its 413 page).
 MAX_BODY_BYTES = 4096
+# How long the front waits for a body written after its head before aiohttp takes the request
+# (a body that slow then has aiohttp's whole body timeout, not twice it).
+BODY_WAIT_SECONDS = 1.0
 # What answers under way get to finish when the server stops (as aiohttp's own shutdown in `serve`).
 DRAIN_SECONDS = 5.0
 # A client that sends many requests without reading the answers is not read from meanwhile.
@@ -228,11 +231,11 @@ class Front(asyncio.Protocol):
         size, body_size, method, url = found
         buf = self._buf
         if len(buf) < size + body_size:
-            # the body comes after its head (aiohttp's client writes them apart): wait for it as
-            # long as aiohttp would; past that, aiohttp takes the request and answers its 408
+            # the body comes after its head (aiohttp's client writes them apart): wait for it a
+            # moment; past that, aiohttp takes the request, with its own body timeout and its 408
             if self._pending is None:
                 self._pending = found
-                self._arm(self._site.body_timeout, self._hand_off)
+                self._arm(min(self._site.body_timeout, BODY_WAIT_SECONDS), self._hand_off)
             return
         if self._pending is not None:
             self._pending = None
@@ -327,9 +330,10 @@ class Front(asyncio.Protocol):
     def _hand_off(self) -> None:
         """aiohttp takes the connection with what is buffered, from the start of this request."""
         transport = self._transport
-        if transport is None:
+        if transport is None or transport.is_closing():
             return
         self._disarm()
+        self._pending = None
         self._site.connections.discard(self)
         protocol = self._site.aiohttp_protocol()
         transport.set_protocol(protocol)
@@ -360,7 +364,13 @@ class Front(asyncio.Protocol):
             self._transport.close()
 
     def close_if_idle(self) -> None:
-        if self._transport is not None and not self._busy:
+        """At shutdown: an idle connection closes; a request whose body is still coming is aiohttp's,
+        whose shutdown lets it finish (as it would have had it taken the connection)."""
+        if self._transport is None or self._busy:
+            return
+        if self._pending is not None:
+            self._hand_off()
+        else:
             self._transport.close()
 
 

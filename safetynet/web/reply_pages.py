@@ -283,7 +283,8 @@ _ROUTES = web.AppKey("reply_routes", ReplyRoutes)
 
 
 def _call(request: web.Request) -> Call:
-    return Call(request.match_info["token"], request.query, client_ip(request), request.query_string,
+    # the query as sent (still escaped): a redirect's Location carries it back whole
+    return Call(request.match_info["token"], request.query, client_ip(request), request.rel_url.raw_query_string,
                 wants_json(request))
 
 
