@@ -10,8 +10,10 @@ tells who answered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from replies_fixtures import Env, running_app
@@ -67,6 +69,15 @@ class Conn:
         self.writer.close()
 
 
+@contextlib.asynccontextmanager
+async def connected(env: Env) -> AsyncIterator[Conn]:
+    conn = await Conn.open(env)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
 def _path(env: Env, key: str) -> str:
     return env.reply_url(key)[len(env.url):]
 
@@ -87,8 +98,7 @@ def _without_key(page: bytes) -> bytes:
 
 async def test_the_front_answers_the_page_aiohttp_would(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
-        conn = await Conn.open(env)
-        try:
+        async with connected(env) as conn:
             path = _path(env, "A-001")
             await conn.send(get(path))
             status, front, page = await conn.answer()
@@ -101,15 +111,12 @@ async def test_the_front_answers_the_page_aiohttp_would(tmp_path: Path) -> None:
             assert _without_key(again) == _without_key(page)
             for name in [*SECURITY_HEADERS, "Cache-Control", "X-Robots-Tag", "Content-Type"]:
                 assert front[name.lower()] == via_aiohttp[name.lower()], name
-        finally:
-            conn.close()
 
 
 async def test_one_connection_goes_from_the_front_to_aiohttp_midway(tmp_path: Path) -> None:
     """A browser's connection asks for the page, then its stylesheet, then answers: each is served."""
     async with running_app(tmp_path) as env:
-        conn = await Conn.open(env)
-        try:
+        async with connected(env) as conn:
             path = _path(env, "A-001")
             await conn.send(get(path))
             status, headers, _ = await conn.answer()
@@ -120,15 +127,12 @@ async def test_one_connection_goes_from_the_front_to_aiohttp_midway(tmp_path: Pa
             await conn.send(post(path, b"status=safe&k=front-handoff-1"))
             status, headers, page = await conn.answer()
             assert status == 200 and "server" in headers and "記録しました" in page.decode()
-        finally:
-            conn.close()
         assert await env.status("A-001") == Status.SAFE
 
 
 async def test_pipelined_requests_are_answered_in_order(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
-        conn = await Conn.open(env)
-        try:
+        async with connected(env) as conn:
             one, two = _path(env, "A-001"), _path(env, "A-002")
             await conn.send(post(one, b"status=safe&k=pipelined-1"), get(two),
                             post(two, b"status=need_help&k=pipelined-2"), get("/healthz"), get(one))
@@ -136,16 +140,13 @@ async def test_pipelined_requests_are_answered_in_order(tmp_path: Path) -> None:
             assert [a[0] for a in answers] == [200, 200, 200, 200, 200]
             assert "記録しました" in answers[0][2].decode() and "無事です" in answers[1][2].decode()
             assert "server" in answers[3][1] and "server" in answers[4][1]  # aiohttp's after /healthz
-        finally:
-            conn.close()
         assert await env.status("A-001") == Status.SAFE
         assert await env.status("A-002") == Status.NEED_HELP
 
 
 async def test_the_json_answer_and_seen_through_the_front(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
-        conn = await Conn.open(env)
-        try:
+        async with connected(env) as conn:
             path = _path(env, "A-003")
             await conn.send(post(path + "/seen?via=webpush", b"", ctype=""))
             status, headers, body = await conn.answer()
@@ -159,8 +160,6 @@ async def test_the_json_answer_and_seen_through_the_front(tmp_path: Path) -> Non
             await conn.send(post(path + "/answer", b"[1]", ctype="application/json"))
             status, headers, body = await conn.answer()
             assert status == 400 and "server" in headers and b"expected a JSON object" in body
-        finally:
-            conn.close()
         assert await env.status("A-003") == Status.NEED_HELP
 
 
@@ -176,42 +175,30 @@ async def test_bodies_and_heads_the_front_does_not_take_get_aiohttps_answer(tmp_
                  ctype="multipart/form-data; boundary=b"),
         ]
         for request in cases:
-            conn = await Conn.open(env)
-            try:
+            async with connected(env) as conn:
                 await conn.send(request)
                 status, headers, page = await conn.answer()
                 assert status == 200 and "server" in headers and "記録しました" in page.decode(), page[:200]
-            finally:
-                conn.close()
         # a malformed head: aiohttp's 400, and the connection ends
-        conn = await Conn.open(env)
-        try:
+        async with connected(env) as conn:
             await conn.send(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n".encode())
             status, _, _ = await conn.answer()
             assert status == 400 and await conn.closed()
-        finally:
-            conn.close()
         # a body over the form limit: the 413 page with its way back
-        conn = await Conn.open(env)
-        try:
+        async with connected(env) as conn:
             await conn.send(post(path, b"status=safe&note=" + b"x" * 5000))
             status, headers, page = await conn.answer()
             assert status == 413 and path in page.decode()
-        finally:
-            conn.close()
         assert await env.status("A-001") == Status.SAFE
 
 
 async def test_connection_close_is_honoured(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
-        conn = await Conn.open(env)
-        try:
+        async with connected(env) as conn:
             await conn.send(get(_path(env, "A-001"), extra="Connection: close\r\n"))
             status, headers, _ = await conn.answer()
             assert status == 200 and headers["connection"] == "close" and "server" not in headers
             assert await conn.closed()
-        finally:
-            conn.close()
 
 
 async def test_a_failure_in_the_front_is_the_failure_page_not_a_dropped_connection(tmp_path: Path) -> None:
@@ -219,8 +206,7 @@ async def test_a_failure_in_the_front_is_the_failure_page_not_a_dropped_connecti
 
     async with running_app(tmp_path) as env:
         await break_writes(env.store, True)
-        conn = await Conn.open(env)
-        try:
+        async with connected(env) as conn:
             await conn.send(post(_path(env, "A-002"), b"status=safe&k=broken-store-1"))
             status, headers, page = await conn.answer()
             assert status == 503 and "server" not in headers and headers["retry-after"] == "30"
@@ -230,8 +216,6 @@ async def test_a_failure_in_the_front_is_the_failure_page_not_a_dropped_connecti
             await conn.send(post(_path(env, "A-002"), b"status=safe&k=broken-store-2"))
             status, _, _ = await conn.answer()
             assert status == 200
-        finally:
-            conn.close()
 
 
 async def test_upgrade_and_connect_requests_are_aiohttps_not_a_dropped_connection(tmp_path: Path) -> None:
@@ -240,40 +224,28 @@ async def test_upgrade_and_connect_requests_are_aiohttps_not_a_dropped_connectio
     async with running_app(tmp_path) as env:
         upgrade = "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n"
         for path in ("/healthz", _path(env, "A-001")):
-            conn = await Conn.open(env)
-            try:
+            async with connected(env) as conn:
                 await conn.send(get(path, extra=upgrade))
                 status, headers, _ = await conn.answer()
                 assert status == 200 and "server" in headers, path
-            finally:
-                conn.close()
         # after an answer of the front's, on the same connection (pipelined)
-        conn = await Conn.open(env)
-        try:
+        async with connected(env) as conn:
             await conn.send(get(_path(env, "A-001")), get("/healthz", extra=upgrade))
             first, second = await conn.answer(), await conn.answer()
             assert (first[0], second[0]) == (200, 200) and "server" in second[1]
-        finally:
-            conn.close()
-        conn = await Conn.open(env)
-        try:
+        async with connected(env) as conn:
             await conn.send(b"CONNECT example.jp:443 HTTP/1.1\r\nHost: example.jp:443\r\n\r\n")
             status, headers, _ = await conn.answer()
             assert status >= 400 and "server" in headers
-        finally:
-            conn.close()
 
 
 async def test_a_head_over_aiohttps_limit_is_refused_as_before(tmp_path: Path) -> None:
     """Review: a whole head of 20 KB in one read was served; aiohttp refuses heads past 8 KB."""
     async with running_app(tmp_path) as env:
-        conn = await Conn.open(env)
-        try:
+        async with connected(env) as conn:
             await conn.send(get(_path(env, "A-001"), extra=f"X-Long: {'a' * 20_000}\r\n"))
             status, headers, _ = await conn.answer()
             assert status == 400 and "server" in headers
-        finally:
-            conn.close()
         assert await env.status("A-001") != Status.READ  # the page was not served: no read recorded
 
 
@@ -281,14 +253,11 @@ async def test_a_form_without_a_content_type_is_refused_as_before(tmp_path: Path
     """Review: `read_form` answers 415 to a body without a Content-Type; the front recorded it."""
     async with running_app(tmp_path) as env:
         path = _path(env, "A-001")
-        conn = await Conn.open(env)
-        try:
+        async with connected(env) as conn:
             body = b"status=safe&k=untyped-form-1"
             await conn.send(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
             status, _, _ = await conn.answer()
             assert status == 415
-        finally:
-            conn.close()
         assert await env.history("A-001") == []
 
 
@@ -298,8 +267,7 @@ async def test_over_the_limit_a_json_client_gets_json(tmp_path: Path) -> None:
                            SAFETYNET_REPLIES_RATE_LIMIT_BURST="1") as env:
         path = _path(env, "A-001") + "/answer"
         doc = json.dumps({"status": "safe", "key": "json-limit-1"}).encode()
-        conn = await Conn.open(env)
-        try:
+        async with connected(env) as conn:
             await conn.send(post(path, doc, ctype="application/json", extra="Accept: application/json\r\n"))
             assert (await conn.answer())[0] == 200
             await conn.send(post(path, doc, ctype="application/json", extra="Accept: application/json\r\n"))
@@ -309,8 +277,6 @@ async def test_over_the_limit_a_json_client_gets_json(tmp_path: Path) -> None:
             await conn.send(get(_path(env, "A-002")))  # a page: the text, as before
             status, headers, body = await conn.answer()
             assert status == 429 and headers["content-type"].startswith("text/plain")
-        finally:
-            conn.close()
 
 
 async def test_a_redirect_keeps_the_query_as_sent(tmp_path: Path) -> None:
@@ -320,22 +286,18 @@ async def test_a_redirect_keeps_the_query_as_sent(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         query = "?lang=en&a=1&a=2&z=a+b&y=%0D%0Aevil&w=%E6%97%A5"
         for tail, served_by_front in ((")", True), ("%E3%80%82", False)):
-            conn = await Conn.open(env)
-            try:
+            async with connected(env) as conn:
                 await conn.send(get(_path(env, "A-001") + tail + query))
                 status, headers, _ = await conn.answer()
                 assert status == 302 and headers["location"] == _path(env, "A-001") + query, tail
                 assert ("server" not in headers) is served_by_front
-            finally:
-                conn.close()
 
 
 async def test_a_body_written_after_its_head_is_waited_for(tmp_path: Path) -> None:
     """aiohttp's client (the citywide bench's residents) writes a small body apart from its head:
     the front waits for it (they were all handed to aiohttp at first)."""
     async with running_app(tmp_path) as env:
-        conn = await Conn.open(env)
-        try:
+        async with connected(env) as conn:
             body = b"status=safe&k=split-body-1"
             request = post(_path(env, "A-001"), body)
             head, tail = request[:-len(body)], request[-len(body):]
@@ -344,6 +306,4 @@ async def test_a_body_written_after_its_head_is_waited_for(tmp_path: Path) -> No
             await conn.send(tail)
             status, headers, page = await conn.answer()
             assert status == 200 and "server" not in headers and "記録しました" in page.decode()
-        finally:
-            conn.close()
         assert await env.status("A-001") == Status.SAFE
