@@ -363,6 +363,11 @@ class Front(asyncio.Protocol):
         if self._transport is not None and not self._busy:
             self._transport.close()
 
+    @property
+    def waiting_for_body(self) -> bool:
+        """A request's head is read and its body is still coming."""
+        return self._pending is not None
+
     def close_if_idle(self) -> None:
         """At shutdown: an idle connection closes; a request whose body is still coming is aiohttp's,
         whose shutdown lets it finish (as it would have had it taken the connection)."""
