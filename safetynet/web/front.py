@@ -31,8 +31,9 @@ log = structlog.get_logger("web.front")
 MAX_HEAD_BYTES = 8192
 # What a lane request may carry; a larger body goes to aiohttp (and its 413 page).
 MAX_BODY_BYTES = 4096
-# How long the front waits for a body written after its head before aiohttp takes the request
-# (a body that slow then has aiohttp's whole body timeout, not twice it).
+# How long (at most; half the body timeout if that is shorter) the front waits for a body written
+# after its head before aiohttp takes the request: a body that slow then has aiohttp's whole body
+# timeout, not twice it.
 BODY_WAIT_SECONDS = 1.0
 # What answers under way get to finish when the server stops (as aiohttp's own shutdown in `serve`).
 DRAIN_SECONDS = 5.0
@@ -235,7 +236,7 @@ class Front(asyncio.Protocol):
             # moment; past that, aiohttp takes the request, with its own body timeout and its 408
             if self._pending is None:
                 self._pending = found
-                self._arm(min(self._site.body_timeout, BODY_WAIT_SECONDS), self._hand_off)
+                self._arm(min(self._site.body_timeout / 2, BODY_WAIT_SECONDS), self._hand_off)
             return
         if self._pending is not None:
             self._pending = None
