@@ -55,7 +55,6 @@ from safetynet.web.replies_common import (
     hook_intake,
     html,
     intake_of,
-    limit_ip,
     limiter,
     parse_urlencoded,
     small_form,
@@ -296,13 +295,10 @@ def _routes(request: web.Request) -> tuple[ReplyRoutes, ReplyIntake]:
     return request.app[_ROUTES], intake_of(request)
 
 
-def _limit(request: web.Request) -> None:
-    limit_ip(request.app[_ROUTES].limit, request)
-
-
 async def bare(request: web.Request) -> web.Response:
-    _limit(request)
-    return _response(request.app[_ROUTES].not_found())
+    routes = request.app[_ROUTES]
+    call = Call("", request.query, client_ip(request), request.rel_url.raw_query_string, wants_json(request))
+    return _response(routes.limited(call) or routes.not_found())
 
 
 async def reply_get(request: web.Request) -> web.Response:
