@@ -9,7 +9,10 @@ from safetynet.clock import Clock
 from safetynet.domain.replies import RecordOutcome, ReplyItem
 from safetynet.store.postgres.commit import PgGroupCommit
 from safetynet.store.sqlite.db import Database
-from safetynet.store.sqlite.replies import _GROUP_DELAY_SECONDS, CHUNK, ReplyStore
+from safetynet.store.sqlite.replies import CHUNK, ReplyStore
+
+# A commit here waits for the server's WAL flush: a short gather lets many answers share one.
+_GROUP_DELAY_SECONDS = 0.002
 
 
 class PgReplyStore(ReplyStore):
