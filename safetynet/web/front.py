@@ -182,6 +182,8 @@ class Front(asyncio.Protocol):
         self._writing_paused = False
         self._timer: asyncio.TimerHandle | None = None
         self._peer = ""
+        # once a connection: asking asyncio on each request costs a getpid() system call on Python 3.11
+        self._loop = asyncio.get_running_loop()
 
     # -- asyncio ------------------------------------------------------------------------------
 
@@ -259,7 +261,7 @@ class Front(asyncio.Protocol):
                   (url.query or b"").decode("latin-1"), head.headers, b"".join(head.body), self._peer)
         self._busy = True
         self._disarm()
-        self._site.track(asyncio.get_running_loop().create_task(self._serve(ask, raw, keep)))
+        self._site.track(self._loop.create_task(self._serve(ask, raw, keep)))
 
     def _read_head(self) -> tuple[int, int, bytes, Any] | None:
         """(head size, body size, method, URL) of the request at the buffer's start once its head is
@@ -352,7 +354,7 @@ class Front(asyncio.Protocol):
         """A client has `header_timeout` to send its next request's head (aiohttp's keep-alive
         timeout), then the body timeout for the body after it."""
         self._disarm()
-        self._timer = asyncio.get_running_loop().call_later(seconds or self._site.header_timeout, then or self._idle)
+        self._timer = self._loop.call_later(seconds or self._site.header_timeout, then or self._idle)
 
     def _disarm(self) -> None:
         if self._timer is not None:

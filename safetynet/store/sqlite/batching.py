@@ -55,11 +55,12 @@ class IterationBatch(Generic[K, V]):
         if len(self._tasks) >= self._in_flight or not self._pending:
             return  # the next fetch to finish dispatches what gathered meanwhile
         batch, self._pending = self._pending, {}
+        loop = self._loop or asyncio.get_running_loop()  # set by `get`, whose call_soon runs this
         keys = list(batch)
         self.lookups += len(keys)
         for n in range(0, len(keys), CHUNK):
             self.batches += 1
-            task = asyncio.get_running_loop().create_task(self._run({k: batch[k] for k in keys[n : n + CHUNK]}))
+            task = loop.create_task(self._run({k: batch[k] for k in keys[n : n + CHUNK]}))
             self._tasks.add(task)
             task.add_done_callback(self._done)
 
@@ -67,7 +68,7 @@ class IterationBatch(Generic[K, V]):
         self._tasks.discard(task)
         if self._pending and not self._scheduled:
             self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._dispatch)
+            (self._loop or asyncio.get_running_loop()).call_soon(self._dispatch)
 
     async def _run(self, chunk: dict[K, list[asyncio.Future[V]]]) -> None:
         try:
