@@ -434,6 +434,7 @@ def run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
         stored, counted = asyncio.run(_stored(bench_cfg, prepared.campaign_id))
+        shared = _sharing(workdir / "counters.json")
     posted = sum(r.requests - r.non_2xx for r in rounds.server["post"])
     return {
         "households": households,
@@ -448,10 +449,22 @@ def run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
         "answered_households_added": counted - counted0,
         "stored_matches_posted": 0 <= (stored - stored0) - posted <= int(args.connections) * int(args.rounds),
         "server_peak_rss_mb": round(rss, 1),
+        # how many answers (and reads) a commit carried, and token lookups a read: what batching buys
+        **shared,
         "load_average_1m": round(os.getloadavg()[0], 2),
         "setup_seconds": round(prepared.setup_seconds, 1),
         "setup_reused": prepared.reused,
     }
+
+
+def _sharing(path: Path) -> dict[str, float]:
+    """The server's batching over the whole run (its `ReplyStore.counters` at exit)."""
+    try:
+        c = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {"writes_per_commit": round(c["writes"] / max(1, c["write_batches"]), 1),
+            "lookups_per_read": round(c["lookups"] / max(1, c["lookup_batches"]), 1)}
 
 
 def report(result: Mapping[str, Any], as_json: bool) -> str:
@@ -470,6 +483,9 @@ def report(result: Mapping[str, Any], as_json: bool) -> str:
     lines.append(f"  answers: {result['posted_2xx']:,} acknowledged, {result['stored']:,} stored "
                  f"({'consistent' if result['stored_matches_posted'] else 'MISMATCH'}); "
                  f"server peak RSS {result['server_peak_rss_mb']} MB")
+    if "writes_per_commit" in result:
+        lines.append(f"  batching: {result['writes_per_commit']} answers and reads a commit, "
+                     f"{result['lookups_per_read']} token lookups a read")
     return "\n".join(lines)
 
 

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from safetynet.lab.bench_floor import ClientSinkFloor, FloorServer, mean_floor, measure_client_sink, multiple
-from safetynet.lab.bench_replies import KINDS, Rounds, Run, summarise, wrk_run
+from safetynet.lab.bench_replies import KINDS, Rounds, Run, _sharing, summarise, wrk_run
 
 
 def test_the_floor_handler_reads_the_form_and_answers_a_page() -> None:
@@ -56,6 +56,14 @@ def test_the_replies_summary_pairs_each_server_run_with_its_floor_run() -> None:
     assert out["get"]["ratios"] == [0.5, 0.25, 0.8]
     assert out["get"]["ratio"] == 0.5  # the median round
     assert out["post"]["cpu_multiple"] == pytest.approx(3.0, rel=0.01)
+
+
+def test_the_replies_bench_reports_how_many_answers_a_commit_carried(tmp_path: Path) -> None:
+    counters = tmp_path / "counters.json"
+    counters.write_text('{"lookups": 900, "lookup_batches": 30, "writes": 1000, "write_batches": 40}')
+    assert _sharing(counters) == {"writes_per_commit": 25.0, "lookups_per_read": 30.0}
+    # a server that died before writing its counters: the run's figures stand without them
+    assert _sharing(tmp_path / "missing.json") == {}
 
 
 def test_wrk_gets_and_posts_the_form_and_its_summary_is_read(tmp_path: Path) -> None:
