@@ -419,6 +419,8 @@ def run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
             files[name] = workdir / f"tokens-{name}.txt"
             files[name].write_text("\n".join(toks) + "\n")
         bench_cfg = load_config(prepared.config_path, env=prepared.env)
+        # a kept --workdir holds the last run's counters: a server that dies now must not report them
+        (workdir / "counters.json").unlink(missing_ok=True)
         proc = _start_server(prepared, workdir, float(args.switch_interval))
         floor = FloorServer()
         try:
@@ -462,6 +464,8 @@ def _sharing(path: Path) -> dict[str, float]:
     try:
         c = json.loads(path.read_text())
     except (OSError, ValueError):
+        return {}
+    if not isinstance(c, dict) or not {"writes", "write_batches", "lookups", "lookup_batches"} <= c.keys():
         return {}
     return {"writes_per_commit": round(c["writes"] / max(1, c["write_batches"]), 1),
             "lookups_per_read": round(c["lookups"] / max(1, c["lookup_batches"]), 1)}

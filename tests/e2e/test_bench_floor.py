@@ -64,6 +64,8 @@ def test_the_replies_bench_reports_how_many_answers_a_commit_carried(tmp_path: P
     assert _sharing(counters) == {"writes_per_commit": 25.0, "lookups_per_read": 30.0}
     # a server that died before writing its counters: the run's figures stand without them
     assert _sharing(tmp_path / "missing.json") == {}
+    (tmp_path / "partial.json").write_text('{"writes": 3}')
+    assert _sharing(tmp_path / "partial.json") == {}
 
 
 def test_wrk_gets_and_posts_the_form_and_its_summary_is_read(tmp_path: Path) -> None:
