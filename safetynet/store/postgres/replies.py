@@ -9,12 +9,7 @@ from safetynet.clock import Clock
 from safetynet.domain.replies import RecordOutcome, ReplyItem
 from safetynet.store.postgres.commit import PgGroupCommit
 from safetynet.store.sqlite.db import Database
-from safetynet.store.sqlite.replies import CHUNK, ReplyStore
-
-# No gather either: the answers that come while a commit waits for the server's WAL flush (0.2 ms
-# here, more on network storage) share the next one, so the batch grows with the flush's cost on
-# its own; a fixed 2 ms only added to every answer's wait (issue 18, see the README).
-_GROUP_DELAY_SECONDS = 0.0
+from safetynet.store.sqlite.replies import _GROUP_DELAY_SECONDS, CHUNK, ReplyStore
 
 
 class PgReplyStore(ReplyStore):

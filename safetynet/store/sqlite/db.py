@@ -466,13 +466,11 @@ class GroupCommit(Generic[T, R]):
         self._queued = 0
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None  # the writing task's, from `start`
         self._stopping = False
 
     def start(self) -> None:
         if self._task is None:
-            self._loop = asyncio.get_running_loop()
-            self._task = self._loop.create_task(self._run(), name="group-commit")
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
 
     async def stop(self) -> None:
         self._stopping = True
@@ -488,11 +486,13 @@ class GroupCommit(Generic[T, R]):
         """Results of `items` (in order), after the commit that stored all of them."""
         if not items:
             return []
-        if self._task is None:
+        task = self._task
+        if task is None:
             self.start()
-        loop = self._loop  # not asyncio's: on Python 3.11 each ask is a getpid() system call
-        assert loop is not None
-        fut: asyncio.Future[list[R]] = loop.create_future()
+            task = self._task
+            assert task is not None
+        # the writing task's loop, not asyncio's: on Python 3.11 each ask is a getpid() system call
+        fut: asyncio.Future[list[R]] = task.get_loop().create_future()
         self._queue.append((items, fut))
         self._queued += len(items)
         self._wakeup.set()
