@@ -198,3 +198,8 @@ class SimulatedResident:
     def answer(self, message: Any, status: str, location: str | None, keys: ResidentKeys) -> ResidentRequest:
         """The request for answering `message` (a `sim.messages.ResidentMessage`) with `status`."""
         raise NotImplementedError
+
+    def campaign_of_stand_in(self, token: str) -> int | None:
+        """The campaign a stand-in token names, for a channel whose messages carry no reply token
+        (`read` made one up); None when `token` is the household's reply token itself."""
+        return None

@@ -18,9 +18,11 @@ from aiohttp.test_utils import TestServer
 from twilio.request_validator import RequestValidator
 
 from safetynet.lab.sim.acts import Credentials
+from safetynet.lab.sim.city import line_user_id
 from safetynet.lab.sim.messages import ResidentMessage
 from safetynet.lab.sim.model import ResidentModel
 from safetynet.lab.sim.residents import ResidentDriver
+from safetynet.replies.tokens import reply_token
 
 AUTH_TOKEN = "test-auth-token"
 ALWAYS = ResidentModel(answer_share=1.0, late_share=0.0, need_help_share=0.0, time_compression=1e6)
@@ -96,6 +98,23 @@ async def test_a_household_answers_once_whatever_it_receives() -> None:
         driver.feed(sms)
         await driver.idle()
         assert driver.stats.accepted == 1 and driver.stats.repeats == 2 and len(app.bodies) == 1
+
+
+async def test_a_household_answered_on_line_does_not_answer_its_sms_again() -> None:
+    # A LINE multicast carries no reply token; if the ladder's SMS goes out before the LINE answer
+    # is stored, the household must not answer a second time, with other dice, to the SMS.
+    user = line_user_id(42)
+    line = ResidentMessage(seq=1, channel="line", token=f"line:7:{user}", address=user, provider_id="L1",
+                           received_at=0.0)
+    sms = ResidentMessage(seq=2, channel="sms", token=reply_token("secret", 7, 42), address="+819012345678",
+                          provider_id="SM2", received_at=0.0, sender="+815000000000")
+    other = ResidentMessage(seq=3, channel="sms", token=reply_token("secret", 7, 43), address="+819012345679",
+                            provider_id="SM3", received_at=0.0, sender="+815000000000")
+    async with fake_app() as app, ResidentDriver(ALWAYS, creds(app), hold=True) as driver:
+        assert driver.household_of(line) == sms.token
+        for m in (line, sms, other):
+            driver.feed(m)
+        assert driver.stats.scheduled == 2 and driver.stats.repeats == 1
 
 
 async def test_a_retried_answer_resends_the_same_key() -> None:

@@ -38,8 +38,15 @@ class LineResident(SimulatedResident):
         campaign, user = campaign_of(data), str(data.get("to", ""))
         return (f"line:{campaign}:{user}" if campaign is not None and user else None), {}
 
+    def campaign_of_stand_in(self, token: str) -> int | None:
+        prefix, _, rest = token.partition(":")
+        campaign = rest.partition(":")[0]
+        return int(campaign) if prefix == "line" and campaign.isdigit() else None
+
     def answer(self, message: Any, status: str, location: str | None, keys: ResidentKeys) -> ResidentRequest:
-        campaign = int(str(message.token).split(":")[1])
+        campaign = self.campaign_of_stand_in(str(message.token))
+        if campaign is None:
+            raise ValueError("a LINE answer needs the stand-in token its message was read with")
         # The same event id on every retry of this answer: LINE's redelivery is counted once.
         event_id = "01" + hashlib.sha256(f"{message.address}:{campaign}:{status}".encode()).hexdigest()[:24].upper()
         ev = event(message.address, "postback", event_id, postback={"data": postback_data(campaign, status)})

@@ -84,6 +84,16 @@ def line_user_id(household_id: int) -> str:
     return f"U{household_id:032x}"
 
 
+def household_of_line_user(user_id: str) -> int | None:
+    """The simulated household behind `line_user_id`'s answer, or None for another id."""
+    if len(user_id) != 33 or not user_id.startswith("U"):
+        return None
+    try:
+        return int(user_id[1:], 16)
+    except ValueError:
+        return None
+
+
 def choose_email_enrolment(household_ids: Iterable[int], chosen: Mapping[int, ChannelName], share: float,
                            seed: int = 1) -> dict[int, ChannelName]:
     """Which of the households enrolling nothing else enrol carrier mail themselves (pure, repeatable)."""

@@ -38,8 +38,13 @@ class ResidentMessage:
 
     @property
     def household_key(self) -> int:
-        """A stable number for the household behind the token (the model's dice are seeded with it)."""
-        return int.from_bytes(hashlib.blake2b(self.token.encode(), digest_size=8).digest(), "big")
+        """A stable number for the token (a channel's wording and ids are drawn with it)."""
+        return key_of(self.token)
+
+
+def key_of(identity: str) -> int:
+    """A stable number for a household's identity (the model's dice are seeded with it)."""
+    return int.from_bytes(hashlib.blake2b(identity.encode(), digest_size=8).digest(), "big")
 
 
 def token_in_text(text: str | None) -> str | None:

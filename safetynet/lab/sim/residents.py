@@ -1,9 +1,11 @@
 """The simulated residents: they read what the sandbox delivered and answer like people would.
 
 `ResidentDriver.feed(message)` is called for every message a phone received (see `sim.feeds` for
-the in-process and HTTP followers of the sandbox's record). The household behind the message's
-reply token decides with the model (`sim.model.reaction`): stay silent, wait for an SMS or a call,
-or answer after a log-normal delay (divided by the model's time compression). Answers then go out
+the in-process and HTTP followers of the sandbox's record). The household behind the message
+decides once, whichever of its channels brought the message, with the model (`sim.model.reaction`):
+stay silent, wait for an SMS or a call, or answer after a log-normal delay (divided by the model's
+time compression). A household is known by its reply token; a LINE multicast carries none, so its
+campaign and user id lead to the token (the simulated city's user ids name their household). Answers then go out
 through `sim.acts` with at most `concurrency` requests in flight. Counters are exact: every answer
 is counted once as accepted or failed, and `answered` keeps what was accepted per token (to check
 that the server stored everything it acknowledged).
@@ -26,10 +28,12 @@ import structlog
 
 from safetynet.domain import Status
 from safetynet.lab.sim.acts import Actor, ActOutcome, Answer, Credentials
+from safetynet.lab.sim.city import household_of_line_user
 from safetynet.lab.sim.http import LeanHttp
-from safetynet.lab.sim.messages import ResidentMessage
+from safetynet.lab.sim.messages import ResidentMessage, key_of
 from safetynet.lab.sim.model import ResidentModel, intent_of, react
 from safetynet.lab.sim.sides import resident_of
+from safetynet.replies.tokens import reply_token
 
 log = structlog.get_logger("sim")
 
@@ -87,6 +91,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
 class _Job:
     answer: Answer | None  # None: only report the push as shown
     message: ResidentMessage
+    household: str = ""  # the household's reply token (`ResidentDriver.household_of`)
 
 
 class ResidentDriver:
@@ -98,8 +103,8 @@ class ResidentDriver:
         self.concurrency = concurrency
         self.report_seen = report_seen
         self.stats = DriverStats()
-        self.answered: dict[str, Status] = {}  # token -> the answer the server accepted
-        self._state: dict[str, int] = {}
+        self.answered: dict[str, Status] = {}  # message token -> the answer the server accepted
+        self._state: dict[str, int] = {}  # household -> what it decided
         self._heap: list[tuple[float, int, _Job]] = []
         self._order = itertools.count()
         self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=2 * concurrency)
@@ -160,24 +165,38 @@ class ResidentDriver:
         self.stats.messages += 1
         if self.report_seen and _reports_seen(message.channel):
             self._push(0.0, _Job(None, message))
-        state = self._state.get(message.token)
+        household = self.household_of(message)
+        state = self._state.get(household)
         if state is not None:
             self.stats.repeats += 1
             return
-        intent = intent_of(self.model, message.household_key)
+        intent = intent_of(self.model, key_of(household))
         got = react(self.model, intent, message.channel)
         if got is None:
             if intent.answers:
                 self.stats.waiting += 1  # a late answerer: the SMS or the call will reach them
             else:
-                self._state[message.token] = _SILENT
+                self._state[household] = _SILENT
                 self.stats.silent += 1
             return
         status, delay = got
         location = "shelter" if intent.at_shelter else None
-        self._state[message.token] = _SCHEDULED
+        self._state[household] = _SCHEDULED
         self.stats.scheduled += 1
-        self._push(delay, _Job(Answer(message, status, location), message))
+        self._push(delay, _Job(Answer(message, status, location), message, household))
+
+    def household_of(self, message: ResidentMessage) -> str:
+        """The reply token of the household `message` reached, on whichever channel.
+
+        One household answers once: a LINE answer the server had not stored when the ladder's SMS
+        went out must not be followed by a second answer, with other dice, to the SMS.
+        """
+        side = resident_of(message.channel)
+        campaign = side.campaign_of_stand_in(message.token) if side is not None else None
+        if campaign is None:
+            return message.token
+        household = household_of_line_user(message.address)
+        return message.token if household is None else reply_token(self.creds.secret_key, campaign, household)
 
     def _push(self, delay: float, job: _Job) -> None:
         due = asyncio.get_running_loop().time() + delay
@@ -225,13 +244,13 @@ class ResidentDriver:
             return
         self.stats.sent += 1
         outcome = await self._actor.answer(job.answer)
-        self._record(job.answer, outcome)
+        self._record(job.answer, job.household, outcome)
 
-    def _record(self, a: Answer, outcome: ActOutcome) -> None:
+    def _record(self, a: Answer, household: str, outcome: ActOutcome) -> None:
         s = self.stats
         if outcome.attempts > 1:
             s.retried += 1
-        self._state[a.message.token] = _DONE
+        self._state[household] = _DONE
         if not outcome.accepted:
             s.failed += 1
             s.failures[outcome.detail or f"http_{outcome.http_status}"] += 1
