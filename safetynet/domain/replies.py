@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -124,6 +124,26 @@ class ReplyItem:
 class RecordOutcome:
     duplicate: bool  # nothing new was stored: the dedupe key was seen before, or a read came after the answer
     help_opened: bool = False  # the household went (back) onto the open help list
+
+
+@dataclass(frozen=True, slots=True)
+class TokenAnswer:
+    """A reply naming its household by reply token, found inside the reply's own commit: one trip
+    to the store where a lookup and then a write took two.
+
+    `build` makes the reply from the target as read in that transaction, or refuses it with None (a
+    campaign that takes no answers, a form gone stale). It runs where the store writes: pure, quick,
+    and it must not raise.
+    """
+
+    token_hash: str
+    build: Callable[[ReplyTarget], ReplyItem | None]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenOutcome:
+    target: ReplyTarget | None  # None: no household in any campaign has this token
+    outcome: RecordOutcome | None  # None: nothing stored (no target, or `build` refused it)
 
 
 # A resident's own answer: a read after it says nothing more (see `late_reads`).

@@ -20,7 +20,7 @@ from safetynet.domain import ChannelName, ContactKind, Status
 from safetynet.domain.replies import ReplyDetails, ReplyTarget
 from safetynet.replies import texts
 from safetynet.replies.enrol import Enrolment, EnrolmentError, message_code_spec
-from safetynet.replies.intake import ReplyError, ReplyIntake
+from safetynet.replies.intake import ReplyError, ReplyIntake, UnknownToken
 from safetynet.replies.keywords import has_words_beyond_keyword, parse_keyword
 from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.replies.words import enrol_word
@@ -82,15 +82,17 @@ class Inbound:
 
     async def answer(self, token: str, answer: str, channel: ChannelName, dedupe_key: str,
                      note: str | None = None) -> InboundAck:
-        t = await self.intake.resolve(token)
-        if t is None:
-            return InboundAck(False, False, "ja", self._not_found())
-        lang = texts.ui_language(t.language)
         try:
-            result = await self.intake.answer(t, answer, channel, dedupe_key, ReplyDetails(note=note))
-        except ReplyError:
-            return InboundAck(True, False, lang)
-        return InboundAck(True, result.recorded, lang)
+            result = await self.intake.answer_token(token, answer, channel, lambda _: dedupe_key,
+                                                    ReplyDetails(note=note))
+        except UnknownToken:
+            return InboundAck(False, False, "ja", self._not_found())
+        except ReplyError:  # not an answer: said in the household's language
+            t = await self.intake.resolve(token)
+            if t is None:
+                return InboundAck(False, False, "ja", self._not_found())
+            return InboundAck(True, False, texts.ui_language(t.language))
+        return InboundAck(True, result.recorded, texts.ui_language(result.target.language))
 
     async def note(self, token: str, text: str, channel: ChannelName, dedupe_key: str) -> InboundAck:
         t = await self.intake.resolve(token)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import secrets
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,6 +34,7 @@ from safetynet.domain.replies import (
     ReplyDetails,
     ReplyItem,
     ReplyTarget,
+    TokenAnswer,
     UndoOutcome,
 )
 from safetynet.metrics import Metrics
@@ -81,11 +82,18 @@ class AnswerResult:
     recorded: bool  # False: a duplicate of an earlier reply, nothing new stored
     help_opened: bool = False
     reply_id: int | None = None  # set for staff confirmations: what an undo names
+    refused: bool = False  # `answer_token`'s `refuse` said no: nothing stored
 
 
 def new_key() -> str:
     """A dedupe key for replies that carry none of their own (staff actions)."""
     return secrets.token_urlsafe(12)
+
+
+def _clipped(details: ReplyDetails) -> ReplyDetails:
+    if not details.note:
+        return details
+    return ReplyDetails(details.people_safe, details.people_injured, details.location, clip_note(details.note))
 
 
 def clip_note(text: str | None) -> str | None:
@@ -198,18 +206,61 @@ class ReplyIntake:
         if st is None:
             raise ReplyError(f"an answer is safe or need_help, not {status}")
         t = await self._target(target)
-        if details.note:
-            details = ReplyDetails(details.people_safe, details.people_injured, details.location, clip_note(details.note))
+        details = _clipped(details)
         result = await self._record(t, str(st), str(channel), dedupe_key, details)
-        if st == Status.NEED_HELP and result.recorded:
-            # back to "help" from another answer (無事 since, the request still open): a new alert, not a
-            # follow-up: the head may have set the household aside when it said it was safe
-            if result.help_opened or t.status in _SET_ASIDE:
-                self._spawn(self._notify(t.campaign_id, t.household_id, follow_up=False))
-            elif not details.empty:
-                # more words from a household already on the list: tell the head what changed
-                self._spawn(self._notify(t.campaign_id, t.household_id, follow_up=True))
+        self._alert(st, result, details)
         return result
+
+    async def answer_token(
+        self,
+        token: str,
+        status: Status | str,
+        channel: ReplyChannel | str,
+        dedupe_key: Callable[[ReplyTarget], str],
+        details: ReplyDetails = NO_DETAILS,
+        refuse: Callable[[ReplyTarget], bool] | None = None,
+    ) -> AnswerResult:
+        """`answer` for a reply token, found inside the answer's own commit: one trip to the store.
+
+        `dedupe_key(target)` names the answer; `refuse(target)` true stores nothing (`refused`). Both
+        run where the store writes, on the target as it stands there: pure and quick. Raises
+        UnknownToken (unknown, malformed, or its campaign takes no answers) and ReplyError.
+        """
+        st = _ANSWER_OF.get(str(status))
+        if st is None:
+            raise ReplyError(f"an answer is safe or need_help, not {status}")
+        if not looks_like_token(token):
+            raise UnknownToken("unknown or expired reply link")
+        details = _clipped(details)
+        now, grace, said, via = self.clock.now(), self.grace_seconds, str(st), str(channel)
+
+        def build(t: ReplyTarget) -> ReplyItem | None:
+            if not t.accepts(now, grace) or (refuse is not None and refuse(t)):
+                return None
+            return ReplyItem(t.campaign_id, t.household_id, t.association_id, said, via, dedupe_key(t), now, details)
+
+        done = await self.store.replies.record_by_token(TokenAnswer(token_hash(token), build))
+        t = done.target
+        if t is None or not t.accepts(now, grace):
+            raise UnknownToken("unknown or expired reply link")
+        if done.outcome is None:
+            return AnswerResult(t, said, recorded=False, refused=True)
+        result = self._recorded(t, said, via, done.outcome)
+        self._alert(st, result, details)
+        return result
+
+    def _alert(self, status: Status, result: AnswerResult, details: ReplyDetails) -> None:
+        """Tells the head about a need_help just stored (`result.target`: as read before it)."""
+        if status != Status.NEED_HELP or not result.recorded:
+            return
+        t = result.target
+        # back to "help" from another answer (無事 since, the request still open): a new alert, not a
+        # follow-up: the head may have set the household aside when it said it was safe
+        if result.help_opened or t.status in _SET_ASIDE:
+            self._spawn(self._notify(t.campaign_id, t.household_id, follow_up=False))
+        elif not details.empty:
+            # more words from a household already on the list: tell the head what changed
+            self._spawn(self._notify(t.campaign_id, t.household_id, follow_up=True))
 
     async def read(self, target: str | ReplyTarget, channel: ReplyChannel | str) -> AnswerResult:
         """Records that the page was opened or the push shown: never an answer, never a downgrade."""
@@ -320,6 +371,9 @@ class ReplyIntake:
 
     async def _record(self, t: ReplyTarget, status: str, channel: str, key: str, details: ReplyDetails) -> AnswerResult:
         outcome: RecordOutcome = await self.store.replies.record(self._item(t, status, channel, key, details))
+        return self._recorded(t, status, channel, outcome)
+
+    def _recorded(self, t: ReplyTarget, status: str, channel: str, outcome: RecordOutcome) -> AnswerResult:
         if not outcome.duplicate:
             self.metrics.reply(channel, status)
         # Only the rare replies are logged: a line per "safe" would cost the hot path more than the

@@ -56,6 +56,8 @@ from safetynet.domain.replies import (
     ReplyEvent,
     ReplyItem,
     ReplyTarget,
+    TokenAnswer,
+    TokenOutcome,
     UndoOutcome,
 )
 from safetynet.domain.roster import (
@@ -575,6 +577,12 @@ class ReplyRepo(Protocol):
         `domain.next_status` says; need_help opens the household's help request (again, if handled).
         A staff confirmation in person keeps the status the household had just before it (what
         `undo_confirmation` puts back)."""
+        ...
+
+    async def record_by_token(self, answer: TokenAnswer) -> TokenOutcome:
+        """`record` of the reply `answer.build` makes from the target of `answer.token_hash`, read in
+        the reply's own transaction (in the same batch where the store batches); the target comes
+        back with the outcome. No target, or a refusal by `build`: nothing stored, outcome None."""
         ...
 
     async def undo_confirmation(

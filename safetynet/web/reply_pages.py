@@ -29,7 +29,7 @@ from safetynet.domain.replies import (
     ReplyTarget,
 )
 from safetynet.replies import texts
-from safetynet.replies.intake import ReplyIntake
+from safetynet.replies.intake import ReplyIntake, UnknownToken
 from safetynet.replies.tokens import looks_like_token, token_within
 from safetynet.store import StoreUnavailable
 from safetynet.web import bodies, replies_api
@@ -204,32 +204,38 @@ class ReplyRoutes:
     async def answer(self, intake: ReplyIntake, call: Call, form: Mapping[str, Any]) -> Answer:
         """POST /r/{token}: the answer form (and the details form) of the reply page."""
         token = call.token
-        target = await intake.resolve(token)
-        if target is None:
-            return self.not_found(after_post=True)
-        lang = _lang(form.get("lang") or call.query.get("lang"), target)
         status = form.get("status")
         if status not in _ANSWERS:
+            target = await intake.resolve(token)
+            if target is None:
+                return self.not_found(after_post=True)
+            lang = _lang(form.get("lang") or call.query.get("lang"), target)
             return await self._question_again(intake, token, target, lang, "reply.bad_answer", 400)
         assert isinstance(status, str)
         key = client_key(form.get("k")) or fresh_key()
-        channel = _via(form.get("via"), ReplyChannel.WEB)
         details = parse_details(form)
-        if form.get("details") == "1" and status == "safe" and target.status == Status.NEED_HELP:
-            # the details form of an earlier "safe", from a page kept open while the household asked for
-            # help elsewhere: its hidden answer would silently withdraw the request (an injury sent as
-            # "safe"). The other way round the details are taken: they can only ask for more help.
+        # a details form kept by the browser (Back) and sent again with other words is a new
+        # submission, not a retry of the first: the key alone would drop it while the page said
+        # "received"; the same words twice stay one reply
+        words = "" if details.empty else ":" + _digest(details)
+        # the details form of an earlier "safe", from a page kept open while the household asked for
+        # help elsewhere: its hidden answer would silently withdraw the request (an injury sent as
+        # "safe"). The other way round the details are taken: they can only ask for more help.
+        stale = form.get("details") == "1" and status == "safe"
+        try:
+            result = await intake.answer_token(
+                token, status, _via(form.get("via"), ReplyChannel.WEB),
+                lambda t: f"web:{t.campaign_id}:{t.household_id}:{key}{words}", details,
+                refuse=_asked_for_help if stale else None)
+        except UnknownToken:
+            return self.not_found(after_post=True)
+        lang = _lang(form.get("lang") or call.query.get("lang"), result.target)
+        if result.refused:
             state = await intake.resolve_page(token)
-            if state is not None:
-                return await self._question_again(intake, token, state.target, lang, "reply.stale_details", 409,
-                                                  state.recent)
-        dedupe = f"web:{target.campaign_id}:{target.household_id}:{key}"
-        if not details.empty:
-            # a details form kept by the browser (Back) and sent again with other words is a new
-            # submission, not a retry of the first: the key alone would drop it while the page said
-            # "received"; the same words twice stay one reply
-            dedupe += ":" + _digest(details)
-        result = await intake.answer(target, status, channel, dedupe, details)
+            if state is None:
+                return self.not_found(after_post=True)
+            return await self._question_again(intake, token, state.target, lang, "reply.stale_details", 409,
+                                              state.recent)
         if not result.recorded:
             now = await _answered_otherwise(intake, token, status)
             if now is not None:  # an old form sent again: the answer that stands, nothing changed (409)
@@ -250,17 +256,19 @@ class ReplyRoutes:
 
     async def answer_json(self, intake: ReplyIntake, call: Call, doc: Mapping[str, Any]) -> Answer:
         """POST /r/{token}/answer, the push notification's action: `{"status": "safe"|"need_help", "key": "…"}`."""
-        target = await intake.resolve(call.token)
-        if target is None:
-            return self.json_answer({"error": "not found"}, 404)
         status = doc.get("status")
         if status not in _ANSWERS:
+            if await intake.resolve(call.token) is None:
+                return self.json_answer({"error": "not found"}, 404)
             return self.json_answer({"error": "status must be safe or need_help"}, 400)
         key = client_key(doc.get("key")) or fresh_key()
-        details = parse_details(doc)
-        result = await intake.answer(target, str(status), _via(doc.get("via")),
-                                     f"web:{target.campaign_id}:{target.household_id}:{key}", details)
-        lang = _lang(doc.get("lang"), target)
+        try:
+            result = await intake.answer_token(call.token, str(status), _via(doc.get("via")),
+                                               lambda t: f"web:{t.campaign_id}:{t.household_id}:{key}",
+                                               parse_details(doc))
+        except UnknownToken:
+            return self.json_answer({"error": "not found"}, 404)
+        lang = _lang(doc.get("lang"), result.target)
         standing, message = result.status, texts.recorded(result.status, lang)
         if not result.recorded:  # an old notification's action sent again: say the answer that stands
             now = await _answered_otherwise(intake, call.token, result.status)
@@ -329,6 +337,10 @@ async def reply_post(request: web.Request) -> web.Response:
     except web.HTTPRequestEntityTooLarge:
         return _too_large(request)
     return _response(await routes.answer(intake, call, form))
+
+
+def _asked_for_help(target: ReplyTarget) -> bool:
+    return target.status == Status.NEED_HELP
 
 
 async def _answered_otherwise(intake: ReplyIntake, token: str, status: str) -> PageState | None:

@@ -7,7 +7,18 @@ import asyncio
 import pytest
 
 from safetynet.domain import CampaignKind, CampaignState, Role, Status
-from safetynet.domain.replies import Location, ReplyDetails, ReplyEvent, ReplyItem, UndoOutcome, UndoRefused
+from safetynet.domain.replies import (
+    Location,
+    RecordOutcome,
+    ReplyDetails,
+    ReplyEvent,
+    ReplyItem,
+    ReplyTarget,
+    TokenAnswer,
+    TokenOutcome,
+    UndoOutcome,
+    UndoRefused,
+)
 from safetynet.store import Store
 
 from .support import (
@@ -159,6 +170,63 @@ async def test_targets_by_token_and_by_household(store_factory: StoreFactory) ->
         counters = store.replies.counters()
         assert set(counters) == {"lookups", "lookup_batches", "writes", "write_batches"}
         assert counters["lookups"] >= 1
+
+
+def by_token(cid: int, hid: int, status: str, key: str, at: float, seen: list[ReplyTarget] | None = None,
+             refuse: bool = False) -> TokenAnswer:
+    def build(t: ReplyTarget) -> ReplyItem | None:
+        if seen is not None:
+            seen.append(t)
+        if refuse:
+            return None
+        return ReplyItem(t.campaign_id, t.household_id, t.association_id, status, "web", key, at)
+
+    return TokenAnswer(token_of(cid, hid), build)
+
+
+async def test_a_reply_by_token_finds_its_target_in_its_own_commit(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        now = store.clock.now()
+        s1, s2, s3 = ids["S-1"], ids["S-2"], ids["S-3"]
+        events: list[ReplyEvent] = []
+        store.replies.add_listener(events.append)
+        # answers by token and a plain one at the same moment: batched where the store batches
+        safe, helped, plain = await asyncio.gather(
+            store.replies.record_by_token(by_token(cid, s1, "safe", "t1", now)),
+            store.replies.record_by_token(by_token(cid, s2, "need_help", "t2", now)),
+            store.replies.record(await item(store, cid, s3, "safe", "t3")))
+        assert safe.target is not None and safe.target.household_id == s1
+        assert (safe.target.status, safe.target.association_id) == (Status.PENDING, a[SAKURA])  # as read before it
+        assert safe.outcome is not None and not safe.outcome.duplicate
+        assert helped.outcome is not None and helped.outcome.help_opened
+        assert not plain.duplicate
+        assert [(await store.replies.target(cid, h)).status for h in (s1, s2, s3)] == [  # type: ignore[union-attr]
+            Status.SAFE, Status.NEED_HELP, Status.SAFE]
+        assert any(e.help_changed for e in events)
+        # the target handed to `build` is the household as it stands in the answer's transaction
+        seen: list[ReplyTarget] = []
+        again = await store.replies.record_by_token(by_token(cid, s1, "need_help", "t4", now, seen))
+        assert [t.status for t in seen] == [Status.SAFE] and again.target == seen[0]
+        assert again.outcome is not None and again.outcome.help_opened
+        assert (await store.replies.record_by_token(by_token(cid, s1, "need_help", "t4", now))).outcome == \
+            RecordOutcome(duplicate=True)
+        # refused by `build`: the target comes back, nothing is stored
+        before = await store.replies.history(cid, s2)
+        refused = await store.replies.record_by_token(by_token(cid, s2, "safe", "t5", now, refuse=True))
+        assert refused.target is not None and refused.target.status == Status.NEED_HELP and refused.outcome is None
+        assert await store.replies.history(cid, s2) == before
+        # an unknown token: no target, nothing built
+        built: list[ReplyTarget] = []
+        unknown = TokenAnswer("unknown", lambda t: built.append(t))  # type: ignore[func-returns-value]
+        assert await store.replies.record_by_token(unknown) == TokenOutcome(None, None) and built == []
+        # a key with a NUL is stored as the store keeps keys, and counted once
+        nul = await store.replies.record_by_token(by_token(cid, s3, "need_help", "tg:\x001", now))
+        assert nul.outcome is not None and not nul.outcome.duplicate
+        assert (await store.replies.record_by_token(by_token(cid, s3, "need_help", "tg:\x001", now))).outcome == \
+            RecordOutcome(duplicate=True)
 
 
 async def test_a_contact_finds_each_household_in_its_latest_running_campaign(store_factory: StoreFactory) -> None:

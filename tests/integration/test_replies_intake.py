@@ -124,3 +124,53 @@ async def test_staff_actions_follow_scope_and_campaign_state(tmp_path: Path) -> 
         result = await env.intake.confirm_in_person(head_a, env.campaign_id, env.hh("A-001").id, "paper", "用紙で確認")
         assert result.recorded and await env.status("A-001") == Status.CONFIRMED_IN_PERSON
         assert await env.intake.resolve(env.token("A-001")) is None  # residents' links have expired
+
+
+def web_key(key: str):  # type: ignore[no-untyped-def]
+    return lambda t: f"web:{t.campaign_id}:{t.household_id}:{key}"
+
+
+async def test_answers_by_token_take_one_trip_each_batched_on_sqlite(tmp_path: Path) -> None:
+    async with intake_only(tmp_path, sqlite=True) as env:
+        keys = ["A-001", "A-002", "A-003", "A-004", "B-001"]
+        results = await asyncio.gather(*(
+            env.intake.answer_token(env.token(k), Status.SAFE, "web", web_key(f"{k}-{n}")) for k in keys for n in range(20)
+        ))
+        assert sum(r.recorded for r in results) == 100
+        assert {r.target.household_id for r in results} == {env.hh(k).id for k in keys}
+        assert await env.store.replies.count_replies(env.campaign_id, ("safe",)) == 100
+        counters = env.store.replies.counters()
+        assert counters["writes"] == 100 and counters["write_batches"] < 10
+        assert counters["lookups"] == 0  # the targets were read inside the commits
+
+
+async def test_an_answer_by_token_is_refused_as_the_household_stands_when_it_is_stored(tmp_path: Path) -> None:
+    async with intake_only(tmp_path, sqlite=True) as env:
+        recorder = Recorder()
+        env.intake.notifier = recorder
+        token, hh = env.token("A-002"), env.hh("A-002").id
+        asked = await env.intake.answer_token(token, "need_help", "web", web_key("h1"))
+        assert asked.recorded and asked.target.status == Status.PENDING  # the target as read before it
+
+        def stale(t):  # type: ignore[no-untyped-def]
+            return t.status == Status.NEED_HELP
+
+        refused = await env.intake.answer_token(token, "safe", "web", web_key("s1"), refuse=stale)
+        assert refused.refused and not refused.recorded and refused.target.status == Status.NEED_HELP
+        assert await env.history("A-002") == ["need_help"]
+        with pytest.raises(ReplyError):
+            await env.intake.answer_token(token, "read", "web", web_key("r1"))
+        with pytest.raises(UnknownToken):
+            await env.intake.answer_token("x" * 22, "safe", "web", web_key("u1"))
+        with pytest.raises(UnknownToken):
+            await env.intake.answer_token("not a token", "safe", "web", web_key("u2"))
+        await env.intake.idle()
+        assert recorder.calls == [(env.campaign_id, hh, False)]
+        # closed: answers are still taken within the grace, and refused as unknown after it
+        assert await env.store.campaigns.close(env.campaign_id, env.clock.now())
+        await env.clock.advance(3600)
+        assert (await env.intake.answer_token(token, "safe", "web", web_key("late"))).recorded
+        await env.clock.advance(env.intake.grace_seconds)
+        with pytest.raises(UnknownToken):
+            await env.intake.answer_token(token, "need_help", "web", web_key("too-late"))
+        assert await env.history("A-002") == ["need_help", "safe"]

@@ -25,6 +25,8 @@ from safetynet.domain.replies import (
     ReplyEvent,
     ReplyItem,
     ReplyTarget,
+    TokenAnswer,
+    TokenOutcome,
     UndoOutcome,
     UndoRefused,
     recent_of,
@@ -216,10 +218,25 @@ class MemoryReplies:
 
     # -- writes ------------------------------------------------------------------------------
 
+    async def record_by_token(self, answer: TokenAnswer) -> TokenOutcome:
+        await self.t.write()
+        key = self.t.tokens.get(answer.token_hash)
+        # read and written with no await between: what the SQL stores do in one transaction
+        target = self._target(self.t.members[key]) if key is not None else None
+        if target is None:
+            return TokenOutcome(None, None)
+        item = answer.build(target)
+        return TokenOutcome(target, None if item is None else self._store(item))
+
     async def record(self, item: ReplyItem) -> RecordOutcome:
         if item.status not in _STATUSES:
             raise ValueError(f"not a reply status: {item.status!r}")
         await self.t.write()
+        return self._store(item)
+
+    def _store(self, item: ReplyItem) -> RecordOutcome:
+        if item.status not in _STATUSES:
+            raise ValueError(f"not a reply status: {item.status!r}")
         self._counters["writes"] += 1
         self._counters["write_batches"] += 1
         if item.dedupe_key in self.t.reply_keys:

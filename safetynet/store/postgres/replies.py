@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from safetynet.clock import Clock
-from safetynet.domain.replies import RecordOutcome, ReplyItem
+from safetynet.domain.replies import ReplyItem
 from safetynet.store.postgres.commit import PgGroupCommit
 from safetynet.store.sqlite.db import Database
 from safetynet.store.sqlite.replies import _GROUP_DELAY_SECONDS, CHUNK, ReplyStore
@@ -19,9 +19,9 @@ class PgReplyStore(ReplyStore):
         super().__init__(db, clock)
         self._commit = PgGroupCommit(db, self._flush, max_items=CHUNK, max_delay_seconds=_GROUP_DELAY_SECONDS)
 
-    async def record(self, item: ReplyItem) -> RecordOutcome:
+    def _storable(self, item: ReplyItem) -> ReplyItem:
         # the key as stored (a NUL kept as U+FFFD, see db.storable): the batch knows its new rows by the
         # keys the INSERT returns
         if "\x00" in item.dedupe_key:
-            item = dataclasses.replace(item, dedupe_key=item.dedupe_key.replace("\x00", "\ufffd"))
-        return await super().record(item)
+            return dataclasses.replace(item, dedupe_key=item.dedupe_key.replace("\x00", "\ufffd"))
+        return item

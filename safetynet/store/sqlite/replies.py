@@ -30,6 +30,8 @@ from safetynet.domain.replies import (
     ReplyEvent,
     ReplyItem,
     ReplyTarget,
+    TokenAnswer,
+    TokenOutcome,
     UndoOutcome,
     late_reads,
     refuse_other_mark,
@@ -69,6 +71,9 @@ _GROUP_DELAY_SECONDS = 0.0
 
 
 Listener = Callable[[ReplyEvent], None]
+# What the group commit answers each entry: the outcome (None: not stored), the batch's news, and the
+# target a token answer found (None for a plain item).
+Stored = tuple[RecordOutcome | None, "BatchNews | None", ReplyTarget | None]
 
 
 class BatchNews:
@@ -114,7 +119,7 @@ class ReplyStore:
         self.db = db
         self.clock = clock
         # A batch of answers is one trip to the writer's thread (`Database.write`).
-        self._commit: GroupCommit[ReplyItem, tuple[RecordOutcome, BatchNews | None]] = OneTripCommit(
+        self._commit: GroupCommit[ReplyItem | TokenAnswer, Stored] = OneTripCommit(
             db, self._flush_steps, max_items=CHUNK, max_delay_seconds=_GROUP_DELAY_SECONDS
         )
         self._listeners: list[Listener] = []
@@ -268,11 +273,25 @@ class ReplyStore:
 
     async def record(self, item: ReplyItem) -> RecordOutcome:
         """Stores one reply (with many others in one transaction); returns after the commit."""
-        outcome, news = await self._commit.submit(item)
+        outcome, news, _ = await self._commit.submit(self._storable(item))
+        self._tell(news)
+        assert outcome is not None  # a plain item is always stored or a duplicate
+        return outcome
+
+    async def record_by_token(self, answer: TokenAnswer) -> TokenOutcome:
+        """`record` of a reply whose target is read in its own batch: one trip to the writer."""
+        outcome, news, target = await self._commit.submit(answer)
+        self._tell(news)
+        return TokenOutcome(target, outcome)
+
+    def _tell(self, news: BatchNews | None) -> None:
         if news is not None and not news.told:
             news.told = True
             self._emit(news.event)
-        return outcome
+
+    def _storable(self, item: ReplyItem) -> ReplyItem:
+        """The item as the database keeps it (PostgreSQL changes a NUL in its key)."""
+        return item
 
     async def undo_confirmation(
         self, campaign_id: int, household_id: int, reply_id: int, staff_id: int | None, actor: str | None
@@ -409,15 +428,35 @@ class ReplyStore:
                 "lookup_batches": self._lookups.batches + self._pages.batches,
                 "writes": self._flushed, "write_batches": self._flushes}
 
-    async def _flush(self, conn: Conn, items: list[ReplyItem]) -> list[tuple[RecordOutcome, BatchNews | None]]:
+    async def _flush(self, conn: Conn, entries: list[ReplyItem | TokenAnswer]) -> list[Stored]:
         """A batch inside the caller's transaction, statement by statement (PostgreSQL's group commit)."""
-        return await drive(conn, self._flush_steps(items))
+        return await drive(conn, self._flush_steps(entries))
 
-    def _flush_steps(self, items: list[ReplyItem]) -> Steps[list[tuple[RecordOutcome, BatchNews | None]]]:
+    def _flush_steps(self, entries: list[ReplyItem | TokenAnswer]) -> Steps[list[Stored]]:
         """The statements of one batch of replies (on SQLite, run in one trip on the writer's thread:
-        nothing here touches the event loop's state but the two counters)."""
+        nothing here touches the event loop's state but the two counters). Token answers find their
+        targets first, in one read of the batch's transaction."""
         self._flushes += 1
-        self._flushed += len(items)
+        self._flushed += len(entries)
+        hashes = sorted({e.token_hash for e in entries if isinstance(e, TokenAnswer)})
+        targets: dict[str, ReplyTarget] = {}
+        if hashes:
+            rows = yield Sql(TARGET_SQL + f" WHERE ch.token_hash IN ({marks(len(hashes))})", hashes)
+            targets = {r[8]: target_from_row(r) for r in rows}
+        built: list[tuple[ReplyItem | None, ReplyTarget | None]] = []
+        for e in entries:
+            if isinstance(e, TokenAnswer):
+                target = targets.get(e.token_hash)
+                item = e.build(target) if target is not None else None
+                built.append((self._storable(item) if item is not None else None, target))
+            else:
+                built.append((e, None))
+        results = iter((yield from self._store_steps([i for i, _ in built if i is not None])))
+        return [(None, None, target) if item is None else (*next(results), target) for item, target in built]
+
+    def _store_steps(self, items: list[ReplyItem]) -> Steps[list[tuple[RecordOutcome, BatchNews | None]]]:
+        if not items:
+            return []
         late = yield from _late_reads(items)
         inserted = yield from _insert_new([i for n, i in enumerate(items) if n not in late] if late else items)
         fresh: list[ReplyItem] = []
