@@ -79,7 +79,7 @@ _SET_ASIDE = frozenset({Status.SAFE, Status.CONFIRMED_IN_PERSON})
 class AnswerResult:
     target: ReplyTarget
     status: str  # what this reply said (an answer, read, or note)
-    recorded: bool  # False: a duplicate of an earlier reply, nothing new stored
+    recorded: bool  # False: a duplicate of an earlier reply, or refused (`refused`): nothing new stored
     help_opened: bool = False
     reply_id: int | None = None  # set for staff confirmations: what an undo names
     refused: bool = False  # `answer_token`'s `refuse` said no: nothing stored

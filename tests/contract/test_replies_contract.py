@@ -229,6 +229,55 @@ async def test_a_reply_by_token_finds_its_target_in_its_own_commit(store_factory
             RecordOutcome(duplicate=True)
 
 
+async def test_a_reply_by_token_sees_the_answers_before_it_in_its_own_batch(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        now = store.clock.now()
+        s1, s2 = ids["S-1"], ids["S-2"]
+        seen: list[ReplyTarget] = []
+
+        def unless_help(key: str) -> TokenAnswer:
+            # the reply page's stale details form: a "safe" refused once the household asked for help
+            def build(t: ReplyTarget) -> ReplyItem | None:
+                seen.append(t)
+                if t.status == Status.NEED_HELP:
+                    return None
+                return ReplyItem(t.campaign_id, t.household_id, t.association_id, "safe", "web", key, now)
+
+            return TokenAnswer(token_of(cid, s1), build)
+
+        # the same moment: where the store batches, all four share a commit, in this order
+        helped, stale, plain, after_plain = await asyncio.gather(
+            store.replies.record_by_token(by_token(cid, s1, "need_help", "h1", now)),
+            store.replies.record_by_token(unless_help("s1")),
+            store.replies.record(await item(store, cid, s2, "need_help", "h2")),
+            store.replies.record_by_token(by_token(cid, s2, "safe", "s2", now, seen)))
+        assert helped.outcome is not None and helped.outcome.help_opened
+        assert stale.outcome is None and stale.target is not None and stale.target.status == Status.NEED_HELP
+        assert [h.status for h in await store.replies.history(cid, s1)] == ["need_help"]
+        assert not plain.duplicate and after_plain.outcome is not None
+        assert after_plain.target is not None and after_plain.target.status == Status.NEED_HELP
+        assert [h.status for h in await store.replies.history(cid, s2)] == ["need_help", "safe"]
+
+
+async def test_a_build_that_raises_fails_only_its_own_answer(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store)
+
+        def broken(t: ReplyTarget) -> ReplyItem | None:
+            raise RuntimeError("a bug in the caller")
+
+        fine, failed = await asyncio.gather(
+            store.replies.record_by_token(by_token(cid, ids["S-1"], "safe", "k1", store.clock.now())),
+            store.replies.record_by_token(TokenAnswer(token_of(cid, ids["S-2"]), broken)),
+            return_exceptions=True)
+        assert isinstance(fine, TokenOutcome) and fine.outcome is not None and not fine.outcome.duplicate
+        assert isinstance(failed, RuntimeError)
+        assert await store.replies.history(cid, ids["S-2"]) == []
+
+
 async def test_a_contact_finds_each_household_in_its_latest_running_campaign(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         clock = clock_of(store)

@@ -71,9 +71,9 @@ _GROUP_DELAY_SECONDS = 0.0
 
 
 Listener = Callable[[ReplyEvent], None]
-# What the group commit answers each entry: the outcome (None: not stored), the batch's news, and the
-# target a token answer found (None for a plain item).
-Stored = tuple[RecordOutcome | None, "BatchNews | None", ReplyTarget | None]
+# What the group commit answers each entry: the outcome (None: not stored), the batch's news, the
+# target a token answer found (None for a plain item), and what its `build` raised, for its caller only.
+Stored = tuple[RecordOutcome | None, "BatchNews | None", ReplyTarget | None, Exception | None]
 
 
 class BatchNews:
@@ -143,7 +143,8 @@ class ReplyStore:
     # -- reads ---------------------------------------------------------------------------------
 
     async def target_by_token_hash(self, token_hash: str) -> ReplyTarget | None:
-        """The hot read of every answer: batched with the other lookups of the same moment."""
+        """Batched with the other lookups of the same moment (an answer by token reads its target in
+        its own commit instead: `record_by_token`)."""
         return await self._lookups.get(token_hash)
 
     async def page_state(self, token_hash: str) -> PageState | None:
@@ -273,14 +274,16 @@ class ReplyStore:
 
     async def record(self, item: ReplyItem) -> RecordOutcome:
         """Stores one reply (with many others in one transaction); returns after the commit."""
-        outcome, news, _ = await self._commit.submit(self._storable(item))
+        outcome, news, _, _ = await self._commit.submit(self._storable(item))
         self._tell(news)
         assert outcome is not None  # a plain item is always stored or a duplicate
         return outcome
 
     async def record_by_token(self, answer: TokenAnswer) -> TokenOutcome:
         """`record` of a reply whose target is read in its own batch: one trip to the writer."""
-        outcome, news, target = await self._commit.submit(answer)
+        outcome, news, target, failed = await self._commit.submit(answer)
+        if failed is not None:
+            raise failed
         self._tell(news)
         return TokenOutcome(target, outcome)
 
@@ -434,29 +437,70 @@ class ReplyStore:
 
     def _flush_steps(self, entries: list[ReplyItem | TokenAnswer]) -> Steps[list[Stored]]:
         """The statements of one batch of replies (on SQLite, run in one trip on the writer's thread:
-        nothing here touches the event loop's state but the two counters). Token answers find their
-        targets first, in one read of the batch's transaction."""
+        nothing here touches the event loop's state but the counters; the token answers' `build`
+        runs here too). Token answers find their targets in one read of the batch's transaction. One
+        whose household an earlier entry of the batch answers waits for another round of the same
+        transaction, its target read again: its `build` sees what came before it, as one answer
+        after another would."""
         self._flushes += 1
-        self._flushed += len(entries)
-        hashes = sorted({e.token_hash for e in entries if isinstance(e, TokenAnswer)})
+        out: dict[int, Stored] = {}
+        waiting = list(range(len(entries)))
+        while waiting:
+            waiting = yield from self._round(entries, waiting, out)
+        return [out[n] for n in range(len(entries))]
+
+    def _round(self, entries: list[ReplyItem | TokenAnswer], indices: list[int],
+               out: dict[int, Stored]) -> Steps[list[int]]:
+        """Stores the entries at `indices` that can go now, answers them in `out`; returns the rest."""
+        hashes = sorted({e.token_hash for n in indices if isinstance(e := entries[n], TokenAnswer)})
         targets: dict[str, ReplyTarget] = {}
         if hashes:
             rows = yield Sql(TARGET_SQL + f" WHERE ch.token_hash IN ({marks(len(hashes))})", hashes)
             targets = {r[8]: target_from_row(r) for r in rows}
-        built: list[tuple[ReplyItem | None, ReplyTarget | None]] = []
-        for e in entries:
+        items: list[ReplyItem] = []
+        slots: list[tuple[int, ReplyTarget | None]] = []
+        later: list[int] = []
+        answered: set[tuple[int, int]] = set()  # households an entry of this round writes to
+        held: set[tuple[int, int]] = set()  # households whose entries wait for the next round, in order
+        for n in indices:
+            e = entries[n]
+            target: ReplyTarget | None = None
             if isinstance(e, TokenAnswer):
                 target = targets.get(e.token_hash)
-                item = e.build(target) if target is not None else None
-                built.append((self._storable(item) if item is not None else None, target))
+                if target is None:
+                    out[n] = (None, None, None, None)
+                    continue
+                household = (target.campaign_id, target.household_id)
+                if household in answered or household in held:
+                    held.add(household)
+                    later.append(n)
+                    continue
+                try:
+                    item = e.build(target)
+                except Exception as failed:  # the caller's bug, the caller's error: not the batch's
+                    out[n] = (None, None, target, failed)
+                    continue
+                if item is None:
+                    out[n] = (None, None, target, None)
+                    continue
+                item = self._storable(item)
             else:
-                built.append((e, None))
-        results = iter((yield from self._store_steps([i for i, _ in built if i is not None])))
-        return [(None, None, target) if item is None else (*next(results), target) for item, target in built]
+                item, household = e, (e.campaign_id, e.household_id)
+                if household in held:
+                    later.append(n)
+                    continue
+            answered.add(household)
+            items.append(item)
+            slots.append((n, target))
+        results = yield from self._store_steps(items)
+        for (n, target), (outcome, news) in zip(slots, results, strict=True):
+            out[n] = (outcome, news, target, None)
+        return later
 
     def _store_steps(self, items: list[ReplyItem]) -> Steps[list[tuple[RecordOutcome, BatchNews | None]]]:
         if not items:
             return []
+        self._flushed += len(items)
         late = yield from _late_reads(items)
         inserted = yield from _insert_new([i for n, i in enumerate(items) if n not in late] if late else items)
         fresh: list[ReplyItem] = []
