@@ -9,13 +9,13 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from contract.support import ROUTES, city, running_campaign, seed
+from contract.support import ROUTES, city, running_campaign, seed, token_of
 from pg_helpers import SERVER, pg_schema, pg_store
 
 from safetynet.cli import main
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind, Role, Status
-from safetynet.domain.replies import ReplyDetails, ReplyItem
+from safetynet.domain.replies import ReplyDetails, ReplyItem, ReplyTarget, TokenAnswer
 from safetynet.store import StoreUnavailable
 from safetynet.store.postgres import PostgresStore, open_postgres_store
 from safetynet.store.postgres.db import pg_sql
@@ -142,6 +142,45 @@ async def test_a_read_racing_an_answer_from_another_process_is_not_stored_after_
             await answer.commit()
             outcome = await read
             assert outcome.duplicate  # late: nothing stored
+            assert [h.status for h in await store.replies.history(cid, hid)] == []
+        finally:
+            await other.close()
+            await store.close()
+
+
+async def test_an_answer_by_token_is_built_on_the_household_as_another_process_left_it() -> None:
+    """Another web process has stored a household's need_help and not yet committed when this one's
+    batch holds the same household's stale details form ("safe", refused once it asked for help): the
+    answer waits for that row and is refused, as it is on SQLite's single writer."""
+    clock = FakeClock()
+    async with pg_schema() as url:
+        store = await open_postgres_store(url, clock, ROUTES)
+        other = await asyncpg.connect(url)
+        try:
+            hid = (await seed(store))["S-1"]
+            cid = await running_campaign(store)
+            seen: list[Status] = []
+
+            def unless_help(t: ReplyTarget) -> ReplyItem | None:
+                seen.append(t.status)
+                if t.status == Status.NEED_HELP:
+                    return None
+                return ReplyItem(t.campaign_id, t.household_id, t.association_id, "safe", "web", "stale", clock.now())
+
+            answer = other.transaction()
+            await answer.start()
+            await other.execute("UPDATE campaign_households SET status = 'need_help' WHERE campaign_id = $1"
+                                " AND household_id = $2", cid, hid)
+            stale = asyncio.create_task(store.replies.record_by_token(TokenAnswer(token_of(cid, hid), unless_help)))
+            # the other process's state, not this one's work: a bounded poll of the server's lock table
+            async with asyncio.timeout(10):
+                while not await _blocks_another(other):
+                    assert not stale.done(), "the answer did not wait for the household's row"
+                    await asyncio.sleep(0.02)
+            assert seen == []  # nothing built on the row as it was before the other process's write
+            await answer.commit()
+            outcome = await stale
+            assert outcome.outcome is None and seen == [Status.NEED_HELP]
             assert [h.status for h in await store.replies.history(cid, hid)] == []
         finally:
             await other.close()

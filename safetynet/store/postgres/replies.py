@@ -14,6 +14,7 @@ from safetynet.store.sqlite.replies import _GROUP_DELAY_SECONDS, CHUNK, ReplySto
 
 class PgReplyStore(ReplyStore):
     PACKED_READS = False  # asyncpg reads on the event loop: rows cost no hand-over of the GIL
+    LOCKS_TARGETS = True  # several processes write: a token answer's household is read under its row lock
 
     def __init__(self, db: Database, clock: Clock) -> None:
         super().__init__(db, clock)

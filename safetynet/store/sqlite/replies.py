@@ -8,6 +8,7 @@ a re-posted form is stored once.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 from collections.abc import Callable, Sequence
@@ -114,6 +115,9 @@ class ReplyStore:
     # The hot reads (token lookups, histories) come back as one JSON value a query (`db.packed`):
     # a cost of Python's sqlite3 on a reader's thread that an adapter on the event loop does not have.
     PACKED_READS = True
+    # SQLite's single writer holds the database for the whole batch: nothing else changes a household
+    # between a token answer's read and its write. PostgreSQL locks the rows (`_under_lock`).
+    LOCKS_TARGETS = False
 
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
@@ -457,6 +461,8 @@ class ReplyStore:
         if hashes:
             rows = yield Sql(TARGET_SQL + f" WHERE ch.token_hash IN ({marks(len(hashes))})", hashes)
             targets = {r[8]: target_from_row(r) for r in rows}
+            if self.LOCKS_TARGETS and targets:
+                targets = yield from _under_lock(entries, indices, targets)
         items: list[ReplyItem] = []
         slots: list[tuple[int, ReplyTarget | None]] = []
         later: list[int] = []
@@ -524,6 +530,28 @@ class ReplyStore:
             (RecordOutcome(duplicate=not new, help_opened=opened.get(i.dedupe_key, False) if new else False), news)
             for i, new in zip(items, is_new, strict=True)
         ]
+
+
+def _under_lock(entries: list[ReplyItem | TokenAnswer], indices: list[int],
+                targets: dict[str, ReplyTarget]) -> Steps[dict[str, ReplyTarget]]:
+    """`targets` with each household's status as read under its row lock (PostgreSQL: another process
+    may be writing it). Every household the round writes to is locked, campaign by campaign in
+    household order (`current_statuses`), so the status step finds them locked already, in the same
+    order as every other writer."""
+    by_campaign: dict[int, set[int]] = {}
+    for n in indices:
+        e = entries[n]
+        t = targets.get(e.token_hash) if isinstance(e, TokenAnswer) else None
+        if isinstance(e, ReplyItem):
+            by_campaign.setdefault(e.campaign_id, set()).add(e.household_id)
+        elif t is not None:
+            by_campaign.setdefault(t.campaign_id, set()).add(t.household_id)
+    locked: dict[tuple[int, int], Status] = {}
+    for campaign_id in sorted(by_campaign):
+        current = yield from current_statuses(campaign_id, sorted(by_campaign[campaign_id]))
+        locked.update({(campaign_id, hh): status for hh, (_, status, _) in current.items()})
+    return {h: dataclasses.replace(t, status=locked.get((t.campaign_id, t.household_id), t.status))
+            for h, t in targets.items()}
 
 
 # Rows per multi-row INSERT: 13 parameters each, well under SQLite's 32,766.
