@@ -4,8 +4,12 @@ claims of concurrent dispatchers, a read racing another process's answer, the di
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -16,10 +20,12 @@ from safetynet.cli import main
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind, Role, Status
 from safetynet.domain.replies import ReplyDetails, ReplyItem, ReplyTarget, TokenAnswer
-from safetynet.store import StoreUnavailable
+from safetynet.store import Store, StoreUnavailable
 from safetynet.store.postgres import PostgresStore, open_postgres_store
 from safetynet.store.postgres.db import pg_sql
 from safetynet.store.sqlite import open_sqlite_store
+
+T = TypeVar("T")
 
 
 def _config(tmp_path: Path, url: str = "") -> Path:
@@ -114,77 +120,80 @@ async def _blocks_another(con: asyncpg.Connection) -> bool:
                                    " WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"))
 
 
-async def test_a_read_racing_an_answer_from_another_process_is_not_stored_after_it() -> None:
-    """Another web process has written a household's answer and not yet committed when this one's
-    batch holds a read of the same household (both requests found it unanswered): the read waits
-    for that answer and is then dropped as late, as it is on SQLite's single writer."""
+@dataclass
+class Race:
+    """A household of a running campaign, and another process's connection to write it."""
+
+    store: Store
+    other: asyncpg.Connection
+    clock: FakeClock
+    campaign_id: int
+    household_id: int
+
+    async def while_another_writes(self, status: Status, work: Coroutine[Any, Any, T]) -> T:
+        """Runs `work` while the other process holds `status` written and uncommitted on the household:
+        returns what `work` gave once it had waited for that row and the other process committed."""
+        answer = self.other.transaction()
+        await answer.start()
+        await self.other.execute("UPDATE campaign_households SET status = $1 WHERE campaign_id = $2"
+                                 " AND household_id = $3", str(status), self.campaign_id, self.household_id)
+        task = asyncio.create_task(work)
+        # the other process's state, not this one's work: a bounded poll of the server's lock table
+        async with asyncio.timeout(10):
+            while not await _blocks_another(self.other):
+                assert not task.done(), "the write did not wait for the household's row"
+                await asyncio.sleep(0.02)
+        await answer.commit()
+        return await task
+
+
+@contextlib.asynccontextmanager
+async def race() -> AsyncIterator[Race]:
     clock = FakeClock()
     async with pg_schema() as url:
         store = await open_postgres_store(url, clock, ROUTES)
         other = await asyncpg.connect(url)
         try:
             hid = (await seed(store))["S-1"]
-            cid = await running_campaign(store)
-            target = await store.replies.target(cid, hid)
-            assert target is not None
-            answer = other.transaction()
-            await answer.start()
-            await other.execute("UPDATE campaign_households SET status = 'safe' WHERE campaign_id = $1"
-                                " AND household_id = $2", cid, hid)
-            read = asyncio.create_task(store.replies.record(ReplyItem(
-                cid, hid, target.association_id, str(Status.READ), "web", f"read:{cid}:{hid}", clock.now(),
-                ReplyDetails())))
-            # the other process's state, not this one's work: a bounded poll of the server's lock table
-            async with asyncio.timeout(10):
-                while not await _blocks_another(other):
-                    assert not read.done(), "the read did not wait for the answer's row"
-                    await asyncio.sleep(0.02)
-            await answer.commit()
-            outcome = await read
-            assert outcome.duplicate  # late: nothing stored
-            assert [h.status for h in await store.replies.history(cid, hid)] == []
+            yield Race(store, other, clock, await running_campaign(store), hid)
         finally:
             await other.close()
             await store.close()
+
+
+async def test_a_read_racing_an_answer_from_another_process_is_not_stored_after_it() -> None:
+    """Another web process has written a household's answer and not yet committed when this one's
+    batch holds a read of the same household (both requests found it unanswered): the read waits
+    for that answer and is then dropped as late, as it is on SQLite's single writer."""
+    async with race() as r:
+        cid, hid = r.campaign_id, r.household_id
+        target = await r.store.replies.target(cid, hid)
+        assert target is not None
+        outcome = await r.while_another_writes(Status.SAFE, r.store.replies.record(ReplyItem(
+            cid, hid, target.association_id, str(Status.READ), "web", f"read:{cid}:{hid}", r.clock.now(),
+            ReplyDetails())))
+        assert outcome.duplicate  # late: nothing stored
+        assert [h.status for h in await r.store.replies.history(cid, hid)] == []
 
 
 async def test_an_answer_by_token_is_built_on_the_household_as_another_process_left_it() -> None:
     """Another web process has stored a household's need_help and not yet committed when this one's
     batch holds the same household's stale details form ("safe", refused once it asked for help): the
     answer waits for that row and is refused, as it is on SQLite's single writer."""
-    clock = FakeClock()
-    async with pg_schema() as url:
-        store = await open_postgres_store(url, clock, ROUTES)
-        other = await asyncpg.connect(url)
-        try:
-            hid = (await seed(store))["S-1"]
-            cid = await running_campaign(store)
-            seen: list[Status] = []
+    async with race() as r:
+        seen: list[Status] = []
 
-            def unless_help(t: ReplyTarget) -> ReplyItem | None:
-                seen.append(t.status)
-                if t.status == Status.NEED_HELP:
-                    return None
-                return ReplyItem(t.campaign_id, t.household_id, t.association_id, "safe", "web", "stale", clock.now())
+        def unless_help(t: ReplyTarget) -> ReplyItem | None:
+            seen.append(t.status)
+            if t.status == Status.NEED_HELP:
+                return None
+            return ReplyItem(t.campaign_id, t.household_id, t.association_id, "safe", "web", "stale", r.clock.now())
 
-            answer = other.transaction()
-            await answer.start()
-            await other.execute("UPDATE campaign_households SET status = 'need_help' WHERE campaign_id = $1"
-                                " AND household_id = $2", cid, hid)
-            stale = asyncio.create_task(store.replies.record_by_token(TokenAnswer(token_of(cid, hid), unless_help)))
-            # the other process's state, not this one's work: a bounded poll of the server's lock table
-            async with asyncio.timeout(10):
-                while not await _blocks_another(other):
-                    assert not stale.done(), "the answer did not wait for the household's row"
-                    await asyncio.sleep(0.02)
-            assert seen == []  # nothing built on the row as it was before the other process's write
-            await answer.commit()
-            outcome = await stale
-            assert outcome.outcome is None and seen == [Status.NEED_HELP]
-            assert [h.status for h in await store.replies.history(cid, hid)] == []
-        finally:
-            await other.close()
-            await store.close()
+        outcome = await r.while_another_writes(Status.NEED_HELP, r.store.replies.record_by_token(
+            TokenAnswer(token_of(r.campaign_id, r.household_id), unless_help)))
+        # built once, on the row as the other process left it, never on the row before its write
+        assert outcome.outcome is None and seen == [Status.NEED_HELP]
+        assert [h.status for h in await r.store.replies.history(r.campaign_id, r.household_id)] == []
 
 
 async def test_a_database_that_takes_no_connections_is_unavailable_not_a_fault(tmp_path: Path) -> None:
