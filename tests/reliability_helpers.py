@@ -21,7 +21,7 @@ import sqlite3
 import sys
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +92,7 @@ class ServerProcess:
         self.log: list[str] = []
         self.starts = 0
         self._drains: list[asyncio.Task[None]] = []
+        self._logged = asyncio.Event()  # set on every new log line (`wait_logged`)
 
     async def start(self, timeout_seconds: float = 60.0) -> None:
         self.proc = await asyncio.create_subprocess_exec(
@@ -114,6 +115,29 @@ class ServerProcess:
     async def _drain(self, stream: asyncio.StreamReader) -> None:
         while line := await stream.readline():
             self.log.append(line.decode(errors="replace").rstrip("\n"))
+            self._logged.set()
+
+    def _docs(self) -> Iterator[dict[str, Any]]:
+        """The log lines that are JSON objects, parsed."""
+        for line in self.log:
+            with contextlib.suppress(ValueError):
+                doc = json.loads(line)
+                if isinstance(doc, dict):
+                    yield doc
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        """The JSON log lines whose event is `name`."""
+        return [doc for doc in self._docs() if doc.get("event") == name]
+
+    async def wait_logged(self, name: str, timeout_seconds: float = 30.0) -> dict[str, Any]:
+        """Until the server has logged event `name` (what it did, not a time it might take)."""
+        async with asyncio.timeout(timeout_seconds):
+            while True:
+                self._logged.clear()
+                found = self.events(name)
+                if found:
+                    return found[0]
+                await self._logged.wait()
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown code runs, exactly like a power cut of the process."""
@@ -141,13 +165,7 @@ class ServerProcess:
 
     def errors(self) -> list[dict[str, Any]]:
         """Log lines at error level (parsed JSON)."""
-        out = []
-        for line in self.log:
-            with contextlib.suppress(ValueError):
-                doc = json.loads(line)
-                if isinstance(doc, dict) and doc.get("level") in ("error", "critical"):
-                    out.append(doc)
-        return out
+        return [doc for doc in self._docs() if doc.get("level") in ("error", "critical")]
 
     async def __aenter__(self) -> ServerProcess:
         await self.start()

@@ -250,6 +250,9 @@ async def test_sigterm_stops_serve_in_seconds_while_providers_are_dead(tmp_path:
             await start_campaign(http, server.url, token, [
                 {"after_seconds": 0, "channels": ["webpush"], "fallback": ["sms", "voice"]}])
             await sb.wait_refused(3)  # the lanes are pausing and retrying
+            # the server has taken a 429 in: a lane sits in its Retry-After wait (a refusal the sandbox
+            # has sent may still be on its way when SIGTERM comes, and then no wait is there to end)
+            await server.wait_logged("lane_paused")
             assert claimed_now(cfg.db_path) > 0
             rc = await server.stop(timeout_seconds=STOP_BOUND_SECONDS)
         assert rc == 0
