@@ -56,7 +56,9 @@ from safetynet.store.sqlite.reply_targets import (
     TARGET_SQL,
     PageLookups,
     TokenLookups,
+    by_token_hashes,
     target_from_row,
+    targets_by_hash,
 )
 from safetynet.store.sqlite.reply_undo import not_undone, note_prior_statuses, undo_confirmation
 from safetynet.store.sqlite.statuses import StatusChange, current_statuses, status_steps
@@ -459,8 +461,7 @@ class ReplyStore:
         hashes = sorted({e.token_hash for n in indices if isinstance(e := entries[n], TokenAnswer)})
         targets: dict[str, ReplyTarget] = {}
         if hashes:
-            rows = yield Sql(TARGET_SQL + f" WHERE ch.token_hash IN ({marks(len(hashes))})", hashes)
-            targets = {r[8]: target_from_row(r) for r in rows}
+            targets = targets_by_hash((yield Sql(by_token_hashes(len(hashes)), hashes)))
             if self.LOCKS_TARGETS and targets:
                 targets = yield from _under_lock(entries, indices, targets)
         items: list[ReplyItem] = []
@@ -541,11 +542,9 @@ def _under_lock(entries: list[ReplyItem | TokenAnswer], indices: list[int],
     by_campaign: dict[int, set[int]] = {}
     for n in indices:
         e = entries[n]
-        t = targets.get(e.token_hash) if isinstance(e, TokenAnswer) else None
-        if isinstance(e, ReplyItem):
-            by_campaign.setdefault(e.campaign_id, set()).add(e.household_id)
-        elif t is not None:
-            by_campaign.setdefault(t.campaign_id, set()).add(t.household_id)
+        who: ReplyItem | ReplyTarget | None = targets.get(e.token_hash) if isinstance(e, TokenAnswer) else e
+        if who is not None:
+            by_campaign.setdefault(who.campaign_id, set()).add(who.household_id)
     locked: dict[tuple[int, int], Status] = {}
     for campaign_id in sorted(by_campaign):
         current = yield from current_statuses(campaign_id, sorted(by_campaign[campaign_id]))

@@ -20,6 +20,15 @@ _TARGET_FROM = (" FROM campaign_households ch JOIN campaigns k ON k.id = ch.camp
 TARGET_SQL = "SELECT " + _TARGET_COLUMNS.format(closed_at="k.closed_at") + _TARGET_FROM
 _PACKED_TARGETS = packed(_TARGET_COLUMNS.format(closed_at=real("k.closed_at"))) + _TARGET_FROM
 
+def by_token_hashes(n: int) -> str:
+    """The targets of `n` token hashes (`targets_by_hash` reads the rows)."""
+    return TARGET_SQL + f" WHERE ch.token_hash IN ({marks(n)})"
+
+
+def targets_by_hash(rows: Sequence[Row | list[Any]]) -> dict[str, ReplyTarget]:
+    return {r[8]: target_from_row(r) for r in rows}
+
+
 # Enum lookups by value through a dict: the Enum call costs more, and this runs for every answer.
 STATUS = {s.value: s for s in Status}
 _STATE = {s.value: s for s in CampaignState}
@@ -53,12 +62,12 @@ class TokenLookups(IterationBatch[str, ReplyTarget | None]):
         super().__init__(self._targets, None)
 
     async def _targets(self, token_hashes: Sequence[str]) -> dict[str, ReplyTarget | None]:
-        where = f" WHERE ch.token_hash IN ({marks(len(token_hashes))})"
         if self.packed:
+            where = f" WHERE ch.token_hash IN ({marks(len(token_hashes))})"
             rows: Sequence[Row | list[Any]] = await self.db.fetch_packed(_PACKED_TARGETS + where, list(token_hashes))
         else:
-            rows = await self.db.fetchall(TARGET_SQL + where, list(token_hashes))
-        return {r[8]: target_from_row(r) for r in rows}
+            rows = await self.db.fetchall(by_token_hashes(len(token_hashes)), list(token_hashes))
+        return dict(targets_by_hash(rows))
 
 
 _ANSWERED_SQL = ", ".join(f"'{s.value}'" for s in sorted(ANSWERED))
