@@ -237,6 +237,12 @@ class AuthRepo(Protocol):
         """False when the staff member has no such contact."""
         ...
 
+    async def set_staff_contacts(self, staff_id: int, contacts: Mapping[ContactKind, str | None]) -> Staff:
+        """For each kind named, the staff member's contacts of that kind become that one address (in
+        its kind's form), or none for None; kinds not named stay as they are. One transaction: a
+        phone changed is never a phone gone. Raises StaffError for an unknown staff member."""
+        ...
+
     async def count_city_admins(self) -> int: ...
 
     async def create_session(self, token_hash: str, staff_id: int, csrf_token: str, ttl_seconds: float) -> None:

@@ -92,6 +92,18 @@ async def test_staff_contacts_are_kind_and_address_rows(store_factory: StoreFact
         assert other.contacts == ()  # one member's contacts are theirs alone
         with pytest.raises(StaffError):
             await store.auth.add_staff_contact(10_000, "mobile", "+819099990002")
+        # a changed phone replaces the old one of its kind; kinds not named stay; None removes a kind
+        changed = await store.auth.set_staff_contacts(s.id, {"mobile": "+819011112222", "line": None})
+        assert changed.contacts == (("webpush", '{"endpoint":"https://p/s"}'), ("mobile", "+819011112222"))
+        assert (await store.auth.staff_by_id(s.id)).contacts == changed.contacts  # type: ignore[union-attr]
+        await store.auth.add_staff_contact(s.id, "mobile", "+819033334444")  # two of a kind become one
+        assert (await store.auth.set_staff_contacts(s.id, {"mobile": "+819055556666", "telegram": "88"})).contacts \
+            == (("webpush", '{"endpoint":"https://p/s"}'), ("mobile", "+819055556666"), ("telegram", "88"))
+        assert (await store.auth.set_staff_contacts(s.id, {})).contacts == (
+            ("webpush", '{"endpoint":"https://p/s"}'), ("mobile", "+819055556666"), ("telegram", "88"))
+        assert (await store.auth.staff_by_id(other.id)).contacts == ()  # type: ignore[union-attr]
+        with pytest.raises(StaffError):
+            await store.auth.set_staff_contacts(10_000, {"mobile": "+819099990002"})
         # a staff member removed takes their contacts along
         assert await store.auth.remove_staff("head")
         again = await store.auth.add_staff("head", "H", Role.ASSOCIATION_HEAD, f"association:{SAKURA}", None)

@@ -68,6 +68,10 @@ async def test_injection_strings_in_every_field_are_just_text(tmp_path: Path) ->
                      {"headers": admin, "json": {"method": "visit", "note": s, "key": s}}),
                     ("POST", "/admin/staff", {"data": {"csrf": csrf, "login": s[:30], "display_name": s,
                                                        "role": "deputy", "scope": f"association:{s}", "password": s}}),
+                    ("POST", "/admin/staff/contacts", {"data": {"csrf": csrf, "login": s[:30], "contact_phone": s,
+                                                                "contact_email": s, "clear_line": s}}),
+                    ("POST", "/admin/staff/contacts", {"data": {"csrf": csrf, "login": "head_a", "contact_phone": s,
+                                                                "contact_telegram": s}}),
                     ("POST", "/login", {"data": {"login": s, "password": s, "csrf": s}}),
                 ]
                 for method, url, kwargs in calls:

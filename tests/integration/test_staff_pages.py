@@ -11,6 +11,7 @@ from urllib.parse import quote
 from dashboard_fixtures import ASSOC_A, ASSOC_B, World, client, csrf_of, login, password, world
 
 from safetynet.clock import FakeClock
+from safetynet.web.audit_api import AUDIT
 
 
 async def _form_token(http, w: World) -> str:  # type: ignore[no-untyped-def]
@@ -278,3 +279,59 @@ async def test_admin_gives_a_new_deputy_contacts_of_any_roster_column(tmp_path: 
             assert r.status == 200
         added = {s.login: s for s in await w.store.auth.list_staff()}["fuku2"]
         assert added.contacts == (("mobile", "+819012345678"), ("telegram", "8880002"))
+
+
+async def test_admin_changes_a_heads_alert_contacts_without_remaking_the_account(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        csrf = await login(http, w, "admin")
+        found = await w.store.auth.staff_by_login("head_a")
+        assert found is not None
+        head = found[0]
+        base = {"csrf": csrf, "login": "head_a"}
+        async with http.post(f"{w.url}/admin/staff/contacts", data={**base, "contact_phone": "090-1111-2222",
+                                                                    "contact_telegram": "4242"}) as r:
+            assert r.status == 200 and r.headers["Cache-Control"] == "no-store"
+            page = await r.text()
+        assert "head_a の連絡先を変更しました" in page
+        assert "…2222" in page and "1111" not in page  # the console shows enough to recognise, not to copy
+        alerted = await w.store.auth.staff_for_association(ASSOC_A, "桜地区")
+        mine = next(s for s in alerted if s.login == "head_a")
+        assert set(mine.contacts) >= {("mobile", "+819011112222"), ("telegram", "4242")}
+
+        # a new phone replaces the old one; Telegram, not named, stays
+        async with http.post(f"{w.url}/admin/staff/contacts", data={**base, "contact_phone": "080-3333-4444"}) as r:
+            assert r.status == 200
+        contacts = (await w.store.auth.staff_by_id(head.id)).contacts  # type: ignore[union-attr]
+        assert ("mobile", "+818033334444") in contacts and ("mobile", "+819011112222") not in contacts
+        assert ("telegram", "4242") in contacts
+
+        # a number that is not one: 400 naming the field, nothing changed (the other field neither)
+        async with http.post(f"{w.url}/admin/staff/contacts?lang=en",
+                             data={**base, "contact_phone": "12", "clear_telegram": "1"}) as r:
+            assert r.status == 400 and "Mobile" in await r.text()
+        assert (await w.store.auth.staff_by_id(head.id)).contacts == contacts  # type: ignore[union-attr]
+
+        # a ticked box removes that kind; nothing filled nor ticked is refused
+        async with http.post(f"{w.url}/admin/staff/contacts", data={**base, "clear_telegram": "1"}) as r:
+            assert r.status == 200
+        contacts = (await w.store.auth.staff_by_id(head.id)).contacts  # type: ignore[union-attr]
+        assert [k for k, _ in contacts if k == "telegram"] == [] and ("mobile", "+818033334444") in contacts
+        async with http.post(f"{w.url}/admin/staff/contacts", data=base) as r:
+            assert r.status == 400
+        async with http.post(f"{w.url}/admin/staff/contacts", data={**base, "csrf": "",
+                                                                    "contact_phone": "090-5555-6666"}) as r:
+            assert r.status == 403
+        async with http.post(f"{w.url}/admin/staff/contacts", data={**base, "login": "nobody",
+                                                                    "contact_phone": "090-5555-6666"}) as r:
+            assert r.status == 404
+        assert (await w.store.auth.staff_by_id(head.id)).contacts == contacts  # type: ignore[union-attr]
+        async with client() as other:  # the head's own account is what it was: same login, same password
+            await login(other, w, "head_a")
+            async with other.post(f"{w.url}/admin/staff/contacts",
+                                  data={"csrf": csrf, "login": "head_a", "contact_phone": "090-5555-6666"}) as r:
+                assert r.status in (403, 404)  # not a city admin
+        await w.app[AUDIT].flush()  # type: ignore[index]
+        got = [(e.what, e.detail) for e in await w.store.audit.entries() if e.action == "staff"]
+    # which kinds changed is on record; the numbers themselves are not
+    assert got == [("contacts", "head_a mobile,telegram"), ("contacts", "head_a mobile"),
+                   ("contacts", "head_a telegram")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from safetynet.domain import MAX_DEPUTIES_PER_ASSOCIATION, Role
 from safetynet.domain.roster import ApiToken, Staff, StaffError
@@ -127,6 +127,18 @@ class MemoryAuth:
         for cid in found:
             del self.t.staff_contacts[cid]
         return bool(found)
+
+    async def set_staff_contacts(self, staff_id: int, contacts: Mapping[str, str | None]) -> Staff:
+        await self.t.write()
+        if staff_id not in self.t.staff:
+            raise StaffError(f"no staff member {staff_id}")
+        for cid in [c.id for c in self.t.staff_contacts.values() if c.staff_id == staff_id and c.kind in contacts]:
+            del self.t.staff_contacts[cid]
+        now = self.t.clock.now()
+        for kind, address in sorted(contacts.items()):
+            if address:
+                self._add_contact(staff_id, kind, address, now)
+        return _staff(self.t.staff[staff_id], self.t)
 
     async def count_city_admins(self) -> int:
         await asyncio.sleep(0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from safetynet.clock import Clock
 from safetynet.domain import MAX_DEPUTIES_PER_ASSOCIATION, Role
@@ -158,6 +158,22 @@ class AuthStore:
     async def remove_staff_contact(self, staff_id: int, kind: str, address: str) -> bool:
         return await self.db.execute(
             "DELETE FROM staff_contacts WHERE staff_id = ? AND kind = ? AND address = ?", (staff_id, kind, address)) > 0
+
+    async def set_staff_contacts(self, staff_id: int, contacts: Mapping[str, str | None]) -> Staff:
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT 1 FROM staff WHERE id = ?", (staff_id,)) as cur:
+                if await cur.fetchone() is None:
+                    raise StaffError(f"no staff member {staff_id}")
+            await conn.executemany("DELETE FROM staff_contacts WHERE staff_id = ? AND kind = ?",
+                                   [(staff_id, kind) for kind in sorted(contacts)])
+            await conn.executemany(
+                "INSERT INTO staff_contacts (staff_id, kind, address, created_at) VALUES (?,?,?,?)",
+                [(staff_id, kind, address, now) for kind, address in sorted(contacts.items()) if address])
+        found = await self.staff_by_id(staff_id)
+        if found is None:  # removed by another admin since the commit
+            raise StaffError(f"no staff member {staff_id}")
+        return found
 
     async def count_city_admins(self) -> int:
         return int(await self.db.fetchval("SELECT count(*) FROM staff WHERE role = 'city_admin'", (), 0))
