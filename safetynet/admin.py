@@ -21,7 +21,7 @@ from safetynet.console import say
 from safetynet.domain import Role, Scope
 from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.japan_time import in_japan
-from safetynet.domain.roster import StaffError
+from safetynet.domain.roster import Staff, StaffError
 from safetynet.i18n import t
 from safetynet.passwords import PasswordError, check_password
 from safetynet.store import Store, store_session
@@ -223,6 +223,39 @@ def staff_password(cfg: Config, args: argparse.Namespace) -> int:
     print(say("cli.staff.password_set", login=args.login))
     if generated:
         print(say("cli.staff.password", password=generated))
+    return 0
+
+
+def staff_contacts_cmd(cfg: Config, args: argparse.Namespace) -> int:
+    """A staff member's alert contacts changed (a head's new phone): each option given replaces that
+    kind's address, each `--clear` removes one; the account, its password and sessions stay."""
+    from safetynet.channels import registry
+
+    by_key = {c.key: c.kind for c in registry.roster_columns()}
+    unknown = [k for k in args.clear or () if k not in by_key]
+    if unknown:
+        raise CommandError(say("cli.staff.contacts.bad_clear", key=unknown[0], keys=", ".join(by_key)))
+    filled = dict(staff_contacts(args))
+    changes: dict[str, str | None] = {**{by_key[k]: None for k in args.clear or ()}, **filled}
+    if not changes:
+        raise CommandError(say("cli.staff.contacts.nothing", login=args.login))
+
+    async def run() -> Staff | None:
+        async with store_session(cfg) as store:
+            found = await store.auth.staff_by_login(args.login)
+            if found is None:
+                return None
+            try:
+                staff = await store.auth.set_staff_contacts(found[0].id, changes)
+            except StaffError:
+                return None
+            await audit_cli(store, AuditAction.STAFF, "contacts", f"{args.login} {','.join(sorted(changes))}")
+            return staff
+
+    staff = asyncio.run(run())
+    if staff is None:
+        raise CommandError(say("cli.staff.no_such", login=repr(args.login)))
+    print(say("cli.staff.contacts.set", login=args.login, contacts=_shown(staff.contacts) or "-"))
     return 0
 
 

@@ -113,7 +113,7 @@ def _add_init_and_access(sub: Any) -> None:
 
     staff = sub.add_parser("staff", help=say("cli.staff.help"), description=say("cli.staff.help"),
                            parents=[_config_parent()])
-    ssub = staff.add_subparsers(dest="staff_command", metavar="{add,list,password,remove}", required=True)
+    ssub = staff.add_subparsers(dest="staff_command", metavar="{add,list,password,contacts,remove}", required=True)
     p = _cmd(ssub, "add", say("cli.staff.add.help"),
              "safetynet staff add tanaka --role association_head --scope association:花園町一丁目町会",
              "safetynet.admin:staff_add")
@@ -129,6 +129,12 @@ def _add_init_and_access(sub: Any) -> None:
              "safetynet.admin:staff_password")
     p.add_argument("login")
     p.add_argument("--password", help=say("cli.staff.add.password"))
+    p = _cmd(ssub, "contacts", say("cli.staff.contacts.help"), "safetynet staff contacts tanaka --phone 090-1234-5678",
+             "safetynet.admin:staff_contacts_cmd")
+    p.add_argument("login")
+    for col in registry.roster_columns():
+        p.add_argument(f"--{col.key}", help=say("cli.staff.add.contact", kind=say(f"contact.kind.{col.kind}")))
+    p.add_argument("--clear", action="append", metavar="KIND", help=say("cli.staff.contacts.clear"))
     p = _cmd(ssub, "remove", say("cli.staff.remove.help"), "safetynet staff remove tanaka",
              "safetynet.admin:staff_remove")
     p.add_argument("login")

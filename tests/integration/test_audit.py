@@ -249,13 +249,21 @@ def test_staff_and_token_changes_from_the_command_line_are_recorded(tmp_path: Pa
     assert main([*c, "staff", "add", "yamada", "--role", "deputy", "--scope", f"association:{ASSOC_A}",
                  "--password", "chonai-no-mado-guchi"]) == 0
     assert main([*c, "staff", "password", "yamada"]) == 0
+    assert main([*c, "staff", "contacts", "yamada", "--phone", "090-1111-2222", "--email", "yamada@example.jp"]) == 0
+    assert main([*c, "staff", "contacts", "yamada", "--clear", "email"]) == 0
+    assert main([*c, "staff", "contacts", "yamada", "--clear", "fax"]) == 2  # no such kind: nothing changed
+    assert main([*c, "staff", "contacts", "yamada"]) == 2  # nothing to change
+    assert main([*c, "staff", "contacts", "nobody", "--phone", "090-1111-2222"]) == 2
+    kept = _in_world(tmp_path, lambda w: w.store.auth.staff_by_login("yamada"), seeded=False)
+    assert kept is not None and kept[0].contacts == (("mobile", "+819011112222"),)
     assert main([*c, "staff", "remove", "yamada"]) == 0
     assert main([*c, "token", "create", "--role", "city_admin"]) == 0
     got = [(e.action, e.what, e.detail) for e in _in_world(tmp_path, lambda w: w.store.audit.entries(), seeded=False)]
-    assert got[:3] == [("staff", "add", f"yamada deputy association:{ASSOC_A}"), ("staff", "password", "yamada"),
+    assert got[:5] == [("staff", "add", f"yamada deputy association:{ASSOC_A}"), ("staff", "password", "yamada"),
+                       ("staff", "contacts", "yamada email,mobile"), ("staff", "contacts", "yamada email"),
                        ("staff", "remove", "yamada")]
-    assert got[3][:2] == ("token", "api_token") and got[3][2].startswith("created ") and got[3][2].endswith(" city")
-    token_id = got[3][2].split()[1]
+    assert got[5][:2] == ("token", "api_token") and got[5][2].startswith("created ") and got[5][2].endswith(" city")
+    token_id = got[5][2].split()[1]
     assert main([*c, "token", "revoke", token_id]) == 0
     last = _in_world(tmp_path, lambda w: w.store.audit.entries(), seeded=False)[-1]
     assert (last.action, last.detail) == ("token", f"revoked {token_id}") and last.actor.startswith("cli")
