@@ -292,3 +292,33 @@ async def test_a_tap_that_fails_offline_says_so_beside_the_household(tmp_path: P
         await note.wait_for(state="detached", timeout=LIVE_MS)  # saved: the line goes
         assert await w.status("A-006") == "confirmed_in_person"
         assert await page.inner_text("[data-flash]") == ""
+
+
+async def test_the_admin_changes_a_heads_phone_on_the_admin_page(tmp_path: Path) -> None:
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b)
+        await login(page, w.url, "admin", password("admin"))
+        await page.goto(f"{w.url}/admin")
+        cell = page.locator('td:has(ul[data-contacts="head_a"])')
+        # a head no alert can reach is said so (the fixture's heads have no contacts yet)
+        assert await cell.locator("[data-no-contacts]").inner_text() == "連絡先がないため「助けが必要」の知らせが届きません"
+        await cell.locator("summary").click()
+        await cell.locator('input[name="contact_phone"]').fill("090-7777-8888")
+        async with page.expect_navigation():
+            await cell.locator('button[type="submit"]').click()
+        assert await page.inner_text(".notice") == "head_a の連絡先を変更しました"
+        shown = page.locator('ul[data-contacts="head_a"] li')
+        assert "…8888" in await shown.all_inner_texts()
+        assert await page.locator('td:has(ul[data-contacts="head_a"]) [data-no-contacts]').count() == 0
+        found = await w.store.auth.staff_by_login("head_a")
+        assert found is not None and ("mobile", "+819077778888") in found[0].contacts
+        # the same form takes it away again: the box shows only for a kind the head has
+        cell = page.locator('td:has(ul[data-contacts="head_a"])')
+        await cell.locator("summary").click()
+        assert await cell.locator('input[name="contact_phone"]').get_attribute("placeholder") == "…8888"
+        await cell.locator('input[name="clear_phone"]').check()
+        async with page.expect_navigation():
+            await cell.locator('button[type="submit"]').click()
+        assert "…8888" not in await page.locator('ul[data-contacts="head_a"] li').all_inner_texts()
+        assert await page.locator('td:has(ul[data-contacts="head_a"]) [data-no-contacts]').count() == 1
+        await screenshot(page, "admin-staff-contacts")
