@@ -75,8 +75,10 @@ async def _city_campaign(request: web.Request, viewer: Viewer) -> tuple[Campaign
 
 async def _build_parts(request: web.Request, viewer: Viewer, info: CampaignInfo, lang: str) -> CityParts:
     st = stats_reads(request)
-    counts, minutes, assocs, help_open = await asyncio.gather(
-        st.counts(info.id), st.minutes(info.id), st.associations(), reads(request).open_help_counts(info.id))
+    # the door-knock counts beside the stats document, not in it: that document is the stats API's
+    counts, minutes, assocs, help_open, doorknock = await asyncio.gather(
+        st.counts(info.id), st.minutes(info.id), st.associations(), reads(request).open_help_counts(info.id),
+        services(request).store.campaigns.doorknock_counts(info.id))
 
     def visible(a: Association) -> bool:
         return viewer.sees(a.district, a.name)
@@ -90,8 +92,8 @@ async def _build_parts(request: web.Request, viewer: Viewer, info: CampaignInfo,
     svg = render_svg(series, title=t(lang, "curve"), desc=t(lang, "curve_desc"), minutes_label=t(lang, "minutes"),
                      until_minute=now_minute)
     # render_svg escapes every text it draws
-    return CityParts(totals_block(lang, doc), Markup(svg), districts_table(lang, doc),
-                     associations_table(lang, doc))
+    return CityParts(totals_block(lang, doc), Markup(svg), districts_table(lang, doc, doorknock),
+                     associations_table(lang, doc, doorknock))
 
 
 async def _parts(request: web.Request, viewer: Viewer, info: CampaignInfo, lang: str) -> CityParts:

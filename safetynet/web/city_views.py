@@ -32,14 +32,16 @@ def _answered(status: dict[str, int]) -> int:
     return sum(status.get(str(s), 0) for s in ANSWERED)
 
 
-def district_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per-district sums of the stats document's association rows, worst rate first."""
-    acc: dict[str, dict[str, int]] = defaultdict(lambda: {"households": 0, "answered": 0, "help": 0})
+def district_rows(doc: dict[str, Any], doorknock: dict[int, int]) -> list[dict[str, Any]]:
+    """Per-district sums of the stats document's association rows (and of their door-knock counts),
+    worst rate first."""
+    acc: dict[str, dict[str, int]] = defaultdict(lambda: {"households": 0, "answered": 0, "help": 0, "doorknock": 0})
     for a in doc["associations"]:
         d = acc[a.get("district", "")]
         d["households"] += a["households"]
         d["answered"] += _answered(a["status"])
         d["help"] += a.get("need_help_open", 0)
+        d["doorknock"] += doorknock.get(a["id"], 0)
     rows = [{"name": k, **v, "rate": (v["answered"] / v["households"]) if v["households"] else 0.0}
             for k, v in acc.items()]
     rows.sort(key=lambda r: (r["rate"], r["name"]))
@@ -53,12 +55,15 @@ def _macro(name: str, *args: object) -> Markup:
 ENV.globals.update(band=band, answered=_answered, order=STATUS_ORDER)
 
 
-def districts_table(lang: str, doc: dict[str, Any]) -> Markup:
-    return _macro("districts_table", lang, district_rows(doc))
+def districts_table(lang: str, doc: dict[str, Any], doorknock: dict[int, int]) -> Markup:
+    return _macro("districts_table", lang, district_rows(doc, doorknock))
 
 
-def associations_table(lang: str, doc: dict[str, Any]) -> Markup:
-    return _macro("associations_table", lang, doc)
+def associations_table(lang: str, doc: dict[str, Any], doorknock: dict[int, int]) -> Markup:
+    """`doorknock`: households on the door-knock list still not answered, per association id (read
+    beside the stats document, which is the API's and does not carry them); only the document's
+    associations are shown, so a scoped viewer sees only theirs."""
+    return _macro("associations_table", lang, doc, doorknock)
 
 
 def totals_block(lang: str, doc: dict[str, Any]) -> Markup:

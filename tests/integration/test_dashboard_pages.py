@@ -441,6 +441,39 @@ async def test_city_overview_is_cut_to_the_viewers_scope(tmp_path: Path) -> None
             assert f"<h1>{ASSOC_B}の状況</h1>" in html
 
 
+def doorknock_cells(html: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The door-knock column of /city: association name -> count, district name -> count."""
+    dist = html[html.index('id="districts"'):html.index('id="associations"')]
+    assoc = html[html.index('id="associations"'):]
+    by_district = dict(re.findall(r'<th scope="row">([^<]+)</th>.*?<td class="num" data-doorknock>(\d+)</td></tr>', dist))
+    by_association = dict(re.findall(r'">([^<]+)</a></th>.*?<td class="num" data-doorknock>(\d+)</td></tr>', assoc))
+    return by_association, by_district
+
+
+async def test_city_overview_counts_the_door_knock_list_per_association_in_the_viewers_scope(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        for key in ("A-001", "A2-001", "B-001"):
+            await w.answer(key, "safe")
+        await w.store.campaigns.mark_doorknock(w.campaign_id, w.clock.now())  # the ladder's last step ran
+        await w.answer("A-003", "safe")  # answered after all: off the list
+        async with client() as http:
+            await login(http, w, "admin")
+            async with http.get(f"{w.url}/city") as r:
+                html = await r.text()
+            assert "<th>戸別訪問（未回答）</th>" in html
+            assert doorknock_cells(html) == ({ASSOC_A: "4", ASSOC_A2: "2", ASSOC_B: "1"}, {DIST_S: "6", DIST_U: "1"})
+            async with http.get(f"{w.url}/city?lang=en") as r:
+                assert "<th>Door-knock (not answered)</th>" in await r.text()
+        async with client() as http:
+            await login(http, w, "dhead")
+            async with http.get(f"{w.url}/city") as r:
+                assert doorknock_cells(await r.text()) == ({ASSOC_A: "4", ASSOC_A2: "2"}, {DIST_S: "6"})
+        async with client() as http:
+            await login(http, w, "head_b")
+            async with http.get(f"{w.url}/city") as r:
+                assert doorknock_cells(await r.text()) == ({ASSOC_B: "1"}, {DIST_U: "1"})
+
+
 async def test_api_associations_lists_the_callers_scope(tmp_path: Path) -> None:
     async with world(tmp_path) as w, client() as http:
         expected = {"admin": {ASSOC_A, ASSOC_A2, ASSOC_B}, "dhead": {ASSOC_A, ASSOC_A2}, "head_b": {ASSOC_B}}
