@@ -4,6 +4,8 @@ Dashboards never query per event. A poller wakes every `poll_seconds` (or at onc
 reads the campaign's counters, open help requests and the replies since its cursor (a rowid range:
 cheap), and when anything moved hands each subscriber a view filtered to its associations.
 Views are encoded once per distinct filter per tick, so 200 dashboards cost a handful of encodes.
+Subscribers that ask for it (the city overview) also get each association's door-knock count: read
+once a tick at most, and only while such a subscriber listens.
 
 A subscriber's queue is bounded; a client too slow to drain it is told to go (`None`), and its
 browser reconnects with Last-Event-ID and catches up (see `catch_up`).
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,9 +42,14 @@ HELP_RECOUNT_SECONDS = 10.0
 # Recounting a few associations reads their households; past this many, reading the campaign's open
 # help list once (it is indexed) costs less.
 HELP_FEW_ASSOCIATIONS = 20
+# The door-knock list grows when the ladder's last step runs (in the broadcast process: no reply of
+# this one wakes the poller) and shrinks when one on it answers. Counted again in a tick where counts
+# or households moved, else this often, for the step that moved no counter (notified households).
+DOORKNOCK_RECOUNT_SECONDS = 10.0
 _STATUSES = tuple(str(s) for s in ALL_STATUSES)
 
 Filter = frozenset[int] | None  # association ids a subscriber may see; None = all
+DoorknockCounts = Callable[[int], Awaitable[dict[int, int]]]  # campaign id -> households on the list per association
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,7 @@ class Snapshot:
     moved: frozenset[int] = frozenset()  # associations whose counts or help count changed
     reset: bool = False  # too many changes to list: clients reload their lists
     by_association: dict[int, list[list[Any]]] = field(default_factory=dict)  # `changed`, grouped
+    doorknock: dict[int, int] | None = None  # per association; None: not read (no subscriber asked)
 
     def __post_init__(self) -> None:
         for c in self.changed:
@@ -67,9 +75,10 @@ def _rate(status: dict[str, int], households: int) -> float:
 
 
 def view(snap: Snapshot, aids: Filter, *, full: bool, changed: Iterable[Change] | None = None,
-         reset: bool | None = None) -> dict[str, Any]:
+         reset: bool | None = None, doorknock: bool = False) -> dict[str, Any]:
     """The event payload for one subscriber: totals of its associations, the associations that
-    moved (all of them when `full`), and the household changes it may see.
+    moved (all of them when `full`), and the household changes it may see; with `doorknock` (and
+    the counts read), each listed association's door-knock count and their total.
 
     Costs the size of the subscriber's filter, not of the city: 200 one-association dashboards
     of a 1,000-association campaign are 200 small views a tick."""
@@ -86,6 +95,10 @@ def view(snap: Snapshot, aids: Filter, *, full: bool, changed: Iterable[Change] 
                  "need_help_open": snap.help_open.get(a, 0)}
         for a in listed
     }
+    knock = snap.doorknock if doorknock else None
+    if knock is not None:
+        for a in listed:
+            assoc[str(a)]["doorknock"] = knock.get(a, 0)
     if changed is not None:
         allowed = set(visible)
         items = [[c.household_id, c.association_id, c.status, c.reply_id] for c in changed if c.association_id in allowed]
@@ -93,13 +106,16 @@ def view(snap: Snapshot, aids: Filter, *, full: bool, changed: Iterable[Change] 
         items = [row for rows in snap.by_association.values() for row in rows]
     else:
         items = [row for a in visible for row in snap.by_association.get(a, ())]
-    return {
+    doc = {
         "campaign": snap.campaign, "households": households, "status": total,
         "answered_rate": _rate(total, households),
         "need_help_open": sum(snap.help_open.get(a, 0) for a in visible),
         "associations": assoc, "full": full, "changed": items,
         "reset": snap.reset if reset is None else reset,
     }
+    if knock is not None:
+        doc["doorknock"] = sum(knock.get(a, 0) for a in visible)
+    return doc
 
 
 @dataclass(eq=False)
@@ -107,6 +123,7 @@ class Subscription:
     campaign_id: int
     aids: Filter
     queue: asyncio.Queue[tuple[int, str] | None]
+    doorknock: bool = False  # wants the door-knock counts (the city overview)
     dropped: bool = False
 
 
@@ -115,6 +132,7 @@ class _Poller:
     campaign_id: int
     subs: set[Subscription] = field(default_factory=set)
     help_dirty: set[int] = field(default_factory=set)  # associations whose open help count moved
+    doorknock_read_at: float = 0.0
     poked: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
@@ -122,12 +140,15 @@ class _Poller:
 class LiveHub:
     def __init__(self, reads: DashboardReads, clock: Clock,
                  poll_seconds: float = 1.0, queue_size: int = 32, heartbeat_seconds: float = 15.0,
-                 min_interval_seconds: float = 0.5, overlap: int = 0) -> None:
+                 min_interval_seconds: float = 0.5, overlap: int = 0,
+                 doorknock_counts: DoorknockCounts | None = None) -> None:
         """`overlap`: how many reply ids below the cursor may still commit (0 on SQLite, whose one
         writer commits ids in order; several writers on PostgreSQL commit a batch's ids out of
         order). Each tick re-reads that many and passes on only the household changes not yet
-        passed on, so an answer that commits late still reaches every dashboard."""
+        passed on, so an answer that commits late still reaches every dashboard.
+        `doorknock_counts`: the campaign store's grouped count (None: no subscriber gets them)."""
         self.reads = reads
+        self.doorknock_counts = doorknock_counts
         self.overlap = max(0, overlap)
         self.clock = clock
         self.poll_seconds = poll_seconds
@@ -141,8 +162,9 @@ class LiveHub:
     def subscribers(self) -> int:
         return sum(len(p.subs) for p in self._pollers.values())
 
-    async def subscribe(self, campaign_id: int, aids: Filter) -> Subscription:
-        """Registers a subscriber (starting the campaign's poller if needed). Call `catch_up` next."""
+    async def subscribe(self, campaign_id: int, aids: Filter, *, doorknock: bool = False) -> Subscription:
+        """Registers a subscriber (starting the campaign's poller if needed). Call `catch_up` next.
+        With `doorknock` its events carry the door-knock counts (the poller reads them while it listens)."""
         if self._closed:
             raise RuntimeError("live hub is closed")
         poller = self._pollers.get(campaign_id)
@@ -150,7 +172,8 @@ class LiveHub:
             poller = _Poller(campaign_id)
             self._pollers[campaign_id] = poller
             poller.task = asyncio.get_running_loop().create_task(self._run(poller), name=f"live-{campaign_id}")
-        sub = Subscription(campaign_id, aids, asyncio.Queue(maxsize=self.queue_size))
+        sub = Subscription(campaign_id, aids, asyncio.Queue(maxsize=self.queue_size),
+                           doorknock=doorknock and self.doorknock_counts is not None)
         poller.subs.add(sub)
         return sub
 
@@ -186,8 +209,10 @@ class LiveHub:
         too_far = since is not None and seq - since > MAX_CATCH_UP  # reply ids are dense: the gap bounds the work
         cursor = seq if since is None or too_far else max(0, min(since, seq) - self.overlap)
         snap = await self._read(sub.campaign_id, sub.aids, cursor, None)
+        if sub.doorknock and self.doorknock_counts is not None:
+            snap = _with_doorknock(snap, await self.doorknock_counts(sub.campaign_id), snap.moved)
         return snap.seq, view(snap, sub.aids, full=True, changed=() if too_far else None,
-                              reset=True if too_far else None)
+                              reset=True if too_far else None, doorknock=sub.doorknock)
 
     def disconnect(self, campaign_id: int) -> int:
         """Tells every subscriber of a campaign to reconnect (they resume from their Last-Event-ID)."""
@@ -235,6 +260,8 @@ class LiveHub:
                 cursor = snap.seq
                 if help_open is not None and snap.changed:
                     snap = await self._recount_help(poller.campaign_id, snap, prev)
+                if any(s.doorknock for s in poller.subs):
+                    snap = await self._count_doorknock(poller, snap, prev)
                 if prev is None or snap.moved or snap.changed or snap.reset or snap.campaign != prev.campaign:
                     self._publish(poller, snap)
                 prev = snap
@@ -262,6 +289,19 @@ class LiveHub:
             return snap
         moved = snap.moved | {a for a in aids if help_open.get(a) != (prev.help_open.get(a) if prev else None)}
         return Snapshot(snap.seq, snap.campaign, snap.counts, help_open, snap.changed, frozenset(moved), snap.reset)
+
+    async def _count_doorknock(self, poller: _Poller, snap: Snapshot, prev: Snapshot | None) -> Snapshot:
+        """The snapshot with the door-knock counts: read again (one grouped query) when this tick saw
+        anything move or the last read is old, else the last tick's."""
+        assert self.doorknock_counts is not None  # no subscriber asks without them (`subscribe`)
+        now = self.clock.monotonic()
+        if (prev is None or prev.doorknock is None or snap.moved or snap.changed or snap.reset
+                or snap.campaign != prev.campaign or now - poller.doorknock_read_at >= DOORKNOCK_RECOUNT_SECONDS):
+            poller.doorknock_read_at = now
+            doorknock = await self.doorknock_counts(poller.campaign_id)
+        else:
+            doorknock = prev.doorknock
+        return _with_doorknock(snap, doorknock, _doorknock_moved(snap, prev, doorknock))
 
     def _new_only(self, snap: Snapshot, passed_on: dict[tuple[int, int], int]) -> Snapshot:
         """The snapshot with only the changes not passed on before (the overlap re-reads some)."""
@@ -294,11 +334,13 @@ class LiveHub:
         return Snapshot(seq, campaign, counts, help_open, () if reset else tuple(changes), moved, reset)
 
     def _publish(self, poller: _Poller, snap: Snapshot) -> None:
-        encoded: dict[Filter, str] = {}
+        encoded: dict[tuple[Filter, bool], str] = {}
         for sub in list(poller.subs):
-            data = encoded.get(sub.aids)
+            key = (sub.aids, sub.doorknock)
+            data = encoded.get(key)
             if data is None:
-                data = encoded[sub.aids] = json.dumps(view(snap, sub.aids, full=False), ensure_ascii=False)
+                data = encoded[key] = json.dumps(view(snap, sub.aids, full=False, doorknock=sub.doorknock),
+                                                 ensure_ascii=False)
             try:
                 sub.queue.put_nowait((snap.seq, data))
             except asyncio.QueueFull:
@@ -318,6 +360,20 @@ class LiveHub:
                 poke.cancel()
                 tick.cancel()
         poller.poked.clear()
+
+
+def _doorknock_moved(snap: Snapshot, prev: Snapshot | None, doorknock: dict[int, int]) -> frozenset[int]:
+    """`snap.moved` and the associations whose door-knock count changed since the last tick that
+    read them (none when none did: whoever asks for them now got all of them on connecting)."""
+    if prev is None or prev.doorknock is None:
+        return snap.moved
+    before = prev.doorknock
+    return snap.moved | {a for a in set(doorknock) | set(before) if doorknock.get(a, 0) != before.get(a, 0)}
+
+
+def _with_doorknock(snap: Snapshot, doorknock: dict[int, int], moved: frozenset[int]) -> Snapshot:
+    return Snapshot(snap.seq, snap.campaign, snap.counts, snap.help_open, snap.changed, moved, snap.reset,
+                    doorknock=doorknock)
 
 
 def _kick(sub: Subscription) -> None:

@@ -12,7 +12,9 @@ Event `stats`, data (JSON):
 "need_help_open"}} (only those that moved, all of them when "full"), "full",
 "changed": [[household_id, association_id, status, reply_id], …], "reset"}` — `reset` asks the
 client to reload its household list (it fell too far behind to replay).
-Query: `association=ID` narrows to one association; `since=CURSOR` as a first Last-Event-ID.
+Query: `association=ID` narrows to one association; `since=CURSOR` as a first Last-Event-ID;
+`doorknock=1` (the city overview) adds `"doorknock"` (households on the door-knock list still not
+answered) to the totals and to each association listed, read once a tick only while someone asks.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ async def events(request: web.Request) -> web.StreamResponse:
             raise not_found()
         aids = frozenset({assoc.id})
     hub = request.app[HUB]
-    sub = await hub.subscribe(info.id, aids)
+    sub = await hub.subscribe(info.id, aids, doorknock=request.query.get("doorknock") == "1")
     resp = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no",
         "X-Content-Type-Options": "nosniff",
@@ -92,7 +94,8 @@ def setup(app: web.Application) -> None:
     svc = app[SERVICES]
     # several writers on PostgreSQL commit reply ids out of order: re-read a window below the cursor
     overlap = OUT_OF_ORDER_WINDOW if svc.cfg.store.url.startswith("postgres") else 0
-    hub = LiveHub(app[READS], svc.clock, heartbeat_seconds=HEARTBEAT_SECONDS, overlap=overlap)
+    hub = LiveHub(app[READS], svc.clock, heartbeat_seconds=HEARTBEAT_SECONDS, overlap=overlap,
+                  doorknock_counts=svc.store.campaigns.doorknock_counts)
     app[HUB] = hub
     svc.store.replies.add_listener(hub.on_replies)  # committed answers wake the poller at once
     app.on_shutdown.append(_close_hub)

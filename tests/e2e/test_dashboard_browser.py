@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 from browser import browser, login, new_page, pdf, screenshot
-from dashboard_fixtures import ASSOC_A, SECRET, World, client, password, world
+from dashboard_fixtures import ASSOC_A, DIST_S, SECRET, World, client, password, world
 from playwright.async_api import Browser, Page
 
 from safetynet.auth import token_hash
@@ -150,6 +150,16 @@ async def test_doorknock_list_prints_and_city_overview_draws_the_curve(tmp_path:
             "#associations tbody tr", "rows => rows.map(r => r.dataset.rate)")]
         assert rates == sorted(rates)  # worst first, kept so live
         assert "● 注意 50%" in await admin.inner_text("#associations tbody tr >> nth=0")  # said in words too
+        # the ladder's last step: the door-knock column and its district total follow without a reload
+        knock, district_knock = (f'#associations tr[data-aid="{aid}"] td[data-doorknock]',
+                                 f'#districts tr[data-district="{DIST_S}"] td[data-doorknock]')
+        assert await admin.inner_text(knock) == "0"
+        await w.store.campaigns.mark_doorknock(w.campaign_id, w.clock.now())
+        await wait_text(admin, knock, "3")
+        await wait_text(admin, district_knock, "4")  # and A2-003
+        await reply_elsewhere(w, "A-002", "safe")  # one on the list answered after all
+        await wait_text(admin, knock, "2")
+        await wait_text(admin, district_knock, "3")
         await screenshot(admin, "city-overview")
 
 

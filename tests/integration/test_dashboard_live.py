@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from dashboard_fixtures import ASSOC_A, ASSOC_B, World, client, start_campaign, world
+from dashboard_fixtures import ASSOC_A, ASSOC_A2, ASSOC_B, World, client, start_campaign, world
 from pg_helpers import ON_POSTGRES
 
 from safetynet.clock import FakeClock
@@ -210,3 +210,70 @@ async def test_one_poll_serves_many_subscribers_and_drops_the_slow(tmp_path: Pat
         assert slow.dropped and slow.queue.get_nowait() is None and not reader.dropped
         await hub.close()
         assert all(s.dropped for s in subs)
+
+
+def doorknock(ev: dict[str, Any]) -> dict[str, int]:
+    return {aid: a["doorknock"] for aid, a in ev["associations"].items() if "doorknock" in a}
+
+
+async def test_the_city_stream_counts_the_door_knock_list_as_it_grows_and_shrinks(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock) as w, client() as http:
+        a, a2, b = (str(w.assoc_ids[n]) for n in (ASSOC_A, ASSOC_A2, ASSOC_B))
+        await w.answer("A-001", "safe")
+        url = f"{w.url}/api/campaigns/{w.campaign_id}/events"
+        async with http.get(f"{url}?doorknock=1", headers=auth(w, "admin")) as r, \
+                http.get(f"{url}?doorknock=1", headers=auth(w, "dhead")) as rd, \
+                http.get(url, headers=auth(w, "head_b")) as rb:
+            city, district, plain = Stream(r), Stream(rd), Stream(rb)
+            first = await city.next()
+            assert first["doorknock"] == 0 and doorknock(first) == {a: 0, a2: 0, b: 0}
+            assert "doorknock" not in (await plain.next()) and (await district.next())["doorknock"] == 0
+            await w.store.campaigns.mark_doorknock(w.campaign_id, clock.now())  # the ladder's last step ran
+            ev = await until(city, clock, lambda e: e.get("doorknock"))
+            assert ev["doorknock"] == 10 and doorknock(ev) == {a: 5, a2: 3, b: 2}
+            ev = await until(district, clock, lambda e: e.get("doorknock"))
+            assert ev["doorknock"] == 8 and doorknock(ev) == {a: 5, a2: 3}  # the district head's part only
+            await w.answer("A-003", "safe")  # one on the list answered after all: off it
+            ev = await until(city, clock, lambda e: e["changed"])
+            assert ev["doorknock"] == 9 and doorknock(ev)[a] == 4
+            ev = await until(plain, clock, lambda e: e["changed"] or e["associations"])
+            assert "doorknock" not in ev and all("doorknock" not in x for x in ev["associations"].values())
+
+
+@pytest.mark.sqlite_only  # ticks follow the fake clock (see the test above)
+async def test_the_door_knock_list_is_read_once_a_tick_and_only_while_a_city_page_listens(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock, serve=False) as w:
+        reads: list[int] = []
+
+        async def doorknock_counts(campaign_id: int) -> dict[int, int]:
+            reads.append(campaign_id)
+            return await w.store.campaigns.doorknock_counts(campaign_id)
+
+        hub = LiveHub(w.store.dashboard, clock, doorknock_counts=doorknock_counts)
+        await w.store.campaigns.mark_doorknock(w.campaign_id, clock.now())
+        aid = w.assoc_ids[ASSOC_A]
+        heads = [await hub.subscribe(w.campaign_id, frozenset({aid})) for _ in range(3)]
+        assert await asyncio.wait_for(heads[0].queue.get(), 5) is not None  # the first poll
+
+        async def tick_after(key: str, sub: live.Subscription) -> dict[str, Any]:
+            await w.answer(key, "safe")
+            hub.poke(w.campaign_id)
+            await clock.advance(0.5)
+            item = await asyncio.wait_for(sub.queue.get(), 5)
+            assert item is not None
+            return dict(json.loads(item[1]))
+
+        ev = await tick_after("A-001", heads[0])
+        assert reads == [] and "doorknock" not in ev  # association dashboards never cost the read
+        cities = [await hub.subscribe(w.campaign_id, None, doorknock=True) for _ in range(5)]
+        for n, key in enumerate(("A-002", "A-003"), start=1):
+            ev = await tick_after(key, cities[0])
+            assert ev["associations"][str(aid)]["doorknock"] == 6 - 1 - n
+            assert 1 <= len(reads) <= n  # once a tick however many listen, not once a subscriber
+            items = [await asyncio.wait_for(c.queue.get(), 5) for c in cities[1:]]
+            assert all(i is not None and i[1] == json.dumps(ev, ensure_ascii=False) for i in items)
+        told = [heads[1].queue.get_nowait() for _ in range(heads[1].queue.qsize())]
+        assert len(told) == 4 and all(i is not None and '"doorknock"' not in i[1] for i in told)
+        await hub.close()

@@ -14,7 +14,7 @@
   var live = document.querySelector("[data-live]");  // none for a campaign that has ended
   var states = JSON.parse(main.dataset.states || "{}");
   var FINISHED = { closed: 1, cancelled: 1 };
-  var streamUrl = "/api/campaigns/" + cid + "/events";
+  var streamUrl = "/api/campaigns/" + cid + "/events?doorknock=1";  // the door-knock column's counts too
   var es = null;
   var lastCurve = Date.now();
 
@@ -35,10 +35,14 @@
     if (live && ev.campaign && FINISHED[ev.campaign.state]) { live.remove(); live = null; }
   }
   function loginExpired() { window.SafetyNetLive.expired(main.dataset.msgExpiredLive, es, live); }  // live.js
-  function paintRow(tr, households, answered, help) {
+  function paintRow(tr, households, answered, help, doorknock) {
     var rate = households ? answered / households : 0, b = band(rate);
     tr.dataset.households = households; tr.dataset.answered = answered; tr.dataset.help = help;
     tr.dataset.rate = rate;
+    if (doorknock !== undefined) {  // an event without them keeps the last known
+      tr.dataset.doorknock = doorknock;
+      tr.querySelector("[data-doorknock]").textContent = doorknock;
+    }
     tr.className = "band-" + b;
     tr.querySelector("[data-hh]").textContent = households;
     tr.querySelector("[data-rate-text]").textContent = bands[b] + " " + pct(rate);
@@ -56,12 +60,13 @@
   function recomputeDistricts() {
     var sums = {};
     document.querySelectorAll("#associations tbody tr").forEach(function (tr) {
-      var d = tr.dataset.district, s = sums[d] || (sums[d] = { h: 0, a: 0, help: 0 });
+      var d = tr.dataset.district, s = sums[d] || (sums[d] = { h: 0, a: 0, help: 0, dk: 0 });
       s.h += +tr.dataset.households; s.a += +tr.dataset.answered; s.help += +tr.dataset.help;
+      s.dk += +tr.dataset.doorknock;
     });
     document.querySelectorAll("#districts tbody tr").forEach(function (tr) {
       var s = sums[tr.dataset.district];
-      if (s) { paintRow(tr, s.h, s.a, s.help); }
+      if (s) { paintRow(tr, s.h, s.a, s.help, s.dk); }
     });
   }
   function updateTotals(ev) {
@@ -93,7 +98,7 @@
       if (!tr) { continue; }
       var answered = 0;
       ANSWERED.forEach(function (k) { answered += a.status[k] || 0; });
-      paintRow(tr, a.households, answered, a.need_help_open);
+      paintRow(tr, a.households, answered, a.need_help_open, a.doorknock);
       moved = true;
     }
     if (moved) {
