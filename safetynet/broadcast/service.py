@@ -35,7 +35,7 @@ from safetynet.domain.campaigns import Actor, Campaign, CheckRow, LadderStep, St
 from safetynet.domain.japan_time import date_time_jst
 from safetynet.domain.roster import Association, UnknownScopeError
 from safetynet.i18n import t
-from safetynet.replies.notify import short_title, staff_messages
+from safetynet.replies.notify import short_title, staff_messages, standing_in
 from safetynet.replies.tokens import check_token, reply_token, token_hash
 from safetynet.stats.document import build_stats
 from safetynet.store import Store, StoreError
@@ -383,8 +383,40 @@ class CampaignService:
             raise CampaignStateError(f"campaign {campaign_id} is {c.state}; it can no longer be cancelled")
         log.info("campaign_cancelled", campaign_id=campaign_id)
         self._changed()
-        await self._audit("cancel", c, by if isinstance(by, Actor) else Actor(by))
+        actor = by if isinstance(by, Actor) else Actor(by)
+        await self._audit("cancel", c, actor)
+        if c.state == CampaignState.RUNNING:
+            await self._tell_cancelled(c, actor)
         return await self.get(campaign_id)
+
+    async def _tell_cancelled(self, c: Campaign, actor: Actor) -> None:
+        """The heads and deputies of a campaign that went out hear it is cancelled: some may be on
+        their way to a door. For an association none of them can be reached in, whoever stood in
+        for its alerts (`standing_in`) hears it, once however many associations they stand in for.
+        A failure to tell is logged, never the cancel's."""
+        base = self.cfg.server.public_url.rstrip("/")
+        channels = self.cfg.channels.enabled()
+        title = short_title(c.title)
+        alerts: list[StaffAlert] = []
+        try:
+            everyone = await self.store.auth.list_staff()
+            told: set[int] = set()
+            for a in await self.coverage(c.scope):
+                own = [s for s in everyone if s.active and s.role in (Role.ASSOCIATION_HEAD, Role.DEPUTY)
+                       and s.scope == f"association:{a.name}"]
+                link = f"{base}/a/{a.id}?campaign={c.id}"
+                if not staff_messages(own, channels):
+                    own, link = standing_in(everyone, a.district, channels), f"{base}/city?campaign={c.id}"
+                for m in staff_messages([s for s in own if s.id not in told], channels):
+                    text = t(m.language, "staff.campaign_cancelled", title=title, by=actor.label or "-")
+                    alerts.append(StaffAlert(c.id, m.staff_id, m.channel, m.address, f"{text}\n{link}", link))
+                told.update(s.id for s in own)
+            if alerts:
+                await self.store.outbox.queue_staff(alerts, self.clock.now())
+        except StoreError as e:
+            log.error("cancel_notice_failed", campaign_id=c.id, error=str(e))
+            return
+        log.info("cancel_told_to_staff", campaign_id=c.id, staff=len({a.staff_id for a in alerts}))
 
     async def update_text(self, campaign_id: int, *, title: str | None = None,
                           messages: Mapping[str, str] | None = None) -> Campaign:

@@ -162,6 +162,14 @@ class ReplyIntake:
         state = await self.store.replies.page_state(token_hash(token))
         return state if state is not None and self._answers(state.target) else None
 
+    async def cancelled(self, token: str) -> ReplyTarget | None:
+        """The household of a token whose campaign was cancelled, however long ago (until its data is
+        purged): its page says so rather than "no such link" (a mistaken alert, taken back)."""
+        if not looks_like_token(token):
+            return None
+        target = await self.store.replies.target_by_token_hash(token_hash(token))
+        return target if target is not None and target.campaign_state == CampaignState.CANCELLED else None
+
     async def target_for(self, campaign_id: int, household_id: int) -> ReplyTarget | None:
         target = await self.store.replies.target(campaign_id, household_id)
         return target if self._answers(target) else None

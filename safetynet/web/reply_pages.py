@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 
 from safetynet.channels import registry
-from safetynet.domain import ANSWERED, Status
+from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Status
 from safetynet.domain.replies import (
     MAX_PEOPLE,
     NO_DETAILS,
@@ -62,6 +62,7 @@ from safetynet.web.replies_common import (
 )
 from safetynet.web.reply_views import (
     alert_text,
+    cancelled_page,
     confirmation_page,
     fresh_key,
     not_found_page,
@@ -184,6 +185,11 @@ class ReplyRoutes:
         """GET /r/{token}: the question, with the household's answers so far; records `read`."""
         token = call.token
         state = await intake.resolve_page(token)  # the household's latest answers come with it: one read
+        if state is None or state.target.campaign_state == CampaignState.CANCELLED:
+            # nothing to record: a cancelled campaign's page says so, in or after its grace
+            cancelled = state.target if state is not None else await intake.cancelled(token)
+            if cancelled is not None:
+                return await self._cancelled(intake, call, cancelled)
         if state is None:
             clean = token_within(token)
             if clean is not None:  # the link with 「。」 or 「)」 stuck to it: the page it meant
@@ -200,6 +206,13 @@ class ReplyRoutes:
         body = question_page(token, lang, info.association, info.kind, info.title,
                              alert_text(info.messages, target.language, lang), target.status, state.recent)
         return self.page_answer(body)
+
+    async def _cancelled(self, intake: ReplyIntake, call: Call, target: ReplyTarget, after_post: bool = False) -> Answer:
+        info = await intake.page(target)
+        if info is None:
+            return self.not_found(after_post)
+        lang = _lang(call.query.get("lang"), target)
+        return self.page_answer(cancelled_page(lang, info.kind == CampaignKind.DRILL, info.title), 200, after_post)
 
     async def answer(self, intake: ReplyIntake, call: Call, form: Mapping[str, Any]) -> Answer:
         """POST /r/{token}: the answer form (and the details form) of the reply page."""
@@ -228,6 +241,9 @@ class ReplyRoutes:
                 lambda t: f"web:{t.campaign_id}:{t.household_id}:{key}{words}", details,
                 refuse=_asked_for_help if stale else None)
         except UnknownToken:
+            cancelled = await intake.cancelled(token)  # a page left open past the grace of a cancel
+            if cancelled is not None:
+                return await self._cancelled(intake, call, cancelled, after_post=True)
             return self.not_found(after_post=True)
         lang = _lang(form.get("lang") or call.query.get("lang"), result.target)
         if result.refused:

@@ -184,6 +184,13 @@ def dead_end_page(heading: str, what: str, contact_phone: str, city: str, status
     )
 
 
+@functools.lru_cache(maxsize=64)  # languages x cancelled campaigns
+def cancelled_page(lang: str, drill: bool, title: str) -> str:
+    """A cancelled campaign's reply page: cancelled, no answer needed, whom to call if help is needed."""
+    return render("reply_cancelled.html", **page_context(lang=lang, title=texts.t(lang, "reply.cancelled"), styles=_STYLES),
+                  drill=texts.t(lang, "reply.drill") if drill else "", heading=title.replace("\x00", ""))
+
+
 @functools.lru_cache(maxsize=4)  # one city, one number: the same page for every bad link
 def not_found_page(contact_phone: str = "", city: str = "") -> str:
     """The same page for unknown, malformed and expired links, in Japanese and English."""

@@ -276,3 +276,29 @@ async def test_a_real_event_waiting_for_approval_is_told_to_the_other_city_admin
         sent = {r.address: r.text or "" for r in env.staff_messages("telegram")}
         assert set(sent) == {"7770012"}  # the other one, not the one who started it
         assert sent["7770012"].startswith("【承認待ち】実災害「地震 安否確認」") and f"/city?campaign={real.id}" in sent["7770012"]
+
+
+async def test_cancelling_a_campaign_that_went_out_tells_its_heads_and_deputies(tmp_path: Path) -> None:
+    """A head may be on the way to a door when city hall cancels (a mistaken real event): they hear
+    it, once each; an association with nobody to reach is told to whoever stands in for it."""
+    from safetynet.broadcast.service import CampaignService, CampaignSpec
+    from safetynet.domain import CampaignKind
+    from safetynet.domain.campaigns import Actor
+
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, telegram="8880001")
+        await add_staff(env, "deputy-a", Role.DEPUTY, ASSOC_A, telegram="8880002")
+        await add_staff_over(env, "district-u", Role.DISTRICT_HEAD, "district:梅地区", telegram="7770003")  # B's stand-in
+        svc = CampaignService(env.store, env.cfg, env.clock)
+        await svc.cancel(env.campaign_id, by=Actor("bousai"))
+        await env.dispatch()
+        sent = {r.address: r.text or "" for r in env.staff_messages("telegram")}
+        assert set(sent) == {"8880001", "8880002", "7770003"}
+        assert sent["8880001"].startswith("【取り消し】「地震 安否確認」は取り消されました（bousai）。未回答の世帯の確認や戸別訪問は不要です。")
+        assert f"/a/{env.hh('A-001').association_id}?campaign={env.campaign_id}" in sent["8880001"]
+        assert f"/city?campaign={env.campaign_id}" in sent["7770003"]  # standing in for B
+        # a draft never went out: cancelling it tells nobody
+        draft = await svc.create(CampaignSpec("下書き", CampaignKind.DRILL, ("city",), {"ja": "訓練です"}))
+        await svc.cancel(draft.id, by=Actor("bousai"))
+        await env.dispatch()
+        assert len(env.staff_messages("telegram")) == 3

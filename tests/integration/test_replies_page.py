@@ -417,3 +417,24 @@ async def test_a_link_with_punctuation_stuck_to_it_opens_the_page_it_meant(tmp_p
             assert r.status == 404
         async with env.http.get(f"{env.url}/r/") as r:  # cut before the token: the dead end, not a bare 404
             assert r.status == 404 and "このリンクは" in await r.text()
+
+
+async def test_a_cancelled_campaigns_page_says_so_and_asks_nothing(tmp_path: Path) -> None:
+    """A mistaken alert taken back: its link says it was cancelled, in the household's language, with
+    no buttons, before and after the grace (not "no such link", which sends people to their head)."""
+    async with running_app(tmp_path, SAFETYNET_REPLIES_TOKEN_GRACE_HOURS="2") as env:
+        assert await env.store.campaigns.cancel(env.campaign_id, env.clock.now())
+        for hours in (0, 3):  # within the grace, then past it
+            await env.clock.advance(hours * 3600)
+            async with env.http.get(env.reply_url("A-001")) as resp:
+                assert resp.status == 200
+                page = await resp.text()
+            assert "この安否確認は取り消されました" in page and "回答の必要はありません" in page and "119" in page
+            assert "<form" not in page and "地震 安否確認" in page
+            async with env.http.get(env.reply_url("A-003")) as resp:  # an English household
+                assert "This safety check was cancelled" in await resp.text()
+        async with env.http.post(env.reply_url("A-001"), data={"status": "need_help"}) as resp:
+            assert resp.status == 200 and "この安否確認は取り消されました" in await resp.text()
+        assert await env.history("A-001") == []  # neither opening nor the late tap counts as an answer
+        async with env.http.get(f"{env.url}/r/{reply_token(SECRET, env.campaign_id + 99, env.hh('A-001').id)}") as resp:
+            assert resp.status == 404  # an unknown link is still just unknown
