@@ -209,11 +209,14 @@ class ReplyIntake:
         dedupe_key: str,
         details: ReplyDetails = NO_DETAILS,
     ) -> AnswerResult:
-        """Records safe or need_help for the target (a token or a resolved target)."""
+        """Records safe or need_help for the target (a token: `answer_token`, one trip; or a resolved
+        target, as an answer by the sender's address has)."""
+        if isinstance(target, str):
+            return await self.answer_token(target, status, channel, lambda _: dedupe_key, details)
         st = _ANSWER_OF.get(str(status))
         if st is None:
             raise ReplyError(f"an answer is safe or need_help, not {status}")
-        t = await self._target(target)
+        t = target
         details = _clipped(details)
         result = await self._record(t, str(st), str(channel), dedupe_key, details)
         self._alert(st, result, details)
