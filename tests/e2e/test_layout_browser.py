@@ -311,3 +311,16 @@ async def test_the_staff_menu_keeps_each_word_whole_on_a_phone(tmp_path: Path) -
         await login(page, w.url, "admin", password("admin"))
         await page.goto(f"{w.url}/city")
         assert await _on_two_lines(page, "header.top a") == []
+
+
+async def test_a_cancelled_campaigns_reply_page_fits_a_phone_and_offers_nothing_to_press(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, browser() as b:
+        assert await w.store.campaigns.cancel(w.campaign_id, w.clock.now())
+        resident = await new_page(b, phone=True)
+        token = reply_token(dashboard_fixtures.SECRET, w.campaign_id, w.hh("A-002").id)
+        await resident.goto(f"{w.url}/r/{token}")
+        assert await resident.inner_text("main h1") == "この安否確認は取り消されました"
+        assert "119番" in await resident.inner_text("main")
+        assert await resident.locator("main button, main form, main input").count() == 0
+        assert await _scroll_width(resident) <= 360
+        await _shot(resident, "reply-cancelled-360")
