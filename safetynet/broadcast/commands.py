@@ -98,6 +98,7 @@ def add_arguments(sub: Any) -> None:
     p = _parser(sub, "cancel", say("cli.campaign.cancel.help"))
     p.add_argument("id", type=int)
     p.add_argument("--as", dest="as_login", metavar="LOGIN", help=say("cli.campaign.cancel.as"))
+    p.add_argument("--no-notice", action="store_true", help=say("cli.campaign.cancel.no_notice"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cancel)
 
@@ -274,7 +275,7 @@ def approve(cfg: Config, args: argparse.Namespace) -> int:
 def cancel(cfg: Config, args: argparse.Namespace) -> int:
     async def work(svc: CampaignService) -> Campaign:
         by = await city_admin(svc, args.as_login) if args.as_login else Actor(command_line_actor())
-        return await svc.cancel(args.id, by=by)
+        return await svc.cancel(args.id, by=by, tell_households=not args.no_notice)
 
     c = _run(cfg, work)
     print(json.dumps({"id": c.id, "state": str(c.state)}) if args.json else say("cli.campaign.cancelled", id=c.id))

@@ -30,7 +30,7 @@ import structlog
 
 from safetynet.broadcast.health import HEARTBEAT_SECONDS, MIN_WRITE_SECONDS, LaneHealth
 from safetynet.broadcast.lanes import Lane, LaneStats
-from safetynet.broadcast.messages import compose, compose_check, title_for
+from safetynet.broadcast.messages import compose, compose_check, notice_language, notice_title, title_for
 from safetynet.broadcast.ratelimit import LaneGate, SharedLaneGate, SlotStore
 from safetynet.broadcast.retry import RetryPolicy
 from safetynet.channels import registry
@@ -43,6 +43,7 @@ from safetynet.domain.campaigns import (
     ClaimedDelivery,
     DeliveryOutcome,
     DispatcherBeat,
+    HouseholdNotice,
     OutcomeKind,
     StaffAlert,
 )
@@ -330,6 +331,15 @@ class Dispatcher:
             if items:
                 await lane.put(items)
                 total += len(items)
+                room -= len(items)
+            if room < max(1, lane.buffer // 2):
+                continue
+            # A cancelled campaign's notices last: a running event's alert never waits behind them.
+            notices = await self.outbox.claim_notices(lane.channel, room, self.owner, lease)
+            self._held.update(d.id for d in notices)
+            if notices:
+                await lane.put(notices)
+                total += len(notices)
         return total
 
     # -- workers -------------------------------------------------------------------------------
@@ -395,7 +405,7 @@ class Dispatcher:
         """The outcome of a delivery that is not sent now (its campaign ended or waits, its contact
         went), or None."""
         now = self.clock.now()
-        if d.staff is not None:  # sent whatever its campaign's state: the answer behind it came in
+        if d.composed:  # sent whatever its campaign's state: the answer behind it came in, or the cancel
             return DeliveryOutcome(d, OutcomeKind.FAILED, now, error="contact_gone") if not d.address else None
         campaign = self._campaigns.get(d.campaign_id)
         if campaign is None:
@@ -429,6 +439,8 @@ class Dispatcher:
     def _message_of(self, d: ClaimedDelivery) -> OutboundMessage:
         if d.staff is not None:
             return _staff_message(d, d.staff)
+        if d.notice is not None:
+            return _notice_message(d, d.notice)
         return self._message(d, self._campaigns[d.campaign_id])
 
     def _message(self, d: ClaimedDelivery, campaign: Campaign) -> OutboundMessage:
@@ -545,6 +557,15 @@ def _staff_message(d: ClaimedDelivery, alert: StaffAlert) -> OutboundMessage:
     return OutboundMessage(channel=d.channel, delivery_id=d.id, campaign_id=d.campaign_id, household_id=0,
                            address=alert.address, text=alert.text, reply_url=alert.link, reply_token="",
                            language=d.language, drill=alert.drill, title=alert.text.split("\n", 1)[0])
+
+
+def _notice_message(d: ClaimedDelivery, notice: HouseholdNotice) -> OutboundMessage:
+    """A household notice as composed when queued: its reply page (which says the campaign was
+    cancelled) as the link, no token (no answer buttons, no keypad)."""
+    return OutboundMessage(channel=d.channel, delivery_id=d.id, campaign_id=d.campaign_id,
+                           household_id=d.household_id, address=notice.address, text=notice.text,
+                           reply_url=notice.link, reply_token="", language=notice_language(d.language, d.channel),
+                           drill=notice.drill, title=notice_title(d.language, notice.drill))
 
 
 async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:

@@ -229,15 +229,15 @@ class Lane:
 
     async def take_batch(self) -> list[ClaimedDelivery]:
         """Up to `batch` held deliveries of the first one's campaign, in claim order ([] when stopping);
-        a staff alert alone."""
+        a staff alert or a household notice alone."""
         first = await self.take()
         if first is None:
             return []
         out = [first]
-        if first.staff is not None:  # a staff alert goes alone: its own text, its own request
+        if first.composed:  # a staff alert or a notice goes alone: its own text, its own request
             return out
         while (self.pending and len(out) < self.batch and self.pending[0].campaign_id == first.campaign_id
-               and self.pending[0].staff is None):
+               and not self.pending[0].composed):
             out.append(self.pending.popleft())
         self.in_flight += len(out) - 1
         return out

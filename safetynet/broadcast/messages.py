@@ -154,6 +154,37 @@ def layout_of(channel: ChannelName) -> str:
     return registry.spec(channel).message if registry.is_channel(channel) else MESSAGE_FULL
 
 
+def compose_notice(*, title: str, language: str, drill: bool, channel: ChannelName, city: str = "",
+                   city_latin: str = "") -> str:
+    """A cancelled campaign's word to a household that got its message: in the household's language
+    (its catalog's), the campaign's title to say which one, no link to answer by; an SMS names its sender."""
+    lang = notice_language(language, channel)
+    prefix = drill_prefix(lang) if drill else ""
+    title = " ".join(title.split())
+    if drill:
+        title = _without_mark(title, prefix)
+    sender = sender_mark(lang, city, city_latin) if layout_of(channel) == MESSAGE_KEYWORDS else ""
+    return f"{prefix}{sender}{t(lang, 'message.cancelled', title=title)}"
+
+
+# The languages a call's voice reads (channels.voice: a Japanese and an English voice).
+_SPOKEN = frozenset({"ja", "ja-easy", "en"})
+
+
+def notice_language(language: str, channel: ChannelName) -> str:
+    """The catalog a household's notice is written in: its own (`_catalog_of`), but Japanese on a
+    call to a household whose language the call's voice does not speak (Vietnamese read by a
+    Japanese voice is noise)."""
+    lang = _catalog_of(language)
+    return "ja" if layout_of(channel) == MESSAGE_SPOKEN and lang not in _SPOKEN else lang
+
+
+def notice_title(language: str, drill: bool) -> str:
+    """The subject or title of a household notice (email, push)."""
+    lang = _catalog_of(language)
+    return f"{drill_prefix(lang) if drill else ''}{t(lang, 'message.cancelled_title')}"
+
+
 def check_texts() -> dict[str, str]:
     """A contact check's body per language (the catalogs': a check is never written by hand)."""
     return {lang: t(lang, "message.check.body") for lang in CATALOGS}

@@ -22,21 +22,31 @@ from typing import Any
 import structlog
 
 from safetynet.broadcast import triggered
-from safetynet.broadcast.messages import check_texts
+from safetynet.broadcast.messages import check_texts, compose_notice, layout_of
 from safetynet.broadcast.planner import plan_check, plan_step
 from safetynet.broadcast.preview import Preview, PreviewCounter
 from safetynet.broadcast.scenario import Scenario, ScenarioError, parse_ladder, parse_messages, parse_scope
 from safetynet.channels import registry
+from safetynet.channels.spec import MESSAGE_SPOKEN
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, CampaignState, Role
 from safetynet.domain.audit import AuditAction, AuditEntry
-from safetynet.domain.campaigns import Actor, Campaign, CheckRow, LadderStep, StaffAlert, StepPlan
+from safetynet.domain.campaigns import (
+    Actor,
+    Campaign,
+    CheckRow,
+    HouseholdNotice,
+    LadderStep,
+    StaffAlert,
+    StepPlan,
+    notice_plan,
+)
 from safetynet.domain.japan_time import date_time_jst
 from safetynet.domain.roster import Association, UnknownScopeError
 from safetynet.i18n import t
 from safetynet.replies.notify import short_title, staff_messages, standing_in
-from safetynet.replies.tokens import check_token, reply_token, token_hash
+from safetynet.replies.tokens import check_token, reply_token, reply_url, token_hash
 from safetynet.stats.document import build_stats
 from safetynet.store import Store, StoreError
 from safetynet.triggers.port import CampaignRequest
@@ -377,7 +387,10 @@ class CampaignService:
         await self._audit("close", c, by if isinstance(by, Actor) else Actor(by))
         return await self.get(campaign_id)
 
-    async def cancel(self, campaign_id: int, *, by: Actor | str = "") -> Campaign:
+    async def cancel(self, campaign_id: int, *, by: Actor | str = "", tell_households: bool = True) -> Campaign:
+        """draft, pending_approval or running → cancelled. A campaign that went out is taken back
+        where it was read: its heads and deputies are told, and with `tell_households` every contact
+        its message reached (`_tell_households`)."""
         c = await self.get(campaign_id)
         if not await self.campaigns.cancel(campaign_id, self.clock.now()):
             raise CampaignStateError(f"campaign {campaign_id} is {c.state}; it can no longer be cancelled")
@@ -387,7 +400,34 @@ class CampaignService:
         await self._audit("cancel", c, actor)
         if c.state == CampaignState.RUNNING:
             await self._tell_cancelled(c, actor)
+            if tell_households and c.kind != CampaignKind.CHECK:
+                await self._tell_households(c)
         return await self.get(campaign_id)
+
+    async def _tell_households(self, c: Campaign) -> int:
+        """Every contact the campaign's message reached (or was on its way to) hears it was cancelled
+        (`notice_plan`): a mistaken alert is taken back where it was read. The notices are queued
+        after the cancel and sent after any running campaign's deliveries. A failure is logged,
+        never the cancel's."""
+        secret, public = self.cfg.secrets.secret_key, self.cfg.server.public_url
+        city = self.cfg.city
+        enabled = set(self.cfg.channels.enabled())
+        try:
+            reached = [r for r in await self.store.outbox.notice_recipients(c.id) if r.channel in enabled]
+            calls = {r.channel for r in reached if layout_of(r.channel) == MESSAGE_SPOKEN}
+            notices = [HouseholdNotice(c.id, r.household_id, r.channel, r.address,
+                                       compose_notice(title=c.title, language=r.language, drill=c.is_drill,
+                                                      channel=r.channel, city=city.name, city_latin=city.name_latin),
+                                       reply_url(public, reply_token(secret, c.id, r.household_id)))
+                       for r in notice_plan(reached, calls)]
+            queued = await self.store.outbox.queue_notices(notices, self.clock.now())
+        except StoreError as e:
+            log.error("cancel_notices_failed", campaign_id=c.id, error=str(e))
+            return 0
+        self._changed()  # a dispatcher of this process wakes for them
+        log.info("cancel_notices_queued", campaign_id=c.id, notices=queued,
+                 households=len({n.household_id for n in notices}))
+        return queued
 
     async def _tell_cancelled(self, c: Campaign, actor: Actor) -> None:
         """The heads and deputies of a campaign that went out hear it is cancelled: some may be on

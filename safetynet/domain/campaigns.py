@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
@@ -198,6 +198,9 @@ PRIORITY_DEFAULT = 10
 PRIORITY_STAFF = -10
 # The step of a staff alert's row: it belongs to no ladder step.
 STAFF_STEP = -1
+# The step of a household notice's row (a cancelled campaign's "it was cancelled"): no ladder step
+# either. Rows below step 0 are composed when queued and change no household's status.
+NOTICE_STEP = -2
 
 
 class DeliveryState(StrEnum):
@@ -265,6 +268,53 @@ class StaffAlert:
 
 
 @dataclass(frozen=True, slots=True)
+class HouseholdNotice:
+    """A word to a household's contact after its campaign was cancelled (a mistaken alert taken back):
+    an outbox row like a delivery (lanes, rate limits, retries, attempt log), composed when queued,
+    sent whatever its campaign's state, claimed after every running campaign's deliveries (a new
+    event's alert never waits for it), and changing no household's status."""
+
+    campaign_id: int
+    household_id: int
+    channel: ChannelName
+    address: str
+    text: str
+    link: str  # the household's reply page, which says the campaign was cancelled
+    title: str = ""  # what a channel with a subject (email) or a title (push) shows
+    drill: bool = False  # the campaign's kind, as the store reads it back (not stored with the row)
+
+
+class NoticeRecipient(NamedTuple):
+    """A household's contact a cancelled campaign's message went out to (or was on its way to)."""
+
+    household_id: int
+    channel: ChannelName
+    address: str
+    language: str
+
+
+def notice_plan(reached: Iterable[NoticeRecipient], calls: Collection[ChannelName]) -> list[NoticeRecipient]:
+    """Who hears that a campaign was cancelled: every channel that carried its message to a household,
+    once per address (two households sharing a mobile get one SMS), but not a call where a written
+    channel reached the household too (a phone ringing at night to take back an alert); a household
+    reached only by a call is called (a landline may be all an elderly resident has). `calls`: the
+    channels that ring (voice). Pure."""
+    by_household: dict[int, list[NoticeRecipient]] = {}
+    for r in reached:
+        by_household.setdefault(r.household_id, []).append(r)
+    out: list[NoticeRecipient] = []
+    seen: set[tuple[str, str]] = set()
+    for household_id in sorted(by_household):
+        rows = sorted(by_household[household_id], key=lambda r: (r.channel, r.address))
+        written = [r for r in rows if r.channel not in calls]
+        for r in written or rows:
+            if (r.channel, r.address) not in seen:
+                seen.add((r.channel, r.address))
+                out.append(r)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimedDelivery:
     """A delivery a dispatcher holds under a lease, with what is needed to build its message."""
 
@@ -281,6 +331,14 @@ class ClaimedDelivery:
     lease_owner: str = ""
     # Set for a staff alert (household_id is then 0, step STAFF_STEP, contact_id None).
     staff: StaffAlert | None = None
+    # Set for a household notice (step NOTICE_STEP, contact_id None).
+    notice: HouseholdNotice | None = None
+
+    @property
+    def composed(self) -> bool:
+        """A staff alert or a household notice: its text made when queued, sent whatever its
+        campaign's state, no household status changed by it and no fall-back after it."""
+        return self.staff is not None or self.notice is not None
 
 
 class OutcomeKind(StrEnum):

@@ -36,9 +36,11 @@ from safetynet.domain.campaigns import (
     DeliveryOutcome,
     DispatcherBeat,
     Enrolment,
+    HouseholdNotice,
     LadderProgress,
     LadderStep,
     MinuteRow,
+    NoticeRecipient,
     StaffAlert,
     StepHousehold,
     StepPlan,
@@ -462,6 +464,25 @@ class OutboxRepo(Protocol):
         drill's too while a real event runs: a household asking for help is never held), oldest
         first; each with its `staff` set. `claim` never
         returns them; `record` of one changes no household status and falls back to nothing."""
+        ...
+
+    async def notice_recipients(self, campaign_id: int) -> list[NoticeRecipient]:
+        """The contacts (still working) a campaign's household deliveries went out to, or were being
+        sent to (claimed): who should hear it was cancelled. Any order."""
+        ...
+
+    async def queue_notices(self, notices: Sequence[HouseholdNotice], at: float) -> int:
+        """Queues household notices (step `NOTICE_STEP`, due at `at`); one per household and channel
+        however often asked; returns how many are new. In short transactions (answers keep flowing
+        meanwhile): a failure may leave the first part queued. Retention erases their address and
+        text with the campaign's texts."""
+        ...
+
+    async def claim_notices(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float
+                            ) -> list[ClaimedDelivery]:
+        """Up to `limit` queued household notices of `channel` due now, of any campaign in any state,
+        oldest first; each with its `notice` set. `claim` and `claim_staff` never return them;
+        `record` of one changes no household status and falls back to nothing."""
         ...
 
     async def reclaim_expired(self, owner: str = "", keep: Sequence[int] | None = None) -> int:

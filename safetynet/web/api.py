@@ -182,14 +182,14 @@ async def approve(request: web.Request) -> web.Response:
                               **done.approval()})
 
 
-async def _finish(request: web.Request, action: str) -> web.Response:
+async def _finish(request: web.Request, action: str, **options: bool) -> web.Response:
     viewer = require_viewer(request)
     await check_csrf(request)
     c = await _visible_campaign(request, viewer)
     if not await _may_manage(request, viewer, c.scope):
         return json_error(403, f"you may not {action} this campaign")
     try:
-        done = await getattr(_service(request), action)(c.id, by=viewer.actor)
+        done = await getattr(_service(request), action)(c.id, by=viewer.actor, **options)
     except CampaignStateError as e:
         return json_error(409, str(e))
     return web.json_response({"id": done.id, "state": str(done.state)})
@@ -200,7 +200,15 @@ async def close(request: web.Request) -> web.Response:
 
 
 async def cancel(request: web.Request) -> web.Response:
-    return await _finish(request, "cancel")
+    """Body optional: `{"tell_households": false}` cancels without telling the households its message
+    reached (default: they are told, as its heads and deputies always are)."""
+    require_viewer(request)  # 401, then 403 without the session's CSRF token, before the body is read
+    await check_csrf(request)
+    doc = await read_json_object(request)
+    tell = doc.get("tell_households", True)
+    if not isinstance(tell, bool):
+        return json_error(400, "tell_households must be true or false")
+    return await _finish(request, "cancel", tell_households=tell)
 
 
 async def list_campaigns(request: web.Request) -> web.Response:

@@ -300,8 +300,10 @@ async def _finish(request: web.Request, action: str) -> web.Response:
     await check_csrf(request, form)
     if form.get("really") != "1":
         raise web.HTTPBadRequest(text="tick the confirmation box")
+    # the households its message reached are told of a cancel unless the box was unticked
+    options = {"tell_households": form.get("tell_households") == "1"} if action == "cancel" else {}
     try:
-        await getattr(_service(request), action)(info.id, by=viewer.actor)
+        await getattr(_service(request), action)(info.id, by=viewer.actor, **options)
     except CampaignError as e:
         return _refused(request, str(e))
     log.info("campaign_finished_from_console", campaign_id=info.id, action=action)

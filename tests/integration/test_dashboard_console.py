@@ -137,6 +137,48 @@ async def test_admin_cancels_a_running_campaign(tmp_path: Path) -> None:
         assert await state(w, other) == "cancelled"
 
 
+async def _sent_step_zero(w: World, cid: int) -> int:
+    """Step 0 of `cid` planned and its SMS sent, as a dispatcher would have: how many went out."""
+    from safetynet.broadcast.planner import plan_step
+    from safetynet.domain.campaigns import DeliveryOutcome, OutcomeKind
+
+    c = await w.store.campaigns.get(cid)
+    assert c is not None
+    async for batch in w.store.campaigns.step_households(cid):
+        await w.store.campaigns.write_step(cid, plan_step(batch, 0, c.ladder[0]), w.clock.now())
+    claimed = await w.store.outbox.claim([cid], "sms", 100, "w1", 60)
+    await w.store.outbox.record_many([DeliveryOutcome(d, OutcomeKind.SENT, w.clock.now(), provider_id=f"S{d.id}")
+                                      for d in claimed])
+    return len(claimed)
+
+
+async def test_cancelling_from_the_console_tells_the_households_unless_unticked(tmp_path: Path) -> None:
+    from safetynet.domain.campaigns import NOTICE_STEP
+
+    async with world(tmp_path) as w, client() as http:
+        told = await start_campaign(w, scope=[f"association:{ASSOC_B}"], title="梅",
+                                    keys=[k for k in w.households if k.startswith("B-")])
+        quiet = await start_campaign(w, scope=[f"association:{ASSOC_B}"], title="梅2",
+                                     keys=[k for k in w.households if k.startswith("B-")])
+        assert await _sent_step_zero(w, told) and await _sent_step_zero(w, quiet)
+        csrf = await login(http, w, "admin")
+        async with http.get(f"{w.url}/city?campaign={told}") as r:
+            page = await r.text()
+        box = re.search(r'<input type="checkbox" name="tell_households" value="1"( checked)?>', page)
+        assert box is not None and box.group(1)  # ticked unless the admin unticks it
+        async with http.post(f"{w.url}/city/campaigns/{told}/cancel",
+                             data={"csrf": csrf, "really": "1", "tell_households": "1"}, allow_redirects=False) as r:
+            assert r.status == 303
+        async with http.post(f"{w.url}/city/campaigns/{quiet}/cancel", data={"csrf": csrf, "really": "1"},
+                             allow_redirects=False) as r:
+            assert r.status == 303
+        notices = {k: n for k, n in (await w.store.campaigns.delivery_counts(told)).items() if k[0] == NOTICE_STEP}
+        assert notices and sum(notices.values()) >= 1 and all(k[2] == "queued" for k in notices)
+        assert not [k for k in await w.store.campaigns.delivery_counts(quiet) if k[0] == NOTICE_STEP]
+        async with http.get(f"{w.url}/city?campaign={told}") as r:
+            assert "tell_households" not in await r.text()  # cancelled: nothing left to cancel
+
+
 def proposal(key: str) -> CampaignRequest:
     """What a JMA telegram asks for with the default `action = "propose"`: a draft real event."""
     return CampaignRequest(dedupe_key=key, kind="real", start=False, title="地震 震度6弱 桜地区", hazard="earthquake",

@@ -302,3 +302,40 @@ async def test_cancelling_a_campaign_that_went_out_tells_its_heads_and_deputies(
         await svc.cancel(draft.id, by=Actor("bousai"))
         await env.dispatch()
         assert len(env.staff_messages("telegram")) == 3
+
+
+async def test_a_cancelled_campaign_is_taken_back_where_its_message_was_read(tmp_path: Path) -> None:
+    """A mistaken alert cancelled: every contact it reached hears so, in its household's language,
+    once per phone (two households share one), with nothing to answer; statuses stay as they were.
+    Without `tell_households` only the heads and deputies are told."""
+    from replies_fixtures import start_campaign
+
+    async with running_app(tmp_path) as env:
+        await env.dispatch()  # step 0: SMS to the phones, Telegram to A-003 (English)
+        first_sms = {r.address: r.text or "" for r in env.sandbox.messages("sms")}
+        assert set(first_sms) == {"+819011110001", "+819011110002", "+819022220001"}
+        statuses = {k: await env.status(k) for k in env.households}
+        headers = await _api_token(env, Role.CITY_ADMIN, "city")
+        async with env.http.post(f"{env.url}/api/campaigns/{env.campaign_id}/cancel", json={"tell_households": 1},
+                                 headers=headers) as resp:
+            assert resp.status == 400  # not a yes or a no: nothing cancelled
+        async with env.http.post(f"{env.url}/api/campaigns/{env.campaign_id}/cancel", headers=headers) as resp:
+            assert resp.status == 200 and (await resp.json())["state"] == "cancelled"
+        await env.dispatch()
+        notices = [r for r in env.sandbox.messages("sms") if "取り消しました" in (r.text or "")]
+        assert sorted(r.address for r in notices) == ["+819011110001", "+819011110002", "+819022220001"]
+        assert all((r.text or "").startswith("【訓練】【") and "「地震 安否確認」は取り消しました。回答の必要はありません。"
+                   in (r.text or "") and "http" not in (r.text or "") for r in notices)
+        (tg,) = [r for r in env.sandbox.messages("telegram") if "cancelled" in (r.text or "")]
+        assert tg.address == "5550003" and "The safety check we sent earlier ('地震 安否確認') has been cancelled" in (tg.text or "")
+        assert {k: await env.status(k) for k in env.households} == statuses  # a notice is no answer, no failure
+
+        # a second drill, cancelled without telling the households: nothing more reaches them
+        other = await start_campaign(env, title="二回目の訓練")
+        await env.dispatch()
+        before = len(env.sandbox.messages())
+        async with env.http.post(f"{env.url}/api/campaigns/{other}/cancel", json={"tell_households": False},
+                                 headers=headers) as resp:
+            assert resp.status == 200
+        await env.dispatch()
+        assert len(env.sandbox.messages()) == before

@@ -11,7 +11,13 @@ from safetynet.channels.base import ChannelContext, OutboundMessage, SendResult,
 from safetynet.channels.twilio import STATUS_PATH
 from safetynet.channels.twilio.http import TwilioAccount, classify
 from safetynet.channels.voice.settings import VoiceSettings
-from safetynet.channels.voice.twiml import CALL_EVENTS, RING_SECONDS, gather_twiml, spoken_message
+from safetynet.channels.voice.twiml import (
+    CALL_EVENTS,
+    RING_SECONDS,
+    gather_twiml,
+    notice_twiml,
+    spoken_message,
+)
 
 
 class VoiceSender:
@@ -36,8 +42,11 @@ class VoiceSender:
     async def _attempt(self, msg: OutboundMessage) -> SendResult:
         if self._calls is None:
             raise RuntimeError("VoiceSender.start() was not called")
-        twiml = gather_twiml(self.public_url, msg.reply_token, msg.language, drill=msg.drill, city=self.city,
-                             message=spoken_message(msg))
+        if msg.reply_token:
+            twiml = gather_twiml(self.public_url, msg.reply_token, msg.language, drill=msg.drill, city=self.city,
+                                 message=spoken_message(msg))
+        else:  # a notice: it tells, it asks nothing
+            twiml = notice_twiml(msg.language, msg.drill, self.city, spoken_message(msg))
         try:
             call = await self._calls.create_async(
                 to=msg.address,

@@ -88,6 +88,27 @@ def gather_twiml(public_url: str, reply_token: str, language: str, drill: bool =
     return template.replace(_ACTION, xml_escape(gather_url(public_url, reply_token, retry), {'"': "&quot;"}))
 
 
+@functools.lru_cache(maxsize=64)
+def notice_twiml(language: str, drill: bool = False, city: str = "", message: str = "") -> str:
+    """A call that only tells (a cancelled campaign's notice: no token, nothing to answer): who calls,
+    the message, read twice, then the call ends. No keypad: a 1 pressed here would answer nothing."""
+    lang = _lang(language)
+    say = SAY_LANGUAGE[lang]
+    who = city if lang == "ja" or city.isascii() else ""
+    said = " ".join(message.split())[:SPOKEN_MESSAGE_CHARS]
+    vr = VoiceResponse()
+    if who:
+        vr.say(t(lang, "voice.from_city", city=who), language=say)
+    for _ in range(2):
+        if drill:
+            vr.say(t(lang, "voice.drill"), language=say)
+        if said:
+            vr.say(said, language=say)
+        vr.pause(length=1)
+    vr.hangup()
+    return str(vr)
+
+
 def retry_twiml(public_url: str, reply_token: str, language: str) -> str:
     return gather_twiml(public_url, reply_token, language, retry=True)
 

@@ -152,7 +152,7 @@ class MemoryCampaigns:
         row.state, row.closed_at = str(to), at
         for d in self.t.deliveries.values():
             # staff alerts stay queued: a household that asked for help still needs it
-            if d.campaign_id == campaign_id and d.state in ("queued", "standby") and d.staff_id is None:
+            if d.campaign_id == campaign_id and d.state in ("queued", "standby") and d.step >= 0:
                 d.state, d.error, d.updated_at = "skipped", f"campaign_{to}", at
         return True
 
@@ -182,7 +182,7 @@ class MemoryCampaigns:
                 if d.attempts > 0 and (d.provider_id is not None or d.error is not None):
                     d.provider_id = d.error = None
                     deliveries += 1
-                if d.staff_id is not None and d.body is not None:  # names the household and its words
+                if d.step < 0 and d.body is not None:  # names the household and its words, or a resident's contact
                     d.body = d.address = d.provider_id = d.error = None
                     deliveries += 1
         for i, a in enumerate(self.t.attempts):
@@ -263,7 +263,7 @@ class MemoryCampaigns:
         await asyncio.sleep(0)
         found: dict[int, set[ChannelName]] = defaultdict(set)
         for d in self.t.deliveries.values():
-            if (d.campaign_id == campaign_id and d.staff_id is None and first <= d.household_id <= last
+            if (d.campaign_id == campaign_id and d.step >= 0 and first <= d.household_id <= last
                     and d.state in ("queued", "claimed")):
                 found[d.household_id].add(d.channel)
         return {h: frozenset(chs) for h, chs in found.items()}

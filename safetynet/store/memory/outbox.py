@@ -9,12 +9,16 @@ import structlog
 
 from safetynet.domain import ANSWERED, ChannelName, Status
 from safetynet.domain.campaigns import (
+    NOTICE_STEP,
+    PRIORITY_DEFAULT,
     PRIORITY_STAFF,
     STAFF_STEP,
     ClaimedDelivery,
     ContactRef,
     DeliveryOutcome,
+    HouseholdNotice,
     LadderStep,
+    NoticeRecipient,
     OutcomeKind,
     PlannedDelivery,
     StaffAlert,
@@ -60,7 +64,7 @@ class MemoryOutbox:
             if len(taken) >= limit:
                 break
             due = sorted((d for d in self._rows([cid], "queued") if d.channel == str(channel)
-                          and d.staff_id is None and d.next_attempt_at <= now), key=lambda d: (d.priority, d.next_attempt_at, d.id))
+                          and d.step >= 0 and d.next_attempt_at <= now), key=lambda d: (d.priority, d.next_attempt_at, d.id))
             for d in due[: limit - len(taken)]:
                 d.state, d.lease_until, d.lease_owner, d.updated_at = "claimed", now + lease_seconds, owner, now
                 taken.append(d)
@@ -112,6 +116,54 @@ class MemoryOutbox:
                                        StaffAlert(d.campaign_id, d.staff_id, channel, d.address or "", d.body or "",
                                                   d.link or "", drill=drill)))
         out.sort(key=lambda c: c.id)
+        return out
+
+    async def notice_recipients(self, campaign_id: int) -> list[NoticeRecipient]:
+        await asyncio.sleep(0)
+        t, out = self.t, set()
+        for d in t.deliveries.values():
+            if d.campaign_id != campaign_id or d.step < 0 or d.state not in ("claimed", "sent", "delivered"):
+                continue
+            contact = t.contacts.get(d.contact_id) if d.contact_id is not None else None
+            household = t.households.get(d.household_id)
+            if contact is not None and contact.state == "working":
+                out.add(NoticeRecipient(d.household_id, ChannelName(d.channel), contact.address,
+                                        (household.language if household else None) or "ja"))
+        return list(out)
+
+    async def queue_notices(self, notices: Sequence[HouseholdNotice], at: float) -> int:
+        await self.t.write()
+        t, added = self.t, 0
+        for n in notices:
+            key = (n.campaign_id, n.household_id, NOTICE_STEP, str(n.channel))
+            if key in t.delivery_keys:
+                continue
+            row = DeliveryRow(t.next_id("deliveries"), n.campaign_id, n.household_id, NOTICE_STEP, str(n.channel),
+                              None, PRIORITY_DEFAULT, 0, "queued", at, at, address=n.address, body=n.text, link=n.link)
+            t.deliveries[row.id] = row
+            t.delivery_keys[key] = row.id
+            added += 1
+        return added
+
+    async def claim_notices(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float
+                            ) -> list[ClaimedDelivery]:
+        if limit <= 0:
+            return []
+        await self.t.write()
+        t, now = self.t, self.t.clock.now()
+        due = sorted((d for d in t.deliveries.values() if d.state == "queued" and d.step == NOTICE_STEP
+                      and d.channel == str(channel) and d.next_attempt_at <= now),
+                     key=lambda d: (d.next_attempt_at, d.id))[:limit]
+        out: list[ClaimedDelivery] = []
+        for d in due:
+            campaign = t.campaigns.get(d.campaign_id)
+            household = t.households.get(d.household_id)
+            d.state, d.lease_until, d.lease_owner, d.updated_at = "claimed", now + lease_seconds, owner, now
+            out.append(ClaimedDelivery(
+                d.id, d.campaign_id, d.household_id, NOTICE_STEP, channel, None, d.attempts, d.address,
+                (household.language if household else None) or "ja", d.priority, owner,
+                notice=HouseholdNotice(d.campaign_id, d.household_id, channel, d.address or "", d.body or "",
+                                       d.link or "", drill=campaign is None or campaign.kind != "real")))
         return out
 
     async def reclaim_expired(self, owner: str = "", keep: Sequence[int] | None = None) -> int:
@@ -179,8 +231,8 @@ class MemoryOutbox:
             self._write_row(row, o)
         changes: list[Change] = []
         activated: ChannelName | None = None
-        if d.staff is not None:
-            pass  # a staff alert is nobody's household: no status changes, no fall-back
+        if d.composed:
+            pass  # a staff alert is nobody's household, a notice comes after its campaign: no status, no fall-back
         elif o.kind == OutcomeKind.SENT:
             changes.append((d.campaign_id, d.household_id, Status.NOTIFIED, o.at))
         elif o.kind == OutcomeKind.FAILED:
@@ -238,8 +290,8 @@ class MemoryOutbox:
                 t.deliveries[row.id] = row
                 t.delivery_keys[key] = row.id
             return nxt.channel, None
-        if any(r.campaign_id == d.campaign_id and r.household_id == d.household_id and r.state in _LIVE
-               for r in t.deliveries.values()):
+        if any(r.campaign_id == d.campaign_id and r.household_id == d.household_id and r.step >= 0
+               and r.state in _LIVE for r in t.deliveries.values()):
             return None, None
         return None, (d.campaign_id, d.household_id, Status.UNREACHABLE, o.at)
 
@@ -288,7 +340,8 @@ class MemoryOutbox:
             row.state = new_state
         row.error = provider_error(kept, error_code) or row.error
         row.updated_at = now
-        if new_state == "undelivered" and was == "sent" and row.staff_id is None:  # a staff alert has no fall-back
+        # a staff alert and a notice have no fall-back
+        if new_state == "undelivered" and was == "sent" and row.staff_id is None and row.step >= 0:
             d = ClaimedDelivery(row.id, row.campaign_id, row.household_id, row.step, row.channel,
                                 row.contact_id, row.attempts, None, "")
             self._fall_back(DeliveryOutcome(d, OutcomeKind.FAILED, now))  # notified as far as we knew: no status back

@@ -193,7 +193,7 @@ class CampaignStore:
             # Staff alerts stay queued: a household that asked for help still needs it.
             await conn.execute(
                 "UPDATE deliveries SET state = 'skipped', error = ?, updated_at = ?"
-                " WHERE campaign_id = ? AND state IN ('queued', 'standby') AND staff_id IS NULL",
+                " WHERE campaign_id = ? AND state IN ('queued', 'standby') AND step >= 0",
                 (f"campaign_{to}", at, campaign_id),
             )
         return True
@@ -221,10 +221,11 @@ class CampaignStore:
             "UPDATE deliveries SET provider_id = NULL, error = NULL WHERE id IN (SELECT id FROM deliveries"
             " WHERE campaign_id = ? AND attempts > 0 AND (provider_id IS NOT NULL OR error IS NOT NULL) LIMIT ?)",
             campaign_id)
-        # a staff alert's text names the household, its address and its words
+        # a staff alert's text names the household, its address and its words; a notice's address is
+        # a resident's contact
         deliveries += await self._erase(
             "UPDATE deliveries SET body = NULL, address = NULL, provider_id = NULL, error = NULL WHERE id IN"
-            " (SELECT id FROM deliveries WHERE campaign_id = ? AND staff_id IS NOT NULL AND body IS NOT NULL LIMIT ?)",
+            " (SELECT id FROM deliveries WHERE campaign_id = ? AND step < 0 AND body IS NOT NULL LIMIT ?)",
             campaign_id)
         # the attempt log has no index by delivery: one pass over it, by id ranges
         attempts, last = 0, 0
@@ -351,7 +352,7 @@ class CampaignStore:
         found: dict[int, set[ChannelName]] = defaultdict(set)
         for r in await self.db.fetchall(
             "SELECT household_id, channel FROM deliveries WHERE campaign_id = ? AND household_id BETWEEN ? AND ?"
-            " AND state IN ('queued', 'claimed')",
+            " AND step >= 0 AND state IN ('queued', 'claimed')",
             (campaign_id, first, last),
         ):
             found[r[0]].add(r[1])

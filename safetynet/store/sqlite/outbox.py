@@ -17,13 +17,17 @@ import structlog
 from safetynet.clock import Clock
 from safetynet.domain import ANSWERED, ChannelName, Status
 from safetynet.domain.campaigns import (
+    NOTICE_STEP,
+    PRIORITY_DEFAULT,
     PRIORITY_STAFF,
     STAFF_STEP,
     ChannelRoutes,
     ClaimedDelivery,
     ContactRef,
     DeliveryOutcome,
+    HouseholdNotice,
     LadderStep,
+    NoticeRecipient,
     OutcomeKind,
     PlannedDelivery,
     StaffAlert,
@@ -49,7 +53,7 @@ _LIVE = "('queued', 'claimed', 'sent', 'delivered')"
 _CLAIM_SQL = (
     "UPDATE deliveries SET state = 'claimed', lease_until = ?, lease_owner = ?, updated_at = ?"
     " WHERE id IN (SELECT id FROM deliveries WHERE state = 'queued' AND campaign_id = ? AND channel = ?"
-    " AND priority >= 0 AND next_attempt_at <= ? ORDER BY priority, next_attempt_at LIMIT ?)"
+    " AND priority >= 0 AND step >= 0 AND next_attempt_at <= ? ORDER BY priority, next_attempt_at LIMIT ?)"
     " RETURNING id, campaign_id, household_id, step, contact_id, attempts, priority,"
     " (SELECT status FROM campaign_households ch"
     "  WHERE ch.campaign_id = deliveries.campaign_id AND ch.household_id = deliveries.household_id),"
@@ -71,6 +75,52 @@ _ANY_STAFF_DUE_SQL = ("SELECT EXISTS (SELECT 1 FROM deliveries WHERE state = 'qu
                       " AND channel = ? AND next_attempt_at <= ?)")
 
 
+# Household notices of any campaign (a cancelled one's "it was cancelled"), oldest first; the dispatcher
+# asks for them after the running campaigns' deliveries.
+_CLAIM_NOTICES_SQL = (
+    "UPDATE deliveries SET state = 'claimed', lease_until = ?, lease_owner = ?, updated_at = ?"
+    f" WHERE id IN (SELECT id FROM deliveries WHERE state = 'queued' AND step = {NOTICE_STEP} AND channel = ?"
+    " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)"
+    " RETURNING id, campaign_id, household_id, attempts, priority, address, body, link,"
+    " (SELECT language FROM households h WHERE h.id = deliveries.household_id),"
+    " (SELECT kind FROM campaigns c WHERE c.id = deliveries.campaign_id)"
+)
+
+ANY_NOTICE_DUE_SQL = (f"SELECT EXISTS (SELECT 1 FROM deliveries WHERE state = 'queued' AND step = {NOTICE_STEP}"
+                      " AND channel = ? AND next_attempt_at <= ?)")
+
+# Where a campaign's household deliveries went (or were going): the contacts to tell it was cancelled.
+NOTICE_RECIPIENTS_SQL = (
+    "SELECT DISTINCT d.household_id, d.channel, c.address, h.language FROM deliveries d"
+    " JOIN contacts c ON c.id = d.contact_id JOIN households h ON h.id = d.household_id"
+    " WHERE d.campaign_id = ? AND d.step >= 0 AND d.state IN ('claimed', 'sent', 'delivered') AND c.state = 'working'"
+)
+
+# Rows of `_queue_notices_sql(n)`; RETURNING names the rows new (a cancel retried adds nothing).
+_NOTICE_ROW = f"(?, ?, {NOTICE_STEP}, ?, {PRIORITY_DEFAULT}, 'queued', ?, ?, ?, ?, ?)"
+
+
+def queue_notices_sql(rows: int) -> str:
+    return ("INSERT OR IGNORE INTO deliveries (campaign_id, household_id, step, channel, priority, state,"
+            " next_attempt_at, updated_at, address, body, link) VALUES " + ",".join([_NOTICE_ROW] * rows)
+            + " RETURNING id")
+
+
+def notice_claims(rows: Iterable[Any], channel: ChannelName, owner: str) -> list[ClaimedDelivery]:
+    """Claimed household notices from the rows of a notice claim (either adapter's), oldest first."""
+    out = [ClaimedDelivery(r[0], r[1], r[2], NOTICE_STEP, channel, None, r[3], r[5], r[8] or "ja", r[4], owner,
+                           notice=HouseholdNotice(r[1], r[2], channel, r[5] or "", r[6] or "", r[7] or "",
+                                                  drill=r[9] != "real"))
+           for r in rows]
+    out.sort(key=lambda d: d.id)
+    return out
+
+
+def notice_params(notices: Sequence[HouseholdNotice], at: float) -> list[Any]:
+    return [x for n in notices for x in (n.campaign_id, n.household_id, str(n.channel), at, at, n.address, n.text,
+                                         n.link)]
+
+
 def staff_claims(rows: Iterable[Any], channel: ChannelName, owner: str) -> list[ClaimedDelivery]:
     """Claimed staff alerts from the rows of `_CLAIM_STAFF_SQL` (either adapter's), oldest first."""
     out = [ClaimedDelivery(r[0], r[1], 0, STAFF_STEP, channel, None, r[3], r[5], r[8] or "ja", r[4], owner,
@@ -83,10 +133,11 @@ def staff_claims(rows: Iterable[Any], channel: ChannelName, owner: str) -> list[
 def households_touched(by_kind: dict[OutcomeKind, list[DeliveryOutcome]]
                        ) -> tuple[list[StatusChange], list[DeliveryOutcome]]:
     """What a flush does to households: the sent ones become notified, the failed ones fall back
-    to their next channel. A staff alert is nobody's household: neither."""
+    to their next channel. A staff alert is nobody's household, and a notice comes after its
+    campaign ended: neither."""
     changes = [StatusChange(o.delivery.campaign_id, o.delivery.household_id, Status.NOTIFIED, o.at)
-               for o in by_kind.get(OutcomeKind.SENT, ()) if o.delivery.staff is None]
-    failed = [o for o in by_kind.get(OutcomeKind.FAILED, ()) if o.delivery.staff is None]
+               for o in by_kind.get(OutcomeKind.SENT, ()) if not o.delivery.composed]
+    failed = [o for o in by_kind.get(OutcomeKind.FAILED, ()) if not o.delivery.composed]
     return changes, failed
 
 
@@ -169,6 +220,35 @@ class OutboxStore:
             rows = await conn.execute_fetchall(_CLAIM_STAFF_SQL, (now + lease_seconds, owner, now, str(channel), now,
                                                                   limit))
         return staff_claims(rows, channel, owner)
+
+    async def notice_recipients(self, campaign_id: int) -> list[NoticeRecipient]:
+        rows = await self.db.fetchall(NOTICE_RECIPIENTS_SQL, (campaign_id,))
+        return [NoticeRecipient(r[0], r[1], r[2], r[3] or "ja") for r in rows]
+
+    async def queue_notices(self, notices: Sequence[HouseholdNotice], at: float) -> int:
+        """Queues household notices, due at `at`; one per household and channel; returns how many are new."""
+        if not notices:
+            return 0
+        added = 0
+        # a transaction a chunk: a city's notices must not hold the writer from its answers for seconds
+        for i in range(0, len(notices), CHUNK):
+            part = notices[i:i + CHUNK]
+            async with self.db.transaction() as conn:
+                added += len(list(await conn.execute_fetchall(queue_notices_sql(len(part)), notice_params(part, at))))
+        return added
+
+    async def claim_notices(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float
+                            ) -> list[ClaimedDelivery]:
+        """Up to `limit` due household notices of `channel`, oldest first, of any campaign."""
+        if limit <= 0:
+            return []
+        now = self.clock.now()
+        if not await self.db.fetchval(ANY_NOTICE_DUE_SQL, (str(channel), now)):  # almost always none
+            return []
+        async with self.db.transaction() as conn:
+            rows = await conn.execute_fetchall(_CLAIM_NOTICES_SQL, (now + lease_seconds, owner, now, str(channel),
+                                                                    now, limit))
+        return notice_claims(rows, channel, owner)
 
     async def reclaim_expired(self, owner: str = "", keep: Sequence[int] | None = None) -> int:
         """Claims whose lease ended (their worker died) go back to the queue. A dispatcher never takes
@@ -354,7 +434,8 @@ class OutboxStore:
             " WHERE id = ?",
             (kept, new_state, new_state, provider_error(kept, error_code), now, row[0]),
         )
-        if new_state == "undelivered" and row[8] == "sent" and row[9] is None:  # a staff alert has no fall-back
+        # a staff alert (staff_id set) and a notice (step below 0) have no fall-back
+        if new_state == "undelivered" and row[8] == "sent" and row[9] is None and row[3] >= 0:
             d = ClaimedDelivery(row[0], row[1], row[2], row[3], row[4], row[5], row[6], None, "")
             _, change = await self._fall_back(conn, DeliveryOutcome(d, OutcomeKind.FAILED, now))
             del change  # the household was notified as far as we knew: no status goes back
@@ -436,7 +517,7 @@ class OutboxStore:
             )
             return nxt.channel, None
         live = await _fetchval(conn, f"SELECT count(*) FROM deliveries WHERE campaign_id = ? AND household_id = ?"
-                                     f" AND state IN {_LIVE}", (d.campaign_id, d.household_id))
+                                     f" AND step >= 0 AND state IN {_LIVE}", (d.campaign_id, d.household_id))
         if live:
             return None, None
         return None, StatusChange(d.campaign_id, d.household_id, Status.UNREACHABLE, o.at)
