@@ -140,6 +140,7 @@ class Dispatcher:
         self._health_written: dict[ChannelName, int] = {}
         self._campaigns: dict[int, Campaign] = {}
         self._active: list[int] = []
+        self._real_running = False  # a real event runs: drills (their notices too) wait
         self._wake = asyncio.Event()
         self._refresh_due = True
         self._refreshed_at = 0.0
@@ -308,6 +309,7 @@ class Dispatcher:
         real = [c for c in running if c.kind == CampaignKind.REAL]
         # A running real event pauses every drill: their deliveries wait in the outbox.
         self._active = [c.id for c in (real or running)]
+        self._real_running = bool(real)
         self._campaigns = {c.id: c for c in running}
 
     async def _top_up(self) -> int:
@@ -334,8 +336,11 @@ class Dispatcher:
                 room -= len(items)
             if room < max(1, lane.buffer // 2):
                 continue
-            # A cancelled campaign's notices last: a running event's alert never waits behind them.
-            notices = await self.outbox.claim_notices(lane.channel, room, self.owner, lease)
+            # A cancelled campaign's notices last, and a few at a time: a running campaign's message due
+            # later waits behind a tenth of the lane at most; a drill's wait out a real event, as its
+            # deliveries do.
+            notices = await self.outbox.claim_notices(lane.channel, min(room, max(1, lane.buffer // 10)), self.owner,
+                                                      lease, drills=not self._real_running)
             self._held.update(d.id for d in notices)
             if notices:
                 await lane.put(notices)
@@ -440,7 +445,7 @@ class Dispatcher:
         if d.staff is not None:
             return _staff_message(d, d.staff)
         if d.notice is not None:
-            return _notice_message(d, d.notice)
+            return self._notice_message(d, d.notice)
         return self._message(d, self._campaigns[d.campaign_id])
 
     def _message(self, d: ClaimedDelivery, campaign: Campaign) -> OutboundMessage:
@@ -457,6 +462,17 @@ class Dispatcher:
                                household_id=d.household_id, address=d.address, text=text, reply_url=url,
                                reply_token=token, language=lang, drill=drill,
                                title=title_for(campaign.title, lang, drill))
+
+    def _notice_message(self, d: ClaimedDelivery, notice: HouseholdNotice) -> OutboundMessage:
+        """A household notice as composed when queued; its link, the reply page (which says the campaign
+        was cancelled), made here as for every message (a token is never stored); no token in the
+        message itself (no answer buttons, no keypad)."""
+        url = reply_url(self.cfg.server.public_url, reply_token(self.cfg.secrets.secret_key, d.campaign_id,
+                                                                d.household_id))
+        return OutboundMessage(channel=d.channel, delivery_id=d.id, campaign_id=d.campaign_id,
+                               household_id=d.household_id, address=notice.address, text=notice.text, reply_url=url,
+                               reply_token="", language=notice_language(d.language, d.channel), drill=notice.drill,
+                               title=notice_title(d.language, notice.drill))
 
     def _check_message(self, d: ClaimedDelivery, campaign: Campaign, contact_id: int) -> OutboundMessage:
         """A contact check: the contact's own token, so a tap confirms this address (not the household)."""
@@ -557,15 +573,6 @@ def _staff_message(d: ClaimedDelivery, alert: StaffAlert) -> OutboundMessage:
     return OutboundMessage(channel=d.channel, delivery_id=d.id, campaign_id=d.campaign_id, household_id=0,
                            address=alert.address, text=alert.text, reply_url=alert.link, reply_token="",
                            language=d.language, drill=alert.drill, title=alert.text.split("\n", 1)[0])
-
-
-def _notice_message(d: ClaimedDelivery, notice: HouseholdNotice) -> OutboundMessage:
-    """A household notice as composed when queued: its reply page (which says the campaign was
-    cancelled) as the link, no token (no answer buttons, no keypad)."""
-    return OutboundMessage(channel=d.channel, delivery_id=d.id, campaign_id=d.campaign_id,
-                           household_id=d.household_id, address=notice.address, text=notice.text,
-                           reply_url=notice.link, reply_token="", language=notice_language(d.language, d.channel),
-                           drill=notice.drill, title=notice_title(d.language, notice.drill))
 
 
 async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:

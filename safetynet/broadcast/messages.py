@@ -161,8 +161,8 @@ def compose_notice(*, title: str, language: str, drill: bool, channel: ChannelNa
     lang = notice_language(language, channel)
     prefix = drill_prefix(lang) if drill else ""
     title = " ".join(title.split())
-    if drill:
-        title = _without_mark(title, prefix)
+    if drill:  # the mark is said once, first: neither the reader's nor the Japanese one inside the title
+        title = _without_mark(_without_mark(title, prefix), drill_prefix("ja"))
     sender = sender_mark(lang, city, city_latin) if layout_of(channel) == MESSAGE_KEYWORDS else ""
     return f"{prefix}{sender}{t(lang, 'message.cancelled', title=title)}"
 

@@ -33,6 +33,7 @@ from safetynet.config import Config
 from safetynet.domain import CampaignKind, CampaignState, Role
 from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.campaigns import (
+    NOTICE_DELAY_SECONDS,
     Actor,
     Campaign,
     CheckRow,
@@ -46,7 +47,7 @@ from safetynet.domain.japan_time import date_time_jst
 from safetynet.domain.roster import Association, UnknownScopeError
 from safetynet.i18n import t
 from safetynet.replies.notify import short_title, staff_messages, standing_in
-from safetynet.replies.tokens import check_token, reply_token, reply_url, token_hash
+from safetynet.replies.tokens import check_token, reply_token, token_hash
 from safetynet.stats.document import build_stats
 from safetynet.store import Store, StoreError
 from safetynet.triggers.port import CampaignRequest
@@ -299,12 +300,12 @@ class CampaignService:
             return
         log.info("approval_asked", campaign_id=c.id, admins=len({a.staff_id for a in alerts}))
 
-    async def _audit(self, what: str, c: Campaign, actor: Actor) -> None:
+    async def _audit(self, what: str, c: Campaign, actor: Actor, detail: str = "") -> None:
         """The step in the audit log with who took it (the person behind a token too): a city must be
         able to say who started, approved, closed or cancelled an event (QA: close and cancel named
         nobody). Written after the step; a failure to write is logged, the step stands."""
         entry = AuditEntry(self.clock.now(), actor.label or "unknown", str(AuditAction.CAMPAIGN), what,
-                           staff_id=actor.person_id, campaign_id=c.id, detail=str(c.kind))
+                           staff_id=actor.person_id, campaign_id=c.id, detail=detail or str(c.kind))
         try:
             await self.store.audit.append([entry])
         except StoreError as e:
@@ -400,8 +401,10 @@ class CampaignService:
         await self._audit("cancel", c, actor)
         if c.state == CampaignState.RUNNING:
             await self._tell_cancelled(c, actor)
-            if tell_households and c.kind != CampaignKind.CHECK:
-                await self._tell_households(c)
+            if c.kind != CampaignKind.CHECK:
+                # whether the households were told, and by whose choice, is on record (a city may be asked)
+                told = await self._tell_households(c) if tell_households else None
+                await self._audit("notice", c, actor, "not told" if told is None else f"{told} contacts")
         return await self.get(campaign_id)
 
     async def _tell_households(self, c: Campaign) -> int:
@@ -409,7 +412,6 @@ class CampaignService:
         (`notice_plan`): a mistaken alert is taken back where it was read. The notices are queued
         after the cancel and sent after any running campaign's deliveries. A failure is logged,
         never the cancel's."""
-        secret, public = self.cfg.secrets.secret_key, self.cfg.server.public_url
         city = self.cfg.city
         enabled = set(self.cfg.channels.enabled())
         try:
@@ -418,11 +420,11 @@ class CampaignService:
             notices = [HouseholdNotice(c.id, r.household_id, r.channel, r.address,
                                        compose_notice(title=c.title, language=r.language, drill=c.is_drill,
                                                       channel=r.channel, city=city.name, city_latin=city.name_latin),
-                                       reply_url(public, reply_token(secret, c.id, r.household_id)))
+                                       link="")  # the dispatcher makes the reply link: tokens are never stored
                        for r in notice_plan(reached, calls)]
-            queued = await self.store.outbox.queue_notices(notices, self.clock.now())
-        except StoreError as e:
-            log.error("cancel_notices_failed", campaign_id=c.id, error=str(e))
+            queued = await self.store.outbox.queue_notices(notices, self.clock.now() + NOTICE_DELAY_SECONDS)
+        except Exception:  # the cancel stands whatever happens here
+            log.exception("cancel_notices_failed", campaign_id=c.id)
             return 0
         self._changed()  # a dispatcher of this process wakes for them
         log.info("cancel_notices_queued", campaign_id=c.id, notices=queued,
@@ -453,8 +455,8 @@ class CampaignService:
                 told.update(s.id for s in own)
             if alerts:
                 await self.store.outbox.queue_staff(alerts, self.clock.now())
-        except StoreError as e:
-            log.error("cancel_notice_failed", campaign_id=c.id, error=str(e))
+        except Exception:  # the cancel stands whatever happens here
+            log.exception("cancel_staff_notice_failed", campaign_id=c.id)
             return
         log.info("cancel_told_to_staff", campaign_id=c.id, staff=len({a.staff_id for a in alerts}))
 

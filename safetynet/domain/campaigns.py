@@ -201,6 +201,9 @@ STAFF_STEP = -1
 # The step of a household notice's row (a cancelled campaign's "it was cancelled"): no ladder step
 # either. Rows below step 0 are composed when queued and change no household's status.
 NOTICE_STEP = -2
+# How long after a cancel its notices wait: the deliveries claimed at that moment are sent or let go
+# meanwhile, and a notice whose household's message was let go is dropped (told of nothing it got).
+NOTICE_DELAY_SECONDS = 10.0
 
 
 class DeliveryState(StrEnum):
@@ -279,8 +282,8 @@ class HouseholdNotice:
     channel: ChannelName
     address: str
     text: str
-    link: str  # the household's reply page, which says the campaign was cancelled
-    title: str = ""  # what a channel with a subject (email) or a title (push) shows
+    link: str = ""  # kept with the row; the service keeps none: the dispatcher makes the reply page's link
+    # (a token is never stored)
     drill: bool = False  # the campaign's kind, as the store reads it back (not stored with the row)
 
 
@@ -307,9 +310,11 @@ def notice_plan(reached: Iterable[NoticeRecipient], calls: Collection[ChannelNam
     for household_id in sorted(by_household):
         rows = sorted(by_household[household_id], key=lambda r: (r.channel, r.address))
         written = [r for r in rows if r.channel not in calls]
+        channels: set[str] = set()  # a step sends a household one message a channel: one notice too
         for r in written or rows:
-            if (r.channel, r.address) not in seen:
+            if (r.channel, r.address) not in seen and r.channel not in channels:
                 seen.add((r.channel, r.address))
+                channels.add(r.channel)
                 out.append(r)
     return out
 

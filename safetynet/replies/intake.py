@@ -276,8 +276,11 @@ class ReplyIntake:
     async def read(self, target: str | ReplyTarget, channel: ReplyChannel | str) -> AnswerResult:
         """Records that the page was opened or the push shown: never an answer, never a downgrade."""
         t = await self._target(target)
-        if t.status not in (Status.PENDING, Status.NOTIFIED, Status.UNREACHABLE):
-            return AnswerResult(t, str(Status.READ), recorded=False)  # already read or answered: nothing to add
+        # already read or answered: nothing to add; a cancelled campaign's notice opened (a push shown)
+        # is no sign of life about a question it no longer asks
+        if t.status not in (Status.PENDING, Status.NOTIFIED, Status.UNREACHABLE) or (
+                t.campaign_state == CampaignState.CANCELLED):
+            return AnswerResult(t, str(Status.READ), recorded=False)
         key = f"read:{t.campaign_id}:{t.household_id}"
         return await self._record(t, str(Status.READ), str(channel), key, NO_DETAILS)
 

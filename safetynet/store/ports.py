@@ -478,11 +478,13 @@ class OutboxRepo(Protocol):
         text with the campaign's texts."""
         ...
 
-    async def claim_notices(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float
-                            ) -> list[ClaimedDelivery]:
-        """Up to `limit` queued household notices of `channel` due now, of any campaign in any state,
-        oldest first; each with its `notice` set. `claim` and `claim_staff` never return them;
-        `record` of one changes no household status and falls back to nothing."""
+    async def claim_notices(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float,
+                            drills: bool = True) -> list[ClaimedDelivery]:
+        """Up to `limit` queued household notices of `channel` due now, of any campaign in any state
+        (without `drills`: of real events only), oldest first; each with its `notice` set. A due
+        notice whose household has no delivery of that channel claimed, sent or delivered (its
+        message was let go after all) is marked skipped instead. `claim` and `claim_staff` never
+        return them; `record` of one changes no household status and falls back to nothing."""
         ...
 
     async def reclaim_expired(self, owner: str = "", keep: Sequence[int] | None = None) -> int:

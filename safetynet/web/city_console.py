@@ -301,7 +301,9 @@ async def _finish(request: web.Request, action: str) -> web.Response:
     if form.get("really") != "1":
         raise web.HTTPBadRequest(text="tick the confirmation box")
     # the households its message reached are told of a cancel unless the box was unticked
-    options = {"tell_households": form.get("tell_households") == "1"} if action == "cancel" else {}
+    # (a form without the box, made before the campaign went out, tells them: the hidden "0" says unticked)
+    told = form.getall("tell_households", [])
+    options = {"tell_households": not told or "1" in told} if action == "cancel" else {}
     try:
         await getattr(_service(request), action)(info.id, by=viewer.actor, **options)
     except CampaignError as e:

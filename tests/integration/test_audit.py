@@ -235,7 +235,9 @@ async def test_who_started_approved_closed_and_cancelled_each_campaign_is_in_the
                    ("campaign", "approve", "bousai", two.id, real.id, "real"),
                    ("campaign", "close", "bousai", two.id, real.id, "real"),
                    ("campaign", "start", "token:3", one.id, drill.id, "drill"),  # the person behind the token
-                   ("campaign", "cancel", "cli:root", None, drill.id, "drill")]
+                   ("campaign", "cancel", "cli:root", None, drill.id, "drill"),
+                   # whether its households were told of the cancel (none had been sent anything yet)
+                   ("campaign", "notice", "cli:root", None, drill.id, "0 contacts")]
 
 
 def test_staff_and_token_changes_from_the_command_line_are_recorded(tmp_path: Path,

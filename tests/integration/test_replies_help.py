@@ -310,6 +310,8 @@ async def test_a_cancelled_campaign_is_taken_back_where_its_message_was_read(tmp
     Without `tell_households` only the heads and deputies are told."""
     from replies_fixtures import start_campaign
 
+    from safetynet.domain.campaigns import NOTICE_DELAY_SECONDS
+
     async with running_app(tmp_path) as env:
         await env.dispatch()  # step 0: SMS to the phones, Telegram to A-003 (English)
         first_sms = {r.address: r.text or "" for r in env.sandbox.messages("sms")}
@@ -322,6 +324,12 @@ async def test_a_cancelled_campaign_is_taken_back_where_its_message_was_read(tmp
         async with env.http.post(f"{env.url}/api/campaigns/{env.campaign_id}/cancel", headers=headers) as resp:
             assert resp.status == 200 and (await resp.json())["state"] == "cancelled"
         await env.dispatch()
+        assert not [r for r in env.sandbox.messages("sms") if "取り消しました" in (r.text or "")]  # not yet: the
+        await env.clock.advance(NOTICE_DELAY_SECONDS)  # deliveries claimed at the cancel settle first
+        await env.dispatch()
+        # a push notice shown (its service worker posts `seen`) is no sign of life: nobody becomes read
+        async with env.http.post(f"{env.reply_url('A-001')}/seen") as resp:
+            assert resp.status == 204
         notices = [r for r in env.sandbox.messages("sms") if "取り消しました" in (r.text or "")]
         assert sorted(r.address for r in notices) == ["+819011110001", "+819011110002", "+819022220001"]
         assert all((r.text or "").startswith("【訓練】【") and "「地震 安否確認」は取り消しました。回答の必要はありません。"
@@ -332,10 +340,13 @@ async def test_a_cancelled_campaign_is_taken_back_where_its_message_was_read(tmp
 
         # a second drill, cancelled without telling the households: nothing more reaches them
         other = await start_campaign(env, title="二回目の訓練")
+        sent_before = len(env.sandbox.messages())
         await env.dispatch()
         before = len(env.sandbox.messages())
+        assert before > sent_before  # its message went out
         async with env.http.post(f"{env.url}/api/campaigns/{other}/cancel", json={"tell_households": False},
                                  headers=headers) as resp:
             assert resp.status == 200
+        await env.clock.advance(NOTICE_DELAY_SECONDS)
         await env.dispatch()
         assert len(env.sandbox.messages()) == before

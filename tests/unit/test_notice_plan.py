@@ -50,3 +50,16 @@ def test_a_call_reads_the_notice_in_a_language_its_voice_speaks_and_asks_nothing
     assert said.startswith("先ほどお送りした安否確認")
     twiml = notice_twiml("ja", False, "さくら市", said)
     assert twiml.count(said) == 2 and "<Gather" not in twiml and "<Hangup" in twiml and "さくら市" in twiml
+
+
+def test_a_drills_mark_is_said_once_whatever_the_language() -> None:
+    en = compose_notice(title="【訓練】地震", language="en", drill=True, channel=ChannelName("email"))
+    assert en == "[DRILL] The safety check we sent earlier ('地震') has been cancelled. You do not need to answer."
+    vi = compose_notice(title="【訓練】地震", language="vi", drill=True, channel=ChannelName("line"))
+    assert "【訓練】" not in vi and "(地震)" in vi
+
+
+def test_a_household_is_told_once_a_channel() -> None:
+    # its contact changed between two steps: the step sent one message a channel, so one notice too
+    reached = [r(1, "sms", "+819011110001"), r(1, "sms", "+819011119999")]
+    assert notice_plan(reached, CALLS) == [r(1, "sms", "+819011110001")]

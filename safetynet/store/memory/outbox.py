@@ -145,14 +145,21 @@ class MemoryOutbox:
             added += 1
         return added
 
-    async def claim_notices(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float
-                            ) -> list[ClaimedDelivery]:
+    async def claim_notices(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float,
+                            drills: bool = True) -> list[ClaimedDelivery]:
         if limit <= 0:
             return []
         await self.t.write()
         t, now = self.t, self.t.clock.now()
-        due = sorted((d for d in t.deliveries.values() if d.state == "queued" and d.step == NOTICE_STEP
-                      and d.channel == str(channel) and d.next_attempt_at <= now),
+        due = [d for d in t.deliveries.values() if d.state == "queued" and d.step == NOTICE_STEP
+               and d.channel == str(channel) and d.next_attempt_at <= now]
+        reached = {(d.campaign_id, d.household_id) for d in t.deliveries.values() if d.step >= 0
+                   and d.channel == str(channel) and d.state in ("claimed", "sent", "delivered")}
+        for d in due:
+            if (d.campaign_id, d.household_id) not in reached:  # its message let go after all
+                d.state, d.error, d.updated_at = "skipped", "not_reached", now
+        real = {c.id for c in t.campaigns.values() if c.kind == "real"}
+        due = sorted((d for d in due if d.state == "queued" and (drills or d.campaign_id in real)),
                      key=lambda d: (d.next_attempt_at, d.id))[:limit]
         out: list[ClaimedDelivery] = []
         for d in due:

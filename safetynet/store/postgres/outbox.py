@@ -32,6 +32,7 @@ from safetynet.store.sqlite.db import Database
 from safetynet.store.sqlite.outbox import (
     _ANY_STAFF_DUE_SQL,
     ANY_NOTICE_DUE_SQL,
+    SKIP_UNREACHED_SQL,
     OutboxStore,
     households_touched,
     notice_claims,
@@ -72,7 +73,8 @@ RETURNING d.id, d.campaign_id, d.staff_id, d.attempts, d.priority, d.address, d.
 _CLAIM_NOTICES_SQL = f"""
 UPDATE deliveries d SET state = 'claimed', lease_until = $1, lease_owner = $2, updated_at = $3
 WHERE d.id = ANY(ARRAY(SELECT id FROM deliveries WHERE state = 'queued' AND step = {NOTICE_STEP} AND channel = $4
-      AND next_attempt_at <= $3 ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED))
+      AND next_attempt_at <= $3 AND ($6 OR campaign_id IN (SELECT id FROM campaigns WHERE kind = 'real'))
+      ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED))
 RETURNING d.id, d.campaign_id, d.household_id, d.attempts, d.priority, d.address, d.body, d.link,
   (SELECT language FROM households h WHERE h.id = d.household_id),
   (SELECT kind FROM campaigns c WHERE c.id = d.campaign_id)"""
@@ -159,15 +161,17 @@ class PgOutboxStore(OutboxStore):
             added += len(rows)
         return added
 
-    async def claim_notices(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float
-                            ) -> list[ClaimedDelivery]:
+    async def claim_notices(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float,
+                            drills: bool = True) -> list[ClaimedDelivery]:
         if limit <= 0:
             return []
         now = self.clock.now()
         if not await self.db.fetchval(ANY_NOTICE_DUE_SQL, (str(channel), now)):
             return []
         async with cast(PgDatabase, self.db).transaction() as conn:
-            rows = await conn.raw.fetch(_CLAIM_NOTICES_SQL, now + lease_seconds, owner, now, str(channel), limit)
+            await conn.execute(SKIP_UNREACHED_SQL, (now, str(channel), now))
+            rows = await conn.raw.fetch(_CLAIM_NOTICES_SQL, now + lease_seconds, owner, now, str(channel), limit,
+                                        drills)
         return notice_claims(rows, channel, owner)
 
     async def _flush(self, conn: Any, items: list[DeliveryOutcome]) -> list[ChannelName | None]:

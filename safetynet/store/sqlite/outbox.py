@@ -80,10 +80,21 @@ _ANY_STAFF_DUE_SQL = ("SELECT EXISTS (SELECT 1 FROM deliveries WHERE state = 'qu
 _CLAIM_NOTICES_SQL = (
     "UPDATE deliveries SET state = 'claimed', lease_until = ?, lease_owner = ?, updated_at = ?"
     f" WHERE id IN (SELECT id FROM deliveries WHERE state = 'queued' AND step = {NOTICE_STEP} AND channel = ?"
-    " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)"
+    " AND next_attempt_at <= ? AND (? OR campaign_id IN (SELECT id FROM campaigns WHERE kind = 'real'))"
+    " ORDER BY next_attempt_at, id LIMIT ?)"
     " RETURNING id, campaign_id, household_id, attempts, priority, address, body, link,"
     " (SELECT language FROM households h WHERE h.id = deliveries.household_id),"
     " (SELECT kind FROM campaigns c WHERE c.id = deliveries.campaign_id)"
+)
+
+# Due notices whose household's message on that channel was let go after all (claimed at the cancel,
+# then skipped): dropped, not sent. The check is by key (the deliveries' unique index).
+SKIP_UNREACHED_SQL = (
+    "UPDATE deliveries SET state = 'skipped', error = 'not_reached', updated_at = ?"
+    f" WHERE state = 'queued' AND step = {NOTICE_STEP} AND channel = ? AND next_attempt_at <= ?"
+    " AND NOT EXISTS (SELECT 1 FROM deliveries s WHERE s.campaign_id = deliveries.campaign_id"
+    " AND s.household_id = deliveries.household_id AND s.channel = deliveries.channel AND s.step >= 0"
+    " AND s.state IN ('claimed', 'sent', 'delivered'))"
 )
 
 ANY_NOTICE_DUE_SQL = (f"SELECT EXISTS (SELECT 1 FROM deliveries WHERE state = 'queued' AND step = {NOTICE_STEP}"
@@ -237,17 +248,19 @@ class OutboxStore:
                 added += len(list(await conn.execute_fetchall(queue_notices_sql(len(part)), notice_params(part, at))))
         return added
 
-    async def claim_notices(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float
-                            ) -> list[ClaimedDelivery]:
-        """Up to `limit` due household notices of `channel`, oldest first, of any campaign."""
+    async def claim_notices(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float,
+                            drills: bool = True) -> list[ClaimedDelivery]:
+        """Up to `limit` due household notices of `channel`, oldest first, of any campaign (of real
+        events only without `drills`)."""
         if limit <= 0:
             return []
         now = self.clock.now()
         if not await self.db.fetchval(ANY_NOTICE_DUE_SQL, (str(channel), now)):  # almost always none
             return []
         async with self.db.transaction() as conn:
+            await conn.execute(SKIP_UNREACHED_SQL, (now, str(channel), now))
             rows = await conn.execute_fetchall(_CLAIM_NOTICES_SQL, (now + lease_seconds, owner, now, str(channel),
-                                                                    now, limit))
+                                                                    now, drills, limit))
         return notice_claims(rows, channel, owner)
 
     async def reclaim_expired(self, owner: str = "", keep: Sequence[int] | None = None) -> int:
