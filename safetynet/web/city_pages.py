@@ -33,6 +33,7 @@ from safetynet.web.city_views import (
     campaign_actions,
     districts_table,
     health_block,
+    notice_progress,
     proposals_block,
     totals_block,
 )
@@ -138,11 +139,14 @@ async def city_page(request: web.Request) -> web.Response:
     sending = await read_status(svc.store.health, svc.clock.now(), enabled_channels(svc.cfg))
     context: dict[str, object] = {"heading": heading, "info": info, "recent": recent, "proposals": proposals,
                "start_form": start_form,
-               "checks": checks,
+               "checks": checks, "notices": "",
                "health": health_block(lang, sending, running=info is not None and info.state == "running")}
     if info is None:
         return render(request, heading, template="city.html", context=context)
     context["approval"] = approval_line(lang, info, await _token_maker(request, info))
+    if info.state == "cancelled" and viewer.scope.kind == "city":
+        # the cancel's word to the households it reached, going out: city-wide counts, for the city's staff
+        context["notices"] = notice_progress(lang, await svc.store.campaigns.delivery_counts(info.id))
     if info.kind == "check":
         # nobody answers a check: its outcomes in place of the answers, curve and rates (not live)
         context["check_progress"] = await check_console.city_check(request, viewer, info, lang)

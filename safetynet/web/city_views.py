@@ -9,7 +9,7 @@ from typing import Any
 
 from safetynet.broadcast.health import FAILING, IDLE, OK, DispatchStatus
 from safetynet.domain import ANSWERED
-from safetynet.domain.campaigns import CampaignInfo
+from safetynet.domain.campaigns import NOTICE_STEP, CampaignInfo
 from safetynet.templating import ENV, Markup, call_macro
 from safetynet.web import dash_views  # noqa: F401 - the staff templates' globals
 from safetynet.web.dash_shell import when
@@ -112,6 +112,22 @@ def approval_line(lang: str, c: CampaignInfo, token_maker: str = "") -> str:
     if c.approved_by:
         parts.append(t(lang, "approved_by", who=c.approved_by, time=when(c.approved_at)))
     return " · ".join(parts)
+
+
+def notice_progress(lang: str, counts: dict[tuple[int, str, str], int]) -> Markup:
+    """A cancelled campaign's notices to the households it reached (`campaigns.delivery_counts`):
+    how many went out of how many, and how many wait, failed or were dropped (nothing had reached
+    that household after all). Empty when there were none (not told, or nothing had gone out)."""
+    by_state: dict[str, int] = defaultdict(int)
+    for (step, _, state), n in counts.items():
+        if step == NOTICE_STEP:
+            by_state[state] += n
+    if not by_state:
+        return Markup()
+    sent = by_state["sent"] + by_state["delivered"] + by_state["undelivered"]
+    waiting = by_state["queued"] + by_state["claimed"]
+    return _macro("notice_progress", lang, sum(by_state.values()) - by_state["skipped"], sent, waiting,
+                  by_state["failed"])
 
 
 def health_block(lang: str, status: DispatchStatus, running: bool) -> Markup:

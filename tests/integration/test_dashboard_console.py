@@ -180,7 +180,17 @@ async def test_cancelling_from_the_console_tells_the_households_unless_unticked(
         assert notices == {(NOTICE_STEP, "sms", "queued"): len(phones)}  # every phone it reached, once
         assert not [k for k in await w.store.campaigns.delivery_counts(quiet) if k[0] == NOTICE_STEP]
         async with http.get(f"{w.url}/city?campaign={told}") as r:
-            assert "tell_households" not in await r.text()  # cancelled: nothing left to cancel
+            page = await r.text()
+        assert "tell_households" not in page  # cancelled: nothing left to cancel
+        # city hall watches the word go out: 0 sent of every phone, all waiting
+        notice = page[page.index("data-notices"):]
+        assert f"送信済み 0 / {len(phones)} 件" in notice and f"（送信待ち {len(phones)} 件）" in notice
+        async with http.get(f"{w.url}/city?campaign={quiet}") as r:
+            assert "data-notices" not in await r.text()  # not told: nothing to show
+        async with client() as head:
+            await login(head, w, "head_b")
+            async with head.get(f"{w.url}/city?campaign={told}") as r:
+                assert r.status == 200 and "data-notices" not in await r.text()  # city-wide counts: the city's
 
 
 def proposal(key: str) -> CampaignRequest:
