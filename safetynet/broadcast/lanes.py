@@ -228,16 +228,18 @@ class Lane:
         return None
 
     async def take_batch(self) -> list[ClaimedDelivery]:
-        """Up to `batch` held deliveries of the first one's campaign, in claim order ([] when stopping);
-        a staff alert or a household notice alone."""
+        """Up to `batch` held deliveries of the first one's campaign, in claim order ([] when stopping):
+        its messages, or its notices after a cancel (one text a language: a multicast carries them
+        by the hundred); a staff alert alone."""
         first = await self.take()
         if first is None:
             return []
         out = [first]
-        if first.composed:  # a staff alert or a notice goes alone: its own text, its own request
+        if first.staff is not None:  # a staff alert goes alone: its own text, its own request
             return out
+        notices = first.notice is not None
         while (self.pending and len(out) < self.batch and self.pending[0].campaign_id == first.campaign_id
-               and not self.pending[0].composed):
+               and self.pending[0].staff is None and (self.pending[0].notice is not None) == notices):
             out.append(self.pending.popleft())
         self.in_flight += len(out) - 1
         return out

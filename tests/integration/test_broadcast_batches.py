@@ -110,3 +110,26 @@ async def test_two_campaigns_never_share_a_request(tmp_path: Path) -> None:
         assert len(batch.sent) == 6
         assert all(len({m.campaign_id for m in r}) == 1 for r in batch.requests)
         assert {m.campaign_id for m in batch.sent} == {first.id, second.id}
+
+
+async def test_a_cancels_notices_go_by_the_batch_and_never_beside_its_messages(tmp_path: Path) -> None:
+    """A city's LINE households told of a cancel in a few multicasts, not one request each."""
+    from safetynet.domain.campaigns import NOTICE_DELAY_SECONDS
+
+    cfg = make_cfg(tmp_path, SAFETYNET_CHANNELS_SMS_CONCURRENCY="1")
+    clock = FakeClock()
+    async with opened(cfg, clock) as store:
+        await seed(store, [H(f"k{i}", "m") for i in range(1, 8)])
+        svc = CampaignService(store, cfg, clock)
+        c = await svc.launch(spec())
+        snd = senders(clock)
+        batch = BatchScriptedSender("sms", 3)
+        snd["sms"] = batch
+        await Dispatcher(store, snd, cfg, clock).burst()
+        assert [len(r) for r in batch.requests] == [3, 3, 1]
+        await svc.cancel(c.id, by="bousai")
+        await clock.advance(NOTICE_DELAY_SECONDS)
+        await Dispatcher(store, snd, cfg, clock).burst()
+        notices = batch.requests[3:]
+        assert [len(r) for r in notices] == [3, 3, 1]  # as the messages went: by the batch
+        assert all(m.reply_token == "" and "取り消しました" in m.text for r in notices for m in r)
