@@ -26,8 +26,8 @@ def recorded_message(answer: str, language: str) -> str:
 
 
 def open_label(language: str) -> str:
-    """The button of a staff alert: opens its dashboard link."""
-    return t(language, "staff.open_button")
+    """The button of a message that asks nothing (a staff alert, a cancel's notice): opens its link."""
+    return t(language, "channel.open_button")
 
 
 def change_label(to_answer: str, language: str) -> str:
