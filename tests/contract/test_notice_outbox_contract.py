@@ -28,6 +28,16 @@ async def _send_all(store: Store, cid: int, channel: str) -> list[int]:
     return [d.household_id for d in claimed]
 
 
+async def _sent_then_cancelled(store: Store, kind: CampaignKind = CampaignKind.DRILL
+                               ) -> tuple[int, list[NoticeRecipient]]:
+    """A campaign whose SMS all went out, then cancelled: its id and the SMS contacts it reached."""
+    cid = await running_campaign(store, kind=kind)
+    await _send_all(store, cid, "sms")
+    reached = [r for r in await store.outbox.notice_recipients(cid) if r.channel == "sms"]
+    assert reached and await store.campaigns.cancel(cid, store.clock.now())
+    return cid, reached
+
+
 def _notice(cid: int, r: NoticeRecipient) -> HouseholdNotice:
     return HouseholdNotice(cid, r.household_id, r.channel, r.address, f"取り消し {r.household_id}", LINK)
 
@@ -52,10 +62,7 @@ async def test_notices_are_queued_once_claimed_apart_and_change_no_household(sto
     async with store_factory() as store:
         clock = clock_of(store)
         await seed(store)
-        cid = await running_campaign(store)
-        await _send_all(store, cid, "sms")
-        reached = [r for r in await store.outbox.notice_recipients(cid) if r.channel == "sms"]
-        assert await store.campaigns.cancel(cid, clock.now())
+        cid, reached = await _sent_then_cancelled(store)
         before = await store.campaigns.household_statuses(cid)
         notices = [_notice(cid, r) for r in reached]
         assert await store.outbox.queue_notices([], clock.now()) == 0
@@ -98,10 +105,7 @@ async def test_retention_erases_a_notices_address_and_text(store_factory: StoreF
     async with store_factory() as store:
         clock = clock_of(store)
         await seed(store)
-        cid = await running_campaign(store, kind=CampaignKind.DRILL)
-        await _send_all(store, cid, "sms")
-        reached = await store.outbox.notice_recipients(cid)
-        assert await store.campaigns.cancel(cid, clock.now())
+        cid, reached = await _sent_then_cancelled(store)
         assert await store.outbox.queue_notices([_notice(cid, r) for r in reached], clock.now()) == len(reached)
         await clock.advance(400 * 86400)
         purged = await store.campaigns.purge(cid, clock.now())
@@ -142,15 +146,9 @@ async def test_a_drills_notices_wait_out_a_real_event(store_factory: StoreFactor
     async with store_factory() as store:
         clock = clock_of(store)
         await seed(store)
-        drill = await running_campaign(store)
-        await _send_all(store, drill, "sms")
-        reached = [r for r in await store.outbox.notice_recipients(drill) if r.channel == "sms"]
-        assert await store.campaigns.cancel(drill, clock.now())
+        drill, reached = await _sent_then_cancelled(store)
         assert await store.outbox.queue_notices([_notice(drill, r) for r in reached], clock.now()) == len(reached)
-        real = await running_campaign(store, kind=CampaignKind.REAL)
-        await _send_all(store, real, "sms")
-        real_reached = [r for r in await store.outbox.notice_recipients(real) if r.channel == "sms"]
-        assert await store.campaigns.cancel(real, clock.now())
+        real, real_reached = await _sent_then_cancelled(store, CampaignKind.REAL)
         assert await store.outbox.queue_notices([_notice(real, r) for r in real_reached], clock.now())
         # while a real event runs: its notices go, the drill's wait
         assert {d.campaign_id for d in await store.outbox.claim_notices("sms", 1000, "w1", 60, drills=False)} == {real}
