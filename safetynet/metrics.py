@@ -43,6 +43,9 @@ class Metrics:
                                "status: safe, need_help, read, note", ("channel", "status"), registry=r)
         self.outbox_due = Gauge("safetynet_outbox_due_deliveries", "Deliveries of running campaigns due now "
                                 "and not yet claimed, by channel (read at scrape time)", ("channel",), registry=r)
+        self.notices_due = Gauge("safetynet_outbox_due_notices", "Notices of cancelled campaigns to the "
+                                 "households they reached, due now and not yet claimed, by channel (read at "
+                                 "scrape time)", ("channel",), registry=r)
         self.lane_held = Gauge("safetynet_lane_held_deliveries", "Deliveries this process's dispatcher holds "
                                "per lane, queued in memory or at the provider", ("channel",), registry=r)
         self.sse_connections = Gauge("safetynet_sse_connections", "Open live-count streams (dashboards)",

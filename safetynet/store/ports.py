@@ -478,6 +478,11 @@ class OutboxRepo(Protocol):
         text with the campaign's texts."""
         ...
 
+    async def notices_due(self, channel: ChannelName) -> int:
+        """Household notices of `channel` queued and due now, of any campaign (a cancel's word still
+        to go out: read by /metrics)."""
+        ...
+
     async def claim_notices(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float,
                             drills: bool = True) -> list[ClaimedDelivery]:
         """Up to `limit` queued household notices of `channel` due now, of any campaign in any state

@@ -103,6 +103,7 @@ async def _fill_gauges(request: web.Request, svc: Services) -> None:
         outbox = svc.store.outbox
         for ch in channels:
             m.outbox_due.labels(ch).set(await outbox.due_count(running, [ch]) if running else 0)
+            m.notices_due.labels(ch).set(await outbox.notices_due(ch))
         status = await read_status(svc.store.health, svc.clock.now(), channels)
         m.dispatchers_alive.set(len(status.alive))
     except Exception as e:  # the counts still go out; the store's readings are left as they were

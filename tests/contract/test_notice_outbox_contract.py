@@ -68,6 +68,7 @@ async def test_notices_are_queued_once_claimed_apart_and_change_no_household(sto
         assert await store.outbox.queue_notices([], clock.now()) == 0
         assert await store.outbox.queue_notices(notices, clock.now()) == len(notices)
         assert await store.outbox.queue_notices(notices, clock.now()) == 0  # a cancel told twice: still once
+        assert await store.outbox.notices_due("sms") == len(notices) and await store.outbox.notices_due("voice") == 0
         # the household claim never returns them (nor the staff alerts' claim)
         other = await running_campaign(store)
         assert all(d.notice is None and d.step >= 0 for d in await store.outbox.claim([cid, other], "sms", 1000, "w1", 60))
@@ -84,6 +85,7 @@ async def test_notices_are_queued_once_claimed_apart_and_change_no_household(sto
                                            LINK, drill=True)
         assert d.composed and d.address == next(r.address for r in reached if r.household_id == d.household_id)
         assert await store.outbox.claim_notices("sms", 10, "w3", 60) == []  # held
+        assert await store.outbox.notices_due("sms") == 0
         # a dashboard's "still being sent" never shows them
         assert (await store.campaigns.waiting_channels(cid, 0, 10**9)) == {}
         now = clock.now()

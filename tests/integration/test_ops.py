@@ -26,7 +26,7 @@ from safetynet.broadcast.service import CampaignSpec
 from safetynet.clock import FakeClock
 from safetynet.config import Config, load_config
 from safetynet.domain import CampaignKind, Role
-from safetynet.domain.campaigns import DispatcherBeat, LadderStep
+from safetynet.domain.campaigns import NOTICE_DELAY_SECONDS, DispatcherBeat, LadderStep
 from safetynet.replies.tokens import reply_token
 from safetynet.sandbox import Sandbox
 from safetynet.system import System, running_system
@@ -97,6 +97,7 @@ async def test_metrics_count_deliveries_latency_replies_queue_and_streams(tmp_pa
                                   contacts=system.store.roster, metrics=system.services.metrics).burst()
         assert report.sent == len(HOUSEHOLDS) == len(sb.messages())
 
+        assert sample(await scrape(http, system.url), "safetynet_outbox_due_notices", channel="sms") == 0
         auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         key = HOUSEHOLDS[0].key
         async with http.post(f"{system.url}/r/{reply_token(SECRET, campaign.id, ids[key])}",
@@ -111,6 +112,12 @@ async def test_metrics_count_deliveries_latency_replies_queue_and_streams(tmp_pa
             assert stream.status == 200  # subscribed before the answer's headers went out
             after = await scrape(http, system.url)
             assert sample(after, "safetynet_sse_connections") == 1
+
+        # the drill cancelled: its word to the households it reached waits to go out, and shows
+        await system.campaigns.cancel(campaign.id, by="ops")
+        await system.clock.advance(NOTICE_DELAY_SECONDS)
+        cancelled = await scrape(http, system.url)
+        assert sample(cancelled, "safetynet_outbox_due_notices", channel="sms") == len(HOUSEHOLDS)
 
     n = float(len(HOUSEHOLDS))
     assert sample(after, "safetynet_deliveries_total", channel="sms", outcome="sent") == n

@@ -145,6 +145,12 @@ class MemoryOutbox:
             added += 1
         return added
 
+    async def notices_due(self, channel: ChannelName) -> int:
+        await asyncio.sleep(0)
+        now = self.t.clock.now()
+        return sum(1 for d in self.t.deliveries.values() if d.state == "queued" and d.step == NOTICE_STEP
+                   and d.channel == str(channel) and d.next_attempt_at <= now)
+
     async def claim_notices(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float,
                             drills: bool = True) -> list[ClaimedDelivery]:
         if limit <= 0:

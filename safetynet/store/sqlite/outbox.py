@@ -248,6 +248,11 @@ class OutboxStore:
                 added += len(list(await conn.execute_fetchall(queue_notices_sql(len(part)), notice_params(part, at))))
         return added
 
+    async def notices_due(self, channel: ChannelName) -> int:
+        return int(await self.db.fetchval(
+            f"SELECT count(*) FROM deliveries WHERE state = 'queued' AND step = {NOTICE_STEP} AND channel = ?"
+            " AND next_attempt_at <= ?", (str(channel), self.clock.now()), 0))
+
     async def claim_notices(self, channel: ChannelName, limit: int, owner: str, lease_seconds: float,
                             drills: bool = True) -> list[ClaimedDelivery]:
         """Up to `limit` due household notices of `channel`, oldest first, of any campaign (of real
