@@ -60,13 +60,7 @@ def _shown(contacts: tuple[tuple[str, str], ...]) -> str:
     """A staff member's contacts as the listing shows them: kind and a masked address."""
     from safetynet.channels import registry
 
-    shown = []
-    for kind, address in contacts:
-        try:
-            shown.append(f"{kind} {registry.kind(kind).mask(address)}")
-        except KeyError:
-            shown.append(kind)
-    return ", ".join(shown)
+    return ", ".join(f"{kind} {registry.mask(kind, address)}".rstrip() for kind, address in contacts)
 
 
 def staff_contacts(args: argparse.Namespace) -> list[tuple[str, str]]:

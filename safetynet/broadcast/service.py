@@ -419,9 +419,8 @@ class CampaignService:
             calls = {r.channel for r in reached if layout_of(r.channel) == MESSAGE_SPOKEN}
             notices = [HouseholdNotice(c.id, r.household_id, r.channel, r.address,
                                        compose_notice(title=c.title, language=r.language, drill=c.is_drill,
-                                                      channel=r.channel, city=city.name, city_latin=city.name_latin),
-                                       link="")  # the dispatcher makes the reply link: tokens are never stored
-                       for r in notice_plan(reached, calls)]
+                                                      channel=r.channel, city=city.name, city_latin=city.name_latin))
+                       for r in notice_plan(reached, calls)]  # the reply link is made when sent: no token stored
             queued = await self.store.outbox.queue_notices(notices, self.clock.now() + NOTICE_DELAY_SECONDS)
         except Exception:  # the cancel stands whatever happens here
             log.exception("cancel_notices_failed", campaign_id=c.id)

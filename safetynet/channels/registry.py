@@ -103,6 +103,13 @@ def kind(name: ContactKind) -> ContactKindSpec:
     return kinds()[name]
 
 
+def mask(kind_name: ContactKind, address: str) -> str:
+    """What a page or a listing shows of a contact: enough to recognise, not to copy; nothing for a
+    kind no channel of this build declares any more."""
+    found = kinds().get(kind_name)
+    return found.mask(address) if found is not None else ""
+
+
 @functools.cache
 def channels_of_kind() -> dict[ContactKind, tuple[ChannelName, ...]]:
     """Contact kind → the channels that send to it, in registry order (mobile → sms, voice)."""

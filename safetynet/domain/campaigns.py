@@ -281,9 +281,7 @@ class HouseholdNotice:
     household_id: int
     channel: ChannelName
     address: str
-    text: str
-    link: str = ""  # kept with the row; the service keeps none: the dispatcher makes the reply page's link
-    # (a token is never stored)
+    text: str  # the link to the reply page, which says the campaign was cancelled, is made when sent
     drill: bool = False  # the campaign's kind, as the store reads it back (not stored with the row)
 
 

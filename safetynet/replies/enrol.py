@@ -74,13 +74,6 @@ class ChannelView:
     shown: str  # masked: enough to recognise, not enough to leak
 
 
-def mask_contact(c: Contact) -> str:
-    try:
-        return registry.kind(c.kind).mask(c.address)
-    except KeyError:  # a kind no channel declares any more: show nothing of it
-        return ""
-
-
 def enrolling_specs(specs: Sequence[ChannelSpec] | None = None) -> list[ChannelSpec]:
     """The channels a household can enrol itself, in registry order."""
     return [s for s in (specs or registry.SPECS) if s.enrolment is not None]
@@ -126,7 +119,7 @@ class Enrolment:
 
     async def channels(self, code: str) -> tuple[EnrolledHousehold, list[ChannelView]]:
         h = await self.household(code)
-        views = [ChannelView(c.id, c.kind, mask_contact(c)) for c in h.contacts if c.working]
+        views = [ChannelView(c.id, c.kind, registry.mask(c.kind, c.address)) for c in h.contacts if c.working]
         return _enrolled(h), views
 
     async def remove(self, code: str, contact_id: int) -> bool:

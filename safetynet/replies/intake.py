@@ -155,12 +155,16 @@ class ReplyIntake:
         target = await self.store.replies.target_by_token_hash(token_hash(token))
         return target if self._answers(target) else None
 
-    async def resolve_page(self, token: str) -> PageState | None:
-        """`resolve` for the reply page: with the household's latest replies, in the same read."""
+    async def resolve_page(self, token: str, cancelled_too: bool = False) -> PageState | None:
+        """`resolve` for the reply page: with the household's latest replies, in the same read; with
+        `cancelled_too`, a cancelled campaign's too, however long ago (its page says so)."""
         if not looks_like_token(token):
             return None
         state = await self.store.replies.page_state(token_hash(token))
-        return state if state is not None and self._answers(state.target) else None
+        if state is None:
+            return None
+        cancelled = cancelled_too and state.target.campaign_state == CampaignState.CANCELLED
+        return state if cancelled or self._answers(state.target) else None
 
     async def cancelled(self, token: str) -> ReplyTarget | None:
         """The household of a token whose campaign was cancelled, however long ago (until its data is

@@ -184,12 +184,11 @@ class ReplyRoutes:
     async def question(self, intake: ReplyIntake, call: Call) -> Answer:
         """GET /r/{token}: the question, with the household's answers so far; records `read`."""
         token = call.token
-        state = await intake.resolve_page(token)  # the household's latest answers come with it: one read
-        if state is None or state.target.campaign_state == CampaignState.CANCELLED:
+        # the household's latest answers come with it: one read
+        state = await intake.resolve_page(token, cancelled_too=True)
+        if state is not None and state.target.campaign_state == CampaignState.CANCELLED:
             # nothing to record: a cancelled campaign's page says so, in or after its grace
-            cancelled = state.target if state is not None else await intake.cancelled(token)
-            if cancelled is not None:
-                return await self._cancelled(intake, call, cancelled)
+            return await self._cancelled(intake, call, state.target)
         if state is None:
             clean = token_within(token)
             if clean is not None:  # the link with 「。」 or 「)」 stuck to it: the page it meant

@@ -16,8 +16,6 @@ from safetynet.store import Store
 
 from .support import SHARED_MOBILE, StoreFactory, clock_of, running_campaign, seed
 
-LINK = "https://bousai.example.jp/r/TOKEN"
-
 
 async def _send_all(store: Store, cid: int, channel: str) -> list[int]:
     """Sends every due delivery of `channel` (as a dispatcher would): their household ids."""
@@ -39,7 +37,7 @@ async def _sent_then_cancelled(store: Store, kind: CampaignKind = CampaignKind.D
 
 
 def _notice(cid: int, r: NoticeRecipient) -> HouseholdNotice:
-    return HouseholdNotice(cid, r.household_id, r.channel, r.address, f"取り消し {r.household_id}", LINK)
+    return HouseholdNotice(cid, r.household_id, r.channel, r.address, f"取り消し {r.household_id}")
 
 
 async def test_the_contacts_a_campaign_reached_are_its_notice_recipients(store_factory: StoreFactory) -> None:
@@ -82,7 +80,7 @@ async def test_notices_are_queued_once_claimed_apart_and_change_no_household(sto
         d = first[0]
         assert (d.campaign_id, d.step, d.channel, d.contact_id, d.lease_owner) == (cid, NOTICE_STEP, "sms", None, "w1")
         assert d.notice == HouseholdNotice(cid, d.household_id, "sms", d.address or "", f"取り消し {d.household_id}",
-                                           LINK, drill=True)
+                                           drill=True)
         assert d.composed and d.address == next(r.address for r in reached if r.household_id == d.household_id)
         assert await store.outbox.claim_notices("sms", 10, "w3", 60) == []  # held
         assert await store.outbox.notices_due("sms") == 0

@@ -139,7 +139,7 @@ class MemoryOutbox:
             if key in t.delivery_keys:
                 continue
             row = DeliveryRow(t.next_id("deliveries"), n.campaign_id, n.household_id, NOTICE_STEP, str(n.channel),
-                              None, PRIORITY_DEFAULT, 0, "queued", at, at, address=n.address, body=n.text, link=n.link)
+                              None, PRIORITY_DEFAULT, 0, "queued", at, at, address=n.address, body=n.text)
             t.deliveries[row.id] = row
             t.delivery_keys[key] = row.id
             added += 1
@@ -176,7 +176,7 @@ class MemoryOutbox:
                 d.id, d.campaign_id, d.household_id, NOTICE_STEP, channel, None, d.attempts, d.address,
                 (household.language if household else None) or "ja", d.priority, owner,
                 notice=HouseholdNotice(d.campaign_id, d.household_id, channel, d.address or "", d.body or "",
-                                       d.link or "", drill=campaign is None or campaign.kind != "real")))
+                                       drill=campaign is None or campaign.kind != "real")))
         return out
 
     async def reclaim_expired(self, owner: str = "", keep: Sequence[int] | None = None) -> int:

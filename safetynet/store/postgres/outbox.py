@@ -26,7 +26,7 @@ from safetynet.domain.campaigns import (
     OutcomeKind,
 )
 from safetynet.store.postgres.commit import PgGroupCommit
-from safetynet.store.postgres.db import PgConn, PgDatabase
+from safetynet.store.postgres.db import PgConn, PgDatabase, storable
 from safetynet.store.postgres.statuses import CURRENT_SQL, WRITE_SQL, change_keys, plan_writes
 from safetynet.store.sqlite.db import Database
 from safetynet.store.sqlite.outbox import (
@@ -75,7 +75,7 @@ UPDATE deliveries d SET state = 'claimed', lease_until = $1, lease_owner = $2, u
 WHERE d.id = ANY(ARRAY(SELECT id FROM deliveries WHERE state = 'queued' AND step = {NOTICE_STEP} AND channel = $4
       AND next_attempt_at <= $3 AND ($6 OR campaign_id IN (SELECT id FROM campaigns WHERE kind = 'real'))
       ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED))
-RETURNING d.id, d.campaign_id, d.household_id, d.attempts, d.priority, d.address, d.body, d.link,
+RETURNING d.id, d.campaign_id, d.household_id, d.attempts, d.priority, d.address, d.body,
   (SELECT language FROM households h WHERE h.id = d.household_id),
   (SELECT kind FROM campaigns c WHERE c.id = d.campaign_id)"""
 
@@ -83,9 +83,9 @@ RETURNING d.id, d.campaign_id, d.household_id, d.attempts, d.priority, d.address
 # for 20,000 notices, a second on PostgreSQL).
 _QUEUE_NOTICES_SQL = f"""
 INSERT INTO deliveries (campaign_id, household_id, step, channel, priority, state, next_attempt_at, updated_at,
-  address, body, link)
-SELECT u.c, u.h, {NOTICE_STEP}, u.ch, {PRIORITY_DEFAULT}, 'queued', $1, $1, u.a, u.b, u.l
-FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(c, h, ch, a, b, l)
+  address, body)
+SELECT u.c, u.h, {NOTICE_STEP}, u.ch, {PRIORITY_DEFAULT}, 'queued', $1, $1, u.a, u.b
+FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS u(c, h, ch, a, b)
 ON CONFLICT DO NOTHING RETURNING id"""
 # Notices a statement (and a transaction): short enough for the answers' commits to pass between.
 _NOTICE_CHUNK = 5000
@@ -105,11 +105,6 @@ WITH sent AS (
   SELECT * FROM unnest($6::bigint[], $7::float8[], $8::float8[], $9::text[], $10::text[], $11::text[])
   RETURNING 1
 )""" + CURRENT_SQL.format(campaigns=12, households=13)
-
-
-def _text(value: str) -> str:
-    """As `storable`: PostgreSQL text holds no NUL (a campaign title may carry one)."""
-    return value.replace("\x00", "\ufffd")
 
 
 class PgOutboxStore(OutboxStore):
@@ -156,8 +151,7 @@ class PgOutboxStore(OutboxStore):
             part = notices[i:i + _NOTICE_CHUNK]
             rows = await db.write_fetch(_QUEUE_NOTICES_SQL, at, [n.campaign_id for n in part],
                                         [n.household_id for n in part], [str(n.channel) for n in part],
-                                        [_text(n.address) for n in part], [_text(n.text) for n in part],
-                                        [_text(n.link) for n in part])
+                                        storable([n.address for n in part]), storable([n.text for n in part]))
             added += len(rows)
         return added
 

@@ -82,7 +82,7 @@ _CLAIM_NOTICES_SQL = (
     f" WHERE id IN (SELECT id FROM deliveries WHERE state = 'queued' AND step = {NOTICE_STEP} AND channel = ?"
     " AND next_attempt_at <= ? AND (? OR campaign_id IN (SELECT id FROM campaigns WHERE kind = 'real'))"
     " ORDER BY next_attempt_at, id LIMIT ?)"
-    " RETURNING id, campaign_id, household_id, attempts, priority, address, body, link,"
+    " RETURNING id, campaign_id, household_id, attempts, priority, address, body,"
     " (SELECT language FROM households h WHERE h.id = deliveries.household_id),"
     " (SELECT kind FROM campaigns c WHERE c.id = deliveries.campaign_id)"
 )
@@ -108,28 +108,26 @@ NOTICE_RECIPIENTS_SQL = (
 )
 
 # Rows of `_queue_notices_sql(n)`; RETURNING names the rows new (a cancel retried adds nothing).
-_NOTICE_ROW = f"(?, ?, {NOTICE_STEP}, ?, {PRIORITY_DEFAULT}, 'queued', ?, ?, ?, ?, ?)"
+_NOTICE_ROW = f"(?, ?, {NOTICE_STEP}, ?, {PRIORITY_DEFAULT}, 'queued', ?, ?, ?, ?)"
 
 
 def queue_notices_sql(rows: int) -> str:
     return ("INSERT OR IGNORE INTO deliveries (campaign_id, household_id, step, channel, priority, state,"
-            " next_attempt_at, updated_at, address, body, link) VALUES " + ",".join([_NOTICE_ROW] * rows)
+            " next_attempt_at, updated_at, address, body) VALUES " + ",".join([_NOTICE_ROW] * rows)
             + " RETURNING id")
 
 
 def notice_claims(rows: Iterable[Any], channel: ChannelName, owner: str) -> list[ClaimedDelivery]:
     """Claimed household notices from the rows of a notice claim (either adapter's), oldest first."""
-    out = [ClaimedDelivery(r[0], r[1], r[2], NOTICE_STEP, channel, None, r[3], r[5], r[8] or "ja", r[4], owner,
-                           notice=HouseholdNotice(r[1], r[2], channel, r[5] or "", r[6] or "", r[7] or "",
-                                                  drill=r[9] != "real"))
+    out = [ClaimedDelivery(r[0], r[1], r[2], NOTICE_STEP, channel, None, r[3], r[5], r[7] or "ja", r[4], owner,
+                           notice=HouseholdNotice(r[1], r[2], channel, r[5] or "", r[6] or "", drill=r[8] != "real"))
            for r in rows]
     out.sort(key=lambda d: d.id)
     return out
 
 
 def notice_params(notices: Sequence[HouseholdNotice], at: float) -> list[Any]:
-    return [x for n in notices for x in (n.campaign_id, n.household_id, str(n.channel), at, at, n.address, n.text,
-                                         n.link)]
+    return [x for n in notices for x in (n.campaign_id, n.household_id, str(n.channel), at, at, n.address, n.text)]
 
 
 def staff_claims(rows: Iterable[Any], channel: ChannelName, owner: str) -> list[ClaimedDelivery]:
