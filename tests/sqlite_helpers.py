@@ -10,3 +10,12 @@ def sqlite_db(store: Store) -> Database:
     """The database of a SQLite store (its writer, its readers)."""
     assert isinstance(store, SqliteStore), f"a SQLite store is needed here, not {type(store).__name__}"
     return store.db
+
+
+async def on_every_writer(store: Store, pragma: str) -> None:
+    """`PRAGMA pragma` on both connections that write: the writer's thread's and the event loop's
+    own (the answers' group commit), as a full disk or a read-only file would hit both."""
+    db = sqlite_db(store)
+    await db._writer.execute(f"PRAGMA {pragma}")
+    if db._loop_writer is not None:
+        db._loop_writer.execute(f"PRAGMA {pragma}")

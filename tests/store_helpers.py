@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pg_helpers import pg_break_writes
-from sqlite_helpers import sqlite_db
+from sqlite_helpers import on_every_writer
 
 from safetynet.store import Store
 from safetynet.store.sqlite import SqliteStore
@@ -12,6 +12,6 @@ from safetynet.store.sqlite import SqliteStore
 async def break_writes(store: Store, broken: bool) -> None:
     """Writes fail and reads still work (what a full disk or a read-only database does), or work again."""
     if isinstance(store, SqliteStore):
-        await sqlite_db(store)._writer.execute(f"PRAGMA query_only = {int(broken)}")  # the one writing connection
+        await on_every_writer(store, f"query_only = {int(broken)}")
     else:
         await pg_break_writes(store, broken)

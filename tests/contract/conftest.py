@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from pg_helpers import pg_break_writes, pg_store
-from sqlite_helpers import sqlite_db
+from sqlite_helpers import on_every_writer
 
 from safetynet.clock import Clock, FakeClock
 from safetynet.store import Store
@@ -48,7 +48,7 @@ async def sqlite_store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
 
 
 async def sqlite_break(store: Store, broken: bool) -> None:
-    await sqlite_db(store)._writer.execute(f"PRAGMA query_only = {int(broken)}")  # the one writing connection
+    await on_every_writer(store, f"query_only = {int(broken)}")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 from replies_fixtures import Env, running_app
-from sqlite_helpers import sqlite_db
+from sqlite_helpers import on_every_writer, sqlite_db
 from store_helpers import break_writes
 from structlog.testing import capture_logs
 
@@ -30,7 +30,7 @@ KEYS = ("A-001", "A-002", "A-003", "B-001")
 
 
 def writer(env: Env) -> aiosqlite.Connection:
-    conn: aiosqlite.Connection = sqlite_db(env.store)._writer  # the one writing connection (fault injection only)
+    conn: aiosqlite.Connection = sqlite_db(env.store)._writer  # the writer's thread's (fault injection only)
     return conn
 
 
@@ -38,10 +38,10 @@ async def disk_full(env: Env) -> Callable[[], Awaitable[None]]:
     async with writer(env).execute("PRAGMA page_count") as cur:
         row = await cur.fetchone()
     assert row is not None
-    await writer(env).execute(f"PRAGMA max_page_count = {int(row[0])}")
+    await on_every_writer(env.store, f"max_page_count = {int(row[0])}")
 
     async def room() -> None:
-        await writer(env).execute("PRAGMA max_page_count = 1073741823")
+        await on_every_writer(env.store, "max_page_count = 1073741823")
     return room
 
 

@@ -8,7 +8,16 @@ import aiosqlite
 import pytest
 
 from safetynet.store import StoreError
-from safetynet.store.sqlite.db import Database, GroupCommit, _migrate, _migrations, schema_version
+from safetynet.store.sqlite.db import (
+    Database,
+    GroupCommit,
+    Sql,
+    Steps,
+    _migrate,
+    _migrations,
+    items_per_checkpoint,
+    schema_version,
+)
 
 
 async def test_fresh_database_has_every_migration_and_pragmas(tmp_path: Path) -> None:
@@ -196,3 +205,58 @@ async def test_staff_reads_are_answered_while_every_shared_reader_is_busy(tmp_pa
         assert await asyncio.gather(*slow) == [2000000, 2000000]
     finally:
         await db.close()
+
+
+def _insert_districts(names: list[str]) -> Steps[int]:
+    yield Sql("INSERT INTO districts (name) VALUES (?)", [(n,) for n in names], many=True)
+    rows = yield Sql("SELECT count(*) FROM districts")
+    return int(rows[0][0])
+
+
+async def test_a_write_on_the_loop_waits_for_another_process_holding_the_database(tmp_path: Path) -> None:
+    """The loop's own connection never waits for a lock (it would stall every request): while an
+    import or a backup holds the database, the write goes to the writer's thread, which waits."""
+    db = await Database.open(tmp_path / "t.db")
+    other = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO districts (name) VALUES ('import')")
+        task = asyncio.ensure_future(db.write(_insert_districts(["answer"])))
+        await asyncio.sleep(0)
+        assert not task.done()  # not refused as "database is locked": waiting on the writer's thread
+        other.execute("COMMIT")
+        assert await task == 2
+        assert [r[0] for r in await db.fetchall("SELECT name FROM districts ORDER BY id")] == ["import", "answer"]
+        assert db.failed is None
+    finally:
+        other.close()
+        await db.close()
+
+
+async def test_writes_on_the_loop_are_checkpointed_on_a_thread_of_their_own(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "t.db")
+    try:
+        names = [f"d{i}" for i in range(400)]
+        for n in range(0, len(names), 40):
+            await db.write(_insert_districts(names[n:n + 40]), items=1_000)
+        assert db.checkpoints == 0  # nothing waits for a checkpoint: it runs after the write that asked
+        running = db._checkpoint
+        assert running is not None
+        await running
+        assert db.checkpoints == 1
+        # the WAL was copied back into the database file: nothing is left to checkpoint
+        with sqlite3.connect(tmp_path / "t.db") as look:
+            busy, wal_pages, copied = look.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert busy == 0 and wal_pages == copied
+        assert await db.fetchval("SELECT count(*) FROM districts") == 400
+    finally:
+        await db.close()
+
+
+def test_the_next_checkpoint_aims_at_ten_thousand_wal_pages() -> None:
+    assert items_per_checkpoint(wal_pages=5_000, items=1_000) == 2_000
+    assert items_per_checkpoint(wal_pages=20_000, items=3_000) == 1_500
+    # the WAL was nearly empty (another connection checkpointed it): the guess stays bounded
+    assert items_per_checkpoint(wal_pages=1, items=3_000) == 100_000
+    assert items_per_checkpoint(wal_pages=10_000_000, items=10) == 100
+    assert items_per_checkpoint(wal_pages=0, items=3_000) == items_per_checkpoint(wal_pages=0, items=0) > 0

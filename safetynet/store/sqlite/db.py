@@ -33,16 +33,17 @@ Conn = aiosqlite.Connection
 T = TypeVar("T")
 R = TypeVar("R")
 
+# A checkpoint copies each page the WAL holds once, however often it was written since the last:
+# under a storm of answers the same index pages are written over and over, so a WAL of up to
+# 10,000 pages (40 MB; SQLite's default is 1,000) is copied back a tenth as often for little more
+# each time (issue 18: a POST's rate +13-20 %, its p99 25 -> 40-56 ms, README Performance).
+WAL_PAGES_PER_CHECKPOINT = 10_000
 _PRAGMAS = (
     "journal_mode=WAL",
     "synchronous=NORMAL",
     "foreign_keys=ON",
     "temp_store=MEMORY",
-    # A checkpoint copies each page the WAL holds once, however often it was written since the last:
-    # under a storm of answers the same index pages are written over and over, so a WAL of up to
-    # 10,000 pages (40 MB; SQLite's default is 1,000) is copied back a tenth as often for little more
-    # each time (issue 18: a POST's rate +13-20 %, its p99 25 -> 40-56 ms, README Performance).
-    "wal_autocheckpoint=10000",
+    f"wal_autocheckpoint={WAL_PAGES_PER_CHECKPOINT}",
 )
 # How long a statement waits for another process's lock (a CLI import, a backup) before failing
 # with "database is locked": `[store] busy_timeout_seconds`.
@@ -87,6 +88,39 @@ def make_private(path: Path) -> None:
             mode = stat.S_IMODE(p.stat().st_mode)
             if mode & 0o077:
                 p.chmod(mode & 0o700)
+
+
+def _connect_on_loop(path: Path) -> sqlite3.Connection:
+    """The event loop's own writer (`Database.write`): it never waits for another process's lock
+    (busy_timeout 0: the write goes to the writer's thread instead) and never checkpoints (the
+    checkpointer's thread does), so a call on it costs only its statements and an fsync-free commit."""
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        for p in _PRAGMAS:
+            conn.execute(f"PRAGMA {p}")
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        conn.execute("PRAGMA busy_timeout=0")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def items_per_checkpoint(wal_pages: int, items: int, pages: int = WAL_PAGES_PER_CHECKPOINT) -> int:
+    """After how many items written on the loop the next checkpoint runs, learnt from the last one:
+    `wal_pages` the WAL held then, after `items`. Aims at `pages`, as SQLite's own autocheckpoint
+    would; a checkpoint that found the WAL nearly empty (another connection's autocheckpoint ran)
+    or one item's share unknown keeps the guess within bounds."""
+    if wal_pages <= 0 or items <= 0:
+        return _FIRST_CHECKPOINT_ITEMS
+    return max(_MIN_CHECKPOINT_ITEMS, min(_MAX_CHECKPOINT_ITEMS, pages * items // wal_pages))
+
+
+# An answer adds 3-4 pages to the WAL in batches of ~30 (its row, its dedupe key, its household's
+# status and index entries): the first guess, before a checkpoint has told.
+_FIRST_CHECKPOINT_ITEMS = 3_000
+_MIN_CHECKPOINT_ITEMS = 100
+_MAX_CHECKPOINT_ITEMS = 100_000
 
 
 async def _connect(path: Path, *, readonly: bool = False, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> Conn:
@@ -167,9 +201,16 @@ class Database(Reads):
     """The writer connection (serialised by a lock), a round-robin of reader connections, and a
     reader of its own for staff pages (`staff`)."""
 
-    def __init__(self, path: Path, writer: Conn, readers: list[Conn], staff_reader: Conn | None = None) -> None:
+    def __init__(self, path: Path, writer: Conn, readers: list[Conn], staff_reader: Conn | None = None,
+                 loop_writer: sqlite3.Connection | None = None, checkpointer: Conn | None = None) -> None:
         self.path = path
         self._writer = writer
+        self._loop_writer = loop_writer
+        self._checkpointer = checkpointer
+        self._checkpoint: asyncio.Task[None] | None = None
+        self._items_since_checkpoint = 0
+        self._checkpoint_after = _FIRST_CHECKPOINT_ITEMS
+        self.checkpoints = 0
         self._readers = readers
         self._next_reader = itertools.cycle(range(len(readers)))
         self._staff_reader = staff_reader
@@ -187,25 +228,37 @@ class Database(Reads):
         except (OSError, sqlite3.Error) as e:
             raise StoreUnavailable(f"cannot open the database {path}: {e}") from e
         opened: list[Conn] = []
+        loop_writer: sqlite3.Connection | None = None
         try:
             if migrate:
                 await _migrate(writer)
             for _ in range(max(1, readers) + 1):  # the last one is the staff pages' own
                 opened.append(await _connect(path, readonly=True, busy_timeout_seconds=busy_timeout_seconds))
+            loop_writer = _connect_on_loop(path)
+            # checkpoints on a thread of their own: on the writer's, one would wait behind a transaction
+            opened.append(await _connect(path, busy_timeout_seconds=busy_timeout_seconds))
         except BaseException:
             for c in opened:
                 await c.close()
+            if loop_writer is not None:
+                loop_writer.close()
             await writer.close()
             raise
-        return cls(path, writer, opened[:-1], opened[-1])
+        return cls(path, writer, opened[:-2], opened[-2], loop_writer, opened[-1])
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        for c in [*self._readers, *([self._staff_reader] if self._staff_reader is not None else [])]:
+        if self._checkpoint is not None:
+            with contextlib.suppress(Exception):
+                await self._checkpoint
+        for c in [*self._readers, *(c for c in (self._staff_reader, self._checkpointer) if c is not None)]:
             with contextlib.suppress(Exception):
                 await c.close()
+        if self._loop_writer is not None:
+            with contextlib.suppress(Exception):
+                self._loop_writer.close()
         with contextlib.suppress(Exception):
             await self._writer.close()
 
@@ -259,26 +312,73 @@ class Database(Reads):
                 raise
             self.failed = None
 
-    async def write(self, steps: Steps[R]) -> R:
-        """BEGIN IMMEDIATE, the statements `steps` yields, COMMIT: as one call on the writer's thread.
+    async def write(self, steps: Steps[R], items: int = 1) -> R:
+        """BEGIN IMMEDIATE, the statements `steps` yields, COMMIT: as one call, on the event loop.
 
-        One trip instead of one a statement (each trip is a hand-over of the GIL both ways, and
-        under load each waits for the event loop). A cancelled caller does not stop it: the whole
-        transaction is one item on the connection's queue, so it commits or rolls back whole, and
-        nothing else runs on the writer in between.
+        For small batches only (a group commit's: `items` of them): the loop waits for nothing
+        but SQLite's own work on them, about a millisecond for 30 answers. A WAL commit with
+        synchronous=NORMAL makes no fsync, the loop's connection never checkpoints (it counts
+        `items` towards the checkpointer's next turn) and never waits for a lock: when another
+        process holds the database (an import, a backup), the write goes to the writer's thread,
+        which waits up to `busy_timeout_seconds`. On the loop rather than the writer's thread
+        because the hand-over cost as much as the writing (issue 18: a reply POST's CPU 1.62x ->
+        1.50x the floor handler's, README Performance). Nothing awaits between BEGIN and COMMIT,
+        so a cancelled caller cannot stop it half way.
         """
-        return await self._write_call(run_steps, steps)
+        raw = self._loop_writer
+        async with self._write_lock:
+            if raw is not None:
+                try:
+                    result: R = _transact_raw(raw, run_steps, steps, busy_raises=True)
+                except _Busy:
+                    pass  # not started: the writer's thread takes it and waits for the lock
+                except StoreUnavailable as e:
+                    self._mark_failed(e.__cause__ or e)
+                    raise
+                else:
+                    self.failed = None
+                    self._written_on_loop(items)
+                    return result
+            return await self._write_locked(run_steps, steps)
+
+    def _written_on_loop(self, items: int) -> None:
+        self._items_since_checkpoint += items
+        if self._items_since_checkpoint >= self._checkpoint_after and self._checkpoint is None \
+                and self._checkpointer is not None and not self._closed:
+            items, self._items_since_checkpoint = self._items_since_checkpoint, 0
+            self._checkpoint = asyncio.get_running_loop().create_task(self._run_checkpoint(items),
+                                                                      name="sqlite-checkpoint")
+
+    async def _run_checkpoint(self, items: int) -> None:
+        """A PASSIVE checkpoint (it never blocks a writer or a reader) of what `items` wrote."""
+        assert self._checkpointer is not None
+        try:
+            async with self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)") as cur:
+                row = await cur.fetchone()
+            wal_pages = int(row[1]) if row is not None else 0
+            self._checkpoint_after = items_per_checkpoint(wal_pages, items)
+            self.checkpoints += 1
+        except Exception as e:  # the next write tries again; a failing disk shows there first
+            log.warning("store_checkpoint_failed", error=str(e), path=str(self.path))
+        finally:
+            self._checkpoint = None
 
     async def _write_call(self, fn: Callable[..., R], *args: Any) -> R:
-        """`fn(sqlite3 connection, *args)` in one transaction, as one call on the writer's thread."""
+        """`fn(sqlite3 connection, *args)` in one transaction, as one call on the writer's thread.
+
+        A cancelled caller does not stop it: the whole transaction is one item on the connection's
+        queue, so it commits or rolls back whole, and nothing else runs on the writer in between."""
         async with self._write_lock:
-            try:
-                result: R = await _on_thread(self._writer, _transact, self._writer, fn, *args)
-            except StoreUnavailable as e:
-                self._mark_failed(e.__cause__ or e)
-                raise
-            self.failed = None
-            return result
+            return await self._write_locked(fn, *args)
+
+    async def _write_locked(self, fn: Callable[..., R], *args: Any) -> R:
+        try:
+            result: R = await _on_thread(self._writer, _transact, self._writer, fn, *args)
+        except StoreUnavailable as e:
+            self._mark_failed(e.__cause__ or e)
+            raise
+        self.failed = None
+        return result
 
     def _mark_failed(self, e: BaseException) -> None:
         if self.failed is None:
@@ -369,14 +469,24 @@ def _executemany(raw: sqlite3.Connection, sql: str, rows: list[Sequence[Any]]) -
     raw.executemany(sql, rows)
 
 
+class _Busy(Exception):
+    """Another connection holds the write lock: nothing was started."""
+
+
 def _transact(conn: Conn, fn: Callable[..., R], *args: Any) -> R:
-    """On the writer's thread: `fn(connection, *args)` in one transaction. Errors that mean the
+    """On the writer's thread: `fn(connection, *args)` in one transaction (`_transact_raw`)."""
+    return _transact_raw(_raw(conn), fn, *args)
+
+
+def _transact_raw(raw: sqlite3.Connection, fn: Callable[..., R], *args: Any, busy_raises: bool = False) -> R:
+    """`fn(raw, *args)` in one transaction, on the thread that owns `raw`. Errors that mean the
     database cannot take writes (disk full, read-only, I/O) come out as StoreUnavailable, as from
-    `transaction()`."""
-    raw = _raw(conn)
+    `transaction()`; with `busy_raises`, a lock held elsewhere comes out as `_Busy`."""
     try:
         raw.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as e:
+        if busy_raises and e.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+            raise _Busy() from e
         raise StoreUnavailable(str(e)) from e
     try:
         result = fn(raw, *args)
@@ -562,4 +672,4 @@ class OneTripCommit(GroupCommit[T, R]):
         return await drive(conn, self._steps(items))
 
     async def _commit(self, items: list[T]) -> list[R]:
-        return await self._db.write(self._steps(items))
+        return await self._db.write(self._steps(items), len(items))
