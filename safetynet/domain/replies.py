@@ -132,8 +132,8 @@ class TokenAnswer:
     to the store where a lookup and then a write took two.
 
     `build` makes the reply from the target as read in that transaction, or refuses it with None (a
-    campaign that takes no answers, a form gone stale). It runs where the store writes (SQLite's
-    writer thread): pure and quick; what it raises goes to its own caller only.
+    campaign that takes no answers, a form gone stale). It runs where the store writes (on SQLite,
+    in the batch's one call on the event loop): pure and quick; what it raises goes to its own caller only.
     """
 
     token_hash: str

@@ -230,7 +230,7 @@ async def test_neither_healthy_nor_ready_while_the_store_refuses_writes(tmp_path
         now = system.clock.now()
         await system.store.health.beat(DispatcherBeat("other", "h", 1, ("sms",), now, now, None))
         assert (await _get(http, f"{system.url}/readyz"))[0] == 200
-        writer = system.store.db._writer  # fault injection only, as in test_faults_storage
+        writer = system.store.db._writer  # fault injection only: the heartbeat writes on the writer's thread
         if fault == "disk_full":
             async with writer.execute("PRAGMA page_count") as cur:
                 row = await cur.fetchone()

@@ -13,6 +13,7 @@ from safetynet.store.sqlite.db import (
     GroupCommit,
     Sql,
     Steps,
+    _busy,
     _migrate,
     _migrations,
     items_per_checkpoint,
@@ -254,9 +255,22 @@ async def test_writes_on_the_loop_are_checkpointed_on_a_thread_of_their_own(tmp_
 
 
 def test_the_next_checkpoint_aims_at_ten_thousand_wal_pages() -> None:
-    assert items_per_checkpoint(wal_pages=5_000, items=1_000) == 2_000
-    assert items_per_checkpoint(wal_pages=20_000, items=3_000) == 1_500
-    # the WAL was nearly empty (another connection checkpointed it): the guess stays bounded
-    assert items_per_checkpoint(wal_pages=1, items=3_000) == 100_000
-    assert items_per_checkpoint(wal_pages=10_000_000, items=10) == 100
-    assert items_per_checkpoint(wal_pages=0, items=3_000) == items_per_checkpoint(wal_pages=0, items=0) > 0
+    assert items_per_checkpoint(wal_pages=5_000, items=1_000, now=1_000) == 2_000
+    assert items_per_checkpoint(wal_pages=20_000, items=3_000, now=3_000) == 1_500
+    # what the WAL held is not only these items' (another connection checkpointed, or wrote):
+    # the pace moves at most twofold a turn, within bounds
+    assert items_per_checkpoint(wal_pages=300, items=3_000, now=3_000) == 6_000
+    assert items_per_checkpoint(wal_pages=300, items=6_000, now=9_000) == 12_000
+    assert items_per_checkpoint(wal_pages=10_000_000, items=3_000, now=3_000) == 1_500
+    assert items_per_checkpoint(wal_pages=10_000_000, items=100, now=150) == 100
+    assert items_per_checkpoint(wal_pages=0, items=3_000, now=2_500) == 2_500  # an empty WAL teaches nothing
+
+
+def test_busy_in_any_of_its_extended_codes_sends_the_write_to_the_writers_thread() -> None:
+    for code in (sqlite3.SQLITE_BUSY, 261, 517, 773):  # _RECOVERY, _SNAPSHOT, _TIMEOUT
+        e = sqlite3.OperationalError("database is locked")
+        e.sqlite_errorcode = code
+        assert _busy(e)
+    e = sqlite3.OperationalError("disk I/O error")
+    e.sqlite_errorcode = sqlite3.SQLITE_IOERR
+    assert not _busy(e)

@@ -93,7 +93,8 @@ def make_private(path: Path) -> None:
 def _connect_on_loop(path: Path) -> sqlite3.Connection:
     """The event loop's own writer (`Database.write`): it never waits for another process's lock
     (busy_timeout 0: the write goes to the writer's thread instead) and never checkpoints (the
-    checkpointer's thread does), so a call on it costs only its statements and an fsync-free commit."""
+    checkpointer's thread does), so a call on it costs its statements and its commit. Its rows are
+    plain tuples (the writer's are `sqlite3.Row`): steps read them by position."""
     conn = sqlite3.connect(str(path), isolation_level=None)
     try:
         for p in _PRAGMAS:
@@ -106,21 +107,31 @@ def _connect_on_loop(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def items_per_checkpoint(wal_pages: int, items: int, pages: int = WAL_PAGES_PER_CHECKPOINT) -> int:
+def items_per_checkpoint(wal_pages: int, items: int, now: int, pages: int = WAL_PAGES_PER_CHECKPOINT) -> int:
     """After how many items written on the loop the next checkpoint runs, learnt from the last one:
-    `wal_pages` the WAL held then, after `items`. Aims at `pages`, as SQLite's own autocheckpoint
-    would; a checkpoint that found the WAL nearly empty (another connection's autocheckpoint ran)
-    or one item's share unknown keeps the guess within bounds."""
+    `wal_pages` the WAL held then, after `items`; `now` is the current pace. Aims at `pages`, as
+    SQLite's own autocheckpoint would. What the WAL holds is not only these items' pages: another
+    connection's autocheckpoint may have emptied it in between (too few pages), or its own writes
+    filled it (too many). So the pace moves at most twofold a turn and stays within bounds, and a
+    WAL of no pages teaches nothing."""
     if wal_pages <= 0 or items <= 0:
-        return _FIRST_CHECKPOINT_ITEMS
-    return max(_MIN_CHECKPOINT_ITEMS, min(_MAX_CHECKPOINT_ITEMS, pages * items // wal_pages))
+        return now
+    learnt = pages * items // wal_pages
+    return max(_MIN_CHECKPOINT_ITEMS, min(_MAX_CHECKPOINT_ITEMS, now * 2, max(now // 2, learnt)))
 
 
 # An answer adds 3-4 pages to the WAL in batches of ~30 (its row, its dedupe key, its household's
-# status and index entries): the first guess, before a checkpoint has told.
+# status and index entries): the first guess, before a checkpoint has told. At the most, a WAL of
+# some 40,000 pages (160 MB) between checkpoints.
 _FIRST_CHECKPOINT_ITEMS = 3_000
 _MIN_CHECKPOINT_ITEMS = 100
-_MAX_CHECKPOINT_ITEMS = 100_000
+_MAX_CHECKPOINT_ITEMS = 12_000
+
+
+def _busy(e: sqlite3.OperationalError) -> bool:
+    """Another connection holds the lock (or is recovering the WAL): the extended codes, such as
+    SQLITE_BUSY_SNAPSHOT and SQLITE_BUSY_RECOVERY, are the primary code and more."""
+    return (getattr(e, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
 
 
 async def _connect(path: Path, *, readonly: bool = False, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> Conn:
@@ -315,10 +326,10 @@ class Database(Reads):
     async def write(self, steps: Steps[R], items: int = 1) -> R:
         """BEGIN IMMEDIATE, the statements `steps` yields, COMMIT: as one call, on the event loop.
 
-        For small batches only (a group commit's: `items` of them): the loop waits for nothing
-        but SQLite's own work on them, about a millisecond for 30 answers. A WAL commit with
-        synchronous=NORMAL makes no fsync, the loop's connection never checkpoints (it counts
-        `items` towards the checkpointer's next turn) and never waits for a lock: when another
+        For small batches only (a group commit's: `items` of them): about a millisecond for 30
+        answers. A WAL commit with synchronous=NORMAL makes no fsync but the first after each
+        checkpoint that emptied the WAL (its header); the loop's connection never checkpoints (it
+        counts `items` towards the checkpointer's next turn) and never waits for a lock: when another
         process holds the database (an import, a backup), the write goes to the writer's thread,
         which waits up to `busy_timeout_seconds`. On the loop rather than the writer's thread
         because the hand-over cost as much as the writing (issue 18: a reply POST's CPU 1.62x ->
@@ -355,9 +366,9 @@ class Database(Reads):
         try:
             async with self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)") as cur:
                 row = await cur.fetchone()
-            wal_pages = int(row[1]) if row is not None else 0
-            self._checkpoint_after = items_per_checkpoint(wal_pages, items)
-            self.checkpoints += 1
+            if row is not None and not row[0]:  # busy: it could not start, so it says nothing of the pace
+                self._checkpoint_after = items_per_checkpoint(int(row[1]), items, self._checkpoint_after)
+                self.checkpoints += 1
         except Exception as e:  # the next write tries again; a failing disk shows there first
             log.warning("store_checkpoint_failed", error=str(e), path=str(self.path))
         finally:
@@ -393,12 +404,13 @@ class Database(Reads):
         await self._write_call(_executemany, sql, list(rows))
 
 
-# -- statements as data: a whole write in one trip to the writer's thread -------------------------
+# -- statements as data: a whole write in one call (on the loop's connection or the writer's thread) -
 
 
 @dataclass(frozen=True, slots=True)
 class Sql:
-    """A statement a `Steps` generator yields; its rows are sent back (none for `many`)."""
+    """A statement a `Steps` generator yields; its rows are sent back (none for `many`), to be read
+    by position (tuples on the loop's connection, `sqlite3.Row` on the writer's thread)."""
 
     sql: str
     params: Any = ()  # the parameters; for `many`, an iterable of them
@@ -485,7 +497,7 @@ def _transact_raw(raw: sqlite3.Connection, fn: Callable[..., R], *args: Any, bus
     try:
         raw.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as e:
-        if busy_raises and e.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+        if busy_raises and _busy(e):
             raise _Busy() from e
         raise StoreUnavailable(str(e)) from e
     try:
@@ -659,7 +671,7 @@ class GroupCommit(Generic[T, R]):
 
 
 class OneTripCommit(GroupCommit[T, R]):
-    """A group commit whose batch is one call on the writer's thread (`Database.write`):
+    """A group commit whose batch is one call (`Database.write`, on the event loop's connection):
     `steps(items)` yields the batch's statements and returns one result per item."""
 
     def __init__(self, db: Database, steps: Callable[[list[T]], Steps[list[R]]], max_items: int = 500,

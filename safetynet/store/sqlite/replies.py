@@ -124,7 +124,7 @@ class ReplyStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
-        # A batch of answers is one trip to the writer's thread (`Database.write`).
+        # A batch of answers is one call on the event loop's own connection (`Database.write`).
         self._commit: GroupCommit[ReplyItem | TokenAnswer, Stored] = OneTripCommit(
             db, self._flush_steps, max_items=CHUNK, max_delay_seconds=_GROUP_DELAY_SECONDS
         )
@@ -442,9 +442,8 @@ class ReplyStore:
         return await drive(conn, self._flush_steps(entries))
 
     def _flush_steps(self, entries: list[ReplyItem | TokenAnswer]) -> Steps[list[Stored]]:
-        """The statements of one batch of replies (on SQLite, run in one trip on the writer's thread:
-        nothing here touches the event loop's state but the counters; the token answers' `build`
-        runs here too). Token answers find their targets in one read of the batch's transaction. One
+        """The statements of one batch of replies (on SQLite, run in one call on the loop's connection;
+        the token answers' `build` runs here too). Token answers find their targets in one read of the batch's transaction. One
         whose household an earlier entry of the batch answers waits for another round of the same
         transaction, its target read again: its `build` sees what came before it, as one answer
         after another would."""
