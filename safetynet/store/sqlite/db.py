@@ -332,8 +332,8 @@ class Database(Reads):
         counts `items` towards the checkpointer's next turn) and never waits for a lock: when another
         process holds the database (an import, a backup), the write goes to the writer's thread,
         which waits up to `busy_timeout_seconds`. On the loop rather than the writer's thread
-        because the hand-over cost as much as the writing (issue 18: a reply POST's CPU 1.62x ->
-        1.50x the floor handler's, README Performance). Nothing awaits between BEGIN and COMMIT,
+        because the hand-over cost as much as the writing (issue 18: a reply POST's CPU 1.60-1.69x
+        -> 1.55-1.60x the floor handler's and its rate 0.56-0.58 -> 0.62-0.64, README Performance). Nothing awaits between BEGIN and COMMIT,
         so a cancelled caller cannot stop it half way.
         """
         raw = self._loop_writer
@@ -366,7 +366,8 @@ class Database(Reads):
         try:
             async with self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)") as cur:
                 row = await cur.fetchone()
-            if row is not None and not row[0]:  # busy: it could not start, so it says nothing of the pace
+            # a busy one (row[0] = 1: a writer or reader held it off) says nothing of the pace
+            if row is not None and not row[0]:
                 self._checkpoint_after = items_per_checkpoint(int(row[1]), items, self._checkpoint_after)
                 self.checkpoints += 1
         except Exception as e:  # the next write tries again; a failing disk shows there first
