@@ -213,11 +213,12 @@ class Database(Reads):
     reader of its own for staff pages (`staff`)."""
 
     def __init__(self, path: Path, writer: Conn, readers: list[Conn], staff_reader: Conn | None = None,
-                 loop_writer: sqlite3.Connection | None = None, checkpointer: Conn | None = None) -> None:
+                 loop_writer: sqlite3.Connection | None = None) -> None:
         self.path = path
         self._writer = writer
         self._loop_writer = loop_writer
-        self._checkpointer = checkpointer
+        # opened at the first checkpoint: a process that writes no answers (the CLI) needs no thread for it
+        self._checkpointer: Conn | None = None
         self._checkpoint: asyncio.Task[None] | None = None
         self._items_since_checkpoint = 0
         self._checkpoint_after = _FIRST_CHECKPOINT_ITEMS
@@ -246,8 +247,6 @@ class Database(Reads):
             for _ in range(max(1, readers) + 1):  # the last one is the staff pages' own
                 opened.append(await _connect(path, readonly=True, busy_timeout_seconds=busy_timeout_seconds))
             loop_writer = _connect_on_loop(path)
-            # checkpoints on a thread of their own: on the writer's, one would wait behind a transaction
-            opened.append(await _connect(path, busy_timeout_seconds=busy_timeout_seconds))
         except BaseException:
             for c in opened:
                 await c.close()
@@ -255,7 +254,7 @@ class Database(Reads):
                 loop_writer.close()
             await writer.close()
             raise
-        return cls(path, writer, opened[:-2], opened[-2], loop_writer, opened[-1])
+        return cls(path, writer, opened[:-1], opened[-1], loop_writer)
 
     async def close(self) -> None:
         if self._closed:
@@ -355,15 +354,17 @@ class Database(Reads):
     def _written_on_loop(self, items: int) -> None:
         self._items_since_checkpoint += items
         if self._items_since_checkpoint >= self._checkpoint_after and self._checkpoint is None \
-                and self._checkpointer is not None and not self._closed:
+                and not self._closed:
             items, self._items_since_checkpoint = self._items_since_checkpoint, 0
             self._checkpoint = asyncio.get_running_loop().create_task(self._run_checkpoint(items),
                                                                       name="sqlite-checkpoint")
 
     async def _run_checkpoint(self, items: int) -> None:
-        """A PASSIVE checkpoint (it never blocks a writer or a reader) of what `items` wrote."""
-        assert self._checkpointer is not None
+        """A PASSIVE checkpoint (it never blocks a writer or a reader) of what `items` wrote, on a
+        connection and thread of its own: on the writer's, it would wait behind a transaction."""
         try:
+            if self._checkpointer is None:
+                self._checkpointer = await _connect(self.path)
             async with self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)") as cur:
                 row = await cur.fetchone()
             # a busy one (row[0] = 1: a writer or reader held it off) says nothing of the pace
