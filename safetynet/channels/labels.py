@@ -8,6 +8,7 @@ ANSWERS = ("safe", "need_help")
 
 _BUTTON = {"safe": "reply.safe_button", "need_help": "reply.need_help_button"}
 _RECORDED = {"safe": "reply.safe_recorded", "need_help": "reply.need_help_recorded"}
+_PENDING = {"safe": "reply.pending_safe", "need_help": "reply.pending_help"}
 
 
 def answer_label(answer: str, language: str) -> str:
@@ -16,6 +17,11 @@ def answer_label(answer: str, language: str) -> str:
 
 def recorded_text(answer: str, language: str) -> str:
     return t(language, _RECORDED[answer])
+
+
+def pending_text(answer: str, language: str) -> str:
+    """What a phone shows for an answer it could not send yet (offline) and keeps to send later."""
+    return t(language, _PENDING[answer])
 
 
 def recorded_message(answer: str, language: str) -> str:

@@ -1,5 +1,6 @@
 """The service worker in headless Chromium: a push delivered to it (over the DevTools protocol, as a
-push service would) shows the notification and records `read` — never an answer."""
+push service would) shows the notification and records `read` — never an answer; a tap without
+signal is kept and sent when the phone is back online (Background Sync)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import async_playwright
+from playwright.async_api import BrowserContext, Page, Worker, async_playwright
 from replies_fixtures import running_app
 
+from safetynet.channels.labels import pending_text
 from safetynet.domain import Status
 from safetynet.domain.replies import ReplyEvent
+from safetynet.replies import texts
 
 pytestmark = [pytest.mark.browser]
 
@@ -64,3 +67,77 @@ async def test_push_to_the_service_worker_records_read(tmp_path: Path) -> None:
         assert await env.status("A-001") == Status.READ
         entries = await env.store.replies.history(env.campaign_id, household)
         assert [(e.status, e.channel) for e in entries] == [("read", "webpush")]
+
+
+async def _service_worker(context: BrowserContext, page: Page, url: str) -> Worker:
+    await page.goto(url + "/healthz")
+    await page.evaluate("async () => { await navigator.serviceWorker.register('/sw.js'); await navigator.serviceWorker.ready; }")
+    return context.service_workers[0] if context.service_workers else await context.wait_for_event("serviceworker")
+
+
+SHOWN = "() => self.registration.getNotifications().then(l => l.map(n => [n.title, n.body, n.tag]))"
+# the notifications once the worker has sent what it kept (polled inside the worker)
+SETTLED = """async () => {
+  for (let i = 0; i < 400; i++) {
+    if (flushing === null && (await kept()).length === 0)
+      return (await self.registration.getNotifications()).map(n => [n.title, n.body, n.tag]);
+    await new Promise(r => setTimeout(r, 25));
+  }
+  return null;
+}"""
+
+
+async def test_taps_without_signal_are_kept_and_sent_in_order_once_back_online(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env, async_playwright() as pw:
+        household, token = env.hh("A-001").id, env.token("A-001")
+        arrived: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def on_event(event: ReplyEvent) -> None:
+            if any(t.household_id == household and t.new == Status.NEED_HELP for t in event.transitions):
+                if not arrived.done():
+                    arrived.set_result(None)
+
+        env.store.replies.add_listener(on_event)
+        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        try:
+            context = await browser.new_context()
+            # granting some permissions denies the rest: Background Sync is on by default in Chromium
+            await context.grant_permissions(["notifications", "background-sync"], origin=env.url)
+            worker = await _service_worker(context, await context.new_page(), env.url)
+            # what the push handler keeps of the payload in the notification's data
+            data = {"url": env.reply_url("A-001"), "token": token, "via": "webpush", "title": "【訓練】安否確認",
+                    "pending": {a: pending_text(a, "ja") for a in ("safe", "need_help")}}
+            await context.set_offline(True)
+            await worker.evaluate("d => answerTap(d, 'safe')", data)
+            await worker.evaluate("d => answerTap(d, 'need_help')", data)  # changed their mind: both kept, in order
+            assert await worker.evaluate(SHOWN) == [["【訓練】安否確認", pending_text("need_help", "ja"),
+                                                     f"safetynet-answer-{token}"]]
+            assert "119" in pending_text("need_help", "ja")
+            assert [e["status"] for e in await worker.evaluate("() => kept()")] == ["safe", "need_help"]
+            assert await env.status("A-001") == Status.PENDING  # nothing reached the server
+
+            await context.set_offline(False)  # the browser fires the sync event by itself
+            await asyncio.wait_for(arrived, 15)
+            assert await worker.evaluate(SETTLED) == [[texts.recorded("need_help", "ja"), "", f"safetynet-answer-{token}"]]
+        finally:
+            await browser.close()
+        assert await env.status("A-001") == Status.NEED_HELP
+        entries = await env.store.replies.history(env.campaign_id, household)
+        assert [(e.status, e.channel) for e in entries] == [("safe", "webpush"), ("need_help", "webpush")]
+
+
+async def test_a_kept_answer_the_server_refuses_is_dropped_not_retried(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        try:
+            context = await browser.new_context()
+            await context.grant_permissions(["notifications", "background-sync"], origin=env.url)
+            worker = await _service_worker(context, await context.new_page(), env.url)
+            gone = {"key": "sw-gone", "token": "A" * 22, "status": "safe", "via": "webpush", "at": 1,
+                    "url": env.url + "/r/" + "A" * 22, "title": "", "pending": pending_text("safe", "ja")}
+            kept = {**gone, "key": "sw-kept", "token": env.token("A-001"), "at": 2, "url": env.reply_url("A-001")}
+            left = await worker.evaluate("async es => { for (const e of es) await keep(e); return flush(); }", [gone, kept])
+            assert left == 0 and await worker.evaluate("() => kept()") == []
+        finally:
+            await browser.close()
+        assert await env.status("A-001") == Status.SAFE  # the one after it still went

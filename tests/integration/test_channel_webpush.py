@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pywebpush import WebPushException, webpush_async
 
 from safetynet.channels.base import PermanentSendError, RetryableSendError
+from safetynet.channels.labels import pending_text
 from safetynet.channels.webpush import sender as wp_sender
 from safetynet.channels.webpush import subscriptions as wp_subs
 from safetynet.channels.webpush import vapid as wp_vapid
@@ -141,6 +142,17 @@ async def test_push_is_verified_decrypted_and_carries_the_answer_actions(tmp_pat
         assert payload["url"].endswith(f"/r/{REPLY_TOKEN}") and payload["token"] == REPLY_TOKEN
         assert payload["actions"] == [{"action": "safe", "title": "無事です"}, {"action": "need_help", "title": "助けが必要"}]
         assert payload["campaign"] == 42 and payload["drill"] is True
+        # what the service worker shows for a tap it could not send yet (offline)
+        assert payload["pending"] == {"safe": pending_text("safe", "ja"), "need_help": pending_text("need_help", "ja")}
+
+
+def test_the_words_for_an_answer_not_sent_yet_are_in_the_households_language() -> None:
+    doc = json.loads(wp_sender.build_payload(outbound("webpush", "{}", language="en")))
+    assert doc["pending"]["safe"].startswith("Not sent yet")
+    # a call for help that has not gone through: 119 first, in every language a resident reads
+    assert "119" in doc["pending"]["need_help"]
+    for lang in ("ja", "ja-easy", "en", "zh", "ko", "vi", "pt"):
+        assert "119" in pending_text("need_help", lang) and "119" not in pending_text("safe", lang)
 
 
 async def test_each_push_service_gets_a_jwt_for_its_own_origin(tmp_path: Path) -> None:

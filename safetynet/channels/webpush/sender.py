@@ -43,7 +43,8 @@ def topic(campaign_id: int) -> str:
 
 
 def build_payload(msg: OutboundMessage) -> str:
-    """The JSON the service worker receives: text, reply link and token, and two answer actions.
+    """The JSON the service worker receives: text, reply link and token, two answer actions, and the
+    words for an answer it could not send yet.
 
     A staff alert (no reply token) has no actions: a tap opens its link (the dashboard).
     """
@@ -59,6 +60,9 @@ def build_payload(msg: OutboundMessage) -> str:
     }
     if msg.reply_token:
         doc["actions"] = [{"action": a, "title": labels.answer_label(a, msg.language)} for a in labels.ANSWERS]
+        # shown by the service worker when a tap cannot be sent (no signal): the phone keeps the
+        # answer and sends it when it is back online, so the words travel with the alert
+        doc["pending"] = {a: labels.pending_text(a, msg.language) for a in labels.ANSWERS}
     data = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
     excess = len(data.encode()) - MAX_PAYLOAD_BYTES
     if excess <= 0:

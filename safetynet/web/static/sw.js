@@ -1,11 +1,24 @@
 /* SafetyNet service worker: shows the alert with two answer buttons and sends the answer without
    opening a page. A tap on the body opens the reply page. Showing the notification records "read"
-   (never an answer). Payload: {title, body, url, token, actions: [{action, title}], campaign, drill, channel};
-   answers and "seen" say which channel carried the notification (`via`). */
+   (never an answer). Payload: {title, body, url, token, actions: [{action, title}], pending: {safe,
+   need_help}, campaign, drill, channel}; answers and "seen" say which channel carried the notification (`via`).
+
+   After an earthquake the network is often down or jammed. A tap that cannot be sent is kept (IndexedDB)
+   and sent when the phone is back online: by Background Sync where the browser has it, and whenever the
+   worker wakes (a push, a tap, a restart). Its notification says so (`pending`, from the server's catalog),
+   and is replaced by the server's "recorded" once it arrives. The same key on every try: counted once. */
 "use strict";
 
+var QUEUE_DB = "safetynet-answers";
+var QUEUE = "answers";
+var SYNC_TAG = "safetynet-answers";
+var TRIES_NOW = 3; // taps sent at once: a jammed network may let the second or third through
+var TRIES_WITHOUT_SYNC = 6; // no Background Sync (Safari): retries while the browser lets the worker run
+
 self.addEventListener("install", function () { self.skipWaiting(); });
-self.addEventListener("activate", function (event) { event.waitUntil(self.clients.claim()); });
+self.addEventListener("activate", function (event) {
+  event.waitUntil(self.clients.claim().then(function () { return flush(); }));
+});
 
 function tokenOf(d) {
   if (d.token) return d.token;
@@ -17,13 +30,15 @@ function replyPath(token, suffix) {
   return "/r/" + encodeURIComponent(token) + (suffix || "");
 }
 
+function noop() {}
+
 self.addEventListener("push", function (event) {
   var d = {};
   try { d = event.data ? event.data.json() : {}; } catch (e) { d = { body: event.data ? event.data.text() : "" }; }
   var token = tokenOf(d);
   var options = {
     body: d.body || "",
-    data: { url: d.url || "/", token: token, via: d.channel || "push" },
+    data: { url: d.url || "/", token: token, via: d.channel || "push", title: d.title || "", pending: d.pending || {} },
     requireInteraction: true,
     renotify: true,
     tag: d.campaign ? "safetynet-c" + d.campaign : "safetynet"
@@ -35,9 +50,10 @@ self.addEventListener("push", function (event) {
   var shown = self.registration.showNotification(d.title || "安否確認 / Safety check", options);
   var seen = token
     ? fetch(replyPath(token, "/seen?via=" + encodeURIComponent(options.data.via)),
-            { method: "POST", credentials: "omit" }).catch(function () {})
+            { method: "POST", credentials: "omit" }).catch(noop)
     : Promise.resolve();
-  event.waitUntil(Promise.all([shown, seen]));
+  // a push came through: so may the answers kept from before
+  event.waitUntil(Promise.all([shown, seen, flush()]));
 });
 
 function wait(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
@@ -47,25 +63,137 @@ function newKey() {
   return "sw" + Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
 }
 
-async function postAnswer(token, status, via) {
-  var key = newKey();
-  for (var attempt = 0; attempt < 4; attempt++) {
-    try {
-      var resp = await fetch(replyPath(token, "/answer"), {
-        method: "POST",
-        credentials: "omit",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ status: status, key: key, via: via })
-      });
-      if (resp.ok) return await resp.json();
-      if (resp.status < 500 && resp.status !== 429) throw new Error("refused " + resp.status);
-    } catch (e) {
-      if (String(e.message || "").indexOf("refused") === 0) throw e;
-    }
-    await wait(1000 * (attempt + 1));
-  }
-  throw new Error("not recorded");
+// -- the kept answers ---------------------------------------------------------------------------
+
+function queueOp(mode, op) {
+  return new Promise(function (resolve, reject) {
+    var open = indexedDB.open(QUEUE_DB, 1);
+    open.onupgradeneeded = function () { open.result.createObjectStore(QUEUE, { keyPath: "key" }); };
+    open.onerror = function () { reject(open.error); };
+    open.onsuccess = function () {
+      var db = open.result;
+      var tx = db.transaction(QUEUE, mode);
+      var req = op(tx.objectStore(QUEUE));
+      tx.oncomplete = function () { db.close(); resolve(req.result); };
+      tx.onerror = tx.onabort = function () { db.close(); reject(tx.error); };
+    };
+  });
 }
+
+function keep(entry) { return queueOp("readwrite", function (s) { return s.put(entry); }); }
+function forget(key) { return queueOp("readwrite", function (s) { return s.delete(key); }); }
+function kept() {
+  return queueOp("readonly", function (s) { return s.getAll(); }).then(function (all) {
+    return (all || []).sort(function (a, b) { return a.at - b.at; }); // in the order tapped: the last one stands
+  });
+}
+
+// One try: {recorded: json}, {refused: status} (the link is over or the answer wrong: trying again
+// cannot help), or {later: true} (offline, a server error, too many requests).
+async function sendOnce(entry) {
+  try {
+    var resp = await fetch(replyPath(entry.token, "/answer"), {
+      method: "POST",
+      credentials: "omit",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ status: entry.status, key: entry.key, via: entry.via })
+    });
+    if (resp.ok) return { recorded: await resp.json() };
+    if (resp.status >= 500 || resp.status === 429 || resp.status === 408) return { later: true };
+    return { refused: resp.status };
+  } catch (e) {
+    return { later: true };
+  }
+}
+
+function answerTag(entry) { return "safetynet-answer-" + entry.token; }
+
+function showRecorded(entry, res) {
+  return self.registration.showNotification(res.message || "OK", {
+    tag: answerTag(entry), data: { url: entry.url, token: entry.token, via: entry.via }
+  });
+}
+
+function showPending(entry) {
+  return self.registration.showNotification(entry.title || "安否確認 / Safety check", {
+    body: entry.pending, tag: answerTag(entry), requireInteraction: true, renotify: true,
+    data: { url: entry.url, token: entry.token, via: entry.via, kept: entry }
+  });
+}
+
+function closeShown(entry) {
+  return self.registration.getNotifications({ tag: answerTag(entry) }).then(function (list) {
+    list.forEach(function (n) { n.close(); });
+  });
+}
+
+var flushing = null;
+
+// Sends the kept answers, oldest first, until one cannot go yet; resolves to how many are left.
+// One flush at a time: a push and a sync waking the worker together must not send twice.
+function flush() {
+  if (!flushing) {
+    flushing = flushKept().finally(function () { flushing = null; });
+  }
+  return flushing;
+}
+
+async function flushKept() {
+  var entries = await kept().catch(function () { return []; });
+  for (var i = 0; i < entries.length; i++) {
+    var entry = entries[i];
+    var out = await sendOnce(entry);
+    if (out.later) return entries.length - i;
+    await forget(entry.key).catch(noop);
+    // refused: the campaign is over or the link gone; nothing more to send, nothing to say
+    await (out.recorded ? showRecorded(entry, out.recorded) : closeShown(entry)).catch(noop);
+  }
+  return 0;
+}
+
+function askForSync() {
+  return self.registration.sync ? self.registration.sync.register(SYNC_TAG).then(function () { return true; }, function () { return false; })
+                                : Promise.resolve(false);
+}
+
+// A tap on an answer button: kept first (the worker may be stopped at any moment), then sent.
+async function answerTap(d, status) {
+  var entry = { key: newKey(), token: d.token, status: status, via: d.via, at: Date.now(), url: d.url,
+                title: d.title || "", pending: (d.pending || {})[status] || "" };
+  var stored = await keep(entry).then(function () { return true; }, function () { return false; });
+  for (var attempt = 0; attempt < TRIES_NOW; attempt++) {
+    if (attempt > 0) await wait(1000 * attempt);
+    var out = await sendOnce(entry);
+    if (out.recorded || out.refused) {
+      if (stored) await forget(entry.key).catch(noop);
+      // refused: let the resident see why on the page
+      return out.recorded ? showRecorded(entry, out.recorded) : openPage(entry.url);
+    }
+    if (!self.navigator.onLine) break; // no network at all: no use trying again this second
+  }
+  // not sent: kept for later, and the resident told so; without storage (or without the words, from
+  // an alert sent before this worker) the page is the only way left
+  if (!stored || !entry.pending) return openPage(entry.url);
+  var synced = await askForSync();
+  await showPending(entry);
+  if (!synced) await retryWhileAwake();
+}
+
+async function retryWhileAwake() {
+  for (var i = 1; i <= TRIES_WITHOUT_SYNC; i++) {
+    await wait(5000 * i);
+    if (await flush() === 0) return;
+  }
+}
+
+self.addEventListener("sync", function (event) {
+  if (event.tag !== SYNC_TAG) return;
+  // rejected: the browser tries again later (with a back-off), unless this was its last chance;
+  // what is left then goes at the next push or tap
+  event.waitUntil(flush().then(function (left) {
+    if (left > 0 && !event.lastChance) throw new Error("answers still waiting for the network");
+  }));
+});
 
 function openPage(url) {
   return self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (list) {
@@ -81,13 +209,17 @@ self.addEventListener("notificationclick", function (event) {
   var d = n.data || {};
   n.close();
   if ((event.action === "safe" || event.action === "need_help") && d.token) {
-    event.waitUntil(
-      postAnswer(d.token, event.action, d.via)
-        .then(function (res) {
-          return self.registration.showNotification(res.message || "OK", { tag: "safetynet-recorded", data: d });
-        })
-        .catch(function () { return openPage(d.url); }) // not recorded: let the resident answer on the page
-    );
+    event.waitUntil(answerTap(d, event.action));
+    return;
+  }
+  if (d.kept) {
+    // "not sent yet", tapped: try now; still offline, it stays on the screen
+    event.waitUntil(flush().then(function () {
+      return kept().then(function (left) {
+        var still = left.some(function (e) { return e.key === d.kept.key; });
+        return still ? showPending(d.kept) : undefined;
+      }, noop);
+    }));
     return;
   }
   event.waitUntil(openPage(d.url || "/"));
