@@ -221,6 +221,12 @@ def _start_spec(args: argparse.Namespace) -> CampaignSpec:
 
 def start(cfg: Config, args: argparse.Namespace) -> int:
     spec = _start_spec(args)
+    # The lab (simulated residents) is found by name, as the CLI finds `demo`: the product never
+    # depends on it, and an install without it refuses --simulate before starting anything
+    # (`_start_spec`), as does the lab itself for what it cannot simulate.
+    simulator = importlib.import_module("safetynet.lab.sim.runner") if args.simulate else None
+    if simulator is not None:
+        simulator.preflight(cfg, dict(spec.options))
 
     async def launch(svc: CampaignService) -> tuple[Campaign, DispatchStatus]:
         by = await city_admin(svc, args.as_login) if args.as_login else Actor("cli")
@@ -233,10 +239,8 @@ def start(cfg: Config, args: argparse.Namespace) -> int:
     campaign, sending = _run(cfg, launch)
     _print_started(campaign, args.json)
     _warn(sending)
-    if args.simulate:
-        # The lab (simulated residents) is found by name, as the CLI finds `demo`: the product never
-        # depends on it, and an install without it refuses --simulate before starting anything.
-        importlib.import_module("safetynet.lab.sim.runner").simulate(cfg, campaign.id)
+    if simulator is not None:
+        simulator.simulate(cfg, campaign.id)
     return 0
 
 

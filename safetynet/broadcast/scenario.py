@@ -20,6 +20,8 @@ engine does not read (`simulate`/`simulation`, `options`) are kept in `options` 
 
 from __future__ import annotations
 
+import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,12 +31,20 @@ from typing import Any
 from safetynet.channels import registry
 from safetynet.domain import CampaignKind, ChannelName, Scope
 from safetynet.domain.campaigns import LadderStep
+from safetynet.domain.roster import BAD_CHARACTER, character_name
 
 _TOP_KEYS = {"title", "kind", "scope", "messages", "ladder", "description", "simulate", "simulation", "options"}
 # Tables kept for the demo and simulated residents, not read by the broadcast.
 _PASSTHROUGH = ("simulate", "simulation", "options")
 _STEP_KEYS = {"after_minutes", "after_seconds", "channels", "fallback", "door_knock"}
 MAX_MESSAGE_CHARS = 1000
+# A title heads a push, a chat message and every page of the campaign: one line a phone can show.
+MAX_TITLE_CHARS = 120
+# A later step after a week is no safety check any more; past this, a typo (1e300) or NaN.
+MAX_STEP_MINUTES = 7 * 24 * 60
+# A message keeps its line breaks and tabs (a form's textarea sends CR LF); every other control
+# character and the bidi overrides are invisible and can reorder what a resident reads.
+_MESSAGE_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 class ScenarioError(ValueError):
@@ -73,9 +83,7 @@ def parse_scenario(table: Mapping[str, Any], name: str = "inline", where: str = 
     unknown = sorted(set(table) - _TOP_KEYS)
     if unknown:
         raise fail(unknown[0], f"unknown key (known: {', '.join(sorted(_TOP_KEYS))})")
-    title = table.get("title")
-    if not isinstance(title, str) or not title.strip():
-        raise fail("title", "required, a non-empty string")
+    title = parse_title(table.get("title"), fail)
     try:
         kind = CampaignKind(table.get("kind", "drill"))
     except ValueError:
@@ -83,7 +91,7 @@ def parse_scenario(table: Mapping[str, Any], name: str = "inline", where: str = 
     options = {k: table[k] for k in _PASSTHROUGH if k in table}
     scope = table.get("scope", ["city"])
     return Scenario(
-        name=name, title=title.strip(), kind=kind, scope=() if scope == [] else parse_scope(scope, fail),
+        name=name, title=title, kind=kind, scope=() if scope == [] else parse_scope(scope, fail),
         messages=parse_messages(table.get("messages"), fail), ladder=parse_ladder(table.get("ladder"), fail),
         description=str(table.get("description", "")), options=options,
     )
@@ -107,14 +115,48 @@ def parse_scope(value: Any, fail: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
+def title_problem(title: str) -> str | None:
+    """Why `title` cannot head a campaign, or None."""
+    if not title.strip():
+        return "required, a non-empty string"
+    if len(title) > MAX_TITLE_CHARS:
+        return f"longer than {MAX_TITLE_CHARS} characters"
+    bad = BAD_CHARACTER.search(title)
+    if bad:
+        return f"contains {character_name(bad.group())} at character {bad.start() + 1}: one line of visible text"
+    return None
+
+
+def message_problem(text: str) -> str | None:
+    """Why `text` cannot be a campaign's message, or None."""
+    if not text.strip():
+        return "a non-empty string"
+    if len(text) > MAX_MESSAGE_CHARS:
+        return f"longer than {MAX_MESSAGE_CHARS} characters"
+    bad = _MESSAGE_BAD.search(text)
+    if bad:
+        return f"contains {character_name(bad.group())} at character {bad.start() + 1}, an invisible control character"
+    return None
+
+
+def parse_title(value: Any, fail: Any) -> str:
+    if not isinstance(value, str):
+        raise fail("title", "required, a non-empty string")
+    problem = title_problem(value)
+    if problem:
+        raise fail("title", problem)
+    return value.strip()
+
+
 def parse_messages(value: Any, fail: Any) -> dict[str, str]:
     if not isinstance(value, dict) or not value:
         raise fail("messages", "a table of language = text, with ja at least")
     for lang, text in value.items():
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str):
             raise fail(f"messages.{lang}", "a non-empty string")
-        if len(text) > MAX_MESSAGE_CHARS:
-            raise fail(f"messages.{lang}", f"longer than {MAX_MESSAGE_CHARS} characters")
+        problem = message_problem(text)
+        if problem:
+            raise fail(f"messages.{lang}", problem)
     if "ja" not in value:
         raise fail("messages.ja", "required: Japanese is every household's fallback")
     return {str(k): v.strip() for k, v in value.items()}
@@ -136,13 +178,15 @@ def parse_step(raw: Any, i: int, fail: Any) -> LadderStep:
     unknown = sorted(set(raw) - _STEP_KEYS)
     if unknown:
         raise fail(f"{key}.{unknown[0]}", "unknown key")
-    if "after_seconds" in raw:
-        after = raw["after_seconds"]
-    else:
-        after = raw.get("after_minutes", 0)
-        after = after * 60 if isinstance(after, int | float) and not isinstance(after, bool) else after
-    if not isinstance(after, int | float) or isinstance(after, bool) or after < 0:
-        raise fail(f"{key}.after_minutes", "a number >= 0")
+    if "after_seconds" in raw and "after_minutes" in raw:
+        raise fail(key, "after_minutes or after_seconds, not both")
+    unit, per = ("after_seconds", 1) if "after_seconds" in raw else ("after_minutes", 60)
+    after = raw.get(unit, 0)
+    # NaN passes every comparison and 1e300 overflows a timestamp: both would be stored as given
+    if (not isinstance(after, int | float) or isinstance(after, bool) or not math.isfinite(after) or after < 0
+            or after * per > MAX_STEP_MINUTES * 60):
+        raise fail(f"{key}.{unit}", f"a number from 0 to {MAX_STEP_MINUTES * 60 // per:,}")
+    after = after * per
     door = raw.get("door_knock", False)
     if not isinstance(door, bool):
         raise fail(f"{key}.door_knock", "true or false")

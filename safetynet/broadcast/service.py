@@ -25,7 +25,16 @@ from safetynet.broadcast import triggered
 from safetynet.broadcast.messages import check_texts, compose_notice, layout_of
 from safetynet.broadcast.planner import plan_check, plan_step
 from safetynet.broadcast.preview import Preview, PreviewCounter
-from safetynet.broadcast.scenario import Scenario, ScenarioError, parse_ladder, parse_messages, parse_scope
+from safetynet.broadcast.scenario import (
+    Scenario,
+    ScenarioError,
+    message_problem,
+    parse_ladder,
+    parse_messages,
+    parse_scope,
+    parse_title,
+    title_problem,
+)
 from safetynet.channels import registry
 from safetynet.channels.spec import MESSAGE_SPOKEN
 from safetynet.clock import Clock
@@ -139,8 +148,8 @@ class CampaignSpec:
         title = data.get("title")
         if data.get("kind") == CampaignKind.CHECK and title is None:
             title = ""
-        elif not isinstance(title, str) or not title.strip():
-            raise fail("title", "required, a non-empty string")
+        else:
+            title = parse_title(title, fail)
         try:
             kind = CampaignKind(data.get("kind", "drill"))
         except ValueError:
@@ -181,6 +190,18 @@ def _merge(spec: CampaignSpec | None, **kw: Any) -> CampaignSpec:
     )
 
 
+def _check_texts(spec: CampaignSpec) -> None:
+    """Every way in (API, console form, scenario, trigger) meets the same rules on what residents read:
+    a form that builds its spec itself cannot store a title of 60,000 characters or a hidden override."""
+    problem = title_problem(spec.title)
+    if problem:
+        raise CampaignError(f"title: {problem}")
+    for lang, text in spec.messages.items():
+        problem = message_problem(text)
+        if problem:
+            raise CampaignError(f"messages.{lang}: {problem}")
+
+
 class CampaignService:
     def __init__(self, store: Store, cfg: Config, clock: Clock,
                  on_change: Callable[[], None] | None = None) -> None:
@@ -202,6 +223,7 @@ class CampaignService:
         """A draft, from a spec or from keywords (keywords override the spec); the scope is checked
         against the roster now."""
         spec = _merge(spec, kind=kind, title=title, scope=scope, messages=messages, ladder=ladder)
+        _check_texts(spec)
         try:
             await self.store.roster.count_in_scope(spec.scope)
         except UnknownScopeError as e:

@@ -114,13 +114,16 @@ async def create(request: web.Request) -> web.Response:
     await check_csrf(request)
     doc = await _json_body(request)
     spec = _spec(request, doc)
+    start = doc.get("start", True)
+    if not isinstance(start, bool):  # "no", 0 or null must not start a campaign that sends at once
+        return json_error(400, '"start": true or false')
     if spec.kind == CampaignKind.REAL and (doc.get("kind") != "real" or doc.get("confirm") is not True):
         return json_error(400, 'a real event needs "kind": "real" and "confirm": true')
     try:
         if not await _may_manage(request, viewer, spec.scope):
             return json_error(403, "you may not start a campaign for this scope")
         svc = _service(request)
-        if doc.get("start", True) is not False:
+        if start:
             c = await svc.launch(spec, source="api", created_by=viewer.login, by=viewer.actor,
                                  force=doc.get("force") is True)
         else:

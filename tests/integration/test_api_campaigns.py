@@ -158,6 +158,26 @@ async def test_bad_requests_get_a_message(tmp_path: Path) -> None:
         assert status == 401
 
 
+async def test_a_campaign_that_would_send_what_no_one_meant_is_refused_and_nothing_starts(tmp_path: Path) -> None:
+    async with api(tmp_path) as a:
+        admin = await a.token(Role.CITY_ADMIN, "city")
+        for start in ("no", 0, None, "false"):  # only false keeps a draft: anything else is a mistake, not a yes
+            status, body = await a.call("POST", "/api/campaigns", admin, {**INLINE, "start": start})
+            assert (status, body) == (400, {"error": '"start": true or false'})
+        status, body = await a.call("POST", "/api/campaigns", admin, {**INLINE, "title": "訓練" * 100})
+        assert status == 400 and body["error"] == "title: longer than 120 characters"
+        status, body = await a.call("POST", "/api/campaigns", admin, {**INLINE, "title": "\u202e練訓"})
+        assert status == 400 and "U+202E" in body["error"]
+        # Python's JSON reader takes NaN and Infinity: a ladder step then waited for ever, and the
+        # campaign list answered with bare NaN, which is not JSON
+        ladder = b'[{"after_minutes": 0, "channels": ["sms"]}, {"after_minutes": %s, "door_knock": true}]'
+        for value in (b"NaN", b"Infinity", b"1e300"):
+            body_bytes = json.dumps({k: v for k, v in INLINE.items()}).encode()[:-1] + b', "ladder": ' + ladder % value + b"}"
+            status, body = await a.call("POST", "/api/campaigns", admin, raw=body_bytes)
+            assert status == 400 and body["error"].startswith("ladder[1].after_minutes: a number from 0"), body
+        assert await a.store.campaigns.list_campaigns() == []
+
+
 async def test_preview_shows_channels_time_and_cost(tmp_path: Path) -> None:
     async with api(tmp_path) as a:
         admin = await a.token(Role.CITY_ADMIN, "city")

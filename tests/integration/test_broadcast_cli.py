@@ -202,6 +202,30 @@ def test_errors_are_one_line(city: Path, capsys: pytest.CaptureFixture[str], tmp
     assert code == 2 and "no campaign 999" in err
 
 
+def test_a_simulation_it_cannot_run_is_refused_before_the_campaign_starts(
+        city: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad [simulate] table (or a real provider) used to be found after the start: the campaign kept
+    sending with no one simulated."""
+    scenario = (DRILLS / "association-monthly.toml").read_text(encoding="utf-8")
+    bad = tmp_path / "badsim.toml"
+    bad.write_text(scenario.replace("[simulate]", "[simulate]\nanswer_rate = 0.8", 1), encoding="utf-8")
+    assert bad.read_text(encoding="utf-8") != scenario
+    code, _, err = run(city, capsys, "start", str(bad), "--scope", "association:桜町一丁目町会", "--simulate")
+    assert code == 2 and "unknown key answer_rate" in err
+    for name, value in {"SAFETYNET_CHANNELS_SMS_API_BASE_URL": "https://api.twilio.com",
+                        "SAFETYNET_TWILIO_ACCOUNT_SID": "AC1", "SAFETYNET_TWILIO_AUTH_TOKEN": "t"}.items():
+        monkeypatch.setenv(name, value)
+    code, _, err = run(city, capsys, "start", str(DRILLS / "association-monthly.toml"), "--scope",
+                       "association:桜町一丁目町会", "--simulate")
+    assert code == 2 and "channels.sms is a real provider" in err
+
+    async def campaigns() -> list[object]:
+        async with store_session(load_config(city), SystemClock()) as store:
+            return list(await store.campaigns.list_campaigns())
+
+    assert asyncio.run(campaigns()) == []
+
+
 def test_every_subcommand_has_help_with_an_example(capsys: pytest.CaptureFixture[str]) -> None:
     for sub in ("preview", "start", "status", "close", "report"):
         with pytest.raises(SystemExit):

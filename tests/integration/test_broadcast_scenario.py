@@ -64,6 +64,15 @@ def test_a_full_scenario_parses(tmp_path: Path) -> None:
         (("after_minutes = 0\n", "after_minutes = 1\n"), "ladder[0].after_minutes"),
         (("door_knock = true", 'door_knock = "yes"'), "ladder[2].door_knock"),
         (('title = "訓練"', 'title = "訓練"\ncolour = "red"'), "colour"),
+        # NaN passes every comparison, 1e300 overflows a timestamp: both were stored as given
+        (("after_seconds = 90", "after_seconds = nan"), "ladder[1].after_seconds: a number from 0"),
+        (("after_minutes = 5", "after_minutes = inf"), "ladder[2].after_minutes: a number from 0 to 10,080"),
+        (("after_minutes = 5", "after_minutes = 1e300"), "ladder[2].after_minutes"),
+        (("after_minutes = 5", "after_minutes = 5\nafter_seconds = 30"), "after_minutes or after_seconds, not both"),
+        (('title = "訓練"', 'title = "訓練' + "。" * 120 + '"'), "title: longer than 120"),
+        (('title = "訓練"', 'title = "訓練\\u202e"'), "title: contains U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+        (('title = "訓練"', 'title = "訓練\\n二行目"'), "title: contains U+000A (LF)"),
+        (('ja = "訓練です。"', 'ja = "訓練\\u0000です。"'), "messages.ja: contains U+0000 (NUL)"),
         (("answer_share = 0.8", "answer_share = 0.8\n[[ladder]]\nafter_minutes = 9\nchannels = [\"sms\"]"),
          "door_knock must be the last step"),
     ],
@@ -85,3 +94,10 @@ def test_not_toml_and_missing_file(tmp_path: Path) -> None:
         load_scenario(p)
     with pytest.raises(ScenarioError, match="not found"):
         load_scenario(tmp_path / "nope.toml")
+
+
+def test_a_message_keeps_its_line_breaks_and_tabs(tmp_path: Path) -> None:
+    p = tmp_path / "lines.toml"
+    # a form's textarea sends CR LF; a message is several lines
+    p.write_text(GOOD.replace('ja = "訓練です。"', 'ja = "訓練です。\\r\\n避難所:\\t第一小学校"'), encoding="utf-8")
+    assert load_scenario(p).messages["ja"] == "訓練です。\r\n避難所:\t第一小学校"

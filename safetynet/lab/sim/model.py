@@ -36,10 +36,11 @@ class ResidentModel:
     def __post_init__(self) -> None:
         for name in ("answer_share", "need_help_share", "late_share", "no_channel_share", "shelter_share"):
             v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
+            if not 0.0 <= v <= 1.0:  # NaN fails this too
                 raise ValueError(f"simulation.{name} must be between 0 and 1, got {v}")
-        if self.delay_mode_seconds <= 0 or self.delay_sigma <= 0 or self.time_compression <= 0:
-            raise ValueError("simulation delays and time_compression must be positive")
+        spans = (self.delay_mode_seconds, self.delay_sigma, self.max_delay_seconds, self.time_compression)
+        if not all(math.isfinite(v) and v > 0 for v in spans):
+            raise ValueError("simulation delays and time_compression must be positive numbers")
 
     @classmethod
     def from_table(cls, table: dict[str, Any]) -> ResidentModel:

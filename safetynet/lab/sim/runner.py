@@ -51,6 +51,13 @@ def model_of(options: dict[str, Any]) -> ResidentModel:
         raise CommandError(str(e)) from None
 
 
+def preflight(cfg: Config, options: dict[str, Any]) -> None:
+    """What `simulate` would refuse, refused before the campaign starts: a rehearsal against a real
+    provider, or a residents' table it cannot read, must not leave a campaign sending with no one simulated."""
+    check_sandbox_only(cfg)
+    model_of(options)
+
+
 async def _simulate(cfg: Config, campaign_id: int, stop: asyncio.Event) -> dict[str, Any]:
     sandbox_url = check_sandbox_only(cfg)
     async with store_session(cfg) as store:
