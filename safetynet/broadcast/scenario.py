@@ -139,6 +139,19 @@ def message_problem(text: str) -> str | None:
     return None
 
 
+def fit_title(text: str) -> str:
+    """What a machine wrote (a CAP headline, a JMA telegram) made a title `title_problem` takes: a real
+    event must go out, not be refused for a long headline. One line, clipped with 「…」; "" if nothing is left."""
+    line = " ".join(BAD_CHARACTER.sub(" ", text).split())
+    return line if len(line) <= MAX_TITLE_CHARS else line[:MAX_TITLE_CHARS - 1] + "…"
+
+
+def fit_message(text: str) -> str:
+    """`fit_title` for a message: line breaks and tabs kept, the rest of the controls blanked, clipped."""
+    clean = _MESSAGE_BAD.sub(" ", text).strip()
+    return clean if len(clean) <= MAX_MESSAGE_CHARS else clean[:MAX_MESSAGE_CHARS - 1] + "…"
+
+
 def parse_title(value: Any, fail: Any) -> str:
     if not isinstance(value, str):
         raise fail("title", "required, a non-empty string")

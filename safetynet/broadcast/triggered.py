@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from safetynet.broadcast.scenario import ScenarioError, load_scenario
+from safetynet.broadcast.scenario import ScenarioError, fit_message, fit_title, load_scenario
 from safetynet.domain import CampaignKind, CampaignState
 from safetynet.domain.campaigns import TRIGGER
 from safetynet.i18n import t
@@ -37,19 +37,22 @@ async def create_campaign(svc: CampaignService, request: CampaignRequest) -> int
             existing = await svc.start(existing.id, by=TRIGGER, force=True)
             log.info("trigger_campaign_resumed", campaign_id=existing.id, source=request.source)
         return existing.id
+    # the source's words as they came (a CAP headline may run to 200 characters over several lines):
+    # fitted, never refused, since a real event must go out
+    title = fit_title(request.title) or fit_title(request.event_id) or request.source
     try:
         s = load_scenario(svc.cfg.resolve(request.scenario))
         spec = CampaignSpec.from_scenario(s, kind=CampaignKind(request.kind))
     except ScenarioError as e:
         log.error("trigger_scenario_unreadable", scenario=request.scenario, error=str(e))
-        messages = {**FALLBACK_MESSAGES, **{k: v for k, v in request.messages.items() if v.strip()}}
-        spec = CampaignSpec(request.title, CampaignKind(request.kind), ("city",), messages)
+        messages = {**FALLBACK_MESSAGES, **{k: fit_message(v) for k, v in request.messages.items() if v.strip()}}
+        spec = CampaignSpec(title, CampaignKind(request.kind), ("city",), messages)
     options: dict[str, Any] = {
         "dedupe_key": request.dedupe_key, "proposed": not request.start,
         "trigger": {"source": request.source, "hazard": request.hazard, "reason": request.reason,
                     "event_id": request.event_id},
     }
-    c = await svc.create(spec, title=request.title, source=request.source, created_by="trigger", options=options)
+    c = await svc.create(spec, title=title, source=request.source, created_by="trigger", options=options)
     if request.start:
         # The trigger rules already decided (aftershock window, higher intensity): no duplicate check.
         # A real event then waits for a city admin's approval: the trigger is the first person.
@@ -63,7 +66,7 @@ async def update_campaign(svc: CampaignService, campaign_id: int, title: str, re
     c = await svc.campaigns.get(campaign_id)
     if c is None or c.state not in (CampaignState.DRAFT, CampaignState.PENDING_APPROVAL, CampaignState.RUNNING):
         return
-    await svc.campaigns.update_text(campaign_id, title=title)
+    await svc.campaigns.update_text(campaign_id, title=fit_title(title) or c.title)
     trigger = dict(c.options.get("trigger", {}))
     trigger["updates"] = [*trigger.get("updates", []), reason][-20:]
     await svc.campaigns.set_options(campaign_id, {**c.options, "trigger": trigger})
