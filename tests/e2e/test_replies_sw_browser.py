@@ -141,3 +141,26 @@ async def test_a_kept_answer_the_server_refuses_is_dropped_not_retried(tmp_path:
         finally:
             await browser.close()
         assert await env.status("A-001") == Status.SAFE  # the one after it still went
+
+
+async def test_a_tap_once_back_online_goes_after_the_taps_kept_from_before(tmp_path: Path) -> None:
+    """The older tap must not land last and override the newer one."""
+    async with running_app(tmp_path) as env, async_playwright() as pw:
+        household = env.hh("A-001").id
+        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        try:
+            context = await browser.new_context()
+            await context.grant_permissions(["notifications", "background-sync"], origin=env.url)
+            worker = await _service_worker(context, await context.new_page(), env.url)
+            data = {"url": env.reply_url("A-001"), "token": env.token("A-001"), "via": "webpush", "title": "訓練",
+                    "pending": {a: pending_text(a, "ja") for a in ("safe", "need_help")}}
+            older = {"key": "sw-older", "token": data["token"], "status": "need_help", "via": "webpush", "at": 1,
+                     "url": data["url"], "title": "訓練", "pending": pending_text("need_help", "ja")}
+            await worker.evaluate("e => keep(e)", older)  # kept while offline; its sync not yet come
+            await worker.evaluate("d => answerTap(d, 'safe')", data)
+            assert await worker.evaluate(SETTLED) == [[texts.recorded("safe", "ja"), "", f"safetynet-answer-{data['token']}"]]
+        finally:
+            await browser.close()
+        assert await env.status("A-001") == Status.SAFE
+        entries = await env.store.replies.history(env.campaign_id, household)
+        assert [e.status for e in entries] == ["need_help", "safe"]

@@ -156,12 +156,14 @@ function askForSync() {
                                 : Promise.resolve(false);
 }
 
-// A tap on an answer button: kept first (the worker may be stopped at any moment), then sent.
+// A tap on an answer button: kept first (the worker may be stopped at any moment), then sent; taps
+// kept from before go first, and while they cannot, this one waits behind them: the last tap stands.
 async function answerTap(d, status) {
   var entry = { key: newKey(), token: d.token, status: status, via: d.via, at: Date.now(), url: d.url,
                 title: d.title || "", pending: (d.pending || {})[status] || "" };
+  var behind = await flush();
   var stored = await keep(entry).then(function () { return true; }, function () { return false; });
-  for (var attempt = 0; attempt < TRIES_NOW; attempt++) {
+  for (var attempt = 0; attempt < (behind && stored ? 0 : TRIES_NOW); attempt++) {
     if (attempt > 0) await wait(1000 * attempt);
     var out = await sendOnce(entry);
     if (out.recorded || out.refused) {
