@@ -46,7 +46,20 @@ def new_token(nbytes: int = 24) -> str:
 
 def token_hash(token: str) -> str:
     """What the database keeps of a bearer secret; high-entropy tokens need no salt."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(secret_bytes(token)).hexdigest()
+
+
+def secret_bytes(value: str) -> bytes:
+    """A secret (or what a client sent as one) as bytes, for any str: aiohttp hands header bytes that
+    are not UTF-8 over as lone surrogates, which `str.encode()` refuses (a 500 from a forged
+    header); `surrogatepass` encodes them, and the result simply matches nothing."""
+    return value.encode("utf-8", "surrogatepass")
+
+
+def same_secret(sent: str, expected: str) -> bool:
+    """Constant-time equality of two secrets: as bytes, because `hmac.compare_digest` refuses str
+    with non-ASCII characters (a TypeError, i.e. a 500, from a forged CSRF token or signature)."""
+    return hmac.compare_digest(secret_bytes(sent), secret_bytes(expected))
 
 
 # Longest expiry `token create --expires-days` takes: ten years is "never" said honestly.

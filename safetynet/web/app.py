@@ -5,7 +5,6 @@ Route modules expose `setup(app)`; each owns its URLs. Domain logic stays in the
 
 from __future__ import annotations
 
-import hmac
 import importlib
 import importlib.util
 import json
@@ -19,7 +18,7 @@ import structlog
 from aiohttp import web
 
 from safetynet import i18n
-from safetynet.auth import Viewer, token_hash
+from safetynet.auth import Viewer, same_secret, token_hash
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import Scope
@@ -336,7 +335,7 @@ async def check_csrf(request: web.Request, form: Any = None) -> None:
     sent = request.headers.get("X-CSRF-Token")
     if sent is None and form is not None:
         sent = form.get("csrf")
-    if not expected or not sent or not hmac.compare_digest(str(sent), str(expected)):
+    if not expected or not sent or not same_secret(str(sent), str(expected)):
         # a person reads it (Japanese first); a script, the English after it (a JSON client gets JSON)
         raise web.HTTPForbidden(text=f"{i18n.t('ja', 'dash.csrf_expired')}\n"
                                      "missing or wrong CSRF token; reload the page and try again")

@@ -10,14 +10,14 @@ no session yet to hold its token.
 from __future__ import annotations
 
 import asyncio
-import hmac
+import re
 import secrets
 from urllib.parse import unquote
 
 import structlog
 from aiohttp import web
 
-from safetynet.auth import new_token, token_hash, verify_password
+from safetynet.auth import new_token, same_secret, token_hash, verify_password
 from safetynet.web import staff_admin
 from safetynet.web.app import SERVICES, SESSION_COOKIE, check_csrf, services, viewer_of
 from safetynet.web.bodies import read_form
@@ -29,6 +29,7 @@ log = structlog.get_logger("web")
 
 SESSION_TTL_SECONDS = 12 * 3600  # one long shift of an event; a new login after that
 LOGIN_CSRF_COOKIE = "sn_login_csrf"
+_URLSAFE = re.compile(r"[A-Za-z0-9_-]{1,100}")  # what secrets.token_urlsafe makes
 # A page of ours with its query string is far shorter; a longer `next` is not one.
 MAX_NEXT_CHARS = 2000
 # Attempts from one address, successful or not: a city office behind one address logging its
@@ -79,12 +80,19 @@ def _login_page(request: web.Request, next_url: str, error: str = "", status: in
                 login: str = "") -> web.Response:
     """The sign-in form; after a refusal it keeps the login typed (a password is never sent back)."""
     lang = lang_of(request)
-    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    token = _login_token(request) or secrets.token_urlsafe(24)
     resp = render(request, t(lang, "login"), template="login.html", status=status, no_store=True,
                   context={"token": token, "next_url": next_url, "error": error, "login": login})
     resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=_secure(request),
                     path="/login", max_age=3600)
     return resp
+
+
+def _login_token(request: web.Request) -> str | None:
+    """The login form's token from its cookie, when it is one we could have made: anything else
+    (a raw 0xE9 a client put there) would go back out in Set-Cookie, which cannot carry it (a 500)."""
+    token = request.cookies.get(LOGIN_CSRF_COOKIE)
+    return token if token and _URLSAFE.fullmatch(token) else None
 
 
 async def login_get(request: web.Request) -> web.StreamResponse:
@@ -99,7 +107,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     sent, expected = str(form.get("csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "")
     login = str(form.get("login", "")).strip()[:100]
     next_url = _safe_next(str(form.get("next", "")))
-    if not expected or not hmac.compare_digest(sent, expected):
+    if not expected or not same_secret(sent, expected):
         # the form outlived its cookie (an hour, a browser restarted): the form again, with a new one
         # (QA: an English "missing or wrong CSRF token" on a Japanese page)
         return _login_page(request, next_url, t(lang, "login_expired"), status=403, login=login)

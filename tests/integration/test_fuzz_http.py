@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pg_helpers import fresh_store_env
 from reliability_helpers import read_db, refusal_problems
-from replies_fixtures import Env, running_app
+from replies_fixtures import Env, enrolment_code, running_app
 from test_triggers_fuzz import byte_mutations, text_mutations
 from twilio.request_validator import RequestValidator
 
@@ -379,3 +379,84 @@ def test_trigger_xml_cannot_expand_entities_or_fetch_anything(app: App) -> None:
     finally:
         app.lt.run(runner.cleanup())
     assert hits == [], "the XML parser fetched something"
+
+
+# -- what an audit against a real server found: headers, charsets, bodies and ids no client library sends ----------
+
+
+def raw_exchange(app: App, head: bytes, body: bytes = b"") -> tuple[int, str, str]:
+    """`head` (request line and headers, without the blank line) and `body` sent byte for byte, as no
+    client library would (raw 0xE9 in a header value): (status, body, content type) of the answer."""
+    async def go() -> tuple[int, str, str]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", int(app.env.url.rsplit(":", 1)[1]))
+        try:
+            length = b"Content-Length: %d\r\n" % len(body) if body or head.startswith(b"POST") else b""
+            writer.write(head + b"\r\nHost: x\r\nConnection: close\r\n" + length + b"\r\n" + body)
+            answer = await reader.read()
+        finally:
+            writer.close()
+        status_line, _, rest = answer.partition(b"\r\n")
+        headers, _, text = rest.partition(b"\r\n\r\n")
+        ctype = next((h.split(b":", 1)[1].strip().decode() for h in headers.split(b"\r\n")
+                      if h.lower().startswith(b"content-type:")), "")
+        return int(status_line.split()[1]), text.decode("utf-8", "replace"), ctype
+    result: tuple[int, str, str] = app.lt.run(go())
+    return result
+
+
+def raw_check(app: App, head: bytes, body: bytes = b"") -> tuple[int, str]:
+    status, text, ctype = raw_exchange(app, head, body)
+    problems = refusal_problems(status, text, ctype)
+    assert not problems, (head, body[:80], problems, text[:300])
+    return status, text
+
+
+@pytest.fixture(scope="module")
+def code(app: App) -> str:
+    return app.lt.run(enrolment_code(app.env, "A-003"))  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def session(app: App) -> tuple[str, str]:
+    """(session cookie, its CSRF token) of a city admin."""
+    async def make() -> tuple[str, str]:
+        staff = await app.env.store.auth.add_staff("auditor", "Auditor", Role.CITY_ADMIN, "city", None)
+        cookie, csrf = new_token(), new_token()
+        await app.env.store.auth.create_session(token_hash(cookie), staff.id, csrf, 3600.0)
+        return cookie, csrf
+    result: tuple[str, str] = app.lt.run(make())
+    return result
+
+
+@pytest.mark.parametrize("head", [
+    b"GET /api/campaigns HTTP/1.1\r\nAuthorization: Bearer \xe9",
+    b"GET /join/{code} HTTP/1.1\r\nAuthorization: Bearer \xe9",
+    b"GET /join/{code} HTTP/1.1\r\nCookie: sn_session=\xe9",
+    b"GET /r/{token}%2E HTTP/1.1\r\nCookie: sn_session=\xe9",
+    b"GET /city HTTP/1.1\r\nCookie: sn_session=\xe9\xff",
+    b"POST /hooks/telegram HTTP/1.1\r\nContent-Type: application/json\r\nX-Telegram-Bot-Api-Secret-Token: \xe9",
+    b"POST /hooks/line HTTP/1.1\r\nContent-Type: application/json\r\nX-Line-Signature: \xe9\xe9",
+    b"POST /hooks/twilio/sms HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: \xe9",
+])
+def test_a_credential_header_that_is_not_utf8_is_a_wrong_credential(app: App, code: str, head: bytes) -> None:
+    head = head.replace(b"{code}", code.encode()).replace(b"{token}", app.env.token("A-001").encode())
+    status, _ = raw_check(app, head, b"{}" if b"hooks" in head else b"")
+    assert status in (200, 302, 303, 401, 403, 404)
+
+
+def test_a_csrf_token_that_is_not_ascii_is_a_wrong_one(app: App, session: tuple[str, str]) -> None:
+    form = b"application/x-www-form-urlencoded"
+    # the login form's token against its cookie: é in the form, then a raw 0xE9 in the cookie
+    status, _ = raw_check(app, b"POST /login HTTP/1.1\r\nContent-Type: " + form + b"\r\nCookie: sn_login_csrf=abc",
+                          "csrf=é&login=admin&password=x".encode())
+    assert status == 403
+    status, _ = raw_check(app, b"POST /login HTTP/1.1\r\nContent-Type: " + form + b"\r\nCookie: sn_login_csrf=\xe9",
+                          b"csrf=abc&login=admin&password=x")
+    assert status == 403
+    status, _ = raw_check(app, b"GET /login HTTP/1.1\r\nCookie: sn_login_csrf=\xe9")
+    assert status == 200
+    cookie, _ = session
+    for sent in (b"\xe9", "é".encode()):
+        status, _ = raw_check(app, b"POST /api/campaigns HTTP/1.1\r\nContent-Type: application/json\r\n"
+                              b"Cookie: sn_session=" + cookie.encode() + b"\r\nX-CSRF-Token: " + sent, b"{}")
+        assert status == 403

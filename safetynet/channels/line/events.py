@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from safetynet.auth import same_secret
 from safetynet.channels import labels
 
 SIGNATURE_HEADER = "X-Line-Signature"
@@ -32,7 +33,7 @@ def signature(channel_secret: str, body: bytes) -> str:
 def verify_signature(channel_secret: str, body: bytes, header_value: str | None) -> bool:
     if not channel_secret or not header_value:
         return False
-    return hmac.compare_digest(signature(channel_secret, body).encode(), header_value.strip().encode())
+    return same_secret(header_value.strip(), signature(channel_secret, body))
 
 
 def postback_data(campaign_id: int, answer: str) -> str:

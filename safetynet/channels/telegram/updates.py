@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from safetynet.auth import same_secret
 from safetynet.channels import labels
 
 # Telegram refuses callback data over 64 bytes; "need_help:" + a 22-char token is 32.
@@ -57,7 +58,7 @@ def webhook_url(public_url: str) -> str:
 def verify_secret(header_value: str | None, expected: str) -> bool:
     if not header_value or not expected:
         return False
-    return hmac.compare_digest(header_value.encode(), expected.encode())
+    return same_secret(header_value, expected)
 
 
 @dataclass(frozen=True, slots=True)

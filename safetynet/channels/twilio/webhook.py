@@ -8,13 +8,13 @@ talks to the sandbox: a real deployment never takes a request anyone could sign.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 
 import structlog
 from multidict import MultiDict
 from twilio.request_validator import RequestValidator
 
+from safetynet.auth import same_secret
 from safetynet.channels.base import (
     ChannelContext,
     InboundPort,
@@ -46,7 +46,7 @@ def verify_signature(auth_token: str, url: str, params: Mapping[str, str], signa
     # The URL as called is what matches almost always, so it is tried alone first, with the
     # library's own signature and a constant-time comparison; anything else gets its whole check.
     expected = validator.compute_signature(url, params)
-    if hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogateescape")):
+    if same_secret(signature, expected):
         return True
     return bool(validator.validate(url, params, signature))
 
