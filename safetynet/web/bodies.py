@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDict, MultiDictProxy
 
 from safetynet.web.app import SERVICES, wants_json
@@ -68,14 +69,20 @@ def _reader(request: web.Request, max_bytes: int | None) -> web.Request:
 
 
 def _charset(request: web.Request) -> str:
-    """The declared charset's codec name (utf-8 when none); 415 when no codec knows it."""
+    """The declared charset's codec name (utf-8 when none); 415 when no codec knows it, or when
+    the codec is no text encoding (rot13, base64, hex: `bytes.decode` refuses them with a
+    LookupError, which was a 500)."""
     declared = request.charset
     if not declared:
         return "utf-8"
     try:
-        return codecs.lookup(declared).name
+        name = codecs.lookup(declared).name
+        b"x".decode(name)  # not b"": an empty input skips the text-encoding check
     except LookupError:
         raise refuse(request, web.HTTPUnsupportedMediaType, f"unknown charset {declared[:40]!r}; send UTF-8") from None
+    except ValueError:  # a text encoding that cannot decode "x" alone (utf-16): the body may still read
+        pass
+    return name
 
 
 async def read_raw(request: web.Request, max_bytes: int | None = None) -> bytes:
@@ -145,8 +152,8 @@ async def _multipart(request: web.Request, max_bytes: int | None) -> MultiDictPr
         raise _too_large(request, max_bytes or request.app[SERVICES].cfg.server.max_body_bytes) from None
     # What aiohttp's multipart reader raises for parts it cannot read: a bad boundary or a part
     # without a name (ValueError), an unknown charset (LookupError), an unknown transfer encoding
-    # (RuntimeError).
-    except (ValueError, LookupError, RuntimeError) as e:
+    # (RuntimeError), a part whose headers do not parse (aiohttp's InvalidHeader, an HttpProcessingError).
+    except (ValueError, LookupError, RuntimeError, HttpProcessingError) as e:
         raise _unreadable(request, e) from None
     return MultiDictProxy(MultiDict((k, v) for k, v in posted.items() if isinstance(v, str)))
 

@@ -460,3 +460,39 @@ def test_a_csrf_token_that_is_not_ascii_is_a_wrong_one(app: App, session: tuple[
         status, _ = raw_check(app, b"POST /api/campaigns HTTP/1.1\r\nContent-Type: application/json\r\n"
                               b"Cookie: sn_session=" + cookie.encode() + b"\r\nX-CSRF-Token: " + sent, b"{}")
         assert status == 403
+
+
+FORM_AND_JSON_POSTS = ("/r/{token}", "/r/{token}/answer", "/join/{code}/webpush", "/join/{code}/sms", "/login",
+                       "/hooks/twilio/sms", "/hooks/telegram", "/api/campaigns",
+                       "/api/campaigns/1/households/1/confirm")
+
+
+@pytest.mark.parametrize("path", FORM_AND_JSON_POSTS)
+@pytest.mark.parametrize("ctype", ["application/x-www-form-urlencoded; charset=rot13",
+                                   "application/json; charset=base64", "multipart/form-data; charset=hex; boundary=XX"])
+def test_a_charset_that_is_no_text_encoding_is_refused(app: App, code: str, session: tuple[str, str], path: str,
+                                                       ctype: str) -> None:
+    """rot13, base64, hex: Python's codecs know them, but they turn str into str or bytes into bytes."""
+    path = path.replace("{code}", code).replace("{token}", app.env.token("A-004"))
+    before = app.replies()
+    cookie, csrf = session
+    status, _ = raw_check(app, f"POST {path} HTTP/1.1\r\nContent-Type: {ctype}\r\nCookie: sn_session={cookie}\r\n"
+                               f"X-CSRF-Token: {csrf}\r\n{SECRET_HEADER}: {webhook_secret(app.env.cfg.secrets.secret_key)}"
+                               .encode(), b"status=safe" if "json" not in ctype else b'{"status": "safe"}')
+    assert status in (400, 403, 415) or (status == 404 and "join" in path)  # 403: Twilio's signature goes first
+    assert app.replies() == before
+
+
+@pytest.mark.parametrize("path", ["/r/{token}", "/login", "/join/{code}/sms", "/api/campaigns/1/households/1/confirm"])
+@pytest.mark.parametrize("body", [b"--XX\r\nfoo\r\n", b"--XX\r\n\r\n", b"--XX\r\nContent-Disposition: form-data\r\n\r\nx\r\n--XX--\r\n",
+                                  b"--XX\r\nContent-Disposition: form-data; name=\"status\"\r\n"
+                                  b"Content-Transfer-Encoding: rot13\r\n\r\nfnsr\r\n--XX--\r\n"])
+def test_a_broken_multipart_body_is_a_400(app: App, code: str, session: tuple[str, str], path: str,
+                                          body: bytes) -> None:
+    path = path.replace("{code}", code).replace("{token}", app.env.token("A-004"))
+    before = app.replies()
+    cookie, csrf = session
+    status, _ = raw_check(app, f"POST {path} HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=XX\r\n"
+                               f"Cookie: sn_session={cookie}\r\nX-CSRF-Token: {csrf}".encode(), body)
+    assert status in (400, 403)
+    assert app.replies() == before
