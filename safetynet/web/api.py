@@ -33,6 +33,7 @@ from safetynet.domain.campaigns import Campaign
 from safetynet.stats.cache import TtlCache
 from safetynet.web.app import SERVICES, check_csrf, json_error, require_viewer, services
 from safetynet.web.bodies import read_json_object
+from safetynet.web.ids import parse_id
 
 # Dashboards and scripts poll the stats; during a reply surge one recount a second per campaign and
 # scope is plenty, and a value up to a few seconds old is served while the next one is computed.
@@ -98,10 +99,12 @@ async def _may_manage(request: web.Request, viewer: Viewer, scope: tuple[str, ..
 
 
 async def _visible_campaign(request: web.Request, viewer: Viewer) -> Campaign:
+    campaign_id = parse_id(request.match_info["id"])
+    if campaign_id is None:
+        raise _not_found()
     try:
-        campaign_id = int(request.match_info["id"])
         c = await _service(request).get(campaign_id)
-    except (ValueError, CampaignNotFound):
+    except CampaignNotFound:
         raise _not_found() from None
     reached = await _service(request).coverage(c.scope)
     if not any(viewer.sees(a.district, a.name) for a in reached):
@@ -239,9 +242,12 @@ async def stats(request: web.Request) -> web.Response:
     # keyed by scope: a cached document was built after that scope passed the 404 check; and by the
     # campaign's state and size (a point read): counts cached while a real event waited for approval
     # must not answer for seconds after it starts
+    campaign_id = parse_id(request.match_info["id"])
+    if campaign_id is None:
+        raise _not_found()
     try:
-        c = await _service(request).get(int(request.match_info["id"]))
-    except (ValueError, CampaignNotFound):
+        c = await _service(request).get(campaign_id)
+    except CampaignNotFound:
         raise _not_found() from None
     key = (c.id, str(c.state), c.households, str(viewer.scope))
     body = await request.app[STATS_CACHE].get(key, document)

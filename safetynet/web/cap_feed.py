@@ -21,6 +21,7 @@ from safetynet.triggers.cap_publish import (
     publishable,
 )
 from safetynet.web.app import SERVICES, Services, services
+from safetynet.web.ids import parse_id
 from safetynet.web.ratelimit import KeyedRateLimit, client_ip, enforce
 
 REQUESTS_PER_MINUTE = 120
@@ -44,11 +45,11 @@ def _not_found() -> web.Response:
 
 async def alert(request: web.Request) -> web.Response:
     enforce(request.app[_LIMIT], client_ip(request))
-    raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+    campaign_id = parse_id(request.match_info["id"])
+    if campaign_id is None:
         return _not_found()
     svc = services(request)
-    campaign = await svc.store.campaigns.get(int(raw))
+    campaign = await svc.store.campaigns.get(campaign_id)
     if campaign is None or not publishable(public := _public(campaign)):
         return _not_found()
     return web.Response(body=alert_xml(public, _publisher(svc)), content_type=CAP_CONTENT_TYPE, charset="utf-8")

@@ -19,6 +19,7 @@ from safetynet.domain.roster import Association
 from safetynet.store.ports import DashboardReads, StatsReads
 from safetynet.templating import page_context
 from safetynet.templating import render as render_template
+from safetynet.web import ids
 from safetynet.web.app import PageNotFound, csrf_of, viewer_of
 from safetynet.web.dash_text import lang_of, language_switch, large_of, remember_prefs, t
 
@@ -41,9 +42,11 @@ def not_found() -> web.HTTPNotFound:
 
 
 def parse_id(text: str | None) -> int:
-    if text is None or not text.isdigit() or len(text) > 12:
+    """The id in `text` (`web.ids`), or the 404 of a page that does not exist."""
+    found = ids.parse_id(text)
+    if found is None:
         raise not_found()
-    return int(text)
+    return found
 
 
 def hhmm(epoch: float | None) -> str:

@@ -27,6 +27,7 @@ from aiohttp import web
 from safetynet.stats.live import LiveHub
 from safetynet.web.app import SERVICES, require_viewer, still_signed_in
 from safetynet.web.dash_shell import READS, association_or_404, campaign_or_404, not_found
+from safetynet.web.ids import parse_id
 
 HUB = web.AppKey("live_hub", LiveHub)
 HEARTBEAT_SECONDS = 15.0
@@ -41,8 +42,9 @@ def _frame(seq: int, data: str) -> bytes:
 
 def _since(request: web.Request) -> int | None:
     for raw in (request.headers.get("Last-Event-ID"), request.query.get("since")):
-        if raw and raw.isdigit() and len(raw) < 19:
-            return int(raw)
+        since = parse_id(raw)
+        if since is not None:
+            return since
     return None
 
 

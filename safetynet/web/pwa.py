@@ -19,6 +19,7 @@ from safetynet import i18n
 from safetynet.roster.codes import CodeError, format_code, normalize_code
 from safetynet.templating import Markup, fragment
 from safetynet.web.app import SERVICES, services
+from safetynet.web.ids import parse_id
 from safetynet.web.pwa_icons import SIZES, THEME, icon_png
 from safetynet.web.ratelimit import KeyedRateLimit, client_ip, enforce
 
@@ -73,10 +74,10 @@ async def manifest_route(request: web.Request) -> web.Response:
 
 
 async def icon_route(request: web.Request) -> web.Response:
-    raw = request.match_info["size"]
-    if not raw.isdigit() or int(raw) not in SIZES:
+    size = parse_id(request.match_info["size"])
+    if size is None or size not in SIZES:
         raise web.HTTPNotFound(text="not found")
-    data = await asyncio.to_thread(icon_png, int(raw))
+    data = await asyncio.to_thread(icon_png, size)
     return web.Response(body=data, content_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
 
 

@@ -23,6 +23,7 @@ from safetynet.web.app import check_csrf, json_error, require_viewer, services
 from safetynet.web.audit_api import record
 from safetynet.web.bodies import read_form, read_json_object
 from safetynet.web.dash_shell import disclosure_for
+from safetynet.web.ids import parse_id
 from safetynet.web.replies_common import MAX_FORM_BYTES, intake_of
 
 
@@ -31,10 +32,10 @@ def _dumps(doc: Any) -> str:
 
 
 def _ids(request: web.Request) -> tuple[int, int]:
-    try:
-        return int(request.match_info["campaign_id"]), int(request.match_info["household_id"])
-    except ValueError:
-        raise web.HTTPNotFound(text=json.dumps({"error": "not found"}), content_type="application/json") from None
+    campaign_id, household_id = parse_id(request.match_info["campaign_id"]), parse_id(request.match_info["household_id"])
+    if campaign_id is not None and household_id is not None:
+        return campaign_id, household_id
+    raise web.HTTPNotFound(text=json.dumps({"error": "not found"}), content_type="application/json")
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -85,7 +86,7 @@ async def undo(request: web.Request) -> web.Response:
     viewer = await _staff(request, doc)
     raw = doc.get("reply_id")
     text = str(raw) if isinstance(raw, (int, str)) and not isinstance(raw, bool) else ""
-    reply_id = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+    reply_id = parse_id(text)
     try:
         outcome = await intake_of(request).undo_in_person(viewer, campaign_id, household_id, reply_id)
     except NotFound:
@@ -130,9 +131,8 @@ async def _set_handled(request: web.Request, handled: bool) -> web.Response:
 async def help_list(request: web.Request) -> web.Response:
     """`GET /api/campaigns/{id}/help[?all=1]`: who asked for help, within the caller's scope."""
     viewer = require_viewer(request)
-    try:
-        campaign_id = int(request.match_info["campaign_id"])
-    except ValueError:
+    campaign_id = parse_id(request.match_info["campaign_id"])
+    if campaign_id is None:
         return json_error(404, "not found")
     svc = services(request)
     campaign = await svc.store.campaigns.get(campaign_id)

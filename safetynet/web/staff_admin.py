@@ -35,6 +35,7 @@ from safetynet.web.audit_api import record
 from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import not_found, reads, render, when
 from safetynet.web.dash_text import lang_of, t
+from safetynet.web.ids import parse_id
 
 log = structlog.get_logger("web")
 
@@ -219,9 +220,10 @@ async def revoke_token(request: web.Request) -> web.Response:
     form = await read_form(request)
     await check_csrf(request, form)
     raw = str(form.get("id", ""))
-    if not raw.isdigit() or len(raw) > 18 or not await services(request).store.auth.revoke_api_token(int(raw)):
+    token_id = parse_id(raw)
+    if token_id is None or not await services(request).store.auth.revoke_api_token(token_id):
         raise not_found()
-    log.info("api_token_revoked", token_id=int(raw), staff_id=viewer.staff_id)
+    log.info("api_token_revoked", token_id=token_id, staff_id=viewer.staff_id)
     record(request, viewer, AuditAction.TOKEN, "api_token", detail=f"revoked {raw}")
     return await _console(request, notice=t(lang_of(request), "revoked_token", id=raw))
 

@@ -496,3 +496,39 @@ def test_a_broken_multipart_body_is_a_400(app: App, code: str, session: tuple[st
                                f"Cookie: sn_session={cookie}\r\nX-CSRF-Token: {csrf}".encode(), body)
     assert status in (400, 403)
     assert app.replies() == before
+
+
+@pytest.mark.parametrize("digit", ["%C2%B2", "%EF%BC%91", "0_1", "%D9%A1", "+1", "%201"])
+def test_an_id_is_ascii_digits_only(app: App, session: tuple[str, str], digit: str) -> None:
+    """"²" passes str.isdigit() and then int() fails (a 500); "１" (full width) and "0_1" are 1 to int()."""
+    cid = str(app.env.campaign_id)
+    cookie, csrf = session
+    as_staff = {"Cookie": f"sn_session={cookie}", "X-CSRF-Token": csrf}
+    as_api = {"Authorization": f"Bearer {app.api_token}"}
+    for method, path, headers, data in [
+        ("GET", f"/a/{digit}", as_staff, None), ("GET", f"/a/1?campaign={digit}", as_staff, None),
+        ("GET", f"/city?campaign={digit}", as_staff, None), ("GET", f"/city/curve?campaign={digit}", as_staff, None),
+        ("GET", f"/campaigns/{digit}/report", as_staff, None), ("POST", f"/city/campaigns/{digit}/start", as_staff, {}),
+        ("GET", f"/api/campaigns/{digit}/stats", as_api, None), ("GET", f"/api/campaigns/{digit}/checks", as_api, None),
+        ("GET", f"/api/campaigns/{digit}/help", as_api, None), ("GET", f"/cap/campaigns/{digit}.xml", {}, None),
+        ("POST", f"/api/campaigns/{digit}/close", as_api, None),
+        ("POST", f"/api/campaigns/{cid}/households/{digit}/confirm", as_api, None),
+        ("GET", f"/icons/icon-{digit}.png", {}, None),
+    ]:
+        status, _ = app.check(method, path, headers=headers, data=data)
+        assert status in (400, 404), (path, status)
+    # a `since` that is no number is ignored (the whole stream); an association that is none, 404
+    for query, expected in ((f"since={digit}", 200), (f"association={digit}", 404)):
+        assert app.lt.run(_stream_status(app, f"/api/campaigns/{cid}/events?{query}", as_api)) == expected
+    status, _ = app.check("POST", "/admin/tokens/revoke", data=f"id={digit}".encode(),
+                          headers={**as_staff, "Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 404
+
+
+async def _stream_status(app: App, path: str, headers: dict[str, str]) -> int:
+    """The status of a live stream, which is then left (it would run until the client goes)."""
+    async with app.env.http.get(app.env.url + path, headers=headers) as r:
+        if r.status >= 400:
+            assert not refusal_problems(r.status, await r.text(), r.headers.get("Content-Type", ""))
+        return r.status
+
