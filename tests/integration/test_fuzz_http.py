@@ -32,6 +32,8 @@ from twilio.request_validator import RequestValidator
 
 from safetynet.auth import new_token, token_hash
 from safetynet.broadcast.service import CampaignService
+from safetynet.channels.line.events import SIGNATURE_HEADER as LINE_SIGNATURE_HEADER
+from safetynet.channels.line.events import signature as line_signature
 from safetynet.channels.telegram.updates import SECRET_HEADER, webhook_secret
 from safetynet.config import CapConfig, JmaConfig, TriggersConfig
 from safetynet.domain import Role
@@ -532,3 +534,20 @@ async def _stream_status(app: App, path: str, headers: dict[str, str]) -> int:
             assert not refusal_problems(r.status, await r.text(), r.headers.get("Content-Type", ""))
         return r.status
 
+
+DEEP = b'{"events":' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+
+
+def test_json_nested_past_the_recursion_limit_is_a_400(app: App, code: str) -> None:
+    """A correctly signed LINE body nested 50,000 deep was a RecursionError 500: every JSON body
+    goes through the one reader (`web.bodies.loads`), which says 400."""
+    line = "sandbox-line-channel-secret"  # the sandbox value, used while LINE talks to the sandbox
+    status, _ = app.check("POST", "/hooks/line", data=DEEP, headers={
+        "Content-Type": "application/json", LINE_SIGNATURE_HEADER: line_signature(line, DEEP)})
+    assert status == 400
+    telegram = {SECRET_HEADER: webhook_secret(app.env.cfg.secrets.secret_key)}
+    for path, headers in [("/hooks/telegram", telegram), ("/api/campaigns", {"Authorization": f"Bearer {app.api_token}"}),
+                          (f"/r/{app.env.token('A-004')}/answer", {}), (f"/join/{code}/webpush", {})]:
+        deep = b"[" * 1_500 + b"]" * 1_500  # past the parser's depth (1,000), within every route's size limit
+        status, _ = app.check("POST", path, data=deep, headers={**headers, "Content-Type": "application/json"})
+        assert status == 400, path

@@ -27,7 +27,7 @@ from safetynet.channels.line.events import (
     WEBHOOK_PATH,
     LineEvent,
     MalformedBody,
-    parse_body,
+    parse_events,
     parse_postback_data,
     verify_signature,
 )
@@ -50,7 +50,7 @@ def routes(ctx: ChannelContext, inbound: InboundPort, sender: ChannelSender | No
             log.warning("webhook_refused", hook=req.path, reason="bad_signature")
             raise WebhookRefused(403, "bad signature")
         try:
-            events = parse_body(body)
+            events = parse_events(await req.json())
         except MalformedBody as e:
             raise WebhookRefused(400, str(e)) from None
         for ev in events:
