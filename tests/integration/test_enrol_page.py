@@ -68,6 +68,20 @@ async def test_bad_subscriptions_are_refused(tmp_path: Path, sub: object) -> Non
         assert household is not None and not [c for c in household.contacts if c.kind == "webpush"]
 
 
+@pytest.mark.parametrize("tail", ["\u0000\r\nX: y", "\r\n", " x", "\t", "é", "\u3000"])
+async def test_an_endpoint_with_characters_no_url_carries_is_refused(tmp_path: Path, tail: str) -> None:
+    """An endpoint on an allowed host, with NUL, CR/LF (a header injected into the push request),
+    a space or non-ASCII after it: stored before (201), refused now with the page's usual error."""
+    async with running_app(tmp_path) as env:
+        code = await enrolment_code(env, "A-001")
+        sub = env.sandbox.fake("webpush").subscribe(_server_key(env))
+        sub["endpoint"] = str(sub["endpoint"]) + tail
+        async with env.http.post(f"{env.url}/join/{code}/webpush", json=sub) as resp:
+            assert resp.status == 400 and "error" in await resp.json()
+        household = await env.store.roster.get_household(env.hh("A-001").id)
+        assert household is not None and not [c for c in household.contacts if c.kind == "webpush"]
+
+
 async def test_phone_confirmed_by_sms_code(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         code = await enrolment_code(env, "B-001")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import binascii
 import fnmatch
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from safetynet.channels.base import ChannelContext
 from safetynet.channels.webpush.vapid import b64u_decode
+
+# The characters of a URL (RFC 3986: unreserved, reserved and percent escapes); push services' are ASCII.
+_URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")
 
 
 def _host_allowed(host: str, port: int | None, allowed: Iterable[str], sandbox: Iterable[str]) -> tuple[bool, bool]:
@@ -51,6 +55,9 @@ def validate_subscription(sub: Any, allowed_hosts: Iterable[str], sandbox_hosts:
     endpoint = sub.get("endpoint")
     if not isinstance(endpoint, str) or not endpoint or len(endpoint) > 2048:
         raise ValueError("subscription endpoint is missing or too long")
+    if not _URL_CHARS.fullmatch(endpoint):
+        # urlsplit strips or keeps NUL, CR, LF and spaces: stored, they would go out in a request line
+        raise ValueError("subscription endpoint has characters a URL cannot carry")
     p = urlsplit(endpoint)
     host = (p.hostname or "").lower()
     if not host or p.username or p.password:
