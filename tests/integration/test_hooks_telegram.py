@@ -126,3 +126,22 @@ async def test_start_with_a_wrong_code_links_nothing(tmp_path: Path) -> None:
         assert await env.store.roster.households_by_contact(["telegram"], "7770002") == []
         sent = env.sandbox.state.find("telegram", "7770002")
         assert sent is not None and "正しくありません" in (sent.text or "")
+
+
+async def test_start_from_a_group_or_an_impossible_chat_enrols_nothing(tmp_path: Path) -> None:
+    """A household's Telegram contact is a person's own chat: `/start CODE` said in a group (a
+    negative id), a channel, or from a chat id no Telegram user has (2**63) links nothing; the
+    code still works afterwards from a private chat."""
+    async with running_app(tmp_path) as env:
+        code = await enrolment_code(env, "A-001")
+        secret = webhook_secret(env.cfg.secrets.secret_key)
+        for chat in ({"id": -1001234567890, "type": "supergroup"}, {"id": -4242, "type": "group"},
+                     {"id": 4242, "type": "channel"}, {"id": 2**63, "type": "private"}, {"id": -4242}):
+            update = {"update_id": 9, "message": {"message_id": 1, "chat": chat, "from": {"id": 4242},
+                                                  "text": f"/start@SafetyBot {code}"}}
+            assert await _post(env, update, secret) == 200  # Telegram re-sends anything else for a day
+            assert await env.store.roster.households_by_contact(["telegram"], str(chat["id"])) == []
+        household = await env.store.roster.get_household(env.hh("A-001").id)
+        assert household is not None and not any(c.kind == "telegram" for c in household.contacts)
+        assert (await env.sandbox.fake("telegram").start(7770003, code)).status == 200
+        assert len(await env.store.roster.households_by_contact(["telegram"], "7770003")) == 1

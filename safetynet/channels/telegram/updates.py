@@ -74,6 +74,19 @@ class TelegramCallback:
 class TelegramStart:
     chat_id: int
     code: str
+    # a one-to-one chat with a person: the only kind a household's contact may be (`private_chat`)
+    private: bool = True
+
+
+# A private chat's id is its user's id: positive, and Telegram promises at most 52 significant bits.
+# Groups and channels have negative ids (-100…); an id past that bound is no chat Telegram makes.
+MAX_USER_ID = 2**52
+
+
+def private_chat(chat: dict[str, Any]) -> bool:
+    """Whether `chat` is a person's own chat with the bot (its declared type, when given, says so)."""
+    chat_id = _int(chat.get("id"))
+    return chat_id is not None and 0 < chat_id < MAX_USER_ID and chat.get("type", "private") == "private"
 
 
 def answer_in_response(query_id: str, text: str) -> str:
@@ -111,9 +124,10 @@ def parse_update(data: Any) -> TelegramCallback | TelegramStart | None:
     message = _dict(data.get("message"))
     body = message.get("text")
     if isinstance(body, str):
-        chat_id = _int(_dict(message.get("chat")).get("id"))
+        chat = _dict(message.get("chat"))
+        chat_id = _int(chat.get("id"))
         parts = body.strip().split(maxsplit=1)
         # "/start CODE", or "/start@OurBot CODE" in a group
         if chat_id is not None and len(parts) == 2 and parts[0].split("@", 1)[0] == "/start":
-            return TelegramStart(chat_id, parts[1].strip())
+            return TelegramStart(chat_id, parts[1].strip(), private_chat(chat))
     return None

@@ -52,7 +52,11 @@ def routes(ctx: ChannelContext, inbound: InboundPort, sender: ChannelSender | No
         update = parse_update(await req.json())
         if isinstance(update, TelegramCallback):
             return _answered(update.query_id, await _callback(ctx, inbound, bot, update))
-        if isinstance(update, TelegramStart):
+        if isinstance(update, TelegramStart) and not update.private:
+            # a group's or a channel's chat reaches a whole group, not the household: not enrolled.
+            # Nothing is said there either (no text of the catalog fits, and a group is no resident's).
+            log.info("telegram_enrol_refused", reason="not_a_private_chat")
+        elif isinstance(update, TelegramStart):
             text = await inbound.link(update.code, TELEGRAM.name, str(update.chat_id))
             await _say(bot, update.chat_id, text)
         return WebhookResponse(200, '{"ok":true}', "application/json")
