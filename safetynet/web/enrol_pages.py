@@ -39,8 +39,8 @@ from safetynet.web.enrol_views import (
     remove_confirm_page,
 )
 from safetynet.web.pwa import is_ios
-from safetynet.web.ratelimit import KeyedRateLimit, client_ip, enforce
-from safetynet.web.replies_common import MAX_FORM_BYTES, html, small_form, too_large
+from safetynet.web.ratelimit import KeyedRateLimit, client_ip
+from safetynet.web.replies_common import MAX_FORM_BYTES, html, limit_ip, small_form, too_large, too_many
 
 log = structlog.get_logger("web")
 
@@ -94,11 +94,10 @@ def _guard(request: web.Request) -> None:
     """Per-IP request limit, and 429 once the address spent its failed-code budget."""
     state = request.app[_STATE]
     ip = client_ip(request)
-    enforce(state.requests, ip)
+    limit_ip(state.requests, request)
     wait = state.bad_codes.exhausted(ip)
     if wait > 0:
-        raise web.HTTPTooManyRequests(text="too many wrong codes; please wait",
-                                      headers={"Retry-After": str(int(wait) + 1)})
+        raise too_many(wait)
 
 
 def _bad_code(request: web.Request, as_json: bool = False) -> web.Response:

@@ -11,9 +11,10 @@ from aiohttp import web
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.notify import HelpNotifier
 from safetynet.web import bodies
-from safetynet.web.app import SECURITY_HEADERS, SERVICES, Services
-from safetynet.web.bodies import read_form
-from safetynet.web.ratelimit import KeyedRateLimit, client_ip, enforce
+from safetynet.web.app import SECURITY_HEADERS, SERVICES, Services, wants_json
+from safetynet.web.bodies import BodyError, read_form
+from safetynet.web.ratelimit import KeyedRateLimit, client_ip, retry_after
+from safetynet.web.reply_views import too_many_page, unreadable_page
 
 # Answer forms are a few short fields; nothing legitimate comes near this.
 MAX_FORM_BYTES = 4096
@@ -64,7 +65,16 @@ def limiter(svc: Services, per_minute: float, burst: int | None = None) -> Keyed
 
 def limit_ip(limit: KeyedRateLimit | None, request: web.Request) -> None:
     if limit is not None:
-        enforce(limit, client_ip(request))
+        wait = limit.hit(client_ip(request))
+        if wait > 0:
+            raise too_many(wait)
+
+
+def too_many(wait: float) -> web.HTTPTooManyRequests:
+    """429 on a resident's page: the catalog's words, Japanese first, then English (whose page it
+    is may be unknown); an API client gets JSON from the app's guard."""
+    return web.HTTPTooManyRequests(text=too_many_page(), content_type="text/html",
+                                   headers={"Retry-After": retry_after(wait)})
 
 
 def too_large(request: web.Request, max_bytes: int = MAX_FORM_BYTES) -> bool:
@@ -72,8 +82,15 @@ def too_large(request: web.Request, max_bytes: int = MAX_FORM_BYTES) -> bool:
 
 
 async def small_form(request: web.Request, max_bytes: int = MAX_FORM_BYTES) -> Mapping[str, Any]:
-    """The POSTed form; 413 when the body is over `max_bytes` (checked before reading it)."""
-    return await read_form(request, max_bytes)
+    """The POSTed form; 413 when the body is over `max_bytes` (checked before reading it). A form
+    that cannot be read (400, 415, 408) is a page of the catalog's words to a browser: the bodies'
+    own message is English and quotes Python's."""
+    try:
+        return await read_form(request, max_bytes)
+    except (BodyError, web.HTTPUnsupportedMediaType, web.HTTPRequestTimeout) as e:
+        if wants_json(request):
+            raise
+        raise type(e)(text=unreadable_page(e.status), content_type="text/html") from None
 
 
 def parse_urlencoded(raw: bytes) -> dict[str, str]:

@@ -46,7 +46,7 @@ from safetynet.web.app import (
 )
 from safetynet.web.bodies import read_json_object
 from safetynet.web.front import Answer, Ask, Lane
-from safetynet.web.ratelimit import TOO_MANY, client_ip, forwarded_client, retry_after, trusted_networks
+from safetynet.web.ratelimit import client_ip, forwarded_client, retry_after, trusted_networks
 from safetynet.web.replies_common import (
     HTML_HEADERS,
     JSON_HEADERS,
@@ -69,6 +69,7 @@ from safetynet.web.reply_views import (
     question_page,
     too_large_answer_page,
     too_large_page,
+    too_many_page,
 )
 
 log = structlog.get_logger("web")
@@ -163,8 +164,7 @@ class ReplyRoutes:
         if call.json_errors:
             return Answer(429, {**self._json, "Retry-After": retry_after(wait)},
                           json.dumps({"error": "Too Many Requests"}).encode())
-        return Answer(429, secured({"Content-Type": "text/plain; charset=utf-8", "Retry-After": retry_after(wait)},
-                                   self.https), TOO_MANY.encode())
+        return Answer(429, {**self._html, "Retry-After": retry_after(wait)}, too_many_page().encode())
 
     def failure(self, ask: Ask, status: int) -> Answer:
         """The app's failure page (503: the store failing, 500: a fault), or its JSON to a client asking for JSON."""
@@ -351,6 +351,9 @@ async def reply_post(request: web.Request) -> web.Response:
         form = await small_form(request)
     except web.HTTPRequestEntityTooLarge:
         return _too_large(request)
+    except (web.HTTPBadRequest, web.HTTPUnsupportedMediaType, web.HTTPRequestTimeout) as e:
+        e.headers["Cache-Control"] = AFTER_POST  # as every answer to this form: the browser's Back works
+        raise
     return _response(await routes.answer(intake, call, form))
 
 

@@ -202,6 +202,19 @@ def too_large_page() -> str:
     return dead_end_page("reply.too_large", "", "", "", 413)
 
 
+@functools.lru_cache(maxsize=1)
+def too_many_page() -> str:
+    """A resident's 429 (often a carrier's shared address, not the resident): wait and try again."""
+    return dead_end_page("reply.too_many", "reply.too_many_what", "", "", 429)
+
+
+@functools.lru_cache(maxsize=8)
+def unreadable_page(status_code: int) -> str:
+    """A resident's form the server could not read (bytes that are not UTF-8, another content type,
+    a body that stopped coming): say so in words, not in Python's."""
+    return dead_end_page("reply.unreadable", "reply.unreadable_what", "", "", status_code)
+
+
 @functools.lru_cache(maxsize=64)
 def too_large_answer_page(token: str) -> str:
     """An answer form over the size limit (a note far past its 200 characters, from a phone that

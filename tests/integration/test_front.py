@@ -274,9 +274,11 @@ async def test_over_the_limit_a_json_client_gets_json(tmp_path: Path) -> None:
             status, headers, body = await conn.answer()
             assert status == 429 and int(headers["retry-after"]) >= 1
             assert json.loads(body) == {"error": "Too Many Requests"}
-            await conn.send(get(_path(env, "A-002")))  # a page: the text, as before
+            await conn.send(get(_path(env, "A-002")))  # a page: the catalog's words, Japanese first
             status, headers, body = await conn.answer()
-            assert status == 429 and headers["content-type"].startswith("text/plain")
+            assert status == 429 and headers["content-type"].startswith("text/html")
+            text = body.decode()
+            assert text.index("アクセスが集中しています") < text.index("Too many requests right now")
 
 
 async def test_a_redirect_keeps_the_query_as_sent(tmp_path: Path) -> None:

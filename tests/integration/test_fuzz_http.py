@@ -551,3 +551,23 @@ def test_json_nested_past_the_recursion_limit_is_a_400(app: App, code: str) -> N
         deep = b"[" * 1_500 + b"]" * 1_500  # past the parser's depth (1,000), within every route's size limit
         status, _ = app.check("POST", path, data=deep, headers={**headers, "Content-Type": "application/json"})
         assert status == 400, path
+
+
+@pytest.mark.parametrize(("ctype", "body", "status"), [
+    ("application/x-www-form-urlencoded", b"status=safe&note=\xff\xfe", 400),
+    ("application/x-www-form-urlencoded; charset=no-such-charset", b"status=safe", 415),
+    ("text/plain", b"status=safe", 415),
+    ("multipart/form-data; boundary=XX", b"--XX\r\nfoo\r\n", 400),
+])
+@pytest.mark.parametrize("path", ["/r/{token}", "/join/{code}/sms"])
+def test_a_resident_form_that_cannot_be_read_says_so_in_the_catalogs_words(
+        app: App, code: str, path: str, ctype: str, body: bytes, status: int) -> None:
+    """Was English with Python's own words ('utf-8' codec can't decode byte 0xff…): now the page
+    says it in Japanese, then English; nothing is recorded."""
+    before = app.replies()
+    path = path.replace("{code}", code).replace("{token}", app.env.token("A-004"))
+    got, text = raw_check(app, f"POST {path} HTTP/1.1\r\nContent-Type: {ctype}".encode(), body)
+    assert got == status
+    assert text.index("送信された内容を読み取れませんでした") < text.index("What was sent could not be read")
+    assert "codec" not in text and "expected a form" not in text
+    assert app.replies() == before

@@ -289,6 +289,8 @@ async def test_rate_limit_per_ip_answers_429_with_retry_after(tmp_path: Path) ->
         async with env.http.post(env.reply_url("A-001"), data={"status": "safe"}) as resp:
             assert resp.status == 429
             assert int(resp.headers["Retry-After"]) >= 1
+            text = await resp.text()  # the catalog's words, Japanese first (was English only)
+            assert text.index("アクセスが集中しています") < text.index("Too many requests right now")
         assert await env.status("A-001") == Status.READ
         await env.clock.advance(60)  # the bucket refills with time
         async with env.http.post(env.reply_url("A-001"), data={"status": "safe"}) as resp:
