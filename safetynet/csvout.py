@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, cast
@@ -121,6 +123,41 @@ def csv_text(rows: Iterable[Iterable[Cell]], lineterminator: str = "\r\n") -> st
     return out.getvalue()
 
 
+class BadOutput(OSError):
+    """An output path the command will not write: it names something other than a plain file, or a
+    folder that is not there. An `OSError`, so every command's "cannot write PATH: why" shows it."""
+
+
+def check_output(path: str | os.PathLike[str]) -> Path:
+    """`path` as an output every writer here can take: a regular file or nothing yet, in a folder that
+    exists and may be written. Called before any work a failed write would waste or strand (issuing
+    codes: QA's `--rotate` to a folder committed new codes, then failed to write them anywhere).
+
+    A symbolic link, FIFO or device is refused, not written through: every output is written to a
+    side file and renamed over the target, which is what keeps a failed write from leaving half a
+    file; renaming over a link or a FIFO replaces it with a plain file, and writing through one sends
+    codes and names wherever it points, past the owner-only mode. Naming a plain file is always possible."""
+    text = os.fspath(path)
+    if not text:
+        raise BadOutput(errno.ENOENT, "no file name given", text)
+    target = Path(text)
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise BadOutput(errno.EISDIR, "it is a folder; name a file in it", text)
+    if mode is not None and not stat.S_ISREG(mode):
+        raise BadOutput(errno.EEXIST, "it exists and is not a regular file (a symbolic link, FIFO or device); "
+                        "name a regular file", text)
+    folder = target.parent
+    if not folder.is_dir():
+        raise BadOutput(errno.ENOENT, f"the folder {folder} does not exist", text)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BadOutput(errno.EACCES, f"the folder {folder} may not be written", text)
+    return target
+
+
 # Exports hold names, addresses, phones and answers: readable by their owner alone, whatever the
 # umask (a shared server's other accounts must not read a roster export).
 PRIVATE = 0o600
@@ -164,11 +201,12 @@ def excel_file(path: str | os.PathLike[str], encoding: str = "utf-8") -> Iterato
     """`open_excel`, written aside and renamed into place only when complete: after an error
     (`Unwritable` included) no file is left behind."""
     excel_codec(encoding)  # an unknown encoding fails before any file is made
-    target = Path(path)
+    target = check_output(path)
     part = target.with_name(f".{target.name}.partial")
     try:
         with open_excel(part, encoding) as f:
             yield f
+        check_output(target)  # still a plain file (or none), or the rename would replace what is there now
         os.replace(part, target)
     finally:
         part.unlink(missing_ok=True)

@@ -14,14 +14,13 @@ import json
 import os
 import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import IO, Any
 
 from safetynet.admin import CommandError
 from safetynet.auth import command_line_actor
 from safetynet.config import Config
 from safetynet.console import cli_language, say
-from safetynet.csvout import CsvWriter, private_text
+from safetynet.csvout import CsvWriter, check_output, private_text
 from safetynet.domain.audit import AUDIT_COLUMNS, AuditAction, AuditEntry
 from safetynet.domain.japan_time import JST, iso_seconds
 from safetynet.privacy.retention import purge
@@ -120,11 +119,12 @@ def export_command(cfg: Config, args: argparse.Namespace) -> int:
                 n = await _write(store, sys.stdout, args.format, since, until)
                 sys.stdout.flush()
             else:
-                target = Path(args.output)
+                target = check_output(args.output)
                 part = target.with_name(f".{target.name}.part")
                 try:
                     with private_text(part, "utf-8-sig" if args.format == "csv" else "utf-8", newline="") as f:
                         n = await _write(store, f, args.format, since, until)
+                    check_output(target)
                     os.replace(part, target)
                 finally:
                     with contextlib.suppress(FileNotFoundError):

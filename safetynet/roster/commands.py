@@ -280,7 +280,7 @@ def letters(cfg: Config, args: argparse.Namespace) -> int:
         _err(str(e))
         return USAGE
     except OSError as e:
-        _err(f"cannot write {args.output}: {e.strerror or e}")
+        _err(say("cli.cannot_write", path=args.output, error=e.strerror or e))
         return USAGE
     if n == 0:
         print(say("cli.letters.none"))

@@ -28,12 +28,11 @@ import string
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any
 
 from safetynet.channels import registry
 from safetynet.channels.spec import RosterColumn
-from safetynet.csvout import ENCODINGS, CsvWriter, private_text, unguard_cell
+from safetynet.csvout import ENCODINGS, CsvWriter, check_output, private_text, unguard_cell
 from safetynet.domain.consent import default_consent
 from safetynet.domain.phones import PhoneError, format_national
 from safetynet.domain.roster import BAD_CHARACTER, HouseholdRecord, character_name
@@ -554,7 +553,7 @@ def write_roster(
     codec = ENCODINGS.get(encoding.lower())
     if codec is None:
         raise ValueError(f"unknown encoding {encoding!r}: use utf-8 or cp932")
-    target = Path(path)
+    target = check_output(path)
     tmp = target.with_name(f".{target.name}.partial")
     issues: list[RosterIssue] = []
     written = 0
@@ -571,6 +570,7 @@ def write_roster(
                 written += 1
         if issues:
             raise RosterWriteError(issues)
+        check_output(target)  # still a plain file (or none): the rename replaces what is there now
         os.replace(tmp, target)
     finally:
         if tmp.exists():

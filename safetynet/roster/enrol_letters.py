@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from safetynet.config import Config
-from safetynet.csvout import CsvWriter, excel_codec, open_excel
+from safetynet.csvout import CsvWriter, check_output, excel_codec, open_excel
 from safetynet.domain.roster import CodeTarget
 from safetynet.roster.codes import MissingSecretKey, hash_code, join_url, new_code
 from safetynet.store import store_session
@@ -51,6 +51,7 @@ async def issue_codes(
     `associations`; writes the letters file and returns how many codes were issued. A cell the
     file's encoding cannot hold (`Unwritable`) stops it before any code is stored."""
     excel_codec(encoding)
+    check_output(output)  # before any code is drawn: a file that cannot be written strands none
     key = cfg.secrets.secret_key
     if not key:
         raise MissingSecretKey("no secret key: run `safetynet init` or set SAFETYNET_SECRET_KEY")
@@ -62,6 +63,7 @@ async def issue_codes(
         tmp = output.with_name(f".{output.name}.partial")
         try:
             write_private_csv(tmp, LETTER_HEADERS[headers], letter_rows(issued, cfg.server.public_url), encoding)
+            check_output(output)  # again: what is there now is what the rename after the commit replaces
             await store.roster.set_enrolment_codes((t.household_id, hash_code(c, key)) for t, c in issued)
             os.replace(tmp, output)
         finally:

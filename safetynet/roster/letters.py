@@ -26,7 +26,7 @@ from safetynet import i18n
 from safetynet.channels import registry
 from safetynet.channels.base import is_loopback_host
 from safetynet.config import Config
-from safetynet.csvout import private_fd
+from safetynet.csvout import check_output, private_fd
 from safetynet.domain.roster import CodeTarget
 from safetynet.roster.codes import MissingSecretKey, hash_code, join_url, new_code
 from safetynet.roster.pdfstream import text_width
@@ -258,12 +258,14 @@ async def write_letters(
     return hashes
 
 
-async def _issue(cfg: Config, out: BinaryIO, fmt: str, scopes: Sequence[str], rotate: bool) -> list[tuple[int, str]]:
+async def _issue(cfg: Config, out: BinaryIO, fmt: str, scopes: Sequence[str], rotate: bool,
+                 output: Path) -> list[tuple[int, str]]:
     async with store_session(cfg) as store:
         hashes = await write_letters(store.roster, cfg, out, fmt, scopes=scopes, rotate=rotate)
         out.flush()
         os.fsync(out.fileno())
         if hashes:
+            check_output(output)  # again: what is there now is what the rename after the commit replaces
             await store.roster.set_enrolment_codes(hashes)
     return hashes
 
@@ -274,10 +276,11 @@ def issue_letters(
     """The CLI's run: letters to `output` (created readable by its owner only: the codes are secrets),
     the new codes committed before the file takes its name; returns how many letters were written."""
     chosen = format_of(output, fmt)
+    check_output(output)  # before any code is drawn: a file that cannot be written strands none
     tmp = output.with_name(f".{output.name}.partial")
     try:
         with open(private_fd(tmp), "wb", buffering=1 << 20) as f:
-            hashes = asyncio.run(_issue(cfg, f, chosen, scopes, rotate))
+            hashes = asyncio.run(_issue(cfg, f, chosen, scopes, rotate, output))
         if hashes:
             os.replace(tmp, output)
     finally:

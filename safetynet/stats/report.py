@@ -28,7 +28,7 @@ from typing import Any
 from safetynet.auth import Viewer, command_line_actor
 from safetynet.config import Config
 from safetynet.console import cli_language, say, unwritable_message
-from safetynet.csvout import Unwritable, excel_file, private_text
+from safetynet.csvout import Unwritable, check_output, excel_file, private_text
 from safetynet.domain import ALL_STATUSES, ANSWERED, Role, Scope
 from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.campaigns import CHECK_OUTCOMES, CampaignInfo, CountRow, MinuteRow
@@ -393,30 +393,33 @@ async def _write_report(store: Store, campaign_id: int, viewer: Viewer, fmt: str
                         lang: str = "ja", encoding: str | None = None) -> None:
     """Streams the report to `output` (written aside and renamed when complete) or stdout. A CSV file
     is for Excel: UTF-8 with a BOM, or CP932 (strict: `Unwritable`, and no file, if a cell does not fit)."""
+    if output is not None:
+        check_output(output)  # a folder, a missing folder, a FIFO: said before any work
     report = await open_report(store, campaign_id, viewer)
-    await store.audit.append([AuditEntry(store.clock.now(), command_line_actor(), AuditAction.EXPORT, "report",
-                                         campaign_id=campaign_id, detail=fmt)])
     pieces = stream_report(report, writer_for(fmt, lang))
     if not output:
         async for piece in pieces:
             sys.stdout.write(piece)
         sys.stdout.flush()
-        return
-    if fmt == "csv":
+    elif fmt == "csv":
         with excel_file(output, encoding or "utf-8") as f:
             async for piece in pieces:
                 f.write(piece)
-        return
-    target = Path(output)
-    part = target.with_name(f".{target.name}.part")
-    try:
-        with private_text(part) as f:
-            async for piece in pieces:
-                f.write(piece)
-        os.replace(part, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            part.unlink()
+    else:
+        target = Path(output)
+        part = target.with_name(f".{target.name}.part")
+        try:
+            with private_text(part) as f:
+                async for piece in pieces:
+                    f.write(piece)
+            check_output(target)
+            os.replace(part, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                part.unlink()
+    # only once the report is out: the audit log says what left the system, not what was tried
+    await store.audit.append([AuditEntry(store.clock.now(), command_line_actor(), AuditAction.EXPORT, "report",
+                                         campaign_id=campaign_id, detail=fmt)])
 
 
 def report_cli(cfg: Config, args: argparse.Namespace) -> int:
@@ -451,5 +454,10 @@ def report_cli(cfg: Config, args: argparse.Namespace) -> int:
         return 2
     except Unwritable as e:
         print(f"error: {unwritable_message(e)}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        if not output:
+            raise  # stdout closed (`| head`): the CLI's own answer to a broken pipe
+        print(f"error: {say('cli.cannot_write', path=output, error=e.strerror or e)}", file=sys.stderr)
         return 2
     return 0

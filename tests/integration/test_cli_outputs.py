@@ -1,0 +1,110 @@
+"""Output paths the commands refuse before doing anything: a folder, a missing folder, a FIFO, a
+symbolic link, a device. QA: `roster codes --rotate` to a folder rewrote every household's code and
+then failed to write the new ones anywhere."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+from pathlib import Path
+
+import pytest
+
+from safetynet.cli import main
+from safetynet.config import load_config
+from safetynet.roster.codes import hash_code
+from safetynet.store import store_session
+
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "roster-sample.csv"
+DRILL = Path(__file__).resolve().parents[2] / "drills" / "citywide-earthquake.toml"
+
+
+@pytest.fixture
+def city(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[store]\npath = "var/sn.db"\n', encoding="utf-8")
+    c = ["--config", str(cfg)]
+    assert main([*c, "init", "--admin-password", "kinkyu-renraku-mou"]) == 0
+    assert main([*c, "roster", "import", str(SAMPLE)]) == 0
+    capsys.readouterr()
+    return c
+
+
+def _first_code(path: Path) -> str:
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return next(csv.DictReader(f))["登録コード"]
+
+
+def _code_works(c: list[str], code: str) -> bool:
+    cfg = load_config(Path(c[1]))
+
+    async def run() -> bool:
+        async with store_session(cfg) as store:
+            return await store.roster.household_by_code_hash(hash_code(code, cfg.secrets.secret_key)) is not None
+
+    return asyncio.run(run())
+
+
+def _outputs(tmp_path: Path) -> dict[str, Path]:
+    folder = tmp_path / "out-folder"
+    folder.mkdir()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    aim = tmp_path / "aim.txt"
+    aim.write_text("kept\n", encoding="utf-8")
+    link = tmp_path / "link.csv"
+    link.symlink_to(aim)
+    return {"folder": folder, "missing folder": tmp_path / "nowhere" / "x.csv", "fifo": fifo, "symlink": link,
+            "device": Path("/dev/null")}
+
+
+@pytest.mark.parametrize("command", [["roster", "codes", "--rotate"],
+                                     ["roster", "letters", "--format", "pdf", "--rotate"]])
+def test_rotating_to_an_output_that_cannot_take_the_file_keeps_the_codes_that_were_printed(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    first = tmp_path / "first.csv"
+    assert main([*city, "roster", "codes", "--output", str(first)]) == 0
+    code = _first_code(first)
+    for what, out in _outputs(tmp_path).items():
+        capsys.readouterr()
+        assert main([*city, *command, "--output", str(out)]) == 2, what
+        err = capsys.readouterr().err
+        assert err.startswith("error: cannot write") and "Traceback" not in err, (what, err)
+        assert _code_works(city, code), f"{what}: the printed codes stopped working"
+    assert os.path.islink(tmp_path / "link.csv") and (tmp_path / "aim.txt").read_text() == "kept\n"
+    assert (tmp_path / "fifo").is_fifo() and (tmp_path / "out-folder").is_dir()
+    assert not list((tmp_path / "out-folder").iterdir())
+
+
+@pytest.mark.parametrize("command", [
+    ["roster", "export", "{out}"],
+    ["campaign", "report", "1", "--format", "csv", "--output", "{out}"],
+    ["campaign", "report", "1", "--format", "html", "--output", "{out}"],
+    ["audit", "export", "--output", "{out}"],
+])
+def test_exports_refuse_an_output_that_is_not_a_plain_file_and_leave_it_as_it_was(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    if command[0] == "campaign":
+        assert main([*city, "campaign", "start", str(DRILL)]) == 0
+    capsys.readouterr()
+    audit_before = _audit_lines(city, tmp_path)
+    for what, out in _outputs(tmp_path).items():
+        args = [a.replace("{out}", str(out)) for a in command]
+        assert main([*city, *args]) == 2, what
+        err = capsys.readouterr().err
+        assert "cannot write" in err and "Traceback" not in err, (what, err)
+    assert os.path.islink(tmp_path / "link.csv") and (tmp_path / "aim.txt").read_text() == "kept\n"
+    assert (tmp_path / "fifo").is_fifo()
+    assert _audit_lines(city, tmp_path) == audit_before  # a failed export is not recorded as one
+
+
+def test_an_empty_output_name_is_refused(city: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*city, "roster", "export", ""]) == 2
+    assert "no file name" in capsys.readouterr().err
+
+
+def _audit_lines(c: list[str], tmp_path: Path) -> list[str]:
+    out = tmp_path / "audit-check.jsonl"
+    assert main([*c, "audit", "export", "--format", "json", "--output", str(out)]) == 0
+    return [line for line in out.read_text(encoding="utf-8").splitlines() if '"audit"' not in line]
