@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from safetynet.auth import (
@@ -29,6 +30,41 @@ from safetynet.store import Store, store_session
 
 class CommandError(Exception):
     """A usage or data problem reported to the user as one line."""
+
+
+# The commands that may run without a city's database: `init` makes it, `demo` and `bench` make their
+# own, the rest never open one. Any other command opening a missing SQLite file would make a new,
+# empty one (SQLite creates on open): QA's mistyped path gave "no campaigns yet", 600 households
+# imported into a city with no keys and no admin, and exit 0 every time.
+_MAY_CREATE = frozenset({("init",), ("demo",), ("bench",), ("sandbox",), ("roster", "check"),
+                         ("roster", "generate"), ("triggers", "replay"), ("store", "copy")})
+
+
+def command_path(args: argparse.Namespace) -> tuple[str, ...]:
+    """`("roster", "import")` for `safetynet roster import …`: the command and its sub-command."""
+    command = str(args.command)
+    sub = getattr(args, f"{command}_command", None)
+    return (command,) if sub is None else (command, str(sub))
+
+
+def require_database(cfg: Config, args: argparse.Namespace) -> None:
+    """Raises `CommandError` naming the path when the command needs the city's SQLite database and
+    `[store] path` names none: missing, an empty file (SQLite takes one as a new database), a folder.
+    PostgreSQL needs no check here: a database that is not there refuses the connection."""
+    path = command_path(args)
+    if path in _MAY_CREATE or path[:1] in _MAY_CREATE or check_store_url(cfg.store.url) != "sqlite":
+        return
+    db = cfg.db_path
+    try:
+        st = os.stat(db)
+    except FileNotFoundError:
+        raise CommandError(say("cli.no_database", path=str(db))) from None
+    except OSError:
+        return  # a path that cannot be looked at (a file where a folder should be): opening it says why
+    why = ("" if stat.S_ISREG(st.st_mode) and st.st_size > 0
+           else "folder" if stat.S_ISDIR(st.st_mode) else "empty" if stat.S_ISREG(st.st_mode) else "other")
+    if why:
+        raise CommandError(say("cli.not_a_database", path=str(db), why=say(f"cli.not_a_database.{why}")))
 
 
 def _write_secret_file(path: Path, content: str) -> None:

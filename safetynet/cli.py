@@ -280,15 +280,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         level = "warning"  # one-shot commands print their own summary; logs only for problems
     configure_logging(level, cfg.logging.format)
     from safetynet.admin import CommandError
-    from safetynet.store import StoreError
+    from safetynet.store import SchemaTooNew, StoreError
 
     try:
+        from safetynet.admin import require_database
+
+        require_database(cfg, args)
         return int(args.func(cfg, args))
     except CommandError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except SchemaTooNew as e:
+        print(f"error: {say('cli.schema_too_new', found=e.found, known=e.known)}", file=sys.stderr)
         return 2
     except StoreError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -28,7 +28,7 @@ from safetynet.roster.csvio import ParseResult, RosterWriteError
 from safetynet.roster.enrol_letters import issue_codes
 from safetynet.roster.generate import generate_roster
 from safetynet.roster.names import NewAssociation, new_associations
-from safetynet.store import StoreError, store_session
+from safetynet.store import SchemaTooNew, StoreError, store_session
 
 OK, DATA_ERROR, USAGE = 0, 1, 2
 Command = Callable[[Config, argparse.Namespace], int]
@@ -45,6 +45,8 @@ def _store_errors(fn: Command) -> Command:
     def run(cfg: Config, args: argparse.Namespace) -> int:
         try:
             return fn(cfg, args)
+        except SchemaTooNew:
+            raise  # the command line says it in the terminal's language
         except StoreError as e:
             _err(say("cli.db_unusable", error=e))
             return USAGE

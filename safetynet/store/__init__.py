@@ -14,10 +14,10 @@ from pathlib import Path
 
 from safetynet.clock import Clock, SystemClock
 from safetynet.config import Config, check_store_url
-from safetynet.store.errors import StoreError, StoreUnavailable
+from safetynet.store.errors import SchemaTooNew, StoreError, StoreUnavailable
 from safetynet.store.ports import Store
 
-__all__ = ["Store", "StoreError", "StoreUnavailable", "open_store", "store_session"]
+__all__ = ["SchemaTooNew", "Store", "StoreError", "StoreUnavailable", "open_store", "store_session"]
 
 
 async def open_store(cfg: Config, clock: Clock | None = None, path: Path | None = None) -> Store:

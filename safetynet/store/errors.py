@@ -9,3 +9,13 @@ class StoreError(Exception):
 
 class StoreUnavailable(StoreError):
     """Writes are failing; callers must stop acknowledging work they cannot store."""
+
+
+class SchemaTooNew(StoreError):
+    """The database was migrated by a newer SafetyNet than this one: its tables may mean things this
+    code does not know, so nothing opens it (an older database is migrated instead)."""
+
+    def __init__(self, found: int, known: int) -> None:
+        super().__init__(f"the database is at schema version {found}, newer than this SafetyNet knows ({known}): "
+                         "run the SafetyNet that migrated it, or restore a backup made for this one")
+        self.found, self.known = found, known

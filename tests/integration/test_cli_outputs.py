@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
+from pg_helpers import ON_POSTGRES, PgReader
 
 from safetynet.cli import main
 from safetynet.config import load_config
@@ -108,3 +110,42 @@ def _audit_lines(c: list[str], tmp_path: Path) -> list[str]:
     out = tmp_path / "audit-check.jsonl"
     assert main([*c, "audit", "export", "--format", "json", "--output", str(out)]) == 0
     return [line for line in out.read_text(encoding="utf-8").splitlines() if '"audit"' not in line]
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("command", [["staff", "list"], ["campaign", "list"], ["token", "create", "--role", "city_admin"],
+                                     ["staff", "add", "tanaka", "--role", "city_admin"],
+                                     ["roster", "import", str(SAMPLE)], ["roster", "export", "x.csv"]])
+def test_a_missing_or_empty_database_is_refused_and_none_is_made(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    """QA: a mistyped [store] path made a new empty city on every command, exit 0."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[store]\npath = "var/typo.db"\n', encoding="utf-8")
+    assert main(["--config", str(cfg), *command]) == 2
+    err = capsys.readouterr().err
+    assert f"there is no database at {tmp_path / 'var' / 'typo.db'}" in err and "safetynet init" in err
+    assert not (tmp_path / "var").exists()
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "typo.db").touch()  # SQLite would take an empty file as a new database
+    assert main(["--config", str(cfg), *command]) == 2
+    assert "is not a SafetyNet database (an empty file)" in capsys.readouterr().err
+    assert (tmp_path / "var" / "typo.db").stat().st_size == 0
+    assert main(["--config", str(cfg), "init", "--admin-password", "kinkyu-renraku-mou"]) == 0  # init makes it
+
+
+def test_a_database_from_a_newer_safetynet_is_refused_untouched(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: `insert into schema_version values (999, …)` and every command went on as if nothing were wrong."""
+    if ON_POSTGRES:
+        PgReader(os.environ["SAFETYNET_STORE_URL"]).execute("INSERT INTO schema_version VALUES (999, 'future', 0)")
+    else:
+        with sqlite3.connect(tmp_path / "var" / "sn.db") as con:
+            con.execute("INSERT INTO schema_version VALUES (999, 'future', 0)")
+    for command in (["staff", "list"], ["roster", "export", str(tmp_path / "r.csv")], ["init"]):
+        assert main([*city, *command]) == 2, command
+        err = capsys.readouterr().err
+        assert "schema version 999, newer than this SafetyNet knows" in err and "Traceback" not in err, err
+    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    assert main([*city, "campaign", "list"]) == 2
+    assert "スキーマ版 999" in capsys.readouterr().err
+    assert not (tmp_path / "r.csv").exists()

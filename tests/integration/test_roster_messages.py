@@ -4,6 +4,7 @@ consent warning were English under LANG=ja_JP.UTF-8 while the summary was Japane
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 from pathlib import Path
 
@@ -12,13 +13,22 @@ from locale_helpers import terminal_locale
 from roster_helpers import EN, JA, csv_bytes, make_config, row
 
 from safetynet.cli import main
+from safetynet.config import Config
 from safetynet.i18n import catalog
 from safetynet.roster.csvio import RosterWriteError, parse_bytes, write_roster
+from safetynet.store import store_session
 
 
 def _roster(tmp_path: Path, *argv: str) -> int:
-    make_config(tmp_path)
+    cfg = make_config(tmp_path)
+    if argv[0] != "check":
+        asyncio.run(_create_store(cfg))  # as `init` would: the other commands refuse a missing database
     return main(["roster", *argv, "--config", str(tmp_path / "config.toml")])
+
+
+async def _create_store(cfg: Config) -> None:
+    async with store_session(cfg):
+        pass
 
 
 BAD_ROWS = [row(household="1"), row(household="2", members="abc"), row(household="3", vulnerable="たぶん"),
@@ -147,7 +157,6 @@ def test_a_new_association_spelled_like_an_existing_one_is_refused_until_said_ot
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """QA: 「桜台１丁目町内会」 for 「桜台一丁目町内会」 imported ten households again as a new association."""
     from safetynet.config import load_config
-    from safetynet.store import store_session
 
     terminal_locale(monkeypatch, "ja_JP.UTF-8")
     first = tmp_path / "first.csv"

@@ -25,7 +25,7 @@ from typing import Any, TypeAlias
 import asyncpg
 import structlog
 
-from safetynet.store.errors import StoreError, StoreUnavailable
+from safetynet.store.errors import SchemaTooNew, StoreError, StoreUnavailable
 
 log = structlog.get_logger("store")
 
@@ -360,7 +360,10 @@ class PgDatabase:
                 await con.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY,"
                                   " name text NOT NULL, applied_at double precision NOT NULL)")
                 current = int(await con.fetchval("SELECT coalesce(max(version), 0) FROM schema_version"))
-                for version, name, sql in migrations if migrations is not None else _migrations():
+                steps = migrations if migrations is not None else _migrations()
+                if current > (known := max((v for v, _, _ in steps), default=0)):
+                    raise SchemaTooNew(current, known)
+                for version, name, sql in steps:
                     if version <= current:
                         continue
                     try:

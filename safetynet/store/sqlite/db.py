@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 import aiosqlite
 import structlog
 
-from safetynet.store.errors import StoreError, StoreUnavailable
+from safetynet.store.errors import SchemaTooNew, StoreError, StoreUnavailable
 
 log = structlog.get_logger("store")
 
@@ -546,7 +546,10 @@ FOREIGN_KEYS_OFF = "-- foreign_keys: off"
 
 async def _migrate(conn: Conn, migrations: list[tuple[int, str, str]] | None = None) -> None:
     current = await schema_version(conn)
-    for version, name, sql in migrations if migrations is not None else _migrations():
+    steps = migrations if migrations is not None else _migrations()
+    if current > (known := max((v for v, _, _ in steps), default=0)):
+        raise SchemaTooNew(current, known)
+    for version, name, sql in steps:
         if version <= current:
             continue
         keys_off = sql.startswith(FOREIGN_KEYS_OFF)
