@@ -400,7 +400,15 @@ def _parse_text(text: IO[str], result: ParseResult, default_language: str) -> No
         rest_blank = all(not line.strip() for line in text)
         result.errors.append(_issue("roster.problem.file_empty" if rest_blank else "roster.problem.row1_empty"))
         return
-    reader = csv.reader(itertools.chain([first], text), delimiter=_delimiter(first))
+    delimiter = _delimiter(first)
+    raw: list[str] = []  # the file's lines of the row being read (csv.reader pulls one line at a time)
+
+    def lines() -> Iterator[str]:
+        for line in itertools.chain([first], text):
+            raw.append(line)
+            yield line
+
+    reader = csv.reader(lines(), delimiter=delimiter)
     row = 1
     try:
         header_cells = next(reader)
@@ -410,8 +418,15 @@ def _parse_text(text: IO[str], result: ParseResult, default_language: str) -> No
             return
         rows = _RowReader(header, result, default_language)
         last_line = reader.line_num
+        raw.clear()
         for row, cells in enumerate(reader, start=2):
-            rows.read(row, cells, (last_line + 1, reader.line_num))
+            # a cell over several lines is named by the line-break check, which says where its quote opened
+            if ('"' in (record := "".join(raw)) and len(raw) == 1
+                    and (pos := broken_quote(record, delimiter)) is not None):
+                result.errors.append(_issue("roster.problem.broken_quotes", row, header.label(pos)))
+            else:
+                rows.read(row, cells, (last_line + 1, reader.line_num))
+            raw.clear()
             last_line = reader.line_num
     except csv.Error as e:
         result.errors.append(_issue("roster.problem.not_csv", row + 1, None, error=e))
@@ -423,6 +438,37 @@ def _parse_text(text: IO[str], result: ParseResult, default_language: str) -> No
         result.warnings.extend(_shared_mobiles(result.records))
     if not result.records and not result.errors:
         result.errors.append(_issue("roster.problem.no_households"))
+
+
+def broken_quote(record: str, delimiter: str) -> int | None:
+    """The position of the first cell of `record` (a row's text as in the file) whose quotes are
+    broken: a quoted cell with more after its closing quote (`"山田 "太郎`, `"a""b"x`). Python's csv
+    reader keeps such a cell, quietly joined (`山田 太郎`, `a"bx`): a name that is not what the file
+    says. A quote inside an unquoted cell (`山田"太郎`) is plain text, as in Excel, and spaces after
+    a closing quote are what the reader strips anyway."""
+    cell, i = 0, 0
+    while True:
+        if record.startswith('"', i):
+            i += 1
+            while True:
+                j = record.find('"', i)
+                if j < 0:
+                    return None  # a quote left open: the line-break check names it
+                if not record.startswith('""', j):
+                    break
+                i = j + 2
+            i = j + 1
+            while record.startswith(" ", i):
+                i += 1
+            if i >= len(record) or record[i] in "\r\n":
+                return None
+            if record[i] != delimiter:
+                return cell
+        else:  # an unquoted cell ends at the next delimiter (a line break ends the row)
+            i = record.find(delimiter, i)
+            if i < 0:
+                return None
+        i, cell = i + 1, cell + 1
 
 
 # How far below row 1 the header is looked for when row 1 is not it (an Excel sheet's title rows).

@@ -532,3 +532,22 @@ def test_a_mobile_on_several_households_is_said_not_refused() -> None:
     (warning,) = [w for w in result.warnings if w.key == "roster.warning.shared_mobile"]
     assert warning.text("ja") == ("携帯電話 090-1111-2222 が 2 世帯にあります（東町会 1, 東町会 2）。家族で共有している番号なら、"
                                   "このままで構いません。写し間違いなら直してください。")
+
+
+@pytest.mark.parametrize(("cell", "column"), [('"山田 "太郎', "name"), ('"a""b"x', "name"), ('"中央地区"x', "district")])
+def test_a_cell_with_broken_quotes_is_refused_at_its_row_and_column(cell: str, column: str) -> None:
+    """QA: `"山田 "太郎` was stored as `山田 太郎` and `"a""b"x` as `a"bx`, exit 0."""
+    cells = {"district": "中央地区", "name": "山田"} | {column: cell}
+    data = ("district,association,household,name\n"
+            "中央地区,花園町,1,鈴木\n"
+            f"{cells['district']},花園町,2,{cells['name']}\n").encode()
+    result = parse_bytes(data)
+    assert not result.records
+    assert [str(e) for e in result.errors] == [
+        f"row 3, column {column}: the cell's quotes are broken: text follows its closing quote "
+        '(a quote inside a quoted cell is written twice, "")']
+
+
+def test_quotes_read_as_a_spreadsheet_writes_them() -> None:
+    data = ('district,association,household,name\n"中央地区" ,花園町,1,"a""b"\n中央地区,花園町,2,山田"太郎\n').encode()
+    assert [r.name for r in parse_bytes(data).records] == ['a"b', '山田"太郎']
