@@ -27,7 +27,7 @@ from safetynet.roster.codes import MissingSecretKey
 from safetynet.roster.csvio import ParseResult, RosterWriteError
 from safetynet.roster.enrol_letters import issue_codes
 from safetynet.roster.generate import generate_roster
-from safetynet.roster.names import NewAssociation, new_associations
+from safetynet.roster.names import MovedAssociation, NewAssociation, moved_associations, new_associations
 from safetynet.store import SchemaTooNew, StoreError, store_session
 
 OK, DATA_ERROR, USAGE = 0, 1, 2
@@ -123,10 +123,27 @@ async def _count_missing(cfg: Config, records: Sequence[HouseholdRecord]) -> dic
         return await store.roster.count_missing(records)
 
 
-async def _new_associations(cfg: Config, records: Sequence[HouseholdRecord]) -> list[NewAssociation]:
+async def _against_the_city(cfg: Config, records: Sequence[HouseholdRecord]) -> tuple[
+        list[NewAssociation], list[MovedAssociation]]:
+    """The file's new associations and those it moves to another district."""
     async with store_session(cfg) as store:
         known = await store.roster.list_associations()
-    return new_associations(records, known) if known else []  # a first import: every one is new
+    if not known:
+        return [], []  # a first import: every one is new
+    return new_associations(records, known), moved_associations(records, known)
+
+
+def _refuse_moves(result: ParseResult, moved: Sequence[MovedAssociation], allowed: bool) -> bool:
+    """True (and says why, at the row and column) when the file moves an association to another
+    district without --move-district. A district is a district head's scope: QA's `中央 地区` (one
+    space) made a new district and took a whole association out of its head's sight, exit 0."""
+    if not moved or allowed:
+        return False
+    for m in moved:
+        _err(say("cli.roster.moved_district", row=result.association_rows.get(m.name, "?"),
+                 column=result.district_column, name=m.name, old=m.old, new=m.new, households=m.households))
+    _err(say("cli.roster.moved_district_fix"))
+    return True
 
 
 def _refuse_look_alikes(found: Sequence[NewAssociation], yes: bool) -> bool:
@@ -181,7 +198,10 @@ def import_(cfg: Config, args: argparse.Namespace) -> int:
     if not result.ok:
         return DATA_ERROR
     replace, yes = bool(getattr(args, "replace", False)), bool(getattr(args, "yes", False))
-    found = asyncio.run(_new_associations(cfg, result.records))
+    found, moved = asyncio.run(_against_the_city(cfg, result.records))
+    if _refuse_moves(result, moved, bool(getattr(args, "move_district", False))):
+        print(say("cli.roster.nothing_imported"))
+        return USAGE
     if _refuse_look_alikes(found, yes):
         print(say("cli.roster.nothing_imported"))
         return USAGE
@@ -355,6 +375,7 @@ def add_arguments(subparsers: Any) -> None:
     )
     p.add_argument("--replace", action="store_true", help=say("cli.roster.import.replace"))
     p.add_argument("--yes", action="store_true", help=say("cli.roster.import.yes"))
+    p.add_argument("--move-district", action="store_true", help=say("cli.roster.import.move_district"))
     p.set_defaults(func=import_)
 
     p = _parser(subparsers, "check", say("cli.roster.check.help"),

@@ -154,6 +154,10 @@ class ParseResult:
     errors: list[RosterIssue] = field(default_factory=list)
     warnings: list[RosterIssue] = field(default_factory=list)
     encoding: str = ""
+    # where each association first appears (its row) and the district column's header as written:
+    # what a check against the city's roster (a district changed) names
+    association_rows: dict[str, int] = field(default_factory=dict)
+    district_column: str = ""
 
     @property
     def ok(self) -> bool:
@@ -431,6 +435,8 @@ def _parse_text(text: IO[str], result: ParseResult, default_language: str) -> No
     except csv.Error as e:
         result.errors.append(_issue("roster.problem.not_csv", row + 1, None, error=e))
         return
+    result.association_rows = {assoc: first for assoc, (_, first) in rows.district_of.items()}
+    result.district_column = header.shown["district"]
     if rows.unstated_vulnerable and not result.errors:
         result.warnings.append(_consent_warning(rows.unstated_vulnerable))
     if not result.errors:

@@ -1,6 +1,6 @@
-"""Output paths the commands refuse before doing anything: a folder, a missing folder, a FIFO, a
-symbolic link, a device. QA: `roster codes --rotate` to a folder rewrote every household's code and
-then failed to write the new ones anywhere."""
+"""What the command line refuses before it does anything: outputs that are not plain files (QA: `roster
+codes --rotate` to a folder rewrote every code, then wrote the new ones nowhere), a missing or newer
+database, a roster file that moves an association to another district."""
 
 from __future__ import annotations
 
@@ -149,3 +149,31 @@ def test_a_database_from_a_newer_safetynet_is_refused_untouched(
     assert main([*city, "campaign", "list"]) == 2
     assert "スキーマ版 999" in capsys.readouterr().err
     assert not (tmp_path / "r.csv").exists()
+
+
+def test_a_roster_that_moves_an_association_to_another_district_is_refused_until_said(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """QA: `中央 地区` (one space more) made a new district and moved 花園町一丁目町会's households out of
+    their district head's scope, exit 0."""
+    text = SAMPLE.read_text(encoding="utf-8-sig")
+    moved = tmp_path / "moved.csv"
+    moved.write_text(text.replace("中央地区,花園町一丁目町会", "中央 地区,花園町一丁目町会"), encoding="utf-8")
+    row = 1 + next(i for i, line in enumerate(text.splitlines()) if "花園町一丁目町会" in line)
+    assert main([*city, "roster", "import", str(moved)]) == 2
+    out, err = capsys.readouterr()
+    assert (f"row {row}, column 地区: association 花園町一丁目町会 is in district 中央地区; this file puts it in "
+            "中央 地区, which would move its 65 households out of 中央地区") in err
+    assert "--move-district" in err and "nothing" in out
+    assert _districts(city) == {"中央地区", "北部地区", "南部地区"}
+    assert main([*city, "roster", "import", str(moved), "--move-district"]) == 0
+    assert "中央 地区" in _districts(city)
+
+
+def _districts(c: list[str]) -> set[str]:
+    cfg = load_config(Path(c[1]))
+
+    async def run() -> set[str]:
+        async with store_session(cfg) as store:
+            return {a.district for a in await store.roster.list_associations()}
+
+    return asyncio.run(run())
