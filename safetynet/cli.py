@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from safetynet.channels import registry
 from safetynet.config import Config, ConfigError, config_path_from, load_config
-from safetynet.console import say
+from safetynet.console import id_argument, say
 from safetynet.logs import configure_logging
 
 Handler = Callable[[Config, argparse.Namespace], int]
@@ -151,7 +151,7 @@ def _add_init_and_access(sub: Any) -> None:
     p.add_argument("--expires-days", type=int, metavar="N", help=say("cli.token.create.expires_days"))
     _cmd(tsub, "list", say("cli.token.list.help"), "safetynet token list", "safetynet.admin:token_list")
     p = _cmd(tsub, "revoke", say("cli.token.revoke.help"), "safetynet token revoke 3", "safetynet.admin:token_revoke")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=id_argument)
 
 
 def _exists(module: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import os
 import tomllib
 import types
@@ -320,6 +321,16 @@ def _type_name(tp: Any) -> str:
 
 
 def _coerce(key: str, tp: Any, value: Any, from_env: bool) -> Any:
+    value = _coerce_any(key, tp, value, from_env)
+    # TOML and float() both take nan and inf: every check `x < 0` passes them, then a timeout or a
+    # rate of nan fails deep inside (QA: busy_timeout_seconds = nan, a traceback at the first command)
+    numbers = value.values() if isinstance(value, dict) else (value,)
+    if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
+        raise ConfigError(f"config: {key} must be a finite number, got {value!r}")
+    return value
+
+
+def _coerce_any(key: str, tp: Any, value: Any, from_env: bool) -> Any:
     origin = typing.get_origin(tp)
     if origin is dict:
         return _table_of_numbers(key, value, from_env)
@@ -421,6 +432,8 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"config: server.trusted_proxies: {proxy!r} is not an IP address or CIDR") from None
     if cfg.server.header_timeout_seconds <= 0 or cfg.server.body_timeout_seconds <= 0:
         raise ConfigError("config: server.header_timeout_seconds and body_timeout_seconds must be > 0")
+    if not 0 <= cfg.server.port <= 65535:  # 0: any free port (the tests)
+        raise ConfigError(f"config: server.port must be 1 to 65535, got {cfg.server.port}")
     if cfg.store.busy_timeout_seconds < 0:
         raise ConfigError("config: store.busy_timeout_seconds must be >= 0")
     if cfg.broadcast.leader_lease_seconds <= 0:
@@ -511,8 +524,13 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
             raw = p.read_bytes()
         except FileNotFoundError:
             raise ConfigError(f"config: file not found: {p}") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config: {p} is a folder, not a config file") from None
+        except OSError as e:
+            raise ConfigError(f"config: cannot read {p}: {e.strerror or e}") from None
         try:
-            table = tomllib.loads(raw.decode("utf-8"))
+            # Windows' Notepad saves UTF-8 with a BOM, which TOML does not allow: read as the text it is
+            table = tomllib.loads(raw.decode("utf-8").removeprefix("\ufeff"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise ConfigError(f"config: {p} is not valid TOML: {e}") from None
         base_dir = p.resolve().parent

@@ -8,6 +8,7 @@ set. `C`, `POSIX` and anything not Japanese is English: an English message is wh
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Mapping
 
@@ -35,3 +36,42 @@ def unwritable_message(e: Unwritable) -> str:
     if e.row is None:
         return say("cli.csv.unwritable", char=e.char, cell=e.cell, encoding=e.encoding)
     return say("cli.csv.unwritable_row", row=e.row, char=e.char, cell=e.cell, encoding=e.encoding)
+
+
+# Ids are stored as 64-bit integers by both engines: a larger one can name nothing, and reaches the
+# database driver as an OverflowError traceback (QA: `campaign status 99999999999999999999`).
+INT64_MAX = 2**63 - 1
+
+
+def id_argument(text: str) -> int:
+    """argparse `type=` of an id (a campaign, a token): a whole number from 1 to 2**63-1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(say("cli.arg.not_whole", value=text)) from None
+    if not 1 <= value <= INT64_MAX:
+        raise argparse.ArgumentTypeError(say("cli.arg.id_range", value=text))
+    return value
+
+
+def int64_argument(text: str) -> int:
+    """argparse `type=` of a whole number a command checks itself, bounded to what the store holds."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(say("cli.arg.not_whole", value=text)) from None
+    if not -INT64_MAX - 1 <= value <= INT64_MAX:
+        raise argparse.ArgumentTypeError(say("cli.arg.id_range", value=text))
+    return value
+
+
+def port_argument(text: str) -> int:
+    """argparse `type=` of a TCP port: 1 to 65535, or 0 for any free one (a larger number would be
+    bound modulo 65536, QA's 99999 listening on 34463)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(say("cli.arg.not_whole", value=text)) from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(say("cli.arg.port_range", value=text))
+    return value

@@ -7,12 +7,12 @@ import asyncio
 import signal
 
 from safetynet.config import Config
-from safetynet.console import say
+from safetynet.console import port_argument, say
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help=say("cli.serve.host"))
-    parser.add_argument("--port", type=int, help=say("cli.serve.port"))
+    parser.add_argument("--port", type=port_argument, help=say("cli.serve.port"))
     parser.add_argument("--no-dispatch", action="store_true", help=say("cli.serve.no_dispatch"))
     parser.add_argument("--role", choices=("all", "web", "dispatcher"), default="all", help=say("cli.serve.role"))
 

@@ -35,7 +35,7 @@ from safetynet.broadcast.service import (
 )
 from safetynet.channels import registry
 from safetynet.config import Config
-from safetynet.console import cli_language, say
+from safetynet.console import cli_language, id_argument, int64_argument, say
 from safetynet.csvout import ENCODING_CHOICES, private_text
 from safetynet.domain import CampaignKind, CampaignState, Role, Scope
 from safetynet.domain.campaigns import Actor, Campaign
@@ -89,36 +89,36 @@ def add_arguments(sub: Any) -> None:
     p.set_defaults(func=start)
 
     p = _parser(sub, "approve", say("cli.campaign.approve.help"))
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=id_argument)
     p.add_argument("--as", dest="as_login", metavar="LOGIN", required=True, help=say("cli.campaign.approve.as"))
     p.add_argument("--force", action="store_true", help=say("cli.campaign.approve.force"))
     p.add_argument("--json", action="store_true", help='{"id": …, "state": …}')
     p.set_defaults(func=approve)
 
     p = _parser(sub, "cancel", say("cli.campaign.cancel.help"))
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=id_argument)
     p.add_argument("--as", dest="as_login", metavar="LOGIN", help=say("cli.campaign.cancel.as"))
     p.add_argument("--no-notice", action="store_true", help=say("cli.campaign.cancel.no_notice"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cancel)
 
     p = _parser(sub, "list", say("cli.campaign.list.help"))
-    p.add_argument("--limit", type=int, default=20, metavar="N", help=say("cli.campaign.list.limit"))
+    p.add_argument("--limit", type=int64_argument, default=20, metavar="N", help=say("cli.campaign.list.limit"))
     p.add_argument("--json", action="store_true", help=say("cli.json"))
     p.set_defaults(func=list_campaigns)
 
     p = _parser(sub, "status", say("cli.campaign.status.help"))
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=id_argument)
     p.add_argument("--json", action="store_true", help=say("cli.campaign.status.json"))
     p.set_defaults(func=status)
 
     p = _parser(sub, "close", say("cli.campaign.close.help"))
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=id_argument)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=close)
 
     p = _parser(sub, "report", say("cli.campaign.report.help"))
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=id_argument)
     p.add_argument("--format", choices=("json", "csv", "html"), default="html")
     p.add_argument("--output", help=say("cli.campaign.report.output"))
     p.add_argument("--lang", choices=("ja", "en"), default="ja", help=say("cli.campaign.report.lang"))

@@ -8,13 +8,14 @@ import signal
 from typing import Any
 
 from safetynet.config import Config
+from safetynet.console import port_argument
 
 READY_PREFIX = "sandbox listening on "
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=None, help="address to listen on (default: [sandbox] host)")
-    parser.add_argument("--port", type=int, default=None, help="port (default: [sandbox] port; 0 picks a free one)")
+    parser.add_argument("--port", type=port_argument, default=None, help="port (default: [sandbox] port; 0 picks a free one)")
     parser.add_argument("--app-url", default=None, help="the app's public URL, for resident acts (webhooks)")
     parser.add_argument("--fail-5xx", type=float, default=0.0, metavar="FRACTION", help="fraction of 5xx answers")
     parser.add_argument("--fail-429", type=float, default=0.0, metavar="FRACTION", help="fraction of 429 answers")

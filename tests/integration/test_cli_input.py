@@ -177,3 +177,48 @@ def _districts(c: list[str]) -> set[str]:
             return {a.district for a in await store.roster.list_associations()}
 
     return asyncio.run(run())
+
+
+@pytest.mark.parametrize("argv", [["campaign", "status", "99999999999999999999"], ["campaign", "close", "0"],
+                                  ["token", "revoke", "99999999999999999999"],
+                                  ["campaign", "list", "--limit", "99999999999999999999"],
+                                  ["serve", "--port", "-1"], ["serve", "--port", "99999"],
+                                  ["sandbox", "--port", "99999"]])
+def test_ids_and_ports_out_of_range_are_refused_at_parsing(
+        argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "out of range" in err or "is not a port" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("text", "env", "said"), [
+    ('[store]\nbusy_timeout_seconds = nan\n', {}, "store.busy_timeout_seconds must be a finite number"),
+    ('[store]\nbusy_timeout_seconds = inf\n', {}, "store.busy_timeout_seconds must be a finite number"),
+    ("", {"SAFETYNET_STORE_BUSY_TIMEOUT_SECONDS": "nan"}, "store.busy_timeout_seconds must be a finite number"),
+    ('[server]\nport = 99999\n', {}, "server.port must be 1 to 65535"),
+])
+def test_config_numbers_that_cannot_work_are_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        text: str, env: dict[str, str], said: str) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(text, encoding="utf-8")
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert main(["--config", str(cfg), "staff", "list"]) == 2
+    assert said in capsys.readouterr().err
+
+
+def test_a_config_path_that_is_a_folder_or_has_a_bom(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    assert main(["--config", str(tmp_path), "staff", "list"]) == 2
+    assert f"config: {tmp_path} is a folder, not a config file" in capsys.readouterr().err
+    monkeypatch.setenv("SAFETYNET_CONFIG", str(tmp_path))
+    assert main(["staff", "list"]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    cfg = tmp_path / "config.toml"
+    cfg.write_bytes('\ufeff[store]\npath = "var/sn.db"\n'.encode())  # Notepad's UTF-8
+    assert main(["--config", str(cfg), "init", "--admin-password", "kinkyu-renraku-mou"]) == 0
+    assert (tmp_path / "var" / "sn.db").exists()
