@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import csv
 import dataclasses
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from pg_helpers import ON_POSTGRES, URL_ENV, PgReader, store_env
 
+from safetynet.clock import SystemClock
 from safetynet.config import Config, load_config
 from safetynet.domain.roster import HouseholdRecord
 from safetynet.roster.csvio import COLUMNS
@@ -66,6 +68,21 @@ def make_config(tmp_path: Path, secret_key: str | None = None) -> Config:
         (tmp_path / "var").mkdir(exist_ok=True)
         (tmp_path / "var" / "secret.key").write_text(secret_key, encoding="utf-8")
     return load_config(path, env=store_env())  # this test's PostgreSQL schema when the tests run there
+
+
+async def create_store(cfg: Config) -> None:
+    """The city's empty database, as `safetynet init` makes it (without its keys and admin): every
+    command but init refuses a database that is not there."""
+    from safetynet.store import store_session
+
+    async with store_session(cfg, SystemClock()):
+        pass
+
+
+def new_city(config_path: Path) -> Path:
+    """`config_path` with its (empty) database made, for tests that drive the CLI from the roster on."""
+    asyncio.run(create_store(load_config(config_path, env=store_env())))
+    return config_path
 
 
 def dump(db_path: Path) -> list[str]:

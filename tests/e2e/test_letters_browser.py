@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 from browser import artifact, browser, pdf
-from roster_helpers import EN, csv_bytes, row
+from pg_helpers import store_env
+from roster_helpers import EN, create_store, csv_bytes, row
 
 from safetynet import cli
+from safetynet.config import load_config
 
 pytestmark = [pytest.mark.browser]
 
@@ -30,6 +32,7 @@ async def test_html_letters_print_one_page_each_and_their_qr_codes_decode(tmp_pa
     households = [row(household=str(i), name=n, language=lang)
                   for i, (n, lang) in enumerate([("佐藤 一郎", "ja"), ("Emily Brown", "en"), ("Tran Thi Mai", "vi")], 1)]
     (tmp_path / "roster.csv").write_bytes(csv_bytes(EN, households))
+    await create_store(load_config(config, env=store_env()))
     # the command runs its own event loop: in a thread beside this test's
     assert await asyncio.to_thread(cli.main, ["--config", str(config), "roster", "import", str(tmp_path / "roster.csv")]) == 0
     out = tmp_path / "letters.html"

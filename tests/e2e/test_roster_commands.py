@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from pg_helpers import ON_POSTGRES, URL_ENV, PgReader, fresh_store_env
-from roster_helpers import EN, csv_bytes, dump, make_config, row
+from roster_helpers import EN, csv_bytes, dump, make_config, new_city, row
 
 from safetynet.cli import main
 from safetynet.roster.csvio import header_row
@@ -26,7 +26,13 @@ SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "roster-sample.csv"
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     make_config(tmp_path)
-    return tmp_path / "config.toml"
+    return new_city(tmp_path / "config.toml")
+
+
+def _no_household_stored(tmp_path: Path) -> bool:
+    """Nothing imported: the city's database (made empty, as init makes it) holds no household."""
+    return not [line for line in dump(tmp_path / "var" / "x.db")
+                if line.startswith(('INSERT INTO "households"', "households:"))]
 
 
 def run(config: Path, *argv: str) -> int:
@@ -68,6 +74,7 @@ def test_cp932_export(config: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
         for name, value in store.items():
             mp.setenv(name, value)
         other = make_config(tmp_path / "other")
+        new_city(Path(other.base_dir) / "config.toml")
         assert main(["roster", "import", str(plain), "--config", str(Path(other.base_dir) / "config.toml")]) == 0
         assert main(["roster", "export", str(sjis), "--encoding", "cp932", "--headers", "en",
                      "--config", str(Path(other.base_dir) / "config.toml")]) == 0  # fmt: skip
@@ -132,14 +139,14 @@ def test_a_bidi_override_in_a_name_is_refused_with_its_row_and_column(
     err = capsys.readouterr().err.splitlines()
     assert err[0] == ("row 3, column name: contains U+202E (RIGHT-TO-LEFT OVERRIDE) at character 3, an invisible "
                       "control character a roster cannot hold: delete it")
-    assert not (tmp_path / "var" / "x.db").exists()
+    assert _no_household_stored(tmp_path)
 
 
 def test_check_reports_without_writing(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(config, "check", str(SAMPLE)) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"ok: {SAMPLE} (utf-8-sig): 600 households, 12 associations, 3 districts")
-    assert not (tmp_path / "var" / "x.db").exists()
+    assert _no_household_stored(tmp_path)
 
 
 def test_replace_says_how_many_it_will_remove_and_needs_yes(
@@ -207,8 +214,10 @@ def test_the_process_exits_after_each_command(config: Path) -> None:
 
 
 def test_a_database_that_cannot_be_used_is_one_line_not_a_traceback(
-    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    make_config(tmp_path)  # not the `config` fixture: no city made, the broken database below is all there is
+    config = tmp_path / "config.toml"
     # claims version 1 but has no tables: migration 2 fails
     claims_version_1 = ["CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT, applied_at REAL)",
                         "INSERT INTO schema_version VALUES (1, 'initial', 0)"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from pg_helpers import store_env
-from roster_helpers import EN, csv_bytes, make_config, row
+from roster_helpers import EN, csv_bytes, make_config, new_city, row
 
 from safetynet import cli
 from safetynet.channels import registry
@@ -43,6 +43,7 @@ def city(tmp_path: Path) -> Path:
     (tmp_path / "config.toml").write_text(
         f'[server]\npublic_url = "{PUBLIC}"\n[store]\npath = "var/x.db"\n[city]\nname = "さくら市"\n', encoding="utf-8")
     (tmp_path / "roster.csv").write_bytes(csv_bytes(EN, HOUSEHOLDS))
+    new_city(tmp_path / "config.toml")
     assert cli.main(["--config", str(tmp_path / "config.toml"), "roster", "import", str(tmp_path / "roster.csv")]) == 0
     return tmp_path
 

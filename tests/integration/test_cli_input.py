@@ -115,10 +115,11 @@ def _audit_lines(c: list[str], tmp_path: Path) -> list[str]:
 @pytest.mark.sqlite_only
 @pytest.mark.parametrize("command", [["staff", "list"], ["campaign", "list"], ["token", "create", "--role", "city_admin"],
                                      ["staff", "add", "tanaka", "--role", "city_admin"],
-                                     ["roster", "import", str(SAMPLE)], ["roster", "export", "x.csv"]])
+                                     ["roster", "import", str(SAMPLE)], ["roster", "export", "OUT"]])
 def test_a_missing_or_empty_database_is_refused_and_none_is_made(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
     """QA: a mistyped [store] path made a new empty city on every command, exit 0."""
+    command = [str(tmp_path / "x.csv") if a == "OUT" else a for a in command]  # never the working folder
     cfg = tmp_path / "config.toml"
     cfg.write_text('[store]\npath = "var/typo.db"\n', encoding="utf-8")
     assert main(["--config", str(cfg), *command]) == 2
@@ -221,4 +222,4 @@ def test_a_config_path_that_is_a_folder_or_has_a_bom(
     cfg = tmp_path / "config.toml"
     cfg.write_bytes('\ufeff[store]\npath = "var/sn.db"\n'.encode())  # Notepad's UTF-8
     assert main(["--config", str(cfg), "init", "--admin-password", "kinkyu-renraku-mou"]) == 0
-    assert (tmp_path / "var" / "sn.db").exists()
+    assert load_config(cfg, env={}).db_path == tmp_path / "var" / "sn.db"  # the first key was read, BOM and all
