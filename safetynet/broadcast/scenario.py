@@ -196,8 +196,8 @@ def parse_step(raw: Any, i: int, fail: Any) -> LadderStep:
     unit, per = ("after_seconds", 1) if "after_seconds" in raw else ("after_minutes", 60)
     after = raw.get(unit, 0)
     # NaN passes every comparison and 1e300 overflows a timestamp: both would be stored as given
-    if (not isinstance(after, int | float) or isinstance(after, bool) or not math.isfinite(after) or after < 0
-            or after * per > MAX_STEP_MINUTES * 60):
+    if (not isinstance(after, int | float) or isinstance(after, bool)
+            or (isinstance(after, float) and not math.isfinite(after)) or not 0 <= after * per <= MAX_STEP_MINUTES * 60):
         raise fail(f"{key}.{unit}", f"a number from 0 to {MAX_STEP_MINUTES * 60 // per:,}")
     after = after * per
     door = raw.get("door_knock", False)

@@ -45,7 +45,8 @@ async def create_campaign(svc: CampaignService, request: CampaignRequest) -> int
         spec = CampaignSpec.from_scenario(s, kind=CampaignKind(request.kind))
     except ScenarioError as e:
         log.error("trigger_scenario_unreadable", scenario=request.scenario, error=str(e))
-        messages = {**FALLBACK_MESSAGES, **{k: fit_message(v) for k, v in request.messages.items() if v.strip()}}
+        # a text of nothing but control characters fits to nothing: the fallback's words go out instead
+        messages = {**FALLBACK_MESSAGES, **{k: m for k, v in request.messages.items() if (m := fit_message(v))}}
         spec = CampaignSpec(title, CampaignKind(request.kind), ("city",), messages)
     options: dict[str, Any] = {
         "dedupe_key": request.dedupe_key, "proposed": not request.start,

@@ -9,6 +9,7 @@ from dashboard_fixtures import world
 
 from safetynet.broadcast.scenario import MAX_MESSAGE_CHARS, MAX_TITLE_CHARS, message_problem, title_problem
 from safetynet.broadcast.service import CampaignService
+from safetynet.broadcast.triggered import FALLBACK_MESSAGES
 from safetynet.triggers.port import CampaignRequest
 
 # a CAP headline may run to 200 characters, over lines, with whatever its sender's editor left in it
@@ -33,9 +34,11 @@ async def test_without_its_scenario_the_sources_own_text_goes_out_fitted(tmp_pat
     async with world(tmp_path) as w:
         svc = CampaignService(w.store, w.cfg, w.clock)
         long_text = "避難してください。\r\n\x00" + "川に近づかないでください。" * 100
-        made = await svc.create_campaign(request("cap:2", "drills/no-such-scenario.toml", messages={"ja": long_text}))
+        made = await svc.create_campaign(request("cap:2", "drills/no-such-scenario.toml",
+                                                 messages={"ja": long_text, "en": "\x00\x1b"}))
         campaign = await w.store.campaigns.get(made)
         assert campaign is not None and title_problem(campaign.title) is None
         text = campaign.messages["ja"]
         assert message_problem(text) is None and len(text) == MAX_MESSAGE_CHARS
         assert text.startswith("避難してください。\r\n 川に近づかないでください。")
+        assert campaign.messages["en"] == FALLBACK_MESSAGES["en"]  # nothing readable left: the fallback's words
