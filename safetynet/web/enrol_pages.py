@@ -36,11 +36,20 @@ from safetynet.web.enrol_views import (
     bad_code_page,
     confirm_link_page,
     join_page,
+    no_channel_page,
     remove_confirm_page,
 )
 from safetynet.web.pwa import is_ios
 from safetynet.web.ratelimit import KeyedRateLimit, client_ip
-from safetynet.web.replies_common import MAX_FORM_BYTES, html, limit_ip, small_form, too_large, too_many
+from safetynet.web.replies_common import (
+    MAX_FORM_BYTES,
+    NO_INDEX,
+    html,
+    limit_ip,
+    small_form,
+    too_large,
+    too_many,
+)
 
 log = structlog.get_logger("web")
 
@@ -175,7 +184,10 @@ def _channel(request: web.Request, *methods: str) -> ChannelSpec:
     enrolment = _enrolment(services(request))
     spec = next((s for s in enrolment.enabled() if s.name == name), None)
     if spec is None or spec.enrolment is None or spec.enrolment.method not in methods:
-        raise web.HTTPNotFound(text="no such enrolment")
+        # a resident's page: the catalog's words, not English (a script asking for JSON gets JSON)
+        city = services(request).cfg.city
+        raise web.HTTPNotFound(text=no_channel_page(request.match_info["code"], city.contact_phone, city.name),
+                               content_type="text/html", headers=NO_INDEX)
     return spec
 
 

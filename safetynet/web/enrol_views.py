@@ -111,6 +111,14 @@ def bad_code_page(contact_phone: str = "", city: str = "") -> str:
     return dead_end_page("enrol.bad_code", "enrol.bad_code_what", contact_phone, city, 404, retry=True)
 
 
+def no_channel_page(code: str, contact_phone: str = "", city: str = "") -> str:
+    """A `/join/{code}/…` page that is not there (a channel that is off or unknown, or a confirmation
+    page of a channel that confirms otherwise): the way back to the household's page. Whether the
+    code is good is that page's to say."""
+    return dead_end_page("enrol.no_channel", "enrol.no_channel_what", contact_phone, city, 404,
+                         back=_home(code), back_label="enrol.back")
+
+
 def confirm_link_page(code: str, lang: str, household: EnrolledHousehold, spec: ChannelSpec, secret: str) -> str:
     """Where a confirmation link lands: one button; only its POST confirms the address."""
     return render(

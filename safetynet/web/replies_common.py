@@ -106,6 +106,8 @@ def client_key(value: object) -> str | None:
     return value if isinstance(value, str) and _KEY_RE.match(value) else None
 
 
+# Reply and enrolment URLs carry secrets: never indexed (nor cached: the response hook's no-store).
+NO_INDEX = {"X-Robots-Tag": "noindex"}
 # The security headers too: the response hook then has nothing to add (2 µs of a reply page).
 HTML_HEADERS = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", "X-Robots-Tag": "noindex",
                  **SECURITY_HEADERS}

@@ -571,3 +571,23 @@ def test_a_resident_form_that_cannot_be_read_says_so_in_the_catalogs_words(
     assert text.index("送信された内容を読み取れませんでした") < text.index("What was sent could not be read")
     assert "codec" not in text and "expected a form" not in text
     assert app.replies() == before
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/join/{code}/sms/confirm"),  # SMS confirms by a typed code: no link page
+    ("GET", "/join/{code}/no-such/confirm"),
+    ("POST", "/join/{code}/no-such"),
+    ("POST", "/join/{code}/no-such/confirm"),
+])
+def test_an_enrolment_page_that_is_not_there_says_so_in_the_catalogs_words(
+        app: App, code: str, method: str, path: str) -> None:
+    """Was a plain-text 404 in English ("no such enrolment"): now the catalog's words, Japanese then
+    English, with the way back to the household's page; a client asking for JSON still gets JSON."""
+    status, text = app.check(method, path.replace("{code}", code), data={"lang": "en"})
+    assert status == 404
+    assert text.index("この登録のページはありません") < text.index("There is no such registration page")
+    assert text.index("登録のページにもどる") < text.index("Back to the registration page")
+    assert f'href="/join/{code}"' in text
+    assert "no such enrolment" not in text
+    status, text = app.check(method, path.replace("{code}", code), headers={"Accept": "application/json"})
+    assert status == 404 and json.loads(text)["error"]
