@@ -100,6 +100,29 @@ ErrorPage = Callable[[web.Request, int], web.StreamResponse]
 ERROR_PAGE: web.AppKey[ErrorPage] = web.AppKey("error_page")
 
 
+# The router's own refusal (no route: 404; not with this method: 405) of a path a resident opens, as a
+# page of the catalog's words: (request, status) -> the page, or None when the path is not the module's.
+# Added by the modules of resident pages (`add_routing_page`); the guard keeps the 405's Allow header.
+RoutingPage = Callable[[web.Request, int], web.StreamResponse | None]
+ROUTING_PAGES: web.AppKey[list[RoutingPage]] = web.AppKey("routing_pages")
+
+
+def add_routing_page(app: web.Application, page: RoutingPage) -> None:
+    if ROUTING_PAGES not in app:
+        app[ROUTING_PAGES] = []
+    app[ROUTING_PAGES].append(page)
+
+
+def _routing_page(request: web.Request, e: web.HTTPException) -> web.StreamResponse | None:
+    for page in request.app.get(ROUTING_PAGES, ()):
+        response = page(request, e.status)
+        if response is not None:
+            if "Allow" in e.headers:
+                response.headers["Allow"] = e.headers["Allow"]
+            return response
+    return None
+
+
 def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response({"error": message}, status=status, headers=headers)
 
@@ -206,9 +229,13 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as e:
         if e.status >= 400 and wants_json(request) and e.content_type != "application/json":
             return json_error(e.status, e.reason, headers={k: v for k, v in e.headers.items()
-                                                             if k.lower() in ("retry-after", "www-authenticate")})
+                                                             if k.lower() in ("retry-after", "www-authenticate", "allow")})
         if isinstance(e, PageNotFound) and ERROR_PAGE in request.app:
             return request.app[ERROR_PAGE](request, e.status)
+        if request.match_info.http_exception is e:  # the router's: no route, or not with this method
+            page = _routing_page(request, e)
+            if page is not None:
+                return page
         raise
     except StoreUnavailable:
         log.error("request_refused_store_unavailable", path=request.path)

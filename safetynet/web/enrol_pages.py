@@ -29,7 +29,7 @@ from safetynet.config import channel_context
 from safetynet.replies import texts
 from safetynet.replies.enrol import ChannelRefused, Enrolment, EnrolmentError
 from safetynet.replies.words import enrol_word
-from safetynet.web.app import SERVICES, Services, json_error, services
+from safetynet.web.app import SERVICES, Services, add_routing_page, json_error, services
 from safetynet.web.bodies import read_json
 from safetynet.web.enrol_views import (
     allow_words,
@@ -50,6 +50,7 @@ from safetynet.web.replies_common import (
     too_large,
     too_many,
 )
+from safetynet.web.reply_views import wrong_method_page
 
 log = structlog.get_logger("web")
 
@@ -290,8 +291,24 @@ async def join_typed(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"/join/{quote(code, safe='')}")
 
 
+def routing_page(request: web.Request, status: int) -> web.Response | None:
+    """The router's 404 and 405 under /join (`GET /join/{code}/sms`: a form's address opened again,
+    `/join/{code}/x/y`): the enrolment dead ends, with the way back to the household's page."""
+    path = request.path
+    if path != "/join" and not path.startswith("/join/"):
+        return None
+    code = path[6:].partition("/")[0]
+    if status == 405:
+        return html(wrong_method_page(f"/join/{quote(code, safe='')}" if code else "", "enrol.back"), status=405)
+    if not code:
+        return None
+    city = services(request).cfg.city
+    return html(no_channel_page(code, city.contact_phone, city.name), status=404)
+
+
 def setup(app: web.Application) -> None:
     svc = app[SERVICES]
+    add_routing_page(app, routing_page)
     app[_STATE] = _JoinState(
         requests=KeyedRateLimit(svc.clock, per_minute=JOIN_PER_MINUTE),
         confirms=KeyedRateLimit(svc.clock, per_minute=CONFIRMS_PER_MINUTE, burst=3),

@@ -38,6 +38,7 @@ from safetynet.web.app import (
     FRONT_LANE,
     SERVICES,
     Services,
+    add_routing_page,
     failure_body,
     failure_headers,
     json_wanted,
@@ -70,6 +71,7 @@ from safetynet.web.reply_views import (
     too_large_answer_page,
     too_large_page,
     too_many_page,
+    wrong_method_page,
 )
 
 log = structlog.get_logger("web")
@@ -408,8 +410,19 @@ def _via(value: object, default: str | None = None) -> str:
     return registry.subscription_channel() or ReplyChannel.WEB
 
 
+def routing_page(request: web.Request, status: int) -> web.Response | None:
+    """The router's 404 and 405 under /r/ (`/r/{token}/x`, `DELETE /r/{token}`): the reply dead ends."""
+    if not request.path.startswith("/r/"):
+        return None
+    if status == 405:
+        token = request.path[3:].partition("/")[0]
+        return html(wrong_method_page(f"/r/{token}" if looks_like_token(token) else ""), status=405)
+    return html(not_found_page(*dead_end_contact(request)), status=404)
+
+
 def setup(app: web.Application) -> None:
     svc = app[SERVICES]
+    add_routing_page(app, routing_page)
     app[_ROUTES] = ReplyRoutes(svc)
     app[FRONT_LANE] = lane(app)
     hook_intake(app)

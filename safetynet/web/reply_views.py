@@ -221,3 +221,10 @@ def too_large_answer_page(token: str) -> str:
     ignores maxlength): what to shorten, and the way back to the question. `token` was checked to
     look like one (it is escaped all the same)."""
     return dead_end_page("reply.too_large", "reply.too_large_what", "", "", 413, back=f"/r/{token}")
+
+
+@functools.lru_cache(maxsize=64)
+def wrong_method_page(back: str = "", back_label: str = "reply.back") -> str:
+    """A resident's URL asked for with a method it does not take (405: the address of a form's answer
+    opened again, a script): say so in words, and the way back to `back` if the URL names one."""
+    return dead_end_page("reply.wrong_method", "reply.wrong_method_what", "", "", 405, back=back, back_label=back_label)

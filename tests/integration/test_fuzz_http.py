@@ -591,3 +591,53 @@ def test_an_enrolment_page_that_is_not_there_says_so_in_the_catalogs_words(
     assert "no such enrolment" not in text
     status, text = app.check(method, path.replace("{code}", code), headers={"Accept": "application/json"})
     assert status == 404 and json.loads(text)["error"]
+
+
+def _with_headers(app: App, method: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, str, Any]:
+    """(status, body, headers) of one request; the body checked as every refusal is (`refusal_problems`)."""
+    async def go() -> tuple[int, str, Any]:
+        async with app.env.http.request(method, app.env.url + path, headers=headers or {}, allow_redirects=False) as r:
+            return r.status, await r.text(errors="replace"), r.headers
+    status, text, got = app.lt.run(go())
+    problems = refusal_problems(status, text, got.get("Content-Type", ""))
+    assert not problems, (method, path, problems, text[:300])
+    return status, text, got
+
+
+@pytest.mark.parametrize(("method", "path", "allow", "back"), [
+    ("DELETE", "/r/{token}", "GET,HEAD,POST", "/r/{token}"),
+    ("GET", "/r/{token}/answer", "POST", "/r/{token}"),
+    ("OPTIONS", "/r/{token}/seen", "POST", "/r/{token}"),
+    ("PUT", "/join/{code}", "GET,HEAD", "/join/{code}"),
+    ("GET", "/join/{code}/sms", "POST", "/join/{code}"),  # the address of a sent form, opened again
+    ("GET", "/join/{code}/remove", "POST", "/join/{code}"),
+    ("PATCH", "/join/{code}/email/confirm", "GET,HEAD,POST", "/join/{code}"),
+])
+def test_a_resident_url_asked_with_another_method_says_so_in_the_catalogs_words(
+        app: App, code: str, method: str, path: str, allow: str, back: str) -> None:
+    """Was aiohttp's English "405: Method Not Allowed": now the catalog's words, Japanese then English,
+    with the way back and the Allow header; a client asking for JSON gets JSON, with Allow too."""
+    token = app.env.token("A-004")
+    path, back = (s.replace("{code}", code).replace("{token}", token) for s in (path, back))
+    status, text, headers = _with_headers(app, method, path)
+    assert (status, headers["Allow"]) == (405, allow)
+    assert "text/html" in headers["Content-Type"]
+    assert text.index("このページは、この開き方では表示できません") < text.index("This page cannot be opened this way")
+    assert f'href="{back}"' in text
+    assert "Method Not Allowed" not in text
+    status, text, headers = _with_headers(app, method, path, {"Accept": "application/json"})
+    assert (status, headers["Allow"]) == (405, allow) and json.loads(text)["error"]
+
+
+@pytest.mark.parametrize(("path", "words"), [
+    ("/r/{token}/x", ("このリンクは無効か", "This link is not valid")),
+    ("/join/{code}/sms/confirm/x", ("この登録のページはありません", "There is no such registration page")),
+])
+def test_a_resident_url_no_route_matches_is_the_dead_end_page(app: App, code: str, path: str,
+                                                             words: tuple[str, str]) -> None:
+    """Was aiohttp's English "404: Not Found" (a link cut or pasted with more after it)."""
+    path = path.replace("{code}", code).replace("{token}", app.env.token("A-004"))
+    status, text, _ = _with_headers(app, "GET", path)
+    assert status == 404
+    assert text.index(words[0]) < text.index(words[1])
+    assert "404: Not Found" not in text
