@@ -26,6 +26,7 @@ from safetynet.metrics import Metrics
 from safetynet.store import Store, StoreUnavailable
 from safetynet.templating import ENV, STATIC_PREFIX, asset_version
 from safetynet.web import front
+from safetynet.web.serverlog import SERVER_LOG
 
 log = structlog.get_logger("web")
 
@@ -247,6 +248,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     except OverflowError:
         # an id past SQLite's 64-bit integers names nothing that exists
         return json_error(404, "not found")
+    except ConnectionResetError as e:
+        # the client went away mid-body or mid-request (a phone losing signal): not a fault of ours, and
+        # nobody is left to read an answer (aiohttp drops it); raised on, aiohttp would log a traceback
+        log.info("request_client_gone", path=request.path, method=request.method, error_class=type(e).__name__)
+        return web.Response(status=400, text="the client closed the connection")
     except Exception:
         log.exception("request_failed", path=request.path, method=request.method)
         return json_error(500, FAILURE_MESSAGES[500]) if wants_json(request) else failure_page(500)
@@ -310,10 +316,11 @@ def require_viewer(request: web.Request) -> Viewer:
 def app_runner(app: web.Application, shutdown_timeout: float = 5.0) -> web.AppRunner:
     """The runner every server uses: no access log (it would hold reply tokens), and a client that
     does not finish its request headers within server.header_timeout_seconds (counted from
-    connecting or from its previous answer) is cut off; bodies have their own limit (web.bodies)."""
+    connecting or from its previous answer) is cut off; bodies have their own limit (web.bodies).
+    aiohttp's own log lines go through `serverlog` (a client's malformed request is no error of ours)."""
     cfg = app[SERVICES].cfg
     return web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout,
-                         keepalive_timeout=cfg.server.header_timeout_seconds)
+                         keepalive_timeout=cfg.server.header_timeout_seconds, logger=SERVER_LOG)
 
 
 # The reply routes' lane, when the app has them: its connections then start on the front (`web.front`).

@@ -15,13 +15,16 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
+import structlog
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pg_helpers import fresh_store_env
@@ -641,3 +644,87 @@ def test_a_resident_url_no_route_matches_is_the_dead_end_page(app: App, code: st
     assert status == 404
     assert text.index(words[0]) < text.index(words[1])
     assert "404: Not Found" not in text
+
+
+class _LogWatch:
+    """Every structlog event (with its level) and every stdlib record at error level while a block runs;
+    `wait_for(event)` blocks until the app's loop thread has logged it."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.errors: list[str] = []
+        self._seen = threading.Condition()
+
+    def __call__(self, _: Any, method: str, event_dict: Any) -> Any:
+        with self._seen:
+            self.events.append({**event_dict, "log_level": method})
+            self._seen.notify_all()
+        raise structlog.DropEvent
+
+    def wait_for(self, event: str) -> dict[str, Any]:
+        with self._seen:
+            assert self._seen.wait_for(lambda: any(e["event"] == event for e in self.events), timeout=10), self.events
+            return next(e for e in self.events if e["event"] == event)
+
+    def error_level(self) -> list[str]:
+        return self.errors + [f"{e['event']} {e.get('path', '')}" for e in self.events
+                              if e["log_level"] in ("error", "critical", "exception")]
+
+
+@contextlib.contextmanager
+def watched_logs() -> Iterator[_LogWatch]:
+    watch = _LogWatch()
+
+    class Errors(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            watch.errors.append(f"{record.name}: {record.getMessage()}")
+
+    handler = Errors(logging.ERROR)
+    logging.getLogger().addHandler(handler)
+    processors = structlog.get_config()["processors"]
+    structlog.configure(processors=[watch])
+    try:
+        yield watch
+    finally:
+        structlog.configure(processors=processors)
+        logging.getLogger().removeHandler(handler)
+
+
+@pytest.mark.parametrize(("head", "body"), [
+    (b"POST /join HTTP/1.1\r\nContent-Length: 1", b"x"),  # raw_exchange adds a second Content-Length
+    (b"POST /join HTTP/1.1\r\nTransfer-Encoding: chunked", b"0\r\n\r\n"),  # and Content-Length with chunked
+    (b"GET /join HTTP/1.1\r\nNoColonHere", b""),
+    (b"GET /jo\x01in HTTP/1.1", b""),
+    (b"GET /" + b"a" * 10_000 + b" HTTP/1.1", b""),
+])
+def test_a_malformed_request_is_the_clients_fault_in_the_log(app: App, head: bytes, body: bytes) -> None:
+    """Was aiohttp's "Error handling request from …" at error level with a traceback, for what a
+    client got wrong: now a 400 and one warning, `http_request_malformed`, without a traceback."""
+    with watched_logs() as logs:
+        status, _, _ = raw_exchange(app, head, body)
+        event = logs.wait_for("http_request_malformed")
+    assert status == 400
+    assert event["log_level"] == "warning" and event["error_class"] and "exc_info" not in event
+    assert logs.error_level() == []
+
+
+def test_a_client_gone_mid_body_is_no_error_in_the_log(app: App, code: str) -> None:
+    """Was `request_failed` at error level with a ConnectionResetError traceback: a phone that lost
+    its signal while sending a form is logged at info, `request_client_gone`, and nothing is stored."""
+    async def send_half_and_go(path: str) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", int(app.env.url.rsplit(":", 1)[1]))
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                     "Content-Length: 1000\r\nExpect: 100-continue\r\n\r\n".encode())
+        assert (await reader.readline()).startswith(b"HTTP/1.1 100")  # the handler is under way
+        writer.write(b"address=%2B8190")
+        await writer.drain()
+        writer.transport.abort()
+
+    before = app.replies()
+    with watched_logs() as logs:
+        app.lt.run(send_half_and_go(f"/join/{code}/sms"))
+        event = logs.wait_for("request_client_gone")
+        raw_exchange(app, b"GET /join HTTP/1.1")  # the server has moved on: anything it logged is in
+    assert event["log_level"] == "info" and "exc_info" not in event
+    assert logs.error_level() == []
+    assert app.replies() == before
