@@ -17,8 +17,14 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 log = structlog.get_logger("web")
 
-# Reasons quote the request (a bad request line holds its path): kept short, masked as any text is.
+# aiohttp's message goes on to quote the request's bytes (a request line holds its reply token, a bad
+# header its cookie or Authorization): only its first line, the kind of fault, is logged.
 _REASON_CHARS = 120
+
+
+def _fault(message: object) -> str:
+    first = str(message).split("\n", 1)[0].strip().rstrip(":")
+    return first[:_REASON_CHARS]
 
 
 class ClientFaults(logging.Filter):
@@ -28,7 +34,7 @@ class ClientFaults(logging.Filter):
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, HttpProcessingError):
             log.warning("http_request_malformed", error_class=type(exc).__name__, status=exc.code,
-                        reason=str(exc.message)[:_REASON_CHARS])
+                        fault=_fault(exc.message))
             return False
         if isinstance(exc, ConnectionResetError):
             log.info("request_client_gone", error_class=type(exc).__name__)

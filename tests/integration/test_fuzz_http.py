@@ -708,6 +708,20 @@ def test_a_malformed_request_is_the_clients_fault_in_the_log(app: App, head: byt
     assert logs.error_level() == []
 
 
+def test_a_malformed_request_logs_the_kind_of_fault_not_the_request(app: App) -> None:
+    """aiohttp's message quotes the request's bytes: a reply token in the request line, a credential in
+    a header. Only its first line is logged."""
+    token = app.env.token("A-001")
+    secret = "kinkyu-bearer-9f3a"
+    for head in (f"GET /r/{token}\x01 HTTP/1.1".encode(),
+                 f"GET /join HTTP/1.1\r\nAuthorization: Bearer {secret}\x01".encode()):
+        with watched_logs() as logs:
+            raw_exchange(app, head)
+            event = logs.wait_for("http_request_malformed")
+        assert event["fault"] and "\n" not in event["fault"]
+        assert token not in repr(logs.events) and secret not in repr(logs.events)
+
+
 def test_a_client_gone_mid_body_is_no_error_in_the_log(app: App, code: str) -> None:
     """Was `request_failed` at error level with a ConnectionResetError traceback: a phone that lost
     its signal while sending a form is logged at info, `request_client_gone`, and nothing is stored."""
