@@ -89,6 +89,12 @@ class PageState:
     recent: tuple[tuple[float, str], ...] = ()
 
 
+def help_called_since(recent: Sequence[tuple[float, str]], since: float) -> bool:
+    """Whether the household's latest answer (`PageState.recent`, oldest first) is a call for help
+    made after `since`: what an answer the phone kept while it had no signal must not withdraw."""
+    return bool(recent) and recent[-1][1] == "need_help" and recent[-1][0] > since
+
+
 def recent_of(history: list[HistoryEntry]) -> tuple[tuple[float, str], ...]:
     """`PageState.recent` from a full history (the adapters that read it whole)."""
     return tuple((h.at, h.status) for h in history if h.status != "read")[-RECENT_SHOWN:]

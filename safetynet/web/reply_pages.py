@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -27,6 +27,7 @@ from safetynet.domain.replies import (
     ReplyChannel,
     ReplyDetails,
     ReplyTarget,
+    help_called_since,
 )
 from safetynet.replies import texts
 from safetynet.replies.intake import ReplyIntake, UnknownToken
@@ -279,15 +280,19 @@ class ReplyRoutes:
                 return self.json_answer({"error": "not found"}, 404)
             return self.json_answer({"error": "status must be safe or need_help"}, 400)
         key = client_key(doc.get("key")) or fresh_key()
+        refuse = await _kept_too_long(intake, call.token, doc) if status == "safe" else None
         try:
             result = await intake.answer_token(call.token, str(status), _via(doc.get("via")),
                                                lambda t: f"web:{t.campaign_id}:{t.household_id}:{key}",
-                                               parse_details(doc))
+                                               parse_details(doc), refuse=refuse)
         except UnknownToken:
             return self.json_answer({"error": "not found"}, 404)
         lang = _lang(doc.get("lang"), result.target)
         standing, message = result.status, texts.recorded(result.status, lang)
-        if not result.recorded:  # an old notification's action sent again: say the answer that stands
+        if result.refused:  # the call for help stands: say so, as for an old action sent again
+            standing = str(result.target.status)
+            message = texts.t(lang, "reply.current", label=texts.status_label(standing, lang))
+        elif not result.recorded:  # an old notification's action sent again: say the answer that stands
             now = await _answered_otherwise(intake, call.token, result.status)
             if now is not None:
                 standing = str(now.target.status)
@@ -361,6 +366,28 @@ async def reply_post(request: web.Request) -> web.Response:
 
 def _asked_for_help(target: ReplyTarget) -> bool:
     return target.status == Status.NEED_HELP
+
+
+# A tap younger than this is sent as it was made; older, the phone kept it while it had no signal.
+KEPT_AFTER_SECONDS = 30.0
+
+
+async def _kept_too_long(intake: ReplyIntake, token: str, doc: Mapping[str, Any]) -> Callable[[ReplyTarget], bool] | None:
+    """For a "safe" the service worker kept and sends late (`age_ms`: how long ago it was tapped, by
+    the phone's own clock, so a phone set to the wrong time does not matter): a refusal when the
+    household has called for help since (on the page, by SMS, to a deputy). One more read, only for
+    such late taps; a call for help committed after it is refused too, as newer than any kept tap."""
+    age = doc.get("age_ms")
+    if isinstance(age, bool) or not isinstance(age, int | float) or not 0 <= age < 1e12 or age / 1000 < KEPT_AFTER_SECONDS:
+        return None
+    tapped_at = intake.clock.now() - age / 1000
+    state = await intake.resolve_page(token)
+    if state is None:
+        return None  # the answer path says what is wrong with the token
+    if help_called_since(state.recent, tapped_at):
+        return _asked_for_help
+    seen_help = state.target.status == Status.NEED_HELP  # called before the tap: the tap changes it
+    return None if seen_help else _asked_for_help
 
 
 async def _answered_otherwise(intake: ReplyIntake, token: str, status: str) -> PageState | None:

@@ -79,7 +79,7 @@ SHOWN = "() => self.registration.getNotifications().then(l => l.map(n => [n.titl
 # the notifications once the worker has sent what it kept (polled inside the worker)
 SETTLED = """async () => {
   for (let i = 0; i < 400; i++) {
-    if (flushing === null && (await kept()).length === 0)
+    if (flushing === null && flushAgain === null && (await kept()).length === 0)
       return (await self.registration.getNotifications()).map(n => [n.title, n.body, n.tag]);
     await new Promise(r => setTimeout(r, 25));
   }
@@ -136,8 +136,8 @@ async def test_a_kept_answer_the_server_refuses_is_dropped_not_retried(tmp_path:
             gone = {"key": "sw-gone", "token": "A" * 22, "status": "safe", "via": "webpush", "at": 1,
                     "url": env.url + "/r/" + "A" * 22, "title": "", "pending": pending_text("safe", "ja")}
             kept = {**gone, "key": "sw-kept", "token": env.token("A-001"), "at": 2, "url": env.reply_url("A-001")}
-            left = await worker.evaluate("async es => { for (const e of es) await keep(e); return flush(); }", [gone, kept])
-            assert left == 0 and await worker.evaluate("() => kept()") == []
+            out = await worker.evaluate("async es => { for (const e of es) await keep(e); return flush(); }", [gone, kept])
+            assert out == {"left": 0, "refused": {"sw-gone": True}} and await worker.evaluate("() => kept()") == []
         finally:
             await browser.close()
         assert await env.status("A-001") == Status.SAFE  # the one after it still went
@@ -164,3 +164,25 @@ async def test_a_tap_once_back_online_goes_after_the_taps_kept_from_before(tmp_p
         assert await env.status("A-001") == Status.SAFE
         entries = await env.store.replies.history(env.campaign_id, household)
         assert [e.status for e in entries] == ["need_help", "safe"]
+
+
+async def test_a_safe_kept_from_before_a_call_for_help_made_since_does_not_withdraw_it(tmp_path: Path) -> None:
+    """Tapped 無事です with no signal an hour ago; since then the household asked for help on the page.
+    The kept tap, sent when the phone is back, must not turn the call for help into "safe"."""
+    async with running_app(tmp_path) as env, async_playwright() as pw:
+        token = env.token("A-001")
+        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        try:
+            context = await browser.new_context()
+            await context.grant_permissions(["notifications", "background-sync"], origin=env.url)
+            worker = await _service_worker(context, await context.new_page(), env.url)
+            kept = {"key": "sw-old-safe", "token": token, "status": "safe", "via": "webpush",
+                    "url": env.reply_url("A-001"), "title": "訓練", "pending": pending_text("safe", "ja")}
+            await worker.evaluate("e => keep({...e, at: Date.now() - 3600 * 1000})", kept)
+            async with env.http.post(env.reply_url("A-001"), data={"status": "need_help"}) as resp:
+                assert resp.status == 200
+            assert (await worker.evaluate("() => flush()"))["left"] == 0
+            assert await worker.evaluate(SETTLED) == [["現在の回答: 助けが必要", "", f"safetynet-answer-{token}"]]
+        finally:
+            await browser.close()
+        assert await env.status("A-001") == Status.NEED_HELP

@@ -362,6 +362,34 @@ async def test_push_endpoints_record_seen_and_action(tmp_path: Path) -> None:
             assert resp.status == 404
 
 
+async def test_a_safe_the_phone_kept_offline_does_not_withdraw_a_call_for_help_made_since(tmp_path: Path) -> None:
+    """The service worker sends a tap it kept with its age (by the phone's own clock): a "safe" tapped
+    before the household called for help elsewhere must not withdraw the call when it arrives."""
+    async with running_app(tmp_path) as env:
+        base = env.reply_url("A-001")
+        async with env.http.post(base, data={"status": "need_help"}) as resp:  # on the page, just now
+            assert resp.status == 200
+        await env.clock.advance(60)
+        hour = {"status": "safe", "key": "sw-kept-1", "via": "webpush", "age_ms": 3_600_000}  # tapped an hour ago
+        async with env.http.post(base + "/answer", json=hour) as resp:
+            doc = await resp.json()
+        assert resp.status == 200
+        assert doc == {"status": "need_help", "recorded": False, "message": "現在の回答: 助けが必要"}
+        assert await env.status("A-001") == Status.NEED_HELP
+        # tapped 30 s ago, after the call for help a minute ago: the resident is safe now
+        later = {"status": "safe", "key": "sw-kept-2", "via": "webpush", "age_ms": 30_000}
+        async with env.http.post(base + "/answer", json=later) as resp:
+            assert (await resp.json())["recorded"] is True
+        assert await env.status("A-001") == Status.SAFE
+        # a tap sent as it is made (no age, or a few seconds) changes the answer as always
+        async with env.http.post(base, data={"status": "need_help"}) as resp:
+            assert resp.status == 200
+        async with env.http.post(base + "/answer", json={"status": "safe", "key": "sw-now", "age_ms": 900}) as resp:
+            assert (await resp.json())["recorded"] is True
+        assert [e.status for e in await env.store.replies.history(env.campaign_id, env.hh("A-001").id)] == [
+            "need_help", "safe", "need_help", "safe"]
+
+
 def test_urlencoded_forms_parse_like_browsers_send_them() -> None:
     from safetynet.web.replies_common import parse_urlencoded
 

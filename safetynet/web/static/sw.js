@@ -5,8 +5,10 @@
 
    After an earthquake the network is often down or jammed. A tap that cannot be sent is kept (IndexedDB)
    and sent when the phone is back online: by Background Sync where the browser has it, and whenever the
-   worker wakes (a push, a tap, a restart). Its notification says so (`pending`, from the server's catalog),
-   and is replaced by the server's "recorded" once it arrives. The same key on every try: counted once. */
+   worker wakes (a push, a tap, a new version of it). Its notification says so (`pending`, from the server's
+   catalog), and is replaced by the server's "recorded" once it arrives. The same key on every try: counted
+   once. A kept tap says how old it is (`age_ms`, by the phone's own clock): the server does not let a kept
+   "safe" withdraw a call for help the household made since, elsewhere. */
 "use strict";
 
 var QUEUE_DB = "safetynet-answers";
@@ -14,6 +16,7 @@ var QUEUE = "answers";
 var SYNC_TAG = "safetynet-answers";
 var TRIES_NOW = 3; // taps sent at once: a jammed network may let the second or third through
 var TRIES_WITHOUT_SYNC = 6; // no Background Sync (Safari): retries while the browser lets the worker run
+var SEND_TIMEOUT_MS = 15000; // a jammed network can hold a request for minutes: keep the tap, try later
 
 self.addEventListener("install", function () { self.skipWaiting(); });
 self.addEventListener("activate", function (event) {
@@ -70,17 +73,26 @@ function queueOp(mode, op) {
     var open = indexedDB.open(QUEUE_DB, 1);
     open.onupgradeneeded = function () { open.result.createObjectStore(QUEUE, { keyPath: "key" }); };
     open.onerror = function () { reject(open.error); };
+    open.onblocked = function () { reject(new Error("the answers' store is blocked")); };
     open.onsuccess = function () {
       var db = open.result;
-      var tx = db.transaction(QUEUE, mode);
-      var req = op(tx.objectStore(QUEUE));
-      tx.oncomplete = function () { db.close(); resolve(req.result); };
-      tx.onerror = tx.onabort = function () { db.close(); reject(tx.error); };
+      try {
+        var tx = db.transaction(QUEUE, mode);
+        var req = op(tx.objectStore(QUEUE));
+        tx.oncomplete = function () { db.close(); resolve(req.result); };
+        tx.onerror = tx.onabort = function () { db.close(); reject(tx.error); };
+      } catch (e) { // thrown here, it would leave the promise waiting for ever
+        db.close();
+        reject(e);
+      }
     };
   });
 }
 
 function keep(entry) { return queueOp("readwrite", function (s) { return s.put(entry); }); }
+function isKept(key) {
+  return queueOp("readonly", function (s) { return s.count(key); }).then(function (n) { return n > 0; });
+}
 function forget(key) { return queueOp("readwrite", function (s) { return s.delete(key); }); }
 function kept() {
   return queueOp("readonly", function (s) { return s.getAll(); }).then(function (all) {
@@ -91,18 +103,24 @@ function kept() {
 // One try: {recorded: json}, {refused: status} (the link is over or the answer wrong: trying again
 // cannot help), or {later: true} (offline, a server error, too many requests).
 async function sendOnce(entry) {
+  var stop = new AbortController();
+  var timer = setTimeout(function () { stop.abort(); }, SEND_TIMEOUT_MS);
   try {
     var resp = await fetch(replyPath(entry.token, "/answer"), {
       method: "POST",
       credentials: "omit",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ status: entry.status, key: entry.key, via: entry.via })
+      body: JSON.stringify({ status: entry.status, key: entry.key, via: entry.via,
+                             age_ms: Math.max(0, Date.now() - entry.at) }),
+      signal: stop.signal
     });
     if (resp.ok) return { recorded: await resp.json() };
     if (resp.status >= 500 || resp.status === 429 || resp.status === 408) return { later: true };
     return { refused: resp.status };
   } catch (e) {
-    return { later: true };
+    return { later: true }; // offline, or timed out (it may have arrived: the key counts it once)
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -128,27 +146,42 @@ function closeShown(entry) {
 }
 
 var flushing = null;
+var flushAgain = null;
 
-// Sends the kept answers, oldest first, until one cannot go yet; resolves to how many are left.
-// One flush at a time: a push and a sync waking the worker together must not send twice.
+// Sends the kept answers, oldest first, until one cannot go yet; resolves to {left: how many are
+// still kept, refused: {key: true} for those the server refused}.
+// One flush at a time: a push and a sync waking the worker together must not send twice. A flush
+// under way may have read the queue before the caller's tap: the caller gets the next one, which
+// every caller meanwhile shares.
 function flush() {
   if (!flushing) {
     flushing = flushKept().finally(function () { flushing = null; });
+    return flushing;
   }
-  return flushing;
+  if (!flushAgain) {
+    flushAgain = flushing.catch(noop).then(function () { flushAgain = null; return flush(); });
+  }
+  return flushAgain;
 }
 
 async function flushKept() {
   var entries = await kept().catch(function () { return []; });
+  var refused = {};
   for (var i = 0; i < entries.length; i++) {
     var entry = entries[i];
     var out = await sendOnce(entry);
-    if (out.later) return entries.length - i;
+    if (out.later) return { left: entries.length - i, refused: refused };
     await forget(entry.key).catch(noop);
-    // refused: the campaign is over or the link gone; nothing more to send, nothing to say
-    await (out.recorded ? showRecorded(entry, out.recorded) : closeShown(entry)).catch(noop);
+    if (out.recorded) {
+      await showRecorded(entry, out.recorded).catch(noop);
+    } else {
+      // the campaign is over or the link gone: nothing more to send. A call for help that did not
+      // get through keeps its notification, which says to call 119
+      refused[entry.key] = true;
+      if (entry.status !== "need_help") await closeShown(entry).catch(noop);
+    }
   }
-  return 0;
+  return { left: 0, refused: refused };
 }
 
 function askForSync() {
@@ -156,35 +189,45 @@ function askForSync() {
                                 : Promise.resolve(false);
 }
 
-// A tap on an answer button: kept first (the worker may be stopped at any moment), then sent; taps
-// kept from before go first, and while they cannot, this one waits behind them: the last tap stands.
+// A tap on an answer button: kept first (the worker may be stopped at any moment), then sent behind
+// the taps kept from before, in the order made: the last tap stands.
 async function answerTap(d, status) {
   var entry = { key: newKey(), token: d.token, status: status, via: d.via, at: Date.now(), url: d.url,
                 title: d.title || "", pending: (d.pending || {})[status] || "" };
-  var behind = await flush();
   var stored = await keep(entry).then(function () { return true; }, function () { return false; });
-  for (var attempt = 0; attempt < (behind && stored ? 0 : TRIES_NOW); attempt++) {
+  if (!stored) return answerUnkept(entry);
+  for (var attempt = 0; attempt < TRIES_NOW; attempt++) {
     if (attempt > 0) await wait(1000 * attempt);
-    var out = await sendOnce(entry);
-    if (out.recorded || out.refused) {
-      if (stored) await forget(entry.key).catch(noop);
-      // refused: let the resident see why on the page
-      return out.recorded ? showRecorded(entry, out.recorded) : openPage(entry.url);
-    }
+    var out = await flush();
+    if (out.refused[entry.key]) return openPage(entry.url); // let the resident see why on the page
+    if (!(await isKept(entry.key).catch(function () { return false; }))) return; // sent: its words shown
     if (!self.navigator.onLine) break; // no network at all: no use trying again this second
   }
-  // not sent: kept for later, and the resident told so; without storage (or without the words, from
-  // an alert sent before this worker) the page is the only way left
-  if (!stored || !entry.pending) return openPage(entry.url);
+  if (!entry.pending) {
+    // an alert sent before these words: the page, and nothing kept to land on top of what is answered there
+    await forget(entry.key).catch(noop);
+    return openPage(entry.url);
+  }
   var synced = await askForSync();
   await showPending(entry);
   if (!synced) await retryWhileAwake();
 }
 
+// Without storage (a private window): as before the queue, a few tries, then the page.
+async function answerUnkept(entry) {
+  for (var attempt = 0; attempt < TRIES_NOW; attempt++) {
+    if (attempt > 0) await wait(1000 * attempt);
+    var out = await sendOnce(entry);
+    if (out.recorded) return showRecorded(entry, out.recorded);
+    if (out.refused || !self.navigator.onLine) break;
+  }
+  return openPage(entry.url);
+}
+
 async function retryWhileAwake() {
   for (var i = 1; i <= TRIES_WITHOUT_SYNC; i++) {
     await wait(5000 * i);
-    if (await flush() === 0) return;
+    if ((await flush()).left === 0) return;
   }
 }
 
@@ -192,8 +235,8 @@ self.addEventListener("sync", function (event) {
   if (event.tag !== SYNC_TAG) return;
   // rejected: the browser tries again later (with a back-off), unless this was its last chance;
   // what is left then goes at the next push or tap
-  event.waitUntil(flush().then(function (left) {
-    if (left > 0 && !event.lastChance) throw new Error("answers still waiting for the network");
+  event.waitUntil(flush().then(function (out) {
+    if (out.left > 0 && !event.lastChance) throw new Error("answers still waiting for the network");
   }));
 });
 
