@@ -42,9 +42,11 @@ MAX_MESSAGE_CHARS = 1000
 MAX_TITLE_CHARS = 120
 # A later step after a week is no safety check any more; past this, a typo (1e300) or NaN.
 MAX_STEP_MINUTES = 7 * 24 * 60
-# A message keeps its line breaks and tabs (a form's textarea sends CR LF); every other control
-# character and the bidi overrides are invisible and can reorder what a resident reads.
-_MESSAGE_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# A message keeps its line breaks and tabs (a form's textarea sends CR LF; Word and PDFs paste U+2028
+# and U+2029, made plain line breaks); every other control character and the bidi overrides are
+# invisible and can reorder what a resident reads.
+_MESSAGE_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_PASTED_BREAKS = str.maketrans({"\u2028": "\n", "\u2029": "\n"})
 
 
 class ScenarioError(ValueError):
@@ -63,7 +65,10 @@ class Scenario:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(path: str | Path, fitted: bool = False) -> Scenario:
+    """The scenario at `path`; `fitted`: its title and messages fitted to the rules, not refused (a
+    trigger's scenario, read at the moment of a real event: a long title or a stray character must
+    not send the city's fallback instead)."""
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -73,17 +78,23 @@ def load_scenario(path: str | Path) -> Scenario:
         table = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ScenarioError(f"{p}: not valid TOML: {e}") from None
-    return parse_scenario(table, name=p.stem, where=str(p))
+    return parse_scenario(table, name=p.stem, where=str(p), fitted=fitted)
 
 
-def parse_scenario(table: Mapping[str, Any], name: str = "inline", where: str = "scenario") -> Scenario:
+def parse_scenario(table: Mapping[str, Any], name: str = "inline", where: str = "scenario",
+                   fitted: bool = False) -> Scenario:
     def fail(key: str, reason: str) -> ScenarioError:
         return ScenarioError(f"{where}: {key}: {reason}")
 
     unknown = sorted(set(table) - _TOP_KEYS)
     if unknown:
         raise fail(unknown[0], f"unknown key (known: {', '.join(sorted(_TOP_KEYS))})")
-    title = parse_title(table.get("title"), fail)
+    raw_title, messages = table.get("title"), table.get("messages")
+    if fitted:
+        raw_title = fit_title(raw_title) if isinstance(raw_title, str) else raw_title
+        if isinstance(messages, dict):
+            messages = {k: m for k, v in messages.items() if not isinstance(v, str) or (m := fit_message(v))}
+    title = parse_title(raw_title, fail)
     try:
         kind = CampaignKind(table.get("kind", "drill"))
     except ValueError:
@@ -92,7 +103,7 @@ def parse_scenario(table: Mapping[str, Any], name: str = "inline", where: str = 
     scope = table.get("scope", ["city"])
     return Scenario(
         name=name, title=title, kind=kind, scope=() if scope == [] else parse_scope(scope, fail),
-        messages=parse_messages(table.get("messages"), fail), ladder=parse_ladder(table.get("ladder"), fail),
+        messages=parse_messages(messages, fail), ladder=parse_ladder(table.get("ladder"), fail),
         description=str(table.get("description", "")), options=options,
     )
 
@@ -128,7 +139,7 @@ def title_problem(title: str) -> str | None:
 
 
 def message_problem(text: str) -> str | None:
-    """Why `text` cannot be a campaign's message, or None."""
+    """Why `text` cannot be a campaign's message, or None (U+2028/2029 count as line breaks: `plain_breaks`)."""
     if not text.strip():
         return "a non-empty string"
     if len(text) > MAX_MESSAGE_CHARS:
@@ -146,9 +157,15 @@ def fit_title(text: str) -> str:
     return line if len(line) <= MAX_TITLE_CHARS else line[:MAX_TITLE_CHARS - 1] + "…"
 
 
+def plain_breaks(text: str) -> str:
+    """U+2028 and U+2029 (pasted from Word or a PDF) as the line breaks they are: an SMS or a mail
+    would show them as boxes or nothing."""
+    return text.translate(_PASTED_BREAKS)
+
+
 def fit_message(text: str) -> str:
     """`fit_title` for a message: line breaks and tabs kept, the rest of the controls blanked, clipped."""
-    clean = _MESSAGE_BAD.sub(" ", text).strip()
+    clean = _MESSAGE_BAD.sub(" ", plain_breaks(text)).strip()
     return clean if len(clean) <= MAX_MESSAGE_CHARS else clean[:MAX_MESSAGE_CHARS - 1] + "…"
 
 
@@ -172,7 +189,7 @@ def parse_messages(value: Any, fail: Any) -> dict[str, str]:
             raise fail(f"messages.{lang}", problem)
     if "ja" not in value:
         raise fail("messages.ja", "required: Japanese is every household's fallback")
-    return {str(k): v.strip() for k, v in value.items()}
+    return {str(k): plain_breaks(v).strip() for k, v in value.items()}
 
 
 def _channels(raw: Any, key: str, fail: Any) -> tuple[ChannelName, ...]:

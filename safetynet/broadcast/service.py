@@ -15,6 +15,7 @@ second: only a signed-in person approves, and the store compares staff ids, not 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ from safetynet.broadcast.scenario import (
     parse_messages,
     parse_scope,
     parse_title,
+    plain_breaks,
     title_problem,
 )
 from safetynet.channels import registry
@@ -223,6 +225,7 @@ class CampaignService:
         """A draft, from a spec or from keywords (keywords override the spec); the scope is checked
         against the roster now."""
         spec = _merge(spec, kind=kind, title=title, scope=scope, messages=messages, ladder=ladder)
+        spec = dataclasses.replace(spec, messages={k: plain_breaks(v) for k, v in spec.messages.items()})
         _check_texts(spec)
         try:
             await self.store.roster.count_in_scope(spec.scope)

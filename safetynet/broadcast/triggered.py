@@ -41,7 +41,7 @@ async def create_campaign(svc: CampaignService, request: CampaignRequest) -> int
     # fitted, never refused, since a real event must go out
     title = fit_title(request.title) or fit_title(request.event_id) or request.source
     try:
-        s = load_scenario(svc.cfg.resolve(request.scenario))
+        s = load_scenario(svc.cfg.resolve(request.scenario), fitted=True)
         spec = CampaignSpec.from_scenario(s, kind=CampaignKind(request.kind))
     except ScenarioError as e:
         log.error("trigger_scenario_unreadable", scenario=request.scenario, error=str(e))

@@ -249,6 +249,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         # an id past SQLite's 64-bit integers names nothing that exists
         return json_error(404, "not found")
     except ConnectionResetError as e:
+        transport = request.transport
+        if transport is not None and not transport.is_closing():
+            # the client is still there: a connection of ours (a provider, the store) was reset, a fault
+            log.exception("request_failed", path=request.path, method=request.method)
+            return json_error(500, FAILURE_MESSAGES[500]) if wants_json(request) else failure_page(500)
         # the client went away mid-body or mid-request (a phone losing signal): not a fault of ours, and
         # nobody is left to read an answer (aiohttp drops it); raised on, aiohttp would log a traceback
         log.info("request_client_gone", path=request.path, method=request.method, error_class=type(e).__name__)

@@ -24,6 +24,7 @@ from multidict import MultiDictProxy
 from safetynet.auth import Viewer
 from safetynet.broadcast.messages import compose
 from safetynet.broadcast.preview import Preview
+from safetynet.broadcast.scenario import MAX_MESSAGE_CHARS, MAX_TITLE_CHARS, message_problem, title_problem
 from safetynet.broadcast.service import (
     ApprovalRefused,
     CampaignError,
@@ -45,7 +46,7 @@ from safetynet.web.dash_text import channel_label, lang_of, t
 
 log = structlog.get_logger("web")
 
-_MAX_TEXT = 1000
+_MAX_TEXT = MAX_MESSAGE_CHARS
 
 
 # A city has a thousand associations; their list changes with a roster import, not per request.
@@ -74,7 +75,7 @@ async def start_form(request: web.Request, viewer: Viewer, lang: str, csrf: str)
     if not viewer.may_start_campaigns:
         return Markup()
     choices = await scope_choices(request, viewer)
-    return call_macro("console_parts.html", "start_form", lang, csrf, choices, _MAX_TEXT)
+    return call_macro("console_parts.html", "start_form", lang, csrf, choices, _MAX_TEXT, MAX_TITLE_CHARS)
 
 
 def _page(request: web.Request, title: str, page: str, status: int = 200, **context: Any) -> web.Response:
@@ -106,11 +107,16 @@ async def _request(request: web.Request, viewer: Viewer, form: MultiDictProxy[An
     """The campaign asked for by the form, validated against the viewer's scope."""
     kind = str(form.get("kind", "drill"))
     scope = str(form.get("scope", ""))
-    title = str(form.get("title", "")).strip()[:200]
-    ja = str(form.get("message_ja", "")).strip()[:_MAX_TEXT]
-    en = str(form.get("message_en", "")).strip()[:_MAX_TEXT]
+    title = str(form.get("title", "")).strip()
+    ja = str(form.get("message_ja", "")).strip()
+    en = str(form.get("message_en", "")).strip()
     if kind not in ("drill", "real") or not title or not ja:
         raise web.HTTPBadRequest(text="kind, title and a Japanese message are required")
+    # the rules the start applies, said at the preview already (the form's maxlength is the browser's)
+    problems = [f"{name}: {p}" for name, p in (("title", title_problem(title)), ("message_ja", message_problem(ja)),
+                                                ("message_en", message_problem(en) if en else None)) if p]
+    if problems:
+        raise web.HTTPBadRequest(text="; ".join(problems))
     if scope not in {v for v, _ in await scope_choices(request, viewer)}:
         raise not_found()
     messages = {"ja": ja, **({"en": en} if en else {})}

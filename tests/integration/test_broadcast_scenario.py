@@ -98,6 +98,7 @@ def test_not_toml_and_missing_file(tmp_path: Path) -> None:
 
 def test_a_message_keeps_its_line_breaks_and_tabs(tmp_path: Path) -> None:
     p = tmp_path / "lines.toml"
-    # a form's textarea sends CR LF; a message is several lines
-    p.write_text(GOOD.replace('ja = "訓練です。"', 'ja = "訓練です。\\r\\n避難所:\\t第一小学校"'), encoding="utf-8")
-    assert load_scenario(p).messages["ja"] == "訓練です。\r\n避難所:\t第一小学校"
+    # a form's textarea sends CR LF; a message is several lines; Word and PDFs paste U+2028 for a break
+    p.write_text(GOOD.replace('ja = "訓練です。"', 'ja = "訓練です。\\r\\n避難所:\\t第一小学校\\u2028体育館"'),
+                 encoding="utf-8")
+    assert load_scenario(p).messages["ja"] == "訓練です。\r\n避難所:\t第一小学校\n体育館"

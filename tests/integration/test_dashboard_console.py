@@ -59,6 +59,20 @@ async def test_preview_then_start_a_drill(tmp_path: Path) -> None:
         assert info is not None and info.households == 6 and info.created_by == "admin"
 
 
+async def test_the_preview_refuses_what_the_start_would_and_the_form_says_the_limit(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        w.svc.campaigns = CampaignService(w.store, w.cfg, w.clock)
+        csrf = await login(http, w, "admin")
+        before = await w.store.campaigns.list_campaigns()
+        async with http.get(f"{w.url}/city") as r:
+            assert '<input name="title" required maxlength="120">' in await r.text()
+        for bad, words in ((form(csrf, title="訓" * 121), "title: longer than 120 characters"),
+                           (form(csrf, message_ja="訓練\x00です"), "message_ja: contains U+0000 (NUL)")):
+            async with http.post(f"{w.url}/city/campaigns/preview", data=bad) as r:
+                assert r.status == 400 and words in await r.text()  # was: a preview, then an error at the start
+        assert await w.store.campaigns.list_campaigns() == before
+
+
 async def test_a_real_event_needs_the_second_confirmation(tmp_path: Path) -> None:
     async with world(tmp_path) as w, client() as http:
         csrf = await login(http, w, "admin")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dashboard_fixtures import ASSOC_A as ASSOC
 from dashboard_fixtures import world
 
 from safetynet.broadcast.scenario import MAX_MESSAGE_CHARS, MAX_TITLE_CHARS, message_problem, title_problem
@@ -42,3 +43,18 @@ async def test_without_its_scenario_the_sources_own_text_goes_out_fitted(tmp_pat
         assert message_problem(text) is None and len(text) == MAX_MESSAGE_CHARS
         assert text.startswith("避難してください。\r\n 川に近づかないでください。")
         assert campaign.messages["en"] == FALLBACK_MESSAGES["en"]  # nothing readable left: the fallback's words
+
+
+async def test_a_trigger_scenario_with_a_long_title_or_pasted_characters_is_fitted_not_replaced(tmp_path: Path) -> None:
+    """Read at the moment of a real event: refusing it would send the city-wide fallback instead of the
+    city's own scope, ladder and words."""
+    async with world(tmp_path) as w:
+        scenario = tmp_path / "drills" / "pasted.toml"
+        scenario.parent.mkdir(exist_ok=True)
+        scenario.write_text(
+            'title = "' + "地震" * 100 + '"\nscope = ["association:' + ASSOC + '"]\n'
+            '[messages]\nja = "避難所を開設しました。\\u2028第一小学校\\u0007へ。"\n', encoding="utf-8")
+        svc = CampaignService(w.store, w.cfg, w.clock)
+        campaign = await w.store.campaigns.get(await svc.create_campaign(request("cap:3", str(scenario))))
+        assert campaign is not None and campaign.scope == (f"association:{ASSOC}",)  # the scenario's, not the fallback
+        assert campaign.messages["ja"] == "避難所を開設しました。\n第一小学校 へ。"
