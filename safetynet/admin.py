@@ -7,6 +7,7 @@ import asyncio
 import os
 import secrets
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from safetynet.auth import (
@@ -22,7 +23,14 @@ from safetynet.console import say
 from safetynet.domain import Role, Scope
 from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.japan_time import in_japan
-from safetynet.domain.roster import Staff, StaffError
+from safetynet.domain.roster import (
+    Staff,
+    StaffError,
+    StaffInputError,
+    check_login,
+    check_staff_name,
+    check_token_label,
+)
 from safetynet.i18n import t
 from safetynet.passwords import PasswordError, check_password
 from safetynet.store import Store, store_session
@@ -30,6 +38,16 @@ from safetynet.store import Store, store_session
 
 class CommandError(Exception):
     """A usage or data problem reported to the user as one line."""
+
+
+def _checked_input(check: Callable[[str], None], text: str) -> str:
+    """`text` if `check` (a domain rule for a login, a name, a label) takes it; CommandError saying the
+    rule in the terminal's language otherwise (QA: an empty login, ESC in a name, a 100k-character label)."""
+    try:
+        check(text)
+    except StaffInputError as e:
+        raise CommandError(say(e.key, **e.values)) from None
+    return text
 
 
 # The commands that may run without a city's database: `init` makes it, `demo` and `bench` make their
@@ -144,6 +162,7 @@ async def _refuse_new_keys_for_a_city(cfg: Config) -> None:
 
 
 async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str], str | None]:
+    _checked_input(check_login, login)
     if password is not None:
         _checked(password, login)  # before anything is created
     # PostgreSQL: the database is the operator's; init creates or migrates the schema in it
@@ -203,6 +222,8 @@ def _chosen_or_new(password: str | None, login: str) -> tuple[str, str | None]:
 
 
 async def _staff_add(cfg: Config, args: argparse.Namespace) -> str | None:
+    _checked_input(check_login, args.login)
+    _checked_input(check_staff_name, args.name or args.login)
     role, scope = _role_scope(args.role, args.scope)
     password, generated = _chosen_or_new(args.password, args.login)
     async with store_session(cfg) as store:
@@ -304,6 +325,7 @@ def staff_remove(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def token_create(cfg: Config, args: argparse.Namespace) -> int:
+    label = _checked_input(check_token_label, args.label or "")
     role, scope = _role_scope(args.role, args.scope)
     token = new_token()
 
@@ -315,7 +337,7 @@ def token_create(cfg: Config, args: argparse.Namespace) -> int:
                 raise CommandError(str(e)) from None
             if not await store.auth.scope_exists(str(scope)):
                 raise CommandError(say("cli.admin.no_scope", kind=say(f"cli.kind.{scope.kind}"), name=repr(scope.name)))
-            token_id = await store.auth.create_api_token(token_hash(token), role, str(scope), args.label or "",
+            token_id = await store.auth.create_api_token(token_hash(token), role, str(scope), label,
                                                          expires_at)
             await audit_cli(store, AuditAction.TOKEN, "api_token", f"created {token_id} {role} {scope}")
 

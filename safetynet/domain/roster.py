@@ -232,3 +232,54 @@ def bad_character(text: str) -> str | None:
         return None
     return (f"contains {character_name(m.group())} at character {m.start() + 1}, an invisible control "
             "character a roster cannot hold: delete it")
+
+
+# -- staff logins, names and token labels ----------------------------------------
+
+# A login is typed at the login form and named in audit lines, logs and commands (`staff remove LOGIN`):
+# short, one word, ASCII that every keyboard and terminal shows the same. A name or a label is free
+# text on the staff pages, but one visible line of bounded length (QA: ESC sequences and 100k characters).
+LOGIN = re.compile(r"[A-Za-z0-9._@-]{1,64}")
+LOGIN_RULE = "1 to 64 characters: letters A-Z a-z, digits, and . _ - @"
+MAX_STAFF_NAME = 100  # characters
+MAX_TOKEN_LABEL = 200  # characters
+
+
+class StaffInputError(StaffError):
+    """A login, staff name or token label that cannot be stored. The message is English; `key` and
+    `values` name the catalog text (cli.*) saying the same, for a reader of another language."""
+
+    def __init__(self, message: str, key: str, **values: object) -> None:
+        super().__init__(message)
+        self.key = key
+        self.values = values
+
+
+def check_login(login: str) -> None:
+    """StaffInputError unless `login` follows LOGIN_RULE."""
+    if LOGIN.fullmatch(login) is None:
+        shown = repr(login if len(login) <= 40 else login[:40] + "…")  # repr: an ESC shows as \x1b
+        raise StaffInputError(f"login {shown} is not allowed: a login is {LOGIN_RULE}", "cli.staff.bad_login",
+                              login=shown)
+
+
+def _check_text(text: str, what: str, keys: tuple[str, str], limit: int) -> None:
+    """`keys`: the catalog texts for (a control character, too long)."""
+    if (m := BAD_CHARACTER.search(text)) is not None:
+        char = character_name(m.group())
+        raise StaffInputError(f"{what} contains {char} at character {m.start() + 1}, an invisible control "
+                              "character: delete it", keys[0], char=char, position=m.start() + 1)
+    if len(text) > limit:
+        raise StaffInputError(f"{what} has {len(text)} characters; at most {limit} are allowed",
+                              keys[1], length=len(text), limit=limit)
+
+
+def check_staff_name(name: str) -> None:
+    """StaffInputError for a staff member's shown name with a control character or over MAX_STAFF_NAME."""
+    _check_text(name, "the name", ("cli.staff.bad_name_character", "cli.staff.bad_name_too_long"), MAX_STAFF_NAME)
+
+
+def check_token_label(label: str) -> None:
+    """StaffInputError for an API token's label with a control character or over MAX_TOKEN_LABEL."""
+    _check_text(label, "the label", ("cli.token.bad_label_character", "cli.token.bad_label_too_long"),
+                MAX_TOKEN_LABEL)

@@ -203,7 +203,7 @@ class AuthRepo(Protocol):
     ) -> Staff:
         """With their contacts ((kind, address), each in its kind's form: the caller normalises;
         empty addresses are skipped). Raises StaffError for a login taken or a fourth active deputy
-        of an association."""
+        of an association, StaffInputError for a login or name the domain refuses (check_login, check_staff_name)."""
         ...
 
     async def remove_staff(self, login: str) -> bool: ...

@@ -35,7 +35,7 @@ def test_token_create_list_and_revoke_from_the_command_line(cfg_path: Path, caps
     c = ["--config", str(cfg_path)]
     assert main([*c, "init", "--admin-password", "kinkyu-renraku-mou"]) == 0
     capsys.readouterr()
-    assert main([*c, "token", "create", "--role", "city_admin", "--label", "dash\tboard", "--expires-days", "30"]) == 0
+    assert main([*c, "token", "create", "--role", "city_admin", "--label", "dash board", "--expires-days", "30"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1 and len(out[0]) >= 32 and " " not in out[0]  # the token alone on its line
     secret = out[0]

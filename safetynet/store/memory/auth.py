@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 
 from safetynet.domain import MAX_DEPUTIES_PER_ASSOCIATION, Role
-from safetynet.domain.roster import ApiToken, Staff, StaffError
+from safetynet.domain.roster import ApiToken, Staff, StaffError, check_login, check_staff_name
 from safetynet.store.errors import StoreError
 from safetynet.store.memory.tables import ApiTokenRow, StaffContactRow, StaffRow, Tables
 from safetynet.store.rules import LAST_USED_EVERY_SECONDS
@@ -47,6 +47,8 @@ class MemoryAuth:
         self, login: str, display_name: str, role: Role, scope: str, password_hash: str | None,
         contacts: Sequence[tuple[str, str]] = (), language: str = "ja",
     ) -> Staff:
+        check_login(login)  # every way a staff member is made (the CLI, the admin page) obeys one rule
+        check_staff_name(display_name)
         await self.t.write()
         rows = self.t.staff.values()
         if any(s.login == login for s in rows):

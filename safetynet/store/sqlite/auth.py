@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from safetynet.clock import Clock
 from safetynet.domain import MAX_DEPUTIES_PER_ASSOCIATION, Role
-from safetynet.domain.roster import ApiToken, Staff, StaffError
+from safetynet.domain.roster import ApiToken, Staff, StaffError, check_login, check_staff_name
 from safetynet.store.errors import StoreError
 from safetynet.store.rules import LAST_USED_EVERY_SECONDS
 from safetynet.store.sqlite.db import Database, Row
@@ -65,7 +65,10 @@ class AuthStore:
         language: str = "ja",
     ) -> Staff:
         """A new staff member with their contacts ((kind, address), each already in its kind's form:
-        the caller normalises); StaffError for a login taken or a fourth deputy."""
+        the caller normalises); StaffError for a login taken or a fourth deputy, StaffInputError for a login
+        or name that breaks the rules (domain.roster.check_login, check_staff_name)."""
+        check_login(login)  # every way a staff member is made (the CLI, the admin page) obeys one rule
+        check_staff_name(display_name)
         wanted = [(kind, address) for kind, address in contacts if address]
         async with self.db.transaction() as conn:
             async with conn.execute("SELECT 1 FROM staff WHERE login = ?", (login,)) as cur:

@@ -1,0 +1,112 @@
+"""What the command line refuses, with a clear message and nothing written (the CLI audit's second round):
+logins, names and labels that cannot be shown or typed, impossible numbers and dates, paths that are
+folders where a file belongs."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from safetynet.cli import main
+from safetynet.config import load_config
+from safetynet.domain import Role
+from safetynet.domain.roster import StaffInputError
+from safetynet.store import store_session
+
+
+@pytest.fixture
+def city(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[store]\npath = "var/sn.db"\n', encoding="utf-8")
+    c = ["--config", str(cfg)]
+    assert main([*c, "init", "--admin-password", "kinkyu-renraku-mou"]) == 0
+    capsys.readouterr()
+    return c
+
+
+def _listed(c: list[str], capsys: pytest.CaptureFixture[str], what: str) -> str:
+    capsys.readouterr()
+    assert main([*c, what, "list"]) == 0
+    return capsys.readouterr().out
+
+
+def _refused(c: list[str], capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    assert main([*c, *argv]) == 2, argv
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err, err
+    return err
+
+
+LOGIN_RULE = "a login is 1 to 64 characters: letters A-Z a-z, digits, and . _ - @"
+
+
+@pytest.mark.parametrize("login", ["", "ta naka", "ta\x1bnaka", "tanaka\x00", "a" * 5000, "田中", "a" * 65])
+def test_staff_add_refuses_a_login_that_is_not_short_plain_text(
+        city: list[str], capsys: pytest.CaptureFixture[str], login: str) -> None:
+    before = _listed(city, capsys, "staff")
+    err = _refused(city, capsys, ["staff", "add", login, "--role", "city_admin"])
+    assert LOGIN_RULE in err
+    assert "\x1b" not in err and "\x00" not in err and len(err) < 300  # named, never echoed raw
+    assert _listed(city, capsys, "staff") == before
+
+
+def test_a_login_of_64_plain_characters_is_taken(city: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    login = "tanaka.ichiro-01_@" + "x" * 46
+    assert main([*city, "staff", "add", login, "--role", "city_admin"]) == 0
+    assert login in _listed(city, capsys, "staff")
+
+
+@pytest.mark.parametrize(("name", "said"), [
+    ("\u202eevil", "--name contains U+202E (RIGHT-TO-LEFT OVERRIDE) at character 1"),
+    ("田中\x1b[31m一郎", "--name contains U+001B (ESC) at character 3"),
+    ("名" * 101, "--name has 101 characters; at most 100 are allowed"),
+])
+def test_staff_add_refuses_a_name_with_control_characters_or_too_long(
+        city: list[str], capsys: pytest.CaptureFixture[str], name: str, said: str) -> None:
+    before = _listed(city, capsys, "staff")
+    assert said in _refused(city, capsys, ["staff", "add", "tanaka", "--role", "city_admin", "--name", name])
+    assert _listed(city, capsys, "staff") == before
+
+
+@pytest.mark.parametrize(("label", "said"), [
+    ("\x1b]0;owned\x07", "--label contains U+001B (ESC) at character 1"),
+    ("x" * 100_000, "--label has 100000 characters; at most 200 are allowed"),
+])
+def test_token_create_refuses_a_label_with_control_characters_or_too_long(
+        city: list[str], capsys: pytest.CaptureFixture[str], label: str, said: str) -> None:
+    before = _listed(city, capsys, "token")
+    assert said in _refused(city, capsys, ["token", "create", "--role", "city_admin", "--label", label])
+    assert _listed(city, capsys, "token") == before
+
+
+def test_the_refusals_speak_japanese_under_a_japanese_locale(
+        city: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    assert "ログイン名 'ta naka' は使えません" in _refused(city, capsys, ["staff", "add", "ta naka", "--role", "city_admin"])
+    assert "制御文字 U+202E" in _refused(city, capsys, ["staff", "add", "tanaka", "--role", "city_admin",
+                                                       "--name", "\u202ex"])
+    assert "--label が 201 文字あります" in _refused(city, capsys, ["token", "create", "--role", "city_admin",
+                                                                "--label", "x" * 201])
+    assert "ログイン名" in _refused(city, capsys, ["init", "--admin-login", "bou sai"])
+
+
+def test_the_store_refuses_them_too_for_the_admin_page(city: list[str]) -> None:
+    """The web form's staff go through the same store call: one rule for every way staff are made."""
+    cfg = load_config(Path(city[1]))
+
+    async def run() -> list[str]:
+        refused = []
+        async with store_session(cfg) as store:
+            for login, name in (("ta naka", "x"), ("", "x"), ("tanaka", "\u202eevil"), ("tanaka", "x" * 101)):
+                try:
+                    await store.auth.add_staff(login, name, Role.CITY_ADMIN, "city", None)
+                except StaffInputError as e:
+                    refused.append(str(e))
+            assert [s.login for s in await store.auth.list_staff()] == ["admin"]
+        return refused
+
+    refused = asyncio.run(run())
+    assert len(refused) == 4 and "a login is 1 to 64 characters" in refused[0]
+    assert "U+202E" in refused[2] and "at most 100" in refused[3]
