@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from roster_helpers import new_city
 
 from safetynet import cli
 from safetynet.channels import registry
@@ -79,6 +80,9 @@ def test_help_and_usage_errors_in_japanese_under_a_japanese_locale(tmp_path: Pat
 
 
 def test_messages_of_a_command_in_each_language(tmp_path: Path) -> None:
+    # the city's database is there (every command but init refuses a missing one, in its own words)
+    (tmp_path / "config.toml").write_text('[store]\npath = "var/safetynet.db"\n', encoding="utf-8")
+    new_city(tmp_path / "config.toml")
     argv = ("campaign", "report", "1", "--format", "csv", "--encoding", "cp932")  # refused before the database
     ja = run("ja_JP.UTF-8", *argv, cwd=tmp_path)
     assert ja.returncode == 2 and ja.stderr == f"error: {JA_CLI['cli.report.encoding_needs_csv_file']}\n"
