@@ -207,7 +207,8 @@ def test_members(text: str, members: int) -> None:
     assert result.ok and result.records[0].members == members
 
 
-@pytest.mark.parametrize(("text", "chat"), [("12345", "12345"), ("-1001234567890", "-1001234567890"), ("１２３", "123")])
+@pytest.mark.parametrize(("text", "chat"), [("12345", "12345"), ("4503599627370495", "4503599627370495"),
+                                             ("１２３", "123")])
 def test_telegram_chat_ids(text: str, chat: str) -> None:
     result = parse_bytes(csv_bytes(EN, [row(telegram=text)]))
     assert result.ok and result.records[0].contact("telegram") == chat
@@ -262,6 +263,12 @@ ROW_ERRORS = [
     ({"telegram": "5.6E+09"}, "row 2, column telegram: '5.6E+09' is not a numeric Telegram chat id "
      "(Excel turned it into scientific notation: format the column as text)"),
     ({"telegram": "0123"}, "row 2, column telegram: '0123' is not a numeric Telegram chat id"),
+    # a group's or channel's chat is no household's contact: a person's private chat only (QA)
+    ({"telegram": "-1001234567890"}, "row 2, column telegram: -1001234567890 is a group or channel chat: "
+     "the Telegram contact must be a person's private chat"),
+    ({"telegram": "-5"}, "row 2, column telegram: -5 is a group or channel chat"),
+    ({"telegram": "4503599627370496"}, "row 2, column telegram: 4503599627370496 is not a Telegram private chat id "
+     "(those are below 4503599627370496)"),
 ]  # fmt: skip
 
 
@@ -430,7 +437,7 @@ def test_visible_and_joining_characters_are_kept_as_written() -> None:
 TRICKY = [
     EXPECTED,
     household("北地区", "東町会", "", "2", "=HYPERLINK(\"x\")", "+1 street", 1, True, "ja-easy",
-              landline="+81312345678", telegram="-1001234567890", notes="@note, \"quoted\", 2行目"),
+              landline="+81312345678", telegram="4503599627370495", notes="@note, \"quoted\", 2行目"),
     household("南地区", "西町会", "3班", "A-7", "Nguyen Van An", "", 5, False, "vi",
               phone="+818011112222", landline="+815012345678"),
     # what a guard must give back exactly: an apostrophe the value had, and plain numbers

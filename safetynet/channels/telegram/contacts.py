@@ -28,8 +28,26 @@ def parse_chat_id(text: str) -> str:
     raise ValueError(f"{text.strip()!r} is not a numeric Telegram chat id{hint}")
 
 
+# Telegram's user ids (a private chat's id is its user's) have at most 52 significant bits; groups and
+# channels are negative (-100… for a supergroup or channel).
+PRIVATE_CHAT_LIMIT = 2**52
+
+
+def parse_private_chat_id(text: str) -> str:
+    """A person's private chat id (1 to 2**52-1); ValueError for a group's or channel's or another.
+    A household's (and a staff member's) Telegram contact is a person: a group chat would show every
+    member's reply link to the whole group, and the bot links a household only from a private chat."""
+    chat = parse_chat_id(text)
+    if chat.startswith("-"):
+        raise ValueError(f"{chat} is a group or channel chat: the Telegram contact must be a person's private "
+                         "chat (a positive id; send /start to the bot to find it)")
+    if int(chat) >= PRIVATE_CHAT_LIMIT:
+        raise ValueError(f"{chat} is not a Telegram private chat id (those are below {PRIVATE_CHAT_LIMIT})")
+    return chat
+
+
 def _chat_cell(text: str, shown: Mapping[str, str]) -> str:
-    return parse_chat_id(text)
+    return parse_private_chat_id(text)
 
 
 TELEGRAM = ContactKindSpec("telegram", mask=mask_chat, normalise=parse_chat_id)
