@@ -169,7 +169,11 @@ async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str
     existed = check_store_url(cfg.store.url) != "sqlite" or cfg.db_path.exists()
     if existed:
         await _refuse_new_keys_for_a_city(cfg)
-    created = ensure_keys(cfg)
+    try:
+        created = ensure_keys(cfg)
+    except OSError as e:  # QA: `var` a file (FileExistsError), a folder not writable (PermissionError)
+        raise CommandError(say("cli.init.cannot_write", folder=str(cfg.data_dir),
+                               reason=e.strerror or str(e))) from None
     printed_password = None
     async with store_session(cfg) as store:
         if not existed:

@@ -481,7 +481,12 @@ def _secrets(channels: ChannelsConfig, env: Mapping[str, str], data_dir: Path) -
     if not secret_key:
         key_file = data_dir / "secret.key"
         if key_file.exists():
-            secret_key = key_file.read_text().strip()
+            try:
+                secret_key = key_file.read_text().strip()
+            except (OSError, UnicodeDecodeError) as e:  # QA: a folder there was a traceback on every command
+                why = "a folder" if key_file.is_dir() else getattr(e, "strerror", None) or str(e)
+                raise ConfigError(f"the secret key {key_file} cannot be read ({why}): it must be the file "
+                                  f"`safetynet init` wrote, or set {SECRET_KEY_ENV}") from None
     return Secrets(secret_key, values)
 
 

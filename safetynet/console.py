@@ -75,3 +75,27 @@ def port_argument(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(say("cli.arg.port_range", value=text))
     return value
+
+
+def count_argument(text: str) -> int:
+    """argparse `type=` of a count that must be at least one (households, households per association):
+    QA's `--per-association 0` was a ZeroDivisionError, `bench --households -1` a traceback."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(say("cli.arg.not_whole", value=text)) from None
+    if not 1 <= value <= INT64_MAX:
+        raise argparse.ArgumentTypeError(say("cli.arg.count", value=text))
+    return value
+
+
+def share_argument(text: str) -> float:
+    """argparse `type=` of a share of households or answers: a number from 0 to 1 (QA: `--push-share 2`
+    and `--fail-5xx 2` were taken)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(say("cli.arg.share", value=text)) from None
+    if not 0.0 <= value <= 1.0:  # nan fails both comparisons
+        raise argparse.ArgumentTypeError(say("cli.arg.share", value=text))
+    return value

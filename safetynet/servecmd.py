@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import socket
 
-from safetynet.config import Config
+from safetynet.config import Config, ConfigError
 from safetynet.console import port_argument, say
 
 
@@ -34,8 +35,19 @@ async def serve_until_stopped(cfg: Config, args: argparse.Namespace) -> None:
         print(say("cli.serve.stopping"), flush=True)
 
 
+def _check_host(host: str) -> None:
+    """ConfigError naming the host when it is no address this machine can listen on (QA: `--host
+    999.1.1.1` and a mistyped `[server] host` were a socket.gaierror traceback after start-up)."""
+    try:
+        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as e:
+        raise ConfigError(say("cli.serve.bad_host", host=repr(host), reason=str(e))) from None
+
+
 def serve(cfg: Config, args: argparse.Namespace) -> int:
     from safetynet.runtime import run
 
+    if args.role != "dispatcher":
+        _check_host(args.host or cfg.server.host)
     run(serve_until_stopped(cfg, args))
     return 0

@@ -148,10 +148,14 @@ def _scope_words(e: Exception) -> str:
 
 
 def _scenario(path: str) -> Scenario:
+    if Path(path).is_dir():  # QA: `campaign preview <a folder>` was an IsADirectoryError traceback
+        raise CommandError(say("cli.campaign.scenario_folder", path=path))
     try:
         return load_scenario(path)
     except ScenarioError as e:
         raise CommandError(str(e)) from None
+    except OSError as e:  # unreadable, a device
+        raise CommandError(say("cli.campaign.scenario_unreadable", path=path, reason=e.strerror or str(e))) from None
 
 
 def _spec(s: Scenario, scope: str | None, kind: CampaignKind | None = None) -> CampaignSpec:

@@ -29,6 +29,7 @@ from typing import Any
 import aiohttp
 
 from safetynet.config import Config, load_config
+from safetynet.console import count_argument
 from safetynet.lab.bench_floor import ClientSinkFloor, mean_floor, measure_client_sink, multiple
 from safetynet.lab.benchstore import BenchStore, add_store_argument, bench_store
 from safetynet.lab.pgcpu import PostgresCpu, measurable
@@ -39,7 +40,7 @@ MESSAGE = {"ja": "震度6強の地震が発生しました。ご家族の安否�
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--households", type=int, default=20_000, help="households in the city (default 20,000)")
+    parser.add_argument("--households", type=count_argument, default=20_000, help="households in the city (default 20,000)")
     parser.add_argument("--sms-limit", type=float, default=0.0, metavar="PER_SECOND",
                         help="SMS provider limit, kept by the dispatcher and enforced by the sandbox (default: none)")
     parser.add_argument("--processes", type=int, choices=(1, 2), default=2 if (os.cpu_count() or 1) > 1 else 1,

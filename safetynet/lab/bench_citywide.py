@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from safetynet.config import Config
+from safetynet.console import count_argument, share_argument
 from safetynet.lab.benchstore import add_store_argument, bench_store
 
 DEFAULT_HOUSEHOLDS = 20_000
@@ -46,12 +47,12 @@ POLL_SECONDS = 0.25
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--households", type=int, default=DEFAULT_HOUSEHOLDS,
+    parser.add_argument("--households", type=count_argument, default=DEFAULT_HOUSEHOLDS,
                         help=f"households in the generated city (default {DEFAULT_HOUSEHOLDS:,})")
-    parser.add_argument("--push-share", type=float, default=0.6, help="households enrolling web push (0.6)")
-    parser.add_argument("--telegram-share", type=float, default=0.2, help="households enrolling Telegram (0.2)")
-    parser.add_argument("--answer-share", type=float, default=0.8, help="households that answer (0.8)")
-    parser.add_argument("--need-help-share", type=float, default=0.03, help="of the answers: need help (0.03)")
+    parser.add_argument("--push-share", type=share_argument, default=0.6, help="households enrolling web push (0.6)")
+    parser.add_argument("--telegram-share", type=share_argument, default=0.2, help="households enrolling Telegram (0.2)")
+    parser.add_argument("--answer-share", type=share_argument, default=0.8, help="households that answer (0.8)")
+    parser.add_argument("--need-help-share", type=share_argument, default=0.03, help="of the answers: need help (0.03)")
     parser.add_argument("--concurrency", type=int, default=64, help="answers in flight during the storm (64)")
     parser.add_argument("--sms-after", type=float, default=None, metavar="SECONDS",
                         help="the SMS rung, seconds after the start (default: 2.5 times the enrolment time)")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from safetynet.config import Config, load_config
+from safetynet.console import count_argument, share_argument
 
 DEFAULT_HOUSEHOLDS = 200_000
 DEFAULT_CONNECTIONS = 64
@@ -35,14 +36,14 @@ READY_TIMEOUT_SECONDS = 60.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--households", type=int, default=DEFAULT_HOUSEHOLDS, help="households in the campaign")
+    parser.add_argument("--households", type=count_argument, default=DEFAULT_HOUSEHOLDS, help="households in the campaign")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of server-then-floor runs (default 3)")
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds of each wrk run (default 5)")
     parser.add_argument("--answered", type=int, default=5_000,
                         help="households that answer before the rounds, for the GET with history (5,000)")
     parser.add_argument("--fresh", type=int, default=20_000, help="households only opened, for the first GET (20,000)")
     parser.add_argument("--connections", type=int, default=DEFAULT_CONNECTIONS, help="keep-alive connections")
-    parser.add_argument("--need-help", type=float, default=0.01, help="share of need_help answers (default 0.01)")
+    parser.add_argument("--need-help", type=share_argument, default=0.01, help="share of need_help answers (default 0.01)")
     parser.add_argument("--workdir", help="keep the database here and reuse it on the next run (default: temporary)")
     parser.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
     parser.add_argument("--switch-interval", type=float, default=0.0,

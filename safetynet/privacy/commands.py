@@ -75,7 +75,10 @@ def _day(text: str | None, flag: str, end: bool = False) -> float | None:
     except ValueError:
         raise CommandError(say("cli.audit.bad_day", flag=flag, text=repr(text))) from None
     start = dt.datetime.combine(day, dt.time(), JST)
-    return (start + dt.timedelta(days=1) if end else start).timestamp()
+    try:
+        return (start + dt.timedelta(days=1) if end else start).timestamp()
+    except OverflowError:  # the day after 9999-12-31 (QA: a traceback)
+        raise CommandError(say("cli.audit.day_range", flag=flag, text=repr(text))) from None
 
 
 async def _pages(store: Store, since: float | None, until: float | None) -> AsyncIterator[list[AuditEntry]]:
@@ -112,6 +115,8 @@ async def _write(store: Store, out: IO[str], fmt: str, since: float | None, unti
 
 def export_command(cfg: Config, args: argparse.Namespace) -> int:
     since, until = _day(args.since, "--since"), _day(args.until, "--until", end=True)
+    if since is not None and until is not None and since >= until:  # QA: an empty export, exit 0
+        raise CommandError(say("cli.audit.since_after_until", since=args.since, until=args.until))
 
     async def run() -> int:
         async with store_session(cfg) as store:

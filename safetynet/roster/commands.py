@@ -18,7 +18,7 @@ from typing import Any
 from safetynet.auth import command_line_actor
 from safetynet.channels import registry
 from safetynet.config import Config
-from safetynet.console import cli_language, say, unwritable_message
+from safetynet.console import cli_language, count_argument, say, unwritable_message
 from safetynet.csvout import Unwritable
 from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.roster import HouseholdRecord, ImportSummary, UnknownScopeError
@@ -409,10 +409,10 @@ def add_arguments(subparsers: Any) -> None:
 
     p = _parser(subparsers, "generate", say("cli.roster.generate.help"),
                 ["safetynet roster generate --households 200000 --output big.csv"])  # fmt: skip
-    p.add_argument("--households", type=int, default=600, help=say("cli.roster.generate.households"))
+    p.add_argument("--households", type=count_argument, default=600, help=say("cli.roster.generate.households"))
     p.add_argument("--output", required=True)
     p.add_argument("--seed", type=int, default=1, help=say("cli.roster.generate.seed"))
-    p.add_argument("--per-association", type=int, default=200, help=say("cli.roster.generate.per_association"))
-    p.add_argument("--per-district", type=int, default=12, help=say("cli.roster.generate.per_district"))
+    p.add_argument("--per-association", type=count_argument, default=200, help=say("cli.roster.generate.per_association"))
+    p.add_argument("--per-district", type=count_argument, default=12, help=say("cli.roster.generate.per_district"))
     _file_format_options(p)
     p.set_defaults(func=generate)

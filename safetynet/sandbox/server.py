@@ -8,7 +8,7 @@ import signal
 from typing import Any
 
 from safetynet.config import Config
-from safetynet.console import port_argument
+from safetynet.console import port_argument, share_argument
 
 READY_PREFIX = "sandbox listening on "
 
@@ -17,8 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=None, help="address to listen on (default: [sandbox] host)")
     parser.add_argument("--port", type=port_argument, default=None, help="port (default: [sandbox] port; 0 picks a free one)")
     parser.add_argument("--app-url", default=None, help="the app's public URL, for resident acts (webhooks)")
-    parser.add_argument("--fail-5xx", type=float, default=0.0, metavar="FRACTION", help="fraction of 5xx answers")
-    parser.add_argument("--fail-429", type=float, default=0.0, metavar="FRACTION", help="fraction of 429 answers")
+    parser.add_argument("--fail-5xx", type=share_argument, default=0.0, metavar="FRACTION", help="fraction of 5xx answers")
+    parser.add_argument("--fail-429", type=share_argument, default=0.0, metavar="FRACTION", help="fraction of 429 answers")
     parser.add_argument("--retry-after", type=float, default=1.0, metavar="SECONDS", help="Retry-After sent with 429")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added before every provider answer")
     parser.add_argument(
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="dead recipients: a number in [0, 1] is a hash-based fraction, anything else an address "
         "(a phone, a chat id, a push subscription id…); repeatable",
     )
-    parser.add_argument("--undelivered", type=float, default=0.0, metavar="FRACTION",
+    parser.add_argument("--undelivered", type=share_argument, default=0.0, metavar="FRACTION",
                         help="SMS/voice accepted, then a failing status callback")
     parser.add_argument("--rate-limit", action="append", default=None, metavar="CHANNEL=PER_SECOND",
                         help="answer 429 above this rate (a channel: sms, telegram…); repeatable")

@@ -110,3 +110,63 @@ def test_the_store_refuses_them_too_for_the_admin_page(city: list[str]) -> None:
     refused = asyncio.run(run())
     assert len(refused) == 4 and "a login is 1 to 64 characters" in refused[0]
     assert "U+202E" in refused[2] and "at most 100" in refused[3]
+
+
+def _traceback_free(err: str) -> str:
+    assert err.startswith("error: ") and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["audit", "export", "--until", "9999-12-31"], "--until '9999-12-31': the day is out of range"),
+    (["audit", "export", "--since", "2026-02-01", "--until", "2026-01-31"],
+     "--since 2026-02-01 is after --until 2026-01-31"),
+    (["campaign", "preview", "{tmp}"], "is a folder: name a scenario file (.toml)"),
+    (["serve", "--host", "999.1.1.1"], "server host '999.1.1.1' is not an address this machine can listen on"),
+])
+def test_impossible_days_hosts_and_folders_are_clear_errors(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], said: str) -> None:
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert said in _traceback_free(_refused(city, capsys, argv))
+
+
+@pytest.mark.parametrize("argv", [
+    ["roster", "generate", "--households", "10", "--per-association", "0", "--output", "{tmp}/r.csv"],
+    ["roster", "generate", "--households", "10", "--per-district", "0", "--output", "{tmp}/r.csv"],
+    ["bench", "citywide", "--households", "-1"],
+    ["demo", "--households", "0"],
+    ["demo", "--push-share", "2"],
+    ["demo", "--email-share", "nan"],
+    ["sandbox", "--fail-5xx", "2"],
+    ["bench", "citywide", "--answer-share", "-0.1"],
+])
+def test_counts_below_one_and_shares_outside_0_to_1_are_refused_at_parsing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main([a.replace("{tmp}", str(tmp_path)) for a in argv])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "out of range: at least 1" in err or "is not a share: a number from 0 to 1" in err, err
+    assert not (tmp_path / "r.csv").exists()
+
+
+@pytest.mark.sqlite_only
+def test_a_secret_key_that_is_a_folder_is_a_clear_error(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SAFETYNET_SECRET_KEY", raising=False)
+    key = tmp_path / "var" / "secret.key"
+    key.unlink()
+    key.mkdir()
+    err = _refused(city, capsys, ["staff", "list"])
+    assert f"the secret key {key} cannot be read (a folder)" in err
+
+
+@pytest.mark.sqlite_only
+def test_init_where_the_data_folder_is_a_file_is_a_clear_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[store]\npath = "var/sn.db"\n', encoding="utf-8")
+    (tmp_path / "var").write_text("not a folder\n", encoding="utf-8")
+    err = _refused(["--config", str(cfg)], capsys, ["init", "--admin-password", "kinkyu-renraku-mou"])
+    assert f"cannot make the city's keys in {tmp_path / 'var'}" in err
+    assert (tmp_path / "var").read_text(encoding="utf-8") == "not a folder\n"

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from safetynet.config import Config
+from safetynet.console import count_argument, share_argument
 from safetynet.domain.campaigns import Campaign
 from safetynet.lab.sim import city
 from safetynet.lab.sim.drill import finish_and_report, start_drill, until_finished
@@ -38,7 +39,7 @@ ONCE_SPEED = 120.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--households", type=int, default=None,
+    parser.add_argument("--households", type=count_argument, default=None,
                         help="a generated city of N households (default: the sample roster, 600 households)")
     parser.add_argument("--once", action="store_true", help="run the drill to its end, print the report, exit")
     parser.add_argument("--json", action="store_true", help="print the drill report as JSON")
@@ -48,10 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"{ONCE_SPEED:g} with --once)")
     parser.add_argument("--scenario", type=Path, default=None,
                         help="drill scenario (default: drills/citywide-earthquake.toml)")
-    parser.add_argument("--push-share", type=float, default=0.6, help="households that enrol web push (0.6)")
-    parser.add_argument("--telegram-share", type=float, default=0.2, help="households that enrol Telegram (0.2)")
-    parser.add_argument("--line-share", type=float, default=0.1, help="households that enrol LINE (0.1)")
-    parser.add_argument("--email-share", type=float, default=0.5,
+    parser.add_argument("--push-share", type=share_argument, default=0.6, help="households that enrol web push (0.6)")
+    parser.add_argument("--telegram-share", type=share_argument, default=0.2, help="households that enrol Telegram (0.2)")
+    parser.add_argument("--line-share", type=share_argument, default=0.1, help="households that enrol LINE (0.1)")
+    parser.add_argument("--email-share", type=share_argument, default=0.5,
                         help="of the households enrolling none of these, those that enrol carrier mail (0.5)")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="keep the demo's database and keys here (default: a temporary folder, removed)")
