@@ -433,7 +433,7 @@ def _validate(cfg: Config) -> None:
     if cfg.server.header_timeout_seconds <= 0 or cfg.server.body_timeout_seconds <= 0:
         raise ConfigError("config: server.header_timeout_seconds and body_timeout_seconds must be > 0")
     if not 0 <= cfg.server.port <= 65535:  # 0: any free port (the tests)
-        raise ConfigError(f"config: server.port must be 1 to 65535, got {cfg.server.port}")
+        raise ConfigError(f"config: server.port must be 1 to 65535 (0: any free port), got {cfg.server.port}")
     if cfg.store.busy_timeout_seconds < 0:
         raise ConfigError("config: store.busy_timeout_seconds must be >= 0")
     if cfg.broadcast.leader_lease_seconds <= 0:

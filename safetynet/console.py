@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Mapping
 
 from safetynet.csvout import Unwritable
@@ -43,12 +44,20 @@ def unwritable_message(e: Unwritable) -> str:
 INT64_MAX = 2**63 - 1
 
 
+_WHOLE = re.compile(r"-?[0-9]{1,20}")
+
+
+def _whole(text: str) -> int:
+    """`text` as a whole number written in ASCII digits: int() also takes 「１」, "1_0" and " 1", which
+    the web's ids refuse (one rule for both)."""
+    if not _WHOLE.fullmatch(text):
+        raise argparse.ArgumentTypeError(say("cli.arg.not_whole", value=text))
+    return int(text)
+
+
 def id_argument(text: str) -> int:
     """argparse `type=` of an id (a campaign, a token): a whole number from 1 to 2**63-1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(say("cli.arg.not_whole", value=text)) from None
+    value = _whole(text)
     if not 1 <= value <= INT64_MAX:
         raise argparse.ArgumentTypeError(say("cli.arg.id_range", value=text))
     return value
@@ -56,10 +65,7 @@ def id_argument(text: str) -> int:
 
 def int64_argument(text: str) -> int:
     """argparse `type=` of a whole number a command checks itself, bounded to what the store holds."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(say("cli.arg.not_whole", value=text)) from None
+    value = _whole(text)
     if not -INT64_MAX - 1 <= value <= INT64_MAX:
         raise argparse.ArgumentTypeError(say("cli.arg.id_range", value=text))
     return value
@@ -68,10 +74,7 @@ def int64_argument(text: str) -> int:
 def port_argument(text: str) -> int:
     """argparse `type=` of a TCP port: 1 to 65535, or 0 for any free one (a larger number would be
     bound modulo 65536, QA's 99999 listening on 34463)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(say("cli.arg.not_whole", value=text)) from None
+    value = _whole(text)
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(say("cli.arg.port_range", value=text))
     return value
@@ -80,10 +83,7 @@ def port_argument(text: str) -> int:
 def count_argument(text: str) -> int:
     """argparse `type=` of a count that must be at least one (households, households per association):
     QA's `--per-association 0` was a ZeroDivisionError, `bench --households -1` a traceback."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(say("cli.arg.not_whole", value=text)) from None
+    value = _whole(text)
     if not 1 <= value <= INT64_MAX:
         raise argparse.ArgumentTypeError(say("cli.arg.count", value=text))
     return value

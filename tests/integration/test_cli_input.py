@@ -195,6 +195,13 @@ def test_ids_and_ports_out_of_range_are_refused_at_parsing(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("text", ["１", "1_0", " 1", "+1", "²"])
+def test_an_id_on_the_command_line_is_ascii_digits_as_on_the_web(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["campaign", "status", text])
+    assert e.value.code == 2 and "is not a whole number" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("text", "env", "said"), [
     ('[store]\nbusy_timeout_seconds = nan\n', {}, "store.busy_timeout_seconds must be a finite number"),
     ('[store]\nbusy_timeout_seconds = inf\n', {}, "store.busy_timeout_seconds must be a finite number"),
