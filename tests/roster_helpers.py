@@ -85,6 +85,17 @@ def new_city(config_path: Path) -> Path:
     return config_path
 
 
+def init_city(tmp_path: Path) -> list[str]:
+    """`safetynet init` in `tmp_path` (its own config, var/sn.db): the CLI arguments that name it."""
+    from safetynet.cli import main
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[store]\npath = "var/sn.db"\n', encoding="utf-8")
+    c = ["--config", str(cfg)]
+    assert main([*c, "init", "--admin-password", "kinkyu-renraku-mou"]) == 0
+    return c
+
+
 def dump(db_path: Path) -> list[str]:
     """Every table's content as SQL text (schema included); closed before returning. When the tests run
     on PostgreSQL: every table of this test's schema, a line per row (sorted), `db_path` unused."""

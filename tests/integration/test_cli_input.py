@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from pg_helpers import ON_POSTGRES, PgReader
+from roster_helpers import init_city
 
 from safetynet.cli import main
 from safetynet.config import load_config
@@ -24,10 +25,7 @@ DRILL = Path(__file__).resolve().parents[2] / "drills" / "citywide-earthquake.to
 
 @pytest.fixture
 def city(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
-    cfg = tmp_path / "config.toml"
-    cfg.write_text('[store]\npath = "var/sn.db"\n', encoding="utf-8")
-    c = ["--config", str(cfg)]
-    assert main([*c, "init", "--admin-password", "kinkyu-renraku-mou"]) == 0
+    c = init_city(tmp_path)
     assert main([*c, "roster", "import", str(SAMPLE)]) == 0
     capsys.readouterr()
     return c

@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from roster_helpers import init_city
 
 from safetynet.cli import main
 from safetynet.config import load_config
@@ -18,10 +19,7 @@ from safetynet.store import store_session
 
 @pytest.fixture
 def city(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
-    cfg = tmp_path / "config.toml"
-    cfg.write_text('[store]\npath = "var/sn.db"\n', encoding="utf-8")
-    c = ["--config", str(cfg)]
-    assert main([*c, "init", "--admin-password", "kinkyu-renraku-mou"]) == 0
+    c = init_city(tmp_path)
     capsys.readouterr()
     return c
 
