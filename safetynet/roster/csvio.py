@@ -317,8 +317,10 @@ class _RowReader:
             if broken:
                 return
             bad = {pos for pos, cell in enumerate(cells) if BAD_CHARACTER.search(cell)}
-        if len(cells) < self.width:
-            cells = cells + [""] * (self.width - len(cells))
+        given = len(cells)
+        if given < self.width:
+            # a spreadsheet drops the empty cells at a row's end: padded, unless a required one is missing
+            cells = cells + [""] * (self.width - given)
         elif len(cells) > self.width and any(c.strip() for c in cells[self.width :]):
             self._error(row, None, "roster.problem.too_many_cells", cells=len(cells), width=self.width)
             return
@@ -335,6 +337,12 @@ class _RowReader:
                 except ValueProblem as e:
                     if not any(c.strip() for c in cells):
                         return  # blank rows (often left at the end by spreadsheets) are skipped
+                    if pos >= given:
+                        # "column 世帯主: is empty" of a cell the row does not have: a row cut short
+                        # (a line break inside a cell, a column lost), said once, for the whole row
+                        self._error(row, None, "roster.problem.too_few_cells", cells=given, width=self.width,
+                                    column=self.h.label(pos))
+                        return
                     self._error(row, fld, e.key, **e.values)
                     ok = False
                     continue

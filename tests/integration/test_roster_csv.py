@@ -302,6 +302,16 @@ def test_too_many_cells() -> None:
     assert errors_of(csv_bytes(EN, [[*row(), "extra"]])) == [f"row 2: has {n + 1} cells but the header has {n} columns"]
 
 
+def test_a_row_cut_short_says_so_once_but_trailing_empty_cells_may_be_left_out() -> None:
+    n = len(EN)
+    full = row()
+    assert errors_of(csv_bytes(EN, [full[:4]])) == [
+        f"row 2: has only 4 cells but the header has {n} columns (no {EN[4]} and after)"]
+    # the optional columns at a row's end, dropped by the spreadsheet: still a household
+    last_required = max(i for i, v in enumerate(full) if v) + 1
+    assert parse_bytes(csv_bytes(EN, [full[:last_required]])).errors == []
+
+
 def test_duplicated_household_names_both_rows() -> None:
     rows = [row(household="1"), row(household="2"), row(household="1", name="別人")]
     assert errors_of(csv_bytes(EN, rows)) == [
