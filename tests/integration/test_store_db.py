@@ -7,7 +7,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from safetynet.store import StoreError
+from safetynet.store import StoreError, StoreUnavailable
 from safetynet.store.sqlite.db import (
     Database,
     GroupCommit,
@@ -192,6 +192,21 @@ def test_cli_reports_an_unopenable_database_in_one_line(tmp_path: Path, capsys: 
     assert main(["--config", str(cfg), "staff", "list"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: cannot open the database") and "Traceback" not in err
+
+
+async def test_a_database_that_cannot_be_opened_leaves_no_thread_behind(tmp_path: Path) -> None:
+    """aiosqlite stopped its thread without waiting: the CLI's loop ended first, and the thread's
+    "Event loop is closed" traceback followed the clean error (QA, 1 run in 6)."""
+    import threading
+
+    folder = tmp_path / "a-folder.db"
+    folder.mkdir()
+    before = {t.ident for t in threading.enumerate()}
+    with pytest.raises(StoreUnavailable, match="cannot open the database"):
+        await Database.open(folder)
+    # the default executor's idle workers (asyncio_N, which waited for it) stay: they are no connection's
+    left = {t.name for t in threading.enumerate() if t.ident not in before and not t.name.startswith("asyncio_")}
+    assert left == set()
 
 
 async def test_staff_reads_are_answered_while_every_shared_reader_is_busy(tmp_path: Path) -> None:
