@@ -27,7 +27,7 @@ from safetynet.auth import (
 from safetynet.channels import registry
 from safetynet.domain import Role, Scope
 from safetynet.domain.audit import AuditAction
-from safetynet.domain.roster import StaffError
+from safetynet.domain.roster import StaffError, StaffInputError, check_token_label
 from safetynet.i18n.scopes import scope_label
 from safetynet.passwords import MIN_LENGTH, PasswordError, check_password
 from safetynet.web.app import check_csrf, require_viewer, services
@@ -136,6 +136,8 @@ async def add_staff(request: web.Request) -> web.Response:
             login, str(form.get("display_name", "")).strip() or login, role, str(scope), hash_password(password),
             contacts=contacts,
         )
+    except StaffInputError as e:  # the login or name rule: said in the viewer's language, as the CLI does
+        return await _console(request, notice=i18n.t(lang, e.key, **e.values), status=400)
     except StaffError as e:
         return await _console(request, notice=str(e), status=409)
     log.info("staff_added", staff_id=staff.id, role=str(role))
@@ -205,10 +207,14 @@ async def create_token(request: web.Request) -> web.Response:
         expires_at = token_expiry(services(request).clock.now(), days)
     except ValueError:
         return await _console(request, notice=t(lang, "bad_expires_days"), status=400)
+    label = str(form.get("label", "")).strip()
+    try:
+        check_token_label(label)  # as `token create --label`: no control character, at most 200 characters
+    except StaffInputError as e:
+        return await _console(request, notice=i18n.t(lang, e.key, **e.values), status=400)
     token = new_token()
-    token_id = await services(request).store.auth.create_api_token(token_hash(token), role, str(scope),
-                                                                   str(form.get("label", ""))[:100], expires_at,
-                                                                   created_by=viewer.staff_id)
+    token_id = await services(request).store.auth.create_api_token(token_hash(token), role, str(scope), label,
+                                                                   expires_at, created_by=viewer.staff_id)
     log.info("api_token_created", token_id=token_id, role=str(role), expires_days=days, staff_id=viewer.staff_id)
     # a token reads and acts as its role on its scope: who made one, and who ended it, is on record
     record(request, viewer, AuditAction.TOKEN, "api_token", detail=f"created {token_id} {role} {scope}")

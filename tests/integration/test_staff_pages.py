@@ -233,6 +233,25 @@ async def test_the_admin_console_refuses_weak_passwords_in_the_viewers_language(
             await login(other, w, "fuku2", "mado-guchi-no-kagi")
 
 
+async def test_the_admin_console_says_the_login_and_label_rules_in_the_viewers_language(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        csrf = await login(http, w, "admin")
+        tokens = await w.store.auth.list_api_tokens()
+        data = {"csrf": csrf, "display_name": "副会長 三", "role": "deputy", "scope": f"association:{ASSOC_A}",
+                "password": "mado-guchi-no-kagi"}
+        async with http.post(f"{w.url}/admin/staff?lang=ja", data={**data, "login": "fuku 3"}) as r:
+            assert r.status == 400 and "は使えません: ログイン名は 1〜64 文字" in await r.text()  # was a 409, English
+        async with http.post(f"{w.url}/admin/staff?lang=ja", data={**data, "login": "fuku3",
+                                                                    "display_name": "副会長\u202e三"}) as r:
+            assert r.status == 400 and "U+202E" in await r.text()
+        assert await w.store.auth.staff_by_login("fuku3") is None
+        async with http.post(f"{w.url}/admin/tokens?lang=ja", data={"csrf": csrf, "role": "association_head",
+                                                                     "scope": f"association:{ASSOC_B}",
+                                                                     "label": "bot\x1b[31m"}) as r:
+            assert r.status == 400 and "data-secret" not in await r.text()  # was stored, ESC and all
+        assert await w.store.auth.list_api_tokens() == tokens
+
+
 async def test_admin_creates_a_scoped_api_token(tmp_path: Path) -> None:
     async with world(tmp_path) as w, client() as http:
         csrf = await login(http, w, "admin")
