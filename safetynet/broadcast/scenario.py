@@ -126,28 +126,27 @@ def parse_scope(value: Any, fail: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _text_problem(text: str, empty: str, limit: int, bad: re.Pattern[str], what_bad: str) -> str | None:
+    if not text.strip():
+        return empty
+    if len(text) > limit:
+        return f"longer than {limit} characters"
+    m = bad.search(text)
+    if m:
+        return f"contains {character_name(m.group())} at character {m.start() + 1}{what_bad}"
+    return None
+
+
 def title_problem(title: str) -> str | None:
     """Why `title` cannot head a campaign, or None."""
-    if not title.strip():
-        return "required, a non-empty string"
-    if len(title) > MAX_TITLE_CHARS:
-        return f"longer than {MAX_TITLE_CHARS} characters"
-    bad = BAD_CHARACTER.search(title)
-    if bad:
-        return f"contains {character_name(bad.group())} at character {bad.start() + 1}: one line of visible text"
-    return None
+    return _text_problem(title, "required, a non-empty string", MAX_TITLE_CHARS, BAD_CHARACTER,
+                         ": one line of visible text")
 
 
 def message_problem(text: str) -> str | None:
     """Why `text` cannot be a campaign's message, or None (U+2028/2029 count as line breaks: `plain_breaks`)."""
-    if not text.strip():
-        return "a non-empty string"
-    if len(text) > MAX_MESSAGE_CHARS:
-        return f"longer than {MAX_MESSAGE_CHARS} characters"
-    bad = _MESSAGE_BAD.search(text)
-    if bad:
-        return f"contains {character_name(bad.group())} at character {bad.start() + 1}, an invisible control character"
-    return None
+    return _text_problem(text, "a non-empty string", MAX_MESSAGE_CHARS, _MESSAGE_BAD,
+                         ", an invisible control character")
 
 
 def fit_title(text: str) -> str:

@@ -39,6 +39,7 @@ from safetynet.web.enrol_views import (
     no_channel_page,
     remove_confirm_page,
 )
+from safetynet.web.ids import parse_id
 from safetynet.web.pwa import is_ios
 from safetynet.web.ratelimit import KeyedRateLimit, client_ip
 from safetynet.web.replies_common import (
@@ -263,7 +264,7 @@ async def join_remove(request: web.Request) -> web.Response:
     form = await small_form(request, MAX_FORM_BYTES)
     code = request.match_info["code"]
     raw = str(form.get("contact_id", ""))
-    contact_id = int(raw) if raw.isascii() and raw.isdigit() else -1
+    contact_id = parse_id(raw) or -1  # one rule for ids (web.ids): no contact has id 0
     enrolment = _enrolment(services(request))
     if form.get("confirm") != "1":
         try:
