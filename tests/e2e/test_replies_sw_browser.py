@@ -186,3 +186,26 @@ async def test_a_safe_kept_from_before_a_call_for_help_made_since_does_not_withd
         finally:
             await browser.close()
         assert await env.status("A-001") == Status.NEED_HELP
+
+
+async def test_taps_kept_without_signal_go_in_the_order_tapped_when_the_phones_clock_went_back(tmp_path: Path) -> None:
+    """無事です, then the phone's clock set back an hour (a dead battery, a manual fix), then 助けが必要,
+    both without signal: the call for help is the last answer, whatever the clock said."""
+    async with running_app(tmp_path) as env, async_playwright() as pw:
+        household, token = env.hh("A-001").id, env.token("A-001")
+        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        try:
+            context = await browser.new_context()
+            await context.grant_permissions(["notifications", "background-sync"], origin=env.url)
+            worker = await _service_worker(context, await context.new_page(), env.url)
+            tap = {"token": token, "via": "webpush", "url": env.reply_url("A-001"), "title": "訓練"}
+            await worker.evaluate("e => keep({...e, key: 'sw-first', status: 'safe', at: Date.now()})", tap)
+            await worker.evaluate("e => keep({...e, key: 'sw-second', status: 'need_help', at: Date.now() - 3600 * 1000})",
+                                  tap)
+            assert [e["key"] for e in await worker.evaluate("() => kept()")] == ["sw-first", "sw-second"]
+            assert (await worker.evaluate("() => flush()"))["left"] == 0
+        finally:
+            await browser.close()
+        assert await env.status("A-001") == Status.NEED_HELP
+        entries = await env.store.replies.history(env.campaign_id, household)
+        assert [e.status for e in entries] == ["safe", "need_help"]

@@ -89,14 +89,28 @@ function queueOp(mode, op) {
   });
 }
 
-function keep(entry) { return queueOp("readwrite", function (s) { return s.put(entry); }); }
+// Each kept tap gets the next number, in the transaction that keeps it: the order tapped is not the
+// phone's clock, which may be set back between two taps made without signal.
+function keep(entry) {
+  return queueOp("readwrite", function (s) {
+    var all = s.getAll();
+    all.onsuccess = function () {
+      var last = 0;
+      (all.result || []).forEach(function (e) { if (e.key !== entry.key && e.seq > last) last = e.seq; });
+      entry.seq = last + 1;
+      s.put(entry);
+    };
+    return all;
+  });
+}
 function isKept(key) {
   return queueOp("readonly", function (s) { return s.count(key); }).then(function (n) { return n > 0; });
 }
 function forget(key) { return queueOp("readwrite", function (s) { return s.delete(key); }); }
 function kept() {
   return queueOp("readonly", function (s) { return s.getAll(); }).then(function (all) {
-    return (all || []).sort(function (a, b) { return a.at - b.at; }); // in the order tapped: the last one stands
+    // in the order tapped: the last one stands (a tap kept by a worker before `seq` has none: first)
+    return (all || []).sort(function (a, b) { return (a.seq || 0) - (b.seq || 0) || a.at - b.at; });
   });
 }
 
