@@ -32,6 +32,7 @@ from safetynet.channels import registry
 from safetynet.domain import CampaignKind, ChannelName, Scope
 from safetynet.domain.campaigns import LadderStep
 from safetynet.domain.roster import BAD_CHARACTER, character_name
+from safetynet.i18n import Text
 
 _TOP_KEYS = {"title", "kind", "scope", "messages", "ladder", "description", "simulate", "simulation", "options"}
 # Tables kept for the demo and simulated residents, not read by the broadcast.
@@ -126,27 +127,27 @@ def parse_scope(value: Any, fail: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _text_problem(text: str, empty: str, limit: int, bad: re.Pattern[str], what_bad: str) -> str | None:
+def _text_problem(text: str, what: str, limit: int, bad: re.Pattern[str]) -> Text | None:
+    """`what` names the catalog texts (`campaign.problem.{what}_empty`, `…_character`): said in the
+    reader's language by the console and the CLI, in English (`str()`) by the API and scenario files."""
     if not text.strip():
-        return empty
+        return Text(f"campaign.problem.{what}_empty")
     if len(text) > limit:
-        return f"longer than {limit} characters"
+        return Text("campaign.problem.too_long", limit=limit)
     m = bad.search(text)
     if m:
-        return f"contains {character_name(m.group())} at character {m.start() + 1}{what_bad}"
+        return Text(f"campaign.problem.{what}_character", char=character_name(m.group()), position=m.start() + 1)
     return None
 
 
-def title_problem(title: str) -> str | None:
+def title_problem(title: str) -> Text | None:
     """Why `title` cannot head a campaign, or None."""
-    return _text_problem(title, "required, a non-empty string", MAX_TITLE_CHARS, BAD_CHARACTER,
-                         ": one line of visible text")
+    return _text_problem(title, "title", MAX_TITLE_CHARS, BAD_CHARACTER)
 
 
-def message_problem(text: str) -> str | None:
+def message_problem(text: str) -> Text | None:
     """Why `text` cannot be a campaign's message, or None (U+2028/2029 count as line breaks: `plain_breaks`)."""
-    return _text_problem(text, "a non-empty string", MAX_MESSAGE_CHARS, _MESSAGE_BAD,
-                         ", an invisible control character")
+    return _text_problem(text, "message", MAX_MESSAGE_CHARS, _MESSAGE_BAD)
 
 
 def fit_title(text: str) -> str:
@@ -173,7 +174,7 @@ def parse_title(value: Any, fail: Any) -> str:
         raise fail("title", "required, a non-empty string")
     problem = title_problem(value)
     if problem:
-        raise fail("title", problem)
+        raise fail("title", str(problem))
     return value.strip()
 
 
@@ -185,7 +186,7 @@ def parse_messages(value: Any, fail: Any) -> dict[str, str]:
             raise fail(f"messages.{lang}", "a non-empty string")
         problem = message_problem(text)
         if problem:
-            raise fail(f"messages.{lang}", problem)
+            raise fail(f"messages.{lang}", str(problem))
     if "ja" not in value:
         raise fail("messages.ja", "required: Japanese is every household's fallback")
     return {str(k): plain_breaks(v).strip() for k, v in value.items()}

@@ -56,7 +56,8 @@ from safetynet.domain.campaigns import (
 )
 from safetynet.domain.japan_time import date_time_jst
 from safetynet.domain.roster import Association, UnknownScopeError
-from safetynet.i18n import t
+from safetynet.i18n import LANGUAGES, Term, Text, t
+from safetynet.i18n.scopes import scope_label
 from safetynet.replies.notify import short_title, staff_messages, standing_in
 from safetynet.replies.tokens import check_token, reply_token, token_hash
 from safetynet.stats.document import build_stats
@@ -70,7 +71,18 @@ _BATCH = 5000
 
 
 class CampaignError(Exception):
-    """A campaign request that cannot be done; the message is fit to show."""
+    """A campaign request that cannot be done: a catalog text (`campaign.error.*`) and its values.
+
+    `str()` is the English (logs, tests, the API's JSON); `text(lang)` says it to a person, in the
+    console page's language or the terminal's.
+    """
+
+    def __init__(self, key: str, /, **values: object) -> None:
+        self.said = Text(key, **values)
+        super().__init__(str(self.said))
+
+    def text(self, lang: str) -> str:
+        return self.said.text(lang)
 
 
 class CampaignNotFound(CampaignError):
@@ -85,8 +97,8 @@ class ApprovalRefused(CampaignError):
     """Who asked may not approve this real event: not a city admin, not a person (a token, a
     trigger), or the very person who started it (`same_person`)."""
 
-    def __init__(self, message: str, same_person: bool = False) -> None:
-        super().__init__(message)
+    def __init__(self, key: str, /, *, same_person: bool = False, **values: object) -> None:
+        super().__init__(key, **values)
         self.same_person = same_person
 
 
@@ -95,15 +107,39 @@ class DuplicateCampaign(CampaignError):
     every household the same alert twice. Starting it anyway needs `force` (a confirmation)."""
 
     def __init__(self, running: Campaign) -> None:
-        started = running.started_at or running.created_at
         waiting = running.state == CampaignState.PENDING_APPROVAL
-        super().__init__(
-            f"campaign {running.id} ({running.title}, {', '.join(running.scope)}) of the same scenario and scope"
-            + (f" is already waiting for approval (started {date_time_jst(running.requested_at or running.created_at)});"
-               " approve that one instead, or starting another" if waiting else
-               f" is already running (started {date_time_jst(started)}); starting another")
-            + " sends every household the same alert again")
+        since = (running.requested_at or running.created_at) if waiting else (running.started_at or running.created_at)
+        super().__init__("campaign.error.duplicate_waiting" if waiting else "campaign.error.duplicate",
+                         id=running.id, title=running.title, scope=scope_words(running.scope),
+                         time=date_time_jst(since))
         self.running = running
+
+
+def state_word(state: CampaignState | str) -> Term:
+    """A campaign's state inside an error: `closed` in English, 「終了」 in Japanese."""
+    return Term(str(state), lambda lang: t(lang, f"dash.state_{state}"))
+
+
+def scope_words(scope: Sequence[str]) -> Term:
+    """A campaign's scope inside an error: `association:東町会` in English, 「町会: 東町会」 in Japanese."""
+    return Term(", ".join(scope), lambda lang: "、".join(scope_label(lang, s) for s in scope))
+
+
+_LANGUAGE_NAMES = dict(LANGUAGES)
+
+
+def language_word(code: str) -> Term:
+    """A message's language inside an error: `messages.en` in English (as the API and scenario files
+    write it), 「本文（English）」 in Japanese (the language switch's own names)."""
+    return Term(code, lambda lang: _LANGUAGE_NAMES.get(code, code))
+
+
+def _unknown_scope(e: UnknownScopeError) -> CampaignError:
+    """A scope the roster does not have, named in the reader's words (QA: "unknown association: …" under ja)."""
+    if e.kind:
+        return CampaignError("campaign.error.unknown_scope", name=e.name,
+                             kind=Term(e.kind, lambda lang: t(lang, f"dash.{e.kind}")))
+    return CampaignError("campaign.error.bad_scope", detail=str(e))
 
 
 def same_campaign_key(kind: CampaignKind | str, scope: Sequence[str], title: str,
@@ -182,7 +218,7 @@ def _merge(spec: CampaignSpec | None, **kw: Any) -> CampaignSpec:
     if spec is None:
         missing = {"kind", "title", "scope", "messages"} - set(given)
         if missing:
-            raise CampaignError(f"missing {', '.join(sorted(missing))}")
+            raise CampaignError("campaign.error.missing", fields=", ".join(sorted(missing)))
         return CampaignSpec(str(given["title"]), CampaignKind(given["kind"]), tuple(given["scope"]),
                             dict(given["messages"]), tuple(given.get("ladder", registry.default_ladder())))
     return CampaignSpec(
@@ -197,11 +233,11 @@ def _check_texts(spec: CampaignSpec) -> None:
     a form that builds its spec itself cannot store a title of 60,000 characters or a hidden override."""
     problem = title_problem(spec.title)
     if problem:
-        raise CampaignError(f"title: {problem}")
+        raise CampaignError("campaign.error.title", problem=problem)
     for lang, text in spec.messages.items():
         problem = message_problem(text)
         if problem:
-            raise CampaignError(f"messages.{lang}: {problem}")
+            raise CampaignError("campaign.error.message", lang=language_word(lang), problem=problem)
 
 
 class CampaignService:
@@ -230,7 +266,7 @@ class CampaignService:
         try:
             await self.store.roster.count_in_scope(spec.scope)
         except UnknownScopeError as e:
-            raise CampaignError(str(e)) from e
+            raise _unknown_scope(e) from e
         c = await self.campaigns.create(kind=spec.kind, title=spec.title, scope=spec.scope,
                                         messages=spec.messages, ladder=spec.ladder,
                                         options={**spec.options, **(options or {})}, source=source,
@@ -241,7 +277,7 @@ class CampaignService:
     async def get(self, campaign_id: int) -> Campaign:
         c = await self.campaigns.get(campaign_id)
         if c is None:
-            raise CampaignNotFound(f"no campaign {campaign_id}")
+            raise CampaignNotFound("campaign.error.not_found", id=campaign_id)
         return c
 
     async def start(self, campaign_id: int, *, by: Actor | str = "", force: bool = False) -> Campaign:
@@ -254,16 +290,16 @@ class CampaignService:
         actor = by if isinstance(by, Actor) else Actor(by)
         c = await self.get(campaign_id)
         if c.state != CampaignState.DRAFT:
-            raise CampaignStateError(f"campaign {c.id} is {c.state}; only a draft can start")
+            raise CampaignStateError("campaign.error.not_draft", id=c.id, state=state_word(c.state))
         if not force:
             await self.refuse_duplicate(c.kind, c.scope, c.title, c.options, other_than=c.id)
         if c.kind == CampaignKind.REAL:
             try:
                 await self.store.roster.count_in_scope(c.scope)
             except UnknownScopeError as e:
-                raise CampaignError(str(e)) from e
+                raise _unknown_scope(e) from e
             if not await self.campaigns.request_approval(c.id, self.clock.now(), actor.label, actor.person_id):
-                raise CampaignStateError(f"campaign {c.id} changed state while starting")
+                raise CampaignStateError("campaign.error.changed_while_starting", id=c.id)
             log.info("campaign_awaiting_approval", campaign_id=c.id, source=c.source, person=actor.is_person)
             self._changed()
             await self._audit("start", c, actor)
@@ -271,7 +307,7 @@ class CampaignService:
             return await self.get(c.id)
         await self._plan(c)
         if not await self.campaigns.begin_running(c.id, self.clock.now(), actor.label, actor.person_id):
-            raise CampaignStateError(f"campaign {c.id} changed state while starting")
+            raise CampaignStateError("campaign.error.changed_while_starting", id=c.id)
         log.info("campaign_started", campaign_id=c.id, kind=str(c.kind), source=c.source, forced=force)
         self._changed()
         await self._audit("start", c, actor)
@@ -282,26 +318,25 @@ class CampaignService:
         active city admin (a person: a staff id) other than the one who started it."""
         c = await self.get(campaign_id)
         if c.state != CampaignState.PENDING_APPROVAL:
-            raise CampaignStateError(f"campaign {c.id} is {c.state}; only a real event waiting for approval"
-                                     " can be approved")
+            raise CampaignStateError("campaign.error.not_waiting", id=c.id, state=state_word(c.state))
         if by.staff_id is None:
-            raise ApprovalRefused("approving a real event needs a city admin signed in as a person; an API token"
-                                  " or a trigger can start one, never approve it")
+            raise ApprovalRefused("campaign.error.approve_needs_person")
         staff = await self.store.auth.staff_by_id(by.staff_id)
         if staff is None or not staff.active or staff.role != Role.CITY_ADMIN:
-            raise ApprovalRefused(f"{by.label} is not an active city admin: only a city admin approves a real event")
+            raise ApprovalRefused("campaign.error.approve_not_city_admin", who=by.label)
         if c.started_by_staff == by.staff_id:
-            through = f" (through {c.started_by}, which they made)" if c.started_by != by.label else ""
-            raise ApprovalRefused(f"{by.label} started campaign {c.id}{through}: a second, different city admin"
-                                  " must approve it", same_person=True)
+            if c.started_by != by.label:  # through a token they made
+                raise ApprovalRefused("campaign.error.approve_same_person_through", same_person=True, who=by.label,
+                                      id=c.id, via=c.started_by)
+            raise ApprovalRefused("campaign.error.approve_same_person", same_person=True, who=by.label, id=c.id)
         if not force:
             await self.refuse_duplicate(c.kind, c.scope, c.title, c.options, other_than=c.id, waiting_too=False)
         await self._plan(c)
         if not await self.campaigns.approve(c.id, self.clock.now(), by.label, by.staff_id):
             now = await self.get(c.id)
             if now.state == CampaignState.PENDING_APPROVAL:  # the store's own check of the same rule
-                raise ApprovalRefused(f"{by.label} started campaign {c.id}", same_person=True)
-            raise CampaignStateError(f"campaign {c.id} is {now.state}; it changed state while being approved")
+                raise ApprovalRefused("campaign.error.approve_same_person", same_person=True, who=by.label, id=c.id)
+            raise CampaignStateError("campaign.error.changed_while_approving", id=c.id, state=state_word(now.state))
         log.info("campaign_approved", campaign_id=c.id, source=c.source, forced=force)
         self._changed()
         await self._audit("approve", c, by)
@@ -339,11 +374,11 @@ class CampaignService:
     async def _plan(self, c: Campaign) -> int:
         secret = self.cfg.secrets.secret_key
         if not secret:
-            raise CampaignError("the secret key is not set: run `safetynet init` or set SAFETYNET_SECRET_KEY")
+            raise CampaignError("campaign.error.no_secret_key")
         try:
             households = await self._plan_first_step(c, secret)
         except UnknownScopeError as e:  # renamed or removed from the roster since the draft was made
-            raise CampaignError(str(e)) from e
+            raise _unknown_scope(e) from e
         log.info("campaign_planned", campaign_id=c.id, households=households)
         return households
 
@@ -407,7 +442,7 @@ class CampaignService:
     async def close(self, campaign_id: int, *, by: Actor | str = "") -> Campaign:
         c = await self.get(campaign_id)
         if not await self.campaigns.close(campaign_id, self.clock.now()):
-            raise CampaignStateError(f"campaign {campaign_id} is {c.state}; only a running campaign can close")
+            raise CampaignStateError("campaign.error.not_running", id=campaign_id, state=state_word(c.state))
         log.info("campaign_closed", campaign_id=campaign_id)
         self._changed()
         await self._audit("close", c, by if isinstance(by, Actor) else Actor(by))
@@ -419,7 +454,7 @@ class CampaignService:
         its message reached (`_tell_households`)."""
         c = await self.get(campaign_id)
         if not await self.campaigns.cancel(campaign_id, self.clock.now()):
-            raise CampaignStateError(f"campaign {campaign_id} is {c.state}; it can no longer be cancelled")
+            raise CampaignStateError("campaign.error.not_cancellable", id=campaign_id, state=state_word(c.state))
         log.info("campaign_cancelled", campaign_id=campaign_id)
         self._changed()
         actor = by if isinstance(by, Actor) else Actor(by)
@@ -488,7 +523,7 @@ class CampaignService:
                           messages: Mapping[str, str] | None = None) -> Campaign:
         c = await self.get(campaign_id)
         if not await self.campaigns.update_text(campaign_id, title=title, messages=messages):
-            raise CampaignStateError(f"campaign {campaign_id} is {c.state}; its text can no longer change")
+            raise CampaignStateError("campaign.error.text_fixed", id=campaign_id, state=state_word(c.state))
         self._changed()
         return await self.get(campaign_id)
 
@@ -522,7 +557,7 @@ class CampaignService:
             async for batch in self.store.roster.households_in_scope(scope, batch_size=_BATCH):
                 counter.add(batch)
         except UnknownScopeError as e:
-            raise CampaignError(str(e)) from e
+            raise _unknown_scope(e) from e
         return counter.result()
 
     async def coverage(self, scope: Sequence[str]) -> list[Association]:

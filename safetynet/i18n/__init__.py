@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import gettext
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
+from typing import Protocol, runtime_checkable
 
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
 __all__ = [
     "CATALOGS", "FALLBACK", "LANGUAGES", "PAGE_LANGUAGES", "SOURCE",
-    "catalog", "catalog_language", "fallback_chain", "t", "translations", "ui_language",
+    "Sayable", "Term", "Text", "catalog", "catalog_language", "fallback_chain", "t", "translations", "ui_language",
 ]
 
 SOURCE = "ja"
@@ -103,6 +104,53 @@ def t(lang: str, key: str, /, **values: object) -> str:
     except KeyError:
         raise KeyError(f"no text {key!r} in the {SOURCE} catalog") from None
     return text.format(**values) if values else text
+
+
+@runtime_checkable
+class Sayable(Protocol):
+    """Anything that says itself in a reader's language (a Text, a Term, an error that carries a Text)."""
+
+    def text(self, lang: str, /) -> str: ...
+
+
+class Text:
+    """A catalog text said later, in its reader's language: made where the reader is not known (the
+    broadcast service refusing a campaign), said by whoever shows it (the console in the page's
+    language, the CLI in the terminal's). A value that is itself Sayable is said in the same language.
+    `str()` is the English (logs, tests, the API's JSON)."""
+
+    __slots__ = ("key", "values")
+
+    def __init__(self, key: str, /, **values: object) -> None:
+        self.key = key
+        self.values = values
+
+    def text(self, lang: str, /) -> str:
+        return t(lang, self.key, **{k: v.text(lang) if isinstance(v, Sayable) else v for k, v in self.values.items()})
+
+    def __str__(self) -> str:
+        return self.text("en")
+
+    def __repr__(self) -> str:
+        return f"Text({self.key!r}, {self.values!r})"
+
+
+class Term:
+    """A word of the data inside a Text (a campaign's state, a scope, a language code): in English as
+    the data spells it (`pending_approval`, `association:…`: what logs, the API and scripts have
+    always read), in any other language `words(lang)`."""
+
+    __slots__ = ("word", "words")
+
+    def __init__(self, word: str, words: Callable[[str], str]) -> None:
+        self.word = word
+        self.words = words
+
+    def text(self, lang: str, /) -> str:
+        return self.word if lang == "en" else self.words(lang)
+
+    def __str__(self) -> str:
+        return self.word
 
 
 def catalog(lang: str) -> Mapping[str, str]:
