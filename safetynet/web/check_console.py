@@ -17,15 +17,15 @@ from safetynet.auth import Viewer
 from safetynet.broadcast.service import CampaignError, CampaignSpec, DuplicateCampaign
 from safetynet.domain.campaigns import CHECK_OUTCOMES, CampaignInfo, CheckTally
 from safetynet.domain.roster import HouseholdLine
-from safetynet.i18n import t
+from safetynet.i18n import Text, t
 from safetynet.stats.cache import TtlCache
 from safetynet.stats.report import summarize_check
 from safetynet.templating import Markup, call_macro
 from safetynet.web.app import SERVICES, check_csrf, require_viewer
 from safetynet.web.bodies import read_form
-from safetynet.web.city_console import _refused, _service, scope_choices
+from safetynet.web.city_console import _ask_again, _refused, _service, scope_choices
 from safetynet.web.dash_shell import not_found, reads, visible_associations
-from safetynet.web.dash_text import channel_label, lang_of
+from safetynet.web.dash_text import channel_label
 
 log = structlog.get_logger("web.check")
 
@@ -109,18 +109,18 @@ async def start_check(request: web.Request) -> web.Response:
     form = await read_form(request)
     await check_csrf(request, form)
     if form.get("really") != "1":  # it goes out at once to every contact in scope (QA: one click sent it city-wide)
-        raise web.HTTPBadRequest(text=t(lang_of(request), "console.check_really"))
+        return _refused(request, Text("console.check_really"), 400)
     scope = str(form.get("scope", ""))
     if scope not in {v for v, _ in await scope_choices(request, viewer)}:
-        raise web.HTTPBadRequest(text="scope: not one of the scopes offered")
+        return _refused(request, Text("dash.scope_not_offered"), 400)
     spec = CampaignSpec.for_check((scope,))
     try:
         campaign = await _service(request).launch(spec, source="console", created_by=viewer.login,
                                                   by=viewer.actor, force=form.get("force") == "1")
-    except DuplicateCampaign as e:
-        return _refused(request, str(e))
+    except DuplicateCampaign as e:  # what runs, and the start once more behind its own box, as for a drill
+        return _ask_again(request, e, "/city/campaigns/check", [("scope", scope)])
     except CampaignError as e:
-        return _refused(request, str(e))
+        return _refused(request, e)
     log.info("contact_check_started_from_console", campaign_id=campaign.id)
     raise web.HTTPSeeOther(f"/city?campaign={campaign.id}")
 

@@ -15,6 +15,7 @@ The work is the broadcast service's (`Services.campaigns`); this module only ask
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -31,11 +32,12 @@ from safetynet.broadcast.service import (
     CampaignService,
     CampaignSpec,
     DuplicateCampaign,
+    language_word,
 )
 from safetynet.channels.spec import MESSAGE_FULL
 from safetynet.domain import CampaignKind, CampaignState
 from safetynet.domain.campaigns import Campaign, CampaignInfo
-from safetynet.i18n import LANGUAGES
+from safetynet.i18n import LANGUAGES, Sayable, Text
 from safetynet.i18n.scopes import scope_label
 from safetynet.stats.cache import TtlCache
 from safetynet.templating import Markup, call_macro
@@ -92,8 +94,20 @@ def _service(request: web.Request) -> CampaignService:
     return campaigns
 
 
-def _refused(request: web.Request, message: str, status: int = 409) -> web.Response:
-    return _page(request, t(lang_of(request), "error"), "refused", status, message=message)
+def _refused(request: web.Request, said: Sayable | Sequence[Sayable], status: int = 409) -> web.Response:
+    """The refusal page, each reason in the page's language (a CampaignError, a catalog Text): staff
+    never read the service's English (QA: "campaign 12 is closed; …" on a Japanese page)."""
+    lang = lang_of(request)
+    reasons = [said] if isinstance(said, Sayable) else list(said)
+    return _page(request, t(lang, "error"), "refused", status, messages=[r.text(lang) for r in reasons])
+
+
+class _FormRefused(Exception):
+    """The start form asks for what no campaign may be: its reasons go back on a refusal page (400)."""
+
+    def __init__(self, reasons: list[Sayable]) -> None:
+        super().__init__("; ".join(str(r) for r in reasons))
+        self.reasons = reasons
 
 
 def _starter(request: web.Request) -> Viewer:
@@ -111,12 +125,13 @@ async def _request(request: web.Request, viewer: Viewer, form: MultiDictProxy[An
     ja = str(form.get("message_ja", "")).strip()
     en = str(form.get("message_en", "")).strip()
     if kind not in ("drill", "real") or not title or not ja:
-        raise web.HTTPBadRequest(text="kind, title and a Japanese message are required")
+        raise _FormRefused([Text("dash.form_incomplete")])
     # the rules the start applies, said at the preview already (the form's maxlength is the browser's)
-    problems = [f"{name}: {p}" for name, p in (("title", title_problem(title)), ("message_ja", message_problem(ja)),
-                                                ("message_en", message_problem(en) if en else None)) if p]
+    problems: list[Sayable] = [Text("campaign.error.title", problem=p) for p in [title_problem(title)] if p]
+    problems += [Text("campaign.error.message", lang=language_word(code), problem=p)
+                 for code, p in (("ja", message_problem(ja)), ("en", message_problem(en) if en else None)) if p]
     if problems:
-        raise web.HTTPBadRequest(text="; ".join(problems))
+        raise _FormRefused(problems)
     if scope not in {v for v, _ in await scope_choices(request, viewer)}:
         raise not_found()
     messages = {"ja": ja, **({"en": en} if en else {})}
@@ -151,11 +166,13 @@ async def preview(request: web.Request) -> web.Response:
     form = await read_form(request)
     await check_csrf(request, form)
     lang = lang_of(request)
-    req = await _request(request, viewer, form)
     try:
+        req = await _request(request, viewer, form)
         pv = await _service(request).preview(scope=req["scope"], kind=req["kind"], messages=req["messages"])
+    except _FormRefused as e:
+        return _refused(request, e.reasons, 400)
     except CampaignError as e:
-        return _refused(request, str(e), 400)
+        return _refused(request, e, 400)
     cost = pv.cost_jpy
     priced = ", ".join(f"{channel_label(lang, ch)} ¥{cost.get(ch, 0):,.0f} ({n:,})" for ch, n in pv.units.items())
     return _page(request, t(lang, "preview"), "preview", req=req, pv=pv, priced=priced, steps=_steps(lang, pv),
@@ -181,7 +198,10 @@ async def start(request: web.Request) -> web.Response:
     form = await read_form(request)
     await check_csrf(request, form)
     lang = lang_of(request)
-    req = await _request(request, viewer, form)
+    try:
+        req = await _request(request, viewer, form)
+    except _FormRefused as e:
+        return _refused(request, e.reasons, 400)
     real = req["kind"] == CampaignKind.REAL
     if real and form.get("really_real") != "1":
         return _page(request, t(lang, "preview"), "notice", 400, message=t(lang, "real_confirm_needed"))
@@ -193,7 +213,7 @@ async def start(request: web.Request) -> web.Response:
         keep = _hidden(form, *([("really_real", "1")] if real else []))
         return _ask_again(request, e, "/city/campaigns/start", keep)
     except CampaignError as e:
-        return _refused(request, str(e))
+        return _refused(request, e)
     log.info("campaign_started_from_console", campaign_id=campaign.id, kind=str(req["kind"]))
     raise web.HTTPSeeOther(f"/city?campaign={campaign.id}")
 
@@ -207,13 +227,13 @@ async def start_draft(request: web.Request) -> web.Response:
     form = await read_form(request)
     await check_csrf(request, form)
     if form.get("really") != "1":
-        raise web.HTTPBadRequest(text="tick the confirmation box")
+        return _refused(request, Text("dash.confirm_needed"), 400)
     try:
         await _service(request).start(info.id, by=viewer.actor, force=form.get("force") == "1")
     except DuplicateCampaign as e:
         return _ask_again(request, e, f"/city/campaigns/{info.id}/start", [])
     except CampaignError as e:
-        return _refused(request, str(e))
+        return _refused(request, e)
     log.info("campaign_started_from_console", campaign_id=info.id, kind=info.kind, proposal=True)
     raise web.HTTPSeeOther(f"/city?campaign={info.id}")
 
@@ -227,15 +247,15 @@ async def approve(request: web.Request) -> web.Response:
     form = await read_form(request)
     await check_csrf(request, form)
     if form.get("really") != "1":
-        raise web.HTTPBadRequest(text="tick the confirmation box")
+        return _refused(request, Text("dash.confirm_needed"), 400)
     try:
         await _service(request).approve(info.id, by=viewer.actor, force=form.get("force") == "1")
     except DuplicateCampaign as e:
         return _ask_again(request, e, f"/city/campaigns/{info.id}/approve", [])
     except ApprovalRefused as e:
-        return _refused(request, str(e), 403)
+        return _refused(request, e, 403)
     except CampaignError as e:
-        return _refused(request, str(e))
+        return _refused(request, e)
     log.info("campaign_approved_from_console", campaign_id=info.id)
     raise web.HTTPSeeOther(f"/city?campaign={info.id}")
 
@@ -267,7 +287,7 @@ async def review(request: web.Request, info: CampaignInfo, lang: str) -> Markup:
     try:
         pv = await _service(request).preview(scope=c.scope, ladder=c.ladder, messages=c.messages, kind=c.kind)
     except CampaignError as e:  # a scope gone since (an association renamed by a roster import)
-        failed = str(e)
+        failed = e.text(lang)
     scope = ", ".join(scope_label(lang, s) for s in c.scope)
     return call_macro("city_parts.html", "campaign_review", lang, scope, pv, _steps(lang, pv) if pv else [],
                       _resident_texts(lang, c), failed)
@@ -305,7 +325,7 @@ async def _finish(request: web.Request, action: str) -> web.Response:
     form = await read_form(request)
     await check_csrf(request, form)
     if form.get("really") != "1":
-        raise web.HTTPBadRequest(text="tick the confirmation box")
+        return _refused(request, Text("dash.confirm_needed"), 400)
     # the households its message reached are told of a cancel unless the box was unticked
     # (a form without the box, made before the campaign went out, tells them: the hidden "0" says unticked)
     told = form.getall("tell_households", [])
@@ -313,7 +333,7 @@ async def _finish(request: web.Request, action: str) -> web.Response:
     try:
         await getattr(_service(request), action)(info.id, by=viewer.actor, **options)
     except CampaignError as e:
-        return _refused(request, str(e))
+        return _refused(request, e)
     log.info("campaign_finished_from_console", campaign_id=info.id, action=action)
     raise web.HTTPSeeOther(f"/city?campaign={info.id}")
 

@@ -66,9 +66,13 @@ async def test_the_preview_refuses_what_the_start_would_and_the_form_says_the_li
         before = await w.store.campaigns.list_campaigns()
         async with http.get(f"{w.url}/city") as r:
             assert '<input name="title" required maxlength="120">' in await r.text()
-        for bad, words in ((form(csrf, title="訓" * 121), "title: longer than 120 characters"),
-                           (form(csrf, message_ja="訓練\x00です"), "message_ja: contains U+0000 (NUL)")):
-            async with http.post(f"{w.url}/city/campaigns/preview", data=bad) as r:
+        # said in the page's language (QA: the service's English on a Japanese page)
+        for bad, page_lang, words in (
+                (form(csrf, title="訓" * 121), "ja", "件名: 長すぎます（120 文字まで）"),
+                (form(csrf, message_ja="訓練\x00です"), "ja", "本文（日本語）: 3 文字目に目に見えない制御文字 U+0000 (NUL)"),
+                (form(csrf, title="訓" * 121), "en", "title: longer than 120 characters"),
+                (form(csrf, message_ja="訓練\x00です"), "en", "messages.ja: contains U+0000 (NUL) at character 3")):
+            async with http.post(f"{w.url}/city/campaigns/preview?lang={page_lang}", data=bad) as r:
                 assert r.status == 400 and words in await r.text()  # was: a preview, then an error at the start
         assert await w.store.campaigns.list_campaigns() == before
 
@@ -259,7 +263,7 @@ async def test_a_proposal_started_by_one_city_admin_runs_when_another_approves(t
             assert "承認待ち" in page and "あなたが開始しました" in page
             assert f'action="/city/campaigns/{draft}/approve"' not in page  # not for the one who started it
             async with http.post(f"{w.url}/city/campaigns/{draft}/approve", data={"csrf": csrf, "really": "1"}) as r:
-                assert r.status == 403 and "second, different city admin" in await r.text()
+                assert r.status == 403 and "別の市の管理者が承認してください（二人承認）" in await r.text()
             assert await state(w, draft) == "pending_approval"
             async with http.post(f"{w.url}/city/campaigns/{draft}/start", data={"csrf": csrf, "really": "1"}) as r:
                 assert r.status == 409  # waiting: it does not start twice
