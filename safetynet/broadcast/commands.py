@@ -40,7 +40,6 @@ from safetynet.csvout import ENCODING_CHOICES, private_text
 from safetynet.domain import CampaignKind, CampaignState, Role, Scope
 from safetynet.domain.campaigns import Actor, Campaign
 from safetynet.domain.japan_time import date_time_jst
-from safetynet.domain.roster import UnknownScopeError
 from safetynet.i18n import t
 
 T = TypeVar("T")
@@ -135,16 +134,10 @@ def _run(cfg: Config, work: Callable[[CampaignService], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(go())
-    except (CampaignError, ScenarioError) as e:
-        raise CommandError(_scope_words(e) or str(e)) from None
-
-
-def _scope_words(e: Exception) -> str:
-    """An unknown district or association, in the terminal's language (QA: "unknown association: …" under ja)."""
-    cause = e.__cause__
-    if isinstance(cause, UnknownScopeError) and cause.kind:
-        return say("cli.admin.no_scope", kind=say(f"cli.kind.{cause.kind}"), name=repr(cause.name))
-    return ""
+    except CampaignError as e:  # in the terminal's language (QA: English under LANG=ja_JP.UTF-8)
+        raise CommandError(e.text(cli_language())) from None
+    except ScenarioError as e:
+        raise CommandError(str(e)) from None
 
 
 def _scenario(path: str) -> Scenario:
@@ -198,7 +191,7 @@ async def city_admin(svc: CampaignService, login: str) -> Actor:
     """The active city admin with this staff login, as who does something (`--as`)."""
     found = await svc.store.auth.staff_by_login(login)
     if found is None or not found[0].active or found[0].role != Role.CITY_ADMIN:
-        raise CommandError(f"--as {login}: no active city admin with this login (see `safetynet staff list`)")
+        raise CommandError(say("cli.campaign.no_city_admin", login=login))
     return Actor(found[0].login, found[0].id)
 
 
@@ -237,7 +230,7 @@ def start(cfg: Config, args: argparse.Namespace) -> int:
         try:
             c = await svc.launch(spec, source="cli", created_by=by.label, by=by, force=args.force)
         except DuplicateCampaign as e:
-            raise CommandError(say("cli.campaign.duplicate", error=e)) from None
+            raise CommandError(say("cli.campaign.duplicate", error=e.text(cli_language()))) from None
         return c, await read_status(svc.store.health, svc.clock.now(), enabled_channels(cfg))
 
     campaign, sending = _run(cfg, launch)
@@ -271,7 +264,7 @@ def approve(cfg: Config, args: argparse.Namespace) -> int:
             # the two-person rule, in the terminal's language (QA: English under a Japanese locale)
             raise CommandError(say("cli.campaign.approve.same_person", who=args.as_login)) from None
         except DuplicateCampaign as e:
-            raise CommandError(say("cli.campaign.approve.duplicate", error=str(e))) from None
+            raise CommandError(say("cli.campaign.approve.duplicate", error=e.text(cli_language()))) from None
         return c, await read_status(svc.store.health, svc.clock.now(), enabled_channels(cfg))
 
     campaign, sending = _run(cfg, work)

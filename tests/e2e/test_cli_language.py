@@ -92,6 +92,16 @@ def test_messages_of_a_command_in_each_language(tmp_path: Path) -> None:
         "error: フォルダではありません: no-such-folder")
 
 
+def test_a_campaign_refusal_in_each_language(tmp_path: Path) -> None:
+    """The broadcast service's refusals are catalog texts: Japanese under a Japanese locale (QA: English)."""
+    (tmp_path / "config.toml").write_text('[store]\npath = "var/safetynet.db"\n', encoding="utf-8")
+    new_city(tmp_path / "config.toml")
+    ja = run("ja_JP.UTF-8", "campaign", "close", "7", cwd=tmp_path)
+    assert (ja.returncode, ja.stderr) == (2, "error: 安否確認 7 はありません。\n")
+    en = run("C.UTF-8", "campaign", "close", "7", cwd=tmp_path)
+    assert (en.returncode, en.stderr) == (2, "error: no campaign 7\n")
+
+
 def _parsers(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
     yield path, parser
     for action in parser._actions:

@@ -326,8 +326,32 @@ def test_the_two_person_rule_and_a_roles_scope_read_in_japanese(city: Path, caps
     code, _, err = run(city, capsys, "approve", str(json.loads(out)["id"]), "--as", "bousai")
     assert code == 2 and "bousai さんはこの実災害を開始したため、承認できません" in err
     code, _, err = run(city, capsys, "preview", "association:存在しない町会")
-    assert code == 2 and "名簿に町会 '存在しない町会' がありません" in err  # QA: "unknown association: …"
+    assert code == 2 and "名簿に町会「存在しない町会」がありません" in err  # QA: "unknown association: …"
     from safetynet.cli import main
 
     assert main(["--config", str(city), "staff", "add", "x", "--role", "deputy", "--scope", "city"]) == 2
     assert "副会長の担当範囲は町会です（例: --scope association:NAME）" in capsys.readouterr().err
+
+
+def test_campaign_refusals_read_in_the_terminals_language(city: Path, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: under LANG=ja_JP.UTF-8, `campaign close` of a closed drill printed the service's English."""
+    drill = str(DRILLS / "citywide-earthquake.toml")
+    code, out, _ = run(city, capsys, "start", drill, "--json")
+    first = json.loads(out)["id"]
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
+    code, out, err = run(city, capsys, "start", drill, "--json")
+    assert code == 2 and out == ""
+    assert err.startswith(f"error: 同じシナリオ・同じ範囲の安否確認 {first}（")
+    assert err.rstrip().endswith("もう一度届きます。それでも始めるには --force を付けてください")
+    assert "対象 市全体" in err and " JST 開始）" in err and "same scenario" not in err
+    assert run(city, capsys, "close", str(first))[0] == 0
+    code, _, err = run(city, capsys, "close", str(first))
+    assert (code, err) == (2, f"error: 安否確認 {first} の状態は「終了」です。終了できるのは実施中の安否確認だけです。\n")
+    code, _, err = run(city, capsys, "status", "999")
+    assert (code, err) == (2, "error: 安否確認 999 はありません。\n")
+    code, _, err = run(city, capsys, "approve", str(first), "--as", "nobody")
+    assert code == 2 and "--as nobody: このログイン名の有効な市の管理者はいません" in err
+    terminal_locale(monkeypatch, "C.UTF-8")
+    code, _, err = run(city, capsys, "cancel", str(first))
+    assert (code, err) == (2, f"error: campaign {first} is closed; it can no longer be cancelled\n")
