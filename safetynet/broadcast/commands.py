@@ -134,7 +134,7 @@ def _run(cfg: Config, work: Callable[[CampaignService], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(go())
-    except CampaignError as e:  # in the terminal's language (QA: English under LANG=ja_JP.UTF-8)
+    except CampaignError as e:  # in the terminal's language, not the English of str(e)
         raise CommandError(e.text(cli_language())) from None
     except ScenarioError as e:
         raise CommandError(str(e)) from None

@@ -96,7 +96,7 @@ def _service(request: web.Request) -> CampaignService:
 
 def _refused(request: web.Request, said: Sayable | Sequence[Sayable], status: int = 409) -> web.Response:
     """The refusal page, each reason in the page's language (a CampaignError, a catalog Text): staff
-    never read the service's English (QA: "campaign 12 is closed; …" on a Japanese page)."""
+    never read the service's English str() ("campaign 12 is closed; …") on a Japanese page."""
     lang = lang_of(request)
     reasons = [said] if isinstance(said, Sayable) else list(said)
     return _page(request, t(lang, "error"), "refused", status, messages=[r.text(lang) for r in reasons])

@@ -93,7 +93,7 @@ def test_messages_of_a_command_in_each_language(tmp_path: Path) -> None:
 
 
 def test_a_campaign_refusal_in_each_language(tmp_path: Path) -> None:
-    """The broadcast service's refusals are catalog texts: Japanese under a Japanese locale (QA: English)."""
+    """The broadcast service's refusals are catalog texts: Japanese under a Japanese locale (they were English)."""
     (tmp_path / "config.toml").write_text('[store]\npath = "var/safetynet.db"\n', encoding="utf-8")
     new_city(tmp_path / "config.toml")
     ja = run("ja_JP.UTF-8", "campaign", "close", "7", cwd=tmp_path)

@@ -335,7 +335,7 @@ def test_the_two_person_rule_and_a_roles_scope_read_in_japanese(city: Path, caps
 
 def test_campaign_refusals_read_in_the_terminals_language(city: Path, capsys: pytest.CaptureFixture[str],
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """QA: under LANG=ja_JP.UTF-8, `campaign close` of a closed drill printed the service's English."""
+    """Under LANG=ja_JP.UTF-8, `campaign close` of a closed drill printed the service's English."""
     drill = str(DRILLS / "citywide-earthquake.toml")
     code, out, _ = run(city, capsys, "start", drill, "--json")
     first = json.loads(out)["id"]

@@ -1,5 +1,5 @@
 """What the campaign console refuses is said in the page's language, from the catalogs: never the
-broadcast service's English on a Japanese page (QA: "campaign 12 is closed; …" under 日本語)."""
+broadcast service's English on a Japanese page ("campaign 12 is closed; …", as it was)."""
 
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ async def test_the_preview_refuses_what_the_start_would_and_the_form_says_the_li
         before = await w.store.campaigns.list_campaigns()
         async with http.get(f"{w.url}/city") as r:
             assert '<input name="title" required maxlength="120">' in await r.text()
-        # said in the page's language (QA: the service's English on a Japanese page)
+        # said in the page's language (it was the service's English on a Japanese page)
         for bad, page_lang, words in (
                 (form(csrf, title="訓" * 121), "ja", "件名: 長すぎます（120 文字まで）"),
                 (form(csrf, message_ja="訓練\x00です"), "ja", "本文（日本語）: 3 文字目に目に見えない制御文字 U+0000 (NUL)"),
