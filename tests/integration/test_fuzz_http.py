@@ -234,6 +234,10 @@ def reply_forms(draw: st.DrawFn) -> dict[str, str]:
 
 
 @FUZZ
+# the pair below runs in this order before the drawn examples: the second is a kept details form's
+# "safe" from a household that has asked for help since, refused (409) whatever the fuzz drew before
+@example(key="A-002", form={"status": "need_help"}, token=None)
+@example(key="A-002", form={"status": "safe", "details": "1", "note": "2 足をけがしました"}, token=None)
 @given(key=st.sampled_from(KEYS), form=reply_forms(),
        token=st.one_of(st.just(None), st.text(st.characters(codec="ascii", exclude_characters="/?#%"), max_size=40)))
 def test_reply_forms(app: App, key: str, form: dict[str, str], token: str | None) -> None:
@@ -241,10 +245,16 @@ def test_reply_forms(app: App, key: str, form: dict[str, str], token: str | None
     path = f"/r/{quote(token, safe='')}" if token is not None else "/r/" + app.env.token(key)
     if token is not None and token.strip(".") == "":
         path = "/r/x" + quote(token, safe="")
-    status, _ = app.check("POST", path, data=form)
     valid = token is None and form.get("status") in ("safe", "need_help")
+    # The module's households carry what every earlier example (and test) answered: a "safe" sent
+    # with the details form (details=1) from a household that now asks for help is the page's
+    # kept-form refusal (reply_pages.ReplyRoutes.answer), not an accepted answer. Drawn about once in
+    # a few thousand examples, it failed the fuzz now and then.
+    asks_for_help = valid and app.lt.run(app.env.status(key)) == "need_help"
+    kept_form = valid and form.get("details") == "1" and form["status"] == "safe" and asks_for_help
+    status, _ = app.check("POST", path, data=form)
     if valid and len(urlencode(form)) < 4000:
-        assert status == 200
+        assert status == (409 if kept_form else 200)
     assert app.replies() == before + (1 if status == 200 else 0)
 
 
