@@ -60,14 +60,49 @@ def auth(w: World, who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {w.tokens[who]}"}
 
 
-async def until(stream: Stream, clock: FakeClock, pred: Any, rounds: int = 6) -> dict[str, Any]:
-    """Advances time tick by tick until an event satisfies `pred`."""
-    for _ in range(rounds):
-        await clock.advance(0.5)
-        ev = await stream.next()
-        if pred(ev):
-            return ev
-    raise AssertionError("no matching event")
+class TickClock(FakeClock):
+    """A FakeClock that tells when something goes to sleep on it (the poller, between ticks).
+
+    The poller's store reads take real time (PostgreSQL's round trips, a loaded machine): time moved
+    while it reads wakes nobody, and it then sleeps from the moved time on. A test that moves time
+    once and waits for the tick it expects then waits in vain (the stream's 10 s, once in a CI run);
+    `until` moves time only while the poller sleeps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asleep = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        self.asleep.set()  # the sleeper is on the clock before a woken `until` runs
+        await super().sleep(seconds)
+
+
+async def until(stream: Stream, clock: TickClock, pred: Any, ticks: int = 6) -> dict[str, Any]:
+    """Reads events, moving time half a second whenever the poller sleeps and no event has come,
+    until one satisfies `pred`; time moves at most `ticks` times (3 s: less than any recount)."""
+    read = asyncio.ensure_future(stream.next())
+    try:
+        while True:
+            if ticks:
+                asleep = asyncio.ensure_future(clock.asleep.wait())
+                await asyncio.wait({read, asleep}, return_when=asyncio.FIRST_COMPLETED)
+                asleep.cancel()
+            else:  # no more time: what is on its way, within the stream's own limit
+                await asyncio.wait({read})
+            if read.done():
+                try:
+                    ev = read.result()
+                except TimeoutError:
+                    raise AssertionError("no matching event") from None
+                if pred(ev):
+                    return ev
+                read = asyncio.ensure_future(stream.next())
+                continue
+            clock.asleep.clear()
+            await clock.advance(0.5)
+            ticks -= 1
+    finally:
+        read.cancel()
 
 
 def changed(ev: dict[str, Any]) -> dict[int, str]:
@@ -75,7 +110,7 @@ def changed(ev: dict[str, Any]) -> dict[int, str]:
 
 
 async def test_an_answer_reaches_the_association_stream(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = TickClock()
     async with world(tmp_path, clock=clock) as w, client() as http:
         aid = w.assoc_ids[ASSOC_A]
         url = f"{w.url}/api/campaigns/{w.campaign_id}/events?association={aid}"
@@ -217,7 +252,7 @@ def doorknock(ev: dict[str, Any]) -> dict[str, int]:
 
 
 async def test_the_city_stream_counts_the_door_knock_list_as_it_grows_and_shrinks(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = TickClock()
     async with world(tmp_path, clock=clock) as w, client() as http:
         a, a2, b = (str(w.assoc_ids[n]) for n in (ASSOC_A, ASSOC_A2, ASSOC_B))
         await w.answer("A-001", "safe")
