@@ -23,8 +23,8 @@ from safetynet.stats.report import summarize_check
 from safetynet.templating import Markup, call_macro
 from safetynet.web.app import SERVICES, check_csrf, require_viewer
 from safetynet.web.bodies import read_form
-from safetynet.web.city_console import _ask_again, _refused, _service, scope_choices
-from safetynet.web.dash_shell import not_found, reads, visible_associations
+from safetynet.web.city_console import _ask_again, _service, scope_choices
+from safetynet.web.dash_shell import not_found, reads, refused, visible_associations
 from safetynet.web.dash_text import channel_label
 
 log = structlog.get_logger("web.check")
@@ -109,10 +109,10 @@ async def start_check(request: web.Request) -> web.Response:
     form = await read_form(request)
     await check_csrf(request, form)
     if form.get("really") != "1":  # it goes out at once to every contact in scope (QA: one click sent it city-wide)
-        return _refused(request, Text("console.check_really"), 400)
+        return refused(request, Text("console.check_really"), 400)
     scope = str(form.get("scope", ""))
     if scope not in {v for v, _ in await scope_choices(request, viewer)}:
-        return _refused(request, Text("dash.scope_not_offered"), 400)
+        return refused(request, Text("dash.scope_not_offered"), 400)
     spec = CampaignSpec.for_check((scope,))
     try:
         campaign = await _service(request).launch(spec, source="console", created_by=viewer.login,
@@ -120,7 +120,7 @@ async def start_check(request: web.Request) -> web.Response:
     except DuplicateCampaign as e:  # what runs, and the start once more behind its own box, as for a drill
         return _ask_again(request, e, "/city/campaigns/check", [("scope", scope)])
     except CampaignError as e:
-        return _refused(request, e)
+        return refused(request, e, 409)
     log.info("contact_check_started_from_console", campaign_id=campaign.id)
     raise web.HTTPSeeOther(f"/city?campaign={campaign.id}")
 

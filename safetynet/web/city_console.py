@@ -15,7 +15,6 @@ The work is the broadcast service's (`Services.campaigns`); this module only ask
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -43,7 +42,15 @@ from safetynet.stats.cache import TtlCache
 from safetynet.templating import Markup, call_macro
 from safetynet.web.app import SERVICES, check_csrf, require_viewer, services
 from safetynet.web.bodies import read_form
-from safetynet.web.dash_shell import campaign_or_404, not_found, reads, render, visible_associations, when
+from safetynet.web.dash_shell import (
+    campaign_or_404,
+    not_found,
+    reads,
+    refused,
+    render,
+    visible_associations,
+    when,
+)
 from safetynet.web.dash_text import channel_label, lang_of, t
 
 log = structlog.get_logger("web")
@@ -92,14 +99,6 @@ def _service(request: web.Request) -> CampaignService:
         svc.campaigns = CampaignService(svc.store, svc.cfg, svc.clock)
     campaigns: CampaignService = svc.campaigns
     return campaigns
-
-
-def _refused(request: web.Request, said: Sayable | Sequence[Sayable], status: int = 409) -> web.Response:
-    """The refusal page, each reason in the page's language (a CampaignError, a catalog Text): staff
-    never read the service's English str() ("campaign 12 is closed; …") on a Japanese page."""
-    lang = lang_of(request)
-    reasons = [said] if isinstance(said, Sayable) else list(said)
-    return _page(request, t(lang, "error"), "refused", status, messages=[r.text(lang) for r in reasons])
 
 
 class _FormRefused(Exception):
@@ -170,9 +169,9 @@ async def preview(request: web.Request) -> web.Response:
         req = await _request(request, viewer, form)
         pv = await _service(request).preview(scope=req["scope"], kind=req["kind"], messages=req["messages"])
     except _FormRefused as e:
-        return _refused(request, e.reasons, 400)
+        return refused(request, e.reasons, 400)
     except CampaignError as e:
-        return _refused(request, e, 400)
+        return refused(request, e, 400)
     cost = pv.cost_jpy
     priced = ", ".join(f"{channel_label(lang, ch)} ¥{cost.get(ch, 0):,.0f} ({n:,})" for ch, n in pv.units.items())
     return _page(request, t(lang, "preview"), "preview", req=req, pv=pv, priced=priced, steps=_steps(lang, pv),
@@ -201,7 +200,7 @@ async def start(request: web.Request) -> web.Response:
     try:
         req = await _request(request, viewer, form)
     except _FormRefused as e:
-        return _refused(request, e.reasons, 400)
+        return refused(request, e.reasons, 400)
     real = req["kind"] == CampaignKind.REAL
     if real and form.get("really_real") != "1":
         return _page(request, t(lang, "preview"), "notice", 400, message=t(lang, "real_confirm_needed"))
@@ -213,7 +212,7 @@ async def start(request: web.Request) -> web.Response:
         keep = _hidden(form, *([("really_real", "1")] if real else []))
         return _ask_again(request, e, "/city/campaigns/start", keep)
     except CampaignError as e:
-        return _refused(request, e)
+        return refused(request, e, 409)
     log.info("campaign_started_from_console", campaign_id=campaign.id, kind=str(req["kind"]))
     raise web.HTTPSeeOther(f"/city?campaign={campaign.id}")
 
@@ -227,13 +226,13 @@ async def start_draft(request: web.Request) -> web.Response:
     form = await read_form(request)
     await check_csrf(request, form)
     if form.get("really") != "1":
-        return _refused(request, Text("dash.confirm_needed"), 400)
+        return refused(request, Text("dash.confirm_needed"), 400)
     try:
         await _service(request).start(info.id, by=viewer.actor, force=form.get("force") == "1")
     except DuplicateCampaign as e:
         return _ask_again(request, e, f"/city/campaigns/{info.id}/start", [])
     except CampaignError as e:
-        return _refused(request, e)
+        return refused(request, e, 409)
     log.info("campaign_started_from_console", campaign_id=info.id, kind=info.kind, proposal=True)
     raise web.HTTPSeeOther(f"/city?campaign={info.id}")
 
@@ -247,15 +246,15 @@ async def approve(request: web.Request) -> web.Response:
     form = await read_form(request)
     await check_csrf(request, form)
     if form.get("really") != "1":
-        return _refused(request, Text("dash.confirm_needed"), 400)
+        return refused(request, Text("dash.confirm_needed"), 400)
     try:
         await _service(request).approve(info.id, by=viewer.actor, force=form.get("force") == "1")
     except DuplicateCampaign as e:
         return _ask_again(request, e, f"/city/campaigns/{info.id}/approve", [])
     except ApprovalRefused as e:
-        return _refused(request, e, 403)
+        return refused(request, e, 403)
     except CampaignError as e:
-        return _refused(request, e)
+        return refused(request, e, 409)
     log.info("campaign_approved_from_console", campaign_id=info.id)
     raise web.HTTPSeeOther(f"/city?campaign={info.id}")
 
@@ -325,7 +324,7 @@ async def _finish(request: web.Request, action: str) -> web.Response:
     form = await read_form(request)
     await check_csrf(request, form)
     if form.get("really") != "1":
-        return _refused(request, Text("dash.confirm_needed"), 400)
+        return refused(request, Text("dash.confirm_needed"), 400)
     # the households its message reached are told of a cancel unless the box was unticked
     # (a form without the box, made before the campaign went out, tells them: the hidden "0" says unticked)
     told = form.getall("tell_households", [])
@@ -333,7 +332,7 @@ async def _finish(request: web.Request, action: str) -> web.Response:
     try:
         await getattr(_service(request), action)(info.id, by=viewer.actor, **options)
     except CampaignError as e:
-        return _refused(request, e)
+        return refused(request, e, 409)
     log.info("campaign_finished_from_console", campaign_id=info.id, action=action)
     raise web.HTTPSeeOther(f"/city?campaign={info.id}")
 

@@ -4,7 +4,7 @@ answer 404 for anything outside the viewer's scope, and the read repositories.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +16,7 @@ from safetynet.domain.campaigns import CampaignInfo
 from safetynet.domain.consent import Disclosure
 from safetynet.domain.japan_time import date_time, time_of_day
 from safetynet.domain.roster import Association
+from safetynet.i18n import Sayable
 from safetynet.store.ports import DashboardReads, StatsReads
 from safetynet.templating import page_context
 from safetynet.templating import render as render_template
@@ -120,6 +121,18 @@ def error_page(request: web.Request, status: int) -> web.StreamResponse:
     back = {"association": "error_back_association", "district": "error_back_district"}.get(kind, "error_back_city")
     return render(request, t(lang, "error_404_title"), template="error.html", status=status, no_store=True,
                   context={"back_href": "/", "back_label": t(lang, back)})
+
+
+def refused(request: web.Request, said: Sayable | Sequence[Sayable], status: int,
+            back: str = "/city") -> web.Response:
+    """A staff page's refusal (a form it cannot take, a request it will not do), each reason in the
+    page's language (a catalog Text, a CampaignError): staff never read an English text/plain body or
+    the service's English str() ("campaign 12 is closed; …") on a Japanese page. `back`: the page the
+    form was on."""
+    lang = lang_of(request)
+    reasons = [said] if isinstance(said, Sayable) else list(said)
+    return render(request, t(lang, "error"), template="refused.html", status=status, no_store=True,
+                  context={"messages": [r.text(lang) for r in reasons], "back_href": back})
 
 
 # -- page shell -------------------------------------------------------------------------------
