@@ -23,6 +23,7 @@ from safetynet.domain.campaigns import CampaignInfo
 from safetynet.domain.consent import Disclosure
 from safetynet.domain.replies import HelpItem
 from safetynet.domain.roster import Association, Coverage, HouseholdLine
+from safetynet.i18n import Text
 from safetynet.stats.report import (
     FORMATS,
     ReportNotFound,
@@ -45,6 +46,7 @@ from safetynet.web.dash_shell import (
     not_found,
     parse_id,
     reads,
+    refused,
     render,
     visible_associations,
 )
@@ -236,7 +238,7 @@ async def report_page(request: web.Request) -> web.StreamResponse:
     info, _ = await campaign_or_404(request, viewer, request.match_info["id"])
     fmt = request.query.get("format", "html")
     if fmt not in FORMATS:
-        raise web.HTTPBadRequest(text="format must be html, csv or json")
+        return refused(request, Text("dash.report_bad_format"), 400, back="/")
     try:
         report = await open_report(services(request).store, info.id, viewer)
     except ReportNotFound:

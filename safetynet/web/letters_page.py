@@ -20,12 +20,13 @@ from safetynet.domain import Scope
 from safetynet.domain.audit import AuditAction
 from safetynet.domain.japan_time import in_japan
 from safetynet.domain.roster import UnknownScopeError
+from safetynet.i18n import Text
 from safetynet.roster.codes import MissingSecretKey
 from safetynet.roster.letters import FORMATS, TooManyLetters, sample_reasons, write_letters
 from safetynet.web.app import check_csrf, require_viewer, services
 from safetynet.web.audit_api import record
 from safetynet.web.bodies import read_form
-from safetynet.web.dash_shell import not_found, reads, render
+from safetynet.web.dash_shell import not_found, reads, refused, render
 from safetynet.web.dash_text import lang_of
 
 log = structlog.get_logger("web")
@@ -84,7 +85,7 @@ async def make_letters(request: web.Request) -> web.StreamResponse:
         except UnknownScopeError:
             return await _page(request, i18n.t(lang, "letters.page_bad_scope"), status=400)
         except MissingSecretKey:
-            raise web.HTTPServiceUnavailable(text="no secret key: run `safetynet init`") from None
+            return refused(request, Text("letters.page_no_secret_key"), 503, back="/city/letters")
         if not hashes:
             return await _page(request, i18n.t(lang, "letters.page_none"))
         await svc.store.roster.set_enrolment_codes(hashes)

@@ -28,12 +28,13 @@ from safetynet.channels import registry
 from safetynet.domain import Role, Scope
 from safetynet.domain.audit import AuditAction
 from safetynet.domain.roster import StaffError, StaffInputError, check_token_label
+from safetynet.i18n import Sayable, Term, Text
 from safetynet.i18n.scopes import scope_label
 from safetynet.passwords import MIN_LENGTH, PasswordError, check_password
 from safetynet.web.app import check_csrf, require_viewer, services
 from safetynet.web.audit_api import record
 from safetynet.web.bodies import read_form
-from safetynet.web.dash_shell import not_found, reads, render, when
+from safetynet.web.dash_shell import not_found, reads, refused, render, when
 from safetynet.web.dash_text import lang_of, t
 from safetynet.web.ids import parse_id
 
@@ -98,15 +99,48 @@ async def console(request: web.Request) -> web.Response:
     return await _console(request)
 
 
+class _Refused(Exception):
+    """A form the admin console cannot take: said on the refusal page (400), in the page's language."""
+
+    def __init__(self, said: Sayable) -> None:
+        super().__init__(str(said))
+        self.said = said
+
+
+def _refused(request: web.Request, said: Sayable) -> web.Response:
+    return refused(request, said, 400, back="/admin")
+
+
+def _scope_word(scope: Scope | str) -> Term:
+    """A scope inside a refusal: `association:東町会` in English (as the CLI and API write it), 「町会: 東町会」 else."""
+    return Term(str(scope), lambda lang: scope_label(lang, str(scope)))
+
+
+def _wanted_word(role: Role) -> Term:
+    """The kind of scope a role goes with: `association:NAME` in English, 「町会」 else."""
+    kind = {Role.CITY_ADMIN: "city", Role.DISTRICT_HEAD: "district"}.get(role, "association")
+    if kind == "city":
+        return Term("city", lambda lang: i18n.t(lang, "scope.city"))
+    return Term(f"{kind}:NAME", lambda lang: t(lang, kind))
+
+
 async def _role_scope(request: web.Request, form: MultiDictProxy[str]) -> tuple[Role, Scope]:
+    """The form's role and scope; _Refused for what its lists do not offer, or a pair that does not go together."""
     try:
         role = Role(str(form.get("role", "")))
+    except ValueError:
+        raise _Refused(Text("dash.role_not_offered")) from None
+    try:
         scope = Scope.parse(str(form.get("scope", "")))
+    except ValueError:
+        raise _Refused(Text("dash.scope_not_offered")) from None
+    try:
         validate_role_scope(role, scope)
-    except ValueError as e:
-        raise web.HTTPBadRequest(text=str(e)) from None
-    if not await services(request).store.auth.scope_exists(str(scope)):
-        raise web.HTTPBadRequest(text="unknown scope")
+    except ValueError:
+        raise _Refused(Text("dash.role_scope", role=Term(str(role), lambda lang: t(lang, f"role_{role}")),
+                            kind=_wanted_word(role), scope=_scope_word(scope))) from None
+    if not await services(request).store.auth.scope_exists(str(scope)):  # gone from the roster since the page
+        raise _Refused(Text("dash.scope_unknown", scope=_scope_word(scope)))
     return role, scope
 
 
@@ -115,10 +149,13 @@ async def add_staff(request: web.Request) -> web.Response:
     form = await read_form(request)
     await check_csrf(request, form)
     lang = lang_of(request)
-    role, scope = await _role_scope(request, form)
+    try:
+        role, scope = await _role_scope(request, form)
+    except _Refused as e:
+        return _refused(request, e.said)
     login = str(form.get("login", "")).strip()
-    if not login or len(login) > 100:
-        raise web.HTTPBadRequest(text="login is required")
+    if not login or len(login) > 100:  # the form's own limits (required, maxlength)
+        return _refused(request, Text("dash.login_required"))
     password = str(form.get("password", "")) or None
     generated = password is None
     if password is not None:
@@ -199,7 +236,10 @@ async def create_token(request: web.Request) -> web.Response:
     viewer = _admin(request)
     form = await read_form(request)
     await check_csrf(request, form)
-    role, scope = await _role_scope(request, form)
+    try:
+        role, scope = await _role_scope(request, form)
+    except _Refused as e:
+        return _refused(request, e.said)
     lang = lang_of(request)
     days_text = str(form.get("expires_days", "")).strip()
     try:
