@@ -205,8 +205,8 @@ def _role_scope(role_text: str, scope_text: str | None) -> tuple[Role, Scope]:
                                roles=", ".join(r.value for r in Role))) from None
     try:
         scope = Scope.parse(scope_text or ("city" if role == Role.CITY_ADMIN else ""))
-    except ValueError as e:
-        raise CommandError(str(e)) from None
+    except ValueError:
+        raise CommandError(say("scope.invalid", value=repr((scope_text or "").strip()))) from None
     try:
         validate_role_scope(role, scope)
     except ValueError:

@@ -163,8 +163,8 @@ def _scope(text: str | None) -> tuple[str, ...] | None:
         return None
     try:
         return (str(Scope.parse(text)),)
-    except ValueError as e:
-        raise CommandError(str(e)) from None
+    except ValueError:
+        raise CommandError(say("scope.invalid", value=repr(text.strip()))) from None
 
 
 def preview(cfg: Config, args: argparse.Namespace) -> int:

@@ -35,7 +35,7 @@ from safetynet.domain.campaigns import CHECK_OUTCOMES, CampaignInfo, CountRow, M
 from safetynet.domain.consent import Disclosure, withhold_line
 from safetynet.domain.replies import ChannelCount, HelpRow
 from safetynet.domain.roster import Association, HouseholdLine
-from safetynet.i18n import t
+from safetynet.i18n import Text, t
 from safetynet.stats.curve import Series, group_series, minutes_to_reach
 from safetynet.stats.report_render import (
     FORMATS,
@@ -69,7 +69,16 @@ _EVERYTHING = Disclosure.everything()
 
 
 class ReportNotFound(Exception):
-    """No such campaign, or none the viewer may see."""
+    """No such campaign, or none the viewer may see. `str()` is the English (logs, tests); `text(lang)`
+    says it to a person (`campaign report` in the terminal's language), as a campaign's refusals do."""
+
+    def __init__(self, campaign_id: int, message: str = "") -> None:
+        self.campaign_id = campaign_id
+        self.said = Text("campaign.error.not_found", id=campaign_id)
+        super().__init__(message or str(self.said))
+
+    def text(self, lang: str) -> str:
+        return self.said.text(lang)
 
 
 class NeverStarted(ReportNotFound):
@@ -77,9 +86,11 @@ class NeverStarted(ReportNotFound):
     before it started): nothing was sent, so there is nothing to report."""
 
     def __init__(self, campaign_id: int, state: str) -> None:
-        super().__init__(f"campaign {campaign_id} never started (state: {state})")
-        self.campaign_id = campaign_id
+        super().__init__(campaign_id, f"campaign {campaign_id} never started (state: {state})")
         self.state = state
+
+    def text(self, lang: str) -> str:
+        return t(lang, "cli.report.never_started", id=self.campaign_id, state=t(lang, f"dash.state_{self.state}"))
 
 
 @dataclass(frozen=True)
@@ -327,7 +338,7 @@ async def open_report(store: Store, campaign_id: int, viewer: Viewer, *, with_na
     reads, stats = store.dashboard, store.stats
     info = await reads.campaign(campaign_id)
     if info is None:
-        raise ReportNotFound(f"no campaign {campaign_id}")
+        raise ReportNotFound(campaign_id)
     if info.started_at is None:
         raise NeverStarted(campaign_id, info.state)
 
@@ -336,7 +347,7 @@ async def open_report(store: Store, campaign_id: int, viewer: Viewer, *, with_na
 
     data = await _campaign_data(stats, reads, info, visible)
     if not data.associations:
-        raise ReportNotFound(f"no campaign {campaign_id}")
+        raise ReportNotFound(campaign_id)
     aids = [a.id for a in data.associations]
     check = None
     if info.kind == "check":
@@ -445,12 +456,8 @@ def report_cli(cfg: Config, args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(run())
-    except NeverStarted as e:
-        state = t(cli_language(), f"dash.state_{e.state}")
-        print(f"error: {say('cli.report.never_started', id=e.campaign_id, state=state)}", file=sys.stderr)
-        return 2
-    except ReportNotFound as e:
-        print(f"error: {e}", file=sys.stderr)
+    except ReportNotFound as e:  # never started, or none: in the terminal's language
+        print(f"error: {e.text(cli_language())}", file=sys.stderr)
         return 2
     except Unwritable as e:
         print(f"error: {unwritable_message(e)}", file=sys.stderr)

@@ -100,6 +100,10 @@ def test_a_campaign_refusal_in_each_language(tmp_path: Path) -> None:
     assert (ja.returncode, ja.stderr) == (2, "error: 安否確認 7 はありません。\n")
     en = run("C.UTF-8", "campaign", "close", "7", cwd=tmp_path)
     assert (en.returncode, en.stderr) == (2, "error: no campaign 7\n")
+    ja = run("ja_JP.UTF-8", "campaign", "report", "7", cwd=tmp_path)  # the report's own look-up, as close's
+    assert (ja.returncode, ja.stderr) == (2, "error: 安否確認 7 はありません。\n")
+    en = run("C.UTF-8", "campaign", "report", "7", cwd=tmp_path)
+    assert (en.returncode, en.stderr) == (2, "error: no campaign 7\n")
 
 
 def _parsers(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:

@@ -355,3 +355,23 @@ def test_campaign_refusals_read_in_the_terminals_language(city: Path, capsys: py
     terminal_locale(monkeypatch, "C.UTF-8")
     code, _, err = run(city, capsys, "cancel", str(first))
     assert (code, err) == (2, f"error: campaign {first} is closed; it can no longer be cancelled\n")
+
+
+def test_a_missing_report_and_a_scope_written_wrong_read_in_the_terminals_language(
+        city: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`campaign report 999` and `--scope ward:x` printed English under LANG=ja_JP.UTF-8."""
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
+    code, out, err = run(city, capsys, "report", "999")
+    assert (code, out, err) == (2, "", "error: 安否確認 999 はありません。\n")
+    code, _, err = run(city, capsys, "preview", "ward:x")
+    assert (code, err) == (2, "error: 範囲 'ward:x' は使えません。city、district:NAME、association:NAME のいずれかで"
+                              "指定してください\n")
+    code, _, err = run(city, capsys, "start", str(DRILLS / "citywide-earthquake.toml"), "--scope", "南町会")
+    assert code == 2 and "範囲 '南町会' は使えません" in err
+    assert main(["--config", str(city), "staff", "add", "x", "--role", "deputy", "--scope", "南町会"]) == 2
+    assert "範囲 '南町会' は使えません" in capsys.readouterr().err
+    terminal_locale(monkeypatch, "C.UTF-8")
+    code, _, err = run(city, capsys, "report", "999")
+    assert (code, err) == (2, "error: no campaign 999\n")
+    code, _, err = run(city, capsys, "preview", "ward:x")
+    assert (code, err) == (2, "error: scope must be city, district:NAME or association:NAME, got 'ward:x'\n")
