@@ -134,10 +134,8 @@ def _run(cfg: Config, work: Callable[[CampaignService], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(go())
-    except CampaignError as e:  # in the terminal's language, not the English of str(e)
+    except (CampaignError, ScenarioError) as e:  # in the terminal's language, not the English of str(e)
         raise CommandError(e.text(cli_language())) from None
-    except ScenarioError as e:
-        raise CommandError(str(e)) from None
 
 
 def _scenario(path: str) -> Scenario:
@@ -146,7 +144,7 @@ def _scenario(path: str) -> Scenario:
     try:
         return load_scenario(path)
     except ScenarioError as e:
-        raise CommandError(str(e)) from None
+        raise CommandError(e.text(cli_language())) from None
     except OSError as e:  # unreadable, a device
         raise CommandError(say("cli.campaign.scenario_unreadable", path=path, reason=e.strerror or str(e))) from None
 
@@ -155,7 +153,7 @@ def _spec(s: Scenario, scope: str | None, kind: CampaignKind | None = None) -> C
     try:
         return CampaignSpec.from_scenario(s, _scope(scope), kind)
     except ScenarioError as e:
-        raise CommandError(str(e)) from None
+        raise CommandError(e.text(cli_language())) from None
 
 
 def _scope(text: str | None) -> tuple[str, ...] | None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,28 @@ _PASTED_BREAKS = str.maketrans({"\u2028": "\n", "\u2029": "\n"})
 
 
 class ScenarioError(ValueError):
-    """A scenario that cannot be used; the message names the file, the key and the reason."""
+    """A scenario that cannot be used: the file, the key and the reason, a catalog text (`scenario.error.*`,
+    its reason `scenario.reason.*` or `campaign.problem.*`) and its values.
+
+    `str()` is the English (the API's JSON, logs, tests); `text(lang)` says it to a person (the CLI, in
+    the terminal's language), as a CampaignError does.
+    """
+
+    def __init__(self, key: str, /, **values: object) -> None:
+        self.said = Text(key, **values)
+        super().__init__(str(self.said))
+
+    def text(self, lang: str) -> str:
+        return self.said.text(lang)
+
+
+# What refuses one key of a scenario or an API body: (the key, why) -> the error naming where it is.
+Fail = Callable[[str, Text], ScenarioError]
+
+
+def reason(key: str, /, **values: object) -> Text:
+    """Why a key of a scenario is refused (`scenario.reason.{key}`): said inside its ScenarioError."""
+    return Text(f"scenario.reason.{key}", **values)
 
 
 @dataclass(frozen=True)
@@ -74,22 +95,23 @@ def load_scenario(path: str | Path, fitted: bool = False) -> Scenario:
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise ScenarioError(f"{p}: file not found") from None
+        raise ScenarioError("scenario.error.not_found", path=str(p)) from None
     try:
         table = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ScenarioError(f"{p}: not valid TOML: {e}") from None
+        # the parser's own words (line and column) stay as it writes them
+        raise ScenarioError("scenario.error.not_toml", path=str(p), detail=str(e)) from None
     return parse_scenario(table, name=p.stem, where=str(p), fitted=fitted)
 
 
 def parse_scenario(table: Mapping[str, Any], name: str = "inline", where: str = "scenario",
                    fitted: bool = False) -> Scenario:
-    def fail(key: str, reason: str) -> ScenarioError:
-        return ScenarioError(f"{where}: {key}: {reason}")
+    def fail(key: str, why: Text) -> ScenarioError:
+        return ScenarioError("scenario.error.at", where=where, key=key, reason=why)
 
     unknown = sorted(set(table) - _TOP_KEYS)
     if unknown:
-        raise fail(unknown[0], f"unknown key (known: {', '.join(sorted(_TOP_KEYS))})")
+        raise fail(unknown[0], reason("unknown_top_key", known=", ".join(sorted(_TOP_KEYS))))
     raw_title, messages = table.get("title"), table.get("messages")
     if fitted:
         raw_title = fit_title(raw_title) if isinstance(raw_title, str) else raw_title
@@ -99,7 +121,7 @@ def parse_scenario(table: Mapping[str, Any], name: str = "inline", where: str = 
     try:
         kind = CampaignKind(table.get("kind", "drill"))
     except ValueError:
-        raise fail("kind", 'must be "drill" or "real"') from None
+        raise fail("kind", reason("kind")) from None
     options = {k: table[k] for k in _PASSTHROUGH if k in table}
     scope = table.get("scope", ["city"])
     return Scenario(
@@ -109,21 +131,21 @@ def parse_scenario(table: Mapping[str, Any], name: str = "inline", where: str = 
     )
 
 
-def parse_scope(value: Any, fail: Any) -> tuple[str, ...]:
+def parse_scope(value: Any, fail: Fail) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items or not all(isinstance(s, str) for s in items):
-        raise fail("scope", "a string or a non-empty list of strings")
+        raise fail("scope", reason("scope_type"))
     out = []
     for s in items:
         if s.startswith("group:"):
             if "/" not in s[6:]:
-                raise fail("scope", f"{s!r}: write group:ASSOCIATION/GROUP")
+                raise fail("scope", reason("group", value=repr(s)))
             out.append(s.strip())
             continue
         try:
             out.append(str(Scope.parse(s)))
-        except ValueError as e:
-            raise fail("scope", str(e)) from None
+        except ValueError:  # as the CLI's --scope says it
+            raise fail("scope", Text("scope.invalid", value=repr(s.strip()))) from None
     return tuple(out)
 
 
@@ -169,79 +191,79 @@ def fit_message(text: str) -> str:
     return clean if len(clean) <= MAX_MESSAGE_CHARS else clean[:MAX_MESSAGE_CHARS - 1] + "…"
 
 
-def parse_title(value: Any, fail: Any) -> str:
+def parse_title(value: Any, fail: Fail) -> str:
     if not isinstance(value, str):
-        raise fail("title", "required, a non-empty string")
+        raise fail("title", Text("campaign.problem.title_empty"))
     problem = title_problem(value)
     if problem:
-        raise fail("title", str(problem))
+        raise fail("title", problem)
     return value.strip()
 
 
-def parse_messages(value: Any, fail: Any) -> dict[str, str]:
+def parse_messages(value: Any, fail: Fail) -> dict[str, str]:
     if not isinstance(value, dict) or not value:
-        raise fail("messages", "a table of language = text, with ja at least")
+        raise fail("messages", reason("messages"))
     for lang, text in value.items():
         if not isinstance(text, str):
-            raise fail(f"messages.{lang}", "a non-empty string")
+            raise fail(f"messages.{lang}", Text("campaign.problem.message_empty"))
         problem = message_problem(text)
         if problem:
-            raise fail(f"messages.{lang}", str(problem))
+            raise fail(f"messages.{lang}", problem)
     if "ja" not in value:
-        raise fail("messages.ja", "required: Japanese is every household's fallback")
+        raise fail("messages.ja", reason("japanese"))
     return {str(k): plain_breaks(v).strip() for k, v in value.items()}
 
 
-def _channels(raw: Any, key: str, fail: Any) -> tuple[ChannelName, ...]:
+def _channels(raw: Any, key: str, fail: Fail) -> tuple[ChannelName, ...]:
     known = ", ".join(registry.names())
     if not isinstance(raw, list):
-        raise fail(key, f"a list of channels ({known})")
+        raise fail(key, reason("channels", known=known))
     if registry.unknown(raw):
-        raise fail(key, f"unknown channel in {raw!r} ({known})")
+        raise fail(key, reason("unknown_channel", value=repr(raw), known=known))
     return tuple(str(c) for c in raw)
 
 
-def parse_step(raw: Any, i: int, fail: Any) -> LadderStep:
+def parse_step(raw: Any, i: int, fail: Fail) -> LadderStep:
     key = f"ladder[{i}]"
     if not isinstance(raw, dict):
-        raise fail(key, "a table")
+        raise fail(key, reason("step_table"))
     unknown = sorted(set(raw) - _STEP_KEYS)
     if unknown:
-        raise fail(f"{key}.{unknown[0]}", "unknown key")
+        raise fail(f"{key}.{unknown[0]}", reason("unknown_key"))
     if "after_seconds" in raw and "after_minutes" in raw:
-        raise fail(key, "after_minutes or after_seconds, not both")
+        raise fail(key, reason("after_both"))
     unit, per = ("after_seconds", 1) if "after_seconds" in raw else ("after_minutes", 60)
     after = raw.get(unit, 0)
     # NaN passes every comparison and 1e300 overflows a timestamp: both would be stored as given
     if (not isinstance(after, int | float) or isinstance(after, bool)
             or (isinstance(after, float) and not math.isfinite(after)) or not 0 <= after * per <= MAX_STEP_MINUTES * 60):
-        raise fail(f"{key}.{unit}", f"a number from 0 to {MAX_STEP_MINUTES * 60 // per:,}")
+        raise fail(f"{key}.{unit}", reason("after_range", max=f"{MAX_STEP_MINUTES * 60 // per:,}"))
     after = after * per
     door = raw.get("door_knock", False)
     if not isinstance(door, bool):
-        raise fail(f"{key}.door_knock", "true or false")
+        raise fail(f"{key}.door_knock", reason("door_knock_bool"))
     channels = _channels(raw.get("channels", []), f"{key}.channels", fail)
     fallback = _channels(raw.get("fallback", []), f"{key}.fallback", fail)
     if door and (channels or fallback):
-        raise fail(key, "a door_knock step sends nothing: no channels")
+        raise fail(key, reason("door_knock_channels"))
     if not door and not channels:
-        raise fail(f"{key}.channels", "at least one channel (or door_knock = true)")
+        raise fail(f"{key}.channels", reason("no_channel"))
     return LadderStep(float(after), channels, fallback, door)
 
 
-def parse_ladder(value: Any, fail: Any) -> tuple[LadderStep, ...]:
+def parse_ladder(value: Any, fail: Fail) -> tuple[LadderStep, ...]:
     if value is None:
         return registry.default_ladder()
     if not isinstance(value, list) or not value:
-        raise fail("ladder", "a non-empty array of [[ladder]] tables")
+        raise fail("ladder", reason("ladder"))
     steps = tuple(parse_step(raw, i, fail) for i, raw in enumerate(value))
     if steps[0].after_seconds != 0:
-        raise fail("ladder[0].after_minutes", "the first step goes out at once: 0")
+        raise fail("ladder[0].after_minutes", reason("first_at_once"))
     if steps[0].door_knock:
-        raise fail("ladder[0]", "the first step must send something")
+        raise fail("ladder[0]", reason("first_sends"))
     for i in range(1, len(steps)):
         if steps[i].after_seconds <= steps[i - 1].after_seconds:
-            raise fail(f"ladder[{i}].after_minutes", "each step comes later than the one before")
+            raise fail(f"ladder[{i}].after_minutes", reason("later"))
         if steps[i - 1].door_knock:
-            raise fail(f"ladder[{i - 1}]", "door_knock must be the last step")
+            raise fail(f"ladder[{i - 1}]", reason("door_knock_last"))
     return steps

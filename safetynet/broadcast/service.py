@@ -37,6 +37,7 @@ from safetynet.broadcast.scenario import (
     plain_breaks,
     title_problem,
 )
+from safetynet.broadcast.scenario import reason as scenario_reason
 from safetynet.channels import registry
 from safetynet.channels.spec import MESSAGE_SPOKEN
 from safetynet.clock import Clock
@@ -165,8 +166,7 @@ class CampaignSpec:
         """The campaign of scenario `s`; `scope` overrides its own. A scenario without a scope of
         its own (a monthly association drill) is refused without one, never sent city-wide."""
         if not scope and not s.scope:
-            raise ScenarioError(f"{s.name}: the scenario has no scope of its own (it is meant for one association"
-                                " or district): name one, e.g. --scope association:NAME")
+            raise ScenarioError("scenario.error.no_scope", name=s.name)
         return cls(s.title, kind or s.kind, tuple(scope) if scope else s.scope, dict(s.messages), s.ladder,
                    {**s.options, "scenario": s.name})
 
@@ -180,8 +180,8 @@ class CampaignSpec:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CampaignSpec:
         """From an API body: title, kind, scope, messages, optional ladder (as in a scenario file)."""
-        def fail(key: str, reason: str) -> ScenarioError:
-            return ScenarioError(f"{key}: {reason}")
+        def fail(key: str, why: Text) -> ScenarioError:
+            return ScenarioError("scenario.error.key", key=key, reason=why)
 
         title = data.get("title")
         if data.get("kind") == CampaignKind.CHECK and title is None:
@@ -191,7 +191,7 @@ class CampaignSpec:
         try:
             kind = CampaignKind(data.get("kind", "drill"))
         except ValueError:
-            raise fail("kind", 'must be "drill", "real" or "check"') from None
+            raise fail("kind", scenario_reason("api_kind")) from None
         if kind == CampaignKind.CHECK:
             return cls.for_check(parse_scope(data.get("scope", ["city"]), fail), title)
         ladder = parse_ladder(data.get("ladder"), fail)

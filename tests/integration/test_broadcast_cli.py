@@ -375,3 +375,24 @@ def test_a_missing_report_and_a_scope_written_wrong_read_in_the_terminals_langua
     assert (code, err) == (2, "error: no campaign 999\n")
     code, _, err = run(city, capsys, "preview", "ward:x")
     assert (code, err) == (2, "error: scope must be city, district:NAME or association:NAME, got 'ward:x'\n")
+
+
+def test_a_scenario_files_errors_read_in_the_terminals_language(
+        city: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A scenario's errors (the file, its key and the reason) were English under LANG=ja_JP.UTF-8."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('title = "訓練"\n[messages]\nen = "only english"\n', encoding="utf-8")
+    monthly = str(DRILLS / "association-monthly.toml")
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
+    code, _, err = run(city, capsys, "start", str(bad))
+    assert (code, err) == (2, f"error: シナリオ {bad} の messages.ja: 日本語の本文は必須です（ほかの言語の本文がない"
+                              "世帯には日本語が届きます）\n")
+    code, _, err = run(city, capsys, "preview", str(tmp_path / "none.toml"))
+    assert (code, err) == (2, f"error: シナリオ {tmp_path / 'none.toml'} が見つかりません\n")
+    code, _, err = run(city, capsys, "start", monthly)
+    assert code == 2 and err.startswith("error: association-monthly: このシナリオには対象の範囲がありません")
+    terminal_locale(monkeypatch, "C.UTF-8")
+    code, _, err = run(city, capsys, "start", str(bad))
+    assert (code, err) == (2, f"error: {bad}: messages.ja: required: Japanese is every household's fallback\n")
+    code, _, err = run(city, capsys, "start", monthly)
+    assert code == 2 and "the scenario has no scope of its own" in err
