@@ -26,7 +26,7 @@ from safetynet.clock import Clock, SystemClock
 from safetynet.domain.campaigns import ChannelRoutes
 
 __all__ = ["ChannelsConfig", "Config", "ConfigError", "Secrets", "channel_context", "channel_contexts",
-           "check_store_url", "config_path_from", "is_loopback_url", "load_config"]
+           "check_store_url", "config_path_from", "is_loopback_url", "load_config", "secret_key_problem"]
 
 ENV_PREFIX = "SAFETYNET_"
 DEFAULT_CONFIG = "config.toml"
@@ -310,6 +310,14 @@ def check_store_url(url: str) -> str:
 
 _NOT_FROM_FILE = {"secrets", "base_dir"}
 SECRET_KEY_ENV = "SAFETYNET_SECRET_KEY"  # noqa: S105 - an environment variable name
+# The secret key's floor. 32 characters: 192 bits when random over the URL-safe alphabet, 128 as hex
+# (`openssl rand -hex 16`), out of reach of guessing; `safetynet init` writes 43 (token_urlsafe(32),
+# 256 bits). 8 different characters: refuses "x" * 32 or "password" * 4, which no random key of 32
+# characters comes near (one over the URL-safe alphabet has about 25). The length alone cannot tell a
+# random key from a phrase; it refuses what is surely weak.
+SECRET_KEY_MIN_LENGTH = 32
+SECRET_KEY_MIN_DISTINCT = 8
+MAKE_SECRET_KEY = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'  # noqa: S105 - the command that makes one
 
 
 def _type_name(tp: Any) -> str:
@@ -478,16 +486,51 @@ def _secrets(channels: ChannelsConfig, env: Mapping[str, str], data_dir: Path) -
             value = sec.sandbox
         values[sec.key] = value
     secret_key = env.get(SECRET_KEY_ENV, "")
-    if not secret_key:
+    if secret_key:
+        _check_secret_key(secret_key, SECRET_KEY_ENV, f"set it to the output of `{MAKE_SECRET_KEY}`")
+    else:
         key_file = data_dir / "secret.key"
-        if key_file.exists():
-            try:
-                secret_key = key_file.read_text().strip()
-            except (OSError, UnicodeDecodeError) as e:  # QA: a folder there was a traceback on every command
-                why = "a folder" if key_file.is_dir() else getattr(e, "strerror", None) or str(e)
-                raise ConfigError(f"the secret key {key_file} cannot be read ({why}): it must be the file "
-                                  f"`safetynet init` wrote, or set {SECRET_KEY_ENV}") from None
+        try:
+            secret_key = key_file.read_text().strip()
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # no key yet: `init` makes one, and what needs it says so
+        except (OSError, UnicodeDecodeError) as e:  # QA: a folder there was a traceback on every command
+            why = "a folder" if isinstance(e, IsADirectoryError) else getattr(e, "strerror", None) or str(e)
+            raise ConfigError(f"the secret key {key_file} cannot be read ({why}): it must be the file "
+                              f"`safetynet init` wrote, or set {SECRET_KEY_ENV}") from None
+        else:
+            _check_secret_key(secret_key, f"the secret key file {key_file}",
+                              f"replace it with `{MAKE_SECRET_KEY} > {key_file}`")
     return Secrets(secret_key, values)
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` cannot be the app's secret key (what every reply link, enrolment code and webhook
+    secret is an HMAC of: a guessable one lets anyone forge them), or None. The text never holds
+    the key."""
+    if not key.strip():
+        return "is empty" if not key else "is only whitespace"
+    if not key.isprintable():  # control characters, line breaks, lone surrogates (bytes not UTF-8)
+        bad = next(ch for ch in key if not ch.isprintable())
+        return f"contains U+{ord(bad):04X}, which is not a printable character"
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"is too short: {len(key)} characters, at least {SECRET_KEY_MIN_LENGTH} are needed"
+    if (distinct := len(set(key))) < SECRET_KEY_MIN_DISTINCT:
+        return (f"is too repetitive: only {distinct} different character{'' if distinct == 1 else 's'}, "
+                f"at least {SECRET_KEY_MIN_DISTINCT} are needed")
+    return None
+
+
+def _check_secret_key(key: str, source: str, remedy: str) -> None:
+    """ConfigError naming `source` (the variable or the key file) when `key` is too weak to sign with."""
+    if (problem := secret_key_problem(key)) is None:
+        return
+    raise ConfigError(
+        f"config: {source} {problem}. Anyone who guesses the secret key can forge reply links and mark "
+        f"households safe, so it must be at least {SECRET_KEY_MIN_LENGTH} random characters: {remedy} "
+        f"(`safetynet init` writes such a key for a new city). A new key voids the reply links and "
+        f"enrolment codes already given out."
+    )
 
 
 def channel_context(cfg: Config, name: str, *, public_url: str | None = None,

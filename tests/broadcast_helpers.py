@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from pg_helpers import store_env
-from roster_helpers import household
+from roster_helpers import SECRET_KEY, household
 
 from safetynet.channels import registry
 from safetynet.channels.base import OutboundMessage, SendError, SendResult
@@ -27,7 +27,7 @@ from safetynet.domain import ChannelName
 from safetynet.store import Store, open_store
 from safetynet.store.memory import MemoryStore
 
-SECRET = "test-secret-key-for-broadcast-tests"
+SECRET = SECRET_KEY
 T = TypeVar("T")
 
 

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from pg_helpers import store_env
+from roster_helpers import SECRET_KEY
 
 from safetynet.channels import labels
 from safetynet.channels.base import OutboundMessage
@@ -31,7 +32,6 @@ from safetynet.config import Config, load_config
 from safetynet.domain import ChannelName
 from safetynet.sandbox import Sandbox
 
-SECRET_KEY = "test-secret-key-0123456789abcdef"
 REPLY_TOKEN = "AbCdEfGhIjKlMnOpQrStUv"  # 22 base64url characters, like the real ones
 PUBLIC_URL = "http://127.0.0.1:8080"
 

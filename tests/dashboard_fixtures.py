@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp import web
 from pg_helpers import store_env
 from ports import listening_socket
-from roster_helpers import household
+from roster_helpers import SECRET_KEY, household
 
 from safetynet.auth import Viewer, hash_password, new_token, token_hash
 from safetynet.channels import registry
@@ -33,7 +33,7 @@ from safetynet.replies.tokens import token_hash as reply_token_hash
 from safetynet.store import Store, open_store
 from safetynet.web.app import Services, app_runner, create_app, site
 
-SECRET = "test-secret-key-for-dashboards"
+SECRET = SECRET_KEY
 DIST_S, DIST_U = "桜地区", "梅地区"
 ASSOC_A, ASSOC_A2, ASSOC_B = "桜町一丁目町会", "桜町二丁目町会", "梅町町会"
 # Names of B's households: a page shown to someone outside B must never contain them.

@@ -29,6 +29,7 @@ from typing import Any
 import aiohttp
 import logscan
 import pg_helpers
+from roster_helpers import SECRET_KEY
 
 from safetynet.auth import new_token, token_hash
 from safetynet.clock import SystemClock
@@ -39,7 +40,7 @@ from safetynet.roster.generate import generate_roster
 from safetynet.sandbox import Sandbox
 from safetynet.store import open_store
 
-SECRET = "test-secret-key-for-reliability"
+SECRET = SECRET_KEY
 READY = "SafetyNet serving on "
 ANSWERED = frozenset({"safe", "need_help", "confirmed_in_person"})
 # Every provider without its pacing: the tests are about what gets lost, not about provider limits.

@@ -18,7 +18,7 @@ import aiohttp
 from aiohttp import web
 from pg_helpers import store_env
 from ports import listening_socket
-from roster_helpers import household
+from roster_helpers import SECRET_KEY, household
 from twilio.request_validator import RequestValidator
 
 from safetynet.broadcast.dispatcher import Dispatcher
@@ -39,7 +39,7 @@ from safetynet.store.memory import MemoryStore
 from safetynet.system import build_senders
 from safetynet.web.app import Services, app_runner, create_app, site
 
-SECRET = "test-secret-key-for-replies"
+SECRET = SECRET_KEY
 UNLIMITED = {f"SAFETYNET_CHANNELS_{c}_MAX_PER_SECOND": "0" for c in ("SMS", "VOICE", "TELEGRAM", "WEBPUSH")}
 ASSOC_A = "桜町一丁目町会"
 ASSOC_B = "桜町二丁目町会"

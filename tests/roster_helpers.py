@@ -19,6 +19,10 @@ from safetynet.config import Config, load_config
 from safetynet.domain.roster import HouseholdRecord
 from safetynet.roster.csvio import COLUMNS
 
+# The secret key of the tests' cities: one the config accepts (safetynet.config's floor, 32 characters
+# of which 8 different), for every test that sets SAFETYNET_SECRET_KEY or writes a key file.
+SECRET_KEY = "test-secret-key-0123456789abcdef"
+
 # Every column the roster knows, in file order: the channels' contact columns (registry) included.
 EN = [c.en for c in COLUMNS]
 JA = [c.ja for c in COLUMNS]

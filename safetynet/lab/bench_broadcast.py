@@ -60,7 +60,7 @@ def _env(workdir: Path, sandbox_url: str, sms_limit: float, log_level: str,
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETYNET_")}
     env.update({
         "SAFETYNET_STORE_PATH": str(workdir / "bench.db"),
-        "SAFETYNET_SECRET_KEY": "bench-broadcast-secret",
+        "SAFETYNET_SECRET_KEY": "bench-broadcast-secret-key-0123456789",  # a throwaway city's (config's floor: 32 characters)
         "SAFETYNET_SERVER_PUBLIC_URL": "http://127.0.0.1:8080",
         "SAFETYNET_LOGGING_LEVEL": log_level,
         "SAFETYNET_LOGGING_FORMAT": "json",

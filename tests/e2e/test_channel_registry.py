@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from channel_helpers import write_config
 from replies_fixtures import running_app
+from roster_helpers import SECRET_KEY
 
 from safetynet.channels import registry
 from safetynet.channels.base import ChannelSettings, InboundPort, ProviderSettings, WebhookRoute
@@ -41,7 +42,7 @@ def test_every_spec_is_complete(spec: ChannelSpec, tmp_path: Path) -> None:
         assert isinstance(settings, ProviderSettings) or (
             type(settings).talks_to_sandbox is not ChannelSettings.talks_to_sandbox), "credentials without a provider"
     # the sender: importable, built from a context alone, named after its channel
-    cfg = load_config(write_config(tmp_path), env={"SAFETYNET_SECRET_KEY": "k" * 32})
+    cfg = load_config(write_config(tmp_path), env={"SAFETYNET_SECRET_KEY": SECRET_KEY})
     sender = load(spec.sender)(channel_context(cfg, spec.name, clock=FakeClock()))
     assert sender.name == spec.name and inspect.iscoroutinefunction(sender.send)
     # contact kinds: what it sends to is declared by some channel; its roster columns are its own kinds

@@ -38,6 +38,7 @@ from reliability_helpers import (
     start_campaign,
     write_server_config,
 )
+from roster_helpers import SECRET_KEY
 
 from safetynet.config import load_config
 from safetynet.replies.tokens import reply_token
@@ -70,7 +71,7 @@ class Crash:
 async def crash_world(tmp_path: Path, households: int, push_every: int, latency_ms: float = 0.0,
                       **env: str) -> AsyncIterator[Crash]:
     port = free_port()
-    boot = load_config(None, env={"SAFETYNET_SECRET_KEY": "boot-only-secret-key"})
+    boot = load_config(None, env={"SAFETYNET_SECRET_KEY": SECRET_KEY})
     async with Sandbox(boot, app_url=f"http://127.0.0.1:{port}", latency_ms=latency_ms) as sb:
         cfg_path, server_env = write_server_config(
             tmp_path, sb.url, port, SAFETYNET_BROADCAST_LEASE_SECONDS=LEASE_SECONDS,

@@ -34,7 +34,7 @@ from reliability_helpers import (
     start_campaign,
     write_server_config,
 )
-from roster_helpers import household
+from roster_helpers import SECRET_KEY, household
 
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.ladder import LadderScheduler, step_due_at
@@ -246,7 +246,7 @@ class FaultWorld:
 async def fault_world(tmp_path: Path, records: list[HouseholdRecord], push_every: int, telegram_every: int,
                       **faults: Any) -> AsyncIterator[FaultWorld]:
     port = free_port()
-    boot = load_config(None, env={"SAFETYNET_SECRET_KEY": "boot-only-secret-key"})
+    boot = load_config(None, env={"SAFETYNET_SECRET_KEY": SECRET_KEY})
     clock = WarpClock()
     async with RecordingSandbox(boot, app_url=f"http://127.0.0.1:{port}", **faults) as sb:
         cfg_path, env = write_server_config(tmp_path, sb.url, port)

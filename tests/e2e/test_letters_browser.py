@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from browser import artifact, browser, pdf
 from pg_helpers import store_env
-from roster_helpers import EN, create_store, csv_bytes, row
+from roster_helpers import EN, SECRET_KEY, create_store, csv_bytes, row
 
 from safetynet import cli
 from safetynet.config import load_config
@@ -26,7 +26,7 @@ def _run(*cmd: str) -> str:
 
 async def test_html_letters_print_one_page_each_and_their_qr_codes_decode(tmp_path: Path) -> None:
     (tmp_path / "var").mkdir()
-    (tmp_path / "var" / "secret.key").write_text("h" * 32, encoding="utf-8")
+    (tmp_path / "var" / "secret.key").write_text(SECRET_KEY, encoding="utf-8")
     config = tmp_path / "config.toml"
     config.write_text(f'[server]\npublic_url = "{PUBLIC}"\n[store]\npath = "var/x.db"\n', encoding="utf-8")
     households = [row(household=str(i), name=n, language=lang)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from pg_helpers import store_env
-from roster_helpers import EN, csv_bytes, make_config, new_city, row
+from roster_helpers import EN, SECRET_KEY, csv_bytes, make_config, new_city, row
 
 from safetynet import cli
 from safetynet.channels import registry
@@ -23,7 +23,7 @@ from safetynet.roster.pdfstream import Canvas, PdfStream, text_width
 from safetynet.store import store_session
 
 PUBLIC = "https://bousai.city.sakura.lg.jp"  # a city's own address: the letters are real (no 見本)
-KEY = "s" * 32
+KEY = SECRET_KEY
 HOUSEHOLDS = [
     row(association="東町会", group="1班", household="1", name="佐藤 一郎", language="ja"),
     row(association="東町会", group="1班", household="2", name="Emily Brown", language="en"),

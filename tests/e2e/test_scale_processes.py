@@ -41,6 +41,7 @@ from reliability_helpers import (
     start_campaign,
     write_server_config,
 )
+from roster_helpers import SECRET_KEY
 
 from safetynet.config import Config, load_config
 from safetynet.replies.tokens import reply_token
@@ -137,7 +138,7 @@ async def store_url(private: PrivatePostgres | None) -> AsyncIterator[str]:
 @contextlib.asynccontextmanager
 async def cluster(tmp_path: Path, households: int, push_every: int, latency_ms: float = 0.0,
                   private: PrivatePostgres | None = None) -> AsyncIterator[Cluster]:
-    boot = load_config(None, env={"SAFETYNET_SECRET_KEY": "boot-only-secret-key"})
+    boot = load_config(None, env={"SAFETYNET_SECRET_KEY": SECRET_KEY})
     async with store_url(private) as url, Sandbox(boot, latency_ms=latency_ms) as sb, aiohttp.ClientSession() as http:
         cfg_path, env = write_server_config(tmp_path, sb.url, free_port(), SAFETYNET_STORE_URL=url,
                                             SAFETYNET_BROADCAST_LEASE_SECONDS=LEASE_SECONDS,

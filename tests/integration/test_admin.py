@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from roster_helpers import SECRET_KEY
 
 from safetynet.auth import verify_password
 from safetynet.cli import main
@@ -68,7 +69,7 @@ def test_init_with_the_keys_gone_refuses_to_make_new_ones_for_a_city(
     assert not (data / "secret.key").exists()  # nothing created
     (cfg_path.parent / "kept.key").rename(data / "secret.key")
     assert main(["--config", str(cfg_path), "init"]) == 0 and (data / "secret.key").read_text() == key
-    monkeypatch.setenv("SAFETYNET_SECRET_KEY", "k" * 43)  # the key from the environment: nothing to refuse
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", SECRET_KEY)  # the key from the environment: nothing to refuse
     (data / "secret.key").unlink()
     assert main(["--config", str(cfg_path), "init"]) == 0
 

@@ -14,6 +14,7 @@ from typing import TypeVar
 import pytest
 from dashboard_fixtures import ASSOC_A, World, client, login, world
 from locale_helpers import terminal_locale
+from roster_helpers import SECRET_KEY
 
 from safetynet.clock import FakeClock
 from safetynet.domain.audit import AuditEntry
@@ -155,7 +156,7 @@ def test_audit_export_writes_the_log_and_records_itself(tmp_path: Path, capsys: 
 
     _in_world(tmp_path, lambda w: w.store.audit.append([entry(0), entry(86400 * 3)]))
     cfg = tmp_path / "config.toml"
-    monkeypatch.setenv("SAFETYNET_SECRET_KEY", "x" * 32)
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", SECRET_KEY)
     out = tmp_path / "audit.csv"
     assert main(["--config", str(cfg), "audit", "export", "--output", str(out)]) == 0
     assert oct(out.stat().st_mode & 0o777) == "0o600"
@@ -192,7 +193,7 @@ def test_a_roster_export_from_the_command_line_is_recorded(tmp_path: Path, monke
         return len(w.households)
 
     households = _in_world(tmp_path, count)
-    monkeypatch.setenv("SAFETYNET_SECRET_KEY", "x" * 32)
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", SECRET_KEY)
     assert main(["--config", str(tmp_path / "config.toml"), "roster", "export", str(tmp_path / "out.csv")]) == 0
     (e,) = _in_world(tmp_path, lambda w: w.store.audit.entries(), seeded=False)
     assert (e.action, e.what, e.detail) == ("export", "roster", f"{households} households")
@@ -204,7 +205,7 @@ def test_the_audit_export_guards_its_cells_against_formulas(tmp_path: Path, monk
 
     evil = AuditEntry(1_790_000_000.0, "=cmd|'/c calc'!A1", "export", "letters", detail="@SUM(1+1)")
     _in_world(tmp_path, lambda w: w.store.audit.append([evil]), seeded=False)
-    monkeypatch.setenv("SAFETYNET_SECRET_KEY", "x" * 32)
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", SECRET_KEY)
     out = tmp_path / "audit.csv"
     assert main(["--config", str(tmp_path / "config.toml"), "audit", "export", "--output", str(out)]) == 0
     (row,) = csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig")))
@@ -246,7 +247,7 @@ def test_staff_and_token_changes_from_the_command_line_are_recorded(tmp_path: Pa
     from safetynet.cli import main
 
     _in_world(tmp_path, lambda w: w.store.audit.entries())  # the seeded city
-    monkeypatch.setenv("SAFETYNET_SECRET_KEY", "x" * 32)
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", SECRET_KEY)
     c = ["--config", str(tmp_path / "config.toml")]
     assert main([*c, "staff", "add", "yamada", "--role", "deputy", "--scope", f"association:{ASSOC_A}",
                  "--password", "chonai-no-mado-guchi"]) == 0

@@ -10,6 +10,7 @@ import pytest
 import xmlschema
 from conftest import DATA
 from pg_helpers import store_env
+from roster_helpers import SECRET_KEY
 
 from safetynet.channels import registry
 from safetynet.config import load_config
@@ -93,7 +94,7 @@ def _config(tmp_path: Path) -> Path:
         '[server]\npublic_url = "https://bousai.sakura.example.jp"\n[store]\npath = "var/t.db"\n'
         '[city]\nname = "さくら市"\n[triggers.cap]\ncodes = ["17201"]\n', encoding="utf-8")
     (tmp_path / "var").mkdir()
-    (tmp_path / "var" / "secret.key").write_text("k" * 32)
+    (tmp_path / "var" / "secret.key").write_text(SECRET_KEY)
     return p
 
 

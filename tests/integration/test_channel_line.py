@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from channel_helpers import outbound, running_sandbox, sender_of, started
+from roster_helpers import SECRET_KEY
 
 from safetynet.channels.base import PermanentSendError, Reason, RetryableSendError, SendError, SendResult
 from safetynet.channels.line.contacts import parse_user_id
@@ -140,7 +141,7 @@ async def test_connection_refused_is_a_network_error_not_sent(tmp_path: Path) ->
     from safetynet.config import load_config
 
     cfg = load_config(write_config(tmp_path), env={
-        "SAFETYNET_SECRET_KEY": "k" * 32, "SAFETYNET_CHANNELS_LINE_API_BASE_URL": f"http://127.0.0.1:{free_port()}"})
+        "SAFETYNET_SECRET_KEY": SECRET_KEY, "SAFETYNET_CHANNELS_LINE_API_BASE_URL": f"http://127.0.0.1:{free_port()}"})
     async with started(sender_of(cfg, "line")) as sender:
         with pytest.raises(RetryableSendError) as e:
             await sender.send(line_msg(U1))

@@ -159,3 +159,94 @@ def test_cli_refuses_an_unsupported_store_url(tmp_path: Path, capsys: pytest.Cap
     assert main(["roster", "export", str(tmp_path / "out.csv"), "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: config: store.url") and ":pw@" not in err
+
+
+# --- the secret key's floor (safetynet.config.secret_key_problem) ---------------------------------
+
+HOW_TO_MAKE = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+@pytest.mark.parametrize(("key", "problem"), [
+    ("password", "is too short: 8 characters, at least 32 are needed"),
+    ("test-secret-key-for-operations!", "is too short: 31 characters"),  # one short of the floor
+    ("   ", "is only whitespace"),
+    ("\t" * 40, "is only whitespace"),
+    ("x" * 64, "is too repetitive: only 1 different character, at least 8 are needed"),
+    ("password" * 4, "is too repetitive: only 7 different characters"),
+    ("kLx7Qp2VmRt9Zw4NbYc8Hd3JfGs6Ta1E\n", "contains U+000A, which is not a printable character"),
+    ("kLx7Qp2VmRt9\x1bZw4NbYc8Hd3JfGs6Ta1E", "contains U+001B"),
+    ("kLx7Qp2VmRt9\x00Zw4NbYc8Hd3JfGs6Ta1E", "contains U+0000"),
+    ("kLx7Qp2VmRt9\udcffZw4NbYc8Hd3JfGs6Ta1E", "contains U+DCFF"),  # a byte not UTF-8, as os.environ has it
+])
+def test_a_weak_secret_key_in_the_environment_is_refused_at_load(tmp_path: Path, key: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, ""), env={"SAFETYNET_SECRET_KEY": key})
+    message = str(e.value)
+    assert message.startswith(f"config: SAFETYNET_SECRET_KEY {problem}"), message
+    assert "at least 32 random characters" in message and HOW_TO_MAKE in message and "safetynet init" in message
+    assert "\n" not in message and (not key.strip() or key.strip() not in message)  # one line, never the key
+
+
+def test_a_weak_key_file_is_refused_naming_the_file(tmp_path: Path) -> None:
+    key_file = tmp_path / "var" / "secret.key"
+    key_file.parent.mkdir()
+    for text, problem in [("changeme\n", "is too short: 8 characters"), ("\n \n", "is empty")]:
+        key_file.write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError) as e:
+            load_config(write(tmp_path, '[store]\npath = "var/x.db"\n'), env={})
+        message = str(e.value)
+        assert message.startswith(f"config: the secret key file {key_file} {problem}"), message
+        assert f"{HOW_TO_MAKE} > {key_file}" in message and "changeme" not in message
+
+
+@pytest.mark.parametrize("key", [
+    "abcdefgh" * 4,  # the floor exactly: 32 characters, 8 different
+    "0123456789abcdef0123456789abcdef",  # 32 hex digits (`openssl rand -hex 16`)
+    "災害時にも落ち着いて安否を確かめるための長い合言葉を三十二文字以上で",  # a long passphrase, not ASCII
+    "with spaces inside, 32 characters",
+])
+def test_a_long_enough_secret_key_is_taken_as_it_is(tmp_path: Path, key: str) -> None:
+    assert load_config(write(tmp_path, ""), env={"SAFETYNET_SECRET_KEY": key}).secrets.secret_key == key
+
+
+def test_what_init_generates_always_passes() -> None:
+    import secrets
+
+    from safetynet.config import secret_key_problem
+
+    # admin.ensure_keys writes secrets.token_urlsafe(32): 43 characters
+    assert all(secret_key_problem(secrets.token_urlsafe(32)) is None for _ in range(2000))
+    assert all(secret_key_problem(secrets.token_hex(16)) is None for _ in range(2000))
+
+
+def test_no_secret_key_still_loads_for_the_commands_that_need_none(tmp_path: Path) -> None:
+    """The floor applies to a key that is there: without one, the config loads (`roster check`, `init`
+    itself) and what needs the key says so (`serve`, `roster codes`)."""
+    cfg = load_config(write(tmp_path, '[store]\npath = "var/x.db"\n'), env={"SAFETYNET_SECRET_KEY": ""})
+    assert cfg.secrets.secret_key == ""
+
+
+def test_the_command_line_refuses_a_weak_key_with_exit_2_and_no_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    from safetynet.cli import main
+
+    cfg = write(tmp_path, '[store]\npath = "var/x.db"\n')
+    sample = str(REPO / "examples" / "roster-sample.csv")
+    monkeypatch.delenv("SAFETYNET_SECRET_KEY", raising=False)
+    assert main(["--config", str(cfg), "roster", "check", sample]) == 0  # no key: nothing to refuse
+    capsys.readouterr()
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", "hunter2-hunter2")
+    for argv in (["roster", "check", sample], ["init"], ["serve"]):
+        assert main(["--config", str(cfg), *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error: config: SAFETYNET_SECRET_KEY is too short: 15 characters") and "hunter2" not in err
+    assert not (tmp_path / "var").exists()  # init wrote nothing
+    run = subprocess.run([sys.executable, "-m", "safetynet", "--config", str(cfg), "staff", "list"],
+                         capture_output=True, text=True, cwd=REPO, timeout=60,
+                         env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONPATH": str(REPO),
+                              "SAFETYNET_SECRET_KEY": "x" * 40})
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.startswith("error: config: SAFETYNET_SECRET_KEY is too repetitive") and "Traceback" not in run.stderr

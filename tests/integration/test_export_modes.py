@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from dashboard_fixtures import world
+from roster_helpers import SECRET_KEY
 
 from safetynet.cli import main
 from safetynet.csvout import private_text
@@ -22,7 +23,7 @@ def test_exports_and_reports_are_private_files(tmp_path: Path, monkeypatch: pyte
             return w.campaign_id
 
     cid = asyncio.run(campaign())
-    monkeypatch.setenv("SAFETYNET_SECRET_KEY", "x" * 32)
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", SECRET_KEY)
     cfg = ["--config", str(tmp_path / "config.toml")]
     out = tmp_path / "out"
     out.mkdir()

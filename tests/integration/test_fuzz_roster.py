@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pg_helpers import fresh_store_env
 from reliability_helpers import read_db
-from roster_helpers import EN, JA, csv_bytes, row
+from roster_helpers import EN, JA, SECRET_KEY, csv_bytes, row
 
 from safetynet.config import load_config
 from safetynet.roster import commands
@@ -46,7 +46,7 @@ def import_file(data: bytes) -> tuple[int, str, str, int | None]:
         path = Path(tmp) / "roster.csv"
         path.write_bytes(data)
         cfg = load_config(None, env={"SAFETYNET_STORE_PATH": str(Path(tmp) / "x.db"),
-                                     "SAFETYNET_SECRET_KEY": "test-secret-key-for-roster-fuzz", **store})
+                                     "SAFETYNET_SECRET_KEY": SECRET_KEY, **store})
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             rc = commands.import_(cfg, argparse.Namespace(file=str(path), replace=False, yes=False))

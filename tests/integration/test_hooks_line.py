@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from replies_fixtures import ASSOC_A, Env, add_staff, enrolment_code, running_app
+from roster_helpers import SECRET_KEY
 
 from safetynet.channels.line.events import SIGNATURE_HEADER, postback_data, signature
 from safetynet.channels.line.sandbox import event
@@ -135,7 +136,7 @@ async def test_a_real_deployment_never_takes_the_sandbox_secret(tmp_path: Path) 
     from safetynet.channels.line.webhook import routes
     from safetynet.config import ConfigError, channel_context, load_config
 
-    real = {"SAFETYNET_SECRET_KEY": "k" * 32, "SAFETYNET_CHANNELS_LINE_API_BASE_URL": "https://api.line.me"}
+    real = {"SAFETYNET_SECRET_KEY": SECRET_KEY, "SAFETYNET_CHANNELS_LINE_API_BASE_URL": "https://api.line.me"}
     with pytest.raises(ConfigError):
         load_config(write_config(tmp_path), env=real)
     cfg = load_config(write_config(tmp_path), env={**real, "SAFETYNET_LINE_CHANNEL_ACCESS_TOKEN": "t" * 40,

@@ -18,6 +18,7 @@ from broadcast_helpers import H, seed
 from dashboard_fixtures import World, client, login, world
 from ports import free_port
 from prometheus_client.parser import text_string_to_metric_families
+from roster_helpers import SECRET_KEY
 
 from safetynet.auth import token_hash
 from safetynet.broadcast.dispatcher import Dispatcher
@@ -31,7 +32,7 @@ from safetynet.replies.tokens import reply_token
 from safetynet.sandbox import Sandbox
 from safetynet.system import System, running_system
 
-SECRET = "test-secret-key-for-operations"
+SECRET = SECRET_KEY
 ADMIN_TOKEN = "ops-admin-token"
 HEAD_TOKEN = "ops-head-token"
 HOUSEHOLDS = [H(f"K-{i:03d}", "m") for i in range(1, 13)]
@@ -56,7 +57,7 @@ def _config(tmp_path: Path, sandbox_url: str, port: int, **env: str) -> Config:
 @contextlib.asynccontextmanager
 async def ops_system(tmp_path: Path, *, dispatch: bool = False, **env: str) -> AsyncIterator[tuple[System, Sandbox]]:
     port = free_port()
-    boot = load_config(None, env={"SAFETYNET_SECRET_KEY": "boot-only-secret-key"})
+    boot = load_config(None, env={"SAFETYNET_SECRET_KEY": SECRET})
     async with Sandbox(boot, app_url=f"http://127.0.0.1:{port}") as sb:
         cfg = _config(tmp_path, sb.url, port, **env)
         async with running_system(cfg, FakeClock(), port=port, dispatch=dispatch, ladder=False,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from dashboard_fixtures import ASSOC_A, World, start_campaign, world
+from roster_helpers import SECRET_KEY
 from sqlite_helpers import sqlite_db
 
 from safetynet.clock import FakeClock
@@ -126,7 +127,7 @@ def test_privacy_purge_from_the_command_line(tmp_path: Path, capsys: pytest.Capt
             return w.campaign_id
 
     cid = asyncio.run(setup())
-    monkeypatch.setenv("SAFETYNET_SECRET_KEY", "x" * 32)
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", SECRET_KEY)
     cfg = str(tmp_path / "config.toml")
     assert main(["--config", cfg, "privacy", "purge", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)

@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from roster_helpers import make_config, stored_bytes
+from roster_helpers import SECRET_KEY, make_config, stored_bytes
 
 from safetynet.config import Config
 from safetynet.roster import commands
@@ -108,14 +108,14 @@ def _import_small_city(cfg: Config) -> None:
 def _lookup(cfg: Config, code: str) -> tuple[str, str] | None:
     async def run() -> tuple[str, str] | None:
         async with store_session(cfg) as store:
-            h = await store.roster.household_by_code_hash(hash_code(code, "test-secret"))
+            h = await store.roster.household_by_code_hash(hash_code(code, SECRET_KEY))
             return (h.association, h.household_key) if h else None
 
     return asyncio.run(run())
 
 
 def test_codes_command_writes_letters_and_stores_only_hashes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    cfg = make_config(tmp_path, secret_key="test-secret")
+    cfg = make_config(tmp_path, secret_key=SECRET_KEY)
     _import_small_city(cfg)
     out = tmp_path / "letters.csv"
     assert commands.codes(cfg, _args(out)) == 0
@@ -152,7 +152,7 @@ def test_codes_command_needs_a_secret_key_and_a_known_association(
     _import_small_city(cfg)
     assert commands.codes(cfg, _args(tmp_path / "x.csv")) == 2
     assert "no secret key" in capsys.readouterr().err
-    cfg = make_config(tmp_path, secret_key="k")
+    cfg = make_config(tmp_path, secret_key=SECRET_KEY)
     assert commands.codes(cfg, _args(tmp_path / "x.csv", association=["無い町会"])) == 2
     assert "unknown association: 無い町会" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()

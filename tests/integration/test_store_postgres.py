@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 from contract.support import ROUTES, city, running_campaign, seed, token_of
 from pg_helpers import SERVER, pg_schema, pg_store
+from roster_helpers import SECRET_KEY
 
 from safetynet.cli import main
 from safetynet.clock import FakeClock
@@ -50,7 +51,7 @@ async def test_init_creates_the_schema_and_the_first_admin_on_postgresql(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("SAFETYNET_STORE_URL", raising=False)  # the config file names the store here
     async with pg_schema() as url:
-        monkeypatch.setenv("SAFETYNET_SECRET_KEY", "k" * 43)
+        monkeypatch.setenv("SAFETYNET_SECRET_KEY", SECRET_KEY)
         cfg = _config(tmp_path, url)
         code = await asyncio.to_thread(main, ["init", "--config", str(cfg), "--admin-password", "kanri-Pass-2026"])
         assert code == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 import aiohttp
 from conftest import DATA
 from pg_helpers import store_env
+from roster_helpers import SECRET_KEY
 
 from safetynet.config import load_config
 from safetynet.system import running_system
@@ -21,7 +22,7 @@ def _config(tmp_path: Path) -> Path:
     p.write_text('[store]\npath = "var/t.db"\n[triggers.jma]\nareas = ["390", "391"]\naction = "propose"\n',
                  encoding="utf-8")
     (tmp_path / "var").mkdir()
-    (tmp_path / "var" / "secret.key").write_text("k" * 32)
+    (tmp_path / "var" / "secret.key").write_text(SECRET_KEY)
     return p
 
 

@@ -12,6 +12,7 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 from channel_helpers import write_config
 from pg_helpers import store_env
+from roster_helpers import SECRET_KEY
 
 from safetynet.channels.base import WebhookRefused, WebhookRequest, WebhookResponse, WebhookRoute
 from safetynet.clock import FakeClock
@@ -22,7 +23,7 @@ from safetynet.web.app import Services, create_app
 
 
 async def test_a_handler_reads_the_raw_body_then_parses_it(tmp_path: Path) -> None:
-    cfg = load_config(write_config(tmp_path), env={"SAFETYNET_SECRET_KEY": "k" * 32, **store_env()})
+    cfg = load_config(write_config(tmp_path), env={"SAFETYNET_SECRET_KEY": SECRET_KEY, **store_env()})
     store = await open_store(cfg, FakeClock())
     seen: list[tuple[bytes, Any]] = []
 

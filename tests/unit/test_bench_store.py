@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 import pytest
+from roster_helpers import SECRET_KEY
 
 from safetynet.cli import build_parser
 from safetynet.config import load_config
@@ -56,12 +57,12 @@ def test_the_citywide_children_and_the_bench_get_the_run_store(tmp_path: Path,
     monkeypatch.setenv("SAFETYNET_STORE_URL", "postgresql://somewhere-else/db")
     args = build_parser().parse_args(["bench", "citywide", "--households", "10", "--store-url", PG])
     assert isinstance(args, argparse.Namespace)
-    bench = CityBench(args, tmp_path, "s" * 43, BenchStore(RUN_URL, "safetynet_bench_0123456789ab"))
+    bench = CityBench(args, tmp_path, SECRET_KEY, BenchStore(RUN_URL, "safetynet_bench_0123456789ab"))
     env = bench.env("http://127.0.0.1:9")
     assert env["SAFETYNET_STORE_URL"] == RUN_URL
     assert load_config(None, env=env).store.url == RUN_URL
     assert bench.result["store"] == {"kind": "postgresql", "database": "safetynet_bench_0123456789ab", "kept": False}
-    on_sqlite = CityBench(args, tmp_path, "s" * 43).env()
+    on_sqlite = CityBench(args, tmp_path, SECRET_KEY).env()
     assert "SAFETYNET_STORE_URL" not in on_sqlite
     assert load_config(None, env=on_sqlite).db_path == tmp_path / "safetynet.db"
 
