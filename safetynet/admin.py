@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import secrets
 import stat
@@ -87,27 +88,55 @@ def require_database(cfg: Config, args: argparse.Namespace) -> None:
 
 def _write_secret_file(path: Path, content: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(content)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(content)
+    except BaseException:
+        # an empty key file would stay: the next `init` keeps it, and every command then refuses it
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """`folder` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 def ensure_keys(cfg: Config) -> list[str]:
-    """Creates the data dir, the secret key (unless given by the environment) and VAPID keys."""
-    created = []
-    cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # the database and keys: owner only
-    key_file = cfg.data_dir / "secret.key"
-    if not os.environ.get("SAFETYNET_SECRET_KEY") and not key_file.exists():
-        _write_secret_file(key_file, secrets.token_urlsafe(32))
-        created.append(str(key_file))
+    """Creates the data dir, the secret key (unless given by the environment) and VAPID keys. All or
+    nothing: when one cannot be made (a folder not writable, a full disk), what this call made is
+    removed before the error goes on, so a later `init` does not keep half a set of keys."""
     from safetynet.channels import registry
     from safetynet.channels.spec import load
 
-    before = set(cfg.data_dir.iterdir())
-    for spec in registry.SPECS:  # each channel's own keys (web push's VAPID pair)
-        if spec.init is not None:
-            load(spec.init)(cfg.data_dir)
-    created += [str(p) for p in set(cfg.data_dir.iterdir()) - before]
-    return created
+    new_folders = _missing_folders(cfg.data_dir)
+    made: list[Path] = []
+    try:
+        cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # the database and keys: owner only
+        key_file = cfg.data_dir / "secret.key"
+        if not os.environ.get("SAFETYNET_SECRET_KEY") and not key_file.exists():
+            _write_secret_file(key_file, secrets.token_urlsafe(32))  # 43 characters: passes config's floor
+            made.append(key_file)
+        for spec in registry.SPECS:  # each channel's own keys (web push's VAPID pair)
+            if spec.init is not None:
+                before = set(cfg.data_dir.iterdir())
+                try:
+                    load(spec.init)(cfg.data_dir)
+                finally:
+                    with contextlib.suppress(OSError):  # not to hide why the channel's keys failed
+                        made += sorted(set(cfg.data_dir.iterdir()) - before)
+    except BaseException:
+        for path in reversed(made):
+            path.unlink(missing_ok=True)
+        for folder in new_folders:
+            with contextlib.suppress(OSError):  # not empty (someone else's files): left as it is
+                folder.rmdir()
+        raise
+    return [str(p) for p in made]
 
 
 def _shown(contacts: tuple[tuple[str, str], ...]) -> str:
@@ -165,11 +194,11 @@ async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str
     _checked_input(check_login, login)
     if password is not None:
         _checked(password, login)  # before anything is created
-    # PostgreSQL: the database is the operator's; init creates or migrates the schema in it
-    existed = check_store_url(cfg.store.url) != "sqlite" or cfg.db_path.exists()
-    if existed:
-        await _refuse_new_keys_for_a_city(cfg)
     try:
+        # PostgreSQL: the database is the operator's; init creates or migrates the schema in it
+        existed = check_store_url(cfg.store.url) != "sqlite" or cfg.db_path.exists()
+        if existed:
+            await _refuse_new_keys_for_a_city(cfg)
         created = ensure_keys(cfg)
     except OSError as e:  # QA: `var` a file (FileExistsError), a folder not writable (PermissionError)
         raise CommandError(say("cli.init.cannot_write", folder=str(cfg.data_dir),

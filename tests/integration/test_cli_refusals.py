@@ -168,3 +168,53 @@ def test_init_where_the_data_folder_is_a_file_is_a_clear_error(
     err = _refused(["--config", str(cfg)], capsys, ["init", "--admin-password", "kinkyu-renraku-mou"])
     assert f"cannot make the city's keys in {tmp_path / 'var'}" in err
     assert (tmp_path / "var").read_text(encoding="utf-8") == "not a folder\n"
+
+
+def _init_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], store_path: str) -> str:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[store]\npath = "{store_path}"\n', encoding="utf-8")
+    return _refused(["--config", str(cfg)], capsys, ["init", "--admin-password", "kinkyu-renraku-mou"])
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="Linux's sysfs: no folder can be made in it, even by root")
+def test_init_into_a_folder_it_may_not_write_names_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests run as root, whom chmod does not stop; sysfs refuses a new folder to anyone
+    (PermissionError, or read-only where it is mounted so)."""
+    monkeypatch.delenv("SAFETYNET_SECRET_KEY", raising=False)
+    folder = Path("/sys/kernel/safetynet-test-city")
+    err = _init_refused(tmp_path, capsys, f"{folder}/sn.db")
+    assert f"cannot make the city's keys in {folder} (" in err
+    assert "it must be a folder this user can write" in err
+    assert not folder.exists()
+
+
+@pytest.mark.sqlite_only
+def test_init_that_fails_half_way_leaves_no_keys_behind(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The secret key made, then the VAPID key refused (a folder that turned read-only, a full disk):
+    a half set of keys would be kept by the next `init`, so what this one made is removed."""
+    from safetynet.channels.webpush import vapid
+
+    def refused(data_dir: Path) -> None:
+        (data_dir / vapid.VAPID_KEY_FILE).write_bytes(b"")  # a part written before the refusal
+        raise PermissionError(13, "Permission denied", str(data_dir / vapid.VAPID_KEY_FILE))
+
+    monkeypatch.delenv("SAFETYNET_SECRET_KEY", raising=False)
+    monkeypatch.setattr(vapid, "load_or_create_vapid", refused)
+    (tmp_path / "srv").mkdir()
+    err = _init_refused(tmp_path, capsys, "srv/city/var/sn.db")
+    assert f"cannot make the city's keys in {tmp_path / 'srv' / 'city' / 'var'} (Permission denied)" in err
+    assert list((tmp_path / "srv").iterdir()) == []  # the folders it made are gone too, not only the keys
+
+
+@pytest.mark.sqlite_only
+def test_init_leaves_the_folder_as_it_was_when_a_key_cannot_be_made(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SAFETYNET_SECRET_KEY", raising=False)
+    var = tmp_path / "var"
+    (var / "vapid_private.pem").mkdir(parents=True)  # a folder where the VAPID key belongs
+    (var / "notes.txt").write_text("the operator's\n", encoding="utf-8")
+    err = _init_refused(tmp_path, capsys, "var/sn.db")
+    assert f"cannot make the city's keys in {var} (" in err
+    assert sorted(p.name for p in var.iterdir()) == ["notes.txt", "vapid_private.pem"]  # no secret.key left
