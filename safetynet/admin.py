@@ -190,6 +190,11 @@ async def _refuse_new_keys_for_a_city(cfg: Config) -> None:
             raise CommandError(say("cli.init.keys_missing", key=str(key_file), folder=str(cfg.data_dir)))
 
 
+def _cannot_write(cfg: Config, e: OSError) -> CommandError:
+    """The one-line refusal naming the data folder and why it cannot be written there."""
+    return CommandError(say("cli.init.cannot_write", folder=str(cfg.data_dir), reason=e.strerror or str(e)))
+
+
 async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str], str | None]:
     _checked_input(check_login, login)
     if password is not None:
@@ -197,12 +202,14 @@ async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str
     try:
         # PostgreSQL: the database is the operator's; init creates or migrates the schema in it
         existed = check_store_url(cfg.store.url) != "sqlite" or cfg.db_path.exists()
-        if existed:
-            await _refuse_new_keys_for_a_city(cfg)
+    except OSError as e:  # a folder on the way it may not look into (PermissionError)
+        raise _cannot_write(cfg, e) from None
+    if existed:
+        await _refuse_new_keys_for_a_city(cfg)
+    try:
         created = ensure_keys(cfg)
     except OSError as e:  # QA: `var` a file (FileExistsError), a folder not writable (PermissionError)
-        raise CommandError(say("cli.init.cannot_write", folder=str(cfg.data_dir),
-                               reason=e.strerror or str(e))) from None
+        raise _cannot_write(cfg, e) from None
     printed_password = None
     async with store_session(cfg) as store:
         if not existed:
