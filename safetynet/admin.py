@@ -274,8 +274,8 @@ async def _staff_add(cfg: Config, args: argparse.Namespace) -> str | None:
                 args.login, args.name or args.login, role, str(scope), hash_password(password),
                 contacts=staff_contacts(args),
             )
-        except StaffError as e:
-            raise CommandError(str(e)) from None
+        except StaffError as e:  # in the terminal's language, as the rules checked before it
+            raise CommandError(say(e.key, **e.values) if e.key else str(e)) from None
         await audit_cli(store, AuditAction.STAFF, "add", f"{args.login} {role} {scope}")
     return generated
 

@@ -128,7 +128,14 @@ class UnknownScopeError(ValueError):
 
 
 class StaffError(Exception):
-    """A staff change that cannot be made (unknown scope, too many deputies, duplicate login)."""
+    """A staff change that cannot be made (unknown scope, too many deputies, duplicate login). The
+    message is English (logs, tests); `key` and `values` name the catalog text saying the same to a
+    person (the admin page, the CLI), where there is one."""
+
+    def __init__(self, message: str, key: str = "", **values: object) -> None:
+        super().__init__(message)
+        self.key = key
+        self.values = values
 
 
 class TargetHousehold(NamedTuple):
@@ -246,13 +253,7 @@ MAX_TOKEN_LABEL = 200  # characters
 
 
 class StaffInputError(StaffError):
-    """A login, staff name or token label that cannot be stored. The message is English; `key` and
-    `values` name the catalog text (cli.*) saying the same, for a reader of another language."""
-
-    def __init__(self, message: str, key: str, **values: object) -> None:
-        super().__init__(message)
-        self.key = key
-        self.values = values
+    """A login, staff name or token label that cannot be stored (always with its catalog text)."""
 
 
 def check_login(login: str) -> None:

@@ -173,10 +173,10 @@ async def add_staff(request: web.Request) -> web.Response:
             login, str(form.get("display_name", "")).strip() or login, role, str(scope), hash_password(password),
             contacts=contacts,
         )
-    except StaffInputError as e:  # the login or name rule: said in the viewer's language, as the CLI does
-        return await _console(request, notice=i18n.t(lang, e.key, **e.values), status=400)
-    except StaffError as e:
-        return await _console(request, notice=str(e), status=409)
+    except StaffError as e:  # said in the viewer's language, as the CLI does: a rule broken (400), a login
+        # taken or an association's deputies full (409)
+        notice = i18n.t(lang, e.key, **e.values) if e.key else str(e)
+        return await _console(request, notice=notice, status=400 if isinstance(e, StaffInputError) else 409)
     log.info("staff_added", staff_id=staff.id, role=str(role))
     record(request, viewer, AuditAction.STAFF, "add", detail=f"{login} {role} {scope}")
     if generated:

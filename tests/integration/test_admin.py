@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from locale_helpers import terminal_locale
 from roster_helpers import SECRET_KEY
 
 from safetynet.auth import verify_password
@@ -75,7 +76,7 @@ def test_init_with_the_keys_gone_refuses_to_make_new_ones_for_a_city(
 
 
 def test_staff_roles_scopes_and_the_three_deputy_limit(
-    cfg_path: Path, capsys: pytest.CaptureFixture[str]
+    cfg_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     c = ["--config", str(cfg_path)]
     assert main([*c, "init", "--admin-password", ADMIN_PW]) == 0
@@ -96,6 +97,12 @@ def test_staff_roles_scopes_and_the_three_deputy_limit(
     assert main([*c, "staff", "remove", "dep0"]) == 0
     assert main([*c, "staff", "add", "dep3", "--role", "deputy", "--scope", scope, "--password", STAFF_PW]) == 0
     assert main([*c, "staff", "remove", "nobody"]) == 2
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")  # the store's refusals in the terminal's language
+    capsys.readouterr()
+    assert main([*c, "staff", "add", "dep4", "--role", "deputy", "--scope", scope, "--password", STAFF_PW]) == 2
+    assert f"「{assoc}」の副会長・班長はすでに 3 人です。" in capsys.readouterr().err
+    assert main([*c, "staff", "add", "head", "--role", "association_head", "--scope", scope, "--password", STAFF_PW]) == 2
+    assert "ログイン名「head」はすでに使われています。" in capsys.readouterr().err
 
 
 def test_staff_password_gives_a_new_one_once_and_logs_the_old_sessions_out(

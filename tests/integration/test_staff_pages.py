@@ -214,6 +214,28 @@ async def test_admin_adds_a_deputy_who_can_log_in_then_removes_them(tmp_path: Pa
             assert r.status == 409  # not yourself
 
 
+async def test_a_login_taken_and_a_full_association_are_said_in_the_viewers_language(tmp_path: Path) -> None:
+    """The store's refusals (409) read in the page's language; they were its English on a Japanese page."""
+    async with world(tmp_path) as w, client() as http:
+        csrf = await login(http, w, "admin")
+        data = {"csrf": csrf, "display_name": "副会長", "role": "deputy", "scope": f"association:{ASSOC_A}",
+                "password": "mado-guchi-no-kagi"}
+        deputies = {s.login for s in await w.store.auth.list_staff()
+                    if s.role == "deputy" and s.scope == f"association:{ASSOC_A}" and s.active}
+        for n in range(3 - len(deputies)):
+            async with http.post(f"{w.url}/admin/staff", data={**data, "login": f"fuku{n}"}) as r:
+                assert r.status == 200
+        async with http.post(f"{w.url}/admin/staff?lang=ja", data={**data, "login": "fuku9"}) as r:
+            assert r.status == 409
+            assert f"「{ASSOC_A}」の副会長・班長はすでに 3 人です。先に一人を外してから追加してください。" in await r.text()
+        async with http.post(f"{w.url}/admin/staff?lang=en", data={**data, "login": "fuku9"}) as r:
+            assert r.status == 409 and f"association:{ASSOC_A} already has 3 deputies; remove one first" in await r.text()
+        taken = {**data, "login": "admin", "role": "association_head"}
+        async with http.post(f"{w.url}/admin/staff?lang=ja", data=taken) as r:
+            assert r.status == 409 and "ログイン名「admin」はすでに使われています。" in await r.text()
+        assert await w.store.auth.staff_by_login("fuku9") is None
+
+
 async def test_the_admin_console_refuses_weak_passwords_in_the_viewers_language(tmp_path: Path) -> None:
     async with world(tmp_path) as w, client() as http:
         csrf = await login(http, w, "admin")

@@ -52,11 +52,13 @@ class MemoryAuth:
         await self.t.write()
         rows = self.t.staff.values()
         if any(s.login == login for s in rows):
-            raise StaffError(f"login {login!r} already exists")
+            raise StaffError(f"login {login!r} already exists", "staff.error.login_taken", login=login)
         if role == Role.DEPUTY:
             deputies = sum(1 for s in rows if s.role == "deputy" and s.scope == scope and s.active)
             if deputies >= MAX_DEPUTIES_PER_ASSOCIATION:
-                raise StaffError(f"{scope} already has {MAX_DEPUTIES_PER_ASSOCIATION} deputies; remove one first")
+                raise StaffError(f"{scope} already has {MAX_DEPUTIES_PER_ASSOCIATION} deputies; remove one first",
+                                 "staff.error.deputies_full", association=scope.partition(":")[2],
+                                 limit=MAX_DEPUTIES_PER_ASSOCIATION)
         now = self.t.clock.now()
         row = StaffRow(self.t.next_id("staff"), login, display_name, str(role), scope, password_hash, language, now)
         self.t.staff[row.id] = row

@@ -73,7 +73,7 @@ class AuthStore:
         async with self.db.transaction() as conn:
             async with conn.execute("SELECT 1 FROM staff WHERE login = ?", (login,)) as cur:
                 if await cur.fetchone():
-                    raise StaffError(f"login {login!r} already exists")
+                    raise StaffError(f"login {login!r} already exists", "staff.error.login_taken", login=login)
             if role == Role.DEPUTY:
                 async with conn.execute(
                     "SELECT count(*) FROM staff WHERE role = 'deputy' AND scope = ? AND active = 1", (scope,)
@@ -81,8 +81,9 @@ class AuthStore:
                     row = await cur.fetchone()
                 if row and row[0] >= MAX_DEPUTIES_PER_ASSOCIATION:
                     raise StaffError(
-                        f"{scope} already has {MAX_DEPUTIES_PER_ASSOCIATION} deputies; remove one first"
-                    )
+                        f"{scope} already has {MAX_DEPUTIES_PER_ASSOCIATION} deputies; remove one first",
+                        "staff.error.deputies_full", association=scope.partition(":")[2],
+                        limit=MAX_DEPUTIES_PER_ASSOCIATION)
             now = self.clock.now()
             cur2 = await conn.execute(
                 "INSERT INTO staff (login, display_name, role, scope, password_hash, language, created_at)"
