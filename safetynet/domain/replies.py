@@ -264,6 +264,24 @@ class HelpRow:
         }
 
 
+def escalation_cutoff(now: float, minutes: float) -> float | None:
+    """Help requests open (or reopened) at or before this time are due to escalate; None: escalation
+    is off (`[replies] help_escalate_minutes = 0`)."""
+    return now - minutes * 60.0 if minutes > 0 else None
+
+
+def escalation_due(opened_at: float, reopened_at: float | None, handled_at: float | None,
+                   escalated_at: float | None, campaign_state: str, cutoff: float | None) -> bool:
+    """Whether an open help request goes to the standing-in staff now (`cutoff`: `escalation_cutoff`):
+    still open, in a running campaign, not escalated since it was (re)opened, and waiting since the
+    cutoff or before. A reopen (the undo of a wrong "handled" tap) starts the wait afresh: someone
+    just acted on it, so they get the full wait."""
+    if cutoff is None or handled_at is not None or escalated_at is not None:
+        return False
+    waiting_since = reopened_at if reopened_at is not None else opened_at
+    return campaign_state == CampaignState.RUNNING and waiting_since <= cutoff
+
+
 @dataclass(frozen=True, slots=True)
 class HouseholdRef:
     """Where a household sits, for scope checks (names as in the roster)."""

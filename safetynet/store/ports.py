@@ -641,7 +641,8 @@ class ReplyRepo(Protocol):
         new alert: the undo of a wrong "handled" tap). True if it was handled and is open again;
         False if it was open already; None if the household never asked for help. With `marked_by`
         (a login), only that person's mark is taken back: `UndoRefused` when someone else marked it
-        (an old undo button must not take back a later mark of another)."""
+        (an old undo button must not take back a later mark of another). It may escalate again, after a
+        full wait from the reopening (`claim_unhandled_help`)."""
         ...
 
     async def unnotified_help(self, max_age_seconds: float = 6 * 3600) -> list[tuple[int, int]]:
@@ -649,6 +650,13 @@ class ReplyRepo(Protocol):
         ...
 
     async def mark_notified(self, campaign_id: int, household_id: int) -> None: ...
+
+    async def claim_unhandled_help(self, waiting_since: float) -> list[tuple[int, int]]:
+        """The open help requests of running campaigns waiting since `waiting_since` or before (opened,
+        or reopened: `reopen_help` starts the wait afresh) and not escalated since, marked escalated
+        now in the same step (`domain.replies.escalation_due`); (campaign, household), sorted. Each is
+        returned once, to one caller, however many processes claim at once."""
+        ...
 
     async def start_phone_verification(
         self, household_id: int, phone: str, code_hash: str, ttl_seconds: float, max_pending: int = 3

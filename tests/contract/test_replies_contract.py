@@ -471,6 +471,68 @@ async def test_help_alerts_not_sent_are_found_again(store_factory: StoreFactory)
         assert await store.replies.unnotified_help() == [(cid, ids["S-1"])]
 
 
+async def test_unhandled_help_is_claimed_for_escalation_once(store_factory: StoreFactory) -> None:
+    """`claim_unhandled_help`: open requests of running campaigns waiting since the cutoff, each once;
+    a handled one never, a reopened one again after a full wait, one asked for again afresh."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        s1, s2, u1 = ids["S-1"], ids["S-2"], ids["U-1"]
+        await store.replies.record(await item(store, cid, s1, "need_help", "k1"))
+        await clock.advance(60)
+        await store.replies.record(await item(store, cid, s2, "need_help", "k2"))
+        await store.replies.record(await item(store, cid, u1, "need_help", "k3"))
+        assert await store.replies.mark_handled(cid, u1, None, "head") is True  # handled in time
+        assert await store.replies.claim_unhandled_help(clock.now() - 61) == []  # none waited so long
+        assert await store.replies.claim_unhandled_help(clock.now() - 60) == [(cid, s1)]
+        assert await store.replies.claim_unhandled_help(clock.now()) == [(cid, s2)]  # S-1 claimed already
+        assert await store.replies.claim_unhandled_help(clock.now() + 3600) == []
+        assert await store.replies.help_list(cid)  # escalating leaves them on the list, open
+
+        # handled, then reopened (the undo of a wrong tap): a full wait again from the reopening
+        await clock.advance(100)
+        assert await store.replies.mark_handled(cid, s1, None, "head") is True
+        assert await store.replies.reopen_help(cid, s1) is True
+        reopened = clock.now()
+        assert await store.replies.claim_unhandled_help(reopened - 1) == []
+        assert await store.replies.claim_unhandled_help(reopened) == [(cid, s1)]
+        # handled, then asked for again: a new request, from its new opening
+        assert await store.replies.mark_handled(cid, s2, None, "head") is True
+        await clock.advance(10)
+        assert (await store.replies.record(await item(store, cid, s2, "need_help", "k4"))).help_opened
+        assert await store.replies.claim_unhandled_help(clock.now() - 1) == []
+        assert await store.replies.claim_unhandled_help(clock.now()) == [(cid, s2)]
+
+
+@pytest.mark.parametrize("end", ["close", "cancel"])
+async def test_help_of_a_finished_campaign_is_never_escalated(store_factory: StoreFactory, end: str) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        await store.replies.record(await item(store, cid, ids["S-1"], "need_help", "k1"))
+        await clock.advance(3600)
+        assert await getattr(store.campaigns, end)(cid, clock.now())
+        assert await store.replies.claim_unhandled_help(clock.now()) == []
+        assert [r.household_id for r in await store.replies.help_list(cid)] == [ids["S-1"]]  # still open
+
+
+async def test_concurrent_escalation_claims_take_each_request_once(store_factory: StoreFactory) -> None:
+    """Claims at once (on PostgreSQL, on several pooled connections): every request goes to one."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        households = [ids[k] for k in ("S-1", "S-2", "U-1", "U-2")]
+        for n, hid in enumerate(households):
+            await store.replies.record(await item(store, cid, hid, "need_help", f"k{n}"))
+        await clock.advance(60)
+        claims = await asyncio.gather(*(store.replies.claim_unhandled_help(clock.now()) for _ in range(6)))
+        claimed = [key for c in claims for key in c]
+        assert sorted(claimed) == sorted((cid, hid) for hid in households)
+
+
 async def test_phone_codes_expire_are_used_once_and_limit_attempts(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         clock = clock_of(store)

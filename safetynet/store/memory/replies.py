@@ -29,6 +29,7 @@ from safetynet.domain.replies import (
     TokenOutcome,
     UndoOutcome,
     UndoRefused,
+    escalation_due,
     recent_of,
     refuse_other_mark,
 )
@@ -320,7 +321,7 @@ class MemoryReplies:
             self.t.help[key] = HelpRequestRow(reply.id, reply.received_at)
         else:
             h.reply_id, h.opened_at = reply.id, reply.received_at
-            h.handled_at = h.handled_by = h.handled_by_login = None
+            h.handled_at = h.handled_by = h.handled_by_login = h.escalated_at = h.reopened_at = None
         return True
 
     async def mark_handled(self, campaign_id: int, household_id: int, staff_id: int | None, login: str) -> bool | None:
@@ -344,7 +345,8 @@ class MemoryReplies:
         if h.handled_at is None:
             return False
         refuse_other_mark(h.handled_by_login, marked_by)
-        h.handled_at = h.handled_by = h.handled_by_login = None
+        h.handled_at = h.handled_by = h.handled_by_login = h.escalated_at = None
+        h.reopened_at = self.t.clock.now()
         self._emit(ReplyEvent((), ((campaign_id, m.association_id),)))
         return True
 
@@ -354,6 +356,18 @@ class MemoryReplies:
         found = [(h.opened_at, key) for key, h in self.t.help.items()
                  if h.handled_at is None and h.notified_at is None and h.opened_at > since]
         return [key for _, key in sorted(found, key=lambda f: f[0], reverse=True)]
+
+    async def claim_unhandled_help(self, waiting_since: float) -> list[tuple[int, int]]:
+        await self.t.write()
+        now = self.t.clock.now()
+        claimed = []
+        for key, h in self.t.help.items():
+            c = self.t.campaigns.get(key[0])
+            if c is not None and escalation_due(h.opened_at, h.reopened_at, h.handled_at, h.escalated_at, c.state,
+                                                waiting_since):
+                h.escalated_at = now
+                claimed.append(key)
+        return sorted(claimed)
 
     async def mark_notified(self, campaign_id: int, household_id: int) -> None:
         await self.t.write()

@@ -217,6 +217,8 @@ class HelpRequestRow:
     handled_by: int | None = None
     handled_by_login: str | None = None
     notified_at: float | None = None
+    escalated_at: float | None = None
+    reopened_at: float | None = None
 
 
 @dataclass

@@ -4,12 +4,25 @@ retries a batch that lost a lock race with another process. Listeners stay in th
 from __future__ import annotations
 
 import dataclasses
+from typing import cast
 
 from safetynet.clock import Clock
 from safetynet.domain.replies import ReplyItem
 from safetynet.store.postgres.commit import PgGroupCommit
+from safetynet.store.postgres.db import PgDatabase
 from safetynet.store.sqlite.db import Database
 from safetynet.store.sqlite.replies import _GROUP_DELAY_SECONDS, CHUNK, ReplyStore
+
+# `store.sqlite.help_requests.ESCALATE_SQL` with SKIP LOCKED: exactly once among any number of processes.
+_ESCALATE_SQL = """
+UPDATE help_requests h SET escalated_at = $1
+WHERE (h.campaign_id, h.household_id) IN (
+    SELECT campaign_id, household_id FROM help_requests
+    WHERE handled_at IS NULL AND escalated_at IS NULL AND coalesce(reopened_at, opened_at) <= $2
+      AND campaign_id IN (SELECT id FROM campaigns WHERE state = 'running')
+    FOR UPDATE SKIP LOCKED)
+  AND h.handled_at IS NULL AND h.escalated_at IS NULL
+RETURNING h.campaign_id, h.household_id"""
 
 
 class PgReplyStore(ReplyStore):
@@ -26,3 +39,9 @@ class PgReplyStore(ReplyStore):
         if "\x00" in item.dedupe_key:
             return dataclasses.replace(item, dedupe_key=item.dedupe_key.replace("\x00", "\ufffd"))
         return item
+
+    async def claim_unhandled_help(self, waiting_since: float) -> list[tuple[int, int]]:
+        # several web processes check at once: the rows one locks the others skip, and the outer
+        # conditions, read again on the locked row, keep one handled or claimed meanwhile out
+        rows = await cast(PgDatabase, self.db).write_fetch(_ESCALATE_SQL, self.clock.now(), waiting_since)
+        return sorted((r[0], r[1]) for r in rows)

@@ -26,7 +26,8 @@ def open_help(item: ReplyItem) -> Steps[bool]:
         "INSERT INTO help_requests (campaign_id, household_id, reply_id, opened_at)"
         " SELECT campaign_id, household_id, id, received_at FROM replies WHERE dedupe_key = ?"
         " ON CONFLICT (campaign_id, household_id) DO UPDATE SET reply_id = excluded.reply_id,"
-        " opened_at = excluded.opened_at, handled_at = NULL, handled_by = NULL, handled_by_login = NULL",
+        " opened_at = excluded.opened_at, handled_at = NULL, handled_by = NULL, handled_by_login = NULL,"
+        " escalated_at = NULL, reopened_at = NULL",
         (item.dedupe_key,),
     )
     return True
@@ -58,6 +59,16 @@ HELP_SQL = (
     " JOIN associations a ON a.id = ch.association_id JOIN districts d ON d.id = a.district_id"
     " LEFT JOIN household_groups g ON g.id = hh.group_id LEFT JOIN staff s ON s.id = h.handled_by"
     " WHERE {where} ORDER BY h.handled_at IS NOT NULL, hh.vulnerable DESC, h.opened_at"
+)
+
+
+# Claims the help requests due to escalate (`domain.replies.escalation_due`) in one statement:
+# SQLite's single writer runs it whole, so each request is returned to one caller once.
+ESCALATE_SQL = (
+    "UPDATE help_requests SET escalated_at = ? WHERE handled_at IS NULL AND escalated_at IS NULL"
+    " AND coalesce(reopened_at, opened_at) <= ?"
+    " AND campaign_id IN (SELECT id FROM campaigns WHERE state = 'running')"
+    " RETURNING campaign_id, household_id"
 )
 
 

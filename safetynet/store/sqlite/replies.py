@@ -50,7 +50,7 @@ from safetynet.store.sqlite.db import (
     packed,
     real,
 )
-from safetynet.store.sqlite.help_requests import HELP_SQL, help_row_from, open_help
+from safetynet.store.sqlite.help_requests import ESCALATE_SQL, HELP_SQL, help_row_from, open_help
 from safetynet.store.sqlite.reply_targets import (
     STATUS,
     TARGET_SQL,
@@ -343,6 +343,7 @@ class ReplyStore:
 
     async def reopen_help(self, campaign_id: int, household_id: int, marked_by: str | None = None) -> bool | None:
         """True if it was handled and is open again; False if open already; None if never asked for help."""
+        now = self.clock.now()
         async with self.db.transaction() as conn:
             row = await _help_mark(conn, campaign_id, household_id)
             if row is None:
@@ -353,9 +354,9 @@ class ReplyStore:
             # the mark read is the mark taken back (PostgreSQL reads committed, a later mark may land
             # in between): of two taps at once one reopens, and a new mark of another is left alone
             reopened = await conn.execute(
-                "UPDATE help_requests SET handled_at = NULL, handled_by = NULL, handled_by_login = NULL"
-                " WHERE campaign_id = ? AND household_id = ? AND handled_at = ?",
-                (campaign_id, household_id, row[1]),
+                "UPDATE help_requests SET handled_at = NULL, handled_by = NULL, handled_by_login = NULL,"
+                " escalated_at = NULL, reopened_at = ? WHERE campaign_id = ? AND household_id = ? AND handled_at = ?",
+                (now, campaign_id, household_id, row[1]),
             )
             if reopened.rowcount == 0:
                 # marked anew between the read and the write: someone's mark stands, as read again
@@ -375,6 +376,14 @@ class ReplyStore:
             (self.clock.now() - max_age_seconds,),
         )
         return [(r[0], r[1]) for r in rows]
+
+    async def claim_unhandled_help(self, waiting_since: float) -> list[tuple[int, int]]:
+        """Marks escalated, and returns, the open help requests of running campaigns waiting since
+        `waiting_since` or before and not escalated since; one statement, so each is returned once."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(ESCALATE_SQL, (self.clock.now(), waiting_since))
+            rows = await cur.fetchall()
+        return sorted((r[0], r[1]) for r in rows)
 
     async def mark_notified(self, campaign_id: int, household_id: int) -> None:
         await self.db.execute(

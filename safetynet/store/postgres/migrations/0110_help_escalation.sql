@@ -1,0 +1,7 @@
+-- An open help request nobody marks handled goes, once, to the standing-in staff (the district's
+-- heads, else the city's admins) after `[replies] help_escalate_minutes`: escalated_at is set by the
+-- one statement that claims it (under SKIP LOCKED), so it is told once whatever the number of
+-- processes. A reopen (the undo of a wrong "handled" tap) clears it and starts the wait afresh
+-- from reopened_at.
+ALTER TABLE help_requests ADD COLUMN escalated_at DOUBLE PRECISION;
+ALTER TABLE help_requests ADD COLUMN reopened_at DOUBLE PRECISION;
