@@ -151,6 +151,9 @@ class RepliesConfig:
     rate_limit_per_minute: int = 600
     # Requests one address may make at once before the per-minute rate applies; 0: as many as per minute.
     rate_limit_burst: int = 0
+    # Minutes a help request may stay open (nobody marked it handled) before the district's heads,
+    # else the city's admins, are told once; 0 (or less): never.
+    help_escalate_minutes: float = 30.0
 
 
 @dataclass(frozen=True)

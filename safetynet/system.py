@@ -34,6 +34,7 @@ from safetynet.config import Config, ConfigError, channel_contexts
 from safetynet.domain import ChannelName
 from safetynet.metrics import Metrics
 from safetynet.privacy.retention import run_daily
+from safetynet.replies.escalate import HelpEscalation
 from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.notify import StaffNotifier
 from safetynet.store import Store, open_store
@@ -94,6 +95,7 @@ class System:
     url: str = ""
     role: str = "all"
     leader: Leader | None = None
+    escalation: HelpEscalation | None = None  # in every process that takes answers (not a dispatcher's)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     _senders: dict[ChannelName, ChannelSender] = field(default_factory=dict)
@@ -215,7 +217,11 @@ async def running_system(
             duties["retention"] = lambda: run_daily(store, cfg.privacy, clock)
         leader = (Leader(store.coordination, clock, duties, ttl_seconds=cfg.broadcast.leader_lease_seconds)
                   if duties else None)
-        system = System(cfg, store, clock, services, app, dispatcher, scheduler, url, role, leader,
+        # Each process that takes answers checks for help left unhandled: the store's claim tells each
+        # request once, however many check (so it needs no leader lease, nor a dispatcher here).
+        escalation = (HelpEscalation(store, notifier, clock, cfg.replies.help_escalate_minutes)
+                      if role != "dispatcher" else None)
+        system = System(cfg, store, clock, services, app, dispatcher, scheduler, url, role, leader, escalation,
                         _runner=runner, _senders=senders)
         if role != "dispatcher":
             await _register_webhooks(senders)
@@ -223,6 +229,8 @@ async def running_system(
             _spawn(system, dispatcher.run(), "dispatcher")
         if leader is not None:
             _spawn(system, leader.run(), "leader")
+        if escalation is not None:
+            _spawn(system, escalation.run(), "help_escalation")
         log.info("system_started", url=url, role=role, lanes=sorted(dispatcher.lanes) if dispatcher else [],
                  send_workers=sorted(c for c, s in senders.items() if isinstance(s, ProcessSender)))
         yield system
@@ -255,6 +263,8 @@ async def _stop(system: System | None, runner: web.AppRunner | None, senders: li
             system.dispatcher.stop()
         if system.leader is not None:
             system.leader.stop()  # ends the ladder, triggers and retention, and releases the lease
+        if system.escalation is not None:
+            system.escalation.stop()
         cap = (system.dispatcher.stop_grace_seconds if system.dispatcher else 0.0) + STOP_MARGIN_SECONDS
         for t in system.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):

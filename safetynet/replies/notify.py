@@ -123,6 +123,15 @@ def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: s
     return "\n".join(lines)
 
 
+def unhandled_text(row: HelpRow, language: str, drill: bool, link: str, campaign: str, minutes: int) -> str:
+    """The alert to the standing-in staff about a help request nobody marked handled for `minutes`:
+    says so first, then the household as the help alert shows it (without the "no head can be
+    reached" line: the association's staff may well have been told, and done nothing visible)."""
+    head = (t(language, "staff.drill") if drill else "") + t(
+        language, "staff.need_help.unhandled", association=row.association, minutes=minutes)
+    return f"{head}\n{help_text(row, language, False, False, link, campaign)}"
+
+
 def standing_in(staff: list[Staff], district: str, channels: Collection[ChannelName]) -> list[Staff]:
     """Who gets an association's alerts when none of its heads and deputies can be reached (none
     registered, or none with a contact sent on here): the district's heads, or failing them the
@@ -180,6 +189,28 @@ class HelpNotifier:
             log.warning("help_no_staff_to_notify", campaign_id=campaign_id, association_id=row.association_id)
         log.info("help_notified", campaign_id=campaign_id, household_id=household_id, follow_up=follow_up,
                  queued=report.queued, staff=report.recipients, staff_total=len(staff))
+        return report
+
+    async def escalate(self, campaign_id: int, household_id: int) -> NotifyReport:
+        """Tells the standing-in staff (`standing_in`) of a help request left open too long (claimed
+        once by `ReplyStore.claim_unhandled_help`), over the same outbox as the help alert."""
+        row = await self.store.replies.help_row(campaign_id, household_id)
+        if row is None:
+            return NotifyReport(0, 0)
+        campaign = await self.store.replies.campaign_page(campaign_id, row.association_id)
+        if campaign is None:
+            return NotifyReport(0, 0)
+        # what the standing-in alert discloses today (domain.consent)
+        row = Disclosure(False, await self.store.dashboard.real_event_scopes()).asking_in(campaign.kind).help_row(row)
+        link = help_link(self.cfg.server.public_url, row.association_id, campaign_id)
+        drill = campaign.kind == CampaignKind.DRILL
+        waited = max(0, int((self.clock.now() - row.opened_at) // 60))
+        others = standing_in(await self.store.auth.list_staff(), row.district, self.channels)
+        report = await self._queue(
+            others, lambda lang: unhandled_text(row, lang, drill, link, campaign.title, waited), link, campaign_id)
+        log.warning("help_escalated", campaign_id=campaign_id, association_id=row.association_id,
+                    household_id=household_id, recipients=report.recipients, queued=report.queued,
+                    waited_minutes=waited)
         return report
 
     async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int]) -> None:

@@ -227,10 +227,11 @@ async def test_roles_split_what_a_process_runs(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path)
     async with running_system(cfg, port=0, role="web") as web, aiohttp.ClientSession() as http:
         assert web.dispatcher is None and web.leader is None  # no sending, no schedulers
+        assert web.escalation is not None  # unhandled help: every process that takes answers checks
         async with http.get(f"{web.url}/login") as r:
             assert r.status == 200
     async with running_system(cfg, port=0, role="dispatcher") as disp, aiohttp.ClientSession() as http:
-        assert disp.dispatcher is not None and disp.leader is not None
+        assert disp.dispatcher is not None and disp.leader is not None and disp.escalation is None
         await asyncio.wait_for(disp.leader.leading.wait(), 10)
         assert set(disp.leader.duties) == {"ladder", "triggers", "retention"}
         async with http.get(f"{disp.url}/login") as r:

@@ -220,3 +220,22 @@ async def test_a_database_that_takes_no_connections_is_unavailable_not_a_fault(t
         finally:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
             await admin.close()
+
+
+async def test_an_escalation_claim_skips_a_help_request_another_process_holds() -> None:
+    """Another process holds the request's row (marking it handled, uncommitted): the claim neither
+    waits for it nor takes it; once that process lets go without marking, the next claim does."""
+    async with race() as r:
+        cid, hid = r.campaign_id, r.household_id
+        target = await r.store.replies.target(cid, hid)
+        assert target is not None
+        await r.store.replies.record(ReplyItem(cid, hid, target.association_id, str(Status.NEED_HELP), "web",
+                                               "help-1", r.clock.now(), ReplyDetails()))
+        await r.clock.advance(60)
+        held = r.other.transaction()
+        await held.start()
+        await r.other.execute("UPDATE help_requests SET handled_at = $1 WHERE campaign_id = $2 AND household_id = $3",
+                              r.clock.now(), cid, hid)
+        assert await asyncio.wait_for(r.store.replies.claim_unhandled_help(r.clock.now()), 5) == []
+        await held.rollback()
+        assert await r.store.replies.claim_unhandled_help(r.clock.now()) == [(cid, hid)]

@@ -1,0 +1,87 @@
+"""Escalating a help request nobody handles: "no one left behind".
+
+On the night of an earthquake the head's own phone may be dead, or the head hurt. A help request
+left open (not marked handled) for `[replies] help_escalate_minutes` in a running campaign goes,
+once, to the standing-in staff: the district's heads, else the city's admins (`notify.standing_in`),
+through the same outbox as the help alert. Every process that takes answers checks every
+`CHECK_SECONDS`; the store's claim is one atomic statement, so each request is told once however
+many processes check (DESIGN §8). Drills escalate too: a drill rehearses the real flow, and its
+alert carries the drill mark.
+
+A process killed between the claim and the queueing of its alerts loses that one escalation (the
+household stays on the help list, and its own alert went out long before): a window of one write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+import structlog
+
+from safetynet.clock import Clock
+from safetynet.domain.replies import escalation_cutoff
+from safetynet.replies.notify import NotifyReport
+from safetynet.store import Store
+from safetynet.store.errors import StoreError
+
+log = structlog.get_logger("replies")
+
+# Often enough that a request is told within a minute of its due time; each check is one statement.
+CHECK_SECONDS = 30.0
+
+
+class Escalator(Protocol):
+    async def escalate(self, campaign_id: int, household_id: int) -> NotifyReport: ...
+
+
+class HelpEscalation:
+    """`run()` checks every `every_seconds` on `clock` until `stop()`; `check()` is one round."""
+
+    def __init__(self, store: Store, notifier: Escalator, clock: Clock, minutes: float,
+                 every_seconds: float = CHECK_SECONDS) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.clock = clock
+        self.minutes = minutes
+        self.every_seconds = every_seconds
+        self.checked = asyncio.Event()  # set after each round (tests await it instead of sleeping)
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def check(self) -> list[tuple[int, int]]:
+        """Claims the requests due now and tells their standing-in staff; returns (campaign, household)."""
+        cutoff = escalation_cutoff(self.clock.now(), self.minutes)
+        if cutoff is None:
+            return []
+        due = await self.store.replies.claim_unhandled_help(cutoff)
+        for campaign_id, household_id in due:
+            try:
+                await self.notifier.escalate(campaign_id, household_id)
+            except StoreError as e:  # claimed already: the others still go out
+                log.error("help_escalation_failed", campaign_id=campaign_id, household_id=household_id,
+                          error=str(e))
+        return due
+
+    async def run(self) -> None:
+        if escalation_cutoff(self.clock.now(), self.minutes) is None:
+            log.info("help_escalation_off")
+            return
+        while not self._stop.is_set():
+            try:
+                await self.check()
+            except StoreError as e:  # the store is down: the next round tries again
+                log.warning("help_escalation_check_failed", error=str(e))
+            self.checked.set()
+            await self._wait()
+
+    async def _wait(self) -> None:
+        stopper = asyncio.ensure_future(self._stop.wait())
+        sleeper = asyncio.ensure_future(self.clock.sleep(self.every_seconds))
+        try:
+            await asyncio.wait({stopper, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            sleeper.cancel()
