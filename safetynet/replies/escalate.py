@@ -74,6 +74,8 @@ class HelpEscalation:
                 await self.check()
             except StoreError as e:  # the store is down: the next round tries again
                 log.warning("help_escalation_check_failed", error=str(e))
+            except Exception:  # one bad round must not end the watch for the rest of the night
+                log.exception("help_escalation_check_failed")
             self.checked.set()
             await self._wait()
 
