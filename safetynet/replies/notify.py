@@ -22,7 +22,7 @@ from safetynet.config import Config
 from safetynet.domain import CampaignKind, ChannelName, Role
 from safetynet.domain.campaigns import Campaign, StaffAlert
 from safetynet.domain.consent import Disclosure
-from safetynet.domain.replies import HelpRow
+from safetynet.domain.replies import CampaignPage, HelpRow
 from safetynet.domain.roster import Staff
 from safetynet.i18n import t
 from safetynet.replies.texts import location_words
@@ -160,17 +160,24 @@ class HelpNotifier:
     async def need_help(self, campaign_id: int, household_id: int, follow_up: bool = False) -> None:
         await self.notify(campaign_id, household_id, follow_up)
 
-    async def notify(self, campaign_id: int, household_id: int, follow_up: bool = False) -> NotifyReport:
+    async def _help(self, campaign_id: int, household_id: int) -> tuple[HelpRow, CampaignPage, str] | None:
+        """The help request as its alerts show it: the row as heads and deputies see it on their pages
+        (domain.consent), its campaign, and the link to the help list; None once gone."""
         row = await self.store.replies.help_row(campaign_id, household_id)
         if row is None:
-            return NotifyReport(0, 0)
+            return None
         campaign = await self.store.replies.campaign_page(campaign_id, row.association_id)
         if campaign is None:
-            return NotifyReport(0, 0)
-        staff = await self.store.auth.staff_for_association(row.association, row.district)
-        # heads and deputies get what their pages show them (domain.consent)
+            return None
         row = Disclosure(False, await self.store.dashboard.real_event_scopes()).asking_in(campaign.kind).help_row(row)
-        link = help_link(self.cfg.server.public_url, row.association_id, campaign_id)
+        return row, campaign, help_link(self.cfg.server.public_url, row.association_id, campaign_id)
+
+    async def notify(self, campaign_id: int, household_id: int, follow_up: bool = False) -> NotifyReport:
+        found = await self._help(campaign_id, household_id)
+        if found is None:
+            return NotifyReport(0, 0)
+        row, campaign, link = found
+        staff = await self.store.auth.staff_for_association(row.association, row.district)
         drill = campaign.kind == CampaignKind.DRILL
         report = await self._queue(staff, lambda lang: help_text(row, lang, drill, follow_up, link, campaign.title),
                                    link, campaign_id)
@@ -194,15 +201,10 @@ class HelpNotifier:
     async def escalate(self, campaign_id: int, household_id: int) -> NotifyReport:
         """Tells the standing-in staff (`standing_in`) of a help request left open too long (claimed
         once by `ReplyStore.claim_unhandled_help`), over the same outbox as the help alert."""
-        row = await self.store.replies.help_row(campaign_id, household_id)
-        if row is None:
+        found = await self._help(campaign_id, household_id)
+        if found is None:
             return NotifyReport(0, 0)
-        campaign = await self.store.replies.campaign_page(campaign_id, row.association_id)
-        if campaign is None:
-            return NotifyReport(0, 0)
-        # what the standing-in alert discloses today (domain.consent)
-        row = Disclosure(False, await self.store.dashboard.real_event_scopes()).asking_in(campaign.kind).help_row(row)
-        link = help_link(self.cfg.server.public_url, row.association_id, campaign_id)
+        row, campaign, link = found
         drill = campaign.kind == CampaignKind.DRILL
         waited = max(0, int((self.clock.now() - row.opened_at) // 60))
         others = standing_in(await self.store.auth.list_staff(), row.district, self.channels)
