@@ -72,7 +72,13 @@ async def test_push_to_the_service_worker_records_read(tmp_path: Path) -> None:
 async def _service_worker(context: BrowserContext, page: Page, url: str) -> Worker:
     await page.goto(url + "/healthz")
     await page.evaluate("async () => { await navigator.serviceWorker.register('/sw.js'); await navigator.serviceWorker.ready; }")
-    return context.service_workers[0] if context.service_workers else await context.wait_for_event("serviceworker")
+    worker = context.service_workers[0] if context.service_workers else await context.wait_for_event("serviceworker")
+    # the worker flushes its queue when it activates: a test's own flush must not share that one's result
+    await worker.evaluate(IDLE)
+    return worker
+
+
+IDLE = "async () => { while (flushing !== null || flushAgain !== null) await (flushAgain || flushing).catch(() => {}); }"
 
 
 SHOWN = "() => self.registration.getNotifications().then(l => l.map(n => [n.title, n.body, n.tag]))"

@@ -96,7 +96,7 @@ function keep(entry) {
     var all = s.getAll();
     all.onsuccess = function () {
       var last = 0;
-      (all.result || []).forEach(function (e) { if (e.key !== entry.key && e.seq > last) last = e.seq; });
+      (all.result || []).forEach(function (e) { if (e.seq > last) last = e.seq; });
       entry.seq = last + 1;
       s.put(entry);
     };
@@ -161,6 +161,9 @@ function closeShown(entry) {
 
 var flushing = null;
 var flushAgain = null;
+// Every key the server refused while this worker runs: a tap refused by a flush another event started
+// (the worker's activation, a sync) must still open the page that says why, not pass as sent.
+var refusedKeys = {};
 
 // Sends the kept answers, oldest first, until one cannot go yet; resolves to {left: how many are
 // still kept, refused: {key: true} for those the server refused}.
@@ -192,6 +195,7 @@ async function flushKept() {
       // the campaign is over or the link gone: nothing more to send. A call for help that did not
       // get through keeps its notification, which says to call 119
       refused[entry.key] = true;
+      refusedKeys[entry.key] = true;
       if (entry.status !== "need_help") await closeShown(entry).catch(noop);
     }
   }
@@ -213,7 +217,7 @@ async function answerTap(d, status) {
   for (var attempt = 0; attempt < TRIES_NOW; attempt++) {
     if (attempt > 0) await wait(1000 * attempt);
     var out = await flush();
-    if (out.refused[entry.key]) return openPage(entry.url); // let the resident see why on the page
+    if (out.refused[entry.key] || refusedKeys[entry.key]) return openPage(entry.url); // let the resident see why on the page
     if (!(await isKept(entry.key).catch(function () { return false; }))) return; // sent: its words shown
     if (!self.navigator.onLine) break; // no network at all: no use trying again this second
   }
