@@ -271,12 +271,14 @@ def escalation_cutoff(now: float, minutes: float) -> float | None:
 
 
 def escalation_due(opened_at: float, reopened_at: float | None, handled_at: float | None,
-                   escalated_at: float | None, campaign_state: str, cutoff: float | None) -> bool:
+                   escalated_at: float | None, campaign_state: str, cutoff: float | None,
+                   status: str = Status.NEED_HELP) -> bool:
     """Whether an open help request goes to the standing-in staff now (`cutoff`: `escalation_cutoff`):
-    still open, in a running campaign, not escalated since it was (re)opened, and waiting since the
-    cutoff or before. A reopen (the undo of a wrong "handled" tap) starts the wait afresh: someone
-    just acted on it, so they get the full wait."""
-    if cutoff is None or handled_at is not None or escalated_at is not None:
+    still open, its household still asking for help (`status`: a later 無事です, or a head's visit
+    recorded as 訪問で確認, is an answer someone has), in a running campaign, not escalated since it
+    was (re)opened, and waiting since the cutoff or before. A reopen (the undo of a wrong "handled"
+    tap) starts the wait afresh: someone just acted on it, so they get the full wait."""
+    if cutoff is None or handled_at is not None or escalated_at is not None or status != Status.NEED_HELP:
         return False
     waiting_since = reopened_at if reopened_at is not None else opened_at
     return campaign_state == CampaignState.RUNNING and waiting_since <= cutoff

@@ -63,6 +63,8 @@ class HelpEscalation:
             except StoreError as e:  # claimed already: the others still go out
                 log.error("help_escalation_failed", campaign_id=campaign_id, household_id=household_id,
                           error=str(e))
+            except Exception:  # a fault of ours with this one (its row, its text): the rest are claimed too
+                log.exception("help_escalation_failed", campaign_id=campaign_id, household_id=household_id)
         return due
 
     async def run(self) -> None:

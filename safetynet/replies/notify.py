@@ -132,11 +132,14 @@ def unhandled_text(row: HelpRow, language: str, drill: bool, link: str, campaign
     return f"{head}\n{help_text(row, language, False, False, link, campaign)}"
 
 
-def standing_in(staff: list[Staff], district: str, channels: Collection[ChannelName]) -> list[Staff]:
+def standing_in(staff: list[Staff], district: str, channels: Collection[ChannelName],
+                beyond_district: bool = False) -> list[Staff]:
     """Who gets an association's alerts when none of its heads and deputies can be reached (none
     registered, or none with a contact sent on here): the district's heads, or failing them the
-    city's admins (pure: `staff` is every staff member)."""
-    for role, scope in ((Role.DISTRICT_HEAD, f"district:{district}"), (Role.CITY_ADMIN, "city")):
+    city's admins (pure: `staff` is every staff member). `beyond_district`: the city's admins only
+    (the district's heads were the ones told already)."""
+    levels = ((Role.DISTRICT_HEAD, f"district:{district}"), (Role.CITY_ADMIN, "city"))
+    for role, scope in levels[1:] if beyond_district else levels:
         found = [s for s in staff if s.active and s.role == role and s.scope == scope]
         if staff_messages(found, channels):
             return found
@@ -207,7 +210,15 @@ class HelpNotifier:
         row, campaign, link = found
         drill = campaign.kind == CampaignKind.DRILL
         waited = max(0, int((self.clock.now() - row.opened_at) // 60))
-        others = standing_in(await self.store.auth.list_staff(), row.district, self.channels)
+        everyone = await self.store.auth.list_staff()
+        # When none of the association's own could be reached, the first alert went to the standing-in
+        # staff: the escalation goes a level up (the city's admins), to the district again only when
+        # no admin can be reached either.
+        own = await self.store.auth.staff_for_association(row.association, row.district)
+        others: list[Staff] = []
+        if not staff_messages(own, self.channels):
+            others = standing_in(everyone, row.district, self.channels, beyond_district=True)
+        others = others or standing_in(everyone, row.district, self.channels)
         report = await self._queue(
             others, lambda lang: unhandled_text(row, lang, drill, link, campaign.title, waited), link, campaign_id)
         log.warning("help_escalated", campaign_id=campaign_id, association_id=row.association_id,

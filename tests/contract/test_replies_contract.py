@@ -505,6 +505,21 @@ async def test_unhandled_help_is_claimed_for_escalation_once(store_factory: Stor
         assert await store.replies.claim_unhandled_help(clock.now()) == [(cid, s2)]
 
 
+async def test_help_from_a_household_answering_otherwise_since_is_not_escalated(store_factory: StoreFactory) -> None:
+    """Its request stays open on the help list (for the heads), but a later 無事です is an answer someone has."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        await store.replies.record(await item(store, cid, ids["S-1"], "need_help", "k1"))
+        await store.replies.record(await item(store, cid, ids["S-2"], "need_help", "k2"))
+        await clock.advance(1)
+        await store.replies.record(await item(store, cid, ids["S-1"], "safe", "k3"))
+        await clock.advance(3600)
+        assert await store.replies.claim_unhandled_help(clock.now()) == [(cid, ids["S-2"])]
+        assert len(await store.replies.help_list(cid)) == 2
+
+
 @pytest.mark.parametrize("end", ["close", "cancel"])
 async def test_help_of_a_finished_campaign_is_never_escalated(store_factory: StoreFactory, end: str) -> None:
     async with store_factory() as store:

@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 from replies_fixtures import ASSOC_A, Env, add_staff, add_staff_over, running_app, start_campaign
 
+from safetynet.auth import Viewer
 from safetynet.clock import FakeClock
-from safetynet.domain import CampaignKind, CampaignState, Role, Status
+from safetynet.domain import CampaignKind, CampaignState, Role, Scope, Status
 from safetynet.domain.consent import Disclosure
 from safetynet.domain.replies import HelpRow, escalation_cutoff, escalation_due
 from safetynet.replies.escalate import CHECK_SECONDS, HelpEscalation
-from safetynet.replies.notify import StaffNotifier, unhandled_text
+from safetynet.replies.notify import NotifyReport, StaffNotifier, unhandled_text
 from safetynet.store import open_store
 
 UNHANDLED = "【未対応】"
@@ -197,3 +198,59 @@ async def test_two_processes_checking_at_once_tell_the_standing_in_staff_once(tm
         assert len(sent) == 3 and {to for to, _ in sent} == {"7770002"}
         assert sorted(name for name in ("山田 太郎", "佐藤 花子", "Smith John") for _, t in sent if name in t) == sorted(
             ("山田 太郎", "佐藤 花子", "Smith John"))
+
+
+async def test_where_the_district_head_stood_in_the_escalation_goes_to_the_city(tmp_path: Path) -> None:
+    """No head or deputy of the association: its alert went to the district's head at once, so the
+    escalation is the city's admins' (telling the one who has not acted a second time helps no one)."""
+    async with running_app(tmp_path) as env:
+        await add_staff_over(env, "district-1", Role.DISTRICT_HEAD, "district:桜地区", telegram="7770002")
+        await add_staff_over(env, "city-1", Role.CITY_ADMIN, "city", telegram="7770001")
+        async with escalating(env) as esc:
+            await _need_help(env, "A-002")
+            await env.dispatch()
+            assert [r.address for r in env.staff_messages("telegram")] == ["7770002"]  # standing in at once
+            await _minutes(esc, env.clock, 30)
+            await env.dispatch()
+            assert [to for to, _ in _escalations(env)] == ["7770001"]
+
+
+async def test_a_household_that_answers_safe_since_or_was_visited_is_not_escalated(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        await add_staff_over(env, "district-1", Role.DISTRICT_HEAD, "district:桜地区", telegram="7770002")
+        async with escalating(env) as esc:
+            await _need_help(env, "A-002")
+            await _need_help(env, "A-003")
+            await _minutes(esc, env.clock, 5)
+            async with env.http.post(env.reply_url("A-002"), data={"status": "safe", "k": "later-safe"}) as resp:
+                assert resp.status == 200
+            head_a = Viewer(Role.ASSOCIATION_HEAD, Scope("association", ASSOC_A), staff_id=None, login="head-a")
+            await env.intake.confirm_in_person(head_a, env.campaign_id, env.hh("A-003").id, "visit")
+            await _minutes(esc, env.clock, 30)
+            await env.dispatch()
+            assert _escalations(env) == []
+            assert len(await env.store.replies.help_list(env.campaign_id)) == 2  # still open, for the heads
+
+
+async def test_one_request_whose_alert_fails_does_not_cost_the_others_theirs(tmp_path: Path) -> None:
+    """The claim marked every due request at once: a fault while telling one must not leave the next untold."""
+
+    class FailsFirst:
+        def __init__(self) -> None:
+            self.told: list[int] = []
+
+        async def escalate(self, campaign_id: int, household_id: int) -> NotifyReport:
+            self.told.append(household_id)
+            if len(self.told) == 1:
+                raise RuntimeError("a fault of ours with this one request")
+            return NotifyReport(1, 1)
+
+    async with running_app(tmp_path) as env:
+        await _need_help(env, "A-002")
+        await _need_help(env, "A-003")
+        notifier = FailsFirst()
+        esc = HelpEscalation(env.store, notifier, env.clock, 30)
+        await env.clock.advance(31 * 60)
+        due = await esc.check()
+        assert [h for _, h in due] == sorted([env.hh("A-002").id, env.hh("A-003").id])
+        assert notifier.told == [h for _, h in due]  # the second told after the first failed

@@ -363,8 +363,9 @@ class MemoryReplies:
         claimed = []
         for key, h in self.t.help.items():
             c = self.t.campaigns.get(key[0])
-            if c is not None and escalation_due(h.opened_at, h.reopened_at, h.handled_at, h.escalated_at, c.state,
-                                                waiting_since):
+            m = self.t.members.get(key)
+            if c is not None and m is not None and escalation_due(
+                    h.opened_at, h.reopened_at, h.handled_at, h.escalated_at, c.state, waiting_since, m.status):
                 h.escalated_at = now
                 claimed.append(key)
         return sorted(claimed)

@@ -20,6 +20,8 @@ WHERE (h.campaign_id, h.household_id) IN (
     SELECT campaign_id, household_id FROM help_requests
     WHERE handled_at IS NULL AND escalated_at IS NULL AND coalesce(reopened_at, opened_at) <= $2
       AND campaign_id IN (SELECT id FROM campaigns WHERE state = 'running')
+      AND (campaign_id, household_id) IN (SELECT campaign_id, household_id FROM campaign_households
+                                          WHERE status = 'need_help')
     FOR UPDATE SKIP LOCKED)
   AND h.handled_at IS NULL AND h.escalated_at IS NULL
 RETURNING h.campaign_id, h.household_id"""

@@ -68,6 +68,8 @@ ESCALATE_SQL = (
     "UPDATE help_requests SET escalated_at = ? WHERE handled_at IS NULL AND escalated_at IS NULL"
     " AND coalesce(reopened_at, opened_at) <= ?"
     " AND campaign_id IN (SELECT id FROM campaigns WHERE state = 'running')"
+    " AND (campaign_id, household_id) IN (SELECT campaign_id, household_id FROM campaign_households"
+    " WHERE status = 'need_help')"
     " RETURNING campaign_id, household_id"
 )
 
