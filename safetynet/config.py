@@ -152,7 +152,8 @@ class RepliesConfig:
     # Requests one address may make at once before the per-minute rate applies; 0: as many as per minute.
     rate_limit_burst: int = 0
     # Minutes a help request may stay open (nobody marked it handled) before the district's heads,
-    # else the city's admins, are told once; 0 (or less): never.
+    # else the city's admins, are told once; 0: never. At least a minute: sooner would beat the heads'
+    # own alert to them.
     help_escalate_minutes: float = 30.0
 
 
@@ -453,6 +454,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("config: privacy.retention_days and privacy.audit_retention_days must be at least 1")
     if cfg.replies.rate_limit_per_minute < 0 or cfg.replies.rate_limit_burst < 0:
         raise ConfigError("config: replies.rate_limit_per_minute and rate_limit_burst must be >= 0")
+    if not (cfg.replies.help_escalate_minutes == 0 or 1 <= cfg.replies.help_escalate_minutes <= 24 * 60):
+        raise ConfigError("config: replies.help_escalate_minutes must be 0 (never) or 1 to 1440 minutes")
     _validate_secrets(cfg)
 
 
@@ -503,22 +506,26 @@ def _secrets(channels: ChannelsConfig, env: Mapping[str, str], data_dir: Path) -
                               f"`safetynet init` wrote, or set {SECRET_KEY_ENV}") from None
         else:
             _check_secret_key(secret_key, f"the secret key file {key_file}",
-                              f"replace it with `{MAKE_SECRET_KEY} > {key_file}`")
+                              f"replace it with `(umask 077; {MAKE_SECRET_KEY} > {key_file})`")
     return Secrets(secret_key, values)
 
 
 def secret_key_problem(key: str) -> str | None:
     """Why `key` cannot be the app's secret key (what every reply link, enrolment code and webhook
     secret is an HMAC of: a guessable one lets anyone forge them), or None. The text never holds
-    the key."""
-    if not key.strip():
+    the key. Whitespace is judged out: a variable written with `echo` (a trailing newline) or a
+    passphrase with a full-width space signs as it always did, and the strength is the rest's; a
+    key cannot be changed without voiding every printed enrolment letter."""
+    core = key.strip()
+    if not core:
         return "is empty" if not key else "is only whitespace"
-    if not key.isprintable():  # control characters, line breaks, lone surrogates (bytes not UTF-8)
-        bad = next(ch for ch in key if not ch.isprintable())
+    # control characters and lone surrogates (bytes not UTF-8): never typed, always a mistake
+    bad = next((ch for ch in key if not ch.isprintable() and not ch.isspace()), None)
+    if bad is not None:
         return f"contains U+{ord(bad):04X}, which is not a printable character"
-    if len(key) < SECRET_KEY_MIN_LENGTH:
-        return f"is too short: {len(key)} characters, at least {SECRET_KEY_MIN_LENGTH} are needed"
-    if (distinct := len(set(key))) < SECRET_KEY_MIN_DISTINCT:
+    if len(core) < SECRET_KEY_MIN_LENGTH:
+        return f"is too short: {len(core)} characters, at least {SECRET_KEY_MIN_LENGTH} are needed"
+    if (distinct := len(set(core))) < SECRET_KEY_MIN_DISTINCT:
         return (f"is too repetitive: only {distinct} different character{'' if distinct == 1 else 's'}, "
                 f"at least {SECRET_KEY_MIN_DISTINCT} are needed")
     return None

@@ -173,8 +173,8 @@ HOW_TO_MAKE = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
     ("\t" * 40, "is only whitespace"),
     ("x" * 64, "is too repetitive: only 1 different character, at least 8 are needed"),
     ("password" * 4, "is too repetitive: only 7 different characters"),
-    ("kLx7Qp2VmRt9Zw4NbYc8Hd3JfGs6Ta1E\n", "contains U+000A, which is not a printable character"),
-    ("kLx7Qp2VmRt9\x1bZw4NbYc8Hd3JfGs6Ta1E", "contains U+001B"),
+    ("kLx7Qp2VmRt9\x1bZw4NbYc8Hd3JfGs6Ta1E", "contains U+001B, which is not a printable character"),
+    ("  short-key-with-spaces-around  \n", "is too short: 28 characters"),  # judged without them
     ("kLx7Qp2VmRt9\x00Zw4NbYc8Hd3JfGs6Ta1E", "contains U+0000"),
     ("kLx7Qp2VmRt9\udcffZw4NbYc8Hd3JfGs6Ta1E", "contains U+DCFF"),  # a byte not UTF-8, as os.environ has it
 ])
@@ -196,7 +196,7 @@ def test_a_weak_key_file_is_refused_naming_the_file(tmp_path: Path) -> None:
             load_config(write(tmp_path, '[store]\npath = "var/x.db"\n'), env={})
         message = str(e.value)
         assert message.startswith(f"config: the secret key file {key_file} {problem}"), message
-        assert f"{HOW_TO_MAKE} > {key_file}" in message and "changeme" not in message
+        assert f"(umask 077; {HOW_TO_MAKE} > {key_file})" in message and "changeme" not in message
 
 
 @pytest.mark.parametrize("key", [
@@ -204,6 +204,8 @@ def test_a_weak_key_file_is_refused_naming_the_file(tmp_path: Path) -> None:
     "0123456789abcdef0123456789abcdef",  # 32 hex digits (`openssl rand -hex 16`)
     "災害時にも落ち着いて安否を確かめるための長い合言葉を三十二文字以上で",  # a long passphrase, not ASCII
     "with spaces inside, 32 characters",
+    "kLx7Qp2VmRt9Zw4NbYc8Hd3JfGs6Ta1E\n",  # written with `echo`: it signed so before the floor came
+    "地震のあと\u3000近所の\u3000安否を\u3000落ち着いて\u3000確かめるための\u3000長い合言葉です",  # full-width spaces
 ])
 def test_a_long_enough_secret_key_is_taken_as_it_is(tmp_path: Path, key: str) -> None:
     assert load_config(write(tmp_path, ""), env={"SAFETYNET_SECRET_KEY": key}).secrets.secret_key == key
@@ -250,3 +252,16 @@ def test_the_command_line_refuses_a_weak_key_with_exit_2_and_no_traceback(
                               "SAFETYNET_SECRET_KEY": "x" * 40})
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr.startswith("error: config: SAFETYNET_SECRET_KEY is too repetitive") and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("minutes", ["-5", "0.5", "1441"])
+def test_help_escalation_minutes_out_of_range_are_refused(tmp_path: Path, minutes: str) -> None:
+    """Negative read as "never" before; half a minute would beat the heads' own alert."""
+    with pytest.raises(ConfigError, match=r"replies.help_escalate_minutes must be 0 \(never\) or 1 to 1440"):
+        load_config(write(tmp_path, ""), env={"SAFETYNET_REPLIES_HELP_ESCALATE_MINUTES": minutes})
+
+
+@pytest.mark.parametrize(("minutes", "taken"), [("0", 0.0), ("1", 1.0), ("45", 45.0)])
+def test_help_escalation_minutes_in_range_are_taken(tmp_path: Path, minutes: str, taken: float) -> None:
+    cfg = load_config(write(tmp_path, ""), env={"SAFETYNET_REPLIES_HELP_ESCALATE_MINUTES": minutes})
+    assert cfg.replies.help_escalate_minutes == taken
