@@ -66,7 +66,8 @@ class TickClock(FakeClock):
     The poller's store reads take real time (PostgreSQL's round trips, a loaded machine): time moved
     while it reads wakes nobody, and it then sleeps from the moved time on. A test that moves time
     once and waits for the tick it expects then waits in vain (the stream's 10 s, once in a CI run);
-    `until` moves time only while the poller sleeps."""
+    `until` moves time only while the poller sleeps. It counts on the poller being the only sleeper on
+    this clock (live.py's `_run`, today): another would set `asleep` while the poller still reads."""
 
     def __init__(self) -> None:
         super().__init__()
