@@ -57,8 +57,8 @@ from safetynet.domain.campaigns import (
 )
 from safetynet.domain.japan_time import date_time_jst
 from safetynet.domain.roster import Association, UnknownScopeError
-from safetynet.i18n import LANGUAGES, Term, Text, t
-from safetynet.i18n.scopes import scope_label
+from safetynet.i18n import Term, Text, t
+from safetynet.i18n.terms import language_word, scope_words, state_word
 from safetynet.replies.notify import short_title, staff_messages, standing_in
 from safetynet.replies.tokens import check_token, reply_token, token_hash
 from safetynet.stats.document import build_stats
@@ -114,25 +114,6 @@ class DuplicateCampaign(CampaignError):
                          id=running.id, title=running.title, scope=scope_words(running.scope),
                          time=date_time_jst(since))
         self.running = running
-
-
-def state_word(state: CampaignState | str) -> Term:
-    """A campaign's state inside an error: `closed` in English, 「終了」 in Japanese."""
-    return Term(str(state), lambda lang: t(lang, f"dash.state_{state}"))
-
-
-def scope_words(scope: Sequence[str]) -> Term:
-    """A campaign's scope inside an error: `association:東町会` in English, 「町会: 東町会」 in Japanese."""
-    return Term(", ".join(scope), lambda lang: "、".join(scope_label(lang, s) for s in scope))
-
-
-_LANGUAGE_NAMES = dict(LANGUAGES)
-
-
-def language_word(code: str) -> Term:
-    """A message's language inside an error: `messages.en` in English (as the API and scenario files
-    write it), 「本文（English）」 in Japanese (the language switch's own names)."""
-    return Term(code, lambda lang: _LANGUAGE_NAMES.get(code, code))
 
 
 def _unknown_scope(e: UnknownScopeError) -> CampaignError:

@@ -31,13 +31,13 @@ from safetynet.broadcast.service import (
     CampaignService,
     CampaignSpec,
     DuplicateCampaign,
-    language_word,
 )
 from safetynet.channels.spec import MESSAGE_FULL
 from safetynet.domain import CampaignKind, CampaignState
 from safetynet.domain.campaigns import Campaign, CampaignInfo
 from safetynet.i18n import LANGUAGES, Sayable, Text
 from safetynet.i18n.scopes import scope_label
+from safetynet.i18n.terms import language_word
 from safetynet.stats.cache import TtlCache
 from safetynet.templating import Markup, call_macro
 from safetynet.web.app import SERVICES, check_csrf, require_viewer, services

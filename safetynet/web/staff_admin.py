@@ -28,8 +28,10 @@ from safetynet.channels import registry
 from safetynet.domain import Role, Scope
 from safetynet.domain.audit import AuditAction
 from safetynet.domain.roster import StaffError, StaffInputError, check_token_label
+from safetynet.domain.vocabulary import default_scope_kind
 from safetynet.i18n import Sayable, Term, Text
 from safetynet.i18n.scopes import scope_label
+from safetynet.i18n.terms import scope_word
 from safetynet.passwords import MIN_LENGTH, PasswordError, check_password
 from safetynet.web.app import check_csrf, require_viewer, services
 from safetynet.web.audit_api import record
@@ -111,14 +113,9 @@ def _refused(request: web.Request, said: Sayable) -> web.Response:
     return refused(request, said, 400, back="/admin")
 
 
-def _scope_word(scope: Scope | str) -> Term:
-    """A scope inside a refusal: `association:東町会` in English (as the CLI and API write it), 「町会: 東町会」 else."""
-    return Term(str(scope), lambda lang: scope_label(lang, str(scope)))
-
-
 def _wanted_word(role: Role) -> Term:
     """The kind of scope a role goes with: `association:NAME` in English, 「町会」 else."""
-    kind = {Role.CITY_ADMIN: "city", Role.DISTRICT_HEAD: "district"}.get(role, "association")
+    kind = default_scope_kind(role)
     if kind == "city":
         return Term("city", lambda lang: i18n.t(lang, "scope.city"))
     return Term(f"{kind}:NAME", lambda lang: t(lang, kind))
@@ -138,9 +135,9 @@ async def _role_scope(request: web.Request, form: MultiDictProxy[str]) -> tuple[
         validate_role_scope(role, scope)
     except ValueError:
         raise _Refused(Text("dash.role_scope", role=Term(str(role), lambda lang: t(lang, f"role_{role}")),
-                            kind=_wanted_word(role), scope=_scope_word(scope))) from None
+                            kind=_wanted_word(role), scope=scope_word(str(scope)))) from None
     if not await services(request).store.auth.scope_exists(str(scope)):  # gone from the roster since the page
-        raise _Refused(Text("dash.scope_unknown", scope=_scope_word(scope)))
+        raise _Refused(Text("dash.scope_unknown", scope=scope_word(str(scope))))
     return role, scope
 
 
