@@ -328,6 +328,9 @@ class HelpItem:
     landline: str = ""
     mobile: str = ""
     people_safe: int | None = None
+    # When it went to the standing-in staff as left unhandled (`replies.escalate`): the head reading
+    # the card knows others were told, and a district head or admin arriving from that alert finds it.
+    escalated_at: float | None = None
 
     @property
     def answered_since(self) -> bool:

@@ -229,6 +229,20 @@ async def test_the_help_panel_and_its_counts(store_factory: StoreFactory) -> Non
         assert [h.household_id for h in await store.dashboard.help_panel(cid, a.values())] == [ids["S-2"]]
 
 
+async def test_the_help_panel_says_which_requests_went_on_as_unhandled(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        await _reply(store, cid, ids["S-2"], "need_help", "k1")
+        await clock.advance(1800)
+        await _reply(store, cid, ids["U-1"], "need_help", "k2")
+        assert await store.replies.claim_unhandled_help(clock.now() - 1800) == [(cid, ids["S-2"])]
+        panel = {h.household_id: h.escalated_at for h in await store.dashboard.help_panel(cid, a.values())}
+        assert panel == {ids["S-2"]: clock.now(), ids["U-1"]: None}
+
+
 async def test_a_plain_second_help_keeps_the_details_on_the_card_as_in_the_help_list(
         store_factory: StoreFactory) -> None:
     """Details, then "help" again without any (an anxious second tap, an SMS "2"): the card keeps the

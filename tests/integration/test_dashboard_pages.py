@@ -485,3 +485,18 @@ async def test_api_associations_lists_the_callers_scope(tmp_path: Path) -> None:
             assert all(set(a) == {"id", "name", "district"} for a in doc)
         async with http.get(f"{w.url}/api/associations") as r:
             assert r.status == 401 and (await r.json())["error"]
+
+
+async def test_a_help_card_says_when_it_went_to_the_district_or_city_as_unhandled(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        await w.answer("A-004", "need_help")
+        await w.clock.advance(31 * 60)
+        assert await w.store.replies.claim_unhandled_help(w.clock.now() - 30 * 60) == [(w.campaign_id, w.hh("A-004").id)]
+        escalated = w.clock.now()
+        await w.answer("A-001", "need_help")  # asked later: not escalated
+        await login(http, w, "head_a")
+        async with http.get(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}/help") as r:
+            html = await r.text()
+    told = f"{time_of_day(escalated)} 対応済みにならないため、地区・市の担当者に知らせました"
+    assert told in card(html, w.hh("A-004").id)
+    assert "対応済みにならないため" not in card(html, w.hh("A-001").id)

@@ -402,7 +402,7 @@ class SqliteDashboardReads:
             "SELECT h.id, h.association_id, coalesce(g.name, ''), h.name, h.address, h.members, h.vulnerable,"
             " hr.opened_at, h.household_key, h.consent,"
             f" ch.status, ch.status_at, {_phone('landline')}, {_phone('mobile')},"
-            f" {latest_details_sql('hr.campaign_id', 'hr.household_id')}"
+            f" {latest_details_sql('hr.campaign_id', 'hr.household_id')}, hr.escalated_at"
             f" FROM {_BY_ASSOC} JOIN help_requests hr"
             " ON hr.campaign_id = ch.campaign_id AND hr.household_id = ch.household_id"
             " JOIN households h ON h.id = ch.household_id LEFT JOIN household_groups g ON g.id = h.group_id"
@@ -411,7 +411,8 @@ class SqliteDashboardReads:
             (campaign_id, *aids),
         )
         return [HelpItem(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[14] or "", r[16] or "", r[15], r[7], r[8],
-                         r[9], status=r[10], status_at=r[11], landline=r[12], mobile=r[13], people_safe=r[17])
+                         r[9], status=r[10], status_at=r[11], landline=r[12], mobile=r[13], people_safe=r[17],
+                         escalated_at=r[18])
                 for r in rows]
 
     async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:
