@@ -270,18 +270,29 @@ def escalation_cutoff(now: float, minutes: float) -> float | None:
     return now - minutes * 60.0 if minutes > 0 else None
 
 
+# A claim whose alerts are not queued this long after it (`escalation_told_at` still empty) was a
+# process killed in between: the request is claimed again. Queueing takes milliseconds.
+ESCALATION_CLAIM_SECONDS = 120.0
+
+
 def escalation_due(opened_at: float, reopened_at: float | None, handled_at: float | None,
                    escalated_at: float | None, campaign_state: str, cutoff: float | None,
-                   status: str = Status.NEED_HELP) -> bool:
+                   status: str = Status.NEED_HELP, told_at: float | None = None,
+                   stale_claims_before: float | None = None) -> bool:
     """Whether an open help request goes to the standing-in staff now (`cutoff`: `escalation_cutoff`):
     still open, its household still asking for help (`status`: a later 無事です, or a head's visit
     recorded as 訪問で確認, is an answer someone has), in a running campaign, not escalated since it
     was (re)opened, and waiting since the cutoff or before. A reopen (the undo of a wrong "handled"
-    tap) starts the wait afresh: someone just acted on it, so they get the full wait."""
-    if cutoff is None or handled_at is not None or escalated_at is not None or status != Status.NEED_HELP:
+    tap) starts the wait afresh: someone just acted on it, so they get the full wait. A claim never
+    told (`told_at` empty) since `stale_claims_before` is due again (`ESCALATION_CLAIM_SECONDS`)."""
+    if cutoff is None or handled_at is not None or told_at is not None or status != Status.NEED_HELP:
         return False
+    if campaign_state != CampaignState.RUNNING:
+        return False
+    if escalated_at is not None:
+        return stale_claims_before is not None and escalated_at <= stale_claims_before
     waiting_since = reopened_at if reopened_at is not None else opened_at
-    return campaign_state == CampaignState.RUNNING and waiting_since <= cutoff
+    return waiting_since <= cutoff
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,9 @@ through the same outbox as the help alert. Every process that takes answers chec
 many processes check (DESIGN §8). Drills escalate too: a drill rehearses the real flow, and its
 alert carries the drill mark.
 
-A process killed between the claim and the queueing of its alerts loses that one escalation (the
-household stays on the help list, and its own alert went out long before): a window of one write.
+Told at least once: a request is marked told (`escalation_told`) only once its alerts are queued, and
+a claim left untold (a process killed in between, or a fault telling it) is claimed again after
+`ESCALATION_CLAIM_SECONDS`; a duplicate alert costs less than a missed one.
 """
 
 from __future__ import annotations
@@ -60,10 +61,11 @@ class HelpEscalation:
         for campaign_id, household_id in due:
             try:
                 await self.notifier.escalate(campaign_id, household_id)
-            except StoreError as e:  # claimed already: the others still go out
+                await self.store.replies.escalation_told(campaign_id, household_id)
+            except StoreError as e:  # untold: claimed again later; the others still go out
                 log.error("help_escalation_failed", campaign_id=campaign_id, household_id=household_id,
                           error=str(e))
-            except Exception:  # a fault of ours with this one (its row, its text): the rest are claimed too
+            except Exception:  # a fault of ours with this one (its row, its text): the rest still go out
                 log.exception("help_escalation_failed", campaign_id=campaign_id, household_id=household_id)
         return due
 

@@ -655,7 +655,12 @@ class ReplyRepo(Protocol):
         """The open help requests of running campaigns waiting since `waiting_since` or before (opened,
         or reopened: `reopen_help` starts the wait afresh) and not escalated since, marked escalated
         now in the same step (`domain.replies.escalation_due`); (campaign, household), sorted. Each is
-        returned once, to one caller, however many processes claim at once."""
+        returned once, to one caller, however many processes claim at once, and once more only if
+        that caller never said it told them (`escalation_told`) within `ESCALATION_CLAIM_SECONDS`."""
+        ...
+
+    async def escalation_told(self, campaign_id: int, household_id: int) -> None:
+        """The claimed request's alerts are queued: it is never claimed again (until reopened)."""
         ...
 
     async def start_phone_verification(

@@ -239,6 +239,10 @@ async def test_the_help_panel_says_which_requests_went_on_as_unhandled(store_fac
         await clock.advance(1800)
         await _reply(store, cid, ids["U-1"], "need_help", "k2")
         assert await store.replies.claim_unhandled_help(clock.now() - 1800) == [(cid, ids["S-2"])]
+        await clock.advance(1)
+        panel = {h.household_id: h.escalated_at for h in await store.dashboard.help_panel(cid, a.values())}
+        assert panel == {ids["S-2"]: None, ids["U-1"]: None}  # claimed, not told yet
+        await store.replies.escalation_told(cid, ids["S-2"])
         panel = {h.household_id: h.escalated_at for h in await store.dashboard.help_panel(cid, a.values())}
         assert panel == {ids["S-2"]: clock.now(), ids["U-1"]: None}
 

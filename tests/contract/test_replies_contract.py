@@ -8,6 +8,7 @@ import pytest
 
 from safetynet.domain import CampaignKind, CampaignState, Role, Status
 from safetynet.domain.replies import (
+    ESCALATION_CLAIM_SECONDS,
     Location,
     RecordOutcome,
     ReplyDetails,
@@ -518,6 +519,28 @@ async def test_help_from_a_household_answering_otherwise_since_is_not_escalated(
         await clock.advance(3600)
         assert await store.replies.claim_unhandled_help(clock.now()) == [(cid, ids["S-2"])]
         assert len(await store.replies.help_list(cid)) == 2
+
+
+async def test_an_escalation_claimed_and_never_told_is_claimed_again(store_factory: StoreFactory) -> None:
+    """At least once: a process killed between its claim and its alerts leaves the request untold, and
+    another claims it after ESCALATION_CLAIM_SECONDS; one told is never claimed again."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        s1, s2 = ids["S-1"], ids["S-2"]
+        await store.replies.record(await item(store, cid, s1, "need_help", "k1"))
+        await store.replies.record(await item(store, cid, s2, "need_help", "k2"))
+        await clock.advance(3600)
+        assert await store.replies.claim_unhandled_help(clock.now()) == [(cid, s1), (cid, s2)]
+        await store.replies.escalation_told(cid, s2)  # S-1's claimer died before telling
+        await clock.advance(ESCALATION_CLAIM_SECONDS - 1)
+        assert await store.replies.claim_unhandled_help(clock.now()) == []  # its claimer may still be telling
+        await clock.advance(1)
+        assert await store.replies.claim_unhandled_help(clock.now()) == [(cid, s1)]
+        await store.replies.escalation_told(cid, s1)
+        await clock.advance(3600)
+        assert await store.replies.claim_unhandled_help(clock.now()) == []
 
 
 @pytest.mark.parametrize("end", ["close", "cancel"])

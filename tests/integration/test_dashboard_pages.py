@@ -492,6 +492,7 @@ async def test_a_help_card_says_when_it_went_to_the_district_or_city_as_unhandle
         await w.answer("A-004", "need_help")
         await w.clock.advance(31 * 60)
         assert await w.store.replies.claim_unhandled_help(w.clock.now() - 30 * 60) == [(w.campaign_id, w.hh("A-004").id)]
+        await w.store.replies.escalation_told(w.campaign_id, w.hh("A-004").id)
         escalated = w.clock.now()
         await w.answer("A-001", "need_help")  # asked later: not escalated
         await login(http, w, "head_a")

@@ -19,7 +19,7 @@ from safetynet.auth import Viewer
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind, CampaignState, Role, Scope, Status
 from safetynet.domain.consent import Disclosure
-from safetynet.domain.replies import HelpRow, escalation_cutoff, escalation_due
+from safetynet.domain.replies import ESCALATION_CLAIM_SECONDS, HelpRow, escalation_cutoff, escalation_due
 from safetynet.replies.escalate import CHECK_SECONDS, HelpEscalation
 from safetynet.replies.notify import NotifyReport, StaffNotifier, unhandled_text
 from safetynet.store import open_store
@@ -37,7 +37,11 @@ def test_the_rule_waits_the_minutes_from_the_opening_or_the_reopening() -> None:
     assert not escalation_due(now - 1799, None, None, None, running, cutoff)
     assert escalation_due(now - 1800, None, None, None, running, cutoff)
     assert not escalation_due(now - 3600, None, now - 100, None, running, cutoff)  # handled
-    assert not escalation_due(now - 3600, None, None, now - 10, running, cutoff)  # told already
+    assert not escalation_due(now - 3600, None, None, now - 10, running, cutoff)  # claimed a moment ago
+    stale = now - ESCALATION_CLAIM_SECONDS
+    assert escalation_due(now - 3600, None, None, stale, running, cutoff, told_at=None, stale_claims_before=stale)
+    assert not escalation_due(now - 3600, None, None, stale, running, cutoff, told_at=stale, stale_claims_before=stale)
+    assert not escalation_due(now - 3600, None, None, None, running, cutoff, status="safe")  # answered since
     assert not escalation_due(now - 3600, now - 60, None, None, running, cutoff)  # reopened a minute ago
     assert escalation_due(now - 7200, now - 1800, None, None, running, cutoff)
     for state in (CampaignState.CLOSED, CampaignState.CANCELLED, CampaignState.DRAFT):
@@ -254,3 +258,9 @@ async def test_one_request_whose_alert_fails_does_not_cost_the_others_theirs(tmp
         due = await esc.check()
         assert [h for _, h in due] == sorted([env.hh("A-002").id, env.hh("A-003").id])
         assert notifier.told == [h for _, h in due]  # the second told after the first failed
+        # the one that failed is not marked told: claimed again once its claim is stale, and told
+        await env.clock.advance(ESCALATION_CLAIM_SECONDS)
+        assert await esc.check() == [due[0]]
+        assert notifier.told == [*[h for _, h in due], due[0][1]]
+        await env.clock.advance(3600)
+        assert await esc.check() == []

@@ -12,6 +12,7 @@ import structlog
 from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Status
 from safetynet.domain.campaigns import ContactCheck, StatusTransition, ladder_from_json
 from safetynet.domain.replies import (
+    ESCALATION_CLAIM_SECONDS,
     NOTE,
     RESIDENT_ANSWERS,
     UNDO,
@@ -322,6 +323,7 @@ class MemoryReplies:
         else:
             h.reply_id, h.opened_at = reply.id, reply.received_at
             h.handled_at = h.handled_by = h.handled_by_login = h.escalated_at = h.reopened_at = None
+            h.escalation_told_at = None
         return True
 
     async def mark_handled(self, campaign_id: int, household_id: int, staff_id: int | None, login: str) -> bool | None:
@@ -345,7 +347,7 @@ class MemoryReplies:
         if h.handled_at is None:
             return False
         refuse_other_mark(h.handled_by_login, marked_by)
-        h.handled_at = h.handled_by = h.handled_by_login = h.escalated_at = None
+        h.handled_at = h.handled_by = h.handled_by_login = h.escalated_at = h.escalation_told_at = None
         h.reopened_at = self.t.clock.now()
         self._emit(ReplyEvent((), ((campaign_id, m.association_id),)))
         return True
@@ -365,10 +367,17 @@ class MemoryReplies:
             c = self.t.campaigns.get(key[0])
             m = self.t.members.get(key)
             if c is not None and m is not None and escalation_due(
-                    h.opened_at, h.reopened_at, h.handled_at, h.escalated_at, c.state, waiting_since, m.status):
+                    h.opened_at, h.reopened_at, h.handled_at, h.escalated_at, c.state, waiting_since, m.status,
+                    h.escalation_told_at, now - ESCALATION_CLAIM_SECONDS):
                 h.escalated_at = now
                 claimed.append(key)
         return sorted(claimed)
+
+    async def escalation_told(self, campaign_id: int, household_id: int) -> None:
+        await self.t.write()
+        h = self.t.help.get((campaign_id, household_id))
+        if h is not None and h.escalated_at is not None and h.escalation_told_at is None:
+            h.escalation_told_at = self.t.clock.now()
 
     async def mark_notified(self, campaign_id: int, household_id: int) -> None:
         await self.t.write()

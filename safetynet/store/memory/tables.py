@@ -219,6 +219,7 @@ class HelpRequestRow:
     notified_at: float | None = None
     escalated_at: float | None = None
     reopened_at: float | None = None
+    escalation_told_at: float | None = None
 
 
 @dataclass

@@ -7,7 +7,7 @@ import dataclasses
 from typing import cast
 
 from safetynet.clock import Clock
-from safetynet.domain.replies import ReplyItem
+from safetynet.domain.replies import ESCALATION_CLAIM_SECONDS, ReplyItem
 from safetynet.store.postgres.commit import PgGroupCommit
 from safetynet.store.postgres.db import PgDatabase
 from safetynet.store.sqlite.db import Database
@@ -18,12 +18,14 @@ _ESCALATE_SQL = """
 UPDATE help_requests h SET escalated_at = $1
 WHERE (h.campaign_id, h.household_id) IN (
     SELECT campaign_id, household_id FROM help_requests
-    WHERE handled_at IS NULL AND escalated_at IS NULL AND coalesce(reopened_at, opened_at) <= $2
+    WHERE handled_at IS NULL AND escalation_told_at IS NULL
+      AND ((escalated_at IS NULL AND coalesce(reopened_at, opened_at) <= $2) OR escalated_at <= $3)
       AND campaign_id IN (SELECT id FROM campaigns WHERE state = 'running')
       AND (campaign_id, household_id) IN (SELECT campaign_id, household_id FROM campaign_households
                                           WHERE status = 'need_help')
     FOR UPDATE SKIP LOCKED)
-  AND h.handled_at IS NULL AND h.escalated_at IS NULL
+  AND h.handled_at IS NULL AND h.escalation_told_at IS NULL
+  AND (h.escalated_at IS NULL OR h.escalated_at <= $3)
 RETURNING h.campaign_id, h.household_id"""
 
 
@@ -45,5 +47,7 @@ class PgReplyStore(ReplyStore):
     async def claim_unhandled_help(self, waiting_since: float) -> list[tuple[int, int]]:
         # several web processes check at once: the rows one locks the others skip, and the outer
         # conditions, read again on the locked row, keep one handled or claimed meanwhile out
-        rows = await cast(PgDatabase, self.db).write_fetch(_ESCALATE_SQL, self.clock.now(), waiting_since)
+        now = self.clock.now()
+        rows = await cast(PgDatabase, self.db).write_fetch(_ESCALATE_SQL, now, waiting_since,
+                                                           now - ESCALATION_CLAIM_SECONDS)
         return sorted((r[0], r[1]) for r in rows)

@@ -402,7 +402,7 @@ class SqliteDashboardReads:
             "SELECT h.id, h.association_id, coalesce(g.name, ''), h.name, h.address, h.members, h.vulnerable,"
             " hr.opened_at, h.household_key, h.consent,"
             f" ch.status, ch.status_at, {_phone('landline')}, {_phone('mobile')},"
-            f" {latest_details_sql('hr.campaign_id', 'hr.household_id')}, hr.escalated_at"
+            f" {latest_details_sql('hr.campaign_id', 'hr.household_id')}, hr.escalation_told_at"
             f" FROM {_BY_ASSOC} JOIN help_requests hr"
             " ON hr.campaign_id = ch.campaign_id AND hr.household_id = ch.household_id"
             " JOIN households h ON h.id = ch.household_id LEFT JOIN household_groups g ON g.id = h.group_id"

@@ -27,7 +27,7 @@ def open_help(item: ReplyItem) -> Steps[bool]:
         " SELECT campaign_id, household_id, id, received_at FROM replies WHERE dedupe_key = ?"
         " ON CONFLICT (campaign_id, household_id) DO UPDATE SET reply_id = excluded.reply_id,"
         " opened_at = excluded.opened_at, handled_at = NULL, handled_by = NULL, handled_by_login = NULL,"
-        " escalated_at = NULL, reopened_at = NULL",
+        " escalated_at = NULL, reopened_at = NULL, escalation_told_at = NULL",
         (item.dedupe_key,),
     )
     return True
@@ -63,10 +63,11 @@ HELP_SQL = (
 
 
 # Claims the help requests due to escalate (`domain.replies.escalation_due`) in one statement:
-# SQLite's single writer runs it whole, so each request is returned to one caller once.
+# SQLite's single writer runs it whole, so each request is returned to one caller once (and again
+# only if that caller never said its alerts were queued: `escalation_told`).
 ESCALATE_SQL = (
-    "UPDATE help_requests SET escalated_at = ? WHERE handled_at IS NULL AND escalated_at IS NULL"
-    " AND coalesce(reopened_at, opened_at) <= ?"
+    "UPDATE help_requests SET escalated_at = ? WHERE handled_at IS NULL AND escalation_told_at IS NULL"
+    " AND ((escalated_at IS NULL AND coalesce(reopened_at, opened_at) <= ?) OR escalated_at <= ?)"
     " AND campaign_id IN (SELECT id FROM campaigns WHERE state = 'running')"
     " AND (campaign_id, household_id) IN (SELECT campaign_id, household_id FROM campaign_households"
     " WHERE status = 'need_help')"

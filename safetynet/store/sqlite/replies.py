@@ -20,6 +20,7 @@ from safetynet.clock import Clock
 from safetynet.domain import CampaignKind, Status
 from safetynet.domain.campaigns import ContactCheck
 from safetynet.domain.replies import (
+    ESCALATION_CLAIM_SECONDS,
     NOTE,
     RESIDENT_ANSWERS,
     CampaignPage,
@@ -355,7 +356,7 @@ class ReplyStore:
             # in between): of two taps at once one reopens, and a new mark of another is left alone
             reopened = await conn.execute(
                 "UPDATE help_requests SET handled_at = NULL, handled_by = NULL, handled_by_login = NULL,"
-                " escalated_at = NULL, reopened_at = ? WHERE campaign_id = ? AND household_id = ? AND handled_at = ?",
+                " escalated_at = NULL, escalation_told_at = NULL, reopened_at = ? WHERE campaign_id = ? AND household_id = ? AND handled_at = ?",
                 (now, campaign_id, household_id, row[1]),
             )
             if reopened.rowcount == 0:
@@ -380,10 +381,18 @@ class ReplyStore:
     async def claim_unhandled_help(self, waiting_since: float) -> list[tuple[int, int]]:
         """Marks escalated, and returns, the open help requests of running campaigns waiting since
         `waiting_since` or before and not escalated since; one statement, so each is returned once."""
+        now = self.clock.now()
         async with self.db.transaction() as conn:
-            cur = await conn.execute(ESCALATE_SQL, (self.clock.now(), waiting_since))
+            cur = await conn.execute(ESCALATE_SQL, (now, waiting_since, now - ESCALATION_CLAIM_SECONDS))
             rows = await cur.fetchall()
         return sorted((r[0], r[1]) for r in rows)
+
+    async def escalation_told(self, campaign_id: int, household_id: int) -> None:
+        await self.db.execute(
+            "UPDATE help_requests SET escalation_told_at = ? WHERE campaign_id = ? AND household_id = ?"
+            " AND escalated_at IS NOT NULL AND escalation_told_at IS NULL",
+            (self.clock.now(), campaign_id, household_id),
+        )
 
     async def mark_notified(self, campaign_id: int, household_id: int) -> None:
         await self.db.execute(

@@ -5,3 +5,6 @@
 -- from reopened_at.
 ALTER TABLE help_requests ADD COLUMN escalated_at DOUBLE PRECISION;
 ALTER TABLE help_requests ADD COLUMN reopened_at DOUBLE PRECISION;
+-- When its alerts were queued: a claim with none after ESCALATION_CLAIM_SECONDS was a process killed
+-- between the claim and the queue, and is claimed again (told at least once, never lost).
+ALTER TABLE help_requests ADD COLUMN escalation_told_at DOUBLE PRECISION;
