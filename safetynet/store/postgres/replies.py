@@ -13,7 +13,8 @@ from safetynet.store.postgres.db import PgDatabase
 from safetynet.store.sqlite.db import Database
 from safetynet.store.sqlite.replies import _GROUP_DELAY_SECONDS, CHUNK, ReplyStore
 
-# `store.sqlite.help_requests.ESCALATE_SQL` with SKIP LOCKED: exactly once among any number of processes.
+# `store.sqlite.help_requests.ESCALATE_SQL` with SKIP LOCKED: each request to one of any number of
+# processes at a time (again only when its claim went untold: `escalation_told`).
 _ESCALATE_SQL = """
 UPDATE help_requests h SET escalated_at = $1
 WHERE (h.campaign_id, h.household_id) IN (
