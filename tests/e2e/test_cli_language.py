@@ -97,11 +97,11 @@ def test_a_campaign_refusal_in_each_language(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('[store]\npath = "var/safetynet.db"\n', encoding="utf-8")
     new_city(tmp_path / "config.toml")
     ja = run("ja_JP.UTF-8", "campaign", "close", "7", cwd=tmp_path)
-    assert (ja.returncode, ja.stderr) == (2, "error: 安否確認 7 はありません。\n")
+    assert (ja.returncode, ja.stderr) == (2, "error: 安否確認 7 は見つかりません。\n")
     en = run("C.UTF-8", "campaign", "close", "7", cwd=tmp_path)
     assert (en.returncode, en.stderr) == (2, "error: no campaign 7\n")
     ja = run("ja_JP.UTF-8", "campaign", "report", "7", cwd=tmp_path)  # the report's own look-up, as close's
-    assert (ja.returncode, ja.stderr) == (2, "error: 安否確認 7 はありません。\n")
+    assert (ja.returncode, ja.stderr) == (2, "error: 安否確認 7 は見つかりません。\n")
     en = run("C.UTF-8", "campaign", "report", "7", cwd=tmp_path)
     assert (en.returncode, en.stderr) == (2, "error: no campaign 7\n")
 

@@ -349,7 +349,7 @@ def test_campaign_refusals_read_in_the_terminals_language(city: Path, capsys: py
     code, _, err = run(city, capsys, "close", str(first))
     assert (code, err) == (2, f"error: 安否確認 {first} の状態は「終了」です。終了できるのは実施中の安否確認だけです。\n")
     code, _, err = run(city, capsys, "status", "999")
-    assert (code, err) == (2, "error: 安否確認 999 はありません。\n")
+    assert (code, err) == (2, "error: 安否確認 999 は見つかりません。\n")
     code, _, err = run(city, capsys, "approve", str(first), "--as", "nobody")
     assert code == 2 and "--as nobody: このログイン名の有効な市の管理者はいません" in err
     terminal_locale(monkeypatch, "C.UTF-8")
@@ -362,7 +362,7 @@ def test_a_missing_report_and_a_scope_written_wrong_read_in_the_terminals_langua
     """`campaign report 999` and `--scope ward:x` printed English under LANG=ja_JP.UTF-8."""
     terminal_locale(monkeypatch, "ja_JP.UTF-8")
     code, out, err = run(city, capsys, "report", "999")
-    assert (code, out, err) == (2, "", "error: 安否確認 999 はありません。\n")
+    assert (code, out, err) == (2, "", "error: 安否確認 999 は見つかりません。\n")
     code, _, err = run(city, capsys, "preview", "ward:x")
     assert (code, err) == (2, "error: 範囲 'ward:x' は使えません。city、district:NAME、association:NAME のいずれかで"
                               "指定してください\n")

@@ -44,7 +44,7 @@ def test_str_is_the_english_and_text_says_it_in_the_readers_language() -> None:
     assert e.text("ja") == "安否確認 7 の状態は「終了」です。終了できるのは実施中の安否確認だけです。"
     waiting = state_word(CampaignState.PENDING_APPROVAL)
     assert (waiting.text("en"), waiting.text("ja")) == ("pending_approval", "承認待ち")  # English: as the API spells it
-    assert CampaignError("campaign.error.not_found", id=9).text("ja") == "安否確認 9 はありません。"
+    assert CampaignError("campaign.error.not_found", id=9).text("ja") == "安否確認 9 は見つかりません。"
 
 
 def test_a_title_or_message_problem_is_said_inside_its_refusal() -> None:

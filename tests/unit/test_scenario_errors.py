@@ -37,7 +37,7 @@ def test_every_scenario_error_is_written_in_japanese_and_english() -> None:
 
 @pytest.mark.parametrize(("table", "english", "japanese"), [
     ({**GOOD, "sceop": ["city"]}, "drills/x.toml: sceop: unknown key (known: description, kind, ladder, messages,"
-     " options, scope, simulate, simulation, title)", "シナリオ drills/x.toml の sceop: 知らないキーです（使えるキー: "),
+     " options, scope, simulate, simulation, title)", "シナリオ drills/x.toml の sceop: 使えないキーです（使えるキー: "),
     ({**GOOD, "messages": {"en": "Drill"}}, "drills/x.toml: messages.ja: required: Japanese is every household's"
      " fallback", "シナリオ drills/x.toml の messages.ja: 日本語の本文は必須です（ほかの言語の本文がない世帯には"),
     ({**GOOD, "title": 3}, "drills/x.toml: title: required, a non-empty string",
