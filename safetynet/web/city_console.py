@@ -15,6 +15,7 @@ The work is the broadcast service's (`Services.campaigns`); this module only ask
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -40,7 +41,7 @@ from safetynet.i18n.scopes import scope_label
 from safetynet.i18n.terms import language_word
 from safetynet.stats.cache import TtlCache
 from safetynet.templating import Markup, call_macro
-from safetynet.web.app import SERVICES, check_csrf, require_viewer, services
+from safetynet.web.app import SERVICES, check_csrf, csrf_of, require_viewer, services
 from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import (
     campaign_or_404,
@@ -80,11 +81,22 @@ async def _scope_choices(request: web.Request, viewer: Viewer, lang: str) -> lis
     return out
 
 
-async def start_form(request: web.Request, viewer: Viewer, lang: str, csrf: str) -> Markup:
+async def start_form(request: web.Request, viewer: Viewer, lang: str, csrf: str,
+                     typed: Mapping[str, str] | None = None) -> Markup:
     if not viewer.may_start_campaigns:
         return Markup()
     choices = await scope_choices(request, viewer)
-    return call_macro("console_parts.html", "start_form", lang, csrf, choices, _MAX_TEXT, MAX_TITLE_CHARS)
+    return call_macro("console_parts.html", "start_form", lang, csrf, choices, _MAX_TEXT, MAX_TITLE_CHARS,
+                      dict(typed or {}))
+
+
+async def _refused_form(request: web.Request, viewer: Viewer, form: MultiDictProxy[Any],
+                        said: Sayable | list[Sayable]) -> web.Response:
+    """What the start form could not take, above the form again with what was typed (a long message
+    is not typed twice); 400."""
+    typed = {k: str(form.get(k, "")) for k in _KEEP}
+    again = await start_form(request, viewer, lang_of(request), csrf_of(request) or "", typed)
+    return refused(request, said, 400, form=again)
 
 
 def _page(request: web.Request, title: str, page: str, status: int = 200, **context: Any) -> web.Response:
@@ -169,9 +181,9 @@ async def preview(request: web.Request) -> web.Response:
         req = await _request(request, viewer, form)
         pv = await _service(request).preview(scope=req["scope"], kind=req["kind"], messages=req["messages"])
     except _FormRefused as e:
-        return refused(request, e.reasons, 400)
+        return await _refused_form(request, viewer, form, e.reasons)
     except CampaignError as e:
-        return refused(request, e, 400)
+        return await _refused_form(request, viewer, form, e)
     cost = pv.cost_jpy
     priced = ", ".join(f"{channel_label(lang, ch)} ¥{cost.get(ch, 0):,.0f} ({n:,})" for ch, n in pv.units.items())
     return _page(request, t(lang, "preview"), "preview", req=req, pv=pv, priced=priced, steps=_steps(lang, pv),
@@ -200,7 +212,7 @@ async def start(request: web.Request) -> web.Response:
     try:
         req = await _request(request, viewer, form)
     except _FormRefused as e:
-        return refused(request, e.reasons, 400)
+        return await _refused_form(request, viewer, form, e.reasons)
     real = req["kind"] == CampaignKind.REAL
     if real and form.get("really_real") != "1":
         return _page(request, t(lang, "preview"), "notice", 400, message=t(lang, "real_confirm_needed"))

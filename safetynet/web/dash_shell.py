@@ -18,7 +18,7 @@ from safetynet.domain.japan_time import date_time, time_of_day
 from safetynet.domain.roster import Association
 from safetynet.i18n import Sayable
 from safetynet.store.ports import DashboardReads, StatsReads
-from safetynet.templating import page_context
+from safetynet.templating import Markup, page_context
 from safetynet.templating import render as render_template
 from safetynet.web import ids
 from safetynet.web.app import PageNotFound, csrf_of, viewer_of
@@ -124,15 +124,15 @@ def error_page(request: web.Request, status: int) -> web.StreamResponse:
 
 
 def refused(request: web.Request, said: Sayable | Sequence[Sayable], status: int,
-            back: str = "/city") -> web.Response:
+            back: str = "/city", form: Markup | None = None) -> web.Response:
     """A staff page's refusal (a form it cannot take, a request it will not do), each reason in the
     page's language (a catalog Text, a CampaignError): staff never read an English text/plain body or
     the service's English str() ("campaign 12 is closed; …") on a Japanese page. `back`: the page the
-    form was on."""
+    form was on; `form`, that form again with what was typed, to mend there."""
     lang = lang_of(request)
     reasons = [said] if isinstance(said, Sayable) else list(said)
     return render(request, t(lang, "error"), template="refused.html", status=status, no_store=True,
-                  context={"messages": [r.text(lang) for r in reasons], "back_href": back})
+                  context={"messages": [r.text(lang) for r in reasons], "back_href": back, "form": form})
 
 
 # -- page shell -------------------------------------------------------------------------------

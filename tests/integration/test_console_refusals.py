@@ -73,6 +73,27 @@ async def test_the_start_forms_problems_each_in_the_pages_language(tmp_path: Pat
             assert r.status == 400 and refusal(await r.text()) == ["種類、件名、日本語の本文を入力してください。"]
 
 
+async def test_the_start_form_comes_back_with_what_was_typed(tmp_path: Path) -> None:
+    """A long message typed at 3 a.m. and a title refused: the form is on the refusal page again, filled in,
+    to mend and preview once more (the page's link back used to open an empty form)."""
+    async with world(tmp_path) as w, client() as http:
+        w.svc.campaigns = CampaignService(w.store, w.cfg, w.clock)
+        csrf = await login(http, w, "admin")
+        message = "震度6弱の地震がありました。<b>第一小学校</b>へ避難してください。" * 5
+        typed = {"csrf": csrf, "kind": "real", "title": "地震", "message_ja": message,
+                 "message_en": "Go to school No. 1 & stay there.", "scope": f"association:{ASSOC_A}"}
+        async with http.post(f"{w.url}/city/campaigns/preview", data=typed) as r:
+            assert r.status == 400
+            page = await r.text()
+        assert refusal(page) == ["件名: 3 文字目に U+0007 (control character) が入っています。件名は改行や目に見えない文字のない1行にしてください"]
+        form = page[page.index('action="/city/campaigns/preview"'):]
+        assert 'name="title" required maxlength="120" value="地震"' in form
+        assert f'name="message_ja" required maxlength="1000" rows="3">{message.replace("<", "&lt;").replace(">", "&gt;")}</textarea>' in form
+        assert ">Go to school No. 1 &amp; stay there.</textarea>" in form
+        assert 'value="real" checked' in form and f'value="association:{ASSOC_A}" selected' in form
+        assert f'name="csrf" value="{csrf}"' in form
+
+
 async def test_a_second_contact_check_of_the_same_scope_asks_once_more(tmp_path: Path) -> None:
     """It showed the service's English sentence, with no way to start it anyway."""
     async with world(tmp_path) as w, client() as http:
