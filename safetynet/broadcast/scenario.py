@@ -32,7 +32,7 @@ from safetynet.channels import registry
 from safetynet.domain import CampaignKind, ChannelName, Scope
 from safetynet.domain.campaigns import LadderStep
 from safetynet.domain.roster import BAD_CHARACTER, character_name
-from safetynet.i18n import Text
+from safetynet.i18n import SaidError, Text
 
 _TOP_KEYS = {"title", "kind", "scope", "messages", "ladder", "description", "simulate", "simulation", "options"}
 # Tables kept for the demo and simulated residents, not read by the broadcast.
@@ -50,20 +50,9 @@ _MESSAGE_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2
 _PASTED_BREAKS = str.maketrans({"\u2028": "\n", "\u2029": "\n"})
 
 
-class ScenarioError(ValueError):
+class ScenarioError(SaidError, ValueError):
     """A scenario that cannot be used: the file, the key and the reason, a catalog text (`scenario.error.*`,
-    its reason `scenario.reason.*` or `campaign.problem.*`) and its values.
-
-    `str()` is the English (the API's JSON, logs, tests); `text(lang)` says it to a person (the CLI, in
-    the terminal's language), as a CampaignError does.
-    """
-
-    def __init__(self, key: str, /, **values: object) -> None:
-        self.said = Text(key, **values)
-        super().__init__(str(self.said))
-
-    def text(self, lang: str) -> str:
-        return self.said.text(lang)
+    its reason `scenario.reason.*` or `campaign.problem.*`) and its values."""
 
 
 # What refuses one key of a scenario or an API body: (the key, why) -> the error naming where it is.

@@ -57,7 +57,7 @@ from safetynet.domain.campaigns import (
 )
 from safetynet.domain.japan_time import date_time_jst
 from safetynet.domain.roster import Association, UnknownScopeError
-from safetynet.i18n import Term, Text, t
+from safetynet.i18n import SaidError, Term, Text, t
 from safetynet.i18n.terms import language_word, scope_words, state_word
 from safetynet.replies.notify import short_title, staff_messages, standing_in
 from safetynet.replies.tokens import check_token, reply_token, token_hash
@@ -71,19 +71,9 @@ log = structlog.get_logger("broadcast.service")
 _BATCH = 5000
 
 
-class CampaignError(Exception):
-    """A campaign request that cannot be done: a catalog text (`campaign.error.*`) and its values.
-
-    `str()` is the English (logs, tests, the API's JSON); `text(lang)` says it to a person, in the
-    console page's language or the terminal's.
-    """
-
-    def __init__(self, key: str, /, **values: object) -> None:
-        self.said = Text(key, **values)
-        super().__init__(str(self.said))
-
-    def text(self, lang: str) -> str:
-        return self.said.text(lang)
+class CampaignError(SaidError):
+    """A campaign request that cannot be done: a catalog text (`campaign.error.*`) and its values,
+    said in the console page's language or the terminal's."""
 
 
 class CampaignNotFound(CampaignError):

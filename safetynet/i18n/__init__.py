@@ -23,7 +23,7 @@ from babel.messages.pofile import read_po
 
 __all__ = [
     "CATALOGS", "FALLBACK", "LANGUAGES", "PAGE_LANGUAGES", "SOURCE",
-    "Sayable", "Term", "Text", "catalog", "catalog_language", "fallback_chain", "t", "translations", "ui_language",
+    "SaidError", "Sayable", "Term", "Text", "catalog", "catalog_language", "fallback_chain", "t", "translations", "ui_language",
 ]
 
 SOURCE = "ja"
@@ -133,6 +133,18 @@ class Text:
 
     def __repr__(self) -> str:
         return f"Text({self.key!r}, {self.values!r})"
+
+
+class SaidError(Exception):
+    """An error whose words are a catalog text and its values: `str()` is the English (logs, tests, the
+    JSON APIs), `text(lang)` says it to the person who reads it (a console page, the CLI)."""
+
+    def __init__(self, key: str, /, **values: object) -> None:
+        self.said = Text(key, **values)
+        super().__init__(str(self.said))
+
+    def text(self, lang: str, /) -> str:
+        return self.said.text(lang)
 
 
 class Term:

@@ -29,7 +29,7 @@ from safetynet.domain import Role, Scope
 from safetynet.domain.audit import AuditAction
 from safetynet.domain.roster import StaffError, StaffInputError, check_token_label
 from safetynet.domain.vocabulary import default_scope_kind
-from safetynet.i18n import Sayable, Term, Text
+from safetynet.i18n import SaidError, Sayable, Term, Text
 from safetynet.i18n.scopes import scope_label
 from safetynet.i18n.terms import scope_word
 from safetynet.passwords import MIN_LENGTH, PasswordError, check_password
@@ -101,14 +101,6 @@ async def console(request: web.Request) -> web.Response:
     return await _console(request)
 
 
-class _Refused(Exception):
-    """A form the admin console cannot take: said on the refusal page (400), in the page's language."""
-
-    def __init__(self, said: Sayable) -> None:
-        super().__init__(str(said))
-        self.said = said
-
-
 def _refused(request: web.Request, said: Sayable) -> web.Response:
     return refused(request, said, 400, back="/admin")
 
@@ -122,22 +114,22 @@ def _wanted_word(role: Role) -> Term:
 
 
 async def _role_scope(request: web.Request, form: MultiDictProxy[str]) -> tuple[Role, Scope]:
-    """The form's role and scope; _Refused for what its lists do not offer, or a pair that does not go together."""
+    """The form's role and scope; SaidError for what its lists do not offer, or a pair that does not go together."""
     try:
         role = Role(str(form.get("role", "")))
     except ValueError:
-        raise _Refused(Text("dash.role_not_offered")) from None
+        raise SaidError("dash.role_not_offered") from None
     try:
         scope = Scope.parse(str(form.get("scope", "")))
     except ValueError:
-        raise _Refused(Text("dash.scope_not_offered")) from None
+        raise SaidError("dash.scope_not_offered") from None
     try:
         validate_role_scope(role, scope)
     except ValueError:
-        raise _Refused(Text("dash.role_scope", role=Term(str(role), lambda lang: t(lang, f"role_{role}")),
-                            kind=_wanted_word(role), scope=scope_word(str(scope)))) from None
+        raise SaidError("dash.role_scope", role=Term(str(role), lambda lang: t(lang, f"role_{role}")),
+                            kind=_wanted_word(role), scope=scope_word(str(scope))) from None
     if not await services(request).store.auth.scope_exists(str(scope)):  # gone from the roster since the page
-        raise _Refused(Text("dash.scope_unknown", scope=scope_word(str(scope))))
+        raise SaidError("dash.scope_unknown", scope=scope_word(str(scope)))
     return role, scope
 
 
@@ -148,8 +140,8 @@ async def add_staff(request: web.Request) -> web.Response:
     lang = lang_of(request)
     try:
         role, scope = await _role_scope(request, form)
-    except _Refused as e:
-        return _refused(request, e.said)
+    except SaidError as e:
+        return _refused(request, e)
     login = str(form.get("login", "")).strip()
     if not login or len(login) > 100:  # the form's own limits (required, maxlength)
         return _refused(request, Text("dash.login_required"))
@@ -235,8 +227,8 @@ async def create_token(request: web.Request) -> web.Response:
     await check_csrf(request, form)
     try:
         role, scope = await _role_scope(request, form)
-    except _Refused as e:
-        return _refused(request, e.said)
+    except SaidError as e:
+        return _refused(request, e)
     lang = lang_of(request)
     days_text = str(form.get("expires_days", "")).strip()
     try:
