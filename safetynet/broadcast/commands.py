@@ -143,10 +143,8 @@ def _scenario(path: str) -> Scenario:
         raise CommandError(say("cli.campaign.scenario_folder", path=path))
     try:
         return load_scenario(path)
-    except ScenarioError as e:
+    except ScenarioError as e:  # not found, unreadable, not TOML, a key refused
         raise CommandError(e.text(cli_language())) from None
-    except OSError as e:  # unreadable, a device
-        raise CommandError(say("cli.campaign.scenario_unreadable", path=path, reason=e.strerror or str(e))) from None
 
 
 def _spec(s: Scenario, scope: str | None, kind: CampaignKind | None = None) -> CampaignSpec:

@@ -85,6 +85,8 @@ def load_scenario(path: str | Path, fitted: bool = False) -> Scenario:
         raw = p.read_bytes()
     except FileNotFoundError:
         raise ScenarioError("scenario.error.not_found", path=str(p)) from None
+    except OSError as e:  # a folder, a file it may not read: every reader (the CLI, a trigger, the API) says so
+        raise ScenarioError("scenario.error.unreadable", path=str(p), reason=e.strerror or str(e)) from None
     try:
         table = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
@@ -104,8 +106,9 @@ def parse_scenario(table: Mapping[str, Any], name: str = "inline", where: str = 
     raw_title, messages = table.get("title"), table.get("messages")
     if fitted:
         raw_title = fit_title(raw_title) if isinstance(raw_title, str) else raw_title
-        if isinstance(messages, dict):
-            messages = {k: m for k, v in messages.items() if not isinstance(v, str) or (m := fit_message(v))}
+        if isinstance(messages, dict):  # a text that fits to nothing is dropped; a non-text is parse_messages's to refuse
+            messages = {k: fit for k, v in messages.items()
+                        if (fit := fit_message(v) if isinstance(v, str) else v) != ""}
     title = parse_title(raw_title, fail)
     try:
         kind = CampaignKind(table.get("kind", "drill"))

@@ -89,3 +89,23 @@ def test_an_api_body_names_its_key_without_a_file() -> None:
         CampaignSpec.from_json({**GOOD, "kind": "exercise"})
     assert (str(e.value), e.value.text("ja")) == ('kind: must be "drill", "real" or "check"',
                                                   'kind: "drill"、"real"、"check" のいずれかを指定してください')
+
+
+def test_a_scenario_that_cannot_be_read_is_a_scenario_error(tmp_path: Path) -> None:
+    """A folder (or a file it may not read) where the scenario should be: a ScenarioError every reader
+    takes (a trigger sends its fallback, the API answers 400), not an OSError."""
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(tmp_path)
+    assert str(e.value).startswith(f"the scenario {tmp_path} cannot be read: ")
+    assert e.value.text("ja").startswith(f"シナリオ {tmp_path} を読めません: ")
+
+
+def test_a_fitted_scenario_still_refuses_a_message_that_is_not_text() -> None:
+    """A trigger's scenario is fitted, not refused, for its words; a message that is no text at all is
+    still its key's error (it was a NameError, and English took the Japanese text)."""
+    with pytest.raises(ScenarioError, match=r"messages\.ja"):
+        parse_scenario({"title": "地震", "messages": {"ja": 5}}, fitted=True)
+    with pytest.raises(ScenarioError, match=r"messages\.en"):
+        parse_scenario({"title": "地震", "messages": {"ja": "避難してください", "en": 5}}, fitted=True)
+    fitted = parse_scenario({"title": "地震", "messages": {"ja": "避難\x07してください", "en": "\x07"}}, fitted=True)
+    assert fitted.messages == {"ja": "避難 してください"}  # the control character as a space; English fits to nothing
