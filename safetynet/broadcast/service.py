@@ -199,16 +199,21 @@ def _merge(spec: CampaignSpec | None, **kw: Any) -> CampaignSpec:
     )
 
 
+def text_problems(title: str, messages: Mapping[str, str]) -> list[Text]:
+    """What the rules on what residents read refuse in a campaign's title and messages, each said in
+    its reader's language (the console's form lists them all at the preview)."""
+    problems = [Text("campaign.error.title", problem=p) for p in [title_problem(title)] if p]
+    problems += [Text("campaign.error.message", lang=language_word(lang), problem=p)
+                 for lang, text in messages.items() if (p := message_problem(text))]
+    return problems
+
+
 def _check_texts(spec: CampaignSpec) -> None:
     """Every way in (API, console form, scenario, trigger) meets the same rules on what residents read:
     a form that builds its spec itself cannot store a title of 60,000 characters or a hidden override."""
-    problem = title_problem(spec.title)
-    if problem:
-        raise CampaignError("campaign.error.title", problem=problem)
-    for lang, text in spec.messages.items():
-        problem = message_problem(text)
-        if problem:
-            raise CampaignError("campaign.error.message", lang=language_word(lang), problem=problem)
+    problems = text_problems(spec.title, spec.messages)
+    if problems:
+        raise CampaignError(problems[0].key, **problems[0].values)
 
 
 class CampaignService:

@@ -25,20 +25,20 @@ from multidict import MultiDictProxy
 from safetynet.auth import Viewer
 from safetynet.broadcast.messages import compose
 from safetynet.broadcast.preview import Preview
-from safetynet.broadcast.scenario import MAX_MESSAGE_CHARS, MAX_TITLE_CHARS, message_problem, title_problem
+from safetynet.broadcast.scenario import MAX_MESSAGE_CHARS, MAX_TITLE_CHARS
 from safetynet.broadcast.service import (
     ApprovalRefused,
     CampaignError,
     CampaignService,
     CampaignSpec,
     DuplicateCampaign,
+    text_problems,
 )
 from safetynet.channels.spec import MESSAGE_FULL
 from safetynet.domain import CampaignKind, CampaignState
 from safetynet.domain.campaigns import Campaign, CampaignInfo
 from safetynet.i18n import LANGUAGES, Sayable, Text
 from safetynet.i18n.scopes import scope_label
-from safetynet.i18n.terms import language_word
 from safetynet.stats.cache import TtlCache
 from safetynet.templating import Markup, call_macro
 from safetynet.web.app import SERVICES, check_csrf, csrf_of, require_viewer, services
@@ -137,15 +137,13 @@ async def _request(request: web.Request, viewer: Viewer, form: MultiDictProxy[An
     en = str(form.get("message_en", "")).strip()
     if kind not in ("drill", "real") or not title or not ja:
         raise _FormRefused([Text("dash.form_incomplete")])
-    # the rules the start applies, said at the preview already (the form's maxlength is the browser's)
-    problems: list[Sayable] = [Text("campaign.error.title", problem=p) for p in [title_problem(title)] if p]
-    problems += [Text("campaign.error.message", lang=language_word(code), problem=p)
-                 for code, p in (("ja", message_problem(ja)), ("en", message_problem(en) if en else None)) if p]
+    messages = {"ja": ja, **({"en": en} if en else {})}
+    # the rules the start applies, all said at the preview already (the form's maxlength is the browser's)
+    problems = text_problems(title, messages)
     if problems:
-        raise _FormRefused(problems)
+        raise _FormRefused(list(problems))
     if scope not in {v for v, _ in await scope_choices(request, viewer)}:
         raise not_found()
-    messages = {"ja": ja, **({"en": en} if en else {})}
     return {"kind": CampaignKind(kind), "title": title, "scope": [scope], "messages": messages}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from safetynet.domain import Role
-from safetynet.domain.roster import ApiToken, StaffError
+from safetynet.domain.roster import ApiToken, StaffError, StaffInputError
 from safetynet.store.rules import LAST_USED_EVERY_SECONDS
 
 from .support import MATSU, NORTH, SAKURA, BreakWrites, StoreFactory, clock_of, seed
@@ -162,6 +162,16 @@ async def test_api_tokens_work_until_revoked(store_factory: StoreFactory) -> Non
         # the list keeps revoked tokens, never a token itself
         listed = await store.auth.list_api_tokens()
         assert [(t.id, t.revoked_at) for t in listed] == [(first, now), (second, None)]
+
+
+async def test_a_tokens_label_obeys_the_one_rule_in_the_store(store_factory: StoreFactory) -> None:
+    """As a login: whichever way a token is made, a label with a control character or too long is refused."""
+    async with store_factory() as store:
+        await seed(store)
+        for label in ("bot\x1b[31m", "x" * 201):
+            with pytest.raises(StaffInputError):
+                await store.auth.create_api_token(f"hash-{len(label)}", Role.CITY_ADMIN, "city", label)
+        assert await store.auth.list_api_tokens() == []
 
 
 async def test_an_api_token_stops_working_when_it_expires(store_factory: StoreFactory) -> None:

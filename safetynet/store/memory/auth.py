@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 
 from safetynet.domain import MAX_DEPUTIES_PER_ASSOCIATION, Role
-from safetynet.domain.roster import ApiToken, Staff, StaffError, check_login, check_staff_name
+from safetynet.domain.roster import ApiToken, Staff, StaffError, check_login, check_staff_name, check_token_label
 from safetynet.store.errors import StoreError
 from safetynet.store.memory.tables import ApiTokenRow, StaffContactRow, StaffRow, Tables
 from safetynet.store.rules import LAST_USED_EVERY_SECONDS
@@ -179,6 +179,7 @@ class MemoryAuth:
         self, token_hash: str, role: Role, scope: str, label: str = "", expires_at: float | None = None,
         created_by: int | None = None,
     ) -> int:
+        check_token_label(label)  # every way a token is made (the CLI, the admin page) obeys one rule
         await self.t.write()
         if any(r.token_hash == token_hash for r in self.t.api_tokens.values()):
             raise StoreError("API token not created: its hash is taken")

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from safetynet.clock import Clock
 from safetynet.domain import MAX_DEPUTIES_PER_ASSOCIATION, Role
-from safetynet.domain.roster import ApiToken, Staff, StaffError, check_login, check_staff_name
+from safetynet.domain.roster import ApiToken, Staff, StaffError, check_login, check_staff_name, check_token_label
 from safetynet.store.errors import StoreError
 from safetynet.store.rules import LAST_USED_EVERY_SECONDS
 from safetynet.store.sqlite.db import Database, Row
@@ -213,6 +213,7 @@ class AuthStore:
 
     async def create_api_token(self, token_hash: str, role: Role, scope: str, label: str = "",
                                expires_at: float | None = None, created_by: int | None = None) -> int:
+        check_token_label(label)  # every way a token is made (the CLI, the admin page) obeys one rule
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 "INSERT INTO api_tokens (token_hash, role, scope, label, created_at, expires_at, created_by)"
