@@ -8,7 +8,14 @@ from collections.abc import Mapping, Sequence
 
 from safetynet.clock import Clock
 from safetynet.domain import MAX_DEPUTIES_PER_ASSOCIATION, Role
-from safetynet.domain.roster import ApiToken, Staff, StaffError, check_login, check_staff_name, check_token_label
+from safetynet.domain.roster import (
+    ApiToken,
+    Staff,
+    StaffError,
+    check_login,
+    check_staff_name,
+    check_token_label,
+)
 from safetynet.store.errors import StoreError
 from safetynet.store.rules import LAST_USED_EVERY_SECONDS
 from safetynet.store.sqlite.db import Database, Row
