@@ -1,9 +1,13 @@
 """Run by test_broadcast_crash.py in a subprocess that gets SIGKILLed: start (or resume) the
-campaign, then dispatch until every delivery is done, waiting out the leases of a killed run."""
+campaign, then dispatch until every delivery is done, waiting out the leases of a killed run.
+
+The test starts each worker ahead of its turn, while the one before it still runs: it loads its
+modules, then waits for "go" on stdin before it touches the store (without it, it exits)."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.service import CampaignService, CampaignSpec
@@ -41,4 +45,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.stdin.readline().strip() == "go":
+        asyncio.run(main())
