@@ -27,11 +27,33 @@ AS_TYPED = {"city_admin | district_head | association_head | deputy", "city | di
             '{"id": …}', '{"id": …, "state": …}'}
 
 
-def run(lang: str, *argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _env(lang: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES")}
     env["LANG"] = lang
-    return subprocess.run([sys.executable, "-m", "safetynet", *argv], cwd=cwd, env=env, capture_output=True,
+    return env
+
+
+def run(lang: str, *argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "safetynet", *argv], cwd=cwd, env=_env(lang), capture_output=True,
                           text=True, timeout=60, check=False)
+
+
+def run_side_by_side(calls: list[tuple[str, ...]], cwd: Path) -> list[subprocess.CompletedProcess[str]]:
+    """`run(lang, *argv)` of each (lang, *argv), the processes side by side (each is mostly its
+    imports); for commands that touch no database."""
+    procs = [subprocess.Popen([sys.executable, "-m", "safetynet", *argv], cwd=cwd, env=_env(lang), text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for lang, *argv in calls]
+    done = []
+    try:
+        for proc in procs:
+            out, err = proc.communicate(timeout=60)
+            done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return done
 
 
 def squeeze(text: str) -> str:
@@ -55,7 +77,9 @@ def test_the_language_is_read_as_gettext_reads_it(env: dict[str, str], expected:
 
 
 def test_help_and_usage_errors_in_japanese_under_a_japanese_locale(tmp_path: Path) -> None:
-    ja = run("ja_JP.UTF-8", "--help", cwd=tmp_path)
+    ja, en, missing, choice, missing_en = run_side_by_side([
+        ("ja_JP.UTF-8", "--help"), ("C.UTF-8", "--help"), ("ja_JP.UTF-8", "staff", "add"),
+        ("ja_JP.UTF-8", "campaign", "report", "1", "--format", "pdf"), ("en_US.UTF-8", "staff", "add")], tmp_path)
     assert ja.returncode == 0
     assert ja.stdout.startswith("使い方: safetynet")
     for text in (JA_CLI["cli.description"], "オプション:", "コマンド:", JA_CLI["cli.init.help"],
@@ -63,20 +87,16 @@ def test_help_and_usage_errors_in_japanese_under_a_japanese_locale(tmp_path: Pat
         assert squeeze(text) in squeeze(ja.stdout)
     assert "usage" not in ja.stdout and "show this help" not in ja.stdout
 
-    en = run("C.UTF-8", "--help", cwd=tmp_path)
     assert en.returncode == 0 and en.stdout.startswith("usage: safetynet")
     assert squeeze(EN_CLI["cli.init.help"]) in squeeze(en.stdout) and "使い方" not in en.stdout
     # the sandbox serves every registered channel's provider, and its help says which
     assert squeeze(f"({', '.join(registry.names())})") in squeeze(en.stdout)
 
-    missing = run("ja_JP.UTF-8", "staff", "add", cwd=tmp_path)
     assert missing.returncode == 2
     assert "safetynet staff add: error: 次の引数が必要です: login, --role" in missing.stderr
-    choice = run("ja_JP.UTF-8", "campaign", "report", "1", "--format", "pdf", cwd=tmp_path)
     assert choice.returncode == 2
     assert "引数 --format: 'pdf' は使えません（'json', 'csv', 'html' のいずれか）" in choice.stderr
-    assert "error: the following arguments are required: login, --role" in run(
-        "en_US.UTF-8", "staff", "add", cwd=tmp_path).stderr
+    assert "error: the following arguments are required: login, --role" in missing_en.stderr
 
 
 def test_messages_of_a_command_in_each_language(tmp_path: Path) -> None:
