@@ -196,22 +196,6 @@ def open_excel(path: str | os.PathLike[str], encoding: str = "utf-8") -> Iterato
         yield cast(IO[str], _Checked(f, codec))  # what CsvWriter and the report need of a file: write
 
 
-@contextlib.contextmanager
-def excel_file(path: str | os.PathLike[str], encoding: str = "utf-8") -> Iterator[IO[str]]:
-    """`open_excel`, written aside and renamed into place only when complete: after an error
-    (`Unwritable` included) no file is left behind."""
-    excel_codec(encoding)  # an unknown encoding fails before any file is made
-    target = check_output(path)
-    part = target.with_name(f".{target.name}.partial")
-    try:
-        with open_excel(part, encoding) as f:
-            yield f
-        check_output(target)  # still a plain file (or none), or the rename would replace what is there now
-        os.replace(part, target)
-    finally:
-        part.unlink(missing_ok=True)
-
-
 class _Checked(io.TextIOBase):
     """Writes through to `f`; a text its codec cannot hold raises `Unwritable` with the cell."""
 

@@ -1,7 +1,8 @@
 """`safetynet privacy purge` and `safetynet audit export`: parse, call, print.
 
 Both run with the database at hand, like every command: whoever can run them can read the file.
-The export is itself an export of personal data and is recorded in the audit log (as `cli:USER`).
+The export is itself an export of personal data and is recorded in the audit log (as `cli:USER`), before
+it goes out (`export_command`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import AsyncIterator
 from typing import IO, Any
 
 from safetynet.admin import CommandError
-from safetynet.auth import command_line_actor
+from safetynet.auth import cli_audit_entry
 from safetynet.config import Config
 from safetynet.console import cli_language, say
 from safetynet.csvout import CsvWriter, check_output, private_text
@@ -118,9 +119,16 @@ def export_command(cfg: Config, args: argparse.Namespace) -> int:
     if since is not None and until is not None and since >= until:  # QA: an empty export, exit 0
         raise CommandError(say("cli.audit.since_after_until", since=args.since, until=args.until))
 
+    def record(store: Store, detail: str) -> list[AuditEntry]:
+        return [cli_audit_entry(store.clock.now(), AuditAction.EXPORT, "audit", detail=f"{args.format}, {detail}")]
+
+    # The export's own entry is written before the log goes out: before its first line on stdout (QA:
+    # `| tail` or `| head` left it unrecorded), before the file takes its name (the count known). An
+    # entry that cannot be written stops the export: nothing shown, no file.
     async def run() -> int:
         async with store_session(cfg) as store:
             if not args.output:
+                await store.audit.append(record(store, "stdout"))
                 n = await _write(store, sys.stdout, args.format, since, until)
                 sys.stdout.flush()
             else:
@@ -130,17 +138,18 @@ def export_command(cfg: Config, args: argparse.Namespace) -> int:
                     with private_text(part, "utf-8-sig" if args.format == "csv" else "utf-8", newline="") as f:
                         n = await _write(store, f, args.format, since, until)
                     check_output(target)
+                    await store.audit.append(record(store, f"{n} entries"))
                     os.replace(part, target)
                 finally:
                     with contextlib.suppress(FileNotFoundError):
                         part.unlink()
-            await store.audit.append([AuditEntry(store.clock.now(), command_line_actor(), AuditAction.EXPORT,
-                                                 "audit", detail=f"{args.format}, {n} entries")])
             return n
 
     try:
         n = asyncio.run(run())
     except OSError as e:
+        if not args.output:
+            raise  # stdout closed (`| head`): the CLI's own answer to a broken pipe (QA: "cannot write None")
         raise CommandError(say("cli.cannot_write", path=args.output, error=e.strerror or e)) from None
     if args.output:
         print(say("cli.audit.wrote", count=n, path=args.output))

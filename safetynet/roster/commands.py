@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from safetynet.auth import command_line_actor
+from safetynet.auth import cli_audit_entry
 from safetynet.channels import registry
 from safetynet.config import Config
 from safetynet.console import cli_language, count_argument, say, unwritable_message
@@ -218,12 +218,16 @@ def import_(cfg: Config, args: argparse.Namespace) -> int:
 # -- export ----------------------------------------------------------------------
 
 
-def _audit_export(cfg: Config, what: str, detail: str) -> None:
-    """A file of households' details was written: one entry in the audit log (DESIGN §9)."""
+def _export_entry(what: str, detail: Callable[[int], str]) -> Callable[[float, int], AuditEntry]:
+    """The audit entry (DESIGN §9) of a file of households' details, given when and how many it holds:
+    each export writes it before the file takes its name, so no file is without its entry."""
+    return lambda at, n: cli_audit_entry(at, AuditAction.EXPORT, what, detail=detail(n))
+
+
+def _audit_export(cfg: Config, entry: Callable[[float, int], AuditEntry], n: int) -> None:
     async def run() -> None:
         async with store_session(cfg) as store:
-            await store.audit.append([AuditEntry(store.clock.now(), command_line_actor(), AuditAction.EXPORT, what,
-                                                 detail=detail)])
+            await store.audit.append([entry(store.clock.now(), n)])
 
     asyncio.run(run())
 
@@ -238,7 +242,9 @@ def export(cfg: Config, args: argparse.Namespace) -> int:
     encoding = getattr(args, "encoding", "utf-8")
     records = asyncio.run(_export_records(cfg))
     try:
-        n = csvio.write_roster(args.file, records, encoding=encoding, headers=getattr(args, "headers", "ja"))
+        entry = _export_entry("roster", lambda n: f"{n} households")
+        n = csvio.write_roster(args.file, records, encoding=encoding, headers=getattr(args, "headers", "ja"),
+                               before_publish=functools.partial(_audit_export, cfg, entry))
     except RosterWriteError as e:
         lang = cli_language()
         for issue in e.issues:
@@ -248,7 +254,6 @@ def export(cfg: Config, args: argparse.Namespace) -> int:
     except OSError as e:
         _err(say("cli.cannot_write", path=args.file, error=e.strerror or e))
         return USAGE
-    _audit_export(cfg, "roster", f"{n} households")
     shown = say("cli.utf8_bom") if encoding == "utf-8" else encoding
     print(say("cli.roster.exported", count=n, path=args.file, encoding=shown))
     return OK
@@ -263,7 +268,8 @@ def codes(cfg: Config, args: argparse.Namespace) -> int:
     try:
         n = asyncio.run(
             issue_codes(cfg, Path(args.output), rotate=bool(args.rotate), associations=associations,
-                        headers=getattr(args, "headers", "ja"), encoding=getattr(args, "encoding", "utf-8"))
+                        headers=getattr(args, "headers", "ja"), encoding=getattr(args, "encoding", "utf-8"),
+                        audit=_export_entry("codes", lambda n: f"{n} households"))
         )
     except Unwritable as e:
         _err(unwritable_message(e) + "; " + say("cli.codes.none_stored"))
@@ -280,7 +286,6 @@ def codes(cfg: Config, args: argparse.Namespace) -> int:
     if n == 0:
         print(say("cli.codes.none_new"))
         return OK
-    _audit_export(cfg, "codes", f"{n} households")
     print(say("cli.codes.wrote", count=n, path=args.output))
     print("  " + say("cli.codes.keep_safe"))
     if args.rotate:
@@ -297,7 +302,10 @@ def letters(cfg: Config, args: argparse.Namespace) -> int:
 
     scopes = args.scope or ["city"]
     try:
-        n = issue_letters(cfg, Path(args.output), fmt=args.format, scopes=scopes, rotate=bool(args.rotate))
+        # the format written (QA: "None, 10 households" when it came from the file's name)
+        chosen, where = format_of(Path(args.output), args.format), ", ".join(scopes)
+        n = issue_letters(cfg, Path(args.output), fmt=args.format, scopes=scopes, rotate=bool(args.rotate),
+                          audit=_export_entry("letters", lambda n: f"{chosen}, {n} households, {where}"))
     except (LettersError, MissingSecretKey, UnknownScopeError) as e:
         _err(str(e))
         return USAGE
@@ -307,8 +315,6 @@ def letters(cfg: Config, args: argparse.Namespace) -> int:
     if n == 0:
         print(say("cli.letters.none"))
         return OK
-    # the format written (QA: "None, 10 households" when it came from the file's name)
-    _audit_export(cfg, "letters", f"{format_of(Path(args.output), args.format)}, {n} households, {', '.join(scopes)}")
     print(say("cli.letters.wrote", n=n, output=args.output))
     if reasons := sample_reasons(cfg, cli_language()):
         print(" ".join([say("letters.page_sample"), *reasons]), file=sys.stderr)

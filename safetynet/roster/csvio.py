@@ -604,8 +604,11 @@ def write_roster(
     records: Iterable[HouseholdRecord],
     encoding: str = "utf-8",
     headers: str = "ja",
+    before_publish: Callable[[int], None] | None = None,
 ) -> int:
     """Writes a roster file (UTF-8 with a BOM so Excel opens it, or CP932); returns the rows written.
+    `before_publish(rows)` runs once the file is complete, before it takes its name (the export's
+    audit entry: if it raises, no file).
 
     The file appears only when complete; if a cell cannot be encoded, or holds a character the
     import refuses, nothing is written and `RosterWriteError` lists every such cell.
@@ -631,6 +634,8 @@ def write_roster(
         if issues:
             raise RosterWriteError(issues)
         check_output(target)  # still a plain file (or none): the rename replaces what is there now
+        if before_publish is not None:
+            before_publish(written)
         os.replace(tmp, target)
     finally:
         if tmp.exists():

@@ -8,11 +8,12 @@ and no file whose codes do not work.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from safetynet.config import Config
 from safetynet.csvout import CsvWriter, check_output, excel_codec, open_excel
+from safetynet.domain.audit import AuditEntry
 from safetynet.domain.roster import CodeTarget
 from safetynet.roster.codes import MissingSecretKey, hash_code, join_url, new_code
 from safetynet.store import store_session
@@ -46,10 +47,13 @@ async def issue_codes(
     associations: Sequence[str] | None = None,
     headers: str = "ja",
     encoding: str = "utf-8",
+    audit: Callable[[float, int], AuditEntry] | None = None,
 ) -> int:
     """New codes for households without one (all of them with `rotate`), optionally only in
     `associations`; writes the letters file and returns how many codes were issued. A cell the
-    file's encoding cannot hold (`Unwritable`) stops it before any code is stored."""
+    file's encoding cannot hold (`Unwritable`) stops it before any code is stored. `audit(at, n)`, the
+    export's audit entry, is written before the codes are stored and the file takes its name: one
+    that cannot be written leaves no file and no new code."""
     excel_codec(encoding)
     check_output(output)  # before any code is drawn: a file that cannot be written strands none
     key = cfg.secrets.secret_key
@@ -64,6 +68,8 @@ async def issue_codes(
         try:
             write_private_csv(tmp, LETTER_HEADERS[headers], letter_rows(issued, cfg.server.public_url), encoding)
             check_output(output)  # again: what is there now is what the rename after the commit replaces
+            if audit is not None:
+                await store.audit.append([audit(store.clock.now(), len(issued))])
             await store.roster.set_enrolment_codes((t.household_id, hash_code(c, key)) for t, c in issued)
             os.replace(tmp, output)
         finally:

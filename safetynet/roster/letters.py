@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, Protocol
@@ -27,6 +27,7 @@ from safetynet.channels import registry
 from safetynet.channels.base import is_loopback_host
 from safetynet.config import Config
 from safetynet.csvout import check_output, private_fd
+from safetynet.domain.audit import AuditEntry
 from safetynet.domain.roster import CodeTarget
 from safetynet.roster.codes import MissingSecretKey, hash_code, join_url, new_code
 from safetynet.roster.pdfstream import text_width
@@ -259,28 +260,33 @@ async def write_letters(
 
 
 async def _issue(cfg: Config, out: BinaryIO, fmt: str, scopes: Sequence[str], rotate: bool,
-                 output: Path) -> list[tuple[int, str]]:
+                 output: Path, audit: Callable[[float, int], AuditEntry] | None) -> list[tuple[int, str]]:
     async with store_session(cfg) as store:
         hashes = await write_letters(store.roster, cfg, out, fmt, scopes=scopes, rotate=rotate)
         out.flush()
         os.fsync(out.fileno())
         if hashes:
             check_output(output)  # again: what is there now is what the rename after the commit replaces
+            if audit is not None:  # before the codes are stored and the file takes its name
+                await store.audit.append([audit(store.clock.now(), len(hashes))])
             await store.roster.set_enrolment_codes(hashes)
     return hashes
 
 
 def issue_letters(
-    cfg: Config, output: Path, *, fmt: str | None = None, scopes: Sequence[str] = ("city",), rotate: bool = False
+    cfg: Config, output: Path, *, fmt: str | None = None, scopes: Sequence[str] = ("city",), rotate: bool = False,
+    audit: Callable[[float, int], AuditEntry] | None = None,
 ) -> int:
     """The CLI's run: letters to `output` (created readable by its owner only: the codes are secrets),
-    the new codes committed before the file takes its name; returns how many letters were written."""
+    the new codes committed before the file takes its name; returns how many letters were written.
+    `audit(at, n)`, the export's audit entry, is written before the codes are committed: one that cannot
+    be written leaves no file and no new code."""
     chosen = format_of(output, fmt)
     check_output(output)  # before any code is drawn: a file that cannot be written strands none
     tmp = output.with_name(f".{output.name}.partial")
     try:
         with open(private_fd(tmp), "wb", buffering=1 << 20) as f:
-            hashes = asyncio.run(_issue(cfg, f, chosen, scopes, rotate, output))
+            hashes = asyncio.run(_issue(cfg, f, chosen, scopes, rotate, output, audit))
         if hashes:
             os.replace(tmp, output)
     finally:

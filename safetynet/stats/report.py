@@ -17,20 +17,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from safetynet.auth import Viewer, command_line_actor
+from safetynet.auth import Viewer, cli_audit_entry, command_line_actor
 from safetynet.config import Config
 from safetynet.console import cli_language, say, unwritable_message
-from safetynet.csvout import Unwritable, check_output, excel_file, private_text
+from safetynet.csvout import Unwritable, check_output, open_excel, private_text
 from safetynet.domain import ALL_STATUSES, ANSWERED, Role, Scope
-from safetynet.domain.audit import AuditAction, AuditEntry
+from safetynet.domain.audit import AuditAction
 from safetynet.domain.campaigns import CHECK_OUTCOMES, CampaignInfo, CountRow, MinuteRow
 from safetynet.domain.consent import Disclosure, withhold_line
 from safetynet.domain.replies import ChannelCount, HelpRow
@@ -403,34 +403,34 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
 async def _write_report(store: Store, campaign_id: int, viewer: Viewer, fmt: str, output: str | None,
                         lang: str = "ja", encoding: str | None = None) -> None:
     """Streams the report to `output` (written aside and renamed when complete) or stdout. A CSV file
-    is for Excel: UTF-8 with a BOM, or CP932 (strict: `Unwritable`, and no file, if a cell does not fit)."""
-    if output is not None:
-        check_output(output)  # a folder, a missing folder, a FIFO: said before any work
+    is for Excel: UTF-8 with a BOM, or CP932 (strict: `Unwritable`, and no file, if a cell does not fit).
+
+    The audit log's entry is written before the report goes out: before its first byte on stdout
+    (QA: a reader that stopped early, `| head`, left the export unrecorded), before the file takes its
+    name. An entry that cannot be written stops the export: nothing is shown or left."""
+    target = check_output(output) if output else None  # a folder, a missing folder, a FIFO: said before any work
     report = await open_report(store, campaign_id, viewer)
     pieces = stream_report(report, writer_for(fmt, lang))
-    if not output:
+    record = cli_audit_entry(store.clock.now(), AuditAction.EXPORT, "report", campaign_id=campaign_id,
+                             detail=fmt if target else f"{fmt}, stdout")
+    if target is None:
+        await store.audit.append([record])
         async for piece in pieces:
             sys.stdout.write(piece)
         sys.stdout.flush()
-    elif fmt == "csv":
-        with excel_file(output, encoding or "utf-8") as f:
+        return
+    part = target.with_name(f".{target.name}.partial")
+    try:
+        opened: contextlib.AbstractContextManager[IO[str]] = open_excel(part, encoding or "utf-8") if fmt == "csv" else private_text(part)
+        with opened as f:
             async for piece in pieces:
                 f.write(piece)
-    else:
-        target = Path(output)
-        part = target.with_name(f".{target.name}.part")
-        try:
-            with private_text(part) as f:
-                async for piece in pieces:
-                    f.write(piece)
-            check_output(target)
-            os.replace(part, target)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                part.unlink()
-    # only once the report is out: the audit log says what left the system, not what was tried
-    await store.audit.append([AuditEntry(store.clock.now(), command_line_actor(), AuditAction.EXPORT, "report",
-                                         campaign_id=campaign_id, detail=fmt)])
+        check_output(target)  # still a plain file (or none): the rename replaces what is there now
+        await store.audit.append([dataclasses.replace(record, at=store.clock.now())])
+        os.replace(part, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            part.unlink()
 
 
 def report_cli(cfg: Config, args: argparse.Namespace) -> int:
@@ -448,7 +448,7 @@ def report_cli(cfg: Config, args: argparse.Namespace) -> int:
     if encoding is not None and (fmt != "csv" or not output):
         print(f"error: {say('cli.report.encoding_needs_csv_file')}", file=sys.stderr)
         return 2
-    viewer = Viewer(role=Role.CITY_ADMIN, scope=Scope("city"), login="cli")
+    viewer = Viewer(role=Role.CITY_ADMIN, scope=Scope("city"), login=command_line_actor())
 
     async def run() -> None:
         async with store_session(cfg) as store:
