@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from safetynet.auth import (
-    command_line_actor,
+    cli_audit_entry,
     hash_password,
     new_token,
     token_expiry,
@@ -22,7 +22,7 @@ from safetynet.auth import (
 from safetynet.config import Config, check_store_url
 from safetynet.console import say
 from safetynet.domain import Role, Scope
-from safetynet.domain.audit import AuditAction, AuditEntry
+from safetynet.domain.audit import AuditAction
 from safetynet.domain.japan_time import in_japan
 from safetynet.domain.roster import (
     Staff,
@@ -166,8 +166,7 @@ def staff_contacts(args: argparse.Namespace) -> list[tuple[str, str]]:
 async def audit_cli(store: Store, action: AuditAction, what: str, detail: str) -> None:
     """A staff or token change from the command line, in the audit log with the operating system's user
     (QA: who added or removed a head, or reset a password, was written nowhere)."""
-    await store.audit.append([AuditEntry(store.clock.now(), command_line_actor(), str(action), what,
-                                         detail=detail)])
+    await store.audit.append([cli_audit_entry(store.clock.now(), action, what, detail=detail)])
 
 
 def _checked(password: str, login: str) -> str:

@@ -191,6 +191,13 @@ async def city_admin(svc: CampaignService, login: str) -> Actor:
     return Actor(found[0].login, found[0].id)
 
 
+async def _who(svc: CampaignService, login: str | None) -> Actor:
+    """Who takes a campaign's step from the command line: the city admin `--as` names, or else the
+    operating system's user (`cli:USER`, as every command's audit entry says it; QA: a drill's start
+    was recorded as `cli` alone while its close and cancel said `cli:root`)."""
+    return await city_admin(svc, login) if login else Actor(command_line_actor())
+
+
 def _start_spec(args: argparse.Namespace) -> CampaignSpec:
     """A contact check needs no scenario (its texts are the catalogs'); the rest start from one."""
     args.real = args.real or args.kind == CampaignKind.REAL
@@ -222,7 +229,7 @@ def start(cfg: Config, args: argparse.Namespace) -> int:
         simulator.preflight(cfg, dict(spec.options))
 
     async def launch(svc: CampaignService) -> tuple[Campaign, DispatchStatus]:
-        by = await city_admin(svc, args.as_login) if args.as_login else Actor("cli")
+        by = await _who(svc, args.as_login)
         try:
             c = await svc.launch(spec, source="cli", created_by=by.label, by=by, force=args.force)
         except DuplicateCampaign as e:
@@ -271,7 +278,7 @@ def approve(cfg: Config, args: argparse.Namespace) -> int:
 
 def cancel(cfg: Config, args: argparse.Namespace) -> int:
     async def work(svc: CampaignService) -> Campaign:
-        by = await city_admin(svc, args.as_login) if args.as_login else Actor(command_line_actor())
+        by = await _who(svc, args.as_login)
         return await svc.cancel(args.id, by=by, tell_households=not args.no_notice)
 
     c = _run(cfg, work)
@@ -343,7 +350,7 @@ def status(cfg: Config, args: argparse.Namespace) -> int:
 
 def close(cfg: Config, args: argparse.Namespace) -> int:
     async def closing(svc: CampaignService) -> tuple[Campaign, int]:
-        c = await svc.close(args.id, by=Actor(command_line_actor()))
+        c = await svc.close(args.id, by=await _who(svc, None))
         # closing answers no one: the help requests still open are said (they stay on the lists)
         return c, sum((await svc.store.dashboard.open_help_counts(c.id)).values())
 

@@ -50,7 +50,7 @@ def ladder_from_json(text: str) -> tuple[LadderStep, ...]:
 @dataclass(frozen=True)
 class Actor:
     """Who starts, approves or cancels a campaign: a staff member (a person, by staff id), or not a
-    person: a trigger (`trigger`), an API token (`token:ID`), the command line without `--as` (`cli`).
+    person: a trigger (`trigger`), an API token (`token:ID`), the command line without `--as` (`cli:USER`).
 
     The two-person rule compares staff ids, never labels: two display names, or a login renamed in
     between, cannot pass for two people, and only a person can approve. A token made by a person on

@@ -100,6 +100,30 @@ def test_preview_start_status_close_report(city: Path, capsys: pytest.CaptureFix
     assert code == 0 and str(cid) in out
 
 
+def test_every_campaign_step_from_the_command_line_is_recorded_as_its_user(
+        city: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: a drill started from the command line was recorded as `cli`, while its close, cancel and the
+    exports said `cli:root` (and `audit export --help` promises `cli:USER`)."""
+    import getpass
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "bousai-pc")
+    ids = []
+    for scope in ("district:北地区", "district:南地区"):
+        code, out, _ = run(city, capsys, "start", str(DRILLS / "association-monthly.toml"), "--scope", scope, "--json")
+        assert code == 0
+        ids.append(json.loads(out)["id"])
+    assert run(city, capsys, "close", str(ids[0]))[0] == 0
+    assert run(city, capsys, "cancel", str(ids[1]), "--no-notice")[0] == 0
+
+    async def steps() -> list[tuple[str, str, int | None]]:
+        async with store_session(load_config(city), SystemClock()) as store:
+            return [(e.what, e.actor, e.campaign_id) for e in await store.audit.entries() if e.action == "campaign"]
+
+    assert asyncio.run(steps()) == [("start", "cli:bousai-pc", ids[0]), ("start", "cli:bousai-pc", ids[1]),
+                                    ("close", "cli:bousai-pc", ids[0]), ("cancel", "cli:bousai-pc", ids[1]),
+                                    ("notice", "cli:bousai-pc", ids[1])]
+
+
 def test_list_shows_the_latest_campaigns_newest_first(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(city, capsys, "list")
     assert code == 0 and out.strip() == "no campaigns yet"
