@@ -485,7 +485,7 @@ class CampaignService:
                 if not staff_messages(own, channels):
                     own, link = standing_in(everyone, a.district, channels), f"{base}/city?campaign={c.id}"
                 for m in staff_messages([s for s in own if s.id not in told], channels):
-                    text = t(m.language, "staff.campaign_cancelled", title=title, by=actor.label or "-")
+                    text = t(m.language, "staff.campaign_cancelled", title=title, by=self._who_for_staff(actor, m.language))
                     alerts.append(StaffAlert(c.id, m.staff_id, m.channel, m.address, f"{text}\n{link}", link))
                 told.update(s.id for s in own)
             if alerts:
@@ -494,6 +494,15 @@ class CampaignService:
             log.exception("cancel_staff_notice_failed", campaign_id=c.id)
             return
         log.info("cancel_told_to_staff", campaign_id=c.id, staff=len({a.staff_id for a in alerts}))
+
+    def _who_for_staff(self, actor: Actor, lang: str) -> str:
+        """Who did it, in words a head reads: a staff member by login; the command line (`cli:USER`, an
+        account on the server), an API token or a trigger as the city's staff (QA: 「…は取り消されました
+        （cli:root）」 reached association heads). The audit log keeps the exact actor."""
+        if actor.is_person:
+            return actor.label
+        city = self.cfg.city
+        return t(lang, "staff.by_city", city=city.name if lang.startswith("ja") else city.name_latin or city.name)
 
     async def update_text(self, campaign_id: int, *, title: str | None = None,
                           messages: Mapping[str, str] | None = None) -> Campaign:

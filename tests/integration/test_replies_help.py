@@ -289,8 +289,9 @@ async def test_cancelling_a_campaign_that_went_out_tells_its_heads_and_deputies(
         await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, telegram="8880001")
         await add_staff(env, "deputy-a", Role.DEPUTY, ASSOC_A, telegram="8880002")
         await add_staff_over(env, "district-u", Role.DISTRICT_HEAD, "district:梅地区", telegram="7770003")  # B's stand-in
+        bousai = await add_staff_over(env, "bousai", Role.CITY_ADMIN, "city")
         svc = CampaignService(env.store, env.cfg, env.clock)
-        await svc.cancel(env.campaign_id, by=Actor("bousai"))
+        await svc.cancel(env.campaign_id, by=Actor("bousai", bousai.id))
         await env.dispatch()
         sent = {r.address: r.text or "" for r in env.staff_messages("telegram")}
         assert set(sent) == {"8880001", "8880002", "7770003"}
@@ -302,6 +303,25 @@ async def test_cancelling_a_campaign_that_went_out_tells_its_heads_and_deputies(
         await svc.cancel(draft.id, by=Actor("bousai"))
         await env.dispatch()
         assert len(env.staff_messages("telegram")) == 3
+
+
+async def test_a_cancel_from_the_command_line_names_the_city_to_its_heads_and_the_user_in_the_audit_log(
+        tmp_path: Path) -> None:
+    """QA: without `--as`, heads read 「…は取り消されました（cli:root）」, a server account they cannot
+    place; they read the city's staff, and the audit log keeps who exactly."""
+    from safetynet.broadcast.service import CampaignService
+    from safetynet.domain.campaigns import Actor
+
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, telegram="8880001")
+        svc = CampaignService(env.store, env.cfg, env.clock)
+        await svc.cancel(env.campaign_id, by=Actor("cli:root"))
+        await env.dispatch()
+        (text,) = [r.text or "" for r in env.staff_messages("telegram")]
+        assert text.startswith(f"【取り消し】「地震 安否確認」は取り消されました（{env.cfg.city.name}の担当者）。")
+        assert "cli" not in text
+        assert [(e.what, e.actor) for e in await env.store.audit.entries()
+                if e.action == "campaign" and e.what != "start"] == [("cancel", "cli:root"), ("notice", "cli:root")]
 
 
 async def test_a_cancelled_campaign_is_taken_back_where_its_message_was_read(tmp_path: Path) -> None:
