@@ -20,7 +20,7 @@ from safetynet.auth import (
     validate_role_scope,
 )
 from safetynet.config import Config, check_store_url
-from safetynet.console import say
+from safetynet.console import cli_language, say
 from safetynet.domain import Role, Scope
 from safetynet.domain.audit import AuditAction
 from safetynet.domain.japan_time import in_japan
@@ -33,6 +33,7 @@ from safetynet.domain.roster import (
     check_token_label,
 )
 from safetynet.i18n import t
+from safetynet.i18n.terms import contact_kind_word, role_word, scope_word
 from safetynet.passwords import PasswordError, check_password
 from safetynet.store import Store, store_session
 
@@ -139,11 +140,12 @@ def ensure_keys(cfg: Config) -> list[str]:
     return [str(p) for p in made]
 
 
-def _shown(contacts: tuple[tuple[str, str], ...]) -> str:
+def _shown(contacts: tuple[tuple[str, str], ...], lang: str = "en") -> str:
     """A staff member's contacts as the listing shows them: kind and a masked address."""
     from safetynet.channels import registry
 
-    return ", ".join(f"{kind} {registry.mask(kind, address)}".rstrip() for kind, address in contacts)
+    return ", ".join(f"{contact_kind_word(kind).text(lang)} {registry.mask(kind, address)}".rstrip()
+                     for kind, address in contacts)
 
 
 def staff_contacts(args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -290,8 +292,11 @@ def staff_add(cfg: Config, args: argparse.Namespace) -> int:
 def staff_list(cfg: Config, args: argparse.Namespace) -> int:
     async def run() -> None:
         async with store_session(cfg) as store:
+            lang = cli_language()  # a Japanese terminal reads the console's words (QA: `pending_approval`, `active mobile`)
             for s in await store.auth.list_staff():
-                print(f"{s.login}\t{s.role}\t{s.scope}\t{'active' if s.active else 'inactive'}\t{_shown(s.contacts)}")
+                active = say("cli.staff.list.active" if s.active else "cli.staff.list.inactive")
+                print(f"{s.login}\t{role_word(s.role).text(lang)}\t{scope_word(s.scope).text(lang)}\t{active}"
+                      f"\t{_shown(s.contacts, lang)}")
 
     asyncio.run(run())
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import unicodedata
 from collections.abc import Mapping
 
 from safetynet.csvout import Unwritable
@@ -31,6 +32,16 @@ def cli_language(env: Mapping[str, str] | None = None) -> str:
 def say(key: str, /, **values: object) -> str:
     """The text `key` in the terminal's language."""
     return t(cli_language(), key, **values)
+
+
+def columns(text: str) -> int:
+    """How many terminal columns `text` takes: East Asian wide and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text: str, width: int) -> str:
+    """`text` padded with spaces to `width` columns (`str.ljust` counts 「無事」 as two, not four)."""
+    return text + " " * max(0, width - columns(text))
 
 
 def unwritable_message(e: Unwritable) -> str:

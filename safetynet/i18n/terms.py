@@ -16,6 +16,21 @@ def state_word(state: str) -> Term:
     return Term(str(state), lambda lang: t(lang, f"dash.state_{state}"))
 
 
+def kind_word(kind: str) -> Term:
+    """A campaign's kind: `drill` in English, 「訓練」 in Japanese (the console's word)."""
+    return Term(str(kind), lambda lang: t(lang, "dash." + (str(kind) if kind in ("real", "check") else "drill")))
+
+
+def role_word(role: str) -> Term:
+    """A staff member's role: `association_head` in English, 「町会長」 in Japanese."""
+    return Term(str(role), lambda lang: t(lang, f"cli.role.{role}"))
+
+
+def contact_kind_word(kind: str) -> Term:
+    """A contact's kind: `mobile` in English, 「携帯電話…」 in Japanese."""
+    return Term(str(kind), lambda lang: t(lang, f"contact.kind.{kind}"))
+
+
 def scope_word(scope: str) -> Term:
     """One scope: `association:東町会` in English, 「町会: 東町会」 in Japanese."""
     return Term(str(scope), lambda lang: scope_label(lang, str(scope)))

@@ -205,3 +205,23 @@ def test_staff_contacts_are_the_roster_columns_options(cfg_path: Path, capsys: p
     assert main([*c, "staff", "list"]) == 0
     rows = {line.split("\t")[0]: line.split("\t")[4] for line in capsys.readouterr().out.splitlines()}
     assert rows["sato"] == "mobile …2222, telegram chat …001" and "ito" not in rows and rows["admin"] == ""
+
+
+def test_staff_list_says_its_words_in_the_terminals_language(cfg_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: under LANG=ja_JP.UTF-8 `staff list` printed `city_admin`, `active`, `mobile`; English stays as it was."""
+    c = ["--config", str(cfg_path)]
+    assert main([*c, "init", "--admin-password", ADMIN_PW]) == 0
+    assert main([*c, "staff", "add", "sato", "--role", "city_admin", "--password", STAFF_PW,
+                 "--phone", "090-1111-2222"]) == 0
+    capsys.readouterr()
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
+    assert main([*c, "staff", "list"]) == 0
+    rows = {r[0]: r[1:] for r in (line.split("\t") for line in capsys.readouterr().out.splitlines())}
+    assert rows == {"admin": ["市の管理者", "市全体", "有効", ""],
+                    "sato": ["市の管理者", "市全体", "有効", "携帯電話（SMS・音声） …2222"]}
+    terminal_locale(monkeypatch, "C.UTF-8")
+    assert main([*c, "staff", "list"]) == 0
+    rows = {r[0]: r[1:] for r in (line.split("\t") for line in capsys.readouterr().out.splitlines())}
+    assert rows == {"admin": ["city_admin", "city", "active", ""],
+                    "sato": ["city_admin", "city", "active", "mobile …2222"]}

@@ -124,6 +124,33 @@ def test_every_campaign_step_from_the_command_line_is_recorded_as_its_user(
                                     ("notice", "cli:bousai-pc", ids[1])]
 
 
+def test_list_and_status_say_their_words_in_the_terminals_language_and_line_up(
+        city: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: under LANG=ja_JP.UTF-8 `campaign list` printed `drill running`, and `status` counts stood
+    out of line next to Japanese words (a wide character takes two columns)."""
+    import unicodedata
+
+    code, out, _ = run(city, capsys, "start", str(DRILLS / "association-monthly.toml"), "--scope", "district:北地区",
+                       "--json")
+    cid = json.loads(out)["id"]
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
+    code, out, _ = run(city, capsys, "list")
+    assert code == 0 and out.split("\t")[:3] == [str(cid), "訓練", "実施中"]
+    code, out, _ = run(city, capsys, "status", str(cid))
+    counts = [line for line in out.splitlines() if line.startswith("  ")]
+
+    def width(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+    assert code == 0 and len(counts) == 7 and "無事" in out
+    assert {width(line) for line in counts} == {2 + 20 + 1 + 8}  # every count ends in the same column
+    terminal_locale(monkeypatch, "C.UTF-8")  # English keeps the data's words
+    code, out, _ = run(city, capsys, "list", "--json")
+    assert json.loads(out)[0]["state"] == "running"
+    code, out, _ = run(city, capsys, "list")
+    assert out.split("\t")[:3] == [str(cid), "drill", "running"]
+
+
 def test_list_shows_the_latest_campaigns_newest_first(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(city, capsys, "list")
     assert code == 0 and out.strip() == "no campaigns yet"
