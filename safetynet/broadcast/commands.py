@@ -361,7 +361,8 @@ def close(cfg: Config, args: argparse.Namespace) -> int:
     print(json.dumps({"id": c.id, "state": str(c.state), "open_help": open_help}) if args.json
           else say("cli.campaign.closed", id=c.id))
     if open_help and not args.json:
-        print(say("cli.campaign.closed_open_help", n=open_help), file=sys.stderr)
+        print(say("cli.campaign.closed_open_help_one" if open_help == 1 else "cli.campaign.closed_open_help",
+                  n=open_help), file=sys.stderr)
     return 0
 
 
