@@ -159,6 +159,21 @@ def test_list_and_status_say_their_words_in_the_terminals_language_and_line_up(
     assert out.split("\t")[:3] == [str(cid), "drill", "running"]
 
 
+@pytest.mark.parametrize(("lang", "words"), [
+    ("C.UTF-8", ("a running one", "heads and deputies are told", "--no-notice")),
+    ("ja_JP.UTF-8", ("実施中のもの", "会長・副会長に取り消しを知らせ", "--no-notice")),
+])
+def test_cancel_help_says_it_cancels_a_running_campaign_and_who_is_told(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, lang: str, words: tuple[str, ...]) -> None:
+    """QA: the help named a real event waiting for approval and a draft only, while a running campaign
+    is cancelled too, and its heads and households told."""
+    terminal_locale(monkeypatch, lang)
+    with pytest.raises(SystemExit) as done:
+        main(["campaign", "cancel", "--help"])
+    out = "".join(capsys.readouterr().out.split())  # argparse wraps the text wherever the terminal's width says
+    assert done.value.code == 0 and all("".join(w.split()) in out for w in words), out
+
+
 def test_list_shows_the_latest_campaigns_newest_first(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(city, capsys, "list")
     assert code == 0 and out.strip() == "no campaigns yet"
