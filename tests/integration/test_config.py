@@ -265,3 +265,20 @@ def test_help_escalation_minutes_out_of_range_are_refused(tmp_path: Path, minute
 def test_help_escalation_minutes_in_range_are_taken(tmp_path: Path, minutes: str, taken: float) -> None:
     cfg = load_config(write(tmp_path, ""), env={"SAFETYNET_REPLIES_HELP_ESCALATE_MINUTES": minutes})
     assert cfg.replies.help_escalate_minutes == taken
+
+
+def test_the_sample_configs_store_comment_names_every_store_it_takes() -> None:
+    """QA: config.toml's [store] comment said anything but SQLite is refused (PostgreSQL comes later),
+    while PostgreSQL is supported (README, `safetynet store copy`). Every URL the comment shows is
+    one `check_store_url` takes, and they show both stores."""
+    import re
+
+    from safetynet.config import check_store_url
+
+    text = (REPO / "config.toml").read_text(encoding="utf-8")
+    section = text[text.index("[store]"):text.index("\n[", text.index("[store]"))]
+    comments = " ".join(line.lstrip("# ") for line in section.splitlines() if line.startswith("#"))
+    urls = re.findall(r"\b(?:sqlite|postgres(?:ql)?)://[^\s,;)`]*", comments)
+    assert {check_store_url(u.rstrip(".…") + ("x" if u.endswith("//") else "")) for u in urls} == {
+        "sqlite", "postgresql"}, urls
+    assert "later" not in comments
