@@ -16,6 +16,10 @@ each. The other columns may be left out; an empty cell takes the default (one me
 not vulnerable, Japanese, no phone). The contact columns (phone/携帯電話, landline/固定電話,
 telegram/テレグラム…) are the channels' own: each channel's spec declares its column, its
 kind of contact and how a cell is read and written.
+
+Every row has a cell for each column the header names, empty or not, as spreadsheets write them: a
+row with fewer cells is refused (its missing cells, read as empty, would wipe what the city has for
+the household), as is one with more non-empty cells. A blank row, of any length, is skipped.
 """
 
 from __future__ import annotations
@@ -173,6 +177,7 @@ class _Header:
     shown: dict[str, str]  # field -> header text as written
     width: int  # cells in the header row, known or not
     labels: list[str]  # position -> header text as written, or the column's letter where it has none
+    named: int  # cells up to the header's last non-empty one: what every row must have
 
     def label(self, pos: int) -> str:
         return self.labels[pos] if pos < len(self.labels) else column_letter(pos)
@@ -227,8 +232,10 @@ def _read_header(cells: list[str], result: ParseResult, lines: tuple[int, int]) 
         result.errors.append(_issue("roster.problem.missing_column", en=c.en, ja=c.ja))
     if missing or result.errors:
         return None
-    labels = [raw.strip().lstrip("\ufeff") or column_letter(pos) for pos, raw in enumerate(cells)]
-    return _Header(index, shown, len(cells), labels)
+    texts = [raw.strip().lstrip("\ufeff") for raw in cells]
+    labels = [text or column_letter(pos) for pos, text in enumerate(texts)]
+    named = max(pos for pos, text in enumerate(texts) if text) + 1
+    return _Header(index, shown, len(cells), labels, named)
 
 
 def _text(required: bool, key: bool) -> Callable[[str], str]:
@@ -317,12 +324,21 @@ class _RowReader:
             if broken:
                 return
             bad = {pos for pos, cell in enumerate(cells) if BAD_CHARACTER.search(cell)}
+        if not any(c.strip() for c in cells):
+            return  # a blank row (an empty line, a spreadsheet's row of empty cells, one left at the end): skipped
         given = len(cells)
+        if given < self.h.named:
+            # A row cut short (a lost delimiter, a row split by a stray line break, a hand-typed row): refused, said
+            # once for the row. Read as empty, its missing cells would wipe a household's address, members,
+            # 要配慮 and phones on update (QA). Excel, LibreOffice and Google Sheets write every delimiter.
+            self._error(row, None, "roster.problem.too_few_cells", cells=given, width=self.h.named,
+                        column=self.h.label(given))
+            return
         if given < self.width:
-            # a spreadsheet drops the empty cells at a row's end: padded, unless a required one is missing
+            # only the cells under the header's own trailing empty cells are missing: no column is lost
             cells = cells + [""] * (self.width - given)
-        elif len(cells) > self.width and any(c.strip() for c in cells[self.width :]):
-            self._error(row, None, "roster.problem.too_many_cells", cells=len(cells), width=self.width)
+        elif given > self.width and any(c.strip() for c in cells[self.width :]):
+            self._error(row, None, "roster.problem.too_many_cells", cells=given, width=self.width)
             return
         values: dict[str, Any] = dict(self.absent)
         ok = not bad
@@ -335,14 +351,6 @@ class _RowReader:
                 try:
                     value = parse(text)
                 except ValueProblem as e:
-                    if not any(c.strip() for c in cells):
-                        return  # blank rows (often left at the end by spreadsheets) are skipped
-                    if pos >= given:
-                        # "column 世帯主: is empty" of a cell the row does not have: a row cut short
-                        # (a line break inside a cell, a column lost), said once, for the whole row
-                        self._error(row, None, "roster.problem.too_few_cells", cells=given, width=self.width,
-                                    column=self.h.label(pos))
-                        return
                     self._error(row, fld, e.key, **e.values)
                     ok = False
                     continue

@@ -168,6 +168,26 @@ def test_a_roster_that_moves_an_association_to_another_district_is_refused_until
     assert "中央 地区" in _districts(city)
 
 
+def test_a_row_with_fewer_cells_than_the_header_is_refused_by_check_and_import_and_changes_nothing(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """QA: a row of 5 cells under the sample's 16 columns was imported, exit 0, "1 updated … 1 removed":
+    household 2 lost its address, members (4 → 1), 要配慮, consent, notes and mobile."""
+    header = SAMPLE.read_text(encoding="utf-8-sig").splitlines()[0]
+    width = len(header.split(","))
+    short = tmp_path / "short.csv"
+    short.write_text(f"{header}\n中央地区,花園町一丁目町会,1班,2,田中 隆\n", encoding="utf-8")
+    before, after = tmp_path / "before.csv", tmp_path / "after.csv"
+    assert main([*city, "roster", "export", str(before)]) == 0
+    said = f"row 2: has only 5 cells but the header has {width} columns (no 住所 and after)"
+    assert main([*city, "roster", "check", str(short)]) == 1
+    assert said in capsys.readouterr().err
+    assert main([*city, "roster", "import", str(short)]) == 1
+    out, err = capsys.readouterr()
+    assert said in err and "nothing was imported" in err and "imported " not in out
+    assert main([*city, "roster", "export", str(after)]) == 0
+    assert after.read_bytes() == before.read_bytes()
+
+
 def _districts(c: list[str]) -> set[str]:
     cfg = load_config(Path(c[1]))
 
