@@ -124,24 +124,28 @@ async def _count_missing(cfg: Config, records: Sequence[HouseholdRecord]) -> dic
 
 
 async def _against_the_city(cfg: Config, records: Sequence[HouseholdRecord]) -> tuple[
-        list[NewAssociation], list[MovedAssociation]]:
-    """The file's new associations and those it moves to another district."""
+        list[NewAssociation], dict[MovedAssociation, int]]:
+    """The file's new associations, and those it moves to another district with the households the
+    city has in each now (all of them move, whatever rows the file has: QA got "its 2 households" for
+    an association of 65)."""
     async with store_session(cfg) as store:
         known = await store.roster.list_associations()
-    if not known:
-        return [], []  # a first import: every one is new
-    return new_associations(records, known), moved_associations(records, known)
+        if not known:
+            return [], {}  # a first import: every one is new
+        moved = {m: await store.roster.count_in_scope([f"association:{m.name}"])
+                 for m in moved_associations(records, known)}
+    return new_associations(records, known), moved
 
 
-def _refuse_moves(result: ParseResult, moved: Sequence[MovedAssociation], allowed: bool) -> bool:
+def _refuse_moves(result: ParseResult, moved: dict[MovedAssociation, int], allowed: bool) -> bool:
     """True (and says why, at the row and column) when the file moves an association to another
     district without --move-district. A district is a district head's scope: QA's `中央 地区` (one
     space) made a new district and took a whole association out of its head's sight, exit 0."""
     if not moved or allowed:
         return False
-    for m in moved:
+    for m, households in moved.items():
         _err(say("cli.roster.moved_district", row=result.association_rows.get(m.name, "?"),
-                 column=result.district_column, name=m.name, old=m.old, new=m.new, households=m.households))
+                 column=result.district_column, name=m.name, old=m.old, new=m.new, households=households))
     _err(say("cli.roster.moved_district_fix"))
     return True
 

@@ -55,18 +55,18 @@ def new_associations(records: Iterable[HouseholdRecord], known: Sequence[Associa
 
 @dataclass(frozen=True, slots=True)
 class MovedAssociation:
-    """An association the city has in district `old` that the file puts in `new`: importing moves
-    its households out of `old`'s district head's scope."""
+    """An association the city has in district `old` that the file puts in `new`: importing moves the
+    association, with every household the city has in it (not only the file's rows), out of `old`'s
+    district head's scope."""
 
     name: str
     old: str
     new: str
-    households: int
 
 
 def moved_associations(records: Iterable[HouseholdRecord], known: Sequence[Association]) -> list[MovedAssociation]:
     """The file's associations the city has in another district, in the file's order."""
     district_of = {a.name: a.district for a in known}
-    counts: Counter[tuple[str, str]] = Counter((r.association, r.district) for r in records)
-    return [MovedAssociation(name, district_of[name], district, n)
-            for (name, district), n in counts.items() if name in district_of and district_of[name] != district]
+    pairs = dict.fromkeys((r.association, r.district) for r in records)
+    return [MovedAssociation(name, district_of[name], district)
+            for name, district in pairs if name in district_of and district_of[name] != district]

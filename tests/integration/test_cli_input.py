@@ -168,6 +168,35 @@ def test_a_roster_that_moves_an_association_to_another_district_is_refused_until
     assert "中央 地区" in _districts(city)
 
 
+def test_the_move_refusal_counts_the_association_s_households_in_the_city_not_the_file_s_rows(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: a file of 2 of 花園町一丁目町会's 65 households in another district said "would move its 2 households",
+    while --move-district moves the whole association, all 65 of them."""
+    moved = tmp_path / "move.csv"
+    moved.write_text("地区,町会,班,世帯番号,世帯主\n西地区,花園町一丁目町会,1班,1,池田 修\n"
+                     "西地区,花園町一丁目町会,1班,2,田中 隆\n", encoding="utf-8")
+    assert main([*city, "roster", "import", str(moved)]) == 2
+    assert ("row 2, column 地区: association 花園町一丁目町会 is in district 中央地区; this file puts it in 西地区, "
+            "which would move its 65 households out of 中央地区") in capsys.readouterr().err
+    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    assert main([*city, "roster", "import", str(moved)]) == 2
+    assert "65 世帯が「中央地区」から移ります" in capsys.readouterr().err
+    assert main([*city, "roster", "import", str(moved), "--move-district"]) == 0
+    assert _association_households(city, "花園町一丁目町会") == ("西地区", 65)
+
+
+def _association_households(c: list[str], name: str) -> tuple[str, int]:
+    cfg = load_config(Path(c[1]))
+
+    async def run() -> tuple[str, int]:
+        async with store_session(cfg) as store:
+            association = await store.roster.association_by_name(name)
+            assert association is not None
+            return association.district, await store.roster.count_in_scope([f"district:{association.district}"])
+
+    return asyncio.run(run())
+
+
 def test_a_row_with_fewer_cells_than_the_header_is_refused_by_check_and_import_and_changes_nothing(
         city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """QA: a row of 5 cells under the sample's 16 columns was imported, exit 0, "1 updated … 1 removed":
