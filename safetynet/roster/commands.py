@@ -54,7 +54,10 @@ def _store_errors(fn: Command) -> Command:
     return run
 
 
-def _read(path: str, cfg: Config) -> ParseResult | None:
+def _read(path: str, cfg: Config, checking: bool = False) -> ParseResult | None:
+    """The file read and checked, its warnings and problems said on stderr; None if it cannot be opened.
+    The last line of a refused file says what follows: nothing imported, or (`checking`, as `roster check`,
+    which never imports) that an import would refuse the file."""
     try:
         result = csvio.read_roster(path, default_language=cfg.city.default_language)
     except OSError as e:
@@ -67,7 +70,9 @@ def _read(path: str, cfg: Config) -> ParseResult | None:
         for issue in result.errors:
             print(issue.text(lang), file=sys.stderr)
         n = len(result.errors)
-        print(say("cli.roster.problem" if n == 1 else "cli.roster.problems", path=path, count=n), file=sys.stderr)
+        key = ("cli.roster.check_problem" if n == 1 else "cli.roster.check_problems") if checking else (
+            "cli.roster.problem" if n == 1 else "cli.roster.problems")
+        print(say(key, path=path, count=n), file=sys.stderr)
     return result
 
 
@@ -100,7 +105,7 @@ def _districts(n: int) -> str:
 
 
 def check(cfg: Config, args: argparse.Namespace) -> int:
-    result = _read(args.file, cfg)
+    result = _read(args.file, cfg, checking=True)
     if result is None:
         return USAGE
     if not result.ok:

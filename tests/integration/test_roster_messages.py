@@ -51,7 +51,7 @@ def test_check_names_every_row_error_in_japanese_under_a_japanese_locale(
         "6行目・列「同意」: 「maybe」は同意の値として読めません（同意/不同意/条例、yes/no/ordinance のいずれかを書くか、"
         "空欄にしてください。空欄は、通常の世帯では同意、要配慮の世帯では不同意として扱います）",
         "6行目・列「地区」: 町会「東町会」は 2 行目では地区「北地区」になっています",
-        f"{bad}: 問題 6 件。何も取り込んでいません",
+        f"{bad}: 問題 6 件。このファイルはこのままでは取り込めません",
     ]
 
 
@@ -70,7 +70,7 @@ def test_check_names_every_row_error_in_english_otherwise(
         "row 6, column consent: 'maybe' is not a consent (use yes/no/ordinance, 同意/不同意/条例, or leave empty:"
         " 同意 for an ordinary household, 不同意 for a 要配慮 one)",
         "row 6, column district: association 東町会 is in district 北地区 on row 2",
-        f"{bad}: 6 problems; nothing was imported",
+        f"{bad}: 6 problems; roster import would refuse this file",
     ]
 
 
