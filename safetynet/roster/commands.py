@@ -31,6 +31,7 @@ from safetynet.roster.names import MovedAssociation, NewAssociation, moved_assoc
 from safetynet.store import SchemaTooNew, StoreError, store_session
 
 OK, DATA_ERROR, USAGE = 0, 1, 2
+INTERRUPTED = 130  # Ctrl-C, as a shell reports a command stopped by SIGINT
 Command = Callable[[Config, argparse.Namespace], int]
 
 
@@ -167,9 +168,14 @@ def _refuse_look_alikes(found: Sequence[NewAssociation], yes: bool) -> bool:
     return True
 
 
-async def _import(cfg: Config, records: Sequence[HouseholdRecord], replace: bool) -> ImportSummary:
+async def _import(cfg: Config, records: Sequence[HouseholdRecord], replace: bool,
+                  done: list[ImportSummary]) -> ImportSummary:
+    """The import, its summary also put in `done` as soon as it is written: a Ctrl-C after that (while
+    the store closes) must not be reported as nothing imported."""
     async with store_session(cfg) as store:
-        return await store.roster.import_households(records, replace=replace)
+        summary = await store.roster.import_households(records, replace=replace)
+        done.append(summary)
+    return summary
 
 
 def _confirm_removal(cfg: Config, records: Sequence[HouseholdRecord], yes: bool) -> bool:
@@ -201,6 +207,32 @@ def print_import_summary(path: str, s: ImportSummary) -> None:
 
 @_store_errors
 def import_(cfg: Config, args: argparse.Namespace) -> int:
+    """`roster import`. Ctrl-C before the import is written (reading the file, checking it against the city,
+    the question before --replace removes households, the import's transaction) stops it with nothing
+    imported, and says so (QA: it ended silently; the operator could not tell). The import is one
+    transaction, which the cancel asyncio.run delivers on SIGINT rolls back. Once it is written, the
+    summary is printed whatever comes after."""
+    done: list[ImportSummary] = []
+    try:
+        outcome = _checked_import(cfg, args, done)
+    except KeyboardInterrupt:
+        if not done:
+            print(say("cli.roster.import_stopped"), file=sys.stderr)
+            return INTERRUPTED
+        outcome = done[0], []  # stopped while the store closed: imported all the same
+    if isinstance(outcome, int):
+        return outcome
+    summary, found = outcome
+    print_import_summary(args.file, summary)
+    for n in found:  # after a first import: a new association is worth a look (its head, its letters)
+        print("  " + say("cli.roster.new_association", name=n.name, district=n.district, households=n.households))
+    return OK
+
+
+def _checked_import(cfg: Config, args: argparse.Namespace, done: list[ImportSummary]) -> int | tuple[
+        ImportSummary, list[NewAssociation]]:
+    """The file read, checked against the city and imported: its summary and new associations, or the
+    exit code of a refusal (said)."""
     result = _read(args.file, cfg)
     if result is None:
         return USAGE
@@ -217,11 +249,7 @@ def import_(cfg: Config, args: argparse.Namespace) -> int:
     if replace and not _confirm_removal(cfg, result.records, yes):
         print(say("cli.roster.nothing_imported"))
         return USAGE
-    summary = asyncio.run(_import(cfg, result.records, replace))
-    print_import_summary(args.file, summary)
-    for n in found:  # after a first import: a new association is worth a look (its head, its letters)
-        print("  " + say("cli.roster.new_association", name=n.name, district=n.district, households=n.households))
-    return OK
+    return asyncio.run(_import(cfg, result.records, replace, done)), found
 
 
 # -- export ----------------------------------------------------------------------

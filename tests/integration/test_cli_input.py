@@ -5,17 +5,21 @@ database, a roster file that moves an association to another district."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import os
+import signal
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pg_helpers import ON_POSTGRES, PgReader
 from roster_helpers import init_city
 
 from safetynet.cli import main
-from safetynet.config import load_config
+from safetynet.config import Config, load_config
 from safetynet.roster.codes import hash_code
 from safetynet.store import store_session
 
@@ -215,6 +219,87 @@ def test_a_row_with_fewer_cells_than_the_header_is_refused_by_check_and_import_a
     assert said in err and "nothing was imported" in err and "imported " not in out
     assert main([*city, "roster", "export", str(after)]) == 0
     assert after.read_bytes() == before.read_bytes()
+
+
+def test_ctrl_c_during_the_import_says_it_stopped_and_nothing_was_imported(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: Ctrl-C during `roster import` left the data intact but printed nothing: the operator could not tell
+    whether anything was imported. Here SIGINT comes inside the import's transaction, after its first writes
+    (the file's new association), as a key press would: asyncio.run cancels the import, which rolls back."""
+    from safetynet.store.sqlite import roster_import  # both stores' imports begin with its upsert_places
+
+    text = SAMPLE.read_text(encoding="utf-8-sig")
+    changed = tmp_path / "changed.csv"
+    changed.write_text(text.replace("花園町一丁目町会", "新町会"), encoding="utf-8")
+    before, after = tmp_path / "before.csv", tmp_path / "after.csv"
+    assert main([*city, "roster", "export", str(before)]) == 0
+    upsert_places = roster_import.upsert_places
+
+    async def interrupted(*args: object, **kwargs: object) -> object:
+        ids = await upsert_places(*args, **kwargs)  # type: ignore[arg-type]
+        signal.raise_signal(signal.SIGINT)
+        return ids
+
+    monkeypatch.setattr(roster_import, "upsert_places", interrupted)
+    capsys.readouterr()
+    assert main([*city, "roster", "import", str(changed), "--replace", "--yes"]) == 130
+    out, err = capsys.readouterr()
+    assert err.splitlines()[-1] == "stopped (Ctrl-C); nothing was imported" and "Traceback" not in err
+    assert "imported " not in out
+    monkeypatch.undo()
+    assert main([*city, "roster", "export", str(after)]) == 0
+    assert after.read_bytes() == before.read_bytes()
+    assert "新町会" not in _association_names(city)
+    assert main([*city, "roster", "import", str(changed)]) == 0  # the store is as it was, and takes the next import
+    assert "新町会" in _association_names(city)
+
+
+def test_ctrl_c_once_the_import_is_written_still_prints_its_summary(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGINT while the store closes after the import committed: "nothing was imported" would be false."""
+    from safetynet.roster import commands
+
+    changed = tmp_path / "changed.csv"
+    changed.write_text(SAMPLE.read_text(encoding="utf-8-sig").replace("花園町一丁目町会", "新町会"), encoding="utf-8")
+    sessions = []
+    real = commands.store_session
+
+    @contextlib.asynccontextmanager
+    async def session(cfg: Config) -> AsyncIterator[Any]:
+        sessions.append(cfg)
+        async with real(cfg) as store:
+            yield store
+            if len(sessions) == 2:  # the import's (the first checks the file against the city)
+                signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(commands, "store_session", session)
+    assert main([*city, "roster", "import", str(changed)]) == 0
+    out, err = capsys.readouterr()
+    assert len(sessions) == 2 and "nothing was imported" not in out + err
+    assert out.startswith(f"imported {changed}: 3 districts, 12 associations\n  households: 65 added, 0 updated, 535 unchanged")
+    monkeypatch.undo()
+    assert "新町会" in _association_names(city)
+
+
+def test_ctrl_c_while_the_file_is_read_says_so_in_japanese(
+        city: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("safetynet.roster.csvio.read_roster", interrupted)
+    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    assert main([*city, "roster", "import", str(SAMPLE)]) == 130
+    assert capsys.readouterr().err == "中断しました（Ctrl-C）。何も取り込んでいません\n"
+
+
+def _association_names(c: list[str]) -> set[str]:
+    cfg = load_config(Path(c[1]))
+
+    async def run() -> set[str]:
+        async with store_session(cfg) as store:
+            return {a.name for a in await store.roster.list_associations()}
+
+    return asyncio.run(run())
 
 
 def _districts(c: list[str]) -> set[str]:
