@@ -83,7 +83,15 @@ def test_parse_update_callback_and_start() -> None:
     assert tg_updates.parse_update({"message": {"chat": {"id": 5}, "text": "/start AB12CD"}}) == tg_updates.TelegramStart(5, "AB12CD")
     assert tg_updates.parse_update({"message": {"chat": {"id": 5}, "text": "/start@SafetyBot  AB12CD "}}) == tg_updates.TelegramStart(5, "AB12CD")
     assert tg_updates.parse_update({"message": {"chat": {"id": 5}, "text": "/start"}}) is None
-    assert tg_updates.parse_update({"message": {"chat": {"id": 5}, "text": "hello"}}) is None
+    # a typed text: read as an SMS is; its key tells a redelivery from the next message
+    assert tg_updates.parse_update({"update_id": 3, "message": {"message_id": 8, "chat": {"id": 5}, "text": "助けて"}}) \
+        == tg_updates.TelegramText(5, "5:8", "助けて")
+    assert tg_updates.parse_update({"update_id": 3, "message": {"chat": {"id": 5}, "text": "2"}}) \
+        == tg_updates.TelegramText(5, "u3", "2")
+    group = tg_updates.parse_update({"message": {"message_id": 1, "chat": {"id": -42, "type": "group"}, "text": "2"}})
+    assert isinstance(group, tg_updates.TelegramText) and not group.private
+    assert tg_updates.parse_update({"message": {"chat": {"id": 5}, "text": "hello"}}) is None  # nothing to dedupe by
+    assert tg_updates.parse_update({"message": {"message_id": 1, "chat": {"id": 5}, "text": "/help"}}) is None
     # An old message's button: no message in the query, the sender's id is the chat.
     assert tg_updates.parse_update({"callback_query": {"id": "q", "from": {"id": 7}, "data": "x"}}) == tg_updates.TelegramCallback("q", 7, None, "x")
 
@@ -98,7 +106,8 @@ _json = st.recursive(
 @given(st.one_of(_json, st.fixed_dictionaries({"callback_query": _json}), st.fixed_dictionaries({"message": _json})))
 def test_parse_update_never_raises(data: Any) -> None:
     result = tg_updates.parse_update(data)
-    assert result is None or isinstance(result, tg_updates.TelegramCallback | tg_updates.TelegramStart)
+    assert result is None or isinstance(result, tg_updates.TelegramCallback | tg_updates.TelegramStart
+                                         | tg_updates.TelegramText)
 
 
 def test_retry_after_seconds_handles_int_and_timedelta() -> None:

@@ -145,3 +145,75 @@ async def test_start_from_a_group_or_an_impossible_chat_enrols_nothing(tmp_path:
         assert household is not None and not any(c.kind == "telegram" for c in household.contacts)
         assert (await env.sandbox.fake("telegram").start(7770003, code)).status == 200
         assert len(await env.store.roster.households_by_contact(["telegram"], "7770003")) == 1
+
+
+def _said(env: Env, chat: int) -> list[str]:
+    """What the bot wrote into `chat`, oldest first."""
+    return [r.text or "" for r in env.sandbox.messages("telegram") if r.address == str(chat)]
+
+
+async def _enrolled_chat(env: Env, key: str, chat: int) -> None:
+    assert (await env.sandbox.fake("telegram").start(chat, await enrolment_code(env, key))).status == 200
+
+
+async def test_typed_keywords_answer_as_an_sms_or_a_line_text_does(tmp_path: Path) -> None:
+    """QA: 「助けて 母が家具の下敷き」, 「2」 and 「無事です」 typed into the chat got 200 and nothing else:
+    no reply stored, the household left `notified`, no word back. The same keywords as SMS and LINE."""
+    async with running_app(tmp_path) as env:
+        chat = 7770101
+        await _enrolled_chat(env, "A-001", chat)
+        fake = env.sandbox.fake("telegram")
+        assert (await fake.say(chat, "助けて 母が家具の下敷き")).status == 200
+        assert await env.status("A-001") == Status.NEED_HELP
+        (entry,) = await env.store.replies.history(env.campaign_id, env.hh("A-001").id)
+        assert (entry.status, entry.channel, entry.note) == ("need_help", "telegram", "助けて 母が家具の下敷き")
+        assert "「助けが必要」と記録しました" in _said(env, chat)[-1] and "119" in _said(env, chat)[-1]
+        await fake.say(chat, "無事です")
+        assert await env.status("A-001") == Status.SAFE
+        assert "記録しました" in _said(env, chat)[-1]
+        await fake.say(chat, "２")
+        assert await env.history("A-001") == ["need_help", "safe", "need_help"]
+        await env.intake.idle()
+
+
+async def test_other_text_is_a_note_answered_with_how_to_reply(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        chat = 7770102
+        await _enrolled_chat(env, "A-001", chat)
+        await env.sandbox.fake("telegram").say(chat, "いま避難所に向かっています")
+        (entry,) = await env.store.replies.history(env.campaign_id, env.hh("A-001").id)
+        assert (entry.status, entry.channel, entry.note) == ("note", "telegram", "いま避難所に向かっています")
+        assert await env.status("A-001") == Status.PENDING
+        assert _said(env, chat)[-1] == "安否確認: 無事なら「1」、助けが必要なら「2」と返信してください。"
+
+
+async def test_a_redelivered_text_counts_once(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        update = {"update_id": 77, "message": {"message_id": 12, "chat": {"id": CHAT, "type": "private"},
+                                               "from": {"id": CHAT}, "text": "2"}}
+        secret = webhook_secret(env.cfg.secrets.secret_key)
+        for _ in range(3):  # Telegram re-delivers an update it did not see acknowledged
+            assert await _post(env, update, secret) == 200
+        assert await env.history("A-003") == ["need_help"]
+        await env.intake.idle()
+
+
+async def test_a_text_from_an_unlinked_chat_is_told_as_line_tells_a_stranger(tmp_path: Path) -> None:
+    """A chat no household has: nothing recorded, told that no check is running for it (as LINE and
+    SMS tell an unknown sender); a wrong code typed alone is refused as at /start. A group's talk
+    is neither answered nor kept."""
+    async with running_app(tmp_path) as env:
+        fake = env.sandbox.fake("telegram")
+        assert (await fake.say(7770103, "2")).status == 200
+        assert _said(env, 7770103) == ["現在、この番号あての安否確認は行われていません。"]
+        await fake.say(7770103, "AAAA-BBBB-CCCC-DDDD")
+        assert "正しくありません" in _said(env, 7770103)[-1]
+        assert await env.store.roster.households_by_contact(["telegram"], "7770103") == []
+        # the letter's code typed without /start links the chat, as a LINE text of it does
+        await fake.say(7770103, await enrolment_code(env, "A-002"))
+        assert "登録しました" in _said(env, 7770103)[-1]
+        update = {"update_id": 78, "message": {"message_id": 1, "chat": {"id": -4242, "type": "group"},
+                                               "from": {"id": CHAT}, "text": "2"}}
+        assert await _post(env, update, webhook_secret(env.cfg.secrets.secret_key)) == 200
+        assert _said(env, -4242) == []
+        assert await env.history("A-003") == []

@@ -276,7 +276,19 @@ class TelegramFake(ChannelFake):
             },
         })
 
+    async def say(self, chat_id: int, text: str) -> ActResult:
+        """A text typed into the bot's chat ("2", "助けて", a sentence), not a button."""
+        return await self.post_update({
+            "update_id": self.host.state.next_seq(),
+            "message": {
+                "message_id": self.host.state.next_seq(), "date": int(time.time()), "from": _resident(chat_id),
+                "chat": {"id": chat_id, "type": "private"}, "text": text,
+            },
+        })
+
     async def _act(self, d: dict[str, Any]) -> ActResult:
         if "start" in d:
             return await self.start(int(d["chat_id"]), str(d["start"]))
+        if "text" in d:
+            return await self.say(int(d["chat_id"]), str(d["text"]))
         return await self.press(int(d["chat_id"]), str(d["answer"]))

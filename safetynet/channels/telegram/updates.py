@@ -1,6 +1,7 @@
 """Telegram updates, callback data and the webhook secret (pure: no Bot, no network).
 
-A button's callback data is `answer:token`; `/start CODE` links a chat (enrolment). The webhook's
+A button's callback data is `answer:token`; `/start CODE` links a chat (enrolment); any other text a
+person types is a `TelegramText` (keywords, a note, the letter's code: as an SMS or a LINE text). The webhook's
 secret token is derived from the app's secret key, so the app and the sandbox agree without
 another secret.
 """
@@ -78,6 +79,17 @@ class TelegramStart:
     private: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class TelegramText:
+    """A message typed into the chat ("2", "助けて 母が家具の下敷き", the letter's code): read as an SMS
+    or a LINE text is. `key` is unique to the message (chat and message id: Telegram numbers messages
+    per chat), so a redelivered update is taken once."""
+    chat_id: int
+    key: str
+    text: str
+    private: bool = True
+
+
 # A private chat's id is its user's id: positive, and Telegram promises at most 52 significant bits.
 # Groups and channels have negative ids (-100…); an id past that bound is no chat Telegram makes.
 MAX_USER_ID = 2**52
@@ -106,8 +118,9 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def parse_update(data: Any) -> TelegramCallback | TelegramStart | None:
-    """A button press or a `/start CODE`; None for anything else (including malformed JSON shapes)."""
+def parse_update(data: Any) -> TelegramCallback | TelegramStart | TelegramText | None:
+    """A button press, a `/start CODE` or a typed text; None for anything else (another bot command,
+    a photo, an edit, malformed JSON shapes)."""
     if not isinstance(data, dict):
         return None
     cq = data.get("callback_query")
@@ -128,6 +141,16 @@ def parse_update(data: Any) -> TelegramCallback | TelegramStart | None:
         chat_id = _int(chat.get("id"))
         parts = body.strip().split(maxsplit=1)
         # "/start CODE", or "/start@OurBot CODE" in a group
-        if chat_id is not None and len(parts) == 2 and parts[0].split("@", 1)[0] == "/start":
+        if chat_id is None or not parts:
+            return None
+        if len(parts) == 2 and parts[0].split("@", 1)[0] == "/start":
             return TelegramStart(chat_id, parts[1].strip(), private_chat(chat))
+        if parts[0].startswith("/"):
+            return None  # a bot command ("/start" alone, "/help"): no answer, no note
+        message_id = _int(message.get("message_id"))
+        update_id = _int(data.get("update_id"))
+        if message_id is None and update_id is None:
+            return None  # nothing to tell a redelivery from a new message
+        key = f"{chat_id}:{message_id}" if message_id is not None else f"u{update_id}"
+        return TelegramText(chat_id, key, body, private_chat(chat))
     return None

@@ -1,4 +1,5 @@
-"""`/hooks/telegram`: button presses (answers) and `/start CODE` (enrolment), behind Telegram's
+"""`/hooks/telegram`: button presses (answers), `/start CODE` (enrolment) and typed texts (keywords and
+notes, as SMS and LINE texts: `InboundPort.text_message`), behind Telegram's
 secret-token header. Telegram retries any non-2xx for a day: whatever is not ours is still acknowledged.
 
 A press is answered (answerCallbackQuery) in the webhook's own response rather than by a request of
@@ -27,6 +28,7 @@ from safetynet.channels.telegram.updates import (
     WEBHOOK_PATH,
     TelegramCallback,
     TelegramStart,
+    TelegramText,
     answer_in_response,
     parse_callback_data,
     parse_update,
@@ -58,6 +60,12 @@ def routes(ctx: ChannelContext, inbound: InboundPort, sender: ChannelSender | No
             log.info("telegram_enrol_refused", reason="not_a_private_chat")
         elif isinstance(update, TelegramStart):
             text = await inbound.link(update.code, TELEGRAM.name, str(update.chat_id))
+            await _say(bot, update.chat_id, text)
+        elif isinstance(update, TelegramText) and not update.private:
+            # a group's talk is no household's answer, and no household's contact is a group
+            log.info("telegram_text_ignored", reason="not_a_private_chat")
+        elif isinstance(update, TelegramText):
+            text = await inbound.text_message(ctx.name, [TELEGRAM.name], str(update.chat_id), update.text, update.key)
             await _say(bot, update.chat_id, text)
         return WebhookResponse(200, '{"ok":true}', "application/json")
 
