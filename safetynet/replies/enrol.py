@@ -10,6 +10,7 @@ unknown code and a malformed one fail the same way.
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -203,7 +204,9 @@ class Enrolment:
         assert spec.enrolment is not None
         h = await self.household(code)
         if spec.enrolment.method == ENROL_CONFIRM_CODE:
-            typed = "".join(ch for ch in typed if ch.isdigit())[:CONFIRM_CODE_DIGITS]
+            typed = typed_digits(typed)
+            if len(typed) != CONFIRM_CODE_DIGITS:
+                raise ChannelRefused("wrong")  # no code of ours: no try used up (a slip, not a guess)
         elif spec.enrolment.method != ENROL_CONFIRM_LINK:
             raise KeyError(channel)
         address = await self.store.replies.check_phone_code(h.id, self._hash(channel, h.id, typed.strip()),
@@ -217,6 +220,18 @@ class Enrolment:
     def _hash(self, channel: ChannelName, household_id: int, secret: str) -> str:
         # the channel is part of it: a code sent by SMS confirms nothing on another channel
         return keyed_hash(self.cfg.secrets.secret_key, f"{channel}:{household_id}:{secret}")
+
+
+def typed_digits(typed: str) -> str:
+    """The digits of a code as a person types it, in ASCII: full width (「５６６５１０」, as a phone's
+    Japanese IME types it; QA: refused, and a try used up) or another script's digits, with spaces,
+    hyphens or anything else between them left out."""
+    out = []
+    for ch in unicodedata.normalize("NFKC", typed):
+        d = unicodedata.decimal(ch, None)
+        if d is not None:
+            out.append(str(d))
+    return "".join(out)
 
 
 def confirm_link(public_url: str, code: str, channel: ChannelName, secret: str) -> str:

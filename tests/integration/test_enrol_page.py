@@ -119,6 +119,31 @@ async def test_phone_code_attempts_are_limited(tmp_path: Path) -> None:
             assert resp.status == 400  # used up by the wrong guesses
 
 
+_FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+async def test_the_sms_code_typed_in_full_width_digits_confirms(tmp_path: Path) -> None:
+    """QA: 「５６６５１０」 (a phone's Japanese IME types full-width digits) was refused with 確認コードが
+    違う and used up a try. Spaces and hyphens as a person types them are left out; a slip that
+    is no six-digit code (too short) uses up no try."""
+    async with running_app(tmp_path) as env:
+        code = await enrolment_code(env, "B-001")
+        async with env.http.post(f"{env.url}/join/{code}/sms", data={"address": "09055550003"}):
+            pass
+        (sms,) = env.sandbox.messages("sms")
+        sent = re.search(r"(\d{6})", sms.text or "")
+        assert sent
+        for _ in range(5):  # as many slips as the tries: none of them counts
+            async with env.http.post(f"{env.url}/join/{code}/sms/confirm", data={"confirm_code": "１２３"}) as resp:
+                assert resp.status == 400
+        typed = sent.group(1).translate(_FULL_WIDTH)
+        async with env.http.post(f"{env.url}/join/{code}/sms/confirm",
+                                 data={"confirm_code": f" {typed[:3]}－{typed[3:]}\u3000"}) as resp:
+            assert resp.status == 200 and "登録しました" in await resp.text()
+        household = await env.store.roster.get_household(env.hh("B-001").id)
+        assert household is not None and "+819055550003" in {c.address for c in household.contacts}
+
+
 async def test_landline_or_nonsense_is_not_a_mobile(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         code = await enrolment_code(env, "B-001")
