@@ -32,6 +32,7 @@ from safetynet.clock import Clock
 from safetynet.config import Config, channel_context
 from safetynet.domain import ChannelName, ContactKind
 from safetynet.domain.roster import Contact, Household
+from safetynet.replies.tokens import looks_like_token, token_part
 from safetynet.replies.words import enrol_word
 from safetynet.roster.codes import CodeError, MissingSecretKey, hash_code
 from safetynet.roster.contacts import normalise_contact
@@ -207,9 +208,11 @@ class Enrolment:
             typed = typed_digits(typed)
             if len(typed) != CONFIRM_CODE_DIGITS:
                 raise ChannelRefused("wrong")  # no code of ours: no try used up (a slip, not a guess)
-        elif spec.enrolment.method != ENROL_CONFIRM_LINK:
+        elif spec.enrolment.method == ENROL_CONFIRM_LINK:
+            typed = link_secret(typed)
+        else:
             raise KeyError(channel)
-        address = await self.store.replies.check_phone_code(h.id, self._hash(channel, h.id, typed.strip()),
+        address = await self.store.replies.check_phone_code(h.id, self._hash(channel, h.id, typed),
                                                             CONFIRM_MAX_ATTEMPTS)
         if address is None:
             raise ChannelRefused("wrong")
@@ -232,6 +235,14 @@ def typed_digits(typed: str) -> str:
         if d is not None:
             out.append(str(d))
     return "".join(out)
+
+
+def link_secret(text: str) -> str:
+    """A confirmation link's secret as it arrives: a mail app takes 「。」 or the next words along with
+    the link (QA: `?t=…。` showed the button, whose press then said the link was used up); the
+    resident links' one rule (`tokens.token_part`)."""
+    text = text.strip()
+    return token_part(text, looks_like_token) or text
 
 
 def confirm_link(public_url: str, code: str, channel: ChannelName, secret: str) -> str:

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 
 TOKEN_LENGTH = 22
 
@@ -33,17 +34,28 @@ def looks_like_token(text: str) -> bool:
     return _TOKEN_RE.fullmatch(text) is not None
 
 
-# What a phone's link detection or a copy takes along after a link in a sentence: 「。」「）」, a
-# full stop, a closing bracket or quote. No token character is among them.
-_TRAILING = frozenset("。、．.,，)）」』]】>＞'\"”’!！?？ \u3000")
+# The characters a resident link's token is made of: base64url (a reply token, an email confirmation
+# secret) and an enrolment code's letters, digits and hyphens.
+_LINK_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def token_part(text: str, valid: Callable[[str], bool]) -> str | None:
+    """The token of a resident link with text stuck after it, else None: chat and mail apps take
+    along what follows a URL in a sentence (「。」, 「）」, 「ご確認ください」, a slash), so the token is the
+    run of token characters the text starts with, taken when something else follows it and the run
+    is itself `valid` (a run with more token characters glued on is no token of ours). One rule
+    for every resident link: reply links, enrolment codes, email confirmation links."""
+    m = _LINK_TOKEN.match(text)
+    if m is None or m.end() == len(text):
+        return None
+    head = m.group()
+    return head if valid(head) else None
 
 
 def token_within(text: str) -> str | None:
-    """The token of a link with such punctuation stuck after it (QA: …/r/TOKEN。 got the dead end), else None."""
-    head, tail = text[:TOKEN_LENGTH], text[TOKEN_LENGTH:]
-    if tail and looks_like_token(head) and all(ch in _TRAILING for ch in tail):
-        return head
-    return None
+    """The reply token of a link with text stuck after it (QA: …/r/TOKEN。 and …/r/TOKEN。ご確認ください
+    got the dead end), else None."""
+    return token_part(text, looks_like_token)
 
 
 def reply_url(public_url: str, token: str) -> str:

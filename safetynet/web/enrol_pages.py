@@ -27,8 +27,10 @@ from safetynet.channels.spec import (
 from safetynet.clock import Clock
 from safetynet.config import channel_context
 from safetynet.replies import texts
-from safetynet.replies.enrol import ChannelRefused, Enrolment, EnrolmentError
+from safetynet.replies.enrol import ChannelRefused, Enrolment, EnrolmentError, link_secret
+from safetynet.replies.tokens import token_part
 from safetynet.replies.words import enrol_word
+from safetynet.roster.codes import CodeError, normalize_code
 from safetynet.web.app import SERVICES, Services, add_routing_page, json_error, services
 from safetynet.web.bodies import read_json
 from safetynet.web.enrol_views import (
@@ -38,6 +40,7 @@ from safetynet.web.enrol_views import (
     join_page,
     no_channel_page,
     remove_confirm_page,
+    type_code_page,
 )
 from safetynet.web.ids import parse_id
 from safetynet.web.pwa import is_ios
@@ -175,9 +178,28 @@ def _notice(lang: str, channel: str, key: str,
     return text
 
 
+def _is_code(text: str) -> bool:
+    try:
+        normalize_code(text)
+    except CodeError:
+        return False
+    return True
+
+
+def _to(path: str, request: web.Request) -> web.Response:
+    """A redirect to our own `path`, the query kept whole."""
+    query = request.query_string
+    return web.Response(status=302, text="302: Found",
+                        headers={"Location": path + (f"?{query}" if query else ""), **NO_INDEX})
+
+
 async def join_get(request: web.Request) -> web.Response:
     _guard(request)
-    return await _render(request, request.match_info["code"], request.query.get("lang"))
+    code = request.match_info["code"]
+    clean = None if _is_code(code) else token_part(code, _is_code)
+    if clean is not None:  # the letter's link with 「。」 or the next words stuck to it: the page it meant
+        return _to(f"/join/{quote(clean, safe='')}", request)
+    return await _render(request, code, request.query.get("lang"))
 
 
 def _channel(request: web.Request, *methods: str) -> ChannelSpec:
@@ -238,7 +260,7 @@ async def join_confirm_get(request: web.Request) -> web.Response:
     except EnrolmentError:
         return _bad_code(request)
     lang = _lang(request.query.get("lang"), household.language)
-    return html(confirm_link_page(code, lang, household, spec, request.query.get("t", "")))
+    return html(confirm_link_page(code, lang, household, spec, link_secret(request.query.get("t", ""))))
 
 
 async def join_confirm(request: web.Request) -> web.Response:
@@ -287,8 +309,8 @@ async def join_typed(request: web.Request) -> web.Response:
     """The bad-code page's field: the code typed again, opened as `/join/{code}`."""
     _guard(request)
     code = request.query.get("code", "").strip()[:64]
-    if not code:
-        return _bad_code(request)
+    if not code:  # nothing typed yet (`/join` opened by hand): the field to type it, no error
+        return html(type_code_page(services(request).cfg.city.contact_phone, services(request).cfg.city.name))
     raise web.HTTPSeeOther(f"/join/{quote(code, safe='')}")
 
 
@@ -302,7 +324,9 @@ def routing_page(request: web.Request, status: int) -> web.Response | None:
     if status == 405:
         return html(wrong_method_page(f"/join/{quote(code, safe='')}" if code else "", "enrol.back"), status=405)
     if not code:
-        return None
+        return _to("/join", request) if request.method == "GET" else None  # `/join/`: the field to type it
+    if status == 404 and request.method == "GET" and path == f"/join/{code}/":
+        return _to(f"/join/{quote(code, safe='')}", request)  # the letter's link with a slash stuck to it
     city = services(request).cfg.city
     return html(no_channel_page(code, city.contact_phone, city.name), status=404)
 

@@ -111,6 +111,12 @@ def bad_code_page(contact_phone: str = "", city: str = "") -> str:
     return dead_end_page("enrol.bad_code", "enrol.bad_code_what", contact_phone, city, 404, retry=True)
 
 
+def type_code_page(contact_phone: str = "", city: str = "") -> str:
+    """`/join` with no code yet: the field to type the letter's code (no error: nothing was typed)."""
+    return dead_end_page("enrol.type_code", "enrol.type_code_what", contact_phone, city, 200, retry=True,
+                         retry_label="enrol.code_label", title=texts.t("ja", "enrol.title"))
+
+
 def no_channel_page(code: str, contact_phone: str = "", city: str = "") -> str:
     """A `/join/{code}/…` page that is not there (a channel that is off or unknown, or a confirmation
     page of a channel that confirms otherwise): the way back to the household's page. Whether the

@@ -173,13 +173,16 @@ def _confirmation_template(lang: str, status: str, saved: bool) -> str:
 
 
 def dead_end_page(heading: str, what: str, contact_phone: str, city: str, status_code: int,
-                  retry: bool = False, back: str = "", back_label: str = "reply.back") -> str:
+                  retry: bool = False, back: str = "", back_label: str = "reply.back",
+                  retry_label: str = "enrol.try_again", title: str = "") -> str:
     """A link or code that leads nowhere: what happened, what to do, whom to call (ja, then en);
-    `back`, a page of ours to go back to, on a button saying `back_label` (a catalog key)."""
+    `back`, a page of ours to go back to, on a button saying `back_label` (a catalog key); `retry`,
+    the field to type an enrolment code, labelled `retry_label`."""
     return render(
         "dead_end.html",
-        **page_context(lang="ja", title=str(status_code), styles=_STYLES),
-        page_langs=("ja", "en"), retry=retry, heading=heading, what=what, phone=contact_phone, city=city,
+        **page_context(lang="ja", title=title or str(status_code), styles=_STYLES),
+        page_langs=("ja", "en"), retry=retry, retry_label=retry_label, heading=heading, what=what,
+        phone=contact_phone, city=city,
         tel="".join(c for c in contact_phone if c.isdigit() or c == "+"), back=back, back_label=back_label,
     )
 

@@ -9,7 +9,14 @@ import hmac
 
 import pytest
 
-from safetynet.replies.tokens import TOKEN_LENGTH, check_token, looks_like_token, reply_token
+from safetynet.replies.tokens import (
+    TOKEN_LENGTH,
+    check_token,
+    looks_like_token,
+    reply_token,
+    token_part,
+    token_within,
+)
 
 
 def _hmac_token(key: str, label: str) -> str:
@@ -38,3 +45,23 @@ def test_no_key_is_refused() -> None:
         reply_token("", 1, 1)
     with pytest.raises(ValueError, match="secret key"):
         check_token("", 1, 1)
+
+
+@pytest.mark.parametrize("tail", ["。", ")", "）", "」", ".", "!", "/", "。ご確認ください", " ご確認ください", "\u3000詳しくは",
+                                  "、よろしく", "/x", "?"])
+def test_the_token_of_a_link_with_text_stuck_to_it(tail: str) -> None:
+    """Chat and mail apps take along what follows a URL in a sentence: the token part is taken."""
+    token = reply_token("test-secret-key", 3, 42)
+    assert token_within(token + tail) == token
+
+
+@pytest.mark.parametrize("text", ["", "。", "short。", "cv5UhK2a6vayFcPNO_n7ow", "cv5UhK2a6vayFcPNO_n7owX。",
+                                  "cv5UhK2a6vayFcPNO_n7o。", "cv5UhK2a6vayFcPNO_n7o。w"])
+def test_no_token_within_what_is_no_token_with_text_after_it(text: str) -> None:
+    """A token alone needs no cleaning; a run of token characters of another length is no token."""
+    assert token_within(text) is None
+
+
+def test_token_part_takes_the_run_when_the_callers_rule_holds() -> None:
+    assert token_part("K7QM-4XPA-93TF-R2DN。ご確認ください", lambda s: len(s) == 19) == "K7QM-4XPA-93TF-R2DN"
+    assert token_part("K7QM-4XPA-93TF-R2DNX。", lambda s: len(s) == 19) is None
