@@ -21,7 +21,7 @@ from safetynet.domain.replies import ReplyDetails, ReplyTarget
 from safetynet.replies import texts
 from safetynet.replies.enrol import Enrolment, EnrolmentError, message_code_spec
 from safetynet.replies.intake import ReplyError, ReplyIntake, UnknownToken
-from safetynet.replies.keywords import has_words_beyond_keyword, parse_keyword
+from safetynet.replies.keywords import asks_to_stop, has_words_beyond_keyword, parse_keyword
 from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.replies.words import enrol_word
 from safetynet.roster.codes import CodeError, normalize_code
@@ -119,22 +119,28 @@ class Inbound:
     async def text_message(self, channel: ChannelName, kinds: Sequence[ContactKind], address: str, text: str,
                            message_id: str) -> str:
         """Keywords (`1`, `無事`, `2`, `助けて`…) answer for the households of the address; an enrolment
-        code sent to a channel that links by code enrols; anything else is kept as a note and
-        answered with how to reply."""
+        code sent to a channel that links by code enrols; a request to stop the messages is kept as
+        a note and answered with how stopping works; anything else is kept as a note and answered
+        with how to reply."""
         spec = message_code_spec(kinds[0]) if kinds else None
         if spec is not None and spec.name == channel and _looks_like_code(text):
             return await self.link(text, kinds[0], address)
         targets = await self.store.replies.running_targets_by_contact(list(kinds), address)
-        if not targets:
-            log.info("text_without_campaign", channel=channel)
-            return texts.t(self.cfg.city.default_language, "sms.none")
-        lang = targets[0].language
         status = parse_keyword(text)
+        # "STOP", 「配信停止」: safety checks are not stopped from here (README, Privacy); the resident is
+        # told whom to ask, and the request is kept as a note for the staff of a running campaign
+        stop = status is None and asks_to_stop(text)
+        if not targets:
+            log.info("text_without_campaign", channel=channel, stop=stop)
+            return texts.t(self.cfg.city.default_language, "sms.stop" if stop else "sms.none")
+        lang = targets[0].language
         key = f"{channel}:{message_id}"
         if status is None:
             for t in targets:
                 await self.intake.note(t, text, channel, f"{key}:{t.household_id}")
-            return texts.t(lang, "sms.help")
+            if stop:
+                log.info("stop_requested", channel=channel, households=len(targets))
+            return texts.t(lang, "sms.stop" if stop else "sms.help")
         note = text if has_words_beyond_keyword(text) else None
         notice, _ = await self._answer_households(targets, status, channel, key, note, text)
         return notice or texts.sms_confirmation(str(status), lang)

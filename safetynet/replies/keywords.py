@@ -13,6 +13,9 @@ was kept as a note no head saw, the household left "not answered"). So words of 
 not ok) are need help, whatever else the text says, and the head reads the text with the request.
 A text with both kinds of keyword and no trouble ("2人とも無事"), or a question ("大丈夫？"), is
 no answer: kept as a note and answered with the keyword help.
+
+A text that only asks to stop the messages (`STOP`, `配信停止`, `解除してください`…: `asks_to_stop`) is no
+answer either; the intake keeps it as a note and tells the resident how stopping works.
 """
 
 from __future__ import annotations
@@ -120,3 +123,23 @@ def _says_more(t: str) -> bool:
     for pattern in (_SAFE_ASCII, _HELP_ASCII, _SAFE_JA, _DAIJOUBU, _HELP_JA):
         t = pattern.sub(" ", t)
     return bool(_FILLER.sub("", t))
+
+
+# Asking to stop the messages, and nothing else: Twilio's opt-out words and what a Japanese resident
+# types. Matched against the whole text (filler and politeness taken off): "stop" inside a sentence
+# ("can't stop the bleeding") is no request to stop.
+_STOP_WHAT = r"(?:配信|はいしん|通知|つうち|連絡|れんらく|めーる|sms|登録|とうろく)(?:の|を|は)?"
+_STOP = re.compile(
+    r"(?:stop|stopall|unsubscribe|cancel|end|quit|optout"
+    rf"|(?:{_STOP_WHAT})?(?:停止|ていし|解除|かいじょ|中止|ちゅうし)"
+    # "不要" or "やめて" alone may be about help (「いらない」) or a shelter (「とめて」): only with what to stop
+    rf"|{_STOP_WHAT}(?:不要|ふよう|いらない|やめて|止めて|とめて)"
+    r"|(?:もう)?(?:送らないで|おくらないで|送ってこないで|おくってこないで))"
+    r"(?:して|してください|してほしい|を?お願いします|を?おねがいします|を?希望します|を?きぼうします|ください)?")
+_STOP_FILLER = re.compile(r"[\s\.,!?。、!?・〜~「」]+")
+
+
+def asks_to_stop(text: str) -> bool:
+    """True when the text asks to stop the messages and says nothing else (`STOP`, `配信停止`,
+    `解除してください`, `もう送らないで`); never for a text that is an answer (check `parse_keyword` first)."""
+    return _STOP.fullmatch(_STOP_FILLER.sub("", normalise(text))) is not None

@@ -113,6 +113,16 @@ async def test_unknown_user_wrong_code_and_malformed_body(tmp_path: Path) -> Non
         assert await _post(env, [], signature(SECRET, body), body) == 400
 
 
+async def test_a_request_to_stop_is_told_how_and_kept_for_the_staff(tmp_path: Path) -> None:
+    """QA: 配信停止 sent over LINE was kept as a note and answered with the 1/2 prompt."""
+    async with running_app(tmp_path) as env:
+        await _enrol(env, "A-001")
+        assert (await env.sandbox.fake("line").say(USER, "配信停止")).status == 200
+        assert "ここからは止められません" in _replies(env)[-1]
+        (entry,) = await env.store.replies.history(env.campaign_id, env.hh("A-001").id)
+        assert (entry.status, entry.channel, entry.note) == ("note", "line", "配信停止")
+
+
 async def test_a_need_help_answer_alerts_a_head_over_line_with_the_dashboard_link(tmp_path: Path) -> None:
     head = "U" + "b2" * 16
     async with running_app(tmp_path) as env:

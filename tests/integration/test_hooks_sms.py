@@ -149,3 +149,22 @@ async def test_status_callback_signature_is_checked(tmp_path: Path) -> None:
         assert status == 403
         status, _ = await post_twilio(env, "/hooks/twilio/status", params)
         assert status == 204
+
+
+@pytest.mark.parametrize("body", ["STOP", "配信停止", "配信停止してください"])
+async def test_a_request_to_stop_is_told_how_and_kept_for_the_staff(tmp_path: Path, body: str) -> None:
+    """QA: STOP and 配信停止 were kept as a note and answered with the 1/2 prompt: nothing told the
+    resident how stopping works. A safety check is not stopped by a reply (README, Privacy)."""
+    async with running_app(tmp_path) as env:
+        result = await env.sandbox.fake("sms").reply("+819011110002", body)
+        assert "ここからは止められません" in result.body and "町会長か市役所" in result.body
+        assert "「1」" not in result.body
+        (entry,) = await env.store.replies.history(env.campaign_id, env.hh("A-002").id)
+        assert (entry.status, entry.channel, entry.note) == ("note", "sms", body)
+        assert await env.status("A-002") == Status.PENDING
+        # from a number no running check has: told the same, nothing recorded
+        result = await env.sandbox.fake("sms").reply("+819099990000", body)
+        assert "ここからは止められません" in result.body
+        # in the household's language
+        result = await env.sandbox.fake("sms").reply("+819011110003", "stop")
+        assert "cannot be stopped by a reply" in result.body

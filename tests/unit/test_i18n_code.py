@@ -144,6 +144,9 @@ ALLOWED_JAPANESE: dict[str, str] = {
     "replies/keywords.py::_TROUBLE_JA": "words of trouble in a reply that make it need help (けが, 動けない)",
     "replies/keywords.py::_CANNOT_JA": "a 'cannot' that is trouble whatever negation it holds (動けません, 出られない)",
     "replies/keywords.py::_DENIED_AFTER": "denials that follow a word of trouble (なく, なし, ません, 不要)",
+    "replies/keywords.py::_STOP_WHAT": "what a resident asks to stop (配信, 通知, 連絡, メール)",
+    "replies/keywords.py::_STOP": "a text that only asks to stop the messages (配信停止, 解除してください)",
+    "replies/keywords.py::_STOP_FILLER": "punctuation ignored around a request to stop (。, 「」)",
     # triggers: JMA's telegrams
     "triggers/jma.py::STATUSES": "values of Control/Status in JMA telegrams (通常, 訓練, 試験)",
     "triggers/jma.py::INFO_TYPES": "values of Head/InfoType in JMA telegrams (発表, 訂正, 取消)",

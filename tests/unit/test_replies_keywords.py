@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from safetynet.domain import Status
-from safetynet.replies.keywords import has_words_beyond_keyword, normalise, parse_keyword
+from safetynet.replies.keywords import asks_to_stop, has_words_beyond_keyword, normalise, parse_keyword
 
 SAFE, HELP = Status.SAFE, Status.NEED_HELP
 
@@ -110,3 +110,22 @@ def test_the_sms_confirmation_reads_as_one_line_in_each_language() -> None:
     assert "119" not in sms_confirmation("safe", "ja")
     en = sms_confirmation("need_help", "en")
     assert "119" in en and ". " in en and "\n" not in en
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["STOP", "stop", "Ｓｔｏｐ", "STOP!", "Unsubscribe", "opt out", "配信停止", "配信停止してください", "配信を停止してください",
+     "停止", "解除", "登録解除", "通知不要", "連絡はいらない", "メールを止めて", "もう送らないでください", "ていし"],
+)
+def test_a_request_to_stop_the_messages(text: str) -> None:
+    assert asks_to_stop(text) and parse_keyword(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "1", "2", "助けて", "無事", "stop 2", "can't stop the bleeding", "止血できない", "停止中の電車に閉じ込められた",
+     # alone, these may be about help or a place to stay: no request to stop
+     "いらない", "不要", "とめて", "止めて", "助けはいらない"],
+)
+def test_no_request_to_stop(text: str) -> None:
+    assert not asks_to_stop(text)
