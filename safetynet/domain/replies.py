@@ -76,6 +76,66 @@ class ReplyTarget:
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class RunningTarget:
+    """A household in a running campaign, with when that campaign started (its creation, if it never
+    recorded a start): what `answering_campaign` chooses among."""
+
+    target: ReplyTarget
+    started_at: float
+
+
+def answering_order(kind: CampaignKind, started_at: float, campaign_id: int) -> tuple[int, float, int]:
+    """The sort key of the campaigns running for one household, the one an answer belongs to first:
+    a real event before a drill (a real event pauses running drills: the drill's question waits, the
+    event's does not), then the latest started, then the latest created (the higher id)."""
+    return (0 if kind == CampaignKind.REAL else 1, -started_at, -campaign_id)
+
+
+def by_answering_order(running: Iterable[RunningTarget]) -> list[RunningTarget]:
+    """`running` in `answering_order`, contact checks left out (a check asks no safety question)."""
+    return sorted((r for r in running if r.target.kind != CampaignKind.CHECK
+                   and r.target.campaign_state == CampaignState.RUNNING),
+                  key=lambda r: answering_order(r.target.kind, r.started_at, r.target.campaign_id))
+
+
+def first_running(running: Iterable[RunningTarget]) -> list[ReplyTarget]:
+    """Each household once, in the running campaign its answers belong to (`answering_order`), in that
+    order: the households a phone's keyword answer is for (`ReplyRepo.running_targets_by_contact`)."""
+    seen: set[int] = set()
+    first: list[ReplyTarget] = []
+    for r in by_answering_order(running):
+        if r.target.household_id not in seen:
+            seen.add(r.target.household_id)
+            first.append(r.target)
+    return first
+
+
+def follows_on(link: ReplyTarget) -> bool:
+    """Whether a reply link's campaign may hand its answers on to a running campaign of the same
+    household: it is closed (cancelled keeps its own page, running is the link's own). Only then is
+    the household's running campaign looked up: a running campaign's link, the common case, costs
+    no read more."""
+    return link.campaign_state == CampaignState.CLOSED and link.kind != CampaignKind.CHECK
+
+
+def answering_campaign(link: ReplyTarget, running: Iterable[RunningTarget]) -> ReplyTarget:
+    """The campaign an answer sent by `link` (a reply token's household and campaign) belongs to.
+
+    Its own while it runs (and while cancelled: its page says so). Closed, the household's running
+    campaign comes first, chosen by `answering_order`: a household opening a drill's old link during
+    a real event answers the event, which is the question asked now (QA: 助けが必要 sent from the
+    closed drill's link stayed in the drill, the event's dashboard showed nothing and the ladder kept
+    calling). With none running, the closed campaign's own (its grace takes late answers).
+    """
+    if not follows_on(link):
+        return link
+    for r in by_answering_order(running):
+        if r.target.household_id == link.household_id and r.target.campaign_id != link.campaign_id:
+            return r.target
+    return link
+
+
 # The reply page shows this many of a household's latest replies (reads left out).
 RECENT_SHOWN = 10
 

@@ -58,6 +58,7 @@ from safetynet.domain.replies import (
     ReplyEvent,
     ReplyItem,
     ReplyTarget,
+    RunningTarget,
     TokenAnswer,
     TokenOutcome,
     UndoOutcome,
@@ -578,6 +579,13 @@ class ReplyRepo(Protocol):
         """Households with a working contact of one of `kinds` at exactly `address` in a running
         campaign (`campaign_id` only, when given), each in its latest running campaign only, latest
         first (a phone several households share finds them all)."""
+        ...
+
+    async def running_targets_of(self, household_id: int) -> list[RunningTarget]:
+        """The household in every running campaign it is in (contact checks too), each with when its
+        campaign started (created, if it never recorded a start); in no particular order: which one an
+        answer belongs to is `domain.replies.answering_campaign`'s to say. Read only for a reply link
+        whose campaign no longer runs."""
         ...
 
     async def campaign_page(self, campaign_id: int, association_id: int) -> CampaignPage | None: ...

@@ -308,6 +308,46 @@ async def test_a_contact_finds_each_household_in_its_latest_running_campaign(sto
             ids["S-1"]]
 
 
+async def test_a_contact_finds_a_real_event_before_a_drill_started_after_it(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        real = await running_campaign(store, kind=CampaignKind.REAL)
+        await clock.advance(60)
+        await running_campaign(store)  # a drill started during the event (paused by it): not what "2" answers
+        got = await store.replies.running_targets_by_contact(["mobile"], SHARED_MOBILE)
+        assert [(t.campaign_id, t.household_id) for t in got] == [(real, ids["S-1"]), (real, ids["M-1"])]
+
+
+async def test_a_household_s_running_campaigns_with_their_start(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        closed = await running_campaign(store)
+        await store.campaigns.close(closed, clock.now())
+        await clock.advance(60)
+        city = await running_campaign(store)
+        city_at = clock.now()
+        await clock.advance(60)
+        sakura = await running_campaign(store, ["association:桜町"], kind=CampaignKind.REAL)
+        sakura_at = clock.now()
+        await clock.advance(60)
+        cancelled = await running_campaign(store)
+        await store.campaigns.cancel(cancelled, clock.now())
+        got = await store.replies.running_targets_of(ids["S-1"])
+        assert sorted((r.target.campaign_id, r.target.household_id, r.started_at) for r in got) == [
+            (city, ids["S-1"], city_at), (sakura, ids["S-1"], sakura_at)]
+        assert {r.target.campaign_id: r.target.kind for r in got} == {city: CampaignKind.DRILL,
+                                                                     sakura: CampaignKind.REAL}
+        assert all(r.target.campaign_state == CampaignState.RUNNING for r in got)
+        # 梅町 is not in the 桜町 event: the city's drill alone
+        assert [r.target.campaign_id for r in await store.replies.running_targets_of(ids["M-1"])] == [city]
+        assert await store.replies.running_targets_of(10_000) == []
+        await store.campaigns.close(city, clock.now())
+        await store.campaigns.close(sakura, clock.now())
+        assert await store.replies.running_targets_of(ids["S-1"]) == []
+
+
 async def test_campaign_page_and_household_ref(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         ids = await seed(store)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import structlog
 
@@ -26,11 +26,13 @@ from safetynet.domain.replies import (
     ReplyEvent,
     ReplyItem,
     ReplyTarget,
+    RunningTarget,
     TokenAnswer,
     TokenOutcome,
     UndoOutcome,
     UndoRefused,
     escalation_due,
+    first_running,
     recent_of,
     refuse_other_mark,
 )
@@ -128,15 +130,21 @@ class MemoryReplies:
                  and (campaign_id is None or m.campaign_id == campaign_id)
                  and (c := t.campaigns.get(m.campaign_id)) is not None and c.state == "running"
                  and c.kind != CampaignKind.CHECK]
-        found.sort(key=lambda m: (t.campaigns[m.campaign_id].began, m.campaign_id), reverse=True)
-        seen: set[int] = set()
-        latest: list[ReplyTarget] = []
-        for m in found:
+        return first_running(self._running(found))
+
+    def _running(self, members: Iterable[MemberRow]) -> list[RunningTarget]:
+        found: list[RunningTarget] = []
+        for m in members:
             target = self._target(m)
-            if target is not None and m.household_id not in seen:  # its latest running campaign only
-                seen.add(m.household_id)
-                latest.append(target)
-        return latest
+            if target is not None:
+                found.append(RunningTarget(target, self.t.campaigns[m.campaign_id].began))
+        return found
+
+    async def running_targets_of(self, household_id: int) -> list[RunningTarget]:
+        await asyncio.sleep(0)
+        t = self.t
+        return self._running(m for m in t.members.values() if m.household_id == household_id
+                             and (c := t.campaigns.get(m.campaign_id)) is not None and c.state == "running")
 
     async def campaign_page(self, campaign_id: int, association_id: int) -> CampaignPage | None:
         await asyncio.sleep(0)

@@ -32,9 +32,11 @@ from safetynet.domain.replies import (
     ReplyEvent,
     ReplyItem,
     ReplyTarget,
+    RunningTarget,
     TokenAnswer,
     TokenOutcome,
     UndoOutcome,
+    first_running,
     late_reads,
     refuse_other_mark,
 )
@@ -53,11 +55,13 @@ from safetynet.store.sqlite.db import (
 )
 from safetynet.store.sqlite.help_requests import ESCALATE_SQL, HELP_SQL, help_row_from, open_help
 from safetynet.store.sqlite.reply_targets import (
+    RUNNING_SQL,
     STATUS,
     TARGET_SQL,
     PageLookups,
     TokenLookups,
     by_token_hashes,
+    running_from_row,
     target_from_row,
     targets_by_hash,
 )
@@ -185,20 +189,20 @@ class ReplyStore:
             return []
         only = " AND k.id = ?" if campaign_id is not None else ""
         rows = await self.db.fetchall(
-            TARGET_SQL + " JOIN contacts c ON c.household_id = ch.household_id"
+            RUNNING_SQL + " JOIN contacts c ON c.household_id = ch.household_id"
             f" WHERE k.state = 'running' AND k.kind <> 'check' AND c.kind IN ({marks(len(kinds))})"
-            f" AND c.address = ?{only}"
-            " AND c.state = 'working' ORDER BY coalesce(k.started_at, k.created_at) DESC, k.id DESC",
+            f" AND c.address = ?{only} AND c.state = 'working'",
             (*kinds, address, *(() if campaign_id is None else (campaign_id,))),
         )
-        seen: set[int] = set()
-        latest: list[ReplyTarget] = []
-        for row in rows:
-            t = target_from_row(row)
-            if t.household_id not in seen:  # a household answers in its latest running campaign only
-                seen.add(t.household_id)
-                latest.append(t)
-        return latest
+        # a household answers in one running campaign only: the domain's rule picks it
+        return first_running(running_from_row(r) for r in rows)
+
+    async def running_targets_of(self, household_id: int) -> list[RunningTarget]:
+        # by the primary key (campaign, household) of each running campaign: no index by household alone
+        rows = await self.db.fetchall(
+            RUNNING_SQL + " WHERE ch.campaign_id IN (SELECT id FROM campaigns WHERE state = 'running')"
+            " AND ch.household_id = ? AND k.state = 'running'", (household_id,))
+        return [running_from_row(r) for r in rows]
 
     async def campaign_page(self, campaign_id: int, association_id: int) -> CampaignPage | None:
         row = await self.db.fetchone(

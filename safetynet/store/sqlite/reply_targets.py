@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Status
-from safetynet.domain.replies import RECENT_SHOWN, PageState, ReplyTarget
+from safetynet.domain.replies import RECENT_SHOWN, PageState, ReplyTarget, RunningTarget
 from safetynet.store.sqlite.batching import IterationBatch
 from safetynet.store.sqlite.db import Database, Row, marks, packed, real
 
@@ -18,6 +18,9 @@ _TARGET_COLUMNS = ("ch.campaign_id, ch.household_id, ch.association_id, ch.statu
 _TARGET_FROM = (" FROM campaign_households ch JOIN campaigns k ON k.id = ch.campaign_id"
                 " JOIN households h ON h.id = ch.household_id")
 TARGET_SQL = "SELECT " + _TARGET_COLUMNS.format(closed_at="k.closed_at") + _TARGET_FROM
+# A target with when its campaign started (`RunningTarget`): the campaigns an answer may belong to.
+RUNNING_SQL = ("SELECT " + _TARGET_COLUMNS.format(closed_at="k.closed_at") + ", coalesce(k.started_at, k.created_at)"
+               + _TARGET_FROM)
 _PACKED_TARGETS = packed(_TARGET_COLUMNS.format(closed_at=real("k.closed_at"))) + _TARGET_FROM
 
 def by_token_hashes(n: int) -> str:
@@ -46,6 +49,11 @@ def target_from_row(row: Row | list[Any]) -> ReplyTarget:
         closed_at=None if row[6] is None else float(row[6]),
         language=row[7] or "ja",
     )
+
+
+def running_from_row(row: Row | list[Any]) -> RunningTarget:
+    """A row of `RUNNING_SQL`."""
+    return RunningTarget(target_from_row(row), float(row[9]))
 
 
 class TokenLookups(IterationBatch[str, ReplyTarget | None]):
