@@ -36,9 +36,11 @@ from safetynet.domain.replies import (
     ReplyTarget,
     TokenAnswer,
     UndoOutcome,
+    answering_campaign,
+    follows_on,
 )
 from safetynet.metrics import Metrics
-from safetynet.replies.tokens import looks_like_token, token_hash
+from safetynet.replies.tokens import looks_like_token, reply_token, token_hash
 from safetynet.store import Store
 
 log = structlog.get_logger("replies")
@@ -83,6 +85,10 @@ class AnswerResult:
     help_opened: bool = False
     reply_id: int | None = None  # set for staff confirmations: what an undo names
     refused: bool = False  # `answer_token`'s `refuse` said no: nothing stored
+    # `answer_token` only: the token the answer went by, and the closed campaign whose link was used when
+    # the answer went to the household's running campaign instead (`domain.replies.answering_campaign`)
+    token: str = ""
+    moved_from: ReplyTarget | None = None
 
 
 def new_key() -> str:
@@ -178,6 +184,19 @@ class ReplyIntake:
         target = await self.store.replies.target(campaign_id, household_id)
         return target if self._answers(target) else None
 
+    async def running_instead(self, link: ReplyTarget) -> ReplyTarget | None:
+        """The household's running campaign an answer by `link` belongs to instead of the link's own
+        (`domain.replies.answering_campaign`), or None: the link's own campaign. Reads the store only
+        for a link whose campaign no longer runs (`follows_on`)."""
+        if not follows_on(link):
+            return None
+        goes_to = answering_campaign(link, await self.store.replies.running_targets_of(link.household_id))
+        return None if goes_to is link else goes_to
+
+    def token_of(self, target: ReplyTarget) -> str:
+        """The reply token of a household in a campaign (derived: `replies.tokens.reply_token`)."""
+        return reply_token(self.cfg.secrets.secret_key, target.campaign_id, target.household_id)
+
     def _answers(self, target: ReplyTarget | None) -> bool:
         """Found, and its campaign still takes answers (running, or closed within the grace)."""
         return target is not None and target.accepts(self.clock.now(), self.grace_seconds)
@@ -234,12 +253,18 @@ class ReplyIntake:
         dedupe_key: Callable[[ReplyTarget], str],
         details: ReplyDetails = NO_DETAILS,
         refuse: Callable[[ReplyTarget], bool] | None = None,
+        follow: bool = True,
     ) -> AnswerResult:
         """`answer` for a reply token, found inside the answer's own commit: one trip to the store.
 
         `dedupe_key(target)` names the answer; `refuse(target)` true stores nothing (`refused`). Both
         run where the store writes, on the target as it stands there: pure and quick. Raises
         UnknownToken (unknown, malformed, or its campaign takes no answers) and ReplyError.
+
+        The link of a closed campaign (within its grace) answers the household's running campaign
+        when it has one (`domain.replies.answering_campaign`; `moved_from` says so), by that
+        campaign's own token, and its own campaign otherwise: two trips more, for such links only.
+        `follow` False keeps the answer in the token's campaign.
         """
         st = _ANSWER_OF.get(str(status))
         if st is None:
@@ -249,8 +274,16 @@ class ReplyIntake:
         details = _clipped(details)
         now, grace, said, via = self.clock.now(), self.grace_seconds, str(st), str(channel)
 
+        handed_on = False
+
         def build(t: ReplyTarget) -> ReplyItem | None:
-            if not t.accepts(now, grace) or (refuse is not None and refuse(t)):
+            nonlocal handed_on
+            if not t.accepts(now, grace):
+                return None
+            if follow and follows_on(t):  # a closed campaign's link: where the answer goes is read next
+                handed_on = True
+                return None
+            if refuse is not None and refuse(t):
                 return None
             return ReplyItem(t.campaign_id, t.household_id, t.association_id, said, via, dedupe_key(t), now, details)
 
@@ -258,9 +291,21 @@ class ReplyIntake:
         t = done.target
         if t is None or not t.accepts(now, grace):
             raise UnknownToken("unknown or expired reply link")
+        if handed_on:
+            goes_to = await self.running_instead(t)
+            if goes_to is None:  # none running: the closed campaign takes it, within its grace
+                return await self.answer_token(token, st, via, dedupe_key, details, refuse, follow=False)
+            try:
+                result = await self.answer_token(self.token_of(goes_to), st, via, dedupe_key, details, refuse,
+                                                 follow=False)
+            except UnknownToken:  # closed meanwhile, past its grace (or a link made under another key)
+                return await self.answer_token(token, st, via, dedupe_key, details, refuse, follow=False)
+            log.info("reply_handed_on", from_campaign=t.campaign_id, campaign_id=result.target.campaign_id,
+                     household_id=t.household_id, status=said)
+            return dataclasses.replace(result, moved_from=t)
         if done.outcome is None:
-            return AnswerResult(t, said, recorded=False, refused=True)
-        result = self._recorded(t, said, via, done.outcome)
+            return AnswerResult(t, said, recorded=False, refused=True, token=token)
+        result = self._recorded(t, said, via, done.outcome, token)
         self._alert(st, result, details)
         return result
 
@@ -391,7 +436,7 @@ class ReplyIntake:
         outcome: RecordOutcome = await self.store.replies.record(self._item(t, status, channel, key, details))
         return self._recorded(t, status, channel, outcome)
 
-    def _recorded(self, t: ReplyTarget, status: str, channel: str, outcome: RecordOutcome) -> AnswerResult:
+    def _recorded(self, t: ReplyTarget, status: str, channel: str, outcome: RecordOutcome, token: str = "") -> AnswerResult:
         if not outcome.duplicate:
             self.metrics.reply(channel, status)
         # Only the rare replies are logged: a line per "safe" would cost the hot path more than the
@@ -399,7 +444,7 @@ class ReplyIntake:
         if not outcome.duplicate and status in _LOGGED:
             log.info("reply_received", campaign_id=t.campaign_id, household_id=t.household_id,
                      status=status, channel=channel)
-        return AnswerResult(t, status, recorded=not outcome.duplicate, help_opened=outcome.help_opened)
+        return AnswerResult(t, status, recorded=not outcome.duplicate, help_opened=outcome.help_opened, token=token)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -6,11 +6,11 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from replies_fixtures import ASSOC_A, intake_only
+from replies_fixtures import ASSOC_A, ASSOC_B, IntakeEnv, intake_only, start_campaign
 
 from safetynet.auth import Viewer
-from safetynet.domain import Role, Scope, Status
-from safetynet.domain.replies import ReplyDetails, ReplyEvent
+from safetynet.domain import CampaignKind, Role, Scope, Status
+from safetynet.domain.replies import ReplyDetails, ReplyEvent, ReplyTarget, RunningTarget
 from safetynet.replies.intake import NotFound, ReplyError, UnknownToken
 
 
@@ -174,3 +174,98 @@ async def test_an_answer_by_token_is_refused_as_the_household_stands_when_it_is_
         with pytest.raises(UnknownToken):
             await env.intake.answer_token(token, "need_help", "web", web_key("too-late"))
         assert await env.history("A-002") == ["need_help", "safe"]
+
+
+class CountedLookups:
+    """Counts the store's reads of a household's running campaigns (the store answers them itself)."""
+
+    def __init__(self, env: IntakeEnv) -> None:
+        self.calls = 0
+        real = env.store.replies.running_targets_of
+
+        async def counted(household_id: int) -> list[RunningTarget]:
+            self.calls += 1
+            return await real(household_id)
+
+        env.store.replies.running_targets_of = counted  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("sqlite", [False, True], ids=["memory", "sqlite"])
+async def test_a_closed_campaign_s_link_answers_the_household_s_running_campaign(tmp_path: Path, sqlite: bool) -> None:
+    """QA: after the drill closed and a real event began, 助けが必要 from the drill's link (still in the
+    inbox) went into the closed drill; the event showed the household unanswered and kept calling."""
+    async with intake_only(tmp_path, sqlite=sqlite) as env:
+        recorder = Recorder()
+        env.intake.notifier = recorder
+        drill, hh = env.campaign_id, env.hh("A-002").id
+        lookups = CountedLookups(env)
+        assert (await env.intake.answer_token(env.token("A-001"), "safe", "web", web_key("d1"))).recorded
+        assert lookups.calls == 0  # a running campaign's link: no read more
+        assert await env.store.campaigns.close(drill, env.clock.now())
+        real = await start_campaign(env, CampaignKind.REAL)
+        result = await env.intake.answer_token(env.token("A-002", drill), "need_help", "web", web_key("h1"),
+                                               ReplyDetails(note="足をけがした"))
+        assert result.recorded and not result.refused
+        assert result.moved_from is not None and result.moved_from.campaign_id == drill
+        assert (result.target.campaign_id, result.target.household_id) == (real, hh)
+        assert result.token == env.token("A-002", real)
+        assert await env.status("A-002", real) == Status.NEED_HELP
+        assert await env.status("A-002", drill) == Status.PENDING
+        assert [h.note for h in await env.store.replies.history(real, hh)] == ["足をけがした"]
+        assert await env.history("A-002") == []  # nothing in the closed drill
+        await env.intake.idle()
+        assert recorder.calls == [(real, hh, False)]  # the event's heads are told
+        # the same form again is the same answer: stored once
+        again = await env.intake.answer_token(env.token("A-002", drill), "need_help", "web", web_key("h1"))
+        assert not again.recorded and again.moved_from is not None
+        assert [h.status for h in await env.store.replies.history(real, hh)] == ["need_help"]
+        # the event's own link: no read more than before
+        before = lookups.calls
+        assert (await env.intake.answer_token(env.token("A-003", real), "safe", "web", web_key("r1"))).recorded
+        assert lookups.calls == before
+        assert await env.intake.running_instead(await _target(env, real, "A-003")) is None
+
+
+async def _target(env: IntakeEnv, campaign_id: int, key: str) -> ReplyTarget:
+    t = await env.store.replies.target(campaign_id, env.hh(key).id)
+    assert t is not None
+    return t
+
+
+async def test_a_closed_campaign_s_link_without_a_running_one_keeps_its_grace(tmp_path: Path) -> None:
+    async with intake_only(tmp_path) as env:
+        drill = env.campaign_id
+        assert await env.store.campaigns.close(drill, env.clock.now())
+        other = await start_campaign(env, scope=["association:" + ASSOC_B])  # A-001 is not in it
+        await env.clock.advance(3600)
+        late = await env.intake.answer_token(env.token("A-001"), "safe", "web", web_key("late"))
+        assert late.recorded and late.moved_from is None and late.target.campaign_id == drill
+        assert late.token == env.token("A-001")
+        assert await env.history("A-001") == ["safe"]
+        # 梅町's household goes on to the running one
+        moved = await env.intake.answer_token(env.token("B-001"), "safe", "web", web_key("b"))
+        assert moved.target.campaign_id == other and await env.history("B-001") == []
+        await env.clock.advance(env.intake.grace_seconds)
+        with pytest.raises(UnknownToken):  # past the grace the old link leads nowhere, as before
+            await env.intake.answer_token(env.token("B-001"), "need_help", "web", web_key("b2"))
+
+
+async def test_a_real_event_takes_the_answer_before_a_drill_started_after_it(tmp_path: Path) -> None:
+    async with intake_only(tmp_path, sqlite=True) as env:
+        first = env.campaign_id
+        assert await env.store.campaigns.close(first, env.clock.now())
+        await env.clock.advance(60)
+        real = await start_campaign(env, CampaignKind.REAL)
+        await env.clock.advance(60)
+        await start_campaign(env, title="夜間訓練")  # a drill started during the event
+        result = await env.intake.answer_token(env.token("A-001"), "need_help", "web", web_key("h"))
+        assert result.target.campaign_id == real and await env.status("A-001", real) == Status.NEED_HELP
+
+
+async def test_a_cancelled_campaign_s_link_is_not_handed_on(tmp_path: Path) -> None:
+    async with intake_only(tmp_path) as env:
+        cancelled = env.campaign_id
+        assert await env.store.campaigns.cancel(cancelled, env.clock.now())
+        await start_campaign(env)
+        target = await _target(env, cancelled, "A-001")
+        assert await env.intake.running_instead(target) is None
