@@ -27,10 +27,11 @@ from safetynet.domain.replies import (
     ReplyChannel,
     ReplyDetails,
     ReplyTarget,
+    follows_on,
     help_called_since,
 )
 from safetynet.replies import texts
-from safetynet.replies.intake import ReplyIntake, UnknownToken
+from safetynet.replies.intake import AnswerResult, ReplyIntake, UnknownToken
 from safetynet.replies.tokens import looks_like_token, token_within
 from safetynet.store import StoreUnavailable
 from safetynet.web import bodies, replies_api
@@ -195,19 +196,29 @@ class ReplyRoutes:
         if state is None:
             clean = token_within(token)
             if clean is not None:  # the link with 「。」 or 「)」 stuck to it: the page it meant
-                query = call.query_string
-                return Answer(302, secured({"Location": f"/r/{clean}" + (f"?{query}" if query else ""),
-                                            "Content-Type": "text/plain; charset=utf-8"}, self.https), b"302: Found")
+                return self._found_at(f"/r/{clean}", call.query_string)
             return self.not_found()
         target = state.target
+        if follows_on(target):  # a closed campaign's link (read only then): the household's running one?
+            moved = await intake.running_instead(target)
+            if moved is not None:
+                return self._found_at(f"/r/{intake.token_of(moved)}", MOVED_QUERY, call.query_string)
         await intake.read(target, ReplyChannel.WEB)
         info = await intake.page(target)
         if info is None:
             return self.not_found()
         lang = _lang(call.query.get("lang"), target)
+        notice = texts.t(lang, "reply.moved_here") if call.query.get("moved") == "1" else ""
         body = question_page(token, lang, info.association, info.kind, info.title,
-                             alert_text(info.messages, target.language, lang), target.status, state.recent)
+                             alert_text(info.messages, target.language, lang), target.status, state.recent,
+                             notice=notice)
         return self.page_answer(body)
+
+    def _found_at(self, path: str, *queries: str) -> Answer:
+        """302 to `path` with the queries given (as sent: still escaped), those that are not empty."""
+        query = "&".join(q for q in queries if q)
+        return Answer(302, secured({"Location": path + (f"?{query}" if query else ""),
+                                    "Content-Type": "text/plain; charset=utf-8"}, self.https), b"302: Found")
 
     async def _cancelled(self, intake: ReplyIntake, call: Call, target: ReplyTarget, after_post: bool = False) -> Answer:
         info = await intake.page(target)
@@ -224,6 +235,9 @@ class ReplyRoutes:
             target = await intake.resolve(token)
             if target is None:
                 return self.not_found(after_post=True)
+            moved = await intake.running_instead(target)  # a closed campaign's link: the running one's question
+            if moved is not None:
+                token, target = intake.token_of(moved), moved
             lang = _lang(form.get("lang") or call.query.get("lang"), target)
             return await self._question_again(intake, token, target, lang, "reply.bad_answer", 400)
         assert isinstance(status, str)
@@ -248,6 +262,7 @@ class ReplyRoutes:
                 return await self._cancelled(intake, call, cancelled, after_post=True)
             return self.not_found(after_post=True)
         lang = _lang(form.get("lang") or call.query.get("lang"), result.target)
+        token = result.token or token  # the running campaign's, when the link's campaign had closed
         if result.refused:
             state = await intake.resolve_page(token)
             if state is None:
@@ -258,7 +273,8 @@ class ReplyRoutes:
             now = await _answered_otherwise(intake, token, status)
             if now is not None:  # an old form sent again: the answer that stands, nothing changed (409)
                 return await self._question_again(intake, token, now.target, lang, "reply.stale_form", 409, now.recent)
-        body = confirmation_page(token, lang, status, details, with_details=form.get("details") == "1")
+        body = confirmation_page(token, lang, status, details, with_details=form.get("details") == "1",
+                                 moved=await _moved_words(intake, result, lang))
         return self.page_answer(body, after_post=True)
 
     async def _question_again(self, intake: ReplyIntake, token: str, target: ReplyTarget, lang: str, notice: str,
@@ -289,11 +305,13 @@ class ReplyRoutes:
             return self.json_answer({"error": "not found"}, 404)
         lang = _lang(doc.get("lang"), result.target)
         standing, message = result.status, texts.recorded(result.status, lang)
+        # the notification of a closed campaign: the answer went to the running one, and says so
+        message = texts.sentences(lang, [message, await _moved_words(intake, result, lang)])
         if result.refused:  # the call for help stands: say so, as for an old action sent again
             standing = str(result.target.status)
             message = texts.t(lang, "reply.current", label=texts.status_label(standing, lang))
         elif not result.recorded:  # an old notification's action sent again: say the answer that stands
-            now = await _answered_otherwise(intake, call.token, result.status)
+            now = await _answered_otherwise(intake, result.token or call.token, result.status)
             if now is not None:
                 standing = str(now.target.status)
                 message = texts.t(lang, "reply.current", label=texts.status_label(standing, lang))
@@ -384,10 +402,30 @@ async def _kept_too_long(intake: ReplyIntake, token: str, doc: Mapping[str, Any]
     state = await intake.resolve_page(token)
     if state is None:
         return None  # the answer path says what is wrong with the token
+    moved = await intake.running_instead(state.target)  # a closed campaign's notification: the running one's
+    if moved is not None:
+        state = await intake.resolve_page(intake.token_of(moved))
+        if state is None:
+            return None
     if help_called_since(state.recent, tapped_at):
         return _asked_for_help
     seen_help = state.target.status == Status.NEED_HELP  # called before the tap: the tap changes it
     return None if seen_help else _asked_for_help
+
+
+# The query of the redirect from a closed campaign's link to the running campaign's page: the page says why.
+MOVED_QUERY = "moved=1"
+
+
+async def _moved_words(intake: ReplyIntake, result: AnswerResult, lang: str) -> str:
+    """`reply.moved` when the answer went to the household's running campaign rather than the closed
+    one of the link (the two titles), else nothing."""
+    if result.moved_from is None:
+        return ""
+    old, new = await intake.page(result.moved_from), await intake.page(result.target)
+    if old is None or new is None:
+        return ""
+    return texts.t(lang, "reply.moved", old=old.title, new=new.title)
 
 
 async def _answered_otherwise(intake: ReplyIntake, token: str, status: str) -> PageState | None:

@@ -123,13 +123,16 @@ def _history_section(lang: str, shown: tuple[tuple[int, str], ...]) -> str:
 # Placeholders in cached pages: a token is [A-Za-z0-9_-] (checked before any page is made).
 _TOKEN, _K1, _K2 = "\x00T\x00", "\x00K1\x00", "\x00K2\x00"
 _KEY, _HISTORY, _ASSOCIATION, _SENT = "\x00K\x00", "\x00H\x00", "\x00A\x00", "\x00S\x00"
+_MOVED = "\x00M\x00"
 _PLACEHOLDER = re.compile(r"(\x00\w+\x00)")
 _CONFIRMATIONS: dict[tuple[str, str, bool], tuple[str, ...]] = {}
 
 
-def confirmation_page(token: str, lang: str, status: str, details: ReplyDetails, with_details: bool) -> str:
+def confirmation_page(token: str, lang: str, status: str, details: ReplyDetails, with_details: bool,
+                      moved: str = "") -> str:
     """The page after an answer. Built once per language, answer and notice, then filled in: it is
-    the page every answer of a city gets within minutes."""
+    the page every answer of a city gets within minutes. `moved`: the words saying the answer went to
+    another campaign than the link's (`reply.moved`), shown under the heading."""
     saved = with_details and not details.empty
     key = (lang, status, saved)
     parts = _CONFIRMATIONS.get(key)
@@ -137,7 +140,8 @@ def confirmation_page(token: str, lang: str, status: str, details: ReplyDetails,
         parts = _CONFIRMATIONS[key] = tuple(_PLACEHOLDER.split(_confirmation_template(lang, status, saved)))
     base = fresh_key()
     # one random draw, two keys: the details form and the change form are different answers
-    values = {_TOKEN: token, _K1: base + "-d", _K2: base + "-c"}
+    values = {_TOKEN: token, _K1: base + "-d", _K2: base + "-c",
+              _MOVED: f'<p class="notice moved" role="status">{escape(moved.replace(chr(0), ""))}</p>' if moved else ""}
     if saved:
         values[_SENT] = _details_sent(lang, details)
     return "".join([values.get(p, p) for p in parts])
@@ -165,7 +169,7 @@ def _confirmation_template(lang: str, status: str, saved: bool) -> str:
     return render(
         "reply_done.html",
         **page_context(lang=lang, title=texts.t(lang, "reply.title"), styles=_STYLES, languages=_switch(_TOKEN)),
-        token=_TOKEN, key_details=_K1, key_change=_K2, status=status, other=other,
+        token=_TOKEN, key_details=_K1, key_change=_K2, moved=_MOVED, status=status, other=other,
         cls="safe" if status == Status.SAFE else "help", recorded=texts.recorded(status, lang),
         help_note=status == Status.NEED_HELP, saved=saved, sent=_SENT, locations=[str(x) for x in _LOCATIONS],
         change_label=texts.change_label(other, lang),

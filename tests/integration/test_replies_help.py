@@ -60,15 +60,17 @@ async def test_need_help_reaches_head_and_deputies_with_the_facts(tmp_path: Path
 
 
 async def test_a_late_answer_to_a_closed_drill_alerts_with_that_drills_name_and_dashboard(tmp_path: Path) -> None:
-    """A closed drill's link still takes answers for a while; the association's dashboard by default
-    shows its current campaign, where this household is not on the help list."""
+    """A closed drill's link still takes answers for a while (when no campaign of the household runs:
+    the current one is another group's); the association's dashboard by default shows its current
+    campaign, where this household is not on the help list."""
     from replies_fixtures import start_campaign
 
     async with running_app(tmp_path) as env:
         await _staff_city(env)
         drill = env.campaign_id
         assert await env.store.campaigns.close(drill, env.clock.now())
-        current = await start_campaign(env, title="秋の総合防災訓練")
+        # 2班 only: A-002 (1班) is in no running campaign, so its drill's link answers the drill
+        current = await start_campaign(env, title="秋の総合防災訓練", scope=[f"group:{ASSOC_A}/2班"])
         await env.clock.advance(600)
         async with env.http.post(env.reply_url("A-002"), data={"status": "need_help", "k": "late-0001"}) as resp:
             assert resp.status == 200  # within the grace period after closing
