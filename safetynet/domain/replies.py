@@ -111,12 +111,16 @@ def first_running(running: Iterable[RunningTarget]) -> list[ReplyTarget]:
     return first
 
 
+def hands_on(state: CampaignState, kind: CampaignKind) -> bool:
+    """Whether a campaign in `state` hands the answers sent by its links or buttons on to a running
+    campaign of the same household: closed (cancelled keeps its own page, running takes its own)."""
+    return state == CampaignState.CLOSED and kind != CampaignKind.CHECK
+
+
 def follows_on(link: ReplyTarget) -> bool:
-    """Whether a reply link's campaign may hand its answers on to a running campaign of the same
-    household: it is closed (cancelled keeps its own page, running is the link's own). Only then is
-    the household's running campaign looked up: a running campaign's link, the common case, costs
-    no read more."""
-    return link.campaign_state == CampaignState.CLOSED and link.kind != CampaignKind.CHECK
+    """`hands_on` for a reply link's household and campaign. Only then is the household's running
+    campaign looked up: a running campaign's link, the common case, costs no read more."""
+    return hands_on(link.campaign_state, link.kind)
 
 
 def answering_campaign(link: ReplyTarget, running: Iterable[RunningTarget]) -> ReplyTarget:

@@ -17,7 +17,7 @@ from safetynet.channels.base import InboundAck, InboundTarget
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import ChannelName, ContactKind, Status
-from safetynet.domain.replies import ReplyDetails, ReplyTarget
+from safetynet.domain.replies import ReplyDetails, ReplyTarget, hands_on
 from safetynet.replies import texts
 from safetynet.replies.enrol import Enrolment, EnrolmentError, message_code_spec
 from safetynet.replies.intake import ReplyError, ReplyIntake, UnknownToken
@@ -106,6 +106,10 @@ class Inbound:
     async def answer_from(self, kind: ContactKind, address: str, campaign_id: int, answer: str,
                           channel: ChannelName, dedupe_key: str) -> InboundAck:
         targets = await self.store.replies.running_targets_by_contact([kind], address, campaign_id)
+        if not targets and await self._closed_lately(campaign_id):
+            # the buttons of a campaign closed since (within its grace): the households' running
+            # campaigns take the answer, as a closed campaign's reply link hands it on
+            targets = await self.store.replies.running_targets_by_contact([kind], address)
         if not targets:
             log.info("answer_without_campaign", channel=channel)
             return InboundAck(False, False, self.cfg.city.default_language, self._not_found())
@@ -115,6 +119,12 @@ class Inbound:
             return InboundAck(True, False, texts.ui_language(targets[0].language))
         notice, recorded = await self._answer_households(targets, status, channel, dedupe_key, None, "")
         return InboundAck(True, recorded, texts.ui_language(targets[0].language), notice)
+
+    async def _closed_lately(self, campaign_id: int) -> bool:
+        """Closed, within the grace its links take answers in (`domain.replies.hands_on`)."""
+        c = await self.store.campaigns.get(campaign_id)
+        return (c is not None and hands_on(c.state, c.kind) and c.closed_at is not None
+                and self.clock.now() - c.closed_at <= self.intake.grace_seconds)
 
     async def text_message(self, channel: ChannelName, kinds: Sequence[ContactKind], address: str, text: str,
                            message_id: str) -> str:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from replies_fixtures import Env, enrolment_code, running_app
+from replies_fixtures import Env, enrolment_code, running_app, start_campaign
 
+from safetynet.domain import CampaignKind
 from safetynet.replies.inbound import LINKS_PER_MINUTE, Inbound
 
 SHARED = "+819011110001"  # A-001 and A-004
@@ -86,3 +87,23 @@ async def test_enrolment_codes_from_one_address_are_limited(tmp_path: Path) -> N
         assert "試行が多すぎます" in await p.link(code, "telegram", "7770011")  # even a right one, for a minute
         await env.clock.advance(61)
         assert "登録しました" in await p.link(code, "telegram", "7770011")
+
+
+async def test_a_closed_campaigns_button_answers_the_households_running_campaign(tmp_path: Path) -> None:
+    """A LINE postback of the drill's multicast, pressed after the drill closed and a real event began:
+    the event takes it, as a closed campaign's reply link hands its answer on (QA: the answer was lost)."""
+    async with running_app(tmp_path, SAFETYNET_REPLIES_TOKEN_GRACE_HOURS="2") as env:
+        p = port(env)
+        drill = env.campaign_id
+        assert await env.store.campaigns.close(drill, env.clock.now())
+        lone = await p.answer_from("telegram", CHAT_A003, drill, "need_help", "telegram", "pb:none")
+        assert (lone.found, lone.recorded) == (False, False)  # nothing running: as before
+        event = await start_campaign(env, CampaignKind.REAL, title="地震")
+        ack = await p.answer_from("telegram", CHAT_A003, drill, "need_help", "telegram", "pb:old")
+        assert (ack.found, ack.recorded) == (True, True)
+        assert await env.status("A-003", event) == "need_help" and await env.history("A-003") == []
+        await env.clock.advance(3 * 3600)  # past the drill's grace: its buttons lead nowhere
+        late = await p.answer_from("telegram", CHAT_A003, drill, "safe", "telegram", "pb:late")
+        assert (late.found, late.recorded) == (False, False)
+        assert await env.status("A-003", event) == "need_help"
+        await env.intake.idle()
