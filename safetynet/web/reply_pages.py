@@ -176,8 +176,9 @@ class ReplyRoutes:
             return self.json_answer({"error": FAILURE_MESSAGES[status]}, status)
         return Answer(status, secured(failure_headers(status), self.https), failure_body())
 
-    def page_answer(self, body: str, status: int = 200, after_post: bool = False) -> Answer:
-        return Answer(status, self._after_post if after_post else self._html, body.encode())
+    def page_answer(self, body: str | bytes, status: int = 200, after_post: bool = False) -> Answer:
+        return Answer(status, self._after_post if after_post else self._html,
+                      body if isinstance(body, bytes) else body.encode())
 
     def json_answer(self, doc: Mapping[str, Any], status: int = 200) -> Answer:
         return Answer(status, self._json, json.dumps(doc).encode())

@@ -74,23 +74,24 @@ def question_page(
     current: Status,
     recent: Sequence[tuple[float, str]],
     notice: str = "",
-) -> str:
-    """The question. Its template is filled once per (language, texts, answer) and cached: the
+) -> bytes:
+    """The question, as sent (UTF-8). Its template is filled once per (language, texts, answer) and cached: the
     page every resident of a city opens within minutes differs only in its token, key, association
     and history. The association is a placeholder too: a city of a thousand associations and a few
     languages would otherwise outgrow the cache, and a miss renders the whole template."""
     current_label = texts.status_label(current, lang) if current in ANSWERED_STATUSES else ""
     parts = _question_parts(lang, kind == CampaignKind.DRILL, title, alert, current_label, notice)
     shown = _changes(recent)
-    past = _history_section(lang, shown) if shown else ""
+    past = _history_section(lang, shown) if shown else b""
     # escaping is per character, so escaping the name alone equals escaping the sentence around it;
     # NUL never belongs in a text, and must not pass for a placeholder
-    values = {_TOKEN: token, _KEY: fresh_key(), _HISTORY: past, _ASSOCIATION: escape(association.replace("\x00", ""))}
-    return "".join([values.get(p, p) for p in parts])
+    values = {_TOKEN_AT: token.encode(), _KEY_AT: fresh_key().encode(), _HISTORY_AT: past,
+              _ASSOCIATION_AT: escape(association.replace("\x00", "")).encode()}
+    return b"".join([values.get(p, p) for p in parts])
 
 
 @functools.lru_cache(maxsize=256)  # languages x campaign texts x answers of the running campaigns
-def _question_parts(lang: str, drill: bool, title: str, alert: str, current: str, notice: str) -> tuple[str, ...]:
+def _question_parts(lang: str, drill: bool, title: str, alert: str, current: str, notice: str) -> tuple[bytes, ...]:
     title, alert, current, notice = (x.replace("\x00", "") for x in (title, alert, current, notice))
     page = render(
         "reply.html",
@@ -99,7 +100,7 @@ def _question_parts(lang: str, drill: bool, title: str, alert: str, current: str
         drill=texts.t(lang, "reply.drill") if drill else "", heading=title, notice=notice, alert=alert,
         current=current, safe_label=texts.answer_label("safe", lang), help_label=texts.answer_label("need_help", lang),
     )
-    return tuple(_PLACEHOLDER.split(page))
+    return _split(page)
 
 
 def _changes(recent: Sequence[tuple[float, str]]) -> tuple[tuple[int, str], ...]:
@@ -113,11 +114,11 @@ def _changes(recent: Sequence[tuple[float, str]]) -> tuple[tuple[int, str], ...]
 
 
 @functools.lru_cache(maxsize=4096)
-def _history_section(lang: str, shown: tuple[tuple[int, str], ...]) -> str:
+def _history_section(lang: str, shown: tuple[tuple[int, str], ...]) -> bytes:
     """The earlier answers, by minute: the households that answered in the same minute (most of a
     city, in the first ones) share one rendering."""
-    return fragment("reply_history.html", lang=lang,
-                    history=[(month_day_time(minute * 60), texts.status_label(status, lang)) for minute, status in shown])
+    return str(fragment("reply_history.html", lang=lang, history=[
+        (month_day_time(minute * 60), texts.status_label(status, lang)) for minute, status in shown])).encode()
 
 
 # Placeholders in cached pages: a token is [A-Za-z0-9_-] (checked before any page is made).
@@ -125,26 +126,40 @@ _TOKEN, _K1, _K2 = "\x00T\x00", "\x00K1\x00", "\x00K2\x00"
 _KEY, _HISTORY, _ASSOCIATION, _SENT = "\x00K\x00", "\x00H\x00", "\x00A\x00", "\x00S\x00"
 _MOVED = "\x00M\x00"
 _PLACEHOLDER = re.compile(r"(\x00\w+\x00)")
-_CONFIRMATIONS: dict[tuple[str, str, bool], tuple[str, ...]] = {}
+# the same placeholders among a page's UTF-8 parts (`_split`)
+_TOKEN_AT, _K1_AT, _K2_AT, _KEY_AT, _HISTORY_AT, _ASSOCIATION_AT, _SENT_AT, _MOVED_AT = (
+    p.encode() for p in (_TOKEN, _K1, _K2, _KEY, _HISTORY, _ASSOCIATION, _SENT, _MOVED))
+_CONFIRMATIONS: dict[tuple[str, str, bool], tuple[bytes, ...]] = {}
+
+
+def _split(page: str) -> tuple[bytes, ...]:
+    """A filled template as UTF-8 parts around its placeholders: a page is then joined as bytes,
+    not built as text and encoded whole for every resident (most of it Japanese, 3 bytes a character)."""
+    return tuple(part.encode() for part in _PLACEHOLDER.split(page))
 
 
 def confirmation_page(token: str, lang: str, status: str, details: ReplyDetails, with_details: bool,
-                      moved: str = "") -> str:
-    """The page after an answer. Built once per language, answer and notice, then filled in: it is
-    the page every answer of a city gets within minutes. `moved`: the words saying the answer went to
-    another campaign than the link's (`reply.moved`), shown under the heading."""
+                      moved: str = "") -> bytes:
+    """The page after an answer, as sent (UTF-8). Built once per language, answer and notice, then
+    filled in: it is the page every answer of a city gets within minutes. `moved`: the words saying the
+    answer went to another campaign than the link's (`reply.moved`), shown under the heading."""
     saved = with_details and not details.empty
     key = (lang, status, saved)
     parts = _CONFIRMATIONS.get(key)
     if parts is None:
-        parts = _CONFIRMATIONS[key] = tuple(_PLACEHOLDER.split(_confirmation_template(lang, status, saved)))
+        parts = _CONFIRMATIONS[key] = _split(_confirmation_template(lang, status, saved))
     base = fresh_key()
     # one random draw, two keys: the details form and the change form are different answers
-    values = {_TOKEN: token, _K1: base + "-d", _K2: base + "-c",
-              _MOVED: f'<p class="notice moved" role="status">{escape(moved.replace(chr(0), ""))}</p>' if moved else ""}
+    values = {_TOKEN_AT: token.encode(), _K1_AT: f"{base}-d".encode(), _K2_AT: f"{base}-c".encode(),
+              _MOVED_AT: _moved_notice(moved) if moved else b""}
     if saved:
-        values[_SENT] = _details_sent(lang, details)
-    return "".join([values.get(p, p) for p in parts])
+        values[_SENT_AT] = _details_sent(lang, details).encode()
+    return b"".join([values.get(p, p) for p in parts])
+
+
+def _moved_notice(moved: str) -> bytes:
+    """Under the heading: the answer went to the running campaign, not the closed one of the link."""
+    return str(fragment("reply_moved.html", text=moved.replace("\x00", ""))).encode()
 
 
 def _details_sent(lang: str, details: ReplyDetails) -> str:

@@ -10,7 +10,7 @@ from safetynet.web.reply_views import question_page
 
 
 def _page(token: str, recent: tuple[tuple[float, str], ...], title: str = "地震") -> str:
-    return question_page(token, "ja", "さくら町会", CampaignKind.DRILL, title, "本文", Status.SAFE, recent)
+    return question_page(token, "ja", "さくら町会", CampaignKind.DRILL, title, "本文", Status.SAFE, recent).decode()
 
 
 def test_cached_question_pages_carry_their_own_token_key_and_history() -> None:
@@ -35,7 +35,7 @@ def test_each_association_gets_its_own_name_escaped_from_one_cached_template() -
     from safetynet.web.reply_views import _question_parts
 
     def page(association: str) -> str:
-        return question_page("tokenDDDDDDDDDDD", "ja", association, CampaignKind.DRILL, "地震", "本文", Status.PENDING, ())
+        return question_page("tokenDDDDDDDDDDD", "ja", association, CampaignKind.DRILL, "地震", "本文", Status.PENDING, ()).decode()
 
     _question_parts.cache_clear()
     names = [f"第{i}町会" for i in range(300)] + ['<b>&"東"</b>\x00A\x00']
