@@ -483,6 +483,10 @@ def routing_page(request: web.Request, status: int) -> web.Response | None:
     if status == 405:
         token = request.path[3:].partition("/")[0]
         return html(wrong_method_page(f"/r/{token}" if looks_like_token(token) else ""), status=405)
+    clean = token_within(request.path[3:]) if request.method in ("GET", "HEAD") else None
+    if clean is not None:  # `/r/TOKEN/` or `/r/TOKEN/…`, a slash typed or glued on: the page it meant
+        query = request.rel_url.raw_query_string
+        return web.Response(status=302, text="302: Found", headers={"Location": f"/r/{clean}" + (f"?{query}" if query else "")})
     return html(not_found_page(*dead_end_contact(request)), status=404)
 
 

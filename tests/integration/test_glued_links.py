@@ -16,9 +16,10 @@ from replies_fixtures import enrolment_code, running_app
 from safetynet.i18n import t
 
 TAILS = ["。", "。ご確認ください", "）", " ご確認ください", "、よろしく"]
+REPLY_TAILS = [*TAILS, "/", "/。"]  # a slash typed or glued on after the token (QA: /r/TOKEN/ was 404)
 
 
-@pytest.mark.parametrize("tail", TAILS)
+@pytest.mark.parametrize("tail", REPLY_TAILS)
 async def test_a_reply_link_with_words_stuck_to_it_opens_the_page_it_meant(tmp_path: Path, tail: str) -> None:
     async with running_app(tmp_path) as env:
         url = env.reply_url("A-001")
