@@ -151,6 +151,17 @@ class CampaignInfo:
                 "approved_by": self.approved_by, "approved_at": self.approved_at}
 
 
+@dataclass(frozen=True)
+class OpenHelp:
+    """Help requests of one association in one campaign that no one marked handled yet (`open`), the
+    campaign as the staff pages name it. A request stays open after its campaign closed: the head's
+    page of a newer campaign must still point to it."""
+
+    campaign: CampaignInfo
+    association_id: int
+    open: int
+
+
 class Enrolment(NamedTuple):
     """A household taking part in a campaign, with the hash of its reply token."""
 

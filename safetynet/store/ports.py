@@ -41,6 +41,7 @@ from safetynet.domain.campaigns import (
     LadderStep,
     MinuteRow,
     NoticeRecipient,
+    OpenHelp,
     StaffAlert,
     StepHousehold,
     StepPlan,
@@ -784,6 +785,12 @@ class DashboardReads(Protocol):
 
     async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:
         """Open help requests per association (every asked association present, 0 included; None: those with any)."""
+        ...
+
+    async def open_help_everywhere(self, association_ids: Iterable[int] | None = None) -> list[OpenHelp]:
+        """Open (not handled) help requests per campaign and association, of every campaign not purged,
+        running or finished (None: every association; the ones without any left out); the newest
+        campaign first, then by association id."""
         ...
 
     async def counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, dict[str, int]]:

@@ -33,6 +33,7 @@ from safetynet.web.city_views import (
     campaign_actions,
     districts_table,
     health_block,
+    help_elsewhere,
     notice_progress,
     proposals_block,
     totals_block,
@@ -46,7 +47,7 @@ from safetynet.web.dash_shell import (
     visible_associations,
 )
 from safetynet.web.dash_text import lang_of, live_words, t
-from safetynet.web.dash_views import state_labels_json
+from safetynet.web.dash_views import others_than, state_labels_json
 
 PARTS_TTL_SECONDS = 1.0
 # past the TTL a part up to this old is served while the next is built (see TtlCache)
@@ -120,7 +121,8 @@ async def city_page(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     lang = lang_of(request)
     info, _ = await _city_campaign(request, viewer)
-    ids = None if viewer.scope.kind == "city" else [a.id for a in await visible_associations(request, viewer)]
+    seen = await visible_associations(request, viewer)
+    ids = None if viewer.scope.kind == "city" else [a.id for a in seen]
     # a head or district head sees their own part of the city here: the heading says which
     heading = t(lang, "city") if viewer.scope.kind == "city" else t(lang, "city_scoped", name=viewer.scope.name)
     recent = await reads(request).campaigns_for(ids)
@@ -137,7 +139,11 @@ async def city_page(request: web.Request) -> web.Response:
     svc = services(request)
     # read per request, not cached with the parts: "nothing is being sent" must show at once
     sending = await read_status(svc.store.health, svc.clock.now(), enabled_channels(svc.cfg))
+    # help requests still open in other campaigns (a closed drill's): the overview of the one shown must not hide them
+    found = await reads(request).open_help_everywhere(ids)
+    elsewhere = help_elsewhere(lang, found if info is None else others_than(found, info), seen)
     context: dict[str, object] = {"heading": heading, "info": info, "recent": recent, "proposals": proposals,
+               "help_elsewhere": elsewhere,
                "start_form": start_form,
                "checks": checks, "notices": "",
                "health": health_block(lang, sending, running=info is not None and info.state == "running")}

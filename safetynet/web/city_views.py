@@ -9,7 +9,8 @@ from typing import Any
 
 from safetynet.broadcast.health import FAILING, IDLE, OK, DispatchStatus
 from safetynet.domain import ANSWERED
-from safetynet.domain.campaigns import NOTICE_STEP, CampaignInfo
+from safetynet.domain.campaigns import NOTICE_STEP, CampaignInfo, OpenHelp
+from safetynet.domain.roster import Association
 from safetynet.templating import ENV, Markup, call_macro
 from safetynet.web import dash_views  # noqa: F401 - the staff templates' globals
 from safetynet.web.dash_shell import when
@@ -158,6 +159,18 @@ def health_block(lang: str, status: DispatchStatus, running: bool) -> Markup:
     health = {"dispatcher_down": not status.sending, "dispatcher": dispatcher, "channels": channels,
               "bad": not status.sending or bool(status.failing), "running": running}
     return _macro("health_block", lang, health)
+
+
+def help_elsewhere(lang: str, found: Sequence[OpenHelp], associations: Sequence[Association]) -> Markup:
+    """The open help requests of campaigns other than the one shown, of the associations the viewer sees
+    (`found` has the others left out already), grouped by campaign, newest first."""
+    named = {a.id: a for a in associations}
+    groups: dict[int, tuple[CampaignInfo, list[tuple[Association, int]]]] = {}
+    for o in found:
+        if o.association_id in named:
+            groups.setdefault(o.campaign.id, (o.campaign, []))[1].append((named[o.association_id], o.open))
+    total = sum(n for _, rows in groups.values() for _, n in rows)
+    return _macro("help_elsewhere", lang, list(groups.values()), total)
 
 
 def campaign_header(lang: str, c: CampaignInfo) -> Markup:

@@ -13,7 +13,7 @@ from typing import Any
 from markupsafe import Markup
 
 from safetynet.domain import ANSWERED
-from safetynet.domain.campaigns import CampaignInfo
+from safetynet.domain.campaigns import CampaignInfo, OpenHelp
 from safetynet.domain.phones import format_national
 from safetynet.domain.replies import HelpItem
 from safetynet.domain.roster import Association, Coverage, HouseholdLine
@@ -111,6 +111,16 @@ def counts_block(lang: str, status: dict[str, int]) -> Markup:
 def help_items(lang: str, items: Sequence[HelpItem]) -> Markup:
     """The inside of the need-help panel (also served alone when it must be refreshed)."""
     return _macro("help_items", lang, items)
+
+
+def others_than(found: Sequence[OpenHelp], shown: CampaignInfo) -> list[OpenHelp]:
+    """Open help requests of campaigns other than the one a page shows (its own are its help list)."""
+    return [o for o in found if o.campaign.id != shown.id]
+
+
+def help_elsewhere(lang: str, association_id: int, items: Sequence[OpenHelp]) -> Markup:
+    """The line above the help list naming the association's other campaigns with open requests."""
+    return _macro("help_elsewhere", lang, association_id, items)
 
 
 @functools.lru_cache(maxsize=8)

@@ -56,8 +56,10 @@ from safetynet.web.dash_views import (
     HouseholdFilter,
     association_context,
     doorknock_context,
+    help_elsewhere,
     help_items,
     household_rows,
+    others_than,
     phone_first,
     state_labels_json,
     status_labels_json,
@@ -143,14 +145,16 @@ async def association_page(request: web.Request) -> web.Response:
     if campaign.kind == CampaignKind.CHECK:
         return await _check_page(request, viewer, lang, assoc, campaign)
     # independent reads side by side: under a reply surge each read waits its turn on a reader
-    lines, help_list, cov, campaigns, disclosure, checks = await asyncio.gather(
+    lines, help_list, cov, campaigns, disclosure, checks, elsewhere = await asyncio.gather(
         r.households(campaign.id, assoc.id), r.help_panel(campaign.id, [assoc.id]), r.coverage(assoc.id),
-        r.campaigns_for([assoc.id]), disclosure_for(r, viewer), r.contact_checks([assoc.id]))
+        r.campaigns_for([assoc.id]), disclosure_for(r, viewer), r.contact_checks([assoc.id]),
+        r.open_help_everywhere([assoc.id]))
     lines = disclosure.lines(lines, assoc.district, assoc.name)
     help_list = disclosure.asking_in(campaign.kind).help_items(help_list, assoc.district, assoc.name)
     context = association_context(lang, assoc, campaign, campaigns, help_list, lines,
                                   _coverage(disclosure, cov, assoc), _filter(request))
     context["checks"] = check_block(lang, checks)
+    context["help_elsewhere"] = help_elsewhere(lang, assoc.id, others_than(elsewhere, campaign))
     attrs = {**_live_attrs(lang, "association", campaign, assoc, since), **_confirm_words(lang), **_help_words(lang)}
     return render(request, assoc.name, template="association.html", context=context, scripts=("/static/live.js", "/static/dash.js"),
                   styles=_PRINTABLE, main_attrs=attrs)
@@ -160,13 +164,14 @@ async def _check_page(request: web.Request, viewer: Viewer, lang: str, assoc: As
                       campaign: CampaignInfo) -> web.Response:
     """An association's dashboard on a contact check: what its households' contacts came to."""
     r = reads(request)
-    totals, unconfirmed, cov, campaigns, disclosure = await asyncio.gather(
+    totals, unconfirmed, cov, campaigns, disclosure, elsewhere = await asyncio.gather(
         r.counts(campaign.id, [assoc.id]), r.check_unconfirmed(campaign.id, [assoc.id]), r.coverage(assoc.id),
-        r.campaigns_for([assoc.id]), disclosure_for(r, viewer))
+        r.campaigns_for([assoc.id]), disclosure_for(r, viewer), r.open_help_everywhere([assoc.id]))
     households = sum(totals.get(assoc.id, {}).values())
     context = association_context(lang, assoc, campaign, campaigns, [], [], _coverage(disclosure, cov, assoc),
                                   _filter(request))
     context["checks"] = Markup()  # this check's own figures above say it; the tallies of every check would not agree yet
+    context["help_elsewhere"] = help_elsewhere(lang, assoc.id, others_than(elsewhere, campaign))
     context["check_progress"] = check_progress(lang, campaign.id, households,
                                                disclosure.lines(unconfirmed, assoc.district, assoc.name))
     return render(request, assoc.name, template="association.html", context=context)
@@ -216,9 +221,11 @@ async def doorknock_page(request: web.Request) -> web.Response:
     record(request, viewer, AuditAction.VIEW, "doorknock", campaign_id=campaign.id, association_id=assoc.id)
     lang = lang_of(request)
     r = reads(request)
-    lines, found, disclosure = await asyncio.gather(_lines(request, viewer, assoc, campaign.id),
-                                                   r.help_panel(campaign.id, [assoc.id]), disclosure_for(r, viewer))
+    lines, found, disclosure, elsewhere = await asyncio.gather(
+        _lines(request, viewer, assoc, campaign.id), r.help_panel(campaign.id, [assoc.id]), disclosure_for(r, viewer),
+        r.open_help_everywhere([assoc.id]))
     context = doorknock_context(lang, assoc, campaign, lines, services(request).clock.now())
+    context["help_elsewhere"] = help_elsewhere(lang, assoc.id, others_than(elsewhere, campaign))
     # who asked for help and is not seen to yet comes first on the walk (QA: the printed list left them out:
     # they answered, so they are not on it)
     context["help"] = disclosure.asking_in(campaign.kind).help_items(found, assoc.district, assoc.name)

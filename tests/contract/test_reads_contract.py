@@ -229,6 +229,39 @@ async def test_the_help_panel_and_its_counts(store_factory: StoreFactory) -> Non
         assert [h.household_id for h in await store.dashboard.help_panel(cid, a.values())] == [ids["S-2"]]
 
 
+async def test_open_help_of_every_campaign_not_purged(store_factory: StoreFactory) -> None:
+    """A closed campaign's open requests stay on the associations' lists: the pages of a newer
+    campaign must find them (QA: 18 open requests of a closed drill were on no default page)."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        a = await association_ids(store)
+        old = await running_campaign(store)
+        await _reply(store, old, ids["S-2"], "need_help", "k1")
+        await _reply(store, old, ids["S-3"], "need_help", "k2")
+        await _reply(store, old, ids["U-1"], "need_help", "k3")
+        await _reply(store, old, ids["U-2"], "need_help", "k4")
+        await store.replies.mark_handled(old, ids["U-2"], None, "head")
+        assert await store.campaigns.close(old, clock.now())
+        await clock.advance(60)
+        new = await running_campaign(store)
+        await _reply(store, new, ids["S-2"], "need_help", "k5")
+        got = [(o.campaign.id, o.campaign.state, o.association_id, o.open)
+               for o in await store.dashboard.open_help_everywhere()]
+        assert got == [(new, "running", a[SAKURA], 1), (old, "closed", a[SAKURA], 2), (old, "closed", a[UME], 1)]
+        got = [(o.campaign.id, o.association_id, o.open) for o in await store.dashboard.open_help_everywhere([a[UME]])]
+        assert got == [(old, a[UME], 1)]
+        assert await store.dashboard.open_help_everywhere([a[MATSU]]) == []
+        assert await store.dashboard.open_help_everywhere([]) == []
+        await store.replies.mark_handled(old, ids["U-1"], None, "head")
+        assert await store.dashboard.open_help_everywhere([a[UME]]) == []
+        # retention erased the old campaign's words: its requests are no one's list any more
+        await clock.advance(86400)
+        await store.campaigns.purge(old, clock.now())
+        got = [(o.campaign.id, o.association_id, o.open) for o in await store.dashboard.open_help_everywhere()]
+        assert got == [(new, a[SAKURA], 1)]
+
+
 async def test_the_help_panel_says_which_requests_went_on_as_unhandled(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         clock = clock_of(store)

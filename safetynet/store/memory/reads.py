@@ -14,6 +14,7 @@ from safetynet.domain.campaigns import (
     CheckTally,
     CountRow,
     MinuteRow,
+    OpenHelp,
     tally_checks,
 )
 from safetynet.domain.replies import Change, ChannelCount, HelpItem
@@ -286,6 +287,20 @@ class MemoryDashboardReads:
         if association_ids is None:
             return found
         return {a: found.get(a, 0) for a in sorted(set(association_ids))}
+
+    async def open_help_everywhere(self, association_ids: Iterable[int] | None = None) -> list[OpenHelp]:
+        await asyncio.sleep(0)
+        t = self.t
+        aids = None if association_ids is None else set(association_ids)
+        found: dict[tuple[int, int], int] = {}
+        for (cid, hid), hr in t.help.items():
+            m, c = t.members.get((cid, hid)), t.campaigns.get(cid)
+            if hr.handled_at is not None or m is None or c is None or c.purged_at is not None:
+                continue
+            if aids is None or m.association_id in aids:
+                found[cid, m.association_id] = found.get((cid, m.association_id), 0) + 1
+        ordered = sorted(found.items(), key=lambda kv: (-t.campaigns[kv[0][0]].began, -kv[0][0], kv[0][1]))
+        return [OpenHelp(_info(t.campaigns[cid]), aid, n) for (cid, aid), n in ordered]
 
     # -- live changes ------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 
 from safetynet.domain import ALL_STATUSES, ChannelName, Scope
-from safetynet.domain.campaigns import CampaignInfo, CheckTally
+from safetynet.domain.campaigns import CampaignInfo, CheckTally, OpenHelp
 from safetynet.domain.replies import Change, ChannelCount, HelpItem
 from safetynet.domain.roster import Association, Coverage, HouseholdLine
 from safetynet.store.sqlite.db import Reads, Row, marks
@@ -438,6 +438,26 @@ class SqliteDashboardReads:
         )
         found = {r[0]: r[1] for r in rows}
         return {a: found.get(a, 0) for a in aids}
+
+    async def open_help_everywhere(self, association_ids: Iterable[int] | None = None) -> list[OpenHelp]:
+        """Driven from the open requests (a few, however large the city): their campaigns and associations."""
+        where, params = "", []
+        if association_ids is not None:
+            aids = sorted(set(association_ids))
+            if not aids:
+                return []
+            where, params = f" AND ch.association_id IN ({marks(len(aids))})", aids
+        cols = ", ".join(f"c.{col.strip()}" for col in _CAMPAIGN_COLS.split(","))
+        rows = await self.db.fetchall(
+            f"SELECT {cols}, ch.association_id AS aid, count(*) AS n FROM help_requests hr"
+            " JOIN campaign_households ch ON ch.campaign_id = hr.campaign_id AND ch.household_id = hr.household_id"
+            " JOIN campaigns c ON c.id = hr.campaign_id"
+            f" WHERE hr.handled_at IS NULL AND c.purged_at IS NULL{where}"
+            f" GROUP BY {cols}, ch.association_id"
+            " ORDER BY coalesce(c.started_at, c.created_at) DESC, c.id DESC, ch.association_id",
+            params,
+        )
+        return [OpenHelp(_campaign(r), r["aid"], r["n"]) for r in rows]
 
     # -- live changes -------------------------------------------------------------
 
