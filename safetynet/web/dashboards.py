@@ -145,9 +145,10 @@ async def association_page(request: web.Request) -> web.Response:
     if campaign.kind == CampaignKind.CHECK:
         return await _check_page(request, viewer, lang, assoc, campaign)
     # independent reads side by side: under a reply surge each read waits its turn on a reader
-    lines, help_list, cov, campaigns, disclosure, checks, elsewhere = await asyncio.gather(
-        r.households(campaign.id, assoc.id), r.help_panel(campaign.id, [assoc.id]), r.coverage(assoc.id),
-        r.campaigns_for([assoc.id]), disclosure_for(r, viewer), r.contact_checks([assoc.id]),
+    (lines, help_list, cov, campaigns, disclosure, checks), elsewhere = await asyncio.gather(
+        asyncio.gather(r.households(campaign.id, assoc.id), r.help_panel(campaign.id, [assoc.id]),
+                       r.coverage(assoc.id), r.campaigns_for([assoc.id]), disclosure_for(r, viewer),
+                       r.contact_checks([assoc.id])),
         r.open_help_everywhere([assoc.id]))
     lines = disclosure.lines(lines, assoc.district, assoc.name)
     help_list = disclosure.asking_in(campaign.kind).help_items(help_list, assoc.district, assoc.name)
