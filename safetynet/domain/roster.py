@@ -208,6 +208,16 @@ class HouseholdLine:
 
 
 @dataclass(frozen=True)
+class NotedHousehold:
+    """A household and the latest words it wrote in a campaign (a note kept with 無事, an SMS kept as a
+    note, the details form's 伝えたいこと), whatever its answer; never a staff confirmation's note."""
+
+    line: HouseholdLine
+    note: str
+    noted_at: float
+
+
+@dataclass(frozen=True)
 class Coverage:
     """An association's households with at least one working contact, and those with none."""
 

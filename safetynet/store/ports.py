@@ -74,6 +74,7 @@ from safetynet.domain.roster import (
     HouseholdLine,
     HouseholdRecord,
     ImportSummary,
+    NotedHousehold,
     RosterSummary,
     Staff,
     TargetHousehold,
@@ -777,6 +778,12 @@ class DashboardReads(Protocol):
     ) -> list[HouseholdLine]:
         """Households of these associations in these statuses (never answered at all, if asked), in
         (association, group, address, id) order, a page of `limit` after the line `after`."""
+        ...
+
+    async def household_notes(self, campaign_id: int, association_ids: Iterable[int]) -> list[NotedHousehold]:
+        """The households of these associations that wrote a note in the campaign (any answer, a note
+        alone too), each with its latest note (never a staff confirmation's), in (association, group,
+        address, id) order."""
         ...
 
     async def help_panel(self, campaign_id: int, association_ids: Iterable[int]) -> list[HelpItem]:

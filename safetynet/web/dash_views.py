@@ -16,7 +16,8 @@ from safetynet.domain import ANSWERED
 from safetynet.domain.campaigns import CampaignInfo, OpenHelp
 from safetynet.domain.phones import format_national
 from safetynet.domain.replies import HelpItem
-from safetynet.domain.roster import Association, Coverage, HouseholdLine
+from safetynet.domain.consent import Disclosure
+from safetynet.domain.roster import Association, Coverage, HouseholdLine, NotedHousehold
 from safetynet.domain.walking import walking_key, walking_ranks
 from safetynet.replies.texts import location_words
 from safetynet.templating import ENV, Stamp, call_macro, mark
@@ -121,6 +122,16 @@ def others_than(found: Sequence[OpenHelp], shown: CampaignInfo) -> list[OpenHelp
 def help_elsewhere(lang: str, association_id: int, items: Sequence[OpenHelp]) -> Markup:
     """The line above the help list naming the association's other campaigns with open requests."""
     return _macro("help_elsewhere", lang, association_id, items)
+
+
+def notes_panel(lang: str, notes: Sequence[NotedHousehold], disclosure: Disclosure, assoc: Association,
+                help_list: Sequence[HelpItem] = ()) -> Markup:
+    """The households' notes but those of the open help cards (which show their own), each household as the
+    viewer may see it: a withheld one by its number, its words left out (domain.consent)."""
+    carded = {h.household_id for h in help_list}
+    kept = [n for n in notes if n.line.id not in carded]
+    lines = disclosure.lines((n.line for n in kept), assoc.district, assoc.name)
+    return _macro("notes_panel", lang, [(h, "" if h.withheld else n.note, n.noted_at) for h, n in zip(lines, kept, strict=True)])
 
 
 @functools.lru_cache(maxsize=8)

@@ -59,6 +59,7 @@ from safetynet.web.dash_views import (
     help_elsewhere,
     help_items,
     household_rows,
+    notes_panel,
     others_than,
     phone_first,
     state_labels_json,
@@ -145,17 +146,18 @@ async def association_page(request: web.Request) -> web.Response:
     if campaign.kind == CampaignKind.CHECK:
         return await _check_page(request, viewer, lang, assoc, campaign)
     # independent reads side by side: under a reply surge each read waits its turn on a reader
-    (lines, help_list, cov, campaigns, disclosure, checks), elsewhere = await asyncio.gather(
+    (lines, help_list, cov, campaigns, disclosure, checks), (elsewhere, notes) = await asyncio.gather(
         asyncio.gather(r.households(campaign.id, assoc.id), r.help_panel(campaign.id, [assoc.id]),
                        r.coverage(assoc.id), r.campaigns_for([assoc.id]), disclosure_for(r, viewer),
                        r.contact_checks([assoc.id])),
-        r.open_help_everywhere([assoc.id]))
+        asyncio.gather(r.open_help_everywhere([assoc.id]), r.household_notes(campaign.id, [assoc.id])))
     lines = disclosure.lines(lines, assoc.district, assoc.name)
     help_list = disclosure.asking_in(campaign.kind).help_items(help_list, assoc.district, assoc.name)
     context = association_context(lang, assoc, campaign, campaigns, help_list, lines,
                                   _coverage(disclosure, cov, assoc), _filter(request))
     context["checks"] = check_block(lang, checks)
     context["help_elsewhere"] = help_elsewhere(lang, assoc.id, others_than(elsewhere, campaign))
+    context["notes"] = notes_panel(lang, notes, disclosure, assoc, help_list)
     attrs = {**_live_attrs(lang, "association", campaign, assoc, since), **_confirm_words(lang), **_help_words(lang)}
     return render(request, assoc.name, template="association.html", context=context, scripts=("/static/live.js", "/static/dash.js"),
                   styles=_PRINTABLE, main_attrs=attrs)
@@ -222,14 +224,16 @@ async def doorknock_page(request: web.Request) -> web.Response:
     record(request, viewer, AuditAction.VIEW, "doorknock", campaign_id=campaign.id, association_id=assoc.id)
     lang = lang_of(request)
     r = reads(request)
-    lines, found, disclosure, elsewhere = await asyncio.gather(
+    lines, found, disclosure, elsewhere, notes = await asyncio.gather(
         _lines(request, viewer, assoc, campaign.id), r.help_panel(campaign.id, [assoc.id]), disclosure_for(r, viewer),
-        r.open_help_everywhere([assoc.id]))
+        r.open_help_everywhere([assoc.id]), r.household_notes(campaign.id, [assoc.id]))
     context = doorknock_context(lang, assoc, campaign, lines, services(request).clock.now())
     context["help_elsewhere"] = help_elsewhere(lang, assoc.id, others_than(elsewhere, campaign))
     # who asked for help and is not seen to yet comes first on the walk (QA: the printed list left them out:
     # they answered, so they are not on it)
     context["help"] = disclosure.asking_in(campaign.kind).help_items(found, assoc.district, assoc.name)
+    # what households wrote with another answer (「隣のおばあさんが出てこない」) is a door to knock on too
+    context["notes"] = notes_panel(lang, notes, disclosure, assoc, found)
     return render(request, f'{t(lang, "doorknock")} — {assoc.name}', template="doorknock.html", context=context,
                   scripts=("/static/live.js", "/static/dash.js"), styles=_PRINTABLE,
                   main_attrs={**_live_attrs(lang, "doorknock", campaign, assoc, since), **_confirm_words(lang),

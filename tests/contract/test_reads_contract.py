@@ -262,6 +262,38 @@ async def test_open_help_of_every_campaign_not_purged(store_factory: StoreFactor
         assert got == [(new, a[SAKURA], 1)]
 
 
+async def test_household_notes_whatever_the_answer(store_factory: StoreFactory) -> None:
+    """Words a household wrote reach its head whatever it answered (QA: a note with 無事, an SMS kept
+    as a note alone, were on no page): the latest of each household, never staff's."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        other = await running_campaign(store)
+        await _reply(store, cid, ids["S-3"], "safe", "k1", note="無事です。隣のおばあさんが出てこない")
+        await clock.advance(5)
+        await _reply(store, cid, ids["S-2"], "note", "k2", channel="sms", note="いえがこわれた")
+        await _reply(store, cid, ids["S-3"], "safe", "k3")  # a plain answer after it keeps the words
+        await _reply(store, cid, ids["U-1"], "need_help", "k4", note="足が痛い")
+        await clock.advance(5)
+        await _reply(store, cid, ids["U-1"], "need_help", "k5", note="水もない")
+        await _reply(store, cid, ids["S-1"], "safe", "k6", note="")
+        await _reply(store, other, ids["S-4"], "safe", "k7", note="別の訓練")
+        t = await store.replies.target(cid, ids["S-4"])
+        assert t is not None
+        await store.replies.record(ReplyItem(cid, ids["S-4"], t.association_id, "confirmed_in_person", "staff", "k8",
+                                             clock.now(), ReplyDetails(note="訪問した")))
+        got = await store.dashboard.household_notes(cid, a.values())
+        assert [(n.line.household_key, n.line.status, n.note) for n in got] == [
+            ("S-2", "pending", "いえがこわれた"), ("S-3", "safe", "無事です。隣のおばあさんが出てこない"),
+            ("U-1", "need_help", "水もない")]
+        assert got[1].noted_at == got[0].noted_at - 5 and got[1].line.name == "Smith John"
+        assert [n.line.household_key for n in await store.dashboard.household_notes(cid, [a[UME], a[MATSU]])] == ["U-1"]
+        assert await store.dashboard.household_notes(cid, []) == []
+        assert [n.note for n in await store.dashboard.household_notes(other, a.values())] == ["別の訓練"]
+
+
 async def test_the_help_panel_says_which_requests_went_on_as_unhandled(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         clock = clock_of(store)

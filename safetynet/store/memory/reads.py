@@ -18,7 +18,7 @@ from safetynet.domain.campaigns import (
     tally_checks,
 )
 from safetynet.domain.replies import Change, ChannelCount, HelpItem
-from safetynet.domain.roster import Association, Coverage, HouseholdLine
+from safetynet.domain.roster import Association, Coverage, HouseholdLine, NotedHousehold
 from safetynet.store.memory.tables import CampaignRow, HouseholdRow, MemberRow, Tables
 
 _STATUSES = tuple(str(s) for s in ALL_STATUSES)
@@ -264,6 +264,18 @@ class MemoryDashboardReads:
         lines = [dataclasses.replace(self._line(h, m), status=asked.get(h.id, "not_asked"))
                  for h, m in self._members(campaign_id, set(association_ids)) if asked.get(h.id) != "confirmed"]
         return self._page(campaign_id, lines, after, limit)
+
+    async def household_notes(self, campaign_id: int, association_ids: Iterable[int]) -> list[NotedHousehold]:
+        await asyncio.sleep(0)
+        latest: dict[int, tuple[int, str, float]] = {}
+        for r in self.t.replies.values():
+            if r.campaign_id == campaign_id and r.channel != "staff" and r.note and r.id > latest.get(
+                    r.household_id, (0, "", 0.0))[0]:
+                latest[r.household_id] = (r.id, r.note, r.received_at)
+        found = [(h, m, self.t.members[(campaign_id, h.id)].association_id) for h, m in
+                 self._members(campaign_id, set(association_ids)) if h.id in latest]
+        found.sort(key=lambda x: (x[2], self.t.group_name(x[0].group_id), x[0].address, x[0].id))
+        return [NotedHousehold(self._line(h, m), latest[h.id][1], latest[h.id][2]) for h, m, _ in found]
 
     async def help_panel(self, campaign_id: int, association_ids: Iterable[int]) -> list[HelpItem]:
         await asyncio.sleep(0)

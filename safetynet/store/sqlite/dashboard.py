@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 
 from safetynet.domain import ALL_STATUSES, ChannelName, Scope
 from safetynet.domain.campaigns import CampaignInfo, CheckTally, OpenHelp
-from safetynet.domain.replies import Change, ChannelCount, HelpItem
-from safetynet.domain.roster import Association, Coverage, HouseholdLine
+from safetynet.domain.replies import Change, ChannelCount, HelpItem, ReplyChannel
+from safetynet.domain.roster import Association, Coverage, HouseholdLine, NotedHousehold
 from safetynet.store.sqlite.db import Reads, Row, marks
 from safetynet.store.sqlite.help_requests import latest_details_sql
 from safetynet.store.sqlite.reply_undo import not_undone
@@ -62,6 +62,10 @@ _HH_SELECT = (
     f" FROM {_BY_ASSOC} JOIN households h ON h.id = ch.household_id"
     " LEFT JOIN household_groups g ON g.id = h.group_id"
 )
+
+
+# _HH_SELECT with the note of a reply `r` the caller joins (household_notes)
+_NOTED_SELECT = _HH_SELECT.replace(f" FROM {_BY_ASSOC}", f", r.note AS note, r.received_at AS noted_at FROM {_BY_ASSOC}", 1)
 
 
 def _line(r: Row) -> HouseholdLine:
@@ -392,6 +396,21 @@ class SqliteDashboardReads:
     ) -> list[HouseholdLine]:
         return await self._page(_CHECK_SELECT, [campaign_id], campaign_id, association_ids,
                                 " AND coalesce(k.ok, 0) = 0", [], after, limit)
+
+    async def household_notes(self, campaign_id: int, association_ids: Iterable[int]) -> list[NotedHousehold]:
+        """A probe of (campaign, household) per household of the associations: its latest reply with a note."""
+        aids = sorted(set(association_ids))
+        if not aids:
+            return []
+        rows = await self.db.fetchall(
+            f"{_NOTED_SELECT} JOIN replies r ON r.id = (SELECT max(x.id) FROM replies x WHERE x.campaign_id = ch.campaign_id"
+            f" AND x.household_id = ch.household_id AND x.channel <> '{ReplyChannel.STAFF}' AND x.note IS NOT NULL"
+            " AND x.note <> '')"
+            f" WHERE ch.campaign_id = ? AND ch.association_id IN ({marks(len(aids))})"
+            " ORDER BY ch.association_id, coalesce(g.name, ''), h.address, h.id",
+            (campaign_id, *aids),
+        )
+        return [NotedHousehold(_line(r), r["note"], r["noted_at"]) for r in rows]
 
     async def help_panel(self, campaign_id: int, association_ids: Iterable[int]) -> list[HelpItem]:
         """Open help requests, oldest first, with the latest of each detail (`latest_details_sql`)."""
