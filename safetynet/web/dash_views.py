@@ -14,9 +14,9 @@ from markupsafe import Markup
 
 from safetynet.domain import ANSWERED
 from safetynet.domain.campaigns import CampaignInfo, OpenHelp
+from safetynet.domain.consent import Disclosure
 from safetynet.domain.phones import format_national
 from safetynet.domain.replies import HelpItem
-from safetynet.domain.consent import Disclosure
 from safetynet.domain.roster import Association, Coverage, HouseholdLine, NotedHousehold
 from safetynet.domain.walking import walking_key, walking_ranks
 from safetynet.replies.texts import location_words
