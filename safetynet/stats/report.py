@@ -34,7 +34,7 @@ from safetynet.domain.audit import AuditAction
 from safetynet.domain.campaigns import CHECK_OUTCOMES, CampaignInfo, CountRow, MinuteRow
 from safetynet.domain.consent import Disclosure, withhold_line
 from safetynet.domain.replies import ChannelCount, HelpRow
-from safetynet.domain.roster import Association, HouseholdLine
+from safetynet.domain.roster import Association, HouseholdLine, NotedHousehold
 from safetynet.i18n import Text, t
 from safetynet.stats.curve import Series, group_series, minutes_to_reach
 from safetynet.stats.report_render import (
@@ -184,6 +184,19 @@ def help_rows(rows: Sequence[HelpRow], with_names: bool = True, disclosure: Disc
     return out
 
 
+def note_rows(notes: Sequence[NotedHousehold], names: Mapping[int, Association], with_names: bool = True,
+              disclosure: Disclosure = _EVERYTHING) -> list[dict[str, Any]]:
+    """The households that wrote something with another answer than a help request, with their latest
+    words (pure); a household the `disclosure` withholds keeps its number and 班 alone, its words too."""
+    out = []
+    for n in notes:
+        row = _person(n.line, names, with_names, disclosure, False)
+        if with_names:
+            row["note"] = "" if row["withheld"] else n.note
+        out.append(row)
+    return out
+
+
 def _outcomes(counts: Mapping[str, int]) -> dict[str, Any]:
     households = sum(counts.values())
     return {"households": households, "outcomes": {o: counts.get(o, 0) for o in CHECK_OUTCOMES},
@@ -322,6 +335,15 @@ class OpenReport:
                 yield help_rows(self.asked, self.with_names, self.disclosure.asking_in(self.data.campaign.kind))
             return
         names = {a.id: a for a in self.data.associations}
+        if key == "notes":
+            # a campaign's few (read whole); those that asked for help have their words on the list above
+            if self.data.campaign.purged_at is None:
+                asked = {r.household_id for r in self.asked}
+                found = await self.reads.household_notes(self.data.campaign.id, names)
+                rows = note_rows([n for n in found if n.line.id not in asked], names, self.with_names, self.disclosure)
+                if rows:
+                    yield rows
+            return
         async for page in self.lines(key):
             yield person_rows(page, names, self.with_names, self.disclosure, outcome=key == "unconfirmed")
 

@@ -26,9 +26,9 @@ _STATUSES = ("safe", "need_help", "confirmed_in_person", "read", "notified", "pe
 # Where first answers came from: every channel, the reply page, staff in person.
 _CHANNELS = (*registry.names(), "web", "staff")
 _MILESTONES = ("25", "50", "75", "80")
-# An event's lists: who asked for help (handled or not: the first question after an event), who was
-# never reached, who never answered.
-LISTS = ("need_help", "unreachable", "never_answered")
+# An event's lists: who asked for help (handled or not: the first question after an event), what the
+# others wrote (a note with 無事, an SMS kept as a note), who was never reached, who never answered.
+LISTS = ("need_help", "notes", "unreachable", "never_answered")
 # A contact check asks no one whether they are safe: its one list is the households with no contact
 # confirmed (`domain.campaigns.CHECK_OUTCOMES`), for the association to call on.
 CHECK_LISTS = ("unconfirmed",)
@@ -154,7 +154,8 @@ class CsvWriter:
         self.ja = lang != "en"
         ja = self.ja
         self._level = {k: _l("ja", k) if ja else k for k in ("city", "district", "association")}
-        self._list = ({"need_help": _l("ja", "help_list"), "unreachable": _l("ja", "unreachable"),
+        self._list = ({"need_help": _l("ja", "help_list"), "notes": _l("ja", "notes_list"),
+                       "unreachable": _l("ja", "unreachable"),
                        "never_answered": _l("ja", "never")} if ja else {k: k for k in LISTS})
         self._verdict = {k: _l("ja", "csv." + k) if ja else k for k in ("better", "worse", "same")}
         if ja:
@@ -330,7 +331,7 @@ def _call(name: str, *args: object) -> Markup:
 # the report's own formats (one decimal, "—" for none), beside the pages' helpers
 ENV.globals.update(r_when=_when, r_pct=_pct, r_m=_m, r_channel=_channel_label, r_statuses=_STATUSES,
                    r_milestones=_MILESTONES, r_outcomes=CHECK_OUTCOMES,
-                   r_list_titles={"need_help": "help_list", "unreachable": "unreachable", "never_answered": "never",
+                   r_list_titles={"need_help": "help_list", "notes": "notes_list", "unreachable": "unreachable", "never_answered": "never",
                                   "unconfirmed": "check_unconfirmed"})
 
 

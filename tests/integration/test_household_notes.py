@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -58,3 +59,26 @@ async def test_the_head_reads_every_households_words_on_the_dashboard_and_the_do
             await login(admin, w, "admin")
             async with admin.get(f"{w.url}/a/{aid}") as r:
                 assert SECRET_NOTE in notes(await r.text())
+
+
+async def test_the_report_lists_the_households_words_in_every_format(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as http:
+        await noted_world(w)
+        await login(http, w, "head_a")
+        got = {}
+        for fmt in ("html", "csv", "json"):
+            async with http.get(f"{w.url}/campaigns/{w.campaign_id}/report?format={fmt}") as r:
+                assert r.status == 200
+                got[fmt] = await r.text()
+        html = got["html"]
+        listed = html[html.index("メモのあった世帯"):html.index("連絡不能の世帯")]
+        assert SAFE_NOTE in listed and SMS_NOTE in listed and "高橋 健" in listed and HELP_NOTE not in listed
+        assert html.index("助けが必要と答えた世帯") < html.index("メモのあった世帯")
+        rows = [line for line in got["csv"].splitlines() if line.startswith("メモのあった世帯")]
+        assert len(rows) == 3 and any(line.endswith(SAFE_NOTE) for line in rows)
+        assert any(line.endswith(SMS_NOTE) and "山田 太郎" in line for line in rows)
+        doc = json.loads(got["json"])
+        assert {(p["household"], p["note"]) for p in doc["notes"]} == {
+            ("A-003", SAFE_NOTE), ("A-001", SMS_NOTE), ("A-002", "")}
+        for body in got.values():  # without consent, its words stay out of every format
+            assert SECRET_NOTE not in body
