@@ -11,7 +11,7 @@ channel is that row's alone; the others go out regardless.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -22,13 +22,15 @@ from safetynet.config import Config
 from safetynet.domain import CampaignKind, ChannelName, Role
 from safetynet.domain.campaigns import Campaign, StaffAlert
 from safetynet.domain.consent import Disclosure
+from safetynet.domain.phones import format_national
 from safetynet.domain.replies import CampaignPage, HelpRow
-from safetynet.domain.roster import Staff
+from safetynet.domain.roster import Household, Staff
 from safetynet.i18n import t
 from safetynet.replies.texts import location_words
 from safetynet.store import Store
 
 log = structlog.get_logger("replies")
+Phones = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +91,35 @@ def door_knock_text(association: str, households: int, language: str, drill: boo
     return f"{head}{t(language, 'staff.door_knock', association=association, households=households)}{why}\n{link}"
 
 
+# The phones an alert gives to call the household back, in this order (a mobile first: it goes where they are).
+PHONE_KINDS = ("mobile", "landline")
+
+
+def household_phones(household: Household | None) -> tuple[tuple[str, str], ...]:
+    """(kind, E.164) of the household's working phones, mobiles first (none for no household)."""
+    if household is None:
+        return ()
+    return tuple((kind, c.address) for kind in PHONE_KINDS for c in household.contacts
+                 if c.kind == kind and c.working and c.address)
+
+
+def _phone_line(language: str, phones: Sequence[tuple[str, str]]) -> str:
+    def shown(e164: str) -> str:
+        try:
+            return format_national(e164)
+        except ValueError:
+            return e164
+    said = " / ".join(f"{shown(e164)} ({t(language, 'staff.phone_' + kind)})" for kind, e164 in phones)
+    return f"{t(language, 'staff.phone')}: {said}"
+
+
 def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: str, campaign: str,
-              standing_in: bool = False) -> str:
-    """The alert a head reads on the phone: who, which campaign, where, how many, vulnerable, their
-    words, the link (`campaign`: the campaign's title). `standing_in`: it goes to the district's or
-    the city's staff because no head or deputy of the association can be reached; it says so."""
+              standing_in: bool = False, phones: Sequence[tuple[str, str]] = ()) -> str:
+    """The alert a head reads on the phone: who, which campaign, where, how many, vulnerable, the
+    phones to call it back (`phones`: (kind, E.164); a head on a feature phone calls from the alert),
+    their words, the link (`campaign`: the campaign's title). `standing_in`: it goes to the district's
+    or the city's staff because no head or deputy of the association can be reached; it says so. A
+    withheld row (domain.consent) gives its number and 班 alone: no phone either."""
     head = (t(language, "staff.drill") if drill else "") + t(
         language, "staff.need_help.follow_up" if follow_up else "staff.need_help.title")
     top = [f"{head} {row.association}{' ' + row.group if row.group else ''}"]
@@ -106,6 +132,8 @@ def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: s
     who = f"{row.name} ({t(language, 'staff.members', n=row.members)}"
     who += f", {t(language, 'staff.vulnerable')})" if row.vulnerable else ")"
     lines = [*top, who, f"{t(language, 'staff.address')}: {row.address}"]
+    if phones:
+        lines.append(_phone_line(language, phones))
     facts = []
     if row.people_safe is not None:
         facts.append(t(language, "staff.safe_people", n=row.people_safe))
@@ -123,13 +151,14 @@ def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: s
     return "\n".join(lines)
 
 
-def unhandled_text(row: HelpRow, language: str, drill: bool, link: str, campaign: str, minutes: int) -> str:
+def unhandled_text(row: HelpRow, language: str, drill: bool, link: str, campaign: str, minutes: int,
+                   phones: Sequence[tuple[str, str]] = ()) -> str:
     """The alert to the standing-in staff about a help request nobody marked handled for `minutes`:
     says so first, then the household as the help alert shows it (without the "no head can be
     reached" line: the association's staff may well have been told, and done nothing visible)."""
     head = (t(language, "staff.drill") if drill else "") + t(
         language, "staff.need_help.unhandled", association=row.association, minutes=minutes)
-    return f"{head}\n{help_text(row, language, False, False, link, campaign)}"
+    return f"{head}\n{help_text(row, language, False, False, link, campaign, phones=phones)}"
 
 
 def standing_in(staff: list[Staff], district: str, channels: Collection[ChannelName],
@@ -163,9 +192,10 @@ class HelpNotifier:
     async def need_help(self, campaign_id: int, household_id: int, follow_up: bool = False) -> None:
         await self.notify(campaign_id, household_id, follow_up)
 
-    async def _help(self, campaign_id: int, household_id: int) -> tuple[HelpRow, CampaignPage, str] | None:
+    async def _help(self, campaign_id: int, household_id: int) -> tuple[HelpRow, CampaignPage, str, Phones] | None:
         """The help request as its alerts show it: the row as heads and deputies see it on their pages
-        (domain.consent), its campaign, and the link to the help list; None once gone."""
+        (domain.consent), its campaign, the link to the help list and the household's phones (none where
+        the row is withheld: the rule that hides its name and address hides them); None once gone."""
         row = await self.store.replies.help_row(campaign_id, household_id)
         if row is None:
             return None
@@ -173,22 +203,25 @@ class HelpNotifier:
         if campaign is None:
             return None
         row = Disclosure(False, await self.store.dashboard.real_event_scopes()).asking_in(campaign.kind).help_row(row)
-        return row, campaign, help_link(self.cfg.server.public_url, row.association_id, campaign_id)
+        phones = () if row.withheld else household_phones(await self.store.roster.get_household(household_id))
+        return row, campaign, help_link(self.cfg.server.public_url, row.association_id, campaign_id), phones
 
     async def notify(self, campaign_id: int, household_id: int, follow_up: bool = False) -> NotifyReport:
         found = await self._help(campaign_id, household_id)
         if found is None:
             return NotifyReport(0, 0)
-        row, campaign, link = found
+        row, campaign, link, phones = found
         staff = await self.store.auth.staff_for_association(row.association, row.district)
         drill = campaign.kind == CampaignKind.DRILL
-        report = await self._queue(staff, lambda lang: help_text(row, lang, drill, follow_up, link, campaign.title),
-                                   link, campaign_id)
+        report = await self._queue(
+            staff, lambda lang: help_text(row, lang, drill, follow_up, link, campaign.title, phones=phones),
+            link, campaign_id)
         if not report.recipients:
             # "町会に知らせます" must reach someone: the district's heads, else the city's admins
             others = standing_in(await self.store.auth.list_staff(), row.district, self.channels)
             report = await self._queue(
-                others, lambda lang: help_text(row, lang, drill, follow_up, link, campaign.title, standing_in=True),
+                others, lambda lang: help_text(row, lang, drill, follow_up, link, campaign.title, standing_in=True,
+                                               phones=phones),
                 link, campaign_id)
             log.warning("help_to_standing_in_staff", campaign_id=campaign_id, association_id=row.association_id,
                         staff=report.recipients)
@@ -207,7 +240,7 @@ class HelpNotifier:
         found = await self._help(campaign_id, household_id)
         if found is None:
             return NotifyReport(0, 0)
-        row, campaign, link = found
+        row, campaign, link, phones = found
         drill = campaign.kind == CampaignKind.DRILL
         waited = max(0, int((self.clock.now() - row.opened_at) // 60))
         everyone = await self.store.auth.list_staff()
@@ -220,7 +253,8 @@ class HelpNotifier:
             others = standing_in(everyone, row.district, self.channels, beyond_district=True)
         others = others or standing_in(everyone, row.district, self.channels)
         report = await self._queue(
-            others, lambda lang: unhandled_text(row, lang, drill, link, campaign.title, waited), link, campaign_id)
+            others, lambda lang: unhandled_text(row, lang, drill, link, campaign.title, waited, phones), link,
+            campaign_id)
         log.warning("help_escalated", campaign_id=campaign_id, association_id=row.association_id,
                     household_id=household_id, recipients=report.recipients, queued=report.queued,
                     waited_minutes=waited)
