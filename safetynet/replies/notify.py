@@ -217,7 +217,7 @@ class HelpNotifier:
             staff, lambda lang: help_text(row, lang, drill, follow_up, link, campaign.title, phones=phones),
             link, campaign_id)
         if not report.recipients:
-            # "町会に知らせます" must reach someone: the district's heads, else the city's admins
+            # a call for help must reach someone: the district's heads, else the city's admins
             others = standing_in(await self.store.auth.list_staff(), row.district, self.channels)
             report = await self._queue(
                 others, lambda lang: help_text(row, lang, drill, follow_up, link, campaign.title, standing_in=True,
@@ -230,8 +230,10 @@ class HelpNotifier:
             await self.store.replies.mark_notified(campaign_id, household_id)
         if not report.recipients:
             log.warning("help_no_staff_to_notify", campaign_id=campaign_id, association_id=row.association_id)
-        log.info("help_notified", campaign_id=campaign_id, household_id=household_id, follow_up=follow_up,
-                 queued=report.queued, staff=report.recipients, staff_total=len(staff))
+        # a call for help that reaches no one is an operator's problem to see, not a routine line
+        (log.info if report.queued else log.warning)(
+            "help_notified", campaign_id=campaign_id, household_id=household_id, follow_up=follow_up,
+            queued=report.queued, staff=report.recipients, staff_total=len(staff))
         return report
 
     async def escalate(self, campaign_id: int, household_id: int) -> NotifyReport:

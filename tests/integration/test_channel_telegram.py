@@ -217,11 +217,11 @@ async def test_button_press_reaches_the_webhook_and_is_acknowledged(tmp_path: Pa
             assert isinstance(update, tg_updates.TelegramCallback)
             assert tg_updates.parse_callback_data(update.data) == ("need_help", REPLY_TOKEN)
             answers = [r for r in sb.records if r.kind == "answer_callback"]
-            assert [a.text for a in answers] == ["「助けが必要」と記録しました。町会に知らせます。"]
+            assert [a.text for a in answers] == ["「助けが必要」と記録しました。町会・市の担当者が確認します。"]
             (msg,) = sb.messages("telegram")
             (edit,) = msg.data["edits"]
             assert edit["text"].startswith("【訓練】") and edit["text"].endswith(
-                "✅ 「助けが必要」と記録しました。町会に知らせます。\n命に関わるときは、すぐに119番へ電話してください。安全な場所で待ってください。")
+                "✅ 「助けが必要」と記録しました。町会・市の担当者が確認します。\n命に関わるときは、すぐに119番へ電話してください。安全な場所で待ってください。")
             assert edit["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"safe:{REPLY_TOKEN}"
             # The resident changes the answer with the "change" button; pressing it again is harmless.
             await sb.fake("telegram").press(int(CHAT), "safe")
