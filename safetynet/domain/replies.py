@@ -130,11 +130,15 @@ def answering_campaign(link: ReplyTarget, running: Iterable[RunningTarget]) -> R
     campaign comes first, chosen by `answering_order`: a household opening a drill's old link during
     a real event answers the event, which is the question asked now (QA: 助けが必要 sent from the
     closed drill's link stayed in the drill, the event's dashboard showed nothing and the ladder kept
-    calling). With none running, the closed campaign's own (its grace takes late answers).
+    calling). With none running, the closed campaign's own (its grace takes late answers). A closed
+    real event's link never hands its answer to a drill: a late answer to the event is the event's
+    (its help request shows the household by name, as a real event may; a drill's would not).
     """
     if not follows_on(link):
         return link
     for r in by_answering_order(running):
+        if link.kind == CampaignKind.REAL and r.target.kind != CampaignKind.REAL:
+            continue
         if r.target.household_id == link.household_id and r.target.campaign_id != link.campaign_id:
             return r.target
     return link

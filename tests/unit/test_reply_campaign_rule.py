@@ -75,3 +75,11 @@ def test_a_phone_s_households_each_in_the_campaign_its_answers_belong_to() -> No
     found = [running(2, 2000.0, household_id=8), running(3, 3000.0, household_id=8),
              running(2, 2000.0), running(1, 1000.0, CampaignKind.REAL), running(9, 9000.0, CampaignKind.CHECK)]
     assert [(t.campaign_id, t.household_id) for t in first_running(found)] == [(1, HH), (3, 8)]
+
+
+def test_a_closed_real_event_s_link_keeps_its_answers_from_a_running_drill() -> None:
+    # a late 助けが必要 to the event is the event's: in a drill the head would see the number alone
+    closed_real = target(1, CampaignKind.REAL, CampaignState.CLOSED)
+    assert answering_campaign(closed_real, [running(2, 2000.0)]) is closed_real
+    got = answering_campaign(closed_real, [running(2, 2000.0), running(3, 3000.0, CampaignKind.REAL)])
+    assert got.campaign_id == 3  # another real event running: the question asked now
