@@ -23,6 +23,16 @@ Handler = Callable[[Config, argparse.Namespace], int]
 
 _LONG_RUNNING = {"serve", "sandbox", "demo"}
 
+# The commands that make no city or use none (the demo's and the benchmarks' own temporary city, the
+# providers' fakes, a roster file checked or generated, telegrams replayed), and `init`, which makes
+# one: without a config file they run on the embedded default. Every other command reads or changes
+# the city, which only a config file locates, or the store named in the environment (a deployment
+# configured by environment alone): run from another folder, the default's ./var is no city, and QA's
+# operator, told "run `safetynet init` first", made a second city that no server used.
+_NO_CITY = frozenset({("init",), ("demo",), ("bench",), ("sandbox",), ("roster", "check"),
+                      ("roster", "generate"), ("triggers", "replay")})
+_STORE_ENV = ("SAFETYNET_STORE_URL", "SAFETYNET_STORE_PATH")
+
 
 def _lazy(target: str) -> Handler:
     """`module:function`, imported only when the command runs (keeps `--help` fast)."""
@@ -270,11 +280,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from safetynet.admin import command_path
+
+    path = config_path_from(getattr(args, "config", None))
+    command = command_path(args)
+    on_default = path is None and not any(os.environ.get(k) for k in _STORE_ENV)
+    if on_default and command not in _NO_CITY and command[:1] not in _NO_CITY:
+        print(f"error: {say('cli.no_config', folder=os.getcwd())}", file=sys.stderr)
+        return 2
     try:
-        cfg = load_config(config_path_from(getattr(args, "config", None)))
+        cfg = load_config(path)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if on_default and command == ("init",):
+        print(say("cli.init.no_config", folder=os.getcwd(), data=str(cfg.data_dir)), file=sys.stderr)
     level = cfg.logging.level
     if args.command not in _LONG_RUNNING and level.lower() in ("debug", "info"):
         level = "warning"  # one-shot commands print their own summary; logs only for problems

@@ -1,0 +1,96 @@
+"""What the command line says before a command can run, on the night it is needed (QA walking the README
+after an earthquake): run from the wrong folder, with the city's keys missing, on a port already taken, on a
+database that cannot be written, or stopped with Ctrl-C at once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from locale_helpers import terminal_locale
+from roster_helpers import init_city
+
+from safetynet.cli import main
+from safetynet.i18n import t
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "examples" / "roster-sample.csv"
+DRILL = REPO / "drills" / "citywide-earthquake.toml"
+PASSWORD = "kinkyu-renraku-mou"
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty folder that is not the SafetyNet folder, the current one, with no config named anywhere."""
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    for name in ("SAFETYNET_CONFIG", "SAFETYNET_STORE_URL", "SAFETYNET_STORE_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    terminal_locale(monkeypatch, "C.UTF-8")
+    return folder
+
+
+# -- 1. no config file: the commands that need the city say so, not "run init" ---------------------------
+
+@pytest.mark.parametrize("argv", [
+    ["campaign", "list"], ["campaign", "start", str(DRILL)], ["roster", "import", str(SAMPLE)],
+    ["roster", "letters", "--output", "letters.pdf"], ["staff", "add", "tanaka", "--role", "city_admin"],
+    ["staff", "list"], ["token", "list"], ["serve"], ["privacy", "purge"], ["audit", "export", "--output", "a.csv"],
+    ["store", "copy", "--to", "postgresql://db/safetynet"],
+])
+def test_a_command_on_the_city_run_from_another_folder_says_there_is_no_config_file(
+        elsewhere: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {t('en', 'cli.no_config', folder=str(elsewhere))}\n"
+    assert "safetynet init" not in err and "--config" in err
+    assert list(elsewhere.iterdir()) == []  # no second city, not even its folder
+
+
+def test_the_same_in_japanese(elsewhere: Path, capsys: pytest.CaptureFixture[str],
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
+    assert main(["campaign", "list"]) == 2
+    err = capsys.readouterr().err
+    assert f"このフォルダ（{elsewhere}）に config.toml がない" in err and "SAFETYNET_CONFIG" in err
+
+
+def test_init_keeps_the_default_and_says_how_the_other_commands_find_the_city(
+        elsewhere: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`init` makes a city: where no config file is, it does so on the embedded default (./var), saying so
+    first; the other commands still refuse until a config file names it, and an empty one does."""
+    assert main(["init", "--admin-password", PASSWORD]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith(t("en", "cli.init.no_config", folder=str(elsewhere), data=str(elsewhere / "var")))
+    assert (elsewhere / "var" / "safetynet.db").exists() and "created city admin 'admin'" in captured.out
+    assert main(["staff", "list"]) == 2
+    assert "no config.toml in this folder" in capsys.readouterr().err
+    (elsewhere / "config.toml").write_text("", encoding="utf-8")
+    assert main(["staff", "list"]) == 0
+    assert capsys.readouterr().out.startswith("admin\tcity_admin")
+
+
+def test_commands_that_need_no_city_run_without_a_config_file(
+        elsewhere: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["roster", "check", str(SAMPLE)]) == 0
+    assert main(["roster", "generate", "--households", "5", "--output", "r.csv"]) == 0
+    assert "config.toml" not in capsys.readouterr().err
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["r.csv"]
+
+
+def test_a_config_named_by_option_or_environment_or_a_store_named_in_the_environment_is_found(
+        elsewhere: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "city").mkdir()
+    c = init_city(tmp_path / "city")
+    assert main([*c, "staff", "list"]) == 0
+    monkeypatch.setenv("SAFETYNET_CONFIG", c[1])
+    assert main(["staff", "list"]) == 0
+    monkeypatch.delenv("SAFETYNET_CONFIG")
+    # a deployment configured by its environment alone: the store is named, the rest is the default
+    monkeypatch.setenv("SAFETYNET_STORE_PATH", str(tmp_path / "city" / "var" / "sn.db"))
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", "k" + "0123456789abcdefghijklmnopqrstuvwxyz")
+    assert main(["staff", "list"]) == 0
+    assert capsys.readouterr().out.count("admin\tcity_admin") == 3
+    assert list(elsewhere.iterdir()) == []
