@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from safetynet.channels import registry
-from safetynet.config import Config, ConfigError, config_path_from, load_config
+from safetynet.config import Config, ConfigError, check_store_url, config_path_from, load_config
 from safetynet.console import id_argument, say
 from safetynet.logs import configure_logging
 
@@ -32,6 +32,10 @@ _LONG_RUNNING = {"serve", "sandbox", "demo"}
 _NO_CITY = frozenset({("init",), ("demo",), ("bench",), ("sandbox",), ("roster", "check"),
                       ("roster", "generate"), ("triggers", "replay")})
 _STORE_ENV = ("SAFETYNET_STORE_URL", "SAFETYNET_STORE_PATH")
+
+# The commands that sign with the secret key: reply links, enrolment codes, webhook secrets.
+_NEEDS_KEY = frozenset({("serve",), ("roster", "codes"), ("roster", "letters"), ("campaign", "start"),
+                        ("campaign", "approve")})
 
 
 def _lazy(target: str) -> Handler:
@@ -262,6 +266,36 @@ def _add_bench(sub: Any) -> None:
     _with_config(bsub)
 
 
+def _check_keys(cfg: Config, command: tuple[str, ...]) -> None:
+    """CommandError when `command` signs with the secret key and the city's key is gone (QA: with
+    var/secret.key moved away, `roster letters` and `serve` said to run `safetynet init`, which rightly
+    refuses a city whose keys are missing: the way back is the backup). A database with no city yet
+    (no admin) keeps the command's own advice, `init`."""
+    if command not in _NEEDS_KEY or cfg.secrets.secret_key:
+        return
+    import asyncio
+
+    from safetynet.admin import CommandError
+    from safetynet.store import StoreError, store_session
+
+    async def holds_a_city() -> bool:
+        async with store_session(cfg) as store:
+            return await store.auth.count_city_admins() > 0
+
+    try:
+        if not asyncio.run(holds_a_city()):
+            return
+    except StoreError:
+        return  # the command opens it again and says why it cannot
+    if check_store_url(cfg.store.url) == "sqlite":
+        db = str(cfg.db_path)
+    else:
+        from safetynet.store.postgres.db import redact
+
+        db = redact(cfg.store.url.strip())
+    raise CommandError(say("cli.keys_lost", db=db, key=str(cfg.data_dir / "secret.key"), folder=str(cfg.data_dir)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="safetynet", description=say("cli.description"), parents=[_config_parent()])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, title=say("cli.commands"))
@@ -306,6 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from safetynet.admin import require_database
 
         require_database(cfg, args)
+        _check_keys(cfg, command)
         return int(args.func(cfg, args))
     except CommandError as e:
         print(f"error: {e}", file=sys.stderr)

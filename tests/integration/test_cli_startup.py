@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from locale_helpers import terminal_locale
-from roster_helpers import init_city
+from roster_helpers import init_city, new_city
 
 from safetynet.cli import main
 from safetynet.i18n import t
@@ -94,3 +94,53 @@ def test_a_config_named_by_option_or_environment_or_a_store_named_in_the_environ
     assert main(["staff", "list"]) == 0
     assert capsys.readouterr().out.count("admin\tcity_admin") == 3
     assert list(elsewhere.iterdir()) == []
+
+
+# -- 2. the city's secret key gone: bring it back from the backup, not `init` ----------------------------
+
+@pytest.fixture
+def city(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.delenv("SAFETYNET_SECRET_KEY", raising=False)
+    terminal_locale(monkeypatch, "C.UTF-8")
+    c = init_city(tmp_path)
+    assert main([*c, "roster", "import", str(SAMPLE)]) == 0
+    capsys.readouterr()
+    return c
+
+
+@pytest.mark.parametrize("argv", [["roster", "letters", "--output", "{tmp}/l.pdf"], ["roster", "codes", "--output", "{tmp}/c.csv"],
+                                  ["campaign", "start", str(DRILL)], ["serve", "--port", "0"]])
+def test_a_city_whose_key_is_gone_is_told_to_restore_it_from_the_backup(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    key = tmp_path / "var" / "secret.key"
+    key.rename(tmp_path / "moved.key")
+    assert main([*city, *(a.replace("{tmp}", str(tmp_path)) for a in argv)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the city's data (") and f"its secret key {key} is not" in err
+    assert f"put secret.key and vapid_private.pem back into {tmp_path / 'var'} from the backup" in err
+    assert "run `safetynet init`" not in err and "Traceback" not in err
+    # no new key made (the database's own files aside, which PostgreSQL has not)
+    assert sorted(p.name for p in (tmp_path / "var").iterdir() if not p.name.startswith("sn.db")) == ["vapid_private.pem"]
+    assert not (tmp_path / "l.pdf").exists() and not (tmp_path / "c.csv").exists()
+
+
+def test_the_same_in_japanese_and_the_commands_that_need_no_key_still_run(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "var" / "secret.key").unlink()
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
+    assert main([*city, "roster", "letters", "--output", str(tmp_path / "l.pdf")]) == 2
+    err = capsys.readouterr().err
+    assert "秘密鍵" in err and "バックアップから secret.key と vapid_private.pem を" in err
+    assert main([*city, "staff", "list"]) == 0 and main([*city, "campaign", "list"]) == 0
+
+
+def test_a_database_with_no_city_yet_keeps_the_advice_to_run_init(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SAFETYNET_SECRET_KEY", raising=False)
+    terminal_locale(monkeypatch, "C.UTF-8")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[store]\npath = "var/sn.db"\n', encoding="utf-8")
+    new_city(cfg)  # the tables, no admin, no keys: `init` was never run
+    assert main(["--config", str(cfg), "serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "run `safetynet init`" in err and "backup" not in err
