@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import signal
 import socket
 
-from safetynet.config import Config, ConfigError
+from safetynet.config import Config, ConfigError, cannot_listen, check_listen
 from safetynet.console import port_argument, say
 
 
@@ -47,7 +48,15 @@ def _check_host(host: str) -> None:
 def serve(cfg: Config, args: argparse.Namespace) -> int:
     from safetynet.runtime import run
 
+    host = args.host or cfg.server.host
+    port = cfg.server.port if args.port is None else args.port
     if args.role != "dispatcher":
-        _check_host(args.host or cfg.server.host)
-    run(serve_until_stopped(cfg, args))
+        _check_host(host)
+    check_listen(host, port, "[server]")  # every role listens (a dispatcher for /healthz, /readyz, /metrics)
+    try:
+        run(serve_until_stopped(cfg, args))
+    except OSError as e:
+        if e.errno != errno.EADDRINUSE:
+            raise
+        raise cannot_listen(e, host, port, "[server]") from None  # taken after the check: the same line
     return 0

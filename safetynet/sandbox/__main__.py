@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from safetynet.config import config_path_from, load_config
+from safetynet.config import ConfigError, config_path_from, load_config
 from safetynet.sandbox.server import add_arguments, main
 
 parser = argparse.ArgumentParser(prog="python -m safetynet.sandbox")
 parser.add_argument("--config", default=None)
 add_arguments(parser)
 args = parser.parse_args()
-raise SystemExit(main(load_config(config_path_from(args.config)), args))
+try:
+    raise SystemExit(main(load_config(config_path_from(args.config)), args))
+except ConfigError as e:  # a bad config, a port in use: one line, as `safetynet sandbox` says it
+    print(f"error: {e}", file=sys.stderr)
+    raise SystemExit(2) from None

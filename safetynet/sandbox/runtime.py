@@ -54,7 +54,11 @@ class Sandbox:
         self._runner = web.AppRunner(self.build(), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
-        await site.start()
+        try:
+            await site.start()
+        except BaseException:
+            await self.stop()  # the app's cleanup closes its client session (QA: "Unclosed client session")
+            raise
         self.port = int(self._runner.addresses[0][1])
         self.ctx.sandbox_url = self.url
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import signal
 from typing import Any
 
-from safetynet.config import Config
+from safetynet.config import Config, cannot_listen, check_listen
 from safetynet.console import port_argument, share_argument
 
 READY_PREFIX = "sandbox listening on "
@@ -95,8 +96,15 @@ async def _serve(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def main(cfg: Config, args: argparse.Namespace) -> int:
+    host = getattr(args, "host", None) or cfg.sandbox.host
+    port = cfg.sandbox.port if getattr(args, "port", None) is None else args.port
+    check_listen(host, port, "[sandbox]")  # a port in use is one line, before anything starts
     try:
         return asyncio.run(_serve(cfg, args))
+    except OSError as e:
+        if e.errno != errno.EADDRINUSE:
+            raise
+        raise cannot_listen(e, host, port, "[sandbox]") from None
     except ValueError as e:
         print(f"error: {e}")
         return 2

@@ -4,11 +4,17 @@ database that cannot be written, or stopped with Ctrl-C at once."""
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from locale_helpers import terminal_locale
+from ports import listening_socket
 from roster_helpers import init_city, new_city
 
 from safetynet.cli import main
@@ -144,3 +150,67 @@ def test_a_database_with_no_city_yet_keeps_the_advice_to_run_init(
     assert main(["--config", str(cfg), "serve", "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert "run `safetynet init`" in err and "backup" not in err
+
+
+# -- 3. a port already taken, an address not this machine's: one line, exit 2, nothing left open ---------
+
+def _run(argv: list[str], *, lang: str = "C.UTF-8", code: str = "") -> subprocess.CompletedProcess[str]:
+    """`python -m safetynet ARGV` (or, with `code`, those lines first and then the CLI's main)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES")}
+    env.update(LANG=lang, PYTHONPATH=str(REPO))
+    command = ["-m", "safetynet", *argv] if not code else [
+        "-c", f"{code}\nimport sys\nfrom safetynet.cli import main\nsys.exit(main({argv!r}))"]
+    return subprocess.run([sys.executable, *command], capture_output=True, text=True, env=env, timeout=60,
+                          check=False)
+
+
+@pytest.fixture
+def taken() -> Iterator[int]:
+    """A loopback port another program listens on."""
+    with listening_socket() as s:
+        s.listen()
+        yield int(s.getsockname()[1])
+
+
+def test_serve_and_the_sandbox_on_a_port_in_use_say_so_in_one_line(
+        city: list[str], taken: int) -> None:
+    for argv, section in ((["serve", "--port", str(taken)], "[server]"), (["sandbox", "--port", str(taken)], "[sandbox]")):
+        done = _run([*city, *argv])
+        assert (done.returncode, done.stdout) == (2, ""), done.stderr
+        assert done.stderr == "error: " + t("en", "cli.serve.port_in_use", address=f"127.0.0.1:{taken}",
+                                              section=section) + "\n"
+    done = _run([*city, "serve", "--port", str(taken)], lang="ja_JP.UTF-8")
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        f"error: 127.0.0.1:{taken} で待ち受けられません: 別のプログラム（別の SafetyNet かもしれません）がこのポートを使っています。"
+        "そのプログラムを止めるか、config.toml の [server] port（または --port）で別のポートを指定してください"]
+
+
+def test_taken_between_the_check_and_the_start_it_is_the_same_line_and_nothing_is_left_open(
+        city: list[str], taken: int) -> None:
+    """The port checked free and taken before the server binds it: the bind's own error, said the same way,
+    after everything started is stopped (the sandbox's client session was left unclosed)."""
+    for command, module, section in (("serve", "safetynet.servecmd", "[server]"),
+                                      ("sandbox", "safetynet.sandbox.server", "[sandbox]")):
+        done = _run([*city, command, "--port", str(taken)], code=f"import {module} as m\nm.check_listen = lambda *a: None")
+        assert done.returncode == 2, done.stderr
+        lines = [line for line in done.stderr.splitlines() if not line.startswith("{")]  # serve's JSON log lines
+        assert lines == ["error: " + t("en", "cli.serve.port_in_use", address=f"127.0.0.1:{taken}", section=section)]
+        assert "Unclosed" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_address_that_is_not_this_machines_or_a_port_it_may_not_use(
+        city: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    done = _run([*city, "serve", "--host", "192.0.2.1", "--port", "8080"])  # TEST-NET-1: never a local address
+    assert done.returncode == 2 and done.stderr == "error: " + t(
+        "en", "cli.serve.address_unavailable", address="192.0.2.1:8080", host="192.0.2.1", section="[server]") + "\n"
+
+    class Refused(socket.socket):
+        def bind(self, address: object) -> None:
+            raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr("safetynet.config.socket.socket", Refused)  # root may bind port 80: be a user who may not
+    assert main([*city, "serve", "--port", "80"]) == 2
+    assert capsys.readouterr().err == "error: " + t("en", "cli.serve.port_denied", address="127.0.0.1:80",
+                                                    section="[server]") + "\n"
+    assert main([*city, "sandbox", "--port", "80"]) == 2
+    assert "this user may not use this port" in capsys.readouterr().err
