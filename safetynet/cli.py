@@ -15,7 +15,14 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from safetynet.channels import registry
-from safetynet.config import Config, ConfigError, check_store_url, config_path_from, load_config
+from safetynet.config import (
+    Config,
+    ConfigError,
+    check_store_url,
+    config_path_from,
+    database_unwritable,
+    load_config,
+)
 from safetynet.console import id_argument, say
 from safetynet.logs import configure_logging
 
@@ -352,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {say('cli.schema_too_new', found=e.found, known=e.known)}", file=sys.stderr)
         return 2
     except StoreError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {database_unwritable(cfg, e) or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

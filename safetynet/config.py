@@ -28,8 +28,8 @@ from safetynet.clock import Clock, SystemClock
 from safetynet.domain.campaigns import ChannelRoutes
 
 __all__ = ["ChannelsConfig", "Config", "ConfigError", "Secrets", "cannot_listen", "channel_context", "channel_contexts",
-           "check_listen", "check_store_url", "config_path_from", "is_loopback_url", "load_config",
-           "secret_key_problem"]
+           "check_listen", "check_store_url", "config_path_from", "database_unwritable", "is_loopback_url",
+           "load_config", "secret_key_problem"]
 
 ENV_PREFIX = "SAFETYNET_"
 DEFAULT_CONFIG = "config.toml"
@@ -600,6 +600,25 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
     cfg = dataclasses.replace(cfg, secrets=_secrets(cfg.channels, env, cfg.data_dir))
     _validate(cfg)
     return cfg
+
+
+# SQLite's primary result codes that mean its file cannot be written, whatever the statement:
+# SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN.
+_SQLITE_UNWRITABLE = frozenset({8, 10, 13, 14})
+
+
+def database_unwritable(cfg: Config, e: BaseException, key: str = "cli.db_unwritable") -> str | None:
+    """The catalog text `key` naming the SQLite file and what to check (permissions, the disk) when `e`, a
+    sqlite3 error or a store error it caused, means the file cannot be written; None for anything else
+    (QA: `staff add` on a read-only database said only "attempt to write a readonly database")."""
+    import sqlite3
+
+    from safetynet.console import say
+
+    cause = e if isinstance(e, sqlite3.Error) else e.__cause__
+    if not isinstance(cause, sqlite3.Error) or (getattr(cause, "sqlite_errorcode", 0) & 0xFF) not in _SQLITE_UNWRITABLE:
+        return None
+    return say(key, path=str(cfg.db_path), reason=str(cause))
 
 
 def _address(host: str, port: int) -> str:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import signal
 import socket
 
-from safetynet.config import Config, ConfigError, cannot_listen, check_listen
+from safetynet.config import (
+    Config,
+    ConfigError,
+    cannot_listen,
+    check_listen,
+    check_store_url,
+    database_unwritable,
+)
 from safetynet.console import port_argument, say
 
 
@@ -45,6 +53,36 @@ def _check_host(host: str) -> None:
         raise ConfigError(say("cli.serve.bad_host", host=repr(host), reason=str(e))) from None
 
 
+def _check_writable(cfg: Config) -> None:
+    """ConfigError when the SQLite database cannot be written: a write is tried (in a transaction rolled
+    back) before anything starts. The server refuses to start then: QA's read-only database served
+    "SafetyNet serving…" with only JSON error lines and /readyz 503, a server that shows its pages but
+    records no answer and sends nothing; on a disaster night the operator must see it at once and fix
+    the file, not find out from residents. A write lock held by another process is no such problem.
+    PostgreSQL: not checked here (a read-only server fails the first write, /healthz and /readyz say so)."""
+    if check_store_url(cfg.store.url) != "sqlite":
+        return
+    import sqlite3
+
+    problem: sqlite3.Error | None = None
+    try:
+        conn = sqlite3.connect(cfg.db_path, timeout=cfg.store.busy_timeout_seconds, isolation_level=None)
+    except sqlite3.Error as e:
+        problem = e
+    else:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("CREATE TABLE _safetynet_write_check (x)")  # BEGIN alone passes a read-only WAL file
+        except sqlite3.Error as e:
+            problem = e
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            conn.close()
+    if problem is not None and (said := database_unwritable(cfg, problem, "cli.serve.db_unwritable")):
+        raise ConfigError(said)
+
+
 def serve(cfg: Config, args: argparse.Namespace) -> int:
     from safetynet.runtime import run
 
@@ -53,6 +91,7 @@ def serve(cfg: Config, args: argparse.Namespace) -> int:
     if args.role != "dispatcher":
         _check_host(host)
     check_listen(host, port, "[server]")  # every role listens (a dispatcher for /healthz, /readyz, /metrics)
+    _check_writable(cfg)
     try:
         run(serve_until_stopped(cfg, args))
     except OSError as e:

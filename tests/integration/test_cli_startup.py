@@ -4,9 +4,11 @@ database that cannot be written, or stopped with Ctrl-C at once."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -214,3 +216,53 @@ def test_an_address_that_is_not_this_machines_or_a_port_it_may_not_use(
                                                     section="[server]") + "\n"
     assert main([*city, "sandbox", "--port", "80"]) == 2
     assert "this user may not use this port" in capsys.readouterr().err
+
+
+# -- 4. a database that cannot be written: which file, and what to check -------------------------------
+
+@contextlib.contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """`path` not writable, for this user: its mode, or for root (whom modes do not stop) the immutable flag."""
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        try:
+            yield
+        finally:
+            path.chmod(0o644)
+        return
+    subprocess.run(["chattr", "+i", str(path)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@pytest.mark.sqlite_only
+def test_commands_on_a_read_only_database_name_the_file_and_what_to_check(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "var" / "sn.db"
+    said = "error: " + t("en", "cli.db_unwritable", path=str(db), reason="attempt to write a readonly database") + "\n"
+    with read_only(db):
+        for argv in (["staff", "add", "yamada", "--role", "city_admin"], ["campaign", "start", str(DRILL)],
+                     ["privacy", "purge"]):
+            assert main([*city, *argv]) == 2, argv
+            assert capsys.readouterr().err.endswith(said), argv  # after the store's own log line
+        assert main([*city, "staff", "list"]) == 0  # reading is fine
+        terminal_locale(monkeypatch, "ja_JP.UTF-8")
+        assert main([*city, "staff", "add", "yamada", "--role", "city_admin"]) == 2
+        assert f"データベース {db} に書き込めません" in capsys.readouterr().err
+
+
+@pytest.mark.sqlite_only
+def test_serve_refuses_to_start_on_a_database_it_cannot_write(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Pages without answers on a disaster night: the server does not start, and says why."""
+    db = tmp_path / "var" / "sn.db"
+    with read_only(db):
+        assert main([*city, "serve", "--port", "0"]) == 2
+    out, err = capsys.readouterr()
+    assert "SafetyNet serving" not in out
+    assert err == "error: " + t("en", "cli.serve.db_unwritable", path=str(db),
+                                reason="attempt to write a readonly database") + "\n"
+    with contextlib.closing(sqlite3.connect(db)) as conn:  # the check left nothing
+        assert "_safetynet_write_check" not in "\n".join(conn.iterdump())
