@@ -609,14 +609,15 @@ _SQLITE_UNWRITABLE = frozenset({8, 10, 13, 14})
 
 def database_unwritable(cfg: Config, e: BaseException, key: str = "cli.db_unwritable") -> str | None:
     """The catalog text `key` naming the SQLite file and what to check (permissions, the disk) when `e`, a
-    sqlite3 error or a store error it caused, means the file cannot be written; None for anything else
+    store error caused by a sqlite3 error (or that error), means the file cannot be written; None for
+    anything else, a lock held elsewhere and PostgreSQL included
     (QA: `staff add` on a read-only database said only "attempt to write a readonly database")."""
-    import sqlite3
-
     from safetynet.console import say
 
-    cause = e if isinstance(e, sqlite3.Error) else e.__cause__
-    if not isinstance(cause, sqlite3.Error) or (getattr(cause, "sqlite_errorcode", 0) & 0xFF) not in _SQLITE_UNWRITABLE:
+    # sqlite3's errors carry their result code (only the store imports sqlite3: read by name here)
+    cause = e if hasattr(e, "sqlite_errorcode") else e.__cause__
+    code = getattr(cause, "sqlite_errorcode", None)
+    if not isinstance(code, int) or code & 0xFF not in _SQLITE_UNWRITABLE:
         return None
     return say(key, path=str(cfg.db_path), reason=str(cause))
 

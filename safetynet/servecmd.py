@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import errno
 import signal
 import socket
@@ -14,10 +13,12 @@ from safetynet.config import (
     ConfigError,
     cannot_listen,
     check_listen,
-    check_store_url,
     database_unwritable,
 )
 from safetynet.console import port_argument, say
+
+# The lease `serve` takes and gives back at start to know the database takes writes.
+WRITE_CHECK_LEASE = "serve.write_check"
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,33 +55,27 @@ def _check_host(host: str) -> None:
 
 
 def _check_writable(cfg: Config) -> None:
-    """ConfigError when the SQLite database cannot be written: a write is tried (in a transaction rolled
-    back) before anything starts. The server refuses to start then: QA's read-only database served
-    "SafetyNet serving…" with only JSON error lines and /readyz 503, a server that shows its pages but
-    records no answer and sends nothing; on a disaster night the operator must see it at once and fix
-    the file, not find out from residents. A write lock held by another process is no such problem.
-    PostgreSQL: not checked here (a read-only server fails the first write, /healthz and /readyz say so)."""
-    if check_store_url(cfg.store.url) != "sqlite":
-        return
-    import sqlite3
+    """ConfigError when the SQLite database cannot be written, found by a write made and undone (a lease
+    of its own, taken and given back) before anything starts. The server refuses to start then: QA's
+    read-only database served "SafetyNet serving…" with only JSON error lines and /readyz 503, a server
+    that shows its pages but records no answer and sends nothing; on a disaster night the operator must
+    see it at once and fix the file, not learn it from residents. Any other store error (a lock held
+    elsewhere past the busy timeout, PostgreSQL) is left to the running server, as before."""
+    import uuid
 
-    problem: sqlite3.Error | None = None
+    from safetynet.store import StoreError, store_session
+
+    async def write() -> None:
+        async with store_session(cfg) as store:
+            owner = f"serve-start-{uuid.uuid4().hex}"
+            if await store.coordination.acquire_lease(WRITE_CHECK_LEASE, owner, 1.0):
+                await store.coordination.release_lease(WRITE_CHECK_LEASE, owner)
+
     try:
-        conn = sqlite3.connect(cfg.db_path, timeout=cfg.store.busy_timeout_seconds, isolation_level=None)
-    except sqlite3.Error as e:
-        problem = e
-    else:
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("CREATE TABLE _safetynet_write_check (x)")  # BEGIN alone passes a read-only WAL file
-        except sqlite3.Error as e:
-            problem = e
-        finally:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            conn.close()
-    if problem is not None and (said := database_unwritable(cfg, problem, "cli.serve.db_unwritable")):
-        raise ConfigError(said)
+        asyncio.run(write())
+    except StoreError as e:
+        if (said := database_unwritable(cfg, e, "cli.serve.db_unwritable")) is not None:
+            raise ConfigError(said) from None
 
 
 def serve(cfg: Config, args: argparse.Namespace) -> int:

@@ -19,7 +19,9 @@ from locale_helpers import terminal_locale
 from ports import listening_socket
 from roster_helpers import init_city, new_city
 
+from safetynet import servecmd
 from safetynet.cli import main
+from safetynet.config import load_config
 from safetynet.i18n import t
 
 REPO = Path(__file__).resolve().parents[2]
@@ -262,7 +264,8 @@ def test_serve_refuses_to_start_on_a_database_it_cannot_write(
         assert main([*city, "serve", "--port", "0"]) == 2
     out, err = capsys.readouterr()
     assert "SafetyNet serving" not in out
-    assert err == "error: " + t("en", "cli.serve.db_unwritable", path=str(db),
-                                reason="attempt to write a readonly database") + "\n"
-    with contextlib.closing(sqlite3.connect(db)) as conn:  # the check left nothing
-        assert "_safetynet_write_check" not in "\n".join(conn.iterdump())
+    assert err.endswith("error: " + t("en", "cli.serve.db_unwritable", path=str(db),
+                                      reason="attempt to write a readonly database") + "\n")  # after the store's log line
+    servecmd._check_writable(load_config(city[1]))  # where it can write, it passes and leaves nothing
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        assert servecmd.WRITE_CHECK_LEASE not in "\n".join(conn.iterdump())
