@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+import safetynet.interrupts  # noqa: F401 - first: a Ctrl-C while the rest loads prints no traceback
 from safetynet.channels import registry
 from safetynet.config import (
     Config,
@@ -319,6 +320,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command's exit status: 0, 2 for a refusal said in one line, 130 on Ctrl-C at any point,
+    quietly (QA: in the first second, while the parser and the config load, it was a traceback)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from safetynet.admin import command_path

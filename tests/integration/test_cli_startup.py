@@ -269,3 +269,40 @@ def test_serve_refuses_to_start_on_a_database_it_cannot_write(
     servecmd._check_writable(load_config(city[1]))  # where it can write, it passes and leaves nothing
     with contextlib.closing(sqlite3.connect(db)) as conn:
         assert servecmd.WRITE_CHECK_LEASE not in "\n".join(conn.iterdump())
+
+
+# -- 5. Ctrl-C at once: exit 130, nothing printed ---------------------------------------------------------
+
+# Ctrl-C (SIGINT to the process itself) at the moment a module is imported: while the CLI loads, while
+# `main` reads the config and checks the database, and while the command itself loads.
+CTRL_C_AT = '''
+import os, signal, sys
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == {module!r}:
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, CtrlC())
+'''
+
+
+@pytest.mark.parametrize("module", ["safetynet.channels.registry", "safetynet.config", "safetynet.admin",
+                                    "safetynet.store", "safetynet.broadcast.commands"])
+def test_ctrl_c_in_the_first_second_exits_130_without_a_traceback(city: list[str], module: str) -> None:
+    done = _run([*city, "campaign", "list"], code=CTRL_C_AT.format(module=module))
+    # Caught by `main`, it returns 130; before `main` runs, Python ends the process by SIGINT itself,
+    # which the shell shows as 130 too (128 + the signal)
+    shown = 128 - done.returncode if done.returncode < 0 else done.returncode
+    assert (shown, done.stdout, done.stderr) == (130, "", "")
+
+
+def test_ctrl_c_while_the_parser_or_the_config_loads_returns_130(
+        city: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    for target in ("safetynet.cli.load_config", "safetynet.cli.build_parser"):
+        with monkeypatch.context() as m:
+            m.setattr(target, interrupted)
+            assert main([*city, "staff", "list"]) == 130
+        assert capsys.readouterr() == ("", "")
