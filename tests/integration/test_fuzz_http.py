@@ -643,7 +643,7 @@ def test_a_resident_url_asked_with_another_method_says_so_in_the_catalogs_words(
 
 
 @pytest.mark.parametrize(("path", "words"), [
-    ("/r/{token}/x", ("このリンクは無効か", "This link is not valid")),
+    ("/r/{token}x/x", ("このリンクは無効か", "This link is not valid")),  # no token of ours before the slash
     ("/join/{code}/sms/confirm/x", ("この登録のページはありません", "There is no such registration page")),
 ])
 def test_a_resident_url_no_route_matches_is_the_dead_end_page(app: App, code: str, path: str,
@@ -654,6 +654,15 @@ def test_a_resident_url_no_route_matches_is_the_dead_end_page(app: App, code: st
     assert status == 404
     assert text.index(words[0]) < text.index(words[1])
     assert "404: Not Found" not in text
+
+
+def test_a_reply_link_with_a_path_after_its_token_goes_to_its_page(app: App) -> None:
+    """`/r/TOKEN/…` (a slash typed or glued on, more pasted after it): the page the token meant (one rule
+    for resident links, `tokens.token_part`), not the dead end."""
+    token = app.env.token("A-004")
+    for tail in ("/", "/x", "/。"):
+        status, _, headers = _with_headers(app, "GET", f"/r/{token}{tail}")
+        assert (status, headers["Location"]) == (302, f"/r/{token}")
 
 
 class _LogWatch:

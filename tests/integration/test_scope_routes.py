@@ -18,7 +18,8 @@ import aiohttp
 from dashboard_fixtures import ASSOC_A, World, client, login, records, start_campaign, world
 
 # Routes with their own checks (tokens, signatures, codes) or open by nature. Keep this explicit.
-PUBLIC_EXACT = {"/login", "/sw.js", "/healthz", "/readyz", "/metrics", "/api/openapi.json", "/static"}
+PUBLIC_EXACT = {"/login", "/sw.js", "/healthz", "/readyz", "/metrics", "/api/openapi.json", "/static",
+                "/join"}  # /join: the field to type a letter's code, a resident's page like /join/{code}
 # /cap/: published real events, public words only (tests/integration/test_cap_publish.py); /icons/: the web app's icons.
 # /c/: a contact check's page, a resident's like /r/ (its token is the key; no session, no CSRF)
 PUBLIC_PREFIXES = ("/r/", "/c/", "/join/", "/hooks/", "/static/", "/cap/", "/icons/")
