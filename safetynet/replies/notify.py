@@ -11,7 +11,7 @@ channel is that row's alone; the others go out regardless.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -24,7 +24,7 @@ from safetynet.domain.campaigns import Campaign, StaffAlert
 from safetynet.domain.consent import Disclosure
 from safetynet.domain.phones import format_national
 from safetynet.domain.replies import CampaignPage, HelpRow
-from safetynet.domain.roster import Household, Staff
+from safetynet.domain.roster import Association, Household, Staff
 from safetynet.i18n import t
 from safetynet.replies.texts import location_words
 from safetynet.store import Store
@@ -175,6 +175,74 @@ def standing_in(staff: list[Staff], district: str, channels: Collection[ChannelN
     return []
 
 
+# The roles of an association's own staff: its head and deputies (`AuthStore.staff_for_association`).
+OWN_ROLES = (Role.ASSOCIATION_HEAD, Role.DEPUTY)
+
+
+def association_staff(staff: Sequence[Staff]) -> dict[str, list[Staff]]:
+    """Each association's active heads and deputies (by association name) out of every staff member
+    (pure): whom `AuthStore.staff_for_association` reads for it, when `staff` is `list_staff()` (a
+    contract test holds the two equal)."""
+    out: dict[str, list[Staff]] = {}
+    for s in staff:
+        if s.active and s.role in OWN_ROLES and s.scope.startswith("association:"):
+            out.setdefault(s.scope.removeprefix("association:"), []).append(s)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Told:
+    """Who an association's help alert (and its door-knock list) goes to: `staff`, its own heads and
+    deputies or, when `standing_in`, the staff standing in for them (none: it reaches nobody)."""
+
+    staff: list[Staff]
+    standing_in: bool
+
+    @property
+    def nobody(self) -> bool:
+        return not self.staff
+
+
+async def who_is_told(own: list[Staff], stand_ins: Callable[[], Awaitable[list[Staff]]],
+                      channels: Collection[ChannelName]) -> Told:
+    """The one rule of who is told about a household of an association: its own heads and deputies
+    (`own`) when a message can go to one of them, else the staff standing in for them (`stand_ins`:
+    `standing_in` of its district, asked for only then; none when no one can be reached either)."""
+    if staff_messages(own, channels):
+        return Told(own, False)
+    return Told(await stand_ins(), True)
+
+
+@dataclass(frozen=True, slots=True)
+class ReachGaps:
+    """The associations (of those asked about) whose help alerts would reach nobody, and those whose
+    alerts would reach only staff standing in for their own (none of whom can be reached)."""
+
+    nobody: list[Association]
+    standing_in: list[Association]
+
+
+async def reach_gaps(associations: Sequence[Association], staff: list[Staff],
+                     channels: Collection[ChannelName]) -> ReachGaps:
+    """`who_is_told` for every association at once (no store read: `staff` is every staff member), in
+    the order given; the standing-in staff worked out once per district."""
+    own = association_staff(staff)
+    districts: dict[str, list[Staff]] = {}
+
+    async def stand_ins(district: str) -> list[Staff]:
+        if district not in districts:
+            districts[district] = standing_in(staff, district, channels)
+        return districts[district]
+
+    nobody: list[Association] = []
+    leaning: list[Association] = []
+    for a in associations:
+        told = await who_is_told(own.get(a.name, []), functools.partial(stand_ins, a.district), channels)
+        if told.standing_in:
+            (nobody if told.nobody else leaning).append(a)
+    return ReachGaps(nobody, leaning)
+
+
 class HelpNotifier:
     """`need_help(campaign, household)`: the alert to every head and deputy of the household's
     association, queued in the outbox (to the district's heads or the city's admins when none of
@@ -213,16 +281,13 @@ class HelpNotifier:
         row, campaign, link, phones = found
         staff = await self.store.auth.staff_for_association(row.association, row.district)
         drill = campaign.kind == CampaignKind.DRILL
+        # a call for help must reach someone: failing its own, the district's heads, else the city's admins
+        told = await who_is_told(staff, functools.partial(self._stand_ins, row.district), self.channels)
         report = await self._queue(
-            staff, lambda lang: help_text(row, lang, drill, follow_up, link, campaign.title, phones=phones),
+            told.staff, lambda lang: help_text(row, lang, drill, follow_up, link, campaign.title,
+                                               standing_in=told.standing_in, phones=phones),
             link, campaign_id)
-        if not report.recipients:
-            # a call for help must reach someone: the district's heads, else the city's admins
-            others = standing_in(await self.store.auth.list_staff(), row.district, self.channels)
-            report = await self._queue(
-                others, lambda lang: help_text(row, lang, drill, follow_up, link, campaign.title, standing_in=True,
-                                               phones=phones),
-                link, campaign_id)
+        if told.standing_in:
             log.warning("help_to_standing_in_staff", campaign_id=campaign_id, association_id=row.association_id,
                         staff=report.recipients)
         if not follow_up:
@@ -268,20 +333,28 @@ class HelpNotifier:
         drill = campaign.kind == CampaignKind.DRILL
         base = self.cfg.server.public_url.rstrip("/")
         everyone: list[Staff] | None = None
+
+        async def stand_ins(district: str) -> list[Staff]:
+            nonlocal everyone  # read once, for the first association that needs it
+            everyone = everyone if everyone is not None else await self.store.auth.list_staff()
+            return standing_in(everyone, district, self.channels)
+
         for association_id, count in sorted(households_by_association.items()):
             a = associations.get(association_id)
             if a is None or count <= 0:
                 continue
             staff = await self.store.auth.staff_for_association(a.name, a.district)
             link = f"{base}/a/{a.id}/doorknock?campaign={campaign.id}"
-            text = functools.partial(door_knock_text, a.name, count, drill=drill, link=link)
-            report = await self._queue(staff, text, link, campaign.id)
-            if not report.recipients:  # the walk must still be someone's: see `standing_in`
-                everyone = everyone if everyone is not None else await self.store.auth.list_staff()
-                report = await self._queue(standing_in(everyone, a.district, self.channels),
-                                           functools.partial(text, standing_in=True), link, campaign.id)
+            # the walk must still be someone's: see `who_is_told`
+            told = await who_is_told(staff, functools.partial(stand_ins, a.district), self.channels)
+            text = functools.partial(door_knock_text, a.name, count, drill=drill, link=link,
+                                     standing_in=told.standing_in)
+            report = await self._queue(told.staff, text, link, campaign.id)
             log.info("door_knock_notified", campaign_id=campaign.id, association_id=a.id, households=count,
                      queued=report.queued)
+
+    async def _stand_ins(self, district: str) -> list[Staff]:
+        return standing_in(await self.store.auth.list_staff(), district, self.channels)
 
     async def _queue(self, staff: list[Staff], text_for: Callable[[str], str], link: str,
                      campaign_id: int) -> NotifyReport:

@@ -6,6 +6,7 @@ import pytest
 
 from safetynet.domain import Role
 from safetynet.domain.roster import ApiToken, StaffError, StaffInputError
+from safetynet.replies.notify import association_staff
 from safetynet.store.rules import LAST_USED_EVERY_SECONDS
 
 from .support import MATSU, NORTH, SAKURA, BreakWrites, StoreFactory, clock_of, seed
@@ -63,6 +64,26 @@ async def test_heads_and_deputies_of_an_association_are_who_alerts_go_to(store_f
         await store.auth.add_staff("district", "X", Role.DISTRICT_HEAD, f"district:{NORTH}", None)
         assert [s.id for s in await store.auth.staff_for_association(SAKURA, NORTH)] == [h.id, d.id]
         assert await store.auth.staff_for_association("無い町会", NORTH) == []
+
+
+async def test_the_pure_reading_of_every_staff_member_finds_the_same_heads_and_deputies(
+        store_factory: StoreFactory) -> None:
+    """`notify.association_staff` (the city overview's reach check, on one `list_staff` read) and
+    `staff_for_association` (the help alert's read) find the same people for every association."""
+    async with store_factory() as store:
+        await seed(store)
+        await store.auth.add_staff("dep", "D", Role.DEPUTY, f"association:{SAKURA}", None, contacts=[("telegram", "1")])
+        await store.auth.add_staff("head", "H", Role.ASSOCIATION_HEAD, f"association:{SAKURA}", None)
+        await store.auth.add_staff("gone", "G", Role.DEPUTY, f"association:{SAKURA}", None)
+        await store.auth.remove_staff("gone")
+        await store.auth.add_staff("other", "O", Role.ASSOCIATION_HEAD, f"association:{MATSU}", None)
+        await store.auth.add_staff("district", "X", Role.DISTRICT_HEAD, f"district:{NORTH}", None)
+        await store.auth.add_staff("admin", "A", Role.CITY_ADMIN, "city", None, contacts=[("mobile", "+819011112222")])
+        pure = association_staff(await store.auth.list_staff())
+        assert set(pure) == {SAKURA, MATSU}
+        for name in (SAKURA, MATSU, "無い町会"):
+            read = await store.auth.staff_for_association(name, NORTH)
+            assert sorted(pure.get(name, []), key=lambda s: s.id) == sorted(read, key=lambda s: s.id), name
 
 
 async def test_staff_contacts_are_kind_and_address_rows(store_factory: StoreFactory) -> None:
