@@ -15,8 +15,10 @@ from aiohttp import web
 
 from safetynet.auth import Viewer
 from safetynet.broadcast.health import enabled_channels, read_status
+from safetynet.domain import Role
 from safetynet.domain.campaigns import CampaignInfo
-from safetynet.domain.roster import Association
+from safetynet.domain.roster import Association, Staff
+from safetynet.replies.notify import reach_gaps
 from safetynet.stats.cache import TtlCache
 from safetynet.stats.curve import group_series, render_svg
 from safetynet.stats.document import build_stats
@@ -36,6 +38,7 @@ from safetynet.web.city_views import (
     help_elsewhere,
     notice_progress,
     proposals_block,
+    reach_block,
     totals_block,
 )
 from safetynet.web.dash_shell import (
@@ -63,6 +66,10 @@ class CityParts:
 
 
 CACHE = web.AppKey("city_parts", TtlCache[CityParts])
+# Every staff member with their contacts, for the reach check: read at most once in this long, however
+# often /city is polled (an admin's new contact shows within it)
+STAFF_TTL_SECONDS = 5.0
+STAFF = web.AppKey("city_staff", TtlCache[list[Staff]])
 
 
 async def _city_campaign(request: web.Request, viewer: Viewer) -> tuple[CampaignInfo | None, frozenset[int] | None]:
@@ -106,6 +113,18 @@ async def _parts(request: web.Request, viewer: Viewer, info: CampaignInfo, lang:
         lambda: _build_parts(request, viewer, info, lang))
 
 
+async def _reach(request: web.Request, viewer: Viewer, seen: list[Association], lang: str) -> Markup:
+    """The associations the viewer sees whose need-help alerts would reach nobody, or only standing-in
+    staff (`notify.reach_gaps`, the notifier's own rule, over the channels this server sends on): for
+    city admins and district heads, in quiet times too. One staff read, shared for STAFF_TTL_SECONDS."""
+    if viewer.role not in (Role.CITY_ADMIN, Role.DISTRICT_HEAD):
+        return Markup()
+    svc = services(request)
+    staff = await request.app[STAFF].get("all", svc.store.auth.list_staff)
+    gaps = await reach_gaps(seen, staff, svc.cfg.channels.enabled())
+    return reach_block(lang, gaps, viewer.is_city_admin)
+
+
 async def _token_maker(request: web.Request, info: CampaignInfo) -> str:
     """The login of the admin who made the API token that started a real event ('' if none made it)."""
     if info.kind != "real" or not info.started_by.startswith("token:"):
@@ -143,7 +162,7 @@ async def city_page(request: web.Request) -> web.Response:
     found = await reads(request).open_help_everywhere(ids)
     elsewhere = help_elsewhere(lang, found if info is None else others_than(found, info), seen)
     context: dict[str, object] = {"heading": heading, "info": info, "recent": recent, "proposals": proposals,
-               "help_elsewhere": elsewhere,
+               "help_elsewhere": elsewhere, "reach": await _reach(request, viewer, seen, lang),
                "start_form": start_form,
                "checks": checks, "notices": "",
                "health": health_block(lang, sending, running=info is not None and info.state == "running")}
@@ -185,6 +204,7 @@ async def city_curve(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app[CACHE] = TtlCache(app[SERVICES].clock, PARTS_TTL_SECONDS, stale_seconds=PARTS_STALE_SECONDS)
+    app[STAFF] = TtlCache(app[SERVICES].clock, STAFF_TTL_SECONDS)
     app.router.add_get("/city", city_page)
     app.router.add_get("/city/curve", city_curve)
     city_console.setup(app)

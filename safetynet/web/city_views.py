@@ -11,6 +11,7 @@ from safetynet.broadcast.health import FAILING, IDLE, OK, DispatchStatus
 from safetynet.domain import ANSWERED
 from safetynet.domain.campaigns import NOTICE_STEP, CampaignInfo, OpenHelp
 from safetynet.domain.roster import Association
+from safetynet.replies.notify import ReachGaps
 from safetynet.templating import ENV, Markup, call_macro
 from safetynet.web import dash_views  # noqa: F401 - the staff templates' globals
 from safetynet.web.dash_shell import when
@@ -171,6 +172,13 @@ def help_elsewhere(lang: str, found: Sequence[OpenHelp], associations: Sequence[
             groups.setdefault(o.campaign.id, (o.campaign, []))[1].append((named[o.association_id], o.open))
     total = sum(n for _, rows in groups.values() for _, n in rows)
     return _macro("help_elsewhere", lang, list(groups.values()), total)
+
+
+def reach_block(lang: str, gaps: ReachGaps, admin: bool) -> Markup:
+    """The associations whose need-help alerts would reach nobody (`notify.reach_gaps`), a warning,
+    and those left to standing-in staff, folded; empty when every association's own can be reached.
+    `admin`: a city admin, offered the staff page where contacts are registered."""
+    return _macro("reach_gaps", lang, gaps.nobody, gaps.standing_in, admin)
 
 
 def campaign_header(lang: str, c: CampaignInfo) -> Markup:
