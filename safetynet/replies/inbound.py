@@ -160,16 +160,18 @@ class Inbound:
         """Records `status` for the households of one address: (words for the resident, recorded).
 
         "Safe" from an address several households share could mark the wrong one safe: each gets
-        a note and the resident gets a link per household. Need help is taken for every one of
+        a note and the resident gets a link per household, labelled (`texts.many_households`). Need help is taken for every one of
         them: a false alarm is cheaper than a missed one."""
         lang = targets[0].language
         if len(targets) > 1 and status == Status.SAFE:
             for t in targets:
                 await self.intake.note(t, text or str(status), channel, f"{key}:{t.household_id}")
-            links = [reply_url(self.cfg.server.public_url,
-                               reply_token(self.cfg.secrets.secret_key, t.campaign_id, t.household_id))
-                     for t in targets]
-            return "\n".join([texts.t(lang, "sms.many"), *links]), False
+            # a few households at most (those of one phone): one read each
+            labelled = [(await self.store.roster.get_household(t.household_id),
+                         reply_url(self.cfg.server.public_url,
+                                   reply_token(self.cfg.secrets.secret_key, t.campaign_id, t.household_id)))
+                        for t in targets]
+            return texts.many_households(lang, labelled), False
         recorded = False
         for t in targets:
             result = await self.intake.answer(t, status, channel, f"{key}:{t.household_id}", ReplyDetails(note=note))

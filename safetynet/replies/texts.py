@@ -7,14 +7,15 @@ residents of every language in a disaster; the page always offers the switch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from safetynet.channels import labels
 from safetynet.domain.replies import Location
+from safetynet.domain.roster import Household
 from safetynet.i18n import LANGUAGES, t, ui_language
 
-__all__ = ["LANGUAGES", "answer_label", "change_label", "location_words", "recorded", "sentences", "sms_confirmation",
-           "status_label", "t", "ui_language"]
+__all__ = ["LANGUAGES", "answer_label", "change_label", "location_words", "many_households", "recorded", "sentences",
+           "sms_confirmation", "status_label", "t", "ui_language"]
 
 _STATUS_WORDS = {
     "read": "reply.status.read",
@@ -57,6 +58,24 @@ def sms_confirmation(status: str, lang: str) -> str:
     message that matters most) and how to change it, on one line."""
     ui = ui_language(lang)
     return sentences(ui, [*labels.recorded_message(status, ui).split("\n"), t(ui, "sms.change")])
+
+
+def many_households(lang: str, households: Sequence[tuple[Household | None, str]]) -> str:
+    """"Safe" from an address several households share: answer from each household's link, each
+    under what tells them apart, `(household, link)` in order. The label is what the household's
+    enrolment letter printed and what its row shows even without consent (DESIGN §9): its 班 and
+    世帯番号, and the association's name when they are not all of one; never a name or an address,
+    which would go by SMS to whoever holds the number (a number changes hands). A household gone
+    from the store (None) gets its link alone."""
+    ui = ui_language(lang)
+    several = len({h.association_id for h, _ in households if h is not None}) > 1
+    lines = [t(ui, "sms.many")]
+    for h, link in households:
+        if h is not None:
+            where = [h.association if several else "", h.group, t(ui, "sms.many_household", household=h.household_key)]
+            lines.append(" ".join(w for w in where if w))
+        lines.append(link)
+    return "\n".join(lines)
 
 
 _LOCATIONS = frozenset(str(x) for x in Location)

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 import pytest
-from replies_fixtures import ASSOC_A, Env, add_staff, post_twilio, running_app
+from replies_fixtures import (
+    ASSOC_A,
+    ASSOC_B,
+    Env,
+    add_staff,
+    post_twilio,
+    records,
+    running_app,
+    start_campaign,
+)
+from roster_helpers import with_contacts
 from twilio.request_validator import RequestValidator
 
 from safetynet.domain import Role, Status
+from safetynet.replies.tokens import reply_url
 
 
 def _inbound(env: Env, sid: str, from_: str, body: str) -> dict[str, str]:
@@ -110,6 +123,49 @@ async def test_shared_phone_safe_asks_per_household_and_help_reaches_all(tmp_pat
         assert await env.history("A-001") == ["note"]
         await env.sandbox.fake("sms").reply("+819011110001", "助けて")
         assert await env.status("A-001") == Status.NEED_HELP and await env.status("A-004") == Status.NEED_HELP
+        await env.intake.idle()
+
+
+def _message(body: str) -> list[str]:
+    """The lines of the TwiML answer's message."""
+    m = re.search(r"<Message>(.*)</Message>", body, re.S)
+    assert m is not None, body
+    return html.unescape(m.group(1)).split("\n")
+
+
+async def test_a_shared_phone_is_told_which_link_is_which_household_by_number_and_group(tmp_path: Path) -> None:
+    # QA: the son registered on his mother's household got two bare links and could not tell his own
+    async with running_app(tmp_path) as env:
+        result = await env.sandbox.fake("sms").reply("+819011110001", "1")
+        link = {key: reply_url(env.cfg.server.public_url, env.token(key)) for key in ("A-001", "A-004")}
+        assert _message(result.body) == [
+            "この番号は複数の世帯に登録されています。各世帯のリンクから回答してください。",
+            "1班 世帯番号 A-001", link["A-001"], "2班 世帯番号 A-004", link["A-004"]]
+        # what the enrolment letters print; no name, no address: an SMS goes to whoever holds the number
+        assert "山田" not in result.body and "桜町1-" not in result.body and ASSOC_A not in result.body
+        words = [line for line in _message(result.body) if "/r/" not in line]
+        assert len("".join(words)) + len(words) - 1 <= 70  # one segment, the links aside
+        await env.intake.idle()
+
+
+async def test_households_of_different_associations_on_one_phone_are_told_apart_by_association(
+        tmp_path: Path) -> None:
+    async with running_app(tmp_path, seeded=False) as env:
+        # B-001's head of household put the son's mobile, A-001's, on it too
+        await env.store.roster.import_households(
+            [with_contacts(r, phone="+819011110001") if r.household_key == "B-001" else r for r in records()])
+        async for batch in env.store.roster.households_in_scope(["city"]):
+            for t in batch:
+                h = await env.store.roster.get_household(t.id)
+                assert h is not None
+                env.households[h.household_key] = h
+        env.campaign_id = await start_campaign(env)
+        lines = _message((await env.sandbox.fake("sms").reply("+819011110001", "1")).body)
+        assert lines[1::2] == [f"{ASSOC_A} 1班 世帯番号 A-001", f"{ASSOC_A} 2班 世帯番号 A-004",
+                               f"{ASSOC_B} 1班 世帯番号 B-001"]
+        assert lines[2::2] == [reply_url(env.cfg.server.public_url, env.token(k)) for k in ("A-001", "A-004", "B-001")]
+        assert "鈴木" not in "".join(lines)
+        assert [await env.status(k) for k in ("A-001", "A-004", "B-001")] == [Status.PENDING] * 3
         await env.intake.idle()
 
 
