@@ -123,7 +123,7 @@ def follows_on(link: ReplyTarget) -> bool:
     return hands_on(link.campaign_state, link.kind)
 
 
-def answering_campaign(link: ReplyTarget, running: Iterable[RunningTarget]) -> ReplyTarget:
+def answering_campaign(link: ReplyTarget, running: Iterable[RunningTarget], made_at: float | None = None) -> ReplyTarget:
     """The campaign an answer sent by `link` (a reply token's household and campaign) belongs to.
 
     Its own while it runs (and while cancelled: its page says so). Closed, the household's running
@@ -132,12 +132,17 @@ def answering_campaign(link: ReplyTarget, running: Iterable[RunningTarget]) -> R
     closed drill's link stayed in the drill, the event's dashboard showed nothing and the ladder kept
     calling). With none running, the closed campaign's own (its grace takes late answers). A closed
     real event's link never hands its answer to a drill: a late answer to the event is the event's
-    (its help request shows the household by name, as a real event may; a drill's would not).
+    (its help request shows the household by name, as a real event may; a drill's would not). An
+    answer made (`made_at`: a tap the phone kept offline and sends late) before a running campaign
+    began is no answer to its question: a drill's 無事 tapped before the earthquake must not mark the
+    household safe in it.
     """
     if not follows_on(link):
         return link
     for r in by_answering_order(running):
         if link.kind == CampaignKind.REAL and r.target.kind != CampaignKind.REAL:
+            continue
+        if made_at is not None and made_at < r.started_at:
             continue
         if r.target.household_id == link.household_id and r.target.campaign_id != link.campaign_id:
             return r.target

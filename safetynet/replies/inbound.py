@@ -107,9 +107,7 @@ class Inbound:
                           channel: ChannelName, dedupe_key: str) -> InboundAck:
         targets = await self.store.replies.running_targets_by_contact([kind], address, campaign_id)
         if not targets and await self._closed_lately(campaign_id):
-            # the buttons of a campaign closed since (within its grace): the households' running
-            # campaigns take the answer, as a closed campaign's reply link hands it on
-            targets = await self.store.replies.running_targets_by_contact([kind], address)
+            targets = await self._handed_on(kind, address, campaign_id)
         if not targets:
             log.info("answer_without_campaign", channel=channel)
             return InboundAck(False, False, self.cfg.city.default_language, self._not_found())
@@ -125,6 +123,19 @@ class Inbound:
         c = await self.store.campaigns.get(campaign_id)
         return (c is not None and hands_on(c.state, c.kind) and c.closed_at is not None
                 and self.clock.now() - c.closed_at <= self.intake.grace_seconds)
+
+    async def _handed_on(self, kind: ContactKind, address: str, campaign_id: int) -> list[ReplyTarget]:
+        """The buttons of a campaign closed since (within its grace): for each household of the address
+        that the campaign asked, the running campaign its reply link would hand the answer to (one rule,
+        `ReplyIntake.running_instead`: a closed real event's button never answers a drill). A household
+        the campaign never asked is not answered for (a phone shared with another household)."""
+        handed: list[ReplyTarget] = []
+        for running in await self.store.replies.running_targets_by_contact([kind], address):
+            asked = await self.store.replies.target(campaign_id, running.household_id)
+            goes_to = None if asked is None else await self.intake.running_instead(asked)
+            if goes_to is not None:
+                handed.append(goes_to)
+        return handed
 
     async def text_message(self, channel: ChannelName, kinds: Sequence[ContactKind], address: str, text: str,
                            message_id: str) -> str:

@@ -184,13 +184,14 @@ class ReplyIntake:
         target = await self.store.replies.target(campaign_id, household_id)
         return target if self._answers(target) else None
 
-    async def running_instead(self, link: ReplyTarget) -> ReplyTarget | None:
-        """The household's running campaign an answer by `link` belongs to instead of the link's own
-        (`domain.replies.answering_campaign`), or None: the link's own campaign. Reads the store only
-        for a link whose campaign no longer runs (`follows_on`)."""
+    async def running_instead(self, link: ReplyTarget, made_at: float | None = None) -> ReplyTarget | None:
+        """The household's running campaign an answer by `link` (made at `made_at`, if it was kept and
+        sent late) belongs to instead of the link's own (`domain.replies.answering_campaign`), or None:
+        the link's own campaign. Reads the store only for a link whose campaign no longer runs (`follows_on`)."""
         if not follows_on(link):
             return None
-        goes_to = answering_campaign(link, await self.store.replies.running_targets_of(link.household_id))
+        running = await self.store.replies.running_targets_of(link.household_id)
+        goes_to = answering_campaign(link, running, made_at)
         return None if goes_to is link else goes_to
 
     def token_of(self, target: ReplyTarget) -> str:
@@ -254,6 +255,7 @@ class ReplyIntake:
         details: ReplyDetails = NO_DETAILS,
         refuse: Callable[[ReplyTarget], bool] | None = None,
         follow: bool = True,
+        made_at: float | None = None,
     ) -> AnswerResult:
         """`answer` for a reply token, found inside the answer's own commit: one trip to the store.
 
@@ -264,7 +266,8 @@ class ReplyIntake:
         The link of a closed campaign (within its grace) answers the household's running campaign
         when it has one (`domain.replies.answering_campaign`; `moved_from` says so), by that
         campaign's own token, and its own campaign otherwise: two trips more, for such links only.
-        `follow` False keeps the answer in the token's campaign.
+        `follow` False keeps the answer in the token's campaign; `made_at`, when the answer was made if
+        the phone kept it and sends it late (a campaign begun after it does not take it).
         """
         st = _ANSWER_OF.get(str(status))
         if st is None:
@@ -292,7 +295,7 @@ class ReplyIntake:
         if t is None or not t.accepts(now, grace):
             raise UnknownToken("unknown or expired reply link")
         if handed_on:
-            goes_to = await self.running_instead(t)
+            goes_to = await self.running_instead(t, made_at)
             if goes_to is None:  # none running: the closed campaign takes it, within its grace
                 return await self.answer_token(token, st, via, dedupe_key, details, refuse, follow=False)
             try:

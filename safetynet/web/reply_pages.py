@@ -301,7 +301,7 @@ class ReplyRoutes:
         try:
             result = await intake.answer_token(call.token, str(status), _via(doc.get("via")),
                                                lambda t: f"web:{t.campaign_id}:{t.household_id}:{key}",
-                                               parse_details(doc), refuse=refuse)
+                                               parse_details(doc), refuse=refuse, made_at=_tapped_at(intake, doc))
         except UnknownToken:
             return self.json_answer({"error": "not found"}, 404)
         lang = _lang(doc.get("lang"), result.target)
@@ -391,19 +391,27 @@ def _asked_for_help(target: ReplyTarget) -> bool:
 KEPT_AFTER_SECONDS = 30.0
 
 
+def _tapped_at(intake: ReplyIntake, doc: Mapping[str, Any]) -> float | None:
+    """When a tap the service worker sends was made (`age_ms`: how long ago, by the phone's own clock,
+    so a phone set to the wrong time does not matter), or None when it does not say."""
+    age = doc.get("age_ms")
+    if isinstance(age, bool) or not isinstance(age, int | float) or not 0 <= age < 1e12:
+        return None
+    return intake.clock.now() - age / 1000
+
+
 async def _kept_too_long(intake: ReplyIntake, token: str, doc: Mapping[str, Any]) -> Callable[[ReplyTarget], bool] | None:
     """For a "safe" the service worker kept and sends late (`age_ms`: how long ago it was tapped, by
     the phone's own clock, so a phone set to the wrong time does not matter): a refusal when the
     household has called for help since (on the page, by SMS, to a deputy). One more read, only for
     such late taps; a call for help committed after it is refused too, as newer than any kept tap."""
-    age = doc.get("age_ms")
-    if isinstance(age, bool) or not isinstance(age, int | float) or not 0 <= age < 1e12 or age / 1000 < KEPT_AFTER_SECONDS:
+    tapped_at = _tapped_at(intake, doc)
+    if tapped_at is None or intake.clock.now() - tapped_at < KEPT_AFTER_SECONDS:
         return None
-    tapped_at = intake.clock.now() - age / 1000
     state = await intake.resolve_page(token)
     if state is None:
         return None  # the answer path says what is wrong with the token
-    moved = await intake.running_instead(state.target)  # a closed campaign's notification: the running one's
+    moved = await intake.running_instead(state.target, tapped_at)  # a closed campaign's notification: the running one's
     if moved is not None:
         state = await intake.resolve_page(intake.token_of(moved))
         if state is None:

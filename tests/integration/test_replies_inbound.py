@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from replies_fixtures import Env, enrolment_code, running_app, start_campaign
+from replies_fixtures import ASSOC_A, Env, enrolment_code, running_app, seed, start_campaign
 
 from safetynet.domain import CampaignKind
 from safetynet.replies.inbound import LINKS_PER_MINUTE, Inbound
@@ -106,4 +106,33 @@ async def test_a_closed_campaigns_button_answers_the_households_running_campaign
         late = await p.answer_from("telegram", CHAT_A003, drill, "safe", "telegram", "pb:late")
         assert (late.found, late.recorded) == (False, False)
         assert await env.status("A-003", event) == "need_help"
+        await env.intake.idle()
+
+
+async def test_a_closed_real_events_button_never_answers_a_drill(tmp_path: Path) -> None:
+    """Review: the buttons' fallback took the address's running campaign by its own order, so a late
+    助けが必要 to a closed real event went to a drill (the head's alert then withheld name and address)."""
+    async with running_app(tmp_path, seeded=False, SAFETYNET_REPLIES_TOKEN_GRACE_HOURS="2") as env:
+        await seed(env, CampaignKind.REAL)
+        event = env.campaign_id
+        assert await env.store.campaigns.close(event, env.clock.now())
+        drill = await start_campaign(env, CampaignKind.DRILL, title="訓練")
+        ack = await port(env).answer_from("telegram", CHAT_A003, event, "need_help", "telegram", "pb:x")
+        assert (ack.found, ack.recorded) == (False, False)  # as a closed campaign's button with none running
+        assert await env.status("A-003", drill) != "need_help"
+        await env.intake.idle()
+
+
+async def test_a_closed_campaigns_button_answers_only_for_the_households_it_asked(tmp_path: Path) -> None:
+    """Review: on a phone two households share, the drill of 1班 (A-001) closed and a real event of 2班
+    (A-004) running, the drill's 助けが必要 button marked A-004 in the event and lost A-001's answer."""
+    async with running_app(tmp_path, seeded=False, SAFETYNET_REPLIES_TOKEN_GRACE_HOURS="2") as env:
+        await seed(env)
+        assert await env.store.campaigns.close(env.campaign_id, env.clock.now())
+        drill = await start_campaign(env, CampaignKind.DRILL, scope=(f"group:{ASSOC_A}/1班",), title="班訓練")
+        assert await env.store.campaigns.close(drill, env.clock.now())
+        event = await start_campaign(env, CampaignKind.REAL, scope=(f"group:{ASSOC_A}/2班",), title="地震")
+        ack = await port(env).answer_from("mobile", SHARED, drill, "need_help", "sms", "pb:y")
+        assert ack.recorded is False
+        assert await env.status("A-004", event) != "need_help"
         await env.intake.idle()

@@ -79,6 +79,7 @@ async def test_need_help_sent_from_an_ended_campaigns_page_goes_to_the_running_o
 async def test_a_kept_notification_action_of_an_ended_campaign_goes_to_the_running_one(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         drill, event = await _event_after_the_drill(env)
+        await env.clock.advance(300)  # the taps below come 5 minutes into the event
         hh = env.hh("A-003").id  # an English household
         async with env.http.post(f"{env.url}/r/{env.token('A-003', drill)}/answer",
                                  json={"status": "safe", "key": "sw-1"}) as resp:
@@ -93,7 +94,8 @@ async def test_a_kept_notification_action_of_an_ended_campaign_goes_to_the_runni
                                  json={"status": "need_help", "key": "sw-2"}) as resp:
             doc = await resp.json()
         assert doc["recorded"] is True and "has ended" not in doc["message"]
-        # an old tap the phone kept since before the call for help does not withdraw it, from either link
+        # an old tap the phone kept since before the call for help (but after the event began: its
+        # answer) does not withdraw it, from either link
         async with env.http.post(f"{env.url}/r/{env.token('A-003', drill)}/answer",
                                  json={"status": "safe", "key": "sw-3", "age_ms": 120_000}) as resp:
             doc = await resp.json()
@@ -121,3 +123,27 @@ async def test_a_cancelled_campaigns_link_keeps_its_own_page(tmp_path: Path) -> 
         await start_campaign(env, CampaignKind.REAL, title=EVENT)
         async with env.http.get(env.reply_url("A-001"), allow_redirects=False) as resp:
             assert resp.status == 200 and "この安否確認は取り消されました" in await resp.text()
+
+
+async def test_a_tap_kept_since_before_the_running_campaign_began_is_not_its_answer(tmp_path: Path) -> None:
+    """Review: a drill's 無事 tapped offline before the earthquake, sent by the service worker when the
+    event's push wakes it, marked the household safe in the event it was never asked about."""
+    async with running_app(tmp_path, SAFETYNET_REPLIES_TOKEN_GRACE_HOURS="24") as env:
+        drill = env.campaign_id
+        assert await env.store.campaigns.close(drill, env.clock.now())
+        await env.clock.advance(2 * 3600)
+        event = await start_campaign(env, CampaignKind.REAL, title=EVENT)
+        await env.clock.advance(600)
+        async with env.http.post(f"{env.url}/r/{env.token('A-003', drill)}/answer",
+                                 json={"status": "safe", "key": "sw-old", "age_ms": 3 * 3600_000}) as resp:
+            doc = await resp.json()
+        assert resp.status == 200 and "has ended" not in doc["message"]
+        assert await env.status("A-003", event) != Status.SAFE  # the event's question is still open
+        assert await env.status("A-003", drill) == Status.SAFE  # a late answer to the drill, in its grace
+        # tapped after the event began (kept a minute): the event's answer
+        async with env.http.post(f"{env.url}/r/{env.token('A-003', drill)}/answer",
+                                 json={"status": "safe", "key": "sw-new", "age_ms": 60_000}) as resp:
+            doc = await resp.json()
+        assert doc["recorded"] is True and "has ended" in doc["message"]
+        assert await env.status("A-003", event) == Status.SAFE
+        await env.intake.idle()
