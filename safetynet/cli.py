@@ -287,7 +287,7 @@ def _command_of(argv: Sequence[str]) -> str | None:
     """The command `argv` names (its first word that is not an option or --config's value), or None."""
     words = iter(argv)
     for word in words:
-        if word == "--config":
+        if len(word) > 2 and "--config".startswith(word):  # argparse takes `--conf` for it too
             next(words, None)
         elif not word.startswith("-"):
             return word
@@ -359,13 +359,15 @@ def _main(argv: Sequence[str] | None) -> int:
     path = config_path_from(getattr(args, "config", None))
     command = command_path(args)
     on_default = path is None and not any(os.environ.get(k) for k in _STORE_ENV)
-    if on_default and command not in _NO_CITY and command[:1] not in _NO_CITY:
-        print(f"error: {say('cli.no_config', folder=os.getcwd())}", file=sys.stderr)
-        return 2
     try:
         cfg = load_config(path)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    # a city made here on the defaults before this check existed (`init` with no config.toml: a systemd
+    # unit's WorkingDirectory) keeps working: its database is where the defaults say
+    if on_default and command not in _NO_CITY and command[:1] not in _NO_CITY and not cfg.db_path.exists():
+        print(f"error: {say('cli.no_config', folder=os.getcwd())}", file=sys.stderr)
         return 2
     if on_default and command == ("init",):
         print(say("cli.init.no_config", folder=os.getcwd(), data=str(cfg.data_dir)), file=sys.stderr)

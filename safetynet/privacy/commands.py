@@ -148,9 +148,10 @@ def export_command(cfg: Config, args: argparse.Namespace) -> int:
     try:
         n = asyncio.run(run())
     except OSError as e:
-        if not args.output:
+        if isinstance(e, BrokenPipeError):
             raise  # stdout closed (`| head`): the CLI's own answer to a broken pipe (QA: "cannot write None")
-        raise CommandError(say("cli.cannot_write", path=args.output, error=e.strerror or e)) from None
+        # a full disk or quota under `> file` too (review: a traceback)
+        raise CommandError(say("cli.cannot_write", path=args.output or say("cli.stdout"), error=e.strerror or e)) from None
     if args.output:
         print(say("cli.audit.wrote", count=n, path=args.output))
     return 0

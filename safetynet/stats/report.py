@@ -485,8 +485,10 @@ def report_cli(cfg: Config, args: argparse.Namespace) -> int:
         print(f"error: {unwritable_message(e)}", file=sys.stderr)
         return 2
     except OSError as e:
-        if not output:
+        if isinstance(e, BrokenPipeError):
             raise  # stdout closed (`| head`): the CLI's own answer to a broken pipe
-        print(f"error: {say('cli.cannot_write', path=output, error=e.strerror or e)}", file=sys.stderr)
+        # a full disk or quota under `> file` too (review: a traceback)
+        print(f"error: {say('cli.cannot_write', path=output or say('cli.stdout'), error=e.strerror or e)}",
+              file=sys.stderr)
         return 2
     return 0

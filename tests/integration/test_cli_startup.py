@@ -70,16 +70,18 @@ def test_the_same_in_japanese(elsewhere: Path, capsys: pytest.CaptureFixture[str
 def test_init_keeps_the_default_and_says_how_the_other_commands_find_the_city(
         elsewhere: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`init` makes a city: where no config file is, it does so on the embedded default (./var), saying so
-    first; the other commands still refuse until a config file names it, and an empty one does."""
+    first. The other commands find it from this folder (its database is where the defaults say: a city
+    made so before the check, a systemd unit's WorkingDirectory, keeps working), not from another."""
     assert main(["init", "--admin-password", PASSWORD]) == 0
     captured = capsys.readouterr()
     assert captured.err.startswith(t("en", "cli.init.no_config", folder=str(elsewhere), data=str(elsewhere / "var")))
     assert (elsewhere / "var" / "safetynet.db").exists() and "created city admin 'admin'" in captured.out
-    assert main(["staff", "list"]) == 2
-    assert "no config.toml in this folder" in capsys.readouterr().err
-    (elsewhere / "config.toml").write_text("", encoding="utf-8")
     assert main(["staff", "list"]) == 0
     assert capsys.readouterr().out.startswith("admin\tcity_admin")
+    (elsewhere / "sub").mkdir()
+    os.chdir(elsewhere / "sub")
+    assert main(["staff", "list"]) == 2
+    assert "no config.toml in this folder" in capsys.readouterr().err
 
 
 def test_commands_that_need_no_city_run_without_a_config_file(

@@ -139,3 +139,18 @@ def test_each_roster_export_is_recorded_once(tmp_path: Path, monkeypatch: pytest
     assert [(e.what, e.detail) for e in _exports(tmp_path)] == [
         ("roster", f"{households} households"), ("codes", f"{households} households"),
         ("letters", f"html, {households} households, city")]
+
+
+@pytest.mark.parametrize("what", ["report", "audit"])
+def test_an_export_to_a_full_disk_says_so_in_one_line(tmp_path: Path, what: str) -> None:
+    """`> /dev/full` (a full disk, a quota) under a redirect: one line and exit 2 (review: a traceback;
+    only a broken pipe is the CLI's quiet 141)."""
+    cid = _campaign(tmp_path)
+    argv = ["campaign", "report", str(cid)] if what == "report" else ["audit", "export"]
+    env = {**os.environ, **store_env(), "SAFETYNET_SECRET_KEY": SECRET_KEY, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "safetynet", "--config", str(tmp_path / "config.toml"), *argv],
+                              stdout=full, stderr=subprocess.PIPE, env=env, timeout=60, check=False)
+    err = done.stderr.decode()
+    assert done.returncode == 2 and "Traceback" not in err
+    assert err.strip().endswith("cannot write standard output: No space left on device")

@@ -30,6 +30,7 @@ def test_a_product_command_imports_no_lab_module_and_a_lab_command_its_own() -> 
 def test_the_command_is_the_first_word_that_is_not_an_option() -> None:
     assert _command_of(["--config", "demo", "serve"]) == "serve"  # --config's value is no command
     assert _command_of(["--config=x.toml", "bench", "replies"]) == "bench"
+    assert _command_of(["--conf", "x.toml", "demo", "--households", "60"]) == "demo"  # argparse's abbreviation
     assert _command_of(["--help"]) is None
 
 
