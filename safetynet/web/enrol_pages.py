@@ -187,8 +187,8 @@ def _is_code(text: str) -> bool:
 
 
 def _to(path: str, request: web.Request) -> web.Response:
-    """A redirect to our own `path`, the query kept whole."""
-    query = request.query_string
+    """A redirect to our own `path`, the query kept whole (as sent: escapes stay escapes)."""
+    query = request.rel_url.raw_query_string
     return web.Response(status=302, text="302: Found",
                         headers={"Location": path + (f"?{query}" if query else ""), **NO_INDEX})
 

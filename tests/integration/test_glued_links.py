@@ -37,6 +37,8 @@ async def test_the_letters_link_with_words_stuck_to_it_opens_the_households_page
         code = await enrolment_code(env, "A-001")
         async with env.http.get(f"{env.url}/join/{code}{tail}?lang=en", allow_redirects=False) as r:
             assert r.status == 302 and r.headers["Location"] == f"/join/{code}?lang=en"
+        async with env.http.get(f"{env.url}/join/{code}{tail}?lang=en&x=a%26b", allow_redirects=False) as r:
+            assert r.headers["Location"] == f"/join/{code}?lang=en&x=a%26b"  # the query as sent (review)
         async with env.http.get(f"{env.url}/join/{code}{tail}") as r:
             assert r.status == 200 and "山田 太郎" in await r.text()
         async with env.http.get(f"{env.url}/join/{code}X{tail}") as r:  # a code with a symbol too many
