@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import signal
+import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -39,6 +41,16 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
-    """`asyncio.run` for the long-running servers, on uvloop when it is installed."""
-    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-        return runner.run(main)
+    """`asyncio.run` for the long-running servers, on uvloop when it is installed.
+
+    The SIGINT handler is as it was afterwards: uvloop's closed loop left its own in place, so a
+    second command in the same process (`cli.main` called again) no longer stopped on Ctrl-C: a
+    KeyboardInterrupt became a call into a closed loop (found by a Ctrl-C test run after others)."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGINT) if main_thread else None
+    try:
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            return runner.run(main)
+    finally:
+        if main_thread and before is not None and signal.getsignal(signal.SIGINT) is not before:
+            signal.signal(signal.SIGINT, before)
