@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,11 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 for _name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
     os.environ.pop(_name, None)
 os.environ["LANG"] = "C.UTF-8"
+# Ctrl-C as a terminal gives it: scripts/test.sh starts its two passes as background jobs, and a shell
+# script starts those with SIGINT ignored, which the processes the tests start would inherit too (the
+# tests of Ctrl-C passed alone and failed in CI). Python's own handler here; a child then starts with
+# the default and installs the same.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Every log line of the session is scanned for secrets, tokens and phone numbers (tests/logscan.py).
 pytest_plugins = ("logscan",)
