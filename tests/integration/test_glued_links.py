@@ -16,7 +16,9 @@ from replies_fixtures import enrolment_code, running_app
 from safetynet.i18n import t
 
 TAILS = ["。", "。ご確認ください", "）", " ご確認ください", "、よろしく"]
-REPLY_TAILS = [*TAILS, "/", "/。"]  # a slash typed or glued on after the token (QA: /r/TOKEN/ was 404)
+# with punctuation alone (a link detected inside a sentence: 「。」「)」「.」, escaped or not) and a slash typed
+# or glued on after the token (QA: /r/TOKEN/ was 404)
+REPLY_TAILS = [*TAILS, ")", ".", "」", "%E3%80%82", "!", "/", "/。"]
 
 
 @pytest.mark.parametrize("tail", REPLY_TAILS)
@@ -29,6 +31,12 @@ async def test_a_reply_link_with_words_stuck_to_it_opens_the_page_it_meant(tmp_p
             assert r.status == 200 and "無事です" in await r.text()
         async with env.http.get(url + "x" + tail) as r:  # more token characters: no token of ours
             assert r.status == 404
+
+
+async def test_a_reply_link_cut_before_its_token_is_the_dead_end_page(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        async with env.http.get(f"{env.url}/r/") as r:  # the dead end, not a bare 404
+            assert r.status == 404 and "このリンクは" in await r.text()
 
 
 @pytest.mark.parametrize("tail", [*TAILS, "/"])
