@@ -9,6 +9,7 @@ open page current between loads.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -72,10 +73,16 @@ STAFF_TTL_SECONDS = 5.0
 STAFF = web.AppKey("city_staff", TtlCache[list[Staff]])
 
 
-async def _city_campaign(request: web.Request, viewer: Viewer) -> tuple[CampaignInfo | None, frozenset[int] | None]:
+async def _city_campaign(request: web.Request, viewer: Viewer,
+                         seen: Sequence[Association] | None = None) -> tuple[CampaignInfo | None, frozenset[int] | None]:
+    """The campaign shown (`?campaign`, else the latest the viewer may see); `seen`: the viewer's
+    associations when the caller read them already."""
     if "campaign" in request.query:
         return await campaign_or_404(request, viewer, request.query["campaign"])
-    ids = None if viewer.scope.kind == "city" else [a.id for a in await visible_associations(request, viewer)]
+    if viewer.scope.kind == "city":
+        ids = None
+    else:
+        ids = [a.id for a in (seen if seen is not None else await visible_associations(request, viewer))]
     info = await reads(request).latest_campaign_for(ids)
     if info is None:
         return None, None
@@ -139,8 +146,8 @@ async def _token_maker(request: web.Request, info: CampaignInfo) -> str:
 async def city_page(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     lang = lang_of(request)
-    info, _ = await _city_campaign(request, viewer)
     seen = await visible_associations(request, viewer)
+    info, _ = await _city_campaign(request, viewer, seen)
     ids = None if viewer.scope.kind == "city" else [a.id for a in seen]
     # a head or district head sees their own part of the city here: the heading says which
     heading = t(lang, "city") if viewer.scope.kind == "city" else t(lang, "city_scoped", name=viewer.scope.name)

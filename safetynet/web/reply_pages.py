@@ -305,9 +305,7 @@ class ReplyRoutes:
         except UnknownToken:
             return self.json_answer({"error": "not found"}, 404)
         lang = _lang(doc.get("lang"), result.target)
-        standing, message = result.status, texts.recorded(result.status, lang)
-        # the notification of a closed campaign: the answer went to the running one, and says so
-        message = texts.sentences(lang, [message, await _moved_words(intake, result, lang)])
+        standing, message = result.status, ""
         if result.refused:  # the call for help stands: say so, as for an old action sent again
             standing = str(result.target.status)
             message = texts.t(lang, "reply.current", label=texts.status_label(standing, lang))
@@ -316,6 +314,8 @@ class ReplyRoutes:
             if now is not None:
                 standing = str(now.target.status)
                 message = texts.t(lang, "reply.current", label=texts.status_label(standing, lang))
+        if not message:  # the notification of a closed campaign: the answer went to the running one, and says so
+            message = texts.sentences(lang, [texts.recorded(result.status, lang), await _moved_words(intake, result, lang)])
         return self.json_answer({"status": standing, "recorded": result.recorded, "message": message})
 
     async def seen(self, intake: ReplyIntake, call: Call) -> Answer:

@@ -272,7 +272,7 @@ class MemoryDashboardReads:
             if r.campaign_id == campaign_id and r.channel != "staff" and r.note and r.id > latest.get(
                     r.household_id, (0, "", 0.0))[0]:
                 latest[r.household_id] = (r.id, r.note, r.received_at)
-        found = [(h, m, self.t.members[(campaign_id, h.id)].association_id) for h, m in
+        found = [(h, m, m.association_id) for h, m in
                  self._members(campaign_id, set(association_ids)) if h.id in latest]
         found.sort(key=lambda x: (x[2], self.t.group_name(x[0].group_id), x[0].address, x[0].id))
         return [NotedHousehold(self._line(h, m), latest[h.id][1], latest[h.id][2]) for h, m, _ in found]
