@@ -13,6 +13,7 @@ from safetynet.config import (
     ConfigError,
     cannot_listen,
     check_listen,
+    check_store_url,
     database_unwritable,
 )
 from safetynet.console import port_argument, say
@@ -71,6 +72,8 @@ def _check_writable(cfg: Config) -> None:
             if await store.coordination.acquire_lease(WRITE_CHECK_LEASE, owner, 1.0):
                 await store.coordination.release_lease(WRITE_CHECK_LEASE, owner)
 
+    if check_store_url(cfg.store.url) != "sqlite":
+        return  # `database_unwritable` names SQLite files only: no connection and write at every start for nothing
     try:
         asyncio.run(write())
     except StoreError as e:
