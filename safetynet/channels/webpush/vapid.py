@@ -53,14 +53,20 @@ def load_or_create_vapid(data_dir: Path) -> VapidKeys:
         path.parent.mkdir(parents=True, exist_ok=True)
         v = Vapid02()
         v.generate_keys()
+        # written whole aside, then linked in place (fails if it exists): a process starting beside this
+        # one never reads a file still being written (CI: two serve processes started side by side)
+        part = path.with_name(f".{VAPID_KEY_FILE}.{os.getpid()}.part")
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(v.private_pem())
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(part, path)
         except FileExistsError:
             pass  # another process created it first: use theirs
         else:
-            with os.fdopen(fd, "wb") as f:
-                f.write(v.private_pem())
             return _keys(v)
+        finally:
+            part.unlink(missing_ok=True)
     if path.stat().st_mode & 0o077:
         os.chmod(path, 0o600)
     return _keys(Vapid02.from_pem(path.read_bytes()))
