@@ -17,7 +17,7 @@ from typing import Any
 
 from safetynet.auth import cli_audit_entry
 from safetynet.channels import registry
-from safetynet.config import Config
+from safetynet.config import Config, database_unwritable
 from safetynet.console import cli_language, count_argument, say, unwritable_message
 from safetynet.csvout import Unwritable
 from safetynet.domain.audit import AuditAction, AuditEntry
@@ -40,7 +40,9 @@ def _err(message: str) -> None:
 
 
 def _store_errors(fn: Command) -> Command:
-    """A database that cannot be written (locked, read-only, disk full) is one line, not a traceback."""
+    """A database that cannot be written (locked, read-only, disk full) is one line, not a traceback: for a
+    SQLite file that cannot be written, the line every command says (`config.database_unwritable`: the
+    file and what to check)."""
 
     @functools.wraps(fn)
     def run(cfg: Config, args: argparse.Namespace) -> int:
@@ -49,7 +51,7 @@ def _store_errors(fn: Command) -> Command:
         except SchemaTooNew:
             raise  # the command line says it in the terminal's language
         except StoreError as e:
-            _err(say("cli.db_unusable", error=e))
+            _err(database_unwritable(cfg, e) or say("cli.db_unusable", error=e))
             return USAGE
 
     return run

@@ -248,7 +248,7 @@ def test_commands_on_a_read_only_database_name_the_file_and_what_to_check(
     said = "error: " + t("en", "cli.db_unwritable", path=str(db), reason="attempt to write a readonly database") + "\n"
     with read_only(db):
         for argv in (["staff", "add", "yamada", "--role", "city_admin"], ["campaign", "start", str(DRILL)],
-                     ["privacy", "purge"]):
+                     ["privacy", "purge"], ["roster", "import", str(SAMPLE)]):
             assert main([*city, *argv]) == 2, argv
             assert capsys.readouterr().err.endswith(said), argv  # after the store's own log line
         assert main([*city, "staff", "list"]) == 0  # reading is fine
