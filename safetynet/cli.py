@@ -92,7 +92,7 @@ def argparse_message(message: str) -> str:
 
 class _Parser(argparse.ArgumentParser):
     """Every parser of the command (sub-commands inherit the class): its own words translated,
-    errors as `PROG: error: …` with exit status 2."""
+    errors as `PROG: error: …` (「PROG: エラー: …」 in a Japanese terminal) with exit status 2."""
 
     def __init__(self, *args: Any, parents: Sequence[argparse.ArgumentParser] = (), **kwargs: Any) -> None:
         kwargs["formatter_class"] = _Formatter
@@ -109,7 +109,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {argparse_message(message)}\n")
+        self.exit(2, say("cli.argparse.error", prog=self.prog, message=argparse_message(message)) + "\n")
 
 
 def _config_parent() -> argparse.ArgumentParser:

@@ -93,10 +93,13 @@ def test_help_and_usage_errors_in_japanese_under_a_japanese_locale(tmp_path: Pat
     assert squeeze(f"({', '.join(registry.names())})") in squeeze(en.stdout)
 
     assert missing.returncode == 2
-    assert "safetynet staff add: error: 次の引数が必要です: login, --role" in missing.stderr
+    assert missing.stderr.startswith("使い方: safetynet staff add")
+    assert missing.stderr.endswith("\nsafetynet staff add: エラー: 次の引数が必要です: login, --role\n")
+    assert "usage" not in missing.stderr and "error" not in missing.stderr
     assert choice.returncode == 2
     assert "引数 --format: 'pdf' は使えません（'json', 'csv', 'html' のいずれか）" in choice.stderr
-    assert "error: the following arguments are required: login, --role" in missing_en.stderr
+    assert missing_en.stderr.startswith("usage: safetynet staff add")
+    assert missing_en.stderr.endswith("\nsafetynet staff add: error: the following arguments are required: login, --role\n")
 
 
 def test_messages_of_a_command_in_each_language(tmp_path: Path) -> None:
