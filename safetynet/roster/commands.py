@@ -212,8 +212,9 @@ def import_(cfg: Config, args: argparse.Namespace) -> int:
     """`roster import`. Ctrl-C before the import is written (reading the file, checking it against the city,
     the question before --replace removes households, the import's transaction) stops it with nothing
     imported, and says so (QA: it ended silently; the operator could not tell). The import is one
-    transaction, which the cancel asyncio.run delivers on SIGINT rolls back. Once it is written, the
-    summary is printed whatever comes after."""
+    transaction, which the cancel asyncio.run delivers on SIGINT rolls back; once its COMMIT has begun, the
+    store lets it finish (`import_households`). Once it is written, the summary is printed whatever comes
+    after."""
     done: list[ImportSummary] = []
     try:
         outcome = _checked_import(cfg, args, done)

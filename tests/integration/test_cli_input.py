@@ -281,6 +281,38 @@ def test_ctrl_c_once_the_import_is_written_still_prints_its_summary(
     assert "新町会" in _association_names(city)
 
 
+def test_ctrl_c_during_the_imports_commit_reports_it_imported(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGINT as the import's COMMIT is sent (SQLite's statement, or PostgreSQL's): it was cancelled there,
+    and said 「何も取り込まれていません」 of an import SQLite had committed. The COMMIT is let finish, and
+    the import reported done."""
+    import aiosqlite
+    import asyncpg
+
+    changed = tmp_path / "changed.csv"
+    changed.write_text(SAMPLE.read_text(encoding="utf-8-sig").replace("花園町一丁目町会", "新町会"), encoding="utf-8")
+    commits: list[str] = []
+
+    def interrupting(execute: Any) -> Any:
+        def run(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+            if sql.rstrip(";") == "COMMIT" and not commits:
+                commits.append(sql)
+                signal.raise_signal(signal.SIGINT)  # asyncio.run cancels the command: the key press
+            return execute(self, sql, *args, **kwargs)  # aiosqlite's is awaited or entered: as it is
+
+        return run
+
+    # the command's first COMMIT is the import's (checking the file against the city only reads)
+    monkeypatch.setattr(aiosqlite.Connection, "execute", interrupting(aiosqlite.Connection.execute))
+    monkeypatch.setattr(asyncpg.connection.Connection, "execute", interrupting(asyncpg.connection.Connection.execute))
+    assert main([*city, "roster", "import", str(changed)]) == 0
+    out, err = capsys.readouterr()
+    assert commits and "nothing was imported" not in out + err
+    assert out.startswith(f"imported {changed}: 3 districts, 12 associations\n  households: 65 added, 0 updated, 535 unchanged")
+    monkeypatch.undo()
+    assert "新町会" in _association_names(city)
+
+
 def test_ctrl_c_while_the_file_is_read_says_so_in_japanese(
         city: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     def interrupted(*args: object, **kwargs: object) -> None:

@@ -8,7 +8,7 @@ with `removed_at` set; every "current roster" query here filters them out.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 
 import structlog
 
@@ -85,18 +85,26 @@ class RosterStore:
         Roster contacts of each household are replaced by the file's; enrolment contacts stay.
         With `replace`, households of the file's associations that the file does not list are
         removed (associations absent from the file are not touched). Raises ValueError, writing
-        nothing, if an association is in two districts or a household key repeats.
+        nothing, if an association is in two districts or a household key repeats. Cancelled before
+        its COMMIT, nothing is written; once the COMMIT has begun, it is written and the summary
+        returned (`roster_import.whole_once_committing`).
         """
         check_records(records, self.routes.of_kind)
         now = self.clock.now()
-        async with self.db.transaction() as conn:
-            cache = await roster_import.swap_cache_size(conn, roster_import.IMPORT_CACHE_SIZE)
-            try:
-                await roster_import.load_rows(conn, records)
-                counts = await roster_import.write_households(conn, now, replace)
-                await roster_import.drop_temp_tables(conn)
-            finally:
-                await roster_import.swap_cache_size(conn, cache)
+
+        async def write(commit_begins: Callable[[], None]) -> roster_import.ImportCounts:
+            async with self.db.transaction() as conn:
+                cache = await roster_import.swap_cache_size(conn, roster_import.IMPORT_CACHE_SIZE)
+                try:
+                    await roster_import.load_rows(conn, records)
+                    counts = await roster_import.write_households(conn, now, replace)
+                    await roster_import.drop_temp_tables(conn)
+                finally:
+                    await roster_import.swap_cache_size(conn, cache)
+                commit_begins()
+            return counts
+
+        counts = await roster_import.whole_once_committing(write)
         summary = counts.summary(records)
         log.info(
             "roster_imported",

@@ -7,11 +7,15 @@ removal of missing households) is a single statement joining against it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from safetynet.domain.roster import HouseholdRecord, ImportSummary
 from safetynet.store.sqlite.db import CHUNK, Conn, Row, marks
+
+T = TypeVar("T")
 
 _CREATE_ROWS = """
 CREATE TEMP TABLE import_rows (
@@ -271,3 +275,32 @@ async def remove_missing(conn: Conn, now: float) -> int:
         (now, now),
     )
     return gone
+
+
+async def whole_once_committing(write: Callable[[Callable[[], None]], Awaitable[T]]) -> T:
+    """`write(commit_begins)`, one transaction that calls `commit_begins()` as its last step inside (just
+    before its COMMIT), run in a task of its own so that a cancellation (Ctrl-C: asyncio.run cancels the
+    command) is decided by where the write is. Before that step, the write is cancelled, rolled back
+    and waited for, and the cancellation goes on: nothing was written. After it, the COMMIT is not
+    interrupted but waited for, and the write's result returned: it was written (QA: a Ctrl-C during
+    the COMMIT said nothing was imported of an import SQLite had committed; on PostgreSQL a COMMIT cut
+    off leaves its outcome unknown)."""
+    committing = False
+
+    def commit_begins() -> None:
+        nonlocal committing
+        committing = True
+
+    task = asyncio.ensure_future(write(commit_begins))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if not committing:
+            task.cancel()
+            await asyncio.wait([task])  # rolled back before the cancellation goes on
+            raise
+    current = asyncio.current_task()
+    if current is not None:
+        current.uncancel()  # taken: the caller goes on as if it had not come
+    await asyncio.wait([task])
+    return task.result()
