@@ -293,6 +293,10 @@ class InboundAck:
     recorded: bool  # False: not found, or a provider retry of something already recorded
     language: str = "ja"
     notice: str = ""  # words for the resident when it was not taken
+    # A button or keypad of a campaign that has ended, whose answer went to the household's running
+    # campaign (`domain.replies.answering_campaign`): the two titles, for the resident to be told
+    moved_from: str = ""
+    moved_to: str = ""
 
 
 class InboundPort(Protocol):

@@ -92,7 +92,12 @@ class Inbound:
             if t is None:
                 return InboundAck(False, False, "ja", self._not_found())
             return InboundAck(True, False, texts.ui_language(t.language))
-        return InboundAck(True, result.recorded, texts.ui_language(result.target.language))
+        lang = texts.ui_language(result.target.language)
+        if result.moved_from is not None:  # an ended campaign's button: the running campaign took it
+            old, new = await self.intake.page(result.moved_from), await self.intake.page(result.target)
+            if old is not None and new is not None:
+                return InboundAck(True, result.recorded, lang, moved_from=old.title, moved_to=new.title)
+        return InboundAck(True, result.recorded, lang)
 
     async def note(self, token: str, text: str, channel: ChannelName, dedupe_key: str) -> InboundAck:
         t = await self.intake.resolve(token)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from replies_fixtures import Env, enrolment_code, running_app
+from replies_fixtures import Env, enrolment_code, running_app, start_campaign
 
 from safetynet.channels.telegram.updates import SECRET_HEADER, callback_data, webhook_secret
-from safetynet.domain import Status
+from safetynet.domain import CampaignKind, Status
 
 CHAT = 5550003  # A-003 (English)
 
@@ -37,7 +37,7 @@ async def test_button_press_records_acknowledges_and_edits_the_message(tmp_path:
         rec = env.sandbox.state.find("telegram", str(CHAT))
         assert rec is not None
         edit = rec.data["edits"][-1]
-        assert "Recorded: you are safe." in edit["text"]
+        assert "Recorded: you are safe." in edit["text"] and "has ended" not in edit["text"]
         (button,) = [b for row in edit["reply_markup"]["inline_keyboard"] for b in row]
         assert button["callback_data"] == callback_data("need_help", env.token("A-003"))
         # the "change" button works: the answer changes, the history keeps both
@@ -73,6 +73,32 @@ async def test_the_press_is_answered_in_the_webhooks_response(tmp_path: Path) ->
             body = await resp.json()
         assert body["method"] == "answerCallbackQuery" and body["callback_query_id"] == "q-unknown"
         assert "無効" in body["text"]
+        await env.intake.idle()
+
+
+async def test_a_button_of_an_ended_campaign_says_the_running_one_took_the_answer(tmp_path: Path) -> None:
+    """The drill's message kept in the chat, pressed after the drill closed and a real event began: the
+    answer goes to the event (as the drill's reply link would), and the message says so, as the reply
+    page does (reply.moved): it said only "Recorded", as if the drill had taken it."""
+    async with running_app(tmp_path) as env:
+        drill = env.campaign_id
+        await env.send_alert("A-003", "telegram", str(CHAT), language="en")
+        assert await env.store.campaigns.close(drill, env.clock.now())
+        await env.clock.advance(600)
+        event = await start_campaign(env, CampaignKind.REAL, title="Earthquake M7")
+        result = await env.sandbox.fake("telegram").press(CHAT, "need_help")
+        assert result.status == 200
+        assert await env.status("A-003", event) == Status.NEED_HELP
+        assert await env.status("A-003", drill) == Status.PENDING
+        acks = [r for r in env.sandbox.records if r.kind == "answer_callback"]
+        # the press's own line (at most 200 characters) is the recorded answer alone
+        assert [a.text for a in acks] == ["Recorded: you need help. Your association or city staff will check it."]
+        rec = env.sandbox.state.find("telegram", str(CHAT))
+        assert rec is not None
+        text = rec.data["edits"][-1]["text"]
+        assert text.endswith("\nThe button you pressed was for “地震 安否確認”, which has ended."
+                             " Your answer has been recorded for “Earthquake M7”, which is running now.")
+        assert "Recorded: you need help." in text
         await env.intake.idle()
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from replies_fixtures import Env, running_app
+from replies_fixtures import Env, running_app, start_campaign
 from twilio.request_validator import RequestValidator
 
-from safetynet.domain import Status
+from safetynet.domain import CampaignKind, Status
 
 LANDLINE = "+81311110002"  # A-002
 
@@ -25,9 +25,31 @@ async def test_digits_answer(tmp_path: Path, digit: str, expected: Status) -> No
         await _call(env)
         result = await env.sandbox.fake("voice").press(LANDLINE, digit)
         assert result.status == 200 and "<Hangup" in result.body and "記録しました" in result.body
+        assert "終了していました" not in result.body
         assert await env.status("A-002") == expected
         entries = await env.store.replies.history(env.campaign_id, env.hh("A-002").id)
         assert [(e.status, e.channel) for e in entries] == [(str(expected), "voice")]
+        await env.intake.idle()
+
+
+async def test_a_key_pressed_in_a_call_of_an_ended_campaign_says_the_running_one_took_it(tmp_path: Path) -> None:
+    """The drill closed and a real event began while its call was ringing: 2 goes to the event (as the
+    drill's reply link would), and the call says so before it ends; it said only 「記録しました」."""
+    async with running_app(tmp_path) as env:
+        drill = env.campaign_id
+        await _call(env)
+        assert await env.store.campaigns.close(drill, env.clock.now())
+        await env.clock.advance(60)
+        event = await start_campaign(env, CampaignKind.REAL)
+        result = await env.sandbox.fake("voice").press(LANDLINE, "2")
+        assert result.status == 200 and "<Hangup" in result.body
+        said = [s for s in result.body.split("<Say") if "</Say>" in s]
+        assert [s.split(">", 1)[1].split("</Say>")[0] for s in said] == [
+            "助けが必要と記録しました。町会や市の担当者が確認します。",
+            "この電話の安否確認は終了していました。この回答は、いま行われている安否確認の回答として記録しました。",
+            "命に関わるときは、すぐに、いち いち きゅう 番へ電話してください。"]
+        assert await env.status("A-002", event) == Status.NEED_HELP
+        assert await env.status("A-002", drill) == Status.PENDING
         await env.intake.idle()
 
 

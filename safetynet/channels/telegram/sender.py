@@ -112,15 +112,17 @@ def change_keyboard(answer: str, reply_token: str, language: str) -> Markup:
 _RECORDED_MARK = "\n\n✅ "
 
 
-async def show_recorded(bot: _SendingBot, cb: TelegramCallback, answer: str, reply_token: str, language: str) -> bool:
+async def show_recorded(bot: _SendingBot, cb: TelegramCallback, answer: str, reply_token: str, language: str,
+                        moved: str = "") -> bool:
     """Edits the pressed message (its button said `answer` for `reply_token`): the recorded answer
-    under the alert, and a "change" button.
+    under the alert (and `moved`, when the answer went to another campaign than the message's), and a
+    "change" button.
 
     Returns False (and logs) when Telegram refused; the answer is recorded either way.
     """
     if cb.message_id is None:
         return True  # no message to edit (a button of an inline message)
-    recorded = labels.recorded_message(answer, language)
+    recorded = labels.recorded_message(answer, language) + (f"\n{moved}" if moved else "")
     # the alert as sent, without what an earlier press added (one answer shown, the latest)
     alert = cb.message_text.split(_RECORDED_MARK, 1)[0]
     text = f"{alert}{_RECORDED_MARK}{recorded}" if alert else f"✅ {recorded}"
@@ -244,8 +246,9 @@ class TelegramSender:
         if self._ctx.secret_key:
             await self.set_webhook(webhook_url(self._ctx.public_url), webhook_secret(self._ctx.secret_key))
 
-    async def show_recorded(self, cb: TelegramCallback, answer: str, reply_token: str, language: str) -> bool:
-        return await show_recorded(self.bot, cb, answer, reply_token, language)
+    async def show_recorded(self, cb: TelegramCallback, answer: str, reply_token: str, language: str,
+                            moved: str = "") -> bool:
+        return await show_recorded(self.bot, cb, answer, reply_token, language, moved)
 
     def paused_for(self) -> float:
         return max(0.0, self._paused_until - self.clock.monotonic())

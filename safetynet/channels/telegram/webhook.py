@@ -35,6 +35,7 @@ from safetynet.channels.telegram.updates import (
     verify_secret,
     webhook_secret,
 )
+from safetynet.i18n import t
 
 log = structlog.get_logger("channels")
 
@@ -87,7 +88,10 @@ async def _callback(ctx: ChannelContext, inbound: InboundPort, bot: TelegramSend
     if not result.found:
         return result.notice
     if bot is not None:
-        await bot.show_recorded(cb, answer, token, result.language)
+        # an ended campaign's button: the message says the running campaign took the answer (the
+        # press's own line, at most 200 characters, stays the recorded answer)
+        moved = t(result.language, "channel.moved", old=result.moved_from, new=result.moved_to) if result.moved_to else ""
+        await bot.show_recorded(cb, answer, token, result.language, moved)
     return recorded_text(answer, result.language)
 
 

@@ -113,10 +113,14 @@ def retry_twiml(public_url: str, reply_token: str, language: str) -> str:
     return gather_twiml(public_url, reply_token, language, retry=True)
 
 
-def answer_twiml(status: str, language: str) -> str:
+def answer_twiml(status: str, language: str, moved: bool = False) -> str:
+    """The recorded answer said, then the call ends; `moved`: the call's campaign had ended and the
+    household's running campaign took the answer, which the call says too."""
     lang = _lang(language)
     vr = VoiceResponse()
     vr.say(t(lang, _RECORDED[status]), language=SAY_LANGUAGE[lang])
+    if moved:
+        vr.say(t(lang, "voice.moved"), language=SAY_LANGUAGE[lang])
     if status == "need_help":  # as the reply page: the association is told, but it is no ambulance
         vr.say(t(lang, "voice.help_note"), language=SAY_LANGUAGE[lang])
     vr.hangup()

@@ -14,7 +14,7 @@ from safetynet.channels.base import (
     WebhookRoute,
 )
 from safetynet.channels.twilio.webhook import MAX_TWILIO_BYTES, signed_params, status_route, twiml
-from safetynet.channels.voice.twiml import SAY_LANGUAGE, VOICE_PATH, gather_reply, parse_gather
+from safetynet.channels.voice.twiml import SAY_LANGUAGE, VOICE_PATH, answer_twiml, gather_reply, parse_gather
 
 
 def routes(ctx: ChannelContext, inbound: InboundPort, sender: ChannelSender | None) -> list[WebhookRoute]:
@@ -32,7 +32,9 @@ def routes(ctx: ChannelContext, inbound: InboundPort, sender: ChannelSender | No
         status, answer = gather_reply(parse_gather(params), retry, ctx.public_url, token, target.language)
         stage = "retry" if retry else "first"
         if status is not None:
-            await inbound.answer(token, status, ctx.name, f"voice:{call_sid}:{stage}")
+            ack = await inbound.answer(token, status, ctx.name, f"voice:{call_sid}:{stage}")
+            if ack.moved_to:  # the call's campaign had ended: the running one took the answer, and it is said
+                answer = answer_twiml(status, target.language, moved=True)
         elif retry:
             await inbound.note(token, "voice: no answer", ctx.name, f"voice:{call_sid}:no_answer")
         return twiml(answer)
