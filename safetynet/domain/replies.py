@@ -424,12 +424,14 @@ class HelpItem:
 
 @dataclass(frozen=True)
 class Change:
-    """A reply since a cursor, with the household's current (not the reply's) status."""
+    """A reply since a cursor, with the household's current (not the reply's) status; `noted`: one of the
+    household's replies in the range carried words of its own (what `household_notes` lists: not staff's)."""
 
     reply_id: int
     household_id: int
     association_id: int
     status: str
+    noted: bool = False
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Dashboards never query per event. A poller wakes every `poll_seconds` (or at once when poked),
 reads the campaign's counters, open help requests and the replies since its cursor (a rowid range:
-cheap), and when anything moved hands each subscriber a view filtered to its associations.
+cheap; each change says whether a reply carried a household's note), and when anything moved hands
+each subscriber a view filtered to its associations.
 Views are encoded once per distinct filter per tick, so 200 dashboards cost a handful of encodes.
 Subscribers that ask for it (the city overview) also get each association's door-knock count: read
 once a tick at most, and only while such a subscriber listens.
@@ -37,7 +38,8 @@ MAX_CATCH_UP = 5_000
 # Ticks with no subscriber before a poller stops (reconnecting clients keep it warm).
 IDLE_TICKS = 20
 # Between full recounts the poller updates open-help counts only where the reply store said they
-# moved; the full recount catches changes made by another process.
+# moved; the full recount catches changes made by another process, and the escalations told (no reply
+# moves them: a help card shows its escalation this long after it was told, at most).
 HELP_RECOUNT_SECONDS = 10.0
 # Recounting a few associations reads their households; past this many, reading the campaign's open
 # help list once (it is indexed) costs less.
@@ -63,11 +65,15 @@ class Snapshot:
     reset: bool = False  # too many changes to list: clients reload their lists
     by_association: dict[int, list[list[Any]]] = field(default_factory=dict)  # `changed`, grouped
     doorknock: dict[int, int] | None = None  # per association; None: not read (no subscriber asked)
+    escalated: dict[int, float] = field(default_factory=dict)  # per association: its latest escalation told
 
     def __post_init__(self) -> None:
         for c in self.changed:
-            self.by_association.setdefault(c.association_id, []).append(
-                [c.household_id, c.association_id, c.status, c.reply_id])
+            self.by_association.setdefault(c.association_id, []).append(_row(c))
+
+
+def _row(c: Change) -> list[Any]:
+    return [c.household_id, c.association_id, c.status, c.reply_id, int(c.noted)]
 
 
 def _rate(status: dict[str, int], households: int) -> float:
@@ -92,7 +98,7 @@ def view(snap: Snapshot, aids: Filter, *, full: bool, changed: Iterable[Change] 
     assoc = {
         str(a): {"households": sum(snap.counts[a].values()), "status": snap.counts[a],
                  "answered_rate": _rate(snap.counts[a], sum(snap.counts[a].values())),
-                 "need_help_open": snap.help_open.get(a, 0)}
+                 "need_help_open": snap.help_open.get(a, 0), "escalated_at": snap.escalated.get(a)}
         for a in listed
     }
     knock = snap.doorknock if doorknock else None
@@ -101,7 +107,7 @@ def view(snap: Snapshot, aids: Filter, *, full: bool, changed: Iterable[Change] 
             assoc[str(a)]["doorknock"] = knock.get(a, 0)
     if changed is not None:
         allowed = set(visible)
-        items = [[c.household_id, c.association_id, c.status, c.reply_id] for c in changed if c.association_id in allowed]
+        items = [_row(c) for c in changed if c.association_id in allowed]
     elif aids is None:
         items = [row for rows in snap.by_association.values() for row in rows]
     else:
@@ -110,6 +116,7 @@ def view(snap: Snapshot, aids: Filter, *, full: bool, changed: Iterable[Change] 
         "campaign": snap.campaign, "households": households, "status": total,
         "answered_rate": _rate(total, households),
         "need_help_open": sum(snap.help_open.get(a, 0) for a in visible),
+        "escalated_at": max((snap.escalated[a] for a in visible if a in snap.escalated), default=None),
         "associations": assoc, "full": full, "changed": items,
         "reset": snap.reset if reset is None else reset,
     }
@@ -288,7 +295,8 @@ class LiveHub:
         if help_open == snap.help_open:
             return snap
         moved = snap.moved | {a for a in aids if help_open.get(a) != (prev.help_open.get(a) if prev else None)}
-        return Snapshot(snap.seq, snap.campaign, snap.counts, help_open, snap.changed, frozenset(moved), snap.reset)
+        return Snapshot(snap.seq, snap.campaign, snap.counts, help_open, snap.changed, frozenset(moved), snap.reset,
+                        escalated=snap.escalated)
 
     async def _count_doorknock(self, poller: _Poller, snap: Snapshot, prev: Snapshot | None) -> Snapshot:
         """The snapshot with the door-knock counts: read again (one grouped query) when this tick saw
@@ -313,25 +321,33 @@ class LiveHub:
             del passed_on[key]
         if len(fresh) == len(snap.changed):
             return snap
-        return Snapshot(snap.seq, snap.campaign, snap.counts, snap.help_open, fresh, snap.moved, snap.reset)
+        return Snapshot(snap.seq, snap.campaign, snap.counts, snap.help_open, fresh, snap.moved, snap.reset,
+                        escalated=snap.escalated)
 
     async def _read(self, campaign_id: int, aids: Filter, cursor: int, help_open: dict[int, int] | None,
                     prev: Snapshot | None = None) -> Snapshot:
-        """Counters, open help (unless given) and replies after `cursor`, of `aids` (None: all)."""
+        """Counters, open help and escalations (unless help is given: then the last tick's escalations) and
+        replies after `cursor`, of `aids` (None: all)."""
         seq = await self.reads.reply_cursor()
         info = await self.reads.campaign(campaign_id)
         campaign = info.as_dict() if info else {"id": campaign_id, "state": "gone"}
         counts = await self.reads.counts(campaign_id, aids)
+        escalated = prev.escalated if prev is not None else {}
         if help_open is None:
+            # an escalation is told by whichever process checks (replies.escalate), and changes no count: read
+            # with the full recount, which is there for what other processes change
             help_open = await self.reads.open_help_counts(campaign_id, aids)
+            escalated = await self.reads.escalations_told(campaign_id, aids)
         changes = await self.reads.changes_since(campaign_id, cursor, seq, MAX_CHANGES_PER_TICK, aids)
         reset = len(changes) > MAX_CHANGES_PER_TICK
         if prev is None:
             moved = frozenset(counts)
         else:
             moved = frozenset(a for a in set(counts) | set(prev.counts)
-                              if counts.get(a) != prev.counts.get(a) or help_open.get(a) != prev.help_open.get(a))
-        return Snapshot(seq, campaign, counts, help_open, () if reset else tuple(changes), moved, reset)
+                              if counts.get(a) != prev.counts.get(a) or help_open.get(a) != prev.help_open.get(a)
+                              or escalated.get(a) != prev.escalated.get(a))
+        return Snapshot(seq, campaign, counts, help_open, () if reset else tuple(changes), moved, reset,
+                        escalated=escalated)
 
     def _publish(self, poller: _Poller, snap: Snapshot) -> None:
         encoded: dict[tuple[Filter, bool], str] = {}
@@ -373,7 +389,7 @@ def _doorknock_moved(snap: Snapshot, prev: Snapshot | None, doorknock: dict[int,
 
 def _with_doorknock(snap: Snapshot, doorknock: dict[int, int], moved: frozenset[int]) -> Snapshot:
     return Snapshot(snap.seq, snap.campaign, snap.counts, snap.help_open, snap.changed, moved, snap.reset,
-                    doorknock=doorknock)
+                    doorknock=doorknock, escalated=snap.escalated)
 
 
 def _kick(sub: Subscription) -> None:

@@ -794,6 +794,12 @@ class DashboardReads(Protocol):
         """Open help requests per association (every asked association present, 0 included; None: those with any)."""
         ...
 
+    async def escalations_told(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, float]:
+        """Per association (of these; None: every one), when the latest of its help requests in the campaign was
+        told to the standing-in staff as left unhandled (`ReplyStore.escalation_told`, handled since or not);
+        those with none left out. A reopened request's escalation is gone (it may escalate again)."""
+        ...
+
     async def open_help_everywhere(self, association_ids: Iterable[int] | None = None) -> list[OpenHelp]:
         """Open (not handled) help requests per campaign and association, of every campaign not purged,
         running or finished (None: every association; the ones without any left out); the newest
@@ -812,8 +818,9 @@ class DashboardReads(Protocol):
         self, campaign_id: int, after_reply_id: int, upto_reply_id: int, limit: int,
         association_ids: Iterable[int] | None = None,
     ) -> list[Change]:
-        """Households of the campaign with a reply in (after, upto], with their current status, by
-        their latest reply; at most `limit` + 1, so the caller can tell "too many"."""
+        """Households of the campaign with a reply in (after, upto], with their current status and whether
+        one of those replies carried a note (`Change.noted`), by their latest reply; at most `limit` + 1, so
+        the caller can tell "too many"."""
         ...
 
     async def first_answers_by_channel(self, campaign_id: int) -> list[ChannelCount]:

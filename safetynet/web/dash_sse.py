@@ -8,10 +8,14 @@ client, and an on_shutdown hook that wakes every loop so the server stops at onc
 
 Event `stats`, data (JSON):
 `{"campaign": {id, kind, title, state, started_at, closed_at}, "households", "status": {…},
-"answered_rate", "need_help_open", "associations": {"<id>": {"households", "status", "answered_rate",
-"need_help_open"}} (only those that moved, all of them when "full"), "full",
-"changed": [[household_id, association_id, status, reply_id], …], "reset"}` — `reset` asks the
-client to reload its household list (it fell too far behind to replay).
+"answered_rate", "need_help_open", "escalated_at", "associations": {"<id>": {"households", "status",
+"answered_rate", "need_help_open", "escalated_at"}} (only those that moved, all of them when "full"), "full",
+"changed": [[household_id, association_id, status, reply_id, noted], …], "reset"}` — `reset` asks the
+client to reload its household list (it fell too far behind to replay). `noted` (1 or 0): one of the
+household's replies since the last event carried its own words (the dashboard's 住民からのメモ moved);
+`escalated_at`: when the latest help request was told to the standing-in staff as left unhandled (null:
+none), read with the hub's full help recount (`live.HELP_RECOUNT_SECONDS`). Neither carries the words or the
+card: the page fetches its panel (`/a/{id}/notes`, `/a/{id}/help`), as the viewer may see it, when they move.
 Query: `association=ID` narrows to one association; `since=CURSOR` as a first Last-Event-ID;
 `doorknock=1` (the city overview) adds `"doorknock"` (households on the door-knock list still not
 answered) to the totals and to each association listed, read once a tick only while someone asks.

@@ -198,6 +198,22 @@ async def help_fragment(request: web.Request) -> web.Response:
                         headers={"Cache-Control": "no-store", "X-Help-Count": str(len(items))})
 
 
+async def notes_fragment(request: web.Request) -> web.Response:
+    """The households' notes panel alone (`notes_panel`: empty when there are none), which the dashboard
+    fetches when the live stream says a note came (`noted`)."""
+    viewer = require_viewer(request)
+    assoc, campaign, _ = await _association_context(request, viewer)
+    record(request, viewer, AuditAction.VIEW, "notes", campaign_id=campaign.id if campaign else None,
+           association_id=assoc.id)
+    panel = Markup()
+    if campaign is not None:
+        r = reads(request)
+        notes, carded, disclosure = await asyncio.gather(
+            r.household_notes(campaign.id, [assoc.id]), r.help_panel(campaign.id, [assoc.id]), disclosure_for(r, viewer))
+        panel = notes_panel(lang_of(request), notes, disclosure, assoc, carded)
+    return web.Response(text=panel, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
 async def _lines(request: web.Request, viewer: Viewer, assoc: Association, campaign_id: int) -> list[HouseholdLine]:
     r = reads(request)
     lines, disclosure = await asyncio.gather(r.households(campaign_id, assoc.id), disclosure_for(r, viewer))
@@ -314,6 +330,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/a/{association_id}", association_page)
     app.router.add_get("/a/{association_id}/help", help_fragment)
     app.router.add_get("/a/{association_id}/households", rows_fragment)
+    app.router.add_get("/a/{association_id}/notes", notes_fragment)
     app.router.add_get("/a/{association_id}/doorknock", doorknock_page)
     app.router.add_get("/campaigns/{id}/report", report_page)
     app.router.add_get("/api/associations", api_associations)

@@ -307,9 +307,18 @@ async def test_the_help_panel_says_which_requests_went_on_as_unhandled(store_fac
         await clock.advance(1)
         panel = {h.household_id: h.escalated_at for h in await store.dashboard.help_panel(cid, a.values())}
         assert panel == {ids["S-2"]: None, ids["U-1"]: None}  # claimed, not told yet
+        assert await store.dashboard.escalations_told(cid) == {}
         await store.replies.escalation_told(cid, ids["S-2"])
+        told = clock.now()
         panel = {h.household_id: h.escalated_at for h in await store.dashboard.help_panel(cid, a.values())}
-        assert panel == {ids["S-2"]: clock.now(), ids["U-1"]: None}
+        assert panel == {ids["S-2"]: told, ids["U-1"]: None}
+        # what the live stream says moved (no reply does): per association, its latest escalation told
+        assert await store.dashboard.escalations_told(cid) == {a[SAKURA]: told}
+        assert await store.dashboard.escalations_told(cid, [a[UME], a[SAKURA]]) == {a[SAKURA]: told}
+        assert await store.dashboard.escalations_told(cid, [a[UME]]) == {}
+        assert await store.dashboard.escalations_told(cid, []) == {}
+        await store.replies.mark_handled(cid, ids["S-2"], None, "head")
+        assert await store.dashboard.escalations_told(cid) == {a[SAKURA]: told}  # handled since: still told
 
 
 async def test_a_plain_second_help_keeps_the_details_on_the_card_as_in_the_help_list(
@@ -401,6 +410,24 @@ async def test_changes_since_a_cursor_show_current_statuses(store_factory: Store
         assert [c.household_id for c in only] == [ids["U-1"]]
         assert await store.dashboard.changes_since(cid, start, end, 10, association_ids=[]) == []
         assert await store.dashboard.changes_since(cid, end, end, limit=10) == []
+
+
+async def test_changes_since_a_cursor_say_which_carried_a_note(store_factory: StoreFactory) -> None:
+    """What the live stream says of each change: whether the household's notes (household_notes) moved."""
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        start = await store.dashboard.reply_cursor()
+        await _reply(store, cid, ids["S-1"], "safe", "k1", note="隣のおばあさんが出てこない")
+        await _reply(store, cid, ids["S-1"], "safe", "k2")  # a plain answer after it in the same range
+        await _reply(store, cid, ids["S-2"], "note", "k3", channel="sms", note="いえがこわれた")
+        await _reply(store, cid, ids["U-1"], "safe", "k4", note="")
+        await _reply(store, cid, ids["U-2"], "confirmed_in_person", "k5", channel="staff", note="訪問した")
+        end = await store.dashboard.reply_cursor()
+        noted = {c.household_id: c.noted for c in await store.dashboard.changes_since(cid, start, end, limit=10)}
+        assert noted == {ids["S-1"]: True, ids["S-2"]: True, ids["U-1"]: False, ids["U-2"]: False}
+        later = await store.dashboard.changes_since(cid, end - 1, end, limit=10)  # the staff's confirmation alone
+        assert [(c.household_id, c.noted) for c in later] == [(ids["U-2"], False)]
 
 
 async def test_first_answers_by_channel(store_factory: StoreFactory) -> None:

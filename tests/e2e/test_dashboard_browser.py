@@ -17,9 +17,10 @@ from browser import browser, login, new_page, pdf, screenshot
 from dashboard_fixtures import ASSOC_A, DIST_S, SECRET, World, client, password, world
 from playwright.async_api import Browser, Page
 
-from safetynet.auth import token_hash
+from safetynet.auth import new_token, token_hash
 from safetynet.clock import SystemClock
 from safetynet.replies.tokens import reply_token
+from safetynet.stats import live
 from safetynet.web.app import SESSION_COOKIE
 from safetynet.web.dash_sse import HUB
 
@@ -112,6 +113,37 @@ async def test_head_dashboard_live_on_a_phone(tmp_path: Path) -> None:
         await page.keyboard.press("Tab")
         assert await page.evaluate("document.activeElement.className") == "skip"
         await screenshot(page, "dashboard-phone-en-large")
+
+
+async def test_a_note_and_an_escalation_show_without_reload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """住民からのメモ and a help card's escalation line showed only after a reload: the stream says a note
+    came (`noted`) and when the latest escalation was told, and the page fetches the panel again."""
+    monkeypatch.setattr(live, "HELP_RECOUNT_SECONDS", 1.0)  # when the hub reads escalations: 10 s is long to wait
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        await w.answer("A-004", "need_help")
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "head_a", password("head_a"))
+        await page.wait_for_selector("[data-live].on")
+        assert await page.inner_text("#notes-panel") == ""
+
+        await w.answer("A-003", "safe", note="無事です。隣のおばあさんが出てこない")
+        note = f'#notes-panel li[data-hh="{w.hh("A-003").id}"]'
+        await page.wait_for_selector(note, timeout=LIVE_MS)
+        assert "隣のおばあさんが出てこない" in await page.inner_text(note)
+        target = await w.intake.target_for(w.campaign_id, w.hh("A-001").id)
+        assert target is not None
+        await w.intake.note(target, "いえがこわれた", "sms", new_token())  # an SMS kept as a note alone
+        await wait_text(page, "section.notes h2 .count", "2")
+        assert "いえがこわれた" in await page.inner_text(f'#notes-panel li[data-hh="{w.hh("A-001").id}"]')
+
+        # the check (replies.escalate) tells the district's staff: no answer, no count moves
+        card = f'.help-card[data-hh="{w.hh("A-004").id}"]'
+        assert await page.locator(f"{card} .escalated").count() == 0
+        assert await w.store.replies.claim_unhandled_help(w.clock.now()) == [(w.campaign_id, w.hh("A-004").id)]
+        await w.store.replies.escalation_told(w.campaign_id, w.hh("A-004").id)
+        await page.wait_for_selector(f"{card} .escalated", timeout=LIVE_MS + 1000)  # + the recount's second
+        assert (await page.inner_text(f"{card} .escalated")).endswith("対応済みにならないため、地区・市の担当者に知らせました")
+        await screenshot(page, "dashboard-note-and-escalation")
 
 
 async def test_doorknock_list_prints_and_city_overview_draws_the_curve(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from aiohttp import web
 from dashboard_fixtures import ASSOC_A, ASSOC_A2, ASSOC_B, World, client, start_campaign, world
 from pg_helpers import ON_POSTGRES
 
+from safetynet.auth import new_token
 from safetynet.clock import FakeClock
 from safetynet.stats import live
 from safetynet.stats.live import LiveHub
@@ -128,6 +129,43 @@ async def test_an_answer_reaches_the_association_stream(tmp_path: Path) -> None:
             assert changed(ev) == {w.hh("A-004").id: "need_help"}
             assert ev["status"]["need_help"] == 1 and ev["need_help_open"] == 1 and not ev["full"]
             assert int(ev["id"]) >= int(first["id"])
+
+
+async def test_a_note_and_an_escalation_are_said_on_the_stream(tmp_path: Path) -> None:
+    """What the dashboard fetches its notes panel and its help cards again for: a change that carried a
+    household's words (`noted`), and an escalation told (it moves no count), by the hub's help recount."""
+    clock = TickClock()
+    async with world(tmp_path, clock=clock) as w, client() as http:
+        aid = w.assoc_ids[ASSOC_A]
+        await w.answer("A-004", "need_help")
+        url = f"{w.url}/api/campaigns/{w.campaign_id}/events?association={aid}"
+        async with http.get(url, headers=auth(w, "head_a")) as r:
+            s = Stream(r)
+            first = await s.next()
+            assert first["escalated_at"] is None and first["associations"][str(aid)]["escalated_at"] is None
+            noted: dict[int, int] = {}  # household -> noted, over the events (the answers may take two ticks)
+
+            def heard(*keys: str) -> Any:
+                wanted = {w.hh(k).id for k in keys}
+                return lambda e: noted.update({c[0]: c[4] for c in e["changed"] if c[0] in wanted}) or set(noted) >= wanted
+
+            await w.answer("A-003", "safe", note="隣のおばあさんが出てこない")
+            await w.answer("A-001", "safe")
+            await until(s, clock, heard("A-003", "A-001"))
+            assert noted == {w.hh("A-003").id: 1, w.hh("A-001").id: 0}
+            target = await w.intake.target_for(w.campaign_id, w.hh("A-002").id)
+            assert target is not None
+            await w.intake.note(target, "いえがこわれた", "sms", new_token())  # an SMS kept as a note alone
+            await until(s, clock, heard("A-002"))
+            assert noted[w.hh("A-002").id] == 1
+            # the check (replies.escalate) claims and tells; no reply, no count moves
+            assert await w.store.replies.claim_unhandled_help(clock.now()) == [(w.campaign_id, w.hh("A-004").id)]
+            await w.store.replies.escalation_told(w.campaign_id, w.hh("A-004").id)
+            told = clock.now()
+            ticks = int(live.HELP_RECOUNT_SECONDS / 0.5) + 2  # the recount that reads it, and a tick
+            ev = await until(s, clock, lambda e: e["escalated_at"] is not None, ticks=ticks)
+            assert ev["escalated_at"] == told and ev["associations"][str(aid)]["escalated_at"] == told
+            assert ev["changed"] == [] and ev["need_help_open"] == 1
 
 
 async def test_a_reconnect_with_last_event_id_gets_what_it_missed(tmp_path: Path) -> None:

@@ -68,6 +68,7 @@ async def _urls(w: World) -> dict[str, str]:
         "/login": "/login", "/admin": "/admin", "/city": "/city", "/city/letters": "/city/letters",
         "/a/{association_id}": f"/a/{aid}?campaign={w.campaign_id}",
         "/a/{association_id}/help": f"/a/{aid}/help?campaign={w.campaign_id}",
+        "/a/{association_id}/notes": f"/a/{aid}/notes?campaign={w.campaign_id}",
         "/a/{association_id}/households": f"/a/{aid}/households?campaign={w.campaign_id}",
         "/a/{association_id}/doorknock": f"/a/{aid}/doorknock?campaign={w.campaign_id}",
         "/campaigns/{id}/report": f"/campaigns/{w.campaign_id}/report",

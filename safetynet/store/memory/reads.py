@@ -300,6 +300,17 @@ class MemoryDashboardReads:
             return found
         return {a: found.get(a, 0) for a in sorted(set(association_ids))}
 
+    async def escalations_told(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, float]:
+        await asyncio.sleep(0)
+        aids = None if association_ids is None else set(association_ids)
+        found: dict[int, float] = {}
+        for (cid, hid), hr in self.t.help.items():
+            m = self.t.members.get((cid, hid))
+            if cid == campaign_id and hr.escalation_told_at is not None and m is not None and (
+                    aids is None or m.association_id in aids):
+                found[m.association_id] = max(found.get(m.association_id, 0.0), hr.escalation_told_at)
+        return found
+
     async def open_help_everywhere(self, association_ids: Iterable[int] | None = None) -> list[OpenHelp]:
         await asyncio.sleep(0)
         t = self.t
@@ -338,15 +349,18 @@ class MemoryDashboardReads:
         if aids == set() or upto_reply_id <= after_reply_id:
             return []
         latest: dict[int, int] = {}
+        noted: set[int] = set()
         for r in self.t.replies.values():
             m = self.t.members.get((r.campaign_id, r.household_id))
             if (after_reply_id < r.id <= upto_reply_id and r.campaign_id == campaign_id and m is not None
                     and (aids is None or m.association_id in aids)):
                 latest[r.household_id] = max(latest.get(r.household_id, 0), r.id)
+                if r.note and r.channel != "staff":  # as household_notes
+                    noted.add(r.household_id)
         out = []
         for hid, rid in sorted(latest.items(), key=lambda hr: hr[1])[: limit + 1]:
             m = self.t.members[(campaign_id, hid)]
-            out.append(Change(rid, hid, m.association_id, m.status))
+            out.append(Change(rid, hid, m.association_id, m.status, hid in noted))
         return out
 
     # -- report ------------------------------------------------------------------------------

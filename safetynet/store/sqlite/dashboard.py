@@ -64,6 +64,8 @@ _HH_SELECT = (
 )
 
 
+# A reply `r` with words of the household's own, what household_notes lists (a staff confirmation's are staff's)
+_NOTED = f"{{r}}.channel <> '{ReplyChannel.STAFF}' AND {{r}}.note IS NOT NULL AND {{r}}.note <> ''"
 # _HH_SELECT with the note of a reply `r` the caller joins (household_notes)
 _NOTED_SELECT = _HH_SELECT.replace(f" FROM {_BY_ASSOC}", f", r.note AS note, r.received_at AS noted_at FROM {_BY_ASSOC}", 1)
 
@@ -404,8 +406,7 @@ class SqliteDashboardReads:
             return []
         rows = await self.db.fetchall(
             f"{_NOTED_SELECT} JOIN replies r ON r.id = (SELECT max(x.id) FROM replies x WHERE x.campaign_id = ch.campaign_id"
-            f" AND x.household_id = ch.household_id AND x.channel <> '{ReplyChannel.STAFF}' AND x.note IS NOT NULL"
-            " AND x.note <> '')"
+            f" AND x.household_id = ch.household_id AND {_NOTED.format(r='x')})"
             f" WHERE ch.campaign_id = ? AND ch.association_id IN ({marks(len(aids))})"
             " ORDER BY ch.association_id, coalesce(g.name, ''), h.address, h.id",
             (campaign_id, *aids),
@@ -457,6 +458,20 @@ class SqliteDashboardReads:
         )
         found = {r[0]: r[1] for r in rows}
         return {a: found.get(a, 0) for a in aids}
+
+    async def escalations_told(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, float]:
+        """Driven from the campaign's help list (its key's range), as open_help_counts of the whole campaign."""
+        aids = None if association_ids is None else sorted(set(association_ids))
+        if aids == []:
+            return {}
+        where = "" if aids is None else f" AND ch.association_id IN ({marks(len(aids))})"
+        rows = await self.db.fetchall(
+            "SELECT ch.association_id, max(hr.escalation_told_at) FROM help_requests hr CROSS JOIN campaign_households ch"
+            " ON ch.campaign_id = hr.campaign_id AND ch.household_id = hr.household_id"
+            f" WHERE hr.campaign_id = ? AND hr.escalation_told_at IS NOT NULL{where} GROUP BY ch.association_id",
+            (campaign_id, *(aids or ())),
+        )
+        return {r[0]: r[1] for r in rows}
 
     async def open_help_everywhere(self, association_ids: Iterable[int] | None = None) -> list[OpenHelp]:
         """Driven from the open requests (a few, however large the city): their campaigns and associations."""
@@ -512,8 +527,8 @@ class SqliteDashboardReads:
         self, campaign_id: int, after_reply_id: int, upto_reply_id: int, limit: int,
         association_ids: Iterable[int] | None = None,
     ) -> list[Change]:
-        """Households with a reply in (after, upto], with their current status; at most `limit` + 1 rows,
-        so the caller can tell "too many, reload" from "all of them".
+        """Households with a reply in (after, upto], with their current status and whether one of those
+        replies carried a note; at most `limit` + 1 rows, so the caller can tell "too many, reload" from "all of them".
 
         The cursor range walks the rowid (the `+` keeps SQLite off the campaign index, which would
         visit every reply of the campaign); callers keep the range short.
@@ -523,12 +538,13 @@ class SqliteDashboardReads:
             return []
         where = "" if aids is None else f" AND ch.association_id IN ({marks(len(aids))})"
         rows = await self.db.fetchall(
-            "SELECT max(r.id), r.household_id, ch.association_id, ch.status FROM replies r"
+            f"SELECT max(r.id), r.household_id, ch.association_id, ch.status, max(CASE WHEN {_NOTED.format(r='r')}"
+            " THEN 1 ELSE 0 END) FROM replies r"
             " JOIN campaign_households ch ON ch.campaign_id = r.campaign_id AND ch.household_id = r.household_id"
             f" WHERE r.id > ? AND r.id <= ? AND +r.campaign_id = ?{where} GROUP BY r.household_id ORDER BY 1 LIMIT ?",
             (after_reply_id, upto_reply_id, campaign_id, *(aids or ()), limit + 1),
         )
-        return [Change(r[0], r[1], r[2], r[3]) for r in rows]
+        return [Change(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
     # -- report -------------------------------------------------------------------
 

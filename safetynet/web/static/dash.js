@@ -23,6 +23,7 @@
   var ANSWERED = { safe: 1, need_help: 1, confirmed_in_person: 1 };
   var rids = {};          // household id -> newest reply id applied (older news is ignored)
   var helpOpen = null;    // last need-help count seen
+  var escalatedAt;        // when the latest help request seen was escalated (undefined: no event yet)
   var lastRefresh = 0;
   var live = document.querySelector("[data-live]");  // none for a campaign that has ended
   var flashEl = document.querySelector("[data-flash]");
@@ -238,6 +239,11 @@
       if (c) { c.textContent = res.headers.get("X-Help-Count") || c.textContent; }
     }).catch(quietly);
   }
+  function refreshNotes() {
+    var box = document.getElementById("notes-panel");
+    if (!box) { return; }
+    get("/a/" + aid + "/notes?campaign=" + cid).then(function (res) { box.innerHTML = res.text; }).catch(quietly);
+  }
   // a background refresh that failed waits for the next event, unless the login has expired
   function quietly(err) {
     if (err && err.message === "401") { loginExpired(main.dataset.msgExpiredLive, false); }
@@ -262,18 +268,24 @@
   function onEvent(ev) {
     if (page === "association") { updateCounts(ev); }
     else { updateState(ev); }
-    var helpMoved = false;
+    var helpMoved = false, notesMoved = !!ev.reset;
     // a household with a card that answers again (無事 after 助けが必要) changes no open count, but
-    // its card must say so
+    // its card must say so; a note came (c[4]), or a household in the notes panel answered again (its
+    // status there, or a card of its own now)
     (ev.changed || []).forEach(function (c) {
       applyChange(c);
       if (c[2] === "need_help" || document.querySelector('.help-card[data-hh="' + c[0] + '"]')) { helpMoved = true; }
+      if (c[4] || document.querySelector('#notes-panel [data-hh="' + c[0] + '"]')) { notesMoved = true; }
     });
     if (ev.reset && page === "association") { refreshRows(); }
     if (page === "association") {
       if (helpOpen !== null && ev.need_help_open !== helpOpen) { helpMoved = true; }
       helpOpen = ev.need_help_open;
+      // an escalation changes no count: its time does (the card's line 「…知らせました」)
+      if (escalatedAt !== undefined && ev.escalated_at !== escalatedAt) { helpMoved = true; }
+      escalatedAt = ev.escalated_at;
       if (helpMoved) { whenStill("help", refreshHelp); }  // the cards are replaced: not under a finger
+      if (notesMoved) { whenStill("notes", refreshNotes); }  // as the cards
       // statuses that come from deliveries (sent, unreachable) are not in `changed`: catch up now and then
       if (!ev.full && !(ev.changed || []).length && Date.now() - lastRefresh > 30000) { refreshRows(); }
     }
