@@ -17,7 +17,7 @@ from safetynet.channels.base import InboundAck, InboundTarget
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import ChannelName, ContactKind, Status
-from safetynet.domain.replies import ReplyDetails, ReplyTarget, hands_on
+from safetynet.domain.replies import ReplyDetails, ReplyTarget
 from safetynet.replies import texts
 from safetynet.replies.enrol import Enrolment, EnrolmentError, message_code_spec
 from safetynet.replies.intake import ReplyError, ReplyIntake, UnknownToken
@@ -111,32 +111,29 @@ class Inbound:
     async def answer_from(self, kind: ContactKind, address: str, campaign_id: int, answer: str,
                           channel: ChannelName, dedupe_key: str) -> InboundAck:
         targets = await self.store.replies.running_targets_by_contact([kind], address, campaign_id)
-        if not targets and await self._closed_lately(campaign_id):
+        if not targets:
             targets = await self._handed_on(kind, address, campaign_id)
         if not targets:
             log.info("answer_without_campaign", channel=channel)
             return InboundAck(False, False, self.cfg.city.default_language, self._not_found())
         status = Status.SAFE if answer == str(Status.SAFE) else Status.NEED_HELP if answer == str(
             Status.NEED_HELP) else None
+        lang = texts.ui_language(targets[0].language)
         if status is None:
-            return InboundAck(True, False, texts.ui_language(targets[0].language))
+            return InboundAck(True, False, lang)
         notice, recorded = await self._answer_households(targets, status, channel, dedupe_key, None, "")
-        return InboundAck(True, recorded, texts.ui_language(targets[0].language), notice)
-
-    async def _closed_lately(self, campaign_id: int) -> bool:
-        """Closed, within the grace its links take answers in (`domain.replies.hands_on`)."""
-        c = await self.store.campaigns.get(campaign_id)
-        return (c is not None and hands_on(c.state, c.kind) and c.closed_at is not None
-                and self.clock.now() - c.closed_at <= self.intake.grace_seconds)
+        return InboundAck(True, recorded, lang, notice)
 
     async def _handed_on(self, kind: ContactKind, address: str, campaign_id: int) -> list[ReplyTarget]:
-        """The buttons of a campaign closed since (within its grace): for each household of the address
-        that the campaign asked, the running campaign its reply link would hand the answer to (one rule,
-        `ReplyIntake.running_instead`: a closed real event's button never answers a drill). A household
-        the campaign never asked is not answered for (a phone shared with another household)."""
+        """The buttons of a campaign that no longer runs: for each household of the address that the
+        campaign asked, the running campaign its reply link would hand the answer to, by the link's own
+        rules: its campaign still takes answers (`ReplyIntake.target_for`, `ReplyTarget.accepts`: closed
+        within its grace) and hands them on (`ReplyIntake.running_instead`: closed, not cancelled; a
+        closed real event's button never answers a drill). A household the campaign never asked is not
+        answered for (a phone shared with another household)."""
         handed: list[ReplyTarget] = []
         for running in await self.store.replies.running_targets_by_contact([kind], address):
-            asked = await self.store.replies.target(campaign_id, running.household_id)
+            asked = await self.intake.target_for(campaign_id, running.household_id)
             goes_to = None if asked is None else await self.intake.running_instead(asked)
             if goes_to is not None:
                 handed.append(goes_to)

@@ -109,6 +109,19 @@ async def test_a_closed_campaigns_button_answers_the_households_running_campaign
         await env.intake.idle()
 
 
+async def test_a_cancelled_campaigns_button_is_not_handed_on(tmp_path: Path) -> None:
+    """A cancelled campaign's buttons keep to it, as its reply link does (`domain.replies.hands_on`):
+    within its grace, another campaign running, the press answers neither."""
+    async with running_app(tmp_path, SAFETYNET_REPLIES_TOKEN_GRACE_HOURS="2") as env:
+        cancelled = env.campaign_id
+        assert await env.store.campaigns.cancel(cancelled, env.clock.now())
+        event = await start_campaign(env, CampaignKind.REAL, title="地震")
+        ack = await port(env).answer_from("telegram", CHAT_A003, cancelled, "need_help", "telegram", "pb:c")
+        assert (ack.found, ack.recorded) == (False, False)
+        assert await env.status("A-003", event) != "need_help"
+        await env.intake.idle()
+
+
 async def test_a_closed_real_events_button_never_answers_a_drill(tmp_path: Path) -> None:
     """Review: the buttons' fallback took the address's running campaign by its own order, so a late
     助けが必要 to a closed real event went to a drill (the head's alert then withheld name and address)."""
