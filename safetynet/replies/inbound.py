@@ -94,10 +94,25 @@ class Inbound:
             return InboundAck(True, False, texts.ui_language(t.language))
         lang = texts.ui_language(result.target.language)
         if result.moved_from is not None:  # an ended campaign's button: the running campaign took it
-            old, new = await self.intake.page(result.moved_from), await self.intake.page(result.target)
-            if old is not None and new is not None:
-                return InboundAck(True, result.recorded, lang, moved_from=old.title, moved_to=new.title)
+            moved = await self._moved(result.moved_from, [result.target])
+            if moved is not None:
+                return InboundAck(True, result.recorded, lang, moved_from=moved[0], moved_to=moved[1])
         return InboundAck(True, result.recorded, lang)
+
+    async def _moved(self, asked: ReplyTarget, answered: Sequence[ReplyTarget]) -> tuple[str, str] | None:
+        """(`InboundAck.moved_from`, `moved_to`): the title of the ended campaign whose button was
+        pressed, and of the running campaign that took the answer (households of one address in
+        different associations may each have their own: each named once, in order). None when a
+        campaign's page is gone: nothing to name."""
+        old = await self.intake.page(asked)
+        new: list[str] = []
+        for t in answered:
+            page = await self.intake.page(t)  # cached per campaign and association
+            if page is None:
+                return None
+            if page.title not in new:
+                new.append(page.title)
+        return None if old is None else (old.title, " / ".join(new))
 
     async def note(self, token: str, text: str, channel: ChannelName, dedupe_key: str) -> InboundAck:
         t = await self.intake.resolve(token)
@@ -111,8 +126,9 @@ class Inbound:
     async def answer_from(self, kind: ContactKind, address: str, campaign_id: int, answer: str,
                           channel: ChannelName, dedupe_key: str) -> InboundAck:
         targets = await self.store.replies.running_targets_by_contact([kind], address, campaign_id)
-        if not targets:
-            targets = await self._handed_on(kind, address, campaign_id)
+        # (the household in the pressed campaign, the one its answer goes to): an ended campaign's button
+        handed = [] if targets else await self._handed_on(kind, address, campaign_id)
+        targets = targets or [goes_to for _, goes_to in handed]
         if not targets:
             log.info("answer_without_campaign", channel=channel)
             return InboundAck(False, False, self.cfg.city.default_language, self._not_found())
@@ -122,21 +138,26 @@ class Inbound:
         if status is None:
             return InboundAck(True, False, lang)
         notice, recorded = await self._answer_households(targets, status, channel, dedupe_key, None, "")
+        # a notice instead: nothing recorded (its links lead to the running campaign's own pages)
+        moved = await self._moved(handed[0][0], targets) if handed and not notice else None
+        if moved is not None:
+            return InboundAck(True, recorded, lang, notice, moved_from=moved[0], moved_to=moved[1])
         return InboundAck(True, recorded, lang, notice)
 
-    async def _handed_on(self, kind: ContactKind, address: str, campaign_id: int) -> list[ReplyTarget]:
+    async def _handed_on(self, kind: ContactKind, address: str,
+                         campaign_id: int) -> list[tuple[ReplyTarget, ReplyTarget]]:
         """The buttons of a campaign that no longer runs: for each household of the address that the
-        campaign asked, the running campaign its reply link would hand the answer to, by the link's own
-        rules: its campaign still takes answers (`ReplyIntake.target_for`, `ReplyTarget.accepts`: closed
-        within its grace) and hands them on (`ReplyIntake.running_instead`: closed, not cancelled; a
-        closed real event's button never answers a drill). A household the campaign never asked is not
-        answered for (a phone shared with another household)."""
-        handed: list[ReplyTarget] = []
+        campaign asked, (the household in it, the running campaign its reply link would hand the answer
+        to), by the link's own rules: its campaign still takes answers (`ReplyIntake.target_for`,
+        `ReplyTarget.accepts`: closed within its grace) and hands them on (`ReplyIntake.running_instead`:
+        closed, not cancelled; a closed real event's button never answers a drill). A household the
+        campaign never asked is not answered for (a phone shared with another household)."""
+        handed: list[tuple[ReplyTarget, ReplyTarget]] = []
         for running in await self.store.replies.running_targets_by_contact([kind], address):
             asked = await self.intake.target_for(campaign_id, running.household_id)
             goes_to = None if asked is None else await self.intake.running_instead(asked)
-            if goes_to is not None:
-                handed.append(goes_to)
+            if asked is not None and goes_to is not None:
+                handed.append((asked, goes_to))
         return handed
 
     async def text_message(self, channel: ChannelName, kinds: Sequence[ContactKind], address: str, text: str,

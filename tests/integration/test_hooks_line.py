@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from replies_fixtures import ASSOC_A, Env, add_staff, enrolment_code, running_app
+from replies_fixtures import ASSOC_A, Env, add_staff, enrolment_code, running_app, start_campaign
 from roster_helpers import SECRET_KEY
 
 from safetynet.channels.line.events import SIGNATURE_HEADER, postback_data, signature
 from safetynet.channels.line.sandbox import event
-from safetynet.domain import Role, Status
+from safetynet.domain import CampaignKind, Role, Status
 
 USER = "U" + "a1" * 16
 SECRET = "sandbox-line-channel-secret"  # the sandbox value, used while LINE talks to the sandbox
@@ -50,7 +50,28 @@ async def test_follow_then_code_links_the_user_and_a_postback_answers(tmp_path: 
         await env.send_alert("A-001", "line", USER)
         assert (await env.sandbox.fake("line").press(USER, "need_help")).status == 200
         assert await env.status("A-001") == Status.NEED_HELP
-        assert "助け" in _replies(env)[-1] and "119番" in _replies(env)[-1]
+        assert "助け" in _replies(env)[-1] and "119番" in _replies(env)[-1] and "終了した" not in _replies(env)[-1]
+        await env.intake.idle()
+
+
+async def test_a_button_of_an_ended_campaign_says_the_running_one_took_the_answer(tmp_path: Path) -> None:
+    """The drill's message kept in the chat, pressed after the drill closed and a real event began: the
+    answer goes to the event (as the drill's reply link would), and the reply says so, as the reply
+    page, Telegram and the call do (channel.moved): it said only 「記録しました」, as if the drill had taken it."""
+    async with running_app(tmp_path) as env:
+        await _enrol(env, "A-001")
+        drill = env.campaign_id
+        await env.send_alert("A-001", "line", USER)
+        assert await env.store.campaigns.close(drill, env.clock.now())
+        await env.clock.advance(600)
+        event = await start_campaign(env, CampaignKind.REAL, title="地震 M7")
+        assert (await env.sandbox.fake("line").press(USER, "need_help")).status == 200
+        assert await env.status("A-001", event) == Status.NEED_HELP
+        assert await env.status("A-001", drill) == Status.PENDING
+        reply = _replies(env)[-1]
+        assert "119番" in reply  # the recorded answer as ever, then where it went
+        assert reply.endswith("\n押したボタンは、終了した「地震 安否確認」のものでした。"
+                              "この回答は、いま行われている「地震 M7」の回答として記録しました。")
         await env.intake.idle()
 
 

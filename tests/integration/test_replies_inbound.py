@@ -102,10 +102,31 @@ async def test_a_closed_campaigns_button_answers_the_households_running_campaign
         ack = await p.answer_from("telegram", CHAT_A003, drill, "need_help", "telegram", "pb:old")
         assert (ack.found, ack.recorded) == (True, True)
         assert await env.status("A-003", event) == "need_help" and await env.history("A-003") == []
+        assert (ack.moved_from, ack.moved_to) == ("地震 安否確認", "地震")  # for the resident to be told
         await env.clock.advance(3 * 3600)  # past the drill's grace: its buttons lead nowhere
         late = await p.answer_from("telegram", CHAT_A003, drill, "safe", "telegram", "pb:late")
         assert (late.found, late.recorded) == (False, False)
         assert await env.status("A-003", event) == "need_help"
+        await env.intake.idle()
+
+
+async def test_a_closed_campaigns_button_on_a_shared_phone_names_each_campaign_that_took_it(tmp_path: Path) -> None:
+    """A phone A-001 and A-004 share, the city's drill closed, a campaign running for each one's 班:
+    助けが必要 is taken for both, each in its own running campaign, and both are named; 無事 is not
+    taken (a link per household instead), so nothing is said to have moved."""
+    async with running_app(tmp_path, SAFETYNET_REPLIES_TOKEN_GRACE_HOURS="2") as env:
+        p = port(env)
+        drill = env.campaign_id
+        assert await env.store.campaigns.close(drill, env.clock.now())
+        first = await start_campaign(env, CampaignKind.REAL, scope=(f"group:{ASSOC_A}/1班",), title="地震 1班")
+        await env.clock.advance(60)
+        second = await start_campaign(env, CampaignKind.REAL, scope=(f"group:{ASSOC_A}/2班",), title="地震 2班")
+        safe = await p.answer_from("mobile", SHARED, drill, "safe", "sms", "pb:safe")
+        assert (safe.recorded, safe.moved_to) == (False, "") and safe.notice
+        ack = await p.answer_from("mobile", SHARED, drill, "need_help", "sms", "pb:help")
+        assert ack.recorded and await env.status("A-001", first) == await env.status("A-004", second) == "need_help"
+        assert ack.moved_from == "地震 安否確認"
+        assert sorted(ack.moved_to.split(" / ")) == ["地震 1班", "地震 2班"]
         await env.intake.idle()
 
 

@@ -73,7 +73,12 @@ async def _handle(ctx: ChannelContext, inbound: InboundPort, ev: LineEvent) -> l
         ack = await inbound.answer_from(LINE.name, ev.user_id, campaign_id, answer, ctx.name, key)
         if ack.notice:
             return [ack.notice]
-        return [labels.recorded_message(answer, ack.language)] if ack.found else []
+        if not ack.found:
+            return []
+        recorded = labels.recorded_message(answer, ack.language)
+        if ack.moved_to:  # an ended campaign's button: the running campaign took the answer, and it is said
+            recorded += "\n" + t(ack.language, "channel.moved", old=ack.moved_from, new=ack.moved_to)
+        return [recorded]
     if ev.kind == "text":
         reply = await inbound.text_message(ctx.name, [LINE.name], ev.user_id, ev.text, ev.event_id)
         return [reply] if reply else []
