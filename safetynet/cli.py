@@ -24,7 +24,7 @@ from safetynet.config import (
     database_unwritable,
     load_config,
 )
-from safetynet.console import id_argument, say
+from safetynet.console import error_line, id_argument, print_error, say
 from safetynet.logs import configure_logging
 
 Handler = Callable[[Config, argparse.Namespace], int]
@@ -92,7 +92,8 @@ def argparse_message(message: str) -> str:
 
 class _Parser(argparse.ArgumentParser):
     """Every parser of the command (sub-commands inherit the class): its own words translated,
-    errors as `PROG: error: …` (「PROG: エラー: …」 in a Japanese terminal) with exit status 2."""
+    errors as `PROG: error: …` (「PROG: エラー: …」 in a Japanese terminal: `console.error_line`) with
+    exit status 2."""
 
     def __init__(self, *args: Any, parents: Sequence[argparse.ArgumentParser] = (), **kwargs: Any) -> None:
         kwargs["formatter_class"] = _Formatter
@@ -109,7 +110,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(2, say("cli.argparse.error", prog=self.prog, message=argparse_message(message)) + "\n")
+        self.exit(2, f"{self.prog}: {error_line(argparse_message(message))}\n")
 
 
 def _config_parent() -> argparse.ArgumentParser:
@@ -362,12 +363,12 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         cfg = load_config(path)
     except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print_error(e)
         return 2
     # a city made here on the defaults before this check existed (`init` with no config.toml: a systemd
     # unit's WorkingDirectory) keeps working: its database is where the defaults say
     if on_default and command not in _NO_CITY and command[:1] not in _NO_CITY and not cfg.db_path.exists():
-        print(f"error: {say('cli.no_config', folder=os.getcwd())}", file=sys.stderr)
+        print_error(say("cli.no_config", folder=os.getcwd()))
         return 2
     if on_default and command == ("init",):
         print(say("cli.init.no_config", folder=os.getcwd(), data=str(cfg.data_dir)), file=sys.stderr)
@@ -385,16 +386,16 @@ def _main(argv: Sequence[str] | None) -> int:
         _check_keys(cfg, command)
         return int(args.func(cfg, args))
     except CommandError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print_error(e)
         return 2
     except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print_error(e)
         return 2
     except SchemaTooNew as e:
-        print(f"error: {say('cli.schema_too_new', found=e.found, known=e.known)}", file=sys.stderr)
+        print_error(say("cli.schema_too_new", found=e.found, known=e.known))
         return 2
     except StoreError as e:
-        print(f"error: {database_unwritable(cfg, e) or e}", file=sys.stderr)
+        print_error(database_unwritable(cfg, e) or e)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 import unicodedata
 from collections.abc import Mapping
 
@@ -32,6 +33,16 @@ def cli_language(env: Mapping[str, str] | None = None) -> str:
 def say(key: str, /, **values: object) -> str:
     """The text `key` in the terminal's language."""
     return t(cli_language(), key, **values)
+
+
+def error_line(message: object) -> str:
+    """A command's error as the terminal reads it: `error: …`, 「エラー: …」 in a Japanese terminal."""
+    return say("cli.error", message=message)
+
+
+def print_error(message: object) -> None:
+    """The error line of a command (`error_line`), on stderr: every command's one way of saying it."""
+    print(error_line(message), file=sys.stderr)
 
 
 def columns(text: str) -> int:

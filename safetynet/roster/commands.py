@@ -18,7 +18,7 @@ from typing import Any
 from safetynet.auth import cli_audit_entry
 from safetynet.channels import registry
 from safetynet.config import Config, database_unwritable
-from safetynet.console import cli_language, count_argument, say, unwritable_message
+from safetynet.console import cli_language, count_argument, print_error, say, unwritable_message
 from safetynet.csvout import Unwritable
 from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.roster import HouseholdRecord, ImportSummary, UnknownScopeError
@@ -35,10 +35,6 @@ INTERRUPTED = 130  # Ctrl-C, as a shell reports a command stopped by SIGINT
 Command = Callable[[Config, argparse.Namespace], int]
 
 
-def _err(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-
-
 def _store_errors(fn: Command) -> Command:
     """A database that cannot be written (locked, read-only, disk full) is one line, not a traceback: for a
     SQLite file that cannot be written, the line every command says (`config.database_unwritable`: the
@@ -51,7 +47,7 @@ def _store_errors(fn: Command) -> Command:
         except SchemaTooNew:
             raise  # the command line says it in the terminal's language
         except StoreError as e:
-            _err(database_unwritable(cfg, e) or say("cli.db_unusable", error=e))
+            print_error(database_unwritable(cfg, e) or say("cli.db_unusable", error=e))
             return USAGE
 
     return run
@@ -64,7 +60,7 @@ def _read(path: str, cfg: Config, checking: bool = False) -> ParseResult | None:
     try:
         result = csvio.read_roster(path, default_language=cfg.city.default_language)
     except OSError as e:
-        _err(say("cli.cannot_read", path=path, error=e.strerror or e))
+        print_error(say("cli.cannot_read", path=path, error=e.strerror or e))
         return None
     lang = cli_language()
     for w in result.warnings:
@@ -152,9 +148,9 @@ def _refuse_moves(result: ParseResult, moved: dict[MovedAssociation, int], allow
     if not moved or allowed:
         return False
     for m, households in moved.items():
-        _err(say("cli.roster.moved_district", row=result.association_rows.get(m.name, "?"),
+        print_error(say("cli.roster.moved_district", row=result.association_rows.get(m.name, "?"),
                  column=result.district_column, name=m.name, old=m.old, new=m.new, households=households))
-    _err(say("cli.roster.moved_district_fix"))
+    print_error(say("cli.roster.moved_district_fix"))
     return True
 
 
@@ -165,8 +161,8 @@ def _refuse_look_alikes(found: Sequence[NewAssociation], yes: bool) -> bool:
     if not alike or yes:
         return False
     for n in alike:
-        _err(say("cli.roster.look_alike", name=n.name, households=n.households, like=n.like))
-    _err(say("cli.roster.look_alike_fix"))
+        print_error(say("cli.roster.look_alike", name=n.name, households=n.households, like=n.like))
+    print_error(say("cli.roster.look_alike_fix"))
     return True
 
 
@@ -193,7 +189,7 @@ def _confirm_removal(cfg: Config, records: Sequence[HouseholdRecord], yes: bool)
         return True
     if sys.stdin.isatty():
         return input(say("cli.roster.replace_ask")).strip().lower() in ("y", "yes")
-    _err(say("cli.roster.replace_needs_yes"))
+    print_error(say("cli.roster.replace_needs_yes"))
     return False
 
 
@@ -289,10 +285,10 @@ def export(cfg: Config, args: argparse.Namespace) -> int:
         lang = cli_language()
         for issue in e.issues:
             print(issue.text(lang), file=sys.stderr)
-        _err(say("cli.roster.export_unwritable", count=len(e.issues), path=args.file))
+        print_error(say("cli.roster.export_unwritable", count=len(e.issues), path=args.file))
         return DATA_ERROR
     except OSError as e:
-        _err(say("cli.cannot_write", path=args.file, error=e.strerror or e))
+        print_error(say("cli.cannot_write", path=args.file, error=e.strerror or e))
         return USAGE
     shown = say("cli.utf8_bom") if encoding == "utf-8" else encoding
     print(say("cli.roster.exported", count=n, path=args.file, encoding=shown))
@@ -312,16 +308,16 @@ def codes(cfg: Config, args: argparse.Namespace) -> int:
                         audit=_export_entry("codes", lambda n: f"{n} households"))
         )
     except Unwritable as e:
-        _err(unwritable_message(e) + "; " + say("cli.codes.none_stored"))
+        print_error(unwritable_message(e) + "; " + say("cli.codes.none_stored"))
         return DATA_ERROR
     except MissingSecretKey as e:
-        _err(str(e))
+        print_error(str(e))
         return USAGE
     except UnknownScopeError as e:
-        _err(str(e))
+        print_error(str(e))
         return USAGE
     except OSError as e:
-        _err(say("cli.cannot_write", path=args.output, error=e.strerror or e))
+        print_error(say("cli.cannot_write", path=args.output, error=e.strerror or e))
         return USAGE
     if n == 0:
         print(say("cli.codes.none_new"))
@@ -347,10 +343,10 @@ def letters(cfg: Config, args: argparse.Namespace) -> int:
         n = issue_letters(cfg, Path(args.output), fmt=args.format, scopes=scopes, rotate=bool(args.rotate),
                           audit=_export_entry("letters", lambda n: f"{chosen}, {n} households, {where}"))
     except (LettersError, MissingSecretKey, UnknownScopeError) as e:
-        _err(str(e))
+        print_error(str(e))
         return USAGE
     except OSError as e:
-        _err(say("cli.cannot_write", path=args.output, error=e.strerror or e))
+        print_error(say("cli.cannot_write", path=args.output, error=e.strerror or e))
         return USAGE
     if n == 0:
         print(say("cli.letters.none"))
@@ -369,7 +365,7 @@ def letters(cfg: Config, args: argparse.Namespace) -> int:
 
 def generate(cfg: Config, args: argparse.Namespace) -> int:
     if args.households < 1:
-        _err(say("cli.generate.households_min"))
+        print_error(say("cli.generate.households_min"))
         return USAGE
     records = generate_roster(
         args.households,
@@ -381,7 +377,7 @@ def generate(cfg: Config, args: argparse.Namespace) -> int:
     try:
         n = csvio.write_roster(args.output, records, encoding=args.encoding, headers=args.headers)
     except OSError as e:
-        _err(say("cli.cannot_write", path=args.output, error=e.strerror or e))
+        print_error(say("cli.cannot_write", path=args.output, error=e.strerror or e))
         return USAGE
     print(say("cli.generate.wrote", count=n, path=args.output, seed=args.seed))
     return OK

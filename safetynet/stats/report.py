@@ -27,7 +27,7 @@ from typing import IO, Any
 
 from safetynet.auth import Viewer, cli_audit_entry, command_line_actor
 from safetynet.config import Config
-from safetynet.console import cli_language, say, unwritable_message
+from safetynet.console import cli_language, print_error, say, unwritable_message
 from safetynet.csvout import Unwritable, check_output, open_excel, private_text
 from safetynet.domain import ALL_STATUSES, ANSWERED, Role, Scope
 from safetynet.domain.audit import AuditAction
@@ -465,10 +465,10 @@ def report_cli(cfg: Config, args: argparse.Namespace) -> int:
     encoding = getattr(args, "encoding", None)
     output = getattr(args, "output", None)
     if fmt not in FORMATS:
-        print(f"error: {say('cli.report.bad_format', format=fmt)}", file=sys.stderr)
+        print_error(say("cli.report.bad_format", format=fmt))
         return 2
     if encoding is not None and (fmt != "csv" or not output):
-        print(f"error: {say('cli.report.encoding_needs_csv_file')}", file=sys.stderr)
+        print_error(say("cli.report.encoding_needs_csv_file"))
         return 2
     viewer = Viewer(role=Role.CITY_ADMIN, scope=Scope("city"), login=command_line_actor())
 
@@ -479,16 +479,15 @@ def report_cli(cfg: Config, args: argparse.Namespace) -> int:
     try:
         asyncio.run(run())
     except ReportNotFound as e:  # never started, or none: in the terminal's language
-        print(f"error: {e.text(cli_language())}", file=sys.stderr)
+        print_error(e.text(cli_language()))
         return 2
     except Unwritable as e:
-        print(f"error: {unwritable_message(e)}", file=sys.stderr)
+        print_error(unwritable_message(e))
         return 2
     except OSError as e:
         if isinstance(e, BrokenPipeError):
             raise  # stdout closed (`| head`): the CLI's own answer to a broken pipe
         # a full disk or quota under `> file` too (review: a traceback)
-        print(f"error: {say('cli.cannot_write', path=output or say('cli.stdout'), error=e.strerror or e)}",
-              file=sys.stderr)
+        print_error(say("cli.cannot_write", path=output or say("cli.stdout"), error=e.strerror or e))
         return 2
     return 0

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from safetynet.config import Config
-from safetynet.console import say
+from safetynet.console import print_error, say
 from safetynet.domain.japan_time import date_time_jst
 from safetynet.domain.triggers import TriggerInputError, TriggerRules, TriggerState
 from safetynet.triggers.inputs import Telegram, parse_telegram, sort_key
@@ -91,12 +90,12 @@ def _line(row: ReplayRow) -> str:
 def main(cfg: Config, args: argparse.Namespace) -> int:
     folder = Path(args.dir)
     if not folder.is_dir():
-        print(f"error: {say('cli.not_a_folder', path=folder)}", file=sys.stderr)
+        print_error(say("cli.not_a_folder", path=folder))
         return 2
     try:
         rules = rules_from_config(cfg)
     except TriggerConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print_error(e)
         return 2
     for row in replay(folder_files(folder), rules):
         if args.json:

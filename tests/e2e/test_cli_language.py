@@ -108,11 +108,24 @@ def test_messages_of_a_command_in_each_language(tmp_path: Path) -> None:
     new_city(tmp_path / "config.toml")
     argv = ("campaign", "report", "1", "--format", "csv", "--encoding", "cp932")  # refused before the database
     ja = run("ja_JP.UTF-8", *argv, cwd=tmp_path)
-    assert ja.returncode == 2 and ja.stderr == f"error: {JA_CLI['cli.report.encoding_needs_csv_file']}\n"
+    assert ja.returncode == 2 and ja.stderr == f"エラー: {JA_CLI['cli.report.encoding_needs_csv_file']}\n"
     en = run("C.UTF-8", *argv, cwd=tmp_path)
     assert en.returncode == 2 and en.stderr == f"error: {EN_CLI['cli.report.encoding_needs_csv_file']}\n"
     assert run("ja_JP.UTF-8", "triggers", "replay", "no-such-folder", cwd=tmp_path).stderr.startswith(
-        "error: フォルダではありません: no-such-folder")
+        "エラー: フォルダではありません: no-such-folder")
+
+
+def test_every_commands_error_line_begins_in_the_terminals_language(tmp_path: Path) -> None:
+    """The commands' own error lines said 「error: 安否確認 7 は見つかりません。」 amid Japanese (only
+    argparse's usage error said エラー): the line's prefix is the catalog's too, in every command's
+    error path (the command line's own, a roster file's, a replay's), and stays `error:` in English."""
+    argv = (("campaign", "status", "7"),  # no city here: the command line's own refusal
+            ("roster", "check", str(tmp_path / "none.csv")), ("triggers", "replay", "no-such-folder"))
+    done = run_side_by_side([(lang, *a) for lang in ("ja_JP.UTF-8", "C.UTF-8") for a in argv], cwd=tmp_path)
+    ja, en = done[:len(argv)], done[len(argv):]
+    assert [(d.returncode, d.stderr[:5], "error:" in d.stderr) for d in ja] == [(2, "エラー: ", False)] * len(argv), ja
+    assert ja[0].stderr == f"エラー: {t('ja', 'cli.no_config', folder=str(tmp_path))}\n"
+    assert [(d.returncode, d.stderr[:7]) for d in en] == [(2, "error: ")] * len(argv), en
 
 
 def test_a_campaign_refusal_in_each_language(tmp_path: Path) -> None:
@@ -120,11 +133,11 @@ def test_a_campaign_refusal_in_each_language(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('[store]\npath = "var/safetynet.db"\n', encoding="utf-8")
     new_city(tmp_path / "config.toml")
     ja = run("ja_JP.UTF-8", "campaign", "close", "7", cwd=tmp_path)
-    assert (ja.returncode, ja.stderr) == (2, "error: 安否確認 7 は見つかりません。\n")
+    assert (ja.returncode, ja.stderr) == (2, "エラー: 安否確認 7 は見つかりません。\n")
     en = run("C.UTF-8", "campaign", "close", "7", cwd=tmp_path)
     assert (en.returncode, en.stderr) == (2, "error: no campaign 7\n")
     ja = run("ja_JP.UTF-8", "campaign", "report", "7", cwd=tmp_path)  # the report's own look-up, as close's
-    assert (ja.returncode, ja.stderr) == (2, "error: 安否確認 7 は見つかりません。\n")
+    assert (ja.returncode, ja.stderr) == (2, "エラー: 安否確認 7 は見つかりません。\n")
     en = run("C.UTF-8", "campaign", "report", "7", cwd=tmp_path)
     assert (en.returncode, en.stderr) == (2, "error: no campaign 7\n")
 

@@ -416,14 +416,14 @@ def test_campaign_refusals_read_in_the_terminals_language(city: Path, capsys: py
     terminal_locale(monkeypatch, "ja_JP.UTF-8")
     code, out, err = run(city, capsys, "start", drill, "--json")
     assert code == 2 and out == ""
-    assert err.startswith(f"error: 同じシナリオ・同じ範囲の安否確認 {first}（")
+    assert err.startswith(f"エラー: 同じシナリオ・同じ範囲の安否確認 {first}（")
     assert err.rstrip().endswith("もう一度届きます。それでも始めるには --force を付けてください")
     assert "対象 市全体" in err and " JST 開始）" in err and "same scenario" not in err
     assert run(city, capsys, "close", str(first))[0] == 0
     code, _, err = run(city, capsys, "close", str(first))
-    assert (code, err) == (2, f"error: 安否確認 {first} の状態は「終了」です。終了できるのは実施中の安否確認だけです。\n")
+    assert (code, err) == (2, f"エラー: 安否確認 {first} の状態は「終了」です。終了できるのは実施中の安否確認だけです。\n")
     code, _, err = run(city, capsys, "status", "999")
-    assert (code, err) == (2, "error: 安否確認 999 は見つかりません。\n")
+    assert (code, err) == (2, "エラー: 安否確認 999 は見つかりません。\n")
     code, _, err = run(city, capsys, "approve", str(first), "--as", "nobody")
     assert code == 2 and "--as nobody: このログイン名の有効な市の管理者はいません" in err
     terminal_locale(monkeypatch, "C.UTF-8")
@@ -436,9 +436,9 @@ def test_a_missing_report_and_a_scope_written_wrong_read_in_the_terminals_langua
     """`campaign report 999` and `--scope ward:x` printed English under LANG=ja_JP.UTF-8."""
     terminal_locale(monkeypatch, "ja_JP.UTF-8")
     code, out, err = run(city, capsys, "report", "999")
-    assert (code, out, err) == (2, "", "error: 安否確認 999 は見つかりません。\n")
+    assert (code, out, err) == (2, "", "エラー: 安否確認 999 は見つかりません。\n")
     code, _, err = run(city, capsys, "preview", "ward:x")
-    assert (code, err) == (2, "error: 範囲 'ward:x' は使えません。city、district:NAME、association:NAME のいずれかで"
+    assert (code, err) == (2, "エラー: 範囲 'ward:x' は使えません。city、district:NAME、association:NAME のいずれかで"
                               "指定してください\n")
     code, _, err = run(city, capsys, "start", str(DRILLS / "citywide-earthquake.toml"), "--scope", "南町会")
     assert code == 2 and "範囲 '南町会' は使えません" in err
@@ -459,12 +459,12 @@ def test_a_scenario_files_errors_read_in_the_terminals_language(
     monthly = str(DRILLS / "association-monthly.toml")
     terminal_locale(monkeypatch, "ja_JP.UTF-8")
     code, _, err = run(city, capsys, "start", str(bad))
-    assert (code, err) == (2, f"error: シナリオ {bad} の messages.ja: 日本語の本文は必須です（ほかの言語の本文がない"
+    assert (code, err) == (2, f"エラー: シナリオ {bad} の messages.ja: 日本語の本文は必須です（ほかの言語の本文がない"
                               "世帯には日本語が届きます）\n")
     code, _, err = run(city, capsys, "preview", str(tmp_path / "none.toml"))
-    assert (code, err) == (2, f"error: シナリオ {tmp_path / 'none.toml'} が見つかりません\n")
+    assert (code, err) == (2, f"エラー: シナリオ {tmp_path / 'none.toml'} が見つかりません\n")
     code, _, err = run(city, capsys, "start", monthly)
-    assert code == 2 and err.startswith("error: association-monthly: このシナリオには対象の範囲がありません")
+    assert code == 2 and err.startswith("エラー: association-monthly: このシナリオには対象の範囲がありません")
     terminal_locale(monkeypatch, "C.UTF-8")
     code, _, err = run(city, capsys, "start", str(bad))
     assert (code, err) == (2, f"error: {bad}: messages.ja: required: Japanese is every household's fallback\n")

@@ -30,10 +30,10 @@ def _listed(c: list[str], capsys: pytest.CaptureFixture[str], what: str) -> str:
     return capsys.readouterr().out
 
 
-def _refused(c: list[str], capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+def _refused(c: list[str], capsys: pytest.CaptureFixture[str], argv: list[str], prefix: str = "error: ") -> str:
     assert main([*c, *argv]) == 2, argv
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "Traceback" not in err, err
+    assert err.startswith(prefix) and "Traceback" not in err, err
     return err
 
 
@@ -82,12 +82,12 @@ def test_token_create_refuses_a_label_with_control_characters_or_too_long(
 def test_the_refusals_speak_japanese_under_a_japanese_locale(
         city: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LANG", "ja_JP.UTF-8")
-    assert "ログイン名 'ta naka' は使えません" in _refused(city, capsys, ["staff", "add", "ta naka", "--role", "city_admin"])
+    assert "ログイン名 'ta naka' は使えません" in _refused(city, capsys, ["staff", "add", "ta naka", "--role", "city_admin"], "エラー: ")
     assert "制御文字 U+202E" in _refused(city, capsys, ["staff", "add", "tanaka", "--role", "city_admin",
-                                                       "--name", "\u202ex"])
+                                                       "--name", "\u202ex"], "エラー: ")
     assert "--label が 201 文字あります" in _refused(city, capsys, ["token", "create", "--role", "city_admin",
-                                                                "--label", "x" * 201])
-    assert "ログイン名" in _refused(city, capsys, ["init", "--admin-login", "bou sai"])
+                                                                "--label", "x" * 201], "エラー: ")
+    assert "ログイン名" in _refused(city, capsys, ["init", "--admin-login", "bou sai"], "エラー: ")
 
 
 def test_the_store_refuses_them_too_for_the_admin_page(city: list[str]) -> None:

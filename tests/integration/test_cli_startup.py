@@ -187,7 +187,7 @@ def test_serve_and_the_sandbox_on_a_port_in_use_say_so_in_one_line(
                                               section=section) + "\n"
     done = _run([*city, "serve", "--port", str(taken)], lang="ja_JP.UTF-8")
     assert done.returncode == 2 and done.stderr.splitlines() == [
-        f"error: 127.0.0.1:{taken} で待ち受けられません: 別のプログラム（別の SafetyNet かもしれません）がこのポートを使っています。"
+        f"エラー: 127.0.0.1:{taken} で待ち受けられません: 別のプログラム（別の SafetyNet かもしれません）がこのポートを使っています。"
         "そのプログラムを止めるか、config.toml の [server] port（または --port）で別のポートを指定してください"]
 
 
