@@ -52,12 +52,18 @@ def _checked_input(check: Callable[[str], None], text: str) -> str:
     return text
 
 
-# The commands that may run without a city's database: `init` makes it, `demo` and `bench` make their
-# own, the rest never open one. Any other command opening a missing SQLite file would make a new,
-# empty one (SQLite creates on open): QA's mistyped path gave "no campaigns yet", 600 households
-# imported into a city with no keys and no admin, and exit 0 every time.
-_MAY_CREATE = frozenset({("init",), ("demo",), ("bench",), ("sandbox",), ("roster", "check"),
-                         ("roster", "generate"), ("triggers", "replay"), ("store", "copy")})
+# The commands that make no city or use none (the demo's and the benchmarks' own temporary city, the
+# providers' fakes, a roster file checked or generated, telegrams replayed), and `init`, which makes
+# one: they run without a config file (`cli.main`), and without a city's database.
+NO_CITY = frozenset({("init",), ("demo",), ("bench",), ("sandbox",), ("roster", "check"),
+                     ("roster", "generate"), ("triggers", "replay")})
+
+# The commands that may run without a city's database: those of NO_CITY, and `store copy`, which names
+# the database it would copy when that is missing (`cli.store.copy.no_source`). Any other command
+# opening a missing SQLite file would make a new, empty one (SQLite creates on open): QA's mistyped
+# path gave "no campaigns yet", 600 households imported into a city with no keys and no admin, and
+# exit 0 every time.
+_MAY_CREATE = NO_CITY | {("store", "copy")}
 
 
 def command_path(args: argparse.Namespace) -> tuple[str, ...]:
@@ -67,12 +73,18 @@ def command_path(args: argparse.Namespace) -> tuple[str, ...]:
     return (command,) if sub is None else (command, str(sub))
 
 
+def listed(path: tuple[str, ...], commands: frozenset[tuple[str, ...]]) -> bool:
+    """Whether the command at `path` (`command_path`) is one of `commands`, itself or by its group
+    (`("demo",)` stands for every `demo` sub-command)."""
+    return path in commands or path[:1] in commands
+
+
 def require_database(cfg: Config, args: argparse.Namespace) -> None:
     """Raises `CommandError` naming the path when the command needs the city's SQLite database and
     `[store] path` names none: missing, an empty file (SQLite takes one as a new database), a folder.
     PostgreSQL needs no check here: a database that is not there refuses the connection."""
     path = command_path(args)
-    if path in _MAY_CREATE or path[:1] in _MAY_CREATE or check_store_url(cfg.store.url) != "sqlite":
+    if listed(path, _MAY_CREATE) or check_store_url(cfg.store.url) != "sqlite":
         return
     db = cfg.db_path
     try:

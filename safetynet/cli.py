@@ -31,14 +31,11 @@ Handler = Callable[[Config, argparse.Namespace], int]
 
 _LONG_RUNNING = {"serve", "sandbox", "demo"}
 
-# The commands that make no city or use none (the demo's and the benchmarks' own temporary city, the
-# providers' fakes, a roster file checked or generated, telegrams replayed), and `init`, which makes
-# one: without a config file they run on the embedded default. Every other command reads or changes
-# the city, which only a config file locates, or the store named in the environment (a deployment
-# configured by environment alone): run from another folder, the default's ./var is no city, and QA's
-# operator, told "run `safetynet init` first", made a second city that no server used.
-_NO_CITY = frozenset({("init",), ("demo",), ("bench",), ("sandbox",), ("roster", "check"),
-                      ("roster", "generate"), ("triggers", "replay")})
+# Without a config file, the commands of `admin.NO_CITY` (which make no city or use none, and `init`)
+# run on the embedded default. Every other command reads or changes the city, which only a config file
+# locates, or the store named in the environment (a deployment configured by environment alone): run
+# from another folder, the default's ./var is no city, and QA's operator, told "run `safetynet init`
+# first", made a second city that no server used.
 _STORE_ENV = ("SAFETYNET_STORE_URL", "SAFETYNET_STORE_PATH")
 
 # The commands that sign with the secret key: reply links, enrolment codes, webhook secrets.
@@ -355,7 +352,7 @@ def _main(argv: Sequence[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
     args = parser.parse_args(argv)
-    from safetynet.admin import command_path
+    from safetynet.admin import NO_CITY, command_path, listed
 
     path = config_path_from(getattr(args, "config", None))
     command = command_path(args)
@@ -367,7 +364,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
     # a city made here on the defaults before this check existed (`init` with no config.toml: a systemd
     # unit's WorkingDirectory) keeps working: its database is where the defaults say
-    if on_default and command not in _NO_CITY and command[:1] not in _NO_CITY and not cfg.db_path.exists():
+    if on_default and not listed(command, NO_CITY) and not cfg.db_path.exists():
         print_error(say("cli.no_config", folder=os.getcwd()))
         return 2
     if on_default and command == ("init",):
