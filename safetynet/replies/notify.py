@@ -175,6 +175,24 @@ def standing_in(staff: list[Staff], district: str, channels: Collection[ChannelN
     return []
 
 
+def stand_ins_by_district(everyone: Callable[[], Awaitable[list[Staff]]], channels: Collection[ChannelName]
+                          ) -> Callable[[str], Awaitable[list[Staff]]]:
+    """`standing_in` of a district, for `who_is_told`: every staff member (`everyone`) read at most once,
+    when a district first needs it, and each district worked out once (one alert, or one pass over
+    many associations: not across them, staff change)."""
+    staff: list[Staff] | None = None
+    districts: dict[str, list[Staff]] = {}
+
+    async def stand_ins(district: str) -> list[Staff]:
+        nonlocal staff
+        if district not in districts:
+            staff = staff if staff is not None else await everyone()
+            districts[district] = standing_in(staff, district, channels)
+        return districts[district]
+
+    return stand_ins
+
+
 # The roles of an association's own staff: its head and deputies (`AuthStore.staff_for_association`).
 OWN_ROLES = (Role.ASSOCIATION_HEAD, Role.DEPUTY)
 
@@ -227,13 +245,11 @@ async def reach_gaps(associations: Sequence[Association], staff: list[Staff],
     """`who_is_told` for every association at once (no store read: `staff` is every staff member), in
     the order given; the standing-in staff worked out once per district."""
     own = association_staff(staff)
-    districts: dict[str, list[Staff]] = {}
 
-    async def stand_ins(district: str) -> list[Staff]:
-        if district not in districts:
-            districts[district] = standing_in(staff, district, channels)
-        return districts[district]
+    async def everyone() -> list[Staff]:
+        return staff
 
+    stand_ins = stand_ins_by_district(everyone, channels)
     nobody: list[Association] = []
     leaning: list[Association] = []
     for a in associations:
@@ -282,7 +298,8 @@ class HelpNotifier:
         staff = await self.store.auth.staff_for_association(row.association, row.district)
         drill = campaign.kind == CampaignKind.DRILL
         # a call for help must reach someone: failing its own, the district's heads, else the city's admins
-        told = await who_is_told(staff, functools.partial(self._stand_ins, row.district), self.channels)
+        stand_ins = stand_ins_by_district(self.store.auth.list_staff, self.channels)
+        told = await who_is_told(staff, functools.partial(stand_ins, row.district), self.channels)
         report = await self._queue(
             told.staff, lambda lang: help_text(row, lang, drill, follow_up, link, campaign.title,
                                                standing_in=told.standing_in, phones=phones),
@@ -332,13 +349,7 @@ class HelpNotifier:
         associations = {a.id: a for a in await self.store.roster.list_associations()}
         drill = campaign.kind == CampaignKind.DRILL
         base = self.cfg.server.public_url.rstrip("/")
-        everyone: list[Staff] | None = None
-
-        async def stand_ins(district: str) -> list[Staff]:
-            nonlocal everyone  # read once, for the first association that needs it
-            everyone = everyone if everyone is not None else await self.store.auth.list_staff()
-            return standing_in(everyone, district, self.channels)
-
+        stand_ins = stand_ins_by_district(self.store.auth.list_staff, self.channels)
         for association_id, count in sorted(households_by_association.items()):
             a = associations.get(association_id)
             if a is None or count <= 0:
@@ -352,9 +363,6 @@ class HelpNotifier:
             report = await self._queue(told.staff, text, link, campaign.id)
             log.info("door_knock_notified", campaign_id=campaign.id, association_id=a.id, households=count,
                      queued=report.queued)
-
-    async def _stand_ins(self, district: str) -> list[Staff]:
-        return standing_in(await self.store.auth.list_staff(), district, self.channels)
 
     async def _queue(self, staff: list[Staff], text_for: Callable[[str], str], link: str,
                      campaign_id: int) -> NotifyReport:
