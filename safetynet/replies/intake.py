@@ -85,9 +85,8 @@ class AnswerResult:
     help_opened: bool = False
     reply_id: int | None = None  # set for staff confirmations: what an undo names
     refused: bool = False  # `answer_token`'s `refuse` said no: nothing stored
-    # `answer_token` only: the token the answer went by, and the closed campaign whose link was used when
-    # the answer went to the household's running campaign instead (`domain.replies.answering_campaign`)
-    token: str = ""
+    # `answer_token` only: the closed campaign whose link was used when the answer went to the
+    # household's running campaign instead (`domain.replies.answering_campaign`; `answered_by`)
     moved_from: ReplyTarget | None = None
 
 
@@ -198,6 +197,11 @@ class ReplyIntake:
         """The reply token of a household in a campaign (derived: `replies.tokens.reply_token`)."""
         return reply_token(self.cfg.secrets.secret_key, target.campaign_id, target.household_id)
 
+    def answered_by(self, token: str, result: AnswerResult) -> str:
+        """The token an answer by `token` (`answer_token`'s `result`) went by: the running campaign's
+        when it went there (`moved_from`), else `token` itself."""
+        return token if result.moved_from is None else self.token_of(result.target)
+
     def _answers(self, target: ReplyTarget | None) -> bool:
         """Found, and its campaign still takes answers (running, or closed within the grace)."""
         return target is not None and target.accepts(self.clock.now(), self.grace_seconds)
@@ -307,8 +311,8 @@ class ReplyIntake:
                      household_id=t.household_id, status=said)
             return dataclasses.replace(result, moved_from=t)
         if done.outcome is None:
-            return AnswerResult(t, said, recorded=False, refused=True, token=token)
-        result = self._recorded(t, said, via, done.outcome, token)
+            return AnswerResult(t, said, recorded=False, refused=True)
+        result = self._recorded(t, said, via, done.outcome)
         self._alert(st, result, details)
         return result
 
@@ -439,7 +443,7 @@ class ReplyIntake:
         outcome: RecordOutcome = await self.store.replies.record(self._item(t, status, channel, key, details))
         return self._recorded(t, status, channel, outcome)
 
-    def _recorded(self, t: ReplyTarget, status: str, channel: str, outcome: RecordOutcome, token: str = "") -> AnswerResult:
+    def _recorded(self, t: ReplyTarget, status: str, channel: str, outcome: RecordOutcome) -> AnswerResult:
         if not outcome.duplicate:
             self.metrics.reply(channel, status)
         # Only the rare replies are logged: a line per "safe" would cost the hot path more than the
@@ -447,7 +451,7 @@ class ReplyIntake:
         if not outcome.duplicate and status in _LOGGED:
             log.info("reply_received", campaign_id=t.campaign_id, household_id=t.household_id,
                      status=status, channel=channel)
-        return AnswerResult(t, status, recorded=not outcome.duplicate, help_opened=outcome.help_opened, token=token)
+        return AnswerResult(t, status, recorded=not outcome.duplicate, help_opened=outcome.help_opened)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -263,7 +263,7 @@ class ReplyRoutes:
                 return await self._cancelled(intake, call, cancelled, after_post=True)
             return self.not_found(after_post=True)
         lang = _lang(form.get("lang") or call.query.get("lang"), result.target)
-        token = result.token or token  # the running campaign's, when the link's campaign had closed
+        token = intake.answered_by(token, result)  # the running campaign's, when the link's campaign had closed
         if result.refused:
             state = await intake.resolve_page(token)
             if state is None:
@@ -310,7 +310,7 @@ class ReplyRoutes:
             standing = str(result.target.status)
             message = texts.t(lang, "reply.current", label=texts.status_label(standing, lang))
         elif not result.recorded:  # an old notification's action sent again: say the answer that stands
-            now = await _answered_otherwise(intake, result.token or call.token, result.status)
+            now = await _answered_otherwise(intake, intake.answered_by(call.token, result), result.status)
             if now is not None:
                 standing = str(now.target.status)
                 message = texts.t(lang, "reply.current", label=texts.status_label(standing, lang))
