@@ -260,6 +260,7 @@ class ReplyIntake:
         refuse: Callable[[ReplyTarget], bool] | None = None,
         follow: bool = True,
         made_at: float | None = None,
+        goes_to: ReplyTarget | None = None,
     ) -> AnswerResult:
         """`answer` for a reply token, found inside the answer's own commit: one trip to the store.
 
@@ -271,7 +272,9 @@ class ReplyIntake:
         when it has one (`domain.replies.answering_campaign`; `moved_from` says so), by that
         campaign's own token, and its own campaign otherwise: two trips more, for such links only.
         `follow` False keeps the answer in the token's campaign; `made_at`, when the answer was made if
-        the phone kept it and sends it late (a campaign begun after it does not take it).
+        the phone kept it and sends it late (a campaign begun after it does not take it); `goes_to`, the
+        running campaign such a link's answer goes to when the caller has read it already
+        (`running_instead` at `made_at`; `follow` False when it found none): not read again.
         """
         st = _ANSWER_OF.get(str(status))
         if st is None:
@@ -299,7 +302,7 @@ class ReplyIntake:
         if t is None or not t.accepts(now, grace):
             raise UnknownToken("unknown or expired reply link")
         if handed_on:
-            goes_to = await self.running_instead(t, made_at)
+            goes_to = goes_to if goes_to is not None else await self.running_instead(t, made_at)
             if goes_to is None:  # none running: the closed campaign takes it, within its grace
                 return await self.answer_token(token, st, via, dedupe_key, details, refuse, follow=False)
             try:

@@ -6,6 +6,7 @@ and expired tokens all get the same plain 404 page. Per-IP rate limit and a smal
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import unicodedata
@@ -297,11 +298,13 @@ class ReplyRoutes:
                 return self.json_answer({"error": "not found"}, 404)
             return self.json_answer({"error": "status must be safe or need_help"}, 400)
         key = client_key(doc.get("key")) or fresh_key()
-        refuse = await _kept_too_long(intake, call.token, doc) if status == "safe" else None
+        made_at = _tapped_at(intake, doc)
+        late = await _kept_too_long(intake, call.token, made_at) if status == "safe" else _ON_TIME
         try:
             result = await intake.answer_token(call.token, str(status), _via(doc.get("via")),
                                                lambda t: f"web:{t.campaign_id}:{t.household_id}:{key}",
-                                               parse_details(doc), refuse=refuse, made_at=_tapped_at(intake, doc))
+                                               parse_details(doc), refuse=late.refuse, follow=late.follow,
+                                               made_at=made_at, goes_to=late.goes_to)
         except UnknownToken:
             return self.json_answer({"error": "not found"}, 404)
         lang = _lang(doc.get("lang"), result.target)
@@ -400,26 +403,42 @@ def _tapped_at(intake: ReplyIntake, doc: Mapping[str, Any]) -> float | None:
     return intake.clock.now() - age / 1000
 
 
-async def _kept_too_long(intake: ReplyIntake, token: str, doc: Mapping[str, Any]) -> Callable[[ReplyTarget], bool] | None:
-    """For a "safe" the service worker kept and sends late (`age_ms`: how long ago it was tapped, by
-    the phone's own clock, so a phone set to the wrong time does not matter): a refusal when the
-    household has called for help since (on the page, by SMS, to a deputy). One more read, only for
-    such late taps; a call for help committed after it is refused too, as newer than any kept tap."""
-    tapped_at = _tapped_at(intake, doc)
+@dataclass(frozen=True, slots=True)
+class _Late:
+    """What `_kept_too_long` found of a late tap, for `ReplyIntake.answer_token`: `refuse`, and where a
+    closed campaign's tap goes when it read that (`goes_to`, or `follow` False: none running)."""
+
+    refuse: Callable[[ReplyTarget], bool] | None = None
+    follow: bool = True
+    goes_to: ReplyTarget | None = None
+
+
+_ON_TIME = _Late()
+
+
+async def _kept_too_long(intake: ReplyIntake, token: str, tapped_at: float | None) -> _Late:
+    """For a "safe" the service worker kept and sends late (`tapped_at`: see `_tapped_at`): a refusal
+    when the household has called for help since (on the page, by SMS, to a deputy). One more read,
+    only for such late taps; a call for help committed after it is refused too, as newer than any
+    kept tap. The household's running campaigns, read here for a closed campaign's tap, are handed
+    on: the answer does not read them again."""
     if tapped_at is None or intake.clock.now() - tapped_at < KEPT_AFTER_SECONDS:
-        return None
+        return _ON_TIME
     state = await intake.resolve_page(token)
     if state is None:
-        return None  # the answer path says what is wrong with the token
-    moved = await intake.running_instead(state.target, tapped_at)  # a closed campaign's notification: the running one's
-    if moved is not None:
-        state = await intake.resolve_page(intake.token_of(moved))
-        if state is None:
-            return None
+        return _ON_TIME  # the answer path says what is wrong with the token
+    late = _ON_TIME
+    if follows_on(state.target):  # a closed campaign's notification: the running one's
+        moved = await intake.running_instead(state.target, tapped_at)
+        late = _Late(follow=moved is not None, goes_to=moved)
+        if moved is not None:
+            state = await intake.resolve_page(intake.token_of(moved))
+            if state is None:
+                return late
     if help_called_since(state.recent, tapped_at):
-        return _asked_for_help
+        return dataclasses.replace(late, refuse=_asked_for_help)
     seen_help = state.target.status == Status.NEED_HELP  # called before the tap: the tap changes it
-    return None if seen_help else _asked_for_help
+    return late if seen_help else dataclasses.replace(late, refuse=_asked_for_help)
 
 
 # The query of the redirect from a closed campaign's link to the running campaign's page: the page says why.

@@ -14,6 +14,7 @@ from pathlib import Path
 from replies_fixtures import Env, running_app, start_campaign
 
 from safetynet.domain import CampaignKind, Status
+from safetynet.domain.replies import RunningTarget
 from safetynet.replies.tokens import reply_url
 
 EVENT = "震度6強 地震 安否確認"
@@ -146,4 +147,35 @@ async def test_a_tap_kept_since_before_the_running_campaign_began_is_not_its_ans
             doc = await resp.json()
         assert doc["recorded"] is True and "has ended" in doc["message"]
         assert await env.status("A-003", event) == Status.SAFE
+        await env.intake.idle()
+
+
+async def test_a_late_tap_on_an_ended_campaigns_link_reads_the_running_campaigns_once(tmp_path: Path) -> None:
+    """Review: a kept tap's check (did the household call for help since?) and its answer each read the
+    household's running campaigns; the answer now goes by what the check read."""
+    async with running_app(tmp_path, SAFETYNET_REPLIES_TOKEN_GRACE_HOURS="24") as env:
+        reads: list[int] = []
+        running_targets_of = env.store.replies.running_targets_of
+
+        async def counted(household_id: int) -> list[RunningTarget]:
+            reads.append(household_id)
+            return await running_targets_of(household_id)
+
+        env.store.replies.running_targets_of = counted  # type: ignore[method-assign]
+        drill = env.campaign_id
+        assert await env.store.campaigns.close(drill, env.clock.now())
+        await env.clock.advance(2 * 3600)
+        event = await start_campaign(env, CampaignKind.REAL, title=EVENT)
+        await env.clock.advance(600)
+        hh = env.hh("A-003").id
+        # tapped before the event began: the drill's, in its grace (none running that takes it)
+        async with env.http.post(f"{env.url}/r/{env.token('A-003', drill)}/answer",
+                                 json={"status": "safe", "key": "sw-old", "age_ms": 3 * 3600_000}) as resp:
+            assert resp.status == 200 and (await resp.json())["recorded"] is True
+        assert reads == [hh] and await env.status("A-003", drill) == Status.SAFE
+        # tapped after it began: the event's
+        async with env.http.post(f"{env.url}/r/{env.token('A-003', drill)}/answer",
+                                 json={"status": "safe", "key": "sw-new", "age_ms": 60_000}) as resp:
+            assert resp.status == 200 and "has ended" in (await resp.json())["message"]
+        assert reads == [hh, hh] and await env.status("A-003", event) == Status.SAFE
         await env.intake.idle()
