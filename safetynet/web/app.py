@@ -124,6 +124,18 @@ def _routing_page(request: web.Request, e: web.HTTPException) -> web.StreamRespo
     return None
 
 
+def with_query(path: str, *queries: str) -> str:
+    """`path` with the queries given joined on (as sent: still escaped), those that are not empty."""
+    query = "&".join(q for q in queries if q)
+    return path + (f"?{query}" if query else "")
+
+
+def found(path: str, request: web.Request, headers: Mapping[str, str] | None = None) -> web.Response:
+    """A 302 to our own `path`, the request's query kept whole (as sent: escapes stay escapes)."""
+    return web.Response(status=302, text="302: Found",
+                        headers={"Location": with_query(path, request.rel_url.raw_query_string), **(headers or {})})
+
+
 def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response({"error": message}, status=status, headers=headers)
 

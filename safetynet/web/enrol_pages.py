@@ -31,7 +31,7 @@ from safetynet.replies.enrol import ChannelRefused, Enrolment, EnrolmentError, l
 from safetynet.replies.tokens import token_part
 from safetynet.replies.words import enrol_word
 from safetynet.roster.codes import CodeError, normalize_code
-from safetynet.web.app import SERVICES, Services, add_routing_page, json_error, services
+from safetynet.web.app import SERVICES, Services, add_routing_page, found, json_error, services
 from safetynet.web.bodies import read_json
 from safetynet.web.enrol_views import (
     allow_words,
@@ -186,19 +186,12 @@ def _is_code(text: str) -> bool:
     return True
 
 
-def _to(path: str, request: web.Request) -> web.Response:
-    """A redirect to our own `path`, the query kept whole (as sent: escapes stay escapes)."""
-    query = request.rel_url.raw_query_string
-    return web.Response(status=302, text="302: Found",
-                        headers={"Location": path + (f"?{query}" if query else ""), **NO_INDEX})
-
-
 async def join_get(request: web.Request) -> web.Response:
     _guard(request)
     code = request.match_info["code"]
     clean = None if _is_code(code) else token_part(code, _is_code)
     if clean is not None:  # the letter's link with 「。」 or the next words stuck to it: the page it meant
-        return _to(f"/join/{quote(clean, safe='')}", request)
+        return found(f"/join/{quote(clean, safe='')}", request, NO_INDEX)
     return await _render(request, code, request.query.get("lang"))
 
 
@@ -324,9 +317,9 @@ def routing_page(request: web.Request, status: int) -> web.Response | None:
     if status == 405:
         return html(wrong_method_page(f"/join/{quote(code, safe='')}" if code else "", "enrol.back"), status=405)
     if not code:
-        return _to("/join", request) if request.method == "GET" else None  # `/join/`: the field to type it
+        return found("/join", request, NO_INDEX) if request.method == "GET" else None  # `/join/`: the field to type it
     if status == 404 and request.method == "GET" and path == f"/join/{code}/":
-        return _to(f"/join/{quote(code, safe='')}", request)  # the letter's link with a slash stuck to it
+        return found(f"/join/{quote(code, safe='')}", request, NO_INDEX)  # the letter's link with a slash stuck to it
     city = services(request).cfg.city
     return html(no_channel_page(code, city.contact_phone, city.name), status=404)
 

@@ -44,9 +44,11 @@ from safetynet.web.app import (
     add_routing_page,
     failure_body,
     failure_headers,
+    found,
     json_wanted,
     secured,
     wants_json,
+    with_query,
 )
 from safetynet.web.bodies import read_json_object
 from safetynet.web.front import Answer, Ask, Lane
@@ -217,9 +219,8 @@ class ReplyRoutes:
         return self.page_answer(body)
 
     def _found_at(self, path: str, *queries: str) -> Answer:
-        """302 to `path` with the queries given (as sent: still escaped), those that are not empty."""
-        query = "&".join(q for q in queries if q)
-        return Answer(302, secured({"Location": path + (f"?{query}" if query else ""),
+        """302 to `path` with the queries given (`app.with_query`)."""
+        return Answer(302, secured({"Location": with_query(path, *queries),
                                     "Content-Type": "text/plain; charset=utf-8"}, self.https), b"302: Found")
 
     async def _cancelled(self, intake: ReplyIntake, call: Call, target: ReplyTarget, after_post: bool = False) -> Answer:
@@ -512,8 +513,7 @@ def routing_page(request: web.Request, status: int) -> web.Response | None:
         return html(wrong_method_page(f"/r/{token}" if looks_like_token(token) else ""), status=405)
     clean = token_within(request.path[3:]) if request.method in ("GET", "HEAD") else None
     if clean is not None:  # `/r/TOKEN/` or `/r/TOKEN/…`, a slash typed or glued on: the page it meant
-        query = request.rel_url.raw_query_string
-        return web.Response(status=302, text="302: Found", headers={"Location": f"/r/{clean}" + (f"?{query}" if query else "")})
+        return found(f"/r/{clean}", request)
     return html(not_found_page(*dead_end_contact(request)), status=404)
 
 
