@@ -34,9 +34,9 @@ from safetynet.web.city_views import (
     associations_table,
     bands_json,
     campaign_actions,
+    city_help_elsewhere,
     districts_table,
     health_block,
-    help_elsewhere,
     notice_progress,
     proposals_block,
     reach_block,
@@ -51,7 +51,7 @@ from safetynet.web.dash_shell import (
     visible_associations,
 )
 from safetynet.web.dash_text import lang_of, live_words, t
-from safetynet.web.dash_views import others_than, state_labels_json
+from safetynet.web.dash_views import state_labels_json
 
 PARTS_TTL_SECONDS = 1.0
 # past the TTL a part up to this old is served while the next is built (see TtlCache)
@@ -167,7 +167,7 @@ async def city_page(request: web.Request) -> web.Response:
     sending = await read_status(svc.store.health, svc.clock.now(), enabled_channels(svc.cfg))
     # help requests still open in other campaigns (a closed drill's): the overview of the one shown must not hide them
     found = await reads(request).open_help_everywhere(ids)
-    elsewhere = help_elsewhere(lang, found if info is None else others_than(found, info), seen)
+    elsewhere = city_help_elsewhere(lang, found, info, seen)
     context: dict[str, object] = {"heading": heading, "info": info, "recent": recent, "proposals": proposals,
                "help_elsewhere": elsewhere, "reach": await _reach(request, viewer, seen, lang),
                "start_form": start_form,

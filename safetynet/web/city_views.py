@@ -13,7 +13,7 @@ from safetynet.domain.campaigns import NOTICE_STEP, CampaignInfo, OpenHelp
 from safetynet.domain.roster import Association
 from safetynet.replies.notify import ReachGaps
 from safetynet.templating import ENV, Markup, call_macro
-from safetynet.web import dash_views  # noqa: F401 - the staff templates' globals
+from safetynet.web import dash_views  # also the staff templates' globals
 from safetynet.web.dash_shell import when
 from safetynet.web.dash_text import KNOWN_KEYS, STATUS_ORDER, channel_label, t
 
@@ -162,12 +162,13 @@ def health_block(lang: str, status: DispatchStatus, running: bool) -> Markup:
     return _macro("health_block", lang, health)
 
 
-def help_elsewhere(lang: str, found: Sequence[OpenHelp], associations: Sequence[Association]) -> Markup:
-    """The open help requests of campaigns other than the one shown, of the associations the viewer sees
-    (`found` has the others left out already), grouped by campaign, newest first."""
+def city_help_elsewhere(lang: str, found: Sequence[OpenHelp], shown: CampaignInfo | None,
+                        associations: Sequence[Association]) -> Markup:
+    """The open help requests of campaigns other than the one shown (`found`: in every campaign; none
+    shown: all of them), of the associations the viewer sees, grouped by campaign, newest first."""
     named = {a.id: a for a in associations}
     groups: dict[int, tuple[CampaignInfo, list[tuple[Association, int]]]] = {}
-    for o in found:
+    for o in dash_views.others_than(found, shown):
         if o.association_id in named:
             groups.setdefault(o.campaign.id, (o.campaign, []))[1].append((named[o.association_id], o.open))
     total = sum(n for _, rows in groups.values() for _, n in rows)

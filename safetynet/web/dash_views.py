@@ -114,14 +114,17 @@ def help_items(lang: str, items: Sequence[HelpItem]) -> Markup:
     return _macro("help_items", lang, items)
 
 
-def others_than(found: Sequence[OpenHelp], shown: CampaignInfo) -> list[OpenHelp]:
-    """Open help requests of campaigns other than the one a page shows (its own are its help list)."""
-    return [o for o in found if o.campaign.id != shown.id]
+def others_than(found: Sequence[OpenHelp], shown: CampaignInfo | None) -> list[OpenHelp]:
+    """Open help requests of campaigns other than the one a page shows (its own are its help list;
+    a page showing none: all of them)."""
+    return [o for o in found if shown is None or o.campaign.id != shown.id]
 
 
-def help_elsewhere(lang: str, association_id: int, items: Sequence[OpenHelp]) -> Markup:
-    """The line above the help list naming the association's other campaigns with open requests."""
-    return _macro("help_elsewhere", lang, association_id, items)
+def association_help_elsewhere(lang: str, association_id: int, found: Sequence[OpenHelp],
+                               shown: CampaignInfo) -> Markup:
+    """The line above the help list naming the association's other campaigns than `shown` with open
+    requests (`found`: the association's open requests in every campaign)."""
+    return _macro("help_elsewhere", lang, association_id, others_than(found, shown))
 
 
 def notes_panel(lang: str, notes: Sequence[NotedHousehold], disclosure: Disclosure, assoc: Association,

@@ -55,12 +55,11 @@ from safetynet.web.dash_views import (
     FILTERS,
     HouseholdFilter,
     association_context,
+    association_help_elsewhere,
     doorknock_context,
-    help_elsewhere,
     help_items,
     household_rows,
     notes_panel,
-    others_than,
     phone_first,
     state_labels_json,
     status_labels_json,
@@ -156,7 +155,7 @@ async def association_page(request: web.Request) -> web.Response:
     context = association_context(lang, assoc, campaign, campaigns, help_list, lines,
                                   _coverage(disclosure, cov, assoc), _filter(request))
     context["checks"] = check_block(lang, checks)
-    context["help_elsewhere"] = help_elsewhere(lang, assoc.id, others_than(elsewhere, campaign))
+    context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)
     context["notes"] = notes_panel(lang, notes, disclosure, assoc, help_list)
     attrs = {**_live_attrs(lang, "association", campaign, assoc, since), **_confirm_words(lang), **_help_words(lang)}
     return render(request, assoc.name, template="association.html", context=context, scripts=("/static/live.js", "/static/dash.js"),
@@ -174,7 +173,7 @@ async def _check_page(request: web.Request, viewer: Viewer, lang: str, assoc: As
     context = association_context(lang, assoc, campaign, campaigns, [], [], _coverage(disclosure, cov, assoc),
                                   _filter(request))
     context["checks"] = Markup()  # this check's own figures above say it; the tallies of every check would not agree yet
-    context["help_elsewhere"] = help_elsewhere(lang, assoc.id, others_than(elsewhere, campaign))
+    context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)
     context["check_progress"] = check_progress(lang, campaign.id, households,
                                                disclosure.lines(unconfirmed, assoc.district, assoc.name))
     return render(request, assoc.name, template="association.html", context=context)
@@ -244,7 +243,7 @@ async def doorknock_page(request: web.Request) -> web.Response:
         _lines(request, viewer, assoc, campaign.id), r.help_panel(campaign.id, [assoc.id]), disclosure_for(r, viewer),
         r.open_help_everywhere([assoc.id]), r.household_notes(campaign.id, [assoc.id]))
     context = doorknock_context(lang, assoc, campaign, lines, services(request).clock.now())
-    context["help_elsewhere"] = help_elsewhere(lang, assoc.id, others_than(elsewhere, campaign))
+    context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)
     # who asked for help and is not seen to yet comes first on the walk (QA: the printed list left them out:
     # they answered, so they are not on it)
     context["help"] = disclosure.asking_in(campaign.kind).help_items(found, assoc.district, assoc.name)
