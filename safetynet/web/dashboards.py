@@ -144,7 +144,8 @@ async def association_page(request: web.Request) -> web.Response:
         return render(request, assoc.name, template="association.html", context=context)
     if campaign.kind == CampaignKind.CHECK:
         return await _check_page(request, viewer, lang, assoc, campaign)
-    # independent reads side by side: under a reply surge each read waits its turn on a reader
+    # independent reads side by side: under a reply surge each read waits its turn on a reader (two
+    # gathers in one: asyncio.gather keeps its results' types for six awaitables at most, eight are objects)
     (lines, help_list, cov, campaigns, disclosure, checks), (elsewhere, notes) = await asyncio.gather(
         asyncio.gather(r.households(campaign.id, assoc.id), r.help_panel(campaign.id, [assoc.id]),
                        r.coverage(assoc.id), r.campaigns_for([assoc.id]), disclosure_for(r, viewer),
