@@ -199,9 +199,10 @@ class ReplyStore:
 
     async def running_targets_of(self, household_id: int) -> list[RunningTarget]:
         # by the primary key (campaign, household) of each running campaign: no index by household alone
+        # (k, joined on the campaign, is one of those: its state needs no condition of its own)
         rows = await self.db.fetchall(
             RUNNING_SQL + " WHERE ch.campaign_id IN (SELECT id FROM campaigns WHERE state = 'running')"
-            " AND ch.household_id = ? AND k.state = 'running'", (household_id,))
+            " AND ch.household_id = ?", (household_id,))
         return [running_from_row(r) for r in rows]
 
     async def campaign_page(self, campaign_id: int, association_id: int) -> CampaignPage | None:
