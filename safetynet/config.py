@@ -637,18 +637,26 @@ def cannot_listen(e: OSError, host: str, port: int, section: str) -> ConfigError
                            reason=(e.strerror or str(e)).lower()))
 
 
-def check_listen(host: str, port: int, section: str) -> None:
+def check_listen(host: str, port: int, section: str, bad_host: str | None = None) -> None:
     """ConfigError (`cannot_listen`) when a server could not listen on host:port, found by binding it as
     the server will (SO_REUSEADDR, every address the host names) and letting go at once: before
     anything starts, so nothing is left open (QA: a port in use was a 25-line traceback, and the
     sandbox's client session was left unclosed). As asyncio does, an address of a family this machine
-    has not (EADDRNOTAVAIL) is passed over while another binds. Port 0 (any free port) cannot be taken;
-    a host name that does not resolve is left to the caller's own check."""
-    if port == 0:
+    has not (EADDRNOTAVAIL) is passed over while another binds. Port 0 (any free port) cannot be taken.
+    A host that names no address is the ConfigError of catalog key `bad_host` (with `host` and `reason`)
+    when one is given, the host as given (an empty one names none), else left to the caller."""
+    if port == 0 and bad_host is None:
         return
     try:
-        found = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except (OSError, UnicodeError):
+        found = socket.getaddrinfo(host if bad_host else host or None, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as e:
+        if bad_host is None:
+            return
+        from safetynet.console import say
+
+        raise ConfigError(say(bad_host, host=repr(host), reason=str(e))) from None
+    if port == 0:
         return
     unavailable: OSError | None = None
     bound = False
