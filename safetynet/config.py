@@ -626,11 +626,15 @@ def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def cannot_listen(e: OSError, host: str, port: int, section: str) -> ConfigError:
+def cannot_listen(e: OSError, host: str, port: int, section: str, flags: bool = True) -> ConfigError:
     """The one line (in the terminal's language) saying why a server cannot listen on host:port and what
-    to change: `section` is the config section of its host and port, "[server]" or "[sandbox]"."""
+    to change: `section` is the config section of its host and port, "[server]" or "[sandbox]"; without
+    `flags`, a port no command-line flag sets (the sandbox's mail server: [channels.email])."""
     from safetynet.console import say
 
+    if not flags:
+        return ConfigError(say("cli.serve.cannot_listen_configured", address=_address(host, port), section=section,
+                               reason=(e.strerror or str(e)).lower()))
     key = {errno.EADDRINUSE: "cli.serve.port_in_use", errno.EADDRNOTAVAIL: "cli.serve.address_unavailable",
            errno.EACCES: "cli.serve.port_denied"}.get(e.errno or 0, "cli.serve.cannot_listen")
     return ConfigError(say(key, address=_address(host, port), host=host, section=section,

@@ -9,6 +9,7 @@ This module is the contract between the two; it imports nothing of either.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -119,6 +120,17 @@ class FakeHost(Protocol):
 
 
 Handler = Callable[[Any], Awaitable[Any]]  # an aiohttp handler: request → response
+
+
+class FakeCannotListen(OSError):
+    """A fake with a listener of its own (the mail server) could not open it: where, and the config
+    section whose port sets it, so the sandbox names that port and not its own."""
+
+    def __init__(self, cause: OSError, host: str, port: int, section: str) -> None:
+        # asyncio's own words repeat the address ("error while attempting to bind on address …"): the system's
+        super().__init__(cause.errno, os.strerror(cause.errno) if cause.errno else cause.strerror)
+        self.host, self.port, self.section = host, port, section
+
 Act = Callable[[dict[str, Any]], Awaitable[ActResult]]
 
 

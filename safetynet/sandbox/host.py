@@ -63,8 +63,13 @@ class SandboxHost:
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         self._queue = asyncio.Queue()
         self._workers = [asyncio.create_task(self._callback_worker()) for _ in range(CALLBACK_WORKERS)]
-        for fake in self.fakes.values():
-            await fake.open()
+        try:
+            for fake in self.fakes.values():
+                await fake.open()
+        except BaseException:
+            # aiohttp runs no on_cleanup after a failed start-up: what was opened is closed here
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
         for fake in self.fakes.values():

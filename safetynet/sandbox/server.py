@@ -96,11 +96,15 @@ async def _serve(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def main(cfg: Config, args: argparse.Namespace) -> int:
+    from safetynet.channels.fakes import FakeCannotListen
+
     host = getattr(args, "host", None) or cfg.sandbox.host
     port = cfg.sandbox.port if getattr(args, "port", None) is None else args.port
     check_listen(host, port, "[sandbox]")  # a port in use is one line, before anything starts
     try:
         return asyncio.run(_serve(cfg, args))
+    except FakeCannotListen as e:
+        raise cannot_listen(e, e.host, e.port, e.section, flags=False) from None
     except OSError as e:
         if e.errno != errno.EADDRINUSE:
             raise

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from locale_helpers import terminal_locale
-from ports import listening_socket
+from ports import free_port, listening_socket
 from roster_helpers import init_city, new_city
 
 from safetynet import servecmd
@@ -160,10 +160,16 @@ def test_a_database_with_no_city_yet_keeps_the_advice_to_run_init(
 
 # -- 3. a port already taken, an address not this machine's: one line, exit 2, nothing left open ---------
 
-def _run(argv: list[str], *, lang: str = "C.UTF-8", code: str = "") -> subprocess.CompletedProcess[str]:
+# The sandbox on a fixed port serves mail on [channels.email] port (8025 by default): a free one, so another
+# sandbox running on this machine cannot decide these tests
+_MAIL_ANYWHERE = {"SAFETYNET_CHANNELS_EMAIL_PORT": "0"}
+
+
+def _run(argv: list[str], *, lang: str = "C.UTF-8", code: str = "",
+         env_more: dict[str, str] = _MAIL_ANYWHERE) -> subprocess.CompletedProcess[str]:
     """`python -m safetynet ARGV` (or, with `code`, those lines first and then the CLI's main)."""
     env = {k: v for k, v in os.environ.items() if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES")}
-    env.update(LANG=lang, PYTHONPATH=str(REPO))
+    env.update(LANG=lang, PYTHONPATH=str(REPO), **env_more)
     command = ["-m", "safetynet", *argv] if not code else [
         "-c", f"{code}\nimport sys\nfrom safetynet.cli import main\nsys.exit(main({argv!r}))"]
     return subprocess.run([sys.executable, *command], capture_output=True, text=True, env=env, timeout=60,
@@ -202,6 +208,16 @@ def test_taken_between_the_check_and_the_start_it_is_the_same_line_and_nothing_i
         lines = [line for line in done.stderr.splitlines() if not line.startswith("{")]  # serve's JSON log lines
         assert lines == ["error: " + t("en", "cli.serve.port_in_use", address=f"127.0.0.1:{taken}", section=section)]
         assert "Unclosed" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_sandbox_whose_mail_port_is_taken_names_that_port_and_leaves_nothing_open(
+        city: list[str], taken: int) -> None:
+    """Its own port free, the mail server's taken (another sandbox's 8025): the line names the mail port and
+    [channels.email], not the sandbox's port and --port, and the client session it had opened is closed."""
+    done = _run([*city, "sandbox", "--port", str(free_port())], env_more={"SAFETYNET_CHANNELS_EMAIL_PORT": str(taken)})
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    assert done.stderr == "error: " + t("en", "cli.serve.cannot_listen_configured", address=f"127.0.0.1:{taken}",
+                                        section="[channels.email]", reason="address already in use") + "\n"
 
 
 def test_an_address_that_is_not_this_machines_or_a_port_it_may_not_use(

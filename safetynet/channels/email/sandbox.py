@@ -20,7 +20,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from safetynet.channels.fakes import Act, ActResult, ChannelFake, FakeHost, Fault
+from safetynet.channels.fakes import Act, ActResult, ChannelFake, FakeCannotListen, FakeHost, Fault
 
 # How long an idle client connection is kept (aiosmtpd's default is 300 s).
 IDLE_SECONDS = 300.0
@@ -93,7 +93,10 @@ class EmailFake(ChannelFake):
         mail_log.setLevel(logging.WARNING)
         mail_log.addFilter(_MAIL_LOG_FILTER)  # the same object each time: added once
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._protocol, self.host.listen_host, port)
+        try:
+            self._server = await loop.create_server(self._protocol, self.host.listen_host, port)
+        except OSError as e:  # said as the mail port's trouble: the sandbox's own port may be free
+            raise FakeCannotListen(e, self.host.listen_host, port, "[channels.email]") from e
         self.port = int(self._server.sockets[0].getsockname()[1])
 
     def _protocol(self) -> SMTP:
