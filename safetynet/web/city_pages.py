@@ -16,7 +16,7 @@ from aiohttp import web
 
 from safetynet.auth import Viewer
 from safetynet.broadcast.health import enabled_channels, read_status
-from safetynet.domain import Role
+from safetynet.domain import ANSWERED, Role
 from safetynet.domain.campaigns import CampaignInfo
 from safetynet.domain.roster import Association, Staff
 from safetynet.replies.notify import reach_gaps
@@ -64,6 +64,8 @@ class CityParts:
     curve: Markup
     districts: Markup
     associations: Markup
+    # households the viewer sees that have not answered (the totals' count): said in the close form
+    unanswered: int
 
 
 CACHE = web.AppKey("city_parts", TtlCache[CityParts])
@@ -108,8 +110,9 @@ async def _build_parts(request: web.Request, viewer: Viewer, info: CampaignInfo,
     svg = render_svg(series, title=t(lang, "curve"), desc=t(lang, "curve_desc"), minutes_label=t(lang, "minutes"),
                      until_minute=now_minute)
     # render_svg escapes every text it draws
+    answered = sum(doc["status"].get(str(s), 0) for s in ANSWERED)
     return CityParts(totals_block(lang, doc), Markup(svg), districts_table(lang, doc, doorknock),
-                     associations_table(lang, doc, doorknock))
+                     associations_table(lang, doc, doorknock), max(0, doc["households"] - answered))
 
 
 async def _parts(request: web.Request, viewer: Viewer, info: CampaignInfo, lang: str) -> CityParts:
@@ -185,14 +188,16 @@ async def city_page(request: web.Request) -> web.Response:
         context["actions"] = (campaign_actions(lang, info, csrf) if await city_console.may_finish(request, viewer, info)
                               else "")
         return render(request, heading, template="city.html", context=context)
-    context["parts"] = await _parts(request, viewer, info, lang)
+    context["parts"] = parts = await _parts(request, viewer, info, lang)
+    running = info.state == "running"
     context["actions"] = (
         campaign_actions(lang, info, csrf, may_start=viewer.is_city_admin,
                          may_approve=viewer.is_city_admin and viewer.staff_id is not None,
                          started_it=await city_console.started_it(request, viewer, info),
                          review=await city_console.review(request, info, lang),
                          open_help=sum((await reads(request).open_help_counts(info.id)).values())
-                         if info.state == "running" else 0)
+                         if running else 0,
+                         unanswered=parts.unanswered if running else 0)
         if await city_console.may_finish(request, viewer, info) else "")
     attrs = {"data-page": "city", "data-campaign": info.id, "data-bands": bands_json(lang), "data-low": LOW,
              "data-good": GOOD, "data-states": state_labels_json(lang), **live_words(lang)}

@@ -74,12 +74,12 @@ def totals_block(lang: str, doc: dict[str, Any]) -> Markup:
 
 def campaign_actions(lang: str, c: CampaignInfo, csrf: str, *, may_start: bool = False,
                      may_approve: bool = False, started_it: bool = False, review: Markup | None = None,
-                     open_help: int = 0) -> Markup:
+                     open_help: int = 0, unanswered: int = 0) -> Markup:
     """Start (a draft: a trigger's proposal), approve (a real event waiting: a second city admin),
     close and cancel, each behind a required "really" box (a second, deliberate step). Starting or
     approving a real event asks for the real-event confirmation. `review` (what would be sent:
-    `city_console.review`) comes first, above the forms; `open_help`: help requests not handled, said
-    above 終了 (closing does not answer them)."""
+    `city_console.review`) comes first, above the forms; `open_help`: help requests not handled, and
+    `unanswered`: households without an answer, said in the close form (closing answers neither)."""
     why = ("approval_yours" if started_it else "approval_needed") if c.state == "pending_approval" else ""
     actions = []
     for action in ("start", "approve", "close", "cancel"):
@@ -89,7 +89,7 @@ def campaign_actions(lang: str, c: CampaignInfo, csrf: str, *, may_start: bool =
         real_go = action in ("start", "approve") and c.kind == "real"
         actions.append((action, ("approve_confirm" if action == "approve" else "real_confirm") if real_go
                         else action + "_confirm"))
-    return _macro("campaign_actions", lang, c, csrf, why, actions, review or Markup(), open_help)
+    return _macro("campaign_actions", lang, c, csrf, why, actions, review or Markup(), open_help, unanswered)
 
 
 def proposals_block(lang: str, drafts: Sequence[CampaignInfo]) -> Markup:

@@ -126,18 +126,33 @@ async def test_scope_of_who_may_start_and_close(tmp_path: Path) -> None:
                 assert r.status == 404
 
 
-async def test_closing_with_open_help_requests_says_how_many(tmp_path: Path) -> None:
-    """QA2: a real event was closed with 7 requests 未対応 and nothing said so."""
-    async with world(tmp_path) as w, client() as http:
-        await login(http, w, "admin")
-        async with http.get(f"{w.url}/city?campaign={w.campaign_id}") as r:
-            assert "data-open-help" not in await r.text()  # none open: nothing to say
+def close_form(page: str, campaign_id: int) -> str:
+    start = page.index(f'action="/city/campaigns/{campaign_id}/close"')
+    return page[start:page.index("</form>", start)]
+
+
+async def test_the_close_form_says_the_open_help_requests_and_the_households_not_answered(tmp_path: Path) -> None:
+    """QA2: a real event was closed with 7 requests 未対応 and nothing said so; QA: the close box said
+    only 「本当に終了しますか（元に戻せません）」, nothing of the households that had not answered."""
+    async with world(tmp_path) as w:
+        everyone = len(w.households)
+        async with client() as http:
+            await login(http, w, "admin")
+            async with http.get(f"{w.url}/city?campaign={w.campaign_id}") as r:
+                form_ = close_form(await r.text(), w.campaign_id)
+            # none open: only the households that have not answered
+            assert f"⚠ 未回答が {everyone} 世帯あります。" in form_ and "data-open-help" not in form_
         await w.answer("A-001", "need_help")
         await w.answer("A-004", "need_help")
-        async with http.get(f"{w.url}/city?campaign={w.campaign_id}") as r:
-            page = await r.text()
-        notice = page[page.index("data-open-help"):page.index('action="/city/campaigns/')]
-        assert "未対応の「助けが必要」が 2 件あります" in notice and "実災害の終了後" not in notice  # a drill
+        await w.answer("A-002", "safe")
+        async with client() as http:  # a new load: the overview's counts are built anew for it
+            await w.clock.advance(10)
+            await login(http, w, "admin")
+            async with http.get(f"{w.url}/city?campaign={w.campaign_id}") as r:
+                form_ = close_form(await r.text(), w.campaign_id)
+        assert f"未対応の「助けが必要」が 2 件、未回答が {everyone - 3} 世帯あります。" in form_
+        assert form_.index("data-close-left") < form_.index('name="really"')  # read before the box is ticked
+        assert "対応を確かめてから終了してください" in form_ and "実災害の終了後" not in form_  # a drill
 
 
 async def test_admin_cancels_a_running_campaign(tmp_path: Path) -> None:
