@@ -320,13 +320,79 @@ async def still_signed_in(request: web.Request) -> bool:
     return cookie is not None and await store.auth.session(token_hash(cookie)) is not None
 
 
+# The page the form of a POST-only route is on, by the route's path as added ("/city/campaigns/{id}/close"):
+# (the route's match) -> that page. A route without one goes back to the nearest path above it a GET answers.
+FormPage = Callable[[Mapping[str, str]], str]
+FORM_PAGES: web.AppKey[dict[str, FormPage]] = web.AppKey("form_pages")
+
+
+def add_form_page(app: web.Application, path: str, page: FormPage) -> None:
+    if FORM_PAGES not in app:
+        app[FORM_PAGES] = {}
+    app[FORM_PAGES][path] = page
+
+
+def _routes_of(app: web.Application, path: str) -> list[tuple[str, dict[str, str], set[str]]]:
+    """(route path as added, its match, its methods) of each resource answering `path`."""
+    found = []
+    for resource in app.router.resources():
+        info = resource.get_info()
+        if "path" in info:
+            match: dict[str, str] | None = {} if info["path"] == path else None
+        elif "pattern" in info:
+            m = info["pattern"].fullmatch(path)
+            match = m.groupdict() if m else None
+        else:
+            continue
+        if match is not None:
+            found.append((resource.canonical, match, {route.method for route in resource}))
+    return found
+
+
+def gettable(app: web.Application, target: str) -> str:
+    """`target` (a path and its query), or, when its path answers only POST (a form's action: a login's
+    `next` or a page's language link leading there got "405: Method Not Allowed"), the page that form
+    was on (`add_form_page`, else the nearest path above it a GET answers, else "/")."""
+    path = target.partition("?")[0]
+    routes = _routes_of(app, path)
+    if not routes or any(methods & {"GET", "*"} for _, _, methods in routes):
+        return target
+    canonical, match, _ = routes[0]
+    page = app.get(FORM_PAGES, {}).get(canonical)
+    if page is not None:
+        return page(match)
+    parts = path.rstrip("/").split("/")
+    while len(parts) > 1:
+        parts.pop()
+        up = "/".join(parts) or "/"
+        if any(methods & {"GET", "*"} for _, _, methods in _routes_of(app, up)):
+            return up
+    return "/"
+
+
+def page_of(request: web.Request) -> str:
+    """The page a request's answer stands for, to link back to (a language or text-size switch, a login's
+    `next`): itself for a GET, the form's page for a POST to a POST-only route."""
+    if request.method in ("GET", "HEAD"):
+        return request.path_qs
+    return gettable(request.app, request.path_qs)
+
+
+# `/login?ended=1`: the login page says the session had ended and what was sent was not taken
+LOGIN_ENDED = "ended"
+
+
 def require_viewer(request: web.Request) -> Viewer:
     viewer = viewer_of(request)
     if viewer is None:
         if wants_json(request):
             raise web.HTTPUnauthorized(text=json.dumps({"error": "login or API token required"}),
                                        content_type="application/json")
-        raise web.HTTPFound("/login?" + urlencode({"next": request.path_qs}))
+        if request.method in ("GET", "HEAD"):
+            raise web.HTTPFound("/login?" + urlencode({"next": request.path_qs}))
+        # a form sent after the session ended (its cookie expired or gone): back to the page the form was on
+        # after the login, not to the form's POST-only action (a GET there was a bare 405, the input lost)
+        raise web.HTTPSeeOther("/login?" + urlencode({"next": page_of(request), LOGIN_ENDED: "1"}))
     return viewer
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import structlog
 from aiohttp import web
@@ -41,7 +42,7 @@ from safetynet.i18n import LANGUAGES, Sayable, Text
 from safetynet.i18n.scopes import scope_label
 from safetynet.stats.cache import TtlCache
 from safetynet.templating import Markup, call_macro
-from safetynet.web.app import SERVICES, check_csrf, csrf_of, require_viewer, services
+from safetynet.web.app import SERVICES, add_form_page, check_csrf, csrf_of, require_viewer, services
 from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import (
     campaign_or_404,
@@ -359,7 +360,12 @@ def setup(app: web.Application) -> None:
     app[SCOPES] = TtlCache(app[SERVICES].clock, SCOPES_TTL_SECONDS)
     app.router.add_post("/city/campaigns/preview", preview)
     app.router.add_post("/city/campaigns/start", start)
-    app.router.add_post("/city/campaigns/{id}/start", start_draft)
-    app.router.add_post("/city/campaigns/{id}/approve", approve)
-    app.router.add_post("/city/campaigns/{id}/close", close)
-    app.router.add_post("/city/campaigns/{id}/cancel", cancel)
+    for action, handler in (("start", start_draft), ("approve", approve), ("close", close), ("cancel", cancel)):
+        path = f"/city/campaigns/{{id}}/{action}"
+        app.router.add_post(path, handler)
+        # their forms are on the campaign's overview: an expired login or a language link comes back there
+        add_form_page(app, path, _campaign_page)
+
+
+def _campaign_page(match: Mapping[str, str]) -> str:
+    return f"/city?{urlencode({'campaign': match['id']})}"

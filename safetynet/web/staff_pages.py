@@ -19,7 +19,7 @@ from aiohttp import web
 
 from safetynet.auth import new_token, same_secret, token_hash, verify_password
 from safetynet.web import staff_admin
-from safetynet.web.app import SERVICES, SESSION_COOKIE, check_csrf, services, viewer_of
+from safetynet.web.app import LOGIN_ENDED, SERVICES, SESSION_COOKIE, check_csrf, gettable, services, viewer_of
 from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import render
 from safetynet.web.dash_text import lang_of, t
@@ -95,10 +95,19 @@ def _login_token(request: web.Request) -> str | None:
     return token if token and _URLSAFE.fullmatch(token) else None
 
 
+def _next_of(request: web.Request, value: str | None) -> str:
+    """Where the login leads: a page of this site a GET opens (`app.gettable`: a form's POST-only action
+    becomes the page the form was on)."""
+    return gettable(request.app, _safe_next(value))
+
+
 async def login_get(request: web.Request) -> web.StreamResponse:
+    next_url = _next_of(request, request.query.get("next"))
     if viewer_of(request) is not None:
-        raise web.HTTPFound(_safe_next(request.query.get("next")))
-    return _login_page(request, _safe_next(request.query.get("next")))
+        raise web.HTTPFound(next_url)
+    # reached from a form sent after the session ended (`app.require_viewer`): say why, and that it was not taken
+    ended = request.query.get(LOGIN_ENDED) == "1"
+    return _login_page(request, next_url, t(lang_of(request), "login_session_ended") if ended else "")
 
 
 async def login_post(request: web.Request) -> web.StreamResponse:
@@ -106,7 +115,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     lang = lang_of(request)
     sent, expected = str(form.get("csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "")
     login = str(form.get("login", "")).strip()[:100]
-    next_url = _safe_next(str(form.get("next", "")))
+    next_url = _next_of(request, str(form.get("next", "")))
     if not expected or not same_secret(sent, expected):
         # the form outlived its cookie (an hour, a browser restarted): the form again, with a new one
         # (QA: an English "missing or wrong CSRF token" on a Japanese page)

@@ -3,9 +3,12 @@ campaigns from the city overview, through the broadcast engineer's CampaignServi
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
+from urllib.parse import parse_qs
 
+import aiohttp
 import pytest
 from dashboard_fixtures import (
     ASSOC_A,
@@ -14,6 +17,7 @@ from dashboard_fixtures import (
     World,
     client,
     login,
+    password,
     password_hash,
     start_campaign,
     world,
@@ -24,6 +28,7 @@ from safetynet.domain import CampaignKind, Role
 from safetynet.domain.campaigns import Actor, ChannelHealth, DispatcherBeat
 from safetynet.triggers.port import CampaignRequest
 from safetynet.web.dash_shell import when
+from safetynet.web.staff_pages import SESSION_TTL_SECONDS
 
 
 def form(csrf: str, **extra: str) -> dict[str, str]:
@@ -153,6 +158,49 @@ async def test_the_close_form_says_the_open_help_requests_and_the_households_not
         assert f"未対応の「助けが必要」が 2 件、未回答が {everyone - 3} 世帯あります。" in form_
         assert form_.index("data-close-left") < form_.index('name="really"')  # read before the box is ticked
         assert "対応を確かめてから終了してください" in form_ and "実災害の終了後" not in form_  # a drill
+
+
+async def login_form(http: aiohttp.ClientSession, url: str) -> tuple[int, str, str]:
+    """(status, the login form's hidden next, its token) of the login page at `url`."""
+    async with http.get(url) as r:
+        page = await r.text()
+        status = r.status
+    next_ = re.search(r'name="next" value="([^"]*)"', page)
+    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert next_ is not None and token is not None
+    return status, html.unescape(next_.group(1)), token.group(1) + "\x00" + page
+
+
+async def test_a_form_sent_after_the_session_ended_logs_in_again_to_the_page_it_was_on(tmp_path: Path) -> None:
+    """QA: 確認画面へ after the session expired led to a login with no word of why, then to a bare
+    「405: Method Not Allowed」 (the login's next was the form's POST-only action)."""
+    async with world(tmp_path) as w, client() as http:
+        w.svc.campaigns = CampaignService(w.store, w.cfg, w.clock)
+        csrf = await login(http, w, "admin")
+        await w.clock.advance(SESSION_TTL_SECONDS + 1)  # the session ends; the browser still sends its cookie
+        for action, data, back in (
+                ("/city/campaigns/preview", form(csrf), "/city"),
+                (f"/city/campaigns/{w.campaign_id}/close", {"csrf": csrf, "really": "1"}, f"/city?campaign={w.campaign_id}"),
+                (f"/city/campaigns/{w.campaign_id}/cancel", {"csrf": csrf, "really": "1"}, f"/city?campaign={w.campaign_id}"),
+                ("/admin/staff", {"csrf": csrf}, "/admin")):
+            async with http.post(w.url + action, data=data, allow_redirects=False) as r:
+                assert r.status == 303
+                location = r.headers["Location"]
+            path, _, query = location.partition("?")
+            assert (path, parse_qs(query)) == ("/login", {"next": [back], "ended": ["1"]}), action
+            status, next_, rest = await login_form(http, w.url + location)
+            assert status == 200 and next_ == back
+            assert "ログインの有効期限が切れたため、送った内容は受け付けていません。もう一度ログインしてください。" in rest
+        assert await state(w, w.campaign_id) == "running"  # nothing was done
+        # a login page opened with the form's action as its next (an old link) leads to the form's page too
+        status, next_, rest = await login_form(http, f"{w.url}/login?next=/city/campaigns/{w.campaign_id}/approve")
+        assert next_ == f"/city?campaign={w.campaign_id}" and "有効期限" not in rest
+        token = rest.split("\x00")[0]
+        async with http.post(f"{w.url}/login", data={"csrf": token, "login": "admin", "password": password("admin"),
+                                                     "next": "/city/campaigns/preview"}, allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == "/city"
+        async with http.get(f"{w.url}/login?next=/city/campaigns/{w.campaign_id}/close") as r:
+            assert str(r.url).endswith(f"/city?campaign={w.campaign_id}") and r.status == 200  # signed in: straight there
 
 
 async def test_admin_cancels_a_running_campaign(tmp_path: Path) -> None:
