@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 
@@ -21,7 +21,7 @@ from safetynet.store.ports import DashboardReads, StatsReads
 from safetynet.templating import Markup, page_context
 from safetynet.templating import render as render_template
 from safetynet.web import ids
-from safetynet.web.app import PageNotFound, csrf_of, viewer_of
+from safetynet.web.app import PageNotFound, csrf_of, page_of, viewer_of
 from safetynet.web.dash_text import lang_of, language_switch, large_of, remember_prefs, t
 
 READS = web.AppKey("dashboard_reads", DashboardReads)
@@ -139,9 +139,12 @@ def refused(request: web.Request, said: Sayable | Sequence[Sayable], status: int
 
 
 def _with_query(request: web.Request, **changes: str) -> str:
-    q = {k: v for k, v in request.query.items() if k not in changes}
+    # a page answering a POST (a refusal, a preview) links to the page its form was on: a GET of the
+    # form's action was a bare 405 (`app.page_of`)
+    path, _, query = page_of(request).partition("?")
+    q = {k: v for k, v in parse_qsl(query, keep_blank_values=True) if k not in changes}
     q.update(changes)
-    return f"{request.path}?{urlencode(q)}"
+    return f"{path}?{urlencode(q)}"
 
 
 def _header(request: web.Request, lang: str) -> dict[str, Any]:

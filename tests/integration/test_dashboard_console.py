@@ -203,6 +203,32 @@ async def test_a_form_sent_after_the_session_ended_logs_in_again_to_the_page_it_
             assert str(r.url).endswith(f"/city?campaign={w.campaign_id}") and r.status == 200  # signed in: straight there
 
 
+def header_links(page: str) -> list[str]:
+    """The language and text-size links of a staff page's header."""
+    tools = page[page.index('<div class="tools">'):page.index("</header>")]
+    return [html.unescape(h) for h in re.findall(r'<a href="([^"]*)"', tools)]
+
+
+async def test_the_language_and_size_links_of_a_page_answering_a_form_open_the_forms_page(tmp_path: Path) -> None:
+    """QA: 「English」 on the 409 of closing a closed campaign opened GET /city/campaigns/1/close?lang=en: 405."""
+    async with world(tmp_path) as w, client() as http:
+        w.svc.campaigns = CampaignService(w.store, w.cfg, w.clock)
+        csrf = await login(http, w, "admin")
+        close = f"{w.url}/city/campaigns/{w.campaign_id}/close"
+        async with http.post(close, data={"csrf": csrf, "really": "1"}, allow_redirects=False) as r:
+            assert r.status == 303
+        async with http.post(close, data={"csrf": csrf, "really": "1"}) as r:
+            assert r.status == 409
+            links = header_links(await r.text())
+        assert sorted(links) == sorted([f"/city?campaign={w.campaign_id}&lang=ja", f"/city?campaign={w.campaign_id}&lang=en",
+                                        f"/city?campaign={w.campaign_id}&large=1"])
+        async with http.post(f"{w.url}/city/campaigns/preview?lang=en", data=form(csrf)) as r:
+            assert r.status == 200 and "/city?lang=ja" in header_links(await r.text())  # the start form's page
+        for link in links:
+            async with http.get(w.url + link) as r:
+                assert r.status == 200, link
+
+
 async def test_admin_cancels_a_running_campaign(tmp_path: Path) -> None:
     async with world(tmp_path) as w, client() as http:
         other = await start_campaign(w, scope=[f"association:{ASSOC_B}"], title="梅",
