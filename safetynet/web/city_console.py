@@ -283,15 +283,16 @@ def _resident_texts(lang: str, c: Campaign) -> list[tuple[str, str, str]]:
             for code in order if c.messages[code].strip()]
 
 
-async def review(request: web.Request, info: CampaignInfo, lang: str) -> Markup:
+async def review(request: web.Request, info: CampaignInfo, lang: str) -> tuple[Markup, int | None]:
     """What a draft or a real event waiting for approval would send, for whoever starts or approves
     it: the scope, the households in it now and the ladder's channels (the same count as the start
-    form's preview: `CampaignService.preview`), and the messages. Nothing for any other state."""
+    form's preview: `CampaignService.preview`), and the messages; with that count of households (None
+    when it could not be made). Nothing for any other state."""
     if info.state not in ("draft", "pending_approval"):
-        return Markup()
+        return Markup(), None
     c = await services(request).store.campaigns.get(info.id)
     if c is None:
-        return Markup()
+        return Markup(), None
     pv: Preview | None = None
     failed = ""
     try:
@@ -299,8 +300,8 @@ async def review(request: web.Request, info: CampaignInfo, lang: str) -> Markup:
     except CampaignError as e:  # a scope gone since (an association renamed by a roster import)
         failed = e.text(lang)
     scope = ", ".join(scope_label(lang, s) for s in c.scope)
-    return call_macro("city_parts.html", "campaign_review", lang, scope, pv, _steps(lang, pv) if pv else [],
-                      _resident_texts(lang, c), failed)
+    return (call_macro("city_parts.html", "campaign_review", lang, scope, pv, _steps(lang, pv) if pv else [],
+                       _resident_texts(lang, c), failed), pv.households if pv else None)
 
 
 async def started_it(request: web.Request, viewer: Viewer, info: CampaignInfo) -> bool:

@@ -188,16 +188,23 @@ async def city_page(request: web.Request) -> web.Response:
         context["actions"] = (campaign_actions(lang, info, csrf) if await city_console.may_finish(request, viewer, info)
                               else "")
         return render(request, heading, template="city.html", context=context)
-    context["parts"] = parts = await _parts(request, viewer, info, lang)
+    # a draft or a real event waiting for approval has enrolled no household yet: the households it
+    # would go to (the review's count) in place of 「回答 0 / 0 世帯」 and empty tables
+    review, reaches = await city_console.review(request, info, lang)
+    parts = None
+    if info.state in ("draft", "pending_approval"):
+        context["waiting"] = reaches
+    else:
+        context["parts"] = parts = await _parts(request, viewer, info, lang)
     running = info.state == "running"
     context["actions"] = (
         campaign_actions(lang, info, csrf, may_start=viewer.is_city_admin,
                          may_approve=viewer.is_city_admin and viewer.staff_id is not None,
                          started_it=await city_console.started_it(request, viewer, info),
-                         review=await city_console.review(request, info, lang),
+                         review=review,
                          open_help=sum((await reads(request).open_help_counts(info.id)).values())
                          if running else 0,
-                         unanswered=parts.unanswered if running else 0)
+                         unanswered=parts.unanswered if running and parts is not None else 0)
         if await city_console.may_finish(request, viewer, info) else "")
     attrs = {"data-page": "city", "data-campaign": info.id, "data-bands": bands_json(lang), "data-low": LOW,
              "data-good": GOOD, "data-states": state_labels_json(lang), **live_words(lang)}

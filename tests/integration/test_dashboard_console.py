@@ -584,3 +584,26 @@ async def test_the_approver_sees_scope_households_and_messages_before_approving(
             await login(http, w, "admin")
             async with http.get(f"{w.url}/city?campaign={w.campaign_id}") as r:
                 assert "data-review" not in await r.text()
+
+
+async def test_a_campaign_not_yet_sent_says_whom_it_will_reach_instead_of_zero_answers(tmp_path: Path) -> None:
+    """QA: a real event waiting for approval showed 「回答 0 / 0 世帯（0%）」 and empty tables, although
+    its review said 世帯数 600."""
+    async with world(tmp_path) as w:
+        w.svc.campaigns = CampaignService(w.store, w.cfg, w.clock)
+        async with client() as http:
+            csrf = await login(http, w, "admin")
+            real = form(csrf, kind="real", title="地震 震度6強", scope=f"association:{ASSOC_A}", really_real="1")
+            async with http.post(f"{w.url}/city/campaigns/start", data=real, allow_redirects=False) as r:
+                cid = int(r.headers["Location"].rsplit("=", 1)[1])
+            draft = await w.store.campaigns.create(kind=CampaignKind.DRILL, title="町会の安否確認", scope=["city"],
+                                                   messages={"ja": "安否を回答してください。"}, ladder=())
+            for campaign, words in ((cid, "承認後に 6 世帯へ送信します。まだ何も送信していません。"),
+                                    (draft.id, "開始すると 11 世帯へ送信します。まだ何も送信していません。")):
+                async with http.get(f"{w.url}/city?campaign={campaign}") as r:
+                    page = await r.text()
+                assert f'<p class="waiting" role="status" data-waiting>{words}</p>' in page
+                assert "data-answered" not in page and 'id="districts"' not in page and 'id="associations"' not in page
+            async with http.get(f"{w.url}/city?campaign={w.campaign_id}") as r:
+                page = await r.text()
+            assert "data-waiting" not in page and "data-answered" in page  # a running one counts its answers
