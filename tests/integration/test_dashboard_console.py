@@ -55,6 +55,7 @@ async def test_preview_then_start_a_drill(tmp_path: Path) -> None:
         assert "<b data-preview-households>6</b>" in preview
         assert "プッシュ通知" in preview or "SMS" in preview  # households per channel per step, by their names
         assert 'action="/city/campaigns/start"' in preview and 'name="really_real"' not in preview
+        assert '<button type="submit">この内容で配信する</button>' in preview  # a drill goes out at once
         hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', preview))
         async with http.post(f"{w.url}/city/campaigns/start", data=hidden, allow_redirects=False) as r:
             assert r.status == 303
@@ -89,6 +90,8 @@ async def test_a_real_event_needs_the_second_confirmation(tmp_path: Path) -> Non
         async with http.post(f"{w.url}/city/campaigns/preview", data=real) as r:
             preview = await r.text()
         assert 'name="really_real"' in preview and "実災害" in preview
+        # it sends nothing yet: a second city admin approves first
+        assert '<button type="submit">承認を依頼する</button>' in preview and "この内容で配信する" not in preview
         async with http.post(f"{w.url}/city/campaigns/start", data=real, allow_redirects=False) as r:
             assert r.status == 400  # not ticked: nothing started
         assert [c.title for c in await w.store.campaigns.list_campaigns()].count("地震 実災害") == 0
