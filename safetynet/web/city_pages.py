@@ -75,17 +75,33 @@ STAFF_TTL_SECONDS = 5.0
 STAFF = web.AppKey("city_staff", TtlCache[list[Staff]])
 
 
-async def _city_campaign(request: web.Request, viewer: Viewer,
-                         seen: Sequence[Association] | None = None) -> tuple[CampaignInfo | None, frozenset[int] | None]:
-    """The campaign shown (`?campaign`, else the latest the viewer may see); `seen`: the viewer's
-    associations when the caller read them already."""
+def _first_shown(running: Sequence[CampaignInfo]) -> CampaignInfo:
+    """Of the campaigns running, the one /city opens on: a real event before a drill, a wider scope
+    before a narrower (the city, a district, associations), then the latest started (README, Decisions):
+    a one-association event started after a city-wide one must not hide it."""
+    def width(c: CampaignInfo) -> int:
+        kinds = {s.partition(":")[0] for s in c.scope}
+        return 0 if "city" in kinds else 1 if "district" in kinds else 2 if "association" in kinds else 3
+
+    return min(running, key=lambda c: (c.kind != "real", width(c), -(c.started_at or c.created_at), -c.id))
+
+
+async def _city_campaign(request: web.Request, viewer: Viewer, seen: Sequence[Association] | None = None,
+                         recent: Sequence[CampaignInfo] | None = None,
+                         ) -> tuple[CampaignInfo | None, frozenset[int] | None]:
+    """The campaign shown (`?campaign`, else of those running the one `_first_shown` picks, else the
+    latest the viewer may see); `seen`: the viewer's associations and `recent` the campaigns they may
+    see (`campaigns_for`), when the caller read them already."""
     if "campaign" in request.query:
         return await campaign_or_404(request, viewer, request.query["campaign"])
     if viewer.scope.kind == "city":
         ids = None
     else:
         ids = [a.id for a in (seen if seen is not None else await visible_associations(request, viewer))]
-    info = await reads(request).latest_campaign_for(ids)
+    if recent is None:
+        recent = await reads(request).campaigns_for(ids)
+    running = [c for c in recent if c.state == "running"]
+    info = _first_shown(running) if running else await reads(request).latest_campaign_for(ids)
     if info is None:
         return None, None
     return await campaign_or_404(request, viewer, str(info.id))
@@ -150,11 +166,11 @@ async def city_page(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     lang = lang_of(request)
     seen = await visible_associations(request, viewer)
-    info, _ = await _city_campaign(request, viewer, seen)
     ids = None if viewer.scope.kind == "city" else [a.id for a in seen]
+    recent = await reads(request).campaigns_for(ids)
+    info, _ = await _city_campaign(request, viewer, seen, recent)
     # a head or district head sees their own part of the city here: the heading says which
     heading = t(lang, "city") if viewer.scope.kind == "city" else t(lang, "city_scoped", name=viewer.scope.name)
-    recent = await reads(request).campaigns_for(ids)
     csrf = csrf_of(request) or ""
     start_form = await city_console.start_form(request, viewer, lang, csrf)
     start_form += await check_console.check_form(request, viewer, lang, csrf)

@@ -610,3 +610,31 @@ async def test_a_campaign_not_yet_sent_says_whom_it_will_reach_instead_of_zero_a
             async with http.get(f"{w.url}/city?campaign={w.campaign_id}") as r:
                 page = await r.text()
             assert "data-waiting" not in page and "data-answered" in page  # a running one counts its answers
+
+
+async def test_the_overview_opens_on_the_city_wide_real_event_before_a_later_narrower_one(tmp_path: Path) -> None:
+    """QA: with a city-wide real event and a one-association one running, /city opened on the one
+    started last. The rule: real before drill, wider scope before narrower, then the latest started."""
+    async with world(tmp_path) as w, client() as http:
+        await login(http, w, "admin")
+
+        async def shown() -> int:
+            async with http.get(f"{w.url}/city") as r:
+                found = re.search(r'data-campaign="(\d+)"', await r.text())
+            assert found is not None
+            return int(found.group(1))
+
+        assert await shown() == w.campaign_id  # the only one running: the drill
+        await w.clock.advance(60)
+        city = await start_campaign(w, CampaignKind.REAL, title="地震 全市")
+        await w.clock.advance(60)
+        district = await start_campaign(w, CampaignKind.REAL, scope=[f"district:{DIST_S}"], title="地震 地区",
+                                        keys=[k for k in w.households if k.startswith("A-")])
+        await w.clock.advance(60)
+        await start_campaign(w, CampaignKind.REAL, scope=[f"association:{ASSOC_A}"], title="地震 町会",
+                             keys=[k for k in w.households if k.startswith("A-")])
+        await w.clock.advance(60)
+        await start_campaign(w, scope=["city"], title="後の訓練")  # a drill started last of all
+        assert await shown() == city
+        await w.store.campaigns.close(city, w.clock.now())
+        assert await shown() == district  # a district before one association, though started earlier
