@@ -478,6 +478,8 @@ async def test_the_overview_says_when_nothing_is_being_sent(tmp_path: Path) -> N
         assert tech == '<small class="muted tech">詳細（技術情報・事業者への問い合わせ用）: Cannot connect to host 127.0.0.1:8090</small>'
         assert 'data-channel="webpush" data-state="ok"' in block and when(now - 590) in block
         assert 'data-channel="telegram" data-state="idle"' in block
+        # QA: 「… 待機中」 read as a line cut short
+        assert "<b>Telegram</b>: 待機中（まだ送信していません）</li>" in block and "…" not in block
         await w.store.health.beat(DispatcherBeat(owner, "host", 1, ("sms",), now - 600, now),
                                   [ChannelHealth(owner, "sms", "ok", now, updated_at=now)])
         block = await health()
