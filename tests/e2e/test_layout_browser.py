@@ -133,6 +133,21 @@ async def test_pages_fit_a_360px_phone_at_both_text_sizes(tmp_path: Path) -> Non
         admin = await new_page(b, phone=True)
         await login(admin, w.url, "admin", password("admin"))
         await _no_sideways_scroll(admin, f"{w.url}/city?campaign={w.campaign_id}", "city-overview")
+        await _no_sideways_scroll(admin, f"{w.url}/admin", "admin")
+        # QA: headers one character a line (ロ/グ/イ/ン/ID), a login split (tan/aka)
+        assert all(n == 1 for n in await _lines_of(admin, "table.staff th, table.staff td.login, table.tokens th"))
+        await admin.goto(f"{w.url}/admin")
+        await admin.eval_on_selector_all("table.staff details", "ds => ds.forEach(d => { d.open = true; })")
+        inputs = await admin.eval_on_selector_all("table.staff fieldset input",
+                                                  "els => els.map(e => e.getBoundingClientRect().right)")
+        box = await admin.eval_on_selector("div.scroll", "d => d.getBoundingClientRect().right")
+        assert inputs and await _scroll_width(admin) <= 360 and box <= 361, (inputs, box)
+        # QA: 連絡先確認を送る's box stood alone, centred above its words
+        await admin.goto(f"{w.url}/city?campaign={w.campaign_id}")
+        box_, words = await admin.eval_on_selector("section.check-start input[name=really]", """b => {
+            const r = document.createRange(); r.selectNodeContents(b.parentNode); r.setStartAfter(b);
+            return [b.getBoundingClientRect().toJSON(), r.getClientRects()[0].toJSON()]; }""")
+        assert box_["right"] <= words["left"] and abs(box_["top"] - words["top"]) < words["height"], (box_, words)
         resident = await new_page(b, phone=True)
         token = reply_token(dashboard_fixtures.SECRET, w.campaign_id, w.hh("A-002").id)
         await resident.goto(f"{w.url}/r/{token}")
