@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -147,6 +147,46 @@ def answering_campaign(link: ReplyTarget, running: Iterable[RunningTarget], made
         if r.target.household_id == link.household_id and r.target.campaign_id != link.campaign_id:
             return r.target
     return link
+
+
+
+# The kinds of campaign whose answers another campaign of the same kind takes (a contact check asks
+# no safety question; real events and drills never take each other's answers).
+SHARING_KINDS = frozenset({CampaignKind.REAL, CampaignKind.DRILL})
+
+
+def _shares(answered: ReplyTarget) -> bool:
+    # a cancelled campaign's question was taken back (a mistaken alert): its answers stay its own
+    return answered.kind in SHARING_KINDS and answered.campaign_state in (CampaignState.RUNNING,
+                                                                          CampaignState.CLOSED)
+
+
+def may_share(answered: ReplyTarget, running_of_kind: Collection[int]) -> bool:
+    """Whether a resident's answer recorded in `answered` can be another campaign's too, by the ids of
+    the running campaigns of its kind (`running_of_kind`): only then are the household's own running
+    campaigns read (`shared_with`). One running campaign, the common case, costs no read more."""
+    return _shares(answered) and any(c != answered.campaign_id for c in running_of_kind)
+
+
+def shared_with(answered: ReplyTarget, running: Iterable[RunningTarget], made_at: float | None = None) -> list[ReplyTarget]:
+    """The household's other running campaigns that take the answer (safe or need_help) it gave in
+    `answered` as well, in `answering_order`: every one of the same kind (real events: every running
+    real event over the household; drills: every running drill), never across kinds. 無事 or 助けが必要
+    is a fact about the household at that moment, not about one question: QA found a household in a
+    city-wide event and in an association's event answered in the later one only, the city-wide one
+    showing it 未回答, texting and calling it and sending it to the door-knock list. An answer made
+    (`made_at`, a tap kept offline) before a campaign began is no answer to its question."""
+    if not _shares(answered):
+        return []
+    return [r.target for r in by_answering_order(running)
+            if r.target.kind == answered.kind and r.target.household_id == answered.household_id
+            and r.target.campaign_id != answered.campaign_id and (made_at is None or made_at >= r.started_at)]
+
+
+def shared_key(dedupe_key: str, campaign_id: int) -> str:
+    """The dedupe key of an answer's copy in another campaign (`shared_with`): derived from the
+    answer's own, so a retry of the answer stays one reply in each campaign."""
+    return f"{dedupe_key}>{campaign_id}"
 
 
 # The reply page shows this many of a household's latest replies (reads left out).

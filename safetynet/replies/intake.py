@@ -38,6 +38,9 @@ from safetynet.domain.replies import (
     UndoOutcome,
     answering_campaign,
     follows_on,
+    may_share,
+    shared_key,
+    shared_with,
 )
 from safetynet.metrics import Metrics
 from safetynet.replies.tokens import looks_like_token, reply_token, token_hash
@@ -50,6 +53,13 @@ _LOGGED = frozenset({str(Status.NEED_HELP), NOTE})
 _ANSWER_OF = {s.value: s for s in ANSWERS}
 # A reply page shows its campaign's title and text; they do not change once it runs.
 _PAGE_CACHE_SECONDS = 30.0
+# How long this process keeps the ids of the running campaigns by kind (`ReplyIntake._running_of`),
+# what decides whether an answer may be another campaign's too (`domain.replies.may_share`) without
+# a read per answer. The staleness this allows: an answer to a campaign that was running before
+# another of its kind started over the same household, in the first 2 s of the new one, stays its
+# own campaign's (an answer to the new campaign itself reads afresh: its id is not in the ids kept).
+# A campaign closed meanwhile costs one read for nothing (its household's running campaigns say so).
+_RUNNING_CACHE_SECONDS = 2.0
 
 
 class ReplyError(Exception):
@@ -118,6 +128,9 @@ class ReplyIntake:
         self.notifier = notifier
         self.grace_seconds = cfg.replies.token_grace_hours * 3600.0
         self._pages: dict[tuple[int, int], tuple[CampaignPage, float]] = {}
+        # the running campaigns' ids by kind, until when they are taken as true (`_running_of`)
+        self._running: tuple[dict[CampaignKind, frozenset[int]], float] | None = None
+        self._running_read: asyncio.Task[dict[CampaignKind, frozenset[int]]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
 
@@ -248,6 +261,7 @@ class ReplyIntake:
         details = _clipped(details)
         result = await self._record(t, str(st), str(channel), dedupe_key, details)
         self._alert(st, result, details)
+        await self._share(result, st, str(channel), dedupe_key, details)
         return result
 
     async def answer_token(
@@ -261,6 +275,7 @@ class ReplyIntake:
         follow: bool = True,
         made_at: float | None = None,
         goes_to: ReplyTarget | None = None,
+        share: bool = True,
     ) -> AnswerResult:
         """`answer` for a reply token, found inside the answer's own commit: one trip to the store.
 
@@ -275,6 +290,9 @@ class ReplyIntake:
         the phone kept it and sends it late (a campaign begun after it does not take it); `goes_to`, the
         running campaign such a link's answer goes to when the caller has read it already
         (`running_instead` at `made_at`; `follow` False when it found none): not read again.
+
+        Recorded, the answer goes to the household's other running campaigns of the same kind as well
+        (`_share`); `share` False (such a copy itself) keeps it to this one.
         """
         st = _ANSWER_OF.get(str(status))
         if st is None:
@@ -304,12 +322,14 @@ class ReplyIntake:
         if handed_on:
             goes_to = goes_to if goes_to is not None else await self.running_instead(t, made_at)
             if goes_to is None:  # none running: the closed campaign takes it, within its grace
-                return await self.answer_token(token, st, via, dedupe_key, details, refuse, follow=False)
+                return await self.answer_token(token, st, via, dedupe_key, details, refuse, follow=False,
+                                               made_at=made_at, share=share)
             try:
                 result = await self.answer_token(self.token_of(goes_to), st, via, dedupe_key, details, refuse,
-                                                 follow=False)
+                                                 follow=False, made_at=made_at, share=share)
             except UnknownToken:  # closed meanwhile, past its grace (or a link made under another key)
-                return await self.answer_token(token, st, via, dedupe_key, details, refuse, follow=False)
+                return await self.answer_token(token, st, via, dedupe_key, details, refuse, follow=False,
+                                               made_at=made_at, share=share)
             log.info("reply_handed_on", from_campaign=t.campaign_id, campaign_id=result.target.campaign_id,
                      household_id=t.household_id, status=said)
             return dataclasses.replace(result, moved_from=t)
@@ -317,7 +337,73 @@ class ReplyIntake:
             return AnswerResult(t, said, recorded=False, refused=True)
         result = self._recorded(t, said, via, done.outcome)
         self._alert(st, result, details)
+        if share:
+            await self._share(result, st, via, dedupe_key(t), details, refuse, made_at)
         return result
+
+    async def _share(self, result: AnswerResult, status: Status, channel: str, key: str, details: ReplyDetails,
+                     refuse: Callable[[ReplyTarget], bool] | None = None, made_at: float | None = None) -> None:
+        """Records a resident's answer just recorded in `result.target` in the household's other running
+        campaigns of the same kind too (`domain.replies.shared_with`), each by its own token (its
+        refusals and grace as the answer's own) under a key derived from the answer's (`shared_key`):
+        one place for every channel. The household's running campaigns are read only when another
+        campaign of the kind runs (`may_share`, by the ids `_running_of` keeps): one running, the
+        common case, reads nothing more. A retry of the answer (a duplicate) shares nothing again:
+        an old form sent again must not answer a campaign begun since. The resident is told of the
+        answered campaign only; each copy alerts its own campaign's heads (`_alert`, in `answer_token`).
+        """
+        t = result.target
+        if not result.recorded:
+            return
+        try:
+            if not may_share(t, (await self._running_of(t)).get(t.kind, frozenset())):
+                return
+            others = shared_with(t, await self.store.replies.running_targets_of(t.household_id), made_at)
+        except Exception:  # the answer stands in its campaign, and the resident is told so
+            log.exception("reply_not_shared", campaign_id=t.campaign_id, household_id=t.household_id)
+            return
+        if not others:
+            return
+        done = await asyncio.gather(*(self.answer_token(self.token_of(o), status, channel,
+                                                        lambda at: shared_key(key, at.campaign_id), details, refuse,
+                                                        follow=False, share=False) for o in others),
+                                    return_exceptions=True)
+        for o, d in zip(others, done, strict=True):
+            if isinstance(d, BaseException):
+                # the answer stands in the campaign it was for (the resident is told so); a copy that
+                # could not be stored (closed past its grace meanwhile, a store error) is said here
+                log.warning("reply_not_shared", campaign_id=o.campaign_id, from_campaign=t.campaign_id,
+                            household_id=t.household_id, error=repr(d))
+        log.info("reply_shared", campaign_id=t.campaign_id, household_id=t.household_id, status=str(status),
+                 to_campaigns=[o.campaign_id for o, d in zip(others, done, strict=True)
+                               if isinstance(d, AnswerResult) and d.recorded])
+
+    async def _running_of(self, answered: ReplyTarget) -> dict[CampaignKind, frozenset[int]]:
+        """The ids of the running campaigns by kind, as read at most `_RUNNING_CACHE_SECONDS` ago (one
+        read at a time, shared by the answers waiting for it); read again at once when `answered`
+        runs and is not among them (a campaign just started)."""
+        kept = self._running
+        if kept is not None and kept[1] > self.clock.monotonic() and (
+                answered.campaign_state != CampaignState.RUNNING
+                or answered.campaign_id in kept[0].get(answered.kind, frozenset())):
+            return kept[0]
+        if self._running_read is None:
+            self._running_read = asyncio.get_running_loop().create_task(self._read_running())
+            self._running_read.add_done_callback(self._running_read_done)
+        return await asyncio.shield(self._running_read)
+
+    async def _read_running(self) -> dict[CampaignKind, frozenset[int]]:
+        by_kind: dict[CampaignKind, set[int]] = {}
+        for c in await self.store.campaigns.running():
+            by_kind.setdefault(c.kind, set()).add(c.id)
+        found = {k: frozenset(ids) for k, ids in by_kind.items()}
+        self._running = (found, self.clock.monotonic() + _RUNNING_CACHE_SECONDS)
+        return found
+
+    def _running_read_done(self, task: asyncio.Task[dict[CampaignKind, frozenset[int]]]) -> None:
+        self._running_read = None
+        if not task.cancelled():
+            task.exception()  # retrieved: the answers awaiting it got it (none may be left to)
 
     def _alert(self, status: Status, result: AnswerResult, details: ReplyDetails) -> None:
         """Tells the head about a need_help just stored (`result.target`: as read before it)."""

@@ -187,15 +187,18 @@ async def test_a_sender_that_is_no_phone_number_is_answered_not_a_500(tmp_path: 
         assert await env.history("A-002") == []
 
 
-async def test_answer_goes_to_the_latest_running_campaign(tmp_path: Path) -> None:
+async def test_answer_goes_to_the_latest_running_campaign_and_the_other_drill_too(tmp_path: Path) -> None:
+    """The answer is the latest drill's (its key is the message's own); the other running drill over the
+    household takes it as well (`domain.replies.shared_with`: 無事 is a fact about the household)."""
     from replies_fixtures import start_campaign
 
     async with running_app(tmp_path) as env:
         await env.clock.advance(60)
         second = await start_campaign(env)
         await env.sandbox.fake("sms").reply("+819011110002", "1")
-        assert await env.status("A-002", second) == Status.SAFE
-        assert await env.status("A-002") == Status.PENDING
+        hh = env.hh("A-002").id
+        for campaign in (second, env.campaign_id):
+            assert [(h.status, h.channel) for h in await env.store.replies.history(campaign, hh)] == [("safe", "sms")]
 
 
 async def test_status_callback_signature_is_checked(tmp_path: Path) -> None:

@@ -9,6 +9,9 @@ from safetynet.domain.replies import (
     answering_campaign,
     first_running,
     follows_on,
+    may_share,
+    shared_key,
+    shared_with,
 )
 
 HH = 7
@@ -83,3 +86,48 @@ def test_a_closed_real_event_s_link_keeps_its_answers_from_a_running_drill() -> 
     assert answering_campaign(closed_real, [running(2, 2000.0)]) is closed_real
     got = answering_campaign(closed_real, [running(2, 2000.0), running(3, 3000.0, CampaignKind.REAL)])
     assert got.campaign_id == 3  # another real event running: the question asked now
+
+
+# -- an answer shared with the household's other running campaigns of its kind (`shared_with`) --
+
+
+def test_an_answer_goes_to_every_other_running_campaign_of_its_kind_over_the_household() -> None:
+    city, association = target(2, CampaignKind.REAL), target(3, CampaignKind.REAL)
+    running_now = [running(2, 1000.0, CampaignKind.REAL), running(3, 2000.0, CampaignKind.REAL),
+                   running(1, 500.0), running(4, 800.0, CampaignKind.CHECK), running(5, 900.0, CampaignKind.REAL, 8)]
+    assert [t.campaign_id for t in shared_with(association, running_now)] == [2]
+    assert [t.campaign_id for t in shared_with(city, running_now)] == [3]
+    # never across kinds: the drill's answer is the drill's, and no check takes one
+    assert shared_with(target(1), running_now) == []
+    assert shared_with(target(4, CampaignKind.CHECK), running_now) == []
+
+
+def test_a_drill_s_answer_goes_to_the_other_running_drills_only() -> None:
+    running_now = [running(1, 500.0), running(6, 700.0), running(2, 1000.0, CampaignKind.REAL)]
+    assert [t.campaign_id for t in shared_with(target(1), running_now)] == [6]
+
+
+def test_a_tap_kept_since_before_a_campaign_began_is_not_its_answer() -> None:
+    running_now = [running(2, 1000.0, CampaignKind.REAL), running(3, 2000.0, CampaignKind.REAL)]
+    assert [t.campaign_id for t in shared_with(target(2, CampaignKind.REAL), running_now, made_at=1500.0)] == []
+    assert [t.campaign_id for t in shared_with(target(3, CampaignKind.REAL), running_now, made_at=2500.0)] == [2]
+
+
+def test_a_cancelled_campaign_s_answer_stays_its_own() -> None:
+    cancelled = target(2, CampaignKind.REAL, CampaignState.CANCELLED)
+    assert not may_share(cancelled, {3})
+    assert shared_with(cancelled, [running(3, 2000.0, CampaignKind.REAL)]) == []
+
+
+def test_the_household_s_campaigns_are_read_only_when_another_of_the_kind_runs() -> None:
+    assert not may_share(target(2, CampaignKind.REAL), {2})  # the only one: no read
+    assert not may_share(target(2, CampaignKind.REAL), set())
+    assert may_share(target(2, CampaignKind.REAL), {2, 3})
+    assert may_share(target(2, CampaignKind.REAL, CampaignState.CLOSED), {3})
+    assert not may_share(target(4, CampaignKind.CHECK), {4, 5})
+
+
+def test_each_copy_has_a_key_of_its_own_derived_from_the_answer_s() -> None:
+    assert shared_key("sms:SM1:7", 2) != shared_key("sms:SM1:7", 3)
+    assert shared_key("sms:SM1:7", 2) == shared_key("sms:SM1:7", 2)
+    assert shared_key("sms:SM1:7", 2) != "sms:SM1:7"

@@ -1,0 +1,160 @@
+"""A household in two running campaigns of the same kind: its answer counts in both.
+
+QA: with a city-wide real event and a later one for one association running over the same
+household, an SMS 「1」 was recorded in the association's event only (the answering rule picks one
+campaign): the city-wide event's dashboard and /city kept the household 未回答, its ladder kept
+texting and calling, and it ended on the door-knock list. A resident's answer now goes to every
+running campaign of the same kind over the household (`domain.replies.shared_with`), never across
+kinds (a drill's answer is no real event's, and the other way round).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from replies_fixtures import ASSOC_A, Env, add_staff, running_app, start_campaign
+
+from safetynet.domain import CampaignKind, Role, Status
+from safetynet.domain.campaigns import Campaign
+from safetynet.domain.replies import RunningTarget
+
+CITY_EVENT = "市内全域 地震 安否確認"
+ASSOC_EVENT = "桜町一丁目 地震 安否確認"
+
+
+async def _two_events(env: Env) -> tuple[int, int]:
+    """A city-wide real event, then one for association A started later, beside the seeded drill:
+    (city-wide event, association's event)."""
+    await env.clock.advance(60)
+    city = await start_campaign(env, CampaignKind.REAL, title=CITY_EVENT)
+    await env.clock.advance(60)
+    assoc = await start_campaign(env, CampaignKind.REAL, scope=(f"association:{ASSOC_A}",), title=ASSOC_EVENT)
+    await env.clock.advance(5)  # past the intake's 2 s memory of the running campaigns
+    return city, assoc
+
+
+async def _replies(env: Env, key: str, campaign_id: int) -> list[str]:
+    return [h.status for h in await env.store.replies.history(campaign_id, env.hh(key).id)]
+
+
+async def _safe_in(env: Env, campaign_id: int) -> int:
+    a = env.hh("A-001").association_id
+    return (await env.store.dashboard.counts(campaign_id, [a]))[a]["safe"]
+
+
+async def test_an_sms_answer_counts_in_both_real_events_and_not_in_the_drill(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        drill = env.campaign_id
+        city, assoc = await _two_events(env)
+        said = await env.sandbox.fake("sms").reply("+819011110002", "1")  # A-002, alone on its phone
+        assert await env.status("A-002", assoc) == Status.SAFE  # the campaign the answer is for
+        assert await env.status("A-002", city) == Status.SAFE  # and the city-wide one: no longer 未回答
+        assert await _replies(env, "A-002", city) == await _replies(env, "A-002", assoc) == ["safe"]
+        assert await _safe_in(env, city) == await _safe_in(env, assoc) == 1
+        assert await _replies(env, "A-002", drill) == []  # never across kinds
+        assert await env.status("A-002", drill) != Status.SAFE
+        # the resident is told once, in the answer to their SMS
+        assert said.status == 200 and said.body.count("<Message>") == 1 and "無事" in said.body
+
+
+async def test_a_reply_link_answer_counts_in_both_events_and_a_retry_stays_one_reply_each(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        drill = env.campaign_id
+        city, assoc = await _two_events(env)
+        for _ in range(2):  # the second: the browser's retry of the same POST
+            async with env.http.post(f"{env.url}/r/{env.token('A-001', city)}",
+                                     data={"status": "safe", "k": "tap-0001"}) as resp:
+                page = await resp.text()
+                assert resp.status == 200 and "「無事」と記録しました" in page
+                assert ASSOC_EVENT not in page  # the resident is told of the link's campaign only
+        assert await _replies(env, "A-001", city) == await _replies(env, "A-001", assoc) == ["safe"]
+        assert await env.status("A-001", assoc) == Status.SAFE
+        assert await _replies(env, "A-001", drill) == []
+        # the household that shares A-001's phone answered nothing
+        assert await _replies(env, "A-004", city) == await _replies(env, "A-004", assoc) == []
+
+
+async def test_a_household_in_one_event_only_is_answered_there_only(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        city, assoc = await _two_events(env)
+        async with env.http.post(f"{env.url}/r/{env.token('B-001', city)}",
+                                 data={"status": "safe", "k": "answer-b001"}) as resp:
+            assert resp.status == 200
+        assert await env.status("B-001", city) == Status.SAFE
+        assert await env.store.replies.target(assoc, env.hh("B-001").id) is None
+        assert await env.store.replies.count_replies(assoc) == 0
+
+
+async def test_need_help_opens_a_request_in_each_event_and_alerts_each_event_s_heads(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, telegram="8880001")
+        drill = env.campaign_id
+        city, assoc = await _two_events(env)
+        hh = env.hh("A-002").id
+        async with env.http.post(f"{env.url}/r/{env.token('A-002', assoc)}/answer",
+                                 json={"status": "need_help", "key": "push-0001"}) as resp:
+            doc = await resp.json()
+        assert resp.status == 200 and doc["recorded"] is True
+        assert CITY_EVENT not in doc["message"]
+        for campaign in (city, assoc):
+            assert await env.status("A-002", campaign) == Status.NEED_HELP
+            assert [r.household_id for r in await env.store.replies.help_list(campaign)] == [hh]
+            panel = await env.store.dashboard.help_panel(campaign, [env.hh("A-002").association_id])
+            assert [h.household_id for h in panel] == [hh]
+        assert await env.store.replies.help_list(drill) == []
+        await env.dispatch()
+        alerts = [r.text or "" for r in env.staff_messages("telegram")]
+        assert len(alerts) == 2  # one per event, as each event's heads are told
+        assert any(CITY_EVENT in a for a in alerts) and any(ASSOC_EVENT in a for a in alerts)
+
+
+async def test_a_drill_beside_a_real_event_takes_none_of_its_answers_nor_gives_its_own(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        drill = env.campaign_id
+        city, assoc = await _two_events(env)
+        async with env.http.post(f"{env.url}/r/{env.token('A-003', drill)}/answer",
+                                 json={"status": "safe", "key": "drill-0001"}) as resp:
+            assert resp.status == 200 and (await resp.json())["recorded"] is True
+        assert await _replies(env, "A-003", drill) == ["safe"]
+        assert await _replies(env, "A-003", city) == await _replies(env, "A-003", assoc) == []
+        async with env.http.post(f"{env.url}/r/{env.token('A-001', city)}/answer",
+                                 json={"status": "need_help", "key": "real-0001"}) as resp:
+            assert resp.status == 200
+        assert await _replies(env, "A-001", assoc) == ["need_help"]
+        assert await _replies(env, "A-001", drill) == []
+
+
+async def test_the_household_s_campaigns_are_read_only_when_another_of_the_kind_runs(tmp_path: Path) -> None:
+    """The reply POST is the hot path of a city answering at once: with one campaign of the kind
+    running, it reads nothing more than before (the running campaigns are kept 2 s per process)."""
+    async with running_app(tmp_path) as env:
+        households: list[int] = []
+        campaign_reads: list[int] = []
+        running_targets_of, running = env.store.replies.running_targets_of, env.store.campaigns.running
+
+        async def counted_targets(household_id: int) -> list[RunningTarget]:
+            households.append(household_id)
+            return await running_targets_of(household_id)
+
+        async def counted_running() -> list[Campaign]:
+            campaign_reads.append(1)
+            return await running()
+
+        env.store.replies.running_targets_of = counted_targets  # type: ignore[method-assign]
+        env.store.campaigns.running = counted_running  # type: ignore[method-assign]
+        for n, key in enumerate(("A-001", "A-002", "A-003", "B-001")):  # the seeded drill alone
+            async with env.http.post(env.reply_url(key), data={"status": "safe", "k": f"answer-{n:04}"}) as resp:
+                assert resp.status == 200
+        assert households == [] and len(campaign_reads) == 1  # one read for all four, none per answer
+        await env.clock.advance(1.5)
+        async with env.http.post(env.reply_url("A-004"), data={"status": "safe", "k": "answer-0005"}) as resp:
+            assert resp.status == 200
+        assert households == [] and len(campaign_reads) == 1
+        # another drill over the same households: the answers to it read the household's campaigns
+        second = await start_campaign(env)
+        async with env.http.post(f"{env.url}/r/{env.token('A-001', second)}",
+                                 data={"status": "need_help", "k": "answer-0006"}) as resp:
+            assert resp.status == 200
+        assert households == [env.hh("A-001").id] and len(campaign_reads) == 2  # its id was not among those kept
+        assert await env.status("A-001") == Status.NEED_HELP
+        await env.intake.idle()
