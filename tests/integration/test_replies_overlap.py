@@ -14,9 +14,11 @@ from pathlib import Path
 
 from replies_fixtures import ASSOC_A, Env, add_staff, running_app, start_campaign
 
+from safetynet.channels.base import OutboundMessage
 from safetynet.domain import CampaignKind, Role, Status
 from safetynet.domain.campaigns import Campaign
 from safetynet.domain.replies import RunningTarget
+from safetynet.replies.tokens import reply_url
 
 CITY_EVENT = "市内全域 地震 安否確認"
 ASSOC_EVENT = "桜町一丁目 地震 安否確認"
@@ -83,6 +85,19 @@ async def test_a_household_in_one_event_only_is_answered_there_only(tmp_path: Pa
         assert await env.status("B-001", city) == Status.SAFE
         assert await env.store.replies.target(assoc, env.hh("B-001").id) is None
         assert await env.store.replies.count_replies(assoc) == 0
+
+
+async def test_a_telegram_button_of_one_event_answers_both(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        city, assoc = await _two_events(env)
+        token = env.token("A-003", city)  # the city-wide event's message, with its buttons
+        link = reply_url(env.url, token)
+        await env.senders["telegram"].send(OutboundMessage("telegram", 1, city, env.hh("A-003").id, "5550003",
+                                                           f"{CITY_EVENT} {link}", link, token, "en", False, CITY_EVENT))
+        assert (await env.sandbox.fake("telegram").press(5550003, "safe")).status == 200
+        assert await _replies(env, "A-003", city) == await _replies(env, "A-003", assoc) == ["safe"]
+        acks = [r for r in env.sandbox.records if r.kind == "answer_callback"]
+        assert len(acks) == 1 and ASSOC_EVENT not in (acks[0].text or "")  # told once, of the pressed event
 
 
 async def test_need_help_opens_a_request_in_each_event_and_alerts_each_event_s_heads(tmp_path: Path) -> None:
