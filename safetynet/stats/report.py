@@ -21,7 +21,7 @@ import dataclasses
 import os
 import sys
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -168,9 +168,13 @@ def person_rows(lines: Sequence[HouseholdLine], names: Mapping[int, Association]
 
 
 def help_rows(rows: Sequence[HelpRow], with_names: bool = True, disclosure: Disclosure = _EVERYTHING,
-              ) -> list[dict[str, Any]]:
+              phones: Mapping[int, tuple[str, str]] | None = None) -> list[dict[str, Any]]:
     """The households that asked for help as the report lists them (pure): whether handled, when they
-    asked, and their own words (QA: the report counted them, and a city filing it could not say who)."""
+    asked, their own words (QA: the report counted them, and a city filing it could not say who), and
+    what the help card and the alert give: the phones to call back (`phones`: household id to
+    (landline, mobile)), how many are injured or safe, where they are (QA: the open requests left at the
+    close could not be phoned from the report). A row the `disclosure` withholds gives no phone either,
+    as the help alert (replies.notify)."""
     out = []
     for r in rows:
         row: dict[str, Any] = {"association": r.association, "district": r.district, "group": r.group,
@@ -178,8 +182,10 @@ def help_rows(rows: Sequence[HelpRow], with_names: bool = True, disclosure: Disc
                                "asked_at": r.opened_at}
         if with_names:
             r = disclosure.help_row(r)
+            landline, mobile = ("", "") if r.withheld else (phones or {}).get(r.household_id, ("", ""))
             row.update(name=r.name, address=r.address, members=r.members, vulnerable=r.vulnerable,
-                       note=r.note or "", withheld=r.withheld)
+                       note=r.note or "", withheld=r.withheld, landline=landline, mobile=mobile,
+                       people_injured=r.people_injured, people_safe=r.people_safe, location=r.location or "")
         out.append(row)
     return out
 
@@ -305,6 +311,9 @@ class OpenReport:
     chunk: int
     disclosure: Disclosure = _EVERYTHING
     asked: tuple[HelpRow, ...] = ()  # the households that asked for help (a campaign's few: read whole)
+    # their phones, (landline, mobile) by household id (`StatsReads.household_phones`): read with the
+    # lists, after the summary has gone out
+    phones_of: Callable[[Iterable[int]], Awaitable[Mapping[int, tuple[str, str]]]] | None = None
 
     async def lines(self, key: str) -> AsyncIterator[list[HouseholdLine]]:
         """The households of list `key` in pages of at most `chunk` (never an empty page); none once
@@ -332,7 +341,10 @@ class OpenReport:
         if key == "need_help":
             if self.asked and self.data.campaign.purged_at is None:
                 # as the help cards show it: a real event's requests whole (`Disclosure.asking_in`)
-                yield help_rows(self.asked, self.with_names, self.disclosure.asking_in(self.data.campaign.kind))
+                phones = (await self.phones_of(r.household_id for r in self.asked)
+                          if self.with_names and self.phones_of else {})
+                yield help_rows(self.asked, self.with_names, self.disclosure.asking_in(self.data.campaign.kind),
+                                phones)
             return
         names = {a.id: a for a in self.data.associations}
         if key == "notes":
@@ -389,7 +401,8 @@ async def open_report(store: Store, campaign_id: int, viewer: Viewer, *, with_na
                         help_requests=help_requests, check=check)
     disclosure = (Disclosure.everything() if viewer.is_city_admin
                   else Disclosure(False, await reads.real_event_scopes()))
-    return OpenReport(summary, data, previous, reads, with_names, chunk, disclosure, tuple(asked))
+    return OpenReport(summary, data, previous, reads, with_names, chunk, disclosure, tuple(asked),
+                      stats.household_phones)
 
 
 async def build_report(store: Store, campaign_id: int, viewer: Viewer, *, with_names: bool = True,

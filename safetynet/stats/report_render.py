@@ -33,6 +33,9 @@ LISTS = ("need_help", "notes", "unreachable", "never_answered")
 # confirmed (`domain.campaigns.CHECK_OUTCOMES`), for the association to call on.
 CHECK_LISTS = ("unconfirmed",)
 FORMATS = ("html", "csv", "json")
+# What the CSV appends to a help row, as its help card shows them: the mobile (the landline has its own
+# column), how many are injured and safe, where they are.
+_HELP_EXTRA = ("mobile", "people_injured", "people_safe", "location")
 
 Row = dict[str, Any]
 
@@ -174,9 +177,11 @@ class CsvWriter:
                 _l("ja", "csv.previous_answered_rate"), _l("ja", "comparison")]
 
     def _list_header(self) -> list[str]:
-        # a check's list says each household's outcome; an event's help list whether it was handled and its words
-        extra = ["outcome"] if self._check else ["handled", "note"]
-        outcome = [_l("ja", k) if self.ja else k for k in extra]
+        # a check's list says each household's outcome; an event's help list whether it was handled, its
+        # words, then what its help card gives (appended: the columns before keep their places)
+        outcome = [_l("ja", k) if self.ja else k for k in ("outcome",)] if self._check else [
+            *(_l("ja", k) if self.ja else k for k in ("handled", "note")),
+            *(_l("ja", "csv." + k) if self.ja else k for k in _HELP_EXTRA)]
         if not self.ja:
             return ["list", "district", "association", "group", "household", "name", "address", "members",
                     "vulnerable", "landline", "withheld", *outcome]
@@ -232,7 +237,14 @@ class CsvWriter:
                           p.get("address", ""), p.get("members", ""), int(p["vulnerable"]) if "vulnerable" in p else "",
                           _phone(p.get("landline", "")), int(p["withheld"]) if "withheld" in p else "",
                           *([self._outcome(p["outcome"])] if self._check
-                            else [int(p["handled"]) if "handled" in p else "", p.get("note", "")])] for p in rows), "\n")
+                            else [int(p["handled"]) if "handled" in p else "", p.get("note", ""),
+                                  *self._help_extra(p)])] for p in rows), "\n")
+
+    def _help_extra(self, p: Row) -> list[Any]:
+        """A help row's mobile, injured, safe and where (`_HELP_EXTRA`); blank on the other lists."""
+        where = p.get("location", "")
+        return [_phone(p.get("mobile", "")), _blank(p.get("people_injured")), _blank(p.get("people_safe")),
+                _location(where, "ja") if self.ja and where else where]
 
     def _outcome(self, outcome: str) -> str:
         return _l("ja", "outcome." + outcome) if self.ja else outcome
@@ -251,6 +263,33 @@ def _phone(e164: str) -> str:
         return format_national(e164) if e164 else ""
     except ValueError:
         return e164
+
+
+def _location(code: str, lang: str) -> str:
+    """Where a household said it is, in the words of its help alert and card (`staff.location.*`); an
+    unknown code as stored."""
+    try:
+        return t(lang, f"staff.location.{code}")
+    except KeyError:
+        return code
+
+
+def _phones_cell(lang: str, p: Row) -> str:
+    """A help row's phones as its alert gives them: the mobile first (it goes where they are), each marked."""
+    return " / ".join(f"{_phone(p[kind])} ({t(lang, 'staff.phone_' + kind)})"
+                      for kind in ("mobile", "landline") if p.get(kind))
+
+
+def _details_cell(lang: str, p: Row) -> str:
+    """How many are safe and injured and where they are, as the help alert's line of facts says them."""
+    facts = []
+    if p.get("people_safe") is not None:
+        facts.append(t(lang, "staff.safe_people", n=p["people_safe"]))
+    if p.get("people_injured"):
+        facts.append(t(lang, "staff.injured", n=p["people_injured"]))
+    if p.get("location"):
+        facts.append(f"{t(lang, 'staff.where')}: {_location(p['location'], lang)}")
+    return " / ".join(facts)
 
 
 def _channel_label(channel: str, lang: str = "ja") -> str:
@@ -330,6 +369,7 @@ def _call(name: str, *args: object) -> Markup:
 
 # the report's own formats (one decimal, "—" for none), beside the pages' helpers
 ENV.globals.update(r_when=_when, r_pct=_pct, r_m=_m, r_channel=_channel_label, r_statuses=_STATUSES,
+                   r_phones=_phones_cell, r_details=_details_cell,
                    r_milestones=_MILESTONES, r_outcomes=CHECK_OUTCOMES,
                    r_list_titles={"need_help": "help_list", "notes": "notes_list", "unreachable": "unreachable", "never_answered": "never",
                                   "unconfirmed": "check_unconfirmed"})
@@ -337,6 +377,7 @@ ENV.globals.update(r_when=_when, r_pct=_pct, r_m=_m, r_channel=_channel_label, r
 
 def _people_cols(lang: str, row: Row) -> list[str]:
     return (["association", "group", "household"] + (["name", "address"] if "name" in row else [])
+            + (["phones", "details"] if "mobile" in row else [])
             + (["outcome"] if "outcome" in row else []) + (["handled"] if "handled" in row else [])
             + (["note"] if "note" in row else []))
 

@@ -871,6 +871,11 @@ class StatsReads(Protocol):
         """Open help requests per association (those with any)."""
         ...
 
+    async def household_phones(self, household_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+        """(landline, mobile) of these households: each its first working contact of the kind, '' without
+        one (as the help cards and the door-knock list show them); an unknown id is left out."""
+        ...
+
 
 class DispatchHealthRepo(Protocol):
     """Whether anything is being sent: each dispatcher's heartbeat and how each of its channels

@@ -363,6 +363,21 @@ async def test_a_help_card_carries_the_households_answer_since_and_its_phones(st
         assert await store.dashboard.open_help_counts(cid) == {a[SAKURA]: 1, a[UME]: 1}
 
 
+async def test_the_phones_of_households_as_the_help_cards_give_them(store_factory: StoreFactory) -> None:
+    """The report's help list calls back from `household_phones`: each household's first working
+    landline and mobile ('' without one); a phone marked dead is no longer given; an unknown id is left out."""
+    async with store_factory() as store:
+        ids = await seed(store)
+        assert await store.stats.household_phones([ids["S-2"], ids["U-1"], 999_999]) == {
+            ids["S-2"]: ("+81311110002", "+819011110002"), ids["U-1"]: ("+81322220001", "")}
+        hh = await store.roster.get_household(ids["S-2"])
+        assert hh is not None
+        (mobile,) = [c for c in hh.contacts if c.kind == "mobile"]
+        assert await store.roster.mark_contact_dead(mobile.id, "test")
+        assert await store.stats.household_phones([ids["S-2"]]) == {ids["S-2"]: ("+81311110002", "")}
+        assert await store.stats.household_phones([]) == {}
+
+
 async def test_live_counters_and_the_answer_curve(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         clock = clock_of(store)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -23,6 +24,7 @@ from dashboard_fixtures import (
     client,
     index_households,
     login,
+    records,
     start_campaign,
     world,
 )
@@ -34,6 +36,7 @@ from structlog.testing import capture_logs
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind
 from safetynet.domain.campaigns import StepPlan
+from safetynet.domain.replies import Location, ReplyDetails
 from safetynet.stats.report import (
     RENDERERS,
     build_report,
@@ -91,8 +94,46 @@ async def test_city_report_numbers(tmp_path: Path) -> None:
     listed = page[page.index("<h2>助けが必要と答えた世帯</h2>"):page.index("<h2>連絡不能の世帯</h2>")]
     assert "田中 美咲" in listed and "<td>未対応</td>" in listed
     lines = render_csv(rep).splitlines()
-    assert lines[lines.index("") + 1].endswith(",対応,本人からの連絡")
-    assert any(x.startswith("助けが必要と答えた世帯,") and ",A-004,田中 美咲," in x and x.endswith(",0,") for x in lines)
+    assert ",対応,本人からの連絡," in lines[lines.index("") + 1]
+    assert any(x.startswith("助けが必要と答えた世帯,") and ",A-004,田中 美咲," in x and ",0,," in x for x in lines)
+
+
+async def test_the_help_list_gives_the_phones_and_the_injured_as_the_help_card(tmp_path: Path) -> None:
+    """QA: the help list had no phone and no injured count, while the help card and the alert said
+    携帯/固定 and けが人 1人: the open requests left at the close could not be phoned from the report.
+    Every format gives them now (the CSV appends its columns); a household withheld from the viewer
+    gives no phone, as its help alert."""
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock, serve=False) as w:
+        await w.store.roster.import_households(
+            [dataclasses.replace(r, consent="no") if r.household_key == "B-001" else r for r in records()])
+        await w.answer("A-004", "need_help", details=ReplyDetails(3, 1, Location.HOME, "足をけがしました"))
+        await w.answer("B-001", "need_help", details=ReplyDetails(people_injured=2))  # 不同意
+        rep = await build_report(w.store, w.campaign_id, w.viewer("admin"))
+        theirs = await build_report(w.store, w.campaign_id, w.viewer("head_b"))
+    by_key = {r["household"]: r for r in rep["need_help"]}
+    a4, b1 = by_key["A-004"], by_key["B-001"]
+    assert (a4["mobile"], a4["landline"], a4["people_injured"], a4["people_safe"], a4["location"]) == (
+        "+819011110004", "", 1, 3, "home")
+    assert (b1["mobile"], b1["landline"], b1["people_injured"]) == ("+819033330001", "+81333330001", 2)
+    lines = render_csv(rep).splitlines()
+    assert lines[lines.index("") + 1].endswith(",対応,本人からの連絡,携帯電話,けが人（人）,無事（人）,いる場所")
+    (row,) = [x for x in lines if ",A-004," in x and x.startswith("助けが必要と答えた世帯,")]
+    assert row.endswith(",0,足をけがしました,090-1111-0004,1,3,自宅")
+    (row,) = [x for x in lines if ",B-001," in x and x.startswith("助けが必要と答えた世帯,")]
+    assert ",03-3333-0001," in row and row.endswith(",090-3333-0001,2,,")
+    en = list(csv.DictReader(io.StringIO(render_csv(rep, "en").split("\n\n")[1])))
+    (row_en,) = [r for r in en if r["household"] == "A-004"]
+    assert (row_en["mobile"], row_en["people_injured"], row_en["location"]) == ("090-1111-0004", "1", "home")
+    page = render_html(rep)
+    listed = page[page.index("<h2>助けが必要と答えた世帯</h2>"):page.index("<h2>連絡不能の世帯</h2>")]
+    assert "090-1111-0004 (携帯)" in listed and "無事 3人 / けが人 1人 / 場所: 自宅" in listed
+    assert "090-3333-0001 (携帯) / 03-3333-0001 (固定)" in listed and "けが人 2人" in listed
+    # a drill's 不同意 household, seen by its head: its number and 班 alone, no phone either
+    ((withheld),) = theirs["need_help"]
+    assert withheld["withheld"] and (withheld["mobile"], withheld["landline"], withheld["people_injured"]) == ("", "", None)
+    text = render_json(theirs) + render_csv(theirs) + render_html(theirs)
+    assert "3333-0001" not in text and "33330001" not in text
 
 
 async def test_a_drill_compares_with_the_previous_drill_not_a_real_event_between(tmp_path: Path) -> None:

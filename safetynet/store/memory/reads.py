@@ -36,6 +36,11 @@ def _info(c: CampaignRow) -> CampaignInfo:
                         c.households, c.started_by, c.requested_at, c.approved_by, c.approved_at, c.purged_at)
 
 
+def first_phone(t: Tables, household_id: int, kind: str) -> str:
+    """The household's first working contact of a phone kind, '' without one."""
+    return next((c.address for c in t.contacts_of(household_id) if c.kind == kind and c.state == "working"), "")
+
+
 def _newest_first(rows: Iterable[CampaignRow]) -> list[CampaignRow]:
     return sorted(rows, key=lambda c: (c.began, c.id), reverse=True)
 
@@ -45,9 +50,7 @@ class MemoryDashboardReads:
         self.t = t
 
     def _phone(self, household_id: int, kind: str) -> str:
-        """The household's first working contact of a phone kind, '' without one."""
-        return next((c.address for c in self.t.contacts_of(household_id) if c.kind == kind and c.state == "working"),
-                    "")
+        return first_phone(self.t, household_id, kind)
 
     def _line(self, h: HouseholdRow, m: MemberRow | None) -> HouseholdLine:
         landline = self._phone(h.id, "landline")
@@ -411,3 +414,8 @@ class MemoryStatsReads:
     async def open_help_requests(self, campaign_id: int) -> dict[int, int]:
         await asyncio.sleep(0)
         return _open_help(self.t, campaign_id)
+
+    async def household_phones(self, household_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+        await asyncio.sleep(0)
+        return {hid: (first_phone(self.t, hid, "landline"), first_phone(self.t, hid, "mobile"))
+                for hid in set(household_ids) if hid in self.t.households}

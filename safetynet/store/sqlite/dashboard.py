@@ -47,7 +47,7 @@ def _campaign(row: Row) -> CampaignInfo:
 _BY_ASSOC = "campaign_households ch INDEXED BY campaign_households_assoc"
 
 
-def _phone(kind: str) -> str:
+def phone_sql(kind: str) -> str:
     """The household's first working contact of a phone kind, '' without one (as the door-knock list)."""
     return (f"coalesce((SELECT c.address FROM contacts c WHERE c.household_id = h.id AND c.kind = '{kind}'"
             " AND c.state = 'working' ORDER BY c.id LIMIT 1), '')")
@@ -56,9 +56,9 @@ def _phone(kind: str) -> str:
 _HH_SELECT = (
     "SELECT h.id, h.association_id, coalesce(g.name, '') AS grp, h.household_key, h.name, h.address,"
     " h.members, h.vulnerable, ch.status, ch.status_at,"
-    f" {_phone('landline')} AS landline,"
+    f" {phone_sql('landline')} AS landline,"
     " EXISTS (SELECT 1 FROM contacts c WHERE c.household_id = h.id AND c.state = 'working') AS has_channel,"
-    f" h.consent, {_phone('mobile')} AS mobile"
+    f" h.consent, {phone_sql('mobile')} AS mobile"
     f" FROM {_BY_ASSOC} JOIN households h ON h.id = ch.household_id"
     " LEFT JOIN household_groups g ON g.id = h.group_id"
 )
@@ -421,7 +421,7 @@ class SqliteDashboardReads:
         rows = await self.db.fetchall(
             "SELECT h.id, h.association_id, coalesce(g.name, ''), h.name, h.address, h.members, h.vulnerable,"
             " hr.opened_at, h.household_key, h.consent,"
-            f" ch.status, ch.status_at, {_phone('landline')}, {_phone('mobile')},"
+            f" ch.status, ch.status_at, {phone_sql('landline')}, {phone_sql('mobile')},"
             f" {latest_details_sql('hr.campaign_id', 'hr.household_id')}, hr.escalation_told_at"
             f" FROM {_BY_ASSOC} JOIN help_requests hr"
             " ON hr.campaign_id = ch.campaign_id AND hr.household_id = ch.household_id"

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from safetynet.domain.campaigns import CountRow, MinuteRow
 from safetynet.domain.roster import Association
-from safetynet.store.sqlite.db import Reads
+from safetynet.store.sqlite.dashboard import phone_sql
+from safetynet.store.sqlite.db import Reads, marks
+
+# Households per query of household_phones: well under SQLite's and PostgreSQL's parameter limits.
+_PHONES_CHUNK = 1000
 
 
 class SqliteStatsReads:
@@ -39,3 +45,14 @@ class SqliteStatsReads:
             (campaign_id,),
         )
         return {r[0]: r[1] for r in rows}
+
+    async def household_phones(self, household_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+        ids = sorted(set(household_ids))
+        found: dict[int, tuple[str, str]] = {}
+        for i in range(0, len(ids), _PHONES_CHUNK):
+            part = ids[i:i + _PHONES_CHUNK]
+            rows = await self.db.fetchall(
+                f"SELECT h.id, {phone_sql('landline')}, {phone_sql('mobile')} FROM households h"
+                f" WHERE h.id IN ({marks(len(part))})", part)
+            found.update((r[0], (r[1], r[2])) for r in rows)
+        return found
