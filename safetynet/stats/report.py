@@ -35,6 +35,7 @@ from safetynet.domain.campaigns import CHECK_OUTCOMES, CampaignInfo, CountRow, M
 from safetynet.domain.consent import Disclosure, withhold_line
 from safetynet.domain.replies import ChannelCount, HelpRow
 from safetynet.domain.roster import Association, HouseholdLine, NotedHousehold
+from safetynet.domain.walking import NaturalKey, walking_key
 from safetynet.i18n import Text, t
 from safetynet.stats.curve import Series, group_series, minutes_to_reach
 from safetynet.stats.report_render import (
@@ -299,6 +300,28 @@ async def _campaign_data(stats: StatsReads, reads: DashboardReads, info: Campaig
     )
 
 
+def _walking(h: HouseholdLine) -> tuple[NaturalKey, NaturalKey, NaturalKey]:
+    return walking_key(h.group, h.address, h.household_key)
+
+
+async def walking_pages(pages: AsyncIterator[list[HouseholdLine]]) -> AsyncIterator[list[HouseholdLine]]:
+    """The lines of `pages` (read in association order) with each association's in walking order, as the
+    door-knock list and the dashboard order them (`domain.walking`: 桜町6-3 before 桜町12-4, 1-3 before
+    1-24; QA: the report sorted addresses as text). The store pages by address as text, so the lines of
+    the association a page ends in are held until the next association begins: at most a page and one
+    association's households at a time."""
+    held: list[HouseholdLine] = []
+    async for page in pages:
+        held += page
+        last = held[-1].association_id
+        done = [h for h in held if h.association_id != last]
+        if done:
+            held = [h for h in held if h.association_id == last]
+            yield sorted(done, key=lambda h: (h.association_id, _walking(h)))
+    if held:
+        yield sorted(held, key=_walking)
+
+
 @dataclass(frozen=True)
 class OpenReport:
     """A report whose summary is read and whose household lists are read on demand, page by page."""
@@ -351,12 +374,13 @@ class OpenReport:
             # a campaign's few (read whole); those that asked for help have their words on the list above
             if self.data.campaign.purged_at is None:
                 asked = {r.household_id for r in self.asked}
-                found = await self.reads.household_notes(self.data.campaign.id, names)
+                found = sorted(await self.reads.household_notes(self.data.campaign.id, names),
+                               key=lambda n: (n.line.association_id, _walking(n.line)))
                 rows = note_rows([n for n in found if n.line.id not in asked], names, self.with_names, self.disclosure)
                 if rows:
                     yield rows
             return
-        async for page in self.lines(key):
+        async for page in walking_pages(self.lines(key)):
             yield person_rows(page, names, self.with_names, self.disclosure, outcome=key == "unconfirmed")
 
 

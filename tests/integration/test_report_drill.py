@@ -7,6 +7,7 @@ import asyncio
 import csv
 import dataclasses
 import io
+import itertools
 import json
 import re
 from datetime import datetime, timedelta, timezone
@@ -290,8 +291,9 @@ async def test_lists_longer_than_a_page_list_every_household_once(tmp_path: Path
         cid, unreachable, never = await crowd(w)
         whole = await build_report(w.store, cid, w.viewer("admin"))
         rep = await open_report(w.store, cid, w.viewer("admin"), chunk=chunk)
-        pages = [len(rows) async for rows in rep.rows("never_answered")]
+        pages = [len(lines) async for lines in rep.lines("never_answered")]
         assert sum(pages) == len(never) and max(pages) == chunk and len(pages) > 1
+        assert sum([len(rows) async for rows in rep.rows("never_answered")]) == len(never)
         for fmt in ("json", "csv", "html"):
             lang = "en" if fmt == "csv" else "ja"  # the CSV's English column names are what `listed` reads
             text = "".join([p async for p in stream_report(rep, writer_for(fmt, lang))])
@@ -302,6 +304,34 @@ async def test_lists_longer_than_a_page_list_every_household_once(tmp_path: Path
             assert text == (render_csv(whole, "en") if fmt == "csv" else RENDERERS[fmt](whole)), fmt
     doc = json.loads(render_json(whole))
     assert list(doc)[-2:] == ["unreachable", "never_answered"] and doc["city"]["households"] == 11 + EXTRA
+
+
+# QA's addresses, in the order the store reads them (as text), and in walking order
+STREET = ("桜町12-4", "桜町12-9", "桜町17-22", "桜町18-11", "桜町27-5", "桜町6-3", "桜町1-24", "桜町1-3")
+WALKED = ("桜町1-3", "桜町1-24", "桜町6-3", "桜町12-4", "桜町12-9", "桜町17-22", "桜町18-11", "桜町27-5")
+
+
+@pytest.mark.parametrize("chunk", [3, 2000])
+async def test_the_lists_go_by_address_with_its_numbers_as_numbers(tmp_path: Path, chunk: int) -> None:
+    """QA: the report sorted households by address as text (12-4, …, 27-5, 6-3; 1-24 before 1-3). Its
+    lists go in the door-knock list's walking order now (班 then address, numbers as numbers: 2班
+    before 10班), across the store's pages too, in every format."""
+    async with world(tmp_path, serve=False) as w:
+        await w.store.roster.import_households(
+            [household(DIST_S, ASSOC_A, "10班", f"A-N{i}", f"番地 {i}", a, 1, False) for i, a in enumerate(STREET)]
+            + [household(DIST_S, ASSOC_A, "2班", f"A-M{i}", f"二班 {i}", a, 1, False) for i, a in enumerate(STREET[:2])])
+        await index_households(w)
+        cid = await start_campaign(w, title="番地の訓練")
+        rep = await open_report(w.store, cid, w.viewer("admin"), chunk=chunk)
+        rows = [r async for page in rep.rows("never_answered") for r in page]
+        ours = [r for r in rows if r["household"].startswith(("A-N", "A-M"))]
+        assert [r["address"] for r in ours] == ["桜町12-4", "桜町12-9", *WALKED]  # 2班 first
+        blocks = [a for a, _ in itertools.groupby(r["association"] for r in rows)]
+        assert len(blocks) == len(set(blocks))  # each association's households together
+        text = "".join([p async for p in stream_report(rep, writer_for("csv", "en"))])
+        listed_csv = [r["address"] for r in csv.DictReader(io.StringIO(text.split("\n\n", 1)[1]))
+                      if r["household"].startswith("A-N")]
+        assert listed_csv == list(WALKED)
 
 
 async def test_report_page_is_streamed(tmp_path: Path) -> None:
