@@ -128,14 +128,14 @@ async def _count_missing(cfg: Config, records: Sequence[HouseholdRecord]) -> dic
 
 
 async def _against_the_city(cfg: Config, records: Sequence[HouseholdRecord]) -> tuple[
-        list[NewAssociation], dict[MovedAssociation, int]]:
-    """The file's new associations, and those it moves to another district with the households the
-    city has in each now (all of them move, whatever rows the file has: QA got "its 2 households" for
-    an association of 65)."""
+        list[NewAssociation] | None, dict[MovedAssociation, int]]:
+    """The file's new associations (None on a first import: every one is new), and those it moves to
+    another district with the households the city has in each now (all of them move, whatever rows the
+    file has: QA got "its 2 households" for an association of 65)."""
     async with store_session(cfg) as store:
         known = await store.roster.list_associations()
         if not known:
-            return [], {}  # a first import: every one is new
+            return None, {}
         moved = {m: await store.roster.count_in_scope([f"association:{m.name}"])
                  for m in moved_associations(records, known)}
     return new_associations(records, known), moved
@@ -223,15 +223,19 @@ def import_(cfg: Config, args: argparse.Namespace) -> int:
         return outcome
     summary, found = outcome
     print_import_summary(args.file, summary)
-    for n in found:  # after a first import: a new association is worth a look (its head, its letters)
+    if found is None:
+        # a first import: every association is new, and a city's thousand would bury the summary one a
+        # line; one line says what is still to do for all of them (QA: nothing said it)
+        print("  " + say("cli.roster.first_import", associations=_associations(summary.associations)))
+    for n in found or ():  # a later import's new association is worth a look (its head, its letters)
         print("  " + say("cli.roster.new_association", name=n.name, district=n.district, households=n.households))
     return OK
 
 
 def _checked_import(cfg: Config, args: argparse.Namespace, done: list[ImportSummary]) -> int | tuple[
-        ImportSummary, list[NewAssociation]]:
-    """The file read, checked against the city and imported: its summary and new associations, or the
-    exit code of a refusal (said)."""
+        ImportSummary, list[NewAssociation] | None]:
+    """The file read, checked against the city and imported: its summary and new associations (None on
+    a first import: every one is new), or the exit code of a refusal (said)."""
     result = _read(args.file, cfg)
     if result is None:
         return USAGE
@@ -242,7 +246,7 @@ def _checked_import(cfg: Config, args: argparse.Namespace, done: list[ImportSumm
     if _refuse_moves(result, moved, bool(getattr(args, "move_district", False))):
         print(say("cli.roster.nothing_imported"))
         return USAGE
-    if _refuse_look_alikes(found, yes):
+    if _refuse_look_alikes(found or (), yes):
         print(say("cli.roster.nothing_imported"))
         return USAGE
     if replace and not _confirm_removal(cfg, result.records, yes):

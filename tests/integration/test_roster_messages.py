@@ -153,6 +153,26 @@ def test_the_roster_texts_are_complete_in_japanese_and_english() -> None:
     assert ja == {k for k in catalog("en") if k.startswith("roster.")}
 
 
+def test_a_first_import_says_every_association_is_new_and_what_is_still_to_do(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: a first import into an empty city said nothing of its new associations, though a later
+    import lists each. Every one is new then: one line says so and what is still to do (a city's
+    thousand associations one a line would bury the summary); a later import lists its new one."""
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
+    first = tmp_path / "first.csv"
+    first.write_bytes(csv_bytes(EN, [row(household=str(i), association=a)
+                                     for i, a in enumerate(("桜台一丁目町内会", "桜台二丁目町内会"))]))
+    assert _roster(tmp_path, "import", str(first)) == 0
+    out = capsys.readouterr().out
+    assert "初めての取り込みです: 2 町会はどれも新しい町会です（会長・副会長の登録と案内状の印刷はこれからです）" in out
+    assert "新しい町会:" not in out
+    later = tmp_path / "later.csv"
+    later.write_bytes(csv_bytes(EN, [row(household="9", association="桜台三丁目町内会")]))
+    assert _roster(tmp_path, "import", str(later)) == 0
+    out = capsys.readouterr().out
+    assert "新しい町会: 桜台三丁目町内会" in out and "初めての取り込み" not in out
+
+
 def test_a_new_association_spelled_like_an_existing_one_is_refused_until_said_otherwise(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """QA: 「桜台１丁目町内会」 for 「桜台一丁目町内会」 imported ten households again as a new association."""
