@@ -140,15 +140,31 @@ def decide_jma(t: JmaTelegram, state: TriggerState, rules: TriggerRules) -> Deci
         if after is not None:
             return Decision("ignore", after, **{**base, "event_key": ""})
     hazard = "tsunami" if t.kind == JmaKind.TSUNAMI else "earthquake"
-    how = (
-        "campaign proposed: a city admin confirms it with one click."
-        if rules.action == "propose"
-        else "campaign started automatically."
-    )
+    how = _how(rules.action, kind)
     return Decision(
         rules.action, f"{prefix}{_summary(t)} (your threshold: {_threshold(t, rules)}): {how}", **base,
         mode=rules.action, title=_title(t), hazard=hazard, messages=(("ja", t.headline),) if t.headline else (),
     )
+
+
+def _how(action: str, kind: str) -> str:
+    """What happens to the campaign a trigger asks for. A real event never goes out on one person's word
+    (two-person rule): `start` makes it wait for a city admin's approval (the trigger is the first person),
+    `propose` makes a draft a city admin starts and a second one approves (QA: the log and the replay said
+    "started automatically" and "confirms it with one click" of real events waiting for a second admin)."""
+    if action == "propose":
+        return ("campaign proposed: a city admin starts it, then a second city admin approves it before "
+                "anything is sent." if kind == "real" else "campaign proposed: a city admin starts it with one click.")
+    return ("approval asked: nothing is sent until a city admin approves it (two-person rule; the trigger "
+            "counts as the first person)." if kind == "real" else "campaign started automatically.")
+
+
+def _started_tail(kind: str, close: str) -> str:
+    """Why a cancelled report's campaign the trigger asked to start stays (`close`: what a city admin does)."""
+    if kind == "real":
+        return ("It was made to wait for a city admin's approval and may have been approved since, so it is not "
+                "stopped by itself: if nothing happened, a city admin should cancel it on /city (or close it, once it runs).")
+    return f"It had already started automatically, so it is not stopped by itself: a city admin should {close}."
 
 
 def _threshold(t: JmaTelegram, rules: TriggerRules) -> str:
@@ -222,8 +238,7 @@ def _cancel(t: JmaTelegram, ev: EventState | None, d: Decision, prefix: str) -> 
         return replace(d, reason=f"{prefix}JMA cancelled its {what} (取消), but its {' and '.join(others)} still reports "
                        f"your places: campaign #{n} stays.", **common)
     if ev.mode == "start":
-        tail = ("It had already started automatically, so it is not stopped by itself: "
-                "a city admin should close it if nothing happened.")
+        tail = _started_tail(ev.kind, "close it if nothing happened")
     else:
         tail = "The proposed campaign is withdrawn."
     return replace(d, decision="withdraw", reason=f"{prefix}JMA cancelled its {what} (取消), the report campaign #{n} rested on. {tail}", **common)
@@ -253,8 +268,7 @@ def decide_cap(a: CapAlert, state: TriggerState, rules: TriggerRules) -> Decisio
     if ev is not None and ev.active:
         common: dict[str, Any] = {"campaign": ev.campaign, "mode": ev.mode}
         if a.msg_type == "Cancel":
-            tail = ("It had already started automatically, so it is not stopped by itself: a city admin should close it."
-                    if ev.mode == "start" else "The proposed campaign is withdrawn.")
+            tail = (_started_tail(ev.kind, "close it") if ev.mode == "start" else "The proposed campaign is withdrawn.")
             return Decision("withdraw", f"{prefix}The sender cancelled the alert of campaign #{ev.campaign}. {tail}",
                             **base, **common)
         gone = "" if a.matches else " It no longer names your areas; the campaign stays until a city admin closes it."
@@ -264,8 +278,7 @@ def decide_cap(a: CapAlert, state: TriggerState, rules: TriggerRules) -> Decisio
         return Decision("ignore", f"{prefix}The sender cancelled an alert that started no campaign here.", **base)
     if not a.matches:
         return Decision("ignore", f"{prefix}None of your codes (triggers.cap.codes) is in the alert's areas: no campaign.", **base)
-    how = ("campaign proposed: a city admin confirms it with one click." if rules.cap_action == "propose"
-           else "campaign started automatically.")
+    how = _how(rules.cap_action, kind)
     unknown = " (an update of an alert never received here)" if a.msg_type == "Update" else ""
     return Decision(rules.cap_action, f"{prefix}CAP alert{unknown} for {_names(a.matches)}: {how}", **base,
                     mode=rules.cap_action)

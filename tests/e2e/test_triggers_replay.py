@@ -49,7 +49,8 @@ CANCEL_NONE = "no campaign was based on it"
 ADVISORY = "an advisory, not a warning"
 NOWARNING = "No tsunami warning"
 PROPOSED = "campaign proposed"
-STARTED = "started automatically"
+STARTED = "started automatically"  # a drill's: a real event waits for a city admin's approval
+APPROVAL = "approval asked: nothing is sent until a city admin approves it"
 AFTERSHOCK = "treated as an aftershock"
 WITHDRAWN = "The proposed campaign is withdrawn"
 DRILLS_OFF = "drills are switched off"
@@ -250,7 +251,7 @@ def test_shizuoka_real_quake_and_drills_start() -> None:
     _check(SHIZUOKA, {
         # 2009-08-11 駿河湾: 震度6弱 静岡県中部 → started; the same telegram again is a duplicate;
         # 静岡県伊豆 rises 5強 → 6弱 and 焼津市 appears at 6弱 → updates.
-        "32-35_01_01_100806_VXSE51.xml": ("start", 1, STARTED),
+        "32-35_01_01_100806_VXSE51.xml": ("start", 1, APPROVAL),
         "32-35_07_01_100915_VXSE51.xml": ("ignore", None, DUP),
         "32-35_07_02_100915_VXSE51.xml": ("ignore", None, SAME),
         "32-35_07_03_100915_VXSE51.xml": ("update", 1, RAISED),
@@ -276,7 +277,7 @@ def test_shizuoka_real_quake_and_drills_start() -> None:
 
 def test_kagoshima_second_quake_is_an_aftershock() -> None:
     _check(KAGOSHIMA, {
-        "32-35_04_01_100831_VXSE51.xml": ("start", 1, STARTED),
+        "32-35_04_01_100831_VXSE51.xml": ("start", 1, APPROVAL),
         "32-35_04_02_100831_VXSE51.xml": ("ignore", None, AFTERSHOCK),
         "32-35_04_04_100831_VXSE53.xml": ("ignore", None, AFTERSHOCK),
         "32-35_04_05_100831_VXSE51.xml": ("ignore", None, AFTERSHOCK),

@@ -223,3 +223,23 @@ def test_stored_decisions_rebuild_the_same_memory() -> None:
     for d in run.decisions:
         apply(rebuilt, Decision.from_json(d.to_json()))
     assert rebuilt == run.state
+
+
+def test_the_reasons_say_a_real_event_waits_for_a_city_admins_approval() -> None:
+    """QA: with action = "start" the log and the replay said "campaign started automatically" of a real
+    event that waits for a city admin's approval (two-person rule), and with "propose" that "a city admin
+    confirms it with one click" though a second admin must approve it too. A drill does start by itself."""
+    started = Run()
+    real = started(quake(0, "6-"))
+    assert "approval asked: nothing is sent until a city admin approves it" in real.reason
+    assert "started automatically" not in real.reason
+    drill = started(quake(0, "6-", "E2", status="訓練"))
+    assert drill.reason.endswith("campaign started automatically.")
+    cancelled = started(quake(5, "6-", info="取消"))
+    assert "wait for a city admin's approval" in cancelled.reason and "cancel it on /city" in cancelled.reason
+    assert "started automatically" not in cancelled.reason
+    proposed = Run(dataclasses.replace(RULES, action="propose"))
+    real = proposed(quake(0, "6-"))
+    assert "a city admin starts it, then a second city admin approves it before anything is sent" in real.reason
+    assert "one click" not in real.reason
+    assert "a city admin starts it with one click" in proposed(quake(0, "6-", "E2", status="訓練")).reason
