@@ -53,6 +53,10 @@ from safetynet.store import Store, StoreError
 
 log = structlog.get_logger("broadcast.dispatcher")
 
+# How often the dispatcher applies provider callbacks held for a send no commit saw
+# (`OutboxRepo.apply_held_statuses`: PostgreSQL's race between a callback and its send's commit;
+# QA: SMS not delivered never fell back to the call). An SMS's fall-back waits this much longer at most.
+HELD_STATUS_SWEEP_SECONDS = 2.0
 # Outcomes sent but not yet committed, at most this many per send slot: enough to keep commits
 # large, few enough that a crash repeats little (their claims come back after the lease).
 UNRECORDED_PER_SLOT = 2
@@ -208,9 +212,13 @@ class Dispatcher:
 
     async def _loop(self, burst: bool) -> None:
         last_reclaim: float | None = None
+        last_sweep = self.clock.monotonic()
         while not self._stopping:
             self._wake.clear()
             try:
+                if self.clock.monotonic() - last_sweep >= HELD_STATUS_SWEEP_SECONDS:
+                    last_sweep = self.clock.monotonic()
+                    await self.outbox.apply_held_statuses()
                 # first thing, then twice a lease: claims of a dead dispatcher come back
                 if last_reclaim is None or self.clock.monotonic() - last_reclaim > self.cfg.broadcast.lease_seconds / 2:
                     # its own too, but not what it still holds: an own claim that ran out and is not held

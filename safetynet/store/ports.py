@@ -543,6 +543,14 @@ class OutboxRepo(Protocol):
         """Status callbacks held for ids not recorded (yet)."""
         ...
 
+    async def apply_held_statuses(self) -> int:
+        """Applies the held status callbacks whose delivery has its provider id by now (as
+        `record_provider_status` would have), and returns how many. A result's own commit applies the
+        held callbacks it sees; with several writers (PostgreSQL, read committed) a callback can be held
+        by one transaction while another writes its send's id, neither seeing the other's row: the
+        dispatcher comes back for those (`broadcast.dispatcher.HELD_STATUS_SWEEP_SECONDS`)."""
+        ...
+
 
 class ReplyRepo(Protocol):
     """Replies (append-only, once per dedupe key), household statuses from them, and the help list.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -346,6 +347,42 @@ async def test_an_early_callback_is_held_until_the_send_is_recorded(store_factor
         assert not await store.outbox.record_provider_status("SM-other", "sent")
         assert await store.outbox.held_status_count() == 1
         assert (await _statuses(store, cid))[ids["U-2"]] == Status.NOTIFIED
+
+
+async def _held_as_a_race_leaves_it(store: Store, provider_id: str, state: str, error_code: int | None) -> None:
+    """What a callback racing its send's commit leaves on PostgreSQL (read committed: each transaction
+    missed the other's row): the callback held, though its delivery has the id. Written by the store's
+    own hold, inside a transaction of its own."""
+    now = clock_of(store).now()
+    outbox: Any = store.outbox
+    db = getattr(store, "db", None)
+    if db is None:  # the memory store
+        outbox._hold_early_status(provider_id, state, error_code, now)
+        return
+    async with db.transaction() as conn:
+        await outbox._hold_early_status(conn, provider_id, state, error_code, now)
+
+
+async def test_a_callback_its_sends_commit_did_not_see_is_applied_later(store_factory: StoreFactory) -> None:
+    """QA on PostgreSQL with a web process and a dispatcher: SMS that did not arrive never fell back to the
+    call, their callbacks held for ever. The dispatcher's sweep (`apply_held_statuses`) applies them."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        cid = await running_campaign(store, ["association:梅町", "association:松町"])
+        for d in await store.outbox.claim([cid], "sms", 5, "w1", 60):
+            await store.outbox.record(outcome(d, OutcomeKind.SENT, clock.now(), provider_id=f"SM{d.household_id}"))
+        assert await store.outbox.apply_held_statuses() == 0  # nothing held: nothing done
+        await _held_as_a_race_leaves_it(store, f"SM{ids['U-2']}", "undelivered", 30003)
+        assert not await store.outbox.record_provider_status("SM-not-yet", "delivered")  # no such send yet: held
+        assert await store.outbox.held_status_count() == 2
+        assert (await store.campaigns.delivery_counts(cid)).get((0, "sms", "undelivered"), 0) == 0
+        assert await store.outbox.apply_held_statuses() == 1
+        assert await store.outbox.held_status_count() == 1  # the one whose send is still to come stays held
+        assert (await store.campaigns.delivery_counts(cid))[(0, "sms", "undelivered")] == 1
+        # the phone that could not get the SMS is called instead
+        assert ids["U-2"] in {d.household_id for d in await store.outbox.claim([cid], "voice", 5, "w1", 60)}
+        assert await store.outbox.apply_held_statuses() == 0
 
 
 async def test_the_fall_back_reads_the_households_contacts_as_they_are_now(store_factory: StoreFactory) -> None:

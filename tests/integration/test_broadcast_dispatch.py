@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from broadcast_helpers import (
@@ -340,6 +341,37 @@ async def test_provider_callbacks_keep_the_best_state_and_undelivered_falls_back
         # the phone that could not get the SMS is called instead
         await Dispatcher(store, snd, cfg, clock).burst()
         assert snd["voice"].households() == [ids["b"]]
+
+
+async def test_a_callback_no_commit_saw_is_applied_by_the_running_dispatcher(tmp_path: Path) -> None:
+    """A callback held though its send's id was recorded (PostgreSQL's race between a web process's callback and
+    the dispatcher's commit; QA: the SMS that did not arrive was never followed by the call): the running
+    dispatcher applies it within HELD_STATUS_SWEEP_SECONDS, and the call goes out."""
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        ids = await seed(store, [H("a", "m")])
+        await CampaignService(store, cfg, clock).launch(spec())
+        snd = senders(clock)
+        await Dispatcher(store, snd, cfg, clock).burst()
+        [sms] = snd["sms"].sent
+        outbox: Any = store.outbox
+        outbox._hold_early_status(f"sms-{sms.delivery_id}", "undelivered", 30003, clock.now())  # as the race leaves it
+        disp = Dispatcher(store, snd, cfg, clock)
+        task = asyncio.create_task(disp.run())
+        started = clock.monotonic()
+        called = asyncio.ensure_future(snd["voice"].wait_sent(1))
+        try:
+            while not called.done() and clock.monotonic() - started < 10:  # seconds of the fake clock
+                await clock.advance(0.25)
+                for _ in range(20):  # the loop's turns at this instant
+                    await asyncio.sleep(0)
+        finally:
+            called.cancel()
+            disp.stop()
+            await task
+        assert snd["voice"].households() == [ids["a"]]
+        assert await store.outbox.held_status_count() == 0
 
 
 class ReleasingClock(FakeClock):

@@ -338,6 +338,15 @@ class MemoryOutbox:
         await asyncio.sleep(0)
         return len(self.t.early_statuses)
 
+    async def apply_held_statuses(self) -> int:
+        await self.t.write()
+        now = self.t.clock.now()
+        applied = [p for p, (state, code, _) in sorted(self.t.early_statuses.items(), key=lambda kv: kv[1][2])
+                   if self._apply_provider_status(p, state, code, now)]
+        for p in applied:
+            del self.t.early_statuses[p]
+        return len(applied)
+
     def _apply_provider_status(self, provider_id: str, state: str, error_code: int | None, now: float) -> bool:
         row = next((d for d in sorted(self.t.deliveries.values(), key=lambda d: d.id)
                     if d.provider_id == provider_id), None)
