@@ -321,20 +321,37 @@ class CampaignService:
     async def _ask_for_approval(self, c: Campaign, actor: Actor) -> None:
         """Every other city admin with a contact hears that a real event waits for them (QA: at 3 a.m.
         it waited until someone happened to open /city; a trigger's start waits the same way)."""
+        await self._alert_city_admins(
+            c, lambda lang: t(lang, "staff.approval_wanted", title=short_title(c.title), by=actor.label),
+            "approval_asked", but=actor.person_id)
+
+    async def tell_withdrawn(self, c: Campaign, *, waiting: bool) -> None:
+        """Every city admin hears that the report a trigger's campaign rested on was cancelled (JMA 取消,
+        CAP Cancel): a campaign already sending is not stopped by itself, so someone must close it if
+        nothing happened; one still `waiting` for approval was cancelled, and the 【承認待ち】 they
+        were sent must not stand unanswered."""
+        key = "staff.withdrawn_waiting" if waiting else "staff.withdrawn_running"
+        head = {"jma": "staff.withdrawn.jma", "cap": "staff.withdrawn.cap"}.get(c.source, "staff.withdrawn.jma")
+        await self._alert_city_admins(
+            c, lambda lang: t(lang, key, head=t(lang, head), title=short_title(c.title)), "withdrawal_told")
+
+    async def _alert_city_admins(self, c: Campaign, text: Callable[[str], str], event: str, *,
+                                 but: int | None = None) -> None:
+        """A staff alert about `c` (`text` in each admin's language, then the link to it) to every active
+        city admin with a contact, `but` the one who acted. What it is about already happened: a
+        failure to tell is logged, never that step's."""
         link = f"{self.cfg.server.public_url.rstrip('/')}/city?campaign={c.id}"
-        try:  # the event waits for approval already: a failure to tell is logged, never the start's
+        try:
             admins = [s for s in await self.store.auth.list_staff()
-                      if s.active and s.role == Role.CITY_ADMIN and s.id != actor.person_id]
-            alerts = [StaffAlert(c.id, m.staff_id, m.channel, m.address,
-                                 t(m.language, "staff.approval_wanted", title=short_title(c.title), by=actor.label)
-                                 + f"\n{link}", link)
+                      if s.active and s.role == Role.CITY_ADMIN and s.id != but]
+            alerts = [StaffAlert(c.id, m.staff_id, m.channel, m.address, f"{text(m.language)}\n{link}", link)
                       for m in staff_messages(admins, self.cfg.channels.enabled())]
             if alerts:
                 await self.store.outbox.queue_staff(alerts, self.clock.now())
         except StoreError as e:
-            log.error("approval_ask_failed", campaign_id=c.id, error=str(e))
+            log.error(f"{event}_failed", campaign_id=c.id, error=str(e))
             return
-        log.info("approval_asked", campaign_id=c.id, admins=len({a.staff_id for a in alerts}))
+        log.info(event, campaign_id=c.id, admins=len({a.staff_id for a in alerts}))
 
     async def _audit(self, what: str, c: Campaign, actor: Actor, detail: str = "") -> None:
         """The step in the audit log with who took it (the person behind a token too): a city must be

@@ -75,7 +75,17 @@ async def update_campaign(svc: CampaignService, campaign_id: int, title: str, re
 
 
 async def cancel_proposed(svc: CampaignService, campaign_id: int) -> bool:
+    """Cancels a trigger's campaign that sent nothing yet; the city admins hear of every withdrawal they
+    would otherwise miss: a real event they were asked to approve (now cancelled), and a campaign
+    already sending (left running: a person closes it). A draft proposal goes quietly, as it came."""
+    before = await svc.campaigns.get(campaign_id)
     done = await svc.campaigns.cancel_draft(campaign_id, svc.clock.now())
     if done:
         svc.notify_changed()
-    return done
+        if before is not None and before.state != CampaignState.DRAFT:
+            await svc.tell_withdrawn(before, waiting=True)
+        return True
+    now = await svc.campaigns.get(campaign_id)  # approved in between: it runs now
+    if now is not None and now.state == CampaignState.RUNNING:
+        await svc.tell_withdrawn(now, waiting=False)
+    return False

@@ -162,9 +162,11 @@ def _how(action: str, kind: str) -> str:
 def _started_tail(kind: str, close: str) -> str:
     """Why a cancelled report's campaign the trigger asked to start stays (`close`: what a city admin does)."""
     if kind == "real":
-        return ("It was made to wait for a city admin's approval and may have been approved since, so it is not "
-                "stopped by itself: if nothing happened, a city admin should cancel it on /city (or close it, once it runs).")
-    return f"It had already started automatically, so it is not stopped by itself: a city admin should {close}."
+        return ("It was made to wait for a city admin's approval: still waiting, it is cancelled; approved since, it "
+                "is not stopped by itself and a city admin should close it on /city if nothing happened. "
+                "The city admins get a staff alert either way.")
+    return (f"It had already started automatically, so it is not stopped by itself: a city admin should {close}. "
+            "The city admins get a staff alert.")
 
 
 def _threshold(t: JmaTelegram, rules: TriggerRules) -> str:

@@ -143,10 +143,14 @@ class TriggerService:
         if d.decision == "update" and d.campaign is not None:
             await self.campaigns.update_campaign(d.campaign, d.title, dict(d.messages), d.reason)
         elif d.decision == "withdraw" and d.campaign is not None:
+            # the campaign side tells the city admins of a withdrawal they would otherwise miss
             cancelled = await self.campaigns.cancel_proposed(d.campaign, d.reason)
             if not cancelled and d.mode == "propose":
                 return replace(d, reason=d.reason + " It had already been started by a city admin, so it "
-                               "was left running: close it from the console if nothing happened.")
+                               "was left running: close it from the console if nothing happened. "
+                               "The city admins get a staff alert.")
+            if cancelled and d.mode == "start":  # the log says which of the rules' two cases it was
+                return replace(d, reason=d.reason + f" Campaign #{d.campaign} still waited: cancelled, nothing was sent.")
         return d
 
     # -- sources ------------------------------------------------------------------------------

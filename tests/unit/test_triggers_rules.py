@@ -236,7 +236,8 @@ def test_the_reasons_say_a_real_event_waits_for_a_city_admins_approval() -> None
     drill = started(quake(0, "6-", "E2", status="訓練"))
     assert drill.reason.endswith("campaign started automatically.")
     cancelled = started(quake(5, "6-", info="取消"))
-    assert "wait for a city admin's approval" in cancelled.reason and "cancel it on /city" in cancelled.reason
+    assert "wait for a city admin's approval" in cancelled.reason and "still waiting, it is cancelled" in cancelled.reason
+    assert "close it on /city" in cancelled.reason and "staff alert" in cancelled.reason
     assert "started automatically" not in cancelled.reason
     proposed = Run(dataclasses.replace(RULES, action="propose"))
     real = proposed(quake(0, "6-"))

@@ -1,0 +1,84 @@
+"""A JMA 取消 or CAP Cancel of the report a trigger's real event rested on reaches city hall, not only the log:
+every city admin gets a staff alert over the sandbox providers, whether the event already runs (a person
+must close it) or still waited for approval (the trigger cancelled it)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from conftest import DATA
+from replies_fixtures import Env, add_staff_over, running_app
+
+from safetynet.broadcast.service import CampaignService
+from safetynet.config import CapConfig, JmaConfig, TriggersConfig
+from safetynet.domain import Role
+from safetynet.domain.campaigns import Actor
+from safetynet.triggers.service import TriggerService
+
+JMA = DATA / "jma"
+CAP = Path(__file__).resolve().parents[1] / "data" / "cap"
+# the samples are of 2008 and 2026: the fake clock is not turned back to them, their age is let pass instead
+ANY_AGE = 1e12
+
+
+def triggers_of(env: Env, svc: CampaignService) -> TriggerService:
+    cfg = dataclasses.replace(env.cfg, triggers=TriggersConfig(
+        jma=JmaConfig(areas=("213", "220"), cities=("0338100",), min_intensity="4", action="start"),
+        cap=CapConfig(codes=("17201",), action="start")))
+    return TriggerService(env.store, cfg, svc, env.clock, max_age_seconds=ANY_AGE)
+
+
+async def told(env: Env, *addresses: str) -> dict[str, list[str]]:
+    await env.dispatch()
+    sent: dict[str, list[str]] = {a: [] for a in addresses}
+    for r in env.staff_messages("telegram"):
+        sent[r.address].append(r.text or "")
+    return sent
+
+
+async def test_a_jma_cancellation_of_an_approved_real_event_tells_every_city_admin_to_close_it(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        await add_staff_over(env, "kikikanri", Role.CITY_ADMIN, "city", telegram="7770011")
+        bousai = await add_staff_over(env, "bousai", Role.CITY_ADMIN, "city", telegram="7770012")
+        svc = CampaignService(env.store, env.cfg, env.clock)
+        triggers = triggers_of(env, svc)
+        started = await triggers.ingest_jma((JMA / "32-35_06_03_100915_VXSE53.xml").read_bytes())
+        assert started.decision == "start" and started.campaign is not None
+        c = await svc.approve(started.campaign, by=Actor("bousai", bousai.id))
+        assert c.state == "running"
+        before = await told(env, "7770011", "7770012")
+
+        d = await triggers.ingest_jma((JMA / "32-35_06_06_100915_VXSE53.xml").read_bytes())
+        assert (d.decision, d.campaign) == ("withdraw", c.id)
+        assert (await svc.get(c.id)).state == "running"  # a person closes it, not the trigger
+        sent = await told(env, "7770011", "7770012")
+        for address in ("7770011", "7770012"):  # the approver too: either may be the one awake
+            new = sent[address][len(before[address]):]
+            assert len(new) == 1, new
+            assert new[0].startswith(f"【気象庁が取消】「{c.title[:10]}")
+            assert "何も起きていなければ /city で終了してください。" in new[0]
+            assert new[0].endswith(f"/city?campaign={c.id}")
+
+
+async def test_a_cap_cancellation_of_a_real_event_waiting_for_approval_cancels_it_and_says_so(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        await add_staff_over(env, "kikikanri", Role.CITY_ADMIN, "city", telegram="7770011")
+        svc = CampaignService(env.store, env.cfg, env.clock)
+        triggers = triggers_of(env, svc)
+        started = await triggers.ingest_cap((CAP / "01-actual-alert.xml").read_bytes())
+        assert started.decision == "start" and started.campaign is not None
+        before = await told(env, "7770011")
+        assert len(before["7770011"]) == 1 and before["7770011"][0].startswith("【承認待ち】")
+
+        # the cancel refers to the update, which is known as the same alert
+        assert (await triggers.ingest_cap((CAP / "02-actual-update.xml").read_bytes())).decision == "update"
+        d = await triggers.ingest_cap((CAP / "03-actual-cancel.xml").read_bytes())
+        assert (d.decision, d.campaign) == ("withdraw", started.campaign)
+        assert "still waited: cancelled, nothing was sent" in d.reason
+        c = await svc.get(started.campaign)
+        assert c.state == "cancelled"
+        new = (await told(env, "7770011"))["7770011"][1:]
+        assert len(new) == 1, new
+        assert new[0].startswith(f"【発信元が取消】承認待ちの実災害「{c.title[:10]}")
+        assert "中止しました。何も送信されていません。" in new[0] and new[0].endswith(f"/city?campaign={c.id}")
