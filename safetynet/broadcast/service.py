@@ -63,7 +63,7 @@ from safetynet.replies.notify import short_title, staff_messages, standing_in
 from safetynet.replies.tokens import check_token, reply_token, token_hash
 from safetynet.stats.document import build_stats
 from safetynet.store import Store, StoreError
-from safetynet.triggers.port import CampaignRequest
+from safetynet.triggers.port import CampaignRequest, starter_words
 
 log = structlog.get_logger("broadcast.service")
 
@@ -322,7 +322,8 @@ class CampaignService:
         """Every other city admin with a contact hears that a real event waits for them (QA: at 3 a.m.
         it waited until someone happened to open /city; a trigger's start waits the same way)."""
         await self._alert_city_admins(
-            c, lambda lang: t(lang, "staff.approval_wanted", title=short_title(c.title), by=actor.label),
+            c, lambda lang: t(lang, "staff.approval_wanted", title=short_title(c.title),
+                           by=starter_words(lang, actor.label, c.source)),
             "approval_asked", but=actor.person_id)
 
     async def tell_withdrawn(self, c: Campaign, *, waiting: bool) -> None:

@@ -9,6 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from safetynet.domain.campaigns import TRIGGER
+from safetynet.i18n import t
+
 
 @dataclass(frozen=True)
 class CampaignRequest:
@@ -41,3 +44,12 @@ class CampaignPort(Protocol):
     async def cancel_proposed(self, campaign_id: int, reason: str) -> bool:
         """Cancels the campaign if it is still a draft; False (and nothing changed) when it runs or ended."""
         ...
+
+
+def starter_words(lang: str, started_by: str, source: str) -> str:
+    """Who started a campaign, as city staff read it: a trigger by what it acted on (QA: 「開始: trigger」, a
+    raw English word, in the 【承認待ち】 alert and the console), anyone else by their recorded name.
+    `source`: the campaign's (jma | cap)."""
+    if started_by != TRIGGER.label:
+        return started_by
+    return t(lang, "trigger.started_by.cap" if source == "cap" else "trigger.started_by.jma")

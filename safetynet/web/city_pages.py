@@ -17,7 +17,7 @@ from aiohttp import web
 from safetynet.auth import Viewer
 from safetynet.broadcast.health import enabled_channels, read_status
 from safetynet.domain import ANSWERED, Role
-from safetynet.domain.campaigns import CampaignInfo
+from safetynet.domain.campaigns import TRIGGER, CampaignInfo
 from safetynet.domain.roster import Association, Staff
 from safetynet.replies.notify import reach_gaps
 from safetynet.stats.cache import TtlCache
@@ -162,6 +162,17 @@ async def _token_maker(request: web.Request, info: CampaignInfo) -> str:
     return maker.login if maker is not None else ""
 
 
+async def _trigger_sources(request: web.Request, campaigns: Sequence[CampaignInfo]) -> dict[int, str]:
+    """The source (jma | cap) of each campaign a trigger started, which names that trigger on the page
+    (`starter_words`); the page's read of campaigns has none, and a few are read only when there are."""
+    store = services(request).store
+    out: dict[int, str] = {}
+    for info in campaigns:
+        if info.started_by == TRIGGER.label and (c := await store.campaigns.get(info.id)) is not None:
+            out[info.id] = c.source
+    return out
+
+
 async def city_page(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     lang = lang_of(request)
@@ -180,7 +191,7 @@ async def city_page(request: web.Request) -> web.Response:
     proposals = Markup()
     if viewer.is_city_admin:
         waiting, drafts = await asyncio.gather(reads(request).awaiting_approval(), reads(request).drafts())
-        proposals = approvals_block(lang, waiting) + proposals_block(lang, drafts)
+        proposals = approvals_block(lang, waiting, await _trigger_sources(request, waiting)) + proposals_block(lang, drafts)
     svc = services(request)
     # read per request, not cached with the parts: "nothing is being sent" must show at once
     sending = await read_status(svc.store.health, svc.clock.now(), enabled_channels(svc.cfg))
@@ -194,7 +205,8 @@ async def city_page(request: web.Request) -> web.Response:
                "health": health_block(lang, sending, running=info is not None and info.state == "running")}
     if info is None:
         return render(request, heading, template="city.html", context=context)
-    context["approval"] = approval_line(lang, info, await _token_maker(request, info))
+    context["approval"] = approval_line(lang, info, await _token_maker(request, info),
+                                        (await _trigger_sources(request, [info])).get(info.id, ""))
     if info.state == "cancelled" and viewer.scope.kind == "city":
         # the cancel's word to the households it reached, going out: city-wide counts, for the city's staff
         context["notices"] = notice_progress(lang, await svc.store.campaigns.delivery_counts(info.id))

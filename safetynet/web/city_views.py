@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from safetynet.broadcast.health import FAILING, IDLE, OK, DispatchStatus
@@ -13,6 +13,7 @@ from safetynet.domain.campaigns import NOTICE_STEP, CampaignInfo, OpenHelp
 from safetynet.domain.roster import Association
 from safetynet.replies.notify import ReachGaps
 from safetynet.templating import ENV, Markup, call_macro
+from safetynet.triggers.port import starter_words
 from safetynet.web import dash_views  # also the staff templates' globals
 from safetynet.web.dash_shell import when
 from safetynet.web.dash_text import KNOWN_KEYS, STATUS_ORDER, channel_label, t
@@ -97,17 +98,20 @@ def proposals_block(lang: str, drafts: Sequence[CampaignInfo]) -> Markup:
     return _macro("proposals_block", lang, drafts)
 
 
-def approvals_block(lang: str, waiting: Sequence[CampaignInfo]) -> Markup:
-    """Real events started by one person and waiting for a second city admin: at the very top."""
-    return _macro("approvals_block", lang, waiting)
+def approvals_block(lang: str, waiting: Sequence[CampaignInfo], sources: Mapping[int, str]) -> Markup:
+    """Real events started by one person and waiting for a second city admin: at the very top.
+    `sources`: each one's source (jma | cap | …), which names a trigger that started one."""
+    starters = {c.id: starter_words(lang, c.started_by, sources.get(c.id, "")) for c in waiting}
+    return _macro("approvals_block", lang, waiting, starters)
 
 
-def approval_line(lang: str, c: CampaignInfo, token_maker: str = "") -> str:
+def approval_line(lang: str, c: CampaignInfo, token_maker: str = "", source: str = "") -> str:
     """Who started a real event and who approved it (the two people), under its title; a token that
-    started it is named with the person who made it (`token_maker`), who may not approve it."""
+    started it is named with the person who made it (`token_maker`), who may not approve it; a
+    trigger by what it acted on (`source`: the campaign's)."""
     if c.kind != "real" or not (c.started_by or c.approved_by):
         return ""
-    who = c.started_by or "?"
+    who = starter_words(lang, c.started_by, source) if c.started_by else "?"
     if token_maker:
         who = t(lang, "token_of", token=who, login=token_maker)
     parts = [t(lang, "started_by", who=who, time=when(c.requested_at or c.started_at))]

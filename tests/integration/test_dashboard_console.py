@@ -3,6 +3,7 @@ campaigns from the city overview, through the broadcast engineer's CampaignServi
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from pathlib import Path
@@ -312,6 +313,26 @@ def proposal(key: str) -> CampaignRequest:
 async def second_admin(w: World) -> Actor:
     staff = await w.store.auth.add_staff("admin2", "ADMIN2", Role.CITY_ADMIN, "city", password_hash("admin2"))
     return Actor(staff.login, staff.id)
+
+
+async def test_a_real_event_a_trigger_started_names_the_trigger_in_words_not_as_trigger(tmp_path: Path) -> None:
+    """QA: the console said 「開始: trigger」, a raw English word, of a real event a JMA or CAP trigger started."""
+    async with world(tmp_path) as w:
+        svc = w.svc.campaigns = CampaignService(w.store, w.cfg, w.clock)
+        jma = await svc.create_campaign(dataclasses.replace(proposal("jma:9"), start=True))
+        cap = await svc.create_campaign(dataclasses.replace(proposal("cap:9"), start=True, source="cap"))
+        assert {(await svc.get(i)).started_by for i in (jma, cap)} == {"trigger"}
+        async with client() as http:
+            await login(http, w, "admin")
+            async with http.get(f"{w.url}/city") as r:
+                page = await r.text()
+            waiting = page[page.index("承認を待つ実災害"):]
+            assert "開始 気象庁の地震・津波情報（自動）" in waiting and "開始 CAP の警報（自動）" in waiting
+            assert "trigger" not in waiting[:waiting.index("</section>")]
+            for cid, words in ((jma, "気象庁の地震・津波情報（自動）"), (cap, "CAP の警報（自動）")):
+                async with http.get(f"{w.url}/city?campaign={cid}") as r:
+                    page = await r.text()
+                assert f"開始: {words}（" in page and "開始: trigger" not in page
 
 
 async def test_a_proposal_started_by_one_city_admin_runs_when_another_approves(tmp_path: Path) -> None:

@@ -48,6 +48,7 @@ async def test_a_jma_cancellation_of_an_approved_real_event_tells_every_city_adm
         c = await svc.approve(started.campaign, by=Actor("bousai", bousai.id))
         assert c.state == "running"
         before = await told(env, "7770011", "7770012")
+        assert "（開始: 気象庁の地震・津波情報（自動））" in before["7770011"][0]  # not 「開始: trigger」
 
         d = await triggers.ingest_jma((JMA / "32-35_06_06_100915_VXSE53.xml").read_bytes())
         assert (d.decision, d.campaign) == ("withdraw", c.id)
@@ -70,6 +71,7 @@ async def test_a_cap_cancellation_of_a_real_event_waiting_for_approval_cancels_i
         assert started.decision == "start" and started.campaign is not None
         before = await told(env, "7770011")
         assert len(before["7770011"]) == 1 and before["7770011"][0].startswith("【承認待ち】")
+        assert "（開始: CAP の警報（自動））" in before["7770011"][0]  # not 「開始: trigger」
 
         # the cancel refers to the update, which is known as the same alert
         assert (await triggers.ingest_cap((CAP / "02-actual-update.xml").read_bytes())).decision == "update"
