@@ -295,28 +295,44 @@ class CampaignService:
         c = await self.get(campaign_id)
         if c.state != CampaignState.PENDING_APPROVAL:
             raise CampaignStateError("campaign.error.not_waiting", id=c.id, state=state_word(c.state))
-        if by.staff_id is None:
-            raise ApprovalRefused("campaign.error.approve_needs_person")
-        staff = await self.store.auth.staff_by_id(by.staff_id)
-        if staff is None or not staff.active or staff.role != Role.CITY_ADMIN:
-            raise ApprovalRefused("campaign.error.approve_not_city_admin", who=by.label)
-        if c.started_by_staff == by.staff_id:
-            if c.started_by != by.label:  # through a token they made
-                raise ApprovalRefused("campaign.error.approve_same_person_through", same_person=True, who=by.label,
-                                      id=c.id, via=c.started_by)
-            raise ApprovalRefused("campaign.error.approve_same_person", same_person=True, who=by.label, id=c.id)
+        refused = await self._approval_refused(c, by)
+        if refused is not None or by.staff_id is None:  # the second never holds: it tells the type checker
+            raise await self._refuse(c, by, refused or ApprovalRefused("campaign.error.approve_needs_person"))
         if not force:
             await self.refuse_duplicate(c.kind, c.scope, c.title, c.options, other_than=c.id, waiting_too=False)
         await self._plan(c)
         if not await self.campaigns.approve(c.id, self.clock.now(), by.label, by.staff_id):
             now = await self.get(c.id)
             if now.state == CampaignState.PENDING_APPROVAL:  # the store's own check of the same rule
-                raise ApprovalRefused("campaign.error.approve_same_person", same_person=True, who=by.label, id=c.id)
+                raise await self._refuse(c, by, ApprovalRefused(
+                    "campaign.error.approve_same_person", same_person=True, who=by.label, id=c.id))
             raise CampaignStateError("campaign.error.changed_while_approving", id=c.id, state=state_word(now.state))
         log.info("campaign_approved", campaign_id=c.id, source=c.source, forced=force)
         self._changed()
         await self._audit("approve", c, by)
         return await self.get(c.id)
+
+    async def _approval_refused(self, c: Campaign, by: Actor) -> ApprovalRefused | None:
+        """Why `by` may not approve `c` under the two-person rule, None when they may."""
+        if by.staff_id is None:
+            return ApprovalRefused("campaign.error.approve_needs_person")
+        staff = await self.store.auth.staff_by_id(by.staff_id)
+        if staff is None or not staff.active or staff.role != Role.CITY_ADMIN:
+            return ApprovalRefused("campaign.error.approve_not_city_admin", who=by.label)
+        if c.started_by_staff == by.staff_id:
+            if c.started_by != by.label:  # through a token they made
+                return ApprovalRefused("campaign.error.approve_same_person_through", same_person=True, who=by.label,
+                                       id=c.id, via=c.started_by)
+            return ApprovalRefused("campaign.error.approve_same_person", same_person=True, who=by.label, id=c.id)
+        return None
+
+    async def _refuse(self, c: Campaign, by: Actor, refused: ApprovalRefused) -> ApprovalRefused:
+        """A refused approval goes in the audit log before it is raised, whichever door it came by (CLI,
+        console, API): a city's auditors must see attempts at the two-person rule, not only approvals.
+        `detail`: why (`same_person`, `same_person_through`, `not_city_admin`, `needs_person`)."""
+        log.warning("campaign_approve_refused", campaign_id=c.id, reason=refused.said.key)
+        await self._audit("approve_refused", c, by, refused.said.key.removeprefix("campaign.error.approve_"))
+        return refused
 
     async def _ask_for_approval(self, c: Campaign, actor: Actor) -> None:
         """Every other city admin with a contact hears that a real event waits for them (QA: at 3 a.m.

@@ -242,6 +242,49 @@ async def test_who_started_approved_closed_and_cancelled_each_campaign_is_in_the
                    ("campaign", "notice", "cli:root", None, drill.id, "0 contacts")]
 
 
+def test_a_refused_self_approval_is_in_the_audit_log_whichever_way_it_came(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: `campaign approve --as` the starter, the console's approve form and the API's approve, each by the
+    one who started the real event, were refused (403) but left no entry: the export showed approvals only."""
+    from safetynet.broadcast.service import CampaignService, CampaignSpec
+    from safetynet.cli import main
+    from safetynet.domain import CampaignKind
+    from safetynet.domain.campaigns import Actor
+
+    async def start(w: World) -> tuple[int, int]:
+        found = await w.store.auth.staff_by_login("admin")
+        assert found is not None
+        spec = CampaignSpec("地震", CampaignKind.REAL, ("city",), {"ja": "無事ですか"})
+        real = await CampaignService(w.store, w.cfg, w.clock).launch(spec, created_by="admin",
+                                                                      by=Actor("admin", found[0].id))
+        return real.id, found[0].id
+
+    cid, admin = _in_world(tmp_path, start)
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", SECRET_KEY)
+    c = ["--config", str(tmp_path / "config.toml")]
+    assert main([*c, "campaign", "approve", str(cid), "--as", "admin"]) != 0
+
+    async def over_the_web() -> None:
+        async with world(tmp_path, seeded=False) as w, client() as http:
+            csrf = await login(http, w, "admin")
+            async with http.post(f"{w.url}/city/campaigns/{cid}/approve", data={"csrf": csrf, "really": "1"}) as r:
+                assert r.status == 403
+            async with http.post(f"{w.url}/api/campaigns/{cid}/approve", json={},
+                                 headers={"X-CSRF-Token": csrf}) as r:
+                assert r.status == 403
+
+    asyncio.run(over_the_web())
+    out = tmp_path / "audit.csv"
+    assert main([*c, "audit", "export", "--output", str(out)]) == 0
+    rows = [r for r in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig")))
+            if r["campaign_id"] == str(cid)]
+    refused = ("campaign", "approve_refused", "admin", str(admin), "same_person")
+    assert [(r["action"], r["what"], r["actor"], r["staff_id"], r["detail"]) for r in rows] == [
+        ("campaign", "start", "admin", str(admin), "real"), refused, refused, refused]
+    state = _in_world(tmp_path, lambda w: w.store.campaigns.get(cid), seeded=False)
+    assert state is not None and state.state == "pending_approval"
+
+
 def test_staff_and_token_changes_from_the_command_line_are_recorded(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """QA: who added or removed a head, reset a password or made a token was written nowhere."""
