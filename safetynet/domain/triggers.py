@@ -77,15 +77,8 @@ KIND_BY_TITLE: Mapping[str, JmaKind] = {
     "津波警報・注意報・予報a": JmaKind.TSUNAMI,
 }
 
-# Plain names for reasons, in the words printed on the telegrams.
-KIND_NAMES: Mapping[str, str] = {
-    JmaKind.INTENSITY_FLASH: "intensity flash (震度速報)",
-    JmaKind.HYPOCENTER: "hypocentre report (震源に関する情報)",
-    JmaKind.HYPOCENTER_INTENSITY: "hypocentre and intensity report (震源・震度に関する情報)",
-    JmaKind.TSUNAMI: "tsunami warning (津波警報・注意報)",
-    JmaKind.EARLY_WARNING: "earthquake early warning (緊急地震速報)",
-    "cap": "CAP alert",
-}
+# The kinds a reason names in words (catalog `trigger.reason.kind.<kind>`); any other is "report".
+NAMED_KINDS: frozenset[str] = frozenset({*(k.value for k in JmaKind if k != JmaKind.OTHER), "cap"})
 
 DECISIONS = ("ignore", "propose", "start", "update", "withdraw")
 ACTIONS = ("propose", "start")
@@ -99,15 +92,41 @@ class AreaMatch:
     name: str
     level: str  # area | city | coast | geocode
     rank: int  # intensity rank, or tsunami grade for coasts
-    note: str = ""
+    note: str = ""  # JMA's Condition, e.g. UNRECEIVED_5LOWER
 
-    @property
-    def label(self) -> str:
-        if self.level == "coast":
-            return TsunamiGrade.LABELS.get(self.rank, "")
-        if self.note == UNRECEIVED_5LOWER and self.rank == intensity_rank("5-"):
-            return "震度5弱以上 (未入電: estimated, not received yet)"
-        return intensity_label(self.rank)
+
+@dataclass(frozen=True)
+class ReasonPart:
+    """One piece of a decision's reason as data: a catalog key (`trigger.reason.*`) and its values, so
+    the reason can be said in any reader's language (`triggers/reasons.py`), not only in the English
+    stored beside it. A value is plain (a place name, a number, JMA's 震度6弱), another part (a word
+    that has its own translation), or a tuple of parts (whole sentences, such as the reason a stale
+    telegram would have had)."""
+
+    key: str
+    values: tuple[tuple[str, ReasonValue], ...] = ()
+
+    @classmethod
+    def of(cls, key: str, /, **values: ReasonValue) -> ReasonPart:
+        return cls(key, tuple(values.items()))
+
+    @classmethod
+    def from_data(cls, raw: Mapping[str, Any]) -> ReasonPart:
+        """The part `asdict` wrote: {"key": …, "values": [[name, value], …]}."""
+        return cls(str(raw["key"]), tuple((str(name), _reason_value(v)) for name, v in raw.get("values", ())))
+
+
+ReasonValue = str | int | float | ReasonPart | tuple[ReasonPart, ...]
+
+
+def _reason_value(raw: Any) -> ReasonValue:
+    if isinstance(raw, Mapping):
+        return ReasonPart.from_data(raw)
+    if isinstance(raw, list | tuple):
+        return tuple(ReasonPart.from_data(p) for p in raw)
+    if isinstance(raw, str | int | float):
+        return raw
+    raise TypeError(f"not a reason value: {raw!r}")
 
 
 @dataclass(frozen=True)
@@ -156,6 +175,9 @@ class Decision:
     messages: tuple[tuple[str, str], ...] = ()  # (language, text) offered as the message
     aliases: tuple[str, ...] = ()  # CAP "sender,identifier" this event is also known by
     qualifies: bool = False  # the telegram alone meets the thresholds
+    # `reason` as catalog keys and values, said in the reader's language (the replay in a Japanese
+    # terminal); `reason` is its English. Empty in decisions stored before: they have only the text.
+    parts: tuple[ReasonPart, ...] = ()
 
     @property
     def creates(self) -> bool:
@@ -172,6 +194,7 @@ class Decision:
         data["places"] = tuple(AreaMatch(**p) for p in data.get("places", ()))
         data["messages"] = tuple((str(a), str(b)) for a, b in data.get("messages", ()))
         data["aliases"] = tuple(data.get("aliases", ()))
+        data["parts"] = tuple(ReasonPart.from_data(p) for p in data.get("parts", ()))
         return cls(**data)
 
 

@@ -12,10 +12,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from safetynet.config import Config
-from safetynet.console import print_error, say
+from safetynet.console import cli_language, print_error, say
 from safetynet.domain.japan_time import date_time_jst
-from safetynet.domain.triggers import TriggerInputError, TriggerRules, TriggerState
+from safetynet.domain.triggers import ReasonPart, TriggerInputError, TriggerRules, TriggerState
 from safetynet.triggers.inputs import Telegram, parse_telegram, sort_key
+from safetynet.triggers.reasons import say_reason
 from safetynet.triggers.rules import apply, decide
 from safetynet.triggers.settings import TriggerConfigError, as_rules, rules_from_config
 
@@ -31,6 +32,11 @@ class ReplayRow:
     campaign: int | None  # the campaign this replay would create or change, numbered from 1; None when ignored
     kind: str = "real"
     reported_at: float | None = None
+    parts: tuple[ReasonPart, ...] = ()  # `reason` as catalog keys, said in the terminal's language
+
+    def said(self, lang: str) -> str:
+        """The reason in `lang`; the English text when it has no parts."""
+        return say_reason(self.parts, lang) if self.parts else self.reason
 
     def as_json(self) -> dict[str, object]:
         return {"file": self.file, "event_id": self.event_id, "decision": self.decision,
@@ -45,7 +51,9 @@ def _read(files: Iterable[str | Path], rules: TriggerRules) -> tuple[list[tuple[
         try:
             good.append((parse_telegram(path.read_bytes(), rules), path.name))
         except (TriggerInputError, OSError) as e:
-            bad.append(ReplayRow(path.name, "", "ignore", f"Not a usable telegram, refused: {e}", None))
+            # the parser's own words stay English: they name the XML's elements as the schema spells them
+            parts = (ReasonPart.of("trigger.reason.unusable", error=str(e)),)
+            bad.append(ReplayRow(path.name, "", "ignore", say_reason(parts, "en"), None, parts=parts))
     good.sort(key=lambda item: (*sort_key(item[0]), item[1]))
     bad.sort(key=lambda row: row.file)
     return good, bad
@@ -65,7 +73,7 @@ def replay(files: Iterable[str | Path], cfg: Config | TriggerRules) -> list[Repl
             d = replace(d, campaign=created)
         apply(state, d)
         campaign = None if d.decision == "ignore" else d.campaign
-        rows.append(ReplayRow(name, d.event_id, d.decision, d.reason, campaign, d.kind, d.reported_at))
+        rows.append(ReplayRow(name, d.event_id, d.decision, d.reason, campaign, d.kind, d.reported_at, d.parts))
     return rows + bad
 
 
@@ -81,10 +89,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 _NO_TIME = "-" * len("YYYY-MM-DD HH:MM JST")  # as wide as a time: the columns stay in line
 
 
-def _line(row: ReplayRow) -> str:
+def _line(row: ReplayRow, lang: str) -> str:
     when = date_time_jst(row.reported_at) if row.reported_at is not None else _NO_TIME
     campaign = f"#{row.campaign}" if row.campaign is not None else "-"
-    return f"{when}  {row.decision:<8} {campaign:<4} {row.file}  {row.event_id}\n    {row.reason}"
+    return f"{when}  {row.decision:<8} {campaign:<4} {row.file}  {row.event_id}\n    {row.said(lang)}"
 
 
 def main(cfg: Config, args: argparse.Namespace) -> int:
@@ -97,9 +105,12 @@ def main(cfg: Config, args: argparse.Namespace) -> int:
     except TriggerConfigError as e:
         print_error(e)
         return 2
+    # The lines are read by the city's 防災担当, in the terminal's language; --json is for scripts and
+    # stays English, as the log, trigger_events and the API say a reason.
+    lang = cli_language()
     for row in replay(folder_files(folder), rules):
         if args.json:
             print(json.dumps(row.as_json(), ensure_ascii=False))
         else:
-            print(_line(row))
+            print(_line(row, lang))
     return 0

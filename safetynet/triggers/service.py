@@ -18,13 +18,14 @@ import structlog
 from safetynet.clock import Clock, SystemClock
 from safetynet.config import Config
 from safetynet.domain.japan_time import date_time_jst
-from safetynet.domain.triggers import Decision, TriggerInputError, TriggerRecord, TriggerState
+from safetynet.domain.triggers import Decision, ReasonPart, TriggerInputError, TriggerRecord, TriggerState
 from safetynet.store import Store
 from safetynet.triggers.cap import CapAlert, parse_cap
 from safetynet.triggers.feed import FeedPoller, PollResult
 from safetynet.triggers.inputs import Telegram, parse_telegram
 from safetynet.triggers.jma import JmaTelegram, parse_jma
 from safetynet.triggers.port import CampaignPort, CampaignRequest
+from safetynet.triggers.reasons import reason_fields
 from safetynet.triggers.rules import apply, decide
 from safetynet.triggers.settings import rules_from_config
 from safetynet.triggers.watch import DirectoryWatcher
@@ -119,8 +120,7 @@ class TriggerService:
     def _duplicate(t: Telegram) -> Decision:
         src = "cap" if isinstance(t, CapAlert) else "jma"
         event_id = t.identifier if isinstance(t, CapAlert) else t.event_id
-        return Decision("ignore", "This telegram was already received and decided: nothing to do.",
-                        source=src, event_id=event_id)
+        return Decision("ignore", **reason_fields((ReasonPart.of("trigger.reason.duplicate"),)), source=src, event_id=event_id)
 
     def _stale(self, d: Decision) -> Decision:
         if d.decision == "ignore" or not d.reported_at:
@@ -128,9 +128,9 @@ class TriggerService:
         if self.clock.now() - d.reported_at <= self.max_age_seconds:
             return d
         hours = f"{self.max_age_seconds / 3600:g}"
-        return replace(d, decision="ignore", campaign=None, reason=(
-            f"Reported at {date_time_jst(d.reported_at)}, more than {hours} h ago: too old to act on "
-            f"(it would have meant: {d.reason})"))
+        # a decision stored before parts existed is never decided again, so `d.parts` is always there
+        stale = ReasonPart.of("trigger.reason.stale", time=date_time_jst(d.reported_at), hours=hours, meant=d.parts)
+        return replace(d, decision="ignore", campaign=None, **reason_fields((stale,)))
 
     async def _act(self, d: Decision) -> Decision:
         if d.creates:
@@ -146,11 +146,10 @@ class TriggerService:
             # the campaign side tells the city admins of a withdrawal they would otherwise miss
             cancelled = await self.campaigns.cancel_proposed(d.campaign, d.reason)
             if not cancelled and d.mode == "propose":
-                return replace(d, reason=d.reason + " It had already been started by a city admin, so it "
-                               "was left running: close it from the console if nothing happened. "
-                               "The city admins get a staff alert.")
+                return replace(d, **reason_fields((*d.parts, ReasonPart.of("trigger.reason.left_running"))))
             if cancelled and d.mode == "start":  # the log says which of the rules' two cases it was
-                return replace(d, reason=d.reason + f" Campaign #{d.campaign} still waited: cancelled, nothing was sent.")
+                still = ReasonPart.of("trigger.reason.still_waited", campaign=str(d.campaign))
+                return replace(d, **reason_fields((*d.parts, still)))
         return d
 
     # -- sources ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -342,3 +343,44 @@ def test_cli_refuses_a_missing_folder(tmp_path: Path) -> None:
     proc = _cli(str(tmp_path / "nope"), env_extra={}, tmp_path=tmp_path)
     assert proc.returncode == 2
     assert "not a folder" in proc.stderr
+
+
+TOHOKU_ENV = {"SAFETYNET_TRIGGERS_JMA_AREAS": "213,220", "SAFETYNET_TRIGGERS_JMA_CITIES": "0338100",
+              "SAFETYNET_TRIGGERS_JMA_TSUNAMI_AREAS": "220", "SAFETYNET_TRIGGERS_JMA_MIN_INTENSITY": "4",
+              "SAFETYNET_TRIGGERS_JMA_ACTION": "propose"}
+
+
+def _said_reasons(stdout: str) -> list[str]:
+    """The reason lines of the replay's table (each decision's second line, indented)."""
+    return [line.strip() for line in stdout.splitlines() if line.startswith("    ")]
+
+
+@pytest.mark.slow
+def test_cli_says_the_reasons_in_a_japanese_terminals_language(tmp_path: Path) -> None:
+    """City hall's 防災担当 read the reasons to judge whether to trust the trigger: in Japanese, no
+    English sentence left (a config setting named in a reason is as config.toml spells it, a time ends
+    in JST as the table's times do)."""
+    env = {**TOHOKU_ENV, "LANG": "ja_JP.UTF-8", "LC_ALL": "", "LANGUAGE": "", "LC_MESSAGES": ""}
+    proc = _cli(str(JMA), env_extra=env, tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    reasons = _said_reasons(proc.stdout)
+    assert len(reasons) == 105
+    for reason in reasons:
+        words = re.sub(r"triggers\.[a-z_.]+( = [a-z]+)?|\bJST\b", "", reason)
+        assert re.search(r"[A-Za-z]{3,}", words) is None, reason
+    assert reasons.count("緊急地震速報は予測で、観測ではありません。安否確認は、観測した震度（震度速報）を待って判断します。") > 10
+    assert "この震度速報には、設定した地域・市町村が含まれていません。安否確認は作りません。" in reasons
+    assert ("気象庁が、安否確認 #1 のもとになった震源・震度に関する情報を取り消しました。"
+            "提案していた安否確認を取り下げます。") in reasons
+    assert any(r.endswith("余震として扱い、新しい安否確認は作りません。") for r in reasons)
+
+
+@pytest.mark.slow
+def test_cli_says_the_reasons_in_english_elsewhere_as_stored(tmp_path: Path) -> None:
+    """Under C.UTF-8 the table says the same English as the log, the store and --json."""
+    env = {**TOHOKU_ENV, "LANG": "C.UTF-8", "LC_ALL": "", "LANGUAGE": "", "LC_MESSAGES": ""}
+    proc = _cli(str(JMA), env_extra=env, tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert _said_reasons(proc.stdout) == [row.reason for row in _rows(TOHOKU)]
+    as_json = _cli(str(JMA), "--json", env_extra={**env, "LANG": "ja_JP.UTF-8"}, tmp_path=tmp_path)
+    assert [json.loads(line)["reason"] for line in as_json.stdout.splitlines()] == [row.reason for row in _rows(TOHOKU)]

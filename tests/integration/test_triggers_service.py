@@ -21,6 +21,7 @@ from safetynet.config import CapConfig, Config, JmaConfig, TriggersConfig
 from safetynet.domain.triggers import TriggerInputError
 from safetynet.store import Store, open_store
 from safetynet.triggers.port import CampaignRequest
+from safetynet.triggers.reasons import say_reason
 from safetynet.triggers.service import TriggerService, handle_cap, handle_jma
 from safetynet.triggers.xmlsafe import MAX_BODY_BYTES
 
@@ -178,6 +179,9 @@ async def test_an_old_telegram_is_recorded_but_not_acted_on(tmp_path: Path) -> N
     async with service_on(tmp_path, tohoku(), port, clock) as (svc, store):
         d = await svc.ingest_jma(sample("32-35_06_03_100915_VXSE53.xml"))
         assert d.decision == "ignore" and "too old to act on" in d.reason and "campaign proposed" in d.reason
+        # a Japanese reader reads both the age and what it would have meant in Japanese
+        ja = say_reason(d.parts, "ja")
+        assert "古すぎて対応しません" in ja and "安否確認を提案しました" in ja and "campaign" not in ja
         assert port.campaigns == {}
         assert [r.decision for r in await store.triggers.recent()] == ["ignore"]
 

@@ -10,6 +10,7 @@ from conftest import DATA
 from safetynet.config import Config, JmaConfig, TriggersConfig
 from safetynet.domain.triggers import (
     JmaKind,
+    ReasonPart,
     TriggerInputError,
     TriggerRules,
     TsunamiGrade,
@@ -17,6 +18,8 @@ from safetynet.domain.triggers import (
     intensity_rank,
 )
 from safetynet.triggers.jma import parse_jma
+from safetynet.triggers.reasons import say_part
+from safetynet.triggers.rules import place_label
 from safetynet.triggers.settings import TriggerConfigError, rules_from_config
 from safetynet.triggers.xmlsafe import MAX_BODY_BYTES
 
@@ -53,7 +56,10 @@ def test_unreceived_5lower_counts_as_5lower() -> None:
     t = parse_jma(sample("32-35_06_03_100915_VXSE53.xml"), rules)
     [m] = t.matches
     assert (m.name, m.rank, m.note) == ("金ケ崎町", intensity_rank("5-"), "震度５弱以上未入電")
-    assert "未入電" in m.label
+    # a reason names it as JMA does, in both languages of the replay
+    label = place_label(m)
+    assert isinstance(label, ReasonPart)
+    assert "未入電" in say_part(label, "en") and "未入電" in say_part(label, "ja")
 
 
 def test_trailing_space_in_maxint_is_read() -> None:
