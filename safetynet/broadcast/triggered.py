@@ -82,6 +82,10 @@ async def cancel_proposed(svc: CampaignService, campaign_id: int) -> bool:
     done = await svc.campaigns.cancel_draft(campaign_id, svc.clock.now())
     if done:
         svc.notify_changed()
+        if before is not None:
+            # the audit log names who cancelled every campaign, as a person's cancel is (CampaignService.cancel):
+            # here the trigger, on the report's 取消 or Cancel
+            await svc._audit("cancel", before, TRIGGER)  # the service's own entry: one format for every cancel
         if before is not None and before.state != CampaignState.DRAFT:
             await svc.tell_withdrawn(before, waiting=True)
         return True

@@ -80,6 +80,9 @@ async def test_a_cap_cancellation_of_a_real_event_waiting_for_approval_cancels_i
         assert "still waited: cancelled, nothing was sent" in d.reason
         c = await svc.get(started.campaign)
         assert c.state == "cancelled"
+        # the audit log says who cancelled the real event, as it does for a person's cancel
+        cancels = [e for e in await env.store.audit.entries() if (e.action, e.what) == ("campaign", "cancel")]
+        assert [(e.actor, e.campaign_id, e.detail) for e in cancels] == [("trigger", c.id, "real")]
         new = (await told(env, "7770011"))["7770011"][1:]
         assert len(new) == 1, new
         assert new[0].startswith(f"【発信元が取消】承認待ちの実災害「{c.title[:10]}")
