@@ -191,16 +191,49 @@ def _checked(password: str, login: str) -> str:
     return password
 
 
+def shown_database(cfg: Config) -> str:
+    """The city's database as a message names it: the SQLite file, or the PostgreSQL URL without its password."""
+    if check_store_url(cfg.store.url) == "sqlite":
+        return str(cfg.db_path)
+    from safetynet.store.postgres.db import redact
+
+    return redact(cfg.store.url.strip())
+
+
+def push_key_file(cfg: Config) -> Path:
+    """Where the city's web-push (VAPID) key is: the data folder's vapid_private.pem."""
+    from safetynet.channels.webpush.vapid import VAPID_KEY_FILE
+
+    return cfg.data_dir / VAPID_KEY_FILE
+
+
+async def refuse_a_new_push_key(cfg: Config, store: Store) -> None:
+    """CommandError when this machine has no vapid_private.pem while phones are enrolled for push: the
+    key made on first use would be another, and every enrolled phone is bound to the first (QA: a second
+    machine set up with SAFETYNET_SECRET_KEY alone, as the README said, signed pushes no phone took).
+    A city without a subscription loses nothing by a new key: it is made on first use, as ever."""
+    from safetynet.channels.webpush import WEBPUSH
+
+    key = push_key_file(cfg)
+    if key.exists() or not await store.roster.has_live_contacts(WEBPUSH.name):
+        return
+    raise CommandError(say("cli.push_key_lost", db=shown_database(cfg), key=str(key), folder=str(cfg.data_dir)))
+
+
 async def _refuse_new_keys_for_a_city(cfg: Config) -> None:
     """A city's database whose keys are not here (a rebuilt server, a new data folder): new keys would
     silently void every printed letter, reply link and push subscription (QA: `init` on a new host
-    printed 作成: …/secret.key, and every /join code said 正しくありません). Refused: bring the keys back."""
+    printed 作成: …/secret.key, and every /join code said 正しくありません). Refused: bring the keys back.
+    With the secret key given (SAFETYNET_SECRET_KEY) the web-push key is still made here, so its file is
+    looked for too."""
     key_file = cfg.data_dir / "secret.key"
-    if os.environ.get("SAFETYNET_SECRET_KEY") or key_file.exists():
+    secret_here = bool(os.environ.get("SAFETYNET_SECRET_KEY")) or key_file.exists()
+    if secret_here and push_key_file(cfg).exists():
         return
     async with store_session(cfg) as store:
-        if await store.auth.count_city_admins() > 0:
+        if not secret_here and await store.auth.count_city_admins() > 0:
             raise CommandError(say("cli.init.keys_missing", key=str(key_file), folder=str(cfg.data_dir)))
+        await refuse_a_new_push_key(cfg, store)
 
 
 def _cannot_write(cfg: Config, e: OSError) -> CommandError:

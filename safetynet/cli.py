@@ -19,7 +19,6 @@ from safetynet.channels import registry
 from safetynet.config import (
     Config,
     ConfigError,
-    check_store_url,
     config_path_from,
     database_unwritable,
     load_config,
@@ -41,6 +40,9 @@ _STORE_ENV = ("SAFETYNET_STORE_URL", "SAFETYNET_STORE_PATH")
 # The commands that sign with the secret key: reply links, enrolment codes, webhook secrets.
 _NEEDS_KEY = frozenset({("serve",), ("roster", "codes"), ("roster", "letters"), ("campaign", "start"),
                         ("campaign", "approve")})
+# The commands that make a web-push key where the data folder has none (the push sender and the enrolment
+# page make it on first use); `init` looks for itself. `campaign start` and the letters sign nothing for push.
+_MAKES_PUSH_KEY = frozenset({("serve",)})
 
 
 def _lazy(target: str) -> Handler:
@@ -296,30 +298,35 @@ def _check_keys(cfg: Config, command: tuple[str, ...]) -> None:
     """CommandError when `command` signs with the secret key and the city's key is gone (QA: with
     var/secret.key moved away, `roster letters` and `serve` said to run `safetynet init`, which rightly
     refuses a city whose keys are missing: the way back is the backup). A database with no city yet
-    (no admin) keeps the command's own advice, `init`."""
-    if command not in _NEEDS_KEY or cfg.secrets.secret_key:
+    (no admin) keeps the command's own advice, `init`. Also when `command` would make a web-push key
+    while phones are enrolled with the city's (`admin.refuse_a_new_push_key`)."""
+    from safetynet.admin import CommandError, push_key_file, refuse_a_new_push_key, shown_database
+    from safetynet.channels.webpush import NAME as WEBPUSH
+
+    key_lost = command in _NEEDS_KEY and not cfg.secrets.secret_key
+    push_key_missing = (command in _MAKES_PUSH_KEY and WEBPUSH in cfg.channels.enabled()
+                        and not push_key_file(cfg).exists())
+    if not key_lost and not push_key_missing:
         return
     import asyncio
 
-    from safetynet.admin import CommandError
     from safetynet.store import StoreError, store_session
 
-    async def holds_a_city() -> bool:
+    async def check() -> bool:
+        """Whether the secret key is lost to a city (or CommandError for the push key's)."""
         async with store_session(cfg) as store:
-            return await store.auth.count_city_admins() > 0
+            if key_lost:
+                return await store.auth.count_city_admins() > 0
+            await refuse_a_new_push_key(cfg, store)
+            return False
 
     try:
-        if not asyncio.run(holds_a_city()):
+        if not asyncio.run(check()):
             return
     except StoreError:
         return  # the command opens it again and says why it cannot
-    if check_store_url(cfg.store.url) == "sqlite":
-        db = str(cfg.db_path)
-    else:
-        from safetynet.store.postgres.db import redact
-
-        db = redact(cfg.store.url.strip())
-    raise CommandError(say("cli.keys_lost", db=db, key=str(cfg.data_dir / "secret.key"), folder=str(cfg.data_dir)))
+    raise CommandError(say("cli.keys_lost", db=shown_database(cfg), key=str(cfg.data_dir / "secret.key"),
+                           folder=str(cfg.data_dir)))
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

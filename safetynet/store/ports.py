@@ -168,6 +168,13 @@ class RosterRepo(Protocol):
         left a bot); returns how many changed."""
         ...
 
+    async def has_live_contacts(self, kind: ContactKind) -> bool:
+        """Whether any working contact of `kind` is stored: a current household's (a removed one keeps
+        none) or a staff member's. One look-up however large the roster (the kind leads an index): the
+        CLI asks it before a command that would make a new web-push key for a city whose phones are
+        bound to the old one."""
+        ...
+
     async def set_enrolment_codes(self, pairs: Iterable[tuple[int, str]]) -> int:
         """Stores (household id, code hash) pairs, replacing a household's previous code; returns how many."""
         ...

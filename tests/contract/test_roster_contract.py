@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from safetynet.domain import Role
 from safetynet.domain.roster import HouseholdRecord, UnknownScopeError
 
 from .support import (
@@ -294,6 +295,30 @@ async def test_every_working_contact_of_an_address_is_marked_dead_at_once(store_
         # re-enrolled: working again
         again = await store.roster.add_contact(ids["S-3"], "telegram", "5550003")
         assert again.working
+
+
+async def test_live_contacts_of_a_kind_are_found_working_ones_only(store_factory: StoreFactory) -> None:
+    """Whether any phone is bound to the city's web-push key: a working subscription of a current
+    household, or a staff member's; a dead one, or one of a removed household, binds nothing."""
+    async with store_factory() as store:
+        assert not await store.roster.has_live_contacts("webpush")
+        ids = await seed(store)
+        assert not await store.roster.has_live_contacts("webpush")  # the roster's kinds only
+        assert await store.roster.has_live_contacts("mobile") and await store.roster.has_live_contacts("telegram")
+        push = await store.roster.add_contact(ids["M-1"], "webpush", '{"endpoint":"https://p/1"}')
+        assert await store.roster.has_live_contacts("webpush")
+        await store.roster.mark_contact_dead(push.id, "410 Gone")
+        assert not await store.roster.has_live_contacts("webpush")
+        await store.roster.add_contact(ids["M-1"], "webpush", push.address)  # enrolled again
+        assert await store.roster.has_live_contacts("webpush")
+        m2 = HouseholdRecord(SOUTH, MATSU, "1班", "M-2", "伊藤 三郎", "松町2")
+        await store.roster.import_households([*(r for r in city() if r.household_key != "M-1"), m2], replace=True)
+        assert not await store.roster.has_live_contacts("webpush")
+        head = await store.auth.add_staff("head", "桜 会長", Role.ASSOCIATION_HEAD, f"association:{SAKURA}", None)
+        await store.auth.add_staff_contact(head.id, "webpush", '{"endpoint":"https://p/2"}')
+        assert await store.roster.has_live_contacts("webpush")
+        assert await store.auth.remove_staff("head")
+        assert not await store.roster.has_live_contacts("webpush")
 
 
 async def test_enrolment_codes_are_replaced_and_letters_listed_in_order(store_factory: StoreFactory) -> None:

@@ -4,6 +4,7 @@ database that cannot be written, or stopped with Ctrl-C at once."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import os
@@ -20,9 +21,11 @@ from ports import free_port, listening_socket
 from roster_helpers import init_city, new_city
 
 from safetynet import servecmd
+from safetynet.admin import shown_database
 from safetynet.cli import main
 from safetynet.config import load_config
 from safetynet.i18n import t
+from safetynet.store import store_session
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "examples" / "roster-sample.csv"
@@ -156,6 +159,72 @@ def test_a_database_with_no_city_yet_keeps_the_advice_to_run_init(
     assert main(["--config", str(cfg), "serve", "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert "run `safetynet init`" in err and "backup" not in err
+
+
+# -- 2b. a second machine without the city's web-push key: copy it, not a new one ------------------------
+
+def _enrol_a_phone_for_push(config: str, *, gone: bool = False) -> None:
+    """A household's phone subscribed to push (`gone`: and the push service has since said it is gone)."""
+    async def enrol() -> None:
+        async with store_session(load_config(Path(config))) as store:
+            (first, *_) = await store.roster.letter_order(["city"], only_without_code=False)
+            push = await store.roster.add_contact(first, "webpush", '{"endpoint":"https://fcm.googleapis.com/fcm/send/1"}')
+            if gone:
+                await store.roster.mark_contact_dead(push.id, "410 Gone")
+
+    asyncio.run(enrol())
+
+
+@pytest.fixture
+def second_machine(city: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The city's data folder as a second machine set up by the README has it: the secret key given by
+    SAFETYNET_SECRET_KEY, and no vapid_private.pem (it stayed on the first machine)."""
+    var = tmp_path / "var"
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", (var / "secret.key").read_text().strip())
+    (var / "secret.key").unlink()
+    (var / "vapid_private.pem").rename(tmp_path / "first-machine.pem")
+    return var
+
+
+def _made_here(var: Path) -> list[str]:
+    """The files of the data folder, the database's own aside (PostgreSQL has none)."""
+    return sorted(p.name for p in var.iterdir() if not p.name.startswith("sn.db"))
+
+
+def test_a_machine_without_the_push_key_of_a_city_with_phones_enrolled_refuses_to_make_another(
+        city: list[str], second_machine: Path, capsys: pytest.CaptureFixture[str], taken: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new key made on first use would sign pushes that no enrolled phone takes: `serve` (its sender and
+    its enrolment page make one) and `init` refuse, saying to copy the first machine's key."""
+    _enrol_a_phone_for_push(city[1])
+    said = "error: " + t("en", "cli.push_key_lost", db=shown_database(load_config(Path(city[1]))),
+                         key=str(second_machine / "vapid_private.pem"), folder=str(second_machine)) + "\n"
+    # a command that signs nothing for push goes on, and makes no key either
+    assert main([*city, "campaign", "start", str(DRILL)]) == 0
+    capsys.readouterr()
+    assert main([*city, "init"]) == 2
+    assert capsys.readouterr() == ("", said)
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
+    assert main([*city, "serve", "--port", str(taken)]) == 2
+    assert "プッシュ通知の鍵" in capsys.readouterr().err
+    terminal_locale(monkeypatch, "C.UTF-8")
+    # last: the code before this went on to the port (taken) and said so
+    assert main([*city, "serve", "--port", str(taken)]) == 2
+    assert capsys.readouterr().err == said
+    assert _made_here(second_machine) == []  # no new key
+
+
+def test_without_a_phone_enrolled_for_push_a_new_key_is_made_on_first_use(
+        city: list[str], second_machine: Path, capsys: pytest.CaptureFixture[str], taken: int) -> None:
+    """A city none of whose phones is bound to a key loses nothing by a new one (a fresh city, the tests):
+    the commands go on, also when the only subscription is dead (the push service said it is gone)."""
+    _enrol_a_phone_for_push(city[1], gone=True)
+    assert main([*city, "serve", "--port", str(taken)]) == 2  # past the keys, on to the port
+    assert capsys.readouterr().err == "error: " + t("en", "cli.serve.port_in_use", address=f"127.0.0.1:{taken}",
+                                                    section="[server]") + "\n"
+    assert main([*city, "init"]) == 0
+    assert f"created {second_machine / 'vapid_private.pem'}" in capsys.readouterr().out
+    assert _made_here(second_machine) == ["vapid_private.pem"]
 
 
 # -- 3. a port already taken, an address not this machine's: one line, exit 2, nothing left open ---------

@@ -290,6 +290,11 @@ class MemoryRoster:
             log.info("contacts_marked_dead", kind=kind, count=len(found))
         return len(found)
 
+    async def has_live_contacts(self, kind: ContactKind) -> bool:
+        await asyncio.sleep(0)
+        return (any(c.kind == kind and c.state == "working" for c in self.t.contacts.values())
+                or any(c.kind == kind for c in self.t.staff_contacts.values()))
+
     # -- enrolment codes ---------------------------------------------------------------------
 
     async def set_enrolment_codes(self, pairs: Iterable[tuple[int, str]]) -> int:

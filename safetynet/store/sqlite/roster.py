@@ -335,6 +335,13 @@ class RosterStore:
             log.info("contacts_marked_dead", kind=kind, count=changed)
         return changed
 
+    async def has_live_contacts(self, kind: ContactKind) -> bool:
+        # contacts_address (kind, address) answers the first; staff_contacts is a handful of rows
+        found = await self.db.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM contacts WHERE kind = ? AND state = 'working')"
+            " OR EXISTS (SELECT 1 FROM staff_contacts WHERE kind = ?)", (kind, kind), False)
+        return bool(found)
+
     # -- enrolment codes ------------------------------------------------------------
 
     async def set_enrolment_codes(self, pairs: Iterable[tuple[int, str]]) -> int:
