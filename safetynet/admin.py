@@ -35,7 +35,7 @@ from safetynet.domain.roster import (
 from safetynet.i18n import t
 from safetynet.i18n.terms import contact_kind_word, role_word, scope_word
 from safetynet.passwords import PasswordError, check_password
-from safetynet.store import Store, store_session
+from safetynet.store import Store, StoreError, store_session
 
 
 class CommandError(Exception):
@@ -132,16 +132,22 @@ def ensure_keys(cfg: Config) -> list[str]:
         cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # the database and keys: owner only
         key_file = cfg.data_dir / "secret.key"
         if not os.environ.get("SAFETYNET_SECRET_KEY") and not key_file.exists():
-            _write_secret_file(key_file, secrets.token_urlsafe(32))  # 43 characters: passes config's floor
-            made.append(key_file)
+            try:
+                _write_secret_file(key_file, secrets.token_urlsafe(32))  # 43 characters: passes config's floor
+                made.append(key_file)
+            except FileExistsError:
+                pass  # another `init` made it since the look: the city's key is theirs, and it is here
         for spec in registry.SPECS:  # each channel's own keys (web push's VAPID pair)
             if spec.init is not None:
                 before = set(cfg.data_dir.iterdir())
+                keys: object = None
                 try:
-                    load(spec.init)(cfg.data_dir)
+                    keys = load(spec.init)(cfg.data_dir)
                 finally:
                     with contextlib.suppress(OSError):  # not to hide why the channel's keys failed
-                        made += sorted(set(cfg.data_dir.iterdir()) - before)
+                        # a key file another `init` made meanwhile is theirs: not said, not removed
+                        if getattr(keys, "created", True):
+                            made += sorted(set(cfg.data_dir.iterdir()) - before)
     except BaseException:
         for path in reversed(made):
             path.unlink(missing_ok=True)
@@ -263,7 +269,18 @@ async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str
         if await store.auth.count_city_admins() == 0:
             if password is None:
                 password = printed_password = secrets.token_urlsafe(12)
-            await store.auth.add_staff(login, t("ja", "staff.first_admin_name"), Role.CITY_ADMIN, "city", hash_password(password))
+            try:
+                await store.auth.add_staff(login, t("ja", "staff.first_admin_name"), Role.CITY_ADMIN, "city",
+                                           hash_password(password))
+            except (StaffError, StoreError) as e:
+                # QA: two `init` at once on a new PostgreSQL database both counted no admin, and the
+                # second's traceback ended in "login 'admin' already exists" (or, inserting at the same
+                # moment, its unique key refused it: a StoreError)
+                if await store.auth.count_city_admins() > 0:
+                    raise CommandError(say("cli.init.raced", login=login)) from None
+                if isinstance(e, StaffError):  # the login is a staff member's who is not an admin
+                    raise CommandError(say(e.key, **e.values) if e.key else str(e)) from None
+                raise
             created.append(say("cli.init.city_admin", login=login))
     return created, printed_password
 

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import stat
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from locale_helpers import terminal_locale
+from py_vapid import Vapid02
 from roster_helpers import SECRET_KEY
 
-from safetynet.auth import verify_password
+from safetynet import admin
+from safetynet.auth import hash_password, verify_password
+from safetynet.channels.webpush import vapid
+from safetynet.channels.webpush.vapid import VAPID_KEY_FILE
 from safetynet.cli import main
-from safetynet.config import load_config
-from safetynet.store import store_session
+from safetynet.config import Config, load_config
+from safetynet.domain import Role
+from safetynet.domain.roster import Staff
+from safetynet.i18n import t
+from safetynet.store import Store, store_session
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "roster-sample.csv"
 ADMIN_PW = "kinkyu-renraku-mou"
@@ -73,6 +83,68 @@ def test_init_with_the_keys_gone_refuses_to_make_new_ones_for_a_city(
     monkeypatch.setenv("SAFETYNET_SECRET_KEY", SECRET_KEY)  # the key from the environment: nothing to refuse
     (data / "secret.key").unlink()
     assert main(["--config", str(cfg_path), "init"]) == 0
+
+
+def _other_init_writes_its_key(data: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """Another `init` running beside this one writes its web-push key between this one's look and its write
+    (the interleaving, without timing): the key file's content it leaves."""
+    theirs = Vapid02()
+    theirs.generate_keys()
+
+    class KeyMadeByTheOtherInit(Vapid02):  # ours is generated; theirs lands in the folder first
+        def generate_keys(self) -> None:
+            super().generate_keys()
+            (data / VAPID_KEY_FILE).write_bytes(theirs.private_pem())
+
+    monkeypatch.setattr(vapid, "Vapid02", KeyMadeByTheOtherInit)
+    return bytes(theirs.private_pem())
+
+
+def test_two_inits_at_once_the_second_says_the_first_made_the_city(
+    cfg_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QA: two `safetynet init` at once on a new PostgreSQL database; one ended in a traceback ("login 'admin'
+    already exists"). Here the other `init` makes its admin between this one's count and its write."""
+    data = cfg_path.parent / "data"
+    other_init_key = _other_init_writes_its_key(data, monkeypatch)
+    real_session = admin.store_session
+
+    @contextlib.asynccontextmanager
+    async def admin_made_by_the_other_init(cfg: Config) -> AsyncIterator[Store]:
+        async with real_session(cfg) as store:
+            ours = store.auth.add_staff
+
+            async def add_staff(*args: Any, **kwargs: Any) -> Staff:
+                await ours("admin", "other", Role.CITY_ADMIN, "city", hash_password(ADMIN_PW))
+                return await ours(*args, **kwargs)
+
+            monkeypatch.setattr(store.auth, "add_staff", add_staff)
+            yield store
+
+    monkeypatch.setattr(admin, "store_session", admin_made_by_the_other_init)
+    assert main(["--config", str(cfg_path), "init"]) == 2
+    said = t("en", "cli.init.raced", login="admin")
+    assert capsys.readouterr() == ("", f"error: {said}\n")  # no password, no "created", no traceback
+    assert (data / VAPID_KEY_FILE).read_bytes() == other_init_key  # theirs is kept
+    monkeypatch.undo()
+    assert main(["--config", str(cfg_path), "init"]) == 0
+    assert capsys.readouterr().out == t("en", "cli.init.nothing") + "\n"
+    assert main(["--config", str(cfg_path), "staff", "list"]) == 0
+    assert [line.split("\t")[:2] for line in capsys.readouterr().out.splitlines()] == [["admin", "city_admin"]]
+
+
+def test_a_key_another_init_made_at_the_same_moment_is_not_said_to_be_made_here(
+    cfg_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QA: both `init` printed "created …/vapid_private.pem"; only the one whose file is in the folder made it."""
+    assert main(["--config", str(cfg_path), "init"]) == 0
+    data = cfg_path.parent / "data"
+    (data / VAPID_KEY_FILE).unlink()  # no phone enrolled yet: a new key is made
+    capsys.readouterr()
+    theirs = _other_init_writes_its_key(data, monkeypatch)
+    assert main(["--config", str(cfg_path), "init"]) == 0
+    assert capsys.readouterr().out == t("en", "cli.init.nothing") + "\n"
+    assert (data / VAPID_KEY_FILE).read_bytes() == theirs
 
 
 def test_staff_roles_scopes_and_the_three_deputy_limit(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -39,11 +39,14 @@ class VapidKeys:
     vapid: Vapid02
     # The public key as the browser's PushManager.subscribe({applicationServerKey}) wants it.
     application_server_key: str
+    # Whether this call wrote the key file: `init` lists only what it made (QA: two `init` at once both
+    # printed "created …/vapid_private.pem", the one whose file lost the race too)
+    created: bool = field(default=False, compare=False)
 
 
-def _keys(v: Vapid02) -> VapidKeys:
+def _keys(v: Vapid02, created: bool = False) -> VapidKeys:
     raw = v.public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-    return VapidKeys(v, b64u(raw))
+    return VapidKeys(v, b64u(raw), created)
 
 
 def load_or_create_vapid(data_dir: Path) -> VapidKeys:
@@ -64,7 +67,7 @@ def load_or_create_vapid(data_dir: Path) -> VapidKeys:
         except FileExistsError:
             pass  # another process created it first: use theirs
         else:
-            return _keys(v)
+            return _keys(v, created=True)
         finally:
             part.unlink(missing_ok=True)
     if path.stat().st_mode & 0o077:
