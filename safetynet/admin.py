@@ -247,7 +247,35 @@ def _cannot_write(cfg: Config, e: OSError) -> CommandError:
     return CommandError(say("cli.init.cannot_write", folder=str(cfg.data_dir), reason=e.strerror or str(e)))
 
 
-async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str], str | None]:
+async def _applied_migrations(cfg: Config) -> list[str]:
+    """The migrations the city's schema has (`0105_household_notices`…), read without migrating:
+    none for a database with no schema yet."""
+    if check_store_url(cfg.store.url) == "postgresql":
+        from safetynet.store.postgres.db import PgDatabase
+
+        pg = await PgDatabase.open(cfg.store.url.strip(), min_size=1, max_size=1, migrate=False)
+        try:
+            if await pg.fetchval("SELECT to_regclass('schema_version') IS NOT NULL") is not True:
+                return []
+            rows = await pg.fetchall("SELECT version, name FROM schema_version ORDER BY version")
+        finally:
+            await pg.close()
+    else:
+        from safetynet.store.sqlite.db import Database
+
+        db = await Database.open(cfg.db_path, readers=1, migrate=False,
+                                 busy_timeout_seconds=cfg.store.busy_timeout_seconds)
+        try:
+            if not await db.fetchval("SELECT count(*) FROM sqlite_master WHERE name = 'schema_version'", (), 0):
+                return []
+            rows = await db.fetchall("SELECT version, name FROM schema_version ORDER BY version")
+        finally:
+            await db.close()
+    return [f"{int(r[0]):04d}_{r[1]}" for r in rows]
+
+
+async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str], str | None, list[str]]:
+    """(what was created, the admin password to print once, the migrations applied to an existing schema)."""
     _checked_input(check_login, login)
     if password is not None:
         _checked(password, login)  # before anything is created
@@ -256,6 +284,9 @@ async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str
         existed = check_store_url(cfg.store.url) != "sqlite" or cfg.db_path.exists()
     except OSError as e:  # a folder on the way it may not look into (PermissionError)
         raise _cannot_write(cfg, e) from None
+    # QA: `init` on a database of an older schema said "nothing changed" while it migrated it. Compared
+    # with what the schema has after, before any session opens (opening migrates)
+    before = await _applied_migrations(cfg) if existed else []
     if existed:
         await _refuse_new_keys_for_a_city(cfg)
     try:
@@ -282,12 +313,16 @@ async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str
                     raise CommandError(say(e.key, **e.values) if e.key else str(e)) from None
                 raise
             created.append(say("cli.init.city_admin", login=login))
-    return created, printed_password
+    # a database with no schema before is a new city, whose migrations are its making, not news
+    migrated = [m for m in await _applied_migrations(cfg) if m not in before] if before else []
+    return created, printed_password, migrated
 
 
 def init(cfg: Config, args: argparse.Namespace) -> int:
-    created, password = asyncio.run(_init(cfg, args.admin_login, args.admin_password))
-    if not created:
+    created, password, migrated = asyncio.run(_init(cfg, args.admin_login, args.admin_password))
+    if migrated:
+        print(say("cli.init.migrated", count=len(migrated), migrations=", ".join(migrated)))
+    elif not created:
         print(say("cli.init.nothing"))
     for item in created:
         print(say("cli.init.created", item=item))

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import pytest
 from locale_helpers import terminal_locale
 from py_vapid import Vapid02
@@ -25,6 +26,7 @@ from safetynet.domain import Role
 from safetynet.domain.roster import Staff
 from safetynet.i18n import t
 from safetynet.store import Store, store_session
+from safetynet.store.sqlite.db import _migrate, _migrations
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "roster-sample.csv"
 ADMIN_PW = "kinkyu-renraku-mou"
@@ -145,6 +147,30 @@ def test_a_key_another_init_made_at_the_same_moment_is_not_said_to_be_made_here(
     assert main(["--config", str(cfg_path), "init"]) == 0
     assert capsys.readouterr().out == t("en", "cli.init.nothing") + "\n"
     assert (data / VAPID_KEY_FILE).read_bytes() == theirs
+
+
+@pytest.mark.sqlite_only
+def test_init_on_a_database_of_an_older_schema_says_which_migrations_it_applied(
+    cfg_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """QA: after an upgrade, `init` on the city's database printed "already initialised; nothing changed"
+    while it applied migrations."""
+    cfg = load_config(cfg_path)
+    admin.ensure_keys(cfg)
+    newest = _migrations()[-2:]
+
+    async def city_of_the_release_before() -> None:
+        async with aiosqlite.connect(cfg.db_path, isolation_level=None) as conn:
+            await _migrate(conn, _migrations()[:-2])
+            await conn.execute("INSERT INTO staff (login, display_name, role, scope, created_at)"
+                               " VALUES ('admin', '管理者', 'city_admin', 'city', 0)")
+
+    asyncio.run(city_of_the_release_before())
+    assert main(["--config", str(cfg_path), "init"]) == 0
+    names = ", ".join(f"{v:04d}_{n}" for v, n, _ in newest)
+    assert capsys.readouterr().out == t("en", "cli.init.migrated", count=2, migrations=names) + "\n"
+    assert main(["--config", str(cfg_path), "init"]) == 0
+    assert capsys.readouterr().out == t("en", "cli.init.nothing") + "\n"
 
 
 def test_staff_roles_scopes_and_the_three_deputy_limit(
