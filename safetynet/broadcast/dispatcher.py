@@ -50,6 +50,7 @@ from safetynet.domain.campaigns import (
 from safetynet.metrics import Metrics
 from safetynet.replies.tokens import check_token, check_url, reply_token, reply_url
 from safetynet.store import Store, StoreError
+from safetynet.store.errors import ConnectionLost
 
 log = structlog.get_logger("broadcast.dispatcher")
 
@@ -237,8 +238,9 @@ class Dispatcher:
                     continue
             except StoreError as e:
                 # A locked or failing disk must not end the dispatcher: what it holds is leased, the
-                # rest waits in the outbox; it tries again shortly.
-                log.error("dispatcher_store_error", error=str(e))
+                # rest waits in the outbox; it tries again shortly. A lost connection is a warning: the
+                # pool opens another, and the retry is all there is to it.
+                (log.warning if isinstance(e, ConnectionLost) else log.error)("dispatcher_store_error", error=str(e))
                 await self._pause(STORE_RETRY_SECONDS)
                 continue
             await self._wait(None if burst else self.poll_seconds)
@@ -253,6 +255,8 @@ class Dispatcher:
                 return
             try:
                 await self.outbox.renew_leases(self.owner, lease, list(self._held))
+            except ConnectionLost as e:  # renewed on the next round, well within the lease
+                log.warning("lease_renewal_failed", error=str(e))
             except Exception:
                 log.exception("lease_renewal_failed")
 

@@ -21,6 +21,7 @@ from safetynet.broadcast.planner import plan_step
 from safetynet.clock import Clock
 from safetynet.domain import CampaignKind
 from safetynet.domain.campaigns import Campaign, LadderProgress, LadderStep
+from safetynet.store.errors import StoreUnavailable
 from safetynet.store.ports import CampaignRepo
 
 log = structlog.get_logger("broadcast.ladder")
@@ -57,6 +58,10 @@ class LadderScheduler:
         while not self._stop.is_set():
             try:
                 await self.tick()
+            except StoreUnavailable as e:
+                # a lost connection (a terminated backend, a restart) or a database down for a moment:
+                # expected, and the next tick does the work again; its trace would only bury the line
+                log.warning("ladder_tick_retried", error=str(e))
             except Exception:
                 log.exception("ladder_tick_failed")
             stopper = asyncio.ensure_future(self._stop.wait())

@@ -11,6 +11,16 @@ class StoreUnavailable(StoreError):
     """Writes are failing; callers must stop acknowledging work they cannot store."""
 
 
+class ConnectionLost(StoreUnavailable):
+    """The database ended the connection under a statement (restarted, the backend terminated): the work
+    on it was rolled back, unless `while_committing` (its COMMIT was sent: written or not, nobody can
+    tell). Expected in a long night, and said by whoever runs the work again, as a retry, not a fault."""
+
+    def __init__(self, message: str, while_committing: bool = False) -> None:
+        super().__init__(message)
+        self.while_committing = while_committing
+
+
 class SchemaTooNew(StoreError):
     """The database was migrated by a newer SafetyNet than this one: its tables may mean things this
     code does not know, so nothing opens it (an older database is migrated instead)."""

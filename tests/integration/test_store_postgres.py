@@ -13,17 +13,20 @@ from typing import Any, TypeVar
 
 import asyncpg
 import pytest
+import structlog
 from contract.support import ROUTES, city, running_campaign, seed, token_of
-from pg_helpers import SERVER, pg_schema, pg_store
+from pg_helpers import SERVER, TEST_DB, pg_schema, pg_store
 from roster_helpers import SECRET_KEY
 
+from safetynet.broadcast.ladder import LadderScheduler
 from safetynet.cli import main
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind, Role, Status
 from safetynet.domain.replies import ReplyDetails, ReplyItem, ReplyTarget, TokenAnswer
 from safetynet.store import Store, StoreUnavailable
+from safetynet.store.errors import ConnectionLost
 from safetynet.store.postgres import PostgresStore, open_postgres_store
-from safetynet.store.postgres.db import pg_sql
+from safetynet.store.postgres.db import PgConn, connection_lost, pg_sql
 from safetynet.store.sqlite import open_sqlite_store
 
 T = TypeVar("T")
@@ -239,3 +242,85 @@ async def test_an_escalation_claim_skips_a_help_request_another_process_holds() 
         assert await asyncio.wait_for(r.store.replies.claim_unhandled_help(r.clock.now()), 5) == []
         await held.rollback()
         assert await r.store.replies.claim_unhandled_help(r.clock.now()) == [(cid, hid)]
+
+
+def test_asyncpg_words_for_a_connection_the_server_ended_are_a_lost_connection() -> None:
+    """QA's line (`pg_terminate_backend` during a first wave): "cannot switch to state 15; another operation
+    (2) is in progress" is asyncpg's protocol left waiting for the end of the FATAL it got while idle, not two
+    coroutines on one connection (that one reads "cannot perform operation: …", and stays a fault)."""
+    assert connection_lost(asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in progress"))
+    assert connection_lost(asyncpg.InterfaceError("cannot call Transaction.__aexit__(): the underlying connection is closed"))
+    assert connection_lost(asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"))
+    assert not connection_lost(asyncpg.InterfaceError("cannot perform operation: another operation is in progress"))
+    assert not connection_lost(asyncpg.InternalClientError("cannot switch to state 15; another operation (12) is in progress"))
+    assert not connection_lost(asyncpg.ReadOnlySQLTransactionError("cannot execute INSERT in a read-only transaction"))
+
+
+@contextlib.asynccontextmanager
+async def _terminated_at(monkeypatch: pytest.MonkeyPatch, prefix: str) -> AsyncIterator[list[int]]:
+    """The first statement of the store that starts with `prefix` finds its connection ended by the server,
+    as `pg_terminate_backend` from psql does (waited for: the backend is gone before the statement goes);
+    yields the pids ended."""
+    admin = await asyncpg.connect(f"{SERVER}/{TEST_DB}")
+    ended: list[int] = []
+    run = PgConn.run
+
+    async def terminating(self: PgConn, sql: str, params: Any = ()) -> Any:
+        if sql.lstrip().startswith(prefix) and not ended:
+            ended.append(self.raw.get_server_pid())
+            assert await admin.fetchval("SELECT pg_terminate_backend($1, 10000)", ended[0])
+        return await run(self, sql, params)
+
+    monkeypatch.setattr(PgConn, "run", terminating)
+    try:
+        yield ended
+    finally:
+        monkeypatch.undo()
+        await admin.close()
+
+
+async def test_a_connection_ended_mid_write_is_a_lost_connection_retried_not_a_fault(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: `pg_terminate_backend` of the dispatcher's connections during a first wave logged store_write_failed
+    at error and ladder_tick_failed with a stack trace inside the JSON, though nothing was lost. Here the
+    ladder's write of a step's progress finds its backend ended: the store says the connection was lost
+    (info: the caller says what it does about it), the ladder a warning without a trace, and its next tick
+    does the step; nothing at error level."""
+    clock = FakeClock()
+    async with pg_store(tmp_path, clock) as store:
+        assert isinstance(store, PostgresStore)
+        await seed(store)
+        cid = await running_campaign(store)
+        campaign = await store.campaigns.get(cid)
+        assert campaign is not None
+        await clock.advance(campaign.ladder[1].after_seconds)  # step 1 is due
+        ladder = LadderScheduler(store.campaigns, clock)
+        with structlog.testing.capture_logs() as logs:
+            async with _terminated_at(monkeypatch, "UPDATE campaign_ladder SET next_step") as ended:
+                task = asyncio.ensure_future(ladder.run())
+                for _ in range(500):  # ticks on the fake clock until the step is recorded
+                    if (await store.campaigns.ladder_progress(cid)).next_step == 2:
+                        break
+                    await clock.advance(1)
+                ladder.stop()
+                await task
+        assert ended and (await store.campaigns.ladder_progress(cid)).next_step == 2
+        events = [(e["event"], e["log_level"]) for e in logs]
+        assert ("store_connection_lost", "info") in events
+        retried = [e for e in logs if e["event"] == "ladder_tick_retried"]
+        assert retried and retried[0]["log_level"] == "warning"
+        assert "the connection to the database was lost" in retried[0]["error"]
+        assert not [e for e in logs if e["log_level"] in ("error", "critical") or "exc_info" in e], logs
+        assert store.healthy  # the next write worked: /readyz is fine again
+
+
+async def test_a_transaction_whose_connection_is_ended_raises_connection_lost_and_writes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with pg_store(tmp_path, FakeClock()) as store:
+        assert isinstance(store, PostgresStore)
+        async with _terminated_at(monkeypatch, "INSERT INTO staff") as ended:
+            with pytest.raises(ConnectionLost) as lost:
+                await store.auth.add_staff("x", "X", Role.CITY_ADMIN, "city", None)
+        assert ended and not lost.value.while_committing and not store.healthy
+        await store.auth.add_staff("y", "Y", Role.CITY_ADMIN, "city", None)  # the pool opened another
+        assert store.healthy and await store.auth.count_city_admins() == 1

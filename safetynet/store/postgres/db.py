@@ -25,7 +25,7 @@ from typing import Any, TypeAlias
 import asyncpg
 import structlog
 
-from safetynet.store.errors import SchemaTooNew, StoreError, StoreUnavailable
+from safetynet.store.errors import ConnectionLost, SchemaTooNew, StoreError, StoreUnavailable
 
 log = structlog.get_logger("store")
 
@@ -47,6 +47,35 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.InvalidAuthorizationSpecificationError,
     OSError,
 )
+
+# The server ended the connection the statement ran on (pg_terminate_backend, a restart, a crash).
+_ENDED_BY_SERVER: tuple[type[BaseException], ...] = (
+    asyncpg.ConnectionDoesNotExistError,  # "connection was closed in the middle of operation"
+    asyncpg.AdminShutdownError,  # 57P01: terminating connection due to administrator command
+    asyncpg.CrashShutdownError,
+)
+
+
+def connection_lost(e: BaseException) -> bool:
+    """Whether `e` is asyncpg's word for a connection the server ended, as opposed to a database that
+    takes none (down, read-only, full) or a bad statement. Besides its own errors for it, asyncpg says it
+    in two ways that read like misuse: a FATAL ErrorResponse that comes while the connection is idle (a
+    backend terminated between two statements of a transaction, or in the pool) leaves its protocol in
+    the state that waits for the error's end (2, "error consume") until the socket's end is read, and a
+    statement sent in between is refused with "cannot switch to state N; another operation (2) is in
+    progress"; once the end is read, "the underlying connection is closed" / "protocol is in the
+    failed state". Two coroutines on one connection read differently ("cannot perform operation:
+    another operation is in progress", raised before any state switch): not this, and still a fault."""
+    if isinstance(e, _ENDED_BY_SERVER):
+        return True
+    text = str(e)
+    if isinstance(e, asyncpg.InternalClientError):
+        return text.startswith("cannot switch to state") and (
+            "another operation (2)" in text or '"failed" state' in text)
+    if isinstance(e, asyncpg.InterfaceError):
+        return "connection is closed" in text  # "connection is closed", "the underlying connection is closed"
+    return False
+
 
 # A migration's first line may say it must run outside a transaction (CREATE INDEX CONCURRENTLY).
 NO_TRANSACTION = "-- transaction: none"
@@ -408,12 +437,15 @@ class PgDatabase:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgConn]:
         """A pooled connection in a transaction; rolled back on any exception, cancellation included.
-        A database that cannot take writes (down, read-only, full) raises StoreUnavailable."""
+        A database that cannot take writes (down, read-only, full) raises StoreUnavailable; a connection
+        the server ended, ConnectionLost (`while_committing` once the work is done: its COMMIT was sent)."""
+        committing = False
         try:
             async with self.pool.acquire() as raw, raw.transaction():
                 yield PgConn(raw)
+                committing = True
         except (*CONNECTION_ERRORS, asyncpg.PostgresError) as e:
-            raise self._mapped(e, writing=True) from e
+            raise self._mapped(e, writing=True, committing=committing) from e
         self.failed = None
 
     async def write_fetch(self, sql: str, *args: Any) -> list[Row]:
@@ -435,21 +467,31 @@ class PgDatabase:
         except (*CONNECTION_ERRORS, asyncpg.PostgresError) as e:
             raise self._mapped(e, writing=True) from e
 
-    def _mapped(self, e: BaseException, writing: bool = False) -> Exception:
-        """The store's error for a driver's: StoreUnavailable when the database cannot take the work
-        (a write marks the store unhealthy), OverflowError for an id past 64 bits (as SQLite raises:
-        it names nothing that exists), StoreError for the rest."""
+    def _mapped(self, e: BaseException, writing: bool = False, committing: bool = False) -> Exception:
+        """The store's error for a driver's: ConnectionLost when the server ended the connection (the
+        pool opens another for the next work), StoreUnavailable when the database cannot take the work
+        (a write marks the store unhealthy either way), OverflowError for an id past 64 bits (as SQLite
+        raises: it names nothing that exists), StoreError for the rest."""
         if isinstance(e, asyncpg.DataError) and "out of int64 range" in str(e):
             return OverflowError(str(e))
+        if connection_lost(e):
+            if writing:
+                self._mark_failed(e, lost=True)
+            return ConnectionLost(f"the connection to the database was lost: {e}", while_committing=committing)
         if isinstance(e, CONNECTION_ERRORS):
             if writing:
                 self._mark_failed(e)
             return StoreUnavailable(str(e))
         return StoreError(str(e))
 
-    def _mark_failed(self, e: BaseException) -> None:
+    def _mark_failed(self, e: BaseException, lost: bool = False) -> None:
         if self.failed is None:
-            log.error("store_write_failed", error=str(e), url=redact(self.url))
+            if lost:
+                # info: the caller says it, as what it does next (the dispatcher's retry, a warning; the
+                # command line's line in the operator's language, with no log line on the terminal)
+                log.info("store_connection_lost", error=str(e), url=redact(self.url))
+            else:
+                log.error("store_write_failed", error=str(e), url=redact(self.url))
         self.failed = e
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
