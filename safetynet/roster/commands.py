@@ -29,6 +29,7 @@ from safetynet.roster.enrol_letters import issue_codes
 from safetynet.roster.generate import generate_roster
 from safetynet.roster.names import MovedAssociation, NewAssociation, moved_associations, new_associations
 from safetynet.store import SchemaTooNew, StoreError, store_session
+from safetynet.store.errors import ConnectionLost
 
 OK, DATA_ERROR, USAGE = 0, 1, 2
 INTERRUPTED = 130  # Ctrl-C, as a shell reports a command stopped by SIGINT
@@ -219,6 +220,15 @@ def import_(cfg: Config, args: argparse.Namespace) -> int:
             print(say("cli.roster.import_stopped"), file=sys.stderr)
             return INTERRUPTED
         outcome = done[0], []  # stopped while the store closed: imported all the same
+    except ConnectionLost as e:
+        # PostgreSQL ended the connection (restarted, the backend terminated): the import's transaction
+        # was rolled back, or, cut off in its COMMIT, nobody can tell; either way running it again is
+        # right, as an import of the same file twice leaves the roster as once (QA: asyncpg's "cannot call
+        # Transaction.__aexit__(): the underlying connection is closed" after a JSON log line)
+        if not done:
+            print_error(say("cli.roster.import_lost_committing" if e.while_committing else "cli.roster.import_lost"))
+            return USAGE
+        outcome = done[0], []  # lost while the store closed: imported all the same
     if isinstance(outcome, int):
         return outcome
     summary, found = outcome

@@ -313,6 +313,58 @@ def test_ctrl_c_during_the_imports_commit_reports_it_imported(
     assert "新町会" in _association_names(city)
 
 
+@pytest.mark.skipif(not ON_POSTGRES, reason="a connection the server ends: PostgreSQL's")
+@pytest.mark.parametrize(("at", "said"), [
+    ("copy", "error: the connection to the database was lost; nothing was imported: run it again"),
+    ("COMMIT", "error: the connection to the database was lost as the import was committed: it may or may not"
+               " have been written. Run it again (importing the same file twice leaves the roster as once)"),
+])
+def test_a_connection_lost_during_the_import_says_so_in_one_line_and_a_second_run_imports(
+        at: str, said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """QA (`pg_terminate_backend` of the database's connections during `roster import`): a JSON
+    store_write_failed line on the terminal, then "the database cannot be used: cannot call
+    Transaction.__aexit__(): the underlying connection is closed". Here the server ends the import's
+    connection as its COPY (or its COMMIT) is sent: one line says so and what to do, exit 2, nothing
+    imported; the same command again imports the file."""
+    import asyncpg
+
+    c = init_city(tmp_path)
+    capsys.readouterr()
+    url = load_config(Path(c[1])).store.url
+    ended: list[int] = []
+
+    async def terminate(con: Any) -> None:
+        ended.append(con.get_server_pid())
+        admin = await asyncpg.connect(url)
+        try:  # returns once the backend is gone, as psql's pg_terminate_backend leaves it
+            assert await admin.fetchval("SELECT pg_terminate_backend($1, 10000)", ended[0])
+        finally:
+            await admin.close()
+
+    copy, execute = asyncpg.connection.Connection.copy_records_to_table, asyncpg.connection.Connection.execute
+
+    async def copying(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if at == "copy" and not ended:
+            await terminate(self)
+        return await copy(self, *args, **kwargs)
+
+    async def executing(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+        if at == "COMMIT" and sql.rstrip(";") == "COMMIT" and not ended:  # the command's first is the import's
+            await terminate(self)
+        return await execute(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.connection.Connection, "copy_records_to_table", copying)
+    monkeypatch.setattr(asyncpg.connection.Connection, "execute", executing)
+    assert main([*c, "roster", "import", str(SAMPLE)]) == 2
+    out, err = capsys.readouterr()
+    assert ended and out == "" and err.splitlines() == [said]  # no log line, no trace
+    monkeypatch.undo()
+    assert _association_names(c) == set()
+    assert main([*c, "roster", "import", str(SAMPLE)]) == 0
+    assert "households: 600 added" in capsys.readouterr().out
+
+
 def test_ctrl_c_while_the_file_is_read_says_so_in_japanese(
         city: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     def interrupted(*args: object, **kwargs: object) -> None:
