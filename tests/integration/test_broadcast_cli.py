@@ -87,6 +87,31 @@ def test_status_speaks_japanese_under_a_japanese_locale(city: Path, capsys: pyte
     assert "(drill, running)" in out and "  pending " in out  # English keeps the words scripts read
 
 
+def test_status_counts_the_door_knock_list(city: Path, capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: `campaign status` (and --json) had no door-knock figure, so an operator could not see every
+    household accounted for (answered, on the door-knock list, …) without SQL."""
+    code, out, _ = run(city, capsys, "start", str(DRILLS / "association-monthly.toml"), "--scope",
+                       "district:北地区", "--json")
+    cid = json.loads(out)["id"]
+
+    async def one_answers_the_other_is_listed() -> None:
+        async with store_session(load_config(city), SystemClock()) as store:
+            await answer(store, cid, min(await store.campaigns.household_statuses(cid)), "safe")
+            await store.campaigns.mark_doorknock(cid, store.clock.now())  # the ladder's last step
+
+    asyncio.run(one_answers_the_other_is_listed())
+    code, out, _ = run(city, capsys, "status", str(cid), "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["doorknock"] == 1 and doc["status"]["safe"] == 1 and doc["households"] == 2
+    terminal_locale(monkeypatch, "C.UTF-8")
+    code, out, _ = run(city, capsys, "status", str(cid))
+    assert out.splitlines()[-1] == f"  {'doorknock':20} {1:>8}"
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
+    code, out, _ = run(city, capsys, "status", str(cid))
+    assert out.splitlines()[-1].split() == ["戸別訪問（未回答）", "1"]
+
+
 def test_preview_start_status_close_report(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(city, capsys, "preview", str(DRILLS / "citywide-earthquake.toml"))
     assert code == 0 and "3 households" in out and "sms at 10/s" in out and "cost estimate" in out
@@ -150,7 +175,7 @@ def test_list_and_status_say_their_words_in_the_terminals_language_and_line_up(
     def width(text: str) -> int:
         return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
-    assert code == 0 and len(counts) == 7 and "無事" in out
+    assert code == 0 and len(counts) == 8 and "無事" in out and "戸別訪問（未回答）" in out
     assert {width(line) for line in counts} == {2 + 20 + 1 + 8}  # every count ends in the same column
     terminal_locale(monkeypatch, "C.UTF-8")  # English keeps the data's words
     code, out, _ = run(city, capsys, "list", "--json")
