@@ -199,6 +199,21 @@ def test_cancel_help_says_it_cancels_a_running_campaign_and_who_is_told(
     assert done.value.code == 0 and all("".join(w.split()) in out for w in words), out
 
 
+@pytest.mark.parametrize(("lang", "words"), [
+    ("C.UTF-8", ("prints the id, then waits until the ladder is done", "minutes")),
+    ("ja_JP.UTF-8", ("ID を表示したあと", "回答し終えるまで戻りません", "数分かかります")),
+])
+def test_start_help_says_simulate_waits_for_the_simulation(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, lang: str, words: tuple[str, ...]) -> None:
+    """QA: `campaign start … --simulate --json` printed the id, then held the terminal about 6 minutes, which
+    its help did not say."""
+    terminal_locale(monkeypatch, lang)
+    with pytest.raises(SystemExit) as done:
+        main(["campaign", "start", "--help"])
+    out = "".join(capsys.readouterr().out.split())  # argparse wraps the text wherever the terminal's width says
+    assert done.value.code == 0 and all("".join(w.split()) in out for w in words), out
+
+
 def test_list_shows_the_latest_campaigns_newest_first(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(city, capsys, "list")
     assert code == 0 and out.strip() == "no campaigns yet"
