@@ -97,6 +97,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if e2e in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.slow)
     if not pg_helpers.ON_POSTGRES:
+        # deselected, not skipped, as sqlite_only tests are in the PostgreSQL pass: they run there
+        only_pg = [item for item in items if item.get_closest_marker("postgres_only") is not None]
+        if only_pg:
+            config.hook.pytest_deselected(items=only_pg)
+            items[:] = [item for item in items if item.get_closest_marker("postgres_only") is None]
         return
     here = Path(__file__).resolve().parent
     stale = [n for n in pg_helpers.LISTED if not any((here / f / n).exists() for f in pg_helpers.BOTH_STORE_FOLDERS)]

@@ -313,7 +313,7 @@ def test_ctrl_c_during_the_imports_commit_reports_it_imported(
     assert "新町会" in _association_names(city)
 
 
-@pytest.mark.skipif(not ON_POSTGRES, reason="a connection the server ends: PostgreSQL's")
+@pytest.mark.postgres_only  # a connection the server ends: PostgreSQL's
 @pytest.mark.parametrize(("at", "said"), [
     ("copy", "error: the connection to the database was lost; nothing was imported: run it again"),
     ("COMMIT", "error: the connection to the database was lost as the import was committed: it may or may not"
