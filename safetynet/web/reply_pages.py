@@ -112,16 +112,24 @@ def _digest(details: ReplyDetails) -> str:
 
 
 def parse_details(form: Any) -> ReplyDetails:
-    """Optional details; anything malformed is dropped rather than losing the answer it came with."""
+    """Optional details; anything malformed is dropped rather than losing the answer it came with.
+    A location in words (「自宅1階」, from an API client or a hand-made form: the page sends only the
+    three values) is kept at the head of the note rather than dropped (QA saw it vanish) or refused
+    (a 400 would lose the call for help it came with)."""
     if not any(form.get(f) for f in _DETAIL_FIELDS):
         return NO_DETAILS  # the one-tap answer: nothing to read
     loc = form.get("location")
-    note = form.get("note")
+    place = loc.strip() if isinstance(loc, str) else ""
+    location = _LOCATIONS.get(place.lower())
+    got = form.get("note")
+    note = got if isinstance(got, str) else None
+    if place and location is None:
+        note = f"{place}\n{note}" if note else place
     return ReplyDetails(
         people_safe=_people(form.get("people_safe")),
         people_injured=_people(form.get("people_injured")),
-        location=_LOCATIONS.get(loc) if isinstance(loc, str) else None,
-        note=note if isinstance(note, str) else None,
+        location=location,
+        note=note,
     )
 
 

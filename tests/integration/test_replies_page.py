@@ -221,13 +221,45 @@ async def test_details_are_stored_and_malformed_ones_dropped(tmp_path: Path) -> 
         first, second = await env.store.replies.history(env.campaign_id, env.hh("A-001").id)
         assert (first.people_safe, first.people_injured, first.location) == (2, 1, "shelter")
         assert first.note is not None and len(first.note) == 200
-        assert (second.people_safe, second.people_injured, second.location, second.note) == (None, None, None, None)
+        # the counts dropped; the place in words kept in the note (see the next test)
+        assert (second.people_safe, second.people_injured, second.location, second.note) == (None, None, None, "moon")
         # as a phone types them: full-width digits, a counter word (QA: 「２」 was dropped without a word)
         typed = {"status": "need_help", "k": "details-0004", "people_safe": "２", "people_injured": "1人"}
         async with env.http.post(url, data=typed) as resp:
             assert resp.status == 200
         *_, third = await env.store.replies.history(env.campaign_id, env.hh("A-001").id)
         assert (third.people_safe, third.people_injured) == (2, 1)
+        await env.intake.idle()
+
+
+async def test_a_location_in_words_is_kept_in_the_note_by_the_form_and_the_json_answer(tmp_path: Path) -> None:
+    # QA: `location=自宅1階` answered 200 and stored nothing of the place; the page sends only the three
+    # values, so the words come from an API client or a hand-made form: kept, never refused (the call for
+    # help came with them)
+    async with running_app(tmp_path) as env:
+        url = env.reply_url("A-001")
+        data = {"status": "need_help", "k": "place-0001", "details": "1", "location": "自宅1階", "note": "足を痛めた"}
+        async with env.http.post(url, data=data) as resp:
+            assert resp.status == 200
+            page = await resp.text()
+        sent = page[page.index('<section class="sent">'):page.index("</section>", page.index('<section class="sent">'))]
+        assert "<dd>自宅1階\n足を痛めた</dd>" in sent  # the resident sees the place was received
+        async with env.http.post(url, data={"status": "need_help", "k": "place-0002", "location": " 2階の寝室 "}) as resp:
+            assert resp.status == 200
+        async with env.http.post(url, data={"status": "need_help", "k": "place-0003", "location": "shelter"}) as resp:
+            assert resp.status == 200
+        base = env.reply_url("A-002")
+        async with env.http.post(base + "/answer", json={"status": "need_help", "key": "sw-place-1",
+                                                         "location": "公民館"}) as resp:
+            assert resp.status == 200 and (await resp.json())["recorded"] is True
+        async with env.http.post(base + "/answer", json={"status": "need_help", "key": "sw-place-2",
+                                                         "location": "home", "note": "台所"}) as resp:
+            assert resp.status == 200
+        form = await env.store.replies.history(env.campaign_id, env.hh("A-001").id)
+        assert [(e.status, e.location, e.note) for e in form] == [
+            ("need_help", None, "自宅1階\n足を痛めた"), ("need_help", None, "2階の寝室"), ("need_help", "shelter", None)]
+        api = await env.store.replies.history(env.campaign_id, env.hh("A-002").id)
+        assert [(e.status, e.location, e.note) for e in api] == [("need_help", None, "公民館"), ("need_help", "home", "台所")]
         await env.intake.idle()
 
 
