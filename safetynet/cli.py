@@ -6,13 +6,14 @@ argparse's own words included (`_Parser`, `_Formatter`)."""
 from __future__ import annotations
 
 import argparse
+import getpass
 import importlib
 import importlib.util
 import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import safetynet.interrupts  # noqa: F401 - first: a Ctrl-C while the rest loads prints no traceback
 from safetynet.channels import registry
@@ -25,6 +26,9 @@ from safetynet.config import (
 )
 from safetynet.console import error_line, id_argument, print_error, say
 from safetynet.logs import configure_logging
+
+if TYPE_CHECKING:
+    from safetynet.store.errors import CannotOpen
 
 Handler = Callable[[Config, argparse.Namespace], int]
 
@@ -355,6 +359,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+_CANNOT_OPEN = {"no_database": "cli.pg_no_database", "refused": "cli.pg_refused", "auth": "cli.pg_auth"}
+
+
+def _cannot_open(cfg: Config, e: CannotOpen) -> str:
+    """The line for a PostgreSQL database that would not open, with the one thing to check for its
+    error (QA: `database "x" does not exist` and `Connect call failed` said no next step). `e.url` has
+    no password, so neither has anything shown here; the setting named is where the URL came from."""
+    from urllib.parse import unquote, urlsplit
+
+    from safetynet.store.postgres.db import redact
+
+    parts = urlsplit(e.url)
+    host = parts.hostname or "localhost"
+    try:
+        port = parts.port or 5432
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    except ValueError:  # several hosts (h1:5432,h2:5432): shown as written
+        port = 5432
+        address = parts.netloc.rpartition("@")[2]
+    # with no database named, PostgreSQL takes the user's name (as createdb and psql do)
+    name = unquote(parts.path.lstrip("/")) or unquote(parts.username or "") or getpass.getuser()
+    setting = "[store] url / SAFETYNET_STORE_URL" if e.url == redact(cfg.store.url.strip()) else "--to"
+    return say(_CANNOT_OPEN.get(e.why, "cli.pg_cannot_open"), url=e.url, reason=e.reason, address=address,
+               host=host, port=port, name=name, setting=setting)
+
+
 def _main(argv: Sequence[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
@@ -382,6 +412,7 @@ def _main(argv: Sequence[str] | None) -> int:
     configure_logging(level, cfg.logging.format)
     from safetynet.admin import CommandError
     from safetynet.store import SchemaTooNew, StoreError
+    from safetynet.store.errors import CannotOpen
 
     try:
         from safetynet.admin import require_database
@@ -397,6 +428,9 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
     except SchemaTooNew as e:
         print_error(say("cli.schema_too_new", found=e.found, known=e.known))
+        return 2
+    except CannotOpen as e:
+        print_error(_cannot_open(cfg, e))
         return 2
     except StoreError as e:
         print_error(database_unwritable(cfg, e) or e)

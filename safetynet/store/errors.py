@@ -11,6 +11,16 @@ class StoreUnavailable(StoreError):
     """Writes are failing; callers must stop acknowledging work they cannot store."""
 
 
+class CannotOpen(StoreUnavailable):
+    """The database could not be opened at all, so the operator has a setting or a server to check:
+    `why` is "no_database", "refused" (nothing listens there), "auth" (login refused) or "other";
+    `url` is the URL without its password and `reason` the driver's words (they never hold it)."""
+
+    def __init__(self, url: str, reason: str, why: str) -> None:
+        super().__init__(f"cannot open the database {url}: {reason}")
+        self.url, self.reason, self.why = url, reason, why
+
+
 class ConnectionLost(StoreUnavailable):
     """The database ended the connection under a statement (restarted, the backend terminated): the work
     on it was rolled back, unless `while_committing` (its COMMIT was sent: written or not, nobody can

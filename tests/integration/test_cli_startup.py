@@ -12,11 +12,14 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from locale_helpers import terminal_locale
+from pg_helpers import SERVER
 from ports import free_port, listening_socket
 from roster_helpers import init_city, new_city
 
@@ -26,6 +29,7 @@ from safetynet.cli import main
 from safetynet.config import load_config
 from safetynet.i18n import t
 from safetynet.store import store_session
+from safetynet.store.postgres.db import redact
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "examples" / "roster-sample.csv"
@@ -356,6 +360,70 @@ def test_serve_refuses_to_start_on_a_database_it_cannot_write(
     servecmd._check_writable(load_config(city[1]))  # where it can write, it passes and leaves nothing
     with contextlib.closing(sqlite3.connect(db)) as conn:
         assert servecmd.WRITE_CHECK_LEASE not in "\n".join(conn.iterdump())
+
+
+# -- 4b. a PostgreSQL database that would not open: what to check, never its password ----------------------
+
+def _on(tmp_path: Path, url: str) -> list[str]:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[store]\nurl = "{url}"\n', encoding="utf-8")
+    return ["--config", str(cfg)]
+
+
+@pytest.fixture
+def pg_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store is the one the config file names, whichever pass this is; an English terminal."""
+    monkeypatch.delenv("SAFETYNET_STORE_URL", raising=False)
+    terminal_locale(monkeypatch, "C.UTF-8")
+
+
+@pytest.mark.parametrize("argv", [["campaign", "list"], ["staff", "list"], ["init"]])
+def test_a_database_that_does_not_exist_is_named_with_createdb(
+        pg_named: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        argv: list[str]) -> None:
+    name = f"safetynet_none_{uuid.uuid4().hex[:8]}"
+    url = f"{SERVER}/{name}"
+    assert main([*_on(tmp_path, url), *argv]) == 2
+    err = capsys.readouterr().err
+    server = urlsplit(SERVER)
+    assert err == "error: " + t("en", "cli.pg_no_database", url=redact(url), name=name,
+                                address=f"{server.hostname}:{server.port or 5432}",
+                                setting="[store] url / SAFETYNET_STORE_URL") + "\n"
+    assert f"has no database named {name}" in err and f"(`createdb {name}`" in err
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
+    assert main([*_on(tmp_path, url), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("エラー: ") and f"に {name} というデータベースがありません" in err
+    assert f"`createdb {name}`" in err and "[store] url / SAFETYNET_STORE_URL" in err
+
+
+def test_a_port_nobody_listens_on_says_to_check_that_postgresql_runs_there_and_hides_the_password(
+        pg_named: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    port = free_port()
+    url = f"postgresql://safetynet:hunter2-kanri@127.0.0.1:{port}/safetynet"
+    assert main([*_on(tmp_path, url), "campaign", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: " + t("en", "cli.pg_refused", url=f"postgresql://safetynet:***@127.0.0.1:{port}/safetynet",
+                                address=f"127.0.0.1:{port}", host="127.0.0.1", port=port,
+                                setting="[store] url / SAFETYNET_STORE_URL") + "\n"
+    assert f"nothing takes connections at 127.0.0.1:{port}" in err and f"pg_isready -h 127.0.0.1 -p {port}" in err
+    assert "hunter2" not in err
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
+    assert main([*_on(tmp_path, url), "campaign", "list"]) == 2
+    err = capsys.readouterr().err
+    assert f"127.0.0.1:{port} で接続を受け付けているものがありません" in err and "PostgreSQL がそこで動いているか" in err
+    assert "hunter2" not in err
+
+
+def test_store_copy_to_a_port_nobody_listens_on_names_the_to_option(
+        pg_named: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    city = init_city(tmp_path)  # a SQLite city to copy from
+    capsys.readouterr()
+    port = free_port()
+    assert main([*city, "store", "copy", "--to", f"postgresql://sn:hunter2-kanri@127.0.0.1:{port}/sn"]) == 2
+    err = capsys.readouterr().err
+    assert f"nothing takes connections at 127.0.0.1:{port}" in err and "names the right host and port" in err
+    assert "that --to names" in err and "hunter2" not in err
 
 
 # -- 5. Ctrl-C at once: exit 130, nothing printed ---------------------------------------------------------

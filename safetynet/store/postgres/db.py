@@ -25,7 +25,7 @@ from typing import Any, TypeAlias
 import asyncpg
 import structlog
 
-from safetynet.store.errors import ConnectionLost, SchemaTooNew, StoreError, StoreUnavailable
+from safetynet.store.errors import CannotOpen, ConnectionLost, SchemaTooNew, StoreError, StoreUnavailable
 
 log = structlog.get_logger("store")
 
@@ -339,6 +339,20 @@ def redact(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
+def _why_not_open(e: BaseException) -> str:
+    """`CannotOpen.why` for the error of a first connection: each asks the operator to check another
+    thing (QA: "database "x" does not exist" and "[Errno 111] Connect call failed" said no next step)."""
+    if isinstance(e, asyncpg.InvalidCatalogNameError):
+        return "no_database"
+    if isinstance(e, asyncpg.InvalidAuthorizationSpecificationError):  # wrong password, no such role, pg_hba
+        return "auth"
+    # a host with several addresses (localhost: ::1 and 127.0.0.1) that all refuse is one OSError
+    # "Multiple exceptions: [Errno 111] Connect call failed …" with no errno of its own
+    if isinstance(e, ConnectionRefusedError) or (isinstance(e, OSError) and "Connect call failed" in str(e)):
+        return "refused"
+    return "other"
+
+
 class PgDatabase:
     """An asyncpg pool over one PostgreSQL database, with the SQLite `Database`'s surface."""
 
@@ -353,10 +367,8 @@ class PgDatabase:
     async def open(cls, url: str, min_size: int = 2, max_size: int = 10, migrate: bool = True) -> PgDatabase:
         try:
             pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_noop_reset)
-        except CONNECTION_ERRORS as e:
-            raise StoreUnavailable(f"cannot open the database {redact(url)}: {e}") from e
-        except asyncpg.PostgresError as e:  # no such database, no such role
-            raise StoreUnavailable(f"cannot open the database {redact(url)}: {e}") from e
+        except (*CONNECTION_ERRORS, asyncpg.PostgresError) as e:  # no such database, no such role…
+            raise CannotOpen(redact(url), str(e), _why_not_open(e)) from e
         db = cls(url, pool)
         try:
             if migrate:
