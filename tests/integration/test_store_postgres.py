@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 import structlog
 from contract.support import ROUTES, city, running_campaign, seed, token_of
+from locale_helpers import terminal_locale
 from pg_helpers import SERVER, TEST_DB, pg_schema, pg_store
 from roster_helpers import SECRET_KEY
 
@@ -23,6 +24,7 @@ from safetynet.broadcast.ladder import LadderScheduler
 from safetynet.cli import main
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind, Role, Status
+from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
 from safetynet.domain.replies import ReplyDetails, ReplyItem, ReplyTarget, TokenAnswer
 from safetynet.store import Store, StoreUnavailable
 from safetynet.store.errors import ConnectionLost
@@ -99,6 +101,47 @@ async def test_store_copy_moves_a_sqlite_city_to_postgresql_and_checks_the_count
             await pg.close()
         # a second copy into the same database is refused: it never merges two cities
         assert await asyncio.to_thread(main, ["store", "copy", "--to", url, "--config", str(_config(tmp_path))]) == 2
+
+
+async def test_store_copy_into_a_database_a_serve_ran_on_is_refused_before_copying_anything(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """QA: a `serve` had run on the target once (only its heartbeats: dispatchers, channel_health); the
+    copy said only "row counts differ after the copy: dispatchers 1→3, channel_health 6→18"."""
+    monkeypatch.delenv("SAFETYNET_STORE_URL", raising=False)  # the source is the config file's SQLite
+    clock = FakeClock()
+    sqlite = await open_sqlite_store(tmp_path / "var" / "safetynet.db", clock, ROUTES)
+    try:
+        await sqlite.roster.import_households(city())
+        await sqlite.health.beat(DispatcherBeat("here:1", "here", 1, ("sms",), 0.0, 0.0),
+                                 [ChannelHealth("here:1", "sms", "ok", 0.0)])
+    finally:
+        await sqlite.close()
+    async with pg_schema() as url:
+        pg = await open_postgres_store(url, clock, ROUTES)
+        try:
+            await pg.health.beat(DispatcherBeat("there:7", "there", 7, ("sms",), 0.0, 0.0),
+                                 [ChannelHealth("there:7", "sms", "ok", 0.0)])
+        finally:
+            await pg.close()
+        argv = ["store", "copy", "--to", url, "--config", str(_config(tmp_path))]
+        terminal_locale(monkeypatch, "C.UTF-8")
+        assert await asyncio.to_thread(main, argv) == 2
+        out, err = capsys.readouterr()
+        assert out == ""  # not a table's count: nothing was copied
+        assert err.startswith("error: the PostgreSQL database ") and "row counts differ" not in err
+        assert "dispatchers, channel_health already hold rows" in err and "nothing was copied" in err
+        assert f"`dropdb {TEST_DB} && createdb {TEST_DB}`" in err
+        terminal_locale(monkeypatch, "ja_JP.UTF-8")
+        assert await asyncio.to_thread(main, argv) == 2
+        err = capsys.readouterr().err
+        assert "dispatchers, channel_health にすでに行があり" in err and "何もコピーしていません" in err
+        assert f"`dropdb {TEST_DB} && createdb {TEST_DB}`" in err
+        pg = await open_postgres_store(url, clock, ROUTES)
+        try:  # the target is as it was: its own heartbeat, no household
+            assert [b.owner for b in await pg.health.dispatchers()] == ["there:7"]
+            assert (await pg.roster.summary()).households == 0
+        finally:
+            await pg.close()
 
 
 async def test_concurrent_claimers_get_disjoint_deliveries() -> None:

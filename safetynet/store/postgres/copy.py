@@ -3,7 +3,8 @@
 Both schemas are migrated to their latest version first; every table then goes across in the
 PostgreSQL migration's order (parents before children) by binary COPY, all in one transaction,
 identity counters are moved past the copied ids, and every table's rows are counted on both sides.
-A target that already holds a roster or a campaign is refused: copying never merges two cities.
+A target with a row in any table the copy writes is refused before anything moves: copying never
+merges two cities, nor a city and the heartbeats of a `serve` that ran there.
 """
 
 from __future__ import annotations
@@ -34,7 +35,13 @@ class TableCount:
 
 
 class TargetNotEmpty(StoreError):
-    """The PostgreSQL database already holds a city."""
+    """The PostgreSQL database already holds rows in `tables` (a city, or only the heartbeats of a
+    `serve` that ran on it): nothing was copied."""
+
+    def __init__(self, tables: list[str]) -> None:
+        super().__init__(f"the PostgreSQL database already has rows in {', '.join(tables)}: nothing was copied;"
+                         " copy only into an empty one")
+        self.tables = tables
 
 
 def table_order() -> list[str]:
@@ -68,12 +75,16 @@ async def _copy(src: Database, dst: PgDatabase) -> list[TableCount]:
     tables = table_order()
     counts: list[TableCount] = []
     async with dst.connection() as con:
-        for t in ("households", "campaigns", "staff"):
-            if await con.fetchval(f"SELECT EXISTS (SELECT 1 FROM {t})"):
-                raise TargetNotEmpty(f"the PostgreSQL database already has {t}: copy only into an empty one")
+        columns_of = {table: await _common_columns(src, con, table) for table in tables}
+        # every table the copy writes, not only the city's own: a `serve` that ran there once left
+        # heartbeats (dispatchers, channel_health), and copying over them made the counts differ after
+        # the whole copy (QA); refused here, before a row moves
+        held = [t for t in tables if columns_of[t] and await con.fetchval(f"SELECT EXISTS (SELECT 1 FROM {t})")]
+        if held:
+            raise TargetNotEmpty(held)
         async with con.transaction():
             for table in tables:
-                columns = await _common_columns(src, con, table)
+                columns = columns_of[table]
                 total = 0
                 async for batch in _batches(src, table, columns):
                     await con.copy_records_to_table(table, records=batch, columns=columns)
