@@ -109,6 +109,8 @@ def main(cfg: Config, args: argparse.Namespace) -> int:
         if e.errno != errno.EADDRINUSE:
             raise
         raise cannot_listen(e, host, port, "[sandbox]") from None
-    except ValueError as e:
-        print(f"error: {e}")
+    except ValueError as e:  # a --rate-limit it cannot read: on stderr, as every command's error
+        from safetynet.console import print_error
+
+        print_error(e)
         return 2

@@ -111,6 +111,10 @@ def _digest(details: ReplyDetails) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+# Of a place given in words (not home, shelter or elsewhere), what the note keeps in front of the words.
+_PLACE_KEPT = 40
+
+
 def parse_details(form: Any) -> ReplyDetails:
     """Optional details; anything malformed is dropped rather than losing the answer it came with.
     A location in words (「自宅1階」, from an API client or a hand-made form: the page sends only the
@@ -124,6 +128,7 @@ def parse_details(form: Any) -> ReplyDetails:
     got = form.get("note")
     note = got if isinstance(got, str) else None
     if place and location is None:
+        place = place[:_PLACE_KEPT]  # the note is clipped as a whole after: the household's own words stay
         note = f"{place}\n{note}" if note else place
     return ReplyDetails(
         people_safe=_people(form.get("people_safe")),

@@ -171,9 +171,10 @@ def main(cfg: Config, args: argparse.Namespace) -> int:
     configure_logging(args.log_level, "auto")
     from safetynet.broadcast.scenario import ScenarioError
     from safetynet.broadcast.service import CampaignError
+    from safetynet.console import print_error
 
     try:
         return asyncio.run(_main(args))
     except (city.CityError, CampaignError, ScenarioError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print_error(e)
         return 2

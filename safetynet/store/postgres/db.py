@@ -336,7 +336,22 @@ async def _noop_reset(conn: asyncpg.Connection) -> None:
 
 
 def redact(url: str) -> str:
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+    """`url` as a person may see it: its password never, given in the user part (an `@` in it
+    included, or with no user) or as `?password=` (review: both were shown, in lines that say the
+    password is not)."""
+    scheme, sep, rest = url.partition("//")
+    if not sep:
+        return url
+    address, slash, tail = rest.partition("/")
+    user, at, host = address.rpartition("@")  # the last @: one in an unescaped password is the password's
+    if at:
+        name, colon, _ = user.partition(":")
+        address = f"{name}:***@{host}" if colon else f"{name}@{host}"
+    path, mark, query = tail.partition("?")
+    if mark:
+        query = "&".join("password=***" if p.partition("=")[0].lower() == "password" else p
+                         for p in query.split("&"))
+    return f"{scheme}//{address}{slash}{path}{mark}{query}"
 
 
 def _why_not_open(e: BaseException) -> str:
@@ -369,6 +384,8 @@ class PgDatabase:
             pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_noop_reset)
         except (*CONNECTION_ERRORS, asyncpg.PostgresError) as e:  # no such database, no such role…
             raise CannotOpen(redact(url), str(e), _why_not_open(e)) from e
+        except ValueError as e:  # a URL asyncpg cannot read (a port that is no number): a traceback, else
+            raise CannotOpen(redact(url), str(e), "other") from e
         db = cls(url, pool)
         try:
             if migrate:

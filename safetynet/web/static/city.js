@@ -26,7 +26,13 @@
     live.textContent = on ? main.dataset.liveOn : main.dataset.liveOff;
     live.classList.toggle("on", on);
   }
+  var WAITING = { pending_approval: 1, draft: 1 };
   function updateState(ev) {
+    // a campaign shown as waiting (no counts, no tables) that started meanwhile: the page it has now
+    if (ev.campaign && !WAITING[ev.campaign.state] && document.querySelector("[data-waiting]")) {
+      window.location.reload();
+      return;
+    }
     var state = document.querySelector("p.campaign [data-campaign-state]");  // not the list of earlier ones
     if (state && ev.campaign && states[ev.campaign.state] && state.textContent !== states[ev.campaign.state]) {
       state.textContent = states[ev.campaign.state];  // closed or cancelled while the page is open
