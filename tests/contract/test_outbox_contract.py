@@ -377,11 +377,12 @@ async def test_a_callback_its_sends_commit_did_not_see_is_applied_later(store_fa
         assert not await store.outbox.record_provider_status("SM-not-yet", "delivered")  # no such send yet: held
         assert await store.outbox.held_status_count() == 2
         assert (await store.campaigns.delivery_counts(cid)).get((0, "sms", "undelivered"), 0) == 0
-        assert await store.outbox.apply_held_statuses() == 1
+        # two dispatchers sweeping at the same moment (each its own connection on PostgreSQL): one applies it
+        assert sorted(await asyncio.gather(store.outbox.apply_held_statuses(), store.outbox.apply_held_statuses())) == [0, 1]
         assert await store.outbox.held_status_count() == 1  # the one whose send is still to come stays held
         assert (await store.campaigns.delivery_counts(cid))[(0, "sms", "undelivered")] == 1
-        # the phone that could not get the SMS is called instead
-        assert ids["U-2"] in {d.household_id for d in await store.outbox.claim([cid], "voice", 5, "w1", 60)}
+        # the phone that could not get the SMS is called instead, once
+        assert [d.household_id for d in await store.outbox.claim([cid], "voice", 5, "w1", 60)].count(ids["U-2"]) == 1
         assert await store.outbox.apply_held_statuses() == 0
 
 
