@@ -36,6 +36,7 @@ from safetynet.domain.replies import (
     ReplyTarget,
     TokenAnswer,
     UndoOutcome,
+    UndoRefused,
     answering_campaign,
     follows_on,
     may_share,
@@ -498,6 +499,7 @@ class ReplyIntake:
         if done is None:
             raise NotFound("this household has not asked for help")
         log.info("help_handled", campaign_id=campaign_id, household_id=household_id, changed=done)
+        await self._help_alike(viewer, campaign_id, household_id, handled=True)
         return done
 
     async def reopen_help(self, viewer: Viewer, campaign_id: int, household_id: int) -> bool:
@@ -515,7 +517,52 @@ class ReplyIntake:
         # the row forgets who had marked it handled: the log keeps who took that back
         log.info("help_reopened", campaign_id=campaign_id, household_id=household_id, changed=done,
                  staff_id=viewer.staff_id)
+        await self._help_alike(viewer, campaign_id, household_id, handled=False)
         return done
+
+    async def _help_alike(self, viewer: Viewer, campaign_id: int, household_id: int, handled: bool) -> None:
+        """Marks handled (`handled`) or reopens the household's help requests in its other running
+        campaigns of the same kind too, as staff just did in `campaign_id`: a call for help is shared
+        with them (`_share`, `domain.replies.shared_with`), so one "handled" is the household's, not one
+        campaign's. QA: a head marked it handled from the city-wide event's alert; the association's
+        event kept it open and, after `help_escalate_minutes`, told the district heads of an unhandled
+        call for help that was handled. Each by the same viewer, under the same rules (scope; a person
+        reopens only their own mark) and logged as the original; one not taken (never asked there, out
+        of scope, someone else's mark, a store error) leaves the others and the original as they are.
+        Reads as `_share` does: the household's running campaigns only when another of the kind runs."""
+        try:
+            t = await self.store.replies.target(campaign_id, household_id)
+            if t is None or not may_share(t, (await self._running_of(t)).get(t.kind, frozenset())):
+                return
+            others = shared_with(t, await self.store.replies.running_targets_of(household_id))
+        except Exception:  # the original stands; the staff member is told of it as before
+            log.exception("help_mark_not_shared", campaign_id=campaign_id, household_id=household_id)
+            return
+        own = None if viewer.token_id is not None else viewer.login
+        for o in others:
+            try:
+                await self._in_scope(viewer, o.campaign_id, household_id)
+                if handled:
+                    done = await self.store.replies.mark_handled(o.campaign_id, household_id, viewer.staff_id,
+                                                                 viewer.login)
+                else:
+                    done = await self.store.replies.reopen_help(o.campaign_id, household_id, marked_by=own)
+            except (NotFound, UndoRefused) as e:  # not theirs to change there: it stays as it is
+                log.info("help_mark_not_shared", campaign_id=o.campaign_id, from_campaign=campaign_id,
+                         household_id=household_id, handled=handled, reason=str(e))
+                continue
+            except Exception as e:  # a store error: the others and the original still stand
+                log.warning("help_mark_not_shared", campaign_id=o.campaign_id, from_campaign=campaign_id,
+                            household_id=household_id, handled=handled, error=repr(e))
+                continue
+            if done is None:  # the household never asked for help in that campaign
+                continue
+            if handled:
+                log.info("help_handled", campaign_id=o.campaign_id, household_id=household_id, changed=done,
+                         from_campaign=campaign_id)
+            else:
+                log.info("help_reopened", campaign_id=o.campaign_id, household_id=household_id, changed=done,
+                         staff_id=viewer.staff_id, from_campaign=campaign_id)
 
     async def _in_scope(self, viewer: Viewer, campaign_id: int, household_id: int) -> None:
         ref = await self.store.replies.household_ref(campaign_id, household_id)

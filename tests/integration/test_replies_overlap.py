@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from replies_fixtures import ASSOC_A, Env, add_staff, running_app, start_campaign
+from replies_fixtures import ASSOC_A, Env, add_staff, add_staff_over, running_app, start_campaign
 
+from safetynet.auth import Viewer
 from safetynet.channels.base import OutboundMessage
-from safetynet.domain import CampaignKind, Role, Status
+from safetynet.domain import CampaignKind, Role, Scope, Status
 from safetynet.domain.campaigns import Campaign
-from safetynet.domain.replies import RunningTarget
+from safetynet.domain.replies import HelpRow, RunningTarget
+from safetynet.replies.escalate import HelpEscalation
+from safetynet.replies.notify import StaffNotifier
 from safetynet.replies.tokens import reply_url
 
 CITY_EVENT = "市内全域 地震 安否確認"
@@ -173,3 +176,64 @@ async def test_the_household_s_campaigns_are_read_only_when_another_of_the_kind_
         assert households == [env.hh("A-001").id] and len(campaign_reads) == 2  # its id was not among those kept
         assert await env.status("A-001") == Status.NEED_HELP
         await env.intake.idle()
+
+
+async def _help(env: Env, campaign_id: int, handled_too: bool = False) -> list[HelpRow]:
+    return await env.store.replies.help_list(campaign_id, include_handled=handled_too)
+
+
+async def _escalated_after_the_wait(env: Env) -> list[tuple[int, int]]:
+    """The escalation check (`replies.escalate`) once `help_escalate_minutes` have gone by, and what the
+    district's head received of it."""
+    await env.clock.advance(env.cfg.replies.help_escalate_minutes * 60 + 60)
+    esc = HelpEscalation(env.store, StaffNotifier(env.store, env.cfg, env.senders, env.clock), env.clock,
+                         env.cfg.replies.help_escalate_minutes)
+    due = await esc.check()
+    await env.dispatch()
+    return due
+
+
+async def test_help_marked_handled_in_one_event_is_handled_in_the_other_and_escalates_nowhere(tmp_path: Path) -> None:
+    """QA: the head marked the call for help handled from the city-wide event's alert; the association's
+    event kept it open, and 30 minutes later the district head was told of an unhandled call for help."""
+    async with running_app(tmp_path) as env:
+        head = await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, telegram="8880001")
+        await add_staff_over(env, "district-1", Role.DISTRICT_HEAD, "district:桜地区", telegram="7770002")
+        city, assoc = await _two_events(env)
+        hh = env.hh("A-002").id
+        async with env.http.post(f"{env.url}/r/{env.token('A-002', city)}/answer",
+                                 json={"status": "need_help", "key": "push-0002"}) as resp:
+            assert resp.status == 200
+        viewer = Viewer(Role.ASSOCIATION_HEAD, Scope("association", ASSOC_A), staff_id=head.id, login="head-a")
+        assert await env.intake.mark_handled(viewer, city, hh) is True  # from the city-wide event's alert
+        for campaign in (city, assoc):
+            assert await _help(env, campaign) == []
+            (row,) = await _help(env, campaign, handled_too=True)
+            assert row.household_id == hh and row.handled_by == "head-a" and row.handled_at == env.clock.now()
+        assert await _escalated_after_the_wait(env) == []
+        assert [r for r in env.staff_messages("telegram") if r.address == "7770002"] == []  # nobody told
+
+        # the undo of a wrong tap, from the same alert: open again in both
+        assert await env.intake.reopen_help(viewer, city, hh) is True
+        for campaign in (city, assoc):
+            (row,) = await _help(env, campaign)
+            assert row.household_id == hh and row.handled_at is None
+        assert sorted(await _escalated_after_the_wait(env)) == sorted([(city, hh), (assoc, hh)])
+
+
+async def test_a_household_in_one_event_only_is_marked_handled_there_only(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        admin = await add_staff_over(env, "city-1", Role.CITY_ADMIN, "city")
+        city, assoc = await _two_events(env)
+        for key in ("A-002", "B-001"):  # A-002 in both events; B-001 in the city-wide one only
+            async with env.http.post(f"{env.url}/r/{env.token(key, city)}/answer",
+                                     json={"status": "need_help", "key": f"help-{key}"}) as resp:
+                assert resp.status == 200
+        viewer = Viewer(Role.CITY_ADMIN, Scope.parse("city"), staff_id=admin.id, login="city-1")
+        assert await env.intake.mark_handled(viewer, city, env.hh("B-001").id) is True
+        assert [r.household_id for r in await _help(env, city)] == [env.hh("A-002").id]
+        (row,) = await _help(env, assoc, handled_too=True)  # the association's event: as it was
+        assert row.household_id == env.hh("A-002").id and row.handled_at is None
+        assert await env.intake.reopen_help(viewer, city, env.hh("B-001").id) is True
+        (row,) = await _help(env, assoc, handled_too=True)
+        assert row.household_id == env.hh("A-002").id and row.handled_at is None
