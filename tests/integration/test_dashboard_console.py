@@ -194,7 +194,7 @@ async def test_a_form_sent_after_the_session_ended_logs_in_again_to_the_page_it_
             assert (path, parse_qs(query)) == ("/login", {"next": [back], "ended": ["1"]}), action
             status, next_, rest = await login_form(http, w.url + location)
             assert status == 200 and next_ == back
-            assert "ログインの有効期限が切れたため、送った内容は受け付けていません。もう一度ログインしてください。" in rest
+            assert "ログインの有効期限が切れたため、送信した内容は受け付けられませんでした。もう一度ログインしてください。" in rest
         assert await state(w, w.campaign_id) == "running"  # nothing was done
         # a login page opened with the form's action as its next (an old link) leads to the form's page too
         status, next_, rest = await login_form(http, f"{w.url}/login?next=/city/campaigns/{w.campaign_id}/approve")
@@ -327,9 +327,9 @@ async def test_a_real_event_a_trigger_started_names_the_trigger_in_words_not_as_
             async with http.get(f"{w.url}/city") as r:
                 page = await r.text()
             waiting = page[page.index("承認を待つ実災害"):]
-            assert "開始 気象庁の地震・津波情報（自動）" in waiting and "開始 CAP の警報（自動）" in waiting
+            assert "開始 気象庁の地震・津波情報（自動）" in waiting and "開始 CAP 警報（自動）" in waiting
             assert "trigger" not in waiting[:waiting.index("</section>")]
-            for cid, words in ((jma, "気象庁の地震・津波情報（自動）"), (cap, "CAP の警報（自動）")):
+            for cid, words in ((jma, "気象庁の地震・津波情報（自動）"), (cap, "CAP 警報（自動）")):
                 async with http.get(f"{w.url}/city?campaign={cid}") as r:
                     page = await r.text()
                 assert f"開始: {words}（" in page and "開始: trigger" not in page

@@ -118,7 +118,7 @@ async def test_the_help_list_gives_the_phones_and_the_injured_as_the_help_card(t
         "+819011110004", "", 1, 3, "home")
     assert (b1["mobile"], b1["landline"], b1["people_injured"]) == ("+819033330001", "+81333330001", 2)
     lines = render_csv(rep).splitlines()
-    assert lines[lines.index("") + 1].endswith(",対応,本人からの連絡,携帯電話,けが人（人）,無事（人）,いる場所")
+    assert lines[lines.index("") + 1].endswith(",対応,本人からの連絡,携帯電話,けが人（人）,無事（人）,場所")
     (row,) = [x for x in lines if ",A-004," in x and x.startswith("助けが必要と答えた世帯,")]
     assert row.endswith(",0,足をけがしました,090-1111-0004,1,3,自宅")
     (row,) = [x for x in lines if ",B-001," in x and x.startswith("助けが必要と答えた世帯,")]
@@ -129,6 +129,7 @@ async def test_the_help_list_gives_the_phones_and_the_injured_as_the_help_card(t
     page = render_html(rep)
     listed = page[page.index("<h2>助けが必要と答えた世帯</h2>"):page.index("<h2>連絡不能の世帯</h2>")]
     assert "090-1111-0004 (携帯)" in listed and "無事 3人 / けが人 1人 / 場所: 自宅" in listed
+    assert "<th>人数・場所</th>" in listed  # the heading over 「無事 3人」 and 「場所:」, not just the injured
     assert "090-3333-0001 (携帯) / 03-3333-0001 (固定)" in listed and "けが人 2人" in listed
     # a drill's 不同意 household, seen by its head: its number and 班 alone, no phone either
     ((withheld),) = theirs["need_help"]

@@ -164,7 +164,7 @@ def test_a_first_import_says_every_association_is_new_and_what_is_still_to_do(
                                      for i, a in enumerate(("桜台一丁目町内会", "桜台二丁目町内会"))]))
     assert _roster(tmp_path, "import", str(first)) == 0
     out = capsys.readouterr().out
-    assert "初めての取り込みです: 2 町会はどれも新しい町会です（会長・副会長の登録と案内状の印刷はこれからです）" in out
+    assert "初めての取り込みです。2 町会をすべて新しい町会として登録しました（会長・副会長の登録と案内状の印刷はこれからです）" in out
     assert "新しい町会:" not in out
     later = tmp_path / "later.csv"
     later.write_bytes(csv_bytes(EN, [row(household="9", association="桜台三丁目町内会")]))

@@ -130,12 +130,16 @@ async def test_store_copy_into_a_database_a_serve_ran_on_is_refused_before_copyi
         assert out == ""  # not a table's count: nothing was copied
         assert err.startswith("error: the PostgreSQL database ") and "row counts differ" not in err
         assert "dispatchers, channel_health already hold rows" in err and "nothing was copied" in err
-        assert f"`dropdb {TEST_DB} && createdb {TEST_DB}`" in err
+        # a new empty database, never a ready-to-paste dropdb: a mistyped --to could name the live city's
+        assert "`createdb NEW_NAME`, then give that name to --to" in err and "dropdb" not in err
+        assert f"only after making sure no SafetyNet uses {TEST_DB}" in err
         terminal_locale(monkeypatch, "ja_JP.UTF-8")
         assert await asyncio.to_thread(main, argv) == 2
         err = capsys.readouterr().err
-        assert "dispatchers, channel_health にすでに行があり" in err and "何もコピーしていません" in err
-        assert f"`dropdb {TEST_DB} && createdb {TEST_DB}`" in err
+        assert "dispatchers, channel_health にすでに行があります" in err
+        assert "既存のデータと混ざらないよう、何もコピーしていません" in err and "dropdb" not in err
+        assert "`createdb 新しい名前` で作り、その名前を --to に指定" in err
+        assert f"どの SafetyNet も {TEST_DB} を使っていないことを確かめてから" in err
         pg = await open_postgres_store(url, clock, ROUTES)
         try:  # the target is as it was: its own heartbeat, no household
             assert [b.owner for b in await pg.health.dispatchers()] == ["there:7"]

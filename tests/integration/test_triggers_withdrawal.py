@@ -71,7 +71,7 @@ async def test_a_cap_cancellation_of_a_real_event_waiting_for_approval_cancels_i
         assert started.decision == "start" and started.campaign is not None
         before = await told(env, "7770011")
         assert len(before["7770011"]) == 1 and before["7770011"][0].startswith("【承認待ち】")
-        assert "（開始: CAP の警報（自動））" in before["7770011"][0]  # not 「開始: trigger」
+        assert "（開始: CAP 警報（自動））" in before["7770011"][0]  # not 「開始: trigger」
 
         # the cancel refers to the update, which is known as the same alert
         assert (await triggers.ingest_cap((CAP / "02-actual-update.xml").read_bytes())).decision == "update"

@@ -243,4 +243,4 @@ def test_the_reasons_say_a_real_event_waits_for_a_city_admins_approval() -> None
     real = proposed(quake(0, "6-"))
     assert "a city admin starts it, then a second city admin approves it before anything is sent" in real.reason
     assert "one click" not in real.reason
-    assert "a city admin starts it with one click" in proposed(quake(0, "6-", "E2", status="訓練")).reason
+    assert "a city admin can start it with one click" in proposed(quake(0, "6-", "E2", status="訓練")).reason
