@@ -162,6 +162,8 @@ async def test_the_close_form_says_the_open_help_requests_and_the_households_not
         assert f"未対応の「助けが必要」が 2 件、未回答が {everyone - 3} 世帯あります。" in form_
         assert form_.index("data-close-left") < form_.index('name="really"')  # read before the box is ticked
         assert "対応を確かめてから終了してください" in form_ and "実災害の終了後" not in form_  # a drill
+        # Japanese sentences follow one another with no space between them
+        assert "世帯あります。終了しても「助けが必要」は" in re.sub(r"<[^>]*>", "", form_)
 
 
 async def login_form(http: aiohttp.ClientSession, url: str) -> tuple[int, str, str]:
