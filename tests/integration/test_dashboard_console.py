@@ -135,8 +135,8 @@ async def test_scope_of_who_may_start_and_close(tmp_path: Path) -> None:
                 assert r.status == 404
 
 
-def close_form(page: str, campaign_id: int) -> str:
-    start = page.index(f'action="/city/campaigns/{campaign_id}/close"')
+def close_form(page: str, campaign_id: int, action: str = "close") -> str:
+    start = page.index(f'action="/city/campaigns/{campaign_id}/{action}"')
     return page[start:page.index("</form>", start)]
 
 
@@ -158,12 +158,17 @@ async def test_the_close_form_says_the_open_help_requests_and_the_households_not
             await w.clock.advance(10)
             await login(http, w, "admin")
             async with http.get(f"{w.url}/city?campaign={w.campaign_id}") as r:
-                form_ = close_form(await r.text(), w.campaign_id)
+                page = await r.text()
+                form_ = close_form(page, w.campaign_id)
         assert f"未対応の「助けが必要」が 2 件、未回答が {everyone - 3} 世帯あります。" in form_
         assert form_.index("data-close-left") < form_.index('name="really"')  # read before the box is ticked
         assert "対応を確かめてから終了してください" in form_ and "実災害の終了後" not in form_  # a drill
         # Japanese sentences follow one another with no space between them
         assert "世帯あります。終了しても「助けが必要」は" in re.sub(r"<[^>]*>", "", form_)
+        # cancelling leaves them open too (review): its form says how many, not the close form's advice
+        cancel = close_form(page, w.campaign_id, "cancel")
+        assert "⚠ 未対応の「助けが必要」が 2 件あります。" in cancel and "終了しても" not in cancel
+        assert cancel.index("data-close-left") < cancel.index('name="really"')
 
 
 async def login_form(http: aiohttp.ClientSession, url: str) -> tuple[int, str, str]:
