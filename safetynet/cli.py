@@ -6,7 +6,6 @@ argparse's own words included (`_Parser`, `_Formatter`)."""
 from __future__ import annotations
 
 import argparse
-import getpass
 import importlib
 import importlib.util
 import os
@@ -366,9 +365,9 @@ def _cannot_open(cfg: Config, e: CannotOpen) -> str:
     """The line for a PostgreSQL database that would not open, with the one thing to check for its
     error (QA: `database "x" does not exist` and `Connect call failed` said no next step). `e.url` has
     no password, so neither has anything shown here; the setting named is where the URL came from."""
-    from urllib.parse import unquote, urlsplit
+    from urllib.parse import urlsplit
 
-    from safetynet.store.postgres.db import redact
+    from safetynet.store.postgres.db import database_name, redact
 
     parts = urlsplit(e.url)
     host = parts.hostname or "localhost"
@@ -378,8 +377,7 @@ def _cannot_open(cfg: Config, e: CannotOpen) -> str:
     except ValueError:  # several hosts (h1:5432,h2:5432): shown as written
         port = 5432
         address = parts.netloc.rpartition("@")[2]
-    # with no database named, PostgreSQL takes the user's name (as createdb and psql do)
-    name = unquote(parts.path.lstrip("/")) or unquote(parts.username or "") or getpass.getuser()
+    name = database_name(e.url)
     setting = "[store] url / SAFETYNET_STORE_URL" if e.url == redact(cfg.store.url.strip()) else "--to"
     return say(_CANNOT_OPEN.get(e.why, "cli.pg_cannot_open"), url=e.url, reason=e.reason, address=address,
                host=host, port=port, name=name, setting=setting)

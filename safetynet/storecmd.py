@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
-from urllib.parse import unquote, urlsplit
 
 from safetynet.admin import CommandError
 from safetynet.config import Config, ConfigError, check_store_url
 from safetynet.console import say
 
 
-def _database_name(url: str) -> str:
-    """The database a PostgreSQL URL names; with none, PostgreSQL takes the user's name (as psql does)."""
-    parts = urlsplit(url)
-    return unquote(parts.path.lstrip("/")) or unquote(parts.username or "") or getpass.getuser()
-
-
 def store_copy(cfg: Config, args: argparse.Namespace) -> int:
     from safetynet.store.postgres.copy import TargetNotEmpty, copy_sqlite_to_postgres
-    from safetynet.store.postgres.db import redact
+    from safetynet.store.postgres.db import database_name, redact
 
     if check_store_url(cfg.store.url) != "sqlite":
         raise CommandError(say("cli.store.copy.needs_sqlite"))
@@ -36,7 +28,7 @@ def store_copy(cfg: Config, args: argparse.Namespace) -> int:
         counts = asyncio.run(copy_sqlite_to_postgres(cfg.db_path, to, cfg.store.busy_timeout_seconds))
     except TargetNotEmpty as e:
         raise CommandError(say("cli.store.copy.not_empty", url=redact(to), tables=", ".join(e.tables),
-                               name=_database_name(to))) from None
+                               name=database_name(to))) from None
     for c in counts:
         print(say("cli.store.copy.table", table=c.table, source=c.source, target=c.target))
     print(say("cli.store.copy.done", path=str(cfg.db_path), url=redact(to),

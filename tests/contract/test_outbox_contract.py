@@ -307,13 +307,19 @@ async def test_concurrent_results_are_each_stored_before_their_caller_hears_back
         assert sum(1 for s in statuses.values() if s == Status.NOTIFIED) == 6
 
 
+async def _sms_sent(store: Store) -> tuple[dict[str, int], int]:
+    """The city seeded, a campaign over two associations running, and its SMS sent (provider id `SM<household>`)."""
+    clock = clock_of(store)
+    ids = await seed(store)
+    cid = await running_campaign(store, ["association:梅町", "association:松町"])
+    for d in await store.outbox.claim([cid], "sms", 5, "w1", 60):
+        await store.outbox.record(outcome(d, OutcomeKind.SENT, clock.now(), provider_id=f"SM{d.household_id}"))
+    return ids, cid
+
+
 async def test_provider_callbacks_keep_the_highest_state_and_undelivered_falls_back(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
-        clock = clock_of(store)
-        ids = await seed(store)
-        cid = await running_campaign(store, ["association:梅町", "association:松町"])
-        for d in await store.outbox.claim([cid], "sms", 5, "w1", 60):
-            await store.outbox.record(outcome(d, OutcomeKind.SENT, clock.now(), provider_id=f"SM{d.household_id}"))
+        ids, cid = await _sms_sent(store)
         m1, u2 = f"SM{ids['M-1']}", f"SM{ids['U-2']}"
         assert await store.outbox.record_provider_status(m1, "delivered")
         assert await store.outbox.record_provider_status(m1, "sent")  # late and out of order: ignored
@@ -367,11 +373,7 @@ async def test_a_callback_its_sends_commit_did_not_see_is_applied_later(store_fa
     """QA on PostgreSQL with a web process and a dispatcher: SMS that did not arrive never fell back to the
     call, their callbacks held for ever. The dispatcher's sweep (`apply_held_statuses`) applies them."""
     async with store_factory() as store:
-        clock = clock_of(store)
-        ids = await seed(store)
-        cid = await running_campaign(store, ["association:梅町", "association:松町"])
-        for d in await store.outbox.claim([cid], "sms", 5, "w1", 60):
-            await store.outbox.record(outcome(d, OutcomeKind.SENT, clock.now(), provider_id=f"SM{d.household_id}"))
+        ids, cid = await _sms_sent(store)
         assert await store.outbox.apply_held_statuses() == 0  # nothing held: nothing done
         await _held_as_a_race_leaves_it(store, f"SM{ids['U-2']}", "undelivered", 30003)
         assert not await store.outbox.record_provider_status("SM-not-yet", "delivered")  # no such send yet: held

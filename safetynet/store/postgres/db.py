@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import getpass
 import re
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from importlib import resources
 from typing import Any, TypeAlias
+from urllib.parse import unquote, urlsplit
 
 import asyncpg
 import structlog
@@ -352,6 +354,13 @@ def redact(url: str) -> str:
         query = "&".join("password=***" if p.partition("=")[0].lower() == "password" else p
                          for p in query.split("&"))
     return f"{scheme}//{address}{slash}{path}{mark}{query}"
+
+
+def database_name(url: str) -> str:
+    """The database a PostgreSQL URL names; with none, PostgreSQL takes the user's name (as psql and
+    createdb do)."""
+    parts = urlsplit(url)
+    return unquote(parts.path.lstrip("/")) or unquote(parts.username or "") or getpass.getuser()
 
 
 def _why_not_open(e: BaseException) -> str:
