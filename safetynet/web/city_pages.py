@@ -47,6 +47,7 @@ from safetynet.web.dash_shell import (
     not_found,
     reads,
     render,
+    scope_reaches,
     stats_reads,
     visible_associations,
 )
@@ -192,6 +193,12 @@ async def city_page(request: web.Request) -> web.Response:
     if viewer.is_city_admin:
         waiting, drafts = await asyncio.gather(reads(request).awaiting_approval(), reads(request).drafts())
         proposals = approvals_block(lang, waiting, await _trigger_sources(request, waiting)) + proposals_block(lang, drafts)
+    elif viewer.may_start_campaigns:
+        # a district head sees the real events waiting for approval in their district (one they started
+        # among them: its page is where they may cancel it), without the approval's button
+        waiting = [c for c in await reads(request).awaiting_approval()
+                   if any(scope_reaches(c.scope, a) for a in seen)]
+        proposals = approvals_block(lang, waiting, await _trigger_sources(request, waiting), may_approve=False)
     svc = services(request)
     # read per request, not cached with the parts: "nothing is being sent" must show at once
     sending = await read_status(svc.store.health, svc.clock.now(), enabled_channels(svc.cfg))
@@ -220,8 +227,10 @@ async def city_page(request: web.Request) -> web.Response:
     # would go to (the review's count) in place of 「回答 0 / 0 世帯」 and empty tables
     review, reaches = await city_console.review(request, info, lang)
     parts = None
+    finish = await city_console.may_finish(request, viewer, info)
     if info.state in ("draft", "pending_approval"):
-        context["waiting"] = reaches
+        # the count is of the whole scope: said to whoever's scope holds all of it
+        context["waiting"] = reaches if viewer.scope.kind == "city" or finish else None
     else:
         context["parts"] = parts = await _parts(request, viewer, info, lang)
     running = info.state == "running"
@@ -233,7 +242,7 @@ async def city_page(request: web.Request) -> web.Response:
                          open_help=sum((await reads(request).open_help_counts(info.id)).values())
                          if running else 0,
                          unanswered=parts.unanswered if running and parts is not None else 0)
-        if await city_console.may_finish(request, viewer, info) else "")
+        if finish else "")
     attrs = {"data-page": "city", "data-campaign": info.id, "data-bands": bands_json(lang), "data-low": LOW,
              "data-good": GOOD, "data-states": state_labels_json(lang), **live_words(lang)}
     return render(request, heading, template="city.html", context=context, scripts=("/static/live.js", "/static/city.js"),

@@ -98,11 +98,13 @@ def proposals_block(lang: str, drafts: Sequence[CampaignInfo]) -> Markup:
     return _macro("proposals_block", lang, drafts)
 
 
-def approvals_block(lang: str, waiting: Sequence[CampaignInfo], sources: Mapping[int, str]) -> Markup:
+def approvals_block(lang: str, waiting: Sequence[CampaignInfo], sources: Mapping[int, str], *,
+                    may_approve: bool = True) -> Markup:
     """Real events started by one person and waiting for a second city admin: at the very top.
-    `sources`: each one's source (jma | cap | …), which names a trigger that started one."""
+    `sources`: each one's source (jma | cap | …), which names a trigger that started one. A viewer
+    who may not approve (a district head) gets a link to open each, not 確認して承認."""
     starters = {c.id: starter_words(lang, c.started_by, sources.get(c.id, "")) for c in waiting}
-    return _macro("approvals_block", lang, waiting, starters)
+    return _macro("approvals_block", lang, waiting, starters, may_approve)
 
 
 def approval_line(lang: str, c: CampaignInfo, token_maker: str = "", source: str = "") -> str:

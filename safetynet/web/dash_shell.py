@@ -76,20 +76,44 @@ async def association_or_404(request: web.Request, viewer: Viewer, text: str | N
     return assoc
 
 
+def scope_reaches(scope: Iterable[str], assoc: Association) -> bool:
+    """Whether a campaign's scope ('city', 'district:N', 'association:N', 'group:A/G') reaches any
+    household of this association: whose a campaign is before it enrolled anyone."""
+    for item in scope:
+        kind, _, name = item.partition(":")
+        if (item == "city" or (kind == "district" and name == assoc.district)
+                or (kind == "association" and name == assoc.name)
+                or (kind == "group" and name.partition("/")[0] == assoc.name)):
+            return True
+    return False
+
+
+def asked_never_sent(info: CampaignInfo) -> bool:
+    """A real event started by one person that waits for a second, or was cancelled while it waited:
+    it enrolled nobody and sent nothing, so the associations it covers are those its scope reaches
+    (`scope_reaches`), not its counters'."""
+    return info.state == "pending_approval" or (info.state == "cancelled" and info.started_at is None
+                                                 and info.requested_at is not None)
+
+
 async def campaign_or_404(
     request: web.Request, viewer: Viewer, text: str | None
 ) -> tuple[CampaignInfo, frozenset[int] | None]:
     """The campaign and the association ids of it the viewer may see (None: all of them).
 
-    A scoped viewer gets 404 for a campaign that covers none of its associations.
+    A scoped viewer gets 404 for a campaign that covers none of its associations. A real event waiting
+    for approval (or cancelled while it waited) covers the associations its scope reaches (QA: the
+    district head who started one was sent to its page and got a 404, and could not cancel it).
     """
     info = await reads(request).campaign(parse_id(text))
     if info is None:
         raise not_found()
     if viewer.scope.kind == "city":
         return info, None
-    mine = {a.id for a in await visible_associations(request, viewer)}
-    visible = frozenset(await reads(request).covered_among(info.id, mine))
+    mine = await visible_associations(request, viewer)
+    visible = frozenset(await reads(request).covered_among(info.id, [a.id for a in mine]))
+    if not visible and asked_never_sent(info):
+        visible = frozenset(a.id for a in mine if scope_reaches(info.scope, a))
     if not visible:
         raise not_found()
     return info, visible

@@ -40,6 +40,7 @@ from safetynet.web.check_console import check_block, check_progress
 from safetynet.web.dash_shell import (
     READS,
     STATS,
+    asked_never_sent,
     campaign_or_404,
     disclosure_for,
     error_page,
@@ -48,6 +49,7 @@ from safetynet.web.dash_shell import (
     reads,
     refused,
     render,
+    scope_reaches,
     visible_associations,
 )
 from safetynet.web.dash_text import lang_of, live_words, t
@@ -78,9 +80,10 @@ _PRINTABLE = ("/static/base.css", "/static/dash.css", "/static/print.css")
 async def _association_context(request: web.Request, viewer: Viewer) -> tuple[Association, CampaignInfo | None, int]:
     """The association (404 outside the viewer's scope), its campaign and the reply cursor.
 
-    The campaign is `?campaign=ID` if it covers the association (404 otherwise), else the latest
-    running one. The four reads go side by side: under a reply surge every trip to a reader waits
-    its turn, and a page's latency is its number of rounds. The cursor is read before the lists
+    The campaign is `?campaign=ID` if it covers the association (404 otherwise; a real event waiting
+    for approval covers those its scope reaches), else the latest running one. The four reads go side
+    by side: under a reply surge every trip to a reader waits its turn, and a page's latency is its
+    number of rounds. The cursor is read before the lists
     the caller reads next, so a change after it is replayed to the page, never lost.
     """
     r = reads(request)
@@ -90,7 +93,9 @@ async def _association_context(request: web.Request, viewer: Viewer) -> tuple[As
         cid = parse_id(request.query["campaign"])
         assoc, info, covered, since = await asyncio.gather(
             r.association(aid), r.campaign(cid), r.covered_among(cid, [aid]), r.reply_cursor())
-        if info is None or not covered:
+        # a real event waiting for approval enrolled nobody yet (nor if cancelled then): its scope says whose it is
+        if info is None or not (covered or (assoc is not None and asked_never_sent(info)
+                                            and scope_reaches(info.scope, assoc))):
             raise not_found()
     else:
         assoc, info, since = await asyncio.gather(r.association(aid), r.latest_campaign_for([aid]), r.reply_cursor())
@@ -144,6 +149,8 @@ async def association_page(request: web.Request) -> web.Response:
         return render(request, assoc.name, template="association.html", context=context)
     if campaign.kind == CampaignKind.CHECK:
         return await _check_page(request, viewer, lang, assoc, campaign)
+    if asked_never_sent(campaign):
+        return await _waiting_page(request, viewer, lang, assoc, campaign)
     # independent reads side by side: under a reply surge each read waits its turn on a reader (two
     # gathers in one: asyncio.gather keeps its results' types for six awaitables at most, eight are objects)
     (lines, help_list, cov, campaigns, disclosure, checks), (elsewhere, notes) = await asyncio.gather(
@@ -177,6 +184,24 @@ async def _check_page(request: web.Request, viewer: Viewer, lang: str, assoc: As
     context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)
     context["check_progress"] = check_progress(lang, campaign.id, households,
                                                disclosure.lines(unconfirmed, assoc.district, assoc.name))
+    return render(request, assoc.name, template="association.html", context=context)
+
+
+async def _waiting_page(request: web.Request, viewer: Viewer, lang: str, assoc: Association,
+                        campaign: CampaignInfo) -> web.Response:
+    """An association's dashboard on a real event still waiting for city hall's approval (or cancelled
+    while it waited): that it waits and that nothing was sent yet, in place of answers that cannot be
+    there (QA: a 404). No household of it is read: none is enrolled before the approval."""
+    r = reads(request)
+    cov, campaigns, disclosure, checks, elsewhere = await asyncio.gather(
+        r.coverage(assoc.id), r.campaigns_for([assoc.id]), disclosure_for(r, viewer), r.contact_checks([assoc.id]),
+        r.open_help_everywhere([assoc.id]))
+    context = association_context(lang, assoc, campaign, campaigns, [], [], _coverage(disclosure, cov, assoc),
+                                  _filter(request))
+    context["checks"] = check_block(lang, checks)
+    # help asked for in another campaign (a closed drill's) stays in sight here too
+    context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)
+    context["unsent"] = True
     return render(request, assoc.name, template="association.html", context=context)
 
 
@@ -235,7 +260,8 @@ async def doorknock_page(request: web.Request) -> web.Response:
     assoc, campaign, since = await _association_context(request, viewer)
     if campaign is None:
         raise not_found()
-    if campaign.kind == CampaignKind.CHECK:  # nobody to walk to: the check's list is on the dashboard
+    if campaign.kind == CampaignKind.CHECK or asked_never_sent(campaign):
+        # nobody to walk to: the check's list is on the dashboard, a waiting event enrolled nobody yet
         raise web.HTTPSeeOther(f"/a/{assoc.id}?campaign={campaign.id}")
     record(request, viewer, AuditAction.VIEW, "doorknock", campaign_id=campaign.id, association_id=assoc.id)
     lang = lang_of(request)

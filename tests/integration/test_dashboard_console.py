@@ -668,3 +668,79 @@ async def test_the_overview_opens_on_the_city_wide_real_event_before_a_later_nar
         assert await shown() == city
         await w.store.campaigns.close(city, w.clock.now())
         assert await shown() == district  # a district before one association, though started earlier
+
+
+async def test_a_real_event_waiting_for_approval_is_shown_in_scope_not_a_404(tmp_path: Path) -> None:
+    """QA: a district head who started a district's real event was sent to /city?campaign=ID and got a
+    404 (nothing enrolled yet, so it covered none of their associations): they could neither see it
+    wait nor cancel it, and a head opening its dashboard got a 404 too. Now its scope says whose it is:
+    a page that it waits for city hall's approval and nothing was sent, never outside that scope."""
+    async with world(tmp_path) as w:
+        w.svc.campaigns = CampaignService(w.store, w.cfg, w.clock)
+        a, b = w.assoc_ids[ASSOC_A], w.assoc_ids[ASSOC_B]
+        async with client() as http:
+            csrf = await login(http, w, "admin")
+            city = form(csrf, kind="real", title="地震 全市 承認待ち", scope="city", really_real="1")
+            async with http.post(f"{w.url}/city/campaigns/start", data=city, allow_redirects=False) as r:
+                city_id = int(r.headers["Location"].rsplit("=", 1)[1])
+        async with client() as http:
+            csrf = await login(http, w, "dhead")
+            real = form(csrf, kind="real", title="地震 桜地区", scope=f"district:{DIST_S}", really_real="1")
+            async with http.post(f"{w.url}/city/campaigns/start", data=real, allow_redirects=False) as r:
+                assert r.status == 303
+                where = r.headers["Location"]
+                cid = int(where.rsplit("=", 1)[1])
+            assert await state(w, cid) == "pending_approval"
+            async with http.get(f"{w.url}{where}") as r:
+                assert r.status == 200  # was 404
+                page = await r.text()
+            # the district's 9 households (6 + 3), which the district head's scope holds whole
+            assert "承認後に 9 世帯へ送信します。まだ何も送信していません。" in page
+            assert "あなたが開始しました。" in page  # approval_yours
+            assert f'action="/city/campaigns/{cid}/cancel"' in page and f"/city/campaigns/{cid}/approve" not in page
+            # their overview lists what waits in their district, their own among it, without 確認して承認
+            async with http.get(f"{w.url}/city") as r:
+                page = await r.text()
+            assert f'<a href="/city?campaign={cid}">地震 桜地区</a>' in page
+            assert f'<a href="/city?campaign={city_id}">地震 全市 承認待ち</a>' in page
+            assert "確認して承認" not in page
+            # a city-wide one: shown as waiting, but neither the city's count nor a cancel form
+            async with http.get(f"{w.url}/city?campaign={city_id}") as r:
+                assert r.status == 200
+                page = await r.text()
+            assert "承認を待っています。まだ何も送信していません。" in page and "11 世帯" not in page
+            assert f"/city/campaigns/{city_id}/cancel" not in page
+        await w.answer("A-004", "need_help")  # in the drill running: still in sight on the waiting page
+        async with client() as http:
+            await login(http, w, "head_a")
+            for campaign in (cid, city_id):
+                async with http.get(f"{w.url}/a/{a}?campaign={campaign}") as r:
+                    assert r.status == 200  # was 404
+                    page = await r.text()
+                assert "この実災害の配信は、市役所の承認を待っています。住民にはまだ何も送信していません。" in page
+                assert 'id="hh-rows"' not in page and "data-live" not in page
+                assert f'<a href="/a/{a}">町会の現在のページへ</a>' in page
+                assert 'data-help-elsewhere="1"' in page and f'href="/a/{a}?campaign={w.campaign_id}"' in page
+                async with http.get(f"{w.url}/a/{a}/doorknock?campaign={campaign}", allow_redirects=False) as r:
+                    assert r.status == 303 and r.headers["Location"] == f"/a/{a}?campaign={campaign}"
+            async with http.get(f"{w.url}/a/{b}?campaign={city_id}") as r:
+                assert r.status == 404  # another association: as before
+        async with client() as http:
+            await login(http, w, "head_b")
+            for url in (f"/a/{b}?campaign={cid}", f"/a/{a}?campaign={cid}", f"/city?campaign={cid}"):
+                async with http.get(f"{w.url}{url}") as r:
+                    assert r.status == 404, url  # the district's event reaches no household of 梅町町会
+                    assert "地震 桜地区" not in await r.text()
+            async with http.get(f"{w.url}/a/{b}?campaign={city_id}") as r:
+                assert r.status == 200 and "市役所の承認を待っています" in await r.text()
+        async with client() as http:
+            csrf = await login(http, w, "dhead")
+            async with http.post(f"{w.url}/city/campaigns/{cid}/cancel", data={"csrf": csrf, "really": "1"}) as r:
+                assert r.status == 200  # followed to its page: cancelled before it was sent, not a 404
+            assert await state(w, cid) == "cancelled"
+            assert await w.store.campaigns.delivery_counts(cid) == {}
+        async with client() as http:
+            await login(http, w, "head_a")
+            async with http.get(f"{w.url}/a/{a}?campaign={cid}") as r:
+                assert r.status == 200
+                assert "この実災害の配信は、承認される前に取り消されました。住民には何も送信していません。" in await r.text()
