@@ -147,6 +147,35 @@ def failure_page(status: int) -> web.Response:
     return web.Response(body=failure_body(), status=status, headers=failure_headers(status))
 
 
+# The staff's pages (sign-in, the dashboards, the overview and its console, the report, the admin
+# page), by path: every other page a browser opens is a resident's (reply, enrolment, check, the PWA).
+STAFF_PATHS = ("/login", "/logout", "/a/", "/city", "/admin", "/campaigns/")
+
+
+def staff_page(path: str) -> bool:
+    return path == "/" or path.startswith(STAFF_PATHS)
+
+
+def staff_failure_page(request: web.Request, status: int) -> web.Response:
+    """`failure_page` for a staff page: staff read that the store could not be reached (503) or the
+    server failed (500), that the answers recorded are kept, to try again in a moment (what they just
+    sent may not have been done), and to tell the IT operator; never the residents' 119 (QA). Standalone
+    as the residents' page (nothing read from the store), Japanese then English; the link opens the page
+    again (a form's page for a form: `page_of`)."""
+    try:
+        again = page_of(request)
+    except Exception:  # a failure page must not fail: the way back is then the home page
+        again = "/"
+    body = ENV.get_template("staff_failure.html").render(kind="store" if status == 503 else "fault",
+                                                         again=again).encode()
+    return web.Response(body=body, status=status, headers=failure_headers(status))
+
+
+def _failure(request: web.Request, status: int) -> web.Response:
+    """The failure page for whoever reads this path: staff's (`staff_failure_page`) or a resident's."""
+    return staff_failure_page(request, status) if staff_page(request.path) else failure_page(status)
+
+
 def failure_body() -> bytes:
     return ENV.get_template("failure.html").render().encode()
 
@@ -253,7 +282,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     except StoreUnavailable:
         log.error("request_refused_store_unavailable", path=request.path)
         if not wants_json(request):
-            return failure_page(503)
+            return _failure(request, 503)
         return json_error(503, FAILURE_MESSAGES[503])
     except (json.JSONDecodeError, UnicodeDecodeError):
         return json_error(400, "request body is not valid JSON")
@@ -265,14 +294,14 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if transport is not None and not transport.is_closing():
             # the client is still there: a connection of ours (a provider, the store) was reset, a fault
             log.exception("request_failed", path=request.path, method=request.method)
-            return json_error(500, FAILURE_MESSAGES[500]) if wants_json(request) else failure_page(500)
+            return json_error(500, FAILURE_MESSAGES[500]) if wants_json(request) else _failure(request, 500)
         # the client went away mid-body or mid-request (a phone losing signal): not a fault of ours, and
         # nobody is left to read an answer (aiohttp drops it); raised on, aiohttp would log a traceback
         log.info("request_client_gone", path=request.path, method=request.method, error_class=type(e).__name__)
         return web.Response(status=400, text="the client closed the connection")
     except Exception:
         log.exception("request_failed", path=request.path, method=request.method)
-        return json_error(500, FAILURE_MESSAGES[500]) if wants_json(request) else failure_page(500)
+        return json_error(500, FAILURE_MESSAGES[500]) if wants_json(request) else _failure(request, 500)
 
 
 def credential(request: web.Request) -> tuple[str | None, str | None]:

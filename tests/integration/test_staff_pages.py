@@ -376,3 +376,88 @@ async def test_admin_changes_a_heads_alert_contacts_without_remaking_the_account
     # which kinds changed is on record; the numbers themselves are not
     assert got == [("contacts", "head_a mobile,telegram"), ("contacts", "head_a mobile"),
                    ("contacts", "head_a telegram")]
+
+
+async def test_with_the_store_failing_staff_read_a_staff_page_and_residents_keep_theirs(tmp_path: Path) -> None:
+    """QA: with the database failing, the login, /city's console and the admin page answered the residents'
+    page (「…命に関わるときは、すぐに119番へ電話してください」) to staff. Staff read that the database
+    cannot be reached, that the answers recorded are kept, to try again and to tell the IT operator; a
+    resident's page (the reply page) keeps its 119."""
+    from dashboard_fixtures import SECRET
+    from store_helpers import break_writes
+
+    from safetynet.replies.tokens import reply_token
+
+    def staff_failure(page: str) -> None:
+        assert "データベースに接続できません" in page and "消えずに残っています" in page
+        assert "システムの担当者" in page and "The database cannot be reached" in page
+        assert page.index("データベースに接続できません") < page.index("The database cannot be reached")
+        assert "119" not in page and "ただいまご利用になれません" not in page
+
+    async with world(tmp_path) as w, client() as http, client() as other:
+        csrf = await login(http, w, "admin")
+        token = await _form_token(other, w)
+        await break_writes(w.store, True)
+        try:
+            async with other.post(f"{w.url}/login", data={"csrf": token, "login": "head_a",
+                                                          "password": password("head_a")}) as r:
+                assert r.status == 503 and r.headers["Retry-After"] == "30"
+                page = await r.text()
+            staff_failure(page)
+            assert '<a href="/login">もう一度開く</a>' in page
+            drill = {"csrf": csrf, "kind": "drill", "title": "町会訓練", "message_ja": "訓練です。", "message_en": "",
+                     "scope": f"association:{ASSOC_A}"}
+            async with http.post(f"{w.url}/city/campaigns/start", data=drill) as r:
+                assert r.status == 503
+                page = await r.text()
+            staff_failure(page)
+            assert '<a href="/city">もう一度開く</a>' in page  # the form's page, not its POST-only action
+            async with http.post(f"{w.url}/admin/staff", data={"csrf": csrf, "login": "deputy_new", "name": "新",
+                                                               "role": "deputy", "scope": f"association:{ASSOC_A}",
+                                                               "password": "a long enough passphrase 1"}) as r:
+                assert r.status == 503
+                staff_failure(await r.text())
+            async with http.get(f"{w.url}/city") as r:
+                assert r.status == 200  # reads still work: the overview is there to watch
+            # a resident on the reply page keeps the residents' words, 119 among them
+            link = f"{w.url}/r/{reply_token(SECRET, w.campaign_id, w.hh('A-001').id)}"
+            async with http.post(link, data={"status": "need_help", "k": "down-1"}) as r:
+                assert r.status == 503
+                page = await r.text()
+            assert "ただいまご利用になれません" in page and "119" in page and "データベースに接続できません" not in page
+            async with http.post(f"{w.url}/api/campaigns/{w.campaign_id}/close", json={},
+                                 headers={"Authorization": f"Bearer {w.tokens['admin']}"}) as r:
+                assert r.status == 503 and r.content_type == "application/json"  # the API keeps its JSON
+        finally:
+            await break_writes(w.store, False)
+        async with other.post(f"{w.url}/login", data={"csrf": token, "login": "head_a",
+                                                      "password": password("head_a")}, allow_redirects=False) as r:
+            assert r.status == 303
+
+
+def test_the_failure_page_is_the_staffs_on_staff_paths_only() -> None:
+    from safetynet.web.app import staff_page
+
+    for path in ("/", "/login", "/logout", "/a/3", "/a/3/doorknock", "/city", "/city/campaigns/start", "/city/letters",
+                 "/admin", "/admin/staff", "/campaigns/4/report"):
+        assert staff_page(path), path
+    for path in ("/r/abc", "/r/", "/join", "/join/ABCD/sms", "/c/abc", "/sw.js", "/static/base.css", "/icons/icon-192.png",
+                 "/cap/feed.atom", "/healthz", "/anything-else"):
+        assert not staff_page(path), path
+
+
+async def test_a_fault_on_a_staff_page_is_the_staffs_failure_page(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Another failure than the store's (a 500): the staff's words for it, not the residents' 119."""
+    async with world(tmp_path) as w, client() as http:
+        await login(http, w, "admin")
+
+        async def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("a fault")
+
+        monkeypatch.setattr(w.store.dashboard, "campaigns_for", broken)
+        async with http.get(f"{w.url}/city?lang=en") as r:
+            assert r.status == 500 and "Retry-After" not in r.headers
+            page = await r.text()
+        assert "サーバーでエラーが起きました" in page and "The server ran into an error" in page
+        assert "消えずに残っています" in page and "119" not in page and "a fault" not in page
+        assert '<a href="/city?lang=en">もう一度開く</a>' in page
