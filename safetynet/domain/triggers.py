@@ -143,6 +143,7 @@ class TriggerRules:
     cap_codes: frozenset[str] = frozenset()
     cap_action: str = "propose"
     scenario: str = ""
+    language: str = "ja"  # the city's (city.default_language): the campaign titles' catalog
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from safetynet import i18n
 from safetynet.config import Config
 from safetynet.domain.japan_time import date_time, date_time_jst
 from safetynet.domain.triggers import (
@@ -29,13 +28,11 @@ from safetynet.domain.triggers import (
 )
 from safetynet.triggers.cap import CapAlert
 from safetynet.triggers.jma import JmaTelegram
-from safetynet.triggers.reasons import reason_fields
+from safetynet.triggers.reasons import reason_fields, say_part
 from safetynet.triggers.settings import as_rules
 
 _SEISMIC = (JmaKind.INTENSITY_FLASH, JmaKind.HYPOCENTER_INTENSITY)
 _ACTED_ON = (*_SEISMIC, JmaKind.TSUNAMI)
-# Campaign titles are in the city's language, Japanese.
-DRILL_PREFIX = i18n.t("ja", "message.drill_prefix")
 CANCEL = "取消"  # JMA's InfoType of a telegram that cancels an earlier one
 
 
@@ -100,21 +97,29 @@ def _summary(t: JmaTelegram) -> ReasonPart:
     return R("trigger.reason.summary.intensity", intensity=_intensity(t.max_intensity), places=_names(top))
 
 
-def _title_names(places: list[AreaMatch]) -> str:
-    """The places of a campaign title: three at most."""
+def _title_names(places: list[AreaMatch]) -> ReasonValue:
+    """The places of a campaign title: three at most, then how many more (「…ほか2地域」)."""
     names = list(dict.fromkeys(p.name for p in places))
-    return "、".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    shown = "、".join(names[:3])
+    return R("trigger.title.more_places", names=shown, more=len(names) - 3) if len(names) > 3 else shown
 
 
-def _title(t: JmaTelegram) -> str:
+def _titled(title: ReasonValue, drill: bool, rules: TriggerRules) -> str:
+    """A campaign title said in the city's language (a campaign keeps one title: the dashboards show it and
+    the messages to residents carry it), a drill's marked 【訓練】."""
+    said = say_part(title, rules.language) if isinstance(title, ReasonPart) else str(title)
+    return (say_part(R("message.drill_prefix"), rules.language) if drill else "") + said
+
+
+def _title(t: JmaTelegram, rules: TriggerRules) -> str:
     if t.kind == JmaKind.TSUNAMI:
         top = [m for m in t.matches if m.rank >= TsunamiGrade.WARNING]
-        title = f"{TsunamiGrade.LABELS[t.tsunami_grade]} {_title_names(top)}"
+        part = R("trigger.title.tsunami", grade=TsunamiGrade.LABELS[t.tsunami_grade], places=_title_names(top))
     else:
         top = [m for m in t.matches if m.rank >= t.max_intensity - 1]
-        title = i18n.t("ja", "trigger.title.earthquake", intensity=intensity_label(t.max_intensity),
-                       places=_title_names(top), time=date_time(t.report_time))
-    return (DRILL_PREFIX if t.is_drill else "") + title
+        part = R("trigger.title.earthquake", intensity=intensity_label(t.max_intensity),
+                 places=_title_names(top), time=date_time(t.report_time))
+    return _titled(part, t.is_drill, rules)
 
 
 def _qualifies(t: JmaTelegram, rules: TriggerRules) -> bool:
@@ -185,7 +190,7 @@ def decide_jma(t: JmaTelegram, state: TriggerState, rules: TriggerRules) -> Deci
              _how(rules.action, kind)]
     return _decision(
         rules.action, parts, **base,
-        mode=rules.action, title=_title(t), hazard=hazard, messages=(("ja", t.headline),) if t.headline else (),
+        mode=rules.action, title=_title(t, rules), hazard=hazard, messages=(("ja", t.headline),) if t.headline else (),
     )
 
 
@@ -249,10 +254,10 @@ def _follow_up(t: JmaTelegram, ev: EventState, rules: TriggerRules, d: Decision,
         low = [] if d.qualifies else [R("trigger.reason.corrected_below", threshold=_threshold(t, rules))]
         parts = [*prefix, R("trigger.reason.corrected", kind=_kind_name(t.kind), now=now, campaign=n), *low]
         return replace(d, decision="update", **reason_fields(parts),
-                       title=_title(t) if t.matches else ev.title, hazard=hazard, **common)
+                       title=_title(t, rules) if t.matches else ev.title, hazard=hazard, **common)
     if raised:
         parts = [*prefix, R("trigger.reason.raised", places=_listed(raised), campaign=n)]
-        return replace(d, decision="update", **reason_fields(parts), title=_title(t), hazard=hazard, **common)
+        return replace(d, decision="update", **reason_fields(parts), title=_title(t, rules), hazard=hazard, **common)
     now = _summary(t) if t.max_intensity or t.tsunami_grade else R("trigger.reason.nothing_for_your_places")
     return replace(d, **reason_fields([*prefix, R("trigger.reason.same_event", now=now, campaign=n)]), **common)
 
@@ -286,7 +291,7 @@ def decide_cap(a: CapAlert, state: TriggerState, rules: TriggerRules) -> Decisio
         "source": "cap", "dedupe_key": a.dedupe_key, "event_id": a.identifier, "kind": kind,
         "evidence": "cap", "info_type": a.msg_type, "status": a.status, "places": a.matches,
         "reported_at": a.sent, "qualifies": bool(a.matches), "messages": a.messages,
-        "title": (DRILL_PREFIX if a.is_drill else "") + a.title, "hazard": "alert", "aliases": (a.alias,),
+        "title": _titled(a.title, a.is_drill, rules), "hazard": "alert", "aliases": (a.alias,),
     }
     if a.dedupe_key in state.seen:
         return _decision("ignore", [R("trigger.reason.cap.seen")], **base)

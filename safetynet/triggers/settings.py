@@ -36,6 +36,7 @@ def rules_from_config(cfg: Config) -> TriggerRules:
         cap_codes=frozenset(c.strip() for c in cap.codes),
         cap_action=cap.action,
         scenario=jma.scenario,
+        language=cfg.city.default_language,
     )
 
 

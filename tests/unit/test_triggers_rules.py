@@ -6,6 +6,8 @@ import copy
 import dataclasses
 import datetime as dt
 
+from conftest import DATA
+
 from safetynet.domain.triggers import Decision, TriggerRules, TriggerState, TsunamiGrade, intensity_rank
 from safetynet.triggers.jma import JmaTelegram, parse_jma
 from safetynet.triggers.rules import apply, decide
@@ -244,3 +246,14 @@ def test_the_reasons_say_a_real_event_waits_for_a_city_admins_approval() -> None
     assert "a city admin starts it, then a second city admin approves it before anything is sent" in real.reason
     assert "one click" not in real.reason
     assert "a city admin can start it with one click" in proposed(quake(0, "6-", "E2", status="訓練")).reason
+
+
+def test_a_title_with_more_than_three_places_is_japanese() -> None:
+    # QA: "静岡県中部、静岡県西部、静岡県伊豆 and 1 more", English in the title residents and city staff read
+    shizuoka = TriggerRules(areas=frozenset({"440", "441", "442", "443"}), coasts=frozenset({"210", "220", "250", "300"}),
+                            min_intensity=intensity_rank("5-"), action="start")
+    quake = parse_jma((DATA / "jma" / "32-35_01_01_100806_VXSE51.xml").read_bytes(), shizuoka)
+    d = decide(quake, TriggerState(), shizuoka)
+    assert d.title == "地震 震度6弱 静岡県中部、静岡県西部、静岡県伊豆ほか1地域 (2009-08-11 05:09)"
+    wave = parse_jma((DATA / "jma" / "32-39_11_02_120615_VTSE41.xml").read_bytes(), shizuoka)
+    assert decide(wave, TriggerState(), shizuoka).title == "大津波警報 岩手県、宮城県、福島県ほか1地域"
