@@ -22,6 +22,7 @@ from safetynet.replies import texts
 from safetynet.replies.enrol import Enrolment, EnrolmentError, message_code_spec
 from safetynet.replies.intake import ReplyError, ReplyIntake, UnknownToken
 from safetynet.replies.keywords import asks_to_stop, has_words_beyond_keyword, parse_keyword
+from safetynet.replies.notify import PHONE_KINDS
 from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.replies.words import enrol_word
 from safetynet.roster.codes import CodeError, normalize_code
@@ -137,7 +138,8 @@ class Inbound:
         lang = texts.ui_language(targets[0].language)
         if status is None:
             return InboundAck(True, False, lang)
-        notice, recorded = await self._answer_households(targets, status, channel, dedupe_key, None, "")
+        notice, recorded = await self._answer_households(targets, status, channel, dedupe_key, None, "",
+                                                         _by_number([kind]))
         # a notice instead: nothing recorded (its links lead to the running campaign's own pages)
         moved = await self._moved(handed[0][0], targets) if handed and not notice else None
         if moved is not None:
@@ -176,7 +178,8 @@ class Inbound:
         stop = status is None and asks_to_stop(text)
         if not targets:
             log.info("text_without_campaign", channel=channel, stop=stop)
-            return texts.t(self.cfg.city.default_language, "sms.stop" if stop else "sms.none")
+            none = "sms.none" if _by_number(kinds) else "sms.none_chat"
+            return texts.t(self.cfg.city.default_language, "sms.stop" if stop else none)
         lang = targets[0].language
         key = f"{channel}:{message_id}"
         if status is None:
@@ -186,11 +189,11 @@ class Inbound:
                 log.info("stop_requested", channel=channel, households=len(targets))
             return texts.t(lang, "sms.stop" if stop else "sms.help")
         note = text if has_words_beyond_keyword(text) else None
-        notice, _ = await self._answer_households(targets, status, channel, key, note, text)
+        notice, _ = await self._answer_households(targets, status, channel, key, note, text, _by_number(kinds))
         return notice or texts.sms_confirmation(str(status), lang)
 
     async def _answer_households(self, targets: list[ReplyTarget], status: Status, channel: ChannelName,
-                                 key: str, note: str | None, text: str) -> tuple[str, bool]:
+                                 key: str, note: str | None, text: str, by_number: bool) -> tuple[str, bool]:
         """Records `status` for the households of one address: (words for the resident, recorded).
 
         "Safe" from an address several households share could mark the wrong one safe: each gets
@@ -205,7 +208,7 @@ class Inbound:
                          reply_url(self.cfg.server.public_url,
                                    reply_token(self.cfg.secrets.secret_key, t.campaign_id, t.household_id)))
                         for t in targets]
-            return texts.many_households(lang, labelled), False
+            return texts.many_households(lang, labelled, by_number), False
         recorded = False
         for t in targets:
             result = await self.intake.answer(t, status, channel, f"{key}:{t.household_id}", ReplyDetails(note=note))
@@ -234,6 +237,12 @@ class Inbound:
 
     async def delivery_status(self, provider_id: str, state: str, error_code: int | None = None) -> bool:
         return await self.store.outbox.record_provider_status(provider_id, state, error_code)
+
+
+def _by_number(kinds: Sequence[ContactKind]) -> bool:
+    """The address is a phone number (SMS), not a chat account (LINE, Telegram): the words say 「この番号」
+    or 「このアカウント」 (QA: a LINE chat was told of 「この番号」)."""
+    return all(k in PHONE_KINDS for k in kinds)
 
 
 def _looks_like_code(text: str) -> bool:

@@ -60,16 +60,17 @@ def sms_confirmation(status: str, lang: str) -> str:
     return sentences(ui, [*labels.recorded_message(status, ui).split("\n"), t(ui, "sms.change")])
 
 
-def many_households(lang: str, households: Sequence[tuple[Household | None, str]]) -> str:
+def many_households(lang: str, households: Sequence[tuple[Household | None, str]], by_number: bool = True) -> str:
     """"Safe" from an address several households share: answer from each household's link, each
     under what tells them apart, `(household, link)` in order. The label is what the household's
     enrolment letter printed and what its row shows even without consent (DESIGN §9): its 班 and
     世帯番号, and the association's name when they are not all of one; never a name or an address,
     which would go by SMS to whoever holds the number (a number changes hands). A household gone
-    from the store (None) gets its link alone."""
+    from the store (None) gets its link alone. `by_number`: the address is a phone number, not a chat
+    account (LINE, Telegram), which is told of 「このアカウント」."""
     ui = ui_language(lang)
     several = len({h.association_id for h, _ in households if h is not None}) > 1
-    lines = [t(ui, "sms.many")]
+    lines = [t(ui, "sms.many" if by_number else "sms.many_chat")]
     for h, link in households:
         if h is not None:
             where = [h.association if several else "", h.group, t(ui, "sms.many_household", household=h.household_key)]

@@ -144,6 +144,23 @@ async def test_a_request_to_stop_is_told_how_and_kept_for_the_staff(tmp_path: Pa
         assert (entry.status, entry.channel, entry.note) == ("note", "line", "配信停止")
 
 
+async def test_a_chat_is_told_of_its_account_not_of_a_number(tmp_path: Path) -> None:
+    """QA: a LINE chat was told 「この番号」, of a phone number the resident never gave (SMS keeps it)."""
+    async with running_app(tmp_path) as env:
+        fake = env.sandbox.fake("line")
+        assert (await fake.say("U" + "f" * 32, "1")).status == 200
+        assert _replies(env)[-1] == "現在、このアカウントへの安否確認は行われていません。"
+        # one account on two households (a son on his mother's too): "safe" is asked per household
+        await _enrol(env, "A-001")
+        await _enrol(env, "A-002")
+        assert (await fake.say(USER, "1")).status == 200
+        lines = _replies(env)[-1].split("\n")
+        assert lines[0] == "このアカウントは複数の世帯に登録されています。各世帯のリンクから回答してください。"
+        assert sum("/r/" in line for line in lines) == 2
+        assert await env.status("A-001") == Status.PENDING and await env.status("A-002") == Status.PENDING
+        await env.intake.idle()
+
+
 async def test_a_need_help_answer_alerts_a_head_over_line_with_the_dashboard_link(tmp_path: Path) -> None:
     head = "U" + "b2" * 16
     async with running_app(tmp_path) as env:

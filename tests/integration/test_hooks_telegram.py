@@ -231,7 +231,7 @@ async def test_a_text_from_an_unlinked_chat_is_told_as_line_tells_a_stranger(tmp
     async with running_app(tmp_path) as env:
         fake = env.sandbox.fake("telegram")
         assert (await fake.say(7770103, "2")).status == 200
-        assert _said(env, 7770103) == ["現在、この番号あての安否確認は行われていません。"]
+        assert _said(env, 7770103) == ["現在、このアカウントへの安否確認は行われていません。"]  # a chat has no number
         await fake.say(7770103, "AAAA-BBBB-CCCC-DDDD")
         assert "正しくありません" in _said(env, 7770103)[-1]
         assert await env.store.roster.households_by_contact(["telegram"], "7770103") == []
