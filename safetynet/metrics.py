@@ -8,7 +8,11 @@ The hot paths only call children made once (`labels()` costs 2-3 µs, `inc()` un
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+
+# No `*_created` series (when each counter and histogram child was made): they doubled every scrape and
+# dashboards took them for counts. prometheus-client's own switch: process-wide, read at each scrape.
+disable_created_metrics()
 
 # A provider answers in tens of milliseconds on a good day; a timeout is 10 s.
 SEND_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

@@ -141,6 +141,23 @@ async def test_metrics_show_no_personal_data(tmp_path: Path) -> None:
         assert person not in text
 
 
+async def test_metrics_have_no_created_series(tmp_path: Path) -> None:
+    """prometheus-client adds a `_created` sample to every counter and histogram child unless told not to:
+    twice the series, and dashboards took them for counts."""
+    async with ops_system(tmp_path) as (system, _), aiohttp.ClientSession() as http:
+        await seed(system.store, HOUSEHOLDS[:2])
+        await system.campaigns.launch(SPEC, source="test")
+        await Dispatcher(system.store, system.services.senders, system.cfg, system.clock,
+                         contacts=system.store.roster, metrics=system.services.metrics).burst()
+        for accept in ("text/plain", "application/openmetrics-text"):
+            async with http.get(f"{system.url}/metrics", headers={"Accept": accept}) as r:
+                text = await r.text()
+            # a counter's and a histogram's children are there, without their creation times
+            assert 'safetynet_deliveries_total{channel="sms",outcome="sent"} 2.0' in text
+            assert 'safetynet_send_duration_seconds_count{channel="sms",result="sent"} 2.0' in text
+            assert [line for line in text.splitlines() if "_created" in line] == [], accept
+
+
 # -- who may read /metrics -------------------------------------------------------------------------
 
 
