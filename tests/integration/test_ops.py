@@ -141,6 +141,24 @@ async def test_metrics_show_no_personal_data(tmp_path: Path) -> None:
         assert person not in text
 
 
+async def test_a_call_the_provider_refuses_counts_as_a_retry_as_on_every_channel(tmp_path: Path) -> None:
+    """A review listed a voice retry metric as missing: calls go through the lanes as every channel does, and
+    a call put back in the outbox counts under outcome="retry" with channel="voice"."""
+    calls = CampaignSpec("運用訓練", CampaignKind.DRILL, ("city",), {"ja": "訓練です。無事ですか。"},
+                         ladder=(LadderStep(0, ("voice",)),))
+    async with ops_system(tmp_path) as (system, sb), aiohttp.ClientSession() as http:
+        await seed(system.store, HOUSEHOLDS[:1])
+        await system.campaigns.launch(calls, source="test")
+        sb.faults.update({"fail_429": 1.0, "retry_after": 60})  # Twilio: slow down, for a minute
+        await Dispatcher(system.store, system.services.senders, system.cfg, system.clock,
+                         contacts=system.store.roster, metrics=system.services.metrics).burst()
+        samples = await scrape(http, system.url)
+    # the call refused for a minute waits in the outbox, counted
+    assert sample(samples, "safetynet_deliveries_total", channel="voice", outcome="retry") == 1
+    assert sample(samples, "safetynet_deliveries_total", channel="voice", outcome="sent") == 0
+    assert sample(samples, "safetynet_send_duration_seconds_count", channel="voice", result="error") == 1
+
+
 async def test_metrics_have_no_created_series(tmp_path: Path) -> None:
     """prometheus-client adds a `_created` sample to every counter and histogram child unless told not to:
     twice the series, and dashboards took them for counts."""
