@@ -196,8 +196,9 @@ async def _waiting_page(request: web.Request, viewer: Viewer, lang: str, assoc: 
     cov, campaigns, disclosure, checks, elsewhere = await asyncio.gather(
         r.coverage(assoc.id), r.campaigns_for([assoc.id]), disclosure_for(r, viewer), r.contact_checks([assoc.id]),
         r.open_help_everywhere([assoc.id]))
-    context = association_context(lang, assoc, campaign, campaigns, [], [], _coverage(disclosure, cov, assoc),
-                                  _filter(request))
+    # the picker lists campaigns that went out: this one first, so that it reads as the one shown
+    context = association_context(lang, assoc, campaign, [campaign, *campaigns], [], [],
+                                  _coverage(disclosure, cov, assoc), _filter(request))
     context["checks"] = check_block(lang, checks)
     # help asked for in another campaign (a closed drill's) stays in sight here too
     context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)

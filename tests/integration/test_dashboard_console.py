@@ -721,6 +721,7 @@ async def test_a_real_event_waiting_for_approval_is_shown_in_scope_not_a_404(tmp
                 assert 'id="hh-rows"' not in page and "data-live" not in page
                 assert f'<a href="/a/{a}">町会の現在のページへ</a>' in page
                 assert 'data-help-elsewhere="1"' in page and f'href="/a/{a}?campaign={w.campaign_id}"' in page
+                assert re.search(f'<option value="{campaign}" selected>[^<]*承認待ち', page)  # the picker shows it
                 async with http.get(f"{w.url}/a/{a}/doorknock?campaign={campaign}", allow_redirects=False) as r:
                     assert r.status == 303 and r.headers["Location"] == f"/a/{a}?campaign={campaign}"
             async with http.get(f"{w.url}/a/{b}?campaign={city_id}") as r:
