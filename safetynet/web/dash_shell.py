@@ -25,6 +25,8 @@ from safetynet.web.app import PageNotFound, csrf_of, page_of, viewer_of
 from safetynet.web.dash_text import lang_of, language_switch, large_of, remember_prefs, t
 
 READS = web.AppKey("dashboard_reads", DashboardReads)
+# Keeps what was typed into a form marked data-keep for the page it comes back to after a login (#kept)
+KEEP_SCRIPT = "/static/keep.js"
 STATS = web.AppKey("stats_reads", StatsReads)
 
 
@@ -200,12 +202,13 @@ def render(
     main_attrs: Mapping[str, object] | None = None,
     no_store: bool = False,
 ) -> web.Response:
-    """A staff page: `template` (extending staff.html) filled with `context`."""
+    """A staff page: `template` (extending staff.html) filled with `context`; every one with keep.js
+    (what was typed into a form sent after the login ended comes back after the login)."""
     lang = lang_of(request)
     csrf = csrf_of(request) or ""
     html = render_template(
         template,
-        **page_context(lang=lang, title=title, styles=styles, scripts=scripts),
+        **page_context(lang=lang, title=title, styles=styles, scripts=(*scripts, KEEP_SCRIPT)),
         **_header(request, lang), csrf=csrf,
         main_attrs={k: str(v) for k, v in (main_attrs or {}).items()},
         **(context or {}),

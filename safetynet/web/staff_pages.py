@@ -77,12 +77,14 @@ def _safe_next(value: str | None) -> str:
 
 
 def _login_page(request: web.Request, next_url: str, error: str = "", status: int = 200,
-                login: str = "") -> web.Response:
-    """The sign-in form; after a refusal it keeps the login typed (a password is never sent back)."""
+                login: str = "", ended: bool = False) -> web.Response:
+    """The sign-in form; after a refusal it keeps the login typed (a password is never sent back).
+    `ended`: reached from a form sent after the session ended, which the login then leads back to
+    with #kept (`KEPT`)."""
     lang = lang_of(request)
     token = _login_token(request) or secrets.token_urlsafe(24)
     resp = render(request, t(lang, "login"), template="login.html", status=status, no_store=True,
-                  context={"token": token, "next_url": next_url, "error": error, "login": login})
+                  context={"token": token, "next_url": next_url, "error": error, "login": login, "ended": ended})
     resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=_secure(request),
                     path="/login", max_age=3600)
     return resp
@@ -95,6 +97,11 @@ def _login_token(request: web.Request) -> str | None:
     return token if token and _URLSAFE.fullmatch(token) else None
 
 
+# After a login that a form sent after the session ended led to, the form's page is opened with this
+# fragment: keep.js puts back what was typed into it (kept in the tab, never sent; the server sees no fragment).
+KEPT = "#kept"
+
+
 def _next_of(request: web.Request, value: str | None) -> str:
     """Where the login leads: a page of this site a GET opens (`app.gettable`: a form's POST-only action
     becomes the page the form was on)."""
@@ -103,11 +110,11 @@ def _next_of(request: web.Request, value: str | None) -> str:
 
 async def login_get(request: web.Request) -> web.StreamResponse:
     next_url = _next_of(request, request.query.get("next"))
-    if viewer_of(request) is not None:
-        raise web.HTTPFound(next_url)
     # reached from a form sent after the session ended (`app.require_viewer`): say why, and that it was not taken
     ended = request.query.get(LOGIN_ENDED) == "1"
-    return _login_page(request, next_url, t(lang_of(request), "login_session_ended") if ended else "")
+    if viewer_of(request) is not None:  # signed in again meanwhile (another tab)
+        raise web.HTTPFound(next_url + (KEPT if ended else ""))
+    return _login_page(request, next_url, t(lang_of(request), "login_session_ended") if ended else "", ended=ended)
 
 
 async def login_post(request: web.Request) -> web.StreamResponse:
@@ -116,10 +123,11 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     sent, expected = str(form.get("csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "")
     login = str(form.get("login", "")).strip()[:100]
     next_url = _next_of(request, str(form.get("next", "")))
+    ended = form.get(LOGIN_ENDED) == "1"
     if not expected or not same_secret(sent, expected):
         # the form outlived its cookie (an hour, a browser restarted): the form again, with a new one
         # (QA: an English "missing or wrong CSRF token" on a Japanese page)
-        return _login_page(request, next_url, t(lang, "login_expired"), status=403, login=login)
+        return _login_page(request, next_url, t(lang, "login_expired"), status=403, login=login, ended=ended)
     limits = request.app[LIMITS]
     address = client_ip(request)
     key = f"{login.casefold()}\x00{address}"
@@ -127,7 +135,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     if by_address > 0 or backoff > 0:
         log.warning("login_rate_limited", reason="address" if by_address > 0 else "failures")
         wait = max(1, int(max(by_address, backoff) + 0.999))
-        resp = _login_page(request, next_url, t(lang, "too_many_wait", seconds=wait), status=429, login=login)
+        resp = _login_page(request, next_url, t(lang, "too_many_wait", seconds=wait), status=429, login=login, ended=ended)
         resp.headers["Retry-After"] = str(wait)
         return resp
     svc = services(request)
@@ -137,13 +145,13 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     if not ok or found is None:
         limits.failures.failed(key)
         log.info("login_failed")
-        return _login_page(request, next_url, t(lang, "login_failed"), status=401, login=login)
+        return _login_page(request, next_url, t(lang, "login_failed"), status=401, login=login, ended=ended)
     limits.failures.succeeded(key)
     staff = found[0]
     session = new_token()
     await svc.store.auth.create_session(token_hash(session), staff.id, new_token(), SESSION_TTL_SECONDS)
     log.info("login_ok", staff_id=staff.id)
-    resp = web.HTTPSeeOther(next_url)
+    resp = web.HTTPSeeOther(next_url + (KEPT if ended else ""))
     resp.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="Lax", secure=_secure(request), path="/",
                     max_age=SESSION_TTL_SECONDS)
     resp.del_cookie(LOGIN_CSRF_COOKIE, path="/login")

@@ -214,6 +214,42 @@ async def test_a_form_sent_after_the_session_ended_logs_in_again_to_the_page_it_
             assert str(r.url).endswith(f"/city?campaign={w.campaign_id}") and r.status == 200  # signed in: straight there
 
 
+async def test_the_login_a_form_sent_after_the_session_ended_needed_leads_back_with_kept(tmp_path: Path) -> None:
+    """What was typed comes back after that login (keep.js, the browser test): the login form carries
+    `ended` through a refusal, and leads to the form's page with #kept; the forms that carry the start
+    form's fields are marked data-keep, and every staff page loads keep.js."""
+    async with world(tmp_path) as w, client() as http:
+        w.svc.campaigns = CampaignService(w.store, w.cfg, w.clock)
+        csrf = await login(http, w, "admin")
+        async with http.get(f"{w.url}/city") as r:
+            page = await r.text()
+        assert 'action="/city/campaigns/preview" class="stack" data-keep="start" data-kept-msg="' in page
+        assert re.search(r'<script src="/static/keep\.js\?v=\w+" defer></script>', page)
+        async with http.post(f"{w.url}/city/campaigns/preview", data=form(csrf)) as r:
+            assert 'action="/city/campaigns/start" class="stack" data-keep="start">' in await r.text()
+        await w.clock.advance(SESSION_TTL_SECONDS + 1)
+        async with http.post(f"{w.url}/city/campaigns/preview", data=form(csrf), allow_redirects=False) as r:
+            location = r.headers["Location"]
+        _, _, rest = await login_form(http, w.url + location)
+        assert '<input type="hidden" name="ended" value="1">' in rest
+        token = rest.split("\x00")[0]
+        sent = {"csrf": token, "login": "admin", "next": "/city", "ended": "1"}
+        async with http.post(f"{w.url}/login", data={**sent, "password": "wrong"}) as r:
+            assert r.status == 401 and '<input type="hidden" name="ended" value="1">' in await r.text()
+        async with http.post(f"{w.url}/login", data={**sent, "password": password("admin")},
+                             allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == "/city#kept"
+        async with http.get(f"{w.url}{location}", allow_redirects=False) as r:  # signed in meanwhile
+            assert r.status == 302 and r.headers["Location"] == "/city#kept"
+        async with client() as other:
+            _, _, rest = await login_form(other, f"{w.url}/login?next=/city")
+            assert 'name="ended"' not in rest  # an ordinary login: no #kept
+            async with other.post(f"{w.url}/login", data={"csrf": rest.split("\x00")[0], "login": "admin",
+                                                           "next": "/city", "password": password("admin")},
+                                  allow_redirects=False) as r:
+                assert r.headers["Location"] == "/city"
+
+
 def header_links(page: str) -> list[str]:
     """The language and text-size links of a staff page's header."""
     tools = page[page.index('<div class="tools">'):page.index("</header>")]
