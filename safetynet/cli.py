@@ -27,7 +27,7 @@ from safetynet.console import error_line, id_argument, print_error, say
 from safetynet.logs import configure_logging
 
 if TYPE_CHECKING:
-    from safetynet.store.errors import CannotOpen
+    from safetynet.store.errors import CannotOpen, SchemaBehind
 
 Handler = Callable[[Config, argparse.Namespace], int]
 
@@ -280,6 +280,13 @@ def _add_bench(sub: Any, lab: bool) -> None:
     _with_config(bsub)
 
 
+# The commands that migrate the city's database to this SafetyNet's schema when it is older: those that
+# set up or run the system (README: `init` creates or migrates; the demo and the benchmarks make their own
+# store). Every other command refuses an older schema and changes nothing (`store.SchemaBehind`): QA's
+# `campaign list` from a laptop with a newer SafetyNet migrated the live PostgreSQL database under the
+# older `serve` processes still using it. (`store copy` migrates the two databases it copies between itself.)
+_MIGRATES = frozenset({("init",), ("serve",), ("demo",), ("bench",)})
+
 # The lab's commands, whose options are read (their modules imported) only when one of them is the
 # command: the simulated city and the benchmarks are about half of the CLI's start-up (0.45 of 0.8 s
 # of imports), which `serve` paid at every start, a restart after a crash included.
@@ -383,6 +390,16 @@ def _cannot_open(cfg: Config, e: CannotOpen) -> str:
                host=host, port=port, name=name, setting=setting)
 
 
+def _schema_behind(cfg: Config, e: SchemaBehind) -> str:
+    """The line for a database this command would not migrate: a schema older than this SafetyNet's, or
+    none yet (an empty database: a mistyped name, say), with `safetynet init` as the next step."""
+    from safetynet.admin import shown_database
+
+    if e.found == 0:
+        return say("cli.schema_missing", db=shown_database(cfg))
+    return say("cli.schema_behind", db=shown_database(cfg), found=e.found, known=e.known)
+
+
 def _main(argv: Sequence[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
@@ -409,15 +426,16 @@ def _main(argv: Sequence[str] | None) -> int:
         level = "warning"  # one-shot commands print their own summary; logs only for problems
     configure_logging(level, cfg.logging.format)
     from safetynet.admin import CommandError
-    from safetynet.store import SchemaTooNew, StoreError
+    from safetynet.store import SchemaBehind, SchemaTooNew, StoreError, migrations_on_open
     from safetynet.store.errors import CannotOpen
 
     try:
         from safetynet.admin import require_database
 
         require_database(cfg, args)
-        _check_keys(cfg, command)
-        return int(args.func(cfg, args))
+        with migrations_on_open(listed(command, _MIGRATES)):
+            _check_keys(cfg, command)
+            return int(args.func(cfg, args))
     except CommandError as e:
         print_error(e)
         return 2
@@ -426,6 +444,9 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
     except SchemaTooNew as e:
         print_error(say("cli.schema_too_new", found=e.found, known=e.known))
+        return 2
+    except SchemaBehind as e:
+        print_error(_schema_behind(cfg, e))
         return 2
     except CannotOpen as e:
         print_error(_cannot_open(cfg, e))

@@ -28,7 +28,7 @@ from safetynet.roster.csvio import ParseResult, RosterWriteError
 from safetynet.roster.enrol_letters import issue_codes
 from safetynet.roster.generate import generate_roster
 from safetynet.roster.names import MovedAssociation, NewAssociation, moved_associations, new_associations
-from safetynet.store import SchemaTooNew, StoreError, store_session
+from safetynet.store import SchemaBehind, SchemaTooNew, StoreError, store_session
 from safetynet.store.errors import ConnectionLost
 
 OK, DATA_ERROR, USAGE = 0, 1, 2
@@ -45,7 +45,7 @@ def _store_errors(fn: Command) -> Command:
     def run(cfg: Config, args: argparse.Namespace) -> int:
         try:
             return fn(cfg, args)
-        except SchemaTooNew:
+        except (SchemaTooNew, SchemaBehind):
             raise  # the command line says it in the terminal's language
         except StoreError as e:
             print_error(database_unwritable(cfg, e) or say("cli.db_unusable", error=e))

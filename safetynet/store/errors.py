@@ -39,3 +39,14 @@ class SchemaTooNew(StoreError):
         super().__init__(f"the database is at schema version {found}, newer than this SafetyNet knows ({known}): "
                          "run the SafetyNet that migrated it, or restore a backup made for this one")
         self.found, self.known = found, known
+
+
+class SchemaBehind(StoreError):
+    """The database's schema is older than this SafetyNet's (`found` 0: it has none yet) and whoever opened
+    it does not migrate: only the commands that set up or run the system do (`safetynet init`, `serve`,
+    the demo). A report run from an operator's laptop must not migrate a database older servers still use."""
+
+    def __init__(self, found: int, known: int) -> None:
+        super().__init__(f"the database is at schema version {found}, older than this SafetyNet's ({known}): "
+                         "nothing was changed; run `safetynet init` to migrate it")
+        self.found, self.known = found, known

@@ -73,6 +73,7 @@ def test_cp932_export(config: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     with fresh_store_env() as store, pytest.MonkeyPatch.context() as mp:  # another city: a store of its own
         for name, value in store.items():
             mp.setenv(name, value)
+            mp.setenv(URL_ENV, value)  # where `new_city` makes it: the import no longer makes it (it migrates nothing)
         other = make_config(tmp_path / "other")
         new_city(Path(other.base_dir) / "config.toml")
         assert main(["roster", "import", str(plain), "--config", str(Path(other.base_dir) / "config.toml")]) == 0
@@ -229,6 +230,7 @@ def test_a_database_that_cannot_be_used_is_one_line_not_a_traceback(
         db.parent.mkdir()
         with contextlib.closing(sqlite3.connect(db)) as conn:
             conn.executescript(";".join(claims_version_1))
-    assert run(config, "import", str(SAMPLE)) == 2
-    assert re.match(r"error: the database cannot be used: migration 0002_\w+ failed",
-                    capsys.readouterr().err.splitlines()[-1])
+    assert run(config, "import", str(SAMPLE)) == 2  # an import migrates nothing: it names `init`
+    assert "is at schema version 1, older than this SafetyNet's" in capsys.readouterr().err.splitlines()[-1]
+    assert main(["init", "--config", str(config)]) == 2  # which does, and fails at migration 2
+    assert re.match(r"error: migration 0002_\w+ failed", capsys.readouterr().err.splitlines()[-1])

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pg_helpers import ON_POSTGRES, PgReader
+from pg_helpers import ON_POSTGRES, PgReader, fresh_store_env
 from roster_helpers import init_city
 
 from safetynet.cli import main
@@ -152,6 +152,77 @@ def test_a_database_from_a_newer_safetynet_is_refused_untouched(
     assert main([*city, "campaign", "list"]) == 2
     assert "スキーマ版 999" in capsys.readouterr().err
     assert not (tmp_path / "r.csv").exists()
+
+
+def _tables_and_version(tmp_path: Path) -> tuple[list[str], int]:
+    """The city's tables and its schema version, read outside SafetyNet."""
+    if ON_POSTGRES:
+        db = PgReader(os.environ["SAFETYNET_STORE_URL"])
+        tables = sorted(r[0] for r in db.execute("SELECT name FROM sqlite_master"))
+        version = db.execute("SELECT max(version) FROM schema_version").fetchone()[0] if "schema_version" in tables else 0
+        return tables, int(version)
+    with contextlib.closing(sqlite3.connect(tmp_path / "var" / "sn.db")) as con:
+        tables = sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+        version = con.execute("SELECT max(version) FROM schema_version").fetchone()[0] if "schema_version" in tables else 0
+        return tables, int(version)
+
+
+def test_a_command_that_does_not_migrate_refuses_an_older_schema_untouched(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: a newer SafetyNet's `campaign list` from a laptop migrated the live database under the older
+    servers still using it. Only `init`, `serve` and the demo migrate; every other command says the schema
+    is behind, names `safetynet init`, and changes nothing."""
+    from safetynet.store.postgres import db as pg_db
+    from safetynet.store.sqlite import db as sqlite_db
+
+    before = _tables_and_version(tmp_path)
+    # this SafetyNet is one migration ahead of the city's database
+    for module in (sqlite_db, pg_db):
+        known = module._migrations()
+        monkeypatch.setattr(module, "_migrations", lambda known=known: [
+            *known, (known[-1][0] + 1, "later_table", "CREATE TABLE later_table (x integer);")])
+    for command in (["campaign", "list"], ["staff", "list"], ["roster", "export", str(tmp_path / "r.csv")],
+                    ["campaign", "status", "1"]):
+        assert main([*city, *command]) == 2, command
+        err = capsys.readouterr().err
+        assert (f"is at schema version {before[1]}, older than this SafetyNet's ({before[1] + 1})" in err
+                and "`safetynet init`" in err and "Traceback" not in err), err
+        assert _tables_and_version(tmp_path) == before, command
+    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    assert main([*city, "campaign", "list"]) == 2
+    assert f"スキーマ版 {before[1]} は、この SafetyNet の版（{before[1] + 1}）より古い" in capsys.readouterr().err
+    assert not (tmp_path / "r.csv").exists()
+    assert main([*city, "init"]) == 0  # init migrates, as the README says
+    assert f"{before[1] + 1:04d}_later_table" in capsys.readouterr().out
+    assert _tables_and_version(tmp_path) == (sorted([*before[0], "later_table"]), before[1] + 1)
+    assert main([*city, "campaign", "list"]) == 0  # a current schema: as before
+
+
+def test_a_command_on_a_database_with_no_safetynet_tables_says_so_and_makes_none(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mistyped name that is another, empty database (PostgreSQL), or another program's SQLite file: the
+    command says it is not a SafetyNet database yet, and leaves it as it was."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[store]\npath = "var/sn.db"\n', encoding="utf-8")
+    (tmp_path / "var").mkdir()
+    with fresh_store_env() as env:
+        if ON_POSTGRES:
+            monkeypatch.setenv("SAFETYNET_STORE_URL", env["SAFETYNET_STORE_URL"])
+            PgReader(env["SAFETYNET_STORE_URL"]).execute("CREATE TABLE notes (x integer)")
+        else:
+            with contextlib.closing(sqlite3.connect(tmp_path / "var" / "sn.db")) as con:
+                con.execute("CREATE TABLE notes (x integer)")
+        assert main(["--config", str(cfg), "campaign", "list"]) == 2
+        err = capsys.readouterr().err
+        assert "has no SafetyNet tables yet" in err and "`safetynet init`" in err and "Traceback" not in err, err
+        assert _tables(env, tmp_path / "var" / "sn.db") == ["notes"]
+
+
+def _tables(env: dict[str, str], path: Path) -> list[str]:
+    if ON_POSTGRES:
+        return sorted(r[0] for r in PgReader(env["SAFETYNET_STORE_URL"]).execute("SELECT name FROM sqlite_master"))
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        return sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master"))
 
 
 def test_a_roster_that_moves_an_association_to_another_district_is_refused_until_said(

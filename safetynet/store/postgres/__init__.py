@@ -60,9 +60,12 @@ class PostgresStore:
 
 async def open_postgres_store(url: str, clock: Clock, routes: ChannelRoutes, *, pool_size: int = 10,
                               migrate: bool = True) -> PostgresStore:
-    """Opens (migrating if need be) the database at `url`."""
+    """Opens (migrating if need be) the database at `url`; with `migrate` False, one whose schema is not
+    this SafetyNet's is refused untouched (SchemaBehind, SchemaTooNew)."""
     db = await PgDatabase.open(url, min_size=min(2, pool_size), max_size=pool_size, migrate=migrate)
     try:
+        if not migrate:
+            await db.check_schema()
         return PostgresStore(db, clock, routes)
     except BaseException:
         await db.close()

@@ -27,7 +27,14 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 import structlog
 
-from safetynet.store.errors import CannotOpen, ConnectionLost, SchemaTooNew, StoreError, StoreUnavailable
+from safetynet.store.errors import (
+    CannotOpen,
+    ConnectionLost,
+    SchemaBehind,
+    SchemaTooNew,
+    StoreError,
+    StoreUnavailable,
+)
 
 log = structlog.get_logger("store")
 
@@ -418,6 +425,19 @@ class PgDatabase:
             await con.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY,"
                               " name text NOT NULL, applied_at double precision NOT NULL)")
             return int(await con.fetchval("SELECT coalesce(max(version), 0) FROM schema_version"))
+
+    async def check_schema(self, migrations: list[tuple[int, str, str]] | None = None) -> None:
+        """SchemaBehind when the schema is older than `migrations` (none at all: found 0), SchemaTooNew
+        when newer, for an open that does not migrate; reads only, unlike `schema_version`, which makes
+        its table (a command run against the live database of older servers changes nothing)."""
+        current = 0
+        if await self.fetchval("SELECT to_regclass('schema_version') IS NOT NULL"):
+            current = int(await self.fetchval("SELECT coalesce(max(version), 0) FROM schema_version"))
+        known = max((v for v, _, _ in (migrations if migrations is not None else _migrations())), default=0)
+        if current > known:
+            raise SchemaTooNew(current, known)
+        if current < known:
+            raise SchemaBehind(current, known)
 
     async def migrate(self, migrations: list[tuple[int, str, str]] | None = None) -> int:
         """Applies the migrations not yet recorded, each in its own transaction; returns the version."""

@@ -59,11 +59,14 @@ class SqliteStore:
 
 
 async def open_sqlite_store(path: Path, clock: Clock, routes: ChannelRoutes, readers: int = 2,
-                            busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> SqliteStore:
-    """Opens (creating and migrating if need be) the database at `path`. `routes`: which channels
-    take which contact kind (the channel registry's: the store names no channel)."""
-    db = await Database.open(path, readers=readers, busy_timeout_seconds=busy_timeout_seconds)
+                            busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS, migrate: bool = True) -> SqliteStore:
+    """Opens (creating and migrating if need be) the database at `path`; with `migrate` False, one whose
+    schema is not this SafetyNet's is refused untouched (SchemaBehind, SchemaTooNew). `routes`: which
+    channels take which contact kind (the channel registry's: the store names no channel)."""
+    db = await Database.open(path, readers=readers, busy_timeout_seconds=busy_timeout_seconds, migrate=migrate)
     try:
+        if not migrate:
+            await db.check_schema()
         return SqliteStore(db, clock, routes)
     except BaseException:
         await db.close()

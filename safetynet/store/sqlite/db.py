@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 import aiosqlite
 import structlog
 
-from safetynet.store.errors import SchemaTooNew, StoreError, StoreUnavailable
+from safetynet.store.errors import SchemaBehind, SchemaTooNew, StoreError, StoreUnavailable
 
 log = structlog.get_logger("store")
 
@@ -276,6 +276,11 @@ class Database(Reads):
             await _close(writer)
             raise
         return cls(path, writer, opened[:-1], opened[-1], loop_writer)
+
+    async def check_schema(self) -> None:
+        """SchemaBehind or SchemaTooNew unless the schema is this SafetyNet's, for an open that does not
+        migrate (`open_sqlite_store(migrate=False)`); reads only, unlike `schema_version`, which makes its table."""
+        await check_schema(self._writer)
 
     async def close(self) -> None:
         if self._closed:
@@ -558,6 +563,23 @@ async def schema_version(conn: Conn) -> int:
     async with conn.execute("SELECT coalesce(max(version), 0) FROM schema_version") as cur:
         row = await cur.fetchone()
     return int(row[0]) if row else 0
+
+
+async def check_schema(conn: Conn, migrations: list[tuple[int, str, str]] | None = None) -> None:
+    """SchemaBehind when the database's schema is older than `migrations` (none at all: found 0),
+    SchemaTooNew when newer; reads only."""
+    async with conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'") as cur:
+        row = await cur.fetchone()
+    current = 0
+    if row and row[0]:
+        async with conn.execute("SELECT coalesce(max(version), 0) FROM schema_version") as cur:
+            row = await cur.fetchone()
+        current = int(row[0]) if row else 0
+    known = max((v for v, _, _ in (migrations if migrations is not None else _migrations())), default=0)
+    if current > known:
+        raise SchemaTooNew(current, known)
+    if current < known:
+        raise SchemaBehind(current, known)
 
 
 # First line of a migration that rebuilds a table other tables refer to (SQLite's way to change a
