@@ -330,8 +330,17 @@ def _check_keys(cfg: Config, command: tuple[str, ...]) -> None:
             await refuse_a_new_push_key(cfg, store)
             return False
 
+    from safetynet.store import SchemaBehind, migrations_on_open
+
     try:
-        if not asyncio.run(check()):
+        try:
+            with migrations_on_open(False):  # a look: a database with no tables stays so, for the command to name
+                lost = asyncio.run(check())
+        except SchemaBehind as e:
+            if e.found == 0:
+                return  # no city there, so no key lost to it
+            lost = asyncio.run(check())  # an older schema, opened as the command opens it (migrated or refused)
+        if not lost:
             return
     except StoreError:
         return  # the command opens it again and says why it cannot

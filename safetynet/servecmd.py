@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import errno
 import signal
+import sys
 
 from safetynet.config import (
     Config,
@@ -41,6 +42,12 @@ async def serve_until_stopped(cfg: Config, args: argparse.Namespace) -> None:
         tune_gc()
         # the first words are read by `demo` and the tests to know the server is up: not translated
         print(f"SafetyNet serving on {system.url} (public URL {cfg.server.public_url}); Ctrl-C stops", flush=True)
+        if not await system.store.roster.list_associations():
+            # a city set up but given no roster, or `init` run on a mistyped database: it starts (the roster
+            # may come next), but the operator sees which database holds nothing before residents do
+            from safetynet.admin import shown_database
+
+            print(say("cli.serve.no_roster", db=shown_database(cfg)), file=sys.stderr, flush=True)
         await stop.wait()
         print(say("cli.serve.stopping"), flush=True)
 
@@ -71,6 +78,26 @@ def _check_writable(cfg: Config) -> None:
             raise ConfigError(said) from None
 
 
+def refuse_a_database_with_no_city(cfg: Config) -> None:
+    """ConfigError when the database has no SafetyNet tables at all (a mistyped PostgreSQL name that is
+    another, empty database): `serve` would make an empty city there and run it with nobody in it, silently
+    (QA). Refused, as SQLite's missing file is (`admin.require_database`): the README's order is `init`
+    first. A look only: an older schema is migrated by the start, as ever."""
+    from safetynet.admin import shown_database
+    from safetynet.store import SchemaBehind, migrations_on_open, store_session
+
+    async def look() -> None:
+        async with store_session(cfg):
+            pass
+
+    try:
+        with migrations_on_open(False):
+            asyncio.run(look())
+    except SchemaBehind as e:
+        if e.found == 0:
+            raise ConfigError(say("cli.serve.no_city", db=shown_database(cfg))) from None
+
+
 def serve(cfg: Config, args: argparse.Namespace) -> int:
     from safetynet.runtime import run
 
@@ -79,6 +106,7 @@ def serve(cfg: Config, args: argparse.Namespace) -> int:
     # every role listens (a dispatcher for /healthz, /readyz, /metrics); a host that names no address is
     # one line, not a socket.gaierror traceback after start-up (QA: `--host 999.1.1.1`, a mistyped [server] host)
     check_listen(host, port, "[server]", None if args.role == "dispatcher" else "cli.serve.bad_host")
+    refuse_a_database_with_no_city(cfg)
     _check_writable(cfg)
     try:
         run(serve_until_stopped(cfg, args))

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from locale_helpers import terminal_locale
-from pg_helpers import SERVER
+from pg_helpers import ON_POSTGRES, SERVER, PgReader
 from ports import free_port, listening_socket
 from roster_helpers import init_city, new_city
 
@@ -163,6 +163,69 @@ def test_a_database_with_no_city_yet_keeps_the_advice_to_run_init(
     assert main(["--config", str(cfg), "serve", "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert "run `safetynet init`" in err and "backup" not in err
+
+
+def _tables(cfg: Path) -> list[str]:
+    """The tables of the database `cfg` names (this test's PostgreSQL schema in that pass), read outside SafetyNet."""
+    if ON_POSTGRES:
+        return sorted(r[0] for r in PgReader(os.environ["SAFETYNET_STORE_URL"]).execute("SELECT name FROM sqlite_master"))
+    with contextlib.closing(sqlite3.connect(cfg.parent / "var" / "sn.db")) as con:
+        return sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master"))
+
+
+def test_serve_on_a_database_with_no_safetynet_tables_refuses_and_makes_none(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: a mistyped PostgreSQL name that is another, empty database: `serve` made an empty city there and
+    ran it, silently. The README's order is `init` first (SQLite's missing file is refused the same way)."""
+    terminal_locale(monkeypatch, "C.UTF-8")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[store]\npath = "var/sn.db"\n', encoding="utf-8")
+    (tmp_path / "var").mkdir()
+    if ON_POSTGRES:
+        PgReader(os.environ["SAFETYNET_STORE_URL"]).execute("CREATE TABLE notes (x integer)")
+    else:
+        with contextlib.closing(sqlite3.connect(tmp_path / "var" / "sn.db")) as con:
+            con.execute("CREATE TABLE notes (x integer)")  # another program's file
+    db = shown_database(load_config(cfg))
+    for lang, said in (("C.UTF-8", f"error: the database {db} has no SafetyNet tables (it is a new, empty database); "
+                                   "nothing was started"),
+                       ("ja_JP.UTF-8", f"エラー: データベース {db} には SafetyNet の表がありません")):
+        terminal_locale(monkeypatch, lang)
+        assert main(["--config", str(cfg), "serve", "--port", "0"]) == 2
+        out, err = capsys.readouterr()
+        assert err.startswith(said) and "`safetynet init`" in err and "Traceback" not in err, err
+        assert "SafetyNet serving" not in out
+        assert _tables(cfg) == ["notes"]
+
+
+def _serve_once(c: list[str]) -> str:
+    """`serve` started in a process of its own and stopped (SIGTERM) once it says it serves: its stderr."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES")}
+    env.update(LANG="C.UTF-8", PYTHONPATH=str(REPO))
+    with subprocess.Popen([sys.executable, "-m", "safetynet", *c, "serve", "--port", "0"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=env) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("SafetyNet serving"):
+                break
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    return err
+
+
+def test_serve_on_a_city_with_no_roster_says_so_and_runs(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A city set up but given no roster (or `init` run on a mistyped database): the server starts (the roster
+    may come next), and says on one line which database holds nobody."""
+    monkeypatch.delenv("SAFETYNET_SECRET_KEY", raising=False)
+    c = init_city(tmp_path)
+    db = shown_database(load_config(Path(c[1])))
+    warning = t("en", "cli.serve.no_roster", db=db)
+    assert warning.startswith(f"warning: the roster in the database {db} is empty (no associations, no households)")
+    assert warning in _serve_once(c).splitlines()
+    assert main([*c, "roster", "import", str(SAMPLE)]) == 0
+    assert "the roster in the database" not in _serve_once(c)
 
 
 # -- 2b. a second machine without the city's web-push key: copy it, not a new one ------------------------
