@@ -158,7 +158,7 @@ async def running_system(
     waits end at once and nothing claimed is lost (see `Dispatcher`).
     `retention`: erase what `[privacy]` says is due, shortly after start and then daily.
     `role` (DESIGN §8): `all` runs everything; `web` serves the pages and takes answers (no
-    dispatcher, no schedulers); `dispatcher` sends and runs the schedulers, serving only /healthz,
+    dispatcher, no schedulers, no send worker); `dispatcher` sends and runs the schedulers, serving only /healthz,
     /readyz and /metrics. However many processes share the store, the ladder, triggers and
     retention run in one of them: the holder of the store's leader lease (`Leader`).
     `shared_slots`: pace provider lanes through the store, for every dispatcher together; None
@@ -168,6 +168,9 @@ async def running_system(
         raise ConfigError(f"serve: unknown role {role!r} (all, web or dispatcher)")
     if role == "web":
         dispatch = ladder = triggers = retention = False
+        # no send worker either: its process encrypts the dispatcher's bulk web push; a web process sends
+        # one enrolment code or webhook answer at a time, in-process (QA: `--role web` started one anyway)
+        send_workers = False
     if shared_slots is None:
         shared_slots = role != "all" or cfg.store.url.startswith("postgres")
     if not cfg.secrets.secret_key:

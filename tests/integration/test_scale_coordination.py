@@ -218,6 +218,22 @@ async def test_a_failing_store_falls_back_to_this_processs_own_pacing() -> None:
 
 
 
+async def test_a_web_process_starts_no_send_worker(tmp_path: Path) -> None:
+    """QA: `serve --role web` started the web-push worker process (a child for the encryption of bulk sends),
+    which only a dispatcher uses. A web process keeps its senders in-process (enrolment codes, the push
+    key on the enrolment page, webhook answers); a dispatcher still gets the worker."""
+    from safetynet.broadcast.sendworker import ProcessSender
+    from safetynet.system import running_system
+
+    cfg = make_cfg(tmp_path)
+    assert cfg.channels.get("webpush").enabled
+    async with running_system(cfg, port=0, role="web", send_workers=True) as web:
+        assert "webpush" in web.services.senders
+        assert [c for c, s in web.services.senders.items() if isinstance(s, ProcessSender)] == []
+    async with running_system(cfg, port=0, role="dispatcher", send_workers=True) as disp:
+        assert isinstance(disp.services.senders["webpush"], ProcessSender)
+
+
 async def test_roles_split_what_a_process_runs(tmp_path: Path) -> None:
     import aiohttp
 
