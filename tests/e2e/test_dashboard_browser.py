@@ -404,6 +404,10 @@ async def test_what_was_typed_into_the_start_form_comes_back_after_the_login_it_
         said = page.locator("[data-kept]")
         assert await said.inner_text() == (
             "ログインし直す前に入力した内容を戻しました。まだ送信していません。内容を確かめてから、もう一度進めてください。")
+        # the form is below the overview: the page is taken to it, the line focused
+        top = await said.evaluate("e => e.getBoundingClientRect().top")
+        assert -2 < top < 900 and await page.evaluate("() => scrollY") > 0
+        assert await said.evaluate("e => document.activeElement === e")
         assert await page.evaluate("() => sessionStorage.length") == 0
         assert len(await w.store.campaigns.list_campaigns()) == 2  # nothing was started: the seeded two
         await screenshot(page, "city-start-form-kept")

@@ -75,7 +75,11 @@
     said.setAttribute("role", "status");
     said.dataset.kept = "";
     said.textContent = form.dataset.keptMsg;
+    said.tabIndex = -1;
     form.parentNode.insertBefore(said, form);
+    // the start form sits below the overview on /city: the person is taken to it, not left at the top
+    if (said.scrollIntoView) { said.scrollIntoView({ block: "start" }); }
+    said.focus({ preventScroll: true });
   });
   if (back && window.history && history.replaceState) {
     history.replaceState(history.state, "", location.pathname + location.search);  // a reload restores nothing
