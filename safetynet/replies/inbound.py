@@ -73,7 +73,8 @@ class Inbound:
     # -- by reply token --------------------------------------------------------------------------
 
     def _not_found(self) -> str:
-        return texts.t("ja", "reply.not_found")
+        # a button or a call: 「このリンク」 of the reply page's own words has no link to point at here (QA)
+        return texts.t("ja", "reply.not_found_here")
 
     async def resolve(self, token: str) -> InboundTarget:
         t = await self.intake.resolve(token)

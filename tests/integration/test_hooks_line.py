@@ -130,6 +130,7 @@ async def test_unknown_user_wrong_code_and_malformed_body(tmp_path: Path) -> Non
         # a postback of someone who is no household's contact records nothing
         ev = event(stranger, "postback", postback={"data": postback_data(env.campaign_id, "safe")})
         assert (await fake.post_events([ev])).status == 200
+        assert _replies(env)[-1] == "この安否確認は見つからないか、受付を終了しました。"  # no 「このリンク」 in a chat
         body = b"not json"
         assert await _post(env, [], signature(SECRET, body), body) == 400
 

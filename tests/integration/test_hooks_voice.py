@@ -97,4 +97,7 @@ async def test_unknown_token_ends_the_call(tmp_path: Path) -> None:
         url = env.cfg.server.public_url + path
         sig = RequestValidator(env.cfg.secrets.twilio_auth_token).compute_signature(url, params)
         async with env.http.post(env.url + path, data=params, headers={"X-Twilio-Signature": sig}) as resp:
-            assert resp.status == 200 and "<Hangup" in await resp.text()
+            said = await resp.text()
+            # a call speaks of no link (QA: it read out the reply page's 「このリンクは無効か…」)
+            assert resp.status == 200 and "<Hangup" in said and "この安否確認は見つからないか" in said
+            assert "リンク" not in said
