@@ -212,6 +212,9 @@ async def city_page(request: web.Request) -> web.Response:
                "health": health_block(lang, sending, running=info is not None and info.state == "running")}
     if info is None:
         return render(request, heading, template="city.html", context=context)
+    # the picker lists campaigns that went out: one waiting (a draft, a real event before its approval) first,
+    # so that it reads as the one shown (it showed the browser's first, another campaign, as if chosen)
+    context["picked"] = recent if any(c.id == info.id for c in recent) else [info, *recent]
     context["approval"] = approval_line(lang, info, await _token_maker(request, info),
                                         (await _trigger_sources(request, [info])).get(info.id, ""))
     if info.state == "cancelled" and viewer.scope.kind == "city":

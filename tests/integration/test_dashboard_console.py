@@ -733,6 +733,7 @@ async def test_a_real_event_waiting_for_approval_is_shown_in_scope_not_a_404(tmp
             # the district's 9 households (6 + 3), which the district head's scope holds whole
             assert "承認後に 9 世帯へ送信します。まだ何も送信していません。" in page
             assert "あなたが開始しました。" in page  # approval_yours
+            assert re.search(f'<option value="{cid}" selected>[^<]*承認待ち', page)  # the picker shows it
             assert f'action="/city/campaigns/{cid}/cancel"' in page and f"/city/campaigns/{cid}/approve" not in page
             # their overview lists what waits in their district, their own among it, without 確認して承認
             async with http.get(f"{w.url}/city") as r:
