@@ -6,7 +6,7 @@ import logging
 
 import structlog
 
-from safetynet.logs import configure_logging, mask_phone, mask_text
+from safetynet.logs import configure_logging, mask_address, mask_phone, mask_text
 
 
 def test_mask_phone_keeps_only_last_four_digits() -> None:
@@ -22,13 +22,26 @@ def test_mask_text_hides_phones_bot_tokens_and_link_secrets() -> None:
     assert "AbCdEfGhIjKlMnOpQrStUv" not in masked
 
 
+def test_mask_text_hides_emails_and_numbers_written_the_japanese_way() -> None:
+    """QA (privacy walk): a mail server's refusal quoting the address, a number followed or preceded by
+    Japanese text, and a number typed in full-width digits all went into the log whole."""
+    refused = mask_text("550 5.1.1 <sakura0004@docomo.ne.jp>: Recipient address rejected")
+    assert "sakura0004" not in refused and "@docomo.ne.jp" in refused  # the carrier stays for the operator
+    for text, digits in [("080-1234-5678に連絡", "080-1234"), ("電話090ー1234ー5678です", "090ー1234"),
+                         ("０９０－１２３４－５６７８", "０９０－１２３４"), ("＋81 90 1234 5678", "90 1234")]:
+        masked = mask_text(text)
+        assert digits not in masked and masked.count("*") >= 6, masked
+    assert mask_address("sakura0004@docomo.ne.jp") == "s＊＊＊@docomo.ne.jp"
+    assert mask_address("+819012345678") == "********5678"
+
+
 def test_json_log_lines_mask_personal_data_and_secrets() -> None:
     out = io.StringIO()
     configure_logging("info", "json", stream=out)
     try:
         log = structlog.get_logger("test")
         log.info("delivery_sent", phone="+819012345678", name="山田太郎", token="secret-token-value",
-                 campaign_id=7, detail="sent to 090-1234-5678")
+                 campaign_id=7, detail="sent to 090-1234-5678", to="sakura0004@docomo.ne.jp")
         logging.getLogger("aiohttp.server").warning("failed for +81 3 1234 5678")
         lines = [json.loads(line) for line in out.getvalue().splitlines()]
     finally:
@@ -39,6 +52,7 @@ def test_json_log_lines_mask_personal_data_and_secrets() -> None:
     assert first["phone"].endswith("5678") and "9012" not in first["phone"]
     assert first["name"] != "山田太郎" and first["name"].startswith("山")
     assert first["token"] == "<redacted>"
+    assert first["to"] == "s＊＊＊@docomo.ne.jp"  # an email under a phone's key: masked as an email
     assert "1234-5678" not in first["detail"]
     assert "1234 5678" not in out.getvalue()
     assert first["level"] == "info" and "timestamp" in first

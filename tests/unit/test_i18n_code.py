@@ -119,6 +119,7 @@ ALLOWED_JAPANESE: dict[str, str] = {
     "channels/telegram/contacts.py::TELEGRAM_COLUMN": "the roster CSV header テレグラム of the Telegram channel's column",
     "channels/email/contacts.py::EMAIL_COLUMN": "the roster CSV header メール (and メールアドレス) of the email channel's column",
     "roster/csvio.py::_EXTRA_ALIASES": "more header spellings and association suffixes (町内会, 自治会) found in real rosters",
+    "logs.py::_SEP": "the dash-like marks (－, ー) people type between a phone number's digits: the log masks such numbers",
     "roster/values.py::_YES": "cell values read as yes (はい, 有, ○)",
     "roster/values.py::_NO": "cell values read as no (いいえ, 無, ×)",
     "roster/values.py::_LANGUAGE_ALIASES": "language cells written in Japanese (英語, やさしい日本語) and the codes they mean",
