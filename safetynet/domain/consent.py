@@ -109,12 +109,13 @@ def withhold_line(h: HouseholdLine) -> HouseholdLine:
 
 def withhold_help_item(h: HelpItem) -> HelpItem:
     return dataclasses.replace(h, name="", address="", members=0, vulnerable=False, note="", location="",
-                               people_injured=None, people_safe=None, landline="", mobile="", withheld=True)
+                               people_injured=None, people_safe=None, landline="", mobile="", withheld=True,
+                               earlier_notes=())
 
 
 def withhold_help_row(r: HelpRow) -> HelpRow:
     return dataclasses.replace(r, name="", address="", members=0, vulnerable=False, note=None, location=None,
-                               people_injured=None, people_safe=None, withheld=True)
+                               people_injured=None, people_safe=None, withheld=True, earlier_notes=())
 
 
 def withhold_history(entries: Iterable[HistoryEntry]) -> list[HistoryEntry]:

@@ -354,6 +354,8 @@ class HelpRow:
     consent: str = "yes"
     withheld: bool = False  # its details left out (domain.consent)
     people_safe: int | None = None  # how many of the household said they are safe
+    # The two notes before `note`, oldest first: a later 「配信停止」 must not push the injury off the card
+    earlier_notes: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -371,6 +373,7 @@ class HelpRow:
             "handled_at": self.handled_at,
             "handled_by": self.handled_by,
             "note": self.note,
+            "earlier_notes": list(self.earlier_notes),
             "people_safe": self.people_safe,
             "people_injured": self.people_injured,
             "location": self.location,
@@ -455,6 +458,8 @@ class HelpItem:
     # When it went to the standing-in staff as left unhandled (`replies.escalate`): the head reading
     # the card knows others were told, and a district head or admin arriving from that alert finds it.
     escalated_at: float | None = None
+    # The two notes before `note`, oldest first (`HelpRow.earlier_notes`)
+    earlier_notes: tuple[str, ...] = ()
 
     @property
     def answered_since(self) -> bool:

@@ -185,7 +185,7 @@ def help_rows(rows: Sequence[HelpRow], with_names: bool = True, disclosure: Disc
             r = disclosure.help_row(r)
             landline, mobile = ("", "") if r.withheld else (phones or {}).get(r.household_id, ("", ""))
             row.update(name=r.name, address=r.address, members=r.members, vulnerable=r.vulnerable,
-                       note=r.note or "", withheld=r.withheld, landline=landline, mobile=mobile,
+                       note=" / ".join((*r.earlier_notes, r.note)) if r.note else "", withheld=r.withheld, landline=landline, mobile=mobile,
                        people_injured=r.people_injured, people_safe=r.people_safe, location=r.location or "")
         out.append(row)
     return out

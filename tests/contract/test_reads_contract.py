@@ -342,6 +342,29 @@ async def test_a_plain_second_help_keeps_the_details_on_the_card_as_in_the_help_
         assert (row.note, row.people_injured, row.location, row.people_safe) == ("2階にいます", 1, "home", 2)
 
 
+async def test_a_help_card_keeps_the_words_before_the_latest(store_factory: StoreFactory) -> None:
+    """QA (privacy walk): 「2 足を骨折…」, then 「配信停止」 and 「もう送らないで…」 left the card and the help
+    list with the last words only, the injury gone from them. The two notes before the latest stay,
+    oldest first; staff's words are never among them."""
+    async with store_factory() as store:
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        hid = ids["S-2"]
+        await _reply(store, cid, hid, "need_help", "k1", note="足を骨折")
+        await _reply(store, cid, hid, "confirmed_in_person", "k2", channel="staff", note="電話で確認した")
+        (card,) = await store.dashboard.help_panel(cid, a.values())
+        assert (card.note, card.earlier_notes) == ("足を骨折", ())
+        await _reply(store, cid, hid, "note", "k3", channel="sms", note="配信停止")
+        await _reply(store, cid, hid, "need_help", "k4")  # an anxious second tap says nothing of its own
+        await _reply(store, cid, hid, "note", "k5", channel="sms", note="もう送らないで")
+        (card,) = await store.dashboard.help_panel(cid, a.values())
+        assert (card.note, card.earlier_notes) == ("もう送らないで", ("足を骨折", "配信停止"))
+        await _reply(store, cid, hid, "note", "k6", channel="sms", note="妻に連絡して")
+        (row,) = await store.replies.help_list(cid)
+        assert (row.note, row.earlier_notes) == ("妻に連絡して", ("配信停止", "もう送らないで"))
+
+
 async def test_a_help_card_carries_the_households_answer_since_and_its_phones(store_factory: StoreFactory) -> None:
     """An open request stays on the panel after a later 無事; the card says so (status, when) and
     gives the working phones to call back, landline and mobile as the roster has them."""

@@ -18,6 +18,7 @@ from dashboard_fixtures import (
 )
 from test_dashboard_live import Stream
 
+from safetynet.auth import new_token
 from safetynet.clock import FakeClock
 from safetynet.domain.japan_time import time_of_day
 from safetynet.domain.replies import Location, ReplyDetails
@@ -81,6 +82,20 @@ def card(html: str, household_id: int) -> str:
     found = re.search(f'<li class="help-card[^"]*" data-hh="{household_id}"', html)
     assert found is not None, household_id
     return html[found.start():html.index("</button></li>", found.start())]
+
+
+async def test_a_help_card_shows_the_words_before_the_latest_oldest_first(tmp_path: Path) -> None:
+    """QA (privacy walk): the injury written with the call for help went off the card once the household
+    texted again (「配信停止」). The card lists the two notes before the latest, then the latest."""
+    async with world(tmp_path) as w, client() as http:
+        await w.answer("A-001", "need_help", note="足を骨折")
+        target = await w.intake.target_for(w.campaign_id, w.hh("A-001").id)
+        assert target is not None
+        await w.intake.note(target, "配信停止", "sms", new_token())
+        await login(http, w, "head_a")
+        async with http.get(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}/help?lang=ja") as r:
+            html = card(await r.text(), w.hh("A-001").id)
+    assert re.findall(r'<li class="note[^"]*">([^<]*)</li>', html) == ["足を骨折", "配信停止"]
 
 
 async def test_a_help_card_says_what_the_household_answered_since_and_both_counts_say_what_they_count(

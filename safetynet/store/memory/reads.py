@@ -293,7 +293,8 @@ class MemoryDashboardReads:
                                   h.vulnerable, note or "", location or "", injured, hr.opened_at, h.household_key,
                                   h.consent, status=m.status, status_at=m.status_at,
                                   landline=self._phone(h.id, "landline"), mobile=self._phone(h.id, "mobile"),
-                                  people_safe=safe, escalated_at=hr.escalation_told_at))
+                                  people_safe=safe, escalated_at=hr.escalation_told_at,
+                                  earlier_notes=t.earlier_notes(cid, hid)))
         return sorted(items, key=lambda i: (i.opened_at, i.household_id))
 
     async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:

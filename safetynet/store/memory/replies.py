@@ -201,7 +201,7 @@ class MemoryReplies:
             opened_at=h.opened_at, handled_at=h.handled_at,
             handled_by=h.handled_by_login if h.handled_by_login is not None else (staff.login if staff else None),
             note=note, people_injured=injured, people_safe=safe, location=location,
-            household_key=hh.household_key, consent=hh.consent,
+            household_key=hh.household_key, consent=hh.consent, earlier_notes=t.earlier_notes(*key),
         )
 
     async def help_list(

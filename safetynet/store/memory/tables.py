@@ -304,6 +304,12 @@ class Tables:
                 return self.association(aid)
         return None
 
+    def earlier_notes(self, campaign_id: int, household_id: int) -> tuple[str, ...]:
+        """The two notes before the latest, oldest first (`latest_details_sql`'s last two columns)."""
+        notes = [r.note for r in sorted(self.replies.values(), key=lambda r: r.id)
+                 if r.campaign_id == campaign_id and r.household_id == household_id and r.channel != "staff" and r.note]
+        return tuple(notes[-3:-1])
+
     def latest_details(self, campaign_id: int, household_id: int) -> tuple[str | None, int | None, str | None, int | None]:
         """(note, people injured, location, people safe): each the latest the household gave in the
         campaign, whichever reply it came with (a plain second "help" must not blank the card); never

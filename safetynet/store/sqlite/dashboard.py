@@ -15,7 +15,7 @@ from safetynet.domain.campaigns import CampaignInfo, CheckTally, OpenHelp
 from safetynet.domain.replies import Change, ChannelCount, HelpItem, ReplyChannel
 from safetynet.domain.roster import Association, Coverage, HouseholdLine, NotedHousehold
 from safetynet.store.sqlite.db import Reads, Row, marks
-from safetynet.store.sqlite.help_requests import latest_details_sql
+from safetynet.store.sqlite.help_requests import earlier_notes, latest_details_sql
 from safetynet.store.sqlite.reply_undo import not_undone
 
 ANSWERED_SQL = "('safe', 'need_help', 'confirmed_in_person')"
@@ -432,7 +432,7 @@ class SqliteDashboardReads:
         )
         return [HelpItem(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[14] or "", r[16] or "", r[15], r[7], r[8],
                          r[9], status=r[10], status_at=r[11], landline=r[12], mobile=r[13], people_safe=r[17],
-                         escalated_at=r[18])
+                         escalated_at=r[20], earlier_notes=earlier_notes(r[19], r[18]))
                 for r in rows]
 
     async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:

@@ -34,18 +34,22 @@ def open_help(item: ReplyItem) -> Steps[bool]:
 
 
 def latest_details_sql(campaign: str, household: str) -> str:
-    """Four columns, (note, people injured, location, people safe): each the latest the household
-    gave in the campaign, whichever reply it came with. The help list, its cards and alerts all say
+    """Six columns, (note, people injured, location, people safe, the note before, the one before that):
+    each the latest the household gave in the campaign, whichever reply it came with, and the two notes
+    before the latest (QA: 「2 足を骨折…」 then 「配信停止」 and 「もう送らないで…」 left the card with the last
+    words only, the injury gone from it). The help list, its cards and alerts all say
     the same, and a plain second "help" (an anxious second tap, an SMS "2") never blanks them. A staff
     confirmation's note is staff's, not the household's words (and it may have been undone)."""
-    def latest(column: str, given: str) -> str:
+    def latest(column: str, given: str, back: int = 0) -> str:
         return (f"(SELECT r.{column} FROM replies r WHERE r.campaign_id = {campaign}"
                 f" AND r.household_id = {household} AND r.channel <> '{ReplyChannel.STAFF}' AND {given}"
-                " ORDER BY r.id DESC LIMIT 1)")
-    return ", ".join((latest("note", "r.note IS NOT NULL AND r.note != ''"),
+                f" ORDER BY r.id DESC LIMIT 1 OFFSET {back})")
+    noted = "r.note IS NOT NULL AND r.note != ''"
+    return ", ".join((latest("note", noted),
                       latest("people_injured", "r.people_injured IS NOT NULL"),
                       latest("location", "r.location IS NOT NULL"),
-                      latest("people_safe", "r.people_safe IS NOT NULL")))
+                      latest("people_safe", "r.people_safe IS NOT NULL"),
+                      latest("note", noted, 1), latest("note", noted, 2)))
 
 
 HELP_SQL = (
@@ -80,5 +84,10 @@ def help_row_from(r: Row) -> HelpRow:
         campaign_id=r[0], household_id=r[1], association_id=r[2], association=r[3], district=r[4], group=r[5],
         name=r[6], address=r[7], members=r[8], vulnerable=bool(r[9]), language=r[10], status=Status(r[11]),
         opened_at=r[12], handled_at=r[13], handled_by=r[14], household_key=r[15], consent=r[16], note=r[17],
-        people_injured=r[18], location=r[19], people_safe=r[20],
+        people_injured=r[18], location=r[19], people_safe=r[20], earlier_notes=earlier_notes(r[22], r[21]),
     )
+
+
+def earlier_notes(*notes: str | None) -> tuple[str, ...]:
+    """The notes before the latest, oldest first, as far as there were any."""
+    return tuple(n for n in notes if n)
