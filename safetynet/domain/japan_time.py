@@ -7,9 +7,10 @@ zone database. Times are kept as epoch seconds everywhere else; they become Japa
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
-__all__ = ["JST", "date_time", "date_time_jst", "in_japan", "iso_seconds", "month_day_time", "time_of_day"]
+__all__ = ["JST", "date_time", "date_time_jst", "day_bound", "in_japan", "iso_seconds", "month_day_time",
+           "time_of_day"]
 
 JST = timezone(timedelta(hours=9))
 
@@ -43,3 +44,11 @@ def month_day_time(epoch: float) -> str:
 def time_of_day(epoch: float) -> str:
     """"00:00": a time on a page that already says which day it is about."""
     return in_japan(epoch).strftime("%H:%M")
+
+
+def day_bound(day: str, end: bool = False) -> float:
+    """The start of a day written "2026-12-01", in Japan time, as epoch seconds (`end`: the start of the
+    next day, so that a range up to that day includes it). ValueError for anything else, OverflowError
+    past 9999-12-31."""
+    start = datetime.combine(date.fromisoformat(day), time(), JST)
+    return (start + timedelta(days=1) if end else start).timestamp()

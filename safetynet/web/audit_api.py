@@ -2,7 +2,8 @@
 that show households' details, export them or confirm them in person, and `GET /api/audit` for
 city admins (DESIGN §9).
 
-`GET /api/audit?since=T&until=T&after=ID&limit=N` (epoch seconds; `after` pages by id) answers
+`GET /api/audit?since=T&until=T&after=ID&limit=N` (epoch seconds, or a day "2026-12-01" in Japan time
+as `safetynet audit export` takes it, `until` then including that day; `after` pages by id) answers
 `{"entries": [...], "next": ID | null}`, oldest first; `next` is the `after` of the next page.
 Reading the audit log is itself recorded.
 """
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from safetynet.auth import Viewer
 from safetynet.domain.audit import AuditAction, AuditEntry
+from safetynet.domain.japan_time import day_bound
 from safetynet.privacy.audit import AuditBacklog, AuditLog
 from safetynet.web.app import SERVICES, json_error, require_viewer, services, wants_json
 
@@ -40,6 +42,30 @@ def record(request: web.Request, viewer: Viewer, action: AuditAction, what: str,
         raise web.HTTPServiceUnavailable(text=message) from None
 
 
+def _bad(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
+
+
+def _time(request: web.Request, name: str, end: bool = False) -> float | None:
+    """`since`/`until`: epoch seconds, or a day as the command line's `--since 2026-12-01` takes it (QA:
+    the API refused the dates the CLI takes, with "since must be a number")."""
+    raw = request.query.get(name, "")
+    if raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        try:
+            return day_bound(raw, end=end)
+        except ValueError:
+            raise _bad(f"{name} must be epoch seconds or a day (YYYY-MM-DD, Japan time)") from None
+        except OverflowError:
+            raise _bad(f"{name} is out of range") from None
+    if not 0 <= value < 1e15:
+        raise _bad(f"{name} is out of range")
+    return value
+
+
 def _number(request: web.Request, name: str, default: float | None) -> float | None:
     raw = request.query.get(name)
     if raw is None or raw == "":
@@ -47,10 +73,9 @@ def _number(request: web.Request, name: str, default: float | None) -> float | N
     try:
         value = float(raw)
     except ValueError:
-        raise web.HTTPBadRequest(text=json.dumps({"error": f"{name} must be a number"}),
-                                 content_type="application/json") from None
+        raise _bad(f"{name} must be a number") from None
     if not 0 <= value < 1e15:
-        raise web.HTTPBadRequest(text=json.dumps({"error": f"{name} is out of range"}), content_type="application/json")
+        raise _bad(f"{name} is out of range")
     return value
 
 
@@ -58,7 +83,7 @@ async def audit_entries(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     if not viewer.is_city_admin:
         return json_error(403, "only a city admin may read the audit log")
-    since, until = _number(request, "since", None), _number(request, "until", None)
+    since, until = _time(request, "since"), _time(request, "until", end=True)
     after = int(_number(request, "after", 0) or 0)
     limit = int(_number(request, "limit", 200) or 200)
     limit = max(1, min(limit, MAX_LIMIT))

@@ -18,6 +18,7 @@ from roster_helpers import SECRET_KEY
 
 from safetynet.clock import FakeClock
 from safetynet.domain.audit import AuditEntry
+from safetynet.domain.japan_time import in_japan
 from safetynet.privacy.audit import AuditBacklog, AuditLog
 from safetynet.store.memory import MemoryStore
 from safetynet.web.audit_api import AUDIT
@@ -128,11 +129,20 @@ async def test_views_exports_and_confirmations_are_recorded_and_city_admins_read
             assert [e["what"] for e in rest["entries"]] == ["household", "help", "audit"] and rest["next"] is None
             async with http.get(f"{w.url}/api/audit?since=abc", headers=admin) as r:
                 assert r.status == 400 and "since" in (await r.json())["error"]
+            # a day, as `audit export --since` takes it (QA: "since must be a number"): Japan time, `until`
+            # including its day
+            today = in_japan(w.clock.now()).date().isoformat()
+            async with http.get(f"{w.url}/api/audit?since={today}&until={today}&limit=2", headers=admin) as r:
+                assert r.status == 200 and len((await r.json())["entries"]) == 2
+            async with http.get(f"{w.url}/api/audit?until=2000-01-01", headers=admin) as r:
+                assert r.status == 200 and (await r.json())["entries"] == []
+            async with http.get(f"{w.url}/api/audit?until=9999-12-31", headers=admin) as r:
+                assert r.status == 400 and "out of range" in (await r.json())["error"]
             async with http.get(f"{w.url}/api/audit") as r:
                 assert r.status == 401
         await w.app[AUDIT].flush()
         reads = [e for e in await w.store.audit.entries() if e.what == "audit"]
-        assert [(e.actor, e.action) for e in reads] == [(f"token:{_token_id(w, 'admin')}", "view")] * 2
+        assert [(e.actor, e.action) for e in reads] == [(f"token:{_token_id(w, 'admin')}", "view")] * 4
 
 
 def _token_id(w: object, login: str) -> int:
