@@ -16,9 +16,12 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 from safetynet.domain.replies import HelpItem, HelpRow, HistoryEntry
 from safetynet.domain.roster import HouseholdLine
+
+T = TypeVar("T")
 
 
 class Consent(StrEnum):
@@ -88,17 +91,26 @@ class Disclosure:
             return out
         return [h if self.reveals(h.consent, district, association, h.group) else withhold_help_item(h) for h in out]
 
-    def asking_in(self, kind: str) -> Disclosure:
+    def asking_in(self, kind: str, purged_at: float | None) -> Disclosure:
         """What this viewer may see of the help requests of a campaign of `kind`: a household that asked
         for help in a real event is shown whole, after the event closed too, while the disaster is
         what reaches it (QA: a 不同意, 要配慮 household asking after the close was told 「町会に知らせます」
-        and its head got a card with its number alone). Its other lines keep the rule above."""
-        return Disclosure(True, self.real_scopes) if kind == "real" else self
+        and its head got a card with its number alone). Its other lines keep the rule above.
+        The exception ends with retention (`purged_at`): what the disaster let through is not kept
+        past the campaign's own data (QA, privacy walk: a purged event still named a `no` household
+        to its head, for ever); a purged campaign's help lists name nobody anyway (`help_listed`)."""
+        return Disclosure(True, self.real_scopes) if kind == "real" and purged_at is None else self
 
     def help_row(self, row: HelpRow) -> HelpRow:
         if self.reveals(row.consent, row.district, row.association, row.group):
             return row
         return withhold_help_row(row)
+
+
+def help_listed(purged_at: float | None, items: Iterable[T]) -> list[T]:
+    """The help requests a campaign's pages list: none once retention purged it, as its report (the
+    request's words are erased; who asked for help in a disaster is not kept in sight past them)."""
+    return [] if purged_at is not None else list(items)
 
 
 def withhold_line(h: HouseholdLine) -> HouseholdLine:

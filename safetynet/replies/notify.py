@@ -286,7 +286,8 @@ class HelpNotifier:
         campaign = await self.store.replies.campaign_page(campaign_id, row.association_id)
         if campaign is None:
             return None
-        row = Disclosure(False, await self.store.dashboard.real_event_scopes()).asking_in(campaign.kind).help_row(row)
+        # alerts go while the campaign takes answers, long before retention purges it
+        row = Disclosure(False, await self.store.dashboard.real_event_scopes()).asking_in(campaign.kind, None).help_row(row)
         phones = () if row.withheld else household_phones(await self.store.roster.get_household(household_id))
         return row, campaign, help_link(self.cfg.server.public_url, row.association_id, campaign_id), phones
 

@@ -366,8 +366,8 @@ class OpenReport:
                 # as the help cards show it: a real event's requests whole (`Disclosure.asking_in`)
                 phones = (await self.phones_of(r.household_id for r in self.asked)
                           if self.with_names and self.phones_of else {})
-                yield help_rows(self.asked, self.with_names, self.disclosure.asking_in(self.data.campaign.kind),
-                                phones)
+                c = self.data.campaign
+                yield help_rows(self.asked, self.with_names, self.disclosure.asking_in(c.kind, c.purged_at), phones)
             return
         names = {a.id: a for a in self.data.associations}
         if key == "notes":

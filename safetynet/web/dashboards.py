@@ -20,7 +20,7 @@ from safetynet.csvout import BOM
 from safetynet.domain import CampaignKind
 from safetynet.domain.audit import AuditAction
 from safetynet.domain.campaigns import CampaignInfo
-from safetynet.domain.consent import Disclosure
+from safetynet.domain.consent import Disclosure, help_listed
 from safetynet.domain.replies import HelpItem
 from safetynet.domain.roster import Association, Coverage, HouseholdLine
 from safetynet.i18n import Text
@@ -159,7 +159,8 @@ async def association_page(request: web.Request) -> web.Response:
                        r.contact_checks([assoc.id])),
         asyncio.gather(r.open_help_everywhere([assoc.id]), r.household_notes(campaign.id, [assoc.id])))
     lines = disclosure.lines(lines, assoc.district, assoc.name)
-    help_list = disclosure.asking_in(campaign.kind).help_items(help_list, assoc.district, assoc.name)
+    help_list = disclosure.asking_in(campaign.kind, campaign.purged_at).help_items(
+        help_listed(campaign.purged_at, help_list), assoc.district, assoc.name)
     context = association_context(lang, assoc, campaign, campaigns, help_list, lines,
                                   _coverage(disclosure, cov, assoc), _filter(request))
     context["checks"] = check_block(lang, checks)
@@ -219,7 +220,8 @@ async def help_fragment(request: web.Request) -> web.Response:
     if campaign is not None:
         r = reads(request)
         found, disclosure = await asyncio.gather(r.help_panel(campaign.id, [assoc.id]), disclosure_for(r, viewer))
-        items = disclosure.asking_in(campaign.kind).help_items(found, assoc.district, assoc.name)
+        items = disclosure.asking_in(campaign.kind, campaign.purged_at).help_items(
+            help_listed(campaign.purged_at, found), assoc.district, assoc.name)
     return web.Response(text=help_items(lang_of(request), items), content_type="text/html",
                         headers={"Cache-Control": "no-store", "X-Help-Count": str(len(items))})
 
@@ -274,7 +276,8 @@ async def doorknock_page(request: web.Request) -> web.Response:
     context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)
     # who asked for help and is not seen to yet comes first on the walk (QA: the printed list left them out:
     # they answered, so they are not on it)
-    context["help"] = disclosure.asking_in(campaign.kind).help_items(found, assoc.district, assoc.name)
+    context["help"] = disclosure.asking_in(campaign.kind, campaign.purged_at).help_items(
+        help_listed(campaign.purged_at, found), assoc.district, assoc.name)
     # what households wrote with another answer (「隣のおばあさんが出てこない」) is a door to knock on too
     context["notes"] = notes_panel(lang, notes, disclosure, assoc, found)
     return render(request, f'{t(lang, "doorknock")} — {assoc.name}', template="doorknock.html", context=context,

@@ -16,7 +16,7 @@ from aiohttp import web
 from safetynet.auth import Viewer
 from safetynet.broadcast.service import covered
 from safetynet.domain.audit import AuditAction
-from safetynet.domain.consent import withhold_history
+from safetynet.domain.consent import help_listed, withhold_history
 from safetynet.domain.replies import InPersonMethod, UndoRefused
 from safetynet.replies.intake import NoSafetyQuestion, NotFound, ReplyError
 from safetynet.web.app import check_csrf, json_error, require_viewer, services
@@ -142,8 +142,9 @@ async def help_list(request: web.Request) -> web.Response:
         return json_error(404, "not found")
     visible = [a.id for a in associations if viewer.sees(a.district, a.name)]
     record(request, viewer, AuditAction.VIEW, "help", campaign_id=campaign_id)
-    rows = await svc.store.replies.help_list(campaign_id, visible, include_handled=request.query.get("all") == "1")
-    disclosure = (await disclosure_for(svc.store.dashboard, viewer)).asking_in(campaign.kind)
+    rows = help_listed(campaign.purged_at, await svc.store.replies.help_list(
+        campaign_id, visible, include_handled=request.query.get("all") == "1"))
+    disclosure = (await disclosure_for(svc.store.dashboard, viewer)).asking_in(campaign.kind, campaign.purged_at)
     return web.json_response({"campaign_id": campaign_id, "help": [disclosure.help_row(r).as_json() for r in rows]},
                              dumps=_dumps)
 

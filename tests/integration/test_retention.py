@@ -5,16 +5,19 @@ providers' answers are erased and its report keeps counts only; old audit entrie
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
-from dashboard_fixtures import ASSOC_A, World, start_campaign, world
+from dashboard_fixtures import ASSOC_A, World, client, records, start_campaign, world
 from roster_helpers import SECRET_KEY
 from sqlite_helpers import sqlite_db
+from test_scope_routes import call
 
 from safetynet.clock import FakeClock
 from safetynet.config import PrivacyConfig
+from safetynet.domain import CampaignKind
 from safetynet.domain.audit import AuditEntry
 from safetynet.domain.campaigns import AttemptRecord, DeliveryOutcome, OutcomeKind, PlannedDelivery, StepPlan
 from safetynet.domain.replies import Location, ReplyDetails
@@ -146,3 +149,43 @@ async def test_an_association_head_report_of_a_purged_campaign_lists_nobody(tmp_
         rep = await open_report(w.store, w.campaign_id, w.viewer("head_a"))
         assert [rows async for rows in rep.rows("never_answered")] == []
         assert rep.summary["associations"][0]["name"] == ASSOC_A and rep.summary["city"]["households"] == 6
+
+
+async def _head_help_pages(w: World, cid: int) -> str:
+    """What the head of A reads of campaign `cid`'s help requests: the help cards, the door-knock list and
+    the API's help list."""
+    aid, parts = w.assoc_ids[ASSOC_A], []
+    async with client() as http:
+        for path in (f"/a/{aid}/help?campaign={cid}", f"/a/{aid}/doorknock?campaign={cid}",
+                     f"/api/campaigns/{cid}/help"):
+            status, body, _ = await call(http, "GET", w.url + path, {"Authorization": f"Bearer {w.tokens['head_a']}"})
+            assert status == 200, (path, status)
+            parts.append(json.dumps(json.loads(body), ensure_ascii=False) if path.startswith("/api/") else body)
+    return "\n".join(parts)
+
+
+async def test_a_household_without_consent_that_asked_a_real_event_for_help_is_not_named_after_retention(
+        tmp_path: Path) -> None:
+    """QA (privacy walk): a 不同意 household that asked a real event for help stayed named in full to its
+    head after the purge, for ever. Shown whole after the close (the documented exception), until retention:
+    then the purged campaign's help lists name nobody, as its report."""
+    async with world(tmp_path) as w:
+        assert isinstance(w.clock, FakeClock)
+        await w.store.roster.import_households(
+            [dataclasses.replace(r, consent="no") if r.household_key == "A-002" else r for r in records()])
+        real = await start_campaign(w, CampaignKind.REAL, scope=[f"association:{ASSOC_A}"], title="地震 A",
+                                    keys=[k for k in w.households if k.startswith("A-")])
+        await w.answer("A-002", "need_help", campaign_id=real, note=NOTE)
+        assert await w.store.campaigns.close(real, w.clock.now())
+        closed = await _head_help_pages(w, real)
+        assert "佐藤 花子" in closed and "桜町1-1-2" in closed  # after the close: the request shown whole
+        await w.clock.advance(91 * DAY)
+        assert real in [r.campaign_id for r in (await purge(w.store, SETTINGS, w.clock.now())).campaigns]
+
+        purged = await _head_help_pages(w, real)
+        for marker in ("佐藤 花子", "桜町1-1-2", "03-1111-0002", "+81311110002", NOTE):
+            assert marker not in purged, marker
+        async with client() as http:
+            status, body, _ = await call(http, "GET", f"{w.url}/api/campaigns/{real}/help",
+                                         {"Authorization": f"Bearer {w.tokens['head_a']}"})
+        assert status == 200 and json.loads(body)["help"] == []
