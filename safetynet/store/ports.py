@@ -386,6 +386,14 @@ class CampaignRepo(Protocol):
         a campaign that has not finished."""
         ...
 
+    async def erase_removed_households(self, at: float) -> int:
+        """Retention of the roster: a household removed from it (`removed_at`, kept while campaigns refer
+        to it) that no campaign short of purged refers to any more loses what identifies it: its
+        contacts, enrolment code and phone confirmations go, and its row, which the purged campaigns'
+        statuses and counts still refer to, keeps its number and 班 alone (name, address, notes,
+        要配慮 and language blanked, members 1, consent `no`). How many were erased; idempotent."""
+        ...
+
     async def enrol_scope(
         self, campaign_id: int, scope: Sequence[str], token_hash_of: Callable[[int, int], str],
         batch_size: int = 20_000,

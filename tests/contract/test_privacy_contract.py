@@ -4,6 +4,8 @@ read in order, paged, and deleted by age."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from safetynet.domain.audit import AuditEntry, PurgeResult
@@ -11,7 +13,16 @@ from safetynet.domain.campaigns import AttemptRecord, DeliveryOutcome, OutcomeKi
 from safetynet.domain.replies import NOTE, Location, ReplyDetails, ReplyItem
 from safetynet.store import Store, StoreUnavailable
 
-from .support import SAKURA, BreakWrites, StoreFactory, association_ids, clock_of, running_campaign, seed
+from .support import (
+    SAKURA,
+    BreakWrites,
+    StoreFactory,
+    association_ids,
+    city,
+    clock_of,
+    running_campaign,
+    seed,
+)
 
 # -- retention --------------------------------------------------------------------------------
 
@@ -89,6 +100,42 @@ async def test_cancelled_campaigns_are_purged_too_oldest_first(store_factory: St
         assert await store.campaigns.close(second, clock.now())
         assert await store.campaigns.finished_before(clock.now() + 1) == [first, second]
         assert await store.campaigns.finished_before(clock.now() + 1, limit=1) == [first]
+
+
+async def test_households_removed_from_the_roster_are_erased_once_every_campaign_of_theirs_is_purged(
+        store_factory: StoreFactory) -> None:
+    """QA (privacy walk): a household that moved away kept its name, address, notes and consent for ever."""
+    async with store_factory() as store:
+        ids = await seed(store, [dataclasses.replace(r, notes="要介護2") if r.household_key == "S-2" else r
+                                 for r in city()])
+        clock = clock_of(store)
+        first = await running_campaign(store, [f"association:{SAKURA}"])
+        second = await running_campaign(store, [f"association:{SAKURA}"])
+        await store.roster.import_households([r for r in city() if r.household_key not in ("S-2", "S-4")],
+                                             replace=True)
+        counts = {cid: await store.stats.counts(cid) for cid in (first, second)}
+        assert await store.campaigns.erase_removed_households(clock.now()) == 0  # both campaigns still kept
+        for cid in (first, second):
+            assert await store.campaigns.close(cid, clock.now())
+        assert (await store.campaigns.purge(first, clock.now())).campaign_id == first
+        assert await store.campaigns.erase_removed_households(clock.now()) == 0  # `second` still refers to them
+        kept = await store.roster.get_household(ids["S-2"])
+        assert kept is not None and (kept.name, kept.address, kept.notes) == ("佐藤 花子", "桜町1-2", "要介護2")
+
+        await store.campaigns.purge(second, clock.now())
+        assert await store.campaigns.erase_removed_households(clock.now()) == 2
+        for key in ("S-2", "S-4"):
+            h = await store.roster.get_household(ids[key])
+            assert h is not None and h.removed_at is not None
+            assert (h.household_key, h.group) == (key, "1班" if key == "S-2" else "2班")  # number and 班 alone
+            assert (h.name, h.address, h.notes, h.members, h.vulnerable, h.contacts, h.consent) == (
+                "", "", "", 1, False, (), "no")
+        s1 = await store.roster.get_household(ids["S-1"])
+        assert s1 is not None and s1.name == "山田 太郎" and s1.contacts  # on the roster: untouched
+        for cid in (first, second):
+            assert await store.stats.counts(cid) == counts[cid]  # the purged campaigns' numbers stay
+            assert len(await store.dashboard.households(cid, (await association_ids(store))[SAKURA])) == 4
+        assert await store.campaigns.erase_removed_households(clock.now()) == 0  # once
 
 
 # -- the audit log ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,34 @@ async def test_a_household_without_consent_that_asked_a_real_event_for_help_is_n
             status, body, _ = await call(http, "GET", f"{w.url}/api/campaigns/{real}/help",
                                          {"Authorization": f"Bearer {w.tokens['head_a']}"})
         assert status == 200 and json.loads(body)["help"] == []
+
+
+def test_privacy_purge_erases_the_households_that_moved_away(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA (privacy walk): households `roster import --replace` removed kept name, address and notes for ever."""
+    from safetynet.cli import main
+
+    async def setup() -> int:
+        # the `safetynet` command reads the wall clock: the world's drills ran half a year before
+        async with world(tmp_path, FakeClock(time.time() - 200 * DAY), serve=False) as w:
+            await w.store.roster.import_households([r for r in records() if r.household_key != "A-002"],
+                                                   replace=True)
+            assert await w.store.campaigns.close(w.campaign_id, w.clock.now())  # the earlier drill closed before
+            return w.hh("A-002").id  # in both
+
+    hid = asyncio.run(setup())
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", SECRET_KEY)
+    cfg = str(tmp_path / "config.toml")
+    assert main(["--config", cfg, "privacy", "purge", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out)["removed_households"] == 1, out
+    assert main(["--config", cfg, "privacy", "purge", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["removed_households"] == 0  # once
+
+    async def check() -> None:
+        async with world(tmp_path, serve=False, seeded=False) as w:
+            h = await w.store.roster.get_household(hid)
+            assert h is not None and h.removed_at is not None and h.household_key == "A-002"
+            assert (h.name, h.address, h.vulnerable, h.contacts) == ("", "", False, ())
+
+    asyncio.run(check())

@@ -25,6 +25,8 @@ from safetynet.store.errors import StoreError
 from safetynet.store.memory.tables import CampaignRow, DeliveryRow, LadderRow, MemberRow, Tables
 
 _ANSWERED = frozenset(str(s) for s in ANSWERED)
+# what a removed household keeps once erased (name, address, members, 要配慮, language, notes, consent)
+_BLANK: tuple[str, str, int, bool, str, str, str] = ("", "", 1, False, "ja", "", "no")
 
 
 class MemoryCampaigns:
@@ -191,6 +193,23 @@ class MemoryCampaigns:
                 attempts += 1
         row.purged_at = at
         return PurgeResult(campaign_id, replies, deliveries, attempts)
+
+    async def erase_removed_households(self, at: float) -> int:
+        await self.t.write()
+        t = self.t
+        live = {hid for (cid, hid) in t.members if t.campaigns[cid].purged_at is None}
+        erased = 0
+        for h in [h for h in t.households.values() if h.removed_at is not None and h.id not in live]:
+            for cid in [c.id for c in t.contacts_of(h.id)]:
+                del t.contacts[cid]
+            t.codes.pop(h.id, None)
+            for vid in [v.id for v in t.phone_codes.values() if v.household_id == h.id]:
+                del t.phone_codes[vid]
+            if _BLANK != (h.name, h.address, h.members, h.vulnerable, h.language, h.notes, h.consent):
+                h.name, h.address, h.members, h.vulnerable, h.language, h.notes, h.consent = _BLANK
+                h.updated_at = at
+                erased += 1
+        return erased
 
     # -- households and plans ----------------------------------------------------------------
 

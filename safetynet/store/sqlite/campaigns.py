@@ -41,6 +41,12 @@ _PURGE_BATCH = 5000
 _PURGE_SCAN = 50_000
 _ANSWERED_SQL = "(" + ",".join(f"'{s}'" for s in sorted(ANSWERED)) + ")"
 
+# Retention of the roster (`erase_removed_households`): a removed household no unpurged campaign refers to
+_ERASABLE = ("h.removed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM campaign_households ch"
+             " JOIN campaigns c ON c.id = ch.campaign_id WHERE ch.household_id = h.id AND c.purged_at IS NULL)")
+_BLANK = "name = '', address = '', members = 1, vulnerable = 0, language = 'ja', notes = '', consent = 'no'"
+_BLANKED = ("h.name = '' AND h.address = '' AND h.members = 1 AND h.vulnerable = 0 AND h.language = 'ja'"
+            " AND h.notes = '' AND h.consent = 'no'")
 
 def _campaign(row: Row) -> Campaign:
     return Campaign(
@@ -242,6 +248,18 @@ class CampaignStore:
             last = upper
         await self.db.execute("UPDATE campaigns SET purged_at = ? WHERE id = ?", (at, campaign_id))
         return PurgeResult(campaign_id, replies, deliveries, attempts)
+
+    async def erase_removed_households(self, at: float) -> int:
+        """One transaction: a few rows a roster import removed, rarely many. The row stays (purged
+        campaigns' statuses refer to it; a removed household in no campaign was deleted at the import)."""
+        async with self.db.transaction() as conn:
+            for table in ("contacts", "enrolment_codes", "phone_verifications"):
+                await conn.execute(f"DELETE FROM {table} WHERE household_id IN (SELECT id FROM households h"
+                                   f" WHERE {_ERASABLE})")
+            blanked = await conn.execute(
+                f"UPDATE households SET {_BLANK}, updated_at = ? WHERE id IN (SELECT id FROM households h"
+                f" WHERE {_ERASABLE} AND NOT ({_BLANKED}))", (at,))
+            return int(blanked.rowcount)
 
     async def _erase(self, sql: str, campaign_id: int) -> int:
         total = 0
