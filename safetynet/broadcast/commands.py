@@ -192,6 +192,20 @@ async def city_admin(svc: CampaignService, login: str) -> Actor:
     return Actor(found[0].login, found[0].id)
 
 
+async def _approver(svc: CampaignService, campaign_id: int, login: str) -> Actor:
+    """The city admin `--as` names for an approval. Any other name is refused, and that refusal is in
+    the audit log as the console's and the API's are (QA, privacy walk: `--as` a district head, or a
+    name of no staff, left no entry): the actor is the name given (with the staff id of whoever has
+    that login), `detail` why and the operating system's user who typed it."""
+    try:
+        return await city_admin(svc, login)
+    except CommandError:
+        found = await svc.store.auth.staff_by_login(login)
+        await svc.refused_at_the_door(campaign_id, Actor(login, found[0].id if found else None),
+                                      f"not_city_admin, {command_line_actor()}")
+        raise
+
+
 async def _who(svc: CampaignService, login: str | None) -> Actor:
     """Who takes a campaign's step from the command line: the city admin `--as` names, or else the
     operating system's user (`cli:USER`, as every command's audit entry says it; QA: a drill's start
@@ -261,7 +275,7 @@ def _print_started(campaign: Campaign, as_json: bool) -> None:
 def approve(cfg: Config, args: argparse.Namespace) -> int:
     async def work(svc: CampaignService) -> tuple[Campaign, DispatchStatus]:
         try:
-            c = await svc.approve(args.id, by=await city_admin(svc, args.as_login), force=args.force)
+            c = await svc.approve(args.id, by=await _approver(svc, args.id, args.as_login), force=args.force)
         except ApprovalRefused as e:
             if not e.same_person:
                 raise

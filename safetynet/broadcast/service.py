@@ -334,6 +334,17 @@ class CampaignService:
         await self._audit("approve_refused", c, by, refused.said.key.removeprefix("campaign.error.approve_"))
         return refused
 
+    async def refused_at_the_door(self, campaign_id: int, by: Actor, detail: str = "not_city_admin") -> None:
+        """A refused approval that a door turned away before asking `approve` (the console, the API and
+        the command line's `--as` each refuse whoever is not a city admin, with their own answer), in the
+        audit log as `approve`'s own refusals are (QA, privacy walk: a district head's, a token's and a
+        `--as` of no city admin left no entry). `detail`: why, as `_refuse` says it. Never raises: the
+        door answers as it did."""
+        log.warning("campaign_approve_refused", campaign_id=campaign_id, reason="campaign.error.approve_not_city_admin")
+        await self._write_audit(AuditEntry(self.clock.now(), by.label or "unknown", str(AuditAction.CAMPAIGN),
+                                           "approve_refused", staff_id=by.person_id, campaign_id=campaign_id,
+                                           detail=detail))
+
     async def _ask_for_approval(self, c: Campaign, actor: Actor) -> None:
         """Every other city admin with a contact hears that a real event waits for them (QA: at 3 a.m.
         it waited until someone happened to open /city; a trigger's start waits the same way)."""
@@ -374,12 +385,14 @@ class CampaignService:
         """The step in the audit log with who took it (the person behind a token too): a city must be
         able to say who started, approved, closed or cancelled an event (QA: close and cancel named
         nobody). Written after the step; a failure to write is logged, the step stands."""
-        entry = AuditEntry(self.clock.now(), actor.label or "unknown", str(AuditAction.CAMPAIGN), what,
-                           staff_id=actor.person_id, campaign_id=c.id, detail=detail or str(c.kind))
+        await self._write_audit(AuditEntry(self.clock.now(), actor.label or "unknown", str(AuditAction.CAMPAIGN), what,
+                                           staff_id=actor.person_id, campaign_id=c.id, detail=detail or str(c.kind)))
+
+    async def _write_audit(self, entry: AuditEntry) -> None:
         try:
             await self.store.audit.append([entry])
         except StoreError as e:
-            log.error("campaign_audit_unwritten", campaign_id=c.id, what=what, error=str(e))
+            log.error("campaign_audit_unwritten", campaign_id=entry.campaign_id, what=entry.what, error=str(e))
 
     async def _plan(self, c: Campaign) -> int:
         secret = self.cfg.secrets.secret_key

@@ -171,7 +171,8 @@ async def approve(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     await check_csrf(request)
     c = await _visible_campaign(request, viewer)
-    if not viewer.is_city_admin:
+    if not viewer.is_city_admin:  # in the audit log as the service's own refusals are; the answer the same
+        await _service(request).refused_at_the_door(c.id, viewer.actor)
         return json_error(403, "only a city admin may approve a real event")
     doc = await _json_body(request)
     try:

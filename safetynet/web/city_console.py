@@ -249,12 +249,20 @@ async def start_draft(request: web.Request) -> web.Response:
 
 
 async def approve(request: web.Request) -> web.Response:
-    """A second city admin's approval of a real event waiting for it, behind its box."""
-    viewer = _starter(request)
-    if not viewer.is_city_admin:
-        raise not_found()
+    """A second city admin's approval of a real event waiting for it, behind its box. Anyone else
+    gets the 404 of a page that is not theirs, and their attempt is in the audit log (QA, privacy
+    walk: a district head's left none) when it is theirs: a campaign they see, their session's
+    CSRF token (a forged post from another site names nobody)."""
+    viewer = require_viewer(request)
     info, _ = await campaign_or_404(request, viewer, request.match_info["id"])
     form = await read_form(request)
+    if not viewer.is_city_admin:
+        try:
+            await check_csrf(request, form)
+        except web.HTTPForbidden:
+            raise not_found() from None
+        await _service(request).refused_at_the_door(info.id, viewer.actor)
+        raise not_found()
     await check_csrf(request, form)
     if form.get("really") != "1":
         return refused(request, Text("dash.confirm_needed"), 400)

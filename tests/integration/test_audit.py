@@ -295,6 +295,62 @@ def test_a_refused_self_approval_is_in_the_audit_log_whichever_way_it_came(
     assert state is not None and state.state == "pending_approval"
 
 
+def test_a_refused_approval_by_no_city_admin_is_in_the_audit_log_whichever_door(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA (privacy walk): a district head's approve on the console and the API, an association's token on the
+    API, and `campaign approve --as` a district head or a name of no staff were refused (404, 403, an error)
+    before the service's check, and left no entry. Each is now one entry with who and why; the answers stay."""
+    from safetynet.auth import command_line_actor
+    from safetynet.broadcast.service import CampaignService, CampaignSpec
+    from safetynet.cli import main
+    from safetynet.domain import CampaignKind
+    from safetynet.domain.campaigns import Actor
+
+    async def start(w: World) -> tuple[int, int, str, int]:
+        admin, dhead = await w.store.auth.staff_by_login("admin"), await w.store.auth.staff_by_login("dhead")
+        assert admin is not None and dhead is not None
+        spec = CampaignSpec("地震", CampaignKind.REAL, ("city",), {"ja": "無事ですか"})
+        real = await CampaignService(w.store, w.cfg, w.clock).launch(spec, created_by="admin",
+                                                                      by=Actor("admin", admin[0].id))
+        token_id = next(t.id for t in await w.store.auth.list_api_tokens() if t.label == "head_a")
+        return real.id, dhead[0].id, w.tokens["head_a"], token_id  # an association head's token
+
+    cid, dhead, token, token_id = _in_world(tmp_path, start)
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", SECRET_KEY)
+    c = ["--config", str(tmp_path / "config.toml")]
+    assert main([*c, "campaign", "approve", str(cid), "--as", "dhead"]) == 2
+    assert main([*c, "campaign", "approve", str(cid), "--as", "kimura"]) == 2
+
+    async def over_the_web() -> None:
+        async with world(tmp_path, seeded=False) as w, client() as http:
+            bearer = {"Authorization": f"Bearer {token}"}
+            async with http.post(f"{w.url}/api/campaigns/{cid}/approve", json={}, headers=bearer) as r:
+                assert r.status == 403 and await r.json() == {"error": "only a city admin may approve a real event"}
+            csrf = await login(http, w, "dhead")
+            async with http.post(f"{w.url}/city/campaigns/{cid}/approve", data={"really": "1"}) as r:
+                assert r.status == 404  # no CSRF token: maybe not theirs, recorded as no one's
+            async with http.post(f"{w.url}/city/campaigns/{cid}/approve", data={"csrf": csrf, "really": "1"}) as r:
+                assert r.status == 404
+            async with http.post(f"{w.url}/api/campaigns/{cid}/approve", json={},
+                                 headers={"X-CSRF-Token": csrf}) as r:
+                assert r.status == 403 and await r.json() == {"error": "only a city admin may approve a real event"}
+
+    asyncio.run(over_the_web())
+    out = tmp_path / "audit.csv"
+    assert main([*c, "audit", "export", "--output", str(out)]) == 0
+    rows = [r for r in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig")))
+            if r["campaign_id"] == str(cid)]
+    assert [(r["what"], r["actor"], r["staff_id"], r["detail"]) for r in rows] == [
+        ("start", "admin", rows[0]["staff_id"], "real"),
+        ("approve_refused", "dhead", str(dhead), f"not_city_admin, {command_line_actor()}"),
+        ("approve_refused", "kimura", "", f"not_city_admin, {command_line_actor()}"),  # no staff at all
+        ("approve_refused", f"token:{token_id}", "", "not_city_admin"),
+        ("approve_refused", "dhead", str(dhead), "not_city_admin"),  # the console
+        ("approve_refused", "dhead", str(dhead), "not_city_admin")]  # the API
+    state = _in_world(tmp_path, lambda w: w.store.campaigns.get(cid), seeded=False)
+    assert state is not None and state.state == "pending_approval"
+
+
 def test_staff_and_token_changes_from_the_command_line_are_recorded(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """QA: who added or removed a head, reset a password or made a token was written nowhere."""
