@@ -10,12 +10,14 @@ from typing import Any
 
 class AuditAction(StrEnum):
     VIEW = "view"  # a page or an API answer with households' names, addresses, phones or answers
-    EXPORT = "export"  # a file of them: a report, the roster, letters, codes, the audit log itself
+    EXPORT = "export"  # a file of them: a report, the roster, letters, codes, the audit log itself; the
+    # whole store copied into another database (`store copy`, `what` "store", the target's URL redacted)
     CONFIRM = "confirm"  # an in-person confirmation (訪問・電話・紙)
     UNDO = "undo"  # an in-person confirmation taken back
     TOKEN = "token"  # noqa: S105 - an API token made or revoked on the admin page (it acts as its role)
     CAMPAIGN = "campaign"  # a campaign started, approved, closed or cancelled (`what`), and by whom
     STAFF = "staff"  # a staff member added or removed, or a password set (`what`); the login in `detail`
+    PURGE = "purge"  # retention run by hand (`privacy purge`): one per campaign erased, its counts, and the run
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 Both run with the database at hand, like every command: whoever can run them can read the file.
 The export is itself an export of personal data and is recorded in the audit log (as `cli:USER`), before
-it goes out (`export_command`).
+it goes out (`export_command`); a purge after it erased, with what it erased.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from safetynet.console import cli_language, say
 from safetynet.csvout import CsvWriter, check_output, private_text
 from safetynet.domain.audit import AUDIT_COLUMNS, AuditAction, AuditEntry
 from safetynet.domain.japan_time import JST, iso_seconds
-from safetynet.privacy.retention import purge
+from safetynet.privacy.retention import PurgeReport, purge
 from safetynet.store import Store, store_session
 
 PAGE = 2000
@@ -50,10 +50,23 @@ def add_audit_arguments(sub: Any) -> None:
     p.set_defaults(func=export_command)
 
 
+def _purge_entries(at: float, report: PurgeReport) -> list[AuditEntry]:
+    """Who erased what (QA, privacy walk: `privacy purge` left only a log line): an entry per campaign
+    with its counts, then the run's own, written even when nothing was due."""
+    done = [cli_audit_entry(at, AuditAction.PURGE, "campaign", campaign_id=r.campaign_id,
+                            detail=f"{r.replies} replies, {r.deliveries} deliveries, {r.attempts} attempts")
+            for r in report.campaigns]
+    return [*done, cli_audit_entry(at, AuditAction.PURGE, "retention", detail=(
+        f"{len(report.campaigns)} campaigns, {report.removed_households} removed households,"
+        f" {report.audit_entries} audit entries"))]
+
+
 def purge_command(cfg: Config, args: argparse.Namespace) -> int:
     async def run() -> dict[str, object]:
         async with store_session(cfg) as store:
-            return (await purge(store, cfg.privacy, store.clock.now())).as_json()
+            done = await purge(store, cfg.privacy, store.clock.now())
+            await store.audit.append(_purge_entries(store.clock.now(), done))
+            return done.as_json()
 
     report = asyncio.run(run())
     if args.json:

@@ -16,6 +16,7 @@ from roster_helpers import SECRET_KEY
 from sqlite_helpers import sqlite_db
 from test_scope_routes import call
 
+from safetynet.auth import command_line_actor
 from safetynet.clock import FakeClock
 from safetynet.config import PrivacyConfig
 from safetynet.domain import CampaignKind
@@ -139,6 +140,20 @@ def test_privacy_purge_from_the_command_line(tmp_path: Path, capsys: pytest.Capt
     assert purged[cid]["replies"] == 2
     assert main(["--config", cfg, "privacy", "purge"]) == 0
     assert capsys.readouterr().out.startswith("purged 0 campaign(s) finished more than 90 days ago")
+    # QA (privacy walk): the purge was in no audit entry (only the log's retention_done); now who ran it, each
+    # campaign erased with its counts, and each run, one that had nothing to erase too
+    got = asyncio.run(_audit_entries(tmp_path))
+    assert {e.actor for e in got} == {command_line_actor()}
+    assert [(e.action, e.what, e.campaign_id, e.detail) for e in got if e.campaign_id == cid] == [
+        ("purge", "campaign", cid, "2 replies, 0 deliveries, 0 attempts")]
+    runs = [e.detail for e in got if e.what == "retention"]
+    assert runs == [f"{len(purged)} campaigns, 0 removed households, 0 audit entries",
+                    "0 campaigns, 0 removed households, 0 audit entries"]
+
+
+async def _audit_entries(tmp_path: Path) -> list[AuditEntry]:
+    async with world(tmp_path, serve=False, seeded=False) as w:
+        return await w.store.audit.entries()
 
 
 async def test_an_association_head_report_of_a_purged_campaign_lists_nobody(tmp_path: Path) -> None:
@@ -213,6 +228,8 @@ def test_privacy_purge_erases_the_households_that_moved_away(tmp_path: Path, cap
     assert json.loads(out)["removed_households"] == 1, out
     assert main(["--config", cfg, "privacy", "purge", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["removed_households"] == 0  # once
+    runs = [e.detail for e in asyncio.run(_audit_entries(tmp_path)) if e.what == "retention"]
+    assert [r.split(", ")[1] for r in runs] == ["1 removed households", "0 removed households"]
 
     async def check() -> None:
         async with world(tmp_path, serve=False, seeded=False) as w:

@@ -24,6 +24,7 @@ from safetynet.broadcast.ladder import LadderScheduler
 from safetynet.cli import main
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind, Role, Status
+from safetynet.domain.audit import AuditEntry
 from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
 from safetynet.domain.replies import ReplyDetails, ReplyItem, ReplyTarget, TokenAnswer
 from safetynet.store import Store, StoreUnavailable
@@ -84,10 +85,19 @@ async def test_store_copy_moves_a_sqlite_city_to_postgresql_and_checks_the_count
         before = await sqlite.campaigns.household_statuses(cid)
     finally:
         await sqlite.close()
-    async with pg_schema() as url:
+    async with pg_schema() as schema_url:
+        url = f"{schema_url}&password=s3cret-pw"  # the server trusts the test user: one it never reads
         code = await asyncio.to_thread(main, ["store", "copy", "--to", url, "--config", str(_config(tmp_path))])
         out = capsys.readouterr().out
         assert code == 0, out
+        # QA (privacy walk): the whole city, audit log and staff sessions too, went to another database with
+        # no entry; now an export of the store by the command line's user, to the URL without its password,
+        # in the source and, copied with it, in the target
+        copied = ("export", "store", f"copy to {schema_url}&password=***")
+        assert [(e.action, e.what, e.detail) for e in await _audit_of(open_sqlite_store(
+            tmp_path / "var" / "safetynet.db", clock, ROUTES))] == [copied]
+        got = await _audit_of(open_postgres_store(url, clock, ROUTES))
+        assert [(e.action, e.what, e.detail) for e in got] == [copied] and got[0].actor.startswith("cli:")
         assert "households: 7" in out.replace(" rows", "").replace(" 行", "")
         pg = await open_postgres_store(url, clock, ROUTES)
         try:
@@ -99,8 +109,18 @@ async def test_store_copy_moves_a_sqlite_city_to_postgresql_and_checks_the_count
             assert created.id > cid
         finally:
             await pg.close()
-        # a second copy into the same database is refused: it never merges two cities
+        # a second copy into the same database is refused: it never merges two cities; the source says so
         assert await asyncio.to_thread(main, ["store", "copy", "--to", url, "--config", str(_config(tmp_path))]) == 2
+        got = await _audit_of(open_sqlite_store(tmp_path / "var" / "safetynet.db", clock, ROUTES))
+        assert [e.detail for e in got] == [copied[2], copied[2], f"{copied[2]}: nothing copied"]
+
+
+async def _audit_of(opening: Coroutine[Any, Any, Store]) -> list[AuditEntry]:
+    store = await opening
+    try:
+        return await store.audit.entries()
+    finally:
+        await store.close()
 
 
 async def test_store_copy_into_a_database_a_serve_ran_on_is_refused_before_copying_anything(
