@@ -106,10 +106,10 @@ class Viewer:
         """Who this is when it starts or approves a campaign, or reads a household (the audit log):
         a staff member by login and id, or an API token by its id: a token is no person (DESIGN §9)."""
         if self.staff_id is not None:
-            return Actor(self.login, self.staff_id)
+            return Actor(self.login, self.staff_id, role=str(self.role))
         if self.token_id is not None:
-            return Actor(f"token:{self.token_id}", on_behalf_of=self.token_owner)
-        return Actor(self.login or "unknown")
+            return Actor(f"token:{self.token_id}", on_behalf_of=self.token_owner, role=str(self.role))
+        return Actor(self.login or "unknown", role=str(self.role))
 
     @property
     def is_city_admin(self) -> bool:

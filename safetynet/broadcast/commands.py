@@ -57,7 +57,7 @@ _EXAMPLES = {
     "cancel": "safetynet campaign cancel 12 --as bousai",
     "list": "safetynet campaign list\n  safetynet campaign list --limit 5 --json",
     "status": "safetynet campaign status 12 --json",
-    "close": "safetynet campaign close 12",
+    "close": "safetynet campaign close 12 --as bousai",
     "report": "safetynet campaign report 12 --format html --output report.html",
 }
 
@@ -114,6 +114,7 @@ def add_arguments(sub: Any) -> None:
 
     p = _parser(sub, "close", say("cli.campaign.close.help"))
     p.add_argument("id", type=id_argument)
+    p.add_argument("--as", dest="as_login", metavar="LOGIN", help=say("cli.campaign.close.as"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=close)
 
@@ -189,7 +190,7 @@ async def city_admin(svc: CampaignService, login: str) -> Actor:
     found = await svc.store.auth.staff_by_login(login)
     if found is None or not found[0].active or found[0].role != Role.CITY_ADMIN:
         raise CommandError(say("cli.campaign.no_city_admin", login=login))
-    return Actor(found[0].login, found[0].id)
+    return Actor(found[0].login, found[0].id, role=str(found[0].role))
 
 
 async def _approver(svc: CampaignService, campaign_id: int, login: str) -> Actor:
@@ -201,8 +202,8 @@ async def _approver(svc: CampaignService, campaign_id: int, login: str) -> Actor
         return await city_admin(svc, login)
     except CommandError:
         found = await svc.store.auth.staff_by_login(login)
-        await svc.refused_at_the_door(campaign_id, Actor(login, found[0].id if found else None),
-                                      f"not_city_admin, {command_line_actor()}")
+        who = Actor(login, found[0].id, role=str(found[0].role)) if found else Actor(login)
+        await svc.refused_at_the_door(campaign_id, who, f"not_city_admin, {command_line_actor()}")
         raise
 
 
@@ -371,7 +372,7 @@ def status(cfg: Config, args: argparse.Namespace) -> int:
 
 def close(cfg: Config, args: argparse.Namespace) -> int:
     async def closing(svc: CampaignService) -> tuple[Campaign, int]:
-        c = await svc.close(args.id, by=await _who(svc, None))
+        c = await svc.close(args.id, by=await _who(svc, args.as_login))
         # closing answers no one: the help requests still open are said (they stay on the lists)
         return c, sum((await svc.store.dashboard.open_help_counts(c.id)).values())
 

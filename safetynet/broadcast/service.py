@@ -342,8 +342,8 @@ class CampaignService:
         door answers as it did."""
         log.warning("campaign_approve_refused", campaign_id=campaign_id, reason="campaign.error.approve_not_city_admin")
         await self._write_audit(AuditEntry(self.clock.now(), by.label or "unknown", str(AuditAction.CAMPAIGN),
-                                           "approve_refused", staff_id=by.person_id, campaign_id=campaign_id,
-                                           detail=detail))
+                                           "approve_refused", role=by.role, staff_id=by.person_id,
+                                           campaign_id=campaign_id, detail=detail))
 
     async def _ask_for_approval(self, c: Campaign, actor: Actor) -> None:
         """Every other city admin with a contact hears that a real event waits for them (QA: at 3 a.m.
@@ -386,7 +386,8 @@ class CampaignService:
         able to say who started, approved, closed or cancelled an event (QA: close and cancel named
         nobody). Written after the step; a failure to write is logged, the step stands."""
         await self._write_audit(AuditEntry(self.clock.now(), actor.label or "unknown", str(AuditAction.CAMPAIGN), what,
-                                           staff_id=actor.person_id, campaign_id=c.id, detail=detail or str(c.kind)))
+                                           role=actor.role, staff_id=actor.person_id, campaign_id=c.id,
+                                           detail=detail or str(c.kind)))
 
     async def _write_audit(self, entry: AuditEntry) -> None:
         try:

@@ -60,6 +60,9 @@ class Actor:
     label: str
     staff_id: int | None = None
     on_behalf_of: int | None = None
+    # the role it acts in, for the audit log's `role` (a staff member's, a token's own); none for a
+    # trigger or the command line without `--as`. Never part of the two-person rule.
+    role: str = ""
 
     @property
     def person_id(self) -> int | None:

@@ -310,8 +310,8 @@ def test_a_refused_approval_by_no_city_admin_is_in_the_audit_log_whichever_door(
         admin, dhead = await w.store.auth.staff_by_login("admin"), await w.store.auth.staff_by_login("dhead")
         assert admin is not None and dhead is not None
         spec = CampaignSpec("地震", CampaignKind.REAL, ("city",), {"ja": "無事ですか"})
-        real = await CampaignService(w.store, w.cfg, w.clock).launch(spec, created_by="admin",
-                                                                      by=Actor("admin", admin[0].id))
+        real = await CampaignService(w.store, w.cfg, w.clock).launch(
+            spec, created_by="admin", by=Actor("admin", admin[0].id, role="city_admin"))
         token_id = next(t.id for t in await w.store.auth.list_api_tokens() if t.label == "head_a")
         return real.id, dhead[0].id, w.tokens["head_a"], token_id  # an association head's token
 
@@ -340,13 +340,13 @@ def test_a_refused_approval_by_no_city_admin_is_in_the_audit_log_whichever_door(
     assert main([*c, "audit", "export", "--output", str(out)]) == 0
     rows = [r for r in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig")))
             if r["campaign_id"] == str(cid)]
-    assert [(r["what"], r["actor"], r["staff_id"], r["detail"]) for r in rows] == [
-        ("start", "admin", rows[0]["staff_id"], "real"),
-        ("approve_refused", "dhead", str(dhead), f"not_city_admin, {command_line_actor()}"),
-        ("approve_refused", "kimura", "", f"not_city_admin, {command_line_actor()}"),  # no staff at all
-        ("approve_refused", f"token:{token_id}", "", "not_city_admin"),
-        ("approve_refused", "dhead", str(dhead), "not_city_admin"),  # the console
-        ("approve_refused", "dhead", str(dhead), "not_city_admin")]  # the API
+    assert [(r["what"], r["actor"], r["staff_id"], r["role"], r["detail"]) for r in rows] == [
+        ("start", "admin", rows[0]["staff_id"], "city_admin", "real"),
+        ("approve_refused", "dhead", str(dhead), "district_head", f"not_city_admin, {command_line_actor()}"),
+        ("approve_refused", "kimura", "", "", f"not_city_admin, {command_line_actor()}"),  # no staff at all
+        ("approve_refused", f"token:{token_id}", "", "association_head", "not_city_admin"),
+        ("approve_refused", "dhead", str(dhead), "district_head", "not_city_admin"),  # the console
+        ("approve_refused", "dhead", str(dhead), "district_head", "not_city_admin")]  # the API
     state = _in_world(tmp_path, lambda w: w.store.campaigns.get(cid), seeded=False)
     assert state is not None and state.state == "pending_approval"
 

@@ -295,6 +295,36 @@ def test_a_real_event_needs_real_and_two_city_admins(city: Path, capsys: pytest.
     assert code == 2 and "only a real event waiting for approval" in err
 
 
+def test_a_real_events_steps_from_the_command_line_name_who_and_their_role(
+        city: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA (privacy walk): `campaign close` took no `--as`, so a real event's close was recorded as `cli:root`
+    while its start and approval named city admins; and campaign steps carried no `role` where every view of
+    the same admin said `city_admin`. Now close takes `--as` as cancel does, and each step says the role."""
+    import getpass
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "bousai-pc")
+    _staff(city, ("bousai", Role.CITY_ADMIN), ("kikikanri", Role.CITY_ADMIN), ("kita", Role.DISTRICT_HEAD))
+    code, out, _ = run(city, capsys, "start", str(DRILLS / "citywide-earthquake.toml"), "--real", "--as", "bousai")
+    cid = int(out.strip())
+    assert run(city, capsys, "approve", str(cid), "--as", "kita")[0] == 2
+    assert run(city, capsys, "approve", str(cid), "--as", "kikikanri")[0] == 0
+    code, _, err = run(city, capsys, "close", str(cid), "--as", "kita")
+    assert code == 2 and "--as kita: no active city admin" in err
+    assert run(city, capsys, "close", str(cid), "--as", "bousai")[0] == 0
+    drill = json.loads(run(city, capsys, "start", str(DRILLS / "citywide-earthquake.toml"), "--json")[1])["id"]
+    assert run(city, capsys, "close", str(drill))[0] == 0  # without --as: the command line's user, no role
+
+    async def steps() -> list[tuple[str, str, str, int | None]]:
+        async with store_session(load_config(city), SystemClock()) as store:
+            return [(e.what, e.actor, e.role, e.campaign_id) for e in await store.audit.entries()
+                    if e.action == "campaign"]
+
+    assert asyncio.run(steps()) == [
+        ("start", "bousai", "city_admin", cid), ("approve_refused", "kita", "district_head", cid),
+        ("approve", "kikikanri", "city_admin", cid), ("close", "bousai", "city_admin", cid),
+        ("start", "cli:bousai-pc", "", drill), ("close", "cli:bousai-pc", "", drill)]
+
+
 def test_a_waiting_real_event_is_cancelled_from_the_command_line(city: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _staff(city, ("bousai", Role.CITY_ADMIN))
     code, out, _ = run(city, capsys, "start", str(DRILLS / "citywide-earthquake.toml"), "--real", "--as", "bousai")
