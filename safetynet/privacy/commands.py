@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import os
 import sys
@@ -23,7 +22,7 @@ from safetynet.config import Config
 from safetynet.console import cli_language, say
 from safetynet.csvout import CsvWriter, check_output, private_text
 from safetynet.domain.audit import AUDIT_COLUMNS, AuditAction, AuditEntry
-from safetynet.domain.japan_time import JST, iso_seconds
+from safetynet.domain.japan_time import day_bound, iso_seconds
 from safetynet.privacy.retention import PurgeReport, purge
 from safetynet.store import Store, store_session
 
@@ -78,6 +77,8 @@ def purge_command(cfg: Config, args: argparse.Namespace) -> int:
         for c in campaigns:
             print("  " + say("cli.privacy.purged_campaign", id=c["id"], replies=c["replies"],
                              deliveries=c["deliveries"], attempts=c["attempts"]))
+        if report["removed_households"]:  # the officer's question after a move-away: are they gone?
+            print(say("cli.privacy.purged_households", count=report["removed_households"]))
     return 0
 
 
@@ -85,12 +86,9 @@ def _day(text: str | None, flag: str, end: bool = False) -> float | None:
     if text is None:
         return None
     try:
-        day = dt.date.fromisoformat(text)
+        return day_bound(text, end=end)
     except ValueError:
         raise CommandError(say("cli.audit.bad_day", flag=flag, text=repr(text))) from None
-    start = dt.datetime.combine(day, dt.time(), JST)
-    try:
-        return (start + dt.timedelta(days=1) if end else start).timestamp()
     except OverflowError:  # the day after 9999-12-31 (QA: a traceback)
         raise CommandError(say("cli.audit.day_range", flag=flag, text=repr(text))) from None
 
