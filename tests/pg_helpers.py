@@ -193,7 +193,16 @@ NO_STORE: dict[str, str] = {
     "test_triggers_replay.py": "the trigger rules over the JMA samples (`triggers replay` opens no store)",
 }
 
-LISTED = frozenset({*SQLITE_ONLY, *NO_STORE, *POSTGRES_ITSELF, *NOT_YET_ON_POSTGRES})
+# Files that assert only how pages look (widths, line breaks, print, the order rows are shown in): the
+# page is made by the same Python and templates from what the store returns, whichever store that is,
+# and what PostgreSQL returns for those pages is asserted in its pass by tests/integration
+# (test_dashboard_pages.py, test_report_drill.py…). A browser test is seconds each; a second run of
+# these would repeat the same pages (~2 minutes of the PostgreSQL pass on a 2-core machine).
+PAGE_LAYOUT: dict[str, str] = {
+    "test_layout_browser.py": "A4 print, 360/240-px phones, line breaks and the walking order (dash_views), in Chromium",
+}
+
+LISTED = frozenset({*SQLITE_ONLY, *NO_STORE, *POSTGRES_ITSELF, *NOT_YET_ON_POSTGRES, *PAGE_LAYOUT})
 
 # Folders of the suite whose files run on PostgreSQL too (the rest run on SQLite only).
 BOTH_STORE_FOLDERS = ("integration", "e2e")
