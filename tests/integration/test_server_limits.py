@@ -55,8 +55,8 @@ async def test_a_body_that_trickles_in_gets_408(tmp_path: Path) -> None:
     async with running_app(tmp_path, **FAST) as env:
         host, port = "127.0.0.1", int(env.url.rsplit(":", 1)[1])
         path = env.reply_url("A-001")[len(env.url):]
-        for route, ctype in ((path, "application/x-www-form-urlencoded"), (path + "/answer", "application/json"),
-                             ("/hooks/telegram", "application/json")):
+
+        async def trickle(route: str, ctype: str) -> None:
             reader, writer = await asyncio.open_connection(host, port)
             writer.write(f"POST {route} HTTP/1.1\r\nHost: x\r\nContent-Type: {ctype}\r\nContent-Length: 100\r\n"
                          f"X-Telegram-Bot-Api-Secret-Token: wrong\r\n\r\nstatus=sa".encode())
@@ -68,6 +68,11 @@ async def test_a_body_that_trickles_in_gets_408(tmp_path: Path) -> None:
             expected = b"403" if route == "/hooks/telegram" else b"408"
             assert first_line.startswith(b"HTTP/1.1 " + expected), (route, first_line)
             assert time.monotonic() - started < 5.0
+
+        # side by side, each on its own connection: the three 1-s waits at once, not one after another
+        await asyncio.gather(trickle(path, "application/x-www-form-urlencoded"),
+                             trickle(path + "/answer", "application/json"),
+                             trickle("/hooks/telegram", "application/json"))
         assert await env.history("A-001") == []
 
 
