@@ -454,10 +454,10 @@ def staff_contacts_cmd(cfg: Config, args: argparse.Namespace) -> int:
 def staff_remove(cfg: Config, args: argparse.Namespace) -> int:
     async def run() -> bool:
         async with store_session(cfg) as store:
-            done = await store.auth.remove_staff(args.login)
-            if done:
+            removal = await store.auth.remove_staff(args.login)
+            if removal is not None:
                 await audit_cli(store, AuditAction.STAFF, "remove", args.login)
-            return done
+            return removal is not None
 
     if not asyncio.run(run()):
         raise CommandError(say("cli.staff.no_such", login=repr(args.login)))

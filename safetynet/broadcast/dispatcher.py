@@ -22,7 +22,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -433,8 +433,27 @@ class Dispatcher:
             return DeliveryOutcome(d, OutcomeKind.FAILED, now, error="contact_gone")
         return None
 
+    async def _staff_gone(self, ds: Sequence[ClaimedDelivery]) -> set[int]:
+        """The recipients of these staff alerts removed since the claim: a claimed alert waits in its
+        lane behind slow sends (QA: 30 s with a 12 s provider), and a head removed meanwhile (a phone
+        lost) must not get a household's name and address. One read by key, staff alerts only; what is
+        already in flight still goes."""
+        ids = [d.staff.staff_id for d in ds if d.staff is not None]
+        if not ids:
+            return set()
+        try:
+            return await self.outbox.staff_gone(ids)
+        except StoreError as e:  # a household asking for help is not held back by a look that failed
+            log.warning("staff_alert_recipient_unchecked", error=str(e))
+            return set()
+
+    def _removed(self, d: ClaimedDelivery, gone: set[int]) -> DeliveryOutcome | None:
+        if d.staff is None or d.staff.staff_id not in gone:
+            return None
+        return DeliveryOutcome(d, OutcomeKind.SKIPPED, self.clock.now(), error="staff_removed")
+
     async def _deliver(self, lane: Lane, d: ClaimedDelivery) -> DeliveryOutcome:
-        held = self._unsendable(d)
+        held = self._unsendable(d) or self._removed(d, await self._staff_gone([d]))
         if held is not None:
             return held
         return await lane.deliver(d, self._message_of(d))
@@ -442,8 +461,9 @@ class Dispatcher:
     async def _deliver_batch(self, lane: Lane, ds: list[ClaimedDelivery]) -> list[DeliveryOutcome]:
         out: list[DeliveryOutcome] = []
         sendable: list[ClaimedDelivery] = []
+        gone = await self._staff_gone(ds)
         for d in ds:
-            held = self._unsendable(d)
+            held = self._unsendable(d) or self._removed(d, gone)
             if held is None:
                 sendable.append(d)
             else:

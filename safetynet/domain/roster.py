@@ -86,6 +86,17 @@ class Staff:
 
 
 @dataclass(frozen=True)
+class StaffRemoval:
+    """What removing a staff member did, in the one transaction that removed them."""
+
+    staff_id: int
+    role: Role
+    # their alerts not yet claimed by a dispatcher, dropped (skipped, `staff_removed`): a head removed
+    # for a lost phone must not get a household's name and address on it afterwards (QA)
+    alerts_dropped: int = 0
+
+
+@dataclass(frozen=True)
 class ApiToken:
     """An API token as listed: never the token itself, which only its creator ever sees."""
 

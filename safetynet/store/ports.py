@@ -77,6 +77,7 @@ from safetynet.domain.roster import (
     NotedHousehold,
     RosterSummary,
     Staff,
+    StaffRemoval,
     TargetHousehold,
 )
 from safetynet.domain.triggers import TriggerRecord
@@ -216,7 +217,12 @@ class AuthRepo(Protocol):
         of an association, StaffInputError for a login or name the domain refuses (check_login, check_staff_name)."""
         ...
 
-    async def remove_staff(self, login: str) -> bool: ...
+    async def remove_staff(self, login: str) -> StaffRemoval | None:
+        """Removes the staff member (their contacts and sessions with them); None when there is no such
+        login. In the same transaction their staff alerts still queued (not claimed by a dispatcher) are
+        skipped (`error` 'staff_removed'); one already claimed is the dispatcher's to drop
+        (`OutboxRepo.staff_gone`)."""
+        ...
 
     async def list_staff(self) -> list[Staff]:
         """Ordered by role, scope, login; with their contacts."""
@@ -482,6 +488,11 @@ class OutboxRepo(Protocol):
         drill's too while a real event runs: a household asking for help is never held), oldest
         first; each with its `staff` set. `claim` never
         returns them; `record` of one changes no household status and falls back to nothing."""
+        ...
+
+    async def staff_gone(self, staff_ids: Sequence[int]) -> set[int]:
+        """Those of `staff_ids` whose staff member was removed: the dispatcher looks just before it sends
+        a claimed staff alert, and skips the alert of one removed since the claim."""
         ...
 
     async def notice_recipients(self, campaign_id: int) -> list[NoticeRecipient]:

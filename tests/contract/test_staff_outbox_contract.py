@@ -130,3 +130,30 @@ async def test_retention_erases_a_staff_alerts_text(store_factory: StoreFactory)
         assert result.deliveries >= 1
         (d,) = await store.outbox.claim_staff("telegram", 5, "w1", 60)
         assert d.staff is not None and d.staff.text == "" and not d.address
+
+
+async def test_removing_a_head_drops_their_queued_alerts_and_says_a_claimed_ones_recipient_is_gone(
+        store_factory: StoreFactory) -> None:
+    """QA (privacy walk): a head removed two seconds after a household asked for help still got its name
+    and address by email and SMS half a minute later."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        await seed(store)
+        cid = await running_campaign(store)
+        head, deputy = await _head(store), await _head(store, "deputy")
+        await store.outbox.queue_staff([_alert(cid, head), _alert(cid, head, "sms", "+819088880001"),
+                                        _alert(cid, deputy, address="tg-deputy")], clock.now())
+        (in_lane,) = await store.outbox.claim_staff("sms", 5, "w1", 60)  # claimed: in a dispatcher's lane
+        await clock.advance(2)
+        removal = await store.auth.remove_staff("head")
+        assert removal is not None and (removal.staff_id, removal.role, removal.alerts_dropped) == (
+            head, Role.ASSOCIATION_HEAD, 1)
+        # the head's queued alert is no dispatcher's to claim any more; the deputy's goes as ever
+        (left,) = await store.outbox.claim_staff("telegram", 5, "w1", 60)
+        assert left.staff is not None and left.staff.staff_id == deputy
+        counts = await store.campaigns.delivery_counts(cid)
+        assert counts[(STAFF_STEP, "telegram", "skipped")] == 1 and counts[(STAFF_STEP, "sms", "claimed")] == 1
+        # the claimed one is the dispatcher's to drop: it asks just before sending
+        assert await store.outbox.staff_gone([in_lane.staff.staff_id if in_lane.staff else 0, deputy]) == {head}
+        assert await store.outbox.staff_gone([]) == set()
+        assert await store.auth.remove_staff("head") is None

@@ -4,13 +4,23 @@ recorded. On the in-memory store, with scripted senders and a controlled clock."
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from broadcast_helpers import H, e164_mobile, in_memory, make_cfg, run_with_clock, seed, senders
+from broadcast_helpers import (
+    H,
+    ScriptedSender,
+    e164_mobile,
+    in_memory,
+    make_cfg,
+    run_with_clock,
+    seed,
+    senders,
+)
 
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.service import CampaignService, CampaignSpec
-from safetynet.channels.base import Reason, RetryableSendError
+from safetynet.channels.base import OutboundMessage, Reason, RetryableSendError, SendResult
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind, Role
 from safetynet.domain.campaigns import STAFF_STEP
@@ -113,3 +123,52 @@ async def test_a_failure_on_one_staff_channel_does_not_stop_the_others(tmp_path:
         counts = await store.campaigns.delivery_counts(c.id)
         assert counts[(STAFF_STEP, "telegram", "failed")] == 1
         assert (await store.campaigns.household_statuses(c.id))[ids["k1"]] == "need_help"  # as it answered
+
+
+class _SlowToTheHead(ScriptedSender):
+    """A provider that takes its time with the head's messages (the sandbox's 12 s latency): each waits
+    for `go`; `entered` is set once `lanes` of them are in flight."""
+
+    def __init__(self, sender: ScriptedSender, go: asyncio.Event, entered: asyncio.Event, lanes: list[int]) -> None:
+        super().__init__(sender.name)
+        self.clock, self.go, self.entered, self.lanes = sender.clock, go, entered, lanes
+
+    async def send(self, msg: OutboundMessage) -> SendResult:
+        if msg.address in (HEAD_MOBILE, "8880001") and not self.go.is_set():
+            self.lanes[0] -= 1
+            if self.lanes[0] == 0:
+                self.entered.set()
+            await self.go.wait()
+        return await super().send(msg)
+
+
+async def test_a_head_removed_gets_none_of_the_alerts_still_waiting_only_the_one_in_flight(tmp_path: Path) -> None:
+    """QA (privacy walk): tanaka, removed two seconds after a household asked for help, still got its
+    name and address by email and SMS half a minute later, the alerts waiting behind a slow provider."""
+    cfg = make_cfg(tmp_path, SAFETYNET_CHANNELS_SMS_CONCURRENCY="1", SAFETYNET_CHANNELS_TELEGRAM_CONCURRENCY="1")
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        ids = await _city(store, 4)
+        c = await CampaignService(store, cfg, clock).launch(CampaignSpec("地震", CampaignKind.DRILL, ("city",),
+                                                                          {"ja": "無事ですか。"}))
+        snd = senders(clock)
+        go, entered = asyncio.Event(), asyncio.Event()
+        in_flight = [2]  # the head's first SMS and first Telegram message
+        for ch in ("sms", "telegram"):
+            snd[ch] = _SlowToTheHead(snd[ch], go, entered, in_flight)
+        intake = ReplyIntake(store, cfg, clock, StaffNotifier(store, cfg, snd, clock))
+        for key in ("k1", "k2", "k3"):
+            await _asks_for_help(intake, c.id, ids[key])
+        burst = asyncio.create_task(Dispatcher(store, snd, cfg, clock).burst())
+        await entered.wait()  # the dispatcher holds the head's other alerts, claimed or queued
+        removal = await store.auth.remove_staff("head")
+        go.set()
+        await burst
+        assert removal is not None
+        # what was in flight went (the README says so); nothing after it
+        assert [m.address for m in snd["sms"].sent].count(HEAD_MOBILE) == 1
+        assert [m.address for m in snd["telegram"].sent].count("8880001") == 1
+        assert [m.address for m in snd["telegram"].sent].count("8880002") == 3  # the deputy hears of all three
+        dropped = [d for d in store.tables.deliveries.values() if d.staff_id == removal.staff_id and d.state == "skipped"]
+        assert len(dropped) == 4 and {d.error for d in dropped} == {"staff_removed"}
+        assert removal.alerts_dropped < 4  # some were in a lane already: the dispatcher looked before sending

@@ -10,6 +10,7 @@ from safetynet.domain.roster import (
     ApiToken,
     Staff,
     StaffError,
+    StaffRemoval,
     check_login,
     check_staff_name,
     check_token_label,
@@ -80,16 +81,21 @@ class MemoryAuth:
             cid = self.t.next_id("staff_contacts")
             self.t.staff_contacts[cid] = StaffContactRow(cid, staff_id, kind, address, now)
 
-    async def remove_staff(self, login: str) -> bool:
+    async def remove_staff(self, login: str) -> StaffRemoval | None:
         await self.t.write()
         row = next((s for s in self.t.staff.values() if s.login == login), None)
         if row is None:
-            return False
+            return None
+        now, dropped = self.t.clock.now(), 0
+        for d in self.t.deliveries.values():  # their alerts no dispatcher claimed yet go with them
+            if d.staff_id == row.id and d.state == "queued":
+                d.state, d.error, d.updated_at = "skipped", "staff_removed", now
+                dropped += 1
         del self.t.staff[row.id]
         for cid in [c.id for c in self.t.staff_contacts.values() if c.staff_id == row.id]:
             del self.t.staff_contacts[cid]
         self._end_sessions(row.id)
-        return True
+        return StaffRemoval(row.id, Role(row.role), alerts_dropped=dropped)
 
     def _end_sessions(self, staff_id: int) -> None:
         for token in [k for k, v in self.t.sessions.items() if v[0] == staff_id]:

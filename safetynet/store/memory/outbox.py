@@ -118,6 +118,10 @@ class MemoryOutbox:
         out.sort(key=lambda c: c.id)
         return out
 
+    async def staff_gone(self, staff_ids: Sequence[int]) -> set[int]:
+        await asyncio.sleep(0)
+        return {i for i in staff_ids if i not in self.t.staff}
+
     async def notice_recipients(self, campaign_id: int) -> list[NoticeRecipient]:
         await asyncio.sleep(0)
         t, out = self.t, set()

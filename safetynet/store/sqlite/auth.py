@@ -12,6 +12,7 @@ from safetynet.domain.roster import (
     ApiToken,
     Staff,
     StaffError,
+    StaffRemoval,
     check_login,
     check_staff_name,
     check_token_label,
@@ -106,10 +107,20 @@ class AuthStore:
         assert found is not None
         return found
 
-    async def remove_staff(self, login: str) -> bool:
+    async def remove_staff(self, login: str) -> StaffRemoval | None:
         async with self.db.transaction() as conn:
-            cur = await conn.execute("DELETE FROM staff WHERE login = ?", (login,))
-            return cur.rowcount > 0
+            async with conn.execute("SELECT id, role FROM staff WHERE login = ?", (login,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            staff_id = int(row[0])
+            # no foreign key holds deliveries to staff (an alert sent stays on record): their queued
+            # alerts are dropped here, with them, so that no dispatcher claims one afterwards
+            dropped = await conn.execute(
+                "UPDATE deliveries SET state = 'skipped', error = 'staff_removed', updated_at = ?"
+                " WHERE staff_id = ? AND state = 'queued'", (self.clock.now(), staff_id))
+            await conn.execute("DELETE FROM staff WHERE id = ?", (staff_id,))
+            return StaffRemoval(staff_id, Role(row[1]), alerts_dropped=max(0, dropped.rowcount))
 
     async def _with_contacts(self, staff: list[Staff]) -> list[Staff]:
         if not staff:

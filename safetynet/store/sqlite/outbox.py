@@ -230,6 +230,15 @@ class OutboxStore:
                                                                   limit))
         return staff_claims(rows, channel, owner)
 
+    async def staff_gone(self, staff_ids: Sequence[int]) -> set[int]:
+        wanted = sorted(set(staff_ids))
+        if not wanted:
+            return set()
+        # a claimed alert's look before it is sent: a few ids, by primary key
+        found = {int(r[0]) for r in await self.db.fetchall(
+            f"SELECT id FROM staff WHERE id IN ({marks(len(wanted))})", tuple(wanted))}
+        return set(wanted) - found
+
     async def notice_recipients(self, campaign_id: int) -> list[NoticeRecipient]:
         rows = await self.db.fetchall(NOTICE_RECIPIENTS_SQL, (campaign_id,))
         return [NoticeRecipient(r[0], r[1], r[2], r[3] or "ja") for r in rows]
