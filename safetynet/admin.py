@@ -17,6 +17,7 @@ from safetynet.auth import (
     new_token,
     token_expiry,
     token_hash,
+    token_maker,
     validate_role_scope,
 )
 from safetynet.config import Config, check_store_url
@@ -28,6 +29,7 @@ from safetynet.domain.roster import (
     Staff,
     StaffError,
     StaffInputError,
+    StaffRemoval,
     check_login,
     check_staff_name,
     check_token_label,
@@ -452,16 +454,20 @@ def staff_contacts_cmd(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def staff_remove(cfg: Config, args: argparse.Namespace) -> int:
-    async def run() -> bool:
+    async def run() -> StaffRemoval | None:
         async with store_session(cfg) as store:
             removal = await store.auth.remove_staff(args.login)
             if removal is not None:
                 await audit_cli(store, AuditAction.STAFF, "remove", args.login)
-            return removal is not None
+            return removal
 
-    if not asyncio.run(run()):
+    removal = asyncio.run(run())
+    if removal is None:
         raise CommandError(say("cli.staff.no_such", login=repr(args.login)))
     print(say("cli.staff.removed", login=args.login))
+    if removal.live_tokens:  # kept (an integration's credential), and said, with how to revoke them
+        print(say("cli.staff.removed_tokens", login=args.login, count=len(removal.live_tokens),
+                  ids=", ".join(map(str, removal.live_tokens))))
     return 0
 
 
@@ -496,11 +502,14 @@ def token_list(cfg: Config, args: argparse.Namespace) -> int:
     async def run() -> None:
         async with store_session(cfg) as store:
             now = store.clock.now()
-            print("id\trole\tscope\tcreated\texpires\tlast_used\trevoked\tstate\tlabel")
+            logins = {s.id: s.login for s in await store.auth.list_staff()}
+            removed = say("cli.token.list.maker_removed")
+            print("id\trole\tscope\tcreated\texpires\tlast_used\trevoked\tstate\tcreated_by\tlabel")
             for tok in await store.auth.list_api_tokens():
                 state = ("revoked" if tok.revoked_at is not None else "active" if tok.usable(now) else "expired")
                 print("\t".join([str(tok.id), str(tok.role), tok.scope, _when(tok.created_at), _when(tok.expires_at),
-                                 _when(tok.last_used_at), _when(tok.revoked_at), state, " ".join(tok.label.split())]))
+                                 _when(tok.last_used_at), _when(tok.revoked_at), state,
+                                 token_maker(tok.created_by, logins, removed), " ".join(tok.label.split())]))
 
     asyncio.run(run())
     return 0

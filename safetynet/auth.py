@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from safetynet.domain import Role, Scope
@@ -75,6 +76,15 @@ def token_expiry(now: float, days: int | None) -> float | None:
     if not 1 <= days <= MAX_TOKEN_DAYS:
         raise ValueError(f"an API token lasts 1 to {MAX_TOKEN_DAYS} days (--expires-days)")
     return now + days * 86400.0
+
+
+def token_maker(created_by: int | None, logins: Mapping[int, str], removed: str) -> str:
+    """Who made an API token, as its lists show it: their login; `removed` (「削除済み」) for a maker
+    removed since, whose tokens keep working (QA: nothing said whose they were); "-" for none (a token
+    of `safetynet token create`, or one made before makers were kept)."""
+    if created_by is None:
+        return "-"
+    return logins.get(created_by, removed)
 
 
 def keyed_hash(secret_key: str, value: str) -> str:

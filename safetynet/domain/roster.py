@@ -94,6 +94,9 @@ class StaffRemoval:
     # their alerts not yet claimed by a dispatcher, dropped (skipped, `staff_removed`): a head removed
     # for a lost phone must not get a household's name and address on it afterwards (QA)
     alerts_dropped: int = 0
+    # the ids of the API tokens they made that still work: an integration's credential is not revoked
+    # with its maker (README Decisions), but whoever removes them is told
+    live_tokens: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -221,7 +221,8 @@ class AuthRepo(Protocol):
         """Removes the staff member (their contacts and sessions with them); None when there is no such
         login. In the same transaction their staff alerts still queued (not claimed by a dispatcher) are
         skipped (`error` 'staff_removed'); one already claimed is the dispatcher's to drop
-        (`OutboxRepo.staff_gone`)."""
+        (`OutboxRepo.staff_gone`). Their API tokens stay (README Decisions): `live_tokens` names those
+        still usable, for whoever removes them to be told."""
         ...
 
     async def list_staff(self) -> list[Staff]:

@@ -7,7 +7,7 @@ that does not exist. New passwords and tokens are shown once, on a no-store page
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -22,12 +22,13 @@ from safetynet.auth import (
     new_token,
     token_expiry,
     token_hash,
+    token_maker,
     validate_role_scope,
 )
 from safetynet.channels import registry
 from safetynet.domain import Role, Scope
 from safetynet.domain.audit import AuditAction
-from safetynet.domain.roster import StaffError, StaffInputError, check_token_label
+from safetynet.domain.roster import Staff, StaffError, StaffInputError, check_token_label
 from safetynet.domain.vocabulary import default_scope_kind
 from safetynet.i18n import SaidError, Sayable, Term, Text
 from safetynet.i18n.scopes import scope_label
@@ -57,9 +58,10 @@ async def _scope_options(request: web.Request) -> list[str]:
 
 async def _console(request: web.Request, notice: str = "", secret: str = "", status: int = 200) -> web.Response:
     lang = lang_of(request)
+    staff = await services(request).store.auth.list_staff()
     context = {
-        "notice": notice, "secret": secret, "staff": await services(request).store.auth.list_staff(),
-        "tokens": await _tokens(request),
+        "notice": notice, "secret": secret, "staff": staff,
+        "tokens": await _tokens(request, lang, staff),
         "roles": [(str(r), t(lang, "role_" + r)) for r in Role],
         "scopes": [(s, scope_label(lang, s)) for s in await _scope_options(request)],
         "contact_fields": [(col.key, col.kind, _contact_label(lang, col.kind)) for col in registry.roster_columns()],
@@ -89,11 +91,14 @@ def _contacts(form: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
     return out
 
 
-async def _tokens(request: web.Request) -> list[tuple[Any, str]]:
-    """Every token (never the token itself) with its state: who it is for, when it ends, when used."""
+async def _tokens(request: web.Request, lang: str, staff: Sequence[Staff]) -> list[tuple[Any, str, str]]:
+    """Every token (never the token itself) with its state and maker: who it is for, when it ends, when
+    used, who made it (「削除済み」 for a maker removed since: their tokens keep working, QA)."""
     now = services(request).clock.now()
+    logins = {s.id: s.login for s in staff}
     return [(tok, "token_revoked" if tok.revoked_at is not None else "token_active" if tok.usable(now)
-             else "token_expired") for tok in await services(request).store.auth.list_api_tokens()]
+             else "token_expired", token_maker(tok.created_by, logins, t(lang, "token_maker_removed")))
+            for tok in await services(request).store.auth.list_api_tokens()]
 
 
 async def console(request: web.Request) -> web.Response:
@@ -181,11 +186,16 @@ async def remove_staff(request: web.Request) -> web.Response:
     login = str(form.get("login", ""))
     if login == viewer.login:
         return await _console(request, notice=t(lang, "cannot_remove_self"), status=409)
-    if not await services(request).store.auth.remove_staff(login):
+    removal = await services(request).store.auth.remove_staff(login)
+    if removal is None:
         raise not_found()
     log.info("staff_removed")
     record(request, viewer, AuditAction.STAFF, "remove", detail=login)
-    return await _console(request, notice=t(lang, "removed", login=login))
+    notice = t(lang, "removed", login=login)
+    if removal.live_tokens:  # kept (an integration's credential), and said, with where to revoke them
+        notice += " " + t(lang, "removed_tokens", login=login, count=len(removal.live_tokens),
+                          ids=", ".join(map(str, removal.live_tokens)))
+    return await _console(request, notice=notice)
 
 
 async def change_contacts(request: web.Request) -> web.Response:

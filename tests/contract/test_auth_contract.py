@@ -164,6 +164,29 @@ async def test_a_removed_staff_members_sessions_end(store_factory: StoreFactory)
         assert await store.auth.session("sess") is None
 
 
+async def test_removing_an_admin_names_the_tokens_they_made_that_still_work(store_factory: StoreFactory) -> None:
+    """QA (privacy walk): a removed admin's API token kept working and nothing said so. Tokens stay (an
+    integration's credential); the removal names the live ones: not revoked, not expired, theirs."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        admin = await store.auth.add_staff("kanri", "K", Role.CITY_ADMIN, "city", None)
+        other = await store.auth.add_staff("other", "O", Role.CITY_ADMIN, "city", None)
+        feed = await store.auth.create_api_token("h-feed", Role.CITY_ADMIN, "city", created_by=admin.id)
+        gone = await store.auth.create_api_token("h-gone", Role.CITY_ADMIN, "city", created_by=admin.id)
+        await store.auth.create_api_token("h-week", Role.CITY_ADMIN, "city", expires_at=clock.now() + 60,
+                                          created_by=admin.id)
+        bot = await store.auth.create_api_token("h-bot", Role.CITY_ADMIN, "city", created_by=admin.id)
+        theirs = await store.auth.create_api_token("h-other", Role.CITY_ADMIN, "city", created_by=other.id)
+        await store.auth.create_api_token("h-cli", Role.CITY_ADMIN, "city")
+        assert await store.auth.revoke_api_token(gone)
+        await clock.advance(61)
+        removal = await store.auth.remove_staff("kanri")
+        assert removal is not None and removal.live_tokens == (feed, bot)
+        assert await store.auth.api_token("h-feed") is not None  # still works: revoking is a person's call
+        removal = await store.auth.remove_staff("other")
+        assert removal is not None and removal.live_tokens == (theirs,)
+
+
 async def test_api_tokens_work_until_revoked(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         now = store.clock.now()

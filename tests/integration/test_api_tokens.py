@@ -14,11 +14,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 from dashboard_fixtures import ASSOC_B, World, client, login, world
+from locale_helpers import terminal_locale
 
 from safetynet.auth import new_token, token_hash
 from safetynet.cli import main
 from safetynet.clock import FakeClock
+from safetynet.config import load_config
 from safetynet.domain import Role
+from safetynet.i18n import t
+from safetynet.store import store_session
 from safetynet.web.dash_sse import HUB
 
 CONFIG = '[store]\npath = "data/sn.db"\n'
@@ -45,11 +49,12 @@ def test_token_create_list_and_revoke_from_the_command_line(cfg_path: Path, caps
     listing = capsys.readouterr().out
     assert secret not in listing and forever not in listing
     header, *rows = [line.split("\t") for line in listing.splitlines()]
-    assert header == ["id", "role", "scope", "created", "expires", "last_used", "revoked", "state", "label"]
+    assert header == ["id", "role", "scope", "created", "expires", "last_used", "revoked", "state", "created_by",
+                      "label"]
     assert [r[0] for r in rows] == ["1", "2"]
     first, second = rows
     assert first[1:3] == ["city_admin", "city"] and first[3].endswith("+09:00") and first[4] != "-"
-    assert first[5:8] == ["-", "-", "active"] and first[8] == "dash board"
+    assert first[5:9] == ["-", "-", "active", "-"] and first[9] == "dash board"  # made by no person (the CLI)
     assert second[4] == "-" and second[7] == "active"  # no --expires-days: it does not expire
     assert main([*c, "token", "revoke", "1"]) == 0
     assert capsys.readouterr().out.strip() == "revoked token 1"
@@ -62,6 +67,41 @@ def test_token_create_list_and_revoke_from_the_command_line(cfg_path: Path, caps
     for days in ("0", "3651", "-5"):
         assert main([*c, "token", "create", "--role", "city_admin", "--expires-days", days]) == 2
         assert "--expires-days" in capsys.readouterr().err
+
+
+def test_removing_an_admin_says_which_of_their_tokens_still_work_and_the_list_names_the_maker(
+        cfg_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA (privacy walk): a token a removed admin made kept working, `token list` said nothing of who made
+    it and `staff remove` said nothing of it. Tokens stay (README Decisions); both are said."""
+    c = ["--config", str(cfg_path)]
+    assert main([*c, "init", "--admin-password", "kinkyu-renraku-mou"]) == 0
+    assert main([*c, "staff", "add", "kanri2", "--role", "city_admin", "--password", "bousai-tantou-2go"]) == 0
+
+    async def made_on_the_admin_page() -> list[int]:  # as /admin makes them: with their maker
+        async with store_session(load_config(cfg_path)) as store:
+            found = await store.auth.staff_by_login("kanri2")
+            assert found is not None
+            return [await store.auth.create_api_token(token_hash(new_token()), Role.CITY_ADMIN, "city", label,
+                                                      created_by=found[0].id) for label in ("feed", "bot")]
+
+    feed, bot = asyncio.run(made_on_the_admin_page())
+    assert main([*c, "token", "revoke", str(bot)]) == 0
+    assert main([*c, "token", "create", "--role", "city_admin", "--label", "cli"]) == 0
+    capsys.readouterr()
+    assert main([*c, "token", "list"]) == 0
+    assert [r.split("\t")[8] for r in capsys.readouterr().out.splitlines()[1:]] == ["kanri2", "kanri2", "-"]
+    assert main([*c, "staff", "remove", "kanri2"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "removed kanri2", t("en", "cli.staff.removed_tokens", login="kanri2", count=1, ids=str(feed))]
+    assert "safetynet token revoke" in t("en", "cli.staff.removed_tokens", login="", count=1, ids="")
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
+    assert main([*c, "token", "list"]) == 0
+    listing = [r.split("\t") for r in capsys.readouterr().out.splitlines()[1:]]
+    assert [(r[7], r[8]) for r in listing] == [("active", "削除済み"), ("revoked", "削除済み"), ("active", "-")]
+    # revoked by a person (the removed admin's token worked until then); a removal with no token says one line
+    assert main([*c, "token", "revoke", str(feed)]) == 0
+    assert main([*c, "staff", "remove", "admin"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"トークン {feed} を取り消しました", "削除しました: admin"]
 
 
 async def _status(w: World, token: str, path: str = "/api/associations") -> int:
@@ -167,6 +207,39 @@ async def test_the_admin_console_lists_expires_and_revokes_tokens(tmp_path: Path
             await login(again, w, "admin")  # the session of a week ago has ended too
             async with again.get(f"{w.url}/admin") as r:
                 assert "期限切れ" in await r.text()
+
+
+async def test_the_admin_page_names_each_tokens_maker_and_a_removal_says_which_still_work(tmp_path: Path) -> None:
+    """QA (privacy walk): /admin's token table said nothing of who made a token, and removing its maker
+    nothing of the token, which kept working."""
+    async with world(tmp_path) as w, client() as http:
+        csrf = await login(http, w, "admin")
+        kanri2 = await w.store.auth.add_staff("kanri2", "管理 二", Role.CITY_ADMIN, "city", None)
+        feed = new_token()
+        theirs = await w.store.auth.create_api_token(token_hash(feed), Role.CITY_ADMIN, "city", "feed",
+                                                     created_by=kanri2.id)
+        async with http.post(f"{w.url}/admin/tokens", data={"csrf": csrf, "role": "city_admin", "scope": "city",
+                                                           "label": "mine"}) as r:
+            assert r.status == 200
+        mine = max(t.id for t in await w.store.auth.list_api_tokens())
+
+        async def maker(token_id: int) -> str:
+            async with http.get(f"{w.url}/admin") as r:
+                page = await r.text()
+            head = re.search(r'<table class="tokens"><thead><tr>(.*?)</tr>', page)
+            row = re.search(rf'<tr data-token=["\']{token_id}["\']>(.*?)</tr>', page)
+            assert head is not None and row is not None
+            column = re.findall(r"<th>(.*?)</th>", head.group(1)).index("作成者")
+            return str(re.findall(r"<td>(.*?)</td>", row.group(1))[column])
+
+        assert (await maker(theirs), await maker(mine), await maker(1)) == ("kanri2", "admin", "-")
+        async with http.post(f"{w.url}/admin/staff/remove", data={"csrf": csrf, "login": "kanri2"}) as r:
+            assert r.status == 200
+            page = await r.text()
+        assert "kanri2 を削除しました" in page
+        assert f"kanri2 が作った API トークン 1 件（番号 {theirs}）は有効なまま残っています" in page
+        assert await maker(theirs) == "削除済み"
+        assert await _status(w, feed) == 200  # an integration's credential: revoking it is a person's call
 
 
 async def test_only_a_city_admin_session_may_revoke(tmp_path: Path) -> None:

@@ -95,7 +95,9 @@ class MemoryAuth:
         for cid in [c.id for c in self.t.staff_contacts.values() if c.staff_id == row.id]:
             del self.t.staff_contacts[cid]
         self._end_sessions(row.id)
-        return StaffRemoval(row.id, Role(row.role), alerts_dropped=dropped)
+        tokens = tuple(sorted(i for i, tok in self.t.api_tokens.items()
+                              if tok.created_by == row.id and _token(i, tok).usable(now)))
+        return StaffRemoval(row.id, Role(row.role), alerts_dropped=dropped, live_tokens=tokens)
 
     def _end_sessions(self, staff_id: int) -> None:
         for token in [k for k, v in self.t.sessions.items() if v[0] == staff_id]:

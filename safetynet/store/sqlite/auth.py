@@ -119,8 +119,12 @@ class AuthStore:
             dropped = await conn.execute(
                 "UPDATE deliveries SET state = 'skipped', error = 'staff_removed', updated_at = ?"
                 " WHERE staff_id = ? AND state = 'queued'", (self.clock.now(), staff_id))
+            async with conn.execute(
+                "SELECT id FROM api_tokens WHERE created_by = ? AND revoked_at IS NULL"
+                " AND (expires_at IS NULL OR expires_at > ?) ORDER BY id", (staff_id, self.clock.now())) as cur:
+                tokens = tuple(int(r[0]) for r in await cur.fetchall())
             await conn.execute("DELETE FROM staff WHERE id = ?", (staff_id,))
-            return StaffRemoval(staff_id, Role(row[1]), alerts_dropped=max(0, dropped.rowcount))
+            return StaffRemoval(staff_id, Role(row[1]), alerts_dropped=max(0, dropped.rowcount), live_tokens=tokens)
 
     async def _with_contacts(self, staff: list[Staff]) -> list[Staff]:
         if not staff:
