@@ -11,10 +11,13 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+import structlog
+
 from safetynet.auth import (
     cli_audit_entry,
     hash_password,
     new_token,
+    removal_log_fields,
     token_expiry,
     token_hash,
     token_maker,
@@ -38,6 +41,8 @@ from safetynet.i18n import t
 from safetynet.i18n.terms import contact_kind_word, role_word, scope_word
 from safetynet.passwords import PasswordError, check_password
 from safetynet.store import Store, StoreError, store_session
+
+log = structlog.get_logger("cli")
 
 
 class CommandError(Exception):
@@ -458,6 +463,7 @@ def staff_remove(cfg: Config, args: argparse.Namespace) -> int:
         async with store_session(cfg) as store:
             removal = await store.auth.remove_staff(args.login)
             if removal is not None:
+                log.info("staff_removed", **removal_log_fields(removal, "cli"))
                 await audit_cli(store, AuditAction.STAFF, "remove", args.login)
             return removal
 

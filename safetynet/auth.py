@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from safetynet.domain import Role, Scope
 from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.campaigns import Actor
+from safetynet.domain.roster import StaffRemoval
 
 # scrypt cost: n=2**14, r=8 takes ~50 ms and 16 MiB here, enough to make a stolen hash expensive.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
@@ -85,6 +86,13 @@ def token_maker(created_by: int | None, logins: Mapping[int, str], removed: str)
     if created_by is None:
         return "-"
     return logins.get(created_by, removed)
+
+
+def removal_log_fields(removal: StaffRemoval, via: str) -> dict[str, object]:
+    """The fields of the `staff_removed` log line, the same from the command line and /admin (QA: the
+    command line wrote none): ids and counts, never the login or name (the audit log has the login)."""
+    return {"staff_id": removal.staff_id, "role": str(removal.role), "via": via,
+            "alerts_dropped": removal.alerts_dropped, "live_tokens": len(removal.live_tokens)}
 
 
 def keyed_hash(secret_key: str, value: str) -> str:

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 Handler = Callable[[Config, argparse.Namespace], int]
 
 _LONG_RUNNING = {"serve", "sandbox", "demo"}
+# One-shot commands whose info line is the twin of the server's for the same act (`staff_removed`, QA:
+# the command line wrote none): they log at the configured level too.
+_LOGGED = {("staff", "remove")}
 
 # Without a config file, the commands of `admin.NO_CITY` (which make no city or use none, and `init`)
 # run on the embedded default. Every other command reads or changes the city, which only a config file
@@ -431,7 +434,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if on_default and command == ("init",):
         print(say("cli.init.no_config", folder=os.getcwd(), data=str(cfg.data_dir)), file=sys.stderr)
     level = cfg.logging.level
-    if args.command not in _LONG_RUNNING and level.lower() in ("debug", "info"):
+    if args.command not in _LONG_RUNNING and command not in _LOGGED and level.lower() in ("debug", "info"):
         level = "warning"  # one-shot commands print their own summary; logs only for problems
     configure_logging(level, cfg.logging.format)
     from safetynet.admin import CommandError

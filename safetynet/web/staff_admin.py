@@ -20,6 +20,7 @@ from safetynet.auth import (
     Viewer,
     hash_password,
     new_token,
+    removal_log_fields,
     token_expiry,
     token_hash,
     token_maker,
@@ -189,7 +190,7 @@ async def remove_staff(request: web.Request) -> web.Response:
     removal = await services(request).store.auth.remove_staff(login)
     if removal is None:
         raise not_found()
-    log.info("staff_removed")
+    log.info("staff_removed", **removal_log_fields(removal, "admin"))
     record(request, viewer, AuditAction.STAFF, "remove", detail=login)
     notice = t(lang, "removed", login=login)
     if removal.live_tokens:  # kept (an integration's credential), and said, with where to revoke them

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -201,6 +202,27 @@ def test_staff_roles_scopes_and_the_three_deputy_limit(
     assert f"「{assoc}」の副会長・班長はすでに 3 人です。" in capsys.readouterr().err
     assert main([*c, "staff", "add", "head", "--role", "association_head", "--scope", scope, "--password", STAFF_PW]) == 2
     assert "ログイン名「head」はすでに使われています。" in capsys.readouterr().err
+
+
+# The `staff_removed` line's fields, the same from the command line and /admin (test_staff_pages)
+REMOVED_FIELDS = {"staff_id", "role", "via", "alerts_dropped", "live_tokens"}
+
+
+def test_staff_remove_logs_staff_removed_as_the_admin_page_does(cfg_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """QA (privacy walk): the command line's removal wrote no `staff_removed` line, the web's did."""
+    c = ["--config", str(cfg_path)]
+    assert main([*c, "init", "--admin-password", ADMIN_PW]) == 0
+    assert main([*c, "staff", "add", "tanaka", "--role", "city_admin", "--password", STAFF_PW]) == 0
+    capsys.readouterr()
+    assert main([*c, "staff", "remove", "tanaka"]) == 0
+    out = capsys.readouterr()
+    assert out.out == "removed tanaka\n"
+    (line,) = [json.loads(x) for x in out.err.splitlines() if "staff_removed" in x]
+    assert line["event"] == "staff_removed" and REMOVED_FIELDS <= set(line)
+    assert (line["staff_id"], line["role"], line["via"], line["alerts_dropped"], line["live_tokens"]) == (
+        2, "city_admin", "cli", 0, 0)
+    assert "tanaka" not in out.err  # ids and counts, never the login (the audit log has it)
 
 
 def test_staff_password_gives_a_new_one_once_and_logs_the_old_sessions_out(

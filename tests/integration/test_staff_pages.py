@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
+import structlog.testing
 from dashboard_fixtures import ASSOC_A, ASSOC_B, World, client, csrf_of, login, password, world
 
 from safetynet.clock import FakeClock
@@ -207,9 +208,17 @@ async def test_admin_adds_a_deputy_who_can_log_in_then_removes_them(tmp_path: Pa
         async with http.post(f"{w.url}/admin/staff", data={**data, "role": "deputy",
                                                            "scope": "district:桜地区"}) as r:
             assert r.status == 400  # a deputy's scope is an association
-        async with http.post(f"{w.url}/admin/staff/remove", data={"csrf": csrf, "login": "fuku1"}) as r:
-            assert r.status == 200
+        fuku1 = await w.store.auth.staff_by_login("fuku1")
+        assert fuku1 is not None
+        with structlog.testing.capture_logs() as logs:
+            async with http.post(f"{w.url}/admin/staff/remove", data={"csrf": csrf, "login": "fuku1"}) as r:
+                assert r.status == 200
         assert await w.store.auth.staff_by_login("fuku1") is None
+        # the command line's twin (test_admin): ids and counts, never the login
+        (line,) = [e for e in logs if e["event"] == "staff_removed"]
+        assert {k: v for k, v in line.items() if k != "log_level"} == {
+            "event": "staff_removed", "staff_id": fuku1[0].id, "role": "deputy", "via": "admin", "alerts_dropped": 0,
+            "live_tokens": 0}
         async with http.post(f"{w.url}/admin/staff/remove", data={"csrf": csrf, "login": "admin"}) as r:
             assert r.status == 409  # not yourself
 
