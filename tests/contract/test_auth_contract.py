@@ -187,6 +187,20 @@ async def test_removing_an_admin_names_the_tokens_they_made_that_still_work(stor
         assert removal is not None and removal.live_tokens == (theirs,)
 
 
+async def test_a_removed_staff_members_id_is_never_given_to_another(store_factory: StoreFactory) -> None:
+    """SQLite gave the next account the newest removed one's id: a removed admin's token was then listed
+    as the newcomer's, and the two-person rule took the newcomer for its maker."""
+    async with store_factory() as store:
+        await store.auth.add_staff("admin", "A", Role.CITY_ADMIN, "city", None)
+        kanri2 = await store.auth.add_staff("kanri2", "K", Role.CITY_ADMIN, "city", None)
+        await store.auth.create_api_token("h-feed", Role.CITY_ADMIN, "city", created_by=kanri2.id)
+        assert await store.auth.remove_staff("kanri2")
+        newcomer = await store.auth.add_staff("suzuki", "S", Role.CITY_ADMIN, "city", None)
+        assert newcomer.id > kanri2.id
+        (token,) = await store.auth.list_api_tokens()
+        assert await store.auth.staff_by_id(token.created_by or 0) is None  # its maker stays removed
+
+
 async def test_api_tokens_work_until_revoked(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         now = store.clock.now()
