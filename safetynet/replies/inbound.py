@@ -18,6 +18,7 @@ from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import ChannelName, ContactKind, Status
 from safetynet.domain.replies import ReplyDetails, ReplyTarget
+from safetynet.domain.roster import Staff
 from safetynet.replies import texts
 from safetynet.replies.enrol import Enrolment, EnrolmentError, message_code_spec
 from safetynet.replies.intake import ReplyError, ReplyIntake, UnknownToken
@@ -178,6 +179,14 @@ class Inbound:
         # told whom to ask, and the request is kept as a note for the staff of a running campaign
         stop = status is None and asks_to_stop(text)
         if not targets:
+            staff = await self._staff_of(kinds, address)
+            if staff is not None:
+                # QA (heads' walk): a deputy on a feature phone texted 「対応済み」 back to his alert and
+                # was told no safety check was running. A household of the number comes first (a head is
+                # a resident too); else it is staff's, whose text answers nothing: say what to do instead.
+                log.info("text_from_staff", channel=channel, staff_id=staff.id)
+                lang = texts.ui_language(staff.language)
+                return f"{texts.t(lang, 'staff.text_from_staff')}\n{self.cfg.server.public_url.rstrip('/')}/"
             log.info("text_without_campaign", channel=channel, stop=stop)
             none = "sms.none" if _by_number(kinds) else "sms.none_chat"
             return texts.t(self.cfg.city.default_language, "sms.stop" if stop else none)
@@ -192,6 +201,14 @@ class Inbound:
         note = text if has_words_beyond_keyword(text) else None
         notice, _ = await self._answer_households(targets, status, channel, key, note, text, _by_number(kinds))
         return notice or texts.sms_confirmation(str(status), lang)
+
+    async def _staff_of(self, kinds: Sequence[ContactKind], address: str) -> Staff | None:
+        """The active staff member (head, deputy, admin) whose own contact the address is, if any.
+        A handful of rows, read only for a text no running campaign's household sent."""
+        for s in await self.store.auth.list_staff():
+            if s.active and any(k in kinds and a == address for k, a in s.contacts):
+                return s
+        return None
 
     async def _answer_households(self, targets: list[ReplyTarget], status: Status, channel: ChannelName,
                                  key: str, note: str | None, text: str, by_number: bool) -> tuple[str, bool]:
