@@ -155,8 +155,10 @@ def _person(h: HouseholdLine, names: Mapping[int, Association], with_names: bool
     if with_names:
         if not disclosure.reveals(h.consent, district, association, h.group):
             h = withhold_line(h)
+        # the mobile as well (QA, heads' walk: a household with only a mobile, on the door-knock list with it,
+        # had no phone on the report's follow-up lists); withheld, it gives none, as its name
         row.update(name=h.name, address=h.address, members=h.members, vulnerable=h.vulnerable, landline=h.landline,
-                   withheld=h.withheld)
+                   mobile=h.mobile, withheld=h.withheld)
     return row
 
 

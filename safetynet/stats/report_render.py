@@ -33,8 +33,9 @@ LISTS = ("need_help", "notes", "unreachable", "never_answered")
 # confirmed (`domain.campaigns.CHECK_OUTCOMES`), for the association to call on.
 CHECK_LISTS = ("unconfirmed",)
 FORMATS = ("html", "csv", "json")
-# What the CSV appends to a help row, as its help card shows them: the mobile (the landline has its own
-# column), how many are injured and safe, where they are.
+# What the CSV appends to an event's list row: the mobile (the landline has its own column; every list
+# has it, as the door-knock list), and to a help row, as its help card shows them, how many are injured
+# and safe, where they are.
 _HELP_EXTRA = ("mobile", "people_injured", "people_safe", "location")
 
 Row = dict[str, Any]
@@ -177,9 +178,9 @@ class CsvWriter:
                 _l("ja", "csv.previous_answered_rate"), _l("ja", "comparison")]
 
     def _list_header(self) -> list[str]:
-        # a check's list says each household's outcome; an event's help list whether it was handled, its
-        # words, then what its help card gives (appended: the columns before keep their places)
-        outcome = [_l("ja", k) if self.ja else k for k in ("outcome",)] if self._check else [
+        # a check's list says each household's outcome, then its mobile; an event's help list whether it was
+        # handled, its words, then what its help card gives (appended: the columns before keep their places)
+        outcome = [_l("ja", k) if self.ja else k.removeprefix("csv.") for k in ("outcome", "csv.mobile")] if self._check else [
             *(_l("ja", k) if self.ja else k for k in ("handled", "note")),
             *(_l("ja", "csv." + k) if self.ja else k for k in _HELP_EXTRA)]
         if not self.ja:
@@ -236,12 +237,12 @@ class CsvWriter:
         return csv_text(([name, p["district"], p["association"], p["group"], p.get("household", ""), p.get("name", ""),
                           p.get("address", ""), p.get("members", ""), int(p["vulnerable"]) if "vulnerable" in p else "",
                           _phone(p.get("landline", "")), int(p["withheld"]) if "withheld" in p else "",
-                          *([self._outcome(p["outcome"])] if self._check
+                          *([self._outcome(p["outcome"]), _phone(p.get("mobile", ""))] if self._check
                             else [int(p["handled"]) if "handled" in p else "", p.get("note", ""),
                                   *self._help_extra(p)])] for p in rows), "\n")
 
     def _help_extra(self, p: Row) -> list[Any]:
-        """A help row's mobile, injured, safe and where (`_HELP_EXTRA`); blank on the other lists."""
+        """A row's mobile, and a help row's injured, safe and where (`_HELP_EXTRA`; blank on the other lists)."""
         where = p.get("location", "")
         return [_phone(p.get("mobile", "")), _blank(p.get("people_injured")), _blank(p.get("people_safe")),
                 _location(where, "ja") if self.ja and where else where]
@@ -377,7 +378,7 @@ ENV.globals.update(r_when=_when, r_pct=_pct, r_m=_m, r_channel=_channel_label, r
 
 def _people_cols(lang: str, row: Row) -> list[str]:
     return (["association", "group", "household"] + (["name", "address"] if "name" in row else [])
-            + (["phones", "details"] if "mobile" in row else [])
+            + (["phones"] if "mobile" in row else []) + (["details"] if "people_injured" in row else [])
             + (["outcome"] if "outcome" in row else []) + (["handled"] if "handled" in row else [])
             + (["note"] if "note" in row else []))
 

@@ -75,9 +75,9 @@ async def test_the_report_lists_the_households_words_in_every_format(tmp_path: P
         assert SAFE_NOTE in listed and SMS_NOTE in listed and "高橋 健" in listed and HELP_NOTE not in listed
         assert html.index("助けが必要と答えた世帯") < html.index("メモのあった世帯")
         rows = [line for line in got["csv"].splitlines() if line.startswith("メモのあった世帯")]
-        # the note column, then the help list's columns (phones, injured…: blank here)
+        # the note column, then the help list's columns: the mobile (every list has it), injured…: blank here
         assert len(rows) == 3 and any(line.endswith(f"{SAFE_NOTE},,,,") for line in rows)
-        assert any(line.endswith(f"{SMS_NOTE},,,,") and "山田 太郎" in line for line in rows)
+        assert any(line.endswith(f"{SMS_NOTE},090-1111-0001,,,") and "山田 太郎" in line for line in rows)
         doc = json.loads(got["json"])
         assert {(p["household"], p["note"]) for p in doc["notes"]} == {
             ("A-003", SAFE_NOTE), ("A-001", SMS_NOTE), ("A-002", "")}

@@ -138,6 +138,36 @@ async def test_the_help_list_gives_the_phones_and_the_injured_as_the_help_card(t
     assert "3333-0001" not in text and "33330001" not in text
 
 
+async def test_the_follow_up_lists_give_the_mobile_as_the_door_knock_list(tmp_path: Path) -> None:
+    """QA (heads' walk): 一度も回答のなかった世帯 and 連絡不能 gave the landline alone: a household with only a
+    mobile, which the door-knock list shows, had no phone in the report. Every format gives the mobile
+    now; a household withheld from the viewer gives none, as on the door-knock list."""
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock, serve=False) as w:
+        await w.store.roster.import_households(
+            [dataclasses.replace(r, consent="no") if r.household_key == "B-002" else r for r in records()])
+        await play(w, clock)
+        rep = await build_report(w.store, w.campaign_id, w.viewer("admin"))
+        theirs = await build_report(w.store, w.campaign_id, w.viewer("head_b"))  # a drill: B-002 withheld
+    never = {r["household"]: r for r in rep["never_answered"]}
+    assert (never["A-005"]["mobile"], never["A-005"]["landline"]) == ("+819011110005", "")  # a mobile alone
+    assert (never["B-002"]["mobile"], never["B-002"]["landline"]) == ("+819033330002", "+81333330002")
+    assert rep["unreachable"][0]["mobile"] == ""  # A-006 has no phone at all
+    lines = render_csv(rep).splitlines()
+    (row,) = [x for x in lines if x.startswith("一度も回答のなかった世帯,") and ",A-005," in x]
+    assert row.endswith(",090-1111-0005,,,")  # under 携帯電話, the help list's column
+    en = list(csv.DictReader(io.StringIO(render_csv(rep, "en").split("\n\n")[1])))
+    assert {r["household"]: r["mobile"] for r in en if r["list"] == "never_answered"}["A2-002"] == "090-2222-0002"
+    page = render_html(rep)
+    listed = page[page.index("<h2>一度も回答のなかった世帯</h2>"):]
+    assert "<th>電話</th>" in listed and "<th>人数・場所</th>" not in listed
+    assert "090-1111-0005 (携帯)" in listed and "090-3333-0002 (携帯) / 03-3333-0002 (固定)" in listed
+    ((withheld),) = [r for r in theirs["never_answered"] if r["household"] == "B-002"]
+    assert withheld["withheld"] and (withheld["mobile"], withheld["landline"]) == ("", "")
+    text = render_json(theirs) + render_csv(theirs) + render_html(theirs)
+    assert "3333-0002" not in text and "33330002" not in text
+
+
 async def test_a_drill_compares_with_the_previous_drill_not_a_real_event_between(tmp_path: Path) -> None:
     clock = FakeClock()
     async with world(tmp_path, clock=clock, serve=False) as w:
