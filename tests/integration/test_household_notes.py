@@ -61,6 +61,25 @@ async def test_the_head_reads_every_households_words_on_the_dashboard_and_the_do
                 assert SECRET_NOTE in notes(await r.text())
 
 
+async def test_the_notes_caption_says_a_handled_help_requests_words_come_there(tmp_path: Path) -> None:
+    """QA (heads' walk): the caption said 「「助けが必要」以外の回答に書かれていたことです」 over 「⚠ 助けが必要
+    05:32 / たすけて 足をけがして動けない」: a help request's words come under 住民からのメモ once it is
+    handled (its card is gone). The caption says what the list holds."""
+    async with world(tmp_path) as w, client() as http:
+        await noted_world(w)
+        await login(http, w, "head_a")
+        aid = w.assoc_ids[ASSOC_A]
+        assert await w.store.replies.mark_handled(w.campaign_id, w.hh("A-004").id, None, "head_a")
+        for path in (f"/a/{aid}", f"/a/{aid}/doorknock"):
+            async with http.get(w.url + path) as r:
+                block = notes(await r.text())
+            assert HELP_NOTE in block and "助けが必要" in block  # handled: its words are listed here
+            assert "「助けが必要」以外" not in block
+            assert "住民が回答に書いたことです。未対応の「助けが必要」は「助けが必要（未対応）」の欄にあります。" in block
+        async with http.get(f"{w.url}/a/{aid}?lang=en") as r:
+            assert "other than need help" not in notes(await r.text())
+
+
 async def test_the_report_lists_the_households_words_in_every_format(tmp_path: Path) -> None:
     async with world(tmp_path) as w, client() as http:
         await noted_world(w)
