@@ -152,6 +152,13 @@ async def _reach(request: web.Request, viewer: Viewer, seen: list[Association], 
     return reach_block(lang, gaps, viewer.is_city_admin)
 
 
+async def _staff_names(request: web.Request) -> dict[str, str]:
+    """Staff display names by login, for who started and approved a real event (`city_views.staff_name`):
+    the staff read `_reach` shares, cached for STAFF_TTL_SECONDS."""
+    staff = await request.app[STAFF].get("all", services(request).store.auth.list_staff)
+    return {s.login: s.display_name for s in staff if s.display_name}
+
+
 async def _token_maker(request: web.Request, info: CampaignInfo) -> str:
     """The login of the admin who made the API token that started a real event ('' if none made it)."""
     if info.kind != "real" or not info.started_by.startswith("token:"):
@@ -192,13 +199,15 @@ async def city_page(request: web.Request) -> web.Response:
     proposals = Markup()
     if viewer.is_city_admin:
         waiting, drafts = await asyncio.gather(reads(request).awaiting_approval(), reads(request).drafts())
-        proposals = approvals_block(lang, waiting, await _trigger_sources(request, waiting)) + proposals_block(lang, drafts)
+        proposals = (approvals_block(lang, waiting, await _trigger_sources(request, waiting),
+                                     names=await _staff_names(request)) + proposals_block(lang, drafts))
     elif viewer.may_start_campaigns:
         # a district head sees the real events waiting for approval in their district (one they started
         # among them: its page is where they may cancel it), without the approval's button
         waiting = [c for c in await reads(request).awaiting_approval()
                    if any(scope_reaches(c.scope, a) for a in seen)]
-        proposals = approvals_block(lang, waiting, await _trigger_sources(request, waiting), may_approve=False)
+        proposals = approvals_block(lang, waiting, await _trigger_sources(request, waiting), may_approve=False,
+                                    names=await _staff_names(request))
     svc = services(request)
     # read per request, not cached with the parts: "nothing is being sent" must show at once
     sending = await read_status(svc.store.health, svc.clock.now(), enabled_channels(svc.cfg))
@@ -216,7 +225,8 @@ async def city_page(request: web.Request) -> web.Response:
     # so that it reads as the one shown (it showed the browser's first, another campaign, as if chosen)
     context["picked"] = recent if any(c.id == info.id for c in recent) else [info, *recent]
     context["approval"] = approval_line(lang, info, await _token_maker(request, info),
-                                        (await _trigger_sources(request, [info])).get(info.id, ""))
+                                        (await _trigger_sources(request, [info])).get(info.id, ""),
+                                        await _staff_names(request))
     if info.state == "cancelled" and viewer.scope.kind == "city":
         # the cancel's word to the households it reached, going out: city-wide counts, for the city's staff
         context["notices"] = notice_progress(lang, await svc.store.campaigns.delivery_counts(info.id))

@@ -98,27 +98,36 @@ def proposals_block(lang: str, drafts: Sequence[CampaignInfo]) -> Markup:
     return _macro("proposals_block", lang, drafts)
 
 
+def staff_name(names: Mapping[str, str] | None, login: str) -> str:
+    """A staff member as people know them: the display name by login (`names`), the login when none
+    (QA, heads' walk: /city said 「開始: shiro」 of 城 太郎); a token or a trigger is no login."""
+    return (names or {}).get(login) or login
+
+
 def approvals_block(lang: str, waiting: Sequence[CampaignInfo], sources: Mapping[int, str], *,
-                    may_approve: bool = True) -> Markup:
+                    may_approve: bool = True, names: Mapping[str, str] | None = None) -> Markup:
     """Real events started by one person and waiting for a second city admin: at the very top.
     `sources`: each one's source (jma | cap | …), which names a trigger that started one. A viewer
-    who may not approve (a district head) gets a link to open each, not 確認して承認."""
-    starters = {c.id: starter_words(lang, c.started_by, sources.get(c.id, "")) for c in waiting}
+    who may not approve (a district head) gets a link to open each, not 確認して承認. `names`:
+    display names by login (`staff_name`)."""
+    starters = {c.id: starter_words(lang, staff_name(names, c.started_by), sources.get(c.id, "")) for c in waiting}
     return _macro("approvals_block", lang, waiting, starters, may_approve)
 
 
-def approval_line(lang: str, c: CampaignInfo, token_maker: str = "", source: str = "") -> str:
-    """Who started a real event and who approved it (the two people), under its title; a token that
-    started it is named with the person who made it (`token_maker`), who may not approve it; a
-    trigger by what it acted on (`source`: the campaign's)."""
+def approval_line(lang: str, c: CampaignInfo, token_maker: str = "", source: str = "",
+                  names: Mapping[str, str] | None = None) -> str:
+    """Who started a real event and who approved it (the two people), under its title, by display name
+    (`names` by login, `staff_name`); a token that started it is named with the person who made it
+    (`token_maker`, a login), who may not approve it; a trigger by what it acted on (`source`: the
+    campaign's)."""
     if c.kind != "real" or not (c.started_by or c.approved_by):
         return ""
-    who = starter_words(lang, c.started_by, source) if c.started_by else "?"
+    who = starter_words(lang, staff_name(names, c.started_by), source) if c.started_by else "?"
     if token_maker:
-        who = t(lang, "token_of", token=who, login=token_maker)
+        who = t(lang, "token_of", token=who, login=staff_name(names, token_maker))
     parts = [t(lang, "started_by", who=who, time=when(c.requested_at or c.started_at))]
     if c.approved_by:
-        parts.append(t(lang, "approved_by", who=c.approved_by, time=when(c.approved_at)))
+        parts.append(t(lang, "approved_by", who=staff_name(names, c.approved_by), time=when(c.approved_at)))
     return " · ".join(parts)
 
 

@@ -231,7 +231,7 @@ async def test_a_token_made_by_an_admin_is_that_admin_for_the_two_person_rule(tm
         second = await a.session("kikikanri")
         async with a.client.get(f"/city?campaign={body['id']}", headers=second) as r:
             page = await r.text()
-        assert f"開始: token:{made.id}（bousai が作成）" in page  # the approver sees whose token it is
+        assert f"開始: token:{made.id}（BOUSAI が作成）" in page  # the approver sees whose token it is, by name
         status, waiting = await a.call("GET", f"/api/campaigns/{body['id']}/stats", second)
         assert status == 200 and waiting["households"] == 0  # nothing enrolled before approval
         status, done = await a.call("POST", f"/api/campaigns/{body['id']}/approve", second)

@@ -413,7 +413,7 @@ async def test_a_proposal_started_by_one_city_admin_runs_when_another_approves(t
             assert await w.store.campaigns.delivery_counts(draft) == {}  # nothing is sent before approval
             async with http.get(f"{w.url}/city") as r:
                 page = await r.text()
-            assert "開始を待つ提案" not in page and "承認を待つ実災害" in page and "開始 admin" in page
+            assert "開始を待つ提案" not in page and "承認を待つ実災害" in page and "開始 ADMIN" in page
             async with http.get(f"{w.url}/city?campaign={draft}") as r:
                 page = await r.text()
             assert "承認待ち" in page and "あなたが開始しました" in page
@@ -439,11 +439,38 @@ async def test_a_proposal_started_by_one_city_admin_runs_when_another_approves(t
             assert (done.state, done.households, done.started_by, done.approved_by) == ("running", 11, "admin", "admin2")
             async with http.get(f"{w.url}/city?campaign={draft}") as r:
                 page = await r.text()
-            assert "開始: admin" in page and "承認: admin2" in page and "承認を待つ実災害" not in page
+            assert "開始: ADMIN（" in page and "承認: ADMIN2（" in page and "承認を待つ実災害" not in page
             # counted anew at once, not the parts cached while it waited (no household then: empty tables)
             assert "<b data-households>11</b>" in page and page.count('<tr class="band-') >= 2
             async with http.post(f"{w.url}/city/campaigns/{draft}/approve", data={"csrf": csrf, "really": "1"}) as r:
                 assert r.status == 409  # running now: approved once
+
+
+async def test_city_names_who_started_and_approved_by_their_display_names(tmp_path: Path) -> None:
+    """QA (heads' walk): /city said 「開始 shiro（…） · 承認: admin（…）」, logins, where the staff list
+    names 城 太郎: the names people know. A login stays only where a staff member has no name."""
+    async with world(tmp_path) as w:
+        w.svc.campaigns = CampaignService(w.store, w.cfg, w.clock)
+        for login_, name in (("shiro", "城 太郎"), ("kame", "亀田 花子")):
+            await w.store.auth.add_staff(login_, name, Role.CITY_ADMIN, "city", password_hash(login_))
+        async with client() as http:
+            csrf = await login(http, w, "shiro")
+            async with http.post(f"{w.url}/city/campaigns/start", allow_redirects=False, data=form(
+                    csrf, kind="real", title="地震", really_real="1")) as r:
+                assert r.status == 303
+                cid = int(r.headers["Location"].rsplit("=", 1)[1])
+        async with client() as http:
+            csrf = await login(http, w, "kame")
+            async with http.get(f"{w.url}/city") as r:
+                page = await r.text()
+            assert "承認を待つ実災害" in page and "開始 城 太郎（" in page and "shiro" not in page
+            async with http.post(f"{w.url}/city/campaigns/{cid}/approve", data={"csrf": csrf, "really": "1"},
+                                 allow_redirects=False) as r:
+                assert r.status == 303
+            async with http.get(f"{w.url}/city?campaign={cid}") as r:
+                page = await r.text()
+        assert "開始: 城 太郎（" in page and "承認: 亀田 花子（" in page
+        assert "shiro" not in page and "承認: kame" not in page
 
 
 async def test_either_city_admin_may_cancel_a_waiting_real_event(tmp_path: Path) -> None:
