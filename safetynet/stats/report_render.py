@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from safetynet.channels import registry
@@ -89,13 +90,25 @@ def render_document(writer: ReportWriter, report: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def writer_for(fmt: str, lang: str = "ja") -> ReportWriter:
+@dataclass(frozen=True)
+class PageShell:
+    """What makes the HTML report a staff page on the web, as the others are (QA, heads' walk: 14 px, no
+    文字を大きく, no way back, no logout): the way back, the text size and its switch, logout. The file
+    the command line writes has none."""
+
+    back_href: str
+    size_href: str
+    large: bool = False
+    csrf: str = ""  # the session's, for the logout form ('' for none)
+
+
+def writer_for(fmt: str, lang: str = "ja", shell: PageShell | None = None) -> ReportWriter:
     if fmt == "json":
         return JsonWriter()
     if fmt == "csv":
         return CsvWriter(lang)
     if fmt == "html":
-        return HtmlWriter(lang)
+        return HtmlWriter(lang, shell)
     raise ValueError(f"unknown report format {fmt!r}")
 
 
@@ -323,7 +336,16 @@ thead { display: table-header-group; } tr { break-inside: avoid; } .meta { color
 svg.curve { width: 100%; height: auto; max-height: 95mm; } section { break-inside: auto; }
 .better { font-weight: bold; } .worse { font-weight: bold; text-decoration: underline; }
 th { word-break: keep-all; overflow-wrap: normal; }
-@media screen and (max-width: 600px) { body { padding: 0 8px; } table { display: block; overflow-x: auto; } }
+/* on a screen, the staff pages' size (base.css): the reader's own default text size, larger by the page's switch;
+   a wide table scrolls in its box (QA, heads' walk: 14 px, the first table cut off at 360 px) */
+@media screen { html { font-size: 112.5%; } body { font-size: 1rem; max-width: 60rem; padding: 0 1rem; }
+  body.large { font-size: 1.3rem; } h1 { font-size: 1.5em; } h2 { font-size: 1.2em; }
+  table { display: block; overflow-x: auto; max-width: 100%; } .meta { overflow-wrap: anywhere; }
+  header.top { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; padding: .5rem 0;
+               border-bottom: 1px solid #ccc; }
+  header.top a { display: inline-block; padding: .3rem 0; } header.top form { margin: 0 0 0 auto; }
+  header.top button { font: inherit; padding: .4rem .8rem; min-height: 2.5rem; } }
+@media print { header.top { display: none; } }
 """
 
 
@@ -333,21 +355,22 @@ _TEMPLATE = "report.html"
 class HtmlWriter:
     """The HTML report, each piece a macro of `stats/templates/report.html` (autoescaped)."""
 
-    def __init__(self, lang: str = "ja") -> None:
+    def __init__(self, lang: str = "ja", shell: PageShell | None = None) -> None:
         self.lang = lang
+        self.shell = shell
         self._cols: list[str] = []
 
     def head(self, summary: dict[str, Any]) -> str:
         lang = self.lang
         scopes = ", ".join(scope_label(lang, x) for x in summary["campaign"]["scope"])
         if "check" in summary:
-            return str(_call("check_head", lang, summary, Markup(_CSS), scopes))
+            return str(_call("check_head", lang, summary, Markup(_CSS), scopes, self.shell))
         series = [Series(s["label"], s["households"], tuple((p[0], p[1]) for p in s["points"]))
                   for s in summary["curve"]]
         # render_svg escapes every text it draws
         svg = render_svg(series, title=_l(lang, "curve"), desc=_l(lang, "curve_desc"), minutes_label=_l(lang, "min"))
         levels = [(_l(lang, "city"), summary["city"])] + [(d["name"], d) for d in summary["districts"]]
-        return str(_call("head", lang, summary, Markup(_CSS), Markup(svg), scopes, levels))
+        return str(_call("head", lang, summary, Markup(_CSS), Markup(svg), scopes, levels, self.shell))
 
     def list_open(self, key: str, first: Row | None) -> str:
         # the columns follow the first row: every row of a report has the same keys

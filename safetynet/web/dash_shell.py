@@ -17,6 +17,7 @@ from safetynet.domain.consent import Disclosure
 from safetynet.domain.japan_time import date_time, time_of_day
 from safetynet.domain.roster import Association
 from safetynet.i18n import Sayable
+from safetynet.stats.report_render import PageShell
 from safetynet.store.ports import DashboardReads, StatsReads
 from safetynet.templating import Markup, page_context
 from safetynet.templating import render as render_template
@@ -188,6 +189,15 @@ def _header(request: web.Request, lang: str) -> dict[str, Any]:
     return {"large": large, "links": links, "switch": switch,
             "size_href": _with_query(request, large="0" if large else "1"),
             "logout": viewer is not None and bool(csrf_of(request))}
+
+
+def report_shell(request: web.Request, campaign_id: int) -> PageShell:
+    """The report page's header as the staff pages': back to the viewer's dashboard (an association's
+    own, the city overview of this campaign), the text size, logout."""
+    viewer = viewer_of(request)
+    back = "/" if viewer is not None and viewer.scope.kind == "association" else f"/city?campaign={campaign_id}"
+    header = _header(request, lang_of(request))
+    return PageShell(back, header["size_href"], header["large"], (csrf_of(request) or "") if header["logout"] else "")
 
 
 def render(

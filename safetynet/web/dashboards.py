@@ -49,6 +49,7 @@ from safetynet.web.dash_shell import (
     reads,
     refused,
     render,
+    report_shell,
     scope_reaches,
     visible_associations,
 )
@@ -315,7 +316,7 @@ async def report_page(request: web.Request) -> web.StreamResponse:
     try:
         if fmt == "csv":
             await resp.write(BOM.encode())  # Japanese Excel reads UTF-8 only after a byte order mark
-        async for piece in stream_report(report, writer_for(fmt, lang_of(request))):
+        async for piece in stream_report(report, writer_for(fmt, lang_of(request), report_shell(request, info.id))):
             await resp.write(piece.encode())
     except ConnectionError:
         log.info("report_stream_client_gone", campaign_id=info.id, format=fmt)

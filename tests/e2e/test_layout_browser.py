@@ -319,6 +319,50 @@ async def test_the_report_on_a_phone_breaks_no_header_inside_a_word(tmp_path: Pa
         assert await _scroll_width(page) <= 360
 
 
+async def _font_px(page: Page, selector: str) -> float:
+    return float(await page.eval_on_selector(selector, "e => parseFloat(getComputedStyle(e).fontSize)"))
+
+
+async def test_the_report_is_a_staff_page_on_a_phone_and_text_follows_the_phones_size(tmp_path: Path) -> None:
+    """QA (heads' walk): base.css fixed 18 px, so a phone set to larger text still showed 18 px; the report
+    was 14 px with no 文字を大きく, no way back and no logout, its first table cut off at 360 px."""
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        await w.answer("A-005", "need_help")
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "head_a", password("head_a"))
+        report = f"{w.url}/campaigns/{w.campaign_id}/report"
+        await _no_sideways_scroll(page, report, "report")
+        await page.goto(f"{report}?large=0")
+        assert await _font_px(page, "td") >= 18  # the staff pages' size, not 10.5 pt
+        header = page.locator("header.top")
+        assert await header.locator("a").first.get_attribute("href") == "/"  # back to her dashboard
+        assert await header.locator("button", has_text="ログアウト").count() == 1
+        await header.locator("a", has_text="文字を大きく").click()
+        await page.wait_for_load_state("load")
+        assert await _font_px(page, "td") >= 18 * 1.25 and await header.locator("a", has_text="文字を標準に").count()
+        # every table inside the page; a wide one scrolls in its box, its last column reachable
+        rights = await page.eval_on_selector_all("table", "ts => ts.map(t => t.getBoundingClientRect().right)")
+        assert rights and max(rights) <= 361, rights
+        first = await page.eval_on_selector("table", """t => [t.scrollWidth, t.clientWidth,
+            getComputedStyle(t).overflowX]""")
+        assert first[0] <= first[1] or first[2] == "auto", first
+        # the phone's own text size is followed, on the report and the dashboard alike
+        cdp = await page.context.new_cdp_session(page)
+        await cdp.send("Page.setFontSizes", {"fontSizes": {"standard": 24}})
+        for url in (f"{report}?large=0", f"{w.url}/a/{w.assoc_ids[ASSOC_A]}?campaign={w.campaign_id}&large=0"):
+            await page.goto(url)
+            assert await _font_px(page, "html") == 27, url  # 24 × 112.5 %, where 18 px stayed 18
+        await _shot(page, "dashboard-360-phone-text-24")
+        await page.goto(f"{report}?large=0")
+        async with page.expect_navigation():
+            await header.locator("button", has_text="ログアウト").click()
+        assert page.url.endswith("/login")
+        admin = await new_page(b, phone=True)
+        await login(admin, w.url, "admin", password("admin"))
+        await admin.goto(report)
+        assert await admin.locator("header.top a").first.get_attribute("href") == f"/city?campaign={w.campaign_id}"
+
+
 async def test_the_staff_menu_keeps_each_word_whole_on_a_phone(tmp_path: Path) -> None:
     """QA2: the staff menu broke 管理 into 管 / 理 on a phone."""
     async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
