@@ -48,7 +48,7 @@ async def test_an_answer_by_an_unknown_address_or_for_another_campaign_records_n
         p = port(env)
         for kind, address, campaign in (("telegram", "999", env.campaign_id), ("telegram", CHAT_A003, 999)):
             ack = await p.answer_from(kind, address, campaign, "safe", "telegram", f"pb:{address}:{campaign}")
-            assert (ack.found, ack.recorded) == (False, False) and "無効" in ack.notice
+            assert (ack.found, ack.recorded) == (False, False) and ack.notice == "この安否確認は見つからないか、受付を終了しました。"
         assert await env.history("A-003") == []
 
 
