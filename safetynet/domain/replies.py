@@ -322,6 +322,22 @@ def refuse_other_mark(marked_by: str | None, taking_back: str | None) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class InPersonMark:
+    """The in-person confirmation that stands on a household confirmed in person: who, when, how and
+    staff's note (DESIGN §2), and whether the store would still take it back (`undoable`: no answer
+    came after it, and it was recorded with the status it replaced)."""
+
+    household_id: int
+    reply_id: int
+    at: float
+    method: str
+    actor: str | None  # the login of who confirmed it (None: an API token)
+    by: str  # how pages name them: their display name, else the login
+    note: str
+    undoable: bool
+
+
+@dataclass(frozen=True, slots=True)
 class UndoOutcome:
     status: Status  # the household's status after the undo
     already: bool  # it had been undone before: nothing new stored

@@ -54,6 +54,7 @@ from safetynet.domain.replies import (
     HelpRow,
     HistoryEntry,
     HouseholdRef,
+    InPersonMark,
     PageState,
     RecordOutcome,
     ReplyEvent,
@@ -813,6 +814,12 @@ class DashboardReads(Protocol):
     ) -> list[HouseholdLine]:
         """Households of these associations in these statuses (never answered at all, if asked), in
         (association, group, address, id) order, a page of `limit` after the line `after`."""
+        ...
+
+    async def in_person_marks(self, campaign_id: int, association_id: int) -> list[InPersonMark]:
+        """Of the association's households confirmed in person now, the confirmation that stands on
+        each (its latest not undone), in reply order: what the dashboard row says of it and whether
+        its 取り消す is still offered."""
         ...
 
     async def household_notes(self, campaign_id: int, association_ids: Iterable[int]) -> list[NotedHousehold]:

@@ -16,7 +16,7 @@ from safetynet.domain import ANSWERED
 from safetynet.domain.campaigns import CampaignInfo, OpenHelp
 from safetynet.domain.consent import Disclosure
 from safetynet.domain.phones import format_national
-from safetynet.domain.replies import HelpItem
+from safetynet.domain.replies import HelpItem, HelpRow, InPersonMark
 from safetynet.domain.roster import Association, Coverage, HouseholdLine, NotedHousehold
 from safetynet.domain.walking import walking_key, walking_ranks
 from safetynet.replies.texts import location_words
@@ -114,6 +114,17 @@ def help_items(lang: str, items: Sequence[HelpItem]) -> Markup:
     return _macro("help_items", lang, items)
 
 
+# how many handled requests the dashboard lists under its help panel, latest first (to take one back)
+HANDLED_SHOWN = 10
+
+
+def handled_list(lang: str, rows: Sequence[HelpRow], login: str | None) -> Markup:
+    """The help requests marked 対応済み, latest first, each with 対応済みを取り消す where the mark is `login`'s
+    (`ReplyIntake.reopen_help`: a person takes back their own mark only); `rows` as the viewer may see them."""
+    done = sorted((h for h in rows if h.handled_at is not None), key=lambda h: -(h.handled_at or 0.0))
+    return _macro("handled_list", lang, done[:HANDLED_SHOWN], login)
+
+
 def others_than(found: Sequence[OpenHelp], shown: CampaignInfo | None) -> list[OpenHelp]:
     """Open help requests of campaigns other than the one a page shows (its own are its help list;
     a page showing none: all of them)."""
@@ -163,13 +174,14 @@ class _Marks:
     members: str = mark("members")
 
 
-_ROW_FIELDS = ("id", "status", "group", "key", "name", "address", "members", "label")
-_DK_FIELDS = (*_ROW_FIELDS, "landline", "tel", "mobile", "mobile_tel")
+_ROW_FIELDS = ("id", "status", "group", "key", "name", "address", "members", "label", "done")
+_DK_FIELDS = (*_ROW_FIELDS[:-1], "landline", "tel", "mobile", "mobile_tel")
 
 
 @functools.lru_cache(maxsize=64)
 def _row_stamp(lang: str, withheld: bool, vulnerable: bool, hidden: bool) -> Stamp:
-    return Stamp.of(_macro("household_row", lang, _Marks(vulnerable, withheld), hidden, mark("label")), _ROW_FIELDS)
+    return Stamp.of(_macro("household_row", lang, _Marks(vulnerable, withheld), hidden, mark("label"), mark("done")),
+                    _ROW_FIELDS)
 
 
 @functools.lru_cache(maxsize=64)
@@ -178,13 +190,26 @@ def _doorknock_stamp(lang: str, withheld: bool, vulnerable: bool, landline: bool
     return Stamp.of(_macro("doorknock_row", lang, marks, mark("tel"), mark("mobile_tel"), mark("label")), _DK_FIELDS)
 
 
-def household_rows(lang: str, lines: Sequence[HouseholdLine], filt: HouseholdFilter) -> Markup:
-    """The dashboard's rows (`household_row` in dash_parts.html, from its stamps)."""
+def household_rows(lang: str, lines: Sequence[HouseholdLine], filt: HouseholdFilter,
+                   marks: Sequence[InPersonMark] = (), login: str | None = None) -> Markup:
+    """The dashboard's rows (`household_row` in dash_parts.html, from its stamps); a household confirmed in
+    person says who, when and how (`marks`), with 取り消す where it is `login`'s and may still be taken back."""
     labels = status_labels(lang)
+    by_hh = {m.household_id: m for m in marks}
     return Markup("".join(  # noqa: S704 - stamps of an autoescaped macro, each value escaped by fill
         _row_stamp(lang, h.withheld, h.vulnerable, not filt.keeps(h)).fill(
-            (h.id, h.status, h.group, h.household_key, h.name, h.address, h.members, _label(labels, h.status)))
+            (h.id, h.status, h.group, h.household_key, h.name, h.address, h.members, _label(labels, h.status),
+             _done(lang, h, by_hh.get(h.id), login)))
         for h in lines))
+
+
+def _done(lang: str, h: HouseholdLine, m: InPersonMark | None, login: str | None) -> Markup:
+    """The row's in-person confirmation line (empty unless it stands on a household confirmed in person)."""
+    if m is None or h.status != "confirmed_in_person":
+        return Markup()
+    own = m.undoable and login is not None and m.actor == login
+    name = t(lang, "withheld_name", number=h.household_key) if h.withheld else h.name
+    return _macro("in_person_mark", lang, m, name, own, h.withheld)
 
 
 def doorknock_rows(lang: str, lines: Sequence[HouseholdLine]) -> Markup:
@@ -220,7 +245,8 @@ def doorknock_groups(lines: Sequence[HouseholdLine]) -> list[tuple[str, list[Hou
 
 def association_context(lang: str, assoc: Association, campaign: CampaignInfo | None,
                         campaigns: Sequence[CampaignInfo], help_list: Sequence[HelpItem],
-                        lines: Sequence[HouseholdLine], coverage: Coverage, filt: HouseholdFilter) -> dict[str, Any]:
+                        lines: Sequence[HouseholdLine], coverage: Coverage, filt: HouseholdFilter,
+                        marks: Sequence[InPersonMark] = (), login: str | None = None) -> dict[str, Any]:
     status = {s: 0 for s in STATUS_ORDER}
     groups, withheld = set(), 0
     for h in lines:
@@ -234,7 +260,7 @@ def association_context(lang: str, assoc: Association, campaign: CampaignInfo | 
         "help_list": help_list, "counts": counts(status), "withheld": withheld, "filt": filt, "filters": FILTERS,
         "groups": sorted(groups, key=lambda g: walking_key(g, "")),
         "answered": sum(n for s, n in status.items() if s in ANSWERED_S), "coverage": coverage,
-        "rows": household_rows(lang, ordered, filt),
+        "rows": household_rows(lang, ordered, filt, marks, login),
     }
 
 

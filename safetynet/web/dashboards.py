@@ -60,6 +60,7 @@ from safetynet.web.dash_views import (
     association_context,
     association_help_elsewhere,
     doorknock_context,
+    handled_list,
     help_items,
     household_rows,
     notes_panel,
@@ -70,8 +71,8 @@ from safetynet.web.dash_views import (
 
 log = structlog.get_logger("web")
 _REPORT_TYPES = {"html": "text/html", "csv": "text/csv", "json": "application/json"}
-# How long the undo of a one-tap confirmation stays on the dashboard (the API takes an undo later
-# too, as long as no answer came after the confirmation).
+# How long the line a one-tap confirmation leaves (with its undo) stays on the page; after it, and after
+# a reload, the row offers one's own confirmation's undo while the store takes it (README Decisions).
 UNDO_SECONDS = 300
 _PRINTABLE = ("/static/base.css", "/static/dash.css", "/static/print.css")
 
@@ -154,16 +155,20 @@ async def association_page(request: web.Request) -> web.Response:
         return await _waiting_page(request, viewer, lang, assoc, campaign)
     # independent reads side by side: under a reply surge each read waits its turn on a reader (two
     # gathers in one: asyncio.gather keeps its results' types for six awaitables at most, eight are objects)
-    (lines, help_list, cov, campaigns, disclosure, checks), (elsewhere, notes) = await asyncio.gather(
+    (lines, help_list, cov, campaigns, disclosure, checks), (elsewhere, notes, marks, helped) = await asyncio.gather(
         asyncio.gather(r.households(campaign.id, assoc.id), r.help_panel(campaign.id, [assoc.id]),
                        r.coverage(assoc.id), r.campaigns_for([assoc.id]), disclosure_for(r, viewer),
                        r.contact_checks([assoc.id])),
-        asyncio.gather(r.open_help_everywhere([assoc.id]), r.household_notes(campaign.id, [assoc.id])))
+        asyncio.gather(r.open_help_everywhere([assoc.id]), r.household_notes(campaign.id, [assoc.id]),
+                       r.in_person_marks(campaign.id, assoc.id),
+                       services(request).store.replies.help_list(campaign.id, [assoc.id], include_handled=True)))
     lines = disclosure.lines(lines, assoc.district, assoc.name)
     help_list = disclosure.asking_in(campaign.kind, campaign.purged_at).help_items(
         help_listed(campaign.purged_at, help_list), assoc.district, assoc.name)
     context = association_context(lang, assoc, campaign, campaigns, help_list, lines,
-                                  _coverage(disclosure, cov, assoc), _filter(request))
+                                  _coverage(disclosure, cov, assoc), _filter(request), marks, viewer.login or None)
+    context["handled"] = handled_list(lang, [disclosure.asking_in(campaign.kind).help_row(h) for h in helped],
+                                      viewer.login or None)
     context["checks"] = check_block(lang, checks)
     context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)
     context["notes"] = notes_panel(lang, notes, disclosure, assoc, help_list)
@@ -255,7 +260,9 @@ async def rows_fragment(request: web.Request) -> web.Response:
     record(request, viewer, AuditAction.VIEW, "households", campaign_id=campaign.id if campaign else None,
            association_id=assoc.id)
     lines = await _lines(request, viewer, assoc, campaign.id) if campaign else []
-    return web.Response(text=household_rows(lang_of(request), phone_first(lines), _filter(request)), content_type="text/html",
+    marks = await reads(request).in_person_marks(campaign.id, assoc.id) if campaign else []
+    rows = household_rows(lang_of(request), phone_first(lines), _filter(request), marks, viewer.login or None)
+    return web.Response(text=rows, content_type="text/html",
                         headers={"Cache-Control": "no-store", "X-Since": str(since)})
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from safetynet.domain import CampaignKind, Scope
+import dataclasses
+
+from safetynet.domain import CampaignKind, Role, Scope
 from safetynet.domain.replies import ChannelCount, Location, ReplyDetails, ReplyItem
 from safetynet.store import Store
 
@@ -498,3 +500,41 @@ async def test_an_undone_confirmation_is_no_first_answer(store_factory: StoreFac
         got = await store.dashboard.first_answers_by_channel(cid)
         assert sorted(got, key=lambda c: c.channel) == [ChannelCount(a[UME], "sms", 1), ChannelCount(a[UME], "staff", 1)]
 
+
+
+async def test_in_person_marks_say_who_when_how_and_whether_it_may_be_undone(store_factory: StoreFactory) -> None:
+    """The dashboard row of a household confirmed in person names the confirmation that stands on it
+    (QA, heads' walk: no page said who visited, and the undo was lost on a reload)."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store)
+        staff_id = (await store.auth.add_staff("takeda", "武田", Role.DEPUTY, f"association:{UME}", None)).id
+
+        async def confirm(hh: str, key: str, method: str, note: str | None = None, sid: int | None = staff_id,
+                          actor: str | None = "takeda") -> int:
+            t = await store.replies.target(cid, ids[hh])
+            assert t is not None
+            item = dataclasses.replace(
+                ReplyItem(cid, ids[hh], t.association_id, "confirmed_in_person", "staff", key, clock.now(),
+                          ReplyDetails(note=note)), method=method, staff_id=sid, actor=actor)
+            await store.replies.record(item)
+            rid = await store.replies.reply_id(key)
+            assert rid is not None
+            return rid
+
+        first = await confirm("U-1", "s1", "visit", "玄関先で会えた")
+        at = clock.now()
+        await clock.advance(60)
+        wrong = await confirm("U-2", "s2", "paper")
+        await store.replies.undo_confirmation(cid, ids["U-2"], wrong, staff_id, "takeda")  # put back: no mark
+        token = await confirm("U-2", "s3", "phone", sid=None, actor=None)  # an API token, acting for the city
+        got = await store.dashboard.in_person_marks(cid, a[UME])
+        assert [(m.household_id, m.reply_id, m.at, m.method, m.actor, m.by, m.note, m.undoable) for m in got] == [
+            (ids["U-1"], first, at, "visit", "takeda", "武田", "玄関先で会えた", True),
+            (ids["U-2"], token, at + 60, "phone", None, "", "", True)]
+        assert await store.dashboard.in_person_marks(cid, a[SAKURA]) == []
+        # the resident answers after it: the household is no longer confirmed in person, no mark stands
+        await _reply(store, cid, ids["U-1"], "safe", "k1")
+        assert [m.household_id for m in await store.dashboard.in_person_marks(cid, a[UME])] == [ids["U-2"]]

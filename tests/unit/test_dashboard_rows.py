@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 
+from safetynet.domain.replies import InPersonMark
 from safetynet.domain.roster import HouseholdLine
 from safetynet.templating import ENV, Markup, Stamp, call_macro, mark
 from safetynet.web.dash_views import (
@@ -32,7 +33,7 @@ def _line(i: int, *, withheld: bool, vulnerable: bool, landline: str, status: st
 
 def _lines() -> list[HouseholdLine]:
     shapes = itertools.product((False, True), (False, True), ("", "+81311110002", "bad<number>"),
-                               ("safe", "need_help", "pending", "weird<st>"))
+                               ("safe", "need_help", "pending", "weird<st>", "confirmed_in_person"))
     return [_line(i, withheld=w, vulnerable=v, landline=tel, status=st, text=NASTY[i % len(NASTY)])
             for i, (w, v, tel, st) in enumerate(shapes)]
 
@@ -46,9 +47,26 @@ def _label(lang: str, status: str) -> str:
 def test_dashboard_rows_are_what_the_macro_renders(lang: str, kind: str) -> None:
     filt = HouseholdFilter(kind, "")
     lines = _lines()
-    expected = "".join(call_macro("dash_parts.html", "household_row", lang, h, not filt.keeps(h), _label(lang, h.status))
-                       for h in lines)
-    got = household_rows(lang, lines, filt)
+    # a household confirmed in person: by whom, when, how, staff's note (not a withheld one's), and the undo
+    # of one's own (every other one is "head"'s)
+    marks = [InPersonMark(h.id, 900 + h.id, 1_700_000_000.0 + h.id, ("visit", "phone", "weird<m>")[h.id % 3],
+                          "head" if h.id % 2 else "other", NASTY[h.id % len(NASTY)], NASTY[(h.id + 1) % len(NASTY)],
+                          h.id % 4 != 1)
+             for h in lines if h.status == "confirmed_in_person"]
+    by_hh = {m.household_id: m for m in marks}
+
+    def done(h: HouseholdLine) -> Markup:
+        m = by_hh.get(h.id)
+        if m is None:
+            return Markup()
+        name = ENV.globals["d"](lang, "withheld_name", number=h.household_key) if h.withheld else h.name
+        return call_macro("dash_parts.html", "in_person_mark", lang, m, name, m.undoable and m.actor == "head",
+                          h.withheld)
+    expected = "".join(call_macro("dash_parts.html", "household_row", lang, h, not filt.keeps(h), _label(lang, h.status),
+                                  done(h)) for h in lines)
+    got = household_rows(lang, lines, filt, marks, "head")
+    assert marks and any('data-undo="' in done(h) for h in lines) and any(
+        "data-done" in done(h) and "data-undo=" not in done(h) for h in lines)
     assert isinstance(got, Markup)
     assert got == expected
     assert "<b>" not in got and "\x00" not in got.replace("\x00name\x00", "")  # the only NUL: a name's own

@@ -17,7 +17,7 @@ from safetynet.domain.campaigns import (
     OpenHelp,
     tally_checks,
 )
-from safetynet.domain.replies import Change, ChannelCount, HelpItem
+from safetynet.domain.replies import Change, ChannelCount, HelpItem, InPersonMark
 from safetynet.domain.roster import Association, Coverage, HouseholdLine, NotedHousehold
 from safetynet.store.memory.tables import CampaignRow, HouseholdRow, MemberRow, Tables
 
@@ -279,6 +279,24 @@ class MemoryDashboardReads:
                  self._members(campaign_id, set(association_ids)) if h.id in latest]
         found.sort(key=lambda x: (x[2], self.t.group_name(x[0].group_id), x[0].address, x[0].id))
         return [NotedHousehold(self._line(h, m), latest[h.id][1], latest[h.id][2]) for h, m, _ in found]
+
+    async def in_person_marks(self, campaign_id: int, association_id: int) -> list[InPersonMark]:
+        await asyncio.sleep(0)
+        t, undone = self.t, self.t.undone()
+        answered = {str(s) for s in ANSWERED}
+        mine = {h.id for h, m in self._members(campaign_id, {association_id}) if m.status == "confirmed_in_person"}
+        replies = sorted((r for r in t.replies.values() if r.campaign_id == campaign_id and r.household_id in mine
+                          and r.id not in undone), key=lambda r: r.id)
+        latest: dict[int, InPersonMark] = {}
+        for r in replies:
+            if r.status == "confirmed_in_person" and r.channel == "staff":
+                staff = t.staff.get(r.staff_id) if r.staff_id is not None else None
+                latest[r.household_id] = InPersonMark(
+                    r.household_id, r.id, r.received_at, r.method or "", r.actor,
+                    staff.display_name if staff else r.actor or "", r.note or "", r.prior_status is not None)
+            elif r.status in answered and r.household_id in latest:  # an answer after it: it stands
+                latest[r.household_id] = dataclasses.replace(latest[r.household_id], undoable=False)
+        return sorted(latest.values(), key=lambda m: m.reply_id)
 
     async def help_panel(self, campaign_id: int, association_ids: Iterable[int]) -> list[HelpItem]:
         await asyncio.sleep(0)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from safetynet.domain import ALL_STATUSES, ChannelName, Scope
 from safetynet.domain.campaigns import CampaignInfo, CheckTally, OpenHelp
-from safetynet.domain.replies import Change, ChannelCount, HelpItem, ReplyChannel
+from safetynet.domain.replies import Change, ChannelCount, HelpItem, InPersonMark, ReplyChannel
 from safetynet.domain.roster import Association, Coverage, HouseholdLine, NotedHousehold
 from safetynet.store.sqlite.db import Reads, Row, marks
 from safetynet.store.sqlite.help_requests import earlier_notes, latest_details_sql
@@ -412,6 +412,26 @@ class SqliteDashboardReads:
             (campaign_id, *aids),
         )
         return [NotedHousehold(_line(r), r["note"], r["noted_at"]) for r in rows]
+
+    async def in_person_marks(self, campaign_id: int, association_id: int) -> list[InPersonMark]:
+        rows = await self.db.fetchall(
+            "SELECT r.household_id, r.id, r.received_at, coalesce(r.method, '') AS method, r.actor,"
+            " coalesce(s.display_name, r.actor, '') AS by_name, coalesce(r.note, '') AS note,"
+            " CASE WHEN r.prior_status IS NOT NULL AND NOT EXISTS (SELECT 1 FROM replies l"
+            " WHERE l.campaign_id = r.campaign_id AND l.household_id = r.household_id AND l.id > r.id"
+            f" AND l.status IN {ANSWERED_SQL} AND {not_undone('l.id')}) THEN 1 ELSE 0 END AS undoable"
+            " FROM campaign_households ch JOIN replies r"
+            " ON r.campaign_id = ch.campaign_id AND r.household_id = ch.household_id"
+            " LEFT JOIN staff s ON s.id = r.staff_id"
+            " WHERE ch.campaign_id = ? AND ch.association_id = ? AND ch.status = 'confirmed_in_person'"
+            f" AND r.status = 'confirmed_in_person' AND r.channel = '{ReplyChannel.STAFF}' AND {not_undone('r.id')}"
+            " ORDER BY r.id",
+            (campaign_id, association_id),
+        )
+        latest = {r["household_id"]: InPersonMark(r["household_id"], r["id"], r["received_at"], r["method"],
+                                                  r["actor"], r["by_name"], r["note"], bool(r["undoable"]))
+                  for r in rows}
+        return sorted(latest.values(), key=lambda m: m.reply_id)
 
     async def help_panel(self, campaign_id: int, association_ids: Iterable[int]) -> list[HelpItem]:
         """Open help requests, oldest first, with the latest of each detail (`latest_details_sql`)."""

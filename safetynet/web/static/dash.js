@@ -155,6 +155,9 @@
     });
   }
   function setStatus(tr, status, byOthers) {
+    var done = tr.querySelector("[data-done]");
+    // who confirmed it, and its 取り消す, no longer stand once the status moved on (undone, or refreshed)
+    if (done && status !== "confirmed_in_person") { done.remove(); }
     tr.dataset.status = status;
     var st = tr.querySelector(".st .status");
     if (st) { st.className = "status s-" + status; st.textContent = labels[status] || status; }
@@ -344,8 +347,13 @@
     undoLine(list, words(main.dataset.msgConfirmed, rowName(tr), method),
              { undo: String(replyId), hh: tr.dataset.hh, name: rowName(tr) });
   }
+  // `b`: a line's undo (just tapped) or a row's own (the server renders it after any reload, for the
+  // viewer's own confirmation while it may still be taken back: data-done)
   function undo(b) {
-    var li = b.closest("li"), name = b.dataset.name;
+    var li = b.closest("li"), done = li ? null : b.closest("[data-done]"), name = b.dataset.name;
+    function tell(text) {  // a row's own undo leaves with what it undid: its words go to the page's line
+      if (done) { done.remove(); flash(text); } else { say(li, text, 15000); }
+    }
     post("/api/campaigns/" + cid + "/households/" + b.dataset.hh + "/undo", { reply_id: Number(b.dataset.undo) })
       .then(function (doc) {
         // this person's own act applies at once, even where the live stream brought the same news
@@ -353,10 +361,13 @@
         document.querySelectorAll('tr[data-hh="' + b.dataset.hh + '"]').forEach(function (tr) {
           setStatus(tr, doc.status);
         });
-        say(li, words(main.dataset.msgUndone, name), 15000);
+        tell(words(main.dataset.msgUndone, name));
       })
       .catch(function (err) {
-        if (err.message === "409") { say(li, words(main.dataset.msgUndoRefused, name), 15000); return; }
+        if (err.message === "409") {
+          if (done) { b.remove(); flash(words(main.dataset.msgUndoRefused, name)); } else { say(li, words(main.dataset.msgUndoRefused, name), 15000); }
+          return;
+        }
         failed(err); b.disabled = false;
       });
   }

@@ -1,0 +1,71 @@
+"""Headless Chromium: a wrong tap can be taken back after the page was reloaded (QA, heads' walk: the
+undo lived in the browser only). The reloaded row says who confirmed it, when and how, with one's own
+取り消す; a 対応済み is reopened from the list of handled requests under the help panel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from browser import browser, login, new_page, screenshot
+from dashboard_fixtures import password, world
+
+from safetynet.clock import SystemClock
+
+pytestmark = [pytest.mark.browser]
+
+WAIT_MS = 5000
+
+
+async def test_a_confirmation_is_undone_from_its_row_after_a_reload(tmp_path: Path) -> None:
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b)
+        await login(page, w.url, "head_a", password("head_a"))
+        hh = w.hh("A-002").id
+        row = f'#hh-rows tr[data-hh="{hh}"]'
+
+        await page.click(f'{row} button[data-confirm="paper"]')
+        await page.locator("[data-undo-list] li button[data-undo]").wait_for(timeout=WAIT_MS)
+        (entry,) = await w.store.replies.history(w.campaign_id, hh)
+        assert (entry.status, entry.method) == ("confirmed_in_person", "paper")
+
+        await page.reload()
+        assert await page.locator("[data-undo-list] li").count() == 0  # the browser's line is gone
+        mark = page.locator(f"{row} [data-done]")
+        said = await mark.inner_text()
+        assert said.startswith("HEAD_A ") and " 用紙" in said
+        await screenshot(page, "dashboard-row-confirmed-by")
+
+        await mark.locator("button[data-undo]").click()
+        await page.wait_for_function(
+            "sel => { const r = document.querySelector(sel); return r && r.dataset.status === 'pending'; }",
+            arg=row, timeout=WAIT_MS)
+        assert await page.inner_text("[data-flash]") == "佐藤 花子：直接確認を取り消し、元の状況に戻しました。"
+        assert await page.locator(f"{row} [data-done]").count() == 0
+        assert await w.status("A-002") == "pending"
+        assert [(e.status, e.actor) for e in await w.store.replies.history(w.campaign_id, hh)] == [
+            ("confirmed_in_person", "head_a"), ("undo", "head_a")]
+        await page.reload()
+        assert await page.is_visible(f'{row} button[data-confirm="visit"]')  # to tap again
+
+
+async def test_a_handled_request_is_reopened_after_a_reload(tmp_path: Path) -> None:
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        await w.answer("A-004", "need_help", note="足を怪我")
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "head_a", password("head_a"))
+        hh = w.hh("A-004").id
+        card = f'.help-card[data-hh="{hh}"]'
+        await page.click(f"{card} button[data-handled]")
+        await page.wait_for_selector(card, state="detached")
+
+        await page.reload()
+        assert await page.locator(card).count() == 0
+        await page.click("[data-help-handled] summary")
+        line = page.locator(f'[data-help-handled] li[data-hh="{hh}"]')
+        assert "田中 美咲" in await line.inner_text()
+        await screenshot(page, "dashboard-handled-list")
+        await line.get_by_role("button", name="対応済みを取り消す").click()
+        await page.wait_for_selector(f"{card} button[data-handled]", timeout=WAIT_MS)  # the card is back
+        assert await line.inner_text() == "田中 美咲：対応済みを取り消し、対応待ちに戻しました。"
+        assert [r.household_id for r in await w.store.replies.help_list(w.campaign_id)] == [hh]

@@ -1,0 +1,91 @@
+"""What the association dashboard says, after any reload, of the in-person confirmations and the
+対応済み marks made on it (QA, heads' walk): who confirmed a household, when and how, with 取り消す for
+one's own confirmation while it may be taken back; the requests marked handled, with
+対応済みを取り消す for one's own mark."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import aiohttp
+from dashboard_fixtures import ASSOC_A, World, client, login, world
+
+from safetynet.clock import FakeClock
+from safetynet.web.dash_shell import hhmm
+
+
+async def post(http: aiohttp.ClientSession, w: World, csrf: str, key: str, action: str,
+               doc: dict[str, object]) -> dict[str, object]:
+    url = f"{w.url}/api/campaigns/{w.campaign_id}/households/{w.hh(key).id}/{action}"
+    async with http.post(url, json=doc, headers={"X-CSRF-Token": csrf}) as r:
+        assert r.status == 200, await r.text()
+        return dict(await r.json())
+
+
+async def page(http: aiohttp.ClientSession, w: World) -> str:
+    async with http.get(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}?campaign={w.campaign_id}") as r:
+        assert r.status == 200
+        return await r.text()
+
+
+def row(html: str, w: World, key: str) -> str:
+    m = re.search(rf'<tr data-hh="{w.hh(key).id}".*?</tr>', html, re.S)
+    assert m, key
+    return m.group(0)
+
+
+async def test_ones_own_confirmation_can_be_taken_back_after_a_reload(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock) as w, client() as head, client() as deputy:
+        head_csrf, deputy_csrf = await login(head, w, "head_a"), await login(deputy, w, "deputy_a")
+        done = await post(head, w, head_csrf, "A-002", "confirm", {"method": "paper"})
+        at = clock.now()
+        await clock.advance(600)  # ten minutes later she sees it was the wrong house
+
+        mine = row(await page(head, w), w, "A-002")
+        assert f"HEAD_A {hhmm(at)} 用紙" in mine  # who, when, how
+        assert f'data-undo="{done["reply_id"]}"' in mine and ">取り消す</button>" in mine
+        # the deputy reads who did it; the undo is the head's to offer (anyone may still undo by the API)
+        theirs = row(await page(deputy, w), w, "A-002")
+        assert f"HEAD_A {hhmm(at)} 用紙" in theirs and "data-undo=" not in theirs
+        # a household not confirmed in person says nothing of it
+        assert "data-done" not in row(await page(head, w), w, "A-001")
+
+        undone = await post(head, w, head_csrf, "A-002", "undo", {"reply_id": done["reply_id"]})
+        assert undone["undone"] == done["reply_id"]
+        assert "data-done" not in row(await page(head, w), w, "A-002")
+
+        # confirmed again by the deputy: the row names her, and the undo is hers now
+        await post(head, w, head_csrf, "A-002", "confirm", {"method": "paper"})
+        again = await post(deputy, w, deputy_csrf, "A-002", "confirm", {"method": "visit"})
+        mine, theirs = row(await page(head, w), w, "A-002"), row(await page(deputy, w), w, "A-002")
+        assert "DEPUTY_A" in mine and "訪問" in mine and "data-undo=" not in mine
+        assert f'data-undo="{again["reply_id"]}"' in theirs
+        # the resident answers after it: the store would refuse the undo, and the row is theirs again
+        await w.answer("A-002", "safe")
+        assert "data-done" not in row(await page(deputy, w), w, "A-002")
+
+
+async def test_a_handled_request_can_be_reopened_from_the_page_after_a_reload(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with world(tmp_path, clock=clock) as w, client() as head, client() as deputy:
+        head_csrf, _ = await login(head, w, "head_a"), await login(deputy, w, "deputy_a")
+        await w.answer("A-004", "need_help", note="足を怪我")
+        hh = w.hh("A-004").id
+        await post(head, w, head_csrf, "A-004", "handled", {})
+        at = clock.now()
+        await clock.advance(600)
+
+        html = await page(head, w)
+        handled = html[html.index("data-help-handled"):]
+        assert "田中 美咲" in handled and f"head_a {hhmm(at)} 対応済み" in handled
+        assert f'data-reopen="{hh}"' in handled and "対応済みを取り消す" in handled
+        # a person takes back their own mark only (ReplyIntake.reopen_help): the deputy sees who marked it
+        html = await page(deputy, w)
+        handled = html[html.index("data-help-handled"):]
+        assert "田中 美咲" in handled and "data-reopen=" not in handled
+
+        await post(head, w, head_csrf, "A-004", "reopen", {})
+        html = await page(head, w)
+        assert "data-help-handled" not in html and f'data-handled="{hh}"' in html
