@@ -1,6 +1,7 @@
 """Headless Chromium: a wrong tap can be taken back after the page was reloaded (QA, heads' walk: the
-undo lived in the browser only). The reloaded row says who confirmed it, when and how, with one's own
-取り消す; a 対応済み is reopened from the list of handled requests under the help panel."""
+undo lived in the browser only). A confirmation carries an optional note; the reloaded row says who
+confirmed it, when and how, with the note and one's own 取り消す; a 対応済み is reopened from the list
+of handled requests under the help panel."""
 
 from __future__ import annotations
 
@@ -17,23 +18,25 @@ pytestmark = [pytest.mark.browser]
 WAIT_MS = 5000
 
 
-async def test_a_confirmation_is_undone_from_its_row_after_a_reload(tmp_path: Path) -> None:
+async def test_a_confirmation_with_a_note_is_undone_from_its_row_after_a_reload(tmp_path: Path) -> None:
     async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
         page = await new_page(b)
         await login(page, w.url, "head_a", password("head_a"))
         hh = w.hh("A-002").id
         row = f'#hh-rows tr[data-hh="{hh}"]'
 
+        await page.click(f"{row} details.confirm-note summary")
+        await page.fill(f"{row} [data-confirm-note]", "玄関先で本人と話した")
         await page.click(f'{row} button[data-confirm="paper"]')
         await page.locator("[data-undo-list] li button[data-undo]").wait_for(timeout=WAIT_MS)
         (entry,) = await w.store.replies.history(w.campaign_id, hh)
-        assert (entry.status, entry.method) == ("confirmed_in_person", "paper")
+        assert (entry.status, entry.method, entry.note) == ("confirmed_in_person", "paper", "玄関先で本人と話した")
 
         await page.reload()
         assert await page.locator("[data-undo-list] li").count() == 0  # the browser's line is gone
         mark = page.locator(f"{row} [data-done]")
         said = await mark.inner_text()
-        assert said.startswith("HEAD_A ") and " 用紙" in said
+        assert said.startswith("HEAD_A ") and " 用紙" in said and "玄関先で本人と話した" in said
         await screenshot(page, "dashboard-row-confirmed-by")
 
         await mark.locator("button[data-undo]").click()

@@ -1,15 +1,16 @@
 """What the association dashboard says, after any reload, of the in-person confirmations and the
 対応済み marks made on it (QA, heads' walk): who confirmed a household, when and how, with 取り消す for
-one's own confirmation while it may be taken back; the requests marked handled, with
-対応済みを取り消す for one's own mark."""
+one's own confirmation while it may be taken back, and the note sent with it (none of a withheld
+household); the requests marked handled, with 対応済みを取り消す for one's own mark."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import aiohttp
-from dashboard_fixtures import ASSOC_A, World, client, login, world
+from dashboard_fixtures import ASSOC_A, World, client, login, records, world
 
 from safetynet.clock import FakeClock
 from safetynet.web.dash_shell import hhmm
@@ -89,3 +90,22 @@ async def test_a_handled_request_can_be_reopened_from_the_page_after_a_reload(tm
         await post(head, w, head_csrf, "A-004", "reopen", {})
         html = await page(head, w)
         assert "data-help-handled" not in html and f'data-handled="{hh}"' in html
+
+
+async def test_a_confirmation_carries_a_note_shown_on_the_row_but_a_withheld_households(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, client() as head:
+        await w.store.roster.import_households(  # A-002 has not consented: what is written of it is its details
+            [dataclasses.replace(r, consent="no") if r.household_key == "A-002" else r for r in records()])
+        csrf = await login(head, w, "head_a")
+        html = await page(head, w)
+        # the confirm offers a note, folded: the tap alone is the common case
+        assert 'data-confirm-note aria-label="高橋 健の確認に添えるメモ' in row(html, w, "A-003")
+        await post(head, w, csrf, "A-003", "confirm", {"method": "visit", "note": "足が不自由 <b>要見守り</b>"})
+        await post(head, w, csrf, "A-002", "confirm", {"method": "phone", "note": "夫が入院中"})
+
+        html = await page(head, w)
+        shown = row(html, w, "A-003")
+        assert "足が不自由 &lt;b&gt;要見守り&lt;/b&gt;" in shown and "HEAD_A" in shown and "訪問" in shown
+        hidden = row(html, w, "A-002")
+        assert "HEAD_A" in hidden and "電話" in hidden and "data-undo=" in hidden  # who and how, and her undo
+        assert "夫が入院中" not in html

@@ -405,9 +405,12 @@
     } else if (b.dataset.reopen) {
       reopen(b);
     } else if (b.dataset.confirm) {
-      var tr = b.closest("tr");
-      post("/api/campaigns/" + cid + "/households/" + tr.dataset.hh + "/confirm", { method: b.dataset.confirm })
+      var tr = b.closest("tr"), noteIn = tr.querySelector("[data-confirm-note]"), sent = { method: b.dataset.confirm };
+      // an optional note typed before the tap goes with it (the common case stays one tap)
+      if (noteIn && noteIn.value.trim()) { sent.note = noteIn.value.trim(); }
+      post("/api/campaigns/" + cid + "/households/" + tr.dataset.hh + "/confirm", sent)
         .then(function (doc) {
+          if (noteIn) { noteIn.value = ""; noteIn.closest("details").open = false; }
           saved(b); setStatus(tr, "confirmed_in_person"); offerUndo(tr, doc.reply_id, b.dataset.method);
         })
         .catch(function (err) { failed(err, b, rowName(tr)); })
