@@ -72,3 +72,21 @@ async def test_a_handled_request_is_reopened_after_a_reload(tmp_path: Path) -> N
         await page.wait_for_selector(f"{card} button[data-handled]", timeout=WAIT_MS)  # the card is back
         assert await line.inner_text() == "田中 美咲：対応済みを取り消し、対応待ちに戻しました。"
         assert [r.household_id for r in await w.store.replies.help_list(w.campaign_id)] == [hh]
+
+
+async def test_a_deputys_visit_says_who_on_the_heads_open_page(tmp_path: Path) -> None:
+    """The head's page, open while a deputy confirms a household elsewhere: the row says who did it
+    without a reload, and offers the head no undo of the deputy's visit."""
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b)
+        await login(page, w.url, "head_a", password("head_a"))
+        await page.wait_for_selector("[data-live].on")
+        hh = w.hh("A-003").id
+        row = f'#hh-rows tr[data-hh="{hh}"]'
+        await w.intake.confirm_in_person(w.viewer("deputy_a"), w.campaign_id, hh, "phone", note="息子さんと話した")
+        mark = page.locator(f"{row} [data-done]")
+        await mark.wait_for(timeout=WAIT_MS)
+        said = await mark.inner_text()
+        # the fixture's viewer has no staff id: the row names the login the confirmation recorded
+        assert said.startswith("deputy_a ") and " 電話" in said and "息子さんと話した" in said
+        assert await mark.locator("button[data-undo]").count() == 0

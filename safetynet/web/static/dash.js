@@ -262,7 +262,16 @@
       tpl.content.querySelectorAll("tr[data-hh]").forEach(function (fresh) {
         var tr = body.querySelector('tr[data-hh="' + fresh.dataset.hh + '"]');
         if (!tr) { body.appendChild(fresh); fresh.hidden = !keeps(fresh, currentFilter()); }
-        else if (tr.dataset.status !== fresh.dataset.status) { setStatus(tr, fresh.dataset.status, true); }
+        else {
+          if (tr.dataset.status !== fresh.dataset.status) { setStatus(tr, fresh.dataset.status, true); }
+          // who confirmed it in person (another deputy, just now), as a reload would show it
+          var line = fresh.querySelector("[data-done]"), had = tr.querySelector("[data-done]"),
+              cell = tr.querySelector("td.st");
+          if (line && cell && tr.dataset.status === "confirmed_in_person" && (!had || had.outerHTML !== line.outerHTML)) {
+            if (had) { had.remove(); }
+            cell.appendChild(line);
+          }
+        }
       });
     }).catch(quietly);
   }
@@ -280,7 +289,9 @@
       if (c[2] === "need_help" || document.querySelector('.help-card[data-hh="' + c[0] + '"]')) { helpMoved = true; }
       if (c[4] || document.querySelector('#notes-panel [data-hh="' + c[0] + '"]')) { notesMoved = true; }
     });
-    if (ev.reset && page === "association") { refreshRows(); }
+    // a confirmation in person: its row says by whom once read again (rare: a read each)
+    var confirmed = (ev.changed || []).some(function (c) { return c[2] === "confirmed_in_person"; });
+    if ((ev.reset || confirmed) && page === "association") { refreshRows(); }
     if (page === "association") {
       if (helpOpen !== null && ev.need_help_open !== helpOpen) { helpMoved = true; }
       helpOpen = ev.need_help_open;
