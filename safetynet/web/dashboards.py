@@ -167,7 +167,8 @@ async def association_page(request: web.Request) -> web.Response:
         help_listed(campaign.purged_at, help_list), assoc.district, assoc.name)
     context = association_context(lang, assoc, campaign, campaigns, help_list, lines,
                                   _coverage(disclosure, cov, assoc), _filter(request), marks, viewer.login or None)
-    context["handled"] = handled_list(lang, [disclosure.asking_in(campaign.kind).help_row(h) for h in helped],
+    asking = disclosure.asking_in(campaign.kind, campaign.purged_at)
+    context["handled"] = handled_list(lang, [asking.help_row(h) for h in help_listed(campaign.purged_at, helped)],
                                       viewer.login or None)
     context["checks"] = check_block(lang, checks)
     context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)
