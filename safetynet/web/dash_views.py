@@ -265,8 +265,13 @@ def association_context(lang: str, assoc: Association, campaign: CampaignInfo | 
 
 
 def doorknock_context(lang: str, assoc: Association, campaign: CampaignInfo, lines: Sequence[HouseholdLine],
-                      now: float) -> dict[str, Any]:
-    groups = doorknock_groups(lines)
-    return {"assoc": assoc, "campaign": campaign, "now": when(now),
+                      now: float, chosen: Sequence[str] = ()) -> dict[str, Any]:
+    """The door-knock list of the 班 in `chosen` (none: every 班), and every 班 to choose from."""
+    every = sorted({h.group for h in lines if h.group}, key=lambda g: walking_key(g, ""))
+    groups = doorknock_groups([h for h in lines if h.group in chosen] if chosen else lines)
+    heading = (t(lang, "doorknock_of_groups", groups=t(lang, "groups_sep").join(chosen)) if chosen
+               else t(lang, "doorknock"))
+    return {"assoc": assoc, "campaign": campaign, "now": when(now), "heading": heading,
+            "every_group": every, "chosen": tuple(chosen),
             "groups": [(group, len(hs), doorknock_rows(lang, hs)) for group, hs in groups],
             "todo": sum(len(hs) for _, hs in groups), "withheld": sum(h.withheld for _, hs in groups for h in hs)}

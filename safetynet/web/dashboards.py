@@ -111,6 +111,12 @@ def _filter(request: web.Request) -> HouseholdFilter:
     return HouseholdFilter(kind if kind in FILTERS else "all", request.query.get("group", "")[:100])
 
 
+def _groups(request: web.Request) -> tuple[str, ...]:
+    """The 班 a door-knock list is cut to (`?group=4班&group=5班`: a head splits the walk among the
+    deputies); none: every 班. The dashboard's one `group` is such a list of one."""
+    return tuple(dict.fromkeys(g[:100] for g in request.query.getall("group", []) if g))[:100]
+
+
 def _live_attrs(lang: str, page: str, campaign: CampaignInfo, assoc: Association, since: int) -> dict[str, object]:
     """What dash.js reads from <main>: the page, the cursor, and the words it shows."""
     return {"data-page": page, "data-campaign": campaign.id, "data-association": assoc.id, "data-since": since,
@@ -174,7 +180,8 @@ async def association_page(request: web.Request) -> web.Response:
     context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)
     context["notes"] = notes_panel(lang, notes, disclosure, assoc, help_list)
     attrs = {**_live_attrs(lang, "association", campaign, assoc, since), **_confirm_words(lang), **_help_words(lang)}
-    return render(request, assoc.name, template="association.html", context=context, scripts=("/static/live.js", "/static/dash.js"),
+    return render(request, assoc.name, template="association.html", context=context,
+                  scripts=("/static/live.js", "/static/dash.js", "/static/doorknock_link.js"),
                   styles=_PRINTABLE, main_attrs=attrs)
 
 
@@ -281,7 +288,7 @@ async def doorknock_page(request: web.Request) -> web.Response:
     lines, found, disclosure, elsewhere, notes = await asyncio.gather(
         _lines(request, viewer, assoc, campaign.id), r.help_panel(campaign.id, [assoc.id]), disclosure_for(r, viewer),
         r.open_help_everywhere([assoc.id]), r.household_notes(campaign.id, [assoc.id]))
-    context = doorknock_context(lang, assoc, campaign, lines, services(request).clock.now())
+    context = doorknock_context(lang, assoc, campaign, lines, services(request).clock.now(), _groups(request))
     context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)
     # who asked for help and is not seen to yet comes first on the walk (QA: the printed list left them out:
     # they answered, so they are not on it)
@@ -289,7 +296,7 @@ async def doorknock_page(request: web.Request) -> web.Response:
         help_listed(campaign.purged_at, found), assoc.district, assoc.name)
     # what households wrote with another answer (「隣のおばあさんが出てこない」) is a door to knock on too
     context["notes"] = notes_panel(lang, notes, disclosure, assoc, found)
-    return render(request, f'{t(lang, "doorknock")} — {assoc.name}', template="doorknock.html", context=context,
+    return render(request, f'{context["heading"]} — {assoc.name}', template="doorknock.html", context=context,
                   scripts=("/static/live.js", "/static/dash.js"), styles=_PRINTABLE,
                   main_attrs={**_live_attrs(lang, "doorknock", campaign, assoc, since), **_confirm_words(lang),
                               **_help_words(lang)})

@@ -387,6 +387,46 @@ async def test_doorknock_lists_the_unanswered_by_group_and_address(tmp_path: Pat
         assert help_at < first_group and "伊藤 光" in html[help_at:first_group] and "伊藤 光" not in html[first_group:]
 
 
+async def test_doorknock_list_takes_some_groups_so_the_head_and_deputies_split_the_walk(tmp_path: Path) -> None:
+    """QA (heads' walk): ?group=4班 still listed every 班 and the page had no 班 to choose; four people
+    walked (and printed) the one list of the whole association."""
+    async with world(tmp_path) as w, client() as http:
+        await login(http, w, "deputy_a")
+        aid, cid = w.assoc_ids[ASSOC_A], w.campaign_id
+
+        async def page(query: str) -> str:
+            async with http.get(f"{w.url}/a/{aid}/doorknock?campaign={cid}{query}") as r:
+                assert r.status == 200
+                return await r.text()
+
+        def listed(html: str) -> list[tuple[str, str]]:
+            return re.findall(r"<h2>班: (\S+) <small>\(<span data-group-count>(\d+)</span>\)</small></h2>", html)
+
+        def ticked(html: str) -> dict[str, bool]:
+            return {g: bool(on) for on, g in re.findall(
+                r'<input type="checkbox" name="group" value="[^"]+"( checked)?> ([^<]+)</label>', html)}
+
+        whole, second, both = await page(""), await page("&group=2班"), await page("&group=1班&group=2班")
+        assert listed(whole) == listed(both) == [("1班", "3"), ("2班", "3")]
+        assert "<h1>戸別訪問リスト — 桜町一丁目町会</h1>" in whole and ticked(whole) == {"1班": False, "2班": False}
+        # one 班: its households alone, on screen and on paper, and the heading says whose list it is
+        assert listed(second) == [("2班", "3")] and "山田 太郎" not in second and "田中 美咲" in second
+        assert "<h1>2班 の戸別訪問リスト — 桜町一丁目町会</h1>" in second
+        assert "<title>2班 の戸別訪問リスト — 桜町一丁目町会" in second
+        assert "回答のない世帯 <b data-dk-count>3</b> 件" in second
+        assert ticked(second) == {"1班": False, "2班": True}  # the choice is on the page, kept in the URL
+        assert f'<form method="get" action="/a/{aid}/doorknock" class="filters noprint"' in second
+        assert f'<input type="hidden" name="campaign" value="{cid}">' in second
+        assert "<h1>1班・2班 の戸別訪問リスト — 桜町一丁目町会</h1>" in both
+        assert "<h1>Door-knock list: 1班, 2班 — " in await page("&group=1班&group=2班&lang=en")
+        # the dashboard's link to the list carries the 班 its filter shows
+        async with http.get(f"{w.url}/a/{aid}?campaign={cid}&filter=noanswer&group=2班&lang=ja") as r:
+            dashboard = await r.text()
+        assert f'href="/a/{aid}/doorknock?campaign={cid}&amp;group=2%E7%8F%AD" data-doorknock-link>' in dashboard
+        async with http.get(f"{w.url}/a/{aid}?campaign={cid}") as r:
+            assert f'href="/a/{aid}/doorknock?campaign={cid}" data-doorknock-link>' in await r.text()
+
+
 async def test_doorknock_rows_record_a_visit_on_screen_with_the_dashboards_buttons(tmp_path: Path) -> None:
     """Each row has the dashboard's confirm buttons (in a .noprint cell part: paper keeps the tick
     column alone) and its own undo line; <main> carries what dash.js says around a tap."""
