@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from safetynet.domain import ANSWERED
 from safetynet.domain.campaigns import CampaignInfo, OpenHelp
@@ -212,13 +213,29 @@ def _done(lang: str, h: HouseholdLine, m: InPersonMark | None, login: str | None
     return _macro("in_person_mark", lang, m, name, own, h.withheld)
 
 
+# a number of an address with its joiners (10-25, full-width digits and dashes, 1 NO 2): one piece a
+# line may not break inside (re's escapes: the catalogs hold every Japanese text)
+_DIGITS = r"0-9\uff10-\uff19"
+_ADDRESS_NUMBER = re.compile(rf"[{_DIGITS}]+(?:[-\u2010\u2011\uff0d\u2212\u2015\u306e][{_DIGITS}]+)*")
+
+
+def numbers_whole(address: str) -> Markup:
+    """`address` with its numbers in `<span class="nb">` (print.css: no break inside): QA's printed list
+    cut 「千代田一丁目10-」 / 「25」."""
+    out, at = [], 0
+    for m in _ADDRESS_NUMBER.finditer(address):
+        out += [escape(address[at:m.start()]), Markup('<span class="nb">%s</span>') % m[0]]
+        at = m.end()
+    return Markup("").join([*out, escape(address[at:])])
+
+
 def doorknock_rows(lang: str, lines: Sequence[HouseholdLine]) -> Markup:
     """The door-knock list's rows of one 班 (`doorknock_row` in dash_parts.html, from its stamps)."""
     labels = status_labels(lang)
     return Markup("".join(  # noqa: S704 - as household_rows
         _doorknock_stamp(lang, h.withheld, h.vulnerable, bool(h.landline), bool(h.mobile)).fill(
-            (h.id, h.status, h.group, h.household_key, h.name, h.address, h.members, _label(labels, h.status),
-             h.landline, national(h.landline), h.mobile, national(h.mobile)))
+            (h.id, h.status, h.group, h.household_key, h.name, numbers_whole(h.address), h.members,
+             _label(labels, h.status), h.landline, national(h.landline), h.mobile, national(h.mobile)))
         for h in lines))
 
 

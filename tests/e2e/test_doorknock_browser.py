@@ -3,11 +3,22 @@ the list as Chromium prints it on A4 (read back with pdftotext): whole words, a 
 
 from __future__ import annotations
 
+import html
+import re
+import subprocess
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
+import dashboard_fixtures
 import pytest
-from browser import browser, login, new_page
-from dashboard_fixtures import ASSOC_A, password, world
+from browser import browser, login, new_page, pdf
+from dashboard_fixtures import ASSOC_A, DIST_S, SECRET, password, world
+from roster_helpers import household
+
+from safetynet.domain.roster import HouseholdRecord
+from safetynet.replies.tokens import reply_token
 
 pytestmark = [pytest.mark.browser]
 
@@ -31,3 +42,95 @@ async def test_the_dashboards_link_takes_the_group_chosen_in_its_filter_to_the_d
             await page.click("[data-dk-groups] button[type=submit]")
         assert await page.text_content("h1") == "1班・2班 の戸別訪問リスト — 桜町一丁目町会"
         assert await page.locator("section.dk-group").count() == 2
+
+
+# -- on paper ----------------------------------------------------------------------------------
+
+A4_WIDTH_PT = 595.28
+MM = 72 / 25.4
+RIGHT_EDGE_PT = A4_WIDTH_PT - 10 * MM  # print.css: @page margin 12mm 10mm
+GIVEN = ("誠", "花子", "久仁子", "健一郎", "美智子", "翔")
+# 4班 and 5班 of a large association: addresses whose numbers QA saw cut (「千代田一丁目10-」 / 「25」), some long
+PRINTED = [("4班" if i < 30 else "5班", f"C-{i:03}", f"千代田 {GIVEN[i % 6]}",
+            "東京都千代田区"[:i % 8] + f"千代田一丁目{10 + i}-{25 + i}" + (f" コーポ千代田 {100 + i}号室" if i % 5 == 0 else ""))
+           for i in range(60)]
+
+
+def _printed_records() -> list[HouseholdRecord]:
+    extra = [household(DIST_S, ASSOC_A, group, key, name, address, 2, False, phone=f"+81905555{i:04}",
+                       landline=f"+81355550{i:03}" if i % 3 == 0 else "")
+             for i, (group, key, name, address) in enumerate(PRINTED)]
+    return [*_ORIGINAL(), *extra]
+
+
+_ORIGINAL = dashboard_fixtures.records
+
+
+@dataclass(frozen=True)
+class Word:
+    page: int
+    x_min: float
+    y_min: float
+    x_max: float
+    y_max: float
+    text: str
+
+
+def _words(pdf_path: Path) -> list[Word]:
+    """Every word Chromium printed, with its page and place (pdftotext -bbox)."""
+    out = subprocess.run(["pdftotext", "-bbox", str(pdf_path), "-"], capture_output=True, text=True, check=True).stdout
+    words = []
+    for page, body in enumerate(out.split("<page ")[1:], 1):
+        words += [Word(page, float(x0), float(y0), float(x1), float(y1), html.unescape(text))
+                  for x0, y0, x1, y1, text in re.findall(
+                      r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', body)]
+    return words
+
+
+async def test_the_printed_door_knock_list_keeps_words_whole_and_has_a_column_for_the_pen(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA (heads' walk, Chromium to A4): 「携帯」 ran into the status column (「携帯✉ 送信済・未回」), addresses
+    broke inside their number (「千代田一丁目10-」 / 「25」), 「未回答」 as 「未回」 / 「答」, 10–14 rows a page,
+    and nowhere to write what the visit found."""
+    monkeypatch.setattr(dashboard_fixtures, "records", _printed_records)
+    async with world(tmp_path) as w, browser() as b:
+        async with aiohttp.ClientSession() as http:
+            for i, (_, key, _, _) in enumerate(PRINTED):
+                if i % 4:  # three in four opened their reply page and did not answer (既読・未回答); the rest wait
+                    async with http.get(f"{w.url}/r/{reply_token(SECRET, w.campaign_id, w.hh(key).id)}") as r:
+                        assert r.status == 200
+        page = await new_page(b)
+        await login(page, w.url, "head_a", password("head_a"))
+        await page.goto(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}/doorknock?campaign={w.campaign_id}&group=4班&group=5班")
+        await page.wait_for_selector("table.dk")
+        words = _words(await pdf(page, "doorknock-4-5"))
+    first_line = min(w.y_min for w in words if w.text == "地震訓練")  # the campaign's title, under the heading
+    heading = "".join(w.text for w in sorted((w for w in words if w.page == 1 and w.y_max < first_line),
+                                             key=lambda w: w.x_min))
+    assert heading.startswith("4班・5班の戸別訪問リスト")  # whose list it is, on paper
+    assert [w for w in words if w.x_max > RIGHT_EDGE_PT + 1] == []  # every column inside the page
+    # every address number whole, on one line
+    for _, key, _, address in PRINTED:
+        number = re.search(r"\d+-\d+", address)[0]  # type: ignore[index]
+        assert sum(re.search(rf"(?<![\d-]){number}(?![\d-])", w.text) is not None for w in words) == 1, (key, number)
+    # every status word whole, and 「携帯」 in its own column, left of 状況
+    opened = sum(1 for i in range(60) if i % 4)
+    assert sum("既読・未回答" in w.text for w in words) == opened
+    assert sum("未回答" in w.text for w in words) == opened
+    assert sum("未送信" in w.text for w in words) == 60 - opened  # 4班 and 5班 alone: not the fixture's 1班, 2班
+    headers = {w.page: w for w in words if w.text == "状況"}
+    assert len(headers) == max(w.page for w in words)  # the header on every sheet
+    mobiles = [w for w in words if "携帯" in w.text]
+    assert len(mobiles) == 60 and all(w.text == "携帯" and w.x_max < headers[w.page].x_min for w in mobiles)
+    # a column for the pen on every sheet: the time, and the result or a note, wide enough to write in
+    for sheet, status in headers.items():
+        on = [w for w in words if w.page == sheet and abs(w.y_min - status.y_min) < 2]
+        time_h = next(w for w in on if w.text == "時刻")
+        note_h = next(w for w in on if w.text == "結果・メモ")
+        assert status.x_max < time_h.x_min < note_h.x_min
+        assert RIGHT_EDGE_PT - note_h.x_min > 35 * MM
+    # more rows a sheet (QA: 10–14), though most of these addresses take two lines: a full sheet holds 25
+    # households at least, the first (under the heading) 20
+    per_sheet = Counter(w.page for w in words if re.fullmatch(r"090-5555-\d{4}", w.text))  # a mobile a household
+    assert per_sheet[1] >= 20 and all(n >= 25 for sheet, n in per_sheet.items() if 1 < sheet < max(per_sheet)), per_sheet
+    assert max(per_sheet) == 3
