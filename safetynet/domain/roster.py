@@ -129,6 +129,10 @@ class ImportSummary:
     contacts_added: int = 0
     contacts_removed: int = 0
     households_without_channel: int = 0  # among the imported households
+    # consent (同意) left as recorded: the file had no consent column (households already in the store)
+    consent_kept: int = 0
+    # (recorded, the file's, households) for each way consent changed, e.g. ("no", "yes", 1)
+    consent_changes: tuple[tuple[str, str, int], ...] = ()
 
 
 class UnknownScopeError(ValueError):

@@ -168,11 +168,11 @@ def _refuse_look_alikes(found: Sequence[NewAssociation], yes: bool) -> bool:
 
 
 async def _import(cfg: Config, records: Sequence[HouseholdRecord], replace: bool,
-                  done: list[ImportSummary]) -> ImportSummary:
+                  done: list[ImportSummary], consent_stated: bool = True) -> ImportSummary:
     """The import, its summary also put in `done` as soon as it is written: a Ctrl-C after that (while
     the store closes) must not be reported as nothing imported."""
     async with store_session(cfg) as store:
-        summary = await store.roster.import_households(records, replace=replace)
+        summary = await store.roster.import_households(records, replace=replace, consent_stated=consent_stated)
         done.append(summary)
     return summary
 
@@ -202,6 +202,14 @@ def print_import_summary(path: str, s: ImportSummary) -> None:
     print("  " + say("cli.roster.imported_contacts", contacts=s.contacts, added=s.contacts_added,
                      removed=s.contacts_removed))
     print("  " + say("cli.roster.imported_no_channel", count=s.households_without_channel))
+    if s.consent_kept:
+        print("  " + say("cli.roster.imported_consent_kept", count=s.consent_kept))
+    if s.consent_changes:
+        # each way named: a 不同意 turned 同意 is a household's details reaching its heads (QA: "69 updated")
+        ways = say("cli.list_separator").join(
+            say("cli.roster.consent_change", before=say(f"cli.roster.consent_word.{before}"),
+                after=say(f"cli.roster.consent_word.{after}"), count=n) for before, after, n in s.consent_changes)
+        print("  " + say("cli.roster.imported_consent_changed", changes=ways))
 
 
 @_store_errors
@@ -262,7 +270,7 @@ def _checked_import(cfg: Config, args: argparse.Namespace, done: list[ImportSumm
     if replace and not _confirm_removal(cfg, result.records, yes):
         print(say("cli.roster.nothing_imported"))
         return USAGE
-    return asyncio.run(_import(cfg, result.records, replace, done)), found
+    return asyncio.run(_import(cfg, result.records, replace, done, result.consent_column)), found
 
 
 # -- export ----------------------------------------------------------------------

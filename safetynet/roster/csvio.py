@@ -17,6 +17,9 @@ not vulnerable, Japanese, no phone). The contact columns (phone/携帯電話, la
 telegram/テレグラム…) are the channels' own: each channel's spec declares its column, its
 kind of contact and how a cell is read and written.
 
+A file without the consent (同意) column states nobody's consent: the import keeps what the roster
+records for households it has (a withdrawn consent stays withdrawn), and says so (`consent_column`).
+
 Every row has a cell for each column the header names, empty or not, as spreadsheets write them: a
 row with fewer cells is refused (its missing cells, read as empty, would wipe what the city has for
 the household), as is one with more non-empty cells. A blank row, of any length, is skipped.
@@ -162,6 +165,10 @@ class ParseResult:
     # what a check against the city's roster (a district changed) names
     association_rows: dict[str, int] = field(default_factory=dict)
     district_column: str = ""
+    # whether the file has a consent (同意) column: without one it states no household's consent, and the
+    # import keeps the consent recorded for households already in the roster (its records carry the
+    # default, for new households)
+    consent_column: bool = True
 
     @property
     def ok(self) -> bool:
@@ -363,7 +370,8 @@ class _RowReader:
             if not values.get("consent"):
                 vulnerable = bool(values.get("vulnerable"))
                 values["consent"] = str(default_consent(vulnerable))
-                self.unstated_vulnerable += vulnerable
+                # counted for an empty cell; a file without the column is said once (no_consent_column)
+                self.unstated_vulnerable += vulnerable and "consent" in self.h.index
             contacts = []
             for c in self.contact_columns:
                 address = values.pop(c.field, "")
@@ -453,6 +461,9 @@ def _parse_text(text: IO[str], result: ParseResult, default_language: str) -> No
         return
     result.association_rows = {assoc: first for assoc, (_, first) in rows.district_of.items()}
     result.district_column = header.shown["district"]
+    result.consent_column = "consent" in header.index
+    if not result.consent_column and not result.errors:
+        result.warnings.append(_issue("roster.warning.no_consent_column"))
     if rows.unstated_vulnerable and not result.errors:
         result.warnings.append(_consent_warning(rows.unstated_vulnerable))
     if not result.errors:

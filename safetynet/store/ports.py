@@ -95,11 +95,14 @@ class RosterRepo(Protocol):
     'group:ASSOCIATION/GROUP'; a name the roster does not have raises `UnknownScopeError`.
     """
 
-    async def import_households(self, records: Sequence[HouseholdRecord], replace: bool = False) -> ImportSummary:
+    async def import_households(self, records: Sequence[HouseholdRecord], replace: bool = False,
+                                consent_stated: bool = True) -> ImportSummary:
         """Upserts households by (association, household key), all or nothing. A household's roster
         contacts become the file's; enrolment contacts stay. With `replace`, households of the file's
-        associations that the file does not list are removed (their contacts and codes go). Raises
-        ValueError, writing nothing, if an association is in two districts or a key repeats."""
+        associations that the file does not list are removed (their contacts and codes go). Without
+        `consent_stated` (a file with no consent column), households already in the store keep their
+        recorded consent; new ones take the records'. Raises ValueError, writing nothing, if an
+        association is in two districts or a key repeats."""
         ...
 
     async def count_missing(self, records: Sequence[HouseholdRecord]) -> dict[str, int]:

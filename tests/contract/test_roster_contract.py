@@ -49,6 +49,28 @@ async def test_import_updates_fields_and_replaces_only_roster_contacts(store_fac
             ("landline", "+81311119999", "roster"), ("webpush", own.address, "enrolment")]
 
 
+async def test_a_file_without_consent_keeps_the_consent_recorded_and_changes_are_counted_each_way(
+        store_factory: StoreFactory) -> None:
+    """QA (privacy walk): a file without the consent column, read as empty cells (the defaults), undid a
+    withdrawn consent (不同意 → 同意) and made every 条例 household 不同意, said as "updated"."""
+    async with store_factory() as store:
+        recorded = {"S-1": "ordinance", "S-2": "no", "U-1": "ordinance"}
+        await store.roster.import_households([dataclasses.replace(r, consent=recorded.get(r.household_key, "yes"))
+                                              for r in city()])
+        # the reader gives a file without the column the defaults: a vulnerable household no, another yes
+        defaults = [dataclasses.replace(r, consent="no" if r.vulnerable else "yes") for r in city()]
+        new = dataclasses.replace(defaults[0], household_key="S-5", contacts=())
+        s = await store.roster.import_households([*defaults, new], consent_stated=False)
+        assert (s.consent_kept, s.consent_changes, s.households_updated, s.households_added) == (7, (), 0, 1)
+        consent = {r.household_key: r.consent for r in await store.roster.export_records(KINDS)}
+        assert consent == {"S-1": "ordinance", "S-2": "no", "S-3": "yes", "S-4": "yes", "S-5": "no",
+                           "U-1": "ordinance", "U-2": "yes", "M-1": "yes"}
+        # cells that say so change it, counted each way
+        s = await store.roster.import_households([*defaults, new])
+        assert (s.consent_kept, s.consent_changes, s.households_updated) == (
+            0, (("no", "yes", 1), ("ordinance", "no", 2)), 3)
+
+
 async def test_import_refuses_a_broken_file_and_writes_nothing(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         moved = [*city(), dataclasses.replace(city()[0], household_key="S-9", district=SOUTH)]

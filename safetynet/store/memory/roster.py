@@ -33,12 +33,14 @@ class MemoryRoster:
 
     # -- import / export ---------------------------------------------------------------------
 
-    async def import_households(self, records: Sequence[HouseholdRecord], replace: bool = False) -> ImportSummary:
+    async def import_households(self, records: Sequence[HouseholdRecord], replace: bool = False,
+                                consent_stated: bool = True) -> ImportSummary:
         check_records(records, self.t.routes.of_kind)
         await self.t.write()
         t, now = self.t, self.t.clock.now()
         a_ids = self._upsert_places(records)
         added = updated = removed = contacts_added = contacts_removed = 0
+        changes: dict[tuple[str, str], int] = {}
         imported: list[int] = []
         wanted: dict[int, set[tuple[str, str]]] = {}
         for r in records:
@@ -46,7 +48,10 @@ class MemoryRoster:
             gid = self._group_id(aid, r.group) if r.group else None
             row = next((h for h in t.households.values()
                         if h.association_id == aid and h.household_key == r.household_key), None)
-            fields = (gid, r.name, r.address, r.members, r.vulnerable, r.language, r.notes, r.consent)
+            consent = r.consent if consent_stated or row is None else row.consent  # no column: as recorded
+            if row is not None and row.consent != consent:
+                changes[(row.consent, consent)] = changes.get((row.consent, consent), 0) + 1
+            fields = (gid, r.name, r.address, r.members, r.vulnerable, r.language, r.notes, consent)
             if row is None:
                 row = HouseholdRow(t.next_id("households"), aid, gid, r.household_key, r.name, r.address, r.members,
                                    r.vulnerable, r.language, r.notes, now, now, consent=r.consent)
@@ -86,6 +91,8 @@ class MemoryRoster:
             households_unchanged=len(records) - added - updated, contacts_added=contacts_added,
             contacts_removed=contacts_removed,
             households_without_channel=sum(1 for h in ids if not t.has_working_contact(h)),
+            consent_kept=0 if consent_stated else len(records) - added,
+            consent_changes=tuple((a, b, n) for (a, b), n in sorted(changes.items())),
         )
         log.info("roster_imported", households=len(records), added=added, updated=updated, removed=removed,
                  replace=replace)

@@ -18,17 +18,19 @@ log = structlog.get_logger("store.roster")
 
 
 class PgRosterStore(RosterStore):
-    async def import_households(self, records: Sequence[HouseholdRecord], replace: bool = False) -> ImportSummary:
+    async def import_households(self, records: Sequence[HouseholdRecord], replace: bool = False,
+                                consent_stated: bool = True) -> ImportSummary:
         check_records(records, self.routes.of_kind)
         now = self.clock.now()
 
         async def write(commit_begins: Callable[[], None]) -> ImportCounts:
             async with cast(Any, self.db).transaction() as conn:
-                counts = await roster_import.import_records(conn, records, now, replace)
+                counts = await roster_import.import_records(conn, records, now, replace, consent_stated)
                 commit_begins()
             return counts
 
         counts = await whole_once_committing(write)  # as SQLite's: a COMMIT begun is not cut off
         log.info("roster_imported", households=len(records), added=counts.added, updated=counts.updated,
-                 removed=counts.removed, replace=replace)
+                 removed=counts.removed, replace=replace, consent_kept=counts.consent_kept,
+                 consent_changed=sum(n for _, _, n in counts.consent_changes))
         return counts.summary(records)

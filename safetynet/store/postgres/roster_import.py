@@ -66,7 +66,7 @@ def _count(status: str) -> int:
 
 
 async def import_records(conn: PgConn, records: Sequence[HouseholdRecord], now: float,
-                         replace: bool) -> ImportCounts:
+                         replace: bool, consent_stated: bool = True) -> ImportCounts:
     """Loads `records` and writes them into the roster, inside the caller's transaction."""
     raw = conn.raw
     a_ids, g_ids = await portable.upsert_places(conn, records)  # type: ignore[arg-type]
@@ -77,9 +77,12 @@ async def import_records(conn: PgConn, records: Sequence[HouseholdRecord], now: 
     await raw.copy_records_to_table("import_wanted", records=list(portable._wanted(records)),
                                     columns=("seq", "kind", "address"))
     await raw.execute("ANALYZE import_rows")  # a temporary table has no statistics until asked
+    if not consent_stated:
+        await raw.execute(portable.KEEP_CONSENT)
     await raw.execute(_MATCH_EXISTING)
     total = int(await raw.fetchval("SELECT count(*) FROM import_rows"))
     added = int(await raw.fetchval("SELECT count(*) FROM import_rows WHERE household_id IS NULL"))
+    consent_changes = tuple((str(a), str(b), int(n)) for a, b, n in await raw.fetch(portable.CONSENT_CHANGES))
     updated = _count(await raw.execute(_UPDATE_CHANGED, now))
     await raw.execute(_INSERT_NEW, now)
     await raw.execute(portable._MATCH_NEW)
@@ -97,7 +100,8 @@ async def import_records(conn: PgConn, records: Sequence[HouseholdRecord], now: 
         " (SELECT 1 FROM contacts c WHERE c.household_id = r.household_id AND c.state = 'working')"))
     return ImportCounts(added=added, updated=updated, unchanged=total - added - updated, removed=removed,
                         contacts=contacts, contacts_added=contacts_added, contacts_removed=contacts_removed,
-                        without_channel=without)
+                        without_channel=without, consent_kept=0 if consent_stated else total - added,
+                        consent_changes=consent_changes)
 
 
 async def _remove_missing(conn: PgConn, now: float) -> int:

@@ -78,13 +78,14 @@ class RosterStore:
     # -- import / export ---------------------------------------------------------
 
     async def import_households(
-        self, records: Sequence[HouseholdRecord], replace: bool = False
+        self, records: Sequence[HouseholdRecord], replace: bool = False, consent_stated: bool = True
     ) -> ImportSummary:
         """Upserts the households by (association, household key) in one transaction.
 
         Roster contacts of each household are replaced by the file's; enrolment contacts stay.
         With `replace`, households of the file's associations that the file does not list are
-        removed (associations absent from the file are not touched). Raises ValueError, writing
+        removed (associations absent from the file are not touched). Without `consent_stated` (the
+        file has no consent column), households already here keep their recorded consent. Raises ValueError, writing
         nothing, if an association is in two districts or a household key repeats. Cancelled before
         its COMMIT, nothing is written; once the COMMIT has begun, it is written and the summary
         returned (`roster_import.whole_once_committing`).
@@ -96,8 +97,8 @@ class RosterStore:
             async with self.db.transaction() as conn:
                 cache = await roster_import.swap_cache_size(conn, roster_import.IMPORT_CACHE_SIZE)
                 try:
-                    await roster_import.load_rows(conn, records)
-                    counts = await roster_import.write_households(conn, now, replace)
+                    await roster_import.load_rows(conn, records, consent_stated)
+                    counts = await roster_import.write_households(conn, now, replace, consent_stated)
                     await roster_import.drop_temp_tables(conn)
                 finally:
                     await roster_import.swap_cache_size(conn, cache)
@@ -113,6 +114,8 @@ class RosterStore:
             updated=counts.updated,
             removed=counts.removed,
             replace=replace,
+            consent_kept=counts.consent_kept,
+            consent_changed=sum(n for _, _, n in counts.consent_changes),
         )
         return summary
 

@@ -59,6 +59,16 @@ UPDATE import_rows SET household_id = h.id,
                OR h.removed_at IS NOT NULL)
 FROM households h
 WHERE h.association_id = import_rows.association_id AND h.household_key = import_rows.household_key"""
+# A file without a consent column states no consent: a household already in the store keeps the one
+# recorded (a withdrawal, an ordinance), read into its row before the comparison (QA, privacy walk:
+# the column dropped turned a withdrawn consent back to 同意 and every 条例 household to 不同意).
+KEEP_CONSENT = """
+UPDATE import_rows SET consent = h.consent FROM households h
+WHERE h.association_id = import_rows.association_id AND h.household_key = import_rows.household_key"""
+# How consent changes, each way: (recorded, the file's, households).
+CONSENT_CHANGES = """
+SELECT h.consent, r.consent, count(*) FROM import_rows r JOIN households h ON h.id = r.household_id
+WHERE h.consent <> r.consent GROUP BY h.consent, r.consent ORDER BY h.consent, r.consent"""
 _UPDATE_CHANGED = """
 UPDATE households SET group_id = r.group_id, name = r.name, address = r.address, members = r.members,
     vulnerable = r.vulnerable, language = r.language, notes = r.notes, consent = r.consent, removed_at = NULL,
@@ -104,6 +114,8 @@ class ImportCounts:
     contacts_added: int
     contacts_removed: int
     without_channel: int
+    consent_kept: int = 0
+    consent_changes: tuple[tuple[str, str, int], ...] = ()
 
     def summary(self, records: Sequence[HouseholdRecord]) -> ImportSummary:
         """What `import_households` answers, from these counts (either adapter's)."""
@@ -118,6 +130,8 @@ class ImportCounts:
             contacts_added=self.contacts_added,
             contacts_removed=self.contacts_removed,
             households_without_channel=self.without_channel,
+            consent_kept=self.consent_kept,
+            consent_changes=self.consent_changes,
         )
 
 
@@ -209,8 +223,9 @@ async def drop_temp_tables(conn: Conn) -> None:
         await conn.execute(f"DROP TABLE IF EXISTS temp.{t}")
 
 
-async def load_rows(conn: Conn, records: Sequence[HouseholdRecord]) -> None:
-    """Creates and fills `import_rows`, matched against the existing households."""
+async def load_rows(conn: Conn, records: Sequence[HouseholdRecord], consent_stated: bool = True) -> None:
+    """Creates and fills `import_rows`, matched against the existing households (whose recorded consent
+    it takes unless `consent_stated`)."""
     a_ids, g_ids = await upsert_places(conn, records)
     await drop_temp_tables(conn)
     await conn.execute(_CREATE_ROWS)
@@ -221,13 +236,17 @@ async def load_rows(conn: Conn, records: Sequence[HouseholdRecord]) -> None:
     )
     await conn.execute(_CREATE_WANTED)
     await conn.executemany("INSERT INTO import_wanted (seq, kind, address) VALUES (?,?,?)", _wanted(records))
+    if not consent_stated:
+        await conn.execute(KEEP_CONSENT)
     await conn.execute(_MATCH_EXISTING)
 
 
-async def write_households(conn: Conn, now: float, replace: bool) -> ImportCounts:
+async def write_households(conn: Conn, now: float, replace: bool, consent_stated: bool = True) -> ImportCounts:
     """Upserts `import_rows` into the roster; with `replace`, removes the households missing from it."""
     total = await _scalar(conn, "SELECT count(*) FROM import_rows")
     added = await _scalar(conn, "SELECT count(*) FROM import_rows WHERE household_id IS NULL")
+    async with conn.execute(CONSENT_CHANGES) as cur:
+        consent_changes = tuple((str(a), str(b), int(n)) for a, b, n in await cur.fetchall())
     updated = await _changes(conn, _UPDATE_CHANGED, (now,))
     await conn.execute(_INSERT_NEW, (now, now))
     await conn.execute(_MATCH_NEW)
@@ -254,6 +273,8 @@ async def write_households(conn: Conn, now: float, replace: bool) -> ImportCount
         contacts_added=contacts_added,
         contacts_removed=contacts_removed,
         without_channel=without,
+        consent_kept=0 if consent_stated else total - added,
+        consent_changes=consent_changes,
     )
 
 
