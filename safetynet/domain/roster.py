@@ -129,6 +129,7 @@ class ImportSummary:
     contacts_added: int = 0
     contacts_removed: int = 0
     households_without_channel: int = 0  # among the imported households
+    contacts_not_restored: int = 0  # the file's contacts their residents removed: not added back
     # consent (同意) left as recorded: the file had no consent column (households already in the store)
     consent_kept: int = 0
     # (recorded, the file's, households) for each way consent changed, e.g. ("no", "yes", 1)

@@ -201,6 +201,8 @@ def print_import_summary(path: str, s: ImportSummary) -> None:
                      unchanged=s.households_unchanged, removed=s.households_removed))
     print("  " + say("cli.roster.imported_contacts", contacts=s.contacts, added=s.contacts_added,
                      removed=s.contacts_removed))
+    if s.contacts_not_restored:
+        print("  " + say("cli.roster.imported_not_restored", count=s.contacts_not_restored))
     print("  " + say("cli.roster.imported_no_channel", count=s.households_without_channel))
     if s.consent_kept:
         print("  " + say("cli.roster.imported_consent_kept", count=s.consent_kept))

@@ -99,7 +99,8 @@ class RosterRepo(Protocol):
                                 consent_stated: bool = True) -> ImportSummary:
         """Upserts households by (association, household key), all or nothing. A household's roster
         contacts become the file's; enrolment contacts stay. With `replace`, households of the file's
-        associations that the file does not list are removed (their contacts and codes go). Without
+        associations that the file does not list are removed (their contacts and codes go). A contact its
+        resident removed (`remove_contact`) is not added back (`contacts_not_restored`). Without
         `consent_stated` (a file with no consent column), households already in the store keep their
         recorded consent; new ones take the records'. Raises ValueError, writing nothing, if an
         association is in two districts or a key repeats."""
@@ -157,7 +158,11 @@ class RosterRepo(Protocol):
         existing ones are left as they are."""
         ...
 
-    async def remove_contact(self, contact_id: int) -> bool: ...
+    async def remove_contact(self, contact_id: int) -> bool:
+        """A resident removed one of their contacts: deleted (False for an unknown one), and remembered
+        so that a roster import does not add it back while the roster names the same address (an
+        enrolment `add_contact` of it, or a roster cell naming another address of its kind, ends that)."""
+        ...
 
     async def mark_contact_dead(self, contact_id: int, reason: str) -> bool:
         """The provider said the address is gone; False for an unknown contact."""

@@ -276,6 +276,49 @@ async def test_remove_contact(store_factory: StoreFactory) -> None:
         assert (await store.roster.get_household(ids["S-1"])).contacts == ()  # type: ignore[union-attr]
 
 
+async def test_a_contact_its_resident_removed_is_not_added_back_until_the_roster_names_another(
+        store_factory: StoreFactory) -> None:
+    """QA (privacy walk): a resident deleted a contact on /join/{code}; the next roster import added it
+    back ("1 added") from the roster's unchanged cell."""
+    async with store_factory() as store:
+        ids = await seed(store)
+
+        async def mobiles() -> list[str]:
+            h = await store.roster.get_household(ids["S-2"])
+            assert h is not None
+            return [c.address for c in h.contacts if c.kind == "mobile"]
+
+        [mobile] = [c for c in (await store.roster.get_household(ids["S-2"])).contacts  # type: ignore[union-attr]
+                    if c.kind == "mobile"]
+        assert await store.roster.remove_contact(mobile.id)
+        for _ in range(2):
+            s = await store.roster.import_households(city())
+            assert (s.contacts_added, s.contacts_removed, s.contacts_not_restored) == (0, 0, 1)
+            assert await mobiles() == []
+        # the roster's cell names another number: that one is added, and the removal is over
+        new = [dataclasses.replace(r, contacts=(("mobile", "+819011119999"), ("landline", "+81311110002")))
+               if r.household_key == "S-2" else r for r in city()]
+        s = await store.roster.import_households(new)
+        assert (s.contacts_added, s.contacts_not_restored, await mobiles()) == (1, 0, ["+819011119999"])
+        s = await store.roster.import_households(city())
+        assert (s.contacts_added, s.contacts_removed, s.contacts_not_restored) == (1, 1, 0)
+        assert await mobiles() == [mobile.address]
+        # removed again, then added back by the resident: the roster's cell is theirs again
+        [mobile] = [c for c in (await store.roster.get_household(ids["S-2"])).contacts  # type: ignore[union-attr]
+                    if c.kind == "mobile"]
+        assert await store.roster.remove_contact(mobile.id)
+        await store.roster.add_contact(ids["S-2"], "mobile", mobile.address)
+        s = await store.roster.import_households(city())
+        assert (s.contacts_added, s.contacts_not_restored, await mobiles()) == (0, 0, [mobile.address])
+        # a household --replace removes takes its removals along
+        [mobile] = [c for c in (await store.roster.get_household(ids["S-2"])).contacts  # type: ignore[union-attr]
+                    if c.kind == "mobile"]
+        assert await store.roster.remove_contact(mobile.id)
+        await store.roster.import_households([r for r in city() if r.household_key != "S-2"], replace=True)
+        s = await store.roster.import_households(city())
+        assert s.households_added == 1 and s.contacts_not_restored == 0
+
+
 async def test_households_are_found_by_contact(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         ids = await seed(store)

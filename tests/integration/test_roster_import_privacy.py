@@ -9,10 +9,13 @@ import io
 from pathlib import Path
 
 import pytest
+from replies_fixtures import enrolment_code, records, running_app
 from roster_helpers import init_city
 
 from safetynet.cli import main
 from safetynet.config import load_config
+from safetynet.roster.commands import print_import_summary
+from safetynet.roster.csvio import contact_kinds
 from safetynet.store import store_session
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "roster-sample.csv"
@@ -42,7 +45,7 @@ def _consents(c: list[str]) -> dict[tuple[str, str], str]:
 
     async def run() -> dict[tuple[str, str], str]:
         async with store_session(cfg) as store:
-            return {(r.association, r.household_key): r.consent for r in await store.roster.export_records([])}
+            return {(r.association, r.household_key): r.consent for r in await store.roster.export_records(contact_kinds())}
 
     return asyncio.run(run())
 
@@ -76,3 +79,21 @@ def test_a_roster_without_the_consent_column_keeps_the_consent_recorded_and_says
     assert main([*city, "roster", "import", str(SAMPLE)]) == 0
     assert "consent changed: no (不同意) → yes (同意) 1" in capsys.readouterr().out
     assert _consents(city)[(ASSOC, "1")] == "yes"
+
+
+async def test_a_contact_the_resident_removed_is_not_added_back_by_the_next_import(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """QA (privacy walk): the resident pressed 削除, then 削除する, on /join/{code}; the page said 削除しました,
+    and the next `roster import` said "(1 added, 0 removed)" and the contact was back."""
+    async with running_app(tmp_path) as env:
+        code = await enrolment_code(env, "A-002")
+        own = next(c for c in env.hh("A-002").contacts if c.kind == "landline")
+        async with env.http.post(f"{env.url}/join/{code}/remove",
+                                 data={"contact_id": str(own.id), "confirm": "1"}) as resp:
+            assert "削除しました" in await resp.text()
+        s = await env.store.roster.import_households(records())
+        assert (s.contacts_added, s.contacts_not_restored) == (0, 1)
+        household = await env.store.roster.get_household(own.household_id)
+        assert household is not None and "landline" not in {c.kind for c in household.contacts}
+        print_import_summary("roster.csv", s)
+        assert "1 contacts residents removed were not added back" in capsys.readouterr().out

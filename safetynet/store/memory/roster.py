@@ -41,6 +41,7 @@ class MemoryRoster:
         a_ids = self._upsert_places(records)
         added = updated = removed = contacts_added = contacts_removed = 0
         changes: dict[tuple[str, str], int] = {}
+        not_restored = 0
         imported: list[int] = []
         wanted: dict[int, set[tuple[str, str]]] = {}
         for r in records:
@@ -68,6 +69,10 @@ class MemoryRoster:
         # as SQLite's set-based import does: households in id order, kinds alphabetically (the
         # order of contacts is the order a household's channels are tried in)
         for hid in sorted(wanted):
+            # a resident's removal ends when the file names another address of its kind
+            kinds = dict(wanted[hid])
+            for key in [k for k in t.contact_removals if k[0] == hid and k[1] in kinds and kinds[k[1]] != k[2]]:
+                del t.contact_removals[key]
             # roster contacts the file no longer lists go; enrolment contacts are the residents' own
             for c in t.contacts_of(hid):
                 if c.source == "roster" and (c.kind, c.address) not in wanted[hid]:
@@ -75,6 +80,9 @@ class MemoryRoster:
                     contacts_removed += 1
             have = {(c.kind, c.address) for c in t.contacts_of(hid)}
             for kind, address in sorted(wanted[hid] - have):
+                if (hid, kind, address) in t.contact_removals:
+                    not_restored += 1  # its resident removed it
+                    continue
                 c = ContactRow(t.next_id("contacts"), hid, kind, address, "roster", "working", now)
                 t.contacts[c.id] = c
                 contacts_added += 1
@@ -91,6 +99,7 @@ class MemoryRoster:
             households_unchanged=len(records) - added - updated, contacts_added=contacts_added,
             contacts_removed=contacts_removed,
             households_without_channel=sum(1 for h in ids if not t.has_working_contact(h)),
+            contacts_not_restored=not_restored,
             consent_kept=0 if consent_stated else len(records) - added,
             consent_changes=tuple((a, b, n) for (a, b), n in sorted(changes.items())),
         )
@@ -132,6 +141,8 @@ class MemoryRoster:
             for cid in [c.id for c in t.contacts_of(h.id)]:
                 del t.contacts[cid]
             t.codes.pop(h.id, None)
+            for key in [k for k in t.contact_removals if k[0] == h.id]:
+                del t.contact_removals[key]
             for vid in [v.id for v in t.phone_codes.values() if v.household_id == h.id]:
                 del t.phone_codes[vid]
             if h.id in referred:
@@ -247,6 +258,8 @@ class MemoryRoster:
         t = self.t
         if household_id not in t.households:
             raise StoreError(f"no household {household_id}")
+        if source == "enrolment":
+            t.contact_removals.pop((household_id, str(kind), address), None)
         row = next((c for c in t.contacts.values()
                     if c.household_id == household_id and c.kind == kind and c.address == address), None)
         if row is None:
@@ -272,7 +285,10 @@ class MemoryRoster:
 
     async def remove_contact(self, contact_id: int) -> bool:
         await self.t.write()
-        return self.t.contacts.pop(contact_id, None) is not None
+        c = self.t.contacts.pop(contact_id, None)
+        if c is not None:
+            self.t.contact_removals[(c.household_id, c.kind, c.address)] = self.t.clock.now()
+        return c is not None
 
     async def mark_contact_dead(self, contact_id: int, reason: str) -> bool:
         await self.t.write()

@@ -247,6 +247,8 @@ class Tables:
     groups: dict[int, tuple[int, str]] = field(default_factory=dict)  # id -> (association id, name)
     households: dict[int, HouseholdRow] = field(default_factory=dict)
     contacts: dict[int, ContactRow] = field(default_factory=dict)
+    # (household, kind, address) -> when its resident removed it: a roster import does not add it back
+    contact_removals: dict[tuple[int, str, str], float] = field(default_factory=dict)
     codes: dict[int, tuple[str, float]] = field(default_factory=dict)  # household id -> (code hash, at)
     phone_codes: dict[int, PhoneCodeRow] = field(default_factory=dict)
     staff: dict[int, StaffRow] = field(default_factory=dict)

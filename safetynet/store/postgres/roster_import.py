@@ -48,9 +48,10 @@ INSERT INTO households (association_id, group_id, household_key, name, address, 
 SELECT association_id, group_id, household_key, name, address, members, vulnerable, language, notes, consent, $1, $1
 FROM import_rows WHERE household_id IS NULL ORDER BY seq"""
 # in key order, as SQLite's keyed temporary table gives them: a household's contacts get ids by kind
-_INSERT_CONTACTS = """
+_INSERT_CONTACTS = f"""
 INSERT INTO contacts (household_id, kind, address, source, created_at)
-SELECT household_id, kind, address, 'roster', $1 FROM import_contacts ORDER BY household_id, kind, address
+SELECT household_id, kind, address, 'roster', $1 FROM import_contacts WHERE {portable.UNREMOVED}
+ORDER BY household_id, kind, address
 ON CONFLICT (household_id, kind, address) DO NOTHING"""
 _GONE = """
 CREATE TEMP TABLE import_gone ON COMMIT DROP AS
@@ -89,6 +90,8 @@ async def import_records(conn: PgConn, records: Sequence[HouseholdRecord], now: 
     await raw.execute("INSERT INTO import_contacts (household_id, kind, address)"
                       " SELECT r.household_id, w.kind, w.address FROM import_wanted w JOIN import_rows r"
                       " ON r.seq = w.seq ON CONFLICT DO NOTHING")
+    await raw.execute(portable.FORGET_REMOVALS)
+    not_restored = int(await raw.fetchval(portable.NOT_RESTORED))
     contacts_removed = _count(await raw.execute(portable._DELETE_STALE_CONTACTS))
     contacts_added = _count(await raw.execute(_INSERT_CONTACTS, now))
     removed = await _remove_missing(conn, now) if replace else 0
@@ -100,7 +103,7 @@ async def import_records(conn: PgConn, records: Sequence[HouseholdRecord], now: 
         " (SELECT 1 FROM contacts c WHERE c.household_id = r.household_id AND c.state = 'working')"))
     return ImportCounts(added=added, updated=updated, unchanged=total - added - updated, removed=removed,
                         contacts=contacts, contacts_added=contacts_added, contacts_removed=contacts_removed,
-                        without_channel=without, consent_kept=0 if consent_stated else total - added,
+                        without_channel=without, contacts_not_restored=not_restored, consent_kept=0 if consent_stated else total - added,
                         consent_changes=consent_changes)
 
 
@@ -110,7 +113,7 @@ async def _remove_missing(conn: PgConn, now: float) -> int:
     gone = int(await raw.fetchval("SELECT count(*) FROM import_gone"))
     if not gone:
         return 0
-    for table in ("contacts", "enrolment_codes", "phone_verifications"):
+    for table in ("contacts", "enrolment_codes", "phone_verifications", "contact_removals"):
         await raw.execute(f"DELETE FROM {table} WHERE household_id IN (SELECT id FROM import_gone)")
     await raw.execute(
         "DELETE FROM households WHERE id IN (SELECT id FROM import_gone)"

@@ -284,6 +284,9 @@ class RosterStore:
         if kind not in self.routes.of_kind:
             raise ValueError(f"unknown contact kind {kind!r}")
         async with self.db.transaction() as conn:
+            if source == "enrolment":  # the resident adds back what they removed: the roster may list it again
+                await conn.execute("DELETE FROM contact_removals WHERE household_id = ? AND kind = ? AND address = ?",
+                                   (household_id, kind, address))
             async with conn.execute(
                 "INSERT INTO contacts (household_id, kind, address, source, created_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (household_id, kind, address) DO UPDATE SET state = 'working', dead_reason = NULL,"
@@ -309,7 +312,18 @@ class RosterStore:
             )
 
     async def remove_contact(self, contact_id: int) -> bool:
-        return await self.db.execute("DELETE FROM contacts WHERE id = ?", (contact_id,)) > 0
+        """A resident removed it (their enrolment page): deleted, and its household, kind and address
+        kept in `contact_removals`, so that a roster import does not add it back while the roster's cell
+        still names it (QA, privacy walk: the next import brought a deleted email back)."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO contact_removals (household_id, kind, address, removed_at)"
+                " SELECT household_id, kind, address, ? FROM contacts WHERE id = ?"
+                " ON CONFLICT (household_id, kind, address) DO UPDATE SET removed_at = excluded.removed_at",
+                (self.clock.now(), contact_id),
+            )
+            async with conn.execute("DELETE FROM contacts WHERE id = ?", (contact_id,)) as cur:
+                return max(cur.rowcount, 0) > 0
 
     async def mark_contact_dead(self, contact_id: int, reason: str) -> bool:
         """The provider said the address is gone (invalid number, 410 subscription, blocked bot)."""

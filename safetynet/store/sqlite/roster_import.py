@@ -92,9 +92,25 @@ DELETE FROM contacts WHERE source = 'roster'
   AND household_id IN (SELECT household_id FROM import_rows)
   AND NOT EXISTS (SELECT 1 FROM import_contacts ic WHERE ic.household_id = contacts.household_id
                   AND ic.kind = contacts.kind AND ic.address = contacts.address)"""
-_INSERT_CONTACTS = """
+# A resident's removal (contact_removals) ends when the roster's cell of that kind names another address.
+FORGET_REMOVALS = """
+DELETE FROM contact_removals WHERE household_id IN (SELECT household_id FROM import_rows)
+  AND EXISTS (SELECT 1 FROM import_contacts ic WHERE ic.household_id = contact_removals.household_id
+              AND ic.kind = contact_removals.kind)
+  AND NOT EXISTS (SELECT 1 FROM import_contacts ic WHERE ic.household_id = contact_removals.household_id
+                  AND ic.kind = contact_removals.kind AND ic.address = contact_removals.address)"""
+# The file's contacts a resident removed and the import does not add back (QA, privacy walk: the email a
+# resident deleted on /join/{code} came back with the next import).
+NOT_RESTORED = """
+SELECT count(*) FROM import_contacts ic JOIN contact_removals cr
+  ON cr.household_id = ic.household_id AND cr.kind = ic.kind AND cr.address = ic.address
+WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.household_id = ic.household_id AND c.kind = ic.kind
+                  AND c.address = ic.address)"""
+UNREMOVED = """NOT EXISTS (SELECT 1 FROM contact_removals cr WHERE cr.household_id = import_contacts.household_id
+                  AND cr.kind = import_contacts.kind AND cr.address = import_contacts.address)"""
+_INSERT_CONTACTS = f"""
 INSERT INTO contacts (household_id, kind, address, source, created_at)
-SELECT household_id, kind, address, 'roster', ? FROM import_contacts WHERE true
+SELECT household_id, kind, address, 'roster', ? FROM import_contacts WHERE {UNREMOVED}
 ON CONFLICT (household_id, kind, address) DO NOTHING"""
 _GONE = """
 CREATE TEMP TABLE import_gone AS
@@ -114,6 +130,7 @@ class ImportCounts:
     contacts_added: int
     contacts_removed: int
     without_channel: int
+    contacts_not_restored: int = 0
     consent_kept: int = 0
     consent_changes: tuple[tuple[str, str, int], ...] = ()
 
@@ -130,6 +147,7 @@ class ImportCounts:
             contacts_added=self.contacts_added,
             contacts_removed=self.contacts_removed,
             households_without_channel=self.without_channel,
+            contacts_not_restored=self.contacts_not_restored,
             consent_kept=self.consent_kept,
             consent_changes=self.consent_changes,
         )
@@ -252,6 +270,8 @@ async def write_households(conn: Conn, now: float, replace: bool, consent_stated
     await conn.execute(_MATCH_NEW)
     await conn.execute(_CREATE_CONTACTS)
     await conn.execute(_WANTED_CONTACTS)
+    await conn.execute(FORGET_REMOVALS)
+    not_restored = await _scalar(conn, NOT_RESTORED)
     contacts_removed = await _changes(conn, _DELETE_STALE_CONTACTS)
     contacts_added = await _changes(conn, _INSERT_CONTACTS, (now,))
     removed = await remove_missing(conn, now) if replace else 0
@@ -273,6 +293,7 @@ async def write_households(conn: Conn, now: float, replace: bool, consent_stated
         contacts_added=contacts_added,
         contacts_removed=contacts_removed,
         without_channel=without,
+        contacts_not_restored=not_restored,
         consent_kept=0 if consent_stated else total - added,
         consent_changes=consent_changes,
     )
@@ -280,12 +301,12 @@ async def write_households(conn: Conn, now: float, replace: bool, consent_stated
 
 async def remove_missing(conn: Conn, now: float) -> int:
     """Households of the file's associations that the file does not list: deleted, or marked removed
-    when campaigns refer to them. Their contacts and enrolment codes go either way."""
+    when campaigns refer to them. Their contacts, enrolment codes and residents' removals go either way."""
     await conn.execute(_GONE)
     gone = await _scalar(conn, "SELECT count(*) FROM import_gone")
     if not gone:
         return 0
-    for table in ("contacts", "enrolment_codes", "phone_verifications"):
+    for table in ("contacts", "enrolment_codes", "phone_verifications", "contact_removals"):
         await conn.execute(f"DELETE FROM {table} WHERE household_id IN (SELECT id FROM import_gone)")
     await conn.execute(
         "DELETE FROM households WHERE id IN (SELECT id FROM import_gone)"
