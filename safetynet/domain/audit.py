@@ -18,12 +18,16 @@ class AuditAction(StrEnum):
     CAMPAIGN = "campaign"  # a campaign started, approved, closed or cancelled (`what`), and by whom
     STAFF = "staff"  # a staff member added or removed, or a password set (`what`); the login in `detail`
     PURGE = "purge"  # retention run by hand (`privacy purge`): one per campaign erased, its counts, and the run
+    IMPORT = "import"  # a roster file imported (`what` "roster"): its counts in `detail`, never a name
+    CONSENT = "consent"  # a household's consent changed (`what` by what: "import"), "no→yes" in `detail`
+    CONTACT = "contact"  # a household's contact removed by its resident (`what` "remove"), the kind in `detail`
 
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One staff act. `actor` is a staff login, `token:ID` for an API token, `cli:USER` for the
-    command line (the operating system's user); `what` names the page, list or file. `staff_id`: the
+    command line (the operating system's user), `resident` for a household on its own enrolment page
+    (the household in `household_id`); `what` names the page, list or file. `staff_id`: the
     person who acted, themselves or through an API token they made on the admin page."""
 
     at: float

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -134,6 +136,14 @@ class ImportSummary:
     consent_kept: int = 0
     # (recorded, the file's, households) for each way consent changed, e.g. ("no", "yes", 1)
     consent_changes: tuple[tuple[str, str, int], ...] = ()
+    # the same, a household each: (household id, association id, recorded, the file's), for the audit log
+    consent_changed: tuple[tuple[int, int, str, str], ...] = ()
+
+
+def consent_ways(changed: Sequence[tuple[int, int, str, str]]) -> tuple[tuple[str, str, int], ...]:
+    """(recorded, new, households) for each way consent changed, from `ImportSummary.consent_changed`."""
+    ways = Counter((before, after) for _, _, before, after in changed)
+    return tuple((before, after, n) for (before, after), n in sorted(ways.items()))
 
 
 class UnknownScopeError(ValueError):

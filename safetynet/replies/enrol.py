@@ -31,6 +31,7 @@ from safetynet.channels.spec import (
 from safetynet.clock import Clock
 from safetynet.config import Config, channel_context
 from safetynet.domain import ChannelName, ContactKind
+from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.roster import Contact, Household
 from safetynet.replies.tokens import looks_like_token, token_part
 from safetynet.replies.words import enrol_word
@@ -39,6 +40,8 @@ from safetynet.roster.contacts import normalise_contact
 from safetynet.store import Store
 
 log = structlog.get_logger("replies")
+
+RESIDENT = "resident"  # the audit log's actor for a household on its own enrolment page
 
 CONFIRM_CODE_DIGITS = 6
 CONFIRM_CODE_TTL_SECONDS = 600
@@ -124,14 +127,16 @@ class Enrolment:
         views = [ChannelView(c.id, c.kind, registry.mask(c.kind, c.address)) for c in h.contacts if c.working]
         return _enrolled(h), views
 
-    async def remove(self, code: str, contact_id: int) -> bool:
-        """Removes one of this household's own contacts (never another household's)."""
+    async def remove(self, code: str, contact_id: int) -> Contact | None:
+        """Removes one of this household's own contacts (never another household's): the contact removed,
+        or None. The store remembers it, so that a roster import does not add it back."""
         h = await self.household(code)
-        if contact_id not in {c.id for c in h.contacts}:
-            return False
+        contact = next((c for c in h.contacts if c.id == contact_id), None)
+        if contact is None:
+            return None
         done = await self.store.roster.remove_contact(contact_id)
         log.info("enrol_contact_removed", household_id=h.id, removed=done)
-        return done
+        return contact if done else None
 
     # -- the letter's code sent to a bot (ENROL_MESSAGE_CODE) ----------------------------------
 
@@ -223,6 +228,13 @@ class Enrolment:
     def _hash(self, channel: ChannelName, household_id: int, secret: str) -> str:
         # the channel is part of it: a code sent by SMS confirms nothing on another channel
         return keyed_hash(self.cfg.secrets.secret_key, f"{channel}:{household_id}:{secret}")
+
+
+def removal_entry(at: float, contact: Contact) -> AuditEntry:
+    """The audit entry of a contact its resident removed (DESIGN §9): the household and the kind, never the
+    address, as a staff member's changed contacts are recorded (QA, privacy walk: no entry at all)."""
+    return AuditEntry(at, RESIDENT, str(AuditAction.CONTACT), "remove", household_id=contact.household_id,
+                      detail=str(contact.kind))
 
 
 def typed_digits(typed: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import functools
 import sys
 from collections.abc import Callable, Sequence
@@ -167,13 +168,42 @@ def _refuse_look_alikes(found: Sequence[NewAssociation], yes: bool) -> bool:
     return True
 
 
+def import_detail(s: ImportSummary, households: int, replace: bool) -> str:
+    """The import's audit detail: counts only, never a name, an address or a phone."""
+    parts = [f"{households} households: {s.households_added} added, {s.households_updated} updated,"
+             f" {s.households_unchanged} unchanged, {s.households_removed} removed" + (" (--replace)" if replace else ""),
+             f"contacts: {s.contacts_added} added, {s.contacts_removed} removed,"
+             f" {s.contacts_not_restored} removed by residents not added back"]
+    if s.consent_kept:
+        parts.append(f"no consent column: {s.consent_kept} kept as recorded")
+    if s.consent_changes:
+        parts.append("consent: " + ", ".join(f"{a}→{b} {n}" for a, b, n in s.consent_changes))
+    return "; ".join(parts)
+
+
+def import_audit(at: float, s: ImportSummary, households: int, replace: bool) -> list[AuditEntry]:
+    """The import's audit entries (DESIGN §9): one with its counts, and one a household whose consent it
+    changed, naming the household by id (QA, privacy walk: a records officer could not tell who changed
+    a consent, or when)."""
+    entry = cli_audit_entry(at, AuditAction.IMPORT, "roster", detail=import_detail(s, households, replace))
+    return [entry, *(dataclasses.replace(entry, action=str(AuditAction.CONSENT), what="import", household_id=h,
+                                         association_id=a, detail=f"{before}→{after}")
+                     for h, a, before, after in s.consent_changed)]
+
+
 async def _import(cfg: Config, records: Sequence[HouseholdRecord], replace: bool,
                   done: list[ImportSummary], consent_stated: bool = True) -> ImportSummary:
     """The import, its summary also put in `done` as soon as it is written: a Ctrl-C after that (while
-    the store closes) must not be reported as nothing imported."""
+    the store closes) must not be reported as nothing imported. Its audit entries follow it (the import
+    is its own transaction, sized for 200,000 households): one that cannot be written is said, and
+    the import stands."""
     async with store_session(cfg) as store:
         summary = await store.roster.import_households(records, replace=replace, consent_stated=consent_stated)
         done.append(summary)
+        try:
+            await store.audit.append(import_audit(store.clock.now(), summary, len(records), replace))
+        except StoreError as e:
+            print_error(say("cli.roster.import_unaudited", error=e))
     return summary
 
 

@@ -26,12 +26,15 @@ from safetynet.channels.spec import (
 )
 from safetynet.clock import Clock
 from safetynet.config import channel_context
+from safetynet.domain.audit import AuditEntry
+from safetynet.privacy.audit import AuditBacklog
 from safetynet.replies import texts
-from safetynet.replies.enrol import ChannelRefused, Enrolment, EnrolmentError, link_secret
+from safetynet.replies.enrol import ChannelRefused, Enrolment, EnrolmentError, link_secret, removal_entry
 from safetynet.replies.tokens import token_part
 from safetynet.replies.words import enrol_word
 from safetynet.roster.codes import CodeError, normalize_code
 from safetynet.web.app import SERVICES, Services, add_routing_page, found, json_error, services
+from safetynet.web.audit_api import AUDIT
 from safetynet.web.bodies import read_json
 from safetynet.web.enrol_views import (
     allow_words,
@@ -295,7 +298,18 @@ async def join_remove(request: web.Request) -> web.Response:
         removed = await enrolment.remove(code, contact_id)
     except EnrolmentError:
         return _bad_code(request)
+    if removed is not None:
+        _audit(request, removal_entry(services(request).clock.now(), removed))
     return await _render(request, code, form.get("lang"), ("", "enrol.list.removed" if removed else ""))
+
+
+def _audit(request: web.Request, entry: AuditEntry) -> None:
+    """Queues the entry (written in the background, retried, spilled at shutdown). The resident's removal
+    stands if the audit log is backed up: it is theirs to make; the failure is logged."""
+    try:
+        request.app[AUDIT].record(entry)
+    except AuditBacklog as e:
+        log.error("enrol_audit_unwritten", action=entry.action, household_id=entry.household_id, error=str(e))
 
 
 async def join_typed(request: web.Request) -> web.Response:

@@ -18,6 +18,7 @@ from .support import (
     SOUTH,
     UME,
     StoreFactory,
+    association_ids,
     city,
     running_campaign,
     seed,
@@ -55,8 +56,8 @@ async def test_a_file_without_consent_keeps_the_consent_recorded_and_changes_are
     withdrawn consent (不同意 → 同意) and made every 条例 household 不同意, said as "updated"."""
     async with store_factory() as store:
         recorded = {"S-1": "ordinance", "S-2": "no", "U-1": "ordinance"}
-        await store.roster.import_households([dataclasses.replace(r, consent=recorded.get(r.household_key, "yes"))
-                                              for r in city()])
+        ids = await seed(store, [dataclasses.replace(r, consent=recorded.get(r.household_key, "yes")) for r in city()])
+        places = await association_ids(store)
         # the reader gives a file without the column the defaults: a vulnerable household no, another yes
         defaults = [dataclasses.replace(r, consent="no" if r.vulnerable else "yes") for r in city()]
         new = dataclasses.replace(defaults[0], household_key="S-5", contacts=())
@@ -69,6 +70,10 @@ async def test_a_file_without_consent_keeps_the_consent_recorded_and_changes_are
         s = await store.roster.import_households([*defaults, new])
         assert (s.consent_kept, s.consent_changes, s.households_updated) == (
             0, (("no", "yes", 1), ("ordinance", "no", 2)), 3)
+        # each household named, for the audit log
+        assert s.consent_changed == tuple(sorted([(ids["S-1"], places[SAKURA], "ordinance", "no"),
+                                                  (ids["S-2"], places[SAKURA], "no", "yes"),
+                                                  (ids["U-1"], places[UME], "ordinance", "no")]))
 
 
 async def test_import_refuses_a_broken_file_and_writes_nothing(store_factory: StoreFactory) -> None:

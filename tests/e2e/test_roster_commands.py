@@ -56,7 +56,12 @@ def test_import_prints_a_summary_and_export_gives_the_same_file_back(
     before = dump(db)
     assert run(config, "import", str(exported)) == 0
     assert "households: 0 added, 0 updated, 600 unchanged, 0 removed" in capsys.readouterr().out
-    assert dump(db) == before
+    # the roster as it was; the audit log has the import's entry (who imported, when, its counts)
+    after = dump(db)
+    added = [line for line in after if line not in before]
+    assert [line for line in after if line not in added] == before
+    assert len(added) == 1 and "audit_log" in added[0] and "'cli:" in added[0]
+    assert re.search(r"'import', ?'roster'", added[0])
 
 
 def test_cp932_export(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

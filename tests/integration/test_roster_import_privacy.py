@@ -9,14 +9,18 @@ import io
 from pathlib import Path
 
 import pytest
-from replies_fixtures import enrolment_code, records, running_app
+from dashboard_fixtures import SECRET, client, records, world
 from roster_helpers import init_city
 
+from safetynet.auth import command_line_actor
 from safetynet.cli import main
 from safetynet.config import load_config
+from safetynet.domain.audit import AuditEntry
+from safetynet.roster.codes import hash_code, new_code
 from safetynet.roster.commands import print_import_summary
 from safetynet.roster.csvio import contact_kinds
 from safetynet.store import store_session
+from safetynet.web.audit_api import AUDIT
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "roster-sample.csv"
 ASSOC = "花園町一丁目町会"
@@ -50,6 +54,28 @@ def _consents(c: list[str]) -> dict[tuple[str, str], str]:
     return asyncio.run(run())
 
 
+def _audit(c: list[str]) -> list[AuditEntry]:
+    cfg = load_config(Path(c[1]))
+
+    async def run() -> list[AuditEntry]:
+        async with store_session(cfg) as store:
+            return await store.audit.entries()
+
+    return asyncio.run(run())
+
+
+def _household_of(c: list[str], household_id: int | None) -> tuple[str, str]:
+    cfg = load_config(Path(c[1]))
+
+    async def run() -> tuple[str, str]:
+        async with store_session(cfg) as store:
+            h = await store.roster.get_household(household_id or 0)
+            assert h is not None
+            return h.association, h.household_key
+
+    return asyncio.run(run())
+
+
 def test_a_roster_without_the_consent_column_keeps_the_consent_recorded_and_says_so(
         city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """QA (privacy walk): household 1 (池田 修) set to 不同意, then the same roster with the 同意 column
@@ -61,6 +87,14 @@ def test_a_roster_without_the_consent_column_keeps_the_consent_recorded_and_says
     withdrawn = _write(tmp_path / "withdrawn.csv", rows)
     assert main([*city, "roster", "import", str(withdrawn)]) == 0
     assert "consent changed: yes (同意) → no (不同意) 1" in capsys.readouterr().out
+    # who changed the household's consent, and when: the import's entry with its counts, one a household
+    *_, imported, changed = _audit(city)
+    assert (imported.actor, imported.action, imported.what) == (command_line_actor(), "import", "roster")
+    assert imported.detail == (f"{len(rows) - 1} households: 0 added, 1 updated, {len(rows) - 2} unchanged, 0 removed;"
+                               " contacts: 0 added, 0 removed, 0 removed by residents not added back; consent: yes→no 1")
+    assert (changed.actor, changed.action, changed.what, changed.detail) == (command_line_actor(), "consent",
+                                                                            "import", "yes→no")
+    assert _household_of(city, changed.household_id) == (ASSOC, "1") and "池田" not in imported.detail
     before = _consents(city)
     assert before[(ASSOC, "1")] == "no" and "ordinance" in before.values()
 
@@ -74,6 +108,8 @@ def test_a_roster_without_the_consent_column_keeps_the_consent_recorded_and_says
     assert f"so the {len(rows) - 1} households already in the roster keep the consent recorded for them" in out
     assert "0 updated" in out and "consent changed" not in out
     assert _consents(city) == before
+    last = _audit(city)[-1]
+    assert last.action == "import" and last.detail.endswith(f"; no consent column: {len(rows) - 1} kept as recorded")
 
     # a cell that says so changes it, named each way
     assert main([*city, "roster", "import", str(SAMPLE)]) == 0
@@ -84,16 +120,36 @@ def test_a_roster_without_the_consent_column_keeps_the_consent_recorded_and_says
 async def test_a_contact_the_resident_removed_is_not_added_back_by_the_next_import(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """QA (privacy walk): the resident pressed 削除, then 削除する, on /join/{code}; the page said 削除しました,
-    and the next `roster import` said "(1 added, 0 removed)" and the contact was back."""
-    async with running_app(tmp_path) as env:
-        code = await enrolment_code(env, "A-002")
-        own = next(c for c in env.hh("A-002").contacts if c.kind == "landline")
-        async with env.http.post(f"{env.url}/join/{code}/remove",
-                                 data={"contact_id": str(own.id), "confirm": "1"}) as resp:
+    and the next `roster import` said "(1 added, 0 removed)" and the contact was back. Nor was the removal
+    in the audit log."""
+    async with world(tmp_path) as w:
+        h = w.hh("A-002")
+        code = new_code()
+        await w.store.roster.set_enrolment_codes([(h.id, hash_code(code, SECRET))])
+        (own,) = h.contacts
+        async with client() as http, http.post(f"{w.url}/join/{code}/remove",
+                                               data={"contact_id": str(own.id), "confirm": "1"}) as resp:
             assert "削除しました" in await resp.text()
-        s = await env.store.roster.import_households(records())
+        s = await w.store.roster.import_households(records())
         assert (s.contacts_added, s.contacts_not_restored) == (0, 1)
-        household = await env.store.roster.get_household(own.household_id)
-        assert household is not None and "landline" not in {c.kind for c in household.contacts}
+        household = await w.store.roster.get_household(h.id)
+        assert household is not None and household.contacts == ()
         print_import_summary("roster.csv", s)
         assert "1 contacts residents removed were not added back" in capsys.readouterr().out
+        # the removal is in the audit log: the household and the kind, never the number
+        assert w.app is not None
+        await w.app[AUDIT].flush()
+        [entry] = [e for e in await w.store.audit.entries() if e.action == "contact"]
+        assert (entry.actor, entry.what, entry.household_id, entry.detail) == ("resident", "remove", h.id, "landline")
+        assert own.address not in repr(entry)
+
+
+def test_a_replace_import_is_recorded_with_what_it_removed(city: list[str], tmp_path: Path) -> None:
+    """QA (privacy walk): `roster import --replace` left no audit entry of the households it removed."""
+    rows = _rows()
+    shorter = _write(tmp_path / "shorter.csv", [r for r in rows if not (r[1] == ASSOC and r[3] == "1")])
+    assert main([*city, "roster", "import", str(shorter), "--replace", "--yes"]) == 0
+    last = _audit(city)[-1]
+    assert (last.actor, last.action, last.what) == (command_line_actor(), "import", "roster")
+    assert last.detail.startswith(f"{len(rows) - 2} households: 0 added, 0 updated, {len(rows) - 2} unchanged,"
+                                  " 1 removed (--replace); ")

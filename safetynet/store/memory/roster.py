@@ -20,6 +20,7 @@ from safetynet.domain.roster import (
     RosterSummary,
     TargetHousehold,
     UnknownScopeError,
+    consent_ways,
 )
 from safetynet.store.errors import StoreError
 from safetynet.store.memory.tables import ContactRow, HouseholdRow, Tables, contact
@@ -40,7 +41,7 @@ class MemoryRoster:
         t, now = self.t, self.t.clock.now()
         a_ids = self._upsert_places(records)
         added = updated = removed = contacts_added = contacts_removed = 0
-        changes: dict[tuple[str, str], int] = {}
+        changed: list[tuple[int, int, str, str]] = []
         not_restored = 0
         imported: list[int] = []
         wanted: dict[int, set[tuple[str, str]]] = {}
@@ -51,7 +52,7 @@ class MemoryRoster:
                         if h.association_id == aid and h.household_key == r.household_key), None)
             consent = r.consent if consent_stated or row is None else row.consent  # no column: as recorded
             if row is not None and row.consent != consent:
-                changes[(row.consent, consent)] = changes.get((row.consent, consent), 0) + 1
+                changed.append((row.id, aid, row.consent, consent))
             fields = (gid, r.name, r.address, r.members, r.vulnerable, r.language, r.notes, consent)
             if row is None:
                 row = HouseholdRow(t.next_id("households"), aid, gid, r.household_key, r.name, r.address, r.members,
@@ -101,7 +102,7 @@ class MemoryRoster:
             households_without_channel=sum(1 for h in ids if not t.has_working_contact(h)),
             contacts_not_restored=not_restored,
             consent_kept=0 if consent_stated else len(records) - added,
-            consent_changes=tuple((a, b, n) for (a, b), n in sorted(changes.items())),
+            consent_changes=consent_ways(changed), consent_changed=tuple(sorted(changed)),
         )
         log.info("roster_imported", households=len(records), added=added, updated=updated, removed=removed,
                  replace=replace)

@@ -32,5 +32,5 @@ class PgRosterStore(RosterStore):
         counts = await whole_once_committing(write)  # as SQLite's: a COMMIT begun is not cut off
         log.info("roster_imported", households=len(records), added=counts.added, updated=counts.updated,
                  removed=counts.removed, replace=replace, consent_kept=counts.consent_kept,
-                 consent_changed=sum(n for _, _, n in counts.consent_changes))
+                 consent_changed=len(counts.consent_changed))
         return counts.summary(records)

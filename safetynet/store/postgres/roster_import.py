@@ -83,7 +83,7 @@ async def import_records(conn: PgConn, records: Sequence[HouseholdRecord], now: 
     await raw.execute(_MATCH_EXISTING)
     total = int(await raw.fetchval("SELECT count(*) FROM import_rows"))
     added = int(await raw.fetchval("SELECT count(*) FROM import_rows WHERE household_id IS NULL"))
-    consent_changes = tuple((str(a), str(b), int(n)) for a, b, n in await raw.fetch(portable.CONSENT_CHANGES))
+    consent_changed = tuple((int(h), int(a), str(b), str(c)) for h, a, b, c in await raw.fetch(portable.CONSENT_CHANGES))
     updated = _count(await raw.execute(_UPDATE_CHANGED, now))
     await raw.execute(_INSERT_NEW, now)
     await raw.execute(portable._MATCH_NEW)
@@ -104,7 +104,7 @@ async def import_records(conn: PgConn, records: Sequence[HouseholdRecord], now: 
     return ImportCounts(added=added, updated=updated, unchanged=total - added - updated, removed=removed,
                         contacts=contacts, contacts_added=contacts_added, contacts_removed=contacts_removed,
                         without_channel=without, contacts_not_restored=not_restored, consent_kept=0 if consent_stated else total - added,
-                        consent_changes=consent_changes)
+                        consent_changed=consent_changed)
 
 
 async def _remove_missing(conn: PgConn, now: float) -> int:

@@ -115,7 +115,7 @@ class RosterStore:
             removed=counts.removed,
             replace=replace,
             consent_kept=counts.consent_kept,
-            consent_changed=sum(n for _, _, n in counts.consent_changes),
+            consent_changed=len(counts.consent_changed),
         )
         return summary
 

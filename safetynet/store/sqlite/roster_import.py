@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from safetynet.domain.roster import HouseholdRecord, ImportSummary
+from safetynet.domain.roster import HouseholdRecord, ImportSummary, consent_ways
 from safetynet.store.sqlite.db import CHUNK, Conn, Row, marks
 
 T = TypeVar("T")
@@ -65,10 +65,11 @@ WHERE h.association_id = import_rows.association_id AND h.household_key = import
 KEEP_CONSENT = """
 UPDATE import_rows SET consent = h.consent FROM households h
 WHERE h.association_id = import_rows.association_id AND h.household_key = import_rows.household_key"""
-# How consent changes, each way: (recorded, the file's, households).
+# The households whose consent the import changes: (household, association, recorded, the file's), for
+# the summary's count of each way and an audit entry each (who changed a household's consent, and when).
 CONSENT_CHANGES = """
-SELECT h.consent, r.consent, count(*) FROM import_rows r JOIN households h ON h.id = r.household_id
-WHERE h.consent <> r.consent GROUP BY h.consent, r.consent ORDER BY h.consent, r.consent"""
+SELECT r.household_id, r.association_id, h.consent, r.consent FROM import_rows r
+JOIN households h ON h.id = r.household_id WHERE h.consent <> r.consent ORDER BY r.household_id"""
 _UPDATE_CHANGED = """
 UPDATE households SET group_id = r.group_id, name = r.name, address = r.address, members = r.members,
     vulnerable = r.vulnerable, language = r.language, notes = r.notes, consent = r.consent, removed_at = NULL,
@@ -132,7 +133,7 @@ class ImportCounts:
     without_channel: int
     contacts_not_restored: int = 0
     consent_kept: int = 0
-    consent_changes: tuple[tuple[str, str, int], ...] = ()
+    consent_changed: tuple[tuple[int, int, str, str], ...] = ()
 
     def summary(self, records: Sequence[HouseholdRecord]) -> ImportSummary:
         """What `import_households` answers, from these counts (either adapter's)."""
@@ -149,7 +150,8 @@ class ImportCounts:
             households_without_channel=self.without_channel,
             contacts_not_restored=self.contacts_not_restored,
             consent_kept=self.consent_kept,
-            consent_changes=self.consent_changes,
+            consent_changes=consent_ways(self.consent_changed),
+            consent_changed=self.consent_changed,
         )
 
 
@@ -264,7 +266,7 @@ async def write_households(conn: Conn, now: float, replace: bool, consent_stated
     total = await _scalar(conn, "SELECT count(*) FROM import_rows")
     added = await _scalar(conn, "SELECT count(*) FROM import_rows WHERE household_id IS NULL")
     async with conn.execute(CONSENT_CHANGES) as cur:
-        consent_changes = tuple((str(a), str(b), int(n)) for a, b, n in await cur.fetchall())
+        consent_changed = tuple((int(h), int(a), str(b), str(c)) for h, a, b, c in await cur.fetchall())
     updated = await _changes(conn, _UPDATE_CHANGED, (now,))
     await conn.execute(_INSERT_NEW, (now, now))
     await conn.execute(_MATCH_NEW)
@@ -295,7 +297,7 @@ async def write_households(conn: Conn, now: float, replace: bool, consent_stated
         without_channel=without,
         contacts_not_restored=not_restored,
         consent_kept=0 if consent_stated else total - added,
-        consent_changes=consent_changes,
+        consent_changed=consent_changed,
     )
 
 
