@@ -287,6 +287,7 @@ class CampaignService:
         log.info("campaign_started", campaign_id=c.id, kind=str(c.kind), source=c.source, forced=force)
         self._changed()
         await self._audit("start", c, actor)
+        await self._tell_started(c, actor)
         return await self.get(c.id)
 
     async def approve(self, campaign_id: int, *, by: Actor, force: bool = False) -> Campaign:
@@ -310,6 +311,7 @@ class CampaignService:
         log.info("campaign_approved", campaign_id=c.id, source=c.source, forced=force)
         self._changed()
         await self._audit("approve", c, by)
+        await self._tell_started(c, by)
         return await self.get(c.id)
 
     async def _approval_refused(self, c: Campaign, by: Actor) -> ApprovalRefused | None:
@@ -516,12 +518,32 @@ class CampaignService:
 
     async def _tell_cancelled(self, c: Campaign, actor: Actor) -> None:
         """The heads and deputies of a campaign that went out hear it is cancelled: some may be on
-        their way to a door. For an association none of them can be reached in, whoever stood in
-        for its alerts (`standing_in`) hears it, once however many associations they stand in for.
-        A failure to tell is logged, never the cancel's."""
+        their way to a door."""
+        title = short_title(c.title)
+        await self._tell_heads(c, lambda lang: t(lang, "staff.campaign_cancelled", title=title,
+                                                 by=self._who_for_staff(actor, lang)), "cancel_told_to_staff")
+
+    async def _tell_started(self, c: Campaign, actor: Actor) -> None:
+        """The heads and deputies of a campaign that starts sending hear it, with their dashboard's link
+        (QA, heads' walk: after a real event was approved no head heard a word until a help alert or the
+        door-knock notice, half an hour on). Drills too: the night is practised as it will be."""
+        if c.kind == CampaignKind.CHECK:  # a contact check asks the residents, not an event to watch
+            return
+        title = short_title(c.title)
+
+        def text(lang: str) -> str:
+            mark = t(lang, "message.drill_prefix").strip() if c.is_drill else ""
+            return mark + t(lang, "staff.campaign_started", title=title, by=self._who_for_staff(actor, lang))
+
+        await self._tell_heads(c, text, "start_told_to_staff")
+
+    async def _tell_heads(self, c: Campaign, text_for: Callable[[str], str], event: str) -> None:
+        """`text_for(language)` and the association's dashboard link to the heads and deputies of every
+        association in `c`'s scope. For an association none of them can be reached in, whoever stands
+        in for its alerts (`standing_in`) hears it, once however many associations they stand in for.
+        What it is about already happened: a failure to tell is logged, never that step's."""
         base = self.cfg.server.public_url.rstrip("/")
         channels = self.cfg.channels.enabled()
-        title = short_title(c.title)
         alerts: list[StaffAlert] = []
         try:
             everyone = await self.store.auth.list_staff()
@@ -533,15 +555,15 @@ class CampaignService:
                 if not staff_messages(own, channels):
                     own, link = standing_in(everyone, a.district, channels), f"{base}/city?campaign={c.id}"
                 for m in staff_messages([s for s in own if s.id not in told], channels):
-                    text = t(m.language, "staff.campaign_cancelled", title=title, by=self._who_for_staff(actor, m.language))
-                    alerts.append(StaffAlert(c.id, m.staff_id, m.channel, m.address, f"{text}\n{link}", link))
+                    alerts.append(StaffAlert(c.id, m.staff_id, m.channel, m.address, f"{text_for(m.language)}\n{link}",
+                                             link))
                 told.update(s.id for s in own)
             if alerts:
                 await self.store.outbox.queue_staff(alerts, self.clock.now())
-        except Exception:  # the cancel stands whatever happens here
-            log.exception("cancel_staff_notice_failed", campaign_id=c.id)
+        except Exception:  # the step stands whatever happens here
+            log.exception(f"{event}_failed", campaign_id=c.id)
             return
-        log.info("cancel_told_to_staff", campaign_id=c.id, staff=len({a.staff_id for a in alerts}))
+        log.info(event, campaign_id=c.id, staff=len({a.staff_id for a in alerts}))
 
     def _who_for_staff(self, actor: Actor, lang: str) -> str:
         """Who did it, in words a head reads: a staff member by login; the command line (`cli:USER`, an

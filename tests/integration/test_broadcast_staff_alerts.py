@@ -33,12 +33,16 @@ HEAD_MOBILE = "+819088880001"
 
 
 async def _city(store: MemoryStore, households: int) -> dict[str, int]:
-    ids = await seed(store, [H(f"k{i}", "m") for i in range(1, households + 1)])
+    return await seed(store, [H(f"k{i}", "m") for i in range(1, households + 1)])
+
+
+async def _staff(store: MemoryStore) -> None:
+    """The head and the deputy, added after the campaign started: these tests count help alerts alone (a
+    start tells the staff there is one: test_replies_help)."""
     await store.auth.add_staff("head", "Head", Role.ASSOCIATION_HEAD, f"association:{ASSOCIATION}", None,
                                contacts=[("mobile", HEAD_MOBILE), ("telegram", "8880001")])
     await store.auth.add_staff("deputy", "Deputy", Role.DEPUTY, f"association:{ASSOCIATION}", None,
                                contacts=[("telegram", "8880002")], language="en")
-    return ids
 
 
 async def _asks_for_help(intake: ReplyIntake, campaign_id: int, household_id: int) -> None:
@@ -55,6 +59,7 @@ async def test_a_need_help_answer_is_sent_to_staff_before_the_queued_households(
         ids = await _city(store, 8)
         c = await CampaignService(store, cfg, clock).launch(CampaignSpec("地震", CampaignKind.DRILL, ("city",),
                                                                           {"ja": "無事ですか。"}))
+        await _staff(store)
         snd = senders(clock)
         woken: list[bool] = []
         intake = ReplyIntake(store, cfg, clock, StaffNotifier(store, cfg, snd, clock, on_queued=lambda: woken.append(True)))
@@ -87,6 +92,7 @@ async def test_a_429_on_the_staff_channel_is_retried_by_the_dispatchers_policy(t
         ids = await _city(store, 2)
         c = await CampaignService(store, cfg, clock).launch(CampaignSpec("地震", CampaignKind.DRILL, ("city",),
                                                                           {"ja": "無事ですか。"}))
+        await _staff(store)
         snd = senders(clock, telegram={"8880001": [RetryableSendError(Reason.RATE_LIMITED, retry_after=2.0)]})
         await _asks_for_help(ReplyIntake(store, cfg, clock, StaffNotifier(store, cfg, snd, clock)), c.id, ids["k1"])
         disp = Dispatcher(store, snd, cfg, clock)
@@ -112,6 +118,7 @@ async def test_a_failure_on_one_staff_channel_does_not_stop_the_others(tmp_path:
         ids = await _city(store, 1)
         c = await CampaignService(store, cfg, clock).launch(CampaignSpec("地震", CampaignKind.DRILL, ("city",),
                                                                           {"ja": "無事ですか。"}))
+        await _staff(store)
         snd = senders(clock, telegram={"8880001": [PermanentSendError(Reason.BLOCKED)]})
         notifier = StaffNotifier(store, cfg, snd, clock)
         await _asks_for_help(ReplyIntake(store, cfg, clock), c.id, ids["k1"])  # heard by no notifier
@@ -151,6 +158,7 @@ async def test_a_head_removed_gets_none_of_the_alerts_still_waiting_only_the_one
         ids = await _city(store, 4)
         c = await CampaignService(store, cfg, clock).launch(CampaignSpec("地震", CampaignKind.DRILL, ("city",),
                                                                           {"ja": "無事ですか。"}))
+        await _staff(store)
         snd = senders(clock)
         go, entered = asyncio.Event(), asyncio.Event()
         in_flight = [2]  # the head's first SMS and first Telegram message

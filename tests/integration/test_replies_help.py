@@ -77,7 +77,8 @@ async def test_a_late_answer_to_a_closed_drill_alerts_with_that_drills_name_and_
         await env.dispatch()
         aid = env.hh("A-002").association_id
         link = f"{env.cfg.server.public_url}/a/{aid}?campaign={drill}"
-        texts = [r.text or "" for ch in ("telegram", "sms") for r in env.staff_messages(ch)]
+        texts = [r.text or "" for ch in ("telegram", "sms") for r in env.staff_messages(ch)
+                 if "【安否確認の開始】" not in (r.text or "")]  # the current drill's start told them first
         assert len(texts) == 4
         for text in texts:
             assert "配信: 地震 安否確認" in text and "秋の総合防災訓練" not in text and link in text
@@ -278,6 +279,42 @@ async def test_a_real_event_waiting_for_approval_is_told_to_the_other_city_admin
         sent = {r.address: r.text or "" for r in env.staff_messages("telegram")}
         assert set(sent) == {"7770012"}  # the other one, not the one who started it
         assert sent["7770012"].startswith("【承認待ち】実災害「地震 安否確認」") and f"/city?campaign={real.id}" in sent["7770012"]
+
+
+async def test_the_heads_and_deputies_hear_when_a_campaign_starts_sending(tmp_path: Path) -> None:
+    """QA (heads' walk): after a real event was approved nobody on the staff heard a word until a help
+    alert or the door-knock notice, half an hour on. A drill tells them when it starts, a real event
+    when it is approved (not while it waits), each with their dashboard's link; an association with
+    nobody to reach is told to whoever stands in for it."""
+    from safetynet.broadcast.service import CampaignService, CampaignSpec
+    from safetynet.domain import CampaignKind
+    from safetynet.domain.campaigns import Actor
+
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, telegram="8880001")
+        await add_staff(env, "deputy-a", Role.DEPUTY, ASSOC_A, telegram="8880002")
+        await add_staff_over(env, "district-u", Role.DISTRICT_HEAD, "district:梅地区", telegram="7770003")  # B's stand-in
+        first = await add_staff_over(env, "kikikanri", Role.CITY_ADMIN, "city")
+        second = await add_staff_over(env, "bousai", Role.CITY_ADMIN, "city")
+        svc = CampaignService(env.store, env.cfg, env.clock)
+        await svc.close(env.campaign_id)
+        drill = await svc.launch(CampaignSpec("夜間訓練", CampaignKind.DRILL, ("city",), {"ja": "訓練です"}),
+                                 by=Actor("kikikanri", first.id))
+        await env.dispatch()
+        sent = {r.address: r.text or "" for r in env.staff_messages("telegram")}
+        assert set(sent) == {"8880001", "8880002", "7770003"}
+        assert sent["8880001"].startswith("【訓練】【安否確認の開始】「夜間訓練」を送信しました（kikikanri）。")
+        assert f"/a/{env.hh('A-001').association_id}?campaign={drill.id}" in sent["8880001"]
+        assert f"/city?campaign={drill.id}" in sent["7770003"]  # standing in for B
+        await svc.close(drill.id)
+        real = await svc.launch(CampaignSpec("地震", CampaignKind.REAL, ("city",), {"ja": "無事ですか"}),
+                                by=Actor("kikikanri", first.id))
+        await env.dispatch()
+        assert len(env.staff_messages("telegram")) == 3  # waiting for approval: nothing went out yet
+        await svc.approve(real.id, by=Actor("bousai", second.id))
+        await env.dispatch()
+        told = [r.text or "" for r in env.staff_messages("telegram")][3:]
+        assert len(told) == 3 and all(t.startswith("【安否確認の開始】「地震」を送信しました（bousai）。") for t in told)
 
 
 async def test_cancelling_a_campaign_that_went_out_tells_its_heads_and_deputies(tmp_path: Path) -> None:
