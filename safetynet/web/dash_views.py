@@ -281,14 +281,22 @@ def association_context(lang: str, assoc: Association, campaign: CampaignInfo | 
     }
 
 
+# The door-knock list's choice of the households with no 班 (no 班 is named "-": a roster's 班 is a name)
+NO_GROUP = "-"
+
+
 def doorknock_context(lang: str, assoc: Association, campaign: CampaignInfo, lines: Sequence[HouseholdLine],
                       now: float, chosen: Sequence[str] = ()) -> dict[str, Any]:
-    """The door-knock list of the 班 in `chosen` (none: every 班), and every 班 to choose from."""
+    """The door-knock list of the 班 in `chosen` (none: every 班), and every 班 to choose from, as
+    (value, label): households with no 班 are one more choice, 「班なし」 (`NO_GROUP`), or a split of the
+    walk would leave them on nobody's list (review: every 班 ticked listed 6 of 7 households)."""
     every = sorted({h.group for h in lines if h.group}, key=lambda g: walking_key(g, ""))
-    groups = doorknock_groups([h for h in lines if h.group in chosen] if chosen else lines)
-    heading = (t(lang, "doorknock_of_groups", groups=t(lang, "groups_sep").join(chosen)) if chosen
-               else t(lang, "doorknock"))
+    choices = [(g, g) for g in every] + ([(NO_GROUP, t(lang, "group_none"))] if any(not h.group for h in lines) else [])
+    label = dict(choices)
+    groups = doorknock_groups([h for h in lines if (h.group or NO_GROUP) in chosen] if chosen else lines)
+    heading = (t(lang, "doorknock_of_groups", groups=t(lang, "groups_sep").join(label.get(g, g) for g in chosen))
+               if chosen else t(lang, "doorknock"))
     return {"assoc": assoc, "campaign": campaign, "now": when(now), "heading": heading,
-            "every_group": every, "chosen": tuple(chosen),
+            "every_group": choices, "chosen": tuple(chosen),
             "groups": [(group, len(hs), doorknock_rows(lang, hs)) for group, hs in groups],
             "todo": sum(len(hs) for _, hs in groups), "withheld": sum(h.withheld for _, hs in groups for h in hs)}

@@ -33,14 +33,14 @@ async def test_the_dashboards_link_takes_the_group_chosen_in_its_filter_to_the_d
         async with page.expect_navigation():
             await page.click("a[data-doorknock-link]")
         assert "group=2%E7%8F%AD" in page.url
-        assert await page.text_content("h1") == "2班 の戸別訪問リスト — 桜町一丁目町会"
+        assert await page.text_content("h1") == "2班の戸別訪問リスト — 桜町一丁目町会"
         groups = await page.eval_on_selector_all("section.dk-group h2", "hs => hs.map(h => h.textContent)")
         assert [g.split(":")[1].split("(")[0].strip() for g in groups] == ["2班"]
         # the page's own choice: tick 1班 too
         await page.check('[data-dk-groups] input[value="1班"]')
         async with page.expect_navigation():
             await page.click("[data-dk-groups] button[type=submit]")
-        assert await page.text_content("h1") == "1班・2班 の戸別訪問リスト — 桜町一丁目町会"
+        assert await page.text_content("h1") == "1班・2班の戸別訪問リスト — 桜町一丁目町会"
         assert await page.locator("section.dk-group").count() == 2
 
 

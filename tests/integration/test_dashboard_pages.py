@@ -411,13 +411,13 @@ async def test_doorknock_list_takes_some_groups_so_the_head_and_deputies_split_t
         assert "<h1>戸別訪問リスト — 桜町一丁目町会</h1>" in whole and ticked(whole) == {"1班": False, "2班": False}
         # one 班: its households alone, on screen and on paper, and the heading says whose list it is
         assert listed(second) == [("2班", "3")] and "山田 太郎" not in second and "田中 美咲" in second
-        assert "<h1>2班 の戸別訪問リスト — 桜町一丁目町会</h1>" in second
-        assert "<title>2班 の戸別訪問リスト — 桜町一丁目町会" in second
+        assert "<h1>2班の戸別訪問リスト — 桜町一丁目町会</h1>" in second
+        assert "<title>2班の戸別訪問リスト — 桜町一丁目町会" in second
         assert "回答のない世帯 <b data-dk-count>3</b> 件" in second
         assert ticked(second) == {"1班": False, "2班": True}  # the choice is on the page, kept in the URL
         assert f'<form method="get" action="/a/{aid}/doorknock" class="filters noprint"' in second
         assert f'<input type="hidden" name="campaign" value="{cid}">' in second
-        assert "<h1>1班・2班 の戸別訪問リスト — 桜町一丁目町会</h1>" in both
+        assert "<h1>1班・2班の戸別訪問リスト — 桜町一丁目町会</h1>" in both
         assert "<h1>Door-knock list: 1班, 2班 — " in await page("&group=1班&group=2班&lang=en")
         # the dashboard's link to the list carries the 班 its filter shows
         async with http.get(f"{w.url}/a/{aid}?campaign={cid}&filter=noanswer&group=2班&lang=ja") as r:

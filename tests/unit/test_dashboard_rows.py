@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 
 import pytest
 
@@ -109,3 +110,30 @@ def test_phone_first_keeps_walking_order_within_each_rank() -> None:
              line(4, "2班", "桜町3-22", "need_help"), line(5, "", "桜町1", "pending"), line(6, "2班", "桜町3-3", "pending")]
     for _ in range(2):  # computed, then from the cache
         assert [h.id for h in phone_first(lines)] == [4, 6, 1, 5, 3, 2]
+
+
+def test_a_split_door_knock_list_offers_the_households_with_no_group() -> None:
+    """Review: with the list split by 班, a household whose row names no 班 had no box to tick and was on
+    nobody's list (every 班 ticked listed 6 of 7). It is one more choice, 「班なし」."""
+    from safetynet.domain.campaigns import CampaignInfo
+    from safetynet.domain.roster import Association
+    from safetynet.web.dash_views import NO_GROUP, doorknock_context
+
+    def line(i: int, group: str) -> HouseholdLine:
+        return HouseholdLine(id=i, association_id=1, group=group, household_key=f"K-{i}", name=f"名前{i}",
+                             address="桜町1-2", members=1, vulnerable=False, status="pending", status_at=None,
+                             landline="", has_channel=True)
+
+    lines = [line(1, "1班"), line(2, "2班"), line(3, "")]
+    assoc = Association(1, "桜町一丁目町会", "中央")
+    campaign = CampaignInfo(1, "drill", "訓練", "running", ("city",), 0.0, 0.0, None, 3)
+
+    def listed(chosen: tuple[str, ...]) -> list[int]:
+        ctx = doorknock_context("ja", assoc, campaign, lines, 0.0, chosen)
+        return sorted(int(i) for _, _, rows in ctx["groups"] for i in re.findall(r'data-hh="(\d+)"', str(rows)))
+
+    ctx = doorknock_context("ja", assoc, campaign, lines, 0.0)
+    assert ctx["every_group"] == [("1班", "1班"), ("2班", "2班"), (NO_GROUP, "班なし")]
+    assert listed(("1班", "2班")) == [1, 2] and listed(("1班", "2班", NO_GROUP)) == [1, 2, 3]
+    assert listed((NO_GROUP,)) == [3]
+    assert doorknock_context("ja", assoc, campaign, lines, 0.0, (NO_GROUP,))["heading"] == "班なしの戸別訪問リスト"
