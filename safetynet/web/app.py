@@ -161,11 +161,14 @@ def staff_failure_page(request: web.Request, status: int) -> web.Response:
     server failed (500), that the answers recorded are kept, to try again in a moment (what they just
     sent may not have been done), and to tell the IT operator; never the residents' 119 (QA). Standalone
     as the residents' page (nothing read from the store), Japanese then English; the link opens the page
-    again (a form's page for a form: `page_of`)."""
+    again (a form's page for a form: `page_of`, with `#kept`, so that keep.js gives back what was typed into
+    it: review, a long message lost to a 503 as it had been to an expired session)."""
     try:
         again = page_of(request)
     except Exception:  # a failure page must not fail: the way back is then the home page
         again = "/"
+    if request.method not in ("GET", "HEAD") and not request.path.startswith("/login"):
+        again += "#kept"
     body = ENV.get_template("staff_failure.html").render(kind="store" if status == 503 else "fault",
                                                          again=again).encode()
     return web.Response(body=body, status=status, headers=failure_headers(status))

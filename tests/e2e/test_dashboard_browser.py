@@ -403,7 +403,7 @@ async def test_what_was_typed_into_the_start_form_comes_back_after_the_login_it_
         assert await form.locator('input[name="kind"][value="real"]').is_checked()
         said = page.locator("[data-kept]")
         assert await said.inner_text() == (
-            "ログインし直す前に入力した内容を戻しました。まだ送信していません。内容を確かめてから、もう一度進めてください。")
+            "送信できなかった入力内容を戻しました。まだ送信していません。内容を確かめてから、もう一度進めてください。")
         # the form is below the overview: the page is taken to it, the line focused
         top = await said.evaluate("e => e.getBoundingClientRect().top")
         assert -2 < top < 900 and await page.evaluate("() => scrollY") > 0

@@ -420,7 +420,8 @@ async def test_with_the_store_failing_staff_read_a_staff_page_and_residents_keep
                 assert r.status == 503
                 page = await r.text()
             staff_failure(page)
-            assert '<a href="/city">もう一度開く</a>' in page  # the form's page, not its POST-only action
+            # the form's page, not its POST-only action, and what was typed comes back there (keep.js)
+            assert '<a href="/city#kept">もう一度開く</a>' in page
             async with http.post(f"{w.url}/admin/staff", data={"csrf": csrf, "login": "deputy_new", "name": "新",
                                                                "role": "deputy", "scope": f"association:{ASSOC_A}",
                                                                "password": "a long enough passphrase 1"}) as r:
