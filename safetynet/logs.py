@@ -22,7 +22,9 @@ _SEP = "\\- \u3000\uff0d\u2010-\u2015\u2212\u30fc"
 _PHONE_RE = re.compile(rf"(?<![0-9A-Za-z_/])([+＋]?\d[\d{_SEP}]{{7,}}\d)(?![0-9A-Za-z_])")
 # An email address in free text (a mail server's refusal quotes it: 「550 5.1.1 <…@docomo.ne.jp>」);
 # its domain stays readable, which is what tells an operator which carrier refused.
-_EMAIL_RE = re.compile(r"[\w.+\-]+@([\w\-]+(?:\.[\w\-]+)+)")
+# Bounded and anchored (an address's local part is at most 64 characters): unanchored, a long run of
+# word characters before an "@" was tried from every start, 4–5 s for 32,000 (review).
+_EMAIL_RE = re.compile(r"(?<![\w.+\-])[\w.+\-]{1,64}@([\w\-]{1,63}(?:\.[\w\-]{1,63}){1,8})")
 _BOT_TOKEN_RE = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{10,}\b")
 _REPLY_URL_RE = re.compile(r"(/r/|/join/)[A-Za-z0-9_\-]{6,}")
 # One search that any of the four above would also match: most values (ids, outcomes, event names)
