@@ -36,7 +36,7 @@ async def test_a_confirmation_with_a_note_is_undone_from_its_row_after_a_reload(
         assert await page.locator("[data-undo-list] li").count() == 0  # the browser's line is gone
         mark = page.locator(f"{row} [data-done]")
         said = await mark.inner_text()
-        assert said.startswith("HEAD_A ") and " 用紙" in said and "玄関先で本人と話した" in said
+        assert said.startswith("HEAD_Aが") and "に用紙で確認" in said and "玄関先で本人と話した" in said
         await screenshot(page, "dashboard-row-confirmed-by")
 
         await mark.locator("button[data-undo]").click()
@@ -88,5 +88,5 @@ async def test_a_deputys_visit_says_who_on_the_heads_open_page(tmp_path: Path) -
         await mark.wait_for(timeout=WAIT_MS)
         said = await mark.inner_text()
         # the fixture's viewer has no staff id: the row names the login the confirmation recorded
-        assert said.startswith("deputy_a ") and " 電話" in said and "息子さんと話した" in said
+        assert said.startswith("deputy_aが") and "に電話で確認" in said and "息子さんと話した" in said
         assert await mark.locator("button[data-undo]").count() == 0

@@ -45,11 +45,11 @@ async def test_ones_own_confirmation_can_be_taken_back_after_a_reload(tmp_path: 
         await clock.advance(600)  # ten minutes later she sees it was the wrong house
 
         mine = row(await page(head, w), w, "A-002")
-        assert f"HEAD_A {hhmm(at)} 用紙" in mine  # who, when, how
+        assert f"HEAD_Aが{hhmm(at)}に用紙で確認" in mine  # who, when, how
         assert f'data-undo="{done["reply_id"]}"' in mine and ">取り消す</button>" in mine
         # the deputy reads who did it; the undo is the head's to offer (anyone may still undo by the API)
         theirs = row(await page(deputy, w), w, "A-002")
-        assert f"HEAD_A {hhmm(at)} 用紙" in theirs and "data-undo=" not in theirs
+        assert f"HEAD_Aが{hhmm(at)}に用紙で確認" in theirs and "data-undo=" not in theirs
         # a household not confirmed in person says nothing of it
         assert "data-done" not in row(await page(head, w), w, "A-001")
 
