@@ -76,6 +76,22 @@ async def test_a_file_without_consent_keeps_the_consent_recorded_and_changes_are
                                                   (ids["U-1"], places[UME], "ordinance", "no")]))
 
 
+async def test_a_household_back_on_the_roster_takes_the_files_default_not_its_old_consent(
+        store_factory: StoreFactory) -> None:
+    """Review: a household `--replace` removed (kept: a campaign refers to it) and retention erased keeps a
+    placeholder 不同意; back in a file without the consent column, it came back 不同意 and "kept as recorded".
+    A household back on the roster takes the file's default, as a new one does."""
+    async with store_factory() as store:
+        await seed(store, [dataclasses.replace(r, consent="no" if r.household_key == "S-2" else "yes") for r in city()])
+        await running_campaign(store)
+        defaults = [dataclasses.replace(r, consent="no" if r.vulnerable else "yes") for r in city()]
+        await store.roster.import_households([r for r in defaults if r.household_key != "S-2"], replace=True,
+                                             consent_stated=False)
+        back = await store.roster.import_households(defaults, consent_stated=False)
+        consent = {r.household_key: r.consent for r in await store.roster.export_records(KINDS)}
+        assert consent["S-2"] == "yes" and back.consent_changes == (("no", "yes", 1),), (consent, back)
+
+
 async def test_import_refuses_a_broken_file_and_writes_nothing(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         moved = [*city(), dataclasses.replace(city()[0], household_key="S-9", district=SOUTH)]

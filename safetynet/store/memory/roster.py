@@ -50,7 +50,8 @@ class MemoryRoster:
             gid = self._group_id(aid, r.group) if r.group else None
             row = next((h for h in t.households.values()
                         if h.association_id == aid and h.household_key == r.household_key), None)
-            consent = r.consent if consent_stated or row is None else row.consent  # no column: as recorded
+            # no column: as recorded, but a household back on the roster takes the file's default, as a new one
+            consent = r.consent if consent_stated or row is None or row.removed_at is not None else row.consent
             if row is not None and row.consent != consent:
                 changed.append((row.id, aid, row.consent, consent))
             fields = (gid, r.name, r.address, r.members, r.vulnerable, r.language, r.notes, consent)

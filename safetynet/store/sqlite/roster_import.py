@@ -62,9 +62,12 @@ WHERE h.association_id = import_rows.association_id AND h.household_key = import
 # A file without a consent column states no consent: a household already in the store keeps the one
 # recorded (a withdrawal, an ordinance), read into its row before the comparison (QA, privacy walk:
 # the column dropped turned a withdrawn consent back to 同意 and every 条例 household to 不同意).
+# (a household that left the roster and comes back takes the file's default, as a new one: its recorded
+# consent may be retention's placeholder 'no' of an erased row — review)
 KEEP_CONSENT = """
 UPDATE import_rows SET consent = h.consent FROM households h
-WHERE h.association_id = import_rows.association_id AND h.household_key = import_rows.household_key"""
+WHERE h.association_id = import_rows.association_id AND h.household_key = import_rows.household_key
+AND h.removed_at IS NULL"""
 # The households whose consent the import changes: (household, association, recorded, the file's), for
 # the summary's count of each way and an audit entry each (who changed a household's consent, and when).
 CONSENT_CHANGES = """
