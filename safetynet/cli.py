@@ -288,7 +288,7 @@ def _add_bench(sub: Any, lab: bool) -> None:
 # store). Every other command refuses an older schema and changes nothing (`store.SchemaBehind`): QA's
 # `campaign list` from a laptop with a newer SafetyNet migrated the live PostgreSQL database under the
 # older `serve` processes still using it. (`store copy` migrates the two databases it copies between itself.)
-_MIGRATES = frozenset({("init",), ("serve",), ("demo",), ("bench",)})
+_MIGRATES = frozenset({("init",), ("serve",), ("demo",), ("bench",), ("store", "copy")})
 
 # The lab's commands, whose options are read (their modules imported) only when one of them is the
 # command: the simulated city and the benchmarks are about half of the CLI's start-up (0.45 of 0.8 s

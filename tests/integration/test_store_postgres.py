@@ -73,6 +73,29 @@ async def test_init_creates_the_schema_and_the_first_admin_on_postgresql(
         assert "admin" not in capsys.readouterr().out
 
 
+async def test_store_copy_takes_a_source_of_an_older_schema_as_it_always_migrated_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review: once only `init`, `serve`, `demo` and `bench` migrate, `store copy` refused a SQLite city one
+    migration behind (its audit entry opened the source first), though the copy migrates both sides."""
+    from safetynet.store.postgres import db as pg_db
+    from safetynet.store.sqlite import db as sqlite_db
+
+    monkeypatch.delenv("SAFETYNET_STORE_URL", raising=False)
+    sqlite = await open_sqlite_store(tmp_path / "var" / "safetynet.db", FakeClock(), ROUTES)
+    try:
+        await sqlite.roster.import_households(city())
+    finally:
+        await sqlite.close()
+    for module in (sqlite_db, pg_db):  # this SafetyNet is one migration ahead of the city's database
+        known = module._migrations()
+        monkeypatch.setattr(module, "_migrations", lambda known=known: [
+            *known, (known[-1][0] + 1, "later_table", "CREATE TABLE later_table (x integer);")])
+    async with pg_schema() as url:
+        code = await asyncio.to_thread(main, ["store", "copy", "--to", url, "--config", str(_config(tmp_path))])
+        out, err = capsys.readouterr()
+        assert code == 0 and "households: 7" in out.replace(" rows", ""), err
+
+
 async def test_store_copy_moves_a_sqlite_city_to_postgresql_and_checks_the_counts(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("SAFETYNET_STORE_URL", raising=False)  # the source is the config file's SQLite
