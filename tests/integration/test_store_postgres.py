@@ -96,6 +96,33 @@ async def test_store_copy_takes_a_source_of_an_older_schema_as_it_always_migrate
         assert code == 0 and "households: 7" in out.replace(" rows", ""), err
 
 
+async def test_store_copy_never_gives_a_removed_staff_members_id_to_another(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: after the copy PostgreSQL's identity went on from max(id) + 1 of the copied staff, so the
+    first account made there took a removed admin's id (and with it their tokens and audit entries)."""
+    from safetynet.domain import Role
+
+    monkeypatch.delenv("SAFETYNET_STORE_URL", raising=False)
+    sqlite = await open_sqlite_store(tmp_path / "var" / "safetynet.db", FakeClock(), ROUTES)
+    try:
+        await sqlite.roster.import_households(city())
+        for login in ("a", "b", "c"):
+            await sqlite.auth.add_staff(login, login, Role.CITY_ADMIN, "city", None)
+        gone = [s.id for s in await sqlite.auth.list_staff() if s.login in ("b", "c")]
+        for login in ("b", "c"):
+            await sqlite.auth.remove_staff(login)
+    finally:
+        await sqlite.close()
+    async with pg_schema() as url:
+        assert await asyncio.to_thread(main, ["store", "copy", "--to", url, "--config", str(_config(tmp_path))]) == 0
+        pg = await open_postgres_store(url, FakeClock(), ROUTES)
+        try:
+            newcomer = await pg.auth.add_staff("d", "d", Role.CITY_ADMIN, "city", None)
+        finally:
+            await pg.close()
+    assert newcomer.id > max(gone), (newcomer.id, gone)
+
+
 async def test_store_copy_moves_a_sqlite_city_to_postgresql_and_checks_the_counts(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("SAFETYNET_STORE_URL", raising=False)  # the source is the config file's SQLite

@@ -90,9 +90,12 @@ async def _copy(src: Database, dst: PgDatabase) -> list[TableCount]:
                     await con.copy_records_to_table(table, records=batch, columns=columns)
                     total += len(batch)
                 if "id" in columns:
+                    # past the ids SQLite gave out too (AUTOINCREMENT's sequence): a removed staff member's id is
+                    # never another's (0112), and PostgreSQL took max(id) + 1 for the next (review)
+                    given = int(await src.fetchval("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,), 0) or 0)
                     await con.execute(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false)"
-                        f" FROM {table}")
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), greatest(coalesce(max(id), 0), $1) + 1,"
+                        f" false) FROM {table}", given)
                 target = int(await con.fetchval(f"SELECT count(*) FROM {table}"))
                 source = int(await src.fetchval(f"SELECT count(*) FROM {table}", (), 0))
                 counts.append(TableCount(table, source, target))
