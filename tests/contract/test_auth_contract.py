@@ -274,3 +274,15 @@ async def test_a_tokens_last_use_is_written_at_most_once_a_minute(store_factory:
         await store.auth.token_used(other)
         await break_writes(store, False)
         assert (await last_used())[other] is None
+
+
+async def test_two_removals_of_one_person_at_once_remove_them_once(store_factory: StoreFactory) -> None:
+    """Review: /admin and `staff remove` at once (PostgreSQL, read committed) both read the row, then both
+    said they removed it: two audit entries, two log lines. The second finds nothing and says so."""
+    import asyncio
+
+    async with store_factory() as store:
+        await store.auth.add_staff("twice", "Twice", Role.CITY_ADMIN, "city", None)
+        done = await asyncio.gather(*(store.auth.remove_staff("twice") for _ in range(4)))
+        assert sum(r is not None for r in done) == 1, done
+        assert await store.auth.staff_by_login("twice") is None

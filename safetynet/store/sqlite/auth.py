@@ -109,7 +109,9 @@ class AuthStore:
 
     async def remove_staff(self, login: str) -> StaffRemoval | None:
         async with self.db.transaction() as conn:
-            async with conn.execute("SELECT id, role FROM staff WHERE login = ?", (login,)) as cur:
+            # the row first, by the DELETE itself: of two removals at once (/admin and the command line, on
+            # PostgreSQL's read committed) the second finds nothing and says so, not a second removal (review)
+            async with conn.execute("DELETE FROM staff WHERE login = ? RETURNING id, role", (login,)) as cur:
                 row = await cur.fetchone()
             if row is None:
                 return None
@@ -123,7 +125,6 @@ class AuthStore:
                 "SELECT id FROM api_tokens WHERE created_by = ? AND revoked_at IS NULL"
                 " AND (expires_at IS NULL OR expires_at > ?) ORDER BY id", (staff_id, self.clock.now())) as cur:
                 tokens = tuple(int(r[0]) for r in await cur.fetchall())
-            await conn.execute("DELETE FROM staff WHERE id = ?", (staff_id,))
             return StaffRemoval(staff_id, Role(row[1]), alerts_dropped=max(0, dropped.rowcount), live_tokens=tokens)
 
     async def _with_contacts(self, staff: list[Staff]) -> list[Staff]:
