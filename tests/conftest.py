@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,44 @@ def _restore_logging() -> Iterator[None]:
     structlog.configure(**saved)
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+def _sqlite_threads() -> set[Any]:
+    import threading
+
+    return {t for t in threading.enumerate() if "_connection_worker_thread" in t.name and t.is_alive()}
+
+
+_LEAKED: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_sqlite_connection_left_open(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that leaves an aiosqlite connection open leaves its thread, which is not a daemon: the run
+    would hang at its end (CI: the SQLite pass waited for ever after its last test). Named here, and the
+    connections stopped at the session's end (`pytest_sessionfinish`), so the run ends and says whose."""
+    before = _sqlite_threads()
+    yield
+    for t in _sqlite_threads() - before:
+        t.join(timeout=2)  # a connection closed at the very end of the test may still be finishing
+        if t.is_alive():
+            _LEAKED.append(request.node.nodeid)
+            break
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import gc
+
+    import aiosqlite
+
+    left = [o for o in gc.get_objects() if isinstance(o, aiosqlite.Connection) and o._running]
+    for conn in left:
+        conn._running = False
+        conn._tx.put_nowait((None, lambda: aiosqlite.core._STOP_RUNNING_SENTINEL))
+    if _LEAKED or left:
+        names = ", ".join(dict.fromkeys(_LEAKED)) or "unknown"
+        print(f"\nerror: {len(left)} SQLite connection(s) left open by: {names}", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture

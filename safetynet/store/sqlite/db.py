@@ -283,20 +283,33 @@ class Database(Reads):
         await check_schema(self._writer)
 
     async def close(self) -> None:
+        """Closes every connection, even when cancelled on the way (Ctrl-C as a command closes its store):
+        a connection left open keeps its thread, which is no daemon, and the process never exits (the
+        suite hung at its end so). The cancellation goes on once all are closed."""
         if self._closed:
             return
         self._closed = True
+        cancelled = False
+
+        async def finish(step: Awaitable[object]) -> None:
+            nonlocal cancelled
+            try:
+                await step
+            except asyncio.CancelledError:
+                cancelled = True
+            except Exception:  # noqa: S110 - closing: what failed is closed as far as it goes
+                pass
+
         if self._checkpoint is not None:
-            with contextlib.suppress(Exception):
-                await self._checkpoint
+            await finish(self._checkpoint)
         for c in [*self._readers, *(c for c in (self._staff_reader, self._checkpointer) if c is not None)]:
-            with contextlib.suppress(Exception):
-                await _close(c)
+            await finish(_close(c))
         if self._loop_writer is not None:
             with contextlib.suppress(Exception):
                 self._loop_writer.close()
-        with contextlib.suppress(Exception):
-            await _close(self._writer)
+        await finish(_close(self._writer))
+        if cancelled:
+            raise asyncio.CancelledError
 
     # -- reads ---------------------------------------------------------------
 
