@@ -33,7 +33,8 @@ async def told(env: Env, *addresses: str) -> dict[str, list[str]]:
     await env.dispatch()
     sent: dict[str, list[str]] = {a: [] for a in addresses}
     for r in env.staff_messages("telegram"):
-        sent[r.address].append(r.text or "")
+        if "【安否確認の開始】" not in (r.text or ""):  # the start, told to admins standing in: its own test
+            sent[r.address].append(r.text or "")
     return sent
 
 
