@@ -169,11 +169,10 @@ async def association_page(request: web.Request) -> web.Response:
                        r.in_person_marks(campaign.id, assoc.id),
                        services(request).store.replies.help_list(campaign.id, [assoc.id], include_handled=True)))
     lines = disclosure.lines(lines, assoc.district, assoc.name)
-    help_list = disclosure.asking_in(campaign.kind, campaign.purged_at).help_items(
-        help_listed(campaign.purged_at, help_list), assoc.district, assoc.name)
+    asking = disclosure.asking_in(campaign.kind, campaign.purged_at)
+    help_list = asking.help_items(help_listed(campaign.purged_at, help_list), assoc.district, assoc.name)
     context = association_context(lang, assoc, campaign, campaigns, help_list, lines,
                                   _coverage(disclosure, cov, assoc), _filter(request), marks, viewer.login or None)
-    asking = disclosure.asking_in(campaign.kind, campaign.purged_at)
     context["handled"] = handled_list(lang, [asking.help_row(h) for h in help_listed(campaign.purged_at, helped)],
                                       viewer.login or None)
     context["checks"] = check_block(lang, checks)
