@@ -182,6 +182,16 @@ async def test_export_pages_keep_roster_contacts_only(store_factory: StoreFactor
         assert all(r.contacts == () for r in await store.roster.export_records(["webpush"]))
 
 
+async def test_an_export_asking_no_contact_kinds_gives_the_households_without_contacts(
+        store_factory: StoreFactory) -> None:
+    """Review: no kinds made `kind IN ()`, which PostgreSQL refuses (a syntax error, not an empty list)."""
+    async with store_factory() as store:
+        await seed(store)
+        assert await store.roster.export_records([]) == [dataclasses.replace(r, contacts=()) for r in city()]
+        pages = [page async for page in store.roster.iter_export_records((), batch_size=3)]
+        assert [len(p) for p in pages] == [3, 3, 1]
+
+
 async def test_households_and_associations_are_read_with_their_contacts(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         ids = await seed(store)
