@@ -47,6 +47,10 @@ class HouseholdRecord:
     # (kind, address) from the roster's contact columns (one per channel that owns a column), in
     # column order: ("mobile", "+819012345678"), ("landline", …), ("telegram", "5550003")…
     contacts: tuple[tuple[ContactKind, str], ...] = ()
+    # False when the row states no consent (an empty 同意 cell, or no such column): `consent` is then the
+    # default (domain.consent.default_consent), which the import gives a new household only; one already
+    # in the roster keeps the consent recorded for it
+    consent_stated: bool = True
 
     def contact(self, kind: ContactKind) -> str:
         """The address of `kind`, or "" when the row has none."""
@@ -132,7 +136,8 @@ class ImportSummary:
     contacts_removed: int = 0
     households_without_channel: int = 0  # among the imported households
     contacts_not_restored: int = 0  # the file's contacts their residents removed: not added back
-    # consent (同意) left as recorded: the file had no consent column (households already in the store)
+    # consent (同意) left as recorded: households already in the store whose row states none (an empty cell,
+    # or no consent column)
     consent_kept: int = 0
     # (recorded, the file's, households) for each way consent changed, e.g. ("no", "yes", 1)
     consent_changes: tuple[tuple[str, str, int], ...] = ()

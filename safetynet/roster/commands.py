@@ -168,24 +168,27 @@ def _refuse_look_alikes(found: Sequence[NewAssociation], yes: bool) -> bool:
     return True
 
 
-def import_detail(s: ImportSummary, households: int, replace: bool) -> str:
+def import_detail(s: ImportSummary, households: int, replace: bool, consent_column: bool = True) -> str:
     """The import's audit detail: counts only, never a name, an address or a phone."""
     parts = [f"{households} households: {s.households_added} added, {s.households_updated} updated,"
              f" {s.households_unchanged} unchanged, {s.households_removed} removed" + (" (--replace)" if replace else ""),
              f"contacts: {s.contacts_added} added, {s.contacts_removed} removed,"
              f" {s.contacts_not_restored} removed by residents not added back"]
     if s.consent_kept:
-        parts.append(f"no consent column: {s.consent_kept} kept as recorded")
+        why = "empty consent cells" if consent_column else "no consent column"
+        parts.append(f"{why}: {s.consent_kept} kept as recorded")
     if s.consent_changes:
         parts.append("consent: " + ", ".join(f"{a}→{b} {n}" for a, b, n in s.consent_changes))
     return "; ".join(parts)
 
 
-def import_audit(at: float, s: ImportSummary, households: int, replace: bool) -> list[AuditEntry]:
+def import_audit(at: float, s: ImportSummary, households: int, replace: bool,
+                 consent_column: bool = True) -> list[AuditEntry]:
     """The import's audit entries (DESIGN §9): one with its counts, and one a household whose consent it
     changed, naming the household by id (QA, privacy walk: a records officer could not tell who changed
     a consent, or when)."""
-    entry = cli_audit_entry(at, AuditAction.IMPORT, "roster", detail=import_detail(s, households, replace))
+    entry = cli_audit_entry(at, AuditAction.IMPORT, "roster", detail=import_detail(s, households, replace,
+                                                                                       consent_column))
     return [entry, *(dataclasses.replace(entry, action=str(AuditAction.CONSENT), what="import", household_id=h,
                                          association_id=a, detail=f"{before}→{after}")
                      for h, a, before, after in s.consent_changed)]
@@ -201,7 +204,7 @@ async def _import(cfg: Config, records: Sequence[HouseholdRecord], replace: bool
         summary = await store.roster.import_households(records, replace=replace, consent_stated=consent_stated)
         done.append(summary)
         try:
-            await store.audit.append(import_audit(store.clock.now(), summary, len(records), replace))
+            await store.audit.append(import_audit(store.clock.now(), summary, len(records), replace, consent_stated))
         except StoreError as e:
             print_error(say("cli.roster.import_unaudited", error=e))
     return summary
@@ -224,7 +227,7 @@ def _confirm_removal(cfg: Config, records: Sequence[HouseholdRecord], yes: bool)
     return False
 
 
-def print_import_summary(path: str, s: ImportSummary) -> None:
+def print_import_summary(path: str, s: ImportSummary, consent_column: bool = True) -> None:
     print(say("cli.roster.imported", path=path, districts=_districts(s.districts),
               associations=_associations(s.associations)))
     print("  " + say("cli.roster.imported_households", added=s.households_added, updated=s.households_updated,
@@ -235,7 +238,9 @@ def print_import_summary(path: str, s: ImportSummary) -> None:
         print("  " + say("cli.roster.imported_not_restored", count=s.contacts_not_restored))
     print("  " + say("cli.roster.imported_no_channel", count=s.households_without_channel))
     if s.consent_kept:
-        print("  " + say("cli.roster.imported_consent_kept", count=s.consent_kept))
+        # rows that state no consent: the file has no such column, or (row by row) an empty cell
+        key = "cli.roster.imported_consent_kept" if not consent_column else "cli.roster.imported_consent_kept_empty"
+        print("  " + say(key, count=s.consent_kept))
     if s.consent_changes:
         # each way named: a 不同意 turned 同意 is a household's details reaching its heads (QA: "69 updated")
         ways = say("cli.list_separator").join(
@@ -253,8 +258,9 @@ def import_(cfg: Config, args: argparse.Namespace) -> int:
     store lets it finish (`import_households`). Once it is written, the summary is printed whatever comes
     after."""
     done: list[ImportSummary] = []
+    columns: list[bool] = []  # whether the file has a consent column, once read
     try:
-        outcome = _checked_import(cfg, args, done)
+        outcome = _checked_import(cfg, args, done, columns)
     except KeyboardInterrupt:
         if not done:
             print(say("cli.roster.import_stopped"), file=sys.stderr)
@@ -272,7 +278,7 @@ def import_(cfg: Config, args: argparse.Namespace) -> int:
     if isinstance(outcome, int):
         return outcome
     summary, found = outcome
-    print_import_summary(args.file, summary)
+    print_import_summary(args.file, summary, all(columns))
     if found is None:
         # a first import: every association is new, and a city's thousand would bury the summary one a
         # line; one line says what is still to do for all of them (QA: nothing said it)
@@ -282,13 +288,15 @@ def import_(cfg: Config, args: argparse.Namespace) -> int:
     return OK
 
 
-def _checked_import(cfg: Config, args: argparse.Namespace, done: list[ImportSummary]) -> int | tuple[
-        ImportSummary, list[NewAssociation] | None]:
+def _checked_import(cfg: Config, args: argparse.Namespace, done: list[ImportSummary],
+                    columns: list[bool]) -> int | tuple[ImportSummary, list[NewAssociation] | None]:
     """The file read, checked against the city and imported: its summary and new associations (None on
-    a first import: every one is new), or the exit code of a refusal (said)."""
+    a first import: every one is new), or the exit code of a refusal (said). Whether the file has a
+    consent column goes in `columns`."""
     result = _read(args.file, cfg)
     if result is None:
         return USAGE
+    columns.append(result.consent_column)
     if not result.ok:
         return DATA_ERROR
     replace, yes = bool(getattr(args, "replace", False)), bool(getattr(args, "yes", False))

@@ -17,8 +17,10 @@ not vulnerable, Japanese, no phone). The contact columns (phone/携帯電話, la
 telegram/テレグラム…) are the channels' own: each channel's spec declares its column, its
 kind of contact and how a cell is read and written.
 
-A file without the consent (同意) column states nobody's consent: the import keeps what the roster
-records for households it has (a withdrawn consent stays withdrawn), and says so (`consent_column`).
+A file without the consent (同意) column states nobody's consent, and an empty 同意 cell states its
+household's no more: the import keeps what the roster records for households it has (a withdrawn
+consent stays withdrawn); the record carries the default (`consent_stated` False) for a new one. The
+check and the import say so (`consent_column`, and a count of the 要配慮 rows left empty).
 
 Every row has a cell for each column the header names, empty or not, as spreadsheets write them: a
 row with fewer cells is refused (its missing cells, read as empty, would wipe what the city has for
@@ -296,7 +298,7 @@ class _RowReader:
         self.result = result
         self.width = header.width
         self.seen_keys: dict[tuple[str, str], int] = {}
-        self.unstated_vulnerable = 0  # 要配慮 rows with no consent: read as 不同意
+        self.unstated_vulnerable = 0  # 要配慮 rows with an empty 同意 cell: 不同意 if new to the roster
         self.district_of: dict[str, tuple[str, int]] = {}
         shown = header.shown
         parsers: dict[str, Callable[[str], Any]] = {
@@ -368,8 +370,11 @@ class _RowReader:
             ok = self._cross_row(row, values) and ok
         if ok:
             if not values.get("consent"):
+                # an empty cell states nothing, as a missing column: the default is for a household new to
+                # the roster (QA, privacy: a clerk's blank undid a recorded withdrawal)
                 vulnerable = bool(values.get("vulnerable"))
                 values["consent"] = str(default_consent(vulnerable))
+                values["consent_stated"] = False
                 # counted for an empty cell; a file without the column is said once (no_consent_column)
                 self.unstated_vulnerable += vulnerable and "consent" in self.h.index
             contacts = []
@@ -551,7 +556,7 @@ def _untranslated(records: Sequence[HouseholdRecord]) -> list[RosterIssue]:
 
 
 def _consent_warning(n: int) -> RosterIssue:
-    return _issue("roster.warning.consent_one" if n == 1 else "roster.warning.consent", count=n)
+    return _issue("roster.warning.consent_empty_one" if n == 1 else "roster.warning.consent_empty", count=n)
 
 
 def parse_bytes(data: bytes, default_language: str = "ja") -> ParseResult:
@@ -582,6 +587,8 @@ def record_cells(r: HouseholdRecord, language: str = "ja") -> list[str]:
     back gives the same record."""
     yes, no = ("○", "") if language == "ja" else ("yes", "no")
     consent = CONSENT_WORDS_JA.get(r.consent, r.consent) if language == "ja" else r.consent
+    if not r.consent_stated:
+        consent = ""  # stated by nobody: an empty cell, which reads back the same
     contacts = [c.contact.format(a) if c.contact and (a := r.contact(c.contact.kind)) else ""
                 for c in COLUMNS if c.contact is not None]
     return [

@@ -100,9 +100,10 @@ class RosterRepo(Protocol):
         """Upserts households by (association, household key), all or nothing. A household's roster
         contacts become the file's; enrolment contacts stay. With `replace`, households of the file's
         associations that the file does not list are removed (their contacts and codes go). A contact its
-        resident removed (`remove_contact`) is not added back (`contacts_not_restored`). Without
-        `consent_stated` (a file with no consent column), households already in the store keep their
-        recorded consent; new ones take the records'. Raises ValueError, writing nothing, if an
+        resident removed (`remove_contact`) is not added back (`contacts_not_restored`). A row that states
+        no consent (a record's `consent_stated` False: an empty cell; `consent_stated` False: a file with
+        no consent column) leaves a household already in the store its recorded consent; a new one (or
+        one back on the roster) takes the record's, the default. Raises ValueError, writing nothing, if an
         association is in two districts or a key repeats."""
         ...
 

@@ -76,6 +76,35 @@ async def test_a_file_without_consent_keeps_the_consent_recorded_and_changes_are
                                                   (ids["U-1"], places[UME], "ordinance", "no")]))
 
 
+async def test_an_empty_consent_cell_keeps_the_consent_recorded_row_by_row(store_factory: StoreFactory) -> None:
+    """Review (privacy officer): a household recorded 不同意 whose row came back with an empty 同意 cell (a
+    clerk's blanks) became 同意 again, its details reaching its heads without its consent. An empty cell
+    states nothing, as a missing column: a household in the roster keeps its consent; a new one takes the
+    default; a cell that says so changes it, in the same file."""
+    async with store_factory() as store:
+        recorded = {"S-1": "no", "S-2": "no", "U-1": "ordinance"}
+        ids = await seed(store, [dataclasses.replace(r, consent=recorded.get(r.household_key, "yes")) for r in city()])
+        places = await association_ids(store)
+
+        def empty(r: HouseholdRecord) -> HouseholdRecord:  # as the reader gives an empty cell: the default
+            return dataclasses.replace(r, consent="no" if r.vulnerable else "yes", consent_stated=False)
+
+        rows = {r.household_key: r for r in city()}  # the others state yes
+        rows["S-1"] = dataclasses.replace(rows["S-1"], consent="yes")  # stated: changes it
+        rows["S-2"], rows["U-1"] = empty(rows["S-2"]), empty(rows["U-1"])
+        new = [empty(dataclasses.replace(rows[k], household_key=n, contacts=())) for k, n in (("S-1", "S-5"), ("S-2", "S-6"))]
+        s = await store.roster.import_households([*rows.values(), *new])
+        consent = {r.household_key: r.consent for r in await store.roster.export_records(KINDS)}
+        assert consent == {"S-1": "yes", "S-2": "no", "S-3": "yes", "S-4": "yes", "S-5": "no", "S-6": "yes",
+                           "U-1": "ordinance", "U-2": "yes", "M-1": "yes"}
+        assert (s.consent_kept, s.consent_changes, s.households_updated, s.households_added) == (
+            2, (("no", "yes", 1),), 1, 2)
+        assert s.consent_changed == ((ids["S-1"], places[SAKURA], "no", "yes"),)
+        # the same file again changes nothing
+        again = await store.roster.import_households([*rows.values(), *new])
+        assert (again.consent_kept, again.consent_changes, again.households_updated) == (4, (), 0)
+
+
 async def test_a_household_back_on_the_roster_takes_the_files_default_not_its_old_consent(
         store_factory: StoreFactory) -> None:
     """Review: a household `--replace` removed (kept: a campaign refers to it) and retention erased keeps a

@@ -24,6 +24,7 @@ EXPECTED = household(
     vulnerable=False,
     language="ja",
     phone="+819012345678",
+    consent_stated=False,  # the row's 同意 cell is empty
 )
 
 
@@ -84,7 +85,8 @@ def test_columns_may_come_in_any_order_and_optional_ones_may_be_missing() -> Non
     result = parse_bytes(csv_bytes(header, [["佐藤 一郎", "1", "東町会", "北地区"]]))
     assert result.ok
     assert result.records == [
-        HouseholdRecord(district="北地区", association="東町会", group="", household_key="1", name="佐藤 一郎")
+        HouseholdRecord(district="北地区", association="東町会", group="", household_key="1", name="佐藤 一郎",
+                        consent_stated=False)  # no 同意 column: it states no consent
     ]
 
 

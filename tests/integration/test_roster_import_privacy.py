@@ -117,6 +117,34 @@ def test_a_roster_without_the_consent_column_keeps_the_consent_recorded_and_says
     assert _consents(city)[(ASSOC, "1")] == "yes"
 
 
+def test_an_empty_consent_cell_keeps_the_consent_recorded_and_says_so(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review (privacy officer): household 1 withdrew (不同意); a clerk's spreadsheet with its 同意 cell blank
+    made it 同意 again, "1 updated", its name, address and phone back before its heads. An empty cell
+    states nothing: the household keeps its withdrawal, and the check and the import say so."""
+    rows = _rows()
+    rows[1][-1] = "不同意"
+    assert main([*city, "roster", "import", str(_write(tmp_path / "withdrawn.csv", rows))]) == 0
+    capsys.readouterr()
+    before = _consents(city)
+    rows[1][-1] = ""
+    rows[2][-1] = ""  # household 2, 要配慮 under the ordinance: kept too
+    blank = _write(tmp_path / "blank.csv", rows)
+    said = ("1 household marked vulnerable (要配慮) has an empty consent (同意) cell: new to the roster, it is read"
+            " as no (不同意), so heads and deputies see its name, address and phone only during a real event; already"
+            " in the roster, it keeps the consent recorded for it.")
+    assert rows[2][7] == "○" and rows[1][7] == ""
+    assert main([*city, "roster", "check", str(blank)]) == 0
+    assert said in capsys.readouterr().err
+    assert main([*city, "roster", "import", str(blank)]) == 0
+    out, err = capsys.readouterr()
+    assert said in err
+    assert "the 2 households already in the roster whose consent (同意) cell is empty keep the consent recorded" in out
+    assert "0 updated" in out and "consent changed" not in out
+    assert _consents(city) == before and before[(ASSOC, "1")] == "no" and before[(ASSOC, "2")] == "ordinance"
+    assert _audit(city)[-1].detail.endswith("; empty consent cells: 2 kept as recorded")
+
+
 async def test_a_contact_the_resident_removed_is_not_added_back_by_the_next_import(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """QA (privacy walk): the resident pressed 削除, then 削除する, on /join/{code}; the page said 削除しました,

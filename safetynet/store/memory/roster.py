@@ -42,7 +42,7 @@ class MemoryRoster:
         a_ids = self._upsert_places(records)
         added = updated = removed = contacts_added = contacts_removed = 0
         changed: list[tuple[int, int, str, str]] = []
-        not_restored = 0
+        not_restored = kept = 0
         imported: list[int] = []
         wanted: dict[int, set[tuple[str, str]]] = {}
         for r in records:
@@ -50,8 +50,11 @@ class MemoryRoster:
             gid = self._group_id(aid, r.group) if r.group else None
             row = next((h for h in t.households.values()
                         if h.association_id == aid and h.household_key == r.household_key), None)
-            # no column: as recorded, but a household back on the roster takes the file's default, as a new one
-            consent = r.consent if consent_stated or row is None or row.removed_at is not None else row.consent
+            # a row stating none (no column, an empty cell): as recorded, but a household back on the roster
+            # takes the file's default, as a new one
+            keep = not (consent_stated and r.consent_stated) and row is not None and row.removed_at is None
+            consent = row.consent if keep and row is not None else r.consent
+            kept += keep
             if row is not None and row.consent != consent:
                 changed.append((row.id, aid, row.consent, consent))
             fields = (gid, r.name, r.address, r.members, r.vulnerable, r.language, r.notes, consent)
@@ -102,7 +105,7 @@ class MemoryRoster:
             contacts_removed=contacts_removed,
             households_without_channel=sum(1 for h in ids if not t.has_working_contact(h)),
             contacts_not_restored=not_restored,
-            consent_kept=0 if consent_stated else len(records) - added,
+            consent_kept=kept,
             consent_changes=consent_ways(changed), consent_changed=tuple(sorted(changed)),
         )
         log.info("roster_imported", households=len(records), added=added, updated=updated, removed=removed,

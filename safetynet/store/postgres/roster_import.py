@@ -18,7 +18,7 @@ _CREATE = (
         seq bigint PRIMARY KEY, association_id bigint NOT NULL, group_id bigint,
         household_key text COLLATE "C" NOT NULL, name text NOT NULL, address text NOT NULL,
         members bigint NOT NULL, vulnerable bigint NOT NULL, language text NOT NULL, notes text NOT NULL,
-        consent text NOT NULL, household_id bigint, changed boolean NOT NULL DEFAULT false
+        consent text NOT NULL, consent_stated bigint NOT NULL, household_id bigint, changed boolean NOT NULL DEFAULT false
     ) ON COMMIT DROP""",
     """CREATE TEMP TABLE import_wanted (seq bigint NOT NULL, kind text COLLATE "C" NOT NULL,
         address text COLLATE "C" NOT NULL) ON COMMIT DROP""",
@@ -26,7 +26,7 @@ _CREATE = (
         address text COLLATE "C" NOT NULL, PRIMARY KEY (household_id, kind, address)) ON COMMIT DROP""",
 )
 _ROW_COLUMNS = ("seq", "association_id", "group_id", "household_key", "name", "address", "members",
-                "vulnerable", "language", "notes", "consent")
+                "vulnerable", "language", "notes", "consent", "consent_stated")
 
 _MATCH_EXISTING = """
 UPDATE import_rows SET household_id = h.id,
@@ -73,16 +73,17 @@ async def import_records(conn: PgConn, records: Sequence[HouseholdRecord], now: 
     a_ids, g_ids = await portable.upsert_places(conn, records)  # type: ignore[arg-type]
     for sql in _CREATE:
         await raw.execute(sql)
-    await raw.copy_records_to_table("import_rows", records=list(portable._rows(records, a_ids, g_ids)),
+    await raw.copy_records_to_table("import_rows", records=list(portable._rows(records, a_ids, g_ids, consent_stated)),
                                     columns=_ROW_COLUMNS)
     await raw.copy_records_to_table("import_wanted", records=list(portable._wanted(records)),
                                     columns=("seq", "kind", "address"))
     await raw.execute("ANALYZE import_rows")  # a temporary table has no statistics until asked
-    if not consent_stated:
+    if portable.any_unstated(records, consent_stated):
         await raw.execute(portable.KEEP_CONSENT)
     await raw.execute(_MATCH_EXISTING)
     total = int(await raw.fetchval("SELECT count(*) FROM import_rows"))
     added = int(await raw.fetchval("SELECT count(*) FROM import_rows WHERE household_id IS NULL"))
+    kept = int(await raw.fetchval(portable.CONSENT_KEPT))
     consent_changed = tuple((int(h), int(a), str(b), str(c)) for h, a, b, c in await raw.fetch(portable.CONSENT_CHANGES))
     updated = _count(await raw.execute(_UPDATE_CHANGED, now))
     await raw.execute(_INSERT_NEW, now)
@@ -103,7 +104,7 @@ async def import_records(conn: PgConn, records: Sequence[HouseholdRecord], now: 
         " (SELECT 1 FROM contacts c WHERE c.household_id = r.household_id AND c.state = 'working')"))
     return ImportCounts(added=added, updated=updated, unchanged=total - added - updated, removed=removed,
                         contacts=contacts, contacts_added=contacts_added, contacts_removed=contacts_removed,
-                        without_channel=without, contacts_not_restored=not_restored, consent_kept=0 if consent_stated else total - added,
+                        without_channel=without, contacts_not_restored=not_restored, consent_kept=kept,
                         consent_changed=consent_changed)
 
 

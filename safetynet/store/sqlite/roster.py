@@ -84,8 +84,9 @@ class RosterStore:
 
         Roster contacts of each household are replaced by the file's; enrolment contacts stay.
         With `replace`, households of the file's associations that the file does not list are
-        removed (associations absent from the file are not touched). Without `consent_stated` (the
-        file has no consent column), households already here keep their recorded consent. Raises ValueError, writing
+        removed (associations absent from the file are not touched). A row that states no consent (a
+        record's `consent_stated` False: an empty cell; or `consent_stated` False: the file has no consent
+        column) leaves a household already here its recorded consent. Raises ValueError, writing
         nothing, if an association is in two districts or a household key repeats. Cancelled before
         its COMMIT, nothing is written; once the COMMIT has begun, it is written and the summary
         returned (`roster_import.whole_once_committing`).
@@ -98,7 +99,7 @@ class RosterStore:
                 cache = await roster_import.swap_cache_size(conn, roster_import.IMPORT_CACHE_SIZE)
                 try:
                     await roster_import.load_rows(conn, records, consent_stated)
-                    counts = await roster_import.write_households(conn, now, replace, consent_stated)
+                    counts = await roster_import.write_households(conn, now, replace)
                     await roster_import.drop_temp_tables(conn)
                 finally:
                     await roster_import.swap_cache_size(conn, cache)

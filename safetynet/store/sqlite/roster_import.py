@@ -30,6 +30,7 @@ CREATE TEMP TABLE import_rows (
     language       TEXT NOT NULL,
     notes          TEXT NOT NULL,
     consent        TEXT NOT NULL,
+    consent_stated INTEGER NOT NULL,
     household_id   INTEGER,
     changed        INTEGER NOT NULL DEFAULT 0
 )"""
@@ -59,15 +60,21 @@ UPDATE import_rows SET household_id = h.id,
                OR h.removed_at IS NOT NULL)
 FROM households h
 WHERE h.association_id = import_rows.association_id AND h.household_key = import_rows.household_key"""
-# A file without a consent column states no consent: a household already in the store keeps the one
-# recorded (a withdrawal, an ordinance), read into its row before the comparison (QA, privacy walk:
-# the column dropped turned a withdrawn consent back to 同意 and every 条例 household to 不同意).
+# A row that states no consent (a file without the column, or an empty cell: a clerk's blank) leaves a
+# household already in the store with the one recorded (a withdrawal, an ordinance), read into its row
+# before the comparison (QA, privacy walk: the column dropped turned a withdrawn consent back to 同意 and
+# every 条例 household to 不同意; review: so did an empty cell, row by row).
 # (a household that left the roster and comes back takes the file's default, as a new one: its recorded
 # consent may be retention's placeholder 'no' of an erased row — review)
 KEEP_CONSENT = """
 UPDATE import_rows SET consent = h.consent FROM households h
-WHERE h.association_id = import_rows.association_id AND h.household_key = import_rows.household_key
+WHERE import_rows.consent_stated = 0
+AND h.association_id = import_rows.association_id AND h.household_key = import_rows.household_key
 AND h.removed_at IS NULL"""
+# The rows that stated no consent and kept the one recorded (run once the rows are matched).
+CONSENT_KEPT = """
+SELECT count(*) FROM import_rows r JOIN households h ON h.id = r.household_id
+WHERE r.consent_stated = 0 AND h.removed_at IS NULL"""
 # The households whose consent the import changes: (household, association, recorded, the file's), for
 # the summary's count of each way and an audit entry each (who changed a household's consent, and when).
 CONSENT_CHANGES = """
@@ -199,14 +206,20 @@ async def upsert_places(
 
 
 def _rows(
-    records: Sequence[HouseholdRecord], a_ids: dict[str, int], g_ids: dict[tuple[int, str], int]
+    records: Sequence[HouseholdRecord], a_ids: dict[str, int], g_ids: dict[tuple[int, str], int],
+    consent_stated: bool = True,
 ) -> Iterator[tuple[object, ...]]:
     for seq, r in enumerate(records, start=1):
         aid = a_ids[r.association]
         yield (
             seq, aid, g_ids.get((aid, r.group)) if r.group else None, r.household_key, r.name, r.address,
-            r.members, int(r.vulnerable), r.language, r.notes, r.consent,
+            r.members, int(r.vulnerable), r.language, r.notes, r.consent, int(consent_stated and r.consent_stated),
         )  # fmt: skip
+
+
+def any_unstated(records: Sequence[HouseholdRecord], consent_stated: bool) -> bool:
+    """Whether some row states no consent (the recorded one is then read in: KEEP_CONSENT)."""
+    return not consent_stated or any(not r.consent_stated for r in records)
 
 
 def _wanted(records: Sequence[HouseholdRecord]) -> Iterator[tuple[int, str, str]]:
@@ -248,26 +261,27 @@ async def drop_temp_tables(conn: Conn) -> None:
 
 async def load_rows(conn: Conn, records: Sequence[HouseholdRecord], consent_stated: bool = True) -> None:
     """Creates and fills `import_rows`, matched against the existing households (whose recorded consent
-    it takes unless `consent_stated`)."""
+    a row takes where it states none: `consent_stated` False for the whole file, or the record's)."""
     a_ids, g_ids = await upsert_places(conn, records)
     await drop_temp_tables(conn)
     await conn.execute(_CREATE_ROWS)
     await conn.executemany(
         "INSERT INTO import_rows (seq, association_id, group_id, household_key, name, address, members,"
-        " vulnerable, language, notes, consent) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        _rows(records, a_ids, g_ids),
+        " vulnerable, language, notes, consent, consent_stated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        _rows(records, a_ids, g_ids, consent_stated),
     )
     await conn.execute(_CREATE_WANTED)
     await conn.executemany("INSERT INTO import_wanted (seq, kind, address) VALUES (?,?,?)", _wanted(records))
-    if not consent_stated:
+    if any_unstated(records, consent_stated):
         await conn.execute(KEEP_CONSENT)
     await conn.execute(_MATCH_EXISTING)
 
 
-async def write_households(conn: Conn, now: float, replace: bool, consent_stated: bool = True) -> ImportCounts:
+async def write_households(conn: Conn, now: float, replace: bool) -> ImportCounts:
     """Upserts `import_rows` into the roster; with `replace`, removes the households missing from it."""
     total = await _scalar(conn, "SELECT count(*) FROM import_rows")
     added = await _scalar(conn, "SELECT count(*) FROM import_rows WHERE household_id IS NULL")
+    kept = await _scalar(conn, CONSENT_KEPT)
     async with conn.execute(CONSENT_CHANGES) as cur:
         consent_changed = tuple((int(h), int(a), str(b), str(c)) for h, a, b, c in await cur.fetchall())
     updated = await _changes(conn, _UPDATE_CHANGED, (now,))
@@ -299,7 +313,7 @@ async def write_households(conn: Conn, now: float, replace: bool, consent_stated
         contacts_removed=contacts_removed,
         without_channel=without,
         contacts_not_restored=not_restored,
-        consent_kept=0 if consent_stated else total - added,
+        consent_kept=kept,
         consent_changed=consent_changed,
     )
 
