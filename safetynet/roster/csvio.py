@@ -375,7 +375,7 @@ class _RowReader:
                 vulnerable = bool(values.get("vulnerable"))
                 values["consent"] = str(default_consent(vulnerable))
                 values["consent_stated"] = False
-                # counted for an empty cell; a file without the column is said once (no_consent_column)
+                # counted for an empty cell; a file without the column is said once (no_consent_column_stated)
                 self.unstated_vulnerable += vulnerable and "consent" in self.h.index
             contacts = []
             for c in self.contact_columns:
@@ -468,7 +468,7 @@ def _parse_text(text: IO[str], result: ParseResult, default_language: str) -> No
     result.district_column = header.shown["district"]
     result.consent_column = "consent" in header.index
     if not result.consent_column and not result.errors:
-        result.warnings.append(_issue("roster.warning.no_consent_column"))
+        result.warnings.append(_issue("roster.warning.no_consent_column_stated"))
     if rows.unstated_vulnerable and not result.errors:
         result.warnings.append(_consent_warning(rows.unstated_vulnerable))
     if not result.errors:

@@ -104,8 +104,8 @@ def test_vulnerable_households_without_a_consent_are_counted_in_a_warning() -> N
             row(household="3", vulnerable="1"), row(household="4")]
     result = parse_bytes(csv_bytes(EN, rows))
     assert [r.consent for r in result.records] == ["no", "yes", "no", "yes"]
-    assert any(str(w).startswith("2 households marked vulnerable (要配慮) have an empty consent (同意) cell: those new"
-                                 " to the roster are read as no") for w in result.warnings)
+    assert any(str(w).startswith("2 households marked vulnerable (要配慮) have an empty consent (同意) cell: each is"
+                                 " read as no (不同意)") for w in result.warnings)
     # an empty cell states nothing (the import keeps a consent recorded); a cell that says so, something
     assert [r.consent_stated for r in result.records] == [False, True, False, False]
     assert not parse_bytes(csv_bytes(EN, [row()])).warnings

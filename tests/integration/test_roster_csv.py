@@ -553,7 +553,7 @@ def test_country_codes_read_as_their_language_and_untranslated_languages_are_sai
     assert result.errors == []
     assert [r.language for r in result.records] == ["vi", "zh", "ko", "th", "th"]
     no_consent, warning = result.warnings  # no 同意 column: said first
-    assert no_consent.key == "roster.warning.no_consent_column" and not result.consent_column
+    assert no_consent.key == "roster.warning.no_consent_column_stated" and not result.consent_column
     assert warning.text("ja") == "言語「th」の文面はありません（2 世帯）。これらの世帯には、やさしい日本語で届きます。"
 
 

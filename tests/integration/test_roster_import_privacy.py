@@ -100,7 +100,8 @@ def test_a_roster_without_the_consent_column_keeps_the_consent_recorded_and_says
 
     dropped = _write(tmp_path / "no-consent.csv", [r[:-1] for r in rows])
     assert main([*city, "roster", "check", str(dropped)]) == 0
-    said = "the file has no consent (同意) column: households already in the roster keep the consent recorded"
+    said = ("the file has no consent (同意) column: households already in the roster keep a consent an earlier file"
+            " stated for them")
     assert said in capsys.readouterr().err
     assert main([*city, "roster", "import", str(dropped)]) == 0
     out, err = capsys.readouterr()
@@ -130,9 +131,9 @@ def test_an_empty_consent_cell_keeps_the_consent_recorded_and_says_so(
     rows[1][-1] = ""
     rows[2][-1] = ""  # household 2, 要配慮 under the ordinance: kept too
     blank = _write(tmp_path / "blank.csv", rows)
-    said = ("1 household marked vulnerable (要配慮) has an empty consent (同意) cell: new to the roster, it is read"
-            " as no (不同意), so heads and deputies see its name, address and phone only during a real event; already"
-            " in the roster, it keeps the consent recorded for it.")
+    said = ("1 household marked vulnerable (要配慮) has an empty consent (同意) cell: it is read as no (不同意), so"
+            " heads and deputies see its name, address and phone only during a real event, unless an earlier file"
+            " stated its consent, which it keeps.")
     assert rows[2][7] == "○" and rows[1][7] == ""
     assert main([*city, "roster", "check", str(blank)]) == 0
     assert said in capsys.readouterr().err
@@ -143,6 +144,30 @@ def test_an_empty_consent_cell_keeps_the_consent_recorded_and_says_so(
     assert "0 updated" in out and "consent changed" not in out
     assert _consents(city) == before and before[(ASSOC, "1")] == "no" and before[(ASSOC, "2")] == "ordinance"
     assert _audit(city)[-1].detail.endswith("; empty consent cells: 2 kept as recorded")
+
+
+def test_a_household_newly_marked_vulnerable_loses_a_defaulted_consent_not_a_stated_one(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review (privacy officer): a new ordinary household imported with an empty 同意 cell got 同意 by default,
+    and kept it when a later file marked it 要配慮 with the cell still empty. Now it is 不同意, said as a change
+    and audited; household 1, whose cell said 同意, keeps it when marked 要配慮 with its cell emptied."""
+    rows = _rows()
+    assert rows[1][7] == "" and rows[1][-1] == "同意"
+    new = [*rows[1][:3], "9001", "新井 健", *rows[1][5:-1], ""]
+    new[9:14] = ["", "", "", "", ""]  # no contacts: another household's phone is not its own
+    assert main([*city, "roster", "import", str(_write(tmp_path / "new.csv", [*rows, new]))]) == 0
+    capsys.readouterr()
+    assert _consents(city)[(ASSOC, "9001")] == "yes"
+    new[7] = rows[1][7] = "○"
+    rows[1][-1] = ""
+    assert main([*city, "roster", "import", str(_write(tmp_path / "marked.csv", [*rows, new]))]) == 0
+    out = capsys.readouterr().out
+    assert "consent changed: yes (同意) → no (不同意) 1" in out and "2 updated" in out
+    consents = _consents(city)
+    assert (consents[(ASSOC, "9001")], consents[(ASSOC, "1")]) == ("no", "yes")
+    changed = _audit(city)[-1]
+    assert (changed.action, changed.detail) == ("consent", "yes→no")
+    assert _household_of(city, changed.household_id) == (ASSOC, "9001")
 
 
 async def test_a_contact_the_resident_removed_is_not_added_back_by_the_next_import(

@@ -104,16 +104,15 @@ def test_the_consent_warning_of_import_in_each_language(
     terminal_locale(monkeypatch, "ja_JP.UTF-8")
     assert _roster(tmp_path, "import", str(data)) == 0
     assert capsys.readouterr().err == (
-        "注意: 要配慮の世帯 1 件は同意欄が空欄です。名簿に新しく加わる世帯なら不同意として取り込み、その氏名・住所・"
-        "電話番号は実災害のときだけ町会長・副会長に表示されます。登録済みの世帯なら、同意は記録どおりのまま変えません。"
+        "注意: 要配慮の世帯 1 件は同意欄が空欄です。以前の名簿で同意を記入した世帯ならその同意のまま変えず、そうでなければ"
+        "不同意として取り込みます（不同意の世帯の氏名・住所・電話番号は、実災害のときだけ町会長・副会長に表示されます）。"
         "同意を得ている場合は「同意」、条例で提供できる場合は「条例」と書いてください\n")
     terminal_locale(monkeypatch, "en_US.UTF-8")
     assert _roster(tmp_path, "import", str(data)) == 0
     assert capsys.readouterr().err == (
-        "warning: 1 household marked vulnerable (要配慮) has an empty consent (同意) cell: new to the roster, it is "
-        "read as no (不同意), so heads and deputies see its name, address and phone only during a real event; already "
-        "in the roster, it keeps the consent recorded for it. Write yes (同意) or ordinance (条例) where the city has "
-        "one\n")
+        "warning: 1 household marked vulnerable (要配慮) has an empty consent (同意) cell: it is read as no (不同意), so "
+        "heads and deputies see its name, address and phone only during a real event, unless an earlier file stated "
+        "its consent, which it keeps. Write yes (同意) or ordinance (条例) where the city has one\n")
 
 
 def test_the_export_names_a_cell_it_cannot_write_in_japanese(

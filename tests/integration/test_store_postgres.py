@@ -443,3 +443,30 @@ async def test_a_transaction_whose_connection_is_ended_raises_connection_lost_an
         assert ended and not lost.value.while_committing and not store.healthy
         await store.auth.add_staff("y", "Y", Role.CITY_ADMIN, "city", None)  # the pool opened another
         assert store.healthy and await store.auth.count_city_admins() == 1
+
+
+async def test_a_consent_recorded_before_0120_is_stated_but_an_ordinary_households_yes() -> None:
+    """0120 on PostgreSQL, as on SQLite (test_trust_migrations): before it nobody can tell a stated consent
+    from a defaulted one, so an ordinary household's 同意 is taken for a default, every other for stated."""
+    from safetynet.store.postgres import db as pg_db
+
+    async with pg_schema() as url:
+        db = await pg_db.PgDatabase.open(url, min_size=1, max_size=1, migrate=False)
+        try:
+            await db.migrate([m for m in pg_db._migrations() if m[0] < 120])
+            async with db.pool.acquire() as con:
+                await con.execute(
+                    "INSERT INTO districts (name) VALUES ('北');"
+                    "INSERT INTO associations (district_id, name) SELECT id, '桜町' FROM districts;"
+                    "INSERT INTO households (association_id, household_key, name, vulnerable, consent, created_at,"
+                    " updated_at) SELECT a.id, k, 'n', v, c, 0, 0 FROM associations a, (VALUES ('k1', 0, 'yes'),"
+                    " ('k2', 0, 'no'), ('k3', 0, 'ordinance'), ('k4', 1, 'yes'), ('k5', 1, 'no'), ('k6', 1, 'ordinance'))"
+                    " AS t (k, v, c)")
+            await db.migrate()
+            async with db.pool.acquire() as con:
+                got = await con.fetch("SELECT household_key, consent_stated FROM households ORDER BY household_key")
+                assert [tuple(r) for r in got] == [("k1", 0), ("k2", 1), ("k3", 1), ("k4", 1), ("k5", 1), ("k6", 1)]
+                with pytest.raises(asyncpg.CheckViolationError):
+                    await con.execute("UPDATE households SET consent_stated = 2")
+        finally:
+            await db.close()

@@ -70,3 +70,24 @@ async def test_a_rebuild_that_would_leave_a_dangling_reference_is_rolled_back(tm
             assert (await cur.fetchone()) == (max(m[0] for m in _migrations()),)
         async with conn.execute("PRAGMA foreign_keys") as cur:
             assert (await cur.fetchone()) == (1,)
+
+
+async def test_a_consent_recorded_before_0120_is_stated_but_an_ordinary_households_yes(tmp_path: Path) -> None:
+    """0120 records whether a consent was stated by a cell or defaulted by an empty one. Before it nobody
+    can tell: an ordinary household's 同意 is taken for a default (marked 要配慮 later with no consent stated,
+    it becomes 不同意, the safe side); every other consent is kept as stated."""
+    async with aiosqlite.connect(tmp_path / "old.db", isolation_level=None) as conn:
+        await conn.execute("PRAGMA foreign_keys=ON")
+        await _migrate(conn, [m for m in _migrations() if m[0] < 120])
+        await conn.executescript(
+            "INSERT INTO districts (name) VALUES ('北');"
+            "INSERT INTO associations (district_id, name) VALUES (1, '桜町');"
+            "INSERT INTO households (association_id, household_key, name, vulnerable, consent, created_at, updated_at)"
+            " VALUES (1, 'k1', 'n', 0, 'yes', 0, 0), (1, 'k2', 'n', 0, 'no', 0, 0), (1, 'k3', 'n', 0, 'ordinance', 0, 0),"
+            " (1, 'k4', 'n', 1, 'yes', 0, 0), (1, 'k5', 'n', 1, 'no', 0, 0), (1, 'k6', 'n', 1, 'ordinance', 0, 0);"
+        )
+        await _migrate(conn, _migrations())
+        async with conn.execute("SELECT household_key, consent_stated FROM households ORDER BY id") as cur:
+            assert list(await cur.fetchall()) == [("k1", 0), ("k2", 1), ("k3", 1), ("k4", 1), ("k5", 1), ("k6", 1)]
+        with pytest.raises(sqlite3.IntegrityError):
+            await conn.execute("UPDATE households SET consent_stated = 2")

@@ -50,25 +50,29 @@ class MemoryRoster:
             gid = self._group_id(aid, r.group) if r.group else None
             row = next((h for h in t.households.values()
                         if h.association_id == aid and h.household_key == r.household_key), None)
-            # a row stating none (no column, an empty cell): as recorded, but a household back on the roster
-            # takes the file's default, as a new one
-            keep = not (consent_stated and r.consent_stated) and row is not None and row.removed_at is None
+            # a row stating none (no column, an empty cell): a consent a cell stated is kept; a default follows
+            # the row's (its 要配慮 mark), as does a household back on the roster, as a new one
+            stated = consent_stated and r.consent_stated
+            current = row is not None and row.removed_at is None
+            keep = not stated and current and row is not None and row.consent_stated
             consent = row.consent if keep and row is not None else r.consent
-            kept += keep
+            kept += not stated and current and row is not None and row.consent == consent
             if row is not None and row.consent != consent:
                 changed.append((row.id, aid, row.consent, consent))
             fields = (gid, r.name, r.address, r.members, r.vulnerable, r.language, r.notes, consent)
             if row is None:
                 row = HouseholdRow(t.next_id("households"), aid, gid, r.household_key, r.name, r.address, r.members,
-                                   r.vulnerable, r.language, r.notes, now, now, consent=r.consent)
+                                   r.vulnerable, r.language, r.notes, now, now, consent=r.consent, consent_stated=stated)
                 t.households[row.id] = row
                 added += 1
             elif (row.group_id, row.name, row.address, row.members, row.vulnerable, row.language,
                   row.notes, row.consent) != fields or row.removed_at is not None:
                 (row.group_id, row.name, row.address, row.members, row.vulnerable, row.language,
                  row.notes, row.consent) = fields
-                row.removed_at, row.updated_at = None, now
+                row.removed_at, row.updated_at, row.consent_stated = None, now, stated or keep
                 updated += 1
+            elif stated:
+                row.consent_stated = True  # a cell now says what it had by default: no update counted
             imported.append(row.id)
             wanted[row.id] = {(k, a) for k, a in r.contacts if a}
         # as SQLite's set-based import does: households in id order, kinds alphabetically (the
@@ -185,7 +189,7 @@ class MemoryRoster:
             district=a.district if a else "", association=a.name if a else "", group=self.t.group_name(h.group_id),
             household_key=h.household_key, name=h.name, address=h.address, members=h.members,
             vulnerable=h.vulnerable, language=h.language, notes=h.notes, consent=h.consent,
-            contacts=tuple((k, found[k]) for k in kinds if k in found),
+            contacts=tuple((k, found[k]) for k in kinds if k in found), consent_stated=h.consent_stated,
         )
 
     async def export_records(self, kinds: Sequence[ContactKind]) -> list[HouseholdRecord]:

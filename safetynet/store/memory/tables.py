@@ -48,6 +48,7 @@ class HouseholdRow:
     updated_at: float
     removed_at: float | None = None
     consent: str = "yes"
+    consent_stated: bool = True  # by a roster cell; False: the default of an empty one (follows 要配慮)
 
 
 @dataclass

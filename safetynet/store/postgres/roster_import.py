@@ -18,7 +18,7 @@ _CREATE = (
         seq bigint PRIMARY KEY, association_id bigint NOT NULL, group_id bigint,
         household_key text COLLATE "C" NOT NULL, name text NOT NULL, address text NOT NULL,
         members bigint NOT NULL, vulnerable bigint NOT NULL, language text NOT NULL, notes text NOT NULL,
-        consent text NOT NULL, consent_stated bigint NOT NULL, household_id bigint, changed boolean NOT NULL DEFAULT false
+        consent text NOT NULL, consent_stated bigint NOT NULL, keep bigint NOT NULL DEFAULT 0, household_id bigint, changed boolean NOT NULL DEFAULT false
     ) ON COMMIT DROP""",
     """CREATE TEMP TABLE import_wanted (seq bigint NOT NULL, kind text COLLATE "C" NOT NULL,
         address text COLLATE "C" NOT NULL) ON COMMIT DROP""",
@@ -39,13 +39,14 @@ FROM households h
 WHERE h.association_id = import_rows.association_id AND h.household_key = import_rows.household_key"""
 _UPDATE_CHANGED = """
 UPDATE households SET group_id = r.group_id, name = r.name, address = r.address, members = r.members,
-    vulnerable = r.vulnerable, language = r.language, notes = r.notes, consent = r.consent, removed_at = NULL,
-    updated_at = $1
+    vulnerable = r.vulnerable, language = r.language, notes = r.notes, consent = r.consent,
+    consent_stated = r.consent_stated + r.keep, removed_at = NULL, updated_at = $1
 FROM import_rows r WHERE r.changed AND households.id = r.household_id"""
 _INSERT_NEW = """
 INSERT INTO households (association_id, group_id, household_key, name, address, members, vulnerable,
-                        language, notes, consent, created_at, updated_at)
-SELECT association_id, group_id, household_key, name, address, members, vulnerable, language, notes, consent, $1, $1
+                        language, notes, consent, consent_stated, created_at, updated_at)
+SELECT association_id, group_id, household_key, name, address, members, vulnerable, language, notes, consent,
+       consent_stated, $1, $1
 FROM import_rows WHERE household_id IS NULL ORDER BY seq"""
 # in key order, as SQLite's keyed temporary table gives them: a household's contacts get ids by kind
 _INSERT_CONTACTS = f"""
@@ -86,6 +87,7 @@ async def import_records(conn: PgConn, records: Sequence[HouseholdRecord], now: 
     kept = int(await raw.fetchval(portable.CONSENT_KEPT))
     consent_changed = tuple((int(h), int(a), str(b), str(c)) for h, a, b, c in await raw.fetch(portable.CONSENT_CHANGES))
     updated = _count(await raw.execute(_UPDATE_CHANGED, now))
+    await raw.execute(portable.MARK_STATED)
     await raw.execute(_INSERT_NEW, now)
     await raw.execute(portable._MATCH_NEW)
     await raw.execute("INSERT INTO import_contacts (household_id, kind, address)"

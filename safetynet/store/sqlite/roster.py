@@ -150,7 +150,7 @@ class RosterStore:
         last = 0
         while True:
             rows = await self.db.fetchall(
-                f"SELECT {_HOUSEHOLD_COLS} FROM {_HOUSEHOLD_FROM} WHERE {_ACTIVE} AND h.id > ?"
+                f"SELECT {_HOUSEHOLD_COLS}, h.consent_stated FROM {_HOUSEHOLD_FROM} WHERE {_ACTIVE} AND h.id > ?"
                 " ORDER BY h.id LIMIT ?",
                 (last, batch_size),
             )
@@ -448,4 +448,5 @@ def _record(row: Row, contacts: dict[str, str], kinds: Sequence[str]) -> Househo
         contacts=tuple((k, contacts[k]) for k in kinds if k in contacts),
         notes=row["notes"],
         consent=row["consent"],
+        consent_stated=bool(row["consent_stated"]),  # a default is written as the empty cell it came from
     )

@@ -31,6 +31,7 @@ CREATE TEMP TABLE import_rows (
     notes          TEXT NOT NULL,
     consent        TEXT NOT NULL,
     consent_stated INTEGER NOT NULL,
+    keep           INTEGER NOT NULL DEFAULT 0,
     household_id   INTEGER,
     changed        INTEGER NOT NULL DEFAULT 0
 )"""
@@ -50,7 +51,8 @@ CREATE TEMP TABLE import_wanted (
 )"""
 _TEMP_TABLES = ("import_rows", "import_wanted", "import_contacts", "import_gone")
 
-# A household is "changed" when any roster field differs, or it comes back after a removal.
+# A household is "changed" when any roster field differs, or it comes back after a removal. (Its consent
+# becoming stated by a cell that says what it had by default is no change the summary counts: MARK_STATED.)
 _MATCH_EXISTING = """
 UPDATE import_rows SET household_id = h.id,
     changed = (h.group_id IS NOT import_rows.group_id OR h.name <> import_rows.name
@@ -61,20 +63,27 @@ UPDATE import_rows SET household_id = h.id,
 FROM households h
 WHERE h.association_id = import_rows.association_id AND h.household_key = import_rows.household_key"""
 # A row that states no consent (a file without the column, or an empty cell: a clerk's blank) leaves a
-# household already in the store with the one recorded (a withdrawal, an ordinance), read into its row
-# before the comparison (QA, privacy walk: the column dropped turned a withdrawn consent back to 同意 and
-# every 条例 household to 不同意; review: so did an empty cell, row by row).
+# household already in the store with the consent a cell stated for it (a withdrawal, an ordinance), read
+# into its row before the comparison (QA, privacy walk: the column dropped turned a withdrawn consent back
+# to 同意 and every 条例 household to 不同意; review: so did an empty cell, row by row).
+# A consent that was a default is not kept: the row's default stands, so it follows the 要配慮 mark (review,
+# privacy officer: an ordinary household's defaulted 同意 stayed 同意 once a file marked it 要配慮).
 # (a household that left the roster and comes back takes the file's default, as a new one: its recorded
 # consent may be retention's placeholder 'no' of an erased row — review)
 KEEP_CONSENT = """
-UPDATE import_rows SET consent = h.consent FROM households h
+UPDATE import_rows SET consent = h.consent, keep = 1 FROM households h
 WHERE import_rows.consent_stated = 0
 AND h.association_id = import_rows.association_id AND h.household_key = import_rows.household_key
-AND h.removed_at IS NULL"""
-# The rows that stated no consent and kept the one recorded (run once the rows are matched).
+AND h.removed_at IS NULL AND h.consent_stated = 1"""
+# The rows that stated no consent and left the one recorded as it was (run once the rows are matched).
 CONSENT_KEPT = """
 SELECT count(*) FROM import_rows r JOIN households h ON h.id = r.household_id
-WHERE r.consent_stated = 0 AND h.removed_at IS NULL"""
+WHERE r.consent_stated = 0 AND h.removed_at IS NULL AND h.consent = r.consent"""
+# A consent a cell now states though the household had it by default: stated from now on (kept, should
+# it become 要配慮), but not counted as an update. (consent_stated + keep: a row kept a stated consent.)
+MARK_STATED = """
+UPDATE households SET consent_stated = 1 FROM import_rows r
+WHERE households.id = r.household_id AND r.consent_stated = 1 AND households.consent_stated = 0"""
 # The households whose consent the import changes: (household, association, recorded, the file's), for
 # the summary's count of each way and an audit entry each (who changed a household's consent, and when).
 CONSENT_CHANGES = """
@@ -82,13 +91,14 @@ SELECT r.household_id, r.association_id, h.consent, r.consent FROM import_rows r
 JOIN households h ON h.id = r.household_id WHERE h.consent <> r.consent ORDER BY r.household_id"""
 _UPDATE_CHANGED = """
 UPDATE households SET group_id = r.group_id, name = r.name, address = r.address, members = r.members,
-    vulnerable = r.vulnerable, language = r.language, notes = r.notes, consent = r.consent, removed_at = NULL,
-    updated_at = ?
+    vulnerable = r.vulnerable, language = r.language, notes = r.notes, consent = r.consent,
+    consent_stated = r.consent_stated + r.keep, removed_at = NULL, updated_at = ?
 FROM import_rows r WHERE r.changed = 1 AND households.id = r.household_id"""
 _INSERT_NEW = """
 INSERT INTO households (association_id, group_id, household_key, name, address, members, vulnerable,
-                        language, notes, consent, created_at, updated_at)
-SELECT association_id, group_id, household_key, name, address, members, vulnerable, language, notes, consent, ?, ?
+                        language, notes, consent, consent_stated, created_at, updated_at)
+SELECT association_id, group_id, household_key, name, address, members, vulnerable, language, notes, consent,
+       consent_stated, ?, ?
 FROM import_rows WHERE household_id IS NULL ORDER BY seq"""
 _MATCH_NEW = """
 UPDATE import_rows SET household_id = h.id FROM households h
@@ -285,6 +295,7 @@ async def write_households(conn: Conn, now: float, replace: bool) -> ImportCount
     async with conn.execute(CONSENT_CHANGES) as cur:
         consent_changed = tuple((int(h), int(a), str(b), str(c)) for h, a, b, c in await cur.fetchall())
     updated = await _changes(conn, _UPDATE_CHANGED, (now,))
+    await conn.execute(MARK_STATED)
     await conn.execute(_INSERT_NEW, (now, now))
     await conn.execute(_MATCH_NEW)
     await conn.execute(_CREATE_CONTACTS)
