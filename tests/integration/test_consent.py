@@ -95,7 +95,8 @@ def test_an_unknown_consent_is_refused_at_its_row_and_column() -> None:
     result = parse_bytes(csv_bytes(JA, [row(), row(household="2", consent="たぶん")]))
     assert [str(e) for e in result.errors] == [
         "row 3, column 同意: 'たぶん' is not a consent (use yes/no/ordinance, 同意/不同意/条例, or leave empty:"
-        " 同意 for an ordinary household, 不同意 for a 要配慮 one)"]
+        " a registered household whose consent an earlier file stated keeps it; otherwise 同意 for an ordinary"
+        " household, 不同意 for a 要配慮 one)"]
     assert result.records == []
 
 

@@ -49,7 +49,8 @@ def test_check_names_every_row_error_in_japanese_under_a_japanese_locale(
         "または pt-BR のような BCP 47 の言語タグを書いてください）",
         "5行目・列「世帯番号」: 町会「東町会」の世帯番号 1 は 2 行目にもあります",
         "6行目・列「同意」: 「maybe」は同意の値として読めません（同意/不同意/条例、yes/no/ordinance のいずれかを書くか、"
-        "空欄にしてください。空欄は、通常の世帯では同意、要配慮の世帯では不同意として扱います）",
+        "空欄にしてください。空欄は、以前の名簿で同意を記入した登録済みの世帯ではその同意のまま、それ以外では通常の世帯を同意、"
+        "要配慮の世帯を不同意として扱います）",
         "6行目・列「地区」: 町会「東町会」は 2 行目では地区「北地区」になっています",
         f"{bad}: 問題 6 件。このファイルはこのままでは取り込めません",
     ]
@@ -68,7 +69,8 @@ def test_check_names_every_row_error_in_english_otherwise(
         " or another BCP 47 tag such as pt-BR)",
         "row 5, column household: household 1 of association 東町会 is also on row 2",
         "row 6, column consent: 'maybe' is not a consent (use yes/no/ordinance, 同意/不同意/条例, or leave empty:"
-        " 同意 for an ordinary household, 不同意 for a 要配慮 one)",
+        " a registered household whose consent an earlier file stated keeps it; otherwise 同意 for an ordinary"
+        " household, 不同意 for a 要配慮 one)",
         "row 6, column district: association 東町会 is in district 北地区 on row 2",
         f"{bad}: 6 problems; roster import would refuse this file",
     ]
