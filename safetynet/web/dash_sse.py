@@ -15,7 +15,8 @@ client to reload its household list (it fell too far behind to replay). `noted` 
 household's replies since the last event carried its own words (the dashboard's 住民からのメモ moved);
 `escalated_at`: when the latest help request was told to the standing-in staff as left unhandled (null:
 none), read with the hub's full help recount (`live.HELP_RECOUNT_SECONDS`). Neither carries the words or the
-card: the page fetches its panel (`/a/{id}/notes`, `/a/{id}/help`), as the viewer may see it, when they move.
+card: the page fetches its panel (`/a/{id}/notes`, `/a/{id}/help`), as the viewer may see it, when they move;
+nor who confirmed a household in person: the dashboard fetches those rows' lines (`/a/{id}/statuses?hh=…`).
 Query: `association=ID` narrows to one association; `since=CURSOR` as a first Last-Event-ID;
 `doorknock=1` (the city overview) adds `"doorknock"` (households on the door-knock list still not
 answered) to the totals and to each association listed, read once a tick only while someone asks.

@@ -204,13 +204,26 @@ def household_rows(lang: str, lines: Sequence[HouseholdLine], filt: HouseholdFil
         for h in lines))
 
 
-def _done(lang: str, h: HouseholdLine, m: InPersonMark | None, login: str | None) -> Markup:
-    """The row's in-person confirmation line (empty unless it stands on a household confirmed in person)."""
+def _done(lang: str, h: HouseholdLine, m: InPersonMark | None, login: str | None, named: bool = True) -> Markup:
+    """The row's in-person confirmation line (empty unless it stands on a household confirmed in person);
+    not `named`: its undo names the household by its number (the page puts the name it shows in its place)."""
     if m is None or h.status != "confirmed_in_person":
         return Markup()
     own = m.undoable and login is not None and m.actor == login
-    name = t(lang, "withheld_name", number=h.household_key) if h.withheld else h.name
+    name = t(lang, "withheld_name", number=h.household_key) if h.withheld or not named else h.name
     return _macro("in_person_mark", lang, m, name, own, h.withheld)
+
+
+def status_rows(lang: str, lines: Sequence[HouseholdLine], marks: Sequence[InPersonMark] = (),
+                login: str | None = None) -> Markup:
+    """The live patch of the dashboard's rows: each household's status and its in-person line (who, when,
+    how, staff's note as `household_rows` shows it), without the household's name, address or members:
+    the rows on the page have them, and a patch that shows no household's details is no view to audit."""
+    labels = status_labels(lang)
+    by_hh = {m.household_id: m for m in marks}
+    return Markup("").join(
+        _macro("status_row", lang, h.id, h.status, _label(labels, h.status), _done(lang, h, by_hh.get(h.id), login, False))
+        for h in lines)
 
 
 # a number of an address with its joiners (10-25, full-width digits and dashes, 1 NO 2): one piece a

@@ -17,11 +17,11 @@ from aiohttp import web
 
 from safetynet.auth import Viewer
 from safetynet.csvout import BOM
-from safetynet.domain import CampaignKind
+from safetynet.domain import CampaignKind, Status
 from safetynet.domain.audit import AuditAction
 from safetynet.domain.campaigns import CampaignInfo
 from safetynet.domain.consent import Disclosure, help_listed
-from safetynet.domain.replies import HelpItem
+from safetynet.domain.replies import HelpItem, InPersonMark
 from safetynet.domain.roster import Association, Coverage, HouseholdLine
 from safetynet.i18n import Text
 from safetynet.stats.report import (
@@ -33,7 +33,7 @@ from safetynet.stats.report import (
     writer_for,
 )
 from safetynet.templating import Markup
-from safetynet.web import city_pages, dash_sse
+from safetynet.web import city_pages, dash_sse, ids
 from safetynet.web.app import ERROR_PAGE, SERVICES, require_viewer, services
 from safetynet.web.audit_api import record
 from safetynet.web.check_console import check_block, check_progress
@@ -67,6 +67,7 @@ from safetynet.web.dash_views import (
     phone_first,
     state_labels_json,
     status_labels_json,
+    status_rows,
 )
 
 log = structlog.get_logger("web")
@@ -74,6 +75,8 @@ _REPORT_TYPES = {"html": "text/html", "csv": "text/csv", "json": "application/js
 # How long the line a one-tap confirmation leaves (with its undo) stays on the page; after it, and after
 # a reload, the row offers one's own confirmation's undo while the store takes it (README Decisions).
 UNDO_SECONDS = 300
+# The households one live patch asks for at most (`?hh=`): one event's confirmations in person, a few
+MAX_PATCHED = 100
 _PRINTABLE = ("/static/base.css", "/static/dash.css", "/static/print.css")
 
 # -- association dashboard ------------------------------------------------------------------
@@ -273,6 +276,36 @@ async def rows_fragment(request: web.Request) -> web.Response:
                         headers={"Cache-Control": "no-store", "X-Since": str(since)})
 
 
+def _patched(request: web.Request) -> frozenset[int] | None:
+    """`?hh=ID&hh=ID`: the households a live patch asks for (at most `MAX_PATCHED`); None: every one."""
+    if "hh" not in request.query:
+        return None
+    return frozenset(i for i in (ids.parse_id(v) for v in request.query.getall("hh")[:MAX_PATCHED]) if i is not None)
+
+
+async def statuses_fragment(request: web.Request) -> web.Response:
+    """The households' statuses and in-person lines (`status_rows`), which the open dashboard patches its
+    rows with when the live stream says households were confirmed in person (`?hh=`: those alone), fell
+    too far behind (`reset`) or has been quiet a while. No audit entry: it shows no household's name,
+    address, phone or words of its own (the page's view of them was recorded when it was loaded), and
+    an open page must not fill the log with views nobody made (review: one per confirmation per page)."""
+    viewer = require_viewer(request)
+    assoc, campaign, since = await _association_context(request, viewer)
+    wanted = _patched(request)
+    lines: list[HouseholdLine] = []
+    marks: list[InPersonMark] = []
+    if campaign is not None:
+        r = reads(request)
+        # asked for the households just confirmed: the association's confirmed ones are read, not all of it
+        found = (r.households(campaign.id, assoc.id) if wanted is None
+                 else r.households_with_status(campaign.id, [assoc.id], (Status.CONFIRMED_IN_PERSON,)))
+        read, disclosure, marks = await asyncio.gather(found, disclosure_for(r, viewer),
+                                                       r.in_person_marks(campaign.id, assoc.id))
+        lines = [h for h in disclosure.lines(read, assoc.district, assoc.name) if wanted is None or h.id in wanted]
+    return web.Response(text=status_rows(lang_of(request), lines, marks, viewer.login or None),
+                        content_type="text/html", headers={"Cache-Control": "no-store", "X-Since": str(since)})
+
+
 async def doorknock_page(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     assoc, campaign, since = await _association_context(request, viewer)
@@ -375,6 +408,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/a/{association_id}", association_page)
     app.router.add_get("/a/{association_id}/help", help_fragment)
     app.router.add_get("/a/{association_id}/households", rows_fragment)
+    app.router.add_get("/a/{association_id}/statuses", statuses_fragment)
     app.router.add_get("/a/{association_id}/notes", notes_fragment)
     app.router.add_get("/a/{association_id}/doorknock", doorknock_page)
     app.router.add_get("/campaigns/{id}/report", report_page)

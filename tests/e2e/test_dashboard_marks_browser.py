@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 from browser import browser, login, new_page, screenshot
-from dashboard_fixtures import password, world
+from dashboard_fixtures import ASSOC_A, client, password, world
+from dashboard_fixtures import login as http_login
 
 from safetynet.clock import SystemClock
+from safetynet.web.audit_api import AUDIT
 
 pytestmark = [pytest.mark.browser]
 
@@ -76,13 +78,19 @@ async def test_a_handled_request_is_reopened_after_a_reload(tmp_path: Path) -> N
 
 async def test_a_deputys_visit_says_who_on_the_heads_open_page(tmp_path: Path) -> None:
     """The head's page, open while a deputy confirms a household elsewhere: the row says who did it
-    without a reload, and offers the head no undo of the deputy's visit."""
+    without a reload, and offers the head no undo of the deputy's visit. Only that row's line is read
+    (review: every confirmation had each open page read its whole table again), and nobody is recorded
+    as viewing households for it: the head's view is the page she loaded."""
     async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        assert w.app is not None
         page = await new_page(b)
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "/a/" in r.url else None)
         await login(page, w.url, "head_a", password("head_a"))
         await page.wait_for_selector("[data-live].on")
         hh = w.hh("A-003").id
         row = f'#hh-rows tr[data-hh="{hh}"]'
+        asked.clear()
         await w.intake.confirm_in_person(w.viewer("deputy_a"), w.campaign_id, hh, "phone", note="息子さんと話した")
         mark = page.locator(f"{row} [data-done]")
         await mark.wait_for(timeout=WAIT_MS)
@@ -90,3 +98,23 @@ async def test_a_deputys_visit_says_who_on_the_heads_open_page(tmp_path: Path) -
         # the fixture's viewer has no staff id: the row names the login the confirmation recorded
         assert said.startswith("deputy_aが") and "に電話で確認" in said and "息子さんと話した" in said
         assert await mark.locator("button[data-undo]").count() == 0
+        assert [u.split(w.url, 1)[1] for u in asked] == [
+            f"/a/{w.assoc_ids[ASSOC_A]}/statuses?campaign={w.campaign_id}&hh={hh}"]
+
+        # her own confirmation from another device of hers: the line offers her undo, naming the household
+        # as her row does (the patch names it by its number alone)
+        other = w.hh("A-002").id
+        async with client() as phone:
+            csrf = await http_login(phone, w, "head_a")
+            async with phone.post(f"{w.url}/api/campaigns/{w.campaign_id}/households/{other}/confirm",
+                                  json={"method": "visit"}, headers={"X-CSRF-Token": csrf}) as r:
+                assert r.status == 200
+        undo = page.locator(f'#hh-rows tr[data-hh="{other}"] [data-done] button[data-undo]')
+        await undo.wait_for(timeout=WAIT_MS)
+        assert await undo.get_attribute("data-name") == "佐藤 花子"
+        assert await undo.get_attribute("aria-label") == "佐藤 花子の直接確認を取り消す"
+        assert not [u for u in asked if "/households" in u]
+
+        await w.app[AUDIT].flush()
+        assert [(e.actor, e.action, e.what) for e in await w.store.audit.entries() if e.action != "confirm"] == [
+            ("head_a", "view", "dashboard")]

@@ -269,7 +269,8 @@ async def test_a_campaign_chosen_by_query_string_shows_nothing_out_of_scope(tmp_
         a_only = (await objects_of_a(w))["id"]
         b = w.assoc_ids["梅町町会"]
         urls = [f"/city?campaign={a_only}", f"/city/curve?campaign={a_only}", f"/a/{b}?campaign={a_only}",
-                f"/a/{b}/households?campaign={a_only}", f"/a/{b}/help?campaign={a_only}",
+                f"/a/{b}/households?campaign={a_only}", f"/a/{b}/statuses?campaign={a_only}",
+                f"/a/{b}/help?campaign={a_only}",
                 f"/a/{b}/notes?campaign={a_only}", f"/a/{b}/doorknock?campaign={a_only}", f"/?campaign={a_only}",
                 f"/api/associations?campaign={a_only}"]
         async with client() as session:

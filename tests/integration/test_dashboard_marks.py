@@ -13,6 +13,7 @@ import aiohttp
 from dashboard_fixtures import ASSOC_A, World, client, login, records, world
 
 from safetynet.clock import FakeClock
+from safetynet.web.audit_api import AUDIT
 from safetynet.web.dash_shell import hhmm
 
 
@@ -109,3 +110,33 @@ async def test_a_confirmation_carries_a_note_shown_on_the_row_but_a_withheld_hou
         hidden = row(html, w, "A-002")
         assert "HEAD_A" in hidden and "電話" in hidden and "data-undo=" in hidden  # who and how, and her undo
         assert "夫が入院中" not in html
+
+
+async def test_the_live_patch_brings_the_asked_rows_lines_and_no_households_details(tmp_path: Path) -> None:
+    """`/a/{id}/statuses`: what an open dashboard patches its rows with when households are confirmed
+    elsewhere. The asked households' status and in-person line, none of a name, an address or a withheld
+    household's note, and no audit entry (review: each confirmation wrote a view per open page)."""
+    async with world(tmp_path) as w, client() as head:
+        assert w.app is not None
+        await w.store.roster.import_households(
+            [dataclasses.replace(r, consent="no") if r.household_key == "A-002" else r for r in records()])
+        csrf = await login(head, w, "head_a")
+        await post(head, w, csrf, "A-003", "confirm", {"method": "visit", "note": "足が不自由"})
+        await post(head, w, csrf, "A-002", "confirm", {"method": "phone", "note": "夫が入院中"})
+        base = f"{w.url}/a/{w.assoc_ids[ASSOC_A]}/statuses?campaign={w.campaign_id}"
+        ids = {k: w.hh(k).id for k in ("A-001", "A-002", "A-003")}
+        async with head.get(f"{base}&hh={ids['A-003']}&hh={ids['A-001']}&hh=x") as r:
+            assert r.status == 200 and r.headers["Cache-Control"] == "no-store"
+            patch = await r.text()
+        assert re.findall(r'<tr data-hh="(\d+)"', patch) == [str(ids["A-003"])]  # the confirmed of those asked
+        assert "HEAD_A" in patch and "訪問" in patch and "足が不自由" in patch and 'data-undo="' in patch
+        assert "高橋 健" not in patch and "桜町1-1-3" not in patch
+        assert 'data-name="世帯番号 A-003"' in patch  # the page puts the name its row shows in its place
+        async with head.get(base) as r:  # every household: a reset, or a quiet while
+            every = await r.text()
+        assert len(re.findall(r"<tr data-hh=", every)) == len([h for h in w.households.values()
+                                                                 if h.association == ASSOC_A])
+        assert "HEAD_A" in row(every, w, "A-002") and "夫が入院中" not in every and "佐藤 花子" not in every
+        assert 'data-status="pending"' in row(every, w, "A-001")
+        await w.app[AUDIT].flush()
+        assert [e.what for e in await w.store.audit.entries() if e.action == "view"] == []

@@ -251,29 +251,54 @@
   function quietly(err) {
     if (err && err.message === "401") { loginExpired(main.dataset.msgExpiredLive, false); }
   }
-  function refreshRows() {
-    // patch statuses in place (keeps focus and scroll) rather than replacing the table
+  // The rows' statuses and in-person lines ("who confirmed it"), patched in place (keeps focus and
+  // scroll): of the households `hhs` (those just confirmed in person: a 300-household table is not read
+  // again for each), or of all of them (`hhs` absent: a reset, or a quiet while). The patch names no
+  // household (no view of their details to audit, /a/{id}/statuses): the rows here have the names. A
+  // household it brings that the page lacks is read whole, as the page's view of it (audited).
+  function refreshRows(hhs) {
     var body = document.getElementById("hh-rows");
     if (!body) { return; }
-    lastRefresh = Date.now();
-    get("/a/" + aid + "/households?campaign=" + cid).then(function (res) {
-      var tpl = document.createElement("template");
-      tpl.innerHTML = "<table><tbody>" + res.text + "</tbody></table>";
-      tpl.content.querySelectorAll("tr[data-hh]").forEach(function (fresh) {
-        var tr = body.querySelector('tr[data-hh="' + fresh.dataset.hh + '"]');
-        if (!tr) { body.appendChild(fresh); fresh.hidden = !keeps(fresh, currentFilter()); }
-        else {
-          if (tr.dataset.status !== fresh.dataset.status) { setStatus(tr, fresh.dataset.status, true); }
-          // who confirmed it in person (another deputy, just now), as a reload would show it
-          var line = fresh.querySelector("[data-done]"), had = tr.querySelector("[data-done]"),
-              cell = tr.querySelector("td.st");
-          if (line && cell && tr.dataset.status === "confirmed_in_person" && (!had || had.outerHTML !== line.outerHTML)) {
-            if (had) { had.remove(); }
-            cell.appendChild(line);
-          }
-        }
-      });
+    if (!hhs) { lastRefresh = Date.now(); }
+    var q = hhs ? hhs.map(function (hh) { return "&hh=" + encodeURIComponent(hh); }).join("") : "";
+    get("/a/" + aid + "/statuses?campaign=" + cid + q).then(function (res) {
+      if (patchRows(body, res.text, false)) { readRows(body); }
     }).catch(quietly);
+  }
+  function readRows(body) {
+    get("/a/" + aid + "/households?campaign=" + cid).then(function (res) { patchRows(body, res.text, true); }).catch(quietly);
+  }
+  // whether `html` had a household the page lacks (added when `whole`, rows with their details)
+  function patchRows(body, html, whole) {
+    var tpl = document.createElement("template"), missing = false;
+    tpl.innerHTML = "<table><tbody>" + html + "</tbody></table>";
+    tpl.content.querySelectorAll("tr[data-hh]").forEach(function (fresh) {
+      var tr = body.querySelector('tr[data-hh="' + fresh.dataset.hh + '"]');
+      if (!tr) {
+        missing = true;
+        if (whole) { body.appendChild(fresh); fresh.hidden = !keeps(fresh, currentFilter()); }
+        return;
+      }
+      if (tr.dataset.status !== fresh.dataset.status) { setStatus(tr, fresh.dataset.status, true); }
+      // who confirmed it in person (another deputy, just now), as a reload would show it
+      var line = fresh.querySelector("[data-done]"), had = tr.querySelector("[data-done]"),
+          cell = tr.querySelector("td.st");
+      if (line && !whole) { named(line, rowName(tr)); }
+      if (line && cell && tr.dataset.status === "confirmed_in_person" && (!had || had.outerHTML !== line.outerHTML)) {
+        if (had) { had.remove(); }
+        cell.appendChild(line);
+      }
+    });
+    return missing;
+  }
+  // a patch's undo names the household by its number: the name this row shows takes its place
+  function named(line, name) {
+    line.querySelectorAll("button[data-undo]").forEach(function (b) {
+      if (!name || b.dataset.name === name) { return; }
+      var label = b.getAttribute("aria-label") || "";
+      b.setAttribute("aria-label", label.split(b.dataset.name).join(name));
+      b.dataset.name = name;
+    });
   }
 
   // -- the live stream ------------------------------------------------------------------------
@@ -289,9 +314,13 @@
       if (c[2] === "need_help" || document.querySelector('.help-card[data-hh="' + c[0] + '"]')) { helpMoved = true; }
       if (c[4] || document.querySelector('#notes-panel [data-hh="' + c[0] + '"]')) { notesMoved = true; }
     });
-    // a confirmation in person: its row says by whom once read again (rare: a read each)
-    var confirmed = (ev.changed || []).some(function (c) { return c[2] === "confirmed_in_person"; });
-    if ((ev.reset || confirmed) && page === "association") { refreshRows(); }
+    // a confirmation in person: its row says by whom once its line is read (those rows alone)
+    var confirmed = (ev.changed || []).filter(function (c) { return c[2] === "confirmed_in_person"; })
+      .map(function (c) { return c[0]; });
+    if (page === "association") {
+      // past the households one patch asks for (dashboards.MAX_PATCHED), all of them
+      if (ev.reset || confirmed.length > 100) { refreshRows(); } else if (confirmed.length) { refreshRows(confirmed); }
+    }
     if (page === "association") {
       if (helpOpen !== null && ev.need_help_open !== helpOpen) { helpMoved = true; }
       helpOpen = ev.need_help_open;
