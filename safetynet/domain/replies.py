@@ -476,6 +476,9 @@ class HelpItem:
     escalated_at: float | None = None
     # The two notes before `note`, oldest first (`HelpRow.earlier_notes`)
     earlier_notes: tuple[str, ...] = ()
+    # When staff marked it 対応済み and who (their login; `HelpRow.handled_by`): None while it is open
+    handled_at: float | None = None
+    handled_by: str | None = None
 
     @property
     def answered_since(self) -> bool:

@@ -837,8 +837,10 @@ class DashboardReads(Protocol):
         address, id) order."""
         ...
 
-    async def help_panel(self, campaign_id: int, association_ids: Iterable[int]) -> list[HelpItem]:
-        """Open help requests, oldest first, with the latest of each detail the household gave (as the help list)."""
+    async def help_panel(self, campaign_id: int, association_ids: Iterable[int],
+                         include_handled: bool = False) -> list[HelpItem]:
+        """Open help requests, oldest first, with the latest of each detail the household gave (as the help list);
+        with `include_handled`, those marked 対応済み too, in the same order, each with when and by whom."""
         ...
 
     async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:

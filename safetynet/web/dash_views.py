@@ -17,7 +17,7 @@ from safetynet.domain import ANSWERED
 from safetynet.domain.campaigns import CampaignInfo, OpenHelp
 from safetynet.domain.consent import Disclosure
 from safetynet.domain.phones import format_national
-from safetynet.domain.replies import HelpItem, HelpRow, InPersonMark
+from safetynet.domain.replies import HelpItem, InPersonMark
 from safetynet.domain.roster import Association, Coverage, HouseholdLine, NotedHousehold
 from safetynet.domain.walking import walking_key, walking_ranks
 from safetynet.replies.texts import location_words
@@ -119,7 +119,7 @@ def help_items(lang: str, items: Sequence[HelpItem]) -> Markup:
 HANDLED_SHOWN = 10
 
 
-def handled_list(lang: str, rows: Sequence[HelpRow], login: str | None) -> Markup:
+def handled_list(lang: str, rows: Sequence[HelpItem], login: str | None) -> Markup:
     """The help requests marked 対応済み, latest first, each with 対応済みを取り消す where the mark is `login`'s
     (`ReplyIntake.reopen_help`: a person takes back their own mark only); `rows` as the viewer may see them."""
     done = sorted((h for h in rows if h.handled_at is not None), key=lambda h: -(h.handled_at or 0.0))

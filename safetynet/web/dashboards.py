@@ -163,21 +163,21 @@ async def association_page(request: web.Request) -> web.Response:
     if asked_never_sent(campaign):
         return await _waiting_page(request, viewer, lang, assoc, campaign)
     # independent reads side by side: under a reply surge each read waits its turn on a reader (two
-    # gathers in one: asyncio.gather keeps its results' types for six awaitables at most, eight are objects)
-    (lines, help_list, cov, campaigns, disclosure, checks), (elsewhere, notes, marks, helped) = await asyncio.gather(
-        asyncio.gather(r.households(campaign.id, assoc.id), r.help_panel(campaign.id, [assoc.id]),
+    # gathers in one: asyncio.gather keeps its results' types for six awaitables at most). The help
+    # requests are read once, handled ones with them: the panel's cards and the 対応済み list below it.
+    (lines, asked, cov, campaigns, disclosure, checks), (elsewhere, notes, marks) = await asyncio.gather(
+        asyncio.gather(r.households(campaign.id, assoc.id), r.help_panel(campaign.id, [assoc.id], include_handled=True),
                        r.coverage(assoc.id), r.campaigns_for([assoc.id]), disclosure_for(r, viewer),
                        r.contact_checks([assoc.id])),
         asyncio.gather(r.open_help_everywhere([assoc.id]), r.household_notes(campaign.id, [assoc.id]),
-                       r.in_person_marks(campaign.id, assoc.id),
-                       services(request).store.replies.help_list(campaign.id, [assoc.id], include_handled=True)))
+                       r.in_person_marks(campaign.id, assoc.id)))
     lines = disclosure.lines(lines, assoc.district, assoc.name)
-    asking = disclosure.asking_in(campaign.kind, campaign.purged_at)
-    help_list = asking.help_items(help_listed(campaign.purged_at, help_list), assoc.district, assoc.name)
+    asked = disclosure.asking_in(campaign.kind, campaign.purged_at).help_items(
+        help_listed(campaign.purged_at, asked), assoc.district, assoc.name)
+    help_list = [h for h in asked if h.handled_at is None]
     context = association_context(lang, assoc, campaign, campaigns, help_list, lines,
                                   _coverage(disclosure, cov, assoc), _filter(request), marks, viewer.login or None)
-    context["handled"] = handled_list(lang, [asking.help_row(h) for h in help_listed(campaign.purged_at, helped)],
-                                      viewer.login or None)
+    context["handled"] = handled_list(lang, asked, viewer.login or None)
     context["checks"] = check_block(lang, checks)
     context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)
     context["notes"] = notes_panel(lang, notes, disclosure, assoc, help_list)

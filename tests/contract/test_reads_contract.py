@@ -229,6 +229,12 @@ async def test_the_help_panel_and_its_counts(store_factory: StoreFactory) -> Non
         await store.replies.mark_handled(cid, ids["U-1"], None, "head")
         assert await store.dashboard.open_help_counts(cid) == {a[SAKURA]: 1}
         assert [h.household_id for h in await store.dashboard.help_panel(cid, a.values())] == [ids["S-2"]]
+        # the association page reads its cards and its 対応済み list at once: the handled ones come too,
+        # in the same order, each with when and by whom (the login: a person takes back their own mark)
+        both = await store.dashboard.help_panel(cid, a.values(), include_handled=True)
+        assert [(h.household_id, h.handled_by, h.handled_at is not None) for h in both] == [
+            (ids["S-2"], None, False), (ids["U-1"], "head", True)]
+        assert both[1].note == "" and both[1].opened_at == panel[1].opened_at
 
 
 async def test_open_help_of_every_campaign_not_purged(store_factory: StoreFactory) -> None:

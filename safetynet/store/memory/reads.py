@@ -298,21 +298,26 @@ class MemoryDashboardReads:
                 latest[r.household_id] = dataclasses.replace(latest[r.household_id], undoable=False)
         return sorted(latest.values(), key=lambda m: m.reply_id)
 
-    async def help_panel(self, campaign_id: int, association_ids: Iterable[int]) -> list[HelpItem]:
+    async def help_panel(self, campaign_id: int, association_ids: Iterable[int],
+                         include_handled: bool = False) -> list[HelpItem]:
         await asyncio.sleep(0)
         t, aids = self.t, set(association_ids)
         items = []
         for (cid, hid), hr in t.help.items():
             m, h = t.members.get((cid, hid)), t.households.get(hid)
-            if cid != campaign_id or hr.handled_at is not None or m is None or h is None or m.association_id not in aids:
+            if (cid != campaign_id or (hr.handled_at is not None and not include_handled) or m is None or h is None
+                    or m.association_id not in aids):
                 continue
+            staff = t.staff.get(hr.handled_by) if hr.handled_by is not None else None
             note, injured, location, safe = t.latest_details(cid, hid)
             items.append(HelpItem(h.id, h.association_id, t.group_name(h.group_id), h.name, h.address, h.members,
                                   h.vulnerable, note or "", location or "", injured, hr.opened_at, h.household_key,
                                   h.consent, status=m.status, status_at=m.status_at,
                                   landline=self._phone(h.id, "landline"), mobile=self._phone(h.id, "mobile"),
                                   people_safe=safe, escalated_at=hr.escalation_told_at,
-                                  earlier_notes=t.earlier_notes(cid, hid)))
+                                  earlier_notes=t.earlier_notes(cid, hid), handled_at=hr.handled_at,
+                                  handled_by=hr.handled_by_login if hr.handled_by_login is not None
+                                  else (staff.login if staff else None)))
         return sorted(items, key=lambda i: (i.opened_at, i.household_id))
 
     async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:
