@@ -479,6 +479,7 @@ class HelpItem:
     # When staff marked it 対応済み and who (their login; `HelpRow.handled_by`): None while it is open
     handled_at: float | None = None
     handled_by: str | None = None
+    handled_by_name: str = ""  # how pages name them: their display name, else the login (`InPersonMark.by`)
 
     @property
     def answered_since(self) -> bool:

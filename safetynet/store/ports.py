@@ -840,7 +840,8 @@ class DashboardReads(Protocol):
     async def help_panel(self, campaign_id: int, association_ids: Iterable[int],
                          include_handled: bool = False) -> list[HelpItem]:
         """Open help requests, oldest first, with the latest of each detail the household gave (as the help list);
-        with `include_handled`, those marked 対応済み too, in the same order, each with when and by whom."""
+        with `include_handled`, those marked 対応済み too, in the same order, each with when and by whom (the
+        login, and the display name pages show)."""
         ...
 
     async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:

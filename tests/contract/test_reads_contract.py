@@ -235,6 +235,7 @@ async def test_the_help_panel_and_its_counts(store_factory: StoreFactory) -> Non
         assert [(h.household_id, h.handled_by, h.handled_at is not None) for h in both] == [
             (ids["S-2"], None, False), (ids["U-1"], "head", True)]
         assert both[1].note == "" and both[1].opened_at == panel[1].opened_at
+        assert both[1].handled_by_name == "head"  # marked by no staff member of the store: the login names them
 
 
 async def test_open_help_of_every_campaign_not_purged(store_factory: StoreFactory) -> None:

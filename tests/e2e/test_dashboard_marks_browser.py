@@ -68,7 +68,8 @@ async def test_a_handled_request_is_reopened_after_a_reload(tmp_path: Path) -> N
         assert await page.locator(card).count() == 0
         await page.click("[data-help-handled] summary")
         line = page.locator(f'[data-help-handled] li[data-hh="{hh}"]')
-        assert "田中 美咲" in await line.inner_text()
+        said = await line.inner_text()
+        assert "田中 美咲" in said and "HEAD_A" in said and "head_a" not in said  # her display name, as the rows
         await screenshot(page, "dashboard-handled-list")
         await line.get_by_role("button", name="対応済みを取り消す").click()
         await page.wait_for_selector(f"{card} button[data-handled]", timeout=WAIT_MS)  # the card is back

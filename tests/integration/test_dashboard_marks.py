@@ -81,12 +81,14 @@ async def test_a_handled_request_can_be_reopened_from_the_page_after_a_reload(tm
 
         html = await page(head, w)
         handled = html[html.index("data-help-handled"):]
-        assert "田中 美咲" in handled and f"head_a {hhmm(at)} 対応済み" in handled
+        # who marked it is named as the rows name who confirmed a household: the display name, never the
+        # login (review: 「head_a 10:00 対応済み」 under rows saying 「HEAD_Aが…確認」)
+        assert "田中 美咲" in handled and f"HEAD_A {hhmm(at)} 対応済み" in handled and "head_a" not in handled
         assert f'data-reopen="{hh}"' in handled and "対応済みを取り消す" in handled
         # a person takes back their own mark only (ReplyIntake.reopen_help): the deputy sees who marked it
         html = await page(deputy, w)
         handled = html[html.index("data-help-handled"):]
-        assert "田中 美咲" in handled and "data-reopen=" not in handled
+        assert "田中 美咲" in handled and f"HEAD_A {hhmm(at)} 対応済み" in handled and "data-reopen=" not in handled
 
         await post(head, w, head_csrf, "A-004", "reopen", {})
         html = await page(head, w)

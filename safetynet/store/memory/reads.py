@@ -317,7 +317,8 @@ class MemoryDashboardReads:
                                   people_safe=safe, escalated_at=hr.escalation_told_at,
                                   earlier_notes=t.earlier_notes(cid, hid), handled_at=hr.handled_at,
                                   handled_by=hr.handled_by_login if hr.handled_by_login is not None
-                                  else (staff.login if staff else None)))
+                                  else (staff.login if staff else None),
+                                  handled_by_name=staff.display_name if staff else hr.handled_by_login or ""))
         return sorted(items, key=lambda i: (i.opened_at, i.household_id))
 
     async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:

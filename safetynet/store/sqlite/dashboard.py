@@ -446,7 +446,7 @@ class SqliteDashboardReads:
             " hr.opened_at, h.household_key, h.consent,"
             f" ch.status, ch.status_at, {phone_sql('landline')}, {phone_sql('mobile')},"
             f" {latest_details_sql('hr.campaign_id', 'hr.household_id')}, hr.escalation_told_at,"
-            " hr.handled_at, coalesce(hr.handled_by_login, s.login)"
+            " hr.handled_at, coalesce(hr.handled_by_login, s.login), coalesce(s.display_name, hr.handled_by_login, s.login)"
             f" FROM {_BY_ASSOC} JOIN help_requests hr"
             " ON hr.campaign_id = ch.campaign_id AND hr.household_id = ch.household_id"
             " JOIN households h ON h.id = ch.household_id LEFT JOIN household_groups g ON g.id = h.group_id"
@@ -458,7 +458,7 @@ class SqliteDashboardReads:
         return [HelpItem(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[14] or "", r[16] or "", r[15], r[7], r[8],
                          r[9], status=r[10], status_at=r[11], landline=r[12], mobile=r[13], people_safe=r[17],
                          escalated_at=r[20], earlier_notes=earlier_notes(r[19], r[18]), handled_at=r[21],
-                         handled_by=r[22])
+                         handled_by=r[22], handled_by_name=r[23] or "")
                 for r in rows]
 
     async def open_help_counts(self, campaign_id: int, association_ids: Iterable[int] | None = None) -> dict[int, int]:
