@@ -330,7 +330,8 @@ class LiveHub:
         replies after `cursor`, of `aids` (None: all)."""
         seq = await self.reads.reply_cursor()
         info = await self.reads.campaign(campaign_id)
-        campaign = info.as_dict() if info else {"id": campaign_id, "state": "gone"}
+        # `paused`: a drill held while a real event runs (the page says 一時停止中 beside 実施中)
+        campaign = {**info.as_dict(), "paused": info.paused} if info else {"id": campaign_id, "state": "gone"}
         counts = await self.reads.counts(campaign_id, aids)
         escalated = prev.escalated if prev is not None else {}
         if help_open is None:

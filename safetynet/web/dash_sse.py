@@ -7,7 +7,7 @@ ends the stream there), a bounded queue per
 client, and an on_shutdown hook that wakes every loop so the server stops at once.
 
 Event `stats`, data (JSON):
-`{"campaign": {id, kind, title, state, started_at, closed_at}, "households", "status": {…},
+`{"campaign": {id, kind, title, state, started_at, closed_at, paused}, "households", "status": {…},
 "answered_rate", "need_help_open", "escalated_at", "associations": {"<id>": {"households", "status",
 "answered_rate", "need_help_open", "escalated_at"}} (only those that moved, all of them when "full"), "full",
 "changed": [[household_id, association_id, status, reply_id, noted], …], "reset"}` — `reset` asks the

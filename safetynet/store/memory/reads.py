@@ -25,15 +25,18 @@ _STATUSES = tuple(str(s) for s in ALL_STATUSES)
 _ANSWERED = frozenset(str(s) for s in ANSWERED)
 
 
-def _info(c: CampaignRow) -> CampaignInfo:
+def _info(c: CampaignRow, t: Tables) -> CampaignInfo:
     try:
         scope = json.loads(c.scope)
     except ValueError:
         scope = [c.scope]
     if isinstance(scope, str):
         scope = [scope]
+    paused = c.kind == "drill" and c.state == "running" and any(
+        x.kind == "real" and x.state == "running" for x in t.campaigns.values())
     return CampaignInfo(c.id, c.kind, c.title, c.state, tuple(scope), c.created_at, c.started_at, c.closed_at,
-                        c.households, c.started_by, c.requested_at, c.approved_by, c.approved_at, c.purged_at)
+                        c.households, c.started_by, c.requested_at, c.approved_by, c.approved_at, c.purged_at,
+                        paused)
 
 
 def first_phone(t: Tables, household_id: int, kind: str) -> str:
@@ -133,7 +136,7 @@ class MemoryDashboardReads:
     async def campaign(self, campaign_id: int) -> CampaignInfo | None:
         await asyncio.sleep(0)
         c = self.t.campaigns.get(campaign_id)
-        return _info(c) if c is not None else None
+        return _info(c, self.t) if c is not None else None
 
     def _covering(self, association_ids: Iterable[int] | None, states: tuple[str, ...]) -> list[CampaignRow] | None:
         ids = None if association_ids is None else set(association_ids)
@@ -145,19 +148,19 @@ class MemoryDashboardReads:
     async def campaigns_for(self, association_ids: Iterable[int] | None, limit: int = 20) -> list[CampaignInfo]:
         await asyncio.sleep(0)
         found = self._covering(association_ids, ("running", "closed", "cancelled"))
-        return [_info(c) for c in (found or [])[:limit]]
+        return [_info(c, self.t) for c in (found or [])[:limit]]
 
     async def drafts(self, limit: int = 10) -> list[CampaignInfo]:
         await asyncio.sleep(0)
         found = sorted((c for c in self.t.campaigns.values() if c.state == "draft"),
                        key=lambda c: (c.created_at, c.id), reverse=True)
-        return [_info(c) for c in found[:limit]]
+        return [_info(c, self.t) for c in found[:limit]]
 
     async def awaiting_approval(self, limit: int = 10) -> list[CampaignInfo]:
         await asyncio.sleep(0)
         found = sorted((c for c in self.t.campaigns.values() if c.state == "pending_approval"),
                        key=lambda c: (c.requested_at or c.created_at, c.id), reverse=True)
-        return [_info(c) for c in found[:limit]]
+        return [_info(c, self.t) for c in found[:limit]]
 
     async def real_event_scopes(self) -> frozenset[str]:
         await asyncio.sleep(0)
@@ -187,7 +190,7 @@ class MemoryDashboardReads:
         for states in (("running",), ("closed", "cancelled")):
             found = self._covering(ids, states)
             if found:
-                return _info(found[0])
+                return _info(found[0], self.t)
         return None
 
     async def previous_campaign(self, campaign: CampaignInfo) -> CampaignInfo | None:
@@ -196,7 +199,7 @@ class MemoryDashboardReads:
         found = _newest_first(c for c in self.t.campaigns.values() if c.id != campaign.id and c.kind == campaign.kind
                               and c.state in ("running", "closed") and c.began < before)
         for c in found[:50]:
-            info = _info(c)
+            info = _info(c, self.t)
             if info.scope_key == campaign.scope_key:
                 return info
         return None
@@ -351,7 +354,7 @@ class MemoryDashboardReads:
             if aids is None or m.association_id in aids:
                 found[cid, m.association_id] = found.get((cid, m.association_id), 0) + 1
         ordered = sorted(found.items(), key=lambda kv: (-t.campaigns[kv[0][0]].began, -kv[0][0], kv[0][1]))
-        return [OpenHelp(_info(t.campaigns[cid]), aid, n) for (cid, aid), n in ordered]
+        return [OpenHelp(_info(t.campaigns[cid], self.t), aid, n) for (cid, aid), n in ordered]
 
     # -- live changes ------------------------------------------------------------------------
 

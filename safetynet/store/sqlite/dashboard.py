@@ -26,6 +26,15 @@ _CAMPAIGN_COLS = ("id, kind, title, state, scope, created_at, started_at, closed
                   " requested_at, approved_by, approved_at, purged_at")
 
 
+def _paused_sql(c: str = "") -> str:
+    """`paused` (CampaignInfo): a running drill while a real event runs, the dispatcher's rule (`c`: the alias)."""
+    return (f"({c}kind = 'drill' AND {c}state = 'running' AND EXISTS (SELECT 1 FROM campaigns rx"
+            " WHERE rx.kind = 'real' AND rx.state = 'running')) AS paused")
+
+
+_INFO_COLS = f"{_CAMPAIGN_COLS}, {_paused_sql()}"
+
+
 def _campaign(row: Row) -> CampaignInfo:
     try:
         scope = json.loads(row["scope"])
@@ -38,6 +47,7 @@ def _campaign(row: Row) -> CampaignInfo:
         created_at=row["created_at"], started_at=row["started_at"], closed_at=row["closed_at"],
         households=row["households"], started_by=row["started_by"], requested_at=row["requested_at"],
         approved_by=row["approved_by"], approved_at=row["approved_at"], purged_at=row["purged_at"],
+        paused=bool(row["paused"]),
     )
 
 
@@ -222,7 +232,7 @@ class SqliteDashboardReads:
     # -- campaigns ---------------------------------------------------------------
 
     async def campaign(self, campaign_id: int) -> CampaignInfo | None:
-        r = await self.db.fetchone(f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE id = ?", (campaign_id,))
+        r = await self.db.fetchone(f"SELECT {_INFO_COLS} FROM campaigns WHERE id = ?", (campaign_id,))
         return _campaign(r) if r else None
 
     async def campaigns_for(self, association_ids: Iterable[int] | None, limit: int = 20) -> list[CampaignInfo]:
@@ -235,7 +245,7 @@ class SqliteDashboardReads:
             f" AND cc.association_id IN ({marks(len(ids))}))"
         )
         rows = await self.db.fetchall(
-            f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE state != 'draft'{cover}"
+            f"SELECT {_INFO_COLS} FROM campaigns WHERE state != 'draft'{cover}"
             " ORDER BY coalesce(started_at, created_at) DESC, id DESC LIMIT ?",
             (*(ids or ()), limit),
         )
@@ -244,7 +254,7 @@ class SqliteDashboardReads:
     async def drafts(self, limit: int = 10) -> list[CampaignInfo]:
         """Campaigns waiting to be started (a trigger's proposal), newest first."""
         rows = await self.db.fetchall(
-            f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE state = 'draft' ORDER BY created_at DESC, id DESC LIMIT ?",
+            f"SELECT {_INFO_COLS} FROM campaigns WHERE state = 'draft' ORDER BY created_at DESC, id DESC LIMIT ?",
             (limit,),
         )
         return [_campaign(r) for r in rows]
@@ -252,7 +262,7 @@ class SqliteDashboardReads:
     async def awaiting_approval(self, limit: int = 10) -> list[CampaignInfo]:
         """Real events started by one person, waiting for a second, newest first."""
         rows = await self.db.fetchall(
-            f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE state = 'pending_approval'"
+            f"SELECT {_INFO_COLS} FROM campaigns WHERE state = 'pending_approval'"
             " ORDER BY coalesce(requested_at, created_at) DESC, id DESC LIMIT ?",
             (limit,),
         )
@@ -305,7 +315,7 @@ class SqliteDashboardReads:
         params: Sequence[int] = ids or ()
         for states in ("('running')", "('closed', 'cancelled')"):
             r = await self.db.fetchone(
-                f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE state IN {states}{cover}"
+                f"SELECT {_INFO_COLS} FROM campaigns WHERE state IN {states}{cover}"
                 " ORDER BY coalesce(started_at, created_at) DESC, id DESC LIMIT 1",
                 params,
             )
@@ -317,7 +327,7 @@ class SqliteDashboardReads:
         """The campaign of the same kind and scope that started last before this one (a drill is
         compared with the drill before it, never with a real event that came between)."""
         rows = await self.db.fetchall(
-            f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE id != ? AND kind = ? AND state IN ('running', 'closed')"
+            f"SELECT {_INFO_COLS} FROM campaigns WHERE id != ? AND kind = ? AND state IN ('running', 'closed')"
             " AND coalesce(started_at, created_at) < ? ORDER BY coalesce(started_at, created_at) DESC LIMIT 50",
             (campaign.id, campaign.kind, campaign.started_at or campaign.created_at),
         )
@@ -509,7 +519,7 @@ class SqliteDashboardReads:
             where, params = f" AND ch.association_id IN ({marks(len(aids))})", aids
         cols = ", ".join(f"c.{col.strip()}" for col in _CAMPAIGN_COLS.split(","))
         rows = await self.db.fetchall(
-            f"SELECT {cols}, ch.association_id AS aid, count(*) AS n FROM help_requests hr"
+            f"SELECT {cols}, {_paused_sql('c.')}, ch.association_id AS aid, count(*) AS n FROM help_requests hr"
             " JOIN campaign_households ch ON ch.campaign_id = hr.campaign_id AND ch.household_id = hr.household_id"
             " JOIN campaigns c ON c.id = hr.campaign_id"
             f" WHERE hr.handled_at IS NULL AND c.purged_at IS NULL{where}"

@@ -39,6 +39,11 @@
       state.className = "badge st-" + ev.campaign.state;
     }
     if (live && ev.campaign && FINISHED[ev.campaign.state]) { live.remove(); live = null; }
+    // a drill paused by a real event that started, or resumed as it ended, while the page is open
+    var paused = document.querySelector("p.campaign [data-campaign-paused]");
+    if (paused && ev.campaign && "paused" in ev.campaign) {
+      paused.hidden = !(ev.campaign.paused && ev.campaign.state === "running");
+    }
   }
   function loginExpired() { window.SafetyNetLive.expired(main.dataset.msgExpiredLive, es, live); }  // live.js
   function paintRow(tr, households, answered, help, doorknock) {

@@ -211,6 +211,14 @@
     }
     // an ended campaign is not "live" (as the page says when loaded after the end)
     if (live && ev.campaign && FINISHED[ev.campaign.state]) { live.remove(); live = null; }
+    showPaused(ev);
+  }
+  // a drill paused by a real event that started, or resumed as it ended, while the page is open
+  function showPaused(ev) {
+    var paused = document.querySelector("p.campaign [data-campaign-paused]");
+    if (paused && ev.campaign && "paused" in ev.campaign) {
+      paused.hidden = !(ev.campaign.paused && ev.campaign.state === "running");
+    }
   }
   function updateCounts(ev) {
     updateState(ev);
