@@ -21,6 +21,9 @@ class AuditAction(StrEnum):
     IMPORT = "import"  # a roster file imported (`what` "roster"): its counts in `detail`, never a name
     CONSENT = "consent"  # a household's consent changed (`what` by what: "import"), "no→yes" in `detail`
     CONTACT = "contact"  # a household's contact removed by its resident (`what` "remove"), the kind in `detail`
+    # a help request marked 対応済み by a staff member's text (`what` "help"; the channel, "sms", in `detail`):
+    # the dashboard's button is not audited (README Decisions), a mark by a phone number alone is
+    HANDLED = "handled"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,19 +10,29 @@ provider's retry is taken once.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import structlog
 
+from safetynet.auth import Viewer
 from safetynet.channels.base import InboundAck, InboundTarget
 from safetynet.clock import Clock
 from safetynet.config import Config
-from safetynet.domain import ChannelName, ContactKind, Status
-from safetynet.domain.replies import ReplyDetails, ReplyTarget
+from safetynet.domain import ChannelName, ContactKind, Scope, Status
+from safetynet.domain.audit import AuditAction, AuditEntry
+from safetynet.domain.replies import HelpRow, ReplyDetails, ReplyTarget
 from safetynet.domain.roster import Staff
 from safetynet.replies import texts
 from safetynet.replies.enrol import Enrolment, EnrolmentError, message_code_spec
-from safetynet.replies.intake import ReplyError, ReplyIntake, UnknownToken
-from safetynet.replies.keywords import asks_to_stop, has_words_beyond_keyword, parse_keyword
+from safetynet.replies.intake import NotFound, ReplyError, ReplyIntake, UnknownToken
+from safetynet.replies.keywords import (
+    asks_to_stop,
+    has_words_beyond_keyword,
+    names_association,
+    parse_keyword,
+    same_household_number,
+    staff_handled,
+)
 from safetynet.replies.notify import PHONE_KINDS
 from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.replies.words import enrol_word
@@ -52,6 +62,25 @@ class _PerAddress:
         if len(self._seen) > 100_000:
             self._seen = {k: v for k, v in self._seen.items() if now - v[1] <= _WINDOW_SECONDS}
         return n < self.limit
+
+
+# Open help requests an SMS to staff lists by number before 「ほか N 件」 (an SMS is paid per 70 characters).
+LISTED_OPEN = 8
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A household's help request as a staff member's text names it: its rows in the running
+    campaigns it asked in (one household may ask in two at once), open or handled."""
+
+    household_id: int
+    key: str
+    association: str
+    rows: tuple[HelpRow, ...]
+
+    @property
+    def open(self) -> bool:
+        return any(r.handled_at is None for r in self.rows)
 
 
 class Inbound:
@@ -173,20 +202,30 @@ class Inbound:
         spec = message_code_spec(kinds[0]) if kinds else None
         if spec is not None and spec.name == channel and _looks_like_code(text):
             return await self.link(text, kinds[0], address)
+        handled = staff_handled(text)
+        if handled is not None:
+            # 「対応済み 12」 from a head's or deputy's own contact marks the request handled, before the
+            # number's households are asked: a head is a resident too, and 「対応済み 1」 is no 無事
+            staff = await self._staff_of(kinds, address)
+            if staff is not None:
+                return await self._mark_handled(staff, handled, channel)
         targets = await self.store.replies.running_targets_by_contact(list(kinds), address)
         status = parse_keyword(text)
         # "STOP", 「配信停止」: safety checks are not stopped from here (README, Privacy); the resident is
         # told whom to ask, and the request is kept as a note for the staff of a running campaign
         stop = status is None and asks_to_stop(text)
         if not targets:
-            staff = await self._staff_of(kinds, address)
+            staff = None if handled is not None else await self._staff_of(kinds, address)
             if staff is not None:
-                # QA (heads' walk): a deputy on a feature phone texted 「対応済み」 back to his alert and
-                # was told no safety check was running. A household of the number comes first (a head is
-                # a resident too); else it is staff's, whose text answers nothing: say what to do instead.
+                # QA (heads' walk): a deputy on a feature phone texted back to his alert and was told no
+                # safety check was running. A household of the number comes first (a head is a resident
+                # too); else it is staff's, whose text answers nothing: say what to do instead.
                 log.info("text_from_staff", channel=channel, staff_id=staff.id)
                 lang = texts.ui_language(staff.language)
-                return f"{texts.t(lang, 'staff.text_from_staff')}\n{self.cfg.server.public_url.rstrip('/')}/"
+                return f"{texts.t(lang, 'staff.text_from_staff_reply')}\n{self.cfg.server.public_url.rstrip('/')}/"
+            if handled is not None:  # 「対応済み」 from an address that is no staff member's (now)
+                log.info("handled_from_unknown_address", channel=channel)
+                return texts.t(self.cfg.city.default_language, "staff.handled.unknown_address")
             log.info("text_without_campaign", channel=channel, stop=stop)
             none = "sms.none" if _by_number(kinds) else "sms.none_chat"
             return texts.t(self.cfg.city.default_language, "sms.stop" if stop else none)
@@ -209,6 +248,100 @@ class Inbound:
             if s.active and any(k in kinds and a == address for k, a in s.contacts):
                 return s
         return None
+
+    # -- staff: 対応済み by a text ---------------------------------------------------------------
+
+    async def _mark_handled(self, staff: Staff, words: Sequence[str], channel: ChannelName) -> str:
+        """「対応済み 12」 (`words`: `keywords.staff_handled`) from a staff member's own contact: the help
+        request it names, among those of the running campaigns in the staff member's scope, marked
+        handled as the dashboard's button marks it (`ReplyIntake.mark_handled`: the same scope rule,
+        the household's other running campaigns, the live dashboards, no escalation after); 「対応済み」
+        alone when exactly one is open. Otherwise nothing is marked, and the answer says which are open
+        and how to name one."""
+        lang = texts.ui_language(staff.language)
+        viewer = Viewer(role=staff.role, scope=Scope.parse(staff.scope), staff_id=staff.id, login=staff.login,
+                        display_name=staff.display_name)
+        requests = await self._requests(viewer)
+        several = len({r.association for r in requests}) > 1
+        open_ = [r for r in requests if r.open]
+        example = open_[0].key if open_ else "12"
+        found, why = _named_by(words, requests)
+        if found is not None and why == "":
+            marked = await self._mark(viewer, staff, found, channel)
+            # not marked: someone else's mark landed first (two deputies at the door)
+            said = texts.t(lang, "staff.handled.done" if marked else "staff.handled.already",
+                           household=self._named(lang, found, several))
+            open_ = [r for r in open_ if r is not found]
+        else:
+            log.info("handled_by_text_refused", channel=channel, staff_id=staff.id, reason=why, open=len(open_))
+            if why == "already" and found is not None:
+                said = texts.t(lang, "staff.handled.already", household=self._named(lang, found, several))
+            elif why == "same_number" and found is not None:
+                said = texts.t(lang, "staff.handled.same_number", example=words[0], association=found.association)
+            elif why == "not_found":
+                said = texts.t(lang, "staff.handled.not_found", number=words[0], example=example)
+            elif why in ("which", "unclear"):
+                said = texts.t(lang, f"staff.handled.{why}", example=example)
+            else:  # none open: the line below says so
+                said = ""
+        listed = (texts.t(lang, "staff.handled.open_list", n=len(open_), households=self._listed(lang, open_, several))
+                  if open_ else texts.t(lang, "staff.handled.none_open"))
+        return "\n".join(p for p in (said, listed) if p)
+
+    async def _requests(self, viewer: Viewer) -> list[_Request]:
+        """The help requests of the running campaigns in the viewer's scope (`Viewer.sees`, the scope
+        rule of every staff page), open or handled, one per household, the oldest first."""
+        associations = [a for a in await self.store.roster.list_associations() if viewer.sees(a.district, a.name)]
+        if not associations:
+            return []
+        ids = None if viewer.scope.kind == "city" else [a.id for a in associations]
+        rows: dict[int, list[HelpRow]] = {}
+        for c in await self.store.campaigns.running():
+            for r in await self.store.replies.help_list(c.id, ids, include_handled=True):
+                rows.setdefault(r.household_id, []).append(r)
+        found = [_Request(h, rs[0].household_key, rs[0].association, tuple(rs)) for h, rs in rows.items()]
+        return sorted(found, key=lambda r: (min(x.opened_at for x in r.rows), r.household_id))
+
+    async def _mark(self, viewer: Viewer, staff: Staff, request: _Request, channel: ChannelName) -> bool:
+        """Marks the household's open requests handled, each as the dashboard's button does, and
+        records how in the audit log (the dashboard's 対応済み list shows who and when, not how);
+        False when none was left to mark."""
+        marked = False
+        for row in request.rows:
+            if row.handled_at is not None:
+                continue
+            try:
+                done = await self.intake.mark_handled(viewer, row.campaign_id, request.household_id)
+            except NotFound:  # its campaign no longer has it: the others still count
+                continue
+            marked = marked or done
+            if not done:
+                continue
+            try:
+                await self.store.audit.append([AuditEntry(
+                    self.clock.now(), staff.login, str(AuditAction.HANDLED), "help", role=str(staff.role),
+                    staff_id=staff.id, campaign_id=row.campaign_id, association_id=row.association_id,
+                    household_id=request.household_id, detail=str(channel))])
+            except Exception as e:  # the mark stands (on the help row, with who): its entry is said lost
+                log.error("handled_audit_unwritten", campaign_id=row.campaign_id, household_id=request.household_id,
+                          staff_id=staff.id, channel=channel, error=str(e))
+        log.info("handled_by_text", channel=channel, staff_id=staff.id, household_id=request.household_id,
+                 changed=marked)
+        return marked
+
+    @staticmethod
+    def _named(lang: str, request: _Request, several: bool) -> str:
+        """A household as a text to staff names it: its number (what its row shows with or without
+        consent, DESIGN §9; never a name or an address), after its association's name when the staff
+        member's scope has requests of more than one."""
+        number = texts.t(lang, "staff.handled.household", number=request.key)
+        return f"{request.association} {number}" if several else number
+
+    def _listed(self, lang: str, requests: Sequence[_Request], several: bool) -> str:
+        shown = [self._named(lang, r, several) for r in requests[:LISTED_OPEN]]
+        if len(requests) > len(shown):
+            shown.append(texts.t(lang, "staff.handled.more", n=len(requests) - len(shown)))
+        return texts.t(lang, "staff.handled.separator").join(shown)
 
     async def _answer_households(self, targets: list[ReplyTarget], status: Status, channel: ChannelName,
                                  key: str, note: str | None, text: str, by_number: bool) -> tuple[str, bool]:
@@ -255,6 +388,29 @@ class Inbound:
 
     async def delivery_status(self, provider_id: str, state: str, error_code: int | None = None) -> bool:
         return await self.store.outbox.record_provider_status(provider_id, state, error_code)
+
+
+def _named_by(words: Sequence[str], requests: Sequence[_Request]) -> tuple[_Request | None, str]:
+    """Which request a staff member's 「対応済み」 (`words`: `keywords.staff_handled`) names among
+    `requests` (theirs, oldest first), pure: (it, "") to mark it; else (a request or None, why not):
+    "already" (it, handled), "which" (none named, several open), "none_open", "not_found" (one word,
+    no such number), "same_number" (a request of that number, in several associations: the name
+    too), "unclear" (words that are neither a number nor an association's name of it)."""
+    open_ = [r for r in requests if r.open]
+    if not words:
+        if len(open_) == 1:
+            return open_[0], ""
+        return None, "which" if open_ else "none_open"
+    named = [r for r in requests if any(same_household_number(w, r.key) for w in words)]
+    if len({r.association for r in named}) > 1:  # one number in two associations: by the name too
+        named = [r for r in named if any(names_association(w, r.association) for w in words)] or named
+    beyond = [w for w in words
+              if not any(same_household_number(w, r.key) or names_association(w, r.association) for r in named)]
+    if beyond:
+        return None, "not_found" if not named and len(words) == 1 else "unclear"
+    if len(named) > 1:
+        return named[0], "same_number"
+    return named[0], "" if named[0].open else "already"
 
 
 def _by_number(kinds: Sequence[ContactKind]) -> bool:

@@ -143,3 +143,48 @@ def asks_to_stop(text: str) -> bool:
     """True when the text asks to stop the messages and says nothing else (`STOP`, `配信停止`,
     `解除してください`, `もう送らないで`); never for a text that is an answer (check `parse_keyword` first)."""
     return _STOP.fullmatch(_STOP_FILLER.sub("", normalise(text))) is not None
+
+
+# -- staff: 対応済み by a text ------------------------------------------------------------------------
+#
+# A head or deputy on a feature phone marks a help request handled by texting back to the alert:
+# 「対応済み 12」 (the household number the alert gives), or 「対応済み」 alone when one request is open.
+# Only the words of marking count, with the number and, to tell one number of two associations apart,
+# the association's name: anything else in the text (「まだ対応済みにしないで」「12 対応済みではない」) makes
+# it no mark, and the staff member is told the form. Marking the wrong household off the list is worse
+# than asking once more.
+_HANDLED_WORDS = re.compile(r"対応済み?|対応ずみ|対応すみ|たいおう[ずす]み|対応しました|たいおうしました|済み?|done|handled",
+                            re.IGNORECASE)
+# Said around the words and the number: endings, punctuation, 番 after a number, 世帯番号 or No. before it.
+_HANDLED_FILLER = re.compile(r"です|でした|ました|しました|にしました|にします|お願いします|[\s\.,。、!！?？・「」『』:：()（）]+")
+_HANDLED_SEP = re.compile(r"[\s,、。・:：()（）「」『』!！?？]+")
+_NUMBER_AROUND = re.compile(r"^(?:世帯番号|番号|no\.?|#)|番$", re.IGNORECASE)
+
+
+def staff_handled(text: str) -> tuple[str, ...] | None:
+    """A staff member's text marking a help request handled: the words it names the request by (the
+    household number, an association's name), full width folded and katakana as hiragana (case kept:
+    they are said back), in order; () for 「対応済み」 alone; None when the text says no 対応済み. Which
+    request the words name is the caller's to find (`same_household_number`, `names_association`)."""
+    t = unicodedata.normalize("NFKC", text).translate(_KATA_TO_HIRA)
+    m = _HANDLED_WORDS.search(t)
+    if m is None:
+        return None
+    words: list[str] = []
+    for part in _HANDLED_SEP.split(f"{t[: m.start()]} {t[m.end():]}"):
+        part = _NUMBER_AROUND.sub("", part)
+        if part and _HANDLED_FILLER.fullmatch(part) is None:
+            words.append(part)
+    return tuple(words)
+
+
+def same_household_number(typed: str, key: str) -> bool:
+    """Whether `typed` (a word of `staff_handled`) names the household numbered `key` (as the roster
+    has it): full width or not, either case, and 012 for 12 where both are numbers."""
+    typed, key = normalise(typed).strip(), normalise(key).strip()
+    return typed == key or (typed.isdigit() and key.isdigit() and int(typed) == int(key))
+
+
+def names_association(typed: str, association: str) -> bool:
+    """Whether `typed` (a word of `staff_handled`) holds the association's name."""
+    return normalise(association) in normalise(typed)

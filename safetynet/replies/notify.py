@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import structlog
 
 from safetynet.channels import registry
+from safetynet.channels.spec import MESSAGE_KEYWORDS
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, ChannelName, Role
@@ -91,6 +92,11 @@ def door_knock_text(association: str, households: int, language: str, drill: boo
     return f"{head}{t(language, 'staff.door_knock', association=association, households=households)}{why}\n{link}"
 
 
+def _door_knock_text(association: str, households: int, language: str, _texted: bool, drill: bool, link: str,
+                     standing_in: bool = False) -> str:
+    return door_knock_text(association, households, language, drill, link, standing_in)
+
+
 # The phones an alert gives to call the household back, in this order (a mobile first: it goes where they are).
 PHONE_KINDS = ("mobile", "landline")
 
@@ -113,22 +119,49 @@ def _phone_line(language: str, phones: Sequence[tuple[str, str]]) -> str:
     return f"{t(language, 'staff.phone')}: {said}"
 
 
+# A need-help alert that goes as a text (SMS) is kept within 4 SMS parts of Japanese (4 × 67 UTF-16
+# units: the SMS sender's `MAX_SEGMENTS`): a longer one is cut by the sender from its end, where the
+# line saying how to reply 対応済み is. What gives way (`help_text`): the link leaves that line (its
+# reader answers by text), then the household's words are shortened.
+TEXT_ALERT_UNITS = 4 * 67
+
+
+def by_text(channel: ChannelName) -> bool:
+    """A staff alert on `channel` is a text its reader may answer with words (SMS, read on a feature
+    phone): its last line says how to reply 対応済み instead of pointing at the page alone."""
+    return registry.is_channel(channel) and registry.spec(channel).message == MESSAGE_KEYWORDS
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
 def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: str, campaign: str,
-              standing_in: bool = False, phones: Sequence[tuple[str, str]] = ()) -> str:
+              standing_in: bool = False, phones: Sequence[tuple[str, str]] = (), texted: bool = False,
+              lead_units: int = 0) -> str:
     """The alert a head reads on the phone: who, which campaign, where, how many, vulnerable, the
     phones to call it back (`phones`: (kind, E.164); a head on a feature phone calls from the alert),
     their words, the link (`campaign`: the campaign's title). `standing_in`: it goes to the district's
     or the city's staff because no head or deputy of the association can be reached; it says so. A
-    withheld row (domain.consent) gives its number and 班 alone: no phone either."""
+    withheld row (domain.consent) gives its number and 班 alone: no phone either. `texted`: it goes as
+    a text (`by_text`): its last line says to reply 「対応済み」 and the household's number (then the
+    link), and its note is shortened to keep it within `TEXT_ALERT_UNITS` (`lead_units`: of a line
+    put before it)."""
     head = (t(language, "staff.drill") if drill else "") + t(
         language, "staff.need_help.follow_up" if follow_up else "staff.need_help.title")
     top = [f"{head} {row.association}{' ' + row.group if row.group else ''}"]
     if campaign.strip():
         top.append(t(language, "staff.need_help.campaign", title=short_title(campaign)))
     why = [t(language, "staff.standing_in", association=row.association)] if standing_in else []
+    if texted:  # the reply line with the link, and without it (`_within`)
+        ends = [f"{t(language, 'staff.need_help.reply_text', number=row.household_key)} {link}",
+                t(language, "staff.need_help.reply_text_only", number=row.household_key)]
+    else:
+        ends = [f"{t(language, 'staff.need_help.open')} {link}"]
+    tails = ["\n".join([*why, end]) for end in ends]
+    fit = TEXT_ALERT_UNITS - lead_units if texted else None
     if row.withheld:  # a `no` household outside a real event: its number and 班 alone (domain.consent)
-        return "\n".join([*top, t(language, "staff.withheld", number=row.household_key), *why,
-                          f"{t(language, 'staff.need_help.open')} {link}"])
+        return _within([*top, t(language, "staff.withheld", number=row.household_key)], "", tails, fit)
     who = f"{row.name} ({t(language, 'staff.members', n=row.members)}"
     who += f", {t(language, 'staff.vulnerable')})" if row.vulnerable else ")"
     lines = [*top, who, f"{t(language, 'staff.address')}: {row.address}"]
@@ -144,21 +177,35 @@ def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: s
         facts.append(f"{t(language, 'staff.where')}: {where}")
     if facts:
         lines.append(" / ".join(facts))
-    if row.note:
-        lines.append(f"{t(language, 'staff.note')}: {row.note}")
-    lines += why
-    lines.append(f"{t(language, 'staff.need_help.open')} {link}")
-    return "\n".join(lines)
+    note = f"{t(language, 'staff.note')}: {row.note}" if row.note else ""
+    return _within(lines, note, tails, fit)
+
+
+def _within(lines: list[str], note: str, tails: Sequence[str], units: int | None) -> str:
+    """`lines`, then `note` (none when empty), then the first of `tails` (each shorter than the one
+    before) with which the text fits `units` (None: the first); failing all, the last tail with the
+    note shortened to fit: the household's words are worth more to a text's reader than the link."""
+    def text(said: str, tail: str) -> str:
+        return "\n".join([*lines, *([said] if said else []), tail])
+
+    for tail in tails:
+        if units is None or _units(text(note, tail)) <= units:
+            return text(note, tail)
+    assert units is not None
+    room = units - _units(text("", tails[-1])) - 1
+    return text(note if _units(note) <= room else note[:max(0, room - 1)].rstrip() + "…", tails[-1])
 
 
 def unhandled_text(row: HelpRow, language: str, drill: bool, link: str, campaign: str, minutes: int,
-                   phones: Sequence[tuple[str, str]] = ()) -> str:
+                   phones: Sequence[tuple[str, str]] = (), texted: bool = False) -> str:
     """The alert to the standing-in staff about a help request nobody marked handled for `minutes`:
     says so first, then the household as the help alert shows it (without the "no head can be
     reached" line: the association's staff may well have been told, and done nothing visible)."""
     head = (t(language, "staff.drill") if drill else "") + t(
         language, "staff.need_help.unhandled", association=row.association, minutes=minutes)
-    return f"{head}\n{help_text(row, language, False, False, link, campaign, phones=phones)}"
+    body = help_text(row, language, False, False, link, campaign, phones=phones, texted=texted,
+                     lead_units=_units(head) + 1)
+    return f"{head}\n{body}"
 
 
 def standing_in(staff: list[Staff], district: str, channels: Collection[ChannelName],
@@ -302,8 +349,8 @@ class HelpNotifier:
         stand_ins = stand_ins_by_district(self.store.auth.list_staff, self.channels)
         told = await who_is_told(staff, functools.partial(stand_ins, row.district), self.channels)
         report = await self._queue(
-            told.staff, lambda lang: help_text(row, lang, drill, follow_up, link, campaign.title,
-                                               standing_in=told.standing_in, phones=phones),
+            told.staff, lambda lang, texted: help_text(row, lang, drill, follow_up, link, campaign.title,
+                                                       standing_in=told.standing_in, phones=phones, texted=texted),
             link, campaign_id)
         if told.standing_in:
             log.warning("help_to_standing_in_staff", campaign_id=campaign_id, association_id=row.association_id,
@@ -338,8 +385,8 @@ class HelpNotifier:
             others = standing_in(everyone, row.district, self.channels, beyond_district=True)
         others = others or standing_in(everyone, row.district, self.channels)
         report = await self._queue(
-            others, lambda lang: unhandled_text(row, lang, drill, link, campaign.title, waited, phones), link,
-            campaign_id)
+            others, lambda lang, texted: unhandled_text(row, lang, drill, link, campaign.title, waited, phones,
+                                                        texted=texted), link, campaign_id)
         log.warning("help_escalated", campaign_id=campaign_id, association_id=row.association_id,
                     household_id=household_id, recipients=report.recipients, queued=report.queued,
                     waited_minutes=waited)
@@ -359,17 +406,19 @@ class HelpNotifier:
             link = f"{base}/a/{a.id}/doorknock?campaign={campaign.id}"
             # the walk must still be someone's: see `who_is_told`
             told = await who_is_told(staff, functools.partial(stand_ins, a.district), self.channels)
-            text = functools.partial(door_knock_text, a.name, count, drill=drill, link=link,
+            # the same text on every channel: a door-knock list is walked from its page or its paper
+            text = functools.partial(_door_knock_text, a.name, count, drill=drill, link=link,
                                      standing_in=told.standing_in)
             report = await self._queue(told.staff, text, link, campaign.id)
             log.info("door_knock_notified", campaign_id=campaign.id, association_id=a.id, households=count,
                      queued=report.queued)
 
-    async def _queue(self, staff: list[Staff], text_for: Callable[[str], str], link: str,
+    async def _queue(self, staff: list[Staff], text_for: Callable[[str, bool], str], link: str,
                      campaign_id: int) -> NotifyReport:
+        """`text_for(language, texted)`: the alert in a language, as a text (`by_text`) or not."""
         messages = staff_messages(staff, self.channels)
-        alerts = [StaffAlert(campaign_id, m.staff_id, m.channel, m.address, text_for(m.language), link)
-                  for m in messages]
+        alerts = [StaffAlert(campaign_id, m.staff_id, m.channel, m.address, text_for(m.language, by_text(m.channel)),
+                             link) for m in messages]
         if alerts:
             await self.store.outbox.queue_staff(alerts, self.clock.now())
             if self.on_queued is not None:

@@ -231,16 +231,18 @@ async def test_a_request_to_stop_is_told_how_and_kept_for_the_staff(tmp_path: Pa
 
 async def test_a_deputy_who_texts_back_to_his_alert_is_answered_as_staff(tmp_path: Path) -> None:
     """QA (heads' walk): a deputy with only a feature phone texted 「対応済み」 and 「1」 back to his help
-    alert and was told 「現在、この番号あての安否確認は行われていません。」 while the check ran."""
+    alert and was told 「現在、この番号あての安否確認は行われていません。」 while the check ran. 「対応済み」
+    now marks it (test_staff_handled_by_sms); any other text is answered as staff's, with how to."""
     async with running_app(tmp_path) as env:
         await add_staff(env, "deputy-a", Role.DEPUTY, ASSOC_A, phone="+819088880002")
         await env.sandbox.fake("sms").reply("+819011110002", "2 足をけがしました")
         await env.dispatch()
         assert env.staff_messages("sms")  # his alert went out by SMS
-        for body in ("対応済み", "1"):
+        for body in ("1", "了解"):
             lines = _message((await env.sandbox.fake("sms").reply("+819088880002", body)).body)
             assert "行われていません" not in "".join(lines)
-            assert "世帯の回答としては記録していません" in lines[0] and "電話" in lines[0] and "会長・副会長" in lines[0]
+            assert "世帯の回答としては記録していません" in lines[0] and "電話" in lines[0]
+            assert "「対応済み」と世帯番号を返信" in lines[0]
             assert lines[1] == env.cfg.server.public_url.rstrip("/") + "/"  # the dashboard (after a login)
         assert await env.history("A-002") == ["need_help"]  # nothing recorded for anyone from his texts
         # a head who is a resident too: her household's number answers for the household
@@ -249,6 +251,8 @@ async def test_a_deputy_who_texts_back_to_his_alert_is_answered_as_staff(tmp_pat
         assert "記録しました" in result.body and await env.status("A-002") == Status.SAFE
         # with no safety check running, a staff number is still answered as staff
         assert await env.store.campaigns.close(env.campaign_id, env.clock.now())
-        result = await env.sandbox.fake("sms").reply("+819088880002", "対応済み")
+        result = await env.sandbox.fake("sms").reply("+819088880002", "了解")
         assert "世帯の回答としては記録していません" in result.body and "行われていません" not in result.body
+        result = await env.sandbox.fake("sms").reply("+819088880002", "対応済み")
+        assert "未対応の「助けが必要」はありません" in result.body
         await env.intake.idle()

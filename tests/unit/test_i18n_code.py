@@ -153,6 +153,10 @@ ALLOWED_JAPANESE: dict[str, str] = {
     "replies/keywords.py::_STOP_WHAT": "what a resident asks to stop (配信, 通知, 連絡, メール)",
     "replies/keywords.py::_STOP": "a text that only asks to stop the messages (配信停止, 解除してください)",
     "replies/keywords.py::_STOP_FILLER": "punctuation ignored around a request to stop (。, 「」)",
+    "replies/keywords.py::_HANDLED_WORDS": "what staff text back to mark a help request handled (対応済み, 済)",
+    "replies/keywords.py::_HANDLED_FILLER": "endings and punctuation ignored around 対応済み and a number (です, 。)",
+    "replies/keywords.py::_HANDLED_SEP": "punctuation between the words of a staff member's 対応済み text (、, 「」)",
+    "replies/keywords.py::_NUMBER_AROUND": "what staff type around a household number (世帯番号, 番)",
     # triggers: JMA's telegrams
     "triggers/jma.py::STATUSES": "values of Control/Status in JMA telegrams (通常, 訓練, 試験)",
     "triggers/jma.py::INFO_TYPES": "values of Head/InfoType in JMA telegrams (発表, 訂正, 取消)",

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from safetynet.domain import Status
-from safetynet.replies.keywords import asks_to_stop, has_words_beyond_keyword, normalise, parse_keyword
+from safetynet.replies.keywords import (
+    asks_to_stop,
+    has_words_beyond_keyword,
+    names_association,
+    normalise,
+    parse_keyword,
+    same_household_number,
+    staff_handled,
+)
 
 SAFE, HELP = Status.SAFE, Status.NEED_HELP
 
@@ -129,3 +137,30 @@ def test_a_request_to_stop_the_messages(text: str) -> None:
 )
 def test_no_request_to_stop(text: str) -> None:
     assert not asks_to_stop(text)
+
+
+# -- staff: 対応済み by a text ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("対応済み", ()), ("対応済", ()), ("済", ()), ("済みです。", ()), ("たいおうずみ", ()), ("タイオウズミ", ()),
+     ("対応済みにしました", ()), ("DONE", ()), ("対応済み 12", ("12",)), ("対応済み　１２", ("12",)),
+     ("対応済み12", ("12",)), ("12 対応済み", ("12",)), ("12番 対応済みです", ("12",)), ("世帯番号12 済", ("12",)),
+     ("done 12", ("12",)), ("対応済み Ａ－００２", ("A-002",)), ("対応済み 12 桜町一丁目町会", ("12", "桜町一丁目町会")),
+     ("まだ対応済みにしないで", ("まだ", "にしないで")), ("12 対応済みではない", ("12", "ではない"))],
+)
+def test_a_staff_members_handled_text_gives_the_words_naming_the_request(text: str, words: tuple[str, ...]) -> None:
+    assert staff_handled(text) == words
+
+
+@pytest.mark.parametrize("text", ["1", "了解", "今から向かいます", "2 助けて", "すみません", ""])
+def test_a_text_without_handled_is_no_mark(text: str) -> None:
+    assert staff_handled(text) is None
+
+
+def test_a_household_number_is_matched_as_the_roster_has_it() -> None:
+    assert same_household_number("12", "12") and same_household_number("012", "12")
+    assert same_household_number("a-002", "A-002") and same_household_number("A-002", "Ａ－００２")
+    assert not same_household_number("1", "12") and not same_household_number("A-02", "A-002")
+    assert names_association("12桜町一丁目町会", "桜町一丁目町会") and not names_association("12", "桜町一丁目町会")
