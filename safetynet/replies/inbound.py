@@ -9,6 +9,7 @@ provider's retry is taken once.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -64,8 +65,58 @@ class _PerAddress:
         return n < self.limit
 
 
+# How long a process keeps the addresses of the staff's own contacts (`_StaffAddresses`), and how soon
+# a 「対応済み」 from an address not among them may have them read again (a stranger's flood of them
+# reads them once a second at most).
+STAFF_ADDRESSES_SECONDS = 30.0
+STAFF_ADDRESSES_AGAIN_SECONDS = 1.0
 # Open help requests an SMS to staff lists by number before 「ほか N 件」 (an SMS is paid per 70 characters).
 LISTED_OPEN = 8
+
+
+class _StaffAddresses:
+    """Whose own contact an address is, without reading every staff member for every text.
+
+    A text from a number no household of a running campaign has (a resident not on the roster, one
+    replying after the close, a stranger) asked the store for every staff member and their contacts:
+    thousands of rows in a large city, read again for each such text of a reply storm. The addresses
+    are kept `STAFF_ADDRESSES_SECONDS`, as a filter only: an address not among them is nobody's (a
+    staff contact added in the last seconds is not known yet: its 「了解」 is answered as a stranger's,
+    its 「対応済み」 reads them afresh); one among them is read afresh, by the staff member's id, so a
+    removed staff member (`staff remove`, /admin: by any process, the row deleted) or a contact taken
+    off is never taken for staff."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store, self.clock = store, clock
+        self._ids: dict[tuple[str, str], tuple[int, ...]] = {}
+        self._read_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def _candidates(self, kinds: Sequence[ContactKind], address: str, fresh: bool) -> set[int]:
+        async with self._lock:  # one read for a burst of texts, not one each
+            age = self.clock.monotonic() - self._read_at
+            if age >= STAFF_ADDRESSES_SECONDS or (
+                    fresh and age >= STAFF_ADDRESSES_AGAIN_SECONDS and not self._find(kinds, address)):
+                ids: dict[tuple[str, str], list[int]] = {}
+                for s in await self.store.auth.list_staff():
+                    for kind, a in s.contacts:
+                        ids.setdefault((kind, a), []).append(s.id)
+                self._ids = {k: tuple(v) for k, v in ids.items()}
+                self._read_at = self.clock.monotonic()
+            return self._find(kinds, address)
+
+    def _find(self, kinds: Sequence[ContactKind], address: str) -> set[int]:
+        return {i for k in kinds for i in self._ids.get((k, address), ())}
+
+    async def staff_of(self, kinds: Sequence[ContactKind], address: str, fresh: bool = False) -> Staff | None:
+        """The active staff member whose own contact the address is now, if any. `fresh`: an address
+        not among those kept has them read again first, if they are a second old (a text that marks
+        something, 「対応済み」: rare, and a staff member added since must not be told they are not one)."""
+        for staff_id in sorted(await self._candidates(kinds, address, fresh)):
+            s = await self.store.auth.staff_by_id(staff_id)
+            if s is not None and s.active and any(k in kinds and a == address for k, a in s.contacts):
+                return s
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +146,7 @@ class Inbound:
         self.clock = clock
         self.enrolment = enrolment or Enrolment(store, cfg, clock)
         self._links = _PerAddress(clock, LINKS_PER_MINUTE)
+        self._staff = _StaffAddresses(store, clock)
 
     @property
     def intake(self) -> ReplyIntake:
@@ -206,7 +258,7 @@ class Inbound:
         if handled is not None:
             # 「対応済み 12」 from a head's or deputy's own contact marks the request handled, before the
             # number's households are asked: a head is a resident too, and 「対応済み 1」 is no 無事
-            staff = await self._staff_of(kinds, address)
+            staff = await self._staff.staff_of(kinds, address, fresh=True)
             if staff is not None:
                 return await self._mark_handled(staff, handled, channel)
         targets = await self.store.replies.running_targets_by_contact(list(kinds), address)
@@ -215,7 +267,7 @@ class Inbound:
         # told whom to ask, and the request is kept as a note for the staff of a running campaign
         stop = status is None and asks_to_stop(text)
         if not targets:
-            staff = None if handled is not None else await self._staff_of(kinds, address)
+            staff = None if handled is not None else await self._staff.staff_of(kinds, address)
             if staff is not None:
                 # QA (heads' walk): a deputy on a feature phone texted back to his alert and was told no
                 # safety check was running. A household of the number comes first (a head is a resident
@@ -240,14 +292,6 @@ class Inbound:
         note = text if has_words_beyond_keyword(text) else None
         notice, _ = await self._answer_households(targets, status, channel, key, note, text, _by_number(kinds))
         return notice or texts.sms_confirmation(str(status), lang)
-
-    async def _staff_of(self, kinds: Sequence[ContactKind], address: str) -> Staff | None:
-        """The active staff member (head, deputy, admin) whose own contact the address is, if any.
-        A handful of rows, read only for a text no running campaign's household sent."""
-        for s in await self.store.auth.list_staff():
-            if s.active and any(k in kinds and a == address for k, a in s.contacts):
-                return s
-        return None
 
     # -- staff: 対応済み by a text ---------------------------------------------------------------
 
