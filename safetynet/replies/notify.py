@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import groupby
 
 import structlog
 
@@ -20,18 +21,20 @@ from safetynet.channels import registry
 from safetynet.channels.spec import MESSAGE_KEYWORDS
 from safetynet.clock import Clock
 from safetynet.config import Config
-from safetynet.domain import CampaignKind, ChannelName, Role
+from safetynet.domain import ANSWERED, CampaignKind, ChannelName, Role
 from safetynet.domain.campaigns import Campaign, StaffAlert
 from safetynet.domain.consent import Disclosure
 from safetynet.domain.phones import format_national
 from safetynet.domain.replies import CampaignPage, HelpRow
-from safetynet.domain.roster import Association, Household, Staff
+from safetynet.domain.roster import Association, Household, HouseholdLine, Staff
+from safetynet.domain.walking import walking_ranks
 from safetynet.i18n import t
 from safetynet.replies.texts import location_words
 from safetynet.store import Store
 
 log = structlog.get_logger("replies")
 Phones = tuple[tuple[str, str], ...]
+_ANSWERED = frozenset(str(s) for s in ANSWERED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,15 +89,64 @@ def help_link(public_url: str, association_id: int, campaign_id: int) -> str:
 
 
 def door_knock_text(association: str, households: int, language: str, drill: bool, link: str,
-                    standing_in: bool = False) -> str:
+                    standing_in: bool = False, walk: Sequence[tuple[str, Sequence[str]]] | None = None) -> str:
+    """The door-knock notice: how many households have not answered, and the link to their list. With
+    `walk` (it goes as a text, `by_text`: its reader may have no browser) their numbers follow by 班
+    in walking order, as many as fit `TEXT_ALERT_UNITS`, then how many more are on the page and the
+    link when there is room: numbers only, which a withheld household shows anyway (domain.consent)."""
     head = t(language, "staff.drill") if drill else ""
     why = f"\n{t(language, 'staff.standing_in', association=association)}" if standing_in else ""
-    return f"{head}{t(language, 'staff.door_knock', association=association, households=households)}{why}\n{link}"
+    top = f"{head}{t(language, 'staff.door_knock', association=association, households=households)}{why}"
+    if walk is None:
+        return f"{top}\n{link}"
+    return _walk_within(top, language, walk, link)
 
 
-def _door_knock_text(association: str, households: int, language: str, _texted: bool, drill: bool, link: str,
-                     standing_in: bool = False) -> str:
-    return door_knock_text(association, households, language, drill, link, standing_in)
+def _door_knock_for(association: str, households: int, language: str, texted: bool, drill: bool, link: str,
+                    standing_in: bool, walk: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """`door_knock_text` for `HelpNotifier._queue`: the households' numbers only in a text."""
+    return door_knock_text(association, households, language, drill, link, standing_in, walk if texted else None)
+
+
+def door_knock_walk(lines: Sequence[HouseholdLine]) -> list[tuple[str, list[str]]]:
+    """The numbers of the households with no answer yet, by 班 in walking order: the door-knock page's
+    list (`web.dash_views.doorknock_groups`, which this layer may not import); 班 "" is 班なし, last."""
+    walk = walking_ranks(tuple((h.id, h.group, h.address, h.household_key) for h in lines))
+    todo = sorted((h for h in lines if h.status not in _ANSWERED), key=lambda h: walk[h.id])
+    return [(group, [h.household_key for h in hs]) for group, hs in groupby(todo, key=lambda h: h.group)]
+
+
+def _walk_line(language: str, walk: Sequence[tuple[str, Sequence[str]]], shown: int) -> str:
+    """The first `shown` numbers of `walk`: 「1班: 3, 7, 12／2班: 21」."""
+    parts: list[str] = []
+    for group, numbers in walk:
+        if shown <= 0:
+            break
+        said = t(language, "staff.door_knock.separator").join(numbers[:shown])
+        parts.append(t(language, "staff.door_knock.group", group=group or t(language, "staff.door_knock.no_group"),
+                       numbers=said))
+        shown -= len(numbers)
+    return t(language, "staff.door_knock.group_separator").join(parts)
+
+
+def _walk_within(top: str, language: str, walk: Sequence[tuple[str, Sequence[str]]], link: str) -> str:
+    """`top`, then as many of the numbers as fit `TEXT_ALERT_UNITS` with the line after them (how
+    many more, when some are left out); then the link, on that line, when it fits too: the numbers
+    are what a reader on a feature phone walks by, the page is for those who can open it."""
+    total = sum(len(numbers) for _, numbers in walk)
+
+    def text(shown: int, with_link: bool) -> str:
+        rest = total - shown
+        tail = t(language, "staff.door_knock.more", n=rest) if rest else ""
+        if with_link:
+            tail = f"{tail}: {link}" if tail else link
+        listed = _walk_line(language, walk, shown)
+        return "\n".join(line for line in (top, listed, tail) if line)
+
+    shown = 0
+    while shown < total and _units(text(shown + 1, False)) <= TEXT_ALERT_UNITS:
+        shown += 1
+    return text(shown, _units(text(shown, True)) <= TEXT_ALERT_UNITS)
 
 
 # The phones an alert gives to call the household back, in this order (a mobile first: it goes where they are).
@@ -393,7 +445,8 @@ class HelpNotifier:
         return report
 
     async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int]) -> None:
-        """The ladder's last step: each head and deputy gets the link to their door-knock list."""
+        """The ladder's last step: each head and deputy gets the link to their door-knock list; one whose
+        alert goes as a text (`by_text`, a feature phone) gets the households' numbers by 班 with it."""
         associations = {a.id: a for a in await self.store.roster.list_associations()}
         drill = campaign.kind == CampaignKind.DRILL
         base = self.cfg.server.public_url.rstrip("/")
@@ -406,9 +459,14 @@ class HelpNotifier:
             link = f"{base}/a/{a.id}/doorknock?campaign={campaign.id}"
             # the walk must still be someone's: see `who_is_told`
             told = await who_is_told(staff, functools.partial(stand_ins, a.district), self.channels)
-            # the same text on every channel: a door-knock list is walked from its page or its paper
-            text = functools.partial(_door_knock_text, a.name, count, drill=drill, link=link,
-                                     standing_in=told.standing_in)
+            walk: list[tuple[str, list[str]]] = []
+            if any(by_text(m.channel) for m in staff_messages(told.staff, self.channels)):
+                # QA: a deputy on a feature phone knew how many households, not which (she cannot open
+                # the page): the page's own read, once for the association, numbers and 班 alone
+                walk = door_knock_walk(await self.store.dashboard.households(campaign.id, a.id))
+
+            text = functools.partial(_door_knock_for, a.name, count, drill=drill, link=link,
+                                     standing_in=told.standing_in, walk=walk)
             report = await self._queue(told.staff, text, link, campaign.id)
             log.info("door_knock_notified", campaign_id=campaign.id, association_id=a.id, households=count,
                      queued=report.queued)
