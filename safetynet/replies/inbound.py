@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 import structlog
 
@@ -19,13 +20,13 @@ from safetynet.auth import Viewer
 from safetynet.channels.base import InboundAck, InboundTarget
 from safetynet.clock import Clock
 from safetynet.config import Config
-from safetynet.domain import ChannelName, ContactKind, Scope, Status
+from safetynet.domain import ANSWERED, CampaignKind, ChannelName, ContactKind, Scope, Status
 from safetynet.domain.audit import AuditAction, AuditEntry
-from safetynet.domain.replies import HelpRow, ReplyDetails, ReplyTarget
+from safetynet.domain.replies import HelpRow, InPersonMethod, ReplyDetails, ReplyTarget
 from safetynet.domain.roster import Staff
 from safetynet.replies import texts
 from safetynet.replies.enrol import Enrolment, EnrolmentError, message_code_spec
-from safetynet.replies.intake import NotFound, ReplyError, ReplyIntake, UnknownToken
+from safetynet.replies.intake import NoSafetyQuestion, NotFound, ReplyError, ReplyIntake, UnknownToken
 from safetynet.replies.keywords import (
     asks_to_stop,
     has_words_beyond_keyword,
@@ -33,6 +34,7 @@ from safetynet.replies.keywords import (
     parse_keyword,
     same_household_number,
     staff_handled,
+    staff_visited,
 )
 from safetynet.replies.notify import PHONE_KINDS
 from safetynet.replies.tokens import reply_token, reply_url
@@ -132,6 +134,22 @@ class _Request:
     @property
     def open(self) -> bool:
         return any(r.handled_at is None for r in self.rows)
+
+
+@dataclass(frozen=True, slots=True)
+class _Unanswered:
+    """A household on the door-knock list (no answer yet) as a staff member's 「訪問済み」 names it: the
+    running campaigns it has not answered in."""
+
+    household_id: int
+    key: str
+    association: str
+    campaigns: tuple[int, ...]
+    open: bool = True  # (as `_Request`'s: every one is still to be seen to)
+
+
+# The statuses of a household the door-knock list shows: not answered (`web.dash_views.doorknock_groups`)
+_UNANSWERED = tuple(s for s in Status if s not in ANSWERED)
 
 
 class Inbound:
@@ -254,6 +272,13 @@ class Inbound:
         spec = message_code_spec(kinds[0]) if kinds else None
         if spec is not None and spec.name == channel and _looks_like_code(text):
             return await self.link(text, kinds[0], address)
+        visited = staff_visited(text)
+        if visited is not None:
+            # 「訪問済み 12」 from a head's or deputy's own contact: a household of her door-knock list seen
+            # (before 対応済み, whose 「済み」 it holds; before the number's households, as 対応済み)
+            staff = await self._staff.staff_of(kinds, address, fresh=True)
+            if staff is not None:
+                return await self._confirm_visited(staff, visited, channel, message_id)
         handled = staff_handled(text)
         if handled is not None:
             # 「対応済み 12」 from a head's or deputy's own contact marks the request handled, before the
@@ -303,8 +328,7 @@ class Inbound:
         alone when exactly one is open. Otherwise nothing is marked, and the answer says which are open
         and how to name one."""
         lang = texts.ui_language(staff.language)
-        viewer = Viewer(role=staff.role, scope=Scope.parse(staff.scope), staff_id=staff.id, login=staff.login,
-                        display_name=staff.display_name)
+        viewer = _viewer(staff)
         requests = await self._requests(viewer)
         several = len({r.association for r in requests}) > 1
         open_ = [r for r in requests if r.open]
@@ -331,6 +355,84 @@ class Inbound:
         listed = (texts.t(lang, "staff.handled.open_list", n=len(open_), households=self._listed(lang, open_, several))
                   if open_ else texts.t(lang, "staff.handled.none_open"))
         return "\n".join(p for p in (said, listed) if p)
+
+    # -- staff: 訪問済み by a text ---------------------------------------------------------------
+
+    async def _confirm_visited(self, staff: Staff, words: Sequence[str], channel: ChannelName,
+                               message_id: str) -> str:
+        """「訪問済み 12」 (`words`: `keywords.staff_visited`) from a staff member's own contact: the
+        household it names, among those not answered in the running campaigns of the staff member's
+        scope (the door-knock list), confirmed in person by a visit as the page's 訪問で確認 does
+        (`ReplyIntake.confirm_in_person`: the same scope rule), in each of those campaigns, and audited.
+        The number is needed (a confirmation marks a household seen: no guess); otherwise nothing is
+        recorded and the answer says how to name one."""
+        lang = texts.ui_language(staff.language)
+        viewer = _viewer(staff)
+        todo = await self._unanswered(viewer)
+        several = len({u.association for u in todo}) > 1
+        example = todo[0].key if todo else "12"
+        found, why = _named_by(words, todo) if words else (None, "which")
+        if found is not None and why == "":
+            recorded = await self._visited(viewer, staff, found, channel, message_id)
+            said = texts.t(lang, "staff.visited.done" if recorded else "staff.visited.not_found",
+                           household=self._named(lang, found, several), number=found.key, example=example)
+            todo = [u for u in todo if u is not found] if recorded else todo
+        else:
+            log.info("visited_by_text_refused", channel=channel, staff_id=staff.id, reason=why, unanswered=len(todo))
+            if why == "same_number" and found is not None:
+                said = texts.t(lang, "staff.visited.same_number", example=words[0], association=found.association)
+            elif why == "not_found":
+                said = texts.t(lang, "staff.visited.not_found", number=words[0], example=example)
+            else:  # "which", "unclear"
+                said = texts.t(lang, "staff.visited.which" if why == "which" else "staff.visited.unclear",
+                               example=example)
+        left = (texts.t(lang, "staff.visited.left", n=len(todo)) if todo
+                else texts.t(lang, "staff.visited.none_left"))
+        return f"{said}\n{left}"
+
+    async def _unanswered(self, viewer: Viewer) -> list[_Unanswered]:
+        """The households not answered in the running campaigns in the viewer's scope (`Viewer.sees`),
+        contact checks aside (they ask no one whether they are safe), one per household: one read per
+        campaign, of the statuses the door-knock list shows."""
+        associations = {a.id: a.name for a in await self.store.roster.list_associations()
+                        if viewer.sees(a.district, a.name)}
+        found: dict[int, _Unanswered] = {}
+        for c in await self.store.campaigns.running() if associations else []:
+            if c.kind == CampaignKind.CHECK:
+                continue
+            for h in await self.store.dashboard.households_with_status(c.id, list(associations), _UNANSWERED):
+                if h.association_id in associations:
+                    was = found.get(h.id)
+                    found[h.id] = _Unanswered(h.id, h.household_key, associations[h.association_id],
+                                              (*(was.campaigns if was else ()), c.id))
+        return list(found.values())
+
+    async def _visited(self, viewer: Viewer, staff: Staff, household: _Unanswered, channel: ChannelName,
+                       message_id: str) -> bool:
+        """Confirms the household in person (a visit) in each campaign it has not answered in, as the
+        page's button does, and records it in the audit log as the page does (with the channel: it
+        rests on a phone number alone); False when none was recorded (a provider's retry)."""
+        recorded = False
+        for campaign_id in household.campaigns:
+            try:
+                result = await self.intake.confirm_in_person(viewer, campaign_id, household.household_id,
+                                                              InPersonMethod.VISIT, dedupe_key=f"{channel}:{message_id}")
+            except (NotFound, NoSafetyQuestion):  # gone from its campaign meanwhile: the others still count
+                continue
+            recorded = recorded or result.recorded
+            if not result.recorded:
+                continue
+            try:
+                await self.store.audit.append([AuditEntry(
+                    self.clock.now(), staff.login, str(AuditAction.CONFIRM), "household", role=str(staff.role),
+                    staff_id=staff.id, campaign_id=campaign_id, association_id=result.target.association_id,
+                    household_id=household.household_id, detail=f"{InPersonMethod.VISIT}:{channel}")])
+            except Exception as e:  # the confirmation stands (with who): its entry is said lost
+                log.error("visited_audit_unwritten", campaign_id=campaign_id, household_id=household.household_id,
+                          staff_id=staff.id, channel=channel, error=str(e))
+        log.info("visited_by_text", channel=channel, staff_id=staff.id, household_id=household.household_id,
+                 recorded=recorded)
+        return recorded
 
     async def _requests(self, viewer: Viewer) -> list[_Request]:
         """The help requests of the running campaigns in the viewer's scope (`Viewer.sees`, the scope
@@ -374,7 +476,7 @@ class Inbound:
         return marked
 
     @staticmethod
-    def _named(lang: str, request: _Request, several: bool) -> str:
+    def _named(lang: str, request: _Named, several: bool) -> str:
         """A household as a text to staff names it: its number (what its row shows with or without
         consent, DESIGN §9; never a name or an address), after its association's name when the staff
         member's scope has requests of more than one."""
@@ -434,7 +536,27 @@ class Inbound:
         return await self.store.outbox.record_provider_status(provider_id, state, error_code)
 
 
-def _named_by(words: Sequence[str], requests: Sequence[_Request]) -> tuple[_Request | None, str]:
+def _viewer(staff: Staff) -> Viewer:
+    """The staff member as their pages see them: the scope rule of a text is theirs."""
+    return Viewer(role=staff.role, scope=Scope.parse(staff.scope), staff_id=staff.id, login=staff.login,
+                  display_name=staff.display_name)
+
+
+class _Named(Protocol):
+    """What a staff member's text names a household by (`_Request`, `_Unanswered`)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def association(self) -> str: ...
+    @property
+    def open(self) -> bool: ...
+
+
+_N = TypeVar("_N", bound=_Named)
+
+
+def _named_by(words: Sequence[str], requests: Sequence[_N]) -> tuple[_N | None, str]:
     """Which request a staff member's 「対応済み」 (`words`: `keywords.staff_handled`) names among
     `requests` (theirs, oldest first), pure: (it, "") to mark it; else (a request or None, why not):
     "already" (it, handled), "which" (none named, several open), "none_open", "not_found" (one word,

@@ -166,8 +166,13 @@ def staff_handled(text: str) -> tuple[str, ...] | None:
     household number, an association's name), full width folded and katakana as hiragana (case kept:
     they are said back), in order; () for 「対応済み」 alone; None when the text says no 対応済み. Which
     request the words name is the caller's to find (`same_household_number`, `names_association`)."""
+    return _staff_words(text, _HANDLED_WORDS)
+
+
+def _staff_words(text: str, said: re.Pattern[str]) -> tuple[str, ...] | None:
+    """The words of a staff member's text around the first of `said` (`staff_handled`); None without it."""
     t = unicodedata.normalize("NFKC", text).translate(_KATA_TO_HIRA)
-    m = _HANDLED_WORDS.search(t)
+    m = said.search(t)
     if m is None:
         return None
     words: list[str] = []
@@ -188,3 +193,20 @@ def same_household_number(typed: str, key: str) -> bool:
 def names_association(typed: str, association: str) -> bool:
     """Whether `typed` (a word of `staff_handled`) holds the association's name."""
     return normalise(association) in normalise(typed)
+
+
+# -- staff: 訪問済み by a text ------------------------------------------------------------------------
+#
+# A head or deputy on a feature phone walking the door-knock list (its numbers came by SMS) confirms a
+# household she saw by texting back 「訪問済み 12」 or 「確認済み 12」: the page's 訪問で確認. The same
+# form as 対応済み (`staff_handled`), and the same care: only the words, the number and an association's
+# name; anything else and nothing is recorded. Checked before `staff_handled`, whose 「済み」 it holds.
+_VISITED_WORDS = re.compile(r"訪問済み?|訪問ずみ|訪問すみ|ほうもん[ずす]み|確認済み?|確認ずみ|確認すみ|かくにん[ずす]み|visited",
+                            re.IGNORECASE)
+
+
+def staff_visited(text: str) -> tuple[str, ...] | None:
+    """A staff member's text confirming a household in person: the words it names the household by
+    (as `staff_handled`'s); () for 「訪問済み」 alone; None when the text says no 訪問済み or 確認済み."""
+    return _staff_words(text, _VISITED_WORDS)
+

@@ -91,14 +91,18 @@ def help_link(public_url: str, association_id: int, campaign_id: int) -> str:
 def door_knock_text(association: str, households: int, language: str, drill: bool, link: str,
                     standing_in: bool = False, walk: Sequence[tuple[str, Sequence[str]]] | None = None) -> str:
     """The door-knock notice: how many households have not answered, and the link to their list. With
-    `walk` (it goes as a text, `by_text`: its reader may have no browser) their numbers follow by 班
-    in walking order, as many as fit `TEXT_ALERT_UNITS`, then how many more are on the page and the
-    link when there is room: numbers only, which a withheld household shows anyway (domain.consent)."""
+    `walk` (it goes as a text, `by_text`: its reader may have no browser) how to reply 「訪問済み」 and
+    their numbers follow by 班 in walking order, as many as fit `TEXT_ALERT_UNITS`, then how many more
+    are on the page and the link when there is room: numbers only, which a withheld household shows
+    anyway (domain.consent)."""
     head = t(language, "staff.drill") if drill else ""
     why = f"\n{t(language, 'staff.standing_in', association=association)}" if standing_in else ""
     top = f"{head}{t(language, 'staff.door_knock', association=association, households=households)}{why}"
     if walk is None:
         return f"{top}\n{link}"
+    first = next((numbers[0] for _, numbers in walk if numbers), None)
+    if first is not None:  # 「訪問済み 3」 confirms a household seen (`inbound`): said before the numbers, never cut
+        top += f"\n{t(language, 'staff.door_knock.reply_text', number=first)}"
     return _walk_within(top, language, walk, link)
 
 

@@ -66,7 +66,8 @@ async def test_an_sms_deputy_gets_the_numbers_by_group_and_the_other_channels_th
 
         # walking order, as the door-knock page: 1班 by address (1-3 before 1-12), 2班 before 10班, 班なし last
         [sms] = [r.text for r in env.staff_messages("sms")]
-        assert sms == f"{TOP.format(n=6)}\n1班: 3、7、12／2班: 21／10班: 5／班なし: 30\n{link}"
+        assert sms == (f"{TOP.format(n=6)}\n会えたら「訪問済み 3」のように返信\n"
+                       f"1班: 3、7、12／2班: 21／10班: 5／班なし: 30\n{link}")
         assert "山田" not in sms and "1-12" not in sms  # numbers only: no names or addresses by SMS
         said = [*(r.text for r in env.staff_messages("telegram")), *(r.text for r in env.staff_messages("line")),
                 *(r.text for r in env.staff_messages("email"))]
@@ -85,8 +86,9 @@ async def test_a_long_list_by_sms_is_cut_with_how_many_more(tmp_path: Path) -> N
 
         [sms] = [r.text for r in env.staff_messages("sms")]
         assert sms is not None and segment_count(sms) <= MAX_SEGMENTS and fit_sms(sms, link)[0] == sms
-        top, listed, more = sms.split("\n")
-        assert top == TOP.format(n=120) and listed.startswith("1班: 1、2、3、")
+        top, reply, listed, more = sms.split("\n")
+        assert top == TOP.format(n=120) and reply == "会えたら「訪問済み 1」のように返信"
+        assert listed.startswith("1班: 1、2、3、")
         shown = [int(n) for part in listed.split("／") for n in part.split(": ")[1].split("、")]
         assert shown == list(range(1, len(shown) + 1)) and 20 < len(shown) < 120  # the first of the walk
         m = re.fullmatch(r"ほか(\d+)世帯はページで(: .*)?", more)

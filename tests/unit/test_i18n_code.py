@@ -157,6 +157,7 @@ ALLOWED_JAPANESE: dict[str, str] = {
     "replies/keywords.py::_HANDLED_FILLER": "endings and punctuation ignored around 対応済み and a number (です, 。)",
     "replies/keywords.py::_HANDLED_SEP": "punctuation between the words of a staff member's 対応済み text (、, 「」)",
     "replies/keywords.py::_NUMBER_AROUND": "what staff type around a household number (世帯番号, 番)",
+    "replies/keywords.py::_VISITED_WORDS": "what staff text back to confirm a household seen (訪問済み, 確認済み)",
     # triggers: JMA's telegrams
     "triggers/jma.py::STATUSES": "values of Control/Status in JMA telegrams (通常, 訓練, 試験)",
     "triggers/jma.py::INFO_TYPES": "values of Head/InfoType in JMA telegrams (発表, 訂正, 取消)",

@@ -1,0 +1,81 @@
+"""A head or deputy on a feature phone confirms a household of the door-knock list by texting 「訪問済み 12」.
+
+QA (a head and her deputies walking the door-knock list): the deputy whose list came by SMS saw the
+household at its door and could not record it: 訪問で確認 is a button on a page her phone cannot open,
+and her text 「訪問済み 12」 was read as 「対応済み」 of a help request nobody had asked for. The texts go
+through the sandbox's SMS over loopback (the real twilio client, the signed webhook); both stores.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from replies_fixtures import ASSOC_A, ASSOC_B, Env, add_staff, add_staff_over, running_app, start_campaign
+from roster_helpers import household
+
+from safetynet.domain import Role, Status
+
+DEPUTY = "+819088880002"
+
+
+def _said(body: str) -> str:
+    m = re.search(r"<Message>(.*)</Message>", body, re.S)
+    assert m is not None, body
+    return html.unescape(m.group(1))
+
+
+async def _text(env: Env, from_: str, body: str) -> str:
+    return _said((await env.sandbox.fake("sms").reply(from_, body)).body)
+
+
+async def test_a_deputy_confirms_a_household_she_saw_by_its_number(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        deputy = await add_staff(env, "deputy-a", Role.DEPUTY, ASSOC_A, phone=DEPUTY)
+        # full width, as a feature phone types it
+        said = await _text(env, DEPUTY, "訪問済み　Ａ－００３")
+        assert said == "世帯番号 A-003を訪問で確認済みにしました。\n未回答 残り3世帯"
+        assert await env.status("A-003") == Status.CONFIRMED_IN_PERSON
+        [entry] = await env.store.replies.history(env.campaign_id, env.hh("A-003").id)
+        assert (entry.status, entry.method, entry.actor) == (Status.CONFIRMED_IN_PERSON, "visit", "deputy-a")
+        [audit] = [e for e in await env.store.audit.entries() if e.action == "confirm"]
+        assert (audit.actor, audit.staff_id, audit.what, audit.detail) == ("deputy-a", deputy.id, "household",
+                                                                            "visit:sms")
+        assert (audit.campaign_id, audit.household_id) == (env.campaign_id, env.hh("A-003").id)
+
+        # 確認済み too; a household no longer on the list (confirmed, answered) is said so, nothing recorded
+        said = await _text(env, DEPUTY, "確認済み A-003")
+        assert said.startswith("世帯番号 A-003 は未回答の世帯にありません") and said.endswith("未回答 残り3世帯")
+        assert len(await env.store.replies.history(env.campaign_id, env.hh("A-003").id)) == 1
+        # no number: which one (a confirmation is no guess); other words with it: nothing recorded
+        said = await _text(env, DEPUTY, "訪問済み")
+        assert said.startswith("どの世帯か、「訪問済み A-001」のように")
+        said = await _text(env, DEPUTY, "A-002 訪問済み まだ会えていない")
+        assert said.startswith("記録していません。") and await env.status("A-002") != Status.CONFIRMED_IN_PERSON
+        # a household of another association is not hers to confirm
+        said = await _text(env, DEPUTY, "訪問済み B-001")
+        assert said.startswith("世帯番号 B-001 は未回答の世帯にありません")
+        assert await env.status("B-001") != Status.CONFIRMED_IN_PERSON
+        for key in ("A-001", "A-002", "A-004"):
+            assert await _text(env, DEPUTY, f"訪問済み {key}") == (
+                f"世帯番号 {key}を訪問で確認済みにしました。\n"
+                + ("未回答の世帯はもうありません。" if key == "A-004" else f"未回答 残り{2 if key == 'A-001' else 1}世帯"))
+        await env.intake.idle()
+
+
+async def test_a_number_in_two_associations_is_named_with_its_association(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        # B gets a household numbered A-003 too, in a second campaign (one of A's households is in both)
+        await env.store.roster.import_households([household("梅地区", ASSOC_B, "1班", "A-003", "二宮 一", "梅町2-1-3")])
+        second = await start_campaign(env, title="地震 安否確認 2")
+        await add_staff_over(env, "city-1", Role.CITY_ADMIN, "city", phone=DEPUTY)
+        said = await _text(env, DEPUTY, "訪問済み A-003")
+        assert said.startswith(f"世帯番号 A-003 の世帯が複数の町会にあります。「訪問済み A-003 {ASSOC_A}」のように")
+        assert await env.status("A-003") != Status.CONFIRMED_IN_PERSON
+        said = await _text(env, DEPUTY, f"訪問済み A-003 {ASSOC_A}")
+        assert said == f"{ASSOC_A} 世帯番号 A-003を訪問で確認済みにしました。\n未回答 残り5世帯"
+        # confirmed in each running campaign it had not answered in
+        assert await env.status("A-003") == Status.CONFIRMED_IN_PERSON
+        assert await env.status("A-003", second) == Status.CONFIRMED_IN_PERSON
+        await env.intake.idle()

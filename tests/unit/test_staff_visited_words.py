@@ -1,0 +1,19 @@
+"""「訪問済み 12」: the words of a staff member's text confirming a household seen (keywords.staff_visited)."""
+
+from __future__ import annotations
+
+from safetynet.replies.keywords import staff_handled, staff_visited
+
+
+def test_visited_and_confirmed_name_the_household_by_its_number() -> None:
+    for text in ("訪問済み 12", "確認済み　１２", "ホウモンズミ 12番", "12 訪問済みです", "世帯番号12 かくにんずみ", "visited 12"):
+        assert staff_visited(text) == ("12",), text
+    assert staff_visited("訪問済み") == ()
+    assert staff_visited("訪問済み 12 桜町一丁目町会") == ("12", "桜町一丁目町会")
+    assert staff_visited("12 訪問済み まだ会えていない") == ("12", "まだ会えていない")  # other words: the caller refuses
+
+
+def test_other_texts_are_no_visit() -> None:
+    for text in ("対応済み 12", "1", "無事です", "12", "訪問します"):
+        assert staff_visited(text) is None, text
+    assert staff_handled("対応済み 12") == ("12",)  # 対応済み stays 対応済み
