@@ -141,7 +141,8 @@ class Dispatcher:
                         LaneGate(conf.max_per_second, clock, burst=max(1.0, conf.max_per_second * CATCH_UP_SECONDS)))
                 self.lanes[ch] = Lane(ch, sender, gate, conf.concurrency, self.policy, clock, _buffer(cfg, ch),
                                       LaneHealth(self.started_at, self._health_changed.set),
-                                      self.metrics.lane(str(ch)), pacing=registry.pacing(ch, conf))
+                                      self.metrics.lane(str(ch)), pacing=registry.pacing(ch, conf),
+                                      send_deadline=self.policy.send_deadline(conf.timeout_seconds))
         self._health_written: dict[ChannelName, int] = {}
         self._campaigns: dict[int, Campaign] = {}
         self._active: list[int] = []

@@ -38,6 +38,9 @@ from safetynet.channels.base import (
     ChannelSender,
     KeyPacing,
     OutboundMessage,
+    Reason,
+    Replaceable,
+    RetryableSendError,
     SendError,
     SendResult,
     max_batch,
@@ -123,8 +126,10 @@ class Lane:
     def __init__(
         self, channel: ChannelName, sender: ChannelSender, gate: LaneGate, concurrency: int, policy: RetryPolicy,
         clock: Clock, buffer: int, health: LaneHealth | None = None, meter: LaneMeter | None = None,
-        pacing: KeyPacing | None = None,
+        pacing: KeyPacing | None = None, send_deadline: float | None = None,
     ) -> None:
+        """`send_deadline`: how long one provider attempt may take (`RetryPolicy.send_deadline` of
+        the channel's timeout); None: as long as it takes."""
         self.channel = channel
         self.sender = sender
         self.gate = gate
@@ -136,6 +141,7 @@ class Lane:
         self.duplicate_safe = duplicate_safe(channel)
         # Deliveries handed to the sender at once (1: one `send` each).
         self.batch = max_batch(sender)
+        self.send_deadline = send_deadline
         self.clock = clock
         # How many claimed deliveries the lane holds at most (queued here + in flight).
         self.buffer = max(self.concurrency, buffer)
@@ -325,6 +331,26 @@ class Lane:
             self.gate.pause(pause)
             log.warning("lane_paused", channel=self.channel, seconds=round(pause, 2))
 
+    async def _bounded(self, send: Awaitable[T]) -> T:
+        """`send` within the lane's deadline. One that overruns it is stuck (a stopped worker, a
+        connection that never answers): it fails as a timeout of the channel, so the lane's health
+        counts it, the policy retries it, and a sender that can replace what hangs does so."""
+        if self.send_deadline is None:
+            return await send
+        deadline = asyncio.timeout(self.send_deadline)
+        try:
+            async with deadline:
+                return await send
+        except TimeoutError:
+            if not deadline.expired():
+                raise  # the sender's own, not ours
+        log.error("send_overdue", channel=self.channel, deadline_seconds=round(self.send_deadline, 2),
+                  replaced=isinstance(self.sender, Replaceable))
+        if isinstance(self.sender, Replaceable):
+            await self.sender.replace_stuck()
+        raise RetryableSendError(Reason.TIMEOUT, f"no answer within {self.send_deadline:.1f} s",
+                                 outcome_unknown=True, error_class="SendOverdue")
+
     async def _paced(self, msg: OutboundMessage) -> None:
         """Waits for the message's key's slot (a batch's messages are not paced per key)."""
         if self.keyed is None or self.pacing_key is None:
@@ -341,7 +367,7 @@ class Lane:
         await self._slot()
         at, started = self.clock.now(), time.perf_counter()
         try:
-            result = await self.sender.send(msg)
+            result = await self._bounded(self.sender.send(msg))
         except SendError as e:
             took = time.perf_counter() - started
             self.meter.error_seconds.observe(took)
@@ -408,7 +434,7 @@ class Lane:
         assert isinstance(self.sender, BatchSender)
         at, started = self.clock.now(), time.perf_counter()
         try:
-            results = await self.sender.send_batch(msgs)
+            results = await self._bounded(self.sender.send_batch(msgs))
         except SendError as e:
             took = time.perf_counter() - started
             for _ in msgs:  # the metrics count recipients: the request failed for each of them

@@ -57,10 +57,20 @@ class RetryPolicy:
     # POST left). Retrying at once risks a duplicate SMS; waiting this long lets status callbacks
     # and a reply arrive first, and the retry is never inline.
     unknown_outcome_seconds: float = 30.0
+    # A send with no answer after this many times the channel's own request timeout (plus the
+    # margin: a mail's several round trips, a child process's queue) is stuck, not slow: it fails
+    # as a timeout of the channel, and whatever serves it is replaced (QA: a stopped web-push worker
+    # held 268 households for minutes, everything looking fine).
+    send_deadline_factor: float = 3.0
+    send_deadline_margin_seconds: float = 5.0
 
     @classmethod
     def from_config(cls, cfg: BroadcastConfig) -> RetryPolicy:
         return cls(max_attempts=cfg.max_attempts, max_inline_seconds=cfg.max_inline_retry_seconds)
+
+    def send_deadline(self, timeout_seconds: float) -> float:
+        """How long one provider attempt may take before it counts as stuck."""
+        return self.send_deadline_factor * max(0.0, timeout_seconds) + self.send_deadline_margin_seconds
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         r = rng or _RNG

@@ -124,6 +124,8 @@ class ProcessSender:
         self._ids = itertools.count(1)
         self._restart = asyncio.Lock()
         self._closed = False
+        # the child the last send given up on was waiting for (`replace_stuck` kills that one only)
+        self._overdue: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         proc = await asyncio.create_subprocess_exec(
@@ -181,9 +183,15 @@ class ProcessSender:
         # Positional fields: dataclasses.asdict deep-copies, and costs more than the send here.
         doc = [rid, *[getattr(msg, name) for name in _FIELDS]]
         self._lines.write(json.dumps(doc, ensure_ascii=False).encode() + b"\n")
-        if proc.stdin.transport.get_write_buffer_size() > 1 << 16:
-            await proc.stdin.drain()
-        return await fut
+        try:
+            if proc.stdin.transport.get_write_buffer_size() > 1 << 16:
+                await proc.stdin.drain()
+            return await fut
+        except asyncio.CancelledError:
+            # given up on (the lane's deadline, or a stop): if the lane finds it overdue, this is
+            # the child that did not answer
+            self._overdue = proc
+            raise
 
     async def _read(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
@@ -205,6 +213,29 @@ class ProcessSender:
                     fut.set_exception(RetryableSendError(Reason.NETWORK, "send worker exited", outcome_unknown=True,
                                                          error_class="SendWorkerExited"))
             self._pending.clear()
+
+    async def replace_stuck(self) -> None:
+        """A send got no answer within the lane's deadline: the child it waited on is stuck (stopped,
+        hung in a library). That child is killed (what it held fails as an unknown outcome, at the
+        reader's end) and another started, here rather than in the next send, whose deadline a start
+        would eat into. A child started since (another overdue send replaced it) is left alone."""
+        async with self._restart:
+            proc, self._overdue = self._overdue, None
+            if proc is None or proc is not self._proc or proc.returncode is not None:
+                return
+            log.error("send_worker_killed", channel=self.name, pid=proc.pid, reason="stuck")
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+            if self._reader is not None:
+                with contextlib.suppress(Exception):
+                    await self._reader
+            if self._closed:
+                return
+            try:
+                await self.start()
+            except Exception:  # the next send tries again
+                log.exception("send_worker_not_restarted", channel=self.name)
 
     @property
     def pid(self) -> int | None:

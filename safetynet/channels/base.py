@@ -141,6 +141,15 @@ class BatchSender(Protocol):
     async def send_batch(self, msgs: Sequence[OutboundMessage]) -> list[BatchOutcome]: ...
 
 
+@runtime_checkable
+class Replaceable(Protocol):
+    """A sender whose sends go through something that can hang as a whole (a child process): when a
+    send gets no answer within the lane's deadline, the lane asks it to replace that (kill it; the
+    next send starts another)."""
+
+    async def replace_stuck(self) -> None: ...
+
+
 def max_batch(sender: object) -> int:
     """How many messages `sender` takes at once (1: no `send_batch`)."""
     if isinstance(sender, BatchSender):

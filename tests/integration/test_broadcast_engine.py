@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -87,3 +88,55 @@ async def test_a_killed_send_worker_is_started_again(tmp_path: Path) -> None:
             await sender.send(outbound("webpush", sub, delivery_id=2))
             assert sender.pid != first
         assert len(sb.messages("webpush")) == 2
+
+
+async def test_a_stopped_send_worker_fails_its_sends_as_the_channels_and_is_replaced(tmp_path: Path) -> None:
+    """QA: `kill -STOP` of the web-push worker held 268 households pending, the channel looking fine.
+    A send past the lane's deadline fails as a timeout of the channel (three make it failing), the
+    stuck child is killed, and the next send goes through a new one."""
+    import asyncio
+    import os
+    import signal
+
+    import structlog
+
+    from safetynet.broadcast.health import FAILING, OK, LaneHealth
+    from safetynet.broadcast.lanes import Lane
+    from safetynet.broadcast.ratelimit import LaneGate
+    from safetynet.broadcast.retry import RetryPolicy
+    from safetynet.domain.campaigns import ClaimedDelivery, OutcomeKind
+
+    clock = SystemClock()
+    async with running_sandbox(tmp_path, env=UNLIMITED, callbacks=False) as (sb, cfg):
+        key = load_or_create_vapid(cfg.data_dir).application_server_key
+        sub = json.dumps(sb.fake("webpush").subscribe(key))
+        async with started(ProcessSender(cfg, "webpush")) as sender:
+            # no inline retry: each outcome is the first attempt's
+            lane = Lane("webpush", sender, LaneGate(0.0, clock), 8, RetryPolicy(max_inline_seconds=0.0), clock, 64,
+                        LaneHealth(clock.now()), send_deadline=0.5)
+
+            def delivery(i: int) -> ClaimedDelivery:
+                return ClaimedDelivery(i, 7, i, 0, "webpush", i, 0, sub, "ja")
+
+            stuck = sender.pid
+            assert stuck is not None
+            os.kill(stuck, signal.SIGSTOP)
+            try:
+                with structlog.testing.capture_logs() as logs:
+                    outcomes = await asyncio.gather(*[lane.deliver(delivery(i), outbound("webpush", sub, delivery_id=i))
+                                                      for i in (1, 2, 3)])
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(stuck, signal.SIGCONT)
+            assert [(o.kind, o.error) for o in outcomes] == [(OutcomeKind.RETRY, "timeout")] * 3
+            assert lane.health.state == FAILING and lane.health.reason == "timeout"
+            assert [e["channel"] for e in logs if e["event"] == "send_overdue"] == ["webpush"] * 3
+            assert any(e["event"] == "send_worker_killed" and e["pid"] == stuck for e in logs)
+            with pytest.raises(ProcessLookupError):
+                os.kill(stuck, 0)  # killed and reaped
+            assert sender.pid not in (None, stuck)  # and replaced already (once, not per overdue send)
+            assert sum(e["event"] == "send_worker_started" for e in logs) == 1
+            again = await lane.deliver(delivery(4), outbound("webpush", sub, delivery_id=4))
+            assert again.kind == OutcomeKind.SENT
+            assert lane.health.state == OK
+        assert len(sb.messages("webpush")) == 1
