@@ -293,10 +293,12 @@ class Dispatcher:
         is all that holds work back."""
         self._refresh_due = True
         await self._refresh_campaigns()
-        open_lanes = [ch for ch, lane in self.lanes.items() if not lane.gate.paused_for]
+        open_lanes = [ch for ch, lane in self.lanes.items() if not lane.gate.paused_for and not lane.probe_wait()]
         if await self.outbox.due_count(self._active, open_lanes):
             return False
         paused = {ch: lane.gate.paused_for for ch, lane in self.lanes.items() if lane.gate.paused_for}
+        # a failing channel's lane takes its next probe later: the wait is part of the burst
+        paused.update({ch: wait for ch, lane in self.lanes.items() if (wait := lane.probe_wait())})
         if paused and await self.outbox.due_count(self._active, list(paused)):
             await self._pause(min(paused.values()))
             return False
@@ -330,6 +332,11 @@ class Dispatcher:
         lease = self.cfg.broadcast.lease_seconds
         for lane in self.lanes.values():
             room = lane.room()
+            probe_wait = lane.probe_wait()
+            if probe_wait is not None:
+                # the channel fails as a whole: one delivery at a time probes it, the rest wait
+                # in the outbox (their attempts untouched) until it answers again
+                room = 1 if probe_wait <= 0 else 0
             if room < 1 or lane.gate.paused_for > self.policy.max_inline_seconds:
                 continue
             # Staff alerts first, ahead of whatever the lane holds: a head waits for no broadcast.
@@ -339,7 +346,7 @@ class Dispatcher:
                 await lane.put_first(staff)
                 total += len(staff)
                 room -= len(staff)
-            if room < max(1, lane.buffer // 2):
+            if room < 1 or (room < max(1, lane.buffer // 2) and probe_wait is None):
                 continue
             items = await self.outbox.claim(self._active, lane.channel, room, self.owner, lease)
             self._held.update(d.id for d in items)

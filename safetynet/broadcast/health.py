@@ -53,6 +53,10 @@ class LaneHealth:
         if self.state != OK:
             self._become(OK, at, "", "")
 
+    def failing_for(self, now: float) -> float | None:
+        """How long the channel has been failing as a whole (since its streak began); None: it is not."""
+        return max(0.0, now - self.since) if self.state == FAILING else None
+
     def failed(self, at: float, reason: str, detail: str = "") -> None:
         if reason not in CHANNEL_WIDE:
             self.sent(at)

@@ -84,6 +84,20 @@ class LanePaused(Exception):
         self.seconds = seconds
 
 
+class ChannelFailing(LanePaused):
+    """The channel fails as a whole and another send probes it (or the next probe is not due yet):
+    back to the outbox without an attempt, due when the next probe may go."""
+
+    error = "channel_failing"
+
+
+class ChannelDown(Exception):
+    """The channel has failed for longer than the policy waits for it: the household's next channel
+    is tried without a send here (one probe at a time still goes, to see it come back)."""
+
+    error = "channel_down"
+
+
 class KeyPaced(LanePaused):
     """The message's key (its recipient's domain) has no slot within a worker's wait: back to the
     outbox, due when the key's slot frees (the lane's other keys go on meanwhile)."""
@@ -159,6 +173,9 @@ class Lane:
         self.interrupted_waits = 0
         # Set whenever a wait starts or ends (how a test sees that every worker sits in a retry wait).
         self.waits_changed = asyncio.Event()
+        # While the channel fails as a whole, one send at a time probes it, one every probe_seconds.
+        self._probing = False
+        self._next_probe = clock.monotonic()
 
     @property
     def held(self) -> int:
@@ -175,6 +192,39 @@ class Lane:
 
     def room(self) -> int:
         return self.buffer - self.held
+
+    def probe_wait(self) -> float | None:
+        """While the channel fails (and the policy still waits for it), the lane takes one delivery
+        at a time, its probe: seconds until it takes the next (0: now, if it holds none). None: it
+        takes deliveries as usual."""
+        failing_for = self.health.failing_for(self.clock.now())
+        if failing_for is None or failing_for >= self.policy.outage_wait_seconds:
+            return None
+        if self.held or self._probing:
+            return self.policy.probe_seconds
+        return max(0.0, self._next_probe - self.clock.monotonic())
+
+    def _decide(self, attempt: int, e: SendError) -> RetryDecision:
+        return self.policy.decide(attempt, e, duplicate_safe=self.duplicate_safe,
+                                  failing_for=self.health.failing_for(self.clock.now()))
+
+    def _probe_turn(self) -> bool:
+        """Whether this send may go now, and probes the channel (True) or goes as usual (False).
+        Raises ChannelFailing (back to the outbox) or ChannelDown (fall back) while another probes."""
+        failing_for = self.health.failing_for(self.clock.now())
+        if failing_for is None:
+            return False
+        wait = self._next_probe - self.clock.monotonic()
+        if self._probing or wait > 0:
+            if failing_for >= self.policy.outage_wait_seconds:
+                raise ChannelDown()
+            raise ChannelFailing(max(wait, 0.0) if not self._probing else self.policy.probe_seconds)
+        self._probing = True
+        return True
+
+    def _probed(self) -> None:
+        self._probing = False
+        self._next_probe = self.clock.monotonic() + self.policy.probe_seconds
 
     async def put(self, items: list[ClaimedDelivery]) -> None:
         self.pending.extend(items)
@@ -267,8 +317,10 @@ class Lane:
         except LanePaused as p:
             return DeliveryOutcome(d, OutcomeKind.RETRY, at, tuple(attempts),
                                    next_attempt_at=self.clock.now() + p.seconds, error=p.error)
+        except ChannelDown as down:
+            return DeliveryOutcome(d, OutcomeKind.FAILED, self.clock.now(), tuple(attempts), error=down.error)
         except SendError as e:
-            decision = self.policy.decide(d.attempts + len(attempts), e, duplicate_safe=self.duplicate_safe)
+            decision = self._decide(d.attempts + len(attempts), e)
             now = self.clock.now()
             if decision.action == Action.GIVE_UP:
                 return DeliveryOutcome(d, OutcomeKind.FAILED, now, tuple(attempts), error=e.reason,
@@ -296,7 +348,7 @@ class Lane:
         try:
             return await call()
         except SendError as e:
-            first = self.policy.decide(prior + len(attempts), e, duplicate_safe=self.duplicate_safe)
+            first = self._decide(prior + len(attempts), e)
             if first.action != Action.INLINE:
                 raise
         await self._wait(first.delay)
@@ -306,7 +358,7 @@ class Lane:
             exc = rs.outcome.exception() if rs.outcome is not None else None
             if not isinstance(exc, SendError):
                 return False
-            box[:] = [self.policy.decide(prior + len(attempts), exc, duplicate_safe=self.duplicate_safe)]
+            box[:] = [self._decide(prior + len(attempts), exc)]
             return box[0].action == Action.INLINE
 
         retrying = AsyncRetrying(
@@ -365,6 +417,7 @@ class Lane:
         # the key's slot first: a lane slot taken while waiting for it would be spent for nothing
         await self._paced(msg)
         await self._slot()
+        probe = self._probe_turn()
         at, started = self.clock.now(), time.perf_counter()
         try:
             result = await self._bounded(self.sender.send(msg))
@@ -374,6 +427,9 @@ class Lane:
             self._failed(e, at)
             attempts.append(_failed_attempt(e, at, took))
             raise
+        finally:
+            if probe:
+                self._probed()
         took = time.perf_counter() - started
         self.meter.sent_seconds.observe(took)
         attempts.append(AttemptRecord(at, _ms(took), "sent"))
@@ -398,6 +454,9 @@ class Lane:
         except LanePaused as p:
             return [DeliveryOutcome(d, OutcomeKind.RETRY, at, tuple(shared),
                                     next_attempt_at=self.clock.now() + p.seconds, error=p.error) for d in ds]
+        except ChannelDown as down:
+            return [DeliveryOutcome(d, OutcomeKind.FAILED, self.clock.now(), tuple(shared), error=down.error)
+                    for d in ds]
         except SendError as e:
             return [self._decided(d, e, tuple(shared)) for d in ds]
         except Exception as e:  # a bug in a sender must not lose the deliveries: they are retried later
@@ -421,7 +480,7 @@ class Lane:
 
     def _decided(self, d: ClaimedDelivery, e: SendError, attempts: tuple[AttemptRecord, ...]) -> DeliveryOutcome:
         """A delivery whose send failed, outside any inline retry: given up or due again later."""
-        decision = self.policy.decide(d.attempts + len(attempts), e, duplicate_safe=self.duplicate_safe)
+        decision = self._decide(d.attempts + len(attempts), e)
         now = self.clock.now()
         if decision.action == Action.GIVE_UP:
             return DeliveryOutcome(d, OutcomeKind.FAILED, now, attempts, error=e.reason, contact_dead=e.contact_dead)
@@ -432,6 +491,7 @@ class Lane:
         """One provider request for `msgs`: (when, how long, one outcome per message)."""
         await self._slot()
         assert isinstance(self.sender, BatchSender)
+        probe = self._probe_turn()
         at, started = self.clock.now(), time.perf_counter()
         try:
             results = await self._bounded(self.sender.send_batch(msgs))
@@ -442,6 +502,9 @@ class Lane:
             self._failed(e, at)
             attempts.append(_failed_attempt(e, at, took))
             raise
+        finally:
+            if probe:
+                self._probed()
         took = time.perf_counter() - started
         if len(results) != len(msgs):
             raise RuntimeError(f"{self.channel}: {len(results)} outcomes for {len(msgs)} recipients")

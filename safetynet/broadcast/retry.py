@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from safetynet.broadcast.health import CHANNEL_WIDE
 from safetynet.config import BroadcastConfig
 
 # Jitter only spreads retries apart; it needs no cryptographic quality.
@@ -30,7 +31,7 @@ class RetryableError(Protocol):
 class Action(StrEnum):
     INLINE = "inline"  # sleep `delay` here, then try again
     LATER = "later"  # persist next_attempt_at = now + delay and release the delivery
-    GIVE_UP = "give_up"  # permanent: the household's next channel is tried
+    GIVE_UP = "give_up"  # permanent, or the channel down too long: the household's next channel is tried
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,14 @@ class RetryPolicy:
     # held 268 households for minutes, everything looking fine).
     send_deadline_factor: float = 3.0
     send_deadline_margin_seconds: float = 5.0
+    # While the channel as a whole fails (`LaneHealth`: attempts in a row fail for a reason of the
+    # channel), a failure says nothing about the household: its delivery waits for the channel to
+    # come back instead of spending its attempts (QA: a 45 s outage made 40 of 40 households
+    # 連絡不能, or sent ~300 push households to paid SMS). The lane probes the channel with one send
+    # at a time, one every `probe_seconds`; the others wait in the outbox, their attempts untouched.
+    # Once the channel has failed for `outage_wait_seconds`, deliveries fall back as before.
+    probe_seconds: float = 5.0
+    outage_wait_seconds: float = 120.0
 
     @classmethod
     def from_config(cls, cfg: BroadcastConfig) -> RetryPolicy:
@@ -79,14 +88,23 @@ class RetryPolicy:
         )
 
     def decide(
-        self, attempt: int, error: RetryableError, rng: random.Random | None = None, duplicate_safe: bool = False
+        self, attempt: int, error: RetryableError, rng: random.Random | None = None, duplicate_safe: bool = False,
+        failing_for: float | None = None,
     ) -> RetryDecision:
         """After attempt number `attempt` (1-based, counting every attempt so far) failed with `error`.
 
         `duplicate_safe`: a second copy does no harm on this channel (a web push with the same Topic
-        replaces the first on the device), so an unknown outcome is retried like any blip."""
+        replaces the first on the device), so an unknown outcome is retried like any blip.
+        `failing_for`: how long the channel has been failing as a whole (None: it is not)."""
         if not error.retryable:
             return RetryDecision(Action.GIVE_UP, reason="permanent")
+        if failing_for is not None and error.reason in CHANNEL_WIDE:
+            if failing_for >= self.outage_wait_seconds:
+                return RetryDecision(Action.GIVE_UP, reason="channel_down")
+            delay = self.probe_seconds
+            if error.outcome_unknown and not duplicate_safe:
+                delay = max(delay, self.unknown_outcome_seconds)
+            return RetryDecision(Action.LATER, delay, "channel_failing")
         limit = self.max_rate_limited_attempts if error.reason == "rate_limited" else self.max_attempts
         if attempt >= limit:
             return RetryDecision(Action.GIVE_UP, reason="attempts_exhausted")

@@ -99,9 +99,9 @@ class GatedSandbox(Sandbox):
                 await self.answer.wait()
 
 
-def config(tmp_path: Path, sms_url: str) -> Config:
+def config(tmp_path: Path, sms_url: str, concurrency: int = CONCURRENCY) -> Config:
     return make_cfg(tmp_path, SAFETYNET_CHANNELS_SMS_API_BASE_URL=sms_url,
-                    SAFETYNET_CHANNELS_SMS_CONCURRENCY=str(CONCURRENCY))
+                    SAFETYNET_CHANNELS_SMS_CONCURRENCY=str(concurrency))
 
 
 @contextlib.asynccontextmanager
@@ -160,29 +160,33 @@ async def restart_and_finish(cfg: Config, clock: FakeClock, sb: Sandbox, campaig
 async def test_stop_ends_retry_waits_at_once_and_loses_nothing(tmp_path: Path, fault: str) -> None:
     clock = FakeClock()
     faults = {"fail_429": 1.0, "retry_after": 4.0} if fault == "retry_after" else {}
+    # No connection is a failure of the channel: a third in a row makes it failing, and its deliveries
+    # then wait in the outbox for a probe instead of in a worker (`RetryPolicy.outage_wait_seconds`).
+    # Two workers, each in its backoff, are what a stop must end here.
+    n = 2 if fault == "connection_refused" else CONCURRENCY
     async with a_sandbox(tmp_path, **faults) as sb, contextlib.AsyncExitStack() as stack:
         dead = f"http://127.0.0.1:{free_port()}"  # nothing listens: connection refused
-        cfg = config(tmp_path, dead if fault == "connection_refused" else sb.url)
+        cfg = config(tmp_path, dead if fault == "connection_refused" else sb.url, n)
         system = await start_system(stack, cfg, clock)
         d = dispatcher_of(system)
         cid = await launch(system)
         # Every worker failed its first attempt and sleeps before the next (backoff or Retry-After);
         # the lane holds the rest of the campaign.
-        await until_retry_waits(d, CONCURRENCY)
+        await until_retry_waits(d, n)
         assert await system.store.outbox.claimed_count() == HOUSEHOLDS
 
         await asyncio.wait_for(stack.aclose(), STOP_BOUND_SECONDS)
 
         assert d.retry_waits == 0
         lane = d.lanes["sms"]
-        assert lane.interrupted_waits >= CONCURRENCY and lane.in_flight == 0
+        assert lane.interrupted_waits >= n and lane.in_flight == 0
         assert sb.messages() == []
         # Nothing is left claimed: the waiting ones went back with their attempt, the rest as they were.
         assert await outbox(cfg, cid) == Counter({"queued": HOUSEHOLDS})
-        assert lane.stats.retried == CONCURRENCY
+        assert lane.stats.retried == n
         with contextlib.closing(read_db(cfg.db_path)) as db:  # test inspection, the system has stopped
             attempts = [r[0] for r in db.execute("SELECT attempts FROM deliveries WHERE campaign_id = ?", (cid,))]
-        assert sorted(attempts, reverse=True)[:CONCURRENCY + 1] == [1] * CONCURRENCY + [0]
+        assert sorted(attempts, reverse=True)[:n + 1] == [1] * n + [0]
 
         sb.faults.update({"fail_429": 0.0})
         await restart_and_finish(config(tmp_path, sb.url), clock, sb, cid)

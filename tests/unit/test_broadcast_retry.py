@@ -76,3 +76,28 @@ def test_rate_limits_do_not_use_up_the_attempts() -> None:
     e = RetryableSendError(Reason.RATE_LIMITED, retry_after=1.0)
     assert POLICY.decide(6, e, rng()).action == Action.INLINE
     assert POLICY.decide(POLICY.max_rate_limited_attempts, e, rng()).action == Action.GIVE_UP
+
+
+@pytest.mark.parametrize("reason", [Reason.NETWORK, Reason.TIMEOUT, Reason.SERVER_ERROR])
+def test_while_the_channel_fails_a_delivery_waits_for_it_not_spending_its_attempts(reason: Reason) -> None:
+    # past max_attempts, but the channel, not the household, is in trouble: wait for the next probe
+    d = POLICY.decide(9, RetryableSendError(reason), rng(), duplicate_safe=True, failing_for=30.0)
+    assert (d.action, d.delay, d.reason) == (Action.LATER, POLICY.probe_seconds, "channel_failing")
+    late = POLICY.decide(1, RetryableSendError(reason), rng(), failing_for=POLICY.outage_wait_seconds)
+    assert (late.action, late.reason) == (Action.GIVE_UP, "channel_down")
+
+
+def test_while_the_channel_fails_a_household_error_still_falls_back_at_once() -> None:
+    d = POLICY.decide(1, PermanentSendError(Reason.SUBSCRIPTION_GONE), rng(), failing_for=30.0)
+    assert (d.action, d.reason) == (Action.GIVE_UP, "permanent")
+    # a 429 is the provider's "slow down", not an outage: as before
+    assert POLICY.decide(1, RetryableSendError(Reason.RATE_LIMITED), rng(), failing_for=30.0).action == Action.INLINE
+
+
+def test_an_unknown_outcome_while_the_channel_fails_waits_for_callbacks_first() -> None:
+    d = POLICY.decide(1, RetryableSendError(Reason.SERVER_ERROR, outcome_unknown=True), rng(), failing_for=1.0)
+    assert (d.action, d.delay) == (Action.LATER, POLICY.unknown_outcome_seconds)
+
+
+def test_a_send_may_take_three_times_its_channel_timeout_and_some() -> None:
+    assert POLICY.send_deadline(10.0) == 35.0
