@@ -276,6 +276,11 @@ class Dispatcher:
 
     async def _beat(self, *, stopped: bool = False, forget: bool = False) -> None:
         now = self.clock.now()
+        for ch, lane in self.lanes.items():
+            last_failure = lane.health.last_failure
+            if lane.idle and lane.health.age_out(now):  # a send under way may yet answer
+                log.info("channel_failing_aged_out", channel=ch, last_failure_at=last_failure,
+                         reason=lane.health.reason)
         changed = [(ch, lane.health.changes) for ch, lane in self.lanes.items()
                    if self._health_written.get(ch) != lane.health.changes]
         rows = [self.lanes[ch].health.row(self.owner, str(ch), now) for ch, _ in changed]

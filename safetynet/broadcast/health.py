@@ -24,6 +24,12 @@ CHANNEL_WIDE = frozenset({"network", "timeout", "server_error", "configuration",
 # So many channel-wide failures in a row make a channel "failing" (one blip does not).
 FAILING_AFTER = 3
 HEARTBEAT_SECONDS = 5.0
+# A failing channel not tried for this long (nothing left to send on it: every household fell back,
+# the campaign ended) is no longer said to fail: nothing shows it still does, and nothing would ever
+# clear it (QA: 5 minutes after the providers came back /readyz, /city and campaign status still said
+# failing). It goes back to idle, its last reason and answer kept, `since` its last failure. While
+# deliveries wait for it, a probe every few seconds keeps it failing until one goes through.
+FAILING_STALE_SECONDS = 60.0
 # A dispatcher not heard from for this long is not sending (three heartbeats missed, and some).
 ALIVE_SECONDS = 20.0
 # Health changes are written at most this often (a flapping provider must not flood the writer).
@@ -34,7 +40,7 @@ _DETAIL_CHARS = 200
 class LaneHealth:
     """One lane's health as its attempts show it; `changes` counts what the heartbeat must write."""
 
-    __slots__ = ("_streak_since", "_wake", "changes", "detail", "reason", "since", "state", "streak")
+    __slots__ = ("_streak_since", "_wake", "changes", "detail", "last_failure", "reason", "since", "state", "streak")
 
     def __init__(self, since: float, wake: Callable[[], None] | None = None) -> None:
         self.state = IDLE
@@ -44,6 +50,7 @@ class LaneHealth:
         self.streak = 0  # channel-wide failures in a row
         self.changes = 0
         self._streak_since = since
+        self.last_failure = since
         self._wake = wake
 
     def sent(self, at: float) -> None:
@@ -64,12 +71,22 @@ class LaneHealth:
         if not self.streak:
             self._streak_since = at
         self.streak += 1
+        self.last_failure = at
         detail = detail[:_DETAIL_CHARS]
         if self.state == FAILING:
             self.reason, self.detail = reason, detail
             self.changes += 1  # the count and the last reason go out with the next heartbeat
         elif self.streak >= FAILING_AFTER:
             self._become(FAILING, self._streak_since, reason, detail)
+
+    def age_out(self, now: float) -> bool:
+        """A failing channel with no attempt for FAILING_STALE_SECONDS becomes idle (True when it did):
+        its reason and answer stay, `since` is its last failure."""
+        if self.state != FAILING or now - self.last_failure < FAILING_STALE_SECONDS:
+            return False
+        self.streak = 0
+        self._become(IDLE, self.last_failure, self.reason, self.detail)
+        return True
 
     def _become(self, state: str, since: float, reason: str, detail: str) -> None:
         self.state, self.since, self.reason, self.detail = state, since, reason, detail

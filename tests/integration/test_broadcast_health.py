@@ -17,6 +17,7 @@ from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.health import (
     ALIVE_SECONDS,
     FAILING,
+    FAILING_STALE_SECONDS,
     IDLE,
     OK,
     DispatchStatus,
@@ -57,6 +58,18 @@ def test_a_channel_fails_after_failures_in_a_row_that_are_not_the_recipients() -
     assert (h.state, h.since) == (OK, 114.0) and woken == [FAILING, OK]
     row = h.row("d-1", "sms", 116.0)
     assert (row.state, row.since, row.failures, row.updated_at) == (OK, 114.0, 0, 116.0)
+
+
+def test_a_failing_channel_not_tried_for_a_minute_goes_back_to_idle_with_its_last_failure() -> None:
+    h = LaneHealth(100.0)
+    for at in (110.0, 111.0, 112.0, 130.0):
+        h.failed(at, "network", "refused")
+    assert h.state == FAILING and not h.age_out(130.0 + FAILING_STALE_SECONDS - 1)
+    assert h.age_out(130.0 + FAILING_STALE_SECONDS)
+    assert (h.state, h.since, h.reason, h.detail, h.streak) == (IDLE, 130.0, "network", "refused", 0)
+    assert not h.age_out(1000.0)  # once
+    h.failed(1001.0, "network")
+    assert h.state == IDLE  # failing again only after failures in a row, as at first
 
 
 def beat(owner: str, seen: float, stopped: float | None = None) -> DispatcherBeat:
@@ -170,6 +183,31 @@ async def test_with_no_provider_listening_the_stored_health_says_sms_is_failing_
         assert not st.sending and st.last_seen == clock.now()  # a clean stop says so at once
         counts = await store.campaigns.delivery_counts((await store.campaigns.running())[0].id)
         assert not any(state == "sent" for (_, _, state) in counts)  # and indeed nothing went out
+    finally:
+        await store.close()
+
+
+async def test_a_failing_channel_with_nothing_left_to_send_does_not_stay_failing(tmp_path: Path) -> None:
+    """QA: five minutes after the providers came back /readyz, /city and campaign status still said
+    failing: every household had fallen back, the channel was never tried again, and nothing cleared it."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    cfg = load_config(write_config(tmp_path), env={"SAFETYNET_SECRET_KEY": SECRET_KEY,
+                                                   "SAFETYNET_CHANNELS_SMS_API_BASE_URL": dead,
+                                                   "SAFETYNET_CHANNELS_SMS_MAX_PER_SECOND": "0", **store_env()})
+    clock = FakeClock()
+    store = await open_store(cfg, clock)
+    try:
+        await one_mobile_household(store)
+        c = await CampaignService(store, cfg, clock).launch(SPEC)
+        async with dispatching(store, cfg, clock) as (_, watch):
+            st = await until(clock, store, watch, lambda s: bool(s.failing))
+            # the household is given up on this channel after the outage wait; then nothing is sent
+            st = await until(clock, store, watch, lambda s: not s.failing, steps=400)
+            sms = st.channels["sms"]
+            assert sms is not None and sms.state == IDLE and sms.reason == "network"
+            counts = await store.campaigns.delivery_counts(c.id)
+            assert counts[(0, "sms", "failed")] == 1 and (0, "sms", "queued") not in counts  # fell back (to a call)
+            assert clock.now() - sms.since >= FAILING_STALE_SECONDS  # since: its last failure
     finally:
         await store.close()
 
