@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import os
 import secrets
 import stat
@@ -221,16 +223,75 @@ def push_key_file(cfg: Config) -> Path:
 
 
 async def refuse_a_new_push_key(cfg: Config, store: Store) -> None:
-    """CommandError when this machine has no vapid_private.pem while phones are enrolled for push: the
-    key made on first use would be another, and every enrolled phone is bound to the first (QA: a second
-    machine set up with SAFETYNET_SECRET_KEY alone, as the README said, signed pushes no phone took).
-    A city without a subscription loses nothing by a new key: it is made on first use, as ever."""
+    """CommandError when this machine has no vapid_private.pem while phones are enrolled for push, or the
+    city's push key is recorded (`refuse_other_keys`): the key made on first use would be another, and every
+    enrolled phone is bound to the first (QA: a second machine set up with SAFETYNET_SECRET_KEY alone, as the
+    README said, signed pushes no phone took). A city from before keys were recorded, without a subscription,
+    loses nothing by a new key: it is made on first use, as ever."""
     from safetynet.channels.webpush import WEBPUSH
 
     key = push_key_file(cfg)
-    if key.exists() or not await store.roster.has_live_contacts(WEBPUSH.name):
+    if key.exists():
+        return
+    # a key recorded for the city (`refuse_other_keys`) is another machine's: phones enrol with it
+    if (not await store.roster.has_live_contacts(WEBPUSH.name)
+            and await store.coordination.recorded_key(PUSH_KEY) is None):
         return
     raise CommandError(say("cli.push_key_lost", db=shown_database(cfg), key=str(key), folder=str(cfg.data_dir)))
+
+
+# The names the keys' fingerprints are recorded under (`CoordinationRepo.record_key`), and the label the
+# secret key's fingerprint is an HMAC of: the key itself is never stored, nor anything it could be read from.
+SECRET_KEY_NAME = "secret_key"  # noqa: S105 - the name a fingerprint is recorded under, not a key
+PUSH_KEY = "vapid_public"
+_FINGERPRINT_LABEL = b"safetynet secret key fingerprint v1"
+
+
+def secret_key_fingerprint(key: str) -> str:
+    """What the store keeps to know the city's secret key again: HMAC-SHA256 of a fixed label under it."""
+    return hmac.new(key.encode(), _FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
+
+
+def _secret_key_here(cfg: Config) -> tuple[str, str]:
+    """(the secret key this machine signs with, where it comes from); the file is read again, for `init`,
+    which made it after the config was loaded."""
+    if cfg.secrets.secret_key:
+        source = "SAFETYNET_SECRET_KEY" if os.environ.get("SAFETYNET_SECRET_KEY") else str(cfg.data_dir / "secret.key")
+        return cfg.secrets.secret_key, source
+    key_file = cfg.data_dir / "secret.key"
+    try:
+        return key_file.read_text().strip(), str(key_file)
+    except OSError:
+        return "", str(key_file)
+
+
+async def refuse_other_keys(cfg: Config, store: Store) -> None:
+    """CommandError when this machine's secret key, or its web-push key, is not the city's: the one whose
+    fingerprint the store recorded first (by `init` or the first command that signed). QA: a dispatcher
+    started from another data folder, with its own random key, served without complaint, and every reply
+    link it sent said 「このリンクは無効か…」; a second machine's own vapid_private.pem got 403 from every
+    phone. A database with no fingerprint yet (a new city, or one from before they were kept) takes this
+    machine's now. The key is never stored: an HMAC of a fixed label under it, and the push key's public half."""
+    key, source = _secret_key_here(cfg)
+    if key:
+        recorded = await store.coordination.recorded_key(SECRET_KEY_NAME)
+        mine = secret_key_fingerprint(key)
+        if recorded is None:
+            recorded = await store.coordination.record_key(SECRET_KEY_NAME, mine)
+        if not hmac.compare_digest(recorded, mine):
+            raise CommandError(say("cli.key_mismatch", source=source, db=shown_database(cfg),
+                                   folder=str(cfg.data_dir)))
+    push = push_key_file(cfg)
+    if push.exists():
+        from safetynet.channels.webpush.vapid import load_or_create_vapid
+
+        public = load_or_create_vapid(cfg.data_dir).application_server_key  # it exists: read, not made
+        recorded = await store.coordination.recorded_key(PUSH_KEY)
+        if recorded is None:
+            recorded = await store.coordination.record_key(PUSH_KEY, public)
+        if recorded != public:
+            raise CommandError(say("cli.push_key_mismatch", key=str(push), db=shown_database(cfg),
+                                   folder=str(cfg.data_dir)))
 
 
 async def _refuse_new_keys_for_a_city(cfg: Config) -> None:
@@ -241,12 +302,11 @@ async def _refuse_new_keys_for_a_city(cfg: Config) -> None:
     looked for too."""
     key_file = cfg.data_dir / "secret.key"
     secret_here = bool(os.environ.get("SAFETYNET_SECRET_KEY")) or key_file.exists()
-    if secret_here and push_key_file(cfg).exists():
-        return
     async with store_session(cfg) as store:
         if not secret_here and await store.auth.count_city_admins() > 0:
             raise CommandError(say("cli.init.keys_missing", key=str(key_file), folder=str(cfg.data_dir)))
         await refuse_a_new_push_key(cfg, store)
+        await refuse_other_keys(cfg, store)  # before any key is made here: keys that are not the city's
 
 
 def _cannot_write(cfg: Config, e: OSError) -> CommandError:
@@ -302,6 +362,7 @@ async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str
         raise _cannot_write(cfg, e) from None
     printed_password = None
     async with store_session(cfg) as store:
+        await refuse_other_keys(cfg, store)  # a new city records its keys' fingerprints here
         if not existed:
             created.append(str(cfg.db_path))
         if await store.auth.count_city_admins() == 0:

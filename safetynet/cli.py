@@ -312,25 +312,36 @@ def _check_keys(cfg: Config, command: tuple[str, ...]) -> None:
     var/secret.key moved away, `roster letters` and `serve` said to run `safetynet init`, which rightly
     refuses a city whose keys are missing: the way back is the backup). A database with no city yet
     (no admin) keeps the command's own advice, `init`. Also when `command` would make a web-push key
-    while phones are enrolled with the city's (`admin.refuse_a_new_push_key`)."""
-    from safetynet.admin import CommandError, push_key_file, refuse_a_new_push_key, shown_database
+    while phones are enrolled with the city's (`admin.refuse_a_new_push_key`), and when it signs with a
+    key that is not the city's (`admin.refuse_other_keys`: a machine set up from another data folder)."""
+    from safetynet.admin import (
+        CommandError,
+        push_key_file,
+        refuse_a_new_push_key,
+        refuse_other_keys,
+        shown_database,
+    )
     from safetynet.channels.webpush import NAME as WEBPUSH
 
     key_lost = command in _NEEDS_KEY and not cfg.secrets.secret_key
     push_key_missing = (command in _MAKES_PUSH_KEY and WEBPUSH in cfg.channels.enabled()
                         and not push_key_file(cfg).exists())
-    if not key_lost and not push_key_missing:
+    signs = command in _NEEDS_KEY and not key_lost
+    if not key_lost and not push_key_missing and not signs:
         return
     import asyncio
 
     from safetynet.store import StoreError, store_session
 
     async def check() -> bool:
-        """Whether the secret key is lost to a city (or CommandError for the push key's)."""
+        """Whether the secret key is lost to a city (or CommandError for the push key's, or for keys
+        that are not the city's: `admin.refuse_other_keys`)."""
         async with store_session(cfg) as store:
             if key_lost:
                 return await store.auth.count_city_admins() > 0
-            await refuse_a_new_push_key(cfg, store)
+            if push_key_missing:
+                await refuse_a_new_push_key(cfg, store)
+            await refuse_other_keys(cfg, store)
             return False
 
     from safetynet.store import SchemaBehind, migrations_on_open

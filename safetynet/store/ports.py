@@ -999,6 +999,16 @@ class CoordinationRepo(Protocol):
         """No slot of `lane` before `until` (a provider asked every sender to slow down)."""
         ...
 
+    async def record_key(self, name: str, fingerprint: str) -> str:
+        """The fingerprint recorded for the city's key `name` ("secret_key", "vapid_public"): `fingerprint`
+        when none was (it is recorded now, with the time), else the one recorded first, unchanged. Every
+        machine of a city must sign with the same keys; a fingerprint, never the key, tells them apart."""
+        ...
+
+    async def recorded_key(self, name: str) -> str | None:
+        """The fingerprint recorded for the key `name`; None if none is."""
+        ...
+
 
 class Store(Protocol):
     """Every repository of one store, its clock, and its health."""

@@ -71,3 +71,16 @@ async def test_a_failing_store_raises_store_unavailable(store_factory: StoreFact
             await store.coordination.reserve_slots("sms", 1, 0.1)
         await break_writes(store, False)
         assert await store.coordination.acquire_lease("scheduler", "a", 30)
+
+
+async def test_the_first_fingerprint_recorded_for_a_key_stays(store_factory: StoreFactory) -> None:
+    """Every machine of a city compares its keys with the first recorded (`admin.refuse_other_keys`)."""
+    async with store_factory() as store:
+        c = store.coordination
+        assert await c.recorded_key("secret_key") is None
+        assert await c.record_key("secret_key", "aaa") == "aaa"
+        assert await c.record_key("secret_key", "bbb") == "aaa"  # another machine's: told the city's, unchanged
+        assert await c.recorded_key("secret_key") == "aaa"
+        assert await c.record_key("vapid_public", "ccc") == "ccc"  # each key by its name
+        won = await asyncio.gather(*(c.record_key("other", f"k{i}") for i in range(6)))
+        assert len(set(won)) == 1

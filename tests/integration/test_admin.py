@@ -15,7 +15,6 @@ import aiosqlite
 import pytest
 from locale_helpers import terminal_locale
 from py_vapid import Vapid02
-from roster_helpers import SECRET_KEY
 
 from safetynet import admin
 from safetynet.auth import hash_password, verify_password
@@ -83,7 +82,7 @@ def test_init_with_the_keys_gone_refuses_to_make_new_ones_for_a_city(
     assert not (data / "secret.key").exists()  # nothing created
     (cfg_path.parent / "kept.key").rename(data / "secret.key")
     assert main(["--config", str(cfg_path), "init"]) == 0 and (data / "secret.key").read_text() == key
-    monkeypatch.setenv("SAFETYNET_SECRET_KEY", SECRET_KEY)  # the key from the environment: nothing to refuse
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", key.strip())  # the city's key from the environment: nothing to refuse
     (data / "secret.key").unlink()
     assert main(["--config", str(cfg_path), "init"]) == 0
 
@@ -142,7 +141,13 @@ def test_a_key_another_init_made_at_the_same_moment_is_not_said_to_be_made_here(
     """QA: both `init` printed "created …/vapid_private.pem"; only the one whose file is in the folder made it."""
     assert main(["--config", str(cfg_path), "init"]) == 0
     data = cfg_path.parent / "data"
-    (data / VAPID_KEY_FILE).unlink()  # no phone enrolled yet: a new key is made
+    (data / VAPID_KEY_FILE).unlink()  # no phone enrolled yet, a city from before keys were recorded: a new key is made
+
+    async def forget_the_recorded_push_key() -> None:
+        async with admin.store_session(load_config(cfg_path)) as store:
+            await store.db.execute("DELETE FROM key_fingerprints WHERE name = ?", (admin.PUSH_KEY,))  # type: ignore[attr-defined]
+
+    asyncio.run(forget_the_recorded_push_key())
     capsys.readouterr()
     theirs = _other_init_writes_its_key(data, monkeypatch)
     assert main(["--config", str(cfg_path), "init"]) == 0

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import secrets
 import socket
 import sqlite3
 import subprocess
@@ -253,6 +254,15 @@ def second_machine(city: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPa
     return var
 
 
+def _forget_the_keys(config: str) -> None:
+    """The city's database as one from before the keys' fingerprints were recorded."""
+    async def forget() -> None:
+        async with store_session(load_config(Path(config))) as store:
+            await store.db.execute("DELETE FROM key_fingerprints")  # type: ignore[attr-defined]
+
+    asyncio.run(forget())
+
+
 def _made_here(var: Path) -> list[str]:
     """The files of the data folder, the database's own aside (PostgreSQL has none)."""
     return sorted(p.name for p in var.iterdir() if not p.name.startswith("sn.db"))
@@ -283,15 +293,92 @@ def test_a_machine_without_the_push_key_of_a_city_with_phones_enrolled_refuses_t
 
 def test_without_a_phone_enrolled_for_push_a_new_key_is_made_on_first_use(
         city: list[str], second_machine: Path, capsys: pytest.CaptureFixture[str], taken: int) -> None:
-    """A city none of whose phones is bound to a key loses nothing by a new one (a fresh city, the tests):
-    the commands go on, also when the only subscription is dead (the push service said it is gone)."""
+    """A city none of whose phones is bound to a key, and whose push key was never recorded (from before
+    keys were: `admin.refuse_other_keys`), loses nothing by a new one: the commands go on, also when the only
+    subscription is dead (the push service said it is gone)."""
     _enrol_a_phone_for_push(city[1], gone=True)
+    _forget_the_keys(city[1])
     assert main([*city, "serve", "--port", str(taken)]) == 2  # past the keys, on to the port
     assert capsys.readouterr().err == "error: " + t("en", "cli.serve.port_in_use", address=f"127.0.0.1:{taken}",
                                                     section="[server]") + "\n"
     assert main([*city, "init"]) == 0
     assert f"created {second_machine / 'vapid_private.pem'}" in capsys.readouterr().out
     assert _made_here(second_machine) == ["vapid_private.pem"]
+
+
+# -- 2c. a machine whose keys are not the city's: refused, not served with dead links ---------------------
+# (a data folder is its database's on SQLite: the other machine's keys are put in the city's folder, or given
+# by SAFETYNET_SECRET_KEY, as a second machine on the same PostgreSQL database would have its own)
+
+def test_a_machine_with_another_secret_key_is_refused_by_every_command_that_signs(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        taken: int) -> None:
+    """QA: a dispatcher started from another data folder with its own random key served normally, and every
+    SMS link it sent said 「このリンクは無効か…」. The first `init` recorded the key's fingerprint (never the key)."""
+    var = tmp_path / "var"
+    city_key = (var / "secret.key").read_text()
+    db = shown_database(load_config(Path(city[1])))
+    (var / "secret.key").write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")  # another machine's key
+    said = "error: " + t("en", "cli.key_mismatch", source=str(var / "secret.key"), db=db, folder=str(var)) + "\n"
+    for argv in (["serve", "--port", str(taken)], ["roster", "codes", "--output", str(tmp_path / "c.csv")],
+                 ["campaign", "start", str(DRILL)], ["init"]):
+        assert main([*city, *argv]) == 2, argv
+        assert capsys.readouterr() == ("", said), argv
+    assert not (tmp_path / "c.csv").exists()
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", secrets.token_urlsafe(32))  # or given by the environment
+    assert main([*city, "serve", "--port", str(taken)]) == 2
+    assert capsys.readouterr().err.startswith("エラー: このマシンの秘密鍵（SAFETYNET_SECRET_KEY）は、データベース")
+    # the city's key is the city's: past the keys, on to the port (taken)
+    terminal_locale(monkeypatch, "C.UTF-8")
+    monkeypatch.setenv("SAFETYNET_SECRET_KEY", city_key.strip())
+    assert main([*city, "serve", "--port", str(taken)]) == 2
+    assert capsys.readouterr().err == "error: " + t("en", "cli.serve.port_in_use", address=f"127.0.0.1:{taken}",
+                                                    section="[server]") + "\n"
+
+
+def test_a_machine_with_another_push_key_is_refused_and_one_with_none_makes_none(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], taken: int) -> None:
+    """QA: a second machine silently made its own vapid_private.pem, and 20 of 20 phones got 403 from their
+    push service. The city's push key is recorded by `init`: another is refused, and none is made where
+    the file is missing, phones enrolled or not yet."""
+    from safetynet.channels.webpush.vapid import load_or_create_vapid
+
+    var = tmp_path / "var"
+    db = shown_database(load_config(Path(city[1])))
+    (var / "vapid_private.pem").rename(tmp_path / "first-machine.pem")
+    assert main([*city, "serve", "--port", str(taken)]) == 2
+    assert capsys.readouterr().err == "error: " + t("en", "cli.push_key_lost", db=db, key=str(var / "vapid_private.pem"),
+                                                    folder=str(var)) + "\n"
+    assert main([*city, "init"]) == 2
+    assert "vapid_private.pem" in capsys.readouterr().err
+    assert _made_here(var) == ["secret.key"]
+    load_or_create_vapid(var)  # another key, made here
+    for argv in (["serve", "--port", str(taken)], ["init"]):
+        assert main([*city, *argv]) == 2
+        assert capsys.readouterr().err == "error: " + t("en", "cli.push_key_mismatch", key=str(var / "vapid_private.pem"),
+                                                        db=db, folder=str(var)) + "\n"
+
+
+def test_a_city_from_before_fingerprints_records_its_keys_on_first_use(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], taken: int) -> None:
+    """A database with no fingerprint (an older city) takes the first signing command's keys, then holds them."""
+    async def recorded() -> dict[str, str | None]:
+        async with store_session(load_config(Path(city[1]))) as store:
+            return {n: await store.coordination.recorded_key(n) for n in ("secret_key", "vapid_public")}
+
+    _forget_the_keys(city[1])
+    assert asyncio.run(recorded()) == {"secret_key": None, "vapid_public": None}
+    assert main([*city, "serve", "--port", str(taken)]) == 2  # past the keys, on to the port
+    assert "port" in capsys.readouterr().err
+    from safetynet.admin import secret_key_fingerprint
+    from safetynet.channels.webpush.vapid import load_or_create_vapid
+
+    key = (tmp_path / "var" / "secret.key").read_text().strip()
+    keys = asyncio.run(recorded())
+    assert keys == {"secret_key": secret_key_fingerprint(key),
+                    "vapid_public": load_or_create_vapid(tmp_path / "var").application_server_key}
+    assert key not in str(keys)
 
 
 # -- 3. a port already taken, an address not this machine's: one line, exit 2, nothing left open ---------

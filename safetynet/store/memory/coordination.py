@@ -1,4 +1,4 @@
-"""The leader lease and shared lane slots in memory (`CoordinationRepo`)."""
+"""The leader lease, shared lane slots and the keys' fingerprints in memory (`CoordinationRepo`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ class MemoryCoordination:
         self.t = t
         self.leases: dict[str, tuple[str, float]] = {}
         self.lanes: dict[str, float] = {}
+        self.keys: dict[str, str] = {}
 
     async def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> bool:
         await self.t.write()
@@ -40,3 +41,11 @@ class MemoryCoordination:
     async def hold_lane(self, lane: str, until: float) -> None:
         await self.t.write()
         self.lanes[lane] = max(self.lanes.get(lane, 0.0), until)
+
+    async def record_key(self, name: str, fingerprint: str) -> str:
+        await self.t.write()
+        return self.keys.setdefault(name, fingerprint)
+
+    async def recorded_key(self, name: str) -> str | None:
+        await asyncio.sleep(0)
+        return self.keys.get(name)

@@ -1,5 +1,5 @@
-"""The leader lease and shared lane slots (`CoordinationRepo`): two tiny tables, one row per
-lease and per lane, each change a single upsert."""
+"""The leader lease, shared lane slots and the keys' fingerprints (`CoordinationRepo`): tiny tables,
+one row per lease, per lane and per key, each change a single upsert."""
 
 from __future__ import annotations
 
@@ -45,3 +45,16 @@ class CoordinationStore:
             "INSERT INTO lane_slots (lane, next_at) VALUES (?, ?)"
             " ON CONFLICT (lane) DO UPDATE SET next_at = max(lane_slots.next_at, excluded.next_at)",
             (lane, until))
+
+    async def record_key(self, name: str, fingerprint: str) -> str:
+        # the first writer's stays (two machines starting at once: the second is compared with it)
+        await self.db.execute(
+            "INSERT INTO key_fingerprints (name, fingerprint, recorded_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (name) DO NOTHING", (name, fingerprint, self.clock.now()))
+        recorded = await self.recorded_key(name)
+        assert recorded is not None
+        return recorded
+
+    async def recorded_key(self, name: str) -> str | None:
+        row = await self.db.fetchone("SELECT fingerprint FROM key_fingerprints WHERE name = ?", (name,))
+        return None if row is None else str(row[0])
