@@ -12,6 +12,7 @@ import secrets
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -339,6 +340,40 @@ async def _applied_migrations(cfg: Config) -> list[str]:
         finally:
             await db.close()
     return [f"{int(r[0]):04d}_{r[1]}" for r in rows]
+
+
+async def live_processes(cfg: Config, now: float, alive_seconds: float, leases: tuple[str, ...]) -> list[str]:
+    """The SafetyNet processes the city's database shows running, read as it is (not migrated, nothing
+    written): a dispatcher whose heartbeat is fresher than `alive_seconds` and not stopped, a holder of one
+    of `leases` unexpired; each once, as "host (pid N)". A process of the `web` role alone leaves no trace."""
+    if check_store_url(cfg.store.url) == "postgresql":
+        from safetynet.store.postgres.db import PgDatabase
+
+        db: Any = await PgDatabase.open(cfg.store.url.strip(), min_size=1, max_size=1, migrate=False)
+        tables_sql = ("SELECT table_name FROM information_schema.tables"
+                      " WHERE table_schema = ANY (current_schemas(false))")
+    else:
+        from safetynet.store.sqlite.db import Database
+
+        db = await Database.open(cfg.db_path, readers=1, migrate=False,
+                                 busy_timeout_seconds=cfg.store.busy_timeout_seconds)
+        tables_sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    found: list[tuple[str, int]] = []
+    try:
+        tables = {str(r[0]) for r in await db.fetchall(tables_sql)}
+        if "dispatchers" in tables:
+            found += [(str(r[0]), int(r[1])) for r in await db.fetchall(
+                "SELECT host, pid FROM dispatchers WHERE stopped_at IS NULL AND seen_at >= ? ORDER BY seen_at DESC",
+                (now - alive_seconds,))]
+        if "leases" in tables and leases:
+            for (owner,) in await db.fetchall(
+                    f"SELECT owner FROM leases WHERE expires_at > ? AND name IN ({', '.join('?' * len(leases))})",
+                    (now, *leases)):
+                host, _, rest = str(owner).rpartition(":")[0].rpartition(":")  # host:pid:random
+                found.append((host, int(rest)) if rest.isdigit() else (str(owner), 0))
+    finally:
+        await db.close()
+    return [f"{host} (pid {pid})" if pid else host for host, pid in dict.fromkeys(found)]
 
 
 async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str], str | None, list[str]]:

@@ -19,6 +19,7 @@ from safetynet.channels import registry
 from safetynet.config import (
     Config,
     ConfigError,
+    check_store_url,
     config_path_from,
     database_unwritable,
     load_config,
@@ -362,6 +363,56 @@ def _check_keys(cfg: Config, command: tuple[str, ...]) -> None:
                            folder=str(cfg.data_dir)))
 
 
+# The commands that migrate the city's own database (the demo and the benchmarks make theirs, `store copy`
+# copies into an empty one): before they do, no process of an older SafetyNet may be running on it.
+_MIGRATES_THE_CITY = frozenset({("init",), ("serve",)})
+
+
+def _refuse_to_migrate_under_live_processes(cfg: Config, command: tuple[str, ...]) -> None:
+    """CommandError when `command` would migrate the city's database to this SafetyNet's schema while its
+    heartbeats show processes running on it (`admin.live_processes`): they are of an older SafetyNet (a
+    process of this one would have migrated it), and would go on running on a schema they do not know (QA: a
+    checkout at schema 110 was serving with a fresh heartbeat; the new `init` applied 0115 without a word and
+    the old server kept running). Stopped processes stop counting: a clean stop at once, a killed one once its
+    heartbeat and lease are stale."""
+    if command not in _MIGRATES_THE_CITY:
+        return
+    import asyncio
+    import math
+    import time
+
+    from safetynet.admin import CommandError, live_processes, shown_database
+    from safetynet.broadcast.health import ALIVE_SECONDS
+    from safetynet.broadcast.leader import LEASE_NAME
+    from safetynet.store import SchemaBehind, StoreError, migrations_on_open, store_session
+
+    if check_store_url(cfg.store.url) == "sqlite" and not cfg.db_path.exists():
+        return  # a new city (opening would make the file)
+
+    async def look() -> None:
+        async with store_session(cfg):
+            pass
+
+    try:
+        with migrations_on_open(False):
+            asyncio.run(look())
+        return  # this SafetyNet's schema: nothing to migrate
+    except SchemaBehind as e:
+        if e.found == 0:
+            return  # no city there yet
+        behind = e
+    except StoreError:
+        return  # the command opens it again and says why it cannot
+    try:
+        live = asyncio.run(live_processes(cfg, time.time(), ALIVE_SECONDS, (LEASE_NAME,)))
+    except StoreError:
+        return
+    if live:
+        stale = math.ceil(max(ALIVE_SECONDS, cfg.broadcast.leader_lease_seconds))
+        raise CommandError(say("cli.migrate_under_live", db=shown_database(cfg), found=behind.found,
+                               known=behind.known, processes=", ".join(live), seconds=stale))
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The CLI's parser; for `argv`, with the lab's options only when its command is the lab's."""
     lab = argv is None or _command_of(argv) in _LAB_COMMANDS
@@ -457,6 +508,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
         require_database(cfg, args)
         with migrations_on_open(listed(command, _MIGRATES)):
+            _refuse_to_migrate_under_live_processes(cfg, command)
             _check_keys(cfg, command)
             return int(args.func(cfg, args))
     except CommandError as e:
