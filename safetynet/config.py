@@ -202,6 +202,12 @@ class TriggersConfig:
     cap: CapConfig = field(default_factory=CapConfig)
 
 
+# The levels `[logging] level` takes (any case), and the formats `[logging] format` does: anything else was
+# run as info, or as JSON, without a word (QA: `level = "verbose"`).
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("auto", "console", "json")
+
+
 @dataclass(frozen=True)
 class LoggingConfig:
     level: str = "info"
@@ -459,7 +465,17 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("config: replies.rate_limit_per_minute and rate_limit_burst must be >= 0")
     if not (cfg.replies.help_escalate_minutes == 0 or 1 <= cfg.replies.help_escalate_minutes <= 24 * 60):
         raise ConfigError("config: replies.help_escalate_minutes must be 0 (never) or 1 to 1440 minutes")
+    _validate_logging(cfg.logging)
     _validate_secrets(cfg)
+
+
+def _validate_logging(logging: LoggingConfig) -> None:
+    from safetynet.console import say
+
+    if logging.level.lower() not in LOG_LEVELS:
+        raise ConfigError(say("cli.config.logging_level", value=repr(logging.level), levels=", ".join(LOG_LEVELS)))
+    if logging.format not in LOG_FORMATS:
+        raise ConfigError(say("cli.config.logging_format", value=repr(logging.format), formats=", ".join(LOG_FORMATS)))
 
 
 def _real_channels(cfg: Config) -> set[str]:

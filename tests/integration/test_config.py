@@ -161,6 +161,45 @@ def test_cli_refuses_an_unsupported_store_url(tmp_path: Path, capsys: pytest.Cap
     assert err.startswith("error: config: store.url") and ":pw@" not in err
 
 
+# --- [logging]: a level or format that is none is refused, not run as info or JSON --------------------
+
+@pytest.mark.parametrize(("text", "env", "message"), [
+    ('[logging]\nlevel = "verbose"\n', {}, "config: logging.level (or SAFETYNET_LOGGING_LEVEL) must be one of debug, "
+                                            "info, warning, error, critical, got 'verbose'"),
+    ("", {"SAFETYNET_LOGGING_LEVEL": "warn"}, "config: logging.level (or SAFETYNET_LOGGING_LEVEL) must be one of debug, "
+                                              "info, warning, error, critical, got 'warn'"),
+    ('[logging]\nformat = "text"\n', {}, "config: logging.format (or SAFETYNET_LOGGING_FORMAT) must be one of auto, "
+                                         "console, json, got 'text'"),
+])
+def test_a_logging_level_or_format_that_is_none_is_refused(
+        tmp_path: Path, text: str, env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: `level = "verbose"` (or "warn") ran as info without a word, though every other bad value stops the start."""
+    from locale_helpers import terminal_locale
+
+    terminal_locale(monkeypatch, "C.UTF-8")
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, text), env=env)
+    assert str(exc.value) == message
+
+
+def test_the_command_line_says_a_bad_logging_level_in_one_line_and_exits_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from locale_helpers import terminal_locale
+
+    from safetynet.cli import main
+
+    cfg = write(tmp_path, '[logging]\nlevel = "verbose"\n')
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
+    assert main(["serve", "--config", str(cfg)]) == 2
+    assert capsys.readouterr() == ("", "エラー: config: logging.level（または SAFETYNET_LOGGING_LEVEL）は debug, info, "
+                                       "warning, error, critical のどれかにしてください（指定: 'verbose'）\n")
+
+
+@pytest.mark.parametrize("level", ["debug", "INFO", "Warning", "error", "critical"])
+def test_every_logging_level_is_taken_in_any_case(tmp_path: Path, level: str) -> None:
+    assert load_config(write(tmp_path, f'[logging]\nlevel = "{level}"\n')).logging.level == level
+
+
 # --- the secret key's floor (safetynet.config.secret_key_problem) ---------------------------------
 
 HOW_TO_MAKE = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
