@@ -415,6 +415,8 @@ async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str
                 if isinstance(e, StaffError):  # the login is a staff member's who is not an admin
                     raise CommandError(say(e.key, **e.values) if e.key else str(e)) from None
                 raise
+            # in the audit log as every staff member added is (QA: the first admin was the one missing)
+            await audit_cli(store, AuditAction.STAFF, "add", f"{login} {Role.CITY_ADMIN} city")
             created.append(say("cli.init.city_admin", login=login))
     # a database with no schema before is a new city, whose migrations are its making, not news
     migrated = [m for m in await _applied_migrations(cfg) if m not in before] if before else []

@@ -87,6 +87,26 @@ def test_init_with_the_keys_gone_refuses_to_make_new_ones_for_a_city(
     assert main(["--config", str(cfg_path), "init"]) == 0
 
 
+def test_the_first_admin_init_makes_is_in_the_audit_log_as_every_staff_member_added(
+    cfg_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """QA (README: every staff member added is recorded): the city admin `init` made was the one missing."""
+    from safetynet.auth import command_line_actor
+
+    assert main(["--config", str(cfg_path), "init", "--admin-login", "bousai"]) == 0
+    assert main(["--config", str(cfg_path), "init"]) == 0  # an admin there: nothing made, nothing recorded
+    assert main(["--config", str(cfg_path), "staff", "add", "tanaka", "--role", "city_admin",
+                 "--password", "kinkyu-renraku-mou"]) == 0
+
+    async def entries() -> list[tuple[str, str, str, str]]:
+        async with admin.store_session(load_config(cfg_path)) as store:
+            return [(e.actor, e.action, e.what, e.detail) for e in await store.audit.entries()]
+
+    actor = command_line_actor()
+    assert asyncio.run(entries()) == [(actor, "staff", "add", "bousai city_admin city"),
+                                      (actor, "staff", "add", "tanaka city_admin city")]
+
+
 def _other_init_writes_its_key(data: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:
     """Another `init` running beside this one writes its web-push key between this one's look and its write
     (the interleaving, without timing): the key file's content it leaves."""
