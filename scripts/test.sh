@@ -51,14 +51,16 @@ status=0
 .venv/bin/ruff check safetynet tests scripts || status=1
 .venv/bin/mypy || status=1
 .venv/bin/lint-imports --no-cache || status=1
-# The SQLite pass and the PostgreSQL pass run side by side: each spends much of its time waiting on
-# servers, browsers and child processes, so the second core does the other pass meanwhile (the
-# README's Quick start gives the time). Each writes its own log, shown when both are done.
+# The SQLite pass and the PostgreSQL pass run side by side, each on SAFETYNET_TEST_WORKERS pytest-xdist
+# workers (2): a test spends much of its time waiting on servers, browsers and child processes, and two
+# passes of one process each kept a 2-core machine only half busy (the README's Quick start gives the
+# time). Each writes its own log, shown when both are done.
+workers="${SAFETYNET_TEST_WORKERS:-2}"
 logs=$(mktemp -d)
-echo "running the SQLite and PostgreSQL passes side by side (logs in $logs)…"
-.venv/bin/pytest -q "$@" >"$logs/sqlite.log" 2>&1 &
+echo "running the SQLite and PostgreSQL passes side by side, $workers workers each (logs in $logs)…"
+.venv/bin/pytest -q -n "$workers" --dist worksteal "$@" >"$logs/sqlite.log" 2>&1 &
 sqlite_pass=$!
-SAFETYNET_TEST_STORE=postgres .venv/bin/pytest -q "$@" >"$logs/postgres.log" 2>&1 &
+SAFETYNET_TEST_STORE=postgres .venv/bin/pytest -q -n "$workers" --dist worksteal "$@" >"$logs/postgres.log" 2>&1 &
 postgres_pass=$!
 # background commands of a script ignore Ctrl-C: pass it on, or the passes would go on alone
 trap 'kill "$sqlite_pass" "$postgres_pass" 2>/dev/null; exit 130' INT TERM

@@ -82,6 +82,10 @@ def _no_sqlite_connection_left_open(request: pytest.FixtureRequest) -> Iterator[
             break
 
 
+# (count, tests) of the connections pytest-xdist workers found left open: the controller fails the run
+_WORKERS_LEAKED: list[tuple[int, list[str]]] = []
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     import gc
 
@@ -91,10 +95,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for conn in left:
         conn._running = False
         conn._tx.put_nowait((None, lambda: aiosqlite.core._STOP_RUNNING_SENTINEL))
-    if _LEAKED or left:
-        names = ", ".join(dict.fromkeys(_LEAKED)) or "unknown"
-        print(f"\nerror: {len(left)} SQLite connection(s) left open by: {names}", file=sys.stderr)
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:  # a worker's exit status does not fail the run: its controller does
+        worker_output["sqlite_left_open"] = (len(left), _LEAKED)
+        return
+    found = [(len(left), _LEAKED), *_WORKERS_LEAKED]
+    if any(n or names for n, names in found):
+        names = ", ".join(dict.fromkeys(t for _, tests in found for t in tests)) or "unknown"
+        print(f"\nerror: {sum(n for n, _ in found)} SQLite connection(s) left open by: {names}", file=sys.stderr)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    left = getattr(node, "workeroutput", {}).get("sqlite_left_open")
+    if left:
+        _WORKERS_LEAKED.append((left[0], list(left[1])))
 
 
 @pytest.fixture

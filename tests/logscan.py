@@ -165,6 +165,8 @@ class LogScanPlugin:
         self.sink = _Sink(self.scanner)
         self.handler: logging.Handler | None = None
         self.wrapper: Any = None
+        self.worker_lines = 0
+        self.worker_leaks: list[str] = []
 
     # -- routing the project's logging into the sink ------------------------------------------
 
@@ -223,20 +225,36 @@ class LogScanPlugin:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.scanner._ready:
             self.scanner.ready(known_secrets())
-        if self.scanner.leaks and session.exitstatus == pytest.ExitCode.OK:
+        worker_output = getattr(session.config, "workeroutput", None)
+        if worker_output is not None:  # a pytest-xdist worker: its controller reports and fails the run
+            worker_output["logscan"] = {"lines": self.scanner.lines, "leaks": [str(x) for x in self.scanner.leaks]}
+            return
+        if self.leaks() and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """A pytest-xdist worker's lines and leaks (its own `pytest_sessionfinish`), summed by the controller:
+        a worker's exit status does not fail the run, so the controller must."""
+        found = getattr(node, "workeroutput", {}).get("logscan")
+        if found:
+            self.worker_lines += found["lines"]
+            self.worker_leaks += found["leaks"]
+
+    def leaks(self) -> list[str]:
+        return [str(x) for x in self.scanner.leaks] + self.worker_leaks
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        s = self.scanner
-        if not s.leaks:
-            terminalreporter.write_line(f"logscan: {s.lines} log lines scanned, no secret, token or phone number")
+        leaks, lines = self.leaks(), self.scanner.lines + self.worker_lines
+        if not leaks:
+            terminalreporter.write_line(f"logscan: {lines} log lines scanned, no secret, token or phone number")
             return
         terminalreporter.section("logscan: secrets in log lines", sep="=", red=True, bold=True)
-        for leak in s.leaks[:50]:
-            terminalreporter.write_line(str(leak))
-        if len(s.leaks) > 50:
-            terminalreporter.write_line(f"… and {len(s.leaks) - 50} more")
-        terminalreporter.write_line(f"logscan: {len(s.leaks)} leaks in {s.lines} lines; the session fails")
+        for leak in leaks[:50]:
+            terminalreporter.write_line(leak)
+        if len(leaks) > 50:
+            terminalreporter.write_line(f"… and {len(leaks) - 50} more")
+        terminalreporter.write_line(f"logscan: {len(leaks)} leaks in {lines} lines; the session fails")
 
 
 _PLUGIN: LogScanPlugin | None = None

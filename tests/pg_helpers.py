@@ -213,6 +213,7 @@ NO_STORE: dict[str, str] = {
     "test_logs.py": "log masking",
     "test_roster_csv.py": "roster files",
     "test_sandbox.py": "the provider sandbox",
+    "test_suite_checks.py": "the suite's own log scan and connection check, in a pytest run of their own",
     "test_sim_driver.py": "the residents' simulator against a stub app",
     "test_sim_http.py": "the residents' simulator against a stub app",
     "test_sim_indexed.py": "the residents' simulator",
