@@ -35,7 +35,8 @@ def kinds(line: str, literals: tuple[str, ...] = ()) -> set[str]:
     ('{"event": "x", "to": "09012345678"}', "phone"),
     ('{"event": "x", "to": "0311110002"}', "phone"),
     ('{"event": "x", "url": "https://api.telegram.org/bot123456:ABCdefGHIjklMNOpqrSTU/sendMessage"}', "bot_token"),
-    (f'{{"event": "enrolled", "code": "{new_code()}"}}', "enrolment_code"),
+    # a fresh code each run: its own id, the same in every pytest-xdist worker's collection
+    pytest.param(f'{{"event": "enrolled", "code": "{new_code()}"}}', "enrolment_code", id="enrolled-code"),
     (f'{{"event": "x", "reply": "{reply_token(SECRET_KEY, 7, 42)}"}}', "reply_token"),
     ('{"event": "login", "session": "Zk3_fQ9xLm2PqR8sTu4VwY6aB1cD0eFg"}', "bearer_secret"),
 ])
