@@ -218,12 +218,20 @@ def status_rows(lang: str, lines: Sequence[HouseholdLine], marks: Sequence[InPer
                 login: str | None = None) -> Markup:
     """The live patch of the dashboard's rows: each household's status and its in-person line (who, when,
     how, staff's note as `household_rows` shows it), without the household's name, address or members:
-    the rows on the page have them, and a patch that shows no household's details is no view to audit."""
+    the rows on the page have them. Only a note makes it a view to audit (`notes_in`)."""
     labels = status_labels(lang)
     by_hh = {m.household_id: m for m in marks}
     return Markup("").join(
         _macro("status_row", lang, h.id, h.status, _label(labels, h.status), _done(lang, h, by_hh.get(h.id), login, False))
         for h in lines)
+
+
+def notes_in(lines: Sequence[HouseholdLine], marks: Sequence[InPersonMark]) -> bool:
+    """Whether `status_rows` shows staff's note of some household's confirmation: words about the
+    household (「骨折・搬送」), which its own row withholds as its details, so the patch that shows
+    one is a view of them (review: the live patch showed notes with no audit entry)."""
+    noted = {m.household_id for m in marks if m.note}
+    return any(h.id in noted and h.status == "confirmed_in_person" and not h.withheld for h in lines)
 
 
 # a number of an address with its joiners (10-25, full-width digits and dashes, 1 NO 2): one piece a

@@ -63,6 +63,7 @@ from safetynet.web.dash_views import (
     handled_list,
     help_items,
     household_rows,
+    notes_in,
     notes_panel,
     phone_first,
     state_labels_json,
@@ -286,9 +287,10 @@ def _patched(request: web.Request) -> frozenset[int] | None:
 async def statuses_fragment(request: web.Request) -> web.Response:
     """The households' statuses and in-person lines (`status_rows`), which the open dashboard patches its
     rows with when the live stream says households were confirmed in person (`?hh=`: those alone), fell
-    too far behind (`reset`) or has been quiet a while. No audit entry: it shows no household's name,
-    address, phone or words of its own (the page's view of them was recorded when it was loaded), and
-    an open page must not fill the log with views nobody made (review: one per confirmation per page)."""
+    too far behind (`reset`) or has been quiet a while. No audit entry unless it shows staff's note of a
+    confirmation (`notes_in`): otherwise it shows no household's name, address, phone or words (the
+    page's view of them was recorded when it was loaded), and an open page must not fill the log with
+    views nobody made (review: one per confirmation per page)."""
     viewer = require_viewer(request)
     assoc, campaign, since = await _association_context(request, viewer)
     wanted = _patched(request)
@@ -302,6 +304,8 @@ async def statuses_fragment(request: web.Request) -> web.Response:
         read, disclosure, marks = await asyncio.gather(found, disclosure_for(r, viewer),
                                                        r.in_person_marks(campaign.id, assoc.id))
         lines = [h for h in disclosure.lines(read, assoc.district, assoc.name) if wanted is None or h.id in wanted]
+        if notes_in(lines, marks):
+            record(request, viewer, AuditAction.VIEW, "statuses", campaign_id=campaign.id, association_id=assoc.id)
     return web.Response(text=status_rows(lang_of(request), lines, marks, viewer.login or None),
                         content_type="text/html", headers={"Cache-Control": "no-store", "X-Since": str(since)})
 

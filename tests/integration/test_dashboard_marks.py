@@ -117,16 +117,24 @@ async def test_a_confirmation_carries_a_note_shown_on_the_row_but_a_withheld_hou
 async def test_the_live_patch_brings_the_asked_rows_lines_and_no_households_details(tmp_path: Path) -> None:
     """`/a/{id}/statuses`: what an open dashboard patches its rows with when households are confirmed
     elsewhere. The asked households' status and in-person line, none of a name, an address or a withheld
-    household's note, and no audit entry (review: each confirmation wrote a view per open page)."""
+    household's note, and no audit entry unless a note is shown (review: each confirmation wrote a view
+    per open page; then, the patch showed staff's notes with no entry)."""
     async with world(tmp_path) as w, client() as head:
         assert w.app is not None
         await w.store.roster.import_households(
             [dataclasses.replace(r, consent="no") if r.household_key == "A-002" else r for r in records()])
         csrf = await login(head, w, "head_a")
-        await post(head, w, csrf, "A-003", "confirm", {"method": "visit", "note": "足が不自由"})
         await post(head, w, csrf, "A-002", "confirm", {"method": "phone", "note": "夫が入院中"})
+        plain = await post(head, w, csrf, "A-001", "confirm", {"method": "visit"})
         base = f"{w.url}/a/{w.assoc_ids[ASSOC_A]}/statuses?campaign={w.campaign_id}"
         ids = {k: w.hh(k).id for k in ("A-001", "A-002", "A-003")}
+        async with head.get(base) as r:  # a note withheld, a confirmation without one: nothing to audit
+            quiet = await r.text()
+        assert "HEAD_A" in row(quiet, w, "A-001") and "夫が入院中" not in quiet
+        await w.app[AUDIT].flush()
+        assert [e.what for e in await w.store.audit.entries() if e.action == "view"] == []
+        await post(head, w, csrf, "A-001", "undo", {"reply_id": plain["reply_id"]})
+        await post(head, w, csrf, "A-003", "confirm", {"method": "visit", "note": "足が不自由"})
         async with head.get(f"{base}&hh={ids['A-003']}&hh={ids['A-001']}&hh=x") as r:
             assert r.status == 200 and r.headers["Cache-Control"] == "no-store"
             patch = await r.text()
@@ -140,5 +148,5 @@ async def test_the_live_patch_brings_the_asked_rows_lines_and_no_households_deta
                                                                  if h.association == ASSOC_A])
         assert "HEAD_A" in row(every, w, "A-002") and "夫が入院中" not in every and "佐藤 花子" not in every
         assert 'data-status="pending"' in row(every, w, "A-001")
-        await w.app[AUDIT].flush()
-        assert [e.what for e in await w.store.audit.entries() if e.action == "view"] == []
+        await w.app[AUDIT].flush()  # the two patches that showed 「足が不自由」
+        assert [e.what for e in await w.store.audit.entries() if e.action == "view"] == ["statuses", "statuses"]
