@@ -138,7 +138,7 @@ class CampaignInfo:
     approved_by: str = ""
     approved_at: float | None = None
     purged_at: float | None = None
-    # A running drill while a real event runs: none of its messages is sent and its steps wait (the
+    # A running drill or contact check while a real event runs: none of its messages is sent and its steps wait (the
     # dispatcher and the ladder, README Decisions); pages say so beside 実施中.
     paused: bool = False
 

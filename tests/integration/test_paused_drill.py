@@ -71,3 +71,16 @@ async def test_the_live_stream_says_when_the_drill_pauses_and_resumes(tmp_path: 
             assert ev["campaign"]["state"] == "running"
             assert await w.store.campaigns.close(real, w.clock.now())
             await until(stream, clock, lambda ev: not ev["campaign"]["paused"])
+
+
+async def test_a_contact_check_held_back_by_a_real_event_says_so_too(tmp_path: Path) -> None:
+    """The dispatcher holds every campaign but the real events back (review: a held contact check still
+    said 実施中)."""
+    async with world(tmp_path) as w, client() as admin:
+        await login(admin, w, "admin")
+        check = await start_campaign(w, CampaignKind.CHECK, title="連絡先確認")
+        url = f"{w.url}/city?campaign={check}"
+        assert paused_line(await _html(admin, url)) is None
+        await start_campaign(w, CampaignKind.REAL, scope=(f"association:{ASSOC_B}",), title="地震")
+        assert paused_line(await _html(admin, url)) == (
+            "一時停止中 実災害の配信中のため、この連絡先確認の送信を止めています（実災害が終わると再開します）")

@@ -32,7 +32,7 @@ def _info(c: CampaignRow, t: Tables) -> CampaignInfo:
         scope = [c.scope]
     if isinstance(scope, str):
         scope = [scope]
-    paused = c.kind == "drill" and c.state == "running" and any(
+    paused = c.kind != "real" and c.state == "running" and any(
         x.kind == "real" and x.state == "running" for x in t.campaigns.values())
     return CampaignInfo(c.id, c.kind, c.title, c.state, tuple(scope), c.created_at, c.started_at, c.closed_at,
                         c.households, c.started_by, c.requested_at, c.approved_by, c.approved_at, c.purged_at,

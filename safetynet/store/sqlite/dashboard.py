@@ -27,8 +27,9 @@ _CAMPAIGN_COLS = ("id, kind, title, state, scope, created_at, started_at, closed
 
 
 def _paused_sql(c: str = "") -> str:
-    """`paused` (CampaignInfo): a running drill while a real event runs, the dispatcher's rule (`c`: the alias)."""
-    return (f"({c}kind = 'drill' AND {c}state = 'running' AND EXISTS (SELECT 1 FROM campaigns rx"
+    """`paused` (CampaignInfo): a running drill or contact check while a real event runs, the dispatcher's
+    rule (`c`: the alias)."""
+    return (f"({c}kind <> 'real' AND {c}state = 'running' AND EXISTS (SELECT 1 FROM campaigns rx"
             " WHERE rx.kind = 'real' AND rx.state = 'running')) AS paused")
 
 
