@@ -413,11 +413,25 @@ class Lane:
         if not await self.keyed.acquire(key, max_wait=self.policy.max_inline_seconds, sleep=self._wait):
             raise KeyPaced(self.keyed.free_in(key))
 
-    async def _attempt(self, msg: OutboundMessage, attempts: list[AttemptRecord]) -> SendResult:
-        # the key's slot first: a lane slot taken while waiting for it would be spent for nothing
-        await self._paced(msg)
-        await self._slot()
+    async def _turn(self, msg: OutboundMessage | None) -> bool:
+        """This send's turn: whether it probes the failing channel, then its slots (the key's of
+        `msg`, the lane's). The probe's turn comes first: a delivery that may not go (another probes,
+        or the channel is down and the household falls back) leaves without waiting for a send slot
+        of the dead channel (review: 5,000 SMS households fell back at the SMS rate, ~8 minutes)."""
         probe = self._probe_turn()
+        try:
+            if msg is not None:
+                # the key's slot first: a lane slot taken while waiting for it would be spent for nothing
+                await self._paced(msg)
+            await self._slot()
+        except BaseException:
+            if probe:
+                self._probing = False  # nothing was sent (a pause, a stop): the next delivery may probe
+            raise
+        return probe
+
+    async def _attempt(self, msg: OutboundMessage, attempts: list[AttemptRecord]) -> SendResult:
+        probe = await self._turn(msg)
         at, started = self.clock.now(), time.perf_counter()
         try:
             result = await self._bounded(self.sender.send(msg))
@@ -489,9 +503,8 @@ class Lane:
     async def _attempt_batch(self, msgs: Sequence[OutboundMessage], attempts: list[AttemptRecord]
                              ) -> tuple[float, float, list[BatchOutcome]]:
         """One provider request for `msgs`: (when, how long, one outcome per message)."""
-        await self._slot()
         assert isinstance(self.sender, BatchSender)
-        probe = self._probe_turn()
+        probe = await self._turn(None)
         at, started = self.clock.now(), time.perf_counter()
         try:
             results = await self._bounded(self.sender.send_batch(msgs))

@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
-from channel_helpers import SECRET_KEY, running_sandbox, write_config
+from channel_helpers import SECRET_KEY, outbound, running_sandbox, sender_of, started, write_config
 from pg_helpers import store_env
 from ports import free_port
 from roster_helpers import household
@@ -25,11 +25,15 @@ from safetynet.broadcast.health import (
     dispatch_status,
     read_status,
 )
+from safetynet.broadcast.lanes import Lane
+from safetynet.broadcast.ratelimit import LaneGate
+from safetynet.broadcast.retry import RetryPolicy
 from safetynet.broadcast.service import CampaignService, CampaignSpec
+from safetynet.channels.base import OutboundMessage
 from safetynet.clock import FakeClock
 from safetynet.config import Config, load_config
 from safetynet.domain import CampaignKind
-from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
+from safetynet.domain.campaigns import ChannelHealth, ClaimedDelivery, DispatcherBeat, OutcomeKind
 from safetynet.sandbox import Sandbox
 from safetynet.store import Store, open_store
 from safetynet.store.ports import DispatchHealthRepo
@@ -234,3 +238,67 @@ async def test_a_provider_that_comes_back_turns_the_channel_ok(tmp_path: Path) -
 
 def _messages(sb: Sandbox) -> list[object]:
     return [r for r in sb.records if r.kind == "message"]
+
+
+@contextlib.asynccontextmanager
+async def failed_for_the_outage_wait(tmp_path: Path, rate: float) -> AsyncIterator[tuple[Lane, FakeClock]]:
+    """A lane of the real SMS client against a port nobody listens on, paced at `rate` a second on a
+    controlled clock, failing for the policy's whole outage wait (its households now fall back)."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    cfg = load_config(write_config(tmp_path), env={"SAFETYNET_SECRET_KEY": SECRET_KEY,
+                                                   "SAFETYNET_CHANNELS_SMS_API_BASE_URL": dead})
+    clock = FakeClock()
+    async with started(sender_of(cfg, "sms")) as sender:
+        # no inline retry: each failure is one attempt, and nothing sleeps but the wait for a slot
+        lane = Lane("sms", sender, LaneGate(rate, clock), 8, RetryPolicy(max_inline_seconds=0.0), clock, 64,
+                    LaneHealth(clock.now()))
+        for i in (1, 2, 3):
+            first = await lane.deliver(_claimed(i), _sms(i))
+            assert (first.kind, first.error) == (OutcomeKind.RETRY, "network")
+            await clock.advance(1.0)
+        assert lane.health.state == FAILING
+        await clock.advance(lane.policy.outage_wait_seconds)
+        yield lane, clock
+
+
+def _claimed(i: int) -> ClaimedDelivery:
+    return ClaimedDelivery(i, 7, i, 0, "sms", i, 0, f"+8190{i:08d}", "ja")
+
+
+def _sms(i: int) -> OutboundMessage:
+    return outbound("sms", f"+8190{i:08d}", delivery_id=i)
+
+
+async def test_after_the_outage_wait_households_fall_back_without_waiting_for_the_dead_channels_rate(
+        tmp_path: Path) -> None:
+    """Review: a delivery first waited for a send slot of the dead channel and only then learnt it was
+    to fall back, so 5,000 SMS-first households reached their next channel ~8 minutes late (SMS: 10 a
+    second; a call: 1). Now only the probe waits for a slot; the others fall back at once."""
+    n, rate = 50, 10.0
+    async with failed_for_the_outage_wait(tmp_path, rate) as (lane, clock):
+        start = clock.monotonic()
+        tasks = [asyncio.create_task(lane.deliver(_claimed(i), _sms(i))) for i in range(10, 10 + n)]
+        try:
+            for _ in range(int(2 * n / rate / 0.1)):  # at most twice n / rate
+                if sum(t.done() for t in tasks) >= n - 1:  # all but the probe, which awaits its provider
+                    break
+                await clock.advance(0.1)
+            waited = clock.monotonic() - start
+            assert waited < 1.0, f"{n} households fell back after {waited:.1f} s of the dead channel's slots"
+            outcomes = await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+        assert all(o.kind == OutcomeKind.FAILED for o in outcomes)
+        assert sorted(len(o.attempts) for o in outcomes) == [0] * (n - 1) + [1]  # one probe, one send
+        assert sorted(o.error or "" for o in outcomes) == ["channel_down"] * (n - 1) + ["network"]
+
+
+async def test_a_probe_that_could_not_take_its_slot_leaves_the_next_delivery_to_probe(tmp_path: Path) -> None:
+    async with failed_for_the_outage_wait(tmp_path, 10.0) as (lane, clock):
+        lane.gate.pause(30.0)  # longer than a worker waits for its slot
+        paused = await lane.deliver(_claimed(10), _sms(10))
+        assert (paused.kind, paused.error, paused.attempts) == (OutcomeKind.RETRY, "lane_paused", ())
+        await clock.advance(30.0)
+        probe = await lane.deliver(_claimed(10), _sms(10))  # not "channel_down" for want of a probe
+        assert (probe.kind, probe.error, len(probe.attempts)) == (OutcomeKind.FAILED, "network", 1)
