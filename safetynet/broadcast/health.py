@@ -64,14 +64,18 @@ class LaneHealth:
         """How long the channel has been failing as a whole (since its streak began); None: it is not."""
         return max(0.0, now - self.since) if self.state == FAILING else None
 
-    def failed(self, at: float, reason: str, detail: str = "") -> None:
+    def failed(self, at: float, reason: str, detail: str = "", ended: float | None = None) -> None:
+        """The attempt begun `at` failed, `ended` (default: `at`) when it did. A channel fails since
+        its first failed attempt began, and ages out counting from the last one's end: a hung send
+        fails only at its deadline (3 x timeout_seconds + 5 s, past FAILING_STALE_SECONDS from 19 s
+        on), and counted from its start it aged the channel out in the gap before the next probe."""
         if reason not in CHANNEL_WIDE:
             self.sent(at)
             return
         if not self.streak:
             self._streak_since = at
         self.streak += 1
-        self.last_failure = at
+        self.last_failure = at if ended is None else max(at, ended)
         detail = detail[:_DETAIL_CHARS]
         if self.state == FAILING:
             self.reason, self.detail = reason, detail
@@ -80,8 +84,8 @@ class LaneHealth:
             self._become(FAILING, self._streak_since, reason, detail)
 
     def age_out(self, now: float) -> bool:
-        """A failing channel with no attempt for FAILING_STALE_SECONDS becomes idle (True when it did):
-        its reason and answer stay, `since` is its last failure."""
+        """A failing channel with no failed attempt ending for FAILING_STALE_SECONDS becomes idle (True
+        when it did): its reason and answer stay, `since` is its last failure."""
         if self.state != FAILING or now - self.last_failure < FAILING_STALE_SECONDS:
             return False
         self.streak = 0

@@ -376,8 +376,9 @@ class Lane:
             raise LaneStopping()
 
     def _failed(self, e: SendError, at: float) -> None:
-        """A provider's refusal: the lane's health, and a pause when it asks the lane to slow down."""
-        self.health.failed(at, e.reason, e.provider_answer or e.error_class)
+        """A provider's refusal of the attempt begun `at` (it ends now): the lane's health, and a
+        pause when it asks the lane to slow down."""
+        self.health.failed(at, e.reason, e.provider_answer or e.error_class, ended=self.clock.now())
         if e.retry_after is not None or e.reason == "rate_limited":
             pause = e.retry_after if e.retry_after is not None else DEFAULT_PAUSE_SECONDS
             self.gate.pause(pause)

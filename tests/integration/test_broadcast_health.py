@@ -302,3 +302,54 @@ async def test_a_probe_that_could_not_take_its_slot_leaves_the_next_delivery_to_
         await clock.advance(30.0)
         probe = await lane.deliver(_claimed(10), _sms(10))  # not "channel_down" for want of a probe
         assert (probe.kind, probe.error, len(probe.attempts)) == (OutcomeKind.FAILED, "network", 1)
+
+
+async def test_a_probe_hung_for_its_whole_deadline_does_not_age_the_channel_out_before_the_next(
+        tmp_path: Path) -> None:
+    """Review: a failure counted from its attempt's start, and a hung send fails only at its deadline
+    (3 x timeout_seconds + 5 s: 65 s for 20 s, past the 60 s after which a channel not tried ages out).
+    So each hung probe aged the channel back to idle in the 5 s before the next: a full-rate blast of
+    hung sends, and the 2-minute outage wait began again. The provider here accepts the connection
+    and answers nothing until the clock has moved by the deadline."""
+    accepted: asyncio.Queue[None] = asyncio.Queue()
+    release = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.put_nowait(None)
+        await release.wait()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    cfg = load_config(write_config(tmp_path), env={"SAFETYNET_SECRET_KEY": SECRET_KEY,
+                                                   "SAFETYNET_CHANNELS_SMS_API_BASE_URL": f"http://127.0.0.1:{port}",
+                                                   "SAFETYNET_CHANNELS_SMS_TIMEOUT_SECONDS": "20"})
+    policy = RetryPolicy(max_inline_seconds=0.0)
+    deadline = policy.send_deadline(cfg.channels.get("sms").timeout_seconds)
+    assert deadline > FAILING_STALE_SECONDS
+    clock = FakeClock()
+    async with server, started(sender_of(cfg, "sms")) as sender:
+        lane = Lane("sms", sender, LaneGate(0.0, clock), 8, policy, clock, 64, LaneHealth(clock.now()))
+
+        async def hung(*ids: int) -> None:
+            """Sends that get no answer for the whole deadline, then fail."""
+            release.clear()
+            tasks = [asyncio.create_task(lane.deliver(_claimed(i), _sms(i))) for i in ids]
+            for _ in ids:
+                await accepted.get()
+            await clock.advance(deadline)
+            release.set()
+            assert all(len(o.attempts) == 1 for o in await asyncio.gather(*tasks))
+
+        await hung(1, 2, 3)
+        assert lane.health.state == FAILING and lane.idle
+        since = lane.health.since
+        await clock.advance(policy.probe_seconds)  # the gap before the next probe, the lane holding nothing
+        assert not lane.health.age_out(clock.now())
+        await hung(4)  # the probe
+        await clock.advance(policy.probe_seconds)
+        assert not lane.health.age_out(clock.now())
+        assert (lane.health.state, lane.health.since) == (FAILING, since)  # the outage wait runs on
+        # once nothing is tried for the stale time, it ages out from the last failure's end
+        await clock.advance(FAILING_STALE_SECONDS - policy.probe_seconds)
+        assert lane.health.age_out(clock.now()) and lane.health.state == IDLE
