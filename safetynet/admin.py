@@ -1,4 +1,4 @@
-"""Set-up and access commands: `init`, `staff add|list|remove`, `token create|list|revoke`."""
+"""Set-up and access commands: `init`, `keys adopt`, `staff add|list|remove`, `token create|list|revoke`."""
 
 from __future__ import annotations
 
@@ -293,6 +293,64 @@ async def refuse_other_keys(cfg: Config, store: Store) -> None:
         if recorded != public:
             raise CommandError(say("cli.push_key_mismatch", key=str(push), db=shown_database(cfg),
                                    folder=str(cfg.data_dir)))
+
+
+def _invalidated(keys: list[str]) -> str:
+    """What stops working when `keys` (their names) are replaced, in the terminal's words."""
+    return say("cli.list_separator").join(say(f"cli.keys.adopt.invalidates.{n}") for n in keys)
+
+
+async def _keys_to_adopt(store: Store, key: str, public: str | None) -> list[str]:
+    """The names of the city's keys whose recorded fingerprint is not this machine's (`public`: this
+    machine's push key's public half, None when it has none, and one is to be made)."""
+    differ = []
+    if await store.coordination.recorded_key(SECRET_KEY_NAME) != secret_key_fingerprint(key):
+        differ.append(SECRET_KEY_NAME)
+    if public is None or await store.coordination.recorded_key(PUSH_KEY) != public:
+        differ.append(PUSH_KEY)
+    return differ
+
+
+async def _keys_adopt(cfg: Config, yes: bool) -> list[str]:
+    """The keys adopted (none: this machine's were the city's already); CommandError without `yes`
+    when any would change, saying what would stop working."""
+    from safetynet.channels.webpush.vapid import load_or_create_vapid
+
+    key, source = _secret_key_here(cfg)
+    if not key:
+        raise CommandError(say("cli.keys.adopt.no_secret_key", key=source, folder=str(cfg.data_dir)))
+    push = push_key_file(cfg)
+    async with store_session(cfg) as store:
+        public = load_or_create_vapid(cfg.data_dir).application_server_key if push.exists() else None
+        differ = await _keys_to_adopt(store, key, public)
+        if not differ:
+            return []
+        if not yes:
+            raise CommandError(say("cli.keys.adopt.confirm", db=shown_database(cfg), source=source, key=str(push),
+                                   invalidated=_invalidated(differ)))
+        if public is None:
+            public = load_or_create_vapid(cfg.data_dir).application_server_key  # made here, with --yes only
+        # the audit entry first, as every export's: an entry that cannot be written stops the change
+        await audit_cli(store, AuditAction.KEYS, "adopt", ", ".join(differ))
+        if SECRET_KEY_NAME in differ:
+            await store.coordination.adopt_key(SECRET_KEY_NAME, secret_key_fingerprint(key))
+        if PUSH_KEY in differ:
+            await store.coordination.adopt_key(PUSH_KEY, public)
+    log.info("keys_adopted", keys=differ, db=shown_database(cfg))
+    return differ
+
+
+def keys_adopt(cfg: Config, args: argparse.Namespace) -> int:
+    """`safetynet keys adopt [--yes]`: this machine's secret and web-push keys become the city's (a key
+    rotated or leaked, or an older city whose first signing command recorded another machine's keys):
+    without it, once a fingerprint was recorded, no other key could ever be used again."""
+    adopted = asyncio.run(_keys_adopt(cfg, bool(args.yes)))
+    if not adopted:
+        print(say("cli.keys.adopt.already", db=shown_database(cfg)))
+        return 0
+    print(say("cli.keys.adopt.done", db=shown_database(cfg), folder=str(cfg.data_dir),
+              invalidated=_invalidated(adopted)))
+    return 0
 
 
 async def _refuse_new_keys_for_a_city(cfg: Config) -> None:

@@ -35,7 +35,7 @@ Handler = Callable[[Config, argparse.Namespace], int]
 _LONG_RUNNING = {"serve", "sandbox", "demo"}
 # One-shot commands whose info line is the twin of the server's for the same act (`staff_removed`, QA:
 # the command line wrote none): they log at the configured level too.
-_LOGGED = {("staff", "remove")}
+_LOGGED = {("staff", "remove"), ("keys", "adopt")}
 
 # Without a config file, the commands of `admin.NO_CITY` (which make no city or use none, and `init`)
 # run on the embedded default. Every other command reads or changes the city, which only a config file
@@ -263,6 +263,14 @@ def _add_privacy(sub: Any) -> None:
     _with_config(asub)
 
 
+def _add_keys(sub: Any) -> None:
+    keys = sub.add_parser("keys", help=say("cli.keys.help"), description=say("cli.keys.help"),
+                          parents=[_config_parent()])
+    ksub = keys.add_subparsers(dest="keys_command", metavar="{adopt}", required=True)
+    p = _cmd(ksub, "adopt", say("cli.keys.adopt.help"), "safetynet keys adopt --yes", "safetynet.admin:keys_adopt")
+    p.add_argument("--yes", action="store_true", help=say("cli.keys.adopt.yes"))
+
+
 def _add_store(sub: Any) -> None:
     st = sub.add_parser("store", help=say("cli.store.help"), description=say("cli.store.help"),
                         parents=[_config_parent()])
@@ -419,6 +427,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = _Parser(prog="safetynet", description=say("cli.description"), parents=[_config_parent()])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, title=say("cli.commands"))
     _add_init_and_access(sub)
+    _add_keys(sub)
     _add_roster(sub)
     _add_providers(sub)
     _add_campaigns(sub)

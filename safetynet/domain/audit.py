@@ -24,6 +24,7 @@ class AuditAction(StrEnum):
     # a help request marked 対応済み by a staff member's text (`what` "help"; the channel, "sms", in `detail`):
     # the dashboard's button is not audited (README Decisions), a mark by a phone number alone is
     HANDLED = "handled"
+    KEYS = "keys"  # this machine's keys made the city's (`safetynet keys adopt`, `what` "adopt"): which, in `detail`
 
 
 @dataclass(frozen=True, slots=True)

@@ -1009,6 +1009,11 @@ class CoordinationRepo(Protocol):
         """The fingerprint recorded for the key `name`; None if none is."""
         ...
 
+    async def adopt_key(self, name: str, fingerprint: str) -> None:
+        """`fingerprint` is the city's key `name` from now on, whatever was recorded (`safetynet keys adopt`:
+        a key rotated or leaked; every machine must then sign with the new one)."""
+        ...
+
 
 class Store(Protocol):
     """Every repository of one store, its clock, and its health."""

@@ -84,3 +84,16 @@ async def test_the_first_fingerprint_recorded_for_a_key_stays(store_factory: Sto
         assert await c.record_key("vapid_public", "ccc") == "ccc"  # each key by its name
         won = await asyncio.gather(*(c.record_key("other", f"k{i}") for i in range(6)))
         assert len(set(won)) == 1
+
+
+async def test_an_adopted_fingerprint_replaces_the_recorded_one(store_factory: StoreFactory) -> None:
+    """`safetynet keys adopt`: a rotated key becomes the city's; the other keys stay as they were."""
+    async with store_factory() as store:
+        c = store.coordination
+        await c.adopt_key("secret_key", "new")  # none recorded yet: recorded now
+        assert await c.recorded_key("secret_key") == "new"
+        await c.record_key("vapid_public", "ccc")
+        await c.adopt_key("secret_key", "newer")
+        assert await c.recorded_key("secret_key") == "newer"
+        assert await c.record_key("secret_key", "other") == "newer"  # and it is the one compared with
+        assert await c.recorded_key("vapid_public") == "ccc"

@@ -381,6 +381,76 @@ def test_a_city_from_before_fingerprints_records_its_keys_on_first_use(
     assert key not in str(keys)
 
 
+def _recorded_keys(config: str) -> dict[str, str | None]:
+    async def recorded() -> dict[str, str | None]:
+        async with store_session(load_config(Path(config))) as store:
+            return {n: await store.coordination.recorded_key(n) for n in ("secret_key", "vapid_public")}
+
+    return asyncio.run(recorded())
+
+
+def test_a_rotated_key_is_adopted_by_keys_adopt_and_the_old_one_is_refused_after(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        taken: int) -> None:
+    """Reviewer: once a fingerprint was recorded, no other key could ever be used (a leaked key could not be
+    rotated; an older city's first signing command could pin the wrong machine's). `keys adopt` says what it
+    invalidates and does nothing without --yes; with it, this machine's keys are the city's, in the audit log."""
+    from safetynet.admin import secret_key_fingerprint
+    from safetynet.channels.webpush.vapid import load_or_create_vapid
+
+    var = tmp_path / "var"
+    old_key = (var / "secret.key").read_text()
+    before = _recorded_keys(city[1])
+    db = shown_database(load_config(Path(city[1])))
+    new_key = secrets.token_urlsafe(32)
+    (var / "secret.key").write_text(new_key + "\n", encoding="utf-8")  # rotated: a new key, no push key yet
+    (var / "vapid_private.pem").unlink()
+    assert main([*city, "serve", "--port", str(taken)]) == 2
+    assert capsys.readouterr().err == "error: " + t("en", "cli.push_key_lost", db=db, key=str(var / "vapid_private.pem"),
+                                                    folder=str(var)) + "\n"  # refused: no way on before
+    assert main([*city, "keys", "adopt"]) == 2
+    invalidated = ", ".join(t("en", f"cli.keys.adopt.invalidates.{n}") for n in ("secret_key", "vapid_public"))
+    assert capsys.readouterr() == ("", "error: " + t("en", "cli.keys.adopt.confirm", db=db, source=str(var / "secret.key"),
+                                                       key=str(var / "vapid_private.pem"), invalidated=invalidated) + "\n")
+    assert _recorded_keys(city[1]) == before and _made_here(var) == ["secret.key"]  # nothing done
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
+    assert main([*city, "keys", "adopt"]) == 2
+    err = capsys.readouterr().err
+    assert "返信リンクと登録コード" in err and "--yes" in err and "\n" not in err.rstrip("\n")
+    terminal_locale(monkeypatch, "C.UTF-8")
+    assert main([*city, "keys", "adopt", "--yes"]) == 0
+    assert capsys.readouterr().out == t("en", "cli.keys.adopt.done", db=db, folder=str(var),
+                                        invalidated=invalidated) + "\n"
+    assert _recorded_keys(city[1]) == {"secret_key": secret_key_fingerprint(new_key),
+                                       "vapid_public": load_or_create_vapid(var).application_server_key}
+
+    async def audited() -> list[tuple[str, str, str]]:
+        async with store_session(load_config(Path(city[1]))) as store:
+            return [(e.action, e.what, e.detail) for e in await store.audit.entries() if e.action == "keys"]
+
+    assert asyncio.run(audited()) == [("keys", "adopt", "secret_key, vapid_public")]
+    assert main([*city, "serve", "--port", str(taken)]) == 2  # the new keys: past them, on to the port
+    assert capsys.readouterr().err == "error: " + t("en", "cli.serve.port_in_use", address=f"127.0.0.1:{taken}",
+                                                    section="[server]") + "\n"
+    assert main([*city, "keys", "adopt"]) == 0  # nothing to change: no --yes needed
+    assert capsys.readouterr().out == t("en", "cli.keys.adopt.already", db=db) + "\n"
+    (var / "secret.key").write_text(old_key, encoding="utf-8")  # the leaked key is refused from now on
+    assert main([*city, "roster", "codes", "--output", str(tmp_path / "c.csv")]) == 2
+    assert capsys.readouterr().err == "error: " + t("en", "cli.key_mismatch", source=str(var / "secret.key"),
+                                                    db=db, folder=str(var)) + "\n"
+
+
+def test_keys_adopt_without_a_secret_key_here_does_nothing(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    var = tmp_path / "var"
+    before = _recorded_keys(city[1])
+    (var / "secret.key").unlink()
+    assert main([*city, "keys", "adopt", "--yes"]) == 2
+    assert capsys.readouterr().err == "error: " + t("en", "cli.keys.adopt.no_secret_key", key=str(var / "secret.key"),
+                                                    folder=str(var)) + "\n"
+    assert _recorded_keys(city[1]) == before
+
+
 # -- 3. a port already taken, an address not this machine's: one line, exit 2, nothing left open ---------
 
 # The sandbox on a fixed port serves mail on [channels.email] port (8025 by default): a free one, so another

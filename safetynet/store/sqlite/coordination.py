@@ -58,3 +58,9 @@ class CoordinationStore:
     async def recorded_key(self, name: str) -> str | None:
         row = await self.db.fetchone("SELECT fingerprint FROM key_fingerprints WHERE name = ?", (name,))
         return None if row is None else str(row[0])
+
+    async def adopt_key(self, name: str, fingerprint: str) -> None:
+        await self.db.execute(
+            "INSERT INTO key_fingerprints (name, fingerprint, recorded_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET fingerprint = excluded.fingerprint, recorded_at = excluded.recorded_at",
+            (name, fingerprint, self.clock.now()))
