@@ -371,9 +371,10 @@ def _check_keys(cfg: Config, command: tuple[str, ...]) -> None:
                            folder=str(cfg.data_dir)))
 
 
-# The commands that migrate the city's own database (the demo and the benchmarks make theirs, `store copy`
-# copies into an empty one): before they do, no process of an older SafetyNet may be running on it.
-_MIGRATES_THE_CITY = frozenset({("init",), ("serve",)})
+# The commands that migrate the city's own database (the demo and the benchmarks make theirs): before they
+# do, no process of an older SafetyNet may be running on it. `store copy` opens the city's SQLite database
+# as its source, which migrates it (review: it was left out, and migrated it under a live older server).
+_MIGRATES_THE_CITY = frozenset({("init",), ("serve",), ("store", "copy")})
 
 
 def _refuse_to_migrate_under_live_processes(cfg: Config, command: tuple[str, ...]) -> None:
@@ -385,6 +386,8 @@ def _refuse_to_migrate_under_live_processes(cfg: Config, command: tuple[str, ...
     heartbeat and lease are stale."""
     if command not in _MIGRATES_THE_CITY:
         return
+    if command == ("store", "copy") and check_store_url(cfg.store.url) != "sqlite":
+        return  # it copies from SQLite only, and says so (a PostgreSQL city is not opened)
     import asyncio
     import math
     import time

@@ -103,3 +103,21 @@ def test_the_schedulers_lease_of_an_older_process_counts_and_a_stale_one_does_no
                                        lease=("host-b:777:0123abcd", time.time() - 1)))
     assert main([*city, "init"]) == 0
     assert not _schema_behind(city[1])
+
+
+def test_store_copy_refuses_to_migrate_its_sqlite_source_while_an_older_dispatcher_beats(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: `store copy` opens the city's SQLite database, which migrates it, and was not among the
+    commands that look first: under a live older server it migrated the city as `init` had (QA's 0115)."""
+    monkeypatch.delenv("SAFETYNET_STORE_URL", raising=False)  # the source is a SQLite city, on either engine
+    monkeypatch.delenv("SAFETYNET_SECRET_KEY", raising=False)
+    terminal_locale(monkeypatch, "C.UTF-8")
+    city = init_city(tmp_path)
+    capsys.readouterr()
+    asyncio.run(_as_the_release_before(city[1], _beat()))
+    db = shown_database(load_config(Path(city[1])))
+    # refused before the target is opened: none listens on port 9
+    assert main([*city, "store", "copy", "--to", "postgresql://sn@127.0.0.1:9/sn"]) == 2
+    assert capsys.readouterr() == ("", "error: " + t("en", "cli.migrate_under_live", db=db, found=NEWEST - 5,
+                                                       known=NEWEST, processes="host-a (pid 4242)", seconds=20) + "\n")
+    assert _schema_behind(city[1])  # nothing migrated
