@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import socket
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -403,7 +404,8 @@ async def _applied_migrations(cfg: Config) -> list[str]:
 async def live_processes(cfg: Config, now: float, alive_seconds: float, leases: tuple[str, ...]) -> list[str]:
     """The SafetyNet processes the city's database shows running, read as it is (not migrated, nothing
     written): a dispatcher whose heartbeat is fresher than `alive_seconds` and not stopped, a holder of one
-    of `leases` unexpired; each once, as "host (pid N)". A process of the `web` role alone leaves no trace."""
+    of `leases` unexpired; each once, as "host (pid N)", but for this machine's whose pid runs no more (a
+    crash: `_gone`). A process of the `web` role alone leaves no trace."""
     if check_store_url(cfg.store.url) == "postgresql":
         from safetynet.store.postgres.db import PgDatabase
 
@@ -431,7 +433,23 @@ async def live_processes(cfg: Config, now: float, alive_seconds: float, leases: 
                 found.append((host, int(rest)) if rest.isdigit() else (str(owner), 0))
     finally:
         await db.close()
-    return [f"{host} (pid {pid})" if pid else host for host, pid in dict.fromkeys(found)]
+    here = socket.gethostname()  # as the heartbeat and the lease's owner record it
+    return [f"{host} (pid {pid})" if pid else host for host, pid in dict.fromkeys(found)
+            if not (host == here and pid and _gone(pid))]
+
+
+def _gone(pid: int) -> bool:
+    """Whether no process `pid` runs on this machine. Review: a server that crashed left its heartbeat and
+    lease fresh for up to 20 s, and its own restart (systemd's Restart=on-failure) was refused by it five
+    times, the unit's start limit, and stayed down. A pid taken again since counts as alive: refused, as
+    before. (Machines sharing one host name in separate pid namespaces would be told apart by nothing.)"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # another user's process (EPERM): it runs
+    return False
 
 
 async def _init(cfg: Config, login: str, password: str | None) -> tuple[list[str], str | None, list[str]]:

@@ -5,7 +5,10 @@ kept running on the newer schema). Both engines."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -121,3 +124,32 @@ def test_store_copy_refuses_to_migrate_its_sqlite_source_while_an_older_dispatch
     assert capsys.readouterr() == ("", "error: " + t("en", "cli.migrate_under_live", db=db, found=NEWEST - 5,
                                                        known=NEWEST, processes="host-a (pid 4242)", seconds=20) + "\n")
     assert _schema_behind(city[1])  # nothing migrated
+
+
+def _a_dead_pid() -> int:
+    """The pid of a process of this machine that ran and ended (started, then reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_crashed_process_of_this_machine_does_not_refuse_its_own_restart(
+        city: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Review: a server that crashed left its heartbeat and the schedulers' lease fresh for up to 20 s; its
+    restart by systemd (Restart=on-failure) was refused by it, exit 2, five times, and the unit stayed down.
+    A row of this machine whose pid runs no more is not a live process; one whose pid runs is, and another
+    machine's is (its pids cannot be looked at from here)."""
+    here, dead = socket.gethostname(), _a_dead_pid()
+    asyncio.run(_as_the_release_before(city[1], _beat(host=here, pid=os.getpid())))  # a live one here: refused
+    assert main([*city, "init"]) == 2
+    assert f"{here} (pid {os.getpid()})" in capsys.readouterr().err
+    asyncio.run(_as_the_release_before(city[1], _beat(host="host-b", pid=dead)))
+    assert main([*city, "init"]) == 2
+    assert f"host-b (pid {dead})" in capsys.readouterr().err
+    assert _schema_behind(city[1])
+    # the crashed one: its heartbeat of a moment ago and its lease, unexpired, on this machine
+    asyncio.run(_as_the_release_before(city[1], _beat(host=here, pid=os.getpid(), stopped=True),
+                                       _beat(host="host-b", pid=dead, stopped=True), _beat(host=here, pid=dead),
+                                       lease=(f"{here}:{dead}:0123abcd", time.time() + 30)))
+    assert main([*city, "init"]) == 0, capsys.readouterr().err
+    assert not _schema_behind(city[1])
