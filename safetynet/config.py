@@ -206,6 +206,9 @@ class TriggersConfig:
 # run as info, or as JSON, without a word (QA: `level = "verbose"`).
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 LOG_FORMATS = ("auto", "console", "json")
+# Taken too, unlisted: Python's alias, which ran as warning before levels were checked (review: configs that
+# started refused after the upgrade); `logs.configure_logging` reads it as warning.
+LOG_LEVEL_ALIASES = ("warn",)
 
 
 @dataclass(frozen=True)
@@ -472,9 +475,9 @@ def _validate(cfg: Config) -> None:
 def _validate_logging(logging: LoggingConfig) -> None:
     from safetynet.console import say
 
-    if logging.level.lower() not in LOG_LEVELS:
+    if logging.level.lower() not in (*LOG_LEVELS, *LOG_LEVEL_ALIASES):
         raise ConfigError(say("cli.config.logging_level", value=repr(logging.level), levels=", ".join(LOG_LEVELS)))
-    if logging.format not in LOG_FORMATS:
+    if logging.format.lower() not in LOG_FORMATS:  # any case, as the level: `format = "JSON"` ran before
         raise ConfigError(say("cli.config.logging_format", value=repr(logging.format), formats=", ".join(LOG_FORMATS)))
 
 

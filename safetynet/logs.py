@@ -104,6 +104,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    fmt = fmt.lower()  # config takes any case (`format = "Console"` is the console's, not JSON)
     use_console = fmt == "console" or (fmt == "auto" and hasattr(stream, "isatty") and stream.isatty())
     tail: list[Any]
     if use_console:
@@ -113,7 +114,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None
             structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
         )
         tail = [exc, structlog.processors.JSONRenderer(ensure_ascii=False)]
-    lvl = getattr(logging, level.upper(), logging.INFO)
+    lvl = getattr(logging, level.upper(), logging.INFO)  # "warn" too: logging's WARN is WARNING
     structlog.configure(
         processors=[*shared, structlog.processors.StackInfoRenderer(), *tail],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),

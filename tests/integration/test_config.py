@@ -166,8 +166,8 @@ def test_cli_refuses_an_unsupported_store_url(tmp_path: Path, capsys: pytest.Cap
 @pytest.mark.parametrize(("text", "env", "message"), [
     ('[logging]\nlevel = "verbose"\n', {}, "config: logging.level (or SAFETYNET_LOGGING_LEVEL) must be one of debug, "
                                             "info, warning, error, critical, got 'verbose'"),
-    ("", {"SAFETYNET_LOGGING_LEVEL": "warn"}, "config: logging.level (or SAFETYNET_LOGGING_LEVEL) must be one of debug, "
-                                              "info, warning, error, critical, got 'warn'"),
+    ("", {"SAFETYNET_LOGGING_LEVEL": "trace"}, "config: logging.level (or SAFETYNET_LOGGING_LEVEL) must be one of debug, "
+                                               "info, warning, error, critical, got 'trace'"),
     ('[logging]\nformat = "text"\n', {}, "config: logging.format (or SAFETYNET_LOGGING_FORMAT) must be one of auto, "
                                          "console, json, got 'text'"),
 ])
@@ -198,6 +198,43 @@ def test_the_command_line_says_a_bad_logging_level_in_one_line_and_exits_2(
 @pytest.mark.parametrize("level", ["debug", "INFO", "Warning", "error", "critical"])
 def test_every_logging_level_is_taken_in_any_case(tmp_path: Path, level: str) -> None:
     assert load_config(write(tmp_path, f'[logging]\nlevel = "{level}"\n')).logging.level == level
+
+
+@pytest.mark.parametrize(("text", "env"), [
+    ('[logging]\nlevel = "warn"\nformat = "JSON"\n', {}),
+    ('[logging]\nlevel = "WARN"\n', {"SAFETYNET_LOGGING_FORMAT": "Console"}),
+    ("", {"SAFETYNET_LOGGING_LEVEL": "Warn", "SAFETYNET_LOGGING_FORMAT": "AUTO"}),
+])
+def test_a_config_that_started_before_levels_were_checked_still_starts(
+        tmp_path: Path, text: str, env: dict[str, str]) -> None:
+    """Review of dbf632f: `format = "JSON"` (run as JSON) and `level = "warn"` (logging's alias) had always
+    started, and the check refused them: a server that would not start again after the upgrade."""
+    cfg = load_config(write(tmp_path, text), env=env)
+    assert cfg.logging.level.lower() == "warn"
+
+
+@pytest.mark.parametrize(("fmt", "console"), [("JSON", False), ("Console", True)])
+def test_warn_runs_as_warning_and_a_format_in_any_case_is_that_format(fmt: str, console: bool) -> None:
+    import io
+    import json
+
+    import structlog
+
+    from safetynet.logs import configure_logging
+
+    out = io.StringIO()
+    configure_logging("warn", fmt, stream=out)
+    try:
+        log = structlog.get_logger("test")
+        log.info("not_said")
+        log.warning("said")
+    finally:
+        configure_logging("warning", "json", stream=io.StringIO())
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1 and "said" in lines[0] and "not_said" not in lines[0]
+    assert lines[0].startswith("{") is not console
+    if not console:
+        assert json.loads(lines[0])["event"] == "said"
 
 
 # --- the secret key's floor (safetynet.config.secret_key_problem) ---------------------------------
