@@ -404,7 +404,7 @@ async def _applied_migrations(cfg: Config) -> list[str]:
 async def live_processes(cfg: Config, now: float, alive_seconds: float, leases: tuple[str, ...]) -> list[str]:
     """The SafetyNet processes the city's database shows running, read as it is (not migrated, nothing
     written): a dispatcher whose heartbeat is fresher than `alive_seconds` and not stopped, a holder of one
-    of `leases` unexpired; each once, as "host (pid N)", but for this machine's whose pid runs no more (a
+    of `leases` unexpired; each once, in the terminal's words (cli.migrate_under_live.process), but for this machine's whose pid runs no more (a
     crash: `_gone`). A process of the `web` role alone leaves no trace."""
     if check_store_url(cfg.store.url) == "postgresql":
         from safetynet.store.postgres.db import PgDatabase
@@ -434,7 +434,8 @@ async def live_processes(cfg: Config, now: float, alive_seconds: float, leases: 
     finally:
         await db.close()
     here = socket.gethostname()  # as the heartbeat and the lease's owner record it
-    return [f"{host} (pid {pid})" if pid else host for host, pid in dict.fromkeys(found)
+    return [say("cli.migrate_under_live.process", host=host, pid=pid) if pid else host
+            for host, pid in dict.fromkeys(found)
             if not (host == here and pid and _gone(pid))]
 
 

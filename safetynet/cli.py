@@ -421,7 +421,7 @@ def _refuse_to_migrate_under_live_processes(cfg: Config, command: tuple[str, ...
     if live:
         stale = math.ceil(max(ALIVE_SECONDS, cfg.broadcast.leader_lease_seconds))
         raise CommandError(say("cli.migrate_under_live", db=shown_database(cfg), found=behind.found,
-                               known=behind.known, processes=", ".join(live), seconds=stale))
+                               known=behind.known, processes=say("cli.list_separator").join(live), seconds=stale))
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

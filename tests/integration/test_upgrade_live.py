@@ -85,7 +85,7 @@ def test_init_and_serve_refuse_to_migrate_while_an_older_dispatcher_beats(
         assert _schema_behind(city[1])  # nothing migrated
     terminal_locale(monkeypatch, "ja_JP.UTF-8")
     assert main([*city, "init"]) == 2
-    assert "古い版の SafetyNet がまだ動いています: host-a (pid 4242)" in capsys.readouterr().err
+    assert "古い版の SafetyNet がまだ動いています: host-a（プロセス ID 4242）。" in capsys.readouterr().err
     # stopped: the upgrade goes on
     terminal_locale(monkeypatch, "C.UTF-8")
     asyncio.run(_as_the_release_before(city[1], _beat(stopped=True)))
@@ -153,3 +153,16 @@ def test_a_crashed_process_of_this_machine_does_not_refuse_its_own_restart(
                                        lease=(f"{here}:{dead}:0123abcd", time.time() + 30)))
     assert main([*city, "init"]) == 0, capsys.readouterr().err
     assert not _schema_behind(city[1])
+
+
+def test_the_processes_are_named_in_the_terminals_language(
+        city: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: the list was built in English ("host (pid N)", joined by ", ") inside the Japanese line."""
+    asyncio.run(_as_the_release_before(city[1], _beat(ago=1), _beat(host="host-b", pid=777)))
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
+    assert main([*city, "init"]) == 2
+    err = capsys.readouterr().err
+    assert "まだ動いています: host-b（プロセス ID 777）、host-a（プロセス ID 4242）。" in err and "pid" not in err
+    terminal_locale(monkeypatch, "C.UTF-8")
+    assert main([*city, "init"]) == 2
+    assert "still running: host-b (pid 777), host-a (pid 4242)." in capsys.readouterr().err
