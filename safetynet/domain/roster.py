@@ -29,6 +29,10 @@ class Contact:
     working: bool = True
 
 
+# The optional household columns a file may leave out without wiping what the roster records.
+UNSTATED_FIELDS: tuple[str, ...] = ("group", "address", "members", "vulnerable", "language", "notes")
+
+
 @dataclass(frozen=True)
 class HouseholdRecord:
     """One household as read from (or written to) a roster file, before it has an id."""
@@ -51,6 +55,11 @@ class HouseholdRecord:
     # default (domain.consent.default_consent), which the import gives a new household only; one already
     # in the roster keeps the consent recorded for it
     consent_stated: bool = True
+    # The household fields (UNSTATED_FIELDS) whose column the file lacks: the row states nothing of them, so
+    # a household already in the store keeps what it records (review: a file without 要配慮 wiped every
+    # mark); the values here, the defaults, are a new household's. A defaulted consent then follows the
+    # kept 要配慮 mark.
+    unstated: frozenset[str] = frozenset()
 
     def contact(self, kind: ContactKind) -> str:
         """The address of `kind`, or "" when the row has none."""

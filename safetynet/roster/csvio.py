@@ -22,6 +22,11 @@ household's no more: the import keeps what the roster records for households it 
 consent stays withdrawn); the record carries the default (`consent_stated` False) for a new one. The
 check and the import say so (`consent_column`, and a count of the 要配慮 rows left empty).
 
+A file without one of the other optional household columns (班, 住所, 人数, 要配慮, 言語, 備考) states
+nothing of it either (`HouseholdRecord.unstated`): a household already in the roster keeps what it records
+(its 要配慮 mark, and so the consent that follows it); a new one takes the default. The check and the
+import say so once.
+
 Every row has a cell for each column the header names, empty or not, as spreadsheets write them: a
 row with fewer cells is refused (its missing cells, read as empty, would wipe what the city has for
 the household), as is one with more non-empty cells. A blank row, of any length, is skipped.
@@ -44,7 +49,7 @@ from safetynet.channels.spec import RosterColumn
 from safetynet.csvout import ENCODINGS, CsvWriter, check_output, private_text, unguard_cell
 from safetynet.domain.consent import default_consent
 from safetynet.domain.phones import PhoneError, format_national
-from safetynet.domain.roster import BAD_CHARACTER, HouseholdRecord, character_name
+from safetynet.domain.roster import BAD_CHARACTER, UNSTATED_FIELDS, HouseholdRecord, character_name
 from safetynet.i18n import t, ui_language
 from safetynet.roster.encoding import EncodingRefused, detect_encoding
 from safetynet.roster.values import (
@@ -319,7 +324,11 @@ class _RowReader:
                     c.required, c.field in ("district", "association", "group", "household_key")
                 )
         # the one optional column without a default in HouseholdRecord
-        self.absent = {} if "group" in header.index else {"group": ""}
+        self.absent: dict[str, Any] = {} if "group" in header.index else {"group": ""}
+        # a column left out states nothing: a household already in the roster keeps what it records
+        unstated = frozenset(f for f in UNSTATED_FIELDS if f not in header.index)
+        if unstated:
+            self.absent["unstated"] = unstated
         self.plan: list[tuple[str, int, dict[str, Any] | None, Callable[[str], Any]]] = [
             (fld, pos, {} if fld in _CACHED else None, parsers[fld]) for fld, pos in header.index.items()
         ]
@@ -469,6 +478,8 @@ def _parse_text(text: IO[str], result: ParseResult, default_language: str) -> No
     result.consent_column = "consent" in header.index
     if not result.consent_column and not result.errors:
         result.warnings.append(_issue("roster.warning.no_consent_column_stated"))
+    if not result.errors:
+        result.warnings.extend(_absent_columns(header.index))
     if rows.unstated_vulnerable and not result.errors:
         result.warnings.append(_consent_warning(rows.unstated_vulnerable))
     if not result.errors:
@@ -553,6 +564,19 @@ def _untranslated(records: Sequence[HouseholdRecord]) -> list[RosterIssue]:
     missing = Counter(r.language for r in records if ui_language(r.language) == EASY_JAPANESE
                       and r.language != EASY_JAPANESE)
     return [_issue("roster.warning.untranslated", language=code, count=n) for code, n in sorted(missing.items())]
+
+
+def _absent_columns(index: Mapping[str, int]) -> list[RosterIssue]:
+    """The optional household columns the file lacks, said once: households already in the roster keep
+    what is recorded for them (the 要配慮 mark on its own: a new household is then not vulnerable)."""
+    out = []
+    if "vulnerable" not in index:
+        out.append(_issue("roster.warning.no_vulnerable_column"))
+    others = [c for c in COLUMNS if c.field in UNSTATED_FIELDS and c.field != "vulnerable" and c.field not in index]
+    if others:
+        # the names of both header languages: the file's may be either
+        out.append(_issue("roster.warning.absent_columns", columns=", ".join(f"{c.ja} ({c.en})" for c in others)))
+    return out
 
 
 def _consent_warning(n: int) -> RosterIssue:

@@ -108,7 +108,7 @@ async def test_an_empty_consent_cell_keeps_the_consent_recorded_row_by_row(store
 async def test_a_defaulted_consent_follows_the_vulnerable_mark_a_stated_one_is_kept(store_factory: StoreFactory) -> None:
     """Review (privacy officer): an ordinary household given 同意 by an empty cell, then marked 要配慮 by a later
     file with no 同意 cell, kept 同意, its details before its heads though the law wants a stated consent or
-    the ordinance for a 要配慮 household. A default follows the mark (both ways, as a new household's would);
+    the ordinance for a 要配慮 household. A default follows the mark, towards 不同意 only (a cleared mark leaves it);
     a consent a cell stated is kept until a cell states another."""
     async with store_factory() as store:
         def empty(r: HouseholdRecord, **change: object) -> HouseholdRecord:  # as the reader gives an empty cell
@@ -120,10 +120,9 @@ async def test_a_defaulted_consent_follows_the_vulnerable_mark_a_stated_one_is_k
         rows = [empty(r, vulnerable=marks.get(r.household_key, r.vulnerable)) for r in city()]
         s = await store.roster.import_households(rows)
         consent = {r.household_key: r.consent for r in await store.roster.export_records(KINDS)}
-        assert consent == {"S-1": "no", "S-2": "no", "S-3": "yes", "S-4": "yes", "U-1": "yes", "U-2": "yes",
-                           "M-1": "yes"}
-        assert (s.consent_changes, s.consent_kept, s.households_updated) == (
-            (("no", "yes", 1), ("yes", "no", 1)), 5, 3)
+        assert consent == {"S-1": "no", "S-2": "no", "S-3": "yes", "S-4": "yes", "U-1": "no", "U-2": "yes",
+                           "M-1": "yes"}  # U-1's defaulted 不同意 stays: a default moves only towards 不同意
+        assert (s.consent_changes, s.consent_kept, s.households_updated) == ((("yes", "no", 1),), 6, 3)
         # a cell stating what a household had by default: no update, but stated from now on
         rows = [dataclasses.replace(r, consent_stated=True) if r.household_key == "U-2" else r for r in rows]
         s = await store.roster.import_households(rows)
@@ -133,11 +132,44 @@ async def test_a_defaulted_consent_follows_the_vulnerable_mark_a_stated_one_is_k
         assert (s.consent_changes, s.households_updated) == ((), 1)
         exported = await store.roster.export_records(KINDS)
         assert {r.household_key: (r.consent, r.consent_stated) for r in exported if r.household_key in marks} == {
-            "S-2": ("no", False), "S-3": ("yes", True), "U-1": ("yes", False)}
+            "S-2": ("no", False), "S-3": ("yes", True), "U-1": ("no", False)}
         assert {r.household_key: r.consent for r in exported}["U-2"] == "yes"
         # the export imported back changes nothing
         again = await store.roster.import_households(exported)
         assert (again.consent_changes, again.households_updated, again.households_unchanged) == ((), 0, 7)
+
+
+async def test_a_file_without_the_vulnerable_column_keeps_the_marks_and_the_consent_that_follows_them(
+        store_factory: StoreFactory) -> None:
+    """Review: a file without the 要配慮 column, read as empty cells, wiped every household's mark, and the
+    defaulted 不同意 of a 要配慮 household turned 同意 (its details before its heads in normal times), said as
+    "N updated". A column left out states nothing: a household in the roster keeps what it records (the
+    mark, 班, 住所, 人数, 言語, 備考); a new one takes the default. A defaulted consent moves only towards
+    不同意: a 要配慮 mark cleared by a cell leaves a defaulted 不同意 as it is."""
+    async with store_factory() as store:
+        def read(r: HouseholdRecord, unstated: frozenset[str], **cells: object) -> HouseholdRecord:
+            # as the reader gives a row of a file without these columns, its 同意 cell empty
+            blank = HouseholdRecord(r.district, r.association, "", r.household_key, r.name, contacts=r.contacts)
+            r = dataclasses.replace(r, **{f: getattr(blank, f) for f in unstated}, **cells)  # type: ignore[arg-type]
+            return dataclasses.replace(r, consent="no" if r.vulnerable else "yes", consent_stated=False,
+                                       unstated=unstated)
+
+        stated = {"U-1": "ordinance"}
+        await seed(store, [dataclasses.replace(r, consent=stated[r.household_key]) if r.household_key in stated
+                           else read(r, frozenset()) for r in city()])  # S-1 and U-1 are 要配慮
+        before = await store.roster.export_records(KINDS)
+        unstated = frozenset({"group", "address", "members", "vulnerable", "language", "notes"})
+        new = dataclasses.replace(city()[0], household_key="S-5", contacts=())
+        s = await store.roster.import_households([read(r, unstated) for r in [*city(), new]])
+        after = await store.roster.export_records(KINDS)
+        assert after[:-1] == before
+        assert (after[-1].vulnerable, after[-1].consent, after[-1].members, after[-1].group) == (False, "yes", 1, "")
+        assert (s.households_updated, s.households_unchanged, s.consent_changes, s.consent_kept) == (0, 7, (), 7)
+        # the mark cleared by a cell: a defaulted 不同意 stays (only a cell saying 同意 gives it)
+        s = await store.roster.import_households([read(r, frozenset(), vulnerable=False) for r in city()])
+        consent = {r.household_key: (r.vulnerable, r.consent) for r in await store.roster.export_records(KINDS)}
+        assert (consent["S-1"], consent["U-1"]) == ((False, "no"), (False, "ordinance"))
+        assert (s.households_updated, s.consent_changes) == (2, ())
 
 
 async def test_a_household_back_on_the_roster_takes_the_files_default_not_its_old_consent(

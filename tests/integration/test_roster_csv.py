@@ -9,7 +9,7 @@ import pytest
 from roster_helpers import EN, JA, csv_bytes, household, row
 
 from safetynet.channels import registry
-from safetynet.domain.roster import HouseholdRecord
+from safetynet.domain.roster import UNSTATED_FIELDS, HouseholdRecord
 from safetynet.roster.csvio import COLUMNS, RosterWriteError, parse_bytes, read_roster, write_roster
 from safetynet.roster.generate import generate_roster
 
@@ -86,8 +86,11 @@ def test_columns_may_come_in_any_order_and_optional_ones_may_be_missing() -> Non
     assert result.ok
     assert result.records == [
         HouseholdRecord(district="北地区", association="東町会", group="", household_key="1", name="佐藤 一郎",
-                        consent_stated=False)  # no 同意 column: it states no consent
+                        consent_stated=False,  # no 同意 column: it states no consent
+                        unstated=frozenset(UNSTATED_FIELDS))  # nor anything of the others
     ]
+    assert [w.key for w in result.warnings] == ["roster.warning.no_consent_column_stated",
+                                                "roster.warning.no_vulnerable_column", "roster.warning.absent_columns"]
 
 
 def test_unknown_column_is_a_warning_not_an_error() -> None:
@@ -552,7 +555,7 @@ def test_country_codes_read_as_their_language_and_untranslated_languages_are_sai
     result = parse_bytes(data.encode())
     assert result.errors == []
     assert [r.language for r in result.records] == ["vi", "zh", "ko", "th", "th"]
-    no_consent, warning = result.warnings  # no 同意 column: said first
+    no_consent, _, _, warning = result.warnings  # no 同意 column: said first (then 要配慮, 班・人数・備考)
     assert no_consent.key == "roster.warning.no_consent_column_stated" and not result.consent_column
     assert warning.text("ja") == "言語「th」の文面はありません（2 世帯）。これらの世帯には、やさしい日本語で届きます。"
 

@@ -170,6 +170,47 @@ def test_a_household_newly_marked_vulnerable_loses_a_defaulted_consent_not_a_sta
     assert _household_of(city, changed.household_id) == (ASSOC, "9001")
 
 
+def _households(c: list[str]) -> dict[tuple[str, str], tuple[bool, int, str, str]]:
+    """(要配慮, 人数, 備考, 同意) of each household."""
+    cfg = load_config(Path(c[1]))
+
+    async def run() -> dict[tuple[str, str], tuple[bool, int, str, str]]:
+        async with store_session(cfg) as store:
+            return {(r.association, r.household_key): (r.vulnerable, r.members, r.notes, r.consent)
+                    for r in await store.roster.export_records(contact_kinds())}
+
+    return asyncio.run(run())
+
+
+def test_a_roster_without_the_vulnerable_column_keeps_the_marks_and_says_so(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review: a file without the 要配慮 column (and 人数, 備考) wiped every household's mark, members and
+    notes, and a 要配慮 household's defaulted 不同意 turned 同意 (its name, address and phone before its heads
+    in normal times; the door-knock priority of the most vulnerable lost), said only as "N updated". The
+    recorded values stay, and the check and the import say once which columns the file lacks."""
+    rows = _rows()
+    header = rows[0]
+    assert (header[6], header[7], header[14]) == ("人数", "要配慮", "備考")
+    new = [*rows[1][:3], "9001", "新井 健", rows[1][5], "2", "○", "ja", "", "", "", "", "", "車いす", ""]
+    assert main([*city, "roster", "import", str(_write(tmp_path / "new.csv", [*rows, new]))]) == 0
+    capsys.readouterr()
+    before = _households(city)
+    assert before[(ASSOC, "9001")] == (True, 2, "車いす", "no")  # 要配慮, its 同意 cell empty: no by default
+    dropped = _write(tmp_path / "dropped.csv", [[c for i, c in enumerate(r) if i not in (6, 7, 14)]
+                                                for r in [*rows, new]])
+    said = ("the file has no vulnerable (要配慮) column: households already in the roster keep the mark recorded"
+            " for them")
+    columns = "the file has no column 人数 (members), 備考 (notes): households already in the roster keep what"
+    assert main([*city, "roster", "check", str(dropped)]) == 0
+    err = capsys.readouterr().err
+    assert err.count(said) == 1 and err.count(columns) == 1
+    assert main([*city, "roster", "import", str(dropped)]) == 0
+    out, err = capsys.readouterr()
+    assert said in err and columns in err
+    assert " 0 updated" in out and "consent changed" not in out
+    assert _households(city) == before
+
+
 async def test_a_contact_the_resident_removed_is_not_added_back_by_the_next_import(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """QA (privacy walk): the resident pressed 削除, then 削除する, on /join/{code}; the page said 削除しました,

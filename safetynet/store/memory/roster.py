@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 
 import structlog
 
 from safetynet.domain import ContactKind
+from safetynet.domain.consent import default_consent
 from safetynet.domain.roster import (
     Association,
     AssociationCount,
@@ -50,12 +52,16 @@ class MemoryRoster:
             gid = self._group_id(aid, r.group) if r.group else None
             row = next((h for h in t.households.values()
                         if h.association_id == aid and h.household_key == r.household_key), None)
-            # a row stating none (no column, an empty cell): a consent a cell stated is kept; a default follows
-            # the row's (its 要配慮 mark), as does a household back on the roster, as a new one
             stated = consent_stated and r.consent_stated
+            if row is not None and r.unstated:
+                r = self._keep_unstated(r, row, stated)
+                gid = row.group_id if "group" in r.unstated else gid
+            # a row stating none (no column, an empty cell): a consent a cell stated is kept; a default only
+            # moves towards 不同意 (a household back on the roster takes the row's, as a new one)
             current = row is not None and row.removed_at is None
             keep = not stated and current and row is not None and row.consent_stated
-            consent = row.consent if keep and row is not None else r.consent
+            consent = row.consent if row is not None and (keep or (
+                not stated and current and row.consent == "no")) else r.consent
             kept += not stated and current and row is not None and row.consent == consent
             if row is not None and row.consent != consent:
                 changed.append((row.id, aid, row.consent, consent))
@@ -115,6 +121,13 @@ class MemoryRoster:
         log.info("roster_imported", households=len(records), added=added, updated=updated, removed=removed,
                  replace=replace)
         return summary
+
+    def _keep_unstated(self, r: HouseholdRecord, row: HouseholdRow, stated: bool) -> HouseholdRecord:
+        """`r` with what `row` records for the fields the file has no column of, and a defaulted consent
+        following the kept 要配慮 mark."""
+        kept = {f: getattr(row, f) for f in r.unstated if f != "group"}
+        r = dataclasses.replace(r, **kept)
+        return r if stated else dataclasses.replace(r, consent=str(default_consent(r.vulnerable)))
 
     def _upsert_places(self, records: Sequence[HouseholdRecord]) -> dict[str, int]:
         t = self.t

@@ -18,7 +18,7 @@ _CREATE = (
         seq bigint PRIMARY KEY, association_id bigint NOT NULL, group_id bigint,
         household_key text COLLATE "C" NOT NULL, name text NOT NULL, address text NOT NULL,
         members bigint NOT NULL, vulnerable bigint NOT NULL, language text NOT NULL, notes text NOT NULL,
-        consent text NOT NULL, consent_stated bigint NOT NULL, keep bigint NOT NULL DEFAULT 0, household_id bigint, changed boolean NOT NULL DEFAULT false
+        consent text NOT NULL, consent_stated bigint NOT NULL, unstated text NOT NULL, keep bigint NOT NULL DEFAULT 0, household_id bigint, changed boolean NOT NULL DEFAULT false
     ) ON COMMIT DROP""",
     """CREATE TEMP TABLE import_wanted (seq bigint NOT NULL, kind text COLLATE "C" NOT NULL,
         address text COLLATE "C" NOT NULL) ON COMMIT DROP""",
@@ -26,7 +26,7 @@ _CREATE = (
         address text COLLATE "C" NOT NULL, PRIMARY KEY (household_id, kind, address)) ON COMMIT DROP""",
 )
 _ROW_COLUMNS = ("seq", "association_id", "group_id", "household_key", "name", "address", "members",
-                "vulnerable", "language", "notes", "consent", "consent_stated")
+                "vulnerable", "language", "notes", "consent", "consent_stated", "unstated")
 
 _MATCH_EXISTING = """
 UPDATE import_rows SET household_id = h.id,
@@ -79,6 +79,9 @@ async def import_records(conn: PgConn, records: Sequence[HouseholdRecord], now: 
     await raw.copy_records_to_table("import_wanted", records=list(portable._wanted(records)),
                                     columns=("seq", "kind", "address"))
     await raw.execute("ANALYZE import_rows")  # a temporary table has no statistics until asked
+    if any(r.unstated for r in records):
+        await raw.execute(portable.KEEP_UNSTATED)
+        await raw.execute(portable.DEFAULT_FOLLOWS_MARK)
     if portable.any_unstated(records, consent_stated):
         await raw.execute(portable.KEEP_CONSENT)
     await raw.execute(_MATCH_EXISTING)

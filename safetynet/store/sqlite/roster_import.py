@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from safetynet.domain.roster import HouseholdRecord, ImportSummary, consent_ways
+from safetynet.domain.consent import default_consent
+from safetynet.domain.roster import UNSTATED_FIELDS, HouseholdRecord, ImportSummary, consent_ways
 from safetynet.store.sqlite.db import CHUNK, Conn, Row, marks
 
 T = TypeVar("T")
@@ -31,6 +32,7 @@ CREATE TEMP TABLE import_rows (
     notes          TEXT NOT NULL,
     consent        TEXT NOT NULL,
     consent_stated INTEGER NOT NULL,
+    unstated       TEXT NOT NULL,
     keep           INTEGER NOT NULL DEFAULT 0,
     household_id   INTEGER,
     changed        INTEGER NOT NULL DEFAULT 0
@@ -62,19 +64,34 @@ UPDATE import_rows SET household_id = h.id,
                OR h.removed_at IS NOT NULL)
 FROM households h
 WHERE h.association_id = import_rows.association_id AND h.household_key = import_rows.household_key"""
+# A file without an optional household column (班, 住所, 人数, 要配慮, 言語, 備考) states nothing of it: a
+# household already in the store keeps what it records (review: a file without 要配慮 wiped every mark, and
+# the defaulted consents of the 要配慮 households turned 同意, said as "N updated"). `unstated` is the row's
+# fields, comma-wrapped (",members,vulnerable,").
+KEEP_UNSTATED = "UPDATE import_rows SET " + ", ".join(
+    f"{col} = CASE WHEN import_rows.unstated LIKE '%,{fld},%' THEN h.{col} ELSE import_rows.{col} END"
+    for fld, col in (("group", "group_id"), *((f, f) for f in UNSTATED_FIELDS if f != "group"))) + """
+FROM households h WHERE import_rows.unstated <> ''
+AND h.association_id = import_rows.association_id AND h.household_key = import_rows.household_key"""
+# ... and a consent the row states none of follows the mark kept (domain.consent.default_consent).
+DEFAULT_FOLLOWS_MARK = f"""
+UPDATE import_rows SET consent = CASE WHEN vulnerable = 0 THEN '{default_consent(False)}'
+    ELSE '{default_consent(True)}' END
+WHERE consent_stated = 0 AND unstated LIKE '%,vulnerable,%'"""
 # A row that states no consent (a file without the column, or an empty cell: a clerk's blank) leaves a
 # household already in the store with the consent a cell stated for it (a withdrawal, an ordinance), read
 # into its row before the comparison (QA, privacy walk: the column dropped turned a withdrawn consent back
 # to 同意 and every 条例 household to 不同意; review: so did an empty cell, row by row).
 # A consent that was a default is not kept: the row's default stands, so it follows the 要配慮 mark (review,
-# privacy officer: an ordinary household's defaulted 同意 stayed 同意 once a file marked it 要配慮).
+# privacy officer: an ordinary household's defaulted 同意 stayed 同意 once a file marked it 要配慮), but only
+# towards 不同意: a defaulted 不同意 stays (review: only a cell that says 同意 gives it, the mark cleared does not).
 # (a household that left the roster and comes back takes the file's default, as a new one: its recorded
 # consent may be retention's placeholder 'no' of an erased row — review)
 KEEP_CONSENT = """
-UPDATE import_rows SET consent = h.consent, keep = 1 FROM households h
+UPDATE import_rows SET consent = h.consent, keep = h.consent_stated FROM households h
 WHERE import_rows.consent_stated = 0
 AND h.association_id = import_rows.association_id AND h.household_key = import_rows.household_key
-AND h.removed_at IS NULL AND h.consent_stated = 1"""
+AND h.removed_at IS NULL AND (h.consent_stated = 1 OR h.consent = 'no')"""
 # The rows that stated no consent and left the one recorded as it was (run once the rows are matched).
 CONSENT_KEPT = """
 SELECT count(*) FROM import_rows r JOIN households h ON h.id = r.household_id
@@ -224,6 +241,7 @@ def _rows(
         yield (
             seq, aid, g_ids.get((aid, r.group)) if r.group else None, r.household_key, r.name, r.address,
             r.members, int(r.vulnerable), r.language, r.notes, r.consent, int(consent_stated and r.consent_stated),
+            f",{','.join(sorted(r.unstated))}," if r.unstated else "",
         )  # fmt: skip
 
 
@@ -277,11 +295,14 @@ async def load_rows(conn: Conn, records: Sequence[HouseholdRecord], consent_stat
     await conn.execute(_CREATE_ROWS)
     await conn.executemany(
         "INSERT INTO import_rows (seq, association_id, group_id, household_key, name, address, members,"
-        " vulnerable, language, notes, consent, consent_stated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        " vulnerable, language, notes, consent, consent_stated, unstated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         _rows(records, a_ids, g_ids, consent_stated),
     )
     await conn.execute(_CREATE_WANTED)
     await conn.executemany("INSERT INTO import_wanted (seq, kind, address) VALUES (?,?,?)", _wanted(records))
+    if any(r.unstated for r in records):
+        await conn.execute(KEEP_UNSTATED)
+        await conn.execute(DEFAULT_FOLLOWS_MARK)
     if any_unstated(records, consent_stated):
         await conn.execute(KEEP_CONSENT)
     await conn.execute(_MATCH_EXISTING)
