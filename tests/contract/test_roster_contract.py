@@ -20,6 +20,7 @@ from .support import (
     StoreFactory,
     association_ids,
     city,
+    clock_of,
     running_campaign,
     seed,
 )
@@ -172,20 +173,31 @@ async def test_a_file_without_the_vulnerable_column_keeps_the_marks_and_the_cons
         assert (s.households_updated, s.consent_changes) == (2, ())
 
 
-async def test_a_household_back_on_the_roster_takes_the_files_default_not_its_old_consent(
+async def test_a_household_back_on_the_roster_keeps_its_stated_consent_an_erased_one_takes_the_default(
         store_factory: StoreFactory) -> None:
-    """Review: a household `--replace` removed (kept: a campaign refers to it) and retention erased keeps a
-    placeholder 不同意; back in a file without the consent column, it came back 不同意 and "kept as recorded".
-    A household back on the roster takes the file's default, as a new one does."""
+    """Review: a partial `--replace` removed a household that had stated 不同意 (its row kept: a campaign refers
+    to it); the next file, its 同意 cell empty, brought it back 同意, its details before its heads. A household
+    back on the roster keeps a consent a cell stated. One retention erased keeps no consent of its own (its
+    placeholder 不同意 is not stated) and takes the file's default, as a new one."""
     async with store_factory() as store:
-        await seed(store, [dataclasses.replace(r, consent="no" if r.household_key == "S-2" else "yes") for r in city()])
-        await running_campaign(store)
-        defaults = [dataclasses.replace(r, consent="no" if r.vulnerable else "yes") for r in city()]
-        await store.roster.import_households([r for r in defaults if r.household_key != "S-2"], replace=True,
-                                             consent_stated=False)
-        back = await store.roster.import_households(defaults, consent_stated=False)
-        consent = {r.household_key: r.consent for r in await store.roster.export_records(KINDS)}
-        assert consent["S-2"] == "yes" and back.consent_changes == (("no", "yes", 1),), (consent, back)
+        clock = clock_of(store)
+        await seed(store, [dataclasses.replace(r, consent="no" if r.household_key in ("S-2", "S-4") else "yes")
+                           for r in city()])
+        campaign = await running_campaign(store)
+        defaults = [dataclasses.replace(r, consent="no" if r.vulnerable else "yes", consent_stated=False)
+                    for r in city()]
+        await store.roster.import_households([r for r in defaults if r.household_key not in ("S-2", "S-4")],
+                                             replace=True)
+        back = await store.roster.import_households([r for r in defaults if r.household_key != "S-4"])
+        consent = {r.household_key: (r.consent, r.consent_stated) for r in await store.roster.export_records(KINDS)}
+        assert consent["S-2"] == ("no", True), consent
+        assert (back.consent_changes, back.consent_kept, back.households_updated) == ((), 6, 1)
+        assert await store.campaigns.close(campaign, clock.now())
+        await store.campaigns.purge(campaign, clock.now())
+        assert await store.campaigns.erase_removed_households(clock.now()) == 1  # S-4
+        again = await store.roster.import_households(defaults)
+        consent = {r.household_key: (r.consent, r.consent_stated) for r in await store.roster.export_records(KINDS)}
+        assert consent["S-4"] == ("yes", False) and again.consent_changes == (("no", "yes", 1),), (consent, again)
 
 
 async def test_import_refuses_a_broken_file_and_writes_nothing(store_factory: StoreFactory) -> None:

@@ -211,6 +211,26 @@ def test_a_roster_without_the_vulnerable_column_keeps_the_marks_and_says_so(
     assert _households(city) == before
 
 
+def test_a_household_back_after_a_partial_replace_keeps_its_stated_no(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review: household 1 stated 不同意; a partial `--replace` removed it (its row kept: a campaign refers to
+    it); the next file, its 同意 cell empty, brought it back 同意, its name, address and phone before its heads
+    in normal times. It comes back with the consent it stated."""
+    rows = _rows()
+    rows[1][-1] = "不同意"
+    assert main([*city, "roster", "import", str(_write(tmp_path / "withdrawn.csv", rows))]) == 0
+    assert main([*city, "campaign", "start", "--kind", "check"]) == 0
+    partial = _write(tmp_path / "partial.csv", [rows[0], *rows[2:]])
+    assert main([*city, "roster", "import", "--replace", "--yes", str(partial)]) == 0
+    assert _consents(city).get((ASSOC, "1")) is None  # removed
+    capsys.readouterr()
+    rows[1][-1] = ""
+    assert main([*city, "roster", "import", str(_write(tmp_path / "back.csv", rows))]) == 0
+    out = capsys.readouterr().out
+    assert "consent changed" not in out and "1 updated" in out
+    assert _consents(city)[(ASSOC, "1")] == "no"
+
+
 async def test_a_contact_the_resident_removed_is_not_added_back_by_the_next_import(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """QA (privacy walk): the resident pressed 削除, then 削除する, on /join/{code}; the page said 削除しました,

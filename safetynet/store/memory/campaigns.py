@@ -26,7 +26,8 @@ from safetynet.store.memory.tables import CampaignRow, DeliveryRow, LadderRow, M
 
 _ANSWERED = frozenset(str(s) for s in ANSWERED)
 # what a removed household keeps once erased (name, address, members, 要配慮, language, notes, consent)
-_BLANK: tuple[str, str, int, bool, str, str, str] = ("", "", 1, False, "ja", "", "no")
+# the consent a placeholder no cell stated (as SQLite's `_BLANK`)
+_BLANK: tuple[str, str, int, bool, str, str, str, bool] = ("", "", 1, False, "ja", "", "no", False)
 
 
 class MemoryCampaigns:
@@ -205,8 +206,10 @@ class MemoryCampaigns:
             t.codes.pop(h.id, None)
             for vid in [v.id for v in t.phone_codes.values() if v.household_id == h.id]:
                 del t.phone_codes[vid]
-            if _BLANK != (h.name, h.address, h.members, h.vulnerable, h.language, h.notes, h.consent):
-                h.name, h.address, h.members, h.vulnerable, h.language, h.notes, h.consent = _BLANK
+            if _BLANK != (h.name, h.address, h.members, h.vulnerable, h.language, h.notes, h.consent,
+                          h.consent_stated):
+                (h.name, h.address, h.members, h.vulnerable, h.language, h.notes, h.consent,
+                 h.consent_stated) = _BLANK
                 h.updated_at = at
                 erased += 1
         return erased

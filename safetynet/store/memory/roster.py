@@ -56,13 +56,14 @@ class MemoryRoster:
             if row is not None and r.unstated:
                 r = self._keep_unstated(r, row, stated)
                 gid = row.group_id if "group" in r.unstated else gid
-            # a row stating none (no column, an empty cell): a consent a cell stated is kept; a default only
-            # moves towards 不同意 (a household back on the roster takes the row's, as a new one)
+            # a row stating none (no column, an empty cell): a consent a cell stated is kept, a household back
+            # on the roster's too (an erased one's is not stated); a default only moves towards 不同意 (a
+            # household back on the roster takes the row's, as a new one)
             current = row is not None and row.removed_at is None
-            keep = not stated and current and row is not None and row.consent_stated
+            keep = not stated and row is not None and row.consent_stated
             consent = row.consent if row is not None and (keep or (
                 not stated and current and row.consent == "no")) else r.consent
-            kept += not stated and current and row is not None and row.consent == consent
+            kept += not stated and (current or keep) and row is not None and row.consent == consent
             if row is not None and row.consent != consent:
                 changed.append((row.id, aid, row.consent, consent))
             fields = (gid, r.name, r.address, r.members, r.vulnerable, r.language, r.notes, consent)

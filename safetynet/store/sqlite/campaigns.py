@@ -48,9 +48,12 @@ _ANSWERED_SQL = "(" + ",".join(f"'{s}'" for s in sorted(ANSWERED)) + ")"
 # statements in one write transaction, once a day).
 _ERASABLE = ("h.removed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM campaigns c CROSS JOIN campaign_households ch"
              " ON ch.campaign_id = c.id AND ch.household_id = h.id WHERE c.purged_at IS NULL)")
-_BLANK = "name = '', address = '', members = 1, vulnerable = 0, language = 'ja', notes = '', consent = 'no'"
+# Its consent a placeholder 'no' no cell stated: back on the roster, the household takes its row's default, as
+# a new one (a stated consent of a household not yet erased is kept: roster_import.KEEP_CONSENT).
+_BLANK = ("name = '', address = '', members = 1, vulnerable = 0, language = 'ja', notes = '', consent = 'no',"
+          " consent_stated = 0")
 _BLANKED = ("h.name = '' AND h.address = '' AND h.members = 1 AND h.vulnerable = 0 AND h.language = 'ja'"
-            " AND h.notes = '' AND h.consent = 'no'")
+            " AND h.notes = '' AND h.consent = 'no' AND h.consent_stated = 0")
 
 def _campaign(row: Row) -> Campaign:
     return Campaign(

@@ -85,17 +85,19 @@ WHERE consent_stated = 0 AND unstated LIKE '%,vulnerable,%'"""
 # A consent that was a default is not kept: the row's default stands, so it follows the 要配慮 mark (review,
 # privacy officer: an ordinary household's defaulted 同意 stayed 同意 once a file marked it 要配慮), but only
 # towards 不同意: a defaulted 不同意 stays (review: only a cell that says 同意 gives it, the mark cleared does not).
-# (a household that left the roster and comes back takes the file's default, as a new one: its recorded
-# consent may be retention's placeholder 'no' of an erased row — review)
+# A household that left the roster and comes back keeps a stated consent too (review: a partial --replace
+# removed one that had stated 不同意, kept while a campaign refers to it, and the next file's empty cell brought
+# it back 同意); one retention erased has none (its placeholder 'no' is not stated: campaigns._BLANK) and, as
+# any returning household's default, takes the row's, as a new one.
 KEEP_CONSENT = """
 UPDATE import_rows SET consent = h.consent, keep = h.consent_stated FROM households h
 WHERE import_rows.consent_stated = 0
 AND h.association_id = import_rows.association_id AND h.household_key = import_rows.household_key
-AND h.removed_at IS NULL AND (h.consent_stated = 1 OR h.consent = 'no')"""
+AND (h.consent_stated = 1 OR (h.removed_at IS NULL AND h.consent = 'no'))"""
 # The rows that stated no consent and left the one recorded as it was (run once the rows are matched).
 CONSENT_KEPT = """
 SELECT count(*) FROM import_rows r JOIN households h ON h.id = r.household_id
-WHERE r.consent_stated = 0 AND h.removed_at IS NULL AND h.consent = r.consent"""
+WHERE r.consent_stated = 0 AND h.consent = r.consent AND (h.removed_at IS NULL OR r.keep = 1)"""
 # A consent a cell now states though the household had it by default: stated from now on (kept, should
 # it become 要配慮), but not counted as an update. (consent_stated + keep: a row kept a stated consent.)
 MARK_STATED = """
