@@ -148,6 +148,10 @@ class ImportSummary:
     # consent (同意) left as recorded: households already in the store whose row states none (an empty cell,
     # or no consent column)
     consent_kept: int = 0
+    # households whose consent was a default and whose cell now states it, the same: recorded as stated (a
+    # 要配慮 mark no longer turns it 不同意), no update counted; a file exported before 0120 wrote 同意 in
+    # every ordinary row (review)
+    consent_now_stated: int = 0
     # (recorded, the file's, households) for each way consent changed, e.g. ("no", "yes", 1)
     consent_changes: tuple[tuple[str, str, int], ...] = ()
     # the same, a household each: (household id, association id, recorded, the file's), for the audit log

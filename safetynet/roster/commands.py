@@ -177,6 +177,8 @@ def import_detail(s: ImportSummary, households: int, replace: bool, consent_colu
     if s.consent_kept:
         why = "empty consent cells" if consent_column else "no consent column"
         parts.append(f"{why}: {s.consent_kept} kept as recorded")
+    if s.consent_now_stated:
+        parts.append(f"consents now stated: {s.consent_now_stated}")
     if s.consent_changes:
         parts.append("consent: " + ", ".join(f"{a}→{b} {n}" for a, b, n in s.consent_changes))
     return "; ".join(parts)
@@ -241,6 +243,10 @@ def print_import_summary(path: str, s: ImportSummary, consent_column: bool = Tru
         # rows that state no consent: the file has no such column, or (row by row) an empty cell
         key = "cli.roster.imported_consent_kept" if not consent_column else "cli.roster.imported_consent_kept_empty"
         print("  " + say(key, count=s.consent_kept))
+    if s.consent_now_stated:
+        # said: a file exported before 0120 states every ordinary row's 同意 (review: silently, 0120's
+        # protection of a defaulted 同意 was lost for the whole roster)
+        print("  " + say("cli.roster.imported_consent_now_stated", count=s.consent_now_stated))
     if s.consent_changes:
         # each way named: a 不同意 turned 同意 is a household's details reaching its heads (QA: "69 updated")
         ways = say("cli.list_separator").join(

@@ -173,6 +173,20 @@ async def test_a_file_without_the_vulnerable_column_keeps_the_marks_and_the_cons
         assert (s.households_updated, s.consent_changes) == (2, ())
 
 
+async def test_a_defaulted_consent_a_cell_now_states_is_counted(store_factory: StoreFactory) -> None:
+    """Review: a file exported before 0120 wrote 同意 in every ordinary row; imported back, it made every
+    defaulted consent stated (a 要配慮 mark no longer turning it 不同意), with no count and no word. A default
+    a cell now states, the same, is counted; one a cell changes is counted as a change, as before."""
+    async with store_factory() as store:
+        await seed(store, [dataclasses.replace(r, consent="no" if r.vulnerable else "yes", consent_stated=False)
+                           for r in city()])  # S-1 and U-1 are 要配慮: 不同意 by default
+        s = await store.roster.import_households(city())  # every cell says 同意
+        assert (s.consent_now_stated, s.consent_changes, s.households_updated) == (5, (("no", "yes", 2),), 2)
+        assert all(r.consent_stated for r in await store.roster.export_records(KINDS))
+        again = await store.roster.import_households(city())
+        assert (again.consent_now_stated, again.households_updated) == (0, 0)
+
+
 async def test_a_household_back_on_the_roster_keeps_its_stated_consent_an_erased_one_takes_the_default(
         store_factory: StoreFactory) -> None:
     """Review: a partial `--replace` removed a household that had stated 不同意 (its row kept: a campaign refers

@@ -231,6 +231,23 @@ def test_a_household_back_after_a_partial_replace_keeps_its_stated_no(
     assert _consents(city)[(ASSOC, "1")] == "no"
 
 
+def test_a_file_exported_before_this_release_stating_defaulted_consents_says_how_many(
+        city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review: an export from before this release wrote 同意 in every ordinary row; imported, it recorded every
+    defaulted consent as stated (0120's protection: a default turns 不同意 once marked 要配慮) with no count and
+    no audit. The summary and the import's audit entry count them."""
+    rows = _rows()
+    new = [[*rows[1][:3], key, "新井 健", *rows[1][5:9], "", "", "", "", "", "", ""] for key in ("9001", "9002")]
+    assert main([*city, "roster", "import", str(_write(tmp_path / "new.csv", [*rows, *new]))]) == 0
+    assert "now stated" not in capsys.readouterr().out
+    for r in new:
+        r[-1] = "同意"  # as an export before this release wrote them
+    assert main([*city, "roster", "import", str(_write(tmp_path / "old-export.csv", [*rows, *new]))]) == 0
+    out = capsys.readouterr().out
+    assert "consent: 2 consents now stated" in out and " 0 updated" in out and "consent changed" not in out
+    assert _audit(city)[-1].detail.endswith("; consents now stated: 2")
+
+
 async def test_a_contact_the_resident_removed_is_not_added_back_by_the_next_import(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """QA (privacy walk): the resident pressed 削除, then 削除する, on /join/{code}; the page said 削除しました,

@@ -44,7 +44,7 @@ class MemoryRoster:
         a_ids = self._upsert_places(records)
         added = updated = removed = contacts_added = contacts_removed = 0
         changed: list[tuple[int, int, str, str]] = []
-        not_restored = kept = 0
+        not_restored = kept = now_stated = 0
         imported: list[int] = []
         wanted: dict[int, set[tuple[str, str]]] = {}
         for r in records:
@@ -64,6 +64,8 @@ class MemoryRoster:
             consent = row.consent if row is not None and (keep or (
                 not stated and current and row.consent == "no")) else r.consent
             kept += not stated and (current or keep) and row is not None and row.consent == consent
+            # a default a cell now states (a file exported before 0120 states every ordinary row's): counted
+            now_stated += stated and row is not None and not row.consent_stated and row.consent == consent
             if row is not None and row.consent != consent:
                 changed.append((row.id, aid, row.consent, consent))
             fields = (gid, r.name, r.address, r.members, r.vulnerable, r.language, r.notes, consent)
@@ -116,7 +118,7 @@ class MemoryRoster:
             contacts_removed=contacts_removed,
             households_without_channel=sum(1 for h in ids if not t.has_working_contact(h)),
             contacts_not_restored=not_restored,
-            consent_kept=kept,
+            consent_kept=kept, consent_now_stated=now_stated,
             consent_changes=consent_ways(changed), consent_changed=tuple(sorted(changed)),
         )
         log.info("roster_imported", households=len(records), added=added, updated=updated, removed=removed,

@@ -88,6 +88,7 @@ async def import_records(conn: PgConn, records: Sequence[HouseholdRecord], now: 
     total = int(await raw.fetchval("SELECT count(*) FROM import_rows"))
     added = int(await raw.fetchval("SELECT count(*) FROM import_rows WHERE household_id IS NULL"))
     kept = int(await raw.fetchval(portable.CONSENT_KEPT))
+    now_stated = int(await raw.fetchval(portable.CONSENT_NOW_STATED))
     consent_changed = tuple((int(h), int(a), str(b), str(c)) for h, a, b, c in await raw.fetch(portable.CONSENT_CHANGES))
     updated = _count(await raw.execute(_UPDATE_CHANGED, now))
     await raw.execute(portable.MARK_STATED)
@@ -110,7 +111,7 @@ async def import_records(conn: PgConn, records: Sequence[HouseholdRecord], now: 
     return ImportCounts(added=added, updated=updated, unchanged=total - added - updated, removed=removed,
                         contacts=contacts, contacts_added=contacts_added, contacts_removed=contacts_removed,
                         without_channel=without, contacts_not_restored=not_restored, consent_kept=kept,
-                        consent_changed=consent_changed)
+                        consent_now_stated=now_stated, consent_changed=consent_changed)
 
 
 async def _remove_missing(conn: PgConn, now: float) -> int:

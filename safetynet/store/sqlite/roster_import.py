@@ -100,9 +100,14 @@ SELECT count(*) FROM import_rows r JOIN households h ON h.id = r.household_id
 WHERE r.consent_stated = 0 AND h.consent = r.consent AND (h.removed_at IS NULL OR r.keep = 1)"""
 # A consent a cell now states though the household had it by default: stated from now on (kept, should
 # it become 要配慮), but not counted as an update. (consent_stated + keep: a row kept a stated consent.)
+# Counted (CONSENT_NOW_STATED, before the update): a file exported before 0120 writes 同意 in every ordinary
+# row, and imported back it made every defaulted consent stated without a word (review).
 MARK_STATED = """
 UPDATE households SET consent_stated = 1 FROM import_rows r
 WHERE households.id = r.household_id AND r.consent_stated = 1 AND households.consent_stated = 0"""
+CONSENT_NOW_STATED = """
+SELECT count(*) FROM import_rows r JOIN households h ON h.id = r.household_id
+WHERE r.consent_stated = 1 AND h.consent_stated = 0 AND h.consent = r.consent"""
 # The households whose consent the import changes: (household, association, recorded, the file's), for
 # the summary's count of each way and an audit entry each (who changed a household's consent, and when).
 CONSENT_CHANGES = """
@@ -172,6 +177,7 @@ class ImportCounts:
     without_channel: int
     contacts_not_restored: int = 0
     consent_kept: int = 0
+    consent_now_stated: int = 0
     consent_changed: tuple[tuple[int, int, str, str], ...] = ()
 
     def summary(self, records: Sequence[HouseholdRecord]) -> ImportSummary:
@@ -189,6 +195,7 @@ class ImportCounts:
             households_without_channel=self.without_channel,
             contacts_not_restored=self.contacts_not_restored,
             consent_kept=self.consent_kept,
+            consent_now_stated=self.consent_now_stated,
             consent_changes=consent_ways(self.consent_changed),
             consent_changed=self.consent_changed,
         )
@@ -315,6 +322,7 @@ async def write_households(conn: Conn, now: float, replace: bool) -> ImportCount
     total = await _scalar(conn, "SELECT count(*) FROM import_rows")
     added = await _scalar(conn, "SELECT count(*) FROM import_rows WHERE household_id IS NULL")
     kept = await _scalar(conn, CONSENT_KEPT)
+    now_stated = await _scalar(conn, CONSENT_NOW_STATED)
     async with conn.execute(CONSENT_CHANGES) as cur:
         consent_changed = tuple((int(h), int(a), str(b), str(c)) for h, a, b, c in await cur.fetchall())
     updated = await _changes(conn, _UPDATE_CHANGED, (now,))
@@ -348,6 +356,7 @@ async def write_households(conn: Conn, now: float, replace: bool) -> ImportCount
         without_channel=without,
         contacts_not_restored=not_restored,
         consent_kept=kept,
+        consent_now_stated=now_stated,
         consent_changed=consent_changed,
     )
 
