@@ -33,6 +33,11 @@ class Contact:
 UNSTATED_FIELDS: tuple[str, ...] = ("group", "address", "members", "vulnerable", "language", "notes")
 
 
+def unstated_contact(kind: str) -> str:
+    """How `HouseholdRecord.unstated` names a contact column the file lacks."""
+    return f"contact:{kind}"
+
+
 @dataclass(frozen=True)
 class HouseholdRecord:
     """One household as read from (or written to) a roster file, before it has an id."""
@@ -58,7 +63,8 @@ class HouseholdRecord:
     # The household fields (UNSTATED_FIELDS) whose column the file lacks: the row states nothing of them, so
     # a household already in the store keeps what it records (review: a file without 要配慮 wiped every
     # mark); the values here, the defaults, are a new household's. A defaulted consent then follows the
-    # kept 要配慮 mark.
+    # kept 要配慮 mark. `contact:KIND` for a contact column the file lacks: the household's roster contacts of
+    # that kind stay (review: a file without 携帯電話 deleted every household's roster mobile).
     unstated: frozenset[str] = frozenset()
 
     def contact(self, kind: ContactKind) -> str:

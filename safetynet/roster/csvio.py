@@ -49,7 +49,13 @@ from safetynet.channels.spec import RosterColumn
 from safetynet.csvout import ENCODINGS, CsvWriter, check_output, private_text, unguard_cell
 from safetynet.domain.consent import default_consent
 from safetynet.domain.phones import PhoneError, format_national
-from safetynet.domain.roster import BAD_CHARACTER, UNSTATED_FIELDS, HouseholdRecord, character_name
+from safetynet.domain.roster import (
+    BAD_CHARACTER,
+    UNSTATED_FIELDS,
+    HouseholdRecord,
+    character_name,
+    unstated_contact,
+)
 from safetynet.i18n import t, ui_language
 from safetynet.roster.encoding import EncodingRefused, detect_encoding
 from safetynet.roster.values import (
@@ -326,7 +332,9 @@ class _RowReader:
         # the one optional column without a default in HouseholdRecord
         self.absent: dict[str, Any] = {} if "group" in header.index else {"group": ""}
         # a column left out states nothing: a household already in the roster keeps what it records
-        unstated = frozenset(f for f in UNSTATED_FIELDS if f not in header.index)
+        unstated = frozenset([*(f for f in UNSTATED_FIELDS if f not in header.index),
+                              *(unstated_contact(c.contact.kind) for c in self.contact_columns
+                                if c.contact is not None and c.field not in header.index)])
         if unstated:
             self.absent["unstated"] = unstated
         self.plan: list[tuple[str, int, dict[str, Any] | None, Callable[[str], Any]]] = [

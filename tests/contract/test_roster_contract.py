@@ -589,3 +589,30 @@ async def test_letter_order_and_targets_follow_scope_codes_and_removals(store_fa
         await store.roster.import_households(kept, replace=True)
         assert [t.household_key for t in await store.roster.letter_targets([ids["U-2"], ids["S-1"]])] == ["S-1"]
         assert ids["U-2"] not in await store.roster.letter_order(["city"], only_without_code=False)
+
+
+async def test_a_file_without_a_contact_column_keeps_that_kind_of_contact(store_factory: StoreFactory) -> None:
+    """Review: a file without the 携帯電話 column (a clerk's update of addresses and 班) deleted every household's
+    roster mobile, and those households got no SMS or call on the night. A contact column left out states
+    nothing (`unstated` names it `contact:KIND`): its contacts stay; the file's other columns still apply."""
+    async with store_factory() as store:
+        ids = await seed(store)
+        no_mobile = [dataclasses.replace(r, contacts=tuple((k, a) for k, a in r.contacts if k != "mobile"),
+                                         unstated=frozenset({"contact:mobile"})) for r in city()]
+        no_mobile = [dataclasses.replace(r, contacts=(("landline", "+81311119999"),))
+                     if r.household_key == "S-2" else r for r in no_mobile]
+        s = await store.roster.import_households(no_mobile)
+        assert (s.contacts_added, s.contacts_removed) == (1, 1)  # S-2's landline changed, no mobile went
+        assert await store.roster.export_records(["mobile"]) == of_kind(city(), "mobile")
+        h = await store.roster.get_household(ids["S-2"])
+        assert h is not None and sorted((c.kind, c.address) for c in h.contacts) == [
+            ("landline", "+81311119999"), ("mobile", "+819011110002")]
+        # the same rows with the column there and its cells empty: the file says there is none
+        s = await store.roster.import_households([dataclasses.replace(r, unstated=frozenset()) for r in no_mobile])
+        assert s.contacts_removed == 4
+        assert [r.contacts for r in await store.roster.export_records(["mobile"])] == [()] * 7
+
+
+def of_kind(records: list[HouseholdRecord], kind: str) -> list[HouseholdRecord]:
+    """`records` as an export of the one contact column `kind` gives them."""
+    return [dataclasses.replace(r, contacts=tuple((k, a) for k, a in r.contacts if k == kind)) for r in records]

@@ -9,7 +9,7 @@ import pytest
 from roster_helpers import EN, JA, csv_bytes, household, row
 
 from safetynet.channels import registry
-from safetynet.domain.roster import UNSTATED_FIELDS, HouseholdRecord
+from safetynet.domain.roster import UNSTATED_FIELDS, HouseholdRecord, unstated_contact
 from safetynet.roster.csvio import COLUMNS, RosterWriteError, parse_bytes, read_roster, write_roster
 from safetynet.roster.generate import generate_roster
 
@@ -87,7 +87,9 @@ def test_columns_may_come_in_any_order_and_optional_ones_may_be_missing() -> Non
     assert result.records == [
         HouseholdRecord(district="北地区", association="東町会", group="", household_key="1", name="佐藤 一郎",
                         consent_stated=False,  # no 同意 column: it states no consent
-                        unstated=frozenset(UNSTATED_FIELDS))  # nor anything of the others
+                        # nor anything of the others, contacts included
+                        unstated=frozenset([*UNSTATED_FIELDS,
+                                            *(unstated_contact(c.contact.kind) for c in COLUMNS if c.contact)]))
     ]
     assert [w.key for w in result.warnings] == ["roster.warning.no_consent_column_stated",
                                                 "roster.warning.no_vulnerable_column", "roster.warning.absent_columns"]
@@ -598,3 +600,16 @@ def test_a_cell_with_broken_quotes_is_refused_at_its_row_and_column(cell: str, c
 def test_quotes_read_as_a_spreadsheet_writes_them() -> None:
     data = ('district,association,household,name\n"中央地区" ,花園町,1,"a""b"\n中央地区,花園町,2,山田"太郎\n').encode()
     assert [r.name for r in parse_bytes(data).records] == ['a"b', '山田"太郎']
+
+
+def test_a_file_without_a_contact_column_states_nothing_of_that_kind() -> None:
+    """The reader names each contact column the file lacks (`contact:KIND`), so the import keeps those
+    contacts (review: a file without 携帯電話 deleted every roster mobile); a column there, empty, states none."""
+    header = [c for c in JA if c != "携帯電話"]
+    cells = row(phone="")
+    del cells[JA.index("携帯電話")]
+    without = parse_bytes(csv_bytes(header, [cells]))
+    assert without.ok, without.errors
+    assert {"contact:mobile"} <= without.records[0].unstated and "contact:landline" not in without.records[0].unstated
+    with_column = parse_bytes(csv_bytes(JA, [row(phone="")]))
+    assert not any(u.startswith("contact:") for u in with_column.records[0].unstated)

@@ -12,6 +12,7 @@ import structlog
 from safetynet.domain import ContactKind
 from safetynet.domain.consent import default_consent
 from safetynet.domain.roster import (
+    UNSTATED_FIELDS,
     Association,
     AssociationCount,
     CodeTarget,
@@ -23,6 +24,7 @@ from safetynet.domain.roster import (
     TargetHousehold,
     UnknownScopeError,
     consent_ways,
+    unstated_contact,
 )
 from safetynet.store.errors import StoreError
 from safetynet.store.memory.tables import ContactRow, HouseholdRow, Tables, contact
@@ -47,6 +49,7 @@ class MemoryRoster:
         not_restored = kept = now_stated = 0
         imported: list[int] = []
         wanted: dict[int, set[tuple[str, str]]] = {}
+        silent: dict[int, frozenset[str]] = {}  # a kind whose column the file lacks keeps its contacts
         for r in records:
             aid = a_ids[r.association]
             gid = self._group_id(aid, r.group) if r.group else None
@@ -84,6 +87,7 @@ class MemoryRoster:
                 row.consent_stated = True  # a cell now says what it had by default: no update counted
             imported.append(row.id)
             wanted[row.id] = {(k, a) for k, a in r.contacts if a}
+            silent[row.id] = r.unstated
         # as SQLite's set-based import does: households in id order, kinds alphabetically (the
         # order of contacts is the order a household's channels are tried in)
         for hid in sorted(wanted):
@@ -93,7 +97,8 @@ class MemoryRoster:
                 del t.contact_removals[key]
             # roster contacts the file no longer lists go; enrolment contacts are the residents' own
             for c in t.contacts_of(hid):
-                if c.source == "roster" and (c.kind, c.address) not in wanted[hid]:
+                if (c.source == "roster" and (c.kind, c.address) not in wanted[hid]
+                        and unstated_contact(c.kind) not in silent[hid]):
                     del t.contacts[c.id]
                     contacts_removed += 1
             have = {(c.kind, c.address) for c in t.contacts_of(hid)}
@@ -128,7 +133,7 @@ class MemoryRoster:
     def _keep_unstated(self, r: HouseholdRecord, row: HouseholdRow, stated: bool) -> HouseholdRecord:
         """`r` with what `row` records for the fields the file has no column of, and a defaulted consent
         following the kept 要配慮 mark."""
-        kept = {f: getattr(row, f) for f in r.unstated if f != "group"}
+        kept = {f: getattr(row, f) for f in r.unstated if f in UNSTATED_FIELDS and f != "group"}
         r = dataclasses.replace(r, **kept)
         return r if stated else dataclasses.replace(r, consent=str(default_consent(r.vulnerable)))
 

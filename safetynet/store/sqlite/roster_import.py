@@ -132,11 +132,14 @@ _WANTED_CONTACTS = """
 INSERT OR IGNORE INTO import_contacts (household_id, kind, address)
 SELECT r.household_id, w.kind, w.address FROM import_wanted w JOIN import_rows r ON r.seq = w.seq"""
 # Roster contacts the file no longer lists go; enrolment contacts are the residents' own and stay.
+# (a kind whose column the file lacks states nothing of it: its contacts stay, `unstated_contact`)
 _DELETE_STALE_CONTACTS = """
 DELETE FROM contacts WHERE source = 'roster'
   AND household_id IN (SELECT household_id FROM import_rows)
   AND NOT EXISTS (SELECT 1 FROM import_contacts ic WHERE ic.household_id = contacts.household_id
-                  AND ic.kind = contacts.kind AND ic.address = contacts.address)"""
+                  AND ic.kind = contacts.kind AND ic.address = contacts.address)
+  AND NOT EXISTS (SELECT 1 FROM import_rows r WHERE r.household_id = contacts.household_id
+                  AND r.unstated LIKE '%,contact:' || contacts.kind || ',%')"""
 # A resident's removal (contact_removals) ends when the roster's cell of that kind names another address.
 FORGET_REMOVALS = """
 DELETE FROM contact_removals WHERE household_id IN (SELECT household_id FROM import_rows)
