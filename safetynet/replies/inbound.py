@@ -324,9 +324,9 @@ class Inbound:
         """「対応済み 12」 (`words`: `keywords.staff_handled`) from a staff member's own contact: the help
         request it names, among those of the running campaigns in the staff member's scope, marked
         handled as the dashboard's button marks it (`ReplyIntake.mark_handled`: the same scope rule,
-        the household's other running campaigns, the live dashboards, no escalation after); 「対応済み」
-        alone when exactly one is open. Otherwise nothing is marked, and the answer says which are open
-        and how to name one."""
+        the household's other running campaigns, the live dashboards, no escalation after). The number
+        is needed, even with one request open; otherwise nothing is marked, and the answer says which
+        are open and how to name one."""
         lang = texts.ui_language(staff.language)
         viewer = _viewer(staff)
         requests = await self._requests(viewer)
@@ -371,7 +371,7 @@ class Inbound:
         todo = await self._unanswered(viewer)
         several = len({u.association for u in todo}) > 1
         example = todo[0].key if todo else "12"
-        found, why = _named_by(words, todo) if words else (None, "which")
+        found, why = _named_by(words, todo)
         if found is not None and why == "":
             recorded = await self._visited(viewer, staff, found, channel, message_id)
             said = texts.t(lang, "staff.visited.done" if recorded else "staff.visited.not_found",
@@ -559,14 +559,14 @@ _N = TypeVar("_N", bound=_Named)
 def _named_by(words: Sequence[str], requests: Sequence[_N]) -> tuple[_N | None, str]:
     """Which request a staff member's 「対応済み」 (`words`: `keywords.staff_handled`) names among
     `requests` (theirs, oldest first), pure: (it, "") to mark it; else (a request or None, why not):
-    "already" (it, handled), "which" (none named, several open), "none_open", "not_found" (one word,
+    "already" (it, handled), "which" (none named, some open), "none_open", "not_found" (one word,
     no such number), "same_number" (a request of that number, in several associations: the name
     too), "unclear" (words that are neither a number nor an association's name of it)."""
-    open_ = [r for r in requests if r.open]
     if not words:
-        if len(open_) == 1:
-            return open_[0], ""
-        return None, "which" if open_ else "none_open"
+        # never a guess, even with one open: the one open when the text was sent may not be the one
+        # she saw to (the head marked A-002 on the page, A-003 came in, the deputy back from A-002
+        # texted 「対応済み」; review)
+        return None, "which" if any(r.open for r in requests) else "none_open"
     named = [r for r in requests if any(same_household_number(w, r.key) for w in words)]
     if len({r.association for r in named}) > 1:  # one number in two associations: by the name too
         named = [r for r in named if any(names_association(w, r.association) for w in words)] or named

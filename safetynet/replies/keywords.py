@@ -148,7 +148,8 @@ def asks_to_stop(text: str) -> bool:
 # -- staff: 対応済み by a text ------------------------------------------------------------------------
 #
 # A head or deputy on a feature phone marks a help request handled by texting back to the alert:
-# 「対応済み 12」 (the household number the alert gives), or 「対応済み」 alone when one request is open.
+# 「対応済み 12」 (the household number the alert gives; 「対応済み」 alone marks nothing, even with one
+# request open: the one open then may not be the one she saw to).
 # Only the words of marking count, with the number and, to tell one number of two associations apart,
 # the association's name: anything else in the text (「まだ対応済みにしないで」「12 対応済みではない」) makes
 # it no mark, and the staff member is told the form. Marking the wrong household off the list is worse
@@ -164,7 +165,7 @@ _NUMBER_AROUND = re.compile(r"^(?:世帯番号|番号|no\.?|#)|番$", re.IGNOREC
 def staff_handled(text: str) -> tuple[str, ...] | None:
     """A staff member's text marking a help request handled: the words it names the request by (the
     household number, an association's name), full width folded and katakana as hiragana (case kept:
-    they are said back), in order; () for 「対応済み」 alone; None when the text says no 対応済み. Which
+    they are said back), in order; () for 「対応済み」 alone (which names none); None when the text says no 対応済み. Which
     request the words name is the caller's to find (`same_household_number`, `names_association`)."""
     return _staff_words(text, _HANDLED_WORDS)
 

@@ -88,7 +88,10 @@ async def test_a_deputy_marks_a_request_handled_by_its_number(tmp_path: Path) ->
         await env.intake.idle()
 
 
-async def test_plain_handled_marks_the_one_open_request_and_asks_which_of_several(tmp_path: Path) -> None:
+async def test_plain_handled_marks_nothing_and_asks_which_even_with_one_open(tmp_path: Path) -> None:
+    """Review: with one request open, 「対応済み」 alone marked it. The head marked A-002 on the page, A-003
+    came in, the deputy back from A-002 texted 「対応済み」: A-003, never visited, was marked and never
+    escalated. The number is needed always; the answer lists the open ones and the form."""
     async with running_app(tmp_path) as env:
         await add_staff(env, "deputy-a", Role.DEPUTY, ASSOC_A, phone=DEPUTY)
         await _help(env, "A-002")
@@ -99,9 +102,13 @@ async def test_plain_handled_marks_the_one_open_request_and_asks_which_of_severa
         assert await _open(env) == {"A-002", "A-003"}  # nothing marked
         said = await _text(env, DEPUTY, "A-003番 対応済みです")
         assert said.startswith("世帯番号 A-003を「対応済み」にしました。")
-        # one left open: 「対応済み」 alone is that one (katakana too)
-        said = await _text(env, DEPUTY, "タイオウズミ")
-        assert said == "世帯番号 A-002を「対応済み」にしました。\nいま未対応の「助けが必要」はありません。"
+        # one left open: 「対応済み」 alone (katakana too) is still no mark, and says the form and the open one
+        for plain in ("タイオウズミ", "対応済み", "済"):
+            said = await _text(env, DEPUTY, plain)
+            assert said == ("どの世帯か、「対応済み A-002」のように世帯番号をつけて返信してください。\n"
+                            "未対応 1件: 世帯番号 A-002"), plain
+        assert await _open(env) == {"A-002"}
+        assert (await _text(env, DEPUTY, "対応済み A-002")).startswith("世帯番号 A-002を「対応済み」にしました。")
         assert await _open(env) == set()
         said = await _text(env, DEPUTY, "対応済み")
         assert said == "いま未対応の「助けが必要」はありません。"
@@ -119,8 +126,9 @@ async def test_only_requests_in_the_staff_members_scope_are_marked(tmp_path: Pat
         said = await _text(env, DEPUTY, "対応済み B-001")
         assert said.startswith("世帯番号 B-001 の「助けが必要」は見つかりません。")
         assert said.endswith("\n未対応 1件: 世帯番号 A-002")
-        # plain: the one open in her association, not B's
-        assert (await _text(env, DEPUTY, "対応済み")).startswith("世帯番号 A-002を「対応済み」にしました。")
+        # plain: the form, and the one open in her association, not B's
+        assert (await _text(env, DEPUTY, "対応済み")).endswith("\n未対応 1件: 世帯番号 A-002")
+        assert (await _text(env, DEPUTY, "対応済み A-002")).startswith("世帯番号 A-002を「対応済み」にしました。")
         assert await _open(env) == {"B-001"}
         # the district heads standing in: each their own district's (the scope rule of their pages)
         said = await _text(env, "+819077770002", "対応済み B-001")
@@ -242,7 +250,7 @@ async def test_texts_from_unknown_numbers_do_not_read_every_staff_member_each(tm
         await add_staff(env, "deputy-a2", Role.DEPUTY, ASSOC_A, phone="+819088880003")
         await _help(env, "A-002")
         await env.clock.advance(1)
-        assert (await _text(env, "+819088880003", "対応済み")).startswith("世帯番号 A-002を「対応済み」にしました。")
+        assert (await _text(env, "+819088880003", "対応済み A-002")).startswith("世帯番号 A-002を「対応済み」にしました。")
         assert reads == 2
         # a stranger's flood of them reads no more than once a second
         for n in range(10):
