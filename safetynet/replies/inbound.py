@@ -30,6 +30,7 @@ from safetynet.replies.intake import NoSafetyQuestion, NotFound, ReplyError, Rep
 from safetynet.replies.keywords import (
     asks_to_stop,
     has_words_beyond_keyword,
+    household_answer_in,
     names_association,
     parse_keyword,
     same_household_number,
@@ -272,27 +273,26 @@ class Inbound:
         spec = message_code_spec(kinds[0]) if kinds else None
         if spec is not None and spec.name == channel and _looks_like_code(text):
             return await self.link(text, kinds[0], address)
+        # 「訪問済み 12」 / 「対応済み 12」 (the form exactly: `keywords`) from a head's or deputy's own contact:
+        # a household of her door-knock list seen, a help request handled; before the number's
+        # households are asked (a head is a resident too, and 「対応済み 1」 is no 無事), unless the text
+        # holds a household's answer beside its numbers (「確認済み 1 無事」 from her household's phone)
         visited = staff_visited(text)
-        if visited is not None:
-            # 「訪問済み 12」 from a head's or deputy's own contact: a household of her door-knock list seen
-            # (before 対応済み, whose 「済み」 it holds; before the number's households, as 対応済み)
-            staff = await self._staff.staff_of(kinds, address, fresh=True)
-            if staff is not None:
-                return await self._confirm_visited(staff, visited, channel, message_id)
-        handled = staff_handled(text)
-        if handled is not None:
-            # 「対応済み 12」 from a head's or deputy's own contact marks the request handled, before the
-            # number's households are asked: a head is a resident too, and 「対応済み 1」 is no 無事
-            staff = await self._staff.staff_of(kinds, address, fresh=True)
-            if staff is not None:
-                return await self._mark_handled(staff, handled, channel)
+        handled = None if visited is not None else staff_handled(text)
+        words = visited if visited is not None else handled
         targets = await self.store.replies.running_targets_by_contact(list(kinds), address)
+        if words is not None and not (targets and household_answer_in(words) is not None):
+            staff = await self._staff.staff_of(kinds, address, fresh=True)
+            if staff is not None and visited is not None:
+                return await self._confirm_visited(staff, visited, channel, message_id)
+            if staff is not None and handled is not None:
+                return await self._mark_handled(staff, handled, channel)
         status = parse_keyword(text)
         # "STOP", 「配信停止」: safety checks are not stopped from here (README, Privacy); the resident is
         # told whom to ask, and the request is kept as a note for the staff of a running campaign
         stop = status is None and asks_to_stop(text)
         if not targets:
-            staff = None if handled is not None else await self._staff.staff_of(kinds, address)
+            staff = None if words is not None else await self._staff.staff_of(kinds, address)
             if staff is not None:
                 # QA (heads' walk): a deputy on a feature phone texted back to his alert and was told no
                 # safety check was running. A household of the number comes first (a head is a resident
@@ -300,9 +300,10 @@ class Inbound:
                 log.info("text_from_staff", channel=channel, staff_id=staff.id)
                 lang = texts.ui_language(staff.language)
                 return f"{texts.t(lang, 'staff.text_from_staff_reply')}\n{self.cfg.server.public_url.rstrip('/')}/"
-            if handled is not None:  # 「対応済み」 from an address that is no staff member's (now)
-                log.info("handled_from_unknown_address", channel=channel)
-                return texts.t(self.cfg.city.default_language, "staff.handled.unknown_address")
+            if words is not None:  # 「対応済み」 or 「訪問済み」 from an address that is no staff member's (now)
+                log.info("handled_from_unknown_address", channel=channel, visited=visited is not None)
+                return texts.t(self.cfg.city.default_language, "staff.visited.unknown_address" if visited is not None
+                               else "staff.handled.unknown_address")
             log.info("text_without_campaign", channel=channel, stop=stop)
             none = "sms.none" if _by_number(kinds) else "sms.none_chat"
             return texts.t(self.cfg.city.default_language, "sms.stop" if stop else none)

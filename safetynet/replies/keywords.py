@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from safetynet.domain import Status
 
@@ -149,39 +149,72 @@ def asks_to_stop(text: str) -> bool:
 #
 # A head or deputy on a feature phone marks a help request handled by texting back to the alert:
 # 「対応済み 12」 (the household number the alert gives; 「対応済み」 alone marks nothing, even with one
-# request open: the one open then may not be the one she saw to).
-# Only the words of marking count, with the number and, to tell one number of two associations apart,
-# the association's name: anything else in the text (「まだ対応済みにしないで」「12 対応済みではない」) makes
-# it no mark, and the staff member is told the form. Marking the wrong household off the list is worse
-# than asking once more.
-_HANDLED_WORDS = re.compile(r"対応済み?|対応ずみ|対応すみ|たいおう[ずす]み|対応しました|たいおうしました|済み?|done|handled",
-                            re.IGNORECASE)
+# request open: the one open then may not be the one she saw to). Only the words of marking at the
+# start or after the number count, then the number and, to tell one number of two associations apart,
+# the association's name: a text that merely holds 済み (「1 避難済み」「1 済み」, a resident's words) or the
+# words inside a sentence (「まだ対応済みにしないで」) is no staff text at all (review: a head who is a
+# resident too had her 「1 避難済み」 taken for a 対応済み and her 無事 never recorded). Words after the
+# number that are not its association's name make it no mark, and the staff member is told the form:
+# marking the wrong household off the list is worse than asking once more.
+_HANDLED_WORDS = r"対応済み?|対応ずみ|対応すみ|たいおう[ずす]み|対応しました|たいおうしました|done|handled"
+# A household number as typed: 12, 012, A-002, 12番, 世帯番号12, No.12, #12 (a digit in it).
+_NUMBER = r"(?:(?:世帯番号|番号|no\.?|#)\s*)?(?=[a-z0-9\-]*[0-9])[a-z0-9][a-z0-9\-]*番?"
+_ENDING = r"(?:です|でした|ました|しました|にしました|にします|お願いします)?"
+_SEPS = r"[\s,、。・:：()（）「」『』!！?？]"
+
+
+def _anchored(words: str) -> re.Pattern[str]:
+    """「WORDS」, 「WORDS 12 (name)」 or 「12 WORDS (name)」, and nothing else around them."""
+    # (matched against the text with the separators around it taken off: `_staff_words`)
+    return re.compile(
+        rf"(?P<n1>{_NUMBER}){_SEPS}*(?:{words}){_ENDING}(?:{_SEPS}+(?P<t1>.+))?"
+        rf"|(?:{words}){_ENDING}(?:{_SEPS}*(?P<n2>{_NUMBER})(?:{_SEPS}*(?P<t2>.+))?)?",
+        re.IGNORECASE | re.DOTALL)
+
+
+_HANDLED = _anchored(_HANDLED_WORDS)
+# `_SEPS` as characters, to take off around a text (str.strip: a regex of them at the end is quadratic)
+_SEP_CHARS = " \t\r\n\v\f,、。・:：()（）「」『』!！?？"
 # Said around the words and the number: endings, punctuation, 番 after a number, 世帯番号 or No. before it.
 _HANDLED_FILLER = re.compile(r"です|でした|ました|しました|にしました|にします|お願いします|[\s\.,。、!！?？・「」『』:：()（）]+")
 _HANDLED_SEP = re.compile(r"[\s,、。・:：()（）「」『』!！?？]+")
 _NUMBER_AROUND = re.compile(r"^(?:世帯番号|番号|no\.?|#)|番$", re.IGNORECASE)
+_A_NUMBER = re.compile(_NUMBER, re.IGNORECASE)
 
 
 def staff_handled(text: str) -> tuple[str, ...] | None:
     """A staff member's text marking a help request handled: the words it names the request by (the
-    household number, an association's name), full width folded and katakana as hiragana (case kept:
-    they are said back), in order; () for 「対応済み」 alone (which names none); None when the text says no 対応済み. Which
-    request the words name is the caller's to find (`same_household_number`, `names_association`)."""
-    return _staff_words(text, _HANDLED_WORDS)
+    household number, then what follows it: an association's name), full width folded and katakana as
+    hiragana (case kept: they are said back), in order; () for 「対応済み」 alone (which names none);
+    None when the text is not 「対応済み」 with a number (or alone). Which request the words name is the
+    caller's to find (`same_household_number`, `names_association`)."""
+    return _staff_words(text, _HANDLED)
 
 
 def _staff_words(text: str, said: re.Pattern[str]) -> tuple[str, ...] | None:
-    """The words of a staff member's text around the first of `said` (`staff_handled`); None without it."""
+    """The number and the words after it of a staff member's text of `said` (`staff_handled`);
+    None when the text is not that form."""
     t = unicodedata.normalize("NFKC", text).translate(_KATA_TO_HIRA)
-    m = said.search(t)
+    m = said.fullmatch(t.strip(_SEP_CHARS))
     if m is None:
         return None
-    words: list[str] = []
-    for part in _HANDLED_SEP.split(f"{t[: m.start()]} {t[m.end():]}"):
+    number = m.group("n1") or m.group("n2")
+    if number is None:
+        return ()
+    words = [_NUMBER_AROUND.sub("", number.strip())]
+    for part in _HANDLED_SEP.split(m.group("t1") or m.group("t2") or ""):
         part = _NUMBER_AROUND.sub("", part)
         if part and _HANDLED_FILLER.fullmatch(part) is None:
             words.append(part)
     return tuple(words)
+
+
+def household_answer_in(words: Sequence[str]) -> Status | None:
+    """The household's answer (`parse_keyword`) in a staff text's words (`staff_handled`,
+    `staff_visited`) other than its household numbers: 「確認済み 1 無事」 from a phone that is a
+    household's too is the household's 無事; 「対応済み 1」 (the form the alert asks for) is none."""
+    rest = [w for w in words if _A_NUMBER.fullmatch(normalise(w)) is None]
+    return parse_keyword(" ".join(rest)) if rest else None
 
 
 def same_household_number(typed: str, key: str) -> bool:
@@ -200,14 +233,14 @@ def names_association(typed: str, association: str) -> bool:
 #
 # A head or deputy on a feature phone walking the door-knock list (its numbers came by SMS) confirms a
 # household she saw by texting back 「訪問済み 12」 or 「確認済み 12」: the page's 訪問で確認. The same
-# form as 対応済み (`staff_handled`), and the same care: only the words, the number and an association's
-# name; anything else and nothing is recorded. Checked before `staff_handled`, whose 「済み」 it holds.
-_VISITED_WORDS = re.compile(r"訪問済み?|訪問ずみ|訪問すみ|ほうもん[ずす]み|確認済み?|確認ずみ|確認すみ|かくにん[ずす]み|visited",
-                            re.IGNORECASE)
+# form as 対応済み (`staff_handled`), and the same care: the words, the number and an association's
+# name only (a resident's 「家族全員確認済みです」 is no staff text); anything else after the number and
+# nothing is recorded.
+_VISITED = _anchored(r"訪問済み?|訪問ずみ|訪問すみ|ほうもん[ずす]み|確認済み?|確認ずみ|確認すみ|かくにん[ずす]み|visited")
 
 
 def staff_visited(text: str) -> tuple[str, ...] | None:
     """A staff member's text confirming a household in person: the words it names the household by
-    (as `staff_handled`'s); () for 「訪問済み」 alone; None when the text says no 訪問済み or 確認済み."""
-    return _staff_words(text, _VISITED_WORDS)
-
+    (as `staff_handled`'s); () for 「訪問済み」 alone; None when the text is not 「訪問済み」 or 「確認済み」
+    with a number (or alone)."""
+    return _staff_words(text, _VISITED)

@@ -79,12 +79,14 @@ async def test_a_deputy_marks_a_request_handled_by_its_number(tmp_path: Path) ->
         # a second deputy's text after hers: it was marked already, nothing changes
         await add_staff(env, "deputy-a2", Role.DEPUTY, ASSOC_A, phone="+819088880003")
         await env.clock.advance(1)  # (a new member's number is read again a second after the last read)
-        said = await _text(env, "+819088880003", "A-002 済")
+        said = await _text(env, "+819088880003", "A-002 対応済み")
         assert said.startswith("世帯番号 A-002はすでに「対応済み」です。")
         assert len([e for e in await env.store.audit.entries() if e.action == "handled"]) == 1
-        # 「対応済み」 with more words is no mark
-        said = await _text(env, DEPUTY, "A-003 まだ対応済みにしないで")
+        # 「対応済み」 with more words is no mark: after the number, told the form; in a sentence, no staff text
+        said = await _text(env, DEPUTY, "対応済み A-003 まだ")
         assert said.startswith("記録していません。「対応済み A-003」のように") and await _open(env) == {"A-003"}
+        said = await _text(env, DEPUTY, "A-003 まだ対応済みにしないで")
+        assert "世帯の回答としては記録していません" in said and await _open(env) == {"A-003"}
         await env.intake.idle()
 
 
@@ -103,7 +105,7 @@ async def test_plain_handled_marks_nothing_and_asks_which_even_with_one_open(tmp
         said = await _text(env, DEPUTY, "A-003番 対応済みです")
         assert said.startswith("世帯番号 A-003を「対応済み」にしました。")
         # one left open: 「対応済み」 alone (katakana too) is still no mark, and says the form and the open one
-        for plain in ("タイオウズミ", "対応済み", "済"):
+        for plain in ("タイオウズミ", "対応済み", "done"):
             said = await _text(env, DEPUTY, plain)
             assert said == ("どの世帯か、「対応済み A-002」のように世帯番号をつけて返信してください。\n"
                             "未対応 1件: 世帯番号 A-002"), plain
@@ -259,4 +261,36 @@ async def test_texts_from_unknown_numbers_do_not_read_every_staff_member_each(tm
         await env.clock.advance(1)
         await _text(env, "+819099990200", "対応済み")
         assert reads == 3
+        await env.intake.idle()
+
+
+async def test_a_residents_words_with_sumi_are_the_households_not_staffs(tmp_path: Path) -> None:
+    """Review: bare 済み, done and 確認済み anywhere in a text were taken for staff's before the household's
+    own answer. A head who is a resident too texted 「1 避難済み」 and got the 対応済み error, her 無事 never
+    recorded; 「A-003 済み」 marked A-003's request; a resident's 「避難済み」 was told she is no staff; a
+    stranger's 「訪問済み 12」 was answered about 「対応済み」."""
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, phone="+819011110002")  # A-002's phone
+        await add_staff(env, "deputy-a", Role.DEPUTY, ASSOC_A, phone=DEPUTY)
+        await _help(env, "A-003")
+        said = await _text(env, "+819011110002", "1 避難済み")
+        assert "「対応済み" not in said and await env.status("A-002") == "safe"
+        # 済み alone is no mark: the deputy (no household) is answered as staff, with the form
+        said = await _text(env, DEPUTY, "A-003 済み")
+        assert "世帯の回答としては記録していません" in said and await _open(env) == {"A-003"}
+        # from a number that is no one's: a resident's words after the close, a stranger's 訪問済み
+        assert await _text(env, "+819099990000", "避難済み") == "現在、この番号あての安否確認は行われていません。"
+        said = await _text(env, "+819099990000", "訪問済み 12")
+        assert said.startswith("この連絡先は役員の連絡先として登録されていないため、「訪問済み」を記録できません。")
+        await env.intake.idle()
+
+
+async def test_a_households_answer_beside_a_staff_text_is_the_households(tmp_path: Path) -> None:
+    """A head's phone that is her household's: 「確認済み 1 無事」 is her household's 無事 (the words beside
+    the number say so); 「対応済み 1」, the form the alert asks for, stays her mark."""
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, phone="+819011110002")  # A-002's phone
+        said = await _text(env, "+819011110002", "確認済み A-003 無事")
+        assert "訪問" not in said and await env.status("A-002") == "safe"
+        assert await env.status("A-003") != "safe"
         await env.intake.idle()

@@ -8,11 +8,13 @@ from safetynet.domain import Status
 from safetynet.replies.keywords import (
     asks_to_stop,
     has_words_beyond_keyword,
+    household_answer_in,
     names_association,
     normalise,
     parse_keyword,
     same_household_number,
     staff_handled,
+    staff_visited,
 )
 
 SAFE, HELP = Status.SAFE, Status.NEED_HELP
@@ -144,11 +146,12 @@ def test_no_request_to_stop(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "words"),
-    [("対応済み", ()), ("対応済", ()), ("済", ()), ("済みです。", ()), ("たいおうずみ", ()), ("タイオウズミ", ()),
+    [("対応済み", ()), ("対応済", ()), ("たいおうずみ", ()), ("タイオウズミ", ()),
      ("対応済みにしました", ()), ("DONE", ()), ("対応済み 12", ("12",)), ("対応済み　１２", ("12",)),
-     ("対応済み12", ("12",)), ("12 対応済み", ("12",)), ("12番 対応済みです", ("12",)), ("世帯番号12 済", ("12",)),
-     ("done 12", ("12",)), ("対応済み Ａ－００２", ("A-002",)), ("対応済み 12 桜町一丁目町会", ("12", "桜町一丁目町会")),
-     ("まだ対応済みにしないで", ("まだ", "にしないで")), ("12 対応済みではない", ("12", "ではない"))],
+     ("対応済み12", ("12",)), ("12 対応済み", ("12",)), ("12番 対応済みです", ("12",)), ("世帯番号12 対応済み", ("12",)),
+     ("No.12 対応済み", ("12",)), ("done 12", ("12",)), ("対応済み Ａ－００２", ("A-002",)),
+     ("対応済み 12 桜町一丁目町会", ("12", "桜町一丁目町会")), ("対応済み 12 まだ", ("12", "まだ")),
+     ("対応済み 12、13", ("12", "13"))],
 )
 def test_a_staff_members_handled_text_gives_the_words_naming_the_request(text: str, words: tuple[str, ...]) -> None:
     assert staff_handled(text) == words
@@ -157,6 +160,25 @@ def test_a_staff_members_handled_text_gives_the_words_naming_the_request(text: s
 @pytest.mark.parametrize("text", ["1", "了解", "今から向かいます", "2 助けて", "すみません", ""])
 def test_a_text_without_handled_is_no_mark(text: str) -> None:
     assert staff_handled(text) is None
+
+
+@pytest.mark.parametrize(
+    "text", ["1 避難済み", "1 済み", "避難済み", "済", "済みです。", "A-002 済", "世帯番号12 済",
+             "まだ対応済みにしないで", "12 対応済みではない", "A-003 まだ対応済みにしないで", "家族全員確認済みです",
+             "確認済み、全員無事", "みんな無事、確認済み 1"])
+def test_only_the_staff_form_itself_is_a_staff_text(text: str) -> None:
+    """Review: bare 済み, done and 確認済み anywhere in a text were taken before the household's own answer
+    (a head who is a resident too: 「1 避難済み」 was answered as a 対応済み and her 無事 never recorded;
+    「1 済み」 marked household 1's request). Only 「対応済み」「訪問済み」「確認済み」 at the start or after
+    the number count, with the number and what follows it."""
+    assert staff_handled(text) is None and staff_visited(text) is None
+
+
+def test_a_households_answer_beside_the_numbers_is_the_households() -> None:
+    assert household_answer_in(staff_visited("確認済み 1 無事") or ()) == Status.SAFE
+    assert household_answer_in(staff_handled("対応済み 1") or ()) is None  # the form the alert asks for
+    assert household_answer_in(staff_handled("対応済み 2 桜町一丁目町会") or ()) is None
+    assert household_answer_in(staff_handled("対応済み 12 13") or ()) is None
 
 
 def test_a_household_number_is_matched_as_the_roster_has_it() -> None:
