@@ -31,6 +31,7 @@ from safetynet.replies.keywords import (
     asks_to_stop,
     has_words_beyond_keyword,
     household_answer_in,
+    is_household_number,
     names_association,
     parse_keyword,
     same_household_number,
@@ -349,7 +350,7 @@ class Inbound:
                 said = texts.t(lang, "staff.handled.same_number", example=words[0], association=found.association)
             elif why == "not_found":
                 said = texts.t(lang, "staff.handled.not_found", number=words[0], example=example)
-            elif why in ("which", "unclear"):
+            elif why in ("which", "unclear", "several"):
                 said = texts.t(lang, f"staff.handled.{why}", example=example)
             else:  # none open: the line below says so
                 said = ""
@@ -384,8 +385,8 @@ class Inbound:
                 said = texts.t(lang, "staff.visited.same_number", example=words[0], association=found.association)
             elif why == "not_found":
                 said = texts.t(lang, "staff.visited.not_found", number=words[0], example=example)
-            else:  # "which", "unclear"
-                said = texts.t(lang, "staff.visited.which" if why == "which" else "staff.visited.unclear",
+            else:  # "which", "unclear", "several"
+                said = texts.t(lang, f"staff.visited.{why if why in ('which', 'several') else 'unclear'}",
                                example=example)
         left = (texts.t(lang, "staff.visited.left", n=len(todo)) if todo
                 else texts.t(lang, "staff.visited.none_left"))
@@ -560,7 +561,8 @@ _N = TypeVar("_N", bound=_Named)
 def _named_by(words: Sequence[str], requests: Sequence[_N]) -> tuple[_N | None, str]:
     """Which request a staff member's 「対応済み」 (`words`: `keywords.staff_handled`) names among
     `requests` (theirs, oldest first), pure: (it, "") to mark it; else (a request or None, why not):
-    "already" (it, handled), "which" (none named, some open), "none_open", "not_found" (one word,
+    "already" (it, handled), "which" (none named, some open), "none_open", "several" (two numbers or
+    more: one a text), "not_found" (one word,
     no such number), "same_number" (a request of that number, in several associations: the name
     too), "unclear" (words that are neither a number nor an association's name of it)."""
     if not words:
@@ -568,6 +570,9 @@ def _named_by(words: Sequence[str], requests: Sequence[_N]) -> tuple[_N | None, 
         # she saw to (the head marked A-002 on the page, A-003 came in, the deputy back from A-002
         # texted 「対応済み」; review)
         return None, "which" if any(r.open for r in requests) else "none_open"
+    if sum(is_household_number(w) for w in words) > 1:
+        # 「訪問済み 12、13」: one number a text (a mistyped second number would mark a household unseen)
+        return None, "several"
     named = [r for r in requests if any(same_household_number(w, r.key) for w in words)]
     if len({r.association for r in named}) > 1:  # one number in two associations: by the name too
         named = [r for r in named if any(names_association(w, r.association) for w in words)] or named

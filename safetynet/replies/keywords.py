@@ -213,8 +213,14 @@ def household_answer_in(words: Sequence[str]) -> Status | None:
     """The household's answer (`parse_keyword`) in a staff text's words (`staff_handled`,
     `staff_visited`) other than its household numbers: 「確認済み 1 無事」 from a phone that is a
     household's too is the household's 無事; 「対応済み 1」 (the form the alert asks for) is none."""
-    rest = [w for w in words if _A_NUMBER.fullmatch(normalise(w)) is None]
+    rest = [w for w in words if not is_household_number(w)]
     return parse_keyword(" ".join(rest)) if rest else None
+
+
+def is_household_number(typed: str) -> bool:
+    """Whether `typed` (a word of `staff_handled`) is typed as a household number (12, A-002), not a
+    name: 「対応済み 12 13」 names two."""
+    return _A_NUMBER.fullmatch(normalise(typed)) is not None
 
 
 def same_household_number(typed: str, key: str) -> bool:

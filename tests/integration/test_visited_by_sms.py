@@ -79,3 +79,22 @@ async def test_a_number_in_two_associations_is_named_with_its_association(tmp_pa
         assert await env.status("A-003") == Status.CONFIRMED_IN_PERSON
         assert await env.status("A-003", second) == Status.CONFIRMED_IN_PERSON
         await env.intake.idle()
+
+
+async def test_several_numbers_in_one_text_are_answered_one_a_text(tmp_path: Path) -> None:
+    """Review: 「訪問済み A-002、A-003」 and 「対応済み A-002 A-003」 were answered 「世帯番号 A-002 の世帯が複数の町会に
+    あります」, false, and recorded nothing. Nothing is recorded still (a mistyped second number would mark a
+    household nobody saw): the answer says one number a text."""
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "deputy-a", Role.DEPUTY, ASSOC_A, phone=DEPUTY)
+        said = await _text(env, DEPUTY, "訪問済み A-002、A-003")
+        assert said == ("記録していません。1通に1世帯ずつ、「訪問済み A-001」のように世帯番号を1つだけつけて返信してください。\n"
+                        "未回答 残り4世帯")
+        assert await env.status("A-002") != Status.CONFIRMED_IN_PERSON
+        for key in ("A-002", "A-003"):
+            await env.sandbox.fake("sms").reply(next(c.address for c in env.hh(key).contacts if c.kind == "mobile"), "2")
+        said = await _text(env, DEPUTY, "対応済み A-002 A-003")
+        assert said == ("記録していません。1通に1世帯ずつ、「対応済み A-002」のように世帯番号を1つだけつけて返信してください。\n"
+                        "未対応 2件: 世帯番号 A-002、世帯番号 A-003")
+        assert {r.household_key for r in await env.store.replies.help_list(env.campaign_id)} == {"A-002", "A-003"}
+        await env.intake.idle()

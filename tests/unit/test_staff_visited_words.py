@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from safetynet.replies.keywords import staff_handled, staff_visited
+from safetynet.replies.keywords import is_household_number, staff_handled, staff_visited
 
 
 def test_visited_and_confirmed_name_the_household_by_its_number() -> None:
@@ -17,3 +17,9 @@ def test_other_texts_are_no_visit() -> None:
     for text in ("対応済み 12", "1", "無事です", "12", "訪問します"):
         assert staff_visited(text) is None, text
     assert staff_handled("対応済み 12") == ("12",)  # 対応済み stays 対応済み
+
+
+def test_several_numbers_are_told_from_an_associations_name() -> None:
+    assert staff_visited("訪問済み 12、13") == ("12", "13") and staff_handled("対応済み 12 13") == ("12", "13")
+    assert is_household_number("13") and is_household_number("Ａ－００２") and is_household_number("12番")
+    assert not is_household_number("桜町一丁目町会") and not is_household_number("桜町1丁目町会")
