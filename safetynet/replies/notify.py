@@ -201,8 +201,8 @@ def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: s
     or the city's staff because no head or deputy of the association can be reached; it says so. A
     withheld row (domain.consent) gives its number and 班 alone: no phone either. `texted`: it goes as
     a text (`by_text`): its last line says to reply 「対応済み」 and the household's number (then the
-    link), and its note is shortened to keep it within `TEXT_ALERT_UNITS` (`lead_units`: of a line
-    put before it)."""
+    link), and it is kept within `TEXT_ALERT_UNITS` (`lead_units`: of a line put before it) by
+    shortening its note, then its other words (never the phones or that line)."""
     head = (t(language, "staff.drill") if drill else "") + t(
         language, "staff.need_help.follow_up" if follow_up else "staff.need_help.title")
     top = [f"{head} {row.association}{' ' + row.group if row.group else ''}"]
@@ -214,10 +214,15 @@ def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: s
                 t(language, "staff.need_help.reply_text_only", number=row.household_key)]
     else:
         ends = [f"{t(language, 'staff.need_help.open')} {link}"]
-    tails = ["\n".join([*why, end]) for end in ends]
     fit = TEXT_ALERT_UNITS - lead_units if texted else None
+    # What gives way when even the shortest reply line leaves the text too long, in order: the
+    # household's words, the campaign's title, the standing-in words, the address, the association's
+    # name, the household's name; never the phones or the reply line (review: a long association name
+    # and address had the sender cut the reply line and a phone number, 「090-1234-567…」).
+    campaign_at = [1] if len(top) > 1 else []
     if row.withheld:  # a `no` household outside a real event: its number and 班 alone (domain.consent)
-        return _within([*top, t(language, "staff.withheld", number=row.household_key)], "", tails, fit)
+        return _within([*top, t(language, "staff.withheld", number=row.household_key)], "", why, ends, fit,
+                       [*campaign_at, WHY, 0])
     who = f"{row.name} ({t(language, 'staff.members', n=row.members)}"
     who += f", {t(language, 'staff.vulnerable')})" if row.vulnerable else ")"
     lines = [*top, who, f"{t(language, 'staff.address')}: {row.address}"]
@@ -234,22 +239,64 @@ def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: s
     if facts:
         lines.append(" / ".join(facts))
     note = f"{t(language, 'staff.note')}: {row.note}" if row.note else ""
-    return _within(lines, note, tails, fit)
+    return _within(lines, note, why, ends, fit, [*campaign_at, WHY, len(top) + 1, 0, len(top)])
 
 
-def _within(lines: list[str], note: str, tails: Sequence[str], units: int | None) -> str:
-    """`lines`, then `note` (none when empty), then the first of `tails` (each shorter than the one
-    before) with which the text fits `units` (None: the first); failing all, the last tail with the
-    note shortened to fit: the household's words are worth more to a text's reader than the link."""
-    def text(said: str, tail: str) -> str:
-        return "\n".join([*lines, *([said] if said else []), tail])
+# In `_within`'s `cut`: the standing-in words (`why`), not a line of `lines`.
+WHY = -1
 
-    for tail in tails:
-        if units is None or _units(text(note, tail)) <= units:
-            return text(note, tail)
+
+def _within(lines: list[str], note: str, why: Sequence[str], ends: Sequence[str], units: int | None,
+            cut: Sequence[int]) -> str:
+    """`lines`, then `note` (none when empty), then `why` and the first of `ends` (each shorter than the
+    one before) with which the text fits `units` (None: the first); failing all, the last of `ends`,
+    with the note shortened to fit (the household's words are worth more to a text's reader than the
+    link), then, if still too long, the lines at `cut` (indices into `lines`, `WHY` for `why`), in that
+    order."""
+    def text(said: str, end: str) -> list[str]:
+        return [*lines, *([said] if said else []), *why, end]
+
+    for end in ends:
+        if units is None or _units("\n".join(text(note, end))) <= units:
+            return "\n".join(text(note, end))
     assert units is not None
-    room = units - _units(text("", tails[-1])) - 1
-    return text(note if _units(note) <= room else note[:max(0, room - 1)].rstrip() + "…", tails[-1])
+    full = text(note, ends[-1])
+    at_why = [len(lines) + (1 if note else 0) + k for k in range(len(why))]
+    order = [*([len(lines)] if note else []), *(j for i in cut for j in (at_why if i == WHY else [i]))]
+    return "\n".join(_cut_to(full, order, units))
+
+
+def _cut_to(lines: list[str], order: Sequence[int], units: int) -> list[str]:
+    """`lines` (joined by newlines) within `units`: the lines at `order`, in turn, cut from their end
+    with 「…」 as far as needed; one left with fewer than `CUT_SHORTEST` units is left out."""
+    out: list[str | None] = list(lines)
+
+    def size() -> int:
+        return _units("\n".join(x for x in out if x is not None))
+
+    for i in order:
+        line, over = out[i], size() - units
+        if over <= 0:
+            break
+        if line is None:
+            continue
+        keep = _units(line) - over - 1  # units kept before the 「…」
+        out[i] = None if keep < CUT_SHORTEST else _first_units(line, keep).rstrip() + "…"
+    return [x for x in out if x is not None]
+
+
+# A line `_cut_to` shortens keeps this many units at least, or goes (「メ…」 tells nobody anything).
+CUT_SHORTEST = 4
+
+
+def _first_units(text: str, units: int) -> str:
+    """The longest start of `text` of at most `units` UTF-16 units (a character is never split)."""
+    n = 0
+    for i, ch in enumerate(text):
+        n += _units(ch)
+        if n > units:
+            return text[:i]
+    return text
 
 
 def unhandled_text(row: HelpRow, language: str, drill: bool, link: str, campaign: str, minutes: int,

@@ -41,3 +41,22 @@ def test_the_households_words_give_way_to_the_reply_line() -> None:
         assert "…" in text and text.split("\n")[-1] == "対応したら「対応済み 12」と返信"  # the link gave way first
     # other channels carry the words whole
     assert long.note is not None and long.note in help_text(long, "ja", True, False, LINK, "地震 安否確認")
+
+
+def test_a_long_association_name_and_address_never_cut_the_phones_or_the_reply_line() -> None:
+    """Review: when the lines before the note were already over the 4 parts, the note went to 「…」 and the
+    text stayed too long: the SMS sender cut the reply line and a phone number (「090-1234-567…」)."""
+    long = dataclasses.replace(ROW, association="さくら市中央地区花園町一丁目東部第二自治会連合町内会" * 2,
+                               address="さくら市花園町一丁目12番21号 花園ハイツ東棟 1203号室（エレベーター横、奥の部屋）" * 2,
+                               name="佐藤 花子（長女 佐藤 さくら 方、2階）")
+    phones = (("mobile", "+819012345678"), ("landline", "+81770187837"))
+    for text in (help_text(long, "ja", True, True, LINK, "令和八年 能登沖地震 安否確認（第2報）", standing_in=True,
+                           phones=phones, texted=True),
+                 unhandled_text(long, "ja", True, LINK, "令和八年 能登沖地震 安否確認（第2報）", 30, phones, texted=True),
+                 help_text(Disclosure(False).help_row(dataclasses.replace(long, consent="no")), "ja", True, False, LINK,
+                           "地震", standing_in=True, texted=True)):
+        assert segment_count(text) <= MAX_SEGMENTS and fit_sms(text, LINK)[0] == text  # the sender cuts nothing
+        assert text.split("\n")[-1] == "対応したら「対応済み 12」と返信"
+    for text in (help_text(long, "ja", True, True, LINK, "地震", standing_in=True, phones=phones, texted=True),
+                 unhandled_text(long, "ja", True, LINK, "地震", 30, phones, texted=True)):
+        assert "電話: 090-1234-5678 (携帯) / 077-018-7837 (固定)" in text.split("\n"), text
