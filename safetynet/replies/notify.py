@@ -194,7 +194,7 @@ def _units(text: str) -> int:
 
 def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: str, campaign: str,
               standing_in: bool = False, phones: Sequence[tuple[str, str]] = (), texted: bool = False,
-              lead_units: int = 0) -> str:
+              lead_units: int = 0, to_several: bool = False) -> str:
     """The alert a head reads on the phone: who, which campaign, where, how many, vulnerable, the
     phones to call it back (`phones`: (kind, E.164); a head on a feature phone calls from the alert),
     their words, the link (`campaign`: the campaign's title). `standing_in`: it goes to the district's
@@ -202,7 +202,9 @@ def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: s
     withheld row (domain.consent) gives its number and 班 alone: no phone either. `texted`: it goes as
     a text (`by_text`): its last line says to reply 「対応済み」 and the household's number (then the
     link), and it is kept within `TEXT_ALERT_UNITS` (`lead_units`: of a line put before it) by
-    shortening its note, then its other words (never the phones or that line)."""
+    shortening its note, then its other words (never the phones or that line). `to_several`: its
+    readers' scope spans several associations, whose numbers restart each (district or city staff;
+    `standing_in` says so too): the reply it asks for names the association (「対応済み 12 桜町町会」)."""
     head = (t(language, "staff.drill") if drill else "") + t(
         language, "staff.need_help.follow_up" if follow_up else "staff.need_help.title")
     top = [f"{head} {row.association}{' ' + row.group if row.group else ''}"]
@@ -210,8 +212,10 @@ def help_text(row: HelpRow, language: str, drill: bool, follow_up: bool, link: s
         top.append(t(language, "staff.need_help.campaign", title=short_title(campaign)))
     why = [t(language, "staff.standing_in", association=row.association)] if standing_in else []
     if texted:  # the reply line with the link, and without it (`_within`)
-        ends = [f"{t(language, 'staff.need_help.reply_text', number=row.household_key)} {link}",
-                t(language, "staff.need_help.reply_text_only", number=row.household_key)]
+        # district or city staff: 「対応済み 12」 alone may be two households (review: a round trip on the night)
+        number = f"{row.household_key} {row.association}" if standing_in or to_several else row.household_key
+        ends = [f"{t(language, 'staff.need_help.reply_text', number=number)} {link}",
+                t(language, "staff.need_help.reply_text_only", number=number)]
     else:
         ends = [f"{t(language, 'staff.need_help.open')} {link}"]
     fit = TEXT_ALERT_UNITS - lead_units if texted else None
@@ -303,11 +307,12 @@ def unhandled_text(row: HelpRow, language: str, drill: bool, link: str, campaign
                    phones: Sequence[tuple[str, str]] = (), texted: bool = False) -> str:
     """The alert to the standing-in staff about a help request nobody marked handled for `minutes`:
     says so first, then the household as the help alert shows it (without the "no head can be
-    reached" line: the association's staff may well have been told, and done nothing visible)."""
+    reached" line: the association's staff may well have been told, and done nothing visible). Its
+    readers are district or city staff: the reply it asks for names the association."""
     head = (t(language, "staff.drill") if drill else "") + t(
         language, "staff.need_help.unhandled", association=row.association, minutes=minutes)
     body = help_text(row, language, False, False, link, campaign, phones=phones, texted=texted,
-                     lead_units=_units(head) + 1)
+                     lead_units=_units(head) + 1, to_several=True)
     return f"{head}\n{body}"
 
 

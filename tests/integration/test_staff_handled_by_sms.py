@@ -204,8 +204,9 @@ async def test_an_escalation_by_sms_says_how_to_reply_too(tmp_path: Path) -> Non
         await env.dispatch()
         [told] = [r.text for r in env.sandbox.messages("sms")
                   if r.address == "+819077770002" and "【未対応】" in (r.text or "")]
-        assert told.split("\n")[-1].startswith("対応したら「対応済み A-003」と返信（またはこちらで）: http")
-        said = await _text(env, "+819077770002", "対応済み A-003")
+        # with the association: district and city staff's numbers restart in each association (review)
+        assert told.split("\n")[-1].startswith(f"対応したら「対応済み A-003 {ASSOC_A}」と返信（またはこちらで）: http")
+        said = await _text(env, "+819077770002", f"対応済み A-003 {ASSOC_A}")
         assert said.startswith("世帯番号 A-003を「対応済み」にしました。")
         await env.intake.idle()
 

@@ -37,8 +37,9 @@ def test_the_households_words_give_way_to_the_reply_line() -> None:
     for text in (help_text(long, "ja", True, True, LINK, "地震 安否確認", standing_in=True, phones=PHONES, texted=True),
                  unhandled_text(long, "ja", True, LINK, "地震 安否確認", 30, PHONES, texted=True)):
         assert segment_count(text) <= MAX_SEGMENTS and fit_sms(text, LINK)[0] == text  # the sender cuts nothing
-        assert text.split("\n")[-1].startswith("対応したら「対応済み 12」と返信") and "台所で倒れて動けません" in text
-        assert "…" in text and text.split("\n")[-1] == "対応したら「対応済み 12」と返信"  # the link gave way first
+        assert "台所で倒れて動けません" in text
+        # the link gave way first; district or city staff are asked for the association too
+        assert "…" in text and text.split("\n")[-1] == "対応したら「対応済み 12 花園町一丁目町会」と返信"
     # other channels carry the words whole
     assert long.note is not None and long.note in help_text(long, "ja", True, False, LINK, "地震 安否確認")
 
@@ -56,7 +57,17 @@ def test_a_long_association_name_and_address_never_cut_the_phones_or_the_reply_l
                  help_text(Disclosure(False).help_row(dataclasses.replace(long, consent="no")), "ja", True, False, LINK,
                            "地震", standing_in=True, texted=True)):
         assert segment_count(text) <= MAX_SEGMENTS and fit_sms(text, LINK)[0] == text  # the sender cuts nothing
-        assert text.split("\n")[-1] == "対応したら「対応済み 12」と返信"
+        assert text.split("\n")[-1] == f"対応したら「対応済み 12 {long.association}」と返信"
     for text in (help_text(long, "ja", True, True, LINK, "地震", standing_in=True, phones=phones, texted=True),
                  unhandled_text(long, "ja", True, LINK, "地震", 30, phones, texted=True)):
         assert "電話: 090-1234-5678 (携帯) / 077-018-7837 (固定)" in text.split("\n"), text
+
+
+def test_district_and_city_staff_are_asked_for_the_association_too() -> None:
+    """Review: a standing-in or 【未対応】 alert to district or city staff said 「対応済み 12」, and numbers restart
+    in each association: her reply was answered 「複数の町会にあります」, a round trip on the night."""
+    own = help_text(ROW, "ja", False, False, LINK, "地震", phones=PHONES, texted=True)
+    assert own.split("\n")[-1].startswith("対応したら「対応済み 12」と返信")
+    for text in (help_text(ROW, "ja", False, False, LINK, "地震", standing_in=True, phones=PHONES, texted=True),
+                 unhandled_text(ROW, "ja", False, LINK, "地震", 30, PHONES, texted=True)):
+        assert text.split("\n")[-1].startswith("対応したら「対応済み 12 花園町一丁目町会」と返信"), text
