@@ -15,7 +15,7 @@ from pathlib import Path
 from replies_fixtures import ASSOC_A, ASSOC_B, Env, add_staff, add_staff_over, running_app, start_campaign
 from roster_helpers import household
 
-from safetynet.domain import Role, Status
+from safetynet.domain import CampaignKind, Role, Status
 
 DEPUTY = "+819088880002"
 
@@ -97,4 +97,21 @@ async def test_several_numbers_in_one_text_are_answered_one_a_text(tmp_path: Pat
         assert said == ("記録していません。1通に1世帯ずつ、「対応済み A-002」のように世帯番号を1つだけつけて返信してください。\n"
                         "未対応 2件: 世帯番号 A-002、世帯番号 A-003")
         assert {r.household_key for r in await env.store.replies.help_list(env.campaign_id)} == {"A-002", "A-003"}
+        await env.intake.idle()
+
+
+async def test_a_drill_held_back_by_a_real_event_is_not_written_to(tmp_path: Path) -> None:
+    """Review: while a real event runs the dispatcher holds every drill back (its pages say 一時停止中), yet a
+    「訪問済み」 or 「対応済み」 by SMS recorded in the drill too, or in it alone."""
+    async with running_app(tmp_path) as env:  # a drill over the city
+        await add_staff(env, "deputy-a", Role.DEPUTY, ASSOC_A, phone=DEPUTY)
+        await env.sandbox.fake("sms").reply("+819011110002", "2")  # A-002 asks for help in the drill
+        real = await start_campaign(env, CampaignKind.REAL, scope=(f"association:{ASSOC_A}",), title="地震")
+        said = await _text(env, DEPUTY, "訪問済み A-003")
+        assert said.startswith("世帯番号 A-003を訪問で確認済みにしました。")
+        assert await env.status("A-003", real) == Status.CONFIRMED_IN_PERSON
+        assert await env.status("A-003") != Status.CONFIRMED_IN_PERSON  # the held drill's: untouched
+        said = await _text(env, DEPUTY, "対応済み A-002")
+        assert said.startswith("世帯番号 A-002 の「助けが必要」は見つかりません。")
+        assert {r.household_key for r in await env.store.replies.help_list(env.campaign_id)} == {"A-002"}
         await env.intake.idle()
