@@ -89,7 +89,8 @@ class _StaffAddresses:
     staff contact added in the last seconds is not known yet: its 「了解」 is answered as a stranger's,
     its 「対応済み」 reads them afresh); one among them is read afresh, by the staff member's id, so a
     removed staff member (`staff remove`, /admin: by any process, the row deleted) or a contact taken
-    off is never taken for staff."""
+    off is never taken for staff; when every one kept for it fails that check (a phone handed to another
+    member), they are read again, once a second at most."""
 
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store, self.clock = store, clock
@@ -97,11 +98,13 @@ class _StaffAddresses:
         self._read_at = float("-inf")
         self._lock = asyncio.Lock()
 
-    async def _candidates(self, kinds: Sequence[ContactKind], address: str, fresh: bool) -> set[int]:
+    async def _candidates(self, kinds: Sequence[ContactKind], address: str, fresh: bool,
+                          stale: bool = False) -> set[int]:
+        """`stale`: the kept ids of the address proved wrong: read again as for a `fresh` text."""
         async with self._lock:  # one read for a burst of texts, not one each
             age = self.clock.monotonic() - self._read_at
-            if age >= STAFF_ADDRESSES_SECONDS or (
-                    fresh and age >= STAFF_ADDRESSES_AGAIN_SECONDS and not self._find(kinds, address)):
+            if age >= STAFF_ADDRESSES_SECONDS or (age >= STAFF_ADDRESSES_AGAIN_SECONDS and (
+                    stale or (fresh and not self._find(kinds, address)))):
                 ids: dict[tuple[str, str], list[int]] = {}
                 for s in await self.store.auth.list_staff():
                     for kind, a in s.contacts:
@@ -117,7 +120,18 @@ class _StaffAddresses:
         """The active staff member whose own contact the address is now, if any. `fresh`: an address
         not among those kept has them read again first, if they are a second old (a text that marks
         something, 「対応済み」: rare, and a staff member added since must not be told they are not one)."""
-        for staff_id in sorted(await self._candidates(kinds, address, fresh)):
+        kept = await self._candidates(kinds, address, fresh)
+        found = await self._first_whose(kept, kinds, address)
+        if found is None and kept:
+            # every one kept for it no longer has it: the phone was handed to another staff member (or
+            # taken off): read again, once a second at most, rather than for up to 30 s say it is nobody's
+            found = await self._first_whose(await self._candidates(kinds, address, fresh, stale=True) - kept,
+                                            kinds, address)
+        return found
+
+    async def _first_whose(self, ids: set[int], kinds: Sequence[ContactKind], address: str) -> Staff | None:
+        """The first of `ids` that is an active staff member whose own contact the address is now."""
+        for staff_id in sorted(ids):
             s = await self.store.auth.staff_by_id(staff_id)
             if s is not None and s.active and any(k in kinds and a == address for k, a in s.contacts):
                 return s
