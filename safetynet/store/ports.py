@@ -98,13 +98,15 @@ class RosterRepo(Protocol):
     async def import_households(self, records: Sequence[HouseholdRecord], replace: bool = False,
                                 consent_stated: bool = True) -> ImportSummary:
         """Upserts households by (association, household key), all or nothing. A household's roster
-        contacts become the file's; enrolment contacts stay. With `replace`, households of the file's
-        associations that the file does not list are removed (their contacts and codes go). A contact its
-        resident removed (`remove_contact`) is not added back (`contacts_not_restored`). A row that states
-        no consent (a record's `consent_stated` False: an empty cell; `consent_stated` False: a file with
-        no consent column) leaves a household already in the store its recorded consent; a new one (or
-        one back on the roster) takes the record's, the default. Raises ValueError, writing nothing, if an
-        association is in two districts or a key repeats."""
+        contacts become the file's, but for the kinds whose column the file lacks (`contact:KIND` in the
+        record's `unstated`); enrolment contacts stay. The household fields in `unstated` keep what the
+        store records. With `replace`, households of the file's associations that the file does not list
+        are removed (their contacts and codes go). A contact its resident removed (`remove_contact`) is not
+        added back (`contacts_not_restored`). A row that states no consent (a record's `consent_stated`
+        False: an empty cell; `consent_stated` False: a file with no consent column) leaves a household
+        already in the store the consent a cell stated for it, a household back on the roster included;
+        a defaulted one moves only towards 不同意, and a new (or erased) household takes the record's, the
+        default. Raises ValueError, writing nothing, if an association is in two districts or a key repeats."""
         ...
 
     async def count_missing(self, records: Sequence[HouseholdRecord]) -> dict[str, int]:
