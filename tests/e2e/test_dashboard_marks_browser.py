@@ -117,5 +117,6 @@ async def test_a_deputys_visit_says_who_on_the_heads_open_page(tmp_path: Path) -
         assert not [u for u in asked if "/households" in u]
 
         await w.app[AUDIT].flush()
+        # the page's view, and the patch that showed the deputy's note (the one without a note is no view)
         assert [(e.actor, e.action, e.what) for e in await w.store.audit.entries() if e.action != "confirm"] == [
-            ("head_a", "view", "dashboard")]
+            ("head_a", "view", "dashboard"), ("head_a", "view", "statuses")]
