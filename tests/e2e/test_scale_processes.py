@@ -182,7 +182,9 @@ def report(record_property: Any, name: str, **numbers: int) -> None:
 
 async def test_two_dispatchers_one_killed_mid_wave(tmp_path: Path, record_property: Any) -> None:
     n = 400
-    async with cluster(tmp_path, n, push_every=4, latency_ms=25) as c:
+    # 250 ms a send: the wave lasts seconds, so the kill lands in it even when this process is slow to wake
+    # (at 25 ms, 382 of 400 were sent between the 100th and the kill in a CI run on pytest-xdist workers)
+    async with cluster(tmp_path, n, push_every=4, latency_ms=250) as c:
         web, d1, d2 = c.process("web"), c.process("dispatcher"), c.process("dispatcher")
         await c.start(web, d1, d2)
         async with c.http.get(f"{d2.url}/healthz") as r:
