@@ -53,7 +53,7 @@ status=0
 .venv/bin/lint-imports --no-cache || status=1
 # The SQLite pass and the PostgreSQL pass run side by side, each on SAFETYNET_TEST_WORKERS pytest-xdist
 # workers (2; 0 runs each in one process): a test spends much of its time waiting on servers, browsers and
-# child processes, and on a 2-core machine four workers took 12 min 32 s against 13 min 55 s for two
+# child processes, and on a 2-core machine four workers took 11½–12½ min against 13 min 55 s for two
 # processes (README, Test suite time). Each writes its own log, shown when both are done.
 workers="${SAFETYNET_TEST_WORKERS:-2}"
 logs=$(mktemp -d)
