@@ -44,7 +44,7 @@ from safetynet.domain.roster import (
 from safetynet.i18n import t
 from safetynet.i18n.terms import contact_kind_word, role_word, scope_word
 from safetynet.passwords import PasswordError, check_password
-from safetynet.store import Store, StoreError, store_session
+from safetynet.store import SchemaBehind, Store, StoreError, migrations_on_open, store_session
 
 log = structlog.get_logger("cli")
 
@@ -206,6 +206,22 @@ def _checked(password: str, login: str) -> str:
     except PasswordError as e:
         raise CommandError(str(e)) from None
     return password
+
+
+def schema_behind(cfg: Config) -> SchemaBehind | None:
+    """A look at the city's database that migrates nothing: None when its schema is this SafetyNet's,
+    SchemaBehind when it is older (`found` 0: no SafetyNet tables at all). StoreError when it cannot be
+    opened; SchemaTooNew when it is newer."""
+    async def look() -> None:
+        async with store_session(cfg):
+            pass
+
+    try:
+        with migrations_on_open(False):
+            asyncio.run(look())
+    except SchemaBehind as e:
+        return e
+    return None
 
 
 def shown_database(cfg: Config) -> str:

@@ -392,28 +392,19 @@ def _refuse_to_migrate_under_live_processes(cfg: Config, command: tuple[str, ...
     import math
     import time
 
-    from safetynet.admin import CommandError, live_processes, shown_database
+    from safetynet.admin import CommandError, live_processes, schema_behind, shown_database
     from safetynet.broadcast.health import ALIVE_SECONDS
     from safetynet.broadcast.leader import LEASE_NAME
-    from safetynet.store import SchemaBehind, StoreError, migrations_on_open, store_session
+    from safetynet.store import StoreError
 
     if check_store_url(cfg.store.url) == "sqlite" and not cfg.db_path.exists():
         return  # a new city (opening would make the file)
-
-    async def look() -> None:
-        async with store_session(cfg):
-            pass
-
     try:
-        with migrations_on_open(False):
-            asyncio.run(look())
-        return  # this SafetyNet's schema: nothing to migrate
-    except SchemaBehind as e:
-        if e.found == 0:
-            return  # no city there yet
-        behind = e
+        behind = schema_behind(cfg)
     except StoreError:
         return  # the command opens it again and says why it cannot
+    if behind is None or behind.found == 0:
+        return  # this SafetyNet's schema, nothing to migrate; or no city there yet
     try:
         live = asyncio.run(live_processes(cfg, time.time(), ALIVE_SECONDS, (LEASE_NAME,)))
     except StoreError:

@@ -83,19 +83,11 @@ def refuse_a_database_with_no_city(cfg: Config) -> None:
     another, empty database): `serve` would make an empty city there and run it with nobody in it, silently
     (QA). Refused, as SQLite's missing file is (`admin.require_database`): the README's order is `init`
     first. A look only: an older schema is migrated by the start, as ever."""
-    from safetynet.admin import shown_database
-    from safetynet.store import SchemaBehind, migrations_on_open, store_session
+    from safetynet.admin import schema_behind, shown_database
 
-    async def look() -> None:
-        async with store_session(cfg):
-            pass
-
-    try:
-        with migrations_on_open(False):
-            asyncio.run(look())
-    except SchemaBehind as e:
-        if e.found == 0:
-            raise ConfigError(say("cli.serve.no_city", db=shown_database(cfg))) from None
+    behind = schema_behind(cfg)
+    if behind is not None and behind.found == 0:
+        raise ConfigError(say("cli.serve.no_city", db=shown_database(cfg)))
 
 
 def serve(cfg: Config, args: argparse.Namespace) -> int:

@@ -46,6 +46,7 @@ from safetynet.domain.campaigns import (
     HouseholdNotice,
     OutcomeKind,
     StaffAlert,
+    going_on,
 )
 from safetynet.metrics import Metrics
 from safetynet.replies.tokens import check_token, check_url, reply_token, reply_url
@@ -326,10 +327,10 @@ class Dispatcher:
         self._refresh_due = False
         self._refreshed_at = time.monotonic()
         running = await self.campaigns.running()
-        real = [c for c in running if c.kind == CampaignKind.REAL]
         # A running real event pauses every drill: their deliveries wait in the outbox.
-        self._active = [c.id for c in (real or running)]
-        self._real_running = bool(real)
+        going = going_on(running)
+        self._active = [c.id for c in going]
+        self._real_running = any(c.kind == CampaignKind.REAL for c in going)
         self._campaigns = {c.id: c for c in running}
 
     async def _top_up(self) -> int:

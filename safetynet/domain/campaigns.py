@@ -120,6 +120,14 @@ class Campaign:
                 "started_at": self.started_at, "closed_at": self.closed_at, "source": self.source, **self.approval()}
 
 
+def going_on(running: Sequence[Campaign]) -> list[Campaign]:
+    """The running campaigns whose work goes on now: while a real event runs, the real events alone (its
+    drills and contact checks are held: the dispatcher sends none of their messages, staff texts mark and
+    confirm in the real event's lists, pages say 一時停止中: `CampaignInfo.paused`); otherwise all."""
+    real = [c for c in running if c.kind == CampaignKind.REAL]
+    return real or list(running)
+
+
 @dataclass(frozen=True)
 class CampaignInfo:
     """A campaign as staff pages and reports show it (no texts, no ladder)."""

@@ -22,7 +22,7 @@ from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import ANSWERED, CampaignKind, ChannelName, ContactKind, Scope, Status
 from safetynet.domain.audit import AuditAction, AuditEntry
-from safetynet.domain.campaigns import Campaign
+from safetynet.domain.campaigns import going_on
 from safetynet.domain.replies import HelpRow, InPersonMethod, ReplyDetails, ReplyTarget
 from safetynet.domain.roster import Staff
 from safetynet.replies import texts
@@ -414,7 +414,7 @@ class Inbound:
         associations = {a.id: a.name for a in await self.store.roster.list_associations()
                         if viewer.sees(a.district, a.name)}
         found: dict[int, _Unanswered] = {}
-        for c in _not_held(await self.store.campaigns.running()) if associations else []:
+        for c in going_on(await self.store.campaigns.running()) if associations else []:
             if c.kind == CampaignKind.CHECK:
                 continue
             for h in await self.store.dashboard.households_with_status(c.id, list(associations), _UNANSWERED):
@@ -459,7 +459,7 @@ class Inbound:
             return []
         ids = None if viewer.scope.kind == "city" else [a.id for a in associations]
         rows: dict[int, list[HelpRow]] = {}
-        for c in _not_held(await self.store.campaigns.running()):
+        for c in going_on(await self.store.campaigns.running()):
             for r in await self.store.replies.help_list(c.id, ids, include_handled=True):
                 rows.setdefault(r.household_id, []).append(r)
         found = [_Request(h, rs[0].household_key, rs[0].association, tuple(rs)) for h, rs in rows.items()]
@@ -598,15 +598,6 @@ def _named_by(words: Sequence[str], requests: Sequence[_N]) -> tuple[_N | None, 
     if len(named) > 1:
         return named[0], "same_number"
     return named[0], "" if named[0].open else "already"
-
-
-def _not_held(running: Sequence[Campaign]) -> list[Campaign]:
-    """The running campaigns a staff text marks or confirms in: while a real event runs, its own only.
-    The dispatcher's rule (it sends only the real events' messages then; the ladder holds the drills'
-    steps; their pages say 一時停止中, `CampaignInfo.paused`): a 対応済み or 訪問済み on that night is the
-    real event's, and a held drill's lists are not written to (review)."""
-    real = [c for c in running if c.kind == CampaignKind.REAL]
-    return real or list(running)
 
 
 def _by_number(kinds: Sequence[ContactKind]) -> bool:
