@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
+from safetynet.domain.records import quick
 from safetynet.domain.vocabulary import CampaignKind, CampaignState, ChannelName, ContactKind, Status
 
 
@@ -184,7 +185,8 @@ class Enrolment(NamedTuple):
     token_hash: str
 
 
-@dataclass(frozen=True)
+@quick
+@dataclass(frozen=True, slots=True)
 class StatusTransition:
     """A household's status in a campaign that really changed (what live pages and alerts follow)."""
 

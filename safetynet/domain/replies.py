@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from safetynet.domain.campaigns import StatusTransition
+from safetynet.domain.records import quick
 from safetynet.domain.vocabulary import CampaignKind, CampaignState, Status
 
 # A note is kept with the answers but changes no status (unknown SMS text, voice without input).
@@ -39,6 +40,7 @@ class ReplyChannel(StrEnum):
     STAFF = "staff"  # a head or deputy (in person)
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class ReplyDetails:
     people_safe: int | None = None
@@ -54,6 +56,7 @@ class ReplyDetails:
 NO_DETAILS = ReplyDetails()
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class ReplyTarget:
     """A household in a campaign, as a token (or a phone, or staff) resolves to it."""
@@ -193,6 +196,7 @@ def shared_key(dedupe_key: str, campaign_id: int) -> str:
 RECENT_SHOWN = 10
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class PageState:
     """What the reply page needs of a household, read in one go: its target and, once it has
@@ -213,6 +217,7 @@ def recent_of(history: list[HistoryEntry]) -> tuple[tuple[float, str], ...]:
     return tuple((h.at, h.status) for h in history if h.status != "read")[-RECENT_SHOWN:]
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class CampaignPage:
     """What a reply page shows of its campaign and association (cached per campaign)."""
@@ -224,6 +229,7 @@ class CampaignPage:
     association: str
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class ReplyItem:
     campaign_id: int
@@ -239,12 +245,14 @@ class ReplyItem:
     actor: str | None = None
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class RecordOutcome:
     duplicate: bool  # nothing new was stored: the dedupe key was seen before, or a read came after the answer
     help_opened: bool = False  # the household went (back) onto the open help list
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class TokenAnswer:
     """A reply naming its household by reply token, found inside the reply's own commit: one trip
@@ -259,6 +267,7 @@ class TokenAnswer:
     build: Callable[[ReplyTarget], ReplyItem | None]
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class TokenOutcome:
     target: ReplyTarget | None  # None: no household in any campaign has this token
@@ -437,6 +446,7 @@ class HouseholdRef:
     district: str
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class ReplyEvent:
     """What a committed batch of replies changed: status transitions, and campaigns whose help list moved."""

@@ -22,6 +22,7 @@ from safetynet.auth import Viewer
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import CampaignKind, CampaignState, Status
+from safetynet.domain.records import quick
 from safetynet.domain.replies import (
     NO_DETAILS,
     NOTE,
@@ -88,6 +89,7 @@ class HelpNotifier(Protocol):
 _SET_ASIDE = frozenset({Status.SAFE, Status.CONFIRMED_IN_PERSON})
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class AnswerResult:
     target: ReplyTarget

@@ -25,6 +25,8 @@ import httptools
 import structlog
 from aiohttp import web
 
+from safetynet.domain.records import quick
+
 log = structlog.get_logger("web.front")
 
 # Longest request head the front reads; a longer one goes to aiohttp, which answers it (431/400).
@@ -41,6 +43,7 @@ DRAIN_SECONDS = 5.0
 _PAUSE_BUFFER = 64 * 1024
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class Ask:
     """One request the lane takes: the method, the path (no query), the query string, the headers
@@ -54,6 +57,7 @@ class Ask:
     peer: str
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class Answer:
     status: int

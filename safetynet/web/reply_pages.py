@@ -20,6 +20,7 @@ from aiohttp import web
 
 from safetynet.channels import registry
 from safetynet.domain import ANSWERED, CampaignKind, CampaignState, Status
+from safetynet.domain.records import quick
 from safetynet.domain.replies import (
     MAX_PEOPLE,
     NO_DETAILS,
@@ -148,6 +149,7 @@ def _contact(svc: Services) -> tuple[str, str]:
     return city.contact_phone, city.name
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class Call:
     """What a reply route reads of its request, whichever server parsed it (aiohttp or the front)."""

@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 import aiosqlite
 import structlog
 
+from safetynet.domain.records import quick
 from safetynet.store.errors import SchemaBehind, SchemaTooNew, StoreError, StoreUnavailable
 
 log = structlog.get_logger("store")
@@ -448,6 +449,7 @@ class Database(Reads):
 # -- statements as data: a whole write in one call (on the loop's connection or the writer's thread) -
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class Sql:
     """A statement a `Steps` generator yields; its rows are sent back (none for `many`), to be read

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 
 from safetynet.domain import ANSWERED, Status, next_status
 from safetynet.domain.campaigns import StatusTransition
+from safetynet.domain.records import quick
 from safetynet.store.rules import answer_minute
 from safetynet.store.sqlite.db import CHUNK, Conn, Sql, Steps, drive, marks
 
 
-@dataclass(frozen=True)
+@quick
+@dataclass(frozen=True, slots=True)
 class StatusChange:
     campaign_id: int
     household_id: int
