@@ -14,6 +14,7 @@ from typing import Protocol
 
 from safetynet.broadcast.health import CHANNEL_WIDE
 from safetynet.config import BroadcastConfig
+from safetynet.domain.records import quick
 
 # Jitter only spreads retries apart; it needs no cryptographic quality.
 _RNG = random.Random()
@@ -34,7 +35,8 @@ class Action(StrEnum):
     GIVE_UP = "give_up"  # permanent, or the channel down too long: the household's next channel is tried
 
 
-@dataclass(frozen=True)
+@quick
+@dataclass(frozen=True, slots=True)
 class RetryDecision:
     action: Action
     delay: float = 0.0

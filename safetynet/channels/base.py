@@ -22,11 +22,13 @@ import structlog
 
 from safetynet.clock import Clock
 from safetynet.domain import ChannelName, ContactKind
+from safetynet.domain.records import quick
 from safetynet.logs import mask_text
 
 log = structlog.get_logger("channels")
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
     channel: ChannelName
@@ -44,6 +46,7 @@ class OutboundMessage:
     title: str
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class SendResult:
     provider_id: str | None

@@ -344,6 +344,7 @@ def notice_plan(reached: Iterable[NoticeRecipient], calls: Collection[ChannelNam
     return out
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class ClaimedDelivery:
     """A delivery a dispatcher holds under a lease, with what is needed to build its message."""
@@ -379,6 +380,7 @@ class OutcomeKind(StrEnum):
     SKIPPED = "skipped"  # not attempted, never will be (its campaign ended while it was held)
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class AttemptRecord:
     """One provider call, for the append-only attempt log."""
@@ -390,6 +392,7 @@ class AttemptRecord:
     detail: str | None = None
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class DeliveryOutcome:
     delivery: ClaimedDelivery

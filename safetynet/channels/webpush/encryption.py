@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from safetynet.channels.webpush.vapid import b64u_decode
+from safetynet.domain.records import quick
 
 CONTENT_ENCODING = "aes128gcm"
 # One record holds the whole message (RFC 8188 §2): the payload is capped well below it
@@ -39,6 +40,7 @@ class InvalidSubscription(ValueError):
     """A stored subscription whose endpoint or keys cannot be used: nothing will ever reach it."""
 
 
+@quick
 @dataclass(frozen=True, slots=True)
 class Receiver:
     """A browser subscription, decoded: where to post, and the keys to encrypt for."""
