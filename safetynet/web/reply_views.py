@@ -5,7 +5,7 @@ No JavaScript: two buttons in a form work on every phone. Everything shown is es
 
 from __future__ import annotations
 
-import base64
+import binascii
 import functools
 import os
 import re
@@ -48,9 +48,18 @@ _KEY_BYTES = 16
 _KEYS = _KeyBlock()
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def fresh_key() -> str:
     """A per-form idempotency key: a re-sent form (refresh, flaky network) is counted once."""
-    return base64.urlsafe_b64encode(_KEYS.take()).rstrip(b"=").decode("ascii")
+    return fresh_key_bytes().decode("ascii")
+
+
+def fresh_key_bytes() -> bytes:
+    """`fresh_key` as the page's bytes (base64url without padding, as `base64.urlsafe_b64encode`
+    makes it, without its Python wrapper: 1.3 -> 0.9 µs)."""
+    return binascii.b2a_base64(_KEYS.take(), newline=False).translate(_URLSAFE).rstrip(b"=")
 
 
 def _switch(token: str) -> list[tuple[str, str, str]]:
@@ -85,13 +94,12 @@ def question_page(
     past = _history_section(lang, shown) if shown else b""
     # escaping is per character, so escaping the name alone equals escaping the sentence around it;
     # NUL never belongs in a text, and must not pass for a placeholder
-    values = {_TOKEN_AT: token.encode(), _KEY_AT: fresh_key().encode(), _HISTORY_AT: past,
-              _ASSOCIATION_AT: escape(association.replace("\x00", "")).encode()}
-    return b"".join([values.get(p, p) for p in parts])
+    return parts.fill({_TOKEN_AT: token.encode(), _KEY_AT: fresh_key_bytes(), _HISTORY_AT: past,
+                       _ASSOCIATION_AT: escape(association.replace("\x00", "")).encode()})
 
 
 @functools.lru_cache(maxsize=256)  # languages x campaign texts x answers of the running campaigns
-def _question_parts(lang: str, drill: bool, title: str, alert: str, current: str, notice: str) -> tuple[bytes, ...]:
+def _question_parts(lang: str, drill: bool, title: str, alert: str, current: str, notice: str) -> _Parts:
     title, alert, current, notice = (x.replace("\x00", "") for x in (title, alert, current, notice))
     page = render(
         "reply.html",
@@ -100,7 +108,7 @@ def _question_parts(lang: str, drill: bool, title: str, alert: str, current: str
         drill=texts.t(lang, "reply.drill") if drill else "", heading=title, notice=notice, alert=alert,
         current=current, safe_label=texts.answer_label("safe", lang), help_label=texts.answer_label("need_help", lang),
     )
-    return _split(page)
+    return _Parts(page)
 
 
 def _changes(recent: Sequence[tuple[float, str]]) -> tuple[tuple[int, str], ...]:
@@ -126,16 +134,38 @@ _TOKEN, _K1, _K2 = "\x00T\x00", "\x00K1\x00", "\x00K2\x00"
 _KEY, _HISTORY, _ASSOCIATION, _SENT = "\x00K\x00", "\x00H\x00", "\x00A\x00", "\x00S\x00"
 _MOVED = "\x00M\x00"
 _PLACEHOLDER = re.compile(r"(\x00\w+\x00)")
-# the same placeholders among a page's UTF-8 parts (`_split`)
+# the same placeholders among a page's UTF-8 parts (`_Parts`)
 _TOKEN_AT, _K1_AT, _K2_AT, _KEY_AT, _HISTORY_AT, _ASSOCIATION_AT, _SENT_AT, _MOVED_AT = (
     p.encode() for p in (_TOKEN, _K1, _K2, _KEY, _HISTORY, _ASSOCIATION, _SENT, _MOVED))
-_CONFIRMATIONS: dict[tuple[str, str, bool], tuple[bytes, ...]] = {}
 
 
-def _split(page: str) -> tuple[bytes, ...]:
-    """A filled template as UTF-8 parts around its placeholders: a page is then joined as bytes,
-    not built as text and encoded whole for every resident (most of it Japanese, 3 bytes a character)."""
-    return tuple(part.encode() for part in _PLACEHOLDER.split(page))
+class _Parts:
+    """A filled template as UTF-8 parts around its placeholders, and where each placeholder sits: a
+    page is then joined as bytes, not built as text and encoded whole for every resident (most of it
+    Japanese, 3 bytes a character), and only the placeholders' places are written (a look-up for
+    each of a page's 25 parts cost more than its join: the confirmation 5.3 -> 3.9 µs by timeit, issue 18)."""
+
+    __slots__ = ("_parts", "_places")
+
+    def __init__(self, page: str) -> None:
+        # `re.split` with a group: the placeholders are every other part, from the second
+        self._parts = [part.encode() for part in _PLACEHOLDER.split(page)]
+        places: dict[bytes, list[int]] = {}
+        for n in range(1, len(self._parts), 2):
+            places.setdefault(self._parts[n], []).append(n)
+        self._places = {name: tuple(at) for name, at in places.items()}
+
+    def fill(self, values: dict[bytes, bytes]) -> bytes:
+        """The page with each placeholder named in `values` replaced by its value (UTF-8, escaped already)."""
+        out = self._parts.copy()
+        places = self._places
+        for name, value in values.items():
+            for n in places.get(name, ()):
+                out[n] = value
+        return b"".join(out)
+
+
+_CONFIRMATIONS: dict[tuple[str, str, bool], _Parts] = {}
 
 
 def confirmation_page(token: str, lang: str, status: str, details: ReplyDetails, with_details: bool,
@@ -147,14 +177,14 @@ def confirmation_page(token: str, lang: str, status: str, details: ReplyDetails,
     key = (lang, status, saved)
     parts = _CONFIRMATIONS.get(key)
     if parts is None:
-        parts = _CONFIRMATIONS[key] = _split(_confirmation_template(lang, status, saved))
-    base = fresh_key()
+        parts = _CONFIRMATIONS[key] = _Parts(_confirmation_template(lang, status, saved))
+    base = fresh_key_bytes()
     # one random draw, two keys: the details form and the change form are different answers
-    values = {_TOKEN_AT: token.encode(), _K1_AT: f"{base}-d".encode(), _K2_AT: f"{base}-c".encode(),
+    values = {_TOKEN_AT: token.encode(), _K1_AT: base + b"-d", _K2_AT: base + b"-c",
               _MOVED_AT: _moved_notice(moved) if moved else b""}
     if saved:
         values[_SENT_AT] = _details_sent(lang, details).encode()
-    return b"".join([values.get(p, p) for p in parts])
+    return parts.fill(values)
 
 
 def _moved_notice(moved: str) -> bytes:
