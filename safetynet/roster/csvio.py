@@ -337,6 +337,9 @@ class _RowReader:
                                 if c.contact is not None and c.field not in header.index)])
         if unstated:
             self.absent["unstated"] = unstated
+        if "language" not in header.index:
+            # a new household's language, as an empty cell's: the city's (review: HouseholdRecord's "ja")
+            self.absent["language"] = default_language
         self.plan: list[tuple[str, int, dict[str, Any] | None, Callable[[str], Any]]] = [
             (fld, pos, {} if fld in _CACHED else None, parsers[fld]) for fld, pos in header.index.items()
         ]

@@ -41,10 +41,12 @@ class CityError(Exception):
     """The city cannot be built (a bad roster file or scenario); the message is fit to show."""
 
 
-def roster_records(households: int | None, city: str, seed: int = 1) -> list[HouseholdRecord]:
-    """The sample roster when `households` is None and the file is there, else a generated city."""
+def roster_records(households: int | None, city: str, seed: int = 1,
+                   default_language: str = "ja") -> list[HouseholdRecord]:
+    """The sample roster when `households` is None and the file is there (an empty 言語 cell read as
+    `default_language`, the city's), else a generated city."""
     if households is None and SAMPLE_ROSTER.exists():
-        result = csvio.read_roster(SAMPLE_ROSTER)
+        result = csvio.read_roster(SAMPLE_ROSTER, default_language=default_language)
         if not result.ok:
             raise CityError(f"{SAMPLE_ROSTER}: {len(result.errors)} problems; first: {result.errors[0]}")
         return list(result.records)

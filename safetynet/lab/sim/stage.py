@@ -110,7 +110,8 @@ class Stage:
 async def _prepare(stage_cfg: Config, system: System, options: StageOptions) -> tuple[int, list[city.StaffLogin],
                                                                                      dict[int, ChannelName], dict[int, str]]:
     store = system.store
-    records = city.roster_records(options.households, stage_cfg.city.name, options.seed)
+    records = city.roster_records(options.households, stage_cfg.city.name, options.seed,
+                                 stage_cfg.city.default_language)
     await store.roster.import_households(records)
     logins = await city.add_staff(store, options.password)
     ids = await city.household_ids(store)
