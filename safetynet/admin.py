@@ -419,9 +419,10 @@ async def _applied_migrations(cfg: Config) -> list[str]:
 
 async def live_processes(cfg: Config, now: float, alive_seconds: float, leases: tuple[str, ...]) -> list[str]:
     """The SafetyNet processes the city's database shows running, read as it is (not migrated, nothing
-    written): a dispatcher whose heartbeat is fresher than `alive_seconds` and not stopped, a holder of one
-    of `leases` unexpired; each once, in the terminal's words (cli.migrate_under_live.process), but for this machine's whose pid runs no more (a
-    crash: `_gone`). A process of the `web` role alone leaves no trace."""
+    written): a process whose heartbeat is fresher than `alive_seconds` and not stopped (a dispatcher's, or
+    a web process's, any role: from 0130 on), a holder of one of `leases` unexpired; each once, in the
+    terminal's words (cli.migrate_under_live.process), but for this machine's whose pid runs no more (a
+    crash: `_gone`)."""
     if check_store_url(cfg.store.url) == "postgresql":
         from safetynet.store.postgres.db import PgDatabase
 

@@ -23,6 +23,7 @@ import structlog
 from aiohttp import web
 
 from safetynet.broadcast.dispatcher import STOP_GRACE_SECONDS, Dispatcher
+from safetynet.broadcast.health import WebHeartbeat
 from safetynet.broadcast.ladder import LadderScheduler
 from safetynet.broadcast.leader import Duty, Leader
 from safetynet.broadcast.sendworker import ProcessSender
@@ -96,6 +97,7 @@ class System:
     role: str = "all"
     leader: Leader | None = None
     escalation: HelpEscalation | None = None  # in every process that takes answers (not a dispatcher's)
+    web_beat: WebHeartbeat | None = None  # a process that serves pages without a dispatcher
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     _senders: dict[ChannelName, ChannelSender] = field(default_factory=dict)
@@ -224,8 +226,13 @@ async def running_system(
         # request once, however many check (so it needs no leader lease, nor a dispatcher here).
         escalation = (HelpEscalation(store, notifier, clock, cfg.replies.help_escalate_minutes)
                       if role != "dispatcher" else None)
+        # A process without a dispatcher would otherwise leave no row: an upgrade's `init` looks for live
+        # processes in the heartbeats, and migrated the database under a running web process (QA)
+        web_beat = WebHeartbeat(store.health, clock) if dispatcher is None and role != "dispatcher" else None
         system = System(cfg, store, clock, services, app, dispatcher, scheduler, url, role, leader, escalation,
-                        _runner=runner, _senders=senders)
+                        web_beat, _runner=runner, _senders=senders)
+        if web_beat is not None:
+            await web_beat.start()
         if role != "dispatcher":
             await _register_webhooks(senders)
         if dispatcher is not None:
@@ -276,6 +283,8 @@ async def _stop(system: System | None, runner: web.AppRunner | None, senders: li
             await system.intake.stop()
     if runner is not None:
         await runner.cleanup()
+    if system is not None and system.web_beat is not None:
+        await system.web_beat.stop(STOP_MARGIN_SECONDS)  # after the last page: until then it runs
     for s in senders:
         with contextlib.suppress(Exception):
             await s.close()

@@ -5,17 +5,28 @@ send path stays as fast as it was). The dispatcher writes a heartbeat every `HEA
 with the channels whose health changed, and at once (at most once a second) when a channel starts
 or stops failing. The console and `campaign start` read `DispatchStatus`: whether a dispatcher is
 alive, and per channel sending / failing since when / why. The store, not process memory, holds it:
-any web process on the same database sees the dispatcher of another.
+any web process on the same database sees the dispatcher of another. A process that serves pages without
+a dispatcher beats too (`WebHeartbeat`), as a web process no reader here counts, so that an upgrade sees it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import secrets
+import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+import structlog
+
+from safetynet.clock import Clock
 from safetynet.config import Config
-from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
+from safetynet.domain.campaigns import WEB_ROLE, ChannelHealth, DispatcherBeat
 from safetynet.store.ports import DispatchHealthRepo
+
+log = structlog.get_logger("broadcast.health")
 
 IDLE, OK, FAILING = "idle", "ok", "failing"
 # Failures that say the channel, not one recipient, is in trouble (no connection, provider down,
@@ -145,3 +156,59 @@ async def read_status(store: DispatchHealthRepo, now: float, channels: Iterable[
     beats = await store.dispatchers()
     alive = [b.owner for b in beats if b.stopped_at is None and now - b.seen_at <= ALIVE_SECONDS]
     return dispatch_status(beats, await store.channels(alive), now, channels)
+
+
+class WebHeartbeat:
+    """The heartbeat of a process that serves pages without a dispatcher (role `web`, `--no-dispatch`): its
+    row says it runs, and a clean stop says it stopped, for an upgrade's look (`admin.live_processes`;
+    QA: a web process left no trace, and a newer `init` migrated the database under it). No dispatcher count
+    includes it (`dispatchers` reads role `dispatcher` alone)."""
+
+    def __init__(self, store: DispatchHealthRepo, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self.owner = f"w-{secrets.token_hex(4)}"
+        self.started_at = clock.now()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Beats once before returning (the process is seen as soon as it serves), then every HEARTBEAT_SECONDS."""
+        await self._beat(forget=True)
+        self._task = asyncio.create_task(self._run(), name="web-heartbeat")
+
+    async def stop(self, timeout_seconds: float) -> None:
+        """The last beat, saying the process stopped (a stuck store: cut off, then the row goes stale)."""
+        self._stopping.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._task, timeout=timeout_seconds)
+
+    async def _run(self) -> None:
+        beats = 1
+        while True:
+            sleep = asyncio.ensure_future(self.clock.sleep(HEARTBEAT_SECONDS))
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            try:
+                await asyncio.wait((sleep, stopping), return_when=asyncio.FIRST_COMPLETED)
+            finally:  # no waiter outlives the round
+                for t in (sleep, stopping):
+                    if not t.done():
+                        t.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await t
+            if self._stopping.is_set():
+                await self._beat(stopped=True)
+                return
+            # rows of processes gone for days are dropped now and then (every ~10 min), as a dispatcher does
+            await self._beat(forget=beats % 120 == 0)
+            beats += 1
+
+    async def _beat(self, *, stopped: bool = False, forget: bool = False) -> None:
+        now = self.clock.now()
+        beat = DispatcherBeat(self.owner, socket.gethostname(), os.getpid(), (), self.started_at, now,
+                              now if stopped else None, WEB_ROLE)
+        try:
+            await self.store.beat(beat, forget=forget)
+        except Exception as e:  # the pages are served all the same; the next beat tries again
+            log.warning("web_heartbeat_failed", error=str(e))

@@ -517,9 +517,15 @@ def next_channel(
 # --- whether anything is being sent ---------------------------------------------------------------
 
 
+# The roles of a heartbeat row: a dispatcher's, or a web process's (no lanes), kept only so that an upgrade
+# sees the process (`admin.live_processes`) and counted as a dispatcher nowhere.
+DISPATCHER_ROLE, WEB_ROLE = "dispatcher", "web"
+
+
 @dataclass(frozen=True, slots=True)
 class DispatcherBeat:
-    """A dispatcher's heartbeat, as stored: who, where, which lanes, since when, last heard."""
+    """A dispatcher's heartbeat, as stored: who, where, which lanes, since when, last heard; or, `role`
+    WEB_ROLE, a web process's."""
 
     owner: str
     host: str
@@ -528,6 +534,7 @@ class DispatcherBeat:
     started_at: float
     seen_at: float
     stopped_at: float | None = None
+    role: str = DISPATCHER_ROLE
 
 
 @dataclass(frozen=True, slots=True)

@@ -939,13 +939,13 @@ class DispatchHealthRepo(Protocol):
 
     async def beat(self, beat: DispatcherBeat, channels: Sequence[ChannelHealth] = (), *,
                    forget: bool = False) -> None:
-        """Records a heartbeat (one row per dispatcher `owner`: `host`, `pid` and `started_at` stay
+        """Records a heartbeat (one row per process `owner`: `host`, `pid`, `started_at` and `role` stay
         as first written) and the channels whose health changed, at once; with `forget`, drops
-        dispatchers (and their channels) not heard from for `rules.FORGET_DISPATCHER_SECONDS`."""
+        processes (and their channels) not heard from for `rules.FORGET_DISPATCHER_SECONDS`."""
         ...
 
     async def dispatchers(self, limit: int = 20) -> list[DispatcherBeat]:
-        """The dispatchers heard from most recently first."""
+        """The dispatchers heard from most recently first (a web process's beat is none)."""
         ...
 
     async def channels(self, owners: Sequence[str]) -> list[ChannelHealth]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
+from safetynet.broadcast.health import read_status
+from safetynet.domain.campaigns import WEB_ROLE, ChannelHealth, DispatcherBeat
 from safetynet.store import StoreUnavailable
 from safetynet.store.rules import FORGET_DISPATCHER_SECONDS
 
@@ -76,3 +77,23 @@ async def test_a_heartbeat_on_a_store_that_cannot_write_fails_loudly(store_facto
             await store.health.beat(DispatcherBeat("d-1", "h", 1, ("sms",), now, now))
         await break_writes(store, False)
         assert await store.health.dispatchers() == []
+
+
+async def test_a_web_process_beat_is_no_dispatcher(store_factory: StoreFactory) -> None:
+    """A web process's row (kept so that an upgrade sees it) is counted by no reader of dispatchers; its beat
+    forgets the rows gone for days as a dispatcher's does."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        start = clock.now()
+        await store.health.beat(DispatcherBeat("w-1", "host-w", 303, (), start, start, role=WEB_ROLE))
+        await store.health.beat(DispatcherBeat("d-1", "host-a", 101, ("sms",), start, start))
+        await clock.advance(5)
+        await store.health.beat(DispatcherBeat("w-1", "host-w", 303, (), start, clock.now(), role=WEB_ROLE))
+        assert [b.owner for b in await store.health.dispatchers()] == ["d-1"]
+        status = await read_status(store.health, clock.now(), ["sms"])
+        assert [b.owner for b in status.alive] == ["d-1"] and status.last_seen == start
+        await clock.advance(FORGET_DISPATCHER_SECONDS + 1)
+        await store.health.beat(DispatcherBeat("w-2", "host-w", 304, (), clock.now(), clock.now(), role=WEB_ROLE),
+                                forget=True)
+        await store.health.beat(DispatcherBeat("d-2", "host-a", 102, ("sms",), clock.now(), clock.now()))
+        assert [b.owner for b in await store.health.dispatchers()] == ["d-2"]

@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 from collections.abc import Sequence
 
-from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
+from safetynet.domain.campaigns import DISPATCHER_ROLE, ChannelHealth, DispatcherBeat
 from safetynet.store.memory.tables import Tables
 from safetynet.store.rules import FORGET_DISPATCHER_SECONDS
 
@@ -33,7 +33,8 @@ class MemoryDispatchHealth:
 
     async def dispatchers(self, limit: int = 20) -> list[DispatcherBeat]:
         await asyncio.sleep(0)
-        return sorted(self.t.dispatchers.values(), key=lambda b: b.seen_at, reverse=True)[:limit]
+        beats = (b for b in self.t.dispatchers.values() if b.role == DISPATCHER_ROLE)
+        return sorted(beats, key=lambda b: b.seen_at, reverse=True)[:limit]
 
     async def channels(self, owners: Sequence[str]) -> list[ChannelHealth]:
         await asyncio.sleep(0)

@@ -7,16 +7,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
+from safetynet.domain.campaigns import DISPATCHER_ROLE, ChannelHealth, DispatcherBeat
 from safetynet.store.rules import FORGET_DISPATCHER_SECONDS
 from safetynet.store.sqlite.db import Database, Row, marks
 
-_BEAT_COLS = "owner, host, pid, lanes, started_at, seen_at, stopped_at"
+_BEAT_COLS = "owner, host, pid, lanes, started_at, seen_at, stopped_at, role"
 _HEALTH_COLS = "owner, channel, state, since, reason, detail, failures, updated_at"
 
 
 def _beat(r: Row) -> DispatcherBeat:
-    return DispatcherBeat(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], r[5], r[6])
+    return DispatcherBeat(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], r[5], r[6], r[7])
 
 
 class HealthStore:
@@ -28,11 +28,11 @@ class HealthStore:
         # one transaction; forgotten dispatchers take their channel rows along (ON DELETE CASCADE)
         async with self.db.transaction() as conn:
             await conn.execute(
-                f"INSERT INTO dispatchers ({_BEAT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                f"INSERT INTO dispatchers ({_BEAT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at, stopped_at = excluded.stopped_at,"
                 " lanes = excluded.lanes",
                 (beat.owner, beat.host, beat.pid, json.dumps(list(beat.lanes)), beat.started_at, beat.seen_at,
-                 beat.stopped_at),
+                 beat.stopped_at, beat.role),
             )
             if channels:
                 await conn.executemany(
@@ -48,7 +48,8 @@ class HealthStore:
 
     async def dispatchers(self, limit: int = 20) -> list[DispatcherBeat]:
         rows = await self.db.staff.fetchall(
-            f"SELECT {_BEAT_COLS} FROM dispatchers ORDER BY seen_at DESC LIMIT ?", (limit,))
+            f"SELECT {_BEAT_COLS} FROM dispatchers WHERE role = ? ORDER BY seen_at DESC LIMIT ?",
+            (DISPATCHER_ROLE, limit))
         return [_beat(r) for r in rows]
 
     async def channels(self, owners: Sequence[str]) -> list[ChannelHealth]:
