@@ -11,6 +11,8 @@ and keeps everything else of the dataclass: frozen (assignment still raises), eq
 from __future__ import annotations
 
 import dataclasses
+import sys
+import types
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -25,11 +27,19 @@ def quick(cls: type[T]) -> type[T]:
         raise TypeError(f"quick: {cls.__qualname__} is not a frozen dataclass with slots")
     if hasattr(cls, "__post_init__"):
         raise TypeError(f"quick: {cls.__qualname__} has a __post_init__")
+    # the dataclass's own __init__ is made by exec (no file); one written in the class is kept by it
+    made_by_dataclass = getattr(getattr(cls.__dict__.get("__init__"), "__code__", None), "co_filename", "") == "<string>"
+    if not params.init or not made_by_dataclass:
+        raise TypeError(f"quick: {cls.__qualname__} has an __init__ of its own, or none from the dataclass")
+    declared: dict[str, dataclasses.Field[Any]] = cls.__dict__["__dataclass_fields__"]
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
     names = [f.name for f in fields]
+    if len(fields) != len(declared):  # an InitVar or a ClassVar: a parameter that is no field
+        raise TypeError(f"quick: {cls.__qualname__} has a parameter that is not a field")
     for f in fields:
-        if not f.init or f.kw_only or f.default_factory is not dataclasses.MISSING:
-            raise TypeError(f"quick: {cls.__qualname__}.{f.name} is not a plain parameter")
+        if not f.init or f.kw_only or f.default_factory is not dataclasses.MISSING or (
+                not isinstance(cls.__dict__.get(f.name), types.MemberDescriptorType)):
+            raise TypeError(f"quick: {cls.__qualname__}.{f.name} is not a plain parameter in a slot of its own")
     given = [n if f.default is dataclasses.MISSING else f"{n}=_default_{n}" for n, f in zip(names, fields, strict=True)]
     # The setters and defaults are the closure's cells, so the generated code reads them as quickly
     # as locals, and the signature stays the dataclass's own.
@@ -42,7 +52,10 @@ def quick(cls: type[T]) -> type[T]:
     exec(source, scope)  # noqa: S102 - code made above from the dataclass's own field names
     setters = [cls.__dict__[n].__set__ for n in names]
     defaults = [f.default for f in fields if f.default is not dataclasses.MISSING]
-    init = scope["_make"](*setters, *defaults)
+    made = scope["_make"](*setters, *defaults)
+    # the module's globals, as the dataclass's own __init__ has (typing.get_type_hints reads them)
+    init = types.FunctionType(made.__code__, vars(sys.modules[cls.__module__]), "__init__", made.__defaults__,
+                              made.__closure__)
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__module__ = cls.__module__
     init.__doc__ = cls.__init__.__doc__

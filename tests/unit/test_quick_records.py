@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import pickle
-from dataclasses import dataclass, field
+import typing
+from dataclasses import InitVar, dataclass, field
 
 import pytest
 
@@ -103,3 +104,44 @@ def test_a_class_it_cannot_speed_up_is_refused_at_import() -> None:
 
     with pytest.raises(TypeError, match="__post_init__"):
         quick(After)
+
+    @dataclass(frozen=True, slots=True)
+    class OwnInit:
+        a: int
+
+        def __init__(self, a: int) -> None:
+            object.__setattr__(self, "a", a * 2)
+
+    with pytest.raises(TypeError, match="__init__ of its own"):
+        quick(OwnInit)
+
+    @dataclass(frozen=True, slots=True)
+    class NotInInit:
+        a: int
+        b: int = field(init=False, default=0)
+
+    with pytest.raises(TypeError, match="not a plain parameter"):
+        quick(NotInInit)
+
+    @dataclass(frozen=True, slots=True)
+    class WithInitVar:
+        a: int
+        v: InitVar[int] = 0
+
+    with pytest.raises(TypeError, match="not a field"):
+        quick(WithInitVar)
+
+    @dataclass(frozen=True, slots=True)
+    class Base:
+        a: int
+
+    @dataclass(frozen=True, slots=True)
+    class Inherited(Base):
+        b: int
+
+    with pytest.raises(TypeError, match="slot of its own"):
+        quick(Inherited)
+
+
+def test_its_type_hints_read_as_the_dataclass_s_own() -> None:
+    assert typing.get_type_hints(ReplyItem.__init__)["details"].__name__ == "ReplyDetails"
