@@ -227,8 +227,9 @@ async def running_system(
         escalation = (HelpEscalation(store, notifier, clock, cfg.replies.help_escalate_minutes)
                       if role != "dispatcher" else None)
         # A process without a dispatcher would otherwise leave no row: an upgrade's `init` looks for live
-        # processes in the heartbeats, and migrated the database under a running web process (QA)
-        web_beat = WebHeartbeat(store.health, clock) if dispatcher is None and role != "dispatcher" else None
+        # processes in the heartbeats, and migrated the database under a running web process (QA); a
+        # `--role dispatcher --no-dispatch` runs the schedulers, and is seen the same way (review)
+        web_beat = WebHeartbeat(store.health, clock) if dispatcher is None else None
         system = System(cfg, store, clock, services, app, dispatcher, scheduler, url, role, leader, escalation,
                         web_beat, _runner=runner, _senders=senders)
         if web_beat is not None:

@@ -173,7 +173,8 @@ class WebHeartbeat:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Beats once before returning (the process is seen as soon as it serves), then every HEARTBEAT_SECONDS."""
+        """Beats once before returning (the process is seen within milliseconds of serving its first
+        page), then every HEARTBEAT_SECONDS."""
         await self._beat(forget=True)
         self._task = asyncio.create_task(self._run(), name="web-heartbeat")
 
