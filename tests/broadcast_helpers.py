@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from pg_helpers import store_env
 from roster_helpers import SECRET_KEY, household
+from sqlite_template import migrated_store_for
 
 from safetynet.channels import registry
 from safetynet.channels.base import OutboundMessage, SendError, SendResult
@@ -49,6 +50,7 @@ def make_cfg(tmp_path: Path, **env: str) -> Config:
 @contextlib.asynccontextmanager
 async def opened(cfg: Config, clock: Clock) -> AsyncIterator[Store]:
     """The SQLite store the config names (for what only a real database shows: locks, restarts)."""
+    migrated_store_for(cfg)
     store = await open_store(cfg, clock)
     try:
         yield store

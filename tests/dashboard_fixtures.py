@@ -21,6 +21,7 @@ from aiohttp import web
 from pg_helpers import store_env
 from ports import listening_socket
 from roster_helpers import SECRET_KEY, household
+from sqlite_template import migrated_store_for
 
 from safetynet.auth import Viewer, new_token, token_hash, verify_password
 from safetynet.channels import registry
@@ -197,6 +198,7 @@ async def world(tmp_path: Path, clock: Clock | None = None, serve: bool = True, 
         sock.close()  # free for a test that serves the app its own way
     cfg = make_config(tmp_path, port, public_url)
     clk = clock or FakeClock()
+    migrated_store_for(cfg)
     store = await open_store(cfg, clk)
     intake = ReplyIntake(store, cfg, clk)
     svc = Services(cfg=cfg, store=store, clock=clk, intake=intake)

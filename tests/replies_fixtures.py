@@ -19,6 +19,7 @@ from aiohttp import web
 from pg_helpers import store_env
 from ports import listening_socket
 from roster_helpers import SECRET_KEY, household
+from sqlite_template import migrated_store_for
 from twilio.request_validator import RequestValidator
 
 from safetynet.broadcast.dispatcher import Dispatcher
@@ -212,6 +213,7 @@ async def running_app(tmp_path: Path, *, seeded: bool = True, **env_overrides: s
         async with Sandbox(boot, app_url=f"http://127.0.0.1:{app_port}") as sb:
             cfg = make_config(tmp_path, sb.port, app_port, **{**sb.app_env(), **env_overrides})
             clock = FakeClock()
+            migrated_store_for(cfg)
             store = await open_store(cfg, clock)
             senders = build_senders(cfg)
             runner: web.AppRunner | None = None
@@ -243,6 +245,8 @@ async def intake_only(tmp_path: Path, *, sqlite: bool = False, **env_overrides: 
     SQLite in tmp_path, for what its group commits do)."""
     clock = FakeClock()
     cfg = make_config(tmp_path, 1, 2, **env_overrides)
+    if sqlite:
+        migrated_store_for(cfg)
     store = await open_store(cfg, clock) if sqlite else MemoryStore(cfg.channel_routes, clock)
     env = IntakeEnv(cfg, store, clock)
     try:

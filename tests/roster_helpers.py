@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pg_helpers import ON_POSTGRES, URL_ENV, PgReader, store_env
+from sqlite_template import migrated_store_for
 
 from safetynet.clock import SystemClock
 from safetynet.config import Config, load_config
@@ -79,6 +80,7 @@ async def create_store(cfg: Config) -> None:
     command but init refuses a database that is not there."""
     from safetynet.store import store_session
 
+    migrated_store_for(cfg)
     async with store_session(cfg, SystemClock()):
         pass
 
@@ -96,6 +98,7 @@ def init_city(tmp_path: Path) -> list[str]:
     cfg = tmp_path / "config.toml"
     cfg.write_text('[store]\npath = "var/sn.db"\n', encoding="utf-8")
     c = ["--config", str(cfg)]
+    migrated_store_for(load_config(cfg))  # init then finds this SafetyNet's schema: keys and admin as on a new file
     assert main([*c, "init", "--admin-password", "kinkyu-renraku-mou"]) == 0
     return c
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from pg_helpers import pg_break_writes, pg_store
 from sqlite_helpers import on_every_writer
+from sqlite_template import migrated_copy
 
 from safetynet.clock import Clock, FakeClock
 from safetynet.store import Store
@@ -40,6 +41,7 @@ async def memory_break(store: Store, broken: bool) -> None:
 
 @contextlib.asynccontextmanager
 async def sqlite_store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
+    migrated_copy(tmp_path / "contract.db")
     store = await open_sqlite_store(tmp_path / "contract.db", clock, ROUTES)
     try:
         yield store

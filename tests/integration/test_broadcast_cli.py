@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from broadcast_helpers import SECRET, H, answer, seed
 from locale_helpers import terminal_locale
+from sqlite_template import migrated_store_for
 
 from safetynet.cli import main
 from safetynet.clock import SystemClock
@@ -35,6 +36,7 @@ def city(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         async with store_session(load_config(cfg_path), SystemClock()) as store:
             await seed(store, [H("a", "w"), H("b", "m"), H("c", "l", association="南町会", district="南地区")])
 
+    migrated_store_for(load_config(cfg_path))
     asyncio.run(go())
     return cfg_path
 
