@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import signal
 import threading
@@ -54,3 +55,16 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     finally:
         if main_thread and before is not None and signal.getsignal(signal.SIGINT) is not before:
             signal.signal(signal.SIGINT, before)
+
+
+async def first_of(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Returns when the first of `waits` ends; the others are cancelled and awaited."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:  # cancelled or not, no waiter outlives this call
+        for t in tasks:
+            if not t.done():
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t

@@ -22,13 +22,13 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
 
-from safetynet.broadcast.health import HEARTBEAT_SECONDS, MIN_WRITE_SECONDS, LaneHealth
+from safetynet.broadcast.health import FORGET_EVERY_BEATS, HEARTBEAT_SECONDS, MIN_WRITE_SECONDS, LaneHealth
 from safetynet.broadcast.lanes import Lane, LaneStats
 from safetynet.broadcast.messages import compose, compose_check, notice_language, notice_title, title_for
 from safetynet.broadcast.ratelimit import LaneGate, SharedLaneGate, SlotStore
@@ -50,6 +50,7 @@ from safetynet.domain.campaigns import (
 )
 from safetynet.metrics import Metrics
 from safetynet.replies.tokens import check_token, check_url, reply_token, reply_url
+from safetynet.runtime import first_of
 from safetynet.store import Store, StoreError
 from safetynet.store.errors import ConnectionLost
 
@@ -269,9 +270,9 @@ class Dispatcher:
         while not self._stopping:
             self._health_changed.clear()
             # Dispatchers gone for days are dropped by a live one, now and then (every ~10 min).
-            await self._beat(forget=beats % 120 == 0)
+            await self._beat(forget=beats % FORGET_EVERY_BEATS == 0)
             beats += 1
-            await _first_of(self._stopped.wait(), self._health_changed.wait(), self.clock.sleep(HEARTBEAT_SECONDS))
+            await first_of(self._stopped.wait(), self._health_changed.wait(), self.clock.sleep(HEARTBEAT_SECONDS))
             if self._health_changed.is_set() and not self._stopping:
                 await self._pause(MIN_WRITE_SECONDS)  # spaces the writes of a flapping provider
 
@@ -312,13 +313,13 @@ class Dispatcher:
 
     async def _pause(self, seconds: float) -> None:
         """Sleeps on the Clock, or less if the dispatcher stops."""
-        await _first_of(self._stopped.wait(), self.clock.sleep(seconds))
+        await first_of(self._stopped.wait(), self.clock.sleep(seconds))
 
     async def _wait(self, poll_seconds: float | None) -> None:
         if poll_seconds is None:
             await self._wake.wait()
             return
-        await _first_of(self._wake.wait(), self.clock.sleep(poll_seconds))
+        await first_of(self._wake.wait(), self.clock.sleep(poll_seconds))
 
     async def _refresh_campaigns(self) -> None:
         # Real time, not the Clock: this only bounds how often the list is re-read while busy.
@@ -602,7 +603,7 @@ class Dispatcher:
         are cancelled. Returns how many sends were cut off."""
         busy = [w for w in self._workers if not w.done()]
         if busy:  # cancelling the wait for them does not cancel the workers
-            await _first_of(asyncio.wait(busy), self.clock.sleep(self.stop_grace_seconds))
+            await first_of(asyncio.wait(busy), self.clock.sleep(self.stop_grace_seconds))
         cut = [w for w in busy if not w.done()]
         for w in cut:
             w.cancel()
@@ -620,15 +621,3 @@ def _staff_message(d: ClaimedDelivery, alert: StaffAlert) -> OutboundMessage:
                            address=alert.address, text=alert.text, reply_url=alert.link, reply_token="",
                            language=d.language, drill=alert.drill, title=alert.text.split("\n", 1)[0])
 
-
-async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
-    """Returns when the first of `waits` ends; the others are cancelled and awaited."""
-    tasks = [asyncio.ensure_future(w) for w in waits]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:  # cancelled or not, no waiter outlives this call
-        for t in tasks:
-            if not t.done():
-                t.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await t

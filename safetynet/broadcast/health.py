@@ -24,6 +24,7 @@ import structlog
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain.campaigns import WEB_ROLE, ChannelHealth, DispatcherBeat
+from safetynet.runtime import first_of
 from safetynet.store.ports import DispatchHealthRepo
 
 log = structlog.get_logger("broadcast.health")
@@ -35,6 +36,8 @@ CHANNEL_WIDE = frozenset({"network", "timeout", "server_error", "configuration",
 # So many channel-wide failures in a row make a channel "failing" (one blip does not).
 FAILING_AFTER = 3
 HEARTBEAT_SECONDS = 5.0
+# A live process drops the rows of processes gone for days every this many beats (~10 min)
+FORGET_EVERY_BEATS = 120
 # A failing channel not tried for this long (nothing left to send on it: every household fell back,
 # the campaign ended) is no longer said to fail: nothing shows it still does, and nothing would ever
 # clear it (QA: 5 minutes after the providers came back /readyz, /city and campaign status still said
@@ -188,21 +191,11 @@ class WebHeartbeat:
     async def _run(self) -> None:
         beats = 1
         while True:
-            sleep = asyncio.ensure_future(self.clock.sleep(HEARTBEAT_SECONDS))
-            stopping = asyncio.ensure_future(self._stopping.wait())
-            try:
-                await asyncio.wait((sleep, stopping), return_when=asyncio.FIRST_COMPLETED)
-            finally:  # no waiter outlives the round
-                for t in (sleep, stopping):
-                    if not t.done():
-                        t.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await t
+            await first_of(self._stopping.wait(), self.clock.sleep(HEARTBEAT_SECONDS))
             if self._stopping.is_set():
                 await self._beat(stopped=True)
                 return
-            # rows of processes gone for days are dropped now and then (every ~10 min), as a dispatcher does
-            await self._beat(forget=beats % 120 == 0)
+            await self._beat(forget=beats % FORGET_EVERY_BEATS == 0)  # as a dispatcher does
             beats += 1
 
     async def _beat(self, *, stopped: bool = False, forget: bool = False) -> None:
