@@ -166,6 +166,11 @@ class Dispatcher:
         # stored): only these are renewed, so a claim whose result could not be stored runs out
         self._held: set[int] = set()
         self._record_room = asyncio.Event()
+        # Counted each time the loop goes to sleep with no lane holding a delivery and no outcome being
+        # stored: all that was due is done. How a test on a controlled clock keeps time from running
+        # ahead of the dispatcher (a probe not yet taken when the clock passes its next one).
+        self.rests = 0
+        self.rested = asyncio.Event()
 
     # -- control -------------------------------------------------------------------------------
 
@@ -246,6 +251,9 @@ class Dispatcher:
                 (log.warning if isinstance(e, ConnectionLost) else log.error)("dispatcher_store_error", error=str(e))
                 await self._pause(STORE_RETRY_SECONDS)
                 continue
+            if not self._recording and all(lane.idle for lane in self.lanes.values()):
+                self.rests += 1
+                self.rested.set()
             await self._wait(None if burst else self.poll_seconds)
 
     async def _keep_leases(self) -> None:
