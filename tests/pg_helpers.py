@@ -8,21 +8,23 @@ per test would cost a `CREATE DATABASE` and a `DROP DATABASE`, which forces a ch
 opened on it migrates it (~85 ms of DDL, 0001_initial ~75 of them) under the migrations' advisory lock,
 which is the database's: with one database for every worker of both passes, each test's migration
 waited for the others' (4 processes making 15 stores each: 12.0-12.7 s in one database, 7.5-9.6 s in
-one each). A test of a command that must refuse an unmigrated database needs it empty, so the schema is
-not made from a migrated template; nor is one cloned: a migrated schema replayed from `pg_dump` took
-95 ms against 109 to migrate (median of 15), the same DDL by another road.
+one each). A test of a command that must refuse an unmigrated database needs it empty, so every test's
+schema starts empty; the shared fixtures that make a new city put a migrated one in its place, a schema
+an earlier test left exactly as migrations make it, emptied (`migrated_schema`, below). None is cloned:
+a migrated schema replayed from `pg_dump` took 95 ms against 109 to migrate (median of 15).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import dataclasses
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -30,6 +32,8 @@ from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.store import Store
 from safetynet.store.postgres import PostgresStore, open_postgres_store
+
+T = TypeVar("T")
 
 SERVER = os.environ.get("SAFETYNET_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 # `SAFETYNET_TEST_STORE=postgres pytest …`: the shared fixtures (broadcast_helpers.make_cfg,
@@ -85,14 +89,20 @@ async def pg_schema() -> AsyncIterator[str]:
 
 @contextlib.asynccontextmanager
 async def pg_store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
+    """The contract suite's PostgreSQL store: a new schema at this SafetyNet's version (a kept one)."""
     from contract.support import ROUTES
 
-    async with pg_schema() as url:
+    # the admin's calls wait on its own thread: a few ms of this test's loop, which runs nothing else yet
+    schema, url = _create_schema_sync()
+    try:
+        migrated_schema(url)
         store = await open_postgres_store(url, clock, ROUTES)
         try:
             yield store
         finally:
             await store.close()
+    finally:
+        _drop_schema_sync(schema)
 
 
 async def pg_break_writes(store: Store, broken: bool) -> None:
@@ -119,40 +129,188 @@ class _Admin:
         threading.Thread(target=self.loop.run_forever, name="pg-test-admin", daemon=True).start()
 
     def execute(self, sql: str) -> None:
-        asyncio.run_coroutine_threadsafe(self._execute(sql), self.loop).result()
+        self.call(lambda con: con.execute(sql))
 
-    async def _execute(self, sql: str) -> None:
+    def call(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """`fn(connection)` on the admin's loop, once more on a new connection if the server ended it."""
+        return asyncio.run_coroutine_threadsafe(self._call(fn), self.loop).result()
+
+    async def _call(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         for attempt in (1, 2):
             if self.con is None or self.con.is_closed():
                 await _ensure_database(TEST_DB)
                 self.con = await asyncpg.connect(f"{SERVER}/{TEST_DB}")
             try:
-                await self.con.execute(sql)
-                return
+                return await fn(self.con)
             except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError):
                 self.con = None  # the server ended it: once more on a new one
                 if attempt == 2:
                     raise
+        raise AssertionError("unreachable")
 
 
 _admin: _Admin | None = None
 
 
-def _run_admin(sql: str) -> None:
+def _the_admin() -> _Admin:
     global _admin
     if _admin is None:
         _admin = _Admin()
-    _admin.execute(sql)
+    return _admin
+
+
+def _run_admin(sql: str) -> None:
+    _the_admin().execute(sql)
 
 
 def _create_schema_sync() -> tuple[str, str]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     _run_admin(f"CREATE SCHEMA {schema}")
-    return schema, f"{SERVER}/{TEST_DB}?search_path={schema}"
+    return schema, _url_of(schema)
+
+
+def _url_of(schema: str) -> str:
+    return f"{SERVER}/{TEST_DB}?search_path={schema}"
 
 
 def _drop_schema_sync(schema: str) -> None:
-    _run_admin(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    """Drops the test's schema, or keeps it for another test when it is exactly as migrations make it."""
+    if not _the_admin().call(lambda con: _kept(con, schema)):
+        _run_admin(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+# -- migrated schemas, used again ------------------------------------------------------------------
+# A test's store migrating its empty schema cost ~170 ms of DDL and dropping it ~60 ms more (quiet; on the
+# server's CPU too, beside the tests), and the PostgreSQL pass did it ~1,000 times: ~0.5 s more a test than
+# on SQLite, whose fixtures copy a migrated template file (sqlite_template). Here a schema that ends its
+# test exactly as migrations make it (`_SHAPE`) and that nothing is connected to any more is emptied (its
+# rows deleted, its sequences restarted: ~7 ms) and kept under another name; the shared fixtures that make
+# a new city (`migrated_store_for`) and the contract suite's store take one in place of their empty schema.
+# Anything else is dropped, as before: a test that changed a table, or whose process is still connected.
+
+# What must match for a schema to be used again: each table's columns, indexes, constraints, triggers,
+# functions and views, sequences and storage options (the schema's own name left out), and its version.
+_SHAPE = """
+SELECT md5(string_agg(replace(x, $1 || '.', ''), E'\n' ORDER BY x)) FROM (
+  SELECT concat_ws(' ', 'c', table_name, column_name, data_type, column_default, is_nullable) AS x
+    FROM information_schema.columns WHERE table_schema = $1
+  UNION ALL SELECT concat_ws(' ', 'i', tablename, indexdef) FROM pg_indexes WHERE schemaname = $1
+  UNION ALL SELECT concat_ws(' ', 'k', c.relname, k.conname, pg_get_constraintdef(k.oid))
+    FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid WHERE k.connamespace = $1::regnamespace
+  UNION ALL SELECT concat_ws(' ', 't', c.relname, t.tgname, pg_get_triggerdef(t.oid))
+    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = $1::regnamespace
+  UNION ALL SELECT concat_ws(' ', 'f', proname, md5(prosrc)) FROM pg_proc WHERE pronamespace = $1::regnamespace
+  UNION ALL SELECT concat_ws(' ', 'r', relname, relkind, array_to_string(reloptions, ','))
+    FROM pg_class WHERE relnamespace = $1::regnamespace
+) s
+"""
+# Schemas kept for the next tests of this process (more are dropped).
+_KEEP_AT_MOST = 3
+_kept_schemas: list[str] = []
+_reference: str | None = None  # the shape and version of a schema this SafetyNet's migrations made
+
+
+async def _shape(con: asyncpg.Connection, schema: str) -> str | None:
+    """The schema's shape and version; None without a schema_version table (never migrated)."""
+    if not await con.fetchval("SELECT to_regclass(format('%I.schema_version', $1::text)) IS NOT NULL", schema):
+        return None
+    version = await con.fetchval(f"SELECT coalesce(max(version), 0) FROM {schema}.schema_version")
+    return f"{await con.fetchval(_SHAPE, schema)} {version}"
+
+
+async def _make_reference(con: asyncpg.Connection) -> None:
+    """A schema migrated by the store's own code: its shape is the one kept schemas must have."""
+    global _reference
+    for (gone,) in await con.fetch(r"SELECT nspname FROM pg_namespace WHERE nspname LIKE 'k\_%'"):
+        if not _alive(int(gone.split("_")[1])):  # kept by a run that ended without dropping them
+            await con.execute(f"DROP SCHEMA IF EXISTS {gone} CASCADE")
+    atexit.register(_drop_kept)
+    schema = f"k_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    await con.execute(f"CREATE SCHEMA {schema}")
+    await _migrate(schema)
+    _reference = await _shape(con, schema)
+    _kept_schemas.append(schema)
+
+
+async def _migrate(schema: str) -> None:
+    """The store's own migrations on `schema`."""
+    from contract.support import ROUTES
+
+    from safetynet.clock import SystemClock
+
+    store = await open_postgres_store(_url_of(schema), SystemClock(), ROUTES)
+    await store.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _drop_kept() -> None:
+    """At the end of the run: the kept schemas go (the admin's thread still runs at exit)."""
+    with contextlib.suppress(Exception):
+        while _kept_schemas:
+            _run_admin(f"DROP SCHEMA IF EXISTS {_kept_schemas.pop()} CASCADE")
+
+
+async def _kept(con: asyncpg.Connection, schema: str) -> bool:
+    """Empties `schema` and keeps it under another name when it may serve another test (True); else False."""
+    if len(_kept_schemas) >= _KEEP_AT_MOST or _reference is None:
+        return False
+    # a process of the test still connected (a server not stopped) could still write into it, by the
+    # statements it prepared; in a run without workers both passes share the database: drop it then
+    if await con.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                          " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"):
+        return False
+    if await _shape(con, schema) != _reference:
+        return False
+    kept = f"k_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        async with con.transaction():
+            await con.execute("SET LOCAL lock_timeout = '2s'")
+            await con.execute("SET LOCAL session_replication_role = replica")  # no foreign-key order
+            for (table,) in await con.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1"
+                                            " AND tablename <> 'schema_version'", schema):
+                await con.execute(f'DELETE FROM {schema}."{table}"')
+            for (seq,) in await con.fetch("SELECT sequencename FROM pg_sequences WHERE schemaname = $1", schema):
+                await con.execute(f'ALTER SEQUENCE {schema}."{seq}" RESTART')
+            await con.execute(f"ALTER SCHEMA {schema} RENAME TO {kept}")
+    except asyncpg.PostgresError:
+        return False
+    _kept_schemas.append(kept)
+    return True
+
+
+async def _take_kept(con: asyncpg.Connection, schema: str) -> None:
+    if _reference is None:
+        await _make_reference(con)
+    # only in place of an empty schema: a test's own (older, half-made) schema is left to the test
+    if await con.fetchval("SELECT count(*) FROM pg_class WHERE relnamespace = $1::regnamespace", schema):
+        return
+    if not _kept_schemas:  # (all taken: a test with several stores) migrated here, as its store would
+        await _migrate(schema)
+        return
+    kept = _kept_schemas.pop()
+    async with con.transaction():
+        await con.execute(f"DROP SCHEMA {schema}")
+        await con.execute(f"ALTER SCHEMA {kept} RENAME TO {schema}")
+
+
+def migrated_schema(url: str) -> None:
+    """Makes the empty schema `url` names (its search_path) one at this SafetyNet's version, as a store
+    would find it after migrating it: a kept schema takes its name (or, none kept, it is migrated).
+    Nothing when it is not empty."""
+    query = url.partition("?")[2]
+    schema = dict(p.partition("=")[::2] for p in query.split("&")).get("search_path", "")
+    if not schema or url.partition("?")[0] != f"{SERVER}/{TEST_DB}":
+        return
+    _the_admin().call(lambda con: _take_kept(con, schema))
 
 
 URL_ENV = "SAFETYNET_TEST_STORE_URL"
@@ -205,6 +363,7 @@ POSTGRES_ITSELF: dict[str, str] = {
     "test_store_postgres.py": "the PostgreSQL adapter beyond the contract: init, store copy, claims",
     "test_scale_processes.py": "many `serve` processes on one PostgreSQL database, PostgreSQL restarted",
     "test_bench_pgcpu.py": "the benchmarks' own PostgreSQL database and their reading of its backends' CPU",
+    "test_suite_kept_schemas.py": "the suite's own PostgreSQL schemas, kept for the next test",
 }
 
 # Files that should run on PostgreSQL but do not pass there yet: each names what fails.

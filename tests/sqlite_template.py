@@ -9,7 +9,8 @@ would have been made empty and migrated (the template's rows are its `schema_ver
 Only for such a store: the shared fixtures that make a new city (`dashboard_fixtures.world`,
 `replies_fixtures.running_app`, `broadcast_helpers.opened`, `roster_helpers.init_city`…) call it. A test
 of migrations over an older file, of `init` itself, or of a command that must refuse or handle a missing
-or empty database makes its own file and keeps the real path. Nothing on PostgreSQL (`pg_helpers`).
+or empty database makes its own file and keeps the real path. On PostgreSQL the same fixtures get a kept
+migrated schema (`pg_helpers.migrated_schema`).
 """
 
 from __future__ import annotations
@@ -72,6 +73,11 @@ def migrated_copy(path: Path) -> None:
 
 
 def migrated_store_for(cfg: Config) -> None:
-    """`migrated_copy` at the SQLite file `cfg` names; nothing when its store is PostgreSQL."""
+    """`migrated_copy` at the SQLite file `cfg` names; on PostgreSQL, a kept migrated schema in place of
+    the test's empty one (`pg_helpers.migrated_schema`)."""
     if check_store_url(cfg.store.url) == "sqlite":
         migrated_copy(cfg.db_path)
+    else:
+        from pg_helpers import migrated_schema
+
+        migrated_schema(cfg.store.url)
