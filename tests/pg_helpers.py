@@ -198,7 +198,7 @@ SELECT md5(string_agg(replace(x, $1 || '.', ''), E'\n' ORDER BY x)) FROM (
   UNION ALL SELECT concat_ws(' ', 'k', c.relname, k.conname, pg_get_constraintdef(k.oid))
     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid WHERE k.connamespace = $1::regnamespace
   UNION ALL SELECT concat_ws(' ', 't', c.relname, t.tgname, pg_get_triggerdef(t.oid))
-    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = $1::regnamespace
+    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = $1::regnamespace AND NOT t.tgisinternal
   UNION ALL SELECT concat_ws(' ', 'f', proname, md5(prosrc)) FROM pg_proc WHERE pronamespace = $1::regnamespace
   UNION ALL SELECT concat_ws(' ', 'r', relname, relkind, array_to_string(reloptions, ','))
     FROM pg_class WHERE relnamespace = $1::regnamespace
@@ -242,6 +242,38 @@ async def _migrate(schema: str) -> None:
     await store.close()
 
 
+def _own_ports() -> set[int]:
+    """The local TCP ports of this process's sockets (Linux: its fds' socket inodes in /proc/net/tcp*)."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            link = os.readlink(f"/proc/self/fd/{fd}")
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table, encoding="ascii") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+async def _only_own_connections(con: asyncpg.Connection) -> bool:
+    """Whether every other connection to the database is this process's. A connection just closed is
+    listed until its backend has read the goodbye (well under a millisecond, quiet): up to 50 looks,
+    5 ms apart, before it counts as another process's."""
+    own = _own_ports()
+    for _ in range(50):
+        ports = await con.fetch("SELECT client_port FROM pg_stat_activity WHERE datname = current_database()"
+                                " AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+        if {p for (p,) in ports} <= own:
+            return True
+        await asyncio.sleep(0.005)  # the server's own exit of a backend: nothing to wait on
+    return False
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -263,10 +295,10 @@ async def _kept(con: asyncpg.Connection, schema: str) -> bool:
     """Empties `schema` and keeps it under another name when it may serve another test (True); else False."""
     if len(_kept_schemas) >= _KEEP_AT_MOST or _reference is None:
         return False
-    # a process of the test still connected (a server not stopped) could still write into it, by the
-    # statements it prepared; in a run without workers both passes share the database: drop it then
-    if await con.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                          " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"):
+    # another process still connected (a server the test did not stop) could still write into it, by the
+    # statements it prepared; in a run without workers both passes share the database: drop it then. A
+    # connection this process left open (a test's pool never closed) is not used any more: its loop ended.
+    if not await _only_own_connections(con):
         return False
     if await _shape(con, schema) != _reference:
         return False

@@ -1,8 +1,10 @@
 """The suite's PostgreSQL schemas kept for the next test (`pg_helpers`): a kept one comes back empty with
-its sequences restarted, and one its test changed, or a process still holds, is dropped instead."""
+its sequences restarted, and one its test changed, or another process is still connected to, is dropped."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from typing import Any
 
 import asyncpg
@@ -47,17 +49,39 @@ async def test_a_kept_schema_comes_back_empty_with_its_sequences_restarted() -> 
         pg_helpers._drop_kept()
 
 
-async def test_a_schema_its_test_changed_or_a_process_still_holds_is_dropped() -> None:
+async def test_a_schema_its_test_changed_or_another_process_still_holds_is_dropped() -> None:
     pg_helpers._drop_kept()
     changed = _migrated_test_schema()
     await _one(changed, "ALTER TABLE districts ADD COLUMN note text")
     pg_helpers._drop_schema_sync(changed)
     assert not _exists(changed) and pg_helpers._kept_schemas == []
-    held = _migrated_test_schema()
-    con = await asyncpg.connect(f"{SERVER}/{TEST_DB}", server_settings={"search_path": held})
+    # one this process left open (its test's loop ended) does not hold it
+    mine = await asyncpg.connect(f"{SERVER}/{TEST_DB}")
+    left = _migrated_test_schema()
     try:
+        pg_helpers._drop_schema_sync(left)
+        assert len(pg_helpers._kept_schemas) == 1
+    finally:
+        await mine.close()
+        pg_helpers._drop_kept()
+    held = _migrated_test_schema()
+    server = await asyncio.create_subprocess_exec(  # another process, connected to the database
+        sys.executable, "-c", _HOLD, f"{SERVER}/{TEST_DB}", stdout=asyncio.subprocess.PIPE)
+    try:
+        assert server.stdout is not None and await server.stdout.readline() == b"connected\n"
         pg_helpers._drop_schema_sync(held)
         assert not _exists(held) and pg_helpers._kept_schemas == []
     finally:
-        await con.close()
+        server.kill()
+        await server.wait()
         pg_helpers._drop_kept()
+
+
+_HOLD = """
+import asyncio, sys, asyncpg
+async def main():
+    con = await asyncpg.connect(sys.argv[1])
+    print("connected", flush=True)
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
