@@ -2,7 +2,7 @@
 
 `SAFETYNET_TEST_PG` names the server (default postgresql://postgres@127.0.0.1:5432); the database
 `TEST_DB` is created on first use, one for each pytest-xdist worker of each pass (`safetynet_test_pg_gw0`…,
-`safetynet_test` in a run without workers). A schema per test (search_path in the URL) is a fresh, empty
+`safetynet_test_pg` and `safetynet_test_sqlite` in a run without workers). A schema per test (search_path in the URL) is a fresh, empty
 store in ~2 ms (made and dropped on one connection kept for the session, `_Admin`), where a database
 per test would cost a `CREATE DATABASE` and a `DROP DATABASE`, which forces a checkpoint. A store
 opened on it migrates it (~85 ms of DDL, 0001_initial ~75 of them) under the migrations' advisory lock,
@@ -10,7 +10,7 @@ which is the database's: with one database for every worker of both passes, each
 waited for the others' (4 processes making 15 stores each: 12.0-12.7 s in one database, 7.5-9.6 s in
 one each). A test of a command that must refuse an unmigrated database needs it empty, so every test's
 schema starts empty; the shared fixtures that make a new city put a migrated one in its place, a schema
-an earlier test left exactly as migrations make it, emptied (`migrated_schema`, below). None is cloned:
+an earlier test left as migrations make it (`_SHAPE`), emptied (`migrated_schema`, below). None is cloned:
 a migrated schema replayed from `pg_dump` took 95 ms against 109 to migrate (median of 15).
 """
 
@@ -21,6 +21,7 @@ import atexit
 import contextlib
 import dataclasses
 import os
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
@@ -49,7 +50,8 @@ def _test_db() -> str:
     migrating in one waits for no other worker's migration (the advisory lock is per database)."""
     base = os.environ.get("SAFETYNET_TEST_PG_DB", "safetynet_test")
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    return f"{base}_{'pg' if ON_POSTGRES else 'sqlite'}_{worker}" if worker else base
+    name = f"{base}_{'pg' if ON_POSTGRES else 'sqlite'}"
+    return f"{name}_{worker}" if worker else name
 
 
 TEST_DB = _test_db()
@@ -92,17 +94,19 @@ async def pg_store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
     """The contract suite's PostgreSQL store: a new schema at this SafetyNet's version (a kept one)."""
     from contract.support import ROUTES
 
-    # the admin's calls wait on its own thread: a few ms of this test's loop, which runs nothing else yet
-    schema, url = _create_schema_sync()
+    admin = _the_admin()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    await admin.acall(lambda con: con.execute(f"CREATE SCHEMA {schema}"))
     try:
-        migrated_schema(url)
-        store = await open_postgres_store(url, clock, ROUTES)
+        await admin.acall(lambda con: _take_kept(con, schema))
+        store = await open_postgres_store(_url_of(schema), clock, ROUTES)
         try:
             yield store
         finally:
             await store.close()
     finally:
-        _drop_schema_sync(schema)
+        if not await admin.acall(lambda con: _kept(con, schema)):
+            await admin.acall(lambda con: con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
 
 
 async def pg_break_writes(store: Store, broken: bool) -> None:
@@ -131,9 +135,13 @@ class _Admin:
     def execute(self, sql: str) -> None:
         self.call(lambda con: con.execute(sql))
 
-    def call(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    def call(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], timeout: float | None = None) -> T:
         """`fn(connection)` on the admin's loop, once more on a new connection if the server ended it."""
-        return asyncio.run_coroutine_threadsafe(self._call(fn), self.loop).result()
+        return asyncio.run_coroutine_threadsafe(self._call(fn), self.loop).result(timeout)
+
+    async def acall(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """`call` from inside a running event loop, which goes on meanwhile."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._call(fn), self.loop))
 
     async def _call(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         for attempt in (1, 2):
@@ -174,7 +182,7 @@ def _url_of(schema: str) -> str:
 
 
 def _drop_schema_sync(schema: str) -> None:
-    """Drops the test's schema, or keeps it for another test when it is exactly as migrations make it."""
+    """Drops the test's schema, or keeps it for another test when it is as migrations make it (`_SHAPE`)."""
     if not _the_admin().call(lambda con: _kept(con, schema)):
         _run_admin(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
@@ -183,25 +191,33 @@ def _drop_schema_sync(schema: str) -> None:
 # A test's store migrating its empty schema cost ~170 ms of DDL and dropping it ~60 ms more (quiet; on the
 # server's CPU too, beside the tests), and the PostgreSQL pass did it ~1,000 times: ~0.5 s more a test than
 # on SQLite, whose fixtures copy a migrated template file (sqlite_template). Here a schema that ends its
-# test exactly as migrations make it (`_SHAPE`) and that nothing is connected to any more is emptied (its
-# rows deleted, its sequences restarted: ~7 ms) and kept under another name; the shared fixtures that make
-# a new city (`migrated_store_for`) and the contract suite's store take one in place of their empty schema.
+# test as migrations make it (`_SHAPE`) and that no other process is connected to is emptied (rows
+# deleted, sequences restarted: ~7 ms quiet, 30-60 ms under the suite's load, where migrating and dropping
+# took ~1 s) and kept under another name; the shared fixtures that make a new city (`migrated_store_for`)
+# and the contract suite's store take one in place of their empty schema.
 # Anything else is dropped, as before: a test that changed a table, or whose process is still connected.
 
-# What must match for a schema to be used again: each table's columns, indexes, constraints, triggers,
-# functions and views, sequences and storage options (the schema's own name left out), and its version.
+# What must match for a schema to be used again: each table's columns (collation, identity), indexes,
+# constraints, triggers (enabled or not), functions, views, policies, types, relations with their storage
+# options, row security and grants (the schema's own name left out), and its migrations. Not comments or
+# owners: no test changes them.
 _SHAPE = """
 SELECT md5(string_agg(replace(x, $1 || '.', ''), E'\n' ORDER BY x)) FROM (
-  SELECT concat_ws(' ', 'c', table_name, column_name, data_type, column_default, is_nullable) AS x
+  SELECT concat_ws(' ', 'c', table_name, column_name, data_type, column_default, is_nullable, collation_name,
+                   is_identity, identity_generation) AS x
     FROM information_schema.columns WHERE table_schema = $1
   UNION ALL SELECT concat_ws(' ', 'i', tablename, indexdef) FROM pg_indexes WHERE schemaname = $1
   UNION ALL SELECT concat_ws(' ', 'k', c.relname, k.conname, pg_get_constraintdef(k.oid))
     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid WHERE k.connamespace = $1::regnamespace
-  UNION ALL SELECT concat_ws(' ', 't', c.relname, t.tgname, pg_get_triggerdef(t.oid))
+  UNION ALL SELECT concat_ws(' ', 't', c.relname, t.tgname, t.tgenabled, pg_get_triggerdef(t.oid))
     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = $1::regnamespace AND NOT t.tgisinternal
   UNION ALL SELECT concat_ws(' ', 'f', proname, md5(prosrc)) FROM pg_proc WHERE pronamespace = $1::regnamespace
-  UNION ALL SELECT concat_ws(' ', 'r', relname, relkind, array_to_string(reloptions, ','))
-    FROM pg_class WHERE relnamespace = $1::regnamespace
+  UNION ALL SELECT concat_ws(' ', 'r', relname, relkind, array_to_string(reloptions, ','), relrowsecurity,
+                             relacl::text) FROM pg_class WHERE relnamespace = $1::regnamespace
+  UNION ALL SELECT concat_ws(' ', 'v', viewname, definition) FROM pg_views WHERE schemaname = $1
+  UNION ALL SELECT concat_ws(' ', 'p', tablename, policyname) FROM pg_policies WHERE schemaname = $1
+  UNION ALL SELECT concat_ws(' ', 'y', typname) FROM pg_type WHERE typnamespace = $1::regnamespace AND typtype <> 'c'
+    AND typelem = 0
 ) s
 """
 # Schemas kept for the next tests of this process (more are dropped).
@@ -214,14 +230,15 @@ async def _shape(con: asyncpg.Connection, schema: str) -> str | None:
     """The schema's shape and version; None without a schema_version table (never migrated)."""
     if not await con.fetchval("SELECT to_regclass(format('%I.schema_version', $1::text)) IS NOT NULL", schema):
         return None
-    version = await con.fetchval(f"SELECT coalesce(max(version), 0) FROM {schema}.schema_version")
+    version = await con.fetchval(f"SELECT md5(string_agg(version || ' ' || name, ',' ORDER BY version))"
+                                 f" FROM {schema}.schema_version")
     return f"{await con.fetchval(_SHAPE, schema)} {version}"
 
 
 async def _make_reference(con: asyncpg.Connection) -> None:
     """A schema migrated by the store's own code: its shape is the one kept schemas must have."""
     global _reference
-    for (gone,) in await con.fetch(r"SELECT nspname FROM pg_namespace WHERE nspname LIKE 'k\_%'"):
+    for (gone,) in await con.fetch(r"SELECT nspname FROM pg_namespace WHERE nspname ~ '^k_[0-9]+_[0-9a-f]{8}$'"):
         if not _alive(int(gone.split("_")[1])):  # kept by a run that ended without dropping them
             await con.execute(f"DROP SCHEMA IF EXISTS {gone} CASCADE")
     atexit.register(_drop_kept)
@@ -242,8 +259,12 @@ async def _migrate(schema: str) -> None:
     await store.close()
 
 
+_SERVER_PORT = urllib.parse.urlsplit(SERVER).port or 5432
+
+
 def _own_ports() -> set[int]:
-    """The local TCP ports of this process's sockets (Linux: its fds' socket inodes in /proc/net/tcp*)."""
+    """The local TCP ports of this process's sockets to PostgreSQL's port (Linux: its fds' socket inodes
+    in /proc/net/tcp*; a local port may be reused toward another address, so the remote one counts too)."""
     inodes = set()
     for fd in os.listdir("/proc/self/fd"):
         with contextlib.suppress(OSError):
@@ -255,7 +276,7 @@ def _own_ports() -> set[int]:
         with contextlib.suppress(OSError), open(table, encoding="ascii") as f:
             for line in f.readlines()[1:]:
                 fields = line.split()
-                if fields[9] in inodes:
+                if fields[9] in inodes and int(fields[2].rsplit(":", 1)[1], 16) == _SERVER_PORT:
                     ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return ports
 
@@ -286,30 +307,37 @@ def _alive(pid: int) -> bool:
 
 def _drop_kept() -> None:
     """At the end of the run: the kept schemas go (the admin's thread still runs at exit)."""
-    with contextlib.suppress(Exception):
-        while _kept_schemas:
-            _run_admin(f"DROP SCHEMA IF EXISTS {_kept_schemas.pop()} CASCADE")
+    while _kept_schemas:
+        schema = _kept_schemas.pop()
+        with contextlib.suppress(Exception):
+            _the_admin().call(lambda con, s=schema: con.execute(f"DROP SCHEMA IF EXISTS {s} CASCADE"), timeout=10.0)
 
 
 async def _kept(con: asyncpg.Connection, schema: str) -> bool:
     """Empties `schema` and keeps it under another name when it may serve another test (True); else False."""
     if len(_kept_schemas) >= _KEEP_AT_MOST or _reference is None:
         return False
-    # another process still connected (a server the test did not stop) could still write into it, by the
-    # statements it prepared; in a run without workers both passes share the database: drop it then. A
-    # connection this process left open (a test's pool never closed) is not used any more: its loop ended.
-    if not await _only_own_connections(con):
-        return False
     if await _shape(con, schema) != _reference:
         return False
+    # another process still connected (a server the test did not stop) could still write into it, by the
+    # statements it prepared: drop it then. A connection this process left open (a test's pool never
+    # closed) is not one: nothing of a finished test runs on it.
+    if not await _only_own_connections(con):
+        return False
     kept = f"k_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    tables = [t for (t,) in await con.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1"
+                                             " AND tablename <> 'schema_version'", schema)]
     try:
         async with con.transaction():
             await con.execute("SET LOCAL lock_timeout = '2s'")
+            # a statement still under way on a connection of the test is waited for (2 s, then dropped)
+            await con.execute("LOCK TABLE " + ", ".join(f'{schema}."{t}"' for t in tables) + " IN ACCESS EXCLUSIVE MODE")
+            # DELETE, not TRUNCATE: under the suite's load TRUNCATE (new files for every table and index)
+            # took 0.4-1.0 s, as long as the migration and drop it saves, DELETE 0.03-0.06 s. Its dead rows
+            # stay until a vacuum; rows read without ORDER BY have no order on a new table either.
             await con.execute("SET LOCAL session_replication_role = replica")  # no foreign-key order
-            for (table,) in await con.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1"
-                                            " AND tablename <> 'schema_version'", schema):
-                await con.execute(f'DELETE FROM {schema}."{table}"')
+            for t in tables:
+                await con.execute(f'DELETE FROM {schema}."{t}"')
             for (seq,) in await con.fetch("SELECT sequencename FROM pg_sequences WHERE schemaname = $1", schema):
                 await con.execute(f'ALTER SEQUENCE {schema}."{seq}" RESTART')
             await con.execute(f"ALTER SCHEMA {schema} RENAME TO {kept}")
@@ -329,9 +357,12 @@ async def _take_kept(con: asyncpg.Connection, schema: str) -> None:
         await _migrate(schema)
         return
     kept = _kept_schemas.pop()
-    async with con.transaction():
-        await con.execute(f"DROP SCHEMA {schema}")
-        await con.execute(f"ALTER SCHEMA {kept} RENAME TO {schema}")
+    try:
+        async with con.transaction():
+            await con.execute(f"DROP SCHEMA {schema}")
+            await con.execute(f"ALTER SCHEMA {kept} RENAME TO {schema}")
+    except asyncpg.PostgresError:  # gone (dropped by another run's cleanup): migrated here instead
+        await _migrate(schema)
 
 
 def migrated_schema(url: str) -> None:

@@ -13,11 +13,19 @@ from pg_helpers import SERVER, TEST_DB, migrated_schema
 
 
 async def _one(schema: str, sql: str) -> Any:
+    """`sql` on a connection of its own, whose backend has ended when this returns (else it would count as
+    another process's connection for a moment)."""
     con = await asyncpg.connect(f"{SERVER}/{TEST_DB}", server_settings={"search_path": schema})
     try:
+        pid = con.get_server_pid()
         return await con.fetchval(sql)
     finally:
         await con.close()
+        for _ in range(2000):  # 10 s at most
+            if not pg_helpers._the_admin().call(
+                    lambda c: c.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)):
+                break
+            await asyncio.sleep(0.005)  # the server's own end of a backend: nothing to wait on
 
 
 def _exists(schema: str) -> bool:
