@@ -78,11 +78,11 @@ async def _ensure_database(name: str) -> None:
 async def pg_schema() -> AsyncIterator[str]:
     """A new empty schema; yields the store URL that works in it, and drops it afterwards."""
     await _ensure_database(TEST_DB)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = _new_schema_name()
     con = await asyncpg.connect(f"{SERVER}/{TEST_DB}")
     try:
         await con.execute(f"CREATE SCHEMA {schema}")
-        yield f"{SERVER}/{TEST_DB}?search_path={schema}"
+        yield _url_of(schema)
     finally:
         with contextlib.suppress(Exception):
             await con.execute(f"DROP SCHEMA {schema} CASCADE")
@@ -95,7 +95,7 @@ async def pg_store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
     from contract.support import ROUTES
 
     admin = _the_admin()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = _new_schema_name()
     await admin.acall(lambda con: con.execute(f"CREATE SCHEMA {schema}"))
     try:
         await admin.acall(lambda con: _take_kept(con, schema))
@@ -105,8 +105,7 @@ async def pg_store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
         finally:
             await store.close()
     finally:
-        if not await admin.acall(lambda con: _kept(con, schema)):
-            await admin.acall(lambda con: con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        await admin.acall(lambda con: _keep_or_drop(con, schema))
 
 
 async def pg_break_writes(store: Store, broken: bool) -> None:
@@ -172,9 +171,13 @@ def _run_admin(sql: str) -> None:
 
 
 def _create_schema_sync() -> tuple[str, str]:
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = _new_schema_name()
     _run_admin(f"CREATE SCHEMA {schema}")
     return schema, _url_of(schema)
+
+
+def _new_schema_name() -> str:
+    return f"t_{uuid.uuid4().hex[:12]}"
 
 
 def _url_of(schema: str) -> str:
@@ -182,9 +185,13 @@ def _url_of(schema: str) -> str:
 
 
 def _drop_schema_sync(schema: str) -> None:
+    _the_admin().call(lambda con: _keep_or_drop(con, schema))
+
+
+async def _keep_or_drop(con: asyncpg.Connection, schema: str) -> None:
     """Drops the test's schema, or keeps it for another test when it is as migrations make it (`_SHAPE`)."""
-    if not _the_admin().call(lambda con: _kept(con, schema)):
-        _run_admin(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    if not await _kept(con, schema):
+        await con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 # -- migrated schemas, used again ------------------------------------------------------------------
