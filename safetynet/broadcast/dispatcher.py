@@ -240,7 +240,7 @@ class Dispatcher:
                 claimed = await self._top_up()
                 if claimed:
                     continue
-                if burst and not self._recording and all(lane.idle for lane in self.lanes.values()):
+                if burst and self._idle():
                     if await self._drained():
                         return
                     continue
@@ -251,10 +251,14 @@ class Dispatcher:
                 (log.warning if isinstance(e, ConnectionLost) else log.error)("dispatcher_store_error", error=str(e))
                 await self._pause(STORE_RETRY_SECONDS)
                 continue
-            if not self._recording and all(lane.idle for lane in self.lanes.values()):
+            if self._idle():
                 self.rests += 1
                 self.rested.set()
             await self._wait(None if burst else self.poll_seconds)
+
+    def _idle(self) -> bool:
+        """No lane holds a delivery and no outcome is being stored: a burst may end, a test may move time."""
+        return not self._recording and all(lane.idle for lane in self.lanes.values())
 
     async def _keep_leases(self) -> None:
         """Renews this dispatcher's claims every third of the lease, so a slow lane (a provider limit,
