@@ -10,6 +10,7 @@ synchronous rendering: the data is read before rendering, so `enable_async` woul
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
@@ -169,7 +170,25 @@ def page_context(
     scripts: Iterable[str] = (),
     languages: Iterable[tuple[str, str, str]] = (),
     head: Markup = _NO_HEAD,
+    inline_styles: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """The base layout's variables (`base.html`)."""
+    """The base layout's variables (`base.html`). `inline_styles`: static stylesheets put into the
+    page itself (`inline_css`), for a page that must need nothing else from the server."""
     return {"lang": lang, "title": title, "styles": tuple(styles), "scripts": tuple(scripts),
-            "languages": tuple(languages), "head": head}
+            "languages": tuple(languages), "head": head, "inline_css": inline_css(inline_styles)}
+
+
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+_SPACES = re.compile(r"\s+")
+
+
+@functools.cache
+def inline_css(paths: tuple[str, ...]) -> Markup:
+    """The static stylesheets `paths` (`/static/base.css`), in order, as one `<style>` body: comments
+    dropped and runs of white space made one (our own files: no string in them holds either). Read
+    once a process, as its templates are: an upgrade in place changes a page and its styles together."""
+    css = " ".join(_SPACES.sub(" ", _CSS_COMMENT.sub("", (_STATIC_DIR / p.removeprefix(STATIC_PREFIX)).read_text("utf-8")))
+                   .strip() for p in paths)
+    if "</" in css:
+        raise ValueError(f"a stylesheet of {paths} would end its <style> element early")
+    return Markup(css)  # noqa: S704 - our own stylesheets, checked above

@@ -21,6 +21,8 @@ from safetynet.replies import texts
 from safetynet.replies.intake import clip_note
 from safetynet.templating import fragment, page_context, render
 
+# Inside each page of the reply flow, not linked: a resident's phone on the night of an earthquake
+# gets the page styled (its buttons thumb-sized) in one request, or not at all (templating.inline_css)
 _STYLES = ("/static/base.css", "/static/reply.css")
 _LOCATIONS = (Location.HOME, Location.SHELTER, Location.ELSEWHERE)
 
@@ -103,7 +105,7 @@ def _question_parts(lang: str, drill: bool, title: str, alert: str, current: str
     title, alert, current, notice = (x.replace("\x00", "") for x in (title, alert, current, notice))
     page = render(
         "reply.html",
-        **page_context(lang=lang, title=texts.t(lang, "reply.title"), styles=_STYLES, languages=_switch(_TOKEN)),
+        **page_context(lang=lang, title=texts.t(lang, "reply.title"), styles=(), inline_styles=_STYLES, languages=_switch(_TOKEN)),
         token=_TOKEN, key=_KEY, status=None, history=_HISTORY, association=_ASSOCIATION,
         drill=texts.t(lang, "reply.drill") if drill else "", heading=title, notice=notice, alert=alert,
         current=current, safe_label=texts.answer_label("safe", lang), help_label=texts.answer_label("need_help", lang),
@@ -213,7 +215,7 @@ def _confirmation_template(lang: str, status: str, saved: bool) -> str:
     other = "need_help" if status == Status.SAFE else "safe"
     return render(
         "reply_done.html",
-        **page_context(lang=lang, title=texts.t(lang, "reply.title"), styles=_STYLES, languages=_switch(_TOKEN)),
+        **page_context(lang=lang, title=texts.t(lang, "reply.title"), styles=(), inline_styles=_STYLES, languages=_switch(_TOKEN)),
         token=_TOKEN, key_details=_K1, key_change=_K2, moved=_MOVED, status=status, other=other,
         cls="safe" if status == Status.SAFE else "help", recorded=texts.recorded(status, lang),
         help_note=status == Status.NEED_HELP, saved=saved, sent=_SENT, locations=[str(x) for x in _LOCATIONS],
@@ -229,7 +231,7 @@ def dead_end_page(heading: str, what: str, contact_phone: str, city: str, status
     the field to type an enrolment code, labelled `retry_label`."""
     return render(
         "dead_end.html",
-        **page_context(lang="ja", title=title or str(status_code), styles=_STYLES),
+        **page_context(lang="ja", title=title or str(status_code), styles=(), inline_styles=_STYLES),
         page_langs=("ja", "en"), retry=retry, retry_label=retry_label, heading=heading, what=what,
         phone=contact_phone, city=city,
         tel="".join(c for c in contact_phone if c.isdigit() or c == "+"), back=back, back_label=back_label,
@@ -239,7 +241,7 @@ def dead_end_page(heading: str, what: str, contact_phone: str, city: str, status
 @functools.lru_cache(maxsize=64)  # languages x cancelled campaigns
 def cancelled_page(lang: str, drill: bool, title: str) -> str:
     """A cancelled campaign's reply page: cancelled, no answer needed, whom to call if help is needed."""
-    return render("reply_cancelled.html", **page_context(lang=lang, title=texts.t(lang, "reply.cancelled"), styles=_STYLES),
+    return render("reply_cancelled.html", **page_context(lang=lang, title=texts.t(lang, "reply.cancelled"), styles=(), inline_styles=_STYLES),
                   drill=texts.t(lang, "reply.drill") if drill else "", heading=title.replace("\x00", ""))
 
 

@@ -102,3 +102,28 @@ async def test_after_need_help_the_way_back_to_safe_is_set_apart_from_send(tmp_p
             help_back = page.locator("form.change button")
             assert await help_back.evaluate("b => getComputedStyle(b).backgroundColor") not in (
                 "rgb(255, 255, 255)", "rgba(0, 0, 0, 0)")
+
+
+async def test_the_reply_flow_asks_for_nothing_but_its_pages_and_stays_on_the_front(tmp_path: Path) -> None:
+    """Issue 18: the page's stylesheets were links, so a phone's next request on the connection was a
+    stylesheet, which aiohttp serves; aiohttp then kept the connection and the answer went through it,
+    not through the front the reply routes have (and a lost stylesheet left the buttons small). Each
+    page of the flow now carries its styles: the phone asks for the page and sends the answer, nothing
+    else, and the front answers both (its answers carry no Server header; aiohttp's do)."""
+    async with running_app(tmp_path) as env:
+        async with phone_page(360) as page:
+            asked: list[str] = []
+            page.on("request", lambda r: asked.append(f"{r.method} {r.url.removeprefix(env.url)}"))
+            opened = await page.goto(env.reply_url("A-001"))
+            assert opened is not None and "server" not in await opened.all_headers()
+            button = page.get_by_role("button", name="無事です")
+            box = await button.bounding_box()
+            assert box is not None and box["height"] >= 60  # styled without a stylesheet of its own
+            async with page.expect_navigation() as answered:
+                await button.tap()
+            response = await answered.value
+            assert response is not None and response.status == 200
+            assert "server" not in await response.all_headers()
+            assert "「無事」と記録しました" in await page.get_by_role("status").inner_text()
+            path = env.reply_url("A-001").removeprefix(env.url)
+            assert asked == [f"GET {path}", f"POST {path}"]

@@ -114,7 +114,7 @@ async def test_the_front_answers_the_page_aiohttp_would(tmp_path: Path) -> None:
 
 
 async def test_one_connection_goes_from_the_front_to_aiohttp_midway(tmp_path: Path) -> None:
-    """A browser's connection asks for the page, then its stylesheet, then answers: each is served."""
+    """A connection asks for the page, then another route (aiohttp's), then answers: each is served."""
     async with running_app(tmp_path) as env:
         async with connected(env) as conn:
             path = _path(env, "A-001")
