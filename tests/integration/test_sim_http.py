@@ -37,11 +37,24 @@ async def server() -> AsyncIterator[tuple[str, list[str]]]:
     async def empty(request: web.Request) -> web.Response:
         return web.Response(status=204)
 
+    inside = [0]
+
+    async def busy(request: web.Request) -> web.Response:
+        """Answers how many requests are in here, itself included, after letting the others in."""
+        inside[0] += 1
+        most = inside[0]
+        for _ in range(20):  # loop turns, not time: whatever is sent meanwhile arrives
+            await asyncio.sleep(0)
+            most = max(most, inside[0])
+        inside[0] -= 1
+        return web.Response(text=str(most))
+
     app = web.Application()
     app.router.add_post("/echo", echo)
     app.router.add_post("/chunked", chunked)
     app.router.add_post("/closing", closing)
     app.router.add_post("/empty", empty)
+    app.router.add_post("/busy", busy)
     async with TestServer(app, host="127.0.0.1") as srv:
         yield str(srv.make_url("")).rstrip("/"), peers
 
@@ -73,6 +86,21 @@ async def test_concurrency_is_bounded_by_the_connections() -> None:
         got = await asyncio.gather(*(http.post(f"{url}/echo", str(i).encode(), {}) for i in range(30)))
         assert sorted(int(r.body) for r in got) == list(range(30))
         assert len(set(peers)) <= 3
+        await http.close()
+
+
+async def test_senders_keep_their_own_connections_and_share_the_bound() -> None:
+    """A provider's webhooks and the residents' browsers never share a connection (a server may serve
+    a connection's requests by the route of its first: `web.front`); requests in flight stay bounded
+    by the host, whoever sends them."""
+    async with server() as (url, peers):
+        http = LeanHttp(max_connections=2)
+        for sender in ("telegram", "webpush", "telegram", "webpush"):
+            assert (await http.post(f"{url}/echo", sender.encode(), {}, pool=sender)).body == sender.encode()
+        assert peers[0] == peers[2] and peers[1] == peers[3] and peers[0] != peers[1]
+        got = await asyncio.gather(*(http.post(f"{url}/busy", b"", {}, pool=f"p{i % 5}") for i in range(20)))
+        assert [r.status for r in got] == [200] * 20
+        assert max(int(r.body) for r in got) == 2  # five senders, never more than two requests at the server
         await http.close()
 
 

@@ -78,7 +78,9 @@ class Actor:
             wait = self.backoff_seconds * attempt
             t0 = time.perf_counter()
             try:
-                resp = await self.http.post(req.url, req.body, req.headers)
+                # each provider (and the residents' browsers, for web push) on its own connections: a
+                # connection of webhooks and reply pages mixed is one no real city has
+                resp = await self.http.post(req.url, req.body, req.headers, pool=a.message.channel)
             except (HttpError, TimeoutError) as e:
                 status, latency, detail = 0, time.perf_counter() - t0, type(e).__name__
             else:
@@ -98,7 +100,7 @@ class Actor:
     async def seen(self, m: ResidentMessage) -> bool:
         """The service worker showed the notification (`read`); best effort, like the real one."""
         try:
-            resp = await self.http.post(m.reply_url.rstrip("/") + "/seen", b"", {})
+            resp = await self.http.post(m.reply_url.rstrip("/") + "/seen", b"", {}, pool=m.channel)
         except (HttpError, TimeoutError):
             return False
         return resp.status < 300

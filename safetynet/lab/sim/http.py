@@ -72,32 +72,37 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
 
 
 class LeanHttp:
-    """`source_address`: the local address every connection binds to (a simulated phone's own address)."""
+    """`source_address`: the local address every connection binds to (a simulated phone's own address).
+
+    `pool` names who sends a request: connections are kept apart by it, as a city's answers come over
+    connections of their own (Telegram's servers, Twilio's, the residents' browsers), never one shared."""
 
     def __init__(self, max_connections: int = 64, timeout_seconds: float = 30.0,
                  source_address: str | None = None) -> None:
         self.max_connections = max_connections
         self.timeout_seconds = timeout_seconds
         self.source_address = source_address
-        self._pools: dict[tuple[str, int], _Pool] = {}
+        self._pools: dict[tuple[str, int, str], _Pool] = {}
+        # requests in flight are bounded by host, whoever sends them (`max_connections` in all)
         self._slots: dict[tuple[str, int], asyncio.Semaphore] = {}
 
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Response:
-        return await self.request("POST", url, body, headers)
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str], pool: str = "") -> Response:
+        return await self.request("POST", url, body, headers, pool)
 
-    async def get(self, url: str, headers: Mapping[str, str]) -> Response:
-        return await self.request("GET", url, b"", headers)
+    async def get(self, url: str, headers: Mapping[str, str], pool: str = "") -> Response:
+        return await self.request("GET", url, b"", headers, pool)
 
-    async def request(self, method: str, url: str, body: bytes, headers: Mapping[str, str]) -> Response:
+    async def request(self, method: str, url: str, body: bytes, headers: Mapping[str, str],
+                      pool: str = "") -> Response:
         p = urlsplit(url)
         if p.scheme != "http" or not p.hostname:
             raise ValueError(f"LeanHttp speaks plain http only: {url}")
-        key = (p.hostname, p.port or 80)
+        key = (p.hostname, p.port or 80, pool)
         target = (p.path or "/") + (f"?{p.query}" if p.query else "")
         head = [f"{method} {target} HTTP/1.1", f"Host: {p.netloc}", f"Content-Length: {len(body)}"]
         head += [f"{k}: {v}" for k, v in headers.items()]
         request = ("\r\n".join(head) + "\r\n\r\n").encode("utf-8") + body
-        slot = self._slots.setdefault(key, asyncio.Semaphore(self.max_connections))
+        slot = self._slots.setdefault(key[:2], asyncio.Semaphore(self.max_connections))
         async with slot:
             conn = await self._acquire(key)
             try:
@@ -131,7 +136,7 @@ class LeanHttp:
             headers["connection"] = "close"
         return Response(status, headers, body)
 
-    async def _acquire(self, key: tuple[str, int]) -> _Conn:
+    async def _acquire(self, key: tuple[str, int, str]) -> _Conn:
         pool = self._pools.setdefault(key, _Pool())
         while pool.idle:
             conn = pool.idle.pop()
@@ -146,7 +151,7 @@ class LeanHttp:
         pool.open += 1
         return _Conn(reader, writer)
 
-    def _discard(self, key: tuple[str, int], conn: _Conn) -> None:
+    def _discard(self, key: tuple[str, int, str], conn: _Conn) -> None:
         conn.close()
         self._pools[key].open -= 1
 
