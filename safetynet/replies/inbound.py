@@ -23,7 +23,7 @@ from safetynet.config import Config
 from safetynet.domain import ANSWERED, CampaignKind, ChannelName, ContactKind, Scope, Status
 from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.campaigns import going_on
-from safetynet.domain.replies import HelpRow, InPersonMethod, ReplyDetails, ReplyTarget
+from safetynet.domain.replies import HelpRow, InPersonMethod, ReplyDetails, ReplyTarget, UndoRefused
 from safetynet.domain.roster import Staff
 from safetynet.replies import texts
 from safetynet.replies.enrol import Enrolment, EnrolmentError, message_code_spec
@@ -37,6 +37,7 @@ from safetynet.replies.keywords import (
     parse_keyword,
     same_household_number,
     staff_handled,
+    staff_visit_undone,
     staff_visited,
 )
 from safetynet.replies.notify import PHONE_KINDS
@@ -163,6 +164,22 @@ class _Unanswered:
     association: str
     campaigns: tuple[int, ...]
     open: bool = True  # (as `_Request`'s: every one is still to be seen to)
+
+
+@dataclass(frozen=True, slots=True)
+class _Confirmed:
+    """A household confirmed in person as a staff member's 「取消」 names it: the confirmation standing
+    in each running campaign (campaign, reply id, whether it may still be taken back)."""
+
+    household_id: int
+    key: str
+    association: str
+    marks: tuple[tuple[int, int, bool], ...]
+
+    @property
+    def open(self) -> bool:
+        """Some confirmation of it may still be taken back (no answer came after it)."""
+        return any(undoable for _, _, undoable in self.marks)
 
 
 # The statuses of a household the door-knock list shows: not answered (`web.dash_views.doorknock_groups`)
@@ -295,7 +312,8 @@ class Inbound:
         # holds a household's answer beside its numbers (「確認済み 1 無事」 from her household's phone)
         visited = staff_visited(text)
         handled = None if visited is not None else staff_handled(text)
-        words = visited if visited is not None else handled
+        undone = None if visited is not None or handled is not None else staff_visit_undone(text)
+        words = next((w for w in (visited, handled, undone) if w is not None), None)
         targets = await self.store.replies.running_targets_by_contact(list(kinds), address)
         if words is not None and not (targets and household_answer_in(words) is not None):
             staff = await self._staff.staff_of(kinds, address, fresh=True)
@@ -303,6 +321,8 @@ class Inbound:
                 return await self._confirm_visited(staff, visited, channel, message_id)
             if staff is not None and handled is not None:
                 return await self._mark_handled(staff, handled, channel)
+            if staff is not None and undone is not None:
+                return await self._undo_visit(staff, undone, channel)
         status = parse_keyword(text)
         # "STOP", 「配信停止」: safety checks are not stopped from here (README, Privacy); the resident is
         # told whom to ask, and the request is kept as a note for the staff of a running campaign
@@ -317,9 +337,11 @@ class Inbound:
                 lang = texts.ui_language(staff.language)
                 return f"{texts.t(lang, 'staff.text_from_staff_reply')}\n{self.cfg.server.public_url.rstrip('/')}/"
             if words is not None:  # 「対応済み」 or 「訪問済み」 from an address that is no staff member's (now)
-                log.info("handled_from_unknown_address", channel=channel, visited=visited is not None)
-                return texts.t(self.cfg.city.default_language, "staff.visited.unknown_address" if visited is not None
-                               else "staff.handled.unknown_address")
+                log.info("handled_from_unknown_address", channel=channel, visited=visited is not None,
+                         undo=undone is not None)
+                said = ("staff.visited.unknown_address" if visited is not None
+                        else "staff.handled.unknown_address" if handled is not None else "staff.visit_undo.unknown_address")
+                return texts.t(self.cfg.city.default_language, said)
             log.info("text_without_campaign", channel=channel, stop=stop)
             none = "sms.none" if _by_number(kinds) else "sms.none_chat"
             return texts.t(self.cfg.city.default_language, "sms.stop" if stop else none)
@@ -393,6 +415,8 @@ class Inbound:
             recorded = await self._visited(viewer, staff, found, channel, message_id)
             said = texts.t(lang, "staff.visited.done" if recorded else "staff.visited.not_found",
                            household=self._named(lang, found, several), number=found.key, example=example)
+            if recorded:  # a mistyped number takes a household nobody saw off the list: say how to take it back
+                said += "\n" + texts.t(lang, "staff.visited.undo_hint", number=found.key)
             todo = [u for u in todo if u is not found] if recorded else todo
         else:
             log.info("visited_by_text_refused", channel=channel, staff_id=staff.id, reason=why, unanswered=len(todo))
@@ -406,6 +430,89 @@ class Inbound:
         left = (texts.t(lang, "staff.visited.left", n=len(todo)) if todo
                 else texts.t(lang, "staff.visited.none_left"))
         return f"{said}\n{left}"
+
+    # -- staff: 取消 of a 訪問済み by a text ---------------------------------------------------------
+
+    async def _undo_visit(self, staff: Staff, words: Sequence[str], channel: ChannelName) -> str:
+        """「取消 12」 (`words`: `keywords.staff_visit_undone`) from a staff member's own contact: the
+        in-person confirmation of household 12, among those confirmed in the running campaigns of the
+        staff member's scope, taken back in each as the page's 取り消す does (`ReplyIntake.undo_in_person`:
+        the same scope rule; refused where the household answered after it) and audited. The number
+        is needed, as for 訪問済み; otherwise nothing is taken back and the answer says how to name one."""
+        lang = texts.ui_language(staff.language)
+        viewer = _viewer(staff)
+        confirmed = await self._confirmed(viewer)
+        several = len({c.association for c in confirmed}) > 1
+        example = next((c.key for c in confirmed if c.open), "12")
+        found, why = _named_by(words, confirmed)
+        if found is not None and why == "":
+            undone = await self._undo_marks(viewer, staff, found, channel)
+            said = texts.t(lang, "staff.visit_undo.done" if undone else "staff.visit_undo.answered_since",
+                           household=self._named(lang, found, several))
+        else:
+            log.info("visit_undo_by_text_refused", channel=channel, staff_id=staff.id, reason=why,
+                     confirmed=len(confirmed))
+            if why == "already" and found is not None:
+                said = texts.t(lang, "staff.visit_undo.answered_since", household=self._named(lang, found, several))
+            elif why == "same_number" and found is not None:
+                said = texts.t(lang, "staff.visit_undo.same_number", example=words[0], association=found.association)
+            elif why == "not_found":
+                said = texts.t(lang, "staff.visit_undo.not_found", number=words[0], example=example)
+            elif why == "none_open":
+                said = texts.t(lang, "staff.visit_undo.none")
+            else:  # "which", "unclear", "several"
+                said = texts.t(lang, f"staff.visit_undo.{why if why in ('which', 'several') else 'unclear'}",
+                               example=example)
+        todo = await self._unanswered(viewer)
+        left = texts.t(lang, "staff.visited.left", n=len(todo)) if todo else texts.t(lang, "staff.visited.none_left")
+        return f"{said}\n{left}"
+
+    async def _confirmed(self, viewer: Viewer) -> list[_Confirmed]:
+        """The households confirmed in person in the running campaigns in the viewer's scope (contact
+        checks aside, as `_unanswered`), one per household, with the confirmation standing in each."""
+        associations = {a.id: a.name for a in await self.store.roster.list_associations()
+                        if viewer.sees(a.district, a.name)}
+        found: dict[int, _Confirmed] = {}
+        for c in going_on(await self.store.campaigns.running()) if associations else []:
+            if c.kind == CampaignKind.CHECK:
+                continue
+            lines = {h.id: h for h in await self.store.dashboard.households_with_status(
+                c.id, list(associations), (Status.CONFIRMED_IN_PERSON,)) if h.association_id in associations}
+            for association_id in sorted({h.association_id for h in lines.values()}):
+                for mark in await self.store.dashboard.in_person_marks(c.id, association_id):
+                    h = lines.get(mark.household_id)
+                    if h is None:
+                        continue
+                    was = found.get(h.id)
+                    found[h.id] = _Confirmed(h.id, h.household_key, associations[h.association_id],
+                                             (*(was.marks if was else ()), (c.id, mark.reply_id, mark.undoable)))
+        return list(found.values())
+
+    async def _undo_marks(self, viewer: Viewer, staff: Staff, household: _Confirmed, channel: ChannelName) -> bool:
+        """Takes back the household's confirmation in each campaign where it may still be, as the page
+        does, with an audit entry as the page writes (and the channel); False when none was."""
+        undone = False
+        for campaign_id, reply_id, undoable in household.marks:
+            if not undoable:
+                continue
+            try:
+                outcome = await self.intake.undo_in_person(viewer, campaign_id, household.household_id, reply_id)
+            except (NotFound, UndoRefused):  # gone, or answered meanwhile: the others still count
+                continue
+            undone = undone or not outcome.already
+            if outcome.already:
+                continue
+            try:
+                await self.store.audit.append([AuditEntry(
+                    self.clock.now(), staff.login, str(AuditAction.UNDO), "household", role=str(staff.role),
+                    staff_id=staff.id, campaign_id=campaign_id, household_id=household.household_id,
+                    detail=f"reply {reply_id}:{channel}")])
+            except Exception as e:  # the undo stands (with who): its entry is said lost
+                log.error("visit_undo_audit_unwritten", campaign_id=campaign_id, household_id=household.household_id,
+                          staff_id=staff.id, channel=channel, error=str(e))
+        log.info("visit_undone_by_text", channel=channel, staff_id=staff.id, household_id=household.household_id,
+                 undone=undone)
+        return undone
 
     async def _unanswered(self, viewer: Viewer) -> list[_Unanswered]:
         """The households not answered in the running campaigns in the viewer's scope (`Viewer.sees`),
@@ -560,7 +667,7 @@ def _viewer(staff: Staff) -> Viewer:
 
 
 class _Named(Protocol):
-    """What a staff member's text names a household by (`_Request`, `_Unanswered`)."""
+    """What a staff member's text names a household by (`_Request`, `_Unanswered`, `_Confirmed`)."""
 
     @property
     def key(self) -> str: ...

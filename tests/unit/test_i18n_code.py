@@ -162,6 +162,7 @@ ALLOWED_JAPANESE: dict[str, str] = {
     "replies/keywords.py::_HANDLED_SEP": "punctuation between the words of a staff member's 対応済み text (、, 「」)",
     "replies/keywords.py::_NUMBER_AROUND": "what staff type around a household number (世帯番号, 番)",
     "replies/keywords.py::_VISITED": "what staff text back to confirm a household seen (訪問済み, 確認済み)",
+    "replies/keywords.py::_VISIT_UNDONE": "what staff text back to take a confirmation back (取消, 取り消し)",
     # triggers: JMA's telegrams
     "triggers/jma.py::STATUSES": "values of Control/Status in JMA telegrams (通常, 訓練, 試験)",
     "triggers/jma.py::INFO_TYPES": "values of Head/InfoType in JMA telegrams (発表, 訂正, 取消)",
