@@ -6,6 +6,7 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
+from structlog.testing import capture_logs
 
 from safetynet.store import StoreError, StoreUnavailable
 from safetynet.store.sqlite.db import (
@@ -244,6 +245,29 @@ async def test_a_write_on_the_loop_waits_for_another_process_holding_the_databas
         assert await task == 2
         assert [r[0] for r in await db.fetchall("SELECT name FROM districts ORDER BY id")] == ["import", "answer"]
         assert db.failed is None
+    finally:
+        other.close()
+        await db.close()
+
+
+async def test_a_lock_held_past_the_busy_timeout_refuses_the_write_but_leaves_the_store_healthy(tmp_path: Path) -> None:
+    """A roster import or a backup holding the database longer than `busy_timeout_seconds` makes a
+    write fail ("database is locked"), which its caller refuses with 503 as before. It made the store
+    unhealthy too, so /healthz said 503 and a liveness probe would restart a web process that had
+    nothing wrong with it, while the import ran. A full disk or a read-only file still does."""
+    db = await Database.open(tmp_path / "t.db", busy_timeout_seconds=0.05)
+    other = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with capture_logs() as logs:
+            with pytest.raises(StoreUnavailable, match="locked"):
+                await db.execute("INSERT INTO districts (name) VALUES ('answer')")  # the writer's thread
+            with pytest.raises(StoreUnavailable, match="locked"):
+                await db.write(_insert_districts(["answer"]))  # the loop's connection, then the writer's
+        assert db.failed is None
+        assert [e["event"] for e in logs] == ["store_write_busy", "store_write_busy"]
+        other.execute("ROLLBACK")
+        assert await db.write(_insert_districts(["answer"])) == 1
     finally:
         other.close()
         await db.close()

@@ -434,6 +434,12 @@ class Database(Reads):
         return result
 
     def _mark_failed(self, e: BaseException) -> None:
+        if isinstance(e, sqlite3.OperationalError) and _busy(e):
+            # another process held the lock past the busy timeout (a roster import, a backup): this write
+            # is refused, but the store is not broken, and /healthz must not say it is (a liveness probe
+            # would restart a web process for it, which helps nothing)
+            log.warning("store_write_busy", error=str(e), path=str(self.path))
+            return
         if self.failed is None:
             log.error("store_write_failed", error=str(e), path=str(self.path))
         self.failed = e
