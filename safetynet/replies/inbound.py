@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 import structlog
 
@@ -166,20 +166,29 @@ class _Unanswered:
     open: bool = True  # (as `_Request`'s: every one is still to be seen to)
 
 
+class _Mark(NamedTuple):
+    """A household's in-person confirmation standing in one running campaign, as 「訪問取消」 sees it."""
+
+    campaign_id: int
+    reply_id: int
+    undoable: bool  # no answer came after it (`InPersonMark.undoable`)
+    own: bool  # the texting staff member recorded it: the page offers 取り消す on one's own alone
+
+
 @dataclass(frozen=True, slots=True)
 class _Confirmed:
-    """A household confirmed in person as a staff member's 「取消」 names it: the confirmation standing
-    in each running campaign (campaign, reply id, whether it may still be taken back)."""
+    """A household confirmed in person as a staff member's 「訪問取消」 names it, with its confirmation
+    in each running campaign."""
 
     household_id: int
     key: str
     association: str
-    marks: tuple[tuple[int, int, bool], ...]
+    marks: tuple[_Mark, ...]
 
     @property
     def open(self) -> bool:
-        """Some confirmation of it may still be taken back (no answer came after it)."""
-        return any(undoable for _, _, undoable in self.marks)
+        """The texting staff member may take a confirmation of it back."""
+        return any(m.undoable and m.own for m in self.marks)
 
 
 # The statuses of a household the door-knock list shows: not answered (`web.dash_views.doorknock_groups`)
@@ -434,26 +443,36 @@ class Inbound:
     # -- staff: 取消 of a 訪問済み by a text ---------------------------------------------------------
 
     async def _undo_visit(self, staff: Staff, words: Sequence[str], channel: ChannelName) -> str:
-        """「取消 12」 (`words`: `keywords.staff_visit_undone`) from a staff member's own contact: the
-        in-person confirmation of household 12, among those confirmed in the running campaigns of the
-        staff member's scope, taken back in each as the page's 取り消す does (`ReplyIntake.undo_in_person`:
-        the same scope rule; refused where the household answered after it) and audited. The number
-        is needed, as for 訪問済み; otherwise nothing is taken back and the answer says how to name one."""
+        """「訪問取消 12」 (`words`: `keywords.staff_visit_undone`) from a staff member's own contact: their
+        own in-person confirmation of household 12 (the page offers 取り消す on one's own alone), among
+        the households confirmed in the running campaigns of their scope, taken back in each as the
+        page's button does (`ReplyIntake.undo_in_person`; never over an answer the household sent
+        since) and audited. The number is needed, as for 訪問済み; otherwise nothing is taken back and
+        the answer says how to name one."""
         lang = texts.ui_language(staff.language)
         viewer = _viewer(staff)
-        confirmed = await self._confirmed(viewer)
+        confirmed = await self._confirmed(viewer, staff)
         several = len({c.association for c in confirmed}) > 1
         example = next((c.key for c in confirmed if c.open), "12")
         found, why = _named_by(words, confirmed)
         if found is not None and why == "":
-            undone = await self._undo_marks(viewer, staff, found, channel)
-            said = texts.t(lang, "staff.visit_undo.done" if undone else "staff.visit_undo.answered_since",
-                           household=self._named(lang, found, several))
+            status = await self._undo_marks(viewer, staff, found, channel)
+            household = self._named(lang, found, several)
+            if status is None:  # taken back meanwhile (another text, the page): nothing of it stands
+                said = texts.t(lang, "staff.visit_undo.already", household=household)
+            elif status in ANSWERED:  # an earlier confirmation stands, or an answer: say which
+                said = texts.t(lang, "staff.visit_undo.done_status", household=household,
+                               status=texts.status_label(status, lang))
+            else:
+                said = texts.t(lang, "staff.visit_undo.done", household=household)
         else:
             log.info("visit_undo_by_text_refused", channel=channel, staff_id=staff.id, reason=why,
                      confirmed=len(confirmed))
             if why == "already" and found is not None:
-                said = texts.t(lang, "staff.visit_undo.answered_since", household=self._named(lang, found, several))
+                # theirs to take back only where they recorded it, and only while no answer came after it
+                theirs = any(m.own for m in found.marks)
+                said = texts.t(lang, "staff.visit_undo.cannot" if theirs else "staff.visit_undo.not_yours",
+                               household=self._named(lang, found, several))
             elif why == "same_number" and found is not None:
                 said = texts.t(lang, "staff.visit_undo.same_number", example=words[0], association=found.association)
             elif why == "not_found":
@@ -467,7 +486,7 @@ class Inbound:
         left = texts.t(lang, "staff.visited.left", n=len(todo)) if todo else texts.t(lang, "staff.visited.none_left")
         return f"{said}\n{left}"
 
-    async def _confirmed(self, viewer: Viewer) -> list[_Confirmed]:
+    async def _confirmed(self, viewer: Viewer, staff: Staff) -> list[_Confirmed]:
         """The households confirmed in person in the running campaigns in the viewer's scope (contact
         checks aside, as `_unanswered`), one per household, with the confirmation standing in each."""
         associations = {a.id: a.name for a in await self.store.roster.list_associations()
@@ -485,34 +504,38 @@ class Inbound:
                         continue
                     was = found.get(h.id)
                     found[h.id] = _Confirmed(h.id, h.household_key, associations[h.association_id],
-                                             (*(was.marks if was else ()), (c.id, mark.reply_id, mark.undoable)))
+                                             (*(was.marks if was else ()), _Mark(c.id, mark.reply_id, mark.undoable,
+                                                                                mark.actor == staff.login)))
         return list(found.values())
 
-    async def _undo_marks(self, viewer: Viewer, staff: Staff, household: _Confirmed, channel: ChannelName) -> bool:
-        """Takes back the household's confirmation in each campaign where it may still be, as the page
-        does, with an audit entry as the page writes (and the channel); False when none was."""
-        undone = False
-        for campaign_id, reply_id, undoable in household.marks:
-            if not undoable:
+    async def _undo_marks(self, viewer: Viewer, staff: Staff, household: _Confirmed,
+                          channel: ChannelName) -> Status | None:
+        """Takes back the staff member's own confirmation of the household in each campaign where it may
+        still be, as the page does, with the audit entry the page writes (and the channel); the status
+        the household has after it (the last campaign's), None when none was taken back."""
+        after: Status | None = None
+        for mark in household.marks:
+            if not (mark.undoable and mark.own):
                 continue
             try:
-                outcome = await self.intake.undo_in_person(viewer, campaign_id, household.household_id, reply_id)
+                outcome = await self.intake.undo_in_person(viewer, mark.campaign_id, household.household_id,
+                                                           mark.reply_id)
             except (NotFound, UndoRefused):  # gone, or answered meanwhile: the others still count
                 continue
-            undone = undone or not outcome.already
             if outcome.already:
                 continue
+            after = outcome.status
             try:
                 await self.store.audit.append([AuditEntry(
                     self.clock.now(), staff.login, str(AuditAction.UNDO), "household", role=str(staff.role),
-                    staff_id=staff.id, campaign_id=campaign_id, household_id=household.household_id,
-                    detail=f"reply {reply_id}:{channel}")])
+                    staff_id=staff.id, campaign_id=mark.campaign_id, household_id=household.household_id,
+                    detail=f"reply {mark.reply_id}:{channel}")])
             except Exception as e:  # the undo stands (with who): its entry is said lost
-                log.error("visit_undo_audit_unwritten", campaign_id=campaign_id, household_id=household.household_id,
-                          staff_id=staff.id, channel=channel, error=str(e))
+                log.error("visit_undo_audit_unwritten", campaign_id=mark.campaign_id,
+                          household_id=household.household_id, staff_id=staff.id, channel=channel, error=str(e))
         log.info("visit_undone_by_text", channel=channel, staff_id=staff.id, household_id=household.household_id,
-                 undone=undone)
-        return undone
+                 undone=after is not None)
+        return after
 
     async def _unanswered(self, viewer: Viewer) -> list[_Unanswered]:
         """The households not answered in the running campaigns in the viewer's scope (`Viewer.sees`),

@@ -254,12 +254,14 @@ def staff_visited(text: str) -> tuple[str, ...] | None:
 
 # A 「訪問済み」 sent for the wrong household (a digit mistyped walking in the dark) takes that household
 # off the door-knock list: nobody would knock there again. The page has 取り消す; a feature phone texts
-# 「取消 12」 (取り消し, 訪問取消…): the same form and care as 訪問済み.
-_VISIT_UNDONE = _anchored(r"(?:訪問|ほうもん)?(?:取り?消し?|とりけし)|undo")
+# 「訪問取消 12」 (訪問取り消し…): the same form and care as 訪問済み. 訪問 is part of it: a resident corrects
+# her own answer with 「取消 2」 (review: from a phone that is a household's and a staff member's too, that
+# took back household 2's confirmation and dropped her 助けが必要).
+_VISIT_UNDONE = _anchored(r"(?:訪問|ほうもん)(?:取り?消し?|とりけし)|undo")
 
 
 def staff_visit_undone(text: str) -> tuple[str, ...] | None:
     """A staff member's text taking back an in-person confirmation: the words it names the household
-    by (as `staff_handled`'s); () for 「取消」 alone; None when the text is not 「取消」 with a number
-    (or alone)."""
+    by (as `staff_handled`'s); () for 「訪問取消」 alone; None when the text is not 「訪問取消」 with a
+    number (or alone)."""
     return _staff_words(text, _VISIT_UNDONE)

@@ -35,7 +35,7 @@ async def test_a_deputy_confirms_a_household_she_saw_by_its_number(tmp_path: Pat
         deputy = await add_staff(env, "deputy-a", Role.DEPUTY, ASSOC_A, phone=DEPUTY)
         # full width, as a feature phone types it
         said = await _text(env, DEPUTY, "訪問済み　Ａ－００３")
-        assert said == ("世帯番号 A-003を訪問で確認済みにしました。\n間違えたときは「取消 A-003」と返信すると取り消せます。\n"
+        assert said == ("世帯番号 A-003を訪問で確認済みにしました。\n間違えたときは「訪問取消 A-003」と返信すると取り消せます。\n"
                         "未回答 残り3世帯")
         assert await env.status("A-003") == Status.CONFIRMED_IN_PERSON
         [entry] = await env.store.replies.history(env.campaign_id, env.hh("A-003").id)
@@ -60,7 +60,7 @@ async def test_a_deputy_confirms_a_household_she_saw_by_its_number(tmp_path: Pat
         assert await env.status("B-001") != Status.CONFIRMED_IN_PERSON
         for key in ("A-001", "A-002", "A-004"):
             assert await _text(env, DEPUTY, f"訪問済み {key}") == (
-                f"世帯番号 {key}を訪問で確認済みにしました。\n間違えたときは「取消 {key}」と返信すると取り消せます。\n"
+                f"世帯番号 {key}を訪問で確認済みにしました。\n間違えたときは「訪問取消 {key}」と返信すると取り消せます。\n"
                 + ("未回答の世帯はもうありません。" if key == "A-004" else f"未回答 残り{2 if key == 'A-001' else 1}世帯"))
         await env.intake.idle()
 
@@ -75,7 +75,7 @@ async def test_a_number_in_two_associations_is_named_with_its_association(tmp_pa
         assert said.startswith(f"世帯番号 A-003 の世帯が複数の町会にあります。「訪問済み A-003 {ASSOC_A}」のように")
         assert await env.status("A-003") != Status.CONFIRMED_IN_PERSON
         said = await _text(env, DEPUTY, f"訪問済み A-003 {ASSOC_A}")
-        assert said == (f"{ASSOC_A} 世帯番号 A-003を訪問で確認済みにしました。\n間違えたときは「取消 A-003」と返信すると取り消せます。\n"
+        assert said == (f"{ASSOC_A} 世帯番号 A-003を訪問で確認済みにしました。\n間違えたときは「訪問取消 A-003」と返信すると取り消せます。\n"
                         "未回答 残り5世帯")
         # confirmed in each running campaign it had not answered in
         assert await env.status("A-003") == Status.CONFIRMED_IN_PERSON
@@ -121,40 +121,61 @@ async def test_a_drill_held_back_by_a_real_event_is_not_written_to(tmp_path: Pat
 
 async def test_a_deputy_takes_back_a_visit_texted_for_the_wrong_household(tmp_path: Path) -> None:
     """A 「訪問済み」 with a mistyped number took a household nobody saw off the door-knock list, and a
-    feature phone could not take it back (the page's 取り消す is a button). 「取消 12」 does, in the
-    staff member's scope only, never over an answer the household sent since, and audited."""
+    feature phone could not take it back (the page's 取り消す is a button). 「訪問取消 12」 does: her own
+    confirmation only (as the page offers), in her scope, never over an answer sent since, audited."""
     async with running_app(tmp_path) as env:
         deputy = await add_staff(env, "deputy-a", Role.DEPUTY, ASSOC_A, phone=DEPUTY)
+        await add_staff(env, "deputy-a2", Role.DEPUTY, ASSOC_A, phone="+819088880004")
         await add_staff(env, "deputy-b", Role.DEPUTY, ASSOC_B, phone="+819088880003")
-        assert await _text(env, DEPUTY, "取消") == "取り消せる「確認済み」の世帯はありません。\n未回答 残り4世帯"
+        assert await _text(env, DEPUTY, "訪問取消") == "取り消せる「確認済み」の世帯はありません。\n未回答 残り4世帯"
         before = await env.status("A-003")
         assert (await _text(env, DEPUTY, "訪問済み A-003")).endswith("未回答 残り3世帯")
-        said = await _text(env, DEPUTY, "取り消し　Ａ－００３")
-        assert said == "世帯番号 A-003の「確認済み」を取り消しました。未回答に戻り、戸別訪問の一覧に載ります。\n未回答 残り4世帯"
+        said = await _text(env, DEPUTY, "訪問取り消し　Ａ－００３")
+        assert said == "世帯番号 A-003の「確認済み」を取り消しました。未回答に戻り、戸別訪問リストに載ります。\n未回答 残り4世帯"
         assert await env.status("A-003") == before
         statuses = [e.status for e in await env.store.replies.history(env.campaign_id, env.hh("A-003").id)]
         assert statuses == [Status.CONFIRMED_IN_PERSON, "undo"]
         [audit] = [e for e in await env.store.audit.entries() if e.action == "undo"]
         assert (audit.actor, audit.staff_id, audit.household_id) == ("deputy-a", deputy.id, env.hh("A-003").id)
         assert audit.detail is not None and audit.detail.startswith("reply ") and audit.detail.endswith(":sms")
-        # taken back already: nothing of that number to take back (its provider's retry the same)
-        assert (await _text(env, DEPUTY, "取消 A-003")).startswith("世帯番号 A-003 は確認済みの世帯にありません。")
+        # taken back already: nothing of that number to take back
+        assert (await _text(env, DEPUTY, "訪問取消 A-003")).startswith("世帯番号 A-003 は確認済みの世帯にありません。")
 
         # confirmed, then the household answers itself: its answer stands, no confirmation is left to take back
         await _text(env, DEPUTY, "訪問済み A-002")
         await env.sandbox.fake("sms").reply(next(c.address for c in env.hh("A-002").contacts if c.kind == "mobile"), "1")
-        said = await _text(env, DEPUTY, "取消 A-002")
+        said = await _text(env, DEPUTY, "訪問取消 A-002")
         assert said.startswith("世帯番号 A-002 は確認済みの世帯にありません。")
         assert await env.status("A-002") == Status.SAFE
+        # another deputy's confirmation is hers to take back, not this one's (the page offers it to her alone)
+        await _text(env, "+819088880004", "訪問済み A-004")
+        said = await _text(env, DEPUTY, "訪問取消 A-004")
+        assert said.startswith("世帯番号 A-004の「確認済み」はほかの役員が記録したものなので、取り消していません。")
+        assert await env.status("A-004") == Status.CONFIRMED_IN_PERSON
         # another association's household is not hers; words beyond the number take nothing back
         assert (await _text(env, "+819088880003", "訪問済み B-001")).startswith("世帯番号 B-001を訪問で確認済みに")
-        assert (await _text(env, DEPUTY, "取消 B-001")).startswith("世帯番号 B-001 は確認済みの世帯にありません。")
+        assert (await _text(env, DEPUTY, "訪問取消 B-001")).startswith("世帯番号 B-001 は確認済みの世帯にありません。")
         await _text(env, DEPUTY, "訪問済み A-001")
-        assert (await _text(env, DEPUTY, "取消 A-001 やっぱり")).startswith("取り消していません。")
+        assert (await _text(env, DEPUTY, "訪問取消 A-001 やっぱり")).startswith("取り消していません。")
         assert await env.status("B-001") == Status.CONFIRMED_IN_PERSON
         assert await env.status("A-001") == Status.CONFIRMED_IN_PERSON
         # from a number that is no staff member's: nothing
-        said = await _text(env, "+819077770009", "取消 A-001")
+        said = await _text(env, "+819077770009", "訪問取消 A-001")
         assert said.startswith("この連絡先は役員の連絡先として登録されていないため、取り消せません。")
         assert await env.status("A-001") == Status.CONFIRMED_IN_PERSON
+        await env.intake.idle()
+
+
+async def test_a_residents_correction_from_a_staff_phone_stays_her_households_answer(tmp_path: Path) -> None:
+    """Review: 「取消 2」 is how a resident corrects a 1 to 2 (助けが必要). From a phone that is a household's
+    and a staff member's contact too, it was read as taking back household 2's confirmation, and her
+    call for help was never recorded. The staff words need 訪問: 「取消 2」 is her household's."""
+    async with running_app(tmp_path) as env:
+        own = next(c.address for c in env.hh("A-001").contacts if c.kind == "mobile")
+        await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, phone=own)
+        await _text(env, own, "訪問済み A-002")
+        assert await env.status("A-002") == Status.CONFIRMED_IN_PERSON
+        await _text(env, own, "取消 2")
+        assert await env.status("A-001") == Status.NEED_HELP
+        assert await env.status("A-002") == Status.CONFIRMED_IN_PERSON
         await env.intake.idle()
