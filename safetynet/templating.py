@@ -186,9 +186,12 @@ _SPACES = re.compile(r"\s+")
 def inline_css(paths: tuple[str, ...]) -> Markup:
     """The static stylesheets `paths` (`/static/base.css`), in order, as one `<style>` body: comments
     dropped and runs of white space made one (our own files: no string in them holds either). Read
-    once a process, as its templates are: an upgrade in place changes a page and its styles together."""
-    css = " ".join(_SPACES.sub(" ", _CSS_COMMENT.sub("", (_STATIC_DIR / p.removeprefix(STATIC_PREFIX)).read_text("utf-8")))
+    once a process, as its templates are: an upgrade in place changes a page and its styles together.
+    A stylesheet that would end the element early, or ask for another file (`url(`, `@import`: the page
+    is to need nothing more from the server), is refused."""
+    css = " ".join(_SPACES.sub(" ", _CSS_COMMENT.sub(" ", (_STATIC_DIR / p.removeprefix(STATIC_PREFIX)).read_text("utf-8")))
                    .strip() for p in paths)
-    if "</" in css:
-        raise ValueError(f"a stylesheet of {paths} would end its <style> element early")
+    for refused in ("</", "url(", "@import"):
+        if refused in css.lower():
+            raise ValueError(f"a stylesheet of {paths} holds {refused!r}: not for inside a page")
     return Markup(css)  # noqa: S704 - our own stylesheets, checked above
