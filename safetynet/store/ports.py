@@ -1061,6 +1061,12 @@ class Store(Protocol):
         """False while writes are failing (disk full, read-only file)."""
         ...
 
+    @property
+    def takes_writes(self) -> bool:
+        """`healthy`, and the last write was not refused for a lock another process held past the
+        busy timeout (an import, a backup): False until a write goes through."""
+        ...
+
     async def close(self) -> None:
         """Flushes what is pending (group commits) and lets go of the engine."""
         ...

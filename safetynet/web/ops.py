@@ -40,7 +40,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     svc = services(request)
-    writes = svc.store.healthy
+    writes = svc.store.takes_writes  # refused for another process's lock too: not for a liveness probe
     try:
         status = await asyncio.wait_for(read_status(svc.store.health, svc.clock.now(), enabled_channels(svc.cfg)),
                                         READY_TIMEOUT_SECONDS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from safetynet.domain import CampaignKind, Role
 from safetynet.domain.campaigns import NOTICE_DELAY_SECONDS, DispatcherBeat, LadderStep
 from safetynet.replies.tokens import reply_token
 from safetynet.sandbox import Sandbox
+from safetynet.store import StoreUnavailable
 from safetynet.system import System, running_system
 
 SECRET = SECRET_KEY
@@ -258,6 +260,29 @@ async def test_a_web_only_process_is_ready_while_a_dispatcher_elsewhere_beats(tm
         await system.clock.advance(ALIVE_SECONDS + 1)  # three heartbeats missed: that dispatcher is gone
         status, doc = await _get(http, f"{system.url}/readyz")
         assert status == 503 and doc["dispatcher"] == {"alive": 0, "this_process": None, "last_seen": now}
+
+
+@pytest.mark.sqlite_only
+async def test_healthy_but_not_ready_while_another_process_holds_the_database(tmp_path: Path) -> None:
+    """A roster import or a backup holding SQLite past the busy timeout refuses writes: /readyz says so,
+    /healthz stays 200 (a liveness probe restarting the web processes during an import helps nothing)."""
+    async with ops_system(tmp_path, SAFETYNET_STORE_BUSY_TIMEOUT_SECONDS="0.05") as (system, _), \
+            aiohttp.ClientSession() as http:
+        now = system.clock.now()
+        await system.store.health.beat(DispatcherBeat("other", "h", 1, ("sms",), now, now, None))
+        other = sqlite3.connect(system.store.db.path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            with contextlib.suppress(StoreUnavailable):
+                await system.store.health.beat(DispatcherBeat("other", "h", 1, ("sms",), now, now, None))
+            assert await _get(http, f"{system.url}/healthz") == (200, {"ok": True})
+            status, doc = await _get(http, f"{system.url}/readyz")
+            assert status == 503 and doc["store"] == {"reads": True, "writes": False}
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        await system.store.health.beat(DispatcherBeat("other", "h", 1, ("sms",), now, now, None))
+        assert (await _get(http, f"{system.url}/readyz"))[0] == 200
 
 
 @pytest.mark.parametrize("fault", ["disk_full", "read_only"])

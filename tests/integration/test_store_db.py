@@ -264,10 +264,11 @@ async def test_a_lock_held_past_the_busy_timeout_refuses_the_write_but_leaves_th
                 await db.execute("INSERT INTO districts (name) VALUES ('answer')")  # the writer's thread
             with pytest.raises(StoreUnavailable, match="locked"):
                 await db.write(_insert_districts(["answer"]))  # the loop's connection, then the writer's
-        assert db.failed is None
+        assert db.failed is None and db.refusing is not None  # /healthz 200; /readyz: writes refused
         assert [e["event"] for e in logs] == ["store_write_busy", "store_write_busy"]
         other.execute("ROLLBACK")
         assert await db.write(_insert_districts(["answer"])) == 1
+        assert db.refusing is None
     finally:
         other.close()
         await db.close()

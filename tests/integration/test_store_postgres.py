@@ -18,6 +18,7 @@ from contract.support import ROUTES, city, running_campaign, seed, token_of
 from locale_helpers import terminal_locale
 from pg_helpers import SERVER, TEST_DB, pg_schema, pg_store
 from roster_helpers import SECRET_KEY
+from structlog.testing import capture_logs
 
 from safetynet.broadcast.ladder import LadderScheduler
 from safetynet.cli import main
@@ -340,6 +341,31 @@ async def test_a_database_that_takes_no_connections_is_unavailable_not_a_fault(t
         await pool.expire_connections()
         with pytest.raises(StoreUnavailable):
             await store.dashboard.associations()
+
+
+async def test_a_lock_not_had_in_time_refuses_the_write_but_leaves_the_store_healthy(tmp_path: Path) -> None:
+    """As SQLite's lock held past its busy timeout (test_store_db): another process's lock not had in
+    time (55P03, lock_timeout) refuses the write; the store is not failed (/healthz 200), but does not
+    take writes (/readyz) until one goes through."""
+    async with pg_store(tmp_path, FakeClock()) as store:
+        assert isinstance(store, PostgresStore)
+        schema = await store.db.pool.fetchval("SELECT current_schema()")
+        other = await asyncpg.connect(f"{SERVER}/{TEST_DB}")
+        try:
+            holding = other.transaction()
+            await holding.start()
+            await other.execute(f'LOCK TABLE "{schema}".districts IN ACCESS EXCLUSIVE MODE')
+            with capture_logs() as logs, pytest.raises(StoreUnavailable):
+                async with store.db.transaction() as conn:
+                    await conn.execute("SET LOCAL lock_timeout = '50ms'")
+                    await conn.execute("INSERT INTO districts (name) VALUES ('answer')")
+            assert [e["event"] for e in logs] == ["store_write_busy"]
+            assert store.healthy and not store.takes_writes
+            await holding.rollback()
+        finally:
+            await other.close()
+        await store.db.execute("INSERT INTO districts (name) VALUES ('answer')")
+        assert store.healthy and store.takes_writes
 
 
 async def test_an_escalation_claim_skips_a_help_request_another_process_holds() -> None:

@@ -57,6 +57,10 @@ class MemoryStore:
     def healthy(self) -> bool:
         return self.tables.failed is None
 
+    @property
+    def takes_writes(self) -> bool:
+        return self.healthy  # no other process to hold a lock
+
     def fail_writes(self, error: BaseException | None) -> None:
         """From now on every write raises StoreUnavailable(error); None lets writes through again."""
         self.tables.fail_with = error

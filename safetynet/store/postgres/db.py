@@ -57,6 +57,10 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
 )
 
+# Busy, not broken: a lock not had in time (lock_timeout, NOWAIT: another process holds it) and a server
+# at its connection limit. The work is refused; the store is not marked failed (`Database.refusing`).
+_BUSY: tuple[type[BaseException], ...] = (asyncpg.LockNotAvailableError, asyncpg.TooManyConnectionsError)
+
 # The server ended the connection the statement ran on (pg_terminate_backend, a restart, a crash).
 _ENDED_BY_SERVER: tuple[type[BaseException], ...] = (
     asyncpg.ConnectionDoesNotExistError,  # "connection was closed in the middle of operation"
@@ -392,6 +396,7 @@ class PgDatabase:
         self.pool = pool
         self.staff: PgDatabase = self  # staff pages: the pool already serves reads side by side
         self.failed: BaseException | None = None
+        self.refusing: BaseException | None = None  # the last write was refused as busy (`_BUSY`)
         self._closed = False
 
     @classmethod
@@ -504,7 +509,7 @@ class PgDatabase:
                 committing = True
         except (*CONNECTION_ERRORS, asyncpg.PostgresError) as e:
             raise self._mapped(e, writing=True, committing=committing) from e
-        self.failed = None
+        self._written()
 
     async def write_fetch(self, sql: str, *args: Any) -> list[Row]:
         """One statement in PostgreSQL's dialect that writes and returns rows, in a transaction of its
@@ -513,7 +518,7 @@ class PgDatabase:
             rows: list[Row] = await self.pool.fetch(sql, *args)
         except (*CONNECTION_ERRORS, asyncpg.PostgresError) as e:
             raise self._mapped(e, writing=True) from e
-        self.failed = None
+        self._written()
         return rows
 
     @contextlib.asynccontextmanager
@@ -536,11 +541,21 @@ class PgDatabase:
             if writing:
                 self._mark_failed(e, lost=True)
             return ConnectionLost(f"the connection to the database was lost: {e}", while_committing=committing)
+        if isinstance(e, _BUSY):
+            if writing:
+                # as SQLite's lock held past its busy timeout: this work is refused, the store is not
+                # broken (/healthz stays 200; /readyz says writes are refused until one goes through)
+                log.warning("store_write_busy", error=str(e), url=redact(self.url))
+                self.refusing = e
+            return StoreUnavailable(str(e))
         if isinstance(e, CONNECTION_ERRORS):
             if writing:
                 self._mark_failed(e)
             return StoreUnavailable(str(e))
         return StoreError(str(e))
+
+    def _written(self) -> None:
+        self.failed = self.refusing = None
 
     def _mark_failed(self, e: BaseException, lost: bool = False) -> None:
         if self.failed is None:

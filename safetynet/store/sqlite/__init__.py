@@ -52,6 +52,10 @@ class SqliteStore:
     def healthy(self) -> bool:
         return self.db.failed is None
 
+    @property
+    def takes_writes(self) -> bool:
+        return self.db.failed is None and self.db.refusing is None
+
     async def close(self) -> None:
         await self.replies.stop()
         await self.outbox.stop()

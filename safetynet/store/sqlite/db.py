@@ -251,6 +251,9 @@ class Database(Reads):
         self.staff: Reads = ReadLane(staff_reader) if staff_reader is not None else self
         self._write_lock = asyncio.Lock()
         self.failed: BaseException | None = None
+        # the last write was refused for a lock another process held past the busy timeout (not a failure:
+        # /healthz stays 200; /readyz says writes are refused, until a write goes through)
+        self.refusing: BaseException | None = None
         self._closed = False
 
     @classmethod
@@ -360,7 +363,7 @@ class Database(Reads):
                 # cancelled: the COMMIT still runs; if it did not end the transaction, this does
                 await _rollback(conn)
                 raise
-            self.failed = None
+            self._written()
 
     async def write(self, steps: Steps[R], items: int = 1) -> R:
         """BEGIN IMMEDIATE, the statements `steps` yields, COMMIT: as one call, on the event loop.
@@ -386,7 +389,7 @@ class Database(Reads):
                     self._mark_failed(e.__cause__ or e)
                     raise
                 else:
-                    self.failed = None
+                    self._written()
                     self._written_on_loop(items)
                     return result
             return await self._write_locked(run_steps, steps)
@@ -430,8 +433,11 @@ class Database(Reads):
         except StoreUnavailable as e:
             self._mark_failed(e.__cause__ or e)
             raise
-        self.failed = None
+        self._written()
         return result
+
+    def _written(self) -> None:
+        self.failed = self.refusing = None
 
     def _mark_failed(self, e: BaseException) -> None:
         if isinstance(e, sqlite3.OperationalError) and _busy(e):
@@ -439,6 +445,7 @@ class Database(Reads):
             # is refused, but the store is not broken, and /healthz must not say it is (a liveness probe
             # would restart a web process for it, which helps nothing)
             log.warning("store_write_busy", error=str(e), path=str(self.path))
+            self.refusing = e
             return
         if self.failed is None:
             log.error("store_write_failed", error=str(e), path=str(self.path))
