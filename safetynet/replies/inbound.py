@@ -525,17 +525,22 @@ class Inbound:
             if outcome.already:
                 continue
             after = outcome.status
-            try:
-                await self.store.audit.append([AuditEntry(
-                    self.clock.now(), staff.login, str(AuditAction.UNDO), "household", role=str(staff.role),
-                    staff_id=staff.id, campaign_id=mark.campaign_id, household_id=household.household_id,
-                    detail=f"reply {mark.reply_id}:{channel}")])
-            except Exception as e:  # the undo stands (with who): its entry is said lost
-                log.error("visit_undo_audit_unwritten", campaign_id=mark.campaign_id,
-                          household_id=household.household_id, staff_id=staff.id, channel=channel, error=str(e))
+            await self._audit(staff, channel, "visit_undo_audit_unwritten", AuditEntry(
+                self.clock.now(), staff.login, str(AuditAction.UNDO), "household", role=str(staff.role),
+                staff_id=staff.id, campaign_id=mark.campaign_id, household_id=household.household_id,
+                detail=f"reply {mark.reply_id}:{channel}"))
         log.info("visit_undone_by_text", channel=channel, staff_id=staff.id, household_id=household.household_id,
                  undone=after is not None)
         return after
+
+    async def _audit(self, staff: Staff, channel: ChannelName, unwritten: str, entry: AuditEntry) -> None:
+        """A staff text's audit entry. What the text did stands (with who did it, on its row) whether or
+        not the entry is written: one not written is logged as `unwritten`."""
+        try:
+            await self.store.audit.append([entry])
+        except Exception as e:
+            log.error(unwritten, campaign_id=entry.campaign_id, household_id=entry.household_id, staff_id=staff.id,
+                      channel=channel, error=str(e))
 
     async def _unanswered(self, viewer: Viewer) -> list[_Unanswered]:
         """The households not answered in the running campaigns in the viewer's scope (`Viewer.sees`),
@@ -569,14 +574,10 @@ class Inbound:
             recorded = recorded or result.recorded
             if not result.recorded:
                 continue
-            try:
-                await self.store.audit.append([AuditEntry(
-                    self.clock.now(), staff.login, str(AuditAction.CONFIRM), "household", role=str(staff.role),
-                    staff_id=staff.id, campaign_id=campaign_id, association_id=result.target.association_id,
-                    household_id=household.household_id, detail=f"{InPersonMethod.VISIT}:{channel}")])
-            except Exception as e:  # the confirmation stands (with who): its entry is said lost
-                log.error("visited_audit_unwritten", campaign_id=campaign_id, household_id=household.household_id,
-                          staff_id=staff.id, channel=channel, error=str(e))
+            await self._audit(staff, channel, "visited_audit_unwritten", AuditEntry(
+                self.clock.now(), staff.login, str(AuditAction.CONFIRM), "household", role=str(staff.role),
+                staff_id=staff.id, campaign_id=campaign_id, association_id=result.target.association_id,
+                household_id=household.household_id, detail=f"{InPersonMethod.VISIT}:{channel}"))
         log.info("visited_by_text", channel=channel, staff_id=staff.id, household_id=household.household_id,
                  recorded=recorded)
         return recorded
@@ -610,14 +611,10 @@ class Inbound:
             marked = marked or done
             if not done:
                 continue
-            try:
-                await self.store.audit.append([AuditEntry(
-                    self.clock.now(), staff.login, str(AuditAction.HANDLED), "help", role=str(staff.role),
-                    staff_id=staff.id, campaign_id=row.campaign_id, association_id=row.association_id,
-                    household_id=request.household_id, detail=str(channel))])
-            except Exception as e:  # the mark stands (on the help row, with who): its entry is said lost
-                log.error("handled_audit_unwritten", campaign_id=row.campaign_id, household_id=request.household_id,
-                          staff_id=staff.id, channel=channel, error=str(e))
+            await self._audit(staff, channel, "handled_audit_unwritten", AuditEntry(
+                self.clock.now(), staff.login, str(AuditAction.HANDLED), "help", role=str(staff.role),
+                staff_id=staff.id, campaign_id=row.campaign_id, association_id=row.association_id,
+                household_id=request.household_id, detail=str(channel)))
         log.info("handled_by_text", channel=channel, staff_id=staff.id, household_id=request.household_id,
                  changed=marked)
         return marked

@@ -43,7 +43,6 @@ class _Conn:
 @dataclass
 class _Pool:
     idle: list[_Conn] = field(default_factory=list)
-    open: int = 0
 
 
 def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
@@ -75,7 +74,9 @@ class LeanHttp:
     """`source_address`: the local address every connection binds to (a simulated phone's own address).
 
     `pool` names who sends a request: connections are kept apart by it, as a city's answers come over
-    connections of their own (Telegram's servers, Twilio's, the residents' browsers), never one shared."""
+    connections of their own (Telegram's servers, Twilio's, the residents' browsers), never one shared.
+    `max_connections` bounds the requests in flight to a host, whoever sends them; each sender keeps
+    the connections it opened idle for its next request."""
 
     def __init__(self, max_connections: int = 64, timeout_seconds: float = 30.0,
                  source_address: str | None = None) -> None:
@@ -109,13 +110,13 @@ class LeanHttp:
                 async with asyncio.timeout(self.timeout_seconds):
                     resp = await self._exchange(conn, request)
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as e:
-                self._discard(key, conn)
+                conn.close()
                 raise HttpError(f"{type(e).__name__}: {e}") from None
             except TimeoutError:
-                self._discard(key, conn)
+                conn.close()
                 raise
             if resp.headers.get("connection", "").lower() == "close":
-                self._discard(key, conn)
+                conn.close()
             else:
                 self._pools[key].idle.append(conn)
             return resp
@@ -142,18 +143,13 @@ class LeanHttp:
             conn = pool.idle.pop()
             if not conn.reader.at_eof():
                 return conn
-            self._discard(key, conn)
+            conn.close()
         try:
             local = (self.source_address, 0) if self.source_address else None
             reader, writer = await asyncio.open_connection(key[0], key[1], limit=MAX_HEAD_BYTES, local_addr=local)
         except OSError as e:
             raise HttpError(f"cannot connect to {key[0]}:{key[1]}: {e}") from None
-        pool.open += 1
         return _Conn(reader, writer)
-
-    def _discard(self, key: tuple[str, int, str], conn: _Conn) -> None:
-        conn.close()
-        self._pools[key].open -= 1
 
     async def close(self) -> None:
         for pool in self._pools.values():
