@@ -345,7 +345,7 @@ class Inbound:
                 log.info("text_from_staff", channel=channel, staff_id=staff.id)
                 lang = texts.ui_language(staff.language)
                 return f"{texts.t(lang, 'staff.text_from_staff_reply')}\n{self.cfg.server.public_url.rstrip('/')}/"
-            if words is not None:  # 「対応済み」 or 「訪問済み」 from an address that is no staff member's (now)
+            if words is not None:  # 「対応済み」, 「訪問済み」 or 「訪問取消」 from an address that is no staff member's (now)
                 log.info("handled_from_unknown_address", channel=channel, visited=visited is not None,
                          undo=undone is not None)
                 said = ("staff.visited.unknown_address" if visited is not None
@@ -440,7 +440,7 @@ class Inbound:
                 else texts.t(lang, "staff.visited.none_left"))
         return f"{said}\n{left}"
 
-    # -- staff: 取消 of a 訪問済み by a text ---------------------------------------------------------
+    # -- staff: 訪問取消 by a text ---------------------------------------------------------------
 
     async def _undo_visit(self, staff: Staff, words: Sequence[str], channel: ChannelName) -> str:
         """「訪問取消 12」 (`words`: `keywords.staff_visit_undone`) from a staff member's own contact: their
