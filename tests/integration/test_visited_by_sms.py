@@ -15,7 +15,8 @@ from pathlib import Path
 from replies_fixtures import ASSOC_A, ASSOC_B, Env, add_staff, add_staff_over, running_app, start_campaign
 from roster_helpers import household
 
-from safetynet.domain import CampaignKind, Role, Status
+from safetynet.auth import Viewer
+from safetynet.domain import CampaignKind, Role, Scope, Status
 
 DEPUTY = "+819088880002"
 
@@ -178,4 +179,19 @@ async def test_a_residents_correction_from_a_staff_phone_stays_her_households_an
         await _text(env, own, "取消 2")
         assert await env.status("A-001") == Status.NEED_HELP
         assert await env.status("A-002") == Status.CONFIRMED_IN_PERSON
+        await env.intake.idle()
+
+
+async def test_taking_back_the_later_of_two_confirmations_says_the_earlier_one_stands(tmp_path: Path) -> None:
+    """Confirmed on the page (a phone call), then again by the same deputy: her 「訪問取消」 takes back the
+    later one, and the household stays confirmed by the earlier: the answer names the status it has,
+    not 「未回答に戻り」."""
+    async with running_app(tmp_path) as env:
+        deputy = await add_staff(env, "deputy-a", Role.DEPUTY, ASSOC_A, phone=DEPUTY)
+        viewer = Viewer(Role.DEPUTY, Scope("association", ASSOC_A), staff_id=deputy.id, login="deputy-a")
+        for how in ("phone", "visit"):
+            await env.intake.confirm_in_person(viewer, env.campaign_id, env.hh("A-003").id, how)
+        said = await _text(env, DEPUTY, "訪問取消 A-003")
+        assert said == "世帯番号 A-003の「確認済み」を取り消しました。いまの状態は「担当者が確認」です。\n未回答 残り3世帯"
+        assert await env.status("A-003") == Status.CONFIRMED_IN_PERSON
         await env.intake.idle()
