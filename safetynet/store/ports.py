@@ -827,6 +827,13 @@ class DashboardReads(Protocol):
         (association, group, address, id) order, a page of `limit` after the line `after`."""
         ...
 
+    async def household_numbers(self, campaign_id: int, association_ids: Iterable[int],
+                                statuses: Iterable[str]) -> list[tuple[int, str, int]]:
+        """(household id, household number, association id) of `households_with_status`, in its order:
+        what a staff member's text names a household by, without each row's name, address and phones
+        (a district head's 訪問済み reads a district's unanswered households for one text)."""
+        ...
+
     async def in_person_marks(self, campaign_id: int, association_id: int) -> list[InPersonMark]:
         """Of the association's households confirmed in person now, the confirmation that stands on
         each (its latest not undone), in reply order: what the dashboard row says of it and whether

@@ -205,6 +205,12 @@ async def test_households_with_status_are_read_in_pages(store_factory: StoreFact
         assert await store.dashboard.households_with_status(cid, [a[UME]], ["safe"], never_answered=True) == []
         assert await store.dashboard.households_with_status(cid, [], ["pending"]) == []
         assert await store.dashboard.households_with_status(cid, [a[UME]], []) == []
+        # the numbers alone (a staff text's read): the same households, the same order
+        for aids, sts in ((a.values(), ["pending", "unreachable", "read"]), ([a[UME]], ["read", "safe"]),
+                          ([], ["pending"]), ([a[UME]], [])):
+            lines = await store.dashboard.households_with_status(cid, aids, sts)
+            assert await store.dashboard.household_numbers(cid, aids, sts) == [
+                (h.id, h.household_key, h.association_id) for h in lines]
 
 
 async def test_the_help_panel_and_its_counts(store_factory: StoreFactory) -> None:

@@ -226,6 +226,11 @@ class MemoryDashboardReads:
                  if m.status in sts and (not never_answered or m.first_answer_at is None)]
         return self._page(campaign_id, lines, after, limit)
 
+    async def household_numbers(self, campaign_id: int, association_ids: Iterable[int],
+                                statuses: Iterable[str]) -> list[tuple[int, str, int]]:
+        return [(h.id, h.household_key, h.association_id)
+                for h in await self.households_with_status(campaign_id, association_ids, statuses)]
+
     def _page(self, campaign_id: int, lines: list[HouseholdLine], after: HouseholdLine | None,
               limit: int | None) -> list[HouseholdLine]:
         def order(line: HouseholdLine) -> tuple[int, str, str, int]:
