@@ -191,6 +191,15 @@ class _Confirmed:
         return any(m.undoable and m.own for m in self.marks)
 
 
+@dataclass(frozen=True, slots=True)
+class _TextScope:
+    """What a staff member's 訪問済み or 訪問取消 looks at: the associations they see (id → name) and
+    the running campaigns that ask households (contact checks and held drills aside)."""
+
+    associations: dict[int, str]
+    campaigns: tuple[int, ...]
+
+
 # The statuses of a household the door-knock list shows: not answered (`web.dash_views.doorknock_groups`)
 _UNANSWERED = tuple(s for s in Status if s not in ANSWERED)
 
@@ -416,7 +425,7 @@ class Inbound:
         recorded and the answer says how to name one."""
         lang = texts.ui_language(staff.language)
         viewer = _viewer(staff)
-        todo = await self._unanswered(viewer)
+        todo = await self._unanswered(await self._text_scope(viewer))
         several = len({u.association for u in todo}) > 1
         example = todo[0].key if todo else "12"
         found, why = _named_by(words, todo)
@@ -451,7 +460,8 @@ class Inbound:
         the answer says how to name one."""
         lang = texts.ui_language(staff.language)
         viewer = _viewer(staff)
-        confirmed = await self._confirmed(viewer, staff)
+        scope = await self._text_scope(viewer)
+        confirmed = await self._confirmed(scope, staff)
         several = len({c.association for c in confirmed}) > 1
         example = next((c.key for c in confirmed if c.open), "12")
         found, why = _named_by(words, confirmed)
@@ -482,30 +492,41 @@ class Inbound:
             else:  # "which", "unclear", "several"
                 said = texts.t(lang, f"staff.visit_undo.{why if why in ('which', 'several') else 'unclear'}",
                                example=example)
-        todo = await self._unanswered(viewer)
+        todo = await self._unanswered(scope)
         left = texts.t(lang, "staff.visited.left", n=len(todo)) if todo else texts.t(lang, "staff.visited.none_left")
         return f"{said}\n{left}"
 
-    async def _confirmed(self, viewer: Viewer, staff: Staff) -> list[_Confirmed]:
-        """The households confirmed in person in the running campaigns in the viewer's scope (contact
-        checks aside, as `_unanswered`), one per household, with the confirmation standing in each."""
+    async def _text_scope(self, viewer: Viewer) -> _TextScope:
         associations = {a.id: a.name for a in await self.store.roster.list_associations()
                         if viewer.sees(a.district, a.name)}
+        campaigns = tuple(c.id for c in going_on(await self.store.campaigns.running())
+                          if c.kind != CampaignKind.CHECK) if associations else ()  # a check asks no one if safe
+        return _TextScope(associations, campaigns)
+
+    async def _numbers(self, scope: _TextScope, statuses: Sequence[str]) -> list[tuple[int, int, str, int]]:
+        """(campaign, household, number, association) of the scope's households in `statuses`, one read
+        a campaign of the numbers alone: a district head's text read every row of the district (half a
+        second of the event loop for 40,000 unanswered households, every resident's answer behind it)."""
+        return [(c, hid, key, aid) for c in scope.campaigns
+                for hid, key, aid in await self.store.dashboard.household_numbers(c, list(scope.associations), statuses)
+                if aid in scope.associations]
+
+    async def _confirmed(self, scope: _TextScope, staff: Staff) -> list[_Confirmed]:
+        """The households confirmed in person in the scope's campaigns, one per household, with the
+        confirmation standing in each (the staff member's own or not)."""
+        numbers: dict[tuple[int, int], tuple[str, int]] = {
+            (c, hid): (key, aid) for c, hid, key, aid in await self._numbers(scope, (Status.CONFIRMED_IN_PERSON,))}
         found: dict[int, _Confirmed] = {}
-        for c in going_on(await self.store.campaigns.running()) if associations else []:
-            if c.kind == CampaignKind.CHECK:
-                continue
-            numbers = {hid: (key, aid) for hid, key, aid in await self.store.dashboard.household_numbers(
-                c.id, list(associations), (Status.CONFIRMED_IN_PERSON,)) if aid in associations}
-            for association_id in sorted({aid for _, aid in numbers.values()}):
-                for mark in await self.store.dashboard.in_person_marks(c.id, association_id):
-                    if mark.household_id not in numbers:
+        for c in scope.campaigns:
+            for aid in sorted({aid for (campaign, _), (_, aid) in numbers.items() if campaign == c}):
+                for mark in await self.store.dashboard.in_person_marks(c, aid):
+                    if (c, mark.household_id) not in numbers:
                         continue
-                    key, aid = numbers[mark.household_id]
+                    key, association_id = numbers[(c, mark.household_id)]
                     was = found.get(mark.household_id)
                     found[mark.household_id] = _Confirmed(
-                        mark.household_id, key, associations[aid],
-                        (*(was.marks if was else ()), _Mark(c.id, mark.reply_id, mark.undoable, mark.actor == staff.login)))
+                        mark.household_id, key, scope.associations[association_id],
+                        (*(was.marks if was else ()), _Mark(c, mark.reply_id, mark.undoable, mark.actor == staff.login)))
         return list(found.values())
 
     async def _undo_marks(self, viewer: Viewer, staff: Staff, household: _Confirmed,
@@ -542,24 +563,13 @@ class Inbound:
             log.error(unwritten, campaign_id=entry.campaign_id, household_id=entry.household_id, staff_id=staff.id,
                       channel=channel, error=str(e))
 
-    async def _unanswered(self, viewer: Viewer) -> list[_Unanswered]:
-        """The households not answered in the running campaigns in the viewer's scope (`Viewer.sees`),
-        contact checks aside (they ask no one whether they are safe), one per household: one read per
-        campaign, of the statuses the door-knock list shows."""
-        associations = {a.id: a.name for a in await self.store.roster.list_associations()
-                        if viewer.sees(a.district, a.name)}
+    async def _unanswered(self, scope: _TextScope) -> list[_Unanswered]:
+        """The scope's households not answered (the statuses the door-knock list shows), one per
+        household, with the campaigns it has not answered in."""
         found: dict[int, _Unanswered] = {}
-        for c in going_on(await self.store.campaigns.running()) if associations else []:
-            if c.kind == CampaignKind.CHECK:
-                continue
-            # the numbers alone: a district head's text read every row of the district (half a second of
-            # the event loop for 40,000 unanswered households, every resident's answer waiting behind it)
-            for hid, key, association_id in await self.store.dashboard.household_numbers(
-                    c.id, list(associations), _UNANSWERED):
-                if association_id in associations:
-                    was = found.get(hid)
-                    found[hid] = _Unanswered(hid, key, associations[association_id],
-                                             (*(was.campaigns if was else ()), c.id))
+        for c, hid, key, aid in await self._numbers(scope, _UNANSWERED):
+            was = found.get(hid)
+            found[hid] = _Unanswered(hid, key, scope.associations[aid], (*(was.campaigns if was else ()), c))
         return list(found.values())
 
     async def _visited(self, viewer: Viewer, staff: Staff, household: _Unanswered, channel: ChannelName,
