@@ -166,13 +166,9 @@ def _the_admin() -> _Admin:
     return _admin
 
 
-def _run_admin(sql: str) -> None:
-    _the_admin().execute(sql)
-
-
 def _create_schema_sync() -> tuple[str, str]:
     schema = _new_schema_name()
-    _run_admin(f"CREATE SCHEMA {schema}")
+    _the_admin().execute(f"CREATE SCHEMA {schema}")
     return schema, _url_of(schema)
 
 

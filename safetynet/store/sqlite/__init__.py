@@ -54,7 +54,7 @@ class SqliteStore:
 
     @property
     def takes_writes(self) -> bool:
-        return self.db.failed is None and self.db.refusing is None
+        return self.healthy and self.db.refusing is None
 
     async def close(self) -> None:
         await self.replies.stop()
