@@ -340,7 +340,7 @@ class Inbound:
             if staff is not None and handled is not None:
                 return await self._mark_handled(staff, handled, channel)
             if staff is not None and undone is not None:
-                return await self._undo_visit(staff, undone, channel)
+                return await self._undo_visit(staff, undone, channel, message_id)
         status = parse_keyword(text)
         # "STOP", 「配信停止」: safety checks are not stopped from here (README, Privacy); the resident is
         # told whom to ask, and the request is kept as a note for the staff of a running campaign
@@ -451,13 +451,14 @@ class Inbound:
 
     # -- staff: 訪問取消 by a text ---------------------------------------------------------------
 
-    async def _undo_visit(self, staff: Staff, words: Sequence[str], channel: ChannelName) -> str:
+    async def _undo_visit(self, staff: Staff, words: Sequence[str], channel: ChannelName, message_id: str) -> str:
         """「訪問取消 12」 (`words`: `keywords.staff_visit_undone`) from a staff member's own contact: their
         own in-person confirmation of household 12 (the page offers 取り消す on one's own alone), among
         the households confirmed in the running campaigns of their scope, taken back in each as the
         page's button does (`ReplyIntake.undo_in_person`; never over an answer the household sent
         since) and audited. The number is needed, as for 訪問済み; otherwise nothing is taken back and
-        the answer says how to name one."""
+        the answer says how to name one. The text's message id keys each undo: a provider's retry of
+        the text, come after the household was confirmed again, takes nothing back."""
         lang = texts.ui_language(staff.language)
         viewer = _viewer(staff)
         scope = await self._text_scope(viewer)
@@ -466,7 +467,7 @@ class Inbound:
         example = next((c.key for c in confirmed if c.open), "12")
         found, why = _named_by(words, confirmed)
         if found is not None and why == "":
-            status = await self._undo_marks(viewer, staff, found, channel)
+            status = await self._undo_marks(viewer, staff, found, channel, message_id)
             household = self._named(lang, found, several)
             if status is None:  # taken back meanwhile (another text, the page): nothing of it stands
                 said = texts.t(lang, "staff.visit_undo.already", household=household)
@@ -530,7 +531,7 @@ class Inbound:
         return list(found.values())
 
     async def _undo_marks(self, viewer: Viewer, staff: Staff, household: _Confirmed,
-                          channel: ChannelName) -> Status | None:
+                          channel: ChannelName, message_id: str) -> Status | None:
         """Takes back the staff member's own confirmation of the household in each campaign where it may
         still be, as the page does, with the audit entry the page writes (and the channel); the status
         the household has after it (the last campaign's), None when none was taken back."""
@@ -540,7 +541,7 @@ class Inbound:
                 continue
             try:
                 outcome = await self.intake.undo_in_person(viewer, mark.campaign_id, household.household_id,
-                                                           mark.reply_id)
+                                                           mark.reply_id, dedupe_key=f"{channel}:{message_id}")
             except (NotFound, UndoRefused):  # gone, or answered meanwhile: the others still count
                 continue
             if outcome.already:

@@ -469,13 +469,14 @@ class ReplyIntake:
                             reply_id=await self.store.replies.reply_id(key))
 
     async def undo_in_person(self, viewer: Viewer, campaign_id: int, household_id: int,
-                             reply_id: int | None) -> UndoOutcome:
+                             reply_id: int | None, dedupe_key: str | None = None) -> UndoOutcome:
         """Takes back in-person confirmation `reply_id` (a wrong tap): the household's earlier status
         comes back, and the history keeps both, with who undid it. Anyone who may confirm the
         household may undo.
 
         Raises NotFound (no such household or confirmation in scope), ReplyError (`reply_id` is
-        None: not an id) or `UndoRefused` (an answer came after the confirmation).
+        None: not an id) or `UndoRefused` (an answer came after the confirmation). With `dedupe_key`
+        (a text's message id), a second undo under it takes nothing back (`already`).
         """
         await self._in_scope(viewer, campaign_id, household_id)
         target = await self.store.replies.target(campaign_id, household_id)
@@ -483,8 +484,9 @@ class ReplyIntake:
             raise NotFound("no such household in this campaign")
         if reply_id is None:
             raise ReplyError("reply_id must be the id of the confirmation to take back")
+        key = f"undo:{campaign_id}:{household_id}:{dedupe_key}" if dedupe_key is not None else None
         outcome = await self.store.replies.undo_confirmation(campaign_id, household_id, reply_id, viewer.staff_id,
-                                                             viewer.login or None)
+                                                             viewer.login or None, key)
         if outcome is None:
             raise NotFound("no such in-person confirmation of this household")
         log.info("reply_in_person_undone", campaign_id=campaign_id, household_id=household_id, reply_id=reply_id,

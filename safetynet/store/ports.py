@@ -677,7 +677,8 @@ class ReplyRepo(Protocol):
         ...
 
     async def undo_confirmation(
-        self, campaign_id: int, household_id: int, reply_id: int, staff_id: int | None, actor: str | None
+        self, campaign_id: int, household_id: int, reply_id: int, staff_id: int | None, actor: str | None,
+        dedupe_key: str | None = None,
     ) -> UndoOutcome | None:
         """Takes back the staff confirmation in person `reply_id` of the household: an `undo` reply
         naming it and who undid it is stored (nothing is updated or deleted in the history), and the
@@ -686,7 +687,11 @@ class ReplyRepo(Protocol):
         is unreachable, back on the list). Undoing twice stores nothing (`already`); a confirmation
         that did not change the status (confirmed twice) is undone without a change. None if the
         household has no such confirmation. Raises `UndoRefused` when an answer (not undone) came
-        after it, or it was stored before confirmations kept their prior status."""
+        after it, or it was stored before confirmations kept their prior status.
+
+        `dedupe_key` (a staff text's message id) is the undo's own key: an undo already stored under
+        it returns `already` and takes nothing back, whichever confirmation it names this time (a
+        provider's retry must not take back the confirmation made since)."""
         ...
 
     async def mark_handled(self, campaign_id: int, household_id: int, staff_id: int | None, login: str) -> bool | None:

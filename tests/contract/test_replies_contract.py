@@ -709,6 +709,29 @@ async def test_an_undone_confirmation_puts_back_the_status_before_it(store_facto
         assert done == UndoOutcome(Status.READ, already=False, changed=True)
 
 
+async def test_an_undo_under_a_known_key_takes_nothing_back(store_factory: StoreFactory) -> None:
+    """A staff text's undo is keyed by its message id: the provider's retry, come after the household
+    was confirmed again, finds its key stored and leaves the new confirmation standing."""
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        u2 = ids["U-2"]
+        before = (await store.campaigns.household_statuses(cid))[u2]
+        first = await confirm(store, cid, u2, "staff:1")
+        done = await store.replies.undo_confirmation(cid, u2, first, 2, "deputy", "undo:sms:SM1")
+        assert done == UndoOutcome(before, already=False, changed=True)
+        assert await store.replies.reply_id("undo:sms:SM1") is not None
+        second = await confirm(store, cid, u2, "staff:2")
+        retried = await store.replies.undo_confirmation(cid, u2, second, 2, "deputy", "undo:sms:SM1")
+        assert retried == UndoOutcome(Status.CONFIRMED_IN_PERSON, already=True)
+        assert (await store.campaigns.household_statuses(cid))[u2] == Status.CONFIRMED_IN_PERSON
+        assert [h.status for h in await store.replies.history(cid, u2)] == [
+            "confirmed_in_person", "undo", "confirmed_in_person"]
+        # another key (a new text) takes it back
+        again = await store.replies.undo_confirmation(cid, u2, second, 2, "deputy", "undo:sms:SM2")
+        assert again == UndoOutcome(before, already=False, changed=True)
+
+
 async def test_an_answer_after_the_confirmation_stands(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         ids = await seed(store)

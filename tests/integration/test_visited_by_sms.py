@@ -195,3 +195,25 @@ async def test_taking_back_the_later_of_two_confirmations_says_the_earlier_one_s
         assert said == "世帯番号 A-003の「確認済み」を取り消しました。いまの状態は「担当者が確認」です。\n未回答 残り3世帯"
         assert await env.status("A-003") == Status.CONFIRMED_IN_PERSON
         await env.intake.idle()
+
+
+async def test_a_retried_undo_text_leaves_the_confirmation_made_since(tmp_path: Path) -> None:
+    """Review (named as left): the provider sends a text again when our answer was slow; a retried
+    「訪問取消 A-003」 that arrived after the deputy had confirmed A-003 again took the new confirmation
+    back. The text's message id keys its undo: the retry takes nothing back."""
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "deputy-a", Role.DEPUTY, ASSOC_A, phone=DEPUTY)
+        sms = env.sandbox.fake("sms")
+        await _text(env, DEPUTY, "訪問済み A-003")
+        sid = "SM" + "7" * 32
+        assert _said((await sms.reply(DEPUTY, "訪問取消 A-003", sid=sid)).body).startswith(
+            "世帯番号 A-003の「確認済み」を取り消しました。")
+        await _text(env, DEPUTY, "訪問済み A-003")
+        said = _said((await sms.reply(DEPUTY, "訪問取消 A-003", sid=sid)).body)
+        assert said == "世帯番号 A-003の「確認済み」はすでに取り消されています。\n未回答 残り3世帯"
+        assert await env.status("A-003") == Status.CONFIRMED_IN_PERSON
+        statuses = [e.status for e in await env.store.replies.history(env.campaign_id, env.hh("A-003").id)]
+        assert statuses == [Status.CONFIRMED_IN_PERSON, "undo", Status.CONFIRMED_IN_PERSON]
+        # a new text (its own id) takes the new confirmation back
+        assert (await _text(env, DEPUTY, "訪問取消 A-003")).startswith("世帯番号 A-003の「確認済み」を取り消しました。")
+        await env.intake.idle()

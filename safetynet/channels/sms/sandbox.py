@@ -60,10 +60,11 @@ class SmsFake(TwilioFake):
             "uri": self.uri("Messages", sid),
         })
 
-    async def reply(self, from_: str, body: str, to: str | None = None) -> ActResult:
-        """A resident's SMS to the app's number (an answer by keyword)."""
+    async def reply(self, from_: str, body: str, to: str | None = None, sid: str | None = None) -> ActResult:
+        """A resident's SMS to the app's number (an answer by keyword); `sid` of an earlier one
+        sends it again as the provider's retry does."""
         url = f"{self.host.need_app_url()}{SMS_PATH}"
-        sid = "SM" + secrets.token_hex(16)
+        sid = sid or "SM" + secrets.token_hex(16)
         params = {
             "MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid, "AccountSid": self.account_sid,
             "From": from_, "To": to or self.host.settings(self.name).from_number, "Body": body, "NumMedia": "0",

@@ -273,7 +273,8 @@ class MemoryReplies:
         return RecordOutcome(duplicate=False, help_opened=opened)
 
     async def undo_confirmation(
-        self, campaign_id: int, household_id: int, reply_id: int, staff_id: int | None, actor: str | None
+        self, campaign_id: int, household_id: int, reply_id: int, staff_id: int | None, actor: str | None,
+        dedupe_key: str | None = None,
     ) -> UndoOutcome | None:
         await self.t.write()
         t = self.t
@@ -283,7 +284,7 @@ class MemoryReplies:
             return None
         status = Status(m.status)
         undone = t.undone()
-        if reply_id in undone:
+        if reply_id in undone or (dedupe_key is not None and dedupe_key in t.reply_keys):
             return UndoOutcome(status, already=True)
         since = [x for x in self._replies_of(campaign_id, household_id) if x.id > reply_id]
         if any(x.status in _ANSWERED and x.id not in undone for x in since):
@@ -294,8 +295,9 @@ class MemoryReplies:
         door_knocked = door_knock_made(ladder_from_json(c.ladder), ladder.next_step if ladder is not None else 0)
         restored = status_after_undo(Status(r.prior_status), any(x.status == "read" for x in since), door_knocked)
         now = t.clock.now()
-        undo = ReplyRow(t.next_id("replies"), campaign_id, household_id, UNDO, _STAFF, undo_key(reply_id), None, None,
-                        None, None, r.method, staff_id, actor, now, prior_status=str(status), undoes=reply_id)
+        undo = ReplyRow(t.next_id("replies"), campaign_id, household_id, UNDO, _STAFF, dedupe_key or undo_key(reply_id),
+                        None, None, None, None, r.method, staff_id, actor, now, prior_status=str(status),
+                        undoes=reply_id)
         t.replies[undo.id] = undo
         t.reply_keys.add(undo.dedupe_key)
         if restored == status or status != Status.CONFIRMED_IN_PERSON:

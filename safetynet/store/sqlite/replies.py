@@ -309,7 +309,8 @@ class ReplyStore:
         return item
 
     async def undo_confirmation(
-        self, campaign_id: int, household_id: int, reply_id: int, staff_id: int | None, actor: str | None
+        self, campaign_id: int, household_id: int, reply_id: int, staff_id: int | None, actor: str | None,
+        dedupe_key: str | None = None,
     ) -> UndoOutcome | None:
         """Takes back the staff confirmation `reply_id` (see `reply_undo`); None if there is none such.
 
@@ -318,7 +319,7 @@ class ReplyStore:
         """
         async with self.db.transaction() as conn:
             done = await undo_confirmation(conn, campaign_id, household_id, reply_id, staff_id, actor,
-                                           self.clock.now())
+                                           self.clock.now(), dedupe_key)
         if done is None:
             return None
         outcome, transition = done

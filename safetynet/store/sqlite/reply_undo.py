@@ -65,7 +65,7 @@ async def _one(conn: Conn, sql: str, params: Sequence[object]) -> tuple[Any, ...
 
 async def undo_confirmation(
     conn: Conn, campaign_id: int, household_id: int, reply_id: int, staff_id: int | None, actor: str | None,
-    now: float,
+    now: float, dedupe_key: str | None = None,
 ) -> tuple[UndoOutcome, StatusTransition | None] | None:
     """Takes back staff confirmation `reply_id` of the household, inside the caller's transaction.
 
@@ -83,6 +83,8 @@ async def undo_confirmation(
     association_id, status, first_answer_at = int(place[0]), STATUS[place[1]], place[2]
     if await _one(conn, "SELECT 1 FROM replies WHERE undoes = ?", (reply_id,)) is not None:
         return UndoOutcome(status, already=True), None
+    if dedupe_key is not None and await _one(conn, "SELECT 1 FROM replies WHERE dedupe_key = ?", (dedupe_key,)):
+        return UndoOutcome(status, already=True), None  # a retried text: its undo was done (of another confirmation)
     later = await _one(
         conn, f"SELECT 1 FROM replies WHERE campaign_id = ? AND household_id = ? AND id > ? AND status IN {ANSWERED_SQL}"
         f" AND {not_undone()} LIMIT 1", (campaign_id, household_id, reply_id))
@@ -101,7 +103,7 @@ async def undo_confirmation(
     await conn.execute(
         "INSERT INTO replies (campaign_id, household_id, status, channel, dedupe_key, method, staff_id, actor,"
         " received_at, prior_status, undoes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (campaign_id, household_id, UNDO, _STAFF, undo_key(reply_id), method, staff_id, actor, now, str(status),
+        (campaign_id, household_id, UNDO, _STAFF, dedupe_key or undo_key(reply_id), method, staff_id, actor, now, str(status),
          reply_id),
     )
     if restored == status or status != Status.CONFIRMED_IN_PERSON:
