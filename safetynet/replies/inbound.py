@@ -338,7 +338,7 @@ class Inbound:
             if staff is not None and visited is not None:
                 return await self._confirm_visited(staff, visited, channel, message_id)
             if staff is not None and handled is not None:
-                return await self._mark_handled(staff, handled, channel)
+                return await self._mark_handled(staff, handled, channel, message_id)
             if staff is not None and undone is not None:
                 return await self._undo_visit(staff, undone, channel, message_id)
         status = parse_keyword(text)
@@ -377,13 +377,14 @@ class Inbound:
 
     # -- staff: 対応済み by a text ---------------------------------------------------------------
 
-    async def _mark_handled(self, staff: Staff, words: Sequence[str], channel: ChannelName) -> str:
+    async def _mark_handled(self, staff: Staff, words: Sequence[str], channel: ChannelName, message_id: str) -> str:
         """「対応済み 12」 (`words`: `keywords.staff_handled`) from a staff member's own contact: the help
         request it names, among those of the running campaigns in the staff member's scope, marked
         handled as the dashboard's button marks it (`ReplyIntake.mark_handled`: the same scope rule,
         the household's other running campaigns, the live dashboards, no escalation after). The number
         is needed, even with one request open; otherwise nothing is marked, and the answer says which
-        are open and how to name one."""
+        are open and how to name one. The mark keeps the text's message id: a provider's retry of the
+        text marks nothing, so a request reopened since (a new call for help) stays open."""
         lang = texts.ui_language(staff.language)
         viewer = _viewer(staff)
         requests = await self._requests(viewer)
@@ -392,7 +393,7 @@ class Inbound:
         example = open_[0].key if open_ else "12"
         found, why = _named_by(words, requests)
         if found is not None and why == "":
-            marked = await self._mark(viewer, staff, found, channel)
+            marked = await self._mark(viewer, staff, found, channel, message_id)
             # not marked: someone else's mark landed first (two deputies at the door)
             said = texts.t(lang, "staff.handled.done" if marked else "staff.handled.already",
                            household=self._named(lang, found, several))
@@ -610,7 +611,8 @@ class Inbound:
         found = [_Request(h, rs[0].household_key, rs[0].association, tuple(rs)) for h, rs in rows.items()]
         return sorted(found, key=lambda r: (min(x.opened_at for x in r.rows), r.household_id))
 
-    async def _mark(self, viewer: Viewer, staff: Staff, request: _Request, channel: ChannelName) -> bool:
+    async def _mark(self, viewer: Viewer, staff: Staff, request: _Request, channel: ChannelName,
+                    message_id: str) -> bool:
         """Marks the household's open requests handled, each as the dashboard's button does, and
         records how in the audit log (the dashboard's 対応済み list shows who and when, not how);
         False when none was left to mark."""
@@ -619,7 +621,8 @@ class Inbound:
             if row.handled_at is not None:
                 continue
             try:
-                done = await self.intake.mark_handled(viewer, row.campaign_id, request.household_id)
+                done = await self.intake.mark_handled(viewer, row.campaign_id, request.household_id,
+                                                      dedupe_key=f"{channel}:{message_id}")
             except NotFound:  # its campaign no longer has it: the others still count
                 continue
             marked = marked or done

@@ -493,17 +493,20 @@ class ReplyIntake:
                  status=str(outcome.status), already=outcome.already)
         return outcome
 
-    async def mark_handled(self, viewer: Viewer, campaign_id: int, household_id: int) -> bool:
-        """Takes a household off the open help list; False if it was handled already.
+    async def mark_handled(self, viewer: Viewer, campaign_id: int, household_id: int,
+                           dedupe_key: str | None = None) -> bool:
+        """Takes a household off the open help list; False if it was handled already, or by the text
+        of `dedupe_key` (a message id) before (its retry leaves a request reopened since open).
 
         Raises NotFound when the household is out of scope or never asked for help.
         """
         await self._in_scope(viewer, campaign_id, household_id)
-        done = await self.store.replies.mark_handled(campaign_id, household_id, viewer.staff_id, viewer.login)
+        done = await self.store.replies.mark_handled(campaign_id, household_id, viewer.staff_id, viewer.login,
+                                                     dedupe_key)
         if done is None:
             raise NotFound("this household has not asked for help")
         log.info("help_handled", campaign_id=campaign_id, household_id=household_id, changed=done)
-        await self._help_alike(viewer, campaign_id, household_id, handled=True)
+        await self._help_alike(viewer, campaign_id, household_id, handled=True, dedupe_key=dedupe_key)
         return done
 
     async def reopen_help(self, viewer: Viewer, campaign_id: int, household_id: int) -> bool:
@@ -524,7 +527,8 @@ class ReplyIntake:
         await self._help_alike(viewer, campaign_id, household_id, handled=False)
         return done
 
-    async def _help_alike(self, viewer: Viewer, campaign_id: int, household_id: int, handled: bool) -> None:
+    async def _help_alike(self, viewer: Viewer, campaign_id: int, household_id: int, handled: bool,
+                          dedupe_key: str | None = None) -> None:
         """Marks handled (`handled`) or reopens the household's help requests in its other running
         campaigns of the same kind too, as staff just did in `campaign_id`: a call for help is shared
         with them (`_share`, `domain.replies.shared_with`), so one "handled" is the household's, not one
@@ -548,7 +552,7 @@ class ReplyIntake:
                 await self._in_scope(viewer, o.campaign_id, household_id)
                 if handled:
                     done = await self.store.replies.mark_handled(o.campaign_id, household_id, viewer.staff_id,
-                                                                 viewer.login)
+                                                                 viewer.login, dedupe_key)
                 else:
                     done = await self.store.replies.reopen_help(o.campaign_id, household_id, marked_by=own)
             except (NotFound, UndoRefused) as e:  # not theirs to change there: it stays as it is

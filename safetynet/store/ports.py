@@ -694,8 +694,13 @@ class ReplyRepo(Protocol):
         provider's retry must not take back the confirmation made since)."""
         ...
 
-    async def mark_handled(self, campaign_id: int, household_id: int, staff_id: int | None, login: str) -> bool | None:
-        """True if it was open and is now handled; False if handled already; None if never asked."""
+    async def mark_handled(self, campaign_id: int, household_id: int, staff_id: int | None, login: str,
+                           dedupe_key: str | None = None) -> bool | None:
+        """True if it was open and is now handled; False if handled already; None if never asked.
+
+        `dedupe_key` (a staff text's message id) is kept with the mark, also when the request is
+        reopened: the same key again marks nothing (False), so a provider's retry of the text leaves a
+        request reopened since (a new call for help) open."""
         ...
 
     async def reopen_help(self, campaign_id: int, household_id: int, marked_by: str | None = None) -> bool | None:

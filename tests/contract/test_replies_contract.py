@@ -495,6 +495,27 @@ async def test_a_handled_help_request_reopens_as_it_was_once(store_factory: Stor
         assert await store.replies.reopen_help(cid, ids["S-2"], marked_by="deputy") is False  # open: nothing to refuse
 
 
+async def test_a_mark_under_a_known_key_marks_nothing_again(store_factory: StoreFactory) -> None:
+    """A staff text's mark keeps its message id through a reopen (a new call for help, an undo): the
+    provider's retry of that text marks nothing; a page's mark (no key) and another text's do."""
+    async with store_factory() as store:
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        head = await store.auth.add_staff("head", "H", Role.ASSOCIATION_HEAD, f"association:{SAKURA}", None)
+        s2 = ids["S-2"]
+        await store.replies.record(await item(store, cid, s2, "need_help", "k1"))
+        assert await store.replies.mark_handled(cid, s2, head.id, "head", "sms:SM1") is True
+        await store.replies.record(await item(store, cid, s2, "need_help", "k2"))  # asks again: open
+        assert [r.household_id for r in await store.replies.help_list(cid)] == [s2]
+        assert await store.replies.mark_handled(cid, s2, head.id, "head", "sms:SM1") is False
+        assert [r.household_id for r in await store.replies.help_list(cid)] == [s2]
+        assert await store.replies.mark_handled(cid, s2, head.id, "head") is True  # the page's button
+        assert await store.replies.reopen_help(cid, s2) is True
+        assert await store.replies.mark_handled(cid, s2, head.id, "head", "sms:SM1") is False  # still known
+        assert await store.replies.mark_handled(cid, s2, head.id, "head", "sms:SM2") is True
+        assert await store.replies.help_list(cid) == []
+
+
 async def test_help_alerts_not_sent_are_found_again(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         clock = clock_of(store)

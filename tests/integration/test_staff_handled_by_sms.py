@@ -315,3 +315,28 @@ async def test_a_phone_handed_to_another_staff_member_is_hers_at_once(tmp_path: 
         await env.clock.advance(1)
         assert "世帯の回答としては記録していません" in await _text(env, DEPUTY, "了解")
         await env.intake.idle()
+
+
+async def test_a_retried_handled_text_leaves_a_new_call_for_help_open(tmp_path: Path) -> None:
+    """Review: a provider sends a text again when our answer did not arrive (Telegram redelivers every
+    unacknowledged update after a restart). A retried 「対応済み A-002」 that came after the household
+    called for help again marked the new call handled: hidden from the open list and never escalated.
+    The mark keeps the text's message id: its retry marks nothing."""
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "deputy-a", Role.DEPUTY, ASSOC_A, phone=DEPUTY)
+        sms = env.sandbox.fake("sms")
+        await _help(env, "A-002")
+        sid = "SM" + "5" * 32
+        said = _said((await sms.reply(DEPUTY, "対応済み A-002", sid=sid)).body)
+        assert said.startswith("世帯番号 A-002を「対応済み」にしました。")
+        await env.clock.advance(60)
+        await _help(env, "A-002")  # hurt again, a minute later
+        assert await _open(env) == {"A-002"}
+        said = _said((await sms.reply(DEPUTY, "対応済み A-002", sid=sid)).body)
+        assert said.startswith("世帯番号 A-002はすでに「対応済み」です。")
+        assert await _open(env) == {"A-002"}
+        assert len([e for e in await env.store.audit.entries() if e.action == "handled"]) == 1
+        # her new text (its own id) marks it
+        assert (await _text(env, DEPUTY, "対応済み A-002")).startswith("世帯番号 A-002を「対応済み」にしました。")
+        assert await _open(env) == set()
+        await env.intake.idle()

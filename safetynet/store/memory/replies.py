@@ -336,15 +336,17 @@ class MemoryReplies:
             h.escalation_told_at = None
         return True
 
-    async def mark_handled(self, campaign_id: int, household_id: int, staff_id: int | None, login: str) -> bool | None:
+    async def mark_handled(self, campaign_id: int, household_id: int, staff_id: int | None, login: str,
+                           dedupe_key: str | None = None) -> bool | None:
         await self.t.write()
         key = (campaign_id, household_id)
         h, m = self.t.help.get(key), self.t.members.get(key)
         if h is None or m is None:
             return None
-        if h.handled_at is not None:
+        if h.handled_at is not None or (dedupe_key is not None and h.handled_key == dedupe_key):
             return False
         h.handled_at, h.handled_by, h.handled_by_login = self.t.clock.now(), staff_id, login
+        h.handled_key = dedupe_key or h.handled_key
         self._emit(ReplyEvent((), ((campaign_id, m.association_id),)))
         return True
 

@@ -221,6 +221,7 @@ class HelpRequestRow:
     escalated_at: float | None = None
     reopened_at: float | None = None
     escalation_told_at: float | None = None
+    handled_key: str | None = None  # the last staff text that marked it handled (kept when reopened)
 
 
 @dataclass

@@ -327,20 +327,24 @@ class ReplyStore:
             self._emit(ReplyEvent((transition,), ()))
         return outcome
 
-    async def mark_handled(self, campaign_id: int, household_id: int, staff_id: int | None, login: str) -> bool | None:
-        """True if it was open and is now handled; False if already handled; None if never asked for help."""
+    async def mark_handled(self, campaign_id: int, household_id: int, staff_id: int | None, login: str,
+                           dedupe_key: str | None = None) -> bool | None:
+        """True if it was open and is now handled; False if already handled (or by the text of
+        `dedupe_key` before); None if never asked for help."""
         now = self.clock.now()
         async with self.db.transaction() as conn:
             row = await _help_mark(conn, campaign_id, household_id)
             if row is None:
                 return None
-            if row[1] is not None:
+            if row[1] is not None or (dedupe_key is not None and row[3] == dedupe_key):
                 return False
-            # still open when written: of two taps at once (PostgreSQL reads committed), one marks it
+            # still open when written: of two taps at once (PostgreSQL reads committed), one marks it;
+            # a page's mark (no key) leaves the last text's key, which its retry still finds
             marked = await conn.execute(
-                "UPDATE help_requests SET handled_at = ?, handled_by = ?, handled_by_login = ?"
+                "UPDATE help_requests SET handled_at = ?, handled_by = ?, handled_by_login = ?,"
+                " handled_key = coalesce(?, handled_key)"
                 " WHERE campaign_id = ? AND household_id = ? AND handled_at IS NULL",
-                (now, staff_id, login, campaign_id, household_id),
+                (now, staff_id, login, dedupe_key, campaign_id, household_id),
             )
             if marked.rowcount == 0:
                 return False
@@ -619,9 +623,9 @@ def _insert_new(items: list[ReplyItem]) -> Steps[set[str]]:
 
 
 async def _help_mark(conn: Any, campaign_id: int, household_id: int) -> Any:
-    """(association id, handled_at, handled_by_login) of a household's help request, or None."""
+    """(association id, handled_at, handled_by_login, handled_key) of a household's help request, or None."""
     async with conn.execute(
-        "SELECT ch.association_id, h.handled_at, h.handled_by_login FROM help_requests h"
+        "SELECT ch.association_id, h.handled_at, h.handled_by_login, h.handled_key FROM help_requests h"
         " JOIN campaign_households ch ON ch.campaign_id = h.campaign_id AND ch.household_id = h.household_id"
         " WHERE h.campaign_id = ? AND h.household_id = ?",
         (campaign_id, household_id),
