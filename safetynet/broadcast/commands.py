@@ -371,17 +371,22 @@ def status(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def close(cfg: Config, args: argparse.Namespace) -> int:
-    async def closing(svc: CampaignService) -> tuple[Campaign, int]:
+    async def closing(svc: CampaignService) -> tuple[Campaign, int, int]:
         c = await svc.close(args.id, by=await _who(svc, args.as_login))
-        # closing answers no one: the help requests still open are said (they stay on the lists)
-        return c, sum((await svc.store.dashboard.open_help_counts(c.id)).values())
+        # closing answers no one: the help requests still open are said (they stay on the lists), and
+        # the households left to visit (closing lists every silent one, whether the door-knock step ran)
+        return (c, sum((await svc.store.dashboard.open_help_counts(c.id)).values()),
+                sum((await svc.store.campaigns.doorknock_counts(c.id)).values()))
 
-    c, open_help = _run(cfg, closing)
-    print(json.dumps({"id": c.id, "state": str(c.state), "open_help": open_help}) if args.json
-          else say("cli.campaign.closed", id=c.id))
+    c, open_help, doorknock = _run(cfg, closing)
+    print(json.dumps({"id": c.id, "state": str(c.state), "open_help": open_help, "doorknock": doorknock})
+          if args.json else say("cli.campaign.closed", id=c.id))
     if open_help and not args.json:
         print(say("cli.campaign.closed_open_help_one" if open_help == 1 else "cli.campaign.closed_open_help",
                   n=open_help), file=sys.stderr)
+    if doorknock and not args.json:
+        print(say("cli.campaign.closed_doorknock_one" if doorknock == 1 else "cli.campaign.closed_doorknock",
+                  n=f"{doorknock:,}"), file=sys.stderr)
     return 0
 
 

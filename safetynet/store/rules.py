@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from safetynet.domain import ContactKind, Status, next_status
+from safetynet.domain import CampaignKind, CampaignState, ContactKind, Status, next_status
 from safetynet.domain.campaigns import LadderStep
 from safetynet.domain.consent import CONSENTS
 from safetynet.domain.roster import BAD_CHARACTER, HouseholdRecord, bad_character
@@ -86,6 +86,13 @@ def door_knock_made(ladder: Sequence[LadderStep], next_step: int) -> bool:
     """Whether the ladder's door-knock step is behind a campaign whose next step is `next_step`."""
     door = next((n for n, s in enumerate(ladder) if s.door_knock), None)
     return door is not None and next_step > door
+
+
+def closing_lists(state: str, kind: str) -> bool:
+    """Whether a campaign in `state` has every silent household on its door-knock list for having
+    closed: an event ends with each household answered, confirmed or listed, whether or not its
+    door-knock step ran (a check asks no one whether they are safe: it lists no one)."""
+    return state == CampaignState.CLOSED and kind != CampaignKind.CHECK
 
 
 def status_after_undo(prior: Status, read_since: bool, door_knocked: bool) -> Status:

@@ -302,6 +302,31 @@ async def test_the_door_knock_list_holds_the_unanswered(store_factory: StoreFact
         assert await store.campaigns.mark_doorknock(cid, store.clock.now() + 60) == {a[SAKURA]: 3, a[UME]: 1}
 
 
+async def test_closing_puts_every_silent_household_on_the_door_knock_list(store_factory: StoreFactory) -> None:
+    """Review: a campaign closed before its door-knock step (the city ends the event at +25 min, the
+    step is at +30) left its silent households answered by no one and on no list: no door-knock
+    count on /city, none for the heads, counted unaccounted. Closing makes the list, as the step
+    does; a contact check asks no one whether they are safe and lists no one."""
+    async with store_factory() as store:
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store, [f"association:{SAKURA}", f"association:{UME}"])
+        check = await running_campaign(store, [f"association:{UME}"], kind=CampaignKind.CHECK)
+        await _answer(store, cid, ids["S-1"], "safe", "k1")
+        await _answer(store, cid, ids["U-2"], "read", "k2")
+        assert await store.campaigns.doorknock_households(cid) == [ids["S-4"]]  # no contact: listed at once
+        assert await store.campaigns.close(cid, store.clock.now())
+        assert await store.campaigns.doorknock_counts(cid) == {a[SAKURA]: 3, a[UME]: 2}
+        assert await store.campaigns.doorknock_households(cid) == sorted(
+            ids[k] for k in ("S-2", "S-3", "S-4", "U-1", "U-2"))
+        statuses = await store.campaigns.household_statuses(cid)
+        # statuses stay as they were: 'pending' in the report says nothing was sent before the close
+        assert (statuses[ids["S-1"]], statuses[ids["U-2"]], statuses[ids["S-3"]]) == (
+            Status.SAFE, Status.READ, Status.PENDING)
+        assert await store.campaigns.close(check, store.clock.now())
+        assert await store.campaigns.doorknock_counts(check) == {}
+
+
 async def test_household_statuses_and_delivery_counts(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         ids = await seed(store)

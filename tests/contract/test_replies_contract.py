@@ -828,6 +828,22 @@ async def test_a_household_silent_again_after_the_door_knock_step_goes_back_on_i
         assert counts == {(a[UME], "unreachable"): 2} and minutes == {}
 
 
+async def test_a_confirmation_undone_after_an_early_close_goes_back_on_the_list(store_factory: StoreFactory) -> None:
+    """Closing lists every silent household (the door-knock step had not run): one whose confirmation
+    is taken back after the close is silent again, and on the list, not unaccounted."""
+    async with store_factory() as store:
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store, [f"association:{UME}"])
+        u1, u2 = ids["U-1"], ids["U-2"]
+        reply_id = await confirm(store, cid, u1, "staff:1")
+        assert await store.campaigns.close(cid, store.clock.now())
+        assert await store.campaigns.doorknock_households(cid, a[UME]) == [u2]
+        outcome = await store.replies.undo_confirmation(cid, u1, reply_id, None, "head")
+        assert outcome is not None and outcome.changed
+        assert await store.campaigns.doorknock_households(cid, a[UME]) == [u1, u2]
+
+
 async def test_a_read_after_the_visit_counts_when_it_is_undone(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         ids = await seed(store)

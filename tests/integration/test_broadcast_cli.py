@@ -50,7 +50,7 @@ def run(cfg: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int,
 def test_closing_with_open_help_requests_warns(city: Path, capsys: pytest.CaptureFixture[str],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Closing answers no one: the help requests still open are said (QA2: nothing was), as many as
-    there are (QA: "1 need-help requests are")."""
+    there are (QA: "1 need-help requests are"), and the households it put on the door-knock lists."""
     async def ask_for_help(cid: int, n: int) -> None:
         async with store_session(load_config(city), SystemClock()) as store:
             for household in sorted(await store.campaigns.household_statuses(cid))[:n]:
@@ -58,9 +58,11 @@ def test_closing_with_open_help_requests_warns(city: Path, capsys: pytest.Captur
 
     for argv, n, lang, said in (
             (["--json"], 1, "C", None),
-            ([], 1, "C", "warning: 1 need-help request is still not handled (it stays on its association's list)."),
+            ([], 1, "C", "warning: 1 need-help request is still not handled (it stays on its association's list).\n"
+                         "1 household did not answer: it is on its association's door-knock list."),
             ([], 2, "C", "warning: 2 need-help requests are still not handled (they stay on the associations' lists)."),
-            ([], 1, "ja_JP.UTF-8", "注意: まだ対応していない「助けが必要」が 1 件あります（町会の一覧に残ります）。")):
+            ([], 1, "ja_JP.UTF-8", "注意: まだ対応していない「助けが必要」が 1 件あります（町会の一覧に残ります）。\n"
+                                   "回答のなかった 1 世帯は、町会の戸別訪問リストに載っています。")):
         terminal_locale(monkeypatch, lang)
         code, out, _ = run(city, capsys, "start", str(DRILLS / "association-monthly.toml"), "--scope",
                            "association:桜町一丁目町会", "--json")
@@ -69,7 +71,7 @@ def test_closing_with_open_help_requests_warns(city: Path, capsys: pytest.Captur
         code, out, err = run(city, capsys, "close", str(cid), *argv)
         assert code == 0
         if said is None:
-            assert json.loads(out)["open_help"] == 1
+            assert (json.loads(out)["open_help"], json.loads(out)["doorknock"]) == (1, 1)
         else:
             assert err.strip() == said
 
@@ -129,6 +131,8 @@ def test_preview_start_status_close_report(city: Path, capsys: pytest.CaptureFix
     assert sum(doc["status"].values()) == 2
     code, _, err = run(city, capsys, "close", str(cid))
     assert code == 0 and "need-help" not in err  # none asked: nothing to warn of
+    # closed before its door-knock step: the households that did not answer are listed all the same
+    assert "2 households did not answer: they are on their associations' door-knock lists." in err
     code, _, err = run(city, capsys, "close", str(cid))
     assert code == 2 and "only a running campaign can close" in err
     code, out, _ = run(city, capsys, "report", str(cid), "--format", "json")

@@ -23,6 +23,7 @@ from safetynet.domain.campaigns import (
 )
 from safetynet.store.errors import StoreError
 from safetynet.store.memory.tables import CampaignRow, DeliveryRow, LadderRow, MemberRow, Tables
+from safetynet.store.rules import closing_lists
 
 _ANSWERED = frozenset(str(s) for s in ANSWERED)
 # what a removed household keeps once erased (name, address, members, 要配慮, language, notes, consent)
@@ -157,6 +158,10 @@ class MemoryCampaigns:
             # staff alerts stay queued: a household that asked for help still needs it
             if d.campaign_id == campaign_id and d.state in ("queued", "standby") and d.step >= 0:
                 d.state, d.error, d.updated_at = "skipped", f"campaign_{to}", at
+        if closing_lists(str(to), row.kind):  # as SQLite's: the silent listed, their statuses kept
+            for m in self.t.campaign_members(campaign_id):
+                if m.status not in _ANSWERED and m.doorknock_at is None:
+                    m.doorknock_at = at
         return True
 
     # -- retention ------------------------------------------------------------------------------

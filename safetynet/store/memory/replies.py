@@ -38,7 +38,7 @@ from safetynet.domain.replies import (
 )
 from safetynet.store.memory.tables import HelpRequestRow, MemberRow, PhoneCodeRow, ReplyRow, Tables
 from safetynet.store.ports import ReplyListener
-from safetynet.store.rules import answer_minute, door_knock_made, status_after_undo, undo_key
+from safetynet.store.rules import answer_minute, closing_lists, door_knock_made, status_after_undo, undo_key
 
 log = structlog.get_logger("store")
 
@@ -307,7 +307,7 @@ class MemoryReplies:
         m.status, m.status_at = str(restored), now
         if not answered:
             m.first_answer_at = None
-            if door_knocked and m.doorknock_at is None:
+            if (door_knocked or closing_lists(c.state, c.kind)) and m.doorknock_at is None:
                 m.doorknock_at = now
         for st, delta in ((str(status), -1), (str(restored), 1)):
             key = (campaign_id, m.association_id, st)

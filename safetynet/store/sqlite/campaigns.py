@@ -27,6 +27,7 @@ from safetynet.domain.campaigns import (
     ladder_from_json,
     ladder_to_json,
 )
+from safetynet.store.rules import closing_lists
 from safetynet.store.sqlite.db import Conn, Database, Row, marks
 from safetynet.store.sqlite.roster_scope import scope_filter
 from safetynet.store.sqlite.statuses import StatusChange, apply_status_changes, init_counts
@@ -183,7 +184,9 @@ class CampaignStore:
         return True
 
     async def close(self, campaign_id: int, at: float) -> bool:
-        """running → closed; what is still queued is skipped. False if it was not running."""
+        """running → closed; what is still queued is skipped, and every household that has not
+        answered goes on the door-knock list (`mark_doorknock`'s rule) unless it is a contact check.
+        False if it was not running."""
         return await self._finish(campaign_id, at, CampaignState.CLOSED, ("running",))
 
     async def cancel(self, campaign_id: int, at: float) -> bool:
@@ -209,6 +212,13 @@ class CampaignStore:
                 " WHERE campaign_id = ? AND state IN ('queued', 'standby') AND step >= 0",
                 (f"campaign_{to}", at, campaign_id),
             )
+            if to == CampaignState.CLOSED:
+                # closed before its door-knock step ran (or with none in its ladder): its silent
+                # households would end the event answered by no one and listed nowhere (review)
+                async with conn.execute("SELECT kind FROM campaigns WHERE id = ?", (campaign_id,)) as cur:
+                    kind = await cur.fetchone()
+                if kind is not None and closing_lists(str(to), kind[0]):
+                    await _list_silent(conn, campaign_id, at)
         return True
 
     # -- retention ----------------------------------------------------------------------------
@@ -416,11 +426,7 @@ class CampaignStore:
         """Every household that has not answered goes on the door-knock list (the never-reached ones
         become unreachable). Returns households on the list per association."""
         async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE campaign_households SET doorknock_at = coalesce(doorknock_at, ?)"
-                f" WHERE campaign_id = ? AND status NOT IN {_ANSWERED_SQL}",
-                (at, campaign_id),
-            )
+            await _list_silent(conn, campaign_id, at)
             async with conn.execute(
                 "SELECT household_id FROM campaign_households WHERE campaign_id = ? AND status = 'pending'",
                 (campaign_id,),
@@ -460,3 +466,14 @@ class CampaignStore:
             (campaign_id,),
         )
         return {(r[0], r[1], r[2]): r[3] for r in rows}
+
+
+async def _list_silent(conn: Conn, campaign_id: int, at: float) -> None:
+    """Every household of the campaign that has not answered goes on the door-knock list (inside the
+    caller's transaction). The door-knock step also makes the never reached unreachable; a close
+    leaves their status: 'pending' in its report says nothing was sent to them before it."""
+    await conn.execute(
+        "UPDATE campaign_households SET doorknock_at = coalesce(doorknock_at, ?)"
+        f" WHERE campaign_id = ? AND status NOT IN {_ANSWERED_SQL}",
+        (at, campaign_id),
+    )

@@ -18,7 +18,7 @@ from typing import Any
 from safetynet.domain import ANSWERED, Status, next_status
 from safetynet.domain.campaigns import StatusTransition, ladder_from_json
 from safetynet.domain.replies import NOTE, UNDO, ReplyChannel, ReplyItem, UndoOutcome, UndoRefused
-from safetynet.store.rules import answer_minute, door_knock_made, status_after_undo, undo_key
+from safetynet.store.rules import answer_minute, closing_lists, door_knock_made, status_after_undo, undo_key
 from safetynet.store.sqlite.db import Conn, Sql, Steps
 from safetynet.store.sqlite.reply_targets import STATUS
 
@@ -95,11 +95,13 @@ async def undo_confirmation(
     read_since = await _one(conn, "SELECT 1 FROM replies WHERE campaign_id = ? AND household_id = ? AND id > ?"
                             " AND status = 'read' LIMIT 1", (campaign_id, household_id, reply_id)) is not None
     ladder = await _one(
-        conn, "SELECT k.ladder, coalesce(l.next_step, 0), coalesce(k.started_at, k.created_at) FROM campaigns k"
+        conn, "SELECT k.ladder, coalesce(l.next_step, 0), coalesce(k.started_at, k.created_at), k.state, k.kind"
+        " FROM campaigns k"
         " LEFT JOIN campaign_ladder l ON l.campaign_id = k.id WHERE k.id = ?", (campaign_id,))
     assert ladder is not None  # the household is in the campaign
     door_knocked = door_knock_made(ladder_from_json(ladder[0]), int(ladder[1]))
     restored = status_after_undo(STATUS[prior], read_since, door_knocked)
+    listed = door_knocked or closing_lists(ladder[3], ladder[4])
     await conn.execute(
         "INSERT INTO replies (campaign_id, household_id, status, channel, dedupe_key, method, staff_id, actor,"
         " received_at, prior_status, undoes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -114,7 +116,7 @@ async def undo_confirmation(
         "UPDATE campaign_households SET status = ?, status_at = ?, first_answer_at = ?,"
         " doorknock_at = CASE WHEN ? THEN coalesce(doorknock_at, ?) ELSE doorknock_at END"
         " WHERE campaign_id = ? AND household_id = ?",
-        (str(restored), now, first_answer_at if answered else None, door_knocked and not answered, now,
+        (str(restored), now, first_answer_at if answered else None, listed and not answered, now,
          campaign_id, household_id),
     )
     await conn.executemany(
