@@ -44,7 +44,7 @@ from safetynet.replies.notify import PHONE_KINDS
 from safetynet.replies.tokens import reply_token, reply_url
 from safetynet.replies.words import enrol_word
 from safetynet.roster.codes import CodeError, normalize_code
-from safetynet.store import Store
+from safetynet.store import Store, StoreError
 
 log = structlog.get_logger("replies")
 
@@ -335,12 +335,8 @@ class Inbound:
         targets = await self.store.replies.running_targets_by_contact(list(kinds), address)
         if words is not None and not (targets and household_answer_in(words) is not None):
             staff = await self._staff.staff_of(kinds, address, fresh=True)
-            if staff is not None and visited is not None:
-                return await self._confirm_visited(staff, visited, channel, message_id)
-            if staff is not None and handled is not None:
-                return await self._mark_handled(staff, handled, channel, message_id)
-            if staff is not None and undone is not None:
-                return await self._undo_visit(staff, undone, channel, message_id)
+            if staff is not None:
+                return await self._staff_text(staff, visited, handled, undone, channel, message_id)
         status = parse_keyword(text)
         # "STOP", 「配信停止」: safety checks are not stopped from here (README, Privacy); the resident is
         # told whom to ask, and the request is kept as a note for the staff of a running campaign
@@ -374,6 +370,30 @@ class Inbound:
         note = text if has_words_beyond_keyword(text) else None
         notice, _ = await self._answer_households(targets, status, channel, key, note, text, _by_number(kinds))
         return notice or texts.sms_confirmation(str(status), lang)
+
+    async def _staff_text(self, staff: Staff, visited: Sequence[str] | None, handled: Sequence[str] | None,
+                          undone: Sequence[str] | None, channel: ChannelName, message_id: str) -> str:
+        """A staff text acted on once: a provider's retry of it (the same message id) gets the answer
+        the text got and does nothing again, whatever changed since (review: a 「訪問済み」 redelivered
+        after a new campaign started confirmed the household there, nobody having seen it; a
+        「対応済み」 answered 'already' marked a new call for help when retried)."""
+        key = f"{channel}:{message_id}"
+        said = await self.store.replies.staff_text_answer(key)
+        if said is not None:
+            log.info("staff_text_retried", channel=channel, staff_id=staff.id)
+            return said
+        if visited is not None:
+            said = await self._confirm_visited(staff, visited, channel, message_id)
+        elif handled is not None:
+            said = await self._mark_handled(staff, handled, channel, message_id)
+        else:
+            assert undone is not None  # one of the three words, or no staff text
+            said = await self._undo_visit(staff, undone, channel, message_id)
+        try:
+            await self.store.replies.keep_staff_text(key, said, self.clock.now())
+        except StoreError as e:  # what the text did stands; its retry falls back on each action's own key
+            log.warning("staff_text_unkept", channel=channel, staff_id=staff.id, error=str(e))
+        return said
 
     # -- staff: 対応済み by a text ---------------------------------------------------------------
 

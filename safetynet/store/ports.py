@@ -652,6 +652,16 @@ class ReplyRepo(Protocol):
         """The id of the reply stored under `dedupe_key` (what an undo names)."""
         ...
 
+    async def staff_text_answer(self, dedupe_key: str) -> str | None:
+        """The answer given to the staff text `dedupe_key` (channel and message id), if it was acted
+        on within `STAFF_TEXTS_KEPT_SECONDS`: its retry is answered the same and does nothing."""
+        ...
+
+    async def keep_staff_text(self, dedupe_key: str, answer: str, at: float) -> None:
+        """Keeps the answer given to a staff text (the first kept stands: a retry that raced it changes
+        nothing); the answers older than `STAFF_TEXTS_KEPT_SECONDS` go."""
+        ...
+
     async def count_replies(self, campaign_id: int, statuses: Sequence[str] = (), channel: str | None = None) -> int: ...
 
     async def help_list(

@@ -77,6 +77,11 @@ def check_records(records: Sequence[HouseholdRecord], known_kinds: Collection[Co
         keys.add(key)
 
 
+# How long the answer to a staff text is kept for a provider's retry of it (Telegram keeps an update
+# unacknowledged for 24 hours; LINE and Twilio retry within minutes).
+STAFF_TEXTS_KEPT_SECONDS = 2 * 86400.0
+
+
 def undo_key(reply_id: int) -> str:
     """The dedupe key of the undo of reply `reply_id` (one undo per reply)."""
     return f"undo:{reply_id}"

@@ -753,6 +753,23 @@ async def test_an_undo_under_a_known_key_takes_nothing_back(store_factory: Store
         assert again == UndoOutcome(before, already=False, changed=True)
 
 
+async def test_a_staff_texts_answer_is_kept_two_days_and_the_first_stands(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        assert await store.replies.staff_text_answer("sms:SM1") is None
+        await store.replies.keep_staff_text("sms:SM1", "世帯番号 12を訪問で確認済みにしました。", clock.now())
+        await store.replies.keep_staff_text("sms:SM1", "another", clock.now())  # a retry that raced it
+        assert await store.replies.staff_text_answer("sms:SM1") == "世帯番号 12を訪問で確認済みにしました。"
+        assert await store.replies.staff_text_answer("telegram:SM1") is None
+        await clock.advance(2 * 86400 - 1)
+        assert await store.replies.staff_text_answer("sms:SM1") is not None
+        await clock.advance(2)
+        assert await store.replies.staff_text_answer("sms:SM1") is None  # past any provider's retry
+        await store.replies.keep_staff_text("sms:SM2", "b", clock.now())  # and gone from the table
+        await store.replies.keep_staff_text("sms:SM1", "again", clock.now())
+        assert await store.replies.staff_text_answer("sms:SM1") == "again"
+
+
 async def test_an_answer_after_the_confirmation_stands(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         ids = await seed(store)

@@ -38,7 +38,14 @@ from safetynet.domain.replies import (
 )
 from safetynet.store.memory.tables import HelpRequestRow, MemberRow, PhoneCodeRow, ReplyRow, Tables
 from safetynet.store.ports import ReplyListener
-from safetynet.store.rules import answer_minute, closing_lists, door_knock_made, status_after_undo, undo_key
+from safetynet.store.rules import (
+    STAFF_TEXTS_KEPT_SECONDS,
+    answer_minute,
+    closing_lists,
+    door_knock_made,
+    status_after_undo,
+    undo_key,
+)
 
 log = structlog.get_logger("store")
 
@@ -180,6 +187,18 @@ class MemoryReplies:
     async def reply_id(self, dedupe_key: str) -> int | None:
         await asyncio.sleep(0)
         return next((r.id for r in self.t.replies.values() if r.dedupe_key == dedupe_key), None)
+
+    async def staff_text_answer(self, dedupe_key: str) -> str | None:
+        await asyncio.sleep(0)
+        kept = self.t.staff_texts.get(dedupe_key)
+        return kept[0] if kept is not None and kept[1] >= self.t.clock.now() - STAFF_TEXTS_KEPT_SECONDS else None
+
+    async def keep_staff_text(self, dedupe_key: str, answer: str, at: float) -> None:
+        await self.t.write()
+        texts = self.t.staff_texts
+        for key in [k for k, (_, kept_at) in texts.items() if kept_at < at - STAFF_TEXTS_KEPT_SECONDS]:
+            del texts[key]
+        texts.setdefault(dedupe_key, (answer, at))
 
     async def count_replies(self, campaign_id: int, statuses: Sequence[str] = (), channel: str | None = None) -> int:
         await asyncio.sleep(0)

@@ -269,6 +269,7 @@ class Tables:
     early_statuses: dict[str, tuple[str, int | None, float]] = field(default_factory=dict)
     replies: dict[int, ReplyRow] = field(default_factory=dict)
     reply_keys: set[str] = field(default_factory=set)
+    staff_texts: dict[str, tuple[str, float]] = field(default_factory=dict)  # key -> (answer, received at)
     help: dict[tuple[int, int], HelpRequestRow] = field(default_factory=dict)
     triggers: dict[int, TriggerRecord] = field(default_factory=dict)
     dispatchers: dict[str, DispatcherBeat] = field(default_factory=dict)

@@ -40,6 +40,7 @@ from safetynet.domain.replies import (
     late_reads,
     refuse_other_mark,
 )
+from safetynet.store.rules import STAFF_TEXTS_KEPT_SECONDS
 from safetynet.store.sqlite.db import (
     CHUNK,
     Conn,
@@ -248,6 +249,17 @@ class ReplyStore:
         """The id of the reply stored under `dedupe_key` (what an undo names)."""
         row = await self.db.fetchone("SELECT id FROM replies WHERE dedupe_key = ?", (dedupe_key,))
         return int(row[0]) if row else None
+
+    async def staff_text_answer(self, dedupe_key: str) -> str | None:
+        row = await self.db.fetchone("SELECT answer FROM staff_texts WHERE dedupe_key = ? AND received_at >= ?",
+                                     (dedupe_key, self.clock.now() - STAFF_TEXTS_KEPT_SECONDS))
+        return str(row[0]) if row else None
+
+    async def keep_staff_text(self, dedupe_key: str, answer: str, at: float) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM staff_texts WHERE received_at < ?", (at - STAFF_TEXTS_KEPT_SECONDS,))
+            await conn.execute("INSERT INTO staff_texts (dedupe_key, answer, received_at) VALUES (?, ?, ?)"
+                               " ON CONFLICT (dedupe_key) DO NOTHING", (dedupe_key, answer, at))
 
     async def count_replies(self, campaign_id: int, statuses: Sequence[str] = (), channel: str | None = None) -> int:
         sql = "SELECT count(*) FROM replies WHERE campaign_id = ?"
