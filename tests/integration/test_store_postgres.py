@@ -26,7 +26,7 @@ from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind, Role, Status
 from safetynet.domain.audit import AuditEntry
 from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
-from safetynet.domain.replies import ReplyDetails, ReplyItem, ReplyTarget, TokenAnswer
+from safetynet.domain.replies import ReplyDetails, ReplyItem, ReplyTarget, TokenAnswer, UndoRefused
 from safetynet.store import Store, StoreUnavailable
 from safetynet.store.errors import ConnectionLost
 from safetynet.store.postgres import PostgresStore, open_postgres_store
@@ -316,6 +316,37 @@ async def test_an_answer_by_token_is_built_on_the_household_as_another_process_l
         # built once, on the row as the other process left it, never on the row before its write
         assert outcome.outcome is None and seen == [Status.NEED_HELP]
         assert [h.status for h in await r.store.replies.history(r.campaign_id, r.household_id)] == []
+
+
+async def test_an_undo_racing_an_answer_from_another_process_is_refused_not_written_over_it() -> None:
+    """Review: a staff member takes back a confirmation while another web process has stored the
+    household's own answer and not yet committed. The undo read the household unlocked, found no
+    later answer, then waited on the row only for its write, and wrote the restored status over the
+    answer (a need_help lost from the escalation, the counters off by two). It locks the household's
+    row first, as an answer batch does, and is refused once the answer is in."""
+    async with race() as r:
+        cid, hid = r.campaign_id, r.household_id
+        t = await r.store.replies.target(cid, hid)
+        assert t is not None
+        await r.store.replies.record(ReplyItem(cid, hid, t.association_id, str(Status.CONFIRMED_IN_PERSON), "staff",
+                                               "staff:1", r.clock.now(), method="visit", staff_id=None, actor="head"))
+        reply_id = await r.store.replies.reply_id("staff:1")
+        assert reply_id is not None
+        answer = r.other.transaction()
+        await answer.start()
+        await r.other.execute("INSERT INTO replies (campaign_id, household_id, status, channel, dedupe_key, received_at)"
+                              " VALUES ($1, $2, 'need_help', 'sms', 'other', $3)", cid, hid, r.clock.now())
+        await r.other.execute("UPDATE campaign_households SET status = 'need_help' WHERE campaign_id = $1"
+                              " AND household_id = $2", cid, hid)
+        undo = asyncio.create_task(r.store.replies.undo_confirmation(cid, hid, reply_id, None, "head"))
+        async with asyncio.timeout(10):  # the other process's state: a bounded poll of the server's lock table
+            while not await _blocks_another(r.other):
+                assert not undo.done(), "the undo did not wait for the household's row"
+                await asyncio.sleep(0.02)
+        await answer.commit()
+        with pytest.raises(UndoRefused):
+            await undo
+        assert (await r.store.campaigns.household_statuses(cid))[hid] == Status.NEED_HELP
 
 
 async def test_a_database_that_takes_no_connections_is_unavailable_not_a_fault(tmp_path: Path) -> None:

@@ -190,6 +190,9 @@ _REWRITES = (
 # the rows are locked (in key order, the same for every writer) until the transaction ends.
 _LOCKED_READS = (
     "SELECT household_id, association_id, status, first_answer_at IS NOT NULL FROM campaign_households",
+    # an undo's household (`reply_undo`): read before its check for a later answer, which then sees
+    # an answer another process was writing (review: the undo wrote the restored status over it)
+    "SELECT association_id, status, first_answer_at FROM campaign_households",
 )
 
 

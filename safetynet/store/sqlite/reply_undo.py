@@ -71,12 +71,14 @@ async def undo_confirmation(
 
     None if there is no such confirmation; raises `UndoRefused` when an answer came after it.
     """
-    found = await _one(
-        conn, "SELECT status, channel, prior_status, method FROM replies WHERE id = ? AND campaign_id = ?"
-        " AND household_id = ?", (reply_id, campaign_id, household_id))
+    # the household first: on PostgreSQL the read locks its row (`pg_sql`), so an answer another
+    # process is writing is waited for, and seen by the checks below, as SQLite's one writer does
     place = await _one(
         conn, "SELECT association_id, status, first_answer_at FROM campaign_households WHERE campaign_id = ?"
         " AND household_id = ?", (campaign_id, household_id))
+    found = await _one(
+        conn, "SELECT status, channel, prior_status, method FROM replies WHERE id = ? AND campaign_id = ?"
+        " AND household_id = ?", (reply_id, campaign_id, household_id))
     if found is None or place is None or found[0] != _CONFIRMED or found[1] != _STAFF:
         return None
     prior, method = found[2], found[3]
