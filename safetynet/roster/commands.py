@@ -21,6 +21,7 @@ from safetynet.channels import registry
 from safetynet.config import Config, database_unwritable
 from safetynet.console import cli_language, count_argument, print_error, say, unwritable_message
 from safetynet.csvout import Unwritable
+from safetynet.domain import CampaignKind
 from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.roster import HouseholdRecord, ImportSummary, UnknownScopeError
 from safetynet.roster import csvio
@@ -201,7 +202,7 @@ async def _import(cfg: Config, records: Sequence[HouseholdRecord], replace: bool
     """The import, its summary also put in `done` as soon as it is written: a Ctrl-C after that (while
     the store closes) must not be reported as nothing imported. Its audit entries follow it (the import
     is its own transaction, sized for 200,000 households): one that cannot be written is said, and
-    the import stands."""
+    the import stands. Households added while campaigns run are said not to be in them."""
     async with store_session(cfg) as store:
         summary = await store.roster.import_households(records, replace=replace, consent_stated=consent_stated)
         done.append(summary)
@@ -209,6 +210,14 @@ async def _import(cfg: Config, records: Sequence[HouseholdRecord], replace: bool
             await store.audit.append(import_audit(store.clock.now(), summary, len(records), replace, consent_stated))
         except StoreError as e:
             print_error(say("cli.roster.import_unaudited", error=e))
+        if summary.households_added:
+            # a campaign asks the households enrolled at its start: one added since is asked by none
+            # (review: a corrected roster imported during a city-wide event; its new households were
+            # on no list, and not even counted unaccounted)
+            running = [c.id for c in await store.campaigns.running() if c.kind != CampaignKind.CHECK]
+            if running:
+                print(say("cli.roster.added_while_running", n=summary.households_added,
+                          campaigns=", ".join(f"#{c}" for c in running)), file=sys.stderr)
     return summary
 
 
