@@ -325,8 +325,10 @@ class InboundPort(Protocol):
         ...
 
     async def answer(self, token: str, answer: str, channel: ChannelName, dedupe_key: str,
-                     note: str | None = None) -> InboundAck:
-        """Records `answer` (safe | need_help) for the token's household."""
+                     note: str | None = None, sent_at: float | None = None) -> InboundAck:
+        """Records `answer` (safe | need_help) for the token's household. `sent_at`, here and below:
+        when the provider says the resident sent it, if it says (a late delivery answers no campaign
+        begun after it)."""
         ...
 
     async def note(self, token: str, text: str, channel: ChannelName, dedupe_key: str) -> InboundAck:
@@ -334,13 +336,13 @@ class InboundPort(Protocol):
         ...
 
     async def answer_from(self, kind: ContactKind, address: str, campaign_id: int, answer: str,
-                          channel: ChannelName, dedupe_key: str) -> InboundAck:
+                          channel: ChannelName, dedupe_key: str, sent_at: float | None = None) -> InboundAck:
         """An answer identified by the sender's address instead of a token (a LINE postback of a
         multicast names the campaign; the user id names the households)."""
         ...
 
     async def text_message(self, channel: ChannelName, kinds: Sequence[ContactKind], address: str, text: str,
-                           message_id: str) -> str:
+                           message_id: str, sent_at: float | None = None) -> str:
         """A resident's text from `address` (a contact of one of `kinds`): an answer by keyword, an
         enrolment code, or neither. Returns the text to answer with ("" for none)."""
         ...

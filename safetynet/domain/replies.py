@@ -102,12 +102,17 @@ def by_answering_order(running: Iterable[RunningTarget]) -> list[RunningTarget]:
                   key=lambda r: answering_order(r.target.kind, r.started_at, r.target.campaign_id))
 
 
-def first_running(running: Iterable[RunningTarget]) -> list[ReplyTarget]:
+def first_running(running: Iterable[RunningTarget], made_at: float | None = None) -> list[ReplyTarget]:
     """Each household once, in the running campaign its answers belong to (`answering_order`), in that
-    order: the households a phone's keyword answer is for (`ReplyRepo.running_targets_by_contact`)."""
+    order: the households a phone's keyword answer is for (`ReplyRepo.running_targets_by_contact`).
+    With `made_at` (when a text was sent, as its provider says), only campaigns begun by then: a
+    text the provider delivers late (a redelivery after our restart) answers no question asked after
+    it was written (a drill's 無事 is no answer to the earthquake's event begun since)."""
     seen: set[int] = set()
     first: list[ReplyTarget] = []
     for r in by_answering_order(running):
+        if made_at is not None and made_at < r.started_at:
+            continue
         if r.target.household_id not in seen:
             seen.add(r.target.household_id)
             first.append(r.target)

@@ -235,10 +235,12 @@ class Inbound:
         return InboundTarget(True, texts.ui_language(t.language), t.kind == "drill")
 
     async def answer(self, token: str, answer: str, channel: ChannelName, dedupe_key: str,
-                     note: str | None = None) -> InboundAck:
+                     note: str | None = None, sent_at: float | None = None) -> InboundAck:
+        """A button's answer (a postback, a key pressed); `sent_at`, when the provider says the resident
+        pressed it (a late delivery answers no campaign begun after it)."""
         try:
             result = await self.intake.answer_token(token, answer, channel, lambda _: dedupe_key,
-                                                    ReplyDetails(note=note))
+                                                    ReplyDetails(note=note), made_at=sent_at)
         except UnknownToken:
             return InboundAck(False, False, "ja", self._not_found())
         except ReplyError:  # not an answer: said in the household's language
@@ -278,10 +280,10 @@ class Inbound:
     # -- by the sender's address -----------------------------------------------------------------
 
     async def answer_from(self, kind: ContactKind, address: str, campaign_id: int, answer: str,
-                          channel: ChannelName, dedupe_key: str) -> InboundAck:
+                          channel: ChannelName, dedupe_key: str, sent_at: float | None = None) -> InboundAck:
         targets = await self.store.replies.running_targets_by_contact([kind], address, campaign_id)
         # (the household in the pressed campaign, the one its answer goes to): an ended campaign's button
-        handed = [] if targets else await self._handed_on(kind, address, campaign_id)
+        handed = [] if targets else await self._handed_on(kind, address, campaign_id, sent_at)
         targets = targets or [goes_to for _, goes_to in handed]
         if not targets:
             log.info("answer_without_campaign", channel=channel)
@@ -292,15 +294,15 @@ class Inbound:
         if status is None:
             return InboundAck(True, False, lang)
         notice, recorded = await self._answer_households(targets, status, channel, dedupe_key, None, "",
-                                                         _by_number([kind]))
+                                                         _by_number([kind]), sent_at)
         # a notice instead: nothing recorded (its links lead to the running campaign's own pages)
         moved = await self._moved(handed[0][0], targets) if handed and not notice else None
         if moved is not None:
             return InboundAck(True, recorded, lang, notice, moved_from=moved[0], moved_to=moved[1])
         return InboundAck(True, recorded, lang, notice)
 
-    async def _handed_on(self, kind: ContactKind, address: str,
-                         campaign_id: int) -> list[tuple[ReplyTarget, ReplyTarget]]:
+    async def _handed_on(self, kind: ContactKind, address: str, campaign_id: int,
+                         sent_at: float | None = None) -> list[tuple[ReplyTarget, ReplyTarget]]:
         """The buttons of a campaign that no longer runs: for each household of the address that the
         campaign asked, (the household in it, the running campaign its reply link would hand the answer
         to), by the link's own rules: its campaign still takes answers (`ReplyIntake.target_for`,
@@ -308,19 +310,21 @@ class Inbound:
         closed, not cancelled; a closed real event's button never answers a drill). A household the
         campaign never asked is not answered for (a phone shared with another household)."""
         handed: list[tuple[ReplyTarget, ReplyTarget]] = []
-        for running in await self.store.replies.running_targets_by_contact([kind], address):
+        for running in await self.store.replies.running_targets_by_contact([kind], address, made_at=sent_at):
             asked = await self.intake.target_for(campaign_id, running.household_id)
-            goes_to = None if asked is None else await self.intake.running_instead(asked)
+            goes_to = None if asked is None else await self.intake.running_instead(asked, sent_at)
             if asked is not None and goes_to is not None:
                 handed.append((asked, goes_to))
         return handed
 
     async def text_message(self, channel: ChannelName, kinds: Sequence[ContactKind], address: str, text: str,
-                           message_id: str) -> str:
+                           message_id: str, sent_at: float | None = None) -> str:
         """Keywords (`1`, `無事`, `2`, `助けて`…) answer for the households of the address; an enrolment
         code sent to a channel that links by code enrols; a request to stop the messages is kept as
         a note and answered with how stopping works; anything else is kept as a note and answered
-        with how to reply."""
+        with how to reply. `sent_at`, when the provider says the text was sent (LINE, Telegram; an
+        SMS webhook says none): a text delivered late (redelivered after our restart) answers no
+        campaign begun after it (`domain.first_running`)."""
         spec = message_code_spec(kinds[0]) if kinds else None
         if spec is not None and spec.name == channel and _looks_like_code(text):
             return await self.link(text, kinds[0], address)
@@ -332,7 +336,7 @@ class Inbound:
         handled = None if visited is not None else staff_handled(text)
         undone = None if visited is not None or handled is not None else staff_visit_undone(text)
         words = next((w for w in (visited, handled, undone) if w is not None), None)
-        targets = await self.store.replies.running_targets_by_contact(list(kinds), address)
+        targets = await self.store.replies.running_targets_by_contact(list(kinds), address, made_at=sent_at)
         if words is not None and not (targets and household_answer_in(words) is not None):
             staff = await self._staff.staff_of(kinds, address, fresh=True)
             if staff is not None:
@@ -368,7 +372,8 @@ class Inbound:
                 log.info("stop_requested", channel=channel, households=len(targets))
             return texts.t(lang, "sms.stop" if stop else "sms.help")
         note = text if has_words_beyond_keyword(text) else None
-        notice, _ = await self._answer_households(targets, status, channel, key, note, text, _by_number(kinds))
+        notice, _ = await self._answer_households(targets, status, channel, key, note, text, _by_number(kinds),
+                                                  sent_at)
         return notice or texts.sms_confirmation(str(status), lang)
 
     async def _staff_text(self, staff: Staff, visited: Sequence[str] | None, handled: Sequence[str] | None,
@@ -671,7 +676,8 @@ class Inbound:
         return texts.t(lang, "staff.handled.separator").join(shown)
 
     async def _answer_households(self, targets: list[ReplyTarget], status: Status, channel: ChannelName,
-                                 key: str, note: str | None, text: str, by_number: bool) -> tuple[str, bool]:
+                                 key: str, note: str | None, text: str, by_number: bool,
+                                 sent_at: float | None = None) -> tuple[str, bool]:
         """Records `status` for the households of one address: (words for the resident, recorded).
 
         "Safe" from an address several households share could mark the wrong one safe: each gets
@@ -689,7 +695,8 @@ class Inbound:
             return texts.many_households(lang, labelled, by_number), False
         recorded = False
         for t in targets:
-            result = await self.intake.answer(t, status, channel, f"{key}:{t.household_id}", ReplyDetails(note=note))
+            result = await self.intake.answer(t, status, channel, f"{key}:{t.household_id}", ReplyDetails(note=note),
+                                              made_at=sent_at)
             recorded = recorded or result.recorded
         return "", recorded
 

@@ -252,11 +252,12 @@ class ReplyIntake:
         channel: ReplyChannel | str,
         dedupe_key: str,
         details: ReplyDetails = NO_DETAILS,
+        made_at: float | None = None,
     ) -> AnswerResult:
         """Records safe or need_help for the target (a token: `answer_token`, one trip; or a resolved
-        target, as an answer by the sender's address has)."""
+        target, as an answer by the sender's address has). `made_at`: as `answer_token`'s."""
         if isinstance(target, str):
-            return await self.answer_token(target, status, channel, lambda _: dedupe_key, details)
+            return await self.answer_token(target, status, channel, lambda _: dedupe_key, details, made_at=made_at)
         st = _ANSWER_OF.get(str(status))
         if st is None:
             raise ReplyError(f"an answer is safe or need_help, not {status}")
@@ -264,7 +265,7 @@ class ReplyIntake:
         details = _clipped(details)
         result = await self._record(t, str(st), str(channel), dedupe_key, details)
         self._alert(st, result, details)
-        await self._share(result, st, str(channel), dedupe_key, details)
+        await self._share(result, st, str(channel), dedupe_key, details, made_at=made_at)
         return result
 
     async def answer_token(

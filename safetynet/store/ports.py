@@ -623,11 +623,13 @@ class ReplyRepo(Protocol):
         ...
 
     async def running_targets_by_contact(
-        self, kinds: Sequence[ContactKind], address: str, campaign_id: int | None = None
+        self, kinds: Sequence[ContactKind], address: str, campaign_id: int | None = None,
+        made_at: float | None = None,
     ) -> list[ReplyTarget]:
         """Households with a working contact of one of `kinds` at exactly `address` in a running
-        campaign (`campaign_id` only, when given), each in its latest running campaign only, latest
-        first (a phone several households share finds them all)."""
+        campaign (`campaign_id` only, when given; begun by `made_at`, when given: `first_running`),
+        each in its latest running campaign only, latest first (a phone several households share
+        finds them all)."""
         ...
 
     async def running_targets_of(self, household_id: int) -> list[RunningTarget]:

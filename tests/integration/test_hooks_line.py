@@ -208,3 +208,24 @@ async def test_a_real_deployment_never_takes_the_sandbox_secret(tmp_path: Path) 
         assert e.status == 403
     else:
         raise AssertionError("a body signed with the sandbox secret was taken")
+
+
+async def test_a_text_delivered_late_answers_no_campaign_begun_after_it_was_sent(tmp_path: Path) -> None:
+    """Review: LINE redelivers a webhook our server did not take (a restart, an overload: the night of an
+    earthquake). A 「無事」 written for the drill before the earthquake, delivered after the real event
+    began, was recorded as safe in the event: a household nobody heard from since, off the door-knock
+    list. The event's `timestamp` says when it was sent: a campaign begun after it does not take it."""
+    async with running_app(tmp_path) as env:
+        await _enrol(env, "A-001")
+        drill = env.campaign_id
+        written = env.clock.now()
+        await env.clock.advance(600)
+        event = await start_campaign(env, CampaignKind.REAL, title="地震 M7")
+        fake = env.sandbox.fake("line")
+        assert (await fake.say(USER, "1", sent_at=written)).status == 200
+        assert await env.status("A-001", event) == Status.PENDING
+        assert await env.status("A-001", drill) == Status.SAFE  # the drill's question it answered
+        # written after the event began: the event's
+        assert (await fake.say(USER, "2", sent_at=env.clock.now())).status == 200
+        assert await env.status("A-001", event) == Status.NEED_HELP
+        await env.intake.idle()

@@ -244,3 +244,23 @@ async def test_a_text_from_an_unlinked_chat_is_told_as_line_tells_a_stranger(tmp
         assert await _post(env, update, webhook_secret(env.cfg.secrets.secret_key)) == 200
         assert _said(env, -4242) == []
         assert await env.history("A-003") == []
+
+
+async def test_a_text_redelivered_after_an_event_began_is_not_the_events_answer(tmp_path: Path) -> None:
+    """Review: Telegram redelivers every update our server did not acknowledge (for up to a day). A 「無事」
+    written before the earthquake's event began, redelivered after it, was the event's answer. Telegram
+    dates a message in whole seconds: one written in the second an event began still counts for it."""
+    async with running_app(tmp_path) as env:
+        chat = 7770103
+        await _enrolled_chat(env, "A-001", chat)
+        assert await env.store.campaigns.close(env.campaign_id, env.clock.now())  # the drill is over
+        written = env.clock.now()
+        await env.clock.advance(300)
+        event = await start_campaign(env, CampaignKind.REAL, title="地震 M7")
+        fake = env.sandbox.fake("telegram")
+        await fake.say(chat, "無事です", sent_at=written)
+        assert await env.status("A-001", event) == Status.PENDING
+        assert _said(env, chat)[-1] == "現在、このアカウントへの安否確認は行われていません。"
+        await fake.say(chat, "無事です", sent_at=env.clock.now() - 0.5)  # the same second as the start
+        assert await env.status("A-001", event) == Status.SAFE
+        await env.intake.idle()

@@ -68,6 +68,7 @@ class LineEvent:
     data: str = ""  # postback data
     text: str = ""  # a text message's text
     redelivery: bool = False
+    sent_at: float | None = None  # the event's `timestamp` (ms), in seconds: when the resident sent it
 
 
 class MalformedBody(ValueError):
@@ -101,14 +102,18 @@ def parse_events(doc: Any) -> list[LineEvent]:
             continue
         reply_token = _str(ev.get("replyToken"))
         redelivery = _dict(ev.get("deliveryContext")).get("isRedelivery") is True
+        stamp = ev.get("timestamp")
+        sent_at = stamp / 1000.0 if isinstance(stamp, int) and not isinstance(stamp, bool) and stamp > 0 else None
         kind = ev.get("type")
         if kind == "postback":
             data = _str(_dict(ev.get("postback")).get("data"))
             if data and len(data) <= MAX_POSTBACK_CHARS:
-                out.append(LineEvent("postback", event_id, user_id, reply_token, data=data, redelivery=redelivery))
+                out.append(LineEvent("postback", event_id, user_id, reply_token, data=data, redelivery=redelivery,
+                                     sent_at=sent_at))
         elif kind in ("follow", "unfollow"):
             out.append(LineEvent(str(kind), event_id, user_id, reply_token, redelivery=redelivery))
         elif kind == "message" and _dict(ev.get("message")).get("type") == "text":
             text = _str(_dict(ev.get("message")).get("text"))
-            out.append(LineEvent("text", event_id, user_id, reply_token, text=text, redelivery=redelivery))
+            out.append(LineEvent("text", event_id, user_id, reply_token, text=text, redelivery=redelivery,
+                                 sent_at=sent_at))
     return out

@@ -201,8 +201,10 @@ class LineFake(ChannelFake):
         return await self.host.post(webhook_url(self.host.need_app_url()), body=body,
                                     headers={"Content-Type": "application/json", SIGNATURE_HEADER: sig})
 
-    async def press(self, user_id: str, answer: str, event_id: str | None = None) -> ActResult:
-        """Presses the `answer` button of the latest message sent to `user_id`."""
+    async def press(self, user_id: str, answer: str, event_id: str | None = None,
+                    sent_at: float | None = None) -> ActResult:
+        """Presses the `answer` button of the latest message sent to `user_id` (at `sent_at`: a press
+        LINE delivers late, as after our restart)."""
         rec = self.host.state.find(self.name, user_id)
         if rec is None:
             raise LookupError(f"no LINE message was sent to {user_id}")
@@ -210,14 +212,14 @@ class LineFake(ChannelFake):
                      if (parse_postback_data(p["data"]) or (0, ""))[1] == answer), None)
         if data is None:
             raise LookupError(f"the message to {user_id} has no {answer!r} button")
-        return await self.post_events([event(user_id, "postback", event_id, postback={"data": data})])
+        return await self.post_events([event(user_id, "postback", event_id, sent_at=sent_at, postback={"data": data})])
 
     async def follow(self, user_id: str) -> ActResult:
         return await self.post_events([event(user_id, "follow", follow={"isUnblocked": False})])
 
-    async def say(self, user_id: str, text: str) -> ActResult:
-        """A text message from the resident (an enrolment code, a keyword)."""
-        return await self.post_events([event(user_id, "message", message={
+    async def say(self, user_id: str, text: str, sent_at: float | None = None) -> ActResult:
+        """A text message from the resident (an enrolment code, a keyword), sent at `sent_at` (now)."""
+        return await self.post_events([event(user_id, "message", sent_at=sent_at, message={
             "type": "text", "id": str(self.host.state.next_seq()), "text": text, "quoteToken": "q"})])
 
     async def unfollow(self, user_id: str) -> ActResult:
@@ -235,10 +237,10 @@ class LineFake(ChannelFake):
 
 
 def event(user_id: str, kind: str, event_id: str | None = None, with_reply: bool = True, redelivery: bool = False,
-          **fields: Any) -> dict[str, Any]:
-    """One webhook event as LINE writes it."""
+          sent_at: float | None = None, **fields: Any) -> dict[str, Any]:
+    """One webhook event as LINE writes it (its `timestamp`, in ms: `sent_at`, or now)."""
     ev: dict[str, Any] = {
-        "type": kind, "mode": "active", "timestamp": int(time.time() * 1000),
+        "type": kind, "mode": "active", "timestamp": int((time.time() if sent_at is None else sent_at) * 1000),
         "source": {"type": "user", "userId": user_id},
         "webhookEventId": event_id or ("01" + secrets.token_hex(12).upper()),
         "deliveryContext": {"isRedelivery": redelivery},

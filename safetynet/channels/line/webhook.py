@@ -70,7 +70,7 @@ async def _handle(ctx: ChannelContext, inbound: InboundPort, ev: LineEvent) -> l
         if parsed is None:
             return []
         campaign_id, answer = parsed
-        ack = await inbound.answer_from(LINE.name, ev.user_id, campaign_id, answer, ctx.name, key)
+        ack = await inbound.answer_from(LINE.name, ev.user_id, campaign_id, answer, ctx.name, key, ev.sent_at)
         if ack.notice:
             return [ack.notice]
         if not ack.found:
@@ -80,7 +80,7 @@ async def _handle(ctx: ChannelContext, inbound: InboundPort, ev: LineEvent) -> l
             recorded += "\n" + t(ack.language, "channel.moved", old=ack.moved_from, new=ack.moved_to)
         return [recorded]
     if ev.kind == "text":
-        reply = await inbound.text_message(ctx.name, [LINE.name], ev.user_id, ev.text, ev.event_id)
+        reply = await inbound.text_message(ctx.name, [LINE.name], ev.user_id, ev.text, ev.event_id, ev.sent_at)
         return [reply] if reply else []
     if ev.kind == "follow":
         # A friend now; the household is linked when the resident sends the letter's code.

@@ -276,12 +276,14 @@ class TelegramFake(ChannelFake):
             },
         })
 
-    async def say(self, chat_id: int, text: str) -> ActResult:
-        """A text typed into the bot's chat ("2", "助けて", a sentence), not a button."""
+    async def say(self, chat_id: int, text: str, sent_at: float | None = None) -> ActResult:
+        """A text typed into the bot's chat ("2", "助けて", a sentence), not a button; sent at `sent_at`
+        (now), as Telegram dates it."""
         return await self.post_update({
             "update_id": self.host.state.next_seq(),
             "message": {
-                "message_id": self.host.state.next_seq(), "date": int(time.time()), "from": _resident(chat_id),
+                "message_id": self.host.state.next_seq(), "date": int(time.time() if sent_at is None else sent_at),
+                "from": _resident(chat_id),
                 "chat": {"id": chat_id, "type": "private"}, "text": text,
             },
         })

@@ -88,6 +88,8 @@ class TelegramText:
     key: str
     text: str
     private: bool = True
+    # when it was sent, as Telegram says (its `date` is whole seconds: the end of that second); None if unsaid
+    sent_at: float | None = None
 
 
 # A private chat's id is its user's id: positive, and Telegram promises at most 52 significant bits.
@@ -152,5 +154,6 @@ def parse_update(data: Any) -> TelegramCallback | TelegramStart | TelegramText |
         if message_id is None and update_id is None:
             return None  # nothing to tell a redelivery from a new message
         key = f"{chat_id}:{message_id}" if message_id is not None else f"u{update_id}"
-        return TelegramText(chat_id, key, body, private_chat(chat))
+        date = _int(message.get("date"))
+        return TelegramText(chat_id, key, body, private_chat(chat), None if date is None else date + 1.0)
     return None

@@ -66,7 +66,8 @@ def routes(ctx: ChannelContext, inbound: InboundPort, sender: ChannelSender | No
             # a group's talk is no household's answer, and no household's contact is a group
             log.info("telegram_text_ignored", reason="not_a_private_chat")
         elif isinstance(update, TelegramText):
-            text = await inbound.text_message(ctx.name, [TELEGRAM.name], str(update.chat_id), update.text, update.key)
+            text = await inbound.text_message(ctx.name, [TELEGRAM.name], str(update.chat_id), update.text, update.key,
+                                              update.sent_at)
             await _say(bot, update.chat_id, text)
         return WebhookResponse(200, '{"ok":true}', "application/json")
 

@@ -128,7 +128,8 @@ class MemoryReplies:
         return await self.check_by_token(token_hash)
 
     async def running_targets_by_contact(self, kinds: Sequence[str], address: str,
-                                         campaign_id: int | None = None) -> list[ReplyTarget]:
+                                         campaign_id: int | None = None,
+                                         made_at: float | None = None) -> list[ReplyTarget]:
         await asyncio.sleep(0)
         t = self.t
         holders = {c.household_id for c in t.contacts.values()
@@ -137,7 +138,7 @@ class MemoryReplies:
                  and (campaign_id is None or m.campaign_id == campaign_id)
                  and (c := t.campaigns.get(m.campaign_id)) is not None and c.state == "running"
                  and c.kind != CampaignKind.CHECK]
-        return first_running(self._running(found))
+        return first_running(self._running(found), made_at)
 
     def _running(self, members: Iterable[MemberRow]) -> list[RunningTarget]:
         found: list[RunningTarget] = []

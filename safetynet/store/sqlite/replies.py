@@ -182,7 +182,8 @@ class ReplyStore:
         return await self.check_by_token(token_hash)
 
     async def running_targets_by_contact(self, kinds: Sequence[str], address: str,
-                                         campaign_id: int | None = None) -> list[ReplyTarget]:
+                                         campaign_id: int | None = None,
+                                         made_at: float | None = None) -> list[ReplyTarget]:
         """Households with a working contact of one of `kinds` at `address` that are in a running
         campaign (`campaign_id` when given), latest campaign first (a phone several households
         share finds them all)."""
@@ -196,7 +197,7 @@ class ReplyStore:
             (*kinds, address, *(() if campaign_id is None else (campaign_id,))),
         )
         # a household answers in one running campaign only: the domain's rule picks it
-        return first_running(running_from_row(r) for r in rows)
+        return first_running((running_from_row(r) for r in rows), made_at)
 
     async def running_targets_of(self, household_id: int) -> list[RunningTarget]:
         # by the primary key (campaign, household) of each running campaign: no index by household alone
