@@ -49,6 +49,8 @@ class LadderScheduler:
         self.on_planned = on_planned
         self.tick_seconds = tick_seconds
         self._stop = asyncio.Event()
+        # door-knock notices whose heads were not told (the notifier failed): tried again each tick
+        self._owed: dict[int, tuple[Campaign, dict[int, int]]] = {}
 
     def stop(self) -> None:
         self._stop.set()
@@ -74,6 +76,7 @@ class LadderScheduler:
 
     async def tick(self) -> list[tuple[int, int]]:
         """One pass over the running campaigns; returns the (campaign, step) pairs done."""
+        await self._tell_owed()
         running = await self.store.running()
         real_running = any(c.kind == CampaignKind.REAL for c in running)
         done: list[tuple[int, int]] = []
@@ -86,8 +89,7 @@ class LadderScheduler:
                 step = campaign.ladder[index]
                 if self.clock.now() < step_due_at(campaign, progress, step):
                     break
-                await self._do_step(campaign, index, step)
-                if not await self.store.advance_ladder(campaign.id, index, self.clock.now()):
+                if not await self._do_step(campaign, index, step):
                     break  # someone else recorded it first
                 done.append((campaign.id, index))
                 progress = await self.store.ladder_progress(campaign.id)
@@ -109,18 +111,22 @@ class LadderScheduler:
             progress = await self.store.ladder_progress(campaign.id)
         return progress
 
-    async def _do_step(self, campaign: Campaign, index: int, step: LadderStep) -> None:
+    async def _do_step(self, campaign: Campaign, index: int, step: LadderStep) -> bool:
+        """Plans (or, the door-knock step, makes the list and tells the heads of) step `index`, and
+        records it done; False when another process recorded it first."""
         now = self.clock.now()
         if step.door_knock:
             counts = await self.store.mark_doorknock(campaign.id, now)
+            # recorded before the heads are told: an undo from now on sees the list made and puts its
+            # household back on it (review: an undo while the notices were queued left it off for good)
+            if not await self.store.advance_ladder(campaign.id, index, now):
+                return False
             log.info("door_knock_list_ready", campaign_id=campaign.id, households=sum(counts.values()),
                      associations=len(counts))
             if self.notifier is not None and counts:
-                try:
-                    await self.notifier.door_knock_ready(campaign, counts)
-                except Exception:
-                    log.exception("door_knock_notify_failed", campaign_id=campaign.id)
-            return
+                self._owed[campaign.id] = (campaign, counts)
+                await self._tell_owed()
+            return True
         planned = 0
         async for batch in self.store.step_households(campaign.id):
             busy = await self.store.waiting_channels(campaign.id, batch[0].id, batch[-1].id)
@@ -130,3 +136,20 @@ class LadderScheduler:
         log.info("ladder_step_planned", campaign_id=campaign.id, step=index, households=planned)
         if self.on_planned is not None:
             self.on_planned()
+        return await self.store.advance_ladder(campaign.id, index, self.clock.now())
+
+    async def _tell_owed(self) -> None:
+        """The door-knock notices not yet given to the outbox, each tried again until it is (review: one
+        that failed, a store restarting, was lost with the step already recorded). An association told
+        before the failure may be told twice: better than a head never told of the list. Kept in this
+        process only: a restart in between loses it, as the log says (`door_knock_notify_failed`)."""
+        notifier = self.notifier
+        if notifier is None:
+            return
+        for campaign_id, (campaign, counts) in list(self._owed.items()):
+            try:
+                await notifier.door_knock_ready(campaign, counts)
+            except Exception:
+                log.exception("door_knock_notify_failed", campaign_id=campaign_id)
+                continue
+            del self._owed[campaign_id]

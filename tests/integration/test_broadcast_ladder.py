@@ -14,6 +14,7 @@ from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind, ChannelName, Role
 from safetynet.domain.campaigns import Actor, Campaign
+from safetynet.store import StoreUnavailable
 
 MSG = {"ja": "安否確認です。"}
 
@@ -111,3 +112,42 @@ async def test_a_drills_ladder_waits_while_a_real_event_runs(tmp_path: Path) -> 
         assert await ladder.tick() == []
         await clock.advance(1)
         assert await ladder.tick() == [(drill.id, 1)]
+
+
+class Failing(Notes):
+    """The notifier's store is down for its first `failures` calls (a PostgreSQL restart); each call
+    also records where the ladder stood when it was told."""
+
+    def __init__(self, store: object, failures: int) -> None:
+        super().__init__()
+        self.store = store
+        self.failures = failures
+        self.steps_then: list[int] = []
+
+    async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int]) -> None:
+        self.steps_then.append((await self.store.campaigns.ladder_progress(campaign.id)).next_step)  # type: ignore[attr-defined]
+        if self.failures:
+            self.failures -= 1
+            raise StoreUnavailable("connection lost")
+        await super().door_knock_ready(campaign, households_by_association)
+
+
+async def test_the_door_knock_step_is_recorded_before_the_heads_are_told_and_a_failed_notice_is_tried_again(
+        tmp_path: Path) -> None:
+    """Review: the heads' door-knock notice that failed (the store restarting) was logged and lost, the
+    step already recorded: nobody told the heads of their list. And the step was recorded only after
+    the notices: a confirmation undone meanwhile saw no list made and left its household off it."""
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        await seed(store, [H("silent", "m")])
+        c = await CampaignService(store, cfg, clock).launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), MSG))
+        notes = Failing(store, failures=2)
+        ladder = LadderScheduler(store.campaigns, clock, notifier=notes)
+        await clock.advance(1800)
+        assert await ladder.tick() == [(c.id, 1), (c.id, 2), (c.id, 3)]
+        assert notes.steps_then == [4] and notes.calls == []  # recorded first; the notice failed
+        assert await ladder.tick() == []  # tried again: failed again
+        assert await ladder.tick() == []
+        assert notes.steps_then == [4, 4, 4] and len(notes.calls) == 1
+        assert await ladder.tick() == [] and len(notes.calls) == 1  # told once: not again
