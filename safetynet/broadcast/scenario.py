@@ -258,4 +258,8 @@ def parse_ladder(value: Any, fail: Fail) -> tuple[LadderStep, ...]:
             raise fail(f"ladder[{i}].after_minutes", reason("later"))
         if steps[i - 1].door_knock:
             raise fail(f"ladder[{i - 1}]", reason("door_knock_last"))
+    if not steps[-1].door_knock:
+        # a ladder that never makes the list leaves its silent households to no one until the close
+        # (review: no head is told, /city shows none to visit); the last step hands them to people
+        raise fail(f"ladder[{len(steps) - 1}]", reason("door_knock_missing"))
     return steps

@@ -51,6 +51,10 @@ def test_every_scenario_error_is_written_in_japanese_and_english() -> None:
      "シナリオ drills/x.toml の ladder[1].after_minutes: 各段階は前の段階より後にしてください"),
     ({**GOOD, "ladder": [{"after_minutes": 1e300, "channels": ["sms"]}]},
      "drills/x.toml: ladder[0].after_minutes: a number from 0 to 10,080", "0 から 10,080 までの数にしてください"),
+    # review: a ladder that never makes the door-knock list left its silent households to no one
+    ({**GOOD, "ladder": [{"after_minutes": 0, "channels": ["sms"]}, {"after_minutes": 10, "channels": ["voice"]}]},
+     "drills/x.toml: ladder[1]: the last step must be the door knock (door_knock = true)",
+     "シナリオ drills/x.toml の ladder[1]: 最後の段階は戸別訪問（door_knock = true）にしてください。"),
     ({**GOOD, "messages": {"ja": "訓練\x00です"}}, "drills/x.toml: messages.ja: contains U+0000 (NUL) at character 3,"
      " an invisible control character", "3 文字目に目に見えない制御文字 U+0000 (NUL) が入っています。削除してください"),
 ])
