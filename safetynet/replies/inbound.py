@@ -237,10 +237,11 @@ class Inbound:
     async def answer(self, token: str, answer: str, channel: ChannelName, dedupe_key: str,
                      note: str | None = None, sent_at: float | None = None) -> InboundAck:
         """A button's answer (a postback, a key pressed); `sent_at`, when the provider says the resident
-        pressed it (a late delivery answers no campaign begun after it)."""
+        pressed it (a late 無事 answers no campaign begun after it; a call for help is taken whenever)."""
         try:
             result = await self.intake.answer_token(token, answer, channel, lambda _: dedupe_key,
-                                                    ReplyDetails(note=note), made_at=sent_at)
+                                                    ReplyDetails(note=note),
+                                                    made_at=sent_at if answer == str(Status.SAFE) else None)
         except UnknownToken:
             return InboundAck(False, False, "ja", self._not_found())
         except ReplyError:  # not an answer: said in the household's language
@@ -281,6 +282,8 @@ class Inbound:
 
     async def answer_from(self, kind: ContactKind, address: str, campaign_id: int, answer: str,
                           channel: ChannelName, dedupe_key: str, sent_at: float | None = None) -> InboundAck:
+        # `sent_at` holds a safe answer back from a campaign begun after it, never a call for help
+        sent_at = sent_at if answer == str(Status.SAFE) else None
         targets = await self.store.replies.running_targets_by_contact([kind], address, campaign_id)
         # (the household in the pressed campaign, the one its answer goes to): an ended campaign's button
         handed = [] if targets else await self._handed_on(kind, address, campaign_id, sent_at)
@@ -323,8 +326,9 @@ class Inbound:
         code sent to a channel that links by code enrols; a request to stop the messages is kept as
         a note and answered with how stopping works; anything else is kept as a note and answered
         with how to reply. `sent_at`, when the provider says the text was sent (LINE, Telegram; an
-        SMS webhook says none): a text delivered late (redelivered after our restart) answers no
-        campaign begun after it (`domain.first_running`)."""
+        SMS webhook says none): a 無事 delivered late (redelivered after our restart) answers no
+        campaign begun after it (`domain.first_running`); it is kept as a note and the resident is
+        asked to answer again. A call for help is taken whenever it was written."""
         spec = message_code_spec(kinds[0]) if kinds else None
         if spec is not None and spec.name == channel and _looks_like_code(text):
             return await self.link(text, kinds[0], address)
@@ -336,7 +340,7 @@ class Inbound:
         handled = None if visited is not None else staff_handled(text)
         undone = None if visited is not None or handled is not None else staff_visit_undone(text)
         words = next((w for w in (visited, handled, undone) if w is not None), None)
-        targets = await self.store.replies.running_targets_by_contact(list(kinds), address, made_at=sent_at)
+        targets = await self.store.replies.running_targets_by_contact(list(kinds), address)
         if words is not None and not (targets and household_answer_in(words) is not None):
             staff = await self._staff.staff_of(kinds, address, fresh=True)
             if staff is not None:
@@ -365,6 +369,17 @@ class Inbound:
             return texts.t(self.cfg.city.default_language, "sms.stop" if stop else none)
         lang = targets[0].language
         key = f"{channel}:{message_id}"
+        if status == Status.SAFE and sent_at is not None:
+            # a 無事 written before a campaign began is no answer to it (a redelivery after our restart,
+            # the earthquake's event begun meanwhile); 助けが必要 is taken whenever it was written, as on
+            # the web: a false alarm is cheaper than a missed one (review)
+            written_for = await self.store.replies.running_targets_by_contact(list(kinds), address, made_at=sent_at)
+            if not written_for:
+                for t in targets:  # kept for the staff, and the resident asked to answer this question
+                    await self.intake.note(t, text, channel, f"{key}:{t.household_id}")
+                log.info("safe_written_before_campaign", channel=channel, households=len(targets))
+                return texts.t(lang, "sms.help")
+            targets = written_for
         if status is None:
             for t in targets:
                 await self.intake.note(t, text, channel, f"{key}:{t.household_id}")
@@ -373,7 +388,7 @@ class Inbound:
             return texts.t(lang, "sms.stop" if stop else "sms.help")
         note = text if has_words_beyond_keyword(text) else None
         notice, _ = await self._answer_households(targets, status, channel, key, note, text, _by_number(kinds),
-                                                  sent_at)
+                                                  sent_at if status == Status.SAFE else None)
         return notice or texts.sms_confirmation(str(status), lang)
 
     async def _staff_text(self, staff: Staff, visited: Sequence[str] | None, handled: Sequence[str] | None,

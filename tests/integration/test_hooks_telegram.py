@@ -260,7 +260,25 @@ async def test_a_text_redelivered_after_an_event_began_is_not_the_events_answer(
         fake = env.sandbox.fake("telegram")
         await fake.say(chat, "無事です", sent_at=written)
         assert await env.status("A-001", event) == Status.PENDING
-        assert _said(env, chat)[-1] == "現在、このアカウントへの安否確認は行われていません。"
+        # kept for the staff, and the resident asked to answer the question now asked
+        assert [h.status for h in await env.store.replies.history(event, env.hh("A-001").id)] == ["note"]
+        assert _said(env, chat)[-1] == "安否確認: 無事なら「1」、助けが必要なら「2」と返信してください。"
         await fake.say(chat, "無事です", sent_at=env.clock.now() - 0.5)  # the same second as the start
         assert await env.status("A-001", event) == Status.SAFE
+        await env.intake.idle()
+
+
+async def test_a_call_for_help_delivered_late_is_the_running_events_all_the_same(tmp_path: Path) -> None:
+    """Review: the first cut held back every late text, so a 「助けて」 written before the event began and
+    delivered after it was dropped, and the resident told no safety check was running. A call for help
+    is taken whenever it was written, as on the web: a false alarm is cheaper than a missed one."""
+    async with running_app(tmp_path) as env:
+        chat = 7770104
+        await _enrolled_chat(env, "A-001", chat)
+        assert await env.store.campaigns.close(env.campaign_id, env.clock.now())
+        written = env.clock.now()
+        await env.clock.advance(300)
+        event = await start_campaign(env, CampaignKind.REAL, title="地震 M7")
+        await env.sandbox.fake("telegram").say(chat, "助けて 家具の下敷き", sent_at=written)
+        assert await env.status("A-001", event) == Status.NEED_HELP
         await env.intake.idle()

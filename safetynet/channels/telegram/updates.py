@@ -155,5 +155,5 @@ def parse_update(data: Any) -> TelegramCallback | TelegramStart | TelegramText |
             return None  # nothing to tell a redelivery from a new message
         key = f"{chat_id}:{message_id}" if message_id is not None else f"u{update_id}"
         date = _int(message.get("date"))
-        return TelegramText(chat_id, key, body, private_chat(chat), None if date is None else date + 1.0)
+        return TelegramText(chat_id, key, body, private_chat(chat), date + 1.0 if date is not None and date > 0 else None)
     return None
