@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
 
 from safetynet.broadcast.planner import plan_step
 from safetynet.clock import Clock
-from safetynet.domain import CampaignKind
+from safetynet.domain import CampaignKind, CampaignState
 from safetynet.domain.campaigns import Campaign, LadderProgress, LadderStep
 from safetynet.store.errors import StoreUnavailable
 from safetynet.store.ports import CampaignRepo
@@ -28,9 +29,26 @@ log = structlog.get_logger("broadcast.ladder")
 
 
 class DoorKnockNotifier(Protocol):
-    """Tells each association's head and deputies that their door-knock list is ready (replies work)."""
+    """Tells each association's head and deputies that their door-knock list is ready (replies work);
+    `done(association_id)` once an association's notices are queued (or it has no one to tell)."""
 
-    async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int]) -> None: ...
+    async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int],
+                               done: Callable[[int], object] | None = None) -> None: ...
+
+
+# A door-knock notice that failed is tried again after this, doubling to the cap.
+OWED_RETRY_SECONDS = 5.0
+OWED_RETRY_CAP_SECONDS = 300.0
+
+
+@dataclass
+class _Owed:
+    """A campaign's door-knock notices not yet queued: the associations left, and when to try again."""
+
+    campaign: Campaign
+    left: dict[int, int]
+    next_at: float
+    tries: int = 0
 
 
 def step_due_at(campaign: Campaign, progress: LadderProgress, step: LadderStep) -> float:
@@ -49,8 +67,8 @@ class LadderScheduler:
         self.on_planned = on_planned
         self.tick_seconds = tick_seconds
         self._stop = asyncio.Event()
-        # door-knock notices whose heads were not told (the notifier failed): tried again each tick
-        self._owed: dict[int, tuple[Campaign, dict[int, int]]] = {}
+        # door-knock notices whose heads were not told (the notifier failed): tried again, backing off
+        self._owed: dict[int, _Owed] = {}
 
     def stop(self) -> None:
         self._stop.set()
@@ -124,7 +142,7 @@ class LadderScheduler:
             log.info("door_knock_list_ready", campaign_id=campaign.id, households=sum(counts.values()),
                      associations=len(counts))
             if self.notifier is not None and counts:
-                self._owed[campaign.id] = (campaign, counts)
+                self._owed[campaign.id] = _Owed(campaign, dict(counts), now)
                 await self._tell_owed()
             return True
         planned = 0
@@ -139,17 +157,30 @@ class LadderScheduler:
         return await self.store.advance_ladder(campaign.id, index, self.clock.now())
 
     async def _tell_owed(self) -> None:
-        """The door-knock notices not yet given to the outbox, each tried again until it is (review: one
-        that failed, a store restarting, was lost with the step already recorded). An association told
-        before the failure may be told twice: better than a head never told of the list. Kept in this
+        """The door-knock notices not yet given to the outbox, each association's tried again until it
+        is, backing off from `OWED_RETRY_SECONDS` to `OWED_RETRY_CAP_SECONDS` (review: one that failed,
+        the store restarting, was lost with the step already recorded; the associations told before a
+        failure are not told again). A campaign cancelled meanwhile is told nothing more. Kept in this
         process only: a restart in between loses it, as the log says (`door_knock_notify_failed`)."""
         notifier = self.notifier
         if notifier is None:
             return
-        for campaign_id, (campaign, counts) in list(self._owed.items()):
+        now = self.clock.now()
+        for campaign_id, owed in list(self._owed.items()):
+            if now < owed.next_at:
+                continue
+            if owed.tries:  # tried before: a campaign cancelled since (a false alarm) asks no walk
+                current = await self.store.get(campaign_id)
+                if current is None or current.state == CampaignState.CANCELLED:
+                    log.info("door_knock_notice_dropped", campaign_id=campaign_id, associations=len(owed.left))
+                    del self._owed[campaign_id]
+                    continue
             try:
-                await notifier.door_knock_ready(campaign, counts)
+                await notifier.door_knock_ready(owed.campaign, dict(owed.left), owed.left.pop)
             except Exception:
-                log.exception("door_knock_notify_failed", campaign_id=campaign_id)
+                owed.tries += 1
+                owed.next_at = now + min(OWED_RETRY_CAP_SECONDS, OWED_RETRY_SECONDS * 2 ** (owed.tries - 1))
+                log.exception("door_knock_notify_failed", campaign_id=campaign_id, associations=len(owed.left),
+                              retry_in=owed.next_at - now)
                 continue
             del self._owed[campaign_id]

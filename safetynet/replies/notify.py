@@ -500,9 +500,11 @@ class HelpNotifier:
                     waited_minutes=waited)
         return report
 
-    async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int]) -> None:
+    async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int],
+                               done: Callable[[int], object] | None = None) -> None:
         """The ladder's last step: each head and deputy gets the link to their door-knock list; one whose
-        alert goes as a text (`by_text`, a feature phone) gets the households' numbers by 班 with it."""
+        alert goes as a text (`by_text`, a feature phone) gets the households' numbers by 班 with it.
+        `done(association_id)` after each association's alerts are queued (or it has none to queue)."""
         associations = {a.id: a for a in await self.store.roster.list_associations()}
         drill = campaign.kind == CampaignKind.DRILL
         base = self.cfg.server.public_url.rstrip("/")
@@ -510,6 +512,8 @@ class HelpNotifier:
         for association_id, count in sorted(households_by_association.items()):
             a = associations.get(association_id)
             if a is None or count <= 0:
+                if done is not None:
+                    done(association_id)
                 continue
             staff = await self.store.auth.staff_for_association(a.name, a.district)
             link = f"{base}/a/{a.id}/doorknock?campaign={campaign.id}"
@@ -526,6 +530,8 @@ class HelpNotifier:
             report = await self._queue(told.staff, text, link, campaign.id)
             log.info("door_knock_notified", campaign_id=campaign.id, association_id=a.id, households=count,
                      queued=report.queued)
+            if done is not None:
+                done(association_id)
 
     async def _queue(self, staff: list[Staff], text_for: Callable[[str, bool], str], link: str,
                      campaign_id: int) -> NotifyReport:

@@ -3,7 +3,7 @@ then door-knock."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from broadcast_helpers import H, answer, in_memory, make_cfg, seed, senders
@@ -23,8 +23,12 @@ class Notes:
     def __init__(self) -> None:
         self.calls: list[tuple[int, dict[int, int]]] = []
 
-    async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int]) -> None:
+    async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int],
+                               done: Callable[[int], object] | None = None) -> None:
         self.calls.append((campaign.id, dict(households_by_association)))
+        for association_id in households_by_association:
+            if done is not None:
+                done(association_id)
 
 
 async def test_later_steps_reach_only_non_responders_then_the_door_knock_list(tmp_path: Path) -> None:
@@ -115,39 +119,69 @@ async def test_a_drills_ladder_waits_while_a_real_event_runs(tmp_path: Path) -> 
 
 
 class Failing(Notes):
-    """The notifier's store is down for its first `failures` calls (a PostgreSQL restart); each call
-    also records where the ladder stood when it was told."""
+    """The notifier's store goes down at the association attempts `fails` names (0 the first one tried,
+    1 the next…; a PostgreSQL restart); each call also records where the ladder stood when it was made."""
 
-    def __init__(self, store: object, failures: int) -> None:
+    def __init__(self, store: object, fails: set[int]) -> None:
         super().__init__()
         self.store = store
-        self.failures = failures
+        self.fails = fails
+        self.attempts = 0
         self.steps_then: list[int] = []
 
-    async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int]) -> None:
+    async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int],
+                               done: Callable[[int], object] | None = None) -> None:
         self.steps_then.append((await self.store.campaigns.ladder_progress(campaign.id)).next_step)  # type: ignore[attr-defined]
-        if self.failures:
-            self.failures -= 1
-            raise StoreUnavailable("connection lost")
-        await super().door_knock_ready(campaign, households_by_association)
+        for association_id, n in sorted(households_by_association.items()):
+            self.attempts += 1
+            if self.attempts - 1 in self.fails:
+                raise StoreUnavailable("connection lost")
+            self.calls.append((campaign.id, {association_id: n}))
+            if done is not None:
+                done(association_id)
 
 
 async def test_the_door_knock_step_is_recorded_before_the_heads_are_told_and_a_failed_notice_is_tried_again(
         tmp_path: Path) -> None:
     """Review: the heads' door-knock notice that failed (the store restarting) was logged and lost, the
     step already recorded: nobody told the heads of their list. And the step was recorded only after
-    the notices: a confirmation undone meanwhile saw no list made and left its household off it."""
+    the notices: a confirmation undone meanwhile saw no list made and left its household off it. The
+    first retry told every association again each second: now those not yet told, backing off."""
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        await seed(store, [H("silent", "m"), H("other", "m", association="桜町二丁目町会")])
+        c = await CampaignService(store, cfg, clock).launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), MSG))
+        notes = Failing(store, fails={1, 2})  # the first association told, then twice the store is down
+        ladder = LadderScheduler(store.campaigns, clock, notifier=notes)
+        await clock.advance(1800)
+        assert await ladder.tick() == [(c.id, 1), (c.id, 2), (c.id, 3)]
+        assert notes.steps_then == [4] and len(notes.calls) == 1  # recorded before telling; then it failed
+        assert await ladder.tick() == [] and notes.steps_then == [4]  # backing off: not yet
+        await clock.advance(5)
+        assert await ladder.tick() == [] and notes.steps_then == [4, 4] and len(notes.calls) == 1  # failed again
+        await clock.advance(5)
+        assert await ladder.tick() == [] and notes.steps_then == [4, 4]  # 10 s after the second failure
+        await clock.advance(5)
+        assert await ladder.tick() == [] and notes.steps_then == [4, 4, 4]
+        told = [a for _, counts in notes.calls for a in counts]
+        assert len(told) == 2 and len(set(told)) == 2  # each association told once
+        await clock.advance(600)
+        assert await ladder.tick() == [] and notes.steps_then == [4, 4, 4]
+
+
+async def test_a_door_knock_notice_owed_for_a_cancelled_campaign_is_dropped(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path)
     clock = FakeClock()
     async with in_memory(clock) as store:
         await seed(store, [H("silent", "m")])
-        c = await CampaignService(store, cfg, clock).launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), MSG))
-        notes = Failing(store, failures=2)
+        svc = CampaignService(store, cfg, clock)
+        c = await svc.launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), MSG))
+        notes = Failing(store, fails={0})
         ladder = LadderScheduler(store.campaigns, clock, notifier=notes)
         await clock.advance(1800)
         assert await ladder.tick() == [(c.id, 1), (c.id, 2), (c.id, 3)]
-        assert notes.steps_then == [4] and notes.calls == []  # recorded first; the notice failed
-        assert await ladder.tick() == []  # tried again: failed again
+        assert await store.campaigns.cancel(c.id, clock.now())  # a false alarm, taken back
+        await clock.advance(60)
         assert await ladder.tick() == []
-        assert notes.steps_then == [4, 4, 4] and len(notes.calls) == 1
-        assert await ladder.tick() == [] and len(notes.calls) == 1  # told once: not again
+        assert notes.steps_then == [4] and notes.calls == []  # not tried again: nobody walks for it
