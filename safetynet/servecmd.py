@@ -16,7 +16,7 @@ from safetynet.config import (
     check_store_url,
     database_unwritable,
 )
-from safetynet.console import port_argument, say
+from safetynet.console import cli_language, port_argument, say
 
 # The lease `serve` takes and gives back at start to know the database takes writes.
 WRITE_CHECK_LEASE = "serve.write_check"
@@ -40,6 +40,12 @@ async def serve_until_stopped(cfg: Config, args: argparse.Namespace) -> None:
     async with running_system(cfg, host=args.host, port=args.port, dispatch=not args.no_dispatch,
                               send_workers=None, role=args.role) as system:
         tune_gc()
+        from safetynet.broadcast.triggered import scenario_problem
+
+        unusable = scenario_problem(cfg)
+        if unusable is not None:
+            print(say("cli.serve.trigger_scenario", scenario=cfg.triggers.jma.scenario,
+                      error=unusable.text(cli_language())), file=sys.stderr, flush=True)
         # the first words are read by `demo` and the tests to know the server is up: not translated
         print(f"SafetyNet serving on {system.url} (public URL {cfg.server.public_url}); Ctrl-C stops", flush=True)
         if not await system.store.roster.list_associations():

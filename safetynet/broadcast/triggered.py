@@ -19,11 +19,27 @@ from safetynet.triggers.port import CampaignRequest
 
 if TYPE_CHECKING:
     from safetynet.broadcast.service import CampaignService
+    from safetynet.config import Config
 
 log = structlog.get_logger("broadcast.triggered")
 
 # Used when the configured scenario cannot be read: a campaign must still go out.
 FALLBACK_MESSAGES = {lang: t(lang, "campaign.fallback_body") for lang in ("ja", "ja-easy", "en")}
+
+
+def scenario_problem(cfg: Config) -> ScenarioError | None:
+    """Why the triggers' scenario could not be used if an alert came now (the fallback would go out: the
+    whole city, generic words, the default ladder), or None: it can, or no trigger source is set. Said
+    when `serve` starts (review: a scenario made before every ladder had to end with the door knock
+    was refused only at the moment of the earthquake)."""
+    jma = cfg.triggers.jma
+    if not (jma.feed_url or jma.watch_dir or cfg.triggers.cap.codes):
+        return None
+    try:
+        load_scenario(cfg.resolve(jma.scenario), fitted=True)
+    except ScenarioError as e:
+        return e
+    return None
 
 
 async def create_campaign(svc: CampaignService, request: CampaignRequest) -> int:

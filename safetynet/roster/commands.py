@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from safetynet.auth import cli_audit_entry
 from safetynet.channels import registry
 from safetynet.config import Config, database_unwritable
@@ -32,6 +34,8 @@ from safetynet.roster.generate import generate_roster
 from safetynet.roster.names import MovedAssociation, NewAssociation, moved_associations, new_associations
 from safetynet.store import SchemaBehind, SchemaTooNew, StoreError, store_session
 from safetynet.store.errors import ConnectionLost
+
+log = structlog.get_logger("roster")
 
 OK, DATA_ERROR, USAGE = 0, 1, 2
 INTERRUPTED = 130  # Ctrl-C, as a shell reports a command stopped by SIGINT
@@ -213,11 +217,17 @@ async def _import(cfg: Config, records: Sequence[HouseholdRecord], replace: bool
         if summary.households_added:
             # a campaign asks the households enrolled at its start: one added since is asked by none
             # (review: a corrected roster imported during a city-wide event; its new households were
-            # on no list, and not even counted unaccounted)
-            running = [c.id for c in await store.campaigns.running() if c.kind != CampaignKind.CHECK]
+            # on no list, and not even counted unaccounted). The import stands whatever this read does.
+            try:
+                running = [c.id for c in await store.campaigns.running() if c.kind != CampaignKind.CHECK]
+            except StoreError as e:
+                log.warning("roster_import_running_unread", error=str(e))
+                running = []
             if running:
-                print(say("cli.roster.added_while_running", n=summary.households_added,
-                          campaigns=", ".join(f"#{c}" for c in running)), file=sys.stderr)
+                n = summary.households_added
+                print(say("cli.roster.added_while_running_one" if n == 1 else "cli.roster.added_while_running",
+                          n=f"{n:,}", campaigns=say("cli.roster.campaign_ids_sep").join(f"#{c}" for c in running)),
+                      file=sys.stderr)
     return summary
 
 

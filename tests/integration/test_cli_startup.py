@@ -229,6 +229,33 @@ def test_serve_on_a_city_with_no_roster_says_so_and_runs(
     assert "the roster in the database" not in _serve_once(c)
 
 
+def test_serve_says_at_start_when_the_triggers_scenario_cannot_be_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: a trigger scenario whose ladder does not end with the door knock (made before that rule)
+    was refused only when the earthquake's alert came, and the city-wide fallback went out instead,
+    with one error in the log. `serve` says so when it starts; a usable one says nothing."""
+    monkeypatch.delenv("SAFETYNET_SECRET_KEY", raising=False)
+    c = init_city(tmp_path)
+    assert main([*c, "roster", "import", str(SAMPLE)]) == 0
+    (tmp_path / "feed").mkdir()
+    (tmp_path / "coast.toml").write_text(
+        'title = "津波"\n[messages]\nja = "津波です。"\n[[ladder]]\nafter_minutes = 0\nchannels = ["sms"]\n',
+        encoding="utf-8")
+    config = Path(c[1])
+    base = config.read_text(encoding="utf-8")
+    config.write_text(base + '\n[triggers.jma]\nwatch_dir = "feed"\nscenario = "coast.toml"\n', encoding="utf-8")
+    said = [line for line in _serve_once(c).splitlines() if "triggers' scenario" in line]
+    assert said == ["warning: the triggers' scenario coast.toml cannot be used (" + str(tmp_path / "coast.toml")
+                    + ": ladder[0]: the last step must be the door knock (door_knock = true): the households still"
+                    " silent then go on their association's list, so that no one is left behind): an alert would"
+                    " start a city-wide campaign with the fallback text and the default ladder instead. Fix it"
+                    " with `safetynet campaign preview coast.toml`"]
+    (tmp_path / "coast.toml").write_text(
+        'title = "津波"\n[messages]\nja = "津波です。"\n[[ladder]]\nafter_minutes = 0\nchannels = ["sms"]\n'
+        '[[ladder]]\nafter_minutes = 30\ndoor_knock = true\n', encoding="utf-8")
+    assert "triggers' scenario" not in _serve_once(c)
+
+
 # -- 2b. a second machine without the city's web-push key: copy it, not a new one ------------------------
 
 def _enrol_a_phone_for_push(config: str, *, gone: bool = False) -> None:

@@ -74,7 +74,7 @@ def test_households_added_while_a_campaign_runs_are_said_not_to_be_in_it(
     more.write_bytes(csv_bytes(["地区", "町会", "世帯番号", "世帯主"],
                                [["北地区", "東町会", "1", "金 民俊"], ["北地区", "東町会", "2", "佐藤 一郎"]]))
     assert main([*english_city, "roster", "import", str(more)]) == 0
-    assert (f"warning: the 1 households added are not in the running campaign(s) #{cid}: a campaign asks the"
+    assert (f"warning: the household added is not in the running campaign(s) #{cid}: a campaign asks the"
             " households of its start.") in capsys.readouterr().err
     assert main([*english_city, "roster", "import", str(more)]) == 0  # nothing added: nothing said
     assert "running campaign" not in capsys.readouterr().err
