@@ -213,6 +213,7 @@ async def running_app(tmp_path: Path, *, seeded: bool = True, **env_overrides: s
         async with Sandbox(boot, app_url=f"http://127.0.0.1:{app_port}") as sb:
             cfg = make_config(tmp_path, sb.port, app_port, **{**sb.app_env(), **env_overrides})
             clock = FakeClock()
+            sb.ctx.now = clock.now  # residents' messages are dated by the app's clock (LINE, Telegram)
             migrated_store_for(cfg)
             store = await open_store(cfg, clock)
             senders = build_senders(cfg)

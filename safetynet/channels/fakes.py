@@ -96,6 +96,7 @@ class FakeHost(Protocol):
     sandbox_url: str  # where the sandbox itself listens (a push subscription's endpoint)
     listen_host: str  # the address the sandbox binds: a fake with its own server (SMTP) binds it too
     listen_port: int  # the port the sandbox was asked for; 0 (any): such a fake takes a free port too
+    now: Callable[[], float]  # when a resident writes, by the app's clock where a test controls it
 
     def secret(self, key: str) -> str:
         """A channel secret as the sandbox accepts it: the configured one, else its sandbox value."""

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,9 @@ class SandboxHost:
     listen_port: int = 0
     fakes: dict[str, ChannelFake] = field(default_factory=dict)
     session: aiohttp.ClientSession | None = None
+    # the clock a resident's message is dated by (LINE's timestamp, Telegram's date): the app's, where a
+    # test controls it, so the app and its providers agree on when a message was written
+    now: Callable[[], float] = time.time
     _queue: asyncio.Queue[tuple[str, dict[str, str], dict[str, str]]] | None = None
     _workers: list[asyncio.Task[None]] = field(default_factory=list)
 

@@ -212,14 +212,18 @@ class LineFake(ChannelFake):
                      if (parse_postback_data(p["data"]) or (0, ""))[1] == answer), None)
         if data is None:
             raise LookupError(f"the message to {user_id} has no {answer!r} button")
-        return await self.post_events([event(user_id, "postback", event_id, sent_at=sent_at, postback={"data": data})])
+        return await self.post_events([event(user_id, "postback", event_id, sent_at=self._at(sent_at),
+                                             postback={"data": data})])
+
+    def _at(self, sent_at: float | None) -> float:
+        return self.host.now() if sent_at is None else sent_at
 
     async def follow(self, user_id: str) -> ActResult:
         return await self.post_events([event(user_id, "follow", follow={"isUnblocked": False})])
 
     async def say(self, user_id: str, text: str, sent_at: float | None = None) -> ActResult:
         """A text message from the resident (an enrolment code, a keyword), sent at `sent_at` (now)."""
-        return await self.post_events([event(user_id, "message", sent_at=sent_at, message={
+        return await self.post_events([event(user_id, "message", sent_at=self._at(sent_at), message={
             "type": "text", "id": str(self.host.state.next_seq()), "text": text, "quoteToken": "q"})])
 
     async def unfollow(self, user_id: str) -> ActResult:

@@ -271,7 +271,7 @@ class TelegramFake(ChannelFake):
         return await self.post_update({
             "update_id": self.host.state.next_seq(),
             "message": {
-                "message_id": self.host.state.next_seq(), "date": int(time.time()), "from": _resident(chat_id),
+                "message_id": self.host.state.next_seq(), "date": int(self.host.now()), "from": _resident(chat_id),
                 "chat": {"id": chat_id, "type": "private"}, "text": f"/start {code}",
             },
         })
@@ -282,7 +282,7 @@ class TelegramFake(ChannelFake):
         return await self.post_update({
             "update_id": self.host.state.next_seq(),
             "message": {
-                "message_id": self.host.state.next_seq(), "date": int(time.time() if sent_at is None else sent_at),
+                "message_id": self.host.state.next_seq(), "date": int(self.host.now() if sent_at is None else sent_at),
                 "from": _resident(chat_id),
                 "chat": {"id": chat_id, "type": "private"}, "text": text,
             },
