@@ -14,6 +14,7 @@ from safetynet.clock import Clock
 from safetynet.config import PrivacyConfig
 from safetynet.domain.audit import PurgeResult
 from safetynet.store import Store, StoreError
+from safetynet.store.rules import STAFF_TEXTS_KEPT_SECONDS
 
 log = structlog.get_logger("privacy.retention")
 
@@ -57,7 +58,11 @@ async def purge(store: Store, settings: PrivacyConfig, now: float) -> PurgeRepor
     households = await store.campaigns.erase_removed_households(now)
     audit_before = now - settings.audit_retention_days * DAY
     erased = await store.audit.erase_before(audit_before)
-    log.info("retention_done", campaigns=len(done), removed_households=households, audit_entries=erased)
+    # a staff text's answer outlives a provider's retries only until the next text: the last of an
+    # event's would stay for months (their keys hold a staff member's chat id or number)
+    texts = await store.replies.forget_staff_texts(now - STAFF_TEXTS_KEPT_SECONDS)
+    log.info("retention_done", campaigns=len(done), removed_households=households, audit_entries=erased,
+             staff_texts=texts)
     return PurgeReport(tuple(done), erased, closed_before, audit_before, households)
 
 

@@ -664,6 +664,11 @@ class ReplyRepo(Protocol):
         nothing); the answers older than `STAFF_TEXTS_KEPT_SECONDS` go."""
         ...
 
+    async def forget_staff_texts(self, before: float) -> int:
+        """Erases the staff texts' answers kept from before `before` (retention: their keys hold a
+        staff member's chat id or number); how many."""
+        ...
+
     async def count_replies(self, campaign_id: int, statuses: Sequence[str] = (), channel: str | None = None) -> int: ...
 
     async def help_list(

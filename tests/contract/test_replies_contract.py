@@ -768,6 +768,11 @@ async def test_a_staff_texts_answer_is_kept_two_days_and_the_first_stands(store_
         await store.replies.keep_staff_text("sms:SM2", "b", clock.now())  # and gone from the table
         await store.replies.keep_staff_text("sms:SM1", "again", clock.now())
         assert await store.replies.staff_text_answer("sms:SM1") == "again"
+        # retention erases what the next text would have: the last of an event's too
+        await clock.advance(60)
+        assert await store.replies.forget_staff_texts(clock.now() - 30) == 2
+        assert await store.replies.staff_text_answer("sms:SM1") is None
+        assert await store.replies.forget_staff_texts(clock.now()) == 0
 
 
 async def test_an_answer_after_the_confirmation_stands(store_factory: StoreFactory) -> None:

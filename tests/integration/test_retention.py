@@ -51,12 +51,15 @@ async def test_a_campaign_past_retention_loses_its_free_text_and_keeps_its_count
         await clock.advance(2 * DAY)
         assert await w.store.campaigns.close(recent, clock.now())
         await w.store.audit.append([AuditEntry(clock.now(), "head_a", "view", "dashboard")])
+        await w.store.replies.keep_staff_text("telegram:8880001:77", "世帯番号 A-001を訪問で確認済みにしました。",
+                                              clock.now())  # the event's last staff text
         await clock.advance(89 * DAY)  # `old` closed 91 days ago, `recent` 89
 
         report = await purge(w.store, SETTINGS, clock.now())
         purged = {r.campaign_id: r for r in report.campaigns}
         assert set(purged) == {w.previous_id, old}  # the world's earlier drill closed before it
         assert purged[old].replies == 2 and report.audit_entries == 0
+        assert await w.store.replies.forget_staff_texts(clock.now()) == 0  # its answer went with the purge
         for cid, kept in ((old, False), (recent, True)):
             history = await w.store.replies.history(cid, w.hh("A-001").id)
             assert (history[-1].note == NOTE) is kept and (history[-1].people_injured == 1) is kept

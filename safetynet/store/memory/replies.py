@@ -201,6 +201,13 @@ class MemoryReplies:
             del texts[key]
         texts.setdefault(dedupe_key, (answer, at))
 
+    async def forget_staff_texts(self, before: float) -> int:
+        await self.t.write()
+        gone = [k for k, (_, kept_at) in self.t.staff_texts.items() if kept_at < before]
+        for key in gone:
+            del self.t.staff_texts[key]
+        return len(gone)
+
     async def count_replies(self, campaign_id: int, statuses: Sequence[str] = (), channel: str | None = None) -> int:
         await asyncio.sleep(0)
         return sum(1 for r in self.t.replies.values() if r.campaign_id == campaign_id

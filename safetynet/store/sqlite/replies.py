@@ -262,6 +262,9 @@ class ReplyStore:
             await conn.execute("INSERT INTO staff_texts (dedupe_key, answer, received_at) VALUES (?, ?, ?)"
                                " ON CONFLICT (dedupe_key) DO NOTHING", (dedupe_key, answer, at))
 
+    async def forget_staff_texts(self, before: float) -> int:
+        return await self.db.execute("DELETE FROM staff_texts WHERE received_at < ?", (before,))
+
     async def count_replies(self, campaign_id: int, statuses: Sequence[str] = (), channel: str | None = None) -> int:
         sql = "SELECT count(*) FROM replies WHERE campaign_id = ?"
         params: list[object] = [campaign_id]
