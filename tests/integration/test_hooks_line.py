@@ -229,3 +229,23 @@ async def test_a_text_delivered_late_answers_no_campaign_begun_after_it_was_sent
         assert (await fake.say(USER, "2", sent_at=env.clock.now())).status == 200
         assert await env.status("A-001", event) == Status.NEED_HELP
         await env.intake.idle()
+
+
+async def test_a_closed_drills_button_pressed_before_the_event_began_hands_on_only_a_call_for_help(
+        tmp_path: Path) -> None:
+    """Review: the button of a closed drill hands its answer on to the running event (as its link would),
+    but a 無事 pressed before the event began and delivered late is no answer to it; 助けて is, whenever."""
+    async with running_app(tmp_path) as env:
+        await _enrol(env, "A-001")
+        drill = env.campaign_id
+        await env.send_alert("A-001", "line", USER)
+        assert await env.store.campaigns.close(drill, env.clock.now())
+        pressed = env.clock.now()
+        await env.clock.advance(600)
+        event = await start_campaign(env, CampaignKind.REAL, title="地震 M7")
+        fake = env.sandbox.fake("line")
+        assert (await fake.press(USER, "safe", sent_at=pressed)).status == 200
+        assert await env.status("A-001", event) == Status.PENDING
+        assert (await fake.press(USER, "need_help", sent_at=pressed)).status == 200
+        assert await env.status("A-001", event) == Status.NEED_HELP
+        await env.intake.idle()
