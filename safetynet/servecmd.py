@@ -40,12 +40,14 @@ async def serve_until_stopped(cfg: Config, args: argparse.Namespace) -> None:
     async with running_system(cfg, host=args.host, port=args.port, dispatch=not args.no_dispatch,
                               send_workers=None, role=args.role) as system:
         tune_gc()
+        from safetynet.broadcast.scenario import ScenarioError
         from safetynet.broadcast.triggered import scenario_problem
 
         unusable = scenario_problem(cfg)
         if unusable is not None:
-            print(say("cli.serve.trigger_scenario", scenario=cfg.triggers.jma.scenario,
-                      error=unusable.text(cli_language())), file=sys.stderr, flush=True)
+            why = unusable.text(cli_language()) if isinstance(unusable, ScenarioError) else repr(unusable)
+            print(say("cli.serve.trigger_scenario", scenario=cfg.resolve(cfg.triggers.jma.scenario), error=why),
+                  file=sys.stderr, flush=True)
         # the first words are read by `demo` and the tests to know the server is up: not translated
         print(f"SafetyNet serving on {system.url} (public URL {cfg.server.public_url}); Ctrl-C stops", flush=True)
         if not await system.store.roster.list_associations():

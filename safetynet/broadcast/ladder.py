@@ -50,6 +50,9 @@ class _Owed:
     next_at: float
     tries: int = 0
 
+    def told(self, association_id: int) -> None:
+        self.left.pop(association_id, None)  # told twice by a notifier: still told once here
+
 
 def step_due_at(campaign: Campaign, progress: LadderProgress, step: LadderStep) -> float:
     started = campaign.started_at if campaign.started_at is not None else campaign.created_at
@@ -169,17 +172,19 @@ class LadderScheduler:
         for campaign_id, owed in list(self._owed.items()):
             if now < owed.next_at:
                 continue
-            if owed.tries:  # tried before: a campaign cancelled since (a false alarm) asks no walk
-                current = await self.store.get(campaign_id)
-                if current is None or current.state == CampaignState.CANCELLED:
-                    log.info("door_knock_notice_dropped", campaign_id=campaign_id, associations=len(owed.left))
-                    del self._owed[campaign_id]
-                    continue
             try:
-                await notifier.door_knock_ready(owed.campaign, dict(owed.left), owed.left.pop)
+                if owed.tries:  # tried before: a campaign cancelled since (a false alarm) asks no walk
+                    current = await self.store.get(campaign_id)
+                    if current is None or current.state == CampaignState.CANCELLED:
+                        log.info("door_knock_notice_dropped", campaign_id=campaign_id, associations=len(owed.left))
+                        del self._owed[campaign_id]
+                        continue
+                await notifier.door_knock_ready(owed.campaign, dict(owed.left), owed.told)
             except Exception:
+                # one failing campaign's notices must not stop the ladder of every campaign: caught here,
+                # and the wait doubles to its cap without growing past it (no overflow however long)
                 owed.tries += 1
-                owed.next_at = now + min(OWED_RETRY_CAP_SECONDS, OWED_RETRY_SECONDS * 2 ** (owed.tries - 1))
+                owed.next_at = now + min(OWED_RETRY_CAP_SECONDS, OWED_RETRY_SECONDS * 2 ** min(owed.tries - 1, 16))
                 log.exception("door_knock_notify_failed", campaign_id=campaign_id, associations=len(owed.left),
                               retry_in=owed.next_at - now)
                 continue

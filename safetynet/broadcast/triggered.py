@@ -27,7 +27,7 @@ log = structlog.get_logger("broadcast.triggered")
 FALLBACK_MESSAGES = {lang: t(lang, "campaign.fallback_body") for lang in ("ja", "ja-easy", "en")}
 
 
-def scenario_problem(cfg: Config) -> ScenarioError | None:
+def scenario_problem(cfg: Config) -> ScenarioError | Exception | None:
     """Why the triggers' scenario could not be used if an alert came now (the fallback would go out: the
     whole city, generic words, the default ladder), or None: it can, or no trigger source is set. Said
     when `serve` starts (review: a scenario made before every ladder had to end with the door knock
@@ -36,8 +36,11 @@ def scenario_problem(cfg: Config) -> ScenarioError | None:
     if not (jma.feed_url or jma.watch_dir or cfg.triggers.cap.codes):
         return None
     try:
-        load_scenario(cfg.resolve(jma.scenario), fitted=True)
-    except ScenarioError as e:
+        s = load_scenario(cfg.resolve(jma.scenario), fitted=True)
+        from safetynet.broadcast.service import CampaignSpec
+
+        CampaignSpec.from_scenario(s, kind=CampaignKind.REAL)  # as `create_campaign` takes it
+    except Exception as e:  # whatever it is, the alert would meet it too; `serve` starts all the same
         return e
     return None
 

@@ -509,29 +509,39 @@ class HelpNotifier:
         drill = campaign.kind == CampaignKind.DRILL
         base = self.cfg.server.public_url.rstrip("/")
         stand_ins = stand_ins_by_district(self.store.auth.list_staff, self.channels)
+        failed: Exception | None = None
         for association_id, count in sorted(households_by_association.items()):
-            a = associations.get(association_id)
-            if a is None or count <= 0:
-                if done is not None:
-                    done(association_id)
+            try:
+                await self._door_knock_one(campaign, associations.get(association_id), count, drill, base, stand_ins)
+            except Exception as e:  # one association's trouble (its staff's data) must not keep the others untold
+                log.exception("door_knock_association_failed", campaign_id=campaign.id, association_id=association_id)
+                failed = e
                 continue
-            staff = await self.store.auth.staff_for_association(a.name, a.district)
-            link = f"{base}/a/{a.id}/doorknock?campaign={campaign.id}"
-            # the walk must still be someone's: see `who_is_told`
-            told = await who_is_told(staff, functools.partial(stand_ins, a.district), self.channels)
-            walk: list[tuple[str, list[str]]] = []
-            if any(by_text(m.channel) for m in staff_messages(told.staff, self.channels)):
-                # QA: a deputy on a feature phone knew how many households, not which (she cannot open
-                # the page): the page's own read, once for the association, numbers and 班 alone
-                walk = door_knock_walk(await self.store.dashboard.households(campaign.id, a.id))
-
-            text = functools.partial(_door_knock_for, a.name, count, drill=drill, link=link,
-                                     standing_in=told.standing_in, walk=walk)
-            report = await self._queue(told.staff, text, link, campaign.id)
-            log.info("door_knock_notified", campaign_id=campaign.id, association_id=a.id, households=count,
-                     queued=report.queued)
             if done is not None:
                 done(association_id)
+        if failed is not None:
+            raise failed
+
+    async def _door_knock_one(self, campaign: Campaign, a: Association | None, count: int, drill: bool, base: str,
+                              stand_ins: Callable[[str], Awaitable[list[Staff]]]) -> None:
+        """One association's door-knock notices, queued (nothing for an association gone or none to visit)."""
+        if a is None or count <= 0:
+            return
+        staff = await self.store.auth.staff_for_association(a.name, a.district)
+        link = f"{base}/a/{a.id}/doorknock?campaign={campaign.id}"
+        # the walk must still be someone's: see `who_is_told`
+        told = await who_is_told(staff, functools.partial(stand_ins, a.district), self.channels)
+        walk: list[tuple[str, list[str]]] = []
+        if any(by_text(m.channel) for m in staff_messages(told.staff, self.channels)):
+            # QA: a deputy on a feature phone knew how many households, not which (she cannot open
+            # the page): the page's own read, once for the association, numbers and 班 alone
+            walk = door_knock_walk(await self.store.dashboard.households(campaign.id, a.id))
+
+        text = functools.partial(_door_knock_for, a.name, count, drill=drill, link=link,
+                                 standing_in=told.standing_in, walk=walk)
+        report = await self._queue(told.staff, text, link, campaign.id)
+        log.info("door_knock_notified", campaign_id=campaign.id, association_id=a.id, households=count,
+                 queued=report.queued)
 
     async def _queue(self, staff: list[Staff], text_for: Callable[[str, bool], str], link: str,
                      campaign_id: int) -> NotifyReport:

@@ -60,11 +60,11 @@ def test_closing_with_open_help_requests_warns(city: Path, capsys: pytest.Captur
             (["--json"], 1, "C", None),
             ([], 1, "C", "warning: 1 need-help request is still not handled (it stays on its association's list).\n"
                          "1 household did not answer: it is on its association's door-knock list (on the association's"
-                         " page; no notice was sent)."),
+                         " page: closing sends the heads no notice)."),
             ([], 2, "C", "warning: 2 need-help requests are still not handled (they stay on the associations' lists)."),
             ([], 1, "ja_JP.UTF-8", "注意: まだ対応していない「助けが必要」が 1 件あります（町会の一覧に残ります）。\n"
                                    "回答のなかった 1 世帯は、町会の戸別訪問リストに載っています（町会のページで見られます。"
-                                   "役員への通知は送っていません）。")):
+                                   "終了では役員に通知を送りません）。")):
         terminal_locale(monkeypatch, lang)
         code, out, _ = run(city, capsys, "start", str(DRILLS / "association-monthly.toml"), "--scope",
                            "association:桜町一丁目町会", "--json")

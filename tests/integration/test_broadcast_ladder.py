@@ -185,3 +185,26 @@ async def test_a_door_knock_notice_owed_for_a_cancelled_campaign_is_dropped(tmp_
         await clock.advance(60)
         assert await ladder.tick() == []
         assert notes.steps_then == [4] and notes.calls == []  # not tried again: nobody walks for it
+
+
+async def test_a_notice_that_never_goes_out_never_stops_the_other_campaigns_ladders(tmp_path: Path) -> None:
+    """Review: the retry's wait doubled without bound: after about a thousand failures (85 hours at the
+    cap) the doubling overflowed inside the handler, and every tick failed before any campaign's ladder
+    moved on."""
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        await seed(store, [H("silent", "m")])
+        svc = CampaignService(store, cfg, clock)
+        first = await svc.launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), MSG))
+        notes = Failing(store, fails=set(range(100_000)))  # its store never answers
+        ladder = LadderScheduler(store.campaigns, clock, notifier=notes)
+        await clock.advance(1800)
+        assert await ladder.tick() == [(first.id, 1), (first.id, 2), (first.id, 3)]
+        for _ in range(1100):
+            await clock.advance(300)
+            await ladder.tick()
+        assert len(notes.steps_then) > 1050  # tried every 5 minutes all along
+        second = await svc.launch(CampaignSpec("訓練2", CampaignKind.DRILL, ("city",), MSG))
+        await clock.advance(600)
+        assert (second.id, 1) in await ladder.tick()

@@ -245,11 +245,12 @@ def test_serve_says_at_start_when_the_triggers_scenario_cannot_be_used(
     base = config.read_text(encoding="utf-8")
     config.write_text(base + '\n[triggers.jma]\nwatch_dir = "feed"\nscenario = "coast.toml"\n', encoding="utf-8")
     said = [line for line in _serve_once(c).splitlines() if "triggers' scenario" in line]
-    assert said == ["warning: the triggers' scenario coast.toml cannot be used (" + str(tmp_path / "coast.toml")
+    path = str(tmp_path / "coast.toml")
+    assert said == [f"warning: the triggers' scenario {path} cannot be used ({path}"
                     + ": ladder[0]: the last step must be the door knock (door_knock = true): the households still"
                     " silent then go on their association's list, so that no one is left behind): an alert would"
                     " start a city-wide campaign with the fallback text and the default ladder instead. Fix it"
-                    " with `safetynet campaign preview coast.toml`"]
+                    f" with `safetynet campaign preview {path}`"]
     (tmp_path / "coast.toml").write_text(
         'title = "津波"\n[messages]\nja = "津波です。"\n[[ladder]]\nafter_minutes = 0\nchannels = ["sms"]\n'
         '[[ladder]]\nafter_minutes = 30\ndoor_knock = true\n', encoding="utf-8")
