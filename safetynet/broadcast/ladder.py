@@ -180,12 +180,13 @@ class LadderScheduler:
                         del self._owed[campaign_id]
                         continue
                 await notifier.door_knock_ready(owed.campaign, dict(owed.left), owed.told)
-            except Exception:
+            except Exception as e:
                 # one failing campaign's notices must not stop the ladder of every campaign: caught here,
-                # and the wait doubles to its cap without growing past it (no overflow however long)
+                # and the wait doubles to its cap without growing past it (no overflow however long). The
+                # notifier logged each association's failure with its trace: one line here
                 owed.tries += 1
                 owed.next_at = now + min(OWED_RETRY_CAP_SECONDS, OWED_RETRY_SECONDS * 2 ** min(owed.tries - 1, 16))
-                log.exception("door_knock_notify_failed", campaign_id=campaign_id, associations=len(owed.left),
-                              retry_in=owed.next_at - now)
+                log.warning("door_knock_notify_failed", campaign_id=campaign_id, associations=len(owed.left),
+                            retry_in=owed.next_at - now, error=repr(e))
                 continue
             del self._owed[campaign_id]

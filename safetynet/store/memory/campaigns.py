@@ -159,9 +159,7 @@ class MemoryCampaigns:
             if d.campaign_id == campaign_id and d.state in ("queued", "standby") and d.step >= 0:
                 d.state, d.error, d.updated_at = "skipped", f"campaign_{to}", at
         if closing_lists(str(to), row.kind):  # as SQLite's: the silent listed, their statuses kept
-            for m in self.t.campaign_members(campaign_id):
-                if m.status not in _ANSWERED and m.doorknock_at is None:
-                    m.doorknock_at = at
+            self._list_silent(campaign_id, at)
         return True
 
     # -- retention ------------------------------------------------------------------------------
@@ -328,14 +326,16 @@ class MemoryCampaigns:
 
     async def mark_doorknock(self, campaign_id: int, at: float) -> dict[int, int]:
         await self.t.write()
-        pending = []
+        self._list_silent(campaign_id, at)
+        pending = [m.household_id for m in self.t.campaign_members(campaign_id) if m.status == "pending"]
+        self.t.apply_status_changes((campaign_id, h, Status.UNREACHABLE, at) for h in pending)
+        return await self.doorknock_counts(campaign_id)
+
+    def _list_silent(self, campaign_id: int, at: float) -> None:
+        """Every member that has not answered on the door-knock list (SQLite's `_list_silent`)."""
         for m in self.t.campaign_members(campaign_id):
             if m.status not in _ANSWERED and m.doorknock_at is None:
                 m.doorknock_at = at
-            if m.status == "pending":
-                pending.append(m.household_id)
-        self.t.apply_status_changes((campaign_id, h, Status.UNREACHABLE, at) for h in pending)
-        return await self.doorknock_counts(campaign_id)
 
     def _on_list(self, campaign_id: int) -> list[MemberRow]:
         return [m for m in self.t.campaign_members(campaign_id)

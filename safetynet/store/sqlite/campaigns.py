@@ -200,11 +200,12 @@ class CampaignStore:
 
     async def _finish(self, campaign_id: int, at: float, to: CampaignState, from_: Sequence[str]) -> bool:
         async with self.db.transaction() as conn:
-            cur = await conn.execute(
-                f"UPDATE campaigns SET state = ?, closed_at = ? WHERE id = ? AND state IN ({marks(len(from_))})",
+            ended = list(await conn.execute_fetchall(
+                f"UPDATE campaigns SET state = ?, closed_at = ? WHERE id = ? AND state IN ({marks(len(from_))})"
+                " RETURNING kind",
                 (str(to), at, campaign_id, *from_),
-            )
-            if cur.rowcount == 0:
+            ))
+            if not ended:
                 return False
             # Staff alerts stay queued: a household that asked for help still needs it.
             await conn.execute(
@@ -212,13 +213,10 @@ class CampaignStore:
                 " WHERE campaign_id = ? AND state IN ('queued', 'standby') AND step >= 0",
                 (f"campaign_{to}", at, campaign_id),
             )
-            if to == CampaignState.CLOSED:
+            if closing_lists(str(to), ended[0][0]):
                 # closed before its door-knock step ran (or with none in its ladder): its silent
                 # households would end the event answered by no one and listed nowhere (review)
-                async with conn.execute("SELECT kind FROM campaigns WHERE id = ?", (campaign_id,)) as cur:
-                    kind = await cur.fetchone()
-                if kind is not None and closing_lists(str(to), kind[0]):
-                    await _list_silent(conn, campaign_id, at)
+                await _list_silent(conn, campaign_id, at)
         return True
 
     # -- retention ----------------------------------------------------------------------------
