@@ -4,7 +4,8 @@ Step 0 is planned when a campaign starts (`CampaignService.start`). This schedul
 later step when its time comes, for households that have not answered and have one of the step's
 channels. The last step (door knock) puts every household still silent on the list and tells the
 association's head and deputies. Progress is stored per campaign (`campaign_ladder.next_step`),
-so a restart neither repeats nor skips a step. While a real event runs, a drill's ladder is paused
+and the door-knock notices owed with the step (`doorknock_notices`), so a restart neither repeats
+nor skips a step, nor forgets to tell a head. While a real event runs, a drill's ladder is paused
 and its later steps move back by the time it was paused.
 """
 
@@ -42,16 +43,11 @@ OWED_RETRY_CAP_SECONDS = 300.0
 
 
 @dataclass
-class _Owed:
-    """A campaign's door-knock notices not yet queued: the associations left, and when to try again."""
+class _Backoff:
+    """When a campaign's owed door-knock notices, having failed `tries` times, are tried again."""
 
-    campaign: Campaign
-    left: dict[int, int]
+    tries: int
     next_at: float
-    tries: int = 0
-
-    def told(self, association_id: int) -> None:
-        self.left.pop(association_id, None)  # told twice by a notifier: still told once here
 
 
 def step_due_at(campaign: Campaign, progress: LadderProgress, step: LadderStep) -> float:
@@ -70,8 +66,9 @@ class LadderScheduler:
         self.on_planned = on_planned
         self.tick_seconds = tick_seconds
         self._stop = asyncio.Event()
-        # door-knock notices whose heads were not told (the notifier failed): tried again, backing off
-        self._owed: dict[int, _Owed] = {}
+        # campaigns whose owed door-knock notices failed (the store's record of them is what is owed):
+        # when to try again. In memory: a process that leads after a restart tries at once
+        self._backoff: dict[int, _Backoff] = {}
 
     def stop(self) -> None:
         self._stop.set()
@@ -137,16 +134,15 @@ class LadderScheduler:
         records it done; False when another process recorded it first."""
         now = self.clock.now()
         if step.door_knock:
-            counts = await self.store.mark_doorknock(campaign.id, now)
-            # recorded before the heads are told: an undo from now on sees the list made and puts its
-            # household back on it (review: an undo while the notices were queued left it off for good)
-            if not await self.store.advance_ladder(campaign.id, index, now):
+            # recorded with the list and its notices owed, before the heads are told: an undo from now on
+            # sees the list made and puts its household back on it (review: an undo while the notices were
+            # queued left it off for good), and a notice that fails is still owed after a restart
+            counts = await self.store.record_doorknock(campaign.id, index, now)
+            if counts is None:
                 return False
             log.info("door_knock_list_ready", campaign_id=campaign.id, households=sum(counts.values()),
                      associations=len(counts))
-            if self.notifier is not None and counts:
-                self._owed[campaign.id] = _Owed(campaign, dict(counts), now)
-                await self._tell_owed()
+            await self._tell_owed()
             return True
         planned = 0
         async for batch in self.store.step_households(campaign.id):
@@ -160,33 +156,49 @@ class LadderScheduler:
         return await self.store.advance_ladder(campaign.id, index, self.clock.now())
 
     async def _tell_owed(self) -> None:
-        """The door-knock notices not yet given to the outbox, each association's tried again until it
-        is, backing off from `OWED_RETRY_SECONDS` to `OWED_RETRY_CAP_SECONDS` (review: one that failed,
-        the store restarting, was lost with the step already recorded; the associations told before a
-        failure are not told again). A campaign cancelled meanwhile is told nothing more. Kept in this
-        process only: a restart in between loses it, as the log says (`door_knock_notify_failed`)."""
+        """The door-knock notices the store holds as owed, each association's given to the notifier until
+        it has queued them, a campaign's failures backing off from `OWED_RETRY_SECONDS` to
+        `OWED_RETRY_CAP_SECONDS` (review: one that failed, the store restarting, was lost with the step
+        already recorded; and then the retry lived in this process, lost on a restart). The associations
+        told before a failure are not told again; one whose list has emptied since is told nothing. A
+        campaign cancelled meanwhile (a false alarm) asks no walk: its notices are dropped. An
+        association whose notices were queued but not yet recorded told (the store failing in between)
+        is told again: twice rather than never."""
         notifier = self.notifier
         if notifier is None:
             return
+        owed = await self.store.owed_doorknock_notices()
+        for settled in self._backoff.keys() - owed.keys():
+            del self._backoff[settled]
         now = self.clock.now()
-        for campaign_id, owed in list(self._owed.items()):
-            if now < owed.next_at:
+        for campaign_id, associations in owed.items():
+            wait = self._backoff.get(campaign_id)
+            if wait is not None and now < wait.next_at:
                 continue
+            told: list[int] = []
             try:
-                if owed.tries:  # tried before: a campaign cancelled since (a false alarm) asks no walk
-                    current = await self.store.get(campaign_id)
-                    if current is None or current.state == CampaignState.CANCELLED:
-                        log.info("door_knock_notice_dropped", campaign_id=campaign_id, associations=len(owed.left))
-                        del self._owed[campaign_id]
-                        continue
-                await notifier.door_knock_ready(owed.campaign, dict(owed.left), owed.told)
+                campaign = await self.store.get(campaign_id)
+                if campaign is None or campaign.state == CampaignState.CANCELLED:
+                    await self.store.doorknock_notices_told(campaign_id, associations)
+                    log.info("door_knock_notice_dropped", campaign_id=campaign_id, associations=len(associations))
+                    continue
+                counts = await self.store.doorknock_counts(campaign_id)
+                listed = {a: counts[a] for a in associations if counts.get(a, 0) > 0}
+                told.extend(a for a in associations if a not in listed)
+                if listed:
+                    await notifier.door_knock_ready(campaign, listed, told.append)
+                await self.store.doorknock_notices_told(campaign_id, told)
             except Exception as e:
                 # one failing campaign's notices must not stop the ladder of every campaign: caught here,
                 # and the wait doubles to its cap without growing past it (no overflow however long). The
                 # notifier logged each association's failure with its trace: one line here
-                owed.tries += 1
-                owed.next_at = now + min(OWED_RETRY_CAP_SECONDS, OWED_RETRY_SECONDS * 2 ** min(owed.tries - 1, 16))
-                log.warning("door_knock_notify_failed", campaign_id=campaign_id, associations=len(owed.left),
-                            retry_in=owed.next_at - now, error=repr(e))
+                tries = (wait.tries if wait is not None else 0) + 1
+                retry_at = now + min(OWED_RETRY_CAP_SECONDS, OWED_RETRY_SECONDS * 2 ** min(tries - 1, 16))
+                self._backoff[campaign_id] = _Backoff(tries, retry_at)
+                log.warning("door_knock_notify_failed", campaign_id=campaign_id,
+                            associations=len(associations) - len(told), retry_in=retry_at - now, error=repr(e))
+                if told:
+                    with contextlib.suppress(Exception):  # the store down: told again on the retry
+                        await self.store.doorknock_notices_told(campaign_id, told)
                 continue
-            del self._owed[campaign_id]
+            self._backoff.pop(campaign_id, None)

@@ -458,6 +458,21 @@ class CampaignRepo(Protocol):
         returns `doorknock_counts`."""
         ...
 
+    async def record_doorknock(self, campaign_id: int, step: int, at: float) -> dict[int, int] | None:
+        """The ladder's door-knock step, all in one: `step` recorded done (None and nothing changed unless
+        it is the next step), the list made as `mark_doorknock` makes it, and a notice owed to each
+        association with households on it (`owed_doorknock_notices`). Returns `doorknock_counts`."""
+        ...
+
+    async def owed_doorknock_notices(self) -> dict[int, list[int]]:
+        """Campaign id → the ids of its associations whose heads are not yet told of their door-knock
+        list, oldest first."""
+        ...
+
+    async def doorknock_notices_told(self, campaign_id: int, association_ids: Iterable[int]) -> None:
+        """Those associations' notices are in the outbox (or were dropped): owed no longer."""
+        ...
+
     async def doorknock_counts(self, campaign_id: int) -> dict[int, int]:
         """Households on the door-knock list still not answered, per association id."""
         ...

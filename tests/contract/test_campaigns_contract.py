@@ -302,6 +302,33 @@ async def test_the_door_knock_list_holds_the_unanswered(store_factory: StoreFact
         assert await store.campaigns.mark_doorknock(cid, store.clock.now() + 60) == {a[SAKURA]: 3, a[UME]: 1}
 
 
+async def test_the_door_knock_step_is_recorded_with_its_list_and_the_notices_it_owes(
+        store_factory: StoreFactory) -> None:
+    """Review: the heads' notices were owed in the leader's memory, lost on a restart. The step, its list
+    and the notices owed are one write; a step recorded already (another leader) changes nothing."""
+    async with store_factory() as store:
+        ids = await seed(store)
+        a = await association_ids(store)
+        cid = await running_campaign(store, [f"association:{SAKURA}", f"association:{UME}"])
+        other = await running_campaign(store, [f"association:{UME}"])
+        await _answer(store, cid, ids["U-1"], "safe", "k1")
+        await _answer(store, cid, ids["U-2"], "need_help", "k2")
+        now = store.clock.now()
+        assert await store.campaigns.record_doorknock(cid, 3, now) is None  # not the next step: nothing
+        assert await store.campaigns.doorknock_households(cid) == [ids["S-4"]]  # (no contact: listed at once)
+        assert await store.campaigns.owed_doorknock_notices() == {}
+        assert await store.campaigns.record_doorknock(cid, 1, now) == {a[SAKURA]: 4}
+        assert (await store.campaigns.ladder_progress(cid)).next_step == 2
+        assert (await store.campaigns.household_statuses(cid))[ids["S-1"]] == Status.UNREACHABLE
+        assert await store.campaigns.record_doorknock(cid, 1, now + 1) is None  # a second leader: once
+        assert await store.campaigns.record_doorknock(other, 1, now + 5) == {a[UME]: 2}
+        owed = await store.campaigns.owed_doorknock_notices()
+        assert list(owed.items()) == [(cid, [a[SAKURA]]), (other, [a[UME]])]  # oldest first
+        await store.campaigns.doorknock_notices_told(cid, [a[SAKURA]])
+        await store.campaigns.doorknock_notices_told(other, [])
+        assert await store.campaigns.owed_doorknock_notices() == {other: [a[UME]]}
+
+
 async def test_closing_puts_every_silent_household_on_the_door_knock_list(store_factory: StoreFactory) -> None:
     """Review: a campaign closed before its door-knock step (the city ends the event at +25 min, the
     step is at +30) left its silent households answered by no one and on no list: no door-knock

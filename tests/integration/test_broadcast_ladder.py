@@ -170,6 +170,30 @@ async def test_the_door_knock_step_is_recorded_before_the_heads_are_told_and_a_f
         assert await ladder.tick() == [] and notes.steps_then == [4, 4, 4]
 
 
+async def test_a_door_knock_notice_owed_when_the_process_stopped_is_given_by_the_next_leader(
+        tmp_path: Path) -> None:
+    """Review: the owed notices lived in the leader's memory: the store restarting with the process (one
+    machine rebooted) left a list whose heads nobody told. They are kept in the store with the step; the
+    next process tells the associations not told, and none whose households have all answered since."""
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        ids = await seed(store, [H("told", "m"), H("untold", "m", association="桜町二丁目町会"),
+                                 H("answers", "m", association="梅町町会")])
+        c = await CampaignService(store, cfg, clock).launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), MSG))
+        failing = Failing(store, fails={1, 2})  # the first association told, then the store goes down
+        await clock.advance(1800)
+        assert await LadderScheduler(store.campaigns, clock, notifier=failing).tick() == [(c.id, 1), (c.id, 2), (c.id, 3)]
+        [(_, first)] = failing.calls
+        await answer(store, c.id, ids["answers"])  # meanwhile: off the list
+        notes = Notes()  # the process started again (or another took the lead)
+        assert await LadderScheduler(store.campaigns, clock, notifier=notes).tick() == []
+        untold = (await store.roster.association_by_name("桜町二丁目町会")).id  # type: ignore[union-attr]
+        assert first != {untold: 1} and notes.calls == [(c.id, {untold: 1})]
+        assert await store.campaigns.owed_doorknock_notices() == {}
+        assert await LadderScheduler(store.campaigns, clock, notifier=notes).tick() == [] and len(notes.calls) == 1
+
+
 async def test_a_door_knock_notice_owed_for_a_cancelled_campaign_is_dropped(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path)
     clock = FakeClock()

@@ -326,10 +326,38 @@ class MemoryCampaigns:
 
     async def mark_doorknock(self, campaign_id: int, at: float) -> dict[int, int]:
         await self.t.write()
+        self._make_list(campaign_id, at)
+        return await self.doorknock_counts(campaign_id)
+
+    async def record_doorknock(self, campaign_id: int, step: int, at: float) -> dict[int, int] | None:
+        await self.t.write()
+        row = self.t.ladders.get(campaign_id)
+        if row is None or row.next_step != step:
+            return None
+        row.next_step, row.updated_at = step + 1, at
+        self._make_list(campaign_id, at)
+        for m in self._on_list(campaign_id):
+            self.t.doorknock_notices.setdefault((campaign_id, m.association_id), at)
+        return await self.doorknock_counts(campaign_id)
+
+    async def owed_doorknock_notices(self) -> dict[int, list[int]]:
+        await asyncio.sleep(0)
+        owed: dict[int, list[int]] = {}
+        for (campaign_id, association_id), _ in sorted(self.t.doorknock_notices.items(),
+                                                       key=lambda kv: (kv[1], kv[0])):
+            owed.setdefault(campaign_id, []).append(association_id)
+        return owed
+
+    async def doorknock_notices_told(self, campaign_id: int, association_ids: Iterable[int]) -> None:
+        await self.t.write()
+        for association_id in association_ids:
+            self.t.doorknock_notices.pop((campaign_id, association_id), None)
+
+    def _make_list(self, campaign_id: int, at: float) -> None:
+        """The door-knock step's list (SQLite's `_make_doorknock_list`)."""
         self._list_silent(campaign_id, at)
         pending = [m.household_id for m in self.t.campaign_members(campaign_id) if m.status == "pending"]
         self.t.apply_status_changes((campaign_id, h, Status.UNREACHABLE, at) for h in pending)
-        return await self.doorknock_counts(campaign_id)
 
     def _list_silent(self, campaign_id: int, at: float) -> None:
         """Every member that has not answered on the door-knock list (SQLite's `_list_silent`)."""

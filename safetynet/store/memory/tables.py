@@ -263,6 +263,7 @@ class Tables:
     counts: dict[tuple[int, int, str], int] = field(default_factory=dict)  # (campaign, association, status)
     minutes: dict[tuple[int, int, int], int] = field(default_factory=dict)  # (campaign, association, minute)
     ladders: dict[int, LadderRow] = field(default_factory=dict)
+    doorknock_notices: dict[tuple[int, int], float] = field(default_factory=dict)  # (campaign, association) -> since
     deliveries: dict[int, DeliveryRow] = field(default_factory=dict)
     delivery_keys: dict[tuple[int, int, int, str], int] = field(default_factory=dict)
     attempts: list[tuple[int, float, float, str, str | None, str | None]] = field(default_factory=list)

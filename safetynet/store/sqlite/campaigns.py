@@ -28,7 +28,7 @@ from safetynet.domain.campaigns import (
     ladder_to_json,
 )
 from safetynet.store.rules import closing_lists
-from safetynet.store.sqlite.db import Conn, Database, Row, marks
+from safetynet.store.sqlite.db import CHUNK, Conn, Database, Row, marks
 from safetynet.store.sqlite.roster_scope import scope_filter
 from safetynet.store.sqlite.statuses import StatusChange, apply_status_changes, init_counts
 
@@ -424,14 +424,46 @@ class CampaignStore:
         """Every household that has not answered goes on the door-knock list (the never-reached ones
         become unreachable). Returns households on the list per association."""
         async with self.db.transaction() as conn:
-            await _list_silent(conn, campaign_id, at)
-            async with conn.execute(
-                "SELECT household_id FROM campaign_households WHERE campaign_id = ? AND status = 'pending'",
-                (campaign_id,),
-            ) as cur:
-                pending = [r[0] for r in await cur.fetchall()]
-            await apply_status_changes(conn, [StatusChange(campaign_id, h, Status.UNREACHABLE, at) for h in pending])
+            await _make_doorknock_list(conn, campaign_id, at)
         return await self.doorknock_counts(campaign_id)
+
+    async def record_doorknock(self, campaign_id: int, step: int, at: float) -> dict[int, int] | None:
+        """The door-knock step recorded, its list made and its notices owed, in one transaction: a
+        restart between them can neither leave a list nobody is told of nor tell of one twice."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE campaign_ladder SET next_step = ?, updated_at = ? WHERE campaign_id = ? AND next_step = ?",
+                (step + 1, at, campaign_id, step),
+            )
+            if cur.rowcount == 0:
+                return None
+            await _make_doorknock_list(conn, campaign_id, at)
+            await conn.execute(
+                "INSERT OR IGNORE INTO doorknock_notices (campaign_id, association_id, owed_since)"
+                # typed: PostgreSQL reads a bare parameter in a SELECT list as text
+                " SELECT DISTINCT campaign_id, association_id, CAST(? AS DOUBLE PRECISION) FROM campaign_households"
+                " WHERE campaign_id = ?"
+                f" AND doorknock_at IS NOT NULL AND status NOT IN {_ANSWERED_SQL}",
+                (at, campaign_id),
+            )
+        return await self.doorknock_counts(campaign_id)
+
+    async def owed_doorknock_notices(self) -> dict[int, list[int]]:
+        owed: dict[int, list[int]] = {}
+        for r in await self.db.fetchall(
+            "SELECT campaign_id, association_id FROM doorknock_notices ORDER BY owed_since, campaign_id, association_id"
+        ):
+            owed.setdefault(r[0], []).append(r[1])
+        return owed
+
+    async def doorknock_notices_told(self, campaign_id: int, association_ids: Iterable[int]) -> None:
+        ids = list(association_ids)
+        for i in range(0, len(ids), CHUNK):
+            chunk = ids[i : i + CHUNK]
+            await self.db.execute(
+                f"DELETE FROM doorknock_notices WHERE campaign_id = ? AND association_id IN ({marks(len(chunk))})",
+                (campaign_id, *chunk),
+            )
 
     async def doorknock_counts(self, campaign_id: int) -> dict[int, int]:
         rows = await self.db.fetchall(
@@ -464,6 +496,17 @@ class CampaignStore:
             (campaign_id,),
         )
         return {(r[0], r[1], r[2]): r[3] for r in rows}
+
+
+async def _make_doorknock_list(conn: Conn, campaign_id: int, at: float) -> None:
+    """The door-knock step's list, inside the caller's transaction: every silent household on it, and
+    the never reached made unreachable."""
+    await _list_silent(conn, campaign_id, at)
+    async with conn.execute(
+        "SELECT household_id FROM campaign_households WHERE campaign_id = ? AND status = 'pending'", (campaign_id,),
+    ) as cur:
+        pending = [r[0] for r in await cur.fetchall()]
+    await apply_status_changes(conn, [StatusChange(campaign_id, h, Status.UNREACHABLE, at) for h in pending])
 
 
 async def _list_silent(conn: Conn, campaign_id: int, at: float) -> None:
