@@ -46,6 +46,7 @@ from safetynet.domain import CampaignKind, CampaignState, Role
 from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.campaigns import (
     NOTICE_DELAY_SECONDS,
+    TRIGGER,
     Actor,
     Campaign,
     CheckRow,
@@ -322,6 +323,9 @@ class CampaignService:
         if staff is None or not staff.active or staff.role != Role.CITY_ADMIN:
             return ApprovalRefused("campaign.error.approve_not_city_admin", who=by.label)
         if c.started_by_staff == by.staff_id:
+            if c.started_by == TRIGGER.label:  # a telegram they pushed over the API started it
+                return ApprovalRefused("campaign.error.approve_same_person_pushed", same_person=True, who=by.label,
+                                       id=c.id)
             if c.started_by != by.label:  # through a token they made
                 return ApprovalRefused("campaign.error.approve_same_person_through", same_person=True, who=by.label,
                                        id=c.id, via=c.started_by)
@@ -331,7 +335,7 @@ class CampaignService:
     async def _refuse(self, c: Campaign, by: Actor, refused: ApprovalRefused) -> ApprovalRefused:
         """A refused approval goes in the audit log before it is raised, whichever door it came by (CLI,
         console, API): a city's auditors must see attempts at the two-person rule, not only approvals.
-        `detail`: why (`same_person`, `same_person_through`, `not_city_admin`, `needs_person`)."""
+        `detail`: why (`same_person`, `same_person_through`, `same_person_pushed`, `not_city_admin`, `needs_person`)."""
         log.warning("campaign_approve_refused", campaign_id=c.id, reason=refused.said.key)
         await self._audit("approve_refused", c, by, refused.said.key.removeprefix("campaign.error.approve_"))
         return refused

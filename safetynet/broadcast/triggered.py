@@ -13,7 +13,7 @@ import structlog
 
 from safetynet.broadcast.scenario import ScenarioError, fit_message, fit_title, load_scenario
 from safetynet.domain import CampaignKind, CampaignState
-from safetynet.domain.campaigns import TRIGGER
+from safetynet.domain.campaigns import TRIGGER, Actor
 from safetynet.i18n import t
 from safetynet.triggers.port import CampaignRequest
 
@@ -45,6 +45,15 @@ def scenario_problem(cfg: Config) -> ScenarioError | Exception | None:
     return None
 
 
+def _starter(request: CampaignRequest) -> Actor:
+    """The trigger; on behalf of the person who pushed its telegram over the API, if a person did (a
+    session, or a token they made), who then cannot be the second person of a real event it starts."""
+    pushed = request.pushed_by
+    if pushed is None or pushed.person_id is None:
+        return TRIGGER
+    return Actor(TRIGGER.label, on_behalf_of=pushed.person_id, role=pushed.role)
+
+
 async def create_campaign(svc: CampaignService, request: CampaignRequest) -> int:
     from safetynet.broadcast.service import CampaignSpec
 
@@ -53,7 +62,7 @@ async def create_campaign(svc: CampaignService, request: CampaignRequest) -> int
         if request.start and existing.state == CampaignState.DRAFT:
             # Created but never started: the process stopped in between (a crash, a restart) and the
             # telegram came again. Returning the draft would leave a real event unannounced.
-            existing = await svc.start(existing.id, by=TRIGGER, force=True)
+            existing = await svc.start(existing.id, by=_starter(request), force=True)
             log.info("trigger_campaign_resumed", campaign_id=existing.id, source=request.source)
         return existing.id
     # the source's words as they came (a CAP headline may run to 200 characters over several lines):
@@ -76,7 +85,7 @@ async def create_campaign(svc: CampaignService, request: CampaignRequest) -> int
     if request.start:
         # The trigger rules already decided (aftershock window, higher intensity): no duplicate check.
         # A real event then waits for a city admin's approval: the trigger is the first person.
-        c = await svc.start(c.id, by=TRIGGER, force=True)
+        c = await svc.start(c.id, by=_starter(request), force=True)
     log.info("trigger_campaign", campaign_id=c.id, kind=str(c.kind), started=request.start, source=request.source)
     return c.id
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from safetynet.domain.campaigns import TRIGGER
+from safetynet.domain.campaigns import TRIGGER, Actor
 from safetynet.i18n import t
 
 
@@ -30,6 +30,10 @@ class CampaignRequest:
     event_id: str = ""
     # Text offered by the source, per language: the CAP info texts, the JMA headline ("ja").
     messages: Mapping[str, str] = field(default_factory=dict)
+    # Who pushed the telegram over the API (a city admin's session or token), None for the feed and the
+    # watched folder: a campaign it starts is started on their behalf, so they cannot also approve it
+    # (review: one admin pushed a telegram of their own making, then approved the real event it started).
+    pushed_by: Actor | None = None
 
 
 class CampaignPort(Protocol):

@@ -17,6 +17,7 @@ import structlog
 
 from safetynet.clock import Clock, SystemClock
 from safetynet.config import Config
+from safetynet.domain.campaigns import Actor
 from safetynet.domain.japan_time import date_time_jst
 from safetynet.domain.triggers import Decision, ReasonPart, TriggerInputError, TriggerRecord, TriggerState
 from safetynet.store import Store
@@ -81,11 +82,12 @@ class TriggerService:
         self._loaded = True
         return len(records)
 
-    async def ingest_jma(self, body: bytes, source: str = "http") -> Decision:
-        return await self._ingest(await self._parse(parse_jma, body, source), source)
+    async def ingest_jma(self, body: bytes, source: str = "http", pushed_by: Actor | None = None) -> Decision:
+        """A JMA telegram; `pushed_by`: who pushed it over the API (`CampaignRequest.pushed_by`)."""
+        return await self._ingest(await self._parse(parse_jma, body, source), source, pushed_by)
 
-    async def ingest_cap(self, body: bytes, source: str = "http") -> Decision:
-        return await self._ingest(await self._parse(parse_cap, body, source), source)
+    async def ingest_cap(self, body: bytes, source: str = "http", pushed_by: Actor | None = None) -> Decision:
+        return await self._ingest(await self._parse(parse_cap, body, source), source, pushed_by)
 
     async def ingest_any(self, body: bytes, source: str) -> Decision:
         """A JMA telegram or a CAP alert (the watched folder and the feed)."""
@@ -102,14 +104,14 @@ class TriggerService:
             raise
         return telegram
 
-    async def _ingest(self, telegram: Telegram, source: str) -> Decision:
+    async def _ingest(self, telegram: Telegram, source: str, pushed_by: Actor | None = None) -> Decision:
         async with self._lock:
             if not self._loaded:
                 await self._load()
             if await self.store.triggers.exists(telegram.dedupe_key):
                 return self._duplicate(telegram)
             d = self._stale(decide(telegram, self.state, self.rules))
-            d = await self._act(d)
+            d = await self._act(d, pushed_by)
             apply(self.state, d)
             await self.store.triggers.record(TriggerRecord.of(d, source))
         log.info("trigger_decided", source=d.source, origin=source[:200], event_id=d.event_id,
@@ -132,12 +134,12 @@ class TriggerService:
         stale = ReasonPart.of("trigger.reason.stale", time=date_time_jst(d.reported_at), hours=hours, meant=d.parts)
         return replace(d, decision="ignore", campaign=None, **reason_fields((stale,)))
 
-    async def _act(self, d: Decision) -> Decision:
+    async def _act(self, d: Decision, pushed_by: Actor | None) -> Decision:
         if d.creates:
             request = CampaignRequest(
                 dedupe_key=f"trigger:{d.dedupe_key}", kind=d.kind, start=d.decision == "start", title=d.title,
                 hazard=d.hazard, scenario=self.rules.scenario, source=d.source, reason=d.reason,
-                event_id=d.event_id, messages=dict(d.messages),
+                event_id=d.event_id, messages=dict(d.messages), pushed_by=pushed_by,
             )
             return replace(d, campaign=await self.campaigns.create_campaign(request))
         if d.decision == "update" and d.campaign is not None:
@@ -203,18 +205,18 @@ def _answer(d: Decision) -> dict[str, Any]:
             "kind": d.kind}
 
 
-async def handle_jma(service: TriggerService, body: bytes) -> tuple[int, dict[str, Any]]:
+async def handle_jma(service: TriggerService, body: bytes, pushed_by: Actor | None = None) -> tuple[int, dict[str, Any]]:
     """For `POST /api/triggers/jma`: (HTTP status, JSON body). 400 with the reason for a refused body."""
     try:
-        return 200, _answer(await service.ingest_jma(body, "http"))
+        return 200, _answer(await service.ingest_jma(body, "http", pushed_by))
     except TriggerInputError as e:
         return 400, {"error": str(e)}
 
 
-async def handle_cap(service: TriggerService, body: bytes) -> tuple[int, dict[str, Any]]:
+async def handle_cap(service: TriggerService, body: bytes, pushed_by: Actor | None = None) -> tuple[int, dict[str, Any]]:
     """For `POST /api/triggers/cap`: (HTTP status, JSON body). 400 with the reason for a refused body."""
     try:
-        return 200, _answer(await service.ingest_cap(body, "http"))
+        return 200, _answer(await service.ingest_cap(body, "http", pushed_by))
     except TriggerInputError as e:
         return 400, {"error": str(e)}
 

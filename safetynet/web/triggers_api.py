@@ -11,12 +11,13 @@ from typing import Any
 
 from aiohttp import web
 
+from safetynet.domain.campaigns import Actor
 from safetynet.triggers.service import TriggerService, handle_cap, handle_jma
 from safetynet.triggers.xmlsafe import MAX_BODY_BYTES
 from safetynet.web.app import check_csrf, json_error, require_viewer, services
 from safetynet.web.bodies import read_raw
 
-Handle = Callable[[TriggerService, bytes], Awaitable[tuple[int, dict[str, Any]]]]
+Handle = Callable[[TriggerService, bytes, Actor], Awaitable[tuple[int, dict[str, Any]]]]
 
 
 async def _body(request: web.Request) -> bytes | None:
@@ -38,7 +39,8 @@ async def _ingest(request: web.Request, handle: Handle) -> web.Response:
     body = await _body(request)
     if body is None:
         return json_error(413, f"telegram larger than {MAX_BODY_BYTES} bytes")
-    status, doc = await handle(svc.triggers, body)
+    # the one who pushed it is the first of the two people for a real event it starts (DESIGN §9)
+    status, doc = await handle(svc.triggers, body, viewer.actor)
     return web.json_response(doc, status=status)
 
 

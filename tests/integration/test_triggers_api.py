@@ -76,3 +76,46 @@ async def test_a_telegram_arriving_in_pieces_is_read_whole(tmp_path: Path) -> No
                                  headers={"Authorization": "Bearer admin-token"}) as r:
                 assert r.status == 200, await r.text()
         assert len(await system.store.triggers.recent()) == 1
+
+
+async def test_who_pushed_the_telegram_that_started_a_real_event_cannot_approve_it(tmp_path: Path) -> None:
+    """Review: with `action = "start"`, one city admin pushed a telegram (of their own making, say) with their
+    token and approved the real event it started: the trigger stood as the first person and nobody as the
+    pusher, so one person sent a real alert to the whole city. The trigger starts it on their behalf."""
+    import datetime
+
+    import pytest
+
+    from safetynet.auth import token_hash
+    from safetynet.broadcast.service import ApprovalRefused, CampaignService
+    from safetynet.clock import FakeClock
+    from safetynet.domain import Role
+    from safetynet.domain.campaigns import Actor
+
+    p = tmp_path / "config.toml"
+    p.write_text('[store]\npath = "var/t.db"\n[triggers.jma]\nareas = ["213", "220"]\ncities = ["0338100"]\n'
+                 'min_intensity = "4"\naction = "start"\n', encoding="utf-8")
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "secret.key").write_text(SECRET_KEY)
+    cfg = load_config(p, env=store_env())
+    # the sample's report (2008-06-14 08:47 JST), a minute on: not stale
+    clock = FakeClock(datetime.datetime(2008, 6, 14, 8, 48, tzinfo=datetime.timezone(datetime.timedelta(hours=9))).timestamp())
+    async with running_system(cfg, clock, port=0, dispatch=False, ladder=False, triggers=False) as system:
+        auth = system.store.auth
+        bousai = await auth.add_staff("bousai", "防災", Role.CITY_ADMIN, "city", None)
+        kikikanri = await auth.add_staff("kikikanri", "危機管理", Role.CITY_ADMIN, "city", None)
+        await auth.create_api_token(token_hash("bousai-token"), Role.CITY_ADMIN, "city", created_by=bousai.id)
+        async with aiohttp.ClientSession(system.url) as http:
+            async with http.post("/api/triggers/jma", data=(JMA / "32-35_06_03_100915_VXSE53.xml").read_bytes(),
+                                 headers={"Authorization": "Bearer bousai-token"}) as r:
+                assert r.status == 200, await r.text()
+                decided = await r.json()
+        assert decided["decision"] == "start", decided
+        svc = CampaignService(system.store, cfg, clock)
+        c = await svc.get(decided["campaign"])
+        assert (c.state, c.started_by, c.started_by_staff) == ("pending_approval", "trigger", bousai.id)
+        with pytest.raises(ApprovalRefused) as refused:
+            await svc.approve(c.id, by=Actor("bousai", bousai.id))
+        assert refused.value.said.key == "campaign.error.approve_same_person_pushed"
+        assert (await svc.get(c.id)).state == "pending_approval"
+        assert (await svc.approve(c.id, by=Actor("kikikanri", kikikanri.id))).state == "running"
