@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,15 +31,19 @@ log = structlog.get_logger("broadcast.ladder")
 
 class DoorKnockNotifier(Protocol):
     """Tells each association's head and deputies that their door-knock list is ready (replies work);
-    `done(association_id)` once an association's notices are queued (or it has no one to tell)."""
+    awaits `done(association_id)` once an association's notices are queued (or it has no one to tell)."""
 
     async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int],
-                               done: Callable[[int], object] | None = None) -> None: ...
+                               done: Callable[[int], Awaitable[object]] | None = None) -> None: ...
 
 
 # A door-knock notice that failed is tried again after this, doubling to the cap.
 OWED_RETRY_SECONDS = 5.0
 OWED_RETRY_CAP_SECONDS = 300.0
+# A notice still owed this long after its campaign ended is given up (and said so, once): it tells of a
+# walk nobody is waiting for, and one that never goes out (an association's staff data the notifier
+# fails on) would otherwise be tried, and logged with its trace, every five minutes for good.
+OWED_AFTER_END_SECONDS = 24 * 3600.0
 
 
 @dataclass
@@ -69,6 +73,7 @@ class LadderScheduler:
         # campaigns whose owed door-knock notices failed (the store's record of them is what is owed):
         # when to try again. In memory: a process that leads after a restart tries at once
         self._backoff: dict[int, _Backoff] = {}
+        self._real_running = False  # as the last tick found: a drill's notices wait meanwhile
 
     def stop(self) -> None:
         self._stop.set()
@@ -94,9 +99,10 @@ class LadderScheduler:
 
     async def tick(self) -> list[tuple[int, int]]:
         """One pass over the running campaigns; returns the (campaign, step) pairs done."""
-        await self._tell_owed()
         running = await self.store.running()
         real_running = any(c.kind == CampaignKind.REAL for c in running)
+        self._real_running = real_running
+        await self._tell_owed()
         done: list[tuple[int, int]] = []
         for campaign in running:
             progress = await self._pause_bookkeeping(campaign, real_running)
@@ -156,14 +162,15 @@ class LadderScheduler:
         return await self.store.advance_ladder(campaign.id, index, self.clock.now())
 
     async def _tell_owed(self) -> None:
-        """The door-knock notices the store holds as owed, each association's given to the notifier until
-        it has queued them, a campaign's failures backing off from `OWED_RETRY_SECONDS` to
-        `OWED_RETRY_CAP_SECONDS` (review: one that failed, the store restarting, was lost with the step
-        already recorded; and then the retry lived in this process, lost on a restart). The associations
-        told before a failure are not told again; one whose list has emptied since is told nothing. A
-        campaign cancelled meanwhile (a false alarm) asks no walk: its notices are dropped. An
-        association whose notices were queued but not yet recorded told (the store failing in between)
-        is told again: twice rather than never."""
+        """The door-knock notices the store holds as owed, each association's given to the notifier and
+        recorded told as soon as it has queued them, a campaign's failures backing off from
+        `OWED_RETRY_SECONDS` to `OWED_RETRY_CAP_SECONDS` (review: one that failed, the store restarting,
+        was lost with the step already recorded; and then the retry lived in this process, lost on a
+        restart). The associations told before a failure or a stop are not told again; one whose list
+        has emptied since is told nothing; one whose notices were queued but whose record failed (the
+        store failing in between) is told twice rather than never. A campaign cancelled meanwhile (a
+        false alarm) asks no walk, and a drill's notices wait while a real event runs (heads walking a
+        real list must not be sent on a drill's); both as `_pause_bookkeeping` treats the drill itself."""
         notifier = self.notifier
         if notifier is None:
             return
@@ -175,19 +182,33 @@ class LadderScheduler:
             wait = self._backoff.get(campaign_id)
             if wait is not None and now < wait.next_at:
                 continue
-            told: list[int] = []
+            left = set(associations)
+
+            async def told(association_id: int, campaign_id: int = campaign_id, left: set[int] = left) -> None:
+                await self.store.doorknock_notices_told(campaign_id, [association_id])
+                left.discard(association_id)
+
             try:
                 campaign = await self.store.get(campaign_id)
                 if campaign is None or campaign.state == CampaignState.CANCELLED:
                     await self.store.doorknock_notices_told(campaign_id, associations)
                     log.info("door_knock_notice_dropped", campaign_id=campaign_id, associations=len(associations))
                     continue
+                if self._given_up(campaign, now):
+                    await self.store.doorknock_notices_told(campaign_id, associations)
+                    log.error("door_knock_notice_given_up", campaign_id=campaign_id, associations=len(associations),
+                              ended_hours_ago=round((now - (campaign.closed_at or now)) / 3600, 1))
+                    continue
+                if campaign.kind == CampaignKind.DRILL and self._real_running:
+                    continue  # not a failure: no backing off, it goes once the real event ends
                 counts = await self.store.doorknock_counts(campaign_id)
                 listed = {a: counts[a] for a in associations if counts.get(a, 0) > 0}
-                told.extend(a for a in associations if a not in listed)
+                emptied = [a for a in associations if a not in listed]
+                if emptied:
+                    await self.store.doorknock_notices_told(campaign_id, emptied)
+                    left.difference_update(emptied)
                 if listed:
-                    await notifier.door_knock_ready(campaign, listed, told.append)
-                await self.store.doorknock_notices_told(campaign_id, told)
+                    await notifier.door_knock_ready(campaign, listed, told)
             except Exception as e:
                 # one failing campaign's notices must not stop the ladder of every campaign: caught here,
                 # and the wait doubles to its cap without growing past it (no overflow however long). The
@@ -195,10 +216,12 @@ class LadderScheduler:
                 tries = (wait.tries if wait is not None else 0) + 1
                 retry_at = now + min(OWED_RETRY_CAP_SECONDS, OWED_RETRY_SECONDS * 2 ** min(tries - 1, 16))
                 self._backoff[campaign_id] = _Backoff(tries, retry_at)
-                log.warning("door_knock_notify_failed", campaign_id=campaign_id,
-                            associations=len(associations) - len(told), retry_in=retry_at - now, error=repr(e))
-                if told:
-                    with contextlib.suppress(Exception):  # the store down: told again on the retry
-                        await self.store.doorknock_notices_told(campaign_id, told)
+                log.warning("door_knock_notify_failed", campaign_id=campaign_id, associations=len(left),
+                            retry_in=retry_at - now, error=repr(e))
                 continue
             self._backoff.pop(campaign_id, None)
+
+    @staticmethod
+    def _given_up(campaign: Campaign, now: float) -> bool:
+        ended = campaign.closed_at
+        return campaign.state != CampaignState.RUNNING and ended is not None and now - ended > OWED_AFTER_END_SECONDS

@@ -108,7 +108,8 @@ class Leader:
             return
         self.leading.clear()
         log.info("leader_stepped_down", owner=self.owner, lease=self.name, reason=why)
-        # Cancelled mid-step is safe: the store records each step once and plans each delivery once.
+        # Cancelled mid-step is safe: the store records each step once and plans each delivery once, and
+        # the door-knock notices owed stay in the store, each association's removed once its notices are queued.
         tasks, self._tasks = list(self._tasks.values()), {}
         for t in tasks:
             t.cancel()

@@ -501,10 +501,11 @@ class HelpNotifier:
         return report
 
     async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int],
-                               done: Callable[[int], object] | None = None) -> None:
+                               done: Callable[[int], Awaitable[object]] | None = None) -> None:
         """The ladder's last step: each head and deputy gets the link to their door-knock list; one whose
         alert goes as a text (`by_text`, a feature phone) gets the households' numbers by 班 with it.
-        `done(association_id)` after each association's alerts are queued (or it has none to queue)."""
+        `done(association_id)` after each association's alerts are queued (or it has none to queue): one
+        that fails counts as the association's failure."""
         associations = {a.id: a for a in await self.store.roster.list_associations()}
         drill = campaign.kind == CampaignKind.DRILL
         base = self.cfg.server.public_url.rstrip("/")
@@ -513,19 +514,22 @@ class HelpNotifier:
         for association_id, count in sorted(households_by_association.items()):
             try:
                 await self._door_knock_one(campaign, associations.get(association_id), count, drill, base, stand_ins)
+                if done is not None:
+                    await done(association_id)
             except Exception as e:  # one association's trouble (its staff's data) must not keep the others untold
                 log.exception("door_knock_association_failed", campaign_id=campaign.id, association_id=association_id)
                 failed = e
-                continue
-            if done is not None:
-                done(association_id)
         if failed is not None:
             raise failed
 
     async def _door_knock_one(self, campaign: Campaign, a: Association | None, count: int, drill: bool, base: str,
                               stand_ins: Callable[[str], Awaitable[list[Staff]]]) -> None:
         """One association's door-knock notices, queued (nothing for an association gone or none to visit)."""
-        if a is None or count <= 0:
+        if a is None:
+            # removed from the roster since its households were listed: nobody left to tell of them
+            log.warning("door_knock_association_gone", campaign_id=campaign.id, households=count)
+            return
+        if count <= 0:
             return
         staff = await self.store.auth.staff_for_association(a.name, a.district)
         link = f"{base}/a/{a.id}/doorknock?campaign={campaign.id}"

@@ -460,7 +460,7 @@ class CampaignRepo(Protocol):
 
     async def record_doorknock(self, campaign_id: int, step: int, at: float) -> dict[int, int] | None:
         """The ladder's door-knock step, all in one: `step` recorded done (None and nothing changed unless
-        it is the next step), the list made as `mark_doorknock` makes it, and a notice owed to each
+        it is the next step of a campaign still running), the list made as `mark_doorknock` makes it, and a notice owed to each
         association with households on it (`owed_doorknock_notices`). Returns `doorknock_counts`."""
         ...
 

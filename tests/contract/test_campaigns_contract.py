@@ -327,6 +327,12 @@ async def test_the_door_knock_step_is_recorded_with_its_list_and_the_notices_it_
         await store.campaigns.doorknock_notices_told(cid, [a[SAKURA]])
         await store.campaigns.doorknock_notices_told(other, [])
         assert await store.campaigns.owed_doorknock_notices() == {other: [a[UME]]}
+        closed = await running_campaign(store, [f"association:{UME}"])
+        assert await store.campaigns.close(closed, now + 6)  # closed after the ladder read it: its close made the list
+        before = await store.campaigns.household_statuses(closed)
+        assert await store.campaigns.record_doorknock(closed, 1, now + 7) is None
+        assert await store.campaigns.household_statuses(closed) == before and closed not in (
+            await store.campaigns.owed_doorknock_notices())
 
 
 async def test_closing_puts_every_silent_household_on_the_door_knock_list(store_factory: StoreFactory) -> None:

@@ -3,13 +3,15 @@ then door-knock."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
+import pytest
 from broadcast_helpers import H, answer, in_memory, make_cfg, seed, senders
 
 from safetynet.broadcast.dispatcher import Dispatcher
-from safetynet.broadcast.ladder import LadderScheduler
+from safetynet.broadcast.ladder import OWED_AFTER_END_SECONDS, LadderScheduler
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind, ChannelName, Role
@@ -24,11 +26,11 @@ class Notes:
         self.calls: list[tuple[int, dict[int, int]]] = []
 
     async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int],
-                               done: Callable[[int], object] | None = None) -> None:
+                               done: Callable[[int], Awaitable[object]] | None = None) -> None:
         self.calls.append((campaign.id, dict(households_by_association)))
         for association_id in households_by_association:
             if done is not None:
-                done(association_id)
+                await done(association_id)
 
 
 async def test_later_steps_reach_only_non_responders_then_the_door_knock_list(tmp_path: Path) -> None:
@@ -130,7 +132,7 @@ class Failing(Notes):
         self.steps_then: list[int] = []
 
     async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int],
-                               done: Callable[[int], object] | None = None) -> None:
+                               done: Callable[[int], Awaitable[object]] | None = None) -> None:
         self.steps_then.append((await self.store.campaigns.ladder_progress(campaign.id)).next_step)  # type: ignore[attr-defined]
         for association_id, n in sorted(households_by_association.items()):
             self.attempts += 1
@@ -138,7 +140,7 @@ class Failing(Notes):
                 raise StoreUnavailable("connection lost")
             self.calls.append((campaign.id, {association_id: n}))
             if done is not None:
-                done(association_id)
+                await done(association_id)
 
 
 async def test_the_door_knock_step_is_recorded_before_the_heads_are_told_and_a_failed_notice_is_tried_again(
@@ -192,6 +194,80 @@ async def test_a_door_knock_notice_owed_when_the_process_stopped_is_given_by_the
         assert first != {untold: 1} and notes.calls == [(c.id, {untold: 1})]
         assert await store.campaigns.owed_doorknock_notices() == {}
         assert await LadderScheduler(store.campaigns, clock, notifier=notes).tick() == [] and len(notes.calls) == 1
+
+
+class Stopped(Failing):
+    """The leader stops (its lease lost, the store restarting) after the first association's notices."""
+
+    def __init__(self, store: object) -> None:
+        super().__init__(store, fails=set())
+
+    async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int],
+                               done: Callable[[int], Awaitable[object]] | None = None) -> None:
+        first, *_ = sorted(households_by_association)
+        await super().door_knock_ready(campaign, {first: households_by_association[first]}, done)
+        raise asyncio.CancelledError
+
+
+async def test_a_leader_stopped_mid_notices_leaves_only_the_associations_not_told(tmp_path: Path) -> None:
+    """Review: the associations told were recorded only once all of a campaign's were: a leader stopped
+    halfway through a real event's 150 associations left the next one to tell the first half again."""
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        await seed(store, [H("one", "m"), H("two", "m", association="桜町二丁目町会")])
+        c = await CampaignService(store, cfg, clock).launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), MSG))
+        stopped = Stopped(store)
+        await clock.advance(1800)
+        with pytest.raises(asyncio.CancelledError):
+            await LadderScheduler(store.campaigns, clock, notifier=stopped).tick()
+        [(_, first)] = stopped.calls
+        assert list(await store.campaigns.owed_doorknock_notices()) == [c.id]
+        notes = Notes()
+        await LadderScheduler(store.campaigns, clock, notifier=notes).tick()
+        [(_, second)] = [call for call in notes.calls if call[0] == c.id]
+        assert first.keys().isdisjoint(second) and len(first) == len(second) == 1  # each told once
+
+
+async def test_a_drills_notice_waits_while_a_real_event_runs_and_one_owed_a_day_after_the_end_is_given_up(
+        tmp_path: Path) -> None:
+    """Review: a drill's owed notice (its first try failed) went out to heads walking a real event's list;
+    and one that never goes out was tried, with its trace in the log, every five minutes for good."""
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        await seed(store, [H("silent", "m")])
+        svc = CampaignService(store, cfg, clock)
+        drill = await svc.launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), MSG))
+        await clock.advance(1800)
+        assert len(await LadderScheduler(store.campaigns, clock, notifier=Failing(store, fails={0})).tick()) == 3
+        first = await store.auth.add_staff("bousai", "防災", Role.CITY_ADMIN, "city", None)
+        second = await store.auth.add_staff("kikikanri", "危機管理", Role.CITY_ADMIN, "city", None)
+        real = await svc.launch(CampaignSpec("地震", CampaignKind.REAL, ("city",), MSG), by=Actor("bousai", first.id))
+        await svc.approve(real.id, by=Actor("kikikanri", second.id))
+        notes = Notes()
+        ladder = LadderScheduler(store.campaigns, clock, notifier=notes)
+        await clock.advance(60)
+        await ladder.tick()
+        assert [call for call in notes.calls if call[0] == drill.id] == []  # waits, not dropped
+        await svc.close(real.id, by=Actor("bousai"))
+        await ladder.tick()
+        assert [call[0] for call in notes.calls].count(drill.id) == 1  # the real event over: told
+        # a notice that never goes out, for a campaign ended a day ago: given up, once
+        never = Failing(store, fails=set(range(10_000)))
+        again = await svc.launch(CampaignSpec("訓練2", CampaignKind.DRILL, ("city",), MSG))
+        ladder = LadderScheduler(store.campaigns, clock, notifier=never)
+        await clock.advance(1800)
+        await ladder.tick()
+        assert list(await store.campaigns.owed_doorknock_notices()) == [again.id]
+        await svc.close(again.id, by=Actor("bousai"))
+        await clock.advance(OWED_AFTER_END_SECONDS - 60)
+        await ladder.tick()
+        assert list(await store.campaigns.owed_doorknock_notices()) == [again.id]  # a day: still tried
+        tried = len(never.steps_then)
+        await clock.advance(120)
+        await ladder.tick()
+        assert await store.campaigns.owed_doorknock_notices() == {} and len(never.steps_then) == tried
 
 
 async def test_a_door_knock_notice_owed_for_a_cancelled_campaign_is_dropped(tmp_path: Path) -> None:

@@ -332,7 +332,8 @@ class MemoryCampaigns:
     async def record_doorknock(self, campaign_id: int, step: int, at: float) -> dict[int, int] | None:
         await self.t.write()
         row = self.t.ladders.get(campaign_id)
-        if row is None or row.next_step != step:
+        campaign = self.t.campaigns.get(campaign_id)
+        if row is None or row.next_step != step or campaign is None or campaign.state != "running":
             return None
         row.next_step, row.updated_at = step + 1, at
         self._make_list(campaign_id, at)

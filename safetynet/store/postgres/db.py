@@ -194,6 +194,10 @@ _LOCKED_READS = (
     # an answer another process was writing (review: the undo wrote the restored status over it)
     "SELECT association_id, status, first_answer_at FROM campaign_households",
 )
+# Reads that must wait for, and then see, a write under way in another transaction, without writing
+# themselves: the door-knock step's check that its campaign still runs (a close committing meanwhile
+# would otherwise see its list remade and its notices owed).
+_SHARED_READS = ("SELECT 1 FROM campaigns WHERE id = ? AND state = 'running'",)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -207,6 +211,8 @@ def pg_sql(sql: str) -> str:
     sql = re.sub(r"\bCROSS\s+JOIN\s+(\w+\s+\w+)\s+ON\b", r"JOIN \1 ON", sql)
     if sql.startswith(_LOCKED_READS):
         sql += " ORDER BY household_id FOR UPDATE"
+    elif sql.startswith(_SHARED_READS):
+        sql += " FOR SHARE"
     parts = _split_sql(sql)
     n = 0
     for k in range(0, len(parts), 2):  # even pieces are outside string literals

@@ -429,8 +429,13 @@ class CampaignStore:
 
     async def record_doorknock(self, campaign_id: int, step: int, at: float) -> dict[int, int] | None:
         """The door-knock step recorded, its list made and its notices owed, in one transaction: a
-        restart between them can neither leave a list nobody is told of nor tell of one twice."""
+        restart between them cannot leave a list nobody is told of. Nothing for a campaign no longer running."""
         async with self.db.transaction() as conn:
+            # a campaign closed or cancelled since the ladder read it: its close made the list, and a
+            # remade one would change its report (the never reached turned unreachable) and tell the heads
+            async with conn.execute("SELECT 1 FROM campaigns WHERE id = ? AND state = 'running'", (campaign_id,)) as cur:
+                if await cur.fetchone() is None:
+                    return None
             cur = await conn.execute(
                 "UPDATE campaign_ladder SET next_step = ?, updated_at = ? WHERE campaign_id = ? AND next_step = ?",
                 (step + 1, at, campaign_id, step),
