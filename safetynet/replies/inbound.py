@@ -27,7 +27,7 @@ from safetynet.domain.replies import HelpRow, InPersonMethod, ReplyDetails, Repl
 from safetynet.domain.roster import Staff
 from safetynet.replies import texts
 from safetynet.replies.enrol import Enrolment, EnrolmentError, message_code_spec
-from safetynet.replies.intake import NoSafetyQuestion, NotFound, ReplyError, ReplyIntake, UnknownToken
+from safetynet.replies.intake import Erased, NoSafetyQuestion, NotFound, ReplyError, ReplyIntake, UnknownToken
 from safetynet.replies.keywords import (
     asks_to_stop,
     has_words_beyond_keyword,
@@ -583,7 +583,7 @@ class Inbound:
             try:
                 outcome = await self.intake.undo_in_person(viewer, mark.campaign_id, household.household_id,
                                                            mark.reply_id, dedupe_key=f"{channel}:{message_id}")
-            except (NotFound, UndoRefused):  # gone, or answered meanwhile: the others still count
+            except (NotFound, UndoRefused, Erased):  # gone, or answered meanwhile: the others still count
                 continue
             if outcome.already:
                 continue
@@ -624,7 +624,7 @@ class Inbound:
             try:
                 result = await self.intake.confirm_in_person(viewer, campaign_id, household.household_id,
                                                               InPersonMethod.VISIT, dedupe_key=f"{channel}:{message_id}")
-            except (NotFound, NoSafetyQuestion):  # gone from its campaign meanwhile: the others still count
+            except (NotFound, NoSafetyQuestion, Erased):  # gone from its campaign meanwhile: the others still count
                 continue
             recorded = recorded or result.recorded
             if not result.recorded:

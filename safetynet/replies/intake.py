@@ -80,6 +80,11 @@ class NoSafetyQuestion(ReplyError):
     """A contact check asks no one whether they are safe: nobody is confirmed in person in one."""
 
 
+class Erased(ReplyError):
+    """Retention erased the campaign's notes and answers: a confirmation (or its undo) written now
+    would keep a note past them for good (review: a head's 「骨折・搬送」 on a 120-day-old event)."""
+
+
 class HelpNotifier(Protocol):
     async def need_help(self, campaign_id: int, household_id: int, follow_up: bool = False) -> None: ...
 
@@ -457,6 +462,7 @@ class ReplyIntake:
             raise NotFound("no such household in this campaign")
         if target.kind == CampaignKind.CHECK:
             raise NoSafetyQuestion("a contact check takes no in-person confirmation: it asks no one whether they are safe")
+        await self._not_erased(campaign_id)
         key = f"staff:{campaign_id}:{household_id}:{dedupe_key or new_key()}"
         item = self._item(target, str(Status.CONFIRMED_IN_PERSON), str(ReplyChannel.STAFF), key,
                           ReplyDetails(note=clip_note(note)))
@@ -468,6 +474,12 @@ class ReplyIntake:
                  method=str(how), duplicate=outcome.duplicate)
         return AnswerResult(target, item.status, recorded=not outcome.duplicate,
                             reply_id=await self.store.replies.reply_id(key))
+
+    async def _not_erased(self, campaign_id: int) -> None:
+        campaign = await self.store.campaigns.get(campaign_id)
+        if campaign is not None and campaign.purged_at is not None:
+            raise Erased("this campaign's notes and answers were erased by retention: it takes no more"
+                         " in-person confirmations")
 
     async def undo_in_person(self, viewer: Viewer, campaign_id: int, household_id: int,
                              reply_id: int | None, dedupe_key: str | None = None) -> UndoOutcome:
@@ -485,6 +497,7 @@ class ReplyIntake:
             raise NotFound("no such household in this campaign")
         if reply_id is None:
             raise ReplyError("reply_id must be the id of the confirmation to take back")
+        await self._not_erased(campaign_id)
         key = f"undo:{campaign_id}:{household_id}:{dedupe_key}" if dedupe_key is not None else None
         outcome = await self.store.replies.undo_confirmation(campaign_id, household_id, reply_id, viewer.staff_id,
                                                              viewer.login or None, key)

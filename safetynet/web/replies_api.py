@@ -18,7 +18,7 @@ from safetynet.broadcast.service import covered
 from safetynet.domain.audit import AuditAction
 from safetynet.domain.consent import help_listed, withhold_history
 from safetynet.domain.replies import InPersonMethod, UndoRefused
-from safetynet.replies.intake import NoSafetyQuestion, NotFound, ReplyError
+from safetynet.replies.intake import Erased, NoSafetyQuestion, NotFound, ReplyError
 from safetynet.web.app import check_csrf, json_error, require_viewer, services
 from safetynet.web.audit_api import record
 from safetynet.web.bodies import read_form, read_json_object
@@ -69,7 +69,7 @@ async def confirm(request: web.Request) -> web.Response:
         )
     except NotFound:
         return json_error(404, "not found")
-    except NoSafetyQuestion as e:
+    except (NoSafetyQuestion, Erased) as e:
         return json_error(409, str(e))
     if result.recorded:
         record(request, viewer, AuditAction.CONFIRM, "household", campaign_id=campaign_id, household_id=household_id,
@@ -91,7 +91,7 @@ async def undo(request: web.Request) -> web.Response:
         outcome = await intake_of(request).undo_in_person(viewer, campaign_id, household_id, reply_id)
     except NotFound:
         return json_error(404, "not found")
-    except UndoRefused as e:
+    except (UndoRefused, Erased) as e:
         return json_error(409, str(e))
     except ReplyError as e:
         return json_error(400, str(e))

@@ -170,6 +170,31 @@ async def test_an_association_head_report_of_a_purged_campaign_lists_nobody(tmp_
         assert rep.summary["associations"][0]["name"] == ASSOC_A and rep.summary["city"]["households"] == 6
 
 
+async def test_a_purged_campaign_takes_no_in_person_confirmation_nor_its_undo(tmp_path: Path) -> None:
+    """Review: a head confirmed a household on a 120-day-old event, picked on the dashboard, with a note
+    (「骨折・搬送 ○○病院」): retention had already run for it and never would again, so the note was
+    kept for good. Refused (409), and nothing written."""
+    async with world(tmp_path) as w:
+        hid = w.hh("A-001").id
+        path = f"{w.url}/api/campaigns/{w.campaign_id}/households/{hid}/confirm"
+        headers = {"Authorization": f"Bearer {w.tokens['head_a']}"}
+        async with client() as http:
+            async with http.post(path, json={"method": "visit", "note": "訪問"}, headers=headers) as r:
+                assert r.status == 200, await r.text()
+                reply_id = (await r.json())["reply_id"]
+            assert await w.store.campaigns.close(w.campaign_id, w.clock.now())
+            assert isinstance(w.clock, FakeClock)
+            await w.clock.advance(91 * DAY)
+            await purge(w.store, SETTINGS, w.clock.now())
+            before = await w.store.replies.history(w.campaign_id, hid)
+            async with http.post(path, json={"method": "visit", "note": "骨折・搬送 ○○病院"}, headers=headers) as r:
+                assert r.status == 409 and "erased by retention" in (await r.json())["error"]
+            async with http.post(path.removesuffix("/confirm") + "/undo", json={"reply_id": reply_id},
+                                 headers=headers) as r:
+                assert r.status == 409 and "erased by retention" in (await r.json())["error"]
+        assert await w.store.replies.history(w.campaign_id, hid) == before
+
+
 async def _head_help_pages(w: World, cid: int) -> str:
     """What the head of A reads of campaign `cid`'s help requests: the help cards, the door-knock list and
     the API's help list."""
