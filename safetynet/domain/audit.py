@@ -25,6 +25,10 @@ class AuditAction(StrEnum):
     # the dashboard's button is not audited (README Decisions), a mark by a phone number alone is
     HANDLED = "handled"
     KEYS = "keys"  # this machine's keys made the city's (`safetynet keys adopt`, `what` "adopt"): which, in `detail`
+    # a household's details (name, address, phones, note) sent to a staff member in an alert (`what` "help" or
+    # "escalation"): the recipient as `actor` and `staff_id`, the channels in `detail`. None when the alert
+    # withheld them (a drill's 不同意 household: its number and 班 alone)
+    NOTIFY = "notify"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from safetynet.channels.spec import MESSAGE_KEYWORDS
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import ANSWERED, CampaignKind, ChannelName, Role
+from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.campaigns import Campaign, StaffAlert
 from safetynet.domain.consent import Disclosure
 from safetynet.domain.phones import format_national
@@ -460,6 +461,7 @@ class HelpNotifier:
             told.staff, lambda lang, texted: help_text(row, lang, drill, follow_up, link, campaign.title,
                                                        standing_in=told.standing_in, phones=phones, texted=texted),
             link, campaign_id)
+        await self._audit_sent(told.staff, row, campaign_id, "help")
         if told.standing_in:
             log.warning("help_to_standing_in_staff", campaign_id=campaign_id, association_id=row.association_id,
                         staff=report.recipients)
@@ -495,10 +497,34 @@ class HelpNotifier:
         report = await self._queue(
             others, lambda lang, texted: unhandled_text(row, lang, drill, link, campaign.title, waited, phones,
                                                         texted=texted), link, campaign_id)
+        await self._audit_sent(others, row, campaign_id, "escalation")
         log.warning("help_escalated", campaign_id=campaign_id, association_id=row.association_id,
                     household_id=household_id, recipients=report.recipients, queued=report.queued,
                     waited_minutes=waited)
         return report
+
+    async def _audit_sent(self, staff: Sequence[Staff], row: HelpRow, campaign_id: int, what: str) -> None:
+        """Each staff member the alert went to with the household's details, in the audit log as a page
+        showing them would be (review: a help alert put a name, an address and phones on a deputy's phone
+        with no entry, so a city could not say later whose phone had them). Written after the queueing;
+        a failure is logged, the alert stands."""
+        if row.withheld:
+            return
+        by_staff: dict[int, list[str]] = {}
+        for m in staff_messages(list(staff), self.channels):
+            by_staff.setdefault(m.staff_id, []).append(str(m.channel))
+        now = self.clock.now()
+        entries = [AuditEntry(now, s.login, str(AuditAction.NOTIFY), what, role=str(s.role), staff_id=s.id,
+                              campaign_id=campaign_id, association_id=row.association_id,
+                              household_id=row.household_id, detail=",".join(sorted(set(by_staff[s.id]))))
+                   for s in staff if s.id in by_staff]
+        if not entries:
+            return
+        try:
+            await self.store.audit.append(entries)
+        except Exception as e:
+            log.error("notify_audit_unwritten", campaign_id=campaign_id, household_id=row.household_id,
+                      entries=len(entries), error=str(e))
 
     async def door_knock_ready(self, campaign: Campaign, households_by_association: Mapping[int, int],
                                done: Callable[[int], Awaitable[object]] | None = None) -> None:

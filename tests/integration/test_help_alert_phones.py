@@ -1,5 +1,6 @@
 """The need-help alert gives the household's phones (QA: 「石井 陽子 (1人世帯) / 住所: … / メモ: …」 and the link:
-a head on a feature phone had to log in to call), under the consent rule that shows its name and address."""
+a head on a feature phone had to log in to call), under the consent rule that shows its name and address, and
+the audit log records whom it gave them to."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ async def test_the_help_alert_carries_the_households_phones_mobile_first(tmp_pat
         lines = sms.splitlines()
         assert "電話: 090-1111-0002 (携帯) / 03-1111-0002 (固定)" in lines
         assert lines.index("電話: 090-1111-0002 (携帯) / 03-1111-0002 (固定)") == lines.index("住所: 桜町1-1-2") + 1
+        # review: whose phone got the household's details was in no record: the audit log says it, as for a page
+        sent = [(e.actor, e.what, e.household_id, e.detail, e.campaign_id) for e in await env.store.audit.entries()
+                if e.action == "notify"]
+        assert sent == [("head-a", "help", env.hh("A-002").id, "sms", env.campaign_id)]
 
 
 async def test_no_phone_for_a_household_whose_details_the_head_may_not_see(tmp_path: Path) -> None:
@@ -33,3 +38,4 @@ async def test_no_phone_for_a_household_whose_details_the_head_may_not_see(tmp_p
         await env.dispatch()
         (sms,) = [r.text or "" for r in env.staff_messages("sms")]
         assert "A-002" in sms and "電話:" not in sms and "1111-0002" not in sms and "11110002" not in sms
+        assert [e for e in await env.store.audit.entries() if e.action == "notify"] == []  # no details went
