@@ -46,26 +46,30 @@ export SAFETYNET_TEST_PG="${SAFETYNET_TEST_PG:-postgresql://postgres@127.0.0.1:5
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -e '.[test]'
 
-# Lint, types and the import contracts first, but the suite runs either way so one run shows every problem.
+# Lint, types and the import contracts beside the passes (mypy's ~30 s, cold, were the passes' wait), shown first
+# when all is done; the suite runs either way so one run shows every problem.
 status=0
-.venv/bin/ruff check safetynet tests scripts || status=1
-.venv/bin/mypy || status=1
-.venv/bin/lint-imports --no-cache || status=1
+logs=$(mktemp -d)
+( s=0; .venv/bin/ruff check safetynet tests scripts || s=1; .venv/bin/mypy || s=1
+  .venv/bin/lint-imports --no-cache || s=1; exit $s ) >"$logs/checks.log" 2>&1 &
+checks=$!
 # The SQLite pass and the PostgreSQL pass run side by side, each on SAFETYNET_TEST_WORKERS pytest-xdist
 # workers (2; 0 runs each in one process): a test spends much of its time waiting on servers, browsers and
 # child processes, and on a 2-core machine four workers took 11½–12½ min against 13 min 55 s for two
 # processes (README, Test suite time). Each writes its own log, shown when both are done.
 workers="${SAFETYNET_TEST_WORKERS:-2}"
-logs=$(mktemp -d)
 echo "running the SQLite and PostgreSQL passes side by side$( [ "$workers" != 0 ] && echo ", $workers workers each") (logs in $logs)…"
 .venv/bin/pytest -q -n "$workers" --dist worksteal "$@" >"$logs/sqlite.log" 2>&1 &
 sqlite_pass=$!
 SAFETYNET_TEST_STORE=postgres .venv/bin/pytest -q -n "$workers" --dist worksteal "$@" >"$logs/postgres.log" 2>&1 &
 postgres_pass=$!
 # background commands of a script ignore Ctrl-C: pass it on, or the passes would go on alone
-trap 'kill "$sqlite_pass" "$postgres_pass" 2>/dev/null; exit 130' INT TERM
+trap 'kill "$checks" "$sqlite_pass" "$postgres_pass" 2>/dev/null; exit 130' INT TERM
+wait "$checks" || status=1
 wait "$sqlite_pass" || status=$?
 wait "$postgres_pass" || status=$?
+echo "== lint (ruff), types (mypy) and the import contracts (lint-imports)"
+cat "$logs/checks.log"
 echo "== the SQLite pass"
 cat "$logs/sqlite.log"
 echo "== the PostgreSQL pass"
