@@ -64,7 +64,7 @@ sqlite_pass=$!
 SAFETYNET_TEST_STORE=postgres .venv/bin/pytest -q -n "$workers" --dist worksteal "$@" >"$logs/postgres.log" 2>&1 &
 postgres_pass=$!
 # background commands of a script ignore Ctrl-C: pass it on, or the passes would go on alone
-trap 'kill "$checks" "$sqlite_pass" "$postgres_pass" 2>/dev/null; exit 130' INT TERM
+trap 'pkill -P "$checks" 2>/dev/null; kill "$checks" "$sqlite_pass" "$postgres_pass" 2>/dev/null; exit 130' INT TERM
 wait "$checks" || status=1
 wait "$sqlite_pass" || status=$?
 wait "$postgres_pass" || status=$?

@@ -353,10 +353,21 @@ class CampaignService:
 
     async def _ask_for_approval(self, c: Campaign, actor: Actor) -> None:
         """Every other city admin with a contact hears that a real event waits for them (QA: at 3 a.m.
-        it waited until someone happened to open /city; a trigger's start waits the same way)."""
+        it waited until someone happened to open /city; a trigger's start waits the same way). A telegram
+        a person pushed names them (review: it read as the JMA feed's, and the approver could take a
+        hand-made telegram for the agency's)."""
+        pusher = None
+        if actor.label == TRIGGER.label and actor.person_id is not None:
+            pusher = await self.store.auth.staff_by_id(actor.person_id)
+
+        def by(lang: str) -> str:
+            said = starter_words(lang, actor.label, c.source)
+            if pusher is not None:
+                said = t(lang, "trigger.started_by.pushed", source=said, who=pusher.display_name or pusher.login)
+            return said
+
         await self._alert_city_admins(
-            c, lambda lang: t(lang, "staff.approval_wanted", title=short_title(c.title),
-                           by=starter_words(lang, actor.label, c.source)),
+            c, lambda lang: t(lang, "staff.approval_wanted", title=short_title(c.title), by=by(lang)),
             "approval_asked", but=actor.person_id)
 
     async def tell_withdrawn(self, c: Campaign, *, waiting: bool) -> None:

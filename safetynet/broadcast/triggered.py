@@ -13,7 +13,7 @@ import structlog
 
 from safetynet.broadcast.scenario import ScenarioError, fit_message, fit_title, load_scenario
 from safetynet.domain import CampaignKind, CampaignState
-from safetynet.domain.campaigns import TRIGGER, Actor
+from safetynet.domain.campaigns import TRIGGER, Actor, Campaign
 from safetynet.i18n import t
 from safetynet.triggers.port import CampaignRequest
 
@@ -45,13 +45,18 @@ def scenario_problem(cfg: Config) -> ScenarioError | Exception | None:
     return None
 
 
-def _starter(request: CampaignRequest) -> Actor:
+def _starter(request: CampaignRequest, draft: Campaign | None = None) -> Actor:
     """The trigger; on behalf of the person who pushed its telegram over the API, if a person did (a
-    session, or a token they made), who then cannot be the second person of a real event it starts."""
+    session, or a token they made), who then cannot be the second person of a real event it starts. For
+    a `draft` made by an earlier telegram and left unstarted, whoever pushed that one (review: the same
+    telegram from the feed then started it as the trigger alone, and its pusher could approve it)."""
     pushed = request.pushed_by
-    if pushed is None or pushed.person_id is None:
-        return TRIGGER
-    return Actor(TRIGGER.label, on_behalf_of=pushed.person_id, role=pushed.role)
+    if pushed is not None and pushed.person_id is not None:
+        return Actor(TRIGGER.label, on_behalf_of=pushed.person_id, role=pushed.role)
+    earlier = draft.options.get("trigger", {}).get("pushed_by_staff") if draft is not None else None
+    if isinstance(earlier, int) and not isinstance(earlier, bool):
+        return Actor(TRIGGER.label, on_behalf_of=earlier)
+    return TRIGGER
 
 
 async def create_campaign(svc: CampaignService, request: CampaignRequest) -> int:
@@ -62,7 +67,7 @@ async def create_campaign(svc: CampaignService, request: CampaignRequest) -> int
         if request.start and existing.state == CampaignState.DRAFT:
             # Created but never started: the process stopped in between (a crash, a restart) and the
             # telegram came again. Returning the draft would leave a real event unannounced.
-            existing = await svc.start(existing.id, by=_starter(request), force=True)
+            existing = await svc.start(existing.id, by=_starter(request, existing), force=True)
             log.info("trigger_campaign_resumed", campaign_id=existing.id, source=request.source)
         return existing.id
     # the source's words as they came (a CAP headline may run to 200 characters over several lines):
@@ -81,6 +86,9 @@ async def create_campaign(svc: CampaignService, request: CampaignRequest) -> int
         "trigger": {"source": request.source, "hazard": request.hazard, "reason": request.reason,
                     "event_id": request.event_id},
     }
+    pusher = _starter(request).person_id
+    if pusher is not None:
+        options["trigger"]["pushed_by_staff"] = pusher
     c = await svc.create(spec, title=title, source=request.source, created_by="trigger", options=options)
     if request.start:
         # The trigger rules already decided (aftershock window, higher intensity): no duplicate check.

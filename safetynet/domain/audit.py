@@ -36,7 +36,8 @@ class AuditEntry:
     """One staff act. `actor` is a staff login, `token:ID` for an API token, `cli:USER` for the
     command line (the operating system's user), `resident` for a household on its own enrolment page
     (the household in `household_id`); `what` names the page, list or file. `staff_id`: the
-    person who acted, themselves or through an API token they made on the admin page."""
+    person who acted, themselves or through an API token they made on the admin page; for `notify`,
+    the staff member an alert gave the household's details to."""
 
     at: float
     actor: str

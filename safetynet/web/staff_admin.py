@@ -44,6 +44,12 @@ from safetynet.web.ids import parse_id
 
 log = structlog.get_logger("web")
 
+# The roles that start or approve campaigns, and so make the two-person rule of a real event: added by the
+# operator at the server (`safetynet staff add --role …`, in the audit log as the command line's user), never
+# on this page, where one city admin could add a second account and be both people.
+AT_THE_SERVER = frozenset({str(Role.CITY_ADMIN), str(Role.DISTRICT_HEAD)})
+
+
 def _admin(request: web.Request) -> Viewer:
     viewer = require_viewer(request)
     if not viewer.is_city_admin or viewer.staff_id is None:
@@ -64,6 +70,9 @@ async def _console(request: web.Request, notice: str = "", secret: str = "", sta
         "notice": notice, "secret": secret, "staff": staff,
         "tokens": await _tokens(request, lang, staff),
         "roles": [(str(r), t(lang, "role_" + r)) for r in Role],
+        # the roles that start or approve campaigns are added at the server (`add_staff`): the staff form
+        # offers the others
+        "staff_roles": [(str(r), t(lang, "role_" + r)) for r in Role if r not in AT_THE_SERVER],
         "scopes": [(s, scope_label(lang, s)) for s in await _scope_options(request)],
         "contact_fields": [(col.key, col.kind, _contact_label(lang, col.kind)) for col in registry.roster_columns()],
         "masked": registry.mask,
@@ -144,11 +153,17 @@ async def add_staff(request: web.Request) -> web.Response:
     form = await read_form(request)
     await check_csrf(request, form)
     lang = lang_of(request)
+    login = str(form.get("login", "")).strip()
+    if str(form.get("role", "")) in AT_THE_SERVER:
+        # Review: one city admin added a second account here (a city admin, or a district head, who may
+        # start a real event in their district), signed in as it and approved their own real event
+        log.warning("staff_add_refused", role=str(form.get("role")))
+        record(request, viewer, AuditAction.STAFF, "add_refused", detail=f"{login[:100]} {form.get('role')}")
+        return refused(request, Text("dash.city_admin_at_the_server"), 403, back="/admin")
     try:
         role, scope = await _role_scope(request, form)
     except SaidError as e:
         return _refused(request, e)
-    login = str(form.get("login", "")).strip()
     if not login or len(login) > 100:  # the form's own limits (required, maxlength)
         return _refused(request, Text("dash.login_required"))
     password = str(form.get("password", "")) or None

@@ -281,6 +281,33 @@ async def test_a_real_event_waiting_for_approval_is_told_to_the_other_city_admin
         assert sent["7770012"].startswith("【承認待ち】実災害「地震 安否確認」") and f"/city?campaign={real.id}" in sent["7770012"]
 
 
+async def test_a_telegram_a_person_pushed_stays_theirs_and_the_approver_is_told_who(tmp_path: Path) -> None:
+    """Review: the 【承認待ち】 alert of a real event a pushed telegram started read as the JMA feed's, so
+    the approver could take a hand-made telegram for the agency's; and a draft it made, its start lost to a
+    restart, was started by the feed's copy as the trigger alone, so its pusher could approve it."""
+    import dataclasses
+
+    from safetynet.broadcast.service import CampaignService
+    from safetynet.domain.campaigns import Actor
+    from safetynet.triggers.port import CampaignRequest
+
+    async with running_app(tmp_path) as env:
+        first = await add_staff_over(env, "kikikanri", Role.CITY_ADMIN, "city", telegram="7770011")
+        await add_staff_over(env, "bousai", Role.CITY_ADMIN, "city", telegram="7770012")
+        svc = CampaignService(env.store, env.cfg, env.clock)
+        pushed = CampaignRequest(dedupe_key="trigger:jma:9", kind="real", start=False, title="地震", hazard="earthquake",
+                                 scenario="drills/missing.toml", source="jma", reason="震度6弱",
+                                 pushed_by=Actor("kikikanri", first.id))
+        cid = await svc.create_campaign(pushed)  # a draft: the process stopped before its start
+        assert await svc.create_campaign(dataclasses.replace(pushed, start=True, pushed_by=None)) == cid  # the feed's
+        c = await svc.get(cid)
+        assert (c.state, c.started_by, c.started_by_staff) == ("pending_approval", "trigger", first.id)
+        await env.dispatch()
+        sent = {r.address: r.text or "" for r in env.staff_messages("telegram")}
+        assert set(sent) == {"7770012"}
+        assert f"気象庁の地震・津波情報（自動）、{first.display_name} さんが API で送信" in sent["7770012"]
+
+
 async def test_the_heads_and_deputies_hear_when_a_campaign_starts_sending(tmp_path: Path) -> None:
     """QA (heads' walk): after a real event was approved nobody on the staff heard a word until a help
     alert or the door-knock notice, half an hour on. A drill tells them when it starts, a real event
