@@ -23,7 +23,7 @@ from structlog.testing import capture_logs
 from safetynet.broadcast.ladder import LadderScheduler
 from safetynet.cli import main
 from safetynet.clock import FakeClock
-from safetynet.domain import CampaignKind, Role, Status
+from safetynet.domain import ANSWERED, CampaignKind, Role, Status
 from safetynet.domain.audit import AuditEntry
 from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
 from safetynet.domain.replies import ReplyDetails, ReplyItem, ReplyTarget, TokenAnswer, UndoRefused
@@ -347,6 +347,35 @@ async def test_an_undo_racing_an_answer_from_another_process_is_refused_not_writ
         with pytest.raises(UndoRefused):
             await undo
         assert (await r.store.campaigns.household_statuses(cid))[hid] == Status.NEED_HELP
+
+
+async def test_an_undo_racing_another_processs_door_knock_step_puts_its_household_on_the_list() -> None:
+    """Review: the leader's door-knock step had recorded itself and made its list, uncommitted, when a staff
+    member took back a confirmation: the undo read the ladder unlocked and saw no list made, the step's
+    list had passed the household over as confirmed, and it ended unanswered and on no list. The undo
+    takes the ladder's row shared first, waits for the step, and lists it."""
+    async with race() as r:
+        cid, hid = r.campaign_id, r.household_id
+        t = await r.store.replies.target(cid, hid)
+        campaign = await r.store.campaigns.get(cid)
+        assert t is not None and campaign is not None and campaign.ladder[-1].door_knock
+        await r.store.replies.record(ReplyItem(cid, hid, t.association_id, str(Status.CONFIRMED_IN_PERSON), "staff",
+                                               "staff:1", r.clock.now(), method="visit", staff_id=None, actor="head"))
+        reply_id = await r.store.replies.reply_id("staff:1")
+        assert reply_id is not None
+        step = r.other.transaction()
+        await step.start()
+        await r.other.execute("UPDATE campaign_ladder SET next_step = $1 WHERE campaign_id = $2", len(campaign.ladder), cid)
+        await r.other.execute("UPDATE campaign_households SET doorknock_at = $1 WHERE campaign_id = $2"
+                              " AND NOT (status = ANY($3::text[]))", r.clock.now(), cid, [str(s) for s in ANSWERED])
+        undo = asyncio.create_task(r.store.replies.undo_confirmation(cid, hid, reply_id, None, "head"))
+        async with asyncio.timeout(10):  # the other process's state: a bounded poll of the server's lock table
+            while not await _blocks_another(r.other):
+                assert not undo.done(), "the undo did not wait for the ladder's row"
+                await asyncio.sleep(0.02)
+        await step.commit()
+        await undo
+        assert hid in await r.store.campaigns.doorknock_households(cid)
 
 
 async def test_a_database_that_takes_no_connections_is_unavailable_not_a_fault(tmp_path: Path) -> None:
