@@ -135,6 +135,11 @@ async def test_an_unhandled_request_goes_to_the_district_head_once_after_30_minu
             await _minutes(esc, env.clock, 60)  # once: never again while it stays open
             await env.dispatch()
             assert len(_escalations(env)) == 1
+            # whose phones had the household's details, in the audit log: the head's alert, the escalation
+            sent = [(e.actor, e.what, e.household_id, e.detail) for e in await env.store.audit.entries()
+                    if e.action == "notify"]
+            hid = env.hh("A-002").id
+            assert sent == [("head-a", "help", hid, "telegram"), ("district-1", "escalation", hid, "telegram")]
             (row,) = await env.store.replies.help_list(env.campaign_id)
             assert row.handled_at is None  # still on the help list, for the head
 
