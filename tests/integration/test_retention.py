@@ -9,6 +9,7 @@ import dataclasses
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dashboard_fixtures import ASSOC_A, World, client, records, start_campaign, world
@@ -22,7 +23,7 @@ from safetynet.config import PrivacyConfig
 from safetynet.domain import CampaignKind
 from safetynet.domain.audit import AuditEntry
 from safetynet.domain.campaigns import AttemptRecord, DeliveryOutcome, OutcomeKind, PlannedDelivery, StepPlan
-from safetynet.domain.replies import Location, ReplyDetails
+from safetynet.domain.replies import Location, ReplyDetails, ReplyItem
 from safetynet.privacy.retention import DAY, FIRST_RUN_SECONDS, PurgeReport, purge, run_daily
 from safetynet.stats.report import build_report, open_report, render_html
 
@@ -193,6 +194,39 @@ async def test_a_purged_campaign_takes_no_in_person_confirmation_nor_its_undo(tm
                                  headers=headers) as r:
                 assert r.status == 409 and "erased by retention" in (await r.json())["error"]
         assert await w.store.replies.history(w.campaign_id, hid) == before
+
+
+async def test_a_confirmation_written_while_the_purge_scans_loses_its_note_too(tmp_path: Path) -> None:
+    """Review: a confirmation that passed the purged check just before the purge marked the campaign (its
+    scan of the attempt log takes seconds on a large city) kept its note for good, retention never
+    coming back to a purged campaign. The purge erases the answers' words once more after marking it."""
+    async with world(tmp_path, serve=False) as w:
+        assert await w.store.campaigns.close(w.campaign_id, w.clock.now())
+        assert isinstance(w.clock, FakeClock)
+        await w.clock.advance(91 * DAY)
+        campaigns: Any = w.store.campaigns
+        erase, calls = campaigns._erase, []
+        target = await w.store.replies.target(w.campaign_id, w.hh("A-001").id)
+        assert target is not None
+
+        async def erase_then_a_head_confirms(sql: str, campaign_id: int) -> int:
+            n = await erase(sql, campaign_id)
+            if campaign_id == w.campaign_id:
+                calls.append(sql)
+            if len(calls) == 1 and campaign_id == w.campaign_id:  # its answers erased, the rest of its purge to come
+                await w.store.replies.record(ReplyItem(
+                    w.campaign_id, target.household_id, target.association_id, "confirmed_in_person", "staff",
+                    "staff:late", w.clock.now(), ReplyDetails(note="骨折・搬送 ○○病院"), method="visit", actor="head_a"))
+            return n
+
+        campaigns._erase = erase_then_a_head_confirms
+        try:
+            await purge(w.store, SETTINGS, w.clock.now())
+        finally:
+            campaigns._erase = erase
+        db: Any = w.store.db  # the row itself: the history no longer shows a purged campaign's words
+        assert await db.fetchval("SELECT note FROM replies WHERE dedupe_key = ?", ("staff:late",)) is None
+        assert await db.fetchval("SELECT count(*) FROM replies WHERE dedupe_key = ?", ("staff:late",)) == 1
 
 
 async def _head_help_pages(w: World, cid: int) -> str:

@@ -234,10 +234,7 @@ class CampaignStore:
         if await self.db.fetchval(
                 "SELECT 1 FROM campaigns WHERE id = ? AND state IN ('closed', 'cancelled')", (campaign_id,)) is None:
             return PurgeResult(campaign_id, 0, 0, 0)
-        replies = await self._erase(
-            "UPDATE replies SET note = NULL, location = NULL, people_safe = NULL, people_injured = NULL"
-            " WHERE id IN (SELECT id FROM replies WHERE campaign_id = ? AND (note IS NOT NULL OR location IS NOT NULL"
-            " OR people_safe IS NOT NULL OR people_injured IS NOT NULL) LIMIT ?)", campaign_id)
+        replies = await self._erase(_ERASE_REPLIES, campaign_id)
         deliveries = await self._erase(
             "UPDATE deliveries SET provider_id = NULL, error = NULL WHERE id IN (SELECT id FROM deliveries"
             " WHERE campaign_id = ? AND attempts > 0 AND (provider_id IS NOT NULL OR error IS NOT NULL) LIMIT ?)",
@@ -262,6 +259,9 @@ class CampaignStore:
                 (last, upper, campaign_id))
             last = upper
         await self.db.execute("UPDATE campaigns SET purged_at = ? WHERE id = ?", (at, campaign_id))
+        # once more now that in-person confirmations are refused (`ReplyIntake._not_erased`): one written
+        # during the scans above (seconds on a large city) would keep its note for good (review)
+        replies += await self._erase(_ERASE_REPLIES, campaign_id)
         return PurgeResult(campaign_id, replies, deliveries, attempts)
 
     async def erase_removed_households(self, at: float) -> int:
@@ -501,6 +501,13 @@ class CampaignStore:
             (campaign_id,),
         )
         return {(r[0], r[1], r[2]): r[3] for r in rows}
+
+
+_ERASE_REPLIES = (
+    "UPDATE replies SET note = NULL, location = NULL, people_safe = NULL, people_injured = NULL"
+    " WHERE id IN (SELECT id FROM replies WHERE campaign_id = ? AND (note IS NOT NULL OR location IS NOT NULL"
+    " OR people_safe IS NOT NULL OR people_injured IS NOT NULL) LIMIT ?)"
+)
 
 
 async def _make_doorknock_list(conn: Conn, campaign_id: int, at: float) -> None:
