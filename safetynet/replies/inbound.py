@@ -289,6 +289,9 @@ class Inbound:
         handed = [] if targets else await self._handed_on(kind, address, campaign_id, sent_at)
         targets = targets or [goes_to for _, goes_to in handed]
         if not targets:
+            kept = await self._pressed_before(kind, address, channel, dedupe_key) if sent_at is not None else None
+            if kept is not None:
+                return kept
             log.info("answer_without_campaign", channel=channel)
             return InboundAck(False, False, self.cfg.city.default_language, self._not_found())
         status = Status.SAFE if answer == str(Status.SAFE) else Status.NEED_HELP if answer == str(
@@ -303,6 +306,22 @@ class Inbound:
         if moved is not None:
             return InboundAck(True, recorded, lang, notice, moved_from=moved[0], moved_to=moved[1])
         return InboundAck(True, recorded, lang, notice)
+
+    async def _pressed_before(self, kind: ContactKind, address: str, channel: ChannelName,
+                              dedupe_key: str) -> InboundAck | None:
+        """A 無事 button pressed before every running campaign of the address began (delivered late): no
+        answer to them, but not lost either: kept as a note for the staff and the resident asked to answer
+        this question, as a late 無事 text is (review: the button said only that it could not be found,
+        and nothing was kept). None when the address is in no running campaign."""
+        running = await self.store.replies.running_targets_by_contact([kind], address)
+        if not running:
+            return None
+        note = texts.t(self.cfg.city.default_language, "staff.note.safe_pressed_before")
+        for t in running:
+            await self.intake.note(t, note, channel, f"{dedupe_key}:{t.household_id}")
+        log.info("safe_written_before_campaign", channel=channel, households=len(running), button=True)
+        lang = texts.ui_language(running[0].language)
+        return InboundAck(True, False, lang, texts.t(lang, "sms.help"))
 
     async def _handed_on(self, kind: ContactKind, address: str, campaign_id: int,
                          sent_at: float | None = None) -> list[tuple[ReplyTarget, ReplyTarget]]:

@@ -12,6 +12,7 @@ from roster_helpers import SECRET_KEY
 from safetynet.channels.line.events import SIGNATURE_HEADER, postback_data, signature
 from safetynet.channels.line.sandbox import event
 from safetynet.domain import CampaignKind, Role, Status
+from safetynet.replies import texts
 
 USER = "U" + "a1" * 16
 SECRET = "sandbox-line-channel-secret"  # the sandbox value, used while LINE talks to the sandbox
@@ -246,6 +247,10 @@ async def test_a_closed_drills_button_pressed_before_the_event_began_hands_on_on
         fake = env.sandbox.fake("line")
         assert (await fake.press(USER, "safe", sent_at=pressed)).status == 200
         assert await env.status("A-001", event) == Status.PENDING
+        # not lost either (review: the button said only 「見つからない」): a note for the staff, and asked again
+        notes = [h.note for h in await env.store.replies.history(event, env.hh("A-001").id)]
+        assert notes == [texts.t("ja", "staff.note.safe_pressed_before")]
+        assert _replies(env)[-1] == texts.t("ja", "sms.help")
         assert (await fake.press(USER, "need_help", sent_at=pressed)).status == 200
         assert await env.status("A-001", event) == Status.NEED_HELP
         await env.intake.idle()
