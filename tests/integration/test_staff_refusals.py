@@ -64,16 +64,15 @@ async def test_no_one_who_starts_or_approves_campaigns_is_added_on_the_admin_pag
             page = await r.text()
         form = page[page.index('action="/admin/staff"'):page.index("</form>", page.index('action="/admin/staff"'))]
         assert 'value="city_admin"' not in form and 'value="district_head"' not in form and 'value="deputy"' in form
-        assert "safetynet staff add ログイン名 --role city_admin または district_head" in form
+        assert "サーバーで運用担当者が safetynet staff add で追加します" in form
         for role, scope in (("city_admin", "city"), ("district_head", "district:桜地区")):
             async with http.post(f"{w.url}/admin/staff?lang=ja", data={
                     "csrf": csrf, "login": "second", "display_name": "二人目", "role": role, "scope": scope,
                     "password": ""}) as r:
                 assert r.status == 403
                 assert refusal(await r.text()) == [
-                    "市の管理者と地区長（安否確認を開始・承認する役割）は、サーバーで運用担当者が追加します（safetynet staff"
-                    " add ログイン名 --role city_admin または district_head）。実災害の送信には二人が必要なため、ここでは"
-                    "追加できません"]
+                    "市の管理者と地区長（安否確認を開始・承認する役割）は、サーバーで運用担当者が safetynet staff add で"
+                    "追加します。実災害の送信には二人が必要なため、ここでは追加できません"]
         assert await w.store.auth.staff_by_login("second") is None
         await w.app[AUDIT].flush()  # type: ignore[index]
         refused = [(e.actor, e.what, e.detail) for e in await w.store.audit.entries() if e.action == "staff"]
