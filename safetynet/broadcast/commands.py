@@ -40,6 +40,7 @@ from safetynet.csvout import ENCODING_CHOICES, private_text
 from safetynet.domain import CampaignKind, CampaignState, Role, Scope
 from safetynet.domain.campaigns import Actor, Campaign
 from safetynet.domain.japan_time import date_time_jst
+from safetynet.domain.shares import percent
 from safetynet.i18n import t
 from safetynet.i18n.terms import kind_word, state_word
 
@@ -360,7 +361,7 @@ def status(cfg: Config, args: argparse.Namespace) -> int:
         # English keeps the words scripts have always read
         print(say("cli.campaign.status_line", id=doc["id"], kind=kind_word(doc["kind"]).text(lang),
                   state=state_word(doc["state"]).text(lang), households=f"{doc['households']:,}",
-                  answered=f"{doc['answered_rate']:.1%}"))
+                  answered=percent(doc["answered_rate"], 1)))
         for word, v in [*words, (say("cli.campaign.status_doorknock"), doc["doorknock"])]:
             print(f"  {pad(word, 20)} {v:>8,}")  # 「無事」 takes four columns, not two (QA: counts misaligned)
     # `start` can only say what the dispatcher knew before it tried: a provider that is down shows

@@ -13,6 +13,7 @@ from html import escape
 
 from safetynet.domain.campaigns import CountRow, MinuteRow
 from safetynet.domain.roster import Association
+from safetynet.domain.shares import percent, share
 
 _COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#8C564B")
 _DASHES = ("", "7 4", "2 3", "9 3 2 3", "4 2", "1 2", "12 4", "5 2 1 2")
@@ -136,7 +137,7 @@ def _line(i: int, s: Series, sx: Callable[[float], float], sy: Callable[[float],
     d = "M" + "L".join(f"{sx(x):.1f} {sy(y):.1f}" for x, y in pts)
     dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
     end = pts[-1]
-    label = f"{s.label}: {end[1] * 100:.0f}%"
+    label = f"{s.label}: {percent(end[1])}"
     return (f'<g data-series="{escape(s.label)}"><title>{escape(label)}</title>'
             f'<path d="{d}" fill="none" stroke="{colour}" stroke-width="2.5"{dash_attr}/>'
             f"{_marker(marker, sx(end[0]), sy(end[1]), colour)}</g>")
@@ -146,7 +147,7 @@ def _legend(i: int, s: Series, left: int, y: float, pw: int) -> str:
     colour, dash, marker = _COLOURS[i % len(_COLOURS)], _DASHES[i % len(_DASHES)], _MARKERS[i % len(_MARKERS)]
     x = left + (i % 2) * (pw / 2)
     dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-    final = s.points[-1][1] / s.households * 100 if s.points and s.households else 0.0
+    final = percent(share(s.points[-1][1], s.households) if s.points else 0.0)
     return (f'<line x1="{x:.1f}" x2="{x + 28:.1f}" y1="{y + 6:.1f}" y2="{y + 6:.1f}" stroke="{colour}" '
             f'stroke-width="2.5"{dash_attr}/>{_marker(marker, x + 28, y + 6, colour)}'
-            f'<text x="{x + 38:.1f}" y="{y + 10:.1f}" font-size="12">{escape(s.label)} ({final:.0f}%)</text>')
+            f'<text x="{x + 38:.1f}" y="{y + 10:.1f}" font-size="12">{escape(s.label)} ({final})</text>')

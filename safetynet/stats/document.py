@@ -9,11 +9,12 @@ from typing import Any
 from safetynet.domain import ALL_STATUSES, ANSWERED
 from safetynet.domain.campaigns import CountRow, MinuteRow
 from safetynet.domain.roster import Association
+from safetynet.domain.shares import share
 
 
 def _rate(status: dict[str, int], households: int) -> float:
     answered = sum(status[str(s)] for s in ANSWERED)
-    return round(answered / households, 4) if households else 0.0
+    return share(answered, households)
 
 
 def build_stats(

@@ -26,6 +26,7 @@ import structlog
 from safetynet.clock import Clock
 from safetynet.domain import ALL_STATUSES, ANSWERED
 from safetynet.domain.replies import Change
+from safetynet.domain.shares import share
 from safetynet.store.ports import DashboardReads
 
 log = structlog.get_logger("stats")
@@ -77,7 +78,7 @@ def _row(c: Change) -> list[Any]:
 
 
 def _rate(status: dict[str, int], households: int) -> float:
-    return round(sum(status[str(s)] for s in ANSWERED) / households, 4) if households else 0.0
+    return share(sum(status[str(s)] for s in ANSWERED), households)
 
 
 def view(snap: Snapshot, aids: Filter, *, full: bool, changed: Iterable[Change] | None = None,

@@ -35,6 +35,7 @@ from safetynet.domain.campaigns import CHECK_OUTCOMES, CampaignInfo, CountRow, M
 from safetynet.domain.consent import Disclosure, withhold_line
 from safetynet.domain.replies import ChannelCount, HelpRow
 from safetynet.domain.roster import Association, HouseholdLine, NotedHousehold
+from safetynet.domain.shares import share
 from safetynet.domain.walking import NaturalKey, walking_key
 from safetynet.i18n import Text, t
 from safetynet.stats.curve import Series, group_series, minutes_to_reach
@@ -111,9 +112,9 @@ def _summary(status: dict[str, int], series: Series, channels: dict[str, int]) -
     return {
         "households": households,
         "status": dict(status),
-        "rates": {k: (round(v / households, 4) if households else 0.0) for k, v in status.items()},
+        "rates": {k: share(v, households) for k, v in status.items()},
         "answered": answered,
-        "answered_rate": round(answered / households, 4) if households else 0.0,
+        "answered_rate": share(answered, households),
         "minutes_to": {str(p): minutes_to_reach(series, p / 100) for p in MILESTONES},
         "channels": dict(sorted(channels.items())),
     }
@@ -209,7 +210,7 @@ def note_rows(notes: Sequence[NotedHousehold], names: Mapping[int, Association],
 def _outcomes(counts: Mapping[str, int]) -> dict[str, Any]:
     households = sum(counts.values())
     return {"households": households, "outcomes": {o: counts.get(o, 0) for o in CHECK_OUTCOMES},
-            "confirmed_rate": round(counts.get("confirmed", 0) / households, 4) if households else 0.0}
+            "confirmed_rate": share(counts.get("confirmed", 0), households)}
 
 
 def summarize_check(associations: Sequence[Association], outcomes: Iterable[tuple[int, str, int]],

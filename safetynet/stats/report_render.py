@@ -18,6 +18,7 @@ from safetynet.csvout import csv_text
 from safetynet.domain.campaigns import CHECK_OUTCOMES
 from safetynet.domain.japan_time import date_time
 from safetynet.domain.phones import format_national
+from safetynet.domain.shares import percent
 from safetynet.i18n import t
 from safetynet.i18n.scopes import scope_label
 from safetynet.stats.curve import Series, render_svg
@@ -54,7 +55,7 @@ def _when(epoch: float | None) -> str:
 
 
 def _pct(rate: float | None) -> str:
-    return "—" if rate is None else f"{rate * 100:.1f}%"
+    return "—" if rate is None else percent(rate, 1)
 
 
 def _m(value: int | None) -> str:

@@ -11,6 +11,7 @@ from safetynet.broadcast.health import FAILING, IDLE, OK, DispatchStatus
 from safetynet.domain import ANSWERED
 from safetynet.domain.campaigns import NOTICE_STEP, CampaignInfo, OpenHelp
 from safetynet.domain.roster import Association
+from safetynet.domain.shares import whole_percent
 from safetynet.replies.notify import ReachGaps
 from safetynet.templating import ENV, Markup, call_macro
 from safetynet.triggers.port import starter_words
@@ -23,7 +24,7 @@ LOW, GOOD = 0.5, 0.8  # response-rate bands: below LOW is low, from GOOD up is g
 
 def band(rate: float) -> str:
     """The band of a rate as shown: on the whole percent the page prints, so "80%" is always 良好."""
-    shown = round(rate * 100)
+    shown = whole_percent(rate)  # as the page shows it
     return "low" if shown < LOW * 100 else "good" if shown >= GOOD * 100 else "mid"
 
 

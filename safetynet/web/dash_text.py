@@ -10,6 +10,7 @@ from aiohttp import web
 
 from safetynet import i18n
 from safetynet.channels import registry
+from safetynet.domain.shares import percent
 from safetynet.i18n import SOURCE, catalog
 
 LANGS = ("ja", "en")
@@ -66,7 +67,7 @@ def language_switch() -> list[tuple[str, str]]:
 
 
 def pct(rate: float) -> str:
-    return f"{rate * 100:.0f}%"
+    return percent(rate)
 
 
 def lang_of(request: web.Request) -> str:

@@ -19,8 +19,8 @@
   var lastCurve = Date.now();
 
   // the band of the percent shown ("80%" is always good), as the server's city_views.band
-  function band(rate) { var p = Math.round(rate * 100); return p < LOW * 100 ? "low" : (p >= GOOD * 100 ? "good" : "mid"); }
-  function pct(r) { return Math.round(r * 100) + "%"; }
+  function band(rate) { var p = Math.floor(rate * 100 + 1e-6); return p < LOW * 100 ? "low" : (p >= GOOD * 100 ? "good" : "mid"); }
+  function pct(r) { return Math.floor(r * 100 + 1e-6) + "%"; }  // rounded down: 100% is everyone (domain/shares.py)
   function setLive(on) {
     if (!live) { return; }
     live.textContent = on ? main.dataset.liveOn : main.dataset.liveOff;

@@ -69,7 +69,7 @@
     if (note) { note.remove(); }
     if (flashEl && flashEl.textContent === main.dataset.msgFailed) { flash(""); }
   }
-  function pct(r) { return Math.round(r * 100) + "%"; }
+  function pct(r) { return Math.floor(r * 100 + 1e-6) + "%"; }  // rounded down: 100% is everyone (domain/shares.py)
 
   // -- filters --------------------------------------------------------------------------------
   var filterForm = document.querySelector("[data-filters]");
