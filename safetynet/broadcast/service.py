@@ -54,6 +54,7 @@ from safetynet.domain.campaigns import (
     LadderStep,
     StaffAlert,
     StepPlan,
+    going_on,
     notice_plan,
 )
 from safetynet.domain.japan_time import date_time_jst
@@ -638,9 +639,12 @@ class CampaignService:
         """The stats document of DESIGN.md §6, restricted to the associations `visible` accepts."""
         c = await self.get(campaign_id)
         reads = self.store.stats
-        progress = await self.campaigns.ladder_progress(c.id)
+        # paused as every page says it (`going_on`: a running drill or contact check while a real event
+        # runs), not as the ladder last recorded it (review: a drill closed while paused stayed "paused"
+        # in the API and the CLI for good, and a contact check under a real event was never)
+        going = {r.id for r in going_on(await self.campaigns.running())}
+        paused = c.state == CampaignState.RUNNING and c.id not in going
         info = {"id": c.id, "kind": str(c.kind), "state": str(c.state), "title": c.title,
-                "started_at": c.started_at, "closed_at": c.closed_at,
-                "paused": progress.paused_since is not None}
+                "started_at": c.started_at, "closed_at": c.closed_at, "paused": paused}
         return build_stats(info, await reads.counts(c.id), await reads.minutes(c.id), await reads.associations(),
                            visible=visible, help_open=await reads.open_help_requests(c.id))

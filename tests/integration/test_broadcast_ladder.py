@@ -107,8 +107,13 @@ async def test_a_drills_ladder_waits_while_a_real_event_runs(tmp_path: Path) -> 
         assert (await svc.stats(drill.id))["paused"] is False
         await clock.advance(200)
         await svc.approve(real.id, by=Actor("kikikanri", second.id))
+        assert (await svc.stats(drill.id))["paused"] is True  # as the pages say it: at once, not at the next tick
         await ladder.tick()
         assert (await svc.stats(drill.id))["paused"] is True
+        check = await svc.launch(CampaignSpec.for_check(("city",)))
+        assert (await svc.stats(check.id))["paused"] is True  # review: a contact check held back said it was not
+        await svc.close(check.id)
+        assert (await svc.stats(check.id))["paused"] is False  # ended: paused no more
         await clock.advance(1000)
         assert [d for d in await ladder.tick() if d[0] == drill.id] == []
         await svc.close(real.id)
