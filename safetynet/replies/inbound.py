@@ -289,7 +289,8 @@ class Inbound:
         handed = [] if targets else await self._handed_on(kind, address, campaign_id, sent_at)
         targets = targets or [goes_to for _, goes_to in handed]
         if not targets:
-            kept = await self._pressed_before(kind, address, channel, dedupe_key) if sent_at is not None else None
+            kept = (await self._pressed_before(kind, address, campaign_id, channel, dedupe_key, sent_at)
+                    if sent_at is not None else None)
             if kept is not None:
                 return kept
             log.info("answer_without_campaign", channel=channel)
@@ -307,13 +308,19 @@ class Inbound:
             return InboundAck(True, recorded, lang, notice, moved_from=moved[0], moved_to=moved[1])
         return InboundAck(True, recorded, lang, notice)
 
-    async def _pressed_before(self, kind: ContactKind, address: str, channel: ChannelName,
-                              dedupe_key: str) -> InboundAck | None:
+    async def _pressed_before(self, kind: ContactKind, address: str, campaign_id: int, channel: ChannelName,
+                              dedupe_key: str, sent_at: float) -> InboundAck | None:
         """A 無事 button pressed before every running campaign of the address began (delivered late): no
         answer to them, but not lost either: kept as a note for the staff and the resident asked to answer
         this question, as a late 無事 text is (review: the button said only that it could not be found,
-        and nothing was kept). None when the address is in no running campaign."""
-        running = await self.store.replies.running_targets_by_contact([kind], address)
+        and nothing was kept). Only for the households the pressed campaign asked (a phone shared with
+        another household answers nothing for it), and only when no running campaign had begun when it
+        was pressed (a closed real event's button, which never hands on to a drill, is not late). None
+        otherwise."""
+        if await self.store.replies.running_targets_by_contact([kind], address, made_at=sent_at):
+            return None
+        running = [t for t in await self.store.replies.running_targets_by_contact([kind], address)
+                   if await self.intake.target_for(campaign_id, t.household_id) is not None]
         if not running:
             return None
         note = texts.t(self.cfg.city.default_language, "staff.note.safe_pressed_before")

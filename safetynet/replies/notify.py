@@ -461,14 +461,15 @@ class HelpNotifier:
             told.staff, lambda lang, texted: help_text(row, lang, drill, follow_up, link, campaign.title,
                                                        standing_in=told.standing_in, phones=phones, texted=texted),
             link, campaign_id)
+        # before the mark: a restart in between queues the alert again and records it again, where the
+        # other order would leave an alert sent with no record of whose phone had the household's details
+        await self._audit_sent(told.staff, row, campaign_id, "help")
         if told.standing_in:
             log.warning("help_to_standing_in_staff", campaign_id=campaign_id, association_id=row.association_id,
                         staff=report.recipients)
         if not follow_up:
             # In the outbox (or nobody to send to): a restart need not queue it again.
             await self.store.replies.mark_notified(campaign_id, household_id)
-        # after the mark: its write does not widen the window in which a restart would queue the alert again
-        await self._audit_sent(told.staff, row, campaign_id, "help")
         if not report.recipients:
             log.warning("help_no_staff_to_notify", campaign_id=campaign_id, association_id=row.association_id)
         # a call for help that reaches no one is an operator's problem to see, not a routine line

@@ -254,3 +254,25 @@ async def test_a_closed_drills_button_pressed_before_the_event_began_hands_on_on
         assert (await fake.press(USER, "need_help", sent_at=pressed)).status == 200
         assert await env.status("A-001", event) == Status.NEED_HELP
         await env.intake.idle()
+
+
+async def test_a_closed_real_events_button_pressed_while_a_drill_runs_leaves_no_note_on_the_drill(
+        tmp_path: Path) -> None:
+    """Review of the late-button note: a closed real event's 無事 button (which never hands on to a drill),
+    pressed while a drill that began before it runs, is not late: it is said not to be found, as before,
+    and leaves no "pressed before this campaign began" note on the drill's household."""
+    async with running_app(tmp_path) as env:
+        await _enrol(env, "A-001")
+        drill = env.campaign_id
+        await env.clock.advance(60)
+        event = await start_campaign(env, CampaignKind.REAL, title="地震 M7")
+        env.campaign_id = event
+        await env.send_alert("A-001", "line", USER)
+        assert await env.store.campaigns.close(event, env.clock.now())
+        await env.clock.advance(60)
+        assert (await env.sandbox.fake("line").press(USER, "safe", sent_at=env.clock.now())).status == 200
+        assert await env.status("A-001", drill) == Status.PENDING
+        assert await env.store.replies.history(drill, env.hh("A-001").id) == []
+        assert _replies(env)[-1] == texts.t("ja", "reply.not_found_here")
+        await env.intake.idle()
+

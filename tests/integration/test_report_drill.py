@@ -38,6 +38,7 @@ from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind
 from safetynet.domain.campaigns import StepPlan
 from safetynet.domain.replies import Location, ReplyDetails
+from safetynet.domain.shares import share
 from safetynet.stats.report import (
     RENDERERS,
     build_report,
@@ -79,7 +80,7 @@ async def test_city_report_numbers(tmp_path: Path) -> None:
     assoc = {a["name"]: a for a in rep["associations"]}
     assert assoc[ASSOC_A]["answered_rate"] == 0.6666 and assoc[ASSOC_A]["comparison"] == "better"
     assert assoc[ASSOC_A2]["comparison"] == "worse" and assoc[ASSOC_B]["comparison"] == "same"
-    assert assoc[ASSOC_A]["previous_answered_rate"] == round(2 / 6, 4)
+    assert assoc[ASSOC_A]["previous_answered_rate"] == share(2, 6)
     assert [d["name"] for d in rep["districts"]] == ["桜地区", "梅地区"]
     assert rep["previous"]["id"] == w.previous_id
     assert [p["name"] for p in rep["unreachable"]] == ["渡辺 誠"]

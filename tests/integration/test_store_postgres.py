@@ -378,6 +378,34 @@ async def test_an_undo_racing_another_processs_door_knock_step_puts_its_househol
         assert hid in await r.store.campaigns.doorknock_households(cid)
 
 
+async def test_an_undo_racing_another_processs_close_puts_its_household_on_the_list() -> None:
+    """Review of the fix above: a close (its list of the silent households) under way in another process,
+    uncommitted, and an undo of a confirmation there read the campaign as running: the close's list had
+    passed the household over as confirmed, the undo listed it nowhere. The undo reads the campaign's row
+    shared first and waits for the close."""
+    async with race() as r:
+        cid, hid = r.campaign_id, r.household_id
+        t = await r.store.replies.target(cid, hid)
+        assert t is not None
+        await r.store.replies.record(ReplyItem(cid, hid, t.association_id, str(Status.CONFIRMED_IN_PERSON), "staff",
+                                               "staff:1", r.clock.now(), method="visit", staff_id=None, actor="head"))
+        reply_id = await r.store.replies.reply_id("staff:1")
+        assert reply_id is not None
+        close = r.other.transaction()
+        await close.start()
+        await r.other.execute("UPDATE campaigns SET state = 'closed', closed_at = $1 WHERE id = $2", r.clock.now(), cid)
+        await r.other.execute("UPDATE campaign_households SET doorknock_at = $1 WHERE campaign_id = $2"
+                              " AND NOT (status = ANY($3::text[]))", r.clock.now(), cid, [str(s) for s in ANSWERED])
+        undo = asyncio.create_task(r.store.replies.undo_confirmation(cid, hid, reply_id, None, "head"))
+        async with asyncio.timeout(10):  # the other process's state: a bounded poll of the server's lock table
+            while not await _blocks_another(r.other):
+                assert not undo.done(), "the undo did not wait for the campaign's row"
+                await asyncio.sleep(0.02)
+        await close.commit()
+        await undo
+        assert hid in await r.store.campaigns.doorknock_households(cid)
+
+
 async def test_a_database_that_takes_no_connections_is_unavailable_not_a_fault(tmp_path: Path) -> None:
     """QA: a database that stopped taking connections (ALTER DATABASE … ALLOW_CONNECTIONS false, or
     dropped) surfaced as a plain error: a 500 for residents, and /readyz still said writes work."""

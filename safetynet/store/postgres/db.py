@@ -196,11 +196,12 @@ _LOCKED_READS = (
 )
 # Reads that must wait for, and then see, a write under way in another transaction, without writing
 # themselves: the door-knock step's check that its campaign still runs (a close committing meanwhile
-# would otherwise see its list remade and its notices owed), and an undo's read of the ladder (a step
-# being recorded is seen, its household listed).
+# would otherwise see its list remade and its notices owed), and an undo's reads of its campaign and the
+# ladder (a close or a step being recorded is seen, its household listed).
 _SHARED_READS = (
     "SELECT 1 FROM campaigns WHERE id = ? AND state = 'running'",
     "SELECT next_step FROM campaign_ladder WHERE campaign_id = ?",
+    "SELECT state FROM campaigns WHERE id = ?",
 )
 
 

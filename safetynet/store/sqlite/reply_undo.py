@@ -71,10 +71,11 @@ async def undo_confirmation(
 
     None if there is no such confirmation; raises `UndoRefused` when an answer came after it.
     """
-    # the ladder's row first, then the household, in the door-knock step's order: on PostgreSQL the read
-    # takes the ladder's row shared (`pg_sql`), so a step another process is recording is waited for and
-    # seen below (review: the undo saw no list made, the step's list had passed its household over as
-    # confirmed, and it ended silent and on no list)
+    # the campaign's row, the ladder's, then the household, in the order of the door-knock step and of a
+    # close: on PostgreSQL the reads take the first two shared (`pg_sql`), so a step or a close another
+    # process is recording is waited for and seen below (review: the undo saw no list made, the step's or
+    # the close's list had passed its household over as confirmed, and it ended silent and on no list)
+    await _one(conn, "SELECT state FROM campaigns WHERE id = ?", (campaign_id,))
     await _one(conn, "SELECT next_step FROM campaign_ladder WHERE campaign_id = ?", (campaign_id,))
     # the household: on PostgreSQL the read locks its row (`pg_sql`), so an answer another
     # process is writing is waited for, and seen by the checks below, as SQLite's one writer does
