@@ -15,6 +15,7 @@ from safetynet.domain import Role, Scope
 from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.campaigns import Actor
 from safetynet.domain.roster import StaffRemoval
+from safetynet.domain.vocabulary import CAMPAIGN_ROLES
 
 # scrypt cost: n=2**14, r=8 takes ~50 ms and 16 MiB here, enough to make a stolen hash expensive.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
@@ -138,7 +139,7 @@ class Viewer:
 
     @property
     def may_start_campaigns(self) -> bool:
-        return self.role in (Role.CITY_ADMIN, Role.DISTRICT_HEAD)
+        return self.role in CAMPAIGN_ROLES
 
 
 def command_line_actor() -> str:

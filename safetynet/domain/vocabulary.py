@@ -70,6 +70,10 @@ class Role(StrEnum):
     DEPUTY = "deputy"
 
 
+# The roles that start campaigns (city admins anywhere, district heads inside their district) and so
+# make the two-person rule of a real event, with the city admin who approves it.
+CAMPAIGN_ROLES = frozenset({Role.CITY_ADMIN, Role.DISTRICT_HEAD})
+
 MAX_DEPUTIES_PER_ASSOCIATION = 3
 
 

@@ -324,11 +324,17 @@ class Inbound:
         if not running:
             return None
         note = texts.t(self.cfg.city.default_language, "staff.note.safe_pressed_before")
-        for t in running:
-            await self.intake.note(t, note, channel, f"{dedupe_key}:{t.household_id}")
-        log.info("safe_written_before_campaign", channel=channel, households=len(running), button=True)
         lang = texts.ui_language(running[0].language)
-        return InboundAck(True, False, lang, texts.t(lang, "sms.help"))
+        return InboundAck(True, False, lang, await self._safe_too_early(running, note, channel, dedupe_key, lang))
+
+    async def _safe_too_early(self, targets: Sequence[ReplyTarget], note: str, channel: ChannelName, key: str,
+                              lang: str) -> str:
+        """A 無事 written before every running campaign of its sender began, texted or pressed: kept as a
+        note on each household for the staff, and the question asked again (what to say back)."""
+        for t in targets:
+            await self.intake.note(t, note, channel, f"{key}:{t.household_id}")
+        log.info("safe_written_before_campaign", channel=channel, households=len(targets))
+        return texts.t(lang, "sms.help")
 
     async def _handed_on(self, kind: ContactKind, address: str, campaign_id: int,
                          sent_at: float | None = None) -> list[tuple[ReplyTarget, ReplyTarget]]:
@@ -401,10 +407,7 @@ class Inbound:
             # the web: a false alarm is cheaper than a missed one (review)
             written_for = await self.store.replies.running_targets_by_contact(list(kinds), address, made_at=sent_at)
             if not written_for:
-                for t in targets:  # kept for the staff, and the resident asked to answer this question
-                    await self.intake.note(t, text, channel, f"{key}:{t.household_id}")
-                log.info("safe_written_before_campaign", channel=channel, households=len(targets))
-                return texts.t(lang, "sms.help")
+                return await self._safe_too_early(targets, text, channel, key, lang)
             targets = written_for
         if status is None:
             for t in targets:

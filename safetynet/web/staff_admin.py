@@ -30,7 +30,7 @@ from safetynet.channels import registry
 from safetynet.domain import Role, Scope
 from safetynet.domain.audit import AuditAction
 from safetynet.domain.roster import Staff, StaffError, StaffInputError, check_token_label
-from safetynet.domain.vocabulary import default_scope_kind
+from safetynet.domain.vocabulary import CAMPAIGN_ROLES, default_scope_kind
 from safetynet.i18n import SaidError, Sayable, Term, Text
 from safetynet.i18n.scopes import scope_label
 from safetynet.i18n.terms import scope_word
@@ -44,10 +44,10 @@ from safetynet.web.ids import parse_id
 
 log = structlog.get_logger("web")
 
-# The roles that start or approve campaigns, and so make the two-person rule of a real event: added by the
-# operator at the server (`safetynet staff add --role …`, in the audit log as the command line's user), never
-# on this page, where one city admin could add a second account and be both people.
-AT_THE_SERVER = frozenset({str(Role.CITY_ADMIN), str(Role.DISTRICT_HEAD)})
+# The roles that start or approve campaigns (`CAMPAIGN_ROLES`): added by the operator at the server
+# (`safetynet staff add --role …`, in the audit log as the command line's user), never on this page, where
+# one city admin could add a second account and be both people.
+AT_THE_SERVER = frozenset(str(r) for r in CAMPAIGN_ROLES)
 
 
 def _admin(request: web.Request) -> Viewer:

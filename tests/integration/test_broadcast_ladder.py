@@ -16,7 +16,7 @@ from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind, ChannelName, Role
 from safetynet.domain.campaigns import Actor, Campaign
-from safetynet.store import StoreUnavailable
+from safetynet.store import Store, StoreUnavailable
 
 MSG = {"ja": "安否確認です。"}
 
@@ -31,6 +31,13 @@ class Notes:
         for association_id in households_by_association:
             if done is not None:
                 await done(association_id)
+
+
+async def _city_admins(store: Store) -> tuple[Actor, Actor]:
+    """The two people of a real event: the city admin who starts it and the one who approves it."""
+    first = await store.auth.add_staff("bousai", "防災", Role.CITY_ADMIN, "city", None)
+    second = await store.auth.add_staff("kikikanri", "危機管理", Role.CITY_ADMIN, "city", None)
+    return Actor(first.login, first.id), Actor(second.login, second.id)
 
 
 async def test_later_steps_reach_only_non_responders_then_the_door_knock_list(tmp_path: Path) -> None:
@@ -100,13 +107,12 @@ async def test_a_drills_ladder_waits_while_a_real_event_runs(tmp_path: Path) -> 
         await Dispatcher(store, senders(clock), cfg, clock).burst()
         ladder = LadderScheduler(store.campaigns, clock)
         await clock.advance(100)
-        first = await store.auth.add_staff("bousai", "防災", Role.CITY_ADMIN, "city", None)
-        second = await store.auth.add_staff("kikikanri", "危機管理", Role.CITY_ADMIN, "city", None)
-        real = await svc.launch(CampaignSpec("地震", CampaignKind.REAL, ("city",), MSG), by=Actor("bousai", first.id))
+        first, second = await _city_admins(store)
+        real = await svc.launch(CampaignSpec("地震", CampaignKind.REAL, ("city",), MSG), by=first)
         await ladder.tick()  # waiting for approval pauses nothing
         assert (await svc.stats(drill.id))["paused"] is False
         await clock.advance(200)
-        await svc.approve(real.id, by=Actor("kikikanri", second.id))
+        await svc.approve(real.id, by=second)
         assert (await svc.stats(drill.id))["paused"] is True  # as the pages say it: at once, not at the next tick
         await ladder.tick()
         assert (await svc.stats(drill.id))["paused"] is True
@@ -246,10 +252,9 @@ async def test_a_drills_notice_waits_while_a_real_event_runs_and_one_owed_a_day_
         drill = await svc.launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), MSG))
         await clock.advance(1800)
         assert len(await LadderScheduler(store.campaigns, clock, notifier=Failing(store, fails={0})).tick()) == 3
-        first = await store.auth.add_staff("bousai", "防災", Role.CITY_ADMIN, "city", None)
-        second = await store.auth.add_staff("kikikanri", "危機管理", Role.CITY_ADMIN, "city", None)
-        real = await svc.launch(CampaignSpec("地震", CampaignKind.REAL, ("city",), MSG), by=Actor("bousai", first.id))
-        await svc.approve(real.id, by=Actor("kikikanri", second.id))
+        first, second = await _city_admins(store)
+        real = await svc.launch(CampaignSpec("地震", CampaignKind.REAL, ("city",), MSG), by=first)
+        await svc.approve(real.id, by=second)
         notes = Notes()
         ladder = LadderScheduler(store.campaigns, clock, notifier=notes)
         await clock.advance(60)

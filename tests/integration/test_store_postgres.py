@@ -269,6 +269,34 @@ class Race:
         return await task
 
 
+    async def confirmed(self) -> int:
+        """The household confirmed in person (a head's visit): the confirmation's reply id, to undo."""
+        t = await self.store.replies.target(self.campaign_id, self.household_id)
+        assert t is not None
+        await self.store.replies.record(ReplyItem(
+            self.campaign_id, self.household_id, t.association_id, str(Status.CONFIRMED_IN_PERSON), "staff",
+            "staff:1", self.clock.now(), method="visit", staff_id=None, actor="head"))
+        reply_id = await self.store.replies.reply_id("staff:1")
+        assert reply_id is not None
+        return reply_id
+
+    async def undo_while_another_runs(self, reply_id: int, what: str, *statements: tuple[str, tuple[Any, ...]]) -> Any:
+        """The confirmation undone while the other process has run `statements` (sql, args) and not yet
+        committed: the undo must wait for `what` it holds; what the undo gave once the other committed."""
+        held = self.other.transaction()
+        await held.start()
+        for sql, args in statements:
+            await self.other.execute(sql, *args)
+        undo = asyncio.create_task(self.store.replies.undo_confirmation(
+            self.campaign_id, self.household_id, reply_id, None, "head"))
+        async with asyncio.timeout(10):  # the other process's state: a bounded poll of the server's lock table
+            while not await _blocks_another(self.other):
+                assert not undo.done(), f"the undo did not wait for {what}"
+                await asyncio.sleep(0.02)
+        await held.commit()
+        return await undo
+
+
 @contextlib.asynccontextmanager
 async def race() -> AsyncIterator[Race]:
     clock = FakeClock()
@@ -326,27 +354,21 @@ async def test_an_undo_racing_an_answer_from_another_process_is_refused_not_writ
     row first, as an answer batch does, and is refused once the answer is in."""
     async with race() as r:
         cid, hid = r.campaign_id, r.household_id
-        t = await r.store.replies.target(cid, hid)
-        assert t is not None
-        await r.store.replies.record(ReplyItem(cid, hid, t.association_id, str(Status.CONFIRMED_IN_PERSON), "staff",
-                                               "staff:1", r.clock.now(), method="visit", staff_id=None, actor="head"))
-        reply_id = await r.store.replies.reply_id("staff:1")
-        assert reply_id is not None
-        answer = r.other.transaction()
-        await answer.start()
-        await r.other.execute("INSERT INTO replies (campaign_id, household_id, status, channel, dedupe_key, received_at)"
-                              " VALUES ($1, $2, 'need_help', 'sms', 'other', $3)", cid, hid, r.clock.now())
-        await r.other.execute("UPDATE campaign_households SET status = 'need_help' WHERE campaign_id = $1"
-                              " AND household_id = $2", cid, hid)
-        undo = asyncio.create_task(r.store.replies.undo_confirmation(cid, hid, reply_id, None, "head"))
-        async with asyncio.timeout(10):  # the other process's state: a bounded poll of the server's lock table
-            while not await _blocks_another(r.other):
-                assert not undo.done(), "the undo did not wait for the household's row"
-                await asyncio.sleep(0.02)
-        await answer.commit()
+        reply_id = await r.confirmed()
         with pytest.raises(UndoRefused):
-            await undo
+            await r.undo_while_another_runs(
+                reply_id, "the household's row",
+                ("INSERT INTO replies (campaign_id, household_id, status, channel, dedupe_key, received_at)"
+                 " VALUES ($1, $2, 'need_help', 'sms', 'other', $3)", (cid, hid, r.clock.now())),
+                ("UPDATE campaign_households SET status = 'need_help' WHERE campaign_id = $1 AND household_id = $2",
+                 (cid, hid)))
         assert (await r.store.campaigns.household_statuses(cid))[hid] == Status.NEED_HELP
+
+
+def _list_the_silent(r: Race) -> tuple[str, tuple[Any, ...]]:
+    """The other process's list of the campaign's silent households (the door-knock step's, a close's)."""
+    return ("UPDATE campaign_households SET doorknock_at = $1 WHERE campaign_id = $2 AND NOT (status = ANY($3::text[]))",
+            (r.clock.now(), r.campaign_id, [str(s) for s in ANSWERED]))
 
 
 async def test_an_undo_racing_another_processs_door_knock_step_puts_its_household_on_the_list() -> None:
@@ -355,27 +377,14 @@ async def test_an_undo_racing_another_processs_door_knock_step_puts_its_househol
     list had passed the household over as confirmed, and it ended unanswered and on no list. The undo
     takes the ladder's row shared first, waits for the step, and lists it."""
     async with race() as r:
-        cid, hid = r.campaign_id, r.household_id
-        t = await r.store.replies.target(cid, hid)
-        campaign = await r.store.campaigns.get(cid)
-        assert t is not None and campaign is not None and campaign.ladder[-1].door_knock
-        await r.store.replies.record(ReplyItem(cid, hid, t.association_id, str(Status.CONFIRMED_IN_PERSON), "staff",
-                                               "staff:1", r.clock.now(), method="visit", staff_id=None, actor="head"))
-        reply_id = await r.store.replies.reply_id("staff:1")
-        assert reply_id is not None
-        step = r.other.transaction()
-        await step.start()
-        await r.other.execute("UPDATE campaign_ladder SET next_step = $1 WHERE campaign_id = $2", len(campaign.ladder), cid)
-        await r.other.execute("UPDATE campaign_households SET doorknock_at = $1 WHERE campaign_id = $2"
-                              " AND NOT (status = ANY($3::text[]))", r.clock.now(), cid, [str(s) for s in ANSWERED])
-        undo = asyncio.create_task(r.store.replies.undo_confirmation(cid, hid, reply_id, None, "head"))
-        async with asyncio.timeout(10):  # the other process's state: a bounded poll of the server's lock table
-            while not await _blocks_another(r.other):
-                assert not undo.done(), "the undo did not wait for the ladder's row"
-                await asyncio.sleep(0.02)
-        await step.commit()
-        await undo
-        assert hid in await r.store.campaigns.doorknock_households(cid)
+        campaign = await r.store.campaigns.get(r.campaign_id)
+        assert campaign is not None and campaign.ladder[-1].door_knock
+        reply_id = await r.confirmed()
+        await r.undo_while_another_runs(
+            reply_id, "the ladder's row",
+            ("UPDATE campaign_ladder SET next_step = $1 WHERE campaign_id = $2", (len(campaign.ladder), r.campaign_id)),
+            _list_the_silent(r))
+        assert r.household_id in await r.store.campaigns.doorknock_households(r.campaign_id)
 
 
 async def test_an_undo_racing_another_processs_close_puts_its_household_on_the_list() -> None:
@@ -384,26 +393,12 @@ async def test_an_undo_racing_another_processs_close_puts_its_household_on_the_l
     passed the household over as confirmed, the undo listed it nowhere. The undo reads the campaign's row
     shared first and waits for the close."""
     async with race() as r:
-        cid, hid = r.campaign_id, r.household_id
-        t = await r.store.replies.target(cid, hid)
-        assert t is not None
-        await r.store.replies.record(ReplyItem(cid, hid, t.association_id, str(Status.CONFIRMED_IN_PERSON), "staff",
-                                               "staff:1", r.clock.now(), method="visit", staff_id=None, actor="head"))
-        reply_id = await r.store.replies.reply_id("staff:1")
-        assert reply_id is not None
-        close = r.other.transaction()
-        await close.start()
-        await r.other.execute("UPDATE campaigns SET state = 'closed', closed_at = $1 WHERE id = $2", r.clock.now(), cid)
-        await r.other.execute("UPDATE campaign_households SET doorknock_at = $1 WHERE campaign_id = $2"
-                              " AND NOT (status = ANY($3::text[]))", r.clock.now(), cid, [str(s) for s in ANSWERED])
-        undo = asyncio.create_task(r.store.replies.undo_confirmation(cid, hid, reply_id, None, "head"))
-        async with asyncio.timeout(10):  # the other process's state: a bounded poll of the server's lock table
-            while not await _blocks_another(r.other):
-                assert not undo.done(), "the undo did not wait for the campaign's row"
-                await asyncio.sleep(0.02)
-        await close.commit()
-        await undo
-        assert hid in await r.store.campaigns.doorknock_households(cid)
+        reply_id = await r.confirmed()
+        await r.undo_while_another_runs(
+            reply_id, "the campaign's row",
+            ("UPDATE campaigns SET state = 'closed', closed_at = $1 WHERE id = $2", (r.clock.now(), r.campaign_id)),
+            _list_the_silent(r))
+        assert r.household_id in await r.store.campaigns.doorknock_households(r.campaign_id)
 
 
 async def test_a_database_that_takes_no_connections_is_unavailable_not_a_fault(tmp_path: Path) -> None:
