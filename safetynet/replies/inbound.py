@@ -23,7 +23,7 @@ from safetynet.config import Config
 from safetynet.domain import ANSWERED, CampaignKind, ChannelName, ContactKind, Scope, Status
 from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.campaigns import going_on
-from safetynet.domain.replies import HelpRow, InPersonMethod, ReplyDetails, ReplyTarget, UndoRefused
+from safetynet.domain.replies import HelpRow, InPersonMethod, ReplyDetails, ReplyTarget, UndoRefused, made_for
 from safetynet.domain.roster import Staff
 from safetynet.replies import texts
 from safetynet.replies.enrol import Enrolment, EnrolmentError, message_code_spec
@@ -241,7 +241,7 @@ class Inbound:
         try:
             result = await self.intake.answer_token(token, answer, channel, lambda _: dedupe_key,
                                                     ReplyDetails(note=note),
-                                                    made_at=sent_at if answer == str(Status.SAFE) else None)
+                                                    made_at=sent_at)
         except UnknownToken:
             return InboundAck(False, False, "ja", self._not_found())
         except ReplyError:  # not an answer: said in the household's language
@@ -282,8 +282,7 @@ class Inbound:
 
     async def answer_from(self, kind: ContactKind, address: str, campaign_id: int, answer: str,
                           channel: ChannelName, dedupe_key: str, sent_at: float | None = None) -> InboundAck:
-        # `sent_at` holds a safe answer back from a campaign begun after it, never a call for help
-        sent_at = sent_at if answer == str(Status.SAFE) else None
+        sent_at = made_for(answer, sent_at)  # for the reads below: the intake holds back the same
         targets = await self.store.replies.running_targets_by_contact([kind], address, campaign_id)
         # (the household in the pressed campaign, the one its answer goes to): an ended campaign's button
         handed = [] if targets else await self._handed_on(kind, address, campaign_id, sent_at)
@@ -403,8 +402,8 @@ class Inbound:
         key = f"{channel}:{message_id}"
         if status == Status.SAFE and sent_at is not None:
             # a 無事 written before a campaign began is no answer to it (a redelivery after our restart,
-            # the earthquake's event begun meanwhile); 助けが必要 is taken whenever it was written, as on
-            # the web: a false alarm is cheaper than a missed one (review)
+            # the earthquake's event begun meanwhile); 助けが必要 is taken whenever it was written
+            # (`made_for`, as every channel)
             written_for = await self.store.replies.running_targets_by_contact(list(kinds), address, made_at=sent_at)
             if not written_for:
                 return await self._safe_too_early(targets, text, channel, key, lang)
@@ -417,7 +416,7 @@ class Inbound:
             return texts.t(lang, "sms.stop" if stop else "sms.help")
         note = text if has_words_beyond_keyword(text) else None
         notice, _ = await self._answer_households(targets, status, channel, key, note, text, _by_number(kinds),
-                                                  sent_at if status == Status.SAFE else None)
+                                                  sent_at)
         return notice or texts.sms_confirmation(str(status), lang)
 
     async def _staff_text(self, staff: Staff, visited: Sequence[str] | None, handled: Sequence[str] | None,

@@ -40,6 +40,7 @@ from safetynet.domain.replies import (
     UndoRefused,
     answering_campaign,
     follows_on,
+    made_for,
     may_share,
     shared_key,
     shared_with,
@@ -267,7 +268,7 @@ class ReplyIntake:
         if st is None:
             raise ReplyError(f"an answer is safe or need_help, not {status}")
         t = target
-        details = _clipped(details)
+        details, made_at = _clipped(details), made_for(st, made_at)
         result = await self._record(t, str(st), str(channel), dedupe_key, details)
         self._alert(st, result, details)
         await self._share(result, st, str(channel), dedupe_key, details, made_at=made_at)
@@ -296,7 +297,8 @@ class ReplyIntake:
         when it has one (`domain.replies.answering_campaign`; `moved_from` says so), by that
         campaign's own token, and its own campaign otherwise: two trips more, for such links only.
         `follow` False keeps the answer in the token's campaign; `made_at`, when the answer was made if
-        the phone kept it and sends it late (a campaign begun after it does not take it); `goes_to`, the
+        the phone kept it and sends it late (a campaign begun after it takes no 無事 made then: `made_for`;
+        a call for help, whenever made, goes to the running campaign as any other); `goes_to`, the
         running campaign such a link's answer goes to when the caller has read it already
         (`running_instead` at `made_at`; `follow` False when it found none): not read again.
 
@@ -308,7 +310,7 @@ class ReplyIntake:
             raise ReplyError(f"an answer is safe or need_help, not {status}")
         if not looks_like_token(token):
             raise UnknownToken("unknown or expired reply link")
-        details = _clipped(details)
+        details, made_at = _clipped(details), made_for(st, made_at)
         now, grace, said, via = self.clock.now(), self.grace_seconds, str(st), str(channel)
 
         handed_on = False

@@ -271,7 +271,7 @@ async def test_a_text_redelivered_after_an_event_began_is_not_the_events_answer(
 async def test_a_call_for_help_delivered_late_is_the_running_events_all_the_same(tmp_path: Path) -> None:
     """Review: the first cut held back every late text, so a 「助けて」 written before the event began and
     delivered after it was dropped, and the resident told no safety check was running. A call for help
-    is taken whenever it was written, as on the web: a false alarm is cheaper than a missed one."""
+    is taken whenever it was written, as on every channel: a false alarm is cheaper than a missed one."""
     async with running_app(tmp_path) as env:
         chat = 7770104
         await _enrolled_chat(env, "A-001", chat)

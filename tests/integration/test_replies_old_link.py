@@ -150,6 +150,27 @@ async def test_a_tap_kept_since_before_the_running_campaign_began_is_not_its_ans
         await env.intake.idle()
 
 
+async def test_a_call_for_help_kept_since_before_the_event_began_goes_to_the_event(tmp_path: Path) -> None:
+    """Review: a drill's 助けが必要 tapped offline before the earthquake, sent when the event's push woke
+    the service worker, stayed in the closed drill: the event showed the household 未回答 and its head
+    was not told. A call for help is taken whenever it was made, as every other channel takes it."""
+    async with running_app(tmp_path, SAFETYNET_REPLIES_TOKEN_GRACE_HOURS="24") as env:
+        drill = env.campaign_id
+        hh = env.hh("A-003").id
+        assert await env.store.campaigns.close(drill, env.clock.now())
+        await env.clock.advance(2 * 3600)
+        event = await start_campaign(env, CampaignKind.REAL, title=EVENT)
+        await env.clock.advance(600)
+        async with env.http.post(f"{env.url}/r/{env.token('A-003', drill)}/answer",
+                                 json={"status": "need_help", "key": "sw-help", "age_ms": 3 * 3600_000}) as resp:
+            doc = await resp.json()
+        assert resp.status == 200 and doc["recorded"] is True and "has ended" in doc["message"]
+        assert await env.status("A-003", event) == Status.NEED_HELP
+        assert await env.store.replies.history(drill, hh) == []
+        assert [r.household_id for r in await env.store.replies.help_list(event)] == [hh]
+        await env.intake.idle()
+
+
 async def test_a_late_tap_on_an_ended_campaigns_link_reads_the_running_campaigns_once(tmp_path: Path) -> None:
     """Review: a kept tap's check (did the household call for help since?) and its answer each read the
     household's running campaigns; the answer now goes by what the check read."""

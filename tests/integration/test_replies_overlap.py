@@ -127,6 +127,28 @@ async def test_need_help_opens_a_request_in_each_event_and_alerts_each_event_s_h
         assert any(CITY_EVENT in a for a in alerts) and any(ASSOC_EVENT in a for a in alerts)
 
 
+async def test_a_call_for_help_kept_since_before_the_second_event_began_is_its_too(tmp_path: Path) -> None:
+    """Review: the city-wide event's 助けが必要 tapped offline, sent after the association's event began,
+    stayed out of it (the tap's time held it back as a late 無事 is): a call for help is taken whenever
+    it was made. A 無事 tapped then is still the earlier event's only."""
+    async with running_app(tmp_path) as env:
+        city, assoc = await _two_events(env)
+        kept = 90_000  # tapped 90 s ago: after the city-wide event began, before the association's
+        async with env.http.post(f"{env.url}/r/{env.token('A-001', city)}/answer",
+                                 json={"status": "safe", "key": "sw-safe", "age_ms": kept}) as resp:
+            assert resp.status == 200 and (await resp.json())["recorded"] is True
+        assert await _replies(env, "A-001", city) == ["safe"]
+        assert await _replies(env, "A-001", assoc) == []
+        hh = env.hh("A-002").id
+        async with env.http.post(f"{env.url}/r/{env.token('A-002', city)}/answer",
+                                 json={"status": "need_help", "key": "sw-help", "age_ms": kept}) as resp:
+            assert resp.status == 200 and (await resp.json())["recorded"] is True
+        for campaign in (city, assoc):
+            assert await env.status("A-002", campaign) == Status.NEED_HELP
+            assert [r.household_id for r in await env.store.replies.help_list(campaign)] == [hh]
+        await env.intake.idle()
+
+
 async def test_a_drill_beside_a_real_event_takes_none_of_its_answers_nor_gives_its_own(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         drill = env.campaign_id
