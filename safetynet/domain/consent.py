@@ -98,7 +98,7 @@ class Disclosure:
         and its head got a card with its number alone). Its other lines keep the rule above.
         The exception ends with retention (`purged_at`): what the disaster let through is not kept
         past the campaign's own data (QA, privacy walk: a purged event still named a `no` household
-        to its head, for ever); a purged campaign's help lists name nobody anyway (`help_listed`)."""
+        to its head, for ever); a purged campaign's pages list nobody anyway (`listed`)."""
         return Disclosure(True, self.real_scopes) if kind == "real" and purged_at is None else self
 
     def help_row(self, row: HelpRow) -> HelpRow:
@@ -107,9 +107,11 @@ class Disclosure:
         return withhold_help_row(row)
 
 
-def help_listed(purged_at: float | None, items: Iterable[T]) -> list[T]:
-    """The help requests a campaign's pages list: none once retention purged it, as its report (the
-    request's words are erased; who asked for help in a disaster is not kept in sight past them)."""
+def listed(purged_at: float | None, items: Iterable[T]) -> list[T]:
+    """What a campaign's pages and API list household by household (its households and their answers,
+    help requests, notes, in-person marks, reply histories, a contact check's unconfirmed): nothing
+    once retention purged it; its counts and rates stay (DESIGN §9: the report keeps counts only; who
+    asked for help, or did not answer, in a disaster is not kept in sight past the answers' words)."""
     return [] if purged_at is not None else list(items)
 
 

@@ -691,7 +691,7 @@ class Inbound:
             try:
                 done = await self.intake.mark_handled(viewer, row.campaign_id, request.household_id,
                                                       dedupe_key=f"{channel}:{message_id}")
-            except NotFound:  # its campaign no longer has it: the others still count
+            except (NotFound, Erased):  # its campaign no longer has it (or was purged): the others still count
                 continue
             marked = marked or done
             if not done:

@@ -481,7 +481,7 @@ class ReplyIntake:
         campaign = await self.store.campaigns.get(campaign_id)
         if campaign is not None and campaign.purged_at is not None:
             raise Erased("this campaign's notes and answers were erased by retention: it takes no more"
-                         " in-person confirmations")
+                         " in-person confirmations or help marks")
 
     async def undo_in_person(self, viewer: Viewer, campaign_id: int, household_id: int,
                              reply_id: int | None, dedupe_key: str | None = None) -> UndoOutcome:
@@ -514,9 +514,11 @@ class ReplyIntake:
         """Takes a household off the open help list; False if it was handled already, or by the text
         of `dedupe_key` (a message id) before (its retry leaves a request reopened since open).
 
-        Raises NotFound when the household is out of scope or never asked for help.
+        Raises NotFound when the household is out of scope or never asked for help, Erased when
+        retention purged the campaign (its help lists name nobody: a mark there is no one's to see).
         """
         await self._in_scope(viewer, campaign_id, household_id)
+        await self._not_erased(campaign_id)
         done = await self.store.replies.mark_handled(campaign_id, household_id, viewer.staff_id, viewer.login,
                                                      dedupe_key)
         if done is None:
@@ -530,9 +532,11 @@ class ReplyIntake:
         False if it was open already. A person takes back only their own mark (`UndoRefused`
         otherwise); an API token, acting for the city, any.
 
-        Raises NotFound when the household is out of scope or never asked for help.
+        Raises NotFound when the household is out of scope or never asked for help, Erased as
+        `mark_handled`.
         """
         await self._in_scope(viewer, campaign_id, household_id)
+        await self._not_erased(campaign_id)
         own = None if viewer.token_id is not None else viewer.login
         done = await self.store.replies.reopen_help(campaign_id, household_id, marked_by=own)
         if done is None:

@@ -69,7 +69,8 @@ async def events(request: web.Request) -> web.StreamResponse:
         "X-Content-Type-Options": "nosniff",
     })
     try:
-        seq, first = await hub.catch_up(sub, _since(request))
+        # a purged campaign's stream replays no household's change (`consent.listed`): its counts alone
+        seq, first = await hub.catch_up(sub, None if info.purged_at is not None else _since(request))
         await resp.prepare(request)
         await resp.write(f"retry: {RETRY_MS}\n\n".encode() + _frame(seq, json.dumps(first, ensure_ascii=False)))
         while True:

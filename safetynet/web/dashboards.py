@@ -20,7 +20,7 @@ from safetynet.csvout import BOM
 from safetynet.domain import CampaignKind, Status
 from safetynet.domain.audit import AuditAction
 from safetynet.domain.campaigns import CampaignInfo
-from safetynet.domain.consent import Disclosure, help_listed
+from safetynet.domain.consent import Disclosure, listed
 from safetynet.domain.replies import HelpItem, InPersonMark
 from safetynet.domain.roster import Association, Coverage, HouseholdLine
 from safetynet.i18n import Text
@@ -52,6 +52,7 @@ from safetynet.web.dash_shell import (
     report_shell,
     scope_reaches,
     visible_associations,
+    when,
 )
 from safetynet.web.dash_text import lang_of, live_words, t
 from safetynet.web.dash_views import (
@@ -59,6 +60,7 @@ from safetynet.web.dash_views import (
     HouseholdFilter,
     association_context,
     association_help_elsewhere,
+    counts,
     doorknock_context,
     handled_list,
     help_items,
@@ -163,6 +165,8 @@ async def association_page(request: web.Request) -> web.Response:
         return await _check_page(request, viewer, lang, assoc, campaign)
     if asked_never_sent(campaign):
         return await _waiting_page(request, viewer, lang, assoc, campaign)
+    if campaign.purged_at is not None:
+        return await _purged_page(request, viewer, lang, assoc, campaign)
     # independent reads side by side: under a reply surge each read waits its turn on a reader (two
     # gathers in one: asyncio.gather keeps its results' types for six awaitables at most). The help
     # requests are read once, handled ones with them: the panel's cards and the 対応済み list below it.
@@ -174,7 +178,7 @@ async def association_page(request: web.Request) -> web.Response:
                        r.in_person_marks(campaign.id, assoc.id)))
     lines = disclosure.lines(lines, assoc.district, assoc.name)
     asked = disclosure.asking_in(campaign.kind, campaign.purged_at).help_items(
-        help_listed(campaign.purged_at, asked), assoc.district, assoc.name)
+        listed(campaign.purged_at, asked), assoc.district, assoc.name)
     help_list = [h for h in asked if h.handled_at is None]
     context = association_context(lang, assoc, campaign, campaigns, help_list, lines,
                                   _coverage(disclosure, cov, assoc), _filter(request), marks, viewer.login or None)
@@ -200,8 +204,27 @@ async def _check_page(request: web.Request, viewer: Viewer, lang: str, assoc: As
                                   _filter(request))
     context["checks"] = Markup()  # this check's own figures above say it; the tallies of every check would not agree yet
     context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)
-    context["check_progress"] = check_progress(lang, campaign.id, households,
-                                               disclosure.lines(unconfirmed, assoc.district, assoc.name))
+    context["check_progress"] = check_progress(lang, campaign.id, households, disclosure.lines(
+        listed(campaign.purged_at, unconfirmed), assoc.district, assoc.name))
+    return render(request, assoc.name, template="association.html", context=context)
+
+
+async def _purged_page(request: web.Request, viewer: Viewer, lang: str, assoc: Association,
+                       campaign: CampaignInfo) -> web.Response:
+    """An association's dashboard on a campaign retention purged: its counts, the report's link and
+    what was erased, no household (DESIGN §9; QA, privacy walk: a 90-day-old event's rows still said
+    who had answered, asked for help or been visited, by name)."""
+    r = reads(request)
+    totals, cov, campaigns, disclosure, checks, elsewhere = await asyncio.gather(
+        r.counts(campaign.id, [assoc.id]), r.coverage(assoc.id), r.campaigns_for([assoc.id]),
+        disclosure_for(r, viewer), r.contact_checks([assoc.id]), r.open_help_everywhere([assoc.id]))
+    context = association_context(lang, assoc, campaign, campaigns, [], [], _coverage(disclosure, cov, assoc),
+                                  _filter(request))
+    # the lines are not read: the tiles count from the store's counters, which retention keeps
+    context["counts"] = counts(dict(totals.get(assoc.id, {})))
+    context["checks"] = check_block(lang, checks)
+    context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)
+    context["purged"] = when(campaign.purged_at)
     return render(request, assoc.name, template="association.html", context=context)
 
 
@@ -238,7 +261,7 @@ async def help_fragment(request: web.Request) -> web.Response:
         r = reads(request)
         found, disclosure = await asyncio.gather(r.help_panel(campaign.id, [assoc.id]), disclosure_for(r, viewer))
         items = disclosure.asking_in(campaign.kind, campaign.purged_at).help_items(
-            help_listed(campaign.purged_at, found), assoc.district, assoc.name)
+            listed(campaign.purged_at, found), assoc.district, assoc.name)
     return web.Response(text=help_items(lang_of(request), items), content_type="text/html",
                         headers={"Cache-Control": "no-store", "X-Help-Count": str(len(items))})
 
@@ -255,7 +278,7 @@ async def notes_fragment(request: web.Request) -> web.Response:
         r = reads(request)
         notes, carded, disclosure = await asyncio.gather(
             r.household_notes(campaign.id, [assoc.id]), r.help_panel(campaign.id, [assoc.id]), disclosure_for(r, viewer))
-        panel = notes_panel(lang_of(request), notes, disclosure, assoc, carded)
+        panel = notes_panel(lang_of(request), listed(campaign.purged_at, notes), disclosure, assoc, carded)
     return web.Response(text=panel, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
@@ -270,8 +293,11 @@ async def rows_fragment(request: web.Request) -> web.Response:
     assoc, campaign, since = await _association_context(request, viewer)
     record(request, viewer, AuditAction.VIEW, "households", campaign_id=campaign.id if campaign else None,
            association_id=assoc.id)
-    lines = await _lines(request, viewer, assoc, campaign.id) if campaign else []
-    marks = await reads(request).in_person_marks(campaign.id, assoc.id) if campaign else []
+    lines: list[HouseholdLine] = []
+    marks: list[InPersonMark] = []
+    if campaign is not None and campaign.purged_at is None:  # a purged campaign lists nobody (`listed`)
+        lines = await _lines(request, viewer, assoc, campaign.id)
+        marks = await reads(request).in_person_marks(campaign.id, assoc.id)
     rows = household_rows(lang_of(request), phone_first(lines), _filter(request), marks, viewer.login or None)
     return web.Response(text=rows, content_type="text/html",
                         headers={"Cache-Control": "no-store", "X-Since": str(since)})
@@ -296,7 +322,7 @@ async def statuses_fragment(request: web.Request) -> web.Response:
     wanted = _patched(request)
     lines: list[HouseholdLine] = []
     marks: list[InPersonMark] = []
-    if campaign is not None:
+    if campaign is not None and campaign.purged_at is None:  # a purged campaign lists nobody (`listed`)
         r = reads(request)
         # asked for the households just confirmed: the association's confirmed ones are read, not all of it
         found = (r.households(campaign.id, assoc.id) if wanted is None
@@ -315,8 +341,9 @@ async def doorknock_page(request: web.Request) -> web.Response:
     assoc, campaign, since = await _association_context(request, viewer)
     if campaign is None:
         raise not_found()
-    if campaign.kind == CampaignKind.CHECK or asked_never_sent(campaign):
-        # nobody to walk to: the check's list is on the dashboard, a waiting event enrolled nobody yet
+    if campaign.kind == CampaignKind.CHECK or asked_never_sent(campaign) or campaign.purged_at is not None:
+        # nobody to walk to: the check's list is on the dashboard, a waiting event enrolled nobody yet,
+        # a purged campaign's list was erased (its dashboard says so)
         raise web.HTTPSeeOther(f"/a/{assoc.id}?campaign={campaign.id}")
     record(request, viewer, AuditAction.VIEW, "doorknock", campaign_id=campaign.id, association_id=assoc.id)
     lang = lang_of(request)
@@ -329,7 +356,7 @@ async def doorknock_page(request: web.Request) -> web.Response:
     # who asked for help and is not seen to yet comes first on the walk (QA: the printed list left them out:
     # they answered, so they are not on it)
     context["help"] = disclosure.asking_in(campaign.kind, campaign.purged_at).help_items(
-        help_listed(campaign.purged_at, found), assoc.district, assoc.name)
+        listed(campaign.purged_at, found), assoc.district, assoc.name)
     # what households wrote with another answer (「隣のおばあさんが出てこない」) is a door to knock on too
     context["notes"] = notes_panel(lang, notes, disclosure, assoc, found)
     return render(request, f'{context["heading"]} — {assoc.name}', template="doorknock.html", context=context,

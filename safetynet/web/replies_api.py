@@ -16,7 +16,7 @@ from aiohttp import web
 from safetynet.auth import Viewer
 from safetynet.broadcast.service import covered
 from safetynet.domain.audit import AuditAction
-from safetynet.domain.consent import help_listed, withhold_history
+from safetynet.domain.consent import listed, withhold_history
 from safetynet.domain.replies import InPersonMethod, UndoRefused
 from safetynet.replies.intake import Erased, NoSafetyQuestion, NotFound, ReplyError
 from safetynet.web.app import check_csrf, json_error, require_viewer, services
@@ -122,7 +122,7 @@ async def _set_handled(request: web.Request, handled: bool) -> web.Response:
         changed = await change(viewer, campaign_id, household_id)
     except NotFound:
         return json_error(404, "not found")
-    except UndoRefused as e:
+    except (UndoRefused, Erased) as e:
         return json_error(409, str(e))
     return web.json_response({"household_id": household_id, "handled": handled, "already": not changed,
                               "by": viewer.login})
@@ -142,7 +142,7 @@ async def help_list(request: web.Request) -> web.Response:
         return json_error(404, "not found")
     visible = [a.id for a in associations if viewer.sees(a.district, a.name)]
     record(request, viewer, AuditAction.VIEW, "help", campaign_id=campaign_id)
-    rows = help_listed(campaign.purged_at, await svc.store.replies.help_list(
+    rows = listed(campaign.purged_at, await svc.store.replies.help_list(
         campaign_id, visible, include_handled=request.query.get("all") == "1"))
     disclosure = (await disclosure_for(svc.store.dashboard, viewer)).asking_in(campaign.kind, campaign.purged_at)
     return web.json_response({"campaign_id": campaign_id, "help": [disclosure.help_row(r).as_json() for r in rows]},
@@ -150,7 +150,8 @@ async def help_list(request: web.Request) -> web.Response:
 
 
 async def history(request: web.Request) -> web.Response:
-    """`GET /api/campaigns/{id}/households/{hh}/replies`: every reply of the household, oldest first."""
+    """`GET /api/campaigns/{id}/households/{hh}/replies`: every reply of the household, oldest first;
+    none once retention purged the campaign (`listed`; `purged_at` says when)."""
     viewer = require_viewer(request)
     campaign_id, household_id = _ids(request)
     store = services(request).store
@@ -159,13 +160,15 @@ async def history(request: web.Request) -> web.Response:
         return json_error(404, "not found")
     record(request, viewer, AuditAction.VIEW, "history", campaign_id=campaign_id, association_id=ref.association_id,
            household_id=household_id)
-    entries, household, disclosure = await asyncio.gather(
+    entries, household, disclosure, campaign = await asyncio.gather(
         store.replies.history(campaign_id, household_id), store.roster.get_household(household_id),
-        disclosure_for(store.dashboard, viewer))
+        disclosure_for(store.dashboard, viewer), store.campaigns.get(campaign_id))
+    purged_at = campaign.purged_at if campaign is not None else None
+    entries = listed(purged_at, entries)
     if household is not None and not disclosure.reveals(household.consent, household.district, household.association,
                                                         household.group):
         entries = withhold_history(entries)
-    return web.json_response({"household_id": household_id, "replies": [
+    return web.json_response({"household_id": household_id, "purged_at": purged_at, "replies": [
         {"id": e.id, "status": e.status, "channel": e.channel, "at": e.at, "people_safe": e.people_safe,
          "people_injured": e.people_injured, "location": e.location, "note": e.note, "method": e.method,
          "by": e.actor, "undoes": e.undoes, "undone": e.undone} for e in entries]})

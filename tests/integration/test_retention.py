@@ -237,7 +237,7 @@ async def _head_help_pages(w: World, cid: int) -> str:
         for path in (f"/a/{aid}/help?campaign={cid}", f"/a/{aid}/doorknock?campaign={cid}",
                      f"/api/campaigns/{cid}/help"):
             status, body, _ = await call(http, "GET", w.url + path, {"Authorization": f"Bearer {w.tokens['head_a']}"})
-            assert status == 200, (path, status)
+            assert status == 200 or (status == 303 and "/doorknock" in path), (path, status)  # purged: 303
             parts.append(json.dumps(json.loads(body), ensure_ascii=False) if path.startswith("/api/") else body)
     return "\n".join(parts)
 
@@ -300,3 +300,69 @@ def test_privacy_purge_erases_the_households_that_moved_away(tmp_path: Path, cap
             assert (h.name, h.address, h.vulnerable, h.contacts) == ("", "", False, ())
 
     asyncio.run(check())
+
+
+async def _head_reads(w: World, cid: int, hid: int) -> dict[str, tuple[int, str, str]]:
+    """What the head of A gets from every page and API that shows campaign `cid` household by household."""
+    aid, got = w.assoc_ids[ASSOC_A], {}
+    async with client() as http:
+        for path in (f"/a/{aid}?campaign={cid}", f"/a/{aid}/households?campaign={cid}",
+                     f"/a/{aid}/statuses?campaign={cid}", f"/a/{aid}/notes?campaign={cid}",
+                     f"/a/{aid}/doorknock?campaign={cid}", f"/api/campaigns/{cid}/households/{hid}/replies"):
+            got[path.split("?")[0]] = await call(http, "GET", w.url + path,
+                                                 {"Authorization": f"Bearer {w.tokens['head_a']}"})
+        # the live stream's first event, as a page reconnecting from its first reply id asks for it
+        async with http.get(f"{w.url}/api/campaigns/{cid}/events?association={aid}&since=1",
+                            headers={"Authorization": f"Bearer {w.tokens['head_a']}"}) as r:
+            async for line in r.content:
+                if line.startswith(b"data: "):
+                    got["events"] = (r.status, line.decode()[6:], "")
+                    break
+    return got
+
+
+async def test_a_purged_campaign_s_pages_name_no_household_and_keep_its_counts(tmp_path: Path) -> None:
+    """QA (privacy walk): after retention, the dashboard of a 90-day-old drill still listed every household
+    by name with its answer, who had confirmed whom in person, and the door-knock list; the reply history
+    API and the live stream's replay still said who answered what. DESIGN §9: its report keeps counts
+    only, and so does every page of it; 対応済み is refused there as a confirmation is."""
+    async with world(tmp_path) as w:
+        assert isinstance(w.clock, FakeClock)
+        cid, aid, hid = w.campaign_id, w.assoc_ids[ASSOC_A], w.hh("A-001").id
+        await w.answer("A-001", "need_help", note=NOTE)
+        await w.answer("A-002", "safe")
+        await w.intake.confirm_in_person(w.viewer("head_a"), cid, w.hh("A-003").id, "visit", "玄関先で確認")
+        names = ("山田 太郎", "佐藤 花子", "高橋 健", "田中 美咲", "桜町1-1-1", NOTE, "玄関先で確認")
+        before = await _head_reads(w, cid, hid)
+        page = before[f"/a/{aid}"][1] + before[f"/a/{aid}/households"][1]
+        assert all(n in page for n in names[:5]), "the test's markers are on the page before the purge"
+        assert "need_help" in before[f"/api/campaigns/{cid}/households/{hid}/replies"][1]
+        assert before[f"/a/{aid}/doorknock"][0] == 200
+        assert await w.store.campaigns.close(cid, w.clock.now())
+        await w.clock.advance(91 * DAY)
+        assert cid in [r.campaign_id for r in (await purge(w.store, SETTINGS, w.clock.now())).campaigns]
+
+        after = await _head_reads(w, cid, hid)
+        for path, (status, body, location) in after.items():
+            for marker in names:
+                assert marker not in body, (path, marker)
+            if path.endswith("/doorknock"):  # nobody to walk to: the dashboard says why
+                assert status == 303 and location == f"/a/{aid}?campaign={cid}"
+            else:
+                assert status == 200, (path, status)
+        dashboard = after[f"/a/{aid}"][1]
+        assert "世帯の一覧を消去しました。件数と割合は残っています。" in dashboard
+        totals = (await w.store.dashboard.counts(cid, [aid]))[aid]
+        answered = totals["safe"] + totals["need_help"] + totals["confirmed_in_person"]
+        assert answered == 3 and f"<b data-answered>{answered}</b>" in dashboard
+        assert f"<b data-households>{sum(totals.values())}</b>" in dashboard
+        assert f'href="/campaigns/{cid}/report"' in dashboard
+        live = json.loads(after["events"][1])
+        assert json.loads(before["events"][1])["changed"] and live["changed"] == []  # no replay of who answered
+        assert live["status"]["safe"] == totals["safe"] == 1
+        history = json.loads(after[f"/api/campaigns/{cid}/households/{hid}/replies"][1])
+        assert history["replies"] == [] and history["purged_at"] is not None
+        async with client() as http:
+            status, body, _ = await call(http, "POST", f"{w.url}/api/campaigns/{cid}/households/{hid}/handled",
+                                         {"Authorization": f"Bearer {w.tokens['head_a']}"})
+        assert status == 409 and "erased by retention" in json.loads(body)["error"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from safetynet.domain.consent import Disclosure, help_listed
+from safetynet.domain.consent import Disclosure, listed
 from safetynet.domain.replies import HelpItem
 
 
@@ -24,5 +24,5 @@ def test_a_real_event_shows_who_asked_it_for_help_whole_until_it_is_purged() -> 
 
 
 def test_a_purged_campaign_lists_no_help_request() -> None:
-    assert help_listed(None, [item()]) == [item()]
-    assert help_listed(1000.0, [item()]) == []
+    assert listed(None, [item()]) == [item()]
+    assert listed(1000.0, [item()]) == []
