@@ -828,8 +828,10 @@ class DashboardReads(Protocol):
     async def covered_among(self, campaign_id: int, association_ids: Iterable[int]) -> set[int]: ...
 
     async def latest_campaign_for(self, association_ids: Iterable[int] | None) -> CampaignInfo | None:
-        """The latest running campaign covering any of these associations (None: any), else the
-        latest finished one."""
+        """The running campaign covering any of these associations (None: any) that a dashboard opens on:
+        a real event first, then the latest started (QA: a drill started during an earthquake's event
+        opened every head's dashboard on the paused drill, at 0 %, while /city showed the event); else
+        the latest finished one."""
         ...
 
     async def previous_campaign(self, campaign: CampaignInfo) -> CampaignInfo | None:

@@ -92,6 +92,26 @@ async def test_campaigns_covering_associations_newest_first(store_factory: Store
         assert await store.dashboard.latest_campaign_for([]) is None
 
 
+async def test_a_dashboard_opens_on_the_running_real_event_before_a_drill_started_since(
+        store_factory: StoreFactory) -> None:
+    """QA: a drill (or a contact check) started during an earthquake's event opened every head's dashboard
+    on the drill, paused at 0 %, while /city showed the event: the running real event comes first."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        await seed(store)
+        a = await association_ids(store)
+        event = await running_campaign(store, ["association:梅町"], kind=CampaignKind.REAL)
+        await clock.advance(60)
+        drill = await running_campaign(store)
+        await clock.advance(60)
+        await running_campaign(store, ["association:梅町"], kind=CampaignKind.CHECK)
+        for ids in ([a[UME]], None):
+            assert (await store.dashboard.latest_campaign_for(ids)).id == event  # type: ignore[union-attr]
+        assert (await store.dashboard.latest_campaign_for([a[MATSU]])).id == drill  # type: ignore[union-attr]
+        await store.campaigns.close(event, clock.now())
+        assert (await store.dashboard.latest_campaign_for([a[UME]])).kind == "check"  # type: ignore[union-attr]
+
+
 async def test_the_previous_campaign_has_the_same_scope_and_started_before(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         clock = clock_of(store)

@@ -188,7 +188,9 @@ class MemoryDashboardReads:
         await asyncio.sleep(0)
         ids = None if association_ids is None else list(association_ids)
         for states in (("running",), ("closed", "cancelled")):
-            found = self._covering(ids, states)
+            found = self._covering(ids, states)  # newest first
+            if found and states == ("running",):
+                found = sorted(found, key=lambda c: c.kind != "real")  # stable: the newest real event first
             if found:
                 return _info(found[0], self.t)
         return None

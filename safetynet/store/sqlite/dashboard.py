@@ -305,7 +305,8 @@ class SqliteDashboardReads:
         return {r[0] for r in rows}
 
     async def latest_campaign_for(self, association_ids: Iterable[int] | None) -> CampaignInfo | None:
-        """The latest running campaign covering any of these associations (None: any), else the latest one."""
+        """The running campaign covering any of these associations (None: any), a real event first, then the
+        latest started; else the latest finished one (`ports.DashboardReads.latest_campaign_for`)."""
         ids = None if association_ids is None else sorted(set(association_ids))
         if ids == []:
             return None
@@ -315,9 +316,10 @@ class SqliteDashboardReads:
         )
         params: Sequence[int] = ids or ()
         for states in ("('running')", "('closed', 'cancelled')"):
+            real_first = "CASE kind WHEN 'real' THEN 0 ELSE 1 END, " if states == "('running')" else ""
             r = await self.db.fetchone(
                 f"SELECT {_INFO_COLS} FROM campaigns WHERE state IN {states}{cover}"
-                " ORDER BY coalesce(started_at, created_at) DESC, id DESC LIMIT 1",
+                f" ORDER BY {real_first}coalesce(started_at, created_at) DESC, id DESC LIMIT 1",
                 params,
             )
             if r:
