@@ -200,7 +200,8 @@ async def running_system(
         campaigns = CampaignService(store, cfg, clock, on_change=dispatcher.wake if dispatcher else None)
         scheduler = (
             LadderScheduler(store.campaigns, clock, notifier=notifier,
-                            on_planned=dispatcher.wake if dispatcher else None)
+                            on_planned=dispatcher.wake if dispatcher else None,
+                            enrol_newcomers=campaigns.enrol_newcomers)
             if ladder else None
         )
         trigger_service = TriggerService(store, cfg, campaigns, clock)

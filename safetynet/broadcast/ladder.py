@@ -23,6 +23,7 @@ from safetynet.broadcast.planner import plan_step
 from safetynet.clock import Clock
 from safetynet.domain import CampaignKind, CampaignState
 from safetynet.domain.campaigns import Campaign, LadderProgress, LadderStep
+from safetynet.domain.roster import UnknownScopeError
 from safetynet.store.errors import StoreUnavailable
 from safetynet.store.ports import CampaignRepo
 
@@ -44,6 +45,9 @@ OWED_RETRY_CAP_SECONDS = 300.0
 # walk nobody is waiting for, and one that never goes out (an association's staff data the notifier
 # fails on) would otherwise be tried, and logged with its trace, every five minutes for good.
 OWED_AFTER_END_SECONDS = 24 * 3600.0
+# How often a running campaign looks for households that came into its scope since it started (a roster
+# imported during the event): one indexed anti-join over its scope, read on a reader, a write only for them.
+NEWCOMERS_SECONDS = 60.0
 
 
 @dataclass
@@ -63,11 +67,15 @@ class LadderScheduler:
     def __init__(
         self, campaigns: CampaignRepo, clock: Clock, *, notifier: DoorKnockNotifier | None = None,
         on_planned: Callable[[], None] | None = None, tick_seconds: float = 1.0,
+        enrol_newcomers: Callable[[Campaign], Awaitable[int]] | None = None,
     ) -> None:
         self.store = campaigns
         self.clock = clock
         self.notifier = notifier
         self.on_planned = on_planned
+        # `CampaignService.enrol_newcomers`, run for each running campaign every NEWCOMERS_SECONDS
+        self.enrol_newcomers = enrol_newcomers
+        self._newcomers_at: dict[int, float] = {}
         self.tick_seconds = tick_seconds
         self._stop = asyncio.Event()
         # campaigns whose owed door-knock notices failed (the store's record of them is what is owed):
@@ -104,9 +112,12 @@ class LadderScheduler:
         self._real_running = real_running
         await self._tell_owed()
         done: list[tuple[int, int]] = []
+        for settled in self._newcomers_at.keys() - {c.id for c in running}:
+            del self._newcomers_at[settled]
         for campaign in running:
             progress = await self._pause_bookkeeping(campaign, real_running)
-            if progress is None:
+            if progress is None:  # a drill paused by a real event: its newcomers are enrolled all the same
+                await self._newcomers(campaign)
                 continue
             while progress.next_step < len(campaign.ladder):
                 index = progress.next_step
@@ -117,7 +128,25 @@ class LadderScheduler:
                     break  # someone else recorded it first
                 done.append((campaign.id, index))
                 progress = await self.store.ladder_progress(campaign.id)
+            # after its steps: a newcomer enrolled past the door-knock step is listed as it is sent step 0,
+            # where the step itself would have made one enrolled just before it unreachable
+            await self._newcomers(campaign)
         return done
+
+    async def _newcomers(self, campaign: Campaign) -> None:
+        """Every NEWCOMERS_SECONDS a campaign, the households that came into its scope since it started,
+        enrolled (`enrol_newcomers`). A failure is logged and tried again then: the steps of the other
+        campaigns must not wait for it."""
+        now = self.clock.now()
+        if self.enrol_newcomers is None or now < self._newcomers_at.get(campaign.id, 0.0):
+            return
+        self._newcomers_at[campaign.id] = now + NEWCOMERS_SECONDS
+        try:
+            await self.enrol_newcomers(campaign)
+        except (StoreUnavailable, UnknownScopeError) as e:  # the store down a moment; a scope renamed since
+            log.warning("newcomers_not_enrolled", campaign_id=campaign.id, error=str(e))
+        except Exception:
+            log.exception("newcomers_not_enrolled", campaign_id=campaign.id)
 
     async def _pause_bookkeeping(self, campaign: Campaign, real_running: bool) -> LadderProgress | None:
         """The campaign's progress, or None while it is a drill paused by a real event."""

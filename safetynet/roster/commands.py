@@ -206,7 +206,7 @@ async def _import(cfg: Config, records: Sequence[HouseholdRecord], replace: bool
     """The import, its summary also put in `done` as soon as it is written: a Ctrl-C after that (while
     the store closes) must not be reported as nothing imported. Its audit entries follow it (the import
     is its own transaction, sized for 200,000 households): one that cannot be written is said, and
-    the import stands. Households added while campaigns run are said not to be in them."""
+    the import stands. Households added while campaigns run are said to be enrolled in them by the server."""
     async with store_session(cfg) as store:
         summary = await store.roster.import_households(records, replace=replace, consent_stated=consent_stated)
         done.append(summary)
@@ -215,9 +215,9 @@ async def _import(cfg: Config, records: Sequence[HouseholdRecord], replace: bool
         except StoreError as e:
             print_error(say("cli.roster.import_unaudited", error=e))
         if summary.households_added:
-            # a campaign asks the households enrolled at its start: one added since is asked by none
-            # (review: a corrected roster imported during a city-wide event; its new households were
-            # on no list, and not even counted unaccounted). The import stands whatever this read does.
+            # the leader's ladder enrols them in the running campaigns whose scope takes them, within a
+            # minute (`CampaignService.enrol_newcomers`): said, since this command does not do it itself.
+            # The import stands whatever this read does.
             try:
                 running = [c.id for c in await store.campaigns.running() if c.kind != CampaignKind.CHECK]
             except StoreError as e:

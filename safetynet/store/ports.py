@@ -429,6 +429,19 @@ class CampaignRepo(Protocol):
         household, step and channel), and puts `plan.no_contact` on the door-knock list, unreachable."""
         ...
 
+    async def enrol_newcomers(
+        self, campaign_id: int, scope: Sequence[str], token_hash_of: Callable[[int, int], str],
+        plan: Callable[[list[StepHousehold]], StepPlan], at: float, limit: int = 5000,
+    ) -> list[int]:
+        """Enrols into running campaign `campaign_id` the households of `scope` in the roster now that it
+        does not have (imported or restored since it started; at most `limit`, in id order), in one
+        transaction: their reply-token hashes, their counters (pending), the deliveries of
+        `plan(households)` (pure; step 0's) due at `at`, the ones it finds no contact for unreachable
+        and listed, and, when the door-knock step is behind it, every one on the list with its
+        association's notice owed. Nothing for a campaign no longer running. Returns the ids enrolled.
+        Raises UnknownScopeError for a scope name the roster no longer has."""
+        ...
+
     async def write_checks(self, campaign_id: int, rows: Sequence[CheckRow]) -> None:
         """A contact check's contacts with their token hashes (once per campaign and contact)."""
         ...

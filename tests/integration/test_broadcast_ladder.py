@@ -318,3 +318,48 @@ async def test_a_notice_that_never_goes_out_never_stops_the_other_campaigns_ladd
         second = await svc.launch(CampaignSpec("訓練2", CampaignKind.DRILL, ("city",), MSG))
         await clock.advance(600)
         assert (second.id, 1) in await ladder.tick()
+
+
+async def test_a_household_imported_during_a_campaign_is_asked_and_ends_answered_or_listed(tmp_path: Path) -> None:
+    """Review: a corrected roster imported during a city-wide event added households that no running
+    campaign asked, counted or listed. The leader's ladder enrols them within a minute and sends them
+    step 0; they then go the ladder's way, to the door-knock list if they stay silent."""
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        first = [H("early", "m")]
+        ids = await seed(store, first)
+        svc = CampaignService(store, cfg, clock)
+        c = await svc.launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), MSG))
+        snd = senders(clock)
+        notes = Notes()
+        ladder = LadderScheduler(store.campaigns, clock, notifier=notes, enrol_newcomers=svc.enrol_newcomers)
+
+        async def wave() -> dict[ChannelName, list[int]]:
+            for s in snd.values():
+                s.sent.clear()
+            await Dispatcher(store, snd, cfg, clock).burst()
+            return {ch: s.households() for ch, s in snd.items() if s.sent}
+
+        assert await wave() == {"sms": [ids["early"]]}
+        assert await ladder.tick() == []  # nobody new: nothing enrolled
+        await clock.advance(120)
+        imported = [*first, H("late", "m"), H("no_contact", "")]
+        ids = await seed(store, imported)  # a corrected roster, imported during the drill
+        assert await ladder.tick() == []
+        assert await wave() == {"sms": [ids["late"]]}
+        await clock.advance(30)
+        ids = await seed(store, [*imported, H("later", "m")])
+        assert await ladder.tick() == []
+        assert await wave() == {}  # a campaign looks once a minute
+        await clock.advance(30)
+        assert await ladder.tick() == []
+        assert await wave() == {"sms": [ids["later"]]}
+        assert set(await store.campaigns.household_statuses(c.id)) == set(ids.values())
+        await answer(store, c.id, ids["late"], "safe")
+        await clock.advance(3600)
+        assert await ladder.tick() == [(c.id, 1), (c.id, 2), (c.id, 3)]
+        # every household ends answered or on the list
+        assert await store.campaigns.doorknock_households(c.id) == sorted(
+            [ids["early"], ids["no_contact"], ids["later"]])
+        assert (await svc.stats(c.id))["households"] == 4

@@ -14,18 +14,19 @@ from typing import Any, TypeVar
 import asyncpg
 import pytest
 import structlog
-from contract.support import ROUTES, city, running_campaign, seed, token_of
+from contract.support import LADDER, ROUTES, _hh, city, running_campaign, seed, token_of
 from locale_helpers import terminal_locale
 from pg_helpers import SERVER, TEST_DB, pg_schema, pg_store
 from roster_helpers import SECRET_KEY
 from structlog.testing import capture_logs
 
 from safetynet.broadcast.ladder import LadderScheduler
+from safetynet.broadcast.planner import plan_step
 from safetynet.cli import main
 from safetynet.clock import FakeClock
 from safetynet.domain import ANSWERED, CampaignKind, Role, Status
 from safetynet.domain.audit import AuditEntry
-from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat
+from safetynet.domain.campaigns import ChannelHealth, DispatcherBeat, StepHousehold, StepPlan
 from safetynet.domain.replies import ReplyDetails, ReplyItem, ReplyTarget, TokenAnswer, UndoRefused
 from safetynet.store import Store, StoreUnavailable
 from safetynet.store.errors import ConnectionLost
@@ -34,6 +35,8 @@ from safetynet.store.postgres.db import PgConn, connection_lost, pg_sql
 from safetynet.store.sqlite import open_sqlite_store
 
 T = TypeVar("T")
+
+NEWCOMER = _hh("北地区", "梅町", "", "U-3", "新井 花", "梅町3", 2, False, "ja", phone="+819022220003")
 
 
 def _config(tmp_path: Path, url: str = "") -> Path:
@@ -283,18 +286,23 @@ class Race:
     async def undo_while_another_runs(self, reply_id: int, what: str, *statements: tuple[str, tuple[Any, ...]]) -> Any:
         """The confirmation undone while the other process has run `statements` (sql, args) and not yet
         committed: the undo must wait for `what` it holds; what the undo gave once the other committed."""
+        return await self.while_another_holds(what, self.store.replies.undo_confirmation(
+            self.campaign_id, self.household_id, reply_id, None, "head"), *statements)
+
+    async def while_another_holds(self, what: str, work: Coroutine[Any, Any, T], *statements: tuple[str, tuple[Any, ...]]) -> T:
+        """`work` run while the other process has run `statements` (sql, args) and not yet committed: it
+        must wait for `what` they hold; what it gave once the other committed."""
         held = self.other.transaction()
         await held.start()
         for sql, args in statements:
             await self.other.execute(sql, *args)
-        undo = asyncio.create_task(self.store.replies.undo_confirmation(
-            self.campaign_id, self.household_id, reply_id, None, "head"))
+        task = asyncio.create_task(work)
         async with asyncio.timeout(10):  # the other process's state: a bounded poll of the server's lock table
             while not await _blocks_another(self.other):
-                assert not undo.done(), f"the undo did not wait for {what}"
+                assert not task.done(), f"the work did not wait for {what}"
                 await asyncio.sleep(0.02)
         await held.commit()
-        return await undo
+        return await task
 
 
 @contextlib.asynccontextmanager
@@ -399,6 +407,42 @@ async def test_an_undo_racing_another_processs_close_puts_its_household_on_the_l
             ("UPDATE campaigns SET state = 'closed', closed_at = $1 WHERE id = $2", (r.clock.now(), r.campaign_id)),
             _list_the_silent(r))
         assert r.household_id in await r.store.campaigns.doorknock_households(r.campaign_id)
+
+
+def _first_step(households: list[StepHousehold]) -> StepPlan:
+    return plan_step(households, 0, LADDER[0])
+
+
+async def test_a_newcomer_is_not_enrolled_in_a_campaign_another_process_is_closing() -> None:
+    """A household imported during the event, its enrolment racing a close under way in another process:
+    it waits for the campaign's row, then takes nobody into the closed campaign (its close made the list)."""
+    async with race() as r:
+        ids = await seed(r.store, [*city(), NEWCOMER])
+        enrolled = await r.while_another_holds(
+            "the campaign's row",
+            r.store.campaigns.enrol_newcomers(r.campaign_id, ["city"], token_of, _first_step, r.clock.now()),
+            ("UPDATE campaigns SET state = 'closed', closed_at = $1 WHERE id = $2", (r.clock.now(), r.campaign_id)),
+            _list_the_silent(r))
+        assert enrolled == []
+        assert ids["U-3"] not in await r.store.campaigns.household_statuses(r.campaign_id)
+
+
+async def test_a_newcomer_enrolled_while_another_process_takes_the_door_knock_step_is_listed() -> None:
+    """The door-knock step under way in another process (its campaign read shared, its ladder recorded,
+    its list made, uncommitted): the enrolment waits for it, sees the list made, and lists the newcomer
+    with its association's notice owed; it is never left off both."""
+    async with race() as r:
+        ids = await seed(r.store, [*city(), NEWCOMER])
+        enrolled = await r.while_another_holds(
+            "the door-knock step",
+            r.store.campaigns.enrol_newcomers(r.campaign_id, ["city"], token_of, _first_step, r.clock.now()),
+            ("SELECT 1 FROM campaigns WHERE id = $1 AND state = 'running' FOR SHARE", (r.campaign_id,)),
+            ("UPDATE campaign_ladder SET next_step = $1 WHERE campaign_id = $2", (len(LADDER), r.campaign_id)),
+            _list_the_silent(r))
+        assert enrolled == [ids["U-3"]]
+        assert ids["U-3"] in await r.store.campaigns.doorknock_households(r.campaign_id)
+        owed = await r.store.campaigns.owed_doorknock_notices()
+        assert (await r.store.replies.target(r.campaign_id, ids["U-3"])).association_id in owed[r.campaign_id]  # type: ignore[union-attr]
 
 
 async def test_a_database_that_takes_no_connections_is_unavailable_not_a_fault(tmp_path: Path) -> None:

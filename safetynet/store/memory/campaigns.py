@@ -19,11 +19,12 @@ from safetynet.domain.campaigns import (
     LadderStep,
     StepHousehold,
     StepPlan,
+    ladder_from_json,
     ladder_to_json,
 )
 from safetynet.store.errors import StoreError
 from safetynet.store.memory.tables import CampaignRow, DeliveryRow, LadderRow, MemberRow, Tables
-from safetynet.store.rules import closing_lists
+from safetynet.store.rules import closing_lists, door_knock_made
 
 _ANSWERED = frozenset(str(s) for s in ANSWERED)
 # what a removed household keeps once erased (name, address, members, 要配慮, language, notes, consent)
@@ -271,6 +272,35 @@ class MemoryCampaigns:
             if m is not None and m.doorknock_at is None:
                 m.doorknock_at = at
         t.apply_status_changes((campaign_id, hid, Status.UNREACHABLE, at) for hid in plan.no_contact)
+
+    async def enrol_newcomers(
+        self, campaign_id: int, scope: Sequence[str], token_hash_of: Callable[[int, int], str],
+        plan: Callable[[list[StepHousehold]], StepPlan], at: float, limit: int = 5000,
+    ) -> list[int]:
+        t = self.t
+        current = t.in_scope(scope)  # UnknownScopeError as SQLite
+        await t.write()
+        row = t.campaigns.get(campaign_id)
+        if row is None or row.state != "running":
+            return []
+        newcomers = sorted((h for h in current if (campaign_id, h.id) not in t.members), key=lambda h: h.id)[:limit]
+        households = [StepHousehold(h.id, h.association_id, h.vulnerable,
+                                    tuple(ContactRef(c.id, c.kind, c.state == "working") for c in t.contacts_of(h.id)))
+                      for h in newcomers]
+        enrolled = [h for h in households
+                    if self._enrol(campaign_id, h.id, h.association_id, token_hash_of(campaign_id, h.id))]
+        for h in enrolled:
+            key = (campaign_id, h.association_id, "pending")
+            t.counts[key] = t.counts.get(key, 0) + 1
+        row.households += len(enrolled)
+        await self.write_step(campaign_id, plan(enrolled), at)
+        ladder = t.ladders.get(campaign_id)
+        if ladder is not None and door_knock_made(ladder_from_json(row.ladder), ladder.next_step):
+            for h in enrolled:
+                m = t.members[(campaign_id, h.id)]
+                m.doorknock_at = m.doorknock_at if m.doorknock_at is not None else at
+                t.doorknock_notices.setdefault((campaign_id, h.association_id), at)
+        return [h.id for h in enrolled]
 
     async def step_households(self, campaign_id: int, batch_size: int = 5000) -> AsyncIterator[list[StepHousehold]]:
         await asyncio.sleep(0)

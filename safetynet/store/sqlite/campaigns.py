@@ -27,7 +27,7 @@ from safetynet.domain.campaigns import (
     ladder_from_json,
     ladder_to_json,
 )
-from safetynet.store.rules import closing_lists
+from safetynet.store.rules import closing_lists, door_knock_made
 from safetynet.store.sqlite.db import CHUNK, Conn, Database, Row, marks
 from safetynet.store.sqlite.roster_scope import scope_filter
 from safetynet.store.sqlite.statuses import StatusChange, apply_status_changes, init_counts
@@ -326,19 +326,72 @@ class CampaignStore:
         as unreachable."""
         async with self.db.transaction() as conn:
             if enrol:
-                await conn.executemany(
-                    "INSERT OR IGNORE INTO campaign_households (campaign_id, household_id, association_id,"
-                    " token_hash) VALUES (?, ?, ?, ?)",
-                    [(campaign_id, e.household_id, e.association_id, e.token_hash) for e in enrol],
-                )
+                await _enrol(conn, campaign_id, enrol)
+            await self._queue(conn, campaign_id, plan, at)
+
+    async def _queue(self, conn: Conn, campaign_id: int, plan: StepPlan, at: float) -> None:
+        await conn.executemany(
+            "INSERT OR IGNORE INTO deliveries (campaign_id, household_id, step, channel, contact_id, priority,"
+            " fallback_rank, state, next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+            [(campaign_id, d.household_id, d.step, d.channel, d.contact_id, d.priority, d.fallback_rank, at, at)
+             for d in plan.deliveries],
+        )
+        if plan.no_contact:
+            await self._doorknock(conn, campaign_id, plan.no_contact, at)
+
+    async def enrol_newcomers(
+        self, campaign_id: int, scope: Sequence[str], token_hash_of: Callable[[int, int], str],
+        plan: Callable[[list[StepHousehold]], StepPlan], at: float, limit: int = 5000,
+    ) -> list[int]:
+        """`ports.CampaignRepo.enrol_newcomers`: read first on a reader (the common case, nobody new,
+        writes nothing), then again in the writing transaction, which holds the campaign's row first
+        (the order of a close and of the door-knock step: PostgreSQL waits for either under way)."""
+        cond, params = await scope_filter(self.db, scope)
+        newcomers = (f"SELECT h.id, h.association_id, h.vulnerable FROM households h WHERE h.removed_at IS NULL"
+                     f" AND {cond} AND NOT EXISTS (SELECT 1 FROM campaign_households ch WHERE ch.campaign_id = ?"
+                     " AND ch.household_id = h.id) ORDER BY h.id LIMIT ?")
+        if not await self.db.fetchall(newcomers, (*params, campaign_id, limit)):
+            return []
+        async with self.db.transaction() as conn:
+            held = list(await conn.execute_fetchall(
+                "UPDATE campaigns SET households = households WHERE id = ? AND state = 'running' RETURNING ladder",
+                (campaign_id,)))
+            if not held:
+                return []
+            rows = list(await conn.execute_fetchall(newcomers, (*params, campaign_id, limit)))
+            if not rows:
+                return []
+            ids = [r[0] for r in rows]
+            contacts: dict[int, list[ContactRef]] = defaultdict(list)
+            for hid, cid, kind, working in await conn.execute_fetchall(
+                    "SELECT household_id, id, kind, state = 'working' FROM contacts"
+                    f" WHERE household_id IN ({marks(len(ids))}) ORDER BY household_id, id", ids):
+                contacts[hid].append(ContactRef(cid, kind, bool(working)))
+            households = [StepHousehold(r[0], r[1], bool(r[2]), tuple(contacts.get(r[0], ()))) for r in rows]
+            await _enrol(conn, campaign_id, [Enrolment(h.id, h.association_id, token_hash_of(campaign_id, h.id))
+                                             for h in households])
+            per_association: dict[int, int] = defaultdict(int)
+            for h in households:
+                per_association[h.association_id] += 1
             await conn.executemany(
-                "INSERT OR IGNORE INTO deliveries (campaign_id, household_id, step, channel, contact_id, priority,"
-                " fallback_rank, state, next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
-                [(campaign_id, d.household_id, d.step, d.channel, d.contact_id, d.priority, d.fallback_rank, at, at)
-                 for d in plan.deliveries],
-            )
-            if plan.no_contact:
-                await self._doorknock(conn, campaign_id, plan.no_contact, at)
+                "INSERT INTO campaign_counts (campaign_id, association_id, status, n) VALUES (?, ?, 'pending', ?)"
+                " ON CONFLICT (campaign_id, association_id, status) DO UPDATE SET n = campaign_counts.n + excluded.n",
+                [(campaign_id, a, n) for a, n in sorted(per_association.items())])
+            await conn.execute("UPDATE campaigns SET households = households + ? WHERE id = ?", (len(ids), campaign_id))
+            await self._queue(conn, campaign_id, plan(households), at)
+            async with conn.execute("SELECT next_step FROM campaign_ladder WHERE campaign_id = ?",
+                                    (campaign_id,)) as cur:
+                step = await cur.fetchone()
+            if step is not None and door_knock_made(ladder_from_json(held[0][0]), step[0]):
+                # the list is made: a newcomer goes on it at once (its first message is on its way, and
+                # its answer takes it off), and its association's heads are told anew
+                await conn.executemany(
+                    "UPDATE campaign_households SET doorknock_at = coalesce(doorknock_at, ?)"
+                    " WHERE campaign_id = ? AND household_id = ?", [(at, campaign_id, h) for h in ids])
+                await conn.executemany(
+                    "INSERT OR IGNORE INTO doorknock_notices (campaign_id, association_id, owed_since) VALUES (?, ?, ?)",
+                    [(campaign_id, a, at) for a in sorted(per_association)])
+        return ids
 
     async def write_checks(self, campaign_id: int, rows: Sequence[CheckRow]) -> None:
         await self.db.executemany(
@@ -508,6 +561,14 @@ _ERASE_REPLIES = (
     " WHERE id IN (SELECT id FROM replies WHERE campaign_id = ? AND (note IS NOT NULL OR location IS NOT NULL"
     " OR people_safe IS NOT NULL OR people_injured IS NOT NULL) LIMIT ?)"
 )
+
+
+async def _enrol(conn: Conn, campaign_id: int, enrol: Sequence[Enrolment]) -> None:
+    await conn.executemany(
+        "INSERT OR IGNORE INTO campaign_households (campaign_id, household_id, association_id, token_hash)"
+        " VALUES (?, ?, ?, ?)",
+        [(campaign_id, e.household_id, e.association_id, e.token_hash) for e in enrol],
+    )
 
 
 async def _make_doorknock_list(conn: Conn, campaign_id: int, at: float) -> None:
