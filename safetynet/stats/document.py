@@ -10,6 +10,7 @@ from safetynet.domain import ALL_STATUSES, ANSWERED
 from safetynet.domain.campaigns import CountRow, MinuteRow
 from safetynet.domain.roster import Association
 from safetynet.domain.shares import share
+from safetynet.stats.curve import by_the_minute, cumulative
 
 
 def _rate(status: dict[str, int], households: int) -> float:
@@ -28,7 +29,8 @@ def build_stats(
     """`campaign` carries id, kind, state (and optionally paused, started_at, title).
 
     Only associations for which `visible` is true count, so a scoped viewer's totals are its own.
-    `timeline[].t` is minutes since the campaign started; `answered` is cumulative.
+    `timeline[].t` is minutes since the campaign started; `answered` is cumulative: how many had answered
+    by then (an answer in the first minute counts at t=1, as the report's "minutes to 50 %" reads it).
     """
     assoc_by_id = {a.id: a for a in associations if visible(a)}
     per_assoc: dict[int, dict[str, int]] = defaultdict(lambda: {str(s): 0 for s in ALL_STATUSES})
@@ -52,10 +54,7 @@ def build_stats(
     for m in minutes:
         if m.association_id in assoc_by_id:
             by_minute[m.minute] += m.n
-    timeline, running = [], 0
-    for minute in sorted(by_minute):
-        running += by_minute[minute]
-        timeline.append({"t": minute, "answered": running})
+    timeline = [{"t": t, "answered": n} for t, n in by_the_minute(cumulative(by_minute))]
     doc = {
         "id": campaign["id"],
         "kind": campaign["kind"],

@@ -38,7 +38,7 @@ from safetynet.domain.roster import Association, HouseholdLine, NotedHousehold
 from safetynet.domain.shares import share
 from safetynet.domain.walking import NaturalKey, walking_key
 from safetynet.i18n import Text, t
-from safetynet.stats.curve import Series, group_series, minutes_to_reach
+from safetynet.stats.curve import Series, by_the_minute, group_series, minutes_to_reach
 from safetynet.stats.report_render import (
     FORMATS,
     LISTS,
@@ -256,7 +256,7 @@ def summarize(data: CampaignData, previous: CampaignData | None, *, viewer_scope
         prev_rate = prev["answered_rate"] if prev else None
         rows.append({"id": a.id, "name": a.name, "district": a.district, **s,
                      "previous_answered_rate": prev_rate, "comparison": _verdict(s["answered_rate"], prev_rate)})
-    curve = [{"label": s.label, "households": s.households, "points": [list(p) for p in s.points]}
+    curve = [{"label": s.label, "households": s.households, "points": by_the_minute(s.points)}
              for s in group_series(data.minutes, data.counts, data.associations, lambda a: a.district)]
     return {
         "campaign": {**data.campaign.as_dict(), "scope": list(data.campaign.scope),

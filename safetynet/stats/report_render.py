@@ -366,7 +366,7 @@ class HtmlWriter:
         scopes = ", ".join(scope_label(lang, x) for x in summary["campaign"]["scope"])
         if "check" in summary:
             return str(_call("check_head", lang, summary, Markup(_CSS), scopes, self.shell))
-        series = [Series(s["label"], s["households"], tuple((p[0], p[1]) for p in s["points"]))
+        series = [Series(s["label"], s["households"], tuple((p[0] - 1, p[1]) for p in s["points"]))  # buckets again
                   for s in summary["curve"]]
         # render_svg escapes every text it draws
         svg = render_svg(series, title=_l(lang, "curve"), desc=_l(lang, "curve_desc"), minutes_label=_l(lang, "min"))
