@@ -10,15 +10,18 @@ from pathlib import Path
 import pytest
 from broadcast_helpers import H, answer, in_memory, make_cfg, seed, senders
 
+from safetynet.auth import Viewer
 from safetynet.broadcast.dispatcher import Dispatcher
 from safetynet.broadcast.ladder import OWED_AFTER_END_SECONDS, LadderScheduler
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.clock import FakeClock
-from safetynet.domain import CampaignKind, ChannelName, Role
+from safetynet.domain import CampaignKind, ChannelName, Role, Scope
 from safetynet.domain.campaigns import Actor, Campaign
+from safetynet.stats.report import build_report, render_html
 from safetynet.store import Store, StoreUnavailable
 
 MSG = {"ja": "安否確認です。"}
+CITY = Viewer(role=Role.CITY_ADMIN, scope=Scope.parse("city"), login="bousai")
 
 
 class Notes:
@@ -129,6 +132,29 @@ async def test_a_drills_ladder_waits_while_a_real_event_runs(tmp_path: Path) -> 
         assert await ladder.tick() == []
         await clock.advance(1)
         assert await ladder.tick() == [(drill.id, 1)]
+        # its report says its times include the pause (review: 73 minutes to 75 % where residents took 13)
+        rep = await build_report(store, drill.id, CITY)
+        assert rep["paused_minutes"] == 17  # 1,000 s, rounded up
+        assert "この訓練は、実際の災害の安否確認が行われている間 17 分止まっていました" in render_html(rep)
+
+
+async def test_a_drill_closed_while_paused_reports_the_pause_until_its_close(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        await seed(store, [H("a", "m")])
+        svc = CampaignService(store, cfg, clock)
+        drill = await svc.launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), MSG))
+        ladder = LadderScheduler(store.campaigns, clock)
+        first, second = await _city_admins(store)
+        real = await svc.launch(CampaignSpec("地震", CampaignKind.REAL, ("city",), MSG), by=first)
+        await svc.approve(real.id, by=second)
+        await ladder.tick()
+        await clock.advance(600)
+        await svc.close(drill.id)
+        await clock.advance(3600)
+        assert (await build_report(store, drill.id, CITY))["paused_minutes"] == 10
+        assert (await build_report(store, real.id, CITY))["paused_minutes"] == 0
 
 
 class Failing(Notes):
