@@ -464,6 +464,11 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("config: broadcast.leader_lease_seconds must be > 0")
     if cfg.privacy.retention_days < 1 or cfg.privacy.audit_retention_days < 1:
         raise ConfigError("config: privacy.retention_days and privacy.audit_retention_days must be at least 1")
+    if cfg.replies.token_grace_hours > cfg.privacy.retention_days * 24:
+        # a closed campaign's links would take answers, with their words, after retention erased it:
+        # kept for good (review)
+        raise ConfigError("config: replies.token_grace_hours must not outlast privacy.retention_days"
+                          f" ({cfg.replies.token_grace_hours:g} h > {cfg.privacy.retention_days} days)")
     if cfg.replies.rate_limit_per_minute < 0 or cfg.replies.rate_limit_burst < 0:
         raise ConfigError("config: replies.rate_limit_per_minute and rate_limit_burst must be >= 0")
     if not (cfg.replies.help_escalate_minutes == 0 or 1 <= cfg.replies.help_escalate_minutes <= 24 * 60):

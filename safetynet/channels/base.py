@@ -327,8 +327,8 @@ class InboundPort(Protocol):
     async def answer(self, token: str, answer: str, channel: ChannelName, dedupe_key: str,
                      note: str | None = None, sent_at: float | None = None) -> InboundAck:
         """Records `answer` (safe | need_help) for the token's household. `sent_at`, here and below:
-        when the provider says the resident sent it, if it says (a late delivery answers no campaign
-        begun after it)."""
+        when the provider says the resident sent it, if it says (a late 無事 answers no campaign begun
+        after it; a call for help is taken whenever it was sent: `domain.replies.made_for`)."""
         ...
 
     async def note(self, token: str, text: str, channel: ChannelName, dedupe_key: str) -> InboundAck:

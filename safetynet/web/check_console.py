@@ -72,15 +72,19 @@ def check_block(lang: str, tallies: Sequence[CheckTally]) -> Markup:
     return call_macro("check_parts.html", "check_block", lang, rows)
 
 
-def check_progress(lang: str, campaign_id: int, households: int, unconfirmed: Sequence[HouseholdLine]) -> Markup:
+def check_progress(lang: str, campaign_id: int, households: int, unconfirmed: Sequence[HouseholdLine],
+                   purged: str = "") -> Markup:
     """One check on an association's dashboard: households by outcome, and those with no contact
-    confirmed (each with its outcome), to ask for a corrected or new contact. No answers, no door knock."""
+    confirmed (each with its outcome), to ask for a corrected or new contact. No answers, no door knock.
+    `purged` (when retention purged it): the outcomes alone, and that the list was erased (review: an
+    emptied list counted every household confirmed)."""
     outcomes = {o: 0 for o in CHECK_OUTCOMES}
     for h in unconfirmed:
         outcomes[h.status] = outcomes.get(h.status, 0) + 1
     outcomes["confirmed"] = max(households - len(unconfirmed), 0)
-    return call_macro("check_parts.html", "check_progress", lang, campaign_id, households, outcomes, unconfirmed,
-                      sum(h.withheld for h in unconfirmed))
+    rows = [] if purged else list(unconfirmed)
+    return call_macro("check_parts.html", "check_progress", lang, campaign_id, households, outcomes, rows,
+                      sum(h.withheld for h in rows), purged)
 
 
 async def city_check(request: web.Request, viewer: Viewer, info: CampaignInfo, lang: str) -> Markup:

@@ -204,8 +204,10 @@ async def _check_page(request: web.Request, viewer: Viewer, lang: str, assoc: As
                                   _filter(request))
     context["checks"] = Markup()  # this check's own figures above say it; the tallies of every check would not agree yet
     context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)
-    context["check_progress"] = check_progress(lang, campaign.id, households, disclosure.lines(
-        listed(campaign.purged_at, unconfirmed), assoc.district, assoc.name))
+    # a purged check's list is erased (`listed`); its outcomes, counted from the same rows, stay
+    context["check_progress"] = check_progress(lang, campaign.id, households,
+                                               disclosure.lines(unconfirmed, assoc.district, assoc.name),
+                                               purged=when(campaign.purged_at))
     return render(request, assoc.name, template="association.html", context=context)
 
 
@@ -254,8 +256,9 @@ def _coverage(disclosure: Disclosure, cov: Coverage, assoc: Association) -> Cove
 async def help_fragment(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     assoc, campaign, _ = await _association_context(request, viewer)
-    record(request, viewer, AuditAction.VIEW, "help", campaign_id=campaign.id if campaign else None,
-           association_id=assoc.id)
+    if campaign is None or campaign.purged_at is None:  # a purged campaign's shows no household: no view
+        record(request, viewer, AuditAction.VIEW, "help", campaign_id=campaign.id if campaign else None,
+               association_id=assoc.id)
     items: list[HelpItem] = []
     if campaign is not None:
         r = reads(request)
@@ -271,8 +274,9 @@ async def notes_fragment(request: web.Request) -> web.Response:
     fetches when the live stream says a note came (`noted`)."""
     viewer = require_viewer(request)
     assoc, campaign, _ = await _association_context(request, viewer)
-    record(request, viewer, AuditAction.VIEW, "notes", campaign_id=campaign.id if campaign else None,
-           association_id=assoc.id)
+    if campaign is None or campaign.purged_at is None:  # a purged campaign's shows no household: no view
+        record(request, viewer, AuditAction.VIEW, "notes", campaign_id=campaign.id if campaign else None,
+               association_id=assoc.id)
     panel = Markup()
     if campaign is not None:
         r = reads(request)
@@ -291,8 +295,9 @@ async def _lines(request: web.Request, viewer: Viewer, assoc: Association, campa
 async def rows_fragment(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     assoc, campaign, since = await _association_context(request, viewer)
-    record(request, viewer, AuditAction.VIEW, "households", campaign_id=campaign.id if campaign else None,
-           association_id=assoc.id)
+    if campaign is None or campaign.purged_at is None:  # a purged campaign's shows no household: no view
+        record(request, viewer, AuditAction.VIEW, "households", campaign_id=campaign.id if campaign else None,
+               association_id=assoc.id)
     lines: list[HouseholdLine] = []
     marks: list[InPersonMark] = []
     if campaign is not None and campaign.purged_at is None:  # a purged campaign lists nobody (`listed`)

@@ -141,7 +141,8 @@ async def help_list(request: web.Request) -> web.Response:
     if campaign is None or not any(viewer.sees(a.district, a.name) for a in covered(campaign.scope, associations)):
         return json_error(404, "not found")
     visible = [a.id for a in associations if viewer.sees(a.district, a.name)]
-    record(request, viewer, AuditAction.VIEW, "help", campaign_id=campaign_id)
+    if campaign.purged_at is None:  # a purged campaign's list names nobody: no view to record
+        record(request, viewer, AuditAction.VIEW, "help", campaign_id=campaign_id)
     rows = listed(campaign.purged_at, await svc.store.replies.help_list(
         campaign_id, visible, include_handled=request.query.get("all") == "1"))
     disclosure = (await disclosure_for(svc.store.dashboard, viewer)).asking_in(campaign.kind, campaign.purged_at)
@@ -158,13 +159,14 @@ async def history(request: web.Request) -> web.Response:
     ref = await store.replies.household_ref(campaign_id, household_id)
     if ref is None or not viewer.sees(ref.district, ref.association):
         return json_error(404, "not found")
-    record(request, viewer, AuditAction.VIEW, "history", campaign_id=campaign_id, association_id=ref.association_id,
-           household_id=household_id)
     entries, household, disclosure, campaign = await asyncio.gather(
         store.replies.history(campaign_id, household_id), store.roster.get_household(household_id),
         disclosure_for(store.dashboard, viewer), store.campaigns.get(campaign_id))
     purged_at = campaign.purged_at if campaign is not None else None
     entries = listed(purged_at, entries)
+    if purged_at is None:  # a purged campaign's history is empty: no view of the household to record
+        record(request, viewer, AuditAction.VIEW, "history", campaign_id=campaign_id, association_id=ref.association_id,
+               household_id=household_id)
     if household is not None and not disclosure.reveals(household.consent, household.district, household.association,
                                                         household.group):
         entries = withhold_history(entries)

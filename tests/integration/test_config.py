@@ -59,6 +59,9 @@ def test_env_overrides_nested_keys_with_types(tmp_path: Path) -> None:
         ("[channels.sms]\nmax_per_second = -1\n", {}, "channels.sms.max_per_second"),
         # a real relay with the example sender: letters would tell residents to allow example.jp
         ('[channels.email]\nhost = "smtp.city.example.lg.jp"\n', {}, "channels.email.from_address is still the example"),
+        # a closed campaign's links would take answers after retention erased it (review)
+        ("[privacy]\nretention_days = 1\n[replies]\ntoken_grace_hours = 25\n", {},
+         "replies.token_grace_hours must not outlast privacy.retention_days (25 h > 1 days)"),
     ],
 )
 def test_config_errors_name_the_key(tmp_path: Path, text: str, env: dict[str, str], message: str) -> None:

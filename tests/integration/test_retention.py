@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from sqlite_helpers import sqlite_db
 from test_scope_routes import call
 
 from safetynet.auth import command_line_actor
+from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.clock import FakeClock
 from safetynet.config import PrivacyConfig
 from safetynet.domain import CampaignKind
@@ -26,6 +28,7 @@ from safetynet.domain.campaigns import AttemptRecord, DeliveryOutcome, OutcomeKi
 from safetynet.domain.replies import Location, ReplyDetails, ReplyItem
 from safetynet.privacy.retention import DAY, FIRST_RUN_SECONDS, PurgeReport, purge, run_daily
 from safetynet.stats.report import build_report, open_report, render_html
+from safetynet.web.audit_api import AUDIT
 
 SETTINGS = PrivacyConfig(retention_days=90, audit_retention_days=730)
 NOTE = "階段で転んで動けません"
@@ -342,7 +345,14 @@ async def test_a_purged_campaign_s_pages_name_no_household_and_keep_its_counts(t
         await w.clock.advance(91 * DAY)
         assert cid in [r.campaign_id for r in (await purge(w.store, SETTINGS, w.clock.now())).campaigns]
 
+        assert w.app is not None
+        await w.app[AUDIT].flush()
+        seen = len(await w.store.audit.entries())
         after = await _head_reads(w, cid, hid)
+        await w.app[AUDIT].flush()
+        # a page of counts alone (the dashboard: its coverage block names households) is a view; an empty
+        # fragment or history is none (review: the log said a head viewed a household's history of nothing)
+        assert {(e.what, e.household_id) for e in (await w.store.audit.entries())[seen:]} == {("dashboard", None)}
         for path, (status, body, location) in after.items():
             for marker in names:
                 assert marker not in body, (path, marker)
@@ -366,3 +376,28 @@ async def test_a_purged_campaign_s_pages_name_no_household_and_keep_its_counts(t
             status, body, _ = await call(http, "POST", f"{w.url}/api/campaigns/{cid}/households/{hid}/handled",
                                          {"Authorization": f"Bearer {w.tokens['head_a']}"})
         assert status == 409 and "erased by retention" in json.loads(body)["error"]
+
+
+def _outcomes(page: str) -> dict[str, str]:
+    return dict(re.findall(r'<td data-outcome="(\w+)">([\d,]+)</td>', page))
+
+
+async def test_a_purged_contact_check_keeps_its_outcomes_and_lists_nobody(tmp_path: Path) -> None:
+    """Review of the purge's pages: a purged contact check's emptied list was counted as every household
+    confirmed (「すべての世帯で連絡先を確認できました」) where /city and its report kept the real split."""
+    async with world(tmp_path) as w:
+        assert isinstance(w.clock, FakeClock)
+        aid = w.assoc_ids[ASSOC_A]
+        check = await CampaignService(w.store, w.cfg, w.clock).launch(CampaignSpec.for_check((f"association:{ASSOC_A}",)))
+        assert await w.store.campaigns.close(check.id, w.clock.now())
+        path = f"/a/{aid}?campaign={check.id}"
+        head = {"Authorization": f"Bearer {w.tokens['head_a']}"}
+        async with client() as http:
+            _, before, _ = await call(http, "GET", w.url + path, head)
+            await w.clock.advance(91 * DAY)
+            assert check.id in [r.campaign_id for r in (await purge(w.store, SETTINGS, w.clock.now())).campaigns]
+            status, after, _ = await call(http, "GET", w.url + path, head)
+        assert status == 200 and _outcomes(after) == _outcomes(before)
+        assert int(_outcomes(before)["confirmed"]) < 6 and "山田 太郎" in before  # unconfirmed, listed by name
+        assert "山田 太郎" not in after and "すべての世帯で連絡先を確認できました" not in after
+        assert "世帯の一覧を消去しました" in after
