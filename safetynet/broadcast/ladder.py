@@ -73,9 +73,12 @@ class LadderScheduler:
         self.clock = clock
         self.notifier = notifier
         self.on_planned = on_planned
-        # `CampaignService.enrol_newcomers`, run for each running campaign every NEWCOMERS_SECONDS
+        # `CampaignService.enrol_newcomers`, run for every running campaign in one tick every
+        # NEWCOMERS_SECONDS: together, so a household new to two events of the kind is in both before
+        # either asks it (review: a minute apart, its answer to the first was not the second's)
         self.enrol_newcomers = enrol_newcomers
-        self._newcomers_at: dict[int, float] = {}
+        self._newcomers_due = 0.0
+        self._newcomers_now = False
         self.tick_seconds = tick_seconds
         self._stop = asyncio.Event()
         # campaigns whose owed door-knock notices failed (the store's record of them is what is owed):
@@ -112,8 +115,10 @@ class LadderScheduler:
         self._real_running = real_running
         await self._tell_owed()
         done: list[tuple[int, int]] = []
-        for settled in self._newcomers_at.keys() - {c.id for c in running}:
-            del self._newcomers_at[settled]
+        now = self.clock.now()
+        self._newcomers_now = self.enrol_newcomers is not None and now >= self._newcomers_due
+        if self._newcomers_now:
+            self._newcomers_due = now + NEWCOMERS_SECONDS
         for campaign in running:
             progress = await self._pause_bookkeeping(campaign, real_running)
             if progress is None:  # a drill paused by a real event: its newcomers are enrolled all the same
@@ -134,13 +139,11 @@ class LadderScheduler:
         return done
 
     async def _newcomers(self, campaign: Campaign) -> None:
-        """Every NEWCOMERS_SECONDS a campaign, the households that came into its scope since it started,
-        enrolled (`enrol_newcomers`). A failure is logged and tried again then: the steps of the other
-        campaigns must not wait for it."""
-        now = self.clock.now()
-        if self.enrol_newcomers is None or now < self._newcomers_at.get(campaign.id, 0.0):
+        """On a tick that looks (every NEWCOMERS_SECONDS), the households that came into the campaign's
+        scope since it started, enrolled (`enrol_newcomers`). A failure is logged and tried again then:
+        the steps of the other campaigns must not wait for it."""
+        if not self._newcomers_now or self.enrol_newcomers is None:
             return
-        self._newcomers_at[campaign.id] = now + NEWCOMERS_SECONDS
         try:
             await self.enrol_newcomers(campaign)
         except (StoreUnavailable, UnknownScopeError) as e:  # the store down a moment; a scope renamed since

@@ -4,6 +4,7 @@ then door-knock."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
@@ -389,3 +390,39 @@ async def test_a_household_imported_during_a_campaign_is_asked_and_ends_answered
         assert await store.campaigns.doorknock_households(c.id) == sorted(
             [ids["early"], ids["no_contact"], ids["later"]])
         assert (await svc.stats(c.id))["households"] == 4
+
+
+async def test_a_newcomer_to_two_running_campaigns_is_in_both_in_one_tick(tmp_path: Path) -> None:
+    """Review: each campaign looked on its own minute, so a household new to a city-wide event and a
+    district's was asked by one a minute before the other had it: its answer was not the second's."""
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        first = [H("a", "m")]
+        await seed(store, first)
+        svc = CampaignService(store, cfg, clock)
+        city = await svc.launch(CampaignSpec("訓練", CampaignKind.DRILL, ("city",), MSG))
+        ladder = LadderScheduler(store.campaigns, clock, enrol_newcomers=svc.enrol_newcomers)
+        await ladder.tick()
+        await clock.advance(30)
+        district = await svc.launch(CampaignSpec("北地区の訓練", CampaignKind.DRILL, ("district:北地区",), MSG))
+        await ladder.tick()  # the district's drill, begun between two looks
+        await clock.advance(30)
+        ids = await seed(store, [*first, H("new", "m")])
+        await ladder.tick()
+        for c in (city, district):
+            assert ids["new"] in await store.campaigns.household_statuses(c.id)
+
+
+async def test_a_scope_name_gone_from_the_roster_leaves_the_rest_of_the_scope_its_newcomers(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path)
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        first = [H("a", "m")]
+        await seed(store, first)
+        svc = CampaignService(store, cfg, clock)
+        c = await svc.launch(CampaignSpec("訓練", CampaignKind.DRILL, ("association:桜町一丁目町会",), MSG))
+        ids = await seed(store, [*first, H("new", "m")])
+        gone = dataclasses.replace(c, scope=("district:消えた地区", "association:桜町一丁目町会"))
+        assert await svc.enrol_newcomers(gone) == 1
+        assert ids["new"] in await store.campaigns.household_statuses(c.id)

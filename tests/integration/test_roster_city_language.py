@@ -74,7 +74,7 @@ def test_households_added_while_a_campaign_runs_are_said_to_be_enrolled_by_the_s
     more.write_bytes(csv_bytes(["地区", "町会", "世帯番号", "世帯主"],
                                [["北地区", "東町会", "1", "金 民俊"], ["北地区", "東町会", "2", "佐藤 一郎"]]))
     assert main([*english_city, "roster", "import", str(more)]) == 0
-    assert (f"note: the household added is enrolled within a minute, by the server (safetynet serve), in those"
+    assert (f"note: the household added will be enrolled within a minute, by the server (safetynet serve), in those"
             f" of the running campaign(s) #{cid} whose scope takes it") in capsys.readouterr().err
     assert main([*english_city, "roster", "import", str(more)]) == 0  # nothing added: nothing said
     assert "running campaign" not in capsys.readouterr().err

@@ -260,6 +260,10 @@ class MemoryCampaigns:
             raise StoreError(f"no campaign {campaign_id}")
         for e in enrol:
             self._enrol(campaign_id, e.household_id, e.association_id, e.token_hash)
+        self._write_plan(campaign_id, plan, at)
+
+    def _write_plan(self, campaign_id: int, plan: StepPlan, at: float) -> None:
+        t = self.t
         for p in plan.deliveries:
             key = (campaign_id, p.household_id, p.step, str(p.channel))
             if key not in t.delivery_keys:
@@ -278,8 +282,8 @@ class MemoryCampaigns:
         plan: Callable[[list[StepHousehold]], StepPlan], at: float, limit: int = 5000,
     ) -> list[int]:
         t = self.t
-        current = t.in_scope(scope)  # UnknownScopeError as SQLite
         await t.write()
+        current = t.in_scope(scope)  # UnknownScopeError as SQLite; read after the yield, written without one
         row = t.campaigns.get(campaign_id)
         if row is None or row.state != "running":
             return []
@@ -293,7 +297,7 @@ class MemoryCampaigns:
             key = (campaign_id, h.association_id, "pending")
             t.counts[key] = t.counts.get(key, 0) + 1
         row.households += len(enrolled)
-        await self.write_step(campaign_id, plan(enrolled), at)
+        self._write_plan(campaign_id, plan(enrolled), at)
         ladder = t.ladders.get(campaign_id)
         if ladder is not None and door_knock_made(ladder_from_json(row.ladder), ladder.next_step):
             for h in enrolled:
