@@ -30,6 +30,11 @@ log = structlog.get_logger("broadcast.leader")
 
 LEASE_NAME = "schedulers"
 LEASE_SECONDS = 15.0
+# A duty that failed is started again after this, doubling to the cap while it keeps failing soon after
+# its start (review: one store error while a telegram was ingested ended the triggers for good, the
+# lease renewed and /readyz green).
+DUTY_RESTART_SECONDS = 5.0
+DUTY_RESTART_CAP_SECONDS = 60.0
 
 Duty = Callable[[], Coroutine[Any, Any, Any]]
 
@@ -96,12 +101,22 @@ class Leader:
             self._tasks[name] = loop.create_task(self._guard(name, duty), name=name)
 
     async def _guard(self, name: str, duty: Duty) -> None:
-        try:
-            await duty()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("leader_duty_failed", duty=name)
+        """Runs `duty` for the term, starting it again after a failure (`DUTY_RESTART_SECONDS`, doubling
+        to the cap while it fails again within the cap of its start); a duty that returns is done."""
+        wait = DUTY_RESTART_SECONDS
+        while True:
+            began = self.clock.monotonic()
+            try:
+                await duty()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("leader_duty_failed", duty=name, restart_in_seconds=wait)
+            wait = DUTY_RESTART_SECONDS if self.clock.monotonic() - began > DUTY_RESTART_CAP_SECONDS else wait
+            await self.clock.sleep(wait)
+            log.info("leader_duty_restarted", duty=name)
+            wait = min(wait * 2, DUTY_RESTART_CAP_SECONDS)
 
     async def _end(self, why: str) -> None:
         if not self.leading.is_set():

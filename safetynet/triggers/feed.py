@@ -19,6 +19,7 @@ import structlog
 
 from safetynet.clock import Clock
 from safetynet.domain.triggers import Decision, TriggerInputError
+from safetynet.store.errors import StoreError
 from safetynet.triggers.xmlsafe import MAX_BODY_BYTES, parse_time, parse_xml, split_tag, text_of
 
 log = structlog.get_logger("triggers.feed")
@@ -164,15 +165,19 @@ class FeedPoller:
             log.warning("trigger_feed_unreadable", error=str(e)[:200])
             return PollResult(200, error=str(e)[:200], next_poll_seconds=self._backoff())
         self.failures = 0
-        self.etag = answer.etag or self.etag
-        self.last_modified = answer.last_modified or self.last_modified
         result = PollResult(200, next_poll_seconds=self.interval)
+        every = True
         for entry in entries:
             if entry.id in self._seen:
                 continue
             result.new_entries += 1
             if await self._take(entry, result):
                 self._remember(entry.id)
+            else:
+                every = False
+        if every:  # an entry to try again: the next poll asks for the whole feed, not a 304
+            self.etag = answer.etag or self.etag
+            self.last_modified = answer.last_modified or self.last_modified
         return result
 
     def _remember(self, entry_id: str) -> None:
@@ -197,6 +202,9 @@ class FeedPoller:
             log.warning("trigger_telegram_refused", url=entry.url[:200], error=str(e)[:200])
         except (aiohttp.ClientError, TimeoutError) as e:
             log.warning("trigger_telegram_fetch_failed", url=entry.url[:200], error=f"{type(e).__name__}: {e}"[:200])
+            return False
+        except StoreError as e:  # its decision not recorded (the store busy or gone a moment): the next poll
+            log.warning("trigger_telegram_not_recorded", url=entry.url[:200], error=str(e)[:200])
             return False
         return True
 

@@ -17,6 +17,7 @@ import structlog
 
 from safetynet.clock import Clock
 from safetynet.domain.triggers import Decision, TriggerInputError
+from safetynet.store.errors import StoreError
 from safetynet.triggers.xmlsafe import MAX_BODY_BYTES
 
 log = structlog.get_logger("triggers.watch")
@@ -32,6 +33,7 @@ class WatchedFile:
     name: str
     decision: Decision | None
     error: str = ""
+    again: bool = False  # not decided (the store failed): read again on the next scan
 
 
 def _signature(path: Path) -> tuple[str, int, int] | None:
@@ -83,6 +85,9 @@ class DirectoryWatcher:
         except OSError as e:
             log.warning("trigger_file_unreadable", file=path.name, error=str(e)[:200])
             return WatchedFile(path.name, None, str(e))
+        except StoreError as e:  # its decision not recorded (the store busy or gone a moment): the next scan
+            log.warning("trigger_file_not_recorded", file=path.name, error=str(e)[:200])
+            return WatchedFile(path.name, None, str(e), again=True)
 
     async def scan_once(self) -> list[WatchedFile]:
         """Ingests the new or changed files, in name order."""
@@ -94,6 +99,8 @@ class DirectoryWatcher:
                 continue
             self._seen.add(sig)
             taken.append(await self._take(path))
+            if taken[-1].again:
+                self._seen.discard(sig)
         return taken
 
     async def run(self) -> None:

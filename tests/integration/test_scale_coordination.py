@@ -16,7 +16,7 @@ from safetynet.broadcast.ratelimit import SharedLaneGate
 from safetynet.broadcast.service import CampaignService, CampaignSpec
 from safetynet.clock import FakeClock
 from safetynet.domain import CampaignKind
-from safetynet.store import open_store
+from safetynet.store import StoreUnavailable, open_store
 
 MSG = {"ja": "地震の訓練です。無事ですか。", "en": "Earthquake drill. Are you safe?"}
 
@@ -106,6 +106,37 @@ async def test_a_dead_leaders_lease_is_taken_once_it_expires(tmp_path: Path) -> 
             await _tried(b, clock, 5)
         assert started and 15 <= started[0] - t0 <= 20
         b.stop()
+        await task
+
+
+async def test_a_duty_that_fails_is_started_again_while_the_process_leads(tmp_path: Path) -> None:
+    """Review: one store error while a JMA telegram was ingested ended the triggers duty for good: the
+    process kept renewing the lease, /readyz stayed green and no later telegram was acted on. A failed
+    duty starts again after 5 s, doubling while it keeps failing; the other duties go on."""
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        starts: list[float] = []
+        steady = asyncio.Event()
+
+        async def triggers() -> None:
+            starts.append(clock.monotonic())
+            if len(starts) <= 2:
+                raise StoreUnavailable("database is locked")
+            await asyncio.Event().wait()
+
+        async def ladder() -> None:
+            steady.set()
+            await asyncio.Event().wait()
+
+        leader = Leader(store.coordination, clock, {"triggers": triggers, "ladder": ladder}, owner="a")
+        task = asyncio.create_task(leader.run())
+        await asyncio.wait_for(leader.leading.wait(), 10)
+        await asyncio.wait_for(steady.wait(), 10)
+        t0 = starts[0]
+        while len(starts) < 3:
+            await _tried(leader, clock, 5)
+        assert [round(s - t0) for s in starts] == [0, 5, 15]  # 5 s, then 10 s
+        leader.stop()
         await task
 
 

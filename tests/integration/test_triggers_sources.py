@@ -21,8 +21,8 @@ from test_triggers_service import IWATE_MIYAGI, MemoryCampaigns
 
 from safetynet.clock import FakeClock
 from safetynet.config import Config, JmaConfig, TriggersConfig
-from safetynet.domain.triggers import TriggerInputError
-from safetynet.store import open_store
+from safetynet.domain.triggers import Decision, TriggerInputError
+from safetynet.store import StoreUnavailable, open_store
 from safetynet.triggers.feed import FeedPoller, PollResult, parse_feed
 from safetynet.triggers.service import TriggerService
 from safetynet.triggers.watch import WatchedFile
@@ -253,3 +253,50 @@ async def test_service_run_watches_the_folder_on_its_clock(tmp_path: Path) -> No
 
 def test_watched_file_shape() -> None:
     assert WatchedFile("x.xml", None, "why").error == "why"
+
+
+async def test_a_telegram_whose_decision_the_store_could_not_record_is_taken_on_the_next_poll(tmp_path: Path) -> None:
+    """Review: a store error while a telegram was ingested (SQLite's write lock held past its timeout by an
+    operator's import, a PostgreSQL connection lost) escaped the poller and ended the triggers for good.
+    It is a result now, and the telegram is taken on the next poll (which asks for the whole feed)."""
+    async with feed_server() as fs, aiohttp.ClientSession() as session:
+        fs.add("32-35_06_03_100915_VXSE53.xml")
+        async with service(tmp_path) as (svc, port, clock):
+            calls = 0
+
+            async def ingest(body: bytes, source: str) -> Decision:
+                nonlocal calls
+                calls += 1
+                if calls == 1:
+                    raise StoreUnavailable("database is locked")
+                return await svc.ingest_any(body, source)
+
+            poller = FeedPoller(ingest, session, f"{fs.base}/feed.xml", clock)
+            first = await poller.poll_once()
+            assert (first.status, first.decisions) == (200, []) and port.campaigns == {}
+            second = await poller.poll_once()
+            assert "If-None-Match" not in fs.feed_requests[1]  # the whole feed again, not a 304
+            assert [d.decision for d in second.decisions] == ["propose"] and len(port.campaigns) == 1
+
+
+async def test_a_watched_file_whose_decision_the_store_could_not_record_is_read_again(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    async with service(tmp_path, watch_dir=str(folder)) as (svc, port, _):
+        watcher = svc.directory_watcher()
+        assert watcher is not None
+        real, calls = watcher.ingest, 0
+
+        async def ingest(body: bytes, source: str) -> Decision:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise StoreUnavailable("database is locked")
+            return await real(body, source)
+
+        watcher.ingest = ingest
+        (folder / "a.xml").write_bytes((JMA / "32-35_06_03_100915_VXSE53.xml").read_bytes())
+        (first,) = await watcher.scan_once()
+        assert first.decision is None and first.again and "locked" in first.error
+        (second,) = await watcher.scan_once()
+        assert second.decision is not None and second.decision.decision == "propose" and len(port.campaigns) == 1
