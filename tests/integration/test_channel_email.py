@@ -158,6 +158,25 @@ async def test_unknown_user_is_permanent_and_the_contact_dead(tmp_path: Path) ->
         assert [r.address for r in sb.messages("email")] == ["ok@docomo.ne.jp"]
 
 
+@pytest.mark.parametrize(("reply", "reason"), [
+    ("554 5.7.1 <someone@docomo.ne.jp>: Relay access denied", "configuration"),  # the relay refuses us
+    ("530 Authentication required", "configuration"),
+    ("552 5.2.2 Mailbox full", "bad_request"),  # this mail fails; the address stays
+    ("550 Requested action not taken", "bad_request"),  # no status to say the address is gone
+])
+async def test_a_refusal_that_is_not_the_address_s_leaves_the_contact_working(tmp_path: Path, reply: str,
+                                                                              reason: str) -> None:
+    """Review: every 5xx to RCPT marked the contact dead, so a failover host the relay did not trust
+    (554 5.7.1 for every recipient) killed every email contact of the city for good, and a full
+    mailbox (552 5.2.2, common on a feature phone) killed the resident's address."""
+    async with running_sandbox(tmp_path) as (sb, cfg):
+        sb.fake("email").answer(r"^someone@", reply)
+        async with started(sender_of(cfg, "email")) as sender:
+            with pytest.raises(PermanentSendError) as e:
+                await sender.send(email_msg("someone@docomo.ne.jp"))
+            assert (e.value.reason, e.value.contact_dead) == (reason, False)
+
+
 async def test_sandbox_dead_addresses_are_unknown_users(tmp_path: Path) -> None:
     async with running_sandbox(tmp_path, dead={"gone@au.com"}) as (_sb, cfg):
         async with started(sender_of(cfg, "email")) as sender:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import ssl
 from datetime import UTC, datetime
 
@@ -43,6 +44,9 @@ from safetynet.channels.email import mail
 from safetynet.channels.email.login import PASSWORD, USERNAME
 from safetynet.channels.email.settings import EmailSettings
 
+
+# An enhanced mail system status code at the start of a reply's text (RFC 3463): class.subject.detail
+_ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.\d{1,3}\b")
 
 class _NotSent(Exception):
     """The connection was gone before DATA: nothing left, the mail may go on a fresh one."""
@@ -182,11 +186,22 @@ class EmailSender:
         return self._redact(text.replace(msg.address, "<address>"))
 
     def _refused(self, e: SMTPRecipientRefused, msg: OutboundMessage) -> SendError:
+        """A refused RCPT by its enhanced status code (RFC 3463): only an addressing status (5.1.x: no such
+        user, no such domain) says the address is gone; a policy refusal (5.7.x, 530, 554: the relay will
+        not take mail from us) is the channel's configuration; any other 5xx (a full mailbox, 5.2.2) fails
+        this mail alone. Review: a failover host the relay did not trust got `554 5.7.1 Relay access
+        denied` for every recipient, and every email contact of the city was marked dead for good."""
         answer = self._redacted(f"{e.code} {e.message}", msg)
         if 400 <= e.code < 500:
             return RetryableSendError(Reason.SERVER_ERROR, error_class=type(e).__name__, provider_answer=answer)
-        return PermanentSendError(Reason.NO_SUCH_ADDRESS, contact_dead=True, error_class=type(e).__name__,
-                                  provider_answer=answer)
+        status = _ENHANCED.match(e.message or "")
+        klass, subject = (status.group(1), status.group(2)) if status else ("", "")
+        if klass == "5" and subject == "1":
+            return PermanentSendError(Reason.NO_SUCH_ADDRESS, contact_dead=True, error_class=type(e).__name__,
+                                      provider_answer=answer)
+        if subject == "7" or (not status and e.code in (530, 554)):
+            return PermanentSendError(Reason.CONFIGURATION, error_class=type(e).__name__, provider_answer=answer)
+        return PermanentSendError(Reason.BAD_REQUEST, error_class=type(e).__name__, provider_answer=answer)
 
     def _answer(self, e: SMTPResponseException, msg: OutboundMessage, permanent: Reason) -> SendError:
         answer = self._redacted(f"{e.code} {e.message}", msg)
