@@ -357,6 +357,11 @@ class InboundPort(Protocol):
         marked dead. Returns how many."""
         ...
 
+    async def contact_back(self, kind: ContactKind, address: str, reason: str) -> int:
+        """The resident came back (followed the bot again): the contacts of `kind` at `address` that
+        `contact_gone` marked dead for `reason` work again. Returns how many."""
+        ...
+
     async def delivery_status(self, provider_id: str, state: str, error_code: int | None = None) -> bool:
         """A provider's later word on a sent message (sent | delivered | undelivered | failed).
         False when no delivery has the id yet (it is held a while and applied when it shows up)."""

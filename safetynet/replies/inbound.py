@@ -763,6 +763,9 @@ class Inbound:
     async def contact_gone(self, kind: ContactKind, address: str, reason: str) -> int:
         return await self.store.roster.mark_contacts_dead(kind, address, reason)
 
+    async def contact_back(self, kind: ContactKind, address: str, reason: str) -> int:
+        return await self.store.roster.mark_contacts_back(kind, address, reason)
+
     async def delivery_status(self, provider_id: str, state: str, error_code: int | None = None) -> bool:
         return await self.store.outbox.record_provider_status(provider_id, state, error_code)
 

@@ -181,6 +181,11 @@ class RosterRepo(Protocol):
         left a bot); returns how many changed."""
         ...
 
+    async def mark_contacts_back(self, kind: ContactKind, address: str, reason: str) -> int:
+        """Every contact of `kind` at `address` that `reason` marked dead (`mark_contacts_dead`: the
+        resident left the bot) works again: the resident came back. Returns how many changed."""
+        ...
+
     async def has_live_contacts(self, kind: ContactKind) -> bool:
         """Whether any working contact of `kind` is stored: a current household's (a removed one keeps
         none) or a staff member's. One look-up however large the roster (the kind leads an index): the

@@ -121,6 +121,27 @@ async def test_unfollow_marks_the_contact_dead(tmp_path: Path) -> None:
         assert [c.working for c in household.contacts if c.kind == "line"] == [False]
 
 
+async def test_a_resident_who_unblocks_the_account_is_reached_and_heard_again(tmp_path: Path) -> None:
+    """Review: a resident who had blocked the account (its contact dead) unblocked it on the night and
+    pressed 助けが必要 on the alert in the chat: 「この安否確認は見つからないか…」, nothing recorded."""
+    async with running_app(tmp_path) as env:
+        await _enrol(env, "A-001")
+        fake = env.sandbox.fake("line")
+        assert (await fake.unfollow(USER)).status == 200
+        assert (await fake.follow(USER, unblocked=True)).status == 200
+        assert _replies(env)[-1] == "おかえりなさい。安否確認のお知らせを、またこのトークでお届けします。"
+        (household,) = await env.store.roster.households_by_contact(["line"], USER)
+        assert [c.working for c in household.contacts if c.kind == "line"] == [True]
+        ev = event(USER, "postback", postback={"data": postback_data(env.campaign_id, "need_help")})
+        assert (await fake.post_events([ev])).status == 200
+        assert await env.history("A-001") == ["need_help"]
+        # a new friend (no contact left dead by a block) is asked for the letter's code, as before
+        stranger = "U" + "e" * 32
+        assert (await fake.follow(stranger)).status == 200
+        assert "登録コード" in _replies(env)[-1]
+        await env.intake.idle()
+
+
 async def test_unknown_user_wrong_code_and_malformed_body(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         fake = env.sandbox.fake("line")

@@ -218,8 +218,9 @@ class LineFake(ChannelFake):
     def _at(self, sent_at: float | None) -> float:
         return self.host.now() if sent_at is None else sent_at
 
-    async def follow(self, user_id: str) -> ActResult:
-        return await self.post_events([event(user_id, "follow", follow={"isUnblocked": False})])
+    async def follow(self, user_id: str, unblocked: bool = False) -> ActResult:
+        """A follow: a new friend, or (`unblocked`) one who had blocked the account and unblocked it."""
+        return await self.post_events([event(user_id, "follow", follow={"isUnblocked": unblocked})])
 
     async def say(self, user_id: str, text: str, sent_at: float | None = None) -> ActResult:
         """A text message from the resident (an enrolment code, a keyword), sent at `sent_at` (now)."""

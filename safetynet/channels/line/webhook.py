@@ -37,6 +37,8 @@ log = structlog.get_logger("channels")
 
 # LINE batches events; a body of a few dozen events is some tens of KB.
 MAX_BODY_BYTES = 256 * 1024
+# why a LINE contact is dead when its resident blocked the account (and so what a follow revives)
+UNFOLLOWED = "unfollowed"
 
 
 def routes(ctx: ChannelContext, inbound: InboundPort, sender: ChannelSender | None) -> list[WebhookRoute]:
@@ -83,9 +85,15 @@ async def _handle(ctx: ChannelContext, inbound: InboundPort, ev: LineEvent) -> l
         reply = await inbound.text_message(ctx.name, [LINE.name], ev.user_id, ev.text, ev.event_id, ev.sent_at)
         return [reply] if reply else []
     if ev.kind == "follow":
+        # back after blocking the account: its contacts work again, and its next alert comes here (review:
+        # a resident who unblocked it on the night and pressed 助けが必要 was told no check was running)
+        back = await inbound.contact_back(LINE.name, ev.user_id, UNFOLLOWED)
+        if back:
+            log.info("line_followed_again", contacts=back)
+            return [t(ctx.default_language, "line.follow_again")]
         # A friend now; the household is linked when the resident sends the letter's code.
         return [t(ctx.default_language, "line.follow")]
     if ev.kind == "unfollow":
-        n = await inbound.contact_gone(LINE.name, ev.user_id, "unfollowed")
+        n = await inbound.contact_gone(LINE.name, ev.user_id, UNFOLLOWED)
         log.info("line_unfollowed", contacts=n)
     return []

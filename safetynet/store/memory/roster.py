@@ -343,6 +343,16 @@ class MemoryRoster:
             log.info("contacts_marked_dead", kind=kind, count=len(found))
         return len(found)
 
+    async def mark_contacts_back(self, kind: ContactKind, address: str, reason: str) -> int:
+        await self.t.write()
+        found = [c for c in self.t.contacts.values() if c.kind == kind and c.address == address
+                 and c.state == "dead" and c.dead_reason == reason[:500]]
+        for c in found:
+            c.state, c.dead_reason = "working", None
+        if found:
+            log.info("contacts_marked_back", kind=kind, count=len(found))
+        return len(found)
+
     async def has_live_contacts(self, kind: ContactKind) -> bool:
         await asyncio.sleep(0)
         return (any(c.kind == kind and c.state == "working" for c in self.t.contacts.values())

@@ -355,6 +355,14 @@ class RosterStore:
             log.info("contacts_marked_dead", kind=kind, count=changed)
         return changed
 
+    async def mark_contacts_back(self, kind: ContactKind, address: str, reason: str) -> int:
+        changed = await self.db.execute(
+            "UPDATE contacts SET state = 'working', dead_reason = NULL WHERE kind = ? AND address = ?"
+            " AND state = 'dead' AND dead_reason = ?", (kind, address, reason[:500]))
+        if changed:
+            log.info("contacts_marked_back", kind=kind, count=changed)
+        return changed
+
     async def has_live_contacts(self, kind: ContactKind) -> bool:
         # contacts_address (kind, address) answers the first; staff_contacts is a handful of rows
         found = await self.db.fetchval(
