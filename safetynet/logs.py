@@ -84,6 +84,19 @@ def mask_personal_data(_: Any, __: str, event_dict: MutableMapping[str, Any]) ->
     return event_dict
 
 
+def mask_exception(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The rendered exception's messages masked as free text: it is rendered after `mask_personal_data`
+    ran (review: a driver's error quoting an address or a number went out in clear)."""
+    exc = event_dict.get("exception")
+    if isinstance(exc, str):
+        event_dict["exception"] = mask_text(exc)
+    elif isinstance(exc, list):
+        for part in exc:
+            if isinstance(part, dict) and isinstance(part.get("exc_value"), str):
+                part["exc_value"] = mask_text(part["exc_value"])
+    return event_dict
+
+
 class _NamedWriteLogger(structlog.WriteLogger):
     """A WriteLogger that knows its name, so `add_logger_name` works without the stdlib detour."""
 
@@ -113,7 +126,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None
         exc = structlog.processors.ExceptionRenderer(
             structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
         )
-        tail = [exc, structlog.processors.JSONRenderer(ensure_ascii=False)]
+        tail = [exc, mask_exception, structlog.processors.JSONRenderer(ensure_ascii=False)]
     lvl = getattr(logging, level.upper(), logging.INFO)  # "warn" too: logging's WARN is WARNING
     structlog.configure(
         processors=[*shared, structlog.processors.StackInfoRenderer(), *tail],

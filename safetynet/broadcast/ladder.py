@@ -184,7 +184,7 @@ class LadderScheduler:
             return True
         planned = 0
         async for batch in self.store.step_households(campaign.id):
-            busy = await self.store.waiting_channels(campaign.id, batch[0].id, batch[-1].id)
+            busy = await self.store.waiting_channels(campaign.id, batch[0].id, batch[-1].id, before_step=index)
             plan = plan_step(batch, index, step, busy)
             await self.store.write_step(campaign.id, plan, now)
             planned += sum(1 for d in plan.deliveries if d.fallback_rank == 0)

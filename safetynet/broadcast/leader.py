@@ -71,10 +71,13 @@ class Leader:
             while not self._stop.is_set():
                 asked = self.clock.monotonic()
                 try:
-                    got = await self.coordination.acquire_lease(self.name, self.owner, self.ttl)
-                except StoreError as e:
+                    # bounded: a renewal stuck behind a busy pool must not outlast the term while the duties
+                    # act (review: past it, another process takes the lease and both lead)
+                    got = await asyncio.wait_for(self.coordination.acquire_lease(self.name, self.owner, self.ttl),
+                                                 self.ttl / 3)
+                except (StoreError, TimeoutError) as e:
                     got = None
-                    log.warning("leader_lease_unreachable", error=str(e))
+                    log.warning("leader_lease_unreachable", error=str(e) or type(e).__name__)
                 if got:
                     held_until = asked + self.ttl
                     if not self.leading.is_set():

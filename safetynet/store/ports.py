@@ -455,8 +455,11 @@ class CampaignRepo(Protocol):
         """Enrolled households that have not answered, with their current contacts, in id order, in batches."""
         ...
 
-    async def waiting_channels(self, campaign_id: int, first: int, last: int) -> dict[int, frozenset[ChannelName]]:
-        """Per household id in [first, last]: channels with a delivery still queued or claimed."""
+    async def waiting_channels(self, campaign_id: int, first: int, last: int,
+                               before_step: int | None = None) -> dict[int, frozenset[ChannelName]]:
+        """Per household id in [first, last]: channels with a delivery still queued or claimed, of the
+        steps before `before_step` if given (a step planned again after a handover must not take its own
+        queued messages for an earlier step's and plan its fallback beside them: review)."""
         ...
 
     async def ladder_progress(self, campaign_id: int) -> LadderProgress:

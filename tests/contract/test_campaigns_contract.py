@@ -249,6 +249,12 @@ async def test_waiting_channels_are_those_still_queued_or_claimed(store_factory:
                            ids["S-3"]: frozenset({"telegram"})}
         assert await store.campaigns.waiting_channels(cid, ids["S-2"], ids["S-2"]) == {
             ids["S-2"]: frozenset({"sms"})}
+        # step 1 planned (half of it, by a leader that then lost its lease): planning it again, its own
+        # queued SMS is no earlier step's (review: its fallback was planned beside it)
+        await store.campaigns.write_step(cid, StepPlan((PlannedDelivery(ids["S-4"], 1, "sms", 1, 0, 0),), (), ()),
+                                         store.clock.now())
+        assert ids["S-4"] not in await store.campaigns.waiting_channels(cid, ids["S-1"], ids["S-4"], before_step=1)
+        assert (await store.campaigns.waiting_channels(cid, ids["S-1"], ids["S-4"], before_step=2))[ids["S-4"]] == {"sms"}
         await store.campaigns.close(cid, store.clock.now())
         assert await store.campaigns.waiting_channels(cid, ids["S-1"], ids["S-4"]) == {
             ids["S-3"]: frozenset({"telegram"})}

@@ -43,10 +43,16 @@ def test_json_log_lines_mask_personal_data_and_secrets() -> None:
         log.info("delivery_sent", phone="+819012345678", name="山田太郎", token="secret-token-value",
                  campaign_id=7, detail="sent to 090-1234-5678", to="sakura0004@docomo.ne.jp")
         logging.getLogger("aiohttp.server").warning("failed for +81 3 1234 5678")
+        try:  # review: an exception's message was rendered after the masking, in clear
+            raise ValueError("no such recipient 090-1234-5678 <yamada@docomo.ne.jp>")
+        except ValueError:
+            log.exception("delivery_internal_error")
         lines = [json.loads(line) for line in out.getvalue().splitlines()]
     finally:
         configure_logging("warning", "json", stream=io.StringIO())
     first = lines[0]
+    assert "1234-5678" not in json.dumps(lines[2]["exception"]) and "5678" in json.dumps(lines[2]["exception"])
+    assert "yamada@docomo.ne.jp" not in out.getvalue()
     assert first["event"] == "delivery_sent"
     assert first["campaign_id"] == 7
     assert first["phone"].endswith("5678") and "9012" not in first["phone"]

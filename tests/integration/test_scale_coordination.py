@@ -140,6 +140,41 @@ async def test_a_duty_that_fails_is_started_again_while_the_process_leads(tmp_pa
         await task
 
 
+async def test_a_leader_whose_renewal_hangs_steps_down_before_its_term_ends(tmp_path: Path) -> None:
+    """Review: on PostgreSQL a renewal waiting for a pool connection under the reply surge had no bound:
+    the term ran out, another process took the lease, and both led until the call came back."""
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        hang = asyncio.Event()
+        real = store.coordination.acquire_lease
+
+        async def acquire(name: str, owner: str, ttl: float) -> bool:
+            if hang.is_set():
+                await asyncio.Event().wait()  # stuck behind a busy pool
+            return await real(name, owner, ttl)
+
+        store.coordination.acquire_lease = acquire  # type: ignore[method-assign]
+        ended = asyncio.Event()
+
+        async def duty() -> None:
+            try:
+                await asyncio.Event().wait()
+            finally:
+                ended.set()
+
+        leader = Leader(store.coordination, clock, {"ladder": duty}, owner="a", ttl_seconds=0.3)  # tries bounded at 0.1 s
+        task = asyncio.create_task(leader.run())
+        await asyncio.wait_for(leader.leading.wait(), 10)
+        took = clock.monotonic()
+        hang.set()
+        for _ in range(2):  # the term was taken at 0; a third of it before its end, the leader stops acting
+            await _tried(leader, clock, 0.1)
+        await asyncio.wait_for(ended.wait(), 10)
+        assert not leader.leading.is_set() and clock.monotonic() - took < 0.3
+        leader.stop()
+        await task
+
+
 def _spec() -> CampaignSpec:
     return CampaignSpec("地震訓練", CampaignKind.DRILL, ("city",), dict(MSG))
 

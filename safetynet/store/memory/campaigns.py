@@ -318,12 +318,13 @@ class MemoryCampaigns:
                    for m in waiting[i : i + batch_size]]
             await asyncio.sleep(0)
 
-    async def waiting_channels(self, campaign_id: int, first: int, last: int) -> dict[int, frozenset[ChannelName]]:
+    async def waiting_channels(self, campaign_id: int, first: int, last: int,
+                               before_step: int | None = None) -> dict[int, frozenset[ChannelName]]:
         await asyncio.sleep(0)
         found: dict[int, set[ChannelName]] = defaultdict(set)
         for d in self.t.deliveries.values():
-            if (d.campaign_id == campaign_id and d.step >= 0 and first <= d.household_id <= last
-                    and d.state in ("queued", "claimed")):
+            if (d.campaign_id == campaign_id and 0 <= d.step < (before_step if before_step is not None else 1 << 30)
+                    and first <= d.household_id <= last and d.state in ("queued", "claimed")):
                 found[d.household_id].add(d.channel)
         return {h: frozenset(chs) for h, chs in found.items()}
 

@@ -39,6 +39,7 @@ _COLS = (
 )
 # Retention erases in transactions of this many rows, and scans the attempt log this many at a time.
 _PURGE_BATCH = 5000
+_NO_STEP = 1 << 30  # `waiting_channels` without a step: every step
 _PURGE_SCAN = 50_000
 _ANSWERED_SQL = "(" + ",".join(f"'{s}'" for s in sorted(ANSWERED)) + ")"
 
@@ -448,13 +449,14 @@ class CampaignStore:
                 contacts[hid].append(ContactRef(cid, kind, bool(working)))
             yield [StepHousehold(r[0], r[1], bool(r[2]), tuple(contacts.get(r[0], ()))) for r in rows]
 
-    async def waiting_channels(self, campaign_id: int, first: int, last: int) -> dict[int, frozenset[ChannelName]]:
+    async def waiting_channels(self, campaign_id: int, first: int, last: int,
+                               before_step: int | None = None) -> dict[int, frozenset[ChannelName]]:
         """Per household in [first, last]: channels with a delivery still queued or claimed."""
         found: dict[int, set[ChannelName]] = defaultdict(set)
         for r in await self.db.fetchall(
             "SELECT household_id, channel FROM deliveries WHERE campaign_id = ? AND household_id BETWEEN ? AND ?"
-            " AND step >= 0 AND state IN ('queued', 'claimed')",
-            (campaign_id, first, last),
+            " AND step >= 0 AND step < ? AND state IN ('queued', 'claimed')",
+            (campaign_id, first, last, _NO_STEP if before_step is None else before_step),
         ):
             found[r[0]].add(r[1])
         return {h: frozenset(chs) for h, chs in found.items()}
