@@ -13,6 +13,7 @@ from safetynet.channels.line.events import SIGNATURE_HEADER, postback_data, sign
 from safetynet.channels.line.sandbox import event
 from safetynet.domain import CampaignKind, Role, Status
 from safetynet.replies import texts
+from safetynet.store import StoreUnavailable
 
 USER = "U" + "a1" * 16
 SECRET = "sandbox-line-channel-secret"  # the sandbox value, used while LINE talks to the sandbox
@@ -139,6 +140,31 @@ async def test_a_resident_who_unblocks_the_account_is_reached_and_heard_again(tm
         stranger = "U" + "e" * 32
         assert (await fake.follow(stranger)).status == 200
         assert "登録コード" in _replies(env)[-1]
+        await env.intake.idle()
+
+
+async def test_an_event_that_fails_does_not_drop_the_others_in_its_body(tmp_path: Path) -> None:
+    """Review: LINE batches events; one that raised (the store busy a moment) made the whole body a 500
+    and every event after it was dropped, another resident's call for help among them. Each is handled
+    on its own; the body is a 503 for LINE to redeliver, and the redelivery counts the rest once."""
+    async with running_app(tmp_path) as env:
+        await _enrol(env, "A-002")
+        gone = "U" + "d" * 32
+        roster = env.store.roster
+        real = roster.mark_contacts_dead
+
+        async def busy(kind: str, address: str, reason: str) -> int:
+            raise StoreUnavailable("database is locked")
+
+        roster.mark_contacts_dead = busy  # type: ignore[method-assign]
+        events = [event(gone, "unfollow", "01UNFOLLOW"),
+                  event(USER, "postback", "01HELP", postback={"data": postback_data(env.campaign_id, "need_help")})]
+        assert await _post(env, events, signature(SECRET, json.dumps({"destination": "U0", "events": events}).encode())) == 503
+        assert await env.history("A-002") == ["need_help"]
+        roster.mark_contacts_dead = real  # type: ignore[method-assign]
+        again = [dict(ev, deliveryContext={"isRedelivery": True}) for ev in events]
+        assert await _post(env, again, signature(SECRET, json.dumps({"destination": "U0", "events": again}).encode())) == 200
+        assert await env.history("A-002") == ["need_help"]
         await env.intake.idle()
 
 

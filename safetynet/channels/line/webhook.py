@@ -2,8 +2,10 @@
 (the contact is dead), behind LINE's X-Line-Signature.
 
 The signature is checked over the raw body before anything is parsed: a bad or missing one is a
-403 and nothing changes. Once it holds, the answer is 200 whatever the events were (LINE redelivers
-on non-2xx); each event's webhookEventId is its dedupe key, so a redelivery is counted once.
+403 and nothing changes. Once it holds, each event is handled on its own: one that fails (the store
+busy or gone a moment) is logged and the others go on; the answer is then 503, for LINE to redeliver
+(when its console's webhook redelivery is on), else 200 whatever the events were. Each event's
+webhookEventId is its dedupe key, so a redelivery is counted once.
 """
 
 from __future__ import annotations
@@ -55,10 +57,21 @@ def routes(ctx: ChannelContext, inbound: InboundPort, sender: ChannelSender | No
             events = parse_events(await req.json())
         except MalformedBody as e:
             raise WebhookRefused(400, str(e)) from None
+        failed = 0
         for ev in events:
-            texts = await _handle(ctx, inbound, ev)
+            try:
+                texts = await _handle(ctx, inbound, ev)
+            except Exception:  # review: one event's failure dropped every event after it in the body
+                log.exception("line_event_failed", kind=ev.kind)
+                failed += 1
+                continue
             if bot is not None and texts and ev.reply_token and not ev.redelivery:
-                await bot.reply(ev.reply_token, texts)
+                try:
+                    await bot.reply(ev.reply_token, texts)
+                except Exception as e:  # the answer is kept; only its acknowledgement in the chat is lost
+                    log.warning("line_reply_failed", kind=ev.kind, error=f"{type(e).__name__}: {e}"[:200])
+        if failed:
+            return WebhookResponse(503, '{"error": "some events could not be handled; redeliver"}', "application/json")
         return WebhookResponse(200, "{}", "application/json")
 
     return [WebhookRoute("POST", WEBHOOK_PATH, line_hook, MAX_BODY_BYTES)]
