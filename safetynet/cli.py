@@ -403,7 +403,9 @@ def _refuse_to_migrate_under_live_processes(cfg: Config, command: tuple[str, ...
         behind = schema_behind(cfg)
     except StoreError:
         return  # the command opens it again and says why it cannot
-    if behind is None or behind.found == 0:
+    migrates = behind is not None and behind.found > 0
+    copying = command == ("store", "copy")
+    if not migrates and not copying:
         return  # this SafetyNet's schema, nothing to migrate; or no city there yet
     try:
         live = asyncio.run(live_processes(cfg, time.time(), ALIVE_SECONDS, (LEASE_NAME,)))
@@ -411,8 +413,13 @@ def _refuse_to_migrate_under_live_processes(cfg: Config, command: tuple[str, ...
         return
     if live:
         stale = math.ceil(max(ALIVE_SECONDS, cfg.broadcast.leader_lease_seconds))
-        raise CommandError(say("cli.migrate_under_live", db=shown_database(cfg), found=behind.found,
-                               known=behind.known, processes=say("cli.list_separator").join(live), seconds=stale))
+        processes = say("cli.list_separator").join(live)
+        if behind is not None and migrates:
+            raise CommandError(say("cli.migrate_under_live", db=shown_database(cfg), found=behind.found,
+                                   known=behind.known, processes=processes, seconds=stale))
+        # the copy reads table by table: answers a live server takes meanwhile would be in the old database
+        # only, and lost with the switch (review: nothing stopped a copy under a running city)
+        raise CommandError(say("cli.store.copy.live", db=shown_database(cfg), processes=processes, seconds=stale))
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

@@ -126,6 +126,27 @@ def test_store_copy_refuses_to_migrate_its_sqlite_source_while_an_older_dispatch
     assert _schema_behind(city[1])  # nothing migrated
 
 
+def test_store_copy_refuses_a_city_that_is_still_serving(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: `store copy` read the city table by table under a running server: answers taken meanwhile
+    were in the SQLite file only, and lost with the switch to PostgreSQL."""
+    monkeypatch.delenv("SAFETYNET_STORE_URL", raising=False)
+    monkeypatch.delenv("SAFETYNET_SECRET_KEY", raising=False)
+    terminal_locale(monkeypatch, "C.UTF-8")
+    city = init_city(tmp_path)
+    capsys.readouterr()
+
+    async def beating() -> None:
+        async with store_session(load_config(Path(city[1]))) as store:
+            await store.health.beat(_beat())
+
+    asyncio.run(beating())
+    db = shown_database(load_config(Path(city[1])))
+    assert main([*city, "store", "copy", "--to", "postgresql://sn@127.0.0.1:9/sn"]) == 2  # none listens on 9
+    assert capsys.readouterr() == ("", "error: " + t("en", "cli.store.copy.live", db=db, processes="host-a (pid 4242)",
+                                                       seconds=20) + "\n")
+
+
 def _a_dead_pid() -> int:
     """The pid of a process of this machine that ran and ended (started, then reaped)."""
     child = subprocess.Popen([sys.executable, "-c", "pass"])
