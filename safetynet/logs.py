@@ -87,14 +87,20 @@ def mask_personal_data(_: Any, __: str, event_dict: MutableMapping[str, Any]) ->
 def mask_exception(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """The rendered exception's messages masked as free text: it is rendered after `mask_personal_data`
     ran (review: a driver's error quoting an address or a number went out in clear)."""
-    exc = event_dict.get("exception")
-    if isinstance(exc, str):
-        event_dict["exception"] = mask_text(exc)
-    elif isinstance(exc, list):
-        for part in exc:
-            if isinstance(part, dict) and isinstance(part.get("exc_value"), str):
-                part["exc_value"] = mask_text(part["exc_value"])
+    if "exception" in event_dict:
+        event_dict["exception"] = _masked(event_dict["exception"])
     return event_dict
+
+
+def _masked(value: Any) -> Any:
+    """Every string in a rendered exception (its messages, notes, an exception group's members) masked."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    return value
 
 
 class _NamedWriteLogger(structlog.WriteLogger):

@@ -78,7 +78,6 @@ class LadderScheduler:
         # either asks it (review: a minute apart, its answer to the first was not the second's)
         self.enrol_newcomers = enrol_newcomers
         self._newcomers_due = 0.0
-        self._newcomers_now = False
         self.tick_seconds = tick_seconds
         self._stop = asyncio.Event()
         # campaigns whose owed door-knock notices failed (the store's record of them is what is owed):
@@ -115,14 +114,9 @@ class LadderScheduler:
         self._real_running = real_running
         await self._tell_owed()
         done: list[tuple[int, int]] = []
-        now = self.clock.now()
-        self._newcomers_now = self.enrol_newcomers is not None and now >= self._newcomers_due
-        if self._newcomers_now:
-            self._newcomers_due = now + NEWCOMERS_SECONDS
         for campaign in running:
             progress = await self._pause_bookkeeping(campaign, real_running)
-            if progress is None:  # a drill paused by a real event: its newcomers are enrolled all the same
-                await self._newcomers(campaign)
+            if progress is None:  # a drill paused by a real event (its newcomers are enrolled all the same)
                 continue
             while progress.next_step < len(campaign.ladder):
                 index = progress.next_step
@@ -133,16 +127,20 @@ class LadderScheduler:
                     break  # someone else recorded it first
                 done.append((campaign.id, index))
                 progress = await self.store.ladder_progress(campaign.id)
-            # after its steps: a newcomer enrolled past the door-knock step is listed as it is sent step 0,
-            # where the step itself would have made one enrolled just before it unreachable
-            await self._newcomers(campaign)
+        # after every campaign's steps (a newcomer enrolled past the door-knock step is listed as it is
+        # sent step 0, where the step would have made one enrolled just before it unreachable), every
+        # campaign's newcomers one after the other, before any of their messages can go out; the next look
+        # is set once this one is done (review: a tick failing halfway left the rest a minute behind)
+        if self.enrol_newcomers is not None and self.clock.now() >= self._newcomers_due:
+            for campaign in running:
+                await self._newcomers(campaign)
+            self._newcomers_due = self.clock.now() + NEWCOMERS_SECONDS
         return done
 
     async def _newcomers(self, campaign: Campaign) -> None:
-        """On a tick that looks (every NEWCOMERS_SECONDS), the households that came into the campaign's
-        scope since it started, enrolled (`enrol_newcomers`). A failure is logged and tried again then:
+        """The households that came into the campaign's scope since it started, enrolled (`enrol_newcomers`). A failure is logged and tried again then:
         the steps of the other campaigns must not wait for it."""
-        if not self._newcomers_now or self.enrol_newcomers is None:
+        if self.enrol_newcomers is None:
             return
         try:
             await self.enrol_newcomers(campaign)

@@ -115,8 +115,9 @@ class Leader:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if self.clock.monotonic() - began > DUTY_RESTART_CAP_SECONDS:
+                    wait = DUTY_RESTART_SECONDS  # it ran a good while: a new failure, not the same one again
                 log.exception("leader_duty_failed", duty=name, restart_in_seconds=wait)
-            wait = DUTY_RESTART_SECONDS if self.clock.monotonic() - began > DUTY_RESTART_CAP_SECONDS else wait
             await self.clock.sleep(wait)
             log.info("leader_duty_restarted", duty=name)
             wait = min(wait * 2, DUTY_RESTART_CAP_SECONDS)

@@ -423,6 +423,6 @@ async def test_a_scope_name_gone_from_the_roster_leaves_the_rest_of_the_scope_it
         svc = CampaignService(store, cfg, clock)
         c = await svc.launch(CampaignSpec("訓練", CampaignKind.DRILL, ("association:桜町一丁目町会",), MSG))
         ids = await seed(store, [*first, H("new", "m")])
-        gone = dataclasses.replace(c, scope=("district:消えた地区", "association:桜町一丁目町会"))
+        gone = dataclasses.replace(c, scope=("group:消えた町会/1班", "district:消えた地区", "association:桜町一丁目町会"))
         assert await svc.enrol_newcomers(gone) == 1
         assert ids["new"] in await store.campaigns.household_statuses(c.id)

@@ -163,6 +163,8 @@ async def test_unknown_user_is_permanent_and_the_contact_dead(tmp_path: Path) ->
     ("530 Authentication required", "configuration"),
     ("552 5.2.2 Mailbox full", "bad_request"),  # this mail fails; the address stays
     ("550 Requested action not taken", "bad_request"),  # no status to say the address is gone
+    ("550 5.1.0 <noreply@city.example.lg.jp>: Sender address rejected: User unknown", "configuration"),  # ours
+    ("550 5.7.1 Message rejected as spam", "bad_request"),  # one carrier's filter: this mail alone
 ])
 async def test_a_refusal_that_is_not_the_address_s_leaves_the_contact_working(tmp_path: Path, reply: str,
                                                                               reason: str) -> None:

@@ -47,6 +47,10 @@ from safetynet.channels.email.settings import EmailSettings
 
 # An enhanced mail system status code at the start of a reply's text (RFC 3463): class.subject.detail
 _ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.\d{1,3}\b")
+# The addressing statuses that say the recipient's address itself is gone (bad mailbox, bad domain, bad
+# syntax, moved, no mail accepted), and those that are about our sender address
+_GONE = frozenset({"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10"})
+_OUR_ADDRESS = frozenset({"5.1.7", "5.1.8"})
 
 class _NotSent(Exception):
     """The connection was gone before DATA: nothing left, the mail may go on a fresh one."""
@@ -194,13 +198,18 @@ class EmailSender:
         answer = self._redacted(f"{e.code} {e.message}", msg)
         if 400 <= e.code < 500:
             return RetryableSendError(Reason.SERVER_ERROR, error_class=type(e).__name__, provider_answer=answer)
-        status = _ENHANCED.match(e.message or "")
-        klass, subject = (status.group(1), status.group(2)) if status else ("", "")
-        if klass == "5" and subject == "1":
+        text = (e.message or "").lower()
+        status = _ENHANCED.match(text)
+        code = status.group(0).strip() if status else ""
+        if "sender" in text or code in _OUR_ADDRESS or e.code == 530 or (
+                code.startswith("5.7.") and ("relay" in text or "auth" in text or e.code == 554)):
+            # our side: the sender address, a login, a relay that will not take our mail: the channel's
+            # configuration, every address kept (review: `550 5.1.0 Sender address rejected` read as 5.1.x)
+            return PermanentSendError(Reason.CONFIGURATION, error_class=type(e).__name__, provider_answer=answer)
+        if code in _GONE:
             return PermanentSendError(Reason.NO_SUCH_ADDRESS, contact_dead=True, error_class=type(e).__name__,
                                       provider_answer=answer)
-        if subject == "7" or (not status and e.code in (530, 554)):
-            return PermanentSendError(Reason.CONFIGURATION, error_class=type(e).__name__, provider_answer=answer)
+        # the recipient's own refusal (a full mailbox, one carrier's filter): this mail alone
         return PermanentSendError(Reason.BAD_REQUEST, error_class=type(e).__name__, provider_answer=answer)
 
     def _answer(self, e: SMTPResponseException, msg: OutboundMessage, permanent: Reason) -> SendError:

@@ -384,7 +384,7 @@ class Tables:
         for gid, (aid, name) in self.groups.items():
             if sep and a is not None and aid == a.id and name == group:
                 return gid
-        raise UnknownScopeError(f"unknown group: {spec} (write group:ASSOCIATION/GROUP)")
+        raise UnknownScopeError(f"unknown group: {spec} (write group:ASSOCIATION/GROUP)", "group", spec)
 
     # -- campaigns ---------------------------------------------------------------------------
 

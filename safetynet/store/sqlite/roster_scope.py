@@ -32,7 +32,7 @@ async def _group(db: Database, spec: str) -> int:
         (assoc, group),
     )
     if not sep or row is None:
-        raise UnknownScopeError(f"unknown group: {spec} (write group:ASSOCIATION/GROUP)")
+        raise UnknownScopeError(f"unknown group: {spec} (write group:ASSOCIATION/GROUP)", "group", spec)
     return int(row[0])
 
 
