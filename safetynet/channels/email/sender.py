@@ -44,7 +44,6 @@ from safetynet.channels.email import mail
 from safetynet.channels.email.login import PASSWORD, USERNAME
 from safetynet.channels.email.settings import EmailSettings
 
-
 # An enhanced mail system status code at the start of a reply's text (RFC 3463): class.subject.detail
 _ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.\d{1,3}\b")
 # The addressing statuses that say the recipient's address itself is gone (bad mailbox, bad domain, bad
