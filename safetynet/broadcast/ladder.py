@@ -45,8 +45,8 @@ OWED_RETRY_CAP_SECONDS = 300.0
 # walk nobody is waiting for, and one that never goes out (an association's staff data the notifier
 # fails on) would otherwise be tried, and logged with its trace, every five minutes for good.
 OWED_AFTER_END_SECONDS = 24 * 3600.0
-# How often a running campaign looks for households that came into its scope since it started (a roster
-# imported during the event): one indexed anti-join over its scope, read on a reader, a write only for them.
+# How often the running campaigns look for households that came into their scope since they started (a
+# roster imported during the event): a scan of each scope on a reader, a write only for the ones found.
 NEWCOMERS_SECONDS = 60.0
 
 
@@ -74,8 +74,8 @@ class LadderScheduler:
         self.notifier = notifier
         self.on_planned = on_planned
         # `CampaignService.enrol_newcomers`, run for every running campaign in one tick every
-        # NEWCOMERS_SECONDS: together, so a household new to two events of the kind is in both before
-        # either asks it (review: a minute apart, its answer to the first was not the second's)
+        # NEWCOMERS_SECONDS: together, so a household new to two events of the kind is in both within
+        # milliseconds (review: a minute apart, its answer to the first was not the second's)
         self.enrol_newcomers = enrol_newcomers
         self._newcomers_due = 0.0
         self.tick_seconds = tick_seconds
@@ -129,8 +129,8 @@ class LadderScheduler:
                 progress = await self.store.ladder_progress(campaign.id)
         # after every campaign's steps (a newcomer enrolled past the door-knock step is listed as it is
         # sent step 0, where the step would have made one enrolled just before it unreachable), every
-        # campaign's newcomers one after the other, before any of their messages can go out; the next look
-        # is set once this one is done (review: a tick failing halfway left the rest a minute behind)
+        # campaign's newcomers one after the other; the next look is set once this one is done (review: a
+        # tick failing halfway left the rest a minute behind)
         if self.enrol_newcomers is not None and self.clock.now() >= self._newcomers_due:
             for campaign in running:
                 await self._newcomers(campaign)
@@ -138,8 +138,8 @@ class LadderScheduler:
         return done
 
     async def _newcomers(self, campaign: Campaign) -> None:
-        """The households that came into the campaign's scope since it started, enrolled (`enrol_newcomers`). A failure is logged and tried again then:
-        the steps of the other campaigns must not wait for it."""
+        """The households that came into the campaign's scope since it started, enrolled (`enrol_newcomers`).
+        A failure is logged and tried at the next look: the other campaigns must not wait for it."""
         if self.enrol_newcomers is None:
             return
         try:
