@@ -175,7 +175,7 @@ class FeedPoller:
                 self._remember(entry.id)
             else:
                 every = False
-        if every:  # an entry to try again: the next poll asks for the whole feed, not a 304
+        if every:  # kept only then: with an entry to try again, the next poll asks for the whole feed, not a 304
             self.etag = answer.etag or self.etag
             self.last_modified = answer.last_modified or self.last_modified
         return result

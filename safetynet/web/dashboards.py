@@ -256,7 +256,7 @@ def _coverage(disclosure: Disclosure, cov: Coverage, assoc: Association) -> Cove
 async def help_fragment(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     assoc, campaign, _ = await _association_context(request, viewer)
-    if campaign is None or campaign.purged_at is None:  # a purged campaign's shows no household: no view
+    if campaign is None or campaign.purged_at is None:  # a purged campaign's fragment names nobody: no view
         record(request, viewer, AuditAction.VIEW, "help", campaign_id=campaign.id if campaign else None,
                association_id=assoc.id)
     items: list[HelpItem] = []
@@ -274,7 +274,7 @@ async def notes_fragment(request: web.Request) -> web.Response:
     fetches when the live stream says a note came (`noted`)."""
     viewer = require_viewer(request)
     assoc, campaign, _ = await _association_context(request, viewer)
-    if campaign is None or campaign.purged_at is None:  # a purged campaign's shows no household: no view
+    if campaign is None or campaign.purged_at is None:  # a purged campaign's fragment names nobody: no view
         record(request, viewer, AuditAction.VIEW, "notes", campaign_id=campaign.id if campaign else None,
                association_id=assoc.id)
     panel = Markup()
@@ -295,7 +295,7 @@ async def _lines(request: web.Request, viewer: Viewer, assoc: Association, campa
 async def rows_fragment(request: web.Request) -> web.Response:
     viewer = require_viewer(request)
     assoc, campaign, since = await _association_context(request, viewer)
-    if campaign is None or campaign.purged_at is None:  # a purged campaign's shows no household: no view
+    if campaign is None or campaign.purged_at is None:  # a purged campaign's fragment names nobody: no view
         record(request, viewer, AuditAction.VIEW, "households", campaign_id=campaign.id if campaign else None,
                association_id=assoc.id)
     lines: list[HouseholdLine] = []
