@@ -189,10 +189,10 @@ class EmailSender:
         return self._redact(text.replace(msg.address, "<address>"))
 
     def _refused(self, e: SMTPRecipientRefused, msg: OutboundMessage) -> SendError:
-        """A refused RCPT by its enhanced status code (RFC 3463): only an addressing status (5.1.x: no such
-        user, no such domain) says the address is gone; a policy refusal (5.7.x, 530, 554: the relay will
-        not take mail from us) is the channel's configuration; any other 5xx (a full mailbox, 5.2.2) fails
-        this mail alone. Review: a failover host the relay did not trust got `554 5.7.1 Relay access
+        """A refused RCPT by its enhanced status code (RFC 3463): only an addressing status of the recipient
+        (`_GONE`: no such user, no such domain) says the address is gone; a refusal of our side (our sender
+        address, a login, relaying) is the channel's configuration; any other 5xx (a full mailbox, one
+        carrier's filter) fails this mail alone. Review: a failover host the relay did not trust got `554 5.7.1 Relay access
         denied` for every recipient, and every email contact of the city was marked dead for good."""
         answer = self._redacted(f"{e.code} {e.message}", msg)
         if 400 <= e.code < 500:
