@@ -55,7 +55,6 @@ from safetynet.domain.campaigns import (
     StaffAlert,
     StepHousehold,
     StepPlan,
-    going_on,
     notice_plan,
 )
 from safetynet.domain.japan_time import date_time_jst
@@ -217,6 +216,18 @@ def _check_texts(spec: CampaignSpec) -> None:
     problems = text_problems(spec.title, spec.messages)
     if problems:
         raise CampaignError(problems[0].key, **problems[0].values)
+
+
+def _token_hasher(secret: str) -> Callable[[int, int], str]:
+    """(campaign id, household id) → the hash of that household's reply token, as the store keeps it."""
+    def token_hash_of(campaign_id: int, household_id: int) -> str:
+        return token_hash(reply_token(secret, campaign_id, household_id))
+    return token_hash_of
+
+
+def _first_step_plan(first: LadderStep, households: list[StepHousehold]) -> StepPlan:
+    """What step 0 sends these households (nothing when the ladder's first step is the door knock)."""
+    return plan_step(households, 0, first) if not first.door_knock else StepPlan((), (), ())
 
 
 class CampaignService:
@@ -429,10 +440,7 @@ class CampaignService:
         """Enrols the households in scope (set-based, tokens hashed by SQLite), then writes step 0 into
         the outbox batch by batch; the next batch is planned while the last one is written (SQLite
         works without the GIL)."""
-        def token_hash_of(campaign_id: int, household_id: int) -> str:
-            return token_hash(reply_token(secret, campaign_id, household_id))
-
-        households = await self.campaigns.enrol_scope(c.id, c.scope, token_hash_of)
+        households = await self.campaigns.enrol_scope(c.id, c.scope, _token_hasher(secret))
         if c.kind == CampaignKind.CHECK:
             await self._plan_check(c, secret)
             return households
@@ -440,7 +448,7 @@ class CampaignService:
         writing: asyncio.Task[None] | None = None
         try:
             async for batch in self.campaigns.step_households(c.id, batch_size=_BATCH):
-                plan = plan_step(batch, 0, first) if not first.door_knock else StepPlan((), (), ())
+                plan = _first_step_plan(first, batch)
                 if writing is not None:
                     await writing
                 writing = asyncio.create_task(self.campaigns.write_step(c.id, plan, now))
@@ -461,13 +469,10 @@ class CampaignService:
         if c.kind == CampaignKind.CHECK or c.state != CampaignState.RUNNING or not secret or not c.ladder:
             return 0
 
-        def token_hash_of(campaign_id: int, household_id: int) -> str:
-            return token_hash(reply_token(secret, campaign_id, household_id))
-
-        first = c.ladder[0]
+        token_hash_of, first = _token_hasher(secret), c.ladder[0]
 
         def plan(households: list[StepHousehold]) -> StepPlan:
-            return plan_step(households, 0, first) if not first.door_knock else StepPlan((), (), ())
+            return _first_step_plan(first, households)
 
         total, scope = 0, list(c.scope)
         while scope:
@@ -681,11 +686,11 @@ class CampaignService:
         """The stats document of DESIGN.md §6, restricted to the associations `visible` accepts."""
         c = await self.get(campaign_id)
         reads = self.store.stats
-        # paused as every page says it (`going_on`: a running drill or contact check while a real event
-        # runs), not as the ladder last recorded it (review: a drill closed while paused stayed "paused"
-        # in the API and the CLI for good, and a contact check under a real event was never)
-        going = {r.id for r in going_on(await self.campaigns.running())}
-        paused = c.state == CampaignState.RUNNING and c.id not in going
+        # paused as every page says it (`CampaignInfo.paused`: a running drill or contact check while a real
+        # event runs), not as the ladder last recorded it (review: a drill closed while paused stayed
+        # "paused" in the API and the CLI for good, and a contact check under a real event was never)
+        shown = await self.store.dashboard.campaign(c.id)
+        paused = shown is not None and shown.paused
         info = {"id": c.id, "kind": str(c.kind), "state": str(c.state), "title": c.title,
                 "started_at": c.started_at, "closed_at": c.closed_at, "paused": paused}
         return build_stats(info, await reads.counts(c.id), await reads.minutes(c.id), await reads.associations(),

@@ -178,7 +178,7 @@ async def association_page(request: web.Request) -> web.Response:
                        r.in_person_marks(campaign.id, assoc.id)))
     lines = disclosure.lines(lines, assoc.district, assoc.name)
     asked = disclosure.asking_in(campaign.kind, campaign.purged_at).help_items(
-        listed(campaign.purged_at, asked), assoc.district, assoc.name)
+        asked, assoc.district, assoc.name)
     help_list = [h for h in asked if h.handled_at is None]
     context = association_context(lang, assoc, campaign, campaigns, help_list, lines,
                                   _coverage(disclosure, cov, assoc), _filter(request), marks, viewer.login or None)
@@ -361,7 +361,7 @@ async def doorknock_page(request: web.Request) -> web.Response:
     # who asked for help and is not seen to yet comes first on the walk (QA: the printed list left them out:
     # they answered, so they are not on it)
     context["help"] = disclosure.asking_in(campaign.kind, campaign.purged_at).help_items(
-        listed(campaign.purged_at, found), assoc.district, assoc.name)
+        found, assoc.district, assoc.name)
     # what households wrote with another answer (「隣のおばあさんが出てこない」) is a door to knock on too
     context["notes"] = notes_panel(lang, notes, disclosure, assoc, found)
     return render(request, f'{context["heading"]} — {assoc.name}', template="doorknock.html", context=context,

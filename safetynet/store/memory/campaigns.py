@@ -288,9 +288,7 @@ class MemoryCampaigns:
         if row is None or row.state != "running":
             return []
         newcomers = sorted((h for h in current if (campaign_id, h.id) not in t.members), key=lambda h: h.id)[:limit]
-        households = [StepHousehold(h.id, h.association_id, h.vulnerable,
-                                    tuple(ContactRef(c.id, c.kind, c.state == "working") for c in t.contacts_of(h.id)))
-                      for h in newcomers]
+        households = [self._step_household(h.id, h.association_id) for h in newcomers]
         enrolled = [h for h in households
                     if self._enrol(campaign_id, h.id, h.association_id, token_hash_of(campaign_id, h.id))]
         for h in enrolled:
@@ -312,11 +310,14 @@ class MemoryCampaigns:
         waiting = [m for m in t.campaign_members(campaign_id)
                    if m.status not in _ANSWERED and m.household_id in t.households]
         for i in range(0, len(waiting), batch_size):
-            yield [StepHousehold(m.household_id, m.association_id, t.households[m.household_id].vulnerable,
-                                 tuple(ContactRef(c.id, c.kind, c.state == "working")
-                                       for c in t.contacts_of(m.household_id)))
-                   for m in waiting[i : i + batch_size]]
+            yield [self._step_household(m.household_id, m.association_id) for m in waiting[i : i + batch_size]]
             await asyncio.sleep(0)
+
+    def _step_household(self, household_id: int, association_id: int) -> StepHousehold:
+        """A household with its current contacts, as a step plans with them."""
+        t = self.t
+        return StepHousehold(household_id, association_id, t.households[household_id].vulnerable,
+                             tuple(ContactRef(c.id, c.kind, c.state == "working") for c in t.contacts_of(household_id)))
 
     async def waiting_channels(self, campaign_id: int, first: int, last: int,
                                before_step: int | None = None) -> dict[int, frozenset[ChannelName]]:

@@ -373,12 +373,8 @@ class CampaignStore:
             if not rows:
                 return []
             ids = [r[0] for r in rows]
-            contacts: dict[int, list[ContactRef]] = defaultdict(list)
-            for hid, cid, kind, working in await conn.execute_fetchall(
-                    "SELECT household_id, id, kind, state = 'working' FROM contacts"
-                    f" WHERE household_id IN ({marks(len(ids))}) ORDER BY household_id, id", ids):
-                contacts[hid].append(ContactRef(cid, kind, bool(working)))
-            households = [StepHousehold(r[0], r[1], bool(r[2]), tuple(contacts.get(r[0], ()))) for r in rows]
+            households = _with_contacts(rows, list(await conn.execute_fetchall(
+                f"{_CONTACTS} WHERE household_id IN ({marks(len(ids))}) ORDER BY household_id, id", ids)))
             await _enrol(conn, campaign_id, [Enrolment(h.id, h.association_id, token_hash_of(campaign_id, h.id))
                                              for h in households])
             per_association: dict[int, int] = defaultdict(int)
@@ -439,15 +435,9 @@ class CampaignStore:
             if not rows:
                 return
             first, last = rows[0][0], rows[-1][0]
-            contacts: dict[int, list[ContactRef]] = defaultdict(list)
             # (household_id, id) is the order of the household index: no sort
-            for hid, cid, kind, working in await self.db.fetchall(
-                "SELECT household_id, id, kind, state = 'working' FROM contacts WHERE household_id BETWEEN ? AND ?"
-                " ORDER BY household_id, id",
-                (first, last),
-            ):
-                contacts[hid].append(ContactRef(cid, kind, bool(working)))
-            yield [StepHousehold(r[0], r[1], bool(r[2]), tuple(contacts.get(r[0], ()))) for r in rows]
+            yield _with_contacts(rows, await self.db.fetchall(
+                f"{_CONTACTS} WHERE household_id BETWEEN ? AND ? ORDER BY household_id, id", (first, last)))
 
     async def waiting_channels(self, campaign_id: int, first: int, last: int,
                                before_step: int | None = None) -> dict[int, frozenset[ChannelName]]:
@@ -578,6 +568,18 @@ _ERASE_REPLIES = (
     " WHERE id IN (SELECT id FROM replies WHERE campaign_id = ? AND (note IS NOT NULL OR location IS NOT NULL"
     " OR people_safe IS NOT NULL OR people_injured IS NOT NULL) LIMIT ?)"
 )
+
+
+# A household's contacts as a step plans with them (`_with_contacts`)
+_CONTACTS = "SELECT household_id, id, kind, state = 'working' FROM contacts"
+
+
+def _with_contacts(rows: Sequence[Row], contact_rows: Iterable[Row]) -> list[StepHousehold]:
+    """(household id, association id, vulnerable) rows with their `_CONTACTS` rows, as a step plans them."""
+    contacts: dict[int, list[ContactRef]] = defaultdict(list)
+    for hid, cid, kind, working in contact_rows:
+        contacts[hid].append(ContactRef(cid, kind, bool(working)))
+    return [StepHousehold(r[0], r[1], bool(r[2]), tuple(contacts.get(r[0], ()))) for r in rows]
 
 
 async def _enrol(conn: Conn, campaign_id: int, enrol: Sequence[Enrolment]) -> None:
