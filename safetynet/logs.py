@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
+from structlog.typing import ExcInfo
 
 # Keys whose values are personal data: shown only in masked form.
 _NAME_KEYS = frozenset({"name", "household_name", "display_name", "staff_name", "address"})
@@ -103,6 +105,14 @@ def _masked(value: Any) -> Any:
     return value
 
 
+def _masked_traceback(sio: TextIO, exc_info: ExcInfo) -> None:
+    """The console's traceback, plain and masked as free text: the default (rich's, when installed)
+    prints each frame's locals, names and numbers with them, and neither was masked."""
+    buf = io.StringIO()
+    structlog.dev.plain_traceback(buf, exc_info)
+    sio.write(mask_text(buf.getvalue()))
+
+
 class _NamedWriteLogger(structlog.WriteLogger):
     """A WriteLogger that knows its name, so `add_logger_name` works without the stdlib detour."""
 
@@ -127,7 +137,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None
     use_console = fmt == "console" or (fmt == "auto" and hasattr(stream, "isatty") and stream.isatty())
     tail: list[Any]
     if use_console:
-        tail = [structlog.dev.ConsoleRenderer()]
+        tail = [structlog.dev.ConsoleRenderer(exception_formatter=_masked_traceback)]
     else:
         exc = structlog.processors.ExceptionRenderer(
             structlog.tracebacks.ExceptionDictTransformer(show_locals=False)

@@ -62,3 +62,24 @@ def test_json_log_lines_mask_personal_data_and_secrets() -> None:
     assert "1234-5678" not in first["detail"]
     assert "1234 5678" not in out.getvalue()
     assert first["level"] == "info" and "timestamp" in first
+
+
+def test_console_log_lines_mask_an_exceptions_message_and_show_no_locals() -> None:
+    """Review: the console renderer printed the exception as raised (and, with rich installed, every
+    frame's locals); only the JSON lines were masked."""
+    out = io.StringIO()
+    configure_logging("info", "console", stream=out)
+    try:
+        log = structlog.get_logger("test")
+        household_name = "山田太郎"  # a local the traceback must not show
+        try:
+            raise ValueError(f"no such recipient 090-1234-5678 <yamada@docomo.ne.jp> for {household_name[:0]}")
+        except ValueError:
+            log.exception("delivery_internal_error")
+        logging.getLogger("aiohttp.server").exception("failed", exc_info=ValueError("call +81 3 1234 5678"))
+    finally:
+        configure_logging("warning", "json", stream=io.StringIO())
+    text = out.getvalue()
+    assert "delivery_internal_error" in text and "ValueError" in text and "Traceback" in text
+    assert "1234-5678" not in text and "yamada@docomo.ne.jp" not in text and "1234 5678" not in text
+    assert "山田太郎" not in text
