@@ -33,10 +33,13 @@ ENROL_ROLES: dict[str, tuple[str, ...]] = {
     ENROL_SUBSCRIPTION: ("title", "button", "nojs", "done", "failed"),
     ENROL_MESSAGE_CODE: ("title", "link", "manual", "done"),
     ENROL_CONFIRM_CODE: ("title", "address", "send", "sent", "code", "confirm", "wrong", "bad_address", "too_many",
-                         "message", "done"),
+                         "not_sent", "message", "done"),
     ENROL_CONFIRM_LINK: ("title", "address", "send", "sent", "confirm", "wrong", "bad_address", "too_many",
-                         "message", "done"),
+                         "not_sent", "message", "done"),
 }
+# Roles whose text is the same whatever the channel: one key for all ("not_sent": the provider or our
+# side failed, not the address the resident typed).
+_SHARED_ROLES = {"not_sent": "enrol.not_sent"}
 
 # How a campaign message is laid out for a channel (broadcast/messages.py writes each).
 # Title, body, then "回答はこちら: LINK" (app messengers).
@@ -106,7 +109,7 @@ class Enrolment:
     Catalog keys of the page's words are `enrol.{channel}.{role}` unless `words` maps a role to
     another key. Roles: title, done (every method); button, nojs, failed (subscription); link,
     manual (message code); address, send, sent, code, confirm, wrong, bad_address, too_many,
-    message, and optionally subject and allow (the sender to let through; confirm code/link).
+    not_sent (shared), message, and optionally subject and allow (the sender to let through; confirm code/link).
     """
 
     method: str
@@ -122,7 +125,7 @@ class Enrolment:
 
     def key(self, channel: ChannelName, role: str) -> str:
         """The catalog key of `role`'s text for `channel`."""
-        return self.words.get(role) or f"enrol.{channel}.{role}"
+        return self.words.get(role) or _SHARED_ROLES.get(role) or f"enrol.{channel}.{role}"
 
 
 @dataclass(frozen=True)

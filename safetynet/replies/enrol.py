@@ -19,7 +19,7 @@ import structlog
 
 from safetynet.auth import keyed_hash
 from safetynet.channels import registry
-from safetynet.channels.base import ChannelSender, OutboundMessage, SendError
+from safetynet.channels.base import ChannelSender, OutboundMessage, Reason, SendError
 from safetynet.channels.spec import (
     ENROL_CONFIRM_CODE,
     ENROL_CONFIRM_LINK,
@@ -165,7 +165,7 @@ class Enrolment:
 
     async def start_confirm(self, channel: ChannelName, code: str, typed: str) -> None:
         """Sends a confirmation code (or link) to the typed address over `channel` itself; raises
-        ChannelRefused("bad_address" | "too_many")."""
+        ChannelRefused("bad_address" | "too_many" | "not_sent")."""
         spec = self.specs[channel]
         assert spec.enrolment is not None
         method = spec.enrolment.method
@@ -191,7 +191,7 @@ class Enrolment:
     async def _send(self, spec: ChannelSpec, h: Household, address: str, text: str, link: str) -> None:
         sender = self.senders.get(spec.name)
         if sender is None:
-            raise ChannelRefused("too_many")
+            raise ChannelRefused("not_sent")
         msg = OutboundMessage(
             channel=spec.name, delivery_id=0, campaign_id=0, household_id=h.id, address=address, text=text,
             reply_url=link, reply_token="", language=h.language, drill=False,
@@ -201,7 +201,9 @@ class Enrolment:
             await sender.send(msg)
         except SendError as e:
             log.warning("enrol_code_not_sent", household_id=h.id, channel=spec.name, reason=e.reason)
-            raise ChannelRefused("bad_address") from None
+            # only a refusal of the address is the resident's to mend: a relay or provider down (or
+            # our own configuration) told them to check an address that was right
+            raise ChannelRefused("bad_address" if _address_refused(e) else "not_sent") from None
 
     async def confirm(self, channel: ChannelName, code: str, typed: str) -> Contact:
         """The code typed (or the link's secret) proves the address: it becomes the household's
@@ -235,6 +237,12 @@ def removal_entry(at: float, contact: Contact) -> AuditEntry:
     address, as a staff member's changed contacts are recorded (QA, privacy walk: no entry at all)."""
     return AuditEntry(at, RESIDENT, str(AuditAction.CONTACT), "remove", household_id=contact.household_id,
                       detail=str(contact.kind))
+
+
+def _address_refused(e: SendError) -> bool:
+    """A send failure the typed address caused: dead, or refused for good for a reason not our own
+    (a wrong sender address or login is CONFIGURATION; a relay down or a timeout is retryable)."""
+    return e.contact_dead or (not e.retryable and e.reason != Reason.CONFIGURATION)
 
 
 def typed_digits(typed: str) -> str:

@@ -72,6 +72,20 @@ async def test_an_unknown_mailbox_is_told_on_the_page(tmp_path: Path) -> None:
             assert resp.status == 400 and t("ja", "enrol.email.bad_address") in await resp.text()
 
 
+async def test_a_relay_that_fails_is_not_blamed_on_the_address(tmp_path: Path) -> None:
+    """Review: a mail server that refused for a while (451), or one refusing our own sender, was
+    answered "check the email address" to a resident who had typed it right."""
+    async with running_app(tmp_path) as env:
+        env.sandbox.fake("email").answer(r"^busy@", "451 4.3.0 Try again later")
+        env.sandbox.fake("email").answer(r"^relay@", "554 5.7.1 Relaying denied")
+        code = await enrolment_code(env, "B-001")
+        for address in ("busy@docomo.ne.jp", "relay@docomo.ne.jp"):
+            async with env.http.post(f"{env.url}/join/{code}/email", data={"address": address}) as resp:
+                page = await resp.text()
+                assert resp.status == 400 and t("ja", "enrol.not_sent") in page, address
+                assert t("ja", "enrol.email.bad_address") not in page
+
+
 def _section(page: str) -> str:
     m = re.search(r'<section class="step" id="email">.*?</section>', page, re.S)
     assert m, page
