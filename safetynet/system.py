@@ -224,8 +224,10 @@ async def running_system(
         leader = (Leader(store.coordination, clock, duties, ttl_seconds=cfg.broadcast.leader_lease_seconds)
                   if duties else None)
         # Each process that takes answers checks for help left unhandled: the store's claim tells each
-        # request once, however many check (so it needs no leader lease, nor a dispatcher here).
-        escalation = (HelpEscalation(store, notifier, clock, cfg.replies.help_escalate_minutes)
+        # request once, however many check (so it needs no leader lease, nor a dispatcher here). It also
+        # queues again alerts a store error kept unqueued: two processes may both, a duplicate alert.
+        escalation = (HelpEscalation(store, notifier, clock, cfg.replies.help_escalate_minutes,
+                                     resend=intake.resend_unnotified)
                       if role != "dispatcher" else None)
         # A process without a dispatcher would otherwise leave no row: an upgrade's `init` looks for live
         # processes in the heartbeats, and migrated the database under a running web process (QA); a

@@ -16,6 +16,7 @@ a claim left untold (a process killed in between, or a fault telling it) is clai
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import structlog
@@ -37,15 +38,19 @@ class Escalator(Protocol):
 
 
 class HelpEscalation:
-    """`run()` checks every `every_seconds` on `clock` until `stop()`; `check()` is one round."""
+    """`run()` checks every `every_seconds` on `clock` until `stop()`; `check()` is one round. Each
+    round first calls `resend` (`ReplyIntake.resend_unnotified`: help alerts a store error kept from
+    the head), escalation on or off."""
 
     def __init__(self, store: Store, notifier: Escalator, clock: Clock, minutes: float,
-                 every_seconds: float = CHECK_SECONDS) -> None:
+                 every_seconds: float = CHECK_SECONDS,
+                 resend: Callable[[], Awaitable[object]] | None = None) -> None:
         self.store = store
         self.notifier = notifier
         self.clock = clock
         self.minutes = minutes
         self.every_seconds = every_seconds
+        self.resend = resend
         self.checked = asyncio.Event()  # set after each round (tests await it instead of sleeping)
         self._stop = asyncio.Event()
 
@@ -54,6 +59,11 @@ class HelpEscalation:
 
     async def check(self) -> list[tuple[int, int]]:
         """Claims the requests due now and tells their standing-in staff; returns (campaign, household)."""
+        if self.resend is not None:
+            try:
+                await self.resend()
+            except StoreError as e:  # the next round tries again; the escalation still runs
+                log.warning("help_resend_failed", error=str(e))
         cutoff = escalation_cutoff(self.clock.now(), self.minutes)
         if cutoff is None:
             return []
@@ -72,7 +82,8 @@ class HelpEscalation:
     async def run(self) -> None:
         if escalation_cutoff(self.clock.now(), self.minutes) is None:
             log.info("help_escalation_off")
-            return
+            if self.resend is None:
+                return
         while not self._stop.is_set():
             try:
                 await self.check()

@@ -56,6 +56,9 @@ _LOGGED = frozenset({str(Status.NEED_HELP), NOTE})
 _ANSWER_OF = {s.value: s for s in ANSWERS}
 # A reply page shows its campaign's title and text; they do not change once it runs.
 _PAGE_CACHE_SECONDS = 30.0
+# A help request whose alerts are still unqueued this long after it opened is queued again (a store
+# error while queuing): well past a queuing's own time, and short beside the half hour of the escalation.
+RESEND_AFTER_SECONDS = 60.0
 # How long this process keeps the ids of the running campaigns by kind (`ReplyIntake._running_of`),
 # what decides whether an answer may be another campaign's too (`domain.replies.may_share`) without
 # a read per answer. The staleness this allows: an answer to a campaign that was running before
@@ -141,6 +144,8 @@ class ReplyIntake:
         self._running: tuple[dict[CampaignKind, frozenset[int]], float] | None = None
         self._running_read: asyncio.Task[dict[CampaignKind, frozenset[int]]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # help requests whose alerts this process is queuing now, with how many times (`resend_unnotified`)
+        self._notifying: dict[tuple[int, int], int] = {}
         self._started = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -162,6 +167,18 @@ class ReplyIntake:
     async def _resend(self, pending: list[tuple[int, int]]) -> None:
         for campaign_id, household_id in pending:
             await self._notify(campaign_id, household_id, follow_up=False)
+
+    async def resend_unnotified(self) -> int:
+        """Queues again the help alerts still unqueued `RESEND_AFTER_SECONDS` after their request: the
+        store failed while they were queued (`_notify` logs it and goes on), and only a restart looked
+        again, so the head heard nothing until the escalation went to others (review). Run every round
+        of `HelpEscalation`; those this process is queuing now are left to it. Returns how many."""
+        pending = [key for key in await self.store.replies.unnotified_help(min_age_seconds=RESEND_AFTER_SECONDS)
+                   if key not in self._notifying]
+        if pending:
+            log.warning("help_alerts_resent", households=len(pending))
+            await self._resend(pending)
+        return len(pending)
 
     async def stop(self) -> None:
         """Waits for help alerts still being sent."""
@@ -625,8 +642,14 @@ class ReplyIntake:
     async def _notify(self, campaign_id: int, household_id: int, follow_up: bool) -> None:
         if self.notifier is None:
             return
+        key = (campaign_id, household_id)
+        self._notifying[key] = self._notifying.get(key, 0) + 1
         try:
             await self.notifier.need_help(campaign_id, household_id, follow_up=follow_up)
         except Exception:
             log.exception("help_notify_failed", campaign_id=campaign_id, household_id=household_id)
+        finally:
+            left = self._notifying.pop(key) - 1
+            if left:
+                self._notifying[key] = left
 

@@ -450,6 +450,8 @@ class HelpNotifier:
     async def notify(self, campaign_id: int, household_id: int, follow_up: bool = False) -> NotifyReport:
         found = await self._help(campaign_id, household_id)
         if found is None:
+            if not follow_up:  # gone (its household or campaign): nothing to tell now or on a resend
+                await self.store.replies.mark_notified(campaign_id, household_id)
             return NotifyReport(0, 0)
         row, campaign, link, phones = found
         staff = await self.store.auth.staff_for_association(row.association, row.district)

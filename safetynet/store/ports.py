@@ -765,8 +765,10 @@ class ReplyRepo(Protocol):
         full wait from the reopening (`claim_unhandled_help`)."""
         ...
 
-    async def unnotified_help(self, max_age_seconds: float = 6 * 3600) -> list[tuple[int, int]]:
-        """Open help requests younger than `max_age_seconds` whose alert never went out, newest first."""
+    async def unnotified_help(self, max_age_seconds: float = 6 * 3600,
+                              min_age_seconds: float = 0.0) -> list[tuple[int, int]]:
+        """Open help requests younger than `max_age_seconds` (and at least `min_age_seconds` old) whose
+        alert never went out, newest first."""
         ...
 
     async def mark_notified(self, campaign_id: int, household_id: int) -> None: ...

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from replies_fixtures import ASSOC_A, Env, add_staff, add_staff_over, running_app, start_campaign
@@ -23,6 +24,7 @@ from safetynet.domain.replies import ESCALATION_CLAIM_SECONDS, HelpRow, escalati
 from safetynet.replies.escalate import CHECK_SECONDS, HelpEscalation
 from safetynet.replies.notify import NotifyReport, StaffNotifier, unhandled_text
 from safetynet.store import open_store
+from safetynet.store.errors import StoreUnavailable
 
 UNHANDLED = "【未対応】"
 
@@ -85,7 +87,8 @@ async def _minutes(esc: HelpEscalation, clock: FakeClock, minutes: float) -> Non
 async def escalating(env: Env) -> AsyncIterator[HelpEscalation]:
     """The check as `serve` runs it, with this app's minutes (`[replies] help_escalate_minutes`)."""
     notifier = StaffNotifier(env.store, env.cfg, env.senders, env.clock)
-    esc = HelpEscalation(env.store, notifier, env.clock, env.cfg.replies.help_escalate_minutes)
+    esc = HelpEscalation(env.store, notifier, env.clock, env.cfg.replies.help_escalate_minutes,
+                         resend=env.intake.resend_unnotified)
     task = asyncio.create_task(esc.run())
     await asyncio.wait_for(esc.checked.wait(), 10)
     for _ in range(5):
@@ -142,6 +145,36 @@ async def test_an_unhandled_request_goes_to_the_district_head_once_after_30_minu
             assert sent == [("head-a", "help", hid, "telegram"), ("district-1", "escalation", hid, "telegram")]
             (row,) = await env.store.replies.help_list(env.campaign_id)
             assert row.handled_at is None  # still on the help list, for the head
+
+
+async def test_a_help_alert_a_store_error_kept_unqueued_is_queued_within_a_round_and_a_half(tmp_path: Path) -> None:
+    """Review: the store failed while the head's alert was queued; the request stayed unnotified and only
+    a restart looked again, so the head heard nothing and the escalation went to others half an hour on."""
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, telegram="8880001")
+        queue_staff = env.store.outbox.queue_staff
+        failures = [StoreUnavailable("database is locked")]
+
+        async def failing_once(*args: Any, **kwargs: Any) -> Any:
+            if failures:
+                raise failures.pop()
+            return await queue_staff(*args, **kwargs)
+
+        env.store.outbox.queue_staff = failing_once  # type: ignore[method-assign]
+        async with escalating(env) as esc:
+            await _need_help(env, "A-002")
+            await env.dispatch()
+            assert env.staff_messages("telegram") == [] and not failures
+            assert await env.store.replies.unnotified_help() == [(env.campaign_id, env.hh("A-002").id)]
+            await _checked(esc, env.clock, CHECK_SECONDS)  # 30 s: it may still be under way in another process
+            assert env.staff_messages("telegram") == []
+            await _checked(esc, env.clock, CHECK_SECONDS)
+            await env.dispatch()
+            assert [r.address for r in env.staff_messages("telegram")] == ["8880001"]
+            assert await env.store.replies.unnotified_help() == []
+            await _minutes(esc, env.clock, 2)  # once
+            await env.dispatch()
+            assert len(env.staff_messages("telegram")) == 1
 
 
 async def test_with_no_district_head_a_city_admin_is_told_and_a_handled_request_never(tmp_path: Path) -> None:

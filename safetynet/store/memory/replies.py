@@ -391,11 +391,13 @@ class MemoryReplies:
         self._emit(ReplyEvent((), ((campaign_id, m.association_id),)))
         return True
 
-    async def unnotified_help(self, max_age_seconds: float = 6 * 3600) -> list[tuple[int, int]]:
+    async def unnotified_help(self, max_age_seconds: float = 6 * 3600,
+                              min_age_seconds: float = 0.0) -> list[tuple[int, int]]:
         await asyncio.sleep(0)
-        since = self.t.clock.now() - max_age_seconds
+        now = self.t.clock.now()
         found = [(h.opened_at, key) for key, h in self.t.help.items()
-                 if h.handled_at is None and h.notified_at is None and h.opened_at > since]
+                 if h.handled_at is None and h.notified_at is None
+                 and now - max_age_seconds < h.opened_at <= now - min_age_seconds]
         return [key for _, key in sorted(found, key=lambda f: f[0], reverse=True)]
 
     async def claim_unhandled_help(self, waiting_since: float) -> list[tuple[int, int]]:

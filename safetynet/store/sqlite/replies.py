@@ -395,12 +395,14 @@ class ReplyStore:
         self._emit(ReplyEvent((), ((campaign_id, association_id),)))
         return True
 
-    async def unnotified_help(self, max_age_seconds: float = 6 * 3600) -> list[tuple[int, int]]:
+    async def unnotified_help(self, max_age_seconds: float = 6 * 3600,
+                              min_age_seconds: float = 0.0) -> list[tuple[int, int]]:
         """Open help requests whose alert never went out (a restart in between), newest first."""
+        now = self.clock.now()
         rows = await self.db.fetchall(
             "SELECT campaign_id, household_id FROM help_requests WHERE handled_at IS NULL AND notified_at IS NULL"
-            " AND opened_at > ? ORDER BY opened_at DESC",
-            (self.clock.now() - max_age_seconds,),
+            " AND opened_at > ? AND opened_at <= ? ORDER BY opened_at DESC",
+            (now - max_age_seconds, now - min_age_seconds),
         )
         return [(r[0], r[1]) for r in rows]
 
