@@ -457,13 +457,24 @@ class PlannableHousehold(Protocol):
 
 def reachable(contacts: Sequence[PlannableContact], routes: ChannelRoutes) -> dict[ChannelName, int]:
     """Channel → the first of `contacts` (working ones, the caller's filter) that takes it, in the
-    household's order (the dict keeps that order: the household's preference among the free channels)."""
+    household's order (the dict keeps that order: the household's preference among the free channels);
+    but where that contact is another channel's too and a later one is of a kind only this channel
+    reaches, that one: a household's mobile is texted and its landline called. Before, the call went to
+    the mobile the texts had gone to, and a landline listed after a mobile never rang (review)."""
     have: dict[ChannelName, int] = {}
+    later: dict[ChannelName, list[PlannableContact]] = {}
     of_kind = routes.of_kind
     for c in contacts:
         for ch in of_kind.get(c.kind, ()):
             if ch not in have:
                 have[ch] = c.id
+            else:
+                later.setdefault(ch, []).append(c)
+    for ch, others in later.items():
+        if any(other != ch and cid == have[ch] for other, cid in have.items()):
+            own = next((c.id for c in others if of_kind.get(c.kind) == (ch,)), None)
+            if own is not None:
+                have[ch] = own
     return have
 
 

@@ -89,8 +89,22 @@ def test_a_household_with_a_landline_and_a_mobile_is_texted_first_not_called() -
 
 def test_channel_order_uses_the_contact_of_each_channel() -> None:
     h = hh(3, "mlw")
-    assert channel_order(h, STEP0, ROUTES) == [(W, 32), (S, 30), (V, 30)]
-    assert channel_order(h, VOICE_STEP, ROUTES) == [(V, 30)]
+    assert channel_order(h, STEP0, ROUTES) == [(W, 32), (S, 30), (V, 31)]
+    assert channel_order(h, VOICE_STEP, ROUTES) == [(V, 31)]
+
+
+def test_a_landline_listed_after_the_mobile_is_the_one_called() -> None:
+    """Review: the mobile texted at step 0 was the one called too, at its fallback and at the call step;
+    the landline at home never rang. Calls go to a number the texts do not reach, when there is one."""
+    for contacts, texted, called in [("ml", 10, 11), ("lm", 11, 10), ("m", 10, 10), ("l", None, 10),
+                                     ("mm", 10, 10), ("mml", 10, 12)]:
+        h = hh(1, contacts)
+        assert dict(channel_order(h, STEP0, ROUTES)).get(S) == texted, contacts
+        assert channel_order(h, VOICE_STEP, ROUTES) == [(V, called)], contacts
+    # a dead landline: the mobile is called again
+    assert channel_order(hh(1, "ml", dead="l"), VOICE_STEP, ROUTES) == [(V, 10)]
+    nxt = next_channel(hh(1, "ml"), 0, STEP0, [S], ROUTES)
+    assert nxt is not None and (nxt.channel, nxt.contact_id) == (V, 11)
 
 
 def test_plan_puts_vulnerable_households_first_one_channel_each() -> None:
