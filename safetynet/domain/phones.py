@@ -154,7 +154,8 @@ def _length_error(national: str, length: int, which: str, original: str) -> None
 
 
 # The usual way numbers are written ("090-1234-5678", "0312345678"): skips the general path.
-_PLAIN = re.compile(r"0\d{9,10}|0\d{1,4}-\d{1,4}-\d{3,4}")
+# ASCII digits only: `\d` takes full-width ones too, which must go through NFKC.
+_PLAIN = re.compile(r"0[0-9]{9,10}|0[0-9]{1,4}-[0-9]{1,4}-[0-9]{3,4}")
 
 
 def classify_phone(text: str) -> tuple[str, PhoneKind]:
@@ -203,7 +204,7 @@ def mask_phone(e164: str) -> str:
 # -- roster cells (携帯電話, 固定電話) --------------------------------------------
 
 # "090-1234-5678" / "09012345678", the form nearly every roster uses (0800 is free dial, not mobile)
-_PLAIN_MOBILE = re.compile(r"(?:0[679]0-?\d|080-?[1-9])\d{3}-?\d{4}")
+_PLAIN_MOBILE = re.compile(r"(?:0[679]0-?[0-9]|080-?[1-9])[0-9]{3}-?[0-9]{4}")
 
 
 def parse_mobile(text: str, landline_column: str = "landline") -> str:

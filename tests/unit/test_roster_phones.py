@@ -11,6 +11,7 @@ from safetynet.domain.phones import (
     PhoneKind,
     classify_phone,
     format_national,
+    parse_landline,
     parse_mobile,
     parse_phone,
     to_e164,
@@ -22,6 +23,8 @@ GOOD = [
     ("09012345678", "+819012345678", PhoneKind.MOBILE),
     ("０９０－１２３４－５６７８", "+819012345678", PhoneKind.MOBILE),  # full-width digits and hyphen
     ("０９０１２３４５６７８", "+819012345678", PhoneKind.MOBILE),
+    ("090-１２３４-５６７８", "+819012345678", PhoneKind.MOBILE),  # half full-width: not the ASCII fast path
+    ("090１２３４５６７８", "+819012345678", PhoneKind.MOBILE),
     ("090 1234 5678", "+819012345678", PhoneKind.MOBILE),
     ("090\u30001234\u30005678", "+819012345678", PhoneKind.MOBILE),  # ideographic spaces
     ("090ー1234ー5678", "+819012345678", PhoneKind.MOBILE),  # katakana long mark typed as a hyphen
@@ -43,6 +46,7 @@ GOOD = [
     ("(03) 1234-5678", "+81312345678", PhoneKind.LANDLINE),
     ("03-1234-5678", "+81312345678", PhoneKind.LANDLINE),
     ("（０３）１２３４－５６７８", "+81312345678", PhoneKind.LANDLINE),
+    ("03-１２３４-５６７８", "+81312345678", PhoneKind.LANDLINE),
     ("+81 3 1234 5678", "+81312345678", PhoneKind.LANDLINE),
     ("076-123-4567", "+81761234567", PhoneKind.LANDLINE),
     ("0766-12-3456", "+81766123456", PhoneKind.LANDLINE),
@@ -119,6 +123,23 @@ def test_a_number_that_cannot_be_one_is_refused_with_the_reason(written: str, me
 def test_national_format_reads_back_to_the_same_number(e164: str, national: str) -> None:
     assert format_national(e164) == national
     assert to_e164(national) == e164
+
+
+@pytest.mark.parametrize(
+    ("written", "e164"),
+    [("090-１２３４-５６７８", "+819012345678"), ("080１２３４５６７８", "+818012345678")],
+)
+def test_mobile_column_folds_full_width_digits_mixed_with_ascii(written: str, e164: str) -> None:
+    # the column's fast path took `\d` for ASCII and stored the full-width digits as they were
+    assert parse_mobile(written) == e164
+
+
+@pytest.mark.parametrize(
+    ("written", "e164"),
+    [("03-１２３４-５６７８", "+81312345678"), ("0766-１２-３４５６", "+81766123456")],
+)
+def test_landline_column_folds_full_width_digits_mixed_with_ascii(written: str, e164: str) -> None:
+    assert parse_landline(written) == e164
 
 
 def test_national_property() -> None:
