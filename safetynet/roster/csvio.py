@@ -11,6 +11,9 @@ in any column, known or not. CSV lets a quoted cell run over several lines, so o
 at the start of a cell swallows the rows below it into that cell; refusing line breaks turns
 that into an error at the row and column where the quote opened, instead of missing households.
 
+A cell Excel wrote as `="00123"`, its way to keep a number's leading zeros, is read as `00123` in
+any column; only that whole-cell form is taken, anything more is a formula and stays text.
+
 Required columns: district, association, household and name; every row needs a value in
 each. The other columns may be left out; an empty cell takes the default (one member,
 not vulnerable, Japanese, no phone). The contact columns (phone/携帯電話, landline/固定電話,
@@ -38,6 +41,7 @@ import csv
 import io
 import itertools
 import os
+import re
 import string
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -258,6 +262,17 @@ def _read_header(cells: list[str], result: ParseResult, lines: tuple[int, int]) 
     return _Header(index, shown, len(cells), labels, named)
 
 
+# Excel's way to keep a number's text (leading zeros) in a CSV cell: ="00123", the whole cell.
+_EXCEL_TEXT = re.compile(r'="([^"]*)"')
+
+
+def _excel_text(cell: str) -> str:
+    """The text of a cell Excel wrote as ="00123" (a household number, a phone kept as text);
+    any other cell as it is (one with more than that one string is a formula, not a number's text)."""
+    m = _EXCEL_TEXT.fullmatch(cell)
+    return m.group(1) if m else cell
+
+
 def _text(required: bool, key: bool) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         # keys are compared after NFKC, so "１班" and "1班" are the same group
@@ -375,6 +390,8 @@ class _RowReader:
             if pos in bad:
                 continue
             text = cells[pos]
+            if text.startswith('="'):
+                text = _excel_text(text)
             value = _MISSING if cache is None else cache.get(text, _MISSING)
             if value is _MISSING:
                 try:

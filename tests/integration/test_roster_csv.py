@@ -602,6 +602,21 @@ def test_quotes_read_as_a_spreadsheet_writes_them() -> None:
     assert [r.name for r in parse_bytes(data).records] == ['a"b', '山田"太郎']
 
 
+def test_a_cell_excel_kept_as_text_is_read_as_its_text_in_any_column() -> None:
+    """Excel writes a number kept as text (leading zeros) as ="00123": the household key was stored with
+    its = and quotes, and a phone refused for containing '='. Only the whole-cell form is unwrapped."""
+    formula = '="1"&"2"'
+    result = parse_bytes(csv_bytes(EN, [row(household='="00123"', phone='="09012345678"', name=formula)]))
+    assert result.ok, result.errors
+    record = result.records[0]
+    assert record.household_key == "00123"
+    assert record.contact("mobile") == "+819012345678"
+    assert record.name == formula
+    # the same key written plainly on another row is the same household
+    twice = parse_bytes(csv_bytes(EN, [row(household='="00123"'), row(household="00123")]))
+    assert [e.key for e in twice.errors] == ["roster.problem.duplicate_household"]
+
+
 def test_a_file_without_a_contact_column_states_nothing_of_that_kind() -> None:
     """The reader names each contact column the file lacks (`contact:KIND`), so the import keeps those
     contacts (review: a file without 携帯電話 deleted every roster mobile); a column there, empty, states none."""
