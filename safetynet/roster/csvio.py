@@ -293,6 +293,8 @@ def _contact_cell(column: RosterColumn, shown: dict[str, str]) -> Callable[[str]
         text = raw.strip() if raw else raw
         if not text:
             return ""
+        if text.startswith("'"):
+            text = unguard_cell(text)  # as other cells: the export guarded '-taro@docomo.ne.jp
         try:
             return column.parse(text, shown)
         except ValueProblem:

@@ -486,6 +486,19 @@ TRICKY = [
 ]  # fmt: skip
 
 
+def test_a_contact_the_export_guarded_reads_back_as_it_was(tmp_path: Path) -> None:
+    """The export puts an apostrophe before a contact starting with - = + @ (formula guard); the import
+    kept it in the address ('-taro@docomo.ne.jp), as it did not for the other columns."""
+    records = [HouseholdRecord("北地区", "東町会", "", str(n), "佐藤 一郎", contacts=(("email", address),))
+               for n, address in enumerate(["-taro@docomo.ne.jp", "=hana@ezweb.ne.jp", "'+jiro@i.softbank.jp"])]
+    path = tmp_path / "out.csv"
+    write_roster(path, records)
+    assert "'-taro@docomo.ne.jp" in path.read_text("utf-8-sig")
+    result = read_roster(path)
+    assert result.ok, result.errors
+    assert result.records == records
+
+
 @pytest.mark.parametrize(("encoding", "headers"), [("utf-8", "ja"), ("cp932", "ja"), ("utf-8", "en")])
 def test_write_then_read_gives_the_same_records(tmp_path: Path, encoding: str, headers: str) -> None:
     path = tmp_path / "out.csv"
