@@ -1,7 +1,8 @@
 """Retention (DESIGN §9): a finished campaign's free texts and provider answers are erased
 `[privacy] retention_days` after it closed (its counts and report numbers stay), then the households
 removed from the roster that no campaign still kept refers to, and audit entries older than
-`audit_retention_days` go. `purge` runs it once; `run_daily` in `safetynet serve`."""
+`audit_retention_days` go, as do staff texts' answers past their two days and expired phone codes of the
+enrolment page. `purge` runs it once; `run_daily` in `safetynet serve`."""
 
 from __future__ import annotations
 
@@ -61,8 +62,11 @@ async def purge(store: Store, settings: PrivacyConfig, now: float) -> PurgeRepor
     # a staff text's answer outlives a provider's retries only until the next text: the last of an
     # event's would stay for months (their keys hold a staff member's chat id or number)
     texts = await store.replies.forget_staff_texts(now - STAFF_TEXTS_KEPT_SECONDS)
+    # an expired phone code holds the number a resident typed on the enrolment page: it went only when
+    # someone started another confirmation
+    codes = await store.replies.forget_phone_codes(now)
     log.info("retention_done", campaigns=len(done), removed_households=households, audit_entries=erased,
-             staff_texts=texts)
+             staff_texts=texts, phone_codes=codes)
     return PurgeReport(tuple(done), erased, closed_before, audit_before, households)
 
 

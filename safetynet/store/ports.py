@@ -795,6 +795,12 @@ class ReplyRepo(Protocol):
         """The phone whose live code matches (the code is used up); else None and an attempt is spent."""
         ...
 
+    async def forget_phone_codes(self, before: float) -> int:
+        """Erases the phone codes that expired before `before` (retention: each holds the number a
+        resident typed on the enrolment page; `start_phone_verification` erases them only when someone
+        starts another); how many."""
+        ...
+
     def counters(self) -> dict[str, int]:
         """How well concurrent answers share work: lookups, lookup_batches, writes, write_batches."""
         ...

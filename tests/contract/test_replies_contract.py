@@ -654,6 +654,22 @@ async def test_phone_codes_expire_are_used_once_and_limit_attempts(store_factory
             assert await store.replies.start_phone_verification(hid, f"+81901234001{n}", f"d{n}", 60)
 
 
+async def test_forget_phone_codes_erases_the_expired_ones_and_keeps_live_ones(store_factory: StoreFactory) -> None:
+    """An expired code holds the number a resident typed on the enrolment page; it went only when someone
+    started another confirmation. `forget_phone_codes` (retention) erases it; a live one stays usable."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        assert await store.replies.start_phone_verification(ids["S-4"], "+819012340001", "old", ttl_seconds=60)
+        assert await store.replies.start_phone_verification(ids["S-3"], "+819012340002", "new", ttl_seconds=600)
+        await clock.advance(60)
+        assert await store.replies.forget_phone_codes(clock.now()) == 0  # expiring now: still live
+        await clock.advance(1)
+        assert await store.replies.forget_phone_codes(clock.now()) == 1
+        assert await store.replies.forget_phone_codes(clock.now()) == 0  # gone, not only out of date
+        assert await store.replies.check_phone_code(ids["S-3"], "new", max_attempts=3) == "+819012340002"
+
+
 @pytest.mark.parametrize("status", ["safe", "need_help", "confirmed_in_person"])
 async def test_an_answer_to_a_household_outside_the_campaign_changes_no_status(store_factory: StoreFactory,
                                                                               status: str) -> None:

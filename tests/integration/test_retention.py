@@ -82,6 +82,21 @@ async def test_a_campaign_past_retention_loses_its_free_text_and_keeps_its_count
         assert (await purge(w.store, SETTINGS, clock.now())).audit_entries == 1  # the audit log's own retention
 
 
+async def test_the_purge_erases_expired_phone_codes(tmp_path: Path) -> None:
+    """A code sent to a number typed on the enrolment page, left to expire, stayed until another household
+    started a confirmation: the number a resident typed, kept for ever in a quiet city."""
+    async with world(tmp_path, serve=False) as w:
+        clock = w.clock
+        assert isinstance(clock, FakeClock)
+        replies = w.store.replies
+        assert await replies.start_phone_verification(w.hh("A-001").id, "+819011110001", "live", ttl_seconds=6000)
+        assert await replies.start_phone_verification(w.hh("A-002").id, "+819011110002", "old", ttl_seconds=600)
+        await clock.advance(601)
+        await purge(w.store, SETTINGS, clock.now())
+        assert await replies.forget_phone_codes(clock.now()) == 0  # the purge erased the expired one
+        assert await replies.check_phone_code(w.hh("A-001").id, "live", max_attempts=3) == "+819011110001"
+
+
 @pytest.mark.sqlite_only  # reaches into the SQLite file (sqlite_helpers)
 async def test_provider_answers_of_a_purged_campaign_are_erased_and_others_kept(tmp_path: Path) -> None:
     async with world(tmp_path, serve=False) as w:

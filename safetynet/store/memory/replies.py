@@ -454,3 +454,10 @@ class MemoryReplies:
             for v in mine:
                 v.attempts += 1
         return None
+
+    async def forget_phone_codes(self, before: float) -> int:
+        await self.t.write()
+        gone = [v.id for v in self.t.phone_codes.values() if v.expires_at < before]
+        for vid in gone:
+            del self.t.phone_codes[vid]
+        return len(gone)

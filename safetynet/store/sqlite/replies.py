@@ -470,6 +470,9 @@ class ReplyStore:
                 )
         return None
 
+    async def forget_phone_codes(self, before: float) -> int:
+        return await self.db.execute("DELETE FROM phone_verifications WHERE expires_at < ?", (before,))
+
     def _emit(self, event: ReplyEvent) -> None:
         for listener in list(self._listeners):
             try:
