@@ -129,14 +129,20 @@ def _code(text: str) -> int | None:
     return code if isinstance(code, int) else None
 
 
-# Twilio error codes that mean the recipient will never work on this channel.
+# Twilio error codes that mean the number will never work: the contact is marked dead (no call, no text).
 DEAD_CODES: dict[int, Reason] = {
     21211: Reason.INVALID_NUMBER,  # 'To' is not a valid phone number
     21214: Reason.INVALID_NUMBER,  # 'To' cannot be reached (voice)
     21217: Reason.INVALID_NUMBER,  # number not valid for voice
-    21614: Reason.NOT_MOBILE,  # 'To' is not a mobile number (SMS to a landline)
-    21610: Reason.UNSUBSCRIBED,  # recipient replied STOP
     21612: Reason.INVALID_NUMBER,  # not reachable from our sender
+}
+# Codes that refuse texts only: the number still takes calls and its own texts to us still count, so
+# the message fails for good (the step falls back to a call) and the contact stays. Marked dead, a STOP
+# (or a landline in the mobile column) silenced the number's calls and made its 「2 助けて」 unmatched,
+# where the README promises a STOP stops nothing (review).
+TEXT_REFUSED_CODES: dict[int, Reason] = {
+    21614: Reason.NOT_MOBILE,  # 'To' is not a mobile number (SMS to a landline)
+    21610: Reason.UNSUBSCRIBED,  # recipient replied STOP to our sender
 }
 # Our account or sender is wrong: nothing to do per message, an operator must fix it.
 CONFIG_CODES = frozenset({20003, 20005, 20404, 21212, 21606, 21659, 21408})
@@ -179,6 +185,8 @@ def _classify_status(status: int, code: Any, name: str, answer: str) -> SendErro
         )
     if isinstance(code, int) and code in DEAD_CODES:
         return PermanentSendError(DEAD_CODES[code], contact_dead=True, error_class=name, provider_answer=answer)
+    if isinstance(code, int) and code in TEXT_REFUSED_CODES:
+        return PermanentSendError(TEXT_REFUSED_CODES[code], error_class=name, provider_answer=answer)
     if status in (401, 403) or (isinstance(code, int) and code in CONFIG_CODES):
         return PermanentSendError(Reason.CONFIGURATION, error_class=name, provider_answer=answer)
     if status == 429:
