@@ -20,7 +20,7 @@ from safetynet.auth import Viewer
 from safetynet.channels.base import InboundAck, InboundTarget
 from safetynet.clock import Clock
 from safetynet.config import Config
-from safetynet.domain import ANSWERED, CampaignKind, ChannelName, ContactKind, Scope, Status
+from safetynet.domain import ANSWERED, CampaignKind, CampaignState, ChannelName, ContactKind, Scope, Status
 from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.campaigns import going_on
 from safetynet.domain.replies import HelpRow, InPersonMethod, ReplyDetails, ReplyTarget, UndoRefused, made_for
@@ -380,6 +380,9 @@ class Inbound:
         # "STOP", 「配信停止」: safety checks are not stopped from here (README, Privacy); the resident is
         # told whom to ask, and the request is kept as a note for the staff of a running campaign
         stop = status is None and asks_to_stop(text)
+        closed = not targets and words is None
+        if closed:
+            targets = await self._closed_targets(kinds, address)
         if not targets:
             staff = None if words is not None else await self._staff.staff_of(kinds, address)
             if staff is not None:
@@ -400,7 +403,7 @@ class Inbound:
             return texts.t(self.cfg.city.default_language, "sms.stop" if stop else none)
         lang = targets[0].language
         key = f"{channel}:{message_id}"
-        if status == Status.SAFE and sent_at is not None:
+        if status == Status.SAFE and sent_at is not None and not closed:
             # a 無事 written before a campaign began is no answer to it (a redelivery after our restart,
             # the earthquake's event begun meanwhile); 助けが必要 is taken whenever it was written
             # (`made_for`, as every channel)
@@ -418,6 +421,29 @@ class Inbound:
         notice, _ = await self._answer_households(targets, status, channel, key, note, text, _by_number(kinds),
                                                   sent_at)
         return notice or texts.sms_confirmation(str(status), lang)
+
+    async def _closed_targets(self, kinds: Sequence[ContactKind], address: str) -> list[ReplyTarget]:
+        """With no campaign running for the address: its households in the campaign that closed last
+        within its grace and asked them (a real event before a drill), as their reply links would
+        answer. A 「2 母が倒れた」 texted ten minutes after the close was answered "no safety check is
+        running" and dropped, where the same answer by link opened a help request (review). A
+        cancelled campaign takes none: it went out by mistake. Read only for such texts."""
+        now, grace = self.clock.now(), self.intake.grace_seconds
+        closed = [c for c in await self.store.campaigns.list_campaigns([CampaignState.CLOSED], limit=50)
+                  if c.kind != CampaignKind.CHECK and c.closed_at is not None and now - c.closed_at <= grace]
+        if not closed:
+            return []
+        closed.sort(key=lambda c: (c.kind != CampaignKind.REAL, -(c.closed_at or 0.0)))
+        found: list[ReplyTarget] = []
+        for h in await self.store.roster.households_by_contact(kinds, address):
+            if not any(c.working and c.kind in kinds and c.address == address for c in h.contacts):
+                continue  # as for a running campaign: only a working contact answers for its household
+            for c in closed:
+                target = await self.intake.target_for(c.id, h.id)
+                if target is not None:
+                    found.append(target)
+                    break
+        return found
 
     async def _staff_text(self, staff: Staff, visited: Sequence[str] | None, handled: Sequence[str] | None,
                           undone: Sequence[str] | None, channel: ChannelName, message_id: str) -> str:

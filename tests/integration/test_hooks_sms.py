@@ -174,9 +174,34 @@ async def test_phone_without_running_campaign(tmp_path: Path) -> None:
         result = await env.sandbox.fake("sms").reply("+819099999999", "1")
         assert result.status == 200 and "この番号あての安否確認は行われていません" in result.body  # a phone's own words
         assert await env.store.campaigns.close(env.campaign_id, env.clock.now())
+        await env.clock.advance(env.cfg.replies.token_grace_hours * 3600 + 1)  # past the closed campaign's grace
         result = await env.sandbox.fake("sms").reply("+819011110002", "1")
         assert "行われていません" in result.body
         assert await env.history("A-002") == []
+
+
+async def test_a_call_for_help_texted_just_after_the_close_is_taken_as_its_link_would(tmp_path: Path) -> None:
+    """Review: 「2 母が倒れた」 texted ten minutes after the close was answered "no safety check is running"
+    and dropped, no note, no alert, where the same answer by the reply link (within the grace) opened a
+    help request and told the head."""
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, phone="+819088880001")
+        assert await env.store.campaigns.close(env.campaign_id, env.clock.now())
+        await env.clock.advance(600)
+        result = await env.sandbox.fake("sms").reply("+819011110002", "2 母が倒れた")
+        assert "「助けが必要」と記録しました" in result.body and "119" in result.body
+        assert await env.history("A-002") == ["need_help"]
+        await env.dispatch()
+        alerts = [r.text or "" for r in env.staff_messages("sms")]
+        assert alerts and all("母が倒れた" in a for a in alerts)
+        result = await env.sandbox.fake("sms").reply("+819011110003", "1")  # a 無事 as well, as by its link
+        assert await env.history("A-003") == ["safe"]
+        # a cancelled campaign takes none, within its grace too: it went out by mistake
+        await env.clock.advance(env.cfg.replies.token_grace_hours * 3600 + 1)
+        cancelled = await start_campaign(env)
+        assert await env.store.campaigns.cancel(cancelled, env.clock.now())
+        result = await env.sandbox.fake("sms").reply("+819011110002", "2")
+        assert "行われていません" in result.body
 
 
 async def test_a_sender_that_is_no_phone_number_is_answered_not_a_500(tmp_path: Path) -> None:
