@@ -134,7 +134,8 @@ def compose(
         body, title = _without_mark(body, prefix), _without_mark(title, prefix)
     layout = layout or layout_of(channel)
     if layout == MESSAGE_KEYWORDS:
-        # SMS is billed per 70-character segment: no title, the link, then the keywords.
+        # SMS is billed per 70-character segment: no title, the link, then the keywords (last: a text too
+        # long is cut before the link, `channels.sms.segments.fit_sms`, and keeps what follows it).
         return lang, f"{prefix}{sender_mark(lang, city, city_latin)}{body}\n{reply_url}\n{w.sms_hint}"
     if layout == MESSAGE_SPOKEN:
         return lang, f"{prefix}{body}\n{reply_url}"

@@ -15,11 +15,13 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from safetynet.broadcast.messages import compose, wording
 from safetynet.channels.base import PermanentSendError, RetryableSendError
 from safetynet.channels.sms import segments as sms_segments
 from safetynet.channels.sms import webhook as sms_webhook
 from safetynet.channels.twilio import status as twilio_status
 from safetynet.channels.twilio import webhook as twilio_webhook
+from safetynet.domain import ChannelName
 
 PHONE = "+819012345678"
 
@@ -56,6 +58,26 @@ def test_fit_sms_keeps_the_reply_url_and_the_segment_limit(body: str) -> None:
     text, segments = sms_segments.fit_sms(f"{body} {url}", url)
     assert url in text
     assert segments == sms_segments.segment_count(text) <= sms_segments.MAX_SEGMENTS
+
+
+def test_fit_sms_cuts_a_long_body_and_keeps_the_link_and_the_reply_keywords() -> None:
+    """Review: a text over its parts was cut from the end, the reply keywords first, and a feature phone
+    that cannot open the link lost the one way it had to answer."""
+    url = "https://safety.example.jp/r/AbCdEfGhIjKlMnOpQrStUv"
+    body = "震度6強の地震が発生しました。津波警報が出ています。海岸から離れ、高い所へ避難してください。" * 6
+    assert len(body) > 200
+    _, text = compose(messages={"ja": body}, title="地震", language="ja", drill=True, reply_url=url,
+                      channel=ChannelName("sms"), city="さくら市")
+    hint = wording("ja").sms_hint
+    assert text.endswith(f"\n{url}\n{hint}") and sms_segments.segment_count(text) > sms_segments.MAX_SEGMENTS
+    fitted, segments = sms_segments.fit_sms(text, url)
+    assert segments == sms_segments.segment_count(fitted) <= sms_segments.MAX_SEGMENTS
+    assert fitted.endswith(f"…\n{url}\n{hint}")  # the body gave way, the link and the keywords whole
+    assert fitted.startswith("【訓練】【さくら市】震度6強の地震が発生しました。")
+    # what follows the link too long to keep whole: cut with the body, the link still kept
+    long_after = f"{body}\n{url}\n{body}"
+    fitted, segments = sms_segments.fit_sms(long_after, url)
+    assert fitted.endswith(f"…\n{url}") and segments <= sms_segments.MAX_SEGMENTS
 
 
 def test_fit_sms_leaves_a_short_message_alone() -> None:

@@ -1,4 +1,5 @@
-"""SMS segments: how Twilio bills a text, and cutting a text to a budget without losing its link. Pure."""
+"""SMS segments: how Twilio bills a text, and cutting a text to a budget without losing its link or the reply
+keywords after it. Pure."""
 
 from __future__ import annotations
 
@@ -34,12 +35,21 @@ def segment_count(text: str) -> int:
 
 
 def fit_sms(text: str, reply_url: str, max_segments: int = MAX_SEGMENTS) -> tuple[str, int]:
-    """(`text`, its segments) if it fits `max_segments`, else its start cut with "…" and the reply URL kept whole."""
+    """(`text`, its segments) if it fits `max_segments`, else its start cut with "…", the reply URL
+    kept whole and what follows the URL kept too: the reply keywords a feature phone that cannot open
+    the link answers by (`broadcast.messages.compose` puts them after it). Should what follows not fit
+    by itself, it is cut with the rest."""
     segments = segment_count(text)
     if segments <= max_segments and len(text) <= MAX_BODY_CHARS:
         return text, segments
-    body = text.replace(reply_url, "").rstrip() if reply_url else text
-    tail = f"…\n{reply_url}" if reply_url else "…"
+    if not reply_url:
+        body, tail = text, "…"
+    else:
+        before, found, after = text.rpartition(reply_url)
+        body, tail = (before, f"…\n{reply_url}{after}") if found else (text, f"…\n{reply_url}")
+        if found and segment_count(tail) > max_segments:
+            body, tail = before + after, f"…\n{reply_url}"
+        body = body.replace(reply_url, "").rstrip()
     lo, hi = 0, len(body)
     # Largest prefix that still fits; segment_count grows monotonically with the prefix.
     while lo < hi:
