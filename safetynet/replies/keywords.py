@@ -14,8 +14,8 @@ not ok) are need help, whatever else the text says, and the head reads the text 
 A text with both kinds of keyword and no trouble ("2人とも無事"), or a question ("大丈夫？"), is
 no answer: kept as a note and answered with the keyword help.
 
-A text that only asks to stop the messages (`STOP`, `配信停止`, `解除してください`…: `asks_to_stop`) is no
-answer either; the intake keeps it as a note and tells the resident how stopping works.
+A text that only asks to stop the messages (`STOP`, `ストップ`, `配信停止`, `解除してください`…:
+`asks_to_stop`) is no answer either; the intake keeps it as a note and tells the resident how stopping works.
 """
 
 from __future__ import annotations
@@ -131,7 +131,8 @@ def _says_more(t: str) -> bool:
 _STOP_WHAT = r"(?:配信|はいしん|通知|つうち|連絡|れんらく|めーる|sms|登録|とうろく)(?:の|を|は)?"
 _STOP = re.compile(
     r"(?:stop|stopall|unsubscribe|cancel|end|quit|optout"
-    rf"|(?:{_STOP_WHAT})?(?:停止|ていし|解除|かいじょ|中止|ちゅうし)"
+    # ストップ (ｽﾄｯﾌﾟ) reads すとっぷ after `normalise`, as every katakana word here
+    rf"|(?:{_STOP_WHAT})?(?:停止|ていし|解除|かいじょ|中止|ちゅうし|すとっぷ)"
     # "不要" or "やめて" alone may be about help (「いらない」) or a shelter (「とめて」): only with what to stop
     rf"|{_STOP_WHAT}(?:不要|ふよう|いらない|やめて|止めて|とめて)"
     r"|(?:もう)?(?:送らないで|おくらないで|送ってこないで|おくってこないで))"

@@ -125,7 +125,9 @@ def test_the_sms_confirmation_reads_as_one_line_in_each_language() -> None:
 @pytest.mark.parametrize(
     "text",
     ["STOP", "stop", "Ｓｔｏｐ", "STOP!", "Unsubscribe", "opt out", "配信停止", "配信停止してください", "配信を停止してください",
-     "停止", "解除", "登録解除", "通知不要", "連絡はいらない", "メールを止めて", "もう送らないでください", "ていし"],
+     "停止", "解除", "登録解除", "通知不要", "連絡はいらない", "メールを止めて", "もう送らないでください", "ていし",
+     # katakana, full and half width, folded to すとっぷ (review: 「ストップ」 was kept as a note)
+     "ストップ", "ｽﾄｯﾌﾟ", "すとっぷ", "ストップしてください", "配信ストップ"],
 )
 def test_a_request_to_stop_the_messages(text: str) -> None:
     assert asks_to_stop(text) and parse_keyword(text) is None
@@ -135,7 +137,7 @@ def test_a_request_to_stop_the_messages(text: str) -> None:
     "text",
     ["", "1", "2", "助けて", "無事", "stop 2", "can't stop the bleeding", "止血できない", "停止中の電車に閉じ込められた",
      # alone, these may be about help or a place to stay: no request to stop
-     "いらない", "不要", "とめて", "止めて", "助けはいらない"],
+     "いらない", "不要", "とめて", "止めて", "助けはいらない", "出血がストップしない"],
 )
 def test_no_request_to_stop(text: str) -> None:
     assert not asks_to_stop(text)
