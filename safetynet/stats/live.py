@@ -162,7 +162,9 @@ class LiveHub:
         self.poll_seconds = poll_seconds
         self.min_interval_seconds = min(min_interval_seconds, poll_seconds)
         self.queue_size = queue_size
-        self.heartbeat_seconds = heartbeat_seconds  # used by the HTTP side to keep idle streams checked
+        # used by the HTTP side: an idle stream's ping, and how long a stream, idle or busy, goes on before
+        # its viewer's credential is checked again (by `clock`)
+        self.heartbeat_seconds = heartbeat_seconds
         self._pollers: dict[int, _Poller] = {}
         self._closed = False
 

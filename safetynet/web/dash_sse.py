@@ -2,9 +2,9 @@
 
 A plain StreamResponse (libraries.md §5): `retry:` so browsers reconnect after 2 s, `id:` = the
 reply cursor so a reconnect's Last-Event-ID (or `?since=` on the first connect) replays what was
-missed, a heartbeat every 15 s (a dead client is only noticed on a write; a revoked token or ended session
-ends the stream there), a bounded queue per
-client, and an on_shutdown hook that wakes every loop so the server stops at once.
+missed, a heartbeat every 15 s (a dead client is only noticed on a write), the viewer's credential checked
+again at most 15 s apart, idle or busy (a revoked token or ended session ends the stream), a bounded queue
+per client, and an on_shutdown hook that wakes every loop so the server stops at once.
 
 Event `stats`, data (JSON):
 `{"campaign": {id, kind, title, state, started_at, closed_at, paused}, "households", "status": {…},
@@ -73,17 +73,25 @@ async def events(request: web.Request) -> web.StreamResponse:
         seq, first = await hub.catch_up(sub, None if info.purged_at is not None else _since(request))
         await resp.prepare(request)
         await resp.write(f"retry: {RETRY_MS}\n\n".encode() + _frame(seq, json.dumps(first, ensure_ascii=False)))
+        checked_at = hub.clock.monotonic()  # require_viewer has just checked the credential
         while True:
             try:
                 item = await asyncio.wait_for(sub.queue.get(), timeout=hub.heartbeat_seconds)
             except TimeoutError:
                 if not await still_signed_in(request):
                     break  # the token was revoked or expired, or the session ended
+                checked_at = hub.clock.monotonic()
                 # an event, not a comment: the page's script sees it and knows the stream is alive
                 await resp.write(b"event: ping\ndata: 1\n\n")
                 continue
             if item is None:  # too slow, or shutting down: the browser reconnects and catches up
                 break
+            # a busy stream (a frame a second in an event) never waits into the check above: checked as
+            # often by the clock (review: a revoked token's stream went on as long as answers came)
+            if hub.clock.monotonic() - checked_at >= hub.heartbeat_seconds:
+                if not await still_signed_in(request):
+                    break
+                checked_at = hub.clock.monotonic()
             if item[0] >= seq:  # a tick older than the fresh first event would step counts back
                 await resp.write(_frame(*item))
     except (ConnectionResetError, ConnectionError):

@@ -2,7 +2,8 @@
 
 A token is shown once, when it is made; the list shows what it is for, when it was made, when it
 ends, when it was last used and whether it was revoked, never the token. A revoked or expired
-token gets 401 on its next request, and a live stream opened with it ends at its next heartbeat.
+token gets 401 on its next request, and a live stream opened with it ends within a heartbeat (15 s),
+idle or busy.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import aiohttp
 import pytest
 from dashboard_fixtures import ASSOC_B, World, client, login, world
 from locale_helpers import terminal_locale
+from test_dashboard_live import Stream, TickClock, until
 
 from safetynet.auth import new_token, token_hash
 from safetynet.cli import main
@@ -23,7 +25,7 @@ from safetynet.config import load_config
 from safetynet.domain import Role
 from safetynet.i18n import t
 from safetynet.store import store_session
-from safetynet.web.dash_sse import HUB
+from safetynet.web.dash_sse import HEARTBEAT_SECONDS, HUB
 
 CONFIG = '[store]\npath = "data/sn.db"\n'
 
@@ -207,6 +209,42 @@ async def test_the_admin_console_lists_expires_and_revokes_tokens(tmp_path: Path
             await login(again, w, "admin")  # the session of a week ago has ended too
             async with again.get(f"{w.url}/admin") as r:
                 assert "期限切れ" in await r.text()
+
+
+async def test_a_busy_live_stream_ends_once_its_token_is_revoked(tmp_path: Path) -> None:
+    """Review: a stream checked its token again only after 15 s without a frame; in an event answers come
+    every second, and a revoked token (a wall display's, a removed staff member's) kept the stream. Time is
+    the fake clock (`until` moves it half a second a tick); the heartbeat's own 15 s never pass."""
+    clock = TickClock()
+    async with world(tmp_path, clock=clock) as w:
+        token = await _made(w)
+        token_id = max(t.id for t in await w.store.auth.list_api_tokens())
+        keys = [k for k in w.households if k.startswith("A-")]
+        answers = 0
+
+        async def answer_and_read(stream: Stream) -> None:
+            nonlocal answers
+            await w.answer(keys[answers % len(keys)], ("safe", "need_help")[answers // len(keys) % 2])
+            answers += 1
+            await until(stream, clock, lambda ev: ev["changed"])
+
+        async with aiohttp.ClientSession() as bot, bot.get(
+                f"{w.url}/api/campaigns/{w.campaign_id}/events",
+                headers={"Authorization": f"Bearer {token}"}) as r:
+            assert r.status == 200
+            stream = Stream(r)
+            await stream.next()
+            opened = clock.monotonic()
+            while clock.monotonic() - opened < HEARTBEAT_SECONDS + 5:  # checked again while answers come
+                await answer_and_read(stream)
+            assert stream.pings == 0  # never idle: the heartbeat's check never ran
+            assert await w.store.auth.revoke_api_token(token_id)
+            revoked = clock.monotonic()
+            with pytest.raises(EOFError):
+                while clock.monotonic() - revoked < 3 * HEARTBEAT_SECONDS:
+                    await answer_and_read(stream)
+            assert clock.monotonic() - revoked <= HEARTBEAT_SECONDS + 1
+            assert stream.pings == 0
 
 
 async def test_the_admin_page_names_each_tokens_maker_and_a_removal_says_which_still_work(tmp_path: Path) -> None:
