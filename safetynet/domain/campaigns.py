@@ -295,6 +295,9 @@ class StaffAlert:
     text: str
     link: str  # the staff page the alert points to (the reply URL of a household's message)
     drill: bool = False  # the campaign's kind, as the store reads it back (not stored with the row)
+    # a help alert: the household whose call for help it carries (`domain.replies.escalation_due`'s
+    # `unreached`); None for the other staff alerts
+    about_household: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -433,19 +433,24 @@ ESCALATION_CLAIM_SECONDS = 120.0
 def escalation_due(opened_at: float, reopened_at: float | None, handled_at: float | None,
                    escalated_at: float | None, campaign_state: str, cutoff: float | None,
                    status: str = Status.NEED_HELP, told_at: float | None = None,
-                   stale_claims_before: float | None = None) -> bool:
+                   stale_claims_before: float | None = None, unreached: bool = False) -> bool:
     """Whether an open help request goes to the standing-in staff now (`cutoff`: `escalation_cutoff`):
     still open, its household still asking for help (`status`: a later 無事です, or a head's visit
     recorded as 訪問で確認, is an answer someone has), in a running campaign, not escalated since it
     was (re)opened, and waiting since the cutoff or before. A reopen (the undo of a wrong "handled"
     tap) starts the wait afresh: someone just acted on it, so they get the full wait. A claim never
-    told (`told_at` empty) since `stale_claims_before` is due again (`ESCALATION_CLAIM_SECONDS`)."""
+    told (`told_at` empty) since `stale_claims_before` is due again (`ESCALATION_CLAIM_SECONDS`).
+    `unreached`: every help alert of the request failed or was dropped (none still on its way, at least
+    one queued): due at once, unless reopened (someone acted on it then): the head who blocked the LINE
+    account and the deputy whose mail relay is down heard nothing, and nobody else did for half an hour."""
     if cutoff is None or handled_at is not None or told_at is not None or status != Status.NEED_HELP:
         return False
     if campaign_state != CampaignState.RUNNING:
         return False
     if escalated_at is not None:
         return stale_claims_before is not None and escalated_at <= stale_claims_before
+    if unreached and reopened_at is None:
+        return True
     waiting_since = reopened_at if reopened_at is not None else opened_at
     return waiting_since <= cutoff
 

@@ -6,7 +6,8 @@ once, to the standing-in staff: the district's heads, else the city's admins (`n
 through the same outbox as the help alert. Every process that takes answers checks every
 `CHECK_SECONDS`; the store's claim is one atomic statement, so each request is told once however
 many processes check (DESIGN §8). Drills escalate too: a drill rehearses the real flow, and its
-alert carries the drill mark.
+alert carries the drill mark. A request whose every help alert failed or was dropped (the head blocked
+the LINE account, the deputy's mail relay is down) goes at the next check, without the wait.
 
 Told at least once: a request is marked told (`escalation_told`) only once its alerts are queued, and
 a claim left untold (a process killed in between, or a fault telling it) is claimed again after

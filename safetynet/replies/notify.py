@@ -462,7 +462,7 @@ class HelpNotifier:
         report = await self._queue(
             told.staff, lambda lang, texted: help_text(row, lang, drill, follow_up, link, campaign.title,
                                                        standing_in=told.standing_in, phones=phones, texted=texted),
-            link, campaign_id)
+            link, campaign_id, about=household_id)
         # before the mark: a restart in between queues the alert again and records it again, where the
         # other order would leave an alert sent with no record of whose phone had the household's details
         await self._audit_sent(told.staff, row, campaign_id, "help")
@@ -578,11 +578,13 @@ class HelpNotifier:
                  queued=report.queued)
 
     async def _queue(self, staff: list[Staff], text_for: Callable[[str, bool], str], link: str,
-                     campaign_id: int) -> NotifyReport:
-        """`text_for(language, texted)`: the alert in a language, as a text (`by_text`) or not."""
+                     campaign_id: int, about: int | None = None) -> NotifyReport:
+        """`text_for(language, texted)`: the alert in a language, as a text (`by_text`) or not; `about`, the
+        household a help alert carries the call of (should all its alerts fail, the request escalates at
+        once: `domain.replies.escalation_due`)."""
         messages = staff_messages(staff, self.channels)
         alerts = [StaffAlert(campaign_id, m.staff_id, m.channel, m.address, text_for(m.language, by_text(m.channel)),
-                             link) for m in messages]
+                             link, about_household=about) for m in messages]
         if alerts:
             await self.store.outbox.queue_staff(alerts, self.clock.now())
             if self.on_queued is not None:

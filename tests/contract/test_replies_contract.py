@@ -7,6 +7,13 @@ import asyncio
 import pytest
 
 from safetynet.domain import CampaignKind, CampaignState, Role, Status
+from safetynet.domain.campaigns import (
+    AttemptRecord,
+    ClaimedDelivery,
+    DeliveryOutcome,
+    OutcomeKind,
+    StaffAlert,
+)
 from safetynet.domain.replies import (
     ESCALATION_CLAIM_SECONDS,
     Location,
@@ -533,6 +540,44 @@ async def test_help_alerts_not_sent_are_found_again(store_factory: StoreFactory)
         assert await store.replies.unnotified_help(min_age_seconds=50) == [(cid, ids["S-1"])]
         await store.replies.mark_handled(cid, ids["U-1"], None, "api")
         assert await store.replies.unnotified_help() == [(cid, ids["S-1"])]
+
+
+async def test_a_request_whose_every_help_alert_failed_is_claimed_at_once(store_factory: StoreFactory) -> None:
+    """`escalation_due`'s `unreached`: every alert about the household failed or was dropped (one at
+    least): claimed whatever the wait, once; one still on its way, or sent, keeps the usual wait, and
+    so does a request with no alert about it (another's failed alerts are not its own)."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        ids = await seed(store)
+        cid = await running_campaign(store)
+        s1, s2, u1 = ids["S-1"], ids["S-2"], ids["U-1"]
+        head = await store.auth.add_staff("head", "Head", Role.ASSOCIATION_HEAD, "association:桜町", None,
+                                          contacts=[("telegram", "tg-head")])
+        for hid in (s1, s2, u1):
+            await store.replies.record(await item(store, cid, hid, "need_help", f"k{hid}"))
+
+        async def claimed_after_queuing(hid: int | None, *channels: str) -> list[ClaimedDelivery]:
+            await store.outbox.queue_staff([StaffAlert(cid, head.id, ch, "tg-head", "alert", "https://x/a/1",
+                                                       about_household=hid) for ch in channels], clock.now())
+            return [d for ch in channels for d in await store.outbox.claim_staff(ch, 10, "w1", 60)]
+
+        long_ago = clock.now() - 3600  # no request has waited that long
+        (dropped,) = await claimed_after_queuing(s2, "telegram")
+        (other,) = await claimed_after_queuing(None, "telegram")  # a door-knock notice, say
+        assert await store.replies.claim_unhandled_help(long_ago) == []  # on their way
+        await store.outbox.record(DeliveryOutcome(dropped, OutcomeKind.FAILED, clock.now(), error="blocked"))
+        await store.outbox.record(DeliveryOutcome(other, OutcomeKind.FAILED, clock.now(), error="blocked"))
+        assert await store.replies.claim_unhandled_help(long_ago) == [(cid, s2)]
+        assert await store.replies.claim_unhandled_help(long_ago) == []  # once
+
+        tg, sms = await claimed_after_queuing(s1, "telegram", "sms")
+        await store.outbox.record(DeliveryOutcome(tg, OutcomeKind.FAILED, clock.now(), error="blocked"))
+        assert await store.replies.claim_unhandled_help(long_ago) == []  # its SMS may still get through
+        now = clock.now()
+        await store.outbox.record(DeliveryOutcome(sms, OutcomeKind.SENT, now, (AttemptRecord(now, 1.0, "sent"),),
+                                                  provider_id="SM1"))
+        assert await store.replies.claim_unhandled_help(long_ago) == []
+        assert await store.replies.claim_unhandled_help(clock.now()) == [(cid, s1), (cid, u1)]  # the usual wait
 
 
 async def test_unhandled_help_is_claimed_for_escalation_once(store_factory: StoreFactory) -> None:

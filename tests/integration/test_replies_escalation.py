@@ -177,6 +177,38 @@ async def test_a_help_alert_a_store_error_kept_unqueued_is_queued_within_a_round
             assert len(env.staff_messages("telegram")) == 1
 
 
+async def test_a_request_whose_every_alert_failed_goes_to_the_district_at_once(tmp_path: Path) -> None:
+    """Review: the head had only LINE (blocked) or Telegram, the deputy's channel failed too: every alert
+    failed, nobody was asked to stand in, and the district heard of it half an hour later. Now at the
+    next check; while one alert still gets through (or may), the wait is the usual one."""
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, telegram="8880001")
+        await add_staff(env, "deputy-a", Role.DEPUTY, ASSOC_A, telegram="8880002")
+        await add_staff_over(env, "district-1", Role.DISTRICT_HEAD, "district:桜地区", telegram="7770002")
+        env.sandbox.ctx.state.faults.dead.add("8880001")  # the head blocked the bot
+        async with escalating(env) as esc:
+            await _need_help(env, "A-002")
+            await env.dispatch()
+            assert [r.address for r in env.staff_messages("telegram")] == ["8880002"]  # the deputy has it
+            await _minutes(esc, env.clock, 5)
+            await env.dispatch()
+            assert _escalations(env) == []  # someone of the association heard: the usual wait
+
+            env.sandbox.ctx.state.faults.dead.add("8880002")  # now the deputy's chat fails as well
+            await _need_help(env, "A-003")
+            await env.dispatch()
+            assert _escalations(env) == []
+            await _checked(esc, env.clock, CHECK_SECONDS)
+            await env.dispatch()
+            [(to, text)] = _escalations(env)
+            assert to == "7770002"  # the district's head
+            assert "連絡がつかないおそれ" in text and "Smith John" in text and "佐藤" not in text  # A-003, not A-002
+            # once: the next checks tell nobody again
+            await _minutes(esc, env.clock, 2)
+            await env.dispatch()
+            assert len(_escalations(env)) == 1
+
+
 async def test_with_no_district_head_a_city_admin_is_told_and_a_handled_request_never(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         env.campaign_id = await start_campaign(env, CampaignKind.REAL)  # a real event: no drill mark

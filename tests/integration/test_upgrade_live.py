@@ -24,7 +24,7 @@ from safetynet.domain.campaigns import DispatcherBeat
 from safetynet.i18n import t
 from safetynet.store import SchemaBehind, migrations_on_open, store_session
 
-NEWEST = 145  # this release's last migration, undone to make the release before's database
+NEWEST = 150  # this release's last migration, undone to make the release before's database
 
 
 async def _as_the_release_before(config: str, *beats: DispatcherBeat, lease: tuple[str, float] | None = None) -> None:
@@ -38,7 +38,8 @@ async def _as_the_release_before(config: str, *beats: DispatcherBeat, lease: tup
         if lease is not None:
             await db.execute("DELETE FROM leases WHERE name = ?", (LEASE_NAME,))
             await db.execute("INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?)", (LEASE_NAME, *lease))
-        await db.execute("DROP TABLE doorknock_notices")  # 0145
+        await db.execute("DROP INDEX deliveries_about")  # 0150
+        await db.execute("ALTER TABLE deliveries DROP COLUMN about_household_id")
         await db.execute("DELETE FROM schema_version WHERE version = ?", (NEWEST,))
 
 
@@ -90,7 +91,7 @@ def test_init_and_serve_refuse_to_migrate_while_an_older_dispatcher_beats(
     terminal_locale(monkeypatch, "C.UTF-8")
     asyncio.run(_as_the_release_before(city[1], _beat(stopped=True)))
     assert main([*city, "init"]) == 0
-    assert "_doorknock_notices" in capsys.readouterr().out
+    assert "_staff_alert_about" in capsys.readouterr().out
     assert not _schema_behind(city[1])
 
 

@@ -26,7 +26,7 @@ from safetynet.cli import main
 from safetynet.config import Config, check_store_url, load_config
 from safetynet.i18n import t
 
-NEWEST = 145  # the door-knock notices owed: its table removed, the database says it is the release before's
+NEWEST = 150  # the help alerts' household: the database says it is the release before's
 READY = "SafetyNet serving on "  # the first words of `serve`, not translated
 
 
@@ -122,9 +122,10 @@ def test_a_running_web_process_refuses_the_upgrade_until_it_stops(
     assert proc.wait(timeout=60) == 0
     [(stopped_at,)] = _sql(cfg, "SELECT stopped_at FROM dispatchers WHERE pid = ?", (proc.pid,))
     assert stopped_at is not None
-    _sql(cfg, "DROP TABLE doorknock_notices")  # the rest of the release before's schema
+    _sql(cfg, "DROP INDEX deliveries_about")  # the rest of the release before's schema
+    _sql(cfg, "ALTER TABLE deliveries DROP COLUMN about_household_id")
     assert main([*city, "init"]) == 0
-    assert "_doorknock_notices" in capsys.readouterr().out
+    assert "_staff_alert_about" in capsys.readouterr().out
     assert _sql(cfg, "SELECT max(version) FROM schema_version") == [(NEWEST,)]
 
 

@@ -89,7 +89,7 @@ class MemoryOutbox:
         for a in alerts:
             row = DeliveryRow(t.next_id("deliveries"), a.campaign_id, 0, STAFF_STEP, str(a.channel), None,
                               PRIORITY_STAFF, 0, "queued", at, at, staff_id=a.staff_id, address=a.address,
-                              body=a.text, link=a.link)
+                              body=a.text, link=a.link, about_household_id=a.about_household)
             t.deliveries[row.id] = row
         return len(alerts)
 

@@ -404,12 +404,18 @@ class MemoryReplies:
         await self.t.write()
         now = self.t.clock.now()
         claimed = []
+        # per request with help alerts: whether every one failed or was dropped
+        unreached: dict[tuple[int, int], bool] = {}
+        for d in self.t.deliveries.values():
+            if d.about_household_id is not None:
+                key = (d.campaign_id, d.about_household_id)
+                unreached[key] = unreached.get(key, True) and d.state in ("failed", "skipped")
         for key, h in self.t.help.items():
             c = self.t.campaigns.get(key[0])
             m = self.t.members.get(key)
             if c is not None and m is not None and escalation_due(
                     h.opened_at, h.reopened_at, h.handled_at, h.escalated_at, c.state, waiting_since, m.status,
-                    h.escalation_told_at, now - ESCALATION_CLAIM_SECONDS):
+                    h.escalation_told_at, now - ESCALATION_CLAIM_SECONDS, unreached.get(key, False)):
                 h.escalated_at = now
                 claimed.append(key)
         return sorted(claimed)

@@ -188,6 +188,7 @@ class DeliveryRow:
     address: str | None = None
     body: str | None = None
     link: str | None = None
+    about_household_id: int | None = None  # a help alert's household
 
 
 @dataclass

@@ -11,6 +11,7 @@ from safetynet.domain.replies import ESCALATION_CLAIM_SECONDS, ReplyItem
 from safetynet.store.postgres.commit import PgGroupCommit
 from safetynet.store.postgres.db import PgDatabase
 from safetynet.store.sqlite.db import Database
+from safetynet.store.sqlite.help_requests import UNREACHED_SQL
 from safetynet.store.sqlite.replies import _GROUP_DELAY_SECONDS, CHUNK, ReplyStore
 
 # `store.sqlite.help_requests.ESCALATE_SQL` with SKIP LOCKED: each request to one of any number of
@@ -20,7 +21,8 @@ UPDATE help_requests h SET escalated_at = $1
 WHERE (h.campaign_id, h.household_id) IN (
     SELECT campaign_id, household_id FROM help_requests
     WHERE handled_at IS NULL AND escalation_told_at IS NULL
-      AND ((escalated_at IS NULL AND coalesce(reopened_at, opened_at) <= $2) OR escalated_at <= $3)
+      AND ((escalated_at IS NULL AND (coalesce(reopened_at, opened_at) <= $2
+                                     OR (reopened_at IS NULL AND """ + UNREACHED_SQL + """))) OR escalated_at <= $3)
       AND campaign_id IN (SELECT id FROM campaigns WHERE state = 'running')
       AND (campaign_id, household_id) IN (SELECT campaign_id, household_id FROM campaign_households
                                           WHERE status = 'need_help')

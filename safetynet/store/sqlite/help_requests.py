@@ -69,9 +69,18 @@ HELP_SQL = (
 # Claims the help requests due to escalate (`domain.replies.escalation_due`) in one statement:
 # SQLite's single writer runs it whole, so each request is returned to one caller once (and again
 # only if that caller never said its alerts were queued: `escalation_told`).
+# Every help alert of a request failed or dropped, at least one queued (`escalation_due`'s `unreached`);
+# by the alerts' small partial index (campaign, household).
+UNREACHED_SQL = (
+    "(EXISTS (SELECT 1 FROM deliveries d WHERE d.campaign_id = help_requests.campaign_id"
+    " AND d.about_household_id = help_requests.household_id)"
+    " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.campaign_id = help_requests.campaign_id"
+    " AND d.about_household_id = help_requests.household_id AND d.state NOT IN ('failed', 'skipped')))"
+)
 ESCALATE_SQL = (
     "UPDATE help_requests SET escalated_at = ? WHERE handled_at IS NULL AND escalation_told_at IS NULL"
-    " AND ((escalated_at IS NULL AND coalesce(reopened_at, opened_at) <= ?) OR escalated_at <= ?)"
+    " AND ((escalated_at IS NULL AND (coalesce(reopened_at, opened_at) <= ?"
+    f" OR (reopened_at IS NULL AND {UNREACHED_SQL}))) OR escalated_at <= ?)"
     " AND campaign_id IN (SELECT id FROM campaigns WHERE state = 'running')"
     " AND (campaign_id, household_id) IN (SELECT campaign_id, household_id FROM campaign_households"
     " WHERE status = 'need_help')"

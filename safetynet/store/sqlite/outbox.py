@@ -209,9 +209,10 @@ class OutboxStore:
         async with self.db.transaction() as conn:
             await conn.executemany(
                 "INSERT INTO deliveries (campaign_id, household_id, step, channel, priority, state, next_attempt_at,"
-                " updated_at, staff_id, address, body, link) VALUES (?, NULL, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                " updated_at, staff_id, address, body, link, about_household_id)"
+                " VALUES (?, NULL, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
                 [(a.campaign_id, STAFF_STEP, str(a.channel), PRIORITY_STAFF, at, at, a.staff_id, a.address, a.text,
-                  a.link) for a in alerts],
+                  a.link, a.about_household) for a in alerts],
             )
         return len(alerts)
 
