@@ -270,13 +270,19 @@ class AuthRepo(Protocol):
         ...
 
     async def remove_staff_contact(self, staff_id: int, kind: ContactKind, address: str) -> bool:
-        """False when the staff member has no such contact."""
+        """False when the staff member has no such contact. Their alerts not yet sent to it are
+        dropped with it, as `set_staff_contacts` drops them."""
         ...
 
     async def set_staff_contacts(self, staff_id: int, contacts: Mapping[ContactKind, str | None]) -> Staff:
         """For each kind named, the staff member's contacts of that kind become that one address (in
         its kind's form), or none for None; kinds not named stay as they are. One transaction: a
-        phone changed is never a phone gone. Raises StaffError for an unknown staff member."""
+        phone changed is never a phone gone. In that transaction their staff alerts still queued (not
+        claimed by a dispatcher; one waiting to retry is queued) whose address is no longer one of their
+        contacts of a kind the alert's channel sends to are skipped (`error` 'staff_contact_changed'),
+        as a removal skips a removed member's: a lost phone replaced gets no household's name and
+        address afterwards. None is readdressed to the new one: it was composed for its channel, and
+        the new address may be of another kind. Raises StaffError for an unknown staff member."""
         ...
 
     async def count_city_admins(self) -> int: ...

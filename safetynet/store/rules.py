@@ -6,9 +6,9 @@ Kept apart from the adapters so SQLite, the in-memory fake and PostgreSQL cannot
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from safetynet.domain import CampaignKind, CampaignState, ContactKind, Status, next_status
+from safetynet.domain import CampaignKind, CampaignState, ChannelName, ContactKind, Status, next_status
 from safetynet.domain.campaigns import LadderStep
 from safetynet.domain.consent import CONSENTS
 from safetynet.domain.roster import BAD_CHARACTER, HouseholdRecord, bad_character
@@ -30,6 +30,10 @@ MAX_EARLY_STATUSES = 10_000
 # few seconds must not turn each of its reads into a write.
 LAST_USED_EVERY_SECONDS = 60.0
 
+# The `error` of a staff alert dropped unsent because its address stopped being one of its recipient's
+# contacts (a deputy's lost phone replaced on /admin): not `staff_removed`, the person is still there.
+STAFF_CONTACT_CHANGED = "staff_contact_changed"
+
 # Rows of dispatchers gone this long are dropped when another beats: a restart a day leaves no pile.
 FORGET_DISPATCHER_SECONDS = 7 * 86400.0
 
@@ -44,6 +48,16 @@ def merge_provider_state(old: str | None, new: str) -> str:
 def provider_error(state: str, error_code: int | None) -> str | None:
     """The error a provider's failure code leaves on the delivery (None: keep what it had)."""
     return f"provider_{state}:{error_code}" if error_code else None
+
+
+def staff_alerts_readdressed(alerts: Iterable[tuple[int, ChannelName, str | None]],
+                             contacts: Collection[tuple[ContactKind, str]],
+                             of_kind: Mapping[ContactKind, tuple[ChannelName, ...]]) -> list[int]:
+    """Of a staff member's unsent alerts (id, channel, address), the ids of those whose address is no
+    longer one of `contacts` (theirs, as they are now) of a kind the channel sends to: a number replaced
+    is no number of theirs. An alert whose address retention erased is left alone (nothing to send)."""
+    return [i for i, channel, address in alerts
+            if address and not any(a == address and channel in of_kind.get(k, ()) for k, a in contacts)]
 
 
 def answer_minute(at: float, started_at: float) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from safetynet.domain import CampaignKind, Role
 from safetynet.domain.campaigns import (
     PRIORITY_STAFF,
@@ -12,10 +14,12 @@ from safetynet.domain.campaigns import (
     StaffAlert,
 )
 from safetynet.store import Store
+from safetynet.store.memory import MemoryStore
 
 from .support import StoreFactory, clock_of, running_campaign, seed
 
 LINK = "https://bousai.example.jp/a/1"
+OLD, NEW = "+819088880001", "+819088880009"  # a head's lost phone, and the one that replaced it
 
 
 async def _head(store: Store, login: str = "head", language: str = "ja") -> int:
@@ -157,3 +161,76 @@ async def test_removing_a_head_drops_their_queued_alerts_and_says_a_claimed_ones
         assert await store.outbox.staff_gone([in_lane.staff.staff_id if in_lane.staff else 0, deputy]) == {head}
         assert await store.outbox.staff_gone([]) == set()
         assert await store.auth.remove_staff("head") is None
+
+
+async def _unsent(store: Store, staff_id: int) -> list[tuple[str, str, str | None, str | None]]:
+    """(channel, address, state, error) of a staff member's alerts: the port reads no error, so each
+    adapter's own table."""
+    if isinstance(store, MemoryStore):
+        rows = [(d.id, d.channel, d.address, d.state, d.error) for d in store.tables.deliveries.values()
+                if d.staff_id == staff_id]
+    else:
+        rows = [tuple(r) for r in await cast(Any, store).db.fetchall(
+            "SELECT id, channel, address, state, error FROM deliveries WHERE staff_id = ?", (staff_id,))]
+    return [(r[1], r[2], r[3], r[4]) for r in sorted(rows)]
+
+
+async def test_a_staff_members_number_replaced_drops_their_alerts_still_queued_for_the_old_one(
+        store_factory: StoreFactory) -> None:
+    """Review: a deputy lost her phone and the admin replaced its number on /admin; the alerts still
+    queued, or waiting to retry, went to the lost phone with a household's name, address and phones."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        await seed(store)
+        cid = await running_campaign(store)
+        head = (await store.auth.add_staff("head", "Head", Role.ASSOCIATION_HEAD, "association:桜町", None,
+                                           contacts=[("telegram", "tg-head"), ("mobile", OLD)])).id
+        deputy = (await store.auth.add_staff("deputy", "Deputy", Role.DEPUTY, "association:桜町", None,
+                                             contacts=[("mobile", "+819088880002")])).id
+        await store.outbox.queue_staff([_alert(cid, head, "sms", OLD, "retried")], clock.now())
+        (retried,) = await store.outbox.claim_staff("sms", 5, "w1", 60)
+        now = clock.now()
+        await store.outbox.record(DeliveryOutcome(retried, OutcomeKind.RETRY, now, error="rate_limited",
+                                                  next_attempt_at=now + 30))
+        await store.outbox.queue_staff([_alert(cid, head, "sms", OLD, "in a lane")], now)
+        (in_lane,) = await store.outbox.claim_staff("sms", 5, "w1", 60)
+        await store.outbox.queue_staff([_alert(cid, head, "sms", OLD, "later"), _alert(cid, head),
+                                        _alert(cid, deputy, "sms", "+819088880002")], now + 5)
+
+        changed = await store.auth.set_staff_contacts(head, {"mobile": NEW})
+        assert set(changed.contacts) == {("telegram", "tg-head"), ("mobile", NEW)}
+        # the old number's queued and waiting alerts are dropped; the claimed one is the dispatcher's;
+        # the telegram one (its address still theirs) and the deputy's stand
+        assert await _unsent(store, head) == [
+            ("sms", OLD, "skipped", "staff_contact_changed"), ("sms", OLD, "claimed", None),
+            ("sms", OLD, "skipped", "staff_contact_changed"), ("telegram", "tg-head", "queued", None)]
+        await clock.advance(30)
+        (left,) = await store.outbox.claim_staff("sms", 5, "w1", 60)
+        assert left.staff is not None and left.staff.staff_id == deputy and left.id != in_lane.id
+        assert [d.address for d in await store.outbox.claim_staff("telegram", 5, "w1", 60)] == ["tg-head"]
+        counts = await store.campaigns.delivery_counts(cid)
+        assert counts[(STAFF_STEP, "sms", "skipped")] == 2 and counts[(STAFF_STEP, "sms", "claimed")] == 2
+
+        # an alert to the new number stays through a change that keeps it; clearing the kind drops it
+        await store.outbox.queue_staff([_alert(cid, head, "sms", NEW, "new")], clock.now())
+        await store.auth.set_staff_contacts(head, {"mobile": NEW, "telegram": "tg-head"})
+        assert (await _unsent(store, head))[-1] == ("sms", NEW, "queued", None)
+        await store.auth.set_staff_contacts(head, {"mobile": None})
+        assert (await _unsent(store, head))[-1] == ("sms", NEW, "skipped", "staff_contact_changed")
+        assert await store.outbox.claim_staff("sms", 5, "w1", 60) == []
+
+
+async def test_a_staff_contact_removed_drops_the_alerts_queued_for_it_alone(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        clock = clock_of(store)
+        await seed(store)
+        cid = await running_campaign(store)
+        head = (await store.auth.add_staff("head", "Head", Role.ASSOCIATION_HEAD, "association:桜町", None,
+                                           contacts=[("telegram", "tg-head"), ("mobile", OLD)])).id
+        await store.outbox.queue_staff([_alert(cid, head), _alert(cid, head, "sms", OLD)], clock.now())
+        assert not await store.auth.remove_staff_contact(head, "telegram", "tg-other")
+        assert [s for _, _, s, _ in await _unsent(store, head)] == ["queued", "queued"]
+        assert await store.auth.remove_staff_contact(head, "telegram", "tg-head")
+        assert await _unsent(store, head) == [("telegram", "tg-head", "skipped", "staff_contact_changed"),
+                                              ("sms", OLD, "queued", None)]
+        assert [d.address for d in await store.outbox.claim_staff("sms", 5, "w1", 60)] == [OLD]

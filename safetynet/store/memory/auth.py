@@ -17,7 +17,7 @@ from safetynet.domain.roster import (
 )
 from safetynet.store.errors import StoreError
 from safetynet.store.memory.tables import ApiTokenRow, StaffContactRow, StaffRow, Tables
-from safetynet.store.rules import LAST_USED_EVERY_SECONDS
+from safetynet.store.rules import LAST_USED_EVERY_SECONDS, STAFF_CONTACT_CHANGED, staff_alerts_readdressed
 
 
 def _staff(row: StaffRow, t: Tables | None = None) -> Staff:
@@ -145,6 +145,8 @@ class MemoryAuth:
                  if c.staff_id == staff_id and c.kind == kind and c.address == address]
         for cid in found:
             del self.t.staff_contacts[cid]
+        if found:
+            self._drop_readdressed(staff_id)
         return bool(found)
 
     async def set_staff_contacts(self, staff_id: int, contacts: Mapping[str, str | None]) -> Staff:
@@ -157,7 +159,19 @@ class MemoryAuth:
         for kind, address in sorted(contacts.items()):
             if address:
                 self._add_contact(staff_id, kind, address, now)
+        self._drop_readdressed(staff_id)
         return _staff(self.t.staff[staff_id], self.t)
+
+    def _drop_readdressed(self, staff_id: int) -> int:
+        """Their alerts not yet sent to an address no longer theirs are skipped (see the SQLite store's)."""
+        contacts = [(c.kind, c.address) for c in self.t.staff_contacts.values() if c.staff_id == staff_id]
+        unsent = {d.id: d for d in self.t.deliveries.values() if d.staff_id == staff_id and d.state == "queued"}
+        stale = staff_alerts_readdressed(((d.id, d.channel, d.address) for d in unsent.values()), contacts,
+                                         self.t.routes.of_kind)
+        now = self.t.clock.now()
+        for i in stale:
+            unsent[i].state, unsent[i].error, unsent[i].updated_at = "skipped", STAFF_CONTACT_CHANGED, now
+        return len(stale)
 
     async def count_city_admins(self) -> int:
         await asyncio.sleep(0)

@@ -37,7 +37,7 @@ class PostgresStore:
         self.clock = clock
         d = cast(Any, db)  # the repositories take the SQLite Database's surface, which PgDatabase offers
         self.roster = PgRosterStore(d, clock, routes)
-        self.auth = PgAuthStore(d, clock)
+        self.auth = PgAuthStore(d, clock, routes)
         self.campaigns = PgCampaignStore(d, clock)
         self.outbox = PgOutboxStore(d, clock, routes)
         self.replies = PgReplyStore(d, clock)

@@ -36,7 +36,7 @@ class SqliteStore:
         self.db = db
         self.clock = clock
         self.roster = RosterStore(db, clock, routes)
-        self.auth = AuthStore(db, clock)
+        self.auth = AuthStore(db, clock, routes)
         self.campaigns = CampaignStore(db, clock)
         self.outbox = OutboxStore(db, clock, routes)
         self.replies = ReplyStore(db, clock)

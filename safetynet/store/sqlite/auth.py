@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from safetynet.clock import Clock
 from safetynet.domain import MAX_DEPUTIES_PER_ASSOCIATION, Role
+from safetynet.domain.campaigns import ChannelRoutes
 from safetynet.domain.roster import (
     ApiToken,
     Staff,
@@ -18,8 +19,8 @@ from safetynet.domain.roster import (
     check_token_label,
 )
 from safetynet.store.errors import StoreError
-from safetynet.store.rules import LAST_USED_EVERY_SECONDS
-from safetynet.store.sqlite.db import Database, Row
+from safetynet.store.rules import LAST_USED_EVERY_SECONDS, STAFF_CONTACT_CHANGED, staff_alerts_readdressed
+from safetynet.store.sqlite.db import Conn, Database, Row, marks
 
 
 def _staff(row: Row) -> Staff:
@@ -46,9 +47,12 @@ def _api_token(row: Row) -> ApiToken:
 
 
 class AuthStore:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, routes: ChannelRoutes) -> None:
+        """`routes`: which channels send to which contact kind (a staff alert's channel and address
+        against its recipient's contacts)."""
         self.db = db
         self.clock = clock
+        self.routes = routes
         self._last_used_written: dict[int, float] = {}  # token id -> when its last_used_at was written
 
     # -- staff -----------------------------------------------------------------
@@ -183,8 +187,13 @@ class AuthStore:
                 (staff_id, kind, address, self.clock.now()))
 
     async def remove_staff_contact(self, staff_id: int, kind: str, address: str) -> bool:
-        return await self.db.execute(
-            "DELETE FROM staff_contacts WHERE staff_id = ? AND kind = ? AND address = ?", (staff_id, kind, address)) > 0
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "DELETE FROM staff_contacts WHERE staff_id = ? AND kind = ? AND address = ?", (staff_id, kind, address))
+            if cur.rowcount <= 0:
+                return False
+            await self._drop_readdressed(conn, staff_id)
+            return True
 
     async def set_staff_contacts(self, staff_id: int, contacts: Mapping[str, str | None]) -> Staff:
         now = self.clock.now()
@@ -197,10 +206,33 @@ class AuthStore:
             await conn.executemany(
                 "INSERT INTO staff_contacts (staff_id, kind, address, created_at) VALUES (?,?,?,?)",
                 [(staff_id, kind, address, now) for kind, address in sorted(contacts.items()) if address])
+            await self._drop_readdressed(conn, staff_id)
         found = await self.staff_by_id(staff_id)
         if found is None:  # removed by another admin since the commit
             raise StaffError(f"no staff member {staff_id}")
         return found
+
+    async def _drop_readdressed(self, conn: Conn, staff_id: int) -> int:
+        """In the transaction that changed a staff member's contacts: their alerts not yet sent (queued,
+        or waiting to retry) to an address no longer theirs are skipped, as a removal skips a removed
+        member's (review: a deputy's lost phone, replaced on /admin, still got a household's name,
+        address and phones, and the new one nothing). A claimed one is the dispatcher's to drop. Returns
+        how many."""
+        async with conn.execute("SELECT kind, address FROM staff_contacts WHERE staff_id = ?", (staff_id,)) as cur:
+            contacts = [(str(r[0]), str(r[1])) for r in await cur.fetchall()]
+        async with conn.execute(
+                "SELECT id, channel, address FROM deliveries WHERE staff_id = ? AND state = 'queued'",
+                (staff_id,)) as cur:
+            unsent = [(int(r[0]), str(r[1]), r[2]) for r in await cur.fetchall()]
+        stale = staff_alerts_readdressed(unsent, contacts, self.routes.of_kind)
+        if not stale:
+            return 0
+        # `state = 'queued'` again: on PostgreSQL a dispatcher may have claimed one since the read
+        cur = await conn.execute(
+            "UPDATE deliveries SET state = 'skipped', error = ?, updated_at = ?"
+            f" WHERE state = 'queued' AND id IN ({marks(len(stale))})",
+            (STAFF_CONTACT_CHANGED, self.clock.now(), *stale))
+        return max(0, cur.rowcount)
 
     async def count_city_admins(self) -> int:
         return int(await self.db.fetchval("SELECT count(*) FROM staff WHERE role = 'city_admin'", (), 0))
