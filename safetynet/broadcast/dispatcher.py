@@ -460,24 +460,23 @@ class Dispatcher:
             return DeliveryOutcome(d, OutcomeKind.FAILED, now, error="contact_gone")
         return None
 
-    async def _staff_gone(self, ds: Sequence[ClaimedDelivery]) -> set[int]:
-        """The recipients of these staff alerts removed since the claim: a claimed alert waits in its
-        lane behind slow sends (QA: 30 s with a 12 s provider), and a head removed meanwhile (a phone
-        lost) must not get a household's name and address. One read by key, staff alerts only; what is
-        already in flight still goes."""
-        ids = [d.staff.staff_id for d in ds if d.staff is not None]
-        if not ids:
-            return set()
+    async def _staff_gone(self, ds: Sequence[ClaimedDelivery]) -> dict[int, str]:
+        """These staff alerts whose recipient was removed, or whose address stopped being theirs, since
+        the claim (delivery id → the error): a claimed alert waits in its lane behind slow sends (QA:
+        30 s with a 12 s provider), and a head removed meanwhile, or whose lost phone's number was
+        replaced, must not get a household's name and address on it. One read by key, staff alerts
+        only; what is already in flight still goes."""
+        if not any(d.staff is not None for d in ds):
+            return {}
         try:
-            return await self.outbox.staff_gone(ids)
+            return await self.outbox.staff_gone(ds)
         except StoreError as e:  # a household asking for help is not held back by a look that failed
             log.warning("staff_alert_recipient_unchecked", error=str(e))
-            return set()
+            return {}
 
-    def _removed(self, d: ClaimedDelivery, gone: set[int]) -> DeliveryOutcome | None:
-        if d.staff is None or d.staff.staff_id not in gone:
-            return None
-        return DeliveryOutcome(d, OutcomeKind.SKIPPED, self.clock.now(), error="staff_removed")
+    def _removed(self, d: ClaimedDelivery, gone: Mapping[int, str]) -> DeliveryOutcome | None:
+        why = gone.get(d.id) if d.staff is not None else None
+        return None if why is None else DeliveryOutcome(d, OutcomeKind.SKIPPED, self.clock.now(), error=why)
 
     async def _deliver(self, lane: Lane, d: ClaimedDelivery) -> DeliveryOutcome:
         held = self._unsendable(d) or self._removed(d, await self._staff_gone([d]))

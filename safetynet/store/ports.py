@@ -545,9 +545,13 @@ class OutboxRepo(Protocol):
         returns them; `record` of one changes no household status and falls back to nothing."""
         ...
 
-    async def staff_gone(self, staff_ids: Sequence[int]) -> set[int]:
-        """Those of `staff_ids` whose staff member was removed: the dispatcher looks just before it sends
-        a claimed staff alert, and skips the alert of one removed since the claim."""
+    async def staff_gone(self, alerts: Sequence[ClaimedDelivery]) -> dict[int, str]:
+        """Of these claimed deliveries' staff alerts (others are ignored), delivery id → why it must not
+        go: 'staff_removed' (its recipient was removed) or 'staff_contact_changed' (its address is no
+        longer one of their contacts of a kind its channel sends to, as `AuthRepo.set_staff_contacts`
+        says). The dispatcher looks just before it sends a claimed staff alert, and skips it with that
+        error: a removal or a change since the claim would otherwise miss what waits in a lane, and
+        what a retry brings back."""
         ...
 
     async def notice_recipients(self, campaign_id: int) -> list[NoticeRecipient]:

@@ -30,6 +30,8 @@ MAX_EARLY_STATUSES = 10_000
 # few seconds must not turn each of its reads into a write.
 LAST_USED_EVERY_SECONDS = 60.0
 
+# The `error` of a staff alert dropped unsent because its recipient was removed.
+STAFF_REMOVED = "staff_removed"
 # The `error` of a staff alert dropped unsent because its address stopped being one of its recipient's
 # contacts (a deputy's lost phone replaced on /admin): not `staff_removed`, the person is still there.
 STAFF_CONTACT_CHANGED = "staff_contact_changed"
@@ -58,6 +60,22 @@ def staff_alerts_readdressed(alerts: Iterable[tuple[int, ChannelName, str | None
     is no number of theirs. An alert whose address retention erased is left alone (nothing to send)."""
     return [i for i, channel, address in alerts
             if address and not any(a == address and channel in of_kind.get(k, ()) for k, a in contacts)]
+
+
+def staff_alerts_gone(alerts: Iterable[tuple[int, int, ChannelName, str | None]],
+                      contacts: Mapping[int, Collection[tuple[ContactKind, str]]],
+                      of_kind: Mapping[ContactKind, tuple[ChannelName, ...]]) -> dict[int, str]:
+    """Of claimed staff alerts (id, staff id, channel, address), given `contacts` by staff id of the
+    staff members still there: id → why the alert must not go (`STAFF_REMOVED`, or
+    `STAFF_CONTACT_CHANGED` as `staff_alerts_readdressed` says)."""
+    out: dict[int, str] = {}
+    for i, staff_id, channel, address in alerts:
+        theirs = contacts.get(staff_id)
+        if theirs is None:
+            out[i] = STAFF_REMOVED
+        elif staff_alerts_readdressed([(i, channel, address)], theirs, of_kind):
+            out[i] = STAFF_CONTACT_CHANGED
+    return out
 
 
 def answer_minute(at: float, started_at: float) -> int:

@@ -158,8 +158,8 @@ async def test_removing_a_head_drops_their_queued_alerts_and_says_a_claimed_ones
         counts = await store.campaigns.delivery_counts(cid)
         assert counts[(STAFF_STEP, "telegram", "skipped")] == 1 and counts[(STAFF_STEP, "sms", "claimed")] == 1
         # the claimed one is the dispatcher's to drop: it asks just before sending
-        assert await store.outbox.staff_gone([in_lane.staff.staff_id if in_lane.staff else 0, deputy]) == {head}
-        assert await store.outbox.staff_gone([]) == set()
+        assert await store.outbox.staff_gone([in_lane, left]) == {in_lane.id: "staff_removed"}
+        assert await store.outbox.staff_gone([]) == {}
         assert await store.auth.remove_staff("head") is None
 
 
@@ -207,6 +207,8 @@ async def test_a_staff_members_number_replaced_drops_their_alerts_still_queued_f
         await clock.advance(30)
         (left,) = await store.outbox.claim_staff("sms", 5, "w1", 60)
         assert left.staff is not None and left.staff.staff_id == deputy and left.id != in_lane.id
+        # the claimed one is the dispatcher's to drop: it asks just before sending
+        assert await store.outbox.staff_gone([in_lane, left]) == {in_lane.id: "staff_contact_changed"}
         assert [d.address for d in await store.outbox.claim_staff("telegram", 5, "w1", 60)] == ["tg-head"]
         counts = await store.campaigns.delivery_counts(cid)
         assert counts[(STAFF_STEP, "sms", "skipped")] == 2 and counts[(STAFF_STEP, "sms", "claimed")] == 2

@@ -30,6 +30,7 @@ from safetynet.store.memory import MemoryStore
 
 ASSOCIATION = "桜町一丁目町会"
 HEAD_MOBILE = "+819088880001"
+NEW_MOBILE = "+819088880009"  # the head's lost phone replaced
 
 
 async def _city(store: MemoryStore, households: int) -> dict[str, int]:
@@ -180,3 +181,43 @@ async def test_a_head_removed_gets_none_of_the_alerts_still_waiting_only_the_one
         dropped = [d for d in store.tables.deliveries.values() if d.staff_id == removal.staff_id and d.state == "skipped"]
         assert len(dropped) == 4 and {d.error for d in dropped} == {"staff_removed"}
         assert removal.alerts_dropped < 4  # some were in a lane already: the dispatcher looked before sending
+
+
+async def test_a_heads_number_replaced_gets_none_of_the_alerts_still_waiting_only_the_one_in_flight(
+        tmp_path: Path) -> None:
+    """Review: a head's phone lost and its number replaced on /admin while alerts waited behind a slow
+    provider; those queued and those already in the SMS lane went to the lost phone with the households'
+    names and addresses. Not to the new number either: they were the old one's."""
+    cfg = make_cfg(tmp_path, SAFETYNET_CHANNELS_SMS_CONCURRENCY="1", SAFETYNET_CHANNELS_TELEGRAM_CONCURRENCY="1")
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        ids = await _city(store, 4)
+        c = await CampaignService(store, cfg, clock).launch(CampaignSpec("地震", CampaignKind.DRILL, ("city",),
+                                                                          {"ja": "無事ですか。"}))
+        await _staff(store)
+        snd = senders(clock)
+        go, entered = asyncio.Event(), asyncio.Event()
+        in_flight = [2]  # the head's first SMS and first Telegram message
+        for ch in ("sms", "telegram"):
+            snd[ch] = _SlowToTheHead(snd[ch], go, entered, in_flight)
+        intake = ReplyIntake(store, cfg, clock, StaffNotifier(store, cfg, snd, clock))
+        for key in ("k1", "k2", "k3"):
+            await _asks_for_help(intake, c.id, ids[key])
+        burst = asyncio.create_task(Dispatcher(store, snd, cfg, clock).burst())
+        await entered.wait()  # the head's first SMS in flight, the others claimed or queued
+        found = await store.auth.staff_by_login("head")
+        assert found is not None
+        head = found[0].id
+        await store.auth.set_staff_contacts(head, {"mobile": NEW_MOBILE})
+        old = [d for d in store.tables.deliveries.values() if d.staff_id == head and d.address == HEAD_MOBILE]
+        # in a lane: one in flight, the rest claimed behind it (the change left them to the dispatcher)
+        assert len(old) == 3 and [d.state for d in old].count("claimed") >= 2
+        go.set()
+        await burst
+        # what was in flight went (the README says so); nothing after it, to either number
+        sms = [m.address for m in snd["sms"].sent]
+        assert sms.count(HEAD_MOBILE) == 1 and NEW_MOBILE not in sms
+        assert [m.address for m in snd["telegram"].sent].count("8880001") == 3  # that contact is still theirs
+        assert [m.address for m in snd["telegram"].sent].count("8880002") == 3
+        dropped = [d for d in old if d.state == "skipped"]
+        assert len(dropped) == 2 and {d.error for d in dropped} == {"staff_contact_changed"}

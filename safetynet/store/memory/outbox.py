@@ -33,6 +33,7 @@ from safetynet.store.rules import (
     MAX_EARLY_STATUSES,
     merge_provider_state,
     provider_error,
+    staff_alerts_gone,
 )
 
 log = structlog.get_logger("store.outbox")
@@ -118,9 +119,15 @@ class MemoryOutbox:
         out.sort(key=lambda c: c.id)
         return out
 
-    async def staff_gone(self, staff_ids: Sequence[int]) -> set[int]:
+    async def staff_gone(self, alerts: Sequence[ClaimedDelivery]) -> dict[int, str]:
         await asyncio.sleep(0)
-        return {i for i in staff_ids if i not in self.t.staff}
+        staff = [(d.id, d.staff.staff_id, d.channel, d.staff.address) for d in alerts if d.staff is not None]
+        wanted = {s for _, s, _, _ in staff if s in self.t.staff}
+        contacts: dict[int, list[tuple[str, str]]] = {s: [] for s in wanted}
+        for c in self.t.staff_contacts.values():
+            if c.staff_id in wanted:
+                contacts[c.staff_id].append((c.kind, c.address))
+        return staff_alerts_gone(staff, contacts, self.t.routes.of_kind)
 
     async def notice_recipients(self, campaign_id: int) -> list[NoticeRecipient]:
         await asyncio.sleep(0)

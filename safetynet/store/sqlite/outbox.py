@@ -41,6 +41,7 @@ from safetynet.store.rules import (
     MAX_EARLY_STATUSES,
     merge_provider_state,
     provider_error,
+    staff_alerts_gone,
 )
 from safetynet.store.sqlite.db import CHUNK, Conn, Database, GroupCommit, marks
 from safetynet.store.sqlite.statuses import StatusChange, apply_status_changes
@@ -231,14 +232,21 @@ class OutboxStore:
                                                                   limit))
         return staff_claims(rows, channel, owner)
 
-    async def staff_gone(self, staff_ids: Sequence[int]) -> set[int]:
-        wanted = sorted(set(staff_ids))
+    async def staff_gone(self, alerts: Sequence[ClaimedDelivery]) -> dict[int, str]:
+        staff = [(d.id, d.staff.staff_id, d.channel, d.staff.address) for d in alerts if d.staff is not None]
+        wanted = sorted({s for _, s, _, _ in staff})
         if not wanted:
-            return set()
-        # a claimed alert's look before it is sent: a few ids, by primary key
-        found = {int(r[0]) for r in await self.db.fetchall(
-            f"SELECT id FROM staff WHERE id IN ({marks(len(wanted))})", tuple(wanted))}
-        return set(wanted) - found
+            return {}
+        # a claimed alert's look before it is sent: a few ids, by key (staff_contacts' unique index leads
+        # with staff_id)
+        contacts: dict[int, list[tuple[str, str]]] = {}
+        for staff_id, kind, address in await self.db.fetchall(
+                "SELECT s.id, c.kind, c.address FROM staff s LEFT JOIN staff_contacts c ON c.staff_id = s.id"
+                f" WHERE s.id IN ({marks(len(wanted))})", tuple(wanted)):
+            theirs = contacts.setdefault(int(staff_id), [])
+            if kind is not None:
+                theirs.append((str(kind), str(address)))
+        return staff_alerts_gone(staff, contacts, self.routes.of_kind)
 
     async def notice_recipients(self, campaign_id: int) -> list[NoticeRecipient]:
         rows = await self.db.fetchall(NOTICE_RECIPIENTS_SQL, (campaign_id,))
