@@ -12,6 +12,7 @@ import structlog.testing
 from dashboard_fixtures import ASSOC_A, ASSOC_B, World, client, csrf_of, login, password, world
 
 from safetynet.clock import FakeClock
+from safetynet.domain.campaigns import STAFF_STEP, StaffAlert
 from safetynet.web.audit_api import AUDIT
 
 
@@ -385,6 +386,34 @@ async def test_admin_changes_a_heads_alert_contacts_without_remaking_the_account
     # which kinds changed is on record; the numbers themselves are not
     assert got == [("contacts", "head_a mobile,telegram"), ("contacts", "head_a mobile"),
                    ("contacts", "head_a telegram")]
+
+
+async def test_a_heads_lost_phone_replaced_on_admin_gets_none_of_the_alerts_waiting_for_it(tmp_path: Path) -> None:
+    """Review: a deputy lost her phone and the admin replaced its number here; the help alerts still
+    queued, or waiting to retry, went to the lost phone with a household's name, address and phones."""
+    clock = FakeClock()
+    async with world(tmp_path, clock) as w, client() as http:
+        csrf = await login(http, w, "admin")
+        found = await w.store.auth.staff_by_login("deputy_a")
+        assert found is not None
+        deputy = found[0].id
+        await w.store.auth.set_staff_contacts(deputy, {"mobile": "+819011112222", "telegram": "4242"})
+        link = f"{w.url}/a/{w.assoc_ids[ASSOC_A]}"
+        now = w.clock.now()
+        await w.store.outbox.queue_staff([StaffAlert(w.campaign_id, deputy, "sms", "+819011112222", "山田 桜町1-1", link),
+                                          StaffAlert(w.campaign_id, deputy, "telegram", "4242", "山田 桜町1-1", link)],
+                                         now)
+        await w.store.outbox.queue_staff([StaffAlert(w.campaign_id, deputy, "sms", "+819011112222", "later", link)],
+                                         now + 60)  # as one waiting to retry
+        async with http.post(f"{w.url}/admin/staff/contacts",
+                             data={"csrf": csrf, "login": "deputy_a", "contact_phone": "080-3333-4444"}) as r:
+            assert r.status == 200
+        await clock.advance(60)
+        assert await w.store.outbox.claim_staff("sms", 10, "w1", 60) == []  # the lost phone gets nothing
+        (tg,) = await w.store.outbox.claim_staff("telegram", 10, "w1", 60)
+        assert tg.address == "4242"  # a contact the change left as it was still hears
+        counts = await w.store.campaigns.delivery_counts(w.campaign_id)
+        assert counts[(STAFF_STEP, "sms", "skipped")] == 2
 
 
 async def test_with_the_store_failing_staff_read_a_staff_page_and_residents_keep_theirs(tmp_path: Path) -> None:
