@@ -123,7 +123,13 @@ def compose(
     # only over a Japanese text (the line says so), and for a language with a catalog of its own: one
     # without reads やさしい日本語 elsewhere (the reply page, the import's warning), so it stays as it was
     own = language in CATALOGS or language.split("-")[0] in CATALOGS
-    if own and reader not in JAPANESE and _catalog_of(lang) in JAPANESE:
+    layout = layout or layout_of(channel)
+    if own and reader not in JAPANESE and _catalog_of(lang) in JAPANESE and layout == MESSAGE_SPOKEN:
+        # a call reads its text in the voice of the household's language: a Japanese text there is noise,
+        # and the line saying to answer by the link has no link to point at (review: an English voice read
+        # both); the call's own question, in their language, stays
+        body, lang = "", reader
+    elif own and reader not in JAPANESE and _catalog_of(lang) in JAPANESE:
         # no text in the household's language (QA: vi, pt and zh households got the Japanese text and
         # 回答はこちら): a line in theirs says what this is and to answer by the link, the text follows
         body = f"{t(reader, 'message.other_language_intro')}\n{body}"
@@ -132,7 +138,6 @@ def compose(
     prefix = w.drill_prefix if drill else ""
     if drill:
         body, title = _without_mark(body, prefix), _without_mark(title, prefix)
-    layout = layout or layout_of(channel)
     if layout == MESSAGE_KEYWORDS:
         # SMS is billed per 70-character segment: no title, the link, then the keywords (last: a text too
         # long is cut before the link, `channels.sms.segments.fit_sms`, and keeps what follows it).

@@ -9,6 +9,7 @@ from replies_fixtures import Env, running_app, start_campaign
 from twilio.request_validator import RequestValidator
 
 from safetynet.domain import CampaignKind, Status
+from safetynet.i18n import t
 
 LANDLINE = "+81311110002"  # A-002
 
@@ -60,10 +61,22 @@ async def test_no_input_is_asked_once_more_then_recorded_as_no_answer(tmp_path: 
         assert "<Gather" in first.body and "retry=1" in first.body and "もう一度" in first.body
         assert await env.history("A-002") == []
         second = await env.sandbox.fake("voice").press(LANDLINE, "")
-        assert "<Gather" not in second.body and "<Hangup" in second.body
+        assert "<Gather" not in second.body and "<Hangup" in second.body and t("ja", "voice.no_input") in second.body
         entries = await env.store.replies.history(env.campaign_id, env.hh("A-002").id)
-        assert [(e.status, e.channel, e.note) for e in entries] == [("note", "voice", "voice: no answer")]
+        # for the staff, in the city's language (review: it read "voice: no answer" on a Japanese page)
+        assert [(e.status, e.channel, e.note) for e in entries] == [
+            ("note", "voice", t("ja", "staff.note.voice_no_answer"))]
         assert await env.status("A-002") == Status.PENDING
+
+
+async def test_wrong_keys_twice_are_not_said_to_be_no_input(tmp_path: Path) -> None:
+    """Review: a caller who pressed 9 twice was told 「入力がありませんでした」."""
+    async with running_app(tmp_path) as env:
+        await _call(env)
+        await env.sandbox.fake("voice").press(LANDLINE, "9")
+        second = await env.sandbox.fake("voice").press(LANDLINE, "3")
+        assert "<Hangup" in second.body and t("ja", "voice.wrong_keys") in second.body
+        assert t("ja", "voice.no_input") not in second.body
 
 
 async def test_wrong_key_then_right_key(tmp_path: Path) -> None:

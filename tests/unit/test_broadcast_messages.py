@@ -153,3 +153,16 @@ def test_a_drill_mark_the_message_already_has_is_not_added_again() -> None:
     assert title_for("【訓練】秋の訓練", "ja", True) == "【訓練】秋の訓練"
     _, real = compose(messages=marked, title="t", language="ja", drill=False, reply_url=URL, channel="sms")
     assert real.startswith("【訓練】桜台地区")  # a real event's text is sent as written
+
+
+def test_a_call_reads_no_text_in_another_language_than_its_voice() -> None:
+    """Review: an English household of a campaign written in Japanese only: the call read, in the English
+    voice, "the message below is in Japanese, answer by the link" and then the Japanese text. A call
+    reads its question alone then, in the household's language."""
+    ja_only = {"ja": MSGS["ja"]}
+    lang, spoken = compose(messages=ja_only, title="t", language="en", drill=False, reply_url=URL, channel="voice")
+    assert lang == "en" and MSGS["ja"] not in spoken and "Japanese" not in spoken and spoken.strip() == URL
+    lang, spoken = compose(messages=ja_only, title="t", language="ja", drill=False, reply_url=URL, channel="voice")
+    assert lang == "ja" and MSGS["ja"] in spoken
+    _, texted = compose(messages=ja_only, title="t", language="en", drill=False, reply_url=URL, channel="sms")
+    assert MSGS["ja"] in texted and "Japanese" in texted  # a text keeps the line and the city's text

@@ -127,10 +127,12 @@ def answer_twiml(status: str, language: str, moved: bool = False) -> str:
     return str(vr)
 
 
-def no_input_twiml(language: str) -> str:
+def no_input_twiml(language: str, pressed: bool = False) -> str:
+    """The call's end with no answer; `pressed`, keys were pressed but neither 1 nor 2 (it said 「入力が
+    ありませんでした」 to a caller who had pressed them)."""
     lang = _lang(language)
     vr = VoiceResponse()
-    vr.say(t(lang, "voice.no_input"), language=SAY_LANGUAGE[lang])
+    vr.say(t(lang, "voice.wrong_keys" if pressed else "voice.no_input"), language=SAY_LANGUAGE[lang])
     vr.hangup()
     return str(vr)
 
@@ -152,7 +154,7 @@ def gather_reply(digits: str, retry: bool, public_url: str, reply_token: str, la
         return status, answer_twiml(status, language)
     if not retry:
         return None, retry_twiml(public_url, reply_token, language)
-    return None, no_input_twiml(language)
+    return None, no_input_twiml(language, pressed=bool(digits))
 
 
 def spoken_message(msg: Any) -> str:

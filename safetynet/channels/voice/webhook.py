@@ -15,6 +15,7 @@ from safetynet.channels.base import (
 )
 from safetynet.channels.twilio.webhook import MAX_TWILIO_BYTES, signed_params, status_route, twiml
 from safetynet.channels.voice.twiml import SAY_LANGUAGE, VOICE_PATH, answer_twiml, gather_reply, parse_gather
+from safetynet.i18n import t
 
 
 def routes(ctx: ChannelContext, inbound: InboundPort, sender: ChannelSender | None) -> list[WebhookRoute]:
@@ -35,8 +36,9 @@ def routes(ctx: ChannelContext, inbound: InboundPort, sender: ChannelSender | No
             ack = await inbound.answer(token, status, ctx.name, f"voice:{call_sid}:{stage}")
             if ack.moved_to:  # the call's campaign had ended: the running one took the answer, and it is said
                 answer = answer_twiml(status, target.language, moved=True)
-        elif retry:
-            await inbound.note(token, "voice: no answer", ctx.name, f"voice:{call_sid}:no_answer")
+        elif retry:  # for the staff, in the city's language (it read "voice: no answer" on a Japanese page)
+            await inbound.note(token, t(ctx.default_language, "staff.note.voice_no_answer"), ctx.name,
+                               f"voice:{call_sid}:no_answer")
         return twiml(answer)
 
     return [WebhookRoute("POST", VOICE_PATH, voice_hook, MAX_TWILIO_BYTES), status_route(ctx, inbound)]
