@@ -341,6 +341,12 @@ class InboundPort(Protocol):
         multicast names the campaign; the user id names the households)."""
         ...
 
+    async def caller_token(self, kinds: Sequence[ContactKind], address: str) -> tuple[str, int]:
+        """A call from `address` (a contact of one of `kinds`) to our number: (the reply token of its one
+        household in the campaign running for it, how many households the number has there). ("", 0)
+        when none; ("", n) when n > 1 share it (a keypad cannot tell which of them answers)."""
+        ...
+
     async def text_message(self, channel: ChannelName, kinds: Sequence[ContactKind], address: str, text: str,
                            message_id: str, sent_at: float | None = None) -> str:
         """A resident's text from `address` (a contact of one of `kinds`): an answer by keyword, an

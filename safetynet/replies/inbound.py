@@ -307,6 +307,12 @@ class Inbound:
             return InboundAck(True, recorded, lang, notice, moved_from=moved[0], moved_to=moved[1])
         return InboundAck(True, recorded, lang, notice)
 
+    async def caller_token(self, kinds: Sequence[ContactKind], address: str) -> tuple[str, int]:
+        targets = await self.store.replies.running_targets_by_contact(list(kinds), address)
+        if len(targets) != 1:
+            return "", len(targets)
+        return self.intake.token_of(targets[0]), 1
+
     async def _pressed_before(self, kind: ContactKind, address: str, campaign_id: int, channel: ChannelName,
                               dedupe_key: str, sent_at: float) -> InboundAck | None:
         """A 無事 button pressed before every running campaign of the address began (delivered late): no

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from replies_fixtures import Env, running_app, start_campaign
+from replies_fixtures import Env, post_twilio, running_app, start_campaign
 from twilio.request_validator import RequestValidator
 
 from safetynet.domain import CampaignKind, Status
@@ -77,6 +77,34 @@ async def test_wrong_keys_twice_are_not_said_to_be_no_input(tmp_path: Path) -> N
         second = await env.sandbox.fake("voice").press(LANDLINE, "3")
         assert "<Hangup" in second.body and t("ja", "voice.wrong_keys") in second.body
         assert t("ja", "voice.no_input") not in second.body
+
+
+async def test_a_resident_calling_back_is_asked_and_answers_by_the_keypad(tmp_path: Path) -> None:
+    """Review: the call was missed (the bath, a busy line); the resident called the number back and heard
+    「この安否確認は見つからない」, and the household stayed for the door-knock list."""
+    async with running_app(tmp_path) as env:
+        def incoming(sid: str, caller: str) -> dict[str, str]:
+            return {"CallSid": sid, "From": caller, "To": env.cfg.channels.voice.from_number, "Direction": "inbound",
+                    "AccountSid": env.cfg.secrets.twilio_account_sid, "CallStatus": "ringing"}
+
+        status, said = await post_twilio(env, "/hooks/twilio/voice", incoming("CA" + "e" * 32, "03-1111-0002"))
+        assert status == 200 and "<Gather" in said and t("ja", "voice.prompt") in said
+        action = f"{env.cfg.server.public_url}/hooks/twilio/voice?t={env.token('A-002')}"
+        assert f'action="{action}"' in said
+        status, said = await post_twilio(env, f"/hooks/twilio/voice?t={env.token('A-002')}",
+                                         {**incoming("CA" + "e" * 32, "+81311110002"), "Digits": "2"})
+        assert status == 200 and "記録しました" in said
+        assert await env.status("A-002") == Status.NEED_HELP
+        # a number no household of a running campaign has, and a forged call: nothing asked
+        status, said = await post_twilio(env, "/hooks/twilio/voice", incoming("CA" + "f" * 32, "+81399999999"))
+        assert status == 200 and "<Gather" not in said and t("ja", "sms.none") in said
+        # a mobile three households share: a keypad cannot tell which of them answers
+        status, said = await post_twilio(env, "/hooks/twilio/voice", incoming("CA" + "g" * 32, "+819011110001"))
+        assert status == 200 and "<Gather" not in said and t("ja", "voice.caller_shared") in said
+        status, _ = await post_twilio(env, "/hooks/twilio/voice", incoming("CA" + "f" * 32, "+81311110002"),
+                                      token="forged")
+        assert status == 403
+        await env.intake.idle()
 
 
 async def test_wrong_key_then_right_key(tmp_path: Path) -> None:

@@ -1,5 +1,7 @@
 """The keypad answer (`/hooks/twilio/voice?t=TOKEN`): 1 safe, 2 need help; no input asks once more,
-then ends as no answer. Signed by Twilio; call status callbacks go to the shared status route."""
+then ends as no answer. A call to our number (no token: the number's Voice URL points here) is the
+resident calling back: its caller's household is asked the same question. Signed by Twilio; call status
+callbacks go to the shared status route."""
 
 from __future__ import annotations
 
@@ -13,8 +15,16 @@ from safetynet.channels.base import (
     WebhookResponse,
     WebhookRoute,
 )
+from safetynet.channels.sms.webhook import FROM_KINDS, e164
 from safetynet.channels.twilio.webhook import MAX_TWILIO_BYTES, signed_params, status_route, twiml
-from safetynet.channels.voice.twiml import SAY_LANGUAGE, VOICE_PATH, answer_twiml, gather_reply, parse_gather
+from safetynet.channels.voice.twiml import (
+    SAY_LANGUAGE,
+    VOICE_PATH,
+    answer_twiml,
+    gather_reply,
+    gather_twiml,
+    parse_gather,
+)
 from safetynet.i18n import t
 
 
@@ -22,6 +32,8 @@ def routes(ctx: ChannelContext, inbound: InboundPort, sender: ChannelSender | No
     async def voice_hook(req: WebhookRequest) -> WebhookResponse:
         params = await signed_params(ctx, req)
         token = req.query.get("t", "")
+        if not token:
+            return await called_back(params)
         target = await inbound.resolve(token)
         if not target.found:
             vr = VoiceResponse()
@@ -40,5 +52,19 @@ def routes(ctx: ChannelContext, inbound: InboundPort, sender: ChannelSender | No
             await inbound.note(token, t(ctx.default_language, "staff.note.voice_no_answer"), ctx.name,
                                f"voice:{call_sid}:no_answer")
         return twiml(answer)
+
+    async def called_back(params: dict[str, str]) -> WebhookResponse:
+        """A resident calling our number back (the call was missed: the bath, the line busy): the caller's
+        one household in the running campaign hears its question, whose keys then go as a call of ours
+        (review: the call was answered 「この安否確認は見つからない」 and the household left to the door-knock
+        list). A number several households share cannot tell which of them answers: it is told so."""
+        token, households = await inbound.caller_token(FROM_KINDS, e164(params.get("From", "")))
+        if not token:
+            vr = VoiceResponse()
+            vr.say(t("ja", "voice.caller_shared" if households else "sms.none"), language=SAY_LANGUAGE["ja"])
+            vr.hangup()
+            return twiml(str(vr))
+        target = await inbound.resolve(token)
+        return twiml(gather_twiml(ctx.public_url, token, target.language, target.drill, city=ctx.city))
 
     return [WebhookRoute("POST", VOICE_PATH, voice_hook, MAX_TWILIO_BYTES), status_route(ctx, inbound)]
