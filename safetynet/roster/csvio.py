@@ -662,8 +662,10 @@ def record_cells(r: HouseholdRecord, language: str = "ja") -> list[str]:
 
 
 def _unwritable(cells: list[str], encoding: str, row: int, shown: list[str]) -> list[RosterIssue]:
-    """Cells the file could not hold: a character the encoding lacks, or one the import refuses
-    (a roster stored before the import refused them): the file would not read back."""
+    """Cells the file could not hold: a character the encoding lacks, or writes as another (CP932 has
+    U+2212 「−」 and U+301C 「〜」 only as 「－」 and 「～」, which the import then folds to "-" and "~": an
+    association 緑町1−2町会 read back as a new one, its households twice), or one the import refuses
+    (a roster stored before the import refused them): the file would not read back as it was."""
     issues = []
     for cell, col in zip(cells, shown, strict=True):
         if BAD_CHARACTER.search(cell) is not None:
@@ -672,9 +674,13 @@ def _unwritable(cells: list[str], encoding: str, row: int, shown: list[str]) -> 
         if encoding == "utf-8-sig":
             continue
         try:
-            cell.encode(encoding)
+            same = cell.encode(encoding).decode(encoding) == cell
         except UnicodeEncodeError as e:
             ch = cell[e.start : e.end]
+            issues.append(_issue("roster.problem.cannot_encode", row, col, char=ch, encoding=encoding))
+            continue
+        if not same:
+            ch = next(c for c in cell if c.encode(encoding).decode(encoding) != c)
             issues.append(_issue("roster.problem.cannot_encode", row, col, char=ch, encoding=encoding))
     return issues
 

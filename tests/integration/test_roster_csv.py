@@ -523,6 +523,20 @@ def test_cp932_export_lists_every_cell_it_cannot_encode_and_writes_nothing(tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
+def test_cp932_export_refuses_a_character_it_would_write_as_another(tmp_path: Path) -> None:
+    """Review: U+2212 「−」 and U+301C 「〜」 go into CP932 as 「－」 and 「～」, which the import folds to "-" and
+    "~": 緑町1−2町会 read back as a new association and its households came twice."""
+    records = [EXPECTED, HouseholdRecord("北地区", "緑町1\u22122町会", "", "3\u221212", "佐藤 一郎", "緑町1\u301c2", 1)]
+    with pytest.raises(RosterWriteError) as e:
+        write_roster(tmp_path / "out.csv", records, encoding="cp932")
+    assert [str(i) for i in e.value.issues] == [
+        f"row 3, column {col}: '{ch}' cannot be written in cp932; export as UTF-8"
+        for col, ch in (("町会", "\u2212"), ("世帯番号", "\u2212"), ("住所", "\u301c"))]
+    assert list(tmp_path.iterdir()) == []
+    assert write_roster(tmp_path / "out.csv", records) == 2  # UTF-8 keeps them
+    assert read_roster(tmp_path / "out.csv").records == records
+
+
 def test_export_refuses_a_stored_cell_the_import_would_refuse(tmp_path: Path) -> None:
     """A roster stored before the import refused control characters cannot make a file that does not read back."""
     records = [EXPECTED, HouseholdRecord("北地区", "東町会", "", "2", "佐藤\u202e一郎", "東町", 1, notes="a\nb")]
