@@ -112,8 +112,12 @@ class TriggerService:
                 return self._duplicate(telegram)
             d = self._stale(decide(telegram, self.state, self.rules))
             d = await self._act(d, pushed_by)
-            apply(self.state, d)
+            # the memory after the record: the other way, a record that failed left the telegram "seen",
+            # its retry was stored as a duplicate ignored, and after a restart the event had no campaign
+            # (its 取消 found none; its next report made a second one) (review). Retried, the campaign the
+            # first try made is found again by its key (`create_campaign`)
             await self.store.triggers.record(TriggerRecord.of(d, source))
+            apply(self.state, d)
         log.info("trigger_decided", source=d.source, origin=source[:200], event_id=d.event_id,
                  decision=d.decision, campaign_id=d.campaign, kind=d.kind, reason=d.reason)
         return d

@@ -43,6 +43,24 @@ async def test_a_proposal_is_a_draft_created_once_and_can_be_withdrawn(tmp_path:
         assert await port.cancel_proposed(first, "again") is False
 
 
+async def test_a_scenario_naming_a_district_the_roster_no_longer_has_goes_to_the_whole_city(tmp_path: Path) -> None:
+    """Review: a roster import renamed a district the triggers' scenario names; the 津波警報's campaign was
+    refused, the telegram failed at every poll, and every later one (its 取消 too) waited behind it."""
+    cfg = dataclasses.replace(make_cfg(tmp_path), base_dir=str(tmp_path))
+    (tmp_path / "gone.toml").write_text(
+        'title = "津波"\nkind = "real"\nscope = ["district:合併前地区"]\n\n[messages]\nja = "高台へ"\n',
+        encoding="utf-8")
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        await seed(store, [H("a", "w"), H("b", "t")])
+        svc = CampaignService(store, cfg, clock)
+        cid = await svc.create_campaign(request(start=True, key="k-gone", scenario="gone.toml"))
+        c = await svc.get(cid)
+        assert c.scope == ("city",) and c.state == "pending_approval"
+        c = await svc.approve(cid, by=await _approver(store))
+        assert c.households == 2
+
+
 async def _approver(store: Store) -> Actor:
     staff = await store.auth.add_staff("bousai", "防災", Role.CITY_ADMIN, "city", None)
     return Actor(staff.login, staff.id)

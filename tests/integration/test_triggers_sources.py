@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -277,6 +278,52 @@ async def test_a_telegram_whose_decision_the_store_could_not_record_is_taken_on_
             second = await poller.poll_once()
             assert "If-None-Match" not in fs.feed_requests[1]  # the whole feed again, not a 304
             assert [d.decision for d in second.decisions] == ["propose"] and len(port.campaigns) == 1
+
+
+async def test_a_decision_the_store_failed_to_record_after_its_campaign_was_made_is_recorded_with_it(
+        tmp_path: Path) -> None:
+    """Review: the campaign was made, then the record failed; the memory had the telegram as seen already,
+    so the retry was stored as a duplicate ignored and, after a restart, the event had no campaign."""
+    async with feed_server() as fs, aiohttp.ClientSession() as session:
+        fs.add("32-35_06_03_100915_VXSE53.xml")
+        async with service(tmp_path) as (svc, port, clock):
+            record, calls = svc.store.triggers.record, 0
+
+            async def failing_once(rec: Any) -> bool:
+                nonlocal calls
+                calls += 1
+                if calls == 1:
+                    raise StoreUnavailable("database is locked")
+                return await record(rec)
+
+            svc.store.triggers.record = failing_once  # type: ignore[method-assign]
+            poller = FeedPoller(svc.ingest_any, session, f"{fs.base}/feed.xml", clock)
+            first = await poller.poll_once()
+            assert first.decisions == [] and len(port.campaigns) == 1  # made, not recorded
+            second = await poller.poll_once()
+            assert [(d.decision, d.campaign) for d in second.decisions] == [("propose", 1)]
+            assert len(port.campaigns) == 1  # found again by its key, not made twice
+            assert [(r.decision, r.campaign_id) for r in await svc.store.triggers.for_campaign(1)] == [("propose", 1)]
+
+
+async def test_a_telegram_that_fails_for_a_fault_of_ours_holds_back_none_after_it(tmp_path: Path) -> None:
+    """Review: an error nothing caught (a campaign refused) escaped the poll; the duty restarted and met
+    the same telegram first every time, and every later one (its 取消 too) waited behind it for 12 hours."""
+    async with feed_server() as fs, aiohttp.ClientSession() as session:
+        fs.add("32-35_06_03_100915_VXSE53.xml")
+        fs.add("32-35_06_05_100915_VXSE53.xml")
+        async with service(tmp_path) as (svc, port, clock):
+            failed: list[str] = []
+
+            async def ingest(body: bytes, source: str) -> Decision:
+                if source.endswith("06_03_100915_VXSE53.xml"):
+                    failed.append(source)
+                    raise RuntimeError("campaign refused")
+                return await svc.ingest_any(body, source)
+
+            poller = FeedPoller(ingest, session, f"{fs.base}/feed.xml", clock)
+            result = await poller.poll_once()
+            assert len(failed) == 1 and [d.decision for d in result.decisions] == ["propose"]
 
 
 async def test_a_watched_file_whose_decision_the_store_could_not_record_is_read_again(tmp_path: Path) -> None:
