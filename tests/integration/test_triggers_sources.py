@@ -312,7 +312,7 @@ async def test_a_telegram_that_fails_for_a_fault_of_ours_holds_back_none_after_i
     async with feed_server() as fs, aiohttp.ClientSession() as session:
         fs.add("32-35_06_03_100915_VXSE53.xml")
         fs.add("32-35_06_05_100915_VXSE53.xml")
-        async with service(tmp_path) as (svc, port, clock):
+        async with service(tmp_path) as (svc, _, clock):
             failed: list[str] = []
 
             async def ingest(body: bytes, source: str) -> Decision:
