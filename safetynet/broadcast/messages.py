@@ -131,7 +131,8 @@ def compose(
         body, lang = "", reader
     elif own and reader not in JAPANESE and _catalog_of(lang) in JAPANESE:
         # no text in the household's language (QA: vi, pt and zh households got the Japanese text and
-        # 回答はこちら): a line in theirs says what this is and to answer by the link, the text follows
+        # 回答はこちら): a line in theirs says what this is, the text follows, and each layout its own way
+        # to answer (a LINE alert has buttons, no link: the line said "answer by the link", review)
         body = f"{t(reader, 'message.other_language_intro')}\n{body}"
         lang = reader
     w = wording(lang)
@@ -151,7 +152,8 @@ def compose(
     if layout == MESSAGE_SHARED:
         return lang, f"{head}{body}"
     if layout == MESSAGE_LINK_FIRST:
-        return lang, f"{w.reply_label}: {reply_url}\n\n{head}{body}"
+        # a reply to the mail is read by nobody (review: an elderly resident replied 「助けて」): it says so
+        return lang, f"{w.reply_label}: {reply_url}\n{t(_catalog_of(lang), 'message.mail_reply_not_read')}\n\n{head}{body}"
     return lang, f"{head}{body}\n{w.reply_label}: {reply_url}"
 
 

@@ -129,13 +129,24 @@ def test_ttl_zero_is_refused(tmp_path: Path) -> None:
 # --- against the sandbox ------------------------------------------------------------------------
 
 
+async def test_one_browser_for_two_households_keeps_both_alerts_and_staff_alerts_never_collapse(tmp_path: Path) -> None:
+    """Review: the Topic was the campaign's, so a phone enrolled for two households (a daughter's and her
+    mother's) kept one alert of the two while it was offline; staff alerts of two calls for help, one."""
+    async with running_sandbox(tmp_path) as (sb, cfg), started(_sender(cfg)) as sender:
+        sub = json.dumps(sb.fake("webpush").subscribe(sender.keys.application_server_key))
+        await sender.send(outbound("webpush", sub, campaign_id=42, household_id=3))
+        await sender.send(outbound("webpush", sub, campaign_id=42, household_id=4, token="B" * 22))
+        await sender.send(outbound("webpush", sub, campaign_id=42, household_id=0, token=""))
+        assert [r.data["topic"] for r in sb.messages("webpush")] == ["safetynet-c42h3", "safetynet-c42h4", None]
+
+
 async def test_push_is_verified_decrypted_and_carries_the_answer_actions(tmp_path: Path) -> None:
     async with running_sandbox(tmp_path) as (sb, cfg), started(_sender(cfg)) as sender:
         sub = sb.fake("webpush").subscribe(sender.keys.application_server_key)  # the sandbox refuses any other VAPID key
         result = await sender.send(outbound("webpush", json.dumps(sub), campaign_id=42))
         (rec,) = sb.messages("webpush")
         assert result.provider_id == f"/wpush/msg/{rec.seq}"
-        assert (rec.data["ttl"], rec.data["urgency"], rec.data["topic"]) == (86400, "high", "safetynet-c42")
+        assert (rec.data["ttl"], rec.data["urgency"], rec.data["topic"]) == (86400, "high", "safetynet-c42h3")
         assert rec.data["aud"] == sb.url
         payload = rec.data["payload"]
         assert payload["title"] == "安否確認" and payload["body"] == rec.text and rec.text.startswith("【訓練】")

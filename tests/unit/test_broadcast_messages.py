@@ -7,6 +7,7 @@ import pytest
 from safetynet.broadcast.messages import compose, compose_check, text_language, title_for
 from safetynet.channels import registry
 from safetynet.domain import ChannelName
+from safetynet.i18n import t
 
 MSGS = {"ja": "地震が発生しました。安否を教えてください。", "ja-easy": "じしんです。ぶじですか。", "en": "An earthquake hit. Are you safe?"}
 URL = "https://safety.example.jp/r/AAAAAAAAAAAAAAAAAAAAAA"
@@ -92,7 +93,11 @@ def test_the_link_first_and_shared_layouts() -> None:
 
     _, mail = compose(messages=MSGS, title="お知らせ", language="ja", drill=True, reply_url=URL, channel="email",
                       layout=MESSAGE_LINK_FIRST)
-    assert mail.startswith(f"回答はこちら: {URL}\n\n【訓練】お知らせ\n")
+    # a reply to the mail is read by nobody: it says so under the link (review: 「助けて」 replied to the mail)
+    assert mail.startswith(f"回答はこちら: {URL}\n{t('ja', 'message.mail_reply_not_read')}\n\n【訓練】お知らせ\n")
+    _, vi = compose(messages=MSGS, title="t", language="vi", drill=False, reply_url=URL, channel="line",
+                    layout=MESSAGE_SHARED)
+    assert "link" not in vi and "tiếng Nhật" in vi  # LINE has buttons, no link: no "answer by the link" (review)
     lang, shared = compose(messages=MSGS, title="お知らせ", language="ja", drill=True, reply_url=URL, channel="line",
                            layout=MESSAGE_SHARED)
     assert URL not in shared and shared.startswith("【訓練】お知らせ\n") and shared.endswith(MSGS[lang])

@@ -37,9 +37,12 @@ MAX_PAYLOAD_BYTES = 3800
 # --- payload and sending -----------------------------------------------------------------------
 
 
-def topic(campaign_id: int) -> str:
-    # Topic: <= 32 base64url characters; a newer alert of the same campaign replaces an unread one.
-    return f"safetynet-c{campaign_id}"
+def topic(msg: OutboundMessage) -> str | None:
+    """The push's Topic (<= 32 base64url characters): a newer alert to the same household in the same
+    campaign replaces an unread one. Per household, not per campaign: a phone enrolled for two (a
+    daughter's and her mother's) kept one of their alerts, the other collapsed away while it was offline
+    (review). A staff alert has none: each is another household's call for help."""
+    return f"safetynet-c{msg.campaign_id}h{msg.household_id}" if msg.reply_token else None
 
 
 def build_payload(msg: OutboundMessage) -> str:
@@ -117,7 +120,10 @@ class WebPushSender:
         except (InvalidSubscription, ValueError, TypeError):
             raise PermanentSendError(Reason.SUBSCRIPTION_GONE, contact_dead=True, error_class="InvalidSubscription") from None
         body = encrypt(build_payload(msg).encode(), to)
-        headers = {**self._fixed_headers, "Topic": topic(msg.campaign_id), "Authorization": authorization}
+        headers = {**self._fixed_headers, "Authorization": authorization}
+        collapse = topic(msg)
+        if collapse is not None:
+            headers["Topic"] = collapse
         try:
             async with self._session.post(to.endpoint, data=body, headers=headers, timeout=self._timeout) as resp:
                 if resp.status > 202:  # 201 Created is the push service's yes (202 for a receipt)

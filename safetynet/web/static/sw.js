@@ -44,7 +44,9 @@ self.addEventListener("push", function (event) {
     data: { url: d.url || "/", token: token, via: d.channel || "push", title: d.title || "", pending: d.pending || {} },
     requireInteraction: true,
     renotify: true,
-    tag: d.campaign ? "safetynet-c" + d.campaign : "safetynet"
+    // one notification per household's question (a phone enrolled for two shows both: review), and one per
+    // staff alert (each is another household's call for help: a shared tag replaced the one before)
+    tag: token ? "safetynet-" + token : "safetynet-staff-" + Date.now() + "-" + Math.random()
   };
   // Staff alerts carry no token: no answer buttons, a tap opens the dashboard link.
   if (token && Array.isArray(d.actions)) {
