@@ -55,6 +55,11 @@ class EnrolmentError(Exception):
     """The code is unknown or malformed (indistinguishable)."""
 
 
+class SubscriptionGone(Exception):
+    """The browser sent back a subscription its push service already refused as gone: stored again,
+    it would say 「登録しました」 and fail at the next alert. The page subscribes anew (`enrol.js`)."""
+
+
 class ChannelRefused(Exception):
     """What the household asked for cannot be done; `role` names the channel's words to show
     (`Enrolment.key` of the channel: bad_address, wrong, too_many…)."""
@@ -152,11 +157,15 @@ class Enrolment:
 
     async def subscribe(self, channel: ChannelName, code: str, subscription: Any) -> Contact:
         """Stores the browser's subscription; ValueError when the channel refuses it (malformed, off
-        the allowlist)."""
+        the allowlist), SubscriptionGone when it is one the push service already said is gone."""
         spec = self.spec(channel, ENROL_SUBSCRIPTION)
         h = await self.household(code)
         assert spec.enrolment is not None and spec.enrolment.accept is not None
         address = load(spec.enrolment.accept)(channel_context(self.cfg, channel, clock=self.clock), subscription)
+        if any(c.kind == spec.enrolment.kind and c.address == address and not c.working for c in h.contacts):
+            # a subscription marked dead when its push service said gone (404/410): the browser still
+            # holds it (review: the page revived it, said 「登録しました」, and the next push failed again)
+            raise SubscriptionGone(channel)
         contact = await self.store.roster.add_contact(h.id, spec.enrolment.kind, address, source="enrolment")
         log.info("enrol_subscribed", household_id=h.id, channel=channel)
         return contact

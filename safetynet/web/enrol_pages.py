@@ -29,7 +29,14 @@ from safetynet.config import channel_context
 from safetynet.domain.audit import AuditEntry
 from safetynet.privacy.audit import AuditBacklog
 from safetynet.replies import texts
-from safetynet.replies.enrol import ChannelRefused, Enrolment, EnrolmentError, link_secret, removal_entry
+from safetynet.replies.enrol import (
+    ChannelRefused,
+    Enrolment,
+    EnrolmentError,
+    SubscriptionGone,
+    link_secret,
+    removal_entry,
+)
 from safetynet.replies.tokens import token_part
 from safetynet.replies.words import enrol_word
 from safetynet.roster.codes import CodeError, normalize_code
@@ -241,6 +248,8 @@ async def _subscribe(request: web.Request, spec: ChannelSpec, code: str) -> web.
         contact = await _enrolment(services(request)).subscribe(spec.name, code, sub)
     except EnrolmentError:
         return _bad_code(request, as_json=True)
+    except SubscriptionGone:  # the page unsubscribes, subscribes anew and sends that one (enrol.js)
+        return json_error(410, "this subscription is gone at its push service: subscribe anew")
     except ValueError as e:
         return json_error(400, str(e))
     return web.json_response({"ok": True, "contact_id": contact.id}, status=201)

@@ -101,3 +101,38 @@ async def test_an_iphone_adds_the_page_to_the_home_screen_then_subscribes_from_t
         assert household is not None
         (contact,) = [c for c in household.contacts if c.kind == "webpush"]
         assert json.loads(contact.address)["endpoint"] == sub["endpoint"]
+
+
+async def test_a_subscription_the_push_service_dropped_is_replaced_not_revived(tmp_path: Path) -> None:
+    """Review: a push answered 410 marked the contact dead; the browser still held that subscription, the
+    join page sent it again, the store revived it, the page said 「登録しました」 and the next push failed.
+    Now the server refuses it (410) and the page unsubscribes, subscribes anew and sends the new one."""
+    async with running_app(tmp_path) as env, browser() as b:
+        code = await enrolment_code(env, "A-001")
+        key = str(env.senders["webpush"].keys.application_server_key)
+        old = env.sandbox.fake("webpush").subscribe(key)  # type: ignore[attr-defined]
+        new = env.sandbox.fake("webpush").subscribe(key)  # type: ignore[attr-defined]
+        hid = env.hh("A-001").id
+        async with env.http.post(f"{env.url}/join/{code}/webpush", json=old) as resp:  # enrolled once, as ever
+            assert resp.status == 201
+            contact_id = (await resp.json())["contact_id"]
+        assert await env.store.roster.mark_contact_dead(contact_id, "subscription_gone")  # a push got 410
+        async with env.http.post(f"{env.url}/join/{code}/webpush", json=old) as resp:
+            assert resp.status == 410  # sent again as it was: refused, not revived
+        # the browser kept the old one (getSubscription); a new subscribe gives the new one
+        held = ("window.__unsubscribed = false;"
+                f" const held = {{toJSON: () => ({json.dumps(old)}),"
+                " unsubscribe: async () => { window.__unsubscribed = true; return true; }};"
+                " PushManager.prototype.getSubscription = async function () { return window.__unsubscribed ? null : held; };"
+                f" PushManager.prototype.subscribe = async function () {{ const s = {json.dumps(new)};"
+                " return {toJSON: () => s, unsubscribe: async () => true}; };")
+        page = await _page(b, env, init=held)
+        await page.goto(f"{env.url}/join/{code}")
+        await page.locator("#push-on").click()
+        await page.wait_for_function("() => document.getElementById('push-status').textContent.length > 0")
+        assert await page.locator("#push-status").inner_text() == "この端末を登録しました。"
+        assert await page.evaluate("() => window.__unsubscribed") is True
+        household = await env.store.roster.get_household(hid)
+        assert household is not None
+        pushes = {json.loads(c.address)["endpoint"]: c.working for c in household.contacts if c.kind == "webpush"}
+        assert pushes == {old["endpoint"]: False, new["endpoint"]: True}

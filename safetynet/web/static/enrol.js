@@ -40,18 +40,28 @@
       if ((await Notification.requestPermission()) !== "granted") throw new Error("permission");
       await navigator.serviceWorker.register("/sw.js", { scope: "/" });
       var reg = await navigator.serviceWorker.ready;
-      var sub = await reg.pushManager.getSubscription();
-      if (!sub) {
-        sub = await reg.pushManager.subscribe({
+      var subscribe = function () {
+        return reg.pushManager.subscribe({
           userVisibleOnly: true,
           applicationServerKey: keyBytes(btn.getAttribute("data-key"))
         });
+      };
+      var send = function (s) {
+        return fetch(btn.getAttribute("data-url"), {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(s.toJSON())
+        });
+      };
+      var sub = await reg.pushManager.getSubscription();
+      if (!sub) sub = await subscribe();
+      var resp = await send(sub);
+      if (resp.status === 410) {
+        // the push service had dropped the subscription this browser still kept: a new one, once
+        await sub.unsubscribe();
+        sub = await subscribe();
+        resp = await send(sub);
       }
-      var resp = await fetch(btn.getAttribute("data-url"), {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(sub.toJSON())
-      });
       if (resp.status !== 201) throw new Error("http " + resp.status);
       status.textContent = btn.getAttribute("data-done");
     } catch (e) {
