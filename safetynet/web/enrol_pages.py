@@ -53,7 +53,7 @@ from safetynet.web.enrol_views import (
     type_code_page,
 )
 from safetynet.web.ids import parse_id
-from safetynet.web.pwa import is_ios
+from safetynet.web.pwa import in_app_browser, is_ios
 from safetynet.web.ratelimit import KeyedRateLimit, client_ip
 from safetynet.web.replies_common import (
     MAX_FORM_BYTES,
@@ -170,7 +170,7 @@ async def _render(request: web.Request, code: str, lang_hint: object, notice: tu
     sections = await _sections(request, code)
     body = join_page(code, lang, household, channels, sections,
                      notice=_notice(lang, *notice, sections=sections), code_sent=code_sent,
-                     ios=is_ios(request.headers.get("User-Agent", "")))
+                     ios=is_ios(agent := request.headers.get("User-Agent", "")), in_app=in_app_browser(agent))
     return html(body, status=status)
 
 

@@ -22,6 +22,7 @@ from safetynet.web.reply_views import dead_end_page
 _STYLES = ("/static/base.css", "/static/reply.css")
 _AUTOCOMPLETE = {"tel": "tel", "email": "email"}
 IPHONE_STEPS = ("join.iphone_step1", "join.iphone_step2", "join.iphone_step3", "join.iphone_step4")
+IPHONE_IN_APP_STEP = "join.iphone_step_in_app"
 
 
 def _switch(code: str) -> list[tuple[str, str, str]]:
@@ -80,6 +81,7 @@ def join_page(
     notice: str = "",
     code_sent: str = "",
     ios: bool = False,
+    in_app: bool = False,
 ) -> str:
     """`sections`: each enabled enrolling channel with what its section shows (a key, a link);
     `code_sent`: the channel that just sent a confirmation code (its section asks for it)."""
@@ -90,7 +92,8 @@ def join_page(
                        languages=_switch(code), head=head_tags(code, lang)),
         code=code, base=_home(code), household=household, notice=notice,
         # web push on an iPhone needs the Home Screen app first
-        iphone=ios if push else None, iphone_steps=IPHONE_STEPS,
+        # (first out of another app's browser, such as LINE's QR reader, into Safari)
+        iphone=ios if push else None, iphone_steps=(IPHONE_IN_APP_STEP, *IPHONE_STEPS) if in_app else IPHONE_STEPS,
         sections=[_section(spec, code, lang, shown, code_sent == spec.name) for spec, shown in sections],
         channels=[{"label": kind_label(c.kind, lang), "shown": c.shown, "contact_id": c.contact_id} for c in channels],
     )

@@ -63,6 +63,17 @@ def is_ios(user_agent: str) -> bool:
     return any(d in user_agent for d in ("iPhone", "iPad", "iPod"))
 
 
+# What an app's own browser adds to the user agent: LINE (whose QR reader residents scan the letter
+# with), Facebook, Instagram, KakaoTalk, WeChat, Yahoo! JAPAN. It has no "Add to Home Screen".
+_IN_APP = (" Line/", "FBAN/", "FBAV/", "Instagram", "KAKAOTALK", "MicroMessenger", "YJApp")
+
+
+def in_app_browser(user_agent: str) -> bool:
+    """The page is open inside another app's browser, not Safari (review: the iPhone steps pointed at
+    Safari's share button, which LINE's browser does not have)."""
+    return any(mark in user_agent for mark in _IN_APP)
+
+
 async def manifest_route(request: web.Request) -> web.Response:
     enforce(request.app[_LIMIT], client_ip(request))
     try:

@@ -12,6 +12,7 @@ from browser import CHROMIUM, CHROMIUM_ARGS, browser, chromium_ready, screenshot
 from playwright.async_api import Browser, Page, async_playwright
 from replies_fixtures import Env, enrolment_code, running_app
 
+from safetynet.i18n import t
 from safetynet.web.pwa_icons import icon_png
 
 pytestmark = [pytest.mark.browser]
@@ -136,3 +137,22 @@ async def test_a_subscription_the_push_service_dropped_is_replaced_not_revived(t
         assert household is not None
         pushes = {json.loads(c.address)["endpoint"]: c.working for c in household.contacts if c.kind == "webpush"}
         assert pushes == {old["endpoint"]: False, new["endpoint"]: True}
+
+
+async def test_an_iphone_in_lines_browser_is_told_to_open_safari_and_an_old_one_its_version(tmp_path: Path) -> None:
+    """Review: an iPhone scanning the letter's QR code with LINE opens the page in LINE's own browser, whose
+    menu has no share button; an iPhone before iOS 16.4 opened from the Home Screen was told only to check
+    its browser's settings."""
+    async with running_app(tmp_path) as env, browser() as b:
+        code = await enrolment_code(env, "A-001")
+        in_line = await _page(b, env, user_agent=IPHONE_UA + " Line/14.3.0")
+        await in_line.goto(f"{env.url}/join/{code}")
+        steps = await in_line.locator("#iphone li").all_inner_texts()
+        assert steps[0] == t("ja", "join.iphone_step_in_app") and len(steps) == 5
+        in_safari = await _page(b, env, user_agent=IPHONE_UA)
+        await in_safari.goto(f"{env.url}/join/{code}")
+        assert t("ja", "join.iphone_step_in_app") not in await in_safari.locator("#iphone").inner_text()
+        old = await _page(b, env, user_agent=IPHONE_UA, init=STANDALONE + "delete window.PushManager;")
+        await old.goto(f"{env.url}/join/{code}")
+        assert await old.locator("#push-nojs").inner_text() == t("ja", "join.iphone_version")
+        assert await old.locator("#push-on").is_hidden()

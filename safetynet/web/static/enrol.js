@@ -19,7 +19,9 @@
     return;
   }
   if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) {
-    if (nojs) nojs.textContent = btn.getAttribute("data-failed");
+    // an iPhone before iOS 16.4 has no web push even from the Home Screen: say so, not "check the
+    // browser's settings" (review)
+    if (nojs) nojs.textContent = btn.getAttribute(ios ? "data-ios-old" : "data-failed");
     return;
   }
   if (nojs) nojs.hidden = true;
