@@ -303,12 +303,22 @@ class InboundAck:
 
     found: bool  # False: unknown or expired token, or no household in a running campaign
     recorded: bool  # False: not found, or a provider retry of something already recorded
+    # the household's; when not found, still the household's if the token or the address names one
+    # (an old button), else the city's
     language: str = "ja"
     notice: str = ""  # words for the resident when it was not taken
     # A button or keypad of a campaign that has ended, whose answer went to the household's running
     # campaign (`domain.replies.answering_campaign`): the two titles, for the resident to be told
     moved_from: str = ""
     moved_to: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ContactsBack:
+    """What became of a resident coming back to a bot (`InboundPort.contact_back`)."""
+
+    count: int  # the contacts that work again (0: none had been left dead by the resident's leaving)
+    language: str  # to greet the resident in: its household's (the first's of several), else the city's
 
 
 class InboundPort(Protocol):
@@ -363,9 +373,10 @@ class InboundPort(Protocol):
         marked dead. Returns how many."""
         ...
 
-    async def contact_back(self, kind: ContactKind, address: str, reason: str) -> int:
+    async def contact_back(self, kind: ContactKind, address: str, reason: str) -> ContactsBack:
         """The resident came back (followed the bot again): the contacts of `kind` at `address` that
-        `contact_gone` marked dead for `reason` work again. Returns how many."""
+        `contact_gone` marked dead for `reason` work again. Returns how many, and the language to
+        answer the resident in (a channel decides no language of its own)."""
         ...
 
     async def delivery_status(self, provider_id: str, state: str, error_code: int | None = None) -> bool:

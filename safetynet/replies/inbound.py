@@ -17,7 +17,7 @@ from typing import NamedTuple, Protocol, TypeVar
 import structlog
 
 from safetynet.auth import Viewer
-from safetynet.channels.base import InboundAck, InboundTarget
+from safetynet.channels.base import ContactsBack, InboundAck, InboundTarget
 from safetynet.clock import Clock
 from safetynet.config import Config
 from safetynet.domain import ANSWERED, CampaignKind, CampaignState, ChannelName, ContactKind, Scope, Status
@@ -41,7 +41,7 @@ from safetynet.replies.keywords import (
     staff_visited,
 )
 from safetynet.replies.notify import PHONE_KINDS
-from safetynet.replies.tokens import reply_token, reply_url
+from safetynet.replies.tokens import looks_like_token, reply_token, reply_url, token_hash
 from safetynet.replies.words import enrol_word
 from safetynet.roster.codes import CodeError, normalize_code
 from safetynet.store import Store, StoreError
@@ -224,14 +224,36 @@ class Inbound:
 
     # -- by reply token --------------------------------------------------------------------------
 
-    def _not_found(self) -> str:
+    @staticmethod
+    def _not_found(lang: str) -> str:
         # a button or a call: 「このリンク」 of the reply page's own words has no link to point at here (QA)
-        return texts.t("ja", "reply.not_found_here")
+        return texts.t(lang, "reply.not_found_here")
+
+    async def _token_not_found(self, token: str) -> InboundAck:
+        """An answer or a note by a token that takes none: said in its household's language when the
+        token is genuine and its campaign ended past the grace (an old Telegram button of an English
+        household was told in Japanese; review), else in the city's."""
+        target = await self.store.replies.target_by_token_hash(token_hash(token)) if looks_like_token(token) else None
+        lang = self.cfg.city.default_language if target is None else texts.ui_language(target.language)
+        return InboundAck(False, False, lang, self._not_found(lang))
+
+    async def _address_language(self, kinds: Sequence[ContactKind], address: str) -> str:
+        """The language to answer `address` in when no running campaign names its household (an old
+        button, the bot followed again): its household's. An address several households share speaks
+        the first's, as an answer for several does (`_answer_households`: `targets[0]`): the first by
+        id whose contact there works, else the first by id. The city's when it is no household's."""
+        households = await self.store.roster.households_by_contact(kinds, address)
+        working = [h for h in households
+                   if any(c.working and c.kind in kinds and c.address == address for c in h.contacts)]
+        first = next(iter(working or households), None)
+        return self.cfg.city.default_language if first is None else texts.ui_language(first.language)
 
     async def resolve(self, token: str) -> InboundTarget:
         t = await self.intake.resolve(token)
         if t is None:
-            return InboundTarget(False, "ja", notice=self._not_found())
+            # in Japanese whoever's token it is: the call, its one caller with a real token, speaks the
+            # notice in a Japanese voice (`voice.twiml.SAY_LANGUAGE`)
+            return InboundTarget(False, "ja", notice=self._not_found("ja"))
         return InboundTarget(True, texts.ui_language(t.language), t.kind == "drill")
 
     async def answer(self, token: str, answer: str, channel: ChannelName, dedupe_key: str,
@@ -243,11 +265,11 @@ class Inbound:
                                                     ReplyDetails(note=note),
                                                     made_at=sent_at)
         except UnknownToken:
-            return InboundAck(False, False, "ja", self._not_found())
+            return await self._token_not_found(token)
         except ReplyError:  # not an answer: said in the household's language
             t = await self.intake.resolve(token)
             if t is None:
-                return InboundAck(False, False, "ja", self._not_found())
+                return await self._token_not_found(token)
             return InboundAck(True, False, texts.ui_language(t.language))
         lang = texts.ui_language(result.target.language)
         if result.moved_from is not None:  # an ended campaign's button: the running campaign took it
@@ -274,7 +296,7 @@ class Inbound:
     async def note(self, token: str, text: str, channel: ChannelName, dedupe_key: str) -> InboundAck:
         t = await self.intake.resolve(token)
         if t is None:
-            return InboundAck(False, False, "ja", self._not_found())
+            return await self._token_not_found(token)
         result = await self.intake.note(t, text, channel, dedupe_key)
         return InboundAck(True, result.recorded, texts.ui_language(t.language))
 
@@ -293,7 +315,9 @@ class Inbound:
             if kept is not None:
                 return kept
             log.info("answer_without_campaign", channel=channel)
-            return InboundAck(False, False, self.cfg.city.default_language, self._not_found())
+            # a known household's old button is told in its language (review: an English one's in Japanese)
+            lang = await self._address_language([kind], address)
+            return InboundAck(False, False, lang, self._not_found(lang))
         status = Status.SAFE if answer == str(Status.SAFE) else Status.NEED_HELP if answer == str(
             Status.NEED_HELP) else None
         lang = texts.ui_language(targets[0].language)
@@ -795,8 +819,9 @@ class Inbound:
     async def contact_gone(self, kind: ContactKind, address: str, reason: str) -> int:
         return await self.store.roster.mark_contacts_dead(kind, address, reason)
 
-    async def contact_back(self, kind: ContactKind, address: str, reason: str) -> int:
-        return await self.store.roster.mark_contacts_back(kind, address, reason)
+    async def contact_back(self, kind: ContactKind, address: str, reason: str) -> ContactsBack:
+        count = await self.store.roster.mark_contacts_back(kind, address, reason)
+        return ContactsBack(count, await self._address_language([kind], address))
 
     async def delivery_status(self, provider_id: str, state: str, error_code: int | None = None) -> bool:
         return await self.store.outbox.record_provider_status(provider_id, state, error_code)

@@ -143,6 +143,45 @@ async def test_a_resident_who_unblocks_the_account_is_reached_and_heard_again(tm
         await env.intake.idle()
 
 
+async def test_an_english_household_unblocking_the_account_is_welcomed_back_in_english(tmp_path: Path) -> None:
+    """Review: the welcome back was said in the city's language, Japanese, to a household known to read
+    English (its contact's household says so)."""
+    async with running_app(tmp_path) as env:
+        await _enrol(env, "A-003")
+        fake = env.sandbox.fake("line")
+        assert (await fake.unfollow(USER)).status == 200
+        assert (await fake.follow(USER, unblocked=True)).status == 200
+        assert _replies(env)[-1] == texts.t("en", "line.follow_again")
+
+
+async def test_an_english_households_button_pressed_after_the_grace_is_answered_in_english(tmp_path: Path) -> None:
+    """Review: an old alert's button pressed once its campaign took no more answers was told
+    「この安否確認は見つからないか…」 in Japanese, though the LINE account is an English household's."""
+    async with running_app(tmp_path) as env:
+        await _enrol(env, "A-003")
+        await env.send_alert("A-003", "line", USER, language="en")
+        assert await env.store.campaigns.close(env.campaign_id, env.clock.now())
+        await env.clock.advance(env.cfg.replies.token_grace_hours * 3600 + 1)
+        assert (await env.sandbox.fake("line").press(USER, "safe")).status == 200
+        assert _replies(env)[-1] == texts.t("en", "reply.not_found_here")
+        assert await env.history("A-003") == []
+
+
+async def test_an_account_households_of_two_languages_share_is_answered_in_the_firsts(tmp_path: Path) -> None:
+    """One LINE account for an English household and a Japanese one (A-003 before A-004): told in the
+    first's language, as an answer for several households is; not in the city's."""
+    async with running_app(tmp_path) as env:
+        await _enrol(env, "A-003")
+        await _enrol(env, "A-004")
+        assert [h.household_key for h in await env.store.roster.households_by_contact(["line"], USER)] == [
+            "A-003", "A-004"]
+        await env.send_alert("A-004", "line", USER)
+        assert await env.store.campaigns.close(env.campaign_id, env.clock.now())
+        await env.clock.advance(env.cfg.replies.token_grace_hours * 3600 + 1)
+        assert (await env.sandbox.fake("line").press(USER, "need_help")).status == 200
+        assert _replies(env)[-1] == texts.t("en", "reply.not_found_here")
+
+
 async def test_an_event_that_fails_does_not_drop_the_others_in_its_body(tmp_path: Path) -> None:
     """Review: LINE batches events; one that raised (the store busy a moment) made the whole body a 500
     and every event after it was dropped, another resident's call for help among them. Each is handled

@@ -122,6 +122,19 @@ async def test_duplicate_callback_counts_once(tmp_path: Path) -> None:
         await env.intake.idle()
 
 
+async def test_an_english_households_button_pressed_after_the_grace_is_answered_in_english(tmp_path: Path) -> None:
+    """Review: the button of a campaign that takes no more answers was told 「この安否確認は見つからないか…」
+    in Japanese, though its token is an English household's (an unknown one is still told in the city's)."""
+    async with running_app(tmp_path) as env:
+        await env.send_alert("A-003", "telegram", str(CHAT), language="en")
+        assert await env.store.campaigns.close(env.campaign_id, env.clock.now())
+        await env.clock.advance(env.cfg.replies.token_grace_hours * 3600 + 1)
+        assert (await env.sandbox.fake("telegram").press(CHAT, "safe")).status == 200
+        acks = [r for r in env.sandbox.records if r.kind == "answer_callback"]
+        assert len(acks) == 1 and acks[0].text == "This safety check cannot be found, or answers are no longer accepted."
+        assert await env.history("A-003") == []
+
+
 async def test_expired_or_unknown_token_in_a_button(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         result = await env.sandbox.fake("telegram").forged_press(CHAT, "safe", "q" * 22)

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from replies_fixtures import ASSOC_A, Env, enrolment_code, running_app, seed, start_campaign
 
+from safetynet.channels.base import ContactsBack
 from safetynet.domain import CampaignKind
+from safetynet.replies import texts
 from safetynet.replies.inbound import LINKS_PER_MINUTE, Inbound
 
 SHARED = "+819011110001"  # A-001 and A-004
@@ -46,10 +48,34 @@ async def test_safe_from_an_address_several_households_share_asks_each_and_help_
 async def test_an_answer_by_an_unknown_address_or_for_another_campaign_records_nothing(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         p = port(env)
-        for kind, address, campaign in (("telegram", "999", env.campaign_id), ("telegram", CHAT_A003, 999)):
-            ack = await p.answer_from(kind, address, campaign, "safe", "telegram", f"pb:{address}:{campaign}")
-            assert (ack.found, ack.recorded) == (False, False) and ack.notice == "この安否確認は見つからないか、受付を終了しました。"
+        # nobody's address: told in the city's language
+        ack = await p.answer_from("telegram", "999", env.campaign_id, "safe", "telegram", "pb:999")
+        assert (ack.found, ack.recorded, ack.language) == (False, False, "ja")
+        assert ack.notice == "この安否確認は見つからないか、受付を終了しました。"
+        # an English household's, for a campaign that has none of its: in English (review: in Japanese)
+        ack = await p.answer_from("telegram", CHAT_A003, 999, "safe", "telegram", "pb:A-003:999")
+        assert (ack.found, ack.recorded, ack.language) == (False, False, "en")
+        assert ack.notice == texts.t("en", "reply.not_found_here")
         assert await env.history("A-003") == []
+
+
+async def test_a_token_past_its_grace_and_a_bot_followed_again_speak_the_households_language(tmp_path: Path) -> None:
+    """Review: what a known household is told when nothing is taken (an old button's token, a note by
+    it) or when it comes back to a bot was said in Japanese whatever its language; a token or an
+    address that is nobody's still gets the city's."""
+    async with running_app(tmp_path) as env:
+        p = port(env)
+        assert await env.store.campaigns.close(env.campaign_id, env.clock.now())
+        await env.clock.advance(env.cfg.replies.token_grace_hours * 3600 + 1)
+        for ack in (await p.answer(env.token("A-003"), "safe", "telegram", "tg:old"),
+                    await p.note(env.token("A-003"), "hello", "telegram", "tg:old-note")):
+            assert (ack.found, ack.recorded, ack.language) == (False, False, "en")
+            assert ack.notice == texts.t("en", "reply.not_found_here")
+        forged = await p.answer("q" * 22, "safe", "telegram", "tg:forged")
+        assert (forged.language, forged.notice) == ("ja", texts.t("ja", "reply.not_found_here"))
+        assert await p.contact_gone("telegram", CHAT_A003, "unfollowed") == 1
+        assert await p.contact_back("telegram", CHAT_A003, "unfollowed") == ContactsBack(1, "en")
+        assert await p.contact_back("telegram", "999", "unfollowed") == ContactsBack(0, "ja")
 
 
 async def test_a_resident_leaving_a_bot_marks_the_contact_dead(tmp_path: Path) -> None:

@@ -100,12 +100,13 @@ async def _handle(ctx: ChannelContext, inbound: InboundPort, ev: LineEvent) -> l
     if ev.kind == "follow":
         # back after blocking the account: its contacts work again, and its next alert comes here (review:
         # a resident who unblocked it on the night and pressed 助けが必要 was told no check was running)
+        # (in the household's language: an English one was welcomed back in Japanese; review)
         back = await inbound.contact_back(LINE.name, ev.user_id, UNFOLLOWED)
-        if back:
-            log.info("line_followed_again", contacts=back)
-            return [t(ctx.default_language, "line.follow_again")]
+        if back.count:
+            log.info("line_followed_again", contacts=back.count)
+            return [t(back.language, "line.follow_again")]
         # A friend now; the household is linked when the resident sends the letter's code.
-        return [t(ctx.default_language, "line.follow")]
+        return [t(back.language, "line.follow")]
     if ev.kind == "unfollow":
         n = await inbound.contact_gone(LINE.name, ev.user_id, UNFOLLOWED)
         log.info("line_unfollowed", contacts=n)
