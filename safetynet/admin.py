@@ -11,7 +11,7 @@ import os
 import secrets
 import socket
 import stat
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -558,7 +558,12 @@ def _chosen_or_new(password: str | None, login: str) -> tuple[str, str | None]:
     return generated, generated
 
 
-async def _staff_add(cfg: Config, args: argparse.Namespace) -> str | None:
+# What the command line does once a staff member is added, in the same store session (`cli.staff_add`:
+# their association's open calls for help queued to them, a layer this module may not import).
+AfterAdd = Callable[[Store, Staff], Awaitable[object]]
+
+
+async def _staff_add(cfg: Config, args: argparse.Namespace, after: AfterAdd | None = None) -> str | None:
     _checked_input(check_login, args.login)
     _checked_input(check_staff_name, args.name or args.login)
     role, scope = _role_scope(args.role, args.scope)
@@ -567,18 +572,20 @@ async def _staff_add(cfg: Config, args: argparse.Namespace) -> str | None:
         if not await store.auth.scope_exists(str(scope)):
             raise CommandError(say("cli.admin.no_scope", kind=say(f"cli.kind.{scope.kind}"), name=repr(scope.name)))
         try:
-            await store.auth.add_staff(
+            staff = await store.auth.add_staff(
                 args.login, args.name or args.login, role, str(scope), hash_password(password),
                 contacts=staff_contacts(args),
             )
         except StaffError as e:  # in the terminal's language, as the rules checked before it
             raise CommandError(say(e.key, **e.values) if e.key else str(e)) from None
         await audit_cli(store, AuditAction.STAFF, "add", f"{args.login} {role} {scope}")
+        if after is not None:
+            await after(store, staff)
     return generated
 
 
-def staff_add(cfg: Config, args: argparse.Namespace) -> int:
-    generated = asyncio.run(_staff_add(cfg, args))
+def staff_add(cfg: Config, args: argparse.Namespace, after: AfterAdd | None = None) -> int:
+    generated = asyncio.run(_staff_add(cfg, args, after))
     print(say("cli.staff.added", login=args.login, role=args.role))
     if generated:
         print(say("cli.staff.password", password=generated))

@@ -63,6 +63,20 @@ def _lazy(target: str) -> Handler:
     return run
 
 
+def staff_add(cfg: Config, args: argparse.Namespace) -> int:
+    """`safetynet staff add`, then the open calls for help of a new head's or deputy's association queued
+    to them (`HelpNotifier.catch_up`; a running server's dispatcher sends them), as /admin does."""
+    from safetynet.admin import staff_add as add
+    from safetynet.domain.roster import Staff
+    from safetynet.replies.notify import StaffNotifier
+    from safetynet.store import Store
+
+    async def caught_up(store: Store, staff: Staff) -> None:
+        await StaffNotifier(store, cfg, cfg.channels.enabled(), store.clock).catch_up(staff)
+
+    return add(cfg, args, after=caught_up)
+
+
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the epilog's examples as written; says "usage:" in the terminal's language."""
 
@@ -145,7 +159,7 @@ def _add_init_and_access(sub: Any) -> None:
     ssub = staff.add_subparsers(dest="staff_command", metavar="{add,list,password,contacts,remove}", required=True)
     p = _cmd(ssub, "add", say("cli.staff.add.help"),
              "safetynet staff add tanaka --role association_head --scope association:花園町一丁目町会",
-             "safetynet.admin:staff_add")
+             staff_add)
     p.add_argument("login")
     p.add_argument("--role", required=True, help="city_admin | district_head | association_head | deputy")
     p.add_argument("--scope", help="city | district:NAME | association:NAME")

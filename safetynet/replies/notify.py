@@ -453,16 +453,12 @@ class HelpNotifier:
             if not follow_up:  # gone (its household or campaign): nothing to tell now or on a resend
                 await self.store.replies.mark_notified(campaign_id, household_id)
             return NotifyReport(0, 0)
-        row, campaign, link, phones = found
+        row = found[0]
         staff = await self.store.auth.staff_for_association(row.association, row.district)
-        drill = campaign.kind == CampaignKind.DRILL
         # a call for help must reach someone: failing its own, the district's heads, else the city's admins
         stand_ins = stand_ins_by_district(self.store.auth.list_staff, self.channels)
         told = await who_is_told(staff, functools.partial(stand_ins, row.district), self.channels)
-        report = await self._queue(
-            told.staff, lambda lang, texted: help_text(row, lang, drill, follow_up, link, campaign.title,
-                                                       standing_in=told.standing_in, phones=phones, texted=texted),
-            link, campaign_id, about=household_id)
+        report = await self._queue_help(told.staff, found, follow_up, told.standing_in)
         # before the mark: a restart in between queues the alert again and records it again, where the
         # other order would leave an alert sent with no record of whose phone had the household's details
         await self._audit_sent(told.staff, row, campaign_id, "help")
@@ -479,6 +475,45 @@ class HelpNotifier:
             "help_notified", campaign_id=campaign_id, household_id=household_id, follow_up=follow_up,
             queued=report.queued, staff=report.recipients, staff_total=len(staff))
         return report
+
+    async def _queue_help(self, staff: list[Staff], found: tuple[HelpRow, CampaignPage, str, Phones],
+                          follow_up: bool = False, standing_in: bool = False) -> NotifyReport:
+        """The help alert of `found` (`_help`'s) queued to `staff`."""
+        row, campaign, link, phones = found
+        drill = campaign.kind == CampaignKind.DRILL
+
+        def text(lang: str, texted: bool) -> str:
+            return help_text(row, lang, drill, follow_up, link, campaign.title, standing_in=standing_in,
+                             phones=phones, texted=texted)
+
+        return await self._queue(staff, text, link, campaign.campaign_id, about=row.household_id)
+
+    async def catch_up(self, staff: Staff) -> NotifyReport:
+        """A head or deputy added while calls for help of their association are open: each is queued to
+        them as it went to the others (review: a deputy appointed in the night heard of none of them, and
+        only the dashboard showed them). Those asked for since reach them as to every other."""
+        if not staff.active or staff.role not in OWN_ROLES or not staff.scope.startswith("association:"):
+            return NotifyReport(0, 0)
+        if not staff_messages([staff], self.channels):
+            return NotifyReport(0, 0)
+        name = staff.scope.removeprefix("association:")
+        association = next((a for a in await self.store.roster.list_associations() if a.name == name), None)
+        if association is None:
+            return NotifyReport(0, 0)
+        queued = 0
+        for c in await self.store.campaigns.running():
+            if c.kind == CampaignKind.CHECK:
+                continue
+            for open_row in await self.store.replies.help_list(c.id, [association.id]):
+                found = await self._help(c.id, open_row.household_id)
+                if found is None:
+                    continue
+                report = await self._queue_help([staff], found)
+                await self._audit_sent([staff], found[0], c.id, "help")
+                queued += report.queued
+        if queued:
+            log.info("help_caught_up", staff_id=staff.id, association_id=association.id, queued=queued)
+        return NotifyReport(queued, 1 if queued else 0)
 
     async def escalate(self, campaign_id: int, household_id: int) -> NotifyReport:
         """Tells the standing-in staff (`standing_in`) of a help request left open too long (claimed

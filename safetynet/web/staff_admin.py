@@ -189,9 +189,22 @@ async def add_staff(request: web.Request) -> web.Response:
         return await _console(request, notice=notice, status=400 if isinstance(e, StaffInputError) else 409)
     log.info("staff_added", staff_id=staff.id, role=str(role))
     record(request, viewer, AuditAction.STAFF, "add", detail=f"{login} {role} {scope}")
+    await _catch_up(request, staff)
     if generated:
         return await _console(request, notice=t(lang, "new_password", login=login), secret=password)
     return await _console(request, notice=t(lang, "added", login=login))
+
+
+async def _catch_up(request: web.Request, staff: Staff) -> None:
+    """The open calls for help of a new head's or deputy's association, queued to them (`catch_up`); a
+    failure is logged: the account stands, and the dashboard shows the requests."""
+    intake = services(request).intake
+    if intake is None or intake.notifier is None:
+        return
+    try:
+        await intake.notifier.catch_up(staff)
+    except Exception:
+        log.exception("help_catch_up_failed", staff_id=staff.id)
 
 
 async def remove_staff(request: web.Request) -> web.Response:

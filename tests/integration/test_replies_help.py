@@ -436,3 +436,27 @@ async def test_a_cancelled_campaign_is_taken_back_where_its_message_was_read(tmp
         await env.clock.advance(NOTICE_DELAY_SECONDS)
         await env.dispatch()
         assert len(env.sandbox.messages()) == before
+
+
+async def test_a_deputy_added_during_the_event_hears_of_the_calls_for_help_still_open(tmp_path: Path) -> None:
+    """Review: a deputy appointed in the night heard of none of the open calls for help: only those asked
+    for after her account was made reached her, and the dashboard showed the rest."""
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, telegram="8880001")
+        for key in ("A-002", "A-003"):
+            async with env.http.post(env.reply_url(key), data={"status": "need_help", "k": f"h-{key}"}) as r:
+                assert r.status == 200
+        assert await env.store.replies.mark_handled(env.campaign_id, env.hh("A-003").id, None, "head-a")
+        await env.dispatch()
+        admin = await env.store.auth.add_staff("bousai", "防災課", Role.CITY_ADMIN, "city", None)
+        cookie, csrf = new_token(), new_token()
+        await env.store.auth.create_session(token_hash(cookie), admin.id, csrf, 3600)
+        async with env.http.post(f"{env.url}/admin/staff", cookies={SESSION_COOKIE: cookie}, data={
+                "csrf": csrf, "login": "fuku1", "display_name": "副会長", "role": "deputy",
+                "scope": f"association:{ASSOC_A}", "password": "", "contact_telegram": "8880007"}) as r:
+            assert r.status == 200
+        await env.dispatch()
+        told = [m.text or "" for m in env.sandbox.messages("telegram") if m.address == "8880007"]
+        assert len(told) == 1 and "佐藤 花子" in told[0]  # A-002's, open; not A-003's, handled
+        sent = [(e.actor, e.what, e.household_id) for e in await env.store.audit.entries() if e.action == "notify"]
+        assert ("fuku1", "help", env.hh("A-002").id) in sent
