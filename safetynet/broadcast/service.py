@@ -663,6 +663,9 @@ class CampaignService:
     async def cancel_proposed(self, campaign_id: int, reason: str) -> bool:
         return await triggered.cancel_proposed(self, campaign_id)
 
+    async def campaign_state(self, campaign_id: int) -> str | None:
+        return await triggered.campaign_state(self, campaign_id)
+
     # -- reads ---------------------------------------------------------------------------------
 
     async def preview(self, scope: Sequence[str], ladder: Sequence[LadderStep] | None = None,

@@ -120,6 +120,12 @@ async def update_campaign(svc: CampaignService, campaign_id: int, title: str, re
     svc.notify_changed()
 
 
+async def campaign_state(svc: CampaignService, campaign_id: int) -> str | None:
+    """How a trigger's campaign stands: the trigger rules take one a person cancelled or closed as ended."""
+    c = await svc.campaigns.get(campaign_id)
+    return None if c is None else str(c.state)
+
+
 async def cancel_proposed(svc: CampaignService, campaign_id: int) -> bool:
     """Cancels a trigger's campaign that sent nothing yet; the city admins hear of every withdrawal they
     would otherwise miss: a real event they were asked to approve (now cancelled), and a campaign

@@ -81,6 +81,9 @@ KIND_BY_TITLE: Mapping[str, JmaKind] = {
 NAMED_KINDS: frozenset[str] = frozenset({*(k.value for k in JmaKind if k != JmaKind.OTHER), "cap"})
 
 DECISIONS = ("ignore", "propose", "start", "update", "withdraw")
+# Campaign states (`CampaignState`) in which a person ended a trigger's campaign: cancelled or closed (on /city,
+# the API, the command line). The trigger's own withdrawal cancels too, but its event is withdrawn by then.
+ENDED_BY_PERSON: frozenset[str] = frozenset({"cancelled", "closed"})
 ACTIONS = ("propose", "start")
 
 
@@ -179,6 +182,10 @@ class Decision:
     # `reason` as catalog keys and values, said in the reader's language (the replay in a Japanese
     # terminal); `reason` is its English. Empty in decisions stored before: they have only the text.
     parts: tuple[ReasonPart, ...] = ()
+    # A decision about an event whose campaign a person ended: that campaign and how it ended (cancelled |
+    # closed), so the memory rebuilt from the stored decisions knows it too (`EventState.ended`)
+    earlier: int | None = None
+    ended: str = ""
 
     @property
     def creates(self) -> bool:
@@ -215,10 +222,18 @@ class EventState:
     evidence: dict[str, bool] = field(default_factory=dict)  # telegram kind -> still meets the thresholds
     started_at: float = 0.0
     title: str = ""
+    # "cancelled" | "closed" once a person ended the campaign (the service asks the campaign side before each
+    # decision): the event then has no campaign to update, withdraw or measure aftershocks against
+    ended: str = ""
 
     @property
     def active(self) -> bool:
-        return self.campaign is not None and not self.withdrawn
+        """The event has a campaign the trigger still counts on: not withdrawn by a 取消, not ended by a person."""
+        return self.campaign is not None and not self.withdrawn and not self.ended
+
+    @property
+    def ended_by_person(self) -> bool:
+        return self.campaign is not None and not self.withdrawn and bool(self.ended)
 
 
 @dataclass

@@ -39,6 +39,9 @@ class _Counting:
     async def cancel_proposed(self, campaign_id: int, reason: str) -> bool:
         return True
 
+    async def campaign_state(self, campaign_id: int) -> str | None:
+        return "running"
+
 
 def _parse_costs(bodies: list[bytes], rules: TriggerRules) -> list[float]:
     costs = []

@@ -1,6 +1,6 @@
 """What the triggers need from campaigns: the port the broadcast side implements.
 
-Kept to three calls so the trigger logic never depends on how campaigns are stored or sent.
+Kept to four calls so the trigger logic never depends on how campaigns are stored or sent.
 """
 
 from __future__ import annotations
@@ -47,6 +47,12 @@ class CampaignPort(Protocol):
 
     async def cancel_proposed(self, campaign_id: int, reason: str) -> bool:
         """Cancels the campaign if it is still a draft; False (and nothing changed) when it runs or ended."""
+        ...
+
+    async def campaign_state(self, campaign_id: int) -> str | None:
+        """The campaign's state (`CampaignState`: draft, pending_approval, running, closed, cancelled), None
+        when there is none. Asked before each decision of the campaigns the trigger still counts on: one a
+        person cancelled or closed ends its event for the rules (`EventState.ended`)."""
         ...
 
 

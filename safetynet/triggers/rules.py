@@ -179,6 +179,18 @@ def decide_jma(t: JmaTelegram, state: TriggerState, rules: TriggerRules) -> Deci
         return _cancel(t, ev, Decision("ignore", "", **base), prefix)
     if ev is not None and ev.active:
         return _follow_up(t, ev, rules, Decision("ignore", "", **base), prefix)
+    opening = R("trigger.reason.qualifies", summary=_summary(t), threshold=_threshold(t, rules))
+    if ev is not None and ev.ended_by_person:
+        # a person cancelled or closed its campaign: what this report raises makes a new one, as a new event
+        # would; the rest is ignored (no campaign to update, none to make)
+        base.update(earlier=ev.campaign, ended=ev.ended)
+        ended = _ended_values(ev)
+        raised = _raised(t, ev, rules)
+        if not raised:
+            now = _summary(t) if t.max_intensity or t.tsunami_grade else R("trigger.reason.nothing_for_your_places")
+            return _decision("ignore", [*prefix, R("trigger.reason.ended.same", now=now, **ended)], **base,
+                             campaign=ev.campaign)
+        opening = R("trigger.reason.ended.raised", places=_listed(raised), **ended)
     if not base["qualifies"]:
         return _decision("ignore", [*prefix, _not_enough(t, rules)], **base)
     if kind == "real":
@@ -186,12 +198,19 @@ def decide_jma(t: JmaTelegram, state: TriggerState, rules: TriggerRules) -> Deci
         if after is not None:
             return _decision("ignore", [after], **{**base, "event_key": ""})
     hazard = "tsunami" if t.kind == JmaKind.TSUNAMI else "earthquake"
-    parts = [*prefix, R("trigger.reason.qualifies", summary=_summary(t), threshold=_threshold(t, rules)),
-             _how(rules.action, kind)]
+    parts = [*prefix, opening, _how(rules.action, kind)]
     return _decision(
         rules.action, parts, **base,
         mode=rules.action, title=_title(t, rules), hazard=hazard, messages=(("ja", t.headline),) if t.headline else (),
     )
+
+
+_ENDED_BY = {"cancelled": "trigger.reason.ended_by.cancelled", "closed": "trigger.reason.ended_by.closed"}
+
+
+def _ended_values(ev: EventState) -> dict[str, ReasonValue]:
+    """The campaign a person ended and how (a reason's `campaign` and `ended`)."""
+    return {"campaign": str(ev.campaign), "ended": R(_ENDED_BY.get(ev.ended, "trigger.reason.ended_by.closed"))}
 
 
 def _how(action: str, kind: str) -> ReasonPart:
@@ -264,6 +283,9 @@ def _follow_up(t: JmaTelegram, ev: EventState, rules: TriggerRules, d: Decision,
 
 def _cancel(t: JmaTelegram, ev: EventState | None, d: Decision, prefix: list[ReasonPart]) -> Decision:
     what = _kind_name(t.kind)
+    if ev is not None and ev.ended_by_person:  # nothing left to withdraw, nothing left running by us
+        parts = [*prefix, R("trigger.reason.cancelled.ended", kind=what, **_ended_values(ev))]
+        return replace(d, **reason_fields(parts), campaign=ev.campaign, earlier=ev.campaign, ended=ev.ended)
     if ev is None or not ev.active:
         return replace(d, **reason_fields([*prefix, R("trigger.reason.cancelled.no_campaign", kind=what)]))
     n = str(ev.campaign)
@@ -311,12 +333,22 @@ def decide_cap(a: CapAlert, state: TriggerState, rules: TriggerRules) -> Decisio
                              **base, **common)
         gone = [] if a.matches else [R("trigger.reason.cap.areas_gone")]
         return _decision("update", [*prefix, R("trigger.reason.cap.updated", campaign=n), *gone], **base, **common)
+    which = "update_unknown" if a.msg_type == "Update" else "alert"
+    opening = R(f"trigger.reason.cap.{which}", places=_names(a.matches))
+    if ev is not None and ev.ended_by_person:
+        # as for JMA: new areas of yours make a new campaign, anything else is ignored
+        ended = _ended_values(ev)
+        base.update(earlier=ev.campaign, ended=ev.ended)
+        new = [m for m in a.matches if f"{m.level}:{m.code}" not in ev.places]
+        if a.msg_type == "Cancel" or not new:
+            key = "trigger.reason.cap.cancel_ended" if a.msg_type == "Cancel" else "trigger.reason.cap.ended_same"
+            return _decision("ignore", [*prefix, R(key, **ended)], **base, campaign=ev.campaign)
+        opening = R("trigger.reason.cap.ended_new_places", places=_names(new), **ended)
     if a.msg_type == "Cancel":
         return _decision("ignore", [*prefix, R("trigger.reason.cap.cancel_no_campaign")], **base)
     if not a.matches:
         return _decision("ignore", [*prefix, R("trigger.reason.cap.no_code")], **base)
-    which = "update_unknown" if a.msg_type == "Update" else "alert"
-    parts = [*prefix, R(f"trigger.reason.cap.{which}", places=_names(a.matches)), _how(rules.cap_action, kind)]
+    parts = [*prefix, opening, _how(rules.cap_action, kind)]
     return _decision(rules.cap_action, parts, **base, mode=rules.cap_action)
 
 
@@ -343,18 +375,27 @@ def apply(state: TriggerState, d: Decision) -> None:
     if not d.event_key:
         return
     if d.creates:
+        before = state.events.get(d.event_key)
         ev = EventState(key=d.event_key, event_id=d.event_id, kind=d.kind, campaign=d.campaign,
                         mode=d.mode or d.decision, started_at=d.reported_at, title=d.title)
+        if d.ended and before is not None and before.campaign == d.earlier:
+            # a new campaign of an event whose campaign a person ended: what was known of the event stays
+            # known, so a place reported again at the same level is no news for the new campaign
+            ev.places, ev.intensity, ev.tsunami = dict(before.places), before.intensity, before.tsunami
         state.events[d.event_key] = ev
         _merge(ev, d)
         if d.kind == "real" and d.source == "jma":
             state.last_real = d.event_key
     else:
         found = state.events.get(d.event_key)
-        if found is None or not found.active:
+        if found is None or found.campaign is None or found.withdrawn:
             return
         ev = found
-        if d.decision == "withdraw":
+        if d.ended and ev.campaign == d.earlier:
+            ev.ended = d.ended  # learnt by the service before deciding; here for the memory rebuilt
+        if ev.ended:
+            pass  # a person ended its campaign: the report changed nothing (one raising it made a new campaign)
+        elif d.decision == "withdraw":
             ev.withdrawn = True
             if state.last_real == ev.key:
                 state.last_real = None

@@ -19,7 +19,14 @@ from safetynet.clock import Clock, SystemClock
 from safetynet.config import Config
 from safetynet.domain.campaigns import Actor
 from safetynet.domain.japan_time import date_time_jst
-from safetynet.domain.triggers import Decision, ReasonPart, TriggerInputError, TriggerRecord, TriggerState
+from safetynet.domain.triggers import (
+    ENDED_BY_PERSON,
+    Decision,
+    ReasonPart,
+    TriggerInputError,
+    TriggerRecord,
+    TriggerState,
+)
 from safetynet.store import Store
 from safetynet.triggers.cap import CapAlert, parse_cap
 from safetynet.triggers.feed import FeedPoller, PollResult
@@ -110,6 +117,7 @@ class TriggerService:
                 await self._load()
             if await self.store.triggers.exists(telegram.dedupe_key):
                 return self._duplicate(telegram)
+            await self._learn_ended()
             d = self._stale(decide(telegram, self.state, self.rules))
             d = await self._act(d, pushed_by)
             # the memory after the record: the other way, a record that failed left the telegram "seen",
@@ -121,6 +129,19 @@ class TriggerService:
         log.info("trigger_decided", source=d.source, origin=source[:200], event_id=d.event_id,
                  decision=d.decision, campaign_id=d.campaign, kind=d.kind, reason=d.reason)
         return d
+
+    async def _learn_ended(self) -> None:
+        """Asks the campaign side how the campaigns the rules still count on stand (one read each: the active
+        events of the last week, few), and marks the events whose campaign a person cancelled or closed.
+        Unasked, an event whose proposal the on-call admin cancelled at 02:01 had its 02:05 report of 震度6弱
+        "updated" into the cancelled campaign (nothing happened), an equal quake within the window was an
+        "aftershock" of a campaign city hall had closed, and a 取消 claimed the cancelled proposal was left
+        running (review). A campaign the campaign side no longer has is left as it was."""
+        for ev in self.state.events.values():
+            if ev.active and ev.campaign is not None:
+                state = await self.campaigns.campaign_state(ev.campaign)
+                if state in ENDED_BY_PERSON:
+                    ev.ended = str(state)
 
     @staticmethod
     def _duplicate(t: Telegram) -> Decision:

@@ -48,6 +48,7 @@ class MemoryCampaigns:
         self.by_key: dict[str, int] = {}
         self.created = asyncio.Event()
         self.fail = False
+        self.reads: list[int] = []  # campaign_state calls, by campaign
 
     async def create_campaign(self, request: CampaignRequest) -> int:
         if self.fail:
@@ -70,6 +71,11 @@ class MemoryCampaigns:
             return False
         c.state = "cancelled"
         return True
+
+    async def campaign_state(self, campaign_id: int) -> str | None:
+        self.reads.append(campaign_id)
+        c = self.campaigns.get(campaign_id)
+        return None if c is None else c.state
 
 
 def tohoku(**jma: object) -> Config:
@@ -162,6 +168,81 @@ async def test_a_proposal_started_by_an_admin_is_left_running(tmp_path: Path) ->
         assert port.campaigns[1].state == "running"
 
 
+def another_quake(hours: int) -> bytes:
+    """The first report of the Iwate-Miyagi earthquake as a new earthquake of the same strength `hours` later."""
+    body = sample("32-35_06_03_100915_VXSE53.xml")
+    for before, after in ((b"20080614084350", f"20080614{8 + hours:02d}4350"),
+                          (b"2008-06-14T08:47:00+09:00", f"2008-06-14T{8 + hours:02d}:47:00+09:00"),
+                          (b"2008-06-13T23:47:47Z", f"2008-06-14T{hours - 1:02d}:47:47Z")):
+        body = body.replace(before, after.encode())
+    return body
+
+
+async def test_a_proposal_a_person_cancelled_is_not_updated_a_report_raising_it_proposes_anew(tmp_path: Path) -> None:
+    """Review: the on-call admin cancelled the proposal of a 震度5弱 report; the next report, stronger for the
+    city, was "updated" into the cancelled campaign: nothing happened, no new proposal, no alert."""
+    port, clock = MemoryCampaigns(), FakeClock(IWATE_MIYAGI)
+    async with service_on(tmp_path, tohoku(), port, clock) as (svc, store):
+        assert (await svc.ingest_jma(sample("32-35_06_03_100915_VXSE53.xml"))).decision == "propose"
+        port.campaigns[1].state = "cancelled"  # 取消 on /city
+        same = await svc.ingest_jma(sample("32-35_06_04_100915_VXSE53.xml"))  # raises nothing
+        assert (same.decision, same.campaign) == ("ignore", 1)
+        assert "campaign #1 was cancelled by city hall: no campaign." in same.reason
+        assert "市役所で中止されているため、安否確認は作りません" in say_reason(same.parts, "ja")
+        raised = await svc.ingest_jma(sample("32-35_06_05_100915_VXSE53.xml"))  # 金ケ崎町 reaches the threshold
+        assert (raised.decision, raised.campaign, raised.mode) == ("propose", 2, "propose")
+        assert raised.reason.startswith("Same event as campaign #1, which city hall cancelled; raised since for your "
+                                        "places: 金ケ崎町")
+        assert raised.reason.endswith("As for a new event, campaign proposed: a city admin starts it, then a second "
+                                      "city admin approves it before anything is sent.")
+        ja = say_reason(raised.parts, "ja")
+        assert ja.startswith("同じ地震の安否確認 #1 は市役所で中止されていますが") and "安否確認を提案しました" in ja
+        new = port.campaigns[2]
+        assert (new.state, new.request.kind, new.request.start) == ("draft", "real", False)  # two people, as ever
+        assert new.request.reason == raised.reason
+        assert port.campaigns[1].updates == [] and port.campaigns[1].state == "cancelled"
+        assert port.reads == [1]  # asked about once: once ended, it ends its event for good
+        assert [(r.decision, r.campaign_id) for r in reversed(await store.triggers.recent())] == [
+            ("propose", 1), ("ignore", 1), ("propose", 2)]
+    async with service_on(tmp_path, tohoku(), port, clock) as (svc, _):  # a restart: the event's campaign is #2
+        d = await svc.ingest_jma(sample("32-35_06_06_100915_VXSE53.xml"))
+        assert (d.decision, d.campaign) == ("withdraw", 2) and port.campaigns[2].state == "cancelled"
+
+
+@pytest.mark.parametrize(("ended", "word"), [("cancelled", "中止"), ("closed", "終了")])
+async def test_a_cancellation_after_a_person_ended_the_campaign_claims_nothing_left_running(
+        tmp_path: Path, ended: str, word: str) -> None:
+    """Review: a 取消 after a person's cancel said the proposal was "left running… city admins get a staff alert"."""
+    port, clock = MemoryCampaigns(), FakeClock(IWATE_MIYAGI)
+    async with service_on(tmp_path, tohoku(), port, clock) as (svc, _):
+        await svc.ingest_jma(sample("32-35_06_03_100915_VXSE53.xml"))
+        port.campaigns[1].state = ended
+        d = await svc.ingest_jma(sample("32-35_06_06_100915_VXSE53.xml"))
+        assert (d.decision, d.campaign) == ("ignore", 1)
+        assert d.reason.endswith(f"(取消); campaign #1 had already been {ended} by city hall: nothing to withdraw.")
+        assert "left running" not in d.reason and "staff alert" not in d.reason
+        assert f"すでに市役所で{word}されているため、取り下げるものはありません" in say_reason(d.parts, "ja")
+        assert port.campaigns[1].state == ended
+
+
+async def test_an_equal_quake_after_a_campaign_city_hall_closed_is_no_aftershock(tmp_path: Path) -> None:
+    """Review: city hall closed the campaign early, and an equally strong new earthquake within the aftershock
+    window was ignored as an aftershock of it."""
+    port, clock = MemoryCampaigns(), FakeClock(IWATE_MIYAGI)
+    async with service_on(tmp_path, tohoku(action="start"), port, clock) as (svc, _):
+        assert (await svc.ingest_jma(sample("32-35_06_03_100915_VXSE53.xml"))).decision == "start"
+        port.campaigns[1].state = "closed"  # all safe, closed on /city
+        await clock.advance(3600)
+        d = await svc.ingest_jma(another_quake(1))
+        assert (d.decision, d.campaign) == ("start", 2)
+        assert "aftershock" not in d.reason and d.reason.startswith("震度6強 in 岩手県内陸南部、宮城県北部")
+        assert port.campaigns[2].request.start is True
+        await clock.advance(3600)
+        after = await svc.ingest_jma(another_quake(2))  # the open campaign #2 is what aftershocks are measured by
+        assert after.decision == "ignore" and "aftershock" in after.reason and "campaign #2" in after.reason
+        assert port.reads == [1, 2]  # one read per campaign still counted on; an ended one is not asked again
+
+
 async def test_action_start_and_drills(tmp_path: Path) -> None:
     cfg = Config(triggers=TriggersConfig(jma=JmaConfig(areas=("440", "442"), min_intensity="5-", action="start",
                                                       drills=True)))
@@ -240,3 +321,46 @@ async def test_ingest_any_refuses_garbage(tmp_path: Path) -> None:
     async with service_on(tmp_path, tohoku(), port, clock) as (svc, _):
         with pytest.raises(TriggerInputError):
             await svc.ingest_any(b"\x00\x01", "file:junk.xml")
+
+
+def cap_update_also_naming(code: str, name: str) -> bytes:
+    """The sample update of the Kanazawa alert as another update of it that also names `code`."""
+    body = (CAP / "02-actual-update.xml").read_bytes()
+    more = (f"</area>\n    <area><areaDesc>{name}</areaDesc><geocode><valueName>JIS X0402</valueName>"
+            f"<value>{code}</value></geocode></area>")
+    return body.replace(b"ISK-2026-0002<", b"ISK-2026-0004<").replace(b"</area>", more.encode(), 1)
+
+
+def kanazawa(*codes: str) -> Config:
+    return Config(triggers=TriggersConfig(cap=CapConfig(codes=codes or ("17201",), action="propose")))
+
+
+async def test_a_cap_alert_whose_campaign_a_person_closed_is_updated_and_cancelled_into_nothing(tmp_path: Path) -> None:
+    port, clock = MemoryCampaigns(), FakeClock(1775005200.0 + 60)
+    async with service_on(tmp_path, kanazawa(), port, clock) as (svc, _):
+        assert (await svc.ingest_cap((CAP / "01-actual-alert.xml").read_bytes())).decision == "propose"
+        port.campaigns[1].state = "closed"
+        update = await svc.ingest_cap((CAP / "02-actual-update.xml").read_bytes())
+        assert (update.decision, update.campaign) == ("ignore", 1)
+        assert update.reason == ("A later message of the alert of campaign #1, which city hall closed, names none of "
+                                 "your areas anew: no campaign.")
+        assert port.campaigns[1].updates == [] and port.campaigns[1].title == "金沢市に土砂災害警戒情報"
+        cancel = await svc.ingest_cap((CAP / "03-actual-cancel.xml").read_bytes())  # it refers to the update
+        assert (cancel.decision, cancel.campaign) == ("ignore", 1)
+        assert cancel.reason == ("The sender cancelled the alert of campaign #1, which city hall had already closed: "
+                                 "nothing to withdraw.")
+        assert "すでに市役所で終了されているため" in say_reason(cancel.parts, "ja")
+        assert len(port.campaigns) == 1 and port.campaigns[1].state == "closed"
+
+
+async def test_a_cap_update_naming_new_areas_after_a_person_cancelled_proposes_anew(tmp_path: Path) -> None:
+    port, clock = MemoryCampaigns(), FakeClock(1775005200.0 + 60)
+    async with service_on(tmp_path, kanazawa("17201", "17202"), port, clock) as (svc, _):
+        assert (await svc.ingest_cap((CAP / "01-actual-alert.xml").read_bytes())).decision == "propose"
+        port.campaigns[1].state = "cancelled"
+        d = await svc.ingest_cap(cap_update_also_naming("17202", "石川県七尾市"))
+        assert (d.decision, d.campaign, d.kind) == ("propose", 2, "real")
+        assert d.reason.startswith("A later message of the alert of campaign #1, which city hall cancelled, names more "
+                                   "of your areas: ")
+        assert "七尾市" in d.reason and "a second city admin approves it" in d.reason
+        assert port.campaigns[2].request.start is False and port.campaigns[1].updates == []

@@ -88,3 +88,54 @@ async def test_a_cap_cancellation_of_a_real_event_waiting_for_approval_cancels_i
         assert len(new) == 1, new
         assert new[0].startswith(f"【発信元が取消】承認待ちの実災害「{c.title[:10]}")
         assert "中止しました。何も送信されていません。" in new[0] and new[0].endswith(f"/city?campaign={c.id}")
+
+
+async def test_a_real_event_a_city_admin_cancelled_is_not_withdrawn_again_nor_updated_a_raised_report_asks_anew(
+        tmp_path: Path) -> None:
+    """Review: the campaign side's state was never read. After a city admin cancelled the approval request, the
+    取消 said it was cancelled by the trigger and the admins were told (untrue), and a report raising the event for
+    the city was "updated" into the cancelled campaign: nothing went out and nobody was asked."""
+    async with running_app(tmp_path) as env:
+        bousai = await add_staff_over(env, "bousai", Role.CITY_ADMIN, "city", telegram="7770012")
+        svc = CampaignService(env.store, env.cfg, env.clock)
+        triggers = triggers_of(env, svc)
+        first = await triggers.ingest_jma((JMA / "32-35_06_03_100915_VXSE53.xml").read_bytes())
+        assert first.decision == "start" and first.campaign is not None
+        await svc.cancel(first.campaign, by=Actor("bousai", bousai.id))  # a false alarm, he judges
+        before = (await told(env, "7770012"))["7770012"]
+
+        same = await triggers.ingest_jma((JMA / "32-35_06_04_100915_VXSE53.xml").read_bytes())
+        assert (same.decision, same.campaign) == ("ignore", first.campaign)
+        assert f"campaign #{first.campaign} was cancelled by city hall: no campaign" in same.reason
+        raised = await triggers.ingest_jma((JMA / "32-35_06_05_100915_VXSE53.xml").read_bytes())
+        assert raised.decision == "start" and raised.campaign not in (None, first.campaign)
+        assert f"Same event as campaign #{first.campaign}, which city hall cancelled" in raised.reason
+        assert raised.campaign is not None
+        again = await svc.get(raised.campaign)
+        assert again.state == "pending_approval"  # the two-person rule, as for any real event
+        assert (await svc.get(first.campaign)).state == "cancelled"
+        asked = (await told(env, "7770012"))["7770012"][len(before):]
+        assert len(asked) == 1 and asked[0].startswith("【承認待ち】"), asked
+
+        # the 取消 of the report the new campaign rests on withdraws that one, and says so
+        d = await triggers.ingest_jma((JMA / "32-35_06_06_100915_VXSE53.xml").read_bytes())
+        assert (d.decision, d.campaign) == ("withdraw", raised.campaign)
+        assert (await svc.get(raised.campaign)).state == "cancelled"
+
+
+async def test_a_cancellation_of_a_real_event_a_city_admin_already_cancelled_tells_no_one(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        bousai = await add_staff_over(env, "bousai", Role.CITY_ADMIN, "city", telegram="7770012")
+        svc = CampaignService(env.store, env.cfg, env.clock)
+        triggers = triggers_of(env, svc)
+        first = await triggers.ingest_jma((JMA / "32-35_06_03_100915_VXSE53.xml").read_bytes())
+        assert first.campaign is not None
+        await svc.cancel(first.campaign, by=Actor("bousai", bousai.id))
+        before = (await told(env, "7770012"))["7770012"]
+        d = await triggers.ingest_jma((JMA / "32-35_06_06_100915_VXSE53.xml").read_bytes())
+        assert (d.decision, d.campaign) == ("ignore", first.campaign)
+        assert d.reason.endswith(f"campaign #{first.campaign} had already been cancelled by city hall: nothing to withdraw.")
+        assert "staff alert" not in d.reason and "still waiting, it is cancelled" not in d.reason
+        assert (await told(env, "7770012"))["7770012"] == before
+        cancels = [e for e in await env.store.audit.entries() if (e.action, e.what) == ("campaign", "cancel")]
+        assert [e.actor for e in cancels] == ["bousai"]  # the person's cancel only, none by the trigger

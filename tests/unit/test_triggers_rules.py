@@ -161,6 +161,63 @@ def test_withdrawn_campaign_does_not_count_for_aftershocks() -> None:
     assert run(quake(30, "5-", "E2")).decision == "propose"
 
 
+def test_an_event_a_person_ended_is_ignored_until_a_report_raises_it_then_it_gets_a_new_campaign() -> None:
+    run = Run(dataclasses.replace(RULES, action="propose"))
+    run(quake(0, "5-"))
+    run.state.events["real:20260401100000"].ended = "cancelled"  # as the service learns it
+    same = run(quake(1, "5-", kind="detail", serial="1"))
+    assert (same.decision, same.campaign, same.earlier, same.ended) == ("ignore", 1, 1, "cancelled")
+    assert "campaign #1 was cancelled by city hall: no campaign" in same.reason
+    up = run(quake(2, "6-", kind="detail", serial="2"))
+    assert (up.decision, up.campaign, up.earlier) == ("propose", 2, 1)
+    assert "which city hall cancelled; raised since for your places: 鹿児島県大隅 震度6弱 (was 震度5弱)" in up.reason
+    assert up.title.startswith("地震 震度6弱 鹿児島県大隅")
+    # the new campaign is the event's now: updated, never duplicated, by what rises above what was known
+    assert run(quake(3, "6-", kind="detail", serial="3")).decision == "ignore"
+    assert (run(quake(4, "6+", kind="detail", serial="4")).decision, run.created) == ("update", 2)
+
+
+def test_a_tsunami_warning_after_a_person_closed_the_earthquakes_campaign_makes_a_new_one() -> None:
+    run = Run()
+    run(quake(0, "6-", "E1"))
+    run.state.events["real:E1"].ended = "closed"
+    d = run(tsunami(20, "51", "E1"))
+    assert (d.decision, d.hazard, d.campaign) == ("start", "tsunami", 2)
+    assert "鹿児島県東部 津波警報 (new)" in d.reason and "campaign #1, which city hall closed" in d.reason
+
+
+def test_a_campaign_a_person_ended_is_never_what_aftershocks_are_measured_by() -> None:
+    run = Run()
+    run(quake(0, "6-", "E1"))
+    run.state.events["real:E1"].ended = "closed"
+    d = run(quake(30, "5-", "E2"))
+    assert (d.decision, d.campaign) == ("start", 2) and "aftershock" not in d.reason
+    assert "aftershock" in run(quake(40, "5-", "E3")).reason  # measured by E2's open campaign
+
+
+def test_a_cancellation_of_an_event_a_person_ended_withdraws_nothing() -> None:
+    for action in ("propose", "start"):
+        run = Run(dataclasses.replace(RULES, action=action))
+        run(quake(0, "6-"))
+        run.state.events["real:20260401100000"].ended = "cancelled"
+        d = run(quake(5, "6-", info="取消"))
+        assert (d.decision, d.campaign) == ("ignore", 1)
+        assert d.reason.endswith("campaign #1 had already been cancelled by city hall: nothing to withdraw.")
+        assert "staff alert" not in d.reason and not run.state.events["real:20260401100000"].withdrawn
+
+
+def test_stored_decisions_rebuild_an_event_a_person_ended() -> None:
+    run = Run()
+    run(quake(0, "5-", "E1"))
+    run.state.events["real:E1"].ended = "cancelled"
+    for t in (quake(1, "5-", "E1", kind="detail", serial="1"), quake(2, "6-", "E1", kind="detail", serial="2")):
+        run(t)
+    rebuilt = TriggerState()
+    for d in run.decisions:
+        apply(rebuilt, Decision.from_json(d.to_json()))
+    assert rebuilt == run.state and rebuilt.events["real:E1"].campaign == 2
+
+
 def test_drills_are_drills_and_apart_from_real_events() -> None:
     run = Run()
     drill = run(quake(0, "6+", "E1", status="訓練"))
