@@ -43,6 +43,8 @@ log = structlog.get_logger("triggers")
 # Decisions of the last week rebuild the memory: far beyond the aftershock window, and enough for
 # the late reports of a long event (a distant earthquake's tsunami, serial 8 the next day).
 MEMORY_SECONDS = 7 * 86400.0
+# How far before its last look a process reads the decisions others stored (`_others`).
+_LOOK_BACK_SECONDS = 60.0
 # A telegram reported longer ago than this is recorded but never acted on (a stale file in the
 # watched folder, a feed read after a long outage): a campaign hours late would confuse residents.
 MAX_AGE_SECONDS = 12 * 3600.0
@@ -73,6 +75,7 @@ class TriggerService:
         self.state = TriggerState()
         self._lock = asyncio.Lock()
         self._loaded = False
+        self._looked_at = 0.0  # when the stored decisions were last read (`_others`)
 
     async def load(self) -> int:
         """Rebuilds the rules' memory from the stored decisions; returns how many were read."""
@@ -80,7 +83,8 @@ class TriggerService:
             return await self._load()
 
     async def _load(self) -> int:
-        records = await self.store.triggers.since(self.clock.now() - MEMORY_SECONDS)
+        self._looked_at = self.clock.now()
+        records = await self.store.triggers.since(self._looked_at - MEMORY_SECONDS)
         state = TriggerState()
         for rec in records:
             with contextlib.suppress(ValueError, TypeError, KeyError):
@@ -88,6 +92,20 @@ class TriggerService:
         self.state = state
         self._loaded = True
         return len(records)
+
+    async def _others(self) -> None:
+        """The decisions other processes stored since this one last looked, folded into its memory: the
+        feed runs on the leader, but a telegram pushed over the API lands on whichever process serves it
+        (review: the 震度速報 made #12 on one, the 震源・震度情報 of the same earthquake #13 on the other, and
+        a 取消 landing on the second never withdrew #12; after a failover the new leader decided from
+        its memory of days before). A decision it has itself (its telegram seen) is not applied twice;
+        the look reaches back a minute before the last, for clocks and commits a little apart."""
+        since, self._looked_at = self._looked_at - _LOOK_BACK_SECONDS, self.clock.now()
+        for rec in await self.store.triggers.since(since):
+            if rec.dedupe_key in self.state.seen:
+                continue
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                apply(self.state, Decision.from_json(rec.detail))
 
     async def ingest_jma(self, body: bytes, source: str = "http", pushed_by: Actor | None = None) -> Decision:
         """A JMA telegram; `pushed_by`: who pushed it over the API (`CampaignRequest.pushed_by`)."""
@@ -115,6 +133,8 @@ class TriggerService:
         async with self._lock:
             if not self._loaded:
                 await self._load()
+            else:
+                await self._others()
             if await self.store.triggers.exists(telegram.dedupe_key):
                 return self._duplicate(telegram)
             await self._learn_ended()

@@ -158,6 +158,25 @@ async def test_a_restart_remembers_the_campaign_of_an_event(tmp_path: Path) -> N
     assert len(port.campaigns) == 1
 
 
+async def test_two_processes_decide_one_earthquake_as_one(tmp_path: Path) -> None:
+    """Review: each process kept its own memory, loaded once. The 震度速報 pushed to one made #1, the
+    震源・震度情報 of the same earthquake pushed to the other made #2, and its 取消, landing on the second,
+    never withdrew #1. Each now reads what the others stored since it last looked."""
+    port, clock = MemoryCampaigns(), FakeClock(IWATE_MIYAGI)
+    async with service_on(tmp_path, tohoku(), port, clock) as (a, store):
+        b = TriggerService(store, tohoku(), port, clock)
+        await b.load()  # b serves its first push before a's decision: its memory has none of it
+        await clock.advance(30)
+        assert (await a.ingest_jma(sample("32-35_06_03_100915_VXSE53.xml"))).decision == "propose"
+        await clock.advance(30)
+        d = await b.ingest_jma(sample("32-35_06_05_100915_VXSE53.xml"))
+        assert (d.decision, d.campaign) == ("update", 1)
+        assert (await b.ingest_jma(sample("32-35_06_03_100915_VXSE53.xml"))).decision == "ignore"  # a's, seen
+        withdrawn = await a.ingest_jma(sample("32-35_06_06_100915_VXSE53.xml"))
+        assert (withdrawn.decision, withdrawn.campaign) == ("withdraw", 1)
+        assert len(port.campaigns) == 1 and port.campaigns[1].state == "cancelled"
+
+
 async def test_a_proposal_started_by_an_admin_is_left_running(tmp_path: Path) -> None:
     port, clock = MemoryCampaigns(), FakeClock(IWATE_MIYAGI)
     async with service_on(tmp_path, tohoku(), port, clock) as (svc, _):
