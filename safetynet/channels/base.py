@@ -351,6 +351,11 @@ class InboundPort(Protocol):
         multicast names the campaign; the user id names the households)."""
         ...
 
+    async def spoken(self, words: str) -> str | None:
+        """What a caller's words answer (speech to text, on a keypad call): "safe", "need_help", or None
+        when they are neither (the keywords of a text decide it)."""
+        ...
+
     async def caller_token(self, kinds: Sequence[ContactKind], address: str) -> tuple[str, int]:
         """A call from `address` (a contact of one of `kinds`) to our number: (the reply token of its one
         household in the campaign running for it, how many households the number has there). ("", 0)

@@ -331,6 +331,10 @@ class Inbound:
             return InboundAck(True, recorded, lang, notice, moved_from=moved[0], moved_to=moved[1])
         return InboundAck(True, recorded, lang, notice)
 
+    async def spoken(self, words: str) -> str | None:
+        status = parse_keyword(words)
+        return None if status is None else str(status)
+
     async def caller_token(self, kinds: Sequence[ContactKind], address: str) -> tuple[str, int]:
         targets = await self.store.replies.running_targets_by_contact(list(kinds), address)
         if len(targets) != 1:

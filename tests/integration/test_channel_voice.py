@@ -11,9 +11,10 @@ from channel_helpers import REPLY_TOKEN, WebhookRecorder, outbound, running_sand
 from safetynet.channels.base import PermanentSendError, RetryableSendError
 from safetynet.channels.twilio import status as twilio_status
 from safetynet.channels.voice import twiml as voice_twiml
+from safetynet.i18n import t
 
 PHONE = "+81312345678"
-PROMPT_JA = "安否確認です。無事なら1を、助けが必要なら2を押してください。"
+PROMPT_JA = t("ja", "voice.prompt")
 
 
 def _gather(twiml: str) -> ET.Element:
@@ -25,7 +26,7 @@ def _gather(twiml: str) -> ET.Element:
 
 def test_gather_twiml_reads_the_japanese_prompt_twice() -> None:
     g = _gather(voice_twiml.gather_twiml("https://pub.example/", "tok_-1", "ja"))
-    assert g.get("numDigits") == "1" and g.get("input") == "dtmf" and g.get("method") == "POST"
+    assert g.get("numDigits") == "1" and g.get("input") == "dtmf speech" and g.get("method") == "POST"
     assert g.get("action") == "https://pub.example/hooks/twilio/voice?t=tok_-1"
     assert g.get("actionOnEmptyResult") == "true"  # no input still reaches the webhook
     says = g.findall("Say")
@@ -37,7 +38,7 @@ def test_gather_twiml_in_english_with_drill_notice_and_retry_flag() -> None:
     g = _gather(voice_twiml.gather_twiml("https://pub.example", "t", "en", drill=True, retry=True))
     assert g.get("action") == "https://pub.example/hooks/twilio/voice?t=t&retry=1"
     texts = [s.text for s in g.findall("Say")]
-    assert texts[0] == "This is a drill." and texts.count("This is a safety check. If you are safe, press 1. If you need help, press 2.") == 2
+    assert texts[0] == "This is a drill." and texts.count(t("en", "voice.prompt")) == 2
     assert {s.get("language") for s in g.findall("Say")} == {"en-US"}
 
 

@@ -107,6 +107,34 @@ async def test_a_resident_calling_back_is_asked_and_answers_by_the_keypad(tmp_pa
         await env.intake.idle()
 
 
+@pytest.mark.parametrize(("words", "expected"), [("ぶじです", Status.SAFE), ("たすけて", Status.NEED_HELP),
+                                               ("大丈夫じゃない 足をけがした", Status.NEED_HELP)])
+async def test_a_caller_may_say_the_answer(tmp_path: Path, words: str, expected: Status) -> None:
+    """Review: a rotary (pulse) line sends no tones, and many say 「ぶじです」 before they find a key: the
+    keypad alone left them to the door-knock list. The words go through the keywords a text does."""
+    async with running_app(tmp_path) as env:
+        await _call(env)
+        rec = env.sandbox.state.find("voice", LANDLINE)
+        assert rec is not None and 'input="dtmf speech"' in rec.data["twiml"] and 'language="ja-JP"' in rec.data["twiml"]
+        result = await env.sandbox.fake("voice").press(LANDLINE, "", words=words)
+        assert "<Hangup" in result.body and "記録しました" in result.body
+        assert await env.status("A-002") == expected
+        await env.intake.idle()
+
+
+async def test_words_that_are_no_answer_are_asked_again_then_kept_for_the_staff(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as env:
+        await _call(env)
+        first = await env.sandbox.fake("voice").press(LANDLINE, "", words="もしもし")
+        assert "<Gather" in first.body
+        second = await env.sandbox.fake("voice").press(LANDLINE, "", words="どちらさまですか")
+        assert "<Hangup" in second.body and t("ja", "voice.wrong_keys") in second.body
+        entries = await env.store.replies.history(env.campaign_id, env.hh("A-002").id)
+        assert [(e.status, e.note) for e in entries] == [
+            ("note", f"{t('ja', 'staff.note.voice_no_answer')}: どちらさまですか")]
+        assert await env.status("A-002") == Status.PENDING
+
+
 async def test_wrong_key_then_right_key(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         await _call(env)

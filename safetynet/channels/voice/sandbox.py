@@ -60,8 +60,9 @@ class VoiceFake(TwilioFake):
             "direction": "outbound-api", "api_version": API_VERSION, "uri": self.uri("Calls", sid),
         })
 
-    async def press(self, to: str, digits: str) -> ActResult:
-        """Presses `digits` ("" = no input) on the latest call to `to`, following the app's TwiML."""
+    async def press(self, to: str, digits: str, words: str = "") -> ActResult:
+        """Presses `digits` ("" = no input), or says `words` (as Twilio's speech recognition heard them),
+        on the latest call to `to`, following the app's TwiML."""
         rec = self.host.state.find(self.name, to)
         if rec is None:
             raise LookupError(f"no call was made to {to}")
@@ -73,6 +74,9 @@ class VoiceFake(TwilioFake):
             "CallStatus": "in-progress", "Direction": "outbound-api", "ApiVersion": API_VERSION,
             "Digits": digits, "FinishedOnKey": "",
         }
+        if words:  # what Twilio posts for speech: no Digits, the words and its confidence
+            params = {**{k: v for k, v in params.items() if k not in ("Digits", "FinishedOnKey")},
+                      "SpeechResult": words, "Confidence": "0.9"}
         result = await self.post_signed(action, params)
         # The answer is TwiML: the next Gather (a second ask) or a goodbye; follow it like Twilio would.
         try:
@@ -84,4 +88,4 @@ class VoiceFake(TwilioFake):
         return result
 
     async def _act(self, d: dict[str, Any]) -> ActResult:
-        return await self.press(str(d["to"]), str(d.get("digits", "")))
+        return await self.press(str(d["to"]), str(d.get("digits", "")), str(d.get("words", "")))

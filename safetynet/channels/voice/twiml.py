@@ -52,9 +52,13 @@ SPOKEN_MESSAGE_CHARS = 300
 def _gather_template(lang: str, drill: bool, retry: bool, city: str = "", message: str = "") -> str:
     say = SAY_LANGUAGE[lang]
     vr = VoiceResponse()
+    # keys or words: a rotary (pulse) line sends no tones, and many say 「ぶじです」 before they find a key
     g = Gather(
         num_digits=1,
-        input="dtmf",
+        input="dtmf speech",
+        language=say,
+        hints=t(lang, "voice.speech_hints"),
+        speech_timeout="auto",
         timeout=GATHER_TIMEOUT_SECONDS,
         action=_ACTION,
         method="POST",
@@ -142,19 +146,26 @@ def parse_gather(params: Mapping[str, str]) -> str:
     return (params.get("Digits") or "").strip()
 
 
+def parse_speech(params: Mapping[str, str]) -> str:
+    """The words the caller said, as Twilio's speech recognition heard them; "" for none."""
+    return " ".join((params.get("SpeechResult") or "").split())
+
+
 def digit_status(digits: str) -> str | None:
     """"safe", "need_help", or None for no or another key."""
     return DIGIT_STATUS.get(digits)
 
 
-def gather_reply(digits: str, retry: bool, public_url: str, reply_token: str, language: str) -> tuple[str | None, str]:
-    """The recorded status (None: no answer) and the TwiML to answer a Gather callback with."""
-    status = digit_status(digits)
+def gather_reply(digits: str, retry: bool, public_url: str, reply_token: str, language: str,
+                 spoken: str | None = None, said: bool = False) -> tuple[str | None, str]:
+    """The recorded status (None: no answer) and the TwiML to answer a Gather callback with; `spoken`, what
+    the caller's words answer (`InboundPort.spoken`), `said`, whether they said any."""
+    status = digit_status(digits) or spoken
     if status is not None:
         return status, answer_twiml(status, language)
     if not retry:
         return None, retry_twiml(public_url, reply_token, language)
-    return None, no_input_twiml(language, pressed=bool(digits))
+    return None, no_input_twiml(language, pressed=bool(digits) or said)
 
 
 def spoken_message(msg: Any) -> str:

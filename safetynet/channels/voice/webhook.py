@@ -24,6 +24,7 @@ from safetynet.channels.voice.twiml import (
     gather_reply,
     gather_twiml,
     parse_gather,
+    parse_speech,
 )
 from safetynet.i18n import t
 
@@ -42,15 +43,18 @@ def routes(ctx: ChannelContext, inbound: InboundPort, sender: ChannelSender | No
             return twiml(str(vr))
         retry = req.query.get("retry") == "1"
         call_sid = params.get("CallSid", "")
-        status, answer = gather_reply(parse_gather(params), retry, ctx.public_url, token, target.language)
+        digits, words = parse_gather(params), parse_speech(params)
+        spoken = await inbound.spoken(words) if words and not digits else None
+        status, answer = gather_reply(digits, retry, ctx.public_url, token, target.language, spoken, bool(words))
         stage = "retry" if retry else "first"
         if status is not None:
             ack = await inbound.answer(token, status, ctx.name, f"voice:{call_sid}:{stage}")
             if ack.moved_to:  # the call's campaign had ended: the running one took the answer, and it is said
                 answer = answer_twiml(status, target.language, moved=True)
-        elif retry:  # for the staff, in the city's language (it read "voice: no answer" on a Japanese page)
-            await inbound.note(token, t(ctx.default_language, "staff.note.voice_no_answer"), ctx.name,
-                               f"voice:{call_sid}:no_answer")
+        elif retry:  # for the staff, in the city's language (it read "voice: no answer" on a Japanese page),
+            # with what the caller said when it was no answer (「母が…」 the keywords did not take)
+            note = t(ctx.default_language, "staff.note.voice_no_answer")
+            await inbound.note(token, f"{note}: {words}" if words else note, ctx.name, f"voice:{call_sid}:no_answer")
         return twiml(answer)
 
     async def called_back(params: dict[str, str]) -> WebhookResponse:
