@@ -14,6 +14,17 @@ not ok) are need help, whatever else the text says, and the head reads the text 
 A text with both kinds of keyword and no trouble ("2人とも無事"), or a question ("大丈夫？"), is
 no answer: kept as a note and answered with the keyword help.
 
+Chinese, Korean, Vietnamese and Portuguese households answer in their words too: the catalogs' buttons
+and SMS hint (平安无事/需要帮助, 平安/求助; 무사합니다/도움이 필요합니다, 무사/도움; Tôi an toàn/Tôi cần giúp đỡ,
+an toàn/cần giúp; Estou bem/Preciso de ajuda, seguro/ajuda) and what people say (救命, 살려주세요, cứu,
+socorro…), Vietnamese and Portuguese with or without their accents ("an toan", "nao estou bem"). The same
+rules hold: their words of trouble (受伤, 다쳤어요, bị thương, ferido…; not 没有人受伤, 안 다쳤어요, không ai bị
+thương, ninguém ferido) and a negated "safe" (不安全, 안 괜찮아요, không an toàn, não estou bem) are need help;
+a question (平安吗, 괜찮아요?, an toàn không?, tudo bem?) is no answer; a call for help that is denied
+(不需要帮助, 도움은 필요 없어요, không cần giúp, não preciso de ajuda) is none. Their "safe" counts only alone,
+as 大丈夫 does ("Estou bem", 「我们全家都平安」, "저희 가족은 모두 무사합니다"): their words of trouble are far
+fewer than the Japanese ones, so "我平安，但是妈妈…" is kept as a note rather than read as safe.
+
 A text that only asks to stop the messages (`STOP`, `ストップ`, `配信停止`, `解除してください`…:
 `asks_to_stop`) is no answer either; the intake keeps it as a note and tells the resident how stopping works.
 """
@@ -38,10 +49,10 @@ _DAIJOUBU_WORDS = r"大丈夫|だいじょうぶ|だいじょーぶ|だいじょ
 _SAFE_JA = re.compile(_SAFE_WORDS_JA)
 _DAIJOUBU = re.compile(_DAIJOUBU_WORDS)
 _HELP_JA = re.compile(r"助けて|たすけて|助けが必要|たすけがひつよう")
-# "Safe" negated right after the word: not an answer of safe.
-_NEGATED_JA = re.compile(rf"(?:{_SAFE_WORDS_JA}|{_DAIJOUBU_WORDS})\s*(?:(?:じゃあ?|では|でわ)\s*(?:な|ありません)|でな[いく])")
+# "Safe" negated right after the word: not an answer of safe. (安全 is a "safe" alone: `_SAFE_ZH`.)
+_NEGATED_JA = re.compile(rf"(?:{_SAFE_WORDS_JA}|{_DAIJOUBU_WORDS}|安全)\s*(?:(?:じゃあ?|では|でわ)\s*(?:な|ありません)|でな[いく])")
 # "Safe" asked, not told: 「大丈夫？」「無事ですか」「大丈夫かな」 (the sender may be asking about someone).
-_ASKED_JA = re.compile(rf"(?:{_SAFE_WORDS_JA}|{_DAIJOUBU_WORDS})\s*(?:です|でしょう|でした)?\s*(?:か|\?)")
+_ASKED_JA = re.compile(rf"(?:{_SAFE_WORDS_JA}|{_DAIJOUBU_WORDS}|安全)\s*(?:です|でしょう|でした)?\s*(?:か|\?)")
 _NEGATED_EN = re.compile(r"(?<![a-z])(?:not|isn't|isnt|aren't|arent|am not|no longer)\s+(?:safe|ok)(?![a-z])")
 # Trouble that is itself a "cannot" (動けません, 出られない, 意識がない, can't move): always trouble,
 # whatever negation is in it. After `normalise`: katakana as hiragana, so ケガ is けが.
@@ -62,6 +73,108 @@ _TROUBLE_EN = re.compile(
 _DENIED_BEFORE_EN = re.compile(r"(?<![a-z])(?:no|not|nobody|nobody's|none|nothing|isn't|aren't|wasn't|without|never)"
                                r"(?:\s+\w+){0,3}\s*$")
 
+# -- zh, ko, vi, pt ----------------------------------------------------------------------------------
+#
+# Matched after `_folded`: Vietnamese and Portuguese without their accents ("cứu" and "cuu" alike), so
+# the Latin words are written without them. Latin words need word edges ("ajudante" is no "ajuda");
+# Chinese is found inside the text, as Japanese; Korean by its stems (무사합니다, 괜찮아요).
+
+
+def _latin(words: str) -> str:
+    return rf"(?<![a-z0-9])(?:{words})(?![a-z0-9])"
+
+
+# "Safe", counted only alone (`parse_keyword`): with nothing but filler (`_FILLER_OTHER`) around it.
+_SAFE_ZH = r"平安|安全|没事|沒事|无事|安好|无恙|無恙|没问题|沒問題|很好|都好"
+_SAFE_KO = r"(?:무사|안전)(?:합니다|해요|하다|해|함)?|괜찮(?:습니다|아요|아|다|음)?"
+_SAFE_VI_WORDS = r"an toan|binh an|khong sao"
+_SAFE_PT_WORDS = r"bem|segur[oa]s?|a salvo|salv[oa]s?"
+# ổn ("fine") is "on" without its accent: only after who is fine ("toi on", "ca nha deu on") or as "on ca"
+_SAFE_VI_ON = (r"(?:toi|tui|minh|em|chung toi|chung em|ca nha|gia dinh(?: toi| em| minh)?|moi nguoi|tat ca|moi thu)"
+               r"(?:\s+(?:deu|van|rat|dang|that|hoan toan))*\s+on|on\s+(?:ca|het|roi)")
+_SAFE_OTHER = re.compile(rf"{_SAFE_ZH}|{_SAFE_KO}|{_latin(f'{_SAFE_VI_WORDS}|{_SAFE_VI_ON}|{_SAFE_PT_WORDS}')}")
+# Said around an answer: who ("我们全家", "저희 가족은 모두", "ca nha", "eu e a familia"), "all", "now",
+# "already", "thanks", politeness. No "but", no one else (妈妈, mẹ tôi, minha mãe): then it says more.
+_FILLER_OTHER = re.compile(
+    r"我们|我們|我家|全家人?|一家人?|家人|家里人|家裡人|大家|一切|已经|已經|现在|現在|目前|谢谢|謝謝|感谢|感謝"
+    r"|请放心|請放心|放心|非常|[我都也很了的是啊呀哦喔嗯]"
+    r"|(?<![가-힣])(?:저|전|제|저희|우리|나|난|가족|식구|집|모두|다들|전부|다|지금|현재|네|예)(?:들)?(?:은|는|이|가|도)?(?![가-힣])"
+    r"|(?<![가-힣])(?:감사합니다|고맙습니다|감사해요|고마워요)(?![가-힣])"
+    + "|" + _latin(
+        r"toi|tui|minh|em|anh|chi|chung toi|chung em|gia dinh|ca nha|nha toi|moi nguoi|tat ca|deu|van|rat|dang"
+        r"|da|roi|a|nhe|nha|vang|xin|cam on|ban|hien tai|bay gio|o nha|that|hoan toan|het|ca"
+        r"|eu|nos|estou|to|tou|estamos|tamos|tamo|esta|ta|estao|todos|todas|tudo|todo mundo|aqui|em casa|familia"
+        r"|minha familia|o|e|sim|muito|agora|ja|gracas a deus|obrigad[oa]s?|valeu|ficamos|fiquei"))
+# "Safe" asked, not told: 平安吗, 没事吧, 괜찮아요?, 무사합니까, an toàn không?, tudo bem? (as `_ASKED_JA`).
+_ASKED_OTHER = re.compile(
+    rf"(?:{_SAFE_ZH})\s*了?\s*(?:吗|嗎|么|麼|吧|\?)"
+    r"|(?:무사|안전|괜찮)[가-힣]{0,5}?(?:\?|까|니(?![가-힣])|[나가]요)"
+    + "|" + _latin(rf"(?:{_SAFE_VI_WORDS})(?:\s+(?:khong|chua|chu|ko|hong|ha))?\s*\?|(?:{_SAFE_VI_WORDS})\s+(?:khong|chua|ko|hong)\s*$")
+    + "|" + _latin(rf"(?:{_SAFE_PT_WORDS})\s*\?"))
+# "Safe" negated: need help, as 無事じゃない (`tells_of_trouble`). 安不安全 and 好不好 ask; 不好意思 is "sorry".
+_NEGATED_OTHER = re.compile(
+    r"(?<![安平好])不(?:太|是很|是|很|怎么|怎麼|够|夠)?(?:安全|平安|好)(?!意思)"
+    r"|(?<![가-힣])안\s*(?:괜찮|안전|무사)|(?:괜찮|안전하|무사하)지\s*(?:가|는|도|만)?\s*(?:않|못)|불안전"
+    + "|" + _latin(r"(?:khong|chua|chang|ko|k|hong|hok|kg)\s+(?:(?:duoc|con|that|he|may|qua|thuc su|hoan toan)\s+)?"
+                   r"(?:an toan|on|binh an)")
+    + "|" + _latin(r"(?:nao|nem|n)\s+(?:[a-z-]+\s+){0,2}?(?:bem|segur[oa]s?|a salvo|salv[oa]s?)"
+                   r"|(?:estou|estamos|to|tou|ta|esta|estao|tamo|tamos|muito|passando)\s+(?:muito\s+)?mal|nada\s+bem"))
+
+# Calls for help, told anywhere in the text, unless denied (`_HELP_OTHER`): 不需要帮助, 도움은 필요 없어요,
+# không cần giúp, não preciso de ajuda; thanks for help (도와주셔서 감사, cảm ơn sự giúp đỡ, obrigado pela
+# ajuda) is none either.
+_HELP_ZH = re.compile(r"救命|救救|救我|求救|求助|求援|需要(?:帮助|幫助|帮忙|幫忙|救援)|帮帮|幫幫|快来人|快來人")
+_HELP_KO = re.compile(r"(?:도와|살려|구해)\s*(?:주세요|주십시오|줘요|줘|주|줄)|구조|도움(?!말)(?:(?:이|을|이\s*좀)?\s*필요(?:합니다|해요|해|함)?)?")
+# (cứu, not nghiên cứu "research")
+_HELP_VI = re.compile(_latin(r"(?<!nghien )cuu|can\s+(?:duoc\s+)?(?:giup|tro giup|ho tro|cuu)(?:\s+do)?"
+                             r"|giup\s+(?:toi|tui|voi|do|em|minh|chung toi|gium|dum)|tro giup"))
+_HELP_PT = re.compile(_latin(r"(?:(?:eu\s+|nos\s+)?(?:preciso|precisamos|precisa|precisam|necessito)\s+de\s+)?(?:ajuda|socorro|resgate)"
+                             r"|socorr(?:o|am|e)|ajud(?:a|e|em)(?:-(?:me|nos))?|(?:me|nos)\s+ajud(?:a|e|em|ar)"
+                             r"|pode(?:m|ria)?\s+(?:me\s+|nos\s+)?ajudar|acud(?:a|am)"))
+_HELP_DENIED_BEFORE_ZH = re.compile(r"(?:不|不用|不必|没有?|沒有?|无需|無需|毋需|别|別)\s*$")
+_HELP_DENIED_AFTER_KO = re.compile(
+    r"\s*(?:은|는|이|가|도|을|를)?\s*(?:필요)?\s*(?:가\s*)?(?:없|않|하지\s*(?:는\s*)?않|안\s*(?:필요|해)|괜찮)"
+    r"|(?:셔서|어서|서|에|을|를)?\s*(?:주셔서\s*)?(?:감사|고마|고맙)")
+_HELP_DENIED_BEFORE_VI = re.compile(_latin(r"khong|chua|chang|ko|k|hong|khoi|cam on(?:\s+(?:su|da|vi|ve))?") + r"\s+$")
+_HELP_DENIED_BEFORE_PT = re.compile(_latin(r"(?:nao|nem|n|sem)(?:\s+(?:precis[a-z]*|necessit[a-z]*|mais|de|da|do|nenhuma))*"
+                                           r"|(?:obrigad[oa]s?|agradeco|valeu|grat[oa])(?:\s+[a-z]+){0,2}") + r"\s+$")
+
+# Trouble that is itself a "cannot" (动不了, 움직일 수 없어요, không thở được, não consigo sair): always trouble.
+_CANNOT_OTHER = re.compile(
+    r"(?:动|動)不了|走不了|走不(?:动|動)|出不(?:去|来|來)|站不起(?:来|來)|起不(?:来|來)|喘不(?:过|過)气|喘不過氣|呼吸困难"
+    r"|(?:无法|無法|不能)(?:动|動|移动|移動|走|出去|呼吸|站)"
+    r"|움직일\s*수\s*(?:가\s*)?없|못\s*움직|움직이지\s*못|(?:나갈|걸을|일어날)\s*수\s*(?:가\s*)?없|못\s*(?:나가|걷|일어나)"
+    r"|숨(?:을|이)?\s*(?:못\s*쉬|쉴\s*수\s*없|안\s*쉬어|막)|의식(?:이)?\s*없"
+    + "|" + _latin(r"(?:khong|ko|k|hok)\s+(?:the\s+)?(?:di chuyen|cu dong|nhuc nhich|dung day|thoat ra|ra ngoai)(?:\s+duoc)?"
+                   r"|(?:khong|ko|k|hok)\s+(?:di|ra|dung|tho|cu dong|dung day|nhuc nhich)\s+duoc|kho tho")
+    + "|" + _latin(r"(?:nao|n)\s+(?:consigo|conseguimos|consegue|conseguem|consegui|posso|podemos|pode)\s+(?:me\s+|se\s+|nos\s+)?"
+                   r"(?:mexer|mover|andar|sair|respirar|levantar)|falta de ar|(?:nao|n)\s+(?:esta|estou|ta)\s+respirando"))
+# Trouble told as a thing, unless denied: before it in zh, vi and pt (没有人受伤, không ai bị thương, ninguém
+# ferido), after it in Korean (다치지 않았어요, 부상자는 없습니다; or 안 다쳤어요). Words the Japanese list has
+# (骨折, 出血, 救助, 火災) are left to it: its denial comes after them (「出血なし」).
+_TROUBLE_ZH = re.compile(r"受伤|伤了|伤到|傷到|被困|困住|困在|被压|被壓|压住|壓住|埋住|被埋|流血|着火|著火|起火|失火|火灾"
+                         r"|救护车|救護車|急救|昏迷|晕倒|暈倒|昏倒|淹水|被淹|倒塌|塌了")
+_TROUBLE_KO = re.compile(r"다쳤|다쳐|다친|다치|부상|갇혔|갇혀|갇힌|깔렸|깔려|매몰|피가\s*(?:나|멈추지)|피를\s*흘|출혈|골절|뼈가\s*부러"
+                         r"|불이\s*났|불났|불이\s*나|화재|구급차|쓰러졌|쓰러져|쓰러진|기절|침수|물에\s*잠|무너졌|무너져")
+_TROUBLE_VI = re.compile(_latin(
+    r"bi thuong|bi dau|gay\s+(?:chan|tay|xuong)|mac ket|bi ket|ket\s+(?:lai|trong)|bi kep|bi de|bi vui|chay mau|mat mau"
+    r"|chay nha|nha\s+(?:bi\s+)?chay|bi chay|hoa hoan|cap cuu|bat tinh|ngat xiu|hon me|bi ngap|ngap nuoc"
+    r"|nha\s+(?:bi\s+)?sap|bi sap|sap do"))
+_TROUBLE_PT = re.compile(_latin(
+    r"ferid[oa]s?|machucad[oa]s?|machuquei|machucou|machucaram|soterrad[oa]s?|pres[oa]s?|sangrando|sangue|fogo|incendio"
+    r"|ambulancia|desmai(?:ou|ei|ad[oa]s?)|inconsciente|fratur[a-z]*|alagad[oa]s?|alagou|alagamento|inundad[oa]s?|inundou"
+    r"|inundacao|enchente|desab(?:ou|aram|ad[oa]s?)|bombeiros?"
+    r"|quebr(?:ei|ou)\s+(?:a|o|meu|minha)\s+(?:perna|braco|pe|bacia|costela|quadril)"
+    r"|(?:perna|braco|pe|bacia|costela|quadril)\s+quebrad[oa]"))
+_TROUBLE_DENIED_BEFORE_ZH = re.compile(r"(?:没有?|沒有?|无|無|未|不|不用|不需要|无需|無需)(?:人|人员|人員|被|叫)?\s*$")
+_TROUBLE_DENIED_AFTER_KO = re.compile(
+    r"지\s*(?:는|도|가)?\s*않|\s*(?:자|사람|데|곳|분|인)?(?:은|는|이|가|도)?\s*(?:아무도\s*|하나도\s*|전혀\s*)?없"
+    r"|(?:은|는|가|이)?\s*아(?:니|님|냐)")
+_TROUBLE_DENIED_BEFORE_KO = re.compile(r"(?<![가-힣])안\s*$")
+_TROUBLE_DENIED_BEFORE_VI = re.compile(
+    _latin(r"khong|chua|chang|ko|k|hong") + r"(?:\s+(?:ai|co|co ai|bi|con|nguoi nao))*\s+$")
+_TROUBLE_DENIED_BEFORE_PT = re.compile(_latin(r"nao|nem|ninguem|nenhum|nenhuma|sem|nada|n") + r"(?:\s+[a-z-]+){0,3}\s*$")
+
 
 def _told(found: re.Pattern[str], text: str, denied: Callable[[str, re.Match[str]], bool]) -> bool:
     return any(not denied(text, m) for m in found.finditer(text))
@@ -75,6 +188,34 @@ def _denied_en(text: str, m: re.Match[str]) -> bool:
     return _DENIED_BEFORE_EN.search(text[: m.start()]) is not None
 
 
+# How far before a word its denial is looked for (a few words): a long text stays linear.
+_DENIAL_REACH = 40
+
+
+def _denied_before(before: re.Pattern[str]) -> Callable[[str, re.Match[str]], bool]:
+    return lambda text, m: before.search(text, max(0, m.start() - _DENIAL_REACH), m.start()) is not None
+
+
+def _denied_after(after: re.Pattern[str]) -> Callable[[str, re.Match[str]], bool]:
+    return lambda text, m: after.match(text, m.end()) is not None
+
+
+def _denied_ko(text: str, m: re.Match[str]) -> bool:
+    return (_TROUBLE_DENIED_AFTER_KO.match(text, m.end()) is not None
+            or _TROUBLE_DENIED_BEFORE_KO.search(text, max(0, m.start() - _DENIAL_REACH), m.start()) is not None)
+
+
+# Trouble told as a thing, each with how it is denied.
+_TROUBLE: tuple[tuple[re.Pattern[str], Callable[[str, re.Match[str]], bool]], ...] = (
+    (_TROUBLE_JA, _denied_ja), (_TROUBLE_EN, _denied_en), (_TROUBLE_ZH, _denied_before(_TROUBLE_DENIED_BEFORE_ZH)),
+    (_TROUBLE_KO, _denied_ko), (_TROUBLE_VI, _denied_before(_TROUBLE_DENIED_BEFORE_VI)),
+    (_TROUBLE_PT, _denied_before(_TROUBLE_DENIED_BEFORE_PT)))
+# Calls for help in zh, ko, vi, pt, each with how it is denied.
+_HELP_OTHER: tuple[tuple[re.Pattern[str], Callable[[str, re.Match[str]], bool]], ...] = (
+    (_HELP_ZH, _denied_before(_HELP_DENIED_BEFORE_ZH)), (_HELP_KO, _denied_after(_HELP_DENIED_AFTER_KO)),
+    (_HELP_VI, _denied_before(_HELP_DENIED_BEFORE_VI)), (_HELP_PT, _denied_before(_HELP_DENIED_BEFORE_PT)))
+
+
 # Typographic apostrophes (an iPhone types ’): "isn’t safe" must read as "isn't safe".
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
@@ -84,45 +225,63 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower().translate(_KATA_TO_HIRA).translate(_QUOTES)
 
 
+# Latin accents taken off (the combining marks U+0300..U+036F, and đ): a Vietnamese or Portuguese text
+# typed without them reads as with them ("khong an toan", "nao estou bem"). Kana's dakuten (U+3099) is no
+# such mark (が stays が), and Hangul decomposes and composes back as it was.
+_ACCENTS: dict[int, str | None] = {**dict.fromkeys(range(0x0300, 0x0370)), ord("đ"): "d"}
+
+
+def _folded(text: str) -> str:
+    """`normalise`, then Latin accents off: what the answer keywords are matched against."""
+    t = normalise(text)
+    return t if t.isascii() else unicodedata.normalize("NFC", unicodedata.normalize("NFD", t).translate(_ACCENTS))
+
+
 def tells_of_trouble(text: str) -> bool:
     """True when the text tells of trouble: an injury, someone who cannot move or get out, a fire…
-    (not when it denies one: "けがはありません", "nobody hurt"); or says it is not safe."""
-    t = normalise(text)
-    if _NEGATED_JA.search(t) or _NEGATED_EN.search(t) or _CANNOT_JA.search(t) or _CANNOT_EN.search(t):
+    (not when it denies one: "けがはありません", "nobody hurt", 没有人受伤); or says it is not safe."""
+    t = _folded(text)
+    if (_NEGATED_JA.search(t) or _NEGATED_EN.search(t) or _NEGATED_OTHER.search(t)
+            or _CANNOT_JA.search(t) or _CANNOT_EN.search(t) or _CANNOT_OTHER.search(t)):
         return True
-    return _told(_TROUBLE_JA, t, _denied_ja) or _told(_TROUBLE_EN, t, _denied_en)
+    return any(_told(found, t, denied) for found, denied in _TROUBLE)
 
 
 def parse_keyword(text: str) -> Status | None:
     """SAFE, NEED_HELP, or None when the text is not a clear answer."""
     if tells_of_trouble(text):
         return Status.NEED_HELP
-    t = normalise(text)
-    if _ASKED_JA.search(t):
+    t = _folded(text)
+    if _ASKED_JA.search(t) or _ASKED_OTHER.search(t):
         return None
     safe = bool(_SAFE_ASCII.search(t) or _SAFE_JA.search(t))
     if not safe and _DAIJOUBU.search(t):
         if _says_more(t):
             return None  # 大丈夫 within a sentence: maybe someone else's, maybe a question
         safe = True
-    help_ = bool(_HELP_ASCII.search(t) or _HELP_JA.search(t))
+    if not safe and _SAFE_OTHER.search(t) and not _says_more(t):
+        # zh, ko, vi, pt "safe" alone ("Estou bem", 「我平安」); within a sentence it answers nothing
+        # (their trouble words are too few to trust the rest of it), and a call for help in it still counts
+        safe = True
+    help_ = bool(_HELP_ASCII.search(t) or _HELP_JA.search(t)) or any(_told(found, t, denied) for found, denied in _HELP_OTHER)
     if safe == help_:
         return None  # neither, or both
     return Status.SAFE if safe else Status.NEED_HELP
 
 
 _FILLER = re.compile(r"[\s\.,!?。、!?・ー〜~]+|です|でした|だよ|だ")
+_KEYWORDS = (_SAFE_ASCII, _HELP_ASCII, _SAFE_JA, _DAIJOUBU, _HELP_JA, _SAFE_OTHER, _HELP_ZH, _HELP_KO, _HELP_VI, _HELP_PT)
 
 
 def has_words_beyond_keyword(text: str) -> bool:
     """True when the text says more than the keyword ("2 足をけがしました"): worth keeping as a note."""
-    return _says_more(normalise(text))
+    return _says_more(_folded(text))
 
 
 def _says_more(t: str) -> bool:
-    for pattern in (_SAFE_ASCII, _HELP_ASCII, _SAFE_JA, _DAIJOUBU, _HELP_JA):
+    for pattern in _KEYWORDS:
         t = pattern.sub(" ", t)
-    return bool(_FILLER.sub("", t))
+    return bool(_FILLER.sub("", _FILLER_OTHER.sub(" ", t)))
 
 
 # Asking to stop the messages, and nothing else: Twilio's opt-out words and what a Japanese resident

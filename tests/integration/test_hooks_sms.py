@@ -78,6 +78,24 @@ async def test_a_text_that_tells_of_trouble_is_need_help_and_the_head_reads_it(t
         assert item.note == "大丈夫じゃない、足をけがした"
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [("救命", Status.NEED_HELP), ("socorro", Status.NEED_HELP), ("cứu", Status.NEED_HELP), ("살려주세요", Status.NEED_HELP),
+     ("não estou bem", Status.NEED_HELP), ("Tôi an toàn", Status.SAFE), ("我平安", Status.SAFE)],
+)
+async def test_a_keyword_in_another_language_answers_and_help_alerts_the_head(
+        tmp_path: Path, body: str, expected: Status) -> None:
+    """Review: 「救命」, "socorro", "cứu", "살려주세요" were kept as a note: no help request, no alert to the head."""
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, phone="+819088880001")
+        result = await env.sandbox.fake("sms").reply("+819011110003", body)
+        assert "Recorded" in result.body
+        assert await env.status("A-003") == expected
+        await env.dispatch()
+        assert bool(env.staff_messages("sms")) is (expected == Status.NEED_HELP)
+        await env.intake.idle()
+
+
 async def test_reply_is_in_the_households_language(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         result = await env.sandbox.fake("sms").reply("+819011110003", "ok")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from safetynet.domain import Status
+from safetynet.i18n import CATALOGS, t
 from safetynet.replies.keywords import (
     asks_to_stop,
     has_words_beyond_keyword,
@@ -188,3 +191,132 @@ def test_a_household_number_is_matched_as_the_roster_has_it() -> None:
     assert same_household_number("a-002", "A-002") and same_household_number("A-002", "Ａ－００２")
     assert not same_household_number("1", "12") and not same_household_number("A-02", "A-002")
     assert names_association("12桜町一丁目町会", "桜町一丁目町会") and not names_association("12", "桜町一丁目町会")
+
+
+# -- zh, ko, vi, pt ----------------------------------------------------------------------------------
+#
+# Review: a Chinese, Korean, Vietnamese or Portuguese household typing back its own button's words or the
+# hint's ("Preciso de ajuda", 「我平安」), or 救命 / socorro / cứu / 살려주세요, was kept as a note: no answer, no
+# help request, no alert to the head.
+
+
+def _hint_words(hint: str) -> tuple[str, str]:
+    """The safe and help words of a `message.sms_hint` ("回复 1=平安 2=求助", "Responda 1 seguro, 2 ajuda")."""
+    m = re.search(r"1\s*[=:：]?\s*(.+?)[\s,，、]+2\s*[=:：]?\s*(.+?)\s*$", hint)
+    assert m is not None, hint
+    return m.group(1), m.group(2)
+
+
+@pytest.mark.parametrize("lang", CATALOGS)
+def test_each_languages_own_button_and_hint_words_answer(lang: str) -> None:
+    """What the reply page, the Telegram keyboard and the SMS hint tell a resident to say reads as that answer."""
+    assert parse_keyword(t(lang, "reply.safe_button")) == SAFE
+    assert parse_keyword(t(lang, "reply.need_help_button")) == HELP
+    safe_word, help_word = _hint_words(t(lang, "message.sms_hint"))
+    assert parse_keyword(safe_word) == SAFE and parse_keyword(help_word) == HELP
+    if lang in ("zh", "ko", "vi", "pt"):  # nothing to keep as a note ("I'm safe" still is one)
+        assert not has_words_beyond_keyword(t(lang, "reply.safe_button"))
+        assert not has_words_beyond_keyword(t(lang, "reply.need_help_button"))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # zh: the buttons, the hint, and what people say
+        ("平安无事", SAFE), ("需要帮助", HELP), ("平安", SAFE), ("求助", HELP), ("我平安", SAFE), ("安全", SAFE),
+        ("没事", SAFE), ("我没事", SAFE), ("我很好", SAFE), ("我们全家都平安", SAFE), ("我们都很好，谢谢！", SAFE),
+        ("救命", HELP), ("救命啊！", HELP), ("求救", HELP), ("我需要帮助", HELP), ("救救我", HELP), ("快来人", HELP),
+        # ko
+        ("무사합니다", SAFE), ("도움이 필요합니다", HELP), ("무사", SAFE), ("도움", HELP), ("안전", SAFE),
+        ("안전합니다", SAFE), ("괜찮아요", SAFE), ("저는 괜찮습니다", SAFE), ("저희 가족은 모두 무사합니다", SAFE),
+        ("괜찮아요, 감사합니다", SAFE),
+        ("도와주세요", HELP), ("살려주세요", HELP), ("살려줘", HELP), ("구조", HELP), ("구조대 불러주세요", HELP),
+        # vi, with and without its accents, and in capitals
+        ("Tôi an toàn", SAFE), ("Tôi cần giúp đỡ", HELP), ("an toàn", SAFE), ("cần giúp", HELP), ("không sao", SAFE),
+        ("Tôi không sao", SAFE), ("Tôi ổn", SAFE), ("Cả nhà đều an toàn ạ", SAFE), ("Gia đình tôi an toàn, cảm ơn", SAFE),
+        ("an toan", SAFE), ("toi an toan", SAFE), ("TÔI AN TOÀN", SAFE), ("khong sao", SAFE),
+        ("cứu", HELP), ("cứu tôi với", HELP), ("giúp tôi", HELP), ("cuu", HELP), ("can giup", HELP), ("giup toi", HELP),
+        ("CỨU", HELP), ("cấp cứu", HELP),
+        # pt, with and without its accents, full width
+        ("Estou bem", SAFE), ("Preciso de ajuda", HELP), ("seguro", SAFE), ("ajuda", HELP), ("segura", SAFE),
+        ("a salvo", SAFE), ("estou bem", SAFE), ("tô bem", SAFE), ("to bem", SAFE), ("tudo bem", SAFE),
+        ("Estamos todos bem, graças a Deus", SAFE), ("estamos todos bem, gracas a deus", SAFE), ("ＥＳＴＯＵ ＢＥＭ", SAFE),
+        ("a família e eu estamos bem", SAFE), ("1 seguro", SAFE),
+        ("socorro", HELP), ("SOCORRO!", HELP), ("me ajuda", HELP), ("ajude-me", HELP), ("ajudem", HELP),
+        ("precisamos de ajuda", HELP), ("pode me ajudar?", HELP), ("2 ajuda", HELP),
+        # Japanese: 安全 told alone
+        ("安全です", SAFE),
+    ],
+)
+def test_keywords_in_other_languages(text: str, expected: Status) -> None:
+    assert parse_keyword(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a negated "safe": need help (as 無事じゃない), with or without accents
+        "不安全", "不平安", "我不太好", "我们不是很安全", "这里不安全",
+        "안 괜찮아요", "안괜찮아", "괜찮지 않아요", "안전하지 않아요", "무사하지 못해요",
+        "không an toàn", "khong an toan", "chưa an toàn", "không ổn", "ko on", "Tôi không an toàn",
+        "não estou bem", "nao estou bem", "Não estou bem", "não estamos seguros", "n to bem", "estou mal",
+        "não estou nada bem", "nem todos estão bem",
+        "安全ではない", "安全じゃない",
+        # words of trouble, and a "cannot", whatever else the text says
+        "妈妈受伤了", "被困在家里", "动不了", "我平安，但是妈妈受伤了", "叫救护车",
+        "어머니가 다쳤어요", "움직일 수 없어요", "집에 갇혔어요", "구급차를 불러 주세요", "저는 괜찮은데 어머니가 다쳤어요",
+        "mẹ tôi bị thương", "tôi không thở được", "bi mac ket trong nha", "tôi an toàn nhưng mẹ bị thương",
+        "minha mãe está ferida", "não consigo sair", "estou presa no elevador", "Estou bem, mas minha mãe está ferida",
+        "nao consigo me mexer", "chamem uma ambulância",
+        # a call for help beside a "safe" that is not alone ("but"): the call counts
+        "我平安，但是需要帮助",
+    ],
+)
+def test_need_help_in_other_languages(text: str) -> None:
+    assert parse_keyword(text) == HELP
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # asked, not told
+        "平安吗", "没事吧？", "安不安全", "1 平安吗", "괜찮아요?", "괜찮니", "무사합니까", "안전한가요",
+        "an toàn không?", "Bạn an toàn không", "1 an toàn không?", "Tudo bem?", "Você está bem?",
+        "安全ですか",
+        # both kinds: ask again rather than guess
+        "我平安，需要帮助", "estou bem, preciso de ajuda", "an toàn, cần giúp", "무사 도움",
+        # a "safe" within a sentence: maybe someone else's (their trouble words are too few to trust the rest)
+        "妈妈平安，我在找爸爸", "收到安全确认", "안전한 곳에 있어요", "무사히 대피했습니다", "Não, estou bem",
+        "Estou bem, e vocês?", "不好意思，我平安", "安全な場所に避難しました",
+        # a call for help denied, or thanks for help
+        "我不需要帮助", "不用求助", "도움은 필요 없어요", "도움이 필요 없어요", "도움이 필요하지 않아요", "도와주셔서 감사합니다",
+        "không cần giúp", "khong can giup", "cảm ơn sự giúp đỡ", "não preciso de ajuda", "nao precisamos mais de ajuda",
+        "obrigado pela ajuda",
+        # trouble denied
+        "没有人受伤", "我们都没有受伤", "아무도 안 다쳤어요", "다친 사람은 없어요", "부상자는 없습니다", "không ai bị thương",
+        "ninguém ferido", "ninguém se machucou", "não estou ferido",
+        # the words inside other words, or other words
+        "ajudante", "ajudou", "ajudar", "socorrista", "nghiên cứu", "nghien cuu", "도움말", "ổn", "on", "bem-vindo",
+        "segurança", "salvou",
+        # the safety check's own text sent back
+        "安全确认：平安请回复“1”，需要帮助请回复“2”。",
+        "Confirmação de segurança: responda \"1\" se está bem, \"2\" se precisa de ajuda.",
+    ],
+)
+def test_unclear_texts_in_other_languages_are_not_answers(text: str) -> None:
+    assert parse_keyword(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "extra"),
+    [("Estou bem", False), ("Preciso de ajuda!", False), ("我们全家都平安", False), ("도와주세요", False),
+     ("Tôi cần giúp đỡ", False), ("socorro, minha perna", True), ("救命 我在三楼", True)],
+)
+def test_words_beyond_the_keyword_in_other_languages(text: str, extra: bool) -> None:
+    assert has_words_beyond_keyword(text) is extra
+
+
+def test_accents_are_folded_for_keywords_only() -> None:
+    # kana's dakuten is no accent: 「けが」 and 「ぶじ」 still read as themselves
+    assert parse_keyword("けがをしました") == HELP and parse_keyword("ぶじ") == SAFE
+    assert normalise("Não") == "não"  # the form staff words are matched in keeps its accents
