@@ -40,6 +40,7 @@ from safetynet.domain.roster import (
     check_login,
     check_staff_name,
     check_token_label,
+    new_contacts_of,
 )
 from safetynet.i18n import t
 from safetynet.i18n.terms import contact_kind_word, role_word, scope_word
@@ -558,8 +559,9 @@ def _chosen_or_new(password: str | None, login: str) -> tuple[str, str | None]:
     return generated, generated
 
 
-# What the command line does once a staff member is added, in the same store session (`cli.staff_add`:
-# their association's open calls for help queued to them, a layer this module may not import).
+# What the command line does once a staff member is added or given new addresses, in the same store
+# session (`cli.staff_add`: their association's open calls for help queued to them, a layer this module
+# may not import); never raises (the account and its password stand whatever it meets).
 AfterAdd = Callable[[Store, Staff], Awaitable[object]]
 
 
@@ -624,7 +626,7 @@ def staff_password(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def staff_contacts_cmd(cfg: Config, args: argparse.Namespace) -> int:
+def staff_contacts_cmd(cfg: Config, args: argparse.Namespace, after: AfterAdd | None = None) -> int:
     """A staff member's alert contacts changed (a head's new phone): each option given replaces that
     kind's address, each `--clear` removes one; the account, its password and sessions stay."""
     from safetynet.channels import registry
@@ -648,6 +650,9 @@ def staff_contacts_cmd(cfg: Config, args: argparse.Namespace) -> int:
             except StaffError:
                 return None
             await audit_cli(store, AuditAction.STAFF, "contacts", f"{args.login} {','.join(sorted(changes))}")
+            new = new_contacts_of(found[0], staff)
+            if after is not None and new is not None:  # the open calls for help, to the new addresses only
+                await after(store, new)
             return staff
 
     staff = asyncio.run(run())

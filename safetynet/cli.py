@@ -63,18 +63,37 @@ def _lazy(target: str) -> Handler:
     return run
 
 
-def staff_add(cfg: Config, args: argparse.Namespace) -> int:
-    """`safetynet staff add`, then the open calls for help of a new head's or deputy's association queued
-    to them (`HelpNotifier.catch_up`; a running server's dispatcher sends them), as /admin does."""
-    from safetynet.admin import staff_add as add
+def _catch_up(cfg: Config) -> Any:
+    """The open calls for help of a staff member's association queued to them (`HelpNotifier.catch_up`;
+    a running server's dispatcher sends them), as /admin does; a failure is logged (the account stands,
+    its password is shown, and the dashboard shows the requests: the day's reread)."""
+    import structlog
+
     from safetynet.domain.roster import Staff
     from safetynet.replies.notify import StaffNotifier
     from safetynet.store import Store
 
     async def caught_up(store: Store, staff: Staff) -> None:
-        await StaffNotifier(store, cfg, cfg.channels.enabled(), store.clock).catch_up(staff)
+        try:
+            await StaffNotifier(store, cfg, cfg.channels.enabled(), store.clock).catch_up(staff)
+        except Exception:
+            structlog.get_logger("cli").exception("help_catch_up_failed", staff_id=staff.id)
 
-    return add(cfg, args, after=caught_up)
+    return caught_up
+
+
+def staff_add(cfg: Config, args: argparse.Namespace) -> int:
+    """`safetynet staff add`, then the open calls for help of a new head's or deputy's association."""
+    from safetynet.admin import staff_add as add
+
+    return add(cfg, args, after=_catch_up(cfg))
+
+
+def staff_contacts(cfg: Config, args: argparse.Namespace) -> int:
+    """`safetynet staff contacts`, then the open calls for help to the new addresses."""
+    from safetynet.admin import staff_contacts_cmd
+
+    return staff_contacts_cmd(cfg, args, after=_catch_up(cfg))
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -173,7 +192,7 @@ def _add_init_and_access(sub: Any) -> None:
     p.add_argument("login")
     p.add_argument("--password", help=say("cli.staff.add.password"))
     p = _cmd(ssub, "contacts", say("cli.staff.contacts.help"), "safetynet staff contacts tanaka --phone 090-1234-5678",
-             "safetynet.admin:staff_contacts_cmd")
+             staff_contacts)
     p.add_argument("login")
     for col in registry.roster_columns():
         p.add_argument(f"--{col.key}", help=say("cli.staff.add.contact", kind=say(f"contact.kind.{col.kind}")))

@@ -16,6 +16,7 @@ from safetynet.broadcast.scenario import ScenarioError, fit_message, fit_title, 
 from safetynet.domain import CampaignKind, CampaignState
 from safetynet.domain.campaigns import TRIGGER, Actor, Campaign
 from safetynet.domain.roster import UnknownScopeError
+from safetynet.domain.triggers import WITHDRAWN
 from safetynet.i18n import t
 from safetynet.triggers.port import CampaignRequest
 
@@ -123,7 +124,14 @@ async def update_campaign(svc: CampaignService, campaign_id: int, title: str, re
 async def campaign_state(svc: CampaignService, campaign_id: int) -> str | None:
     """How a trigger's campaign stands: the trigger rules take one a person cancelled or closed as ended."""
     c = await svc.campaigns.get(campaign_id)
-    return None if c is None else str(c.state)
+    if c is None:
+        return None
+    return WITHDRAWN if _withdrawn(c) else str(c.state)
+
+
+def _withdrawn(c: Campaign) -> bool:
+    """Cancelled by its trigger (`cancel_proposed`), not by a person."""
+    return c.state == CampaignState.CANCELLED and bool(c.options.get("trigger", {}).get("withdrawn"))
 
 
 async def cancel_proposed(svc: CampaignService, campaign_id: int) -> bool:
@@ -131,6 +139,12 @@ async def cancel_proposed(svc: CampaignService, campaign_id: int) -> bool:
     would otherwise miss: a real event they were asked to approve (now cancelled), and a campaign
     already sending (left running: a person closes it). A draft proposal goes quietly, as it came."""
     before = await svc.campaigns.get(campaign_id)
+    if before is not None and _withdrawn(before):
+        return True  # a retry of this withdrawal (its decision's record failed): done already
+    if before is not None and before.state in (CampaignState.DRAFT, CampaignState.PENDING_APPROVAL):
+        # said first, so a cancel by the trigger is never taken for a person's (`campaign_state`)
+        trigger = {**before.options.get("trigger", {}), "withdrawn": True}
+        await svc.campaigns.set_options(campaign_id, {**before.options, "trigger": trigger})
     done = await svc.campaigns.cancel_draft(campaign_id, svc.clock.now())
     if done:
         svc.notify_changed()

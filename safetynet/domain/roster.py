@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from safetynet.domain.vocabulary import ContactKind, Role
@@ -104,6 +104,13 @@ class Staff:
     # (kind, address) of the staff member's own contacts, over which alerts reach them (any channel
     # that sends to the kind); loaded by the staff lists, not by a session check.
     contacts: tuple[tuple[ContactKind, str], ...] = ()
+
+
+def new_contacts_of(before: Staff, after: Staff) -> Staff | None:
+    """`after` with only the contacts `before` did not have (a head's new phone), None when there are none:
+    the open calls for help go to those, not again to the addresses that had them."""
+    new = tuple(c for c in after.contacts if c not in before.contacts)
+    return replace(after, contacts=new) if new else None
 
 
 @dataclass(frozen=True)

@@ -82,8 +82,10 @@ NAMED_KINDS: frozenset[str] = frozenset({*(k.value for k in JmaKind if k != JmaK
 
 DECISIONS = ("ignore", "propose", "start", "update", "withdraw")
 # Campaign states (`CampaignState`) in which a person ended a trigger's campaign: cancelled or closed (on /city,
-# the API, the command line). The trigger's own withdrawal cancels too, but its event is withdrawn by then.
+# the API, the command line). The trigger's own withdrawal says "withdrawn" (`CampaignPort.campaign_state`):
+# a retry of a withdrawal whose record failed is no person's cancel (the day's reread).
 ENDED_BY_PERSON: frozenset[str] = frozenset({"cancelled", "closed"})
+WITHDRAWN = "withdrawn"
 ACTIONS = ("propose", "start")
 
 

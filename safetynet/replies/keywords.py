@@ -200,6 +200,14 @@ def _denied_after(after: re.Pattern[str]) -> Callable[[str, re.Match[str]], bool
     return lambda text, m: after.match(text, m.end()) is not None
 
 
+def _denied_zh(text: str, m: re.Match[str]) -> bool:
+    """Before it (没有人受伤), or after it as Japanese denies: some of its words are Japanese too (流血,
+    失火, 急救, 起火, 昏倒, 倒塌), and 「失火なし」「流血もありません」 denied them after (review: 「無事です
+    浸水なし 失火なし」 became a call for help)."""
+    return _TROUBLE_DENIED_BEFORE_ZH.search(text, max(0, m.start() - _DENIAL_REACH), m.start()) is not None \
+        or _denied_ja(text, m)
+
+
 def _denied_ko(text: str, m: re.Match[str]) -> bool:
     return (_TROUBLE_DENIED_AFTER_KO.match(text, m.end()) is not None
             or _TROUBLE_DENIED_BEFORE_KO.search(text, max(0, m.start() - _DENIAL_REACH), m.start()) is not None)
@@ -207,7 +215,7 @@ def _denied_ko(text: str, m: re.Match[str]) -> bool:
 
 # Trouble told as a thing, each with how it is denied.
 _TROUBLE: tuple[tuple[re.Pattern[str], Callable[[str, re.Match[str]], bool]], ...] = (
-    (_TROUBLE_JA, _denied_ja), (_TROUBLE_EN, _denied_en), (_TROUBLE_ZH, _denied_before(_TROUBLE_DENIED_BEFORE_ZH)),
+    (_TROUBLE_JA, _denied_ja), (_TROUBLE_EN, _denied_en), (_TROUBLE_ZH, _denied_zh),
     (_TROUBLE_KO, _denied_ko), (_TROUBLE_VI, _denied_before(_TROUBLE_DENIED_BEFORE_VI)),
     (_TROUBLE_PT, _denied_before(_TROUBLE_DENIED_BEFORE_PT)))
 # Calls for help in zh, ko, vi, pt, each with how it is denied.
@@ -278,10 +286,16 @@ def has_words_beyond_keyword(text: str) -> bool:
     return _says_more(_folded(text))
 
 
+_OTHER_KEYWORDS = (_SAFE_OTHER, _HELP_ZH, _HELP_KO, _HELP_VI, _HELP_PT)
+
+
 def _says_more(t: str) -> bool:
+    """Words beyond the keywords and filler; the zh/ko/vi/pt filler only in a text with their keywords
+    (taken off every text, its 都 and "that" made 「大丈夫 都」 safe and "2 that" no note: the day's reread)."""
+    other = any(p.search(t) for p in _OTHER_KEYWORDS)
     for pattern in _KEYWORDS:
         t = pattern.sub(" ", t)
-    return bool(_FILLER.sub("", _FILLER_OTHER.sub(" ", t)))
+    return bool(_FILLER.sub("", _FILLER_OTHER.sub(" ", t) if other else t))
 
 
 # Asking to stop the messages, and nothing else: Twilio's opt-out words and what a Japanese resident

@@ -496,8 +496,7 @@ class HelpNotifier:
             return NotifyReport(0, 0)
         if not staff_messages([staff], self.channels):
             return NotifyReport(0, 0)
-        name = staff.scope.removeprefix("association:")
-        association = next((a for a in await self.store.roster.list_associations() if a.name == name), None)
+        association = await self.store.roster.association_by_name(staff.scope.removeprefix("association:"))
         if association is None:
             return NotifyReport(0, 0)
         queued = 0

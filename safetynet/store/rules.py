@@ -19,6 +19,12 @@ PROVIDER_RANK = {"sent": 1, "undelivered": 2, "failed": 2, "delivered": 3}
 # What a provider state makes of a delivery that was sent (sent stays sent).
 DELIVERY_STATE_OF_PROVIDER = {"delivered": "delivered", "undelivered": "undelivered", "failed": "undelivered"}
 
+# The states of a delivery that reached nobody and never will: failed at our side, dropped (skipped), or
+# refused by the provider after it took it (undelivered: a call busy or unanswered, a text not delivered).
+# Every help alert of a request in one of them: the request escalates at once (`escalation_due`'s
+# `unreached`; the day's reread: a head who slept through the call waited the half hour).
+UNREACHED_STATES = ("failed", "skipped", "undelivered")
+
 # A status callback for an id not recorded yet is held this long; the race it covers lasts a
 # group commit, or a backed-up send worker's queue, never minutes.
 EARLY_STATUS_HOLD_SECONDS = 600.0

@@ -206,8 +206,10 @@ class FeedPoller:
         except StoreError as e:  # its decision not recorded (the store busy or gone a moment): the next poll
             log.warning("trigger_telegram_not_recorded", url=entry.url[:200], error=str(e)[:200])
             return False
-        except Exception:  # a fault of ours with this one: logged, and the entries after it still taken
+        except Exception:  # a fault of ours with this one: logged, tried again on the next poll (a real event's
+            # telegram is never given up on), and the entries after it still taken
             log.exception("trigger_telegram_failed", url=entry.url[:200])
+            return False
         return True
 
     async def run(self) -> None:

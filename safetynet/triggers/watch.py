@@ -88,9 +88,10 @@ class DirectoryWatcher:
         except StoreError as e:  # its decision not recorded (the store busy or gone a moment): the next scan
             log.warning("trigger_file_not_recorded", file=path.name, error=str(e)[:200])
             return WatchedFile(path.name, None, str(e), again=True)
-        except Exception as e:  # a fault of ours with this one: logged, and the files after it still taken
+        except Exception as e:  # a fault of ours with this one: logged, read again on the next scan, and the
+            # files after it still taken
             log.exception("trigger_file_failed", file=path.name)
-            return WatchedFile(path.name, None, f"{type(e).__name__}: {e}"[:200])
+            return WatchedFile(path.name, None, f"{type(e).__name__}: {e}"[:200], again=True)
 
     async def scan_once(self) -> list[WatchedFile]:
         """Ingests the new or changed files, in name order."""

@@ -29,7 +29,7 @@ from safetynet.auth import (
 from safetynet.channels import registry
 from safetynet.domain import Role, Scope
 from safetynet.domain.audit import AuditAction
-from safetynet.domain.roster import Staff, StaffError, StaffInputError, check_token_label
+from safetynet.domain.roster import Staff, StaffError, StaffInputError, check_token_label, new_contacts_of
 from safetynet.domain.vocabulary import CAMPAIGN_ROLES, default_scope_kind
 from safetynet.i18n import SaidError, Sayable, Term, Text
 from safetynet.i18n.scopes import scope_label
@@ -195,11 +195,12 @@ async def add_staff(request: web.Request) -> web.Response:
     return await _console(request, notice=t(lang, "added", login=login))
 
 
-async def _catch_up(request: web.Request, staff: Staff) -> None:
-    """The open calls for help of a new head's or deputy's association, queued to them (`catch_up`); a
-    failure is logged: the account stands, and the dashboard shows the requests."""
+async def _catch_up(request: web.Request, staff: Staff | None) -> None:
+    """The open calls for help of a new head's or deputy's association (or of one given a new address:
+    `new_contacts_of`), queued to them (`catch_up`); a failure is logged: the account stands, and the
+    dashboard shows the requests."""
     intake = services(request).intake
-    if intake is None or intake.notifier is None:
+    if staff is None or intake is None or intake.notifier is None:
         return
     try:
         await intake.notifier.catch_up(staff)
@@ -250,13 +251,14 @@ async def change_contacts(request: web.Request) -> web.Response:
     if not changes:
         return await _console(request, notice=t(lang, "contacts_unchanged", login=login), status=400)
     try:
-        await services(request).store.auth.set_staff_contacts(staff.id, changes)
+        changed = await services(request).store.auth.set_staff_contacts(staff.id, changes)
     except StaffError:  # removed by another admin meanwhile
         raise not_found() from None
     kinds = ",".join(sorted(changes))
     log.info("staff_contacts_changed", staff_id=staff.id, kinds=kinds)
     # which kinds, never the addresses: the audit log outlives a roster's retention
     record(request, viewer, AuditAction.STAFF, "contacts", detail=f"{login} {kinds}")
+    await _catch_up(request, new_contacts_of(staff, changed))
     return await _console(request, notice=t(lang, "contacts_changed", login=login))
 
 

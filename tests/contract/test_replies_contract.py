@@ -576,8 +576,11 @@ async def test_a_request_whose_every_help_alert_failed_is_claimed_at_once(store_
         now = clock.now()
         await store.outbox.record(DeliveryOutcome(sms, OutcomeKind.SENT, now, (AttemptRecord(now, 1.0, "sent"),),
                                                   provider_id="SM1"))
-        assert await store.replies.claim_unhandled_help(long_ago) == []
-        assert await store.replies.claim_unhandled_help(clock.now()) == [(cid, s1), (cid, u1)]  # the usual wait
+        assert await store.replies.claim_unhandled_help(long_ago) == []  # sent: it may be read
+        # the provider then says it never arrived (a phone off, a call not picked up): reached nobody
+        assert await store.outbox.record_provider_status("SM1", "undelivered", 30003)
+        assert await store.replies.claim_unhandled_help(long_ago) == [(cid, s1)]
+        assert await store.replies.claim_unhandled_help(clock.now()) == [(cid, u1)]  # the usual wait
 
 
 async def test_unhandled_help_is_claimed_for_escalation_once(store_factory: StoreFactory) -> None:

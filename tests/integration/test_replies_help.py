@@ -460,3 +460,11 @@ async def test_a_deputy_added_during_the_event_hears_of_the_calls_for_help_still
         assert len(told) == 1 and "佐藤 花子" in told[0]  # A-002's, open; not A-003's, handled
         sent = [(e.actor, e.what, e.household_id) for e in await env.store.audit.entries() if e.action == "notify"]
         assert ("fuku1", "help", env.hh("A-002").id) in sent
+        # her phone lost and its number replaced: the new one hears of it too, the others not again (the
+        # day's reread: the alerts queued for the lost phone were dropped and the new number heard nothing)
+        async with env.http.post(f"{env.url}/admin/staff/contacts", cookies={SESSION_COOKIE: cookie}, data={
+                "csrf": csrf, "login": "fuku1", "contact_telegram": "8880008"}) as r:
+            assert r.status == 200
+        await env.dispatch()
+        assert [m.address for m in env.sandbox.messages("telegram") if m.address in ("8880007", "8880008")] == [
+            "8880007", "8880008"]

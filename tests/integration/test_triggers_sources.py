@@ -324,6 +324,8 @@ async def test_a_telegram_that_fails_for_a_fault_of_ours_holds_back_none_after_i
             poller = FeedPoller(ingest, session, f"{fs.base}/feed.xml", clock)
             result = await poller.poll_once()
             assert len(failed) == 1 and [d.decision for d in result.decisions] == ["propose"]
+            await poller.poll_once()
+            assert len(failed) == 2  # tried again on the next poll: a real event's telegram is never given up
 
 
 async def test_a_watched_file_whose_decision_the_store_could_not_record_is_read_again(tmp_path: Path) -> None:

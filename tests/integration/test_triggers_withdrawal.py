@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
 from conftest import DATA
 from replies_fixtures import Env, add_staff_over, running_app
 
@@ -14,6 +15,7 @@ from safetynet.broadcast.service import CampaignService
 from safetynet.config import CapConfig, JmaConfig, TriggersConfig
 from safetynet.domain import Role
 from safetynet.domain.campaigns import Actor
+from safetynet.store import StoreUnavailable
 from safetynet.triggers.service import TriggerService
 
 JMA = DATA / "jma"
@@ -139,3 +141,30 @@ async def test_a_cancellation_of_a_real_event_a_city_admin_already_cancelled_tel
         assert (await told(env, "7770012"))["7770012"] == before
         cancels = [e for e in await env.store.audit.entries() if (e.action, e.what) == ("campaign", "cancel")]
         assert [e.actor for e in cancels] == ["bousai"]  # the person's cancel only, none by the trigger
+
+
+async def test_a_withdrawal_whose_record_failed_is_a_withdrawal_again_not_a_persons_cancel(tmp_path: Path) -> None:
+    """The day's reread: the 取消 cancelled the waiting event, then its record failed; on the retry the
+    trigger took its own cancel for city hall's and stored 'nothing to withdraw'."""
+    async with running_app(tmp_path) as env:
+        await add_staff_over(env, "kikikanri", Role.CITY_ADMIN, "city", telegram="7770011")
+        svc = CampaignService(env.store, env.cfg, env.clock)
+        triggers = triggers_of(env, svc)
+        started = await triggers.ingest_jma((JMA / "32-35_06_03_100915_VXSE53.xml").read_bytes())
+        assert started.decision == "start" and started.campaign is not None
+        record, calls = env.store.triggers.record, 0
+
+        async def failing_once(rec: object) -> bool:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise StoreUnavailable("database is locked")
+            return await record(rec)  # type: ignore[arg-type]
+
+        env.store.triggers.record = failing_once  # type: ignore[method-assign]
+        body = (JMA / "32-35_06_06_100915_VXSE53.xml").read_bytes()
+        with pytest.raises(StoreUnavailable):
+            await triggers.ingest_jma(body)
+        assert (await svc.get(started.campaign)).state == "cancelled"  # done before the record failed
+        again = await triggers.ingest_jma(body)
+        assert (again.decision, again.campaign) == ("withdraw", started.campaign)

@@ -320,3 +320,18 @@ def test_accents_are_folded_for_keywords_only() -> None:
     # kana's dakuten is no accent: 「けが」 and 「ぶじ」 still read as themselves
     assert parse_keyword("けがをしました") == HELP and parse_keyword("ぶじ") == SAFE
     assert normalise("Não") == "não"  # the form staff words are matched in keeps its accents
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("無事です 被害なし 浸水なし 失火なし", Status.SAFE), ("無事、急救不要", Status.SAFE),
+    ("けが人なし、流血もありません", None), ("流血しています", Status.NEED_HELP), ("失火した", Status.NEED_HELP),
+    ("大丈夫 都", None),
+])
+def test_words_chinese_shares_with_japanese_are_denied_as_japanese_denies_them(text: str, expected: Status | None) -> None:
+    """Review (the day's reread): 流血, 失火, 急救 are Chinese trouble words and Japanese ones too; denied after
+    them as Japanese does, they were calls for help; and the Chinese filler (都) made 「大丈夫 都」 safe."""
+    assert parse_keyword(text) == expected
+
+
+def test_the_other_languages_filler_counts_only_around_their_own_safe_words() -> None:
+    assert has_words_beyond_keyword("2 that") and has_words_beyond_keyword("1 e")

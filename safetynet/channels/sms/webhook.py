@@ -17,12 +17,16 @@ from safetynet.channels.base import (
     WebhookResponse,
     WebhookRoute,
 )
-from safetynet.channels.twilio.webhook import MAX_TWILIO_BYTES, signed_params, status_route, twiml
-from safetynet.domain.phones import PhoneError, to_e164
+from safetynet.channels.twilio.webhook import (
+    FROM_KINDS,
+    MAX_TWILIO_BYTES,
+    e164,
+    signed_params,
+    status_route,
+    twiml,
+)
 
 SMS_PATH = "/hooks/twilio/sms"
-# The kinds of contact an inbound number may be (a number recorded as a landline can be an SMS-capable 050).
-FROM_KINDS = ("mobile", "landline")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +43,6 @@ def parse_inbound(params: dict[str, str]) -> InboundSms:
     if not sid or not from_:
         raise ValueError("inbound SMS without MessageSid or From")
     return InboundSms(sid, from_, params.get("To", ""), params.get("Body", ""))
-
-
-def e164(number: str) -> str:
-    try:
-        return to_e164(number)
-    except PhoneError:
-        return number.strip()
 
 
 @functools.lru_cache(maxsize=256)

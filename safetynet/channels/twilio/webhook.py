@@ -25,11 +25,25 @@ from safetynet.channels.base import (
 )
 from safetynet.channels.twilio import AUTH_TOKEN, STATUS_PATH
 from safetynet.channels.twilio.status import parse_any_status
+from safetynet.domain.phones import PhoneError, to_e164
 
 log = structlog.get_logger("channels")
 
 # An inbound SMS body is at most 1,600 characters; url-encoded UTF-8 with Twilio's params fits this.
 MAX_TWILIO_BYTES = 32 * 1024
+
+
+# The kinds of contact a number that texts or calls us may be (a number recorded as a landline can be an
+# SMS-capable 050; a mobile calls back too).
+FROM_KINDS = ("mobile", "landline")
+
+
+def e164(number: str) -> str:
+    """A caller's or sender's number as contacts store it (as it came when it is none)."""
+    try:
+        return to_e164(number)
+    except PhoneError:
+        return number.strip()
 
 
 def verify_signature(auth_token: str, url: str, params: Mapping[str, str], signature: str | None) -> bool:

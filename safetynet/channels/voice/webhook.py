@@ -15,8 +15,14 @@ from safetynet.channels.base import (
     WebhookResponse,
     WebhookRoute,
 )
-from safetynet.channels.sms.webhook import FROM_KINDS, e164
-from safetynet.channels.twilio.webhook import MAX_TWILIO_BYTES, signed_params, status_route, twiml
+from safetynet.channels.twilio.webhook import (
+    FROM_KINDS,
+    MAX_TWILIO_BYTES,
+    e164,
+    signed_params,
+    status_route,
+    twiml,
+)
 from safetynet.channels.voice.twiml import (
     SAY_LANGUAGE,
     VOICE_PATH,

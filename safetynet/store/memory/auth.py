@@ -17,7 +17,12 @@ from safetynet.domain.roster import (
 )
 from safetynet.store.errors import StoreError
 from safetynet.store.memory.tables import ApiTokenRow, StaffContactRow, StaffRow, Tables
-from safetynet.store.rules import LAST_USED_EVERY_SECONDS, STAFF_CONTACT_CHANGED, staff_alerts_readdressed
+from safetynet.store.rules import (
+    LAST_USED_EVERY_SECONDS,
+    STAFF_CONTACT_CHANGED,
+    STAFF_REMOVED,
+    staff_alerts_readdressed,
+)
 
 
 def _staff(row: StaffRow, t: Tables | None = None) -> Staff:
@@ -89,7 +94,7 @@ class MemoryAuth:
         now, dropped = self.t.clock.now(), 0
         for d in self.t.deliveries.values():  # their alerts no dispatcher claimed yet go with them
             if d.staff_id == row.id and d.state == "queued":
-                d.state, d.error, d.updated_at = "skipped", "staff_removed", now
+                d.state, d.error, d.updated_at = "skipped", STAFF_REMOVED, now
                 dropped += 1
         del self.t.staff[row.id]
         for cid in [c.id for c in self.t.staff_contacts.values() if c.staff_id == row.id]:

@@ -40,6 +40,7 @@ from safetynet.store.memory.tables import HelpRequestRow, MemberRow, PhoneCodeRo
 from safetynet.store.ports import ReplyListener
 from safetynet.store.rules import (
     STAFF_TEXTS_KEPT_SECONDS,
+    UNREACHED_STATES,
     answer_minute,
     closing_lists,
     door_knock_made,
@@ -409,7 +410,7 @@ class MemoryReplies:
         for d in self.t.deliveries.values():
             if d.about_household_id is not None:
                 key = (d.campaign_id, d.about_household_id)
-                unreached[key] = unreached.get(key, True) and d.state in ("failed", "skipped")
+                unreached[key] = unreached.get(key, True) and d.state in UNREACHED_STATES
         for key, h in self.t.help.items():
             c = self.t.campaigns.get(key[0])
             m = self.t.members.get(key)

@@ -19,7 +19,12 @@ from safetynet.domain.roster import (
     check_token_label,
 )
 from safetynet.store.errors import StoreError
-from safetynet.store.rules import LAST_USED_EVERY_SECONDS, STAFF_CONTACT_CHANGED, staff_alerts_readdressed
+from safetynet.store.rules import (
+    LAST_USED_EVERY_SECONDS,
+    STAFF_CONTACT_CHANGED,
+    STAFF_REMOVED,
+    staff_alerts_readdressed,
+)
 from safetynet.store.sqlite.db import Conn, Database, Row, marks
 
 
@@ -123,8 +128,8 @@ class AuthStore:
             # no foreign key holds deliveries to staff (an alert sent stays on record): their queued
             # alerts are dropped here, with them, so that no dispatcher claims one afterwards
             dropped = await conn.execute(
-                "UPDATE deliveries SET state = 'skipped', error = 'staff_removed', updated_at = ?"
-                " WHERE staff_id = ? AND state = 'queued'", (self.clock.now(), staff_id))
+                "UPDATE deliveries SET state = 'skipped', error = ?, updated_at = ?"
+                " WHERE staff_id = ? AND state = 'queued'", (STAFF_REMOVED, self.clock.now(), staff_id))
             async with conn.execute(
                 "SELECT id FROM api_tokens WHERE created_by = ? AND revoked_at IS NULL"
                 " AND (expires_at IS NULL OR expires_at > ?) ORDER BY id", (staff_id, self.clock.now())) as cur:

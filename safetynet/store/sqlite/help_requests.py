@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from safetynet.domain import Status
 from safetynet.domain.replies import HelpRow, ReplyChannel, ReplyItem
+from safetynet.store.rules import UNREACHED_STATES
 from safetynet.store.sqlite.db import Row, Sql, Steps
 
 
@@ -75,7 +76,8 @@ UNREACHED_SQL = (
     "(EXISTS (SELECT 1 FROM deliveries d WHERE d.campaign_id = help_requests.campaign_id"
     " AND d.about_household_id = help_requests.household_id)"
     " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.campaign_id = help_requests.campaign_id"
-    " AND d.about_household_id = help_requests.household_id AND d.state NOT IN ('failed', 'skipped')))"
+    " AND d.about_household_id = help_requests.household_id AND d.state NOT IN ("
+    + ", ".join(f"'{s}'" for s in UNREACHED_STATES) + ")))"
 )
 ESCALATE_SQL = (
     "UPDATE help_requests SET escalated_at = ? WHERE handled_at IS NULL AND escalation_told_at IS NULL"
