@@ -23,7 +23,15 @@ from safetynet.config import Config
 from safetynet.domain import ANSWERED, CampaignKind, CampaignState, ChannelName, ContactKind, Scope, Status
 from safetynet.domain.audit import AuditAction, AuditEntry
 from safetynet.domain.campaigns import going_on
-from safetynet.domain.replies import HelpRow, InPersonMethod, ReplyDetails, ReplyTarget, UndoRefused, made_for
+from safetynet.domain.replies import (
+    HelpRow,
+    InPersonMethod,
+    ReplyDetails,
+    ReplyTarget,
+    UndoRefused,
+    answering_order,
+    made_for,
+)
 from safetynet.domain.roster import Staff
 from safetynet.replies import texts
 from safetynet.replies.enrol import Enrolment, EnrolmentError, message_code_spec
@@ -457,9 +465,9 @@ class Inbound:
         return notice or texts.sms_confirmation(str(status), lang)
 
     async def _closed_targets(self, kinds: Sequence[ContactKind], address: str) -> list[ReplyTarget]:
-        """With no campaign running for the address: its households in the campaign that closed last
-        within its grace and asked them (a real event before a drill), as their reply links would
-        answer. A 「2 母が倒れた」 texted ten minutes after the close was answered "no safety check is
+        """With no campaign running for the address: its households in the campaign, closed within its grace,
+        that asked them and comes first in `answering_order` (a real event before a drill, then the
+        latest started), as their reply links would answer. A 「2 母が倒れた」 texted ten minutes after the close was answered "no safety check is
         running" and dropped, where the same answer by link opened a help request (review). A
         cancelled campaign takes none: it went out by mistake. Read only for such texts."""
         now, grace = self.clock.now(), self.intake.grace_seconds
@@ -467,7 +475,8 @@ class Inbound:
                   if c.kind != CampaignKind.CHECK and c.closed_at is not None and now - c.closed_at <= grace]
         if not closed:
             return []
-        closed.sort(key=lambda c: (c.kind != CampaignKind.REAL, -(c.closed_at or 0.0)))
+        # in the order an answer takes among running ones: a real event first, then the latest started
+        closed.sort(key=lambda c: answering_order(c.kind, c.started_at or 0.0, c.id))
         found: list[ReplyTarget] = []
         for h in await self.store.roster.households_by_contact(kinds, address):
             if not any(c.working and c.kind in kinds and c.address == address for c in h.contacts):
