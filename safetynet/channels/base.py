@@ -358,8 +358,9 @@ class InboundPort(Protocol):
 
     async def caller_token(self, kinds: Sequence[ContactKind], address: str) -> tuple[str, int]:
         """A call from `address` (a contact of one of `kinds`) to our number: (the reply token of its one
-        household in the campaign running for it, how many households the number has there). ("", 0)
-        when none; ("", n) when n > 1 share it (a keypad cannot tell which of them answers)."""
+        household in the campaign running for it, or with none running the one closed within its grace,
+        as a text answers; how many households the number has there). ("", 0) when none; ("", n) when
+        n > 1 share it (a keypad cannot tell which of them answers)."""
         ...
 
     async def text_message(self, channel: ChannelName, kinds: Sequence[ContactKind], address: str, text: str,

@@ -344,7 +344,9 @@ class Inbound:
         return None if status is None else str(status)
 
     async def caller_token(self, kinds: Sequence[ContactKind], address: str) -> tuple[str, int]:
-        targets = await self.store.replies.running_targets_by_contact(list(kinds), address)
+        # with none running, the campaign closed within its grace, as a text answers (`_closed_targets`)
+        targets = (await self.store.replies.running_targets_by_contact(list(kinds), address)
+                   or await self._closed_targets(kinds, address))
         if len(targets) != 1:
             return "", len(targets)
         return self.intake.token_of(targets[0]), 1

@@ -104,6 +104,10 @@ async def test_a_resident_calling_back_is_asked_and_answers_by_the_keypad(tmp_pa
         status, _ = await post_twilio(env, "/hooks/twilio/voice", incoming("CA" + "f" * 32, "+81311110002"),
                                       token="forged")
         assert status == 403
+        # the event closed meanwhile: a call back within its grace still answers it, as a text would
+        assert await env.store.campaigns.close(env.campaign_id, env.clock.now())
+        status, said = await post_twilio(env, "/hooks/twilio/voice", incoming("CA" + "h" * 32, "+819011110003"))
+        assert status == 200 and f"t={env.token('A-003')}" in said
         await env.intake.idle()
 
 
