@@ -170,6 +170,31 @@ class Enrolment:
         log.info("enrol_subscribed", household_id=h.id, channel=channel)
         return contact
 
+    async def renew(self, old: Any, new: Any) -> int:
+        """A browser's own new subscription in place of its old one (the service worker's
+        `pushsubscriptionchange`: Firefox renews an expiring one by itself, and the old went dead at the
+        next push with no word to the household). Every contact that holds the old one, whole (the
+        browser's own secret: it names the household as an enrolment code would), moves to the new.
+        Returns how many; ValueError when either is refused, LookupError when no contact holds the old."""
+        channels = [s for s in self.enabled() if s.enrolment is not None and s.enrolment.method == ENROL_SUBSCRIPTION]
+        for spec in channels:
+            assert spec.enrolment is not None and spec.enrolment.accept is not None
+            accept = load(spec.enrolment.accept)
+            ctx = channel_context(self.cfg, spec.name, clock=self.clock)
+            was, now = accept(ctx, old), accept(ctx, new)
+            kind = spec.enrolment.kind
+            moved = 0
+            for h in await self.store.roster.households_by_contact([kind], was):
+                for c in h.contacts:
+                    if c.kind == kind and c.address == was:
+                        await self.store.roster.add_contact(h.id, kind, now, source="enrolment")
+                        await self.store.roster.remove_contact(c.id)
+                        moved += 1
+            if moved:
+                log.info("push_subscription_renewed", channel=spec.name, contacts=moved)
+                return moved
+        raise LookupError("no contact holds that subscription")
+
     # -- an address confirmed by a code or a link (ENROL_CONFIRM_CODE, ENROL_CONFIRM_LINK) -------
 
     async def start_confirm(self, channel: ChannelName, code: str, typed: str) -> None:

@@ -347,6 +347,24 @@ def routing_page(request: web.Request, status: int) -> web.Response | None:
     return html(no_channel_page(code, city.contact_phone, city.name), status=404)
 
 
+async def push_renew(request: web.Request) -> web.Response:
+    """POST /push/renew `{"old": subscription, "new": subscription}`, from the service worker when the
+    browser renewed its push subscription by itself: 204, 404 when no contact holds the old one."""
+    _guard(request)
+    if too_large(request, 2 * MAX_SUBSCRIPTION_BYTES):
+        return json_error(413, "subscription too large")
+    doc = await read_json(request, 2 * MAX_SUBSCRIPTION_BYTES)
+    if not isinstance(doc, dict):
+        return json_error(400, "expected {old, new}")
+    try:
+        await _enrolment(services(request)).renew(doc.get("old"), doc.get("new"))
+    except ValueError as e:
+        return json_error(400, str(e))
+    except LookupError:
+        return json_error(404, "no such subscription")
+    return web.Response(status=204)
+
+
 def setup(app: web.Application) -> None:
     svc = app[SERVICES]
     add_routing_page(app, routing_page)
@@ -355,6 +373,7 @@ def setup(app: web.Application) -> None:
         confirms=KeyedRateLimit(svc.clock, per_minute=CONFIRMS_PER_MINUTE, burst=3),
         bad_codes=FailureBudget(svc.clock, BAD_CODES_PER_WINDOW, BAD_CODE_WINDOW_SECONDS),
     )
+    app.router.add_post("/push/renew", push_renew)
     app.router.add_get("/join", join_typed)
     app.router.add_get("/join/{code}", join_get)
     # before the channel routes: "remove" is no channel

@@ -213,3 +213,27 @@ async def test_requests_are_limited_per_ip(tmp_path: Path) -> None:
             async with env.http.get(f"{env.url}/join/{code}") as resp:
                 statuses.append(resp.status)
         assert statuses[:30] == [200] * 30 and statuses[30] == 429
+
+
+async def test_a_subscription_the_browser_renewed_by_itself_takes_the_old_ones_place(tmp_path: Path) -> None:
+    """Review: Firefox renews an expiring push subscription by itself; the service worker had no
+    `pushsubscriptionchange`, so the old one died at the next push and the household heard no more by
+    push. It posts both to /push/renew: the contact holding the old one moves to the new one."""
+    async with running_app(tmp_path) as env:
+        code = await enrolment_code(env, "A-001")
+        old = env.sandbox.fake("webpush").subscribe(_server_key(env))
+        new = env.sandbox.fake("webpush").subscribe(_server_key(env))
+        async with env.http.post(f"{env.url}/join/{code}/webpush", json=old) as resp:
+            assert resp.status == 201
+        async with env.http.post(f"{env.url}/push/renew", json={"old": old, "new": new}) as resp:
+            assert resp.status == 204
+        household = await env.store.roster.get_household(env.hh("A-001").id)
+        assert household is not None
+        pushes = [(json.loads(c.address)["endpoint"], c.working) for c in household.contacts if c.kind == "webpush"]
+        assert pushes == [(new["endpoint"], True)]
+        async with env.http.post(f"{env.url}/push/renew", json={"old": old, "new": new}) as resp:
+            assert resp.status == 404  # nobody holds the old one now (nor did a stranger's guess)
+        async with env.http.post(f"{env.url}/push/renew", json={"old": {"endpoint": "x"}, "new": new}) as resp:
+            assert resp.status == 400
+        async with env.http.post(f"{env.url}/push/renew", json=["not", "an", "object"]) as resp:
+            assert resp.status == 400

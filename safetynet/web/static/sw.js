@@ -35,6 +35,21 @@ function replyPath(token, suffix) {
 
 function noop() {}
 
+// The browser renewed the subscription by itself (Firefox, an expiring one): the new one goes where the old
+// was, or the old dies at the next push with no word to the household. (Chromium gives no old one here.)
+self.addEventListener("pushsubscriptionchange", function (event) {
+  var old = event.oldSubscription;
+  if (!old) return;
+  var renewed = event.newSubscription ? Promise.resolve(event.newSubscription)
+    : self.registration.pushManager.subscribe(old.options);
+  event.waitUntil(renewed.then(function (sub) {
+    return fetch("/push/renew", {
+      method: "POST", credentials: "omit", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ old: old.toJSON(), "new": sub.toJSON() })
+    });
+  }).catch(noop));
+});
+
 self.addEventListener("push", function (event) {
   var d = {};
   try { d = event.data ? event.data.json() : {}; } catch (e) { d = { body: event.data ? event.data.text() : "" }; }
