@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from browser import browser, login, new_page, screenshot
-from dashboard_fixtures import password, world
+from dashboard_fixtures import ASSOC_A, password, world
 
 from safetynet.clock import SystemClock
 
@@ -72,3 +72,21 @@ async def test_a_row_to_act_on_again_gets_its_buttons_back_in_sight(tmp_path: Pa
                 assert r.status == 200
         await page.wait_for_selector(f'{row}:not(.settling)[data-status="pending"] button[data-confirm="visit"]',
                                      state="visible", timeout=WAIT_MS)
+
+
+async def test_a_household_asking_for_help_during_the_walk_shows_on_the_door_knock_list(tmp_path: Path) -> None:
+    """Review: a household on the list answered 助けが必要 while the head walked; its row left the list
+    (it had answered) and the page, with no help panel when it loaded, showed it nowhere."""
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "head_a", password("head_a"))
+        await page.goto(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}/doorknock?campaign={w.campaign_id}")
+        await page.wait_for_selector("[data-live].on")
+        assert await page.locator("section.help").is_hidden()  # nobody asked yet: no empty panel
+        row = f'tr[data-hh="{w.hh("A-002").id}"]'
+        assert await page.is_visible(row)
+        await w.answer("A-002", "need_help")
+        card = f'section.help .help-card[data-hh="{w.hh("A-002").id}"]'
+        await page.wait_for_selector(card, timeout=WAIT_MS)
+        assert await page.locator("section.help").is_visible()
+        await screenshot(page, "doorknock-help-during-walk")

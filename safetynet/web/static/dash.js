@@ -248,6 +248,8 @@
       box.innerHTML = res.text;
       var c = document.querySelector("[data-help-count]");
       if (c) { c.textContent = res.headers.get("X-Help-Count") || c.textContent; }
+      var panel = document.querySelector("[data-help-panel]");
+      if (panel) { panel.hidden = !box.querySelector(".help-card"); }
     }).catch(quietly);
   }
   function refreshNotes() {
@@ -329,13 +331,15 @@
       // past the households one patch asks for (dashboards.MAX_PATCHED), all of them
       if (ev.reset || confirmed.length > 100) { refreshRows(); } else if (confirmed.length) { refreshRows(confirmed); }
     }
+    // the help cards on both pages: a household asking for help during the walk leaves the door-knock
+    // list's rows (it answered) and must show on that page too (review)
+    if (helpOpen !== null && ev.need_help_open !== helpOpen) { helpMoved = true; }
+    helpOpen = ev.need_help_open;
+    // an escalation changes no count: its time does (the card's line 「…知らせました」)
+    if (escalatedAt !== undefined && ev.escalated_at !== escalatedAt) { helpMoved = true; }
+    escalatedAt = ev.escalated_at;
+    if (helpMoved) { whenStill("help", refreshHelp); }  // the cards are replaced: not under a finger
     if (page === "association") {
-      if (helpOpen !== null && ev.need_help_open !== helpOpen) { helpMoved = true; }
-      helpOpen = ev.need_help_open;
-      // an escalation changes no count: its time does (the card's line 「…知らせました」)
-      if (escalatedAt !== undefined && ev.escalated_at !== escalatedAt) { helpMoved = true; }
-      escalatedAt = ev.escalated_at;
-      if (helpMoved) { whenStill("help", refreshHelp); }  // the cards are replaced: not under a finger
       if (notesMoved) { whenStill("notes", refreshNotes); }  // as the cards
       // statuses that come from deliveries (sent, unreachable) are not in `changed`: catch up now and then
       if (!ev.full && !(ev.changed || []).length && Date.now() - lastRefresh > 30000) { refreshRows(); }
