@@ -6,6 +6,7 @@ of handled requests under the help panel."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from browser import browser, login, new_page, screenshot
@@ -120,3 +121,31 @@ async def test_a_deputys_visit_says_who_on_the_heads_open_page(tmp_path: Path) -
         # the page's view, and the patch that showed the deputy's note (the one without a note is no view)
         assert [(e.actor, e.action, e.what) for e in await w.store.audit.entries() if e.action != "confirm"] == [
             ("head_a", "view", "dashboard"), ("head_a", "view", "statuses")]
+
+
+async def test_a_visit_tapped_again_after_its_answer_was_lost_is_one_visit(tmp_path: Path) -> None:
+    """Review: on a weak signal the server saved the visit and its answer was lost; the page said to tap
+    again, and the second tap recorded a second visit, whose undo left the first standing."""
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b)
+        await login(page, w.url, "head_a", password("head_a"))
+        hh = w.hh("A-002").id
+        row = f'#hh-rows tr[data-hh="{hh}"]'
+        lost = []
+
+        async def lose_the_answer(route: Any) -> None:
+            if not lost:
+                await route.fetch()  # the server takes it...
+                lost.append(True)
+                await route.abort()  # ...and the answer never comes back
+            else:
+                await route.continue_()
+
+        await page.route("**/confirm", lose_the_answer)
+        await page.click(f'{row} button[data-confirm="visit"]')
+        await page.wait_for_function("() => document.querySelector('[data-flash]').textContent.length > 0",
+                                     timeout=WAIT_MS)
+        await page.click(f'{row} button[data-confirm="visit"]')
+        await page.locator("[data-undo-list] li button[data-undo]").wait_for(timeout=WAIT_MS)
+        entries = await w.store.replies.history(w.campaign_id, hh)
+        assert [e.status for e in entries] == ["confirmed_in_person"]  # one visit, as tapped

@@ -359,7 +359,9 @@
     return fetch(path, {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify(body)
+      body: JSON.stringify(body),
+      // a request stalled on a weak signal fails, and says so, instead of leaving the tap waiting for minutes
+      signal: window.AbortSignal && AbortSignal.timeout ? AbortSignal.timeout(20000) : undefined
     }).then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); });
   }
   // A confirmation takes the household off the "no answer" list at once: each one gets a line with
@@ -460,8 +462,13 @@
       var tr = b.closest("tr"), noteIn = tr.querySelector("[data-confirm-note]"), sent = { method: b.dataset.confirm };
       // an optional note typed before the tap goes with it (the common case stays one tap)
       if (noteIn && noteIn.value.trim()) { sent.note = noteIn.value.trim(); }
+      // one key until it is saved: a tap again after an answer lost on a weak signal is the same
+      // confirmation, not a second one whose undo would leave the first standing (review)
+      b.dataset.key = b.dataset.key || (Date.now().toString(36) + Math.random().toString(36).slice(2));
+      sent.key = b.dataset.key;
       post("/api/campaigns/" + cid + "/households/" + tr.dataset.hh + "/confirm", sent)
         .then(function (doc) {
+          delete b.dataset.key;
           if (noteIn) { noteIn.value = ""; noteIn.closest("details").open = false; }
           saved(b); setStatus(tr, "confirmed_in_person"); offerUndo(tr, doc.reply_id, b.dataset.method);
         })
