@@ -239,9 +239,16 @@ def normalise(text: str) -> str:
 _ACCENTS: dict[int, str | None] = {**dict.fromkeys(range(0x0300, 0x0370)), ord("đ"): "d"}
 
 
+# Runs of white space, one space to the keywords: several patterns hold `\s*` after `\s*` (the Korean
+# denials), and on a run of spaces each tried every split of it: 「도움」 and 1,600 spaces, an SMS, held the
+# event loop for seconds, a 5,000-character LINE text for minutes (review, the day's changes at scale).
+_SPACES = re.compile(r"\s+")
+
+
 def _folded(text: str) -> str:
-    """`normalise`, then Latin accents off: what the answer keywords are matched against."""
-    t = normalise(text)
+    """`normalise`, white space runs as one space, then Latin accents off: what the answer keywords are
+    matched against."""
+    t = _SPACES.sub(" ", normalise(text))
     return t if t.isascii() else unicodedata.normalize("NFC", unicodedata.normalize("NFD", t).translate(_ACCENTS))
 
 

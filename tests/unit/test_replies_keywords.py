@@ -335,3 +335,13 @@ def test_words_chinese_shares_with_japanese_are_denied_as_japanese_denies_them(t
 
 def test_the_other_languages_filler_counts_only_around_their_own_safe_words() -> None:
     assert has_words_beyond_keyword("2 that") and has_words_beyond_keyword("1 e")
+
+
+def test_white_space_runs_are_one_space_to_the_keywords() -> None:
+    """Review (the day's changes at scale): 「도움」 then 1,600 spaces made the Korean denials try every split
+    of the run (cubic): an SMS held the event loop for seconds. Runs are one space to the patterns; such
+    texts answer as their words do (this test, with 5,000 spaces, took minutes before)."""
+    assert parse_keyword("도움" + " " * 5000) == HELP
+    assert parse_keyword("도와 \n\n\t  주세요") == HELP
+    assert parse_keyword("無事" + "\n" * 3000) == SAFE
+    assert not has_words_beyond_keyword("1" + " \n" * 2000)
