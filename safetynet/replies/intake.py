@@ -162,11 +162,28 @@ class ReplyIntake:
         pending = await self.store.replies.unnotified_help()
         if pending:
             log.info("help_alerts_resumed", households=len(pending))
-            self._spawn(self._resend(pending))
+            self._resend(pending)
 
-    async def _resend(self, pending: list[tuple[int, int]]) -> None:
-        for campaign_id, household_id in pending:
-            await self._notify(campaign_id, household_id, follow_up=False)
+    def _resend(self, pending: list[tuple[int, int]]) -> None:
+        """Queues `pending`'s alerts again, one at a time, in the background; each counts as under way
+        from now (`_notifying`), so a round of `resend_unnotified` meanwhile leaves it alone (the day's
+        review at scale: the start's list and the first round's both walked a long backlog, twice)."""
+        for key in pending:
+            self._notifying[key] = self._notifying.get(key, 0) + 1
+
+        async def one_by_one() -> None:
+            for key in pending:
+                try:
+                    await self._notify(*key, follow_up=False)
+                finally:
+                    self._done_notifying(key)
+
+        self._spawn(one_by_one())
+
+    def _done_notifying(self, key: tuple[int, int]) -> None:
+        left = self._notifying.pop(key, 1) - 1
+        if left > 0:
+            self._notifying[key] = left
 
     async def resend_unnotified(self) -> int:
         """Queues again the help alerts still unqueued `RESEND_AFTER_SECONDS` after their request: the
@@ -177,7 +194,7 @@ class ReplyIntake:
                    if key not in self._notifying]
         if pending:
             log.warning("help_alerts_resent", households=len(pending))
-            await self._resend(pending)
+            self._resend(pending)  # in the background: the escalation's claim does not wait for it
         return len(pending)
 
     async def stop(self) -> None:
@@ -649,7 +666,5 @@ class ReplyIntake:
         except Exception:
             log.exception("help_notify_failed", campaign_id=campaign_id, household_id=household_id)
         finally:
-            left = self._notifying.pop(key) - 1
-            if left:
-                self._notifying[key] = left
+            self._done_notifying(key)
 

@@ -22,6 +22,7 @@ from safetynet.domain import CampaignKind, CampaignState, Role, Scope, Status
 from safetynet.domain.consent import Disclosure
 from safetynet.domain.replies import ESCALATION_CLAIM_SECONDS, HelpRow, escalation_cutoff, escalation_due
 from safetynet.replies.escalate import CHECK_SECONDS, HelpEscalation
+from safetynet.replies.intake import ReplyIntake
 from safetynet.replies.notify import NotifyReport, StaffNotifier, unhandled_text
 from safetynet.store import open_store
 from safetynet.store.errors import StoreUnavailable
@@ -207,6 +208,29 @@ async def test_a_request_whose_every_alert_failed_goes_to_the_district_at_once(t
             await _minutes(esc, env.clock, 2)
             await env.dispatch()
             assert len(_escalations(env)) == 1
+
+
+async def test_a_restarts_resend_and_the_first_round_queue_an_alert_once(tmp_path: Path) -> None:
+    """Review (the day's changes at scale): after a restart the start's resend and the first round of
+    the check both walked the unnotified requests, and those the start had not reached yet went twice."""
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, telegram="8880001")
+        queue_staff = env.store.outbox.queue_staff
+
+        async def down(*args: Any, **kwargs: Any) -> Any:
+            raise StoreUnavailable("database is locked")
+
+        env.store.outbox.queue_staff = down  # type: ignore[method-assign]
+        await _need_help(env, "A-002")
+        await _need_help(env, "A-003")
+        env.store.outbox.queue_staff = queue_staff  # type: ignore[method-assign]
+        await env.clock.advance(120)
+        restarted = ReplyIntake(env.store, env.cfg, env.clock, StaffNotifier(env.store, env.cfg, env.senders, env.clock))
+        await restarted.start()
+        assert await restarted.resend_unnotified() == 0  # under way already: left to the start's
+        await restarted.idle()
+        await env.dispatch()
+        assert sorted(r.address for r in env.staff_messages("telegram")) == ["8880001", "8880001"]  # one each
 
 
 async def test_with_no_district_head_a_city_admin_is_told_and_a_handled_request_never(tmp_path: Path) -> None:
