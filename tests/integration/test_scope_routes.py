@@ -19,7 +19,8 @@ from dashboard_fixtures import ASSOC_A, World, client, login, records, start_cam
 
 # Routes with their own checks (tokens, signatures, codes) or open by nature. Keep this explicit.
 PUBLIC_EXACT = {"/login", "/sw.js", "/healthz", "/readyz", "/metrics", "/api/openapi.json", "/static",
-                "/join"}  # /join: the field to type a letter's code, a resident's page like /join/{code}
+                "/join",  # /join: the field to type a letter's code, a resident's page like /join/{code}
+                "/push/renew"}  # the service worker's renewed subscription: the old one, whole, is its key
 # /cap/: published real events, public words only (tests/integration/test_cap_publish.py); /icons/: the web app's icons.
 # /c/: a contact check's page, a resident's like /r/ (its token is the key; no session, no CSRF)
 PUBLIC_PREFIXES = ("/r/", "/c/", "/join/", "/hooks/", "/static/", "/cap/", "/icons/")
