@@ -145,7 +145,16 @@ async def cancel_proposed(svc: CampaignService, campaign_id: int) -> bool:
         # said first, so a cancel by the trigger is never taken for a person's (`campaign_state`)
         trigger = {**before.options.get("trigger", {}), "withdrawn": True}
         await svc.campaigns.set_options(campaign_id, {**before.options, "trigger": trigger})
-    done = await svc.campaigns.cancel_draft(campaign_id, svc.clock.now())
+    try:
+        done = await svc.campaigns.cancel_draft(campaign_id, svc.clock.now())
+    finally:
+        if before is not None and before.state in (CampaignState.DRAFT, CampaignState.PENDING_APPROVAL):
+            after = await svc.campaigns.get(campaign_id)
+            if after is not None and after.state != CampaignState.CANCELLED:
+                # approved meanwhile (or the cancel failed): the mark would make a later person's cancel the
+                # trigger's (the last hour's review)
+                trigger = {k: v for k, v in after.options.get("trigger", {}).items() if k != "withdrawn"}
+                await svc.campaigns.set_options(campaign_id, {**after.options, "trigger": trigger})
     if done:
         svc.notify_changed()
         if before is not None:

@@ -440,8 +440,8 @@ def escalation_due(opened_at: float, reopened_at: float | None, handled_at: floa
     was (re)opened, and waiting since the cutoff or before. A reopen (the undo of a wrong "handled"
     tap) starts the wait afresh: someone just acted on it, so they get the full wait. A claim never
     told (`told_at` empty) since `stale_claims_before` is due again (`ESCALATION_CLAIM_SECONDS`).
-    `unreached`: every help alert of the request failed or was dropped (none still on its way, at least
-    one queued): due at once, unless reopened (someone acted on it then): the head who blocked the LINE
+    `unreached`: every help alert of the request failed, was dropped or came back undelivered
+    (`store.rules.UNREACHED_STATES`; none still on its way, at least one queued): due at once, unless reopened (someone acted on it then): the head who blocked the LINE
     account and the deputy whose mail relay is down heard nothing, and nobody else did for half an hour."""
     if cutoff is None or handled_at is not None or told_at is not None or status != Status.NEED_HELP:
         return False

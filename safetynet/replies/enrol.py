@@ -175,7 +175,8 @@ class Enrolment:
         `pushsubscriptionchange`: Firefox renews an expiring one by itself, and the old went dead at the
         next push with no word to the household). Every contact that holds the old one, whole (the
         browser's own secret: it names the household as an enrolment code would), moves to the new.
-        Returns how many; ValueError when either is refused, LookupError when no contact holds the old."""
+        Returns how many (0: the same subscription again); ValueError when either is refused, LookupError
+        when no contact holds the old."""
         channels = [s for s in self.enabled() if s.enrolment is not None and s.enrolment.method == ENROL_SUBSCRIPTION]
         for spec in channels:
             assert spec.enrolment is not None and spec.enrolment.accept is not None
@@ -183,6 +184,11 @@ class Enrolment:
             ctx = channel_context(self.cfg, spec.name, clock=self.clock)
             was, now = accept(ctx, old), accept(ctx, new)
             kind = spec.enrolment.kind
+            if was == now:  # the browser gave back the one it had: nothing to move (the upsert would return
+                # the same contact, and removing "the old" removed the household's push: the last hour's review)
+                if await self.store.roster.households_by_contact([kind], was):
+                    return 0
+                continue
             moved = 0
             for h in await self.store.roster.households_by_contact([kind], was):
                 for c in h.contacts:

@@ -473,9 +473,9 @@ class Inbound:
         running" and dropped, where the same answer by link opened a help request (review). A
         cancelled campaign takes none: it went out by mistake. Read only for such texts."""
         now, grace = self.clock.now(), self.intake.grace_seconds
-        # the ten latest: a day's grace holds a few (read for every text from an address no running campaign
-        # has, so kept small: the review at scale; not cached, or a text just after a close missed it)
-        closed = [c for c in await self.store.campaigns.list_campaigns([CampaignState.CLOSED], limit=10)
+        # the fifty latest by creation (a long real event may be older than the checks and drills closed since:
+        # ten missed it, the last hour's review); not cached, or a text just after a close would miss it
+        closed = [c for c in await self.store.campaigns.list_campaigns([CampaignState.CLOSED], limit=50)
                   if c.kind != CampaignKind.CHECK and c.closed_at is not None and now - c.closed_at <= grace]
         if not closed:
             return []

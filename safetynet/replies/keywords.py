@@ -200,12 +200,17 @@ def _denied_after(after: re.Pattern[str]) -> Callable[[str, re.Match[str]], bool
     return lambda text, m: after.match(text, m.end()) is not None
 
 
+# The Chinese trouble words Japanese writes too: only these are denied after them as Japanese denies (in
+# Chinese 不要 after one is "don't": 「妈妈受伤了不要挂电话」 is a call for help; the last hour's review).
+_TROUBLE_SHARED_JA = frozenset({"流血", "失火", "急救", "起火", "昏倒", "倒塌", "着火", "昏迷"})
+
+
 def _denied_zh(text: str, m: re.Match[str]) -> bool:
     """Before it (没有人受伤), or after it as Japanese denies: some of its words are Japanese too (流血,
     失火, 急救, 起火, 昏倒, 倒塌), and 「失火なし」「流血もありません」 denied them after (review: 「無事です
     浸水なし 失火なし」 became a call for help)."""
     return _TROUBLE_DENIED_BEFORE_ZH.search(text, max(0, m.start() - _DENIAL_REACH), m.start()) is not None \
-        or _denied_ja(text, m)
+        or (m.group() in _TROUBLE_SHARED_JA and _denied_ja(text, m))
 
 
 def _denied_ko(text: str, m: re.Match[str]) -> bool:
@@ -245,10 +250,16 @@ _ACCENTS: dict[int, str | None] = {**dict.fromkeys(range(0x0300, 0x0370)), ord("
 _SPACES = re.compile(r"\s+")
 
 
+def _one_space(m: re.Match[str]) -> str:
+    """A run of white space as one character: a line break if it holds one (a denial on the next line
+    is no denial of this one: 「母がけが\n家は問題なし」; the last hour's review), else a space."""
+    return "\n" if "\n" in m.group() else " "
+
+
 def _folded(text: str) -> str:
     """`normalise`, white space runs as one space, then Latin accents off: what the answer keywords are
     matched against."""
-    t = _SPACES.sub(" ", normalise(text))
+    t = _SPACES.sub(_one_space, normalise(text))
     return t if t.isascii() else unicodedata.normalize("NFC", unicodedata.normalize("NFD", t).translate(_ACCENTS))
 
 

@@ -46,12 +46,14 @@ class CampaignPort(Protocol):
         ...
 
     async def cancel_proposed(self, campaign_id: int, reason: str) -> bool:
-        """Cancels the campaign if it is still a draft; False (and nothing changed) when it runs or ended."""
+        """Cancels the campaign if it still waits (a draft, or for approval), marking it withdrawn by the trigger;
+        True again for a campaign this trigger withdrew already (a retry); False (nothing changed) when it
+        runs or a person ended it."""
         ...
 
     async def campaign_state(self, campaign_id: int) -> str | None:
-        """The campaign's state (`CampaignState`: draft, pending_approval, running, closed, cancelled), None
-        when there is none. Asked before each decision of the campaigns the trigger still counts on: one a
+        """The campaign's state (`CampaignState`: draft, pending_approval, running, closed, cancelled), or
+        "withdrawn" for one its trigger cancelled (`domain.triggers.WITHDRAWN`), None when there is none. Asked before each decision of the campaigns the trigger still counts on: one a
         person cancelled or closed ends its event for the rules (`EventState.ended`)."""
         ...
 

@@ -90,3 +90,18 @@ async def test_a_household_asking_for_help_during_the_walk_shows_on_the_door_kno
         await page.wait_for_selector(card, timeout=WAIT_MS)
         assert await page.locator("section.help").is_visible()
         await screenshot(page, "doorknock-help-during-walk")
+
+
+async def test_the_last_call_for_help_marked_handled_on_the_door_knock_list_keeps_its_undo(tmp_path: Path) -> None:
+    """The last hour's review: the panel, hidden once it held no card, hid the undo line of the card just
+    marked 対応済み with it: a wrong tap could not be taken back."""
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        await w.answer("A-002", "need_help")
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "head_a", password("head_a"))
+        await page.goto(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}/doorknock?campaign={w.campaign_id}")
+        await page.wait_for_selector("[data-live].on")
+        await page.click(f'section.help button[data-handled="{w.hh("A-002").id}"]')
+        undo = page.locator("[data-help-undo] li button")
+        await undo.first.wait_for(timeout=WAIT_MS)
+        assert await page.locator("section.help").is_visible() and await undo.first.is_visible()

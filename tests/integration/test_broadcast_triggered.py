@@ -13,7 +13,7 @@ from safetynet.channels import registry
 from safetynet.clock import FakeClock
 from safetynet.domain import Role
 from safetynet.domain.campaigns import Actor
-from safetynet.store import Store
+from safetynet.store import Store, StoreUnavailable
 from safetynet.triggers.port import CampaignPort, CampaignRequest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,6 +61,29 @@ async def test_a_scenario_naming_a_district_the_roster_no_longer_has_goes_to_the
         assert c.scope == ("city",) and c.state == "pending_approval"
         c = await svc.approve(cid, by=await _approver(store))
         assert c.households == 2
+
+
+async def test_a_withdrawal_whose_cancel_failed_leaves_no_mark_a_persons_cancel_would_carry(tmp_path: Path) -> None:
+    """The last hour's review: the trigger marked its campaign withdrawn before cancelling it; when the
+    cancel failed (or the campaign was approved meanwhile) the mark stayed, and a later cancel by a person
+    read as the trigger's."""
+    cfg = dataclasses.replace(make_cfg(tmp_path), base_dir=str(REPO))
+    clock = FakeClock()
+    async with in_memory(clock) as store:
+        await seed(store, [H("a", "w")])
+        svc = CampaignService(store, cfg, clock)
+        cid = await svc.create_campaign(request(key="k-fail"))
+        cancel = store.campaigns.cancel_draft
+
+        async def down(*args: object, **kwargs: object) -> bool:
+            raise StoreUnavailable("database is locked")
+
+        store.campaigns.cancel_draft = down  # type: ignore[method-assign]
+        with pytest.raises(StoreUnavailable):
+            await svc.cancel_proposed(cid, "withdrawn")
+        store.campaigns.cancel_draft = cancel  # type: ignore[method-assign]
+        assert "withdrawn" not in (await svc.get(cid)).options["trigger"]
+        assert await svc.campaign_state(cid) == "draft"
 
 
 async def _approver(store: Store) -> Actor:

@@ -231,6 +231,10 @@ async def test_a_subscription_the_browser_renewed_by_itself_takes_the_old_ones_p
         assert household is not None
         pushes = [(json.loads(c.address)["endpoint"], c.working) for c in household.contacts if c.kind == "webpush"]
         assert pushes == [(new["endpoint"], True)]
+        async with env.http.post(f"{env.url}/push/renew", json={"old": new, "new": new}) as resp:
+            assert resp.status == 204  # the same one given back: nothing moves, nothing is removed
+        household = await env.store.roster.get_household(env.hh("A-001").id)
+        assert household is not None and [c.working for c in household.contacts if c.kind == "webpush"] == [True]
         async with env.http.post(f"{env.url}/push/renew", json={"old": old, "new": new}) as resp:
             assert resp.status == 404  # nobody holds the old one now (nor did a stranger's guess)
         async with env.http.post(f"{env.url}/push/renew", json={"old": {"endpoint": "x"}, "new": new}) as resp:

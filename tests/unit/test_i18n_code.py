@@ -155,6 +155,7 @@ ALLOWED_JAPANESE: dict[str, str] = {
     "replies/keywords.py::_HELP_ZH": "words in a Chinese text that mean need help (救命, 求救)",
     "replies/keywords.py::_HELP_DENIED_BEFORE_ZH": "denials before a Chinese call for help (不需要)",
     "replies/keywords.py::_TROUBLE_ZH": "words of trouble in a Chinese text (受伤, 被困)",
+    "replies/keywords.py::_TROUBLE_SHARED_JA": "the Chinese trouble words Japanese writes too (流血, 失火)",
     "replies/keywords.py::_TROUBLE_DENIED_BEFORE_ZH": "denials before a Chinese word of trouble (没有人)",
     "replies/keywords.py::_CANNOT_OTHER": "a Chinese 'cannot' that is trouble (动不了)",
     "replies/keywords.py::_NEGATED_OTHER": "negations that turn a Chinese safe word into not safe (不安全)",

@@ -345,3 +345,11 @@ def test_white_space_runs_are_one_space_to_the_keywords() -> None:
     assert parse_keyword("도와 \n\n\t  주세요") == HELP
     assert parse_keyword("無事" + "\n" * 3000) == SAFE
     assert not has_words_beyond_keyword("1" + " \n" * 2000)
+
+
+@pytest.mark.parametrize("text", ["母がけが\n家は問題なし", "けが人あり\n電気なし", "骨折\n救急車来ない",
+                                  "妈妈受伤了不要挂电话", "我被困了不要走", "爸爸受伤 不要担心"])
+def test_a_denial_on_the_next_line_or_a_chinese_dont_leaves_the_call_for_help(text: str) -> None:
+    """The last hour's review: white space folded to one space had joined the next line's denial to the
+    trouble word, and the Japanese denials (不要 after it) had been applied to every Chinese trouble word."""
+    assert parse_keyword(text) == HELP

@@ -65,7 +65,8 @@ def routes(ctx: ChannelContext, inbound: InboundPort, sender: ChannelSender | No
 
     async def called_back(params: dict[str, str]) -> WebhookResponse:
         """A resident calling our number back (the call was missed: the bath, the line busy): the caller's
-        one household in the running campaign hears its question, whose keys then go as a call of ours
+        one household in the running campaign (or, with none, the one closed within its grace) hears its
+        question, whose keys then go as a call of ours
         (review: the call was answered 「この安否確認は見つからない」 and the household left to the door-knock
         list). A number several households share cannot tell which of them answers: it is told so."""
         token, households = await inbound.caller_token(FROM_KINDS, e164(params.get("From", "")))

@@ -248,8 +248,9 @@
       box.innerHTML = res.text;
       var c = document.querySelector("[data-help-count]");
       if (c) { c.textContent = res.headers.get("X-Help-Count") || c.textContent; }
+      // hidden while empty, but not while a 対応済み's undo line is in it (the last card marked handled)
       var panel = document.querySelector("[data-help-panel]");
-      if (panel) { panel.hidden = !box.querySelector(".help-card"); }
+      if (panel) { panel.hidden = !box.querySelector(".help-card") && !panel.querySelector("[data-help-undo] li"); }
     }).catch(quietly);
   }
   function refreshNotes() {
