@@ -32,7 +32,7 @@ from safetynet.domain.replies import (
     answering_order,
     made_for,
 )
-from safetynet.domain.roster import Staff
+from safetynet.domain.roster import Household, Staff
 from safetynet.replies import texts
 from safetynet.replies.enrol import Enrolment, EnrolmentError, message_code_spec
 from safetynet.replies.intake import Erased, NoSafetyQuestion, NotFound, ReplyError, ReplyIntake, UnknownToken
@@ -251,8 +251,7 @@ class Inbound:
         the first's, as an answer for several does (`_answer_households`: `targets[0]`): the first by
         id whose contact there works, else the first by id. The city's when it is no household's."""
         households = await self.store.roster.households_by_contact(kinds, address)
-        working = [h for h in households
-                   if any(c.working and c.kind in kinds and c.address == address for c in h.contacts)]
+        working = [h for h in households if _works_at(h, kinds, address)]
         first = next(iter(working or households), None)
         return self.cfg.city.default_language if first is None else texts.ui_language(first.language)
 
@@ -483,7 +482,7 @@ class Inbound:
         closed.sort(key=lambda c: answering_order(c.kind, c.started_at or 0.0, c.id))
         found: list[ReplyTarget] = []
         for h in await self.store.roster.households_by_contact(kinds, address):
-            if not any(c.working and c.kind in kinds and c.address == address for c in h.contacts):
+            if not _works_at(h, kinds, address):
                 continue  # as for a running campaign: only a working contact answers for its household
             for c in closed:
                 target = await self.intake.target_for(c.id, h.id)
@@ -842,6 +841,12 @@ class Inbound:
 
     async def delivery_status(self, provider_id: str, state: str, error_code: int | None = None) -> bool:
         return await self.store.outbox.record_provider_status(provider_id, state, error_code)
+
+
+def _works_at(h: Household, kinds: Sequence[ContactKind], address: str) -> bool:
+    """The household has a working contact of one of `kinds` at `address` (what `running_targets_by_contact`
+    asks in SQL, for households read by `households_by_contact`, which takes any state)."""
+    return any(c.working and c.kind in kinds and c.address == address for c in h.contacts)
 
 
 def _viewer(staff: Staff) -> Viewer:
