@@ -370,3 +370,50 @@ def test_staff_list_says_its_words_in_the_terminals_language(cfg_path: Path, cap
     rows = {r[0]: r[1:] for r in (line.split("\t") for line in capsys.readouterr().out.splitlines())}
     assert rows == {"admin": ["city_admin", "city", "active", ""],
                     "sato": ["city_admin", "city", "active", "mobile …2222"]}
+
+
+def test_a_head_added_or_given_a_new_address_on_the_command_line_hears_of_the_open_calls_for_help(
+    cfg_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`staff add` and `staff contacts` queue the open calls for help of the association, as /admin does
+    (the catch-up had no test from the command line: an `after` hook left unwired would go unseen)."""
+    from safetynet.broadcast.service import CampaignService, CampaignSpec
+    from safetynet.domain import CampaignKind, Status
+    from safetynet.domain.replies import ReplyItem
+
+    c = ["--config", str(cfg_path)]
+    assert main([*c, "init", "--admin-password", ADMIN_PW]) == 0
+    assert main([*c, "roster", "import", str(SAMPLE)]) == 0
+    assoc = SAMPLE.read_text(encoding="utf-8-sig").splitlines()[1].split(",")[1]
+    cfg = load_config(cfg_path)
+
+    async def call_for_help() -> int:
+        async with store_session(cfg) as store:
+            campaign = await CampaignService(store, cfg, store.clock).launch(
+                CampaignSpec("訓練", CampaignKind.DRILL, ("city",), {"ja": "安否を教えてください。"}))
+            association = await store.roster.association_by_name(assoc)
+            assert association is not None
+            async for batch in store.roster.households_in_scope([f"association:{assoc}"]):
+                asking = batch[0]
+                break
+            outcome = await store.replies.record(ReplyItem(
+                campaign.id, asking.id, association.id, Status.NEED_HELP.value, "web", "help-1", store.clock.now()))
+            assert outcome.help_opened
+            return asking.id
+
+    asking = asyncio.run(call_for_help())
+
+    async def alerts() -> list[tuple[str, str, int]]:
+        async with aiosqlite.connect(cfg_path.parent / "data" / "sn.db") as db, db.execute(
+                "SELECT s.login, d.channel, d.about_household_id FROM deliveries d JOIN staff s ON s.id = d.staff_id"
+                " WHERE d.about_household_id IS NOT NULL ORDER BY d.id") as cur:
+            return [(str(r[0]), str(r[1]), int(r[2])) for r in await cur.fetchall()]
+
+    before = asyncio.run(alerts())
+    assert main([*c, "staff", "add", "fuku", "--role", "deputy", "--scope", f"association:{assoc}",
+                 "--password", STAFF_PW, "--telegram", "8880007"]) == 0
+    assert asyncio.run(alerts())[len(before):] == [("fuku", "telegram", asking)]
+    assert main([*c, "staff", "contacts", "fuku", "--email", "fuku@example.jp"]) == 0
+    # the new address hears of it; the Telegram already told is not told again
+    assert asyncio.run(alerts())[len(before):] == [("fuku", "telegram", asking), ("fuku", "email", asking)]
+    capsys.readouterr()
