@@ -152,6 +152,24 @@ async def test_a_drill_is_compared_with_the_drill_before_it_not_a_real_event_bet
             assert (prev.id if prev else None) == before, (this, before)
 
 
+async def test_the_previous_drill_is_found_behind_many_drills_of_other_scopes(store_factory: StoreFactory) -> None:
+    """Review: the read took the 50 latest campaigns of the kind and looked for the scope among them: in a
+    city whose associations each drill monthly, last month's drill of 梅町 was 60 campaigns back and the
+    report compared with nothing."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        await seed(store)
+        last_month = await running_campaign(store, ["association:梅町"])
+        for _ in range(60):
+            await clock.advance(60)
+            await running_campaign(store, ["association:桜町"])
+        await clock.advance(60)
+        info = await store.dashboard.campaign(await running_campaign(store, ["association:梅町"]))
+        assert info is not None
+        prev = await store.dashboard.previous_campaign(info)
+        assert prev is not None and prev.id == last_month
+
+
 async def test_drafts_waiting_to_start_newest_first(store_factory: StoreFactory) -> None:
     async with store_factory() as store:
         clock = clock_of(store)

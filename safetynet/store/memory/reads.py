@@ -200,7 +200,7 @@ class MemoryDashboardReads:
         before = campaign.started_at or campaign.created_at
         found = _newest_first(c for c in self.t.campaigns.values() if c.id != campaign.id and c.kind == campaign.kind
                               and c.state in ("running", "closed") and c.began < before)
-        for c in found[:50]:
+        for c in found:
             info = _info(c, self.t)
             if info.scope_key == campaign.scope_key:
                 return info

@@ -7,6 +7,7 @@ a whole city. The live poller reads `changes_since`, a rowid range over `replies
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Sequence
 
@@ -34,6 +35,7 @@ def _paused_sql(c: str = "") -> str:
 
 
 _INFO_COLS = f"{_CAMPAIGN_COLS}, {_paused_sql()}"
+_PREVIOUS_PAGE = 100  # campaigns read at a time looking for the one before of the same scope
 
 
 def _campaign(row: Row) -> CampaignInfo:
@@ -329,15 +331,21 @@ class SqliteDashboardReads:
     async def previous_campaign(self, campaign: CampaignInfo) -> CampaignInfo | None:
         """The campaign of the same kind and scope that started last before this one (a drill is
         compared with the drill before it, never with a real event that came between)."""
-        rows = await self.db.fetchall(
-            f"SELECT {_INFO_COLS} FROM campaigns WHERE id != ? AND kind = ? AND state IN ('running', 'closed')"
-            " AND coalesce(started_at, created_at) < ? ORDER BY coalesce(started_at, created_at) DESC LIMIT 50",
-            (campaign.id, campaign.kind, campaign.started_at or campaign.created_at),
-        )
-        for r in rows:
-            c = _campaign(r)
-            if c.scope_key == campaign.scope_key:
-                return c
+        # page by page until the scope turns up: a city whose associations each drill monthly has the
+        # drill before this one dozens of campaigns back (review: a first page of 50 was all it read)
+        for offset in itertools.count(0, _PREVIOUS_PAGE):
+            rows = await self.db.fetchall(
+                f"SELECT {_INFO_COLS} FROM campaigns WHERE id != ? AND kind = ? AND state IN ('running', 'closed')"
+                " AND coalesce(started_at, created_at) < ? ORDER BY coalesce(started_at, created_at) DESC, id DESC"
+                f" LIMIT {_PREVIOUS_PAGE} OFFSET ?",
+                (campaign.id, campaign.kind, campaign.started_at or campaign.created_at, offset),
+            )
+            for r in rows:
+                c = _campaign(r)
+                if c.scope_key == campaign.scope_key:
+                    return c
+            if len(rows) < _PREVIOUS_PAGE:
+                return None
         return None
 
     # -- households in a campaign ---------------------------------------------------
