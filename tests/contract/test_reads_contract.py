@@ -17,6 +17,7 @@ from .support import (
     SOUTH,
     UME,
     StoreFactory,
+    _hh,
     association_ids,
     clock_of,
     running_campaign,
@@ -168,6 +169,20 @@ async def test_the_previous_drill_is_found_behind_many_drills_of_other_scopes(st
         assert info is not None
         prev = await store.dashboard.previous_campaign(info)
         assert prev is not None and prev.id == last_month
+
+
+async def test_households_without_a_group_come_first_on_every_store(store_factory: StoreFactory) -> None:
+    """Review: SQLite sorts a missing 班 first, PostgreSQL last: the coverage list and the campaign's
+    households came in another order on each."""
+    roster = [_hh(NORTH, SAKURA, "1班", "S-1", "山田 太郎", "桜町1-1", 1, False, "ja"),
+              _hh(NORTH, SAKURA, "", "S-2", "佐藤 花子", "桜町9-9", 1, False, "ja"),
+              _hh(NORTH, SAKURA, "2班", "S-3", "鈴木 一郎", "桜町0-1", 1, False, "ja")]
+    async with store_factory() as store:
+        await seed(store, roster)
+        a = await association_ids(store)
+        assert [h.household_key for h in (await store.dashboard.coverage(a[SAKURA])).without] == ["S-2", "S-1", "S-3"]
+        campaign = await running_campaign(store, [f"association:{SAKURA}"])
+        assert [h.household_key for h in await store.dashboard.households(campaign, a[SAKURA])] == ["S-2", "S-1", "S-3"]
 
 
 async def test_drafts_waiting_to_start_newest_first(store_factory: StoreFactory) -> None:

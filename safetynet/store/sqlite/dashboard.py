@@ -193,7 +193,7 @@ class SqliteDashboardReads:
             " h.vulnerable, '', NULL, '',"
             " EXISTS (SELECT 1 FROM contacts c WHERE c.household_id = h.id AND c.state = 'working'), h.consent, ''"
             " FROM households h LEFT JOIN household_groups g ON g.id = h.group_id"
-            " WHERE h.association_id = ? AND h.removed_at IS NULL ORDER BY g.name, h.address, h.household_key",
+            " WHERE h.association_id = ? AND h.removed_at IS NULL ORDER BY coalesce(g.name, ''), h.address, h.household_key",
             (association_id,),
         )
         lines = [_line(r) for r in rows]
@@ -353,7 +353,7 @@ class SqliteDashboardReads:
     async def households(self, campaign_id: int, association_id: int) -> list[HouseholdLine]:
         rows = await self.db.fetchall(
             f"{_HH_SELECT} WHERE ch.campaign_id = ? AND ch.association_id = ?"
-            " ORDER BY g.name, h.address, h.household_key",
+            " ORDER BY coalesce(g.name, ''), h.address, h.household_key",
             (campaign_id, association_id),
         )
         return [_line(r) for r in rows]
