@@ -9,7 +9,7 @@ import json
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 import pytest
@@ -404,10 +404,11 @@ def test_a_head_added_or_given_a_new_address_on_the_command_line_hears_of_the_op
     asking = asyncio.run(call_for_help())
 
     async def alerts() -> list[tuple[str, str, int]]:
-        async with aiosqlite.connect(cfg_path.parent / "data" / "sn.db") as db, db.execute(
+        async with store_session(cfg) as store:  # SQLite or, in the PostgreSQL pass, PostgreSQL
+            rows = await cast(Any, store).db.fetchall(
                 "SELECT s.login, d.channel, d.about_household_id FROM deliveries d JOIN staff s ON s.id = d.staff_id"
-                " WHERE d.about_household_id IS NOT NULL ORDER BY d.id") as cur:
-            return [(str(r[0]), str(r[1]), int(r[2])) for r in await cur.fetchall()]
+                " WHERE d.about_household_id IS NOT NULL ORDER BY d.id")
+            return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
 
     before = asyncio.run(alerts())
     assert main([*c, "staff", "add", "fuku", "--role", "deputy", "--scope", f"association:{assoc}",
