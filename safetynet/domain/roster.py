@@ -113,6 +113,21 @@ def new_contacts_of(before: Staff, after: Staff) -> Staff | None:
     return replace(after, contacts=new) if new else None
 
 
+@dataclass(frozen=True, slots=True)
+class StaffContactReach:
+    """What the last alert sent to one of a staff member's contacts came to (`AuthRepo.staff_contact_reach`):
+    it reached them (sent, or delivered), or it was refused for good, with the delivery's `error` (a
+    send failure's reason: blocked, invalid_number, subscription_gone…; a carrier's code for an SMS or a
+    call not delivered). A contact no alert has gone to yet has none: its reach is unknown."""
+
+    staff_id: int
+    kind: ContactKind
+    address: str
+    reaches: bool
+    at: float  # when that outcome was recorded
+    error: str | None = None
+
+
 @dataclass(frozen=True)
 class StaffRemoval:
     """What removing a staff member did, in the one transaction that removed them."""

@@ -78,6 +78,7 @@ from safetynet.domain.roster import (
     NotedHousehold,
     RosterSummary,
     Staff,
+    StaffContactReach,
     StaffRemoval,
     TargetHousehold,
 )
@@ -283,6 +284,15 @@ class AuthRepo(Protocol):
         as a removal skips a removed member's: a lost phone replaced gets no household's name and
         address afterwards. None is readdressed to the new one: it was composed for its channel, and
         the new address may be of another kind. Raises StaffError for an unknown staff member."""
+        ...
+
+    async def staff_contact_reach(self) -> list[StaffContactReach]:
+        """For each contact of every staff member that an alert has been sent to, what the last such alert
+        (by the order they were queued) came to: reached (sent, delivered) or refused (failed,
+        undelivered; `rules.STAFF_REFUSED_STATES`). An alert skipped, queued or on its way is passed
+        over: the one before it stands. A contact matches the alerts sent to its address (each kind has
+        its own form: a number, a chat id, an email address). One read for the whole city (an index
+        on the alerts' recipient and address), ordered by staff id and contact."""
         ...
 
     async def count_city_admins(self) -> int: ...

@@ -25,6 +25,14 @@ DELIVERY_STATE_OF_PROVIDER = {"delivered": "delivered", "undelivered": "undelive
 # `unreached`; the day's reread: a head who slept through the call waited the half hour).
 UNREACHED_STATES = ("failed", "skipped", "undelivered")
 
+# What a staff alert's outcome says of the address it went to (`AuthRepo.staff_contact_reach`): it
+# works (the provider took the alert, or delivered it) or it refused it (failed at our side once the
+# sends were spent, or not delivered by the carrier). A skipped alert (`UNREACHED_STATES` for a help
+# request) was never offered to the address (its recipient removed, their address replaced, its
+# campaign gone): it says nothing of whether the address works, and the one before it stands.
+STAFF_REACHED_STATES = ("sent", "delivered")
+STAFF_REFUSED_STATES = ("failed", "undelivered")
+
 # A status callback for an id not recorded yet is held this long; the race it covers lasts a
 # group commit, or a backed-up send worker's queue, never minutes.
 EARLY_STATUS_HOLD_SECONDS = 600.0

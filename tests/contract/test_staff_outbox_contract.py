@@ -13,6 +13,7 @@ from safetynet.domain.campaigns import (
     OutcomeKind,
     StaffAlert,
 )
+from safetynet.domain.roster import StaffContactReach
 from safetynet.store import Store
 from safetynet.store.memory import MemoryStore
 
@@ -236,3 +237,56 @@ async def test_a_staff_contact_removed_drops_the_alerts_queued_for_it_alone(stor
         assert await _unsent(store, head) == [("telegram", "tg-head", "skipped", "staff_contact_changed"),
                                               ("sms", OLD, "queued", None)]
         assert [d.address for d in await store.outbox.claim_staff("sms", 5, "w1", 60)] == [OLD]
+
+
+async def test_a_staff_contacts_reach_is_what_its_last_alert_came_to(store_factory: StoreFactory) -> None:
+    """/admin's 届いていません and /city's warning read it: per contact, the last alert's outcome (sent or
+    delivered: it works; failed or undelivered: refused, with why); a skipped or unsent alert says nothing."""
+    async with store_factory() as store:
+        clock = clock_of(store)
+        await seed(store)
+        cid = await running_campaign(store)
+        head = (await store.auth.add_staff("head", "Head", Role.ASSOCIATION_HEAD, "association:桜町", None,
+                                           contacts=[("telegram", "tg-head"), ("mobile", OLD)])).id
+        deputy = await _head(store, "deputy")
+        assert await store.auth.staff_contact_reach() == []  # nothing sent yet: unknown, not listed
+
+        async def outcome(channel: str, address: str, kind: OutcomeKind, error: str | None = None,
+                          provider_id: str | None = None, staff_id: int = head) -> None:
+            await store.outbox.queue_staff([_alert(cid, staff_id, channel, address)], clock.now())
+            (d,) = await store.outbox.claim_staff(channel, 5, "w1", 60)
+            assert await store.outbox.record(DeliveryOutcome(d, kind, clock.now(), error=error,
+                                                             provider_id=provider_id)) is None
+            await clock.advance(10)
+
+        def reach(found: list[StaffContactReach]) -> list[tuple[int, str, str, bool, float, str | None]]:
+            return [(r.staff_id, r.kind, r.address, r.reaches, r.at, r.error) for r in found]
+
+        t0 = clock.now()
+        await outcome("telegram", "tg-head", OutcomeKind.SENT, provider_id="TG1")
+        await outcome("sms", OLD, OutcomeKind.FAILED, "invalid_number")
+        await outcome("telegram", "tg-deputy", OutcomeKind.SENT, provider_id="TG2", staff_id=deputy)
+        assert reach(await store.auth.staff_contact_reach()) == [
+            (head, "telegram", "tg-head", True, t0, None), (head, "mobile", OLD, False, t0 + 10, "invalid_number"),
+            (deputy, "telegram", "tg-deputy", True, t0 + 20, None)]
+
+        # the head blocks the bot: their next alert is refused, and that is what their chat is now
+        await outcome("telegram", "tg-head", OutcomeKind.FAILED, "blocked")
+        # one dropped unsent, and one still queued, say nothing of it: the refusal stands
+        await outcome("telegram", "tg-head", OutcomeKind.SKIPPED, "campaign_ended")
+        await store.outbox.queue_staff([_alert(cid, head)], clock.now())
+        # the phone works again: an SMS the carrier took
+        await outcome("sms", OLD, OutcomeKind.SENT, provider_id="SM1")
+        assert reach(await store.auth.staff_contact_reach())[:2] == [
+            (head, "telegram", "tg-head", False, t0 + 30, "blocked"), (head, "mobile", OLD, True, t0 + 50, None)]
+        # the carrier's later word: not delivered after all (its code kept as the reason, dated by that word)
+        await clock.advance(5)
+        assert await store.outbox.record_provider_status("SM1", "undelivered", 30003)
+        assert reach(await store.auth.staff_contact_reach())[1] == (head, "mobile", OLD, False, t0 + 65,
+                                                                   "provider_undelivered:30003")
+
+        # a number replaced is unknown again (the old one's outcomes are not the new one's); a member
+        # removed is gone with their contacts
+        await store.auth.set_staff_contacts(head, {"mobile": NEW})
+        assert await store.auth.remove_staff("deputy") is not None
+        assert reach(await store.auth.staff_contact_reach()) == [(head, "telegram", "tg-head", False, t0 + 30, "blocked")]

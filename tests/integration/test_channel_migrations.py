@@ -69,7 +69,7 @@ async def test_contacts_and_deliveries_keep_their_rows_and_take_any_channel(tmp_
                                 " ('contacts', 'deliveries') AND sql IS NOT NULL ORDER BY name") as cur:
             assert [r[0] for r in await cur.fetchall()] == [
                 "contacts_address", "deliveries_about", "deliveries_claimed", "deliveries_lane", "deliveries_notices",
-                "deliveries_provider", "deliveries_staff"]
+                "deliveries_provider", "deliveries_staff", "deliveries_staff_address"]
         async with conn.execute("SELECT sql FROM sqlite_master WHERE name IN ('contacts', 'deliveries')") as cur:
             schema = " ".join(r[0] for r in await cur.fetchall())
         assert "'webpush'" not in schema and "'mobile'" not in schema

@@ -24,7 +24,7 @@ from safetynet.domain.campaigns import DispatcherBeat
 from safetynet.i18n import t
 from safetynet.store import SchemaBehind, migrations_on_open, store_session
 
-NEWEST = 150  # this release's last migration, undone to make the release before's database
+NEWEST = 151  # this release's last migration, undone to make the release before's database
 
 
 async def _as_the_release_before(config: str, *beats: DispatcherBeat, lease: tuple[str, float] | None = None) -> None:
@@ -38,8 +38,7 @@ async def _as_the_release_before(config: str, *beats: DispatcherBeat, lease: tup
         if lease is not None:
             await db.execute("DELETE FROM leases WHERE name = ?", (LEASE_NAME,))
             await db.execute("INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?)", (LEASE_NAME, *lease))
-        await db.execute("DROP INDEX deliveries_about")  # 0150
-        await db.execute("ALTER TABLE deliveries DROP COLUMN about_household_id")
+        await db.execute("DROP INDEX deliveries_staff_address")  # 0151
         await db.execute("DELETE FROM schema_version WHERE version = ?", (NEWEST,))
 
 
@@ -75,7 +74,7 @@ def test_init_and_serve_refuse_to_migrate_while_an_older_dispatcher_beats(
         city: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     asyncio.run(_as_the_release_before(city[1], _beat()))
     db = shown_database(load_config(Path(city[1])))
-    said = "error: " + t("en", "cli.migrate_under_live", db=db, found=NEWEST - 5, known=NEWEST,
+    said = "error: " + t("en", "cli.migrate_under_live", db=db, found=NEWEST - 1, known=NEWEST,
                          processes="host-a (pid 4242)", seconds=20) + "\n"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -91,7 +90,7 @@ def test_init_and_serve_refuse_to_migrate_while_an_older_dispatcher_beats(
     terminal_locale(monkeypatch, "C.UTF-8")
     asyncio.run(_as_the_release_before(city[1], _beat(stopped=True)))
     assert main([*city, "init"]) == 0
-    assert "_staff_alert_about" in capsys.readouterr().out
+    assert "_staff_contact_reach" in capsys.readouterr().out
     assert not _schema_behind(city[1])
 
 
@@ -122,7 +121,7 @@ def test_store_copy_refuses_to_migrate_its_sqlite_source_while_an_older_dispatch
     db = shown_database(load_config(Path(city[1])))
     # refused before the target is opened: none listens on port 9
     assert main([*city, "store", "copy", "--to", "postgresql://sn@127.0.0.1:9/sn"]) == 2
-    assert capsys.readouterr() == ("", "error: " + t("en", "cli.migrate_under_live", db=db, found=NEWEST - 5,
+    assert capsys.readouterr() == ("", "error: " + t("en", "cli.migrate_under_live", db=db, found=NEWEST - 1,
                                                        known=NEWEST, processes="host-a (pid 4242)", seconds=20) + "\n")
     assert _schema_behind(city[1])  # nothing migrated
 

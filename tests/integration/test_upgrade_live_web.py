@@ -26,7 +26,7 @@ from safetynet.cli import main
 from safetynet.config import Config, check_store_url, load_config
 from safetynet.i18n import t
 
-NEWEST = 150  # the help alerts' household: the database says it is the release before's
+NEWEST = 151  # the staff contacts' reach: its index dropped, the database says it is the release before's
 READY = "SafetyNet serving on "  # the first words of `serve`, not translated
 
 
@@ -111,21 +111,20 @@ def test_a_running_web_process_refuses_the_upgrade_until_it_stops(
     # the database records the release before's schema with this process running on it: an upgrade is refused
     # (the record only: the column stays, so the process's beats and its stop go on being written)
     _sql(cfg, "DELETE FROM schema_version WHERE version = ?", (NEWEST,))
-    said = "error: " + t("en", "cli.migrate_under_live", db=shown_database(cfg), found=NEWEST - 5, known=NEWEST,
+    said = "error: " + t("en", "cli.migrate_under_live", db=shown_database(cfg), found=NEWEST - 1, known=NEWEST,
                          processes=f"{here} (pid {proc.pid})", seconds=20) + "\n"
     assert main([*city, "init"]) == 2
     assert capsys.readouterr() == ("", said)
-    assert _sql(cfg, "SELECT max(version) FROM schema_version") == [(NEWEST - 5,)]  # nothing migrated
+    assert _sql(cfg, "SELECT max(version) FROM schema_version") == [(NEWEST - 1,)]  # nothing migrated
     assert _sql(cfg, "SELECT host, pid, role, stopped_at FROM dispatchers") == [(here, proc.pid, "web", None)]
     # a clean stop says so in its row (not only its pid gone from this machine)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
     [(stopped_at,)] = _sql(cfg, "SELECT stopped_at FROM dispatchers WHERE pid = ?", (proc.pid,))
     assert stopped_at is not None
-    _sql(cfg, "DROP INDEX deliveries_about")  # the rest of the release before's schema
-    _sql(cfg, "ALTER TABLE deliveries DROP COLUMN about_household_id")
+    _sql(cfg, "DROP INDEX deliveries_staff_address")  # the rest of the release before's schema
     assert main([*city, "init"]) == 0
-    assert "_staff_alert_about" in capsys.readouterr().out
+    assert "_staff_contact_reach" in capsys.readouterr().out
     assert _sql(cfg, "SELECT max(version) FROM schema_version") == [(NEWEST,)]
 
 

@@ -9,6 +9,7 @@ from safetynet.domain import MAX_DEPUTIES_PER_ASSOCIATION, Role
 from safetynet.domain.roster import (
     ApiToken,
     Staff,
+    StaffContactReach,
     StaffError,
     StaffRemoval,
     check_login,
@@ -16,10 +17,12 @@ from safetynet.domain.roster import (
     check_token_label,
 )
 from safetynet.store.errors import StoreError
-from safetynet.store.memory.tables import ApiTokenRow, StaffContactRow, StaffRow, Tables
+from safetynet.store.memory.tables import ApiTokenRow, DeliveryRow, StaffContactRow, StaffRow, Tables
 from safetynet.store.rules import (
     LAST_USED_EVERY_SECONDS,
     STAFF_CONTACT_CHANGED,
+    STAFF_REACHED_STATES,
+    STAFF_REFUSED_STATES,
     STAFF_REMOVED,
     staff_alerts_readdressed,
 )
@@ -177,6 +180,20 @@ class MemoryAuth:
         for i in stale:
             unsent[i].state, unsent[i].error, unsent[i].updated_at = "skipped", STAFF_CONTACT_CHANGED, now
         return len(stale)
+
+    async def staff_contact_reach(self) -> list[StaffContactReach]:
+        await asyncio.sleep(0)
+        final = STAFF_REACHED_STATES + STAFF_REFUSED_STATES
+        last: dict[tuple[int, str], DeliveryRow] = {}
+        for d in sorted(self.t.deliveries.values(), key=lambda d: d.id):
+            if d.staff_id is not None and d.address is not None and d.state in final:
+                last[(d.staff_id, d.address)] = d
+        out = []
+        for c in sorted(self.t.staff_contacts.values(), key=lambda c: (c.staff_id, c.id)):
+            if (found := last.get((c.staff_id, c.address))) is not None:
+                out.append(StaffContactReach(c.staff_id, c.kind, c.address, found.state in STAFF_REACHED_STATES,
+                                             found.updated_at, found.error))
+        return out
 
     async def count_city_admins(self) -> int:
         await asyncio.sleep(0)

@@ -12,6 +12,7 @@ from safetynet.domain.campaigns import ChannelRoutes
 from safetynet.domain.roster import (
     ApiToken,
     Staff,
+    StaffContactReach,
     StaffError,
     StaffRemoval,
     check_login,
@@ -22,6 +23,8 @@ from safetynet.store.errors import StoreError
 from safetynet.store.rules import (
     LAST_USED_EVERY_SECONDS,
     STAFF_CONTACT_CHANGED,
+    STAFF_REACHED_STATES,
+    STAFF_REFUSED_STATES,
     STAFF_REMOVED,
     staff_alerts_readdressed,
 )
@@ -49,6 +52,22 @@ def _api_token(row: Row) -> ApiToken:
     return ApiToken(id=row["id"], role=Role(row["role"]), scope=row["scope"], label=row["label"],
                     created_at=row["created_at"], expires_at=row["expires_at"], last_used_at=row["last_used_at"],
                     revoked_at=row["revoked_at"], created_by=row["created_by"])
+
+
+def _quoted(states: Sequence[str]) -> str:
+    return ", ".join(f"'{s}'" for s in states)
+
+
+# Per staff contact, its newest alert with an outcome: walked newest first through deliveries_staff_address
+# (staff_id, address, id), stopping at the first row of a final state (almost always the newest itself).
+_CONTACT_REACH_SQL = (
+    "SELECT c.staff_id, c.kind, c.address, d.state, d.error, d.updated_at"
+    " FROM staff_contacts c JOIN deliveries d ON d.id = ("
+    "  SELECT x.id FROM deliveries x WHERE x.staff_id = c.staff_id AND x.address = c.address"
+    f"  AND x.staff_id IS NOT NULL AND x.state IN ({_quoted(STAFF_REACHED_STATES + STAFF_REFUSED_STATES)})"
+    "  ORDER BY x.id DESC LIMIT 1)"
+    " ORDER BY c.staff_id, c.id"
+)
 
 
 class AuthStore:
@@ -238,6 +257,10 @@ class AuthStore:
             f" WHERE state = 'queued' AND id IN ({marks(len(stale))})",
             (STAFF_CONTACT_CHANGED, self.clock.now(), *stale))
         return max(0, cur.rowcount)
+
+    async def staff_contact_reach(self) -> list[StaffContactReach]:
+        return [StaffContactReach(int(staff_id), kind, address, state in STAFF_REACHED_STATES, float(at), error)
+                for staff_id, kind, address, state, error, at in await self.db.fetchall(_CONTACT_REACH_SQL)]
 
     async def count_city_admins(self) -> int:
         return int(await self.db.fetchval("SELECT count(*) FROM staff WHERE role = 'city_admin'", (), 0))
