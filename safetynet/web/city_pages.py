@@ -18,7 +18,7 @@ from safetynet.auth import Viewer
 from safetynet.broadcast.health import enabled_channels, read_status
 from safetynet.domain import ANSWERED, Role
 from safetynet.domain.campaigns import TRIGGER, CampaignInfo
-from safetynet.domain.roster import Association, Staff
+from safetynet.domain.roster import Association, Staff, StaffContactReach
 from safetynet.replies.notify import reach_gaps
 from safetynet.stats.cache import TtlCache
 from safetynet.stats.curve import group_series, render_svg
@@ -53,6 +53,7 @@ from safetynet.web.dash_shell import (
 )
 from safetynet.web.dash_text import lang_of, live_words, t
 from safetynet.web.dash_views import state_labels_json
+from safetynet.web.staff_reach import by_contact, refusing_associations
 
 PARTS_TTL_SECONDS = 1.0
 # past the TTL a part up to this old is served while the next is built (see TtlCache)
@@ -74,6 +75,8 @@ CACHE = web.AppKey("city_parts", TtlCache[CityParts])
 # often /city is polled (an admin's new contact shows within it)
 STAFF_TTL_SECONDS = 5.0
 STAFF = web.AppKey("city_staff", TtlCache[list[Staff]])
+# What the last alert to each staff contact came to (`staff_contact_reach`), shared as the staff read is
+REACH = web.AppKey("city_staff_reach", TtlCache[list[StaffContactReach]])
 
 
 def _first_shown(running: Sequence[CampaignInfo]) -> CampaignInfo:
@@ -142,14 +145,20 @@ async def _parts(request: web.Request, viewer: Viewer, info: CampaignInfo, lang:
 
 async def _reach(request: web.Request, viewer: Viewer, seen: list[Association], lang: str) -> Markup:
     """The associations the viewer sees whose need-help alerts would reach nobody, or only standing-in
-    staff (`notify.reach_gaps`, the notifier's own rule, over the channels this server sends on): for
-    city admins and district heads, in quiet times too. One staff read, shared for STAFF_TTL_SECONDS."""
+    staff (`notify.reach_gaps`, the notifier's own rule, over the channels this server sends on), or whose
+    heads and deputies refused their last alerts on every contact (`staff_reach.refusing_associations`):
+    for city admins and district heads, in quiet times too. One staff read and one read of the contacts'
+    reach, each shared for STAFF_TTL_SECONDS."""
     if viewer.role not in (Role.CITY_ADMIN, Role.DISTRICT_HEAD):
         return Markup()
     svc = services(request)
     staff = await request.app[STAFF].get("all", svc.store.auth.list_staff)
-    gaps = await reach_gaps(seen, staff, svc.cfg.channels.enabled())
-    return reach_block(lang, gaps, viewer.is_city_admin)
+    channels = svc.cfg.channels.enabled()
+    gaps = await reach_gaps(seen, staff, channels)
+    # and those whose heads and deputies can be sent to, but refused their last alerts on every contact
+    reach = by_contact(await request.app[REACH].get("all", svc.store.auth.staff_contact_reach))
+    refusing = refusing_associations(seen, staff, reach, channels)
+    return reach_block(lang, gaps, viewer.is_city_admin, refusing)
 
 
 async def _staff_names(request: web.Request) -> dict[str, str]:
@@ -274,6 +283,7 @@ async def city_curve(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app[CACHE] = TtlCache(app[SERVICES].clock, PARTS_TTL_SECONDS, stale_seconds=PARTS_STALE_SECONDS)
     app[STAFF] = TtlCache(app[SERVICES].clock, STAFF_TTL_SECONDS)
+    app[REACH] = TtlCache(app[SERVICES].clock, STAFF_TTL_SECONDS)
     app.router.add_get("/city", city_page)
     app.router.add_get("/city/curve", city_curve)
     city_console.setup(app)

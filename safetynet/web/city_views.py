@@ -191,11 +191,12 @@ def city_help_elsewhere(lang: str, found: Sequence[OpenHelp], shown: CampaignInf
     return _macro("help_elsewhere", lang, list(groups.values()), total)
 
 
-def reach_block(lang: str, gaps: ReachGaps, admin: bool) -> Markup:
-    """The associations whose need-help alerts would reach nobody (`notify.reach_gaps`), a warning,
-    and those left to standing-in staff, folded; empty when every association's own can be reached.
-    `admin`: a city admin, offered the staff page where contacts are registered."""
-    return _macro("reach_gaps", lang, gaps.nobody, gaps.standing_in, admin)
+def reach_block(lang: str, gaps: ReachGaps, admin: bool, refusing: Sequence[Association] = ()) -> Markup:
+    """The associations whose need-help alerts would reach nobody (`notify.reach_gaps`), a warning;
+    those whose heads and deputies refused their last alerts on every contact (`refusing`), a warning
+    to phone them; and those left to standing-in staff, folded; empty when every association's own can
+    be reached. `admin`: a city admin, offered the staff page where contacts are registered."""
+    return _macro("reach_gaps", lang, gaps.nobody, gaps.standing_in, admin, refusing)
 
 
 def campaign_header(lang: str, c: CampaignInfo) -> Markup:

@@ -41,6 +41,7 @@ from safetynet.web.bodies import read_form
 from safetynet.web.dash_shell import not_found, reads, refused, render, when
 from safetynet.web.dash_text import lang_of, t
 from safetynet.web.ids import parse_id
+from safetynet.web.staff_reach import reach_words
 
 log = structlog.get_logger("web")
 
@@ -65,9 +66,13 @@ async def _scope_options(request: web.Request) -> list[str]:
 
 async def _console(request: web.Request, notice: str = "", secret: str = "", status: int = 200) -> web.Response:
     lang = lang_of(request)
-    staff = await services(request).store.auth.list_staff()
+    auth = services(request).store.auth
+    staff = await auth.list_staff()
     context = {
         "notice": notice, "secret": secret, "staff": staff,
+        # beside each contact, what the last alert sent to it came to: a head whose LINE blocked the bot is
+        # refused every alert, and only this page says so before an event needs them
+        "reach": reach_words(lang, await auth.staff_contact_reach()),
         "tokens": await _tokens(request, lang, staff),
         "roles": [(str(r), t(lang, "role_" + r)) for r in Role],
         # the roles that start or approve campaigns are added at the server (`add_staff`): the staff form

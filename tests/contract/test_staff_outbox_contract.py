@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from safetynet.domain import CampaignKind, Role
 from safetynet.domain.campaigns import (
@@ -13,11 +13,13 @@ from safetynet.domain.campaigns import (
     OutcomeKind,
     StaffAlert,
 )
-from safetynet.domain.roster import StaffContactReach
 from safetynet.store import Store
 from safetynet.store.memory import MemoryStore
 
 from .support import StoreFactory, clock_of, running_campaign, seed
+
+if TYPE_CHECKING:
+    from safetynet.domain.roster import StaffContactReach
 
 LINK = "https://bousai.example.jp/a/1"
 OLD, NEW = "+819088880001", "+819088880009"  # a head's lost phone, and the one that replaced it

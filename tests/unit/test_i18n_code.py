@@ -15,6 +15,7 @@ from safetynet.domain import CampaignKind, Role
 from safetynet.domain.replies import Location
 from safetynet.i18n import SOURCE, catalog
 from safetynet.web.dash_text import METHODS, STATUS_ICONS
+from safetynet.web.staff_reach import UNREACHED_REASONS
 
 PACKAGE = Path(i18n.__file__).parent.parent
 SOURCE_KEYS = frozenset(catalog(SOURCE))
@@ -37,6 +38,7 @@ def test_every_value_the_code_builds_a_key_from_has_its_text() -> None:
     keys += [f"dash.confirm_by.{method}" for method in METHODS]
     keys += [f"dash.state_{state}" for state in ("draft", "pending_approval", "running", "closed", "cancelled")]
     keys += [f"report.status.{s}" for s in STATUS_ICONS]
+    keys += [f"dash.unreached_reason.{reason}" for reason in UNREACHED_REASONS]
     # a report's title, its kind and the link to it say what the campaign was (a real event is no drill)
     keys += [f"{k}{kind}" for kind in CampaignKind for k in ("report.title_", "report.", "dash.report_")]
     assert sorted(set(keys) - SOURCE_KEYS) == []
