@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -48,6 +52,19 @@ _LOOK_BACK_SECONDS = 60.0
 # A telegram reported longer ago than this is recorded but never acted on (a stale file in the
 # watched folder, a feed read after a long outage): a campaign hours late would confuse residents.
 MAX_AGE_SECONDS = 12 * 3600.0
+# One decision at a time across every process on the store (DESIGN §8), as `_lock` within one: the
+# 震度速報 pushed to one web process and the 震源・震度情報 of the same earthquake to another, at once,
+# each found the event without a campaign and each made one (review). A lease, not a lock per event:
+# a CAP update names its alert only through a memory the other process may not have yet, and a 取消 or
+# an aftershock needs the others' last decision as much. Renewed every third of its term while a
+# decision lasts (a campaign started city-wide); a process killed holding it holds it for one term.
+DECISION_LEASE = "triggers.decide"
+DECISION_LEASE_SECONDS = 30.0
+# How soon a process refused the lease asks again, doubling to the cap: the holder's decision takes
+# tens of milliseconds, a city-wide start seconds. Real time, whatever the clock: it waits for another
+# process's work, not for a time the rules reason about.
+_LEASE_RETRY_SECONDS = 0.02
+_LEASE_RETRY_CAP_SECONDS = 0.5
 # A city-wide 震源・震度情報 (~400 KB) takes ~70 ms to parse: off the event loop, so sends don't stall.
 _PARSE_INLINE_BYTES = 32 * 1024
 
@@ -76,6 +93,8 @@ class TriggerService:
         self._lock = asyncio.Lock()
         self._loaded = False
         self._looked_at = 0.0  # when the stored decisions were last read (`_others`)
+        # a name no other service has, in this process or another (the lease's owner)
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def load(self) -> int:
         """Rebuilds the rules' memory from the stored decisions; returns how many were read."""
@@ -130,7 +149,7 @@ class TriggerService:
         return telegram
 
     async def _ingest(self, telegram: Telegram, source: str, pushed_by: Actor | None = None) -> Decision:
-        async with self._lock:
+        async with self._lock, self._deciding():
             if not self._loaded:
                 await self._load()
             else:
@@ -149,6 +168,43 @@ class TriggerService:
         log.info("trigger_decided", source=d.source, origin=source[:200], event_id=d.event_id,
                  decision=d.decision, campaign_id=d.campaign, kind=d.kind, reason=d.reason)
         return d
+
+    @contextlib.asynccontextmanager
+    async def _deciding(self) -> AsyncIterator[None]:
+        """Holds the store's decision lease (`DECISION_LEASE`) from before the others' decisions are read
+        until this one is stored, so the next process to decide reads it."""
+        leases = self.store.coordination
+        pause, waited = _LEASE_RETRY_SECONDS, False
+        while not await leases.acquire_lease(DECISION_LEASE, self._owner, DECISION_LEASE_SECONDS):
+            if not waited:
+                holder = await leases.lease_holder(DECISION_LEASE)
+                log.info("trigger_decision_waiting", holder=holder[0] if holder else None)
+                waited = True
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _LEASE_RETRY_CAP_SECONDS)
+        renewal = asyncio.create_task(self._renew_decision_lease(), name="trigger-decision-lease")
+        try:
+            yield
+        finally:
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
+            try:
+                await leases.release_lease(DECISION_LEASE, self._owner)
+            except Exception as e:  # the lease runs out by itself: the next decision waits one term at most
+                log.warning("trigger_decision_lease_unreleased", error=str(e)[:300] or type(e).__name__)
+
+    async def _renew_decision_lease(self) -> None:
+        while True:
+            await self.clock.sleep(DECISION_LEASE_SECONDS / 3)
+            try:
+                held = await self.store.coordination.acquire_lease(DECISION_LEASE, self._owner, DECISION_LEASE_SECONDS)
+            except Exception as e:
+                held = False
+                log.warning("trigger_decision_lease_unrenewed", error=str(e)[:300] or type(e).__name__)
+            if not held:
+                # another process may decide now from a memory without this decision: said, for the log's reader
+                log.warning("trigger_decision_lease_lost", owner=self._owner)
 
     async def _learn_ended(self) -> None:
         """Asks the campaign side how the campaigns the rules still count on stand (one read each: the active
