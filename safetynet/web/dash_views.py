@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
@@ -185,10 +185,11 @@ def _row_stamp(lang: str, withheld: bool, vulnerable: bool, hidden: bool) -> Sta
                     _ROW_FIELDS)
 
 
-@functools.lru_cache(maxsize=64)
-def _doorknock_stamp(lang: str, withheld: bool, vulnerable: bool, landline: bool, mobile: bool) -> Stamp:
+@functools.lru_cache(maxsize=128)
+def _doorknock_stamp(lang: str, withheld: bool, vulnerable: bool, landline: bool, mobile: bool, listed: bool) -> Stamp:
     marks = _Marks(vulnerable, withheld, mark("landline") if landline else "", mark("mobile") if mobile else "")
-    return Stamp.of(_macro("doorknock_row", lang, marks, mark("tel"), mark("mobile_tel"), mark("label")), _DK_FIELDS)
+    return Stamp.of(_macro("doorknock_row", lang, marks, mark("tel"), mark("mobile_tel"), mark("label"), listed),
+                    _DK_FIELDS)
 
 
 def household_rows(lang: str, lines: Sequence[HouseholdLine], filt: HouseholdFilter,
@@ -250,11 +251,12 @@ def numbers_whole(address: str) -> Markup:
     return Markup("").join([*out, escape(address[at:])])
 
 
-def doorknock_rows(lang: str, lines: Sequence[HouseholdLine]) -> Markup:
-    """The door-knock list's rows of one 班 (`doorknock_row` in dash_parts.html, from its stamps)."""
+def doorknock_rows(lang: str, lines: Sequence[HouseholdLine], listed: Collection[int] = ()) -> Markup:
+    """The door-knock list's rows of one 班 (`doorknock_row` in dash_parts.html, from its stamps); `listed`:
+    the households the ladder's last step put on the list."""
     labels = status_labels(lang)
     return Markup("".join(  # noqa: S704 - as household_rows
-        _doorknock_stamp(lang, h.withheld, h.vulnerable, bool(h.landline), bool(h.mobile)).fill(
+        _doorknock_stamp(lang, h.withheld, h.vulnerable, bool(h.landline), bool(h.mobile), h.id in listed).fill(
             (h.id, h.status, h.group, h.household_key, h.name, numbers_whole(h.address), h.members,
              _label(labels, h.status), h.landline, national(h.landline), h.mobile, national(h.mobile)))
         for h in lines))
@@ -302,22 +304,33 @@ def association_context(lang: str, assoc: Association, campaign: CampaignInfo | 
     }
 
 
+def doorknock_sections(lang: str, context: Mapping[str, Any]) -> Markup:
+    """The door-knock list's tables alone (`doorknock_context`'s), as the live page reads them again."""
+    return _macro("doorknock_sections", lang, context["groups"], context["cut"])
+
+
 # The door-knock list's choice of the households with no 班 (no 班 is named "-": a roster's 班 is a name)
 NO_GROUP = "-"
 
 
 def doorknock_context(lang: str, assoc: Association, campaign: CampaignInfo, lines: Sequence[HouseholdLine],
-                      now: float, chosen: Sequence[str] = ()) -> dict[str, Any]:
+                      now: float, chosen: Sequence[str] = (), listed: Collection[int] = ()) -> dict[str, Any]:
     """The door-knock list of the 班 in `chosen` (none: every 班), and every 班 to choose from, as
     (value, label): households with no 班 are one more choice, 「班なし」 (`NO_GROUP`), or a split of the
-    walk would leave them on nobody's list (review: every 班 ticked listed 6 of 7 households)."""
+    walk would leave them on nobody's list (review: every 班 ticked listed 6 of 7 households).
+    `listed`: the households the ladder's last step put on the list (/city counts those not answered)."""
     every = sorted({h.group for h in lines if h.group}, key=lambda g: walking_key(g, ""))
     choices = [(g, g) for g in every] + ([(NO_GROUP, t(lang, "group_none"))] if any(not h.group for h in lines) else [])
     label = dict(choices)
-    groups = doorknock_groups([h for h in lines if (h.group or NO_GROUP) in chosen] if chosen else lines)
+    cut = [h for h in lines if (h.group or NO_GROUP) in chosen] if chosen else list(lines)
+    groups = doorknock_groups(cut)
     heading = (t(lang, "doorknock_of_groups", groups=t(lang, "groups_sep").join(label.get(g, g) for g in chosen))
                if chosen else t(lang, "doorknock"))
     return {"assoc": assoc, "campaign": campaign, "now": when(now), "heading": heading,
             "every_group": choices, "chosen": tuple(chosen),
-            "groups": [(group, len(hs), doorknock_rows(lang, hs)) for group, hs in groups],
-            "todo": sum(len(hs) for _, hs in groups), "withheld": sum(h.withheld for _, hs in groups for h in hs)}
+            "groups": [(group, len(hs), doorknock_rows(lang, hs, listed)) for group, hs in groups],
+            "todo": sum(len(hs) for _, hs in groups), "withheld": sum(h.withheld for _, hs in groups for h in hs),
+            "listed": sum(h.id in listed for _, hs in groups for h in hs),
+            # every household of these 班, answered or not: the page reads the list again when one of them is
+            # back to answer (an undone visit) and its row is not there (dash.js)
+            "cut": json.dumps(sorted(h.id for h in cut)), "households": len(lines)}

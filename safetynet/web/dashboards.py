@@ -62,6 +62,7 @@ from safetynet.web.dash_views import (
     association_help_elsewhere,
     counts,
     doorknock_context,
+    doorknock_sections,
     handled_list,
     help_items,
     household_rows,
@@ -353,10 +354,11 @@ async def doorknock_page(request: web.Request) -> web.Response:
     record(request, viewer, AuditAction.VIEW, "doorknock", campaign_id=campaign.id, association_id=assoc.id)
     lang = lang_of(request)
     r = reads(request)
-    lines, found, disclosure, elsewhere, notes = await asyncio.gather(
-        _lines(request, viewer, assoc, campaign.id), r.help_panel(campaign.id, [assoc.id]), disclosure_for(r, viewer),
+    lines, listed, found, disclosure, elsewhere, notes = await asyncio.gather(
+        _lines(request, viewer, assoc, campaign.id), _listed(request, campaign.id, assoc.id),
+        r.help_panel(campaign.id, [assoc.id]), disclosure_for(r, viewer),
         r.open_help_everywhere([assoc.id]), r.household_notes(campaign.id, [assoc.id]))
-    context = doorknock_context(lang, assoc, campaign, lines, services(request).clock.now(), _groups(request))
+    context = doorknock_context(lang, assoc, campaign, lines, services(request).clock.now(), _groups(request), listed)
     context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)
     # who asked for help and is not seen to yet comes first on the walk (QA: the printed list left them out:
     # they answered, so they are not on it)
@@ -364,10 +366,36 @@ async def doorknock_page(request: web.Request) -> web.Response:
         found, assoc.district, assoc.name)
     # what households wrote with another answer (「隣のおばあさんが出てこない」) is a door to knock on too
     context["notes"] = notes_panel(lang, notes, disclosure, assoc, found)
+    # what the page knew when read: a live event saying more households, or more on the list, reads it again
+    counted = {"data-dk-households": context["households"], "data-dk-knock": len(listed)}
     return render(request, f'{context["heading"]} — {assoc.name}', template="doorknock.html", context=context,
                   scripts=("/static/live.js", "/static/dash.js"), styles=_PRINTABLE,
                   main_attrs={**_live_attrs(lang, "doorknock", campaign, assoc, since), **_confirm_words(lang),
-                              **_help_words(lang)})
+                              **_help_words(lang), **counted})
+
+
+async def _listed(request: web.Request, campaign_id: int, association_id: int) -> frozenset[int]:
+    """The association's households the ladder's last step put on the door-knock list, not answered since."""
+    return frozenset(await services(request).store.campaigns.doorknock_households(campaign_id, association_id))
+
+
+async def doorknock_rows_fragment(request: web.Request) -> web.Response:
+    """The door-knock list's tables alone (the same `?campaign=` and `?group=`), which the open list reads
+    again when the live stream says a household may be back on it: a visit undone elsewhere, a household
+    enrolled late, the ladder's last step (review: an undone visit stayed off the list on the walker's
+    phone). It names households, as the page does: a view, audited."""
+    viewer = require_viewer(request)
+    assoc, campaign, since = await _association_context(request, viewer)
+    if campaign is None or campaign.kind == CampaignKind.CHECK or asked_never_sent(campaign) \
+            or campaign.purged_at is not None:
+        raise not_found()  # the page itself redirects these: nobody to walk to
+    record(request, viewer, AuditAction.VIEW, "doorknock", campaign_id=campaign.id, association_id=assoc.id)
+    lang = lang_of(request)
+    lines, listed = await asyncio.gather(_lines(request, viewer, assoc, campaign.id),
+                                         _listed(request, campaign.id, assoc.id))
+    context = doorknock_context(lang, assoc, campaign, lines, services(request).clock.now(), _groups(request), listed)
+    return web.Response(text=doorknock_sections(lang, context), content_type="text/html",
+                        headers={"Cache-Control": "no-store", "X-Since": str(since)})
 
 
 # -- report and API ---------------------------------------------------------------------------
@@ -447,6 +475,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/a/{association_id}/statuses", statuses_fragment)
     app.router.add_get("/a/{association_id}/notes", notes_fragment)
     app.router.add_get("/a/{association_id}/doorknock", doorknock_page)
+    app.router.add_get("/a/{association_id}/doorknock/rows", doorknock_rows_fragment)
     app.router.add_get("/campaigns/{id}/report", report_page)
     app.router.add_get("/api/associations", api_associations)
     dash_sse.setup(app)

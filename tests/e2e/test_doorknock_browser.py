@@ -17,6 +17,7 @@ from browser import browser, login, new_page, pdf
 from dashboard_fixtures import ASSOC_A, DIST_S, SECRET, password, world
 from roster_helpers import household
 
+from safetynet.clock import SystemClock
 from safetynet.domain.roster import HouseholdRecord
 from safetynet.replies.tokens import reply_token
 
@@ -134,3 +135,56 @@ async def test_the_printed_door_knock_list_keeps_words_whole_and_has_a_column_fo
     per_sheet = Counter(w.page for w in words if re.fullmatch(r"090-5555-\d{4}", w.text))  # a mobile a household
     assert per_sheet[1] >= 20 and all(n >= 25 for sheet, n in per_sheet.items() if 1 < sheet < max(per_sheet)), per_sheet
     assert max(per_sheet) == 3
+
+
+# -- live: a household back on the list ----------------------------------------------------------
+
+WAIT_MS = 8000
+
+
+def _in_walk(page_rows: list[str], w: dashboard_fixtures.World, keys: tuple[str, ...]) -> list[str]:
+    ids = {str(w.hh(k).id): k for k in keys}
+    return [ids[r] for r in page_rows if r in ids]
+
+
+async def test_a_visit_undone_elsewhere_puts_the_household_back_on_the_walkers_list(tmp_path: Path) -> None:
+    """Review: a deputy's visit undone (by her, or the head's undo on another phone) left the household off
+    the list on the walker's phone, read before the undo, so nobody walked there. The list reads itself again
+    and shows it in its place; its figures follow live, the second as /city counts (the ladder's last step)."""
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        hh = w.hh("A-002").id
+        base = f"{w.url}/api/campaigns/{w.campaign_id}/households/{hh}"
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {w.tokens['deputy_a']}"}) as deputy:
+            async with deputy.post(f"{base}/confirm", json={"method": "visit"}) as r:
+                reply_id = (await r.json())["reply_id"]
+            page = await new_page(b, phone=True)
+            await login(page, w.url, "head_a", password("head_a"))
+            await page.goto(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}/doorknock?campaign={w.campaign_id}")
+            await page.wait_for_selector("[data-live].on")
+            row = f'table.dk tr[data-hh="{hh}"]'
+            assert await page.locator(row).count() == 0
+            assert (await page.inner_text("[data-dk-count]"), await page.inner_text("[data-dk-listed]")) == ("5", "0")
+
+            for step in (1, 2, 3):  # the ladder runs to its last step, the door-knock list
+                assert await w.store.campaigns.advance_ladder(w.campaign_id, step, w.clock.now())
+            await w.store.campaigns.mark_doorknock(w.campaign_id, w.clock.now())
+            await w.answer("A-001", "safe")  # one on the list answers after all
+            await page.wait_for_function(
+                "() => document.querySelector('[data-dk-listed]').textContent === '4'", timeout=WAIT_MS)
+            assert await page.inner_text("[data-dk-count]") == "4"
+
+            async with deputy.post(f"{base}/undo", json={"reply_id": reply_id}) as r:
+                assert r.status == 200
+        await page.wait_for_selector(f'{row} button[data-confirm="visit"]', state="visible", timeout=WAIT_MS)
+        assert await page.get_attribute(row, "data-listed") == "1"  # undone after the step: on the list
+        await page.wait_for_function(
+            "() => document.querySelector('[data-dk-count]').textContent === '5'"
+            " && document.querySelector('[data-dk-listed]').textContent === '5'", timeout=WAIT_MS)
+        first = page.locator("section.dk-group").first
+        assert await first.locator("[data-group-count]").inner_text() == "2"  # A-002, A-003 (A-001 answered)
+        rows = await first.locator("tbody tr").evaluate_all("rs => rs.map(r => r.dataset.hh)")
+        assert _in_walk(rows, w, ("A-001", "A-002", "A-003")) == ["A-001", "A-002", "A-003"]  # in walking order
+        # and it can be visited from there
+        await page.tap(f'{row} button[data-confirm="visit"]')
+        await page.locator(f"{row} [data-row-undo] li button[data-undo]").wait_for(timeout=WAIT_MS)
+        assert await w.status("A-002") == "confirmed_in_person"

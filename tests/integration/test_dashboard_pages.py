@@ -383,7 +383,7 @@ async def test_doorknock_lists_the_unanswered_by_group_and_address(tmp_path: Pat
         assert "<th class=\"h-phone\">電話</th>" in html
         assert "☐" in html and "山田 太郎" not in html
         # who asked for help and is not seen to comes first, above the 班 (QA: the printed list left them out)
-        help_at, first_group = html.index('id="help-items"'), html.index('<section class="dk-group">')
+        help_at, first_group = html.index('id="help-items"'), html.index('<section class="dk-group"')
         assert help_at < first_group and "伊藤 光" in html[help_at:first_group] and "伊藤 光" not in html[first_group:]
 
 
@@ -515,10 +515,10 @@ async def test_city_overview_counts_the_door_knock_list_per_association_in_the_v
             await login(http, w, "admin")
             async with http.get(f"{w.url}/city") as r:
                 html = await r.text()
-            assert "<th>戸別訪問（未回答）</th>" in html
+            assert "<th>戸別訪問リスト入り（未回答）</th>" in html
             assert doorknock_cells(html) == ({ASSOC_A: "4", ASSOC_A2: "2", ASSOC_B: "1"}, {DIST_S: "6", DIST_U: "1"})
             async with http.get(f"{w.url}/city?lang=en") as r:
-                assert "<th>Door-knock (not answered)</th>" in await r.text()
+                assert "<th>On the door-knock list (not answered)</th>" in await r.text()
         async with client() as http:
             await login(http, w, "dhead")
             async with http.get(f"{w.url}/city") as r:
@@ -527,6 +527,54 @@ async def test_city_overview_counts_the_door_knock_list_per_association_in_the_v
             await login(http, w, "head_b")
             async with http.get(f"{w.url}/city") as r:
                 assert doorknock_cells(await r.text()) == ({ASSOC_B: "1"}, {DIST_U: "1"})
+
+
+async def test_the_door_knock_list_says_how_many_are_on_the_list_as_the_city_overview_counts_them(
+        tmp_path: Path) -> None:
+    """Review: before the ladder's last step /city's door-knock column said 0 where the association's list
+    said 5 households with no answer: the list lists every household not answered yet, /city those the
+    step put on the list. The list says both, the second as /city counts it; its tables come alone too
+    (`/doorknock/rows`, for the live page), with every household of its 班 named for a row that comes back."""
+    async with world(tmp_path) as w:
+        async with client() as http:
+            await w.answer("A-001", "safe")
+            await login(http, w, "head_a")
+            aid, cid = w.assoc_ids[ASSOC_A], w.campaign_id
+
+            async def figures(query: str = "") -> tuple[str, str]:
+                async with http.get(f"{w.url}/a/{aid}/doorknock?campaign={cid}{query}") as r:
+                    html = await r.text()
+                found = re.search(r"回答のない世帯 <b data-dk-count>(\d+)</b> 件（うち、連絡の手順を終えて戸別訪問リスト入りした"
+                                  r"世帯 <b data-dk-listed>(\d+)</b> 件）", html)
+                assert found is not None
+                return found[1], found[2]
+
+            assert await figures() == ("5", "0")
+            await w.store.campaigns.mark_doorknock(cid, w.clock.now())  # the ladder's last step
+            await w.answer("A-003", "safe")
+            assert await figures() == ("4", "4")
+            assert await figures("&group=2班") == ("3", "3")
+            async with http.get(f"{w.url}/a/{aid}/doorknock/rows?campaign={cid}&group=1班") as r:
+                assert r.status == 200 and r.headers["Cache-Control"] == "no-store"
+                tables = await r.text()
+            assert tables.startswith('<div class="dk-list" data-dk-list data-dk-cut="[')
+            ids = sorted(w.hh(k).id for k in ("A-001", "A-002", "A-003"))
+            assert f'data-dk-cut="{ids}"'.replace(" ", "") in tables.replace(", ", ",")
+            assert re.findall(r'<tr data-hh="(\d+)" data-status="\w+" data-rid="0"( data-listed="1")?>', tables) == [
+                (str(w.hh("A-002").id), ' data-listed="1"')]
+            assert '<section class="dk-group" data-group="1班">' in tables and "2班" not in tables
+            async with http.get(f"{w.url}/a/{aid}/doorknock/rows?campaign={cid}&lang=en") as r:
+                assert "佐藤 花子" in await r.text()
+        async with client() as http:
+            await login(http, w, "admin")
+            async with http.get(f"{w.url}/city") as r:
+                assert doorknock_cells(await r.text())[0][ASSOC_A] == "4"
+            async with http.get(f"{w.url}/a/{w.assoc_ids[ASSOC_B]}/doorknock/rows?campaign={w.campaign_id}") as r:
+                assert r.status == 200
+        async with client() as http:
+            await login(http, w, "head_b")  # another association's list is out of scope
+            async with http.get(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}/doorknock/rows?campaign={w.campaign_id}") as r:
+                assert r.status == 404
 
 
 async def test_api_associations_lists_the_callers_scope(tmp_path: Path) -> None:

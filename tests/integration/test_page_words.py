@@ -71,6 +71,7 @@ async def _urls(w: World) -> dict[str, str]:
         "/a/{association_id}/notes": f"/a/{aid}/notes?campaign={w.campaign_id}",
         "/a/{association_id}/households": f"/a/{aid}/households?campaign={w.campaign_id}",
         "/a/{association_id}/statuses": f"/a/{aid}/statuses?campaign={w.campaign_id}",
+        "/a/{association_id}/doorknock/rows": f"/a/{aid}/doorknock/rows?campaign={w.campaign_id}",
         "/a/{association_id}/doorknock": f"/a/{aid}/doorknock?campaign={w.campaign_id}",
         "/campaigns/{id}/report": f"/campaigns/{w.campaign_id}/report",
         "/c/{token}": "",  # a contact check's page: its check is started last (below)

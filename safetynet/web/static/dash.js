@@ -29,7 +29,9 @@
   var flashEl = document.querySelector("[data-flash]");
   var FINISHED = { closed: 1, cancelled: 1 };
   var es = null;          // the live stream
-  var streamUrl = "/api/campaigns/" + cid + "/events?association=" + aid + "&since=" + (main.dataset.since || "");
+  // the door-knock list asks for its association's count on the list too (what /city's column counts)
+  var streamUrl = "/api/campaigns/" + cid + "/events?association=" + aid + "&since=" + (main.dataset.since || "") +
+    (page === "doorknock" ? "&doorknock=1" : "");
 
   function setLive(on) {
     if (on && flashEl && flashEl.textContent === main.dataset.msgFailed) { flash(""); }
@@ -180,15 +182,19 @@
     if (box) { box.textContent = done ? "\u2611" : "\u2610"; }  // ☑ / ☐
     tr.hidden = !!ANSWERED[status] && !done;
   }
-  // households still to visit, by status (a row answered since may still stand in place: settling)
-  function todoIn(root) {
+  // households still to visit, by status (a row answered since may still stand in place: settling);
+  // `listed`: only those the ladder's last step put on the list
+  function todoIn(root, listed) {
     var n = 0;
-    root.querySelectorAll("table.dk tbody tr").forEach(function (tr) { if (!ANSWERED[tr.dataset.status]) { n += 1; } });
+    root.querySelectorAll("table.dk tbody tr").forEach(function (tr) {
+      if (!ANSWERED[tr.dataset.status] && (!listed || tr.dataset.listed)) { n += 1; }
+    });
     return n;
   }
   function countDoorknock() {
-    var el = document.querySelector("[data-dk-count]");
+    var el = document.querySelector("[data-dk-count]"), onList = document.querySelector("[data-dk-listed]");
     if (el) { el.textContent = todoIn(document); }
+    if (onList) { onList.textContent = todoIn(document, true); }
     document.querySelectorAll("section.dk-group").forEach(function (sec) {
       var c = sec.querySelector("[data-group-count]");
       if (c) { c.textContent = todoIn(sec); }
@@ -312,8 +318,83 @@
     });
   }
 
+  // -- the door-knock list read again --------------------------------------------------------
+  // The list holds the households with no answer when it was read. One may come back to it: a visit
+  // undone elsewhere (another deputy, the head's undo on another phone), a household enrolled late;
+  // and the ladder's last step puts some on the list (the figure /city shows). Then the list is read
+  // again and the rows it lacks are added in their places, once the hand is still (review: an undone
+  // visit stayed off the walker's list, so nobody walked there).
+  var cut = {};           // every household of the list's 班, answered or not
+  var knownHouseholds = parseInt(main.dataset.dkHouseholds, 10) || 0;
+  var knownKnock = parseInt(main.dataset.dkKnock, 10) || 0;
+  function readCut(box) {
+    cut = {};
+    JSON.parse((box && box.dataset.dkCut) || "[]").forEach(function (hh) { cut[hh] = 1; });
+  }
+  function dkRow(root, hh) { return root.querySelector('table.dk tr[data-hh="' + hh + '"]'); }
+  // whether the change `c` brings back a household of this list whose row the page lacks
+  function comesBack(c) { return !!cut[c[0]] && !ANSWERED[c[2]] && !dkRow(document, c[0]); }
+  function readDoorknock() {
+    var q = new URLSearchParams(location.search);
+    q.set("campaign", cid);
+    get("/a/" + aid + "/doorknock/rows?" + q.toString()).then(function (res) {
+      mergeDoorknock(res.text, parseInt(res.headers.get("X-Since"), 10) || 0);
+    }).catch(quietly);
+  }
+  function sectionOf(list, group) {
+    var found = null;
+    list.querySelectorAll("section.dk-group").forEach(function (sec) { if (sec.dataset.group === group) { found = sec; } });
+    return found;
+  }
+  // `since`: the reply cursor the rows were read after; news of a household newer than it (the stream's,
+  // or this person's own tap) stands over what the rows say
+  function mergeDoorknock(html, since) {
+    var list = document.querySelector("[data-dk-list]"), tpl = document.createElement("template");
+    if (!list) { return; }
+    tpl.innerHTML = html;
+    var fresh = tpl.content.querySelector("[data-dk-list]");
+    if (!fresh) { return; }
+    readCut(fresh);
+    var lastSec = null;
+    Array.prototype.slice.call(fresh.querySelectorAll("section.dk-group")).forEach(function (freshSec) {
+      var sec = sectionOf(list, freshSec.dataset.group);
+      if (!sec) {  // a 班 the page had no row of: its table whole, after the 班 before it in walking order
+        list.insertBefore(freshSec, lastSec ? lastSec.nextSibling : list.firstChild);
+        lastSec = freshSec;
+        return;
+      }
+      // from the last: a row the page lacks goes before the next one it has (the answered, hidden, stay put)
+      var body = sec.querySelector("tbody"), nextRow = null;
+      Array.prototype.slice.call(freshSec.querySelectorAll("tbody tr[data-hh]")).reverse().forEach(function (tr) {
+        var had = dkRow(sec, tr.dataset.hh), newer = (rids[tr.dataset.hh] || 0) > since;
+        if (had) {
+          if (tr.dataset.listed) { had.dataset.listed = "1"; } else { delete had.dataset.listed; }
+          if (!newer && had.dataset.status !== tr.dataset.status) { setStatus(had, tr.dataset.status, true); }
+          nextRow = had;
+          return;
+        }
+        if (newer) { return; }  // it answered after the rows were read
+        body.insertBefore(tr, nextRow);  // in walking order
+        nextRow = tr;
+      });
+      lastSec = sec;
+    });
+    countDoorknock();
+  }
+  function onDoorknockEvent(ev) {
+    var again = !!ev.reset;
+    (ev.changed || []).forEach(function (c) { if (comesBack(c)) { again = true; } });
+    // a household enrolled late, or more put on the list by the ladder's step (no household's answer says so)
+    if (ev.households > knownHouseholds) { again = true; }
+    if (typeof ev.doorknock === "number" && ev.doorknock > knownKnock) { again = true; }
+    knownHouseholds = ev.households;
+    if (typeof ev.doorknock === "number") { knownKnock = ev.doorknock; }
+    if (again) { whenStill("dkrows", readDoorknock); }  // rows added move the ones below: not under a finger
+  }
+
   // -- the live stream ------------------------------------------------------------------------
   function onEvent(ev) {
+    if (page === "doorknock") { onDoorknockEvent(ev); }
     if (page === "association") { updateCounts(ev); }
     else { updateState(ev); }
     var helpMoved = false, notesMoved = !!ev.reset;
@@ -471,6 +552,7 @@
         .then(function (doc) {
           delete b.dataset.key;
           if (noteIn) { noteIn.value = ""; noteIn.closest("details").open = false; }
+          if (doc.reply_id) { rids[tr.dataset.hh] = Math.max(rids[tr.dataset.hh] || 0, doc.reply_id); }
           saved(b); setStatus(tr, "confirmed_in_person"); offerUndo(tr, doc.reply_id, b.dataset.method);
         })
         .catch(function (err) { failed(err, b, rowName(tr)); })
@@ -488,5 +570,6 @@
     }
   });
   applyFilter();
+  if (page === "doorknock") { readCut(document.querySelector("[data-dk-list]")); }
   countDoorknock();
 })();
