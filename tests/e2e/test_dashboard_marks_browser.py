@@ -31,12 +31,12 @@ async def test_a_confirmation_with_a_note_is_undone_from_its_row_after_a_reload(
         await page.click(f"{row} details.confirm-note summary")
         await page.fill(f"{row} [data-confirm-note]", "玄関先で本人と話した")
         await page.click(f'{row} button[data-confirm="paper"]')
-        await page.locator("[data-undo-list] li button[data-undo]").wait_for(timeout=WAIT_MS)
+        await page.locator(f"{row} [data-row-undo] li button[data-undo]").wait_for(timeout=WAIT_MS)  # in the row
         (entry,) = await w.store.replies.history(w.campaign_id, hh)
         assert (entry.status, entry.method, entry.note) == ("confirmed_in_person", "paper", "玄関先で本人と話した")
 
         await page.reload()
-        assert await page.locator("[data-undo-list] li").count() == 0  # the browser's line is gone
+        assert await page.locator("[data-row-undo] li").count() == 0  # the browser's line is gone
         mark = page.locator(f"{row} [data-done]")
         said = await mark.inner_text()
         assert said.startswith("HEAD_Aが") and "に用紙で確認" in said and "玄関先で本人と話した" in said
@@ -146,6 +146,6 @@ async def test_a_visit_tapped_again_after_its_answer_was_lost_is_one_visit(tmp_p
         await page.wait_for_function("() => document.querySelector('[data-flash]').textContent.length > 0",
                                      timeout=WAIT_MS)
         await page.click(f'{row} button[data-confirm="visit"]')
-        await page.locator("[data-undo-list] li button[data-undo]").wait_for(timeout=WAIT_MS)
+        await page.locator(f"{row} [data-row-undo] li button[data-undo]").wait_for(timeout=WAIT_MS)  # in the row
         entries = await w.store.replies.history(w.campaign_id, hh)
         assert [e.status for e in entries] == ["confirmed_in_person"]  # one visit, as tapped

@@ -1,5 +1,6 @@
 """Headless Chromium: a wrong tap on safety data can be taken back. 訪問 on a head's dashboard offers
-an undo that stays above the table (the row itself leaves the "no answer" filter at once), 対応済み an
+an undo in the row, which stays where it was, marked confirmed, while its undo does (though the "no answer"
+filter or a phone's fold would take it away), 対応済み an
 undo that stays above the help list (the card leaves it at once); 訪問 on the door-knock list an undo
 beside the row, which stays ticked; 削除 on the enrolment page asks
 first, and works without JavaScript as before."""
@@ -31,11 +32,15 @@ async def test_a_wrong_visit_tap_is_undone_from_the_dashboard(tmp_path: Path) ->
         await page.check('input[name="filter"][value="noanswer"]')
 
         await page.click(f'{row} button[data-confirm="visit"]')
-        line = page.locator("[data-undo-list] li").first
+        line = page.locator(f"{row} [data-row-undo] li").first
         await line.locator("button[data-undo]").wait_for(timeout=WAIT_MS)
         assert await line.locator("span").inner_text() == "佐藤 花子：訪問で確認済みにしました。"
         assert await line.locator("button[data-undo]").inner_text() == "取り消す"
-        assert await page.is_hidden(row)  # answered: gone from the "no answer" list, the undo stays
+        # answered, yet kept in the "no answer" list with its undo, marked confirmed (review: on a phone the
+        # row went and its undo showed far above, out of sight)
+        assert await page.is_visible(row) and await line.is_visible()
+        assert await page.get_attribute(row, "data-status") == "confirmed_in_person"
+        assert await page.locator("[data-undo-list] li").count() == 0
         assert await w.status("A-002") == "confirmed_in_person"
         await screenshot(page, "dashboard-undo-offered")
 
@@ -57,6 +62,42 @@ async def test_a_wrong_visit_tap_is_undone_from_the_dashboard(tmp_path: Path) ->
 
         await door.reload()  # back on the door-knock list
         assert await door.locator(f'table.dk tr[data-hh="{hh}"]').count() == 1
+
+
+async def test_a_visit_tapped_on_a_phones_dashboard_keeps_its_row_and_undo_where_the_tap_was(tmp_path: Path) -> None:
+    """Review: on a phone the confirmed row folded away under 回答済み at once and its undo line showed above
+    the table, out of sight: a mistaken tap could not be undone where it was made."""
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b, phone=True)
+        await login(page, w.url, "head_a", password("head_a"))
+        await page.wait_for_selector("[data-live].on")
+        row = f'#hh-rows tr[data-hh="{w.hh("A-005").id}"]'
+        button = page.locator(f'{row} button[data-confirm="phone"]')
+        await button.scroll_into_view_if_needed()
+        tapped = await button.bounding_box()
+        assert tapped is not None
+
+        await button.tap()
+        undo = page.locator(f"{row} [data-row-undo] li button[data-undo]")
+        await undo.wait_for(timeout=WAIT_MS)
+        assert await w.status("A-005") == "confirmed_in_person"
+        assert await page.is_visible(row)  # not folded away with the answered
+        assert "確認済" in await page.inner_text(f"{row} .st .status")  # marked confirmed
+        # the undo is in sight, where the tap was made
+        at = await undo.bounding_box()
+        assert at is not None and 0 <= at["y"] and at["y"] + at["height"] <= PHONE["height"]
+        assert abs(at["y"] - tapped["y"]) < PHONE["height"] / 2
+        # the live stream's news of it (who confirmed) offers no second 取り消す beside the line's
+        await page.wait_for_selector(f"{row} [data-done]", timeout=WAIT_MS)
+        assert await page.locator(f"{row} button[data-undo]:visible").count() == 1
+        await screenshot(page, "dashboard-phone-undo-in-row")
+
+        await undo.tap()
+        await page.wait_for_function(
+            "sel => { const r = document.querySelector(sel); return r && r.dataset.status !== 'confirmed_in_person'; }",
+            arg=row, timeout=WAIT_MS)
+        assert await w.status("A-005") != "confirmed_in_person"
+        assert await page.locator(f'{row} button[data-confirm="phone"]').is_visible()  # to tap again
 
 
 async def test_a_visit_is_recorded_and_undone_on_the_doorknock_list_on_a_phone(tmp_path: Path) -> None:

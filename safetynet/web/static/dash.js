@@ -92,7 +92,7 @@
   function applyFilter() {
     if (page === "doorknock") { return; }
     var f = currentFilter();
-    document.querySelectorAll("#hh-rows tr").forEach(function (tr) { tr.hidden = !keeps(tr, f); });
+    document.querySelectorAll("#hh-rows tr").forEach(function (tr) { tr.hidden = !keeps(tr, f) && !tr.classList.contains("kept"); });
   }
   if (filterForm) {
     filterForm.addEventListener("change", function () {
@@ -136,7 +136,7 @@
   function placeRow(tr) {
     tr.classList.remove("settling");
     if (page === "doorknock") { markVisited(tr, tr.dataset.status); countDoorknock(); }
-    else { tr.hidden = !keeps(tr, currentFilter()); }
+    else { tr.hidden = !keeps(tr, currentFilter()) && !tr.classList.contains("kept"); }
   }
   // whether hiding or showing the row would move what is on the screen
   function inSight(tr) {
@@ -446,9 +446,11 @@
       signal: window.AbortSignal && AbortSignal.timeout ? AbortSignal.timeout(20000) : undefined
     }).then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); });
   }
-  // A confirmation takes the household off the "no answer" list at once: each one gets a line with
-  // an undo button above the table (the row itself may be filtered away), kept for undoSeconds. A
-  // door-knock row keeps its line by itself (data-row-undo): the list is long, the walker far down.
+  // A confirmation's line, with its undo button, stands in the row's own status cell for undoSeconds:
+  // the door-knock row's list (data-row-undo), or one made in the dashboard's row. The dashboard's row
+  // stays where it was while its line does ("kept"), marked confirmed, though the "no answer" filter or
+  // a phone's fold would take it away: a mistaken tap is undone where it was made (review: on a phone
+  // the row went and its undo showed far above, out of sight).
   var undoList = document.querySelector("[data-undo-list]");
   var undoMs = (parseInt(main.dataset.undoSeconds, 10) || 300) * 1000;
   function words(template, name, method) {
@@ -463,10 +465,14 @@
   function say(li, text, keepMs) {
     li.textContent = text;
     clearTimeout(li.undoTimer);
-    li.undoTimer = setTimeout(function () { li.remove(); }, keepMs);
+    li.undoTimer = setTimeout(function () { drop(li); }, keepMs);
+  }
+  function drop(li) {
+    li.remove();
+    if (li.gone) { li.gone(); }
   }
   // A line on top of `list`: what was done, and its undo button (`data`: what the button undoes).
-  function undoLine(list, said, data) {
+  function undoLine(list, said, data, gone) {
     var li = document.createElement("li"), text = document.createElement("span"), b = document.createElement("button");
     text.textContent = said;
     b.type = "button"; b.className = "small";
@@ -474,14 +480,34 @@
     b.textContent = main.dataset.msgUndo;
     li.appendChild(text); li.appendChild(b);
     list.insertBefore(li, list.firstChild);
-    li.undoTimer = setTimeout(function () { li.remove(); }, undoMs);
+    li.gone = gone;
+    li.undoTimer = setTimeout(function () { drop(li); }, undoMs);
+  }
+  // the dashboard row's own list for its confirmation's line, under its status
+  function rowUndoList(tr) {
+    var list = tr.querySelector("[data-row-undo]"), cell = tr.querySelector("td.st");
+    if (list || page !== "association" || !cell) { return list; }
+    list = document.createElement("ul");
+    list.className = "undo-list";
+    list.setAttribute("aria-live", "polite");
+    list.dataset.rowUndo = "";
+    cell.appendChild(list);
+    return list;
+  }
+  // its line gone, a kept row goes as another's change does: once the hand is still and it is out of sight
+  function release(tr) {
+    if (!tr.classList.contains("kept") || tr.querySelector("[data-row-undo] li")) { return; }
+    tr.classList.remove("kept");
+    tr.classList.add("settling");
+    rowsWaiting = true;
+    whenStill("rows", placeSettling);
   }
   function offerUndo(tr, replyId, method) {
-    var list = tr.querySelector("[data-row-undo]") || undoList;
+    var list = rowUndoList(tr) || undoList;
     if (!list || !replyId) { flash(main.dataset.msgSaved); return; }
     flash("");
     undoLine(list, words(main.dataset.msgConfirmed, rowName(tr), method),
-             { undo: String(replyId), hh: tr.dataset.hh, name: rowName(tr) });
+             { undo: String(replyId), hh: tr.dataset.hh, name: rowName(tr) }, function () { release(tr); });
   }
   // `b`: a line's undo (just tapped) or a row's own (the server renders it after any reload, for the
   // viewer's own confirmation while it may still be taken back: data-done)
@@ -553,6 +579,7 @@
           delete b.dataset.key;
           if (noteIn) { noteIn.value = ""; noteIn.closest("details").open = false; }
           if (doc.reply_id) { rids[tr.dataset.hh] = Math.max(rids[tr.dataset.hh] || 0, doc.reply_id); }
+          if (page === "association" && doc.reply_id) { tr.classList.add("kept"); }  // with its undo, below
           saved(b); setStatus(tr, "confirmed_in_person"); offerUndo(tr, doc.reply_id, b.dataset.method);
         })
         .catch(function (err) { failed(err, b, rowName(tr)); })
