@@ -484,7 +484,8 @@ PAGE_SCRIPT: dict[str, str] = {
     "test_dashboard_browser.py": "live pages, print and login expiry in Chromium (test_dashboard_pages.py, "
                                  "test_dashboard_live.py, test_dashboard_console.py, test_staff_pages.py)",
     "test_dashboard_marks_browser.py": "handled and visited marks in Chromium (test_dashboard_marks.py, test_reopen_help.py)",
-    "test_doorknock_browser.py": "the printed door-knock list in Chromium (test_dashboard_pages.py)",
+    "test_doorknock_browser.py": "the printed door-knock list, and its rows read again live, in Chromium "
+                                 "(test_dashboard_pages.py: /doorknock/rows)",
     "test_live_rows_browser.py": "rows kept in place while touched, in Chromium (test_dashboard_live.py)",
     "test_paused_drill_browser.py": "open pages saying a drill is paused, in Chromium (test_paused_drill.py)",
     "test_pwa_browser.py": "the manifest and install in Chromium (test_pwa.py)",
