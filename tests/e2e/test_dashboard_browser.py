@@ -8,8 +8,10 @@ The clock is the system clock here: the live poller runs by itself, as in produc
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -311,6 +313,39 @@ async def test_a_stream_that_goes_silent_is_said_and_opened_again(tmp_path: Path
         await page.wait_for_selector("[data-live].on", timeout=LIVE_MS)  # live again
         await reply_elsewhere(w, "A-001", "safe")  # and what happens now shows
         await wait_status(page, w, "A-001", "safe")
+
+
+async def test_a_tap_whose_request_stalls_says_so_after_twenty_seconds(tmp_path: Path) -> None:
+    """A weak signal that takes the request and never answers: after 20 s by the page's clock the tap
+    fails beside the household, and its button can be tapped again (the wait had no test, and rested on
+    AbortSignal.timeout, which older iPhones lack: they waited without end)."""
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b, phone=True)
+        await page.clock.install()
+        await login(page, w.url, "head_a", password("head_a"))
+        aid, hh = w.assoc_ids[ASSOC_A], w.hh("A-006").id
+        await page.goto(f"{w.url}/a/{aid}/doorknock?campaign={w.campaign_id}")
+        await page.wait_for_selector("[data-live].on")
+        row = f'table.dk tr[data-hh="{hh}"]'
+        stalled: list[Any] = []
+        arrived = asyncio.Event()
+
+        async def stall(route: Any) -> None:
+            stalled.append(route)  # held: no answer, no error
+            arrived.set()
+
+        await page.route("**/confirm", stall)
+        await page.tap(f'{row} button[data-confirm="visit"]')
+        await asyncio.wait_for(arrived.wait(), LIVE_MS / 1000)
+        await page.clock.run_for(19_000)
+        assert await page.locator(f"{row} [data-tap-failed]").count() == 0  # still waiting
+        await page.clock.run_for(1_500)
+        note = page.locator(f"{row} [data-tap-failed]")
+        await note.wait_for(timeout=LIVE_MS)
+        assert "渡辺 誠" in await note.inner_text()
+        assert await page.locator(f'{row} button[data-confirm="visit"]').is_enabled()
+        assert len(stalled) == 1  # the page gave up on it: no answer came, and nothing was recorded
+        assert [e.status for e in await w.store.replies.history(w.campaign_id, hh)] == []
 
 
 async def test_a_tap_that_fails_offline_says_so_beside_the_household(tmp_path: Path) -> None:

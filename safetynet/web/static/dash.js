@@ -437,14 +437,23 @@
   }
 
   // -- one-tap actions ------------------------------------------------------------------------
+  // A request stalled on a weak signal fails, and says so, instead of leaving the tap waiting for
+  // minutes. A timer and AbortController rather than AbortSignal.timeout: that is iOS 16 and later, and a
+  // head's older iPhone waited without end (the timer is also the page's clock, which tests can move).
+  var TAP_WAIT_MS = 20000;
   function post(path, body) {
+    var ctl = window.AbortController ? new AbortController() : null;
+    var timer = ctl ? setTimeout(function () { ctl.abort(); }, TAP_WAIT_MS) : 0;
     return fetch(path, {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf },
       body: JSON.stringify(body),
-      // a request stalled on a weak signal fails, and says so, instead of leaving the tap waiting for minutes
-      signal: window.AbortSignal && AbortSignal.timeout ? AbortSignal.timeout(20000) : undefined
-    }).then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); });
+      signal: ctl ? ctl.signal : undefined
+    }).then(function (r) {
+      clearTimeout(timer);
+      if (!r.ok) { throw new Error(String(r.status)); }
+      return r.json();
+    }, function (err) { clearTimeout(timer); throw err; });
   }
   // A confirmation's line, with its undo button, stands in the row's own status cell for undoSeconds:
   // the door-knock row's list (data-row-undo), or one made in the dashboard's row. The dashboard's row
