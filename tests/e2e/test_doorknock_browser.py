@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 import subprocess
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from dashboard_fixtures import ASSOC_A, DIST_S, SECRET, password, world
 from roster_helpers import household
 
 from safetynet.clock import SystemClock
+from safetynet.domain.japan_time import date_time
 from safetynet.domain.roster import HouseholdRecord
 from safetynet.replies.tokens import reply_token
 
@@ -188,3 +190,24 @@ async def test_a_visit_undone_elsewhere_puts_the_household_back_on_the_walkers_l
         await page.tap(f'{row} button[data-confirm="visit"]')
         await page.locator(f"{row} [data-row-undo] li button[data-undo]").wait_for(timeout=WAIT_MS)
         assert await w.status("A-002") == "confirmed_in_person"
+
+
+async def test_the_list_says_its_figures_are_as_of_when_they_last_moved(tmp_path: Path) -> None:
+    """The doorknock helper's reread: the figures followed live, their 「{time} 時点で」 stayed at the time the
+    page was read (and printed so). The page's clock is set an hour after the server's: the time shown is
+    the server's until a figure moves, then the page's (Japan time)."""
+    async with world(tmp_path, clock=SystemClock()) as w, browser() as b:
+        page = await new_page(b, phone=True)
+        later = time.time() + 3600
+        await page.clock.install(time=later)
+        await login(page, w.url, "head_a", password("head_a"))
+        await page.goto(f"{w.url}/a/{w.assoc_ids[ASSOC_A]}/doorknock?campaign={w.campaign_id}")
+        await page.wait_for_selector("[data-live].on")
+        read_at = await page.inner_text("[data-dk-time]")
+        assert read_at == date_time(w.clock.now()) or read_at == date_time(w.clock.now() - 60)
+        before = await page.inner_text("[data-dk-count]")
+        await w.answer("A-001", "safe")
+        await page.wait_for_function(f"() => document.querySelector('[data-dk-count]').textContent !== '{before}'",
+                                     timeout=WAIT_MS)
+        shown = await page.inner_text("[data-dk-time]")
+        assert shown in (date_time(later), date_time(later + 60)), (shown, read_at)

@@ -191,10 +191,20 @@
     });
     return n;
   }
+  // "2026-12-08 00:05", Japan time, as the server writes a staff page's times (domain.japan_time.date_time)
+  function japanTime(ms) {
+    var d = new Date(ms + 9 * 3600 * 1000), two = function (n) { return (n < 10 ? "0" : "") + n; };
+    return d.getUTCFullYear() + "-" + two(d.getUTCMonth() + 1) + "-" + two(d.getUTCDate()) + " "
+      + two(d.getUTCHours()) + ":" + two(d.getUTCMinutes());
+  }
   function countDoorknock() {
     var el = document.querySelector("[data-dk-count]"), onList = document.querySelector("[data-dk-listed]");
+    var at = document.querySelector("[data-dk-time]"), before = el ? el.textContent + "/" + (onList ? onList.textContent : "") : "";
     if (el) { el.textContent = todoIn(document); }
     if (onList) { onList.textContent = todoIn(document, true); }
+    // the figures are as of now once they moved: a list read at 23:10 and kept live said 「23:10 時点で」
+    // over figures of 23:40 (and printed so)
+    if (at && el && before !== el.textContent + "/" + (onList ? onList.textContent : "")) { at.textContent = japanTime(Date.now()); }
     document.querySelectorAll("section.dk-group").forEach(function (sec) {
       var c = sec.querySelector("[data-group-count]");
       if (c) { c.textContent = todoIn(sec); }
