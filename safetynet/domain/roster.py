@@ -184,6 +184,13 @@ class ImportSummary:
     consent_changes: tuple[tuple[str, str, int], ...] = ()
     # the same, a household each: (household id, association id, recorded, the file's), for the audit log
     consent_changed: tuple[tuple[int, int, str, str], ...] = ()
+    # households `--replace` removed from one association and the file added to another (domain.moves):
+    # not counted as added or removed; their residents' contacts, removals and code went with them
+    households_moved: int = 0
+    # removed households with more than one possible new row (or sharing one): no move, removed and added
+    moves_ambiguous: int = 0
+    # moved households whose empty consent cell kept the 不同意 recorded for them
+    moved_consent_kept: int = 0
 
 
 def consent_ways(changed: Sequence[tuple[int, int, str, str]]) -> tuple[tuple[str, str, int], ...]:

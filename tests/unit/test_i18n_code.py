@@ -140,6 +140,7 @@ ALLOWED_JAPANESE: dict[str, str] = {
     "domain/phones.py::_SEPARATORS": "the long-vowel mark ー and full-width dash typed inside phone numbers",
     "roster/generate.py": "a synthetic roster: Japanese names, towns and notes as real rosters hold them",
     "roster/commands.py::add_arguments": "an example command line with an association name as typed",
+    "domain/moves.py::_DROP": "the full-width space and nakaguro a head's name is compared without",
     "roster/names.py": "association names as rosters spell them: kanji digits, ヶ, 町内会/自治会 and the module's examples",
     # replies: what residents type
     "replies/keywords.py::_SAFE_WORDS_JA": "the words that mean safe inside any sentence (無事, ぶじ)",

@@ -11,6 +11,7 @@ import structlog
 
 from safetynet.domain import ContactKind
 from safetynet.domain.consent import default_consent
+from safetynet.domain.moves import MovePlan, MoveSide, is_phone, match_moves
 from safetynet.domain.roster import (
     UNSTATED_FIELDS,
     Association,
@@ -48,9 +49,12 @@ class MemoryRoster:
         changed: list[tuple[int, int, str, str]] = []
         not_restored = kept = now_stated = 0
         imported: list[int] = []
+        plan = self._plan_moves(records, a_ids) if replace else MovePlan()
+        moved_from = {i: old for old, i in plan.moves}  # record's index → the household it moves from
+        moved_kept = 0
         wanted: dict[int, set[tuple[str, str]]] = {}
         silent: dict[int, frozenset[str]] = {}  # a kind whose column the file lacks keeps its contacts
-        for r in records:
+        for i, r in enumerate(records):
             aid = a_ids[r.association]
             gid = self._group_id(aid, r.group) if r.group else None
             row = next((h for h in t.households.values()
@@ -73,10 +77,16 @@ class MemoryRoster:
                 changed.append((row.id, aid, row.consent, consent))
             fields = (gid, r.name, r.address, r.members, r.vulnerable, r.language, r.notes, consent)
             if row is None:
+                old = t.households[moved_from[i]] if i in moved_from else None
+                if old is not None and not stated and old.consent == "no":
+                    # a moved household's empty cell keeps its refusal (stated, or a 要配慮 default)
+                    r, stated, moved_kept = dataclasses.replace(r, consent="no"), old.consent_stated, moved_kept + 1
                 row = HouseholdRow(t.next_id("households"), aid, gid, r.household_key, r.name, r.address, r.members,
                                    r.vulnerable, r.language, r.notes, now, now, consent=r.consent, consent_stated=stated)
                 t.households[row.id] = row
-                added += 1
+                added += old is None
+                if old is not None:
+                    self._move_over(old.id, row.id)
             elif (row.group_id, row.name, row.address, row.members, row.vulnerable, row.language,
                   row.notes, row.consent) != fields or row.removed_at is not None:
                 (row.group_id, row.name, row.address, row.members, row.vulnerable, row.language,
@@ -110,7 +120,7 @@ class MemoryRoster:
                 t.contacts[c.id] = c
                 contacts_added += 1
         if replace:
-            removed = self._remove_missing(set(imported), set(a_ids.values()), now)
+            removed = self._remove_missing(set(imported), set(a_ids.values()), now) - len(plan.moves)
         used = {did for did, _ in t.associations.values()}
         for did in [d for d in t.districts if d not in used]:
             del t.districts[did]
@@ -125,10 +135,40 @@ class MemoryRoster:
             contacts_not_restored=not_restored,
             consent_kept=kept, consent_now_stated=now_stated,
             consent_changes=consent_ways(changed), consent_changed=tuple(sorted(changed)),
+            households_moved=len(plan.moves), moves_ambiguous=plan.ambiguous, moved_consent_kept=moved_kept,
         )
         log.info("roster_imported", households=len(records), added=added, updated=updated, removed=removed,
-                 replace=replace)
+                 replace=replace, moved=len(plan.moves), moves_ambiguous=plan.ambiguous)
         return summary
+
+    def _plan_moves(self, records: Sequence[HouseholdRecord], a_ids: dict[str, int]) -> MovePlan:
+        """As SQLite's `roster_import.plan_moves`: the households `--replace` removes against the rows that
+        will be new households (refs: household id, record index)."""
+        t = self.t
+        keys = {(h.association_id, h.household_key) for h in t.households.values()}
+        listed = {(a_ids[r.association], r.household_key) for r in records}
+        added = [MoveSide(i, a_ids[r.association], r.name, frozenset(a for _, a in r.contacts if is_phone(a)))
+                 for i, r in enumerate(records) if (a_ids[r.association], r.household_key) not in keys]
+        files = set(a_ids.values())
+        gone = [MoveSide(h.id, h.association_id, h.name,
+                         frozenset(c.address for c in t.contacts_of(h.id) if is_phone(c.address)))
+                for h in t.current() if h.association_id in files and (h.association_id, h.household_key) not in listed]
+        return match_moves(gone, added) if added and gone else MovePlan()
+
+    def _move_over(self, old: int, new: int) -> None:
+        """The resident's own of a moved household (their contacts, removals, code, a phone confirmation
+        under way) to its new one; the roster's contacts stay for `_remove_missing`."""
+        t = self.t
+        for c in t.contacts_of(old):
+            if c.source != "roster":
+                c.household_id = new
+        for (hid, kind, address) in [k for k in t.contact_removals if k[0] == old]:
+            t.contact_removals[(new, kind, address)] = t.contact_removals.pop((hid, kind, address))
+        if old in t.codes:
+            t.codes[new] = t.codes.pop(old)
+        for v in t.phone_codes.values():
+            if v.household_id == old:
+                v.household_id = new
 
     def _keep_unstated(self, r: HouseholdRecord, row: HouseholdRow, stated: bool) -> HouseholdRecord:
         """`r` with what `row` records for the fields the file has no column of, and a defaulted consent

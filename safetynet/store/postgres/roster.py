@@ -32,5 +32,6 @@ class PgRosterStore(RosterStore):
         counts = await whole_once_committing(write)  # as SQLite's: a COMMIT begun is not cut off
         log.info("roster_imported", households=len(records), added=counts.added, updated=counts.updated,
                  removed=counts.removed, replace=replace, consent_kept=counts.consent_kept,
-                 consent_changed=len(counts.consent_changed))
+                 consent_changed=len(counts.consent_changed), moved=counts.moved,
+                 moves_ambiguous=counts.moves_ambiguous)
         return counts.summary(records)

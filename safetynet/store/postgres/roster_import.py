@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from safetynet.domain.moves import MovePlan
 from safetynet.domain.roster import HouseholdRecord
 from safetynet.store.postgres.db import PgConn
 from safetynet.store.sqlite import roster_import as portable
@@ -25,6 +26,7 @@ _CREATE = (
     """CREATE TEMP TABLE import_contacts (household_id bigint NOT NULL, kind text COLLATE "C" NOT NULL,
         address text COLLATE "C" NOT NULL, PRIMARY KEY (household_id, kind, address)) ON COMMIT DROP""",
 )
+_CREATE_MOVES = "CREATE TEMP TABLE import_moves (seq bigint PRIMARY KEY, old_id bigint NOT NULL UNIQUE) ON COMMIT DROP"
 _ROW_COLUMNS = ("seq", "association_id", "group_id", "household_key", "name", "address", "members",
                 "vulnerable", "language", "notes", "consent", "consent_stated", "unstated")
 
@@ -46,7 +48,7 @@ _INSERT_NEW = """
 INSERT INTO households (association_id, group_id, household_key, name, address, members, vulnerable,
                         language, notes, consent, consent_stated, created_at, updated_at)
 SELECT association_id, group_id, household_key, name, address, members, vulnerable, language, notes, consent,
-       consent_stated, $1, $1
+       consent_stated + keep, $1, $1
 FROM import_rows WHERE household_id IS NULL ORDER BY seq"""
 # in key order, as SQLite's keyed temporary table gives them: a household's contacts get ids by kind
 _INSERT_CONTACTS = f"""
@@ -85,6 +87,8 @@ async def import_records(conn: PgConn, records: Sequence[HouseholdRecord], now: 
     if portable.any_unstated(records, consent_stated):
         await raw.execute(portable.KEEP_CONSENT)
     await raw.execute(_MATCH_EXISTING)
+    plan = await portable.plan_moves(conn) if replace else MovePlan()  # type: ignore[arg-type]
+    moved_kept = await portable.record_moves(conn, plan, _CREATE_MOVES) if replace else 0  # type: ignore[arg-type]
     total = int(await raw.fetchval("SELECT count(*) FROM import_rows"))
     added = int(await raw.fetchval("SELECT count(*) FROM import_rows WHERE household_id IS NULL"))
     kept = int(await raw.fetchval(portable.CONSENT_KEPT))
@@ -94,6 +98,8 @@ async def import_records(conn: PgConn, records: Sequence[HouseholdRecord], now: 
     await raw.execute(portable.MARK_STATED)
     await raw.execute(_INSERT_NEW, now)
     await raw.execute(portable._MATCH_NEW)
+    if plan.moves:
+        await portable.move_over(conn)  # type: ignore[arg-type]
     await raw.execute("INSERT INTO import_contacts (household_id, kind, address)"
                       " SELECT r.household_id, w.kind, w.address FROM import_wanted w JOIN import_rows r"
                       " ON r.seq = w.seq ON CONFLICT DO NOTHING")
@@ -108,10 +114,12 @@ async def import_records(conn: PgConn, records: Sequence[HouseholdRecord], now: 
     without = int(await raw.fetchval(
         "SELECT count(*) FROM import_rows r WHERE NOT EXISTS"
         " (SELECT 1 FROM contacts c WHERE c.household_id = r.household_id AND c.state = 'working')"))
-    return ImportCounts(added=added, updated=updated, unchanged=total - added - updated, removed=removed,
+    moved = len(plan.moves)
+    return ImportCounts(added=added - moved, updated=updated, unchanged=total - added - updated, removed=removed - moved,
                         contacts=contacts, contacts_added=contacts_added, contacts_removed=contacts_removed,
                         without_channel=without, contacts_not_restored=not_restored, consent_kept=kept,
-                        consent_now_stated=now_stated, consent_changed=consent_changed)
+                        consent_now_stated=now_stated, consent_changed=consent_changed, moved=moved,
+                        moves_ambiguous=plan.ambiguous, moved_consent_kept=moved_kept)
 
 
 async def _remove_missing(conn: PgConn, now: float) -> int:

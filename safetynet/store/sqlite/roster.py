@@ -117,6 +117,8 @@ class RosterStore:
             replace=replace,
             consent_kept=counts.consent_kept,
             consent_changed=len(counts.consent_changed),
+            moved=counts.moved,
+            moves_ambiguous=counts.moves_ambiguous,
         )
         return summary
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from safetynet.domain.consent import default_consent
+from safetynet.domain.moves import MovePlan, MoveSide, is_phone, match_moves
 from safetynet.domain.roster import UNSTATED_FIELDS, HouseholdRecord, ImportSummary, consent_ways
 from safetynet.store.sqlite.db import CHUNK, Conn, Row, marks
 
@@ -51,7 +52,7 @@ CREATE TEMP TABLE import_wanted (
     kind    TEXT NOT NULL,
     address TEXT NOT NULL
 )"""
-_TEMP_TABLES = ("import_rows", "import_wanted", "import_contacts", "import_gone")
+_TEMP_TABLES = ("import_rows", "import_wanted", "import_contacts", "import_gone", "import_moves")
 
 # A household is "changed" when any roster field differs, or it comes back after a removal. (Its consent
 # becoming stated by a cell that says what it had by default is no change the summary counts: MARK_STATED.)
@@ -122,7 +123,7 @@ _INSERT_NEW = """
 INSERT INTO households (association_id, group_id, household_key, name, address, members, vulnerable,
                         language, notes, consent, consent_stated, created_at, updated_at)
 SELECT association_id, group_id, household_key, name, address, members, vulnerable, language, notes, consent,
-       consent_stated, ?, ?
+       consent_stated + keep, ?, ?
 FROM import_rows WHERE household_id IS NULL ORDER BY seq"""
 _MATCH_NEW = """
 UPDATE import_rows SET household_id = h.id FROM households h
@@ -160,6 +161,80 @@ _INSERT_CONTACTS = f"""
 INSERT INTO contacts (household_id, kind, address, source, created_at)
 SELECT household_id, kind, address, 'roster', ? FROM import_contacts WHERE {UNREMOVED}
 ON CONFLICT (household_id, kind, address) DO NOTHING"""
+# -- moves within the city (domain.moves) ---------------------------------------------------------------
+# Before anything is written: the households `--replace` will remove (as _GONE, once the rows are matched)
+# and the rows that will be new households, each with its phones, for `match_moves`.
+_WILL_GO = """households h WHERE h.removed_at IS NULL
+  AND h.association_id IN (SELECT association_id FROM import_rows)
+  AND h.id NOT IN (SELECT household_id FROM import_rows WHERE household_id IS NOT NULL)"""
+MOVES_GONE = f"SELECT h.id, h.association_id, h.name FROM {_WILL_GO}"
+MOVES_GONE_CONTACTS = f"""
+SELECT c.household_id, c.address FROM contacts c WHERE c.household_id IN (SELECT h.id FROM {_WILL_GO})"""
+MOVES_ADDED = "SELECT seq, association_id, name FROM import_rows WHERE household_id IS NULL"
+MOVES_ADDED_CONTACTS = """
+SELECT w.seq, w.address FROM import_wanted w JOIN import_rows r ON r.seq = w.seq WHERE r.household_id IS NULL"""
+CREATE_MOVES = "CREATE TEMP TABLE import_moves (seq INTEGER PRIMARY KEY, old_id INTEGER NOT NULL UNIQUE)"
+# An empty consent cell on a moved household keeps a refusal recorded for it (stated, or a 要配慮 default):
+# the same household, and a default must never reveal what its resident refused.
+MOVED_CONSENT = """
+UPDATE import_rows SET consent = 'no', keep = h.consent_stated
+FROM import_moves m JOIN households h ON h.id = m.old_id
+WHERE import_rows.seq = m.seq AND import_rows.consent_stated = 0 AND h.consent = 'no'"""
+MOVED_CONSENT_KEPT = """
+SELECT count(*) FROM import_moves m JOIN households h ON h.id = m.old_id JOIN import_rows r ON r.seq = m.seq
+WHERE r.consent_stated = 0 AND h.consent = 'no'"""
+# Once the new households have ids: what is the resident's goes with them (their own contacts, their removals
+# of roster contacts, the letter's enrolment code, a phone confirmation under way); the roster's contacts
+# stay with the old row, which `remove_missing` then removes as any other.
+_NEW_ID = """(SELECT r.household_id FROM import_moves m JOIN import_rows r ON r.seq = m.seq
+              WHERE m.old_id = {table}.household_id)"""
+MOVE_OVER = tuple(
+    f"UPDATE {table} SET household_id = {_NEW_ID.format(table=table)}"
+    f" WHERE household_id IN (SELECT old_id FROM import_moves){extra}"
+    for table, extra in (("contacts", " AND source <> 'roster'"), ("contact_removals", ""),
+                         ("enrolment_codes", ""), ("phone_verifications", "")))
+
+
+def _sides(rows: Sequence[Row], phones: Sequence[Row]) -> list[MoveSide]:
+    of: dict[int, set[str]] = {}
+    for ref, address in phones:
+        if is_phone(str(address)):
+            of.setdefault(int(ref), set()).add(str(address))
+    return [MoveSide(int(ref), int(aid), str(name), frozenset(of.get(int(ref), ()))) for ref, aid, name in rows]
+
+
+async def plan_moves(conn: Conn) -> MovePlan:
+    """The moves `--replace` makes of the loaded rows (`load_rows`), before anything is written; either
+    adapter's connection (both take `?` and `execute_fetchall`)."""
+    added = await conn.execute_fetchall(MOVES_ADDED)
+    if not added:
+        return MovePlan()
+    gone = await conn.execute_fetchall(MOVES_GONE)
+    if not gone:
+        return MovePlan()
+    return match_moves(_sides(list(gone), list(await conn.execute_fetchall(MOVES_GONE_CONTACTS))),
+                       _sides(list(added), list(await conn.execute_fetchall(MOVES_ADDED_CONTACTS))))
+
+
+async def record_moves(conn: Conn, plan: MovePlan, create: str = CREATE_MOVES) -> int:
+    """Puts the moves in `import_moves` and gives each moved row the refusal its household recorded (an
+    empty cell); returns how many rows kept one."""
+    await conn.execute(create)
+    if not plan.moves:
+        return 0
+    await conn.executemany("INSERT INTO import_moves (seq, old_id) VALUES (?, ?)",
+                           [(seq, old) for old, seq in plan.moves])
+    kept = await _scalar(conn, MOVED_CONSENT_KEPT)
+    await conn.execute(MOVED_CONSENT)
+    return kept
+
+
+async def move_over(conn: Conn) -> None:
+    """The resident's own of each moved household, to its new one (run once the new rows have ids)."""
+    for sql in MOVE_OVER:
+        await conn.execute(sql)
+
+
 _GONE = """
 CREATE TEMP TABLE import_gone AS
 SELECT id FROM households
@@ -182,6 +257,9 @@ class ImportCounts:
     consent_kept: int = 0
     consent_now_stated: int = 0
     consent_changed: tuple[tuple[int, int, str, str], ...] = ()
+    moved: int = 0  # removed from one association and added to another: counted here, not in added/removed
+    moves_ambiguous: int = 0
+    moved_consent_kept: int = 0
 
     def summary(self, records: Sequence[HouseholdRecord]) -> ImportSummary:
         """What `import_households` answers, from these counts (either adapter's)."""
@@ -201,6 +279,9 @@ class ImportCounts:
             consent_now_stated=self.consent_now_stated,
             consent_changes=consent_ways(self.consent_changed),
             consent_changed=self.consent_changed,
+            households_moved=self.moved,
+            moves_ambiguous=self.moves_ambiguous,
+            moved_consent_kept=self.moved_consent_kept,
         )
 
 
@@ -321,7 +402,10 @@ async def load_rows(conn: Conn, records: Sequence[HouseholdRecord], consent_stat
 
 
 async def write_households(conn: Conn, now: float, replace: bool) -> ImportCounts:
-    """Upserts `import_rows` into the roster; with `replace`, removes the households missing from it."""
+    """Upserts `import_rows` into the roster; with `replace`, removes the households missing from it, but
+    for those that moved to another association of the file (`domain.moves`)."""
+    plan = await plan_moves(conn) if replace else MovePlan()
+    moved_kept = await record_moves(conn, plan) if replace else 0
     total = await _scalar(conn, "SELECT count(*) FROM import_rows")
     added = await _scalar(conn, "SELECT count(*) FROM import_rows WHERE household_id IS NULL")
     kept = await _scalar(conn, CONSENT_KEPT)
@@ -332,6 +416,8 @@ async def write_households(conn: Conn, now: float, replace: bool) -> ImportCount
     await conn.execute(MARK_STATED)
     await conn.execute(_INSERT_NEW, (now, now))
     await conn.execute(_MATCH_NEW)
+    if plan.moves:
+        await move_over(conn)
     await conn.execute(_CREATE_CONTACTS)
     await conn.execute(_WANTED_CONTACTS)
     await conn.execute(FORGET_REMOVALS)
@@ -348,11 +434,12 @@ async def write_households(conn: Conn, now: float, replace: bool) -> ImportCount
         "SELECT count(*) FROM import_rows r WHERE NOT EXISTS"
         " (SELECT 1 FROM contacts c WHERE c.household_id = r.household_id AND c.state = 'working')",
     )
+    moved = len(plan.moves)
     return ImportCounts(
-        added=added,
+        added=added - moved,
         updated=updated,
         unchanged=total - added - updated,
-        removed=removed,
+        removed=removed - moved,
         contacts=contacts,
         contacts_added=contacts_added,
         contacts_removed=contacts_removed,
@@ -361,6 +448,9 @@ async def write_households(conn: Conn, now: float, replace: bool) -> ImportCount
         consent_kept=kept,
         consent_now_stated=now_stated,
         consent_changed=consent_changed,
+        moved=moved,
+        moves_ambiguous=plan.ambiguous,
+        moved_consent_kept=moved_kept,
     )
 
 
