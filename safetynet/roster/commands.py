@@ -20,11 +20,12 @@ import structlog
 
 from safetynet.auth import cli_audit_entry
 from safetynet.channels import registry
-from safetynet.config import Config, database_unwritable
+from safetynet.config import Config, check_store_url, database_unwritable
 from safetynet.console import cli_language, count_argument, print_error, say, unwritable_message
 from safetynet.csvout import Unwritable
 from safetynet.domain import CampaignKind
 from safetynet.domain.audit import AuditAction, AuditEntry
+from safetynet.domain.moves import MovePlan
 from safetynet.domain.roster import HouseholdRecord, ImportSummary, UnknownScopeError
 from safetynet.roster import csvio
 from safetynet.roster.codes import MissingSecretKey
@@ -123,7 +124,29 @@ def check(cfg: Config, args: argparse.Namespace) -> int:
     print(f"  {_contact_line(recs)}")
     vulnerable = sum(1 for r in recs if r.vulnerable)
     print("  " + say("cli.roster.vulnerable_one" if vulnerable == 1 else "cli.roster.vulnerable", count=vulnerable))
+    plan = _moves_in_the_city(cfg, recs)
+    if plan.moves:
+        print("  " + say("cli.roster.check_moves", count=len(plan.moves)))
+    if plan.ambiguous:
+        print("  " + say("cli.roster.check_moves_ambiguous", count=plan.ambiguous))
     return OK
+
+
+def _moves_in_the_city(cfg: Config, records: Sequence[HouseholdRecord]) -> MovePlan:
+    """The moves `import --replace` would make, where there is a city to compare with: `check` runs without
+    one too (it must not make an empty database), and a store it cannot read only leaves this line out."""
+    if check_store_url(cfg.store.url) == "sqlite" and not cfg.db_path.exists():
+        return MovePlan()
+
+    async def read() -> MovePlan:
+        async with store_session(cfg) as store:
+            return await store.roster.plan_moves(records)
+
+    try:
+        return asyncio.run(read())
+    except (StoreError, SchemaBehind, SchemaTooNew) as e:
+        log.warning("roster_check_moves_unread", error=type(e).__name__)
+        return MovePlan()
 
 
 # -- import ----------------------------------------------------------------------
@@ -186,6 +209,9 @@ def import_detail(s: ImportSummary, households: int, replace: bool, consent_colu
         parts.append(f"consents now stated: {s.consent_now_stated}")
     if s.consent_changes:
         parts.append("consent: " + ", ".join(f"{a}→{b} {n}" for a, b, n in s.consent_changes))
+    if s.households_moved or s.moves_ambiguous:
+        parts.append(f"moved to another association: {s.households_moved} ({s.moved_consent_kept} kept no),"
+                     f" not moved (several candidates): {s.moves_ambiguous}")
     return "; ".join(parts)
 
 
@@ -214,7 +240,7 @@ async def _import(cfg: Config, records: Sequence[HouseholdRecord], replace: bool
             await store.audit.append(import_audit(store.clock.now(), summary, len(records), replace, consent_stated))
         except StoreError as e:
             print_error(say("cli.roster.import_unaudited", error=e))
-        if summary.households_added:
+        if summary.households_added or summary.households_moved:  # a moved household is a new one to campaigns
             # the leader's ladder enrols them in the running campaigns whose scope takes them, within a
             # minute (`CampaignService.enrol_newcomers`): said, since this command does not do it itself.
             # The import stands whatever this read does.
@@ -224,7 +250,7 @@ async def _import(cfg: Config, records: Sequence[HouseholdRecord], replace: bool
                 log.warning("roster_import_running_unread", error=str(e))
                 running = []
             if running:
-                n = summary.households_added
+                n = summary.households_added + summary.households_moved
                 print(say("cli.roster.added_while_running_one" if n == 1 else "cli.roster.added_while_running",
                           n=f"{n:,}", campaigns=say("cli.roster.campaign_ids_sep").join(f"#{c}" for c in running)),
                       file=sys.stderr)
@@ -257,6 +283,10 @@ def print_import_summary(path: str, s: ImportSummary, consent_column: bool = Tru
                      removed=s.contacts_removed))
     if s.contacts_not_restored:
         print("  " + say("cli.roster.imported_not_restored", count=s.contacts_not_restored))
+    if s.households_moved:
+        print("  " + say("cli.roster.imported_moved", count=s.households_moved, kept=s.moved_consent_kept))
+    if s.moves_ambiguous:
+        print("  " + say("cli.roster.imported_moves_ambiguous", count=s.moves_ambiguous))
     print("  " + say("cli.roster.imported_no_channel", count=s.households_without_channel))
     if s.consent_kept:
         # rows that state no consent: the file has no such column, or (row by row) an empty cell

@@ -46,6 +46,7 @@ from safetynet.domain.campaigns import (
     StepHousehold,
     StepPlan,
 )
+from safetynet.domain.moves import MovePlan
 from safetynet.domain.replies import (
     CampaignPage,
     Change,
@@ -112,6 +113,11 @@ class RosterRepo(Protocol):
 
     async def count_missing(self, records: Sequence[HouseholdRecord]) -> dict[str, int]:
         """Per association of `records`: current households they do not list (non-zero counts only)."""
+        ...
+
+    async def plan_moves(self, records: Sequence[HouseholdRecord]) -> MovePlan:
+        """The moves `import_households(records, replace=True)` would make (`domain.moves`: refs are the
+        removed household's id and the record's index), without writing: `roster check`."""
         ...
 
     def iter_export_records(

@@ -34,6 +34,7 @@ async def test_a_household_moving_to_another_association_keeps_its_enrolment_and
         await store.roster.set_enrolment_codes([(old, "code-s2")])
         # the new row lists the landline the resident removed: it is not added back
         after = moved_to_ume(before, phones=(("mobile", "+819011110002"), ("landline", "+81311110002")))
+        assert (await store.roster.plan_moves(after)).moves == ((old, len(after) - 1),)  # what `roster check` says
 
         s = await store.roster.import_households(after, replace=True)
 
@@ -58,6 +59,7 @@ async def test_two_candidates_with_the_same_name_and_phone_make_no_move(store_fa
         await store.roster.add_contact(ids["S-2"], "telegram", TELEGRAM_CHAT)
         after = moved_to_ume(city())
         twin = dataclasses.replace(after[-1], household_key="U-10", address="梅町10")
+        assert (await store.roster.plan_moves([*after, twin])).ambiguous == 1
         s = await store.roster.import_households([*after, twin], replace=True)
         assert (s.households_moved, s.moves_ambiguous, s.households_added, s.households_removed) == (0, 1, 2, 1)
         rows = {r.household_key: r for r in await store.roster.export_records(KINDS)}

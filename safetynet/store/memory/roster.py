@@ -141,6 +141,12 @@ class MemoryRoster:
                  replace=replace, moved=len(plan.moves), moves_ambiguous=plan.ambiguous)
         return summary
 
+    async def plan_moves(self, records: Sequence[HouseholdRecord]) -> MovePlan:
+        await asyncio.sleep(0)
+        names = list(dict.fromkeys(r.association for r in records))
+        a_ids = {n: a.id if (a := self.t.association_named(n)) is not None else -k for k, n in enumerate(names, 1)}
+        return self._plan_moves(records, a_ids)
+
     def _plan_moves(self, records: Sequence[HouseholdRecord], a_ids: dict[str, int]) -> MovePlan:
         """As SQLite's `roster_import.plan_moves`: the households `--replace` removes against the rows that
         will be new households (refs: household id, record index)."""

@@ -15,6 +15,7 @@ import structlog
 from safetynet.clock import Clock
 from safetynet.domain import ContactKind
 from safetynet.domain.campaigns import ChannelRoutes
+from safetynet.domain.moves import MovePlan, MoveSide, is_phone, match_moves
 from safetynet.domain.roster import (
     Association,
     AssociationCount,
@@ -141,6 +142,41 @@ class RosterStore:
                 if key not in listed[assoc]:
                     missing[assoc] = missing.get(assoc, 0) + 1
         return missing
+
+    async def plan_moves(self, records: Sequence[HouseholdRecord]) -> MovePlan:
+        """The moves `import_households(records, replace=True)` would make (`domain.moves`), read only."""
+        names = list(dict.fromkeys(r.association for r in records))
+        a_ids: dict[str, int] = {}
+        for i in range(0, len(names), CHUNK):
+            chunk = names[i : i + CHUNK]
+            rows = await self.db.fetchall(f"SELECT name, id FROM associations WHERE name IN ({marks(len(chunk))})", chunk)
+            a_ids.update((str(n), int(a)) for n, a in rows)
+        # an association new to the city holds only added rows: a placeholder id of its own
+        a_ids.update((n, -k) for k, n in enumerate((n for n in names if n not in a_ids), start=1))
+        known = [a for a in a_ids.values() if a > 0]
+        households: list[Row] = []
+        for i in range(0, len(known), CHUNK):
+            some = known[i : i + CHUNK]
+            households += await self.db.fetchall(
+                "SELECT id, association_id, household_key, name, removed_at FROM households"
+                f" WHERE association_id IN ({marks(len(some))})", some)
+        keys = {(int(h[1]), str(h[2])) for h in households}
+        listed = {(a_ids[r.association], r.household_key) for r in records}
+        added = [MoveSide(i, a_ids[r.association], r.name, frozenset(a for _, a in r.contacts if is_phone(a)))
+                 for i, r in enumerate(records) if (a_ids[r.association], r.household_key) not in keys]
+        gone = [h for h in households if h[4] is None and (int(h[1]), str(h[2])) not in listed]
+        if not added or not gone:
+            return MovePlan()
+        phones: dict[int, set[str]] = defaultdict(set)
+        ids = [int(h[0]) for h in gone]
+        for i in range(0, len(ids), CHUNK):
+            part = ids[i : i + CHUNK]
+            for hid, address in await self.db.fetchall(
+                    f"SELECT household_id, address FROM contacts WHERE household_id IN ({marks(len(part))})", part):
+                if is_phone(str(address)):
+                    phones[int(hid)].add(str(address))
+        return match_moves([MoveSide(int(h[0]), int(h[1]), str(h[3]), frozenset(phones[int(h[0])])) for h in gone],
+                           added)
 
     async def iter_export_records(self, kinds: Sequence[ContactKind], batch_size: int = 5000
                                   ) -> AsyncIterator[list[HouseholdRecord]]:
