@@ -51,14 +51,14 @@ def _write(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
-def _moved(tmp_path: Path, *news: tuple[str, str, str]) -> Path:
-    """The sample with household 1 of 花園町一丁目町会 gone and (number, name, mobile) rows added to
-    天神町一丁目町会, their consent cells empty."""
+def _moved(tmp_path: Path, *news: tuple[str, str, str], gone: int = 1) -> Path:
+    """The sample with households 1 (to `gone`) of 花園町一丁目町会 gone and (number, name, mobile) rows added
+    to 天神町一丁目町会, their consent cells empty."""
     rows = _rows()
     template = next(r for r in rows if r[1] == NEW)
     added = [[template[0], NEW, template[2], key, name, "さくら市天神町一丁目1-1", "1", "", "ja", mobile, "", "", "", "",
               "", ""] for key, name, mobile in news]
-    return _write(tmp_path / "next.csv", [rows[0], *rows[2:], *added])
+    return _write(tmp_path / "next.csv", [rows[0], *rows[1 + gone :], *added])
 
 
 def _household_id(c: list[str], association: str, key: str) -> int:
@@ -112,10 +112,11 @@ def test_two_candidates_with_the_same_name_and_phone_are_no_move_and_said(
 
 def test_a_move_without_a_shared_phone_is_no_move(
         city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    moved = _moved(tmp_path, ("901", "池田 修", "090-9999-8888"))
+    """Household 1 comes back with another mobile: no move; household 2 (田中 隆) with its own: moved."""
+    moved = _moved(tmp_path, ("901", "池田 修", "090-9999-8888"), ("903", "田中 隆", "090-0001-6886"), gone=2)
     assert main([*city, "roster", "import", str(moved), "--replace", "--yes"]) == 0
     out = capsys.readouterr().out
-    assert "households: 1 added, 0 updated, 599 unchanged, 1 removed" in out
-    assert "moved to another association" not in out and "not taken as moves" not in out
+    assert "households: 1 added, 0 updated, 598 unchanged, 1 removed" in out
+    assert "moved to another association: 1 households" in out and "not taken as moves" not in out
     h = _household(city, NEW, "901")
     assert h.consent == "yes" and all(c.kind != "telegram" for c in h.contacts)
