@@ -11,8 +11,10 @@ that tells of trouble and is taken for no answer is the next worst (QA: 「大�
 was kept as a note no head saw, the household left "not answered"). So words of trouble (けが,
 動けない, 閉じ込められた, 救急, injured, trapped…; not "けがはない") and a negated "safe" (無事じゃない,
 not ok) are need help, whatever else the text says, and the head reads the text with the request.
-A text with both kinds of keyword and no trouble ("2人とも無事"), or a question ("大丈夫？"), is
-no answer: kept as a note and answered with the keyword help.
+A digit with a counter is a number, not a key (「2人とも無事」 is safe, 「たすけて 1階にいます」 a call for
+help); a call for help in words beside a bare `1` is need help. A text with both kinds of keyword and no
+trouble ("1 or 2", "無事 2"), or a question ("大丈夫？", "ok?"), is no answer: kept as a note and answered
+with the keyword help.
 
 Chinese, Korean, Vietnamese and Portuguese households answer in their words too: the catalogs' buttons
 and SMS hint (平安无事/需要帮助, 平安/求助; 무사합니다/도움이 필요합니다, 무사/도움; Tôi an toàn/Tôi cần giúp đỡ,
@@ -40,31 +42,50 @@ from safetynet.domain import Status
 # Katakana (ァ..ヶ) to hiragana: the same words are written either way ("ブジ", "タスケテ").
 _KATA_TO_HIRA = {cp: cp - 0x60 for cp in range(0x30A1, 0x30F7)}
 
-# ASCII keywords need word edges ("unsafe", "okay" or "10" are not keywords).
-_SAFE_ASCII = re.compile(r"(?<![a-z0-9])(?:1|safe|ok)(?![a-z0-9])")
-_HELP_ASCII = re.compile(r"(?<![a-z0-9])(?:2|help|sos)(?![a-z0-9])")
+# ASCII keywords need word edges ("unsafe", "okay" or "10" are not keywords), and a digit with a counter
+# after it is a number, not the key: 「1人暮らし」「1階にいます」「2人とも無事」 (review: 「たすけて 1階にいます」
+# was both keys, so no answer, and 「1人で避難できない」 read as safe).
+_COUNTER = r"(?!\s?(?:人|名|階|歳|才|番|丁目|班|日|時|分|秒|回|件|つ|か所|ヶ所|箇所|号|棟|軒|匹|台|本|度|世帯|家族))"
+_SAFE_WORD_ASCII = re.compile(r"(?<![a-z0-9])(?:safe|ok)(?![a-z0-9])")
+_HELP_WORD_ASCII = re.compile(r"(?<![a-z0-9])(?:help|sos)(?![a-z0-9])")
+_KEY_TWO = re.compile(rf"(?<![a-z0-9])2(?![a-z0-9]){_COUNTER}")
+_SAFE_ASCII = re.compile(rf"(?<![a-z0-9])(?:1{_COUNTER}|safe|ok)(?![a-z0-9])")
+_HELP_ASCII = re.compile(rf"(?<![a-z0-9])(?:2{_COUNTER}|help|sos)(?![a-z0-9])")
 # Japanese has no spaces: the words are found inside the text.
 _SAFE_WORDS_JA = r"無事|ぶじ"
 _DAIJOUBU_WORDS = r"大丈夫|だいじょうぶ|だいじょーぶ|だいじょぶ"
-_SAFE_JA = re.compile(_SAFE_WORDS_JA)
+# 無事 as a thing looked for, not told: someone's (「母の無事」) or to be confirmed (「無事が確認できません」,
+# 「無事を確認中」): no "safe" (review: both read as safe, and the household left the door-knock list).
+_SAFE_JA = re.compile(rf"(?<!の)(?:{_SAFE_WORDS_JA})(?!\s*(?:が|は|を|も)?\s*(?:確認|確か|かくにん|わから|分から|不明))")
 _DAIJOUBU = re.compile(_DAIJOUBU_WORDS)
-_HELP_JA = re.compile(r"助けて|たすけて|助けが必要|たすけがひつよう")
+_HELP_JA = re.compile(r"助けて|たすけて|助けが必要|たすけがひつよう|へるぷ")  # ヘルプ, read as hiragana
 # "Safe" negated right after the word: not an answer of safe. (安全 is a "safe" alone: `_SAFE_ZH`.)
-_NEGATED_JA = re.compile(rf"(?:{_SAFE_WORDS_JA}|{_DAIJOUBU_WORDS}|安全)\s*(?:(?:じゃあ?|では|でわ)\s*(?:な|ありません)|でな[いく])")
+# The IME writes ない as 無い (「無事では無い」), and people write it as they speak (じゃねー, ございません,
+# とは言えない, なわけない): each read as safe or as nothing (review).
+_NEGATED_JA = re.compile(
+    rf"(?:{_SAFE_WORDS_JA}|{_DAIJOUBU_WORDS}|安全)\s*(?:(?:じゃあ?|では|でわ)\s*(?:な|無|ありません|ございません|ね[えぇー])"
+    r"|でな[いく]|で無[いく]|とは\s*(?:言|い)え(?:な|ません|ず)|な(?:ん[かて])?わけ(?:が|は)?\s*(?:な|無))")
 # "Safe" asked, not told: 「大丈夫？」「無事ですか」「大丈夫かな」 (the sender may be asking about someone).
 _ASKED_JA = re.compile(rf"(?:{_SAFE_WORDS_JA}|{_DAIJOUBU_WORDS}|安全)\s*(?:です|でしょう|でした)?\s*(?:か|\?)")
+# "Safe" asked in English: "ok?", "is mom safe?" (review: read as safe).
+_ASKED_EN = re.compile(r"(?<![a-z])(?:safe|ok)\s*\?")
 _NEGATED_EN = re.compile(r"(?<![a-z])(?:not|isn't|isnt|aren't|arent|am not|no longer)\s+(?:safe|ok)(?![a-z])")
 # Trouble that is itself a "cannot" (動けません, 出られない, 意識がない, can't move): always trouble,
 # whatever negation is in it. After `normalise`: katakana as hiragana, so ケガ is けが.
 _CANNOT_JA = re.compile(
-    r"(?:(?:動|うご)け|(?:出|で)られ|(?:歩|ある)け|立て|起きられ|(?:逃|に)げられ|連絡(?:が)?取れ|連絡(?:が)?つか)"
-    r"(?:な|ません|ず)|意識が(?:な|ありません)|息が(?:できな|できません|くるし|苦し)")
+    r"(?:(?:動|うご)け|(?:出|で)られ|(?:歩|ある)け|立て|起きられ|(?:逃|に)げられ|(?:連絡|れんらく)(?:が)?\s*(?:取|と)れ"
+    r"|(?:連絡|れんらく)(?:が)?\s*つか|(?:避難|ひなん)(?:が|も)?\s*でき|(?:見|み)つから)"
+    r"(?:な|ません|ず)|意識が(?:な|ありません)|息が(?:できな|できません|くるし|苦し)"
+    # someone not confirmed safe (「母の無事が確認できません」「安否がわからない」): a door to knock on
+    r"|(?:無事|ぶじ|安否|あんぴ|居場所|いばしょ)(?:が|は|も)?\s*(?:確認|かくにん|確か)(?:が|は)?\s*(?:でき|とれ|取れ|め(?:られ)?)"
+    r"(?:な|ません|ず|ていな|ていません)|(?:安否|あんぴ|居場所|いばしょ)(?:が|は|も)?\s*(?:わから|分から|不明)")
 # Trouble told as a thing (けが, 倒れ, 火事…): trouble unless a denial follows it within the same
 # phrase (「けがもなく」「火災なし」「救助は不要」「倒れていません」「痛くない」).
 _TROUBLE_JA = re.compile(
     r"けが|怪我|負傷|痛い|痛く|痛め|痛み|倒れ|たおれ|閉じ込め|とじこめ|下敷き|したじき|挟ま|はさま|埋ま|生き埋め"
     r"|救急|きゅうきゅう|救助|きゅうじょ|出血|骨折|苦しい|くるしい|火事|火災|燃えて|浸水|流され|孤立|困って|困る"
-    r"|こまって|危ない|危なく|あぶない|あぶなく|具合が悪|ぐあいがわる")
+    r"|こまって|危ない|危なく|あぶない|あぶなく|具合が悪|ぐあいがわる|行方不明|ゆくえふめい|倒壊|とうかい"
+    r"|がす(?:漏|も)れ")
 _DENIED_AFTER = re.compile(r"[^。、,.!?！？\n]{0,8}?(?:ない|なく|なし|無し|無く|ません|ず|不要|いらない)")
 _CANNOT_EN = re.compile(r"(?<![a-z])(?:can't|cannot|can not|unable to)\s+(?:move|get out|walk|breathe|stand)(?![a-z])"
                         r"|(?<![a-z])unconscious(?![a-z])")
@@ -278,18 +299,26 @@ def parse_keyword(text: str) -> Status | None:
     if tells_of_trouble(text):
         return Status.NEED_HELP
     t = _folded(text)
-    if _ASKED_JA.search(t) or _ASKED_OTHER.search(t):
+    if _ASKED_JA.search(t) or _ASKED_OTHER.search(t) or _ASKED_EN.search(t):
         return None
     safe = bool(_SAFE_ASCII.search(t) or _SAFE_JA.search(t))
+    safe_in_words = bool(_SAFE_WORD_ASCII.search(t) or _SAFE_JA.search(t))
     if not safe and _DAIJOUBU.search(t):
         if _says_more(t):
             return None  # 大丈夫 within a sentence: maybe someone else's, maybe a question
-        safe = True
+        safe = safe_in_words = True
     if not safe and _SAFE_OTHER.search(t) and not _says_more(t):
         # zh, ko, vi, pt "safe" alone ("Estou bem", 「我平安」); within a sentence it answers nothing
         # (their trouble words are too few to trust the rest of it), and a call for help in it still counts
-        safe = True
-    help_ = bool(_HELP_ASCII.search(t) or _HELP_JA.search(t)) or any(_told(found, t, denied) for found, denied in _HELP_OTHER)
+        safe = safe_in_words = True
+    help_in_words = bool(_HELP_WORD_ASCII.search(t) or _HELP_JA.search(t)) \
+        or any(_told(found, t, denied) for found, denied in _HELP_OTHER)
+    help_ = help_in_words or bool(_HELP_ASCII.search(t))
+    if safe and help_in_words and not safe_in_words and not _KEY_TWO.search(t):
+        # a call for help in words beside a bare 1: the words are the answer (「1 たすけて」 is no "safe":
+        # guessing safe is the one mistake this must never make); "無事 2" stays unclear, and so does
+        # the SMS hint sent back (both keys, 「平安请回复“1”，需要帮助请回复“2”」)
+        return Status.NEED_HELP
     if safe == help_:
         return None  # neither, or both
     return Status.SAFE if safe else Status.NEED_HELP

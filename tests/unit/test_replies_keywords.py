@@ -54,13 +54,15 @@ def test_keywords(text: str, expected: Status) -> None:
     [
         "", "   ", "こんにちは", "hello", "10", "12", "21",
         "unsafe", "okay?", "helpful",  # keywords only as whole words
-        "1 or 2", "2人とも無事", "ok but help",  # both kinds: ask again rather than guess
+        "1 or 2", "ok but help", "無事 2",  # both kinds: ask again rather than guess
         "大丈夫、助けて",  # both kinds
         # 大丈夫 within a sentence is as often about someone else, or a question: no answer, ask again
-        "大丈夫ですか", "大丈夫とは言えません", "みんな大丈夫",
+        "大丈夫ですか", "みんな大丈夫",
         "大丈夫？", "大丈夫?", "大丈夫かな", "母が大丈夫か分からない",  # QA's texts
         "無事ですか", "無事？", "家族は無事でしょうか",  # asked, not told
         "痛くないです、大丈夫",  # trouble denied, and 大丈夫 in a sentence
+        # review: English questions read as safe; 無事 looked for, not told
+        "ok?", "OK？", "safe?", "is mom ok?", "妻の無事を確認中", "1人です",
     ],
 )
 def test_unclear_texts_are_not_answers(text: str) -> None:
@@ -81,6 +83,17 @@ def test_unclear_texts_are_not_answers(text: str) -> None:
         "動けません", "家から出られません", "足が痛くて動けません", "腰を痛めて歩けません", "けがなし、でも母が動けません",
         "意識がない", "息ができない",
         "my mother isn’t safe", "I can’t move",  # an iPhone's apostrophe (review: the first read as safe)
+        # review: negations the IME and speech write (無い, ございません, ねー, とは言えない), read as safe or nothing
+        "無事では無い", "無事じゃ無い", "無事ではございません", "無事とは言えない", "無事とは言えません", "無事なわけない",
+        "無事じゃねー", "大丈夫じゃ無い", "大丈夫じゃねえ", "大丈夫とは言えません",
+        # someone not confirmed safe: a door to knock on (review: read as safe)
+        "母の無事が確認できません", "家族全員の無事は確認できていません", "祖父の安否がわからない",
+        # a number is no key: 「1人」「1階」 (review: calls for help lost, or read as safe)
+        "たすけて 1階にいます", "SOS 1人暮らし", "助けて、1人暮らしです", "SOS 1階", "1人で避難できない",
+        "1人 行方不明", "1 母が見つからない",
+        # review: trouble not known as such
+        "母と連絡が取れない", "家族と連絡がとれない", "母と連絡とれません", "母が行方不明", "無事だけど避難できない",
+        "1 家が倒壊", "ガス漏れしています", "ヘルプ", "へるぷ", "1 たすけて",
     ],
 )
 def test_words_of_trouble_are_need_help_whatever_else_the_text_says(text: str) -> None:
@@ -96,7 +109,9 @@ def test_words_of_trouble_are_need_help_whatever_else_the_text_says(text: str) -
              "safe, no fire here", "we are safe, no flooding", "all safe, nobody's hurt", "OK thanks for the emergency alert",
              "safe but stuck at work",
              # a "can" is no "cannot"
-             "地震が起きましたが無事です", "無事です、動けます", "無事、歩けます", "無事です。連絡が取れます"],
+             "地震が起きましたが無事です", "無事です、動けます", "無事、歩けます", "無事です。連絡が取れます",
+             # a number with its counter is no key (review): both of us safe
+             "2人とも無事", "2人とも無事です", "家族3人無事", "無事です。行方不明者なし、倒壊なし"],
 )
 def test_trouble_denied_is_no_trouble(text: str) -> None:
     assert parse_keyword(text) == SAFE
