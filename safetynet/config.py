@@ -289,10 +289,12 @@ class Config:
     @property
     def channel_routes(self) -> ChannelRoutes:
         """Which channels send to each contact kind, from the channel registry: `open_store(cfg)`
-        hands it to the store (its fall-back to a household's next channel), which names no channel."""
+        hands it to the store (its fall-back to a household's next channel, and when a call that rang out
+        is placed again, as `[channels.NAME]` says), which names no channel."""
         from safetynet.channels import registry
 
-        return registry.routes()
+        routes = registry.routes()
+        return dataclasses.replace(routes, redial=registry.redials({n: self.channels.get(n) for n in _CHANNEL_NAMES}))
 
 
 SQLITE_URL_PREFIX = "sqlite:///"

@@ -23,6 +23,7 @@ import structlog
 from safetynet.clock import Clock
 from safetynet.domain import ChannelName, ContactKind
 from safetynet.domain.records import quick
+from safetynet.domain.redial import RedialRule
 from safetynet.logs import mask_text
 
 log = structlog.get_logger("channels")
@@ -198,6 +199,11 @@ class ChannelSettings:
         if self.timeout_seconds <= 0:
             out.append("timeout_seconds must be > 0")
         return out
+
+    def redial(self) -> RedialRule | None:
+        """When a message of this channel that rang out is placed again (a call's busy, no answer);
+        None: never (a text either arrived or did not)."""
+        return None
 
     def resident_words(self) -> dict[str, str]:
         """Configured values that its texts for residents name (the letters' steps, the enrolment

@@ -25,6 +25,7 @@ from safetynet.channels.base import (
 )
 from safetynet.channels.spec import ChannelSpec, ContactKindSpec, RosterColumn, load
 from safetynet.domain.campaigns import ChannelRoutes, LadderStep
+from safetynet.domain.redial import RedialRule
 
 SPECS: tuple[ChannelSpec, ...] = (
     webpush.SPEC,
@@ -201,7 +202,20 @@ def residents() -> dict[ChannelName, Any]:
 def routes() -> ChannelRoutes:
     """Contact kind → channels, and the free channels among which a household's own order counts:
     what the planner and the stores' fall-back read (the domain names no channel)."""
-    return ChannelRoutes(MappingProxyType(channels_of_kind()), frozenset(free()))
+    return ChannelRoutes(MappingProxyType(channels_of_kind()), frozenset(free()),
+                         redials({s.name: s.settings() for s in SPECS}))
+
+
+def redials(settings: Mapping[ChannelName, Any]) -> Mapping[ChannelName, RedialRule]:
+    """Channel → when its messages that rang out are placed again, from each channel's settings (a
+    channel that redials nothing is absent). `routes()` has the defaults; `Config.channel_routes` the
+    configured values."""
+    out: dict[ChannelName, RedialRule] = {}
+    for name, conf in settings.items():
+        rule = conf.redial() if conf is not None else None
+        if rule is not None:
+            out[name] = rule
+    return MappingProxyType(out)
 
 
 @functools.cache

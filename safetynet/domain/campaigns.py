@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
 from safetynet.domain.records import quick
+from safetynet.domain.redial import RedialRule
 from safetynet.domain.vocabulary import CampaignKind, CampaignState, ChannelName, ContactKind, Status
 
 
@@ -436,6 +437,8 @@ class ChannelRoutes:
 
     of_kind: Mapping[ContactKind, tuple[ChannelName, ...]]
     preferred: frozenset[ChannelName] = frozenset()
+    # channel → when a call of it that rang out is placed again (`domain.redial`), from its settings
+    redial: Mapping[ChannelName, RedialRule] = field(default_factory=dict)
 
 
 class PlannableContact(Protocol):

@@ -57,6 +57,8 @@ def test_env_overrides_nested_keys_with_types(tmp_path: Path) -> None:
         ("[server]\nport = 8080\nport = 1\n", {}, "not valid TOML"),
         ('[triggers.jma]\naction = "go"\n', {}, "triggers.jma.action"),
         ("[channels.sms]\nmax_per_second = -1\n", {}, "channels.sms.max_per_second"),
+        ("[channels.voice]\nredials = -1\n", {}, "channels.voice.redials must be >= 0"),
+        ("", {"SAFETYNET_CHANNELS_VOICE_REDIAL_AFTER_SECONDS": "10"}, "channels.voice.redial_after_seconds must be >= 60"),
         # a real relay with the example sender: letters would tell residents to allow example.jp
         ('[channels.email]\nhost = "smtp.city.example.lg.jp"\n', {}, "channels.email.from_address is still the example"),
         # a closed campaign's links would take answers after retention erased it (review)
@@ -69,6 +71,17 @@ def test_config_errors_name_the_key(tmp_path: Path, text: str, env: dict[str, st
         load_config(write(tmp_path, text), env=env)
     assert message in str(exc.value)
     assert "\n" not in str(exc.value)
+
+
+def test_the_calls_redials_reach_the_stores_routes(tmp_path: Path) -> None:
+    shipped = load_config(REPO / "config.toml", env={})
+    assert (shipped.channels.voice.redial_after_seconds, shipped.channels.voice.redials) == (300, 2)
+    assert set(shipped.channel_routes.redial) == {"voice"}  # a text either arrived or did not
+    env = {"SAFETYNET_CHANNELS_VOICE_REDIAL_AFTER_SECONDS": "120", "SAFETYNET_CHANNELS_VOICE_REDIALS": "3"}
+    rule = load_config(write(tmp_path, ""), env=env).channel_routes.redial["voice"]
+    assert (rule.after_seconds, rule.redials) == (120.0, 3)
+    off = load_config(write(tmp_path, "[channels.voice]\nredials = 0\n"), env={})
+    assert off.channel_routes.redial == {}
 
 
 def test_the_example_sender_is_fine_for_the_sandbox_or_a_city_sender(tmp_path: Path) -> None:
