@@ -24,7 +24,7 @@ from safetynet.domain.campaigns import DispatcherBeat
 from safetynet.i18n import t
 from safetynet.store import SchemaBehind, migrations_on_open, store_session
 
-NEWEST = 151  # this release's last migration, undone to make the release before's database
+NEWEST = 152  # this release's last migration, undone to make the release before's database
 
 
 async def _as_the_release_before(config: str, *beats: DispatcherBeat, lease: tuple[str, float] | None = None) -> None:
@@ -38,7 +38,7 @@ async def _as_the_release_before(config: str, *beats: DispatcherBeat, lease: tup
         if lease is not None:
             await db.execute("DELETE FROM leases WHERE name = ?", (LEASE_NAME,))
             await db.execute("INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?)", (LEASE_NAME, *lease))
-        await db.execute("DROP INDEX deliveries_staff_address")  # 0151
+        await db.execute("ALTER TABLE deliveries DROP COLUMN redials")  # 0152
         await db.execute("DELETE FROM schema_version WHERE version = ?", (NEWEST,))
 
 
@@ -90,7 +90,7 @@ def test_init_and_serve_refuse_to_migrate_while_an_older_dispatcher_beats(
     terminal_locale(monkeypatch, "C.UTF-8")
     asyncio.run(_as_the_release_before(city[1], _beat(stopped=True)))
     assert main([*city, "init"]) == 0
-    assert "_staff_contact_reach" in capsys.readouterr().out
+    assert "_call_redials" in capsys.readouterr().out
     assert not _schema_behind(city[1])
 
 

@@ -325,7 +325,8 @@ class MemoryCampaigns:
         found: dict[int, set[ChannelName]] = defaultdict(set)
         for d in self.t.deliveries.values():
             if (d.campaign_id == campaign_id and 0 <= d.step < (before_step if before_step is not None else 1 << 30)
-                    and first <= d.household_id <= last and d.state in ("queued", "claimed")):
+                    and first <= d.household_id <= last
+                    and (d.state == "claimed" or (d.state == "queued" and d.redials == 0))):  # as SQLite's
                 found[d.household_id].add(d.channel)
         return {h: frozenset(chs) for h, chs in found.items()}
 

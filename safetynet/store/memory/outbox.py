@@ -26,6 +26,7 @@ from safetynet.domain.campaigns import (
     ladder_from_json,
     next_channel,
 )
+from safetynet.domain.redial import REPLACED_ERROR, redial_at, replaced, replacing_step_due
 from safetynet.store.memory.tables import DeliveryRow, Tables
 from safetynet.store.rules import (
     DELIVERY_STATE_OF_PROVIDER,
@@ -74,6 +75,10 @@ class MemoryOutbox:
             member = t.members.get((d.campaign_id, d.household_id))
             if member is None or member.status in _ANSWERED:
                 d.state, d.error, d.lease_until, d.lease_owner, d.updated_at = "skipped", "answered", None, None, now
+                continue
+            ladder = t.ladders.get(d.campaign_id)
+            if d.redials and replaced(self._ladder(d.campaign_id), d.step, d.channel, ladder.next_step if ladder else 0):
+                d.state, d.error, d.lease_until, d.lease_owner, d.updated_at = "skipped", REPLACED_ERROR, None, None, now
                 continue
             household = t.households.get(d.household_id)
             contact = t.contacts.get(d.contact_id) if d.contact_id is not None else None
@@ -375,9 +380,30 @@ class MemoryOutbox:
         row.updated_at = now
         # a staff alert and a notice have no fall-back
         if new_state == "undelivered" and was == "sent" and row.staff_id is None and row.step >= 0:
+            if self._redial(row, kept, now):
+                return True
             d = ClaimedDelivery(row.id, row.campaign_id, row.household_id, row.step, row.channel,
                                 row.contact_id, row.attempts, None, "")
             self._fall_back(DeliveryOutcome(d, OutcomeKind.FAILED, now))  # notified as far as we knew: no status back
+        return True
+
+    def _redial(self, row: DeliveryRow, state: str, now: float) -> bool:
+        """As SQLite's: a call that rang out, queued again on its row if the rule allows it."""
+        rule = self.t.routes.redial.get(row.channel)
+        campaign = self.t.campaigns.get(row.campaign_id)
+        if rule is None or campaign is None:
+            return False
+        member = self.t.members.get((row.campaign_id, row.household_id))
+        progress = self.t.ladders.get(row.campaign_id)
+        started = campaign.started_at if campaign.started_at is not None else campaign.created_at
+        at = redial_at(rule, state=state, redials_done=row.redials, now=now,
+                       answered=member is None or member.status in _ANSWERED, running=campaign.state == "running",
+                       replaced_at=replacing_step_due(self._ladder(row.campaign_id), row.step, row.channel, started,
+                                                      progress.paused_seconds if progress else 0.0))
+        if at is None:
+            return False
+        row.state, row.next_attempt_at, row.redials, row.updated_at = "queued", at, row.redials + 1, now
+        row.provider_id = row.provider_status = row.lease_until = row.lease_owner = None
         return True
 
     def _drop_stale_statuses(self, now: float) -> None:

@@ -189,6 +189,7 @@ class DeliveryRow:
     body: str | None = None
     link: str | None = None
     about_household_id: int | None = None  # a help alert's household
+    redials: int = 0  # times a call that rang out was queued again on this row (`domain.redial`)
 
 
 @dataclass

@@ -56,7 +56,7 @@ WHERE d.id = ANY(ARRAY(SELECT id FROM deliveries WHERE state = 'queued' AND camp
       FOR UPDATE SKIP LOCKED))
 RETURNING d.id, d.campaign_id, d.household_id, d.step, d.contact_id, d.attempts, d.priority, d.state,
   (SELECT language FROM households h WHERE h.id = d.household_id),
-  (SELECT address FROM contacts c WHERE c.id = d.contact_id AND c.state = 'working')"""
+  (SELECT address FROM contacts c WHERE c.id = d.contact_id AND c.state = 'working'), d.redials"""
 _ANSWERED = sorted(str(s) for s in ANSWERED)
 
 # Staff alerts (priority below every household's) are claimed apart, oldest first, of any campaign; as
@@ -129,8 +129,13 @@ class PgOutboxStore(OutboxStore):
                     if len(rows) >= limit:
                         break
                     rows += await conn.raw.fetch(_CLAIM_SQL, *args, cid, str(channel), limit - len(rows), _ANSWERED)
+        redials = [(r[0], r[1], r[3]) for r in rows if r[7] == "claimed" and r[10]]
+        gone: set[int] = set()
+        if redials:  # rare: only calls that rang out, queued again
+            async with db.transaction() as conn:
+                gone = await self._drop_replaced(cast(Any, conn), redials, channel, now)
         out = [ClaimedDelivery(r[0], r[1], r[2], r[3], channel, r[4], r[5], r[9], r[8] or "ja", r[6], owner)
-               for r in rows if r[7] == "claimed"]
+               for r in rows if r[7] == "claimed" and r[0] not in gone]
         out.sort(key=lambda d: (d.priority, d.id))
         return out
 

@@ -441,11 +441,12 @@ class CampaignStore:
 
     async def waiting_channels(self, campaign_id: int, first: int, last: int,
                                before_step: int | None = None) -> dict[int, frozenset[ChannelName]]:
-        """Per household in [first, last]: channels with a delivery still queued or claimed."""
+        """Per household in [first, last]: channels with a delivery still queued or claimed (not a queued
+        redial: the step being planned places its own call, and the redial is dropped at its claim)."""
         found: dict[int, set[ChannelName]] = defaultdict(set)
         for r in await self.db.fetchall(
             "SELECT household_id, channel FROM deliveries WHERE campaign_id = ? AND household_id BETWEEN ? AND ?"
-            " AND step >= 0 AND step < ? AND state IN ('queued', 'claimed')",
+            " AND step >= 0 AND step < ? AND (state = 'claimed' OR state = 'queued' AND redials = 0)",
             (campaign_id, first, last, _NO_STEP if before_step is None else before_step),
         ):
             found[r[0]].add(r[1])

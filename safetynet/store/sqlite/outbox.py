@@ -35,6 +35,7 @@ from safetynet.domain.campaigns import (
     ladder_from_json,
     next_channel,
 )
+from safetynet.domain.redial import REPLACED_ERROR, redial_at, replaced, replacing_step_due
 from safetynet.store.rules import (
     DELIVERY_STATE_OF_PROVIDER,
     EARLY_STATUS_HOLD_SECONDS,
@@ -59,7 +60,7 @@ _CLAIM_SQL = (
     " (SELECT status FROM campaign_households ch"
     "  WHERE ch.campaign_id = deliveries.campaign_id AND ch.household_id = deliveries.household_id),"
     " (SELECT language FROM households h WHERE h.id = deliveries.household_id),"
-    " (SELECT address FROM contacts c WHERE c.id = deliveries.contact_id AND c.state = 'working')"
+    " (SELECT address FROM contacts c WHERE c.id = deliveries.contact_id AND c.state = 'working'), redials"
 )
 
 # Staff alerts of any campaign (a need-help answer may come after its campaign closed), oldest first.
@@ -197,7 +198,9 @@ class OutboxStore:
                     " lease_owner = NULL, updated_at = ? WHERE id = ?",
                     [(now, i) for i in answered],
                 )
-        skip = set(answered)
+            skip = set(answered)
+            skip |= await self._drop_replaced(conn, [(r[0], r[1], r[3]) for r in rows if r[10] and r[0] not in skip],
+                                              channel, now)
         out = [ClaimedDelivery(r[0], r[1], r[2], r[3], channel, r[4], r[5], r[9], r[8] or "ja", r[6], owner)
                for r in rows if r[0] not in skip]
         out.sort(key=lambda d: (d.priority, d.id))
@@ -495,9 +498,62 @@ class OutboxStore:
         )
         # a staff alert (staff_id set) and a notice (step below 0) have no fall-back
         if new_state == "undelivered" and row[8] == "sent" and row[9] is None and row[3] >= 0:
+            if await self._redial(conn, row[0], row[4], kept, now):
+                return True
             d = ClaimedDelivery(row[0], row[1], row[2], row[3], row[4], row[5], row[6], None, "")
             _, change = await self._fall_back(conn, DeliveryOutcome(d, OutcomeKind.FAILED, now))
             del change  # the household was notified as far as we knew: no status goes back
+        return True
+
+    async def _drop_replaced(self, conn: Conn, redials: Sequence[tuple[int, int, int]], channel: ChannelName,
+                             now: float) -> set[int]:
+        """Of these claimed redials (id, campaign, step), the ones whose replacing step the ladder has
+        planned meanwhile (a lane behind its queue), marked skipped: that step's own call goes instead."""
+        if not redials:
+            return set()
+        progress: dict[int, int] = {}
+        for cid in {c for _, c, _ in redials}:
+            progress[cid] = int(await _fetchval(conn, "SELECT next_step FROM campaign_ladder WHERE campaign_id = ?",
+                                                (cid,)) or 0)
+        gone = [i for i, cid, step in redials
+                if replaced(await self._ladder(conn, cid), step, channel, progress[cid])]
+        if gone:
+            await conn.executemany(
+                "UPDATE deliveries SET state = 'skipped', error = ?, lease_until = NULL, lease_owner = NULL,"
+                " updated_at = ? WHERE id = ? AND state = 'claimed'", [(REPLACED_ERROR, now, i) for i in gone])
+            log.info("call_redials_replaced", channel=str(channel), deliveries=len(gone))
+        return set(gone)
+
+    async def _redial(self, conn: Conn, delivery_id: int, channel: ChannelName, state: str, now: float) -> bool:
+        """A call that rang out (the provider's `state`), queued again on its own row (`domain.redial`) if
+        the rule allows it; False: the step goes on as before (its next channel)."""
+        rule = self.routes.redial.get(channel)
+        if rule is None:
+            return False
+        async with conn.execute(
+            "SELECT d.campaign_id, d.household_id, d.step, d.redials, c.state, c.started_at, c.created_at,"
+            " ch.status, l.paused_seconds FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id"
+            " LEFT JOIN campaign_households ch ON ch.campaign_id = d.campaign_id AND ch.household_id = d.household_id"
+            " LEFT JOIN campaign_ladder l ON l.campaign_id = d.campaign_id WHERE d.id = ?", (delivery_id,),
+        ) as cur:
+            r = await cur.fetchone()
+        if r is None:
+            return False
+        campaign_id, household_id, step, done = int(r[0]), int(r[1]), int(r[2]), int(r[3])
+        ladder = await self._ladder(conn, campaign_id)
+        at = redial_at(rule, state=state, redials_done=done, now=now, answered=r[7] is None or r[7] in ANSWERED,
+                       running=r[4] == "running",
+                       replaced_at=replacing_step_due(ladder, step, channel, float(r[5] if r[5] is not None else r[6]),
+                                                      float(r[8] or 0.0)))
+        if at is None:
+            return False
+        # the old call's id goes: a late callback of it (held, then dropped) must not land on the redial
+        await conn.execute(
+            "UPDATE deliveries SET state = 'queued', next_attempt_at = ?, redials = redials + 1, provider_id = NULL,"
+            " provider_status = NULL, lease_until = NULL, lease_owner = NULL, updated_at = ? WHERE id = ?",
+            (at, now, delivery_id))
+        log.info("call_redial_queued", delivery_id=delivery_id, campaign_id=campaign_id, household_id=household_id,
+                 step=step, channel=str(channel), redial=done + 1, in_seconds=round(at - now, 1))
         return True
 
     async def _hold_early_status(
