@@ -49,6 +49,9 @@ class Preview:
     # Priced channels: what they bill, over every step (SMS segments, calls) and its yen, plus "total".
     units: dict[str, int] = field(default_factory=dict)
     cost_jpy: dict[str, float] = field(default_factory=dict)
+    # Priced channels that place a message again when it rings out (calls): channel → (at most how many
+    # times, seconds apart). Not in the counts: whether a call rings out is not known beforehand.
+    redials: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,7 +85,14 @@ class Preview:
                    units=n(self.units.get(ch, 0))) for ch in registry.priced()]
         out.append(t(lang, "cli.preview.cost", parts=t(lang, "cli.preview.list").join(parts),
                      total=n(c.get("total", 0))))
-        return out
+        return out + self.redial_notes(lang)
+
+    def redial_notes(self, lang: str = "en") -> list[str]:
+        """That calls which ring out may be placed again, adding calls the estimate does not count; one
+        line a channel that has any in this preview."""
+        return [t(lang, "cli.preview.redials", channel=_channel(ch, lang), redials=times,
+                  minutes=math.ceil(after / 60))
+                for ch, (times, after) in self.redials.items() if self.units.get(ch, 0) > 0]
 
 
 def _channel(channel: str, lang: str) -> str:
@@ -169,5 +179,7 @@ class PreviewCounter:
         priced = registry.priced()
         cost = {ch: round(self.cost.get(ch, 0.0), 1) for ch in priced}
         cost["total"] = round(sum(self.cost.values()), 1)
+        rules = registry.redials({ch: self.cfg.channels.get(ch) for ch in priced})
         return Preview(self.households, self.no_contact, self.vulnerable, tuple(steps),
-                       {ch: self.units.get(ch, 0) for ch in priced}, cost)
+                       {ch: self.units.get(ch, 0) for ch in priced}, cost,
+                       {str(ch): (r.redials, r.after_seconds) for ch, r in rules.items()})

@@ -186,6 +186,7 @@ async def preview(request: web.Request) -> web.Response:
     cost = pv.cost_jpy
     priced = ", ".join(f"{channel_label(lang, ch)} ¥{cost.get(ch, 0):,.0f} ({n:,})" for ch, n in pv.units.items())
     return _page(request, t(lang, "preview"), "preview", req=req, pv=pv, priced=priced, steps=_steps(lang, pv),
+                 redial_notes=pv.redial_notes(lang),
                  scope=scope_label(lang, req["scope"][0]), real=req["kind"] == CampaignKind.REAL,
                  hidden=_hidden(form))
 

@@ -25,8 +25,10 @@ from dashboard_fixtures import (
 )
 
 from safetynet.broadcast.service import CampaignService, CampaignStateError
+from safetynet.channels import registry
 from safetynet.domain import CampaignKind, Role
 from safetynet.domain.campaigns import Actor, ChannelHealth, DispatcherBeat
+from safetynet.i18n import t
 from safetynet.triggers.port import CampaignRequest
 from safetynet.web.dash_shell import when
 from safetynet.web.staff_pages import SESSION_TTL_SECONDS
@@ -55,6 +57,9 @@ async def test_preview_then_start_a_drill(tmp_path: Path) -> None:
             preview = await r.text()
         assert "<b data-preview-households>6</b>" in preview
         assert "プッシュ通知" in preview or "SMS" in preview  # households per channel per step, by their names
+        # under the cost: calls that ring out are placed again, which the estimate does not count
+        redials = t("ja", "cli.preview.redials", channel=t("ja", registry.spec("voice").label_key), redials=2, minutes=5)
+        assert f"<li>{redials}</li>" in preview
         assert 'action="/city/campaigns/start"' in preview and 'name="really_real"' not in preview
         assert '<button type="submit">この内容で配信する</button>' in preview  # a drill goes out at once
         hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', preview))

@@ -6,6 +6,7 @@ from safetynet.broadcast.preview import PreviewCounter
 from safetynet.channels import registry
 from safetynet.config import load_config
 from safetynet.domain.roster import Contact, TargetHousehold
+from safetynet.i18n import t
 
 CFG = load_config(None, env={"SAFETYNET_CHANNELS_SMS_MAX_PER_SECOND": "10", "SAFETYNET_CHANNELS_VOICE_MAX_PER_SECOND": "1",
                              "SAFETYNET_CHANNELS_SMS_PRICE_PER_SEGMENT_JPY": "8",
@@ -45,3 +46,20 @@ def test_the_console_says_a_channel_without_a_limit_goes_out_right_away() -> Non
     # "上限なし" (no limit) read as "it may take forever" on the night it matters
     assert rows[(0, "プッシュ通知")] == "すぐ（送信数の制限なし）"
     assert rows[(0, "SMS")] == "1 分"
+
+
+def test_the_cost_estimate_says_calls_that_ring_out_may_add_calls_without_counting_them() -> None:
+    counter = PreviewCounter(CFG, registry.default_ladder(), {"ja": "訓練", "en": "Drill"}, drill=True)
+    counter.add(hh(i, "landline") for i in range(10))
+    p = counter.result()
+    assert p.units == {"sms": 0, "voice": 20} and p.cost_jpy["voice"] == 400.0  # step 0 and the voice step
+    assert p.lines()[-1] == t("en", "cli.preview.redials", channel="voice", redials=2, minutes=5)
+    assert p.lines("ja")[-1].startswith(t("ja", "cli.preview.redials", channel=t("ja", registry.spec("voice").label_key),
+                                          redials=2, minutes=5))
+    texts_only = PreviewCounter(CFG, registry.default_ladder(), {"en": "Drill"}, drill=True)
+    texts_only.add([hh(1, "webpush")])  # no call in the preview: nothing to say of redials
+    assert texts_only.result().redial_notes() == []
+    off = load_config(None, env={"SAFETYNET_CHANNELS_VOICE_REDIALS": "0"})
+    counter = PreviewCounter(off, registry.default_ladder(), {"en": "Drill"}, drill=True)
+    counter.add([hh(1, "landline")])
+    assert counter.result().redial_notes() == []
