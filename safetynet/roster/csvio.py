@@ -226,7 +226,12 @@ def _bad_cells(row: int, cells: list[str], lines: tuple[int, int], label: Callab
         if BAD_CHARACTER.search(cell) is None:
             continue
         if "\n" in cell or "\r" in cell:
-            issues.append(_issue("roster.problem.line_break", row, label(pos), first=lines[0], last=lines[1]))
+            # a cell that swallowed rows holds their delimiters; one without any is a line break typed in
+            # the cell (Excel's Alt+Enter in an address or a note), whose quote closed where it should: told
+            # to close a quote that is closed, the clerk had no way on (review)
+            typed = not any(c in cell for c in ',\t"')
+            issues.append(_issue("roster.problem.line_break_in_cell" if typed else "roster.problem.line_break",
+                                 row, label(pos), first=lines[0], last=lines[1]))
             return issues, True
         issues.append(_bad_character_issue(cell, row, label(pos)))
     return issues, False

@@ -417,7 +417,7 @@ def test_a_line_break_inside_a_quoted_cell_is_refused_in_any_column_known_or_not
 def test_a_cell_past_the_last_named_column_is_named_by_its_letter() -> None:
     (error,) = errors_of(csv_bytes(EN, [[*row(), "", "x\ny"]]))
     letter = chr(ord("A") + len(EN) + 1)  # the second cell past the header's last column
-    assert error.startswith(f"row 2, column {letter}: its quote")
+    assert error.startswith(f"row 2, column {letter}: the cell holds a line break")
 
 
 def test_a_stray_quote_in_the_header_row() -> None:
@@ -430,7 +430,16 @@ def test_rows_after_a_refused_cell_are_still_checked() -> None:
     rows = [row(household="1", notes="一行目\n二行目"), row(household="2", phone="bad")]
     errors = errors_of(csv_bytes(EN, rows))
     assert [e.split(":")[0] for e in errors] == ["row 2, column notes", "row 3, column phone"]
-    assert "lines 2 to 3 became this one cell" in errors[0]
+    assert "lines 2 to 3 of the file" in errors[0]
+
+
+def test_a_line_break_typed_in_a_cell_is_told_as_such_not_as_a_stray_quote() -> None:
+    """Review: Excel's Alt+Enter in an address, its quotes closed as they should be, was refused with "close
+    the quote on line 3", a quote that is closed: the clerk had no way on."""
+    rows = [row(household="1"), row(household="2", address="東町1-2\nさくら荘101")]
+    assert errors_of(csv_bytes(EN, rows)) == [
+        "row 3, column address: the cell holds a line break (lines 3 to 4 of the file: Excel's Alt+Enter, for "
+        "one); a roster cell cannot hold a line break: delete it or replace it with a space"]
 
 
 # -- invisible control characters ---------------------------------------------------

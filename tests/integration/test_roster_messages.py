@@ -89,6 +89,8 @@ def test_file_problems_in_japanese(
         csv_bytes(JA, [row(notes="要介護2"), row(household="2")]).replace(",要介護2,".encode(), ',"要介護2,'.encode()): (
             "2行目・列「備考」: ファイルの 2 行目で開いた引用符（\"）がその行で閉じられていないため、2〜3 行目が"),
         csv_bytes(JA, [row(name="")]): "2行目・列「世帯主」: 空欄です。どの世帯にも必要な項目です",
+        csv_bytes(JA, [row(address="東町1-2\nさくら荘101")]): (
+            "2行目・列「住所」: セルの中に改行があります（ファイルの 2〜3 行目。Excel の Alt+Enter など）"),
         csv_bytes(JA, []): "見出しの行はありますが、世帯の行がありません",
     }
     for i, (data, expected) in enumerate(cases.items()):
