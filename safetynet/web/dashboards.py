@@ -73,6 +73,7 @@ from safetynet.web.dash_views import (
     status_labels_json,
     status_rows,
 )
+from safetynet.web.staff_reach import by_contact, refused_own
 
 log = structlog.get_logger("web")
 _REPORT_TYPES = {"html": "text/html", "csv": "text/csv", "json": "application/json"}
@@ -161,6 +162,7 @@ async def association_page(request: web.Request) -> web.Response:
         context = association_context(lang, assoc, None, [], [], [], _coverage(disclosure, cov, assoc),
                                       _filter(request))
         context["checks"] = check_block(lang, checks)
+        context["own_unreached"] = await _own_unreached(request, assoc, lang)
         return render(request, assoc.name, template="association.html", context=context)
     if campaign.kind == CampaignKind.CHECK:
         return await _check_page(request, viewer, lang, assoc, campaign)
@@ -187,10 +189,19 @@ async def association_page(request: web.Request) -> web.Response:
     context["checks"] = check_block(lang, checks)
     context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)
     context["notes"] = notes_panel(lang, notes, disclosure, assoc, help_list)
+    context["own_unreached"] = await _own_unreached(request, assoc, lang)
     attrs = {**_live_attrs(lang, "association", campaign, assoc, since), **_confirm_words(lang), **_help_words(lang)}
     return render(request, assoc.name, template="association.html", context=context,
                   scripts=("/static/live.js", "/static/dash.js", "/static/doorknock_link.js"),
                   styles=_PRINTABLE, main_attrs=attrs)
+
+
+async def _own_unreached(request: web.Request, assoc: Association, lang: str) -> list[str]:
+    """The association's heads' and deputies' contacts whose last alert was refused (`staff_reach`)."""
+    svc = services(request)
+    staff, reach = await asyncio.gather(svc.store.auth.staff_for_association(assoc.name, assoc.district),
+                                        svc.store.auth.staff_contact_reach())
+    return refused_own(lang, staff, by_contact(reach), svc.cfg.channels.enabled())
 
 
 async def _check_page(request: web.Request, viewer: Viewer, lang: str, assoc: Association,

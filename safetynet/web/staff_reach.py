@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
+from safetynet import i18n
+from safetynet.channels import registry
 from safetynet.domain import ChannelName
 from safetynet.domain.roster import Association, Staff, StaffContactReach
 from safetynet.replies.notify import association_staff, staff_messages
@@ -68,3 +70,30 @@ def refusing_associations(associations: Sequence[Association], staff: Sequence[S
                            for m in sent_to):
             out.append(a)
     return out
+
+
+def refused_own(lang: str, staff: Sequence[Staff], reach: Mapping[ContactKey, StaffContactReach],
+                channels: Collection[ChannelName]) -> list[str]:
+    """For an association's own page: a line per contact of its heads and deputies (`staff`, its own, as
+    `staff_for_association` reads them) whose last alert was refused, naming who, the contact (masked, as
+    /admin shows it) and why: the head sees a deputy's blocked LINE before an event needs it, where only
+    city hall's /admin said so."""
+    lines: list[str] = []
+    kinds = {(s.id, address): kind for s in staff for kind, address in s.contacts}
+    for m in staff_messages([s for s in staff if s.scope.startswith("association:")], channels):
+        r = reach.get((m.staff_id, m.address))
+        if r is None or r.reaches:
+            continue
+        who = next(s for s in staff if s.id == m.staff_id)
+        kind = kinds.get((m.staff_id, m.address), r.kind)
+        lines.append(t(lang, "own_unreached", name=who.display_name or who.login, role=t(lang, "role_" + who.role),
+                       contact=" ".join(x for x in (_kind_label(lang, kind), registry.mask(kind, m.address)) if x),
+                       time=when(r.at),
+                       reason=t(lang, "unreached_reason." + reason_of(r.error))))
+    return lines
+
+
+def _kind_label(lang: str, kind: str) -> str:
+    """The contact's kind as /admin's form names it (「Telegram」「携帯電話」); nothing for one no channel declares."""
+    found = registry.kinds().get(kind)
+    return i18n.t(lang, found.label_key) if found is not None else ""

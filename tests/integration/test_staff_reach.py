@@ -83,6 +83,15 @@ async def test_a_refused_contact_is_marked_on_admin_and_an_association_nobody_of
         assert (f"✕ Not reaching them ({when(refused_at)}: the city's LINE or Telegram account is blocked)"
                 in html_text.unescape(_contacts(english, "head-a")))
         assert _refused(await _page(env, "/city")) == ""  # A's deputy is reached
+        # A's own page says it too, so that its head and deputies fix it before an event needs it
+        own = re.search(r'<section class="help reach-refused" role="status" data-own-unreached="(\d+)">(.*?)</section>',
+                        await _page(env, f"/a/{a}"), re.S)
+        assert own is not None and own.group(1) == "1"
+        assert ("Head-A（町会長）の Telegram" in own.group(2)
+                and f"{when(refused_at)} の知らせが届いていません。LINE・Telegram で市の公式アカウントがブロックされています"
+                in own.group(2)), own.group(2)
+        assert "8880001" not in own.group(2)  # masked, as /admin shows it
+        assert "data-own-unreached" not in await _page(env, f"/a/{b}")
 
         # the deputy's chat fails as well: nobody of A takes an alert any more; B's head does
         env.sandbox.ctx.state.faults.dead.add("8880002")
