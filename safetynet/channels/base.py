@@ -369,6 +369,25 @@ class InboundPort(Protocol):
         n > 1 share it (a keypad cannot tell which of them answers)."""
         ...
 
+    async def shared_caller(self, kinds: Sequence[ContactKind], address: str) -> InboundTarget:
+        """A call to our number from `address` that several households share (`caller_token`'s ("", n)):
+        the language of its first household and whether every one is asked by a drill, to ask the
+        question in; not found when none is asked (any longer)."""
+        ...
+
+    async def answer_caller(self, kinds: Sequence[ContactKind], address: str, answer: str, channel: ChannelName,
+                            dedupe_key: str) -> InboundAck:
+        """An answer by the keypad (or words) of a call to our number from `address`: need help is taken
+        for every household the number has there, as a text's; safe from a number several households
+        share is taken for none (which one is safe?): its `notice` says so."""
+        ...
+
+    async def note_caller(self, kinds: Sequence[ContactKind], address: str, text: str, channel: ChannelName,
+                          dedupe_key: str) -> InboundAck:
+        """Keeps words that are no answer (a call to our number without a key) on each household of
+        `address`."""
+        ...
+
     async def text_message(self, channel: ChannelName, kinds: Sequence[ContactKind], address: str, text: str,
                            message_id: str, sent_at: float | None = None) -> str:
         """A resident's text from `address` (a contact of one of `kinds`): an answer by keyword, an

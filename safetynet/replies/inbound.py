@@ -343,12 +343,54 @@ class Inbound:
         return None if status is None else str(status)
 
     async def caller_token(self, kinds: Sequence[ContactKind], address: str) -> tuple[str, int]:
-        # with none running, the campaign closed within its grace, as a text answers (`_closed_targets`)
-        targets = (await self.store.replies.running_targets_by_contact(list(kinds), address)
-                   or await self._closed_targets(kinds, address))
+        targets = await self._caller_targets(kinds, address)
         if len(targets) != 1:
             return "", len(targets)
         return self.intake.token_of(targets[0]), 1
+
+    async def _caller_targets(self, kinds: Sequence[ContactKind], address: str) -> list[ReplyTarget]:
+        # with none running, the campaign closed within its grace, as a text answers (`_closed_targets`)
+        return (await self.store.replies.running_targets_by_contact(list(kinds), address)
+                or await self._closed_targets(kinds, address))
+
+    def _no_caller(self) -> InboundAck:
+        lang = self.cfg.city.default_language
+        return InboundAck(False, False, lang, texts.t(lang, "sms.none"))
+
+    async def shared_caller(self, kinds: Sequence[ContactKind], address: str) -> InboundTarget:
+        targets = await self._caller_targets(kinds, address)
+        if not targets:
+            none = self._no_caller()
+            return InboundTarget(False, none.language, notice=none.notice)
+        # 「これは訓練です」 only when no real event asks any of them
+        return InboundTarget(True, texts.ui_language(targets[0].language),
+                             all(t.kind == CampaignKind.DRILL for t in targets))
+
+    async def answer_caller(self, kinds: Sequence[ContactKind], address: str, answer: str, channel: ChannelName,
+                            dedupe_key: str) -> InboundAck:
+        targets = await self._caller_targets(kinds, address)
+        if not targets:
+            return self._no_caller()
+        lang = texts.ui_language(targets[0].language)
+        status = Status(answer)
+        if len(targets) > 1 and status == Status.SAFE:
+            # a text's 無事 gets a link per household; a call has none to read out: each answers for itself
+            log.info("caller_safe_not_taken", channel=channel, households=len(targets))
+            return InboundAck(True, False, lang, texts.t(lang, "voice.caller_shared_safe"))
+        _, recorded = await self._answer_households(targets, status, channel, dedupe_key, None, "", True)
+        log.info("caller_answered", channel=channel, status=str(status), households=len(targets), recorded=recorded)
+        return InboundAck(True, recorded, lang)
+
+    async def note_caller(self, kinds: Sequence[ContactKind], address: str, text: str, channel: ChannelName,
+                          dedupe_key: str) -> InboundAck:
+        targets = await self._caller_targets(kinds, address)
+        if not targets:
+            return self._no_caller()
+        recorded = False
+        for t in targets:
+            result = await self.intake.note(t, text, channel, f"{dedupe_key}:{t.household_id}")
+            recorded = recorded or result.recorded
+        return InboundAck(True, recorded, texts.ui_language(targets[0].language))
 
     async def _pressed_before(self, kind: ContactKind, address: str, campaign_id: int, channel: ChannelName,
                               dedupe_key: str, sent_at: float) -> InboundAck | None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from replies_fixtures import Env, post_twilio, running_app, start_campaign
+from replies_fixtures import ASSOC_A, Env, add_staff, post_twilio, records, running_app, start_campaign
+from roster_helpers import household
 from twilio.request_validator import RequestValidator
 
-from safetynet.domain import CampaignKind, Status
+from safetynet.domain import CampaignKind, Role, Status
 from safetynet.i18n import t
 
-LANDLINE = "+81311110002"  # A-002
+LANDLINE = "+81311110002"  # A-002 (and A-005 in the shared-line tests)
 
 
 async def _call(env: Env) -> None:
@@ -98,9 +99,9 @@ async def test_a_resident_calling_back_is_asked_and_answers_by_the_keypad(tmp_pa
         # a number no household of a running campaign has, and a forged call: nothing asked
         status, said = await post_twilio(env, "/hooks/twilio/voice", incoming("CA" + "f" * 32, "+81399999999"))
         assert status == 200 and "<Gather" not in said and t("ja", "sms.none") in said
-        # a mobile three households share: a keypad cannot tell which of them answers
+        # a mobile two households share: asked too, its keys answering by the number (the tests below)
         status, said = await post_twilio(env, "/hooks/twilio/voice", incoming("CA" + "g" * 32, "+819011110001"))
-        assert status == 200 and "<Gather" not in said and t("ja", "voice.caller_shared") in said
+        assert status == 200 and f'action="{env.cfg.server.public_url}/hooks/twilio/voice?caller=shared"' in said
         status, _ = await post_twilio(env, "/hooks/twilio/voice", incoming("CA" + "f" * 32, "+81311110002"),
                                       token="forged")
         assert status == 403
@@ -174,3 +175,88 @@ async def test_unknown_token_ends_the_call(tmp_path: Path) -> None:
             # a call speaks of no link (QA: it read out the reply page's 「このリンクは無効か…」)
             assert resp.status == 200 and "<Hangup" in said and "この安否確認は見つからないか" in said
             assert "リンク" not in said
+
+
+def _incoming(env: Env, sid: str, caller: str, **answer: str) -> dict[str, str]:
+    """What Twilio posts for a call to our number (with `Digits` or `SpeechResult`: its Gather's answer)."""
+    return {"CallSid": sid, "From": caller, "To": env.cfg.channels.voice.from_number, "Direction": "inbound",
+            "AccountSid": env.cfg.secrets.twilio_account_sid, "CallStatus": "in-progress", **answer}
+
+
+async def _two_family_home(env: Env) -> None:
+    """A 二世帯住宅: A-005, the young family upstairs, registered with A-002's one landline; the drill
+    running over both, and the association's head to be alerted."""
+    upstairs = household("桜地区", ASSOC_A, "1班", "A-005", "佐藤 健", "桜町1-1-2", 3, False, "ja", landline=LANDLINE)
+    await env.store.roster.import_households([*records(), upstairs])
+    async for batch in env.store.roster.households_in_scope(["city"]):
+        for h in batch:
+            found = await env.store.roster.get_household(h.id)
+            assert found is not None
+            env.households[found.household_key] = found
+    env.campaign_id = await start_campaign(env)
+    await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, phone="+819088880001")
+
+
+SHARED_ACTION = "/hooks/twilio/voice?caller=shared"
+
+
+@pytest.mark.parametrize("answer", [{"Digits": "2"}, {"SpeechResult": "たすけて"}])
+async def test_a_call_for_help_from_a_shared_landline_is_taken_for_every_household_on_it(
+        tmp_path: Path, answer: dict[str, str]) -> None:
+    """Review: a 二世帯住宅's one landline, registered on both households, called back and was told it
+    could not answer by phone: an elderly resident in need could not say so. As a text's 「2」 from it."""
+    async with running_app(tmp_path, seeded=False) as env:
+        await _two_family_home(env)
+        sid = "CA" + "a" * 32
+        status, said = await post_twilio(env, "/hooks/twilio/voice", _incoming(env, sid, "03-1111-0002"))
+        assert status == 200 and t("ja", "voice.prompt") in said
+        assert f'action="{env.cfg.server.public_url}{SHARED_ACTION}"' in said and "?t=" not in said
+        for _ in range(2):  # Twilio's retry of the Gather callback records nothing twice
+            status, said = await post_twilio(env, SHARED_ACTION, _incoming(env, sid, LANDLINE, **answer))
+            assert status == 200 and t("ja", "voice.need_help_recorded") in said and "<Hangup" in said
+        assert await env.history("A-002") == await env.history("A-005") == ["need_help"]
+        assert await env.history("A-001") == []
+        await env.dispatch()
+        alerts = [r.text or "" for r in env.staff_messages("sms")]
+        assert len(alerts) == 2
+        assert any("佐藤 花子" in a for a in alerts) and any("佐藤 健" in a for a in alerts)
+
+
+async def test_safe_from_a_shared_landline_records_nothing_and_says_how_each_answers(tmp_path: Path) -> None:
+    """1 from a number two households share cannot say which is safe: nothing is recorded, and the caller
+    hears why and how each household answers; no key at all is as a call back's no answer."""
+    async with running_app(tmp_path, seeded=False) as env:
+        await _two_family_home(env)
+        sid = "CA" + "b" * 32
+        await post_twilio(env, "/hooks/twilio/voice", _incoming(env, sid, LANDLINE))
+        status, said = await post_twilio(env, SHARED_ACTION, _incoming(env, sid, LANDLINE, Digits="1"))
+        assert status == 200 and "<Hangup" in said and "<Gather" not in said
+        assert t("ja", "voice.caller_shared_safe") in said and "記録しました" not in said
+        assert await env.history("A-002") == await env.history("A-005") == []
+        assert await env.status("A-002") == await env.status("A-005") == Status.PENDING
+        # no key: asked once more, then kept for the staff on each household
+        sid = "CA" + "c" * 32
+        status, said = await post_twilio(env, SHARED_ACTION, _incoming(env, sid, LANDLINE))
+        assert "<Gather" in said and f'{SHARED_ACTION}&amp;retry=1"' in said and t("ja", "voice.retry") in said
+        status, said = await post_twilio(env, SHARED_ACTION + "&retry=1", _incoming(env, sid, LANDLINE))
+        assert "<Hangup" in said and t("ja", "voice.no_input") in said
+        for key in ("A-002", "A-005"):
+            assert await env.history(key) == ["note"]
+            assert await env.status(key) == Status.PENDING
+
+
+@pytest.mark.parametrize("caller", ["anonymous", "+266696687", "+7378742833", "", "Restricted", "0000"])
+async def test_a_caller_whose_number_is_withheld_is_told_to_call_with_it_shown(tmp_path: Path, caller: str) -> None:
+    """Review: a 非通知 call was told 「現在、この番号あての安否確認は行われていません」, which is false."""
+    async with running_app(tmp_path) as env:
+        status, said = await post_twilio(env, "/hooks/twilio/voice", _incoming(env, "CA" + "d" * 32, caller))
+        assert status == 200 and "<Hangup" in said and "<Gather" not in said
+        assert t("ja", "voice.caller_withheld") in said and t("ja", "sms.none") not in said
+        for key in env.households:
+            assert await env.history(key) == []
+
+
+async def test_a_withheld_caller_hears_the_citys_language(tmp_path: Path) -> None:
+    async with running_app(tmp_path, SAFETYNET_CITY_DEFAULT_LANGUAGE="en") as env:
+        _, said = await post_twilio(env, "/hooks/twilio/voice", _incoming(env, "CA" + "e" * 32, "anonymous"))
+        assert t("en", "voice.caller_withheld") in said and 'language="en-US"' in said

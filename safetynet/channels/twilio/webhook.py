@@ -8,6 +8,7 @@ talks to the sandbox: a real deployment never takes a request anyone could sign.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import structlog
@@ -44,6 +45,27 @@ def e164(number: str) -> str:
         return to_e164(number)
     except PhoneError:
         return number.strip()
+
+
+# What Twilio sends as `From` for a caller whose number is not shown (非通知, 公衆電話, 表示圏外): the
+# words spelled on a keypad (ANONYMOUS, RESTRICTED, UNKNOWN, UNAVAILABLE, BLOCKED), or the words.
+_WITHHELD = frozenset({"+266696687", "+7378742833", "+8656696", "+86282452253", "+2562533",
+                       "anonymous", "restricted", "unknown", "unavailable", "blocked", "private"})
+# A number shown from abroad ("+1…"): no household's (the roster holds Japanese numbers), but shown.
+_INTERNATIONAL = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def caller_withheld(number: str) -> bool:
+    """The caller's number was not shown: nothing to tell which household calls (Twilio's words for
+    it, none at all, or something that is no phone number)."""
+    shown = number.strip()
+    if not shown or shown.lower() in _WITHHELD:
+        return True
+    try:
+        to_e164(shown)
+    except PhoneError:
+        return _INTERNATIONAL.fullmatch(shown) is None
+    return False
 
 
 def verify_signature(auth_token: str, url: str, params: Mapping[str, str], signature: str | None) -> bool:

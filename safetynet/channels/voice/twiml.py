@@ -39,6 +39,16 @@ def gather_url(public_url: str, reply_token: str, retry: bool = False) -> str:
     return url + "&retry=1" if retry else url
 
 
+# The query of a call to our number from a number several households share: no token (whose would it
+# be?); its keys answer by the caller's number, which Twilio signs on every callback of the call.
+SHARED_CALLER = "shared"
+
+
+def shared_caller_url(public_url: str, retry: bool = False) -> str:
+    url = f"{public_url.rstrip('/')}{VOICE_PATH}?caller={SHARED_CALLER}"
+    return url + "&retry=1" if retry else url
+
+
 # Stands for the action URL in the cached documents; replaced by the escaped URL per call.
 _ACTION = "https://action.invalid/gather"
 
@@ -80,8 +90,9 @@ def _gather_template(lang: str, drill: bool, retry: bool, city: str = "", messag
 
 
 def gather_twiml(public_url: str, reply_token: str, language: str, drill: bool = False, retry: bool = False,
-                 city: str = "", message: str = "") -> str:
-    """The keypad question, read twice, inside one `<Gather>` that posts to the reply token's action URL;
+                 city: str = "", message: str = "", shared: bool = False) -> str:
+    """The keypad question, read twice, inside one `<Gather>` that posts to the reply token's action URL
+    (`shared`: to the shared caller's, `reply_token` unused);
     the first time, who calls (`city`) and what happened (`message`, the campaign's text in the
     household's language: QA heard only 「安否確認です。無事なら1を…」). An English voice says a name only
     in ASCII (it would read a kanji name as noise)."""
@@ -89,7 +100,8 @@ def gather_twiml(public_url: str, reply_token: str, language: str, drill: bool =
     who = city if not retry and (lang == "ja" or city.isascii()) else ""
     said = " ".join(message.split())[:SPOKEN_MESSAGE_CHARS] if not retry else ""
     template = _gather_template(lang, drill, retry, who, said)
-    return template.replace(_ACTION, xml_escape(gather_url(public_url, reply_token, retry), {'"': "&quot;"}))
+    action = shared_caller_url(public_url, retry) if shared else gather_url(public_url, reply_token, retry)
+    return template.replace(_ACTION, xml_escape(action, {'"': "&quot;"}))
 
 
 @functools.lru_cache(maxsize=64)
@@ -127,6 +139,14 @@ def answer_twiml(status: str, language: str, moved: bool = False) -> str:
         vr.say(t(lang, "voice.moved"), language=SAY_LANGUAGE[lang])
     if status == "need_help":  # as the reply page: the association is told, but it is no ambulance
         vr.say(t(lang, "voice.help_note"), language=SAY_LANGUAGE[lang])
+    vr.hangup()
+    return str(vr)
+
+
+def say_twiml(text: str, language: str) -> str:
+    """Words said, then the call ends (nothing to answer, or an answer not taken)."""
+    vr = VoiceResponse()
+    vr.say(text, language=SAY_LANGUAGE[_lang(language)])
     vr.hangup()
     return str(vr)
 
