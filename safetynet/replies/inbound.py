@@ -374,7 +374,11 @@ class Inbound:
         lang = texts.ui_language(targets[0].language)
         status = Status(answer)
         if len(targets) > 1 and status == Status.SAFE:
-            # a text's 無事 gets a link per household; a call has none to read out: each answers for itself
+            # a text's 無事 gets a link per household; a call has none to read out: each answers for itself,
+            # and the staff see on each that someone on the line said safe (as a shared phone's text is kept)
+            note = texts.t(self.cfg.city.default_language, "staff.note.voice_shared_safe")
+            for t in targets:
+                await self.intake.note(t, note, channel, f"{dedupe_key}:{t.household_id}")
             log.info("caller_safe_not_taken", channel=channel, households=len(targets))
             return InboundAck(True, False, lang, texts.t(lang, "voice.caller_shared_safe"))
         _, recorded = await self._answer_households(targets, status, channel, dedupe_key, None, "", True)
