@@ -276,6 +276,9 @@ def _print_started(campaign: Campaign, as_json: bool) -> None:
 
 def approve(cfg: Config, args: argparse.Namespace) -> int:
     async def work(svc: CampaignService) -> tuple[Campaign, DispatchStatus]:
+        # the campaign first: an unknown id is said as such, not as "no city admin", and leaves no
+        # approval refusal in the audit log for a campaign that does not exist (review)
+        await svc.get(args.id)
         try:
             c = await svc.approve(args.id, by=await _approver(svc, args.id, args.as_login), force=args.force)
         except ApprovalRefused as e:
@@ -295,6 +298,7 @@ def approve(cfg: Config, args: argparse.Namespace) -> int:
 
 def cancel(cfg: Config, args: argparse.Namespace) -> int:
     async def work(svc: CampaignService) -> Campaign:
+        await svc.get(args.id)  # an unknown id is said before whoever `--as` names is checked
         by = await _who(svc, args.as_login)
         return await svc.cancel(args.id, by=by, tell_households=not args.no_notice)
 
@@ -373,6 +377,7 @@ def status(cfg: Config, args: argparse.Namespace) -> int:
 
 def close(cfg: Config, args: argparse.Namespace) -> int:
     async def closing(svc: CampaignService) -> tuple[Campaign, int, int]:
+        await svc.get(args.id)  # an unknown id is said before whoever `--as` names is checked
         c = await svc.close(args.id, by=await _who(svc, args.as_login))
         # closing answers no one: the help requests still open are said (they stay on the lists), and
         # the households left to visit (closing lists every silent one, whether the door-knock step ran)

@@ -548,3 +548,27 @@ def test_a_scenario_files_errors_read_in_the_terminals_language(
     assert (code, err) == (2, f"error: {bad}: messages.ja: required: Japanese is every household's fallback\n")
     code, _, err = run(city, capsys, "start", monthly)
     assert code == 2 and "the scenario has no scope of its own" in err
+
+
+def test_an_unknown_campaign_is_said_before_who_asks_and_nothing_changes(
+        city: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Review: `campaign approve 1 --as x` with no campaign 1 said "no active city admin" (and wrote an
+    approval refusal for a campaign that does not exist in the audit log); `close` and `cancel` with
+    `--as` a name of no city admin the same. The campaign is looked up first, then who acts."""
+    async def state() -> tuple[list[tuple[str, str, str, int | None]], list[int]]:
+        async with store_session(load_config(city), SystemClock()) as store:
+            return ([(e.action, e.what, e.actor, e.campaign_id) for e in await store.audit.entries()],
+                    [c.id for c in await store.campaigns.list_campaigns(limit=100)])
+
+    _staff(city, ("bousai", Role.CITY_ADMIN), ("kita", Role.DISTRICT_HEAD))
+    before = asyncio.run(state())
+    report = tmp_path / "report.html"
+    for lang, said in (("C.UTF-8", "error: no campaign 999\n"), ("ja_JP.UTF-8", "エラー: 安否確認 999 は見つかりません。\n")):
+        terminal_locale(monkeypatch, lang)
+        for argv in (["approve", "999", "--as", "x"], ["approve", "999", "--as", "kita"],
+                     ["approve", "999", "--as", "bousai"], ["close", "999", "--as", "x"], ["close", "999"],
+                     ["cancel", "999", "--as", "x"], ["cancel", "999"],
+                     ["status", "999"], ["status", "999", "--json"], ["report", "999", "--output", str(report)]):
+            assert run(city, capsys, *argv) == (2, "", said), argv
+    assert asyncio.run(state()) == before
+    assert not report.exists()
