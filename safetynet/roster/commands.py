@@ -118,6 +118,13 @@ def check(cfg: Config, args: argparse.Namespace) -> int:
     if not result.ok:
         return DATA_ERROR
     recs = result.records
+    # what `import` with the same options would refuse against the city, refused here too and said the
+    # same (review: `check` said ok, exit 0, of a file `import` then refused)
+    refused = _refused_by_the_city(cfg, result, args)
+    if refused:
+        key = "cli.roster.check_problem" if refused == 1 else "cli.roster.check_problems"
+        print(say(key, path=args.file, count=refused), file=sys.stderr)
+        return DATA_ERROR
     print(say("cli.roster.check_ok", path=args.file, encoding=result.encoding, households=_households(len(recs)),
               associations=_associations(len({r.association for r in recs})),
               districts=_districts(len({r.district for r in recs}))))
@@ -130,6 +137,20 @@ def check(cfg: Config, args: argparse.Namespace) -> int:
     if plan.ambiguous:
         print("  " + say("cli.roster.check_moves_ambiguous", count=plan.ambiguous))
     return OK
+
+
+def _refused_by_the_city(cfg: Config, result: ParseResult, args: argparse.Namespace) -> int:
+    """`check`: the associations the file would move to another district or that look like the city's,
+    said as `import` says them (how many), where there is a city to compare with and it can be read."""
+    if check_store_url(cfg.store.url) == "sqlite" and not cfg.db_path.exists():
+        return 0
+    try:
+        found, moved = asyncio.run(_against_the_city(cfg, result.records))
+    except (StoreError, SchemaBehind, SchemaTooNew) as e:
+        log.warning("roster_check_city_unread", error=type(e).__name__)
+        return 0
+    return (_refuse_moves(result, moved, bool(getattr(args, "move_district", False)), checking=True)
+            + _refuse_look_alikes(found or (), bool(getattr(args, "yes", False)), checking=True))
 
 
 def _moves_in_the_city(cfg: Config, records: Sequence[HouseholdRecord]) -> MovePlan:
@@ -171,29 +192,31 @@ async def _against_the_city(cfg: Config, records: Sequence[HouseholdRecord]) -> 
     return new_associations(records, known), moved
 
 
-def _refuse_moves(result: ParseResult, moved: dict[MovedAssociation, int], allowed: bool) -> bool:
-    """True (and says why, at the row and column) when the file moves an association to another
-    district without --move-district. A district is a district head's scope: QA's `中央 地区` (one
-    space) made a new district and took a whole association out of its head's sight, exit 0."""
+def _refuse_moves(result: ParseResult, moved: dict[MovedAssociation, int], allowed: bool,
+                  checking: bool = False) -> int:
+    """How many associations the file moves to another district without --move-district, each said at
+    its row and column (`checking`: as `roster check`, which imports nothing). A district is a district
+    head's scope: QA's `中央 地区` (one space) made a new district and took a whole association out of
+    its head's sight, exit 0."""
     if not moved or allowed:
-        return False
+        return 0
     for m, households in moved.items():
         print_error(say("cli.roster.moved_district", row=result.association_rows.get(m.name, "?"),
                  column=result.district_column, name=m.name, old=m.old, new=m.new, households=households))
-    print_error(say("cli.roster.moved_district_fix"))
-    return True
+    print_error(say("cli.roster.check_moved_district_fix" if checking else "cli.roster.moved_district_fix"))
+    return len(moved)
 
 
-def _refuse_look_alikes(found: Sequence[NewAssociation], yes: bool) -> bool:
-    """True (and says why) when the file names an association the city has under another spelling,
-    and --yes does not say it is a different one."""
+def _refuse_look_alikes(found: Sequence[NewAssociation], yes: bool, checking: bool = False) -> int:
+    """How many new associations of the file the city has under another spelling, each said, when --yes
+    does not say they are different ones (`checking`: as `roster check`, which imports nothing)."""
     alike = [n for n in found if n.like]
     if not alike or yes:
-        return False
+        return 0
     for n in alike:
         print_error(say("cli.roster.look_alike", name=n.name, households=n.households, like=n.like))
-    print_error(say("cli.roster.look_alike_fix"))
-    return True
+    print_error(say("cli.roster.check_look_alike_fix" if checking else "cli.roster.look_alike_fix"))
+    return len(alike)
 
 
 def import_detail(s: ImportSummary, households: int, replace: bool, consent_column: bool = True) -> str:
@@ -356,12 +379,13 @@ def _checked_import(cfg: Config, args: argparse.Namespace, done: list[ImportSumm
         return DATA_ERROR
     replace, yes = bool(getattr(args, "replace", False)), bool(getattr(args, "yes", False))
     found, moved = asyncio.run(_against_the_city(cfg, result.records))
+    # the file's content refused: 1, as a file with bad rows (review: these said 2, "could not run")
     if _refuse_moves(result, moved, bool(getattr(args, "move_district", False))):
         print(say("cli.roster.nothing_imported"))
-        return USAGE
+        return DATA_ERROR
     if _refuse_look_alikes(found or (), yes):
         print(say("cli.roster.nothing_imported"))
-        return USAGE
+        return DATA_ERROR
     if replace and not _confirm_removal(cfg, result.records, yes):
         print(say("cli.roster.nothing_imported"))
         return USAGE
@@ -540,6 +564,9 @@ def add_arguments(subparsers: Any) -> None:
     p = _parser(subparsers, "check", say("cli.roster.check.help"),
                 ["safetynet roster check examples/roster-sample.csv"])  # fmt: skip
     p.add_argument("file")
+    # as `import` takes them, so a file meant for `import --move-district` (or `--yes`) checks as it imports
+    p.add_argument("--yes", action="store_true", help=say("cli.roster.check.yes"))
+    p.add_argument("--move-district", action="store_true", help=say("cli.roster.check.move_district"))
     p.set_defaults(func=check)
 
     p = _parser(subparsers, "export", say("cli.roster.export.help"),

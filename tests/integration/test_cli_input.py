@@ -228,17 +228,26 @@ def _tables(env: dict[str, str], path: Path) -> list[str]:
 def test_a_roster_that_moves_an_association_to_another_district_is_refused_until_said(
         city: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """QA: `中央 地区` (one space more) made a new district and moved 花園町一丁目町会's households out of
-    their district head's scope, exit 0."""
+    their district head's scope, exit 0. A refusal of the file's content: exit 1, and `check` says it
+    as `import` does (review: the import said 2, "could not run", and `check` said ok)."""
     text = SAMPLE.read_text(encoding="utf-8-sig")
     moved = tmp_path / "moved.csv"
     moved.write_text(text.replace("中央地区,花園町一丁目町会", "中央 地区,花園町一丁目町会"), encoding="utf-8")
     row = 1 + next(i for i, line in enumerate(text.splitlines()) if "花園町一丁目町会" in line)
-    assert main([*city, "roster", "import", str(moved)]) == 2
+    said = (f"error: row {row}, column 地区: association 花園町一丁目町会 is in district 中央地区; this file puts it in "
+            "中央 地区, which would move its 65 households out of 中央地区\n")
+    assert main([*city, "roster", "check", str(moved)]) == 1
     out, err = capsys.readouterr()
-    assert (f"row {row}, column 地区: association 花園町一丁目町会 is in district 中央地区; this file puts it in "
-            "中央 地区, which would move its 65 households out of 中央地区") in err
+    assert out == "" and err == (said + "error: if the district is misspelt, correct the file; to move the association,"
+                                 f" check and import with --move-district\n{moved}: 1 problem; roster import would"
+                                 " refuse this file\n")
+    assert main([*city, "roster", "import", str(moved)]) == 1
+    out, err = capsys.readouterr()
+    assert said in err
     assert "--move-district" in err and "nothing" in out
     assert _districts(city) == {"中央地区", "北部地区", "南部地区"}
+    assert main([*city, "roster", "check", str(moved), "--move-district"]) == 0
+    assert capsys.readouterr().out.startswith(f"ok: {moved}")
     assert main([*city, "roster", "import", str(moved), "--move-district"]) == 0
     assert "中央 地区" in _districts(city)
 
@@ -250,12 +259,16 @@ def test_the_move_refusal_counts_the_association_s_households_in_the_city_not_th
     moved = tmp_path / "move.csv"
     moved.write_text("地区,町会,班,世帯番号,世帯主\n西地区,花園町一丁目町会,1班,1,池田 修\n"
                      "西地区,花園町一丁目町会,1班,2,田中 隆\n", encoding="utf-8")
-    assert main([*city, "roster", "import", str(moved)]) == 2
+    assert main([*city, "roster", "import", str(moved)]) == 1
     assert ("row 2, column 地区: association 花園町一丁目町会 is in district 中央地区; this file puts it in 西地区, "
             "which would move its 65 households out of 中央地区") in capsys.readouterr().err
     monkeypatch.setenv("LANG", "ja_JP.UTF-8")
-    assert main([*city, "roster", "import", str(moved)]) == 2
+    assert main([*city, "roster", "import", str(moved)]) == 1
     assert "65 世帯が「中央地区」から移ります" in capsys.readouterr().err
+    assert main([*city, "roster", "check", str(moved)]) == 1
+    err = capsys.readouterr().err
+    assert "65 世帯が「中央地区」から移ります" in err and "--move-district を付けて確認し、取り込んでください" in err
+    assert err.endswith(f"{moved}: 問題 1 件。このファイルはこのままでは取り込めません\n")
     assert main([*city, "roster", "import", str(moved), "--move-district"]) == 0
     assert _association_households(city, "花園町一丁目町会") == ("西地区", 65)
 

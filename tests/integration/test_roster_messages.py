@@ -190,10 +190,27 @@ def test_a_new_association_spelled_like_an_existing_one_is_refused_until_said_ot
     typo = tmp_path / "typo.csv"
     typo.write_bytes(csv_bytes(EN, [row(household=str(i), association="桜台１丁目町内会") for i in (1, 2)]
                                    + [row(household="9", association="桜台三丁目町内会")]))
-    assert _roster(tmp_path, "import", str(typo)) == 2
+    # a refusal of the file's content: exit 1, and `check` says it as `import` does (review: the import
+    # said 2, "could not run", and `check` said 問題なし)
+    alike = "町会「桜台1丁目町内会」（2 世帯）は新しい町会になりますが、既にある「桜台一丁目町内会」と同じ町会に見えます"
+    assert _roster(tmp_path, "check", str(typo)) == 1
     out, err = capsys.readouterr()
-    assert "町会「桜台1丁目町内会」（2 世帯）は新しい町会になりますが、既にある「桜台一丁目町内会」と同じ町会に見えます" in err
+    assert out == "" and err.endswith(
+        f"エラー: {alike}。\nエラー: 表記を既にある町会名に揃えてください。本当に別の町会なら --yes を付けて確認し、"
+        f"取り込んでください\n{typo}: 問題 1 件。このファイルはこのままでは取り込めません\n")
+    assert _roster(tmp_path, "import", str(typo)) == 1
+    out, err = capsys.readouterr()
+    assert alike in err
     assert "--yes" in err and "何も取り込んでいません" in out
+    assert _roster(tmp_path, "check", str(typo), "--yes") == 0
+    assert capsys.readouterr().out.startswith(f"問題なし: {typo}")
+    terminal_locale(monkeypatch, "C.UTF-8")
+    assert _roster(tmp_path, "check", str(typo)) == 1
+    assert capsys.readouterr().err.endswith(
+        "error: association 桜台1丁目町内会 (2 households) would be new, but it looks like the existing 桜台一丁目町内会.\n"
+        "error: spell it as the existing association; if it really is another association, check and import with --yes\n"
+        f"{typo}: 1 problem; roster import would refuse this file\n")
+    terminal_locale(monkeypatch, "ja_JP.UTF-8")
 
     async def associations() -> list[str]:
         async with store_session(load_config(tmp_path / "config.toml")) as store:
