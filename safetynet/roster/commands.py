@@ -173,9 +173,12 @@ def _moves_in_the_city(cfg: Config, records: Sequence[HouseholdRecord]) -> MoveP
 # -- import ----------------------------------------------------------------------
 
 
-async def _count_missing(cfg: Config, records: Sequence[HouseholdRecord]) -> dict[str, int]:
+async def _count_missing(cfg: Config, records: Sequence[HouseholdRecord]) -> tuple[dict[str, int], int]:
+    """The households `--replace` takes out of each association, and how many of them move to another
+    association of the file (`domain.moves`): those keep what their residents gave, and are not gone."""
     async with store_session(cfg) as store:
-        return await store.roster.count_missing(records)
+        missing = await store.roster.count_missing(records)
+        return missing, len((await store.roster.plan_moves(records)).moves) if missing else 0
 
 
 async def _against_the_city(cfg: Config, records: Sequence[HouseholdRecord]) -> tuple[
@@ -281,7 +284,7 @@ async def _import(cfg: Config, records: Sequence[HouseholdRecord], replace: bool
 
 
 def _confirm_removal(cfg: Config, records: Sequence[HouseholdRecord], yes: bool) -> bool:
-    missing = asyncio.run(_count_missing(cfg, records))
+    missing, moving = asyncio.run(_count_missing(cfg, records))
     total = sum(missing.values())
     if not total:
         print(say("cli.roster.replace_none"))
@@ -289,6 +292,8 @@ def _confirm_removal(cfg: Config, records: Sequence[HouseholdRecord], yes: bool)
     print(say("cli.roster.replace_will_remove_one" if total == 1 else "cli.roster.replace_will_remove", count=total))
     for assoc, n in missing.items():
         print(f"  {assoc}: {n}")
+    if moving:  # the question counted them as removed (the moves' reread): said before it is asked
+        print(say("cli.roster.replace_of_which_move", count=moving))
     if yes:
         return True
     if sys.stdin.isatty():

@@ -89,6 +89,9 @@ def test_a_household_moving_takes_its_telegram_and_its_refusal_and_check_says_so
     assert "imported with --replace, 1 households would move to another association" in capsys.readouterr().out
     assert main([*city, "roster", "import", str(moved), "--replace", "--yes"]) == 0
     out = capsys.readouterr().out
+    # the question before --replace says which of the households it takes out move (the moves' reread)
+    assert "--replace will remove 1 household missing from the file:" in out
+    assert "of which 1 moved to another association in this file" in out
     assert "moved to another association: 1 households" in out and "1 with an empty consent cell kept" in out
     assert "households: 0 added, 0 updated, 599 unchanged, 0 removed" in out
     new = _household(city, NEW, "901")
@@ -105,6 +108,7 @@ def test_two_candidates_with_the_same_name_and_phone_are_no_move_and_said(
     assert main([*city, "roster", "import", str(moved), "--replace", "--yes"]) == 0
     out = capsys.readouterr().out
     assert "not taken as moves: 1 households" in out and "moved to another association" not in out
+    assert "of which" not in out
     for key in ("901", "902"):
         h = _household(city, NEW, key)
         assert h.consent == "yes" and all(c.kind != "telegram" for c in h.contacts)
