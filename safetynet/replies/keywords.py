@@ -45,7 +45,8 @@ _KATA_TO_HIRA = {cp: cp - 0x60 for cp in range(0x30A1, 0x30F7)}
 # ASCII keywords need word edges ("unsafe", "okay" or "10" are not keywords), and a digit with a counter
 # after it is a number, not the key: 「1人暮らし」「1階にいます」「2人とも無事」 (review: 「たすけて 1階にいます」
 # was both keys, so no answer, and 「1人で避難できない」 read as safe).
-_COUNTER = r"(?!\s?(?:人|名|階|歳|才|番|丁目|班|日|時|分|秒|回|件|つ|か所|ヶ所|箇所|号|棟|軒|匹|台|本|度|世帯|家族))"
+# (not 番: 「2番」 is the key named as a choice)
+_COUNTER = r"(?!\s?(?:人|名|階|歳|才|丁目|班|日|時|分|秒|回|件|つ|か所|ヶ所|箇所|号|棟|軒|匹|台|本|度|世帯|家族))"
 _SAFE_WORD_ASCII = re.compile(r"(?<![a-z0-9])(?:safe|ok)(?![a-z0-9])")
 _HELP_WORD_ASCII = re.compile(r"(?<![a-z0-9])(?:help|sos)(?![a-z0-9])")
 _KEY_TWO = re.compile(rf"(?<![a-z0-9])2(?![a-z0-9]){_COUNTER}")
@@ -54,9 +55,12 @@ _HELP_ASCII = re.compile(rf"(?<![a-z0-9])(?:2{_COUNTER}|help|sos)(?![a-z0-9])")
 # Japanese has no spaces: the words are found inside the text.
 _SAFE_WORDS_JA = r"無事|ぶじ"
 _DAIJOUBU_WORDS = r"大丈夫|だいじょうぶ|だいじょーぶ|だいじょぶ"
-# 無事 as a thing looked for, not told: someone's (「母の無事」) or to be confirmed (「無事が確認できません」,
-# 「無事を確認中」): no "safe" (review: both read as safe, and the household left the door-knock list).
-_SAFE_JA = re.compile(rf"(?<!の)(?:{_SAFE_WORDS_JA})(?!\s*(?:が|は|を|も)?\s*(?:確認|確か|かくにん|わから|分から|不明))")
+# 無事 as a thing still looked for, not told: 「無事が確認できません」「無事を確認中」「無事かわからない」: no "safe"
+# (review: they read as safe, and the household left the door-knock list). A check done is told:
+# 「家族全員の無事を確認しました」「無事確認できました」 are safe (the day's reread).
+_SAFE_JA = re.compile(rf"(?:{_SAFE_WORDS_JA})(?!\s*(?:が|は|を|も)?\s*(?:(?:確認|かくにん)(?:中|ちゅう|して(?:い|る)|しよう)"
+                      r"|(?:確認|かくにん|確か)(?:が|は)?\s*(?:でき|とれ|取れ|め(?:られ)?)(?:な|ません|ず|ていな|ていません)"
+                      r"|わから|分から|不明))")
 _DAIJOUBU = re.compile(_DAIJOUBU_WORDS)
 _HELP_JA = re.compile(r"助けて|たすけて|助けが必要|たすけがひつよう|へるぷ")  # ヘルプ, read as hiragana
 # "Safe" negated right after the word: not an answer of safe. (安全 is a "safe" alone: `_SAFE_ZH`.)

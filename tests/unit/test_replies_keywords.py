@@ -93,7 +93,7 @@ def test_unclear_texts_are_not_answers(text: str) -> None:
         "1人 行方不明", "1 母が見つからない",
         # review: trouble not known as such
         "母と連絡が取れない", "家族と連絡がとれない", "母と連絡とれません", "母が行方不明", "無事だけど避難できない",
-        "1 家が倒壊", "ガス漏れしています", "ヘルプ", "へるぷ", "1 たすけて",
+        "1 家が倒壊", "ガス漏れしています", "ヘルプ", "へるぷ", "1 たすけて", "2番", "2番です",
     ],
 )
 def test_words_of_trouble_are_need_help_whatever_else_the_text_says(text: str) -> None:
@@ -111,7 +111,10 @@ def test_words_of_trouble_are_need_help_whatever_else_the_text_says(text: str) -
              # a "can" is no "cannot"
              "地震が起きましたが無事です", "無事です、動けます", "無事、歩けます", "無事です。連絡が取れます",
              # a number with its counter is no key (review): both of us safe
-             "2人とも無事", "2人とも無事です", "家族3人無事", "無事です。行方不明者なし、倒壊なし"],
+             "2人とも無事", "2人とも無事です", "家族3人無事", "無事です。行方不明者なし、倒壊なし",
+             # a check done is told (the day's reread: these read as no answer)
+             "無事確認できました", "全員無事を確認", "家族全員の無事を確認しました", "みんな無事が確認できた", "無事は確認済み",
+             "1番", "1番です"],
 )
 def test_trouble_denied_is_no_trouble(text: str) -> None:
     assert parse_keyword(text) == SAFE
