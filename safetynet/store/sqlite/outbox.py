@@ -490,12 +490,17 @@ class OutboxStore:
         if kept == row[7]:
             return True
         new_state = DELIVERY_STATE_OF_PROVIDER.get(kept)
-        await conn.execute(
+        # still the call or message of this id: on PostgreSQL two callbacks of one call may be applied at
+        # once, and the second, having waited for the first's row lock, must not redial (or fall back) a
+        # second time a row the first queued again with its id cleared (the day's reread)
+        async with conn.execute(
             "UPDATE deliveries SET provider_status = ?, state = CASE WHEN state IN ('sent', 'delivered',"
             " 'undelivered') AND ? IS NOT NULL THEN ? ELSE state END, error = coalesce(?, error), updated_at = ?"
-            " WHERE id = ?",
-            (kept, new_state, new_state, provider_error(kept, error_code), now, row[0]),
-        )
+            " WHERE id = ? AND provider_id = ? RETURNING id",
+            (kept, new_state, new_state, provider_error(kept, error_code), now, row[0], provider_id),
+        ) as cur:
+            if await cur.fetchone() is None:
+                return True
         # a staff alert (staff_id set) and a notice (step below 0) have no fall-back
         if new_state == "undelivered" and row[8] == "sent" and row[9] is None and row[3] >= 0:
             if await self._redial(conn, row[0], row[4], kept, now):
@@ -550,8 +555,8 @@ class OutboxStore:
         # the old call's id goes: a late callback of it (held, then dropped) must not land on the redial
         await conn.execute(
             "UPDATE deliveries SET state = 'queued', next_attempt_at = ?, redials = redials + 1, provider_id = NULL,"
-            " provider_status = NULL, lease_until = NULL, lease_owner = NULL, updated_at = ? WHERE id = ?",
-            (at, now, delivery_id))
+            " provider_status = NULL, lease_until = NULL, lease_owner = NULL, updated_at = ? WHERE id = ? AND redials = ?",
+            (at, now, delivery_id, done))
         log.info("call_redial_queued", delivery_id=delivery_id, campaign_id=campaign_id, household_id=household_id,
                  step=step, channel=str(channel), redial=done + 1, in_seconds=round(at - now, 1))
         return True
