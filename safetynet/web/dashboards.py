@@ -157,12 +157,13 @@ async def association_page(request: web.Request) -> web.Response:
     # The contact check's tallies are read with the rest, not cached: one association's is a ~1 ms
     # aggregate in the database (the city's is cached, check_console.tallies).
     if campaign is None:
-        cov, disclosure, checks = await asyncio.gather(r.coverage(assoc.id), disclosure_for(r, viewer),
-                                                       r.contact_checks([assoc.id]))
+        cov, disclosure, checks, unreached = await asyncio.gather(
+            r.coverage(assoc.id), disclosure_for(r, viewer), r.contact_checks([assoc.id]),
+            _own_unreached(request, assoc, lang))
         context = association_context(lang, assoc, None, [], [], [], _coverage(disclosure, cov, assoc),
                                       _filter(request))
         context["checks"] = check_block(lang, checks)
-        context["own_unreached"] = await _own_unreached(request, assoc, lang)
+        context["own_unreached"] = unreached
         return render(request, assoc.name, template="association.html", context=context)
     if campaign.kind == CampaignKind.CHECK:
         return await _check_page(request, viewer, lang, assoc, campaign)
@@ -173,12 +174,12 @@ async def association_page(request: web.Request) -> web.Response:
     # independent reads side by side: under a reply surge each read waits its turn on a reader (two
     # gathers in one: asyncio.gather keeps its results' types for six awaitables at most). The help
     # requests are read once, handled ones with them: the panel's cards and the 対応済み list below it.
-    (lines, asked, cov, campaigns, disclosure, checks), (elsewhere, notes, marks) = await asyncio.gather(
+    (lines, asked, cov, campaigns, disclosure, checks), (elsewhere, notes, marks, unreached) = await asyncio.gather(
         asyncio.gather(r.households(campaign.id, assoc.id), r.help_panel(campaign.id, [assoc.id], include_handled=True),
                        r.coverage(assoc.id), r.campaigns_for([assoc.id]), disclosure_for(r, viewer),
                        r.contact_checks([assoc.id])),
         asyncio.gather(r.open_help_everywhere([assoc.id]), r.household_notes(campaign.id, [assoc.id]),
-                       r.in_person_marks(campaign.id, assoc.id)))
+                       r.in_person_marks(campaign.id, assoc.id), _own_unreached(request, assoc, lang)))
     lines = disclosure.lines(lines, assoc.district, assoc.name)
     asked = disclosure.asking_in(campaign.kind, campaign.purged_at).help_items(
         asked, assoc.district, assoc.name)
@@ -189,7 +190,7 @@ async def association_page(request: web.Request) -> web.Response:
     context["checks"] = check_block(lang, checks)
     context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)
     context["notes"] = notes_panel(lang, notes, disclosure, assoc, help_list)
-    context["own_unreached"] = await _own_unreached(request, assoc, lang)
+    context["own_unreached"] = unreached
     attrs = {**_live_attrs(lang, "association", campaign, assoc, since), **_confirm_words(lang), **_help_words(lang)}
     return render(request, assoc.name, template="association.html", context=context,
                   scripts=("/static/live.js", "/static/dash.js", "/static/doorknock_link.js"),
@@ -197,10 +198,11 @@ async def association_page(request: web.Request) -> web.Response:
 
 
 async def _own_unreached(request: web.Request, assoc: Association, lang: str) -> list[str]:
-    """The association's heads' and deputies' contacts whose last alert was refused (`staff_reach`)."""
+    """The association's heads' and deputies' contacts whose last alert was refused (`staff_reach`); the
+    city's reach read shared with /city's (`city_pages.REACH`, a few seconds)."""
     svc = services(request)
     staff, reach = await asyncio.gather(svc.store.auth.staff_for_association(assoc.name, assoc.district),
-                                        svc.store.auth.staff_contact_reach())
+                                        request.app[city_pages.REACH].get("all", svc.store.auth.staff_contact_reach))
     return refused_own(lang, staff, by_contact(reach), svc.cfg.channels.enabled())
 
 
@@ -215,6 +217,8 @@ async def _check_page(request: web.Request, viewer: Viewer, lang: str, assoc: As
     context = association_context(lang, assoc, campaign, campaigns, [], [], _coverage(disclosure, cov, assoc),
                                   _filter(request))
     context["checks"] = Markup()  # this check's own figures above say it; the tallies of every check would not agree yet
+    # a contact check is when a head looks at who can be reached: the staff's own contacts too
+    context["own_unreached"] = await _own_unreached(request, assoc, lang)
     context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)
     # a purged check's list is erased (`listed`); its outcomes, counted from the same rows, stay
     context["check_progress"] = check_progress(lang, campaign.id, households,
