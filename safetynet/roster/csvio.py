@@ -217,8 +217,16 @@ def column_letter(pos: int) -> str:
     return letters
 
 
-def _bad_cells(row: int, cells: list[str], lines: tuple[int, int], label: Callable[[int], str]) -> tuple[
-        list[RosterIssue], bool]:
+def _swallowed_rows(cell: str, width: int) -> bool:
+    """Whether a cell holding line breaks holds rows of the file (a stray quote swallowed them): one of its
+    lines carries a row's worth of delimiters. A line break typed in a cell (Excel's Alt+Enter) holds at most
+    a few, as a note's own commas (「耳が遠い, 呼び鈴が…」)."""
+    enough = max(3, width // 2)
+    return any(line.count(",") >= enough or line.count("\t") >= enough for line in cell.splitlines())
+
+
+def _bad_cells(row: int, cells: list[str], lines: tuple[int, int], label: Callable[[int], str],
+               width: int = 0) -> tuple[list[RosterIssue], bool]:
     """The cells holding a line break or a control character, and whether one held a line break
     (then what follows it in the row is not what the file meant, and only that cell is named)."""
     issues: list[RosterIssue] = []
@@ -226,10 +234,11 @@ def _bad_cells(row: int, cells: list[str], lines: tuple[int, int], label: Callab
         if BAD_CHARACTER.search(cell) is None:
             continue
         if "\n" in cell or "\r" in cell:
-            # a cell that swallowed rows holds their delimiters; one without any is a line break typed in
-            # the cell (Excel's Alt+Enter in an address or a note), whose quote closed where it should: told
-            # to close a quote that is closed, the clerk had no way on (review)
-            typed = not any(c in cell for c in ',\t"')
+            # a cell that swallowed rows holds their delimiters; one with a few at most is a line break typed
+            # in the cell (Excel's Alt+Enter in an address or a note), whose quote closed where it should:
+            # told to close a quote that is closed, the clerk had no way on (review; the day's reread: a note
+            # with a comma of its own was still told so)
+            typed = not _swallowed_rows(cell, width)
             issues.append(_issue("roster.problem.line_break_in_cell" if typed else "roster.problem.line_break",
                                  row, label(pos), first=lines[0], last=lines[1]))
             return issues, True
@@ -370,7 +379,7 @@ class _RowReader:
         """Checks row `row` (on `lines` of the file, first and last) and keeps its record if it is good."""
         bad: set[int] = set()
         if BAD_CHARACTER.search("".join(cells)) is not None:
-            issues, broken = _bad_cells(row, cells, lines, self.h.label)
+            issues, broken = _bad_cells(row, cells, lines, self.h.label, self.h.named)
             self.result.errors.extend(issues)
             if broken:
                 return

@@ -436,9 +436,12 @@ def test_rows_after_a_refused_cell_are_still_checked() -> None:
 def test_a_line_break_typed_in_a_cell_is_told_as_such_not_as_a_stray_quote() -> None:
     """Review: Excel's Alt+Enter in an address, its quotes closed as they should be, was refused with "close
     the quote on line 3", a quote that is closed: the clerk had no way on."""
-    rows = [row(household="1"), row(household="2", address="東町1-2\nさくら荘101")]
+    rows = [row(household="1"), row(household="2", address="東町1-2\nさくら荘101"),
+            row(household="3", notes="耳が遠い, 呼び鈴が\n聞こえない")]  # a comma of its own: still typed
     assert errors_of(csv_bytes(EN, rows)) == [
         "row 3, column address: the cell holds a line break (lines 3 to 4 of the file: Excel's Alt+Enter, for "
+        "one); a roster cell cannot hold a line break: delete it or replace it with a space",
+        "row 4, column notes: the cell holds a line break (lines 5 to 6 of the file: Excel's Alt+Enter, for "
         "one); a roster cell cannot hold a line break: delete it or replace it with a space"]
 
 
