@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import signal
+import socket
 import threading
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -68,3 +71,9 @@ async def first_of(*waits: Coroutine[Any, Any, Any]) -> None:
                 t.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
+
+
+def process_owner() -> str:
+    """A name no other process has (host, pid and a random part: a pid may be reused): a lease's owner
+    (the leader's, the trigger decisions')."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

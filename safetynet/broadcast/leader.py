@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
-import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import structlog
 
 from safetynet.clock import Clock
+from safetynet.runtime import process_owner
 from safetynet.store.errors import StoreError
 from safetynet.store.ports import CoordinationRepo
 
@@ -37,11 +35,6 @@ DUTY_RESTART_SECONDS = 5.0
 DUTY_RESTART_CAP_SECONDS = 60.0
 
 Duty = Callable[[], Coroutine[Any, Any, Any]]
-
-
-def process_owner() -> str:
-    """A name no other process has (host, pid and a random part: a pid may be reused)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Leader:

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -31,6 +28,7 @@ from safetynet.domain.triggers import (
     TriggerRecord,
     TriggerState,
 )
+from safetynet.runtime import process_owner
 from safetynet.store import Store
 from safetynet.triggers.cap import CapAlert, parse_cap
 from safetynet.triggers.feed import FeedPoller, PollResult
@@ -94,7 +92,8 @@ class TriggerService:
         self._loaded = False
         self._looked_at = 0.0  # when the stored decisions were last read (`_others`)
         # a name no other service has, in this process or another (the lease's owner)
-        self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._owner = process_owner()
+        self._lease_lost = False  # the decision lease ran out under a decision (`_renew_decision_lease`)
 
     async def load(self) -> int:
         """Rebuilds the rules' memory from the stored decisions; returns how many were read."""
@@ -163,6 +162,11 @@ class TriggerService:
             # its retry was stored as a duplicate ignored, and after a restart the event had no campaign
             # (its 取消 found none; its next report made a second one) (review). Retried, the campaign the
             # first try made is found again by its key (`create_campaign`)
+            if self._lease_lost:
+                # another process may have decided meanwhile from a memory without this decision: not
+                # stored from a memory that may be stale; the push is answered 503, the feed and the
+                # folder read it again, and the campaign made is found again by its key (the day's reread)
+                raise TriggerLeaseLost(self._owner)
             await self.store.triggers.record(TriggerRecord.of(d, source))
             apply(self.state, d)
         log.info("trigger_decided", source=d.source, origin=source[:200], event_id=d.event_id,
@@ -182,6 +186,7 @@ class TriggerService:
                 waited = True
             await asyncio.sleep(pause)
             pause = min(pause * 2, _LEASE_RETRY_CAP_SECONDS)
+        self._lease_lost = False
         renewal = asyncio.create_task(self._renew_decision_lease(), name="trigger-decision-lease")
         try:
             yield
@@ -198,13 +203,17 @@ class TriggerService:
         while True:
             await self.clock.sleep(DECISION_LEASE_SECONDS / 3)
             try:
-                held = await self.store.coordination.acquire_lease(DECISION_LEASE, self._owner, DECISION_LEASE_SECONDS)
+                # bounded as the leader's renewal: a renewal stuck on a slow store would outlast the lease
+                held = await asyncio.wait_for(self.store.coordination.acquire_lease(
+                    DECISION_LEASE, self._owner, DECISION_LEASE_SECONDS), DECISION_LEASE_SECONDS / 3)
             except Exception as e:
                 held = False
                 log.warning("trigger_decision_lease_unrenewed", error=str(e)[:300] or type(e).__name__)
             if not held:
-                # another process may decide now from a memory without this decision: said, for the log's reader
+                # another process may decide now from a memory without this decision: this one is not stored
                 log.warning("trigger_decision_lease_lost", owner=self._owner)
+                self._lease_lost = True
+                return
 
     async def _learn_ended(self) -> None:
         """Asks the campaign side how the campaigns the rules still count on stand (one read each: the active
@@ -301,6 +310,10 @@ class TriggerService:
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
+class TriggerLeaseLost(RuntimeError):
+    """The decision lease ran out while a decision was made: it is not stored (`_ingest`), and is made again."""
+
+
 def _answer(d: Decision) -> dict[str, Any]:
     return {"decision": d.decision, "reason": d.reason, "event_id": d.event_id, "campaign": d.campaign,
             "kind": d.kind}
@@ -312,6 +325,8 @@ async def handle_jma(service: TriggerService, body: bytes, pushed_by: Actor | No
         return 200, _answer(await service.ingest_jma(body, "http", pushed_by))
     except TriggerInputError as e:
         return 400, {"error": str(e)}
+    except TriggerLeaseLost:
+        return 503, {"error": "another process was deciding on this telegram's event meanwhile: push it again"}
 
 
 async def handle_cap(service: TriggerService, body: bytes, pushed_by: Actor | None = None) -> tuple[int, dict[str, Any]]:
@@ -320,4 +335,6 @@ async def handle_cap(service: TriggerService, body: bytes, pushed_by: Actor | No
         return 200, _answer(await service.ingest_cap(body, "http", pushed_by))
     except TriggerInputError as e:
         return 400, {"error": str(e)}
+    except TriggerLeaseLost:
+        return 503, {"error": "another process was deciding on this telegram's event meanwhile: push it again"}
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 from broadcast_helpers import H, make_cfg, seed
 from conftest import DATA
 
@@ -20,7 +21,12 @@ from safetynet.config import CapConfig, JmaConfig, TriggersConfig
 from safetynet.domain.triggers import Decision
 from safetynet.store import Store, open_store
 from safetynet.triggers.port import CampaignPort, CampaignRequest
-from safetynet.triggers.service import DECISION_LEASE, DECISION_LEASE_SECONDS, TriggerService
+from safetynet.triggers.service import (
+    DECISION_LEASE,
+    DECISION_LEASE_SECONDS,
+    TriggerLeaseLost,
+    TriggerService,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 JMA, CAP = DATA / "jma", DATA / "cap"
@@ -172,3 +178,35 @@ async def test_a_process_killed_while_deciding_holds_the_others_back_one_term_on
         d = await decided
         assert d.decision == "propose" and await campaigns_of(store) == [d.campaign]
         assert await store.coordination.lease_holder(DECISION_LEASE) is None  # given back after the decision
+
+
+async def test_a_decision_whose_turn_ran_out_is_not_stored_and_is_made_again(tmp_path: Path) -> None:
+    """The day's reread: a decision outlasting its turn (its renewals refused: a slow store) only logged it,
+    and stored a decision another process may have made meanwhile from another memory. Now it is not
+    stored; made again, it finds the campaign the first try made (by its key) and stores one decision."""
+    clock = FakeClock(SURUGA)
+    triggers = TriggersConfig(jma=JmaConfig(areas=("442",), min_intensity="5-", action="propose"))  # type: ignore[arg-type]
+    async with two_processes(tmp_path, triggers, clock) as (a, held, _b, store):
+        acquire = a.store.coordination.acquire_lease
+        renewals = 0
+
+        async def slow_store(name: str, owner: str, ttl_seconds: float) -> bool:
+            nonlocal renewals
+            if held.inside.is_set() and not held.go.is_set():
+                renewals += 1
+                return False  # the renewal does not go through
+            return await acquire(name, owner, ttl_seconds)
+
+        a.store.coordination.acquire_lease = slow_store  # type: ignore[method-assign]
+        body = (JMA / "32-35_07_01_100915_VXSE51.xml").read_bytes()
+        first = asyncio.ensure_future(a.ingest_jma(body))
+        await held.inside.wait()
+        await clock.advance(DECISION_LEASE_SECONDS / 3)  # the renewal's turn: refused
+        assert renewals == 1
+        held.go.set()
+        with pytest.raises(TriggerLeaseLost):
+            await first
+        assert await store.triggers.since(0) == []
+        again = await a.ingest_jma(body)
+        assert again.decision == "propose" and await campaigns_of(store) == [again.campaign]
+        assert [r.decision for r in await store.triggers.since(0)] == ["propose"]
