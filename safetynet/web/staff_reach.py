@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from safetynet import i18n
 from safetynet.channels import registry
+from safetynet.channels.base import Reason
 from safetynet.domain import ChannelName
 from safetynet.domain.roster import Association, Staff, StaffContactReach
 from safetynet.replies.notify import association_staff, staff_messages
@@ -18,11 +19,17 @@ from safetynet.web.dash_shell import when
 from safetynet.web.dash_text import t
 
 # The refusals a person can act on, each said in its own words (`dash.unreached_reason.*`): a send
-# failure's reason as the channels classify it (`channels.base.Reason`).
-OWN_WORDS = ("blocked", "chat_not_found", "subscription_gone", "invalid_number", "not_mobile", "unsubscribed",
-             "no_such_address", "configuration")
-# Our side or the provider's was down when the alert's tries ran out: the contact may well work.
-SERVICE = ("channel_down", "network", "timeout", "server_error", "rate_limited")
+# failure's reason as the channels classify it (a test holds every `Reason` to one of these groups or
+# `OTHER`, so a new one is said as it should be).
+OWN_WORDS: tuple[str, ...] = tuple(str(r) for r in (
+    Reason.BLOCKED, Reason.CHAT_NOT_FOUND, Reason.SUBSCRIPTION_GONE, Reason.INVALID_NUMBER, Reason.NOT_MOBILE,
+    Reason.UNSUBSCRIBED, Reason.NO_SUCH_ADDRESS, Reason.CONFIGURATION))
+# Our side or the provider's was down when the alert's tries ran out (the dispatcher's own `channel_down`
+# too): the contact may well work.
+SERVICE: tuple[str, ...] = (*(str(r) for r in (Reason.NETWORK, Reason.TIMEOUT, Reason.SERVER_ERROR,
+                                               Reason.RATE_LIMITED)), "channel_down")
+# Said as 送れませんでした: a request the provider refused as malformed.
+OTHER: tuple[str, ...] = (str(Reason.BAD_REQUEST),)
 UNREACHED_REASONS = (*OWN_WORDS, "carrier", "service", "other")
 
 ContactKey = tuple[int, str]  # (staff id, address)
