@@ -156,8 +156,10 @@ def make_config(tmp: Path, sandbox_port: int, app_port: int, **env: str) -> Conf
     return load_config(path, env=environ)
 
 
-async def seed(env: City, kind: CampaignKind = CampaignKind.DRILL) -> None:
-    await env.store.roster.import_households(records())
+async def seed(env: City, kind: CampaignKind = CampaignKind.DRILL,
+               households: Sequence[HouseholdRecord] | None = None) -> None:
+    """The city (`records()`, or `households`) imported, known by key in `env.households`, a campaign over it."""
+    await env.store.roster.import_households(list(records() if households is None else households))
     async for batch in env.store.roster.households_in_scope(["city"]):
         for t in batch:
             h = await env.store.roster.get_household(t.id)

@@ -140,3 +140,17 @@ def with_contacts(record: HouseholdRecord, **cells: str) -> HouseholdRecord:
         current[kinds[cell]] = value
     order = ("mobile", "landline", "telegram")
     return dataclasses.replace(record, contacts=tuple((k, current[k]) for k in order if current.get(k)))
+
+
+SAMPLE_CSV = Path(__file__).resolve().parents[1] / "examples" / "roster-sample.csv"
+
+
+def sample_rows() -> list[list[str]]:
+    """The sample roster's rows (its header first), to change and write back (`write_rows`)."""
+    return list(csv.reader(io.StringIO(SAMPLE_CSV.read_text(encoding="utf-8-sig"))))
+
+
+def write_rows(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(rows)
+    return path

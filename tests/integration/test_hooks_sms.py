@@ -15,6 +15,7 @@ from replies_fixtures import (
     post_twilio,
     records,
     running_app,
+    seed,
     start_campaign,
 )
 from roster_helpers import with_contacts
@@ -170,14 +171,8 @@ async def test_households_of_different_associations_on_one_phone_are_told_apart_
         tmp_path: Path) -> None:
     async with running_app(tmp_path, seeded=False) as env:
         # B-001's head of household put the son's mobile, A-001's, on it too
-        await env.store.roster.import_households(
-            [with_contacts(r, phone="+819011110001") if r.household_key == "B-001" else r for r in records()])
-        async for batch in env.store.roster.households_in_scope(["city"]):
-            for t in batch:
-                h = await env.store.roster.get_household(t.id)
-                assert h is not None
-                env.households[h.household_key] = h
-        env.campaign_id = await start_campaign(env)
+        await seed(env, households=[with_contacts(r, phone="+819011110001") if r.household_key == "B-001" else r
+                                    for r in records()])
         lines = _message((await env.sandbox.fake("sms").reply("+819011110001", "1")).body)
         assert lines[1::2] == [f"{ASSOC_A} 1班 世帯番号 A-001", f"{ASSOC_A} 2班 世帯番号 A-004",
                                f"{ASSOC_B} 1班 世帯番号 B-001"]

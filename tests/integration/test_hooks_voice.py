@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from replies_fixtures import ASSOC_A, Env, add_staff, post_twilio, records, running_app, start_campaign
+from replies_fixtures import ASSOC_A, Env, add_staff, post_twilio, records, running_app, seed, start_campaign
 from roster_helpers import household
 from twilio.request_validator import RequestValidator
 
@@ -187,13 +187,7 @@ async def _two_family_home(env: Env) -> None:
     """A 二世帯住宅: A-005, the young family upstairs, registered with A-002's one landline; the drill
     running over both, and the association's head to be alerted."""
     upstairs = household("桜地区", ASSOC_A, "1班", "A-005", "佐藤 健", "桜町1-1-2", 3, False, "ja", landline=LANDLINE)
-    await env.store.roster.import_households([*records(), upstairs])
-    async for batch in env.store.roster.households_in_scope(["city"]):
-        for h in batch:
-            found = await env.store.roster.get_household(h.id)
-            assert found is not None
-            env.households[found.household_key] = found
-    env.campaign_id = await start_campaign(env)
+    await seed(env, households=[*records(), upstairs])
     await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, phone="+819088880001")
 
 

@@ -4,13 +4,11 @@ household, the contacts a resident removed, and the audit log's record of both."
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 from pathlib import Path
 
 import pytest
 from dashboard_fixtures import SECRET, client, records, world
-from roster_helpers import init_city
+from roster_helpers import init_city, sample_rows, write_rows
 
 from safetynet.auth import command_line_actor
 from safetynet.cli import main
@@ -32,16 +30,6 @@ def city(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
     assert main([*c, "roster", "import", str(SAMPLE)]) == 0
     capsys.readouterr()
     return c
-
-
-def _rows() -> list[list[str]]:
-    return list(csv.reader(io.StringIO(SAMPLE.read_text(encoding="utf-8-sig"))))
-
-
-def _write(path: Path, rows: list[list[str]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as f:
-        csv.writer(f).writerows(rows)
-    return path
 
 
 def _consents(c: list[str]) -> dict[tuple[str, str], str]:
@@ -81,10 +69,10 @@ def test_a_roster_without_the_consent_column_keeps_the_consent_recorded_and_says
     """QA (privacy walk): household 1 (池田 修) set to 不同意, then the same roster with the 同意 column
     dropped: the withdrawal was undone and every 条例 household made 不同意, said as "69 updated";
     `roster check` said "ok:"."""
-    rows = _rows()
+    rows = sample_rows()
     assert rows[0][-1] == "同意" and rows[1][4] == "池田 修" and rows[1][-1] == "同意"
     rows[1][-1] = "不同意"
-    withdrawn = _write(tmp_path / "withdrawn.csv", rows)
+    withdrawn = write_rows(tmp_path / "withdrawn.csv", rows)
     assert main([*city, "roster", "import", str(withdrawn)]) == 0
     assert "consent changed: yes (同意) → no (不同意) 1" in capsys.readouterr().out
     # who changed the household's consent, and when: the import's entry with its counts, one a household
@@ -98,7 +86,7 @@ def test_a_roster_without_the_consent_column_keeps_the_consent_recorded_and_says
     before = _consents(city)
     assert before[(ASSOC, "1")] == "no" and "ordinance" in before.values()
 
-    dropped = _write(tmp_path / "no-consent.csv", [r[:-1] for r in rows])
+    dropped = write_rows(tmp_path / "no-consent.csv", [r[:-1] for r in rows])
     assert main([*city, "roster", "check", str(dropped)]) == 0
     said = ("the file has no consent (同意) column: households already in the roster keep a consent an earlier file"
             " stated for them")
@@ -123,14 +111,14 @@ def test_an_empty_consent_cell_keeps_the_consent_recorded_and_says_so(
     """Review (privacy officer): household 1 withdrew (不同意); a clerk's spreadsheet with its 同意 cell blank
     made it 同意 again, "1 updated", its name, address and phone back before its heads. An empty cell
     states nothing: the household keeps its withdrawal, and the check and the import say so."""
-    rows = _rows()
+    rows = sample_rows()
     rows[1][-1] = "不同意"
-    assert main([*city, "roster", "import", str(_write(tmp_path / "withdrawn.csv", rows))]) == 0
+    assert main([*city, "roster", "import", str(write_rows(tmp_path / "withdrawn.csv", rows))]) == 0
     capsys.readouterr()
     before = _consents(city)
     rows[1][-1] = ""
     rows[2][-1] = ""  # household 2, 要配慮 under the ordinance: kept too
-    blank = _write(tmp_path / "blank.csv", rows)
+    blank = write_rows(tmp_path / "blank.csv", rows)
     said = ("1 household marked vulnerable (要配慮) has an empty consent (同意) cell: it is read as no (不同意), so"
             " heads and deputies see its name, address and phone only during a real event, unless an earlier file"
             " stated its consent, which it keeps.")
@@ -151,16 +139,16 @@ def test_a_household_newly_marked_vulnerable_loses_a_defaulted_consent_not_a_sta
     """Review (privacy officer): a new ordinary household imported with an empty 同意 cell got 同意 by default,
     and kept it when a later file marked it 要配慮 with the cell still empty. Now it is 不同意, said as a change
     and audited; household 1, whose cell said 同意, keeps it when marked 要配慮 with its cell emptied."""
-    rows = _rows()
+    rows = sample_rows()
     assert rows[1][7] == "" and rows[1][-1] == "同意"
     new = [*rows[1][:3], "9001", "新井 健", *rows[1][5:-1], ""]
     new[9:14] = ["", "", "", "", ""]  # no contacts: another household's phone is not its own
-    assert main([*city, "roster", "import", str(_write(tmp_path / "new.csv", [*rows, new]))]) == 0
+    assert main([*city, "roster", "import", str(write_rows(tmp_path / "new.csv", [*rows, new]))]) == 0
     capsys.readouterr()
     assert _consents(city)[(ASSOC, "9001")] == "yes"
     new[7] = rows[1][7] = "○"
     rows[1][-1] = ""
-    assert main([*city, "roster", "import", str(_write(tmp_path / "marked.csv", [*rows, new]))]) == 0
+    assert main([*city, "roster", "import", str(write_rows(tmp_path / "marked.csv", [*rows, new]))]) == 0
     out = capsys.readouterr().out
     assert "consent changed: yes (同意) → no (不同意) 1" in out and "2 updated" in out
     consents = _consents(city)
@@ -188,15 +176,15 @@ def test_a_roster_without_the_vulnerable_column_keeps_the_marks_and_says_so(
     notes, and a 要配慮 household's defaulted 不同意 turned 同意 (its name, address and phone before its heads
     in normal times; the door-knock priority of the most vulnerable lost), said only as "N updated". The
     recorded values stay, and the check and the import say once which columns the file lacks."""
-    rows = _rows()
+    rows = sample_rows()
     header = rows[0]
     assert (header[6], header[7], header[14]) == ("人数", "要配慮", "備考")
     new = [*rows[1][:3], "9001", "新井 健", rows[1][5], "2", "○", "ja", "", "", "", "", "", "車いす", ""]
-    assert main([*city, "roster", "import", str(_write(tmp_path / "new.csv", [*rows, new]))]) == 0
+    assert main([*city, "roster", "import", str(write_rows(tmp_path / "new.csv", [*rows, new]))]) == 0
     capsys.readouterr()
     before = _households(city)
     assert before[(ASSOC, "9001")] == (True, 2, "車いす", "no")  # 要配慮, its 同意 cell empty: no by default
-    dropped = _write(tmp_path / "dropped.csv", [[c for i, c in enumerate(r) if i not in (6, 7, 14)]
+    dropped = write_rows(tmp_path / "dropped.csv", [[c for i, c in enumerate(r) if i not in (6, 7, 14)]
                                                 for r in [*rows, new]])
     said = ("the file has no vulnerable (要配慮) column: households already in the roster keep the mark recorded"
             " for them")
@@ -216,16 +204,16 @@ def test_a_household_back_after_a_partial_replace_keeps_its_stated_no(
     """Review: household 1 stated 不同意; a partial `--replace` removed it (its row kept: a campaign refers to
     it); the next file, its 同意 cell empty, brought it back 同意, its name, address and phone before its heads
     in normal times. It comes back with the consent it stated."""
-    rows = _rows()
+    rows = sample_rows()
     rows[1][-1] = "不同意"
-    assert main([*city, "roster", "import", str(_write(tmp_path / "withdrawn.csv", rows))]) == 0
+    assert main([*city, "roster", "import", str(write_rows(tmp_path / "withdrawn.csv", rows))]) == 0
     assert main([*city, "campaign", "start", "--kind", "check"]) == 0
-    partial = _write(tmp_path / "partial.csv", [rows[0], *rows[2:]])
+    partial = write_rows(tmp_path / "partial.csv", [rows[0], *rows[2:]])
     assert main([*city, "roster", "import", "--replace", "--yes", str(partial)]) == 0
     assert _consents(city).get((ASSOC, "1")) is None  # removed
     capsys.readouterr()
     rows[1][-1] = ""
-    assert main([*city, "roster", "import", str(_write(tmp_path / "back.csv", rows))]) == 0
+    assert main([*city, "roster", "import", str(write_rows(tmp_path / "back.csv", rows))]) == 0
     out = capsys.readouterr().out
     assert "consent changed" not in out and "1 updated" in out
     assert _consents(city)[(ASSOC, "1")] == "no"
@@ -236,13 +224,13 @@ def test_a_file_exported_before_this_release_stating_defaulted_consents_says_how
     """Review: an export from before this release wrote 同意 in every ordinary row; imported, it recorded every
     defaulted consent as stated (0120's protection: a default turns 不同意 once marked 要配慮) with no count and
     no audit. The summary and the import's audit entry count them."""
-    rows = _rows()
+    rows = sample_rows()
     new = [[*rows[1][:3], key, "新井 健", *rows[1][5:9], "", "", "", "", "", "", ""] for key in ("9001", "9002")]
-    assert main([*city, "roster", "import", str(_write(tmp_path / "new.csv", [*rows, *new]))]) == 0
+    assert main([*city, "roster", "import", str(write_rows(tmp_path / "new.csv", [*rows, *new]))]) == 0
     assert "now stated" not in capsys.readouterr().out
     for r in new:
         r[-1] = "同意"  # as an export before this release wrote them
-    assert main([*city, "roster", "import", str(_write(tmp_path / "old-export.csv", [*rows, *new]))]) == 0
+    assert main([*city, "roster", "import", str(write_rows(tmp_path / "old-export.csv", [*rows, *new]))]) == 0
     out = capsys.readouterr().out
     assert "consent: 2 consents now stated" in out and " 0 updated" in out and "consent changed" not in out
     assert _audit(city)[-1].detail.endswith("; consents now stated: 2")
@@ -277,8 +265,8 @@ async def test_a_contact_the_resident_removed_is_not_added_back_by_the_next_impo
 
 def test_a_replace_import_is_recorded_with_what_it_removed(city: list[str], tmp_path: Path) -> None:
     """QA (privacy walk): `roster import --replace` left no audit entry of the households it removed."""
-    rows = _rows()
-    shorter = _write(tmp_path / "shorter.csv", [r for r in rows if not (r[1] == ASSOC and r[3] == "1")])
+    rows = sample_rows()
+    shorter = write_rows(tmp_path / "shorter.csv", [r for r in rows if not (r[1] == ASSOC and r[3] == "1")])
     assert main([*city, "roster", "import", str(shorter), "--replace", "--yes"]) == 0
     last = _audit(city)[-1]
     assert (last.actor, last.action, last.what) == (command_line_actor(), "import", "roster")

@@ -4,19 +4,16 @@ association's rows, listed in another's under a new number (same head's name, a 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 from pathlib import Path
 
 import pytest
-from roster_helpers import init_city
+from roster_helpers import init_city, sample_rows, write_rows
 
 from safetynet.cli import main
 from safetynet.config import load_config
 from safetynet.domain.roster import Household
 from safetynet.store import store_session
 
-SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "roster-sample.csv"
 OLD, NEW = "花園町一丁目町会", "天神町一丁目町会"
 CHAT = "777000111"
 
@@ -26,10 +23,10 @@ def city(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
     """The sample city, its household 1 of 花園町一丁目町会 (池田 修) with consent 不同意 and a Telegram chat
     its resident enrolled."""
     c = init_city(tmp_path)
-    rows = _rows()
+    rows = sample_rows()
     assert rows[1][1:5] == [OLD, "1班", "1", "池田 修"] and rows[0][-1] == "同意"
     rows[1][-1] = "不同意"
-    assert main([*c, "roster", "import", str(_write(tmp_path / "city.csv", rows))]) == 0
+    assert main([*c, "roster", "import", str(write_rows(tmp_path / "city.csv", rows))]) == 0
     hid = _household_id(c, OLD, "1")
 
     async def enrol() -> None:
@@ -41,24 +38,14 @@ def city(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
     return c
 
 
-def _rows() -> list[list[str]]:
-    return list(csv.reader(io.StringIO(SAMPLE.read_text(encoding="utf-8-sig"))))
-
-
-def _write(path: Path, rows: list[list[str]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as f:
-        csv.writer(f).writerows(rows)
-    return path
-
-
 def _moved(tmp_path: Path, *news: tuple[str, str, str], gone: int = 1) -> Path:
     """The sample with households 1 (to `gone`) of 花園町一丁目町会 gone and (number, name, mobile) rows added
     to 天神町一丁目町会, their consent cells empty."""
-    rows = _rows()
+    rows = sample_rows()
     template = next(r for r in rows if r[1] == NEW)
     added = [[template[0], NEW, template[2], key, name, "さくら市天神町一丁目1-1", "1", "", "ja", mobile, "", "", "", "",
               "", ""] for key, name, mobile in news]
-    return _write(tmp_path / "next.csv", [rows[0], *rows[1 + gone :], *added])
+    return write_rows(tmp_path / "next.csv", [rows[0], *rows[1 + gone :], *added])
 
 
 def _household_id(c: list[str], association: str, key: str) -> int:

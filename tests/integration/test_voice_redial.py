@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from replies_fixtures import ASSOC_A, Env, form, running_app, start_campaign
+from replies_fixtures import ASSOC_A, Env, form, running_app, seed
 from roster_helpers import household
 
 from safetynet.broadcast.dispatcher import Dispatcher
@@ -17,14 +17,8 @@ AFTER = 300.0  # `[channels.voice] redial_after_seconds`'s default
 
 async def _city(env: Env) -> None:
     """A city of one household, on a landline alone, and a drill over it (step 0: the call)."""
-    await env.store.roster.import_households([household(
+    await seed(env, households=[household(
         "桜地区", ASSOC_A, "3班", "A-009", "山本 トメ", "桜町1-3-9", 1, True, "ja", landline=LANDLINE)])
-    async for batch in env.store.roster.households_in_scope(["city"]):
-        for t in batch:
-            h = await env.store.roster.get_household(t.id)
-            assert h is not None
-            env.households[h.household_key] = h
-    env.campaign_id = await start_campaign(env)
 
 
 def _calls(env: Env) -> int:
