@@ -85,3 +85,24 @@ async def test_without_replace_nothing_is_removed_so_nothing_moves(store_factory
         stays = await store.roster.get_household(ids["S-2"])
         assert stays is not None and stays.removed_at is None
         assert (await association_ids(store)).keys() >= {SAKURA, UME}
+
+
+async def test_what_check_says_is_what_the_import_does_for_a_new_association_and_a_returning_household(
+        store_factory: StoreFactory) -> None:
+    """`plan_moves` (what `roster check` and the --replace question say) reads the city its own way, the import
+    by its own rows (the day's reread: three ways to the same plan): the two agree where they differ most, a
+    move into an association new to the city, and a household removed before that the file lists again."""
+    async with store_factory() as store:
+        ids = await seed(store)
+        s2 = next(r for r in city() if r.household_key == "S-2")
+        u1 = next(r for r in city() if r.household_key == "U-1")
+        # U-1 leaves the roster first (a --replace file without it)
+        assert (await store.roster.import_households([r for r in city() if r.household_key != "U-1"],
+                                                     replace=True)).households_removed == 1
+        moved = dataclasses.replace(s2, association="竹町", household_key="T-1", consent_stated=False)
+        after = [r for r in city() if r.household_key != "S-2"] + [moved]  # U-1 back, S-2 to a new association
+        planned = await store.roster.plan_moves(after)
+        assert planned.moves == ((ids["S-2"], len(after) - 1),) and planned.ambiguous == 0
+        s = await store.roster.import_households(after, replace=True)
+        assert (s.households_moved, s.moves_ambiguous) == (len(planned.moves), planned.ambiguous)
+        assert s.households_removed == 0  # S-2 moved, not removed
