@@ -95,7 +95,6 @@ async def test_what_check_says_is_what_the_import_does_for_a_new_association_and
     async with store_factory() as store:
         ids = await seed(store)
         s2 = next(r for r in city() if r.household_key == "S-2")
-        u1 = next(r for r in city() if r.household_key == "U-1")
         # U-1 leaves the roster first (a --replace file without it)
         assert (await store.roster.import_households([r for r in city() if r.household_key != "U-1"],
                                                      replace=True)).households_removed == 1
