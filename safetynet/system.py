@@ -225,7 +225,7 @@ async def running_system(
                   if duties else None)
         # Each process that takes answers checks for help left unhandled: the store's claim tells each
         # request once, however many check (so it needs no leader lease, nor a dispatcher here). It also
-        # queues again alerts a store error kept unqueued: two processes may both, a duplicate alert.
+        # queues again alerts a store error kept unqueued, one process at a time (`intake.HELP_RESEND_LEASE`).
         escalation = (HelpEscalation(store, notifier, clock, cfg.replies.help_escalate_minutes,
                                      resend=intake.resend_unnotified)
                       if role != "dispatcher" else None)

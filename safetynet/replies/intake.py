@@ -47,7 +47,9 @@ from safetynet.domain.replies import (
 )
 from safetynet.metrics import Metrics
 from safetynet.replies.tokens import looks_like_token, reply_token, token_hash
+from safetynet.runtime import process_owner
 from safetynet.store import Store
+from safetynet.store.errors import StoreError
 
 log = structlog.get_logger("replies")
 
@@ -59,6 +61,12 @@ _PAGE_CACHE_SECONDS = 30.0
 # A help request whose alerts are still unqueued this long after it opened is queued again (a store
 # error while queuing): well past a queuing's own time, and short beside the half hour of the escalation.
 RESEND_AFTER_SECONDS = 60.0
+# The turn to queue again unqueued help alerts (`resend_unnotified`, a restart's `start`): every process
+# that takes answers checks for them (DESIGN §8: several web processes), and two walking the same list
+# queued each alert twice. Taken each round and before each alert; a process killed holding it holds it
+# this long.
+HELP_RESEND_LEASE = "help.resend"
+HELP_RESEND_LEASE_SECONDS = 60.0
 # How long this process keeps the ids of the running campaigns by kind (`ReplyIntake._running_of`),
 # what decides whether an answer may be another campaign's too (`domain.replies.may_share`) without
 # a read per answer. The staleness this allows: an answer to a campaign that was running before
@@ -147,6 +155,7 @@ class ReplyIntake:
         # help requests whose alerts this process is queuing now, with how many times (`resend_unnotified`)
         self._notifying: dict[tuple[int, int], int] = {}
         self._started = False
+        self._owner = process_owner()  # the resend turn's (`HELP_RESEND_LEASE`)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -160,7 +169,7 @@ class ReplyIntake:
             return  # the server and the web app may both start it
         self._started = True
         pending = await self.store.replies.unnotified_help()
-        if pending:
+        if pending and await self._resend_turn():
             log.info("help_alerts_resumed", households=len(pending))
             self._resend(pending)
 
@@ -172,9 +181,12 @@ class ReplyIntake:
             self._notifying[key] = self._notifying.get(key, 0) + 1
 
         async def one_by_one() -> None:
-            for key in pending:
+            for n, key in enumerate(pending):
                 try:
-                    await self._notify(*key, follow_up=False)
+                    # the turn kept alert by alert: a long backlog outlasts it, and another process may
+                    # have taken it meanwhile (this one's ran out): the rest is that one's to send
+                    if n == 0 or await self._resend_turn():
+                        await self._notify(*key, follow_up=False)
                 finally:
                     self._done_notifying(key)
 
@@ -192,10 +204,19 @@ class ReplyIntake:
         of `HelpEscalation`; those this process is queuing now are left to it. Returns how many."""
         pending = [key for key in await self.store.replies.unnotified_help(min_age_seconds=RESEND_AFTER_SECONDS)
                    if key not in self._notifying]
-        if pending:
+        if pending and await self._resend_turn():
             log.warning("help_alerts_resent", households=len(pending))
             self._resend(pending)  # in the background: the escalation's claim does not wait for it
         return len(pending)
+
+    async def _resend_turn(self) -> bool:
+        """Whether this process queues the unqueued help alerts now (`HELP_RESEND_LEASE`); a store that
+        cannot say is no turn: the next round asks again."""
+        try:
+            return await self.store.coordination.acquire_lease(HELP_RESEND_LEASE, self._owner, HELP_RESEND_LEASE_SECONDS)
+        except StoreError as e:
+            log.warning("help_resend_turn_unread", error=str(e)[:300])
+            return False
 
     async def stop(self) -> None:
         """Waits for help alerts still being sent."""

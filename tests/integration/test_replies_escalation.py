@@ -233,6 +233,31 @@ async def test_a_restarts_resend_and_the_first_round_queue_an_alert_once(tmp_pat
         assert sorted(r.address for r in env.staff_messages("telegram")) == ["8880001", "8880001"]  # one each
 
 
+async def test_two_processes_resending_the_same_unqueued_alerts_queue_each_once(tmp_path: Path) -> None:
+    """Review (the last stop's note): every process that takes answers resends the help alerts a store error
+    kept unqueued, at its start and in each round of the check; two web processes on one store both walked
+    the same list and the head had every alert twice. One process has the turn (a store lease) at a time."""
+    async with running_app(tmp_path) as env:
+        await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, telegram="8880001")
+        queue_staff = env.store.outbox.queue_staff
+
+        async def down(*args: Any, **kwargs: Any) -> Any:
+            raise StoreUnavailable("database is locked")
+
+        env.store.outbox.queue_staff = down  # type: ignore[method-assign]
+        await _need_help(env, "A-002")
+        await _need_help(env, "A-003")
+        env.store.outbox.queue_staff = queue_staff  # type: ignore[method-assign]
+        await env.clock.advance(120)
+        web1, web2 = (ReplyIntake(env.store, env.cfg, env.clock, StaffNotifier(env.store, env.cfg, env.senders, env.clock))
+                      for _ in range(2))
+        await asyncio.gather(web1.start(), web2.start())  # both restarted at once
+        await asyncio.gather(web1.idle(), web2.idle())
+        assert [await web1.resend_unnotified(), await web2.resend_unnotified()] == [0, 0]  # all queued now
+        await env.dispatch()
+        assert sorted(r.address for r in env.staff_messages("telegram")) == ["8880001", "8880001"]  # one each
+
+
 async def test_with_no_district_head_a_city_admin_is_told_and_a_handled_request_never(tmp_path: Path) -> None:
     async with running_app(tmp_path) as env:
         env.campaign_id = await start_campaign(env, CampaignKind.REAL)  # a real event: no drill mark
