@@ -219,9 +219,14 @@ class ReplyIntake:
             return False
 
     async def stop(self) -> None:
-        """Waits for help alerts still being sent."""
+        """Waits for help alerts still being sent, then gives the resend turn back: a restarted process
+        resends at once what this one's stop left, rather than after the turn ran out."""
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        try:
+            await self.store.coordination.release_lease(HELP_RESEND_LEASE, self._owner)
+        except StoreError as e:  # it runs out by itself
+            log.warning("help_resend_turn_unreleased", error=str(e)[:300])
 
     async def idle(self) -> None:
         """Returns when no help alert is being sent (tests await this instead of sleeping)."""

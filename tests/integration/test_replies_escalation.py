@@ -256,6 +256,16 @@ async def test_two_processes_resending_the_same_unqueued_alerts_queue_each_once(
         assert [await web1.resend_unnotified(), await web2.resend_unnotified()] == [0, 0]  # all queued now
         await env.dispatch()
         assert sorted(r.address for r in env.staff_messages("telegram")) == ["8880001", "8880001"]  # one each
+        # both stop (a restart; whichever had the turn gives it back), and a successor resends at once what is left
+        await asyncio.gather(web1.stop(), web2.stop())
+        env.store.outbox.queue_staff = down  # type: ignore[method-assign]
+        await _need_help(env, "A-004")
+        env.store.outbox.queue_staff = queue_staff  # type: ignore[method-assign]
+        restarted = ReplyIntake(env.store, env.cfg, env.clock, StaffNotifier(env.store, env.cfg, env.senders, env.clock))
+        await restarted.start()
+        await restarted.idle()
+        await env.dispatch()
+        assert len(env.staff_messages("telegram")) == 3
 
 
 async def test_with_no_district_head_a_city_admin_is_told_and_a_handled_request_never(tmp_path: Path) -> None:
