@@ -210,22 +210,34 @@ async def test_a_request_whose_every_alert_failed_goes_to_the_district_at_once(t
             assert len(_escalations(env)) == 1
 
 
+async def _asked_while_the_outbox_is_down(env: Env, *keys: str) -> None:
+    """These households ask for help while the outbox refuses writes: their heads' alerts stay unqueued."""
+    queue_staff = env.store.outbox.queue_staff
+
+    async def down(*args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailable("database is locked")
+
+    env.store.outbox.queue_staff = down  # type: ignore[method-assign]
+    try:
+        for key in keys:
+            await _need_help(env, key)
+    finally:
+        env.store.outbox.queue_staff = queue_staff  # type: ignore[method-assign]
+
+
+def _another_process(env: Env) -> ReplyIntake:
+    """The intake of another process on the same store (a restart, a second web process)."""
+    return ReplyIntake(env.store, env.cfg, env.clock, StaffNotifier(env.store, env.cfg, env.senders, env.clock))
+
+
 async def test_a_restarts_resend_and_the_first_round_queue_an_alert_once(tmp_path: Path) -> None:
     """Review (the day's changes at scale): after a restart the start's resend and the first round of
     the check both walked the unnotified requests, and those the start had not reached yet went twice."""
     async with running_app(tmp_path) as env:
         await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, telegram="8880001")
-        queue_staff = env.store.outbox.queue_staff
-
-        async def down(*args: Any, **kwargs: Any) -> Any:
-            raise StoreUnavailable("database is locked")
-
-        env.store.outbox.queue_staff = down  # type: ignore[method-assign]
-        await _need_help(env, "A-002")
-        await _need_help(env, "A-003")
-        env.store.outbox.queue_staff = queue_staff  # type: ignore[method-assign]
+        await _asked_while_the_outbox_is_down(env, "A-002", "A-003")
         await env.clock.advance(120)
-        restarted = ReplyIntake(env.store, env.cfg, env.clock, StaffNotifier(env.store, env.cfg, env.senders, env.clock))
+        restarted = _another_process(env)
         await restarted.start()
         assert await restarted.resend_unnotified() == 0  # under way already: left to the start's
         await restarted.idle()
@@ -239,18 +251,9 @@ async def test_two_processes_resending_the_same_unqueued_alerts_queue_each_once(
     the same list and the head had every alert twice. One process has the turn (a store lease) at a time."""
     async with running_app(tmp_path) as env:
         await add_staff(env, "head-a", Role.ASSOCIATION_HEAD, ASSOC_A, telegram="8880001")
-        queue_staff = env.store.outbox.queue_staff
-
-        async def down(*args: Any, **kwargs: Any) -> Any:
-            raise StoreUnavailable("database is locked")
-
-        env.store.outbox.queue_staff = down  # type: ignore[method-assign]
-        await _need_help(env, "A-002")
-        await _need_help(env, "A-003")
-        env.store.outbox.queue_staff = queue_staff  # type: ignore[method-assign]
+        await _asked_while_the_outbox_is_down(env, "A-002", "A-003")
         await env.clock.advance(120)
-        web1, web2 = (ReplyIntake(env.store, env.cfg, env.clock, StaffNotifier(env.store, env.cfg, env.senders, env.clock))
-                      for _ in range(2))
+        web1, web2 = _another_process(env), _another_process(env)
         await asyncio.gather(web1.start(), web2.start())  # both restarted at once
         await asyncio.gather(web1.idle(), web2.idle())
         assert [await web1.resend_unnotified(), await web2.resend_unnotified()] == [0, 0]  # all queued now
@@ -258,10 +261,8 @@ async def test_two_processes_resending_the_same_unqueued_alerts_queue_each_once(
         assert sorted(r.address for r in env.staff_messages("telegram")) == ["8880001", "8880001"]  # one each
         # both stop (a restart; whichever had the turn gives it back), and a successor resends at once what is left
         await asyncio.gather(web1.stop(), web2.stop())
-        env.store.outbox.queue_staff = down  # type: ignore[method-assign]
-        await _need_help(env, "A-004")
-        env.store.outbox.queue_staff = queue_staff  # type: ignore[method-assign]
-        restarted = ReplyIntake(env.store, env.cfg, env.clock, StaffNotifier(env.store, env.cfg, env.senders, env.clock))
+        await _asked_while_the_outbox_is_down(env, "A-004")
+        restarted = _another_process(env)
         await restarted.start()
         await restarted.idle()
         await env.dispatch()

@@ -37,13 +37,20 @@ async def _dispatch(env: Env) -> None:
     await env.store.outbox.apply_held_statuses()
 
 
+async def _rang_out(env: Env) -> None:
+    """Everything due sent, every call ringing out (no answer); the line answers again afterwards."""
+    env.sandbox.faults.undelivered_fraction = 1.0
+    try:
+        await _dispatch(env)
+    finally:
+        env.sandbox.faults.undelivered_fraction = 0.0
+
+
 async def test_a_call_not_answered_is_placed_again_and_answered(tmp_path: Path) -> None:
     async with running_app(tmp_path, seeded=False) as env:
         await _city(env)
-        env.sandbox.faults.undelivered_fraction = 1.0  # the line rings out: no-answer
-        await _dispatch(env)
+        await _rang_out(env)  # the line rings out: no-answer
         assert _calls(env) == 1
-        env.sandbox.faults.undelivered_fraction = 0.0
         await env.clock.advance(AFTER - 1)
         await _dispatch(env)
         assert _calls(env) == 1  # not before the delay
@@ -63,8 +70,7 @@ async def test_a_call_not_answered_is_placed_again_and_answered(tmp_path: Path) 
 async def test_an_answer_by_another_channel_meanwhile_stops_the_redial(tmp_path: Path) -> None:
     async with running_app(tmp_path, seeded=False) as env:
         await _city(env)
-        env.sandbox.faults.undelivered_fraction = 1.0
-        await _dispatch(env)
+        await _rang_out(env)
         assert _calls(env) == 1
         counts = await env.store.campaigns.delivery_counts(env.campaign_id)
         assert counts == {(0, "voice", "queued"): 1}  # the redial waits its 5 minutes
@@ -72,7 +78,6 @@ async def test_an_answer_by_another_channel_meanwhile_stops_the_redial(tmp_path:
         async with env.http.post(env.reply_url("A-009"), data=form(status="safe")) as resp:
             assert resp.status == 200
         await env.intake.idle()
-        env.sandbox.faults.undelivered_fraction = 0.0
         await env.clock.advance(AFTER)
         await _dispatch(env)
         assert _calls(env) == 1
@@ -82,9 +87,7 @@ async def test_an_answer_by_another_channel_meanwhile_stops_the_redial(tmp_path:
 async def test_a_call_answered_without_a_key_is_not_placed_again(tmp_path: Path) -> None:
     async with running_app(tmp_path, seeded=False) as env:
         await _city(env)
-        env.sandbox.faults.undelivered_fraction = 1.0
-        await _dispatch(env)
-        env.sandbox.faults.undelivered_fraction = 0.0
+        await _rang_out(env)
         await env.clock.advance(AFTER)
         await _dispatch(env)
         assert _calls(env) == 2
@@ -100,9 +103,7 @@ async def test_a_call_answered_without_a_key_is_not_placed_again(tmp_path: Path)
 async def test_a_restart_between_places_the_redial_once(tmp_path: Path) -> None:
     async with running_app(tmp_path, seeded=False) as env:
         await _city(env)
-        env.sandbox.faults.undelivered_fraction = 1.0
-        await _dispatch(env)
-        env.sandbox.faults.undelivered_fraction = 0.0
+        await _rang_out(env)
         await env.clock.advance(AFTER)
         # the dispatcher that placed the first call is gone; two started since on the same store
         await _dispatch(env)
