@@ -38,7 +38,7 @@ class FakeClock:
         self._mono = 1000.0
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
-        self._slept: asyncio.Event | None = None  # set by each new sleeper (`sleeping`)
+        self._slept = asyncio.Event()  # set by each new sleeper (`sleeping`)
 
     def now(self) -> float:
         return self._now
@@ -52,15 +52,14 @@ class FakeClock:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._mono + seconds, next(self._seq), fut))
-        if self._slept is not None:
-            self._slept.set()
+        self._slept.set()
         await fut
 
     async def sleeping(self, count: int = 1) -> None:
         """Returns once at least `count` tasks sleep on this clock: a test moves time only after the task
         it moves is waiting on it (a task still at its start when time moved would sleep past it)."""
         while sum(1 for _, _, fut in self._sleepers if not fut.done()) < count:
-            self._slept = asyncio.Event()
+            self._slept.clear()
             await self._slept.wait()
 
     async def advance(self, seconds: float) -> None:

@@ -156,6 +156,7 @@ class ReplyIntake:
         self._notifying: dict[tuple[int, int], int] = {}
         self._started = False
         self._owner = process_owner()  # the resend turn's (`HELP_RESEND_LEASE`)
+        self._turn_taken_at: float | None = None  # when this process last took it (monotonic)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -212,17 +213,25 @@ class ReplyIntake:
     async def _resend_turn(self) -> bool:
         """Whether this process queues the unqueued help alerts now (`HELP_RESEND_LEASE`); a store that
         cannot say is no turn: the next round asks again."""
+        now = self.clock.monotonic()
+        # taken less than a third of its term ago: still ours, and asking again is a write (the one writer's,
+        # beside the answers) for every alert of a backlog
+        if self._turn_taken_at is not None and now - self._turn_taken_at < HELP_RESEND_LEASE_SECONDS / 3:
+            return True
         try:
-            return await self.store.coordination.acquire_lease(HELP_RESEND_LEASE, self._owner, HELP_RESEND_LEASE_SECONDS)
+            taken = await self.store.coordination.acquire_lease(HELP_RESEND_LEASE, self._owner, HELP_RESEND_LEASE_SECONDS)
         except StoreError as e:
             log.warning("help_resend_turn_unread", error=str(e)[:300])
-            return False
+            taken = False
+        self._turn_taken_at = now if taken else None
+        return taken
 
     async def stop(self) -> None:
         """Waits for help alerts still being sent, then gives the resend turn back: a restarted process
         resends at once what this one's stop left, rather than after the turn ran out."""
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self._turn_taken_at = None
         try:
             await self.store.coordination.release_lease(HELP_RESEND_LEASE, self._owner)
         except StoreError as e:  # it runs out by itself

@@ -58,9 +58,12 @@ _DAIJOUBU_WORDS = r"大丈夫|だいじょうぶ|だいじょーぶ|だいじょ
 # 無事 as a thing still looked for, not told: 「無事が確認できません」「無事を確認中」「無事かわからない」: no "safe"
 # (review: they read as safe, and the household left the door-knock list). A check done is told:
 # 「家族全員の無事を確認しました」「無事確認できました」 are safe (the day's reread).
+# A check that failed (「…が確認できません」); a check not known (「…がわからない」): one rule for "no safe"
+# here and for trouble (`_CANNOT_JA`).
+_CHECK_FAILED_JA = r"(?:確認|かくにん|確か)(?:が|は)?\s*(?:でき|とれ|取れ|め(?:られ)?)(?:な|ません|ず|ていな|ていません)"
+_NOT_KNOWN_JA = r"わから|分から|不明"
 _SAFE_JA = re.compile(rf"(?:{_SAFE_WORDS_JA})(?!\s*(?:が|は|を|も)?\s*(?:(?:確認|かくにん)(?:中|ちゅう|して(?:い|る)|しよう)"
-                      r"|(?:確認|かくにん|確か)(?:が|は)?\s*(?:でき|とれ|取れ|め(?:られ)?)(?:な|ません|ず|ていな|ていません)"
-                      r"|わから|分から|不明))")
+                      rf"|{_CHECK_FAILED_JA}|{_NOT_KNOWN_JA}))")
 _DAIJOUBU = re.compile(_DAIJOUBU_WORDS)
 _HELP_JA = re.compile(r"助けて|たすけて|助けが必要|たすけがひつよう|へるぷ")  # ヘルプ, read as hiragana
 # "Safe" negated right after the word: not an answer of safe. (安全 is a "safe" alone: `_SAFE_ZH`.)
@@ -81,8 +84,8 @@ _CANNOT_JA = re.compile(
     r"|(?:連絡|れんらく)(?:が)?\s*つか|(?:避難|ひなん)(?:が|も)?\s*でき|(?:見|み)つから)"
     r"(?:な|ません|ず)|意識が(?:な|ありません)|息が(?:できな|できません|くるし|苦し)"
     # someone not confirmed safe (「母の無事が確認できません」「安否がわからない」): a door to knock on
-    r"|(?:無事|ぶじ|安否|あんぴ|居場所|いばしょ)(?:が|は|も)?\s*(?:確認|かくにん|確か)(?:が|は)?\s*(?:でき|とれ|取れ|め(?:られ)?)"
-    r"(?:な|ません|ず|ていな|ていません)|(?:安否|あんぴ|居場所|いばしょ)(?:が|は|も)?\s*(?:わから|分から|不明)")
+    rf"|(?:無事|ぶじ|安否|あんぴ|居場所|いばしょ)(?:が|は|も)?\s*{_CHECK_FAILED_JA}"
+    rf"|(?:安否|あんぴ|居場所|いばしょ)(?:が|は|も)?\s*(?:{_NOT_KNOWN_JA})")
 # Trouble told as a thing (けが, 倒れ, 火事…): trouble unless a denial follows it within the same
 # phrase (「けがもなく」「火災なし」「救助は不要」「倒れていません」「痛くない」).
 _TROUBLE_JA = re.compile(

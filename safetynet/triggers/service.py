@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import replace
 from typing import Any
 
@@ -93,7 +93,6 @@ class TriggerService:
         self._looked_at = 0.0  # when the stored decisions were last read (`_others`)
         # a name no other service has, in this process or another (the lease's owner)
         self._owner = process_owner()
-        self._lease_lost = False  # the decision lease ran out under a decision (`_renew_decision_lease`)
 
     async def load(self) -> int:
         """Rebuilds the rules' memory from the stored decisions; returns how many were read."""
@@ -148,7 +147,7 @@ class TriggerService:
         return telegram
 
     async def _ingest(self, telegram: Telegram, source: str, pushed_by: Actor | None = None) -> Decision:
-        async with self._lock, self._deciding():
+        async with self._lock, self._deciding() as renewal:
             if not self._loaded:
                 await self._load()
             else:
@@ -162,7 +161,7 @@ class TriggerService:
             # its retry was stored as a duplicate ignored, and after a restart the event had no campaign
             # (its 取消 found none; its next report made a second one) (review). Retried, the campaign the
             # first try made is found again by its key (`create_campaign`)
-            if self._lease_lost:
+            if renewal.done():  # the renewal ends only when the lease was lost
                 # another process may have decided meanwhile from a memory without this decision: not
                 # stored from a memory that may be stale; the push is answered 503, the feed and the
                 # folder read it again, and the campaign made is found again by its key (the day's reread)
@@ -174,7 +173,7 @@ class TriggerService:
         return d
 
     @contextlib.asynccontextmanager
-    async def _deciding(self) -> AsyncIterator[None]:
+    async def _deciding(self) -> AsyncIterator[asyncio.Task[None]]:
         """Holds the store's decision lease (`DECISION_LEASE`) from before the others' decisions are read
         until this one is stored, so the next process to decide reads it."""
         leases = self.store.coordination
@@ -186,10 +185,9 @@ class TriggerService:
                 waited = True
             await asyncio.sleep(pause)
             pause = min(pause * 2, _LEASE_RETRY_CAP_SECONDS)
-        self._lease_lost = False
         renewal = asyncio.create_task(self._renew_decision_lease(), name="trigger-decision-lease")
         try:
-            yield
+            yield renewal
         finally:
             renewal.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -212,7 +210,6 @@ class TriggerService:
             if not held:
                 # another process may decide now from a memory without this decision: this one is not stored
                 log.warning("trigger_decision_lease_lost", owner=self._owner)
-                self._lease_lost = True
                 return
 
     async def _learn_ended(self) -> None:
@@ -319,22 +316,22 @@ def _answer(d: Decision) -> dict[str, Any]:
             "kind": d.kind}
 
 
-async def handle_jma(service: TriggerService, body: bytes, pushed_by: Actor | None = None) -> tuple[int, dict[str, Any]]:
-    """For `POST /api/triggers/jma`: (HTTP status, JSON body). 400 with the reason for a refused body."""
+async def _handled(decided: Awaitable[Decision]) -> tuple[int, dict[str, Any]]:
+    """An HTTP push's answer: 200 with the decision, 400 with the reason for a refused body, 503 when the
+    decision's turn ran out (`TriggerLeaseLost`): pushed again, it is made again."""
     try:
-        return 200, _answer(await service.ingest_jma(body, "http", pushed_by))
+        return 200, _answer(await decided)
     except TriggerInputError as e:
         return 400, {"error": str(e)}
     except TriggerLeaseLost:
         return 503, {"error": "another process was deciding on this telegram's event meanwhile: push it again"}
+
+
+async def handle_jma(service: TriggerService, body: bytes, pushed_by: Actor | None = None) -> tuple[int, dict[str, Any]]:
+    """For `POST /api/triggers/jma` (`_handled`)."""
+    return await _handled(service.ingest_jma(body, "http", pushed_by))
 
 
 async def handle_cap(service: TriggerService, body: bytes, pushed_by: Actor | None = None) -> tuple[int, dict[str, Any]]:
-    """For `POST /api/triggers/cap`: (HTTP status, JSON body). 400 with the reason for a refused body."""
-    try:
-        return 200, _answer(await service.ingest_cap(body, "http", pushed_by))
-    except TriggerInputError as e:
-        return 400, {"error": str(e)}
-    except TriggerLeaseLost:
-        return 503, {"error": "another process was deciding on this telegram's event meanwhile: push it again"}
-
+    """For `POST /api/triggers/cap` (`_handled`)."""
+    return await _handled(service.ingest_cap(body, "http", pushed_by))

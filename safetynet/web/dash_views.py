@@ -296,6 +296,8 @@ def association_context(lang: str, assoc: Association, campaign: CampaignInfo | 
         withheld += h.withheld
     ordered = phone_first(lines)
     return {
+        # the heads' and deputies' refused contacts (`dashboards._own_unreached`), where a page reads them
+        "own_unreached": [],
         "assoc": assoc, "campaign": campaign, "campaigns": campaigns, "action": f"/a/{assoc.id}",
         "help_list": help_list, "counts": counts(status), "withheld": withheld, "filt": filt, "filters": FILTERS,
         "groups": sorted(groups, key=lambda g: walking_key(g, "")),

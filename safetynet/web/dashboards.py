@@ -210,15 +210,17 @@ async def _check_page(request: web.Request, viewer: Viewer, lang: str, assoc: As
                       campaign: CampaignInfo) -> web.Response:
     """An association's dashboard on a contact check: what its households' contacts came to."""
     r = reads(request)
-    totals, unconfirmed, cov, campaigns, disclosure, elsewhere = await asyncio.gather(
-        r.counts(campaign.id, [assoc.id]), r.check_unconfirmed(campaign.id, [assoc.id]), r.coverage(assoc.id),
-        r.campaigns_for([assoc.id]), disclosure_for(r, viewer), r.open_help_everywhere([assoc.id]))
+    (totals, unconfirmed, cov, campaigns, disclosure, elsewhere), unreached = await asyncio.gather(
+        asyncio.gather(r.counts(campaign.id, [assoc.id]), r.check_unconfirmed(campaign.id, [assoc.id]),
+                       r.coverage(assoc.id), r.campaigns_for([assoc.id]), disclosure_for(r, viewer),
+                       r.open_help_everywhere([assoc.id])),
+        _own_unreached(request, assoc, lang))
     households = sum(totals.get(assoc.id, {}).values())
     context = association_context(lang, assoc, campaign, campaigns, [], [], _coverage(disclosure, cov, assoc),
                                   _filter(request))
     context["checks"] = Markup()  # this check's own figures above say it; the tallies of every check would not agree yet
     # a contact check is when a head looks at who can be reached: the staff's own contacts too
-    context["own_unreached"] = await _own_unreached(request, assoc, lang)
+    context["own_unreached"] = unreached
     context["help_elsewhere"] = association_help_elsewhere(lang, assoc.id, elsewhere, campaign)
     # a purged check's list is erased (`listed`); its outcomes, counted from the same rows, stay
     context["check_progress"] = check_progress(lang, campaign.id, households,

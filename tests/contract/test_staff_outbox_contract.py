@@ -25,9 +25,11 @@ LINK = "https://bousai.example.jp/a/1"
 OLD, NEW = "+819088880001", "+819088880009"  # a head's lost phone, and the one that replaced it
 
 
-async def _head(store: Store, login: str = "head", language: str = "ja") -> int:
+async def _head(store: Store, login: str = "head", language: str = "ja", mobile: str | None = None) -> int:
+    """A head of 桜町 on Telegram (`tg-{login}`), and on `mobile` too when given."""
+    contacts = [("telegram", f"tg-{login}")] + ([("mobile", mobile)] if mobile else [])
     s = await store.auth.add_staff(login, login.title(), Role.ASSOCIATION_HEAD, "association:桜町", None,
-                                   contacts=[("telegram", f"tg-{login}")], language=language)
+                                   contacts=contacts, language=language)
     return s.id
 
 
@@ -186,8 +188,7 @@ async def test_a_staff_members_number_replaced_drops_their_alerts_still_queued_f
         clock = clock_of(store)
         await seed(store)
         cid = await running_campaign(store)
-        head = (await store.auth.add_staff("head", "Head", Role.ASSOCIATION_HEAD, "association:桜町", None,
-                                           contacts=[("telegram", "tg-head"), ("mobile", OLD)])).id
+        head = await _head(store, mobile=OLD)
         deputy = (await store.auth.add_staff("deputy", "Deputy", Role.DEPUTY, "association:桜町", None,
                                              contacts=[("mobile", "+819088880002")])).id
         await store.outbox.queue_staff([_alert(cid, head, "sms", OLD, "retried")], clock.now())
@@ -230,8 +231,7 @@ async def test_a_staff_contact_removed_drops_the_alerts_queued_for_it_alone(stor
         clock = clock_of(store)
         await seed(store)
         cid = await running_campaign(store)
-        head = (await store.auth.add_staff("head", "Head", Role.ASSOCIATION_HEAD, "association:桜町", None,
-                                           contacts=[("telegram", "tg-head"), ("mobile", OLD)])).id
+        head = await _head(store, mobile=OLD)
         await store.outbox.queue_staff([_alert(cid, head), _alert(cid, head, "sms", OLD)], clock.now())
         assert not await store.auth.remove_staff_contact(head, "telegram", "tg-other")
         assert [s for _, _, s, _ in await _unsent(store, head)] == ["queued", "queued"]
@@ -248,8 +248,7 @@ async def test_a_staff_contacts_reach_is_what_its_last_alert_came_to(store_facto
         clock = clock_of(store)
         await seed(store)
         cid = await running_campaign(store)
-        head = (await store.auth.add_staff("head", "Head", Role.ASSOCIATION_HEAD, "association:桜町", None,
-                                           contacts=[("telegram", "tg-head"), ("mobile", OLD)])).id
+        head = await _head(store, mobile=OLD)
         deputy = await _head(store, "deputy")
         assert await store.auth.staff_contact_reach() == []  # nothing sent yet: unknown, not listed
 

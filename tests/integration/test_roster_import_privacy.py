@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from dashboard_fixtures import SECRET, client, records, world
+from roster_helpers import SAMPLE_CSV as SAMPLE
 from roster_helpers import init_city, sample_rows, write_rows
 
 from safetynet.auth import command_line_actor
@@ -20,7 +21,6 @@ from safetynet.roster.csvio import contact_kinds
 from safetynet.store import store_session
 from safetynet.web.audit_api import AUDIT
 
-SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "roster-sample.csv"
 ASSOC = "花園町一丁目町会"
 
 

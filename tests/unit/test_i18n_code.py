@@ -147,6 +147,8 @@ ALLOWED_JAPANESE: dict[str, str] = {
     "replies/keywords.py::_DAIJOUBU_WORDS": "大丈夫, safe only when the reply says nothing else",
     "replies/keywords.py::_COUNTER": "counters after a digit that make it a number, not a key (1人, 1階)",
     "replies/keywords.py::_SAFE_JA": "無事 told, not looked for (母の無事, 無事が確認できません)",
+    "replies/keywords.py::_CHECK_FAILED_JA": "a check that failed (確認できません), for no safe and for trouble",
+    "replies/keywords.py::_NOT_KNOWN_JA": "not known (わからない, 不明), for no safe and for trouble",
     "replies/keywords.py::_ASKED_JA": "a safe word asked, not told (大丈夫ですか, 無事？)",
     "replies/keywords.py::_HELP_JA": "words in an SMS reply that mean need help (助けて, たすけて)",
     "replies/keywords.py::_NEGATED_JA": "negations that turn 無事 into not safe (無事じゃない)",

@@ -555,8 +555,8 @@ class OutboxStore:
         # the old call's id goes: a late callback of it (held, then dropped) must not land on the redial
         await conn.execute(
             "UPDATE deliveries SET state = 'queued', next_attempt_at = ?, redials = redials + 1, provider_id = NULL,"
-            " provider_status = NULL, lease_until = NULL, lease_owner = NULL, updated_at = ? WHERE id = ? AND redials = ?",
-            (at, now, delivery_id, done))
+            " provider_status = NULL, lease_until = NULL, lease_owner = NULL, updated_at = ? WHERE id = ?",
+            (at, now, delivery_id))
         log.info("call_redial_queued", delivery_id=delivery_id, campaign_id=campaign_id, household_id=household_id,
                  step=step, channel=str(channel), redial=done + 1, in_seconds=round(at - now, 1))
         return True
